@@ -1,0 +1,4 @@
+// The instruction set library: opcodes, helper ids, instructions, encoding and checking.
+export * from "./opcodes.js";
+export * from "./insn.js";
+export * from "./helpers.js";

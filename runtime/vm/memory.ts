@@ -1,0 +1,138 @@
+// The virtual machine's address space: typed, bounds-checked regions.
+// Takes byte buffers to map; gives 64-bit addresses for them and checked access by (hi, lo) address.
+//
+// Every region owns one value of the address's upper 32 bits, and its bytes start at
+// REGION_BASE in the lower 32 bits. Resolving an address is then one map lookup on the upper
+// half and one unsigned compare on the lower half; pointer arithmetic that leaves a region
+// lands on an unmapped or out-of-bounds address and faults instead of touching the host.
+
+export type RegionKind = "ctx" | "stack" | "map_value" | "map_key" | "packet" | "kernel" | "user" | "ringbuf" | "map";
+
+/** Where each kind of region is placed: the first upper half and how many it may use. */
+const PLACEMENT: Record<RegionKind, number> = {
+  user: 0x00007f00,
+  ctx: 0xffff8800,
+  kernel: 0xffff8880,
+  map_value: 0xffffa000,
+  map_key: 0xffffb000,
+  ringbuf: 0xffffb800,
+  packet: 0xffffc000,
+  stack: 0xffffc900,
+  map: 0xffffd000,
+};
+const PER_KIND = 0x800;
+
+/** Lower 32 bits of every region's first byte; leaves room below for small negative offsets to fault. */
+export const REGION_BASE = 0x10000000;
+/** Largest region: its last byte must stay below 2^32 in the lower half. */
+export const MAX_REGION = 0xe0000000;
+
+export class Region {
+  readonly view: DataView;
+  constructor(
+    readonly kind: RegionKind,
+    readonly name: string,
+    readonly bytes: Uint8Array,
+    readonly writable: boolean,
+    readonly hi: number,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  get size(): number {
+    return this.bytes.length;
+  }
+  /** The 64-bit address of byte `offset` of this region. */
+  address(offset = 0): bigint {
+    return (BigInt(this.hi >>> 0) << 32n) | BigInt((REGION_BASE + offset) >>> 0);
+  }
+}
+
+/** A memory access the program may not make; `pc` is filled in by the executing tier. */
+export class VmFault extends Error {
+  constructor(
+    readonly reason: string,
+    readonly address: bigint,
+    public pc = -1,
+  ) {
+    super(reason);
+    this.name = "VmFault";
+  }
+}
+
+export const formatAddress = (address: bigint): string => `0x${BigInt.asUintN(64, address).toString(16)}`;
+
+export class Memory {
+  /** Regions by the upper half of their addresses. */
+  readonly regions = new Map<number, Region>();
+  private readonly next: Record<RegionKind, number> = { ...PLACEMENT };
+
+  /** Maps `bytes` (shared, not copied) as a new region and returns it. */
+  map(kind: RegionKind, bytes: Uint8Array, options: { writable?: boolean; name?: string } = {}): Region {
+    if (bytes.length > MAX_REGION) throw new RangeError(`region of ${bytes.length} bytes is larger than ${MAX_REGION}`);
+    const hi = this.next[kind];
+    if (hi - PLACEMENT[kind] >= PER_KIND) throw new RangeError(`too many ${kind} regions (${PER_KIND})`);
+    this.next[kind] = hi + 1;
+    const region = new Region(kind, options.name ?? kind, bytes, options.writable ?? true, hi | 0);
+    this.regions.set(hi | 0, region);
+    return region;
+  }
+
+  unmap(region: Region): void {
+    this.regions.delete(region.hi);
+  }
+
+  /** The region holding `address`, if any. */
+  regionOf(address: bigint): Region | undefined {
+    return this.regions.get(Number(BigInt.asIntN(32, address >> 32n)));
+  }
+
+  /**
+   * Checks an access of `size` bytes at (hi, lo) and returns the region; its offset is
+   * `(lo - REGION_BASE) >>> 0`. Throws a VmFault naming the address on any violation.
+   */
+  resolve(hi: number, lo: number, size: number, write: boolean): Region {
+    const region = this.regions.get(hi | 0);
+    const offset = (lo - REGION_BASE) >>> 0;
+    if (region === undefined || offset + size > region.bytes.length) {
+      const address = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      const what = region === undefined ? "unmapped address" : `out-of-bounds access to ${region.name} (${region.bytes.length} bytes)`;
+      throw new VmFault(`${write ? "write" : "read"} of ${size} bytes at ${formatAddress(address)}: ${what}`, address);
+    }
+    if (write && !region.writable) {
+      const address = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      throw new VmFault(`write of ${size} bytes at ${formatAddress(address)}: ${region.name} is read-only`, address);
+    }
+    return region;
+  }
+
+  /** Copies `size` bytes starting at a 64-bit address; faults like `resolve`. */
+  read(address: bigint, size: number): Uint8Array {
+    const { hi, lo } = split(address);
+    const region = this.resolve(hi, lo, size, false);
+    const offset = (lo - REGION_BASE) >>> 0;
+    return region.bytes.slice(offset, offset + size);
+  }
+
+  /** Writes bytes at a 64-bit address; faults like `resolve`. */
+  write(address: bigint, data: Uint8Array): void {
+    const { hi, lo } = split(address);
+    const region = this.resolve(hi, lo, data.length, true);
+    region.bytes.set(data, (lo - REGION_BASE) >>> 0);
+  }
+
+  /** True when `size` bytes at `address` could be read (probe_read's check). */
+  readable(address: bigint, size: number): boolean {
+    const region = this.regionOf(address);
+    if (!region) return false;
+    const offset = Number(BigInt.asUintN(32, address) - BigInt(REGION_BASE));
+    return offset >= 0 && offset + size <= region.bytes.length;
+  }
+}
+
+export function split(value: bigint): { hi: number; lo: number } {
+  return { hi: Number(BigInt.asIntN(32, value >> 32n)), lo: Number(BigInt.asIntN(32, value)) };
+}
+
+export function join(hi: number, lo: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
