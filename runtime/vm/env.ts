@@ -37,4 +37,9 @@ export interface VmEnv {
   /** Maps named by LDDW MAP_FD / MAP_VALUE imm (an fd), and MAP_IDX / MAP_IDX_VALUE (an index). */
   readonly mapsByFd?: ReadonlyMap<number, PseudoMap>;
   readonly mapsByIndex?: readonly PseudoMap[];
+  /**
+   * bpf_tail_call: the program stored at `index` of the prog array at `progArray`, or undefined
+   * (then the call falls through, as in the kernel). What a program object is, is the tiers' business.
+   */
+  tailCallTarget?(progArray: bigint, index: number): unknown;
 }

@@ -1,0 +1,26 @@
+// Exit codes of every tsbpf command, documented in the README.
+export const ExitCode = {
+  OK: 0,
+  /** A bug in tsbpf: please report it. */
+  INTERNAL: 1,
+  /** The command line or an input file is malformed. */
+  USAGE: 2,
+  /** The verifier (ours or the kernel's) rejected the program. */
+  REJECTED: 3,
+  /** No permission, or the running kernel lacks a feature. */
+  NO_PERMISSION: 4,
+  /** The program faulted or ran out of its instruction budget in the VM. */
+  FAULT: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** An error meant for the user: printed as one message, never as a stack trace. */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = ExitCode.USAGE,
+  ) {
+    super(message);
+    this.name = "UserError";
+  }
+}

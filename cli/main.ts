@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The tsbpf command line: thin yargs commands over the library. Each command module is
+// imported only when it runs, so commands that do not compile never load TypeScript.
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { ExitCode, UserError } from "./exit-codes.js";
+
+type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
+
+/** Wraps a lazily imported command so that every failure becomes one line and an exit code. */
+function run(load: () => Promise<{ handler: Handler }>) {
+  return async (argv: Record<string, unknown>) => {
+    try {
+      const { handler } = await load();
+      process.exitCode = (await handler(argv)) ?? ExitCode.OK;
+    } catch (error) {
+      if (error instanceof UserError) {
+        process.stderr.write(`tsbpf: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+      } else {
+        const detail = error instanceof Error ? (process.env.TSBPF_DEBUG ? error.stack : error.message) : String(error);
+        process.stderr.write(`tsbpf: internal error: ${detail}\n(set TSBPF_DEBUG=1 for the stack trace and please report it)\n`);
+        process.exitCode = ExitCode.INTERNAL;
+      }
+    }
+  };
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName("tsbpf")
+  .usage("$0 <command> [options]")
+  .command(
+    "exec [memory]",
+    "Run raw BPF bytecode from standard input in the VM (the conformance-runner plugin protocol)",
+    (y) =>
+      y
+        .positional("memory", { type: "string", describe: "initial memory as hex bytes separated by spaces; r1 points to it, r2 holds its length" })
+        .option("elf", { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" })
+        .option("section", { type: "string", describe: "with --elf: the program section to run (default: the first)" })
+        .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, default: "auto", describe: "which VM tier executes the program" })
+        .option("budget", { type: "number", describe: "instruction budget (default 1,000,000)" }),
+    run(() => import("./commands/exec.js")),
+  )
+  .command(
+    "disasm <file>",
+    "Disassemble a BPF ELF object (every program section) or raw bytecode",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
+        .option("style", { choices: ["kernel", "llvm"] as const, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
+        .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
+    run(() => import("./commands/disasm.js")),
+  )
+  .demandCommand(1, "Name a command; see --help.")
+  .strict()
+  .recommendCommands()
+  .exitProcess(true)
+  .fail((message, error) => {
+    if (error) throw error;
+    process.stderr.write(`tsbpf: ${message}\nRun 'tsbpf --help' for usage.\n`);
+    process.exit(ExitCode.USAGE);
+  })
+  .help()
+  .parseAsync();
