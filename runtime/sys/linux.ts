@@ -1,0 +1,701 @@
+// The real `Sys`: bpf(2), perf_event_open(2), ioctl, mmap, poll and epoll through koffi into libc.
+// Takes option objects from sys.ts; gives fds, bytes and typed results, or throws SysError/BpfLoadError.
+// koffi is loaded on first use, so importing tsbpf never touches native code. Attribute layouts follow
+// include/uapi/linux/bpf.h (union bpf_attr, 152 bytes in 6.12) and perf_event.h (perf_event_attr, 128 bytes).
+
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PerfFlag, Poll, SyscallNr } from "./constants.js";
+import {
+  BpfLoadError,
+  SysError,
+  type BtfInfo,
+  type BtfLoadOptions,
+  type EpollEvent,
+  type LinkCreateOptions,
+  type LinkInfo,
+  type MapCreateOptions,
+  type MapInfo,
+  type Mapping,
+  type PerfEventAttr,
+  type PerfEventOpenOptions,
+  type PollFd,
+  type ProgInfo,
+  type ProgInfoOptions,
+  type ProgLoadOptions,
+  type ProgLoadResult,
+  type Sys,
+  type TestRunOptions,
+  type TestRunResult,
+} from "./sys.js";
+
+type Koffi = typeof import("koffi");
+type NativeFn = ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
+
+interface Ffi {
+  koffi: Koffi;
+  bpf: NativeFn;
+  perfEventOpen: NativeFn;
+  ioctl: NativeFn;
+  close: NativeFn;
+  mmap: (...args: unknown[]) => unknown;
+  munmap: NativeFn;
+  poll: NativeFn;
+  epollCreate1: NativeFn;
+  epollCtl: NativeFn;
+  epollWait: NativeFn;
+  getpid: NativeFn;
+  sysconf: NativeFn;
+}
+
+let ffi: Ffi | undefined;
+
+// Loaded with require so that the first syscall can stay synchronous.
+function native(): Ffi {
+  if (ffi) return ffi;
+  const koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  const libc = koffi.load("libc.so.6");
+  const fn = (f: unknown) => f as NativeFn;
+  // The variadic syscall() and ioctl() are declared with fixed integer arguments: on x86-64 that is the same call.
+  ffi = {
+    koffi,
+    bpf: fn(libc.func("syscall", "long", ["long", "int", "uint64", "uint"])),
+    perfEventOpen: fn(libc.func("syscall", "long", ["long", "uint64", "int", "int", "int", "ulong"])),
+    ioctl: fn(libc.func("ioctl", "int", ["int", "ulong", "uint64"])),
+    close: fn(libc.func("int close(int fd)")),
+    mmap: libc.func("mmap", "void *", ["uint64", "size_t", "int", "int", "int", "int64"]),
+    munmap: fn(libc.func("munmap", "int", ["uint64", "size_t"])),
+    poll: fn(libc.func("poll", "int", ["uint64", "ulong", "int"])),
+    epollCreate1: fn(libc.func("int epoll_create1(int flags)")),
+    epollCtl: fn(libc.func("epoll_ctl", "int", ["int", "int", "int", "uint64"])),
+    epollWait: fn(libc.func("epoll_wait", "int", ["int", "uint64", "int", "int"])),
+    getpid: fn(libc.func("int getpid()")),
+    sysconf: fn(libc.func("long sysconf(int name)")),
+  };
+  return ffi;
+}
+
+const address = (buf: Uint8Array): bigint => native().koffi.address(buf);
+const errno = (): number => native().koffi.errno();
+
+const cmdNames = new Map<number, string>();
+for (const [name, n] of Object.entries(Cmd)) if (!cmdNames.has(n)) cmdNames.set(n, `BPF_${name}`);
+const cmdName = (cmd: number): string => cmdNames.get(cmd) ?? `bpf cmd ${cmd}`;
+
+const BPF_ATTR_SIZE = 152;
+const BPF_OBJ_NAME_LEN = 16;
+const PROG_INFO_SIZE = 232;
+const MAP_INFO_SIZE = 88;
+const LINK_INFO_SIZE = 64;
+const BTF_INFO_SIZE = 32;
+const DEFAULT_LOG_SIZE = 256 * 1024;
+// The kernel refuses log_size above UINT_MAX >> 2.
+const MAX_LOG_SIZE = 0x3fffffff;
+
+/** A zeroed attribute block plus the buffers its pointers refer to, held until the call has returned. */
+class Attr {
+  readonly bytes: Buffer;
+  readonly view: DataView;
+  private readonly held: Uint8Array[] = [];
+
+  constructor(size: number) {
+    this.bytes = Buffer.alloc(size);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, size);
+  }
+  u16(off: number, v: number): this {
+    this.view.setUint16(off, v, true);
+    return this;
+  }
+  u32(off: number, v: number): this {
+    this.view.setUint32(off, v >>> 0, true);
+    return this;
+  }
+  u64(off: number, v: bigint): this {
+    this.view.setBigUint64(off, BigInt.asUintN(64, v), true);
+    return this;
+  }
+  /** Writes a buffer's address (0 for undefined or empty) and keeps the buffer alive. */
+  ptr(off: number, buf: Uint8Array | undefined): this {
+    if (!buf || buf.length === 0) return this.u64(off, 0n);
+    this.held.push(buf);
+    return this.u64(off, address(buf));
+  }
+  /** A NUL-terminated copy of `s` at `off`, truncated to fit `max` bytes. */
+  name(off: number, s: string | undefined, max = BPF_OBJ_NAME_LEN): this {
+    if (s) Buffer.from(s, "utf8").subarray(0, max - 1).copy(this.bytes, off);
+    return this;
+  }
+  getU32(off: number): number {
+    return this.view.getUint32(off, true);
+  }
+  /** Drops the references; called after the syscall returns, which is what keeps them reachable until then. */
+  release(): void {
+    this.held.length = 0;
+  }
+}
+
+function cString(s: string): Buffer {
+  return Buffer.from(`${s}\0`, "utf8");
+}
+
+function decodeCString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? bytes.length : end).toString("utf8");
+}
+
+function bpfCall(cmd: number, attr: Attr): number {
+  const f = native();
+  try {
+    const r = f.bpf(SyscallNr.BPF, cmd, address(attr.bytes), attr.bytes.length);
+    if (r < 0) throw new SysError(cmdName(cmd), f.koffi.errno());
+    return r;
+  } finally {
+    attr.release();
+  }
+}
+
+/** The same as bpfCall, but ENOENT comes back as undefined. */
+function bpfCallOrMissing(cmd: number, attr: Attr): number | undefined {
+  try {
+    return bpfCall(cmd, attr);
+  } catch (e) {
+    if (e instanceof SysError && e.errno === Errno.ENOENT) return undefined;
+    throw e;
+  }
+}
+
+function check(command: string, r: number): number {
+  if (r < 0) throw new SysError(command, errno());
+  return r;
+}
+
+const PERCPU_TYPES: ReadonlySet<number> = new Set([
+  MapType.PERCPU_HASH,
+  MapType.PERCPU_ARRAY,
+  MapType.LRU_PERCPU_HASH,
+  MapType.PERCPU_CGROUP_STORAGE,
+]);
+
+interface MapShape {
+  type: number;
+  keySize: number;
+  valueSize: number;
+}
+
+export class LinuxSys implements Sys {
+  // Map shapes by fd so that lookups know the buffer sizes without asking the kernel each time.
+  private readonly shapes = new Map<number, MapShape>();
+  private cpus: number | undefined;
+  private page: number | undefined;
+
+  // ------------------------------------------------------------ maps
+
+  mapCreate(o: MapCreateOptions): number {
+    const a = new Attr(BPF_ATTR_SIZE)
+      .u32(0, o.type)
+      .u32(4, o.keySize)
+      .u32(8, o.valueSize)
+      .u32(12, o.maxEntries)
+      .u32(16, o.flags ?? 0)
+      .u32(20, o.innerMapFd ?? 0)
+      .u32(24, o.numaNode ?? 0)
+      .name(28, o.name)
+      .u32(44, o.ifindex ?? 0)
+      .u32(48, o.btfFd ?? 0)
+      .u32(52, o.btfKeyTypeId ?? 0)
+      .u32(56, o.btfValueTypeId ?? 0)
+      .u32(60, o.btfVmlinuxValueTypeId ?? 0)
+      .u64(64, o.mapExtra ?? 0n);
+    const fd = bpfCall(Cmd.MAP_CREATE, a);
+    this.shapes.set(fd, { type: o.type, keySize: o.keySize, valueSize: o.valueSize });
+    return fd;
+  }
+
+  private shape(fd: number): MapShape {
+    let s = this.shapes.get(fd);
+    if (!s) {
+      const info = this.mapInfo(fd);
+      s = { type: info.type, keySize: info.keySize, valueSize: info.valueSize };
+      this.shapes.set(fd, s);
+    }
+    return s;
+  }
+
+  private valueBuffer(s: MapShape): Buffer {
+    const size = PERCPU_TYPES.has(s.type) ? ((s.valueSize + 7) & ~7) * this.possibleCpus() : s.valueSize;
+    return Buffer.alloc(size);
+  }
+
+  private elemAttr(fd: number, key: Uint8Array | undefined, value: Uint8Array | undefined, flags: number): Attr {
+    return new Attr(BPF_ATTR_SIZE).u32(0, fd).ptr(8, key).ptr(16, value).u64(24, BigInt(flags));
+  }
+
+  mapLookup(fd: number, key: Uint8Array, flags = 0): Uint8Array | undefined {
+    const value = this.valueBuffer(this.shape(fd));
+    const found = bpfCallOrMissing(Cmd.MAP_LOOKUP_ELEM, this.elemAttr(fd, key, value, flags));
+    return found === undefined ? undefined : value;
+  }
+
+  mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags = 0): void {
+    bpfCall(Cmd.MAP_UPDATE_ELEM, this.elemAttr(fd, key, value, flags));
+  }
+
+  mapDelete(fd: number, key: Uint8Array): void {
+    bpfCall(Cmd.MAP_DELETE_ELEM, this.elemAttr(fd, key, undefined, 0));
+  }
+
+  mapGetNextKey(fd: number, key: Uint8Array | undefined): Uint8Array | undefined {
+    const next = Buffer.alloc(this.shape(fd).keySize);
+    const found = bpfCallOrMissing(Cmd.MAP_GET_NEXT_KEY, this.elemAttr(fd, key, next, 0));
+    return found === undefined ? undefined : next;
+  }
+
+  mapLookupAndDelete(fd: number, key: Uint8Array | undefined): Uint8Array | undefined {
+    const value = this.valueBuffer(this.shape(fd));
+    const found = bpfCallOrMissing(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, this.elemAttr(fd, key, value, 0));
+    return found === undefined ? undefined : value;
+  }
+
+  mapFreeze(fd: number): void {
+    bpfCall(Cmd.MAP_FREEZE, new Attr(BPF_ATTR_SIZE).u32(0, fd));
+  }
+
+  // ------------------------------------------------------------ programs
+
+  progLoad(o: ProgLoadOptions): ProgLoadResult {
+    if (o.insns.length === 0 || o.insns.length % 8 !== 0) {
+      throw new SysError("BPF_PROG_LOAD", Errno.EINVAL, `instruction bytes ${o.insns.length} are not a positive multiple of 8`);
+    }
+    const level = o.logLevel ?? LogLevel.NONE;
+    try {
+      return this.progLoadOnce(o, level, o.logSize ?? DEFAULT_LOG_SIZE);
+    } catch (e) {
+      // Without a log the error says little: ask again with one. A load that fails twice fails the same way.
+      if (level !== LogLevel.NONE || !(e instanceof BpfLoadError)) throw e;
+      let retried: ProgLoadResult;
+      try {
+        retried = this.progLoadOnce(o, LogLevel.BRANCHES, o.logSize ?? DEFAULT_LOG_SIZE);
+      } catch (e2) {
+        throw e2 instanceof BpfLoadError ? new BpfLoadError(e.command, e.errno, e2.log) : e;
+      }
+      this.close(retried.fd);
+      throw e;
+    }
+  }
+
+  private progLoadOnce(o: ProgLoadOptions, level: number, logSize: number): ProgLoadResult {
+    const log = level === LogLevel.NONE ? undefined : Buffer.alloc(logSize);
+    const license = cString(o.license ?? "GPL");
+    const fdArray = o.fdArray?.length ? Buffer.from(Int32Array.from(o.fdArray).buffer) : undefined;
+    const a = new Attr(BPF_ATTR_SIZE)
+      .u32(0, o.type)
+      .u32(4, o.insns.length / 8)
+      .ptr(8, o.insns)
+      .ptr(16, license)
+      .u32(24, log ? level : 0)
+      .u32(28, log ? logSize : 0)
+      .ptr(32, log)
+      .u32(40, o.kernVersion ?? 0)
+      .u32(44, o.flags ?? 0)
+      .name(48, o.name)
+      .u32(64, o.ifindex ?? 0)
+      .u32(68, o.expectedAttachType ?? 0)
+      .u32(72, o.btfFd ?? 0)
+      .u32(108, o.attachBtfId ?? 0)
+      .u32(112, o.attachProgFd ?? o.attachBtfObjFd ?? 0)
+      .ptr(120, fdArray);
+    if (o.funcInfo) a.u32(76, o.funcInfo.recSize).ptr(80, o.funcInfo.data).u32(88, o.funcInfo.data.length / o.funcInfo.recSize);
+    if (o.lineInfo) a.u32(92, o.lineInfo.recSize).ptr(96, o.lineInfo.data).u32(104, o.lineInfo.data.length / o.lineInfo.recSize);
+    try {
+      const fd = bpfCall(Cmd.PROG_LOAD, a);
+      return { fd, log: log ? decodeCString(log) : "" };
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      // ENOSPC with a log: the buffer was too small; the kernel says how much it needed (log_true_size).
+      const needed = a.getU32(140);
+      if (log && e.errno === Errno.ENOSPC && needed > logSize && logSize < MAX_LOG_SIZE) {
+        return this.progLoadOnce(o, level, Math.min(needed, MAX_LOG_SIZE));
+      }
+      throw new BpfLoadError("BPF_PROG_LOAD", e.errno, log ? decodeCString(log) : "");
+    }
+  }
+
+  progTestRun(fd: number, o: TestRunOptions = {}): TestRunResult {
+    const dataIn = o.dataIn;
+    const dataOut = Buffer.alloc(o.dataSizeOut ?? (dataIn ? dataIn.length + 256 : 0));
+    const ctxOut = Buffer.alloc(o.ctxSizeOut ?? o.ctxIn?.length ?? 0);
+    const a = new Attr(BPF_ATTR_SIZE)
+      .u32(0, fd)
+      .u32(8, dataIn?.length ?? 0)
+      .u32(12, dataOut.length)
+      .ptr(16, dataIn)
+      .ptr(24, dataOut)
+      .u32(32, o.repeat ?? 1)
+      .u32(40, o.ctxIn?.length ?? 0)
+      .u32(44, ctxOut.length)
+      .ptr(48, o.ctxIn)
+      .ptr(56, ctxOut)
+      .u32(64, o.flags ?? 0)
+      .u32(68, o.cpu ?? 0)
+      .u32(72, o.batchSize ?? 0);
+    bpfCall(Cmd.PROG_TEST_RUN, a);
+    return {
+      retval: a.getU32(4),
+      dataOut: dataOut.subarray(0, Math.min(a.getU32(12), dataOut.length)),
+      ctxOut: ctxOut.subarray(0, Math.min(a.getU32(44), ctxOut.length)),
+      duration: a.getU32(36),
+    };
+  }
+
+  // ------------------------------------------------------------ objects
+
+  objGetInfoByFd(fd: number, info: Uint8Array): number {
+    const a = new Attr(BPF_ATTR_SIZE).u32(0, fd).u32(4, info.length).ptr(8, info);
+    bpfCall(Cmd.OBJ_GET_INFO_BY_FD, a);
+    return a.getU32(4);
+  }
+
+  progInfo(fd: number, o: ProgInfoOptions = {}): ProgInfo {
+    const buf = Buffer.alloc(PROG_INFO_SIZE);
+    this.objGetInfoByFd(fd, buf);
+    const v = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    const u32 = (off: number) => v.getUint32(off, true);
+    const u64 = (off: number) => v.getBigUint64(off, true);
+    const info: ProgInfo = {
+      type: u32(0),
+      id: u32(4),
+      tag: buf.subarray(8, 16).toString("hex"),
+      jitedProgLen: u32(16),
+      xlatedProgLen: u32(20),
+      loadTime: u64(40),
+      createdByUid: u32(48),
+      nrMapIds: u32(52),
+      name: decodeCString(buf.subarray(64, 80)),
+      gplCompatible: (u32(84) & 1) === 1,
+      btfId: u32(128),
+      nrFuncInfo: u32(144),
+      nrLineInfo: u32(148),
+      runTimeNs: u64(192),
+      runCnt: u64(200),
+      recursionMisses: u64(208),
+      verifiedInsns: u32(216),
+      attachBtfObjId: u32(220),
+      attachBtfId: u32(224),
+    };
+    if (o.xlated || o.jited || o.mapIds) {
+      // Second call: only the lengths and pointers of what we want back are set, everything else zero.
+      const xlated = o.xlated ? Buffer.alloc(info.xlatedProgLen) : undefined;
+      const jited = o.jited ? Buffer.alloc(info.jitedProgLen) : undefined;
+      const mapIds = o.mapIds ? Buffer.alloc(info.nrMapIds * 4) : undefined;
+      const req = new Attr(PROG_INFO_SIZE);
+      if (jited) req.u32(16, jited.length).ptr(24, jited);
+      if (xlated) req.u32(20, xlated.length).ptr(32, xlated);
+      if (mapIds) req.u32(52, info.nrMapIds).ptr(56, mapIds);
+      try {
+        this.objGetInfoByFd(fd, req.bytes);
+      } finally {
+        req.release();
+      }
+      if (xlated) info.xlatedInsns = xlated.subarray(0, Math.min(req.getU32(20), xlated.length));
+      if (jited) info.jitedInsns = jited.subarray(0, Math.min(req.getU32(16), jited.length));
+      if (mapIds) {
+        const n = Math.min(req.getU32(52), info.nrMapIds);
+        info.mapIds = Array.from({ length: n }, (_, i) => mapIds.readUInt32LE(i * 4));
+      }
+    }
+    return info;
+  }
+
+  mapInfo(fd: number): MapInfo {
+    const buf = Buffer.alloc(MAP_INFO_SIZE);
+    this.objGetInfoByFd(fd, buf);
+    return {
+      type: buf.readUInt32LE(0),
+      id: buf.readUInt32LE(4),
+      keySize: buf.readUInt32LE(8),
+      valueSize: buf.readUInt32LE(12),
+      maxEntries: buf.readUInt32LE(16),
+      flags: buf.readUInt32LE(20),
+      name: decodeCString(buf.subarray(24, 40)),
+      ifindex: buf.readUInt32LE(40),
+      btfVmlinuxValueTypeId: buf.readUInt32LE(44),
+      btfId: buf.readUInt32LE(64),
+      btfKeyTypeId: buf.readUInt32LE(68),
+      btfValueTypeId: buf.readUInt32LE(72),
+      mapExtra: buf.readBigUInt64LE(80),
+    };
+  }
+
+  linkInfo(fd: number): LinkInfo {
+    const buf = Buffer.alloc(LINK_INFO_SIZE);
+    this.objGetInfoByFd(fd, buf);
+    return { type: buf.readUInt32LE(0), id: buf.readUInt32LE(4), progId: buf.readUInt32LE(8) };
+  }
+
+  btfInfo(fd: number): BtfInfo {
+    const name = Buffer.alloc(64);
+    const req = new Attr(BTF_INFO_SIZE).ptr(16, name).u32(24, name.length);
+    try {
+      this.objGetInfoByFd(fd, req.bytes);
+    } finally {
+      req.release();
+    }
+    return { btfSize: req.getU32(8), id: req.getU32(12), name: decodeCString(name), kernelBtf: req.getU32(28) !== 0 };
+  }
+
+  private nextId(cmd: number, startId: number): number | undefined {
+    const a = new Attr(BPF_ATTR_SIZE).u32(0, startId);
+    return bpfCallOrMissing(cmd, a) === undefined ? undefined : a.getU32(4);
+  }
+  progGetNextId(startId: number): number | undefined {
+    return this.nextId(Cmd.PROG_GET_NEXT_ID, startId);
+  }
+  mapGetNextId(startId: number): number | undefined {
+    return this.nextId(Cmd.MAP_GET_NEXT_ID, startId);
+  }
+  linkGetNextId(startId: number): number | undefined {
+    return this.nextId(Cmd.LINK_GET_NEXT_ID, startId);
+  }
+  btfGetNextId(startId: number): number | undefined {
+    return this.nextId(Cmd.BTF_GET_NEXT_ID, startId);
+  }
+
+  private fdById(cmd: number, id: number): number {
+    const fd = bpfCall(cmd, new Attr(BPF_ATTR_SIZE).u32(0, id));
+    this.shapes.delete(fd);
+    return fd;
+  }
+  progGetFdById(id: number): number {
+    return this.fdById(Cmd.PROG_GET_FD_BY_ID, id);
+  }
+  mapGetFdById(id: number): number {
+    return this.fdById(Cmd.MAP_GET_FD_BY_ID, id);
+  }
+  linkGetFdById(id: number): number {
+    return this.fdById(Cmd.LINK_GET_FD_BY_ID, id);
+  }
+  btfGetFdById(id: number): number {
+    return this.fdById(Cmd.BTF_GET_FD_BY_ID, id);
+  }
+
+  btfLoad(o: BtfLoadOptions): ProgLoadResult {
+    const level = o.logLevel ?? LogLevel.NONE;
+    const attempt = (lvl: number, size: number): ProgLoadResult => {
+      const log = lvl === LogLevel.NONE ? undefined : Buffer.alloc(size);
+      const a = new Attr(BPF_ATTR_SIZE)
+        .ptr(0, o.data)
+        .ptr(8, log)
+        .u32(16, o.data.length)
+        .u32(20, log ? size : 0)
+        .u32(24, log ? lvl : 0);
+      try {
+        return { fd: bpfCall(Cmd.BTF_LOAD, a), log: log ? decodeCString(log) : "" };
+      } catch (e) {
+        if (!(e instanceof SysError)) throw e;
+        const needed = a.getU32(28);
+        if (log && e.errno === Errno.ENOSPC && needed > size && size < MAX_LOG_SIZE) return attempt(lvl, Math.min(needed, MAX_LOG_SIZE));
+        throw new BpfLoadError("BPF_BTF_LOAD", e.errno, log ? decodeCString(log) : "");
+      }
+    };
+    try {
+      return attempt(level, o.logSize ?? DEFAULT_LOG_SIZE);
+    } catch (e) {
+      if (level !== LogLevel.NONE || !(e instanceof BpfLoadError)) throw e;
+      let retried: ProgLoadResult;
+      try {
+        retried = attempt(LogLevel.BRANCHES, o.logSize ?? DEFAULT_LOG_SIZE);
+      } catch (e2) {
+        throw e2 instanceof BpfLoadError ? new BpfLoadError(e.command, e.errno, e2.log) : e;
+      }
+      this.close(retried.fd);
+      throw e;
+    }
+  }
+
+  linkCreate(o: LinkCreateOptions): number {
+    const a = new Attr(BPF_ATTR_SIZE).u32(0, o.progFd).u32(4, o.targetFd).u32(8, o.attachType).u32(12, o.flags ?? 0);
+    if (o.perfEventCookie !== undefined) a.u64(16, o.perfEventCookie);
+    else if (o.targetBtfId !== undefined) a.u32(16, o.targetBtfId);
+    return bpfCall(Cmd.LINK_CREATE, a);
+  }
+
+  rawTracepointOpen(name: string, progFd: number): number {
+    return bpfCall(Cmd.RAW_TRACEPOINT_OPEN, new Attr(BPF_ATTR_SIZE).ptr(0, cString(name)).u32(8, progFd));
+  }
+
+  objPin(fd: number, path: string): void {
+    bpfCall(Cmd.OBJ_PIN, new Attr(BPF_ATTR_SIZE).ptr(0, cString(path)).u32(8, fd));
+  }
+
+  objGet(path: string, flags = 0): number {
+    const fd = bpfCall(Cmd.OBJ_GET, new Attr(BPF_ATTR_SIZE).ptr(0, cString(path)).u32(12, flags));
+    this.shapes.delete(fd);
+    return fd;
+  }
+
+  enableStats(type = 0): number {
+    return bpfCall(Cmd.ENABLE_STATS, new Attr(BPF_ATTR_SIZE).u32(0, type));
+  }
+
+  // ------------------------------------------------------------ perf, ioctl, close
+
+  perfEventOpen(attr: PerfEventAttr, o: PerfEventOpenOptions = {}): number {
+    const a = new Attr(PERF_ATTR_SIZE)
+      .u32(0, attr.type)
+      .u32(4, PERF_ATTR_SIZE)
+      .u64(8, attr.config ?? 0n)
+      .u64(16, attr.samplePeriod ?? 0n)
+      .u64(24, attr.sampleType ?? 0n)
+      .u64(32, attr.readFormat ?? 0n)
+      .u64(40, attr.flags ?? 0n)
+      .u32(48, attr.wakeupEvents ?? 0)
+      .u32(52, attr.bpType ?? 0)
+      .u64(64, attr.config2 ?? 0n);
+    const pathOrFunc = attr.uprobePath ?? attr.kprobeFunc;
+    if (pathOrFunc !== undefined) a.ptr(56, cString(pathOrFunc));
+    else a.u64(56, attr.config1 ?? 0n);
+    const f = native();
+    try {
+      const fd = f.perfEventOpen(SyscallNr.PERF_EVENT_OPEN, address(a.bytes), o.pid ?? -1, o.cpu ?? 0, o.groupFd ?? -1, o.flags ?? PerfFlag.FD_CLOEXEC);
+      return check("perf_event_open", fd);
+    } finally {
+      a.release();
+    }
+  }
+
+  ioctl(fd: number, request: number, arg: number | bigint = 0): number {
+    return check("ioctl", native().ioctl(fd, request, BigInt.asUintN(64, BigInt(arg))));
+  }
+
+  close(fd: number): void {
+    this.shapes.delete(fd);
+    check("close", native().close(fd));
+  }
+
+  // ------------------------------------------------------------ memory
+
+  mmap(fd: number, length: number, prot: number, offset = 0): Mapping {
+    const f = native();
+    const p = f.mmap(0n, length, prot, MapMem.SHARED, fd, offset);
+    const e = errno();
+    const addr = p === null ? 0n : typeof p === "bigint" ? p : f.koffi.address(p);
+    if (addr === 0n || addr === 0xffffffffffffffffn) throw new SysError("mmap", e);
+    return { address: addr, length, bytes: new Uint8Array(f.koffi.view(p, length)) };
+  }
+
+  munmap(mapping: Mapping): void {
+    check("munmap", native().munmap(mapping.address, mapping.length));
+  }
+
+  pageSize(): number {
+    // _SC_PAGESIZE is 30 in glibc.
+    this.page ??= native().sysconf(30);
+    return this.page;
+  }
+
+  possibleCpus(): number {
+    this.cpus ??= countCpus(readFileSync("/sys/devices/system/cpu/possible", "utf8"));
+    return this.cpus;
+  }
+
+  // ------------------------------------------------------------ waiting
+
+  private pollBuffer(fds: readonly PollFd[]): Buffer {
+    const buf = Buffer.alloc(Math.max(fds.length, 1) * 8);
+    fds.forEach((p, i) => {
+      buf.writeInt32LE(p.fd, i * 8);
+      buf.writeInt16LE(p.events ?? Poll.IN, i * 8 + 4);
+    });
+    return buf;
+  }
+
+  private revents(buf: Buffer, n: number): number[] {
+    return Array.from({ length: n }, (_, i) => buf.readUInt16LE(i * 8 + 6));
+  }
+
+  poll(fds: readonly PollFd[], timeoutMs: number): number[] {
+    const buf = this.pollBuffer(fds);
+    const r = native().poll(address(buf), fds.length, timeoutMs);
+    if (r < 0) {
+      const e = errno();
+      if (e === Errno.EINTR) return fds.map(() => 0);
+      throw new SysError("poll", e);
+    }
+    return this.revents(buf, fds.length);
+  }
+
+  pollAsync(fds: readonly PollFd[], timeoutMs: number): Promise<number[]> {
+    const f = native();
+    const buf = this.pollBuffer(fds);
+    return new Promise((resolve, reject) => {
+      // `buf` stays referenced by this closure until the worker thread has returned.
+      f.poll.async(address(buf), fds.length, timeoutMs, (err: unknown, r: number) => {
+        if (err) return reject(err);
+        if (r < 0) {
+          const e = f.koffi.errno();
+          return e === Errno.EINTR ? resolve(fds.map(() => 0)) : reject(new SysError("poll", e));
+        }
+        resolve(this.revents(buf, fds.length));
+      });
+    });
+  }
+
+  epollCreate(): number {
+    // EPOLL_CLOEXEC
+    return check("epoll_create1", native().epollCreate1(0o2000000));
+  }
+
+  epollCtl(epfd: number, op: number, fd: number, events: number, data = 0n): void {
+    // struct epoll_event is packed on x86-64: u32 events, u64 data.
+    const ev = Buffer.alloc(12);
+    ev.writeUInt32LE(events >>> 0, 0);
+    ev.writeBigUInt64LE(BigInt.asUintN(64, data), 4);
+    check("epoll_ctl", native().epollCtl(epfd, op, fd, address(ev)));
+    ev.fill(0); // also keeps `ev` reachable until epoll_ctl has returned
+  }
+
+  private epollEvents(buf: Buffer, n: number): EpollEvent[] {
+    return Array.from({ length: n }, (_, i) => ({ events: buf.readUInt32LE(i * 12), data: buf.readBigUInt64LE(i * 12 + 4) }));
+  }
+
+  epollWait(epfd: number, maxEvents: number, timeoutMs: number): EpollEvent[] {
+    const buf = Buffer.alloc(maxEvents * 12);
+    const r = native().epollWait(epfd, address(buf), maxEvents, timeoutMs);
+    if (r < 0) {
+      const e = errno();
+      if (e === Errno.EINTR) return [];
+      throw new SysError("epoll_wait", e);
+    }
+    return this.epollEvents(buf, r);
+  }
+
+  epollWaitAsync(epfd: number, maxEvents: number, timeoutMs: number): Promise<EpollEvent[]> {
+    const f = native();
+    const buf = Buffer.alloc(maxEvents * 12);
+    return new Promise((resolve, reject) => {
+      f.epollWait.async(epfd, address(buf), maxEvents, timeoutMs, (err: unknown, r: number) => {
+        if (err) return reject(err);
+        if (r < 0) {
+          const e = f.koffi.errno();
+          return e === Errno.EINTR ? resolve([]) : reject(new SysError("epoll_wait", e));
+        }
+        resolve(this.epollEvents(buf, r));
+      });
+    });
+  }
+
+  getpid(): number {
+    return native().getpid();
+  }
+}
+
+/** Counts CPUs in a sysfs list such as "0-3,5,7-8". */
+export function countCpus(list: string): number {
+  let n = 0;
+  for (const part of list.trim().split(",")) {
+    if (part === "") continue;
+    const [lo, hi] = part.split("-").map(Number);
+    n += hi === undefined ? 1 : hi - lo! + 1;
+  }
+  return n;
+}
