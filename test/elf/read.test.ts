@@ -3,9 +3,10 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ElfError, R_BPF, SHT, STB, readBpfObject, readElf, type BpfObject } from "../../compiler/elf/index.js";
-import { encode } from "../../compiler/isa/index.js";
-import { CLANG, OBJDUMP, READELF, compileFixture, objdumpFunctions, readBytes, readelf, removeDir, tempDir } from "./oracle.js";
+import { join } from "node:path";
+import { ElfError, ElfWriter, R_BPF, SHF, SHT, STB, readBpfObject, readElf, type BpfObject } from "../../compiler/elf/index.js";
+import { encode, exit, mov64Imm } from "../../compiler/isa/index.js";
+import { CLANG, FIXTURES as FIXTURE_DIR, OBJDUMP, READELF, compileFixture, mustRun, objdumpFunctions, readBytes, readelf, removeDir, tempDir } from "./oracle.js";
 
 const FIXTURES = ["maps", "globals", "subprog", "legacy"];
 const skip = !CLANG || !READELF || !OBJDUMP ? "clang-19, llvm-readelf-19 or llvm-objdump-19 is missing" : false;
@@ -85,13 +86,20 @@ describe("reading clang-19 objects", { skip }, () => {
     const o = obj("maps");
     assert.equal(o.license, "GPL");
     assert.equal(o.version, undefined);
-    assert.deepEqual(o.programs.map((p) => [p.name, p.section, p.global]), [["count_open", "kprobe/do_sys_openat2", true]]);
+    assert.deepEqual(o.programs.map((p) => [p.name, p.section, p.global]), [["count_open", "kprobe/do_sys_openat2", true], ["tail_prog", "kprobe/do_sys_openat2", true]]);
     assert.deepEqual(o.subprograms, []);
     assert.equal(o.mapSections.length, 1);
     const maps = o.mapSections[0]!;
     assert.equal(maps.name, ".maps");
     assert.equal(maps.kind, "btf");
-    assert.deepEqual(maps.maps.map((m) => [m.name, m.offset, m.bind]), [["counts", 0, STB.GLOBAL]]);
+    assert.deepEqual(maps.maps.map((m) => [m.name, m.bind]), [["counts", STB.GLOBAL], ["jumps", STB.GLOBAL]]);
+    // The program array's slot 1 points at tail_prog through an ABS64 relocation in .rel.maps.
+    const jumps = maps.maps.find((m) => m.name === "jumps")!;
+    const tail = o.programs.find((p) => p.name === "tail_prog")!;
+    assert.equal(maps.relocations.length, 1);
+    const slot = maps.relocations[0]!;
+    assert.deepEqual([slot.type, slot.symbol, slot.symbolSection, slot.symbolValue, slot.addend], [R_BPF.R_64_ABS64, "tail_prog", "kprobe/do_sys_openat2", tail.offset * 8, 0]);
+    assert.ok(slot.offset > jumps.offset && slot.offset < jumps.offset + jumps.size);
     const relocs = o.programs[0]!.relocations;
     assert.ok(relocs.length >= 2);
     for (const r of relocs) {
@@ -121,8 +129,12 @@ describe("reading clang-19 objects", { skip }, () => {
     assert.equal(le(byName.get(".data.extra")!.data), 3);
     assert.deepEqual(byName.get(".rodata")!.symbols.map((s) => s.name), ["threshold"]);
     assert.deepEqual(bss.symbols.map((s) => [s.name, s.size]), [["total", 8]]);
-    const targets = o.programs[0]!.relocations.map((r) => [r.symbol, r.symbolSection]).sort();
-    assert.deepEqual(targets, [["extra", ".data.extra"], ["hits", ".data"], ["threshold", ".rodata"], ["total", ".bss"]]);
+    const targets = o.programs[0]!.relocations.map((r) => [r.symbol, r.symbolSection]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    assert.deepEqual(targets, [["CONFIG_HZ", undefined], ["extra", ".data.extra"], ["hits", ".data"], ["threshold", ".rodata"], ["total", ".bss"]]);
+    // A __kconfig extern is an undefined weak symbol.
+    assert.deepEqual(o.externs.map((e) => [e.name, e.bind, e.shndx]), [["CONFIG_HZ", STB.WEAK, 0]]);
+    const ext = o.programs[0]!.relocations.find((r) => r.symbol === "CONFIG_HZ")!;
+    assert.deepEqual([ext.kind, ext.symbolSectionIndex], ["lddw", 0]);
   });
 
   it("subprog: two programs in one section calling one .text subprogram", () => {
@@ -198,6 +210,36 @@ describe("rejecting input that is not a BPF object", () => {
     rejects(header((_, v) => { v.setBigUint64(40, 64n, true); v.setUint16(60, 3, true); }), /outside the file/);
     rejects(header((_, v) => v.setBigUint64(40, 1n << 62n, true)), /too large/);
     rejects(header((_, v) => { v.setBigUint64(40, 0n, true); v.setUint16(58, 40, true); }).subarray(0, 40), /too short/);
+  });
+
+  it("reads a host-architecture object generically but not as a BPF object", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir, "host.o");
+      mustRun(CLANG!, ["-O2", "-c", join(FIXTURE_DIR, "host.c"), "-o", path]);
+      const bytes = readBytes(path);
+      const elf = readElf(bytes);
+      assert.ok(elf.symbols.some((s) => s.name === "host_function"));
+      assert.throws(() => readElf(bytes, { machine: 247 }), (e: unknown) => e instanceof ElfError && /wrong machine/.test(e.message));
+      assert.throws(() => readBpfObject(bytes), (e: unknown) => e instanceof ElfError && /wrong machine \d+: expected 247/.test(e.message));
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("checks instructions only when asked, and relocations always", () => {
+    const object = (code: Uint8Array, reloc: boolean): Uint8Array => {
+      const w = new ElfWriter();
+      w.addSection("socket", { flags: SHF.ALLOC | SHF.EXECINSTR, data: code, align: 8 });
+      w.addSymbol({ name: "p", section: "socket", size: code.length, type: "FUNC", bind: "GLOBAL" });
+      w.addSymbol({ name: "x", bind: "GLOBAL" });
+      if (reloc) w.addRelocation("socket", { offset: 0, symbol: "x", type: R_BPF.R_64_64 });
+      return w.toBytes();
+    };
+    const bad = encode([{ code: 0xff, dst: 0, src: 0, off: 0, imm: 0 }, exit()]);
+    assert.equal(readBpfObject(object(bad, false)).programs[0]!.insns[0]!.code, 0xff);
+    assert.throws(() => readBpfObject(object(bad, false), { check: true }), (e: unknown) => e instanceof ElfError && /program p in section socket: instruction 0: unknown opcode 0xff/.test(e.message));
+    assert.throws(() => readBpfObject(object(encode([mov64Imm(0, 0), exit()]), true)), (e: unknown) => e instanceof ElfError && /neither LDDW nor CALL/.test(e.message));
   });
 
   it("accepts an object with no sections", () => {

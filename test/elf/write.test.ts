@@ -110,8 +110,9 @@ const summary = (o: BpfObject) => ({
     insns: p.insns,
     relocations: p.relocations.map(({ symbolIndex: _i, symbolSectionIndex: _s, callee, ...r }) => ({ ...r, callee: callee && { ...callee, sectionIndex: 0 } })),
   })),
-  data: o.dataSections.map(({ index: _i, ...d }) => d),
-  maps: o.mapSections.map(({ index: _i, ...m }) => m),
+  // Section indices differ after re-emission (the writer drops .llvm_addrsig and moves tables).
+  data: o.dataSections.map(({ index: _i, relocations, ...d }) => ({ ...d, relocations: relocations.map(({ symbolSectionIndex: _s, ...r }) => r) })),
+  maps: o.mapSections.map(({ index: _i, relocations, ...m }) => ({ ...m, relocations: relocations.map(({ symbolSectionIndex: _s, ...r }) => r) })),
   btf: o.btf,
   btfExt: o.btfExt,
 });
