@@ -238,10 +238,6 @@ export function readElf(bytes: Uint8Array, options: ReadElfOptions = {}): ElfFil
     }
     sections.push(s);
   }
-  // Section 0 only carries extended counts.
-  if (sections[0]) {
-    sections[0].data = bytes.subarray(0, 0);
-  }
 
   if (shstrndx !== SHN.UNDEF) {
     const names = sections[shstrndx];
