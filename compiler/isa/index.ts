@@ -2,3 +2,5 @@
 export * from "./opcodes.js";
 export * from "./insn.js";
 export * from "./helpers.js";
+export * from "./disasm.js";
+export * from "./asm.js";

@@ -214,6 +214,8 @@ export function checkInsn(insns: readonly Insn[], i: number): string | undefined
         const next = insns[i + 1];
         if (!next) return "truncated LDDW: the second half is missing";
         if (next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) return "invalid LDDW: the second half uses reserved fields";
+        // The kernel rejects a map fd or index load whose upper half is set ("unrecognized bpf_ld_imm64 insn").
+        if ((src === PseudoLd.MAP_FD || src === PseudoLd.MAP_IDX) && next.imm !== 0) return "invalid LDDW: a map load uses the reserved upper half";
         return undefined;
       }
       if (mode === Mode.ABS || mode === Mode.IND) {
