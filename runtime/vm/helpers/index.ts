@@ -1,0 +1,295 @@
+// BPF helper implementations over a SimKernel and a MapRegistry, by helper id, and a VmEnv builder.
+// Takes the simulated kernel and the maps; gives createHelpers(kernel, maps) -> Map<id, HelperFn>
+// (unknown helpers are absent, so the tiers report them at load) and createVmEnv(...).
+// bpf_tail_call is not here: the tiers execute it through VmEnv.tailCallTarget.
+
+import { Helper } from "../../../compiler/isa/helpers.js";
+import type { HelperContext, HelperFn, VmEnv, PseudoMap } from "../env.js";
+import type { SimKernel } from "../kernel.js";
+import { VmFault, formatAddress } from "../memory.js";
+import { Errno, MapRegistry, PerfEventArray, RingBufMap, StackTraceMap } from "../maps/index.js";
+import type { BpfMap } from "../maps/index.js";
+import { BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK, PERF_EVENT_MAX_STACK } from "../maps/stack.js";
+import { MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, MAX_TRACE_PRINTK_VARARGS, bpfFormat } from "./printf.js";
+import { copyFromKernel, copyFromUser, strncpyFromKernel, strncpyFromUser } from "./memaccess.js";
+
+export { callHelper, fakeHelperContext } from "./context.js";
+export * from "./printf.js";
+export * from "./memaccess.js";
+
+/** BPF_F_USER_BUILD_ID for bpf_get_stack: build ids are not simulated. */
+const BPF_F_USER_BUILD_ID = 1n << 11n;
+
+const decoder = new TextDecoder();
+
+function mapArg<T extends BpfMap>(maps: MapRegistry, ctx: HelperContext, n: 1 | 2, helper: string, cls?: abstract new (...a: never[]) => T): T {
+  const address = ctx.arg(n);
+  const m = maps.find(address);
+  if (!m) throw new VmFault(`${helper}: r${n} = ${formatAddress(address)} is not a map`, address, ctx.pc);
+  if (cls && !(m instanceof cls)) throw new VmFault(`${helper}: map "${m.name}" is a ${m.type} map, not the kind this helper takes`, address, ctx.pc);
+  return m as T;
+}
+
+/** Reads program memory for a helper; a bad pointer is a fault at the CALL. */
+function readArg(ctx: HelperContext, address: bigint, size: number): Uint8Array {
+  try {
+    return ctx.memory.read(address, size);
+  } catch (e) {
+    if (e instanceof VmFault) e.pc = ctx.pc;
+    throw e;
+  }
+}
+function writeArg(ctx: HelperContext, address: bigint, data: Uint8Array): void {
+  try {
+    ctx.memory.write(address, data);
+  } catch (e) {
+    if (e instanceof VmFault) e.pc = ctx.pc;
+    throw e;
+  }
+}
+
+/** A NUL-terminated string argument (ARG_PTR_TO_CONST_STR): bytes through the NUL, or undefined if unterminated. */
+function readCString(ctx: HelperContext, address: bigint): Uint8Array | undefined {
+  const region = ctx.memory.regionOf(address);
+  if (!region) throw new VmFault(`string argument at ${formatAddress(address)} is unmapped`, address, ctx.pc);
+  const off = Number(BigInt.asUintN(32, address)) - Number(BigInt.asUintN(32, region.address(0)));
+  if (off < 0 || off >= region.size) throw new VmFault(`string argument at ${formatAddress(address)} is out of bounds`, address, ctx.pc);
+  const nul = region.bytes.indexOf(0, off);
+  return nul < 0 ? undefined : region.bytes.slice(off, nul + 1);
+}
+
+function readU64s(ctx: HelperContext, address: bigint, count: number): bigint[] {
+  if (count === 0) return [];
+  const bytes = readArg(ctx, address, count * 8);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: count }, (_, i) => view.getBigUint64(i * 8, true));
+}
+
+/** The text a trace event shows: the buffer up to its first NUL. */
+function traceText(bytes: Uint8Array): string {
+  const nul = bytes.indexOf(0);
+  return decoder.decode(nul < 0 ? bytes : bytes.subarray(0, nul));
+}
+
+export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number, HelperFn> {
+  const h = new Map<number, HelperFn>();
+
+  // --- maps ---
+  h.set(Helper.map_lookup_elem, (ctx) => {
+    const m = mapArg(maps, ctx, 1, "bpf_map_lookup_elem");
+    return m.lookupElem(readArg(ctx, ctx.arg(2), m.keySize));
+  });
+  h.set(Helper.map_update_elem, (ctx) => {
+    const m = mapArg(maps, ctx, 1, "bpf_map_update_elem");
+    const key = readArg(ctx, ctx.arg(2), m.keySize);
+    const value = readArg(ctx, ctx.arg(3), m.valueSize);
+    return m.updateElem(key, value, ctx.arg(4));
+  });
+  h.set(Helper.map_delete_elem, (ctx) => {
+    const m = mapArg(maps, ctx, 1, "bpf_map_delete_elem");
+    return m.deleteElem(readArg(ctx, ctx.arg(2), m.keySize));
+  });
+
+  // --- probe reads ---
+  type Copy = (k: SimKernel, dst: Uint8Array, src: bigint) => number;
+  const probeRead = (copy: (src: bigint) => Copy): HelperFn => (ctx) => {
+    const dst = ctx.arg(1);
+    const buf = new Uint8Array(ctx.argU32(2));
+    const src = ctx.arg(3);
+    const ret = copy(src)(kernel, buf, src);
+    writeArg(ctx, dst, buf); // the data, or zeros on failure
+    return ret;
+  };
+  const probeReadStr = (copy: (src: bigint) => Copy): HelperFn => (ctx) => {
+    const dst = ctx.arg(1);
+    const size = ctx.argU32(2);
+    const buf = new Uint8Array(size);
+    const src = ctx.arg(3);
+    const ret = copy(src)(kernel, buf, src);
+    if (ret < 0) writeArg(ctx, dst, new Uint8Array(size));
+    else if (ret > 0) writeArg(ctx, dst, buf.subarray(0, ret)); // bytes past the NUL are left alone
+    return ret;
+  };
+  const byAddress = (user: Copy, kern: Copy) => (src: bigint): Copy => (kernel.isUserAddress(src) ? user : kern);
+  h.set(Helper.probe_read_kernel, probeRead(() => copyFromKernel));
+  h.set(Helper.probe_read_user, probeRead(() => copyFromUser));
+  h.set(Helper.probe_read, probeRead(byAddress(copyFromUser, copyFromKernel)));
+  h.set(Helper.probe_read_kernel_str, probeReadStr(() => strncpyFromKernel));
+  h.set(Helper.probe_read_user_str, probeReadStr(() => strncpyFromUser));
+  h.set(Helper.probe_read_str, probeReadStr(byAddress(strncpyFromUser, strncpyFromKernel)));
+
+  // --- time, randomness, CPU ---
+  h.set(Helper.ktime_get_ns, () => kernel.ktimeGetNs());
+  h.set(Helper.ktime_get_boot_ns, () => kernel.ktimeGetBootNs());
+  h.set(Helper.ktime_get_coarse_ns, () => kernel.ktimeGetCoarseNs());
+  h.set(Helper.ktime_get_tai_ns, () => kernel.ktimeGetTaiNs());
+  h.set(Helper.jiffies64, () => kernel.jiffies64());
+  h.set(Helper.get_prandom_u32, () => kernel.prandomU32());
+  h.set(Helper.get_smp_processor_id, () => kernel.cpu);
+  h.set(Helper.get_numa_node_id, () => 0);
+
+  // --- current task ---
+  h.set(Helper.get_current_pid_tgid, () =>
+    kernel.inTask ? (BigInt(kernel.tgid >>> 0) << 32n) | BigInt(kernel.pid >>> 0) : -Errno.EINVAL,
+  );
+  h.set(Helper.get_current_uid_gid, () =>
+    kernel.inTask ? (BigInt(kernel.gid >>> 0) << 32n) | BigInt(kernel.uid >>> 0) : -Errno.EINVAL,
+  );
+  h.set(Helper.get_current_comm, (ctx) => {
+    const size = ctx.argU32(2);
+    const buf = new Uint8Array(size);
+    if (!kernel.inTask) {
+      writeArg(ctx, ctx.arg(1), buf);
+      return -Errno.EINVAL;
+    }
+    // strscpy_pad: at most size-1 bytes of the name, then NULs to the end.
+    if (size > 0) buf.set(kernel.commBytes.subarray(0, Math.min(size - 1, 15)));
+    writeArg(ctx, ctx.arg(1), buf);
+    return 0;
+  });
+
+  // --- printf family ---
+  h.set(Helper.trace_printk, (ctx) => {
+    const fmt = readArg(ctx, ctx.arg(1), ctx.argU32(2));
+    const r = bpfFormat(kernel, fmt, [ctx.arg(3), ctx.arg(4), ctx.arg(5)], MAX_TRACE_PRINTK_VARARGS, MAX_BPRINTF_BUF);
+    if (!r.ok) return r.errno;
+    kernel.emitTrace(traceText(r.bytes));
+    return r.length;
+  });
+  h.set(Helper.trace_vprintk, (ctx) => {
+    const fmt = readArg(ctx, ctx.arg(1), ctx.argU32(2));
+    const data = ctx.arg(3);
+    const dataLen = ctx.argU32(4);
+    if (dataLen & 7 || dataLen > MAX_BPRINTF_VARARGS * 8 || (dataLen && data === 0n)) return -Errno.EINVAL;
+    const args = readU64s(ctx, data, dataLen / 8);
+    const r = bpfFormat(kernel, fmt, args, args.length, MAX_BPRINTF_BUF);
+    if (!r.ok) return r.errno;
+    kernel.emitTrace(traceText(r.bytes));
+    return r.length;
+  });
+  h.set(Helper.snprintf, (ctx) => {
+    const str = ctx.arg(1);
+    const strSize = ctx.argU32(2);
+    const data = ctx.arg(4);
+    const dataLen = ctx.argU32(5);
+    if (dataLen % 8 || dataLen > MAX_BPRINTF_VARARGS * 8 || (dataLen && data === 0n)) return -Errno.EINVAL;
+    const fmt = readCString(ctx, ctx.arg(3));
+    if (!fmt) return -Errno.EINVAL;
+    const args = readU64s(ctx, data, dataLen / 8);
+    const r = bpfFormat(kernel, fmt, args, args.length, strSize);
+    if (!r.ok) return r.errno;
+    if (strSize > 0) {
+      const out = new Uint8Array(r.bytes.length + 1);
+      out.set(r.bytes);
+      writeArg(ctx, str, out);
+    }
+    return r.length + 1;
+  });
+
+  // --- perf events and ring buffers ---
+  h.set(Helper.perf_event_output, (ctx) => {
+    const m = mapArg(maps, ctx, 2, "bpf_perf_event_output", PerfEventArray);
+    const data = readArg(ctx, ctx.arg(4), Number(BigInt.asUintN(32, ctx.arg(5))));
+    return m.output(ctx.arg(3), data);
+  });
+  h.set(Helper.ringbuf_output, (ctx) => {
+    const m = mapArg(maps, ctx, 1, "bpf_ringbuf_output", RingBufMap);
+    const size = ctx.arg(3);
+    if (size > BigInt(m.size)) {
+      // Too big to ever fit: the kernel fails the reserve before touching the data.
+      return ctx.arg(4) & ~3n ? -Errno.EINVAL : -Errno.EAGAIN;
+    }
+    return m.output(readArg(ctx, ctx.arg(2), Number(size)), ctx.arg(4));
+  });
+  h.set(Helper.ringbuf_reserve, (ctx) => {
+    const m = mapArg(maps, ctx, 1, "bpf_ringbuf_reserve", RingBufMap);
+    if (ctx.arg(3) !== 0n) return 0n;
+    return m.reserve(ctx.arg(2));
+  });
+  const commit = (name: string, discard: boolean): HelperFn => (ctx) => {
+    const sample = ctx.arg(1);
+    const ring = maps.ringOf(sample);
+    if (!ring) throw new VmFault(`${name}: ${formatAddress(sample)} is not a ring buffer sample`, sample, ctx.pc);
+    try {
+      ring.commit(sample, ctx.arg(2), discard);
+    } catch (e) {
+      if (e instanceof VmFault) e.pc = ctx.pc;
+      throw e;
+    }
+    return 0;
+  };
+  h.set(Helper.ringbuf_submit, commit("bpf_ringbuf_submit", false));
+  h.set(Helper.ringbuf_discard, commit("bpf_ringbuf_discard", true));
+  h.set(Helper.ringbuf_query, (ctx) => mapArg(maps, ctx, 1, "bpf_ringbuf_query", RingBufMap).query(ctx.arg(2)));
+
+  // --- stacks ---
+  h.set(Helper.get_stackid, (ctx) => {
+    const m = mapArg(maps, ctx, 2, "bpf_get_stackid", StackTraceMap);
+    const flags = ctx.arg(3);
+    return m.getStackId(flags & BPF_F_USER_STACK ? kernel.stacks.user : kernel.stacks.kernel, flags);
+  });
+  h.set(Helper.get_stack, (ctx) => {
+    const bufAddr = ctx.arg(2);
+    const size = ctx.argU32(3);
+    const flags = ctx.arg(4);
+    const out = new Uint8Array(size);
+    const finish = (ret: number): number => {
+      if (ret < 0) out.fill(0);
+      writeArg(ctx, bufAddr, out);
+      return ret;
+    };
+    if (flags & ~(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID)) return finish(-Errno.EINVAL);
+    if (flags & BPF_F_USER_BUILD_ID) return finish(-Errno.EINVAL); // build ids are not simulated
+    if (size % 8) return finish(-Errno.EINVAL);
+    const stack = flags & BPF_F_USER_STACK ? kernel.stacks.user : kernel.stacks.kernel;
+    if (!stack) return finish(-Errno.EFAULT);
+    const skip = Number(flags & BPF_F_SKIP_FIELD_MASK);
+    const maxDepth = Math.min(size / 8 + skip, PERF_EVENT_MAX_STACK);
+    const nr = Math.min(stack.length, maxDepth);
+    if (nr < skip) return finish(-Errno.EFAULT);
+    const n = Math.min(nr - skip, size / 8);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < n; i++) view.setBigUint64(i * 8, BigInt.asUintN(64, stack[skip + i]!), true);
+    return finish(n * 8);
+  });
+
+  return h;
+}
+
+export interface CreateVmEnvOptions {
+  kernel: SimKernel;
+  /** The maps; a new empty registry over the kernel when omitted. */
+  maps?: MapRegistry;
+  /** Helpers to add or replace (by id) on top of the built-in ones. */
+  helpers?: ReadonlyMap<number, HelperFn> | Record<number, HelperFn>;
+  /** Legacy LD_ABS/LD_IND packet bytes for a context address. */
+  packetOf?(ctx: bigint): Uint8Array | undefined;
+}
+
+/** A VmEnv over the kernel's memory; map tables are read live from the registry. */
+export function createVmEnv(opts: CreateVmEnvOptions): VmEnv & { readonly kernel: SimKernel; readonly maps: MapRegistry } {
+  const { kernel } = opts;
+  const maps = opts.maps ?? new MapRegistry(kernel);
+  if (maps.host.memory !== kernel.memory) throw new Error("createVmEnv: the map registry and the kernel use different VM memories");
+  const helpers = createHelpers(kernel, maps);
+  const extra = opts.helpers;
+  if (extra) {
+    const entries = extra instanceof Map ? [...extra.entries()] : Object.entries(extra).map(([k, v]) => [Number(k), v] as const);
+    for (const [id, fn] of entries) helpers.set(id, fn);
+  }
+  const env = {
+    kernel,
+    maps,
+    memory: kernel.memory,
+    helpers,
+    get mapsByFd(): ReadonlyMap<number, PseudoMap> {
+      return new Map(maps.all.map((m) => [m.fd, m] as const));
+    },
+    get mapsByIndex(): readonly PseudoMap[] {
+      return maps.all;
+    },
+    tailCallTarget: (progArray: bigint, index: number): unknown => maps.tailCallTarget(progArray, index),
+    ...(opts.packetOf ? { packetOf: opts.packetOf } : {}),
+  };
+  return env;
+}
