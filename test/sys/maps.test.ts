@@ -1,9 +1,10 @@
 // Real-kernel map tests: each common map type through create, update, lookup, delete and iteration,
 // including the BPF_ANY / BPF_NOEXIST / BPF_EXIST errors.
 
+import { readFileSync, unlinkSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, BpfLoadError, MapFlag, MapType, SysError, openSys } from "../../runtime/sys/index.js";
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, BpfLoadError, MapFlag, MapType, SysError, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { needsKernel, readU32, readU64, u32, u64, withFds } from "./helpers.js";
 
 const sys = openSys();
@@ -152,3 +153,24 @@ test("bad attributes are SysError with the command and errno name", needsKernel,
   // The lookup first asks for the map's shape; BPF_OBJ_GET_INFO_BY_FD answers a bad fd with EBADFD.
   assert.match(errno(() => sys.mapLookup(987654, u32(0))), /^EBADFD?$/);
 });
+
+const bpffs = readFileSync("/proc/mounts", "utf8")
+  .split("\n")
+  .map((l) => l.split(" "))
+  .find((f) => f[2] === "bpf")?.[1];
+
+test("pin a map on bpffs and get it back", { skip: missingRoot() ?? (bpffs ? false : "bpffs is not mounted (mount -t bpf bpf /sys/fs/bpf)") }, () =>
+  withFds(sys, (fds) => {
+    const fd = fds.add(sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }));
+    sys.mapUpdate(fd, u32(0), u32(31337));
+    const path = `${bpffs}/tsbpf_sys_test_${process.pid}`;
+    sys.objPin(fd, path);
+    try {
+      const again = fds.add(sys.objGet(path));
+      assert.equal(sys.mapInfo(again).id, sys.mapInfo(fd).id);
+      assert.equal(readU32(sys.mapLookup(again, u32(0))!), 31337);
+    } finally {
+      unlinkSync(path);
+    }
+  }),
+);

@@ -101,3 +101,13 @@ test("tracepoint syscalls:sys_enter_getpid with SET_BPF counts a child's getpid"
     assert.ok(readU64(sys.mapLookup(mapFd, u32(0))!) > 0n);
   }),
 );
+
+test("raw tracepoint sys_enter through BPF_RAW_TRACEPOINT_OPEN counts syscalls (no tracefs needed)", { skip: missingRoot() ?? false }, () =>
+  withFds(sys, (fds) => {
+    const { mapFd, progFd } = counterSetup(fds, ProgType.RAW_TRACEPOINT);
+    const link = fds.add(sys.rawTracepointOpen("sys_enter", progFd));
+    assert.equal(sys.linkInfo(link).type, LinkType.RAW_TRACEPOINT);
+    runChild();
+    assert.ok(readU64(sys.mapLookup(mapFd, u32(0))!) > 0n);
+  }),
+);
