@@ -1,0 +1,67 @@
+// `tsbpf disasm FILE`: disassembles every program of a BPF ELF object, or raw instructions
+// (a binary file, or hex bytes on standard input when FILE is '-').
+import { readFileSync } from "node:fs";
+import { IsaError, decode, disassemble, type Insn, type Style } from "../../compiler/isa/index.js";
+import { ElfError, readBpfObject, type BpfProgram } from "../../compiler/elf/index.js";
+import { ExitCode, UserError } from "../exit-codes.js";
+import { parseHexBytes, readStdin } from "../input.js";
+
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
+
+export async function handler(argv: Record<string, unknown>): Promise<number> {
+  const file = argv.file as string;
+  const style = argv.style as Style;
+  const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInput(file);
+  const isElf = !argv.raw && ELF_MAGIC.every((b, i) => bytes[i] === b);
+  process.stdout.write(isElf ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));
+  return ExitCode.OK;
+}
+
+function readInput(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+function disasmRaw(bytes: Uint8Array, file: string, style: Style): string {
+  let insns: Insn[];
+  try {
+    // Unchecked: a disassembler should show malformed slots (as `.insn`), not refuse them.
+    insns = decode(bytes, { check: false });
+  } catch (error) {
+    if (error instanceof IsaError) throw new UserError(`${file}: ${error.message}`);
+    throw error;
+  }
+  return lines(disassemble(insns, { style, indices: true }));
+}
+
+function disasmObject(bytes: Uint8Array, file: string, style: Style): string {
+  let object;
+  try {
+    object = readBpfObject(bytes);
+  } catch (error) {
+    if (error instanceof ElfError || error instanceof IsaError) throw new UserError(`${file}: ${error.message}`);
+    throw error;
+  }
+  const out: string[] = [];
+  for (const program of [...object.programs, ...object.subprograms]) {
+    out.push(`${program.section}/${program.name}:`);
+    out.push(...annotate(program, disassemble(program.insns, { style, indices: true })));
+    out.push("");
+  }
+  return lines(out);
+}
+
+/** Appends each relocation's symbol to the line of the instruction it patches. */
+function annotate(program: BpfProgram, text: string[]): string[] {
+  const bySlot = new Map(program.relocations.map((r) => [r.insn, r.symbol || r.symbolSection || "?"]));
+  return text.map((line) => {
+    const slot = Number(/^\s*(\d+):/.exec(line)?.[1]);
+    const symbol = bySlot.get(slot);
+    return symbol === undefined ? line : `${line}\t; ${symbol}`;
+  });
+}
+
+const lines = (text: string[]): string => (text.length ? text.join("\n") + "\n" : "");

@@ -1,0 +1,21 @@
+// Reading command input: standard input, and hex byte strings as conformance runners send them.
+import { UserError } from "./exit-codes.js";
+
+export async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Parses "b7 00 2a ..." (any white space, an optional 0x per byte, or one unbroken hex string). */
+export function parseHexBytes(text: string | Buffer, what: string): Uint8Array {
+  const source = text.toString("utf8").trim();
+  if (source === "") return new Uint8Array(0);
+  const tokens = source.split(/\s+/).map((t) => t.replace(/^0x/i, ""));
+  const digits = tokens.length === 1 ? tokens[0]! : tokens.map((t) => (t.length === 1 ? `0${t}` : t)).join("");
+  const bad = tokens.find((t) => !/^[0-9a-f]+$/i.test(t) || (tokens.length > 1 && t.length > 2));
+  if (bad !== undefined || digits.length % 2 !== 0) {
+    throw new UserError(`${what}: expected hex bytes separated by spaces${bad !== undefined ? `, found '${bad}'` : " (odd number of hex digits)"}`);
+  }
+  return Uint8Array.from(Buffer.from(digits, "hex"));
+}
