@@ -65,20 +65,27 @@ export class Memory {
   /** Regions by the upper half of their addresses. */
   readonly regions = new Map<number, Region>();
   private readonly next: Record<RegionKind, number> = { ...PLACEMENT };
+  /** Upper halves given back by unmap, reused first so that long runs never run out. */
+  private readonly free: Record<RegionKind, number[]> = { user: [], ctx: [], kernel: [], map_value: [], map_key: [], ringbuf: [], packet: [], stack: [], map: [] };
 
   /** Maps `bytes` (shared, not copied) as a new region and returns it. */
   map(kind: RegionKind, bytes: Uint8Array, options: { writable?: boolean; name?: string } = {}): Region {
     if (bytes.length > MAX_REGION) throw new RangeError(`region of ${bytes.length} bytes is larger than ${MAX_REGION}`);
-    const hi = this.next[kind];
-    if (hi - PLACEMENT[kind] >= PER_KIND) throw new RangeError(`too many ${kind} regions (${PER_KIND})`);
-    this.next[kind] = hi + 1;
+    let hi = this.free[kind].pop();
+    if (hi === undefined) {
+      hi = this.next[kind];
+      if (hi - PLACEMENT[kind] >= PER_KIND) throw new RangeError(`too many ${kind} regions mapped at once (${PER_KIND})`);
+      this.next[kind] = hi + 1;
+    }
     const region = new Region(kind, options.name ?? kind, bytes, options.writable ?? true, hi | 0);
     this.regions.set(hi | 0, region);
     return region;
   }
 
   unmap(region: Region): void {
+    if (this.regions.get(region.hi) !== region) return;
     this.regions.delete(region.hi);
+    this.free[region.kind].push(region.hi >>> 0);
   }
 
   /** The region holding `address`, if any. */

@@ -1,6 +1,7 @@
 // Random verifier-valid BPF programs for differential tests against the kernel.
-// Takes a seed; gives a socket-filter program whose every effect is observable: r0, and a
-// 128-byte array-map value (bytes 0-63 a working area, 64-127 a copy of the stack at exit).
+// Takes a seed; gives a socket-filter program whose every effect is observable in a 136-byte
+// array-map value: bytes 0-63 a working area, 64-127 a copy of the stack at exit, 128-135 the
+// full 64-bit r0 (BPF_PROG_TEST_RUN reports only its low 32 bits).
 //
 // Shape: look up the map value (key 0) into r9, give r0-r8 and 64 stack bytes defined values,
 // then a body of random ALU32/ALU64 operations, byte swaps, sign-extending moves and loads,
@@ -46,7 +47,7 @@ import {
 } from "../../compiler/isa/index.js";
 import { Prng } from "./prng.js";
 
-export const VALUE_SIZE = 128;
+export const VALUE_SIZE = 136;
 /** The fd placeholder in the map LDDW; runners patch it (kernel) or map it (VM). */
 export const MAP_FD_PLACEHOLDER = 1;
 
@@ -296,6 +297,7 @@ export function randomProgram(seed: number, options: RandomProgramOptions = {}):
     main.emit(ldx(Size.DW, 1 as Reg, 10 as Reg, -STACK_AREA + 8 * k));
     main.emit(stx(Size.DW, MAP_PTR, 1 as Reg, STACK_AREA + 8 * k));
   }
+  main.emit(stx(Size.DW, MAP_PTR, 0 as Reg, 2 * STACK_AREA));
   main.emit(exit());
 
   const functions = [main.items];
