@@ -413,8 +413,12 @@ export const Epoll = {
   CLOEXEC: 0o2000000,
 } as const;
 
-/** x86-64 syscall numbers of the calls glibc has no wrapper for. */
-export const SyscallNr = { BPF: 321, PERF_EVENT_OPEN: 298 } as const;
+/** Numbers of the syscalls glibc has no wrapper for; they differ per architecture (arch/x86/entry/syscalls, include/uapi/asm-generic/unistd.h). */
+const SYSCALLS_BY_ARCH: Record<string, { BPF: number; PERF_EVENT_OPEN: number }> = {
+  x64: { BPF: 321, PERF_EVENT_OPEN: 298 },
+  arm64: { BPF: 280, PERF_EVENT_OPEN: 241 },
+};
+export const SyscallNr = SYSCALLS_BY_ARCH[process.arch] ?? SYSCALLS_BY_ARCH.x64!;
 
 // ---------------------------------------------------------------- errno
 
