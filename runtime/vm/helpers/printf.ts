@@ -217,9 +217,15 @@ function putNumber(out: Out, value: bigint, signed: boolean, base: 10 | 16, uppe
   let digits = mag.toString(base);
   if (upper) digits = digits.toUpperCase();
   width -= digits.length;
-  if (!zero && !spec.left) out.pad(ch(" "), width);
+  if (!zero && !spec.left) {
+    out.pad(ch(" "), width);
+    width = 0;
+  }
   if (sign) out.put(sign);
-  if (!spec.left) out.pad(zero ? ch("0") : ch(" "), width);
+  if (!spec.left) {
+    out.pad(zero ? ch("0") : ch(" "), width);
+    width = 0;
+  }
   out.putAll(enc.encode(digits));
   out.pad(ch(" "), width);
 }
