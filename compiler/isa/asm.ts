@@ -139,13 +139,13 @@ const LLVM_MARKS = [
   /\bgotol [+-]/,
   /\bld_pseudo\b/,
   /\bcall (?:[+-]?0x|[+-])/,
-  /[-+*/|&^%<>]= -?0x/,
+  /^[rw][0-9]+ \S+= -?0x/,
+  /^w[0-9]+ = 0x/,
   /= -0x/,
   /skb\[0x/,
   /\bx?(?:cmp)?xchg(?:32)?_(?:32|64)\(/,
-  /\s-?0x[0-9a-f]+ goto/,
 ];
-const isLlvmText = (lines: string[]): boolean => lines.some((l) => LLVM_MARKS.some((re) => re.test(l)));
+const isLlvmText = (lines: string[]): boolean => lines.some((l) => LLVM_MARKS.some((re) => re.test(l.trim())));
 
 // ---------------------------------------------------------------- parser
 
@@ -559,7 +559,9 @@ class Parser {
       let x: Insn;
       if (this.peek()?.kind === "reg") {
         const src = this.reg();
-        const imm = this.isOp("+") || this.isOp("-") ? this.imm32() : 0;
+        // The kernel prints `skb[r1 + -5]`.
+        if (this.isOp("+")) this.at++;
+        const imm = this.isOp("]") ? 0 : this.imm32();
         x = slot(Class.LD | Mode.IND | size, 0, src.n, 0, imm);
       } else {
         x = slot(Class.LD | Mode.ABS | size, 0, 0, 0, this.imm32());
@@ -567,7 +569,6 @@ class Parser {
       this.op("]");
       return x;
     }
-    if (signed && size === Size.DW) this.fail("there is no sign-extending 64-bit load", tok);
     const { reg, off } = this.memRef();
     return slot(Class.LDX | (signed ? Mode.MEMSX : Mode.MEM) | size, dst.n, reg, off, 0);
   }

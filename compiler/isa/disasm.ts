@@ -285,12 +285,10 @@ function formatLlvm(insns: readonly Insn[], i: number, names: Names | undefined)
       const size = usize[opSize(x.code)]!;
       if (opMode(x.code) === Mode.ABS) return `r0 = *(${size} *)skb[${shex(x.imm)}]`;
       if (opMode(x.code) === Mode.IND) return x.imm === 0 ? `r0 = *(${size} *)skb[r${x.src}]` : `r0 = *(${size} *)skb[r${x.src} + ${shex(x.imm)}]`;
-      const hi = insns[i + 1]!.imm;
-      const wide = BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(x.imm >>> 0));
-      if (x.src === PseudoLd.IMM64) return `r${x.dst} = ${shex(wide)} ll`;
-      // objdump prints only the low half; the high half is shown when it is set.
-      const value = hi === 0 ? shex(x.imm) : shex(wide);
-      return `ld_pseudo\tr${x.dst}, ${shex(x.src)}, ${value}`;
+      const wide = (BigInt(insns[i + 1]!.imm >>> 0) << 32n) | BigInt(x.imm >>> 0);
+      if (x.src === PseudoLd.IMM64) return `r${x.dst} = ${shex(BigInt.asIntN(64, wide))} ll`;
+      // objdump prints only the low half, unsigned; we add the high half when it is set.
+      return `ld_pseudo\tr${x.dst}, ${shex(x.src)}, 0x${wide.toString(16)}`;
     }
     default: {
       const op = jmpOp(x.code);

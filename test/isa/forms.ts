@@ -84,6 +84,17 @@ export function everyForm(): Insn[][] {
   return out;
 }
 
+/** A coarse instruction kind: opcode plus the fields that select a different syntax. */
+export function kind(x: Insn): string {
+  const cls = x.code & 7;
+  const op = x.code & 0xf0;
+  if (cls === Class.STX && (x.code & 0xe0) === Mode.ATOMIC) return `${x.code}/${x.imm}`;
+  if (x.code === Op.LDDW || x.code === Op.CALL) return `${x.code}/src${x.src}`;
+  if ((cls === Class.ALU || cls === Class.ALU64) && (op === AluOp.MOV || op === AluOp.DIV || op === AluOp.MOD)) return `${x.code}/off${x.off}`;
+  if ((cls === Class.ALU || cls === Class.ALU64) && op === AluOp.END) return `${x.code}/${x.imm}`;
+  return `${x.code}`;
+}
+
 /** Small deterministic generator (mulberry32). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

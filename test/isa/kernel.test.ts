@@ -8,8 +8,6 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import koffi from "koffi";
 import {
-  AluOp,
-  Class,
   Op,
   PseudoCall,
   PseudoLd,
@@ -19,7 +17,7 @@ import {
   isWide,
   type Insn,
 } from "../../compiler/isa/index.js";
-import { everyForm } from "./forms.js";
+import { everyForm, kind } from "./forms.js";
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : "needs root for bpf()";
@@ -185,17 +183,6 @@ function jumpProgram(mapFd: number, kfunc: { lock: number; unlock: number } | un
   if (kfunc) lines.push(`call bpf_rcu_read_lock#${kfunc.lock}`, `call bpf_rcu_read_unlock#${kfunc.unlock}`);
   lines.push("call sub", "r0 = 0", "exit", "sub: r0 = 1", "exit");
   return lines.join("\n");
-}
-
-/** A coarse instruction kind: opcode plus the fields that select a different syntax. */
-function kind(x: Insn): string {
-  const cls = x.code & 7;
-  if (cls === Class.STX && (x.code & 0xe0) !== 0x60) return `${x.code}/${x.imm}`;
-  if (x.code === Op.LDDW) return `${x.code}/src${x.src}`;
-  if (x.code === Op.CALL) return `${x.code}/src${x.src}`;
-  if ((cls === Class.ALU || cls === Class.ALU64) && ((x.code & 0xf0) === AluOp.MOV || (x.code & 0xf0) === AluOp.DIV || (x.code & 0xf0) === AluOp.MOD)) return `${x.code}/off${x.off}`;
-  if ((cls === Class.ALU || cls === Class.ALU64) && (x.code & 0xf0) === AluOp.END) return `${x.code}/${x.imm}`;
-  return `${x.code}`;
 }
 
 test("kernel verifier log prints every instruction exactly like disassemble (kernel style)", { skip }, () => {
