@@ -389,6 +389,7 @@ class Parser {
     const v = this.peek();
     if (v?.kind === "reg") {
       const src = this.reg();
+      if (src.w && size === Size.DW) this.fail(`a u64 store takes r${src.n}`, src);
       return slot(Class.STX | Mode.MEM | size, reg, src.n, off, 0);
     }
     return slot(Class.ST | Mode.MEM | size, reg, 0, off, this.imm32());
@@ -404,6 +405,7 @@ class Parser {
     if (imm === undefined) this.fail(`expected one of += |= &= ^= but found ${this.found()}`);
     this.at++;
     const src = this.reg();
+    if (src.w && size === Size.DW) this.fail(`a u64 atomic operation takes r${src.n}`, src);
     return slot(Class.STX | Mode.ATOMIC | size, reg, src.n, off, imm);
   }
 
@@ -569,6 +571,8 @@ class Parser {
       this.op("]");
       return x;
     }
+    // llvm names the 32-bit half for zero-extending loads below 64 bits; anything else is 64-bit.
+    if (dst.w && (signed || size === Size.DW)) this.fail(`a ${tok.text} load writes r${dst.n}`, dst);
     const { reg, off } = this.memRef();
     return slot(Class.LDX | (signed ? Mode.MEMSX : Mode.MEM) | size, dst.n, reg, off, 0);
   }

@@ -200,6 +200,10 @@ const errorCases: ErrorCase[] = [
   { text: "w1 = 0x5 ll\nexit", line: 1, column: 1, message: /64-bit load needs r1/ },
   { text: "r1 = 0x10000000000000000\nexit", line: 1, column: 6, message: /does not fit in 64 bits/ },
   { text: ".insn 0xff, 0, 0, 0, 0", line: 1, column: 1, message: /unknown opcode 0xff/ },
+  { text: "w1 = *(u64 *)(r2 +0)\nexit", line: 1, column: 1, message: /a u64 load writes r1/ },
+  { text: "w1 = *(s8 *)(r2 +0)\nexit", line: 1, column: 1, message: /a s8 load writes r1/ },
+  { text: "*(u64 *)(r2 +0) = w1\nexit", line: 1, column: 19, message: /a u64 store takes r1/ },
+  { text: "lock *(u64 *)(r2 +0) += w1\nexit", line: 1, column: 25, message: /a u64 atomic operation takes r1/ },
   { text: "goto pc\nexit", line: 1, column: 8, message: /expected "\+" or "-" after "pc"/ },
 ];
 
