@@ -1,0 +1,127 @@
+// The compiled tier: runs a LoadedProgram as generated JavaScript (codegen.ts) with the reference
+// interpreter's exact results. Takes a LoadedProgram and RunOptions; gives a RunResult, or throws
+// the same errors (class, pc, message) as the interpreter.
+//
+// Compiled functions are cached per program (WeakMap). A run starts in the program's "fast" code;
+// when its instruction budget is about to run out inside a block, it continues in the "step" code
+// (compiled on first need) so the count and the faulting pc are exact. Tail calls and returns into
+// another program's frame come back here to switch functions. If code generation ever fails (a
+// bug, not a feature gap: every opcode the interpreter runs is translated) the run falls back to
+// the interpreter and `compileStats.fallbacks` counts it.
+
+import { interpret, type RegValue, type RunOptions, type RunResult } from "../interpreter.js";
+import { REGION_BASE, VmFault, join } from "../memory.js";
+import { DEFAULT_BUDGET, type LoadedProgram, STACK_SIZE } from "../program.js";
+import { generate, type Mode } from "./codegen.js";
+import { RunState, acquireStacks, releaseStacks, rt } from "./runtime.js";
+
+type RunFn = (S: RunState) => number;
+
+interface Compiled {
+  fast?: RunFn;
+  step?: RunFn;
+  /** Set when generation failed: run this program on the interpreter. */
+  failed?: unknown;
+}
+
+const cache = new WeakMap<LoadedProgram, Compiled>();
+
+/** Counters for reports and tests. */
+export const compileStats = {
+  /** Programs compiled (fast code). */
+  compiled: 0,
+  /** Programs whose code could not be generated and ran on the interpreter instead. */
+  fallbacks: 0,
+  /** Milliseconds spent generating and instantiating code. */
+  ms: 0,
+};
+
+function build(program: LoadedProgram, mode: Mode): RunFn {
+  const t0 = performance.now();
+  const { source, blk } = generate(program, mode);
+  const factory = new Function("rt", "P", "M", "H", "BLK", source) as (...a: unknown[]) => RunFn;
+  const fn = factory(rt, program, program.env.memory, program.helperFns, blk);
+  compileStats.ms += performance.now() - t0;
+  return fn;
+}
+
+/** The compiled function of `program` in `mode`, generating it on first use; undefined if generation failed. */
+export function compiledFunction(program: LoadedProgram, mode: Mode): RunFn | undefined {
+  let entry = cache.get(program);
+  if (entry === undefined) cache.set(program, (entry = {}));
+  if (entry.failed !== undefined) return undefined;
+  let fn = entry[mode];
+  if (fn === undefined) {
+    try {
+      fn = build(program, mode);
+    } catch (e) {
+      entry.failed = e;
+      compileStats.fallbacks++;
+      return undefined;
+    }
+    entry[mode] = fn;
+    if (mode === "fast") compileStats.compiled++;
+  }
+  return fn;
+}
+
+/** The JavaScript the compiled tier generates for `program` (for debugging and tests). */
+export function compiledSource(program: LoadedProgram, mode: Mode = "fast"): string {
+  return generate(program, mode).source;
+}
+
+const TWO32 = 4294967296;
+
+function setReg(R: Int32Array, d: number, value: RegValue): void {
+  if (typeof value === "number") {
+    R[d] = value | 0;
+    R[d + 1] = Math.floor(value / TWO32) | 0;
+  } else {
+    R[d] = Number(BigInt.asIntN(32, value));
+    R[d + 1] = Number(BigInt.asIntN(32, value >> 32n));
+  }
+}
+
+/** Runs `program` to its final exit on the compiled tier. */
+export function runCompiled(program: LoadedProgram, options: RunOptions = {}): RunResult {
+  const first = compiledFunction(program, "fast");
+  if (first === undefined) return interpret(program, options);
+  const mem = program.env.memory;
+  const budget = options.budget ?? program.budget ?? DEFAULT_BUDGET;
+  const stacks = acquireStacks(mem);
+  try {
+    const S = new RunState(program, budget, stacks);
+    const R = S.R;
+    if (options.r1 !== undefined) setReg(R, 2, options.r1);
+    if (options.r2 !== undefined) setReg(R, 4, options.r2);
+    if (options.r3 !== undefined) setReg(R, 6, options.r3);
+    if (options.r4 !== undefined) setReg(R, 8, options.r4);
+    if (options.r5 !== undefined) setReg(R, 10, options.r5);
+    const stack = stacks.enter(0);
+    R[20] = REGION_BASE + STACK_SIZE;
+    R[21] = stack.hi;
+    let mode: Mode = "fast";
+    let fn = first;
+    for (;;) {
+      let ret: number;
+      try {
+        ret = fn(S);
+      } catch (e) {
+        if (e instanceof VmFault) {
+          if (e.pc < 0) e.pc = S.pc;
+          if (!e.message.startsWith("instruction ")) {
+            e.message = `instruction ${e.pc}${S.prog === program ? "" : ` of ${S.prog.name}`}: ${e.message}`;
+          }
+        }
+        throw e;
+      }
+      if (ret === 0) return { r0: join(R[1]!, R[0]!), instructions: S.n };
+      if (ret === 1) mode = "step";
+      const next = compiledFunction(S.prog, mode);
+      if (next === undefined) throw new Error(`compiled tier: cannot generate code for ${S.prog.name} (${String(cache.get(S.prog)?.failed)})`);
+      fn = next;
+    }
+  } finally {
+    releaseStacks(mem, stacks);
+  }
+}
