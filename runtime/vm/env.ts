@@ -40,6 +40,14 @@ export interface VmEnv {
   /**
    * bpf_tail_call: the program stored at `index` of the prog array at `progArray`, or undefined
    * (then the call falls through, as in the kernel). What a program object is, is the tiers' business.
+   * Return null (not undefined) for an empty slot inside the array's bounds: as in the kernel,
+   * that still counts against the limit of 33 tail calls, an out-of-range index does not.
+   * When present, helper 12 (bpf_tail_call) is executed by the tier and need not be in `helpers`.
    */
   tailCallTarget?(progArray: bigint, index: number): unknown;
+  /**
+   * Legacy LD_ABS/LD_IND: the packet bytes (skb data) of the context `ctx` (the program's r6).
+   * When absent, the tiers read the region r6 points into, from r6 to the region's end.
+   */
+  packetOf?(ctx: bigint): Uint8Array | undefined;
 }
