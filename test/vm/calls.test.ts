@@ -294,7 +294,7 @@ describe("load-time rejection", () => {
   test("malformed encodings", () => {
     rejects([], /empty program/);
     rejects([{ code: 0xff, dst: 0, src: 0, off: 0, imm: 0 }, exit()], /^instruction 0: unknown opcode 0xff$/);
-    rejects([mov64Imm(0, 0), { ...mov64Imm(11, 0) }, exit()], /^instruction 1: invalid destination register r11$/);
+    rejects([mov64Imm(0, 0), { ...mov64Imm(0, 0), dst: 11 }, exit()], /^instruction 1: invalid destination register r11$/);
     rejects([lddw(0, 1n)[0]!], /instruction 0: truncated LDDW/);
     rejects([jmpImm(JmpOp.JEQ, 0, 0, 5), exit()], /instruction 0: jump out of range/);
     rejects([ja(0), ...lddw(0, 0n), exit()].map((x, i) => (i === 0 ? ja(1) : x)), /jump into the middle of an LDDW/);
