@@ -167,14 +167,13 @@ export class BtfBuilder {
     return this.types[id - this.firstId];
   }
 
+  // Strings are added by toBytes in type order, so equal type lists give equal bytes.
   private checked(t: BtfTypeInit): BtfTypeInit {
-    this.addString(t.name);
     switch (t.kind) {
       case BtfKind.STRUCT:
       case BtfKind.UNION:
         checkVlen(t.members.length, `struct ${t.name}`);
         for (const m of t.members) {
-          this.addString(m.name);
           if (m.bitfieldSize < 0 || m.bitfieldSize > 255) throw new BtfError(`BTF: member ${m.name} bitfield size ${m.bitfieldSize} is out of range`);
           const bf = m.bitfieldSize > 0 || t.kindFlag === true;
           if (bf && m.bitOffset > 0xffffff) throw new BtfError(`BTF: member ${m.name} bit offset ${m.bitOffset} does not fit 24 bits`);
@@ -185,11 +184,9 @@ export class BtfBuilder {
       case BtfKind.ENUM:
       case BtfKind.ENUM64:
         checkVlen(t.values.length, `enum ${t.name}`);
-        for (const v of t.values) this.addString(v.name);
         break;
       case BtfKind.FUNC_PROTO:
         checkVlen(t.params.length, "function prototype");
-        for (const p of t.params) this.addString(p.name);
         break;
       case BtfKind.DATASEC:
         checkVlen(t.vars.length, `datasec ${t.name}`);

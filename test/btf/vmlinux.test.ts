@@ -137,6 +137,7 @@ test("typeName gives C syntax", skip, () => {
   }
   assert.ok(sawConstArray);
   const fn = btf.find("do_unlinkat", BtfKind.FUNC)!;
+  assert.ok(fn.kind === BtfKind.FUNC);
   assert.match(btf.typeName(fn.id), /^int do_unlinkat\(int, struct filename \*\)$/);
   const fp = btf.typeById(fn.type);
   assert.equal(btf.typeName(fp.id), "int (int, struct filename *)");
