@@ -100,13 +100,43 @@ interface Gen {
 
 // ---------------------------------------------------------------- ALU
 
-function alu(op: number, d: number, s: number, off: number, lo: number, hi: number): string {
+/**
+ * Known values of the high halves inside a block (undefined: unknown). 32-bit results zero them,
+ * so 64-bit operations mixing in such registers fold their high-half work away.
+ */
+type Known = (number | undefined)[];
+
+/** ALU code for one instruction, updating `known` for its destination. */
+function alu(op: number, d: number, s: number, off: number, lo: number, hi: number, known: Known): string {
+  const x = (op & 8) !== 0;
+  const srcHi = x ? known[s] : hi;
+  const before = known[d];
+  const code = aluCode(op, d, s, off, lo, hi, srcHi);
+  // What the high half of dst is now, when it is a constant.
+  const cls = op & 7;
+  let after: number | undefined;
+  // Byte-order ops (0xd4 to LE and 0xdc to BE are ALU class) keep 64-bit results at width 64.
+  const isEnd = op === 0xd4 || op === 0xdc || op === 0xd7;
+  if ((cls === 4 && !isEnd) || op === 0x90 || op === 0x98 || op === 0xa0 || op === 0xa8 || op === 0xb8 || (isEnd && (lo === 16 || lo === 32))) after = 0;
+  else if (op === 0xd4) after = before;
+  else if (op === 0xb7 || op === 0xbf) after = srcHi;
+  else if ((op === 0x47 || op === 0x4f) && srcHi === 0) after = before;
+  else if ((op === 0xa7 || op === 0xaf) && srcHi === 0) after = before;
+  else if ((op === 0x57 || op === 0x5f) && srcHi === 0) after = 0;
+  else if ((op === 0x57 || op === 0x5f) && srcHi === -1) after = before;
+  else if (!x && (op === 0x37 || op === 0x97 || op === 0x77) && hi === 0 && before === 0) after = 0; // unsigned div/mod/rsh of a 32-bit value
+  known[d] = after;
+  // Drop `hN = 0` when it already is.
+  return before === 0 ? code.replace(new RegExp(`(^| )h${d} = 0;`, "g"), "$1").trim() : code;
+}
+
+function aluCode(op: number, d: number, s: number, off: number, lo: number, hi: number, srcHi: number | undefined): string {
   const D = `l${d}`;
   const DH = `h${d}`;
   const x = (op & 8) !== 0;
-  // Operand: the source register's halves, or the folded immediate.
+  // Operand: the source register's halves, or the folded immediate (a known high half folds too).
   const B = x ? `l${s}` : lit(lo);
-  const BH = x ? `h${s}` : lit(hi);
+  const BH = srcHi !== undefined ? lit(srcHi) : `h${s}`;
   const BU = x ? `(l${s} >>> 0)` : u32(lo);
   const S = `l${s}`;
   switch (op) {
@@ -114,10 +144,10 @@ function alu(op: number, d: number, s: number, off: number, lo: number, hi: numb
     case 0x07:
     case 0x0f:
       if (!x && lo === 0 && hi === 0) return "";
-      return `t = (${D} + ${B}) | 0; ${DH} = (${DH}${!x && hi === 0 ? "" : ` + ${BH}`} + ((t >>> 0) < (${D} >>> 0) ? 1 : 0)) | 0; ${D} = t;`;
+      return `t = (${D} + ${B}) | 0; ${DH} = (${DH}${srcHi === 0 ? "" : ` + ${BH}`} + ((t >>> 0) < (${D} >>> 0) ? 1 : 0)) | 0; ${D} = t;`;
     case 0x17:
     case 0x1f:
-      return `t = (${D} - ${B}) | 0; ${DH} = (${DH} - ${BH} - ((${D} >>> 0) < ${BU} ? 1 : 0)) | 0; ${D} = t;`;
+      return `t = (${D} - ${B}) | 0; ${DH} = (${DH}${srcHi === 0 ? "" : ` - ${BH}`} - ((${D} >>> 0) < ${BU} ? 1 : 0)) | 0; ${D} = t;`;
     case 0x27:
     case 0x2f:
       if (!x && hi === 0 && lo < 1 << 21) {
@@ -143,13 +173,13 @@ function alu(op: number, d: number, s: number, off: number, lo: number, hi: numb
       return `sdiv64(${DH}, ${D}, ${BH}, ${B}, ${op >= 0x80}); ${D} = X[0]; ${DH} = X[1];`;
     case 0x47:
     case 0x4f:
-      return `${D} = ${D} | ${B}; ${DH} = ${DH} | ${BH};`;
+      return `${D} = ${D} | ${B};` + (srcHi === 0 ? "" : ` ${DH} = ${DH} | ${BH};`);
     case 0x57:
     case 0x5f:
-      return `${D} = ${D} & ${B}; ${DH} = ${DH} & ${BH};`;
+      return `${D} = ${D} & ${B};` + (srcHi === -1 ? "" : srcHi === 0 ? ` ${DH} = 0;` : ` ${DH} = ${DH} & ${BH};`);
     case 0xa7:
     case 0xaf:
-      return `${D} = ${D} ^ ${B}; ${DH} = ${DH} ^ ${BH};`;
+      return `${D} = ${D} ^ ${B};` + (srcHi === 0 ? "" : ` ${DH} = ${DH} ^ ${BH};`);
     case 0xb7:
     case 0xbf:
       return `${D} = ${B}; ${DH} = ${BH};`;
@@ -418,7 +448,7 @@ function atomic(pc: number, op: number, d: number, s: number, off: number, aop: 
 // ---------------------------------------------------------------- blocks
 
 /** One straight-line instruction (never a terminator). */
-function straight(g: Gen, pc: number): string {
+function straight(g: Gen, pc: number, known: Known): string {
   const code = g.program.code;
   const at = pc * STRIDE;
   const op = code[at]!;
@@ -428,15 +458,25 @@ function straight(g: Gen, pc: number): string {
   const lo = code[at + F_LO]!;
   const hi = code[at + F_HI]!;
   const cls = op & 7;
-  if (op === 0x18) return `l${d} = ${lit(lo)}; h${d} = ${lit(hi)};`;
+  if (op === 0x18) {
+    known[d] = hi;
+    return `l${d} = ${lit(lo)}; h${d} = ${lit(hi)};`;
+  }
   if (op === 0x85) {
+    known[0] = undefined;
     const spill = [1, 2, 3, 4, 5].map((r) => `R[${2 * r}] = l${r}; R[${2 * r + 1}] = h${r};`).join(" ");
     return `${spill} pc = ${pc}; C.pc = ${pc}; hret(H[${code[at + F_AUX]!}](C)); l0 = X[0]; h0 = X[1]; cb = EMPTY;`;
   }
-  if (op === 0xc3 || op === 0xdb) return atomic(pc, op, d, s, off, lo);
-  if (cls === 1) return load(g, pc, op, d, s, off);
+  if (op === 0xc3 || op === 0xdb) {
+    known[0] = known[s] = undefined;
+    return atomic(pc, op, d, s, off, lo);
+  }
+  if (cls === 1) {
+    known[d] = (op & 0x18) !== 0x18 && (op & 0xe0) !== 0x80 ? 0 : undefined;
+    return load(g, pc, op, d, s, off);
+  }
   if (cls === 2 || cls === 3) return store(g, pc, op, d, s, off, lo, hi);
-  return alu(op, d, s, off, lo, hi);
+  return alu(op, d, s, off, lo, hi, known);
 }
 
 function jumpTo(g: Gen, target: number): string {
@@ -470,6 +510,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
     let tail = ""; // the terminator's code
     let selfLoop: "" | "cond" | "always" = "";
     let fall: number | undefined; // straight-line successor, if control can reach it
+    const known: Known = [];
     for (;;) {
       if (pc >= n) {
         // The sentinel slot: running off the end.
@@ -481,7 +522,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
       const op = code[at]!;
       count++;
       if (!isTerminator(op)) {
-        body.push(straight(g, pc));
+        body.push(straight(g, pc, known));
         pc += op === 0x18 ? 2 : 1;
         if (lead[pc] || pc > n) {
           fall = pc;

@@ -4,7 +4,7 @@
 import type { Tier } from "../vm.js";
 import { runCompiled } from "./tier.js";
 
-export { runCompiled, compiledSource, compiledFunction, compileStats } from "./tier.js";
+export { runCompiled, compiledSource, compiledFunction, compileStats, isCompiled } from "./tier.js";
 
 /** BPF translated to JavaScript; results identical to the interpreter's. */
 export const compiledTier: Tier = { name: "compiled", run: runCompiled };

@@ -65,6 +65,12 @@ export function compiledFunction(program: LoadedProgram, mode: Mode): RunFn | un
   return fn;
 }
 
+/** Whether `program` already has compiled fast code (or failed to get it). */
+export function isCompiled(program: LoadedProgram): boolean {
+  const entry = cache.get(program);
+  return entry !== undefined && (entry.fast !== undefined || entry.failed !== undefined);
+}
+
 /** The JavaScript the compiled tier generates for `program` (for debugging and tests). */
 export function compiledSource(program: LoadedProgram, mode: Mode = "fast"): string {
   return generate(program, mode).source;
