@@ -51,6 +51,17 @@ await yargs(hideBin(process.argv))
         .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
     run(() => import("./commands/disasm.js")),
   )
+  .command(
+    "load <file>",
+    "Load a BPF object into the kernel, attach its programs and stream their bpf_printk output until Ctrl-C",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile)" })
+        .option("duration", { type: "number", describe: "detach and exit after this many seconds" })
+        .option("json", { type: "boolean", default: false, describe: "one JSON object per output line" })
+        .option("verbose", { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" }),
+    run(() => import("./commands/load.js")),
+  )
   .demandCommand(1, "Name a command; see --help.")
   .strict()
   .recommendCommands()

@@ -1,0 +1,180 @@
+// Attaching loaded programs to their probes, through `Sys` only.
+// Takes a program fd and its `ProgramSpec` (whose `attach` target came from the section name); gives an
+// `Attachment` owning the perf event (or raw tracepoint link) fd. Tracepoints: perf_event_open of type
+// PERF_TYPE_TRACEPOINT with the tracefs id, then PERF_EVENT_IOC_SET_BPF and ENABLE; uprobes and kprobes the
+// same on their dynamic PMUs (config bit 0 = return probe). Every failure is an `AttachError` whose message
+// is one sentence for the user (a kernel without kprobes, an unknown tracepoint, binary or symbol).
+
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { PERF_PROBE_CONFIG_IS_RETPROBE, PerfIoc, PerfType } from "../sys/constants.js";
+import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
+import { missingTracefs, pmuType, tracefsPath, tracepointId } from "../sys/index.js";
+import { AttachError, type AttachFailure } from "./errors.js";
+import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
+import type { AttachTarget, ProgramSpec } from "./object.js";
+
+export interface Attachment {
+  program: string;
+  target: AttachTarget;
+  /** "tracepoint syscalls:sys_enter_unlinkat", "uprobe /usr/lib/.../libc.so.6:unlinkat (offset 0x...)". */
+  description: string;
+  /** The perf event or link fd; closing it detaches. */
+  fd: number;
+  /** Detaches; idempotent. */
+  close(): void;
+}
+
+export interface AttachOptions {
+  /** Only this process for uprobes (perf's pid); default -1, every process. */
+  pid?: number;
+}
+
+/** Attaches `spec` (loaded as `progFd`) to the target its section names. */
+export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, options: AttachOptions = {}): Attachment {
+  const t = spec.attach;
+  switch (t.kind) {
+    case "tracepoint":
+      return attachTracepoint(sys, progFd, spec, t);
+    case "raw_tracepoint":
+      return attachRawTracepoint(sys, progFd, spec, t);
+    case "kprobe":
+      return attachKprobe(sys, progFd, spec, t);
+    case "uprobe":
+      return attachUprobe(sys, progFd, spec, t, options);
+    case "manual":
+      throw new AttachError(`program ${spec.name} (section ${spec.section}) cannot be attached automatically: ${t.why}`, "unsupported");
+  }
+}
+
+function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number): Attachment {
+  let open = true;
+  return {
+    program: spec.name,
+    target: spec.attach,
+    description,
+    fd,
+    close() {
+      if (!open) return;
+      open = false;
+      sys.close(fd);
+    },
+  };
+}
+
+function failure(e: unknown): AttachFailure {
+  if (!(e instanceof SysError)) return "kernel";
+  if (e.code === "EPERM" || e.code === "EACCES") return "permission";
+  if (e.code === "ENOENT" || e.code === "ENODEV") return "not-found";
+  if (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP" || e.code === "ENOSYS") return "unsupported";
+  return "kernel";
+}
+
+/** Opens a perf event, hands it the program and enables it; the fd is closed again on any failure. */
+function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAttr, description: string, pid = -1): Attachment {
+  let fd: number;
+  try {
+    // pid -1 on CPU 0: the program runs for every process on every CPU; the event is just its anchor.
+    fd = sys.perfEventOpen({ samplePeriod: 1n, wakeupEvents: 1, ...attr }, { pid, cpu: pid === -1 ? 0 : -1 });
+  } catch (e) {
+    throw new AttachError(`cannot create the ${description} event for program ${spec.name}: ${(e as Error).message}`, failure(e), { cause: e });
+  }
+  try {
+    sys.ioctl(fd, PerfIoc.SET_BPF, progFd);
+    sys.ioctl(fd, PerfIoc.ENABLE, 0);
+  } catch (e) {
+    sys.close(fd);
+    throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${(e as Error).message}`, failure(e), { cause: e });
+  }
+  return attachment(sys, spec, description, fd);
+}
+
+function attachTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { group: string; name: string }): Attachment {
+  const noTracefs = missingTracefs();
+  if (noTracefs) throw new AttachError(`cannot attach tracepoint ${t.group}:${t.name}: ${noTracefs}`, "unsupported");
+  const id = tracepointId(t.group, t.name);
+  if (id === undefined || !Number.isInteger(id)) {
+    const groupExists = existsSync(`${tracefsPath()}/events/${t.group}`);
+    throw new AttachError(
+      groupExists
+        ? `unknown tracepoint ${t.group}:${t.name} (no ${tracefsPath()}/events/${t.group}/${t.name})`
+        : `unknown tracepoint group ${t.group} (no ${tracefsPath()}/events/${t.group})`,
+      "not-found",
+    );
+  }
+  return perfAttach(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${t.group}:${t.name}`);
+}
+
+function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { name: string }): Attachment {
+  try {
+    return attachment(sys, spec, `raw tracepoint ${t.name}`, sys.rawTracepointOpen(t.name, progFd));
+  } catch (e) {
+    const reason = failure(e);
+    throw new AttachError(reason === "not-found" ? `unknown raw tracepoint ${t.name}` : `cannot attach program ${spec.name} to raw tracepoint ${t.name}: ${(e as Error).message}`, reason, { cause: e });
+  }
+}
+
+function attachKprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: string; offset: number; retprobe: boolean }): Attachment {
+  const kind = t.retprobe ? "kretprobe" : "kprobe";
+  if (!kernelFunctionExists(t.func)) throw new AttachError(`cannot attach ${kind} ${t.func}: the running kernel has no function ${t.func} (not in /proc/kallsyms)`, "not-found");
+  const type = pmuType("kprobe");
+  if (type === undefined) {
+    const alternative = tracepointAlternative(t.func);
+    throw new AttachError(
+      `cannot attach ${kind} ${t.func}: kprobes are compiled out of the running kernel (CONFIG_KPROBES is off, no kprobe PMU in /sys/bus/event_source/devices); ` +
+        `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a uprobe (SEC("uprobe/BINARY:FUNCTION")) instead`,
+      "unsupported",
+    );
+  }
+  const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, kprobeFunc: t.func, config2: BigInt(t.offset) };
+  return perfAttach(sys, progFd, spec, attr, `${kind} ${t.func}${t.offset ? `+${t.offset}` : ""}`);
+}
+
+function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: string; func: string | undefined; offset: number; retprobe: boolean }, options: AttachOptions): Attachment {
+  const kind = t.retprobe ? "uretprobe" : "uprobe";
+  const type = pmuType("uprobe");
+  if (type === undefined) throw new AttachError(`cannot attach ${kind} ${t.binary}: the running kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS is off)`, "unsupported");
+  let path: string;
+  let offset: number;
+  try {
+    path = resolveBinary(t.binary);
+    offset = t.func === undefined ? t.offset : symbolFileOffset(path, t.func, t.offset);
+  } catch (e) {
+    if (e instanceof SymbolError) throw new AttachError(`cannot attach ${kind} ${t.binary}:${t.func ?? t.offset}: ${e.message}`, "not-found", { cause: e });
+    throw e;
+  }
+  const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, uprobePath: path, config2: BigInt(offset) };
+  const where = t.func === undefined ? `0x${offset.toString(16)}` : `${t.func}${t.offset ? `+${t.offset}` : ""}`;
+  return perfAttach(sys, progFd, spec, attr, `${kind} ${path}:${where}`, options.pid ?? -1);
+}
+
+/** Whether /proc/kallsyms lists `func` as a text symbol (module symbols included). */
+export function kernelFunctionExists(func: string, kallsyms = "/proc/kallsyms"): boolean {
+  let text: string;
+  try {
+    text = readFileSync(kallsyms, "latin1");
+  } catch {
+    return true; // cannot tell: let the kernel decide
+  }
+  for (let at = text.indexOf(` ${func}`); at >= 0; at = text.indexOf(` ${func}`, at + 1)) {
+    const after = text.charCodeAt(at + 1 + func.length);
+    // The name ends the line or is followed by the module column; the type letter precedes it.
+    if (after !== 10 && after !== 9 && !Number.isNaN(after)) continue;
+    const type = text[at - 1];
+    if (type === "T" || type === "t" || type === "W" || type === "w") return true;
+  }
+  return false;
+}
+
+/** A syscall tracepoint that covers a kernel function named after a syscall (do_unlinkat → syscalls:sys_enter_unlinkat). */
+export function tracepointAlternative(func: string): string | undefined {
+  const root = tracefsPath();
+  if (!root) return undefined;
+  const stem = func.replace(/^(__x64_sys_|__arm64_sys_|__se_sys_|__do_sys_|ksys_|do_sys_|do_|sys_)/, "");
+  let names: string[];
+  try {
+    names = readdirSync(`${root}/events/syscalls`);
+  } catch {
+    return undefined;
+  }
+  return names.includes(`sys_enter_${stem}`) ? `syscalls:sys_enter_${stem}` : undefined;
+}

@@ -1,0 +1,153 @@
+// Uprobe targets: which file a binary name means, and the file offset of a function in it.
+// Takes a binary as written in a section ("/usr/bin/bash", "libc.so.6", "bash") and a symbol name;
+// gives the absolute path (searching this process's mappings, the library directories and PATH) and the
+// offset the uprobe PMU wants: the symbol's address (.symtab or .dynsym) translated through its PT_LOAD segment.
+
+import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+/** A name that cannot be resolved; the message is one sentence for the user. */
+export class SymbolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SymbolError";
+  }
+}
+
+const LIB_DIRS = [
+  "/lib64",
+  "/usr/lib64",
+  "/lib",
+  "/usr/lib",
+  "/usr/local/lib",
+  `/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
+  `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
+];
+
+const isFile = (p: string): boolean => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/** Directories ld.so searches: LD_LIBRARY_PATH, /etc/ld.so.conf(.d), then the defaults. */
+function libraryDirs(): string[] {
+  const dirs = (process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean);
+  const conf = (file: string, depth: number): void => {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return;
+    }
+    for (const raw of text.split("\n")) {
+      const line = raw.replace(/#.*/, "").trim();
+      if (!line) continue;
+      const inc = /^include\s+(.+)$/.exec(line);
+      if (inc && depth < 4) {
+        // Only the `dir/*.conf` glob form that distributions use.
+        const pattern = inc[1]!.trim();
+        const dir = pattern.slice(0, pattern.lastIndexOf("/"));
+        try {
+          for (const f of readdirSync(dir).sort()) if (f.endsWith(".conf")) conf(join(dir, f), depth + 1);
+        } catch {
+          /* no such directory */
+        }
+      } else if (line.startsWith("/")) dirs.push(line);
+    }
+  };
+  conf("/etc/ld.so.conf", 0);
+  return [...dirs, ...LIB_DIRS];
+}
+
+/** The absolute path a uprobe section's binary names; throws SymbolError when there is none. */
+export function resolveBinary(binary: string): string {
+  if (binary.includes("/")) {
+    if (!isFile(binary)) throw new SymbolError(`no such binary: ${binary}`);
+    return binary;
+  }
+  if (binary.includes(".so")) {
+    // The copy this process runs is the one other processes most likely map too.
+    const mapped = readFileSync("/proc/self/maps", "utf8")
+      .split("\n")
+      .map((l) => l.slice(l.indexOf("/")))
+      .find((p) => p.startsWith("/") && p.split("/").pop() === binary);
+    if (mapped && isFile(mapped)) return mapped;
+    for (const dir of libraryDirs()) if (isFile(join(dir, binary))) return join(dir, binary);
+    throw new SymbolError(`cannot find shared library ${binary} (searched this process's mappings, LD_LIBRARY_PATH, /etc/ld.so.conf and the standard directories)`);
+  }
+  for (const dir of (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").filter(Boolean)) {
+    const p = join(dir, binary);
+    try {
+      accessSync(p, constants.X_OK);
+      if (isFile(p)) return p;
+    } catch {
+      /* not here */
+    }
+  }
+  throw new SymbolError(`cannot find binary ${binary} on PATH`);
+}
+
+const SHT_SYMTAB = 2;
+const SHT_DYNSYM = 11;
+const PT_LOAD = 1;
+const STT_FUNC = 2;
+const STT_GNU_IFUNC = 10;
+
+/** File offset of `symbol` (plus `offset`) in the ELF file at `path`. */
+export function symbolFileOffset(path: string, symbol: string, offset = 0): number {
+  if (!existsSync(path)) throw new SymbolError(`no such binary: ${path}`);
+  const f = readFileSync(path);
+  if (f.length < 64 || f.readUInt32BE(0) !== 0x7f454c46) throw new SymbolError(`${path} is not an ELF file`);
+  if (f[4] !== 2 || f[5] !== 1) throw new SymbolError(`${path} is not a little-endian 64-bit ELF file`);
+  const shoff = Number(f.readBigUInt64LE(0x28));
+  const shentsize = f.readUInt16LE(0x3a);
+  const shnum = f.readUInt16LE(0x3c);
+  const inFile = (at: number, len: number): boolean => at >= 0 && at + len <= f.length;
+  if (!inFile(shoff, shnum * shentsize)) throw new SymbolError(`${path}: section headers lie outside the file`);
+  const section = (i: number) => {
+    const at = shoff + i * shentsize;
+    return { type: f.readUInt32LE(at + 4), offset: Number(f.readBigUInt64LE(at + 0x18)), size: Number(f.readBigUInt64LE(at + 0x20)), link: f.readUInt32LE(at + 0x28), entsize: Number(f.readBigUInt64LE(at + 0x38)) };
+  };
+
+  let value: bigint | undefined;
+  // .symtab first (it also has local functions); .dynsym is all a stripped library keeps.
+  for (const wanted of [SHT_SYMTAB, SHT_DYNSYM]) {
+    for (let i = 0; i < shnum && value === undefined; i++) {
+      const s = section(i);
+      if (s.type !== wanted || s.entsize < 24 || !inFile(s.offset, s.size)) continue;
+      const strtab = section(s.link);
+      if (!inFile(strtab.offset, strtab.size)) continue;
+      for (let at = s.offset; at + 24 <= s.offset + s.size; at += s.entsize) {
+        const type = f[at + 4]! & 0xf;
+        if (f.readUInt16LE(at + 6) === 0) continue; // undefined: imported from elsewhere
+        if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
+        const nameAt = strtab.offset + f.readUInt32LE(at);
+        const end = f.indexOf(0, nameAt);
+        if (end < 0) continue;
+        const name = f.toString("latin1", nameAt, end);
+        // .symtab names can carry a version: unlinkat@@GLIBC_2.4.
+        if (name !== symbol && name.split("@")[0] !== symbol) continue;
+        value = f.readBigUInt64LE(at + 8);
+        break;
+      }
+    }
+    if (value !== undefined) break;
+  }
+  if (value === undefined) throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}`);
+
+  const phoff = Number(f.readBigUInt64LE(0x20));
+  const phentsize = f.readUInt16LE(0x36);
+  const phnum = f.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (!inFile(at, 56) || f.readUInt32LE(at) !== PT_LOAD) continue;
+    const fileOffset = f.readBigUInt64LE(at + 8);
+    const vaddr = f.readBigUInt64LE(at + 16);
+    const filesz = f.readBigUInt64LE(at + 32);
+    if (value >= vaddr && value < vaddr + filesz) return Number(value - vaddr + fileOffset) + offset;
+  }
+  throw new SymbolError(`${symbol} at 0x${value.toString(16)} lies in no loadable segment of ${path}`);
+}

@@ -1,0 +1,53 @@
+// The errors the loader throws, each meant to be shown to a user as one sentence.
+// Takes nothing; gives `ObjectError` (malformed or unsupported object), `LoadError` (the kernel refused
+// a map or program: its reason line and the verifier log) and `AttachError` (a probe cannot be attached,
+// with a `reason` category the CLI maps to exit codes).
+
+/** The object cannot be turned into kernel objects: an unknown section name, a bad map definition, an unsupported relocation. */
+export class ObjectError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ObjectError";
+  }
+}
+
+/** The kernel refused a program (verifier rejection) or a map. */
+export class LoadError extends Error {
+  constructor(
+    message: string,
+    /** The program or map that was refused. */
+    readonly object: string,
+    /** The verifier's reason: the last meaningful line of its log (or the errno when there is no log). */
+    readonly reason: string,
+    /** The whole verifier log; empty for maps. */
+    readonly log: string,
+    /** Errno name of the failed call ("EACCES", "EINVAL", "EPERM"). */
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "LoadError";
+  }
+}
+
+/** Why an attach failed, so callers can pick an exit code or a hint. */
+export type AttachFailure =
+  /** The running kernel lacks the feature (kprobes compiled out, no uprobe PMU, tracefs not mounted). */
+  | "unsupported"
+  /** The target does not exist: unknown tracepoint, kernel function, binary or symbol. */
+  | "not-found"
+  /** The kernel said EPERM/EACCES. */
+  | "permission"
+  /** Anything else the kernel refused. */
+  | "kernel";
+
+export class AttachError extends Error {
+  constructor(
+    message: string,
+    readonly reason: AttachFailure,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "AttachError";
+  }
+}

@@ -1,0 +1,12 @@
+// runtime/loader: BPF ELF objects into the kernel. Parse and relocate (pure: object.ts, relocate.ts,
+// btf-maps.ts), create maps and load programs (load.ts), attach them (attach.ts), read bpf_printk output
+// (trace.ts), and own every fd in a Session (session.ts). Every syscall goes through runtime/sys.
+export * from "./errors.js";
+export * from "./object.js";
+export * from "./relocate.js";
+export * from "./btf-maps.js";
+export * from "./load.js";
+export * from "./attach.js";
+export * from "./elfsym.js";
+export * from "./trace.js";
+export * from "./session.js";

@@ -1,0 +1,225 @@
+// The kernel side of loading: maps created and filled, programs linked and loaded, all through `Sys`.
+// Takes a `Sys` and an `ObjectSpec`; gives a `LoadedObject` that owns every fd it created (maps, programs,
+// and the attachments made through it) and releases them all with `close()`. A refused program becomes a
+// `LoadError` carrying the verifier's reason line and its whole log; nothing stays open after a failure.
+
+import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
+import { LoadError } from "./errors.js";
+import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
+import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
+import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
+
+export interface LoadOptions {
+  /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
+  logLevel?: number;
+  /** Load only these programs (by function name); default all. */
+  programs?: readonly string[];
+}
+
+export interface LoadedMap {
+  name: string;
+  spec: MapSpec;
+  fd: number;
+}
+
+export interface LoadedProgram {
+  name: string;
+  spec: ProgramSpec;
+  fd: number;
+  /** Instructions handed to the kernel (sub-programs included). */
+  insnCount: number;
+  /** The verifier log; empty unless a log level was asked for. */
+  log: string;
+}
+
+const ZERO_KEY = new Uint8Array(4);
+
+/** An object in the kernel: its maps and programs, and the attachments made through it. */
+export class LoadedObject {
+  readonly maps = new Map<string, LoadedMap>();
+  readonly programs = new Map<string, LoadedProgram>();
+  readonly attachments: Attachment[] = [];
+  private closed = false;
+
+  constructor(
+    readonly sys: Sys,
+    readonly spec: ObjectSpec,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  map(name: string): LoadedMap {
+    const m = this.maps.get(name);
+    if (!m) throw new Error(`no map ${name} (maps: ${[...this.maps.keys()].join(", ") || "none"})`);
+    return m;
+  }
+
+  program(name: string): LoadedProgram {
+    const p = this.programs.get(name);
+    if (!p) throw new Error(`no program ${name} (programs: ${[...this.programs.keys()].join(", ") || "none"})`);
+    return p;
+  }
+
+  /** The current bytes of a global variable (in .data, .bss or .rodata), read from its map. */
+  variable(name: string): Uint8Array {
+    for (const m of this.maps.values()) {
+      const v = m.spec.origin === "data" ? m.spec.variables.find((s) => s.name === name) : undefined;
+      if (!v) continue;
+      const value = this.sys.mapLookup(m.fd, ZERO_KEY);
+      if (!value) throw new Error(`map ${m.name} has no element 0`);
+      return value.slice(v.offset, v.offset + v.size);
+    }
+    throw new Error(`no global variable ${name}`);
+  }
+
+  /** Attaches one program to the target its section names. */
+  attach(name: string, options?: AttachOptions): Attachment {
+    this.checkOpen();
+    const a = attachProgram(this.sys, this.program(name).fd, this.program(name).spec, options);
+    this.attachments.push(a);
+    return a;
+  }
+
+  /**
+   * Attaches every program whose section names a target; programs that name none ("socket", "kprobe" alone)
+   * are skipped and listed. Any failure detaches what this call attached and rethrows.
+   */
+  attachAll(options?: AttachOptions): { attached: Attachment[]; skipped: { program: string; why: string }[] } {
+    this.checkOpen();
+    const attached: Attachment[] = [];
+    const skipped: { program: string; why: string }[] = [];
+    try {
+      for (const p of this.programs.values()) {
+        if (p.spec.attach.kind === "manual") {
+          skipped.push({ program: p.name, why: p.spec.attach.why });
+          continue;
+        }
+        attached.push(this.attach(p.name, options));
+      }
+    } catch (e) {
+      for (const a of attached) this.detach(a);
+      throw e;
+    }
+    return { attached, skipped };
+  }
+
+  detach(a: Attachment): void {
+    const i = this.attachments.indexOf(a);
+    if (i >= 0) this.attachments.splice(i, 1);
+    a.close();
+  }
+
+  /** Detaches and closes everything, newest first; idempotent. Rethrows the first close error after trying all. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const errors: unknown[] = [];
+    const attempt = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    for (const a of this.attachments.splice(0).reverse()) attempt(() => a.close());
+    for (const p of [...this.programs.values()].reverse()) attempt(() => this.sys.close(p.fd));
+    for (const m of [...this.maps.values()].reverse()) attempt(() => this.sys.close(m.fd));
+    this.programs.clear();
+    this.maps.clear();
+    if (errors.length > 0) throw errors[0];
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error(`object ${this.spec.name} is closed`);
+  }
+}
+
+/** Creates the maps, links and loads the programs. On any failure everything created so far is closed. */
+export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}): LoadedObject {
+  const loaded = new LoadedObject(sys, spec);
+  try {
+    // Link first: relocation errors should not cost any kernel object.
+    const wanted = options.programs ? new Set(options.programs) : undefined;
+    if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
+    const linked = spec.programs.filter((p) => !wanted || wanted.has(p.name)).map((p) => linkProgram(spec, p));
+    const fds: number[] = [];
+    for (const m of spec.maps) {
+      const fd = createMap(sys, m);
+      loaded.maps.set(m.name, { name: m.name, spec: m, fd });
+      fds.push(fd);
+      initializeMap(sys, m, fd);
+    }
+    for (const l of linked) {
+      const p = loadProgram(sys, spec, l, fds, options.logLevel ?? 0);
+      loaded.programs.set(p.name, p);
+    }
+    return loaded;
+  } catch (e) {
+    try {
+      loaded.close();
+    } catch {
+      /* the first error is the one worth reporting */
+    }
+    throw e;
+  }
+}
+
+function createMap(sys: Sys, m: MapSpec): number {
+  try {
+    return sys.mapCreate({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.kernelName });
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
+    const reason = e.code === "EPERM" ? "permission denied (loading BPF needs root or CAP_BPF)" : `${e.code}`;
+    throw new LoadError(`the kernel refused to create map ${m.name} (${shape}): ${reason}`, m.name, reason, "", e.code, { cause: e });
+  }
+}
+
+function initializeMap(sys: Sys, m: MapSpec, fd: number): void {
+  if (m.initial && m.initial.some((b) => b !== 0)) sys.mapUpdate(fd, ZERO_KEY, m.initial.length === m.valueSize ? m.initial : padded(m.initial, m.valueSize));
+  if (m.freeze) sys.mapFreeze(fd);
+}
+
+const padded = (b: Uint8Array, size: number): Uint8Array => {
+  const out = new Uint8Array(size);
+  out.set(b.subarray(0, size));
+  return out;
+};
+
+function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly number[], logLevel: number): LoadedProgram {
+  const p = l.spec;
+  const insns = encodeProgram(l, fds);
+  try {
+    const { fd, log } = sys.progLoad({
+      type: p.type,
+      insns,
+      license: spec.license,
+      name: kernelName(p.name),
+      expectedAttachType: p.expectedAttachType,
+      flags: p.flags,
+      kernVersion: spec.kernVersion,
+      logLevel,
+    });
+    return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
+  } catch (e) {
+    if (e instanceof BpfLoadError) {
+      const reason = verifierReason(e.log) ?? e.code;
+      const what = e.code === "EPERM" && !e.log ? "refused (permission denied: loading BPF needs root or CAP_BPF)" : `rejected by the kernel's verifier: ${reason}`;
+      throw new LoadError(`program ${p.name} (section ${p.section}) was ${what}`, p.name, reason, e.log, e.code, { cause: e });
+    }
+    if (e instanceof SysError) throw new LoadError(`program ${p.name} (section ${p.section}) could not be loaded: ${e.message}`, p.name, e.code, "", e.code, { cause: e });
+    throw e;
+  }
+}
+
+/** The verifier's reason: the last line of its log that is neither statistics nor a trace of instructions. */
+export function verifierReason(log: string): string | undefined {
+  const lines = log
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !/^(processed \d+ insns|verification time|stack depth|-- BEGIN PROG LOAD LOG|-- END PROG LOAD LOG)/.test(l));
+  return lines.at(-1);
+}
+

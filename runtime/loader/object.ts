@@ -1,0 +1,310 @@
+// The object model: a parsed BPF ELF object as the things the kernel will get.
+// Takes the bytes of a relocatable BPF object (compiler/elf's `readBpfObject` view); gives an `ObjectSpec`:
+// programs with their program type and attach target derived from `SEC()` names (libbpf's conventions),
+// and map specs for legacy `maps`, BTF-defined `.maps` (through a pluggable reader) and global data
+// (.rodata*, .data*, .bss*). Pure: no syscalls, no files.
+
+import { readBpfObject, STT, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/index.js";
+import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
+import { ObjectError } from "./errors.js";
+
+/** Where a program attaches, as its section name says. */
+export type AttachTarget =
+  | { kind: "tracepoint"; group: string; name: string }
+  | { kind: "raw_tracepoint"; name: string }
+  /** `offset` is added to the function's address; ksyscall sections name the syscall's kernel entry. */
+  | { kind: "kprobe"; func: string; offset: number; retprobe: boolean }
+  /** `binary` as written in the section (a path, a library name such as libc.so.6, or a program on PATH). */
+  | { kind: "uprobe"; binary: string; func: string | undefined; offset: number; retprobe: boolean }
+  /** The section names no target ("kprobe" alone, "socket", "xdp", ...): load only, attach by hand. */
+  | { kind: "manual"; why: string };
+
+export interface ProgramSpec {
+  /** Function name (kernel program names keep the first 15 characters). */
+  name: string;
+  section: string;
+  /** ProgType value. */
+  type: number;
+  /** AttachType value, when the kernel wants one at load time. */
+  expectedAttachType: number | undefined;
+  /** ProgFlag bits (sleepable). */
+  flags: number;
+  attach: AttachTarget;
+  source: BpfProgram;
+}
+
+/** Where a map came from: a `maps` record, a `.maps` variable, or a global data section. */
+export type MapOrigin = "legacy" | "btf" | "data";
+
+export interface MapSpec {
+  /** The variable's name for `maps`/`.maps`; the section name (".rodata") for global data. */
+  name: string;
+  /** The name given to the kernel: at most 15 characters of [A-Za-z0-9_.]. */
+  kernelName: string;
+  origin: MapOrigin;
+  /** MapType value. */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** MapFlag bits. */
+  flags: number;
+  /** ELF section holding the definition or the data; relocations find the map by it and `offset`. */
+  sectionIndex: number;
+  /** Byte offset of the definition inside its section (0 for data). */
+  offset: number;
+  /** Global data: the initial value of element 0. */
+  initial: Uint8Array | undefined;
+  /** Frozen after its initial value is written (.rodata): programs and user space can no longer write it. */
+  freeze: boolean;
+  /** Global data: the variables it holds. */
+  variables: BpfDataSymbol[];
+}
+
+export interface ObjectSpec {
+  /** Object name: the file's base name without `.bpf.o`/`.o`, used as the prefix of data map names. */
+  name: string;
+  license: string;
+  kernVersion: number;
+  programs: ProgramSpec[];
+  maps: MapSpec[];
+  raw: BpfObject;
+}
+
+/** One map definition as read from a `.maps` section: what `readBtfMaps` gives for each variable. */
+export interface MapDefinition {
+  name: string;
+  offset: number;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+/** Reads BTF-defined map definitions; plugged in by whoever has a BTF parser. */
+export type BtfMapReader = (object: BpfObject, section: BpfMapSection) => MapDefinition[];
+
+export interface ParseOptions {
+  /** Object name; default "obj". */
+  name?: string;
+  /** Reader for `.maps`; without one, an object with BTF-defined maps is refused with a clear message. */
+  btfMaps?: BtfMapReader;
+}
+
+/** Parses and classifies an object. Throws ElfError for malformed ELF and ObjectError for what the loader cannot handle. */
+export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
+  return specFromObject(readBpfObject(bytes), options);
+}
+
+export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {
+  const name = options.name ?? "obj";
+  const programs = raw.programs.map(programSpec);
+  const maps: MapSpec[] = [];
+  for (const section of raw.mapSections) {
+    const defs = section.kind === "legacy" ? readLegacyMaps(section) : readBtfSection(raw, section, options.btfMaps);
+    for (const d of defs) {
+      maps.push({
+        name: d.name,
+        kernelName: kernelName(d.name),
+        origin: section.kind,
+        type: d.type,
+        keySize: d.keySize,
+        valueSize: d.valueSize,
+        maxEntries: d.maxEntries,
+        flags: d.flags,
+        sectionIndex: section.index,
+        offset: d.offset,
+        initial: undefined,
+        freeze: false,
+        variables: [],
+      });
+    }
+  }
+  for (const data of raw.dataSections) {
+    const readonly = data.kind === "rodata";
+    maps.push({
+      name: data.name,
+      kernelName: dataMapName(name, data.name),
+      origin: "data",
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: data.size,
+      maxEntries: 1,
+      // Read-only for programs: the verifier then treats its contents as constants (printk formats must be).
+      flags: readonly ? MapFlag.RDONLY_PROG : 0,
+      sectionIndex: data.index,
+      offset: 0,
+      // .bss starts as zeroes, which a new array map already is.
+      initial: data.kind === "bss" ? undefined : data.data,
+      freeze: readonly,
+      variables: data.symbols,
+    });
+  }
+  const seen = new Set<string>();
+  for (const m of maps) {
+    if (seen.has(m.name)) throw new ObjectError(`two maps are named ${m.name}`);
+    seen.add(m.name);
+  }
+  if (programs.length === 0) throw new ObjectError("the object has no programs (no global functions in SEC() sections)");
+  return { name, license: raw.license ?? "", kernVersion: raw.version ?? 0, programs, maps, raw };
+}
+
+// ---------------------------------------------------------------- section names
+
+interface SectionKind {
+  type: number;
+  attachType?: number;
+  flags?: number;
+  /** Builds the attach target from what follows "<prefix>/" (undefined when nothing follows). */
+  target: (rest: string | undefined, section: string) => AttachTarget;
+}
+
+const manual = (why: string) => (): AttachTarget => ({ kind: "manual", why });
+
+function kprobeTarget(retprobe: boolean) {
+  return (rest: string | undefined): AttachTarget => {
+    if (!rest) return { kind: "manual", why: "the section names no kernel function" };
+    const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(rest);
+    if (!m) throw new ObjectError(`kprobe target "${rest}" is not FUNCTION or FUNCTION+OFFSET`);
+    return { kind: "kprobe", func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
+  };
+}
+
+function ksyscallTarget(retprobe: boolean) {
+  return (rest: string | undefined): AttachTarget => {
+    if (!rest) return { kind: "manual", why: "the section names no system call" };
+    // The syscall wrappers' symbol names on x86-64 and arm64.
+    const prefix = process.arch === "arm64" ? "__arm64_sys_" : "__x64_sys_";
+    return { kind: "kprobe", func: prefix + rest, offset: 0, retprobe };
+  };
+}
+
+function uprobeTarget(retprobe: boolean) {
+  return (rest: string | undefined): AttachTarget => {
+    if (!rest) return { kind: "manual", why: "the section names no binary and function" };
+    // BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET; the binary may itself hold ':' only if the function is given.
+    const colon = rest.lastIndexOf(":");
+    if (colon <= 0) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
+    const binary = rest.slice(0, colon);
+    const where = rest.slice(colon + 1);
+    if (/^(0x[0-9a-fA-F]+|\d+)$/.test(where)) return { kind: "uprobe", binary, func: undefined, offset: Number(where), retprobe };
+    const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where);
+    if (!m) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
+    return { kind: "uprobe", binary, func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
+  };
+}
+
+function tracepointTarget(rest: string | undefined, section: string): AttachTarget {
+  const parts = rest?.split("/") ?? [];
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    if (!rest) return { kind: "manual", why: "the section names no tracepoint" };
+    throw new ObjectError(`section ${section}: a tracepoint section is tracepoint/GROUP/NAME`);
+  }
+  return { kind: "tracepoint", group: parts[0], name: parts[1] };
+}
+
+function rawTracepointTarget(rest: string | undefined): AttachTarget {
+  return rest ? { kind: "raw_tracepoint", name: rest } : { kind: "manual", why: "the section names no raw tracepoint" };
+}
+
+const notYet = (what: string) => manual(`attaching ${what} programs is not supported yet`);
+
+/** libbpf's section prefixes (tools/lib/bpf/libbpf.c section_defs) for the program types tsbpf loads. */
+const SECTIONS: Record<string, SectionKind> = {
+  kprobe: { type: ProgType.KPROBE, target: kprobeTarget(false) },
+  kretprobe: { type: ProgType.KPROBE, target: kprobeTarget(true) },
+  ksyscall: { type: ProgType.KPROBE, target: ksyscallTarget(false) },
+  kretsyscall: { type: ProgType.KPROBE, target: ksyscallTarget(true) },
+  uprobe: { type: ProgType.KPROBE, target: uprobeTarget(false) },
+  uretprobe: { type: ProgType.KPROBE, target: uprobeTarget(true) },
+  "uprobe.s": { type: ProgType.KPROBE, flags: ProgFlag.SLEEPABLE, target: uprobeTarget(false) },
+  "uretprobe.s": { type: ProgType.KPROBE, flags: ProgFlag.SLEEPABLE, target: uprobeTarget(true) },
+  tracepoint: { type: ProgType.TRACEPOINT, target: tracepointTarget },
+  tp: { type: ProgType.TRACEPOINT, target: tracepointTarget },
+  raw_tracepoint: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
+  raw_tp: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
+  perf_event: { type: ProgType.PERF_EVENT, target: manual("perf_event programs attach to a perf event you open") },
+  socket: { type: ProgType.SOCKET_FILTER, target: manual("socket filters attach to a socket") },
+  xdp: { type: ProgType.XDP, attachType: AttachType.XDP, target: manual("XDP programs attach to a network interface") },
+  tc: { type: ProgType.SCHED_CLS, target: manual("tc programs attach to a network interface") },
+  classifier: { type: ProgType.SCHED_CLS, target: manual("tc programs attach to a network interface") },
+  action: { type: ProgType.SCHED_ACT, target: manual("tc actions attach to a network interface") },
+  syscall: { type: ProgType.SYSCALL, flags: ProgFlag.SLEEPABLE, target: manual("syscall programs are run with BPF_PROG_RUN") },
+  tp_btf: { type: ProgType.TRACING, attachType: AttachType.TRACE_RAW_TP, target: notYet("tp_btf") },
+  fentry: { type: ProgType.TRACING, attachType: AttachType.TRACE_FENTRY, target: notYet("fentry") },
+  fexit: { type: ProgType.TRACING, attachType: AttachType.TRACE_FEXIT, target: notYet("fexit") },
+  fmod_ret: { type: ProgType.TRACING, attachType: AttachType.MODIFY_RETURN, target: notYet("fmod_ret") },
+  lsm: { type: ProgType.LSM, attachType: AttachType.LSM_MAC, target: notYet("LSM") },
+};
+
+/** Program type, attach type and target of a section name; throws ObjectError for names libbpf would not know. */
+export function classifySection(section: string): Pick<ProgramSpec, "type" | "expectedAttachType" | "flags" | "attach"> {
+  const slash = section.indexOf("/");
+  const head = slash < 0 ? section : section.slice(0, slash);
+  const rest = slash < 0 ? undefined : section.slice(slash + 1);
+  const kind = Object.hasOwn(SECTIONS, head) ? SECTIONS[head] : undefined;
+  if (!kind) {
+    throw new ObjectError(`section ${section}: unknown program type; use a libbpf section name such as ${["tracepoint/GROUP/NAME", "kprobe/FUNC", "uprobe/BINARY:FUNC", "raw_tp/NAME", "socket", "xdp"].join(", ")}`);
+  }
+  return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach: kind.target(rest || undefined, section) };
+}
+
+function programSpec(p: BpfProgram): ProgramSpec {
+  return { name: p.name, section: p.section, ...classifySection(p.section), source: p };
+}
+
+// ---------------------------------------------------------------- maps
+
+/** struct bpf_map_def: type, key_size, value_size, max_entries, map_flags (u32 each) and optional tail fields. */
+const LEGACY_DEF_MIN = 20;
+
+function readLegacyMaps(section: BpfMapSection): MapDefinition[] {
+  const syms = section.maps.filter((s) => s.type !== STT.SECTION);
+  if (syms.length === 0) return [];
+  // libbpf: every record has the same size, the section's size over the number of map symbols.
+  const recordSize = Math.floor(section.data.length / syms.length);
+  if (recordSize < LEGACY_DEF_MIN || section.data.length % syms.length !== 0) {
+    throw new ObjectError(`section maps: ${section.data.length} bytes for ${syms.length} maps is not a whole number of bpf_map_def records (at least ${LEGACY_DEF_MIN} bytes each)`);
+  }
+  const view = new DataView(section.data.buffer, section.data.byteOffset, section.data.byteLength);
+  return syms.map((s) => {
+    if (s.offset % recordSize !== 0 || s.offset + LEGACY_DEF_MIN > section.data.length) {
+      throw new ObjectError(`map ${s.name}: definition at offset ${s.offset} does not start a ${recordSize}-byte record`);
+    }
+    const u32 = (i: number) => view.getUint32(s.offset + i * 4, true);
+    return { name: s.name, offset: s.offset, type: u32(0), keySize: u32(1), valueSize: u32(2), maxEntries: u32(3), flags: u32(4) };
+  });
+}
+
+function readBtfSection(raw: BpfObject, section: BpfMapSection, reader: BtfMapReader | undefined): MapDefinition[] {
+  if (section.maps.length === 0) return [];
+  if (!reader) {
+    throw new ObjectError(`the object defines maps in .maps (${section.maps.map((m) => m.name).join(", ")}), which needs a BTF reader; none was given`);
+  }
+  if (!raw.btf) throw new ObjectError("the object defines maps in .maps but has no .BTF section (compile with -g)");
+  return reader(raw, section);
+}
+
+const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9_.]/g, "_");
+
+/** A user map's kernel name: its first 15 characters, restricted to what the kernel accepts. */
+export const kernelName = (name: string): string => sanitize(name).slice(0, 15);
+
+/**
+ * A data map's kernel name as libbpf forms it: up to 8 characters of the object name then the section name
+ * (at least 7 characters reserved for it), e.g. "unlink.rodata"; custom ".data.x" sections keep their own name.
+ */
+export function dataMapName(objectName: string, section: string): string {
+  const custom = /^\.(data|rodata|bss)\./.test(section);
+  if (custom) return sanitize(section).slice(0, 15);
+  const sfx = Math.min(15, Math.max(7, section.length));
+  const pfx = Math.min(15 - sfx, 8, objectName.length);
+  return sanitize(objectName.slice(0, pfx) + section).slice(0, 15);
+}
+
+/** The object name for a file path: base name without `.bpf.o` or `.o`. */
+export function objectNameOf(path: string): string {
+  const base = path.split("/").pop() ?? path;
+  return base.replace(/\.bpf\.o$|\.o$/, "") || "obj";
+}

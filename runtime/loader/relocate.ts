@@ -1,0 +1,140 @@
+// Relocation: one entry program plus the sub-programs it calls, as a single instruction stream.
+// Takes an `ObjectSpec` and one of its programs; gives a `LinkedProgram`: the entry's instructions with every
+// called sub-program appended once (BPF-to-BPF call and function-address immediates rewritten to the new
+// layout) and the list of LDDW slots that refer to maps or global data. `encodeProgram` then writes the map
+// fds into those slots. Pure: fds are only numbers handed in.
+
+import { Op, PseudoCall, PseudoLd, encode, type Insn } from "../../compiler/isa/index.js";
+import type { BpfProgram, BpfRelocation } from "../../compiler/elf/index.js";
+import { ObjectError } from "./errors.js";
+import type { MapSpec, ObjectSpec, ProgramSpec } from "./object.js";
+
+/** An LDDW that must carry a map: its fd (`fd`) or the address of its value at `offset` (`value`). */
+export interface MapReference {
+  /** Slot of the LDDW in the linked program. */
+  insn: number;
+  /** Index into `ObjectSpec.maps`. */
+  map: number;
+  kind: "fd" | "value";
+  offset: number;
+}
+
+export interface LinkedProgram {
+  spec: ProgramSpec;
+  /** Entry program first, then each called sub-program once; map slots still hold no fd. */
+  insns: Insn[];
+  maps: MapReference[];
+  /** Where each function starts in `insns`: the entry at 0. */
+  functions: { name: string; start: number }[];
+}
+
+const key = (sectionIndex: number, slot: number): string => `${sectionIndex}:${slot}`;
+
+/** Links `program` with its sub-programs and records its map references. */
+export function linkProgram(object: ObjectSpec, program: ProgramSpec): LinkedProgram {
+  const byStart = new Map<string, BpfProgram>();
+  for (const f of [...object.raw.subprograms, ...object.raw.programs]) byStart.set(key(f.sectionIndex, f.offset), f);
+  const mapBySection = new Map<number, MapSpec[]>();
+  object.maps.forEach((m) => mapBySection.set(m.sectionIndex, [...(mapBySection.get(m.sectionIndex) ?? []), m]));
+  const mapIndex = new Map(object.maps.map((m, i) => [m, i]));
+  const execSections = new Set([...object.raw.programs, ...object.raw.subprograms].map((f) => f.sectionIndex));
+
+  const insns: Insn[] = [];
+  const maps: MapReference[] = [];
+  const functions: { name: string; start: number }[] = [];
+  const placed = new Map<BpfProgram, number>();
+  const pending: BpfProgram[] = [];
+  // Slots whose imm becomes the distance to a function's start, filled once every function is placed.
+  const jumps: { insn: number; target: BpfProgram }[] = [];
+
+  const place = (f: BpfProgram): void => {
+    if (placed.has(f)) return;
+    placed.set(f, -1);
+    pending.push(f);
+  };
+  const functionAt = (sectionIndex: number, slot: number, from: BpfProgram, what: string): BpfProgram => {
+    const f = byStart.get(key(sectionIndex, slot));
+    if (!f) throw new ObjectError(`program ${program.name}: ${what} in ${from.name} lands at instruction ${slot} of section #${sectionIndex}, where no function starts`);
+    return f;
+  };
+
+  place(program.source);
+  while (pending.length > 0) {
+    const f = pending.shift()!;
+    const start = insns.length;
+    placed.set(f, start);
+    functions.push({ name: f.name, start });
+    for (const insn of f.insns) insns.push({ ...insn });
+    const relocated = new Set<number>();
+    for (const r of f.relocations) {
+      relocated.add(r.insn);
+      const at = start + r.insn;
+      const insn = insns[at]!;
+      if (r.kind === "call") {
+        if (!r.callee) throw unsupported(program, f, r);
+        insn.src = PseudoCall.LOCAL;
+        jumps.push({ insn: at, target: functionAt(r.callee.sectionIndex, r.callee.offset, f, "a call") });
+        continue;
+      }
+      // LDDW: a function address, a map, or a global variable.
+      if (r.symbolSectionIndex === 0 || r.symbolSectionIndex >= 0xff00) throw unsupported(program, f, r);
+      if (execSections.has(r.symbolSectionIndex)) {
+        const byte = r.symbolValue + r.addend;
+        if (byte % 8 !== 0) throw new ObjectError(`program ${program.name}: function address ${r.symbol}+${r.addend} is not at an instruction boundary`);
+        insn.src = PseudoLd.FUNC;
+        jumps.push({ insn: at, target: functionAt(r.symbolSectionIndex, byte / 8, f, "a function address") });
+        continue;
+      }
+      const candidates = mapBySection.get(r.symbolSectionIndex);
+      if (!candidates) throw new ObjectError(`program ${program.name}: ${f.name} refers to ${r.symbol || r.symbolSection} in section ${r.symbolSection ?? `#${r.symbolSectionIndex}`}, which is neither a map nor global data`);
+      const first = candidates[0]!;
+      if (first.origin === "data") {
+        const offset = r.symbolValue + r.addend;
+        if (offset < 0 || offset > first.valueSize) throw new ObjectError(`program ${program.name}: ${r.symbol} at offset ${offset} lies outside ${first.name} (${first.valueSize} bytes)`);
+        maps.push({ insn: at, map: mapIndex.get(first)!, kind: "value", offset });
+      } else {
+        // A map symbol: the definition at the symbol's offset (a section symbol carries it in the addend).
+        const offset = r.symbolValue + (r.symbolType === 3 ? r.addend : 0);
+        const map = candidates.find((m) => m.offset === offset);
+        if (!map) throw new ObjectError(`program ${program.name}: ${r.symbol} refers to offset ${offset} of ${r.symbolSection}, where no map is defined`);
+        maps.push({ insn: at, map: mapIndex.get(map)!, kind: "fd", offset: 0 });
+      }
+    }
+    // Calls to a static function of the same section carry no relocation: imm is already relative.
+    for (let i = 0; i < f.insns.length; i++) {
+      const insn = f.insns[i]!;
+      if (insn.code === Op.LDDW) {
+        if (insn.src === PseudoLd.FUNC && !relocated.has(i)) throw new ObjectError(`program ${program.name}: function address at instruction ${i} of ${f.name} has no relocation`);
+        i++;
+        continue;
+      }
+      if (insn.code !== Op.CALL || insn.src !== PseudoCall.LOCAL || relocated.has(i)) continue;
+      jumps.push({ insn: start + i, target: functionAt(f.sectionIndex, f.offset + i + insn.imm + 1, f, "a call") });
+    }
+    for (const j of jumps) if (!placed.has(j.target)) place(j.target);
+  }
+  for (const j of jumps) insns[j.insn]!.imm = placed.get(j.target)! - (j.insn + 1);
+  return { spec: program, insns, maps, functions };
+}
+
+function unsupported(program: ProgramSpec, f: BpfProgram, r: BpfRelocation): ObjectError {
+  if (r.symbolSectionIndex === 0) {
+    return new ObjectError(`program ${program.name}: ${f.name} uses extern ${r.symbol} (kconfig, ksym or kfunc), which the loader does not support yet`);
+  }
+  return new ObjectError(`program ${program.name}: unsupported relocation against ${r.symbol || "?"} at instruction ${r.insn} of ${f.name}`);
+}
+
+/** The linked program's bytes with map fds (indexed like `ObjectSpec.maps`) written into its LDDW slots. */
+export function encodeProgram(linked: LinkedProgram, fds: readonly number[]): Uint8Array {
+  const insns = linked.insns.map((i) => ({ ...i }));
+  for (const ref of linked.maps) {
+    const fd = fds[ref.map];
+    if (fd === undefined) throw new ObjectError(`program ${linked.spec.name}: map #${ref.map} has no fd`);
+    const lo = insns[ref.insn]!;
+    const hi = insns[ref.insn + 1]!;
+    lo.src = ref.kind === "fd" ? PseudoLd.MAP_FD : PseudoLd.MAP_VALUE;
+    lo.imm = fd;
+    hi.imm = ref.kind === "fd" ? 0 : ref.offset;
+  }
+  return encode(insns);
+}

@@ -1,0 +1,126 @@
+// The object model without a kernel: section names to program types and attach targets, map definitions
+// (legacy `maps`, BTF `.maps`, global data) and their kernel names, read from clang-19 fixtures.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../../runtime/sys/index.js";
+import { ObjectError, classifySection, dataMapName, kernelName, objectNameOf, openObject, parseObject, parseTraceLine } from "../../runtime/loader/index.js";
+import { fixture, needsClang } from "./support.js";
+
+describe("section names", () => {
+  const cases: [string, number, unknown, number?][] = [
+    ["tracepoint/syscalls/sys_enter_unlinkat", ProgType.TRACEPOINT, { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" }],
+    ["tp/sched/sched_switch", ProgType.TRACEPOINT, { kind: "tracepoint", group: "sched", name: "sched_switch" }],
+    ["kprobe/do_unlinkat", ProgType.KPROBE, { kind: "kprobe", func: "do_unlinkat", offset: 0, retprobe: false }],
+    ["kretprobe/do_unlinkat", ProgType.KPROBE, { kind: "kprobe", func: "do_unlinkat", offset: 0, retprobe: true }],
+    ["kprobe/tcp_v4_connect+0x10", ProgType.KPROBE, { kind: "kprobe", func: "tcp_v4_connect", offset: 16, retprobe: false }],
+    ["uprobe/libc.so.6:unlinkat", ProgType.KPROBE, { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", offset: 0, retprobe: false }],
+    ["uretprobe//usr/bin/bash:readline", ProgType.KPROBE, { kind: "uprobe", binary: "/usr/bin/bash", func: "readline", offset: 0, retprobe: true }],
+    ["uprobe//bin/true:0x1234", ProgType.KPROBE, { kind: "uprobe", binary: "/bin/true", func: undefined, offset: 0x1234, retprobe: false }],
+    ["uprobe/libc.so.6:malloc+8", ProgType.KPROBE, { kind: "uprobe", binary: "libc.so.6", func: "malloc", offset: 8, retprobe: false }],
+    ["raw_tp/sys_enter", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sys_enter" }],
+    ["raw_tracepoint/sched_switch", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sched_switch" }],
+  ];
+  for (const [section, type, attach] of cases) {
+    it(section, () => {
+      const c = classifySection(section);
+      assert.equal(c.type, type);
+      assert.deepEqual(c.attach, attach);
+    });
+  }
+
+  it("ksyscall names the architecture's syscall entry", () => {
+    const c = classifySection("ksyscall/unlinkat");
+    assert.equal(c.type, ProgType.KPROBE);
+    assert.equal(c.attach.kind === "kprobe" && c.attach.func, process.arch === "arm64" ? "__arm64_sys_unlinkat" : "__x64_sys_unlinkat");
+  });
+
+  it("sections without a target load but attach by hand", () => {
+    for (const s of ["socket", "xdp", "kprobe", "uprobe", "tc", "perf_event"]) assert.equal(classifySection(s).attach.kind, "manual", s);
+    assert.equal(classifySection("xdp").expectedAttachType, AttachType.XDP);
+    assert.equal(classifySection("uprobe.s/libc.so.6:free").flags, ProgFlag.SLEEPABLE);
+    assert.equal(classifySection("fentry/do_unlinkat").expectedAttachType, AttachType.TRACE_FENTRY);
+  });
+
+  it("unknown and malformed names are ObjectErrors", () => {
+    assert.throws(() => classifySection("probe/foo"), (e: unknown) => e instanceof ObjectError && /unknown program type/.test(e.message));
+    assert.throws(() => classifySection("tracepoint/only_one"), ObjectError);
+    assert.throws(() => classifySection("uprobe/nocolon"), ObjectError);
+    assert.throws(() => classifySection("__proto__"), ObjectError);
+  });
+});
+
+describe("map and object names", () => {
+  it("data maps are named as libbpf names them", () => {
+    assert.equal(dataMapName("tracepoint", ".rodata"), "tracepoi.rodata");
+    assert.equal(dataMapName("my_object_name", ".bss"), "my_objec.bss");
+    assert.equal(dataMapName("my_object_name", ".kconfig"), "my_obje.kconfig");
+    assert.equal(dataMapName("x", ".data"), "x.data");
+    assert.equal(dataMapName("obj", ".rodata.str1.1"), ".rodata.str1.1");
+    assert.equal(dataMapName("obj", ".rodata.abracadabra"), ".rodata.abracad");
+  });
+  it("kernel names keep 15 characters the kernel accepts", () => {
+    assert.equal(kernelName("a_very_long_map_name_indeed"), "a_very_long_map");
+    assert.equal(kernelName("my-map"), "my_map");
+  });
+  it("object names drop .bpf.o", () => {
+    assert.equal(objectNameOf("/tmp/x/unlink.bpf.o"), "unlink");
+    assert.equal(objectNameOf("minimal.o"), "minimal");
+  });
+});
+
+describe("clang-19 fixtures", needsClang, () => {
+  it("tracepoint: a legacy map and three global data maps", () => {
+    const spec = parseObject(fixture("tracepoint"), { name: "tracepoint" });
+    assert.equal(spec.license, "GPL");
+    assert.deepEqual(
+      spec.programs.map((p) => [p.name, p.type, p.attach]),
+      [["on_unlinkat", ProgType.TRACEPOINT, { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" }]],
+    );
+    const byName = new Map(spec.maps.map((m) => [m.name, m]));
+    assert.deepEqual([...byName.keys()].sort(), [".bss", ".data", ".rodata", "unlink_counts"]);
+    const counts = byName.get("unlink_counts")!;
+    assert.deepEqual([counts.origin, counts.type, counts.keySize, counts.valueSize, counts.maxEntries, counts.flags], ["legacy", MapType.ARRAY, 4, 8, 1, 0]);
+    const rodata = byName.get(".rodata")!;
+    assert.equal(rodata.kernelName, "tracepoi.rodata");
+    assert.equal(rodata.flags, MapFlag.RDONLY_PROG);
+    assert.equal(rodata.freeze, true);
+    const magic = rodata.variables.find((v) => v.name === "magic")!;
+    assert.equal(new DataView(rodata.initial!.buffer, rodata.initial!.byteOffset).getUint32(magic.offset, true), 0x7e57);
+    const bss = byName.get(".bss")!;
+    assert.equal(bss.initial, undefined);
+    assert.equal(bss.freeze, false);
+    assert.deepEqual(bss.variables.map((v) => v.name), ["hits"]);
+    assert.equal(byName.get(".data")!.initial![0], 1);
+  });
+
+  it("uprobe: a BTF-defined hash map read from .maps", () => {
+    const spec = openObject(fixture("uprobe"), { name: "uprobe" });
+    const m = spec.maps.find((x) => x.name === "calls_by_pid")!;
+    assert.deepEqual([m.origin, m.type, m.keySize, m.valueSize, m.maxEntries], ["btf", MapType.HASH, 4, 8, 1024]);
+    assert.deepEqual(spec.programs.map((p) => p.attach.kind === "uprobe" && p.attach.retprobe), [false, true]);
+  });
+
+  it("BTF-defined maps without a BTF reader are refused with the reason", () => {
+    assert.throws(() => parseObject(fixture("uprobe")), (e: unknown) => e instanceof ObjectError && /\.maps \(calls_by_pid\)/.test(e.message));
+  });
+});
+
+describe("trace_pipe lines", () => {
+  it("parses task, pid, cpu, flags, timestamp and message", () => {
+    const l = parseTraceLine("              rm-24991   [000] ...21  1827.196443: bpf_trace_printk: tsbpf-tp pid=24991 name=/tmp/x: y");
+    assert.deepEqual(
+      l && [l.task, l.pid, l.cpu, l.flags, l.timestamp, l.event, l.message],
+      ["rm", 24991, 0, "...21", 1827.196443, "bpf_trace_printk", "tsbpf-tp pid=24991 name=/tmp/x: y"],
+    );
+  });
+  it("keeps dashes and spaces in task names and reads lines without irq-info or with a tgid", () => {
+    const a = parseTraceLine(" kworker/u8:1-my-task-77 [003] 55.000001: bpf_trace_printk: hi")!;
+    assert.deepEqual([a.task, a.pid, a.cpu, a.flags, a.message], ["kworker/u8:1-my-task", 77, 3, undefined, "hi"]);
+    const b = parseTraceLine("  Web Content-1234 (   1200) [001] d..2. 10.5: bpf_trace_printk: x")!;
+    assert.deepEqual([b.task, b.pid, b.cpu, b.flags, b.message], ["Web Content", 1234, 1, "d..2.", "x"]);
+  });
+  it("leaves other lines alone", () => {
+    assert.equal(parseTraceLine("CPU:1 [LOST 12 EVENTS]"), undefined);
+  });
+});
