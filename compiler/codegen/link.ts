@@ -1,0 +1,77 @@
+// Peephole clean-up and linking.
+// Takes allocated machine blocks (physical registers, jumps by block id); gives final instruction
+// slots with jump offsets, the slots that need a `.rodata` relocation, and each slot's source position.
+//
+// Peephole: drop `rX = rX`, drop a jump to the block that follows, and turn
+// `if cond goto A; goto B; A:` into `if !cond goto B; A:`.
+
+import { AluOp, Class, JmpOp, Op, Source, type Insn } from "../isa/index.js";
+import type { Loc } from "../ir/index.js";
+import type { MBlock, MInsn } from "./machine.js";
+
+export interface Linked {
+  insns: Insn[];
+  /** Slot indices of LDDWs that load a `.rodata` address (their imm is the offset). */
+  rodataRelocs: number[];
+  /** The source position of each slot (both slots of an LDDW share one). */
+  locs: (Loc | undefined)[];
+}
+
+const INVERT: Record<number, number> = {
+  [JmpOp.JEQ]: JmpOp.JNE, [JmpOp.JNE]: JmpOp.JEQ,
+  [JmpOp.JGT]: JmpOp.JLE, [JmpOp.JLE]: JmpOp.JGT,
+  [JmpOp.JGE]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGE,
+  [JmpOp.JSGT]: JmpOp.JSLE, [JmpOp.JSLE]: JmpOp.JSGT,
+  [JmpOp.JSGE]: JmpOp.JSLT, [JmpOp.JSLT]: JmpOp.JSGE,
+};
+
+const isMovSelf = (m: MInsn): boolean => m.code === (Class.ALU64 | AluOp.MOV | Source.X) && m.off === 0 && m.dst === m.src;
+const isCond = (m: MInsn): boolean => (m.code & 0x07) === Class.JMP && m.target !== undefined && m.code !== Op.JA;
+
+export function peephole(blocks: MBlock[]): MBlock[] {
+  const out = blocks.map((b) => ({ id: b.id, insns: b.insns.filter((m) => !isMovSelf(m)) }));
+  for (let i = 0; i < out.length; i++) {
+    const insns = out[i]!.insns;
+    const next = out[i + 1]?.id;
+    const last = insns.at(-1);
+    if (last && last.code === Op.JA && last.target === next) {
+      insns.pop();
+      const cond = insns.at(-1);
+      // A conditional jump over nothing is dead too.
+      if (cond && isCond(cond) && cond.target === next) insns.pop();
+      continue;
+    }
+    const cond = insns.at(-2);
+    if (last && last.code === Op.JA && cond && isCond(cond) && cond.target === next && INVERT[cond.code & 0xf0] !== undefined) {
+      insns.splice(-2, 2, { ...cond, code: (cond.code & 0x0f) | INVERT[cond.code & 0xf0]!, target: last.target });
+    }
+  }
+  return out;
+}
+
+export function link(blocks: MBlock[]): Linked {
+  const start = new Map<number, number>();
+  let at = 0;
+  for (const b of blocks) {
+    start.set(b.id, at);
+    for (const m of b.insns) at += m.code === Op.LDDW ? 2 : 1;
+  }
+  const insns: Insn[] = [];
+  const rodataRelocs: number[] = [];
+  const locs: (Loc | undefined)[] = [];
+  for (const b of blocks) {
+    for (const m of b.insns) {
+      const here = insns.length;
+      let off = m.off;
+      if (m.target !== undefined) off = start.get(m.target)! - (here + 1);
+      insns.push({ code: m.code, dst: m.dst, src: m.src, off, imm: m.imm | 0 });
+      locs.push(m.loc);
+      if (m.code === Op.LDDW) {
+        insns.push({ code: 0, dst: 0, src: 0, off: 0, imm: (m.hi ?? 0) | 0 });
+        locs.push(m.loc);
+        if (m.reloc === ".rodata") rodataRelocs.push(here);
+      }
+    }
+  }
+  return { insns, rodataRelocs, locs };
+}

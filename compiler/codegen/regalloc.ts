@@ -1,0 +1,192 @@
+// Register allocation and frame layout.
+// Takes machine blocks over virtual registers and the function's stack objects; gives the same
+// blocks over physical registers with spill code inserted and every frame reference resolved to
+// an r10 offset, plus the stack depth.
+//
+// Linear scan over live intervals (the hull of each virtual register's live positions, from a
+// block-level liveness fixpoint). Virtual registers live in the callee-saved r6-r9, so helper
+// calls never clobber them; the rest spill to 8-byte slots below the stack objects. Spilled
+// operands pass through r1/r2, which select.ts guarantees are dead outside call sequences.
+
+import { AluOp, Class, FP, Size, Source } from "../isa/index.js";
+import type { StackObject } from "../ir/index.js";
+import { VBASE, isVirtual, usesDefs, type MBlock, type MInsn } from "./machine.js";
+
+export const MAX_STACK = 512;
+const ALLOCATABLE = [6, 7, 8, 9];
+const SCRATCH = [1, 2];
+
+export class CodegenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CodegenError";
+  }
+}
+
+interface Interval {
+  vreg: number;
+  start: number;
+  end: number;
+}
+
+export interface Allocation {
+  blocks: MBlock[];
+  stackDepth: number;
+  spills: number;
+}
+
+export function allocate(blocks: MBlock[], stack: readonly StackObject[]): Allocation {
+  const intervals = liveIntervals(blocks);
+  // Copy hints: a register defined by `mov vD, vS` prefers vS's register, so the copy vanishes.
+  const flat = blocks.flatMap((b) => b.insns);
+  const assigned = new Map<number, number>();
+  const slots = new Map<number, number>();
+  const active: Interval[] = [];
+  const free = [...ALLOCATABLE];
+  for (const iv of intervals) {
+    for (let k = active.length - 1; k >= 0; k--) {
+      // An interval whose last use is where this one is defined can hand over its register:
+      // every instruction reads its operands before it writes its result.
+      if (active[k]!.end <= iv.start) {
+        free.push(assigned.get(active[k]!.vreg)!);
+        active.splice(k, 1);
+      }
+    }
+    free.sort((a, b) => a - b);
+    if (free.length) {
+      const m = flat[iv.start];
+      const hint = m && m.code === (Class.ALU64 | AluOp.MOV | Source.X) && m.off === 0 && m.dst === iv.vreg ? assigned.get(m.src) : undefined;
+      const pick = hint !== undefined && free.includes(hint) ? hint : free[0]!;
+      free.splice(free.indexOf(pick), 1);
+      assigned.set(iv.vreg, pick);
+      active.push(iv);
+      continue;
+    }
+    // Spill whichever of the active intervals and this one ends last.
+    const victim = active.reduce((a, b) => (b.end > a.end ? b : a));
+    if (victim.end > iv.end) {
+      assigned.set(iv.vreg, assigned.get(victim.vreg)!);
+      assigned.delete(victim.vreg);
+      slots.set(victim.vreg, slots.size);
+      active.splice(active.indexOf(victim), 1, iv);
+    } else slots.set(iv.vreg, slots.size);
+  }
+
+  // Frame: stack objects from r10 down, then spill slots.
+  const objectOffsets: number[] = [];
+  let depth = 0;
+  for (const o of stack) {
+    depth = Math.ceil((depth + o.size) / o.align) * o.align;
+    objectOffsets.push(-depth);
+  }
+  depth = Math.ceil(depth / 8) * 8;
+  const spillBase = depth;
+  depth += 8 * slots.size;
+  if (depth > MAX_STACK) throw new CodegenError(`the program needs ${depth} bytes of stack; BPF allows ${MAX_STACK}`);
+  const slotOffset = (vreg: number): number => -(spillBase + 8 * (slots.get(vreg)! + 1));
+
+  const rewritten = blocks.map((b) => ({ id: b.id, insns: b.insns.flatMap((m) => rewrite(m)) }));
+  return { blocks: rewritten, stackDepth: depth, spills: slots.size };
+
+  function rewrite(m: MInsn): MInsn[] {
+    let insn: MInsn = { ...m };
+    if (insn.frame !== undefined) {
+      const base = objectOffsets[insn.frame]!;
+      if ((insn.code & 0x07) === Class.ALU64) insn.imm = base + insn.imm;
+      else insn.off = base + insn.off;
+      delete insn.frame;
+    }
+    const spilledDst = isVirtual(insn.dst) && slots.has(insn.dst);
+    const spilledSrc = isVirtual(insn.src) && slots.has(insn.src);
+    const isMov64X = insn.code === (Class.ALU64 | AluOp.MOV | Source.X) && insn.off === 0;
+    // Moves between a physical register and a spilled one become a plain load or store.
+    if (isMov64X && spilledSrc && !isVirtual(insn.dst)) {
+      return [{ code: Class.LDX | 0x60 | Size.DW, dst: insn.dst, src: FP, off: slotOffset(insn.src), imm: 0, loc: insn.loc }];
+    }
+    if (isMov64X && spilledDst && !isVirtual(insn.src)) {
+      return [{ code: Class.STX | 0x60 | Size.DW, dst: FP, src: insn.src, off: slotOffset(insn.dst), imm: 0, loc: insn.loc }];
+    }
+    const before: MInsn[] = [];
+    const after: MInsn[] = [];
+    const scratch = new Map<number, number>();
+    const { uses, defs } = usesDefs(insn);
+    const map = (r: number): number => {
+      if (!isVirtual(r)) return r;
+      const phys = assigned.get(r);
+      if (phys !== undefined) return phys;
+      let s = scratch.get(r);
+      if (s === undefined) {
+        s = SCRATCH[scratch.size]!;
+        scratch.set(r, s);
+        if (uses.includes(r)) before.push({ code: Class.LDX | 0x60 | Size.DW, dst: s, src: FP, off: slotOffset(r), imm: 0, loc: insn.loc });
+        if (defs.includes(r)) after.push({ code: Class.STX | 0x60 | Size.DW, dst: FP, src: s, off: slotOffset(r), imm: 0, loc: insn.loc });
+      }
+      return s;
+    };
+    const regsUsed = (insn.code & 0x07) === Class.LD || (insn.code & 0x07) === Class.ST ? ["dst"] : ["dst", "src"];
+    if (regsUsed.includes("dst")) insn.dst = map(insn.dst);
+    if (regsUsed.includes("src") && !isPseudoSrc(insn)) insn.src = map(insn.src);
+    insn = { ...insn };
+    return [...before, insn, ...after];
+  }
+}
+
+/** CALL and LDDW use src for a pseudo kind, not a register. */
+const isPseudoSrc = (m: MInsn): boolean => (m.code & 0x07) === Class.LD || m.code === (Class.JMP | 0x80);
+
+/** Live intervals of virtual registers, sorted by start. */
+function liveIntervals(blocks: MBlock[]): Interval[] {
+  const index = new Map(blocks.map((b, i) => [b.id, i]));
+  const gen: Set<number>[] = [];
+  const kill: Set<number>[] = [];
+  const succ: number[][] = [];
+  for (const b of blocks) {
+    const g = new Set<number>();
+    const k = new Set<number>();
+    const s = new Set<number>();
+    for (const m of b.insns) {
+      const { uses, defs } = usesDefs(m);
+      for (const u of uses) if (isVirtual(u) && !k.has(u)) g.add(u);
+      for (const d of defs) if (isVirtual(d)) k.add(d);
+      if (m.target !== undefined) s.add(index.get(m.target)!);
+    }
+    gen.push(g);
+    kill.push(k);
+    succ.push([...s]);
+  }
+  const liveIn = blocks.map(() => new Set<number>());
+  const liveOut = blocks.map(() => new Set<number>());
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = blocks.length - 1; i >= 0; i--) {
+      const out = liveOut[i]!;
+      for (const s of succ[i]!) for (const v of liveIn[s]!) if (!out.has(v)) (out.add(v), (changed = true));
+      const inn = liveIn[i]!;
+      for (const v of gen[i]!) if (!inn.has(v)) (inn.add(v), (changed = true));
+      for (const v of out) if (!kill[i]!.has(v) && !inn.has(v)) (inn.add(v), (changed = true));
+    }
+  }
+  const range = new Map<number, Interval>();
+  const touch = (v: number, pos: number): void => {
+    const iv = range.get(v);
+    if (!iv) range.set(v, { vreg: v, start: pos, end: pos });
+    else {
+      iv.start = Math.min(iv.start, pos);
+      iv.end = Math.max(iv.end, pos);
+    }
+  };
+  let pos = 0;
+  blocks.forEach((b, i) => {
+    const first = pos;
+    for (const v of liveIn[i]!) touch(v, first);
+    for (const m of b.insns) {
+      const { uses, defs } = usesDefs(m);
+      for (const r of [...uses, ...defs]) if (isVirtual(r)) touch(r, pos);
+      pos++;
+    }
+    for (const v of liveOut[i]!) touch(v, pos - 1);
+  });
+  return [...range.values()].sort((a, b) => a.start - b.start || a.vreg - b.vreg);
+}
+
+export { VBASE };

@@ -1,0 +1,218 @@
+// Instruction selection: IR blocks to machine blocks over virtual registers.
+// Takes an `IrFunction`; gives `MBlock`s in the same order, every block ending in a jump or exit.
+//
+// Physical registers appear only in fixed patterns: r1 copied out at entry, helper arguments
+// moved into r1-r5 right before a call, r0 copied out right after it, and r0 set right before
+// exit. Register allocation relies on r0-r5 being dead everywhere else.
+
+import {
+  AluOp,
+  Class,
+  FP,
+  Helper,
+  JmpOp,
+  Op,
+  PseudoLd,
+  Size,
+  Source,
+  type Reg,
+} from "../isa/index.js";
+import { normalize, widens, type BinOp, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
+import { VBASE, type MBlock, type MInsn } from "./machine.js";
+
+const ALU: Record<BinOp, number> = {
+  add: AluOp.ADD, sub: AluOp.SUB, mul: AluOp.MUL, div: AluOp.DIV, mod: AluOp.MOD,
+  and: AluOp.AND, or: AluOp.OR, xor: AluOp.XOR, shl: AluOp.LSH, shr: AluOp.RSH,
+};
+
+const JMP: Record<CmpOp, [unsigned: number, signed: number]> = {
+  eq: [JmpOp.JEQ, JmpOp.JEQ], ne: [JmpOp.JNE, JmpOp.JNE],
+  gt: [JmpOp.JGT, JmpOp.JSGT], ge: [JmpOp.JGE, JmpOp.JSGE],
+  lt: [JmpOp.JLT, JmpOp.JSLT], le: [JmpOp.JLE, JmpOp.JSLE],
+};
+const MIRROR: Record<CmpOp, CmpOp> = { eq: "eq", ne: "ne", gt: "lt", ge: "le", lt: "gt", le: "ge" };
+
+const fitsImm32 = (v: bigint): boolean => v >= -0x80000000n && v <= 0x7fffffffn;
+const SIZES: Record<1 | 2 | 4 | 8, number> = { 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW };
+
+export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
+  let nextVreg = fn.vregCount;
+  const out: MBlock[] = [];
+  let cur: MInsn[] = [];
+  let loc: Loc | undefined;
+
+  const put = (code: number, dst: number, src: number, off: number, imm: number, extra: Partial<MInsn> = {}): void => {
+    cur.push({ code, dst, src, off, imm: imm | 0, loc, ...extra });
+  };
+  const vr = (v: VReg): number => VBASE + v.id;
+  const temp = (): number => VBASE + nextVreg++;
+  const alu = (is64: boolean, op: number, dst: number, src: number | { imm: number }, off = 0): void => {
+    const cls = is64 ? Class.ALU64 : Class.ALU;
+    if (typeof src === "number") put(cls | op | Source.X, dst, src, off, 0);
+    else put(cls | op | Source.K, dst, 0, off, src.imm);
+  };
+  const lddw = (dst: number, v: bigint): void => {
+    const u = BigInt.asUintN(64, v);
+    put(Op.LDDW, dst, PseudoLd.IMM64, 0, Number(u & 0xffffffffn), { hi: Number(u >> 32n) | 0 });
+  };
+  /** dst = 64-bit constant. */
+  const loadImm = (dst: number, v: bigint): void => {
+    if (fitsImm32(v)) alu(true, AluOp.MOV, dst, { imm: Number(v) });
+    else lddw(dst, v);
+  };
+  /** A register holding the operand (a fresh temporary for constants). */
+  const inReg = (o: Operand): number => {
+    if (o.kind === "reg") return vr(o);
+    const t = temp();
+    loadImm(t, o.value);
+    return t;
+  };
+  /** Re-establishes the extension invariant of `t` in `r` after a narrowing or a 32-bit op. */
+  const fixup = (r: number, t: IntType): void => {
+    if (t.bits === 64) return;
+    if (t.signed) {
+      alu(true, AluOp.LSH, r, { imm: 64 - t.bits });
+      alu(true, AluOp.ARSH, r, { imm: 64 - t.bits });
+    } else if (t.bits === 32) alu(false, AluOp.MOV, r, r);
+    else alu(true, AluOp.AND, r, { imm: t.bits === 16 ? 0xffff : 0xff });
+  };
+  const move = (dst: number, dstType: IntType, src: Operand): void => {
+    if (src.kind === "imm") return loadImm(dst, normalize(src.value, dstType));
+    if (vr(src) !== dst) alu(true, AluOp.MOV, dst, vr(src));
+    if (!widens(src.type, dstType)) fixup(dst, dstType);
+  };
+
+  const inst = (i: Inst): void => {
+    loc = i.loc;
+    switch (i.op) {
+      case "mov":
+        return move(vr(i.dst), i.dst.type, i.src);
+      case "bin": {
+        const t = i.dst.type;
+        const is64 = t.bits === 64;
+        const d = vr(i.dst);
+        let op = ALU[i.kind];
+        if (i.kind === "shr" && t.signed) op = AluOp.ARSH;
+        const off = (i.kind === "div" || i.kind === "mod") && t.signed ? 1 : 0;
+        // Two-address form: d = a, then d op= b. If b lives in d's register, copy b out first.
+        let b: number | { imm: number };
+        if (i.b.kind === "imm") {
+          const v = is64 ? i.b.value : BigInt.asIntN(32, i.b.value);
+          b = fitsImm32(v) ? { imm: Number(v) } : inReg(i.b);
+        } else b = vr(i.b);
+        if (typeof b === "number" && b === d && !(i.a.kind === "reg" && vr(i.a) === d)) {
+          const t2 = temp();
+          alu(true, AluOp.MOV, t2, b);
+          b = t2;
+        }
+        if (i.a.kind === "imm") loadImm(d, i.a.value);
+        else if (vr(i.a) !== d) alu(true, AluOp.MOV, d, vr(i.a));
+        alu(is64, op, d, b, off);
+        if (!is64) fixup(d, t);
+        return;
+      }
+      case "neg":
+      case "not": {
+        const t = i.dst.type;
+        const is64 = t.bits === 64;
+        const d = vr(i.dst);
+        move(d, t, i.a);
+        if (i.op === "neg") put((is64 ? Class.ALU64 : Class.ALU) | AluOp.NEG, d, 0, 0, 0);
+        else alu(is64, AluOp.XOR, d, { imm: -1 });
+        if (!is64) fixup(d, t);
+        return;
+      }
+      case "ctx": {
+        const d = vr(i.dst);
+        put(Class.LDX | 0x60 | SIZES[i.size], d, vr(fn.ctx), i.offset, 0);
+        const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
+        if (i.signed && i.size < 8) fixup(d, loaded);
+        if (!widens(loaded, i.dst.type)) fixup(d, i.dst.type);
+        return;
+      }
+      case "store": {
+        if (i.src.kind === "imm" && fitsImm32(i.src.value)) put(Class.ST | 0x60 | Size.DW, FP, 0, i.offset, Number(i.src.value), { frame: i.object });
+        else put(Class.STX | 0x60 | Size.DW, FP, inReg(i.src), i.offset, 0, { frame: i.object });
+        return;
+      }
+      case "call": {
+        i.args.forEach((a, n) => argument((n + 1) as Reg, a));
+        put(Op.CALL, 0, 0, 0, i.helper, { args: i.args.length });
+        if (i.dst) {
+          alu(true, AluOp.MOV, vr(i.dst), 0);
+          if (i.dst.type.bits < 64) fixup(vr(i.dst), i.dst.type);
+        }
+        return;
+      }
+    }
+  };
+
+  const argument = (r: Reg, a: CallArg): void => {
+    if (a.kind === "rodata") put(Op.LDDW, r, 0, 0, a.offset, { hi: 0, reloc: ".rodata" });
+    else if (a.kind === "stack") {
+      alu(true, AluOp.MOV, r, FP);
+      alu(true, AluOp.ADD, r, { imm: 0 });
+      cur[cur.length - 1]!.frame = a.object;
+    } else if (a.kind === "imm") loadImm(r, a.value);
+    else alu(true, AluOp.MOV, r, vr(a));
+  };
+
+  const term = (t: Terminator): void => {
+    loc = t.loc;
+    switch (t.op) {
+      case "jmp":
+        put(Op.JA, 0, 0, 0, 0, { target: t.target });
+        return;
+      case "ret":
+        if (t.value.kind === "imm") loadImm(0, t.value.value);
+        else alu(true, AluOp.MOV, 0, vr(t.value));
+        put(Op.EXIT, 0, 0, 0, 0);
+        return;
+      case "br": {
+        let { a, b, cmp } = t;
+        if (a.kind === "imm" && b.kind === "imm") {
+          put(Op.JA, 0, 0, 0, 0, { target: evalCmp(cmp, t.signed, a.value, b.value) ? t.then : t.else });
+          return;
+        }
+        if (a.kind === "imm") [a, b, cmp] = [b, a, MIRROR[cmp]];
+        const op = JMP[cmp][t.signed ? 1 : 0]!;
+        const ra = vr(a as VReg);
+        if (b.kind === "imm" && fitsImm32(b.value)) put(Class.JMP | op | Source.K, ra, 0, 0, Number(b.value), { target: t.then });
+        else put(Class.JMP | op | Source.X, ra, inReg(b), 0, 0, { target: t.then });
+        put(Op.JA, 0, 0, 0, 0, { target: t.else });
+        return;
+      }
+    }
+  };
+
+  blocks.forEach((block, n) => {
+    cur = [];
+    if (n === 0) {
+      loc = fn.loc;
+      alu(true, AluOp.MOV, vr(fn.ctx), 1);
+    }
+    for (const i of block.insts) inst(i);
+    if (block.term) term(block.term);
+    else {
+      loc = undefined;
+      loadImm(0, 0n);
+      put(Op.EXIT, 0, 0, 0, 0);
+    }
+    out.push({ id: block.id, insns: cur });
+  });
+  return out;
+}
+
+function evalCmp(cmp: CmpOp, signed: boolean, a: bigint, b: bigint): boolean {
+  const [x, y] = signed ? [BigInt.asIntN(64, a), BigInt.asIntN(64, b)] : [BigInt.asUintN(64, a), BigInt.asUintN(64, b)];
+  switch (cmp) {
+    case "eq": return x === y;
+    case "ne": return x !== y;
+    case "lt": return x < y;
+    case "le": return x <= y;
+    case "gt": return x > y;
+    case "ge": return x >= y;
+  }
+}
+
+export { Helper };

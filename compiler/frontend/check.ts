@@ -1,0 +1,88 @@
+// Parsing and type-checking a probe file with the TypeScript compiler API.
+// Takes the file's name and text and the prelude text; gives the TypeScript program, its checker,
+// the parsed file and TypeScript's own diagnostics as tsbpf `Diagnostic`s.
+// TypeScript is loaded on first use through CommonJS require (faster than an ESM import of it), so
+// code paths that never compile never pay for it.
+
+import { createRequire } from "node:module";
+import type * as TS from "typescript";
+import { makeDiagnostic, type Diagnostic } from "./diagnostics.js";
+import { PRELUDE_FILE } from "./prelude.js";
+
+export type Typescript = typeof TS;
+
+let loaded: Typescript | undefined;
+
+/** The `typescript` module, loaded once. */
+export function typescript(): Typescript {
+  loaded ??= createRequire(import.meta.url)("typescript") as Typescript;
+  return loaded;
+}
+
+export interface Checked {
+  ts: Typescript;
+  program: TS.Program;
+  checker: TS.TypeChecker;
+  file: TS.SourceFile;
+  prelude: TS.SourceFile;
+  diagnostics: Diagnostic[];
+}
+
+/** Parses only (no checking): cheap, for finding the tracepoints a file uses before building the prelude. */
+export function parse(fileName: string, text: string): TS.SourceFile {
+  const ts = typescript();
+  return ts.createSourceFile(fileName, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+}
+
+export function check(fileName: string, text: string, preludeText: string, parsed?: TS.SourceFile): Checked {
+  const ts = typescript();
+  const file = parsed ?? parse(fileName, text);
+  const prelude = ts.createSourceFile(PRELUDE_FILE, preludeText, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const files = new Map<string, TS.SourceFile>([
+    [fileName, file],
+    [PRELUDE_FILE, prelude],
+  ]);
+  const options: TS.CompilerOptions = {
+    noLib: true,
+    types: [],
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    allowUnreachableCode: true,
+    skipLibCheck: true,
+    isolatedModules: true,
+  };
+  const host: TS.CompilerHost = {
+    getSourceFile: (name) => files.get(name),
+    getDefaultLibFileName: () => PRELUDE_FILE,
+    writeFile: () => {},
+    getCurrentDirectory: () => "/",
+    getCanonicalFileName: (name) => name,
+    useCaseSensitiveFileNames: () => true,
+    getNewLine: () => "\n",
+    fileExists: (name) => files.has(name),
+    readFile: (name) => files.get(name)?.text,
+    // Only "tsbpf" resolves (to the prelude's ambient module); everything else is reported by the lowering.
+    resolveModuleNameLiterals: (literals) => literals.map(() => ({ resolvedModule: undefined })),
+  };
+  const program = ts.createProgram({ rootNames: [PRELUDE_FILE, fileName], options, host });
+  const raw = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file), ...program.getGlobalDiagnostics()];
+  const source = { fileName, text };
+  const diagnostics = raw
+    // "Cannot find module": imports other than "tsbpf" get tsbpf's own diagnostic.
+    .filter((d) => d.code !== 2307 && d.code !== 2792)
+    .map((d) =>
+      makeDiagnostic(
+        d.file === file ? source : { fileName: d.file?.fileName ?? fileName, text: d.file?.text ?? "" },
+        `TS${d.code}`,
+        ts.flattenDiagnosticMessageText(d.messageText, "\n"),
+        d.start ?? 0,
+        d.length ?? 0,
+        d.category === ts.DiagnosticCategory.Error ? "error" : "warning",
+      ),
+    )
+    .filter((d) => d.severity === "error");
+  return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
+}

@@ -1,0 +1,135 @@
+// The compiler's entry point: a TypeScript probe file to a libbpf-style BPF ELF object.
+// Takes a path or `{ fileName, text }`; gives the object bytes, each program's slots and
+// relocations, and diagnostics (tsbpf's TSBPF1xxx and TypeScript's TSnnnn). Never throws for bad
+// input: every problem with the probe file is a diagnostic.
+//
+// Pipeline: parse -> find tracepoints and read their formats -> type-check against the prelude ->
+// lower to IR (frontend/) -> dead-code elimination (ir/) -> instruction selection, register
+// allocation, peephole, linking (codegen/) -> ELF (object/).
+
+import { readFileSync } from "node:fs";
+import { eliminateDeadCode } from "./ir/dce.js";
+import type { Loc } from "./ir/index.js";
+import type { Insn } from "./isa/index.js";
+import { CodegenError, generate } from "./codegen/index.js";
+import { check, parse, typescript } from "./frontend/check.js";
+import { Code, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
+import { initTables, lower, type ProbeKind } from "./frontend/lower.js";
+import { preludeText } from "./frontend/prelude.js";
+import { TARGETS, hostArch } from "./frontend/targets.js";
+import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
+import { writeObject } from "./object/write.js";
+
+export { formatDiagnostic, formatDiagnostics, type Diagnostic, type FormatOptions } from "./frontend/diagnostics.js";
+
+export interface CompileOptions {
+  /** Target architecture for probe argument registers; default: the host's. */
+  arch?: string;
+  /** Where tracefs is mounted (default: /sys/kernel/tracing, then /sys/kernel/debug/tracing). */
+  tracefs?: string;
+  /** Supplies a tracepoint's format file text instead of tracefs (for tests and cross-compiling). */
+  tracepointFormat?: (group: string, name: string) => string | undefined;
+}
+
+export interface CompiledProgram {
+  /** The exported constant's name, also the ELF symbol. */
+  name: string;
+  /** SEC() name: kprobe/do_unlinkat, tracepoint/syscalls/sys_enter_unlinkat, ... */
+  section: string;
+  kind: ProbeKind;
+  insns: Insn[];
+  /** LDDW slots that load a `.rodata` address; their imm is the offset in `.rodata`. */
+  relocations: { insn: number; symbol: ".rodata" }[];
+  /** Source position of each slot (for line info). */
+  lines: (Loc | undefined)[];
+  stackDepth: number;
+}
+
+export interface CompileResult {
+  /** The ELF object; empty when there are errors. */
+  object: Uint8Array;
+  programs: CompiledProgram[];
+  rodata: Uint8Array;
+  license: string;
+  diagnostics: Diagnostic[];
+  /** The probe file's text, for printing diagnostics with code frames. */
+  source: { fileName: string; text: string };
+}
+
+export type CompileInput = string | { fileName: string; text: string };
+
+export function compile(input: CompileInput, options: CompileOptions = {}): CompileResult {
+  const source = typeof input === "string" ? { fileName: input, text: "" } : input;
+  const empty = (diagnostics: Diagnostic[]): CompileResult => ({ object: new Uint8Array(0), programs: [], rodata: new Uint8Array(0), license: "", diagnostics, source });
+  if (typeof input === "string") {
+    try {
+      source.text = readFileSync(input, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      return empty([{ code: `TSBPF${Code.CannotRead}`, severity: "error", message: `cannot read ${input}: ${code}`, file: input, line: 0, column: 0, start: 0, length: 0 }]);
+    }
+  }
+  const { fileName, text } = source;
+  const ts = typescript();
+  initTables(ts);
+  const parsed = parse(fileName, text);
+
+  // Tracepoint formats shape the handlers' parameter types, so they are read before checking.
+  const diagnostics: Diagnostic[] = [];
+  const tracepoints = new Map<string, TracepointFormat>();
+  const roots = options.tracefs ? [options.tracefs] : TRACEFS_ROOTS;
+  const visit = (node: import("typescript").Node): void => {
+    if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "tracepoint" && node.arguments.length >= 2) {
+      const [g, n] = node.arguments;
+      if (g && n && ts.isStringLiteralLike(g) && ts.isStringLiteralLike(n) && !tracepoints.has(`${g.text}/${n.text}`)) {
+        const formatText = options.tracepointFormat ? options.tracepointFormat(g.text, n.text) : readTracepointFormat(g.text, n.text, roots);
+        if (formatText === undefined) {
+          diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `no tracepoint ${g.text}:${n.text} (no format file under ${roots.map((r) => `${r}/events`).join(" or ")})`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
+        } else tracepoints.set(`${g.text}/${n.text}`, parseTracepointFormat(g.text, n.text, formatText));
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(parsed);
+
+  const checked = check(fileName, text, preludeText([...tracepoints.values()]), parsed);
+  diagnostics.push(...checked.diagnostics);
+  if (diagnostics.length) return empty(diagnostics);
+
+  const target = TARGETS[options.arch ?? hostArch()];
+  const lowered = lower(checked, tracepoints, target);
+  if (lowered.diagnostics.length) return empty(lowered.diagnostics);
+
+  const programs: CompiledProgram[] = [];
+  for (const { fn, kind } of lowered.programs) {
+    try {
+      const out = generate(eliminateDeadCode(fn));
+      programs.push({
+        name: fn.name,
+        section: fn.section,
+        kind,
+        insns: out.insns,
+        relocations: out.rodataRelocs.map((insn) => ({ insn, symbol: ".rodata" as const })),
+        lines: out.locs,
+        stackDepth: out.stackDepth,
+      });
+    } catch (error) {
+      if (!(error instanceof CodegenError)) throw error;
+      const at = fn.loc ? locStart(text, fn.loc) : 0;
+      diagnostics.push(makeDiagnostic(source, Code.StackTooLarge, `${fn.name}: ${error.message}`, at, 0));
+    }
+  }
+  if (diagnostics.length) return empty(diagnostics);
+  const { bytes } = writeObject({
+    programs: programs.map((p) => ({ name: p.name, section: p.section, insns: p.insns, rodataRelocs: p.relocations.map((r) => r.insn) })),
+    rodata: lowered.module.rodata,
+    license: lowered.module.license,
+  });
+  return { object: bytes, programs, rodata: lowered.module.rodata, license: lowered.module.license, diagnostics: [], source };
+}
+
+function locStart(text: string, loc: Loc): number {
+  let at = 0;
+  for (let line = 1; line < loc.line; line++) at = text.indexOf("\n", at) + 1;
+  return at + loc.column - 1;
+}

@@ -1,0 +1,168 @@
+// The typed IR between the frontend and codegen: functions of basic blocks over virtual registers.
+// Takes nothing; gives the data types, a small builder used by the frontend, and a text dump for debugging.
+//
+// Invariant codegen relies on: a virtual register of type T always holds its value extended to
+// 64 bits as T says (sign-extended when signed, zero-extended when not). Immediates are stored
+// already converted to their type.
+
+import type { IntType } from "./types.js";
+
+export * from "./types.js";
+
+export interface VReg {
+  readonly kind: "reg";
+  readonly id: number;
+  readonly type: IntType;
+}
+
+export interface Imm {
+  readonly kind: "imm";
+  readonly value: bigint;
+  readonly type: IntType;
+}
+
+export type Operand = VReg | Imm;
+
+export type BinOp = "add" | "sub" | "mul" | "div" | "mod" | "and" | "or" | "xor" | "shl" | "shr";
+export type CmpOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
+
+/** A helper argument: a value, the address of a read-only string, or of a stack object. */
+export type CallArg = Operand | { readonly kind: "rodata"; readonly offset: number } | { readonly kind: "stack"; readonly object: number };
+
+/** Source position for line info: 1-based line and column in the probe file. */
+export interface Loc {
+  readonly line: number;
+  readonly column: number;
+}
+
+export type Inst =
+  /** dst = src converted to dst's type. */
+  | { op: "mov"; dst: VReg; src: Operand; loc?: Loc }
+  /** dst = a OP b at dst's type (always at least 32 bits: C promotes narrower operands). */
+  | { op: "bin"; kind: BinOp; dst: VReg; a: Operand; b: Operand; loc?: Loc }
+  | { op: "neg" | "not"; dst: VReg; a: Operand; loc?: Loc }
+  /** dst = *(size *)(ctx + offset), extended as dst's type says. */
+  | { op: "ctx"; dst: VReg; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; loc?: Loc }
+  /** *(u64 *)(stack object + offset) = src. */
+  | { op: "store"; object: number; offset: number; src: Operand; loc?: Loc }
+  | { op: "call"; helper: number; args: CallArg[]; dst?: VReg; loc?: Loc };
+
+export type Terminator =
+  | { op: "jmp"; target: number; loc?: Loc }
+  /** if (a CMP b) goto then else goto else; compared at the operands' common type. */
+  | { op: "br"; cmp: CmpOp; signed: boolean; a: Operand; b: Operand; then: number; else: number; loc?: Loc }
+  | { op: "ret"; value: Operand; loc?: Loc };
+
+export interface Block {
+  readonly id: number;
+  readonly insts: Inst[];
+  term?: Terminator;
+}
+
+export interface StackObject {
+  readonly size: number;
+  readonly align: number;
+}
+
+export interface IrFunction {
+  /** Symbol name: the exported constant's name. */
+  readonly name: string;
+  /** ELF section: kprobe/do_unlinkat, tracepoint/syscalls/sys_enter_unlinkat, ... */
+  readonly section: string;
+  /** The context pointer (r1 at entry). */
+  readonly ctx: VReg;
+  /** Entry is blocks[0]. */
+  readonly blocks: Block[];
+  readonly stack: StackObject[];
+  readonly vregCount: number;
+  readonly loc?: Loc;
+}
+
+export interface IrModule {
+  readonly functions: IrFunction[];
+  /** Contents of `.rodata` (printk formats, NUL-terminated). */
+  readonly rodata: Uint8Array;
+  readonly license: string;
+}
+
+/** Builds one function's blocks; the frontend drives it statement by statement. */
+export class FunctionBuilder {
+  readonly blocks: Block[] = [];
+  readonly stack: StackObject[] = [];
+  private next = 0;
+  current: Block;
+  readonly ctx: VReg;
+
+  constructor() {
+    this.current = this.newBlock();
+    this.ctx = this.vreg({ bits: 64, signed: false });
+  }
+
+  vreg(type: IntType): VReg {
+    return { kind: "reg", id: this.next++, type };
+  }
+
+  newBlock(): Block {
+    const block: Block = { id: this.blocks.length, insts: [] };
+    this.blocks.push(block);
+    return block;
+  }
+
+  emit(inst: Inst): void {
+    if (!this.current.term) this.current.insts.push(inst);
+  }
+
+  /** Ends the current block (a no-op after a return: the rest is unreachable and dropped later). */
+  terminate(term: Terminator): void {
+    if (!this.current.term) this.current.term = term;
+  }
+
+  stackObject(size: number, align = 8): number {
+    this.stack.push({ size, align });
+    return this.stack.length - 1;
+  }
+
+  finish(name: string, section: string, loc?: Loc): IrFunction {
+    return { name, section, ctx: this.ctx, blocks: this.blocks, stack: this.stack, vregCount: this.next, loc };
+  }
+}
+
+/** Blocks reachable from the entry, in their original order: the kernel rejects unreachable code. */
+export function reachableBlocks(fn: IrFunction): Block[] {
+  const seen = new Set<number>([0]);
+  const work = [0];
+  while (work.length) {
+    const term = fn.blocks[work.pop()!]!.term;
+    const succ = !term ? [] : term.op === "jmp" ? [term.target] : term.op === "br" ? [term.then, term.else] : [];
+    for (const s of succ) if (!seen.has(s)) (seen.add(s), work.push(s));
+  }
+  return fn.blocks.filter((b) => seen.has(b.id));
+}
+
+const opnd = (o: Operand): string => (o.kind === "imm" ? `${o.value}` : `%${o.id}`);
+const arg = (a: CallArg): string => (a.kind === "rodata" ? `rodata+${a.offset}` : a.kind === "stack" ? `stack#${a.object}` : opnd(a));
+const ty = (t: IntType): string => (t.ptr ? "ptr" : `${t.signed ? "i" : "u"}${t.bits}`);
+
+/** A readable dump of a function, for debugging and error reports. */
+export function printFunction(fn: IrFunction): string {
+  const out = [`${fn.name} (${fn.section}): ctx %${fn.ctx.id}`];
+  for (const b of fn.blocks) {
+    out.push(`b${b.id}:`);
+    for (const i of b.insts) {
+      switch (i.op) {
+        case "mov": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${opnd(i.src)}`); break;
+        case "bin": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.kind} ${opnd(i.a)}, ${opnd(i.b)}`); break;
+        case "neg": case "not": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.op} ${opnd(i.a)}`); break;
+        case "ctx": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ctx[${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}]`); break;
+        case "store": out.push(`  stack#${i.object}[${i.offset}] = ${opnd(i.src)}`); break;
+        case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
+      }
+    }
+    const t = b.term;
+    if (!t) out.push("  <open>");
+    else if (t.op === "jmp") out.push(`  jmp b${t.target}`);
+    else if (t.op === "br") out.push(`  br ${t.signed ? "s" : "u"}${t.cmp} ${opnd(t.a)}, ${opnd(t.b)} ? b${t.then} : b${t.else}`);
+    else out.push(`  ret ${opnd(t.value)}`);
+  }
+  return out.join("\n");
+}

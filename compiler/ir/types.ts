@@ -1,0 +1,56 @@
+// Integer types of the probe language and C's conversion rules over them.
+// Takes nothing; gives `IntType`, the named types (u8..i64), the usual arithmetic conversions,
+// integer promotion, range checks and value normalisation (truncate, then extend).
+
+export type Bits = 8 | 16 | 32 | 64;
+
+export interface IntType {
+  readonly bits: Bits;
+  readonly signed: boolean;
+  /** A pointer: arithmetic as u64, printed in hex. */
+  readonly ptr?: boolean;
+}
+
+const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });
+export const I8 = mk(8, true);
+export const I16 = mk(16, true);
+export const I32 = mk(32, true);
+export const I64 = mk(64, true);
+export const U8 = mk(8, false);
+export const U16 = mk(16, false);
+export const U32 = mk(32, false);
+export const U64 = mk(64, false);
+export const PTR: IntType = Object.freeze({ bits: 64, signed: false, ptr: true });
+
+export const INT_TYPES: Readonly<Record<string, IntType>> = { i8: I8, i16: I16, i32: I32, i64: I64, u8: U8, u16: U16, u32: U32, u64: U64 };
+
+export const typeName = (t: IntType): string => (t.ptr ? "Ptr" : `${t.signed ? "i" : "u"}${t.bits}`);
+export const sameType = (a: IntType, b: IntType): boolean => a.bits === b.bits && a.signed === b.signed && !!a.ptr === !!b.ptr;
+
+/** C integer promotion: anything narrower than int becomes int (i32). */
+export const promote = (t: IntType): IntType => (t.bits < 32 ? I32 : t.ptr ? U64 : t);
+
+/** C's usual arithmetic conversions for a binary operator's operands. */
+export function commonType(a: IntType, b: IntType): IntType {
+  const x = promote(a);
+  const y = promote(b);
+  if (x.signed === y.signed) return x.bits >= y.bits ? x : y;
+  const [u, s] = x.signed ? [y, x] : [x, y];
+  // The unsigned type wins unless the signed one is wider (and so holds all its values).
+  return u.bits >= s.bits ? u : s;
+}
+
+/** The value `v` converted to `t` as C converts: keep the low bits, then extend by signedness. */
+export const normalize = (v: bigint, t: IntType): bigint => (t.signed ? BigInt.asIntN(t.bits, v) : BigInt.asUintN(t.bits, v));
+
+export const fits = (v: bigint, t: IntType): boolean => normalize(v, t) === v;
+
+/**
+ * True when every value of `from` is a value of `to`: a register holding `from` extended to
+ * 64 bits already holds the same value extended as `to`, so conversion needs no instruction.
+ */
+export function widens(from: IntType, to: IntType): boolean {
+  if (to.bits === 64) return true; // 64-bit registers already hold the C conversion's result
+  if (from.signed === to.signed) return from.bits <= to.bits;
+  return !from.signed && to.signed && from.bits < to.bits;
+}

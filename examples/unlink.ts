@@ -1,0 +1,16 @@
+// The libbpf do_unlinkat kprobe/kretprobe pair, in TypeScript.
+// (The filename read, `name.name`, waits for BTF and CO-RE support in the compiler.)
+import { kprobe, kretprobe, printk, pidTgid, type i32, type i64, type Ptr } from "tsbpf";
+
+export const license = "Dual BSD/GPL";
+
+export const do_unlinkat = kprobe("do_unlinkat", (dfd: i32, name: Ptr) => {
+  const pid = pidTgid() >> 32;
+  printk(`KPROBE ENTRY pid = ${pid}, dfd = ${dfd}, filename = ${name}`);
+  return 0;
+});
+
+export const do_unlinkat_exit = kretprobe("do_unlinkat", (ret: i64) => {
+  printk(`KPROBE EXIT: pid = ${pidTgid() >> 32}, ret = ${ret}`);
+  return 0;
+});

@@ -1,0 +1,101 @@
+// Kernel acceptance: compiled examples must pass the running kernel's verifier, one program at a
+// time through bpf(BPF_PROG_LOAD) (with `.rodata` as a frozen read-only array map, as libbpf does),
+// and as a whole object through `bpftool prog loadall` (libbpf's own object loader).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile, type CompileResult } from "../../compiler/index.js";
+import { PseudoLd, encode } from "../../compiler/isa/index.js";
+import { BpfLoadError, MapFlag, MapType, ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+
+const sys = openSys();
+const noKernel = missingRoot() ?? missingBpf(sys);
+const noBpftool = spawnSync("bpftool", ["version"]).status === 0 ? undefined : "bpftool is not installed";
+
+const EXAMPLES = ["examples/unlink.ts", "examples/unlink-tracepoint.ts"];
+const PROG_TYPES = { kprobe: ProgType.KPROBE, kretprobe: ProgType.KPROBE, uprobe: ProgType.KPROBE, uretprobe: ProgType.KPROBE, tracepoint: ProgType.TRACEPOINT };
+
+function compiled(path: string): CompileResult {
+  const r = compile(path);
+  assert.deepEqual(r.diagnostics, [], `${path} does not compile`);
+  return r;
+}
+
+/** Loads every program of a compiled file, each with `.rodata` as a frozen map; returns the verifier logs. */
+function loadEach(r: CompileResult): void {
+  let rodataFd: number | undefined;
+  try {
+    if (r.rodata.length) {
+      rodataFd = sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: r.rodata.length, maxEntries: 1, flags: MapFlag.RDONLY_PROG, name: ".rodata" });
+      sys.mapUpdate(rodataFd, new Uint8Array(4), r.rodata);
+      sys.mapFreeze(rodataFd);
+    }
+    for (const p of r.programs) {
+      const insns = p.insns.map((i) => ({ ...i }));
+      for (const { insn } of p.relocations) {
+        // What libbpf does for a `.rodata` relocation: map fd in slot 0, offset in slot 1.
+        insns[insn + 1]!.imm = insns[insn]!.imm;
+        insns[insn] = { ...insns[insn]!, src: PseudoLd.MAP_VALUE, imm: rodataFd! };
+      }
+      try {
+        const { fd } = sys.progLoad({ type: PROG_TYPES[p.kind], insns: encode(insns), license: r.license, name: p.name.slice(0, 15) });
+        sys.close(fd);
+      } catch (error) {
+        if (error instanceof BpfLoadError) assert.fail(`${p.section} (${p.name}) was rejected:\n${error.log}`);
+        throw error;
+      }
+    }
+  } finally {
+    if (rodataFd !== undefined) sys.close(rodataFd);
+  }
+}
+
+for (const path of EXAMPLES) {
+  test(`${path}: every program passes the kernel's verifier`, { skip: noKernel }, () => {
+    const r = compiled(path);
+    assert.ok(r.programs.length > 0);
+    loadEach(r);
+  });
+}
+
+test("printk with more than three values goes through bpf_trace_vprintk and loads", { skip: noKernel }, () => {
+  const r = compile({
+    fileName: "vprintk.ts",
+    text: [
+      'import { kprobe, printk, pidTgid, uidGid, ktimeNs, smpProcessorId, prandomU32, type u32 } from "tsbpf";',
+      'export const license = "GPL";',
+      "export const p = kprobe(\"do_unlinkat\", (dfd: u32) => {",
+      "  printk(`${pidTgid() >> 32} ${uidGid() & 0xffffffff} ${ktimeNs()} ${smpProcessorId()} ${prandomU32()} ${dfd} 100%`);",
+      "});",
+    ].join("\n"),
+  });
+  assert.deepEqual(r.diagnostics, []);
+  loadEach(r);
+});
+
+test("bpftool prog loadall accepts the objects (libbpf's loader, .rodata relocations)", { skip: noKernel ?? noBpftool }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-obj-"));
+  try {
+    for (const path of EXAMPLES) {
+      const r = compiled(path);
+      const object = join(dir, "probe.bpf.o");
+      writeFileSync(object, r.object);
+      const pins = `/sys/fs/bpf/tsbpf-test-${process.pid}`;
+      try {
+        execFileSync("bpftool", ["prog", "loadall", object, pins], { stdio: ["ignore", "pipe", "pipe"] });
+        assert.deepEqual(readdirSync(pins).sort(), r.programs.map((p) => p.name).sort());
+      } catch (error) {
+        const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? "";
+        assert.fail(`bpftool prog loadall ${path} failed:\n${stderr || String(error)}`);
+      } finally {
+        rmSync(pins, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
