@@ -147,8 +147,18 @@ function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: 
   return perfAttach(sys, progFd, spec, attr, `${kind} ${path}:${where}`, options.pid ?? -1);
 }
 
-/** Whether /proc/kallsyms lists `func` as a text symbol (module symbols included). */
+const knownFunctions = new Map<string, boolean>();
+
+/** Whether /proc/kallsyms lists `func` as a text symbol (module symbols included); answers are cached per process. */
 export function kernelFunctionExists(func: string, kallsyms = "/proc/kallsyms"): boolean {
+  const key = `${kallsyms}\0${func}`;
+  let known = knownFunctions.get(key);
+  // Reading kallsyms costs ~150 ms; a module loaded later is the only way an answer changes.
+  if (known === undefined) knownFunctions.set(key, (known = scanKallsyms(func, kallsyms)));
+  return known;
+}
+
+function scanKallsyms(func: string, kallsyms: string): boolean {
   let text: string;
   try {
     text = readFileSync(kallsyms, "latin1");

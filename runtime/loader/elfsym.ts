@@ -3,7 +3,7 @@
 // gives the absolute path (searching this process's mappings, the library directories and PATH) and the
 // offset the uprobe PMU wants: the symbol's address (.symtab or .dynsym) translated through its PT_LOAD segment.
 
-import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /** A name that cannot be resolved; the message is one sentence for the user. */
@@ -96,9 +96,23 @@ const PT_LOAD = 1;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 
-/** File offset of `symbol` (plus `offset`) in the ELF file at `path`. */
+const offsets = new Map<string, number>();
+
+/** File offset of `symbol` (plus `offset`) in the ELF file at `path`; cached while the file's identity and mtime stay. */
 export function symbolFileOffset(path: string, symbol: string, offset = 0): number {
-  if (!existsSync(path)) throw new SymbolError(`no such binary: ${path}`);
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new SymbolError(`no such binary: ${path}`);
+  }
+  const key = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${symbol}`;
+  let at = offsets.get(key);
+  if (at === undefined) offsets.set(key, (at = findSymbol(path, symbol)));
+  return at + offset;
+}
+
+function findSymbol(path: string, symbol: string): number {
   const f = readFileSync(path);
   if (f.length < 64 || f.readUInt32BE(0) !== 0x7f454c46) throw new SymbolError(`${path} is not an ELF file`);
   if (f[4] !== 2 || f[5] !== 1) throw new SymbolError(`${path} is not a little-endian 64-bit ELF file`);
@@ -147,7 +161,7 @@ export function symbolFileOffset(path: string, symbol: string, offset = 0): numb
     const fileOffset = f.readBigUInt64LE(at + 8);
     const vaddr = f.readBigUInt64LE(at + 16);
     const filesz = f.readBigUInt64LE(at + 32);
-    if (value >= vaddr && value < vaddr + filesz) return Number(value - vaddr + fileOffset) + offset;
+    if (value >= vaddr && value < vaddr + filesz) return Number(value - vaddr + fileOffset);
   }
   throw new SymbolError(`${symbol} at 0x${value.toString(16)} lies in no loadable segment of ${path}`);
 }

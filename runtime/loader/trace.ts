@@ -51,6 +51,8 @@ export class TracePipe {
   /** The read or poll in flight; the fd is closed only after it settles. */
   private pending: Promise<unknown> = Promise.resolve();
   private partial = "";
+  /** Lines read but not yet consumed. */
+  private readonly queue: TraceLine[] = [];
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly sys: Sys;
   readonly path: string;
@@ -83,41 +85,44 @@ export class TracePipe {
   /** Parsed lines as they arrive, until close(). One consumer at a time. */
   async *lines(): AsyncGenerator<TraceLine> {
     while (!this.closing) {
-      const text = await this.readAvailable();
-      if (text === undefined) {
-        if (this.closing) break;
-        await this.track(this.sys.pollAsync([{ fd: this.fd! }], SLICE_MS));
-        continue;
-      }
-      const parts = (this.partial + text).split("\n");
-      this.partial = parts.pop()!;
-      for (const raw of parts) {
-        if (raw === "") continue;
-        yield parseTraceLine(raw) ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw };
-      }
+      const line = this.queue.shift();
+      if (line) yield line;
+      else await this.fill(SLICE_MS);
     }
   }
 
   /**
    * Reads lines until one satisfies `match` (which sees every line) or `timeoutMs` passes: the line, or undefined.
-   * Stops reading when it returns, so lines after the match stay in the pipe for the next reader.
+   * Lines after the match stay queued for the next `waitFor` or `lines()`.
    */
   async waitFor(match: (line: TraceLine) => boolean, timeoutMs: number): Promise<TraceLine | undefined> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.closing && Date.now() < deadline) {
-      const text = await this.readAvailable();
-      if (text === undefined) {
-        await this.track(this.sys.pollAsync([{ fd: this.fd! }], Math.min(SLICE_MS, Math.max(1, deadline - Date.now()))));
+    while (!this.closing) {
+      const line = this.queue.shift();
+      if (line) {
+        if (match(line)) return line;
         continue;
       }
-      const parts = (this.partial + text).split("\n");
-      this.partial = parts.pop()!;
-      for (const raw of parts) {
-        const line = raw ? parseTraceLine(raw) : undefined;
-        if (line && match(line)) return line;
-      }
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await this.fill(Math.min(SLICE_MS, left));
     }
     return undefined;
+  }
+
+  /** Queues the lines available now; when there are none, waits up to `waitMs` for the pipe to become readable. */
+  private async fill(waitMs: number): Promise<void> {
+    const text = await this.readAvailable();
+    if (text === undefined) {
+      if (!this.closing) await this.track(this.sys.pollAsync([{ fd: this.fd! }], waitMs));
+      return;
+    }
+    const parts = (this.partial + text).split("\n");
+    this.partial = parts.pop()!;
+    for (const raw of parts) {
+      if (raw === "") continue;
+      this.queue.push(parseTraceLine(raw) ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw });
+    }
   }
 
   /** Text available now, or undefined when the pipe is empty (or closing). */

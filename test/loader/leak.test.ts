@@ -1,0 +1,66 @@
+// Leak test against the kernel: 50 rounds of load, attach and close (tracepoint object with legacy map and
+// global data, uprobe object with a BTF map attached every 10th round, trace_pipe opened) leave no program, map or link created by the
+// test alive and the process's fd count unchanged. Failed loads and attaches release what they created too.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { listIds, openSys } from "../../runtime/sys/index.js";
+import { AttachError, LoadError, Session } from "../../runtime/loader/index.js";
+import { fixture, needsKernel, openFdCount } from "./support.js";
+
+const sys = openSys();
+const ROUNDS = 50;
+
+/** Objects go away after an RCU grace period: wait for that rather than a fixed time. */
+async function stillAlive(kind: "prog" | "map" | "link", ids: Set<number>): Promise<number[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const left = listIds(sys, kind).filter((id) => ids.has(id));
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`, needsKernel, async () => {
+  const tp = fixture("tracepoint");
+  const up = fixture("uprobe");
+  const kp = fixture("kprobe");
+  const rejected = fixture("rejected");
+  const before = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")), link: new Set(listIds(sys, "link")) };
+  const created = { prog: new Set<number>(), map: new Set<number>(), link: new Set<number>() };
+
+  const round = async (i: number) => {
+    const session = new Session(sys);
+    try {
+      for (const [bytes, name] of [[tp, "tracepoint"], [up, "uprobe"]] as const) {
+        const obj = session.load(bytes, { name });
+        for (const p of obj.programs.values()) created.prog.add(sys.progInfo(p.fd).id);
+        for (const m of obj.maps.values()) created.map.add(sys.mapInfo(m.fd).id);
+        // Detaching a perf event waits for an RCU tasks grace period (~100 ms): uprobes attach every 10th round.
+        if (name === "tracepoint" || i % 10 === 0) obj.attachAll();
+      }
+      // A failed attach and a refused load must not leave anything either.
+      assert.throws(() => session.load(kp, { name: "kprobe" }).attachAll(), AttachError);
+      assert.throws(() => session.load(rejected, { name: "rejected" }), LoadError);
+      const pipe = session.tracePipe();
+      if (i % 10 === 0) await pipe.waitFor(() => false, 1);
+    } finally {
+      await session.close();
+    }
+  };
+
+  // The first round loads koffi and starts libuv's worker threads; count fds from the second.
+  await round(0);
+  const fds = openFdCount();
+  for (let i = 1; i < ROUNDS; i++) await round(i);
+  assert.equal(openFdCount(), fds, "fds left open in /proc/self/fd");
+
+  for (const kind of ["prog", "map", "link"] as const) {
+    const left = await stillAlive(kind, created[kind]);
+    assert.deepEqual(left, [], `${kind} ids created by the test are still alive`);
+    // Whatever is alive now and was not before belongs to someone else: none of it may be ours.
+    const fresh = listIds(sys, kind).filter((id) => !before[kind].has(id));
+    assert.deepEqual(fresh.filter((id) => created[kind].has(id)), []);
+  }
+  assert.ok(created.prog.size >= ROUNDS * 3 && created.map.size >= ROUNDS * 5, `created ${created.prog.size} programs and ${created.map.size} maps`);
+});
