@@ -1,10 +1,5 @@
 // Errors of the executing tiers, located by instruction index.
-// Takes nothing; gives VmError (base, with `pc`), VmLoadError, BudgetExceeded, and re-exports
-// VmFault (memory.ts), which counts as a VmError for `instanceof`.
-
-import { VmFault } from "./memory.js";
-
-export { VmFault };
+// Takes nothing; gives VmError (base, with `pc`), VmFault, VmLoadError and BudgetExceeded.
 
 /** Any error of a BPF program in the VM; `pc` is the slot index of the instruction, -1 if none. */
 export class VmError extends Error {
@@ -15,11 +10,17 @@ export class VmError extends Error {
     super(message);
     this.name = "VmError";
   }
+}
 
-  // VmFault lives in memory.ts and extends Error; make `e instanceof VmError` cover it too.
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this === VmError && value instanceof VmFault) return true;
-    return Function.prototype[Symbol.hasInstance].call(this, value);
+/** A memory access the program may not make; `pc` is filled in by the executing tier. */
+export class VmFault extends VmError {
+  constructor(
+    readonly reason: string,
+    readonly address: bigint,
+    pc = -1,
+  ) {
+    super(reason, pc);
+    this.name = "VmFault";
   }
 }
 

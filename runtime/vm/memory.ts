@@ -6,6 +6,10 @@
 // half and one unsigned compare on the lower half; pointer arithmetic that leaves a region
 // lands on an unmapped or out-of-bounds address and faults instead of touching the host.
 
+import { VmFault } from "./errors.js";
+
+export { VmFault };
+
 export type RegionKind = "ctx" | "stack" | "map_value" | "map_key" | "packet" | "kernel" | "user" | "ringbuf" | "map";
 
 /** Where each kind of region is placed: the first upper half and how many it may use. */
@@ -44,18 +48,6 @@ export class Region {
   /** The 64-bit address of byte `offset` of this region. */
   address(offset = 0): bigint {
     return (BigInt(this.hi >>> 0) << 32n) | BigInt((REGION_BASE + offset) >>> 0);
-  }
-}
-
-/** A memory access the program may not make; `pc` is filled in by the executing tier. */
-export class VmFault extends Error {
-  constructor(
-    readonly reason: string,
-    readonly address: bigint,
-    public pc = -1,
-  ) {
-    super(reason);
-    this.name = "VmFault";
   }
 }
 
