@@ -57,6 +57,9 @@ export class Memory {
   /** Regions by the upper half of their addresses. */
   readonly regions = new Map<number, Region>();
   private readonly next: Record<RegionKind, number> = { ...PLACEMENT };
+  /** The last region resolved: programs mostly hit the same region (their stack) again. */
+  private lastHi = 0;
+  private lastRegion: Region | undefined = undefined;
   /** Upper halves given back by unmap, reused first so that long runs never run out. */
   private readonly free: Record<RegionKind, number[]> = { user: [], ctx: [], kernel: [], map_value: [], map_key: [], ringbuf: [], packet: [], stack: [], map: [] };
 
@@ -77,6 +80,7 @@ export class Memory {
   unmap(region: Region): void {
     if (this.regions.get(region.hi) !== region) return;
     this.regions.delete(region.hi);
+    if (this.lastRegion === region) this.lastRegion = undefined;
     this.free[region.kind].push(region.hi >>> 0);
   }
 
@@ -90,7 +94,12 @@ export class Memory {
    * `(lo - REGION_BASE) >>> 0`. Throws a VmFault naming the address on any violation.
    */
   resolve(hi: number, lo: number, size: number, write: boolean): Region {
-    const region = this.regions.get(hi | 0);
+    let region = this.lastRegion;
+    if (region === undefined || this.lastHi !== (hi | 0)) {
+      region = this.regions.get(hi | 0);
+      this.lastHi = hi | 0;
+      this.lastRegion = region;
+    }
     const offset = (lo - REGION_BASE) >>> 0;
     if (region === undefined || offset + size > region.bytes.length) {
       const address = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
