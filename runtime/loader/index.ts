@@ -5,6 +5,7 @@ export * from "./errors.js";
 export * from "./object.js";
 export * from "./relocate.js";
 export * from "./btf-maps.js";
+export * from "./core.js";
 export * from "./load.js";
 export * from "./attach.js";
 export * from "./elfsym.js";

@@ -7,11 +7,15 @@ import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
 import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
+import type { Btf } from "../../compiler/btf/index.js";
+import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
   logLevel?: number;
+  /** Types CO-RE relocations resolve against; default the running kernel's /sys/kernel/btf/vmlinux. */
+  targetBtf?: Btf;
   /** Load only these programs (by function name); default all. */
   programs?: readonly string[];
 }
@@ -143,7 +147,8 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     // Link first: relocation errors should not cost any kernel object.
     const wanted = options.programs ? new Set(options.programs) : undefined;
     if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
-    const linked = spec.programs.filter((p) => !wanted || wanted.has(p.name)).map((p) => linkProgram(spec, p));
+    const core = hasCoreRelocations(spec.raw) ? resolveCore(spec.raw, options.targetBtf ?? kernelBtf()) : undefined;
+    const linked = spec.programs.filter((p) => !wanted || wanted.has(p.name)).map((p) => linkProgram(spec, p, core));
     const fds: number[] = [];
     for (const m of spec.maps) {
       const fd = createMap(sys, m);

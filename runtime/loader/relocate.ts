@@ -1,12 +1,13 @@
 // Relocation: one entry program plus the sub-programs it calls, as a single instruction stream.
 // Takes an `ObjectSpec` and one of its programs; gives a `LinkedProgram`: the entry's instructions with every
 // called sub-program appended once (BPF-to-BPF call and function-address immediates rewritten to the new
-// layout) and the list of LDDW slots that refer to maps or global data. `encodeProgram` then writes the map
+// layout, CO-RE resolutions patched in when given) and the list of LDDW slots that refer to maps or global data. `encodeProgram` then writes the map
 // fds into those slots. Pure: fds are only numbers handed in.
 
 import { Op, PseudoCall, PseudoLd, encode, type Insn } from "../../compiler/isa/index.js";
 import type { BpfProgram, BpfRelocation } from "../../compiler/elf/index.js";
 import { ObjectError } from "./errors.js";
+import { patchCore, type CoreResolutions } from "./core.js";
 import type { MapSpec, ObjectSpec, ProgramSpec } from "./object.js";
 
 /** An LDDW that must carry a map: its fd (`fd`) or the address of its value at `offset` (`value`). */
@@ -31,7 +32,7 @@ export interface LinkedProgram {
 const key = (sectionIndex: number, slot: number): string => `${sectionIndex}:${slot}`;
 
 /** Links `program` with its sub-programs and records its map references. */
-export function linkProgram(object: ObjectSpec, program: ProgramSpec): LinkedProgram {
+export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: CoreResolutions): LinkedProgram {
   const byStart = new Map<string, BpfProgram>();
   for (const f of [...object.raw.subprograms, ...object.raw.programs]) byStart.set(key(f.sectionIndex, f.offset), f);
   const mapBySection = new Map<number, MapSpec[]>();
@@ -65,6 +66,13 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec): LinkedPro
     placed.set(f, start);
     functions.push({ name: f.name, start });
     for (const insn of f.insns) insns.push({ ...insn });
+    const coreSlots = core?.get(f.section);
+    if (coreSlots) {
+      for (let i = 0; i < f.insns.length; i++) {
+        const result = coreSlots.get(f.offset + i);
+        if (result) patchCore(insns, start + i, result, `${f.name}+${i} (section ${f.section})`);
+      }
+    }
     const relocated = new Set<number>();
     for (const r of f.relocations) {
       relocated.add(r.insn);

@@ -88,6 +88,19 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+  it("CO-RE: task_struct->tgid read through a local struct layout gives the child's pid", async () => {
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("core"));
+      const pipe = session.tracePipe();
+      obj.attachAll();
+      const seen = await triggerAndWait(pipe, "core", "tsbpf-core");
+      assert.equal(seen.message, `tsbpf-core tgid=${seen.pid} name=${seen.path}`);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {

@@ -3,13 +3,15 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Helper, Op, PseudoCall, PseudoLd, Reg, call, callLocal, decode, exit, lddw, mov64Imm, type Insn } from "../../compiler/isa/index.js";
+import { Helper, Op, PseudoCall, PseudoLd, Reg, Size, call, callLocal, decode, exit, lddw, ldx, mov64Imm, stx, type Insn } from "../../compiler/isa/index.js";
 import { R_BPF, STB, STT, type BpfDataSection, type BpfMapSection, type BpfObject, type BpfProgram, type BpfRelocation, type ElfFile } from "../../compiler/elf/index.js";
 import { FakeSys, MapFlag, MapType, PERF_PROBE_CONFIG_IS_RETPROBE, PerfType, ProgType, pmuType, tracepointId } from "../../runtime/sys/index.js";
 import {
   AttachError,
   LoadError,
   ObjectError,
+  POISON_HELPER,
+  patchCore,
   attachProgram,
   classifySection,
   encodeProgram,
@@ -246,3 +248,25 @@ describe("loadObject on FakeSys", needsClang, () => {
 });
 
 const reclassify = (section: string) => ({ attach: classifySection(section).attach });
+
+describe("patchCore", () => {
+  const ok = (value: bigint, fieldSize?: number) => ({ ok: true as const, kind: 0, value, localValue: 0n, targetId: 1, matched: [1], ...(fieldSize ? { fieldSize } : {}) });
+  it("rewrites ALU immediates, load/store offsets (and load widths) and LDDW values", () => {
+    const insns = [mov64Imm(Reg.R1, 0), ldx(Size.W, Reg.R0, Reg.R1, 0), stx(Size.DW, Reg.R10, Reg.R1, 0), ...lddw(Reg.R2, 0n)];
+    patchCore(insns, 0, ok(1268n), "a");
+    patchCore(insns, 1, ok(24n, 8), "b");
+    patchCore(insns, 2, ok(-16n), "c");
+    patchCore(insns, 3, ok(0x1_0000_0002n), "d");
+    assert.equal(insns[0]!.imm, 1268);
+    assert.deepEqual([insns[1]!.off, insns[1]!.code], [24, ldx(Size.DW, Reg.R0, Reg.R1, 0).code]);
+    assert.equal(insns[2]!.off, -16);
+    assert.deepEqual([insns[3]!.imm, insns[4]!.imm], [2, 1]);
+  });
+  it("poisons what the kernel lacks and refuses values that do not fit", () => {
+    const insns = [mov64Imm(Reg.R1, 0), ldx(Size.W, Reg.R0, Reg.R1, 0)];
+    patchCore(insns, 0, { ok: false, kind: 0, poison: true, error: "no such field" }, "a");
+    assert.deepEqual([insns[0]!.code, insns[0]!.imm], [Op.CALL, POISON_HELPER]);
+    assert.throws(() => patchCore(insns, 1, ok(0x10000n), "b"), ObjectError);
+    assert.throws(() => patchCore(insns, 1, { ok: false, kind: 0, poison: false, error: "bad access string" }, "b"), /bad access string/);
+  });
+});

@@ -1,0 +1,81 @@
+// CO-RE: the object's field offsets, sizes and existence checks rewritten for the running kernel's types.
+// Takes a `BpfObject` (its .BTF and .BTF.ext core_relo records) and the target BTF (vmlinux); gives, per ELF
+// section, the resolved value of each relocated instruction slot (compiler/btf's resolveCoreRelo does the
+// type matching), and `patchCore` rewrites one instruction as libbpf does: ALU imm, load/store offset (and
+// width when the kernel's field is narrower or wider), LDDW imm64; unresolvable ones are poisoned.
+
+import { readFileSync } from "node:fs";
+import { Class, Op, opClass, opSize, Size, Source, type Insn } from "../../compiler/isa/index.js";
+import { parseBtf, parseBtfExt, resolveCoreRelo, type Btf, type CoreResult } from "../../compiler/btf/index.js";
+import type { BpfObject } from "../../compiler/elf/index.js";
+import { ObjectError } from "./errors.js";
+
+/** Per ELF section name: instruction slot in the section → resolution. */
+export type CoreResolutions = Map<string, Map<number, CoreResult>>;
+
+/** libbpf's poison: a call to a helper that does not exist, so the verifier rejects the program only if the slot is reachable. */
+export const POISON_HELPER = 0xbad2310;
+
+let vmlinux: Btf | undefined;
+/** The running kernel's BTF, parsed once (lazily: only types that are looked at get decoded). */
+export function kernelBtf(path = "/sys/kernel/btf/vmlinux"): Btf {
+  if (path !== "/sys/kernel/btf/vmlinux") return parseBtf(readFileSync(path));
+  vmlinux ??= parseBtf(readFileSync(path));
+  return vmlinux;
+}
+
+/** Whether the object carries CO-RE relocations at all (no need to read vmlinux otherwise). */
+export function hasCoreRelocations(object: BpfObject): boolean {
+  if (!object.btf || !object.btfExt) return false;
+  return parseBtfExt(object.btfExt).coreRelos.some((s) => s.records.length > 0);
+}
+
+/** Resolves every CO-RE relocation of the object against `target`. */
+export function resolveCore(object: BpfObject, target: Btf): CoreResolutions {
+  const out: CoreResolutions = new Map();
+  if (!object.btf || !object.btfExt) return out;
+  const local = parseBtf(object.btf);
+  const ext = parseBtfExt(object.btfExt, { btf: local });
+  for (const section of ext.coreRelos) {
+    const name = section.name ?? local.stringAt(section.nameOff);
+    const bySlot = new Map<number, CoreResult>();
+    for (const r of section.records) {
+      const access = r.access ?? local.stringAt(r.accessStrOff);
+      bySlot.set(r.insnOff / 8, resolveCoreRelo(local, { typeId: r.typeId, access, kind: r.kind, insnOff: r.insnOff }, target));
+    }
+    out.set(name, bySlot);
+  }
+  return out;
+}
+
+const SIZE_BYTES: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
+const SIZE_OF_BYTES: Record<number, number> = { 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW };
+
+/** Rewrites `insns[at]` (and its second slot for LDDW) with a resolution; `where` names it in errors. */
+export function patchCore(insns: Insn[], at: number, result: CoreResult, where: string): void {
+  const insn = insns[at]!;
+  if (!result.ok) {
+    if (!result.poison) throw new ObjectError(`CO-RE relocation at ${where}: ${result.error}`);
+    insns[at] = { code: Op.CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
+    return;
+  }
+  const value = result.value;
+  const cls = opClass(insn.code);
+  if (insn.code === Op.LDDW) {
+    insn.imm = Number(BigInt.asIntN(32, value));
+    insns[at + 1]!.imm = Number(BigInt.asIntN(32, value >> 32n));
+  } else if ((cls === Class.ALU || cls === Class.ALU64) && (insn.code & 0x08) === Source.K) {
+    if (value > 0xffffffffn || value < -0x80000000n) throw new ObjectError(`CO-RE relocation at ${where}: value ${value} does not fit a 32-bit immediate`);
+    insn.imm = Number(BigInt.asIntN(32, value));
+  } else if (cls === Class.LDX || cls === Class.ST || cls === Class.STX) {
+    if (value > 0x7fffn || value < -0x8000n) throw new ObjectError(`CO-RE relocation at ${where}: offset ${value} does not fit a 16-bit field`);
+    insn.off = Number(value);
+    // The kernel's field may be wider or narrower than the compiler assumed: loads follow it (libbpf does the same).
+    const want = result.fieldSize;
+    if (want !== undefined && cls === Class.LDX && SIZE_OF_BYTES[want] !== undefined && SIZE_BYTES[opSize(insn.code)] !== want) {
+      insn.code = (insn.code & ~0x18) | SIZE_OF_BYTES[want]!;
+    }
+  } else {
+    throw new ObjectError(`CO-RE relocation at ${where}: instruction 0x${insn.code.toString(16)} cannot carry a relocated value`);
+  }
+}
