@@ -13,8 +13,24 @@ export type i16 = number;
 export type i32 = number;
 export type i64 = number;
 
+// Conversions, as C casts: `u32(x)` is `x as u32`, and `u64(0xffff_ffff_ffff_fff0n)` turns a bigint
+// literal (which TypeScript does not mix with number) into a 64-bit constant. In Node they wrap the
+// value to the type's width, so helper code shared with tests computes what the probe computes.
+const wrap = (bits: number, signed: boolean) => (value: number | bigint): number => {
+  const v = typeof value === "bigint" ? value : BigInt(Math.trunc(value));
+  return Number(signed ? BigInt.asIntN(bits, v) : BigInt.asUintN(bits, v));
+};
+export const u8: (value: number | bigint) => u8 = wrap(8, false);
+export const u16: (value: number | bigint) => u16 = wrap(16, false);
+export const u32: (value: number | bigint) => u32 = wrap(32, false);
+export const u64: (value: number | bigint) => u64 = wrap(64, false);
+export const i8: (value: number | bigint) => i8 = wrap(8, true);
+export const i16: (value: number | bigint) => i16 = wrap(16, true);
+export const i32: (value: number | bigint) => i32 = wrap(32, true);
+export const i64: (value: number | bigint) => i64 = wrap(64, true);
+
 /** A pointer into kernel (or user) memory. Field access compiles to a probe read. */
-export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T };
+export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T } & { readonly [K in keyof T]: T[K] };
 /** A fixed-size, NUL-padded char array of N bytes. */
 export type Str<N extends number = number> = string & { readonly __tsbpfLength?: N };
 

@@ -4,10 +4,11 @@
 // input: every problem with the probe file is a diagnostic.
 //
 // Pipeline: parse -> find tracepoints and read their formats -> type-check against the prelude ->
-// lower to IR (frontend/) -> dead-code elimination (ir/) -> instruction selection, register
+// lower to IR (frontend/) -> dead-code elimination, copy folding (ir/) -> instruction selection, register
 // allocation, peephole, linking (codegen/) -> ELF (object/).
 
 import { readFileSync } from "node:fs";
+import { foldCopies } from "./ir/copies.js";
 import { eliminateDeadCode } from "./ir/dce.js";
 import type { Loc } from "./ir/index.js";
 import type { Insn } from "./isa/index.js";
@@ -103,7 +104,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   const programs: CompiledProgram[] = [];
   for (const { fn, kind } of lowered.programs) {
     try {
-      const out = generate(eliminateDeadCode(fn));
+      const out = generate(foldCopies(eliminateDeadCode(fn)));
       programs.push({
         name: fn.name,
         section: fn.section,

@@ -2,10 +2,10 @@
 // Takes allocated machine blocks (physical registers, jumps by block id); gives final instruction
 // slots with jump offsets, the slots that need a `.rodata` relocation, and each slot's source position.
 //
-// Peephole: drop `rX = rX`, drop a jump to the block that follows, and turn
+// Peephole: drop `rX = rX` and redundant spill reloads, drop a jump to the block that follows, and turn
 // `if cond goto A; goto B; A:` into `if !cond goto B; A:`.
 
-import { AluOp, Class, JmpOp, Op, Source, type Insn } from "../isa/index.js";
+import { AluOp, Class, FP, JmpOp, Mode, Op, Size, Source, type Insn } from "../isa/index.js";
 import type { Loc } from "../ir/index.js";
 import type { MBlock, MInsn } from "./machine.js";
 
@@ -28,8 +28,23 @@ const INVERT: Record<number, number> = {
 const isMovSelf = (m: MInsn): boolean => m.code === (Class.ALU64 | AluOp.MOV | Source.X) && m.off === 0 && m.dst === m.src;
 const isCond = (m: MInsn): boolean => (m.code & 0x07) === Class.JMP && m.target !== undefined && m.code !== Op.JA;
 
+const isStackStore = (m: MInsn): boolean => m.code === (Class.STX | Mode.MEM | Size.DW) && m.dst === FP;
+const isStackLoad = (m: MInsn): boolean => m.code === (Class.LDX | Mode.MEM | Size.DW) && m.src === FP;
+
+/** Drops a reload of the slot just stored from the same register, and a store back of what was just loaded. */
+function redundantSpill(prev: MInsn | undefined, m: MInsn): boolean {
+  if (!prev) return false;
+  if (isStackStore(prev) && isStackLoad(m)) return prev.off === m.off && prev.src === m.dst;
+  if (isStackLoad(prev) && isStackStore(m)) return prev.off === m.off && prev.dst === m.src;
+  return false;
+}
+
 export function peephole(blocks: MBlock[]): MBlock[] {
-  const out = blocks.map((b) => ({ id: b.id, insns: b.insns.filter((m) => !isMovSelf(m)) }));
+  const out = blocks.map((b) => {
+    const insns: MInsn[] = [];
+    for (const m of b.insns) if (!isMovSelf(m) && !redundantSpill(insns.at(-1), m)) insns.push(m);
+    return { id: b.id, insns };
+  });
   for (let i = 0; i < out.length; i++) {
     const insns = out[i]!.insns;
     const next = out[i + 1]?.id;

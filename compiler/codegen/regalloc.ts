@@ -4,17 +4,22 @@
 // an r10 offset, plus the stack depth.
 //
 // Linear scan over live intervals (the hull of each virtual register's live positions, from a
-// block-level liveness fixpoint). Virtual registers live in the callee-saved r6-r9, so helper
-// calls never clobber them; the rest spill to 8-byte slots below the stack objects. Spilled
-// operands pass through r1/r2, which select.ts guarantees are dead outside call sequences.
+// block-level liveness fixpoint). Positions are 2i for the reads of instruction i and 2i+1 for
+// its writes, so a value last read by i can hand its register to the value i writes. Physical
+// registers used by fixed patterns (entry r1, helper arguments, call clobbers of r0-r5) form
+// fixed ranges no interval may overlap in the same register; so values live across a call end up
+// in r6-r9. The rest spill to 8-byte slots below the stack objects; spilled operands pass through
+// r0/r5, which select.ts guarantees are dead outside call and exit sequences.
 
 import { AluOp, Class, FP, Size, Source } from "../isa/index.js";
 import type { StackObject } from "../ir/index.js";
 import { VBASE, isVirtual, usesDefs, type MBlock, type MInsn } from "./machine.js";
 
 export const MAX_STACK = 512;
-const ALLOCATABLE = [6, 7, 8, 9];
-const SCRATCH = [1, 2];
+// Caller-saved registers first: short-lived values take them and leave r6-r9 to values that live
+// across helper calls (which clobber r0-r5). r0 and r5 are kept for spill code.
+const ALLOCATABLE = [1, 2, 3, 4, 6, 7, 8, 9];
+const SCRATCH = [0, 5];
 
 export class CodegenError extends Error {
   constructor(message: string) {
@@ -36,35 +41,37 @@ export interface Allocation {
 }
 
 export function allocate(blocks: MBlock[], stack: readonly StackObject[]): Allocation {
-  const intervals = liveIntervals(blocks);
+  const { intervals, fixed } = liveIntervals(blocks);
   // Copy hints: a register defined by `mov vD, vS` prefers vS's register, so the copy vanishes.
   const flat = blocks.flatMap((b) => b.insns);
   const assigned = new Map<number, number>();
   const slots = new Map<number, number>();
   const active: Interval[] = [];
   const free = [...ALLOCATABLE];
+  /** Whether `reg` is free of fixed uses (argument set-up, call clobbers, entry r1) during `iv`. */
+  const fits = (reg: number, iv: Interval): boolean => !(fixed.get(reg) ?? []).some(([d, u]) => iv.start <= u && d <= iv.end);
   for (const iv of intervals) {
     for (let k = active.length - 1; k >= 0; k--) {
-      // An interval whose last use is where this one is defined can hand over its register:
-      // every instruction reads its operands before it writes its result.
-      if (active[k]!.end <= iv.start) {
+      if (active[k]!.end < iv.start) {
         free.push(assigned.get(active[k]!.vreg)!);
         active.splice(k, 1);
       }
     }
-    free.sort((a, b) => a - b);
-    if (free.length) {
-      const m = flat[iv.start];
+    free.sort((a, b) => ALLOCATABLE.indexOf(a) - ALLOCATABLE.indexOf(b));
+    const candidates = free.filter((r) => fits(r, iv));
+    if (candidates.length) {
+      const m = flat[iv.start >> 1];
       const hint = m && m.code === (Class.ALU64 | AluOp.MOV | Source.X) && m.off === 0 && m.dst === iv.vreg ? assigned.get(m.src) : undefined;
-      const pick = hint !== undefined && free.includes(hint) ? hint : free[0]!;
+      const pick = hint !== undefined && candidates.includes(hint) ? hint : candidates[0]!;
       free.splice(free.indexOf(pick), 1);
       assigned.set(iv.vreg, pick);
       active.push(iv);
       continue;
     }
-    // Spill whichever of the active intervals and this one ends last.
-    const victim = active.reduce((a, b) => (b.end > a.end ? b : a));
-    if (victim.end > iv.end) {
+    // Spill whichever ends last: this interval, or an active one whose register this one could use.
+    const victims = active.filter((a) => fits(assigned.get(a.vreg)!, iv) && a.end > iv.end);
+    const victim = victims.length ? victims.reduce((a, b) => (b.end > a.end ? b : a)) : undefined;
+    if (victim) {
       assigned.set(iv.vreg, assigned.get(victim.vreg)!);
       assigned.delete(victim.vreg);
       slots.set(victim.vreg, slots.size);
@@ -99,12 +106,13 @@ export function allocate(blocks: MBlock[], stack: readonly StackObject[]): Alloc
     const spilledDst = isVirtual(insn.dst) && slots.has(insn.dst);
     const spilledSrc = isVirtual(insn.src) && slots.has(insn.src);
     const isMov64X = insn.code === (Class.ALU64 | AluOp.MOV | Source.X) && insn.off === 0;
-    // Moves between a physical register and a spilled one become a plain load or store.
-    if (isMov64X && spilledSrc && !isVirtual(insn.dst)) {
-      return [{ code: Class.LDX | 0x60 | Size.DW, dst: insn.dst, src: FP, off: slotOffset(insn.src), imm: 0, loc: insn.loc }];
+    // A move between a register and a spilled value becomes a plain load or store.
+    const phys = (r: number): number => (isVirtual(r) ? assigned.get(r)! : r);
+    if (isMov64X && spilledSrc && !spilledDst) {
+      return [{ code: Class.LDX | 0x60 | Size.DW, dst: phys(insn.dst), src: FP, off: slotOffset(insn.src), imm: 0, loc: insn.loc }];
     }
-    if (isMov64X && spilledDst && !isVirtual(insn.src)) {
-      return [{ code: Class.STX | 0x60 | Size.DW, dst: FP, src: insn.src, off: slotOffset(insn.dst), imm: 0, loc: insn.loc }];
+    if (isMov64X && spilledDst && !spilledSrc) {
+      return [{ code: Class.STX | 0x60 | Size.DW, dst: FP, src: phys(insn.src), off: slotOffset(insn.dst), imm: 0, loc: insn.loc }];
     }
     const before: MInsn[] = [];
     const after: MInsn[] = [];
@@ -134,8 +142,8 @@ export function allocate(blocks: MBlock[], stack: readonly StackObject[]): Alloc
 /** CALL and LDDW use src for a pseudo kind, not a register. */
 const isPseudoSrc = (m: MInsn): boolean => (m.code & 0x07) === Class.LD || m.code === (Class.JMP | 0x80);
 
-/** Live intervals of virtual registers, sorted by start. */
-function liveIntervals(blocks: MBlock[]): Interval[] {
+/** Live intervals of virtual registers sorted by start, and the fixed ranges of physical r0-r5. */
+function liveIntervals(blocks: MBlock[]): { intervals: Interval[]; fixed: Map<number, [number, number][]> } {
   const index = new Map(blocks.map((b, i) => [b.id, i]));
   const gen: Set<number>[] = [];
   const kill: Set<number>[] = [];
@@ -175,18 +183,33 @@ function liveIntervals(blocks: MBlock[]): Interval[] {
       iv.end = Math.max(iv.end, pos);
     }
   };
-  let pos = 0;
-  blocks.forEach((b, i) => {
-    const first = pos;
-    for (const v of liveIn[i]!) touch(v, first);
+  const fixed = new Map<number, [number, number][]>();
+  // r1 holds the context on entry.
+  const open = new Map<number, [number, number]>([[1, [-1, -1]]]);
+  fixed.set(1, [open.get(1)!]);
+  let i = 0;
+  blocks.forEach((b, n) => {
+    const first = i;
+    for (const v of liveIn[n]!) touch(v, 2 * first);
     for (const m of b.insns) {
       const { uses, defs } = usesDefs(m);
-      for (const r of [...uses, ...defs]) if (isVirtual(r)) touch(r, pos);
-      pos++;
+      for (const r of uses) {
+        if (isVirtual(r)) touch(r, 2 * i);
+        else if (r <= 5) open.get(r)?.splice(1, 1, 2 * i);
+      }
+      for (const r of defs) {
+        if (isVirtual(r)) touch(r, 2 * i + 1);
+        else if (r <= 5) {
+          const fresh: [number, number] = [2 * i + 1, 2 * i + 1];
+          open.set(r, fresh);
+          fixed.set(r, [...(fixed.get(r) ?? []), fresh]);
+        }
+      }
+      i++;
     }
-    for (const v of liveOut[i]!) touch(v, pos - 1);
+    for (const v of liveOut[n]!) touch(v, 2 * (i - 1) + 1);
   });
-  return [...range.values()].sort((a, b) => a.start - b.start || a.vreg - b.vreg);
+  return { intervals: [...range.values()].sort((a, b) => a.start - b.start || a.vreg - b.vreg), fixed };
 }
 
 export { VBASE };

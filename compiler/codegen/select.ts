@@ -9,7 +9,6 @@ import {
   AluOp,
   Class,
   FP,
-  Helper,
   JmpOp,
   Op,
   PseudoLd,
@@ -108,7 +107,8 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         if (i.a.kind === "imm") loadImm(d, i.a.value);
         else if (vr(i.a) !== d) alu(true, AluOp.MOV, d, vr(i.a));
         alu(is64, op, d, b, off);
-        if (!is64) fixup(d, t);
+        // 32-bit ALU ops zero-extend their result; only signed results need extending again.
+        if (!is64 && t.signed) fixup(d, t);
         return;
       }
       case "neg":
@@ -119,7 +119,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         move(d, t, i.a);
         if (i.op === "neg") put((is64 ? Class.ALU64 : Class.ALU) | AluOp.NEG, d, 0, 0, 0);
         else alu(is64, AluOp.XOR, d, { imm: -1 });
-        if (!is64) fixup(d, t);
+        if (!is64 && t.signed) fixup(d, t);
         return;
       }
       case "ctx": {
@@ -215,4 +215,3 @@ function evalCmp(cmp: CmpOp, signed: boolean, a: bigint, b: bigint): boolean {
   }
 }
 
-export { Helper };

@@ -70,9 +70,12 @@ export function check(fileName: string, text: string, preludeText: string, parse
   const program = ts.createProgram({ rootNames: [PRELUDE_FILE, fileName], options, host });
   const raw = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file), ...program.getGlobalDiagnostics()];
   const source = { fileName, text };
+  // Imports other than "tsbpf" get tsbpf's own diagnostic; TypeScript's ("cannot find module") would repeat it.
+  const foreign = file.statements
+    .filter((s): s is TS.ImportDeclaration => ts.isImportDeclaration(s) && ts.isStringLiteral(s.moduleSpecifier) && s.moduleSpecifier.text !== "tsbpf")
+    .map((s) => [s.moduleSpecifier.getStart(file), s.moduleSpecifier.getEnd()] as const);
   const diagnostics = raw
-    // "Cannot find module": imports other than "tsbpf" get tsbpf's own diagnostic.
-    .filter((d) => d.code !== 2307 && d.code !== 2792)
+    .filter((d) => !(d.file === file && foreign.some(([from, to]) => (d.start ?? -1) >= from && (d.start ?? -1) < to)))
     .map((d) =>
       makeDiagnostic(
         d.file === file ? source : { fileName: d.file?.fileName ?? fileName, text: d.file?.text ?? "" },

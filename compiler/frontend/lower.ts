@@ -20,6 +20,7 @@ import {
   fits,
   normalize,
   promote,
+  sameType,
   typeName,
   widens,
   type BinOp,
@@ -99,6 +100,7 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
   const rodata = new Rodata();
   const programs: LoweredProgram[] = [];
   let license: string | undefined;
+  const moduleScope = new Map<TS.Symbol, Binding>();
 
   const report = (node: TS.Node, code: number, message: string): void => {
     diagnostics.push(makeDiagnostic(file, code, message, node.getStart(file), node.getEnd() - node.getStart(file)));
@@ -134,7 +136,29 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
 
   // ---------------------------------------------------------------- module level
 
+  function attempt(work: () => void): void {
+    try {
+      work();
+    } catch (e) {
+      if (!(e instanceof Abort)) throw e;
+    }
+  }
+
+  /** `const NAME = <integer constant expression>` at module level: folded wherever it is used. */
+  function moduleConstant(decl: TS.VariableDeclaration): void {
+    const declared = decl.type ? intTypeOf(decl.type) : undefined;
+    const fl = new FnLowering(new FunctionBuilder(), new Map(moduleScope));
+    const v = fl.value(decl.initializer!);
+    if (v.op.kind !== "imm") {
+      fail(decl.initializer!, Code.UnsupportedTopLevel, "a module-level constant must be an integer computable at compile time (helpers run only inside handlers)");
+    }
+    const value = (v.op as Imm).value;
+    if (declared && v.untyped && !fitsBits(value, declared)) fail(decl.initializer!, Code.OutOfRange, `${value} does not fit in ${typeName(declared)}`);
+    moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "const", val: declared ? { op: imm(value, declared) } : v });
+  }
+
   function lowerModule(): Lowered {
+    const probes: (() => void)[] = [];
 
     for (const stmt of file.statements) {
       if (ts.isImportDeclaration(stmt)) {
@@ -151,7 +175,7 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
         const isConst = (stmt.declarationList.flags & ts.NodeFlags.Const) !== 0;
         for (const decl of stmt.declarationList.declarations) {
           if (!ts.isIdentifier(decl.name) || !decl.initializer) {
-            report(decl, Code.UnsupportedTopLevel, "module-level variables must be `const NAME = probe(...)` or `const license = \"...\"`");
+            report(decl, Code.UnsupportedTopLevel, "module-level declarations must be `const NAME = value`");
             continue;
           }
           const name = decl.name.text;
@@ -162,19 +186,21 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
           }
           const kind = ts.isCallExpression(init) ? builtin(init.expression) : undefined;
           if (isConst && kind && (PROBES as readonly string[]).includes(kind)) {
-            try {
-              programs.push(lowerProbe(name, kind as ProbeKind, init as TS.CallExpression));
-            } catch (e) {
-              if (!(e instanceof Abort)) throw e;
-            }
+            // Handlers are lowered once every module constant is known (they may use later ones).
+            probes.push(() => programs.push(lowerProbe(name, kind as ProbeKind, init as TS.CallExpression)));
             continue;
           }
-          report(decl, Code.UnsupportedTopLevel, `module-level value \`${name}\` is not supported: a probe file holds probes (\`const ${name} = kprobe(...)\`), types and \`export const license\``);
+          if (isConst) {
+            attempt(() => moduleConstant(decl));
+            continue;
+          }
+          report(decl, Code.UnsupportedTopLevel, `module-level \`let\` and \`var\` are not supported: a probe file holds probes (\`const ${name} = kprobe(...)\`), integer constants, types and \`export const license\``);
         }
         continue;
       }
-      report(stmt, Code.UnsupportedTopLevel, `${describe(ts, stmt)} at module level is not supported: a probe file holds imports, types, probes and the license`);
+      report(stmt, Code.UnsupportedTopLevel, `${describe(ts, stmt)} are not supported at module level: a probe file holds imports, types, probes, integer constants and the license`);
     }
+    for (const lowerOne of probes) attempt(lowerOne);
     if (license === undefined) {
       diagnostics.push(makeDiagnostic(file, Code.MissingLicense, 'missing `export const license = "GPL";`: the kernel requires a license, and printk needs a GPL-compatible one', 0, 0));
     }
@@ -200,7 +226,7 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
       kind === "tracepoint" ? `tracepoint/${names[0]}/${names[1]}` : kind === "uprobe" || kind === "uretprobe" ? `${kind}/${names[0]}:${names[1]}` : `${kind}/${names[0]}`;
 
     const fb = new FunctionBuilder();
-    const scope = new Map<TS.Symbol, Binding>();
+    const scope = new Map<TS.Symbol, Binding>(moduleScope);
     const params = handler.parameters;
     if (kind === "tracepoint") {
       if (params.length > 1) fail(params[1]!, Code.TooManyParams, "a tracepoint handler takes one parameter: the tracepoint's record");
@@ -224,6 +250,7 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
     }
 
     const fl = new FnLowering(fb, scope);
+    for (const b of scope.values()) if (b.kind === "var") fl.owned.add(b.reg.id);
     if (ts.isBlock(handler.body)) fl.block(handler.body);
     else fl.exprBody(handler.body);
     fb.terminate({ op: "ret", value: imm(0n, I64) });
@@ -244,6 +271,9 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
   }
 
   class FnLowering {
+    /** Virtual registers that hold a named variable or parameter. */
+    readonly owned = new Set<number>();
+
     constructor(
       readonly fb: FunctionBuilder,
       readonly scope: Map<TS.Symbol, Binding>,
@@ -288,11 +318,11 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
         this.enter(this.fb.newBlock()); // anything after a return is unreachable and dropped
         return;
       }
-      fail(s, Code.Unsupported, `${describe(ts, s)} is not supported in a probe handler`);
+      fail(s, Code.Unsupported, `${describe(ts, s)} are not supported in a probe handler`);
     }
 
     enter(b: Block): void {
-      this.fb.current = b;
+      this.fb.enter(b);
     }
 
     declarations(list: TS.VariableDeclarationList): void {
@@ -313,7 +343,14 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
           continue;
         }
         const type = declared ?? (v.untyped ? defaultType((v.op as Imm).value) : v.op.type);
+        if (v.op.kind === "reg" && !this.owned.has(v.op.id) && sameType(v.op.type, type)) {
+          // A fresh temporary (not another variable's register) simply becomes the variable.
+          this.owned.add(v.op.id);
+          this.scope.set(symbol, { kind: "var", reg: v.op, mutable });
+          continue;
+        }
         const reg = this.fb.vreg(type);
+        this.owned.add(reg.id);
         this.fb.emit({ op: "mov", dst: reg, src: v.op, loc: locOf(d) });
         this.scope.set(symbol, { kind: "var", reg, mutable });
       }
@@ -429,14 +466,7 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
         if (b.kind === "const") return b.val;
         return fail(e, Code.NotAnInteger, `\`${e.text}\` is the tracepoint record: read one of its fields (${b.format.fields.filter((f) => f.readable && f.tsType).map((f) => f.name).join(", ")})`);
       }
-      if (ts.isAsExpression(e)) {
-        const type = intTypeOf(e.type);
-        const v = this.value(e.expression);
-        if (v.op.kind === "imm") return { op: imm(v.op.value, type) };
-        const dst = this.fb.vreg(type);
-        this.fb.emit({ op: "mov", dst, src: v.op, loc: locOf(e) });
-        return { op: dst };
-      }
+      if (ts.isAsExpression(e)) return this.cast(this.value(e.expression), intTypeOf(e.type), e);
       if (ts.isPrefixUnaryExpression(e)) {
         switch (e.operator) {
           case ts.SyntaxKind.PlusToken:
@@ -478,7 +508,15 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
       }
-      return fail(e, Code.Unsupported, `${describe(ts, e)} is not supported in a probe handler`);
+      return fail(e, Code.Unsupported, `${describe(ts, e)} are not supported in a probe handler`);
+    }
+
+    /** A C cast. */
+    cast(v: Val, type: IntType, node: TS.Node): Val {
+      if (v.op.kind === "imm") return { op: imm(v.op.value, type) };
+      const dst = this.fb.vreg(type);
+      this.fb.emit({ op: "mov", dst, src: v.op, loc: locOf(node) });
+      return { op: dst };
     }
 
     conditional(e: TS.ConditionalExpression): Val {
@@ -556,6 +594,11 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
 
     call(e: TS.CallExpression): Val {
       const name = builtin(e.expression);
+      if (name && INT_TYPES[name]) {
+        // u32(x) converts like `x as u32`; it is also how a bigint literal becomes a number-typed constant.
+        if (e.arguments.length !== 1) fail(e, Code.Unsupported, `${name}() converts one value`);
+        return this.cast(this.value(e.arguments[0]!), INT_TYPES[name]!, e);
+      }
       const helper = name ? HELPER_CALLS[name] : undefined;
       if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
       if (!helper) {
@@ -703,16 +746,16 @@ export function initTables(ts: Typescript): void {
   COMPARE = tables.compare;
 }
 
-/** "ForStatement" -> "a `for` statement"-like names for diagnostics. */
+/** A plural name for a syntax kind, for "... are not supported" diagnostics. */
 export function describe(ts: Typescript, node: TS.Node): string {
   const special: Record<string, string> = {
     ForStatement: "`for` loops", ForOfStatement: "`for...of` loops", ForInStatement: "`for...in` loops", WhileStatement: "`while` loops",
-    DoStatement: "`do...while` loops", SwitchStatement: "`switch` statements", TryStatement: "`try` statements", ThrowStatement: "`throw`",
+    DoStatement: "`do...while` loops", SwitchStatement: "`switch` statements", TryStatement: "`try` statements", ThrowStatement: "`throw` statements",
     FunctionDeclaration: "function declarations", ClassDeclaration: "classes", ArrowFunction: "arrow functions", FunctionExpression: "function expressions",
     ObjectLiteralExpression: "object literals", ArrayLiteralExpression: "array literals", NewExpression: "`new`", AwaitExpression: "`await`",
-    ElementAccessExpression: "indexing (`a[i]`)", TaggedTemplateExpression: "tagged templates", BreakStatement: "`break`", ContinueStatement: "`continue`",
-    LabeledStatement: "labels", NullKeyword: "`null`", UndefinedKeyword: "`undefined`", ThisKeyword: "`this`", TypeOfExpression: "`typeof`",
-    DeleteExpression: "`delete`", VoidExpression: "`void`", SpreadElement: "spread", EnumDeclaration: "enums", ExportAssignment: "`export default`",
+    ElementAccessExpression: "index expressions (`a[i]`)", TaggedTemplateExpression: "tagged templates", BreakStatement: "`break` statements", ContinueStatement: "`continue` statements",
+    LabeledStatement: "labels", NullKeyword: "`null` values", UndefinedKeyword: "`undefined` values", ThisKeyword: "`this` expressions", TypeOfExpression: "`typeof` expressions",
+    DeleteExpression: "`delete` expressions", VoidExpression: "`void` expressions", SpreadElement: "spread elements", EnumDeclaration: "enums", ExportAssignment: "`export default` declarations",
     ExportDeclaration: "re-exports", ModuleDeclaration: "namespaces",
   };
   const kind = ts.SyntaxKind[node.kind];

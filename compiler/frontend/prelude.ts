@@ -26,6 +26,7 @@ interface String { readonly length: number }
 interface TemplateStringsArray extends Array<string> { readonly raw: readonly string[] }
 interface BigInt {}
 interface Symbol {}
+interface Promise<T> {}
 `;
 
 const MODULE_HEAD = `
@@ -38,8 +39,17 @@ declare module "tsbpf" {
   export type i16 = number;
   export type i32 = number;
   export type i64 = number;
+  /** Conversions, as C casts: \`u32(x)\` is \`x as u32\`; \`u64(0xffff_ffff_ffff_fff0n)\` makes a bigint literal a u64. */
+  export function u8(value: number | bigint): u8;
+  export function u16(value: number | bigint): u16;
+  export function u32(value: number | bigint): u32;
+  export function u64(value: number | bigint): u64;
+  export function i8(value: number | bigint): i8;
+  export function i16(value: number | bigint): i16;
+  export function i32(value: number | bigint): i32;
+  export function i64(value: number | bigint): i64;
   /** A pointer into kernel or user memory. */
-  export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T };
+  export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T } & { readonly [K in keyof T]: T[K] };
   /** A fixed-size, NUL-padded char array. */
   export type Str<N extends number = number> = string & { readonly __tsbpfLength?: N };
   export interface Probe { readonly __tsbpfProbe: true }

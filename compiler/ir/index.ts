@@ -71,7 +71,7 @@ export interface IrFunction {
   readonly section: string;
   /** The context pointer (r1 at entry). */
   readonly ctx: VReg;
-  /** Entry is blocks[0]. */
+  /** In layout order; the entry (id 0) comes first. */
   readonly blocks: Block[];
   readonly stack: StackObject[];
   readonly vregCount: number;
@@ -87,6 +87,7 @@ export interface IrModule {
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */
 export class FunctionBuilder {
+  /** All blocks by id (blocks[i].id === i); `finish` lays them out. */
   readonly blocks: Block[] = [];
   readonly stack: StackObject[] = [];
   private next = 0;
@@ -95,6 +96,7 @@ export class FunctionBuilder {
 
   constructor() {
     this.current = this.newBlock();
+    this.order.push(this.current);
     this.ctx = this.vreg({ bits: 64, signed: false });
   }
 
@@ -107,6 +109,17 @@ export class FunctionBuilder {
     this.blocks.push(block);
     return block;
   }
+
+  /** Continues in `block`; blocks are laid out in the order they are first entered. */
+  enter(block: Block): void {
+    this.current = block;
+    if (!this.entered.has(block.id)) {
+      this.entered.add(block.id);
+      this.order.push(block);
+    }
+  }
+  private readonly entered = new Set<number>([0]);
+  private readonly order: Block[] = [];
 
   emit(inst: Inst): void {
     if (!this.current.term) this.current.insts.push(inst);
@@ -123,16 +136,18 @@ export class FunctionBuilder {
   }
 
   finish(name: string, section: string, loc?: Loc): IrFunction {
-    return { name, section, ctx: this.ctx, blocks: this.blocks, stack: this.stack, vregCount: this.next, loc };
+    const rest = this.blocks.filter((b) => !this.entered.has(b.id));
+    return { name, section, ctx: this.ctx, blocks: [...this.order, ...rest], stack: this.stack, vregCount: this.next, loc };
   }
 }
 
-/** Blocks reachable from the entry, in their original order: the kernel rejects unreachable code. */
+/** Blocks reachable from the entry, in layout order: the kernel rejects unreachable code. */
 export function reachableBlocks(fn: IrFunction): Block[] {
+  const byId = new Map(fn.blocks.map((b) => [b.id, b]));
   const seen = new Set<number>([0]);
   const work = [0];
   while (work.length) {
-    const term = fn.blocks[work.pop()!]!.term;
+    const term = byId.get(work.pop()!)!.term;
     const succ = !term ? [] : term.op === "jmp" ? [term.target] : term.op === "br" ? [term.then, term.else] : [];
     for (const s of succ) if (!seen.has(s)) (seen.add(s), work.push(s));
   }
