@@ -67,12 +67,20 @@ interface Item {
 export interface RandomProgramOptions {
   /** Body length in operations (default 20-60). */
   length?: number;
-  /** Number of subprograms (default 0-2). */
+  /** Number of subprograms (default 0-2; always 0 with packet loads). */
   subprograms?: number;
+  /**
+   * Keep the socket buffer in r6 and mix in legacy LD_ABS/LD_IND packet loads (default: one
+   * seed in four). An out-of-bounds load ends the program with r0 = 0 before the epilogue, so
+   * then only the returned value and the working area are observable.
+   */
+  packetLoads?: boolean;
 }
 
 export interface RandomProgram {
   seed: number;
+  /** Whether the program uses legacy packet loads (see RandomProgramOptions.packetLoads). */
+  packet: boolean;
   insns: Insn[];
 }
 
@@ -106,6 +114,8 @@ class FunctionWriter {
     private readonly hasValue: boolean,
     /** Whether there are subprograms this function may call; entries are chosen at placement. */
     private readonly canCall: boolean,
+    /** Whether r6 holds the socket buffer, for legacy packet loads. */
+    private readonly packet = false,
   ) {}
 
   private reg(): Reg {
@@ -223,7 +233,22 @@ class FunctionWriter {
     for (const r of [1, 2, 3, 4, 5] as Reg[]) if (this.regs.includes(r)) this.emit(mov64Imm(r, this.rng.interesting32()));
   }
 
+  /** r0 = a big-endian load from the packet; like a call, it leaves r1-r5 undefined. */
+  packetLoad(): void {
+    const { rng } = this;
+    const size = rng.pick([Size.B, Size.H, Size.W] as const);
+    // Mostly in bounds of the 50 bytes after the Ethernet header, sometimes past the end.
+    const imm = rng.chance(0.9) ? rng.below(50) : rng.pick([-1, 48, 49, 50, 64, 0x7fffffff]);
+    if (rng.chance(0.5)) this.emit({ code: 0x20 | size, dst: 0, src: 0, off: 0, imm });
+    else {
+      const src = rng.pick(this.regs.filter((r) => r > 5));
+      this.emit(alu64Imm(AluOp.AND, src, 0x1f), { code: 0x40 | size, dst: 0, src, off: 0, imm: rng.below(24) });
+    }
+    for (const r of [1, 2, 3, 4, 5] as Reg[]) this.emit(mov64Imm(r, rng.interesting32()));
+  }
+
   private randomOp(end: () => number): void {
+    if (this.packet && this.rng.chance(0.08)) return this.packetLoad();
     const r = this.rng.below(100);
     if (r < 35) this.alu();
     else if (r < 42) this.extend();
@@ -275,10 +300,15 @@ function layout(items: Item[]): Insn[] {
 
 export function randomProgram(seed: number, options: RandomProgramOptions = {}): RandomProgram {
   const rng = new Prng(seed);
-  const subCount = options.subprograms ?? rng.below(3);
-  const main = new FunctionWriter(rng, [0, 1, 2, 3, 4, 5, 6, 7, 8] as Reg[], STACK_AREA, true, subCount > 0);
+  const packet = options.packetLoads ?? rng.chance(0.25);
+  // The kernel does not let legacy packet loads mix with BPF-to-BPF calls.
+  const subCount = packet ? 0 : (options.subprograms ?? rng.below(3));
+  const scalars = (packet ? [0, 1, 2, 3, 4, 5, 7, 8] : [0, 1, 2, 3, 4, 5, 6, 7, 8]) as Reg[];
+  const main = new FunctionWriter(rng, scalars, STACK_AREA, true, subCount > 0, packet);
 
-  // Prologue: r9 = &value[0], or return 0 when the lookup fails.
+  // Prologue: r6 = the socket buffer (packet loads read through it), r9 = &value[0], or
+  // return 0 when the lookup fails.
+  if (packet) main.emit(mov64Reg(6 as Reg, 1 as Reg));
   main.emit(st(Size.W, 10 as Reg, KEY_OFF, 0));
   main.emit(mov64Reg(2 as Reg, 10 as Reg));
   main.emit(alu64Imm(AluOp.ADD, 2 as Reg, KEY_OFF));
@@ -287,8 +317,8 @@ export function randomProgram(seed: number, options: RandomProgramOptions = {}):
   main.emit(jmpImm(JmpOp.JNE, 0 as Reg, 0, 1));
   main.emit(exit());
   main.emit(mov64Reg(MAP_PTR, 0 as Reg));
-  for (let r = 0; r <= 8; r++) main.constant(r as Reg);
-  for (let at = -STACK_AREA; at < 0; at += 8) main.emit(stx(Size.DW, 10 as Reg, rng.below(9) as Reg, at));
+  for (const r of scalars) main.constant(r);
+  for (let at = -STACK_AREA; at < 0; at += 8) main.emit(stx(Size.DW, 10 as Reg, rng.pick(scalars), at));
   // Call every subprogram once, or the kernel rejects the uncalled ones as unreachable.
   for (let f = 1; f <= subCount; f++) main.call(f);
   main.body(options.length ?? rng.between(20, 60));
@@ -322,5 +352,5 @@ export function randomProgram(seed: number, options: RandomProgramOptions = {}):
   functions.forEach((fn, f) => {
     for (const item of fn) if (item.kind === "call") item.target = entries[item.callee ?? rng.between(f + 1, functions.length - 1)];
   });
-  return { seed, insns: layout(items) };
+  return { seed, packet, insns: layout(items) };
 }
