@@ -62,6 +62,17 @@ await yargs(hideBin(process.argv))
         .option("verbose", { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" }),
     run(() => import("./commands/load.js")),
   )
+  .command(
+    "compile <file>",
+    "Compile a TypeScript probe file to a BPF ELF object (libbpf layout; bpftool and tsbpf load read it)",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
+        .option("output", { alias: "o", type: "string", describe: "where to write the object (or, with --emit asm, the disassembly)" })
+        .option("emit", { choices: ["obj", "asm"] as const, default: "obj", describe: "an ELF object, or the disassembly of every program" })
+        .option("arch", { choices: ["x86_64"] as const, describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" }),
+    run(() => import("./commands/compile.js")),
+  )
   .demandCommand(1, "Name a command; see --help.")
   .strict()
   .recommendCommands()

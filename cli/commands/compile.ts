@@ -1,0 +1,51 @@
+// `tsbpf compile FILE -o OUT.bpf.o [--emit obj|asm]`: compiles a probe file to a BPF ELF object,
+// or prints its disassembly. Diagnostics go to standard error as tsc prints them; a file with
+// errors exits REJECTED (3), an unreadable file or bad option USAGE (2).
+
+import { writeFileSync } from "node:fs";
+import { compile, formatDiagnostics } from "../../compiler/index.js";
+import { disassemble } from "../../compiler/isa/index.js";
+import { ExitCode, UserError } from "../exit-codes.js";
+
+export async function handler(argv: Record<string, unknown>): Promise<number> {
+  const file = argv.file as string;
+  const emit = (argv.emit as string | undefined) ?? "obj";
+  const out = argv.output as string | undefined;
+  if (emit === "obj" && !out) throw new UserError("name the object file with -o FILE (or use --emit asm to print the disassembly)");
+
+  const result = compile(file, { arch: argv.arch as string | undefined });
+  if (result.diagnostics.length) {
+    const unreadable = result.diagnostics.length === 1 && result.diagnostics[0]!.code === "TSBPF1000";
+    if (unreadable) throw new UserError(result.diagnostics[0]!.message);
+    process.stderr.write(formatDiagnostics(result.diagnostics, { color: process.stderr.isTTY, sources: { [result.source.fileName]: result.source.text } }));
+    return ExitCode.REJECTED;
+  }
+
+  if (emit === "asm") {
+    const text: string[] = [];
+    for (const p of result.programs) {
+      text.push(`${p.section}/${p.name}:`);
+      const relocs = new Set(p.relocations.map((r) => r.insn));
+      disassemble(p.insns, { indices: true }).forEach((line) => {
+        const slot = Number(/^\s*(\d+):/.exec(line)?.[1]);
+        text.push(relocs.has(slot) ? `${line}\t; .rodata` : line);
+      });
+      text.push("");
+    }
+    const asm = text.join("\n");
+    if (out) writeOutput(out, asm);
+    else process.stdout.write(asm);
+    return ExitCode.OK;
+  }
+
+  writeOutput(out!, result.object);
+  return ExitCode.OK;
+}
+
+function writeOutput(path: string, data: string | Uint8Array): void {
+  try {
+    writeFileSync(path, data);
+  } catch (error) {
+    throw new UserError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}

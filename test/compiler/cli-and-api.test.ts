@@ -1,0 +1,99 @@
+// `tsbpf compile` end to end (exit codes, outputs, diagnostics on stderr), the compile() API on bad
+// input, and the "tsbpf" module (index.ts) kept in step with the compiler's prelude.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile, formatDiagnostics } from "../../compiler/index.js";
+import { readBpfObject } from "../../compiler/elf/index.js";
+import { preludeText } from "../../compiler/frontend/prelude.js";
+import * as tsbpf from "../../index.js";
+import { handler as compileCommand } from "../../cli/commands/compile.js";
+import { ExitCode, UserError } from "../../cli/exit-codes.js";
+
+const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { encoding: "utf8" });
+
+test("tsbpf compile writes an object whose programs match compile()", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cli-"));
+  try {
+    const out = join(dir, "unlink.bpf.o");
+    const r = cli("compile", "examples/unlink.ts", "-o", out);
+    assert.equal(r.status, 0, r.stderr);
+    const object = readBpfObject(readFileSync(out));
+    const direct = compile("examples/unlink.ts");
+    assert.deepEqual(object.programs.map((p) => [p.section, p.name]), direct.programs.map((p) => [p.section, p.name]));
+    assert.equal(object.license, "Dual BSD/GPL");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("tsbpf compile --emit asm writes every program's disassembly", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cli-"));
+  try {
+    const out = join(dir, "unlink.s");
+    assert.equal(await compileCommand({ file: "examples/unlink.ts", emit: "asm", output: out }), 0);
+    const text = readFileSync(out, "utf8");
+    assert.match(text, /^kprobe\/do_unlinkat\/do_unlinkat:\n0: /);
+    assert.match(text, /call bpf_trace_printk#6/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("diagnostics go to stderr with a code frame and exit 3", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cli-"));
+  try {
+    const bad = join(dir, "bad.ts");
+    writeFileSync(bad, 'import { kprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", () => { while (true) {} });\n');
+    const r = cli("compile", bad, "-o", join(dir, "bad.o"));
+    assert.equal(r.status, 3);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, `${bad}:3:38 - error TSBPF1001: \`while\` loops are not supported in a probe handler\n\n3 export const p = kprobe("f", () => { while (true) {} });\n                                       ~~~~~~~~~~~~~~~\n\n\nFound 1 error.\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an unreadable file or a missing -o is a usage error (exit 2)", async () => {
+  const usage = (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE;
+  await assert.rejects(compileCommand({ file: "no/such/file.ts", emit: "obj", output: "x.o" }), (e) => usage(e) && /cannot read no\/such\/file\.ts: ENOENT/.test((e as Error).message));
+  await assert.rejects(compileCommand({ file: "examples/unlink.ts", emit: "obj" }), (e) => usage(e) && /-o FILE/.test((e as Error).message));
+});
+
+test("compile() turns garbage into diagnostics, never exceptions", () => {
+  const inputs = ["", "}}}{{{", "export default 1;", "import x from 'tsbpf'; x();", "const license = 1;", "\u0000\u0001", "export const p = kprobe();"];
+  for (const text of inputs) {
+    const r = compile({ fileName: "junk.ts", text }, { arch: "x86_64" });
+    assert.ok(r.diagnostics.length > 0, JSON.stringify(text));
+    assert.equal(r.object.length, 0);
+    assert.ok(formatDiagnostics(r.diagnostics, { sources: { "junk.ts": text } }).length > 0);
+  }
+});
+
+test("compile() reports a missing tracepoint and an unsupported architecture", () => {
+  const tp = compile({ fileName: "t.ts", text: 'import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("a", "b", () => 0);\n' }, { tracepointFormat: () => undefined });
+  assert.deepEqual(tp.diagnostics.map((d) => d.code), ["TSBPF1013"]);
+  const arch = compile({ fileName: "k.ts", text: 'import { kprobe } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => 0);\n' }, { arch: "sparc" });
+  assert.deepEqual(arch.diagnostics.map((d) => d.code), ["TSBPF1020"]);
+});
+
+test("index.ts exports what the prelude declares, and its markers behave in Node", () => {
+  const prelude = preludeText([]);
+  const declared = new Set([...prelude.matchAll(/export (?:function|type|interface) (\w+)/g)].map((m) => m[1]!));
+  const values = Object.keys(tsbpf).sort();
+  for (const name of values) assert.ok(declared.has(name), `index.ts exports ${name}, the prelude does not declare it`);
+  for (const name of declared) {
+    if (/^(Tracepoints|Handler|Probe|Ptr|Str|TracepointContext)$/.test(name) || /^[ui](8|16|32|64)$/.test(name)) continue;
+    assert.ok(values.includes(name), `the prelude declares ${name}, index.ts does not export it`);
+  }
+  assert.deepEqual(tsbpf.kprobe("do_unlinkat", () => 0), { __tsbpfProbe: true, kind: "kprobe", section: "kprobe/do_unlinkat" });
+  assert.equal(tsbpf.tracepoint("syscalls", "sys_enter_unlinkat", () => 0).section, "tracepoint/syscalls/sys_enter_unlinkat");
+  assert.throws(() => tsbpf.pidTgid(), /only callable inside a probe compiled by tsbpf/);
+  assert.equal(tsbpf.u8(-1), 255);
+  assert.equal(tsbpf.i32(0xffffffff), -1);
+  assert.equal(tsbpf.u32(0x1_0000_0005n), 5);
+});
