@@ -5,7 +5,7 @@
 //
 // Pipeline: parse -> find tracepoints and read their formats -> type-check against the prelude ->
 // lower to IR (frontend/) -> dead-code elimination, copy folding (ir/) -> instruction selection, register
-// allocation, peephole, linking (codegen/) -> ELF (object/).
+// allocation, peephole, linking (codegen/) -> BTF with line info pointing at the TypeScript, ELF (object/).
 
 import { readFileSync } from "node:fs";
 import { foldCopies } from "./ir/copies.js";
@@ -19,7 +19,9 @@ import { initTables, lower, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
-import { writeObject } from "./object/write.js";
+import { buildBtf } from "./object/btf.js";
+import { placePrograms, writeObject } from "./object/write.js";
+import type { KernelExtInfo } from "./btf/index.js";
 
 export { formatDiagnostic, formatDiagnostics, type Diagnostic, type FormatOptions } from "./frontend/diagnostics.js";
 
@@ -44,6 +46,9 @@ export interface CompiledProgram {
   /** Source position of each slot (for line info). */
   lines: (Loc | undefined)[];
   stackDepth: number;
+  /** func_info and line_info records for BPF_PROG_LOAD (with `btf` loaded); set when the file compiled. */
+  funcInfo?: KernelExtInfo;
+  lineInfo?: KernelExtInfo;
 }
 
 export interface CompileResult {
@@ -52,6 +57,8 @@ export interface CompileResult {
   programs: CompiledProgram[];
   rodata: Uint8Array;
   license: string;
+  /** The object's `.BTF` (program prototypes, `.rodata` variables, line strings); empty on errors. */
+  btf: Uint8Array;
   diagnostics: Diagnostic[];
   /** The probe file's text, for printing diagnostics with code frames. */
   source: { fileName: string; text: string };
@@ -61,7 +68,7 @@ export type CompileInput = string | { fileName: string; text: string };
 
 export function compile(input: CompileInput, options: CompileOptions = {}): CompileResult {
   const source = typeof input === "string" ? { fileName: input, text: "" } : input;
-  const empty = (diagnostics: Diagnostic[]): CompileResult => ({ object: new Uint8Array(0), programs: [], rodata: new Uint8Array(0), license: "", diagnostics, source });
+  const empty = (diagnostics: Diagnostic[]): CompileResult => ({ object: new Uint8Array(0), programs: [], rodata: new Uint8Array(0), license: "", btf: new Uint8Array(0), diagnostics, source });
   if (typeof input === "string") {
     try {
       source.text = readFileSync(input, "utf8");
@@ -121,12 +128,23 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
     }
   }
   if (diagnostics.length) return empty(diagnostics);
+  const placements = placePrograms(programs);
+  const fnLocs = new Map(lowered.programs.map(({ fn }) => [fn.name, fn.loc]));
+  const btf = buildBtf(
+    programs.map((p, i) => ({ name: p.name, section: p.section, offset: placements[i]!.offset, lines: p.lines, loc: fnLocs.get(p.name) })),
+    lowered.module.rodata,
+    fileName,
+    text,
+  );
+  for (const p of programs) Object.assign(p, btf.kernel.get(p.name));
   const { bytes } = writeObject({
     programs: programs.map((p) => ({ name: p.name, section: p.section, insns: p.insns, rodataRelocs: p.relocations.map((r) => r.insn) })),
     rodata: lowered.module.rodata,
     license: lowered.module.license,
+    btf: { btf: btf.btf, ext: btf.ext },
+    rodataSymbols: btf.rodataVars,
   });
-  return { object: bytes, programs, rodata: lowered.module.rodata, license: lowered.module.license, diagnostics: [], source };
+  return { object: bytes, programs, rodata: lowered.module.rodata, license: lowered.module.license, btf: btf.btf, diagnostics: [], source };
 }
 
 function locStart(text: string, loc: Loc): number {

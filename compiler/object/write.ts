@@ -6,7 +6,8 @@
 // sharing a name share the section at successive offsets, each a global FUNC symbol; `.rodata`
 // referenced by `R_BPF_64_64` against its section symbol with the offset in the LDDW's imm (libbpf
 // adds the two); `license` with a global `_license` object. `.BTF`/`.BTF.ext` are added when the
-// caller has them (func and line info, CO-RE relocations).
+// caller has them (object/btf.ts: func and line info; later CO-RE relocations), with local symbols
+// for the `.rodata` variables they describe.
 
 import { ElfWriter, R_BPF, SHF } from "../elf/index.js";
 import { encode, type Insn } from "../isa/index.js";
@@ -24,6 +25,8 @@ export interface ObjectInput {
   rodata: Uint8Array;
   license: string;
   btf?: { btf: Uint8Array; ext?: Uint8Array };
+  /** Named objects in `.rodata` (local symbols; BTF VARs refer to them by name). */
+  rodataSymbols?: { name: string; offset: number; size: number }[];
 }
 
 export interface ProgramPlacement {
@@ -33,25 +36,27 @@ export interface ProgramPlacement {
   offset: number;
 }
 
+/** Where each program goes: programs with the same SEC() name share a section, in order. */
+export function placePrograms(programs: readonly { name: string; section: string; insns: readonly unknown[] }[]): ProgramPlacement[] {
+  const next = new Map<string, number>();
+  return programs.map((p) => {
+    const offset = next.get(p.section) ?? 0;
+    next.set(p.section, offset + p.insns.length * 8);
+    return { name: p.name, section: p.section, offset };
+  });
+}
+
 export function writeObject(input: ObjectInput): { bytes: Uint8Array; placements: ProgramPlacement[] } {
   const elf = new ElfWriter();
-  const bySection = new Map<string, ObjectProgram[]>();
-  for (const p of input.programs) bySection.set(p.section, [...(bySection.get(p.section) ?? []), p]);
-
-  const placements: ProgramPlacement[] = [];
-  const pending: { section: string; at: number; program: ObjectProgram }[] = [];
-  for (const [section, programs] of bySection) {
-    const parts = programs.map((p) => encode(p.insns));
-    const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    parts.forEach((part, i) => {
-      data.set(part, at);
-      pending.push({ section, at, program: programs[i]! });
-      placements.push({ name: programs[i]!.name, section, offset: at });
-      at += part.length;
-    });
+  const placements = placePrograms(input.programs);
+  const sections = [...new Set(input.programs.map((p) => p.section))];
+  for (const section of sections) {
+    const members = input.programs.filter((p) => p.section === section);
+    const data = new Uint8Array(members.reduce((n, p) => n + p.insns.length * 8, 0));
+    members.forEach((p) => data.set(encode(p.insns), placements[input.programs.indexOf(p)]!.offset));
     elf.addSection(section, { flags: SHF.ALLOC | SHF.EXECINSTR, data, align: 8 });
   }
+  const pending = input.programs.map((program, i) => ({ section: program.section, at: placements[i]!.offset, program }));
   const license = new TextEncoder().encode(input.license + "\0");
   elf.addSection("license", { flags: SHF.ALLOC | SHF.WRITE, data: license, align: 1 });
   if (input.rodata.length) elf.addSection(".rodata", { flags: SHF.ALLOC, data: input.rodata, align: 8 });
@@ -66,6 +71,7 @@ export function writeObject(input: ObjectInput): { bytes: Uint8Array; placements
       elf.addRelocation(section, { offset: at + slot * 8, symbol: elf.sectionSymbol(".rodata"), type: R_BPF.R_64_64 });
     }
   }
+  for (const v of input.rodataSymbols ?? []) elf.addSymbol({ name: v.name, section: ".rodata", value: v.offset, size: v.size, type: "OBJECT", bind: "LOCAL" });
   elf.addSymbol({ name: "_license", section: "license", value: 0, size: license.length, type: "OBJECT", bind: "GLOBAL" });
   return { bytes: elf.toBytes(), placements };
 }

@@ -1,6 +1,7 @@
 // Kernel acceptance: compiled examples must pass the running kernel's verifier, one program at a
 // time through bpf(BPF_PROG_LOAD) (with `.rodata` as a frozen read-only array map, as libbpf does),
-// and as a whole object through `bpftool prog loadall` (libbpf's own object loader).
+// with the object's BTF func and line info, and as a whole object through `bpftool prog loadall`
+// (libbpf's own object loader), whose translated dump must carry the TypeScript source lines.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileResult } from "../../compiler/index.js";
 import { PseudoLd, encode } from "../../compiler/isa/index.js";
-import { BpfLoadError, MapFlag, MapType, ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { BpfLoadError, LogLevel, MapFlag, MapType, ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -77,6 +78,30 @@ test("printk with more than three values goes through bpf_trace_vprintk and load
   loadEach(r);
 });
 
+test("with the object's BTF, func info and line info load too, and the verifier log quotes the TypeScript", { skip: noKernel }, () => {
+  const r = compiled("examples/unlink.ts");
+  const btfFd = sys.btfLoad({ data: r.btf }).fd;
+  let rodataFd: number | undefined;
+  try {
+    rodataFd = sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: r.rodata.length, maxEntries: 1, flags: MapFlag.RDONLY_PROG });
+    sys.mapUpdate(rodataFd, new Uint8Array(4), r.rodata);
+    sys.mapFreeze(rodataFd);
+    for (const p of r.programs) {
+      const insns = p.insns.map((i) => ({ ...i }));
+      for (const { insn } of p.relocations) {
+        insns[insn + 1]!.imm = insns[insn]!.imm;
+        insns[insn] = { ...insns[insn]!, src: PseudoLd.MAP_VALUE, imm: rodataFd };
+      }
+      const { fd, log } = sys.progLoad({ type: ProgType.KPROBE, insns: encode(insns), license: r.license, btfFd, funcInfo: p.funcInfo, lineInfo: p.lineInfo, logLevel: LogLevel.INSNS });
+      sys.close(fd);
+      assert.match(log, /; printk\(`KPROBE (ENTRY|EXIT)/, `${p.name}: the verifier log does not show the source line:\n${log}`);
+    }
+  } finally {
+    if (rodataFd !== undefined) sys.close(rodataFd);
+    sys.close(btfFd);
+  }
+});
+
 test("bpftool prog loadall accepts the objects (libbpf's loader, .rodata relocations)", { skip: noKernel ?? noBpftool }, () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-obj-"));
   try {
@@ -88,6 +113,9 @@ test("bpftool prog loadall accepts the objects (libbpf's loader, .rodata relocat
       try {
         execFileSync("bpftool", ["prog", "loadall", object, pins], { stdio: ["ignore", "pipe", "pipe"] });
         assert.deepEqual(readdirSync(pins).sort(), r.programs.map((p) => p.name).sort());
+        // libbpf loaded the BTF too: the translated program carries the TypeScript lines.
+        const dump = execFileSync("bpftool", ["prog", "dump", "xlated", "pinned", join(pins, r.programs[0]!.name), "linum"], { encoding: "utf8" });
+        assert.match(dump, new RegExp(`\\[file:${path.replace(/[.]/g, "\\.")} line_num:\\d+`), dump);
       } catch (error) {
         const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? "";
         assert.fail(`bpftool prog loadall ${path} failed:\n${stderr || String(error)}`);
