@@ -1,0 +1,259 @@
+// Calls, exits and the special loads: helper calls checked against their prototypes, BPF-to-BPF
+// calls with their frames, subprogram and program exits (return values, reference leaks),
+// LDDW (constants, maps, functions) and the legacy LD_ABS/LD_IND packet loads.
+
+import { Mode, PseudoLd, opMode, opSize, Size, wideImm, type Insn } from "../isa/index.js";
+import { helperName } from "../isa/index.js";
+import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
+import { helperProto, type ArgKind } from "./helpers.js";
+import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
+import { allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
+import {
+  type Reg, allRegs, copyReg, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
+  setNotInit, setUnknown, typeName,
+} from "./state.js";
+import * as tn from "./tnum.js";
+
+export const MAX_CALL_FRAMES = 8;
+
+const MEM_TYPES = new Set<Reg["type"]>(["fp", "pkt", "pkt_meta", "map_key", "map_value", "mem", "ringbuf_mem"]);
+const KEY_TYPES = new Set<Reg["type"]>(["fp", "pkt", "pkt_meta", "map_key", "map_value", "mem", "ringbuf_mem"]);
+
+function expectType(env: Env, regno: number, r: Reg, ok: boolean, expected: string): void {
+  if (!ok) fail(env, `R${regno} type=${typeName(r)} expected=${expected}`, regno);
+}
+
+interface Meta {
+  map: Reg["map"];
+  rawRegno: number;
+  rawSize: number;
+  allocSize: number;
+  release: Reg | null;
+  pktAccess: boolean;
+}
+
+/** Memory a helper reads or writes through a pointer argument (check_helper_mem_access). */
+function helperMemAccess(env: Env, regno: number, size: number, zeroOk: boolean, write: boolean, meta: Meta | null): void {
+  const r = regs(env)[regno]!;
+  switch (r.type) {
+    case "pkt":
+    case "pkt_meta":
+      checkPacketAccess(env, regno, r, r.off, size, zeroOk);
+      return;
+    case "map_key":
+      if (write) fail(env, `R${regno} cannot write into ${typeName(r)}`, regno);
+      checkMemRegion(env, regno, r, r.off, size, r.map!.keySize, zeroOk);
+      return;
+    case "map_value":
+      checkMemRegion(env, regno, r, r.off, size, r.map!.valueSize, zeroOk);
+      return;
+    case "mem":
+    case "ringbuf_mem":
+      checkMemRegion(env, regno, r, r.off, size, r.memSize, zeroOk);
+      return;
+    case "fp": {
+      const raw = meta !== null && meta.rawRegno === regno;
+      checkStackRange(env, regno, r.off, size, zeroOk, true, raw);
+      if (raw) meta.rawSize = size;
+      return;
+    }
+    default:
+      if (zeroOk && size === 0 && isNullConst(r)) return;
+      fail(env, `R${regno} type=${typeName(r)} expected=fp, pkt, pkt_meta, map_key, map_value, mem`, regno);
+  }
+}
+
+function checkSizeArg(env: Env, regno: number, zeroOk: boolean, meta: Meta, write: boolean): void {
+  const r = regs(env)[regno]!;
+  if (r.smin < 0n) fail(env, `R${regno} min value is negative, either use unsigned or 'var &= const'`, regno);
+  if (r.umin === 0n && !zeroOk) fail(env, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`, regno);
+  if (r.umax >= BigInt(MAX_VAR_OFF)) fail(env, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`, regno);
+  const constSize = tn.isConst(r.vo);
+  helperMemAccess(env, regno - 1, Number(r.umax), zeroOk, write, constSize ? meta : null);
+}
+
+function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: ArgKind[]): void {
+  const regno = argno + 1;
+  const r = checkRegRead(env, regno);
+  if (kind === "any") {
+    if (isPointer(r) && !env.privileged) fail(env, `R${regno} leaks addr into helper function`, regno);
+    return;
+  }
+  if (isPktPointer(r) && (packetAccess(env.progType) === "none" || !meta.pktAccess) && (kind === "key" || kind === "value" || kind === "mem" || kind === "mem_or_null" || kind === "uninit")) {
+    fail(env, "helper access to the packet is not allowed", regno);
+  }
+  switch (kind) {
+    case "map":
+      expectType(env, regno, r, r.type === "map_ptr", "map_ptr");
+      meta.map = r.map;
+      return;
+    case "key":
+    case "value": {
+      expectType(env, regno, r, KEY_TYPES.has(r.type) && !r.maybeNull, "fp, pkt, pkt_meta, map_key, map_value, mem");
+      if (!meta.map) fail(env, `invalid map_ptr to access map->${kind}`, regno);
+      helperMemAccess(env, regno, kind === "key" ? meta.map.keySize : meta.map.valueSize, false, false, null);
+      return;
+    }
+    case "mem":
+    case "uninit":
+      expectType(env, regno, r, MEM_TYPES.has(r.type) && !r.maybeNull, "fp, pkt, pkt_meta, map_key, map_value, mem");
+      if (kind === "uninit") {
+        if (r.type === "map_key") fail(env, `R${regno} cannot write into ${typeName(r)}`, regno);
+        meta.rawRegno = regno;
+      }
+      return;
+    case "mem_or_null":
+      expectType(env, regno, r, isNullConst(r) || (MEM_TYPES.has(r.type) && !r.maybeNull), "fp, pkt, pkt_meta, map_key, map_value, mem or NULL");
+      return;
+    case "size":
+    case "size0": {
+      expectType(env, regno, r, r.type === "scalar", "scalar");
+      const prev = kinds[argno - 1];
+      checkSizeArg(env, regno, kind === "size0", meta, prev === "uninit");
+      return;
+    }
+    case "alloc_size0":
+      expectType(env, regno, r, r.type === "scalar", "scalar");
+      if (!tn.isConst(r.vo)) fail(env, `R${regno} is not a known constant'`, regno);
+      meta.allocSize = Number(r.vo.value);
+      return;
+    case "ctx":
+      expectType(env, regno, r, r.type === "ctx", "ctx");
+      checkPtrOffZero(env, regno, r, false);
+      return;
+    case "ringbuf_release":
+      expectType(env, regno, r, r.type === "ringbuf_mem" && !r.maybeNull, "ringbuf_mem");
+      if (r.off !== 0 || !tn.isConst(r.vo) || r.vo.value !== 0n) fail(env, `R${regno} must have zero offset when passed to release func`, regno);
+      if (!r.refId) fail(env, `R${regno} must be referenced when passed to release function`, regno);
+      meta.release = r;
+      return;
+  }
+}
+
+/** Packet pointers are stale after helpers that can move or resize packet data. */
+function clearPacketPointers(env: Env): void {
+  for (const r of allRegs(env.cur)) if (r.type === "pkt" || r.type === "pkt_meta" || r.type === "pkt_end") setUnknown(r);
+}
+
+function releaseReference(env: Env, refId: number): void {
+  const before = env.cur.refs.length;
+  env.cur.refs = env.cur.refs.filter((ref) => ref.id !== refId);
+  if (env.cur.refs.length === before) fail(env, `release of unacquired reference id=${refId}`);
+  for (const r of allRegs(env.cur)) if (r.refId === refId) setUnknown(r);
+}
+
+export function checkHelperCall(env: Env, insn: Insn): void {
+  const id = insn.imm;
+  const proto = helperProto(id, env.progType);
+  const name = helperName(id) ?? "unknown";
+  if (proto === "out_of_range") fail(env, `invalid func ${name}#${id}: there is no helper with that number`);
+  if (proto === "not_allowed") fail(env, `program of this type cannot use helper ${name}#${id}`);
+  const meta: Meta = { map: null, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false };
+  proto.args.forEach((kind, i) => checkArg(env, i, kind, meta, proto.args));
+  if (meta.rawRegno >= 0 && meta.rawSize > 0 && regs(env)[meta.rawRegno]!.type === "fp") {
+    markStackWritten(env, meta.rawRegno, regs(env)[meta.rawRegno]!.off, meta.rawSize);
+  }
+  if (meta.release) releaseReference(env, meta.release.refId);
+  if (id === 12 /* tail_call */ && env.cur.refs.length > 0) fail(env, "tail_call would lead to reference leak");
+  const rs = regs(env);
+  for (let i = 1; i <= 5; i++) setNotInit(rs[i]!);
+  switch (proto.ret) {
+    case "int":
+      rs[0] = knownScalar(0n);
+      setUnknown(rs[0]);
+      break;
+    case "void":
+      rs[0] = notInit();
+      break;
+    case "map_value_or_null":
+      rs[0] = pointer("map_value", { maybeNull: true, map: meta.map, id: newId(env) });
+      break;
+    case "ringbuf_mem_or_null": {
+      const rid = newId(env);
+      rs[0] = pointer("ringbuf_mem", { maybeNull: true, memSize: meta.allocSize, id: rid, refId: rid });
+      env.cur.refs.push({ id: rid, insn: env.pc });
+      break;
+    }
+    case "task":
+      rs[0] = pointer("ptr_task");
+      break;
+  }
+  if (proto.changesPkt) clearPacketPointers(env);
+}
+
+/** A BPF-to-BPF call: a new frame whose r1-r5 are the caller's arguments. Returns the callee start. */
+export function checkLocalCall(env: Env, insn: Insn): number {
+  const frames = env.cur.frames;
+  if (frames.length >= MAX_CALL_FRAMES) fail(env, `the call stack of ${frames.length + 1} frames is too deep`);
+  const target = env.pc + insn.imm + 1;
+  const sub = env.subprogStarts.indexOf(target);
+  const caller = curFrame(env.cur);
+  const callee = newFrame(frames.length, sub, env.pc);
+  for (let i = 1; i <= 5; i++) callee.regs[i] = copyReg(caller.regs[i]!);
+  for (let i = 0; i <= 5; i++) setNotInit(caller.regs[i]!);
+  frames.push(callee);
+  return target;
+}
+
+/** Returns from a subprogram: r0 goes to the caller. Returns the instruction after the call. */
+export function checkSubprogExit(env: Env): number {
+  const frames = env.cur.frames;
+  const callee = frames[frames.length - 1]!;
+  const r0 = callee.regs[0]!;
+  if (r0.type === "fp") fail(env, "cannot return stack pointer to the caller: the callee's stack is gone after it returns", 0);
+  frames.pop();
+  const caller = curFrame(env.cur);
+  caller.regs[0] = copyReg(r0);
+  return callee.callsite + 1;
+}
+
+/** The end of the main program: references released, R0 initialised and in the allowed range. */
+export function checkProgramExit(env: Env): void {
+  if (env.cur.refs.length > 0) {
+    const ref = env.cur.refs[0]!;
+    fail(env, `Unreleased reference id=${ref.id} alloc_insn=${ref.insn}: memory reserved there is neither submitted nor discarded on this path`);
+  }
+  const r0 = checkRegRead(env, 0);
+  if (isPointer(r0) && !env.privileged) fail(env, "R0 leaks addr as return value", 0);
+  const range = exitRange(env.progType, env.attachType);
+  if (!range) return;
+  if (r0.type !== "scalar") fail(env, `At program exit the register R0 is not a known value (${typeName(r0)})`, 0);
+  if (r0.smin < range[0] || r0.smax > range[1]) {
+    const val = tn.isConst(r0.vo) ? `has value ${tn.s64(r0.vo.value)}` : `has smin=${r0.smin} smax=${r0.smax}`;
+    fail(env, `At program exit the register R0 ${val} should have been in [${range[0]}, ${range[1]}]`, 0);
+  }
+}
+
+/** LDDW: a 64-bit constant, a map, a map value or a function. */
+export function checkLdImm(env: Env, insn: Insn): void {
+  if (opSize(insn.code) !== Size.DW) fail(env, "invalid BPF_LD_IMM insn");
+  if (insn.off !== 0) fail(env, "BPF_LD_IMM64 uses reserved fields");
+  checkRegWrite(env, insn.dst);
+  const rs = regs(env);
+  if (insn.src === PseudoLd.IMM64) {
+    rs[insn.dst] = knownScalar(wideImm(env.insns, env.pc));
+    return;
+  }
+  if (insn.src === PseudoLd.FUNC) {
+    rs[insn.dst] = pointer("func", { subprog: env.subprogStarts.indexOf(env.pc + insn.imm + 1) });
+    return;
+  }
+  const map = env.maps.get(insn.imm)!;
+  if (insn.src === PseudoLd.MAP_VALUE) rs[insn.dst] = pointer("map_value", { map, off: env.insns[env.pc + 1]!.imm >>> 0 });
+  else rs[insn.dst] = pointer("map_ptr", { map });
+}
+
+export function checkLdAbs(env: Env, insn: Insn): void {
+  const mode = opMode(insn.code);
+  if (!allowsLdAbs(env.progType)) fail(env, "BPF_LD_[ABS|IND] instructions not allowed for this program type");
+  if (insn.dst !== 0 || insn.off !== 0 || opSize(insn.code) === Size.DW || (mode === Mode.ABS && insn.src !== 0)) fail(env, "BPF_LD_[ABS|IND] uses reserved fields");
+  const r6 = checkRegRead(env, 6);
+  if (env.cur.refs.length > 0) fail(env, "BPF_LD_[ABS|IND] cannot be mixed with socket references");
+  if (r6.type !== "ctx") fail(env, "at the time of BPF_LD_ABS|IND R6 != pointer to skb", 6);
+  if (mode === Mode.IND) checkRegRead(env, insn.src);
+  checkPtrOffZero(env, 6, r6, false);
+  const rs = regs(env);
+  for (let i = 1; i <= 5; i++) setNotInit(rs[i]!);
+  rs[0] = knownScalar(0n);
+  setUnknown(rs[0]);
+}

@@ -1,0 +1,69 @@
+// The verifier's working context shared by the checking modules: the program, its options,
+// the current path's state, id generation, per-instruction notes, and the error type.
+
+import type { Insn } from "../isa/index.js";
+import { type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
+
+/** A rejection: the instruction, the reason in plain words, and the register involved. */
+export class VerifierError extends Error {
+  constructor(
+    readonly pc: number,
+    readonly reason: string,
+    readonly register?: number,
+    readonly regState?: string,
+  ) {
+    super(`instruction ${pc}: ${reason}`);
+    this.name = "VerifierError";
+  }
+}
+
+export interface Env {
+  insns: readonly Insn[];
+  progType: number;
+  attachType: number;
+  /** Root-like loader: pointer leaks, uninitialised stack reads and loops are allowed. */
+  privileged: boolean;
+  strictAlignment: boolean;
+  maps: Map<number, MapDesc>;
+  cur: VState;
+  pc: number;
+  idGen: number;
+  /** Start index of each subprogram, ascending, plus the program length at the end. */
+  subprogStarts: number[];
+  /** Deepest stack use seen per subprogram, in bytes. */
+  stackDepth: number[];
+  /** Pointer kind each load/store instruction was first checked with (ctx vs other). */
+  insnPtrKind: (string | undefined)[];
+  processed: number;
+  /** Reachable calls of kfunc #0, which the kernel rejects after dead-code elimination. */
+  placeholderKfuncs: Set<number>;
+  log: string[] | null;
+  /** Queues the other side of a branch. */
+  pushBranch(state: VState, pc: number): void;
+}
+
+export const newId = (env: Env): number => ++env.idGen;
+
+export const regs = (env: Env): Reg[] => curFrame(env.cur).regs;
+
+/** Rejects at the current instruction; names the register and its state when given. */
+export function fail(env: Env, reason: string, regno?: number): never {
+  let state: string | undefined;
+  if (regno !== undefined && regno >= 0 && regno <= 10) state = regString(regs(env)[regno]!);
+  throw new VerifierError(env.pc, reason, regno, state);
+}
+
+/** Reads of a register must follow a write (check_reg_arg with SRC_OP). */
+export function checkRegRead(env: Env, regno: number): Reg {
+  if (regno > 10) fail(env, `R${regno} is invalid: registers are r0 to r10`);
+  const r = regs(env)[regno]!;
+  if (r.type === "not_init") fail(env, `R${regno} !read_ok: register r${regno} is read before anything was written to it`, regno);
+  return r;
+}
+
+/** Writes must not target r10, the read-only frame pointer. */
+export function checkRegWrite(env: Env, regno: number): Reg {
+  if (regno > 10) fail(env, `R${regno} is invalid: registers are r0 to r10`);
+  if (regno === 10) fail(env, "frame pointer is read only: r10 cannot be written");
+  return regs(env)[regno]!;
+}

@@ -1,0 +1,159 @@
+// Helper prototypes: argument kinds, return kind and side effects of the common helpers, and
+// which program types may call each (the kernel's bpf_func_proto tables and *_func_proto).
+
+import { Helper } from "../isa/index.js";
+import { ProgTypeId, isTracing } from "./progtypes.js";
+
+export type ArgKind =
+  | "any" // ARG_ANYTHING
+  | "map" // ARG_CONST_MAP_PTR
+  | "key" // ARG_PTR_TO_MAP_KEY
+  | "value" // ARG_PTR_TO_MAP_VALUE
+  | "mem" // ARG_PTR_TO_MEM | MEM_RDONLY, size in the next argument
+  | "mem_or_null" // the same, NULL allowed with size 0
+  | "uninit" // ARG_PTR_TO_UNINIT_MEM: the helper writes it, size in the next argument
+  | "size" // ARG_CONST_SIZE
+  | "size0" // ARG_CONST_SIZE_OR_ZERO
+  | "alloc_size0" // ARG_CONST_ALLOC_SIZE_OR_ZERO: a known constant
+  | "ctx" // ARG_PTR_TO_CTX
+  | "ringbuf_release"; // ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE
+
+export type RetKind = "int" | "void" | "map_value_or_null" | "ringbuf_mem_or_null" | "task";
+
+export interface HelperProto {
+  args: ArgKind[];
+  ret: RetKind;
+  /** Invalidates packet pointers (bpf_helper_changes_pkt_data). */
+  changesPkt?: boolean;
+  /** May read packet memory through its pointer arguments. */
+  pktAccess?: boolean;
+}
+
+const p = (args: ArgKind[], ret: RetKind = "int", extra: Partial<HelperProto> = {}): HelperProto => ({ args, ret, ...extra });
+const probeRead = p(["uninit", "size0", "any"]);
+
+export const PROTOS: Record<number, HelperProto> = {
+  [Helper.map_lookup_elem]: p(["map", "key"], "map_value_or_null", { pktAccess: true }),
+  [Helper.map_update_elem]: p(["map", "key", "value", "any"], "int", { pktAccess: true }),
+  [Helper.map_delete_elem]: p(["map", "key"], "int", { pktAccess: true }),
+  [Helper.probe_read]: probeRead,
+  [Helper.probe_read_str]: probeRead,
+  [Helper.probe_read_user]: probeRead,
+  [Helper.probe_read_kernel]: probeRead,
+  [Helper.probe_read_user_str]: probeRead,
+  [Helper.probe_read_kernel_str]: probeRead,
+  [Helper.ktime_get_ns]: p([]),
+  [Helper.ktime_get_boot_ns]: p([]),
+  [Helper.jiffies64]: p([]),
+  [Helper.trace_printk]: p(["mem", "size"]),
+  [Helper.trace_vprintk]: p(["mem", "size", "mem_or_null", "size0"]),
+  [Helper.get_prandom_u32]: p([]),
+  [Helper.get_smp_processor_id]: p([]),
+  [Helper.get_numa_node_id]: p([]),
+  [Helper.tail_call]: p(["ctx", "map", "any"], "void"),
+  [Helper.get_current_pid_tgid]: p([]),
+  [Helper.get_current_uid_gid]: p([]),
+  [Helper.get_current_comm]: p(["uninit", "size"]),
+  [Helper.get_current_task]: p([]),
+  [Helper.get_current_task_btf]: p([], "task"),
+  [Helper.get_current_cgroup_id]: p([]),
+  [Helper.perf_event_read]: p(["map", "any"]),
+  [Helper.perf_event_output]: p(["ctx", "map", "any", "mem", "size0"]),
+  [Helper.get_stackid]: p(["ctx", "map", "any"]),
+  [Helper.get_stack]: p(["ctx", "uninit", "size0", "any"]),
+  [Helper.override_return]: p(["ctx", "any"]),
+  [Helper.ringbuf_output]: p(["map", "mem", "size0", "any"]),
+  [Helper.ringbuf_reserve]: p(["map", "alloc_size0", "any"], "ringbuf_mem_or_null"),
+  [Helper.ringbuf_submit]: p(["ringbuf_release", "any"], "void"),
+  [Helper.ringbuf_discard]: p(["ringbuf_release", "any"], "void"),
+  [Helper.ringbuf_query]: p(["map", "any"]),
+  [Helper.skb_load_bytes]: p(["ctx", "any", "uninit", "size"]),
+  [Helper.skb_load_bytes_relative]: p(["ctx", "any", "uninit", "size", "any"]),
+  [Helper.skb_store_bytes]: p(["ctx", "any", "mem", "size", "any"], "int", { changesPkt: true }),
+  [Helper.l3_csum_replace]: p(["ctx", "any", "any", "any", "any"], "int", { changesPkt: true }),
+  [Helper.l4_csum_replace]: p(["ctx", "any", "any", "any", "any"], "int", { changesPkt: true }),
+  [Helper.clone_redirect]: p(["ctx", "any", "any"], "int", { changesPkt: true }),
+  [Helper.get_cgroup_classid]: p(["ctx"]),
+  [Helper.get_route_realm]: p(["ctx"]),
+  [Helper.get_hash_recalc]: p(["ctx"]),
+  [Helper.skb_vlan_push]: p(["ctx", "any", "any"], "int", { changesPkt: true }),
+  [Helper.skb_vlan_pop]: p(["ctx"], "int", { changesPkt: true }),
+  [Helper.skb_pull_data]: p(["ctx", "any"], "int", { changesPkt: true }),
+  [Helper.skb_change_tail]: p(["ctx", "any", "any"], "int", { changesPkt: true }),
+  [Helper.skb_change_head]: p(["ctx", "any", "any"], "int", { changesPkt: true }),
+  [Helper.skb_change_proto]: p(["ctx", "any", "any"], "int", { changesPkt: true }),
+  [Helper.redirect]: p(["any", "any"]),
+  [Helper.redirect_map]: p(["map", "any", "any"]),
+  [Helper.csum_diff]: p(["mem_or_null", "size0", "mem_or_null", "size0", "any"], "int", { pktAccess: true }),
+  [Helper.get_socket_cookie]: p(["ctx"]),
+  [Helper.get_socket_uid]: p(["ctx"]),
+  [Helper.xdp_adjust_head]: p(["ctx", "any"], "int", { changesPkt: true }),
+  [Helper.xdp_adjust_meta]: p(["ctx", "any"], "int", { changesPkt: true }),
+  [Helper.xdp_adjust_tail]: p(["ctx", "any"], "int", { changesPkt: true }),
+};
+
+/** Helper ids at or beyond this are not helpers at all (__BPF_FUNC_MAX_ID). */
+export const HELPER_MAX_ID = 212;
+
+const BASE: number[] = [
+  Helper.map_lookup_elem, Helper.map_update_elem, Helper.map_delete_elem, Helper.get_prandom_u32,
+  Helper.get_smp_processor_id, Helper.get_numa_node_id, Helper.tail_call, Helper.ktime_get_ns,
+  Helper.ktime_get_boot_ns, Helper.ringbuf_output, Helper.ringbuf_reserve, Helper.ringbuf_submit,
+  Helper.ringbuf_discard, Helper.ringbuf_query, Helper.get_current_pid_tgid,
+  // CAP_BPF
+  Helper.jiffies64, Helper.get_current_cgroup_id,
+  // perfmon-capable loaders (root) get these in every program type
+  Helper.trace_printk, Helper.trace_vprintk, Helper.probe_read_user, Helper.probe_read_kernel,
+  Helper.probe_read_user_str, Helper.probe_read_kernel_str, Helper.get_current_task, Helper.get_current_task_btf,
+];
+
+const TRACING: number[] = [
+  Helper.probe_read, Helper.probe_read_str, Helper.get_current_pid_tgid, Helper.get_current_uid_gid,
+  Helper.get_current_comm, Helper.perf_event_read, Helper.perf_event_output, Helper.get_stackid,
+  Helper.get_stack, Helper.get_current_cgroup_id,
+];
+
+const SKB_READ: number[] = [Helper.skb_load_bytes, Helper.skb_load_bytes_relative, Helper.get_socket_cookie, Helper.get_socket_uid, Helper.perf_event_output];
+
+const TC: number[] = [
+  ...SKB_READ, Helper.skb_store_bytes, Helper.l3_csum_replace, Helper.l4_csum_replace, Helper.clone_redirect,
+  Helper.get_cgroup_classid, Helper.skb_vlan_push, Helper.skb_vlan_pop, Helper.redirect, Helper.get_route_realm,
+  Helper.get_hash_recalc, Helper.csum_diff, Helper.skb_pull_data, Helper.skb_change_tail, Helper.skb_change_head,
+  Helper.skb_change_proto,
+];
+
+const XDP: number[] = [Helper.perf_event_output, Helper.csum_diff, Helper.xdp_adjust_head, Helper.xdp_adjust_meta, Helper.xdp_adjust_tail, Helper.redirect, Helper.redirect_map];
+
+/** Program types whose helper table has perf_event_output (besides tracing). */
+const PERF_OUTPUT_TYPES = new Set<number>([
+  ProgTypeId.cgroup_sock, ProgTypeId.cgroup_sock_addr, ProgTypeId.socket_filter, ProgTypeId.cgroup_skb, ProgTypeId.sched_cls,
+  ProgTypeId.sched_act, ProgTypeId.xdp, ProgTypeId.sock_ops, ProgTypeId.sk_msg, ProgTypeId.sk_skb, ProgTypeId.lwt_in,
+  ProgTypeId.lwt_out, ProgTypeId.lwt_xmit, ProgTypeId.lwt_seg6local, ProgTypeId.sk_lookup, ProgTypeId.cgroup_device,
+  ProgTypeId.cgroup_sysctl, ProgTypeId.cgroup_sockopt,
+]);
+
+const ALLOWED = new Map<number, Set<number>>();
+function allowed(progType: number): Set<number> {
+  let set = ALLOWED.get(progType);
+  if (set) return set;
+  const ids = [...BASE];
+  if (isTracing(progType)) ids.push(...TRACING);
+  if (progType === ProgTypeId.kprobe) ids.push(Helper.override_return);
+  if (progType === ProgTypeId.socket_filter) ids.push(...SKB_READ);
+  if (progType === ProgTypeId.sched_cls || progType === ProgTypeId.sched_act) ids.push(...TC);
+  if (progType === ProgTypeId.xdp) ids.push(...XDP);
+  if (progType === ProgTypeId.cgroup_skb) ids.push(...SKB_READ);
+  if (progType === ProgTypeId.sk_skb) ids.push(Helper.skb_load_bytes, Helper.skb_pull_data, Helper.skb_change_tail, Helper.skb_change_head, Helper.get_socket_cookie, Helper.get_socket_uid, Helper.perf_event_output);
+  if (PERF_OUTPUT_TYPES.has(progType)) ids.push(Helper.perf_event_output);
+  set = new Set(ids);
+  ALLOWED.set(progType, set);
+  return set;
+}
+
+/** The prototype of helper `id` for `progType`, or why it cannot be called. */
+export function helperProto(id: number, progType: number): HelperProto | "out_of_range" | "not_allowed" {
+  if (id < 0 || id >= HELPER_MAX_ID) return "out_of_range";
+  const proto = PROTOS[id];
+  if (!proto || !allowed(progType).has(id)) return "not_allowed";
+  return proto;
+}

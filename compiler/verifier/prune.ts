@@ -1,0 +1,115 @@
+// State equivalence for pruning: a path whose state is covered by an already fully explored
+// state at the same instruction is safe (every register and stack slot at least as precise),
+// and an exact repeat of a state still being explored is an infinite loop.
+
+import { type Reg, type VState, type Frame, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO } from "./state.js";
+import * as tn from "./tnum.js";
+
+class IdMap {
+  private fwd = new Map<number, number>();
+  private back = new Map<number, number>();
+  private fresh = -1;
+  /** Ids must correspond one to one between the two states; 0 means "no id". */
+  check(oldId: number, curId: number): boolean {
+    if (!oldId && !curId) return true;
+    if (!oldId || !curId) return false;
+    return this.pair(oldId, curId);
+  }
+  /** Scalars: an unlinked old register is fine; an unlinked current one counts as a fresh id. */
+  checkScalar(oldId: number, curId: number): boolean {
+    if (!oldId) return true;
+    return this.pair(oldId, curId || this.fresh--);
+  }
+  private pair(a: number, b: number): boolean {
+    const f = this.fwd.get(a);
+    const r = this.back.get(b);
+    if (f === undefined && r === undefined) {
+      this.fwd.set(a, b);
+      this.back.set(b, a);
+      return true;
+    }
+    return f === b && r === a;
+  }
+}
+
+const rangeWithin = (o: Reg, c: Reg): boolean =>
+  o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax &&
+  o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
+
+function regsExact(o: Reg, c: Reg, ids: IdMap): boolean {
+  return o.type === c.type && o.maybeNull === c.maybeNull && o.off === c.off && o.range === c.range && o.map === c.map &&
+    o.memSize === c.memSize && o.frameno === c.frameno && o.subprog === c.subprog && tn.tnumEqual(o.vo, c.vo) &&
+    o.umin === c.umin && o.umax === c.umax && o.smin === c.smin && o.smax === c.smax && o.u32min === c.u32min &&
+    o.u32max === c.u32max && o.s32min === c.s32min && o.s32max === c.s32max && ids.check(o.id, c.id) && ids.check(o.refId, c.refId);
+}
+
+function regSafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
+  if (exact) return regsExact(o, c, ids);
+  if (o.type === "not_init") return true;
+  if (o.type !== c.type) return false;
+  switch (o.type) {
+    case "scalar":
+      return ids.checkScalar(o.id, c.id) && rangeWithin(o, c) && tn.tnumIn(o.vo, c.vo);
+    case "map_key":
+    case "map_value":
+    case "mem":
+    case "ringbuf_mem":
+      return o.maybeNull === c.maybeNull && o.off === c.off && o.map === c.map && o.memSize === c.memSize &&
+        rangeWithin(o, c) && tn.tnumIn(o.vo, c.vo) && ids.check(o.id, c.id) && ids.check(o.refId, c.refId);
+    case "pkt":
+    case "pkt_meta":
+      if (o.range > c.range) return false;
+      if (o.range < 0 && o.range !== c.range) return false;
+      return o.off === c.off && ids.check(o.id, c.id) && rangeWithin(o, c) && tn.tnumIn(o.vo, c.vo);
+    default:
+      return regsExact(o, c, ids);
+  }
+}
+
+function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: boolean): boolean {
+  for (let spi = 0; spi < 64; spi++) {
+    const base = spi * 8;
+    const oSpill = o.slotType[base + 7] === STACK_SPILL;
+    const cSpill = c.slotType[base + 7] === STACK_SPILL;
+    if (exact) {
+      for (let i = 0; i < 8; i++) if (o.slotType[base + i] !== c.slotType[base + i]) return false;
+      if (oSpill && !regsExact(o.spilled[spi]!, c.spilled[spi]!, ids)) return false;
+      continue;
+    }
+    if (oSpill && cSpill) {
+      for (let i = 0; i < 8; i++) if (o.slotType[base + i] !== c.slotType[base + i]) return false;
+      if (!regSafe(o.spilled[spi]!, c.spilled[spi]!, ids, false)) return false;
+      continue;
+    }
+    for (let i = 0; i < 8; i++) {
+      const ot = o.slotType[base + i]!;
+      const ct = c.slotType[base + i]!;
+      if (ot === STACK_INVALID) continue;
+      if (ot === STACK_MISC) {
+        if (ct === STACK_MISC || ct === STACK_ZERO) continue;
+        if (ct === STACK_INVALID && privileged) continue;
+        if (ct === STACK_SPILL && c.spilled[spi]?.type === "scalar") continue;
+        return false;
+      }
+      if (ot !== ct) return false;
+      if (ot === STACK_SPILL) return false; // partial old spill against no current spill
+    }
+  }
+  return true;
+}
+
+/** True when `old` covers `cur` (or equals it, with `exact`). */
+export function statesCover(old: VState, cur: VState, privileged: boolean, exact = false): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  if (old.refs.length !== cur.refs.length) return false;
+  const ids = new IdMap();
+  for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
+  for (let f = 0; f < old.frames.length; f++) {
+    const of = old.frames[f]!;
+    const cf = cur.frames[f]!;
+    if (of.callsite !== cf.callsite) return false;
+    for (let r = 0; r <= 10; r++) if (!regSafe(of.regs[r]!, cf.regs[r]!, ids, exact)) return false;
+    if (!stackSafe(of, cf, ids, exact, privileged)) return false;
+  }
+  return true;
+}

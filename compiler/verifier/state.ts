@@ -1,0 +1,198 @@
+// The abstract machine state: registers, stack slots per frame, call frames and acquired
+// references. Gives constructors, deep copies, and the kernel-style text of a register.
+
+import { type Bounds, boundsString, markKnown, markUnknownBounds, unknownBounds } from "./scalar.js";
+import * as tn from "./tnum.js";
+
+export type RegType =
+  | "not_init"
+  | "scalar"
+  | "ctx"
+  | "map_ptr"
+  | "map_value"
+  | "map_key"
+  | "fp"
+  | "pkt_meta"
+  | "pkt"
+  | "pkt_end"
+  | "mem"
+  | "ringbuf_mem"
+  | "ptr_task"
+  | "sock"
+  | "sock_common"
+  | "func"
+  | "flow_keys";
+
+/** A map the program may reference, by the fd its LDDW carries. */
+export interface MapDesc {
+  fd: number;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** Map flags: BPF_F_RDONLY_PROG (1 << 7) / BPF_F_WRONLY_PROG (1 << 8) restrict program access. */
+  flags?: number;
+}
+
+/** Packet pointer compared against pkt_end: known to be at or beyond the end. */
+export const AT_PKT_END = -1;
+export const BEYOND_PKT_END = -2;
+
+export interface Reg extends Bounds {
+  type: RegType;
+  /** The pointer may be NULL until a null check (…_or_null types). */
+  maybeNull: boolean;
+  /** Fixed offset of a pointer (its variable part is in the bounds). */
+  off: number;
+  /** Links copies: of a scalar (for range propagation) or of a pointer (null checks, packet ranges). */
+  id: number;
+  /** Non-zero for a pointer holding an acquired reference that must be released. */
+  refId: number;
+  /** Bytes past `off` known to lie inside the packet, or AT_PKT_END / BEYOND_PKT_END. */
+  range: number;
+  map: MapDesc | null;
+  /** Size of the memory a `mem`/`ringbuf_mem` pointer points to. */
+  memSize: number;
+  /** Frame a stack pointer points into. */
+  frameno: number;
+  /** Subprogram a `func` pointer names. */
+  subprog: number;
+}
+
+export const STACK_INVALID = 0;
+export const STACK_SPILL = 1;
+export const STACK_MISC = 2;
+export const STACK_ZERO = 3;
+
+export const MAX_BPF_STACK = 512;
+export const STACK_SLOTS = MAX_BPF_STACK / 8;
+
+export interface Frame {
+  regs: Reg[];
+  /** Byte j describes stack offset -(j+1): STACK_INVALID/SPILL/MISC/ZERO. */
+  slotType: Uint8Array;
+  /** Spilled register per 8-byte slot (slot s covers bytes 8s..8s+7). */
+  spilled: (Reg | null)[];
+  frameno: number;
+  subprog: number;
+  /** Index of the call instruction that created this frame (-1 for main). */
+  callsite: number;
+}
+
+export interface Ref {
+  id: number;
+  insn: number;
+}
+
+export interface VState {
+  frames: Frame[];
+  refs: Ref[];
+}
+
+export function notInit(): Reg {
+  return { ...unknownBounds(), type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0 };
+}
+
+export function unknownScalar(): Reg {
+  const r = notInit();
+  r.type = "scalar";
+  return r;
+}
+
+export function knownScalar(v: bigint): Reg {
+  const r = unknownScalar();
+  markKnown(r, v);
+  return r;
+}
+
+/** A pointer of `type` with offset 0 and no variable part. */
+export function pointer(type: RegType, init: Partial<Reg> = {}): Reg {
+  const r = notInit();
+  markKnown(r, 0n);
+  r.type = type;
+  return Object.assign(r, init);
+}
+
+export function setUnknown(r: Reg): void {
+  Object.assign(r, unknownScalar());
+}
+
+export function setNotInit(r: Reg): void {
+  Object.assign(r, notInit());
+}
+
+export function setKnown(r: Reg, v: bigint): void {
+  Object.assign(r, knownScalar(v));
+}
+
+export const copyReg = (r: Reg): Reg => ({ ...r });
+
+export function newFrame(frameno: number, subprog: number, callsite: number): Frame {
+  const regs: Reg[] = [];
+  for (let i = 0; i <= 10; i++) regs.push(notInit());
+  regs[10] = pointer("fp", { frameno });
+  return { regs, slotType: new Uint8Array(MAX_BPF_STACK), spilled: new Array(STACK_SLOTS).fill(null), frameno, subprog, callsite };
+}
+
+export function copyFrame(f: Frame): Frame {
+  return {
+    regs: f.regs.map(copyReg),
+    slotType: f.slotType.slice(),
+    spilled: f.spilled.map((s) => (s ? copyReg(s) : null)),
+    frameno: f.frameno,
+    subprog: f.subprog,
+    callsite: f.callsite,
+  };
+}
+
+export function copyState(s: VState): VState {
+  return { frames: s.frames.map(copyFrame), refs: s.refs.map((r) => ({ ...r })) };
+}
+
+export const curFrame = (s: VState): Frame => s.frames[s.frames.length - 1]!;
+
+export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== "not_init";
+export const isPktPointer = (r: Reg): boolean => r.type === "pkt" || r.type === "pkt_meta";
+export const isNullConst = (r: Reg): boolean => r.type === "scalar" && tn.equalsConst(r.vo, 0n);
+
+/** Every register of every frame, spilled ones included, for updates that follow ids. */
+export function* allRegs(s: VState): Generator<Reg> {
+  for (const f of s.frames) {
+    for (const r of f.regs) yield r;
+    for (const r of f.spilled) if (r) yield r;
+  }
+}
+
+/** The kernel's name of a register type ("map_value_or_null", "fp", "scalar", …). */
+export function typeName(r: Reg): string {
+  if (r.type === "not_init") return "?";
+  const base = r.type === "ptr_task" ? "ptr_task_struct" : r.type;
+  return r.maybeNull ? `${base}_or_null` : base;
+}
+
+/** One register as the kernel's verifier log prints it, e.g. `map_value(off=0,ks=8,vs=48)`. */
+export function regString(r: Reg): string {
+  if (r.type === "not_init") return "?";
+  if (r.type === "scalar") {
+    const b = boundsString(r);
+    if (tn.isConst(r.vo)) return b;
+    return b ? `scalar(${b})` : "scalar()";
+  }
+  const parts: string[] = [];
+  if (r.id) parts.push(`id=${r.id}`);
+  if (r.refId) parts.push(`ref_obj_id=${r.refId}`);
+  if (r.off) parts.push(`off=${r.off}`);
+  if (r.type === "pkt" || r.type === "pkt_meta") parts.push(`r=${r.range}`);
+  if (r.map && (r.type === "map_value" || r.type === "map_key" || r.type === "map_ptr")) parts.push(`ks=${r.map.keySize},vs=${r.map.valueSize}`);
+  if (r.type === "mem" || r.type === "ringbuf_mem") parts.push(`sz=${r.memSize}`);
+  if (!tn.isConst(r.vo) || r.vo.value !== 0n) {
+    const b = boundsString(r);
+    if (b) parts.push(b);
+  }
+  if (r.type === "fp" && parts.length === 0) return `fp${r.off}`;
+  return `${typeName(r)}(${parts.join(",")})`;
+}
+
+export function unknownScalarBounds(r: Reg): void {
+  markUnknownBounds(r);
+}

@@ -1,0 +1,122 @@
+// Tristate numbers: 64-bit values where each bit is known 0, known 1 or unknown.
+// A tnum is (value, mask): bits set in mask are unknown, the rest equal value's bits.
+// All arithmetic is on unsigned 64-bit bigints, wrapped with `u64`.
+
+export interface Tnum {
+  readonly value: bigint;
+  readonly mask: bigint;
+}
+
+export const U64_MAX = (1n << 64n) - 1n;
+export const U32_MAX = (1n << 32n) - 1n;
+
+export const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+export const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+export const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
+export const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
+
+export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
+export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64_MAX };
+
+/** The smallest tnum holding every value in [min, max] (unsigned). */
+export function tnumRange(min: bigint, max: bigint): Tnum {
+  const chi = min ^ max;
+  if (chi === 0n) return tnumConst(min);
+  const bits = BigInt(chi.toString(2).length);
+  if (bits > 63n) return TNUM_UNKNOWN;
+  const delta = (1n << bits) - 1n;
+  return { value: min & ~delta & U64_MAX, mask: delta };
+}
+
+export const isConst = (t: Tnum): boolean => t.mask === 0n;
+export const isUnknown = (t: Tnum): boolean => t.mask === U64_MAX;
+export const equalsConst = (t: Tnum, v: bigint): boolean => t.mask === 0n && t.value === u64(v);
+
+export function lshift(t: Tnum, n: bigint): Tnum {
+  return { value: u64(t.value << n), mask: u64(t.mask << n) };
+}
+export function rshift(t: Tnum, n: bigint): Tnum {
+  return { value: t.value >> n, mask: t.mask >> n };
+}
+/** Arithmetic shift right within `bits` (32 or 64) of the value. */
+export function arshift(t: Tnum, n: bigint, bits: 32 | 64): Tnum {
+  if (bits === 32) {
+    return { value: u32(s32(t.value) >> n), mask: u32(s32(t.mask) >> n) };
+  }
+  return { value: u64(s64(t.value) >> n), mask: u64(s64(t.mask) >> n) };
+}
+
+export function add(a: Tnum, b: Tnum): Tnum {
+  const sm = u64(a.mask + b.mask);
+  const sv = u64(a.value + b.value);
+  const sigma = u64(sm + sv);
+  const chi = sigma ^ sv;
+  const mu = chi | a.mask | b.mask;
+  return { value: sv & ~mu & U64_MAX, mask: mu };
+}
+export function sub(a: Tnum, b: Tnum): Tnum {
+  const dv = u64(a.value - b.value);
+  const alpha = u64(dv + a.mask);
+  const beta = u64(dv - b.mask);
+  const chi = alpha ^ beta;
+  const mu = chi | a.mask | b.mask;
+  return { value: dv & ~mu & U64_MAX, mask: mu };
+}
+export function and(a: Tnum, b: Tnum): Tnum {
+  const alpha = a.value | a.mask;
+  const beta = b.value | b.mask;
+  const v = a.value & b.value;
+  return { value: v, mask: alpha & beta & ~v & U64_MAX };
+}
+export function or(a: Tnum, b: Tnum): Tnum {
+  const v = a.value | b.value;
+  const mu = a.mask | b.mask;
+  return { value: v, mask: mu & ~v & U64_MAX };
+}
+export function xor(a: Tnum, b: Tnum): Tnum {
+  const v = a.value ^ b.value;
+  const mu = a.mask | b.mask;
+  return { value: v & ~mu & U64_MAX, mask: mu };
+}
+/** Multiplication by shift-and-add over the bits of `a`, as precise as the kernel's. */
+export function mul(a: Tnum, b: Tnum): Tnum {
+  let accMask: Tnum = tnumConst(0n);
+  let x = a;
+  let y = b;
+  while (x.value !== 0n || x.mask !== 0n) {
+    if (x.value & 1n) accMask = add(accMask, { value: 0n, mask: y.mask });
+    else if (x.mask & 1n) accMask = add(accMask, { value: 0n, mask: y.value | y.mask });
+    x = rshift(x, 1n);
+    y = lshift(y, 1n);
+  }
+  return add(tnumConst(u64(a.value * b.value)), accMask);
+}
+export function intersect(a: Tnum, b: Tnum): Tnum {
+  const v = a.value | b.value;
+  const mu = a.mask & b.mask;
+  return { value: v & ~mu & U64_MAX, mask: mu };
+}
+/** True when every value of `b` is a value of `a`. */
+export function tnumIn(a: Tnum, b: Tnum): boolean {
+  if (b.mask & ~a.mask) return false;
+  return (b.value & ~a.mask) === a.value;
+}
+export function overlap(a: Tnum, b: Tnum): boolean {
+  const mu = ~a.mask & ~b.mask & U64_MAX;
+  return (a.value & mu) === (b.value & mu);
+}
+export const isAligned = (t: Tnum, size: number): boolean => {
+  if (!size) return true;
+  return ((t.value | t.mask) & BigInt(size - 1)) === 0n;
+};
+export const subreg = (t: Tnum): Tnum => ({ value: u32(t.value), mask: u32(t.mask) });
+export const clearSubreg = (t: Tnum): Tnum => ({ value: t.value & ~U32_MAX & U64_MAX, mask: t.mask & ~U32_MAX & U64_MAX });
+export const withSubreg = (t: Tnum, sub: Tnum): Tnum => or(clearSubreg(t), subreg(sub));
+export const subregIsConst = (t: Tnum): boolean => u32(t.mask) === 0n;
+export const tnumEqual = (a: Tnum, b: Tnum): boolean => a.value === b.value && a.mask === b.mask;
+
+/** The kernel's log syntax: a decimal constant, or (value; mask) in hex. */
+export function tnumString(t: Tnum): string {
+  if (isConst(t)) return s64(t.value).toString();
+  return `(0x${t.value.toString(16)}; 0x${t.mask.toString(16)})`;
+}

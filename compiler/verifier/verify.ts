@@ -1,0 +1,284 @@
+// The abstract interpreter: walks every path of the program from the entry state, one
+// instruction at a time, queueing the other side of undecided branches, pruning paths whose
+// state an explored one covers, and stopping at the first violation or the complexity limit.
+
+import { Class, JmpOp, Mode, Op, PseudoCall, disassemble, jmpOp, opClass, opMode, type Insn } from "../isa/index.js";
+import { checkAlu } from "./alu.js";
+import { checkCondJmp } from "./branch.js";
+import { checkHelperCall, checkLdAbs, checkLdImm, checkLocalCall, checkProgramExit, checkSubprogExit } from "./calls.js";
+import { CfgError, checkStatic } from "./cfg.js";
+import { type Env, VerifierError, fail } from "./env.js";
+import { checkAtomic, checkLdx, checkSt, checkStx } from "./memory.js";
+import { statesCover } from "./prune.js";
+import { needsAttachTarget, resolveProgType } from "./progtypes.js";
+import { type MapDesc, type VState, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
+
+export const COMPLEXITY_LIMIT = 1_000_000;
+/** Checkpoints kept per instruction; more are checked against but not stored. */
+const MAX_CHECKPOINTS = 64;
+
+export interface VerifyOptions {
+  /** Program type number (`ProgTypeId`); 0 is treated as socket filter. */
+  progType: number;
+  expectedAttachType?: number;
+  maps?: MapDesc[];
+  /** Root-like loader (CAP_BPF, CAP_PERFMON): the default. */
+  privileged?: boolean;
+  /** BPF_PROG_LOAD prog_flags: BPF_F_STRICT_ALIGNMENT (1) forces aligned accesses. */
+  flags?: number;
+  /** Record one line per processed instruction. */
+  log?: boolean;
+  /** Stop after this many processed instructions (default 1,000,000, the kernel's limit). */
+  limit?: number;
+}
+
+export interface VerifyError {
+  pc: number;
+  message: string;
+  register?: number;
+  state?: string;
+}
+
+export interface VerifyResult {
+  accepted: boolean;
+  error?: VerifyError;
+  processed: number;
+  log?: string[];
+}
+
+interface Checkpoint {
+  state: VState;
+  /** Paths still being explored below this checkpoint. */
+  branches: number;
+  parent: Checkpoint | null;
+}
+
+interface Path {
+  state: VState;
+  pc: number;
+  parent: Checkpoint | null;
+}
+
+/** Checks `insns` the way the kernel's verifier would and reports the first violation. */
+export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyResult {
+  const privileged = options.privileged ?? true;
+  const progType = resolveProgType(options.progType);
+  const maps = new Map<number, MapDesc>();
+  for (const m of options.maps ?? []) maps.set(m.fd, m);
+  const log: string[] | null = options.log ? [] : null;
+  const reject = (pc: number, message: string, processed: number, register?: number, state?: string): VerifyResult => {
+    const error: VerifyError = { pc, message };
+    if (register !== undefined) error.register = register;
+    if (state !== undefined) error.state = state;
+    log?.push(`${pc}: ${message}`);
+    return { accepted: false, error, processed, ...(log ? { log } : {}) };
+  };
+  if (insns.length === 0) return reject(0, "empty program: BPF_PROG_LOAD needs at least one instruction", 0);
+  if (insns.length > COMPLEXITY_LIMIT || (!privileged && insns.length > 4096)) return reject(0, `program of ${insns.length} instructions is too large`, 0);
+  if (needsAttachTarget(progType)) return reject(0, "this program type needs a BTF attach target, which the model does not handle", 0);
+
+  let cfg;
+  try {
+    cfg = checkStatic(insns, maps, privileged);
+  } catch (e) {
+    if (e instanceof CfgError) return reject(e.pc, e.reason, 0);
+    throw e;
+  }
+
+  const stack: Path[] = [];
+  const explored = new Map<number, Checkpoint[]>();
+  let parent: Checkpoint | null = null;
+  const env: Env = {
+    insns,
+    progType,
+    attachType: options.expectedAttachType ?? 0,
+    privileged,
+    strictAlignment: ((options.flags ?? 0) & 1) !== 0,
+    maps,
+    cur: { frames: [newFrame(0, 0, -1)], refs: [] },
+    pc: 0,
+    idGen: 0,
+    subprogStarts: cfg.subprogStarts,
+    stackDepth: cfg.subprogStarts.map(() => 0),
+    insnPtrKind: new Array(insns.length),
+    processed: 0,
+    placeholderKfuncs: new Set(),
+    log,
+    pushBranch(state: VState, pc: number) {
+      if (parent) parent.branches++;
+      stack.push({ state, pc, parent });
+    },
+  };
+  curFrame(env.cur).regs[1] = pointer("ctx");
+  const limit = options.limit ?? COMPLEXITY_LIMIT;
+  const lines: string[] = [];
+  if (log) {
+    const text = disassemble(insns, {});
+    for (let i = 0, k = 0; i < insns.length; i++, k++) {
+      lines[i] = text[k] ?? "";
+      if (insns[i]!.code === Op.LDDW) i++;
+    }
+  }
+
+  /** A path ended (exit or pruned): checkpoints whose every path is done become usable for pruning. */
+  const endPath = (): void => {
+    let c = parent;
+    while (c) {
+      c.branches--;
+      if (c.branches > 0) break;
+      c = c.parent;
+    }
+  };
+
+  try {
+    for (;;) {
+      const pc = env.pc;
+      if (++env.processed > limit) fail(env, `BPF program is too large. Processed ${env.processed} insn: the analysis gave up after ${limit} instructions`);
+      let pruned = false;
+      if (cfg.prunePoints[pc]) {
+        const list = explored.get(pc) ?? [];
+        for (const cp of list) {
+          if (cp.branches === 0) {
+            if (statesCover(cp.state, env.cur, privileged)) {
+              pruned = true;
+              break;
+            }
+          } else if (statesCover(cp.state, env.cur, privileged, true)) {
+            fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
+          }
+        }
+        if (!pruned && list.length < MAX_CHECKPOINTS) {
+          const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent };
+          list.push(cp);
+          explored.set(pc, list);
+          parent = cp;
+        }
+      }
+      let next: number | "exit";
+      if (pruned) {
+        log?.push(`${pc}: safe`);
+        next = "exit";
+      } else {
+        if (log) log.push(`${pc}: ${lines[pc] ?? ""}`);
+        next = step(env, insns[pc]!);
+      }
+      if (next === "exit") {
+        endPath();
+        const path = stack.pop();
+        if (!path) break;
+        env.cur = path.state;
+        env.pc = path.pc;
+        parent = path.parent;
+        continue;
+      }
+      env.pc = next;
+    }
+  } catch (e) {
+    if (e instanceof VerifierError) return reject(e.pc, e.reason, env.processed, e.register, e.regState);
+    throw e;
+  }
+
+  if (env.placeholderKfuncs.size > 0) {
+    const pc = Math.min(...env.placeholderKfuncs);
+    return reject(pc, "invalid kernel function call not eliminated in verifier pass: a call to kernel function #0 is reachable", env.processed);
+  }
+  const depthError = checkStackDepth(insns, env);
+  if (depthError) return reject(depthError.pc, depthError.message, env.processed);
+  return { accepted: true, processed: env.processed, ...(log ? { log } : {}) };
+}
+
+/** One instruction on the current path; returns the next pc or "exit" when the path ends. */
+function step(env: Env, insn: Insn): number | "exit" {
+  const pc = env.pc;
+  const cls = opClass(insn.code);
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64:
+      checkAlu(env, insn);
+      return pc + 1;
+    case Class.LDX:
+      checkLdx(env, insn);
+      return pc + 1;
+    case Class.STX:
+      if (opMode(insn.code) === Mode.ATOMIC) checkAtomic(env, insn);
+      else checkStx(env, insn);
+      return pc + 1;
+    case Class.ST:
+      checkSt(env, insn);
+      return pc + 1;
+    case Class.LD: {
+      const mode = opMode(insn.code);
+      if (mode === Mode.IMM) {
+        checkLdImm(env, insn);
+        return pc + 2;
+      }
+      if (mode === Mode.ABS || mode === Mode.IND) {
+        checkLdAbs(env, insn);
+        return pc + 1;
+      }
+      return fail(env, "invalid BPF_LD mode");
+    }
+    case Class.JMP:
+    case Class.JMP32: {
+      const op = jmpOp(insn.code);
+      if (op === JmpOp.CALL) {
+        if ((insn.code & 0x08) !== 0 || (insn.src !== PseudoCall.KFUNC && insn.off !== 0) || (insn.src !== 0 && insn.src !== PseudoCall.LOCAL && insn.src !== PseudoCall.KFUNC) || insn.dst !== 0 || cls === Class.JMP32) {
+          fail(env, "BPF_CALL uses reserved fields");
+        }
+        if (insn.src === PseudoCall.LOCAL) return checkLocalCall(env, insn);
+        if (insn.src === PseudoCall.KFUNC) {
+          if (insn.imm !== 0 || insn.off !== 0) fail(env, "kernel function calls are not modelled");
+          env.placeholderKfuncs.add(pc);
+          return pc + 1;
+        }
+        checkHelperCall(env, insn);
+        return pc + 1;
+      }
+      if (op === JmpOp.JA) {
+        if ((insn.code & 0x08) !== 0 || insn.src !== 0 || insn.dst !== 0 || (cls === Class.JMP && insn.imm !== 0) || (cls === Class.JMP32 && insn.off !== 0)) {
+          fail(env, "BPF_JA uses reserved fields");
+        }
+        return pc + 1 + (cls === Class.JMP ? insn.off : insn.imm);
+      }
+      if (op === JmpOp.EXIT) {
+        if ((insn.code & 0x08) !== 0 || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || cls === Class.JMP32) fail(env, "BPF_EXIT uses reserved fields");
+        if (env.cur.frames.length > 1) return checkSubprogExit(env);
+        checkProgramExit(env);
+        return "exit";
+      }
+      return checkCondJmp(env, insn);
+    }
+  }
+  return fail(env, `unknown insn class ${cls}`);
+}
+
+const roundUp16 = (n: number): number => Math.ceil(n / 16) * 16;
+
+/** Stack use summed along static call chains, and call depth (check_max_stack_depth). */
+function checkStackDepth(insns: readonly Insn[], env: Env): { pc: number; message: string } | null {
+  const starts = env.subprogStarts;
+  const walk = (idx: number, frame: number, depth: number): { pc: number; message: string } | null => {
+    const d = depth + roundUp16(env.stackDepth[idx] ?? 0);
+    if (d > 512) return { pc: starts[idx]!, message: `combined stack size of ${frame + 1} calls is ${d}. Too large` };
+    for (let i = starts[idx]!; i < starts[idx + 1]!; i++) {
+      const insn = insns[i]!;
+      const local = (insn.code === Op.CALL && insn.src === PseudoCall.LOCAL) || (insn.code === Op.LDDW && insn.src === 4);
+      if (!local) continue;
+      const callee = starts.indexOf(i + insn.imm + 1);
+      if (frame + 1 >= 8) return { pc: i, message: `the call stack of ${frame + 1} frames is too deep !` };
+      const err = walk(callee, frame + 1, d);
+      if (err) return err;
+    }
+    return null;
+  };
+  return walk(0, 0, 0);
+}
+
+/** A one-line description of a rejection: the instruction, disassembled, and the reason. */
+export function describeError(insns: readonly Insn[], error: VerifyError): string {
+  const text = insns[error.pc] ? disassemble(insns.slice(error.pc, error.pc + (insns[error.pc]!.code === Op.LDDW ? 2 : 1)), {})[0] : undefined;
+  const state = error.register !== undefined && error.state ? ` (R${error.register}=${error.state})` : "";
+  return `instruction ${error.pc}${text ? ` \`${text}\`` : ""}: ${error.message}${state}`;
+}
+
+export { regString };

@@ -1,0 +1,72 @@
+// The kernel's instruction-array verifier selftests as test data: loading, the maps their
+// fixups name (shapes as the kernel's test_verifier.c creates them), and load flags.
+
+import { readFileSync } from "node:fs";
+import type { Insn } from "../../compiler/isa/index.js";
+import type { MapDesc } from "../../compiler/verifier/index.js";
+
+export const SELFTESTS_PATH = "/work/shared/testdata/kernel-verifier-selftests-6.12.json";
+
+export interface SelftestCase {
+  descr: string;
+  result: string;
+  prog_type: number;
+  expected_attach_type: number;
+  flags: number;
+  fill_helper: boolean;
+  /** Instruction index (or indices) per fixup name. */
+  fixups: Record<string, number | number[]>;
+  kfunc: string;
+  func_info: unknown[];
+  insns: [number, number, number, number, number][];
+  kernel_6_18: { accepted: boolean; errno: number; log_tail: string } | null;
+}
+
+export function loadSelftests(): SelftestCase[] {
+  return JSON.parse(readFileSync(SELFTESTS_PATH, "utf8")) as SelftestCase[];
+}
+
+export const toInsns = (c: SelftestCase): Insn[] => c.insns.map(([code, dst, src, off, imm]) => ({ code, dst, src, off, imm }));
+
+/** Map shapes of the fixups we model; map types: 1 hash, 2 array, 4 perf event array, 27 ring buffer. */
+export const FIXUP_MAPS: Record<string, Omit<MapDesc, "fd">> = {
+  fixup_map_hash_8b: { type: 1, keySize: 8, valueSize: 8, maxEntries: 1, flags: 1 },
+  fixup_map_hash_16b: { type: 1, keySize: 8, valueSize: 16, maxEntries: 1, flags: 1 },
+  fixup_map_hash_48b: { type: 1, keySize: 8, valueSize: 48, maxEntries: 1, flags: 1 },
+  fixup_map_array_48b: { type: 2, keySize: 4, valueSize: 48, maxEntries: 1 },
+  fixup_map_array_small: { type: 2, keySize: 4, valueSize: 1, maxEntries: 1 },
+  fixup_map_event_output: { type: 4, keySize: 4, valueSize: 4, maxEntries: 1 },
+  fixup_map_ringbuf: { type: 27, keySize: 0, valueSize: 0, maxEntries: 4096 },
+};
+
+/** Needs nothing beyond its instructions. */
+export const isPlain = (c: SelftestCase): boolean =>
+  !c.fill_helper && !c.kfunc && c.func_info.length === 0 && Object.keys(c.fixups).length === 0;
+
+/** Needs only maps we can describe (no kfunc, BTF func info, generated instructions or kptr maps). */
+export const isMapCase = (c: SelftestCase): boolean =>
+  !c.fill_helper && !c.kfunc && c.func_info.length === 0 && Object.keys(c.fixups).length > 0 &&
+  Object.keys(c.fixups).every((f) => f in FIXUP_MAPS);
+
+/** The case's instructions with each fixup's imm set to the fd `fdFor(fixup)` gives. */
+export function withFixups(c: SelftestCase, fdFor: (fixup: string) => number): Insn[] {
+  const insns = toInsns(c);
+  for (const [name, indices] of Object.entries(c.fixups)) {
+    const fd = fdFor(name);
+    for (const i of typeof indices === "number" ? [indices] : indices) insns[i] = { ...insns[i]!, imm: fd };
+  }
+  return insns;
+}
+
+/** The model's maps for a case: a fake fd per fixup name, from 1000 up. */
+export function modelMaps(c: SelftestCase): { maps: MapDesc[]; fdFor: (fixup: string) => number } {
+  const names = Object.keys(c.fixups);
+  const maps = names.map((name, i) => ({ fd: 1000 + i, ...FIXUP_MAPS[name]! }));
+  return { maps, fdFor: (name) => 1000 + names.indexOf(name) };
+}
+
+/** BPF_PROG_LOAD prog_flags from the harness flags (bit 0 any alignment, bit 1 strict, higher passed on). */
+export const progFlags = (c: SelftestCase): number => (c.flags & 1 ? 2 : 0) | (c.flags & 2 ? 1 : 0) | (c.flags & ~7);
+
+/** The model's options for a case. */
+export const modelFlags = (c: SelftestCase): number => (c.flags & 2 ? 1 : 0);

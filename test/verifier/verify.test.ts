@@ -1,0 +1,178 @@
+// The verifier model on hand-written programs: each rule it enforces, with the instruction,
+// register and message it names, and programs it must accept.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { assemble } from "../../compiler/isa/index.js";
+import { ProgTypeId, describeError, progTypeFromName, verify, type MapDesc, type VerifyOptions } from "../../compiler/verifier/index.js";
+
+const HASH: MapDesc = { fd: 5, type: 1, keySize: 8, valueSize: 16, maxEntries: 4 };
+const RINGBUF: MapDesc = { fd: 6, type: 27, keySize: 0, valueSize: 0, maxEntries: 4096 };
+
+function run(text: string, options: Partial<VerifyOptions> = {}) {
+  return verify(assemble(text), { progType: ProgTypeId.socket_filter, maps: [HASH, RINGBUF], ...options });
+}
+
+function accepts(text: string, options: Partial<VerifyOptions> = {}): void {
+  const r = run(text, options);
+  assert.equal(r.accepted, true, r.error ? `${r.error.pc}: ${r.error.message}` : "");
+  assert.ok(r.processed > 0);
+}
+
+function rejects(text: string, pc: number, message: RegExp, options: Partial<VerifyOptions> = {}) {
+  const r = run(text, options);
+  assert.equal(r.accepted, false, "accepted");
+  assert.equal(r.error!.pc, pc, r.error!.message);
+  assert.match(r.error!.message, message);
+  return r.error!;
+}
+
+const LOOKUP = `
+  r1 = 0
+  *(u64 *)(r10 - 8) = r1
+  r2 = r10
+  r2 += -8
+  r1 = map[fd:5]
+  call bpf_map_lookup_elem
+`;
+
+test("accepts the smallest program and counts processed instructions", () => {
+  const r = run("r0 = 0\nexit");
+  assert.deepEqual(r, { accepted: true, processed: 2 });
+});
+
+test("reading an unwritten register names the instruction and register", () => {
+  const e = rejects("r0 = r2\nexit", 0, /R2 !read_ok/);
+  assert.equal(e.register, 2);
+  rejects("exit", 0, /R0 !read_ok/);
+});
+
+test("r10 is read-only", () => {
+  rejects("r10 = 0\nr0 = 0\nexit", 0, /frame pointer is read only/);
+});
+
+test("map values must be null-checked before use", () => {
+  const e = rejects(`${LOOKUP}\nr0 = *(u64 *)(r0 + 0)\nexit`, 7, /invalid mem access 'map_value_or_null'/);
+  assert.match(e.state!, /map_value_or_null/);
+  accepts(`${LOOKUP}\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 8)\nr0 = 0\nexit`);
+});
+
+test("map value accesses stay inside the value, also with a variable index", () => {
+  rejects(`${LOOKUP}\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 + 12)\nr0 = 0\nexit`, 8, /invalid access to map value, value_size=16 off=12 size=8/);
+  const index = (bound: number) => `${LOOKUP}
+    if r0 == 0 goto +6
+    r6 = r0
+    call bpf_get_prandom_u32
+    if r0 > ${bound} goto +3
+    r6 += r0
+    r0 = *(u8 *)(r6 + 0)
+    r0 = 0
+    r0 = 0
+    exit`;
+  accepts(index(15));
+  rejects(index(16), 12, /max value is outside of the allowed memory range/);
+});
+
+test("the stack: bounds, spills and fills", () => {
+  rejects("r0 = *(u64 *)(r10 - 520)\nexit", 0, /invalid read from stack R10 off=-520 size=8/);
+  rejects("*(u64 *)(r10 + 0) = 1\nr0 = 0\nexit", 0, /invalid write to stack/);
+  rejects("*(u32 *)(r10 - 6) = 1\nr0 = 0\nexit", 0, /misaligned stack access/);
+  rejects("*(u64 *)(r10 - 8) = r1\nr0 = *(u32 *)(r10 - 8)\nexit", 1, /invalid size of register fill/);
+  // a spilled context pointer comes back as a context pointer
+  accepts("*(u64 *)(r10 - 8) = r1\nr2 = *(u64 *)(r10 - 8)\nr0 = *(u32 *)(r2 + 0)\nexit");
+  // unprivileged loaders may not read stack that was never written
+  rejects("r0 = *(u64 *)(r10 - 8)\nexit", 0, /invalid read from stack off -8\+0 size 8/, { privileged: false });
+});
+
+test("context accesses follow the program type's layout", () => {
+  accepts("r0 = *(u32 *)(r1 + 0)\nexit");
+  rejects("r0 = *(u32 *)(r1 + 76)\nexit", 0, /invalid bpf_context access off=76 size=4/);
+  rejects("*(u32 *)(r1 + 8) = 0\nr0 = 0\nexit", 0, /invalid bpf_context access off=8 size=4/);
+  accepts("r0 = *(u64 *)(r1 + 16)\nr0 = 0\nexit", { progType: ProgTypeId.kprobe });
+  rejects("r0 = *(u64 *)(r1 + 168)\nexit", 0, /invalid bpf_context access/, { progType: ProgTypeId.kprobe });
+  rejects("r1 += 4\nr0 = *(u32 *)(r1 + 0)\nexit", 1, /dereference of modified ctx ptr/);
+});
+
+test("packet access needs a check against pkt_end", () => {
+  const xdp = (check: string) => `
+    r2 = *(u32 *)(r1 + 0)
+    r3 = *(u32 *)(r1 + 4)
+    r4 = r2
+    r4 += 14
+    ${check}
+    r0 = *(u8 *)(r2 + 13)
+    r0 = 2
+    exit`;
+  accepts(xdp("if r4 > r3 goto +1"), { progType: ProgTypeId.xdp });
+  rejects(xdp("r5 = 0"), 5, /R2 offset is outside of the packet/, { progType: ProgTypeId.xdp });
+  rejects(xdp("if r4 > r3 goto +1").replace("r2 + 13", "r2 + 14"), 5, /outside of the packet/, { progType: ProgTypeId.xdp });
+});
+
+test("helpers: availability per program type, argument kinds and sizes", () => {
+  rejects("call 1234567\nr0 = 0\nexit", 0, /invalid func unknown#1234567/);
+  rejects("call bpf_get_current_comm\nr0 = 0\nexit", 0, /cannot use helper/);
+  accepts("r1 = r10\nr1 += -16\nr2 = 16\ncall bpf_get_current_comm\nr0 = 0\nexit", { progType: ProgTypeId.kprobe });
+  rejects("r1 = r10\nr1 += -16\nr2 = 17\ncall bpf_get_current_comm\nr0 = 0\nexit", 3, /invalid indirect access to stack R1 off=-16 size=17/, { progType: ProgTypeId.kprobe });
+  rejects("r1 = map[fd:5]\nr2 = r10\nr2 += -8\ncall bpf_map_lookup_elem\nr0 = 0\nexit", 4, /invalid read from stack R2|R2/, { privileged: false });
+  rejects("r1 = 1\nr2 = 1\ncall bpf_map_lookup_elem\nr0 = 0\nexit", 2, /R1 type=scalar expected=map_ptr/);
+  // after a call r1-r5 are clobbered
+  rejects("call bpf_ktime_get_ns\nr0 = r1\nexit", 1, /R1 !read_ok/);
+});
+
+test("ring buffer reservations must be submitted or discarded on every path", () => {
+  const reserve = "r1 = map[fd:6]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +3\n";
+  accepts(`${reserve}r1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit`, { progType: ProgTypeId.kprobe });
+  rejects(`${reserve}r1 = 0\nr1 = 0\nr1 = 0\nr0 = 0\nexit`, 10, /Unreleased reference/, { progType: ProgTypeId.kprobe });
+  rejects(`${reserve}*(u64 *)(r0 + 4) = 1\nr1 = r0\ncall bpf_ringbuf_discard\nr0 = 0\nexit`, 6, /invalid access to memory, mem_size=8 off=4 size=8/, { progType: ProgTypeId.kprobe });
+});
+
+test("exit values are checked where the program type restricts them", () => {
+  accepts("r0 = 1\nexit", { progType: ProgTypeId.cgroup_skb });
+  rejects("r0 = 7\nexit", 1, /R0 has value 7 should have been in \[0, 1\]/, { progType: ProgTypeId.cgroup_skb });
+  accepts("r0 = 7\nexit", { progType: ProgTypeId.xdp });
+});
+
+test("static checks: division by zero, shifts, unreachable code, LDDW halves", () => {
+  rejects("r0 = 1\nr0 /= 0\nexit", 1, /div by zero/);
+  rejects("r0 = 1\nr0 <<= 64\nexit", 1, /invalid shift 64/);
+  rejects("r0 = 0\nexit\nr0 = 1\nexit", 2, /unreachable insn 2/);
+  // the assembler refuses this jump, so patch its target afterwards
+  const insns = assemble("r0 = 0\nif r0 == 0 goto +0\nr1 = 0x100000000 ll\nexit");
+  insns[1] = { ...insns[1]!, off: 1 };
+  const r = verify(insns, { progType: 1 });
+  assert.equal(r.accepted, false);
+  assert.match(r.error!.message, /jump into the middle of ldimm64 insn 2/);
+});
+
+test("branches on known values are pruned; bounded loops run, endless ones do not", () => {
+  accepts("r0 = 0\nif r0 == 0 goto +1\nr0 = r9\nexit");
+  accepts("r0 = 0\nloop: r0 += 1\nif r0 < 10 goto loop\nexit");
+  rejects("r0 = 0\nloop: if r0 < 10 goto loop\nexit", 1, /infinite loop detected/);
+  const big = run("r0 = 0\nloop: r0 += 1\nif r0 < 100000 goto loop\nexit", { limit: 2000 });
+  assert.equal(big.accepted, false);
+  assert.match(big.error!.message, /BPF program is too large/);
+  // unprivileged loaders may not loop at all
+  rejects("r0 = 0\nloop: r0 += 1\nif r0 < 10 goto loop\nexit", 2, /back-edge from insn 2 to 1/, { privileged: false });
+});
+
+test("pointer rules: arithmetic, comparisons and leaks", () => {
+  rejects("r1 *= 2\nr0 = 0\nexit", 0, /pointer arithmetic with \*= operator prohibited/);
+  rejects("r1 &= 2\nr0 = 0\nexit", 0, /bitwise operator &= on pointer prohibited/);
+  rejects("w1 += 2\nr0 = 0\nexit", 0, /32-bit pointer arithmetic prohibited/);
+  rejects("r0 = r1\nexit", 1, /R0 leaks addr as return value/, { privileged: false });
+  accepts("r0 = r1\nexit");
+});
+
+test("BPF-to-BPF calls get their own frame", () => {
+  accepts("r1 = 3\ncall sub\nexit\nsub: r0 = r1\nr0 += 1\nexit");
+  rejects("call sub\nexit\nsub: r0 = r10\nr0 += -8\nexit", 4, /cannot return stack pointer to the caller/);
+  rejects("call sub\nr0 = 0\nexit\nsub: r0 = r6\nexit", 3, /R6 !read_ok/);
+});
+
+test("errors describe the instruction in kernel syntax", () => {
+  const insns = assemble("r0 = r2\nexit");
+  const r = verify(insns, { progType: 1 });
+  assert.match(describeError(insns, r.error!), /^instruction 0 `r0 = r2`: R2 !read_ok/);
+  assert.equal(progTypeFromName("xdp"), ProgTypeId.xdp);
+  assert.equal(progTypeFromName("BPF_PROG_TYPE_SCHED_CLS"), ProgTypeId.sched_cls);
+});
