@@ -73,6 +73,20 @@ await yargs(hideBin(process.argv))
         .option("arch", { choices: ["x86_64"] as const, describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" }),
     run(() => import("./commands/compile.js")),
   )
+  .command(
+    "verify",
+    "Check raw BPF instructions with tsbpf's verifier model and explain a rejection (exit 3)",
+    (y) =>
+      y
+        .option("insns-hex", { type: "string", demandOption: true, describe: "the instructions as hex bytes (8 per slot, little-endian)" })
+        .option("prog-type", { type: "string", demandOption: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ..." })
+        .option("map", { type: "string", array: true, describe: "a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
+        .option("unprivileged", { type: "boolean", default: false, describe: "check as an unprivileged loader (no pointer leaks, no loops)" })
+        .option("strict-alignment", { type: "boolean", default: false, describe: "as BPF_F_STRICT_ALIGNMENT" })
+        .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
+        .option("log", { type: "boolean", default: false, describe: "print every processed instruction" }),
+    run(() => import("./commands/verify.js")),
+  )
   .demandCommand(1, "Name a command; see --help.")
   .strict()
   .recommendCommands()

@@ -172,7 +172,7 @@ export function typeName(r: Reg): string {
 
 /** One register as the kernel's verifier log prints it, e.g. `map_value(off=0,ks=8,vs=48)`. */
 export function regString(r: Reg): string {
-  if (r.type === "not_init") return "?";
+  if (r.type === "not_init") return "uninitialised";
   if (r.type === "scalar") {
     const b = boundsString(r);
     if (tn.isConst(r.vo)) return b;
