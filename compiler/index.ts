@@ -20,6 +20,7 @@ import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf } from "./object/btf.js";
+import { VMLINUX_BTF, kernelModuleText, kernelStruct, loadKernelBtf, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import type { KernelExtInfo } from "./btf/index.js";
 
@@ -32,6 +33,8 @@ export interface CompileOptions {
   tracefs?: string;
   /** Supplies a tracepoint's format file text instead of tracefs (for tests and cross-compiling). */
   tracepointFormat?: (group: string, name: string) => string | undefined;
+  /** The kernel BTF that "tsbpf/kernel" types come from; default /sys/kernel/btf/vmlinux. */
+  vmlinuxBtf?: string;
 }
 
 export interface CompiledProgram {
@@ -43,6 +46,8 @@ export interface CompiledProgram {
   insns: Insn[];
   /** LDDW slots that load a `.rodata` address; their imm is the offset in `.rodata`. */
   relocations: { insn: number; symbol: ".rodata" }[];
+  /** Slots whose imm is a kernel struct member's offset, relocated by libbpf (CO-RE) against the running kernel. */
+  coreRelocations: { insn: number; struct: string; member: string }[];
   /** Source position of each slot (for line info). */
   lines: (Loc | undefined)[];
   stackDepth: number;
@@ -100,12 +105,31 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   };
   visit(parsed);
 
-  const checked = check(fileName, text, preludeText([...tracepoints.values()]), parsed);
+  // Kernel structs imported from "tsbpf/kernel" come from the kernel's BTF.
+  const kernelStructs = new Map<string, KernelStruct>();
+  for (const stmt of parsed.statements) {
+    if (!ts.isImportDeclaration(stmt) || !ts.isStringLiteral(stmt.moduleSpecifier) || stmt.moduleSpecifier.text !== "tsbpf/kernel") continue;
+    const bindings = stmt.importClause?.namedBindings;
+    if (!bindings || !ts.isNamedImports(bindings)) continue;
+    const vmlinux = loadKernelBtf(options.vmlinuxBtf);
+    for (const spec of bindings.elements) {
+      const name = (spec.propertyName ?? spec.name).text;
+      const struct = vmlinux && kernelStruct(vmlinux, name);
+      if (struct) kernelStructs.set(name, struct);
+      else {
+        const why = vmlinux ? `the kernel's BTF has no struct ${name}` : `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF})`;
+        diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
+      }
+    }
+  }
+
+  const kernelModule = kernelStructs.size ? kernelModuleText([...kernelStructs.values()]) : "";
+  const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule), parsed);
   diagnostics.push(...checked.diagnostics);
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];
-  const lowered = lower(checked, tracepoints, target);
+  const lowered = lower(checked, tracepoints, target, kernelStructs);
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
 
   const programs: CompiledProgram[] = [];
@@ -118,6 +142,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
         kind,
         insns: out.insns,
         relocations: out.rodataRelocs.map((insn) => ({ insn, symbol: ".rodata" as const })),
+        coreRelocations: out.coreRelocs,
         lines: out.locs,
         stackDepth: out.stackDepth,
       });
@@ -131,7 +156,8 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   const placements = placePrograms(programs);
   const fnLocs = new Map(lowered.programs.map(({ fn }) => [fn.name, fn.loc]));
   const btf = buildBtf(
-    programs.map((p, i) => ({ name: p.name, section: p.section, offset: placements[i]!.offset, lines: p.lines, loc: fnLocs.get(p.name) })),
+    programs.map((p, i) => ({ name: p.name, section: p.section, offset: placements[i]!.offset, lines: p.lines, loc: fnLocs.get(p.name), core: p.coreRelocations })),
+    kernelStructs,
     lowered.module.rodata,
     fileName,
     text,

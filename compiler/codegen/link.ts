@@ -13,6 +13,8 @@ export interface Linked {
   insns: Insn[];
   /** Slot indices of LDDWs that load a `.rodata` address (their imm is the offset). */
   rodataRelocs: number[];
+  /** Slots whose imm is a struct member offset to relocate (CO-RE). */
+  coreRelocs: { insn: number; struct: string; member: string }[];
   /** The source position of each slot (both slots of an LDDW share one). */
   locs: (Loc | undefined)[];
 }
@@ -74,6 +76,7 @@ export function link(blocks: MBlock[]): Linked {
   const insns: Insn[] = [];
   const rodataRelocs: number[] = [];
   const locs: (Loc | undefined)[] = [];
+  const coreRelocs: Linked["coreRelocs"] = [];
   for (const b of blocks) {
     for (const m of b.insns) {
       const here = insns.length;
@@ -81,6 +84,7 @@ export function link(blocks: MBlock[]): Linked {
       if (m.target !== undefined) off = start.get(m.target)! - (here + 1);
       insns.push({ code: m.code, dst: m.dst, src: m.src, off, imm: m.imm | 0 });
       locs.push(m.loc);
+      if (m.core) coreRelocs.push({ insn: here, ...m.core });
       if (m.code === Op.LDDW) {
         insns.push({ code: 0, dst: 0, src: 0, off: 0, imm: (m.hi ?? 0) | 0 });
         locs.push(m.loc);
@@ -88,5 +92,5 @@ export function link(blocks: MBlock[]): Linked {
       }
     }
   }
-  return { insns, rodataRelocs, locs };
+  return { insns, rodataRelocs, coreRelocs, locs };
 }

@@ -3,7 +3,7 @@
 // objects. Takes nothing; gives the types and each instruction's register uses and definitions.
 
 import { AluOp, Class, JmpOp, Mode, Source, type Insn } from "../isa/index.js";
-import type { Loc } from "../ir/index.js";
+import type { CoreAccess, Loc } from "../ir/index.js";
 
 /** Register numbers at or above VBASE are virtual: VBASE + the IR vreg id. */
 export const VBASE = 16;
@@ -18,6 +18,8 @@ export interface MInsn extends Insn {
   args?: number;
   /** An LDDW of a `.rodata` address; imm holds the offset into the section. */
   reloc?: ".rodata";
+  /** The imm of this add is a struct member offset that gets a CO-RE relocation. */
+  core?: CoreAccess;
   /** `off` (loads, stores) or `imm` (add) is relative to this frame object; resolved by frame layout. */
   frame?: number;
   loc?: Loc;

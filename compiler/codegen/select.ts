@@ -9,6 +9,7 @@ import {
   AluOp,
   Class,
   FP,
+  Helper,
   JmpOp,
   Op,
   PseudoLd,
@@ -133,6 +134,20 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
       case "store": {
         if (i.src.kind === "imm" && fitsImm32(i.src.value)) put(Class.ST | 0x60 | Size.DW, FP, 0, i.offset, Number(i.src.value), { frame: i.object });
         else put(Class.STX | 0x60 | Size.DW, FP, inReg(i.src), i.offset, 0, { frame: i.object });
+        return;
+      }
+      case "kread": {
+        // bpf_probe_read_kernel(&slot, size, ptr + offset); the add carries the CO-RE relocation.
+        argument(3, i.ptr);
+        put(Class.ALU64 | AluOp.ADD | Source.K, 3, 0, 0, i.offset, i.core ? { core: i.core } : {});
+        argument(1, { kind: "stack", object: i.object });
+        loadImm(2, BigInt(i.size));
+        put(Op.CALL, 0, 0, 0, Helper.probe_read_kernel, { args: 3 });
+        const d = vr(i.dst);
+        put(Class.LDX | 0x60 | SIZES[i.size], d, FP, 0, 0, { frame: i.object });
+        const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
+        if (i.signed && i.size < 8) fixup(d, loaded);
+        if (!widens(loaded, i.dst.type)) fixup(d, i.dst.type);
         return;
       }
       case "call": {

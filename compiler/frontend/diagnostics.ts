@@ -62,6 +62,8 @@ export const Code = {
   PointerAccess: 1019,
   /** The target architecture has no register layout in the compiler. */
   UnsupportedArch: 1020,
+  /** A "tsbpf/kernel" import the kernel's BTF does not define (or no BTF to read). */
+  UnknownKernelType: 1021,
 } as const;
 
 export const codeName = (code: number): string => `TSBPF${code}`;

@@ -41,6 +41,7 @@ import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PROBES } from "./prelude.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
+import type { KernelStruct } from "./kernel-types.js";
 
 export type ProbeKind = (typeof PROBES)[number];
 
@@ -94,7 +95,12 @@ class Rodata {
   }
 }
 
-export function lower(checked: Checked, tracepoints: ReadonlyMap<string, TracepointFormat>, target: Target | undefined): Lowered {
+export function lower(
+  checked: Checked,
+  tracepoints: ReadonlyMap<string, TracepointFormat>,
+  target: Target | undefined,
+  kernelStructs: ReadonlyMap<string, KernelStruct> = new Map(),
+): Lowered {
   const { ts, checker, file, prelude } = checked;
   const diagnostics: Diagnostic[] = [];
   const rodata = new Rodata();
@@ -114,6 +120,15 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
     return { line: p.line + 1, column: p.character + 1 };
   };
 
+  /** The name of a "tsbpf/kernel" struct a type name refers to, if it refers to one. */
+  const kernelTypeName = (node: TS.Node): string | undefined => {
+    let symbol = checker.getSymbolAtLocation(node);
+    if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
+    const decl = symbol?.declarations?.[0];
+    const mod = decl?.parent?.parent;
+    return decl && decl.getSourceFile() === prelude && mod && ts.isModuleDeclaration(mod) && mod.name.text === "tsbpf/kernel" ? symbol!.name : undefined;
+  };
+
   /** The tsbpf export a name or property access refers to, if it refers to one. */
   const builtin = (node: TS.Node): string | undefined => {
     let symbol = checker.getSymbolAtLocation(node);
@@ -126,7 +141,11 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
       if (name && INT_TYPES[name]) return INT_TYPES[name]!;
-      if (name === "Ptr") return PTR;
+      if (name === "Ptr") {
+        const arg = node.typeArguments?.[0];
+        const pointee = arg && ts.isTypeReferenceNode(arg) ? kernelTypeName(arg.typeName) : undefined;
+        return pointee ? { ...PTR, pointee } : PTR;
+      }
     }
     if (node.kind === ts.SyntaxKind.NumberKeyword) {
       return fail(node, Code.UnsupportedType, "`number` has no width: use one of u8 u16 u32 u64 i8 i16 i32 i64 (from \"tsbpf\")");
@@ -163,7 +182,7 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
     for (const stmt of file.statements) {
       if (ts.isImportDeclaration(stmt)) {
         const spec = (stmt.moduleSpecifier as TS.StringLiteral).text;
-        if (spec !== "tsbpf") {
+        if (spec !== "tsbpf" && spec !== "tsbpf/kernel") {
           report(stmt.moduleSpecifier, Code.UnsupportedImport, spec.startsWith("tsbpf/")
             ? `module "${spec}" is not available yet (kernel types need BTF support)`
             : `only "tsbpf" can be imported in a probe file, not "${spec}"`);
@@ -617,11 +636,21 @@ export function lower(checked: Checked, tracepoints: ReadonlyMap<string, Tracepo
         const symbol = checker.getSymbolAtLocation(e.expression);
         const b = symbol && this.scope.get(symbol);
         if (b?.kind === "tpctx") return this.field(b.format, e);
-        if (b?.kind === "var" && b.reg.type.ptr) {
-          fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` through a Ptr needs BTF and CO-RE relocations, which the compiler does not emit yet`);
-        }
       }
-      return fail(e, Code.Unsupported, `property access \`${e.getText(file)}\` is not supported here`);
+      const base = this.value(e.expression);
+      const type = base.op.type;
+      if (!type.ptr) return fail(e, Code.Unsupported, `property access \`${e.getText(file)}\` is not supported here`);
+      const struct = type.pointee ? kernelStructs.get(type.pointee) : undefined;
+      if (!struct) {
+        return fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` needs the pointee's layout: declare the parameter as Ptr<T> with T a kernel struct imported from "tsbpf/kernel"`);
+      }
+      const m = struct.members.get(e.name.text);
+      if (!m) return fail(e.name, Code.PointerAccess, `struct ${struct.name} has no readable member \`${e.name.text}\` (arrays, nested structs and bitfields are not supported yet)`);
+      const dstType: IntType = m.kind === "ptr" ? (m.pointee ? { ...PTR, pointee: m.pointee } : PTR) : { bits: (m.size * 8) as 8 | 16 | 32 | 64, signed: m.signed };
+      const dst = this.fb.vreg(dstType);
+      const object = this.fb.stackObject(8);
+      this.fb.emit({ op: "kread", dst, ptr: base.op, offset: m.offset, size: m.size, signed: m.signed, object, core: { struct: struct.name, member: m.name }, loc: locOf(e) });
+      return { op: dst };
     }
 
     field(format: TracepointFormat, e: TS.PropertyAccessExpression): Val {
@@ -683,7 +712,7 @@ const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
 
 /** The printf conversion for a value of type `t` (the kernel's bpf_trace_printk accepts these). */
 function spec(t: IntType): string {
-  if (t.ptr) return "0x%llx";
+  if (t.ptr) return t.pointee === "char" ? "%s" : "0x%llx";
   if (t.bits === 64) return t.signed ? "%lld" : "%llu";
   return t.signed ? "%d" : "%u";
 }

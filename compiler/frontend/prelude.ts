@@ -69,10 +69,10 @@ declare module "tsbpf" {
 `;
 
 /** The prelude for a file that uses the given tracepoints. */
-export function preludeText(tracepoints: readonly TracepointFormat[]): string {
+export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = ""): string {
   const entries = tracepoints.map((tp) => {
     const fields = tp.fields.filter((f) => f.tsType).map((f) => `      readonly ${JSON.stringify(f.name)}: ${f.tsType};`);
     return `    ${JSON.stringify(`${tp.group}/${tp.name}`)}: {\n${fields.join("\n")}\n    };`;
   });
-  return `${GLOBALS}${MODULE_HEAD}  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n`;
+  return `${GLOBALS}${MODULE_HEAD}  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n${kernelModule}`;
 }

@@ -14,6 +14,7 @@ function reads(fn: IrFunction): Map<number, number> {
       if (i.op === "mov" || i.op === "store") see(i.src);
       else if (i.op === "bin") (see(i.a), see(i.b));
       else if (i.op === "neg" || i.op === "not") see(i.a);
+      else if (i.op === "kread") see(i.ptr);
       else if (i.op === "call") i.args.forEach(see);
     }
     const t = b.term;

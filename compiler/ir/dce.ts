@@ -12,6 +12,7 @@ function instUses(i: Inst): (number | undefined)[] {
     case "bin": return [regOf(i.a), regOf(i.b)];
     case "neg": case "not": return [regOf(i.a)];
     case "ctx": return [];
+    case "kread": return [regOf(i.ptr)];
     case "store": return [regOf(i.src)];
     case "call": return i.args.map(regOf);
   }

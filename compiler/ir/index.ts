@@ -43,6 +43,11 @@ export type Inst =
   | { op: "neg" | "not"; dst: VReg; a: Operand; loc?: Loc }
   /** dst = *(size *)(ctx + offset), extended as dst's type says. */
   | { op: "ctx"; dst: VReg; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; loc?: Loc }
+  /**
+   * dst = *(size *)(ptr + offset) read with bpf_probe_read_kernel through a stack object; `core`
+   * names the struct member, so the offset gets a CO-RE relocation.
+   */
+  | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object: number; core?: CoreAccess; loc?: Loc }
   /** *(u64 *)(stack object + offset) = src. */
   | { op: "store"; object: number; offset: number; src: Operand; loc?: Loc }
   | { op: "call"; helper: number; args: CallArg[]; dst?: VReg; loc?: Loc };
@@ -57,6 +62,12 @@ export interface Block {
   readonly id: number;
   readonly insts: Inst[];
   term?: Terminator;
+}
+
+/** A struct member read that libbpf relocates against the running kernel's BTF. */
+export interface CoreAccess {
+  readonly struct: string;
+  readonly member: string;
 }
 
 export interface StackObject {
@@ -170,6 +181,7 @@ export function printFunction(fn: IrFunction): string {
         case "neg": case "not": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.op} ${opnd(i.a)}`); break;
         case "ctx": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ctx[${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}]`); break;
         case "store": out.push(`  stack#${i.object}[${i.offset}] = ${opnd(i.src)}`); break;
+        case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${i.core.struct}.${i.core.member})` : ""}`); break;
         case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
       }
     }

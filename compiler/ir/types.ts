@@ -9,6 +9,8 @@ export interface IntType {
   readonly signed: boolean;
   /** A pointer: arithmetic as u64, printed in hex. */
   readonly ptr?: boolean;
+  /** What a pointer points to: a kernel struct's name, or "char" for a string (printed with %s). */
+  readonly pointee?: string;
 }
 
 const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });

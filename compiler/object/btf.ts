@@ -7,7 +7,8 @@
 // Types: `int (void *ctx)` for every program (a FUNC with global linkage, named after it), and
 // `const char[N]` VARs in a `.rodata` DATASEC, one per printk format.
 
-import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, encodeKernelInfo, packLineCol, type KernelExtInfo } from "../btf/index.js";
+import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, packLineCol, type KernelExtInfo } from "../btf/index.js";
+import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Loc } from "../ir/index.js";
 
 export interface BtfProgram {
@@ -19,6 +20,8 @@ export interface BtfProgram {
   lines: readonly (Loc | undefined)[];
   /** Where the handler starts, for slots with no position of their own. */
   loc?: Loc;
+  /** Slots whose imm is a kernel struct member's offset. */
+  core?: readonly { insn: number; struct: string; member: string }[];
 }
 
 export interface RodataVar {
@@ -35,6 +38,38 @@ export interface ObjectBtf {
   rodataVars: RodataVar[];
 }
 
+/**
+ * Local definitions of the kernel structs the programs read: only the members read, at their
+ * offsets in the compiling machine's kernel (libbpf matches members by name against the running
+ * kernel). Gives each struct's type id and each member's index, for access strings.
+ */
+function localStructs(btf: BtfBuilder, programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>): Map<string, { id: number; index: Map<string, number> }> {
+  const used = new Map<string, Set<string>>();
+  for (const p of programs) for (const r of p.core ?? []) used.set(r.struct, (used.get(r.struct) ?? new Set()).add(r.member));
+  const ints = new Map<string, number>();
+  const intType = (size: number, signed: boolean): number => {
+    const name = `${signed ? "__s" : "__u"}${size * 8}`;
+    let id = ints.get(name);
+    if (id === undefined) ints.set(name, (id = btf.add({ kind: BtfKind.INT, name, size, encoding: signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: size * 8 })));
+    return id;
+  };
+  let voidPtr: number | undefined;
+  const out = new Map<string, { id: number; index: Map<string, number> }>();
+  for (const [name, members] of used) {
+    const s = structs.get(name)!;
+    const list = [...members].map((m) => s.members.get(m)!).sort((a, b) => a.offset - b.offset);
+    const btfMembers = list.map((m) => ({
+      name: m.name,
+      type: m.kind === "ptr" ? (voidPtr ??= btf.add({ kind: BtfKind.PTR, name: "", type: 0 })) : intType(m.size, m.signed),
+      bitOffset: m.offset * 8,
+      bitfieldSize: 0,
+    }));
+    const id = btf.add({ kind: s.union ? BtfKind.UNION : BtfKind.STRUCT, name, size: s.size, members: btfMembers });
+    out.set(name, { id, index: new Map(list.map((m, i) => [m.name, i])) });
+  }
+  return out;
+}
+
 /** The NUL-terminated strings of `.rodata`, as variables. */
 export function rodataVars(rodata: Uint8Array): RodataVar[] {
   const vars: RodataVar[] = [];
@@ -48,7 +83,7 @@ export function rodataVars(rodata: Uint8Array): RodataVar[] {
   return vars;
 }
 
-export function buildBtf(programs: readonly BtfProgram[], rodata: Uint8Array, fileName: string, sourceText: string): ObjectBtf {
+export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>, rodata: Uint8Array, fileName: string, sourceText: string): ObjectBtf {
   const btf = new BtfBuilder();
   const ext = new BtfExtBuilder(btf);
   const int = btf.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
@@ -56,6 +91,7 @@ export function buildBtf(programs: readonly BtfProgram[], rodata: Uint8Array, fi
   const proto = btf.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: int, params: [{ name: "ctx", type: voidPtr }] });
   const sourceLines = sourceText.split("\n").map((l) => l.replace(/\r$/, ""));
   const kernel = new Map<string, { funcInfo: KernelExtInfo; lineInfo: KernelExtInfo }>();
+  const local = localStructs(btf, programs, structs);
 
   for (const p of programs) {
     const func = btf.add({ kind: BtfKind.FUNC, name: p.name, type: proto, linkage: BtfFuncLinkage.GLOBAL });
@@ -73,6 +109,10 @@ export function buildBtf(programs: readonly BtfProgram[], rodata: Uint8Array, fi
       lineRecords.push([slot, btf.addString(fileName), btf.addString(text), packLineCol(here.line, here.column)]);
     });
     kernel.set(p.name, { funcInfo: encodeKernelInfo(8, [[0, func]]), lineInfo: encodeKernelInfo(16, lineRecords) });
+    for (const r of p.core ?? []) {
+      const s = local.get(r.struct)!;
+      ext.addCoreRelo(p.section, p.offset + r.insn * 8, s.id, `0:${s.index.get(r.member)!}`, CoreReloKind.FIELD_BYTE_OFFSET);
+    }
   }
 
   const vars = rodataVars(rodata);

@@ -1,14 +1,17 @@
 // Compiler fixtures: each test/compiler/fixtures/NAME.ts beside NAME.asm (the expected disassembly of
 // every program, with `.rodata` shown as strings) or NAME.diag (the expected diagnostics, as the CLI
 // prints them). Regenerate with TSBPF_UPDATE_FIXTURES=1 npm test -- compiler, and review the diff.
-// Tracepoint formats come from fixtures/tracepoints/GROUP/NAME.format, so results do not depend on the host.
+// Tracepoint formats come from fixtures/tracepoints/GROUP/NAME.format and kernel types from a small
+// BTF built here, so results do not depend on the host.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, formatDiagnostics, type CompileResult } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
+import { BtfBuilder, BtfIntEncoding, BtfKind } from "../../compiler/btf/index.js";
 
 const DIR = "test/compiler/fixtures";
 const UPDATE = process.env.TSBPF_UPDATE_FIXTURES === "1";
@@ -17,6 +20,35 @@ const tracepointFormat = (group: string, name: string): string | undefined => {
   const path = join(DIR, "tracepoints", group, `${name}.format`);
   return existsSync(path) ? readFileSync(path, "utf8") : undefined;
 };
+
+/**
+ * A small stand-in for the kernel's BTF, so "tsbpf/kernel" fixtures do not depend on the host:
+ * struct filename { const char *name; const char *uptr; int refcnt; } and a task_struct with
+ * pid, tgid and real_parent at made-up offsets.
+ */
+function fixtureVmlinux(): string {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 });
+  const constChar = b.add({ kind: BtfKind.CONST, name: "", type: char });
+  const str = b.add({ kind: BtfKind.PTR, name: "", type: constChar });
+  b.add({ kind: BtfKind.STRUCT, name: "filename", size: 32, members: [
+    { name: "name", type: str, bitOffset: 0, bitfieldSize: 0 },
+    { name: "uptr", type: str, bitOffset: 64, bitfieldSize: 0 },
+    { name: "refcnt", type: int, bitOffset: 128, bitfieldSize: 0 },
+  ] });
+  const task = b.reserve();
+  const taskPtr = b.add({ kind: BtfKind.PTR, name: "", type: task });
+  b.set(task, { kind: BtfKind.STRUCT, name: "task_struct", size: 4096, members: [
+    { name: "pid", type: int, bitOffset: 1000 * 8, bitfieldSize: 0 },
+    { name: "tgid", type: int, bitOffset: 1004 * 8, bitfieldSize: 0 },
+    { name: "real_parent", type: taskPtr, bitOffset: 1016 * 8, bitfieldSize: 0 },
+  ] });
+  const path = join(mkdtempSync(join(tmpdir(), "tsbpf-fixture-")), "vmlinux.btf");
+  writeFileSync(path, b.toBytes());
+  return path;
+}
+const vmlinuxBtf = fixtureVmlinux();
 
 /** The text a fixture pins: disassembly for a clean compile, diagnostics otherwise. */
 function render(r: CompileResult): { ext: "asm" | "diag"; text: string } {
@@ -33,10 +65,12 @@ function render(r: CompileResult): { ext: "asm" | "diag"; text: string } {
   if (strings.length) out.push("");
   for (const p of r.programs) {
     out.push(`${p.section}/${p.name}:  ; stack ${p.stackDepth}`);
-    const relocs = new Set(p.relocations.map((x) => x.insn));
+    const relocs = new Map<number, string>(p.relocations.map((x) => [x.insn, ".rodata"]));
+    for (const c of p.coreRelocations) relocs.set(c.insn, `CO-RE ${c.struct}.${c.member}`);
     disassemble(p.insns, { indices: true }).forEach((line) => {
       const slot = Number(/^\s*(\d+):/.exec(line)?.[1]);
-      out.push(relocs.has(slot) ? `${line}\t; .rodata` : line);
+      const note = relocs.get(slot);
+      out.push(note ? `${line}\t; ${note}` : line);
     });
     out.push("");
   }
@@ -48,7 +82,7 @@ const names = readdirSync(DIR).filter((f) => f.endsWith(".ts")).map((f) => f.sli
 for (const name of names) {
   test(`fixture ${name}`, () => {
     const fileName = join(DIR, `${name}.ts`);
-    const r = compile({ fileName, text: readFileSync(fileName, "utf8") }, { arch: "x86_64", tracepointFormat });
+    const r = compile({ fileName, text: readFileSync(fileName, "utf8") }, { arch: "x86_64", tracepointFormat, vmlinuxBtf });
     const { ext, text } = render(r);
     const expectedPath = join(DIR, `${name}.${ext}`);
     const other = join(DIR, `${name}.${ext === "asm" ? "diag" : "asm"}`);
