@@ -44,6 +44,14 @@ export function allocate(blocks: MBlock[], stack: readonly StackObject[]): Alloc
   const { intervals, fixed } = liveIntervals(blocks);
   // Copy hints: a register defined by `mov vD, vS` prefers vS's register, so the copy vanishes.
   const flat = blocks.flatMap((b) => b.insns);
+  const isCopy = (m: MInsn): boolean => m.code === (Class.ALU64 | AluOp.MOV | Source.X) && m.off === 0 && isVirtual(m.dst) && isVirtual(m.src);
+  const byVreg = new Map(intervals.map((iv) => [iv.vreg, iv]));
+  const copiedInto = new Map<number, Interval>();
+  for (const iv of intervals) {
+    const m = flat[iv.end >> 1];
+    const target = m && isCopy(m) && m.src === iv.vreg ? byVreg.get(m.dst) : undefined;
+    if (target && target.start === iv.end + 1) copiedInto.set(iv.vreg, target);
+  }
   const assigned = new Map<number, number>();
   const slots = new Map<number, number>();
   const active: Interval[] = [];
@@ -61,8 +69,11 @@ export function allocate(blocks: MBlock[], stack: readonly StackObject[]): Alloc
     const candidates = free.filter((r) => fits(r, iv));
     if (candidates.length) {
       const m = flat[iv.start >> 1];
-      const hint = m && m.code === (Class.ALU64 | AluOp.MOV | Source.X) && m.off === 0 && m.dst === iv.vreg ? assigned.get(m.src) : undefined;
-      const pick = hint !== undefined && candidates.includes(hint) ? hint : candidates[0]!;
+      const hint = m && isCopy(m) && m.dst === iv.vreg ? assigned.get(m.src) : undefined;
+      // Looking ahead: if this value ends by being copied into another, pick a register that one can keep.
+      const next = copiedInto.get(iv.vreg);
+      const shared = next ? candidates.find((r) => fits(r, next)) : undefined;
+      const pick = hint !== undefined && candidates.includes(hint) ? hint : (shared ?? candidates[0]!);
       free.splice(free.indexOf(pick), 1);
       assigned.set(iv.vreg, pick);
       active.push(iv);
