@@ -43,6 +43,14 @@ export function checkAlu(env: Env, insn: Insn): void {
     const r = checkRegRead(env, insn.dst);
     if (ptrLeak(env, r)) fail(env, `R${insn.dst} pointer arithmetic prohibited`, insn.dst);
     checkRegWrite(env, insn.dst);
+    if (op === AluOp.NEG && r.type === "scalar") {
+      // neg is 0 - dst (range tracking for BPF_NEG, as in recent kernels)
+      const src = copyReg(r);
+      markKnown(r, 0n);
+      scalarAlu(r, src, "sub", !alu64);
+      r.id = 0;
+      return;
+    }
     setUnknown(r);
     return;
   }

@@ -9,7 +9,7 @@ import { helperProto, type ArgKind } from "./helpers.js";
 import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
 import { allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
 import {
-  type Reg, allRegs, copyReg, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
+  STACK_SPILL, STACK_ZERO, type Reg, allRegs, copyReg, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
   setNotInit, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
@@ -25,6 +25,8 @@ function expectType(env: Env, regno: number, r: Reg, ok: boolean, expected: stri
 
 interface Meta {
   map: Reg["map"];
+  /** The lookup key when it is a known constant on the stack, else -1. */
+  constKey: bigint;
   rawRegno: number;
   rawSize: number;
   allocSize: number;
@@ -53,7 +55,7 @@ function helperMemAccess(env: Env, regno: number, size: number, zeroOk: boolean,
       return;
     case "fp": {
       const raw = meta !== null && meta.rawRegno === regno;
-      checkStackRange(env, regno, r.off, size, zeroOk, true, raw);
+      checkStackRange(env, regno, r.off, size, zeroOk, true, raw, write);
       if (raw) meta.rawSize = size;
       return;
     }
@@ -92,6 +94,7 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       expectType(env, regno, r, KEY_TYPES.has(r.type) && !r.maybeNull, "fp, pkt, pkt_meta, map_key, map_value, mem");
       if (!meta.map) fail(env, `invalid map_ptr to access map->${kind}`, regno);
       helperMemAccess(env, regno, kind === "key" ? meta.map.keySize : meta.map.valueSize, false, false, null);
+      if (kind === "key" && (meta.map.type === 2 || meta.map.type === 6)) meta.constKey = constantKey(env, r, meta.map.keySize);
       return;
     }
     case "mem":
@@ -130,6 +133,25 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
   }
 }
 
+/** The value of a map key held on the stack as zeros or a spilled constant of the key's size, or -1. */
+function constantKey(env: Env, key: Reg, keySize: number): bigint {
+  if (!env.privileged || key.type !== "fp" || !tn.isConst(key.vo)) return -1n;
+  const at = key.off + Number(tn.s64(key.vo.value));
+  const slot = -at - 1;
+  const spi = slot >> 3;
+  const f = env.cur.frames[key.frameno]!;
+  const type = (i: number): number => f.slotType[spi * 8 + i]!;
+  let zeros = 0;
+  for (let i = slot & 7; i >= 0 && type(i) === STACK_ZERO; i--) zeros++;
+  if (zeros >= keySize) return 0n;
+  const spilled = f.spilled[spi];
+  if (type(7) !== STACK_SPILL || !spilled || spilled.type !== "scalar") return -1n;
+  let spills = 0;
+  for (let i = slot & 7; i >= 0 && type(i) === STACK_SPILL; i--) spills++;
+  if (spills !== keySize || !tn.isConst(spilled.vo)) return -1n;
+  return spilled.vo.value;
+}
+
 /** Packet pointers are stale after helpers that can move or resize packet data. */
 function clearPacketPointers(env: Env): void {
   for (const r of allRegs(env.cur)) if (r.type === "pkt" || r.type === "pkt_meta" || r.type === "pkt_end") setUnknown(r);
@@ -148,7 +170,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   const name = helperName(id) ?? "unknown";
   if (proto === "out_of_range") fail(env, `invalid func ${name}#${id}: there is no helper with that number`);
   if (proto === "not_allowed") fail(env, `program of this type cannot use helper ${name}#${id}`);
-  const meta: Meta = { map: null, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false };
+  const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false };
   proto.args.forEach((kind, i) => checkArg(env, i, kind, meta, proto.args));
   if (meta.rawRegno >= 0 && meta.rawSize > 0 && regs(env)[meta.rawRegno]!.type === "fp") {
     markStackWritten(env, meta.rawRegno, regs(env)[meta.rawRegno]!.off, meta.rawSize);
@@ -166,7 +188,9 @@ export function checkHelperCall(env: Env, insn: Insn): void {
       rs[0] = notInit();
       break;
     case "map_value_or_null":
-      rs[0] = pointer("map_value", { maybeNull: true, map: meta.map, id: newId(env) });
+      // array lookups with a constant in-range key cannot fail
+      if (id === 1 && meta.constKey >= 0n && meta.map && meta.constKey < BigInt(meta.map.maxEntries)) rs[0] = pointer("map_value", { map: meta.map });
+      else rs[0] = pointer("map_value", { maybeNull: true, map: meta.map, id: newId(env) });
       break;
     case "ringbuf_mem_or_null": {
       const rid = newId(env);

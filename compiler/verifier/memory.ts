@@ -260,9 +260,9 @@ function markStackRead(env: Env, f: Frame, minOff: number, maxOff: number, dst: 
 
 /**
  * Bytes of the stack a helper or variable-offset load reads must be initialised
- * (check_stack_range_initialized). With `helper`, the helper may also write them.
+ * (check_stack_range_initialized). With `write`, the helper may also write them.
  */
-export function checkStackRange(env: Env, regno: number, off: number, size: number, zeroOk: boolean, helper: boolean, rawMode: boolean): void {
+export function checkStackRange(env: Env, regno: number, off: number, size: number, zeroOk: boolean, helper: boolean, rawMode: boolean, write = false): void {
   const r = regs(env)[regno]!;
   const extra = helper ? " indirect" : "";
   if (size === 0 && !zeroOk) fail(env, "invalid zero-sized read", regno);
@@ -285,11 +285,11 @@ export function checkStackRange(env: Env, regno: number, off: number, size: numb
     const t = f.slotType[slot]!;
     if (t === STACK_MISC) continue;
     if (t === STACK_ZERO || (t === STACK_INVALID && env.privileged)) {
-      if (helper) f.slotType[slot] = STACK_MISC;
+      if (write) f.slotType[slot] = STACK_MISC;
       continue;
     }
     if (isSpilled(f, spi) && (f.spilled[spi]!.type === "scalar" || env.privileged)) {
-      if (helper) {
+      if (write) {
         setUnknown(f.spilled[spi]!);
         for (let j = 0; j < 8; j++) if (f.slotType[spi * 8 + j] !== STACK_INVALID) f.slotType[spi * 8 + j] = STACK_MISC;
         f.spilled[spi] = null;
