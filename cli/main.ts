@@ -52,6 +52,18 @@ await yargs(hideBin(process.argv))
     run(() => import("./commands/disasm.js")),
   )
   .command(
+    "run <file>",
+    "Compile a TypeScript probe file (or reuse its cached object), load and attach it, and stream its bpf_printk output until Ctrl-C",
+    (y) =>
+      y
+        .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
+        .option("duration", { type: "number", describe: "detach and exit after this many seconds" })
+        .option("json", { type: "boolean", default: false, describe: "one JSON object per output line" })
+        .option("verbose", { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" })
+        .option("cache", { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" }),
+    run(() => import("./commands/run.js")),
+  )
+  .command(
     "load <file>",
     "Load a BPF object into the kernel, attach its programs and stream their bpf_printk output until Ctrl-C",
     (y) =>

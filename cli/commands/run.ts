@@ -1,0 +1,76 @@
+// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache]`: the main job. Compiles a probe file
+// (diagnostics exactly as `tsbpf compile` prints them, exit 3), or takes its object from the cache when neither
+// the file, the compiler nor the kernel changed (then TypeScript is never loaded); then loads, attaches and
+// streams bpf_printk output as `tsbpf load` does (../stream.ts), releasing everything on every exit path.
+import { readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { ExitCode, UserError } from "../exit-codes.js";
+import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
+import { parseDuration, preflight, streamObject } from "../stream.js";
+
+export async function handler(argv: Record<string, unknown>): Promise<number> {
+  const file = argv.file as string;
+  const duration = parseDuration(argv.duration);
+  const verbose = Boolean(argv.verbose);
+  const useCache = argv.cache !== false;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  let text: Buffer;
+  try {
+    text = readFileSync(file);
+  } catch (error) {
+    throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  // Before compiling: the compiler reads tracepoint formats from tracefs, and a non-root user should hear why first.
+  preflight();
+
+  const dir = useCache ? cacheDir(file) : undefined;
+  const key = objectKey(file, text);
+  let bytes = dir ? readCached(dir, key) : undefined;
+  if (bytes) {
+    if (verbose) log(`using the cached object ${objectPath(dir!, key)} (the compiler was not loaded)`);
+  } else {
+    const compiled = await compileToObject(file, text, dir, key, verbose, log);
+    if (typeof compiled === "number") return compiled;
+    bytes = compiled;
+  }
+  return streamObject(bytes, {
+    file,
+    name: basename(file).replace(/\.[cm]?tsx?$/, "") || "obj",
+    duration,
+    json: Boolean(argv.json),
+    verbose,
+    source: "ts",
+  });
+}
+
+/** Runs `tsbpf compile`'s own handler into the cache (or a temporary file): the object, or its exit code. */
+async function compileToObject(file: string, text: Buffer, dir: string | undefined, key: string, verbose: boolean, log: (line: string) => void): Promise<Uint8Array | number> {
+  const started = performance.now();
+  const slot = dir ? reserve(dir, key) : undefined;
+  const out = slot?.path ?? join(tmpdir(), `tsbpf-run-${process.pid}-${key}.bpf.o`);
+  let committed = false;
+  try {
+    // Imported here: the compiler and TypeScript load only on a cache miss.
+    const { handler: compile } = await import("./compile.js");
+    const code = await compile({ file, output: out, emit: "obj" });
+    if (code !== ExitCode.OK) return code;
+    const bytes = readFileSync(out);
+    // A file edited while it compiled must not be cached under the old text's key.
+    if (slot && readFileSync(file).equals(text)) {
+      slot.commit();
+      committed = true;
+    }
+    if (verbose) {
+      const where = committed ? `; cached as ${objectPath(dir!, key)}` : dir ? "; not cached (the cache directory is not writable)" : "";
+      log(`compiled ${file} in ${Math.round(performance.now() - started)} ms${where}`);
+    }
+    return bytes;
+  } finally {
+    if (!committed) {
+      if (slot) slot.discard();
+      else rmSync(out, { force: true });
+    }
+  }
+}
