@@ -475,7 +475,7 @@ export function coreCandidates(local: Btf, localId: number, target: Btf): number
   const lt = local.typeById(localId);
   const name = essentialName(lt.name);
   if (name === "") return [];
-  return target.findIdsByName(name).filter((id) => kindsCompat(lt, target.typeById(id)));
+  return target.findIdsByEssentialName(name).filter((id) => kindsCompat(lt, target.typeById(id)));
 }
 
 /** Resolves one CO-RE relocation of `local` BTF against `target` BTF. */

@@ -64,6 +64,10 @@ class StringTable {
     if (!this.decoded) this.decodeAll();
     return this.ascii ? s : Buffer.from(s, "utf8").toString("latin1");
   }
+  /** Whether the string at `off` starts with `encoded`. */
+  startsWith(off: number, encoded: string): boolean {
+    return this.text.startsWith(encoded, off);
+  }
   /** Whether the string at `off` equals `encoded` (from `encoded()`). */
   matches(off: number, encoded: string): boolean {
     return this.text.startsWith(encoded, off) && this.text.charCodeAt(off + encoded.length) === 0;
@@ -146,6 +150,7 @@ export class Btf {
   private readonly strBase: number;
   private readonly cache: (BtfType | undefined)[];
   private nameCache: Map<string, number[]> | undefined;
+  private alignCache: Map<number, number> | undefined;
 
   constructor(bytes: Uint8Array, options: ParseBtfOptions = {}) {
     this.bytes = bytes;
@@ -307,33 +312,50 @@ export class Btf {
     }
   }
 
-  /** Ids of this blob's types named `name`: a scan comparing names in place, so no index has to be built. */
-  private scanName(name: string): number[] {
+  /** Ids of this blob's types named `name` (or `name___flavour` too): a scan comparing names in place, so no index has to be built. */
+  private scanName(name: string, flavours: boolean): number[] {
     const w = this.words;
     const offs = this.offsets;
     const out: number[] = [];
     const local = this.strings.encoded(name);
+    const flavoured = this.strings.encoded(name + "___");
     for (let i = 0; i < offs.length; i++) {
       const off = w[offs[i]!]!;
       if (off === 0) continue;
-      const hit = off >= this.strBase ? this.strings.matches(off - this.strBase, local) : this.base!.stringAt(off) === name;
+      let hit: boolean;
+      if (off >= this.strBase) {
+        hit = this.strings.matches(off - this.strBase, local) || (flavours && this.strings.startsWith(off - this.strBase, flavoured));
+      } else {
+        const n = this.base!.stringAt(off);
+        hit = n === name || (flavours && n.startsWith(name + "___"));
+      }
       if (hit) out.push(this.firstId + i);
     }
     return out;
   }
 
-  /** Ids of all types named `name` (base first), optionally of one kind. */
-  findIdsByName(name: string, kind?: number): number[] {
+  private lookup(name: string, flavours: boolean, kind: number | undefined): number[] {
     if (name === "") throw new BtfError("BTF: anonymous types cannot be looked up by name");
     const cache = (this.nameCache ??= new Map<string, number[]>());
-    let own = cache.get(name);
+    const key = (flavours ? "F" : "N") + name;
+    let own = cache.get(key);
     if (!own) {
-      own = this.scanName(name);
+      own = this.scanName(name, flavours);
       if (cache.size > 4096) cache.clear();
-      cache.set(name, own);
+      cache.set(key, own);
     }
-    const all = this.base ? [...this.base.findIdsByName(name), ...own] : own;
+    const all = this.base ? [...this.base.lookup(name, flavours, undefined), ...own] : own;
     return kind === undefined ? all.slice() : all.filter((id) => this.kindOf(id) === kind);
+  }
+
+  /** Ids of all types named `name` (base first), optionally of one kind. */
+  findIdsByName(name: string, kind?: number): number[] {
+    return this.lookup(name, false, kind);
+  }
+
+  /** Ids of types named `name` or `name___<flavour>` (CO-RE's "essential name" match). */
+  findIdsByEssentialName(name: string, kind?: number): number[] {
+    return this.lookup(name, true, kind);
   }
 
   /** All types named `name`, optionally of one kind. */
@@ -402,6 +424,15 @@ export class Btf {
   alignOf(id: number, depth = 0): number {
     if (depth > MAX_CHAIN) throw new BtfError(`BTF: type [${id}] nests too deeply (a cycle?)`);
     const t = this.resolveType(id);
+    // Memoised: kernel structs share nested types so heavily that plain recursion explodes.
+    const known = (this.alignCache ??= new Map<number, number>()).get(t.id);
+    if (known !== undefined) return known;
+    const a = this.computeAlign(t, depth);
+    this.alignCache.set(t.id, a);
+    return a;
+  }
+
+  private computeAlign(t: BtfType, depth: number): number {
     switch (t.kind) {
       case BtfKind.INT:
       case BtfKind.ENUM:

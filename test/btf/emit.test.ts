@@ -155,7 +155,7 @@ test("the kernel accepts emitted BTF of every kind", needsKernel, () => {
   const { fd, log } = sys.btfLoad({ data: b.toBytes(), logLevel: 1 });
   try {
     assert.ok(fd > 0, log);
-    assert.ok(sys.btfInfo(fd).id > 0);
+    assert.ok(sys.btfInfo(fd).id > 0, "sys.btfInfo(fd).id > 0");
   } finally {
     sys.close(fd);
   }
@@ -264,7 +264,7 @@ test(".BTF.ext round-trips and its func/line info load with a program", needsKer
       const info = sys.progInfo(fd);
       assert.equal(info.nrFuncInfo, 1);
       assert.equal(info.nrLineInfo, 3);
-      assert.ok(info.btfId > 0);
+      assert.ok(info.btfId > 0, "info.btfId > 0");
     } finally {
       sys.close(fd);
     }

@@ -19,7 +19,7 @@ test("vmlinux parses; the time is reported", skip, () => {
   btf.findIdsByName("task_struct");
   const t2 = performance.now();
   console.log(`# vmlinux: ${btf.typeCount - 1} types, parse ${(t1 - t0).toFixed(1)} ms, first name lookup ${(t2 - t1).toFixed(1)} ms`);
-  assert.ok(btf.typeCount > 1000);
+  assert.ok(btf.typeCount > 1000, "btf.typeCount > 1000");
   assert.equal(btf.littleEndian, true);
 });
 
@@ -84,8 +84,8 @@ test("name lookup finds well-known kernel types and functions", skip, () => {
   assert.deepEqual(btf.findByName("tsbpf_no_such_type_anywhere"), []);
   // A name shared by kinds: every match comes back, and the kind filter narrows it.
   const all = btf.findIdsByName("task_struct");
-  assert.ok(all.length >= 1);
-  assert.ok(all.every((id) => btf.nameOf(id) === "task_struct"));
+  assert.ok(all.length >= 1, "all.length >= 1");
+  assert.ok(all.every((id) => btf.nameOf(id) === "task_struct"), "check");
   assert.throws(() => btf.findByName(""), BtfError);
 });
 
@@ -135,9 +135,9 @@ test("typeName gives C syntax", skip, () => {
       sawConstArray = true;
     }
   }
-  assert.ok(sawConstArray);
+  assert.ok(sawConstArray, "sawConstArray");
   const fn = btf.find("do_unlinkat", BtfKind.FUNC)!;
-  assert.ok(fn.kind === BtfKind.FUNC);
+  assert.ok(fn.kind === BtfKind.FUNC, "fn.kind === BtfKind.FUNC");
   assert.match(btf.typeName(fn.id), /^int do_unlinkat\(int, struct filename \*\)$/);
   const fp = btf.typeById(fn.type);
   assert.equal(btf.typeName(fp.id), "int (int, struct filename *)");
