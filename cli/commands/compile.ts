@@ -25,10 +25,11 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     const text: string[] = [];
     for (const p of result.programs) {
       text.push(`${p.section}/${p.name}:`);
-      const relocs = new Set(p.relocations.map((r) => r.insn));
+      const notes = new Map<number, string>(p.relocations.map((r) => [r.insn, ".rodata"]));
+      for (const c of p.coreRelocations) notes.set(c.insn, `CO-RE ${c.struct}.${c.member}`);
       disassemble(p.insns, { indices: true }).forEach((line) => {
-        const slot = Number(/^\s*(\d+):/.exec(line)?.[1]);
-        text.push(relocs.has(slot) ? `${line}\t; .rodata` : line);
+        const note = notes.get(Number(/^\s*(\d+):/.exec(line)?.[1]));
+        text.push(note ? `${line}\t; ${note}` : line);
       });
       text.push("");
     }
