@@ -322,7 +322,9 @@ export function checkCondJmp(env: Env, insn: Insn): number {
   const pc = env.pc;
   if ((op as number) === 0xe0) {
     // may_goto: either continue or leave the loop
-    if (insn.code !== (Class.JMP | 0xe0) || insn.src !== 0 || insn.dst || insn.imm || insn.off === 0) fail(env, `invalid may_goto off ${insn.off} imm ${insn.imm}`);
+    if (insn.code !== (Class.JMP | 0xe0) || insn.src !== 0 || insn.dst || insn.imm) fail(env, `invalid may_goto off ${insn.off} imm ${insn.imm}`);
+    // the running kernel accepts a may_goto to the next instruction as a no-op
+    if (insn.off === 0) return pc + 1;
     env.pushBranch(copyState(env.cur), pc + insn.off + 1);
     return pc + 1;
   }
