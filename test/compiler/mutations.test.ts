@@ -10,7 +10,7 @@ import { PseudoLd, encode } from "../../compiler/isa/index.js";
 import { BpfLoadError, MapFlag, MapType, ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 
 const DIR = "test/compiler/fixtures";
-const ROUNDS = 150;
+const ROUNDS = 80;
 const TOKENS = ["+", "-", "*", "/", "%", "<<", ">>", ">>>", "&&", "||", "!", "~", "?", ":", "(", ")", "{", "}", "0", "1n", "x", "a", "as u8", "as i64",
   "return", "if", "let", "const", "=", "+=", ";", ",", "`${", "}`", "printk(", "pidTgid()", "-0x80000000", "0xffffffff", "2147483648"];
 
