@@ -1,0 +1,217 @@
+// `tsbpf run` end to end against the running kernel, through the real command line (tsx, so the sources under
+// test are what runs and no build is needed). Takes the examples; checks that a cold run compiles, caches, attaches
+// and streams an rm's printk line, that a cached run never loads TypeScript, that SIGINT leaves no program or map
+// behind, that the uprobe example fires, and that the first errors users meet are one sentence with their exit code.
+// trace_pipe is shared machine-wide: every check matches its own rm's pid and retries the rm.
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { objectKey, objectPath } from "../../cli/cache.js";
+import { listIds, missingRoot, missingTracefs, missingUprobes, openSys, tracefsPath } from "../../runtime/sys/index.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const MAIN = join(ROOT, "cli/main.ts");
+const needsKernel = { skip: missingRoot() ?? missingTracefs() ?? false };
+const sys = openSys();
+
+let dir: string;
+let cacheHome: string;
+let serial = 0;
+/** Settles when the cold run has filled the cache; the cached run waits for it (the others run beside it). */
+let markWarm: (ok: boolean) => void = () => {};
+const warm = new Promise<boolean>((resolve) => (markWarm = resolve));
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  /** Waits (up to 20 s) until `ok()` holds; fails with stderr if the child exits first. */
+  until: (ok: () => boolean, what: string) => Promise<void>;
+}
+
+/** Starts `tsbpf ARGS` from the repository root with its own cache directory. */
+function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}, extra: { uid?: number; gid?: number } = {}): Running {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    ...extra,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const until = async (ok: () => boolean, what: string) => {
+    for (const deadline = Date.now() + 20_000; !ok(); ) {
+      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`${what}; exit ${child.exitCode}; stderr: ${stderr.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { child, stdout: () => stdout, stderr: () => stderr, exited, until };
+}
+
+/** Creates a file and removes it with `rm` in a child; gives the rm's pid. */
+function rmChild(): number {
+  const path = join(dir, `victim-${serial++}`);
+  writeFileSync(path, "x");
+  const r = spawnSync("rm", [path]);
+  assert.equal(r.status, 0, String(r.stderr));
+  return r.pid!;
+}
+
+/** Runs rm until the child's stdout shows `line(pid)` (at most 3 tries, 5 s each); gives the matching line. */
+async function triggerUntil(run: Running, line: (pid: number) => RegExp): Promise<string> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const pattern = line(rmChild());
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      const found = run.stdout().split("\n").find((l) => pattern.test(l));
+      if (found) return found;
+    }
+  }
+  assert.fail(`no matching printk line after 3 rm's; stdout: ${run.stdout().slice(0, 1000)}; stderr: ${run.stderr()}`);
+}
+
+/** Ids of our run's programs and maps (by their names, since other processes load BPF objects too). */
+function ours(before: { prog: Set<number>; map: Set<number> }): { prog: number[]; map: number[] } {
+  const named = (kind: "prog" | "map", want: (name: string) => boolean) =>
+    listIds(sys, kind)
+      .filter((id) => !before[kind].has(id))
+      .filter((id) => {
+        let fd: number;
+        try {
+          fd = kind === "prog" ? sys.progGetFdById(id) : sys.mapGetFdById(id);
+        } catch {
+          return false; // gone already
+        }
+        try {
+          return want(kind === "prog" ? sys.progInfo(fd).name : sys.mapInfo(fd).name);
+        } finally {
+          sys.close(fd);
+        }
+      });
+  return { prog: named("prog", (n) => n === "unlinkat"), map: named("map", (n) => n === "unlink_t.rodata") };
+}
+
+// The example's wording may grow (a comm, a path); the pid, dfd and flags an rm passes are what is checked.
+const tracepointLine = (pid: number) => new RegExp(`^rm-${pid} \\[\\d+\\] \\d+\\.\\d+: unlinkat .*pid = ${pid}, dfd = -100, flags = 0$`);
+
+// Concurrent: most of each test is waiting for a child, and the machine has 2 cores.
+describe("tsbpf run", { ...needsKernel, concurrency: true }, () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "tsbpf-e2e-"));
+    cacheHome = join(dir, "cache");
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("compiles the tracepoint example into the cache, attaches, streams an rm's line and ends after --duration", async () => {
+    const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "--duration", "5", "--verbose"]);
+    try {
+      await run.until(() => run.stderr().includes("streaming bpf_printk output for 5 s"), "tsbpf run never started streaming");
+      assert.match(run.stderr(), /compiled examples\/unlink-tracepoint\.ts in \d+ ms; cached as .*\/tsbpf\/[0-9a-f]{32}\.bpf\.o/);
+      assert.match(run.stderr(), /attached unlinkat to tracepoint syscalls:sys_enter_unlinkat/);
+      await triggerUntil(run, tracepointLine);
+      assert.equal(await run.exited, 0, run.stderr());
+      assert.match(run.stderr(), /detaching and releasing every map, program and perf event/);
+      const cached = readdirSync(join(cacheHome, "tsbpf"));
+      assert.deepEqual(cached.filter((f) => !f.endsWith(".bpf.o")), [], "temporary files left in the cache");
+      markWarm(true);
+    } finally {
+      markWarm(false);
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("reuses the cached object without loading TypeScript, and SIGINT releases every program and map", async () => {
+    assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
+    const before = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")) };
+    const links = new Set(listIds(sys, "link"));
+    // NODE_DEBUG=module logs every CommonJS load: the compiler loads TypeScript that way.
+    const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "--json", "--verbose"], { NODE_DEBUG: "module" });
+    try {
+      await run.until(() => run.stderr().includes("streaming bpf_printk output; Ctrl-C detaches"), "tsbpf run never started streaming");
+      assert.ok(existsSync(`${tracefsPath()}/instances/tsbpf-${run.child.pid}`), "output is read from a private tracefs instance");
+      assert.match(run.stderr(), /using the cached object .*\/tsbpf\/[0-9a-f]{32}\.bpf\.o \(the compiler was not loaded\)/);
+      assert.doesNotMatch(run.stderr(), /^compiled /m);
+      assert.doesNotMatch(run.stderr(), /Module\._load REQUEST typescript/);
+      const line = JSON.parse(await triggerUntil(run, (pid) => new RegExp(`"pid":${pid},.*"message":"unlinkat .*pid = ${pid}, `))) as Record<string, unknown>;
+      assert.equal(line.task, "rm");
+      assert.equal(line.event, "bpf_trace_printk");
+
+      const live = ours(before);
+      // Tracepoint attachments are perf events, not BPF links, but a link would have to go too.
+      const newLinks = listIds(sys, "link").filter((id) => !links.has(id));
+      assert.equal(live.prog.length, 1, "the run's program is visible while attached");
+      assert.equal(live.map.length, 1, "the run's .rodata map is visible while attached");
+      run.child.kill("SIGINT");
+      assert.equal(await run.exited, 0, run.stderr());
+
+      // The kernel frees programs after an RCU grace period: poll rather than sleep a fixed time.
+      let left: number[] = [];
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        const ids = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")) };
+        const linkIds = new Set(listIds(sys, "link"));
+        left = [...live.prog.filter((id) => ids.prog.has(id)), ...live.map.filter((id) => ids.map.has(id)), ...newLinks.filter((id) => linkIds.has(id))];
+        if (left.length === 0) break;
+      }
+      assert.deepEqual(left, [], "program, map or link ids of the run still alive after SIGINT");
+      assert.equal(existsSync(`${tracefsPath()}/instances/tsbpf-${run.child.pid}`), false, "the run's tracefs instance is still there");
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("explains that kprobes are compiled out and names the tracepoint and uprobe to use instead (exit 4)", async () => {
+    const run = tsbpf(["run", "examples/unlink.ts"]);
+    const code = await run.exited;
+    assert.equal(run.stdout(), "");
+    assert.equal(code, 4, run.stderr());
+    const lines = run.stderr().trimEnd().split("\n");
+    assert.equal(lines.length, 1, run.stderr());
+    assert.match(lines[0]!, /^tsbpf: examples\/unlink\.ts: do_unlinkat is a kprobe on do_unlinkat, but kprobes are compiled out of the running kernel/);
+    assert.match(lines[0]!, /use tracepoint\("syscalls", "sys_enter_unlinkat", \.\.\.\) or uprobe\("libc\.so\.6", "unlinkat", \.\.\.\) instead$/);
+  });
+
+  it("streams the libc unlinkat uprobe example's line for an rm", { skip: missingUprobes() ?? false }, async () => {
+    const run = tsbpf(["run", "examples/unlink-uprobe.ts", "--no-cache"]);
+    try {
+      await run.until(() => run.stderr().includes("streaming bpf_printk output"), "tsbpf run never started streaming");
+      assert.match(run.stderr(), /attached libc_unlinkat to uprobe \/.*libc\.so\.6:unlinkat/);
+      await triggerUntil(run, (pid) => new RegExp(`^rm-${pid} .*: UPROBE unlinkat pid = ${pid}, dfd = -100, flags = 0$`));
+      run.child.kill("SIGTERM");
+      assert.equal(await run.exited, 0, run.stderr());
+      const file = "examples/unlink-uprobe.ts";
+      assert.equal(existsSync(objectPath(join(cacheHome, "tsbpf"), objectKey(file, readFileSync(join(ROOT, file))))), false, "--no-cache stored the object");
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("prints compile diagnostics as tsbpf compile does (exit 3) and an unknown uprobe symbol as one sentence (exit 2)", async () => {
+    const bad = join(dir, "bad.ts");
+    writeFileSync(bad, `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("syscalls", "sys_enter_no_such_call", () => 0);\n`);
+    const missing = join(dir, "missing-symbol.ts");
+    writeFileSync(missing, `import { uprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = uprobe("libc.so.6", "tsbpf_no_such_symbol", () => 0);\n`);
+    const compiled = tsbpf(["compile", bad, "-o", join(dir, "bad.o")]);
+    const ran = tsbpf(["run", bad]);
+    const run = tsbpf(["run", missing]);
+    assert.equal(await ran.exited, 3, ran.stderr());
+    assert.equal(await compiled.exited, 3, compiled.stderr());
+    assert.equal(ran.stderr(), compiled.stderr());
+    assert.match(ran.stderr(), /no tracepoint syscalls:sys_enter_no_such_call/);
+    assert.equal(await run.exited, 2, run.stderr());
+    assert.match(run.stderr(), /^tsbpf: cannot attach uprobe libc\.so\.6:tsbpf_no_such_symbol: .*\n$/);
+  });
+
+  it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {
+    const run = tsbpf(["run", "examples/unlink-tracepoint.ts"], { XDG_CACHE_HOME: join(dir, "nobody") }, { uid: 65534, gid: 65534 });
+    assert.equal(await run.exited, 4, run.stderr());
+    assert.match(run.stderr(), /^tsbpf: loading BPF programs needs root .*; run it with sudo\n$/);
+  });
+});
