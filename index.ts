@@ -99,6 +99,10 @@ export function ktimeNs(): u64 {
 export function smpProcessorId(): u32 {
   return onlyInProbe("smpProcessorId");
 }
+/** bpf_get_current_comm(): the current task's name (at most 15 characters); printk prints it with %s. */
+export function comm(): Str<16> {
+  return onlyInProbe("comm");
+}
 /** bpf_get_prandom_u32(): a pseudo-random 32-bit number. */
 export function prandomU32(): u32 {
   return onlyInProbe("prandomU32");

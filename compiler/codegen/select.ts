@@ -132,6 +132,14 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         return;
       }
       case "store": {
+        if (i.src.kind === "stack") {
+          const t = temp();
+          alu(true, AluOp.MOV, t, FP);
+          alu(true, AluOp.ADD, t, { imm: 0 });
+          cur[cur.length - 1]!.frame = i.src.object;
+          put(Class.STX | 0x60 | Size.DW, FP, t, i.offset, 0, { frame: i.object });
+          return;
+        }
         if (i.src.kind === "imm" && fitsImm32(i.src.value)) put(Class.ST | 0x60 | Size.DW, FP, 0, i.offset, Number(i.src.value), { frame: i.object });
         else put(Class.STX | 0x60 | Size.DW, FP, inReg(i.src), i.offset, 0, { frame: i.object });
         return;

@@ -33,6 +33,7 @@ import {
   type IrModule,
   type Loc,
   type Operand,
+  type StackAddr,
   type VReg,
 } from "../ir/index.js";
 import { Helper } from "../isa/index.js";
@@ -620,6 +621,7 @@ export function lower(
       }
       const helper = name ? HELPER_CALLS[name] : undefined;
       if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
+      if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() is supported only as a value printed by printk (`${comm()}`) for now");
       if (!helper) {
         return fail(e, Code.UnsupportedCall, name && (PROBES as readonly string[]).includes(name)
           ? `${name}() declares a probe: it belongs at module level (\`export const x = ${name}(...)\`)`
@@ -670,13 +672,23 @@ export function lower(
       if (e.arguments.length !== 1) fail(e, Code.BadPrintk, "printk() takes one template literal");
       const msg = e.arguments[0]!;
       let format = "";
-      const args: Operand[] = [];
+      const args: CallArg[] = [];
       const escape = (s: string): string => s.replace(/%/g, "%%");
       if (ts.isStringLiteral(msg) || ts.isNoSubstitutionTemplateLiteral(msg)) format = escape(msg.text);
       else if (ts.isTemplateExpression(msg)) {
         format = escape(msg.head.text);
         for (const span of msg.templateSpans) {
-          const v = this.value(span.expression);
+          const x = span.expression;
+          if (ts.isCallExpression(x) && builtin(x.expression) === "comm") {
+            // The task's name lands in a 16-byte stack buffer; %s reads it from there.
+            if (x.arguments.length) fail(x.arguments[0]!, Code.UnsupportedCall, "comm() takes no arguments");
+            const object = this.fb.stackObject(16);
+            this.fb.emit({ op: "call", helper: Helper.get_current_comm, args: [{ kind: "stack", object }, imm(16n, U32)], loc: locOf(x) });
+            args.push({ kind: "stack", object });
+            format += "%s" + escape(span.literal.text);
+            continue;
+          }
+          const v = this.value(x);
           if (v.op.kind === "imm") format += escape(String(v.op.type.ptr ? `0x${BigInt.asUintN(64, v.op.value).toString(16)}` : v.op.value));
           else {
             format += spec(v.op.type);
@@ -694,7 +706,7 @@ export function lower(
       }
       // More than three values: bpf_trace_vprintk with the values in a u64 array on the stack.
       const object = this.fb.stackObject(8 * args.length);
-      args.forEach((a, i) => this.fb.emit({ op: "store", object, offset: 8 * i, src: a, loc: locOf(e) }));
+      args.forEach((a, i) => this.fb.emit({ op: "store", object, offset: 8 * i, src: a as Operand | StackAddr, loc: locOf(e) }));
       this.fb.emit({ op: "call", helper: Helper.trace_vprintk, args: [...fmtArgs, { kind: "stack", object }, imm(BigInt(8 * args.length), U32)], loc: locOf(e) });
     }
   }

@@ -10,7 +10,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm"] as const;
 
 const GLOBALS = `
 interface Array<T> { readonly length: number; [n: number]: T }
@@ -66,6 +66,7 @@ declare module "tsbpf" {
   export function ktimeNs(): u64;
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
+  export function comm(): Str<16>;
 `;
 
 /** The prelude for a file that uses the given tracepoints. */

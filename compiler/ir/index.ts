@@ -26,8 +26,14 @@ export type Operand = VReg | Imm;
 export type BinOp = "add" | "sub" | "mul" | "div" | "mod" | "and" | "or" | "xor" | "shl" | "shr";
 export type CmpOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 
+/** The address of a stack object. */
+export interface StackAddr {
+  readonly kind: "stack";
+  readonly object: number;
+}
+
 /** A helper argument: a value, the address of a read-only string, or of a stack object. */
-export type CallArg = Operand | { readonly kind: "rodata"; readonly offset: number } | { readonly kind: "stack"; readonly object: number };
+export type CallArg = Operand | { readonly kind: "rodata"; readonly offset: number } | StackAddr;
 
 /** Source position for line info: 1-based line and column in the probe file. */
 export interface Loc {
@@ -48,8 +54,8 @@ export type Inst =
    * names the struct member, so the offset gets a CO-RE relocation.
    */
   | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object: number; core?: CoreAccess; loc?: Loc }
-  /** *(u64 *)(stack object + offset) = src. */
-  | { op: "store"; object: number; offset: number; src: Operand; loc?: Loc }
+  /** *(u64 *)(stack object + offset) = src (a value, or the address of another stack object). */
+  | { op: "store"; object: number; offset: number; src: Operand | StackAddr; loc?: Loc }
   | { op: "call"; helper: number; args: CallArg[]; dst?: VReg; loc?: Loc };
 
 export type Terminator =
@@ -180,7 +186,7 @@ export function printFunction(fn: IrFunction): string {
         case "bin": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.kind} ${opnd(i.a)}, ${opnd(i.b)}`); break;
         case "neg": case "not": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.op} ${opnd(i.a)}`); break;
         case "ctx": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ctx[${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}]`); break;
-        case "store": out.push(`  stack#${i.object}[${i.offset}] = ${opnd(i.src)}`); break;
+        case "store": out.push(`  stack#${i.object}[${i.offset}] = ${arg(i.src)}`); break;
         case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${i.core.struct}.${i.core.member})` : ""}`); break;
         case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
       }
