@@ -1,0 +1,102 @@
+// `npm run bench -- run`: start to first event, and peak memory, of `tsbpf run` on the unlinkat tracepoint example
+// (cold: empty object cache, so the compiler runs; warm: the cached object) beside bpftrace's one-line equivalent,
+// measured in the same run. Takes the built CLI (dist/, `npm run build` first), bpftrace and /usr/bin/time (GNU);
+// gives one table of medians with ratios to bpftrace.
+//
+// "First event": from spawning the command until its standard output shows the pid of an `rm` started after the
+// spawn. While waiting, an `rm` of a fresh temp file runs every TRIGGER_MS, the same for every tool, so the
+// measurement needs no tool-specific "attached" message. Peak memory is the RSS high-water mark GNU time reports.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchTable } from "./run.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const MAIN = join(ROOT, "dist/cli/main.js");
+const EXAMPLE = "examples/unlink-tracepoint.ts";
+const BPFTRACE_PROGRAM = 'tracepoint:syscalls:sys_enter_unlinkat { printf("%d\\n", pid); }';
+const ROUNDS = 3;
+const TRIGGER_MS = 30;
+
+interface Sample {
+  firstEventMs: number;
+  peakRssKiB: number;
+}
+
+/** Runs `argv` under GNU time until its output names one of our rm's pids, then SIGINTs it. */
+async function measure(argv: string[], env: NodeJS.ProcessEnv, dir: string): Promise<Sample> {
+  const started = performance.now();
+  // Own process group: SIGINT reaches the tool itself, not only the time wrapper.
+  const child = spawn("/usr/bin/time", ["-f", "tsbpf-bench-maxrss=%M", ...argv], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const pids: number[] = [];
+  let serial = 0;
+  let firstEventMs: number | undefined;
+  try {
+    const deadline = started + 30_000;
+    while (firstEventMs === undefined) {
+      if (performance.now() > deadline || child.exitCode !== null) throw new Error(`${argv.join(" ")}: no event within 30 s; stderr: ${stderr.slice(-1000)}`);
+      const path = join(dir, `victim-${serial++}`);
+      writeFileSync(path, "x");
+      const rm = spawn("rm", ["-f", path], { stdio: "ignore" });
+      if (rm.pid) pids.push(rm.pid);
+      await new Promise((r) => setTimeout(r, TRIGGER_MS));
+      // bpftrace prints the bare pid; tsbpf's line says "pid = N".
+      const seen = new Set(stdout.split("\n").flatMap((l) => [...l.matchAll(/(?:^|pid = )(\d+)\b/g)].map((m) => Number(m[1]))));
+      if (pids.some((p) => seen.has(p))) firstEventMs = performance.now() - started;
+    }
+  } finally {
+    if (child.exitCode === null) process.kill(-child.pid!, "SIGINT");
+    await exited;
+  }
+  const rss = /tsbpf-bench-maxrss=(\d+)/.exec(stderr);
+  if (!rss) throw new Error(`${argv.join(" ")}: GNU time printed no peak RSS; stderr: ${stderr.slice(-1000)}`);
+  return { firstEventMs, peakRssKiB: Number(rss[1]) };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export default async function (): Promise<BenchTable[]> {
+  if (!existsSync(join(ROOT, "dist/cli/commands/run.js"))) throw new Error("bench/run.bench.ts runs the built CLI: npm run build first");
+  if (spawnSync("bpftrace", ["--version"]).status !== 0) throw new Error("bpftrace is not installed (apt-get install bpftrace)");
+  if (!existsSync("/usr/bin/time")) throw new Error("GNU time is not installed (apt-get install time)");
+  if (process.getuid?.() !== 0) throw new Error("the benchmark loads BPF programs: run it as root");
+
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-run-"));
+  const samples: Record<"bpftrace" | "cold" | "warm", Sample[]> = { bpftrace: [], cold: [], warm: [] };
+  try {
+    const tsbpf = [process.execPath, MAIN, "run", EXAMPLE];
+    for (let round = 0; round < ROUNDS; round++) {
+      const cache = join(dir, `cache-${round}`); // empty: the cold run compiles, the warm run finds its object
+      samples.bpftrace.push(await measure(["bpftrace", "-B", "line", "-e", BPFTRACE_PROGRAM], {}, dir));
+      samples.cold.push(await measure(tsbpf, { XDG_CACHE_HOME: cache }, dir));
+      samples.warm.push(await measure(tsbpf, { XDG_CACHE_HOME: cache }, dir));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const base = { ms: median(samples.bpftrace.map((s) => s.firstEventMs)), rss: median(samples.bpftrace.map((s) => s.peakRssKiB)) };
+  const row = (name: string, xs: Sample[]) => {
+    const ms = median(xs.map((s) => s.firstEventMs));
+    const rss = median(xs.map((s) => s.peakRssKiB));
+    return [name, Math.round(ms), `${(ms / base.ms).toFixed(2)}×`, (rss / 1024).toFixed(1), `${(rss / base.rss).toFixed(2)}×`];
+  };
+  return [
+    {
+      title: `tsbpf run vs bpftrace: start to first event and peak memory (median of ${ROUNDS})`,
+      columns: ["command", "start → first event (ms)", "× bpftrace", "peak RSS (MiB)", "× bpftrace"],
+      rows: [row(`bpftrace -e '${BPFTRACE_PROGRAM}'`, samples.bpftrace), row(`tsbpf run ${EXAMPLE} (cold: compiles)`, samples.cold), row(`tsbpf run ${EXAMPLE} (warm: cached object)`, samples.warm)],
+      notes: [
+        `An rm of a fresh file runs every ${TRIGGER_MS} ms from the spawn on; the clock stops when the tool prints one of those rm's pids, so times include up to ${TRIGGER_MS} ms of trigger granularity for every tool alike.`,
+        "Peak RSS is GNU time's maximum resident set size of the process (node for tsbpf, bpftrace itself).",
+      ],
+    },
+  ];
+}
