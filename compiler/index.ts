@@ -14,6 +14,7 @@ import type { Loc } from "./ir/index.js";
 import type { Insn } from "./isa/index.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript } from "./frontend/check.js";
+import { saveCodeCache } from "./frontend/load-typescript.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
 import { initTables, lower, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
@@ -125,6 +126,8 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
 
   const kernelModule = kernelStructs.size ? kernelModuleText([...kernelStructs.values()]) : "";
   const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule), parsed);
+  // After the first check the cache can hold the checker's compiled code too.
+  saveCodeCache();
   diagnostics.push(...checked.diagnostics);
   if (diagnostics.length) return empty(diagnostics);
 

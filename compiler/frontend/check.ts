@@ -1,11 +1,11 @@
 // Parsing and type-checking a probe file with the TypeScript compiler API.
 // Takes the file's name and text and the prelude text; gives the TypeScript program, its checker,
 // the parsed file and TypeScript's own diagnostics as tsbpf `Diagnostic`s.
-// TypeScript is loaded on first use through CommonJS require (faster than an ESM import of it), so
-// code paths that never compile never pay for it.
+// TypeScript is loaded on first use (load-typescript.ts: CommonJS with a V8 code cache), so code
+// paths that never compile never pay for it.
 
-import { createRequire } from "node:module";
 import type * as TS from "typescript";
+import { loadTypescript } from "./load-typescript.js";
 import { makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
 
@@ -15,7 +15,7 @@ let loaded: Typescript | undefined;
 
 /** The `typescript` module, loaded once. */
 export function typescript(): Typescript {
-  loaded ??= createRequire(import.meta.url)("typescript") as Typescript;
+  loaded ??= loadTypescript();
   return loaded;
 }
 
