@@ -1,6 +1,7 @@
 // runtime/loader: BPF ELF objects into the kernel. Parse and relocate (pure: object.ts, relocate.ts,
 // btf-maps.ts), create maps and load programs (load.ts), attach them (attach.ts), read bpf_printk output
-// (trace.ts), and own every fd in a Session (session.ts). Every syscall goes through runtime/sys.
+// (trace.ts), stream ring/perf buffers (ringbuf.ts, perfbuf.ts), decode by BTF (decode.ts, maps.ts), print
+// histograms (histogram.ts), and own every fd in a Session (session.ts). Every syscall goes through runtime/sys.
 export * from "./errors.js";
 export * from "./object.js";
 export * from "./relocate.js";
@@ -11,3 +12,8 @@ export * from "./attach.js";
 export * from "./elfsym.js";
 export * from "./trace.js";
 export * from "./session.js";
+export * from "./ringbuf.js";
+export * from "./perfbuf.js";
+export * from "./decode.js";
+export * from "./maps.js";
+export * from "./histogram.js";

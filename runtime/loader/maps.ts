@@ -1,0 +1,209 @@
+// Maps of a loaded object read and written from JS, with keys and values decoded by their BTF types.
+// Takes a `LoadedObject` and a map name; gives `MapView`: iteration (keys through BPF_MAP_GET_NEXT_KEY,
+// values through lookups), get/set/delete, decoded with the object's BTF where it describes the map
+// (`__type(key, ...)`/`__type(value, ...)` of `.maps` variables; the DATASEC of .data/.bss/.rodata), raw bytes
+// otherwise. Per-CPU maps give one value per possible CPU, in CPU order.
+
+import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
+import { MapType } from "../sys/constants.js";
+import type { Sys } from "../sys/sys.js";
+import { codecFor, type Codec, type CodecOptions } from "./decode.js";
+import type { LoadedMap, LoadedObject } from "./load.js";
+import type { MapSpec, ObjectSpec } from "./object.js";
+
+const PERCPU: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
+
+/** Where a map's key and value types live in its object's BTF (either may be absent). */
+export interface MapBtfTypes {
+  btf: Btf;
+  key: number | undefined;
+  value: number | undefined;
+}
+
+const parsed = new WeakMap<Uint8Array, Btf>();
+
+/** The object's parsed BTF, once per object. */
+export function objectBtf(spec: ObjectSpec): Btf | undefined {
+  const raw = spec.raw.btf;
+  if (!raw) return undefined;
+  let btf = parsed.get(raw);
+  if (!btf) parsed.set(raw, (btf = parseBtf(raw)));
+  return btf;
+}
+
+/** The BTF key and value types of a map, or undefined when the object's BTF does not describe it (legacy `maps`). */
+export function mapBtfTypes(spec: ObjectSpec, map: MapSpec): MapBtfTypes | undefined {
+  const btf = objectBtf(spec);
+  if (!btf) return undefined;
+  if (map.origin === "data") {
+    const sec = btf.find(map.name, BtfKind.DATASEC);
+    return sec ? { btf, key: undefined, value: sec.id } : undefined;
+  }
+  if (map.origin !== "btf") return undefined;
+  for (const sec of btf.findByName(".maps", BtfKind.DATASEC)) {
+    if (sec.kind !== BtfKind.DATASEC) continue;
+    for (const v of sec.vars) {
+      const variable = btf.typeById(v.type);
+      if (variable.kind !== BtfKind.VAR || variable.name !== map.name) continue;
+      const def = btf.resolveType(variable.type);
+      if (def.kind !== BtfKind.STRUCT) return undefined;
+      const pointee = (name: string): number | undefined => {
+        const m = def.members.find((x) => x.name === name);
+        if (!m) return undefined;
+        const ptr = btf.resolveType(m.type);
+        return ptr.kind === BtfKind.PTR ? ptr.type : undefined;
+      };
+      return { btf, key: pointee("key"), value: pointee("value") };
+    }
+  }
+  return undefined;
+}
+
+export interface MapViewOptions extends CodecOptions {
+  /** Ignore BTF and give raw bytes for keys and values. */
+  raw?: boolean;
+}
+
+/** A loaded map seen from JS. K and V are the decoded key and value shapes (unknown unless you know them). */
+export class MapView<K = unknown, V = unknown> {
+  readonly name: string;
+  readonly fd: number;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  /** Per-CPU map: values are arrays with one entry per possible CPU. */
+  readonly perCpu: boolean;
+  readonly cpus: number;
+  /** Codecs from BTF; undefined means raw bytes. */
+  readonly keyCodec: Codec | undefined;
+  readonly valueCodec: Codec | undefined;
+
+  constructor(
+    readonly sys: Sys,
+    map: LoadedMap,
+    types: MapBtfTypes | undefined,
+    options: MapViewOptions = {},
+  ) {
+    this.name = map.name;
+    this.fd = map.fd;
+    this.type = map.spec.type;
+    this.keySize = map.spec.keySize;
+    this.valueSize = map.spec.valueSize;
+    this.maxEntries = map.spec.maxEntries;
+    this.perCpu = PERCPU.has(this.type);
+    this.cpus = this.perCpu ? sys.possibleCpus() : 1;
+    const codec = (id: number | undefined, size: number) => {
+      if (options.raw || !types || id === undefined) return undefined;
+      const c = codecFor(types.btf, id, options);
+      return c.size === size ? c : undefined; // a BTF type that disagrees with the map's size is not trusted
+    };
+    this.keyCodec = codec(types?.key, this.keySize);
+    this.valueCodec = codec(types?.value, this.valueSize);
+  }
+
+  decodeKey(bytes: Uint8Array): K {
+    return (this.keyCodec ? this.keyCodec.decode(bytes) : bytes.slice()) as K;
+  }
+
+  encodeKey(key: K | Uint8Array): Uint8Array {
+    return encodeWith(this.keyCodec, key, this.keySize, `key of ${this.name}`);
+  }
+
+  /** A value as the map stores it (per-CPU: all CPUs' values, each padded to 8 bytes). */
+  decodeValue(bytes: Uint8Array): V {
+    if (!this.perCpu) return this.decodeOne(bytes, 0) as V;
+    const stride = (this.valueSize + 7) & ~7;
+    return Array.from({ length: this.cpus }, (_, cpu) => this.decodeOne(bytes, cpu * stride)) as V;
+  }
+
+  encodeValue(value: V | Uint8Array): Uint8Array {
+    if (!this.perCpu) return encodeWith(this.valueCodec, value, this.valueSize, `value of ${this.name}`);
+    if (value instanceof Uint8Array) return checkSize(value, ((this.valueSize + 7) & ~7) * this.cpus, `value of ${this.name}`);
+    if (!Array.isArray(value) || value.length !== this.cpus) throw new Error(`${this.name} is per-CPU: a value is an array of ${this.cpus} values`);
+    const stride = (this.valueSize + 7) & ~7;
+    const out = new Uint8Array(stride * this.cpus);
+    value.forEach((v, cpu) => out.set(encodeWith(this.valueCodec, v, this.valueSize, `value of ${this.name} for CPU ${cpu}`), cpu * stride));
+    return out;
+  }
+
+  private decodeOne(bytes: Uint8Array, off: number): unknown {
+    return this.valueCodec ? this.valueCodec.decode(bytes, off) : bytes.slice(off, off + this.valueSize);
+  }
+
+  /** Raw keys in the kernel's order. A hash map changed meanwhile may restart the walk; keys seen are not repeated. */
+  *rawKeys(): Generator<Uint8Array> {
+    const seen = new Set<string>();
+    // A deleted current key restarts a hash walk at the first key: bound the steps rather than loop forever.
+    let steps = 4 * this.maxEntries + 16;
+    let key: Uint8Array | undefined;
+    while (steps-- > 0) {
+      const next = this.sys.mapGetNextKey(this.fd, key);
+      if (!next) return;
+      const id = hex(next);
+      if (!seen.has(id)) {
+        seen.add(id);
+        yield next;
+      }
+      key = next;
+    }
+  }
+
+  *keys(): Generator<K> {
+    for (const k of this.rawKeys()) yield this.decodeKey(k);
+  }
+
+  /** [key, value] pairs; entries deleted between the key walk and the lookup are skipped. */
+  *entries(): Generator<[K, V]> {
+    for (const k of this.rawKeys()) {
+      const v = this.sys.mapLookup(this.fd, k);
+      if (v) yield [this.decodeKey(k), this.decodeValue(v)];
+    }
+  }
+
+  *values(): Generator<V> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): Generator<[K, V]> {
+    return this.entries();
+  }
+
+  get(key: K | Uint8Array): V | undefined {
+    const v = this.sys.mapLookup(this.fd, this.encodeKey(key));
+    return v ? this.decodeValue(v) : undefined;
+  }
+
+  set(key: K | Uint8Array, value: V | Uint8Array, flags = 0): void {
+    this.sys.mapUpdate(this.fd, this.encodeKey(key), this.encodeValue(value), flags);
+  }
+
+  delete(key: K | Uint8Array): void {
+    this.sys.mapDelete(this.fd, this.encodeKey(key));
+  }
+}
+
+/** A view of map `name` of a loaded object, typed by the object's BTF when it has it. */
+export function openMap<K = unknown, V = unknown>(obj: LoadedObject, name: string, options?: MapViewOptions): MapView<K, V> {
+  const map = obj.map(name);
+  return new MapView<K, V>(obj.sys, map, mapBtfTypes(obj.spec, map.spec), options);
+}
+
+/** Sums a per-CPU value's integers (numbers, or bigints when any is one). */
+export function sumPerCpu(values: readonly (number | bigint)[]): number | bigint {
+  if (values.some((v) => typeof v === "bigint")) return values.reduce<bigint>((a, v) => a + BigInt(v), 0n);
+  return (values as number[]).reduce((a, v) => a + v, 0);
+}
+
+function encodeWith(codec: Codec | undefined, value: unknown, size: number, what: string): Uint8Array {
+  if (value instanceof Uint8Array) return checkSize(value, size, what);
+  if (!codec) throw new Error(`${what} has no BTF type: give ${size} raw bytes`);
+  return codec.encode(value);
+}
+
+function checkSize(b: Uint8Array, size: number, what: string): Uint8Array {
+  if (b.length !== size) throw new Error(`${what} must be ${size} bytes, not ${b.length}`);
+  return b;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
