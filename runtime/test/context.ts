@@ -1,0 +1,199 @@
+// The context a probe program receives: a pt_regs image for kprobes and uprobes (x86-64 or arm64),
+// or a tracepoint record laid out per the tracepoint's format file.
+// Takes argument values, a return value, named registers or field values; gives the context bytes.
+
+import { existsSync, readFileSync } from "node:fs";
+import { toU64, type CValue } from "./layout.js";
+import { usage } from "./errors.js";
+
+export type Arch = "x86_64" | "arm64";
+
+interface RegsLayout {
+  size: number;
+  /** Byte offset by register name. */
+  regs: Record<string, number>;
+  args: readonly string[];
+  ret: string;
+}
+
+const X86_NAMES = ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"];
+
+/** struct pt_regs of arch/x86/include/asm/ptrace.h; arguments in di si dx cx r8 r9, the return value in ax. */
+const X86_64: RegsLayout = {
+  size: X86_NAMES.length * 8,
+  regs: Object.fromEntries(X86_NAMES.map((n, i) => [n, i * 8])),
+  args: ["di", "si", "dx", "cx", "r8", "r9"],
+  ret: "ax",
+};
+
+/** struct pt_regs of arch/arm64/include/asm/ptrace.h (x0..x30, sp, pc, pstate, orig_x0, ...); arguments in x0..x7. */
+const ARM64: RegsLayout = {
+  size: 336,
+  regs: { ...Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`x${i}`, i * 8])), sp: 248, pc: 256, pstate: 264, orig_x0: 272 },
+  args: ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7"],
+  ret: "x0",
+};
+
+export const LAYOUTS: Record<Arch, RegsLayout> = { x86_64: X86_64, arm64: ARM64 };
+
+export function hostArch(): Arch {
+  return process.arch === "arm64" ? "arm64" : "x86_64";
+}
+
+export interface RegsInput {
+  args?: readonly CValue[];
+  ret?: CValue;
+  /** Registers by their pt_regs name (di, ax, ip, sp / x0, pc, sp), set after args and ret. */
+  regs?: Readonly<Record<string, CValue>>;
+}
+
+/** A pt_regs image with the probed function's arguments (or return value) in its ABI's registers. */
+export function ptRegs(arch: Arch, input: RegsInput): Uint8Array {
+  const layout = LAYOUTS[arch];
+  const bytes = new Uint8Array(layout.size);
+  const view = new DataView(bytes.buffer);
+  const set = (reg: string, v: CValue, what: string): void => {
+    const off = layout.regs[reg];
+    if (off === undefined) throw usage(`${arch} pt_regs has no register ${reg} (registers: ${Object.keys(layout.regs).join(" ")})`);
+    view.setBigUint64(off, toU64(v, what), true);
+  };
+  const args = input.args ?? [];
+  if (args.length > layout.args.length) throw usage(`${arch} passes ${layout.args.length} arguments in registers; ${args.length} were given`);
+  args.forEach((v, i) => set(layout.args[i]!, v, `argument ${i + 1}`));
+  if (input.ret !== undefined) set(layout.ret, input.ret, "return value");
+  for (const [name, v] of Object.entries(input.regs ?? {})) set(name, v, `register ${name}`);
+  return bytes;
+}
+
+// ---------------------------------------------------------------- tracepoints
+
+export interface TracepointField {
+  name: string;
+  /** The C type as the format file writes it, without the array suffix. */
+  type: string;
+  offset: number;
+  size: number;
+  signed: boolean;
+  /** Elements when the field is an array (`char comm[16]`). */
+  arrayLength?: number;
+  /** `__data_loc` fields: a u32 (length << 16 | offset) to bytes after the fixed fields. */
+  dataLoc: boolean;
+}
+
+export interface TracepointLayout {
+  group: string;
+  name: string;
+  id: number;
+  fields: TracepointField[];
+  /** Bytes of the fixed part of the record. */
+  size: number;
+}
+
+const FIELD = /^\s*field:(.*?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);/;
+
+/** Parses a tracepoint's `format` file. */
+export function parseFormat(group: string, name: string, text: string): TracepointLayout {
+  const id = Number(/^ID:\s*(\d+)/m.exec(text)?.[1] ?? 0);
+  const fields: TracepointField[] = [];
+  for (const line of text.split("\n")) {
+    const m = FIELD.exec(line);
+    if (!m) continue;
+    const decl = m[1]!.trim();
+    const d = /^(.*?)([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(\d*)\])?$/.exec(decl);
+    if (!d) throw usage(`tracepoint ${group}:${name}: cannot read the field declaration "${decl}"`);
+    const type = d[1]!.trim();
+    fields.push({
+      name: d[2]!,
+      type,
+      offset: Number(m[2]),
+      size: Number(m[3]),
+      signed: m[4] === "1",
+      arrayLength: d[3] !== undefined && d[3] !== "" ? Number(d[3]) : undefined,
+      dataLoc: type.startsWith("__data_loc"),
+    });
+  }
+  if (fields.length === 0) throw usage(`tracepoint ${group}:${name}: the format text has no fields`);
+  const size = Math.max(...fields.map((f) => f.offset + f.size));
+  return { group, name, id, fields, size };
+}
+
+export const TRACEFS_ROOTS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/** The format text from tracefs, or a clear error saying what is missing and how to supply a layout. */
+export function readFormat(group: string, name: string, roots: readonly string[] = TRACEFS_ROOTS): string {
+  const mounted = roots.filter((r) => existsSync(`${r}/events`));
+  const hint = `pass its format with simulate(..., { tracepointFormats: { "${group}/${name}": text } })`;
+  if (mounted.length === 0) throw usage(`tracepoint ${group}:${name} has no layout: tracefs is not mounted (looked in ${roots.join(", ")}); ${hint}`);
+  for (const root of mounted) {
+    const path = `${root}/events/${group}/${name}/format`;
+    if (existsSync(path)) {
+      try {
+        return readFileSync(path, "utf8");
+      } catch (e) {
+        throw usage(`tracepoint ${group}:${name}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? e}); ${hint}`);
+      }
+    }
+  }
+  throw usage(`no tracepoint ${group}:${name} under ${mounted.map((r) => `${r}/events`).join(" or ")}; ${hint}`);
+}
+
+export interface RecordTask {
+  pid: number;
+}
+
+/**
+ * A raw tracepoint record: common fields from the task (type = the tracepoint's id, pid), the given
+ * fields by name, `__data_loc` strings and byte arrays appended after the fixed part.
+ */
+export function tracepointRecord(layout: TracepointLayout, values: Readonly<Record<string, CValue>>, task: RecordTask): Uint8Array {
+  const byName = new Map(layout.fields.map((f) => [f.name, f]));
+  for (const key of Object.keys(values)) {
+    if (!byName.has(key)) {
+      const names = layout.fields.filter((f) => !f.name.startsWith("common_")).map((f) => f.name);
+      throw usage(`tracepoint ${layout.group}:${layout.name} has no field ${key} (fields: ${names.join(", ")})`);
+    }
+  }
+  const tail: Uint8Array[] = [];
+  let tailSize = 0;
+  const fixed = new Uint8Array(layout.size);
+  const view = new DataView(fixed.buffer);
+  const put = (f: TracepointField, v: bigint): void => {
+    for (let i = 0; i < f.size; i++) fixed[f.offset + i] = Number((v >> BigInt(8 * i)) & 0xffn);
+  };
+  const defaults: Record<string, CValue> = { common_type: layout.id, common_pid: task.pid };
+  for (const f of layout.fields) {
+    const v = values[f.name] ?? defaults[f.name];
+    if (v === undefined) continue;
+    const where = `${layout.group}:${layout.name} field ${f.name}`;
+    if (f.dataLoc) {
+      const data = typeof v === "string" ? cString(v) : v instanceof Uint8Array ? v : undefined;
+      if (!data) throw usage(`${where} is a __data_loc field: give a string or a Uint8Array`);
+      const at = layout.size + tailSize;
+      view.setUint32(f.offset, ((data.length & 0xffff) << 16) | (at & 0xffff), true);
+      tail.push(data);
+      tailSize += data.length;
+    } else if (typeof v === "string" || v instanceof Uint8Array) {
+      const data = typeof v === "string" ? new TextEncoder().encode(v) : v;
+      if (f.arrayLength === undefined && typeof v === "string") throw usage(`${where} is a ${f.type}, not a char array: give a number or a pointer (sim.kernel.userString(...))`);
+      if (data.length > f.size) throw usage(`${where} holds ${f.size} bytes; ${data.length} were given`);
+      fixed.set(data, f.offset);
+    } else {
+      put(f, toU64(v, where));
+    }
+  }
+  const out = new Uint8Array(layout.size + tailSize);
+  out.set(fixed);
+  let at = layout.size;
+  for (const t of tail) {
+    out.set(t, at);
+    at += t.length;
+  }
+  return out;
+}
+
+function cString(s: string): Uint8Array {
+  const b = new TextEncoder().encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}

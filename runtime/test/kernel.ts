@@ -1,0 +1,219 @@
+// The simulated kernel as a test sees it: the current task, CPUs, the clock, and memory in which a
+// test places C structs (laid out by BTF), strings and byte arrays, getting typed pointers back.
+// Takes the VM's SimKernel and the BTF sources for layouts; gives TestKernel (`sim.kernel`) and Pointer.
+
+import type { SimKernel, TaskState } from "../vm/index.js";
+import { decodeValue, encodeValue, findType, type BtfSource, type CValue, type Decoded, type TypeRef } from "./layout.js";
+import { usage } from "./errors.js";
+
+export type Space = "kernel" | "user";
+
+/** An address in simulated memory; a typed one (from `alloc`) can read itself and point at members. */
+export class Pointer {
+  constructor(
+    readonly address: bigint,
+    readonly space: Space,
+    /** Bytes mapped at the address (what a probe read may take from it). */
+    readonly size: number,
+    readonly type: TypeRef | undefined,
+    private readonly kernel: TestKernel,
+  ) {}
+
+  /** A pointer to member `name` (nested members as "a.b"), typed by the member's type. */
+  field(path: string): Pointer {
+    if (!this.type) throw usage(`pointer ${this} has no type: allocate it with alloc(typeName, ...) to use fields`);
+    const { btf } = this.type;
+    let id = this.type.id;
+    let offset = 0;
+    for (const part of path.split(".")) {
+      const m = btf.findMember(id, part);
+      if (!m) throw usage(`${btf.typeName(id)} has no member ${part}`);
+      if (m.member.bitfieldSize > 0 || m.bitOffset % 8) throw usage(`${path} is a bitfield and has no address`);
+      offset += m.bitOffset / 8;
+      id = m.member.type;
+    }
+    const size = btf.sizeOf(id);
+    return new Pointer(this.address + BigInt(offset), this.space, size, { btf, id, name: btf.typeName(id), size }, this.kernel);
+  }
+
+  /** The current value at the pointer, decoded by its type (bytes when untyped). */
+  read(): Decoded {
+    const bytes = this.kernel.read(this, this.size);
+    return this.type ? decodeValue(this.type.btf, this.type.id, bytes) : bytes;
+  }
+
+  /** Overwrites fields (or the whole value) in place, as `alloc` wrote them. */
+  write(value: CValue): void {
+    if (!this.type) throw usage(`pointer ${this} has no type; write bytes with kernel.write()`);
+    const bytes = this.kernel.read(this, this.size);
+    encodeValue(this.type.btf, this.type.id, value, bytes, 0, this.type.name, this.kernel.stringsFor(this.space));
+    this.kernel.write(this, bytes);
+  }
+
+  toString(): string {
+    return `0x${this.address.toString(16)}${this.type ? ` (${this.type.name} *)` : ""}`;
+  }
+}
+
+export interface AllocOptions {
+  /** Place it in the current process's user memory instead of kernel memory. */
+  user?: boolean;
+  /** Extra bytes after the type (flexible array members). */
+  extra?: number;
+}
+
+export class TestKernel {
+  constructor(
+    /** The VM's kernel, for what this API does not cover (symbols, stacks, prandom seed). */
+    readonly vm: SimKernel,
+    private readonly layouts: readonly BtfSource[],
+  ) {}
+
+  // --- task and CPU ---
+
+  get pid(): number {
+    return this.vm.pid;
+  }
+  set pid(v: number) {
+    this.vm.setTask({ pid: v });
+  }
+  get tgid(): number {
+    return this.vm.tgid;
+  }
+  set tgid(v: number) {
+    this.vm.tgid = v;
+  }
+  get uid(): number {
+    return this.vm.uid;
+  }
+  set uid(v: number) {
+    this.vm.uid = v;
+  }
+  get gid(): number {
+    return this.vm.gid;
+  }
+  set gid(v: number) {
+    this.vm.gid = v;
+  }
+  get comm(): string {
+    return this.vm.comm;
+  }
+  set comm(v: string) {
+    this.vm.comm = v;
+  }
+  /** Sets several task fields; a pid without a tgid makes a single-threaded process (tgid = pid). */
+  setTask(task: Partial<TaskState>): void {
+    this.vm.setTask(task);
+  }
+  get cpu(): number {
+    return this.vm.cpu;
+  }
+  set cpu(n: number) {
+    this.vm.cpu = n;
+  }
+  get numCpus(): number {
+    return this.vm.numCpus;
+  }
+
+  // --- clock ---
+
+  /** CLOCK_MONOTONIC in ns, what bpf_ktime_get_ns returns. */
+  get time(): bigint {
+    return this.vm.timeNs;
+  }
+  set time(ns: bigint) {
+    this.vm.setTime(ns);
+  }
+  setTime(ns: bigint | number): void {
+    this.vm.setTime(ns);
+  }
+  advance(ns: bigint | number): void {
+    this.vm.advance(ns);
+  }
+
+  // --- memory ---
+
+  /** The layout of a type by name: from the kernel's BTF, else from the probe's own. */
+  type(name: string): TypeRef {
+    return findType(this.layouts, name);
+  }
+
+  /**
+   * Places a zeroed `typeName` in kernel (or user) memory, fills `fields` and returns a typed pointer.
+   * Fields take numbers, bigints, pointers, strings (char arrays; for `char *` members a string is
+   * allocated beside), nested objects and arrays.
+   */
+  alloc(typeName: string, fields: CValue = {}, options: AllocOptions = {}): Pointer {
+    const type = this.type(typeName);
+    const space: Space = options.user ? "user" : "kernel";
+    const bytes = new Uint8Array(type.size + (options.extra ?? 0));
+    encodeValue(type.btf, type.id, fields, bytes, 0, typeName, this.stringsFor(space));
+    const region = space === "user" ? this.vm.userRegion(bytes, `user ${typeName}`) : this.vm.kernelRegion(bytes, `kernel ${typeName}`);
+    return new Pointer(region.address(0), space, bytes.length, type, this);
+  }
+
+  /** A NUL-terminated string in kernel memory. */
+  string(s: string): Pointer {
+    const bytes = cString(s);
+    return new Pointer(this.vm.kernelBytes(bytes, `kernel string "${s.slice(0, 20)}"`), "kernel", bytes.length, undefined, this);
+  }
+
+  /** A NUL-terminated string in the current process's user memory. */
+  userString(s: string): Pointer {
+    const bytes = cString(s);
+    return new Pointer(this.vm.userBytes(bytes, `user string "${s.slice(0, 20)}"`), "user", bytes.length, undefined, this);
+  }
+
+  /** Raw bytes (a copy) in kernel or user memory. */
+  bytes(data: Uint8Array, options: { user?: boolean } = {}): Pointer {
+    const copy = data.slice();
+    const address = options.user ? this.vm.userBytes(copy) : this.vm.kernelBytes(copy);
+    return new Pointer(address, options.user ? "user" : "kernel", copy.length, undefined, this);
+  }
+
+  /**
+   * An address whose reads fault, as an unmapped page does: probe reads of it return -EFAULT and
+   * zero their buffer. Typed when `typeName` is given, so it can stand in for a struct pointer.
+   */
+  faulting(typeName?: string, options: { user?: boolean } = {}): Pointer {
+    const type = typeName ? this.type(typeName) : undefined;
+    const size = Math.max(type?.size ?? 0, 4096);
+    const region = options.user ? this.vm.userRegion(size, "faulting user page") : this.vm.kernelRegion(size, "faulting kernel page");
+    const address = region.address(0);
+    this.vm.markFaulting(address, size);
+    return new Pointer(address, options.user ? "user" : "kernel", size, type, this);
+  }
+
+  /** Makes existing memory fault from now on (a page that went away). */
+  markFaulting(at: Pointer | bigint, size = at instanceof Pointer ? at.size : 1): void {
+    this.vm.markFaulting(at instanceof Pointer ? at.address : at, size);
+  }
+
+  read(at: Pointer | bigint, size: number): Uint8Array {
+    try {
+      return this.vm.memory.read(at instanceof Pointer ? at.address : at, size);
+    } catch (e) {
+      throw usage(`cannot read ${size} bytes at ${at}: ${(e as Error).message}`);
+    }
+  }
+
+  write(at: Pointer | bigint, data: Uint8Array): void {
+    try {
+      this.vm.memory.write(at instanceof Pointer ? at.address : at, data);
+    } catch (e) {
+      throw usage(`cannot write ${data.length} bytes at ${at}: ${(e as Error).message}`);
+    }
+  }
+
+  /** How `char *` fields given as strings are placed for memory in `space`. */
+  stringsFor(space: Space): { string(s: string): Pointer } {
+    return { string: (s: string) => (space === "user" ? this.userString(s) : this.string(s)) };
+  }
+}
+
+function cString(s: string): Uint8Array {
+  const b = new TextEncoder().encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}

@@ -1,0 +1,255 @@
+// C values laid out by BTF: JS values into the bytes of a struct, array or integer, and back.
+// Takes BTF sources searched in order (the running kernel's vmlinux, then the probe's own BTF) and
+// a type name; gives TypeRefs, `encodeValue` (JS object -> bytes, bitfields included) and
+// `decodeValue` (bytes -> numbers, bigints, strings, objects, arrays) for memory, maps and globals.
+
+import { BtfIntEncoding, BtfKind, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { usage } from "./errors.js";
+
+/** Something that is an address: a pointer handed out by the simulated kernel, or a raw number. */
+export interface HasAddress {
+  readonly address: bigint;
+}
+
+/** What a test may write into C memory. Strings fill char arrays (or become strings a pointer points at). */
+export type CValue = number | bigint | boolean | string | Uint8Array | HasAddress | readonly CValue[] | { readonly [field: string]: CValue };
+
+/** What reading C memory gives: integers up to 32 bits as numbers, 64-bit ones and pointers as bigints. */
+export type Decoded = number | bigint | string | Uint8Array | Decoded[] | { [field: string]: Decoded };
+
+/** A type found by name in one BTF. */
+export interface TypeRef {
+  readonly btf: Btf;
+  readonly id: number;
+  /** As asked for ("filename", "struct task_struct", "u64"). */
+  readonly name: string;
+  readonly size: number;
+}
+
+export interface BtfSource {
+  /** Where the types come from, for messages ("kernel BTF /sys/kernel/btf/vmlinux"). */
+  label: string;
+  /** The BTF, or undefined when it is not available (then the reason is in `missing`). */
+  get(): Btf | undefined;
+  missing?(): string | undefined;
+}
+
+const SEARCH_KINDS = [BtfKind.STRUCT, BtfKind.UNION, BtfKind.TYPEDEF, BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64];
+
+/** Looks `name` up in each source in turn; "struct x" / "union x" narrow the kind. */
+export function findType(sources: readonly BtfSource[], name: string): TypeRef {
+  const m = /^(struct|union|enum)\s+(\S+)$/.exec(name.trim());
+  const bare = m ? m[2]! : name.trim();
+  const kinds = m ? (m[1] === "struct" ? [BtfKind.STRUCT] : m[1] === "union" ? [BtfKind.UNION] : [BtfKind.ENUM, BtfKind.ENUM64]) : SEARCH_KINDS;
+  const searched: string[] = [];
+  for (const source of sources) {
+    const btf = source.get();
+    if (!btf) {
+      searched.push(`${source.label} (${source.missing?.() ?? "not available"})`);
+      continue;
+    }
+    searched.push(source.label);
+    for (const kind of kinds) {
+      const ids = btf.findIdsByName(bare, kind);
+      // A forward declaration has no layout; BTF keeps those as FWD, so any hit here is complete.
+      if (ids.length) return { btf, id: ids[0]!, name, size: btf.sizeOf(ids[0]!) };
+    }
+  }
+  throw usage(`no type ${name} in ${searched.join(" or ") || "any BTF"}; declare it in the probe or pass a BTF file with simulate(..., { btf })`);
+}
+
+const isAddress = (v: unknown): v is HasAddress => typeof v === "object" && v !== null && typeof (v as HasAddress).address === "bigint";
+
+/** A JS scalar as the 64-bit pattern C would store. */
+export function toU64(v: CValue, where: string): bigint {
+  if (typeof v === "bigint") return BigInt.asUintN(64, v);
+  if (typeof v === "number") {
+    if (!Number.isInteger(v)) throw usage(`${where}: ${v} is not an integer`);
+    return BigInt.asUintN(64, BigInt(v));
+  }
+  if (typeof v === "boolean") return v ? 1n : 0n;
+  if (isAddress(v)) return BigInt.asUintN(64, v.address);
+  throw usage(`${where}: expected a number, bigint or pointer, got ${describe(v)}`);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 30 ? v.slice(0, 30) + "..." : v)}`;
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  return typeof v;
+}
+
+function writeInt(bytes: Uint8Array, off: number, size: number, value: bigint): void {
+  for (let i = 0; i < size; i++) bytes[off + i] = Number((value >> BigInt(8 * i)) & 0xffn);
+}
+
+function readInt(bytes: Uint8Array, off: number, size: number): bigint {
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[off + i]!);
+  return v;
+}
+
+const isChar = (t: BtfType): boolean => t.kind === BtfKind.INT && t.size === 1 && ((t.encoding & BtfIntEncoding.CHAR) !== 0 || /char/.test(t.name));
+
+export interface EncodeContext {
+  /** Turns a string into memory a `char *` member can point at (kernel or user, as the owner is). */
+  string?(s: string): HasAddress;
+}
+
+/** Writes `value` as type `id` at `bytes[off..]`; `where` names the spot in messages ("filename.name"). */
+export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Array, off: number, where: string, ctx: EncodeContext = {}): void {
+  const t = btf.resolveType(id);
+  const size = t.kind === BtfKind.UNKN ? 0 : btf.sizeOf(t.id);
+  if (value instanceof Uint8Array) {
+    if (value.length > size) throw usage(`${where}: ${value.length} bytes do not fit ${btf.typeName(id)} (${size} bytes)`);
+    bytes.set(value, off);
+    return;
+  }
+  switch (t.kind) {
+    case BtfKind.INT:
+    case BtfKind.ENUM:
+    case BtfKind.ENUM64:
+      if (typeof value === "string" && t.kind !== BtfKind.INT) {
+        const e = t.values.find((x) => x.name === value);
+        if (!e) throw usage(`${where}: ${value} is not a value of ${btf.typeName(id)} (${t.values.map((x) => x.name).join(", ")})`);
+        writeInt(bytes, off, t.size, BigInt.asUintN(64, BigInt(e.value)));
+        return;
+      }
+      writeInt(bytes, off, t.size, toU64(value, where));
+      return;
+    case BtfKind.PTR:
+      if (typeof value === "string") {
+        if (!ctx.string) throw usage(`${where}: a pointer needs an address; allocate the string with sim.kernel.string()`);
+        writeInt(bytes, off, 8, ctx.string(value).address);
+        return;
+      }
+      writeInt(bytes, off, 8, toU64(value, where));
+      return;
+    case BtfKind.ARRAY: {
+      const elem = btf.resolveType(t.type);
+      const esize = btf.sizeOf(t.type);
+      if (typeof value === "string") {
+        if (!isChar(elem)) throw usage(`${where}: a string only fills a char array, not ${btf.typeName(id)}`);
+        const s = new TextEncoder().encode(value);
+        if (s.length > t.nelems) throw usage(`${where}: "${value}" is ${s.length} bytes, ${btf.typeName(id)} holds ${t.nelems}`);
+        bytes.set(s, off);
+        bytes.fill(0, off + s.length, off + t.nelems);
+        return;
+      }
+      if (!Array.isArray(value)) throw usage(`${where}: expected an array for ${btf.typeName(id)}, got ${describe(value)}`);
+      if (value.length > t.nelems) throw usage(`${where}: ${value.length} elements do not fit ${btf.typeName(id)}`);
+      value.forEach((v, i) => encodeValue(btf, t.type, v, bytes, off + i * esize, `${where}[${i}]`, ctx));
+      return;
+    }
+    case BtfKind.STRUCT:
+    case BtfKind.UNION: {
+      if (typeof value !== "object" || value === null || Array.isArray(value) || isAddress(value)) {
+        throw usage(`${where}: expected an object of fields for ${btf.typeName(id)}, got ${describe(value)}`);
+      }
+      for (const [field, v] of Object.entries(value as Record<string, CValue>)) {
+        const found = btf.findMember(t.id, field);
+        if (!found) {
+          const names = t.members.map((m) => m.name || "(anonymous)").slice(0, 12).join(", ");
+          throw usage(`${where}: ${btf.typeName(id)} has no member ${field} (members: ${names}${t.members.length > 12 ? ", ..." : ""})`);
+        }
+        const m = found.member;
+        const at = `${where}.${field}`;
+        if (m.bitfieldSize > 0) writeBits(bytes, off, found.bitOffset, m.bitfieldSize, toU64(v, at));
+        else if (found.bitOffset % 8) throw usage(`${at}: member is not byte-aligned`);
+        else encodeValue(btf, m.type, v, bytes, off + found.bitOffset / 8, at, ctx);
+      }
+      return;
+    }
+    default:
+      throw usage(`${where}: cannot write a value of ${btf.typeName(id)}; pass its bytes as a Uint8Array`);
+  }
+}
+
+function writeBits(bytes: Uint8Array, base: number, bitOffset: number, bits: number, value: bigint): void {
+  const first = base + Math.floor(bitOffset / 8);
+  const shift = BigInt(bitOffset % 8);
+  const n = Math.ceil((Number(shift) + bits) / 8);
+  const mask = ((1n << BigInt(bits)) - 1n) << shift;
+  const old = readInt(bytes, first, n);
+  writeInt(bytes, first, n, (old & ~mask) | ((value << shift) & mask));
+}
+
+function readBits(bytes: Uint8Array, base: number, bitOffset: number, bits: number, signed: boolean): number | bigint {
+  const first = base + Math.floor(bitOffset / 8);
+  const shift = BigInt(bitOffset % 8);
+  const n = Math.ceil((Number(shift) + bits) / 8);
+  const raw = (readInt(bytes, first, n) >> shift) & ((1n << BigInt(bits)) - 1n);
+  const v = signed ? BigInt.asIntN(bits, raw) : raw;
+  return bits <= 32 ? Number(v) : v;
+}
+
+/** Reads type `id` at `bytes[off..]` as a JS value. */
+export function decodeValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): Decoded {
+  const t = btf.resolveType(id);
+  switch (t.kind) {
+    case BtfKind.INT: {
+      const signed = (t.encoding & BtfIntEncoding.SIGNED) !== 0;
+      const raw = readInt(bytes, off, t.size);
+      const v = signed ? BigInt.asIntN(t.size * 8, raw) : raw;
+      return t.size <= 4 ? Number(v) : v;
+    }
+    case BtfKind.ENUM:
+    case BtfKind.ENUM64: {
+      const raw = readInt(bytes, off, t.size);
+      const v = t.signed ? BigInt.asIntN(t.size * 8, raw) : raw;
+      return t.size <= 4 ? Number(v) : v;
+    }
+    case BtfKind.PTR:
+      return readInt(bytes, off, 8);
+    case BtfKind.ARRAY: {
+      const elem = btf.resolveType(t.type);
+      if (isChar(elem)) {
+        const s = bytes.subarray(off, off + t.nelems);
+        const nul = s.indexOf(0);
+        return new TextDecoder().decode(nul < 0 ? s : s.subarray(0, nul));
+      }
+      const esize = btf.sizeOf(t.type);
+      return Array.from({ length: t.nelems }, (_, i) => decodeValue(btf, t.type, bytes, off + i * esize));
+    }
+    case BtfKind.STRUCT:
+    case BtfKind.UNION: {
+      const out: { [field: string]: Decoded } = {};
+      for (const m of t.members) {
+        if (m.bitfieldSize > 0) {
+          const mt = btf.resolveType(m.type);
+          const signed = (mt.kind === BtfKind.INT && (mt.encoding & BtfIntEncoding.SIGNED) !== 0) || ((mt.kind === BtfKind.ENUM || mt.kind === BtfKind.ENUM64) && mt.signed);
+          out[m.name] = readBits(bytes, off, m.bitOffset, m.bitfieldSize, signed);
+          continue;
+        }
+        const v = decodeValue(btf, m.type, bytes, off + m.bitOffset / 8);
+        // Members of anonymous structs and unions read as the outer struct's own, as in C.
+        if (m.name === "" && typeof v === "object" && !(v instanceof Uint8Array) && !Array.isArray(v)) Object.assign(out, v);
+        else out[m.name] = v;
+      }
+      return out;
+    }
+    default: {
+      const size = t.kind === BtfKind.UNKN ? 0 : btf.sizeOf(t.id);
+      return bytes.slice(off, off + size);
+    }
+  }
+}
+
+/** Bytes of a plain scalar without BTF: 1-4 bytes as a number, 8 as a bigint, others as bytes. */
+export function decodeScalar(bytes: Uint8Array): number | bigint | Uint8Array {
+  if (bytes.length === 8) return readInt(bytes, 0, 8);
+  if (bytes.length === 1 || bytes.length === 2 || bytes.length === 4) return Number(readInt(bytes, 0, bytes.length));
+  return bytes.slice();
+}
+
+/** A scalar or bytes into `size` bytes without BTF (map keys and values of maps declared without types). */
+export function encodeScalar(value: CValue, size: number, where: string): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.length !== size) throw usage(`${where}: ${value.length} bytes given, ${size} expected`);
+    return value.slice();
+  }
+  if (size > 8) throw usage(`${where}: the type is ${size} bytes and the object has no BTF for it; pass a Uint8Array`);
+  const out = new Uint8Array(size);
+  writeInt(out, 0, size, toU64(value, where));
+  return out;
+}

@@ -1,0 +1,210 @@
+// Loading a probe into the VM exactly as the loader loads it into the kernel: compile a TypeScript
+// probe file (or take a compiled object, clang's included), parse it with runtime/loader, create its
+// maps and global data, link each program (sub-programs, map and data relocations, CO-RE against the
+// kernel's BTF), run the verifier model on the result, then hand the same bytes to the VM.
+// Takes a probe source and options; gives a LoadedSimulation, or a SimulationError saying what failed.
+
+import { readFileSync } from "node:fs";
+import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
+import { decode } from "../../compiler/isa/index.js";
+import { describeError, verify, type MapDesc } from "../../compiler/verifier/index.js";
+import {
+  ObjectError,
+  encodeProgram,
+  hasCoreRelocations,
+  kernelBtf,
+  linkProgram,
+  objectNameOf,
+  openObject,
+  resolveCore,
+  type CoreResolutions,
+  type LinkedProgram,
+  type ObjectSpec,
+  type ProgramSpec,
+} from "../loader/index.js";
+import { VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
+import { SimulationError } from "./errors.js";
+import { createMap, mapTypes, MapView } from "./maps.js";
+import { encodeScalar, encodeValue, type CValue } from "./layout.js";
+import { formatLocation, lineInfo, SourceMap } from "./source.js";
+
+/** A probe: a path to a TypeScript probe file or a compiled object, object bytes, or TypeScript text. */
+export type ProbeSource = string | Uint8Array | { fileName: string; text: string };
+
+export interface LoadOptions {
+  /** Kernel BTF for CO-RE relocations and struct layouts: a path or a parsed Btf (default /sys/kernel/btf/vmlinux). */
+  btf?: string | Btf;
+  /** Run the verifier model before loading (default true), as the kernel would. */
+  verify?: boolean;
+  /** Tracepoint format texts by "group/name", for compiling and firing without tracefs. */
+  tracepointFormats?: Readonly<Record<string, string>>;
+  /** Where tracefs is mounted (default /sys/kernel/tracing, then /sys/kernel/debug/tracing). */
+  tracefs?: string;
+  /** Initial values of global variables (.rodata, .data, .bss) by name, set before loading, as a libbpf skeleton does. */
+  globals?: Readonly<Record<string, CValue>>;
+  /** Object name (prefix of global data map names); default from the file name. */
+  name?: string;
+}
+
+export interface SimProgram {
+  name: string;
+  spec: ProgramSpec;
+  linked: LinkedProgram;
+  /** The relocated instructions handed to the verifier and the VM (map fds filled in). */
+  bytes: Uint8Array;
+  vm: LoadedProgram;
+  source: SourceMap;
+}
+
+export interface LoadedSimulation {
+  object: ObjectSpec;
+  /** The object's own BTF (its declared types), if any. */
+  objectBtf: Btf | undefined;
+  programs: SimProgram[];
+  maps: Map<string, MapView>;
+}
+
+const compiled = new Map<string, Uint8Array>();
+
+/** Object bytes and a name for the probe; TypeScript is compiled (and cached by content for this process). */
+async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ bytes: Uint8Array; name: string }> {
+  if (input instanceof Uint8Array) return { bytes: input, name: options.name ?? "obj" };
+  let ts: { fileName: string; text: string };
+  if (typeof input === "string") {
+    let data: Buffer;
+    try {
+      data = readFileSync(input);
+    } catch (e) {
+      throw new SimulationError(`cannot read ${input}: ${(e as NodeJS.ErrnoException).code ?? e}`, "usage");
+    }
+    if (!/\.[cm]?tsx?$/.test(input)) return { bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), name: options.name ?? objectNameOf(input) };
+    ts = { fileName: input, text: data.toString("utf8") };
+  } else ts = input;
+  const name = options.name ?? (ts.fileName.split("/").pop() ?? "probe").replace(/\.[cm]?tsx?$/, "");
+  const formats = options.tracepointFormats;
+  const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null]);
+  const hit = compiled.get(key);
+  if (hit) return { bytes: hit, name };
+  // The compiler loads TypeScript: only objects that need it pay for that.
+  const { compile, formatDiagnostics } = await import("../../compiler/index.js");
+  const result = compile(ts, {
+    tracefs: options.tracefs,
+    tracepointFormat: formats ? (g, n) => formats[`${g}/${n}`] ?? formats[`${g}:${n}`] : undefined,
+    vmlinuxBtf: typeof options.btf === "string" ? options.btf : undefined,
+  });
+  if (result.diagnostics.some((d) => d.severity === "error")) {
+    const text = formatDiagnostics(result.diagnostics, { sources: { [ts.fileName]: ts.text } });
+    throw new SimulationError(`${ts.fileName} does not compile:\n${text}`, "compile");
+  }
+  compiled.set(key, result.object);
+  return { bytes: result.object, name };
+}
+
+function targetBtf(option: string | Btf | undefined): Btf {
+  if (option && typeof option !== "string") return option;
+  const path = option ?? "/sys/kernel/btf/vmlinux";
+  try {
+    return option ? parseBtf(readFileSync(path)) : kernelBtf();
+  } catch (e) {
+    throw new SimulationError(`the object has CO-RE relocations, which resolve against the kernel's BTF, but ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? e}); pass simulate(..., { btf: "path/to/vmlinux.btf" })`, "object");
+  }
+}
+
+/** Writes `globals` into the initial images of the data maps, by variable name. */
+function applyGlobals(spec: ObjectSpec, btf: Btf | undefined, globals: Readonly<Record<string, CValue>>): void {
+  for (const [name, value] of Object.entries(globals)) {
+    const map = spec.maps.find((m) => m.origin === "data" && m.variables.some((v) => v.name === name));
+    const v = map?.variables.find((x) => x.name === name);
+    if (!map || !v) {
+      const known = spec.maps.flatMap((m) => m.variables.map((x) => x.name));
+      throw new SimulationError(`no global variable ${name} in the object (globals: ${known.join(", ") || "none"})`, "usage");
+    }
+    const image = new Uint8Array(map.valueSize);
+    if (map.initial) image.set(map.initial.subarray(0, map.valueSize));
+    const typeId = btf && variableType(btf, map.name, name);
+    if (typeId !== undefined && !(value instanceof Uint8Array)) encodeValue(btf!, typeId, value, image, v.offset, name);
+    else image.set(encodeScalar(value, v.size, name), v.offset);
+    map.initial = image;
+  }
+}
+
+/** The BTF type of global `name` in data section `section`. */
+export function variableType(btf: Btf, section: string, name: string): number | undefined {
+  try {
+    const sec = btf.find(section, BtfKind.DATASEC);
+    if (!sec || sec.kind !== BtfKind.DATASEC) return undefined;
+    for (const s of sec.vars) {
+      const v = btf.typeById(s.type);
+      if (v.kind === BtfKind.VAR && v.name === name) return v.type;
+    }
+  } catch {
+    /* no type: callers fall back to raw bytes */
+  }
+  return undefined;
+}
+
+export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { maps: MapRegistry }, options: LoadOptions): Promise<LoadedSimulation> {
+  const { bytes, name } = await objectBytes(input, options);
+  let object: ObjectSpec;
+  try {
+    object = openObject(bytes, { name });
+  } catch (e) {
+    throw new SimulationError(`cannot load the object: ${(e as Error).message}`, "object", undefined, undefined, { cause: e });
+  }
+  let objectBtf: Btf | undefined;
+  try {
+    objectBtf = object.raw.btf ? parseBtf(object.raw.btf) : undefined;
+  } catch {
+    objectBtf = undefined;
+  }
+  if (options.globals) applyGlobals(object, objectBtf, options.globals);
+
+  // Link first, as the loader does: relocation problems should name the program, not a map.
+  let core: CoreResolutions | undefined;
+  const linked: LinkedProgram[] = [];
+  try {
+    if (hasCoreRelocations(object.raw)) core = resolveCore(object.raw, targetBtf(options.btf));
+    for (const p of object.programs) linked.push(linkProgram(object, p, core));
+  } catch (e) {
+    if (e instanceof SimulationError) throw e;
+    if (e instanceof ObjectError) throw new SimulationError(`cannot load the object: ${e.message}`, "object", undefined, undefined, { cause: e });
+    throw e;
+  }
+
+  const vmMaps: BpfMap[] = object.maps.map((m) => createMap(env.maps, m));
+  for (const [i, m] of object.maps.entries()) {
+    if (m.freeze) (vmMaps[i] as { freeze?: () => void }).freeze?.();
+  }
+  const fds = vmMaps.map((m) => m.fd);
+  const descs: MapDesc[] = object.maps.map((m, i) => ({ fd: fds[i]!, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: vmMaps[i]!.maxEntries, flags: m.flags }));
+  const lines = lineInfo(object);
+
+  const programs: SimProgram[] = [];
+  for (const l of linked) {
+    const p = l.spec;
+    const encoded = encodeProgram(l, fds);
+    const source = new SourceMap(l, lines, object);
+    if (options.verify ?? true) {
+      const insns = decode(encoded, { check: false });
+      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs });
+      if (!result.accepted) {
+        const at = source.at(result.error!.pc);
+        const where = at ? `\n  at ${formatLocation(at)}` : "";
+        throw new SimulationError(`program ${p.name} (section ${p.section}) was rejected by the verifier: ${describeError(insns, result.error!)}${where}`, "verifier", p.name, at && `${at.file}:${at.line}:${at.column}`);
+      }
+    }
+    let loaded: LoadedProgram;
+    try {
+      loaded = vm.load(encoded, env);
+    } catch (e) {
+      if (!(e instanceof VmLoadError)) throw e;
+      const at = source.at(e.pc);
+      throw new SimulationError(`program ${p.name} (section ${p.section}) cannot run in the simulator: ${e.message}${at ? `\n  at ${formatLocation(at)}` : ""}`, "object", p.name);
+    }
+    programs.push({ name: p.name, spec: p, linked: l, bytes: encoded, vm: loaded, source });
+  }
+
+  const maps = new Map<string, MapView>();
+  object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, mapTypes(objectBtf, m))));
+  return { object, objectBtf, programs, maps };
+}

@@ -1,0 +1,175 @@
+// The object's maps in the VM, and their JS views.
+// Takes the loader's MapSpecs (with the object's BTF for key and value types); gives VM maps with the
+// kernel's semantics (createMap) and MapView: snapshots as JS Maps and arrays, decoded by BTF when the
+// map declares its types (`__type(key, ...)`), plus lookups and updates from the test's side.
+
+import { BtfKind, type Btf } from "../../compiler/btf/index.js";
+import {
+  ArrayMap,
+  HashMap,
+  PerCpuArrayMap,
+  PerCpuHashMap,
+  PerfEventArray,
+  RingBufMap,
+  StackTraceMap,
+  type BpfMap,
+  type MapRegistry,
+} from "../vm/index.js";
+import type { MapSpec } from "../loader/index.js";
+import { SimulationError, usage } from "./errors.js";
+import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
+
+// BPF_MAP_TYPE_* and BPF_F_RDONLY_PROG (include/uapi/linux/bpf.h).
+const T = { HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7, LRU_HASH: 9, LRU_PERCPU_HASH: 10, RINGBUF: 27 } as const;
+const RDONLY_PROG = 1 << 7;
+
+/** Creates the VM map a MapSpec describes, with its initial data (global sections). */
+export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
+  const name = spec.name;
+  const sized = { name, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries };
+  try {
+    switch (spec.type) {
+      case T.HASH:
+        return registry.hash(sized);
+      case T.LRU_HASH:
+        return registry.lruHash(sized);
+      case T.PERCPU_HASH:
+        return registry.percpuHash(sized);
+      case T.LRU_PERCPU_HASH:
+        return registry.lruPercpuHash(sized);
+      case T.ARRAY: {
+        const m = registry.array({ name, valueSize: spec.valueSize, maxEntries: spec.maxEntries, readonlyProg: (spec.flags & RDONLY_PROG) !== 0, initial: spec.initial });
+        return m;
+      }
+      case T.PERCPU_ARRAY:
+        return registry.percpuArray({ name, valueSize: spec.valueSize, maxEntries: spec.maxEntries });
+      case T.RINGBUF:
+        return registry.ringbuf({ name, maxEntries: spec.maxEntries });
+      // libbpf sizes a perf event array without max_entries to the number of CPUs.
+      case T.PERF_EVENT_ARRAY:
+        return registry.perfEventArray({ name, maxEntries: spec.maxEntries || undefined });
+      case T.STACK_TRACE:
+        return registry.stackTrace({ name, maxEntries: spec.maxEntries, valueSize: spec.valueSize || undefined });
+      case T.PROG_ARRAY:
+        return registry.progArray({ name, maxEntries: spec.maxEntries });
+      default:
+        throw new SimulationError(`map ${name}: map type ${spec.type} is not simulated yet (supported: hash, lru_hash, percpu_hash, lru_percpu_hash, array, percpu_array, ringbuf, perf_event_array, stack_trace, prog_array)`, "object");
+    }
+  } catch (e) {
+    if (e instanceof SimulationError) throw e;
+    throw new SimulationError(`map ${name}: ${(e as Error).message}`, "object", undefined, undefined, { cause: e });
+  }
+}
+
+export interface MapTypes {
+  btf: Btf;
+  key?: number;
+  value?: number;
+}
+
+/** Key and value type ids of a BTF-defined map (`__type(key, T)` is a member `T *key`). */
+export function mapTypes(btf: Btf | undefined, spec: MapSpec): MapTypes | undefined {
+  if (!btf || spec.origin !== "btf") return undefined;
+  try {
+    const variable = btf.find(spec.name, BtfKind.VAR);
+    if (!variable || variable.kind !== BtfKind.VAR) return undefined;
+    const def = btf.resolveType(variable.type);
+    if (def.kind !== BtfKind.STRUCT) return undefined;
+    const pointee = (member: string): number | undefined => {
+      const m = def.members.find((x) => x.name === member);
+      if (!m) return undefined;
+      const p = btf.resolveType(m.type);
+      return p.kind === BtfKind.PTR ? p.type : undefined;
+    };
+    return { btf, key: pointee("key"), value: pointee("value") };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A map from the test's side: decoded snapshots, lookups and updates. */
+export class MapView {
+  constructor(
+    readonly map: BpfMap,
+    private readonly types: MapTypes | undefined,
+  ) {}
+
+  get name(): string {
+    return this.map.name;
+  }
+
+  private encode(v: CValue, size: number, typeId: number | undefined, what: string): Uint8Array {
+    if (this.types && typeId !== undefined && !(v instanceof Uint8Array)) {
+      const out = new Uint8Array(size);
+      encodeValue(this.types.btf, typeId, v, out, 0, `${this.name} ${what}`);
+      return out;
+    }
+    return encodeScalar(v, size, `${this.name} ${what}`);
+  }
+  private decode(bytes: Uint8Array, typeId: number | undefined): Decoded {
+    if (this.types && typeId !== undefined) return decodeValue(this.types.btf, typeId, bytes);
+    return decodeScalar(bytes);
+  }
+  private key(k: CValue): Uint8Array {
+    return this.encode(k, this.map.keySize, this.types?.key, "key");
+  }
+  private value(v: CValue): Uint8Array {
+    return this.encode(v, this.map.valueSize, this.types?.value, "value");
+  }
+
+  /** Every entry, decoded; per-CPU maps give an array of values, one per CPU. */
+  entries(): [Decoded, Decoded][] {
+    const m = this.map;
+    const v = (b: Uint8Array): Decoded => this.decode(b.subarray(0, m.valueSize), this.types?.value);
+    const k = (b: Uint8Array): Decoded => this.decode(b, this.types?.key);
+    if (m instanceof HashMap) return m.entries().map(([key, value]) => [k(key), v(value)]);
+    if (m instanceof PerCpuHashMap) return m.entries().map(([key, values]) => [k(key), values.map(v)]);
+    if (m instanceof ArrayMap) return m.entries().map(([i, value]) => [i, v(value)]);
+    if (m instanceof PerCpuArrayMap) return Array.from({ length: m.maxEntries }, (_, i) => [i, (m.lookup(i) ?? []).map(v)] as [Decoded, Decoded]);
+    if (m instanceof StackTraceMap) return m.keys().map((id) => [id, m.lookup(id) ?? []]);
+    throw usage(`map ${this.name} is a ${m.type} map, which has no entries to list${m instanceof RingBufMap || m instanceof PerfEventArray ? "; read its records with sim.events()" : ""}`);
+  }
+
+  /** The contents as a JS Map (keys decoded: numbers, bigints, strings; structs as objects). */
+  toMap(): Map<Decoded, Decoded> {
+    return new Map(this.entries());
+  }
+
+  /** Array maps' values by index (per-CPU: an array per index). */
+  toArray(): Decoded[] {
+    if (!(this.map instanceof ArrayMap || this.map instanceof PerCpuArrayMap)) throw usage(`map ${this.name} is a ${this.map.type} map; toArray() is for array maps (use toMap())`);
+    return this.entries().map(([, v]) => v);
+  }
+
+  /** One value (per-CPU: one per CPU), or undefined when the key is absent. */
+  get(key: CValue): Decoded | undefined {
+    const m = this.map;
+    const v = (b: Uint8Array): Decoded => this.decode(b.subarray(0, m.valueSize), this.types?.value);
+    if (m instanceof HashMap || m instanceof ArrayMap) {
+      const b = m.lookup(this.key(key));
+      return b && v(b);
+    }
+    if (m instanceof PerCpuHashMap || m instanceof PerCpuArrayMap) return m.lookup(this.key(key))?.map(v);
+    if (m instanceof StackTraceMap) return m.lookup(Number(key));
+    throw usage(`map ${this.name} is a ${m.type} map; it has no values to look up`);
+  }
+
+  /** BPF_MAP_UPDATE_ELEM from user space; per-CPU maps take one value for all CPUs or an array per CPU. */
+  set(key: CValue, value: CValue, flags = 0): void {
+    const m = this.map;
+    let err: number;
+    if (m instanceof HashMap || m instanceof ArrayMap) err = m.update(this.key(key), this.value(value), flags);
+    else if (m instanceof PerCpuHashMap || m instanceof PerCpuArrayMap) {
+      const values = Array.isArray(value) && this.types?.value === undefined ? value.map((x) => this.value(x)) : this.value(value);
+      err = m.update(this.key(key), values, flags);
+    } else throw usage(`map ${this.name} is a ${m.type} map; user space cannot update it here`);
+    if (err !== 0) throw usage(`updating map ${this.name} failed with errno ${-err}`);
+  }
+
+  /** BPF_MAP_DELETE_ELEM from user space; false when the key was absent. */
+  delete(key: CValue): boolean {
+    const m = this.map;
+    if (m instanceof HashMap || m instanceof PerCpuHashMap) return m.delete(this.key(key)) === 0;
+    throw usage(`map ${this.name} is a ${m.type} map; its elements cannot be deleted`);
+  }
+}

@@ -1,0 +1,343 @@
+// simulate(): a probe loaded into the VM over a simulated kernel the test controls, and the Simulation
+// that fires its programs (kprobes, kretprobes, uprobes, tracepoints, raw tracepoints) and shows what
+// they did (printk lines, map contents, ring buffer and perf records, return values, instruction counts).
+// Takes a probe source and options; gives a Simulation. Plain values and functions: any test runner.
+
+import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
+import { SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { hostArch, parseFormat, ptRegs, readFormat, tracepointRecord, TRACEFS_ROOTS, type Arch, type TracepointLayout } from "./context.js";
+import { SimulationError, usage } from "./errors.js";
+import { TestKernel } from "./kernel.js";
+import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Decoded } from "./layout.js";
+import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
+import type { MapView } from "./maps.js";
+import { formatLocation } from "./source.js";
+import { kernelBtf } from "../loader/index.js";
+import { parseBtf } from "../../compiler/btf/index.js";
+import { readFileSync } from "node:fs";
+
+export interface SimulateOptions extends LoadOptions {
+  /** VM tier: "auto" (interpret, compile when hot; default), "interpreter" or "compiled". */
+  tier?: TierChoice;
+  /** Simulated CPUs (default 4): per-CPU maps hold one value for each. */
+  cpus?: number;
+  /** pt_regs layout for kprobe and uprobe arguments (default: the host's). */
+  arch?: Arch;
+  /** The current task at start (default pid 1000, comm "tsbpf-test", uid 0). */
+  task?: Partial<TaskState>;
+  /** CLOCK_MONOTONIC at start, ns (default 1 s). */
+  time?: bigint | number;
+  /** bpf_get_prandom_u32 seed (default 1). */
+  seed?: number;
+  /** Most instructions one run may execute before it fails (default: the VM's, 1,000,000). */
+  budget?: number;
+}
+
+/** Task and CPU for one firing; what is given becomes the current task (as after a context switch). */
+export interface FireOptions extends Partial<TaskState> {
+  cpu?: number;
+  /** Run only this program (by function name) of those attached to the probe point. */
+  program?: string;
+}
+
+export interface KprobeOptions extends FireOptions {
+  /** The probed function's arguments, in the ABI's argument registers. */
+  args?: readonly CValue[];
+  /** Other pt_regs registers by name (di, ip, sp, ... / x0, pc, sp, ...). */
+  regs?: Readonly<Record<string, CValue>>;
+}
+
+export interface RetprobeOptions extends FireOptions {
+  /** The probed function's return value (ax / x0). */
+  ret?: CValue;
+  regs?: Readonly<Record<string, CValue>>;
+}
+
+/** One program's run. */
+export interface ProgramRun {
+  program: string;
+  section: string;
+  /** r0 at exit, unsigned 64-bit. */
+  r0: bigint;
+  /** r0 as a signed 64-bit value. */
+  ret: bigint;
+  /** Instructions executed. */
+  instructions: number;
+  cpu: number;
+}
+
+/** One firing: every program attached to the probe point ran, in the object's order. */
+export interface FireResult {
+  runs: ProgramRun[];
+  /** r0 of the first program that ran. */
+  r0: bigint;
+  /** Instructions executed by all of them. */
+  instructions: number;
+}
+
+export interface ProgramStats {
+  runs: number;
+  instructions: number;
+  maxInstructions: number;
+}
+
+const sourceLabel = (path: string | undefined): string => `kernel BTF ${path ?? "/sys/kernel/btf/vmlinux"}`;
+
+export class Simulation {
+  /** The simulated kernel: task, CPUs, clock, memory. */
+  readonly kernel: TestKernel;
+  /** Every program run so far, in order. */
+  readonly runs: ProgramRun[] = [];
+  private readonly vm: Vm;
+  private readonly env: VmEnv & { maps: MapRegistry };
+  private loaded!: LoadedSimulation;
+  private readonly arch: Arch;
+  private readonly formats = new Map<string, TracepointLayout>();
+  private readonly decoded = new WeakMap<SimProgram, Insn[]>();
+
+  /** Use `simulate()`. */
+  constructor(
+    private readonly options: SimulateOptions,
+    btfSources: (sim: Simulation) => BtfSource[],
+  ) {
+    const vmKernel = new SimKernel({ numCpus: options.cpus, timeNs: options.time, seed: options.seed, ...options.task });
+    this.env = createVmEnv({ kernel: vmKernel });
+    this.vm = new Vm({ tier: selectTier(options.tier ?? "auto") });
+    this.arch = options.arch ?? hostArch();
+    this.kernel = new TestKernel(vmKernel, btfSources(this));
+  }
+
+  /** @internal */
+  async load(input: ProbeSource): Promise<this> {
+    this.loaded = await loadSimulation(input, this.vm, this.env, this.options);
+    return this;
+  }
+
+  /** The object's BTF, for layouts of types the probe declares. */
+  get objectBtf() {
+    return this.loaded?.objectBtf;
+  }
+
+  /** Program names with their SEC() names. */
+  get programs(): { name: string; section: string }[] {
+    return this.loaded.programs.map((p) => ({ name: p.name, section: p.spec.section }));
+  }
+
+  // ---------------------------------------------------------------- firing
+
+  /** Fires the kprobes on kernel function `fn` with its arguments. */
+  kprobe(fn: string, options: KprobeOptions = {}): FireResult {
+    const progs = this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && p.spec.attach.func === fn);
+    return this.fire(progs, options, () => ptRegs(this.arch, options));
+  }
+
+  /** Fires the kretprobes on kernel function `fn` with its return value. */
+  kretprobe(fn: string, options: RetprobeOptions = {}): FireResult {
+    const progs = this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && p.spec.attach.func === fn);
+    return this.fire(progs, options, () => ptRegs(this.arch, options));
+  }
+
+  /** Fires the uprobes on `func` (or "binary:func") with its arguments. */
+  uprobe(target: string, options: KprobeOptions = {}): FireResult {
+    const progs = this.select(`uprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && !p.spec.attach.retprobe && matchesUprobe(p, target));
+    return this.fire(progs, options, () => ptRegs(this.arch, options));
+  }
+
+  /** Fires the uretprobes on `func` (or "binary:func") with its return value. */
+  uretprobe(target: string, options: RetprobeOptions = {}): FireResult {
+    const progs = this.select(`uretprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
+    return this.fire(progs, options, () => ptRegs(this.arch, options));
+  }
+
+  /**
+   * Fires the programs on tracepoint `group:name` with a record laid out per its format file
+   * (common_type and common_pid filled in); `__data_loc` fields take strings.
+   */
+  tracepoint(group: string, name: string, fields: Readonly<Record<string, CValue>> = {}, options: FireOptions = {}): FireResult {
+    const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && p.spec.attach.group === group && p.spec.attach.name === name);
+    const layout = this.tracepointLayout(group, name);
+    return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }));
+  }
+
+  /** Fires raw tracepoint programs on `name`: the context is the tracepoint's arguments as u64s. */
+  rawTracepoint(name: string, args: readonly CValue[] = [], options: FireOptions = {}): FireResult {
+    const progs = this.select(`raw tracepoint ${name}`, options, (p) => p.spec.attach.kind === "raw_tracepoint" && p.spec.attach.name === name);
+    return this.fire(progs, options, () => {
+      const out = new Uint8Array(Math.max(8, args.length * 8));
+      const view = new DataView(out.buffer);
+      args.forEach((a, i) => view.setBigUint64(i * 8, toU64(a, `argument ${i + 1}`), true));
+      return out;
+    });
+  }
+
+  /** Runs one program by name on a context of your own bytes (a socket buffer, a perf sample, ...). */
+  run(program: string, ctx: Uint8Array, options: Omit<FireOptions, "program"> = {}): FireResult {
+    return this.fire(this.select(`program ${program}`, { program }, () => true), options, () => ctx);
+  }
+
+  /** The format-file layout of a tracepoint, from the options or tracefs. */
+  tracepointLayout(group: string, name: string): TracepointLayout {
+    const key = `${group}/${name}`;
+    let layout = this.formats.get(key);
+    if (!layout) {
+      const given = this.options.tracepointFormats?.[key] ?? this.options.tracepointFormats?.[`${group}:${name}`];
+      layout = parseFormat(group, name, given ?? readFormat(group, name, this.options.tracefs ? [this.options.tracefs] : TRACEFS_ROOTS));
+      this.formats.set(key, layout);
+    }
+    return layout;
+  }
+
+  private select(what: string, options: FireOptions, attached: (p: SimProgram) => boolean): SimProgram[] {
+    const all = this.loaded.programs;
+    let progs = all.filter(attached);
+    if (options.program !== undefined) {
+      const named = all.find((p) => p.name === options.program);
+      if (!named) throw usage(`no program ${options.program} in the object (programs: ${all.map((p) => p.name).join(", ")})`);
+      progs = [named];
+    }
+    if (progs.length === 0) {
+      const list = all.map((p) => `${p.name} (${p.spec.section})`).join(", ");
+      throw usage(`no ${what} in the object; its programs: ${list}`);
+    }
+    return progs;
+  }
+
+  private fire(progs: SimProgram[], options: FireOptions, context: () => Uint8Array): FireResult {
+    const { cpu, program: _program, ...task } = options;
+    if (Object.keys(task).length) this.kernel.setTask(task);
+    if (cpu !== undefined) this.kernel.cpu = cpu;
+    const runs: ProgramRun[] = [];
+    for (const p of progs) {
+      const memory = this.env.memory;
+      // Each program gets its own copy: the context is read-only to it, but one run must not see another's.
+      const region = memory.map("ctx", context().slice(), { writable: false, name: "context" });
+      try {
+        const { r0, instructions } = this.vm.run(p.vm, { r1: region.address(0), budget: this.options.budget });
+        const run: ProgramRun = { program: p.name, section: p.spec.section, r0, ret: BigInt.asIntN(64, r0), instructions, cpu: this.kernel.cpu };
+        runs.push(run);
+        this.runs.push(run);
+      } catch (e) {
+        if (e instanceof VmError) throw this.fault(p, e);
+        throw e;
+      } finally {
+        memory.unmap(region);
+      }
+    }
+    return { runs, r0: runs[0]!.r0, instructions: runs.reduce((n, r) => n + r.instructions, 0) };
+  }
+
+  private fault(p: SimProgram, e: VmError): SimulationError {
+    let insns = this.decoded.get(p);
+    if (!insns) {
+      insns = decode(p.bytes, { check: false });
+      this.decoded.set(p, insns);
+    }
+    const insn = e.pc >= 0 && insns[e.pc] ? ` \`${disassemble(insns.slice(e.pc, e.pc + 2), {})[0]}\`` : "";
+    const at = e.pc >= 0 ? p.source.at(e.pc) : undefined;
+    const where = at ? `\n  at ${formatLocation(at)}` : "";
+    const head = e.pc >= 0 ? `instruction ${e.pc}${insn}: ` : "";
+    const reason = e.message.replace(/^instruction \d+: /, "").replace(/ at instruction \d+$/, "");
+    return new SimulationError(`program ${p.name} (section ${p.spec.section}) failed at ${head}${reason}${where}`, "fault", p.name, at && `${at.file}:${at.line}:${at.column}`, { cause: e });
+  }
+
+  // ---------------------------------------------------------------- observing
+
+  /** bpf_printk / bpf_trace_printk messages so far, one string each, without the trailing newline. */
+  trace(): string[] {
+    return this.kernel.vm.traceLines();
+  }
+
+  /** The messages as trace_pipe prints them (task-pid, CPU, timestamp, message). */
+  tracePipe(): string[] {
+    return this.kernel.vm.tracePipe().split("\n").filter((l) => l !== "");
+  }
+
+  clearTrace(): void {
+    this.kernel.vm.clearTrace();
+  }
+
+  /** A map by name (a `.maps` variable, a legacy map, or a data section such as ".bss"). */
+  map(name: string): MapView {
+    const m = this.loaded.maps.get(name);
+    if (!m) throw usage(`no map ${name} in the object (maps: ${[...this.loaded.maps.keys()].join(", ") || "none"})`);
+    return m;
+  }
+
+  /**
+   * Records a ring buffer or perf event array received since the last call, oldest first, as raw bytes
+   * (taking them, as a consumer would).
+   */
+  events(name: string): Uint8Array[] {
+    const m = this.map(name).map;
+    if (m instanceof RingBufMap) return m.consume();
+    if (m instanceof PerfEventArray) return m.drain().map((r) => r.data);
+    throw usage(`map ${name} is a ${m.type} map; events() reads ringbuf and perf_event_array maps`);
+  }
+
+  /** A global variable's current value (.data, .bss, .rodata), decoded by its BTF type. */
+  global(name: string): Decoded {
+    for (const spec of this.loaded.object.maps) {
+      if (spec.origin !== "data") continue;
+      const v = spec.variables.find((x) => x.name === name);
+      if (!v) continue;
+      const view = this.map(spec.name).map as unknown as { data: Uint8Array };
+      const bytes = view.data.subarray(v.offset, v.offset + v.size);
+      const btf = this.loaded.objectBtf;
+      const id = btf && variableType(btf, spec.name, name);
+      return btf && id !== undefined ? decodeValue(btf, id, bytes) : decodeScalar(bytes);
+    }
+    const known = this.loaded.object.maps.flatMap((m) => m.variables.map((x) => x.name));
+    throw usage(`no global variable ${name} in the object (globals: ${known.join(", ") || "none"})`);
+  }
+
+  /** Runs and instructions per program so far. */
+  stats(): Record<string, ProgramStats> {
+    const out: Record<string, ProgramStats> = {};
+    for (const p of this.loaded.programs) out[p.name] = { runs: 0, instructions: 0, maxInstructions: 0 };
+    for (const r of this.runs) {
+      const s = out[r.program]!;
+      s.runs++;
+      s.instructions += r.instructions;
+      s.maxInstructions = Math.max(s.maxInstructions, r.instructions);
+    }
+    return out;
+  }
+}
+
+function matchesUprobe(p: SimProgram, target: string): boolean {
+  const a = p.spec.attach;
+  if (a.kind !== "uprobe") return false;
+  const fn = a.func ?? `0x${a.offset.toString(16)}`;
+  return target === fn || target === `${a.binary}:${fn}`;
+}
+
+/**
+ * Loads a probe into the VM: a TypeScript probe file (compiled), a compiled object's path or bytes
+ * (clang's too), or `{ fileName, text }`. Maps, global data and relocations are set up as the loader
+ * does for the kernel, and every program must pass the verifier model first.
+ */
+export async function simulate(probe: ProbeSource, options: SimulateOptions = {}): Promise<Simulation> {
+  const btfPath = typeof options.btf === "string" ? options.btf : undefined;
+  let kernelTypes: ReturnType<typeof kernelBtf> | undefined;
+  let kernelError: string | undefined;
+  const sim = new Simulation(options, (s) => [
+    {
+      label: sourceLabel(btfPath),
+      get: () => {
+        if (options.btf && typeof options.btf !== "string") return options.btf;
+        if (kernelTypes || kernelError) return kernelTypes;
+        try {
+          kernelTypes = btfPath ? parseBtf(readFileSync(btfPath)) : kernelBtf();
+        } catch (e) {
+          kernelError = (e as NodeJS.ErrnoException).code ?? String(e);
+        }
+        return kernelTypes;
+      },
+      missing: () => kernelError,
+    },
+    { label: "the probe's BTF", get: () => s.objectBtf, missing: () => "the object has no BTF" },
+  ]);
+  return sim.load(probe);
+}
+
+export { SimulationError };

@@ -1,0 +1,138 @@
+// The simulator on the TypeScript examples: the DESIGN.md unlink kprobe/kretprobe test with a
+// simulated struct filename, the tracepoint example with field values, the simulated kernel's task,
+// clock, CPUs and memory helpers, and what the test sees when something goes wrong.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { simulate, SimulationError, ptRegs, parseFormat, tracepointRecord } from "../../runtime/test/index.js";
+import { needsVmlinux, UNLINKAT_FORMAT } from "./support.js";
+
+const formats = { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT };
+
+test("DESIGN.md: the unlink kprobe prints the pid and the simulated filename", needsVmlinux, async () => {
+  const sim = await simulate("examples/unlink.ts");
+  const name = sim.kernel.alloc("filename", { name: sim.kernel.string("/tmp/x") });
+  sim.kprobe("do_unlinkat", { args: [-100, name], pid: 42 });
+  assert.deepEqual(sim.trace(), ["KPROBE ENTRY pid = 42, filename = /tmp/x"]);
+
+  // The task stays current: the return probe sees the same pid.
+  const exit = sim.kretprobe("do_unlinkat", { ret: -2 });
+  assert.equal(exit.r0, 0n);
+  assert.deepEqual(sim.trace().at(-1), "KPROBE EXIT: pid = 42, ret = -2");
+  assert.deepEqual(
+    sim.runs.map((r) => r.program),
+    ["do_unlinkat", "do_unlinkat_exit"],
+  );
+  assert.ok(sim.runs.every((r) => r.instructions > 0));
+});
+
+test("a string given for a char * member is placed in kernel memory beside the struct", needsVmlinux, async () => {
+  const sim = await simulate("examples/unlink.ts", { tier: "compiled" });
+  const name = sim.kernel.alloc("filename", { name: "/etc/passwd", refcnt: { counter: 1 } });
+  assert.equal((name.read() as { refcnt: { counter: number } }).refcnt.counter, 1);
+  assert.equal(name.field("refcnt.counter").read(), 1);
+  for (const pid of [1, 2, 3]) sim.kprobe("do_unlinkat", { args: [-100, name], pid, comm: "rm" });
+  assert.deepEqual(sim.trace(), [1, 2, 3].map((pid) => `KPROBE ENTRY pid = ${pid}, filename = /etc/passwd`));
+  assert.deepEqual(sim.stats().do_unlinkat?.runs, 3);
+});
+
+test("faulting kernel pointers: probe reads fail as in the kernel, the program goes on", needsVmlinux, async () => {
+  const sim = await simulate("examples/unlink.ts");
+  // The struct itself is unreadable: filename->name reads as 0, and %s of it prints nothing.
+  sim.kprobe("do_unlinkat", { args: [-100, sim.kernel.faulting("filename")], pid: 7 });
+  // The struct is fine but the string it points to is not.
+  sim.kprobe("do_unlinkat", { args: [-100, sim.kernel.alloc("filename", { name: sim.kernel.faulting() })], pid: 7 });
+  // Memory that goes away after it was set up.
+  const gone = sim.kernel.alloc("filename", { name: "/tmp/gone" });
+  sim.kernel.markFaulting(gone);
+  sim.kprobe("do_unlinkat", { args: [-100, gone], pid: 7 });
+  assert.deepEqual(sim.trace(), Array(3).fill("KPROBE ENTRY pid = 7, filename = "));
+});
+
+test("the tracepoint example: fields laid out per the format file, comm and pid from the task", async () => {
+  const sim = await simulate("examples/unlink-tracepoint.ts", { tracepointFormats: formats });
+  const path = sim.kernel.userString("/tmp/y");
+  const r = sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: -100, pathname: path, flag: 0x200 }, { pid: 77, comm: "rm" });
+  assert.equal(r.r0, 0n);
+  assert.deepEqual(sim.trace(), ["unlinkat by rm pid = 77, dfd = -100, flags = 512"]);
+  assert.match(sim.tracePipe()[0]!, /^\s+rm-77\s+\[000\] .+ bpf_trace_printk: unlinkat by rm pid = 77/);
+});
+
+test("the tracepoint format comes from tracefs when it is mounted", { skip: process.getuid?.() === 0 ? false : "tracefs needs root" }, async () => {
+  const sim = await simulate("examples/unlink-tracepoint.ts");
+  sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 3, flag: 0 }, { pid: 5, comm: "x" });
+  assert.deepEqual(sim.trace(), ["unlinkat by x pid = 5, dfd = 3, flags = 0"]);
+});
+
+test("task, clock and CPUs are the test's to set", async () => {
+  const text = `import { kprobe, printk, pidTgid, uidGid, ktimeNs, smpProcessorId, comm } from "tsbpf";
+export const license = "GPL";
+export const who = kprobe("vfs_read", () => {
+  printk(\`\${pidTgid() >> 32} \${pidTgid() & 0xffffffff} \${uidGid() & 0xffffffff} \${comm()} \${smpProcessorId()}\`);
+  return ktimeNs();
+});`;
+  const sim = await simulate({ fileName: "who.ts", text }, { cpus: 2, time: 5_000n, task: { pid: 10, tgid: 9, uid: 1000, comm: "init" } });
+  assert.equal(sim.kprobe("vfs_read").r0, 5_000n);
+  sim.kernel.advance(1_500);
+  assert.equal(sim.kprobe("vfs_read", { cpu: 1, uid: 0, pid: 11, tgid: 9, comm: "a-very-long-command-name" }).r0, 6_500n);
+  assert.deepEqual(sim.trace(), ["9 10 1000 init 0", "9 11 0 a-very-long-com 1"]);
+  assert.throws(() => sim.kprobe("vfs_read", { cpu: 2 }), /CPU 2 is outside 0..1/);
+});
+
+test("kprobe arguments land in the ABI's registers of pt_regs (x86-64 and arm64)", () => {
+  const x86 = new DataView(ptRegs("x86_64", { args: [1, -1, 3n], ret: 7, regs: { ip: 0x1000 } }).buffer);
+  assert.equal(x86.getBigUint64(112, true), 1n); // di
+  assert.equal(x86.getBigUint64(104, true), 0xffffffffffffffffn); // si
+  assert.equal(x86.getBigUint64(96, true), 3n); // dx
+  assert.equal(x86.getBigUint64(80, true), 7n); // ax
+  assert.equal(x86.getBigUint64(128, true), 0x1000n); // ip
+  const arm = new DataView(ptRegs("arm64", { args: [1, 2, 3, 4, 5, 6, 7, 8] }).buffer);
+  assert.deepEqual([0, 1, 7].map((i) => arm.getBigUint64(i * 8, true)), [1n, 2n, 8n]);
+  assert.throws(() => ptRegs("x86_64", { args: [1, 2, 3, 4, 5, 6, 7] }), /passes 6 arguments in registers/);
+  assert.throws(() => ptRegs("x86_64", { regs: { rip: 1 } }), /has no register rip/);
+});
+
+test("tracepoint records: common fields, char arrays and __data_loc strings", () => {
+  const layout = parseFormat("sched", "x", `name: x
+ID: 42
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+	field:char comm[16];	offset:8;	size:16;	signed:0;
+	field:__data_loc char[] name;	offset:24;	size:4;	signed:0;
+	field:long v;	offset:32;	size:8;	signed:1;
+`);
+  const rec = tracepointRecord(layout, { comm: "bash", name: "abc", v: -2 }, { pid: 9 });
+  const view = new DataView(rec.buffer);
+  assert.equal(view.getUint16(0, true), 42);
+  assert.equal(view.getInt32(4, true), 9);
+  assert.equal(new TextDecoder().decode(rec.subarray(8, 12)), "bash");
+  assert.equal(view.getUint32(24, true), (4 << 16) | 40);
+  assert.equal(new TextDecoder().decode(rec.subarray(40, 43)), "abc");
+  assert.equal(view.getBigInt64(32, true), -2n);
+  assert.throws(() => tracepointRecord(layout, { nope: 1 }, { pid: 1 }), /has no field nope \(fields: comm, name, v\)/);
+});
+
+test("mistakes are clear messages: unknown probe, type, member; a program that runs too long shows its TypeScript line", needsVmlinux, async () => {
+  const sim = await simulate("examples/unlink.ts", { budget: 5 });
+  assert.throws(() => sim.kprobe("vfs_read"), /no kprobe on vfs_read in the object; its programs: do_unlinkat \(kprobe\/do_unlinkat\)/);
+  assert.throws(() => sim.kernel.alloc("filename", { nmae: "x" }), /struct filename has no member nmae \(members: name,/);
+  assert.throws(() => sim.kernel.alloc("no_such_struct_here"), /no type no_such_struct_here in kernel BTF/);
+  const err = (() => {
+    try {
+      sim.kprobe("do_unlinkat", { args: [0, sim.kernel.alloc("filename")] });
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.ok(err instanceof SimulationError);
+  assert.equal(err.kind, "fault");
+  assert.match(err.message, /program do_unlinkat \(section kprobe\/do_unlinkat\) failed at instruction \d+ `.+`: instruction budget of 5 exhausted/);
+  assert.match(err.message, /\n  at examples\/unlink\.ts:9:\d+: printk\(`KPROBE ENTRY/);
+  assert.equal(err.source?.split(":").slice(0, 2).join(":"), "examples/unlink.ts:9");
+});
+
+test("a probe that does not compile fails with the compiler's diagnostics", async () => {
+  const text = `import { kprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", () => { for (;;) {} });\n`;
+  await assert.rejects(simulate({ fileName: "bad.ts", text }), (e: unknown) => e instanceof SimulationError && e.kind === "compile" && /bad\.ts:3:\d+ - error TSBPF/.test(e.message));
+});

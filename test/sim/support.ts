@@ -1,0 +1,50 @@
+// Shared pieces of the simulator tests: clang-19 fixtures compiled once per content, and skip reasons.
+// Takes a fixture name from test/sim/fixtures; gives the object's path.
+
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const CACHE = join(tmpdir(), "tsbpf-sim-fixtures");
+
+export const CLANG = spawnSync("clang-19", ["--version"]).status === 0 ? "clang-19" : undefined;
+export const needsClang = { skip: CLANG ? false : "clang-19 is missing" };
+export const hasVmlinux = existsSync("/sys/kernel/btf/vmlinux");
+export const needsVmlinux = { skip: hasVmlinux ? false : "no /sys/kernel/btf/vmlinux" };
+
+/** Compiles fixtures/<name>.bpf.c as libbpf users do (clang-19 -O2 -g -target bpf), once per content. */
+export function fixture(name: string): string {
+  const source = readFileSync(join(FIXTURES, `${name}.bpf.c`));
+  const header = readFileSync(join(FIXTURES, "sim.h"));
+  const hash = createHash("sha256").update(source).update(header).digest("hex").slice(0, 16);
+  const out = join(CACHE, `${name}-${hash}.bpf.o`);
+  if (existsSync(out)) return out;
+  mkdirSync(CACHE, { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  const args = ["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-c", join(FIXTURES, `${name}.bpf.c`), "-o", tmp];
+  const r = spawnSync(CLANG ?? "clang-19", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`clang-19 failed on ${name}.bpf.c:\n${r.stderr}`);
+  renameSync(tmp, out); // atomic: parallel test files never see half an object
+  return out;
+}
+
+/** The sys_enter_unlinkat format file as this kernel (6.x, x86-64) writes it: tests run without tracefs too. */
+export const UNLINKAT_FORMAT = `name: sys_enter_unlinkat
+ID: 884
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:unsigned char common_flags;	offset:2;	size:1;	signed:0;
+	field:unsigned char common_preempt_count;	offset:3;	size:1;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+
+	field:int __syscall_nr;	offset:8;	size:4;	signed:1;
+	field:int dfd;	offset:16;	size:8;	signed:0;
+	field:const char * pathname;	offset:24;	size:8;	signed:0;
+	field:int flag;	offset:32;	size:8;	signed:0;
+
+print fmt: "dfd: 0x%08lx, pathname: 0x%08lx, flag: 0x%08lx", ((unsigned long)(REC->dfd)), ((unsigned long)(REC->pathname)), ((unsigned long)(REC->flag))
+`;
