@@ -13,6 +13,7 @@
 import {
   AluOp,
   AtomicOp,
+  atomicImms,
   Helper,
   JmpOp,
   Size,
@@ -88,18 +89,7 @@ const ALU_OPS = [AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.DIV, AluOp.OR, AluOp.AND
 const COND_OPS = [JmpOp.JEQ, JmpOp.JGT, JmpOp.JGE, JmpOp.JSET, JmpOp.JNE, JmpOp.JSGT, JmpOp.JSGE, JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE];
 const SIZES = [Size.B, Size.H, Size.W, Size.DW] as const;
 const WIDTH = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 } as const;
-const ATOMIC_OPS = [
-  AtomicOp.ADD,
-  AtomicOp.OR,
-  AtomicOp.AND,
-  AtomicOp.XOR,
-  AtomicOp.ADD | AtomicOp.FETCH,
-  AtomicOp.OR | AtomicOp.FETCH,
-  AtomicOp.AND | AtomicOp.FETCH,
-  AtomicOp.XOR | AtomicOp.FETCH,
-  AtomicOp.XCHG,
-  AtomicOp.CMPXCHG,
-];
+const ATOMIC_OPS = atomicImms;
 
 /** One function's random code: which registers it may use and how much of its stack is defined. */
 class FunctionWriter {
