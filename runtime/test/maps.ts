@@ -87,6 +87,14 @@ export function mapTypes(btf: Btf | undefined, spec: MapSpec): MapTypes | undefi
   }
 }
 
+const UPDATE_ERRORS: Record<number, string> = {
+  1: "EPERM (the map is frozen, as the loader freezes .rodata)",
+  2: "ENOENT (BPF_EXIST and no such key)",
+  7: "E2BIG (the map is full, or the index is past its end)",
+  17: "EEXIST (BPF_NOEXIST and the key exists)",
+  22: "EINVAL (bad flags)",
+};
+
 /** A map from the test's side: decoded snapshots, lookups and updates. */
 export class MapView {
   constructor(
@@ -163,7 +171,7 @@ export class MapView {
       const values = Array.isArray(value) && this.types?.value === undefined ? value.map((x) => this.value(x)) : this.value(value);
       err = m.update(this.key(key), values, flags);
     } else throw usage(`map ${this.name} is a ${m.type} map; user space cannot update it here`);
-    if (err !== 0) throw usage(`updating map ${this.name} failed with errno ${-err}`);
+    if (err !== 0) throw usage(`updating map ${this.name} failed: ${UPDATE_ERRORS[-err] ?? `errno ${-err}`}`);
   }
 
   /** BPF_MAP_DELETE_ELEM from user space; false when the key was absent. */

@@ -1,0 +1,130 @@
+// The simulator on clang-compiled libbpf-style objects: BTF-defined maps (hash, per-CPU array, ring
+// buffer, perf event array), globals in .rodata/.bss, CO-RE reads, the null map-value path, tracepoints
+// without tracefs, and a verifier rejection that says what the kernel says.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { simulate, SimulationError } from "../../runtime/test/index.js";
+import { Session } from "../../runtime/loader/index.js";
+import { LoadError } from "../../runtime/loader/errors.js";
+import { missingBpf, missingRoot } from "../../runtime/sys/index.js";
+import { fixture, needsClang, hasVmlinux, UNLINKAT_FORMAT } from "./support.js";
+
+const needsBoth = { skip: needsClang.skip || (hasVmlinux ? false : "no /sys/kernel/btf/vmlinux (the fixture uses CO-RE)") };
+const formats = { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT };
+
+interface Event {
+  pid: number;
+  dfd: number;
+  comm: string;
+  name: string;
+}
+
+function decodeEvent(b: Uint8Array): Event {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const str = (from: number, len: number): string => {
+    const s = b.subarray(from, from + len);
+    const nul = s.indexOf(0);
+    return new TextDecoder().decode(nul < 0 ? s : s.subarray(0, nul));
+  };
+  return { pid: v.getUint32(0, true), dfd: v.getInt32(4, true), comm: str(8, 16), name: str(24, 32) };
+}
+
+test("clang object: maps, per-CPU values, globals, ring buffer and perf records", needsBoth, async () => {
+  const sim = await simulate(fixture("counter"), { tracepointFormats: formats });
+  const name = sim.kernel.alloc("filename", { name: "/tmp/a" });
+
+  // First firing takes the null path of the lookup (no entry yet) and inserts 1.
+  assert.equal(sim.kprobe("do_unlinkat", { args: [-100, name], pid: 42, comm: "rm", cpu: 1 }).r0, 0n);
+  assert.deepEqual(sim.map("counts").toMap(), new Map([[42, 1n]]));
+  sim.kprobe("do_unlinkat", { args: [-100, name], pid: 42, comm: "rm", cpu: 2 });
+  sim.kprobe("do_unlinkat", { args: [3, name], pid: 43, comm: "unlink", cpu: 2 });
+  sim.kretprobe("do_unlinkat", { ret: -2 });
+
+  assert.deepEqual(sim.map("counts").toMap(), new Map([[42, 2n], [43, 1n]]));
+  assert.equal(sim.map("counts").get(43), 1n);
+  assert.equal(sim.map("counts").get(44), undefined);
+  assert.deepEqual(sim.map("per_cpu").toArray(), [[0n, 1n, 2n, 0n]]);
+  assert.equal(sim.global("total"), 3n);
+  assert.equal(sim.global("last_ret"), -2n);
+  assert.deepEqual(sim.trace(), ["unlink /tmp/a by rm: 7", "unlink /tmp/a by rm: 7", "unlink /tmp/a by unlink: 7", "unlink returned -2"]);
+
+  assert.deepEqual(sim.events("events").map(decodeEvent), [
+    { pid: 42, dfd: -100, comm: "rm", name: "/tmp/a" },
+    { pid: 42, dfd: -100, comm: "rm", name: "/tmp/a" },
+    { pid: 43, dfd: 3, comm: "unlink", name: "/tmp/a" },
+  ]);
+  assert.deepEqual(sim.events("events"), [], "events are taken by the first read");
+  assert.deepEqual(
+    sim.events("perf").map((b) => new DataView(b.buffer, b.byteOffset).getUint32(0, true)).sort(),
+    [42, 42, 43],
+  );
+  const stats = sim.stats();
+  assert.equal(stats.on_unlink?.runs, 3);
+  assert.ok(stats.on_unlink!.maxInstructions > stats.on_unlink_ret!.maxInstructions);
+});
+
+test("clang object: globals set before load (a skeleton's rodata) and maps filled by the test", needsBoth, async () => {
+  const sim = await simulate(fixture("counter"), { globals: { target_pid: 42 }, tracepointFormats: formats });
+  const name = sim.kernel.alloc("filename", { name: "/tmp/b" });
+  sim.map("counts").set(42, 10n);
+  sim.kprobe("do_unlinkat", { args: [-100, name], pid: 7 }); // filtered out by target_pid
+  sim.kprobe("do_unlinkat", { args: [-100, name], pid: 42 });
+  assert.deepEqual(sim.map("counts").toMap(), new Map([[42, 11n]]));
+  assert.equal(sim.global("target_pid"), 42);
+  assert.equal(sim.trace().length, 1);
+  // .rodata is frozen, as the loader freezes it.
+  const rodata = sim.map(".rodata");
+  assert.throws(() => rodata.set(0, new Uint8Array(rodata.map.valueSize)), /updating map \.rodata failed: EPERM \(the map is frozen/);
+});
+
+test("clang object: a tracepoint with a user-space string; tracefs absent and no layout is a clear error", needsBoth, async () => {
+  const sim = await simulate(fixture("counter"), { tracepointFormats: formats });
+  const path = sim.kernel.userString("/home/u/f.txt");
+  sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: -100, pathname: path, flag: 0x200 });
+  // A pointer that faults reads as an empty string, as bpf_probe_read_user_str makes it.
+  sim.tracepoint("syscalls", "sys_enter_unlinkat", { pathname: sim.kernel.faulting(undefined, { user: true }) });
+  assert.deepEqual(sim.trace(), ["unlinkat /home/u/f.txt flag=512", "unlinkat  flag=0"]);
+
+  const bare = await simulate(fixture("counter"), { tracefs: "/nonexistent/tracing" });
+  assert.throws(
+    () => bare.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 1 }),
+    /tracepoint syscalls:sys_enter_unlinkat has no layout: tracefs is not mounted \(looked in \/nonexistent\/tracing\); pass its format with simulate\(\.\.\., \{ tracepointFormats/,
+  );
+});
+
+test("a program the verifier rejects fails to load with the verifier's reason and its C line", needsClang, async () => {
+  const object = fixture("rejected");
+  const err = await simulate(object).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof SimulationError);
+  assert.equal(err.kind, "verifier");
+  assert.match(err.message, /^program no_null_check \(section tracepoint\/syscalls\/sys_enter_unlinkat\) was rejected by the verifier: instruction \d+ `r0 = \*\(u64 \*\)\(r0 \+0\)`: R0 invalid mem access 'map_value_or_null'/);
+  assert.match(err.message, /\n  at .*rejected\.bpf\.c:17:\d+: return \*v;/);
+
+  // Without the verifier the VM runs it, and the null dereference faults at the same line.
+  const sim = await simulate(object, { verify: false, tracepointFormats: formats });
+  assert.throws(() => sim.tracepoint("syscalls", "sys_enter_unlinkat"), /failed at instruction \d+ `r0 = \*\(u64 \*\)\(r0 \+0\)`: read of 8 bytes at 0x0: unmapped address\n  at .*rejected\.bpf\.c:17/);
+});
+
+test("the verifier's reason is the kernel's own", { skip: needsClang.skip || missingRoot() || missingBpf() || false }, async () => {
+  const object = fixture("rejected");
+  const session = new Session();
+  let kernelReason: string | undefined;
+  try {
+    session.loadFile(object);
+  } catch (e) {
+    if (!(e instanceof LoadError)) throw e;
+    kernelReason = e.reason;
+  } finally {
+    await session.close();
+  }
+  assert.ok(kernelReason, "the kernel accepted the program");
+  const err = await simulate(object).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  assert.ok(err?.message.includes(kernelReason), `"${err?.message}" does not contain the kernel's "${kernelReason}"`);
+});
