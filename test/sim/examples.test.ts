@@ -136,3 +136,12 @@ test("a probe that does not compile fails with the compiler's diagnostics", asyn
   const text = `import { kprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", () => { for (;;) {} });\n`;
   await assert.rejects(simulate({ fileName: "bad.ts", text }), (e: unknown) => e instanceof SimulationError && e.kind === "compile" && /bad\.ts:3:\d+ - error TSBPF/.test(e.message));
 });
+
+test("the uprobe example: libc's unlinkat by function or binary:function", async () => {
+  const sim = await simulate("examples/unlink-uprobe.ts");
+  const path = sim.kernel.userString("/tmp/z");
+  sim.uprobe("unlinkat", { args: [-100, path, 0x200], pid: 9 });
+  sim.uprobe("libc.so.6:unlinkat", { args: [3, path, 0] });
+  assert.deepEqual(sim.trace(), ["UPROBE unlinkat pid = 9, dfd = -100, flags = 512", "UPROBE unlinkat pid = 9, dfd = 3, flags = 0"]);
+  assert.throws(() => sim.uretprobe("unlinkat"), /no uretprobe on unlinkat in the object/);
+});
