@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The tsbpf command line: thin yargs commands over the library. Each command module is
 // imported only when it runs, so commands that do not compile never load TypeScript.
-import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
+// yargs itself (with cliui, string-width and y18n, ~0.25 s to import) loads only when the
+// fast path below cannot take the command line: `run`, `load` and `compile` start without it.
+import type { Options } from "yargs";
+import type YargsParser from "yargs-parser";
 import { ExitCode, UserError } from "./exit-codes.js";
 
 type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
@@ -26,7 +28,98 @@ function run(load: () => Promise<{ handler: Handler }>) {
   };
 }
 
-await yargs(hideBin(process.argv))
+/** A command taking one positional and flat options: its options are data, shared by yargs and the fast path. */
+interface SimpleCommand {
+  positional: string;
+  options: Record<string, Options & { type: "string" | "number" | "boolean" }>;
+  load: () => Promise<{ handler: Handler }>;
+}
+
+const simple = {
+  run: {
+    positional: "file",
+    options: {
+      duration: { type: "number", describe: "detach and exit after this many seconds" },
+      json: { type: "boolean", default: false, describe: "one JSON object per output line" },
+      verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
+      cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
+    },
+    load: () => import("./commands/run.js"),
+  },
+  load: {
+    positional: "file",
+    options: {
+      duration: { type: "number", describe: "detach and exit after this many seconds" },
+      json: { type: "boolean", default: false, describe: "one JSON object per output line" },
+      verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
+    },
+    load: () => import("./commands/load.js"),
+  },
+  compile: {
+    positional: "file",
+    options: {
+      output: { alias: "o", type: "string", describe: "where to write the object (or, with --emit asm, the disassembly)" },
+      emit: { choices: ["obj", "asm"] as const, type: "string", default: "obj", describe: "an ELF object, or the disassembly of every program" },
+      arch: { choices: ["x86_64"] as const, type: "string", describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" },
+    },
+    load: () => import("./commands/compile.js"),
+  },
+} satisfies Record<string, SimpleCommand>;
+
+/**
+ * A simple command's arguments as yargs would give them, parsed by yargs' own parser (yargs-parser) without
+ * yargs; undefined for anything else (help, unknown or repeated options, a wrong choice, too few or too many
+ * positionals), which yargs then handles and explains.
+ */
+async function parseSimple(args: string[]): Promise<{ command: SimpleCommand; argv: Record<string, unknown> } | undefined> {
+  const name = args[0] ?? "";
+  const command: SimpleCommand | undefined = Object.hasOwn(simple, name) ? simple[name as keyof typeof simple] : undefined;
+  if (!command || args.some((a) => /^(-h|--help|--version)(=|$)/.test(a))) return undefined;
+  let parser: typeof YargsParser;
+  try {
+    parser = await yargsParser();
+  } catch {
+    return undefined;
+  }
+  const options = Object.entries(command.options);
+  const ofType = (type: string) => options.filter(([, o]) => o.type === type).map(([n]) => n);
+  const { argv, error } = parser.detailed(args.slice(1), {
+    boolean: ofType("boolean"),
+    number: ofType("number"),
+    string: ofType("string"),
+    alias: Object.fromEntries(options.flatMap(([n, o]) => (typeof o.alias === "string" ? [[n, o.alias]] : []))),
+    default: Object.fromEntries(options.flatMap(([n, o]) => (o.default !== undefined ? [[n, o.default]] : []))),
+    configuration: { "parse-positional-numbers": false },
+  });
+  if (error || argv._.length !== 1) return undefined;
+  const known = new Set(["_"]);
+  for (const [n, o] of options) for (const key of [n, ...(typeof o.alias === "string" ? [o.alias] : [])]) known.add(key).add(parser.camelCase(key));
+  if (Object.keys(argv).some((key) => !known.has(key))) return undefined;
+  for (const [n, o] of options) {
+    const value: unknown = argv[n];
+    if (value === undefined) continue;
+    // Arrays (a repeated option) and objects (dot notation) are yargs' to judge.
+    if (typeof value !== o.type || (o.choices && !(o.choices as readonly unknown[]).includes(value))) return undefined;
+  }
+  return { command, argv: { ...argv, _: [name], [command.positional]: String(argv._[0]), $0: "tsbpf" } };
+}
+
+/** yargs-parser, resolved from yargs' own directory since it is yargs' dependency, not ours. */
+async function yargsParser(): Promise<typeof YargsParser> {
+  const { createRequire } = await import("node:module");
+  const { pathToFileURL } = await import("node:url");
+  const yargsMain = createRequire(import.meta.url).resolve("yargs");
+  const path = createRequire(yargsMain).resolve("yargs-parser");
+  return ((await import(pathToFileURL(path).href)) as { default: typeof YargsParser }).default;
+}
+
+const args = process.argv.slice(2);
+const fast = await parseSimple(args);
+if (fast) await run(fast.command.load)(fast.argv);
+
+// Everything else (help, usage errors, the other commands) goes through yargs.
+const yargs = fast ? undefined : (await import("yargs")).default;
+await yargs?.(args)
   .scriptName("tsbpf")
   .usage("$0 <command> [options]")
   .command(
@@ -57,11 +150,8 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
-        .option("duration", { type: "number", describe: "detach and exit after this many seconds" })
-        .option("json", { type: "boolean", default: false, describe: "one JSON object per output line" })
-        .option("verbose", { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" })
-        .option("cache", { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" }),
-    run(() => import("./commands/run.js")),
+        .options(simple.run.options),
+    run(simple.run.load),
   )
   .command(
     "load <file>",
@@ -69,10 +159,8 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile)" })
-        .option("duration", { type: "number", describe: "detach and exit after this many seconds" })
-        .option("json", { type: "boolean", default: false, describe: "one JSON object per output line" })
-        .option("verbose", { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" }),
-    run(() => import("./commands/load.js")),
+        .options(simple.load.options),
+    run(simple.load.load),
   )
   .command(
     "compile <file>",
@@ -80,23 +168,35 @@ await yargs(hideBin(process.argv))
     (y) =>
       y
         .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
-        .option("output", { alias: "o", type: "string", describe: "where to write the object (or, with --emit asm, the disassembly)" })
-        .option("emit", { choices: ["obj", "asm"] as const, default: "obj", describe: "an ELF object, or the disassembly of every program" })
-        .option("arch", { choices: ["x86_64"] as const, describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" }),
-    run(() => import("./commands/compile.js")),
+        .options(simple.compile.options),
+    run(simple.compile.load),
   )
   .command(
-    "verify",
-    "Check raw BPF instructions with tsbpf's verifier model and explain a rejection (exit 3)",
+    "btf <types..>",
+    "Print TypeScript declarations for kernel types from BTF (for editors; import them from \"tsbpf/kernel\")",
     (y) =>
       y
-        .option("insns-hex", { type: "string", demandOption: true, describe: "the instructions as hex bytes (8 per slot, little-endian)" })
-        .option("prog-type", { type: "string", demandOption: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ..." })
-        .option("map", { type: "string", array: true, describe: "a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
-        .option("unprivileged", { type: "boolean", default: false, describe: "check as an unprivileged loader (no pointer leaks, no loops)" })
-        .option("strict-alignment", { type: "boolean", default: false, describe: "as BPF_F_STRICT_ALIGNMENT" })
+        .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct)" })
+        .option("output", { alias: "o", type: "string", describe: "write the declarations to this file instead of standard output" })
+        .option("btf", { type: "string", describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
+        .option("depth", { type: "number", describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
+        .option("max-types", { type: "number", describe: "most types expanded in one file (default 200)" }),
+    run(() => import("./commands/btf.js")),
+  )
+  .command(
+    "verify [file]",
+    "Check a probe file (.ts), a BPF ELF object (clang's too) or raw instructions with tsbpf's verifier model; explain a rejection by source line (exit 3)",
+    (y) =>
+      y
+        .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object" })
+        .option("insns-hex", { type: "string", describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
+        .option("prog-type", { type: "string", describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
+        .option("program", { type: "string", describe: "with a file: check only this program (function name)" })
+        .option("map", { type: "string", array: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
+        .option("unprivileged", { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" })
+        .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })
         .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
-        .option("log", { type: "boolean", default: false, describe: "print every processed instruction" }),
+        .option("log", { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" }),
     run(() => import("./commands/verify.js")),
   )
   .demandCommand(1, "Name a command; see --help.")

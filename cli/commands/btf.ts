@@ -1,0 +1,40 @@
+// `tsbpf btf TYPE... [-o FILE] [--btf PATH] [--depth N] [--max-types N]`: TypeScript declarations
+// for kernel types from BTF (compiler/declarations), so editors complete `name.name` in probes that
+// `import type { filename } from "tsbpf/kernel"`. Writes to standard output or FILE; an unknown type
+// is a USAGE error (2) naming it with close matches. There is no --all: the whole of vmlinux is
+// tens of thousands of types, far more than an editor wants to load.
+
+import { writeFileSync } from "node:fs";
+import { UnknownKernelTypeError, VMLINUX, declareKernelTypes, readBtf } from "../../compiler/declarations/index.js";
+import type { Btf } from "../../compiler/btf/index.js";
+import { ExitCode, UserError } from "../exit-codes.js";
+
+export async function handler(argv: Record<string, unknown>): Promise<number> {
+  const types = ((argv.types as (string | number)[] | undefined) ?? []).map(String);
+  if (!types.length) throw new UserError("name at least one kernel type, e.g. tsbpf btf filename task_struct");
+  const path = (argv.btf as string | undefined) ?? VMLINUX;
+  let btf: Btf;
+  try {
+    btf = readBtf(path);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    throw new UserError(`cannot read BTF from ${path}: ${why}`, path === VMLINUX ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
+  }
+  const out = argv.output as string | undefined;
+  const source = `tsbpf btf ${types.join(" ")}${path === VMLINUX ? "" : ` --btf ${path}`}`;
+  let text: string;
+  try {
+    text = declareKernelTypes(btf, types, { maxDepth: argv.depth as number | undefined, maxTypes: argv["max-types"] as number | undefined, source }).text;
+  } catch (error) {
+    if (error instanceof UnknownKernelTypeError) throw new UserError(error.message);
+    throw error;
+  }
+  if (out) {
+    try {
+      writeFileSync(out, text);
+    } catch (error) {
+      throw new UserError(`cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  } else process.stdout.write(text);
+  return ExitCode.OK;
+}
