@@ -1,8 +1,19 @@
-// `tsbpf verify --insns-hex HEX --prog-type TYPE`: runs the verifier model on raw instructions
-// and explains a rejection by instruction (disassembled), register and reason. Exit 0 when
-// accepted, 3 when rejected.
+// `tsbpf verify FILE` and `tsbpf verify --insns-hex HEX --prog-type TYPE`: runs the verifier model on a
+// TypeScript probe (compiled first), on any BPF ELF object (clang's too: each program linked with its
+// sub-programs and map slots filled as runtime/loader does, maps described from the object), or on raw
+// instructions. A rejection is explained by source line (from the object's line info), instruction,
+// register and reason. Exit 0 when every program is accepted, 3 when one is rejected.
+//
+// Object-level verification lives here, not in compiler/, because it needs the loader's object model.
+
+import { readFileSync } from "node:fs";
+import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/index.js";
-import { describeError, progTypeFromName, verify, type MapDesc } from "../../compiler/verifier/index.js";
+import { describeError, progTypeFromName, progTypeName, verify, type MapDesc, type VerifyError } from "../../compiler/verifier/index.js";
+import { explainRejection, type SourcePosition } from "../../compiler/verify-programs.js";
+import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
+import { ElfError } from "../../compiler/elf/index.js";
+import { ObjectError, encodeProgram, hasCoreRelocations, kernelBtf, linkProgram, objectNameOf, openObject, resolveCore, type CoreResolutions, type ObjectSpec } from "../../runtime/loader/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { parseHexBytes } from "../input.js";
 
@@ -20,9 +31,225 @@ function parseMap(spec: string): MapDesc {
 }
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  const typeName = argv["prog-type"] as string;
+  if (argv["insns-hex"] !== undefined) return verifyHex(argv);
+  const file = argv.file as string | undefined;
+  if (!file) throw new UserError("name a probe file (.ts) or a BPF object, or give --insns-hex HEX --prog-type TYPE");
+  const json = Boolean(argv.json);
+  const options: VerifyObjectOptions = { log: Boolean(argv.log), name: objectNameOf(file) };
+  if (argv.program !== undefined) options.programs = [argv.program as string];
+  if (argv["prog-type"] !== undefined) options.progType = progTypeOrThrow(argv["prog-type"] as string);
+
+  let bytes: Uint8Array;
+  if (/\.[cm]?ts$/.test(file)) {
+    const compiled = compile(file);
+    if (compiled.diagnostics.length) {
+      if (compiled.diagnostics.length === 1 && compiled.diagnostics[0]!.code === "TSBPF1000") throw new UserError(compiled.diagnostics[0]!.message);
+      // The compiler runs the model too: its TSBPF20xx diagnostics are the rejections, in TypeScript terms.
+      if (json) process.stdout.write(`${JSON.stringify({ file, accepted: false, programs: [], diagnostics: compiled.diagnostics })}\n`);
+      else process.stderr.write(formatDiagnostics(compiled.diagnostics, { color: process.stderr.isTTY, sources: { [compiled.source.fileName]: compiled.source.text } }));
+      return ExitCode.REJECTED;
+    }
+    bytes = compiled.object;
+  } else {
+    try {
+      bytes = readFileSync(file);
+    } catch (error) {
+      throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+
+  let report: ObjectReport;
+  try {
+    report = verifyObject(bytes, options);
+  } catch (error) {
+    if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
+    throw error;
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ file, ...report })}\n`);
+  else process.stdout.write(formatReport(report));
+  return report.accepted ? ExitCode.OK : ExitCode.REJECTED;
+}
+
+// ---------------------------------------------------------------- objects
+
+export interface VerifyObjectOptions {
+  /** Object name, for global data map names; default "obj". */
+  name?: string;
+  /** Only these programs (by function name). */
+  programs?: readonly string[];
+  /** Overrides the program type the section names imply. */
+  progType?: number;
+  /** A kernel-style log of every processed instruction, with source lines. */
+  log?: boolean;
+}
+
+export interface ProgramReport {
+  name: string;
+  section: string;
+  progType: string;
+  accepted: boolean;
+  /** Instructions the model processed (the kernel's "processed N insns"). */
+  processed: number;
+  /** Slots after linking (sub-programs included). */
+  insns: number;
+  error?: VerifyError & {
+    /** The instruction, disassembled. */
+    insn?: string;
+    /** One line: instruction, reason, register state. */
+    text: string;
+    /** TSBPF20xx and the sentence in source terms. */
+    code: string;
+    hint: string;
+    /** From the object's line info: file, line, column and the source line. */
+    source?: SourcePosition;
+    /** The source expression the hint is about, at `source.column`. */
+    expression?: string;
+  };
+  log?: string[];
+}
+
+export interface ObjectReport {
+  accepted: boolean;
+  programs: ProgramReport[];
+}
+
+/** Parses, links and verifies every program of a BPF ELF object as runtime/loader would load it. */
+export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {}): ObjectReport {
+  const spec = openObject(bytes, { name: options.name ?? "obj" });
+  const core = coreResolutions(spec);
+  // Each map gets a stand-in fd; the model checks accesses against the shapes, as the kernel would.
+  const maps: MapDesc[] = spec.maps.map((m, i) => ({ fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags }));
+  const fds = maps.map((m) => m.fd);
+  const lines = lineInfo(spec);
+  const wanted = options.programs ? new Set(options.programs) : undefined;
+  if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new ObjectError(`no program ${n} (programs: ${spec.programs.map((p) => p.name).join(", ")})`);
+
+  const programs: ProgramReport[] = [];
+  for (const p of spec.programs) {
+    if (wanted && !wanted.has(p.name)) continue;
+    const linked = linkProgram(spec, p, core);
+    const insns = decode(encodeProgram(linked, fds), { check: false });
+    const progType = options.progType ?? p.type;
+    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false });
+    // Linked slot -> (section, slot in section), for line info.
+    const functions = linked.functions.map((f, i) => ({ ...f, end: linked.functions[i + 1]?.start ?? insns.length, source: [...spec.raw.programs, ...spec.raw.subprograms].find((s) => s.name === f.name) }));
+    const positionOf = (pc: number): SourcePosition | undefined => {
+      const f = functions.find((x) => pc >= x.start && pc < x.end);
+      if (!f?.source) return undefined;
+      return lines(f.source.section, f.source.offset + (pc - f.start), f.source.offset);
+    };
+    const report: ProgramReport = { name: p.name, section: p.section, progType: progTypeName(progType), accepted: result.accepted, processed: result.processed, insns: insns.length };
+    if (result.error) {
+      const why = explainRejection(insns, result.error, progType, positionOf);
+      const source = positionOf(result.error.pc);
+      if (source && why.expression && source.text) {
+        const i = source.text.indexOf(why.expression, Math.max(0, source.column - 1));
+        if (i >= 0) source.column = i + 1;
+      }
+      report.error = { ...result.error, insn: disassembleAt(insns, result.error.pc), text: describeError(insns, result.error), code: `TSBPF${why.code}`, hint: why.sentence, ...(source ? { source } : {}), ...(why.expression ? { expression: why.expression } : {}) };
+    }
+    if (result.log) report.log = kernelStyleLog(insns, result.log, positionOf);
+    programs.push(report);
+  }
+  return { accepted: programs.every((p) => p.accepted), programs };
+}
+
+/** CO-RE relocations resolved against the running kernel; left as compiled when its BTF is unreadable. */
+function coreResolutions(spec: ObjectSpec): CoreResolutions | undefined {
+  if (!hasCoreRelocations(spec.raw)) return undefined;
+  try {
+    return resolveCore(spec.raw, kernelBtf());
+  } catch {
+    return undefined;
+  }
+}
+
+/** Source position of a slot in a section: the nearest line info record at or before it in its function. */
+function lineInfo(spec: ObjectSpec): (section: string, slot: number, fnStart: number) => SourcePosition | undefined {
+  const bySection = new Map<string, { slot: number; pos: SourcePosition }[]>();
+  const { btf: btfBytes, btfExt } = spec.raw;
+  if (btfBytes && btfExt) {
+    try {
+      const btf = parseBtf(btfBytes);
+      for (const s of parseBtfExt(btfExt, { btf }).lineInfo) {
+        const records = s.records.map((r) => ({ slot: r.insnOff / 8, pos: { file: r.fileName ?? "?", line: r.line, column: r.col, ...(r.lineText !== undefined ? { text: r.lineText } : {}) } }));
+        bySection.set(s.name ?? "", records.sort((a, b) => a.slot - b.slot));
+      }
+    } catch {
+      // Bad BTF only costs the source positions.
+    }
+  }
+  return (section, slot, fnStart) => {
+    const records = bySection.get(section);
+    if (!records) return undefined;
+    let found: SourcePosition | undefined;
+    for (const r of records) {
+      if (r.slot > slot) break;
+      if (r.slot >= fnStart) found = r.pos;
+    }
+    return found && { ...found };
+  };
+}
+
+/** The model's log as the kernel prints it at log_level 2: `; source @ file:line` when the line changes, `pc: (code) insn`. */
+function kernelStyleLog(insns: readonly Insn[], log: readonly string[], positionOf: (pc: number) => SourcePosition | undefined): string[] {
+  const out: string[] = [];
+  let last: SourcePosition | undefined;
+  for (const line of log) {
+    const m = /^(\d+): (.*)$/.exec(line);
+    if (!m) {
+      out.push(line);
+      continue;
+    }
+    const pc = Number(m[1]);
+    const pos = positionOf(pc);
+    if (pos && (!last || pos.line !== last.line || pos.file !== last.file)) out.push(`; ${(pos.text ?? "").trim()} @ ${pos.file}:${pos.line}`);
+    last = pos;
+    const insn = insns[pc];
+    const isInsn = insn !== undefined && m[2] !== "safe" && m[2] === (disassembleAt(insns, pc) ?? "");
+    out.push(isInsn ? `${pc}: (${insn.code.toString(16).padStart(2, "0")}) ${m[2]}` : line);
+  }
+  return out;
+}
+
+/** The text report: one line per program; a rejection with its source line underlined and the note. */
+export function formatReport(report: ObjectReport): string {
+  const out: string[] = [];
+  for (const p of report.programs) {
+    if (p.log) out.push(`${p.name} (${p.section}):`, ...p.log.map((l) => `  ${l}`));
+    if (p.accepted) {
+      out.push(`${p.name} (${p.section}, ${p.progType}): accepted, ${p.processed} instructions processed`);
+      continue;
+    }
+    const e = p.error!;
+    out.push(`${p.name} (${p.section}, ${p.progType}): rejected`);
+    const where = e.source ? `${e.source.file}:${e.source.line}:${e.source.column} - ` : "";
+    out.push(`${where}error ${e.code}: ${e.hint}`);
+    if (e.source?.text !== undefined) {
+      const gutter = String(e.source.line);
+      const text = e.source.text.replace(/\t/g, "    ");
+      const col = e.source.text.slice(0, Math.max(0, e.source.column - 1)).replace(/\t/g, "    ").length;
+      const width = e.expression && e.source.text.startsWith(e.expression, e.source.column - 1) ? e.expression.length : 1;
+      out.push("", `${gutter} ${text}`, `${" ".repeat(gutter.length)} ${" ".repeat(col)}${"~".repeat(width)}`, "");
+    }
+    out.push(`  note: the verifier model rejects ${e.text}`);
+  }
+  const rejected = report.programs.filter((p) => !p.accepted).length;
+  if (rejected) out.push("", `${rejected} of ${report.programs.length} program${report.programs.length === 1 ? "" : "s"} rejected.`);
+  return `${out.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------- raw instructions
+
+function progTypeOrThrow(typeName: string): number {
   const progType = progTypeFromName(typeName);
   if (progType === undefined) throw new UserError(`unknown program type "${typeName}" (use the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ...)`);
+  return progType;
+}
+
+function verifyHex(argv: Record<string, unknown>): number {
+  if (argv["prog-type"] === undefined) throw new UserError("--insns-hex needs --prog-type TYPE (kprobe, socket_filter, tracepoint, xdp, ...)");
+  const progType = progTypeOrThrow(argv["prog-type"] as string);
   // Accept whole slots ("b700000000000000 9500000000000000") as well as single bytes.
   const hex = (argv["insns-hex"] as string).trim();
   const groups = hex.split(/\s+/);
@@ -56,7 +283,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   return result.accepted ? ExitCode.OK : ExitCode.REJECTED;
 }
 
-function disassembleAt(insns: Insn[], pc: number): string | undefined {
+function disassembleAt(insns: readonly Insn[], pc: number): string | undefined {
   if (!insns[pc]) return undefined;
   return disassemble(insns.slice(pc, pc + 2), {})[0];
 }
