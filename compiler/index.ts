@@ -24,6 +24,7 @@ import { buildBtf } from "./object/btf.js";
 import { VMLINUX_BTF, kernelModuleText, kernelStruct, loadKernelBtf, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import type { KernelExtInfo } from "./btf/index.js";
+import { compileLowered as compileLoweredWithLlvm } from "./llvm/index.js";
 import { verifyPrograms } from "./verify-programs.js";
 
 export { formatDiagnostic, formatDiagnostics, type Diagnostic, type FormatOptions } from "./frontend/diagnostics.js";
@@ -37,6 +38,11 @@ export interface CompileOptions {
   tracepointFormat?: (group: string, name: string) => string | undefined;
   /** The kernel BTF that "tsbpf/kernel" types come from; default /sys/kernel/btf/vmlinux. */
   vmlinuxBtf?: string;
+  /**
+   * Code generator: "own" (default) or "llvm" (the IR as LLVM IR through llc-19/clang-19; throws
+   * LlvmToolchainError when no suitable LLVM is installed, see compiler/llvm).
+   */
+  backend?: "own" | "llvm";
 }
 
 export interface CompiledProgram {
@@ -135,6 +141,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   const target = TARGETS[options.arch ?? hostArch()];
   const lowered = lower(checked, tracepoints, target, kernelStructs);
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
+  if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);
 
   const programs: CompiledProgram[] = [];
   for (const { fn, kind } of lowered.programs) {

@@ -1,0 +1,198 @@
+// LLVM debug metadata for a probe file: what LLVM's BPF target turns into `.BTF` and `.BTF.ext`.
+// Takes the probe file (name and text), each program's name and position, instruction positions,
+// the `.rodata` formats and the kernel structs read through CO-RE; gives numbered metadata nodes
+// (`!N = ...`) and the references instructions attach (`!dbg !N`, `!llvm.preserve.access.index !N`).
+//
+// One DICompileUnit over one DIFile that embeds the TypeScript text (BTF line info quotes source
+// lines, and LLVM reads them from the embedded source), a DISubprogram per program typed
+// `long NAME(void *ctx)`, a DILocation per distinct (line, column, program), a DIGlobalVariable of
+// type `const char[N]` per printk format (LLVM emits a `.rodata` DATASEC from them), and a
+// DICompositeType per kernel struct with the members read at the compiling kernel's offsets (CO-RE
+// access strings index these members; libbpf matches them by name against the running kernel).
+
+import type { KernelStruct } from "../frontend/kernel-types.js";
+import type { Layout, Loc, MapDef } from "../ir/index.js";
+
+/** A string in LLVM's metadata syntax. */
+export function mdString(s: string): string {
+  let out = '"';
+  for (const b of new TextEncoder().encode(s)) {
+    out += b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out + '"';
+}
+
+export interface DebugStruct {
+  /** Metadata id of the DICompositeType. */
+  node: number;
+  /** The LLVM struct type name (`%struct.NAME`) and its body. */
+  llvmName: string;
+  llvmBody: string;
+  /** Per member read: its index among the DI members and its field index in the LLVM struct. */
+  members: Map<string, { diIndex: number; gepIndex: number }>;
+}
+
+export class DebugInfo {
+  private readonly nodes: string[] = [];
+  private readonly locations = new Map<string, number>();
+  private readonly globals: number[] = [];
+  private readonly basic = new Map<string, number>();
+  readonly file: number;
+  private readonly unit: number;
+  private readonly subroutine: number;
+  private readonly voidPtr: number;
+
+  constructor(fileName: string, sourceText: string) {
+    const slash = fileName.lastIndexOf("/");
+    const dir = slash >= 0 ? fileName.slice(0, slash) || "/" : ".";
+    const base = slash >= 0 ? fileName.slice(slash + 1) : fileName;
+    this.file = this.add(`!DIFile(filename: ${mdString(base)}, directory: ${mdString(dir)}, source: ${mdString(sourceText)})`);
+    this.unit = this.reserve();
+    this.voidPtr = this.add("!DIDerivedType(tag: DW_TAG_pointer_type, baseType: null, size: 64)");
+    const long = this.basicType("long", 64, "DW_ATE_signed");
+    this.subroutine = this.add(`!DISubroutineType(types: !{!${long}, !${this.voidPtr}})`);
+  }
+
+  private add(text: string): number {
+    this.nodes.push(text);
+    return this.nodes.length - 1;
+  }
+  private reserve(): number {
+    return this.add("");
+  }
+
+  basicType(name: string, bits: number, encoding: string): number {
+    const key = `${name}/${bits}/${encoding}`;
+    let id = this.basic.get(key);
+    if (id === undefined) this.basic.set(key, (id = this.add(`!DIBasicType(name: ${mdString(name)}, size: ${bits}, encoding: ${encoding})`)));
+    return id;
+  }
+
+  /**
+   * A program's DISubprogram and its `ctx` parameter (BTF takes parameter names from the
+   * parameter's dbg.value, and the kernel refuses a FUNC whose parameters have no names).
+   */
+  subprogram(name: string, line: number): { sp: number; ctx: number } {
+    const sp = this.reserve();
+    const ctx = this.add(`!DILocalVariable(name: "ctx", arg: 1, scope: !${sp}, file: !${this.file}, line: ${line}, type: !${this.voidPtr})`);
+    this.nodes[sp] =
+      `distinct !DISubprogram(name: ${mdString(name)}, scope: !${this.file}, file: !${this.file}, line: ${line}, type: !${this.subroutine}, scopeLine: ${line}, ` +
+      `flags: DIFlagPrototyped | DIFlagAllCallsDescribed, spFlags: DISPFlagDefinition | DISPFlagOptimized, unit: !${this.unit}, retainedNodes: !{!${ctx}})`;
+    return { sp, ctx };
+  }
+
+  /** The DILocation of a source position inside a program. */
+  location(loc: Loc, scope: number): number {
+    const key = `${scope}:${loc.line}:${loc.column}`;
+    let id = this.locations.get(key);
+    if (id === undefined) this.locations.set(key, (id = this.add(`!DILocation(line: ${loc.line}, column: ${loc.column}, scope: !${scope})`)));
+    return id;
+  }
+
+  /** A `static const char NAME[size]` in `.rodata`; gives its DIGlobalVariableExpression. */
+  rodataString(name: string, size: number, line: number): number {
+    const char = this.basicType("char", 8, "DW_ATE_signed_char");
+    const constChar = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${char})`);
+    const array = this.add(`!DICompositeType(tag: DW_TAG_array_type, baseType: !${constChar}, size: ${size * 8}, elements: !{!DISubrange(count: ${size})})`);
+    const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${array}, isLocal: true, isDefinition: true)`);
+    const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
+    this.globals.push(expr);
+    return expr;
+  }
+
+  /**
+   * A kernel struct holding only the members read (sorted by offset, so access indices match what
+   * our own backend emits), and the LLVM struct type `preserve_struct_access_index` walks: a packed
+   * struct with byte-array padding between the members.
+   */
+  struct(s: KernelStruct, read: ReadonlySet<string>): DebugStruct {
+    const list = [...read].map((m) => s.members.get(m)!).sort((a, b) => a.offset - b.offset);
+    const node = this.reserve();
+    const elements = list.map((m) => {
+      const type = m.kind === "ptr" ? this.voidPtr : this.basicType(`${m.signed ? "__s" : "__u"}${m.size * 8}`, m.size * 8, m.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+      return this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(m.name)}, scope: !${node}, file: !${this.file}, baseType: !${type}, size: ${m.size * 8}, offset: ${m.offset * 8})`);
+    });
+    const tag = s.union ? "DW_TAG_union_type" : "DW_TAG_structure_type";
+    this.nodes[node] = `distinct !DICompositeType(tag: ${tag}, name: ${mdString(s.name)}, file: !${this.file}, size: ${s.size * 8}, elements: !{${elements.map((e) => `!${e}`).join(", ")}})`;
+    const fields: string[] = [];
+    const members = new Map<string, { diIndex: number; gepIndex: number }>();
+    let at = 0;
+    list.forEach((m, i) => {
+      if (!s.union && m.offset > at) fields.push(`[${m.offset - at} x i8]`);
+      members.set(m.name, { diIndex: i, gepIndex: s.union ? i : fields.length });
+      fields.push(m.kind === "ptr" ? "ptr" : `i${m.size * 8}`);
+      if (!s.union) at = m.offset + m.size;
+    });
+    if (!s.union && s.size > at) fields.push(`[${s.size - at} x i8]`);
+    // A union's members all start at 0; LLVM has no union type, so it is walked as a struct of its members.
+    return { node, llvmName: `%struct.${s.name}`, llvmBody: `<{ ${fields.join(", ")} }>`, members };
+  }
+
+  /** A value layout (map keys and values) as a debug type. */
+  layout(l: Layout): number {
+    switch (l.kind) {
+      case "int":
+        return this.basicType(`${l.type.signed ? "__s" : "__u"}${l.size * 8}`, l.size * 8, l.type.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+      case "str":
+        return this.array(this.basicType("char", 8, "DW_ATE_signed_char"), l.size, 8);
+      case "array":
+        return this.array(this.layout(l.element), l.length, l.element.size * 8);
+      case "struct": {
+        const node = this.reserve();
+        const members = l.fields.map((f) =>
+          this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(f.name)}, scope: !${node}, file: !${this.file}, baseType: !${this.layout(f.layout)}, size: ${f.layout.size * 8}, offset: ${f.offset * 8})`),
+        );
+        this.nodes[node] = `distinct !DICompositeType(tag: DW_TAG_structure_type, name: ${mdString(l.name)}, file: !${this.file}, size: ${l.size * 8}, elements: !{${members.map((m) => `!${m}`).join(", ")}})`;
+        return node;
+      }
+    }
+  }
+
+  private array(element: number, count: number, elementBits: number): number {
+    return this.add(`!DICompositeType(tag: DW_TAG_array_type, baseType: !${element}, size: ${count * elementBits}, elements: !{!DISubrange(count: ${count})})`);
+  }
+
+  /**
+   * A BTF-defined map as libbpf reads it: a global in `.maps` of an anonymous struct of pointers,
+   * `int (*type)[T]` for each `__uint(name, T)` and `K *key` for each `__type(key, K)`. Gives the
+   * DIGlobalVariableExpression and the number of pointer members.
+   */
+  mapVariable(map: MapDef, line: number): { expr: number; members: number } {
+    const int = this.basicType("int", 32, "DW_ATE_signed");
+    const fields: [string, number][] = [];
+    const uint = (name: string, value: number): void => {
+      fields.push([name, this.add(`!DIDerivedType(tag: DW_TAG_pointer_type, baseType: !${this.array(int, value, 32)}, size: 64)`)]);
+    };
+    const typed = (name: string, l: Layout | number | undefined): void => {
+      if (l === undefined) return;
+      if (typeof l === "number") uint(`${name}_size`, l);
+      else fields.push([name, this.add(`!DIDerivedType(tag: DW_TAG_pointer_type, baseType: !${this.layout(l)}, size: 64)`)]);
+    };
+    uint("type", map.type);
+    if (map.maxEntries) uint("max_entries", map.maxEntries);
+    typed("key", map.key);
+    typed("value", map.value);
+    if (map.flags) uint("map_flags", map.flags);
+    const node = this.reserve();
+    const members = fields.map(([name, type], i) =>
+      this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(name)}, scope: !${node}, file: !${this.file}, baseType: !${type}, size: 64, offset: ${i * 64})`),
+    );
+    this.nodes[node] = `distinct !DICompositeType(tag: DW_TAG_structure_type, file: !${this.file}, line: ${line}, size: ${fields.length * 64}, elements: !{${members.map((m) => `!${m}`).join(", ")}})`;
+    const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(map.name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${node}, isLocal: false, isDefinition: true)`);
+    const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
+    this.globals.push(expr);
+    return { expr, members: fields.length };
+  }
+
+  /** The metadata section of the module. */
+  text(): string {
+    this.nodes[this.unit] =
+      `distinct !DICompileUnit(language: DW_LANG_C99, file: !${this.file}, producer: "tsbpf", isOptimized: true, runtimeVersion: 0, ` +
+      `emissionKind: FullDebug, globals: !{${this.globals.map((g) => `!${g}`).join(", ")}}, splitDebugInlining: false, nameTableKind: None)`;
+    const flags = this.nodes.length;
+    const lines = [`!llvm.dbg.cu = !{!${this.unit}}`, `!llvm.module.flags = !{!${flags}, !${flags + 1}}`];
+    this.nodes.forEach((n, i) => lines.push(`!${i} = ${n}`));
+    lines.push(`!${flags} = !{i32 7, !"Dwarf Version", i32 5}`, `!${flags + 1} = !{i32 2, !"Debug Info Version", i32 3}`);
+    return lines.join("\n") + "\n";
+  }
+}

@@ -1,0 +1,483 @@
+// IR to LLVM IR: the typed IR of every probe as one textual LLVM module for the BPF target.
+// Takes the lowered functions, `.rodata`, the license, the kernel structs read and the probe file;
+// gives the module text and whether it needs BPF v4 (signed division).
+//
+// Values. Every virtual register is an i64 holding its value extended as its type says (the IR's
+// invariant), so widening is free and comparisons are 64-bit, exactly as in our own backend.
+// 32-bit arithmetic is done on i32 and extended back; narrowing is trunc + sext/zext.
+// The IR is not in SSA form (variables and joins are assigned in several blocks): SSA is built here
+// by reading each register's value per block, with a phi at blocks of several predecessors, then
+// removing trivial phis until none is left (Braun et al.), so no allocas are left for `llc`.
+//
+// Semantics kept from BPF where LLVM would otherwise call it undefined: shift counts are masked to
+// the width (as folding does), division and remainder by a non-constant divisor are inline `/=`
+// and `%=` (BPF defines x/0 = 0 and x%0 = x, and signed overflow); constant divisors are plain
+// udiv/sdiv for LLVM to optimise.
+//
+// Layout as our own backend: a function per program in its SEC() section returning i64 (r0 is
+// 64-bit), `.rodata` strings named `__tsbpf_fmt_N`, `_license` in `license`. Helpers are called as
+// clang calls them, through a constant function pointer (`inttoptr (i64 ID to ptr)`). Kernel struct
+// reads go through `llvm.preserve.{struct,union}.access.index` with the struct's debug type, which
+// LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for BPF_CORE_READ.
+
+import { reachableBlocks, widens, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
+import { rodataVars } from "../object/btf.js";
+import { Helper } from "../isa/index.js";
+import type { KernelStruct } from "../frontend/kernel-types.js";
+import { DebugInfo, mdString, type DebugStruct } from "./debug.js";
+
+export interface EmitInput {
+  functions: readonly IrFunction[];
+  rodata: Uint8Array;
+  license: string;
+  /** Kernel structs by name (those CO-RE reads refer to). */
+  structs: ReadonlyMap<string, KernelStruct>;
+  fileName: string;
+  sourceText: string;
+  /** BTF-defined maps (`.maps`), from the IR module. */
+  maps?: readonly MapDef[];
+}
+
+export interface EmitOutput {
+  text: string;
+  /** Signed division or remainder: BPF v4's sdiv/smod. */
+  needsV4: boolean;
+}
+
+/** An SSA value: a constant, a named LLVM value, or a phi (which may turn out trivial). */
+type Value = { k: "const"; v: bigint } | { k: "name"; name: string } | Phi;
+interface Phi {
+  k: "phi";
+  name: string;
+  reg: number;
+  block: number;
+  ops: Value[];
+  replaced?: Value;
+}
+
+/** An instruction line whose operands are printed once phis are settled. */
+type Line = (show: (v: Value) => string) => string;
+
+const PRED: Record<string, [string, string]> = { eq: ["eq", "eq"], ne: ["ne", "ne"], lt: ["ult", "slt"], le: ["ule", "sle"], gt: ["ugt", "sgt"], ge: ["uge", "sge"] };
+const LLVM_BIN: Record<Exclude<BinOp, "div" | "mod" | "shr">, string> = { add: "add", sub: "sub", mul: "mul", and: "and", or: "or", xor: "xor", shl: "shl" };
+
+const resolve = (v: Value): Value => {
+  while (v.k === "phi" && v.replaced) v = v.replaced;
+  return v;
+};
+const sameValue = (a: Value, b: Value): boolean => (a.k === "const" && b.k === "const" ? a.v === b.v : a === b || (a.k === "name" && b.k === "name" && a.name === b.name));
+
+/** An LLVM integer constant of `bits` (printed signed). */
+const constText = (v: bigint, bits: number): string => String(BigInt.asIntN(bits, v));
+
+/** LLVM's string constant syntax: c"...\00". */
+function cString(bytes: Uint8Array): string {
+  let out = 'c"';
+  for (const b of bytes) out += b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  return out + '"';
+}
+
+/** The name an LLVM identifier needs quoting for. */
+const ident = (name: string): string => (/^[A-Za-z_.$][A-Za-z0-9_.$]*$/.test(name) ? name : `"${name.replace(/[\\"]/g, (c) => `\\${c.charCodeAt(0).toString(16).toUpperCase()}`)}"`);
+
+export function emitModule(input: EmitInput): EmitOutput {
+  const debug = new DebugInfo(input.fileName, input.sourceText);
+  const head: string[] = [
+    `; ModuleID = ${mdString(input.fileName)} (tsbpf)`,
+    `source_filename = ${mdString(input.fileName)}`,
+    'target datalayout = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"',
+    'target triple = "bpfel"',
+    "",
+  ];
+  const globals: string[] = [];
+  const bodies: string[] = [];
+
+  // .rodata: one constant per printk format, at the offsets the IR refers to.
+  const vars = rodataVars(input.rodata);
+  vars.forEach((v) => {
+    const expr = debug.rodataString(v.name, v.size, 1);
+    globals.push(`@${v.name} = internal constant [${v.size} x i8] ${cString(input.rodata.subarray(v.offset, v.offset + v.size))}, section ".rodata", align 1, !dbg !${expr}`);
+  });
+  const rodataAt = (offset: number): string => {
+    const v = vars.find((x) => offset >= x.offset && offset < x.offset + x.size)!;
+    return offset === v.offset ? `ptr @${v.name}` : `ptr getelementptr inbounds (i8, ptr @${v.name}, i64 ${offset - v.offset})`;
+  };
+
+  // Kernel structs read through CO-RE: one debug type with the members read, across all programs.
+  const read = new Map<string, Set<string>>();
+  for (const fn of input.functions) {
+    for (const b of fn.blocks) for (const i of b.insts) if (i.op === "kread" && i.core) read.set(i.core.struct, (read.get(i.core.struct) ?? new Set()).add(i.core.member));
+  }
+  const structs = new Map<string, DebugStruct>();
+  for (const [name, members] of read) {
+    const s = debug.struct(input.structs.get(name)!, members);
+    structs.set(name, s);
+    head.push(`${s.llvmName} = type ${s.llvmBody}`);
+  }
+  if (structs.size) head.push("");
+
+  let needsV4 = false;
+  for (const fn of input.functions) {
+    const out = emitFunction(fn, debug, structs, rodataAt, input.structs);
+    needsV4 ||= out.needsV4;
+    bodies.push(out.text);
+  }
+
+  const license = new TextEncoder().encode(input.license + "\0");
+  globals.push(`@_license = dso_local global [${license.length} x i8] ${cString(license)}, section "license", align 1`);
+  const used = ["ptr @_license"];
+  // Maps: `struct { __uint(type, T); ... } NAME SEC(".maps")`, a zeroed struct of pointers whose debug type carries the definition.
+  for (const m of input.maps ?? []) {
+    const { expr, members } = debug.mapVariable(m, 1);
+    globals.push(`@${ident(m.name)} = dso_local global { ${Array(members).fill("ptr").join(", ")} } zeroinitializer, section ".maps", align 8, !dbg !${expr}`);
+    used.push(`ptr @${ident(m.name)}`);
+  }
+  globals.push(`@llvm.compiler.used = appending global [${used.length} x ptr] [${used.join(", ")}], section "llvm.metadata"`);
+
+  const decls = [
+    "declare ptr @llvm.preserve.struct.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
+    "declare ptr @llvm.preserve.union.access.index.p0.p0(ptr, i32 immarg)",
+    "declare void @llvm.dbg.value(metadata, metadata, metadata)",
+    "",
+    'attributes #0 = { nounwind "no-trapping-math"="true" }',
+    "",
+  ];
+  const text = [...head, ...globals, "", ...bodies, ...decls, debug.text()].join("\n");
+  return { text, needsV4 };
+}
+
+function emitFunction(
+  fn: IrFunction,
+  debug: DebugInfo,
+  structs: ReadonlyMap<string, DebugStruct>,
+  rodataAt: (offset: number) => string,
+  kernelStructs: ReadonlyMap<string, KernelStruct>,
+): { text: string; needsV4: boolean } {
+  const blocks = reachableBlocks(fn);
+  const byId = new Map(blocks.map((b) => [b.id, b]));
+  const preds = new Map<number, number[]>(blocks.map((b) => [b.id, []]));
+  for (const b of blocks) for (const s of successors(b.term)) preds.get(s)?.push(b.id);
+  const entry = blocks[0]!.id;
+  if (preds.get(entry)!.length) throw new Error(`${fn.name}: the LLVM backend needs an entry block without predecessors`);
+  const { sp, ctx: ctxVar } = debug.subprogram(fn.name, fn.loc?.line ?? 1);
+  let needsV4 = false;
+
+  // Blocks in reverse postorder: every predecessor but a loop's back edge comes first.
+  const order: Block[] = [];
+  const seen = new Set<number>();
+  const visit = (id: number): void => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    for (const s of successors(byId.get(id)!.term)) visit(s);
+    order.push(byId.get(id)!);
+  };
+  visit(entry);
+  order.reverse();
+
+  let temp = 0;
+  const fresh = (): string => `%t${temp++}`;
+  const lines = new Map<number, Line[]>(blocks.map((b) => [b.id, []]));
+  const exitDefs = new Map<number, Map<number, Value>>();
+  const entryVals = new Map<number, Map<number, Value>>();
+  const phis: Phi[] = [];
+  const done = new Set<number>();
+  const pending: Phi[] = [];
+
+  const exitValue = (reg: number, block: number): Value => exitDefs.get(block)?.get(reg) ?? entryValue(reg, block);
+  const entryValue = (reg: number, block: number): Value => {
+    if (reg === fn.ctx.id && block === entry) return { k: "name", name: "%ctx.int" };
+    if (block === entry) return { k: "const", v: 0n };
+    let memo = entryVals.get(block);
+    if (!memo) entryVals.set(block, (memo = new Map()));
+    const hit = memo.get(reg);
+    if (hit) return hit;
+    const ps = preds.get(block)!;
+    if (ps.length === 1 && done.has(ps[0]!)) {
+      const v = exitValue(reg, ps[0]!);
+      memo.set(reg, v);
+      return v;
+    }
+    const phi: Phi = { k: "phi", name: `%r${reg}.b${block}`, reg, block, ops: [] };
+    memo.set(reg, phi);
+    phis.push(phi);
+    if (ps.every((p) => done.has(p))) phi.ops = ps.map((p) => exitValue(reg, p));
+    else pending.push(phi);
+    return phi;
+  };
+
+  const allocas: string[] = [];
+  fn.stack.forEach((s, i) => allocas.push(`  %stack${i} = alloca [${s.size} x i8], align ${Math.max(8, s.align)}`));
+
+  for (const block of order) {
+    const defs = new Map<number, Value>();
+    exitDefs.set(block.id, defs);
+    const out = lines.get(block.id)!;
+    let loc: Loc | undefined = block.id === entry ? fn.loc : undefined;
+    const dbg = (): string => `, !dbg !${debug.location(loc ?? fn.loc ?? { line: 1, column: 1 }, sp)}`;
+    const get = (o: Operand): Value => (o.kind === "imm" ? { k: "const", v: o.value } : defs.get(o.id) ?? entryValue(o.id, block.id));
+    /** Emits one instruction computing a named value. */
+    const inst = (text: (show: (v: Value) => string) => string): Value => {
+      const name = fresh();
+      const d = dbg();
+      out.push((show) => `  ${name} = ${text(show)}${d}`);
+      return { k: "name", name };
+    };
+    /** An i64 holding `v` (extended as `from`) converted to `to`. */
+    const convert = (v: Value, from: IntType | undefined, to: IntType): Value => {
+      if (v.k === "const") return { k: "const", v: to.signed ? BigInt.asIntN(to.bits, v.v) : BigInt.asUintN(to.bits, v.v) };
+      if (to.bits === 64 || (from && widens(from, to))) return v;
+      const t = inst((s) => `trunc i64 ${s(v)} to i${to.bits}`);
+      return inst((s) => `${to.signed ? "sext" : "zext"} i${to.bits} ${s(t)} to i64`);
+    };
+    /** An operand narrowed to i32 (for 32-bit arithmetic). */
+    const low32 = (v: Value): Value => (v.k === "const" ? { k: "const", v: BigInt.asIntN(32, v.v) } : inst((s) => `trunc i64 ${s(v)} to i32`));
+    const widen32 = (v: Value, signed: boolean): Value => inst((s) => `${signed ? "sext" : "zext"} i32 ${s(v)} to i64`);
+    const show32 = (show: (v: Value) => string, v: Value): string => (v.k === "const" ? constText(v.v, 32) : show(v));
+    const def = (r: VReg, v: Value): void => void defs.set(r.id, v);
+    const stackRef = (a: StackAddr): Value => {
+      if (!a.offset) return { k: "name", name: `%stack${a.object}` };
+      return inst(() => `getelementptr inbounds i8, ptr %stack${a.object}, i64 ${a.offset}`);
+    };
+    /** A pointer operand for memory at `base + offset`. */
+    const address = (base: Base, offset: number): Value => {
+      let p: Value;
+      if (base.kind === "stack") p = stackRef({ kind: "stack", object: base.object, offset: (base.offset ?? 0) + offset });
+      else {
+        const b = get(base);
+        const asPtr = inst((s) => `inttoptr i64 ${b.k === "const" ? constText(b.v, 64) : s(b)} to ptr`);
+        p = offset ? inst((s) => `getelementptr i8, ptr ${s(asPtr)}, i64 ${offset}`) : asPtr;
+      }
+      return p;
+    };
+    const argValue = (a: CallArg): Value | undefined => (a.kind === "stack" && a.offset ? stackRef(a) : a.kind === "reg" || a.kind === "imm" ? get(a) : undefined);
+    const argText = (a: CallArg, v: Value | undefined, show: (v: Value) => string): string => {
+      if (a.kind === "rodata") return rodataAt(a.offset);
+      if (a.kind === "map") return `ptr @${ident(a.name)}`;
+      if (a.kind === "stack") return v ? `ptr ${show(v)}` : `ptr %stack${a.object}`;
+      return `i64 ${v!.k === "const" ? constText((v as { v: bigint }).v, 64) : show(v!)}`;
+    };
+    const helperCall = (id: number, args: string[] | ((show: (v: Value) => string) => string[])): Value =>
+      inst((s) => `call i64 inttoptr (i64 ${id} to ptr)(${(typeof args === "function" ? args(s) : args).join(", ")})`);
+
+    if (block.id === entry) {
+      const d = dbg();
+      out.push(() => `  call void @llvm.dbg.value(metadata ptr %ctx, metadata !${ctxVar}, metadata !DIExpression())${d}`);
+      out.push(() => `  %ctx.int = ptrtoint ptr %ctx to i64`);
+    }
+
+    const arith = (i: Extract<Inst, { op: "bin" }>): Value => {
+      const t = i.dst.type;
+      const bits = t.bits === 64 ? 64 : 32;
+      const a = get(i.a);
+      const b = get(i.b);
+      const narrow = (v: Value): Value => (bits === 64 ? v : low32(v));
+      const showN = (show: (v: Value) => string, v: Value): string => (bits === 64 ? (v.k === "const" ? constText(v.v, 64) : show(v)) : show32(show, v));
+      const x = narrow(a);
+      let y = narrow(b);
+      let r: Value;
+      if (i.kind === "shl" || i.kind === "shr") {
+        if (y.k === "const") y = { k: "const", v: BigInt.asUintN(64, y.v) & BigInt(bits - 1) };
+        else {
+          const yy = y;
+          y = inst((s) => `and i${bits} ${s(yy)}, ${bits - 1}`);
+        }
+        const op = i.kind === "shl" ? "shl" : t.signed ? "ashr" : "lshr";
+        r = inst((s) => `${op} i${bits} ${showN(s, x)}, ${showN(s, y)}`);
+      } else if (i.kind === "div" || i.kind === "mod") {
+        if (t.signed) needsV4 = true;
+        const divisor = y.k === "const" ? BigInt.asIntN(bits, y.v) : undefined;
+        if (divisor !== undefined && divisor !== 0n && !(t.signed && divisor === -1n)) {
+          const op = (t.signed ? "s" : "u") + (i.kind === "div" ? "div" : "rem");
+          r = inst((s) => `${op} i${bits} ${showN(s, x)}, ${showN(s, y)}`);
+        } else {
+          // BPF's own instruction: defined for every divisor, as LLVM's udiv/sdiv are not.
+          const op = `${t.signed ? "s" : ""}${i.kind === "div" ? "/" : "%"}=`;
+          const c = bits === 64 ? "r" : "w";
+          r = inst((s) => `call i${bits} asm "$0 ${op} $2", "=${c},0,${c}"(i${bits} ${showN(s, x)}, i${bits} ${showN(s, y)})`);
+        }
+      } else r = inst((s) => `${LLVM_BIN[i.kind as keyof typeof LLVM_BIN]} i${bits} ${showN(s, x)}, ${showN(s, y)}`);
+      return bits === 64 ? r : widen32(r, t.signed);
+    };
+
+    for (const i of block.insts) {
+      if (i.loc) loc = i.loc;
+      switch (i.op) {
+        case "mov":
+          def(i.dst, convert(get(i.src), i.src.type, i.dst.type));
+          break;
+        case "bin":
+          def(i.dst, arith(i));
+          break;
+        case "neg":
+        case "not": {
+          const t = i.dst.type;
+          const bits = t.bits === 64 ? 64 : 32;
+          const a = get(i.a);
+          const x = bits === 64 ? a : low32(a);
+          const showX = (s: (v: Value) => string): string => (x.k === "const" ? constText(x.v, bits) : s(x));
+          const r = inst((s) => (i.op === "neg" ? `sub i${bits} 0, ${showX(s)}` : `xor i${bits} ${showX(s)}, -1`));
+          def(i.dst, bits === 64 ? r : widen32(r, t.signed));
+          break;
+        }
+        case "ctx": {
+          const bits = i.size * 8;
+          const p = i.offset ? inst(() => `getelementptr inbounds i8, ptr %ctx, i64 ${i.offset}`) : undefined;
+          const v = inst((s) => `load i${bits}, ptr ${p ? s(p) : "%ctx"}, align ${i.size}`);
+          const loaded: IntType = { bits: bits as 8 | 16 | 32 | 64, signed: i.signed };
+          const wide = bits === 64 ? v : inst((s) => `${i.signed ? "sext" : "zext"} i${bits} ${s(v)} to i64`);
+          def(i.dst, convert(wide, loaded, i.dst.type));
+          break;
+        }
+        case "kread": {
+          const bits = i.size * 8;
+          const base = get(i.ptr);
+          const basePtr = inst((s) => `inttoptr i64 ${base.k === "const" ? constText(base.v, 64) : s(base)} to ptr`);
+          let addr: Value;
+          const struct = i.core && structs.get(i.core.struct);
+          if (i.core && struct) {
+            const m = struct.members.get(i.core.member)!;
+            const d = dbg();
+            const name = fresh();
+            const union = kernelStructs.get(i.core.struct)?.union;
+            out.push((s) =>
+              union
+                ? `  ${name} = call ptr @llvm.preserve.union.access.index.p0.p0(ptr ${s(basePtr)}, i32 ${m.diIndex})${d}, !llvm.preserve.access.index !${struct.node}`
+                : `  ${name} = call ptr @llvm.preserve.struct.access.index.p0.p0(ptr elementtype(${struct.llvmName}) ${s(basePtr)}, i32 ${m.gepIndex}, i32 ${m.diIndex})${d}, !llvm.preserve.access.index !${struct.node}`,
+            );
+            addr = { k: "name", name };
+          } else addr = i.offset ? inst((s) => `getelementptr i8, ptr ${s(basePtr)}, i64 ${i.offset}`) : basePtr;
+          helperCall(Helper.probe_read_kernel, (s) => [`ptr %stack${i.object}`, `i32 ${i.size}`, `ptr ${s(addr)}`]);
+          const v = inst(() => `load i${bits}, ptr %stack${i.object}, align ${i.size}`);
+          const loaded: IntType = { bits: bits as 8 | 16 | 32 | 64, signed: i.signed };
+          const wide = bits === 64 ? v : inst((s) => `${i.signed ? "sext" : "zext"} i${bits} ${s(v)} to i64`);
+          def(i.dst, convert(wide, loaded, i.dst.type));
+          break;
+        }
+        case "store": {
+          const src = i.src;
+          const p = i.offset ? inst(() => `getelementptr inbounds i8, ptr %stack${i.object}, i64 ${i.offset}`) : undefined;
+          const at = p ? p : ({ k: "name", name: `%stack${i.object}` } as Value);
+          const d = dbg();
+          if (src.kind === "stack") {
+            const p = stackRef(src);
+            out.push((s) => `  store ptr ${s(p)}, ptr ${s(at)}, align 8${d}`);
+          }
+          else {
+            const v = get(src);
+            out.push((s) => `  store i64 ${v.k === "const" ? constText(v.v, 64) : s(v)}, ptr ${s(at)}, align 8${d}`);
+          }
+          break;
+        }
+        case "load": {
+          const bits = i.size * 8;
+          const p = address(i.base, i.offset);
+          const v = inst((s) => `load i${bits}, ptr ${s(p)}, align ${i.size}`);
+          const loaded: IntType = { bits: bits as 8 | 16 | 32 | 64, signed: i.signed };
+          const wide = bits === 64 ? v : inst((s) => `${i.signed ? "sext" : "zext"} i${bits} ${s(v)} to i64`);
+          def(i.dst, convert(wide, loaded, i.dst.type));
+          break;
+        }
+        case "st": {
+          const bits = i.size * 8;
+          const p = address(i.base, i.offset);
+          const v = get(i.src);
+          const narrow = bits === 64 || v.k === "const" ? v : inst((s) => `trunc i64 ${s(v)} to i${bits}`);
+          const d = dbg();
+          out.push((s) => `  store i${bits} ${narrow.k === "const" ? constText(narrow.v, bits) : s(narrow)}, ptr ${s(p)}, align ${i.size}${d}`);
+          break;
+        }
+        case "atomic": {
+          const bits = i.size * 8;
+          const p = address(i.ptr, i.offset);
+          const v = get(i.src);
+          const narrow = bits === 64 || v.k === "const" ? v : inst((s) => `trunc i64 ${s(v)} to i${bits}`);
+          inst((s) => `atomicrmw add ptr ${s(p)}, i${bits} ${narrow.k === "const" ? constText(narrow.v, bits) : s(narrow)} monotonic, align ${i.size}`);
+          break;
+        }
+        case "addr": {
+          const p = stackRef({ kind: "stack", object: i.object, offset: i.offset });
+          def(i.dst, inst((s) => `ptrtoint ptr ${s(p)} to i64`));
+          break;
+        }
+        case "call": {
+          const vals = i.args.map(argValue);
+          const r = helperCall(i.helper, (s) => i.args.map((a, n) => argText(a, vals[n], s)));
+          if (i.dst) def(i.dst, convert(r, undefined, i.dst.type));
+          break;
+        }
+      }
+    }
+    const t = block.term;
+    if (t?.loc) loc = t.loc;
+    const d = dbg();
+    if (!t) out.push(() => `  ret i64 0${d}`);
+    else if (t.op === "jmp") out.push(() => `  br label %b${t.target}${d}`);
+    else if (t.op === "ret") {
+      const v = get(t.value);
+      out.push((s) => `  ret i64 ${v.k === "const" ? constText(v.v, 64) : s(v)}${d}`);
+    } else {
+      if (t.then === t.else) {
+        out.push(() => `  br label %b${t.then}${d}`);
+        done.add(block.id);
+        continue;
+      }
+      const a = get(t.a);
+      const b = get(t.b);
+      const c = inst((s) => `icmp ${PRED[t.cmp]![t.signed ? 1 : 0]} i64 ${a.k === "const" ? constText(a.v, 64) : s(a)}, ${b.k === "const" ? constText(b.v, 64) : s(b)}`);
+      out.push((s) => `  br i1 ${s(c)}, label %b${t.then}, label %b${t.else}${d}`);
+    }
+    done.add(block.id);
+  }
+
+  // Phis created before all their predecessors were done (loops) get their operands now.
+  for (let n = 0; n < pending.length; n++) {
+    const phi = pending[n]!;
+    phi.ops = preds.get(phi.block)!.map((p) => exitValue(phi.reg, p));
+  }
+  // Trivial phis (every operand the same value, or the phi itself) become that value.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const phi of phis) {
+      if (phi.replaced) continue;
+      let same: Value | undefined;
+      let trivial = true;
+      for (const op of phi.ops.map(resolve)) {
+        if (op === phi) continue;
+        if (same && !sameValue(same, op)) {
+          trivial = false;
+          break;
+        }
+        same = op;
+      }
+      if (trivial) {
+        phi.replaced = same ?? { k: "const", v: 0n };
+        changed = true;
+      }
+    }
+  }
+
+  const show = (v: Value): string => {
+    const r = resolve(v);
+    return r.k === "const" ? constText(r.v, 64) : r.name;
+  };
+  const text: string[] = [`define dso_local i64 @${ident(fn.name)}(ptr noundef %ctx) #0 section ${mdString(fn.section)} !dbg !${sp} {`];
+  blocks.forEach((b, n) => {
+    text.push(`b${b.id}:`);
+    if (n === 0) text.push(...allocas);
+    for (const phi of phis) {
+      if (phi.block !== b.id || phi.replaced) continue;
+      const ps = preds.get(b.id)!;
+      text.push(`  ${phi.name} = phi i64 ${phi.ops.map((op, k) => `[ ${show(op)}, %b${ps[k]} ]`).join(", ")}`);
+    }
+    for (const line of lines.get(b.id)!) text.push(line(show));
+  });
+  text.push("}", "");
+  return { text: text.join("\n"), needsV4 };
+}
+
+function successors(t: Terminator | undefined): number[] {
+  if (!t) return [];
+  if (t.op === "jmp") return [t.target];
+  if (t.op === "br") return t.then === t.else ? [t.then] : [t.then, t.else];
+  return [];
+}

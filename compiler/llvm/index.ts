@@ -1,0 +1,122 @@
+// The LLVM backend's entry: the typed IR of a probe file to a BPF object through LLVM's BPF target.
+// Takes the lowered functions (already through the IR passes our own backend gets), `.rodata`, the
+// license, the kernel structs read and the probe file; gives the object bytes, the LLVM IR text,
+// and per program what the compiler reports for our own backend (slots read back from the object,
+// `.rodata` relocation slots, CO-RE relocations and line positions from its `.BTF.ext`).
+// Throws LlvmToolchainError when no suitable LLVM is installed, LlvmError when LLVM fails.
+//
+// emit.ts writes the module (debug.ts its debug metadata); toolchain.ts finds and runs llc/clang.
+
+import { readBpfObject } from "../elf/index.js";
+import { BtfKind, CoreReloKind, parseBtf, parseBtfExt } from "../btf/index.js";
+import type { KernelStruct } from "../frontend/kernel-types.js";
+import type { Insn } from "../isa/index.js";
+import type { IrFunction, Loc, MapDef } from "../ir/index.js";
+import { foldCopies } from "../ir/copies.js";
+import { eliminateDeadCode } from "../ir/dce.js";
+import type { Lowered } from "../frontend/lower.js";
+import type { CompiledProgram, CompileResult } from "../index.js";
+import { emitModule } from "./emit.js";
+import { llvmToObject } from "./toolchain.js";
+
+export { emitModule, type EmitInput, type EmitOutput } from "./emit.js";
+export { findToolchain, missingLlvm, LlvmError, LlvmToolchainError, INSTALL_HINT, type Toolchain } from "./toolchain.js";
+
+export interface LlvmInput {
+  functions: readonly IrFunction[];
+  rodata: Uint8Array;
+  license: string;
+  kernelStructs: ReadonlyMap<string, KernelStruct>;
+  fileName: string;
+  sourceText: string;
+  /** BTF-defined maps of the module, written to `.maps`. */
+  maps?: readonly MapDef[];
+}
+
+export interface LlvmOptions {
+  /** BPF CPU version for llc; default 3, or 4 when the programs divide signed values. */
+  cpu?: 3 | 4;
+}
+
+export interface LlvmProgram {
+  name: string;
+  section: string;
+  insns: Insn[];
+  relocations: { insn: number; symbol: ".rodata" }[];
+  coreRelocations: { insn: number; struct: string; member: string }[];
+  lines: (Loc | undefined)[];
+  stackDepth: number;
+}
+
+export interface LlvmResult {
+  object: Uint8Array;
+  /** The module handed to LLVM (for `--emit llvm` and bug reports). */
+  llvmIr: string;
+  programs: LlvmProgram[];
+  btf: Uint8Array;
+}
+
+export function compileWithLlvm(input: LlvmInput, options: LlvmOptions = {}): LlvmResult {
+  const emitted = emitModule({ functions: input.functions, rodata: input.rodata, license: input.license, structs: input.kernelStructs, fileName: input.fileName, sourceText: input.sourceText, maps: input.maps });
+  const cpu = emitted.needsV4 ? 4 : options.cpu ?? 3;
+  const object = llvmToObject(emitted.text, { cpu });
+  return { object, llvmIr: emitted.text, programs: readPrograms(object), btf: readBpfObject(object).btf ?? new Uint8Array(0) };
+}
+
+/** Each program's slots, relocations and source positions, read back from the object LLVM wrote. */
+export function readPrograms(object: Uint8Array): LlvmProgram[] {
+  const obj = readBpfObject(object);
+  const btf = obj.btf ? parseBtf(obj.btf) : undefined;
+  const ext = obj.btfExt && btf ? parseBtfExt(obj.btfExt, { btf }) : undefined;
+  return obj.programs.map((p) => {
+    const base = p.offset * 8;
+    const inProgram = (off: number): number | undefined => {
+      const slot = (off - base) / 8;
+      return slot >= 0 && slot < p.insns.length ? slot : undefined;
+    };
+    const lines: (Loc | undefined)[] = new Array(p.insns.length).fill(undefined);
+    for (const sec of ext?.lineInfo ?? []) {
+      if (sec.name !== p.section) continue;
+      for (const r of sec.records) {
+        const slot = inProgram(r.insnOff);
+        if (slot !== undefined) lines[slot] = { line: r.line, column: r.col };
+      }
+    }
+    const coreRelocations: LlvmProgram["coreRelocations"] = [];
+    for (const sec of ext?.coreRelos ?? []) {
+      if (sec.name !== p.section) continue;
+      for (const r of sec.records) {
+        const slot = inProgram(r.insnOff);
+        if (slot === undefined || r.kind !== CoreReloKind.FIELD_BYTE_OFFSET || !btf) continue;
+        const t = btf.typeById(r.typeId);
+        const index = Number(r.access?.split(":")[1]);
+        const member = t.kind === BtfKind.STRUCT || t.kind === BtfKind.UNION ? t.members[index]?.name : undefined;
+        if (member !== undefined) coreRelocations.push({ insn: slot, struct: t.name, member });
+      }
+    }
+    let depth = 0;
+    for (const i of p.insns) if ((i.dst === 10 || i.src === 10) && i.off < 0) depth = Math.max(depth, -i.off);
+    return {
+      name: p.name,
+      section: p.section,
+      insns: p.insns,
+      relocations: p.relocations.filter((r) => r.kind === "lddw" && r.symbolSection === ".rodata").map((r) => ({ insn: r.insn, symbol: ".rodata" as const })),
+      coreRelocations,
+      lines,
+      stackDepth: depth,
+    };
+  });
+}
+
+/**
+ * compile()'s hook for `backend: "llvm"`: the lowered file, through the IR passes our own backend
+ * gets, to a CompileResult whose object LLVM wrote.
+ */
+export function compileLowered(lowered: Lowered, kernelStructs: ReadonlyMap<string, KernelStruct>, source: { fileName: string; text: string }, options: LlvmOptions = {}): CompileResult {
+  const functions = lowered.programs.map(({ fn }) => foldCopies(eliminateDeadCode(fn)));
+  const { module } = lowered;
+  const out = compileWithLlvm({ functions, rodata: module.rodata, license: module.license, kernelStructs, fileName: source.fileName, sourceText: source.text, maps: module.maps }, options);
+  const kinds = new Map(lowered.programs.map(({ fn, kind }) => [fn.name, kind]));
+  const programs: CompiledProgram[] = out.programs.map((p) => ({ ...p, kind: kinds.get(p.name)! }));
+  return { object: out.object, programs, rodata: module.rodata, license: module.license, btf: out.btf, diagnostics: [], source };
+}
