@@ -52,28 +52,47 @@ export function codecFor(btf: Btf, typeId: number, options: CodecOptions = {}): 
   if (!perBtf) cache.set(btf, (perBtf = new Map()));
   let codec = perBtf.get(key);
   if (!codec) {
-    const node = new Builder(btf, options).build(typeId, 0);
-    const typeName = btf.typeName(typeId);
-    codec = {
-      size: node.size,
-      typeName,
-      decode(bytes, offset = 0) {
-        if (offset < 0 || offset + node.size > bytes.length) throw new CodecError(`${typeName} needs ${node.size} bytes at offset ${offset}, the buffer has ${bytes.length}`);
-        return node.read(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), bytes, offset);
-      },
-      encode(value) {
-        const out = new Uint8Array(node.size);
-        node.write(new DataView(out.buffer), out, 0, value, typeName);
-        return out;
-      },
-      encodeInto(value, out, offset = 0) {
-        if (offset < 0 || offset + node.size > out.length) throw new CodecError(`${typeName} needs ${node.size} bytes at offset ${offset}, the buffer has ${out.length}`);
-        node.write(new DataView(out.buffer, out.byteOffset, out.length), out, offset, value, typeName);
-      },
-    };
+    codec = wrap(new Builder(btf, options).build(typeId, 0), btf.typeName(typeId));
     perBtf.set(key, codec);
   }
   return codec;
+}
+
+/** One global variable: its name, BTF type and byte offset in its section. */
+export interface VariableLayout {
+  name: string;
+  type: number;
+  offset: number;
+}
+
+/**
+ * A codec for a global data section given its variables' real offsets: clang writes DATASEC offsets as 0
+ * in objects (libbpf fixes them from the ELF symbols), so a DATASEC from an object is decoded this way.
+ */
+export function variablesCodec(btf: Btf, vars: readonly VariableLayout[], size: number, options: CodecOptions = {}): Codec {
+  const b = new Builder(btf, options);
+  const node = b.variables(vars.map((v) => ({ name: v.name, off: v.offset, node: b.build(v.type, 1) })), size);
+  return wrap(node, `section of ${vars.map((v) => v.name).join(", ") || "nothing"}`);
+}
+
+function wrap(node: Node, typeName: string): Codec {
+  return {
+    size: node.size,
+    typeName,
+    decode(bytes, offset = 0) {
+      if (offset < 0 || offset + node.size > bytes.length) throw new CodecError(`${typeName} needs ${node.size} bytes at offset ${offset}, the buffer has ${bytes.length}`);
+      return node.read(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), bytes, offset);
+    },
+    encode(value) {
+      const out = new Uint8Array(node.size);
+      node.write(new DataView(out.buffer), out, 0, value, typeName);
+      return out;
+    },
+    encodeInto(value, out, offset = 0) {
+      if (offset < 0 || offset + node.size > out.length) throw new CodecError(`${typeName} needs ${node.size} bytes at offset ${offset}, the buffer has ${out.length}`);
+      node.write(new DataView(out.buffer, out.byteOffset, out.length), out, offset, value, typeName);
+    },
+  };
 }
 
 /** Decodes `bytes` as BTF type `typeId`. */
@@ -168,7 +187,7 @@ function stringNode(size: number): Node {
     read(_dv, b, o) {
       let end = o;
       let ascii = true;
-      while (end < o + size && b[end] !== 0) ascii &&= b[end++]! < 0x80;
+      for (; end < o + size && b[end] !== 0; end++) if (b[end]! >= 0x80) ascii = false;
       if (!ascii) return utf8.decode(b.subarray(o, end));
       let s = "";
       for (let i = o; i < end; i++) s += String.fromCharCode(b[i]!);
@@ -349,7 +368,10 @@ class Builder {
 
   private datasec(t: Extract<BtfType, { kind: typeof BtfKind.DATASEC }>, depth: number): Node {
     const vars = t.vars.map((v) => ({ name: this.btf.typeById(v.type).name, off: v.offset, node: this.build(v.type, depth + 1) }));
-    const size = t.size || Math.max(0, ...t.vars.map((v) => v.offset + v.size));
+    return this.variables(vars, t.size || Math.max(0, ...t.vars.map((v) => v.offset + v.size)));
+  }
+
+  variables(vars: readonly { name: string; off: number; node: Node }[], size: number): Node {
     return {
       size,
       read(dv, b, o) {

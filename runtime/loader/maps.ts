@@ -7,7 +7,7 @@
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
 import type { Sys } from "../sys/sys.js";
-import { codecFor, type Codec, type CodecOptions } from "./decode.js";
+import { codecFor, variablesCodec, type Codec, type CodecOptions, type VariableLayout } from "./decode.js";
 import type { LoadedMap, LoadedObject } from "./load.js";
 import type { MapSpec, ObjectSpec } from "./object.js";
 
@@ -18,6 +18,8 @@ export interface MapBtfTypes {
   btf: Btf;
   key: number | undefined;
   value: number | undefined;
+  /** Global data: the section's variables at their ELF symbol offsets (the value is decoded by name). */
+  variables?: VariableLayout[];
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();
@@ -37,7 +39,14 @@ export function mapBtfTypes(spec: ObjectSpec, map: MapSpec): MapBtfTypes | undef
   if (!btf) return undefined;
   if (map.origin === "data") {
     const sec = btf.find(map.name, BtfKind.DATASEC);
-    return sec ? { btf, key: undefined, value: sec.id } : undefined;
+    if (!sec || sec.kind !== BtfKind.DATASEC) return undefined;
+    // clang leaves DATASEC offsets at 0 in objects: the ELF symbols have the real ones.
+    const offsets = new Map(map.variables.map((v) => [v.name, v.offset]));
+    const variables = sec.vars.map((v) => {
+      const name = btf.typeById(v.type).name;
+      return { name, type: v.type, offset: offsets.get(name) ?? v.offset };
+    });
+    return { btf, key: undefined, value: sec.id, variables };
   }
   if (map.origin !== "btf") return undefined;
   for (const sec of btf.findByName(".maps", BtfKind.DATASEC)) {
@@ -99,7 +108,8 @@ export class MapView<K = unknown, V = unknown> {
       return c.size === size ? c : undefined; // a BTF type that disagrees with the map's size is not trusted
     };
     this.keyCodec = codec(types?.key, this.keySize);
-    this.valueCodec = codec(types?.value, this.valueSize);
+    this.valueCodec =
+      types?.variables && !options.raw ? variablesCodec(types.btf, types.variables, this.valueSize, options) : codec(types?.value, this.valueSize);
   }
 
   decodeKey(bytes: Uint8Array): K {

@@ -174,6 +174,7 @@ test("close() ends an iterator that is waiting and releases both mappings; open/
     const maps = mappingCount();
     for (let i = 0; i < 50; i++) {
       const rb = openRing(obj);
+      assert.equal(mappingCount(), maps + 2, "consumer page and producer/data mapped");
       run(obj, "rb_output", 1);
       assert.equal(rb.read().length, 1);
       rb.close();

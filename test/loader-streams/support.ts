@@ -51,7 +51,8 @@ export function run(obj: LoadedObject, program: string, repeat = 1): number {
 }
 
 export const openFdCount = (): number => readdirSync("/proc/self/fd").length;
-export const mappingCount = (): number => readFileSync("/proc/self/maps", "utf8").split("\n").length;
+/** Mappings of kernel objects (BPF maps, perf events) in /proc/self/maps; the heap's own mappings come and go. */
+export const mappingCount = (): number => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("anon_inode:")).length;
 
 /** The event struct of the fixture, as decoded from its BTF. */
 export interface Event {

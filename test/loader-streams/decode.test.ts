@@ -1,0 +1,86 @@
+// BTF codecs on the types clang wrote for the fixture: struct members by name, integers as numbers or
+// bigints, char arrays as strings, nested structs and arrays, bitfields, global data sections, and encoding
+// back to the same bytes. Needs clang-19 only (no kernel).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BtfKind, type Btf } from "../../compiler/btf/index.js";
+import { CodecError, codecFor, decodeBtf, encodeBtf, mapBtfTypes, objectBtf, openObject, variablesCodec } from "../../runtime/loader/index.js";
+import { CLANG, expectedEvent, fixture } from "./support.js";
+
+const needsClang = { skip: CLANG ? false : "clang-19 is missing" };
+const btfOf = (): Btf => objectBtf(openObject(fixture("streams"), { name: "streams" }))!;
+const idOf = (btf: Btf, name: string, kind: number = BtfKind.STRUCT): number => btf.find(name, kind)!.id;
+
+test("struct event: names, integer widths and signs, strings, nested struct, arrays, bitfields, u64 beyond 2^53", needsClang, () => {
+  const btf = btfOf();
+  const codec = codecFor(btf, idOf(btf, "event"));
+  assert.equal(codec.size, 64);
+  assert.equal(codec.typeName, "struct event");
+  const e = expectedEvent(5);
+  const bytes = codec.encode(e);
+  const dv = new DataView(bytes.buffer);
+  assert.equal(dv.getBigUint64(0, true), 5n);
+  assert.equal(dv.getInt32(12, true), -5);
+  assert.equal(new TextDecoder().decode(bytes.subarray(16, 27)), "tsbpf-event");
+  assert.equal(bytes[27], 0);
+  assert.equal(dv.getUint16(32, true), 8080);
+  assert.equal(bytes[48]! & 7, 5, "lo: bits 0-2 of the word at 48");
+  assert.equal(bytes[48]! >> 3, 17, "hi: bits 3-7");
+  assert.equal(dv.getBigUint64(56, true), 0xfedcba9876543210n);
+  assert.deepEqual(codec.decode(bytes), e);
+  // At an offset inside a bigger buffer too.
+  const padded = new Uint8Array(100);
+  codec.encodeInto(e, padded, 20);
+  assert.deepEqual(codec.decode(padded, 20), e);
+});
+
+test("int64 'bigint' makes every 8-byte integer a bigint; 'auto' only those beyond 53 bits", needsClang, () => {
+  const btf = btfOf();
+  const id = idOf(btf, "event");
+  const bytes = encodeBtf(btf, id, expectedEvent(7));
+  assert.equal((decodeBtf(btf, id, bytes) as { seq: unknown }).seq, 7);
+  const wide = decodeBtf(btf, id, bytes, { int64: "bigint" }) as { seq: unknown; kind: unknown };
+  assert.equal(wide.seq, 7n);
+  assert.equal(wide.kind, 1, "4-byte integers stay numbers");
+  const big = encodeBtf(btf, id, { seq: 2n ** 60n + 1n });
+  assert.equal((decodeBtf(btf, id, big) as { seq: unknown }).seq, 2n ** 60n + 1n);
+});
+
+test("strings: truncated to leave a NUL, UTF-8 both ways, read up to the first NUL", needsClang, () => {
+  const btf = btfOf();
+  const key = codecFor(btf, idOf(btf, "key"));
+  assert.equal(key.size, 16);
+  const b = key.encode({ kind: 2, name: "a-very-long-name" });
+  assert.equal(b[4 + 11], 0, "the last byte stays NUL");
+  assert.deepEqual(key.decode(b), { kind: 2, name: "a-very-long" });
+  assert.deepEqual(key.decode(key.encode({ kind: 1, name: "héllo" })), { kind: 1, name: "héllo" });
+  const raw = key.encode({ name: "ab" });
+  raw[7] = 0x7a; // bytes after the NUL do not count
+  assert.equal((key.decode(raw) as { name: string }).name, "ab");
+  assert.deepEqual(key.decode(key.encode({})), { kind: 0, name: "" }, "members not given are zero");
+});
+
+test("global data: a section decodes to its variables by name, at their ELF symbol offsets", needsClang, () => {
+  const spec = openObject(fixture("streams"), { name: "streams" });
+  const btf = objectBtf(spec)!;
+  const map = spec.maps.find((m) => m.name === ".bss")!;
+  const types = mapBtfTypes(spec, map)!;
+  assert.deepEqual(
+    types.variables!.map((v) => [v.name, v.offset]),
+    [["seq_counter", 0], ["event_type", 8]],
+  );
+  const bss = variablesCodec(btf, types.variables!, map.valueSize);
+  const bytes = bss.encode({ seq_counter: 42, event_type: 0x1000 });
+  assert.equal(new DataView(bytes.buffer).getBigUint64(8, true), 0x1000n);
+  assert.deepEqual(bss.decode(bytes), { seq_counter: 42, event_type: 0x1000 });
+});
+
+test("errors name the path of the bad value and the buffer too short", needsClang, () => {
+  const btf = btfOf();
+  const codec = codecFor(btf, idOf(btf, "event"));
+  assert.throws(() => codec.encode({ inner: { port: "x" } }), (e: unknown) => e instanceof CodecError && /struct event\.inner\.port: expected an integer/.test(e.message));
+  assert.throws(() => codec.encode({ arr: [1, 2, 3, 4] }), /struct event\.arr: 4 elements for an array of 3/);
+  assert.throws(() => codec.decode(new Uint8Array(10)), /needs 64 bytes/);
+  assert.throws(() => codecFor(btf, idOf(btf, "rb_output", BtfKind.FUNC)), CodecError);
+});
