@@ -1,11 +1,13 @@
-// `tsbpf compile FILE -o OUT.bpf.o [--emit obj|asm]`: compiles a probe file to a BPF ELF object,
-// or prints its disassembly. Diagnostics go to standard error as tsc prints them; a file with
-// errors exits REJECTED (3), an unreadable file or bad option USAGE (2).
+// `tsbpf compile FILE -o OUT.bpf.o [--emit obj|asm] [--backend own|llvm]`: compiles a probe file to a
+// BPF ELF object, or prints its disassembly. Diagnostics go to standard error as tsc prints them; a
+// file with errors exits REJECTED (3), an unreadable file or bad option USAGE (2), as does
+// `--backend llvm` without a suitable LLVM (the message names the package to install).
 
 import { writeFileSync } from "node:fs";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
+import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -13,7 +15,15 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const out = argv.output as string | undefined;
   if (emit === "obj" && !out) throw new UserError("name the object file with -o FILE (or use --emit asm to print the disassembly)");
 
-  const result = compile(file, { arch: argv.arch as string | undefined });
+  const backend = (argv.backend as string | undefined) ?? "own";
+  if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
+  let result: ReturnType<typeof compile>;
+  try {
+    result = compile(file, { arch: argv.arch as string | undefined, backend });
+  } catch (error) {
+    if (error instanceof LlvmToolchainError) throw new UserError(error.message);
+    throw error;
+  }
   if (result.diagnostics.length) {
     const unreadable = result.diagnostics.length === 1 && result.diagnostics[0]!.code === "TSBPF1000";
     if (unreadable) throw new UserError(result.diagnostics[0]!.message);
