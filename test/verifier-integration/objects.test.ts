@@ -1,0 +1,180 @@
+// The verifier model on whole objects, beside the kernel: every example and every compiler fixture
+// that compiles is accepted by the model (as `tsbpf verify` links and describes it) and by the running
+// kernel (runtime/loader's loadObject); clang-19 objects go through the CLI; rejections show the C or
+// TypeScript source line; the JSON output's shape.
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile, type CompileResult } from "../../compiler/index.js";
+import { assemble, encode } from "../../compiler/isa/index.js";
+import { readElf } from "../../compiler/elf/index.js";
+import { verifyObject } from "../../cli/commands/verify.js";
+import { LoadError, loadObject, openObject } from "../../runtime/loader/index.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+
+const sys = openSys();
+const noKernel = missingRoot() ?? missingBpf(sys);
+const CLANG = spawnSync("clang-19", ["--version"]).status === 0 ? "clang-19" : undefined;
+const TMP = mkdtempSync(join(tmpdir(), "tsbpf-verify-"));
+const HERE = "test/verifier-integration/fixtures";
+const FIXTURES = "test/compiler/fixtures";
+
+/** Runs `tsbpf verify` asynchronously, so the CLI tests overlap. */
+function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "verify", ...args]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const tracepointFormat = (group: string, name: string): string | undefined => {
+  const path = join(FIXTURES, "tracepoints", group, `${name}.format`);
+  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+};
+
+/** Loads every program of an object into the kernel; gives the rejection, if any. */
+function kernelVerdict(bytes: Uint8Array, name: string): { accepted: boolean; reason?: string } {
+  try {
+    loadObject(sys, openObject(bytes, { name })).close();
+    return { accepted: true };
+  } catch (e) {
+    if (e instanceof LoadError) return { accepted: false, reason: e.reason };
+    throw e;
+  }
+}
+
+function checkBoth(bytes: Uint8Array, name: string): void {
+  const model = verifyObject(bytes, { name });
+  const rejected = model.programs.filter((p) => !p.accepted).map((p) => `${p.name}: ${p.error?.text}`);
+  assert.deepEqual(rejected, [], `${name}: the model rejects`);
+  assert.ok(model.programs.length > 0);
+  if (!noKernel) {
+    const k = kernelVerdict(bytes, name);
+    assert.ok(k.accepted, `${name}: the kernel rejects: ${k.reason}`);
+  }
+}
+
+function compiled(path: string, fixture = false): CompileResult {
+  const r = compile(path, fixture ? { tracepointFormat } : {});
+  assert.deepEqual(r.diagnostics, [], `${path} does not compile`);
+  return r;
+}
+
+function clang(name: string): string {
+  const out = join(TMP, `${name}.bpf.o`);
+  if (existsSync(out)) return out;
+  const r = spawnSync(CLANG!, ["-O2", "-g", "-target", "bpf", "-c", join(HERE, `${name}.bpf.c`), "-o", out], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return out;
+}
+
+test("every example is accepted by the model and by the kernel", () => {
+  const examples = readdirSync("examples").filter((f) => f.endsWith(".ts"));
+  assert.ok(examples.length >= 3);
+  for (const f of examples) checkBoth(compiled(join("examples", f)).object, f.replace(/\.ts$/, ""));
+});
+
+test("every compiler fixture that compiles is accepted by the model and by the kernel", () => {
+  let n = 0;
+  for (const f of readdirSync(FIXTURES).filter((x) => x.endsWith(".ts"))) {
+    const r = compile(join(FIXTURES, f), { tracepointFormat });
+    if (r.diagnostics.length) continue;
+    checkBoth(r.object, f.replace(/\.ts$/, ""));
+    n++;
+  }
+  assert.ok(n >= 10, `only ${n} fixtures compiled`);
+});
+
+describe("tsbpf verify on files", { concurrency: true }, () => {
+test("clang objects: a missing null check is rejected by both, shown at the C line", { skip: CLANG ? false : "clang-19 is missing" }, async () => {
+  const obj = clang("no-null-check");
+  const r = await cli(obj);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stdout, /no-null-check\.bpf\.c:16:\d+ - error TSBPF2002: `bpf_map_lookup_elem\(&values, &key\)` may be null here/);
+  assert.match(r.stdout, /^16 +return \*v;$/m);
+  assert.match(r.stdout, /note: the verifier model rejects instruction \d+ `r0 = \*\(u64 \*\)\(r0 \+0\)`: R0 invalid mem access 'map_value_or_null'/);
+  if (!noKernel) {
+    const k = kernelVerdict(readFileSync(obj), "no_null_check");
+    assert.equal(k.accepted, false);
+    assert.match(k.reason!, /map_value_or_null/);
+  }
+});
+
+test("--json: the verdict per program, the error with its instruction, code, hint and source position", { skip: CLANG ? false : "clang-19 is missing" }, async () => {
+  const r = await cli(clang("no-null-check"), "--json");
+  assert.equal(r.status, 3);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.accepted, false);
+  assert.match(out.file, /no-null-check\.bpf\.o$/);
+  assert.equal(out.programs.length, 1);
+  const [p] = out.programs;
+  assert.deepEqual(Object.keys(p).sort(), ["accepted", "error", "insns", "name", "processed", "progType", "section"]);
+  assert.equal(p.name, "no_null_check");
+  assert.equal(p.section, "kprobe/do_unlinkat");
+  assert.equal(p.progType, "kprobe");
+  assert.equal(p.accepted, false);
+  assert.equal(p.error.register, 0);
+  assert.equal(p.error.insn, "r0 = *(u64 *)(r0 +0)");
+  assert.equal(p.error.code, "TSBPF2002");
+  assert.match(p.error.message, /map_value_or_null/);
+  assert.match(p.error.state, /^map_value_or_null/);
+  assert.match(p.error.text, /^instruction \d+ /);
+  assert.equal(p.error.source.line, 16);
+  assert.match(p.error.source.file, /no-null-check\.bpf\.c$/);
+  assert.equal(p.error.source.text.trim(), "return *v;");
+  assert.equal(p.error.expression, "*v");
+  assert.equal(p.error.source.text.slice(p.error.source.column - 1, p.error.source.column + 1), "*v");
+});
+
+test("clang objects: a map, a sub-program and printk are accepted by the CLI (--log: kernel-style, under source lines) and the kernel", { skip: CLANG ? false : "clang-19 is missing" }, async () => {
+  const obj = clang("counts");
+  const r = await cli(obj, "--log");
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^count_unlinks \(tracepoint\/syscalls\/sys_enter_unlinkat, tracepoint\): accepted, \d+ instructions processed/m);
+  assert.match(r.stdout, /^ {2}; __u64 \*n = bpf_map_lookup_elem\(&counts, &pid\); @ .*counts\.bpf\.c:14$/m);
+  assert.match(r.stdout, /^ {2}\d+: \(85\) call bpf_map_lookup_elem#1$/m);
+  assert.match(r.stdout, /^ {2}\d+: \(95\) exit$/m);
+  if (!noKernel) assert.ok(kernelVerdict(readFileSync(obj), "counts").accepted);
+});
+
+test("a TypeScript probe: accepted through the CLI, and a broken object shows the TypeScript line", async () => {
+  const ok = await cli("examples/unlink-tracepoint.ts", "--json");
+  assert.equal(ok.status, 0, ok.stderr);
+  const out = JSON.parse(ok.stdout);
+  assert.equal(out.accepted, true);
+  assert.deepEqual(out.programs.map((p: { name: string; progType: string }) => [p.name, p.progType]), [["unlinkat", "tracepoint"]]);
+
+  // Break the compiled object: the first slot of line 10 (the printk) reads below the stack.
+  const r = compiled("examples/unlink-tracepoint.ts");
+  const p = r.programs[0]!;
+  const at = p.lines.findIndex((l) => l?.line === 10);
+  const bytes = new Uint8Array(r.object);
+  const section = readElf(bytes).sections.find((s) => s.name === p.section)!;
+  bytes.set(encode(assemble("r1 = *(u64 *)(r10 - 520)")), section.offset + at * 8);
+  const path = join(TMP, "broken.bpf.o");
+  writeFileSync(path, bytes);
+  const bad = await cli(path);
+  assert.equal(bad.status, 3);
+  assert.match(bad.stdout, /unlink-tracepoint\.ts:10:\d+ - error TSBPF2004: /);
+  assert.match(bad.stdout, /^10 +printk\(`unlinkat by/m);
+  if (!noKernel) assert.equal(kernelVerdict(bytes, "broken").accepted, false);
+});
+
+test("usage: no file and no --insns-hex, or a file that is not an object, exits 2", async () => {
+  assert.equal((await cli()).status, 2);
+  const notElf = join(TMP, "not-elf.o");
+  writeFileSync(notElf, "hello");
+  const r = await cli(notElf);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /not-elf\.o: /);
+});
+});
