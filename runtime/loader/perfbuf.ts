@@ -148,10 +148,13 @@ export class PerfBuffer {
         const type = r.view.getUint32(off, true);
         const size = r.view.getUint16(off + 6, true);
         if (size < 8) throw new Error(`perf ring of CPU ${r.cpu}: corrupt record of ${size} bytes at ${tail}`);
-        const rec = off + size <= r.size ? r.data.subarray(off, off + size) : this.unwrap(r, off, size);
-        const dv = new DataView(rec.buffer, rec.byteOffset, rec.length);
+        const whole = off + size <= r.size;
+        const rec = whole ? r.data.subarray(off, off + size) : this.unwrap(r, off, size);
+        // A record in one piece is read through the ring's own DataView; only wrapped ones need another.
+        const dv = whole ? r.view : new DataView(rec.buffer, rec.byteOffset, rec.length);
+        const at = whole ? off : 0;
         if (type === PERF_RECORD_SAMPLE) {
-          const raw = dv.getUint32(8, true);
+          const raw = dv.getUint32(at + 8, true);
           n++;
           try {
             h.sample(rec.subarray(12, 12 + raw), r.cpu);
@@ -160,7 +163,7 @@ export class PerfBuffer {
           }
         } else {
           if (type === PERF_RECORD_LOST) {
-            const count = Number(dv.getBigUint64(16, true));
+            const count = Number(dv.getBigUint64(at + 16, true));
             this.lostTotal += count;
             h.lost?.(count, r.cpu);
           }

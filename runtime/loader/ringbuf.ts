@@ -29,6 +29,11 @@ const SLICE_MS = 100;
 
 /** Gets each record's payload; the view is valid only during the call. Return `false` to stop draining. */
 export type RecordHandler = (data: Uint8Array) => void | boolean;
+/**
+ * Gets each record as `size` bytes at `offset` of `ring` (the mapped data area, valid only during the call),
+ * so that nothing is allocated per record; `codec.decode(ring, offset)` reads in place. `false` stops.
+ */
+export type RawRecordHandler = (ring: Uint8Array, offset: number, size: number) => void | boolean;
 
 export class RingBuffer {
   /** Data area size in bytes (the map's max_entries, a power of two). */
@@ -96,14 +101,21 @@ export class RingBuffer {
   /**
    * Hands every committed record to `handler`, in order, skipping discarded ones; stops at a record still
    * being written (BUSY), after `max` records, or when the handler returns false. Gives the number handled.
-   * Each record's space goes back to the producer as soon as its handler returns (or throws).
+   * A record's space goes back to the producer after its handler returns (or throws), at the latest when
+   * drain returns.
    */
   drain(handler: RecordHandler, max = Infinity): number {
+    return this.drainRaw((ring, off, size) => handler(ring.subarray(off, off + size)), max);
+  }
+
+  /** drain() without a view per record: the handler gets the data area, the record's offset and size. */
+  drainRaw(handler: RawRecordHandler, max = Infinity): number {
     if (this.closed) return 0;
     const { headers, data, mask } = this;
     let prod = Number(Atomics.load(this.producerPos, 0));
     let cons = this.cons;
     let n = 0;
+    let unpublished = 0;
     try {
       while (n < max) {
         if (cons >= prod) {
@@ -115,20 +127,27 @@ export class RingBuffer {
         const len = Atomics.load(headers, off >> 2);
         if (len & BUSY_BIT) break;
         const size = len & LEN_MASK;
-        const next = cons + ((size + HDR_SZ + 7) & ~7);
+        const skip = (len & DISCARD_BIT) !== 0;
+        let more = true;
         try {
-          if (!(len & DISCARD_BIT)) {
+          if (!skip) {
             n++;
-            if (handler(data.subarray(off + HDR_SZ, off + HDR_SZ + size)) === false) break;
+            more = handler(data, off + HDR_SZ, size) !== false;
           }
         } finally {
-          cons = next;
-          // Release: the kernel may reuse the space only after we are done reading it.
-          Atomics.store(this.consumerPos, 0, BigInt(cons));
+          cons += (size + HDR_SZ + 7) & ~7;
+          // Release: the kernel may reuse the space only after we are done reading it. Publishing every 64
+          // records rather than each one saves a BigInt store per record and still frees space during long drains.
+          if (++unpublished === 64) {
+            Atomics.store(this.consumerPos, 0, BigInt(cons));
+            unpublished = 0;
+          }
         }
+        if (!more) break;
       }
     } finally {
       this.cons = cons;
+      if (unpublished > 0) Atomics.store(this.consumerPos, 0, BigInt(cons));
     }
     return n;
   }

@@ -38,6 +38,17 @@ test("bpf_ringbuf_output records come out in order, decoded by the object's BTF"
         assert.deepEqual(codec.encode(codec.decode(raw)), raw, "encode(decode(x)) is x");
       });
       assert.equal(rb.drain(() => assert.fail("no more records")), 0);
+      // drainRaw: the same records read in place from the mapped ring, no view per record.
+      run(obj, "rb_output", 3);
+      const inPlace: unknown[] = [];
+      assert.equal(
+        rb.drainRaw((ring, offset, size) => {
+          assert.equal(size, 64);
+          inPlace.push(codec.decode(ring, offset));
+        }),
+        3,
+      );
+      assert.deepEqual(inPlace, [10, 11, 12].map(expectedEvent));
     } finally {
       rb.close();
     }
