@@ -27,8 +27,8 @@ export interface Outcome {
 }
 
 /** Runs every named program of an object on each of its contexts, in the VM. */
-export async function runAll(object: Uint8Array, contexts: ReadonlyMap<string, readonly Uint8Array[]>, btf?: string): Promise<Map<string, Outcome[]>> {
-  const sim = await simulate(object, { tier: "interpreter", btf });
+export async function runAll(object: Uint8Array, contexts: ReadonlyMap<string, readonly Uint8Array[]>, btf?: string, verify = true): Promise<Map<string, Outcome[]>> {
+  const sim = await simulate(object, { tier: "interpreter", btf, verify });
   const out = new Map<string, Outcome[]>();
   for (const [program, ctxs] of contexts) {
     out.set(
