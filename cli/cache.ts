@@ -3,8 +3,8 @@
 // The key covers everything the object depends on: the source text and the path it is compiled under (line info
 // names it), the compiler's own files and TypeScript's (by size and mtime, so a rebuild or upgrade misses), and
 // the running kernel (tracepoint formats and BTF types come from it). This module must stay cheap to import:
-// it is on the path that skips TypeScript.
-import { createHash } from "node:crypto";
+// it is on the path that skips TypeScript (so it hashes with MurmurHash3 rather than node:crypto, whose
+// ~40 internal modules cost 10-40 ms to load; the key guards against edits, not adversaries).
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir, release, version } from "node:os";
@@ -12,7 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Bumped when the key's recipe or the file layout changes. */
-const FORMAT = "tsbpf-object-cache-1";
+const FORMAT = "tsbpf-object-cache-2";
 
 /**
  * Where objects are cached: $XDG_CACHE_HOME/tsbpf when XDG_CACHE_HOME is set; otherwise node_modules/.cache/tsbpf
@@ -30,7 +30,8 @@ export function cacheDir(probeFile: string, env: NodeJS.ProcessEnv = process.env
 
 /** The cache key of an object compiled from `text` under the name `file` by this compiler on this kernel. */
 export function objectKey(file: string, text: string | Uint8Array): string {
-  return createHash("sha256").update(`${FORMAT}\0${compilerFingerprint()}\0${process.arch}\0${release()}\0${version()}\0${file}\0`).update(text).digest("hex").slice(0, 32);
+  const head = Buffer.from(`${FORMAT}\0${compilerFingerprint()}\0${process.arch}\0${release()}\0${version()}\0${file}\0`);
+  return murmur3x86_128(Buffer.concat([head, typeof text === "string" ? Buffer.from(text) : text]));
 }
 
 export const objectPath = (dir: string, key: string): string => join(dir, `${key}.bpf.o`);
@@ -82,7 +83,7 @@ let fingerprint: string | undefined;
  */
 export function compilerFingerprint(): string {
   if (fingerprint) return fingerprint;
-  const hash = createHash("sha256");
+  const hash: string[] = [];
   const root = fileURLToPath(new URL("../compiler/", import.meta.url));
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
@@ -95,14 +96,73 @@ export function compilerFingerprint(): string {
   try {
     statInto(hash, createRequire(import.meta.url).resolve("typescript"));
   } catch {
-    hash.update("no typescript");
+    hash.push("no typescript");
   }
-  return (fingerprint = hash.digest("hex"));
+  return (fingerprint = murmur3x86_128(Buffer.from(hash.join(""))));
 }
 
-function statInto(hash: ReturnType<typeof createHash>, path: string): void {
+function statInto(hash: string[], path: string): void {
   const s = statSync(path);
-  hash.update(`${path}\0${s.size}\0${s.mtimeMs}\n`);
+  hash.push(`${path}\0${s.size}\0${s.mtimeMs}\n`);
+}
+
+const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r));
+const fmix = (h: number): number => {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+};
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93;
+const mixK = (k: number, a: number, r: number, b: number): number => Math.imul(rotl(Math.imul(k, a), r), b);
+
+/** MurmurHash3_x86_128 (Austin Appleby's public-domain algorithm), seed 0, as 32 hex digits (h1..h4, each big-endian). */
+export function murmur3x86_128(data: Uint8Array): string {
+  let h1 = 0;
+  let h2 = 0;
+  let h3 = 0;
+  let h4 = 0;
+  const len = data.length;
+  const view = new DataView(data.buffer, data.byteOffset, len);
+  const end = len & ~15;
+  for (let i = 0; i < end; i += 16) {
+    h1 ^= mixK(view.getUint32(i, true), C1, 15, C2);
+    h1 = (Math.imul(((rotl(h1, 19) + h2) | 0), 5) + 0x561ccd1b) | 0;
+    h2 ^= mixK(view.getUint32(i + 4, true), C2, 16, C3);
+    h2 = (Math.imul(((rotl(h2, 17) + h3) | 0), 5) + 0x0bcaa747) | 0;
+    h3 ^= mixK(view.getUint32(i + 8, true), C3, 17, C4);
+    h3 = (Math.imul(((rotl(h3, 15) + h4) | 0), 5) + 0x96cd1c35) | 0;
+    h4 ^= mixK(view.getUint32(i + 12, true), C4, 18, C1);
+    h4 = (Math.imul(((rotl(h4, 13) + h1) | 0), 5) + 0x32ac3b17) | 0;
+  }
+  const rest = len & 15;
+  if (rest > 0) {
+    const k = [0, 0, 0, 0];
+    for (let i = 0; i < rest; i++) k[i >> 2]! |= data[end + i]! << ((i & 3) * 8);
+    if (rest > 12) h4 ^= mixK(k[3]!, C4, 18, C1);
+    if (rest > 8) h3 ^= mixK(k[2]!, C3, 17, C4);
+    if (rest > 4) h2 ^= mixK(k[1]!, C2, 16, C3);
+    h1 ^= mixK(k[0]!, C1, 15, C2);
+  }
+  h1 ^= len;
+  h2 ^= len;
+  h3 ^= len;
+  h4 ^= len;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  return [h1, h2, h3, h4].map((h) => (h >>> 0).toString(16).padStart(8, "0")).join("");
 }
 
 function isDirectory(path: string): boolean {

@@ -2,12 +2,16 @@
 // Takes object bytes (plus how to name and describe them); gives an exit code once streaming ends (Ctrl-C, SIGTERM
 // or --duration), having released every map, program and perf event on every path. Failures a user meets first
 // (not root, no tracefs, kprobes compiled out, unknown target, verifier rejection) become one-sentence UserErrors.
-// Output is read from a private tracefs instance, because since Linux 6.5 trace_pipe has one reader at a time
-// (a second open is EBUSY): with an instance, two runs (or a `cat trace_pipe`) can stream side by side.
-import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
-import { ElfError } from "../compiler/elf/index.js";
-import { missingRoot, missingTracefs, openSys, tracefsPath, LogLevel, type Sys } from "../runtime/sys/index.js";
-import { AttachError, LoadError, ObjectError, Session, TracePipe, tracepointAlternative, type Attachment, type LoadedObject, type TraceLine } from "../runtime/loader/index.js";
+// Output is read from the loader's private tracefs instance (runtime/loader/trace.ts), because since Linux 6.5
+// trace_pipe has one reader at a time: with an instance, two runs (or a `cat trace_pipe`) stream side by side.
+// Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
+import { ElfError } from "../compiler/elf/types.js";
+import { missingRoot, missingTracefs, openSys, LogLevel } from "../runtime/sys/index.js";
+import { AttachError, LoadError, ObjectError } from "../runtime/loader/errors.js";
+import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
+import type { LoadedObject } from "../runtime/loader/load.js";
+import { Session } from "../runtime/loader/session.js";
+import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 
 export interface StreamOptions {
@@ -49,11 +53,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   // SIGINT/SIGTERM release everything at once (synchronously), then end the stream so the command returns 0.
   session.releaseOnExit(() => stop());
-  let output: PrivatePipe | undefined;
   try {
     const loaded = load(session, bytes, options, log);
-    output = openOutput(session.sys, verbose, log);
-    const pipe = output.pipe;
+    // Before attaching, so that no line is lost: the instance buffers from the moment its event is enabled.
+    const pipe = openOutput(session, verbose, log);
     const { attached, skipped } = attachEach(loaded, options);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
@@ -72,87 +75,24 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return ExitCode.OK;
   } finally {
+    // Closes the pipe too, then removes its instance.
     await session.close();
-    await output?.close();
   }
 }
 
-interface PrivatePipe {
-  pipe: TracePipe;
-  /** Closes the pipe, then removes the instance (the kernel refuses while the pipe is open). */
-  close(): Promise<void>;
-}
-
-const INSTANCE_PREFIX = "tsbpf-";
-
-/**
- * A tracefs instance of our own with only the bpf_trace_printk event enabled, and its trace_pipe. Falls back to the
- * shared trace_pipe where instances are unavailable. Instances left by a killed run (SIGKILL, crash) are removed here.
- */
-function openOutput(sys: Sys, verbose: boolean, log: (line: string) => void): PrivatePipe {
-  const root = tracefsPath();
-  const instances = `${root}/instances`;
-  removeStaleInstances(instances);
-  const dir = `${instances}/${INSTANCE_PREFIX}${process.pid}`;
-  let made = false;
-  try {
-    mkdirSync(dir);
-    made = true;
-    writeFileSync(`${dir}/events/bpf_trace/bpf_trace_printk/enable`, "1");
-    const pipe = TracePipe.open({ path: `${dir}/trace_pipe`, sys });
-    if (verbose) log(`reading bpf_printk output from the tracefs instance ${dir}`);
-    return {
-      pipe,
-      close: async () => {
-        await pipe.close();
-        removeInstance(dir);
-      },
-    };
-  } catch (error) {
-    if (made) removeInstance(dir);
-    if (verbose) log(`no private tracefs instance (${(error as Error).message}); reading the shared trace_pipe`);
-  }
+/** The session's trace pipe (a private tracefs instance, else the shared pipe), its failures as one sentence. */
+function openOutput(session: Session, verbose: boolean, log: (line: string) => void): TracePipe {
   let pipe: TracePipe;
   try {
-    pipe = TracePipe.open({ sys });
+    pipe = session.tracePipe();
   } catch (error) {
-    if (error instanceof AttachError && /EBUSY/.test(error.message)) {
-      throw new UserError(`another process is reading ${root}/trace_pipe, and the kernel allows one reader at a time; stop it (cat, another tsbpf) and try again`, ExitCode.NO_PERMISSION);
-    }
+    if (error instanceof AttachError) throw new UserError(error.message, ExitCode.NO_PERMISSION);
     throw error;
   }
-  return { pipe, close: () => pipe.close() };
-}
-
-function removeInstance(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    // still referenced or already gone: the next run's removeStaleInstances retries
+  if (verbose) {
+    log(pipe.instance ? `reading bpf_printk output from the tracefs instance ${pipe.instance}` : `no private tracefs instance (${pipe.fallback ?? "none asked for"}); reading the shared trace_pipe`);
   }
-}
-
-function removeStaleInstances(instances: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(instances);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const pid = Number(name.slice(INSTANCE_PREFIX.length));
-    if (!name.startsWith(INSTANCE_PREFIX) || !Number.isInteger(pid) || pid <= 0 || alive(pid)) continue;
-    removeInstance(`${instances}/${name}`);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return pipe;
 }
 
 function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void): LoadedObject {

@@ -3,7 +3,7 @@
 // duration ends, then detaches and releases everything. The loading and streaming live in ../stream.ts,
 // shared with `tsbpf run`; this command only reads the object.
 import { readFileSync } from "node:fs";
-import { objectNameOf } from "../../runtime/loader/index.js";
+import { objectNameOf } from "../../runtime/loader/object.js";
 import { UserError } from "../exit-codes.js";
 import { parseDuration, preflight, streamObject } from "../stream.js";
 

@@ -3,8 +3,9 @@
 // whose members encode the map: `__uint(name, N)` is `int (*name)[N]` (N is the array length) for type,
 // max_entries, key_size, value_size, map_flags; `__type(key|value, T)` is `T *key` (the size is sizeof(T)).
 
-import { BtfKind, parseBtf, type Btf, type BtfStruct } from "../../compiler/btf/index.js";
-import type { BpfMapSection, BpfObject } from "../../compiler/elf/index.js";
+import { BtfKind, type BtfStruct } from "../../compiler/btf/types.js";
+import { parseBtf, type Btf } from "../../compiler/btf/parse.js";
+import type { BpfMapSection, BpfObject } from "../../compiler/elf/read.js";
 import { ObjectError } from "./errors.js";
 import type { BtfMapReader, MapDefinition } from "./object.js";
 

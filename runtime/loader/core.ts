@@ -5,9 +5,11 @@
 // width when the kernel's field is narrower or wider), LDDW imm64; unresolvable ones are poisoned.
 
 import { readFileSync } from "node:fs";
-import { Class, Op, opClass, opSize, Size, Source, type Insn } from "../../compiler/isa/index.js";
-import { parseBtf, parseBtfExt, resolveCoreRelo, type Btf, type CoreResult } from "../../compiler/btf/index.js";
-import type { BpfObject } from "../../compiler/elf/index.js";
+import { Class, Op, opClass, opSize, Size, Source } from "../../compiler/isa/opcodes.js";
+import type { Insn } from "../../compiler/isa/insn.js";
+import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
+import { resolveCoreRelo, type CoreResult } from "../../compiler/btf/core.js";
+import type { BpfObject } from "../../compiler/elf/read.js";
 import { ObjectError } from "./errors.js";
 
 /** Per ELF section name: instruction slot in the section → resolution. */

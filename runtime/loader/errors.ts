@@ -38,6 +38,8 @@ export type AttachFailure =
   | "not-found"
   /** The kernel said EPERM/EACCES. */
   | "permission"
+  /** Another process holds it: the shared trace_pipe allows one reader at a time (EBUSY). */
+  | "busy"
   /** Anything else the kernel refused. */
   | "kernel";
 

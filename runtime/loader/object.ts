@@ -4,7 +4,8 @@
 // and map specs for legacy `maps`, BTF-defined `.maps` (through a pluggable reader) and global data
 // (.rodata*, .data*, .bss*). Pure: no syscalls, no files.
 
-import { readBpfObject, STT, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/index.js";
+import { readBpfObject, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/read.js";
+import { STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { ObjectError } from "./errors.js";
 

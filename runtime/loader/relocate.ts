@@ -4,7 +4,9 @@
 // layout, CO-RE resolutions patched in when given) and the list of LDDW slots that refer to maps or global data. `encodeProgram` then writes the map
 // fds into those slots. Pure: fds are only numbers handed in.
 
-import { Op, PseudoCall, PseudoLd, encode, type Insn } from "../../compiler/isa/index.js";
+// Submodules, not the barrels: the loader is on `tsbpf run`'s start-up path and needs no assembler or disassembler.
+import { Op, PseudoCall, PseudoLd } from "../../compiler/isa/opcodes.js";
+import { encode, type Insn } from "../../compiler/isa/insn.js";
 import type { BpfProgram, BpfRelocation } from "../../compiler/elf/index.js";
 import { ObjectError } from "./errors.js";
 import { patchCore, type CoreResolutions } from "./core.js";

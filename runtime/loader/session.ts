@@ -1,14 +1,15 @@
 // A session: everything a caller loaded, attached and opened, released together.
 // Takes a `Sys` (the real kernel by default) and object bytes or paths; gives `Session`, which owns every
-// `LoadedObject` (maps, programs, perf events) and `TracePipe` it hands out. `close()` releases them all,
-// is idempotent, and `releaseOnExit()` makes SIGINT, SIGTERM, uncaught exceptions and exit release them too.
+// `LoadedObject` (maps, programs, perf events) and `TracePipe` (each on a private tracefs instance) it hands
+// out. `close()` releases them all, is idempotent, and `releaseOnExit()` makes SIGINT, SIGTERM, uncaught
+// exceptions and exit release them too.
 
 import { readFileSync } from "node:fs";
 import { openSys, type Sys } from "../sys/index.js";
 import { readBtfMaps } from "./btf-maps.js";
 import { loadObject, type LoadOptions, type LoadedObject } from "./load.js";
 import { objectNameOf, parseObject, type ObjectSpec, type ParseOptions } from "./object.js";
-import { TracePipe } from "./trace.js";
+import { TracePipe, type TracePipeOptions } from "./trace.js";
 
 /** Parses an object with every reader the loader has (BTF-defined maps included). */
 export function openObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
@@ -48,10 +49,10 @@ export class Session {
     return this.load(readFileSync(path), { name: objectNameOf(path), ...options });
   }
 
-  /** Opens trace_pipe for bpf_printk output; closed with the session. */
-  tracePipe(): TracePipe {
+  /** Opens bpf_printk output (a private tracefs instance unless `shared`); closed, and the instance removed, with the session. */
+  tracePipe(options: Omit<TracePipeOptions, "sys"> = {}): TracePipe {
     this.checkOpen();
-    const pipe = TracePipe.open({ sys: this.sys });
+    const pipe = TracePipe.open({ ...options, sys: this.sys });
     this.pipes.push(pipe);
     return pipe;
   }
@@ -63,10 +64,10 @@ export class Session {
     await Promise.all(pipes.map((p) => p.close()));
   }
 
-  /** For exit paths that cannot wait: objects are released now; trace pipe fds go with the process. */
+  /** For exit paths that cannot wait: objects are released now, and the trace pipes too unless a read is in flight. */
   closeSync(): void {
     this.closeObjects();
-    for (const p of this.pipes) void p.close();
+    for (const p of this.pipes) p.closeSync();
   }
 
   private closeObjects(): void {

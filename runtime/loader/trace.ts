@@ -1,10 +1,13 @@
-// Reading the kernel's trace buffer: bpf_printk output from /sys/kernel/tracing/trace_pipe.
+// Reading the kernel's trace buffer: bpf_printk output, from a private tracefs instance by default.
 // Takes tracefs (and a `Sys` for poll on a worker thread); gives `TracePipe`, an async stream of parsed
 // `TraceLine`s (task, pid, cpu, timestamp, message) that never blocks the event loop: the pipe is opened
 // non-blocking and waited on with `pollAsync` in short slices, so `close()` returns promptly.
+// Since Linux 6.5 the main trace_pipe allows one reader at a time (a second open is EBUSY), so each pipe is
+// read from an instance of its own, instances/tsbpf-PID[-N], with only the bpf_trace_printk event enabled
+// (every instance gets its own copy of each line); it is removed on close, and ones left by killed processes
+// are removed by the next process that opens a pipe. Where instances cannot be made, the shared pipe is read.
 
-import { closeSync, constants, openSync, read } from "node:fs";
-import { promisify } from "node:util";
+import { closeSync, constants, mkdirSync, openSync, read, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import type { Sys } from "../sys/sys.js";
 import { openSys, tracefsPath } from "../sys/index.js";
 import { AttachError } from "./errors.js";
@@ -35,15 +38,22 @@ export function parseTraceLine(raw: string): TraceLine | undefined {
   return { task: m[1]!.trim(), pid: Number(m[2]), cpu: Number(m[3]), flags: m[4], timestamp: Number(m[5]), event: m[6]!, message: m[7]!, raw };
 }
 
-const readAsync = promisify(read);
+const readAsync = (fd: number, buffer: Buffer): Promise<number> =>
+  new Promise((resolve, reject) => read(fd, buffer, 0, buffer.length, null, (e, n) => (e ? reject(e) : resolve(n))));
 /** Longest wait per poll: bounds how long close() takes. */
 const SLICE_MS = 100;
 
 export interface TracePipeOptions {
-  /** Default: trace_pipe under the mounted tracefs. */
+  /** A trace_pipe file to read as it is (no instance is made). */
   path?: string;
+  /** Read the machine-wide trace_pipe rather than a private instance (one reader at a time). */
+  shared?: boolean;
   sys?: Sys;
 }
+
+const INSTANCE_PREFIX = "tsbpf-";
+let instanceSerial = 0;
+let swept = false;
 
 export class TracePipe {
   private fd: number | undefined;
@@ -55,27 +65,50 @@ export class TracePipe {
   private readonly queue: TraceLine[] = [];
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly sys: Sys;
+  /** Reads and polls in flight: the fd may be closed synchronously only when there are none. */
+  private busy = 0;
   readonly path: string;
+  /** The private tracefs instance read from (removed on close), or undefined for the shared pipe or a given path. */
+  readonly instance: string | undefined;
+  /** Why the shared trace_pipe is read although an instance was wanted. */
+  readonly fallback: string | undefined;
 
-  private constructor(path: string, fd: number, sys: Sys) {
+  private constructor(path: string, fd: number, sys: Sys, instance?: string, fallback?: string) {
     this.path = path;
     this.fd = fd;
     this.sys = sys;
+    this.instance = instance;
+    this.fallback = fallback;
   }
 
-  /** Opens trace_pipe; throws AttachError ("unsupported") when tracefs is not mounted. */
+  /**
+   * Opens bpf_printk output: a private instance's trace_pipe unless `shared` or `path` say otherwise, falling back
+   * to the shared trace_pipe. Throws AttachError: "unsupported" without tracefs, "busy" when the shared pipe has
+   * a reader already.
+   */
   static open(options: TracePipeOptions = {}): TracePipe {
+    const sys = options.sys ?? openSys();
+    if (options.path) return new TracePipe(options.path, openPipe(options.path), sys);
     const root = tracefsPath();
-    const path = options.path ?? (root ? `${root}/trace_pipe` : undefined);
-    if (!path) throw new AttachError("tracefs is not mounted, so bpf_printk output cannot be read (mount -t tracefs tracefs /sys/kernel/tracing)", "unsupported");
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new AttachError(`cannot open ${path}: ${code ?? String(e)}`, code === "EACCES" || code === "EPERM" ? "permission" : "unsupported", { cause: e });
+    if (!root) throw new AttachError("tracefs is not mounted, so bpf_printk output cannot be read (mount -t tracefs tracefs /sys/kernel/tracing)", "unsupported");
+    let fallback: string | undefined;
+    if (!options.shared) {
+      let instance: string | undefined;
+      try {
+        instance = makeInstance(`${root}/instances`);
+        return new TracePipe(`${instance}/trace_pipe`, openPipe(`${instance}/trace_pipe`), sys, instance);
+      } catch (e) {
+        if (instance) removeInstance(instance);
+        fallback = e instanceof Error ? e.message : String(e);
+      }
     }
-    return new TracePipe(path, fd, options.sys ?? openSys());
+    const path = `${root}/trace_pipe`;
+    try {
+      return new TracePipe(path, openPipe(path), sys, undefined, fallback);
+    } catch (e) {
+      if (fallback && e instanceof AttachError && e.reason === "busy") throw new AttachError(`${e.message} (no private tracefs instance: ${fallback})`, "busy", { cause: e });
+      throw e;
+    }
   }
 
   get isClosed(): boolean {
@@ -129,7 +162,7 @@ export class TracePipe {
   private async readAvailable(): Promise<string | undefined> {
     if (this.closing || this.fd === undefined) return undefined;
     try {
-      const { bytesRead } = await this.track(readAsync(this.fd, this.buffer, 0, this.buffer.length, null));
+      const bytesRead = await this.track(readAsync(this.fd, this.buffer));
       return bytesRead > 0 ? this.buffer.toString("utf8", 0, bytesRead) : undefined;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EAGAIN") return undefined;
@@ -138,18 +171,108 @@ export class TracePipe {
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.pending = p.catch(() => undefined);
+    this.busy++;
+    const settled = p.then(
+      () => void this.busy--,
+      () => void this.busy--,
+    );
+    this.pending = settled;
     return p;
   }
 
-  /** Stops reading and closes the pipe once the read or poll in flight has returned; idempotent. */
+  /** Stops reading, closes the pipe once the read or poll in flight has returned, and removes the instance; idempotent. */
   async close(): Promise<void> {
     this.closing = true;
     await this.pending;
-    if (this.fd !== undefined) {
-      const fd = this.fd;
-      this.fd = undefined;
-      closeSync(fd);
+    this.release();
+  }
+
+  /**
+   * For exit paths that cannot wait: closes and removes the instance now when nothing is in flight; otherwise
+   * as close() (the instance is then removed if the process lives on, else by the next process's sweep).
+   */
+  closeSync(): void {
+    this.closing = true;
+    if (this.busy === 0) this.release();
+    else void this.close();
+  }
+
+  private release(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
+    // The kernel refuses to remove an instance while its trace_pipe is open, so only after the close.
+    if (this.instance) removeInstance(this.instance);
+  }
+}
+
+function openPipe(path: string): number {
+  try {
+    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EBUSY") {
+      throw new AttachError(`another process is reading ${path}, and the kernel allows one reader at a time; stop it (a cat, another tracer) and try again`, "busy", { cause: e });
     }
+    throw new AttachError(`cannot open ${path}: ${code ?? String(e)}`, code === "EACCES" || code === "EPERM" ? "permission" : "unsupported", { cause: e });
+  }
+}
+
+/** Creates instances/tsbpf-PID (tsbpf-PID-N for a process's later pipes) with only bpf_trace_printk enabled. */
+function makeInstance(instances: string): string {
+  if (!swept) {
+    swept = true;
+    removeStaleInstances(instances);
+  }
+  for (;;) {
+    const n = instanceSerial++;
+    const dir = `${instances}/${INSTANCE_PREFIX}${process.pid}${n === 0 ? "" : `-${n}`}`;
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      // One this process could not remove yet (its pipe was still being polled at close): take the next name.
+      if ((e as NodeJS.ErrnoException).code === "EEXIST" && n < 1000) continue;
+      throw e;
+    }
+    try {
+      writeFileSync(`${dir}/events/bpf_trace/bpf_trace_printk/enable`, "1");
+    } catch (e) {
+      removeInstance(dir);
+      throw e;
+    }
+    return dir;
+  }
+}
+
+function removeInstance(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still open or already gone: the next process's sweep retries
+  }
+}
+
+/** Removes instances whose process is gone (SIGKILL, a crash). */
+function removeStaleInstances(instances: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(instances);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^tsbpf-(\d+)(?:-\d+)?$/.exec(name);
+    const pid = m ? Number(m[1]) : 0;
+    if (pid > 0 && pid !== process.pid && !alive(pid)) removeInstance(`${instances}/${name}`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
