@@ -4,6 +4,7 @@
 // `LoadError` carrying the verifier's reason line and its whole log; nothing stays open after a failure.
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
+import { MapType } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
 import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
@@ -173,7 +174,9 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
 
 function createMap(sys: Sys, m: MapSpec): number {
   try {
-    return sys.mapCreate({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.kernelName });
+    // A perf event array sized 0 gets one slot per possible CPU, as libbpf does.
+    const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
+    return sys.mapCreate({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, name: m.kernelName });
   } catch (e) {
     if (!(e instanceof SysError)) throw e;
     const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
