@@ -61,6 +61,7 @@ const simple = {
       output: { alias: "o", type: "string", describe: "where to write the object (or, with --emit asm, the disassembly)" },
       emit: { choices: ["obj", "asm"] as const, type: "string", default: "obj", describe: "an ELF object, or the disassembly of every program" },
       arch: { choices: ["x86_64"] as const, type: "string", describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" },
+      backend: { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19)" },
     },
     load: () => import("./commands/compile.js"),
   },
