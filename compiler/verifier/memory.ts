@@ -6,15 +6,14 @@ import { AtomicOp, Mode, opMode, opSize, sizeBytes, type Insn } from "../isa/ind
 import { CONTEXTS } from "./context.js";
 import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { packetAccess } from "./progtypes.js";
-import { coerceToSize, coerceToSizeSx, markKnown, S64_MIN } from "./scalar.js";
+import { coerceToSize, coerceToSizeSx, S64_MIN } from "./scalar.js";
 import {
   type Frame, type Reg, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, copyReg, isNullConst, isPointer,
-  pointer, setKnown, setUnknown, typeName,
+  knownScalar, pointer, setKnown, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
 
 export const MAX_VAR_OFF = 1 << 29;
-const MAX_PACKET_OFF = 0xffff;
 
 const tnumText = (t: tn.Tnum): string => (tn.isConst(t) ? tn.s64(t.value).toString() : `(0x${t.value.toString(16)}; 0x${t.mask.toString(16)})`);
 
@@ -168,7 +167,7 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
     return;
   }
   if (!value && off % 8 === 0 && stImm !== undefined && env.privileged) {
-    saveSpill(f, spi, { ...pointer("scalar"), ...knownBounds(BigInt(stImm)) }, size);
+    saveSpill(f, spi, knownScalar(BigInt(stImm)), size);
     return;
   }
   if (value && isPointer(value)) {
@@ -181,12 +180,6 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
   const zero = (value && isNullConst(value)) || (!value && stImm === 0);
   const type = zero ? STACK_ZERO : STACK_MISC;
   for (let i = 0; i < size; i++) f.slotType[slot - i] = type;
-}
-
-function knownBounds(v: bigint): Reg {
-  const r = pointer("scalar");
-  markKnown(r, v);
-  return r;
 }
 
 function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, value: Reg | null, stImm: number | undefined): void {
@@ -435,7 +428,14 @@ export function checkLdx(env: Env, insn: Insn): void {
   const ldsx = opMode(insn.code) === Mode.MEMSX;
   const kind = r.type;
   checkMemAccess(env, insn.src, insn.off, size, false, insn.dst, { ldsx });
-  savePtrKind(env, { ...r, type: kind });
+  savePtrKind(env, withType(r, kind));
+}
+
+/** A copy of `r` with the pointer kind it had before the access. */
+function withType(r: Reg, kind: Reg["type"]): Reg {
+  const c = copyReg(r);
+  c.type = kind;
+  return c;
 }
 
 export function checkStx(env: Env, insn: Insn): void {
@@ -444,7 +444,7 @@ export function checkStx(env: Env, insn: Insn): void {
   const r = checkRegRead(env, insn.dst);
   const kind = r.type;
   checkMemAccess(env, insn.dst, insn.off, sizeBytes[opSize(insn.code)], true, insn.src);
-  savePtrKind(env, { ...r, type: kind });
+  savePtrKind(env, withType(r, kind));
 }
 
 export function checkSt(env: Env, insn: Insn): void {
@@ -452,7 +452,7 @@ export function checkSt(env: Env, insn: Insn): void {
   const r = checkRegRead(env, insn.dst);
   const kind = r.type;
   checkMemAccess(env, insn.dst, insn.off, sizeBytes[opSize(insn.code)], true, -1, { stImm: insn.imm });
-  savePtrKind(env, { ...r, type: kind });
+  savePtrKind(env, withType(r, kind));
 }
 
 const ATOMIC_OPS = new Set<number>([

@@ -89,8 +89,14 @@ export interface VState {
   refs: Ref[];
 }
 
+// Registers are built field by field, always in this order: V8 is slow to spread objects that
+// hold bigints, and one property order keeps every Reg on one hidden class.
 export function notInit(): Reg {
-  return { ...unknownBounds(), type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0 };
+  const b = unknownBounds();
+  return {
+    vo: b.vo, smin: b.smin, smax: b.smax, umin: b.umin, umax: b.umax, s32min: b.s32min, s32max: b.s32max, u32min: b.u32min, u32max: b.u32max,
+    type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0,
+  };
 }
 
 export function unknownScalar(): Reg {
@@ -125,7 +131,10 @@ export function setKnown(r: Reg, v: bigint): void {
   Object.assign(r, knownScalar(v));
 }
 
-export const copyReg = (r: Reg): Reg => ({ ...r });
+export const copyReg = (r: Reg): Reg => ({
+  vo: r.vo, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max,
+  type: r.type, maybeNull: r.maybeNull, off: r.off, id: r.id, refId: r.refId, range: r.range, map: r.map, memSize: r.memSize, frameno: r.frameno, subprog: r.subprog,
+});
 
 export function newFrame(frameno: number, subprog: number, callsite: number): Frame {
   const regs: Reg[] = [];
