@@ -103,6 +103,139 @@ export function smpProcessorId(): u32 {
 export function comm(): Str<16> {
   return onlyInProbe("comm");
 }
+/** bpf_probe_read_kernel_str() into the Str<N> this is assigned to (a struct field or `const s: Str<64> = ...`). */
+export function readKernelStr(_p: Ptr<any>): Str<never> {
+  return onlyInProbe("readKernelStr");
+}
+/** bpf_probe_read_user_str() into the Str<N> this is assigned to. */
+export function readUserStr(_p: Ptr<any>): Str<never> {
+  return onlyInProbe("readUserStr");
+}
+/** A fixed-size array of N elements (C `T name[N]`); indexes out of range end the handler. */
+export interface Arr<T, N extends number> {
+  [index: number]: T;
+  readonly length: number;
+  readonly __tsbpfLength?: N;
+}
+
+/** map.update() flags (BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
+export const ANY = 0;
+export const NOEXIST = 1;
+export const EXIST = 2;
+export type UpdateFlags = 0 | 1 | 2;
+/** getStackId() flags (BPF_F_USER_STACK, BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID). */
+export const USER_STACK = 256;
+export const FAST_STACK_CMP = 512;
+export const REUSE_STACKID = 1024;
+
+/**
+ * Maps are module-level constants. In Node a map only describes itself (so a probe file can be
+ * imported); its methods work inside probes, where the compiler turns them into helper calls.
+ * `lookup()` gives `V | null`: TypeScript's narrowing makes the null check the verifier requires.
+ */
+abstract class MapMarker {
+  constructor(
+    readonly kind: string,
+    readonly maxEntries: number,
+  ) {}
+}
+abstract class KeyedMapMarker<K, V> extends MapMarker {
+  /** The value stored under `key`, in place (assigning its fields writes the map), or null. */
+  lookup(_key: K): V | null {
+    return onlyInProbe("lookup");
+  }
+  /** bpf_map_update_elem(); flags ANY (default), NOEXIST or EXIST; 0 or a negative errno. */
+  update(_key: K, _value: V, _flags?: UpdateFlags): i64 {
+    return onlyInProbe("update");
+  }
+  /** bpf_map_delete_elem(); 0 or a negative errno. */
+  delete(_key: K): i64 {
+    return onlyInProbe("delete");
+  }
+  /** Atomically adds `by` (default 1) to the value under `key`, inserting it if the key is new. */
+  increment(_key: K, _by?: number): void {
+    onlyInProbe("increment");
+  }
+}
+export class HashMap<K, V> extends KeyedMapMarker<K, V> {
+  constructor(maxEntries: number) {
+    super("HashMap", maxEntries);
+  }
+}
+export class PerCpuHashMap<K, V> extends KeyedMapMarker<K, V> {
+  constructor(maxEntries: number) {
+    super("PerCpuHashMap", maxEntries);
+  }
+}
+export class LruHashMap<K, V> extends KeyedMapMarker<K, V> {
+  constructor(maxEntries: number) {
+    super("LruHashMap", maxEntries);
+  }
+}
+/** An array map: keys are u32 indexes below maxEntries; every element exists (zeroed at load). */
+export class ArrayMap<V> extends KeyedMapMarker<u32, V> {
+  constructor(maxEntries: number) {
+    super("ArrayMap", maxEntries);
+  }
+}
+export class PerCpuArrayMap<V> extends KeyedMapMarker<u32, V> {
+  constructor(maxEntries: number) {
+    super("PerCpuArrayMap", maxEntries);
+  }
+}
+/** A ring buffer of T records shared with user space; `bytes` is a power of two, at least a page. */
+export class RingBuf<T> extends MapMarker {
+  constructor(bytes: number) {
+    super("RingBuf", bytes);
+  }
+  /** bpf_ringbuf_output(): copies the value in; 0 or a negative errno. */
+  output(_value: T): i64 {
+    return onlyInProbe("output");
+  }
+  /** bpf_ringbuf_reserve(): a zeroed record to fill, or null when the buffer is full; submit or discard it on every path. */
+  reserve(): T | null {
+    return onlyInProbe("reserve");
+  }
+  submit(_record: T): void {
+    onlyInProbe("submit");
+  }
+  discard(_record: T): void {
+    onlyInProbe("discard");
+  }
+}
+/** A perf event array: bpf_perf_event_output() to the current CPU's ring; `maxCpus` entries (default 1024). */
+export class PerfEventArray<T> extends MapMarker {
+  constructor(maxCpus = 1024) {
+    super("PerfEventArray", maxCpus);
+  }
+  output(_value: T): i64 {
+    return onlyInProbe("output");
+  }
+}
+/** Stack traces by id (bpf_get_stackid), 127 frames each. */
+export class StackTraceMap extends MapMarker {
+  constructor(maxEntries: number) {
+    super("StackTraceMap", maxEntries);
+  }
+  /** The current kernel stack's id (USER_STACK: the user stack's), or a negative errno. */
+  getStackId(_flags?: number): i64 {
+    return onlyInProbe("getStackId");
+  }
+}
+/**
+ * A log2 histogram: an array map of 66 u64 counts. Slot 0 counts the value 0, slot 1 the value 1,
+ * slot k (2..64) the values in [2^(k-1), 2^k); entry 65 counts negative values. runtime/loader's
+ * formatHistogram prints the slots as bpftrace prints `@x = hist(v)`.
+ */
+export class Histogram extends MapMarker {
+  constructor() {
+    super("Histogram", 66);
+  }
+  record(_value: number): void {
+    onlyInProbe("record");
+  }
+}
+
 /** bpf_get_prandom_u32(): a pseudo-random 32-bit number. */
 export function prandomU32(): u32 {
   return onlyInProbe("prandomU32");

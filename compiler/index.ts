@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { foldCopies } from "./ir/copies.js";
 import { eliminateDeadCode } from "./ir/dce.js";
-import type { Loc } from "./ir/index.js";
+import type { Loc, MapDef } from "./ir/index.js";
 import type { Insn } from "./isa/index.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript } from "./frontend/check.js";
@@ -20,12 +20,12 @@ import { initTables, lower, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
-import { buildBtf } from "./object/btf.js";
+import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, kernelModuleText, kernelStruct, loadKernelBtf, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import type { KernelExtInfo } from "./btf/index.js";
 import { compileLowered as compileLoweredWithLlvm } from "./llvm/index.js";
-import { verifyPrograms } from "./verify-programs.js";
+import { verifyPrograms, type NamedMap } from "./verify-programs.js";
 
 export { formatDiagnostic, formatDiagnostics, type Diagnostic, type FormatOptions } from "./frontend/diagnostics.js";
 
@@ -52,8 +52,11 @@ export interface CompiledProgram {
   section: string;
   kind: ProbeKind;
   insns: Insn[];
-  /** LDDW slots that load a `.rodata` address; their imm is the offset in `.rodata`. */
-  relocations: { insn: number; symbol: ".rodata" }[];
+  /**
+   * LDDW slots to relocate: `.rodata` (imm = the offset in it, loaded as a map value address) or a
+   * map's name (src = BPF_PSEUDO_MAP_FD; the loader puts the map's fd in imm).
+   */
+  relocations: { insn: number; symbol: string }[];
   /** Slots whose imm is a kernel struct member's offset, relocated by libbpf (CO-RE) against the running kernel. */
   coreRelocations: { insn: number; struct: string; member: string }[];
   /** Source position of each slot (for line info). */
@@ -152,7 +155,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
         section: fn.section,
         kind,
         insns: out.insns,
-        relocations: out.rodataRelocs.map((insn) => ({ insn, symbol: ".rodata" as const })),
+        relocations: [...out.rodataRelocs.map((insn) => ({ insn, symbol: ".rodata" })), ...out.mapRelocs.map((r) => ({ insn: r.insn, symbol: r.map }))].sort((a, b) => a.insn - b.insn),
         coreRelocations: out.coreRelocs,
         lines: out.locs,
         stackDepth: out.stackDepth,
@@ -164,7 +167,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
     }
   }
   // The verifier model checks what codegen emitted; a rejection is reported at the TypeScript line.
-  if (!diagnostics.length) diagnostics.push(...verifyPrograms(programs, source, { rodataSize: lowered.module.rodata.length }));
+  if (!diagnostics.length) diagnostics.push(...verifyPrograms(programs, source, { rodataSize: lowered.module.rodata.length, maps: mapDescs(lowered.module.maps ?? []) }));
   if (diagnostics.length) return empty(diagnostics);
   const placements = placePrograms(programs);
   const fnLocs = new Map(lowered.programs.map(({ fn }) => [fn.name, fn.loc]));
@@ -174,16 +177,30 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
     lowered.module.rodata,
     fileName,
     text,
+    lowered.module.maps ?? [],
   );
   for (const p of programs) Object.assign(p, btf.kernel.get(p.name));
   const { bytes } = writeObject({
-    programs: programs.map((p) => ({ name: p.name, section: p.section, insns: p.insns, rodataRelocs: p.relocations.map((r) => r.insn) })),
+    programs: programs.map((p) => ({
+      name: p.name,
+      section: p.section,
+      insns: p.insns,
+      rodataRelocs: p.relocations.filter((r) => r.symbol === ".rodata").map((r) => r.insn),
+      mapRelocs: p.relocations.filter((r) => r.symbol !== ".rodata").map((r) => ({ insn: r.insn, map: r.symbol })),
+    })),
+    maps: (lowered.module.maps ?? []).map((m) => ({ name: m.name, size: mapDefSize(m) })),
     rodata: lowered.module.rodata,
     license: lowered.module.license,
     btf: { btf: btf.btf, ext: btf.ext },
     rodataSymbols: btf.rodataVars,
   });
   return { object: bytes, programs, rodata: lowered.module.rodata, license: lowered.module.license, btf: btf.btf, diagnostics: [], source };
+}
+
+/** The maps as the verifier model sees them (sizes of keys and values; a ring buffer's bytes). */
+function mapDescs(maps: readonly MapDef[]): NamedMap[] {
+  const size = (x: MapDef["key"]): number => (x === undefined ? 0 : typeof x === "number" ? x : x.size);
+  return maps.map((m) => ({ name: m.name, type: m.type, keySize: size(m.key), valueSize: size(m.value), maxEntries: m.maxEntries, flags: m.flags ?? 0 }));
 }
 
 function locStart(text: string, loc: Loc): number {

@@ -13,6 +13,7 @@ export { CodegenError, MAX_STACK } from "./regalloc.js";
 export interface GeneratedFunction {
   insns: Insn[];
   rodataRelocs: number[];
+  mapRelocs: { insn: number; map: string }[];
   coreRelocs: { insn: number; struct: string; member: string }[];
   locs: (Loc | undefined)[];
   stackDepth: number;

@@ -13,6 +13,8 @@ export interface Linked {
   insns: Insn[];
   /** Slot indices of LDDWs that load a `.rodata` address (their imm is the offset). */
   rodataRelocs: number[];
+  /** LDDW slots that load a map's address, with the map's name. */
+  mapRelocs: { insn: number; map: string }[];
   /** Slots whose imm is a struct member offset to relocate (CO-RE). */
   coreRelocs: { insn: number; struct: string; member: string }[];
   /** The source position of each slot (both slots of an LDDW share one). */
@@ -68,15 +70,32 @@ export function peephole(blocks: MBlock[]): MBlock[] {
 
 export function link(blocks: MBlock[]): Linked {
   const start = new Map<number, number>();
-  let at = 0;
-  for (const b of blocks) {
-    start.set(b.id, at);
-    for (const m of b.insns) at += m.code === Op.LDDW ? 2 : 1;
+  const layout = (): void => {
+    let at = 0;
+    for (const b of blocks) {
+      start.set(b.id, at);
+      for (const m of b.insns) at += m.code === Op.LDDW ? 2 : 1;
+    }
+  };
+  layout();
+  // A jump over empty blocks lands on the next instruction: drop it (and re-lay, as offsets shift).
+  for (let dropped = true; dropped; ) {
+    dropped = false;
+    for (const b of blocks) {
+      const last = b.insns.at(-1);
+      const end = start.get(b.id)! + b.insns.reduce((n, m) => n + (m.code === Op.LDDW ? 2 : 1), 0);
+      if (last && last.code === Op.JA && last.target !== undefined && start.get(last.target) === end) {
+        b.insns.pop();
+        dropped = true;
+        layout();
+      }
+    }
   }
   const insns: Insn[] = [];
   const rodataRelocs: number[] = [];
   const locs: (Loc | undefined)[] = [];
   const coreRelocs: Linked["coreRelocs"] = [];
+  const mapRelocs: Linked["mapRelocs"] = [];
   for (const b of blocks) {
     for (const m of b.insns) {
       const here = insns.length;
@@ -89,8 +108,9 @@ export function link(blocks: MBlock[]): Linked {
         insns.push({ code: 0, dst: 0, src: 0, off: 0, imm: (m.hi ?? 0) | 0 });
         locs.push(m.loc);
         if (m.reloc === ".rodata") rodataRelocs.push(here);
+        if (m.map !== undefined) mapRelocs.push({ insn: here, map: m.map });
       }
     }
   }
-  return { insns, rodataRelocs, coreRelocs, locs };
+  return { insns, rodataRelocs, mapRelocs, coreRelocs, locs };
 }

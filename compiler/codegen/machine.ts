@@ -18,6 +18,8 @@ export interface MInsn extends Insn {
   args?: number;
   /** An LDDW of a `.rodata` address; imm holds the offset into the section. */
   reloc?: ".rodata";
+  /** An LDDW of a map's address (src = BPF_PSEUDO_MAP_FD), relocated against the map's symbol. */
+  map?: string;
   /** The imm of this add is a struct member offset that gets a CO-RE relocation. */
   core?: CoreAccess;
   /** `off` (loads, stores) or `imm` (add) is relative to this frame object; resolved by frame layout. */

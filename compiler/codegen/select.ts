@@ -7,10 +7,12 @@
 
 import {
   AluOp,
+  AtomicOp,
   Class,
   FP,
   Helper,
   JmpOp,
+  Mode,
   Op,
   PseudoLd,
   Size,
@@ -158,6 +160,30 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         if (!widens(loaded, i.dst.type)) fixup(d, i.dst.type);
         return;
       }
+      case "load": {
+        const d = vr(i.dst);
+        if (i.base.kind === "stack") put(Class.LDX | Mode.MEM | SIZES[i.size], d, FP, (i.base.offset ?? 0) + i.offset, 0, { frame: i.base.object });
+        else put(Class.LDX | Mode.MEM | SIZES[i.size], d, vr(i.base), i.offset, 0);
+        const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
+        if (i.signed && i.size < 8) fixup(d, loaded);
+        if (!widens(loaded, i.dst.type)) fixup(d, i.dst.type);
+        return;
+      }
+      case "st": {
+        const [base, off, extra] = i.base.kind === "stack" ? [FP, (i.base.offset ?? 0) + i.offset, { frame: i.base.object }] : [vr(i.base), i.offset, {}];
+        const v = i.src.kind === "imm" ? (i.size < 8 ? BigInt.asIntN(i.size * 8, i.src.value) : i.src.value) : undefined;
+        if (v !== undefined && fitsImm32(v)) put(Class.ST | Mode.MEM | SIZES[i.size], base, 0, off, Number(v), extra);
+        else put(Class.STX | Mode.MEM | SIZES[i.size], base, inReg(i.src), off, 0, extra);
+        return;
+      }
+      case "atomic":
+        put(Class.STX | Mode.ATOMIC | SIZES[i.size], vr(i.ptr), inReg(i.src), i.offset, AtomicOp.ADD);
+        return;
+      case "addr":
+        alu(true, AluOp.MOV, vr(i.dst), FP);
+        alu(true, AluOp.ADD, vr(i.dst), { imm: i.offset });
+        cur[cur.length - 1]!.frame = i.object;
+        return;
       case "call": {
         i.args.forEach((a, n) => argument((n + 1) as Reg, a));
         put(Op.CALL, 0, 0, 0, i.helper, { args: i.args.length });
@@ -172,9 +198,10 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
 
   const argument = (r: Reg, a: CallArg): void => {
     if (a.kind === "rodata") put(Op.LDDW, r, 0, 0, a.offset, { hi: 0, reloc: ".rodata" });
+    else if (a.kind === "map") put(Op.LDDW, r, PseudoLd.MAP_FD, 0, 0, { hi: 0, map: a.name });
     else if (a.kind === "stack") {
       alu(true, AluOp.MOV, r, FP);
-      alu(true, AluOp.ADD, r, { imm: 0 });
+      alu(true, AluOp.ADD, r, { imm: a.offset ?? 0 });
       cur[cur.length - 1]!.frame = a.object;
     } else if (a.kind === "imm") loadImm(r, a.value);
     else alu(true, AluOp.MOV, r, vr(a));

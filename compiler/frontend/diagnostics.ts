@@ -64,6 +64,12 @@ export const Code = {
   UnsupportedArch: 1020,
   /** A "tsbpf/kernel" import the kernel's BTF does not define (or no BTF to read). */
   UnknownKernelType: 1021,
+  /** A loop the compiler cannot bound at compile time (`while`, or a `for` without a constant bound). */
+  UnboundedLoop: 1022,
+  /** A map declared or used wrongly (sizes, types, methods). */
+  BadMap: 1023,
+  /** A call to a module function that cannot be inlined (recursion, arguments). */
+  BadFunction: 1024,
 } as const;
 
 export const codeName = (code: number): string => `TSBPF${code}`;

@@ -2,7 +2,8 @@
 // Takes the imported names and vmlinux BTF; gives each struct's readable members (offset, size,
 // signedness, pointee) and the `declare module "tsbpf/kernel"` text the prelude adds, so
 // `name.name` type-checks and lowers to a CO-RE-relocated probe read.
-// Members that are arrays, nested structs or bitfields are not declared yet.
+// Members that are arrays, named nested structs or bitfields are not declared yet; members of
+// anonymous structs and unions are declared as the outer struct's.
 
 import { readFileSync } from "node:fs";
 import { BtfIntEncoding, BtfKind, parseBtf, type Btf } from "../btf/index.js";
@@ -49,8 +50,23 @@ export function kernelStruct(btf: Btf, name: string): KernelStruct | undefined {
   const t = btf.find(name, BtfKind.STRUCT) ?? btf.find(name, BtfKind.UNION);
   if (!t || (t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION)) return undefined;
   const members = new Map<string, KernelMember>();
-  t.members.forEach((m, index) => {
-    if (!m.name || m.bitfieldSize || m.bitOffset % 8) return;
+  addMembers(btf, t, 0, members);
+  return { name, size: t.size, union: t.kind === BtfKind.UNION, members };
+}
+
+/**
+ * The readable members of a struct or union at `base` bytes; members of anonymous structs and unions
+ * (`sock_common`'s `skc_daddr`) count as the outer struct's, as in C and as libbpf matches them.
+ */
+function addMembers(btf: Btf, t: { members: readonly { name: string; type: number; bitOffset: number; bitfieldSize: number }[] }, base: number, members: Map<string, KernelMember>): void {
+  t.members.forEach((m0, index) => {
+    const m = { ...m0, bitOffset: m0.bitOffset + base * 8 };
+    if (!m.name && !m.bitfieldSize && m.bitOffset % 8 === 0) {
+      const inner = btf.resolveType(m.type);
+      if (inner.kind === BtfKind.STRUCT || inner.kind === BtfKind.UNION) addMembers(btf, inner, m.bitOffset / 8, members);
+      return;
+    }
+    if (!m.name || m.bitfieldSize || m.bitOffset % 8 || members.has(m.name)) return;
     const r = btf.resolveType(m.type);
     if (r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) {
       const size = r.size;
@@ -63,7 +79,6 @@ export function kernelStruct(btf: Btf, name: string): KernelStruct | undefined {
       members.set(m.name, { name: m.name, index, offset: m.bitOffset / 8, size: 8, signed: false, pointee, kind: "ptr" });
     }
   });
-  return { name, size: t.size, union: t.kind === BtfKind.UNION, members };
 }
 
 /** The prelude's `declare module "tsbpf/kernel"` for these structs. */

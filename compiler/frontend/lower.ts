@@ -6,6 +6,11 @@
 // meet a typed operand (then they take its type) or a declaration (an unannotated one gets i64, or
 // u64 when the value needs it); binary operators apply C's promotions and usual arithmetic
 // conversions; shifts take the promoted left operand's type; `as u32` converts as a C cast.
+//
+// Memory values (structs, `Str<N>`, `Arr<T, N>`) are `Ref`s: a layout at a base (a stack object or
+// a pointer register) and an offset. A map lookup or ring buffer reservation gives a nullable Ref whose
+// pointer the null check tests. Module-level functions are inlined at each call; loops are `for`
+// loops with constant bounds, lowered as real loops the verifier walks.
 
 import type * as TS from "typescript";
 import {
@@ -14,6 +19,7 @@ import {
   I64,
   INT_TYPES,
   PTR,
+  U8,
   U64,
   U32,
   commonType,
@@ -29,6 +35,9 @@ import {
   type CmpOp,
   type Imm,
   type IntType,
+  type Base,
+  type Layout,
+  type MapDef,
   type IrFunction,
   type IrModule,
   type Loc,
@@ -39,7 +48,7 @@ import {
 import { Helper } from "../isa/index.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
-import { PROBES } from "./prelude.js";
+import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
 import type { KernelStruct } from "./kernel-types.js";
@@ -66,10 +75,40 @@ interface Val {
   untyped?: boolean;
 }
 
+/** A value in memory: `layout` at `base` + `offset`; `nullable` when the base pointer may be null. */
+interface Ref {
+  layout: Layout;
+  base: Base;
+  offset: number;
+  nullable?: boolean;
+}
+
+type MapClass = (typeof MAPS)[number];
+
+interface MapInfo {
+  cls: MapClass;
+  def: MapDef;
+  key?: Layout;
+  value?: Layout;
+}
+
 type Binding =
   | { kind: "var"; reg: VReg; mutable: boolean }
   | { kind: "const"; val: Val }
-  | { kind: "tpctx"; format: TracepointFormat };
+  | { kind: "tpctx"; format: TracepointFormat }
+  | { kind: "ref"; ref: Ref }
+  | { kind: "map"; map: MapInfo };
+
+/** BPF_MAP_TYPE_* of each map class (uapi/linux/bpf.h). */
+const MAP_TYPES: Record<MapClass, number> = {
+  HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2,
+};
+/** Histogram maps: entries 0..64 are log2 slots, entry 65 counts negative values. */
+export const HISTOGRAM_SLOTS = 66;
+/** Stack frames a StackTraceMap entry holds (PERF_MAX_STACK_DEPTH). */
+const STACK_DEPTH = 127;
+const BPF_F_CURRENT_CPU = 0xffffffffn;
+const MAX_LOOP_ITERATIONS = 1 << 16;
 
 const MAX_VPRINTK_ARGS = 12;
 
@@ -154,6 +193,159 @@ export function lower(
     return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64 or Ptr<T>`);
   };
 
+  // ---------------------------------------------------------------- memory layouts
+
+  /** `T | null` as T (lookup results may be declared so). */
+  const withoutNull = (t: TS.TypeNode): TS.TypeNode => {
+    if (!ts.isUnionTypeNode(t)) return t;
+    const rest = t.types.filter((x) => !(ts.isLiteralTypeNode(x) && x.literal.kind === ts.SyntaxKind.NullKeyword));
+    return rest.length === 1 ? rest[0]! : t;
+  };
+
+  const structLayouts = new Map<TS.Symbol, Layout>();
+  const intLayout = (type: IntType): Layout => ({ kind: "int", type, size: (type.bits / 8) as 1 | 2 | 4 | 8, align: type.bits / 8 });
+  const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+  /** A literal number type argument (`Str<16>`). */
+  const lengthOf = (node: TS.TypeNode | undefined, what: string, at: TS.Node): number => {
+    if (node && ts.isLiteralTypeNode(node) && ts.isNumericLiteral(node.literal)) {
+      const n = Number(node.literal.text);
+      if (Number.isInteger(n) && n > 0 && n <= 1 << 20) return n;
+    }
+    return fail(node ?? at, Code.UnsupportedType, `${what} needs a positive integer literal length (\`${what}<16>\`)`);
+  };
+
+  /** The C layout of a type: integers, Ptr<T>, Str<N>, Arr<T, N> and interfaces of the probe file. */
+  const layoutOf = (node: TS.TypeNode): Layout => {
+    if (ts.isTypeReferenceNode(node)) {
+      const name = builtin(node.typeName);
+      if (name === "Str") return { kind: "str", size: lengthOf(node.typeArguments?.[0], "Str", node), align: 1 };
+      if (name === "Arr") {
+        const [t, n] = node.typeArguments ?? [];
+        if (!t) fail(node, Code.UnsupportedType, "Arr<T, N> needs an element type and a length");
+        const element = layoutOf(t!);
+        const length = lengthOf(n, "Arr", node);
+        return { kind: "array", element, length, size: element.size * length, align: element.align };
+      }
+      if (!name) {
+        let symbol = checker.getSymbolAtLocation(node.typeName);
+        if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
+        const decl = symbol?.declarations?.[0];
+        if (symbol && decl && decl.getSourceFile() === file && (ts.isInterfaceDeclaration(decl) || (ts.isTypeAliasDeclaration(decl) && ts.isTypeLiteralNode(decl.type)))) {
+          return structLayout(symbol, decl);
+        }
+        if (symbol && decl && ts.isTypeAliasDeclaration(decl) && decl.getSourceFile() === file) return layoutOf(decl.type);
+      }
+    }
+    return intLayout(intTypeOf(node));
+  };
+
+  function structLayout(symbol: TS.Symbol, decl: TS.InterfaceDeclaration | TS.TypeAliasDeclaration): Layout {
+    const hit = structLayouts.get(symbol);
+    if (hit) return hit;
+    if (ts.isInterfaceDeclaration(decl) && decl.heritageClauses?.length) fail(decl, Code.UnsupportedType, "interfaces used as C structs cannot extend others");
+    const members = ts.isInterfaceDeclaration(decl) ? decl.members : (decl.type as TS.TypeLiteralNode).members;
+    const fields: { name: string; offset: number; layout: Layout }[] = [];
+    let size = 0;
+    let maxAlign = 1;
+    for (const m of members) {
+      if (!ts.isPropertySignature(m) || !m.type || !ts.isIdentifier(m.name) || m.questionToken) {
+        fail(m, Code.UnsupportedType, "a struct interface holds only required fields with types (`pid: u32;`)");
+      }
+      const pm = m as TS.PropertySignature;
+      const l = layoutOf(pm.type!);
+      size = align(size, l.align);
+      fields.push({ name: (pm.name as TS.Identifier).text, offset: size, layout: l });
+      size += l.size;
+      maxAlign = Math.max(maxAlign, l.align);
+    }
+    if (!fields.length) fail(decl, Code.UnsupportedType, "an empty struct has no C layout");
+    const layout: Layout = { kind: "struct", name: symbol.name, fields, size: align(size, maxAlign), align: maxAlign };
+    structLayouts.set(symbol, layout);
+    return layout;
+  }
+
+  // ---------------------------------------------------------------- maps and functions
+
+  const maps: MapDef[] = [];
+  /** Functions being inlined, innermost last (recursion is an error). */
+  const inlining: TS.Node[] = [];
+  const functions = new Map<TS.Symbol, TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression>();
+
+  /** `const NAME = new HashMap<K, V>(maxEntries)` and the other map classes. */
+  function mapDeclaration(name: string, decl: TS.VariableDeclaration, init: TS.NewExpression, cls: MapClass): void {
+    if (maps.some((m) => m.name === name)) fail(decl.name, Code.UnsupportedTopLevel, `two maps are named ${name}`);
+    const typeArgs = init.typeArguments ?? [];
+    const args = init.arguments ?? [];
+    const constant = (node: TS.Expression): number => {
+      const fl = new FnLowering(new FunctionBuilder(), new Map(moduleScope));
+      const v = fl.value(node);
+      if (v.op.kind !== "imm" || v.op.value <= 0n || v.op.value > 0xffffffffn) return fail(node, Code.BadMap, `${cls}: the size must be a positive integer constant below 2^32`);
+      return Number(v.op.value);
+    };
+    const needTypes = (n: number, form: string): TS.TypeNode[] => {
+      if (typeArgs.length !== n) fail(init, Code.BadMap, `write the ${n === 1 ? "value type" : "key and value types"} of the map: \`new ${form}\``);
+      return [...typeArgs];
+    };
+    const needSize = (form: string): number => {
+      if (args.length !== 1) fail(init, Code.BadMap, `${cls} takes its size: \`new ${form}\``);
+      return constant(args[0]!);
+    };
+    const keyValue = (l: Layout, what: string, at: TS.Node): Layout => {
+      if (l.kind === "int" && l.type.ptr && what === "key") fail(at, Code.BadMap, "a pointer cannot be a map key");
+      return l;
+    };
+    let info: MapInfo;
+    switch (cls) {
+      case "HashMap":
+      case "PerCpuHashMap":
+      case "LruHashMap": {
+        const [k, v] = needTypes(2, `${cls}<K, V>(maxEntries)`);
+        const key = keyValue(layoutOf(k!), "key", k!);
+        const value = keyValue(layoutOf(v!), "value", v!);
+        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: needSize(`${cls}<K, V>(maxEntries)`), key, value } };
+        break;
+      }
+      case "ArrayMap":
+      case "PerCpuArrayMap": {
+        const [v] = needTypes(1, `${cls}<V>(maxEntries)`);
+        const key = intLayout(U32);
+        const value = layoutOf(v!);
+        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: needSize(`${cls}<V>(maxEntries)`), key, value } };
+        break;
+      }
+      case "RingBuf": {
+        const [v] = needTypes(1, "RingBuf<T>(bytes)");
+        const bytes = needSize("RingBuf<T>(bytes)");
+        if (bytes < 4096 || (bytes & (bytes - 1)) !== 0) fail(args[0]!, Code.BadMap, `a ring buffer's size must be a power of two of at least 4096 bytes (a page), not ${bytes}`);
+        info = { cls, value: layoutOf(v!), def: { name, type: MAP_TYPES[cls], maxEntries: bytes } };
+        break;
+      }
+      case "PerfEventArray": {
+        const [v] = needTypes(1, "PerfEventArray<T>()");
+        if (args.length > 1) fail(args[1]!, Code.BadMap, "PerfEventArray takes at most the number of CPUs");
+        // libbpf sizes max_entries 0 to the CPU count at load time; an explicit count loads everywhere.
+        const cpus = args[0] ? constant(args[0]) : 1024;
+        info = { cls, value: layoutOf(v!), def: { name, type: MAP_TYPES[cls], maxEntries: cpus, key: 4, value: 4 } };
+        break;
+      }
+      case "StackTraceMap": {
+        if (typeArgs.length) fail(typeArgs[0]!, Code.BadMap, "StackTraceMap has no type arguments");
+        info = { cls, def: { name, type: MAP_TYPES[cls], maxEntries: needSize("StackTraceMap(maxEntries)"), key: 4, value: STACK_DEPTH * 8 } };
+        break;
+      }
+      case "Histogram": {
+        if (typeArgs.length || args.length) fail(init, Code.BadMap, "Histogram takes no arguments: `new Histogram()`");
+        const key = intLayout(U32);
+        const value = intLayout(U64);
+        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: HISTOGRAM_SLOTS, key, value } };
+        break;
+      }
+    }
+    maps.push(info.def);
+    moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "map", map: info });
+  }
+
   // ---------------------------------------------------------------- module level
 
   function attempt(work: () => void): void {
@@ -191,6 +383,10 @@ export function lower(
         continue;
       }
       if (ts.isTypeAliasDeclaration(stmt) || ts.isInterfaceDeclaration(stmt) || ts.isEmptyStatement(stmt)) continue;
+      if (ts.isFunctionDeclaration(stmt) && stmt.name && stmt.body) {
+        functions.set(checker.getSymbolAtLocation(stmt.name)!, stmt);
+        continue;
+      }
       if (ts.isVariableStatement(stmt)) {
         const isConst = (stmt.declarationList.flags & ts.NodeFlags.Const) !== 0;
         for (const decl of stmt.declarationList.declarations) {
@@ -202,6 +398,15 @@ export function lower(
           const init = decl.initializer;
           if (name === "license" && isConst && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))) {
             license = init.text;
+            continue;
+          }
+          const mapClass = ts.isNewExpression(init) ? builtin(init.expression) : undefined;
+          if (isConst && mapClass && (MAPS as readonly string[]).includes(mapClass)) {
+            attempt(() => mapDeclaration(name, decl, init as TS.NewExpression, mapClass as MapClass));
+            continue;
+          }
+          if (isConst && (ts.isArrowFunction(init) || ts.isFunctionExpression(init))) {
+            functions.set(checker.getSymbolAtLocation(decl.name)!, init);
             continue;
           }
           const kind = ts.isCallExpression(init) ? builtin(init.expression) : undefined;
@@ -218,13 +423,13 @@ export function lower(
         }
         continue;
       }
-      report(stmt, Code.UnsupportedTopLevel, `${describe(ts, stmt)} are not supported at module level: a probe file holds imports, types, probes, integer constants and the license`);
+      report(stmt, Code.UnsupportedTopLevel, `${describe(ts, stmt)} are not supported at module level: a probe file holds imports, types, functions, maps, probes, integer constants and the license`);
     }
     for (const lowerOne of probes) attempt(lowerOne);
     if (license === undefined) {
       diagnostics.push(makeDiagnostic(file, Code.MissingLicense, 'missing `export const license = "GPL";`: the kernel requires a license, and printk needs a GPL-compatible one', 0, 0));
     }
-    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), license: license ?? "" }, programs, diagnostics };
+    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), license: license ?? "", maps }, programs, diagnostics };
   }
 
   // ---------------------------------------------------------------- probes
@@ -333,16 +538,150 @@ export function lower(
         return;
       }
       if (ts.isReturnStatement(s)) {
+        if (this.inline) {
+          // Inside an inlined function: the result goes to the call's register, then to the code after the call.
+          if (s.expression) {
+            const v = this.value(s.expression);
+            if (this.inline.dst) this.fb.emit({ op: "mov", dst: this.inline.dst, src: this.convert(v, this.inline.dst.type).op, loc: locOf(s) });
+          }
+          this.fb.terminate({ op: "jmp", target: this.inline.exit.id, loc: locOf(s) });
+          this.enter(this.fb.newBlock());
+          return;
+        }
         const value = s.expression ? this.value(s.expression).op : imm(0n, I64);
         this.fb.terminate({ op: "ret", value, loc: locOf(s) });
         this.enter(this.fb.newBlock()); // anything after a return is unreachable and dropped
         return;
       }
+      if (ts.isForStatement(s)) return this.forLoop(s);
+      if (ts.isWhileStatement(s) || ts.isDoStatement(s) || ts.isForOfStatement(s) || ts.isForInStatement(s)) {
+        fail(s, Code.UnboundedLoop, `${describe(ts, s)} are not supported: the verifier needs loops it can bound; write \`for (let i = 0; i < N; i++)\` with a constant N`);
+      }
+      if (ts.isBreakStatement(s) || ts.isContinueStatement(s)) {
+        if (s.label) fail(s.label, Code.Unsupported, "labelled `break` and `continue` are not supported");
+        const brk = ts.isBreakStatement(s);
+        const target = brk ? this.loops.at(-1)?.brk : [...this.loops].reverse().find((l) => l.cont)?.cont;
+        if (!target) fail(s, Code.Unsupported, `\`${brk ? "break" : "continue"}\` outside a loop${brk ? " or switch" : ""}`);
+        this.fb.terminate({ op: "jmp", target: target!.id, loc: locOf(s) });
+        this.enter(this.fb.newBlock());
+        return;
+      }
+      if (ts.isSwitchStatement(s)) return this.switchStatement(s);
       fail(s, Code.Unsupported, `${describe(ts, s)} are not supported in a probe handler`);
     }
 
     enter(b: Block): void {
       this.fb.enter(b);
+    }
+
+    /** Break and continue targets, innermost last (a switch has no continue target). */
+    readonly loops: { brk: Block; cont?: Block }[] = [];
+    /** Set while lowering an inlined function: where `return` goes and the register it fills. */
+    inline?: { exit: Block; dst?: VReg };
+
+    /** `for (let i = A; i < B; i++)`: A and B constants, i changed only by the update; otherwise a diagnostic. */
+    forLoop(s: TS.ForStatement): void {
+      const head = s.getChildAt(0, file);
+      const unbounded = (why: string): never => fail(s.condition ?? head, Code.UnboundedLoop, `unbounded loop: ${why}; the verifier needs a loop it can bound: \`for (let i = 0; i < N; i++)\` with a constant N`);
+      const init = s.initializer;
+      if (!init || !ts.isVariableDeclarationList(init) || init.declarations.length !== 1 || !(init.flags & ts.NodeFlags.Let)) return unbounded("the loop must declare one `let` counter");
+      const decl = init.declarations[0]!;
+      if (!ts.isIdentifier(decl.name) || !decl.initializer) return unbounded("the counter needs a start value");
+      const counter = checker.getSymbolAtLocation(decl.name)!;
+      const start = this.value(decl.initializer!);
+      if (start.op.kind !== "imm") return unbounded("the counter's start value is not a constant");
+      const cond = s.condition;
+      if (!cond || !ts.isBinaryExpression(cond)) return unbounded("the condition must compare the counter with a constant");
+      const cmp = COMPARE.get(cond.operatorToken.kind);
+      const isCounter = (e: TS.Expression): boolean => ts.isIdentifier(e) && checker.getSymbolAtLocation(e) === counter;
+      if (!cmp || cmp === "eq" || (!isCounter(cond.left) && !isCounter(cond.right))) return unbounded("the condition must compare the counter with a constant (<, <=, >, >=, !==)");
+      const limitExpr = isCounter(cond.left) ? cond.right : cond.left;
+      const step = this.loopStep(s.incrementor, counter);
+      if (step === undefined) return unbounded("the update must be `i++`, `i--`, `i += C` or `i -= C` with a constant C");
+      this.checkNotAssigned(s.statement, counter);
+      // Declare the counter, then evaluate the bound (a constant, which must not depend on the loop).
+      this.declarations(init);
+      const limit = this.value(limitExpr);
+      if (limit.op.kind !== "imm") return unbounded(`the bound \`${limitExpr.getText(file)}\` is not a constant`);
+      const counterReg = (this.scope.get(counter) as { reg: VReg }).reg;
+      const op = isCounter(cond.left) ? cmp : MIRROR_CMP[cmp];
+      const iterations = tripCount((start.op as Imm).value, op!, (limit.op as Imm).value, step, counterReg.type);
+      if (iterations === undefined) return unbounded(`the counter goes from ${(start.op as Imm).value} by ${step} and never fails the condition`);
+      if (iterations > MAX_LOOP_ITERATIONS) unbounded(`${iterations} iterations is more than the verifier walks (at most ${MAX_LOOP_ITERATIONS})`);
+      const top = this.fb.newBlock();
+      const body = this.fb.newBlock();
+      const latch = this.fb.newBlock();
+      const exit = this.fb.newBlock();
+      this.fb.terminate({ op: "jmp", target: top.id });
+      this.enter(top);
+      this.cond(cond, body, exit);
+      this.enter(body);
+      this.loops.push({ brk: exit, cont: latch });
+      this.statement(s.statement);
+      this.loops.pop();
+      this.fb.terminate({ op: "jmp", target: latch.id });
+      this.enter(latch);
+      this.expressionStatement(s.incrementor!);
+      this.fb.terminate({ op: "jmp", target: top.id });
+      this.enter(exit);
+    }
+
+    /** +1 for `i++`, -C for `i -= C`; undefined for anything else. */
+    loopStep(e: TS.Expression | undefined, counter: TS.Symbol): bigint | undefined {
+      if (!e) return undefined;
+      const isCounter = (x: TS.Expression): boolean => ts.isIdentifier(x) && checker.getSymbolAtLocation(x) === counter;
+      if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && isCounter(e.operand)) {
+        if (e.operator === ts.SyntaxKind.PlusPlusToken) return 1n;
+        if (e.operator === ts.SyntaxKind.MinusMinusToken) return -1n;
+      }
+      if (ts.isBinaryExpression(e) && isCounter(e.left) && ts.isNumericLiteral(e.right)) {
+        const c = BigInt(e.right.text);
+        if (c === 0n) return undefined;
+        if (e.operatorToken.kind === ts.SyntaxKind.PlusEqualsToken) return c;
+        if (e.operatorToken.kind === ts.SyntaxKind.MinusEqualsToken) return -c;
+      }
+      return undefined;
+    }
+
+    /** The loop body must not assign the counter (the bound would no longer hold). */
+    checkNotAssigned(body: TS.Node, counter: TS.Symbol): void {
+      const visit = (n: TS.Node): void => {
+        const target = ts.isBinaryExpression(n) && (n.operatorToken.kind === ts.SyntaxKind.EqualsToken || COMPOUND.has(n.operatorToken.kind)) ? n.left
+          : (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === ts.SyntaxKind.PlusPlusToken || n.operator === ts.SyntaxKind.MinusMinusToken) ? n.operand
+          : undefined;
+        if (target && ts.isIdentifier(target) && checker.getSymbolAtLocation(target) === counter) {
+          fail(n, Code.UnboundedLoop, `unbounded loop: the body changes the counter \`${target.text}\`; only the loop's update may`);
+        }
+        ts.forEachChild(n, visit);
+      };
+      visit(body);
+    }
+
+    /** `switch (x) { case C: ... }` with constant cases: a chain of comparisons, bodies in order (fall-through as in C). */
+    switchStatement(s: TS.SwitchStatement): void {
+      const x = this.value(s.expression);
+      const clauses = s.caseBlock.clauses;
+      const bodies = clauses.map(() => this.fb.newBlock());
+      const exit = this.fb.newBlock();
+      const defaultIndex = clauses.findIndex((c) => ts.isDefaultClause(c));
+      clauses.forEach((c, i) => {
+        if (!ts.isCaseClause(c)) return;
+        const v = this.value(c.expression);
+        if (v.op.kind !== "imm") fail(c.expression, Code.Unsupported, "a `case` must be a constant");
+        const [a, b, type] = this.operands(x, v);
+        const next = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp: "eq", signed: type.signed, a, b, then: bodies[i]!.id, else: next.id, loc: locOf(c) });
+        this.enter(next);
+      });
+      this.fb.terminate({ op: "jmp", target: (defaultIndex >= 0 ? bodies[defaultIndex]! : exit).id });
+      this.loops.push({ brk: exit });
+      clauses.forEach((c, i) => {
+        this.enter(bodies[i]!);
+        for (const st of c.statements) this.statement(st);
+        this.fb.terminate({ op: "jmp", target: (bodies[i + 1] ?? exit).id });
+      });
+      this.loops.pop();
+      this.enter(exit);
     }
 
     declarations(list: TS.VariableDeclarationList): void {
@@ -351,7 +690,29 @@ export function lower(
       for (const d of list.declarations) {
         if (!ts.isIdentifier(d.name)) fail(d.name, Code.Unsupported, "destructuring is not supported");
         if (!d.initializer) fail(d, Code.Unsupported, `\`${d.name.getText(file)}\` needs an initial value`);
-        const declared = d.type ? intTypeOf(d.type) : undefined;
+        const init = d.initializer!;
+        const symbol0 = checker.getSymbolAtLocation(d.name)!;
+        // Memory values: structs, strings, arrays, map lookups (by reference, as JavaScript binds objects).
+        const declaredLayout = d.type ? layoutOf(withoutNull(d.type)) : undefined;
+        if (declaredLayout && declaredLayout.kind !== "int") {
+          this.scope.set(symbol0, { kind: "ref", ref: this.materialize(init, declaredLayout, d) });
+          continue;
+        }
+        if (!declaredLayout) {
+          if (ts.isObjectLiteralExpression(init)) fail(init, Code.MissingType, `annotate \`${d.name.getText(file)}\` with the struct's interface: \`const ${d.name.getText(file)}: MyStruct = { ... }\``);
+          const helper = this.stringCall(init);
+          if (helper === "comm") {
+            this.scope.set(symbol0, { kind: "ref", ref: this.materialize(init, { kind: "str", size: 16, align: 1 }, d) });
+            continue;
+          }
+          if (helper) fail(init, Code.MissingType, `annotate the string's size: \`const ${d.name.getText(file)}: Str<64> = ${init.getText(file)}\``);
+          const r = this.tryRef(init);
+          if (r) {
+            this.scope.set(symbol0, { kind: "ref", ref: r });
+            continue;
+          }
+        }
+        const declared = declaredLayout?.kind === "int" ? declaredLayout.type : undefined;
         const v = this.value(d.initializer!);
         const symbol = checker.getSymbolAtLocation(d.name)!;
         if (v.untyped && declared && v.op.kind === "imm" && !fitsBits(v.op.value, declared)) {
@@ -381,7 +742,7 @@ export function lower(
       if (ts.isCallExpression(e) && builtin(e.expression) === "printk") return this.printk(e);
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
-        if (op === ts.SyntaxKind.EqualsToken) return this.assign(e.left, () => this.value(e.right), e);
+        if (op === ts.SyntaxKind.EqualsToken) return this.assign(e.left, () => this.value(e.right), e, ts.isIdentifier(e.left) ? undefined : e.right);
         const bin = COMPOUND.get(op);
         if (bin) return this.assign(e.left, (cur) => this.binary(bin, cur, this.value(e.right), e), e);
       }
@@ -397,10 +758,14 @@ export function lower(
       this.value(e);
     }
 
-    assign(target: TS.Expression, compute: (current: Val) => Val, node: TS.Node): void {
-      if (!ts.isIdentifier(target)) fail(target, Code.Unsupported, "only local variables can be assigned");
+    assign(target: TS.Expression, compute: (current: Val) => Val, node: TS.Node, right?: TS.Expression): void {
+      if (!ts.isIdentifier(target)) {
+        const dst = this.lvalue(target);
+        if (right) return this.assignInto(dst, right);
+        return this.storeInt(dst, compute(this.loadInt(dst, target)), node);
+      }
       const b = this.lookup(target as TS.Identifier);
-      if (b.kind !== "var" || !b.mutable) return fail(target, Code.Unsupported, `\`${target.getText(file)}\` cannot be assigned`);
+      if (b.kind !== "var" || !b.mutable) return fail(target, Code.Unsupported, b.kind === "ref" ? `\`${target.getText(file)}\` refers to memory: assign its fields` : `\`${target.getText(file)}\` cannot be assigned`);
       const v = compute({ op: b.reg });
       if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
         fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(b.reg.type)}`);
@@ -409,7 +774,8 @@ export function lower(
     }
 
     lookup(id: TS.Identifier): Binding {
-      const symbol = checker.getSymbolAtLocation(id);
+      // In `{ calls }` the name is the property; the value is the variable it names.
+      const symbol = ts.isShorthandPropertyAssignment(id.parent) && id.parent.name === id ? checker.getShorthandAssignmentValueSymbol(id.parent) : checker.getSymbolAtLocation(id);
       const b = symbol && this.scope.get(symbol);
       if (!b) {
         const what = builtin(id);
@@ -428,6 +794,16 @@ export function lower(
       if (e.kind === ts.SyntaxKind.FalseKeyword) return this.fb.terminate({ op: "jmp", target: f.id });
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
+        const isNull = (x: TS.Expression): boolean => x.kind === ts.SyntaxKind.NullKeyword || (ts.isIdentifier(x) && x.text === "undefined");
+        const eq = op === ts.SyntaxKind.EqualsEqualsEqualsToken || op === ts.SyntaxKind.EqualsEqualsToken;
+        const ne = op === ts.SyntaxKind.ExclamationEqualsEqualsToken || op === ts.SyntaxKind.ExclamationEqualsToken;
+        if ((eq || ne) && (isNull(e.left) || isNull(e.right))) {
+          const other = isNull(e.left) ? e.right : e.left;
+          const r = this.tryRef(other);
+          if (!r) return fail(other, Code.Unsupported, "only map lookups and ring buffer reservations can be null");
+          if (r.base.kind !== "reg") return this.fb.terminate({ op: "jmp", target: (eq ? f : t).id });
+          return this.fb.terminate({ op: "br", cmp: eq ? "eq" : "ne", signed: false, a: r.base, b: imm(0n, PTR), then: t.id, else: f.id, loc: locOf(e) });
+        }
         if (op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) {
           const mid = this.fb.newBlock();
           if (op === ts.SyntaxKind.AmpersandAmpersandToken) this.cond(e.left, mid, f);
@@ -440,6 +816,20 @@ export function lower(
           const [a, b, type] = this.operands(this.value(e.left), this.value(e.right));
           return this.fb.terminate({ op: "br", cmp, signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(e) });
         }
+      }
+      const r = this.tryRef(e);
+      if (r) {
+        // `if (v)`: a lookup that found something (and, for an integer, a non-zero one: JavaScript's truthiness).
+        if (r.base.kind !== "reg" || !r.nullable) {
+          if (r.layout.kind !== "int") return this.fb.terminate({ op: "jmp", target: t.id });
+        } else {
+          const found = this.fb.newBlock();
+          this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: r.base, b: imm(0n, PTR), then: r.layout.kind === "int" ? found.id : t.id, else: f.id, loc: locOf(e) });
+          if (r.layout.kind !== "int") return;
+          this.enter(found);
+        }
+        const x = this.loadInt(r, e);
+        return this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: x.op, b: imm(0n, x.op.type), then: t.id, else: f.id, loc: locOf(e) });
       }
       const v = this.value(e);
       this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: v.op, b: imm(0n, v.op.type), then: t.id, else: f.id, loc: locOf(e) });
@@ -481,9 +871,13 @@ export function lower(
         return { op: imm(e.kind === ts.SyntaxKind.TrueKeyword ? 1n : 0n, I32) };
       }
       if (ts.isIdentifier(e)) {
+        const flag = builtin(e);
+        if (flag && CONSTANTS[flag] !== undefined && !this.scope.has(checker.getSymbolAtLocation(e)!)) return { op: imm(CONSTANTS[flag]!, I64), untyped: true };
         const b = this.lookup(e);
         if (b.kind === "var") return { op: b.reg };
         if (b.kind === "const") return b.val;
+        if (b.kind === "ref") return this.loadInt(b.ref, e);
+        if (b.kind === "map") return fail(e, Code.NotAnInteger, `\`${e.text}\` is a map: call one of its methods`);
         return fail(e, Code.NotAnInteger, `\`${e.text}\` is the tracepoint record: read one of its fields (${b.format.fields.filter((f) => f.readable && f.tsType).map((f) => f.name).join(", ")})`);
       }
       if (ts.isAsExpression(e)) return this.cast(this.value(e.expression), intTypeOf(e.type), e);
@@ -518,17 +912,54 @@ export function lower(
           const lt = l.untyped ? U64 : promote(l.op.type);
           return this.binary("shr", this.convert(l, { bits: lt.bits, signed: false }), this.value(e.right), e);
         }
+        if (op === ts.SyntaxKind.QuestionQuestionToken) return this.orDefault(e);
         if (COMPARE.has(op) || op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) return this.boolValue(e);
         if (op === ts.SyntaxKind.EqualsToken || COMPOUND.has(op)) return fail(e, Code.Unsupported, "assignments are statements here, not values");
         return fail(e, Code.Unsupported, `the operator \`${e.operatorToken.getText(file)}\` is not supported`);
       }
+      if (ts.isNonNullExpression(e)) {
+        const r = this.tryRef(e);
+        if (r) return this.loadInt(r, e);
+        return this.value(e.expression);
+      }
       if (ts.isConditionalExpression(e)) return this.conditional(e);
+      if (ts.isElementAccessExpression(e)) {
+        const base = this.tryRef(e.expression);
+        if (base) return this.loadInt(this.elementRef(base, e.argumentExpression, e), e);
+      }
       if (ts.isCallExpression(e)) return this.call(e);
       if (ts.isPropertyAccessExpression(e)) return this.property(e);
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
       }
       return fail(e, Code.Unsupported, `${describe(ts, e)} are not supported in a probe handler`);
+    }
+
+    /** `m.lookup(k) ?? d`: the value found, or d. */
+    orDefault(e: TS.BinaryExpression): Val {
+      const r = this.tryRef(e.left);
+      if (!r || !r.nullable || r.base.kind !== "reg") return fail(e, Code.Unsupported, "`??` is supported after a map lookup (`m.lookup(k) ?? 0`)");
+      const found = this.fb.newBlock();
+      const missing = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: r.base, b: imm(0n, PTR), then: found.id, else: missing.id, loc: locOf(e) });
+      this.enter(found);
+      const a = this.loadInt(r, e.left);
+      const fEnd = this.fb.current;
+      this.enter(missing);
+      const b = this.value(e.right);
+      const mEnd = this.fb.current;
+      const type = b.untyped ? a.op.type : commonType(a.op.type, b.op.type);
+      return this.joinValues(type, [fEnd, this.convertIn(fEnd, a, type)], [mEnd, b], join);
+    }
+
+    /** convert() emitting into block `b`. */
+    convertIn(b: Block, v: Val, type: IntType): Val {
+      const cur = this.fb.current;
+      this.fb.current = b;
+      const out = this.convert(v, type);
+      this.fb.current = cur;
+      return out;
     }
 
     /** A C cast. */
@@ -619,8 +1050,25 @@ export function lower(
         if (e.arguments.length !== 1) fail(e, Code.Unsupported, `${name}() converts one value`);
         return this.cast(this.value(e.arguments[0]!), INT_TYPES[name]!, e);
       }
+      if (ts.isPropertyAccessExpression(e.expression)) {
+        const m = this.mapOf(e.expression.expression);
+        if (m) {
+          const method = e.expression.name.text;
+          if (method === "lookup" || method === "reserve") {
+            const r = this.mapRefCall(m, method, e);
+            return r.layout.kind === "int" ? fail(e, Code.Unsupported, `test the result of ${method}() for null before reading it (\`const v = m.${method}(...); if (v !== null) ...\`), or write \`m.lookup(k) ?? 0\``) : fail(e, Code.NotAnInteger, `${method}() gives a ${describeLayout(r.layout)}: bind it to a name and test it for null`);
+          }
+          return this.mapCall(m, method, e);
+        }
+      }
+      if (ts.isIdentifier(e.expression)) {
+        const symbol = checker.getSymbolAtLocation(e.expression);
+        const fn = symbol && functions.get(symbol);
+        if (fn) return this.inlineCall(fn, e);
+      }
       const helper = name ? HELPER_CALLS[name] : undefined;
       if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
+      if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field)`);
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() is supported only as a value printed by printk (`${comm()}`) for now");
       if (!helper) {
         return fail(e, Code.UnsupportedCall, name && (PROBES as readonly string[]).includes(name)
@@ -634,6 +1082,8 @@ export function lower(
     }
 
     property(e: TS.PropertyAccessExpression): Val {
+      const memory = this.tryRef(e.expression);
+      if (memory) return this.loadInt(this.fieldRef(memory, e.name), e);
       if (ts.isIdentifier(e.expression)) {
         const symbol = checker.getSymbolAtLocation(e.expression);
         const b = symbol && this.scope.get(symbol);
@@ -666,6 +1116,452 @@ export function lower(
       return { op: dst };
     }
 
+    // ---- memory: structs, strings, arrays, maps
+
+    /** A zeroed stack object for a value of `layout`; the frame holds at most 512 bytes. */
+    temp(layout: Layout, node: TS.Node): Ref {
+      const size = align(layout.size, 8);
+      const used = this.fb.stack.reduce((n, o) => align(n + o.size, o.align), 0);
+      if (used + size > 512) {
+        fail(node, Code.StackTooLarge, `this needs ${size} more bytes of stack (${used + size} in all); BPF allows 512: keep large values in a map (a PerCpuArrayMap as scratch space) or reserve them in a ring buffer`);
+      }
+      const object = this.fb.stackObject(size);
+      const ref: Ref = { layout, base: { kind: "stack", object }, offset: 0 };
+      this.zero(ref, node);
+      return ref;
+    }
+
+    /** The address of a Ref's bytes, as a helper argument. */
+    addrOf(r: Ref, node: TS.Node): CallArg {
+      if (r.base.kind === "stack") return { kind: "stack", object: r.base.object, offset: (r.base.offset ?? 0) + r.offset };
+      if (!r.offset) return r.base;
+      const dst = this.fb.vreg(PTR);
+      this.fb.emit({ op: "bin", kind: "add", dst, a: r.base, b: imm(BigInt(r.offset), U64), loc: locOf(node) });
+      return dst;
+    }
+
+    loadInt(r: Ref, node: TS.Node): Val {
+      if (r.layout.kind !== "int") return fail(node, Code.NotAnInteger, `\`${node.getText(file)}\` is a ${describeLayout(r.layout)}, not an integer`);
+      const dst = this.fb.vreg(r.layout.type);
+      this.fb.emit({ op: "load", dst, base: r.base, offset: r.offset, size: r.layout.size, signed: r.layout.type.signed, loc: locOf(node) });
+      return { op: dst };
+    }
+
+    storeInt(r: Ref, v: Val, node: TS.Node): void {
+      if (r.layout.kind !== "int") return fail(node, Code.NotAnInteger, `a ${describeLayout(r.layout)} cannot hold an integer`);
+      const type = r.layout.type;
+      if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, type)) fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(type)}`);
+      this.fb.emit({ op: "st", base: r.base, offset: r.offset, size: r.layout.size, src: this.convert(v, type).op, loc: locOf(node) });
+    }
+
+    /** Stores in the widest pieces the offsets' alignment allows: zeroes, or a copy of `src`. */
+    chunks(dst: Ref, size: number, node: TS.Node, src?: Ref): void {
+      for (let at = 0; at < size; ) {
+        const c = ([8, 4, 2, 1] as const).find((n) => (dst.offset + at) % n === 0 && (!src || (src.offset + at) % n === 0) && at + n <= size)!;
+        let value: Operand = imm(0n, U64);
+        if (src) {
+          const t = this.fb.vreg(U64);
+          this.fb.emit({ op: "load", dst: t, base: src.base, offset: src.offset + at, size: c, signed: false, loc: locOf(node) });
+          value = t;
+        }
+        this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + at, size: c, src: value, loc: locOf(node) });
+        at += c;
+      }
+    }
+
+    zero(r: Ref, node: TS.Node): void {
+      this.chunks(r, r.base.kind === "stack" && r.offset === 0 ? align(r.layout.size, 8) : r.layout.size, node);
+    }
+
+    fieldRef(base: Ref, name: TS.MemberName | TS.StringLiteral): Ref {
+      if (base.layout.kind !== "struct") return fail(name, Code.Unsupported, `a ${describeLayout(base.layout)} has no fields`);
+      const f = base.layout.fields.find((x) => x.name === name.getText(file));
+      if (!f) return fail(name, Code.Unsupported, `struct ${base.layout.name} has no field \`${name.getText(file)}\``);
+      return { layout: f.layout, base: base.base, offset: base.offset + f.offset };
+    }
+
+    /** `a[i]`: a constant index is checked now; a variable one at run time (out of range ends the handler, returning 0). */
+    elementRef(base: Ref, index: TS.Expression, node: TS.Node): Ref {
+      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
+      const { element, length } = base.layout;
+      const i = this.value(index);
+      if (i.op.kind === "imm") {
+        const n = BigInt.asIntN(64, i.op.value);
+        if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
+        return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size };
+      }
+      const idx = this.convert(i, U64).op;
+      const ok = this.fb.newBlock();
+      const trap = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, loc: locOf(index) });
+      this.enter(trap);
+      this.fb.terminate({ op: "ret", value: imm(0n, I64) });
+      this.enter(ok);
+      let start: VReg;
+      if (base.base.kind === "stack") {
+        start = this.fb.vreg(PTR);
+        this.fb.emit({ op: "addr", dst: start, object: base.base.object, offset: (base.base.offset ?? 0) + base.offset, loc: locOf(node) });
+      } else start = this.addrOf(base, node) as VReg;
+      const off = this.fb.vreg(U64);
+      this.fb.emit({ op: "bin", kind: "mul", dst: off, a: idx, b: imm(BigInt(element.size), U64), loc: locOf(node) });
+      const at = this.fb.vreg(PTR);
+      this.fb.emit({ op: "bin", kind: "add", dst: at, a: start, b: off, loc: locOf(node) });
+      return { layout: element, base: at, offset: 0 };
+    }
+
+    mapOf(e: TS.Expression): MapInfo | undefined {
+      if (!ts.isIdentifier(e)) return undefined;
+      const symbol = checker.getSymbolAtLocation(e);
+      const b = symbol && this.scope.get(symbol);
+      return b?.kind === "map" ? b.map : undefined;
+    }
+
+    /** The memory an expression denotes, if it denotes memory (emits code only for map lookups and reservations). */
+    tryRef(e: TS.Expression): Ref | undefined {
+      if (ts.isParenthesizedExpression(e)) return this.tryRef(e.expression);
+      if (ts.isNonNullExpression(e)) {
+        const r = this.tryRef(e.expression);
+        if (r?.nullable) fail(e, Code.Unsupported, "`!` does not check for null, and the verifier insists on a check: test the value (`if (v !== null)`)");
+        return r;
+      }
+      if (ts.isIdentifier(e)) {
+        const symbol = ts.isShorthandPropertyAssignment(e.parent) && e.parent.name === e ? checker.getShorthandAssignmentValueSymbol(e.parent) : checker.getSymbolAtLocation(e);
+        const b = symbol && this.scope.get(symbol);
+        return b?.kind === "ref" ? b.ref : undefined;
+      }
+      if (ts.isPropertyAccessExpression(e)) {
+        const base = this.tryRef(e.expression);
+        if (!base) return undefined;
+        const f = this.fieldRef(base, e.name);
+        return f.layout.kind === "int" ? undefined : f;
+      }
+      if (ts.isElementAccessExpression(e)) {
+        const base = this.tryRef(e.expression);
+        if (!base || base.layout.kind !== "array" || base.layout.element.kind === "int") return undefined;
+        return this.elementRef(base, e.argumentExpression, e);
+      }
+      if (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression)) {
+        const m = this.mapOf(e.expression.expression);
+        const method = e.expression.name.text;
+        if (m && (method === "lookup" || method === "reserve")) return this.mapRefCall(m, method, e);
+      }
+      return undefined;
+    }
+
+    /** An l-value: a field or element of memory (integers included). */
+    lvalue(target: TS.Expression): Ref {
+      if (ts.isParenthesizedExpression(target)) return this.lvalue(target.expression);
+      if (ts.isPropertyAccessExpression(target)) {
+        const base = this.tryRef(target.expression);
+        if (base) return this.fieldRef(base, target.name);
+      }
+      if (ts.isElementAccessExpression(target)) {
+        const base = this.tryRef(target.expression);
+        if (base) return this.elementRef(base, target.argumentExpression, target);
+      }
+      return fail(target, Code.Unsupported, ts.isPropertyAccessExpression(target) ? `\`${target.getText(file)}\` cannot be assigned: kernel memory and tracepoint records are read-only` : "only local variables, struct fields and array elements can be assigned");
+    }
+
+    /** A value in memory of `layout`: an existing Ref, or a zeroed stack copy of what `e` computes. */
+    materialize(e: TS.Expression, layout: Layout, node: TS.Node): Ref {
+      if (layout.kind !== "int" && !ts.isObjectLiteralExpression(e) && !ts.isArrayLiteralExpression(e) && !this.stringCall(e) && !ts.isStringLiteral(e)) {
+        const r = this.tryRef(e);
+        if (!r) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(layout)} here`);
+        if (!sameLayout(r.layout, layout)) fail(e, Code.UnsupportedType, `expected a ${describeLayout(layout)}, got a ${describeLayout(r.layout)}`);
+        return r;
+      }
+      const r = this.temp(layout, node);
+      this.assignInto(r, e);
+      return r;
+    }
+
+    /** comm(), readUserStr(p), readKernelStr(p): helpers that fill a Str<N>. */
+    stringCall(e: TS.Expression): string | undefined {
+      if (!ts.isCallExpression(e)) return undefined;
+      const name = builtin(e.expression);
+      return name === "comm" || name === "readUserStr" || name === "readKernelStr" ? name : undefined;
+    }
+
+    /** dst = e, for every kind of memory. */
+    assignInto(dst: Ref, e: TS.Expression): void {
+      if (ts.isParenthesizedExpression(e)) return this.assignInto(dst, e.expression);
+      const l = dst.layout;
+      if (l.kind === "int") return this.storeInt(dst, this.value(e), e);
+      if (ts.isObjectLiteralExpression(e)) {
+        if (l.kind !== "struct") return fail(e, Code.UnsupportedType, `an object literal cannot be a ${describeLayout(l)}`);
+        for (const p of e.properties) {
+          if (ts.isPropertyAssignment(p) && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name))) this.assignInto(this.fieldRef(dst, p.name), p.initializer);
+          else if (ts.isShorthandPropertyAssignment(p)) this.assignInto(this.fieldRef(dst, p.name), p.name);
+          else fail(p, Code.Unsupported, "object literals hold `name: value` and `name` properties only");
+        }
+        return;
+      }
+      if (ts.isArrayLiteralExpression(e)) {
+        if (l.kind !== "array") return fail(e, Code.UnsupportedType, `an array literal cannot be a ${describeLayout(l)}`);
+        if (e.elements.length > l.length) fail(e, Code.OutOfRange, `${e.elements.length} elements do not fit in Arr<..., ${l.length}>`);
+        if (e.elements.length < l.length) this.zero(dst, e);
+        e.elements.forEach((x, i) => this.assignInto({ layout: l.element, base: dst.base, offset: dst.offset + i * l.element.size }, x));
+        return;
+      }
+      const helper = this.stringCall(e);
+      if (helper) {
+        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `${helper}() gives a string: assign it to a Str<N>, not a ${describeLayout(l)}`);
+        const call = e as TS.CallExpression;
+        const where = this.addrOf(dst, e);
+        if (helper === "comm") {
+          if (call.arguments.length) fail(call.arguments[0]!, Code.UnsupportedCall, "comm() takes no arguments");
+          this.fb.emit({ op: "call", helper: Helper.get_current_comm, args: [where, imm(BigInt(l.size), U32)], loc: locOf(e) });
+          return;
+        }
+        if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
+        const p = this.value(call.arguments[0]!);
+        const id = helper === "readUserStr" ? Helper.probe_read_user_str : Helper.probe_read_kernel_str;
+        this.fb.emit({ op: "call", helper: id, args: [where, imm(BigInt(l.size), U32), p.op], loc: locOf(e) });
+        return;
+      }
+      if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) {
+        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `a string cannot be a ${describeLayout(l)}`);
+        const bytes = new TextEncoder().encode(e.text);
+        if (bytes.length >= l.size) fail(e, Code.OutOfRange, `"${e.text}" needs ${bytes.length + 1} bytes; the Str holds ${l.size}`);
+        this.zero(dst, e);
+        bytes.forEach((b, i) => this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + i, size: 1, src: imm(BigInt(b), U8), loc: locOf(e) }));
+        return;
+      }
+      const src = this.tryRef(e);
+      if (!src) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(l)} here`);
+      if (!sameLayout(src.layout, l)) return fail(e, Code.UnsupportedType, `a ${describeLayout(src.layout)} cannot be assigned to a ${describeLayout(l)}`);
+      this.chunks(dst, l.size, e, src);
+    }
+
+    /** lookup() and reserve(): a pointer the caller must test for null. */
+    mapRefCall(m: MapInfo, method: "lookup" | "reserve", e: TS.CallExpression): Ref {
+      const map = { kind: "map" as const, name: m.def.name };
+      const dst = this.fb.vreg(PTR);
+      if (method === "lookup") {
+        if (!m.key || !m.value) return fail(e, Code.BadMap, `${m.cls} has no lookup()`);
+        if (e.arguments.length !== 1) fail(e, Code.BadMap, "lookup() takes a key");
+        const key = this.materialize(e.arguments[0]!, m.key, e);
+        this.fb.emit({ op: "call", helper: Helper.map_lookup_elem, args: [map, this.addrOf(key, e)], dst, loc: locOf(e) });
+        return { layout: m.value, base: dst, offset: 0, nullable: true };
+      }
+      if (m.cls !== "RingBuf") return fail(e, Code.BadMap, "reserve() is a RingBuf method");
+      if (e.arguments.length) fail(e.arguments[0]!, Code.BadMap, "reserve() takes no arguments");
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [map, imm(BigInt(m.value!.size), U64), imm(0n, U64)], dst, loc: locOf(e) });
+      // The record starts zeroed, so padding and unset fields never leak kernel memory to user space.
+      const fill = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: dst, b: imm(0n, PTR), then: fill.id, else: join.id });
+      this.enter(fill);
+      const ref: Ref = { layout: m.value!, base: dst, offset: 0, nullable: true };
+      this.zero(ref, e);
+      this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(join);
+      return ref;
+    }
+
+    /** Map methods that give an integer (or nothing). */
+    mapCall(m: MapInfo, method: string, e: TS.CallExpression): Val {
+      const map = { kind: "map" as const, name: m.def.name };
+      const args = e.arguments;
+      const result = (helper: number, callArgs: CallArg[]): Val => {
+        const dst = this.fb.vreg(I64);
+        this.fb.emit({ op: "call", helper, args: callArgs, dst, loc: locOf(e) });
+        return { op: dst };
+      };
+      const none: Val = { op: imm(0n, I64) };
+      const keyed = m.cls !== "RingBuf" && m.cls !== "PerfEventArray" && m.cls !== "StackTraceMap" && m.cls !== "Histogram";
+      switch (keyed ? method : `${m.cls}.${method}`) {
+        case "update": {
+          if (args.length < 2 || args.length > 3) fail(e, Code.BadMap, "update() takes a key, a value and optionally flags (ANY, NOEXIST, EXIST)");
+          const key = this.materialize(args[0]!, m.key!, e);
+          const value = this.materialize(args[1]!, m.value!, e);
+          const flags = args[2] ? this.convert(this.value(args[2]), U64).op : imm(0n, U64);
+          return result(Helper.map_update_elem, [map, this.addrOf(key, e), this.addrOf(value, e), flags]);
+        }
+        case "delete": {
+          if (m.cls === "ArrayMap" || m.cls === "PerCpuArrayMap") fail(e, Code.BadMap, "array map elements cannot be deleted (update them to zero)");
+          if (args.length !== 1) fail(e, Code.BadMap, "delete() takes a key");
+          const key = this.materialize(args[0]!, m.key!, e);
+          return result(Helper.map_delete_elem, [map, this.addrOf(key, e)]);
+        }
+        case "increment": {
+          if (args.length < 1 || args.length > 2) fail(e, Code.BadMap, "increment() takes a key and optionally the amount");
+          const l = m.value!;
+          if (l.kind !== "int" || l.size < 4) return fail(e, Code.BadMap, "increment() needs a map whose values are 32- or 64-bit integers");
+          const key = this.materialize(args[0]!, m.key!, e);
+          const by = args[1] ? this.convert(this.value(args[1]), l.type).op : imm(1n, l.type);
+          this.increment(map, key, l, by, m.cls === "ArrayMap" || m.cls === "PerCpuArrayMap", e);
+          return none;
+        }
+        case "RingBuf.output": {
+          if (args.length !== 1) fail(e, Code.BadMap, "output() takes the value to send");
+          const v = this.materialize(args[0]!, m.value!, e);
+          return result(Helper.ringbuf_output, [map, this.addrOf(v, e), imm(BigInt(m.value!.size), U64), imm(0n, U64)]);
+        }
+        case "RingBuf.submit":
+        case "RingBuf.discard": {
+          const r = args.length === 1 ? this.tryRef(args[0]!) : undefined;
+          if (!r || r.base.kind !== "reg" || r.offset !== 0) return fail(e, Code.BadMap, `${method}() takes a record reserve() gave`);
+          this.fb.emit({ op: "call", helper: method === "submit" ? Helper.ringbuf_submit : Helper.ringbuf_discard, args: [r.base, imm(0n, U64)], loc: locOf(e) });
+          return none;
+        }
+        case "PerfEventArray.output": {
+          if (args.length !== 1) fail(e, Code.BadMap, "output() takes the value to send");
+          const v = this.materialize(args[0]!, m.value!, e);
+          return result(Helper.perf_event_output, [this.fb.ctx, map, imm(BPF_F_CURRENT_CPU, U64), this.addrOf(v, e), imm(BigInt(m.value!.size), U64)]);
+        }
+        case "StackTraceMap.getStackId": {
+          if (args.length > 1) fail(e, Code.BadMap, "getStackId() takes only flags (USER_STACK, ...)");
+          const flags = args[0] ? this.convert(this.value(args[0]), U64).op : imm(0n, U64);
+          return result(Helper.get_stackid, [this.fb.ctx, map, flags]);
+        }
+        case "Histogram.record": {
+          if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count");
+          this.histogram(map, this.value(args[0]!), e);
+          return none;
+        }
+      }
+      return fail(e.expression, Code.BadMap, `${m.cls} has no method ${method}() the compiler supports`);
+    }
+
+    /** Lookup-or-insert, then an atomic add: `*lookup(key) += by`, inserting `by` when the key is new. */
+    increment(map: { kind: "map"; name: string }, key: Ref, l: Layout & { kind: "int" }, by: Operand, array: boolean, node: TS.Node): void {
+      const keyAddr = this.addrOf(key, node);
+      const done = this.fb.newBlock();
+      const add = (p: VReg): void => {
+        this.fb.emit({ op: "atomic", ptr: p, offset: 0, size: l.size as 4 | 8, src: by, loc: locOf(node) });
+        this.fb.terminate({ op: "jmp", target: done.id });
+      };
+      const lookup = (): [VReg, Block, Block] => {
+        const p = this.fb.vreg(PTR);
+        this.fb.emit({ op: "call", helper: Helper.map_lookup_elem, args: [map, keyAddr], dst: p, loc: locOf(node) });
+        const found = this.fb.newBlock();
+        const missing = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: p, b: imm(0n, PTR), then: found.id, else: missing.id });
+        return [p, found, missing];
+      };
+      const [p, found, missing] = lookup();
+      this.enter(found);
+      add(p);
+      this.enter(missing);
+      if (array) {
+        this.fb.terminate({ op: "jmp", target: done.id });
+      } else {
+        // Insert `by` if no other CPU did meanwhile; if one did (the update fails), add to its element.
+        const init = this.temp(l, node);
+        this.fb.emit({ op: "st", base: init.base, offset: 0, size: l.size, src: by, loc: locOf(node) });
+        const r = this.fb.vreg(I64);
+        this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [map, keyAddr, this.addrOf(init, node), imm(1n, U64)], dst: r, loc: locOf(node) });
+        const retry = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: r, b: imm(0n, I64), then: done.id, else: retry.id });
+        this.enter(retry);
+        const [p2, found2, missing2] = lookup();
+        this.enter(found2);
+        add(p2);
+        this.enter(missing2);
+        this.fb.terminate({ op: "jmp", target: done.id });
+      }
+      this.enter(done);
+    }
+
+    /** hist.record(v): slot 0 for 0, k for [2^(k-1), 2^k), 65 for negative values; then an atomic add of 1. */
+    histogram(map: { kind: "map"; name: string }, v: Val, node: TS.Node): void {
+      const loc = locOf(node);
+      const slot = this.fb.vreg(U64);
+      const x = this.fb.vreg(U64);
+      const keyed = this.fb.newBlock();
+      if (v.op.kind === "imm") {
+        const n = BigInt.asIntN(64, v.op.value);
+        const value = n < 0n && (v.untyped || v.op.type.signed) ? 65n : BigInt(BigInt.asUintN(64, v.op.value).toString(2).length) - (v.op.value === 0n ? 1n : 0n);
+        this.fb.emit({ op: "mov", dst: slot, src: imm(value, U64), loc });
+        this.fb.terminate({ op: "jmp", target: keyed.id });
+      } else {
+        const positive = this.fb.newBlock();
+        if (v.op.type.signed) {
+          const negative = this.fb.newBlock();
+          this.fb.terminate({ op: "br", cmp: "lt", signed: true, a: v.op, b: imm(0n, v.op.type), then: negative.id, else: positive.id, loc });
+          this.enter(negative);
+          this.fb.emit({ op: "mov", dst: slot, src: imm(65n, U64), loc });
+          this.fb.terminate({ op: "jmp", target: keyed.id });
+        } else this.fb.terminate({ op: "jmp", target: positive.id });
+        this.enter(positive);
+        this.fb.emit({ op: "mov", dst: x, src: this.convert(v, U64).op, loc });
+        this.fb.emit({ op: "mov", dst: slot, src: imm(0n, U64), loc });
+        const search = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: x, b: imm(0n, U64), then: keyed.id, else: search.id, loc });
+        this.enter(search);
+        // Binary search for the highest set bit: slot = floor(log2 x) + 1.
+        this.fb.emit({ op: "mov", dst: slot, src: imm(1n, U64), loc });
+        for (const shift of [32n, 16n, 8n, 4n, 2n, 1n]) {
+          const big = this.fb.newBlock();
+          const next = this.fb.newBlock();
+          this.fb.terminate({ op: "br", cmp: "ge", signed: false, a: x, b: imm(1n << shift, U64), then: big.id, else: next.id, loc });
+          this.enter(big);
+          this.fb.emit({ op: "bin", kind: "add", dst: slot, a: slot, b: imm(shift, U64), loc });
+          this.fb.emit({ op: "bin", kind: "shr", dst: x, a: x, b: imm(shift, U32), loc });
+          this.fb.terminate({ op: "jmp", target: next.id });
+          this.enter(next);
+        }
+        this.fb.terminate({ op: "jmp", target: keyed.id });
+      }
+      this.enter(keyed);
+      const key = this.temp(intLayout(U32), node);
+      this.fb.emit({ op: "st", base: key.base, offset: 0, size: 4, src: slot, loc });
+      this.increment(map, key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, node);
+    }
+
+    /** A call to a module-level function, inlined: parameters bound to the arguments, `return` jumps past the body. */
+    inlineCall(decl: TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression, e: TS.CallExpression): Val {
+      const name = e.expression.getText(file);
+      if (inlining.includes(decl)) return fail(e, Code.BadFunction, `\`${name}\` calls itself: functions are inlined, so recursion is not supported`);
+      if (decl.typeParameters?.length) fail(decl, Code.BadFunction, "generic functions are not supported");
+      if (e.arguments.length > decl.parameters.length) fail(e.arguments[decl.parameters.length]!, Code.BadFunction, `\`${name}\` takes ${decl.parameters.length} arguments`);
+      const scope = new Map<TS.Symbol, Binding>(moduleScope);
+      const child = new FnLowering(this.fb, scope);
+      decl.parameters.forEach((p, i) => {
+        const symbol = paramSymbol(p);
+        const arg = e.arguments[i];
+        if (!arg) return fail(e, Code.BadFunction, `\`${name}\` needs ${decl.parameters.length} arguments`);
+        if (!p.type) return fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type`);
+        const l = layoutOf(p.type);
+        if (l.kind !== "int") {
+          // Memory is passed by reference, as JavaScript passes objects.
+          scope.set(symbol, { kind: "ref", ref: this.materialize(arg, l, arg) });
+          return;
+        }
+        const v = this.value(arg);
+        if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, l.type)) fail(arg, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(l.type)}`);
+        const reg = this.fb.vreg(l.type);
+        this.fb.emit({ op: "mov", dst: reg, src: this.convert(v, l.type).op, loc: locOf(arg) });
+        child.owned.add(reg.id);
+        scope.set(symbol, { kind: "var", reg, mutable: true });
+      });
+      let dst: VReg | undefined;
+      if (decl.type) {
+        if (decl.type.kind !== ts.SyntaxKind.VoidKeyword) dst = this.fb.vreg(intTypeOf(decl.type));
+      } else {
+        const sig = checker.getSignatureFromDeclaration(decl);
+        const ret = sig && checker.getReturnTypeOfSignature(sig);
+        if (ret && !(ret.flags & (ts.TypeFlags.Void | ts.TypeFlags.Undefined))) fail(decl.name ?? decl, Code.MissingType, `\`${name}\` returns a value: annotate its return type (u8..i64)`);
+      }
+      const exit = this.fb.newBlock();
+      child.inline = { exit, dst };
+      if (dst) this.fb.emit({ op: "mov", dst, src: imm(0n, dst.type) });
+      inlining.push(decl);
+      try {
+        if (decl.body && ts.isBlock(decl.body)) child.block(decl.body);
+        else if (decl.body) {
+          const v = child.value(decl.body as TS.Expression);
+          if (dst) this.fb.emit({ op: "mov", dst, src: child.convert(v, dst.type).op, loc: locOf(decl.body) });
+        }
+      } finally {
+        inlining.pop();
+      }
+      this.fb.terminate({ op: "jmp", target: exit.id });
+      this.enter(exit);
+      return dst ? { op: dst } : { op: imm(0n, I64) };
+    }
+
     // ---- printk
 
     printk(e: TS.CallExpression): void {
@@ -685,6 +1581,13 @@ export function lower(
             const object = this.fb.stackObject(16);
             this.fb.emit({ op: "call", helper: Helper.get_current_comm, args: [{ kind: "stack", object }, imm(16n, U32)], loc: locOf(x) });
             args.push({ kind: "stack", object });
+            format += "%s" + escape(span.literal.text);
+            continue;
+          }
+          const str = this.tryRef(x);
+          if (str) {
+            if (str.layout.kind !== "str") fail(x, Code.BadPrintk, `printk() prints integers and strings, not a ${describeLayout(str.layout)}`);
+            args.push(this.addrOf(str, x));
             format += "%s" + escape(span.literal.text);
             continue;
           }
@@ -727,6 +1630,51 @@ function spec(t: IntType): string {
   if (t.ptr) return t.pointee === "char" ? "%s" : "0x%llx";
   if (t.bits === 64) return t.signed ? "%lld" : "%llu";
   return t.signed ? "%d" : "%u";
+}
+
+const MIRROR_CMP: Record<CmpOp, CmpOp> = { eq: "eq", ne: "ne", lt: "gt", le: "ge", gt: "lt", ge: "le" };
+
+/** How many times `for (i = start; i OP limit; i += step)` runs at the counter's type; undefined if it never stops. */
+function tripCount(start: bigint, op: CmpOp, limit: bigint, step: bigint, type: IntType): number | undefined {
+  const holds = (i: bigint): boolean => {
+    const [a, b] = [normalize(i, type), normalize(limit, type)];
+    switch (op) {
+      case "lt": return a < b;
+      case "le": return a <= b;
+      case "gt": return a > b;
+      case "ge": return a >= b;
+      case "ne": return a !== b;
+      case "eq": return a === b;
+    }
+  };
+  let i = normalize(start, type);
+  // Moving away from the bound: the condition holds until the counter wraps.
+  if (holds(i) && (((op === "lt" || op === "le") && step < 0n) || ((op === "gt" || op === "ge") && step > 0n))) return undefined;
+  for (let n = 0; n <= MAX_LOOP_ITERATIONS + 1; n++) {
+    if (!holds(i)) return n;
+    const next = normalize(i + step, type);
+    // Wrapping around the type's range means the condition never failed on the way: unbounded.
+    if ((step > 0n && next < i) || (step < 0n && next > i)) return undefined;
+    i = next;
+  }
+  return MAX_LOOP_ITERATIONS + 2;
+}
+
+function describeLayout(l: Layout): string {
+  switch (l.kind) {
+    case "int": return typeName(l.type);
+    case "str": return `Str<${l.size}>`;
+    case "array": return `Arr<${describeLayout(l.element)}, ${l.length}>`;
+    case "struct": return `struct ${l.name}`;
+  }
+}
+
+function sameLayout(a: Layout, b: Layout): boolean {
+  if (a.kind !== b.kind || a.size !== b.size) return false;
+  if (a.kind === "int") return sameType(a.type, (b as typeof a).type);
+  if (a.kind === "struct") return a.name === (b as typeof a).name;
+  if (a.kind === "array") return sameLayout(a.element, (b as typeof a).element);
+  return true;
 }
 
 /** The type an unannotated declaration of a literal gets. */

@@ -10,7 +10,11 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "readKernelStr", "readUserStr"] as const;
+/** Map classes (`new HashMap<K, V>(n)` at module level). */
+export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram"] as const;
+/** Named constants (flags) the module exports, with their values. */
+export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n };
 
 const GLOBALS = `
 interface Array<T> { readonly length: number; [n: number]: T }
@@ -67,6 +71,35 @@ declare module "tsbpf" {
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
   export function comm(): Str<16>;
+  /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to. */
+  export function readKernelStr(p: Ptr<any>): Str<never>;
+  export function readUserStr(p: Ptr<any>): Str<never>;
+  /** A fixed-size array of N elements (C \`T name[N]\`). */
+  export interface Arr<T, N extends number> { [index: number]: T; readonly length: number; readonly __tsbpfLength?: N }
+  /** map.update() flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST. */
+  export const ANY: 0;
+  export const NOEXIST: 1;
+  export const EXIST: 2;
+  /** getStackId() flags: BPF_F_USER_STACK, BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID. */
+  export const USER_STACK: 256;
+  export const FAST_STACK_CMP: 512;
+  export const REUSE_STACKID: 1024;
+  export type UpdateFlags = 0 | 1 | 2;
+  interface KeyedMap<K, V> {
+    lookup(key: K): V | null;
+    update(key: K, value: V, flags?: UpdateFlags): i64;
+    delete(key: K): i64;
+    increment(key: K, by?: number): void;
+  }
+  export class HashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; private __tsbpfMap: [K, V] }
+  export class PerCpuHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; private __tsbpfMap: [K, V] }
+  export class LruHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; private __tsbpfMap: [K, V] }
+  export class ArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; private __tsbpfMap: V }
+  export class PerCpuArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; private __tsbpfMap: V }
+  export class RingBuf<T> { constructor(bytes: number); output(value: T): i64; reserve(): T | null; submit(record: T): void; discard(record: T): void; private __tsbpfMap: T }
+  export class PerfEventArray<T> { constructor(maxCpus?: number); output(value: T): i64; private __tsbpfMap: T }
+  export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
+  export class Histogram { constructor(); record(value: number): void; private __tsbpfMap: true }
 `;
 
 /** The prelude for a file that uses the given tracepoints. */

@@ -1,6 +1,6 @@
 // Dead-code elimination on the IR.
 // Takes an `IrFunction`; gives a copy without instructions whose results are never read and that
-// have no side effect (e.g. loads of probe arguments the handler ignores). Calls and stores stay.
+// have no side effect (e.g. loads of probe arguments the handler ignores). Calls, stores and atomics stay.
 
 import type { CallArg, Inst, IrFunction, Operand } from "./index.js";
 
@@ -15,6 +15,10 @@ function instUses(i: Inst): (number | undefined)[] {
     case "kread": return [regOf(i.ptr)];
     case "store": return [regOf(i.src)];
     case "call": return i.args.map(regOf);
+    case "load": return [regOf(i.base)];
+    case "st": return [regOf(i.base), regOf(i.src)];
+    case "atomic": return [i.ptr.id, regOf(i.src)];
+    case "addr": return [];
   }
 }
 
@@ -30,7 +34,7 @@ export function eliminateDeadCode(fn: IrFunction): IrFunction {
     }
     let removed = false;
     blocks = blocks.map((b) => {
-      const insts = b.insts.filter((i) => i.op === "call" || i.op === "store" || used.has(i.dst.id));
+      const insts = b.insts.filter((i) => i.op === "call" || i.op === "store" || i.op === "st" || i.op === "atomic" || used.has(i.dst.id));
       if (insts.length !== b.insts.length) removed = true;
       return { ...b, insts };
     });

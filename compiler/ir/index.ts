@@ -4,6 +4,15 @@
 // Invariant codegen relies on: a virtual register of type T always holds its value extended to
 // 64 bits as T says (sign-extended when signed, zero-extended when not). Immediates are stored
 // already converted to their type.
+//
+// Additions for maps, structs and strings (all additive; older consumers may reject them):
+// `load`/`st` read and write 1/2/4/8 bytes through a base that is a pointer register (a map value,
+// a ring buffer record) or a stack object; `atomic` adds to memory behind a pointer; `addr` takes a
+// stack object's address; `StackAddr.offset` addresses inside a stack object; the call argument
+// `{ kind: "map", name }` is a map's address (an LDDW with src = BPF_PSEUDO_MAP_FD relocated
+// against the map's symbol in `.maps`); `IrModule.maps` and `IrModule.types` describe the maps and
+// the struct types their keys and values use. Module-level functions are inlined by the frontend,
+// so every `IrFunction` is still one program.
 
 import type { IntType } from "./types.js";
 
@@ -30,10 +39,21 @@ export type CmpOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 export interface StackAddr {
   readonly kind: "stack";
   readonly object: number;
+  /** Bytes into the object (default 0). */
+  readonly offset?: number;
 }
 
+/** The address of a map (what helpers take as `struct bpf_map *`). */
+export interface MapRef {
+  readonly kind: "map";
+  readonly name: string;
+}
+
+/** Memory a load or store goes through: a pointer register, or a stack object. */
+export type Base = VReg | StackAddr;
+
 /** A helper argument: a value, the address of a read-only string, or of a stack object. */
-export type CallArg = Operand | { readonly kind: "rodata"; readonly offset: number } | StackAddr;
+export type CallArg = Operand | { readonly kind: "rodata"; readonly offset: number } | StackAddr | MapRef;
 
 /** Source position for line info: 1-based line and column in the probe file. */
 export interface Loc {
@@ -56,7 +76,15 @@ export type Inst =
   | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object: number; core?: CoreAccess; loc?: Loc }
   /** *(u64 *)(stack object + offset) = src (a value, or the address of another stack object). */
   | { op: "store"; object: number; offset: number; src: Operand | StackAddr; loc?: Loc }
-  | { op: "call"; helper: number; args: CallArg[]; dst?: VReg; loc?: Loc };
+  | { op: "call"; helper: number; args: CallArg[]; dst?: VReg; loc?: Loc }
+  /** dst = *(size *)(base + offset), extended as `signed` says, then converted to dst's type. */
+  | { op: "load"; dst: VReg; base: Base; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; loc?: Loc }
+  /** *(size *)(base + offset) = src (truncated to size bytes). */
+  | { op: "st"; base: Base; offset: number; size: 1 | 2 | 4 | 8; src: Operand; loc?: Loc }
+  /** Atomic *(size *)(ptr + offset) += src (BPF_ATOMIC | BPF_ADD, size 4 or 8). */
+  | { op: "atomic"; ptr: VReg; offset: number; size: 4 | 8; src: Operand; loc?: Loc }
+  /** dst = the address of a stack object plus offset. */
+  | { op: "addr"; dst: VReg; object: number; offset: number; loc?: Loc };
 
 export type Terminator =
   | { op: "jmp"; target: number; loc?: Loc }
@@ -100,6 +128,33 @@ export interface IrModule {
   /** Contents of `.rodata` (printk formats, NUL-terminated). */
   readonly rodata: Uint8Array;
   readonly license: string;
+  /** Maps declared at module level, in declaration order (absent: none). */
+  readonly maps?: readonly MapDef[];
+}
+
+/** A value's layout in memory, as C lays it out (natural alignment); also what BTF describes. */
+export type Layout =
+  | { readonly kind: "int"; readonly type: IntType; readonly size: 1 | 2 | 4 | 8; readonly align: number }
+  | { readonly kind: "str"; readonly size: number; readonly align: 1 }
+  | { readonly kind: "array"; readonly element: Layout; readonly length: number; readonly size: number; readonly align: number }
+  | { readonly kind: "struct"; readonly name: string; readonly fields: readonly Field[]; readonly size: number; readonly align: number };
+
+export interface Field {
+  readonly name: string;
+  readonly offset: number;
+  readonly layout: Layout;
+}
+
+/** A BTF-defined map: `struct { __uint(type, T); __uint(max_entries, N); __type(key, K); __type(value, V); } name SEC(".maps")`. */
+export interface MapDef {
+  readonly name: string;
+  /** BPF_MAP_TYPE_*. */
+  readonly type: number;
+  readonly maxEntries: number;
+  /** `__type(key, K)` / `__type(value, V)`, or sizes only (`__uint(key_size, N)`) when there is no type. */
+  readonly key?: Layout | number;
+  readonly value?: Layout | number;
+  readonly flags?: number;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */
@@ -172,7 +227,8 @@ export function reachableBlocks(fn: IrFunction): Block[] {
 }
 
 const opnd = (o: Operand): string => (o.kind === "imm" ? `${o.value}` : `%${o.id}`);
-const arg = (a: CallArg): string => (a.kind === "rodata" ? `rodata+${a.offset}` : a.kind === "stack" ? `stack#${a.object}` : opnd(a));
+const arg = (a: CallArg): string =>
+  a.kind === "rodata" ? `rodata+${a.offset}` : a.kind === "stack" ? `stack#${a.object}${a.offset ? `+${a.offset}` : ""}` : a.kind === "map" ? `map ${a.name}` : opnd(a);
 const ty = (t: IntType): string => (t.ptr ? "ptr" : `${t.signed ? "i" : "u"}${t.bits}`);
 
 /** A readable dump of a function, for debugging and error reports. */
@@ -189,6 +245,10 @@ export function printFunction(fn: IrFunction): string {
         case "store": out.push(`  stack#${i.object}[${i.offset}] = ${arg(i.src)}`); break;
         case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${i.core.struct}.${i.core.member})` : ""}`); break;
         case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
+        case "load": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = load ${arg(i.base)}+${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}`); break;
+        case "st": out.push(`  store ${arg(i.base)}+${i.offset}:${i.size * 8} = ${opnd(i.src)}`); break;
+        case "atomic": out.push(`  atomic add %${i.ptr.id}+${i.offset}:${i.size * 8} += ${opnd(i.src)}`); break;
+        case "addr": out.push(`  %${i.dst.id}:ptr = &stack#${i.object}+${i.offset}`); break;
       }
     }
     const t = b.term;

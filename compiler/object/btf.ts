@@ -4,12 +4,16 @@
 // line info), each program's records as BPF_PROG_LOAD takes them, and the `.rodata` variables
 // (libbpf matches each BTF VAR of a DATASEC to an ELF symbol of the same name).
 //
-// Types: `int (void *ctx)` for every program (a FUNC with global linkage, named after it), and
-// `const char[N]` VARs in a `.rodata` DATASEC, one per printk format.
+// Types: `int (void *ctx)` for every program (a FUNC with global linkage, named after it),
+// `const char[N]` VARs in a `.rodata` DATASEC, one per printk format, and one VAR per map in a
+// `.maps` DATASEC, typed as clang types libbpf's `__uint`/`__type` macros: an anonymous struct whose
+// `__uint(name, N)` members are `int (*name)[N]` and whose `__type(key, T)` members are `T *key`.
+// Key and value types are typedefs of C integer types (`u32` is `unsigned int`), `char[N]` for
+// `Str<N>`, arrays, and named structs at their C layout.
 
 import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, packLineCol, type KernelExtInfo } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
-import type { Loc } from "../ir/index.js";
+import type { Layout, Loc, MapDef } from "../ir/index.js";
 
 export interface BtfProgram {
   name: string;
@@ -83,7 +87,77 @@ export function rodataVars(rodata: Uint8Array): RodataVar[] {
   return vars;
 }
 
-export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>, rodata: Uint8Array, fileName: string, sourceText: string): ObjectBtf {
+/** Size of one map definition in `.maps`: the struct of pointers clang emits (8 bytes per member). */
+export function mapDefSize(m: MapDef): number {
+  return 8 * mapMembers(m).length;
+}
+
+function mapMembers(m: MapDef): [string, number | Layout][] {
+  const out: [string, number | Layout][] = [["type", m.type], ["max_entries", m.maxEntries]];
+  if (m.key !== undefined) out.push(typeof m.key === "number" ? ["key_size", m.key] : ["key", m.key]);
+  if (m.value !== undefined) out.push(typeof m.value === "number" ? ["value_size", m.value] : ["value", m.value]);
+  if (m.flags) out.push(["map_flags", m.flags]);
+  return out;
+}
+
+const C_INTS: Record<string, string> = {
+  u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
+  i8: "signed char", i16: "short", i32: "int", i64: "long long",
+};
+
+/** Adds the `.maps` DATASEC: one VAR per map, typed as clang types a BTF-defined map. */
+function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
+  const types = new Map<string, number>();
+  const once = (key: string, make: () => number): number => {
+    let id = types.get(key);
+    if (id === undefined) types.set(key, (id = make()));
+    return id;
+  };
+  const index = once("__ARRAY_SIZE_TYPE__", () => btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 }));
+  const char = once("char", () => btf.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 }));
+  const typeOf = (l: Layout): number => {
+    switch (l.kind) {
+      case "int": {
+        const name = `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
+        return once(name, () => {
+          const c = once(C_INTS[name]!, () => btf.add({ kind: BtfKind.INT, name: C_INTS[name]!, size: l.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: l.size * 8 }));
+          return btf.add({ kind: BtfKind.TYPEDEF, name, type: c });
+        });
+      }
+      case "str":
+        return once(`char[${l.size}]`, () => btf.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: index, nelems: l.size }));
+      case "array": {
+        const element = typeOf(l.element);
+        return once(`${element}[${l.length}]`, () => btf.add({ kind: BtfKind.ARRAY, name: "", type: element, indexType: index, nelems: l.length }));
+      }
+      case "struct":
+        return once(`struct ${l.name}`, () => {
+          const id = btf.reserve();
+          const members = l.fields.map((f) => ({ name: f.name, type: typeOf(f.layout), bitOffset: f.offset * 8, bitfieldSize: 0 }));
+          btf.set(id, { kind: BtfKind.STRUCT, name: l.name, size: l.size, members });
+          return id;
+        });
+    }
+  };
+  let offset = 0;
+  const secinfo = maps.map((m) => {
+    const members = mapMembers(m).map(([name, v], i) => {
+      const target = typeof v === "number"
+        ? once(`int[${v}]`, () => btf.add({ kind: BtfKind.ARRAY, name: "", type: int, indexType: index, nelems: v }))
+        : typeOf(v);
+      return { name, type: btf.add({ kind: BtfKind.PTR, name: "", type: target }), bitOffset: i * 64, bitfieldSize: 0 };
+    });
+    const size = members.length * 8;
+    const struct = btf.add({ kind: BtfKind.STRUCT, name: "", size, members });
+    const variable = btf.add({ kind: BtfKind.VAR, name: m.name, type: struct, linkage: BtfVarLinkage.GLOBAL_ALLOCATED });
+    const at = offset;
+    offset += size;
+    return { type: variable, offset: at, size };
+  });
+  btf.add({ kind: BtfKind.DATASEC, name: ".maps", size: offset, vars: secinfo });
+}
+
+export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>, rodata: Uint8Array, fileName: string, sourceText: string, maps: readonly MapDef[] = []): ObjectBtf {
   const btf = new BtfBuilder();
   const ext = new BtfExtBuilder(btf);
   const int = btf.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
@@ -127,6 +201,7 @@ export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<s
     });
     btf.add({ kind: BtfKind.DATASEC, name: ".rodata", size: rodata.length, vars: secinfo });
   }
+  if (maps.length) addMaps(btf, maps, int);
   // .BTF.ext first: it adds its strings to .BTF's table.
   const extBytes = ext.toBytes();
   return { btf: btf.toBytes(), ext: extBytes, kernel, rodataVars: vars };

@@ -7,7 +7,8 @@
 // referenced by `R_BPF_64_64` against its section symbol with the offset in the LDDW's imm (libbpf
 // adds the two); `license` with a global `_license` object. `.BTF`/`.BTF.ext` are added when the
 // caller has them (object/btf.ts: func and line info; later CO-RE relocations), with local symbols
-// for the `.rodata` variables they describe.
+// for the `.rodata` variables they describe. Maps go in `.maps` (zeroes: BTF describes them), one
+// global OBJECT symbol each; an LDDW of a map is `R_BPF_64_64` against the map's symbol.
 
 import { ElfWriter, R_BPF, SHF } from "../elf/index.js";
 import { encode, type Insn } from "../isa/index.js";
@@ -18,6 +19,8 @@ export interface ObjectProgram {
   insns: Insn[];
   /** Slot indices of LDDWs whose imm is an offset into `.rodata`. */
   rodataRelocs: number[];
+  /** LDDW slots that load a map's address. */
+  mapRelocs?: { insn: number; map: string }[];
 }
 
 export interface ObjectInput {
@@ -27,6 +30,8 @@ export interface ObjectInput {
   btf?: { btf: Uint8Array; ext?: Uint8Array };
   /** Named objects in `.rodata` (local symbols; BTF VARs refer to them by name). */
   rodataSymbols?: { name: string; offset: number; size: number }[];
+  /** Maps in `.maps`, in order: name and the size of its definition. */
+  maps?: { name: string; size: number }[];
 }
 
 export interface ProgramPlacement {
@@ -60,6 +65,16 @@ export function writeObject(input: ObjectInput): { bytes: Uint8Array; placements
   const license = new TextEncoder().encode(input.license + "\0");
   elf.addSection("license", { flags: SHF.ALLOC | SHF.WRITE, data: license, align: 1 });
   if (input.rodata.length) elf.addSection(".rodata", { flags: SHF.ALLOC, data: input.rodata, align: 8 });
+  const mapSymbols = new Map<string, number>();
+  if (input.maps?.length) {
+    const total = input.maps.reduce((n, m) => n + m.size, 0);
+    elf.addSection(".maps", { flags: SHF.ALLOC | SHF.WRITE, data: new Uint8Array(total), align: 8 });
+    let at = 0;
+    for (const m of input.maps) {
+      mapSymbols.set(m.name, elf.addSymbol({ name: m.name, section: ".maps", value: at, size: m.size, type: "OBJECT", bind: "GLOBAL" }));
+      at += m.size;
+    }
+  }
   if (input.btf) {
     elf.addSection(".BTF", { data: input.btf.btf, align: 4 });
     if (input.btf.ext) elf.addSection(".BTF.ext", { data: input.btf.ext, align: 4 });
@@ -69,6 +84,9 @@ export function writeObject(input: ObjectInput): { bytes: Uint8Array; placements
     elf.addSymbol({ name: program.name, section, value: at, size: program.insns.length * 8, type: "FUNC", bind: "GLOBAL" });
     for (const slot of program.rodataRelocs) {
       elf.addRelocation(section, { offset: at + slot * 8, symbol: elf.sectionSymbol(".rodata"), type: R_BPF.R_64_64 });
+    }
+    for (const r of program.mapRelocs ?? []) {
+      elf.addRelocation(section, { offset: at + r.insn * 8, symbol: mapSymbols.get(r.map)!, type: R_BPF.R_64_64 });
     }
   }
   for (const v of input.rodataSymbols ?? []) elf.addSymbol({ name: v.name, section: ".rodata", value: v.offset, size: v.size, type: "OBJECT", bind: "LOCAL" });

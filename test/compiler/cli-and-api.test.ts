@@ -52,7 +52,7 @@ test("diagnostics go to stderr with a code frame and exit 3", () => {
     const r = cli("compile", bad, "-o", join(dir, "bad.o"));
     assert.equal(r.status, 3);
     assert.equal(r.stdout, "");
-    assert.equal(r.stderr, `${bad}:3:38 - error TSBPF1001: \`while\` loops are not supported in a probe handler\n\n3 export const p = kprobe("f", () => { while (true) {} });\n                                       ~~~~~~~~~~~~~~~\n\n\nFound 1 error.\n`);
+    assert.equal(r.stderr, `${bad}:3:38 - error TSBPF1022: \`while\` loops are not supported: the verifier needs loops it can bound; write \`for (let i = 0; i < N; i++)\` with a constant N\n\n3 export const p = kprobe("f", () => { while (true) {} });\n                                       ~~~~~~~~~~~~~~~\n\n\nFound 1 error.\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -83,11 +83,11 @@ test("compile() reports a missing tracepoint and an unsupported architecture", (
 
 test("index.ts exports what the prelude declares, and its markers behave in Node", () => {
   const prelude = preludeText([]);
-  const declared = new Set([...prelude.matchAll(/export (?:function|type|interface) (\w+)/g)].map((m) => m[1]!));
+  const declared = new Set([...prelude.matchAll(/export (?:function|type|interface|class|const) (\w+)/g)].map((m) => m[1]!));
   const values = Object.keys(tsbpf).sort();
   for (const name of values) assert.ok(declared.has(name), `index.ts exports ${name}, the prelude does not declare it`);
   for (const name of declared) {
-    if (/^(Tracepoints|Handler|Probe|Ptr|Str|TracepointContext)$/.test(name) || /^[ui](8|16|32|64)$/.test(name)) continue;
+    if (/^(Tracepoints|Handler|Probe|Ptr|Str|Arr|UpdateFlags|TracepointContext)$/.test(name) || /^[ui](8|16|32|64)$/.test(name)) continue;
     assert.ok(values.includes(name), `the prelude declares ${name}, index.ts does not export it`);
   }
   assert.deepEqual(tsbpf.kprobe("do_unlinkat", () => 0), { __tsbpfProbe: true, kind: "kprobe", section: "kprobe/do_unlinkat" });

@@ -1,0 +1,200 @@
+// Maps, loops, switch, inlined functions, structs and strings in the kernel: compiled objects load through
+// runtime/loader (BTF-defined `.maps` read by readBtfMaps, maps created, fds relocated into the programs)
+// and through `bpftool prog loadall` (libbpf's loader); live tracepoint hits leave the expected map contents,
+// and opensnoop's ring buffer carries typed events.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile, type CompileInput } from "../../compiler/index.js";
+import { loadObject, openObject, RingBuffer, type LoadedObject } from "../../runtime/loader/index.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+
+const sys = openSys();
+const noKernel = missingRoot() ?? missingBpf(sys);
+const noBpftool = spawnSync("bpftool", ["version"]).status === 0 ? undefined : "bpftool is not installed";
+
+const EXAMPLES = ["examples/opensnoop.ts", "examples/latency.ts", "examples/tcpretrans.ts"];
+
+function build(input: CompileInput): Uint8Array {
+  const r = compile(input);
+  assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`), [], "does not compile");
+  return r.object;
+}
+
+function withLoaded(object: Uint8Array, work: (loaded: LoadedObject) => void): void {
+  const loaded = loadObject(sys, openObject(object, { name: "t" }));
+  try {
+    work(loaded);
+  } finally {
+    loaded.close();
+  }
+}
+
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
+const u64At = (b: Uint8Array | undefined, at = 0): bigint => (b ? new DataView(b.buffer, b.byteOffset).getBigUint64(at, true) : -1n);
+
+for (const path of EXAMPLES) {
+  test(`${path} loads through runtime/loader (BTF-defined maps created, fds relocated)`, { skip: noKernel }, () => {
+    withLoaded(build(path), (loaded) => assert.ok(loaded.programs.size > 0));
+  });
+}
+
+test("bpftool prog loadall accepts the map examples (libbpf reads the .maps BTF)", { skip: noKernel ?? noBpftool }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-maps-"));
+  try {
+    for (const path of EXAMPLES) {
+      const object = join(dir, "probe.bpf.o");
+      writeFileSync(object, build(path));
+      const pins = `/sys/fs/bpf/tsbpf-maps-${process.pid}`;
+      try {
+        execFileSync("bpftool", ["prog", "loadall", object, pins], { stdio: ["ignore", "pipe", "pipe"] });
+        assert.ok(readdirSync(pins).length > 0);
+      } catch (error) {
+        const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? "";
+        assert.fail(`bpftool prog loadall ${path} failed:\n${stderr || String(error)}`);
+      } finally {
+        rmSync(pins, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Every map kind and statement form, counting this process's openat(2) calls.
+const PROBE = (pid: number): string => `
+import { tracepoint, pidTgid, comm, HashMap, ArrayMap, PerCpuArrayMap, PerCpuHashMap, LruHashMap, PerfEventArray, StackTraceMap, Histogram, type u32, type u64, type Str, type Arr } from "tsbpf";
+export const license = "GPL";
+const PID = ${pid};
+interface Seen { calls: u64; last: u32; name: Str<16>; squares: Arr<u32, 4> }
+export const counts = new HashMap<u32, u64>(64);
+export const seen = new HashMap<u32, Seen>(64);
+export const slots = new ArrayMap<u64>(8);
+export const scratch = new PerCpuArrayMap<Seen>(1);
+export const perCpu = new PerCpuHashMap<u32, u64>(16);
+export const lru = new LruHashMap<u32, u64>(16);
+export const perf = new PerfEventArray<Seen>();
+export const stacks = new StackTraceMap(128);
+export const hist = new Histogram();
+
+function classify(n: u64): u32 {
+  switch (n) {
+    case 0: return 0;
+    case 1: case 2: return 1;
+    default: return n < 10 ? 2 : 3;
+  }
+}
+
+// Three programs on one tracepoint (each checked on its own, so each stays small for the verifiers).
+export const counting = tracepoint("syscalls", "sys_enter_openat", () => {
+  const pid = pidTgid() >> 32;
+  if (pid !== PID) return 0;
+  counts.increment(pid);
+  const n = counts.lookup(pid) ?? 0;
+  slots.increment(classify(n));
+  let sum: u64 = 0;
+  for (let i = 0; i < 8; i++) {
+    if (i === 5) break;
+    if (i % 2 === 1) continue;
+    sum += i; // 0 + 2 + 4
+  }
+  slots.update(7, sum);
+  lru.update(pid, n);
+  return 0;
+});
+
+export const structs = tracepoint("syscalls", "sys_enter_openat", () => {
+  const pid = pidTgid() >> 32;
+  if (pid !== PID) return 0;
+  let calls: u64 = 1;
+  const old = seen.lookup(pid);
+  if (old !== null) calls = old.calls + 1;
+  const s: Seen = { calls, last: 7, name: comm(), squares: [0, 0, 0, 0] };
+  for (let i: u32 = 0; i < 4; i++) s.squares[i] = i * i;
+  seen.update(pid, s);
+  const now = seen.lookup(pid);
+  if (now) now.last = 9;
+  return 0;
+});
+
+export const others = tracepoint("syscalls", "sys_enter_openat", () => {
+  if (pidTgid() >> 32 !== PID) return 0;
+  hist.record(1000);
+  hist.record(0);
+  perCpu.increment(1, 2);
+  stacks.getStackId(0);
+  const tmp = scratch.lookup(0);
+  if (tmp) {
+    tmp.calls = 3;
+    perf.output(tmp);
+  }
+  return 0;
+});
+`;
+
+test("live tracepoint hits leave the expected map contents", { skip: noKernel }, () => {
+
+
+  const object = build({ fileName: "live.ts", text: PROBE(process.pid) });
+  withLoaded(object, (loaded) => {
+    loaded.attachAll();
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-live-"));
+    try {
+      for (let i = 0; i < 5; i++) closeSync(openSync(join(dir, `f${i}`), "w"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const fd = (name: string): number => loaded.map(name).fd;
+    const calls = u64At(sys.mapLookup(fd("counts"), u32(process.pid)));
+    assert.ok(calls >= 5n, `counts[pid] = ${calls}`);
+    const bySlot = [0, 1, 2, 3].map((k) => u64At(sys.mapLookup(fd("slots"), u32(k))));
+    assert.equal(bySlot[0], 0n);
+    assert.equal(bySlot[1], 2n); // n = 1 and 2
+    assert.equal(bySlot[1]! + bySlot[2]! + bySlot[3]!, calls);
+    assert.equal(u64At(sys.mapLookup(fd("slots"), u32(7))), 6n);
+    const s = sys.mapLookup(fd("seen"), u32(process.pid))!;
+    // struct Seen { u64 calls; u32 last; char name[16]; u32 squares[4]; } = 8 + 4 + 16 + 16 = 44, padded to 48.
+    assert.equal(s.length, 48);
+    // Programs attach one at a time, so an open between two attachments counts in one map only.
+    assert.ok(u64At(s) >= 5n && u64At(s) <= calls, `seen.calls = ${u64At(s)}`);
+    assert.equal(new DataView(s.buffer, s.byteOffset).getUint32(8, true), 9);
+    assert.equal(new TextDecoder().decode(s.subarray(12, 28)).replace(/\0+$/, ""), readFileSync("/proc/self/comm", "utf8").trim());
+    assert.deepEqual([0, 1, 2, 3].map((i) => new DataView(s.buffer, s.byteOffset).getUint32(28 + 4 * i, true)), [0, 1, 4, 9]);
+    // record(1000) lands in slot 10 ([512, 1K)), record(0) in slot 0, once per hit.
+    const hist = Array.from({ length: 66 }, (_, k) => u64At(sys.mapLookup(fd("hist"), u32(k))));
+    assert.ok(hist[0]! >= 5n);
+    assert.equal(hist[10], hist[0]);
+    assert.equal(hist.reduce((a, b) => a + b, 0n), 2n * hist[0]!);
+    // The comm check above opened /proc/self/comm: compare with the count now.
+    assert.equal(u64At(sys.mapLookup(fd("lru"), u32(process.pid))), u64At(sys.mapLookup(fd("counts"), u32(process.pid))));
+  });
+});
+
+test("opensnoop's ring buffer carries typed events for this process's opens", { skip: noKernel }, () => {
+  withLoaded(build("examples/opensnoop.ts"), (loaded) => {
+    const ring = RingBuffer.open(sys, loaded.map("events").fd);
+    try {
+      loaded.attachAll();
+      const dir = mkdtempSync(join(tmpdir(), "tsbpf-snoop-"));
+      const path = join(dir, "marker-file");
+      try {
+        closeSync(openSync(path, "w"));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const mine = ring.read().map((r) => {
+        const v = new DataView(r.buffer, r.byteOffset);
+        const str = (at: number, n: number): string => new TextDecoder().decode(r.subarray(at, at + n)).replace(/\0.*$/s, "");
+        return { pid: v.getUint32(0, true), flags: v.getInt32(8, true), filename: str(28, 128) };
+      }).filter((e) => e.pid === process.pid && e.filename === path);
+      assert.equal(mine.length, 1);
+      assert.ok(mine[0]!.flags & 0o100, "O_CREAT");
+    } finally {
+      ring.close();
+    }
+  });
+});
