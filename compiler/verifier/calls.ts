@@ -140,6 +140,7 @@ function constantKey(env: Env, key: Reg, keySize: number): bigint {
   const slot = -at - 1;
   const spi = slot >> 3;
   const f = env.cur.frames[key.frameno]!;
+  env.stackAccess(f, at, at + 1, false);
   const type = (i: number): number => f.slotType[spi * 8 + i]!;
   let zeros = 0;
   for (let i = slot & 7; i >= 0 && type(i) === STACK_ZERO; i--) zeros++;

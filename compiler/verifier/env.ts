@@ -2,7 +2,7 @@
 // the current path's state, id generation, per-instruction notes, and the error type.
 
 import type { Insn } from "../isa/index.js";
-import { type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
+import { type Frame, type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
 
 /** A rejection: the instruction, the reason in plain words, and the register involved. */
 export class VerifierError extends Error {
@@ -40,6 +40,11 @@ export interface Env {
   log: string[] | null;
   /** Queues the other side of a branch. */
   pushBranch(state: VState, pc: number): void;
+  /**
+   * Stack bytes [minOff, maxOff) of `f` are used (for pruning's read liveness); `pureWrite`
+   * when a whole aligned 8-byte slot is overwritten without looking at its old contents.
+   */
+  stackAccess(f: Frame, minOff: number, maxOff: number, pureWrite: boolean): void;
 }
 
 export const newId = (env: Env): number => ++env.idGen;

@@ -271,6 +271,7 @@ export function checkStackRange(env: Env, regno: number, off: number, size: numb
     rawMode = false;
   }
   const f = frameOf(env, r);
+  env.stackAccess(f, minOff, maxOff + size, false);
   if (rawMode) return;
   for (let i = minOff; i < maxOff + size; i++) {
     const slot = -i - 1;
@@ -297,6 +298,8 @@ export function checkStackRange(env: Env, regno: number, off: number, size: numb
 export function markStackWritten(env: Env, regno: number, off: number, size: number): void {
   const r = regs(env)[regno]!;
   const f = frameOf(env, r);
+  if (tn.isConst(r.vo)) env.stackAccess(f, Number(tn.s64(r.vo.value)) + off, Number(tn.s64(r.vo.value)) + off + size, false);
+  else env.stackAccess(f, Number(r.smin) + off, Number(r.smax) + off + size, false);
   for (let i = 0; i < size; i++) {
     const at = Number(tn.s64(r.vo.value)) + off + i;
     if (tn.isConst(r.vo)) stackWriteFixed(env, f, at, 1, null, undefined);
@@ -380,9 +383,11 @@ export function checkMemAccess(
       const f = frameOf(env, r);
       if (tn.isConst(r.vo)) {
         const at = off + Number(tn.s64(r.vo.value));
+        env.stackAccess(f, at, at + size, write && size === 8 && at % 8 === 0);
         if (write) stackWriteFixed(env, f, at, size, value, opts.stImm);
         else stackReadFixed(env, f, at, size, valueReg);
       } else if (write) {
+        env.stackAccess(f, Number(r.smin) + off, Number(r.smax) + off + size, false);
         stackWriteVar(env, f, r, off, size, value, opts.stImm);
       } else {
         if (valueReg < 0) fail(env, `variable offset stack pointer cannot be passed into helper function; var_off=${tnumText(r.vo)} off=${off} size=${size}`, regno);

@@ -66,8 +66,9 @@ function regSafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
   }
 }
 
-function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: boolean): boolean {
+function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: boolean, read: Uint8Array | null): boolean {
   for (let spi = 0; spi < 64; spi++) {
+    if (read && !exact && !read[spi]) continue;
     const base = spi * 8;
     const oSpill = o.slotType[base + 7] === STACK_SPILL;
     const cSpill = c.slotType[base + 7] === STACK_SPILL;
@@ -98,8 +99,12 @@ function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: b
   return true;
 }
 
-/** True when `old` covers `cur` (or equals it, with `exact`). */
-export function statesCover(old: VState, cur: VState, privileged: boolean, exact = false): boolean {
+/**
+ * True when `old` covers `cur` (or equals it, with `exact`). `live` masks the innermost frame's
+ * registers that may still be read, `mainRead` the main frame's stack slots the explored path read;
+ * the others cannot affect the rest of the path.
+ */
+export function statesCover(old: VState, cur: VState, privileged: boolean, exact = false, live = 0x7ff, mainRead: Uint8Array | null = null): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   if (old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
@@ -108,8 +113,9 @@ export function statesCover(old: VState, cur: VState, privileged: boolean, exact
     const of = old.frames[f]!;
     const cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite) return false;
-    for (let r = 0; r <= 10; r++) if (!regSafe(of.regs[r]!, cf.regs[r]!, ids, exact)) return false;
-    if (!stackSafe(of, cf, ids, exact, privileged)) return false;
+    const mask = exact || f < old.frames.length - 1 ? 0x7ff : live;
+    for (let r = 0; r <= 10; r++) if ((mask & (1 << r)) !== 0 && !regSafe(of.regs[r]!, cf.regs[r]!, ids, exact)) return false;
+    if (!stackSafe(of, cf, ids, exact, privileged, f === 0 ? mainRead : null)) return false;
   }
   return true;
 }

@@ -9,9 +9,10 @@ import { checkHelperCall, checkLdAbs, checkLdImm, checkLocalCall, checkProgramEx
 import { CfgError, checkStatic } from "./cfg.js";
 import { type Env, VerifierError, fail } from "./env.js";
 import { checkAtomic, checkLdx, checkSt, checkStx } from "./memory.js";
+import { liveRegs } from "./liveness.js";
 import { statesCover } from "./prune.js";
 import { needsAttachTarget, resolveProgType } from "./progtypes.js";
-import { type MapDesc, type VState, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
+import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
 
 export const COMPLEXITY_LIMIT = 1_000_000;
 /** Checkpoints kept per instruction; more are checked against but not stored. */
@@ -51,12 +52,19 @@ interface Checkpoint {
   /** Paths still being explored below this checkpoint. */
   branches: number;
   parent: Checkpoint | null;
+  hits: number;
+  misses: number;
+  /** Main-frame stack slots read after this checkpoint before being overwritten. */
+  read: Uint8Array;
+  /** Main-frame stack slots overwritten between the parent checkpoint and this one. */
+  written: Uint8Array;
 }
 
 interface Path {
   state: VState;
   pc: number;
   parent: Checkpoint | null;
+  written: Uint8Array;
 }
 
 /** Checks `insns` the way the kernel's verifier would and reports the first violation. */
@@ -85,9 +93,20 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     throw e;
   }
 
+  const live = liveRegs(insns);
   const stack: Path[] = [];
   const explored = new Map<number, Checkpoint[]>();
   let parent: Checkpoint | null = null;
+  // Stack read liveness for the main frame, as the kernel's REG_LIVE_READ/WRITTEN marks: a read
+  // marks every checkpoint up the path until one whose segment overwrote the slot.
+  let written: Uint8Array = new Uint8Array(STACK_SLOTS);
+  const markRead = (spi: number): void => {
+    if (written[spi]) return;
+    for (let c = parent; c && !c.read[spi]; c = c.parent) {
+      c.read[spi] = 1;
+      if (c.written[spi]) break;
+    }
+  };
   const env: Env = {
     insns,
     progType,
@@ -106,7 +125,18 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     log,
     pushBranch(state: VState, pc: number) {
       if (parent) parent.branches++;
-      stack.push({ state, pc, parent });
+      stack.push({ state, pc, parent, written: written.slice() });
+    },
+    stackAccess(f, minOff, maxOff, pureWrite) {
+      if (f !== env.cur.frames[0]) return;
+      const lo = Math.max(minOff, -MAX_BPF_STACK);
+      const hi = Math.min(maxOff, 0);
+      if (lo >= hi) return;
+      if (pureWrite) {
+        written[(-lo - 1) >> 3] = 1;
+        return;
+      }
+      for (let spi = (-hi) >> 3; spi <= (-lo - 1) >> 3; spi++) markRead(spi);
     },
   };
   curFrame(env.cur).regs[1] = pointer("ctx");
@@ -137,21 +167,28 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       let pruned = false;
       if (cfg.prunePoints[pc]) {
         const list = explored.get(pc) ?? [];
-        for (const cp of list) {
+        for (let k = 0; k < list.length; k++) {
+          const cp = list[k]!;
           if (cp.branches === 0) {
-            if (statesCover(cp.state, env.cur, privileged)) {
+            if (statesCover(cp.state, env.cur, privileged, false, live[pc]!, cp.read)) {
+              // The rest of this path reads what the explored one read.
+              for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) markRead(spi);
+              cp.hits++;
               pruned = true;
               break;
             }
+            // A finished checkpoint that keeps failing to prune only costs comparisons (the kernel drops it too).
+            if (++cp.misses > cp.hits * 3 + 3) list.splice(k--, 1);
           } else if (statesCover(cp.state, env.cur, privileged, true)) {
             fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
           }
         }
         if (!pruned && list.length < MAX_CHECKPOINTS) {
-          const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent };
+          const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
           list.push(cp);
           explored.set(pc, list);
           parent = cp;
+          written = new Uint8Array(STACK_SLOTS);
         }
       }
       let next: number | "exit";
@@ -169,6 +206,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         env.cur = path.state;
         env.pc = path.pc;
         parent = path.parent;
+        written = path.written;
         continue;
       }
       env.pc = next;
