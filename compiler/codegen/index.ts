@@ -2,9 +2,12 @@
 // Takes an `IrFunction`; gives its slots, the slots needing `.rodata` relocations, per-slot source
 // positions (for line info) and the stack depth. Throws `CodegenError` when a limit is exceeded.
 
-import { reachableBlocks, type IrFunction, type Loc } from "../ir/index.js";
+import { foldBranches } from "../ir/branches.js";
+import { foldCopies } from "../ir/copies.js";
+import { eliminateDeadCode } from "../ir/dce.js";
+import type { IrFunction, Loc } from "../ir/index.js";
 import type { Insn } from "../isa/index.js";
-import { link, peephole } from "./link.js";
+import { dropUnreachable, link, peephole } from "./link.js";
 import { allocate } from "./regalloc.js";
 import { selectFunction } from "./select.js";
 
@@ -20,8 +23,11 @@ export interface GeneratedFunction {
 }
 
 export function generate(fn: IrFunction): GeneratedFunction {
-  const selected = selectFunction(fn, reachableBlocks(fn));
-  const { blocks, stackDepth } = allocate(selected, fn.stack);
-  const linked = link(peephole(blocks));
+  // Constant conditions become jumps first, so their dead arms (and the values only they read) go.
+  const ir = foldCopies(eliminateDeadCode(foldBranches(fn)));
+  const selected = selectFunction(ir);
+  const { blocks, stackDepth } = allocate(selected, ir.stack);
+  // Whatever a pass leaves unreachable is dropped last: the kernel rejects unreachable instructions.
+  const linked = link(dropUnreachable(peephole(blocks)));
   return { ...linked, stackDepth };
 }

@@ -68,6 +68,24 @@ export function peephole(blocks: MBlock[]): MBlock[] {
   return out;
 }
 
+const ends = (m: MInsn | undefined): boolean => !!m && (m.code === Op.JA || m.code === Op.EXIT);
+
+/** Blocks reachable from the first one (jumps and fall-through), in order. */
+export function dropUnreachable(blocks: MBlock[]): MBlock[] {
+  const index = new Map(blocks.map((b, i) => [b.id, i]));
+  const seen = new Set<number>();
+  const work = blocks.length ? [0] : [];
+  while (work.length) {
+    const i = work.pop()!;
+    if (seen.has(i)) continue;
+    seen.add(i);
+    const insns = blocks[i]!.insns;
+    for (const m of insns) if (m.target !== undefined) work.push(index.get(m.target)!);
+    if (!ends(insns.at(-1)) && i + 1 < blocks.length) work.push(i + 1);
+  }
+  return blocks.filter((_, i) => seen.has(i));
+}
+
 export function link(blocks: MBlock[]): Linked {
   const start = new Map<number, number>();
   const layout = (): void => {

@@ -20,6 +20,7 @@ import {
   type Reg,
 } from "../isa/index.js";
 import { normalize, widens, type BinOp, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
+import { evalCmp } from "../ir/branches.js";
 import { VBASE, type MBlock, type MInsn } from "./machine.js";
 
 const ALU: Record<BinOp, number> = {
@@ -252,16 +253,3 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
   });
   return out;
 }
-
-function evalCmp(cmp: CmpOp, signed: boolean, a: bigint, b: bigint): boolean {
-  const [x, y] = signed ? [BigInt.asIntN(64, a), BigInt.asIntN(64, b)] : [BigInt.asUintN(64, a), BigInt.asUintN(64, b)];
-  switch (cmp) {
-    case "eq": return x === y;
-    case "ne": return x !== y;
-    case "lt": return x < y;
-    case "le": return x <= y;
-    case "gt": return x > y;
-    case "ge": return x >= y;
-  }
-}
-

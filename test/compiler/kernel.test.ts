@@ -63,6 +63,12 @@ for (const path of EXAMPLES) {
   });
 }
 
+test("constant conditions leave no unreachable code: the kernel loads the program", { skip: noKernel }, () => {
+  const r = compiled("test/compiler/fixtures/constant-conditions.ts");
+  assert.equal(r.programs.length, 1);
+  loadEach(r);
+});
+
 test("printk with more than three values goes through bpf_trace_vprintk and loads", { skip: noKernel }, () => {
   const r = compile({
     fileName: "vprintk.ts",

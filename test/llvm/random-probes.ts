@@ -50,12 +50,18 @@ function handler(rng: Prng, n: number): string {
       }
     }
   };
-  /** A comparison; the left side is a variable or a conversion, so TypeScript never sees two disjoint literal types. */
+  /**
+   * A comparison; the left side is a variable or a conversion, so TypeScript never sees two disjoint
+   * literal types. A converted literal on the left makes some conditions constant.
+   */
   const compare = (depth: number): string => {
-    // A variable on the left also keeps the condition from being constant (our own backend would leave the dead branch).
-    const left = rng.chance(0.5) ? rng.pick(vars) : `${rng.pick(TYPES)}(${rng.pick(vars)} ${rng.pick(BIN.slice(0, 6))} ${expr(depth)})`;
-    // Parenthesised: `f(x) < (y) > (z)` would parse as a generic call.
-    return `(${left} ${rng.pick(CMP)} ${expr(depth)})`;
+    const r = rng.below(10);
+    const left = r < 4 ? rng.pick(vars) : r < 8 ? `${rng.pick(TYPES)}(${rng.pick(vars)} ${rng.pick(BIN.slice(0, 6))} ${expr(depth)})` : `${rng.pick(TYPES)}(${literal()})`;
+    const op = rng.pick(CMP);
+    const right = expr(depth);
+    // Parenthesised: `f(x) < (y) > (z)` would parse as a generic call. TypeScript also reads
+    // `x < ((y > z) ? ...` as the start of type arguments, so `<` is written mirrored as `>`.
+    return op === "<" ? `(${right} > ${left})` : `(${left} ${op} ${right})`;
   };
   const cond = (depth: number): string => {
     const c = compare(depth);
