@@ -55,7 +55,12 @@ export const regs = (env: Env): Reg[] => curFrame(env.cur).regs;
 export function fail(env: Env, reason: string, regno?: number): never {
   let state: string | undefined;
   if (regno !== undefined && regno >= 0 && regno <= 10) state = regString(regs(env)[regno]!);
-  throw new VerifierError(env.pc, reason, regno, state);
+  // Caught by verify(): a stack trace would only cost time (rejections are common in the fuzzer and selftests).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const e = new VerifierError(env.pc, reason, regno, state);
+  Error.stackTraceLimit = limit;
+  throw e;
 }
 
 /** Reads of a register must follow a write (check_reg_arg with SRC_OP). */

@@ -187,9 +187,12 @@ function boundOffset(b: Bounds): void {
 /** Tightens every bound from every other one (the kernel's reg_bounds_sync). */
 export function syncBounds(b: Bounds): void {
   updateBounds(b);
-  deduce(b);
-  deduce(b);
-  deduce(b);
+  // deduce is a function of the bounds alone: once a pass changes nothing, the remaining passes would not either.
+  for (let pass = 0; pass < 3; pass++) {
+    const { vo, smin, smax, umin, umax, s32min, s32max, u32min, u32max } = b;
+    deduce(b);
+    if (tn.tnumEqual(b.vo, vo) && b.smin === smin && b.smax === smax && b.umin === umin && b.umax === umax && b.s32min === s32min && b.s32max === s32max && b.u32min === u32min && b.u32max === u32max) break;
+  }
   boundOffset(b);
   updateBounds(b);
 }

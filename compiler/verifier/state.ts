@@ -119,16 +119,29 @@ export function pointer(type: RegType, init: Partial<Reg> = {}): Reg {
   return Object.assign(r, init);
 }
 
-export function setUnknown(r: Reg): void {
-  Object.assign(r, unknownScalar());
+// In place, field by field: Object.assign of a fresh register allocated two objects per call.
+export function setNotInit(r: Reg): void {
+  markUnknownBounds(r);
+  r.type = "not_init";
+  r.maybeNull = false;
+  r.off = 0;
+  r.id = 0;
+  r.refId = 0;
+  r.range = 0;
+  r.map = null;
+  r.memSize = 0;
+  r.frameno = 0;
+  r.subprog = 0;
 }
 
-export function setNotInit(r: Reg): void {
-  Object.assign(r, notInit());
+export function setUnknown(r: Reg): void {
+  setNotInit(r);
+  r.type = "scalar";
 }
 
 export function setKnown(r: Reg, v: bigint): void {
-  Object.assign(r, knownScalar(v));
+  setUnknown(r);
+  markKnown(r, v);
 }
 
 export const copyReg = (r: Reg): Reg => ({
