@@ -2,15 +2,16 @@
 // Takes a LoadedProgram (program.ts) and the argument registers; gives r0 and the count of
 // executed instructions, or throws VmFault / BudgetExceeded / VmError naming the instruction.
 //
-// Registers are an Int32Array of 22 (register k: [2k] low half, [2k+1] high half, both int32);
-// 64-bit arithmetic is done on the halves, BigInt only in 64-bit div/mod. The hot loop is one
-// function with one dense `switch` on the pre-decoded opcode and allocates nothing per
-// instruction. Each frame (main program and up to 7 nested local calls) has its own 512-byte
+// Registers are 22 int32 (register k: [2k] low half, [2k+1] high half) at the start of the
+// program's image (see "the interpreter's image" below), the same typed array as the re-encoded
+// slots, so the hot loop reads one array. 64-bit arithmetic is done on the halves, BigInt only in
+// 64-bit div/mod. The hot loop is one function with one dense `switch` on the opcode, allocates
+// nothing per instruction and charges the budget once per straight-line run. Each frame (main program and up to 7 nested local calls) has its own 512-byte
 // stack region, zeroed on entry; r10 is that frame's top. A local call saves r6-r10 and the
 // return slot; the callee starts with the caller's r1-r9; exit restores r6-r10. A tail call
 // keeps the registers, frame and stack and continues at slot 0 of the target program.
-// In the loop, slot fields are read at literal offsets (i + 1 = DST ... i + 6 = AUX, see
-// program.ts) so that they compile to constants.
+// In the loop, slot fields are read at literal offsets from the slot index `i` (i + 4 = LO ...)
+// so that they compile to constants.
 
 import type { HelperContext } from "./env.js";
 import { BudgetExceeded, VmError } from "./errors.js";
@@ -51,7 +52,8 @@ class RunContext implements HelperContext {
   pc = -1;
   constructor(
     readonly memory: Memory,
-    private readonly regs: Int32Array,
+    /** The image whose registers are live. */
+    public regs: Int32Array,
   ) {}
   arg(n: 1 | 2 | 3 | 4 | 5): bigint {
     return join(this.regs[2 * n + 1]!, this.regs[2 * n]!);
@@ -344,7 +346,8 @@ const fmt = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}`;
 /** Runs `program` to its final exit. */
 export function interpret(program: LoadedProgram, options: RunOptions = {}): RunResult {
   const mem = program.env.memory;
-  const R = new Int32Array(22);
+  const R = acquireImage(program);
+  R.fill(0, 0, 22);
   if (options.r1 !== undefined) setReg(R, 2, options.r1);
   if (options.r2 !== undefined) setReg(R, 4, options.r2);
   if (options.r3 !== undefined) setReg(R, 6, options.r3);
@@ -358,835 +361,807 @@ export function interpret(program: LoadedProgram, options: RunOptions = {}): Run
     R[21] = stack.hi;
     return execute(program, R, mem, stacks, budget);
   } finally {
+    releaseImage(program, R);
     releaseStacks(mem, stacks);
   }
 }
 
-function execute(program: LoadedProgram, R: Int32Array, mem: Memory, stacks: StackSet, budget: number): RunResult {
-  const ctx = new RunContext(mem, R);
+// ---------------------------------------------------------------- the interpreter's image
+
+// The interpreter runs an image of the program: one Int32Array holding the register file at
+// [0, 22) and the slots of `program.code` from SLOTS on, so that the hot loop touches a single
+// typed array. Slot `pc` is at i = SLOTS + 8 * pc, re-encoded:
+//   +0    op | dst * 2 << 8 | src * 2 << 16   (one load decodes what most ops need)
+//   +3..5 OFF, LO, HI as in program.ts
+//   +6    jump and local call targets as image indexes; helper index otherwise
+//   +7    instructions from this slot to the end of its run: a straight line ending at the next
+//         jump, call, exit, tail call or legacy packet load. The budget is charged per run.
+// Images hold a run's registers, so each run takes its own from a per-program pool.
+const SLOTS = 24;
+const F_RUN = 7;
+/** Internal opcode (a free LD-class byte): throw BudgetExceeded here. */
+const OP_BUDGET = 0x08;
+
+const pcOf = (i: number): number => (i - SLOTS) >> 3;
+
+/** Ops after which execution does not simply go on at the next slot. */
+function endsRun(op: number): boolean {
+  const cls = op & 7;
+  if (cls === 5 || cls === 6) return op !== 0x85;
+  return op === 0x00 || op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50 || op === 0x60 || op === 0x68;
+}
+
+function buildImage(prog: LoadedProgram): Int32Array {
+  const code = prog.code;
+  const slots = code.length >> 3;
+  const image = new Int32Array(SLOTS + code.length);
+  for (let p = 0; p < slots; p++) {
+    const at = p << 3;
+    const op = code[at]!;
+    const cls = op & 7;
+    const x = SLOTS + at;
+    image[x] = op | (code[at + 1]! << 8) | (code[at + 2]! << 16);
+    image[x + 3] = code[at + 3]!;
+    image[x + 4] = code[at + 4]!;
+    image[x + 5] = code[at + 5]!;
+    const jumps = op === 0x60 || ((cls === 5 || cls === 6) && op !== 0x85 && op !== 0x95);
+    image[x + 6] = jumps ? SLOTS + (code[at + 6]! << 3) : code[at + 6]!;
+  }
+  for (let p = slots - 1; p >= 0; p--) {
+    const x = SLOTS + (p << 3);
+    const op = image[x]! & 255;
+    const next = op === 0x18 ? p + 2 : p + 1;
+    image[x + F_RUN] = endsRun(op) || next >= slots ? 1 : 1 + image[SLOTS + (next << 3) + F_RUN]!;
+  }
+  return image;
+}
+
+const images = new WeakMap<LoadedProgram, Int32Array[]>();
+
+function acquireImage(prog: LoadedProgram): Int32Array {
+  let pool = images.get(prog);
+  if (pool === undefined) images.set(prog, (pool = []));
+  return pool.pop() ?? buildImage(prog);
+}
+
+function releaseImage(prog: LoadedProgram, image: Int32Array): void {
+  images.get(prog)!.push(image);
+}
+
+/**
+ * The run entered at `i` exhausts the budget at its `k`-th instruction: a copy of `image` that
+ * throws BudgetExceeded there, after executing (and faulting in) the instructions before it.
+ */
+function budgetTrap(image: Int32Array, i: number, k: number): Int32Array {
+  let p = i;
+  for (; k > 0; k--) p += (image[p]! & 255) === 0x18 ? 16 : 8;
+  const trapped = image.slice();
+  trapped[p] = (trapped[p]! & ~255) | OP_BUDGET;
+  return trapped;
+}
+
+/** Runs `image` (registers set, taken from `program`'s pool) from slot 0. */
+function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks: StackSet, budget: number): RunResult {
+  let X = image;
+  const ctx = new RunContext(mem, X);
   const frames = new Int32Array(MAX_CALL_FRAMES * FRAME_WORDS);
   const framePrograms: LoadedProgram[] = [];
+  const frameImages: Int32Array[] = [];
+  /** Images taken for tail-call targets, as (program, image) pairs, given back at the end. */
+  const held: (LoadedProgram | Int32Array)[] = [];
   let prog = program;
-  let code = prog.code;
   let helperFns = prog.helperFns;
   let depth = 0;
   let tailCalls = 0;
-  let pc = 0;
+  let i = SLOTS;
   let n = 0;
+  // Runs are counted whole on entry; n >= budget before an instruction is n > limit after its run's count.
+  const limit = Math.ceil(budget);
   try {
-    run: for (;;) {
-      const i = pc << 3;
-      if (n >= budget) throw new BudgetExceeded(pc, budget);
-      n++;
-      const d = code[i + 1]!;
-      switch (code[i]) {
-        // ------------------------------------------------ ALU64
-        case 0x07: {
-          // add K (inlined: the hottest op)
-          const sum = (R[d]! >>> 0) + (code[i + 4]! >>> 0);
-          R[d] = sum | 0;
-          R[d + 1] = (R[d + 1]! + code[i + 5]! + (sum > 0xffffffff ? 1 : 0)) | 0;
-          break;
-        }
-        case 0x0f: {
-          const s = code[i + 2]!;
-          const sum = (R[d]! >>> 0) + (R[s]! >>> 0);
-          R[d] = sum | 0;
-          R[d + 1] = (R[d + 1]! + R[s + 1]! + (sum > 0xffffffff ? 1 : 0)) | 0;
-          break;
-        }
-        case 0x17: {
-          // sub
-          const a = R[d]! >>> 0;
-          const b = code[i + 4]! >>> 0;
-          R[d] = (a - b) | 0;
-          R[d + 1] = (R[d + 1]! - code[i + 5]! - (a < b ? 1 : 0)) | 0;
-          break;
-        }
-        case 0x1f: {
-          const s = code[i + 2]!;
-          const a = R[d]! >>> 0;
-          const b = R[s]! >>> 0;
-          R[d] = (a - b) | 0;
-          R[d + 1] = (R[d + 1]! - R[s + 1]! - (a < b ? 1 : 0)) | 0;
-          break;
-        }
-        case 0x27: // mul
-          mul64(R, d, code[i + 4]!, code[i + 5]!);
-          break;
-        case 0x2f: {
-          const s = code[i + 2]!;
-          mul64(R, d, R[s]!, R[s + 1]!);
-          break;
-        }
-        case 0x37: // div
-          udiv64(R, d, code[i + 4]!, code[i + 5]!, false);
-          break;
-        case 0x3f: {
-          const s = code[i + 2]!;
-          udiv64(R, d, R[s]!, R[s + 1]!, false);
-          break;
-        }
-        case 0x47: // or
-          R[d] |= code[i + 4]!;
-          R[d + 1] |= code[i + 5]!;
-          break;
-        case 0x4f: {
-          const s = code[i + 2]!;
-          R[d] |= R[s]!;
-          R[d + 1] |= R[s + 1]!;
-          break;
-        }
-        case 0x57: // and
-          R[d] &= code[i + 4]!;
-          R[d + 1] &= code[i + 5]!;
-          break;
-        case 0x5f: {
-          const s = code[i + 2]!;
-          R[d] &= R[s]!;
-          R[d + 1] &= R[s + 1]!;
-          break;
-        }
-        case 0x67: // lsh
-          lsh64(R, d, code[i + 4]!);
-          break;
-        case 0x6f:
-          lsh64(R, d, R[code[i + 2]!]! & 63);
-          break;
-        case 0x77: // rsh
-          rsh64(R, d, code[i + 4]!);
-          break;
-        case 0x7f:
-          rsh64(R, d, R[code[i + 2]!]! & 63);
-          break;
-        case 0x87: {
-          // neg
-          const al = R[d]!;
-          R[d + 1] = (al === 0 ? -R[d + 1]! : ~R[d + 1]!) | 0;
-          R[d] = -al | 0;
-          break;
-        }
-        case 0x97: // mod
-          udiv64(R, d, code[i + 4]!, code[i + 5]!, true);
-          break;
-        case 0x9f: {
-          const s = code[i + 2]!;
-          udiv64(R, d, R[s]!, R[s + 1]!, true);
-          break;
-        }
-        case 0xa7: // xor
-          R[d] ^= code[i + 4]!;
-          R[d + 1] ^= code[i + 5]!;
-          break;
-        case 0xaf: {
-          const s = code[i + 2]!;
-          R[d] ^= R[s]!;
-          R[d + 1] ^= R[s + 1]!;
-          break;
-        }
-        case 0xb7: // mov
-          R[d] = code[i + 4]!;
-          R[d + 1] = code[i + 5]!;
-          break;
-        case 0xbf: {
-          const s = code[i + 2]!;
-          R[d] = R[s]!;
-          R[d + 1] = R[s + 1]!;
-          break;
-        }
-        case 0xc7: // arsh
-          arsh64(R, d, code[i + 4]!);
-          break;
-        case 0xcf:
-          arsh64(R, d, R[code[i + 2]!]! & 63);
-          break;
-        case 0xd7: // bswap
-        case 0xdc: // ALU end to big endian
-          swap(R, d, code[i + 4]!);
-          break;
-        case 0x70: // XOp.SDIV64_K
-          sdiv64(R, d, code[i + 4]!, code[i + 5]!, false);
-          break;
-        case 0x78: {
-          // XOp.SDIV64_X
-          const s = code[i + 2]!;
-          sdiv64(R, d, R[s]!, R[s + 1]!, false);
-          break;
-        }
-        case 0x80: // XOp.SMOD64_K
-          sdiv64(R, d, code[i + 4]!, code[i + 5]!, true);
-          break;
-        case 0x88: {
-          // XOp.SMOD64_X
-          const s = code[i + 2]!;
-          sdiv64(R, d, R[s]!, R[s + 1]!, true);
-          break;
-        }
-        case 0xb0: {
-          // XOp.MOVSX64
-          const x = R[code[i + 2]!]!;
-          const w = code[i + 3]!;
-          const v = w === 8 ? (x << 24) >> 24 : w === 16 ? (x << 16) >> 16 : x;
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          break;
-        }
+    enter: for (;;) {
+      const rem = X[i + F_RUN]!;
+      n += rem;
+      if (n > limit) X = ctx.regs = budgetTrap(X, i, Math.max(0, limit - (n - rem)));
+      for (;;) {
+        const w = X[i]!;
+        const d = (w >> 8) & 255;
+        switch (w & 255) {
+          // ------------------------------------------------ ALU64
+          case 0x07: {
+            // add K (inlined: the hottest op)
+            const sum = (X[d]! >>> 0) + (X[i + 4]! >>> 0);
+            X[d] = sum | 0;
+            X[d + 1] = (X[d + 1]! + X[i + 5]! + (sum > 0xffffffff ? 1 : 0)) | 0;
+            break;
+          }
+          case 0x0f: {
+            const s = w >>> 16;
+            const sum = (X[d]! >>> 0) + (X[s]! >>> 0);
+            X[d] = sum | 0;
+            X[d + 1] = (X[d + 1]! + X[s + 1]! + (sum > 0xffffffff ? 1 : 0)) | 0;
+            break;
+          }
+          case 0x17: {
+            // sub
+            const a = X[d]! >>> 0;
+            const b = X[i + 4]! >>> 0;
+            X[d] = (a - b) | 0;
+            X[d + 1] = (X[d + 1]! - X[i + 5]! - (a < b ? 1 : 0)) | 0;
+            break;
+          }
+          case 0x1f: {
+            const s = w >>> 16;
+            const a = X[d]! >>> 0;
+            const b = X[s]! >>> 0;
+            X[d] = (a - b) | 0;
+            X[d + 1] = (X[d + 1]! - X[s + 1]! - (a < b ? 1 : 0)) | 0;
+            break;
+          }
+          case 0x27: // mul
+            mul64(X, d, X[i + 4]!, X[i + 5]!);
+            break;
+          case 0x2f: {
+            const s = w >>> 16;
+            mul64(X, d, X[s]!, X[s + 1]!);
+            break;
+          }
+          case 0x37: // div
+            udiv64(X, d, X[i + 4]!, X[i + 5]!, false);
+            break;
+          case 0x3f: {
+            const s = w >>> 16;
+            udiv64(X, d, X[s]!, X[s + 1]!, false);
+            break;
+          }
+          case 0x47: // or
+            X[d] |= X[i + 4]!;
+            X[d + 1] |= X[i + 5]!;
+            break;
+          case 0x4f: {
+            const s = w >>> 16;
+            X[d] |= X[s]!;
+            X[d + 1] |= X[s + 1]!;
+            break;
+          }
+          case 0x57: // and
+            X[d] &= X[i + 4]!;
+            X[d + 1] &= X[i + 5]!;
+            break;
+          case 0x5f: {
+            const s = w >>> 16;
+            X[d] &= X[s]!;
+            X[d + 1] &= X[s + 1]!;
+            break;
+          }
+          case 0x67: // lsh
+            lsh64(X, d, X[i + 4]!);
+            break;
+          case 0x6f:
+            lsh64(X, d, X[w >>> 16]! & 63);
+            break;
+          case 0x77: // rsh
+            rsh64(X, d, X[i + 4]!);
+            break;
+          case 0x7f:
+            rsh64(X, d, X[w >>> 16]! & 63);
+            break;
+          case 0x87: {
+            // neg
+            const al = X[d]!;
+            X[d + 1] = (al === 0 ? -X[d + 1]! : ~X[d + 1]!) | 0;
+            X[d] = -al | 0;
+            break;
+          }
+          case 0x97: // mod
+            udiv64(X, d, X[i + 4]!, X[i + 5]!, true);
+            break;
+          case 0x9f: {
+            const s = w >>> 16;
+            udiv64(X, d, X[s]!, X[s + 1]!, true);
+            break;
+          }
+          case 0xa7: // xor
+            X[d] ^= X[i + 4]!;
+            X[d + 1] ^= X[i + 5]!;
+            break;
+          case 0xaf: {
+            const s = w >>> 16;
+            X[d] ^= X[s]!;
+            X[d + 1] ^= X[s + 1]!;
+            break;
+          }
+          case 0xb7: // mov
+            X[d] = X[i + 4]!;
+            X[d + 1] = X[i + 5]!;
+            break;
+          case 0xbf: {
+            const s = w >>> 16;
+            X[d] = X[s]!;
+            X[d + 1] = X[s + 1]!;
+            break;
+          }
+          case 0xc7: // arsh
+            arsh64(X, d, X[i + 4]!);
+            break;
+          case 0xcf:
+            arsh64(X, d, X[w >>> 16]! & 63);
+            break;
+          case 0xd7: // bswap
+          case 0xdc: // ALU end to big endian
+            swap(X, d, X[i + 4]!);
+            break;
+          case 0x70: // XOp.SDIV64_K
+            sdiv64(X, d, X[i + 4]!, X[i + 5]!, false);
+            break;
+          case 0x78: {
+            // XOp.SDIV64_X
+            const s = w >>> 16;
+            sdiv64(X, d, X[s]!, X[s + 1]!, false);
+            break;
+          }
+          case 0x80: // XOp.SMOD64_K
+            sdiv64(X, d, X[i + 4]!, X[i + 5]!, true);
+            break;
+          case 0x88: {
+            // XOp.SMOD64_X
+            const s = w >>> 16;
+            sdiv64(X, d, X[s]!, X[s + 1]!, true);
+            break;
+          }
+          case 0xb0: {
+            // XOp.MOVSX64
+            const x = X[w >>> 16]!;
+            const width = X[i + 3]!;
+            const v = width === 8 ? (x << 24) >> 24 : width === 16 ? (x << 16) >> 16 : x;
+            X[d] = v;
+            X[d + 1] = v >> 31;
+            break;
+          }
 
-        // ------------------------------------------------ ALU (32-bit, zero-extending)
-        case 0x04:
-          R[d] = (R[d]! + code[i + 4]!) | 0;
-          R[d + 1] = 0;
-          break;
-        case 0x0c:
-          R[d] = (R[d]! + R[code[i + 2]!]!) | 0;
-          R[d + 1] = 0;
-          break;
-        case 0x14:
-          R[d] = (R[d]! - code[i + 4]!) | 0;
-          R[d + 1] = 0;
-          break;
-        case 0x1c:
-          R[d] = (R[d]! - R[code[i + 2]!]!) | 0;
-          R[d + 1] = 0;
-          break;
-        case 0x24:
-          R[d] = Math.imul(R[d]!, code[i + 4]!);
-          R[d + 1] = 0;
-          break;
-        case 0x2c:
-          R[d] = Math.imul(R[d]!, R[code[i + 2]!]!);
-          R[d + 1] = 0;
-          break;
-        case 0x34: {
-          const b = code[i + 4]! >>> 0;
-          R[d] = b === 0 ? 0 : Math.floor((R[d]! >>> 0) / b) | 0;
-          R[d + 1] = 0;
-          break;
-        }
-        case 0x3c: {
-          const b = R[code[i + 2]!]! >>> 0;
-          R[d] = b === 0 ? 0 : Math.floor((R[d]! >>> 0) / b) | 0;
-          R[d + 1] = 0;
-          break;
-        }
-        case 0x44:
-          R[d] |= code[i + 4]!;
-          R[d + 1] = 0;
-          break;
-        case 0x4c:
-          R[d] |= R[code[i + 2]!]!;
-          R[d + 1] = 0;
-          break;
-        case 0x54:
-          R[d] &= code[i + 4]!;
-          R[d + 1] = 0;
-          break;
-        case 0x5c:
-          R[d] &= R[code[i + 2]!]!;
-          R[d + 1] = 0;
-          break;
-        case 0x64:
-          R[d] = R[d]! << code[i + 4]!;
-          R[d + 1] = 0;
-          break;
-        case 0x6c:
-          R[d] = R[d]! << (R[code[i + 2]!]! & 31);
-          R[d + 1] = 0;
-          break;
-        case 0x74:
-          R[d] = R[d]! >>> code[i + 4]!;
-          R[d + 1] = 0;
-          break;
-        case 0x7c:
-          R[d] = R[d]! >>> (R[code[i + 2]!]! & 31);
-          R[d + 1] = 0;
-          break;
-        case 0x84:
-          R[d] = -R[d]! | 0;
-          R[d + 1] = 0;
-          break;
-        case 0x94: {
-          const b = code[i + 4]! >>> 0;
-          if (b !== 0) R[d] = (R[d]! >>> 0) % b | 0;
-          R[d + 1] = 0;
-          break;
-        }
-        case 0x9c: {
-          const b = R[code[i + 2]!]! >>> 0;
-          if (b !== 0) R[d] = (R[d]! >>> 0) % b | 0;
-          R[d + 1] = 0;
-          break;
-        }
-        case 0xa4:
-          R[d] ^= code[i + 4]!;
-          R[d + 1] = 0;
-          break;
-        case 0xac:
-          R[d] ^= R[code[i + 2]!]!;
-          R[d + 1] = 0;
-          break;
-        case 0xb4:
-          R[d] = code[i + 4]!;
-          R[d + 1] = 0;
-          break;
-        case 0xbc:
-          R[d] = R[code[i + 2]!]!;
-          R[d + 1] = 0;
-          break;
-        case 0xc4:
-          R[d] = R[d]! >> code[i + 4]!;
-          R[d + 1] = 0;
-          break;
-        case 0xcc:
-          R[d] = R[d]! >> (R[code[i + 2]!]! & 31);
-          R[d + 1] = 0;
-          break;
-        case 0xd4: {
-          // end to little endian: a truncation on this little-endian machine
-          const w = code[i + 4]!;
-          if (w === 16) R[d] &= 0xffff;
-          if (w !== 64) R[d + 1] = 0;
-          break;
-        }
-        case 0x90: // XOp.SDIV32_K
-        case 0x98: {
-          // XOp.SDIV32_X
-          const a = R[d]!;
-          const b = code[i] === 0x90 ? code[i + 4]! : R[code[i + 2]!]!;
-          R[d] = b === 0 ? 0 : Math.trunc(a / b) | 0;
-          R[d + 1] = 0;
-          break;
-        }
-        case 0xa0: // XOp.SMOD32_K
-        case 0xa8: {
-          // XOp.SMOD32_X
-          const a = R[d]!;
-          const b = code[i] === 0xa0 ? code[i + 4]! : R[code[i + 2]!]!;
-          if (b === -1) R[d] = 0;
-          else if (b !== 0) R[d] = a % b | 0;
-          R[d + 1] = 0;
-          break;
-        }
-        case 0xb8: {
-          // XOp.MOVSX32
-          const x = R[code[i + 2]!]!;
-          R[d] = code[i + 3]! === 8 ? (x << 24) >> 24 : (x << 16) >> 16;
-          R[d + 1] = 0;
-          break;
-        }
+          // ------------------------------------------------ ALU (32-bit, zero-extending)
+          case 0x04:
+            X[d] = (X[d]! + X[i + 4]!) | 0;
+            X[d + 1] = 0;
+            break;
+          case 0x0c:
+            X[d] = (X[d]! + X[w >>> 16]!) | 0;
+            X[d + 1] = 0;
+            break;
+          case 0x14:
+            X[d] = (X[d]! - X[i + 4]!) | 0;
+            X[d + 1] = 0;
+            break;
+          case 0x1c:
+            X[d] = (X[d]! - X[w >>> 16]!) | 0;
+            X[d + 1] = 0;
+            break;
+          case 0x24:
+            X[d] = Math.imul(X[d]!, X[i + 4]!);
+            X[d + 1] = 0;
+            break;
+          case 0x2c:
+            X[d] = Math.imul(X[d]!, X[w >>> 16]!);
+            X[d + 1] = 0;
+            break;
+          case 0x34: {
+            const b = X[i + 4]! >>> 0;
+            X[d] = b === 0 ? 0 : Math.floor((X[d]! >>> 0) / b) | 0;
+            X[d + 1] = 0;
+            break;
+          }
+          case 0x3c: {
+            const b = X[w >>> 16]! >>> 0;
+            X[d] = b === 0 ? 0 : Math.floor((X[d]! >>> 0) / b) | 0;
+            X[d + 1] = 0;
+            break;
+          }
+          case 0x44:
+            X[d] |= X[i + 4]!;
+            X[d + 1] = 0;
+            break;
+          case 0x4c:
+            X[d] |= X[w >>> 16]!;
+            X[d + 1] = 0;
+            break;
+          case 0x54:
+            X[d] &= X[i + 4]!;
+            X[d + 1] = 0;
+            break;
+          case 0x5c:
+            X[d] &= X[w >>> 16]!;
+            X[d + 1] = 0;
+            break;
+          case 0x64:
+            X[d] = X[d]! << X[i + 4]!;
+            X[d + 1] = 0;
+            break;
+          case 0x6c:
+            X[d] = X[d]! << (X[w >>> 16]! & 31);
+            X[d + 1] = 0;
+            break;
+          case 0x74:
+            X[d] = X[d]! >>> X[i + 4]!;
+            X[d + 1] = 0;
+            break;
+          case 0x7c:
+            X[d] = X[d]! >>> (X[w >>> 16]! & 31);
+            X[d + 1] = 0;
+            break;
+          case 0x84:
+            X[d] = -X[d]! | 0;
+            X[d + 1] = 0;
+            break;
+          case 0x94: {
+            const b = X[i + 4]! >>> 0;
+            if (b !== 0) X[d] = (X[d]! >>> 0) % b | 0;
+            X[d + 1] = 0;
+            break;
+          }
+          case 0x9c: {
+            const b = X[w >>> 16]! >>> 0;
+            if (b !== 0) X[d] = (X[d]! >>> 0) % b | 0;
+            X[d + 1] = 0;
+            break;
+          }
+          case 0xa4:
+            X[d] ^= X[i + 4]!;
+            X[d + 1] = 0;
+            break;
+          case 0xac:
+            X[d] ^= X[w >>> 16]!;
+            X[d + 1] = 0;
+            break;
+          case 0xb4:
+            X[d] = X[i + 4]!;
+            X[d + 1] = 0;
+            break;
+          case 0xbc:
+            X[d] = X[w >>> 16]!;
+            X[d + 1] = 0;
+            break;
+          case 0xc4:
+            X[d] = X[d]! >> X[i + 4]!;
+            X[d + 1] = 0;
+            break;
+          case 0xcc:
+            X[d] = X[d]! >> (X[w >>> 16]! & 31);
+            X[d + 1] = 0;
+            break;
+          case 0xd4: {
+            // end to little endian: a truncation on this little-endian machine
+            const w = X[i + 4]!;
+            if (w === 16) X[d] &= 0xffff;
+            if (w !== 64) X[d + 1] = 0;
+            break;
+          }
+          case 0x90: // XOp.SDIV32_K
+          case 0x98: {
+            // XOp.SDIV32_X
+            const a = X[d]!;
+            const b = (w & 255) === 0x90 ? X[i + 4]! : X[w >>> 16]!;
+            X[d] = b === 0 ? 0 : Math.trunc(a / b) | 0;
+            X[d + 1] = 0;
+            break;
+          }
+          case 0xa0: // XOp.SMOD32_K
+          case 0xa8: {
+            // XOp.SMOD32_X
+            const a = X[d]!;
+            const b = (w & 255) === 0xa0 ? X[i + 4]! : X[w >>> 16]!;
+            if (b === -1) X[d] = 0;
+            else if (b !== 0) X[d] = a % b | 0;
+            X[d + 1] = 0;
+            break;
+          }
+          case 0xb8: {
+            // XOp.MOVSX32
+            const x = X[w >>> 16]!;
+            X[d] = X[i + 3]! === 8 ? (x << 24) >> 24 : (x << 16) >> 16;
+            X[d + 1] = 0;
+            break;
+          }
 
-        // ------------------------------------------------ LD
-        case 0x18: // lddw
-          R[d] = code[i + 4]!;
-          R[d + 1] = code[i + 5]!;
-          pc += 2;
-          continue;
-        case 0x20: // ld_abs w/h/b
-        case 0x28:
-        case 0x30:
-        case 0x40: // ld_ind w/h/b
-        case 0x48:
-        case 0x50: {
-          const op = code[i]!;
-          const size = (op & 0x18) === 0 ? 4 : (op & 0x18) === 0x08 ? 2 : 1;
-          const offset = op >= 0x40 ? (R[code[i + 2]!]! + code[i + 4]!) | 0 : code[i + 4]!;
-          if (loadPacket(prog, mem, R, offset, size)) break;
-          // Out of bounds: the kernel's lowering zeroes r0 and exits the current function.
-          R[0] = R[1] = 0;
-          if (depth === 0) break run;
-          depth--;
-          const base = depth * FRAME_WORDS;
-          R.set(frames.subarray(base, base + 10), 12);
-          pc = frames[base + 10]!;
-          if (framePrograms[depth] !== prog) {
-            prog = framePrograms[depth]!;
-            code = prog.code;
-            helperFns = prog.helperFns;
+          // ------------------------------------------------ LD
+          case 0x18: // lddw
+            X[d] = X[i + 4]!;
+            X[d + 1] = X[i + 5]!;
+            i += 16;
+            continue;
+          case 0x20: // ld_abs w/h/b
+          case 0x28:
+          case 0x30:
+          case 0x40: // ld_ind w/h/b
+          case 0x48:
+          case 0x50: {
+            const op = w & 255;
+            const size = (op & 0x18) === 0 ? 4 : (op & 0x18) === 0x08 ? 2 : 1;
+            const offset = op >= 0x40 ? (X[w >>> 16]! + X[i + 4]!) | 0 : X[i + 4]!;
+            if (loadPacket(prog, mem, X, offset, size)) {
+              i += 8;
+              continue enter;
+            }
+            // Out of bounds: the kernel's lowering zeroes r0 and exits the current function.
+            X[0] = X[1] = 0;
+            if (depth === 0) break enter;
+            depth--;
+            const base = depth * FRAME_WORDS;
+            i = frames[base + 10]!;
+            if (frameImages[depth] !== X) {
+              // Back in a frame of another program: its image takes over the registers.
+              const caller = frameImages[depth]!;
+              caller.set(X.subarray(0, 22));
+              X = ctx.regs = caller;
+              prog = framePrograms[depth]!;
+              helperFns = prog.helperFns;
+            }
+            X.set(frames.subarray(base, base + 10), 12);
+            continue enter;
           }
-          continue;
-        }
 
-        // ------------------------------------------------ LDX
-        case 0x61: {
-          const s = code[i + 2]!;
-          const off = code[i + 3]!;
-          const lo = (R[s]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[s + 1]!, R[s]!, off), lo, 4, false);
-          R[d] = rg.view.getInt32((lo - REGION_BASE) >>> 0, true);
-          R[d + 1] = 0;
-          break;
-        }
-        case 0x69: {
-          const s = code[i + 2]!;
-          const off = code[i + 3]!;
-          const lo = (R[s]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[s + 1]!, R[s]!, off), lo, 2, false);
-          R[d] = rg.view.getUint16((lo - REGION_BASE) >>> 0, true);
-          R[d + 1] = 0;
-          break;
-        }
-        case 0x71: {
-          const s = code[i + 2]!;
-          const off = code[i + 3]!;
-          const lo = (R[s]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[s + 1]!, R[s]!, off), lo, 1, false);
-          R[d] = rg.bytes[(lo - REGION_BASE) >>> 0]!;
-          R[d + 1] = 0;
-          break;
-        }
-        case 0x79: {
-          const s = code[i + 2]!;
-          const off = code[i + 3]!;
-          const lo = (R[s]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[s + 1]!, R[s]!, off), lo, 8, false);
-          const o = (lo - REGION_BASE) >>> 0;
-          R[d] = rg.view.getInt32(o, true);
-          R[d + 1] = rg.view.getInt32(o + 4, true);
-          break;
-        }
-        case 0x81: {
-          // memsx w
-          const s = code[i + 2]!;
-          const off = code[i + 3]!;
-          const lo = (R[s]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[s + 1]!, R[s]!, off), lo, 4, false);
-          const v = rg.view.getInt32((lo - REGION_BASE) >>> 0, true);
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          break;
-        }
-        case 0x89: {
-          const s = code[i + 2]!;
-          const off = code[i + 3]!;
-          const lo = (R[s]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[s + 1]!, R[s]!, off), lo, 2, false);
-          const v = rg.view.getInt16((lo - REGION_BASE) >>> 0, true);
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          break;
-        }
-        case 0x91: {
-          const s = code[i + 2]!;
-          const off = code[i + 3]!;
-          const lo = (R[s]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[s + 1]!, R[s]!, off), lo, 1, false);
-          const v = rg.view.getInt8((lo - REGION_BASE) >>> 0);
-          R[d] = v;
-          R[d + 1] = v >> 31;
-          break;
-        }
+          // ------------------------------------------------ LDX
+          case 0x61: {
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, 4, false);
+            X[d] = rg.view.getInt32((lo - REGION_BASE) >>> 0, true);
+            X[d + 1] = 0;
+            break;
+          }
+          case 0x69: {
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, 2, false);
+            X[d] = rg.view.getUint16((lo - REGION_BASE) >>> 0, true);
+            X[d + 1] = 0;
+            break;
+          }
+          case 0x71: {
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, 1, false);
+            X[d] = rg.bytes[(lo - REGION_BASE) >>> 0]!;
+            X[d + 1] = 0;
+            break;
+          }
+          case 0x79: {
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, 8, false);
+            const o = (lo - REGION_BASE) >>> 0;
+            X[d] = rg.view.getInt32(o, true);
+            X[d + 1] = rg.view.getInt32(o + 4, true);
+            break;
+          }
+          case 0x81: {
+            // memsx w
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, 4, false);
+            const v = rg.view.getInt32((lo - REGION_BASE) >>> 0, true);
+            X[d] = v;
+            X[d + 1] = v >> 31;
+            break;
+          }
+          case 0x89: {
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, 2, false);
+            const v = rg.view.getInt16((lo - REGION_BASE) >>> 0, true);
+            X[d] = v;
+            X[d + 1] = v >> 31;
+            break;
+          }
+          case 0x91: {
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, 1, false);
+            const v = rg.view.getInt8((lo - REGION_BASE) >>> 0);
+            X[d] = v;
+            X[d + 1] = v >> 31;
+            break;
+          }
 
-        // ------------------------------------------------ ST (imm) and STX (register)
-        case 0x62:
-        case 0x63: {
-          const off = code[i + 3]!;
-          const lo = (R[d]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[d + 1]!, R[d]!, off), lo, 4, true);
-          rg.view.setInt32((lo - REGION_BASE) >>> 0, code[i] === 0x62 ? code[i + 4]! : R[code[i + 2]!]!, true);
-          break;
-        }
-        case 0x6a:
-        case 0x6b: {
-          const off = code[i + 3]!;
-          const lo = (R[d]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[d + 1]!, R[d]!, off), lo, 2, true);
-          rg.view.setInt16((lo - REGION_BASE) >>> 0, code[i] === 0x6a ? code[i + 4]! : R[code[i + 2]!]!, true);
-          break;
-        }
-        case 0x72:
-        case 0x73: {
-          const off = code[i + 3]!;
-          const lo = (R[d]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[d + 1]!, R[d]!, off), lo, 1, true);
-          rg.bytes[(lo - REGION_BASE) >>> 0] = code[i] === 0x72 ? code[i + 4]! : R[code[i + 2]!]!;
-          break;
-        }
-        case 0x7a:
-        case 0x7b: {
-          const off = code[i + 3]!;
-          const lo = (R[d]! + off) | 0;
-          const rg = mem.resolve(addrHi(R[d + 1]!, R[d]!, off), lo, 8, true);
-          const o = (lo - REGION_BASE) >>> 0;
-          if (code[i] === 0x7a) {
-            rg.view.setInt32(o, code[i + 4]!, true);
-            rg.view.setInt32(o + 4, code[i + 5]!, true);
-          } else {
-            const s = code[i + 2]!;
-            rg.view.setInt32(o, R[s]!, true);
-            rg.view.setInt32(o + 4, R[s + 1]!, true);
+          // ------------------------------------------------ ST (imm) and STX (register)
+          case 0x62:
+          case 0x63: {
+            const off = X[i + 3]!;
+            const lo = (X[d]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 4, true);
+            rg.view.setInt32((lo - REGION_BASE) >>> 0, (w & 255) === 0x62 ? X[i + 4]! : X[w >>> 16]!, true);
+            break;
           }
-          break;
-        }
-        case 0xc3:
-          atomic32(mem, R, d, code[i + 2]!, code[i + 3]!, code[i + 4]!);
-          break;
-        case 0xdb:
-          atomic64(mem, R, d, code[i + 2]!, code[i + 3]!, code[i + 4]!);
-          break;
+          case 0x6a:
+          case 0x6b: {
+            const off = X[i + 3]!;
+            const lo = (X[d]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 2, true);
+            rg.view.setInt16((lo - REGION_BASE) >>> 0, (w & 255) === 0x6a ? X[i + 4]! : X[w >>> 16]!, true);
+            break;
+          }
+          case 0x72:
+          case 0x73: {
+            const off = X[i + 3]!;
+            const lo = (X[d]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 1, true);
+            rg.bytes[(lo - REGION_BASE) >>> 0] = (w & 255) === 0x72 ? X[i + 4]! : X[w >>> 16]!;
+            break;
+          }
+          case 0x7a:
+          case 0x7b: {
+            const off = X[i + 3]!;
+            const lo = (X[d]! + off) | 0;
+            const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 8, true);
+            const o = (lo - REGION_BASE) >>> 0;
+            if ((w & 255) === 0x7a) {
+              rg.view.setInt32(o, X[i + 4]!, true);
+              rg.view.setInt32(o + 4, X[i + 5]!, true);
+            } else {
+              const s = w >>> 16;
+              rg.view.setInt32(o, X[s]!, true);
+              rg.view.setInt32(o + 4, X[s + 1]!, true);
+            }
+            break;
+          }
+          case 0xc3:
+            atomic32(mem, X, d, (w >>> 16), X[i + 3]!, X[i + 4]!);
+            break;
+          case 0xdb:
+            atomic64(mem, X, d, (w >>> 16), X[i + 3]!, X[i + 4]!);
+            break;
 
-        // ------------------------------------------------ JMP (64-bit compares)
-        case 0x05: // ja, and JMP32 ja (gotol)
-          pc = code[i + 6]!;
-          continue;
-        case 0x15:
-          if (R[d] === code[i + 4] && R[d + 1] === code[i + 5]) {
-            pc = code[i + 6]!;
-            continue;
+          // ------------------------------------------------ JMP (64-bit compares)
+          case 0x05: // ja, and JMP32 ja (gotol)
+            i = X[i + 6]!;
+            continue enter;
+          case 0x15:
+            i = X[d] === X[i + 4] && X[d + 1] === X[i + 5] ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x1d: {
+            const s = w >>> 16;
+            i = X[d] === X[s] && X[d + 1] === X[s + 1] ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        case 0x1d: {
-          const s = code[i + 2]!;
-          if (R[d] === R[s] && R[d + 1] === R[s + 1]) {
-            pc = code[i + 6]!;
-            continue;
+          case 0x55:
+            i = X[d] !== X[i + 4] || X[d + 1] !== X[i + 5] ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x5d: {
+            const s = w >>> 16;
+            i = X[d] !== X[s] || X[d + 1] !== X[s + 1] ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        }
-        case 0x55:
-          if (R[d] !== code[i + 4] || R[d + 1] !== code[i + 5]) {
-            pc = code[i + 6]!;
-            continue;
+          case 0x45:
+            i = (X[d]! & X[i + 4]!) !== 0 || (X[d + 1]! & X[i + 5]!) !== 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x4d: {
+            const s = w >>> 16;
+            i = (X[d]! & X[s]!) !== 0 || (X[d + 1]! & X[s + 1]!) !== 0 ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        case 0x5d: {
-          const s = code[i + 2]!;
-          if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) {
-            pc = code[i + 6]!;
-            continue;
+          case 0x25:
+            i = gtU(X[d + 1]!, X[d]!, X[i + 5]!, X[i + 4]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x2d: {
+            const s = w >>> 16;
+            i = gtU(X[d + 1]!, X[d]!, X[s + 1]!, X[s]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        }
-        case 0x45:
-          if ((R[d]! & code[i + 4]!) !== 0 || (R[d + 1]! & code[i + 5]!) !== 0) {
-            pc = code[i + 6]!;
-            continue;
+          case 0x35:
+            i = geU(X[d + 1]!, X[d]!, X[i + 5]!, X[i + 4]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x3d: {
+            const s = w >>> 16;
+            i = geU(X[d + 1]!, X[d]!, X[s + 1]!, X[s]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        case 0x4d: {
-          const s = code[i + 2]!;
-          if ((R[d]! & R[s]!) !== 0 || (R[d + 1]! & R[s + 1]!) !== 0) {
-            pc = code[i + 6]!;
-            continue;
+          case 0xa5: // jlt: b > a
+            i = gtU(X[i + 5]!, X[i + 4]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xad: {
+            const s = w >>> 16;
+            i = gtU(X[s + 1]!, X[s]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        }
-        case 0x25:
-          if (gtU(R[d + 1]!, R[d]!, code[i + 5]!, code[i + 4]!)) {
-            pc = code[i + 6]!;
-            continue;
+          case 0xb5: // jle: b >= a
+            i = geU(X[i + 5]!, X[i + 4]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xbd: {
+            const s = w >>> 16;
+            i = geU(X[s + 1]!, X[s]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        case 0x2d: {
-          const s = code[i + 2]!;
-          if (gtU(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) {
-            pc = code[i + 6]!;
-            continue;
+          case 0x65:
+            i = gtS(X[d + 1]!, X[d]!, X[i + 5]!, X[i + 4]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x6d: {
+            const s = w >>> 16;
+            i = gtS(X[d + 1]!, X[d]!, X[s + 1]!, X[s]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        }
-        case 0x35:
-          if (geU(R[d + 1]!, R[d]!, code[i + 5]!, code[i + 4]!)) {
-            pc = code[i + 6]!;
-            continue;
+          case 0x75:
+            i = geS(X[d + 1]!, X[d]!, X[i + 5]!, X[i + 4]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x7d: {
+            const s = w >>> 16;
+            i = geS(X[d + 1]!, X[d]!, X[s + 1]!, X[s]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        case 0x3d: {
-          const s = code[i + 2]!;
-          if (geU(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) {
-            pc = code[i + 6]!;
-            continue;
+          case 0xc5:
+            i = gtS(X[i + 5]!, X[i + 4]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xcd: {
+            const s = w >>> 16;
+            i = gtS(X[s + 1]!, X[s]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        }
-        case 0xa5: // jlt: b > a
-          if (gtU(code[i + 5]!, code[i + 4]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
+          case 0xd5:
+            i = geS(X[i + 5]!, X[i + 4]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xdd: {
+            const s = w >>> 16;
+            i = geS(X[s + 1]!, X[s]!, X[d + 1]!, X[d]!) ? X[i + 6]! : i + 8;
+            continue enter;
           }
-          break;
-        case 0xad: {
-          const s = code[i + 2]!;
-          if (gtU(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        }
-        case 0xb5: // jle: b >= a
-          if (geU(code[i + 5]!, code[i + 4]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xbd: {
-          const s = code[i + 2]!;
-          if (geU(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        }
-        case 0x65:
-          if (gtS(R[d + 1]!, R[d]!, code[i + 5]!, code[i + 4]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x6d: {
-          const s = code[i + 2]!;
-          if (gtS(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        }
-        case 0x75:
-          if (geS(R[d + 1]!, R[d]!, code[i + 5]!, code[i + 4]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x7d: {
-          const s = code[i + 2]!;
-          if (geS(R[d + 1]!, R[d]!, R[s + 1]!, R[s]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        }
-        case 0xc5:
-          if (gtS(code[i + 5]!, code[i + 4]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xcd: {
-          const s = code[i + 2]!;
-          if (gtS(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        }
-        case 0xd5:
-          if (geS(code[i + 5]!, code[i + 4]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xdd: {
-          const s = code[i + 2]!;
-          if (geS(R[s + 1]!, R[s]!, R[d + 1]!, R[d]!)) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        }
 
-        // ------------------------------------------------ JMP32 (low halves)
-        case 0x16:
-          if (R[d] === code[i + 4]) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x1e:
-          if (R[d] === R[code[i + 2]!]) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x56:
-          if (R[d] !== code[i + 4]) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x5e:
-          if (R[d] !== R[code[i + 2]!]) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x46:
-          if ((R[d]! & code[i + 4]!) !== 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x4e:
-          if ((R[d]! & R[code[i + 2]!]!) !== 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x26:
-          if (R[d]! >>> 0 > code[i + 4]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x2e:
-          if (R[d]! >>> 0 > R[code[i + 2]!]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x36:
-          if (R[d]! >>> 0 >= code[i + 4]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x3e:
-          if (R[d]! >>> 0 >= R[code[i + 2]!]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xa6:
-          if (R[d]! >>> 0 < code[i + 4]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xae:
-          if (R[d]! >>> 0 < R[code[i + 2]!]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xb6:
-          if (R[d]! >>> 0 <= code[i + 4]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xbe:
-          if (R[d]! >>> 0 <= R[code[i + 2]!]! >>> 0) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x66:
-          if (R[d]! > code[i + 4]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x6e:
-          if (R[d]! > R[code[i + 2]!]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x76:
-          if (R[d]! >= code[i + 4]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0x7e:
-          if (R[d]! >= R[code[i + 2]!]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xc6:
-          if (R[d]! < code[i + 4]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xce:
-          if (R[d]! < R[code[i + 2]!]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xd6:
-          if (R[d]! <= code[i + 4]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
-        case 0xde:
-          if (R[d]! <= R[code[i + 2]!]!) {
-            pc = code[i + 6]!;
-            continue;
-          }
-          break;
+          // ------------------------------------------------ JMP32 (low halves)
+          case 0x16:
+            i = X[d] === X[i + 4] ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x1e:
+            i = X[d] === X[w >>> 16] ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x56:
+            i = X[d] !== X[i + 4] ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x5e:
+            i = X[d] !== X[w >>> 16] ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x46:
+            i = (X[d]! & X[i + 4]!) !== 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x4e:
+            i = (X[d]! & X[w >>> 16]!) !== 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x26:
+            i = X[d]! >>> 0 > X[i + 4]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x2e:
+            i = X[d]! >>> 0 > X[w >>> 16]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x36:
+            i = X[d]! >>> 0 >= X[i + 4]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x3e:
+            i = X[d]! >>> 0 >= X[w >>> 16]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xa6:
+            i = X[d]! >>> 0 < X[i + 4]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xae:
+            i = X[d]! >>> 0 < X[w >>> 16]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xb6:
+            i = X[d]! >>> 0 <= X[i + 4]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xbe:
+            i = X[d]! >>> 0 <= X[w >>> 16]! >>> 0 ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x66:
+            i = X[d]! > X[i + 4]! ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x6e:
+            i = X[d]! > X[w >>> 16]! ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x76:
+            i = X[d]! >= X[i + 4]! ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0x7e:
+            i = X[d]! >= X[w >>> 16]! ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xc6:
+            i = X[d]! < X[i + 4]! ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xce:
+            i = X[d]! < X[w >>> 16]! ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xd6:
+            i = X[d]! <= X[i + 4]! ? X[i + 6]! : i + 8;
+            continue enter;
+          case 0xde:
+            i = X[d]! <= X[w >>> 16]! ? X[i + 6]! : i + 8;
+            continue enter;
 
-        // ------------------------------------------------ calls and exit
-        case 0x85: {
-          // helper call: r1..r5 in, r0 out
-          ctx.pc = pc;
-          const v = helperFns[code[i + 6]!]!(ctx);
-          if (typeof v === "number") {
-            R[0] = v | 0;
-            R[1] = Math.floor(v / TWO32) | 0;
-          } else if (typeof v === "bigint") setReg(R, 0, v);
-          else R[0] = R[1] = 0;
-          break;
-        }
-        case 0x60: {
-          // XOp.CALL_LOCAL
-          if (depth + 1 >= MAX_CALL_FRAMES) {
-            throw new VmError(`instruction ${pc}: the call stack of ${depth + 2} frames is too deep (at most ${MAX_CALL_FRAMES})`, pc);
+          // ------------------------------------------------ calls and exit
+          case 0x85: {
+            // helper call: r1..r5 in, r0 out
+            ctx.pc = pcOf(i);
+            const v = helperFns[X[i + 6]!]!(ctx);
+            if (typeof v === "number") {
+              X[0] = v | 0;
+              X[1] = Math.floor(v / TWO32) | 0;
+            } else if (typeof v === "bigint") setReg(X, 0, v);
+            else X[0] = X[1] = 0;
+            break;
           }
-          const base = depth * FRAME_WORDS;
-          frames.set(R.subarray(12, 22), base);
-          frames[base + 10] = pc + 1;
-          framePrograms[depth] = prog;
-          depth++;
-          const stack = stacks.enter(depth);
-          R[20] = REGION_BASE + STACK_SIZE;
-          R[21] = stack.hi;
-          pc = code[i + 6]!;
-          continue;
-        }
-        case 0x95: {
-          if (depth === 0) break run;
-          depth--;
-          const base = depth * FRAME_WORDS;
-          R.set(frames.subarray(base, base + 10), 12);
-          pc = frames[base + 10]!;
-          if (framePrograms[depth] !== prog) {
-            prog = framePrograms[depth]!;
-            code = prog.code;
-            helperFns = prog.helperFns;
+          case 0x60: {
+            // XOp.CALL_LOCAL
+            if (depth + 1 >= MAX_CALL_FRAMES) {
+              throw new VmError(`instruction ${pcOf(i)}: the call stack of ${depth + 2} frames is too deep (at most ${MAX_CALL_FRAMES})`, pcOf(i));
+            }
+            const base = depth * FRAME_WORDS;
+            frames.set(X.subarray(12, 22), base);
+            frames[base + 10] = i + 8;
+            framePrograms[depth] = prog;
+            frameImages[depth] = X;
+            depth++;
+            const stack = stacks.enter(depth);
+            X[20] = REGION_BASE + STACK_SIZE;
+            X[21] = stack.hi;
+            i = X[i + 6]!;
+            continue enter;
           }
-          continue;
+          case 0x95: {
+            if (depth === 0) break enter;
+            depth--;
+            const base = depth * FRAME_WORDS;
+            i = frames[base + 10]!;
+            if (frameImages[depth] !== X) {
+              // Back in a frame of another program: its image takes over the registers.
+              const caller = frameImages[depth]!;
+              caller.set(X.subarray(0, 22));
+              X = ctx.regs = caller;
+              prog = framePrograms[depth]!;
+              helperFns = prog.helperFns;
+            }
+            X.set(frames.subarray(base, base + 10), 12);
+            continue enter;
+          }
+          case 0x68: {
+            // XOp.TAIL_CALL: r2 = prog array, r3 = index; falls through when there is no target
+            const target = prog.env.tailCallTarget!(join(X[5]!, X[4]!), X[6]! >>> 0);
+            if (target === undefined || tailCalls >= MAX_TAIL_CALLS || (tailCalls++, target === null)) {
+              i += 8;
+              continue enter;
+            }
+            if (!(target instanceof LoadedProgram)) throw new VmError(`instruction ${pcOf(i)}: tail call target is not a loaded program`, pcOf(i));
+            if (target.env.memory !== mem) throw new VmError(`instruction ${pcOf(i)}: tail call target lives in another address space`, pcOf(i));
+            if (target !== prog) {
+              const image = acquireImage(target);
+              held.push(target, image);
+              image.set(X.subarray(0, 22));
+              X = ctx.regs = image;
+              prog = target;
+              helperFns = prog.helperFns;
+            }
+            i = SLOTS;
+            continue enter;
+          }
+          case OP_BUDGET:
+            throw new BudgetExceeded(pcOf(i), budget);
+          case 0x00:
+            throw new VmError(`instruction ${pcOf(i)}: execution ran past the end of the program`, pcOf(i));
+          default:
+            throw new VmError(`instruction ${pcOf(i)}: opcode 0x${(w & 255).toString(16)} is not executable`, pcOf(i));
         }
-        case 0x68: {
-          // XOp.TAIL_CALL: r2 = prog array, r3 = index; falls through when there is no target
-          const target = prog.env.tailCallTarget!(join(R[5]!, R[4]!), R[6]! >>> 0);
-          if (target === undefined || tailCalls >= MAX_TAIL_CALLS) break;
-          tailCalls++;
-          if (target === null) break;
-          if (!(target instanceof LoadedProgram)) throw new VmError(`instruction ${pc}: tail call target is not a loaded program`, pc);
-          if (target.env.memory !== mem) throw new VmError(`instruction ${pc}: tail call target lives in another address space`, pc);
-          prog = target;
-          code = prog.code;
-          helperFns = prog.helperFns;
-          pc = 0;
-          continue;
-        }
-        case 0x00:
-          throw new VmError(`instruction ${pc}: execution ran past the end of the program`, pc);
-        default:
-          throw new VmError(`instruction ${pc}: opcode 0x${code[i]!.toString(16)} is not executable`, pc);
+        i += 8;
       }
-      pc++;
     }
   } catch (e) {
     if (e instanceof VmFault) {
-      if (e.pc < 0) e.pc = pc;
+      if (e.pc < 0) e.pc = pcOf(i);
       if (!e.message.startsWith("instruction ")) {
         e.message = `instruction ${e.pc}${prog === program ? "" : ` of ${prog.name}`}: ${e.message}`;
       }
     }
     throw e;
+  } finally {
+    for (let k = 0; k < held.length; k += 2) releaseImage(held[k] as LoadedProgram, held[k + 1] as Int32Array);
   }
-  return { r0: join(R[1]!, R[0]!), instructions: n };
+  return { r0: join(X[1]!, X[0]!), instructions: n };
 }
