@@ -22,6 +22,7 @@ import {
 import { normalize, widens, type BinOp, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { evalCmp } from "../ir/branches.js";
 import { VBASE, type MBlock, type MInsn } from "./machine.js";
+import { wideRegisters } from "./width.js";
 
 const ALU: Record<BinOp, number> = {
   add: AluOp.ADD, sub: AluOp.SUB, mul: AluOp.MUL, div: AluOp.DIV, mod: AluOp.MOD,
@@ -43,6 +44,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
   const out: MBlock[] = [];
   let cur: MInsn[] = [];
   let loc: Loc | undefined;
+  const wide = wideRegisters({ ...fn, blocks });
 
   const put = (code: number, dst: number, src: number, off: number, imm: number, extra: Partial<MInsn> = {}): void => {
     cur.push({ code, dst, src, off, imm: imm | 0, loc, ...extra });
@@ -79,17 +81,23 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
     } else if (t.bits === 32) alu(false, AluOp.MOV, r, r);
     else alu(true, AluOp.AND, r, { imm: t.bits === 16 ? 0xffff : 0xff });
   };
-  const move = (dst: number, dstType: IntType, src: Operand): void => {
+  /** Like `fixup`, but a 32-bit extension is skipped when no use of `v` reads its upper half. */
+  const extend = (r: number, t: IntType, v: VReg | undefined): void => {
+    if (t.bits === 32 && v && !wide.has(v.id)) return;
+    fixup(r, t);
+  };
+  /** dst = src converted to dstType; `v` is the register defined (absent: only the low 32 bits matter). */
+  const move = (dst: number, dstType: IntType, src: Operand, v: VReg | undefined): void => {
     if (src.kind === "imm") return loadImm(dst, normalize(src.value, dstType));
     if (vr(src) !== dst) alu(true, AluOp.MOV, dst, vr(src));
-    if (!widens(src.type, dstType)) fixup(dst, dstType);
+    if (!widens(src.type, dstType)) extend(dst, dstType, v);
   };
 
   const inst = (i: Inst): void => {
     loc = i.loc;
     switch (i.op) {
       case "mov":
-        return move(vr(i.dst), i.dst.type, i.src);
+        return move(vr(i.dst), i.dst.type, i.src, i.dst);
       case "bin": {
         const t = i.dst.type;
         const is64 = t.bits === 64;
@@ -112,7 +120,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         else if (vr(i.a) !== d) alu(true, AluOp.MOV, d, vr(i.a));
         alu(is64, op, d, b, off);
         // 32-bit ALU ops zero-extend their result; only signed results need extending again.
-        if (!is64 && t.signed) fixup(d, t);
+        if (!is64 && t.signed) extend(d, t, i.dst);
         return;
       }
       case "neg":
@@ -120,18 +128,19 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         const t = i.dst.type;
         const is64 = t.bits === 64;
         const d = vr(i.dst);
-        move(d, t, i.a);
+        // A 32-bit op reads only the low half of its operand.
+        move(d, t, i.a, is64 ? i.dst : undefined);
         if (i.op === "neg") put((is64 ? Class.ALU64 : Class.ALU) | AluOp.NEG, d, 0, 0, 0);
         else alu(is64, AluOp.XOR, d, { imm: -1 });
-        if (!is64 && t.signed) fixup(d, t);
+        if (!is64 && t.signed) extend(d, t, i.dst);
         return;
       }
       case "ctx": {
         const d = vr(i.dst);
         put(Class.LDX | 0x60 | SIZES[i.size], d, vr(fn.ctx), i.offset, 0);
         const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
-        if (i.signed && i.size < 8) fixup(d, loaded);
-        if (!widens(loaded, i.dst.type)) fixup(d, i.dst.type);
+        if (i.signed && i.size < 8) extend(d, loaded, i.dst);
+        if (!widens(loaded, i.dst.type)) extend(d, i.dst.type, i.dst);
         return;
       }
       case "store": {
@@ -157,8 +166,8 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         const d = vr(i.dst);
         put(Class.LDX | 0x60 | SIZES[i.size], d, FP, 0, 0, { frame: i.object });
         const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
-        if (i.signed && i.size < 8) fixup(d, loaded);
-        if (!widens(loaded, i.dst.type)) fixup(d, i.dst.type);
+        if (i.signed && i.size < 8) extend(d, loaded, i.dst);
+        if (!widens(loaded, i.dst.type)) extend(d, i.dst.type, i.dst);
         return;
       }
       case "load": {
@@ -166,8 +175,8 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         if (i.base.kind === "stack") put(Class.LDX | Mode.MEM | SIZES[i.size], d, FP, (i.base.offset ?? 0) + i.offset, 0, { frame: i.base.object });
         else put(Class.LDX | Mode.MEM | SIZES[i.size], d, vr(i.base), i.offset, 0);
         const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
-        if (i.signed && i.size < 8) fixup(d, loaded);
-        if (!widens(loaded, i.dst.type)) fixup(d, i.dst.type);
+        if (i.signed && i.size < 8) extend(d, loaded, i.dst);
+        if (!widens(loaded, i.dst.type)) extend(d, i.dst.type, i.dst);
         return;
       }
       case "st": {
@@ -190,7 +199,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         put(Op.CALL, 0, 0, 0, i.helper, { args: i.args.length });
         if (i.dst) {
           alu(true, AluOp.MOV, vr(i.dst), 0);
-          if (i.dst.type.bits < 64) fixup(vr(i.dst), i.dst.type);
+          if (i.dst.type.bits < 64) extend(vr(i.dst), i.dst.type, i.dst);
         }
         return;
       }

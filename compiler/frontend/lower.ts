@@ -1603,13 +1603,16 @@ export function lower(
       if (args.length > MAX_VPRINTK_ARGS) fail(msg, Code.BadPrintk, `printk() prints at most ${MAX_VPRINTK_ARGS} values; this message has ${args.length}`);
       const fmt = rodata.add(format);
       const fmtArgs: CallArg[] = [{ kind: "rodata", offset: fmt }, imm(BigInt(new TextEncoder().encode(format).length + 1), U32)];
+      // %d and %u read only the low 32 bits of a value (the kernel converts them as int).
+      const low32 = (a: CallArg): boolean => a.kind === "reg" && a.type.bits <= 32 && !a.type.ptr;
       if (args.length <= 3) {
-        this.fb.emit({ op: "call", helper: Helper.trace_printk, args: [...fmtArgs, ...args], loc: locOf(e) });
+        const narrow = args.flatMap((a, i) => (low32(a) ? [fmtArgs.length + i] : []));
+        this.fb.emit({ op: "call", helper: Helper.trace_printk, args: [...fmtArgs, ...args], ...(narrow.length ? { low32: narrow } : {}), loc: locOf(e) });
         return;
       }
       // More than three values: bpf_trace_vprintk with the values in a u64 array on the stack.
       const object = this.fb.stackObject(8 * args.length);
-      args.forEach((a, i) => this.fb.emit({ op: "store", object, offset: 8 * i, src: a as Operand | StackAddr, loc: locOf(e) }));
+      args.forEach((a, i) => this.fb.emit({ op: "store", object, offset: 8 * i, src: a as Operand | StackAddr, ...(low32(a) ? { low32: true } : {}), loc: locOf(e) }));
       this.fb.emit({ op: "call", helper: Helper.trace_vprintk, args: [...fmtArgs, { kind: "stack", object }, imm(BigInt(8 * args.length), U32)], loc: locOf(e) });
     }
   }

@@ -12,7 +12,8 @@
 // `{ kind: "map", name }` is a map's address (an LDDW with src = BPF_PSEUDO_MAP_FD relocated
 // against the map's symbol in `.maps`); `IrModule.maps` and `IrModule.types` describe the maps and
 // the struct types their keys and values use. Module-level functions are inlined by the frontend,
-// so every `IrFunction` is still one program.
+// so every `IrFunction` is still one program. `store.low32` and `call.low32` mark values read only in
+// their low 32 bits, so codegen may leave their upper halves unextended (consumers may ignore them).
 
 import type { IntType } from "./types.js";
 
@@ -75,8 +76,10 @@ export type Inst =
    */
   | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object: number; core?: CoreAccess; loc?: Loc }
   /** *(u64 *)(stack object + offset) = src (a value, or the address of another stack object). */
-  | { op: "store"; object: number; offset: number; src: Operand | StackAddr; loc?: Loc }
-  | { op: "call"; helper: number; args: CallArg[]; dst?: VReg; loc?: Loc }
+  /** `low32`: whoever reads the slot uses only src's low 32 bits (a printk array's %d or %u). */
+  | { op: "store"; object: number; offset: number; src: Operand | StackAddr; low32?: boolean; loc?: Loc }
+  /** `low32`: indices of arguments whose high 32 bits the helper ignores (printk's %d and %u). */
+  | { op: "call"; helper: number; args: CallArg[]; dst?: VReg; low32?: readonly number[]; loc?: Loc }
   /** dst = *(size *)(base + offset), extended as `signed` says, then converted to dst's type. */
   | { op: "load"; dst: VReg; base: Base; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; loc?: Loc }
   /** *(size *)(base + offset) = src (truncated to size bytes). */
