@@ -93,7 +93,7 @@ export function checkAlu(env: Env, insn: Insn): void {
     if (ptrLeak(env, src)) fail(env, `R${insn.src} partial copy of pointer`, insn.src);
     let d: Reg;
     if (src.type === "scalar") {
-      const width = src.umax === 0n ? 0 : src.umax.toString(2).length;
+      const width = src.umax === 0n ? 0 : tn.bitLength(src.umax);
       if (insn.off === 0) {
         if (width <= 32) linkBeforeMov(env, src);
         d = copyReg(src);

@@ -109,7 +109,7 @@ function checkCtxAccess(env: Env, regno: number, off: number, size: number, writ
 }
 
 /** Whether a scalar spill keeps its value across the store width. */
-const regWidth = (r: Reg): number => (r.umax === 0n ? 0 : r.umax.toString(2).length);
+const regWidth = (r: Reg): number => (r.umax === 0n ? 0 : tn.bitLength(r.umax));
 
 function saveSpill(f: Frame, spi: number, r: Reg, size: number): void {
   f.spilled[spi] = copyReg(r);

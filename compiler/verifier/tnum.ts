@@ -19,10 +19,17 @@ export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
 export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64_MAX };
 
 /** The smallest tnum holding every value in [min, max] (unsigned). */
+/** Length of `x` in binary digits (as `x.toString(2).length`), without building the string for 0 <= x < 2^64. */
+export function bitLength(x: bigint): number {
+  if (x < 0n || x > U64_MAX) return x.toString(2).length;
+  const hi = Number(x >> 32n);
+  return hi !== 0 ? 64 - Math.clz32(hi) : Math.max(1, 32 - Math.clz32(Number(x)));
+}
+
 export function tnumRange(min: bigint, max: bigint): Tnum {
   const chi = min ^ max;
   if (chi === 0n) return tnumConst(min);
-  const bits = BigInt(chi.toString(2).length);
+  const bits = BigInt(bitLength(chi));
   if (bits > 63n) return TNUM_UNKNOWN;
   const delta = (1n << bits) - 1n;
   return { value: min & ~delta & U64_MAX, mask: delta };
