@@ -6,8 +6,9 @@ import { type Reg, type VState, type Frame, STACK_INVALID, STACK_MISC, STACK_SPI
 import * as tn from "./tnum.js";
 
 class IdMap {
-  private fwd = new Map<number, number>();
-  private back = new Map<number, number>();
+  // Built on the first id pair: most comparisons meet no ids at all.
+  private fwd: Map<number, number> | null = null;
+  private back: Map<number, number> | null = null;
   private fresh = -1;
   /** Ids must correspond one to one between the two states; 0 means "no id". */
   check(oldId: number, curId: number): boolean {
@@ -21,6 +22,10 @@ class IdMap {
     return this.pair(oldId, curId || this.fresh--);
   }
   private pair(a: number, b: number): boolean {
+    if (!this.fwd || !this.back) {
+      this.fwd = new Map();
+      this.back = new Map();
+    }
     const f = this.fwd.get(a);
     const r = this.back.get(b);
     if (f === undefined && r === undefined) {
