@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
+import { Pointer } from "./kernel.js";
 
 export type Arch = "x86_64" | "arm64";
 
@@ -49,20 +50,56 @@ export interface RegsInput {
 
 /** A pt_regs image with the probed function's arguments (or return value) in its ABI's registers. */
 export function ptRegs(arch: Arch, input: RegsInput): Uint8Array {
-  const layout = LAYOUTS[arch];
-  const bytes = new Uint8Array(layout.size);
-  const view = new DataView(bytes.buffer);
-  const set = (reg: string, v: CValue, what: string): void => {
-    const off = layout.regs[reg];
-    if (off === undefined) throw usage(`${arch} pt_regs has no register ${reg} (registers: ${Object.keys(layout.regs).join(" ")})`);
-    view.setBigUint64(off, toU64(v, what), true);
-  };
-  const args = input.args ?? [];
-  if (args.length > layout.args.length) throw usage(`${arch} passes ${layout.args.length} arguments in registers; ${args.length} were given`);
-  args.forEach((v, i) => set(layout.args[i]!, v, `argument ${i + 1}`));
-  if (input.ret !== undefined) set(layout.ret, input.ret, "return value");
-  for (const [name, v] of Object.entries(input.regs ?? {})) set(name, v, `register ${name}`);
+  const bytes = new Uint8Array(LAYOUTS[arch].size);
+  writePtRegs(arch, input, bytes, new DataView(bytes.buffer));
   return bytes;
+}
+
+/** Halves of a u64 register value, from putReg. */
+const halves = new Int32Array(2);
+
+/** What a register value is, for errors: argument n (n >= 1), -1 the return value, else a register name. */
+type What = number | string;
+const describeWhat = (what: What): string => (typeof what === "string" ? `register ${what}` : what < 0 ? "return value" : `argument ${what}`);
+
+/** Sets `halves` to a register value; numbers and pointers need no BigInt. */
+function regValue(v: CValue, what: What): void {
+  if (typeof v === "number" && Number.isSafeInteger(v)) {
+    halves[0] = v | 0;
+    halves[1] = Math.floor(v / 4294967296) | 0;
+  } else if (v instanceof Pointer) {
+    halves[0] = v.lo;
+    halves[1] = v.hi;
+  } else {
+    const u = toU64(v, describeWhat(what));
+    halves[0] = Number(u & 0xffffffffn) | 0;
+    halves[1] = Number(u >> 32n) | 0;
+  }
+}
+
+function putReg(layout: RegsLayout, arch: Arch, view: DataView, reg: string, v: CValue, what: What): void {
+  const off = layout.regs[reg];
+  if (off === undefined) throw usage(`${arch} pt_regs has no register ${reg} (registers: ${Object.keys(layout.regs).join(" ")})`);
+  regValue(v, what);
+  view.setInt32(off, halves[0]!, true);
+  view.setInt32(off + 4, halves[1]!, true);
+}
+
+/** Writes the pt_regs image of `input` over `bytes` (LAYOUTS[arch].size of them, viewed by `view`). */
+export function writePtRegs(arch: Arch, input: RegsInput, bytes: Uint8Array, view: DataView): void {
+  const layout = LAYOUTS[arch];
+  bytes.fill(0);
+  const args = input.args;
+  if (args !== undefined) {
+    if (args.length > layout.args.length) throw usage(`${arch} passes ${layout.args.length} arguments in registers; ${args.length} were given`);
+    for (let i = 0; i < args.length; i++) putReg(layout, arch, view, layout.args[i]!, args[i]!, i + 1);
+  }
+  if (input.ret !== undefined) putReg(layout, arch, view, layout.ret, input.ret, -1);
+  if (input.regs !== undefined) {
+    for (const name in input.regs) {
+      if (Object.prototype.hasOwnProperty.call(input.regs, name)) putReg(layout, arch, view, name, input.regs[name]!, name);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- tracepoints

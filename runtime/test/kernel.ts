@@ -10,6 +10,7 @@ export type Space = "kernel" | "user";
 
 /** An address in simulated memory; a typed one (from `alloc`) can read itself and point at members. */
 export class Pointer {
+  private halves: Int32Array | undefined = undefined;
   constructor(
     readonly address: bigint,
     readonly space: Space,
@@ -18,6 +19,15 @@ export class Pointer {
     readonly type: TypeRef | undefined,
     private readonly kernel: TestKernel,
   ) {}
+
+  /** Low 32 bits of the address, as an int32 (for building registers without BigInt). */
+  get lo(): number {
+    return (this.halves ??= addressHalves(this.address))[0]!;
+  }
+  /** High 32 bits of the address, as an int32. */
+  get hi(): number {
+    return (this.halves ??= addressHalves(this.address))[1]!;
+  }
 
   /** A pointer to member `name` (nested members as "a.b"), typed by the member's type. */
   field(path: string): Pointer {
@@ -53,6 +63,11 @@ export class Pointer {
   toString(): string {
     return `0x${this.address.toString(16)}${this.type ? ` (${this.type.name} *)` : ""}`;
   }
+}
+
+function addressHalves(address: bigint): Int32Array {
+  const a = BigInt.asUintN(64, address);
+  return Int32Array.of(Number(a & 0xffffffffn) | 0, Number(a >> 32n) | 0);
 }
 
 export interface AllocOptions {

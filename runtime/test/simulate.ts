@@ -4,8 +4,8 @@
 // Takes a probe source and options; gives a Simulation. Plain values and functions: any test runner.
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
-import { SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
-import { hostArch, parseFormat, ptRegs, readFormat, tracepointRecord, TRACEFS_ROOTS, type Arch, type TracepointLayout } from "./context.js";
+import { SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { hostArch, LAYOUTS, parseFormat, readFormat, tracepointRecord, writePtRegs, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { TestKernel } from "./kernel.js";
 import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Decoded } from "./layout.js";
@@ -81,6 +81,9 @@ export interface ProgramStats {
   maxInstructions: number;
 }
 
+/** 2^63: r0 at or above it is negative as a signed value. */
+const INT64_SIGN = 1n << 63n;
+
 const sourceLabel = (path: string | undefined): string => `kernel BTF ${path ?? "/sys/kernel/btf/vmlinux"}`;
 
 export class Simulation {
@@ -94,6 +97,12 @@ export class Simulation {
   private readonly arch: Arch;
   private readonly formats = new Map<string, TracepointLayout>();
   private readonly decoded = new WeakMap<SimProgram, Insn[]>();
+  /** Attached programs by probed function, for firings that do not name a program. */
+  private readonly kprobes = new Map<string, SimProgram[]>();
+  private readonly kretprobes = new Map<string, SimProgram[]>();
+  /** The context region (see fire) and the run options pointing r1 at it. */
+  private ctx: Region | undefined = undefined;
+  private readonly runOptions: RunOptions = { r1: 0n, budget: undefined };
 
   /** Use `simulate()`. */
   constructor(
@@ -127,26 +136,30 @@ export class Simulation {
 
   /** Fires the kprobes on kernel function `fn` with its arguments. */
   kprobe(fn: string, options: KprobeOptions = {}): FireResult {
-    const progs = this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && p.spec.attach.func === fn);
-    return this.fire(progs, options, () => ptRegs(this.arch, options));
+    const progs =
+      (options.program === undefined ? this.kprobes.get(fn) : undefined) ??
+      this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && p.spec.attach.func === fn, this.kprobes, fn);
+    return this.fire(progs, options, undefined, options);
   }
 
   /** Fires the kretprobes on kernel function `fn` with its return value. */
   kretprobe(fn: string, options: RetprobeOptions = {}): FireResult {
-    const progs = this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && p.spec.attach.func === fn);
-    return this.fire(progs, options, () => ptRegs(this.arch, options));
+    const progs =
+      (options.program === undefined ? this.kretprobes.get(fn) : undefined) ??
+      this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && p.spec.attach.func === fn, this.kretprobes, fn);
+    return this.fire(progs, options, undefined, options);
   }
 
   /** Fires the uprobes on `func` (or "binary:func") with its arguments. */
   uprobe(target: string, options: KprobeOptions = {}): FireResult {
     const progs = this.select(`uprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && !p.spec.attach.retprobe && matchesUprobe(p, target));
-    return this.fire(progs, options, () => ptRegs(this.arch, options));
+    return this.fire(progs, options, undefined, options);
   }
 
   /** Fires the uretprobes on `func` (or "binary:func") with its return value. */
   uretprobe(target: string, options: RetprobeOptions = {}): FireResult {
     const progs = this.select(`uretprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
-    return this.fire(progs, options, () => ptRegs(this.arch, options));
+    return this.fire(progs, options, undefined, options);
   }
 
   /**
@@ -187,9 +200,11 @@ export class Simulation {
     return layout;
   }
 
-  private select(what: string, options: FireOptions, attached: (p: SimProgram) => boolean): SimProgram[] {
+  /** Programs attached to `what`, or the one `options.program` names; remembered in `cache` under `key` when attached. */
+  private select(what: string, options: FireOptions, attached: (p: SimProgram) => boolean, cache?: Map<string, SimProgram[]>, key?: string): SimProgram[] {
     const all = this.loaded.programs;
     let progs = all.filter(attached);
+    if (cache !== undefined && options.program === undefined && progs.length > 0) cache.set(key!, progs);
     if (options.program !== undefined) {
       const named = all.find((p) => p.name === options.program);
       if (!named) throw usage(`no program ${options.program} in the object (programs: ${all.map((p) => p.name).join(", ")})`);
@@ -202,28 +217,61 @@ export class Simulation {
     return progs;
   }
 
-  private fire(progs: SimProgram[], options: FireOptions, context: () => Uint8Array): FireResult {
-    const { cpu, program: _program, ...task } = options;
-    if (Object.keys(task).length) this.kernel.setTask(task);
-    if (cpu !== undefined) this.kernel.cpu = cpu;
+  /**
+   * Runs `progs` on a context: `context()`'s bytes, or (when it is undefined) a pt_regs image of
+   * `regs`. The context lives in one read-only region kept mapped between firings and rewritten
+   * before each program (a program cannot change it, so runs never see each other's).
+   */
+  private fire(progs: SimProgram[], options: FireOptions, context: (() => Uint8Array) | undefined, regs?: RegsInput): FireResult {
+    // Any option besides cpu and program makes the task current, as setTask does (context switch).
+    for (const key in options) {
+      if (key !== "cpu" && key !== "program" && Object.prototype.hasOwnProperty.call(options, key)) {
+        this.kernel.setTask(options);
+        break;
+      }
+    }
+    if (options.cpu !== undefined) this.kernel.cpu = options.cpu;
     const runs: ProgramRun[] = [];
-    for (const p of progs) {
-      const memory = this.env.memory;
-      // Each program gets its own copy: the context is read-only to it, but one run must not see another's.
-      const region = memory.map("ctx", context().slice(), { writable: false, name: "context" });
+    let instructions = 0;
+    for (let i = 0; i < progs.length; i++) {
+      const p = progs[i]!;
+      let region: Region;
+      if (context === undefined) {
+        region = this.contextRegion(LAYOUTS[this.arch].size);
+        writePtRegs(this.arch, regs!, region.bytes, region.view);
+      } else {
+        const bytes = context();
+        region = this.contextRegion(bytes.length);
+        region.bytes.set(bytes);
+      }
+      let result: RunResult;
       try {
-        const { r0, instructions } = this.vm.run(p.vm, { r1: region.address(0), budget: this.options.budget });
-        const run: ProgramRun = { program: p.name, section: p.spec.section, r0, ret: BigInt.asIntN(64, r0), instructions, cpu: this.kernel.cpu };
-        runs.push(run);
-        this.runs.push(run);
+        this.runOptions.budget = this.options.budget;
+        result = this.vm.run(p.vm, this.runOptions);
       } catch (e) {
         if (e instanceof VmError) throw this.fault(p, e);
         throw e;
-      } finally {
-        memory.unmap(region);
       }
+      const r0 = result.r0;
+      const run: ProgramRun = { program: p.name, section: p.spec.section, r0, ret: r0 < INT64_SIGN ? r0 : BigInt.asIntN(64, r0), instructions: result.instructions, cpu: this.kernel.cpu };
+      instructions += result.instructions;
+      runs.push(run);
+      this.runs.push(run);
     }
-    return { runs, r0: runs[0]!.r0, instructions: runs.reduce((n, r) => n + r.instructions, 0) };
+    return { runs, r0: runs[0]!.r0, instructions };
+  }
+
+  /** The context region, `size` bytes; a different size replaces it (at the same address, as unmap frees it for reuse). */
+  private contextRegion(size: number): Region {
+    let region = this.ctx;
+    if (region === undefined || region.size !== size) {
+      const memory = this.env.memory;
+      if (region !== undefined) memory.unmap(region);
+      region = memory.map("ctx", new Uint8Array(size), { writable: false, name: "context" });
+      this.ctx = region;
+      this.runOptions.r1 = region.address(0);
+    }
+    return region;
   }
 
   private fault(p: SimProgram, e: VmError): SimulationError {

@@ -43,6 +43,27 @@ export interface TraceRecord {
   timeNs: bigint;
 }
 
+/** A trace record whose text is rendered on first read: printk-heavy runs never build strings nobody reads. */
+class LazyTraceRecord implements TraceRecord {
+  private rendered: string | undefined = undefined;
+  constructor(
+    private readonly render: (a: unknown, b: unknown) => string,
+    private readonly a: unknown,
+    private readonly b: unknown,
+    public pid: number,
+    public comm: string,
+    public cpu: number,
+    public timeNs: bigint,
+  ) {}
+  get text(): string {
+    if (this.rendered === undefined) this.rendered = this.render(this.a, this.b);
+    return this.rendered;
+  }
+  set text(v: string) {
+    this.rendered = v;
+  }
+}
+
 export interface KernelSymbol {
   name: string;
   address: bigint;
@@ -89,6 +110,10 @@ export class SimKernel {
   stacks: SimStacks = {};
   private readonly symbols: KernelSymbol[] = [];
   private readonly faulting: Array<{ start: bigint; end: bigint }> = [];
+  /** Whether any range is marked faulting (the fast memory paths only apply when none is). */
+  get hasFaulting(): boolean {
+    return this.faulting.length !== 0;
+  }
 
   constructor(opts: SimKernelOptions = {}) {
     this.memory = opts.memory ?? new Memory();
@@ -283,6 +308,13 @@ export class SimKernel {
   emitTrace(text: string): void {
     this.trace.push({ text, pid: this.pid, comm: this.inTask ? this.commText : "<idle>", cpu: this.cpuNow, timeNs: this.monoNs });
   }
+  /**
+   * Records a message whose text `render(a, b)` gives on first read; `render` must depend on
+   * `a` and `b` alone (not on kernel state that may change before the read).
+   */
+  emitLazyTrace<A, B>(render: (a: A, b: B) => string, a: A, b: B): void {
+    this.trace.push(new LazyTraceRecord(render as (a: unknown, b: unknown) => string, a, b, this.pid, this.inTask ? this.commText : "<idle>", this.cpuNow, this.monoNs));
+  }
   /** The messages so far, each without its trailing newline. */
   traceLines(): string[] {
     return this.trace.map((r) => (r.text.endsWith("\n") ? r.text.slice(0, -1) : r.text));
@@ -299,7 +331,10 @@ export class SimKernel {
       .join("");
   }
   clearTrace(): void {
-    this.trace.length = 0;
+    const t = this.trace;
+    // pop() keeps the array's capacity for the next messages; a few are the common case.
+    if (t.length <= 16) while (t.length !== 0) t.pop();
+    else t.length = 0;
   }
 
   // --- stacks ---

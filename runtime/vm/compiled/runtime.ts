@@ -61,6 +61,10 @@ export class CompiledContext implements HelperContext {
   argU32(n: 1 | 2 | 3 | 4 | 5): number {
     return this.regs[2 * n]! >>> 0;
   }
+  /** The upper half as an int32 (helpers use it to avoid building a BigInt). */
+  argHi(n: 1 | 2 | 3 | 4 | 5): number {
+    return this.regs[2 * n + 1]!;
+  }
 }
 
 /**
@@ -79,11 +83,39 @@ export class RunState {
   tailCalls = 0;
   constructor(
     public prog: LoadedProgram,
-    readonly budget: number,
+    public budget: number,
     readonly stacks: StackSet,
   ) {
     this.C = new CompiledContext(prog.env.memory, this.R);
   }
+  /** Ready for a new run of `prog`: zero registers and counters (frames are written before they are read). */
+  reset(prog: LoadedProgram, budget: number): void {
+    this.R.fill(0);
+    this.prog = prog;
+    this.budget = budget;
+    this.n = 0;
+    this.depth = 0;
+    this.pc = 0;
+    this.tailCalls = 0;
+    this.C.pc = -1;
+  }
+}
+
+// Run states (with their stacks) are reused per Memory: a run allocates nothing to start.
+const statePools = new WeakMap<Memory, RunState[]>();
+
+export function acquireState(memory: Memory, prog: LoadedProgram, budget: number): RunState {
+  let pool = statePools.get(memory);
+  if (pool === undefined) statePools.set(memory, (pool = []));
+  const S = pool.pop();
+  if (S === undefined) return new RunState(prog, budget, acquireStacks(memory));
+  S.reset(prog, budget);
+  return S;
+}
+
+export function releaseState(memory: Memory, S: RunState): void {
+  if (S.FP.length !== 0) S.FP.length = 0; // do not keep programs alive through the pool
+  statePools.get(memory)!.push(S);
 }
 
 // ---------------------------------------------------------------- slow paths

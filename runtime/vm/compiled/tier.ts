@@ -13,7 +13,7 @@ import { interpret, type RegValue, type RunOptions, type RunResult } from "../in
 import { REGION_BASE, VmFault, join } from "../memory.js";
 import { DEFAULT_BUDGET, type LoadedProgram, STACK_SIZE } from "../program.js";
 import { generate, type Mode } from "./codegen.js";
-import { RunState, acquireStacks, releaseStacks, rt } from "./runtime.js";
+import { RunState, acquireState, releaseState, rt } from "./runtime.js";
 
 type RunFn = (S: RunState) => number;
 
@@ -78,25 +78,40 @@ export function compiledSource(program: LoadedProgram, mode: Mode = "fast"): str
 
 const TWO32 = 4294967296;
 
+// The last BigInt split into halves: callers pass the same context address run after run.
+let lastBig = 0n;
+let lastLo = 0;
+let lastHi = 0;
+
 function setReg(R: Int32Array, d: number, value: RegValue): void {
   if (typeof value === "number") {
     R[d] = value | 0;
     R[d + 1] = Math.floor(value / TWO32) | 0;
   } else {
-    R[d] = Number(BigInt.asIntN(32, value));
-    R[d + 1] = Number(BigInt.asIntN(32, value >> 32n));
+    if (value !== lastBig) {
+      lastLo = Number(BigInt.asIntN(32, value));
+      lastHi = Number(BigInt.asIntN(32, value >> 32n));
+      lastBig = value;
+    }
+    R[d] = lastLo;
+    R[d + 1] = lastHi;
   }
 }
 
+/** r0 values 0..255 as BigInts: most programs return one of these. */
+const SMALL = Array.from({ length: 256 }, (_, i) => BigInt(i));
+
+const NO_OPTIONS: RunOptions = {};
+
 /** Runs `program` to its final exit on the compiled tier. */
-export function runCompiled(program: LoadedProgram, options: RunOptions = {}): RunResult {
+export function runCompiled(program: LoadedProgram, options: RunOptions = NO_OPTIONS): RunResult {
   const first = compiledFunction(program, "fast");
   if (first === undefined) return interpret(program, options);
   const mem = program.env.memory;
   const budget = options.budget ?? program.budget ?? DEFAULT_BUDGET;
-  const stacks = acquireStacks(mem);
+  const S = acquireState(mem, program, budget);
   try {
-    const S = new RunState(program, budget, stacks);
+    const stacks = S.stacks;
     const R = S.R;
     if (options.r1 !== undefined) setReg(R, 2, options.r1);
     if (options.r2 !== undefined) setReg(R, 4, options.r2);
@@ -121,13 +136,13 @@ export function runCompiled(program: LoadedProgram, options: RunOptions = {}): R
         }
         throw e;
       }
-      if (ret === 0) return { r0: join(R[1]!, R[0]!), instructions: S.n };
+      if (ret === 0) return { r0: R[1] === 0 && R[0]! >>> 0 < 256 ? SMALL[R[0]!]! : join(R[1]!, R[0]!), instructions: S.n };
       if (ret === 1) mode = "step";
       const next = compiledFunction(S.prog, mode);
       if (next === undefined) throw new Error(`compiled tier: cannot generate code for ${S.prog.name} (${String(cache.get(S.prog)?.failed)})`);
       fn = next;
     }
   } finally {
-    releaseStacks(mem, stacks);
+    releaseState(mem, S);
   }
 }

@@ -10,8 +10,9 @@ import { VmFault, formatAddress } from "../memory.js";
 import { Errno, MapRegistry, PerfEventArray, RingBufMap, StackTraceMap } from "../maps/index.js";
 import type { BpfMap } from "../maps/index.js";
 import { BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK, PERF_EVENT_MAX_STACK } from "../maps/stack.js";
-import { MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, MAX_TRACE_PRINTK_VARARGS, bpfFormat } from "./printf.js";
-import { copyFromKernel, copyFromUser, strncpyFromKernel, strncpyFromUser } from "./memaccess.js";
+import { MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, MAX_TRACE_PRINTK_VARARGS, bpfFormat, planAt, tracePrintk } from "./printf.js";
+import { isUserAt, readKernelAt, readSource, readUserAt, strncpyFromKernelAt, strncpyFromUserAt } from "./memaccess.js";
+import { REGION_BASE, type Region } from "../memory.js";
 
 export { callHelper, fakeHelperContext } from "./context.js";
 export * from "./printf.js";
@@ -21,6 +22,32 @@ export * from "./memaccess.js";
 const BPF_F_USER_BUILD_ID = 1n << 11n;
 
 const decoder = new TextDecoder();
+
+/** A tier's context may also give an argument's high half as an int32, sparing a BigInt. */
+interface HalvesContext extends HelperContext {
+  argHi?(n: 1 | 2 | 3 | 4 | 5): number;
+}
+
+/** The upper 32 bits of argument register n as an int32. */
+function argHi(ctx: HelperContext, n: 1 | 2 | 3 | 4 | 5): number {
+  const c = ctx as HalvesContext;
+  return c.argHi !== undefined ? c.argHi(n) : Number(BigInt.asIntN(32, ctx.arg(n) >> 32n));
+}
+
+/** The region holding `size` bytes at argument n (checked like Memory.read / write); a fault names the CALL. */
+function argRegion(ctx: HelperContext, n: 1 | 2 | 3 | 4 | 5, size: number, write: boolean): Region {
+  try {
+    return ctx.memory.resolve(argHi(ctx, n), ctx.argU32(n), size, write);
+  } catch (e) {
+    if (e instanceof VmFault) e.pc = ctx.pc;
+    throw e;
+  }
+}
+
+const smallCopy = new Uint8Array(64);
+
+/** r3..r5 as (low, high) halves, for trace_printk. */
+const printkArgs = new Int32Array(6);
 
 function mapArg<T extends BpfMap>(maps: MapRegistry, ctx: HelperContext, n: 1 | 2, helper: string, cls?: abstract new (...a: never[]) => T): T {
   const address = ctx.arg(n);
@@ -71,6 +98,12 @@ function traceText(bytes: Uint8Array): string {
   return decoder.decode(nul < 0 ? bytes : bytes.subarray(0, nul));
 }
 
+/** (high << 32) | low of two u32s: a number while it is a safe integer (no BigInt per call). */
+function pair(high: number, low: number): bigint | number {
+  const h = high >>> 0;
+  return h < 0x200000 ? h * 4294967296 + (low >>> 0) : (BigInt(h) << 32n) | BigInt(low >>> 0);
+}
+
 export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number, HelperFn> {
   const h = new Map<number, HelperFn>();
 
@@ -91,32 +124,49 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   });
 
   // --- probe reads ---
-  type Copy = (k: SimKernel, dst: Uint8Array, src: bigint) => number;
-  const probeRead = (copy: (src: bigint) => Copy): HelperFn => (ctx) => {
-    const dst = ctx.arg(1);
-    const buf = new Uint8Array(ctx.argU32(2));
-    const src = ctx.arg(3);
-    const ret = copy(src)(kernel, buf, src);
-    writeArg(ctx, dst, buf); // the data, or zeros on failure
+  type Copy = (k: SimKernel, dst: Uint8Array, hi: number, lo: number) => number;
+  type Read = (k: SimKernel, hi: number, lo: number, size: number) => number;
+  // The source is checked first and copied straight into the destination once that resolves (a bad
+  // destination faults after the read, as when the data went through a buffer).
+  const probeRead = (read: (hi: number, lo: number) => Read): HelperFn => (ctx) => {
+    const size = ctx.argU32(2);
+    const hi = argHi(ctx, 3);
+    const lo = ctx.argU32(3);
+    const ret = read(hi, lo)(kernel, hi, lo, size);
+    const dst = argRegion(ctx, 1, size, true).bytes;
+    const at = (ctx.argU32(1) - REGION_BASE) >>> 0;
+    if (ret < 0) dst.fill(0, at, at + size); // zeros on failure
+    else {
+      const src = readSource.bytes;
+      const from = readSource.offset;
+      if (size > 64) dst.set(src.subarray(from, from + size), at); // set() copies overlapping ranges as memmove
+      else {
+        // Through a scratch buffer, so overlapping views copy like memmove too.
+        const tmp = smallCopy;
+        for (let k = 0; k < size; k++) tmp[k] = src[from + k]!;
+        for (let k = 0; k < size; k++) dst[at + k] = tmp[k]!;
+      }
+    }
     return ret;
   };
-  const probeReadStr = (copy: (src: bigint) => Copy): HelperFn => (ctx) => {
+  const probeReadStr = (copy: (hi: number, lo: number) => Copy): HelperFn => (ctx) => {
     const dst = ctx.arg(1);
     const size = ctx.argU32(2);
     const buf = new Uint8Array(size);
-    const src = ctx.arg(3);
-    const ret = copy(src)(kernel, buf, src);
+    const hi = argHi(ctx, 3);
+    const lo = ctx.argU32(3);
+    const ret = copy(hi, lo)(kernel, buf, hi, lo);
     if (ret < 0) writeArg(ctx, dst, new Uint8Array(size));
     else if (ret > 0) writeArg(ctx, dst, buf.subarray(0, ret)); // bytes past the NUL are left alone
     return ret;
   };
-  const byAddress = (user: Copy, kern: Copy) => (src: bigint): Copy => (kernel.isUserAddress(src) ? user : kern);
-  h.set(Helper.probe_read_kernel, probeRead(() => copyFromKernel));
-  h.set(Helper.probe_read_user, probeRead(() => copyFromUser));
-  h.set(Helper.probe_read, probeRead(byAddress(copyFromUser, copyFromKernel)));
-  h.set(Helper.probe_read_kernel_str, probeReadStr(() => strncpyFromKernel));
-  h.set(Helper.probe_read_user_str, probeReadStr(() => strncpyFromUser));
-  h.set(Helper.probe_read_str, probeReadStr(byAddress(strncpyFromUser, strncpyFromKernel)));
+  const byAddress = <T>(user: T, kern: T) => (hi: number, lo: number): T => (isUserAt(hi, lo) ? user : kern);
+  h.set(Helper.probe_read_kernel, probeRead(() => readKernelAt));
+  h.set(Helper.probe_read_user, probeRead(() => readUserAt));
+  h.set(Helper.probe_read, probeRead(byAddress<Read>(readUserAt, readKernelAt)));
+  h.set(Helper.probe_read_kernel_str, probeReadStr(() => strncpyFromKernelAt));
+  h.set(Helper.probe_read_user_str, probeReadStr(() => strncpyFromUserAt));
+  h.set(Helper.probe_read_str, probeReadStr(byAddress<Copy>(strncpyFromUserAt, strncpyFromKernelAt)));
 
   // --- time, randomness, CPU ---
   h.set(Helper.ktime_get_ns, () => kernel.ktimeGetNs());
@@ -129,12 +179,8 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   h.set(Helper.get_numa_node_id, () => 0);
 
   // --- current task ---
-  h.set(Helper.get_current_pid_tgid, () =>
-    kernel.inTask ? (BigInt(kernel.tgid >>> 0) << 32n) | BigInt(kernel.pid >>> 0) : -Errno.EINVAL,
-  );
-  h.set(Helper.get_current_uid_gid, () =>
-    kernel.inTask ? (BigInt(kernel.gid >>> 0) << 32n) | BigInt(kernel.uid >>> 0) : -Errno.EINVAL,
-  );
+  h.set(Helper.get_current_pid_tgid, () => (kernel.inTask ? pair(kernel.tgid, kernel.pid) : -Errno.EINVAL));
+  h.set(Helper.get_current_uid_gid, () => (kernel.inTask ? pair(kernel.gid, kernel.uid) : -Errno.EINVAL));
   h.set(Helper.get_current_comm, (ctx) => {
     const size = ctx.argU32(2);
     const buf = new Uint8Array(size);
@@ -150,11 +196,17 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
 
   // --- printf family ---
   h.set(Helper.trace_printk, (ctx) => {
-    const fmt = readArg(ctx, ctx.arg(1), ctx.argU32(2));
-    const r = bpfFormat(kernel, fmt, [ctx.arg(3), ctx.arg(4), ctx.arg(5)], MAX_TRACE_PRINTK_VARARGS, MAX_BPRINTF_BUF);
-    if (!r.ok) return r.errno;
-    kernel.emitTrace(traceText(r.bytes));
-    return r.length;
+    const size = ctx.argU32(2);
+    const region = argRegion(ctx, 1, size, false);
+    const plan = planAt(region.bytes, region.view, (ctx.argU32(1) - REGION_BASE) >>> 0, size, MAX_TRACE_PRINTK_VARARGS);
+    const raw = printkArgs;
+    raw[0] = ctx.argU32(3);
+    raw[1] = argHi(ctx, 3);
+    raw[2] = ctx.argU32(4);
+    raw[3] = argHi(ctx, 4);
+    raw[4] = ctx.argU32(5);
+    raw[5] = argHi(ctx, 5);
+    return tracePrintk(kernel, plan, raw, 3);
   });
   h.set(Helper.trace_vprintk, (ctx) => {
     const fmt = readArg(ctx, ctx.arg(1), ctx.argU32(2));

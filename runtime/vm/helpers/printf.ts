@@ -10,7 +10,8 @@
 
 import { Errno } from "../maps/base.js";
 import type { SimKernel } from "../kernel.js";
-import { copyFromKernel, strncpyFromKernel, strncpyFromUser } from "./memaccess.js";
+import { join } from "../memory.js";
+import { copyFromKernelAt, isUserAt, strncpyFromKernelAt, strncpyFromUserAt } from "./memaccess.js";
 
 /** Bytes of the per-CPU buffer the captured arguments live in (MAX_BPRINTF_BIN_ARGS). */
 export const MAX_BPRINTF_BIN_ARGS = 512;
@@ -38,47 +39,100 @@ const ch = (s: string): number => s.charCodeAt(0);
 
 export type PrepareResult = { ok: true; args: Arg[] } | { ok: false; errno: number };
 
+// What bpf_bprintf_prepare captures for each conversion, in order (FormatPlan.steps).
+const S_NUM4 = 0;
+const S_NUM8 = 1;
+/** %p %pK %px %ps %pS: rendered from kernel state (hashing, kptr_restrict, symbols). */
+const S_PTR = 2;
+const S_PB = 3;
+/** +1: %pI (dotted without padding / colons); +2: IPv6. */
+const S_IP = 4;
+const S_CHAR = 8;
+const S_STR = 9;
+const S_STR_K = 10;
+const S_STR_U = 11;
+
+/** bstr_printf's view of one conversion (FormatPlan.convs), enough to know its output length. */
+interface RenderConv {
+  /** "p" (any %p form), "s", "c", or "n" (integers). */
+  type: number;
+  width: number;
+  plus: boolean;
+  space: boolean;
+  long: boolean;
+  /** The conversion letter (d i u x X) for "n". */
+  k: number;
+}
+
 /**
- * bpf_bprintf_prepare: checks `fmt` (bytes, up to and including a NUL within them) against
- * `numArgs` arguments and captures what each conversion needs. A missing NUL is -EINVAL.
+ * A format checked once: what bpf_bprintf_prepare does that depends on the format and the
+ * argument count alone, so a printk from a constant format only captures its arguments.
  */
-export function bprintfPrepare(kernel: SimKernel, fmtIn: Uint8Array, raw: readonly bigint[], numArgs: number): PrepareResult {
+export interface FormatPlan {
+  /** The format through its NUL (the whole input when it has none). */
+  readonly fmt: Uint8Array;
+  /** `fmt` as little-endian int32s (its last length % 4 bytes left out), for a quick compare. */
+  readonly words: Int32Array;
+  readonly hasNul: boolean;
+  readonly numArgs: number;
+  /** Capture step per conversion, up to the first format error. */
+  readonly steps: number[];
+  /** Index into the captured values of each step's first value. */
+  readonly slots: number[];
+  /** Captured values per capture. */
+  readonly slotCount: number;
+  /** The bytes each string step captured last (captured bytes are never written, so they can be shared). */
+  readonly lastStrings: (Uint8Array | undefined)[];
+  /** -errno the check ends with after the steps, or 0. */
+  readonly error: number;
+  /** Output bytes outside conversions. */
+  readonly literal: number;
+  readonly convs: RenderConv[];
+  /** Whether rendering depends on the captured values alone (so it may happen later). */
+  readonly deferrable: boolean;
+}
+
+function wordsOf(bytes: Uint8Array): Int32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Int32Array.from({ length: bytes.length >> 2 }, (_, k) => view.getInt32(4 * k, true));
+}
+
+/** Parses `fmtIn` (bytes, up to and including a NUL within them) for `numArgs` arguments. */
+export function planFormat(fmtIn: Uint8Array, numArgs: number): FormatPlan {
   const nul = fmtIn.indexOf(0);
-  if (nul < 0) return { ok: false, errno: -Errno.EINVAL };
-  const fmt = fmtIn.subarray(0, nul + 1);
+  const steps: number[] = [];
+  const slots: number[] = [];
+  if (nul < 0) return { fmt: fmtIn.slice(), words: wordsOf(fmtIn), hasNul: false, numArgs, steps, slots, slotCount: 0, lastStrings: [], error: -Errno.EINVAL, literal: 0, convs: [], deferrable: false };
+  const fmt = fmtIn.slice(0, nul + 1);
   const at = (i: number): number => (i < fmt.length ? fmt[i]! : 0);
-  const fail = (errno: number): PrepareResult => ({ ok: false, errno: -errno });
-  const args: Arg[] = [];
-  // Space used in the 512-byte argument buffer; only tracked when there are arguments.
-  const tracking = numArgs > 0;
-  let used = 0;
-  const room = (): number => MAX_BPRINTF_BIN_ARGS - used;
-  let numSpec = 0;
-
-  const pushNum = (size: 4 | 8, isPtr: boolean): number => {
-    const value = BigInt.asUintN(64, raw[numSpec] ?? 0n);
-    if (tracking) {
-      used = Math.ceil(used / 4) * 4;
-      if (room() < size) return Errno.ENOSPC;
-      used += size;
-    }
-    args.push(isPtr ? { kind: "ptr", raw: value } : { kind: "num", size, raw: value });
-    numSpec++;
-    return 0;
+  let slot = 0;
+  const push = (step: number): void => {
+    steps.push(step);
+    slots.push(slot);
+    slot += step <= S_PTR ? 2 : 1;
   };
-
-  for (let i = 0; i < nul; i++) {
+  let error = 0;
+  for (let i = 0; i < nul && error === 0; i++) {
     let c = at(i);
-    if (isAsciiByte(c) && !isPrint(c) && !isSpace(c)) return fail(Errno.EINVAL);
+    if (isAsciiByte(c) && !isPrint(c) && !isSpace(c)) {
+      error = -Errno.EINVAL;
+      break;
+    }
     if (c !== ch("%")) continue;
     if (at(i + 1) === ch("%")) {
       i++;
       continue;
     }
-    if (numSpec >= numArgs) return fail(Errno.EINVAL);
+    if (steps.length >= numArgs) {
+      error = -Errno.EINVAL;
+      break;
+    }
     i++;
     c = at(i);
-    if (!isAsciiByte(c)) return fail(Errno.EINVAL);
+    if (!isAsciiByte(c)) {
+      error = -Errno.EINVAL;
+      break;
+    }
     while (at(i) === ch("0") || at(i) === ch("+") || at(i) === ch("-") || at(i) === ch(" ")) i++;
     if (at(i) >= ch("1") && at(i) <= ch("9")) {
       i++;
@@ -89,8 +143,7 @@ export function bprintfPrepare(kernel: SimKernel, fmtIn: Uint8Array, raw: readon
     if (at(i) === ch("p")) {
       const n1 = at(i + 1);
       if (n1 === 0 || isSpace(n1) || isPunct(n1)) {
-        const e = pushNum(8, true);
-        if (e) return fail(e);
+        push(S_PTR);
         continue;
       }
       if ((n1 === ch("k") || n1 === ch("u")) && at(i + 2) === ch("s")) {
@@ -98,56 +151,35 @@ export function bprintfPrepare(kernel: SimKernel, fmtIn: Uint8Array, raw: readon
         i += 2;
       } else if (n1 === ch("K") || n1 === ch("x") || n1 === ch("s") || n1 === ch("S")) {
         i++;
-        const e = pushNum(8, true);
-        if (e) return fail(e);
+        push(S_PTR);
         continue;
       } else if (n1 === ch("B")) {
-        const text = symbolText(kernel, BigInt.asUintN(64, raw[numSpec] ?? 0n), "B");
-        args.push({ kind: "str", bytes: text });
-        if (tracking) used += text.length + 1;
+        push(S_PB);
         i++;
-        numSpec++;
         continue;
       } else {
-        if ((n1 !== ch("i") && n1 !== ch("I")) || (at(i + 2) !== ch("4") && at(i + 2) !== ch("6"))) return fail(Errno.EINVAL);
+        if ((n1 !== ch("i") && n1 !== ch("I")) || (at(i + 2) !== ch("4") && at(i + 2) !== ch("6"))) {
+          error = -Errno.EINVAL;
+          break;
+        }
         i += 2;
-        const v6 = at(i) === ch("6");
-        const size = v6 ? 16 : 4;
-        if (tracking && room() < size) return fail(Errno.ENOSPC);
-        const ipBytes = new Uint8Array(size);
-        copyFromKernel(kernel, ipBytes, BigInt.asUintN(64, raw[numSpec] ?? 0n)); // zeros on failure
-        const text = formatIp(ipBytes, at(i - 1) === ch("I"));
-        args.push({ kind: "str", bytes: text });
-        if (tracking) used += text.length + 1;
-        numSpec++;
+        push(S_IP + (at(i - 1) === ch("I") ? 1 : 0) + (at(i) === ch("6") ? 2 : 0));
         continue;
       }
     } else if (at(i) === ch("s")) {
       strType = ch("s");
     } else if (at(i) === ch("c")) {
-      if (tracking && room() === 0) return fail(Errno.ENOSPC);
-      args.push({ kind: "char", value: Number(BigInt.asUintN(8, raw[numSpec] ?? 0n)) });
-      if (tracking) used += 1;
-      numSpec++;
+      push(S_CHAR);
       continue;
     }
 
     if (strType !== 0) {
       const n = at(i + 1);
-      if (n !== 0 && !isSpace(n) && !isPunct(n)) return fail(Errno.EINVAL);
-      if (tracking && room() === 0) return fail(Errno.ENOSPC);
-      const ptr = BigInt.asUintN(64, raw[numSpec] ?? 0n);
-      const buf = new Uint8Array(room());
-      const user = strType === ch("u") || (strType === ch("s") && kernel.isUserAddress(ptr));
-      let got = user ? strncpyFromUser(kernel, buf, ptr) : strncpyFromKernel(kernel, buf, ptr);
-      if (got < 0) {
-        buf[0] = 0;
-        got = 1;
+      if (n !== 0 && !isSpace(n) && !isPunct(n)) {
+        error = -Errno.EINVAL;
+        break;
       }
-      const end = buf.indexOf(0);
-      args.push({ kind: "str", bytes: buf.slice(0, end < 0 ? got : end) });
-      if (tracking) used += got;
-      numSpec++;
+      push(strType === ch("s") ? S_STR : strType === ch("k") ? S_STR_K : S_STR_U);
       continue;
     }
 
@@ -158,11 +190,222 @@ export function bprintfPrepare(kernel: SimKernel, fmtIn: Uint8Array, raw: readon
     }
     if (at(i) === ch("l")) i++;
     const conv = at(i);
-    if (conv !== ch("i") && conv !== ch("d") && conv !== ch("u") && conv !== ch("x") && conv !== ch("X")) return fail(Errno.EINVAL);
-    const e = pushNum(size, false);
-    if (e) return fail(e);
+    if (conv !== ch("i") && conv !== ch("d") && conv !== ch("u") && conv !== ch("x") && conv !== ch("X")) {
+      error = -Errno.EINVAL;
+      break;
+    }
+    push(size === 8 ? S_NUM8 : S_NUM4);
   }
-  return { ok: true, args };
+  const { literal, convs } = error === 0 ? renderShape(fmt) : { literal: 0, convs: [] };
+  const deferrable = error === 0 && convs.length <= steps.length && !steps.includes(S_PTR);
+  return { fmt, words: wordsOf(fmt), hasNul: true, numArgs, steps, slots, slotCount: slot, lastStrings: [], error, literal, convs, deferrable };
+}
+
+/** The conversions bstrPrintf will see, walking the format as it does. */
+function renderShape(fmt: Uint8Array): { literal: number; convs: RenderConv[] } {
+  const at = (i: number): number => (i < fmt.length ? fmt[i]! : 0);
+  const n = fmt.length > 0 && fmt[fmt.length - 1] === 0 ? fmt.length - 1 : fmt.length;
+  const convs: RenderConv[] = [];
+  let literal = 0;
+  let i = 0;
+  while (i < n) {
+    if (at(i) !== ch("%")) {
+      literal++;
+      i++;
+      continue;
+    }
+    if (at(i + 1) === ch("%")) {
+      literal++;
+      i += 2;
+      continue;
+    }
+    i++;
+    const conv: RenderConv = { type: 0, width: -1, plus: false, space: false, long: false, k: 0 };
+    for (;;) {
+      const f = at(i);
+      if (f === ch("+")) conv.plus = true;
+      else if (f === ch(" ")) conv.space = true;
+      else if (f !== ch("-") && f !== ch("0")) break;
+      i++;
+    }
+    if (isDigit(at(i))) {
+      let w = 0;
+      while (isDigit(at(i))) w = Math.min(w * 10 + (at(i++) - 0x30), 0x7fffff);
+      conv.width = w;
+    }
+    const c = at(i);
+    if (c === ch("p")) {
+      conv.type = c;
+      i++;
+      while (isAlnum(at(i))) i++;
+    } else if (c === ch("s") || c === ch("c")) {
+      conv.type = c;
+      i++;
+    } else {
+      conv.type = ch("n");
+      if (at(i) === ch("l")) {
+        conv.long = true;
+        i++;
+        if (at(i) === ch("l")) i++;
+      }
+      conv.k = at(i);
+      i++;
+    }
+    convs.push(conv);
+  }
+  return { literal, convs };
+}
+
+/** Scratch for %s captures: at most the 512-byte argument buffer. */
+const strScratch = new Uint8Array(MAX_BPRINTF_BIN_ARGS);
+
+/**
+ * The capture half of bpf_bprintf_prepare for a planned format. `raw` holds each argument's
+ * (low, high) int32 halves; gives the captured values (two halves per number, a byte for %c,
+ * bytes for strings), or -errno.
+ */
+export function captureArgs(kernel: SimKernel, plan: FormatPlan, raw: ArrayLike<number>, rawCount: number): unknown[] | number {
+  if (!plan.hasNul) return plan.error;
+  const steps = plan.steps;
+  const vals: unknown[] = new Array(plan.slotCount);
+  let used = 0;
+  for (let k = 0; k < steps.length; k++) {
+    const step = steps[k]!;
+    const lo = k < rawCount ? raw[2 * k]! | 0 : 0;
+    const hi = k < rawCount ? raw[2 * k + 1]! | 0 : 0;
+    const room = MAX_BPRINTF_BIN_ARGS - used;
+    if (step <= S_PTR) {
+      const size = step === S_NUM4 ? 4 : 8;
+      used = Math.ceil(used / 4) * 4;
+      if (MAX_BPRINTF_BIN_ARGS - used < size) return -Errno.ENOSPC;
+      used += size;
+      vals[plan.slots[k]!] = lo;
+      vals[plan.slots[k]! + 1] = hi;
+    } else if (step === S_PB) {
+      const text = symbolText(kernel, join(hi, lo), "B");
+      vals[plan.slots[k]!] = text;
+      used += text.length + 1;
+    } else if (step < S_CHAR) {
+      const v6 = (step - S_IP) & 2;
+      const size = v6 ? 16 : 4;
+      if (room < size) return -Errno.ENOSPC;
+      const ipBytes = new Uint8Array(size);
+      copyFromKernelAt(kernel, ipBytes, hi, lo); // zeros on failure
+      const text = formatIp(ipBytes, ((step - S_IP) & 1) !== 0);
+      vals[plan.slots[k]!] = text;
+      used += text.length + 1;
+    } else if (step === S_CHAR) {
+      if (room === 0) return -Errno.ENOSPC;
+      vals[plan.slots[k]!] = lo & 0xff;
+      used += 1;
+    } else {
+      if (room === 0) return -Errno.ENOSPC;
+      const user = step === S_STR_U || (step === S_STR && isUserAt(hi, lo));
+      let got = user ? strncpyFromUserAt(kernel, strScratch, hi, lo, room) : strncpyFromKernelAt(kernel, strScratch, hi, lo, room);
+      // Copies end at their NUL (a cut string gets one at room - 1), so the text is got - 1 bytes.
+      let end = got - 1;
+      if (got < 0) {
+        got = 1;
+        end = 0;
+      }
+      // The same text as last time (a probe printing one path again and again) reuses its bytes.
+      const last = plan.lastStrings[k];
+      let same = last !== undefined && last.length === end;
+      for (let b = 0; same && b < end; b++) same = last![b] === strScratch[b];
+      const bytes = same ? last! : strScratch.slice(0, end);
+      plan.lastStrings[k] = bytes;
+      vals[plan.slots[k]!] = bytes;
+      used += got;
+    }
+  }
+  return plan.error !== 0 ? plan.error : vals;
+}
+
+/** Captured values as bstrPrintf's arguments. */
+export function capturedArgs(plan: FormatPlan, vals: readonly unknown[]): Arg[] {
+  const args: Arg[] = [];
+  for (let k = 0; k < plan.steps.length; k++) {
+    const step = plan.steps[k]!;
+    const v = vals[plan.slots[k]!];
+    if (step <= S_PTR) {
+      const value = join(vals[plan.slots[k]! + 1] as number, v as number);
+      args.push(step === S_PTR ? { kind: "ptr", raw: value } : { kind: "num", size: step === S_NUM4 ? 4 : 8, raw: value });
+    } else if (step === S_CHAR) args.push({ kind: "char", value: v as number });
+    else args.push({ kind: "str", bytes: v as Uint8Array });
+  }
+  return args;
+}
+
+/**
+ * bpf_bprintf_prepare: checks `fmt` (bytes, up to and including a NUL within them) against
+ * `numArgs` arguments and captures what each conversion needs. A missing NUL is -EINVAL.
+ */
+export function bprintfPrepare(kernel: SimKernel, fmtIn: Uint8Array, raw: readonly bigint[], numArgs: number): PrepareResult {
+  const plan = planFormat(fmtIn, numArgs);
+  const halves: number[] = [];
+  for (const r of raw) halves.push(Number(BigInt.asIntN(32, r)), Number(BigInt.asIntN(32, r >> 32n)));
+  const vals = captureArgs(kernel, plan, halves, raw.length);
+  if (typeof vals === "number") return { ok: false, errno: vals };
+  return { ok: true, args: capturedArgs(plan, vals) };
+}
+
+const POW10: number[] = [];
+for (let p = 1; p < 1e17; p *= 10) POW10.push(p);
+
+/** Digits of a non-negative safe integer in base 10 or 16. */
+function digitCount(v: number, base: number): number {
+  let n = 1;
+  if (base === 10) {
+    while (n < POW10.length && v >= POW10[n]!) n++;
+  } else {
+    for (let p = 16; v >= p; p *= 16) n++;
+  }
+  return n;
+}
+
+/** The length bstrPrintf reports for a deferrable plan's captured values, without rendering. */
+export function renderedLength(plan: FormatPlan, vals: readonly unknown[]): number {
+  let len = plan.literal;
+  const convs = plan.convs;
+  for (let j = 0; j < convs.length; j++) {
+    const c = convs[j]!;
+    const step = plan.steps[j]!;
+    const v = vals[plan.slots[j]!];
+    const isStr = step !== S_CHAR && step > S_PTR;
+    if (c.type === ch("p")) {
+      if (isStr) len += (v as Uint8Array).length;
+    } else if (c.type === ch("s")) {
+      const n = isStr ? (v as Uint8Array).length : 0;
+      len += c.width > n ? c.width : n;
+    } else if (c.type === ch("c")) {
+      len += (c.width - 1 > 0 ? c.width - 1 : 0) + 1;
+    } else {
+      const isNum = step <= S_PTR;
+      const lo = isNum ? (v as number) : 0;
+      const hi = isNum ? (vals[plan.slots[j]! + 1] as number) : 0;
+      const signed = c.k === ch("d") || c.k === ch("i");
+      const base = c.k === ch("x") || c.k === ch("X") ? 16 : 10;
+      let neg = false;
+      let digits: number;
+      if (!c.long) {
+        const x = signed ? lo | 0 : lo >>> 0;
+        neg = x < 0;
+        digits = digitCount(neg ? -x : x, base);
+      } else if (signed ? (hi | 0) >= -0x200000 && (hi | 0) < 0x200000 : hi >>> 0 < 0x200000) {
+        // |value| < 2^53: exact as a double.
+        const x = (signed ? hi | 0 : hi >>> 0) * 4294967296 + (lo >>> 0);
+        neg = x < 0;
+        digits = digitCount(neg ? -x : x, base);
+      } else {
+        const x = signed ? BigInt.asIntN(64, join(hi, lo)) : join(hi, lo);
+        neg = x < 0n;
+        digits = (neg ? -x : x).toString(base).length;
+      }
+      const sign = signed && (neg || c.plus || c.space) ? 1 : 0;
+      len += c.width > sign + digits ? c.width : sign + digits;
+    }
+  }
+  return len;
 }
 
 /** Collects output like a bounded buffer while counting the full length, as vsnprintf does. */
@@ -386,4 +629,75 @@ export function bpfFormat(kernel: SimKernel, fmt: Uint8Array, raw: readonly bigi
   if (!prep.ok) return prep;
   const r = bstrPrintf(kernel, fmt, prep.args, size);
   return { ok: true, ...r };
+}
+
+// Plans by the buffer and offset of their format (printk formats live in .rodata and are read
+// again on every call); each use first checks the bytes still match.
+const plans = new WeakMap<Uint8Array, Map<number, FormatPlan>>();
+
+// The plan used last, tried before the maps.
+let lastBytes: Uint8Array | undefined;
+let lastOff = -1;
+let lastPlan: FormatPlan | undefined;
+
+/** The plan of the `size`-byte format at `off` in `bytes` (viewed by `view`), parsed on first use. */
+export function planAt(bytes: Uint8Array, view: DataView, off: number, size: number, numArgs: number): FormatPlan {
+  let byOff: Map<number, FormatPlan> | undefined;
+  let plan: FormatPlan | undefined;
+  if (bytes === lastBytes && off === lastOff) plan = lastPlan;
+  else plan = (byOff = plans.get(bytes))?.get(off);
+  if (plan !== undefined && plan.numArgs === numArgs && (plan.hasNul ? plan.fmt.length <= size : plan.fmt.length === size) && sameFormat(plan, view, off)) {
+    return remember(bytes, off, plan);
+  }
+  plan = planFormat(bytes.subarray(off, off + size), numArgs);
+  byOff ??= plans.get(bytes);
+  if (byOff === undefined) plans.set(bytes, (byOff = new Map()));
+  byOff.set(off, plan);
+  return remember(bytes, off, plan);
+}
+
+/** Whether the bytes at `off` still are the plan's format: four at a time, then the rest. */
+function sameFormat(plan: FormatPlan, view: DataView, off: number): boolean {
+  const words = plan.words;
+  const n = words.length;
+  for (let k = 0; k < n; k++) if (view.getInt32(off + 4 * k, true) !== words[k]) return false;
+  const fmt = plan.fmt;
+  for (let k = 4 * n; k < fmt.length; k++) if (view.getUint8(off + k) !== fmt[k]) return false;
+  return true;
+}
+
+function remember(bytes: Uint8Array, off: number, plan: FormatPlan): FormatPlan {
+  lastBytes = bytes;
+  lastOff = off;
+  lastPlan = plan;
+  return plan;
+}
+
+/** The text a trace event shows: the buffer up to its first NUL. */
+export function traceText(bytes: Uint8Array): string {
+  const nul = bytes.indexOf(0);
+  return decoder.decode(nul < 0 ? bytes : bytes.subarray(0, nul));
+}
+
+const decoder = new TextDecoder();
+
+/** Renders a deferred printk line (see SimKernel.emitLazyTrace). */
+export function renderTrace(plan: FormatPlan, vals: readonly unknown[]): string {
+  return traceText(bstrPrintf(undefined as unknown as SimKernel, plan.fmt, capturedArgs(plan, vals), MAX_BPRINTF_BUF).bytes);
+}
+
+/**
+ * trace_printk / trace_vprintk from a plan: captures the arguments, records the line (rendered
+ * when first read if the plan allows) and returns what the helper returns.
+ */
+export function tracePrintk(kernel: SimKernel, plan: FormatPlan, raw: ArrayLike<number>, rawCount: number): number {
+  const vals = captureArgs(kernel, plan, raw, rawCount);
+  if (typeof vals === "number") return vals;
+  if (plan.deferrable) {
+    kernel.emitLazyTrace(renderTrace, plan, vals);
+    return renderedLength(plan, vals);
+  }
+  const r = bstrPrintf(kernel, plan.fmt, capturedArgs(plan, vals), MAX_BPRINTF_BUF);
+  kernel.emitTrace(traceText(r.bytes));
+  return r.length;
 }
