@@ -8,8 +8,9 @@ import { simulate, type Simulation } from "../runtime/test/index.js";
 import type { BenchTable } from "./run.js";
 
 const FIRINGS = 20_000;
+const ROUNDS = 5;
 
-async function rate(tier: "interpreter" | "compiled" | "auto"): Promise<{ perSec: number; insns: number }> {
+async function rate(tier: "interpreter" | "compiled" | "auto"): Promise<{ perSec: number; wallPerSec: number; insns: number }> {
   const sim: Simulation = await simulate("examples/unlink.ts", { tier });
   const name = sim.kernel.alloc("filename", { name: "/tmp/bench" });
   const fire = (): number => {
@@ -19,33 +20,44 @@ async function rate(tier: "interpreter" | "compiled" | "auto"): Promise<{ perSec
     return r.instructions;
   };
   for (let i = 0; i < 2_000; i++) fire(); // warm up (and let "auto" compile)
-  sim.runs.length = 0;
   let insns = 0;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < FIRINGS; i++) insns = fire();
-  const ns = Number(process.hrtime.bigint() - t0);
+  let best = 0;
+  let bestWall = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    sim.runs.length = 0;
+    // Per CPU time of this process, as bench/vm does: on a shared machine wall time mostly measures
+    // how long the process waited for a core.
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < FIRINGS; i++) insns = fire();
+    const ns = Number(process.hrtime.bigint() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    best = Math.max(best, (FIRINGS * 1e6) / (cpu.user + cpu.system));
+    bestWall = Math.max(bestWall, (FIRINGS * 1e9) / ns);
+  }
   sim.runs.length = 0;
-  return { perSec: (FIRINGS * 1e9) / ns, insns };
+  return { perSec: best, wallPerSec: bestWall, insns };
 }
 
 export default async function (): Promise<BenchTable[]> {
   const interp = await rate("interpreter");
   const compiled = await rate("compiled");
   const auto = await rate("auto");
-  const row = (tier: string, r: { perSec: number; insns: number }): (string | number)[] => [
+  const row = (tier: string, r: { perSec: number; wallPerSec: number; insns: number }): (string | number)[] => [
     tier,
     Math.round(r.perSec).toLocaleString("en-US"),
+    Math.round(r.wallPerSec).toLocaleString("en-US"),
     r.insns,
     (r.perSec / interp.perSec).toFixed(2),
   ];
   return [
     {
       title: "Simulator: unlink kprobe firings per second (sim.kprobe, pt_regs + run + printk)",
-      columns: ["tier", "firings/s", "insns/firing", "x interpreter"],
+      columns: ["tier", "firings/s (CPU)", "firings/s (wall)", "insns/firing", "x interpreter"],
       rows: [row("interpreter", interp), row("compiled", compiled), row("auto", auto)],
       notes: [
-        `${FIRINGS} firings after 2,000 warm-up firings; each builds a pt_regs context, maps it, runs the program and formats its printk line.`,
-        "Most of a firing's time is outside the program (context setup, bpf_trace_printk's formatting), and the compiled tier's per-run entry cost outweighs its speed on a 17-instruction program: for short probes the interpreter is as fast or faster, unlike on instruction loops (bench/vm.bench.ts).",
+        `Best of ${ROUNDS} rounds of ${FIRINGS} firings (after 2,000 warm-up firings), per second of this process's CPU time (and of wall time); each writes the pt_regs context, runs the program and records its printk line (formatted only when read).`,
+        "A firing's cost is mostly outside the program's 17 instructions (context, the helpers, the run and trace records); the compiled tier's run entry allocates nothing, so it is faster than the interpreter even on programs this short, and \"auto\" compiles a probe after a few hundred firings.",
       ],
     },
   ];

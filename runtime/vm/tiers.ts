@@ -1,13 +1,17 @@
 // Choosing the executing tier: the reference interpreter, the compiled tier, or "auto".
 // Takes a TierChoice; gives a Tier. All tiers give identical results (r0, counts, errors).
 //
-// "auto" rule: a program runs on the interpreter until the instructions it has executed there add
-// up to AUTO_BASE + AUTO_PER_SLOT x its slot count, then it is compiled and runs compiled from the
-// next run on. Measured (bench/vm.bench.ts, test/vm-compiled): generating and instantiating code
-// costs about 15-20 us per slot (~2 ms for a 110-slot program, cold), while the interpreter runs
-// 30-60 M instructions/s and the compiled code 10-25x faster; so compiling pays for itself once
-// the program would otherwise interpret roughly 500 instructions per slot more. Short-lived
-// programs (run once, a few instructions) never pay the compile cost; hot ones switch early.
+// "auto" rule: a program runs on the interpreter until its interpreted work adds up to AUTO_BASE +
+// AUTO_PER_SLOT x its slot count, then it is compiled and runs compiled from the next run on. Work
+// is instructions executed plus AUTO_PER_RUN per run: entering a run costs the interpreter about
+// as much as 100 instructions more than it costs the compiled tier (.scratch measurements with
+// pooled run states: ~1.9 us vs ~0.45 us per run of a 2-instruction program), so short probes
+// fired often (kprobes, 10-20 instructions) pay for compiling after a few hundred firings.
+// Measured (bench/vm.bench.ts, test/vm-compiled): generating and instantiating code costs about
+// 15-20 us per slot (~2 ms for a 110-slot program, cold), while the interpreter runs 30-60 M
+// instructions/s and the compiled code 10-25x faster; so compiling pays for itself once the
+// program would otherwise interpret roughly 500 instructions per slot more. Short-lived programs
+// (run a few times) never pay the compile cost; hot ones switch early.
 import { compiledTier, isCompiled, runCompiled } from "./compiled/index.js";
 import { interpret } from "./interpreter.js";
 import type { LoadedProgram } from "./program.js";
@@ -19,6 +23,7 @@ export type TierChoice = "auto" | "interpreter" | "compiled";
 
 export const AUTO_BASE = 20_000;
 export const AUTO_PER_SLOT = 500;
+export const AUTO_PER_RUN = 100;
 
 const interpreted = new WeakMap<LoadedProgram, number>();
 
@@ -30,7 +35,7 @@ export const autoTier: Tier = {
     const done = interpreted.get(program) ?? 0;
     if (done >= AUTO_BASE + AUTO_PER_SLOT * program.length) return runCompiled(program, options);
     const result = interpret(program, options);
-    interpreted.set(program, done + result.instructions);
+    interpreted.set(program, done + result.instructions + AUTO_PER_RUN);
     return result;
   },
 };
