@@ -1,11 +1,21 @@
 // The kernel's instruction-array verifier selftests as test data: loading, the maps their
 // fixups name (shapes as the kernel's test_verifier.c creates them), and load flags.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { Insn } from "../../compiler/isa/index.js";
 import type { MapDesc } from "../../compiler/verifier/index.js";
 
-export const SELFTESTS_PATH = "/work/shared/testdata/kernel-verifier-selftests-6.12.json";
+/** The project's shared/ folder sits beside the repository (as CI lays it out); TSBPF_SHARED overrides. */
+const SELFTESTS_FILE = "testdata/kernel-verifier-selftests-6.12.json";
+export const SELFTESTS_PATH = [
+  process.env.TSBPF_SHARED,
+  fileURLToPath(new URL("../../../shared", import.meta.url)),
+  "/work/shared",
+]
+  .filter((dir): dir is string => dir !== undefined)
+  .map((dir) => `${dir}/${SELFTESTS_FILE}`)
+  .find((path) => existsSync(path)) ?? `../shared/${SELFTESTS_FILE}`;
 
 export interface SelftestCase {
   descr: string;
