@@ -152,16 +152,25 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
    * members are flattened (their offsets added to `base`, their kind noted); `record` collects
    * each member's TypeScript type by name.
    */
-  const body = (t: BtfStruct, depth: number, indent: string, base: number, record: Map<string, DeclaredMember> | undefined, via?: string): string[] => {
+  const body = (
+    t: BtfStruct,
+    depth: number,
+    indent: string,
+    base: number,
+    record: Map<string, DeclaredMember> | undefined,
+    via?: string,
+    outer?: ReadonlyMap<string, unknown>,
+  ): string[] => {
     const lines: string[] = [];
-    // What the compiler declares for this struct when a probe imports it (named, top-level members only).
-    const readable = !via && t.name ? kernelStruct(btf, t.name)?.members : undefined;
+    // What the compiler declares for this struct when a probe imports it; members of anonymous
+    // structs and unions count as the named outer struct's, as the compiler reads them.
+    const readable = via ? outer : t.name ? kernelStruct(btf, t.name)?.members : undefined;
     for (const m of t.members) {
       const inner = btf.resolveType(m.type);
       if (!m.name) {
         if ((inner.kind === BtfKind.STRUCT || inner.kind === BtfKind.UNION) && !m.bitfieldSize) {
           const what = `anonymous ${inner.kind === BtfKind.UNION ? "union" : "struct"} at offset ${(base + m.bitOffset) / 8}`;
-          lines.push(...body(inner, depth, indent, base + m.bitOffset, record, via ? `${via}, in an ${what}` : `in an ${what}`));
+          lines.push(...body(inner, depth, indent, base + m.bitOffset, record, via ? `${via}, in an ${what}` : `in an ${what}`, readable));
         }
         continue; // unnamed bitfield padding
       }
