@@ -147,7 +147,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         if (i.src.kind === "stack") {
           const t = temp();
           alu(true, AluOp.MOV, t, FP);
-          alu(true, AluOp.ADD, t, { imm: 0 });
+          alu(true, AluOp.ADD, t, { imm: i.src.offset ?? 0 });
           cur[cur.length - 1]!.frame = i.src.object;
           put(Class.STX | 0x60 | Size.DW, FP, t, i.offset, 0, { frame: i.object });
           return;

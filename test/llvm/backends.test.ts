@@ -106,10 +106,7 @@ for (const path of inputs) {
     assert.deepEqual(new Set(core(r.llvm.programs)), new Set(core(r.own.programs)));
   });
 
-  // Known bug, kept visible: through LLVM, printk of a struct's Str<N> field (structs.ts prints
-  // `copy.name`, a comm() copied with its struct) reads the struct's first bytes instead.
-  const todo = path.endsWith("/structs.ts") ? "LLVM backend prints a copied struct's Str<N> field from the wrong offset" : undefined;
-  test(`${path}: both objects give the same printk lines and return values in the VM`, { skip: noLlvm, todo }, async (t) => {
+  test(`${path}: both objects give the same printk lines and return values in the VM`, { skip: noLlvm }, async (t) => {
     const r = both(path);
     if (!r) return t.skip("our own backend does not compile it");
     const ctxs = new Map(r.own.programs.map((p) => [p.name, contexts(p.section)]));
