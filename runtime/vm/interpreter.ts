@@ -16,6 +16,7 @@
 import type { HelperContext } from "./env.js";
 import { BudgetExceeded, VmError } from "./errors.js";
 import { type Memory, REGION_BASE, type Region, VmFault, join } from "./memory.js";
+import { addrHi, atomic32 as sharedAtomic32, atomic64 as sharedAtomic64 } from "./atomics.js";
 import {
   DEFAULT_BUDGET,
   LoadedProgram,
@@ -215,103 +216,27 @@ const geU = (ah: number, al: number, bh: number, bl: number): boolean => (ah !==
 const gtS = (ah: number, al: number, bh: number, bl: number): boolean => (ah !== bh ? ah > bh : al >>> 0 > bl >>> 0);
 const geS = (ah: number, al: number, bh: number, bl: number): boolean => (ah !== bh ? ah > bh : al >>> 0 >= bl >>> 0);
 
-/** Upper half of (hi:lo) + off for a 16-bit signed `off`. */
-const addrHi = (hi: number, lo: number, off: number): number => {
-  const s = (lo >>> 0) + off;
-  return s > 0xffffffff ? (hi + 1) | 0 : s < 0 ? (hi - 1) | 0 : hi;
-};
-
 // ---------------------------------------------------------------- atomics
 
+/** The old value of a 64-bit atomic. */
+const OLD = new Int32Array(2);
+
 function atomic32(mem: Memory, R: Int32Array, d: number, s: number, off: number, op: number): void {
-  const lo = (R[d]! + off) | 0;
-  const region = mem.resolve(addrHi(R[d + 1]!, R[d]!, off), lo, 4, true);
-  const o = (lo - REGION_BASE) >>> 0;
-  const view = region.view;
-  const old = view.getInt32(o, true);
-  const v = R[s]!;
-  switch (op) {
-    case 0x00:
-    case 0x01:
-      view.setInt32(o, (old + v) | 0, true);
-      break;
-    case 0x40:
-    case 0x41:
-      view.setInt32(o, old | v, true);
-      break;
-    case 0x50:
-    case 0x51:
-      view.setInt32(o, old & v, true);
-      break;
-    case 0xa0:
-    case 0xa1:
-      view.setInt32(o, old ^ v, true);
-      break;
-    case 0xe1:
-      view.setInt32(o, v, true);
-      break;
-    case 0xf1:
-      if (old === R[0]) view.setInt32(o, v, true);
-      R[0] = old;
-      R[1] = 0;
-      return;
-  }
-  if (op & 0x01) {
-    R[s] = old;
-    R[s + 1] = 0;
+  const old = sharedAtomic32(mem, R[d + 1]!, R[d]!, off, R[s]!, R[0]!, op);
+  // CMPXCHG loads the old value into r0, the FETCH forms into the source register.
+  const to = op === 0xf1 ? 0 : op & 0x01 ? s : -1;
+  if (to >= 0) {
+    R[to] = old;
+    R[to + 1] = 0;
   }
 }
 
 function atomic64(mem: Memory, R: Int32Array, d: number, s: number, off: number, op: number): void {
-  const lo = (R[d]! + off) | 0;
-  const region = mem.resolve(addrHi(R[d + 1]!, R[d]!, off), lo, 8, true);
-  const o = (lo - REGION_BASE) >>> 0;
-  const view = region.view;
-  const oldL = view.getInt32(o, true);
-  const oldH = view.getInt32(o + 4, true);
-  const vl = R[s]!;
-  const vh = R[s + 1]!;
-  let nl = vl;
-  let nh = vh;
-  switch (op) {
-    case 0x00:
-    case 0x01: {
-      const sum = (oldL >>> 0) + (vl >>> 0);
-      nl = sum | 0;
-      nh = (oldH + vh + (sum > 0xffffffff ? 1 : 0)) | 0;
-      break;
-    }
-    case 0x40:
-    case 0x41:
-      nl = oldL | vl;
-      nh = oldH | vh;
-      break;
-    case 0x50:
-    case 0x51:
-      nl = oldL & vl;
-      nh = oldH & vh;
-      break;
-    case 0xa0:
-    case 0xa1:
-      nl = oldL ^ vl;
-      nh = oldH ^ vh;
-      break;
-    case 0xe1:
-      break;
-    case 0xf1:
-      if (oldL === R[0] && oldH === R[1]) {
-        view.setInt32(o, vl, true);
-        view.setInt32(o + 4, vh, true);
-      }
-      R[0] = oldL;
-      R[1] = oldH;
-      return;
-  }
-  view.setInt32(o, nl, true);
-  view.setInt32(o + 4, nh, true);
-  if (op & 0x01) {
-    R[s] = oldL;
-    R[s + 1] = oldH;
+  sharedAtomic64(mem, R[d + 1]!, R[d]!, off, R[s]!, R[s + 1]!, R[0]!, R[1]!, op, OLD);
+  const to = op === 0xf1 ? 0 : op & 0x01 ? s : -1;
+  if (to >= 0) {
+    R[to] = OLD[0]!;
+    R[to + 1] = OLD[1]!;
   }
 }
 

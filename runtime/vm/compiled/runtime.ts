@@ -8,6 +8,7 @@
 import type { HelperContext } from "../env.js";
 import { BudgetExceeded, VmError } from "../errors.js";
 import { type Memory, REGION_BASE, type Region, VmFault, join } from "../memory.js";
+import { atomic32, atomic64 as sharedAtomic64 } from "../atomics.js";
 import { LoadedProgram, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE } from "../program.js";
 
 /** Saved state per frame: r6-r9 (8 halves), r10 (2 halves), return slot. */
@@ -173,93 +174,9 @@ function sdiv64(ah: number, al: number, bh: number, bl: number, mod: boolean): v
   setX(mod ? a % b : a / b);
 }
 
-/** Upper half of (hi:lo) + off for a 16-bit signed `off`. */
-const addrHi = (hi: number, lo: number, off: number): number => {
-  const s = (lo >>> 0) + off;
-  return s > 0xffffffff ? (hi + 1) | 0 : s < 0 ? (hi - 1) | 0 : hi;
-};
-
-/** 32-bit atomic at (dh:dl)+off with operand v; returns the old value (int32). */
-function atomic32(mem: Memory, dh: number, dl: number, off: number, v: number, r0: number, op: number): number {
-  const lo = (dl + off) | 0;
-  const region = mem.resolve(addrHi(dh, dl, off), lo, 4, true);
-  const o = (lo - REGION_BASE) >>> 0;
-  const view = region.view;
-  const old = view.getInt32(o, true);
-  switch (op) {
-    case 0x00:
-    case 0x01:
-      view.setInt32(o, (old + v) | 0, true);
-      break;
-    case 0x40:
-    case 0x41:
-      view.setInt32(o, old | v, true);
-      break;
-    case 0x50:
-    case 0x51:
-      view.setInt32(o, old & v, true);
-      break;
-    case 0xa0:
-    case 0xa1:
-      view.setInt32(o, old ^ v, true);
-      break;
-    case 0xe1:
-      view.setInt32(o, v, true);
-      break;
-    case 0xf1:
-      if (old === r0) view.setInt32(o, v, true);
-      break;
-  }
-  return old;
-}
-
 /** 64-bit atomic at (dh:dl)+off with operand (vh:vl); the old value goes to X. */
-function atomic64(mem: Memory, dh: number, dl: number, off: number, vl: number, vh: number, r0l: number, r0h: number, op: number): void {
-  const lo = (dl + off) | 0;
-  const region = mem.resolve(addrHi(dh, dl, off), lo, 8, true);
-  const o = (lo - REGION_BASE) >>> 0;
-  const view = region.view;
-  const oldL = view.getInt32(o, true);
-  const oldH = view.getInt32(o + 4, true);
-  X[0] = oldL;
-  X[1] = oldH;
-  let nl = vl;
-  let nh = vh;
-  switch (op) {
-    case 0x00:
-    case 0x01: {
-      const sum = (oldL >>> 0) + (vl >>> 0);
-      nl = sum | 0;
-      nh = (oldH + vh + (sum > 0xffffffff ? 1 : 0)) | 0;
-      break;
-    }
-    case 0x40:
-    case 0x41:
-      nl = oldL | vl;
-      nh = oldH | vh;
-      break;
-    case 0x50:
-    case 0x51:
-      nl = oldL & vl;
-      nh = oldH & vh;
-      break;
-    case 0xa0:
-    case 0xa1:
-      nl = oldL ^ vl;
-      nh = oldH ^ vh;
-      break;
-    case 0xe1:
-      break;
-    case 0xf1:
-      if (oldL === r0l && oldH === r0h) {
-        view.setInt32(o, vl, true);
-        view.setInt32(o + 4, vh, true);
-      }
-      return;
-  }
-  view.setInt32(o, nl, true);
-  view.setInt32(o + 4, nh, true);
-}
+const atomic64 = (mem: Memory, dh: number, dl: number, off: number, vl: number, vh: number, r0l: number, r0h: number, op: number): void =>
+  sharedAtomic64(mem, dh, dl, off, vl, vh, r0l, r0h, op, X);
 
 const fmt = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}`;
 
