@@ -16,7 +16,7 @@ import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript } from "./frontend/check.js";
 import { saveCodeCache } from "./frontend/load-typescript.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
-import { initTables, lower, type ProbeKind } from "./frontend/lower.js";
+import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
@@ -43,6 +43,11 @@ export interface CompileOptions {
    * LlvmToolchainError when no suitable LLVM is installed, see compiler/llvm).
    */
   backend?: "own" | "llvm";
+  /**
+   * Called with the lowered file before code generation, so that a caller can hand the same IR to
+   * the other backend too (the LLVM differential test runs the frontend once for both).
+   */
+  onLowered?: (lowered: Lowered, kernelStructs: ReadonlyMap<string, KernelStruct>, source: { fileName: string; text: string }) => void;
 }
 
 export interface CompiledProgram {
@@ -144,6 +149,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   const target = TARGETS[options.arch ?? hostArch()];
   const lowered = lower(checked, tracepoints, target, kernelStructs);
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
+  options.onLowered?.(lowered, kernelStructs, source);
   if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);
 
   const programs: CompiledProgram[] = [];

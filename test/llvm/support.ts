@@ -5,7 +5,7 @@
 
 import { compile, type CompileInput, type CompileOptions, type CompileResult } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
-import { missingLlvm } from "../../compiler/llvm/index.js";
+import { compileLowered, missingLlvm } from "../../compiler/llvm/index.js";
 import { simulate } from "../../runtime/test/index.js";
 
 export const noLlvm = missingLlvm();
@@ -15,8 +15,12 @@ export interface Both {
   llvm: CompileResult;
 }
 
+/** Both backends from one frontend run: the lowered IR goes to LLVM first, then to our own code generator. */
 export function compileBoth(input: CompileInput, options: CompileOptions = {}): Both {
-  return { own: compile(input, { ...options, backend: "own" }), llvm: compile(input, { ...options, backend: "llvm" }) };
+  let llvm: CompileResult | undefined;
+  const own = compile(input, { ...options, backend: "own", onLowered: (lowered, structs, source) => (llvm = compileLowered(lowered, structs, source)) });
+  // A file the frontend rejects never reaches either backend: both report its diagnostics.
+  return { own, llvm: llvm ?? own };
 }
 
 /** What one program did on one context: its r0 and printk lines, or the error it ended with. */
