@@ -1,4 +1,5 @@
-// Loading, attaching and streaming an object's bpf_printk output: the part `tsbpf load` and `tsbpf run` share.
+// Loading, attaching and streaming an object's output (bpf_printk lines, typed ring buffer and perf events, and
+// the maps at the end): the part `tsbpf load` and `tsbpf run` share.
 // Takes object bytes (plus how to name and describe them); gives an exit code once streaming ends (Ctrl-C, SIGTERM
 // or --duration), having released every map, program and perf event on every path. Failures a user meets first
 // (not root, no tracefs, kprobes compiled out, unknown target, verifier rejection) become one-sentence UserErrors.
@@ -9,10 +10,12 @@ import { ElfError } from "../compiler/elf/types.js";
 import { missingRoot, missingTracefs, openSys, LogLevel } from "../runtime/sys/index.js";
 import { AttachError, LoadError, ObjectError } from "../runtime/loader/errors.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
+import { isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError } from "./exit-codes.js";
+import { eventLine, mapReport } from "./report.js";
 
 export interface StreamOptions {
   /** The file the user named, for messages. */
@@ -44,19 +47,23 @@ export function preflight(): void {
   if (noTracefs) throw new UserError(`${noTracefs}; it is where tracepoints and bpf_printk output are read`, ExitCode.NO_PERMISSION);
 }
 
-/** Loads, attaches, streams until stopped, releases. Call preflight() first. */
+/** Loads, attaches, streams until stopped, prints the maps, releases. Call preflight() first. */
 export async function streamObject(bytes: Uint8Array, options: StreamOptions): Promise<number> {
   const { file, json = false, verbose = false, duration } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const write = (line: string) => process.stdout.write(`${line}\n`);
   const session = new Session(openSys());
+  let stopping = false;
   let stop: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  // SIGINT/SIGTERM release everything at once (synchronously), then end the stream so the command returns 0.
-  session.releaseOnExit(() => stop());
+  const stopped = new Promise<void>((resolve) => (stop = () => ((stopping = true), resolve())));
+  // The first SIGINT/SIGTERM ends the stream (the maps are still printed, then everything is released); a
+  // second one releases everything at once and exits.
+  session.releaseOnExit(() => stop(), { graceful: true });
   try {
     const loaded = load(session, bytes, options, log);
-    // Before attaching, so that no line is lost: the instance buffers from the moment its event is enabled.
+    // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     const pipe = openOutput(session, verbose, log);
+    const readers = [...loaded.maps.values()].filter((m) => isEventMap(m.spec.type)).map((m) => session.events(loaded, m.name));
     const { attached, skipped } = attachEach(loaded, options);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
@@ -64,18 +71,36 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       log("nothing to attach; releasing the object");
       return ExitCode.OK;
     }
-    log(duration === undefined ? "streaming bpf_printk output; Ctrl-C detaches and exits" : `streaming bpf_printk output for ${duration} s; Ctrl-C detaches and exits`);
+    for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
+    const what = readers.length ? `bpf_printk output and ${readers.map((r) => r.map).join(", ")}` : "bpf_printk output";
+    log(duration === undefined ? `streaming ${what}; Ctrl-C detaches and exits` : `streaming ${what} for ${duration} s; Ctrl-C detaches and exits`);
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
     void stopped.then(() => void pipe.close());
+    // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
+    // stop it drains once more, so events that arrived before the stop are all printed.
+    const pump = async (r: EventReader) => {
+      const emit = (e: StreamEvent) => write(eventLine(e, json));
+      while (!stopping) {
+        r.drain(emit);
+        if (!stopping) await r.wait(100);
+      }
+      r.drain(emit);
+    };
     try {
-      for await (const line of pipe.lines()) process.stdout.write(json ? `${JSON.stringify(jsonLine(line))}\n` : `${textLine(line)}\n`);
+      await Promise.all([
+        (async () => {
+          for await (const line of pipe.lines()) write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
+        })(),
+        ...readers.map(pump),
+      ]);
     } finally {
       if (timer) clearTimeout(timer);
     }
+    for (const line of mapReport(loaded, json)) write(line);
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return ExitCode.OK;
   } finally {
-    // Closes the pipe too, then removes its instance.
+    // Closes the readers and the pipe too, then removes its instance.
     await session.close();
   }
 }

@@ -3,3 +3,4 @@ export * from "./types.js";
 export * from "./parse.js";
 export * from "./emit.js";
 export * from "./core.js";
+export * from "./tags.js";

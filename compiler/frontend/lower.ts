@@ -318,7 +318,8 @@ export function lower(
         const [v] = needTypes(1, "RingBuf<T>(bytes)");
         const bytes = needSize("RingBuf<T>(bytes)");
         if (bytes < 4096 || (bytes & (bytes - 1)) !== 0) fail(args[0]!, Code.BadMap, `a ring buffer's size must be a power of two of at least 4096 bytes (a page), not ${bytes}`);
-        info = { cls, value: layoutOf(v!), def: { name, type: MAP_TYPES[cls], maxEntries: bytes } };
+        const value = layoutOf(v!);
+        info = { cls, value, def: { name, type: MAP_TYPES[cls], maxEntries: bytes, event: value } };
         break;
       }
       case "PerfEventArray": {
@@ -326,7 +327,8 @@ export function lower(
         if (args.length > 1) fail(args[1]!, Code.BadMap, "PerfEventArray takes at most the number of CPUs");
         // libbpf sizes max_entries 0 to the CPU count at load time; an explicit count loads everywhere.
         const cpus = args[0] ? constant(args[0]) : 1024;
-        info = { cls, value: layoutOf(v!), def: { name, type: MAP_TYPES[cls], maxEntries: cpus, key: 4, value: 4 } };
+        const value = layoutOf(v!);
+        info = { cls, value, def: { name, type: MAP_TYPES[cls], maxEntries: cpus, key: 4, value: 4, event: value } };
         break;
       }
       case "StackTraceMap": {
@@ -338,7 +340,7 @@ export function lower(
         if (typeArgs.length || args.length) fail(init, Code.BadMap, "Histogram takes no arguments: `new Histogram()`");
         const key = intLayout(U32);
         const value = intLayout(U64);
-        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: HISTOGRAM_SLOTS, key, value } };
+        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: HISTOGRAM_SLOTS, key, value, histogram: true } };
         break;
       }
     }

@@ -158,6 +158,10 @@ export interface MapDef {
   readonly key?: Layout | number;
   readonly value?: Layout | number;
   readonly flags?: number;
+  /** What a ring buffer or perf event array carries: tagged in BTF so readers decode records by type. */
+  readonly event?: Layout;
+  /** A log2 histogram (an array map in the Histogram slot layout): tagged in BTF so readers print it as one. */
+  readonly histogram?: boolean;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */

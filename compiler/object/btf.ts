@@ -11,7 +11,7 @@
 // Key and value types are typedefs of C integer types (`u32` is `unsigned int`), `char[N]` for
 // `Str<N>`, arrays, and named structs at their C layout.
 
-import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, packLineCol, type KernelExtInfo } from "../btf/index.js";
+import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, HISTOGRAM_TAG, packLineCol, type KernelExtInfo } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -100,6 +100,10 @@ function mapMembers(m: MapDef): [string, number | Layout][] {
   return out;
 }
 
+function intTypedefName(l: Layout & { kind: "int" }): string {
+  return `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
+}
+
 const C_INTS: Record<string, string> = {
   u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
   i8: "signed char", i16: "short", i32: "int", i64: "long long",
@@ -118,7 +122,7 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
   const typeOf = (l: Layout): number => {
     switch (l.kind) {
       case "int": {
-        const name = `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
+        const name = intTypedefName(l);
         return once(name, () => {
           const c = once(C_INTS[name]!, () => btf.add({ kind: BtfKind.INT, name: C_INTS[name]!, size: l.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: l.size * 8 }));
           return btf.add({ kind: BtfKind.TYPEDEF, name, type: c });
@@ -150,11 +154,31 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
     const size = members.length * 8;
     const struct = btf.add({ kind: BtfKind.STRUCT, name: "", size, members });
     const variable = btf.add({ kind: BtfKind.VAR, name: m.name, type: struct, linkage: BtfVarLinkage.GLOBAL_ALLOCATED });
+    for (const tag of mapTagValues(btf, m, typeOf)) btf.add({ kind: BtfKind.DECL_TAG, name: tag, type: variable, componentIdx: -1 });
     const at = offset;
     offset += size;
     return { type: variable, offset: at, size };
   });
   btf.add({ kind: BtfKind.DATASEC, name: ".maps", size: offset, vars: secinfo });
+}
+
+/** The compiler/btf/tags.ts tags of a map; the event type is emitted (as `typeOf` does) so its name resolves. */
+function mapTagValues(btf: BtfBuilder, m: MapDef, typeOf: (l: Layout) => number): string[] {
+  const tags: string[] = [];
+  if (m.histogram) tags.push(HISTOGRAM_TAG);
+  if (m.event) {
+    const type = typeOf(m.event);
+    let name: string;
+    if (m.event.kind === "struct") name = `struct ${m.event.name}`;
+    else if (m.event.kind === "int") name = intTypedefName(m.event);
+    else {
+      // Str<N> and arrays have no name of their own: a typedef gives them one.
+      name = `${m.name}_event`;
+      btf.add({ kind: BtfKind.TYPEDEF, name, type });
+    }
+    tags.push(EVENT_TAG + name);
+  }
+  return tags;
 }
 
 export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>, rodata: Uint8Array, fileName: string, sourceText: string, maps: readonly MapDef[] = []): ObjectBtf {

@@ -14,6 +14,7 @@ export * from "./trace.js";
 export * from "./session.js";
 export * from "./ringbuf.js";
 export * from "./perfbuf.js";
+export * from "./events.js";
 export * from "./decode.js";
 export * from "./maps.js";
 export * from "./histogram.js";

@@ -4,7 +4,7 @@
 // (`__type(key, ...)`/`__type(value, ...)` of `.maps` variables; the DATASEC of .data/.bss/.rodata), raw bytes
 // otherwise. Per-CPU maps give one value per possible CPU, in CPU order.
 
-import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
+import { BtfKind, mapTags, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
 import type { Sys } from "../sys/sys.js";
 import { codecFor, variablesCodec, type Codec, type CodecOptions, type VariableLayout } from "./decode.js";
@@ -20,6 +20,10 @@ export interface MapBtfTypes {
   value: number | undefined;
   /** Global data: the section's variables at their ELF symbol offsets (the value is decoded by name). */
   variables?: VariableLayout[];
+  /** A ring buffer's or perf event array's record type (the `tsbpf:event` tag of compiler/btf/tags.ts). */
+  event?: number;
+  /** Tagged `tsbpf:histogram=log2`: a Histogram's slots. */
+  histogram?: boolean;
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();
@@ -62,7 +66,7 @@ export function mapBtfTypes(spec: ObjectSpec, map: MapSpec): MapBtfTypes | undef
         const ptr = btf.resolveType(m.type);
         return ptr.kind === BtfKind.PTR ? ptr.type : undefined;
       };
-      return { btf, key: pointee("key"), value: pointee("value") };
+      return { btf, key: pointee("key"), value: pointee("value"), ...mapTags(btf, variable.id) };
     }
   }
   return undefined;

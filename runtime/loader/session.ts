@@ -1,12 +1,13 @@
 // A session: everything a caller loaded, attached and opened, released together.
 // Takes a `Sys` (the real kernel by default) and object bytes or paths; gives `Session`, which owns every
-// `LoadedObject` (maps, programs, perf events) and `TracePipe` (each on a private tracefs instance) it hands
-// out. `close()` releases them all, is idempotent, and `releaseOnExit()` makes SIGINT, SIGTERM, uncaught
+// `LoadedObject` (maps, programs, perf events), `EventReader` (ring and perf buffers) and `TracePipe` (each on
+// a private tracefs instance) it hands out. `close()` releases them all, is idempotent, and `releaseOnExit()` makes SIGINT, SIGTERM, uncaught
 // exceptions and exit release them too.
 
 import { readFileSync } from "node:fs";
 import { openSys, type Sys } from "../sys/index.js";
 import { readBtfMaps } from "./btf-maps.js";
+import { EventReader, type EventReaderOptions } from "./events.js";
 import { loadObject, type LoadOptions, type LoadedObject } from "./load.js";
 import { objectNameOf, parseObject, type ObjectSpec, type ParseOptions } from "./object.js";
 import { TracePipe, type TracePipeOptions } from "./trace.js";
@@ -14,6 +15,11 @@ import { TracePipe, type TracePipeOptions } from "./trace.js";
 /** Parses an object with every reader the loader has (BTF-defined maps included). */
 export function openObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
   return parseObject(bytes, { btfMaps: readBtfMaps, ...options });
+}
+
+/** The shell's convention: 128 + the signal number. */
+function exitOnSignal(s: NodeJS.Signals): never {
+  process.exit(s === "SIGINT" ? 130 : 143);
 }
 
 export interface SessionLoadOptions extends LoadOptions {
@@ -25,6 +31,7 @@ export class Session {
   readonly sys: Sys;
   private readonly objects: LoadedObject[] = [];
   private readonly pipes: TracePipe[] = [];
+  private readonly readers: EventReader<unknown>[] = [];
   private closed = false;
   private uninstall: (() => void) | undefined;
 
@@ -57,15 +64,27 @@ export class Session {
     return pipe;
   }
 
-  /** Releases every object now (attachments, programs, maps) and the trace pipes once their reads return. */
-  async close(): Promise<void> {
-    const pipes = this.pipes.splice(0);
-    this.closeObjects();
-    await Promise.all(pipes.map((p) => p.close()));
+  /** Opens a ring buffer or perf event array of a loaded object as typed events; closed with the session. */
+  events<T = unknown>(obj: LoadedObject, map: string, options: EventReaderOptions = {}): EventReader<T> {
+    this.checkOpen();
+    const reader = EventReader.open<T>(obj, map, options);
+    this.readers.push(reader as EventReader<unknown>);
+    return reader;
   }
 
-  /** For exit paths that cannot wait: objects are released now, and the trace pipes too unless a read is in flight. */
+  /** Releases every object now (attachments, programs, maps), and the event readers and trace pipes once their waits return. */
+  async close(): Promise<void> {
+    const pipes = this.pipes.splice(0);
+    const readers = this.readers.splice(0);
+    // Readers first: a perf buffer removes its events from the map it reads, which must still be open.
+    const closing = readers.map((r) => r.close());
+    this.closeObjects();
+    await Promise.all([...closing, ...pipes.map((p) => p.close())]);
+  }
+
+  /** For exit paths that cannot wait: everything is released now, trace pipes unless a read is in flight. */
   closeSync(): void {
+    for (const r of this.readers.splice(0)) r.closeSync();
     this.closeObjects();
     for (const p of this.pipes) p.closeSync();
   }
@@ -88,15 +107,21 @@ export class Session {
 
   /**
    * Releases everything on SIGINT/SIGTERM (then calls `onSignal`, which decides how to finish), on an uncaught
-   * exception (then rethrows it) and at exit. Gives a function that removes the handlers; close() removes them too.
+   * exception (then rethrows it) and at exit. With `graceful`, the first signal only calls `onSignal` (which is
+   * then expected to finish up and close the session) and a second one releases everything and exits.
+   * Gives a function that removes the handlers; close() removes them too.
    */
-  releaseOnExit(onSignal: (signal: NodeJS.Signals) => void = (s) => process.exit(s === "SIGINT" ? 130 : 143)): () => void {
+  releaseOnExit(onSignal: (signal: NodeJS.Signals) => void = exitOnSignal, options: { graceful?: boolean } = {}): () => void {
     this.uninstall?.();
+    let signalled = false;
     const signal = (s: NodeJS.Signals) => {
+      const first = !signalled;
+      signalled = true;
+      if (options.graceful && first) return onSignal(s);
       try {
         this.closeSync();
       } finally {
-        onSignal(s);
+        (options.graceful ? exitOnSignal : onSignal)(s);
       }
     };
     const crash = (e: unknown) => {

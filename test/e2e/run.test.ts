@@ -1,7 +1,8 @@
 // `tsbpf run` end to end against the running kernel, through the real command line (tsx, so the sources under
 // test are what runs and no build is needed). Takes the examples; checks that a cold run compiles, caches, attaches
 // and streams an rm's printk line, that a cached run never loads TypeScript, that SIGINT leaves no program or map
-// behind, that the uprobe example fires, and that the first errors users meet are one sentence with their exit code.
+// behind, that the uprobe example fires, that ring buffer events arrive typed and maps print at the end, and that
+// the first errors users meet are one sentence with their exit code.
 // trace_pipe is shared machine-wide: every check matches its own rm's pid and retries the rm.
 
 import { after, before, describe, it } from "node:test";
@@ -190,6 +191,51 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       assert.equal(await run.exited, 0, run.stderr());
       const file = "examples/unlink-uprobe.ts";
       assert.equal(existsSync(objectPath(join(cacheHome, "tsbpf"), objectKey(file, readFileSync(join(ROOT, file))))), false, "--no-cache stored the object");
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("streams opensnoop's ring buffer records as typed JSON events (field names and types of its OpenEvent)", async () => {
+    const run = tsbpf(["run", "examples/opensnoop.ts", "--json", "--no-cache"]);
+    try {
+      await run.until(() => run.stderr().includes("streaming bpf_printk output and events"), "tsbpf run never started streaming");
+      let event: { pid: number; uid: number; flags: number; comm: string; filename: string } | undefined;
+      for (let attempt = 0; attempt < 20 && !event; attempt++) {
+        const path = join(dir, `opened-${serial++}`);
+        writeFileSync(path, "x");
+        const cat = spawnSync("cat", [path]);
+        for (const deadline = Date.now() + 1000; Date.now() < deadline && !event; await new Promise((r) => setTimeout(r, 50))) {
+          for (const line of run.stdout().split("\n").filter(Boolean)) {
+            const e = JSON.parse(line) as { map: string; value: typeof event };
+            if (e.map === "events" && e.value?.filename === path && e.value.pid === cat.pid) event = e.value;
+          }
+        }
+      }
+      assert.ok(event, `no event for cat's open; stdout: ${run.stdout().slice(0, 1000)}`);
+      assert.equal(event.comm, "cat");
+      assert.equal(event.uid, 0);
+      assert.equal(typeof event.flags, "number");
+      run.child.kill("SIGINT");
+      assert.equal(await run.exited, 0, run.stderr());
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("prints the latency histogram and the call counters, as bpftrace prints maps, when SIGINT stops it", async () => {
+    const run = tsbpf(["run", "examples/latency.ts", "--no-cache"]);
+    try {
+      await run.until(() => run.stderr().includes("streaming bpf_printk output"), "tsbpf run never started streaming");
+      for (let i = 0; i < 3; i++) rmChild();
+      run.child.kill("SIGINT");
+      assert.equal(await run.exited, 0, run.stderr());
+      const out = run.stdout();
+      assert.match(out, /^@latency: \n(\[\d+[KMG]?, \d+[KMG]?\) +\d+ \|@*\s*\|\n)+\n/m);
+      const rows = [...out.matchAll(/^\[\S+, \S+\) +(\d+) \|/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      const calls = Number(/^@calls\[1\]: (\d+)$/m.exec(out)?.[1]);
+      assert.ok(calls >= 3, `three rm's timed at least: ${out}`);
+      assert.equal(rows, calls, "every timed call is in one histogram row");
     } finally {
       run.child.kill("SIGKILL");
     }

@@ -1,0 +1,87 @@
+// What `tsbpf run` and `tsbpf load` print besides bpf_printk lines: typed events as they arrive, and the maps
+// when the run stops, as bpftrace prints them (`@name[key]: value`, histograms as log2 bars); `--json` gives
+// one JSON object per line instead. Takes decoded values; gives lines without trailing newlines.
+import { inspect } from "node:util";
+import type { StreamEvent } from "../runtime/loader/events.js";
+import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
+import type { LoadedObject } from "../runtime/loader/load.js";
+import { mapBtfTypes, openMap, sumPerCpu } from "../runtime/loader/maps.js";
+import { MapType } from "../runtime/sys/constants.js";
+
+/** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
+const NEGATIVE_SLOT = 65;
+/** Maps whose contents are not data to print: stack ids, program and map arrays, event streams. */
+const NOT_PRINTED: ReadonlySet<number> = new Set([MapType.STACK_TRACE, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY]);
+
+/** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
+export function eventLine(e: StreamEvent, json: boolean): string {
+  if (e.kind === "lost") {
+    return json ? toJson({ map: e.map, cpu: e.cpu, lost: e.count }) : `${e.map}: the kernel dropped ${e.count} records on CPU ${e.cpu} (the reader fell behind)`;
+  }
+  if (json) return toJson(e.cpu === undefined ? { map: e.map, value: e.value } : { map: e.map, cpu: e.cpu, value: e.value });
+  return `${e.map}: ${show(e.value)}`;
+}
+
+/** The maps of a loaded object worth printing at exit, each as its lines (empty maps print nothing). */
+export function mapReport(obj: LoadedObject, json: boolean): string[] {
+  const out: string[] = [];
+  for (const m of obj.maps.values()) {
+    if (m.spec.origin === "data" || NOT_PRINTED.has(m.spec.type)) continue;
+    const view = openMap(obj, m.name);
+    const types = mapBtfTypes(obj.spec, m.spec);
+    const value = (v: unknown) => (view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v);
+    if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
+      const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
+      let negative: number | bigint = 0;
+      for (const [k, v] of view.entries()) {
+        if (typeof k !== "number") continue;
+        if (k === NEGATIVE_SLOT) negative = value(v) as number;
+        else if (k < NEGATIVE_SLOT) counts[k] = value(v) as number;
+      }
+      if (!counts.some((c) => Number(c) > 0) && !(Number(negative) > 0)) continue;
+      if (json) {
+        const buckets = counts.flatMap((c, slot) => (Number(c) > 0 ? [{ bucket: slotLabel(slot), count: c }] : []));
+        out.push(toJson({ map: m.name, histogram: Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...buckets] : buckets }));
+      } else out.push(...formatHistogram(m.name, counts, { negative }).trimEnd().split("\n"), "");
+      continue;
+    }
+    let entries = [...view.entries()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
+    // An array map has every slot: only the ones written (non-zero) are news.
+    if (m.spec.type === MapType.ARRAY || m.spec.type === MapType.PERCPU_ARRAY) entries = entries.filter(([, v]) => !isZero(v));
+    if (entries.length === 0) continue;
+    // bpftrace's order: by value, largest last, when the values are numbers.
+    if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
+    if (json) out.push(toJson({ map: m.name, entries: entries.map(([key, v]) => ({ key, value: v })) }));
+    else {
+      for (const [k, v] of entries) out.push(`@${m.name}[${show(k)}]: ${show(v)}`);
+      out.push("");
+    }
+  }
+  return out;
+}
+
+/** JSON with bigints as exact numbers and raw bytes as hex strings. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `\u0000${v}` : v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v)).replace(
+    /"\\u0000(-?\d+)"/g,
+    "$1",
+  );
+}
+
+function show(v: unknown): string {
+  if (v instanceof Uint8Array) return `${v.length} bytes ${Buffer.from(v).toString("hex").replace(/(..)(?!$)/g, "$1 ")}`;
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  return inspect(v, { breakLength: Infinity, depth: 4, maxArrayLength: 64, maxStringLength: 256 });
+}
+
+function isZero(v: unknown): boolean {
+  if (typeof v === "number" || typeof v === "bigint") return Number(v) === 0;
+  if (v instanceof Uint8Array) return v.every((b) => b === 0);
+  if (Array.isArray(v)) return v.every(isZero);
+  if (v && typeof v === "object") return Object.values(v).every(isZero);
+  return v === "" || v === false;
+}
+
+function compare(a: number | bigint, b: number | bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

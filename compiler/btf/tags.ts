@@ -1,0 +1,42 @@
+// tsbpf's BTF declaration tags on `.maps` variables: what a map carries beyond its key and value, so that a
+// reader of any object (tsbpf's, or clang's with `__attribute__((btf_decl_tag("tsbpf:event=struct event")))`
+// on the map) decodes ring buffer records and perf samples by type and prints histograms as histograms.
+// The kernel and libbpf load objects with them unchanged (decl tags exist since Linux 5.16).
+import type { Btf } from "./parse.js";
+import { BtfKind } from "./types.js";
+
+/** `tsbpf:event=<C type name>`: the records of a ring buffer or perf event array are of this type. */
+export const EVENT_TAG = "tsbpf:event=";
+/** `tsbpf:histogram=log2`: an array map in the Histogram slot layout (runtime/loader/histogram.ts). */
+export const HISTOGRAM_TAG = "tsbpf:histogram=log2";
+
+export interface MapTags {
+  /** The BTF id of the event type, when tagged and found. */
+  event?: number;
+  histogram?: boolean;
+}
+
+/** The tags on variable `varId`, with the event type name resolved in the same BTF. */
+export function mapTags(btf: Btf, varId: number): MapTags {
+  const out: MapTags = {};
+  for (const t of btf.types()) {
+    if (t.kind !== BtfKind.DECL_TAG || t.type !== varId || t.componentIdx !== -1) continue;
+    if (t.name === HISTOGRAM_TAG) out.histogram = true;
+    else if (t.name.startsWith(EVENT_TAG)) out.event = typeByCName(btf, t.name.slice(EVENT_TAG.length).trim());
+  }
+  return out;
+}
+
+/** A type by its C spelling: `struct X`, `union X`, `enum X`, or a typedef or base type name. */
+function typeByCName(btf: Btf, name: string): number | undefined {
+  const m = /^(struct|union|enum)\s+(\S+)$/.exec(name);
+  const kinds = m
+    ? m[1] === "struct" ? [BtfKind.STRUCT] : m[1] === "union" ? [BtfKind.UNION] : [BtfKind.ENUM, BtfKind.ENUM64]
+    : [BtfKind.TYPEDEF, BtfKind.INT, BtfKind.STRUCT, BtfKind.UNION, BtfKind.FLOAT];
+  const bare = m ? m[2]! : name;
+  for (const kind of kinds) {
+    const t = btf.find(bare, kind);
+    if (t) return t.id;
+  }
+  return undefined;
+}

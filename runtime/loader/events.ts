@@ -1,0 +1,108 @@
+// Typed event streams: a loaded object's ring buffer or perf event array read as JS values.
+// Takes a `LoadedObject` and a map name; gives `EventReader`, which reads records through `RingBuffer` or
+// `PerfBuffer` and decodes each with the record type the object's BTF tags the map with (`tsbpf:event=...`,
+// compiler/btf/tags.ts: tsbpf's `RingBuf<T>`/`PerfEventArray<T>` emit it; a C object can carry it as
+// `btf_decl_tag`). Untagged maps, and records shorter than the type, give copies of the raw bytes.
+
+import { MapType } from "../sys/constants.js";
+import { codecFor, type Codec, type CodecOptions } from "./decode.js";
+import type { LoadedObject } from "./load.js";
+import { mapBtfTypes } from "./maps.js";
+import { PerfBuffer, type PerfBufferOptions } from "./perfbuf.js";
+import { RingBuffer } from "./ringbuf.js";
+
+/** One record (its decoded value, or its bytes when the map has no type), or a count of records the kernel dropped. */
+export type StreamEvent<T = unknown> =
+  | { kind: "event"; map: string; value: T | Uint8Array; cpu?: number }
+  | { kind: "lost"; map: string; count: number; cpu: number };
+
+export interface EventReaderOptions extends CodecOptions, PerfBufferOptions {
+  /** Ignore the map's type and give raw bytes. */
+  raw?: boolean;
+}
+
+/** Ring buffers and perf event arrays: the map types an EventReader reads. */
+export function isEventMap(type: number): boolean {
+  return type === MapType.RINGBUF || type === MapType.PERF_EVENT_ARRAY;
+}
+
+/** The codec for a map's records, when the object's BTF tags it with a type; undefined otherwise. */
+export function eventCodec(obj: LoadedObject, name: string, options: CodecOptions = {}): Codec | undefined {
+  const map = obj.map(name);
+  const types = mapBtfTypes(obj.spec, map.spec);
+  return types?.event === undefined ? undefined : codecFor(types.btf, types.event, options);
+}
+
+export class EventReader<T = unknown> implements AsyncIterable<StreamEvent<T>> {
+  /** The record type's C name, or undefined when records are raw bytes. */
+  readonly typeName: string | undefined;
+
+  private constructor(
+    readonly map: string,
+    private readonly source: { ring: RingBuffer } | { perf: PerfBuffer },
+    private readonly codec: Codec | undefined,
+  ) {
+    this.typeName = codec?.typeName;
+  }
+
+  /** Opens map `name` of `obj` (a ring buffer or a perf event array) for reading. */
+  static open<T = unknown>(obj: LoadedObject, name: string, options: EventReaderOptions = {}): EventReader<T> {
+    const map = obj.map(name);
+    const codec = options.raw ? undefined : eventCodec(obj, name, options);
+    if (map.spec.type === MapType.RINGBUF) return new EventReader<T>(name, { ring: RingBuffer.open(obj.sys, map.fd) }, codec);
+    if (map.spec.type === MapType.PERF_EVENT_ARRAY) return new EventReader<T>(name, { perf: PerfBuffer.open(obj.sys, map.fd, options) }, codec);
+    throw new Error(`map ${name} is not a ring buffer or a perf event array (type ${map.spec.type})`);
+  }
+
+  get isClosed(): boolean {
+    return "ring" in this.source ? this.source.ring.isClosed : this.source.perf.isClosed;
+  }
+
+  /** Hands every event available now to `handler`; gives the number of records (losses not counted). */
+  drain(handler: (event: StreamEvent<T>) => void): number {
+    const { map } = this;
+    if ("ring" in this.source) return this.source.ring.drainRaw((ring, offset, size) => handler({ kind: "event", map, value: this.decode(ring, offset, size) }));
+    return this.source.perf.drain({
+      sample: (data, cpu) => handler({ kind: "event", map, cpu, value: this.decode(data, 0, data.length) }),
+      lost: (count, cpu) => handler({ kind: "lost", map, count, cpu }),
+    });
+  }
+
+  /** Copies of the events available now. */
+  read(): StreamEvent<T>[] {
+    const out: StreamEvent<T>[] = [];
+    this.drain((e) => void out.push(e));
+    return out;
+  }
+
+  /** Waits (on a worker thread, in 100 ms slices) until records are available, the timeout passes or close(). */
+  wait(timeoutMs: number): Promise<boolean> {
+    return "ring" in this.source ? this.source.ring.wait(timeoutMs) : this.source.perf.wait(timeoutMs);
+  }
+
+  /** Events as they arrive, until close(). One consumer at a time. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<StreamEvent<T>> {
+    while (!this.isClosed) {
+      const got = this.read();
+      if (got.length > 0) yield* got;
+      else await this.wait(100);
+    }
+  }
+
+  /** Releases the reader (not the map, which its object owns), once a wait in flight has returned; idempotent. */
+  async close(): Promise<void> {
+    if ("ring" in this.source) await this.source.ring.closeAndWait();
+    else await this.source.perf.close();
+  }
+
+  /** For exit paths that cannot wait. */
+  closeSync(): void {
+    if ("ring" in this.source) this.source.ring.close();
+    else this.source.perf.closeSync();
+  }
+
+  private decode(bytes: Uint8Array, offset: number, size: number): T | Uint8Array {
+    const c = this.codec;
+    return c && size >= c.size ? (c.decode(bytes, offset) as T) : bytes.slice(offset, offset + size);
+  }
+}

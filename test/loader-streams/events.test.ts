@@ -1,0 +1,79 @@
+// Typed event streams: the `tsbpf:event=...` BTF tag of a ring buffer or perf event array (emitted by tsbpf's
+// RingBuf<T>/PerfEventArray<T>, written by hand in C with btf_decl_tag) makes EventReader decode each record
+// as that type; the readers a Session opens are released with it. Records come from socket filters run with
+// BPF_PROG_TEST_RUN; the compiler side is checked on the examples' objects.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { compile } from "../../compiler/index.js";
+import { BtfKind } from "../../compiler/btf/index.js";
+import { mapBtfTypes, objectBtf, openObject, type StreamEvent } from "../../runtime/loader/index.js";
+import { eventLine, toJson } from "../../cli/report.js";
+import { expectedEvent, mappingCount, needsKernel, openFdCount, run, withStreams, type Event } from "./support.js";
+
+test("ring buffer records of a tagged map decode to the tagged struct, and close with the session", needsKernel, async () => {
+  const fds = openFdCount();
+  const mappings = mappingCount();
+  await withStreams((obj, session) => {
+    const reader = session.events<Event>(obj, "rb");
+    assert.equal(reader.typeName, "struct event");
+    run(obj, "rb_output", 3);
+    const got = reader.read();
+    assert.deepEqual(got, [0, 1, 2].map((seq) => ({ kind: "event", map: "rb", value: expectedEvent(seq) })));
+    assert.deepEqual(reader.read(), [], "records are consumed once");
+  });
+  assert.equal(openFdCount(), fds);
+  assert.equal(mappingCount(), mappings);
+});
+
+test("perf event samples decode per CPU; raw: true gives the bytes", needsKernel, () =>
+  withStreams(async (obj, session) => {
+    const typed = session.events<Event>(obj, "events");
+    run(obj, "perf_output", 2);
+    const got = typed.read() as Extract<StreamEvent<Event>, { kind: "event" }>[];
+    assert.equal(got.length, 2);
+    got.sort((a, b) => (a.value as Event).seq - (b.value as Event).seq);
+    // BPF_PROG_TEST_RUN runs the program on the calling thread's CPU.
+    assert.deepEqual(got, [0, 1].map((seq, i) => ({ kind: "event", map: "events", cpu: got[i]!.cpu, value: expectedEvent(seq) })));
+    assert.equal(typeof got[0]!.cpu, "number");
+    await typed.close();
+    const raw = session.events(obj, "rb", { raw: true });
+    run(obj, "rb_output", 1);
+    const [record] = raw.read() as Extract<StreamEvent, { kind: "event" }>[];
+    assert.ok(record!.value instanceof Uint8Array);
+  }),
+);
+
+test("the compiler tags RingBuf<T> and PerfEventArray<T> with T, and a Histogram as one", () => {
+  const text = `import { tracepoint, RingBuf, PerfEventArray, Histogram, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+interface Hit { pid: u64; name: Str<8> }
+export const hits = new RingBuf<Hit>(4096);
+export const ids = new PerfEventArray<u64>();
+export const names = new RingBuf<Str<16>>(4096);
+export const sizes = new Histogram();
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output(1); sizes.record(3); return 0; });
+`;
+  const formats = { "syscalls/sys_enter_unlinkat": "name: sys_enter_unlinkat\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\nprint fmt: \"\"\n" };
+  const result = compile({ fileName: "tags.ts", text }, { tracepointFormats: formats });
+  assert.deepEqual(result.diagnostics, []);
+  const spec = openObject(result.object);
+  const btf = objectBtf(spec)!;
+  const types = (name: string) => mapBtfTypes(spec, spec.maps.find((m) => m.name === name)!)!;
+  const hit = btf.typeById(types("hits").event!);
+  assert.equal(hit.kind, BtfKind.STRUCT);
+  assert.equal(hit.name, "Hit");
+  assert.equal(btf.typeById(types("ids").event!).name, "u64");
+  assert.equal(btf.typeById(types("names").event!).name, "names_event");
+  assert.equal(types("sizes").histogram, true);
+  assert.equal(types("hits").histogram, undefined);
+});
+
+test("events print as one line each: inspected values, hex for raw bytes, JSON with exact 64-bit integers", () => {
+  const value = { pid: 7, big: 2n ** 64n - 1n, name: "rm" };
+  assert.equal(eventLine({ kind: "event", map: "hits", value }, false), "hits: { pid: 7, big: 18446744073709551615n, name: 'rm' }");
+  assert.equal(eventLine({ kind: "event", map: "hits", value, cpu: 1 }, true), '{"map":"hits","cpu":1,"value":{"pid":7,"big":18446744073709551615,"name":"rm"}}');
+  assert.equal(eventLine({ kind: "event", map: "raw", value: new Uint8Array([1, 0xab]) }, false), "raw: 2 bytes 01 ab");
+  assert.equal(eventLine({ kind: "lost", map: "hits", count: 3, cpu: 0 }, true), '{"map":"hits","cpu":0,"lost":3}');
+  assert.equal(toJson({ n: -5n, b: new Uint8Array([255]) }), '{"n":-5,"b":"ff"}');
+});
