@@ -111,8 +111,8 @@ for (const path of inputs) {
     if (!r) return t.skip("our own backend does not compile it");
     const ctxs = new Map(r.own.programs.map((p) => [p.name, contexts(p.section)]));
     const btf = path.startsWith(FIXTURES) ? vmlinuxBtf : undefined;
-    const own = await runAll(r.own.object, ctxs, btf);
-    const llvm = await runAll(r.llvm.object, ctxs, btf);
+    const own = await runAll(r.own.object, ctxs, { btf });
+    const llvm = await runAll(r.llvm.object, ctxs, { btf });
     for (const p of r.own.programs) {
       assert.deepEqual(llvm.get(p.name), own.get(p.name), `${p.name} differs\n${disassemblies(r, p.name)}`);
     }

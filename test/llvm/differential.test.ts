@@ -1,12 +1,14 @@
 // Differential test of the two backends: generated TypeScript probe files (random-probes.ts, a fixed
 // seed), each compiled by our own backend and through LLVM, every handler run in the VM on the same
-// pt_regs images; r0, printk lines and faults must agree. A disagreement prints the handler's source
-// and both disassemblies. Handlers are batched many to a file so that LLVM runs once per file.
+// pt_regs images; r0, printk lines and faults must agree, and so must every map's bytes after each
+// handler's runs (the handlers of a file share its maps, and run in the same order on both objects).
+// A disagreement prints the handler's source and both disassemblies. Handlers are batched many to a
+// file so that the frontend and LLVM run once per file.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compileBoth, disassemblies, noLlvm, runAll, words } from "./support.js";
-import { randomProbeFile } from "./random-probes.js";
+import { MAPS, randomProbeFile } from "./random-probes.js";
 import { Prng } from "../support/prng.js";
 
 const FILES = 10;
@@ -30,6 +32,7 @@ test(`${FILES * PER_FILE} generated probe programs give the same results through
   let programs = 0;
   let ownInsns = 0;
   let llvmInsns = 0;
+  let withMaps = 0;
   for (let f = 0; f < FILES; f++) {
     const seed = FIRST_SEED + f;
     const text = randomProbeFile(seed, PER_FILE);
@@ -38,8 +41,9 @@ test(`${FILES * PER_FILE} generated probe programs give the same results through
     assert.deepEqual(both.own.diagnostics, [], `${fileName} compiles with our own backend`);
     assert.deepEqual(both.llvm.diagnostics, []);
     const contexts = new Map(both.own.programs.map((p, i) => [p.name, inputs(seed * 1000 + i)]));
-    const own = await runAll(both.own.object, contexts, undefined, false);
-    const llvm = await runAll(both.llvm.object, contexts, undefined, false);
+    const maps = Object.keys(MAPS);
+    const own = await runAll(both.own.object, contexts, { verify: false, maps });
+    const llvm = await runAll(both.llvm.object, contexts, { verify: false, maps });
     for (const p of both.own.programs) {
       const l = both.llvm.programs.find((x) => x.name === p.name)!;
       ownInsns += p.insns.length;
@@ -51,11 +55,21 @@ test(`${FILES * PER_FILE} generated probe programs give the same results through
           `${p.name} of ${fileName} differs\nown:  ${JSON.stringify(own.get(p.name), big)}\nllvm: ${JSON.stringify(llvm.get(p.name), big)}\n${source}\n${disassemblies(both, p.name)}`,
         );
       }
+      const ownMaps = own.maps!.get(p.name)!;
+      const llvmMaps = llvm.maps!.get(p.name)!;
+      if (llvmMaps !== ownMaps) {
+        const start = text.indexOf(`export const ${p.name} =`);
+        const source = text.slice(start, text.indexOf("\n});", start) + 4);
+        const ownLines = ownMaps.split("\n");
+        const differing = llvmMaps.split("\n").flatMap((line, k) => (line === ownLines[k] ? [] : [`own:  ${ownLines[k]}`, `llvm: ${line}`]));
+        assert.fail(`maps differ after ${p.name} of ${fileName} (or an earlier handler that shares them)\n${differing.join("\n")}\n${source}\n${disassemblies(both, p.name)}`);
+      }
+      if (/\b(lookup|update|delete|increment|record)\(/.test(both.own.source.text.slice(both.own.source.text.indexOf(`export const ${p.name} =`)).split("\n});")[0]!)) withMaps++;
       programs++;
     }
   }
   assert.equal(programs, FILES * PER_FILE);
-  t.diagnostic(`instructions over ${programs} programs: own backend ${ownInsns}, LLVM ${llvmInsns}`);
+  t.diagnostic(`instructions over ${programs} programs: own backend ${ownInsns}, LLVM ${llvmInsns}; ${withMaps} programs use maps`);
 });
 
 function big(_key: string, value: unknown): unknown {

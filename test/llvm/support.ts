@@ -6,7 +6,8 @@
 import { compile, type CompileInput, type CompileOptions, type CompileResult } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 import { compileLowered, missingLlvm } from "../../compiler/llvm/index.js";
-import { simulate } from "../../runtime/test/index.js";
+import { simulate, type MapView } from "../../runtime/test/index.js";
+import { PerCpuArrayMap } from "../../runtime/vm/index.js";
 
 export const noLlvm = missingLlvm();
 
@@ -30,25 +31,58 @@ export interface Outcome {
   error?: string;
 }
 
+export interface RunOptions {
+  /** The kernel BTF CO-RE relocations resolve against. */
+  btf?: string;
+  /** Run the verifier model on load (default true). */
+  verify?: boolean;
+  /**
+   * Maps whose bytes are dumped after each program's runs (`maps` of the result, by program);
+   * the contexts of a program then run on CPUs 0, 1, 0, ... so that per-CPU values differ.
+   */
+  maps?: readonly string[];
+}
+
 /** Runs every named program of an object on each of its contexts, in the VM. */
-export async function runAll(object: Uint8Array, contexts: ReadonlyMap<string, readonly Uint8Array[]>, btf?: string, verify = true): Promise<Map<string, Outcome[]>> {
-  const sim = await simulate(object, { tier: "interpreter", btf, verify });
-  const out = new Map<string, Outcome[]>();
+export async function runAll(
+  object: Uint8Array,
+  contexts: ReadonlyMap<string, readonly Uint8Array[]>,
+  options: RunOptions = {},
+): Promise<Map<string, Outcome[]> & { maps?: Map<string, string> }> {
+  const sim = await simulate(object, { tier: "interpreter", btf: options.btf, verify: options.verify ?? true });
+  const out: Map<string, Outcome[]> & { maps?: Map<string, string> } = new Map();
+  const views = options.maps?.map((name) => sim.map(name));
+  if (views) out.maps = new Map();
   for (const [program, ctxs] of contexts) {
     out.set(
       program,
-      ctxs.map((ctx) => {
+      ctxs.map((ctx, n) => {
         sim.clearTrace();
         try {
-          const r = sim.run(program, ctx);
+          const r = sim.run(program, ctx, views ? { cpu: n % 2 } : {});
           return { r0: r.r0, trace: sim.trace() };
         } catch (e) {
           return { trace: sim.trace(), error: (e as Error).message.split("\n")[0] };
         }
       }),
     );
+    if (views) out.maps!.set(program, views.map(dumpMap).join("\n"));
   }
   return out;
+}
+
+/** A map's contents as bytes (padding included), one line: `name: key=value ...`, keys sorted, per-CPU values joined by `/`. */
+export function dumpMap(view: MapView): string {
+  const m = view.map;
+  const hex = (b: Uint8Array | readonly Uint8Array[] | undefined): string => (b === undefined ? "-" : b instanceof Uint8Array ? Buffer.from(b).toString("hex") : b.map(hex).join("/"));
+  let entries: [string, string][];
+  if (m instanceof PerCpuArrayMap) entries = Array.from({ length: m.maxEntries }, (_, i) => [String(i), hex(m.lookup(i))]);
+  else if ("entries" in m && typeof m.entries === "function") {
+    const list = (m.entries as () => [Uint8Array | number, Uint8Array | Uint8Array[]][])();
+    entries = list.map(([k, v]) => [typeof k === "number" ? String(k) : hex(k), hex(v)]);
+  } else throw new Error(`map ${view.name}: a ${m.type} map has no entries to dump`);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${view.name}: ${entries.map(([k, v]) => `${k}=${v}`).join(" ")}`;
 }
 
 /** Both disassemblies of one program, side by side in the failure message. */
