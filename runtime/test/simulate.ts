@@ -12,7 +12,7 @@ import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Dec
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
-import { kernelBtf } from "../loader/index.js";
+import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 
@@ -97,6 +97,7 @@ export class Simulation {
   private readonly arch: Arch;
   private readonly formats = new Map<string, TracepointLayout>();
   private readonly decoded = new WeakMap<SimProgram, Insn[]>();
+  private readonly codecs = new Map<string, Codec | undefined>();
   /** Attached programs by probed function, for firings that do not name a program. */
   private readonly kprobes = new Map<string, SimProgram[]>();
   private readonly kretprobes = new Map<string, SimProgram[]>();
@@ -312,14 +313,31 @@ export class Simulation {
   }
 
   /**
-   * Records a ring buffer or perf event array received since the last call, oldest first, as raw bytes
-   * (taking them, as a consumer would).
+   * Records a ring buffer or perf event array received since the last call, oldest first (taking them, as a
+   * consumer would), each decoded as `tsbpf run` decodes it: by the record type the map is tagged with in BTF
+   * (`RingBuf<T>`, `PerfEventArray<T>`, or `tsbpf:event=...` in C), else as raw bytes.
    */
-  events(name: string): Uint8Array[] {
+  events<T = unknown>(name: string): T[] {
+    const raw = this.rawEvents(name);
+    const codec = this.eventCodec(name);
+    return codec ? raw.map((b) => (b.length >= codec.size ? codec.decode(b) : b) as T) : (raw as T[]);
+  }
+
+  /** events() without decoding: each record's bytes. */
+  rawEvents(name: string): Uint8Array[] {
     const m = this.map(name).map;
     if (m instanceof RingBufMap) return m.consume();
     if (m instanceof PerfEventArray) return m.drain().map((r) => r.data);
     throw usage(`map ${name} is a ${m.type} map; events() reads ringbuf and perf_event_array maps`);
+  }
+
+  private eventCodec(name: string): Codec | undefined {
+    if (!this.codecs.has(name)) {
+      const spec = this.loaded.object.maps.find((m) => m.name === name);
+      const types = spec && mapBtfTypes(this.loaded.object, spec);
+      this.codecs.set(name, types?.event === undefined ? undefined : codecFor(types.btf, types.event));
+    }
+    return this.codecs.get(name);
   }
 
   /** A global variable's current value (.data, .bss, .rodata), decoded by its BTF type. */

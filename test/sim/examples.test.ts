@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate, SimulationError, ptRegs, parseFormat, tracepointRecord } from "../../runtime/test/index.js";
-import { needsVmlinux, UNLINKAT_FORMAT } from "./support.js";
+import { needsVmlinux, OPENAT_FORMAT, UNLINKAT_FORMAT } from "./support.js";
 
 const formats = { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT };
 
@@ -56,6 +56,21 @@ test("the tracepoint example: fields laid out per the format file, comm and pid 
   assert.equal(r.r0, 0n);
   assert.deepEqual(sim.trace(), ["unlinkat by rm pid = 77, dfd = -100, flags = 512"]);
   assert.match(sim.tracePipe()[0]!, /^\s+rm-77\s+\[000\] .+ bpf_trace_printk: unlinkat by rm pid = 77/);
+});
+
+test("opensnoop's ring buffer records arrive as OpenEvent objects, decoded as tsbpf run decodes them", async () => {
+  const sim = await simulate("examples/opensnoop.ts", { tracepointFormats: { "syscalls/sys_enter_openat": OPENAT_FORMAT } });
+  const filename = sim.kernel.userString("/etc/passwd");
+  sim.tracepoint("syscalls", "sys_enter_openat", { dfd: -100, filename, flags: 0x80000 }, { pid: 31, tgid: 30, comm: "cat", uid: 1000 });
+  sim.tracepoint("syscalls", "sys_enter_openat", { dfd: -100, filename: sim.kernel.faulting(undefined, { user: true }), flags: 0 }, { pid: 32, comm: "ls", uid: 0 });
+  assert.deepEqual(sim.events("events"), [
+    { pid: 30, uid: 1000, flags: 0x80000, comm: "cat", filename: "/etc/passwd" },
+    // A filename the kernel cannot read leaves the field as reserve() zeroed it.
+    { pid: 32, uid: 0, flags: 0, comm: "ls", filename: "" },
+  ]);
+  assert.deepEqual(sim.events("events"), [], "reading takes the records");
+  sim.tracepoint("syscalls", "sys_enter_openat", { dfd: 3, filename, flags: 0 });
+  assert.equal(sim.rawEvents("events")[0]!.length, 4 + 4 + 4 + 16 + 128, "rawEvents gives the record's bytes");
 });
 
 test("the tracepoint format comes from tracefs when it is mounted", { skip: process.getuid?.() === 0 ? false : "tracefs needs root" }, async () => {
