@@ -461,7 +461,7 @@ export function lower(
       if (!format) throw new Abort(); // reported before type checking
       if (params[0]) scope.set(paramSymbol(params[0]), { kind: "tpctx", format });
     } else {
-      if (!target) fail(call, Code.UnsupportedArch, "the compiler has no register layout for this architecture yet (x86_64 only)");
+      if (!target) fail(call, Code.UnsupportedArch, "the compiler has no register layout for this architecture (x86_64 and arm64 only): pass `--arch x86_64` or `--arch arm64`");
       const ret = kind === "kretprobe" || kind === "uretprobe";
       const max = ret ? 1 : target!.params.length;
       if (params.length > max) {

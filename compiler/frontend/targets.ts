@@ -2,8 +2,10 @@
 // Takes an architecture name; gives pt_regs byte offsets of the argument and return registers.
 // x86-64 offsets follow struct pt_regs in arch/x86/include/asm/ptrace.h (Linux 6.12): r15 r14 r13
 // r12 bp bx r11 r10 r9 r8 ax cx dx si di ..., 8 bytes each; arguments in di si dx cx r8 r9.
+// arm64's struct pt_regs (arch/arm64/include/asm/ptrace.h) starts with user_pt_regs: x0..x30, 8 bytes
+// each; arguments in x0..x7 (libbpf's PT_REGS_PARM1..8), the return value in x0.
 
-export type Arch = "x86_64";
+export type Arch = "x86_64" | "arm64";
 
 export interface Target {
   arch: Arch;
@@ -21,9 +23,16 @@ const X86_64: Target = {
   ret: 80,
 };
 
-export const TARGETS: Readonly<Record<string, Target>> = { x86_64: X86_64 };
+const ARM64: Target = {
+  arch: "arm64",
+  params: [0, 8, 16, 24, 32, 40, 48, 56],
+  ret: 0,
+};
 
-/** The target of the running Node process, or undefined when the compiler has no layout for it. */
+/** By the kernel's architecture name; `aarch64` (uname's name) is an alias. */
+export const TARGETS: Readonly<Record<string, Target>> = { x86_64: X86_64, arm64: ARM64, aarch64: ARM64 };
+
+/** The target of the running Node process, by the kernel's name (a name TARGETS lacks when there is no layout for it). */
 export function hostArch(): string {
-  return process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  return process.arch === "x64" ? "x86_64" : process.arch;
 }

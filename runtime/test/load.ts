@@ -44,6 +44,8 @@ export interface LoadOptions {
   globals?: Readonly<Record<string, CValue>>;
   /** Object name (prefix of global data map names); default from the file name. */
   name?: string;
+  /** The architecture whose pt_regs layout a TypeScript probe's arguments are compiled for (default: the host's). */
+  arch?: string;
 }
 
 export interface SimProgram {
@@ -82,12 +84,13 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
   } else ts = input;
   const name = options.name ?? (ts.fileName.split("/").pop() ?? "probe").replace(/\.[cm]?tsx?$/, "");
   const formats = options.tracepointFormats;
-  const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null]);
+  const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null, options.arch ?? null]);
   const hit = compiled.get(key);
   if (hit) return { bytes: hit, name };
   // The compiler loads TypeScript: only objects that need it pay for that.
   const { compile, formatDiagnostics } = await import("../../compiler/index.js");
   const result = compile(ts, {
+    arch: options.arch,
     tracefs: options.tracefs,
     tracepointFormat: formats ? (g, n) => formats[`${g}/${n}`] ?? formats[`${g}:${n}`] : undefined,
     vmlinuxBtf: typeof options.btf === "string" ? options.btf : undefined,

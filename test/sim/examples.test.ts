@@ -160,3 +160,23 @@ test("the uprobe example: libc's unlinkat by function or binary:function", async
   assert.deepEqual(sim.trace(), ["UPROBE unlinkat pid = 9, dfd = -100, flags = 512", "UPROBE unlinkat pid = 9, dfd = 3, flags = 0"]);
   assert.throws(() => sim.uretprobe("unlinkat"), /no uretprobe on unlinkat in the object/);
 });
+
+test("compiled for arm64, the uprobe example reads its arguments from x0..x2 of arm64's pt_regs", async () => {
+  const sim = await simulate("examples/unlink-uprobe.ts", { arch: "arm64" });
+  sim.uprobe("unlinkat", { args: [-100, sim.kernel.userString("/tmp/z"), 0x200], pid: 9 });
+  assert.deepEqual(sim.trace(), ["UPROBE unlinkat pid = 9, dfd = -100, flags = 512"]);
+  // The same object fired with x86-64's layout reads other registers: the layouts really differ.
+  const x86 = await simulate("examples/unlink-uprobe.ts", { arch: "x86_64" });
+  x86.uprobe("unlinkat", { args: [-100, 0n, 0x200], pid: 9 });
+  assert.deepEqual(x86.trace(), ["UPROBE unlinkat pid = 9, dfd = -100, flags = 512"]);
+  const crossed = await simulate(await readFileAsObject("arm64"), { arch: "x86_64" });
+  crossed.uprobe("unlinkat", { args: [-100, 0n, 0x200], pid: 9 });
+  assert.notDeepEqual(crossed.trace(), x86.trace());
+});
+
+async function readFileAsObject(arch: string): Promise<Uint8Array> {
+  const { compile } = await import("../../compiler/index.js");
+  const result = compile("examples/unlink-uprobe.ts", { arch });
+  assert.deepEqual(result.diagnostics, []);
+  return result.object;
+}
