@@ -172,6 +172,74 @@ export const programCases: Case[] = [
       if r1 != 0 goto loop
       exit`),
   },
+  // Loops whose counters the compiled tier's facts (runtime/vm/compiled/facts.ts) keep 32-bit, or must not.
+  {
+    name: "facts: counter crossing 2^32 carries into the upper half",
+    env: "plain",
+    insns: asm("r0 = 0\nr1 = 0xfffffff0 ll\nr2 = 0x100000010 ll\nl: r1 += 1\nr0 += r1\nif r1 != r2 goto l\nr0 ^= r1\nexit"),
+  },
+  {
+    name: "facts: 32-bit counter wraps below zero",
+    env: "plain",
+    insns: asm("r0 = 0\nw1 = 10\nl: r1 -= 3\nr0 += r1\nif w1 s> 0 goto l\nr0 += r1\nexit"),
+  },
+  {
+    name: "facts: signed 64-bit counter from a negative start",
+    env: "plain",
+    insns: asm("r0 = 0\nr1 = -5\nl: r1 += 1\nr0 += r1\nif r1 s< 20 goto l\nr0 += r1\nexit"),
+  },
+  {
+    name: "facts: JMP32 signed compare on a value with a nonzero upper half",
+    env: "plain",
+    insns: asm("r0 = 0\nr1 = 0x7fffffff00000005 ll\nl: r1 += 7\nr0 += r1\nif w1 s< 100 goto l\nr2 = r1\nr2 >>= 32\nr0 += r2\nexit"),
+  },
+  {
+    name: "facts: a product bounded by the loop condition, then one step past it",
+    env: "plain",
+    insns: asm("r0 = 0\nr1 = 1\nl: r1 *= 3\nr0 += r1\nif r1 < 0x7fffffff goto l\nr1 *= 3\nr0 += r1\nexit"),
+  },
+  {
+    name: "facts: counter incremented past 2^32 - 1 inside the loop body",
+    env: "plain",
+    insns: asm("r0 = 0\nw1 = -3\nl: r1 += 1\nr0 += 1\nr3 = r1\nr3 >>= 32\nif r3 == 0 goto l\nr0 += r1\nexit"),
+  },
+  {
+    name: "facts: nested loops with a diamond, masks and shifts",
+    env: "plain",
+    insns: asm(`
+      r0 = 0
+      r6 = 0
+    outer:
+      r7 = r6
+      r7 &= 0xff
+    inner:
+      r8 = r7
+      r8 <<= 3
+      if r8 > 500 goto big
+      r0 += r8
+      goto next
+    big:
+      r0 -= r8
+    next:
+      r7 += 1
+      if r7 <= 40 goto inner
+      r6 += 13
+      if r6 < 300 goto outer
+      exit`),
+  },
+  {
+    name: "facts: budget runs out in the middle of a proven 32-bit loop",
+    env: "plain",
+    insns: asm("r0 = 0\nr1 = 0\nl: r0 += r1\nr0 ^= 5\nr1 += 1\nif r1 < 1000 goto l\nexit"),
+    options: { budget: 1235 },
+    error: /budget of 1235 exhausted at instruction 3\b/,
+  },
+  {
+    name: "facts: a fault in the middle of a loop block names its pc",
+    env: "plain",
+    insns: asm("r0 = 0\nr1 = 0\nl: r1 -= 8\nr2 = r10\nr2 += r1\nr3 = *(u64 *)(r2 +0)\nr0 += r3\nif r1 s> -2000 goto l\nexit"),
+    error: /instruction 5: read of 8 bytes .*stack of frame 0/,
+  },
   { name: "self loop exhausts the budget", env: "plain", insns: asm("r0 = 0\nl: r0 += 1\ngoto l\nexit"), options: { budget: 1001 }, error: /budget of 1001/ },
   { name: "conditional self loop exhausts the budget", env: "plain", insns: asm("r0 = 0\nl: r0 += 1\nif r0 != 0 goto l\nexit"), options: { budget: 5000 }, error: /budget/ },
   { name: "budget exactly at the exit", env: "plain", insns: asm("r0 = 1\nr0 += 1\nr0 += 1\nexit"), options: { budget: 4 }, r0: 3n },

@@ -18,6 +18,7 @@
 import { REGION_BASE } from "../memory.js";
 import { F_AUX, F_HI, F_LO, F_OFF, F_SRC, F_DST, LoadedProgram, MAX_CALL_FRAMES, STACK_SIZE, STRIDE } from "../program.js";
 import { FRAME_WORDS } from "./runtime.js";
+import { type BlockShape, type State, type Val, addNoCarry, analyze, operand, subNoBorrow, topState, transfer } from "./facts.js";
 
 export type Mode = "fast" | "step";
 
@@ -101,36 +102,18 @@ interface Gen {
 // ---------------------------------------------------------------- ALU
 
 /**
- * Known values of the high halves inside a block (undefined: unknown). 32-bit results zero them,
- * so 64-bit operations mixing in such registers fold their high-half work away.
+ * ALU code for one instruction given the facts `st` before it (facts.ts): known upper halves fold
+ * 64-bit work away (32-bit results zero them), and ranges drop carries that cannot happen.
  */
-type Known = (number | undefined)[];
-
-/** ALU code for one instruction, updating `known` for its destination. */
-function alu(op: number, d: number, s: number, off: number, lo: number, hi: number, known: Known): string {
-  const x = (op & 8) !== 0;
-  const srcHi = x ? known[s] : hi;
-  const before = known[d];
-  const code = aluCode(op, d, s, off, lo, hi, srcHi);
-  // What the high half of dst is now, when it is a constant.
-  const cls = op & 7;
-  let after: number | undefined;
-  // Byte-order ops (0xd4 to LE and 0xdc to BE are ALU class) keep 64-bit results at width 64.
-  const isEnd = op === 0xd4 || op === 0xdc || op === 0xd7;
-  if ((cls === 4 && !isEnd) || op === 0x90 || op === 0x98 || op === 0xa0 || op === 0xa8 || op === 0xb8 || (isEnd && (lo === 16 || lo === 32))) after = 0;
-  else if (op === 0xd4) after = before;
-  else if (op === 0xb7 || op === 0xbf) after = srcHi;
-  else if ((op === 0x47 || op === 0x4f) && srcHi === 0) after = before;
-  else if ((op === 0xa7 || op === 0xaf) && srcHi === 0) after = before;
-  else if ((op === 0x57 || op === 0x5f) && srcHi === 0) after = 0;
-  else if ((op === 0x57 || op === 0x5f) && srcHi === -1) after = before;
-  else if (!x && (op === 0x37 || op === 0x97 || op === 0x77) && hi === 0 && before === 0) after = 0; // unsigned div/mod/rsh of a 32-bit value
-  known[d] = after;
+function alu(op: number, d: number, s: number, off: number, lo: number, hi: number, st: State): string {
+  const b = operand(st, op, s, lo, hi);
+  const code = aluCode(op, d, s, off, lo, hi, st[d]!, b);
   // Drop `hN = 0` when it already is.
-  return before === 0 ? code.replace(new RegExp(`(^| )h${d} = 0;`, "g"), "$1").trim() : code;
+  return st[d]!.hi === 0 ? code.replace(new RegExp(`(^| )h${d} = 0;`, "g"), "$1").trim() : code;
 }
 
-function aluCode(op: number, d: number, s: number, off: number, lo: number, hi: number, srcHi: number | undefined): string {
+function aluCode(op: number, d: number, s: number, off: number, lo: number, hi: number, a: Val, b: Val): string {
+  const srcHi = b.hi;
   const D = `l${d}`;
   const DH = `h${d}`;
   const x = (op & 8) !== 0;
@@ -144,9 +127,12 @@ function aluCode(op: number, d: number, s: number, off: number, lo: number, hi: 
     case 0x07:
     case 0x0f:
       if (!x && lo === 0 && hi === 0) return "";
-      return `t = (${D} + ${B}) | 0; ${DH} = (${DH}${srcHi === 0 ? "" : ` + ${BH}`} + ((t >>> 0) < (${D} >>> 0) ? 1 : 0)) | 0; ${D} = t;`;
+      if (addNoCarry(a, b)) return `${D} = (${D} + ${B}) | 0;` + (srcHi === 0 ? "" : ` ${DH} = (${DH} + ${BH}) | 0;`);
+      // The sum's lower half is below the addend's exactly when the addition carried.
+      return `t = (${D} + ${B}) | 0; ${DH} = (${DH}${srcHi === 0 ? "" : ` + ${BH}`} + ((t >>> 0) < ${BU} ? 1 : 0)) | 0; ${D} = t;`;
     case 0x17:
     case 0x1f:
+      if (subNoBorrow(a, b)) return `${D} = (${D} - ${B}) | 0;` + (srcHi === 0 ? "" : ` ${DH} = (${DH} - ${BH}) | 0;`);
       return `t = (${D} - ${B}) | 0; ${DH} = (${DH}${srcHi === 0 ? "" : ` - ${BH}`} - ((${D} >>> 0) < ${BU} ? 1 : 0)) | 0; ${D} = t;`;
     case 0x27:
     case 0x2f:
@@ -286,10 +272,27 @@ function shift64K(op: number, D: string, DH: string, n: number): string {
 
 // ---------------------------------------------------------------- jumps
 
-function cond(op: number, d: number, s: number, lo: number, hi: number): string {
+/** The condition of a conditional jump as a JavaScript expression, given the facts `st` before it. */
+function cond(op: number, d: number, s: number, lo: number, hi: number, st: State): string {
   const x = (op & 8) !== 0;
   const j = op & 0xf0;
   const al = `l${d}`;
+  if ((op & 7) === 5) {
+    // Both upper halves known: a 64-bit compare is an unsigned compare of the lower halves when
+    // they are equal, and decided by the upper halves alone otherwise.
+    const ah = st[d]!.hi;
+    const bh = x ? st[s]!.hi : hi;
+    if (ah !== undefined && bh !== undefined) {
+      if (j === 0x40) return (ah & bh) !== 0 ? "true" : cond(op + 1, d, s, lo, hi, st);
+      if (ah === bh) {
+        const jmp32: Record<number, number> = { 0x60: 0x20, 0x70: 0x30, 0xc0: 0xa0, 0xd0: 0xb0 };
+        return cond(((jmp32[j] ?? j) | (op & 8) | 6) & 0xff, d, s, lo, hi, st);
+      }
+      const gt = j === 0x60 || j === 0x70 || j === 0xc0 || j === 0xd0 ? ah > bh : ah >>> 0 > bh >>> 0;
+      const result = j === 0x10 ? false : j === 0x50 ? true : j === 0x20 || j === 0x30 || j === 0x60 || j === 0x70 ? gt : !gt;
+      return String(result);
+    }
+  }
   if ((op & 7) === 6) {
     const b = x ? `l${s}` : lit(lo);
     const au = `(${al} >>> 0)`;
@@ -448,7 +451,7 @@ function atomic(pc: number, op: number, d: number, s: number, off: number, aop: 
 // ---------------------------------------------------------------- blocks
 
 /** One straight-line instruction (never a terminator). */
-function straight(g: Gen, pc: number, known: Known): string {
+function straight(g: Gen, pc: number, st: State): string {
   const code = g.program.code;
   const at = pc * STRIDE;
   const op = code[at]!;
@@ -459,24 +462,16 @@ function straight(g: Gen, pc: number, known: Known): string {
   const hi = code[at + F_HI]!;
   const cls = op & 7;
   if (op === 0x18) {
-    known[d] = hi;
     return `l${d} = ${lit(lo)}; h${d} = ${lit(hi)};`;
   }
   if (op === 0x85) {
-    known[0] = undefined;
     const spill = [1, 2, 3, 4, 5].map((r) => `R[${2 * r}] = l${r}; R[${2 * r + 1}] = h${r};`).join(" ");
     return `${spill} pc = ${pc}; C.pc = ${pc}; hret(H[${code[at + F_AUX]!}](C)); l0 = X[0]; h0 = X[1]; cb = EMPTY;`;
   }
-  if (op === 0xc3 || op === 0xdb) {
-    known[0] = known[s] = undefined;
-    return atomic(pc, op, d, s, off, lo);
-  }
-  if (cls === 1) {
-    known[d] = (op & 0x18) !== 0x18 && (op & 0xe0) !== 0x80 ? 0 : undefined;
-    return load(g, pc, op, d, s, off);
-  }
+  if (op === 0xc3 || op === 0xdb) return atomic(pc, op, d, s, off, lo);
+  if (cls === 1) return load(g, pc, op, d, s, off);
   if (cls === 2 || cls === 3) return store(g, pc, op, d, s, off, lo, hi);
-  return alu(op, d, s, off, lo, hi, known);
+  return alu(op, d, s, off, lo, hi, st);
 }
 
 function jumpTo(g: Gen, target: number): string {
@@ -499,37 +494,52 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
     }
   }
   const g: Gen = { program, mode, blk, exitLabel: starts.length, r10Fast: !writesR10(program) };
+
+  // Block shapes: straight-line slots, the terminator (or the sentinel slot n) and the fall-through.
+  const shapes: BlockShape[] = starts.map((start) => {
+    const body: number[] = [];
+    let pc = start;
+    for (;;) {
+      if (pc >= n) return { start, body, term: pc };
+      const op = code[pc * STRIDE]!;
+      if (!isTerminator(op)) {
+        body.push(pc);
+        pc += op === 0x18 ? 2 : 1;
+        if (lead[pc] || pc > n) return { start, body, fall: pc };
+        continue;
+      }
+      const falls = isCond(op) || op === 0x68 || LD_PACKET.has(op);
+      return { start, body, term: pc, fall: falls ? pc + 1 : undefined };
+    }
+  });
+  // Facts at block starts (fast code only: step code is entered at any instruction).
+  let facts: (State | undefined)[] = [];
+  if (mode === "fast") {
+    const entries = [0, ...program.entries];
+    for (let pc = 0; pc < n; pc++) if (code[pc * STRIDE] === 0x60) entries.push(pc + 1);
+    facts = analyze(code, shapes, blk, entries, isCond);
+  }
   const out: string[] = [];
 
   for (let b = 0; b < starts.length; b++) {
-    const start = starts[b]!;
+    const { start, body: slots, term, fall } = shapes[b]!;
     const nextStart = b + 1 < starts.length ? starts[b + 1]! : -1;
+    const st = (facts[b] ?? topState()).slice();
     const body: string[] = [];
-    let count = 0;
-    let pc = start;
+    for (const pc of slots) {
+      body.push(straight(g, pc, st));
+      transfer(code, pc, st);
+    }
+    const count = slots.length + (term === undefined ? 0 : 1);
     let tail = ""; // the terminator's code
     let selfLoop: "" | "cond" | "always" = "";
-    let fall: number | undefined; // straight-line successor, if control can reach it
-    const known: Known = [];
-    for (;;) {
-      if (pc >= n) {
-        // The sentinel slot: running off the end.
-        count++;
-        tail = `pc = ${pc}; throw pastEnd(${pc});`;
-        break;
-      }
+    if (term !== undefined && term >= n) {
+      // The sentinel slot: running off the end.
+      tail = `pc = ${term}; throw pastEnd(${term});`;
+    } else if (term !== undefined) {
+      const pc = term;
       const at = pc * STRIDE;
       const op = code[at]!;
-      count++;
-      if (!isTerminator(op)) {
-        body.push(straight(g, pc, known));
-        pc += op === 0x18 ? 2 : 1;
-        if (lead[pc] || pc > n) {
-          fall = pc;
-          break;
-        }
-        continue;
-      }
       const d = code[at + F_DST]! >> 1;
       const s = code[at + F_SRC]! >> 1;
       const lo = code[at + F_LO]!;
@@ -538,12 +548,11 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
         if (aux === start && mode === "fast") selfLoop = "always";
         else if (aux !== nextStart) tail = jumpTo(g, aux);
       } else if (isCond(op)) {
-        const c = cond(op, d, s, lo, code[at + F_HI]!);
+        const c = cond(op, d, s, lo, code[at + F_HI]!, st);
         if (aux === start && mode === "fast") {
           selfLoop = "cond";
           tail = `if (${c}) continue; break;`;
         } else if (aux !== pc + 1) tail = `if (${c}) { ${jumpTo(g, aux)} }`;
-        fall = pc + 1;
       } else if (op === 0x95) {
         tail = exitFn(g);
       } else if (op === 0x60) {
@@ -556,20 +565,17 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
           jumpTo(g, aux);
       } else if (op === 0x68) {
         tail = `pc = ${pc}; if (tailCall(S, P, h2, l2, l3 >>> 0, ${pc})) { S.pc = 0; ret = 2; break main; }`;
-        fall = pc + 1;
       } else if (LD_PACKET.has(op)) {
         const size = (op & 0x18) === 0 ? 4 : (op & 0x18) === 0x08 ? 2 : 1;
         const offset = op >= 0x40 ? `(l${s} + ${lit(lo)}) | 0` : lit(lo);
         tail =
           `pc = ${pc}; pv = loadPacket(P, M, h6, l6, ${offset}, ${size}); ` +
           `if (pv < 0) { l0 = 0; h0 = 0; ${exitFn(g)} } l0 = pv | 0; h0 = 0;`;
-        fall = pc + 1;
       } else if (op === 0x00) {
         tail = `pc = ${pc}; throw pastEnd(${pc});`;
       } else {
         tail = `pc = ${pc}; throw notExecutable(${pc}, ${op});`;
       }
-      break;
     }
     const header =
       mode === "fast"
