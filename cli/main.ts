@@ -3,17 +3,34 @@
 // imported only when it runs, so commands that do not compile never load TypeScript.
 // yargs itself (with cliui, string-width and y18n, ~0.25 s to import) loads only when the
 // fast path below cannot take the command line: `run`, `load` and `compile` start without it.
+// Command modules come from the build's bundle when there is one (compiler/frontend/bundle.ts: one
+// script per command, from a V8 code cache) and are imported as ES modules otherwise (under tsx too).
 import type { Options } from "yargs";
-import type YargsParser from "yargs-parser";
-import { ExitCode, UserError } from "./exit-codes.js";
+import { openBundle } from "../compiler/frontend/bundle.js";
+import { saveCodeCaches } from "../compiler/frontend/code-cache.js";
+import type * as ExitCodes from "./exit-codes.js";
 
 type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
+type CommandModule = { handler: Handler };
+
+// One world of modules per process: the bundle's or the ES modules', so that classes (UserError) are one.
+const bundle = import.meta.url.endsWith(".js") ? openBundle() : undefined;
+
+/** A command module by its id under dist/ (the bundle's) or its import (ES modules). */
+async function load<T>(id: string, esm: () => Promise<T>): Promise<T> {
+  return bundle ? (bundle.require(id) as T) : esm();
+}
+
+const exitCodes = (): Promise<typeof ExitCodes> => load("cli/exit-codes.js", () => import("./exit-codes.js"));
 
 /** Wraps a lazily imported command so that every failure becomes one line and an exit code. */
-function run(load: () => Promise<{ handler: Handler }>) {
+function run(command: () => Promise<CommandModule>) {
   return async (argv: Record<string, unknown>) => {
+    const { ExitCode, UserError } = await exitCodes();
     try {
-      const { handler } = await load();
+      const { handler } = await command();
+      // Code caches missing for what this command loaded are written shortly after it starts, or at exit.
+      saveCodeCaches();
       process.exitCode = (await handler(argv)) ?? ExitCode.OK;
     } catch (error) {
       if (error instanceof UserError) {
@@ -32,7 +49,7 @@ function run(load: () => Promise<{ handler: Handler }>) {
 interface SimpleCommand {
   positional: string;
   options: Record<string, Options & { type: "string" | "number" | "boolean" }>;
-  load: () => Promise<{ handler: Handler }>;
+  load: () => Promise<CommandModule>;
 }
 
 const simple = {
@@ -44,7 +61,7 @@ const simple = {
       verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
     },
-    load: () => import("./commands/run.js"),
+    load: () => load("cli/commands/run.js", () => import("./commands/run.js")),
   },
   load: {
     positional: "file",
@@ -53,7 +70,7 @@ const simple = {
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
       verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
     },
-    load: () => import("./commands/load.js"),
+    load: () => load("cli/commands/load.js", () => import("./commands/load.js")),
   },
   compile: {
     positional: "file",
@@ -63,63 +80,88 @@ const simple = {
       arch: { choices: ["x86_64", "arm64"] as const, type: "string", describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" },
       backend: { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19)" },
     },
-    load: () => import("./commands/compile.js"),
+    load: () => load("cli/commands/compile.js", () => import("./commands/compile.js")),
   },
 } satisfies Record<string, SimpleCommand>;
 
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /**
- * A simple command's arguments as yargs would give them, parsed by yargs' own parser (yargs-parser) without
- * yargs; undefined for anything else (help, unknown or repeated options, a wrong choice, too few or too many
- * positionals), which yargs then handles and explains.
+ * A simple command's arguments as yargs would give them, for the plain forms only (`--name value`,
+ * `--name=value`, `-o value`, `--flag`, `--no-flag`, one positional); undefined for anything else (help,
+ * unknown or repeated options, a wrong choice or number, `--`, values that start with `-`, too few or too many
+ * positionals), which yargs then handles and explains. Parsed here because even yargs-parser costs 15-25 ms
+ * to import.
  */
-async function parseSimple(args: string[]): Promise<{ command: SimpleCommand; argv: Record<string, unknown> } | undefined> {
+function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: Record<string, unknown> } | undefined {
   const name = args[0] ?? "";
   const command: SimpleCommand | undefined = Object.hasOwn(simple, name) ? simple[name as keyof typeof simple] : undefined;
-  if (!command || args.some((a) => /^(-h|--help|--version)(=|$)/.test(a))) return undefined;
-  let parser: typeof YargsParser;
-  try {
-    parser = await yargsParser();
-  } catch {
-    return undefined;
+  if (!command) return undefined;
+  const flags = new Map<string, string>();
+  for (const [n, o] of Object.entries(command.options)) {
+    flags.set(`--${n}`, n);
+    if (typeof o.alias === "string") flags.set(o.alias.length === 1 ? `-${o.alias}` : `--${o.alias}`, n);
   }
-  const options = Object.entries(command.options);
-  const ofType = (type: string) => options.filter(([, o]) => o.type === type).map(([n]) => n);
-  const { argv, error } = parser.detailed(args.slice(1), {
-    boolean: ofType("boolean"),
-    number: ofType("number"),
-    string: ofType("string"),
-    alias: Object.fromEntries(options.flatMap(([n, o]) => (typeof o.alias === "string" ? [[n, o.alias]] : []))),
-    default: Object.fromEntries(options.flatMap(([n, o]) => (o.default !== undefined ? [[n, o.default]] : []))),
-    configuration: { "parse-positional-numbers": false },
-  });
-  if (error || argv._.length !== 1) return undefined;
-  const known = new Set(["_"]);
-  for (const [n, o] of options) for (const key of [n, ...(typeof o.alias === "string" ? [o.alias] : [])]) known.add(key).add(parser.camelCase(key));
-  if (Object.keys(argv).some((key) => !known.has(key))) return undefined;
-  for (const [n, o] of options) {
-    const value: unknown = argv[n];
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    let key = flags.get(flag);
+    let negated = false;
+    if (key === undefined && flag.startsWith("--no-")) {
+      key = flags.get(`--${flag.slice(5)}`);
+      negated = true;
+    }
+    if (key === undefined || Object.hasOwn(values, key)) return undefined;
+    const option = command.options[key as keyof typeof command.options] as SimpleCommand["options"][string];
+    if (negated && (option.type !== "boolean" || inline !== undefined)) return undefined;
+    let value: unknown;
+    if (option.type === "boolean") {
+      if (negated) value = false;
+      else if (inline === undefined) {
+        // `--json true` takes the word as the flag's value in yargs.
+        if (args[i + 1] === "true" || args[i + 1] === "false") return undefined;
+        value = true;
+      } else if (inline === "true" || inline === "false") value = inline === "true";
+      else return undefined;
+    } else {
+      const text = inline ?? args[++i];
+      if (text === undefined || (inline === undefined && text.startsWith("-"))) return undefined;
+      if (option.type === "number") {
+        if (!NUMBER.test(text)) return undefined;
+        value = Number(text);
+      } else {
+        if (option.choices && !(option.choices as readonly unknown[]).includes(text)) return undefined;
+        value = text;
+      }
+    }
+    values[key] = value;
+  }
+  if (positionals.length !== 1) return undefined;
+  const argv: Record<string, unknown> = { _: [name], [command.positional]: positionals[0], $0: "tsbpf" };
+  for (const [n, o] of Object.entries(command.options)) {
+    const value = Object.hasOwn(values, n) ? values[n] : o.default;
     if (value === undefined) continue;
-    // Arrays (a repeated option) and objects (dot notation) are yargs' to judge.
-    if (typeof value !== o.type || (o.choices && !(o.choices as readonly unknown[]).includes(value))) return undefined;
+    argv[n] = value;
+    if (typeof o.alias === "string") argv[o.alias] = value;
   }
-  return { command, argv: { ...argv, _: [name], [command.positional]: String(argv._[0]), $0: "tsbpf" } };
-}
-
-/** yargs-parser, resolved from yargs' own directory since it is yargs' dependency, not ours. */
-async function yargsParser(): Promise<typeof YargsParser> {
-  const { createRequire } = await import("node:module");
-  const { pathToFileURL } = await import("node:url");
-  const yargsMain = createRequire(import.meta.url).resolve("yargs");
-  const path = createRequire(yargsMain).resolve("yargs-parser");
-  return ((await import(pathToFileURL(path).href)) as { default: typeof YargsParser }).default;
+  return { command, argv };
 }
 
 const args = process.argv.slice(2);
-const fast = await parseSimple(args);
+const fast = parseSimple(args);
 if (fast) await run(fast.command.load)(fast.argv);
 
 // Everything else (help, usage errors, the other commands) goes through yargs.
 const yargs = fast ? undefined : (await import("yargs")).default;
+const { ExitCode } = await exitCodes();
 await yargs?.(args)
   .scriptName("tsbpf")
   .usage("$0 <command> [options]")
@@ -133,7 +175,7 @@ await yargs?.(args)
         .option("section", { type: "string", describe: "with --elf: the program section to run (default: the first)" })
         .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, default: "auto", describe: "which VM tier executes the program" })
         .option("budget", { type: "number", describe: "instruction budget (default 1,000,000)" }),
-    run(() => import("./commands/exec.js")),
+    run(() => load("cli/commands/exec.js", () => import("./commands/exec.js"))),
   )
   .command(
     "disasm <file>",
@@ -143,7 +185,7 @@ await yargs?.(args)
         .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
         .option("style", { choices: ["kernel", "llvm"] as const, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
         .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
-    run(() => import("./commands/disasm.js")),
+    run(() => load("cli/commands/disasm.js", () => import("./commands/disasm.js"))),
   )
   .command(
     "run <file>",
@@ -182,7 +224,7 @@ await yargs?.(args)
         .option("btf", { type: "string", describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
         .option("depth", { type: "number", describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
         .option("max-types", { type: "number", describe: "most types expanded in one file (default 200)" }),
-    run(() => import("./commands/btf.js")),
+    run(() => load("cli/commands/btf.js", () => import("./commands/btf.js"))),
   )
   .command(
     "verify [file]",
@@ -198,7 +240,7 @@ await yargs?.(args)
         .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })
         .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
         .option("log", { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" }),
-    run(() => import("./commands/verify.js")),
+    run(() => load("cli/commands/verify.js", () => import("./commands/verify.js"))),
   )
   .demandCommand(1, "Name a command; see --help.")
   .strict()

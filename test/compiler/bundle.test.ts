@@ -1,0 +1,114 @@
+// The start-up bundle (compiler/frontend/bundle-build.ts, bundle.ts): modules rewritten into factories must
+// behave as the ES modules they came from (every import and export form tsc emits, import(), import.meta),
+// the builder must refuse what the rewrite cannot keep exact, and a stale bundle must not be used.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, utimesSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { BundleError, buildBundle } from "../../compiler/frontend/bundle-build.js";
+import { openBundle } from "../../compiler/frontend/bundle.js";
+
+process.env.TSBPF_NO_CODE_CACHE = "1";
+
+function tree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), "tsbpf-bundle-test-"));
+  writeFileSync(join(root, "package.json"), '{ "type": "module" }\n');
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+const MODULES: Record<string, string> = {
+  "a/main.js": [
+    'import { readFileSync } from "node:fs";',
+    'import path from "node:path";',
+    'import * as lib from "../lib/index.js";',
+    'import def, { twice as double, Counter } from "../lib/util.js";',
+    'import {} from "../lib/types.js";',
+    'import "../lib/effect.js";',
+    "export const kind = typeof readFileSync;",
+    'export const joined = path.join("x", "y");',
+    "export function run() {",
+    "  const c = new Counter();",
+    "  c.add(double(2));",
+    '  return { def: def(), count: c.value, star: lib.twice(5), renamed: lib.thrice(1), ns: typeof lib.util, effect: globalThis.__tsbpfEffect, meta: import.meta.url.endsWith("/a/main.js"), constant: lib.LIMIT };',
+    "}",
+    "export async function later() {",
+    '  const m = await import("../lib/late.js");',
+    "  return m.late();",
+    "}",
+    "export default class Main {}",
+    "export { run as start };",
+  ].join("\n"),
+  "lib/index.js": ['export * from "./util.js";', 'export { twice as thrice } from "./util.js";', 'export * as util from "./util.js";', "export const LIMIT = 7;"].join("\n"),
+  "lib/util.js": [
+    "export function twice(x) { return 2 * x; }",
+    "export class Counter { value = 0; add(n) { this.value += n; } }",
+    "export default function () { return \"default\"; }",
+  ].join("\n"),
+  "lib/types.js": "export {};\n",
+  "lib/effect.js": "globalThis.__tsbpfEffect = (globalThis.__tsbpfEffect ?? 0) + 1;\n",
+  "lib/late.js": 'import { twice } from "./util.js";\nexport const late = () => twice(21);\n',
+};
+
+test("bundled modules behave as the ES modules they came from", async () => {
+  const root = tree(MODULES);
+  try {
+    const manifest = buildBundle(root, [
+      { name: "first", roots: ["a/main.js"] },
+      { name: "second", roots: ["lib/late.js"] },
+    ]);
+    assert.equal(manifest.modules["a/main.js"]?.chunk, "first");
+    assert.equal(manifest.modules["lib/late.js"]?.chunk, "second");
+    const esm = (await import(pathToFileURL(join(root, "a/main.js")).href)) as Record<string, (() => unknown) | unknown>;
+    const expected = { ...((esm.run as () => object)()), later: await (esm.later as () => Promise<number>)() };
+    delete (globalThis as Record<string, unknown>).__tsbpfEffect;
+    const bundle = openBundle(root);
+    assert.ok(bundle, "the bundle opens");
+    const m = bundle.require("a/main.js");
+    const got = { ...((m.run as () => object)()), later: await (m.later as () => Promise<number>)() };
+    assert.deepEqual(got, expected);
+    assert.deepEqual(got, { def: "default", count: 4, star: 10, renamed: 2, ns: "object", effect: 1, meta: true, constant: 7, later: 42 });
+    assert.equal(m.kind, "function");
+    assert.equal(m.joined, join("x", "y"));
+    assert.equal(m.start, m.run);
+    assert.equal(typeof m.default, "function");
+    // One instance per module: the dynamically imported module shares util.js with the static importers.
+    assert.equal(bundle.require("lib/index.js").twice, bundle.require("lib/util.js").twice);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a bundle whose source files changed is not used", () => {
+  const root = tree(MODULES);
+  try {
+    buildBundle(root, [{ name: "all", roots: ["a/main.js"] }]);
+    assert.ok(openBundle(root));
+    utimesSync(join(root, "lib/util.js"), new Date(), new Date(Date.now() + 5000));
+    assert.equal(openBundle(root), undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("the builder refuses what the rewrite cannot keep exact", () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["a rebindable export", { "m.js": "export let x = 1;\nexport function bump() { x++; }\n" }, /let\/var/],
+    ["an import cycle", { "m.js": 'import { b } from "./n.js";\nexport const a = 1;\n', "n.js": 'import { a } from "./m.js";\nexport const b = 2;\n' }, /cycle/],
+    ["top-level await", { "m.js": "export const x = await Promise.resolve(1);\n" }, /top-level await/],
+  ];
+  for (const [what, files, message] of cases) {
+    const root = tree(files);
+    try {
+      assert.throws(() => buildBundle(root, [{ name: "all", roots: ["m.js"] }]), (e: unknown) => e instanceof BundleError && message.test(e.message), what);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+});
