@@ -1,7 +1,10 @@
-// Runs every test/**/*.test.ts with node's own test runner (TypeScript through tsx).
-// Extra arguments narrow the run to files whose path contains one of them.
+// Runs every test/**/*.test.ts and examples/**/*.test.ts with node's own test runner (TypeScript
+// through tsx). Extra arguments narrow the run to files whose path contains one of them.
+// The example tests import "tsbpf/test" as a user's tests do. The package's exports point at dist/,
+// so a resolve hook sends tsbpf/test to the sources here: the tests need no build and test this tree.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { spawnSync } from "node:child_process";
 
 function findTests(dir) {
@@ -14,7 +17,12 @@ function findTests(dir) {
   return out;
 }
 
+const source = pathToFileURL("runtime/test/index.ts").href;
+const hook = `export function resolve(s, c, next) { return next(s === "tsbpf/test" ? ${JSON.stringify(source)} : s, c); }`;
+const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+
 const filters = process.argv.slice(2);
-const files = findTests("test").filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], { stdio: "inherit" });
+const files = [...findTests("test"), ...findTests("examples")].filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+const args = ["--import", "tsx", "--import", `data:text/javascript,${encodeURIComponent(register)}`, "--test", "--test-reporter=spec", ...files];
+const result = spawnSync(process.execPath, args, { stdio: "inherit" });
 process.exit(result.status ?? 1);

@@ -49,15 +49,18 @@ format:
 print fmt: "dfd: 0x%08lx, pathname: 0x%08lx, flag: 0x%08lx", ((unsigned long)(REC->dfd)), ((unsigned long)(REC->pathname)), ((unsigned long)(REC->flag))
 `;
 
+/** The fields every tracepoint record starts with, as format files list them. */
+const COMMON_FIELDS = `\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+`;
+
 /** The sys_enter_openat format of Linux 6.x on x86-64, so that tests run without tracefs. */
 export const OPENAT_FORMAT = `name: sys_enter_openat
 ID: 782
 format:
-\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
-\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
-\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
-\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
-
+${COMMON_FIELDS}
 \tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
 \tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
 \tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
@@ -65,4 +68,15 @@ format:
 \tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;
 
 print fmt: "dfd: 0x%08lx, filename: 0x%08lx, flags: 0x%08lx, mode: 0x%08lx", ((unsigned long)(REC->dfd)), ((unsigned long)(REC->filename)), ((unsigned long)(REC->flags)), ((unsigned long)(REC->mode))
+`;
+
+/** The sys_exit_unlinkat format of Linux 6.x on x86-64 (latency.ts times enter to exit). */
+export const UNLINKAT_EXIT_FORMAT = `name: sys_exit_unlinkat
+ID: 883
+format:
+${COMMON_FIELDS}
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:long ret;\toffset:16;\tsize:8;\tsigned:1;
+
+print fmt: "0x%lx", REC->ret
 `;
