@@ -9,7 +9,11 @@
 // type `const char[N]` per printk format (LLVM emits a `.rodata` DATASEC from them), and a
 // DICompositeType per kernel struct with the members read at the compiling kernel's offsets (CO-RE
 // access strings index these members; libbpf matches them by name against the running kernel).
+// BTF-defined maps are globals in `.maps` typed as clang types libbpf's `__uint`/`__type` macros
+// (see mapVariable), their key and value types spelled as our own backend spells them (typedefs
+// `u32` of `unsigned int`, ...), a Histogram tagged with compiler/btf/tags.ts's `btf_decl_tag`.
 
+import { HISTOGRAM_TAG } from "../btf/tags.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -21,6 +25,12 @@ export function mdString(s: string): string {
   }
   return out + '"';
 }
+
+/** The C types of the integer typedefs map keys and values use. */
+const C_INTS: Record<string, string> = {
+  u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
+  i8: "signed char", i16: "short", i32: "int", i64: "long long",
+};
 
 export interface DebugStruct {
   /** Metadata id of the DICompositeType. */
@@ -37,6 +47,7 @@ export class DebugInfo {
   private readonly locations = new Map<string, number>();
   private readonly globals: number[] = [];
   private readonly basic = new Map<string, number>();
+  private readonly typedefs = new Map<string, number>();
   readonly file: number;
   private readonly unit: number;
   private readonly subroutine: number;
@@ -131,8 +142,16 @@ export class DebugInfo {
   /** A value layout (map keys and values) as a debug type. */
   layout(l: Layout): number {
     switch (l.kind) {
-      case "int":
-        return this.basicType(`${l.type.signed ? "__s" : "__u"}${l.size * 8}`, l.size * 8, l.type.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+      case "int": {
+        // As object/btf.ts names them: `u32` a typedef of `unsigned int`, pointers as u64.
+        const name = `${l.type.ptr || !l.type.signed ? "u" : "i"}${l.type.bits}`;
+        let id = this.typedefs.get(name);
+        if (id === undefined) {
+          const base = this.basicType(C_INTS[name]!, l.size * 8, l.type.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+          this.typedefs.set(name, (id = this.add(`!DIDerivedType(tag: DW_TAG_typedef, name: ${mdString(name)}, file: !${this.file}, baseType: !${base})`)));
+        }
+        return id;
+      }
       case "str":
         return this.array(this.basicType("char", 8, "DW_ATE_signed_char"), l.size, 8);
       case "array":
@@ -154,8 +173,9 @@ export class DebugInfo {
 
   /**
    * A BTF-defined map as libbpf reads it: a global in `.maps` of an anonymous struct of pointers,
-   * `int (*type)[T]` for each `__uint(name, T)` and `K *key` for each `__type(key, K)`. Gives the
-   * DIGlobalVariableExpression and the number of pointer members.
+   * `int (*type)[T]` for each `__uint(name, T)` and `K *key` for each `__type(key, K)`; a Histogram
+   * carries `btf_decl_tag("tsbpf:histogram=log2")`. Gives the DIGlobalVariableExpression and the
+   * number of pointer members.
    */
   mapVariable(map: MapDef, line: number): { expr: number; members: number } {
     const int = this.basicType("int", 32, "DW_ATE_signed");
@@ -178,7 +198,8 @@ export class DebugInfo {
       this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(name)}, scope: !${node}, file: !${this.file}, baseType: !${type}, size: 64, offset: ${i * 64})`),
     );
     this.nodes[node] = `distinct !DICompositeType(tag: DW_TAG_structure_type, file: !${this.file}, line: ${line}, size: ${fields.length * 64}, elements: !{${members.map((m) => `!${m}`).join(", ")}})`;
-    const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(map.name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${node}, isLocal: false, isDefinition: true)`);
+    const tags = map.histogram ? `, annotations: !{!{!"btf_decl_tag", !${mdString(HISTOGRAM_TAG)}}}` : "";
+    const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(map.name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${node}, isLocal: false, isDefinition: true${tags})`);
     const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
     this.globals.push(expr);
     return { expr, members: fields.length };

@@ -2,7 +2,9 @@
 // fixture that our own backend compiles also compiles through LLVM (llc-19 or clang-19); both
 // objects load into the kernel (runtime/loader, BPF_PROG_LOAD per program, CO-RE resolved); in the
 // VM both give the same printk lines and return values on the same contexts. The LLVM object also
-// carries the TypeScript lines in its .BTF.ext and CO-RE records for kernel struct reads.
+// carries the TypeScript lines in its .BTF.ext and CO-RE records for kernel struct reads, and the
+// same BTF-defined maps (kinds, sizes, key and value types by name, the histogram tag); in the VM
+// the maps hold the same bytes after each program's runs.
 // Instruction counts of both backends are printed as test diagnostics.
 
 import { test } from "node:test";
@@ -10,7 +12,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BtfBuilder, BtfIntEncoding, BtfKind } from "../../compiler/btf/index.js";
+import { BtfBuilder, BtfIntEncoding, BtfKind, mapTags, type Btf } from "../../compiler/btf/index.js";
 import { readBpfObject } from "../../compiler/elf/index.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { openObject, loadObject } from "../../runtime/loader/index.js";
@@ -77,6 +79,43 @@ function contexts(section: string): Uint8Array[] {
   return patterns.map((p) => words(p.slice(0, size / 8), size));
 }
 
+/** Map types whose contents dumpMap() reads: hash, array, per-CPU hash and array, LRU hash. */
+const DUMPABLE = new Set([1, 2, 5, 6, 9]);
+
+/** A BTF type as C spells it, structs with their members (enough to tell two map types apart). */
+function cType(btf: Btf, id: number | undefined): string {
+  if (id === undefined) return "-";
+  const t = btf.typeById(id);
+  switch (t.kind) {
+    case BtfKind.TYPEDEF:
+    case BtfKind.INT:
+      return t.name;
+    case BtfKind.ARRAY:
+      return `${cType(btf, t.type)}[${t.nelems}]`;
+    case BtfKind.STRUCT:
+      return `struct ${t.name} { ${t.members.map((m) => `${cType(btf, m.type)} ${m.name} @${m.bitOffset / 8}`).join("; ")} }`;
+    default:
+      return `kind ${t.kind}`;
+  }
+}
+
+/** The object's BTF-defined maps as a loader and a reader of its BTF see them. */
+function mapShapes(bytes: Uint8Array): string[] {
+  const spec = openObject(bytes, { name: "tsbpf_llvm" });
+  const btf = parseBtf(readBpfObject(bytes).btf!);
+  return spec.maps.filter((m) => m.origin === "btf").map((m) => {
+    const variable = btf.find(m.name, BtfKind.VAR)!;
+    const def = btf.resolveType((variable as { type: number }).type);
+    const pointee = (name: string): number | undefined => {
+      const member = def.kind === BtfKind.STRUCT ? def.members.find((x) => x.name === name) : undefined;
+      const p = member && btf.resolveType(member.type);
+      return p?.kind === BtfKind.PTR ? p.type : undefined;
+    };
+    const tags = mapTags(btf, variable.id);
+    return `${m.name}: type ${m.type} key ${m.keySize} value ${m.valueSize} max ${m.maxEntries} flags ${m.flags} key type ${cType(btf, pointee("key"))} value type ${cType(btf, pointee("value"))}${tags.histogram ? " histogram" : ""}`;
+  });
+}
+
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
 
@@ -104,6 +143,8 @@ for (const path of inputs) {
     // CO-RE: the same struct members are relocated.
     const core = (x: { coreRelocations: { struct: string; member: string }[] }[]) => x.flatMap((p) => p.coreRelocations.map((c) => `${c.struct}.${c.member}`)).sort();
     assert.deepEqual(new Set(core(r.llvm.programs)), new Set(core(r.own.programs)));
+    // Maps: the same definitions, key and value types and tags.
+    assert.deepEqual(mapShapes(r.llvm.object), mapShapes(r.own.object));
   });
 
   test(`${path}: both objects give the same printk lines and return values in the VM`, { skip: noLlvm }, async (t) => {
@@ -111,10 +152,12 @@ for (const path of inputs) {
     if (!r) return t.skip("our own backend does not compile it");
     const ctxs = new Map(r.own.programs.map((p) => [p.name, contexts(p.section)]));
     const btf = path.startsWith(FIXTURES) ? vmlinuxBtf : undefined;
-    const own = await runAll(r.own.object, ctxs, { btf });
-    const llvm = await runAll(r.llvm.object, ctxs, { btf });
+    const maps = openObject(r.own.object, { name: "tsbpf_llvm" }).maps.filter((m) => m.origin === "btf" && DUMPABLE.has(m.type)).map((m) => m.name);
+    const own = await runAll(r.own.object, ctxs, { btf, maps });
+    const llvm = await runAll(r.llvm.object, ctxs, { btf, maps });
     for (const p of r.own.programs) {
       assert.deepEqual(llvm.get(p.name), own.get(p.name), `${p.name} differs\n${disassemblies(r, p.name)}`);
+      assert.equal(llvm.maps!.get(p.name), own.maps!.get(p.name), `maps differ after ${p.name}\n${disassemblies(r, p.name)}`);
     }
   });
 
