@@ -145,13 +145,15 @@ function adjustRegMinMax(env: Env, insn: Insn, op: number, alu64: boolean, x: bo
       }
       fail(env, `R${insn.dst} pointer ${opName} pointer prohibited`, insn.dst);
     }
-    // scalar += pointer: the result is the pointer moved by the scalar
+    // scalar += pointer: the result is the pointer moved by the scalar, whose range now matters
+    env.markPrecise(insn.dst);
     const off = copyReg(dst);
     rs[insn.dst] = copyReg(src);
     adjustPtr(env, insn, op, alu64, rs[insn.dst]!, src, off, insn.dst, false);
     return;
   }
   if (dst.type !== "scalar") {
+    if (x) env.markPrecise(insn.src);
     adjustPtr(env, insn, op, alu64, dst, dst, src, insn.dst, true);
     return;
   }

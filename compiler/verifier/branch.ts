@@ -5,6 +5,7 @@
 import { Class, JmpOp, Source, jmpOp, opClass, opSource, type Insn } from "../isa/index.js";
 import { type Env, checkRegRead, fail, regs } from "./env.js";
 import { type Bounds, boundsInvalid, constValue, isConstBounds, markUnbounded, syncBounds } from "./scalar.js";
+import { linkedLocations } from "./precision.js";
 import { AT_PKT_END, BEYOND_PKT_END, type Reg, type VState, allRegs, copyReg, copyState, curFrame, isPktPointer, isPointer, knownScalar } from "./state.js";
 import * as tn from "./tnum.js";
 import { u32, s32, U64_MAX } from "./tnum.js";
@@ -345,8 +346,16 @@ export function checkCondJmp(env: Env, insn: Insn): number {
   }
   const target = pc + insn.off + 1;
   const pred = branchTaken(dst, src, op, is32);
-  if (pred === 1) return target;
-  if (pred === 0) return pc + 1;
+  if (pred >= 0) {
+    // the path taken depends on the values that decided it
+    env.markPrecise(insn.dst);
+    if (x) env.markPrecise(insn.src);
+    return pred === 1 ? target : pc + 1;
+  }
+  if (dst.type === "scalar" && src.type === "scalar" && (dst.id || (x && src.id))) {
+    // refining one copy refines every linked one: precision must follow them all back
+    env.noteLinked(linkedLocations(env.cur, x ? [dst.id, src.id] : [dst.id]));
+  }
 
   const fall = env.cur;
   const jump = copyState(fall);

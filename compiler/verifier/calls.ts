@@ -60,13 +60,17 @@ function helperMemAccess(env: Env, regno: number, size: number, zeroOk: boolean,
       return;
     }
     default:
-      if (zeroOk && size === 0 && isNullConst(r)) return;
+      if (zeroOk && size === 0 && isNullConst(r)) {
+        env.markPrecise(regno);
+        return;
+      }
       fail(env, `R${regno} type=${typeName(r)} expected=fp, pkt, pkt_meta, map_key, map_value, mem`, regno);
   }
 }
 
 function checkSizeArg(env: Env, regno: number, zeroOk: boolean, meta: Meta, write: boolean): void {
   const r = regs(env)[regno]!;
+  env.markPrecise(regno);
   if (r.smin < 0n) fail(env, `R${regno} min value is negative, either use unsigned or 'var &= const'`, regno);
   if (r.umin === 0n && !zeroOk) fail(env, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`, regno);
   if (r.umax >= BigInt(MAX_VAR_OFF)) fail(env, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`, regno);
@@ -107,6 +111,7 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       return;
     case "mem_or_null":
       expectType(env, regno, r, isNullConst(r) || (MEM_TYPES.has(r.type) && !r.maybeNull), "fp, pkt, pkt_meta, map_key, map_value, mem or NULL");
+      if (isNullConst(r)) env.markPrecise(regno);
       return;
     case "size":
     case "size0": {
@@ -118,6 +123,7 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
     case "alloc_size0":
       expectType(env, regno, r, r.type === "scalar", "scalar");
       if (!tn.isConst(r.vo)) fail(env, `R${regno} is not a known constant'`, regno);
+      env.markPrecise(regno);
       meta.allocSize = Number(r.vo.value);
       return;
     case "ctx":
@@ -150,6 +156,8 @@ function constantKey(env: Env, key: Reg, keySize: number): bigint {
   let spills = 0;
   for (let i = slot & 7; i >= 0 && type(i) === STACK_SPILL; i--) spills++;
   if (spills !== keySize || !tn.isConst(spilled.vo)) return -1n;
+  // the lookup's result (never NULL) depends on the key's value
+  env.markPreciseSlot(key.frameno, spi);
   return spilled.vo.value;
 }
 
@@ -243,6 +251,7 @@ export function checkProgramExit(env: Env): void {
   const range = exitRange(env.progType, env.attachType);
   if (!range) return;
   if (r0.type !== "scalar") fail(env, `At program exit the register R0 is not a known value (${typeName(r0)})`, 0);
+  env.markPrecise(0);
   if (r0.smin < range[0] || r0.smax > range[1]) {
     const val = tn.isConst(r0.vo) ? `has value ${tn.s64(r0.vo.value)}` : `has smin=${r0.smin} smax=${r0.smax}`;
     fail(env, `At program exit the register R0 ${val} should have been in [${range[0]}, ${range[1]}]`, 0);

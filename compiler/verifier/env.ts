@@ -45,6 +45,17 @@ export interface Env {
    * when a whole aligned 8-byte slot is overwritten without looking at its old contents.
    */
   stackAccess(f: Frame, minOff: number, maxOff: number, pureWrite: boolean): void;
+  /**
+   * A check at the current instruction depends on the exact range of scalar register `regno` of
+   * the current frame: the checkpoints of this path mark where it came from precise (privileged only).
+   */
+  markPrecise(regno: number): void;
+  /** The same for a scalar spilled in stack slot `spi` of frame `frameno`. */
+  markPreciseSlot(frameno: number, spi: number): void;
+  /** History note of the current instruction: the stack slot its spill or fill used. */
+  noteStack(frameno: number, spi: number): void;
+  /** History note of the current branch: the scalars it refined together (linked copies). */
+  noteLinked(locations: number[]): void;
 }
 
 export const newId = (env: Env): number => ++env.idGen;

@@ -153,7 +153,7 @@ function checkStackBounds(env: Env, regno: number, r: Reg, off: number, size: nu
   growStack(env, frameOf(env, r), Number(-minOff));
 }
 
-function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: Reg | null, stImm: number | undefined): void {
+function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: Reg | null, valueReg: number, stImm: number | undefined): void {
   const slot = -off - 1;
   const spi = slot >> 3;
   const cur = env.cur.frames[env.cur.frames.length - 1]!;
@@ -163,11 +163,13 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
   if (value && off % 8 === 0 && value.type === "scalar" && env.privileged) {
     const fits = regWidth(value) <= size * 8;
     saveSpill(f, spi, value, size);
+    env.noteStack(f.frameno, spi);
     if (!fits) f.spilled[spi]!.id = 0;
     return;
   }
   if (!value && off % 8 === 0 && stImm !== undefined && env.privileged) {
     saveSpill(f, spi, knownScalar(BigInt(stImm)), size);
+    env.noteStack(f.frameno, spi);
     return;
   }
   if (value && isPointer(value)) {
@@ -178,14 +180,17 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
   }
   scrubSlot(f, spi);
   const zero = (value && isNullConst(value)) || (!value && stImm === 0);
+  // STACK_ZERO records the register's value: it must be the same on paths pruned here
+  if (zero && value) env.markPrecise(valueReg);
   const type = zero ? STACK_ZERO : STACK_MISC;
   for (let i = 0; i < size; i++) f.slotType[slot - i] = type;
 }
 
-function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, value: Reg | null, stImm: number | undefined): void {
+function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, value: Reg | null, valueReg: number, stImm: number | undefined): void {
   const minOff = Number(r.smin) + off;
   const maxOff = Number(r.smax) + off + size;
   const zero = (value && isNullConst(value)) || (!value && stImm === 0);
+  if (zero && value) env.markPrecise(valueReg);
   for (let i = minOff; i < maxOff; i++) {
     const slot = -i - 1;
     const spi = slot >> 3;
@@ -204,6 +209,8 @@ function stackReadFixed(env: Env, f: Frame, off: number, size: number, dst: numb
   const cur = env.cur.frames[env.cur.frames.length - 1]!;
   if (isSpilled(f, spi)) {
     const spilled = f.spilled[spi]!;
+    // a fill: what it loads follows from the spilled value (precision's history)
+    if (dst >= 0 && spilled.type === "scalar") env.noteStack(f.frameno, spi);
     let spillSize = 1;
     for (let i = 7; i > 0 && f.slotType[spi * 8 + i - 1] === STACK_SPILL; i--) spillSize++;
     if (size !== 8 || spillSize !== 8) {
@@ -302,9 +309,9 @@ export function markStackWritten(env: Env, regno: number, off: number, size: num
   else env.stackAccess(f, Number(r.smin) + off, Number(r.smax) + off + size, false);
   for (let i = 0; i < size; i++) {
     const at = Number(tn.s64(r.vo.value)) + off + i;
-    if (tn.isConst(r.vo)) stackWriteFixed(env, f, at, 1, null, undefined);
+    if (tn.isConst(r.vo)) stackWriteFixed(env, f, at, 1, null, -1, undefined);
   }
-  if (!tn.isConst(r.vo)) stackWriteVar(env, f, r, off, size, null, undefined);
+  if (!tn.isConst(r.vo)) stackWriteVar(env, f, r, off, size, null, -1, undefined);
 }
 
 const POINTER_KIND_STRICT = new Set(["ctx", "sock", "sock_common", "ptr_task"]);
@@ -384,11 +391,11 @@ export function checkMemAccess(
       if (tn.isConst(r.vo)) {
         const at = off + Number(tn.s64(r.vo.value));
         env.stackAccess(f, at, at + size, write && size === 8 && at % 8 === 0);
-        if (write) stackWriteFixed(env, f, at, size, value, opts.stImm);
+        if (write) stackWriteFixed(env, f, at, size, value, valueReg, opts.stImm);
         else stackReadFixed(env, f, at, size, valueReg);
       } else if (write) {
         env.stackAccess(f, Number(r.smin) + off, Number(r.smax) + off + size, false);
-        stackWriteVar(env, f, r, off, size, value, opts.stImm);
+        stackWriteVar(env, f, r, off, size, value, valueReg, opts.stImm);
       } else {
         if (valueReg < 0) fail(env, `variable offset stack pointer cannot be passed into helper function; var_off=${tnumText(r.vo)} off=${off} size=${size}`, regno);
         checkStackRange(env, regno, off, size, false, false, false);

@@ -48,12 +48,14 @@ function regsExact(o: Reg, c: Reg, ids: IdMap): boolean {
     o.u32max === c.u32max && o.s32min === c.s32min && o.s32max === c.s32max && ids.check(o.id, c.id) && ids.check(o.refId, c.refId);
 }
 
-function regSafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
+/** `imprecise`: privileged pruning, where a scalar no explored check depended on matches any scalar. */
+function regSafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, imprecise: boolean): boolean {
   if (exact) return regsExact(o, c, ids);
   if (o.type === "not_init") return true;
   if (o.type !== c.type) return false;
   switch (o.type) {
     case "scalar":
+      if (imprecise && !o.precise) return true;
       return ids.checkScalar(o.id, c.id) && rangeWithin(o, c) && tn.tnumIn(o.vo, c.vo);
     case "map_key":
     case "map_value":
@@ -71,6 +73,20 @@ function regSafe(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
   }
 }
 
+const fullSpill = (f: Frame, base: number): boolean => {
+  for (let i = 0; i < 8; i++) if (f.slotType[base + i] !== STACK_SPILL) return false;
+  return true;
+};
+
+/** Every byte initialised data, no spill (uninitialised bytes read as data for privileged loaders). */
+const plainData = (f: Frame, base: number): boolean => {
+  for (let i = 0; i < 8; i++) {
+    const t = f.slotType[base + i];
+    if (t !== STACK_MISC && t !== STACK_ZERO && t !== STACK_INVALID) return false;
+  }
+  return true;
+};
+
 function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: boolean, read: Uint8Array | null): boolean {
   for (let spi = 0; spi < 64; spi++) {
     if (read && !exact && !read[spi]) continue;
@@ -84,9 +100,11 @@ function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: b
     }
     if (oSpill && cSpill) {
       for (let i = 0; i < 8; i++) if (o.slotType[base + i] !== c.slotType[base + i]) return false;
-      if (!regSafe(o.spilled[spi]!, c.spilled[spi]!, ids, false)) return false;
+      if (!regSafe(o.spilled[spi]!, c.spilled[spi]!, ids, false, privileged)) return false;
       continue;
     }
+    // An imprecise 8-byte scalar spill covers any plain data: what it reads back is some scalar either way.
+    if (oSpill && privileged && !o.spilled[spi]!.precise && o.spilled[spi]!.type === "scalar" && fullSpill(o, base) && plainData(c, base)) continue;
     for (let i = 0; i < 8; i++) {
       const ot = o.slotType[base + i]!;
       const ct = c.slotType[base + i]!;
@@ -119,7 +137,7 @@ export function statesCover(old: VState, cur: VState, privileged: boolean, exact
     const cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite) return false;
     const mask = exact || f < old.frames.length - 1 ? 0x7ff : live;
-    for (let r = 0; r <= 10; r++) if ((mask & (1 << r)) !== 0 && !regSafe(of.regs[r]!, cf.regs[r]!, ids, exact)) return false;
+    for (let r = 0; r <= 10; r++) if ((mask & (1 << r)) !== 0 && !regSafe(of.regs[r]!, cf.regs[r]!, ids, exact, privileged)) return false;
     if (!stackSafe(of, cf, ids, exact, privileged, f === 0 ? mainRead : null)) return false;
   }
   return true;

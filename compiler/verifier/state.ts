@@ -57,6 +57,12 @@ export interface Reg extends Bounds {
   frameno: number;
   /** Subprogram a `func` pointer names. */
   subprog: number;
+  /**
+   * A scalar whose exact range mattered to a check on some explored path below a checkpoint
+   * (set only on checkpoint states, by backtracking: see precision.ts). Pruning compares only
+   * precise scalars.
+   */
+  precise: boolean;
 }
 
 export const STACK_INVALID = 0;
@@ -95,7 +101,7 @@ export function notInit(): Reg {
   const b = unknownBounds();
   return {
     vo: b.vo, smin: b.smin, smax: b.smax, umin: b.umin, umax: b.umax, s32min: b.s32min, s32max: b.s32max, u32min: b.u32min, u32max: b.u32max,
-    type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0,
+    type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0, precise: false,
   };
 }
 
@@ -132,6 +138,7 @@ export function setNotInit(r: Reg): void {
   r.memSize = 0;
   r.frameno = 0;
   r.subprog = 0;
+  r.precise = false;
 }
 
 export function setUnknown(r: Reg): void {
@@ -146,7 +153,7 @@ export function setKnown(r: Reg, v: bigint): void {
 
 export const copyReg = (r: Reg): Reg => ({
   vo: r.vo, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max,
-  type: r.type, maybeNull: r.maybeNull, off: r.off, id: r.id, refId: r.refId, range: r.range, map: r.map, memSize: r.memSize, frameno: r.frameno, subprog: r.subprog,
+  type: r.type, maybeNull: r.maybeNull, off: r.off, id: r.id, refId: r.refId, range: r.range, map: r.map, memSize: r.memSize, frameno: r.frameno, subprog: r.subprog, precise: r.precise,
 });
 
 export function newFrame(frameno: number, subprog: number, callsite: number): Frame {

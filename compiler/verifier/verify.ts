@@ -10,6 +10,7 @@ import { CfgError, checkStatic } from "./cfg.js";
 import { type Env, VerifierError, fail } from "./env.js";
 import { checkAtomic, checkLdx, checkSt, checkStx } from "./memory.js";
 import { liveRegs } from "./liveness.js";
+import { type HistoryNode, Precision, stackNote } from "./precision.js";
 import { statesCover } from "./prune.js";
 import { needsAttachTarget, resolveProgType } from "./progtypes.js";
 import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
@@ -47,11 +48,13 @@ export interface VerifyResult {
   log?: string[];
 }
 
-interface Checkpoint {
+interface Checkpoint extends HistoryNode {
   state: VState;
   /** Paths still being explored below this checkpoint. */
   branches: number;
   parent: Checkpoint | null;
+  /** Instructions executed from the parent checkpoint to this one (precision's history). */
+  trace: number[];
   hits: number;
   misses: number;
   /** Main-frame stack slots read after this checkpoint before being overwritten. */
@@ -65,6 +68,7 @@ interface Path {
   pc: number;
   parent: Checkpoint | null;
   written: Uint8Array;
+  trace: number[];
 }
 
 /** Checks `insns` the way the kernel's verifier would and reports the first violation. */
@@ -100,6 +104,10 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   // Stack read liveness for the main frame, as the kernel's REG_LIVE_READ/WRITTEN marks: a read
   // marks every checkpoint up the path until one whose segment overwrote the slot.
   let written: Uint8Array = new Uint8Array(STACK_SLOTS);
+  // Precision history of the current path since `parent`, and the note of the current instruction.
+  let trace: number[] = [];
+  let note = 0;
+  const precision = new Precision(insns);
   const markRead = (spi: number): void => {
     if (written[spi]) return;
     for (let c = parent; c && !c.read[spi]; c = c.parent) {
@@ -125,7 +133,30 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     log,
     pushBranch(state: VState, pc: number) {
       if (parent) parent.branches++;
-      stack.push({ state, pc, parent, written: written.slice() });
+      // The queued path continues after the current instruction (or repeats it, for a forked value).
+      const t = trace.slice();
+      if (pc !== env.pc) t.push(env.pc, note);
+      stack.push({ state, pc, parent, written: written.slice(), trace: t });
+    },
+    markPrecise(regno) {
+      if (!privileged || env.cur.frames[env.cur.frames.length - 1]!.regs[regno]?.type !== "scalar") return;
+      precision.begin(env.cur);
+      precision.wantReg(regno);
+      precision.run(trace, parent);
+    },
+    markPreciseSlot(frameno, spi) {
+      if (!privileged) return;
+      precision.begin(env.cur);
+      precision.wantSlot(frameno, spi);
+      precision.run(trace, parent);
+    },
+    noteStack(frameno, spi) {
+      note = stackNote(frameno, spi);
+    },
+    noteLinked(locations) {
+      if (locations.length < 2) return;
+      precision.linked.push(locations);
+      note = -precision.linked.length;
     },
     stackAccess(f, minOff, maxOff, pureWrite) {
       if (f !== env.cur.frames[0]) return;
@@ -173,6 +204,12 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
             if (statesCover(cp.state, env.cur, privileged, false, live[pc]!, cp.read)) {
               // The rest of this path reads what the explored one read.
               for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) markRead(spi);
+              // ... and relies on the values the explored one needed precisely.
+              if (privileged) {
+                precision.begin(env.cur);
+                precision.wantPreciseOf(cp.state, env.cur);
+                precision.run(trace, parent);
+              }
               cp.hits++;
               pruned = true;
               break;
@@ -184,11 +221,12 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           }
         }
         if (!pruned && list.length < MAX_CHECKPOINTS) {
-          const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
+          const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
           list.push(cp);
           explored.set(pc, list);
           parent = cp;
           written = new Uint8Array(STACK_SLOTS);
+          trace = [];
         }
       }
       let next: number | "exit";
@@ -197,7 +235,9 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         next = "exit";
       } else {
         if (log) log.push(`${pc}: ${lines[pc] ?? ""}`);
+        note = 0;
         next = step(env, insns[pc]!);
+        trace.push(pc, note);
       }
       if (next === "exit") {
         endPath();
@@ -207,6 +247,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         env.pc = path.pc;
         parent = path.parent;
         written = path.written;
+        trace = path.trace;
         continue;
       }
       env.pc = next;
