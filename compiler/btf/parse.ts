@@ -145,6 +145,8 @@ export class Btf {
   private readonly words: Uint32Array;
   /** Word index of each record. */
   private readonly offsets: Uint32Array;
+  /** Byte offset of the type section in `bytes`. */
+  private readonly typeStart: number;
   private readonly strings: StringTable;
   /** Strings of the base come first in the offset space. */
   private readonly strBase: number;
@@ -167,6 +169,7 @@ export class Btf {
     const strOff = dv.getUint32(16, le);
     const strLen = dv.getUint32(20, le);
     const typeStart = hdrLen + typeOff;
+    this.typeStart = typeStart;
     const strStart = hdrLen + strOff;
     if (typeStart + typeLen > bytes.length) throw new BtfError(`BTF: type section [${typeOff}, +${typeLen}) runs past the end`);
     if (strStart + strLen > bytes.length) throw new BtfError(`BTF: string section [${strOff}, +${strLen}) runs past the end`);
@@ -187,6 +190,13 @@ export class Btf {
     const n = this.offsets.length;
     this.typeCount = this.firstId + n;
     this.cache = new Array(n);
+  }
+
+  /** Byte offset in `bytes` of type `id`'s record (of this blob), for patching a copy in place. */
+  recordOffset(id: number): number {
+    this.check(id);
+    if (id < this.firstId) throw new BtfError(`BTF: type [${id}] belongs to the base`);
+    return this.typeStart + this.offsets[id - this.firstId]! * 4;
   }
 
   /** Bytes of string space this blob and its bases cover. */

@@ -3,6 +3,8 @@
 // a map or program: its reason line and the verifier log) and `AttachError` (a probe cannot be attached,
 // with a `reason` category the CLI maps to exit codes).
 
+import type { SourceLocation } from "./lines.js";
+
 /** The object cannot be turned into kernel objects: an unknown section name, a bad map definition, an unsupported relocation. */
 export class ObjectError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -13,6 +15,8 @@ export class ObjectError extends Error {
 
 /** The kernel refused a program (verifier rejection) or a map. */
 export class LoadError extends Error {
+  /** The source line (TypeScript for tsbpf objects, C for clang -g ones) of the instruction the verifier refused. */
+  readonly location: SourceLocation | undefined;
   constructor(
     message: string,
     /** The program or map that was refused. */
@@ -23,10 +27,11 @@ export class LoadError extends Error {
     readonly log: string,
     /** Errno name of the failed call ("EACCES", "EINVAL", "EPERM"). */
     readonly code: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; location?: SourceLocation },
   ) {
     super(message, options);
     this.name = "LoadError";
+    this.location = options?.location;
   }
 }
 

@@ -8,6 +8,8 @@ export * from "./relocate.js";
 export * from "./btf-maps.js";
 export * from "./core.js";
 export * from "./load.js";
+export * from "./btf-load.js";
+export * from "./lines.js";
 export * from "./attach.js";
 export * from "./elfsym.js";
 export * from "./trace.js";

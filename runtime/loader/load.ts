@@ -1,7 +1,9 @@
-// The kernel side of loading: maps created and filled, programs linked and loaded, all through `Sys`.
-// Takes a `Sys` and an `ObjectSpec`; gives a `LoadedObject` that owns every fd it created (maps, programs,
-// and the attachments made through it) and releases them all with `close()`. A refused program becomes a
-// `LoadError` carrying the verifier's reason line and its whole log; nothing stays open after a failure.
+// The kernel side of loading: the object's BTF loaded, maps created and filled, programs linked and loaded,
+// all through `Sys`. Takes a `Sys` and an `ObjectSpec`; gives a `LoadedObject` that owns every fd it created
+// (BTF, maps, programs, and the attachments made through it) and releases them all with `close()`. A refused
+// program becomes a `LoadError` carrying the verifier's reason line, the source line of the instruction it
+// refused (through the object's line info) and its whole log; nothing stays open after a failure.
+// BTF is optional, as in libbpf: a kernel that refuses it gets the object without it, and a warning.
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { MapType } from "../sys/constants.js";
@@ -11,6 +13,9 @@ import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./o
 import type { Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
+import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
+import { mapBtfTypes } from "./maps.js";
+import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
@@ -44,6 +49,10 @@ export class LoadedObject {
   readonly maps = new Map<string, LoadedMap>();
   readonly programs = new Map<string, LoadedProgram>();
   readonly attachments: Attachment[] = [];
+  /** The object's BTF in the kernel; undefined when the object has none or the kernel refused it. */
+  btfFd: number | undefined;
+  /** What was left out because the kernel refused it (BTF, a map's BTF types, a program's line info). */
+  readonly warnings: string[] = [];
   private closed = false;
 
   constructor(
@@ -131,6 +140,8 @@ export class LoadedObject {
     for (const a of this.attachments.splice(0).reverse()) attempt(() => a.close());
     for (const p of [...this.programs.values()].reverse()) attempt(() => this.sys.close(p.fd));
     for (const m of [...this.maps.values()].reverse()) attempt(() => this.sys.close(m.fd));
+    if (this.btfFd !== undefined) attempt(() => this.sys.close(this.btfFd!));
+    this.btfFd = undefined;
     this.programs.clear();
     this.maps.clear();
     if (errors.length > 0) throw errors[0];
@@ -150,15 +161,16 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
     const core = hasCoreRelocations(spec.raw) ? resolveCore(spec.raw, options.targetBtf ?? kernelBtf()) : undefined;
     const linked = spec.programs.filter((p) => !wanted || wanted.has(p.name)).map((p) => linkProgram(spec, p, core));
+    loaded.btfFd = loadBtf(sys, spec, loaded.warnings);
     const fds: number[] = [];
     for (const m of spec.maps) {
-      const fd = createMap(sys, m);
+      const fd = createMap(sys, spec, m, loaded);
       loaded.maps.set(m.name, { name: m.name, spec: m, fd });
       fds.push(fd);
       initializeMap(sys, m, fd);
     }
     for (const l of linked) {
-      const p = loadProgram(sys, spec, l, fds, options.logLevel ?? 0);
+      const p = loadProgram(sys, spec, l, fds, options.logLevel ?? 0, loaded);
       loaded.programs.set(p.name, p);
     }
     return loaded;
@@ -172,11 +184,35 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
   }
 }
 
-function createMap(sys: Sys, m: MapSpec): number {
+function loadBtf(sys: Sys, spec: ObjectSpec, warnings: string[]): number | undefined {
+  const data = kernelObjectBtf(spec);
+  if (!data) return undefined;
   try {
-    // A perf event array sized 0 gets one slot per possible CPU, as libbpf does.
-    const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
-    return sys.mapCreate({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, name: m.kernelName });
+    return sys.btfLoad({ data }).fd;
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    const reason = e instanceof BpfLoadError ? (verifierReason(e.log) ?? e.code) : e.code;
+    warnings.push(`the kernel refused the object's BTF (${reason}); loading without it, so verifier logs show no source lines`);
+    return undefined;
+  }
+}
+
+function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject): number {
+  // A perf event array sized 0 gets one slot per possible CPU, as libbpf does.
+  const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
+  const options = { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, name: m.kernelName };
+  const types = loaded.btfFd === undefined ? undefined : mapBtfTypes(spec, m);
+  try {
+    // Key and value types as libbpf passes them: both for a `.maps` map that declares both, the DATASEC for global data.
+    if (types && types.value !== undefined && (types.key !== undefined || types.variables)) {
+      try {
+        return sys.mapCreate({ ...options, btfFd: loaded.btfFd, btfKeyTypeId: types.key ?? 0, btfValueTypeId: types.value });
+      } catch (e) {
+        if (!(e instanceof SysError) || e.code === "EPERM") throw e;
+        loaded.warnings.push(`the kernel refused the BTF types of map ${m.name} (${e.code}); created it without them`);
+      }
+    }
+    return sys.mapCreate(options);
   } catch (e) {
     if (!(e instanceof SysError)) throw e;
     const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
@@ -196,30 +232,52 @@ const padded = (b: Uint8Array, size: number): Uint8Array => {
   return out;
 };
 
-function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly number[], logLevel: number): LoadedProgram {
+function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly number[], logLevel: number, loaded: LoadedObject): LoadedProgram {
   const p = l.spec;
   const insns = encodeProgram(l, fds);
+  const base = {
+    type: p.type,
+    insns,
+    license: spec.license,
+    name: kernelName(p.name),
+    expectedAttachType: p.expectedAttachType,
+    flags: p.flags,
+    kernVersion: spec.kernVersion,
+    logLevel,
+  };
+  const info = loaded.btfFd === undefined ? undefined : programBtfInfo(spec, l);
   try {
-    const { fd, log } = sys.progLoad({
-      type: p.type,
-      insns,
-      license: spec.license,
-      name: kernelName(p.name),
-      expectedAttachType: p.expectedAttachType,
-      flags: p.flags,
-      kernVersion: spec.kernVersion,
-      logLevel,
-    });
+    if (info) {
+      try {
+        const { fd, log } = sys.progLoad({ ...base, btfFd: loaded.btfFd, ...info });
+        return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
+      } catch (e) {
+        // Line info the kernel cannot use (a clang quirk, an older kernel) costs the lines, not the program.
+        if (!(e instanceof BpfLoadError) || !/func_info|line_info|BTF/i.test(verifierReason(e.log) ?? "")) throw e;
+        loaded.warnings.push(`the kernel refused the line info of program ${p.name} (${verifierReason(e.log)}); loaded it without`);
+      }
+    }
+    const { fd, log } = sys.progLoad(base);
     return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
   } catch (e) {
     if (e instanceof BpfLoadError) {
       const reason = verifierReason(e.log) ?? e.code;
       const what = e.code === "EPERM" && !e.log ? "refused (permission denied: loading BPF needs root or CAP_BPF)" : `rejected by the kernel's verifier: ${reason}`;
-      throw new LoadError(`program ${p.name} (section ${p.section}) was ${what}`, p.name, reason, e.log, e.code, { cause: e });
+      const location = rejectedAt(spec, l, e.log);
+      const at = location ? `\n  at ${formatLocation(location)}` : "";
+      throw new LoadError(`program ${p.name} (section ${p.section}) was ${what}${at}`, p.name, reason, e.log, e.code, { cause: e, location });
     }
     if (e instanceof SysError) throw new LoadError(`program ${p.name} (section ${p.section}) could not be loaded: ${e.message}`, p.name, e.code, "", e.code, { cause: e });
     throw e;
   }
+}
+
+/** The source line of the instruction the verifier stopped at: the last instruction its log shows. */
+function rejectedAt(spec: ObjectSpec, l: LinkedProgram, log: string): SourceLocation | undefined {
+  const insns = [...log.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)];
+  const last = insns.at(-1);
+  if (!last) return undefined;
+  return new SourceMap(l, lineInfo(spec)).at(Number(last[1]));
 }
 
 /** The verifier's reason: the last line of its log that is neither statistics nor a trace of instructions. */

@@ -27,8 +27,19 @@ export interface LinkedProgram {
   /** Entry program first, then each called sub-program once; map slots still hold no fd. */
   insns: Insn[];
   maps: MapReference[];
-  /** Where each function starts in `insns`: the entry at 0. */
-  functions: { name: string; start: number }[];
+  /** Where each function starts in `insns` (the entry at 0), and where it came from. */
+  functions: LinkedFunction[];
+}
+
+export interface LinkedFunction {
+  name: string;
+  /** First slot in the linked program. */
+  start: number;
+  /** Slots. */
+  length: number;
+  /** ELF section and first slot within it. */
+  section: string;
+  offset: number;
 }
 
 const key = (sectionIndex: number, slot: number): string => `${sectionIndex}:${slot}`;
@@ -44,7 +55,7 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
 
   const insns: Insn[] = [];
   const maps: MapReference[] = [];
-  const functions: { name: string; start: number }[] = [];
+  const functions: LinkedFunction[] = [];
   const placed = new Map<BpfProgram, number>();
   const pending: BpfProgram[] = [];
   // Slots whose imm becomes the distance to a function's start, filled once every function is placed.
@@ -66,7 +77,7 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
     const f = pending.shift()!;
     const start = insns.length;
     placed.set(f, start);
-    functions.push({ name: f.name, start });
+    functions.push({ name: f.name, start, length: f.insns.length, section: f.section, offset: f.offset });
     for (const insn of f.insns) insns.push({ ...insn });
     const coreSlots = core?.get(f.section);
     if (coreSlots) {

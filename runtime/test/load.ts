@@ -186,7 +186,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   for (const l of linked) {
     const p = l.spec;
     const encoded = encodeProgram(l, fds);
-    const source = new SourceMap(l, lines, object);
+    const source = new SourceMap(l, lines);
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
       const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs });

@@ -52,6 +52,13 @@ describe("loading into the running kernel", needsKernel, () => {
     const session = new Session(sys);
     try {
       const obj = session.loadFile(fixturePath("tracepoint"));
+      // The object's BTF went into the kernel with func and line info for the entry and its sub-program.
+      assert.deepEqual(obj.warnings, []);
+      assert.ok(obj.btfFd !== undefined);
+      const info = sys.progInfo(obj.program("on_unlinkat").fd);
+      assert.ok(info.btfId > 0);
+      assert.equal(info.nrFuncInfo, 2);
+      assert.ok(info.nrLineInfo > 2, `${info.nrLineInfo} line info records`);
       const pipe = session.tracePipe();
       const { attached } = obj.attachAll();
       assert.deepEqual(attached.map((a) => a.description), ["tracepoint syscalls:sys_enter_unlinkat"]);
@@ -133,13 +140,37 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+  it("a tsbpf object goes in with its BTF: the kernel's line info points at the TypeScript lines", async () => {
+    const { compile } = await import("../../compiler/index.js");
+    const session = new Session(sys);
+    try {
+      const obj = session.load(compile("examples/unlink-tracepoint.ts").object, { name: "unlink_t" });
+      assert.deepEqual(obj.warnings, []);
+      const info = sys.progInfo(obj.program("unlinkat").fd);
+      assert.ok(info.nrLineInfo > 0 && info.nrFuncInfo === 1);
+      const dump = spawnSync("bpftool", ["prog", "dump", "xlated", "id", String(info.id), "linum"], { encoding: "utf8" });
+      assert.equal(dump.status, 0, dump.stderr);
+      assert.match(dump.stdout, /; const pid = pidTgid\(\) >> 32; \[file:examples\/unlink-tracepoint\.ts line_num:7 line_col:\d+\]/);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("a verifier rejection carries the kernel's reason and log, and nothing of the object stays", () => {
     const progsBefore = new Set(listIds(sys, "prog"));
     const session = new Session(sys);
     try {
       assert.throws(
         () => session.loadFile(fixturePath("rejected")),
-        (e: unknown) => e instanceof LoadError && e.reason === "R0 invalid mem access 'map_value_or_null'" && e.log.includes("invalid mem access") && e.object === "no_null_check",
+        (e: unknown) =>
+          e instanceof LoadError &&
+          e.reason === "R0 invalid mem access 'map_value_or_null'" &&
+          e.log.includes("invalid mem access") &&
+          e.object === "no_null_check" &&
+          // The source line of the refused instruction, through the object's line info.
+          /rejected\.bpf\.c$/.test(e.location?.file ?? "") &&
+          e.location?.line === 16 &&
+          e.message.endsWith(`\n  at ${e.location.file}:16:${e.location.column}: return *v;`),
       );
     } finally {
       void session.close();
