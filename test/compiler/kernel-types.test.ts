@@ -1,0 +1,44 @@
+// compiler/frontend/kernel-types.ts: the lean StructReader the compiler looks kernel structs up with must give
+// exactly what the full BTF parser gives, on the running kernel's vmlinux (skipped without one) and on a
+// built blob with the cases that matter (anonymous unions of anonymous structs, bitfields, enums, typedefs).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { BtfBuilder, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
+import { StructReader, kernelStruct } from "../../compiler/frontend/kernel-types.js";
+
+function same(bytes: Buffer, names: string[]): void {
+  const lean = StructReader.open(bytes);
+  assert.ok(lean, "the blob is one StructReader reads");
+  const full = parseBtf(bytes);
+  for (const name of names) assert.deepEqual(kernelStruct(lean, name), kernelStruct(full, name), name);
+}
+
+test("StructReader finds and lays out structs as the BTF parser does (built blob)", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 });
+  const u16 = b.add({ kind: BtfKind.INT, name: "unsigned short", size: 2, encoding: 0, offset: 0, bits: 16 });
+  const pid = b.add({ kind: BtfKind.TYPEDEF, name: "pid_t", type: int });
+  const str = b.add({ kind: BtfKind.PTR, name: "", type: b.add({ kind: BtfKind.CONST, name: "", type: char }) });
+  const state = b.add({ kind: BtfKind.ENUM, name: "state", size: 4, signed: true, values: [{ name: "A", value: -1 }] });
+  const arr = b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: int, nelems: 16 });
+  const inner = b.add({ kind: BtfKind.STRUCT, name: "", size: 4, members: [{ name: "lo", type: u16, bitOffset: 0, bitfieldSize: 0 }, { name: "hi", type: u16, bitOffset: 16, bitfieldSize: 0 }] });
+  const self = b.reserve();
+  b.set(self, { kind: BtfKind.STRUCT, name: "thing", size: 64, kindFlag: true, members: [
+    { name: "pid", type: pid, bitOffset: 0, bitfieldSize: 0 },
+    { name: "name", type: str, bitOffset: 64, bitfieldSize: 0 },
+    { name: "comm", type: arr, bitOffset: 128, bitfieldSize: 0 },
+    { name: "", type: b.add({ kind: BtfKind.UNION, name: "", size: 4, members: [{ name: "", type: inner, bitOffset: 0, bitfieldSize: 0 }] }), bitOffset: 256, bitfieldSize: 0 },
+    { name: "flags", type: int, bitOffset: 288, bitfieldSize: 3 },
+    { name: "state", type: state, bitOffset: 320, bitfieldSize: 0 },
+    { name: "next", type: b.add({ kind: BtfKind.PTR, name: "", type: self }), bitOffset: 384, bitfieldSize: 0 },
+  ] });
+  b.add({ kind: BtfKind.UNION, name: "either", size: 4, members: [{ name: "i", type: int, bitOffset: 0, bitfieldSize: 0 }] });
+  same(Buffer.from(b.toBytes()), ["thing", "either", "missing", "int"]);
+});
+
+test("StructReader agrees with the BTF parser on the running kernel's structs", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
+  same(readFileSync("/sys/kernel/btf/vmlinux"), ["filename", "task_struct", "sock", "sock_common", "sk_buff", "file", "inode", "dentry", "path", "mm_struct", "cred", "pt_regs", "no_such_struct"]);
+});
