@@ -9,7 +9,7 @@
 // TSBPF_NO_CODE_CACHE=1 turns caching off. Any cache problem only costs speed.
 // This module is on every command's start-up path: node builtins only, nothing is done at import.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +35,13 @@ const pending: Pending[] = [];
 /** The cache file name of a script: `name` and `key` must identify its exact text; V8's version is added here. */
 export function cacheFileName(name: string, key: string): string {
   return `${name}-${key}-${process.version}-${process.arch}.v8`;
+}
+
+/** Whether a cache for `name` and `key` exists (in either directory), without reading it. */
+export function hasCache(name: string, key: string): boolean {
+  if (process.env.TSBPF_NO_CODE_CACHE) return false;
+  const file = cacheFileName(name, key);
+  return existsSync(join(userCacheDir(), file)) || existsSync(join(installCacheDir(), file));
 }
 
 /**

@@ -11,7 +11,7 @@ import { readFileSync, statSync } from "node:fs";
 import { Module, createRequire } from "node:module";
 import { dirname } from "node:path";
 import type * as TS from "typescript";
-import { compileCached, saveCodeCaches } from "./code-cache.js";
+import { compileCached, hasCache, saveCodeCaches } from "./code-cache.js";
 
 export function loadTypescript(): typeof TS {
   const require = createRequire(import.meta.url);
@@ -19,19 +19,31 @@ export function loadTypescript(): typeof TS {
   try {
     const file = require.resolve("typescript");
     const bytes = readFileSync(file);
-    // typescript.js is ASCII, and decoding ASCII as latin1 gives the same string in half the time of UTF-8.
-    const source = isAscii(bytes) ? bytes.toString("latin1") : bytes.toString("utf8");
     // The cache is only valid for this file (code-cache.ts adds V8's version). Named without node:crypto, which
     // costs 10-40 ms to load.
     const key = `${fnv1a(file)}-${bytes.length}-${Math.round(statSync(file).mtimeMs)}`;
-    const script = compileCached(Module.wrap(source), file, "typescript", key);
+    // typescript.js is ASCII, and decoding ASCII as latin1 gives the same string in half the time of UTF-8. A
+    // cache named "ascii" was made from this very file (same path, size and mtime) once it had been checked.
+    const ascii = hasCache("typescript-ascii", key) || isAscii(bytes);
+    const source = ascii ? bytes.toString("latin1") : bytes.toString("utf8");
+    const script = compileCached(Module.wrap(source), file, ascii ? "typescript-ascii" : "typescript", key);
     const module = { exports: {} as unknown };
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;
-    wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+    wrapper.call(module.exports, module.exports, requireFor(file), module, file, dirname(file));
     return module.exports as typeof TS;
   } catch {
     return require("typescript") as typeof TS;
   }
+}
+
+/**
+ * TypeScript's `require`, except that node:crypto (10-40 ms to load; TypeScript requires it while it starts, for
+ * SHA-256 hashes of build-info files the compiler never writes) loads only if a hash is asked for.
+ */
+function requireFor(file: string): NodeJS.Require {
+  const real = createRequire(file);
+  const lazyCrypto = { createHash: (...args: Parameters<typeof import("node:crypto").createHash>) => (real("crypto") as typeof import("node:crypto")).createHash(...args) };
+  return Object.assign((id: string): unknown => (id === "crypto" ? lazyCrypto : real(id)), real);
 }
 
 /** FNV-1a (32 bits) of a string's UTF-16 code units, as hex: tells installations apart in a file name. */
