@@ -52,6 +52,9 @@ interface SimpleCommand {
   load: () => Promise<CommandModule>;
 }
 
+/** `--backend` of compile, run and verify. */
+const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
+
 const simple = {
   run: {
     positional: "file",
@@ -60,6 +63,7 @@ const simple = {
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
       verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
+      backend: BACKEND_OPTION,
     },
     load: () => load("cli/commands/run.js", () => import("./commands/run.js")),
   },
@@ -78,7 +82,7 @@ const simple = {
       output: { alias: "o", type: "string", describe: "where to write the object (or, with --emit asm, the disassembly)" },
       emit: { choices: ["obj", "asm"] as const, type: "string", default: "obj", describe: "an ELF object, or the disassembly of every program" },
       arch: { choices: ["x86_64", "arm64"] as const, type: "string", describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" },
-      backend: { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19)" },
+      backend: BACKEND_OPTION,
     },
     load: () => load("cli/commands/compile.js", () => import("./commands/compile.js")),
   },
@@ -235,6 +239,7 @@ await yargs?.(args)
         .option("insns-hex", { type: "string", describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
         .option("prog-type", { type: "string", describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
         .option("program", { type: "string", describe: "with a file: check only this program (function name)" })
+        .option("backend", { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" })
         .option("map", { type: "string", array: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
         .option("unprivileged", { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" })
         .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })

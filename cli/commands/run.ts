@@ -1,4 +1,4 @@
-// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache]`: the main job. Compiles a probe file
+// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm]`: the main job. Compiles a probe file
 // (diagnostics exactly as `tsbpf compile` prints them, exit 3), or takes its object from the cache when neither
 // the file, the compiler nor the kernel changed (then TypeScript is never loaded); then loads, attaches and
 // streams bpf_printk output as `tsbpf load` does (../stream.ts), releasing everything on every exit path.
@@ -25,13 +25,15 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   // Before compiling: the compiler reads tracepoint formats from tracefs, and a non-root user should hear why first.
   preflight();
 
+  const backend = (argv.backend as string | undefined) ?? "own";
   const dir = useCache ? cacheDir(file) : undefined;
-  const key = objectKey(file, text);
+  // The backend is part of the key: the two backends' objects of one file are cached side by side.
+  const key = backend === "own" ? objectKey(file, text) : `${objectKey(file, text)}-${backend}`;
   let bytes = dir ? readCached(dir, key) : undefined;
   if (bytes) {
     if (verbose) log(`using the cached object ${objectPath(dir!, key)} (the compiler was not loaded)`);
   } else {
-    const compiled = await compileToObject(file, text, dir, key, verbose, log);
+    const compiled = await compileToObject(file, text, backend, dir, key, verbose, log);
     if (typeof compiled === "number") return compiled;
     bytes = compiled;
   }
@@ -46,7 +48,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 }
 
 /** Runs `tsbpf compile`'s own handler into the cache (or a temporary file): the object, or its exit code. */
-async function compileToObject(file: string, text: Buffer, dir: string | undefined, key: string, verbose: boolean, log: (line: string) => void): Promise<Uint8Array | number> {
+async function compileToObject(file: string, text: Buffer, backend: string, dir: string | undefined, key: string, verbose: boolean, log: (line: string) => void): Promise<Uint8Array | number> {
   const started = performance.now();
   const slot = dir ? reserve(dir, key) : undefined;
   const out = slot?.path ?? join(tmpdir(), `tsbpf-run-${process.pid}-${key}.bpf.o`);
@@ -54,7 +56,7 @@ async function compileToObject(file: string, text: Buffer, dir: string | undefin
   try {
     // Imported here: the compiler and TypeScript load only on a cache miss.
     const { handler: compile } = await import("./compile.js");
-    const code = await compile({ file, output: out, emit: "obj" });
+    const code = await compile({ file, output: out, emit: "obj", backend });
     if (code !== ExitCode.OK) return code;
     const bytes = readFileSync(out);
     // A file edited while it compiled must not be cached under the old text's key.

@@ -1,6 +1,7 @@
 // `tsbpf verify FILE` and `tsbpf verify --insns-hex HEX --prog-type TYPE`: runs the verifier model on a
-// TypeScript probe (compiled first), on any BPF ELF object (clang's too: each program linked with its
-// sub-programs and map slots filled as runtime/loader does, maps described from the object), or on raw
+// TypeScript probe (compiled first, by tsbpf's own backend or, with `--backend llvm`, through LLVM), on
+// any BPF ELF object (clang's too: each program linked with its sub-programs and map slots filled as
+// runtime/loader does, maps described from the object), or on raw
 // instructions. A rejection is explained by source line (from the object's line info), instruction,
 // register and reason. Exit 0 when every program is accepted, 3 when one is rejected.
 //
@@ -15,6 +16,7 @@ import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import { ObjectError, encodeProgram, hasCoreRelocations, kernelBtf, linkProgram, objectNameOf, openObject, resolveCore, type CoreResolutions, type ObjectSpec } from "../../runtime/loader/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
+import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { parseHexBytes } from "../input.js";
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
@@ -39,9 +41,18 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (argv.program !== undefined) options.programs = [argv.program as string];
   if (argv["prog-type"] !== undefined) options.progType = progTypeOrThrow(argv["prog-type"] as string);
 
+  const backend = (argv.backend as string | undefined) ?? "own";
+  if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
   let bytes: Uint8Array;
   if (/\.[cm]?ts$/.test(file)) {
-    const compiled = compile(file);
+    let compiled: ReturnType<typeof compile>;
+    try {
+      compiled = compile(file, { backend });
+    } catch (error) {
+      // No LLVM installed: the message names the package to install.
+      if (error instanceof LlvmToolchainError) throw new UserError(error.message);
+      throw error;
+    }
     if (compiled.diagnostics.length) {
       if (compiled.diagnostics.length === 1 && compiled.diagnostics[0]!.code === "TSBPF1000") throw new UserError(compiled.diagnostics[0]!.message);
       // The compiler runs the model too: its TSBPF20xx diagnostics are the rejections, in TypeScript terms.
@@ -51,6 +62,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     }
     bytes = compiled.object;
   } else {
+    if (backend !== "own") throw new UserError(`--backend ${backend} compiles a probe file (.ts), but ${file} is read as a BPF object, already compiled`);
     try {
       bytes = readFileSync(file);
     } catch (error) {
@@ -148,7 +160,7 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
       }
       report.error = { ...result.error, insn: disassembleAt(insns, result.error.pc), text: describeError(insns, result.error), code: `TSBPF${why.code}`, hint: why.sentence, ...(source ? { source } : {}), ...(why.expression ? { expression: why.expression } : {}) };
     }
-    if (result.log) report.log = kernelStyleLog(insns, result.log, positionOf);
+    if (result.log) report.log = kernelStyleLog(result.log, positionOf);
     programs.push(report);
   }
   return { accepted: programs.every((p) => p.accepted), programs };
@@ -191,23 +203,18 @@ function lineInfo(spec: ObjectSpec): (section: string, slot: number, fnStart: nu
   };
 }
 
-/** The model's log as the kernel prints it at log_level 2: `; source @ file:line` when the line changes, `pc: (code) insn`. */
-function kernelStyleLog(insns: readonly Insn[], log: readonly string[], positionOf: (pc: number) => SourcePosition | undefined): string[] {
+/** The model's log (the kernel's log_level 2 form) with `; source @ file:line` before an instruction whose source line differs from the last one's. */
+function kernelStyleLog(log: readonly string[], positionOf: (pc: number) => SourcePosition | undefined): string[] {
   const out: string[] = [];
   let last: SourcePosition | undefined;
   for (const line of log) {
-    const m = /^(\d+): (.*)$/.exec(line);
-    if (!m) {
-      out.push(line);
-      continue;
+    const m = /^(\d+): \([0-9a-f]{2}\) /.exec(line);
+    if (m) {
+      const pos = positionOf(Number(m[1]));
+      if (pos && (!last || pos.line !== last.line || pos.file !== last.file)) out.push(`; ${(pos.text ?? "").trim()} @ ${pos.file}:${pos.line}`);
+      last = pos;
     }
-    const pc = Number(m[1]);
-    const pos = positionOf(pc);
-    if (pos && (!last || pos.line !== last.line || pos.file !== last.file)) out.push(`; ${(pos.text ?? "").trim()} @ ${pos.file}:${pos.line}`);
-    last = pos;
-    const insn = insns[pc];
-    const isInsn = insn !== undefined && m[2] !== "safe" && m[2] === (disassembleAt(insns, pc) ?? "");
-    out.push(isInsn ? `${pc}: (${insn.code.toString(16).padStart(2, "0")}) ${m[2]}` : line);
+    out.push(line);
   }
   return out;
 }

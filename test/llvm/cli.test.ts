@@ -1,0 +1,103 @@
+// `--backend llvm` on the command line: `tsbpf verify` checks the object LLVM wrote, `tsbpf run` compiles
+// through LLVM and caches that object under its own key (beside our own backend's), and without LLVM on the
+// PATH verify and run stop with one sentence naming the package to install (exit 2), as compile does. The verify
+// checks call the command's handler in this process; the others start the real command line through tsx,
+// as test/e2e does, side by side (each start loads TypeScript, seconds on a loaded machine).
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { objectKey, objectPath } from "../../cli/cache.js";
+import { ExitCode, UserError } from "../../cli/exit-codes.js";
+import { handler as verify } from "../../cli/commands/verify.js";
+import { compile } from "../../compiler/index.js";
+import { INSTALL_HINT } from "../../compiler/llvm/index.js";
+import { readBpfObject } from "../../compiler/elf/index.js";
+import { missingRoot, missingTracefs } from "../../runtime/sys/index.js";
+import { noLlvm } from "./support.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const MAIN = join(ROOT, "cli/main.ts");
+const EXAMPLE = "examples/latency.ts";
+const noKernel = missingRoot() ?? missingTracefs();
+
+/** `tsbpf ARGS` from the repository root. */
+function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stderr })));
+}
+
+/** Standard output of `fn`, which writes to process.stdout. */
+async function captured(fn: () => Promise<unknown>): Promise<string> {
+  const write = process.stdout.write;
+  let out = "";
+  process.stdout.write = ((chunk: string | Uint8Array) => ((out += chunk.toString()), true)) as typeof process.stdout.write;
+  try {
+    await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+  return out;
+}
+
+describe("--backend llvm on the command line", { concurrency: true }, () => {
+  it("tsbpf verify --backend llvm checks the object LLVM wrote", { skip: noLlvm }, async () => {
+    let code: unknown;
+    const out = await captured(async () => (code = await verify({ file: join(ROOT, EXAMPLE), backend: "llvm", json: true })));
+    assert.equal(code, ExitCode.OK);
+    const report = JSON.parse(out) as { accepted: boolean; programs: { name: string; insns: number }[] };
+    assert.equal(report.accepted, true);
+    const sizes = (programs: { name: string; insns: { length: number } | number }[]) => programs.map((p) => [p.name, typeof p.insns === "number" ? p.insns : p.insns.length]);
+    const llvm = compile(join(ROOT, EXAMPLE), { backend: "llvm" });
+    const own = compile(join(ROOT, EXAMPLE));
+    assert.deepEqual(sizes(report.programs), sizes(llvm.programs));
+    assert.notDeepEqual(sizes(report.programs), sizes(own.programs), "the two backends' objects differ, so the check above tells them apart");
+  });
+
+  it("tsbpf verify --backend llvm refuses an object, which is already compiled", async () => {
+    await assert.rejects(
+      verify({ file: join(tmpdir(), "latency.bpf.o"), backend: "llvm" }),
+      (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && /^--backend llvm compiles a probe file \(\.ts\)/.test(e.message),
+    );
+  });
+
+  it("without LLVM on the PATH, verify and run --backend llvm name the package to install", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "tsbpf-no-llvm-"));
+    // (compile reports it the same way: run and verify take compile's error.)
+    const commands = [
+      ["verify", EXAMPLE, "--backend", "llvm"],
+      // run checks for root and tracefs before it compiles.
+      ...(noKernel ? [] : [["run", EXAMPLE, "--backend", "llvm", "--no-cache", "--duration", "1"]]),
+    ];
+    const results = await Promise.all(commands.map((args) => tsbpf(args, { PATH: empty })));
+    results.forEach((r, i) => {
+      const what = `${commands[i]![0]}: ${r.stderr}`;
+      assert.equal(r.status, ExitCode.USAGE, what);
+      assert.ok(r.stderr.startsWith("tsbpf: the LLVM backend needs LLVM 19"), what);
+      assert.ok(r.stderr.includes(INSTALL_HINT), what);
+    });
+  });
+
+  it("tsbpf run --backend llvm caches LLVM's object under its own key", { skip: noLlvm ?? noKernel ?? false }, async () => {
+    const cacheHome = mkdtempSync(join(tmpdir(), "tsbpf-llvm-cache-"));
+    const env = { XDG_CACHE_HOME: cacheHome };
+    const dir = join(cacheHome, "tsbpf");
+    const key = objectKey(EXAMPLE, readFileSync(join(ROOT, EXAMPLE)));
+    const llvmPath = objectPath(dir, `${key}-llvm`);
+    const cold = await tsbpf(["run", EXAMPLE, "--backend", "llvm", "--duration", "0.2", "--verbose"], env);
+    assert.equal(cold.status, 0, cold.stderr);
+    assert.ok(cold.stderr.includes(`cached as ${llvmPath}`), cold.stderr);
+    assert.equal(existsSync(objectPath(dir, key)), false, "our own backend's slot stays empty");
+    // LLVM's object: DWARF beside the BTF, which our own backend does not write.
+    assert.ok(readBpfObject(readFileSync(llvmPath)).elf.sections.some((s) => s.name === ".debug_info"));
+    const warm = await tsbpf(["run", EXAMPLE, "--backend", "llvm", "--duration", "0.2", "--verbose"], env);
+    assert.equal(warm.status, 0, warm.stderr);
+    assert.ok(warm.stderr.includes(`using the cached object ${llvmPath}`), warm.stderr);
+  });
+});
