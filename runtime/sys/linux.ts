@@ -283,7 +283,8 @@ export class LinuxSys implements Sys {
     }
   }
 
-  private progLoadOnce(o: ProgLoadOptions, level: number, logSize: number): ProgLoadResult {
+  /** A signal arriving while the verifier runs fails the load with EAGAIN; libbpf retries that up to five times, as here. */
+  private progLoadOnce(o: ProgLoadOptions, level: number, logSize: number, attempts = 5): ProgLoadResult {
     const log = level === LogLevel.NONE ? undefined : Buffer.alloc(logSize);
     const license = cString(o.license ?? "GPL");
     const fdArray = o.fdArray?.length ? Buffer.from(Int32Array.from(o.fdArray).buffer) : undefined;
@@ -314,8 +315,9 @@ export class LinuxSys implements Sys {
       // ENOSPC with a log: the buffer was too small; the kernel says how much it needed (log_true_size).
       const needed = a.getU32(140);
       if (log && e.errno === Errno.ENOSPC && needed > logSize && logSize < MAX_LOG_SIZE) {
-        return this.progLoadOnce(o, level, Math.min(needed, MAX_LOG_SIZE));
+        return this.progLoadOnce(o, level, Math.min(needed, MAX_LOG_SIZE), attempts);
       }
+      if (e.errno === Errno.EAGAIN && attempts > 1) return this.progLoadOnce(o, level, logSize, attempts - 1);
       throw new BpfLoadError("BPF_PROG_LOAD", e.errno, log ? decodeCString(log) : "");
     }
   }
