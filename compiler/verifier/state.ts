@@ -207,6 +207,8 @@ export function regString(r: Reg): string {
     if (tn.isConst(r.vo)) return b;
     return b ? `scalar(${b})` : "scalar()";
   }
+  // a stack pointer at a known offset prints as the kernel's fp-8
+  if (r.type === "fp" && tn.isConst(r.vo) && !r.id) return `fp${r.off + Number(tn.s64(r.vo.value))}`;
   const parts: string[] = [];
   if (r.id) parts.push(`id=${r.id}`);
   if (r.refId) parts.push(`ref_obj_id=${r.refId}`);

@@ -10,6 +10,7 @@ import { CfgError, checkStatic } from "./cfg.js";
 import { type Env, VerifierError, fail } from "./env.js";
 import { checkAtomic, checkLdx, checkSt, checkStx } from "./memory.js";
 import { liveRegs } from "./liveness.js";
+import { type FrameSnapshot, fullState, snapshot, touchedState, withState } from "./log.js";
 import { type HistoryNode, Precision, stackNote } from "./precision.js";
 import { statesCover } from "./prune.js";
 import { needsAttachTarget, resolveProgType } from "./progtypes.js";
@@ -28,7 +29,10 @@ export interface VerifyOptions {
   privileged?: boolean;
   /** BPF_PROG_LOAD prog_flags: BPF_F_STRICT_ALIGNMENT (1) forces aligned accesses. */
   flags?: number;
-  /** Record one line per processed instruction. */
+  /**
+   * Record the kernel's log_level 2 log: one line per processed instruction with the registers and
+   * stack slots it touched, the state where a queued path resumes, `safe` where one is pruned.
+   */
   log?: boolean;
   /** Stop after this many processed instructions (default 1,000,000, the kernel's limit). */
   limit?: number;
@@ -66,6 +70,8 @@ interface Checkpoint extends HistoryNode {
 interface Path {
   state: VState;
   pc: number;
+  /** The instruction that queued it. */
+  from: number;
   parent: Checkpoint | null;
   written: Uint8Array;
   trace: number[];
@@ -82,7 +88,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     const error: VerifyError = { pc, message };
     if (register !== undefined) error.register = register;
     if (state !== undefined) error.state = state;
-    log?.push(`${pc}: ${message}`);
+    log?.push(message);
     return { accepted: false, error, processed, ...(log ? { log } : {}) };
   };
   if (insns.length === 0) return reject(0, "empty program: BPF_PROG_LOAD needs at least one instruction", 0);
@@ -136,7 +142,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       // The queued path continues after the current instruction (or repeats it, for a forked value).
       const t = trace.slice();
       if (pc !== env.pc) t.push(env.pc, note);
-      stack.push({ state, pc, parent, written: written.slice(), trace: t });
+      stack.push({ state, pc, from: env.pc, parent, written: written.slice(), trace: t });
     },
     markPrecise(regno) {
       if (!privileged || env.cur.frames[env.cur.frames.length - 1]!.regs[regno]?.type !== "scalar") return;
@@ -173,12 +179,15 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   curFrame(env.cur).regs[1] = pointer("ctx");
   const limit = options.limit ?? COMPLEXITY_LIMIT;
   const lines: string[] = [];
+  // Where the current path resumed (log): its first instruction is preceded by its whole state.
+  let resumedFrom: number | null = null;
+  let states = 0;
   if (log) {
-    const text = disassemble(insns, {});
-    for (let i = 0, k = 0; i < insns.length; i++, k++) {
-      lines[i] = text[k] ?? "";
-      if (insns[i]!.code === Op.LDDW) i++;
+    for (const text of disassemble(insns, { indices: true })) {
+      const m = /^(\d+): /.exec(text);
+      if (m) lines[Number(m[1])] = text;
     }
+    log.push(`0:${fullState(curFrame(env.cur))}`);
   }
 
   /** A path ended (exit or pruned): checkpoints whose every path is done become usable for pruning. */
@@ -224,6 +233,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
           list.push(cp);
           explored.set(pc, list);
+          states++;
           parent = cp;
           written = new Uint8Array(STACK_SLOTS);
           trace = [];
@@ -231,14 +241,21 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       }
       let next: number | "exit";
       if (pruned) {
-        log?.push(`${pc}: safe`);
+        if (log) log.push(...(resumedFrom !== null ? ["", `from ${resumedFrom} to ${pc}: safe`] : [`${pc}: safe`]));
         next = "exit";
       } else {
-        if (log) log.push(`${pc}: ${lines[pc] ?? ""}`);
+        let before: FrameSnapshot | null = null;
+        if (log) {
+          if (resumedFrom !== null) log.push("", `from ${resumedFrom} to ${pc}:${fullState(curFrame(env.cur))}`);
+          log.push(lines[pc] ?? `${pc}:`);
+          before = snapshot(curFrame(env.cur));
+        }
         note = 0;
         next = step(env, insns[pc]!);
         trace.push(pc, note);
+        if (log && before && next !== "exit") log[log.length - 1] = withState(log[log.length - 1]!, touchedState(insns[pc]!, before, curFrame(env.cur)));
       }
+      resumedFrom = null;
       if (next === "exit") {
         endPath();
         const path = stack.pop();
@@ -248,6 +265,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         parent = path.parent;
         written = path.written;
         trace = path.trace;
+        resumedFrom = path.from;
         continue;
       }
       env.pc = next;
@@ -263,6 +281,11 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   }
   const depthError = checkStackDepth(insns, env);
   if (depthError) return reject(depthError.pc, depthError.message, env.processed);
+  if (log) {
+    let most = 0;
+    for (const list of explored.values()) most = Math.max(most, list.length);
+    log.push(`processed ${env.processed} insns (limit ${limit}) max_states_per_insn ${most} total_states ${states}`);
+  }
   return { accepted: true, processed: env.processed, ...(log ? { log } : {}) };
 }
 

@@ -141,7 +141,9 @@ test("clang objects: a map, a sub-program and printk are accepted by the CLI (--
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^count_unlinks \(tracepoint\/syscalls\/sys_enter_unlinkat, tracepoint\): accepted, \d+ instructions processed/m);
   assert.match(r.stdout, /^ {2}; __u64 \*n = bpf_map_lookup_elem\(&counts, &pid\); @ .*counts\.bpf\.c:14$/m);
-  assert.match(r.stdout, /^ {2}\d+: \(85\) call bpf_map_lookup_elem#1$/m);
+  assert.match(r.stdout, /^ {2}\d+: \(85\) call bpf_map_lookup_elem#1 +; frame1: R0_w=map_value_or_null\(id=\d+,ks=4,vs=8\)$/m);
+  assert.match(r.stdout, /^ {2}0: R1=ctx\(\) R10=fp0$/m);
+  assert.match(r.stdout, /^ {2}processed \d+ insns \(limit 1000000\)/m);
   assert.match(r.stdout, /^ {2}\d+: \(95\) exit$/m);
   if (!noKernel) assert.ok(kernelVerdict(readFileSync(obj), "counts").accepted);
 });

@@ -39,3 +39,34 @@ test("usage errors exit 2", () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown program type "nope"/);
 });
+
+test("--log: the kernel's log_level 2 form, each instruction with the registers and stack it touched", () => {
+  const text = "r0 = 0\nr2 = r10\nr2 += -8\n*(u64 *)(r2 + 0) = r0\ncall bpf_get_prandom_u32\nif r0 > 5 goto +1\nr0 = 1\nr0 = 0\nexit";
+  const r = cli("--insns-hex", hex(text), "--prog-type", "socket_filter", "--log");
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert.deepEqual(lines.slice(0, 6), [
+    "0: R1=ctx() R10=fp0",
+    "0: (b7) r0 = 0                        ; R0_w=0",
+    "1: (bf) r2 = r10                      ; R2_w=fp0 R10=fp0",
+    "2: (07) r2 += -8                      ; R2_w=fp-8",
+    "3: (7b) *(u64 *)(r2 +0) = r0          ; R0=0 R2=fp-8 fp-8=0",
+    "4: (85) call bpf_get_prandom_u32#7    ; R0_w=scalar()",
+  ]);
+  assert.match(lines[6]!, /^5: \(25\) if r0 > 0x5 goto pc\+1 {9};.*R0=scalar\(.*umax=5/);
+  assert.ok(lines.includes("8: (95) exit"));
+  // the queued side of the branch resumes at 7, where the explored state covers it
+  assert.ok(lines.includes("from 5 to 7: safe"), r.stdout);
+  assert.match(r.stdout, /^processed 10 insns \(limit 1000000\) max_states_per_insn \d+ total_states \d+$/m);
+  assert.match(r.stdout, /^accepted: 10 instructions processed$/m);
+});
+
+test("--log: a resumed path starts with its whole state; a rejection ends the log with the reason", () => {
+  const text = "call bpf_get_prandom_u32\nr6 = 8\nif r0 != 0 goto +1\nr6 = -8\nr1 = r10\nr1 += r6\nr2 = 0\n*(u64 *)(r1 - 8) = r2\nr0 = 0\nexit";
+  const r = cli("--insns-hex", hex(text), "--prog-type", "socket_filter", "--log", "--json");
+  assert.equal(r.status, 3);
+  const { log } = JSON.parse(r.stdout) as { log: string[] };
+  assert.ok(log.includes("from 2 to 4: R0=scalar(umin=1) R6=8 R10=fp0"), log.join("\n"));
+  assert.ok(log.includes("5: (0f) r1 += r6                      ; R1_w=fp8 R6=8"), log.join("\n"));
+  assert.match(log.at(-1)!, /^invalid write to stack R1 off=0 size=8/);
+});

@@ -388,10 +388,19 @@ function stackOffset(g: Gen, base: number, off: number, size: number): number | 
   return o >= 0 && o + size <= STACK_SIZE ? o : undefined;
 }
 
+/** Host byte order: the frame's Int32Array view reads little-endian words only on little-endian hosts. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Index into the frame's Int32Array view (`sw`) of an aligned 4- or 8-byte frame access, if it is one. */
+const stackWord = (so: number | undefined, size: number): number | undefined =>
+  so !== undefined && size >= 4 && so % 4 === 0 && LITTLE_ENDIAN ? so / 4 : undefined;
+
 function load(g: Gen, pc: number, op: number, d: number, s: number, off: number): string {
   const size = SIZE[op & 0x18]!;
   const signed = (op & 0xe0) === 0x80;
   const so = stackOffset(g, s, off, size);
+  const w = stackWord(so, size);
+  if (w !== undefined) return size === 8 ? `l${d} = sw[${w}]; h${d} = sw[${w + 1}];` : `l${d} = sw[${w}]; h${d} = ${signed ? `l${d} >> 31` : "0"};`;
   const dv = so === undefined ? "cdv" : "sdv";
   const by = so === undefined ? "cb" : "sb";
   const o = so === undefined ? "v" : String(so);
@@ -417,6 +426,8 @@ function store(g: Gen, pc: number, op: number, d: number, s: number, off: number
   const vl = imm ? lit(lo) : `l${s}`;
   const vh = imm ? lit(hi) : `h${s}`;
   const so = stackOffset(g, d, off, size);
+  const w = stackWord(so, size);
+  if (w !== undefined) return size === 8 ? `sw[${w}] = ${vl}; sw[${w + 1}] = ${vh};` : `sw[${w}] = ${vl};`;
   const dv = so === undefined ? "cdv" : "sdv";
   const by = so === undefined ? "cb" : "sb";
   const o = so === undefined ? "v" : String(so);
@@ -476,6 +487,55 @@ function straight(g: Gen, pc: number, st: State): string {
 
 function jumpTo(g: Gen, target: number): string {
   return `L = ${g.blk[target]}; continue main;`;
+}
+
+/** Whether the straight-line instruction at `pc` may write register `r`. */
+function writes(code: Int32Array, pc: number, r: number): boolean {
+  const at = pc * STRIDE;
+  const op = code[at]!;
+  const cls = op & 7;
+  if (op === 0x85) return r === 0;
+  if (op === 0xc3 || op === 0xdb) return r === 0 || r === code[at + F_SRC]! >> 1;
+  if (cls === 2 || cls === 3) return false;
+  return code[at + F_DST]! >> 1 === r;
+}
+
+/**
+ * For a single-block loop whose back edge compares a counter register with a constant, where the
+ * block changes the counter only by one constant step towards the bound (r += c; if r < K, or
+ * r -= c; if r > K, unsigned, 64- or 32-bit): a JavaScript condition, checked on entry, that the
+ * counter starts on the near side of the bound and that the budget covers every iteration the loop
+ * can then make (their count is exact, left in `u`). Undefined when the loop has another shape.
+ */
+function countedLoop(code: Int32Array, slots: number[], term: number, count: number): string | undefined {
+  const at = term * STRIDE;
+  const op = code[at]!;
+  const r = code[at + F_DST]! >> 1;
+  const k = code[at + F_LO]!;
+  if ((op & 8) !== 0 || k < 0) return undefined;
+  const steps = slots.filter((pc) => writes(code, pc, r));
+  if (steps.length !== 1) return undefined;
+  const sat = steps[0]! * STRIDE;
+  const sop = code[sat]!;
+  const imm = code[sat + F_LO]!;
+  if ((sop !== 0x07 && sop !== 0x17 && sop !== 0x04 && sop !== 0x14) || imm === 0 || imm === -0x80000000) return undefined;
+  const step = sop === 0x07 || sop === 0x04 ? imm : -imm;
+  const c = Math.abs(step);
+  const j = op & 0xf0;
+  // The loop continues while the counter is below `bound` (counting up) or above it (counting down).
+  let bound: number;
+  if (step > 0 && (j === 0xa0 || (j === 0x50 && c === 1))) bound = k;
+  else if (step > 0 && j === 0xb0) bound = k + 1;
+  else if (step < 0 && (j === 0x20 || (j === 0x50 && c === 1))) bound = k;
+  else if (step < 0 && j === 0x30 && k >= 1) bound = k - 1;
+  else return undefined;
+  // Counting down from above the bound must not wrap below zero on the way (r > bound >= c - 1).
+  if (step < 0 && bound < c - 1) return undefined;
+  const v = `(l${r} >>> 0)`;
+  const near = step > 0 ? `${v} < ${bound}` : `${v} > ${bound}`;
+  const distance = step > 0 ? `${bound} - ${v}` : `${v} - ${bound}`;
+  const iterations = c === 1 ? `(${distance})` : `Math.floor((${distance} + ${c - 1}) / ${c})`;
+  return `${(op & 7) === 5 ? `h${r} === 0 && ` : ""}${near} && (u = ${count} * ${iterations}, n + u <= budget)`;
 }
 
 /** Leaves the current function: the shared exit case. */
@@ -561,7 +621,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
         tail =
           `if (depth >= ${MAX_CALL_FRAMES - 1}) { pc = ${pc}; throw tooDeep(depth, ${pc}); } ` +
           `t = depth * ${w}; ${save} F[t + 10] = ${pc + 1}; FP[depth] = P; depth = depth + 1; ` +
-          `stk = stacks.enter(depth); sb = stk.bytes; sdv = stk.view; l10 = ${REGION_BASE + STACK_SIZE}; h10 = stk.hi; ` +
+          `stk = stacks.enter(depth); sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth]; l10 = ${REGION_BASE + STACK_SIZE}; h10 = stk.hi; ` +
           jumpTo(g, aux);
       } else if (op === 0x68) {
         tail = `pc = ${pc}; if (tailCall(S, P, h2, l2, l3 >>> 0, ${pc})) { S.pc = 0; ret = 2; break main; }`;
@@ -582,7 +642,13 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
         ? `if (n + ${count} > budget) { S.pc = ${start}; ret = 1; break main; } n = n + ${count};`
         : `if (n >= budget) throw budgetExceeded(${start}, budget); n = n + 1;`;
     const fallCode = fall !== undefined && fall !== nextStart ? jumpTo(g, fall) : "";
-    if (selfLoop !== "") {
+    const guard = selfLoop === "cond" ? countedLoop(code, slots, term!, count) : undefined;
+    if (guard !== undefined) {
+      // A counted loop with budget for all its iterations counts them at once and runs them without
+      // checks (only a fault can end it early, and a fault's report does not include the count).
+      const loop = (head: string): string => `for (;;) { ${head}\n${body.join("\n")}\n${tail} }`;
+      out.push(`case ${b}: if (${guard}) { n = n + u; ${loop("")} } else { ${loop(header)} }\n${fallCode}`);
+    } else if (selfLoop !== "") {
       out.push(`case ${b}: for (;;) { ${header}\n${body.join("\n")}\n${selfLoop === "cond" ? tail : ""} }\n${fallCode}`);
     } else {
       out.push(`case ${b}: ${header}\n${body.join("\n")}\n${tail}\n${fallCode}`);
@@ -601,7 +667,7 @@ return function run(S) {
   const R = S.R, F = S.F, FP = S.FP, C = S.C, budget = S.budget, stacks = S.stacks;
   let ${regs};
   let n = S.n, depth = S.depth, pc = 0, ret = 0, t = 0, u = 0, v = 0, pv = 0, g = null;
-  let stk = stacks.regions[depth], sb = stk.bytes, sdv = stk.view;
+  let stk = stacks.regions[depth], sb = stk.bytes, sdv = stk.view, sw = stacks.words[depth];
   let ch = 0, cb = EMPTY, cdv = EMPTY_VIEW, cw = false;
   let L = BLK[S.pc];
   try {
@@ -611,7 +677,7 @@ ${out.join("\n")}
 case ${g.exitLabel}:
   if (depth === 0) { ret = 0; break main; }
   depth = depth - 1; t = depth * ${FRAME_WORDS}; ${restore}
-  stk = stacks.regions[depth]; sb = stk.bytes; sdv = stk.view;
+  stk = stacks.regions[depth]; sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth];
   u = F[t + 10];
   if (FP[depth] !== P) { S.pc = u; S.prog = FP[depth]; ret = 2; break main; }
   L = BLK[u]; continue main;

@@ -23,13 +23,17 @@ export const X = new Int32Array(2);
 /** One run's frame stacks (region per depth), mapped once per Memory and reused by later runs. */
 export class StackSet {
   readonly regions: Region[] = [];
+  /** Each frame's bytes as int32 words (generated code uses them for aligned frame accesses). */
+  readonly words: Int32Array[] = [];
   constructor(private readonly memory: Memory) {}
   /** The zeroed stack region of frame `depth`. Same names as the interpreter's, so fault messages match. */
   enter(depth: number): Region {
     let region = this.regions[depth];
     if (region === undefined) {
-      region = this.memory.map("stack", new Uint8Array(STACK_SIZE), { name: `stack of frame ${depth}` });
+      const bytes = new Uint8Array(STACK_SIZE);
+      region = this.memory.map("stack", bytes, { name: `stack of frame ${depth}` });
       this.regions[depth] = region;
+      this.words[depth] = new Int32Array(bytes.buffer, 0, STACK_SIZE / 4);
     } else region.bytes.fill(0);
     return region;
   }
