@@ -1,6 +1,7 @@
 // `tsbpf verify FILE` and `tsbpf verify --insns-hex HEX --prog-type TYPE`: runs the verifier model on a
-// TypeScript probe (compiled first), on any BPF ELF object (clang's too: each program linked with its
-// sub-programs and map slots filled as runtime/loader does, maps described from the object), or on raw
+// TypeScript probe (compiled first, by tsbpf's own backend or, with `--backend llvm`, through LLVM), on
+// any BPF ELF object (clang's too: each program linked with its sub-programs and map slots filled as
+// runtime/loader does, maps described from the object), or on raw
 // instructions. A rejection is explained by source line (from the object's line info), instruction,
 // register and reason. Exit 0 when every program is accepted, 3 when one is rejected.
 //
@@ -15,6 +16,7 @@ import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import { ObjectError, encodeProgram, hasCoreRelocations, kernelBtf, linkProgram, objectNameOf, openObject, resolveCore, type CoreResolutions, type ObjectSpec } from "../../runtime/loader/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
+import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { parseHexBytes } from "../input.js";
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
@@ -39,9 +41,18 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (argv.program !== undefined) options.programs = [argv.program as string];
   if (argv["prog-type"] !== undefined) options.progType = progTypeOrThrow(argv["prog-type"] as string);
 
+  const backend = (argv.backend as string | undefined) ?? "own";
+  if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
   let bytes: Uint8Array;
   if (/\.[cm]?ts$/.test(file)) {
-    const compiled = compile(file);
+    let compiled: ReturnType<typeof compile>;
+    try {
+      compiled = compile(file, { backend });
+    } catch (error) {
+      // No LLVM installed: the message names the package to install.
+      if (error instanceof LlvmToolchainError) throw new UserError(error.message);
+      throw error;
+    }
     if (compiled.diagnostics.length) {
       if (compiled.diagnostics.length === 1 && compiled.diagnostics[0]!.code === "TSBPF1000") throw new UserError(compiled.diagnostics[0]!.message);
       // The compiler runs the model too: its TSBPF20xx diagnostics are the rejections, in TypeScript terms.
@@ -51,6 +62,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     }
     bytes = compiled.object;
   } else {
+    if (backend !== "own") throw new UserError(`--backend ${backend} compiles a probe file (.ts), but ${file} is read as a BPF object, already compiled`);
     try {
       bytes = readFileSync(file);
     } catch (error) {
