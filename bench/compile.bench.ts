@@ -1,8 +1,9 @@
 // `npm run bench -- compile`: tsbpf's compiler beside clang on every example that has a C
 // equivalent in bench/c/ (libbpf style, written for this benchmark). Takes the built CLI (dist/,
 // `npm run build` first), clang-19, bpftool and libbpf's headers (/usr/include/bpf); gives two
-// tables: instructions per program (ours, clang's -O2, ratio) and the wall time of one cold process
-// compiling the file (median of ROUNDS), as ratios to clang's.
+// tables: instructions per program (ours, ours through the LLVM backend, clang's -O2, ratios) and the
+// wall time of one cold process compiling the file (median of ROUNDS), as ratios to clang's. The
+// LLVM backend's column (`compile --backend llvm`: tsbpf's frontend, then opt-19/llc-19) is cold.
 //
 // Instruction counts are slots (an LDDW is two, as the kernel counts), read from both objects with
 // compiler/elf. "Cold" runs `node dist/cli/main.js compile` with an empty TSBPF_CACHE_DIR (no V8
@@ -73,51 +74,61 @@ export default async function (): Promise<BenchTable[]> {
       const c = join(ROOT, "bench/c", `${name}.bpf.c`);
       const ours = join(dir, `${name}.tsbpf.o`);
       const theirs = join(dir, `${name}.clang.o`);
+      const viaLlvm = join(dir, `${name}.llvm.o`);
       const tsbpfArgs = [MAIN, "compile", ts, "-o", ours];
+      const llvmArgs = [MAIN, "compile", ts, "--backend", "llvm", "-o", viaLlvm];
       const clangArgs = ["-O2", "-g", "-target", "bpf", `-D__TARGET_ARCH_${TARGET_ARCH[arch()] ?? "x86"}`, "-I", dir, "-c", c, "-o", theirs];
 
       // Untimed: fills the warm cache and produces the objects.
       timed(process.execPath, tsbpfArgs, { TSBPF_CACHE_DIR: warmCache });
       timed(CLANG, clangArgs);
+      timed(process.execPath, llvmArgs, { TSBPF_CACHE_DIR: warmCache });
       const ourSlots = slots(ours);
       const clangSlots = slots(theirs);
+      const llvmSlots = slots(viaLlvm);
       let ourTotal = 0;
       let clangTotal = 0;
+      let llvmTotal = 0;
       for (const [prog, n] of ourSlots) {
         const theirsN = clangSlots.get(prog);
         if (theirsN === undefined) throw new Error(`${c} has no program ${prog}`);
+        const llvmN = llvmSlots.get(prog)!;
         ourTotal += n;
         clangTotal += theirsN;
-        insnRows.push([`${name}: ${prog}`, n, theirsN, ratio(n, theirsN)]);
+        llvmTotal += llvmN;
+        insnRows.push([`${name}: ${prog}`, n, llvmN, theirsN, ratio(n, theirsN), ratio(llvmN, theirsN)]);
       }
-      if (ourSlots.size > 1) insnRows.push([`${name}: all`, ourTotal, clangTotal, ratio(ourTotal, clangTotal)]);
+      if (ourSlots.size > 1) insnRows.push([`${name}: all`, ourTotal, llvmTotal, clangTotal, ratio(ourTotal, clangTotal), ratio(llvmTotal, clangTotal)]);
 
       // Interleaved rounds, so load on the machine hits every column alike.
       const cold: number[] = [];
       const warm: number[] = [];
       const clang: number[] = [];
+      const llvmCold: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         const empty = join(dir, `cold-cache-${coldRun++}`);
         cold.push(timed(process.execPath, tsbpfArgs, { TSBPF_CACHE_DIR: empty }));
         warm.push(timed(process.execPath, tsbpfArgs, { TSBPF_CACHE_DIR: warmCache }));
         clang.push(timed(CLANG, clangArgs));
+        llvmCold.push(timed(process.execPath, llvmArgs, { TSBPF_CACHE_DIR: join(dir, `cold-cache-${coldRun++}`) }));
       }
-      const [mc, mw, mk] = [median(cold), median(warm), median(clang)];
-      timeRows.push([name, fmt(mk), fmt(mc), ratio(mc, mk), fmt(mw), ratio(mw, mk)]);
+      const [mc, mw, mk, ml] = [median(cold), median(warm), median(clang), median(llvmCold)];
+      timeRows.push([name, fmt(mk), fmt(mc), ratio(mc, mk), fmt(mw), ratio(mw, mk), fmt(ml), ratio(ml, mk)]);
     }
     return [
       {
         title: "Compiler vs clang: instructions per program (slots; LDDW = 2)",
-        columns: ["program", "tsbpf", "clang-19 -O2", "tsbpf / clang"],
+        columns: ["program", "tsbpf", "tsbpf --backend llvm", "clang-19 -O2", "tsbpf / clang", "llvm / clang"],
         rows: insnRows,
       },
       {
         title: `Compiler vs clang: wall time of one cold process (median of ${ROUNDS}, seconds)`,
-        columns: ["example", "clang-19 -O2 -g", "tsbpf cold", "cold / clang", "tsbpf warm", "warm / clang"],
+        columns: ["example", "clang-19 -O2 -g", "tsbpf cold", "cold / clang", "tsbpf warm", "warm / clang", "tsbpf --backend llvm cold", "llvm cold / clang"],
         rows: timeRows,
         notes: [
           "tsbpf: node dist/cli/main.js compile X.ts -o X.o; cold = empty TSBPF_CACHE_DIR (TypeScript without a V8 code cache), warm = the code cache filled by an earlier run.",
           "clang: clang-19 -O2 -g -target bpf -c X.bpf.c with the full vmlinux.h from bpftool and libbpf's headers.",
+          "tsbpf --backend llvm: node dist/cli/main.js compile --backend llvm X.ts -o X.o with an empty TSBPF_CACHE_DIR (the frontend as in tsbpf cold, then the module through opt-19 and llc-19).",
         ],
       },
     ];
