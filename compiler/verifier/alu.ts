@@ -6,7 +6,7 @@ import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.
 import { MAX_VAR_OFF } from "./memory.js";
 import {
   type ScalarOp, S64_MAX, S64_MIN, canComputeRange, coerceSubregToSizeSx, coerceToSizeSx, mark32Unbounded,
-  markKnown, scalarAlu, syncBounds, zext32to64, mark32Known,
+  markKnown, markUnbounded, scalarAlu, syncBounds, zext32to64, mark32Known,
 } from "./scalar.js";
 import { type Reg, copyReg, isPktPointer, isPointer, knownScalar, setUnknown, typeName, copyState, curFrame } from "./state.js";
 import * as tn from "./tnum.js";
@@ -48,6 +48,16 @@ export function checkAlu(env: Env, insn: Insn): void {
       const src = copyReg(r);
       markKnown(r, 0n);
       scalarAlu(r, src, "sub", !alu64);
+      r.id = 0;
+      return;
+    }
+    if (op === AluOp.END && r.type === "scalar") {
+      // byte swaps and truncations move known bits, as recent kernels track them (the host is little-endian)
+      const bits = insn.imm as 16 | 32 | 64;
+      const swap = alu64 || x;
+      r.vo = swap ? tn.byteSwap(r.vo, bits) : tn.truncate(r.vo, bits);
+      markUnbounded(r);
+      syncBounds(r);
       r.id = 0;
       return;
     }

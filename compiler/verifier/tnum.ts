@@ -127,3 +127,16 @@ export function tnumString(t: Tnum): string {
   if (isConst(t)) return s64(t.value).toString();
   return `(0x${t.value.toString(16)}; 0x${t.mask.toString(16)})`;
 }
+
+/** The low `bits` bits of a tnum with their bytes in reverse order, the rest zero (a byte swap moves bits, so it is exact). */
+export function byteSwap(t: Tnum, bits: 16 | 32 | 64): Tnum {
+  const swap = (x: bigint): bigint => {
+    let out = 0n;
+    for (let i = 0n; i < BigInt(bits); i += 8n) out = (out << 8n) | ((x >> i) & 0xffn);
+    return out;
+  };
+  return { value: swap(t.value), mask: swap(t.mask) };
+}
+
+/** The low `bits` bits of a tnum, zero-extended. */
+export const truncate = (t: Tnum, bits: 16 | 32 | 64): Tnum => ({ value: BigInt.asUintN(bits, t.value), mask: BigInt.asUintN(bits, t.mask) });

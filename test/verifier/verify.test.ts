@@ -176,3 +176,15 @@ test("errors describe the instruction in kernel syntax", () => {
   assert.equal(progTypeFromName("xdp"), ProgTypeId.xdp);
   assert.equal(progTypeFromName("BPF_PROG_TYPE_SCHED_CLS"), ProgTypeId.sched_cls);
 });
+
+test("byte swaps move known bits, as the 6.18 kernel tracks them (the fuzzer's false reject, seed 4053662088)", () => {
+  // An unreachable read of a never-written register after a branch the swapped value decides.
+  const decided = (swap: string): string => `${swap}\nr0 = r9\nexit\nr0 = 0\nexit`;
+  accepts(decided("r4 = 1\nr4 = be16 r4\nif r4 == 256 goto +2"));
+  accepts(decided("r4 = 0x12345\nr4 = le16 r4\nif r4 == 0x2345 goto +2"));
+  accepts(decided("r4 = 0x12345\nr4 = be32 r4\nif r4 == 0x45230100 goto +2"));
+  accepts(decided("r4 = 1\nr4 = bswap64 r4\nr5 = 0x100000000000000 ll\nif r4 == r5 goto +2"));
+  // unknown bits stay unknown, in their new places: 0..0xff swapped is a multiple of 256 up to 0xff00
+  accepts(decided("call bpf_get_prandom_u32\nr4 = r0\nr4 &= 0xff\nr4 = be16 r4\nif r4 <= 0xff00 goto +2"));
+  rejects(decided("call bpf_get_prandom_u32\nr4 = r0\nr4 &= 0xff\nr4 = be16 r4\nif r4 < 0xff00 goto +2"), 5, /R9 !read_ok/);
+});
