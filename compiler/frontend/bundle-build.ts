@@ -76,19 +76,27 @@ export function buildBundle(root: string, chunks = CHUNKS): Manifest {
     return m;
   };
 
-  // Assign modules to chunks: static imports, and dynamic ones unless they lead to another chunk's root.
-  const allRoots = new Set(chunks.flatMap((c) => c.roots));
+  // Assign modules to chunks by static imports; what only import() reaches goes to a last chunk, "lazy", loaded
+  // when such an import runs (so that a rarely taken import() does not weigh on every start).
   const chunkOf = new Map<string, string>();
-  for (const chunk of chunks) {
-    const stack = [...chunk.roots];
+  const assign = (name: string, roots: readonly string[]): void => {
+    const stack = [...roots];
     while (stack.length) {
       const id = stack.pop()!;
       if (chunkOf.has(id) || Object.hasOwn(PROVIDED, id)) continue;
-      chunkOf.set(id, chunk.name);
-      const m = info(id);
-      stack.push(...m.deps, ...m.dynamicDeps.filter((d) => !allRoots.has(d)));
+      chunkOf.set(id, name);
+      stack.push(...info(id).deps);
     }
+  };
+  for (const chunk of chunks) assign(chunk.name, chunk.roots);
+  const lazy = { name: "lazy", roots: [] as string[] };
+  for (let more = true; more; ) {
+    const dynamic = [...chunkOf.keys()].flatMap((id) => info(id).dynamicDeps).filter((d) => !chunkOf.has(d));
+    assign(lazy.name, dynamic);
+    lazy.roots.push(...dynamic);
+    more = dynamic.length > 0;
   }
+  if (lazy.roots.length) chunks = [...chunks, lazy];
   for (const id of Object.keys(PROVIDED)) if (existsSync(join(root, id)) && info(id).deps.length) throw new BundleError(`${id} is provided to the bundle but imports tsbpf modules`);
   checkAcyclic(infos);
 

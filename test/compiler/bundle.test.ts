@@ -42,6 +42,9 @@ const MODULES: Record<string, string> = {
     '  const m = await import("../lib/late.js");',
     "  return m.late();",
     "}",
+    "export async function lazier() {",
+    '  return (await import("../lib/lazy.js")).lazy;',
+    "}",
     "export default class Main {}",
     "export { run as start };",
   ].join("\n"),
@@ -54,6 +57,7 @@ const MODULES: Record<string, string> = {
   "lib/types.js": "export {};\n",
   "lib/effect.js": "globalThis.__tsbpfEffect = (globalThis.__tsbpfEffect ?? 0) + 1;\n",
   "lib/late.js": 'import { twice } from "./util.js";\nexport const late = () => twice(21);\n',
+  "lib/lazy.js": "export const lazy = 3;\n",
 };
 
 test("bundled modules behave as the ES modules they came from", async () => {
@@ -65,6 +69,8 @@ test("bundled modules behave as the ES modules they came from", async () => {
     ]);
     assert.equal(manifest.modules["a/main.js"]?.chunk, "first");
     assert.equal(manifest.modules["lib/late.js"]?.chunk, "second");
+    // Reached only by an import() that names no chunk's root: its own chunk, loaded when that import runs.
+    assert.equal(manifest.modules["lib/lazy.js"]?.chunk, "lazy");
     const esm = (await import(pathToFileURL(join(root, "a/main.js")).href)) as Record<string, (() => unknown) | unknown>;
     const expected = { ...((esm.run as () => object)()), later: await (esm.later as () => Promise<number>)() };
     delete (globalThis as Record<string, unknown>).__tsbpfEffect;
@@ -77,6 +83,7 @@ test("bundled modules behave as the ES modules they came from", async () => {
     assert.equal(m.kind, "function");
     assert.equal(m.joined, join("x", "y"));
     assert.equal(m.start, m.run);
+    assert.equal(await (m.lazier as () => Promise<number>)(), 3);
     assert.equal(typeof m.default, "function");
     // One instance per module: the dynamically imported module shares util.js with the static importers.
     assert.equal(bundle.require("lib/index.js").twice, bundle.require("lib/util.js").twice);
