@@ -15,25 +15,30 @@ interface RegsLayout {
   regs: Record<string, number>;
   args: readonly string[];
   ret: string;
+  /** Byte offsets of the argument registers and of the return value's, resolved once. */
+  argOffsets: readonly number[];
+  retOffset: number;
 }
+
+const withOffsets = (l: Omit<RegsLayout, "argOffsets" | "retOffset">): RegsLayout => ({ ...l, argOffsets: l.args.map((r) => l.regs[r]!), retOffset: l.regs[l.ret]! });
 
 const X86_NAMES = ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"];
 
 /** struct pt_regs of arch/x86/include/asm/ptrace.h; arguments in di si dx cx r8 r9, the return value in ax. */
-const X86_64: RegsLayout = {
+const X86_64 = withOffsets({
   size: X86_NAMES.length * 8,
   regs: Object.fromEntries(X86_NAMES.map((n, i) => [n, i * 8])),
   args: ["di", "si", "dx", "cx", "r8", "r9"],
   ret: "ax",
-};
+});
 
 /** struct pt_regs of arch/arm64/include/asm/ptrace.h (x0..x30, sp, pc, pstate, orig_x0, ...); arguments in x0..x7. */
-const ARM64: RegsLayout = {
+const ARM64 = withOffsets({
   size: 336,
   regs: { ...Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`x${i}`, i * 8])), sp: 248, pc: 256, pstate: 264, orig_x0: 272 },
   args: ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7"],
   ret: "x0",
-};
+});
 
 export const LAYOUTS: Record<Arch, RegsLayout> = { x86_64: X86_64, arm64: ARM64 };
 
@@ -55,34 +60,39 @@ export function ptRegs(arch: Arch, input: RegsInput): Uint8Array {
   return bytes;
 }
 
-/** Halves of a u64 register value, from putReg. */
-const halves = new Int32Array(2);
-
 /** What a register value is, for errors: argument n (n >= 1), -1 the return value, else a register name. */
 type What = number | string;
 const describeWhat = (what: What): string => (typeof what === "string" ? `register ${what}` : what < 0 ? "return value" : `argument ${what}`);
 
-/** Sets `halves` to a register value; numbers and pointers need no BigInt. */
-function regValue(v: CValue, what: What): void {
+/** The halves of the last value split(): module scratch, so that a register costs no allocation. */
+let lo32 = 0;
+let hi32 = 0;
+
+/** Splits a number or pointer into lo32/hi32 without BigInt; false for anything else (use splitU64). */
+function split(v: CValue): boolean {
   if (typeof v === "number" && Number.isSafeInteger(v)) {
-    halves[0] = v | 0;
-    halves[1] = Math.floor(v / 4294967296) | 0;
-  } else if (v instanceof Pointer) {
-    halves[0] = v.lo;
-    halves[1] = v.hi;
-  } else {
-    const u = toU64(v, describeWhat(what));
-    halves[0] = Number(u & 0xffffffffn) | 0;
-    halves[1] = Number(u >> 32n) | 0;
+    lo32 = v | 0;
+    hi32 = Math.floor(v / 4294967296) | 0;
+    return true;
   }
+  if (v instanceof Pointer) {
+    lo32 = v.lo;
+    hi32 = v.hi;
+    return true;
+  }
+  return false;
 }
 
-function putReg(layout: RegsLayout, arch: Arch, view: DataView, reg: string, v: CValue, what: What): void {
-  const off = layout.regs[reg];
-  if (off === undefined) throw usage(`${arch} pt_regs has no register ${reg} (registers: ${Object.keys(layout.regs).join(" ")})`);
-  regValue(v, what);
-  view.setInt32(off, halves[0]!, true);
-  view.setInt32(off + 4, halves[1]!, true);
+function splitU64(u: bigint): void {
+  lo32 = Number(u & 0xffffffffn) | 0;
+  hi32 = Number(u >> 32n) | 0;
+}
+
+/** Stores a register value at byte `off` as two little-endian 32-bit halves. */
+function putAt(view: DataView, off: number, v: CValue, what: What): void {
+  if (!split(v)) splitU64(toU64(v, describeWhat(what)));
+  view.setInt32(off, lo32, true);
+  view.setInt32(off + 4, hi32, true);
 }
 
 /** Writes the pt_regs image of `input` over `bytes` (LAYOUTS[arch].size of them, viewed by `view`). */
@@ -91,13 +101,18 @@ export function writePtRegs(arch: Arch, input: RegsInput, bytes: Uint8Array, vie
   bytes.fill(0);
   const args = input.args;
   if (args !== undefined) {
-    if (args.length > layout.args.length) throw usage(`${arch} passes ${layout.args.length} arguments in registers; ${args.length} were given`);
-    for (let i = 0; i < args.length; i++) putReg(layout, arch, view, layout.args[i]!, args[i]!, i + 1);
+    const offsets = layout.argOffsets;
+    if (args.length > offsets.length) throw usage(`${arch} passes ${offsets.length} arguments in registers; ${args.length} were given`);
+    for (let i = 0; i < args.length; i++) putAt(view, offsets[i]!, args[i]!, i + 1);
   }
-  if (input.ret !== undefined) putReg(layout, arch, view, layout.ret, input.ret, -1);
-  if (input.regs !== undefined) {
-    for (const name in input.regs) {
-      if (Object.prototype.hasOwnProperty.call(input.regs, name)) putReg(layout, arch, view, name, input.regs[name]!, name);
+  if (input.ret !== undefined) putAt(view, layout.retOffset, input.ret, -1);
+  const regs = input.regs;
+  if (regs !== undefined) {
+    for (const name in regs) {
+      if (!Object.prototype.hasOwnProperty.call(regs, name)) continue;
+      const off = layout.regs[name];
+      if (off === undefined) throw usage(`${arch} pt_regs has no register ${name} (registers: ${Object.keys(layout.regs).join(" ")})`);
+      putAt(view, off, regs[name]!, name);
     }
   }
 }
@@ -178,46 +193,62 @@ export interface RecordTask {
   pid: number;
 }
 
+/** Fields by name, per layout (a layout is read once per tracepoint and used for every firing). */
+const fieldIndex = new WeakMap<TracepointLayout, Map<string, TracepointField>>();
+
+function fieldsByName(layout: TracepointLayout): Map<string, TracepointField> {
+  let byName = fieldIndex.get(layout);
+  if (byName === undefined) {
+    byName = new Map(layout.fields.map((f) => [f.name, f]));
+    fieldIndex.set(layout, byName);
+  }
+  return byName;
+}
+
+/** Stores the low `size` bytes of field `f`'s value, little-endian. */
+function putInt(out: Uint8Array, layout: TracepointLayout, f: TracepointField, size: number, v: CValue): void {
+  if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`));
+  const n = Math.min(size, 8);
+  for (let i = 0; i < n; i++) out[f.offset + i] = i < 4 ? lo32 >>> (8 * i) : hi32 >>> (8 * (i - 4));
+}
+
 /**
  * A raw tracepoint record: common fields from the task (type = the tracepoint's id, pid), the given
  * fields by name, `__data_loc` strings and byte arrays appended after the fixed part.
  */
 export function tracepointRecord(layout: TracepointLayout, values: Readonly<Record<string, CValue>>, task: RecordTask): Uint8Array {
-  const byName = new Map(layout.fields.map((f) => [f.name, f]));
-  for (const key of Object.keys(values)) {
-    if (!byName.has(key)) {
+  const byName = fieldsByName(layout);
+  for (const key in values) {
+    if (!byName.has(key) && Object.prototype.hasOwnProperty.call(values, key)) {
       const names = layout.fields.filter((f) => !f.name.startsWith("common_")).map((f) => f.name);
       throw usage(`tracepoint ${layout.group}:${layout.name} has no field ${key} (fields: ${names.join(", ")})`);
     }
   }
-  const tail: Uint8Array[] = [];
+  let tail: Uint8Array[] | undefined;
   let tailSize = 0;
   const fixed = new Uint8Array(layout.size);
-  const view = new DataView(fixed.buffer);
-  const put = (f: TracepointField, v: bigint): void => {
-    for (let i = 0; i < f.size; i++) fixed[f.offset + i] = Number((v >> BigInt(8 * i)) & 0xffn);
-  };
-  const defaults: Record<string, CValue> = { common_type: layout.id, common_pid: task.pid };
   for (const f of layout.fields) {
-    const v = values[f.name] ?? defaults[f.name];
+    const v = values[f.name] ?? (f.name === "common_type" ? layout.id : f.name === "common_pid" ? task.pid : undefined);
     if (v === undefined) continue;
-    const where = `${layout.group}:${layout.name} field ${f.name}`;
     if (f.dataLoc) {
+      const where = `${layout.group}:${layout.name} field ${f.name}`;
       const data = typeof v === "string" ? cString(v) : v instanceof Uint8Array ? v : undefined;
       if (!data) throw usage(`${where} is a __data_loc field: give a string or a Uint8Array`);
       const at = layout.size + tailSize;
-      view.setUint32(f.offset, ((data.length & 0xffff) << 16) | (at & 0xffff), true);
-      tail.push(data);
+      putInt(fixed, layout, f, 4, ((data.length & 0xffff) << 16) | (at & 0xffff));
+      (tail ??= []).push(data);
       tailSize += data.length;
     } else if (typeof v === "string" || v instanceof Uint8Array) {
+      const where = `${layout.group}:${layout.name} field ${f.name}`;
       const data = typeof v === "string" ? new TextEncoder().encode(v) : v;
       if (f.arrayLength === undefined && typeof v === "string") throw usage(`${where} is a ${f.type}, not a char array: give a number or a pointer (sim.kernel.userString(...))`);
       if (data.length > f.size) throw usage(`${where} holds ${f.size} bytes; ${data.length} were given`);
       fixed.set(data, f.offset);
     } else {
-      put(f, toU64(v, where));
+      putInt(fixed, layout, f, f.size, v);
     }
   }
+  if (tail === undefined) return fixed;
   const out = new Uint8Array(layout.size + tailSize);
   out.set(fixed);
   let at = layout.size;

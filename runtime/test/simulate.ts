@@ -5,7 +5,7 @@
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
 import { SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
-import { hostArch, LAYOUTS, parseFormat, readFormat, tracepointRecord, writePtRegs, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
+import { hostArch, LAYOUTS, parseFormat, readFormat, writePtRegs, tracepointRecord, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { TestKernel } from "./kernel.js";
 import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Decoded } from "./layout.js";
@@ -103,7 +103,9 @@ export class Simulation {
   private readonly kretprobes = new Map<string, SimProgram[]>();
   /** The context region (see fire) and the run options pointing r1 at it. */
   private ctx: Region | undefined = undefined;
-  private readonly runOptions: RunOptions = { r1: 0n, budget: undefined };
+  private readonly runOptions: RunOptions;
+  /** Bytes of the pt_regs context on this arch. */
+  private readonly regsSize: number;
 
   /** Use `simulate()`. */
   constructor(
@@ -114,6 +116,8 @@ export class Simulation {
     this.env = createVmEnv({ kernel: vmKernel });
     this.vm = new Vm({ tier: selectTier(options.tier ?? "auto") });
     this.arch = options.arch ?? hostArch();
+    this.regsSize = LAYOUTS[this.arch].size;
+    this.runOptions = { r1: 0n, budget: options.budget };
     this.kernel = new TestKernel(vmKernel, btfSources(this));
   }
 
@@ -224,30 +228,24 @@ export class Simulation {
    * before each program (a program cannot change it, so runs never see each other's).
    */
   private fire(progs: SimProgram[], options: FireOptions, context: (() => Uint8Array) | undefined, regs?: RegsInput): FireResult {
-    // Any option besides cpu and program makes the task current, as setTask does (context switch).
-    for (const key in options) {
-      if (key !== "cpu" && key !== "program" && Object.prototype.hasOwnProperty.call(options, key)) {
-        this.kernel.setTask(options);
-        break;
-      }
-    }
+    // Task fields in the options make that task current, as a context switch does.
+    if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.comm !== undefined) this.switchTo(options);
     if (options.cpu !== undefined) this.kernel.cpu = options.cpu;
+    const record = context === undefined ? undefined : context();
     const runs: ProgramRun[] = [];
     let instructions = 0;
     for (let i = 0; i < progs.length; i++) {
       const p = progs[i]!;
       let region: Region;
-      if (context === undefined) {
-        region = this.contextRegion(LAYOUTS[this.arch].size);
+      if (record === undefined) {
+        region = this.contextRegion(this.regsSize);
         writePtRegs(this.arch, regs!, region.bytes, region.view);
       } else {
-        const bytes = context();
-        region = this.contextRegion(bytes.length);
-        region.bytes.set(bytes);
+        region = this.contextRegion(record.length);
+        region.bytes.set(record);
       }
       let result: RunResult;
       try {
-        this.runOptions.budget = this.options.budget;
         result = this.vm.run(p.vm, this.runOptions);
       } catch (e) {
         if (e instanceof VmError) throw this.fault(p, e);
@@ -260,6 +258,19 @@ export class Simulation {
       this.runs.push(run);
     }
     return { runs, r0: runs[0]!.r0, instructions };
+  }
+
+  /** Makes `task` current (setTask), unless it already is: firing after firing by the same task is the common case. */
+  private switchTo(task: Partial<TaskState>): void {
+    const k = this.kernel.vm;
+    const same =
+      k.inTask &&
+      (task.pid === undefined || task.pid === k.pid) &&
+      (task.tgid ?? task.pid ?? k.tgid) === k.tgid &&
+      (task.uid === undefined || task.uid === k.uid) &&
+      (task.gid === undefined || task.gid === k.gid) &&
+      (task.comm === undefined || task.comm === k.comm);
+    if (!same) k.setTask(task);
   }
 
   /** The context region, `size` bytes; a different size replaces it (at the same address, as unmap frees it for reuse). */

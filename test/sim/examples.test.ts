@@ -180,3 +180,35 @@ async function readFileAsObject(arch: string): Promise<Uint8Array> {
   assert.deepEqual(result.diagnostics, []);
   return result.object;
 }
+
+test("firing options switch the task only as setTask would: pid alone makes tgid = pid, other fields keep it", async () => {
+  const sim = await simulate("examples/unlink-uprobe.ts");
+  const fire = (options: object) => sim.uprobe("unlinkat", { args: [1, 0, 0], ...options });
+  fire({ pid: 10, tgid: 9 });
+  fire({}); // the same task again
+  fire({ comm: "other" });
+  fire({ pid: 10 }); // a single-threaded process 10
+  assert.deepEqual(sim.trace().map((l) => /pid = (\d+)/.exec(l)![1]), ["9", "9", "9", "10"]);
+  assert.deepEqual([sim.kernel.pid, sim.kernel.tgid, sim.kernel.comm], [10, 10, "other"]);
+});
+
+test("tracepoint records: integer fields of each width from numbers, bigints and pointers, little-endian", () => {
+  const layout = parseFormat("g", "ints", `name: ints
+ID: 7
+format:
+	field:unsigned char a;	offset:8;	size:1;	signed:0;
+	field:short b;	offset:10;	size:2;	signed:1;
+	field:unsigned int c;	offset:12;	size:4;	signed:0;
+	field:u64 d;	offset:16;	size:8;	signed:0;
+	field:void * e;	offset:24;	size:8;	signed:0;
+`);
+  const pointer = { address: 0x1234_5678_9abc_def0n }; // anything with an address, as a Pointer has
+  const rec = tracepointRecord(layout, { a: 0x1ff, b: -2, c: 0xdeadbeef, d: (1n << 63n) + 5n, e: pointer }, { pid: 3 });
+  const view = new DataView(rec.buffer);
+  assert.deepEqual(
+    [view.getUint8(8), view.getInt16(10, true), view.getUint32(12, true), view.getBigUint64(16, true), view.getBigUint64(24, true)],
+    [0xff, -2, 0xdeadbeef, (1n << 63n) + 5n, 0x1234_5678_9abc_def0n],
+  );
+  assert.equal(rec.length, 32, "no __data_loc data: the record is the fixed part");
+  assert.throws(() => tracepointRecord(layout, { d: 1.5 }, { pid: 3 }), /g:ints field d: 1\.5 is not an integer/);
+});
