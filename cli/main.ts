@@ -64,6 +64,7 @@ const simple = {
       verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
       backend: BACKEND_OPTION,
+      record: { type: "string", describe: "write what arrives, and the probe hits that caused it, to this file (JSON lines) for tsbpf/test's replay()" },
     },
     load: () => load("cli/commands/run.js", () => import("./commands/run.js")),
   },

@@ -15,6 +15,7 @@ import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError } from "./exit-codes.js";
+import { Recording, type Recorder, type RecorderProbe } from "./record.js";
 import { eventLine, mapReport } from "./report.js";
 
 export interface StreamOptions {
@@ -30,6 +31,8 @@ export interface StreamOptions {
   source?: "c" | "ts";
   /** Progress lines ("attached ...", "streaming ..."); default standard error. */
   log?: (line: string) => void;
+  /** `--record`: where to write what the run receives, and the recorder object that captures the probe hits. */
+  record?: { path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } };
 }
 
 /** Validates --duration: undefined or a positive number of seconds. */
@@ -59,6 +62,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   // The first SIGINT/SIGTERM ends the stream (the maps are still printed, then everything is released); a
   // second one releases everything at once and exits.
   session.releaseOnExit(() => stop(), { graceful: true });
+  const recording = options.record ? openRecording(options.record.path) : undefined;
   try {
     const loaded = load(session, bytes, options, log);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
@@ -71,37 +75,78 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       log("nothing to attach; releasing the object");
       return ExitCode.OK;
     }
+    // The recorder attaches after the user's programs, so it never misses a hit they see.
+    const hits = recording && options.record?.recorder ? attachRecorder(session, options.record.recorder, recording, log) : [];
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
     const what = readers.length ? `bpf_printk output and ${readers.map((r) => r.map).join(", ")}` : "bpf_printk output";
     log(duration === undefined ? `streaming ${what}; Ctrl-C detaches and exits` : `streaming ${what} for ${duration} s; Ctrl-C detaches and exits`);
+    if (recording) log(`recording what arrives${hits.length ? " and the probe hits that caused it" : ""} in ${recording.path}`);
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
-    void stopped.then(() => void pipe.close());
+    // At the stop, detach first: what the maps and buffers hold is then final when they are read.
+    void stopped.then(() => {
+      session.detachAll();
+      void pipe.close();
+    });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
     // stop it drains once more, so events that arrived before the stop are all printed.
-    const pump = async (r: EventReader) => {
-      const emit = (e: StreamEvent) => write(eventLine(e, json));
+    const pump = async (r: EventReader, emit: (e: StreamEvent) => void) => {
       while (!stopping) {
         r.drain(emit);
         if (!stopping) await r.wait(100);
       }
       r.drain(emit);
     };
+    const printEvent = (e: StreamEvent) => {
+      write(eventLine(e, json));
+      if (recording) recording.output(e.kind, e.kind === "lost" ? { map: e.map, cpu: e.cpu, count: e.count } : { map: e.map, cpu: e.cpu, value: e.value });
+    };
     try {
       await Promise.all([
         (async () => {
-          for await (const line of pipe.lines()) write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
+          for await (const line of pipe.lines()) {
+            write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
+            if (recording && line.event) recording.output("printk", jsonLine(line));
+          }
         })(),
-        ...readers.map(pump),
+        ...readers.map((r) => pump(r, printEvent)),
+        ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording!.hit(probe, e.value))),
       ]);
     } finally {
       if (timer) clearTimeout(timer);
     }
     for (const line of mapReport(loaded, json)) write(line);
+    if (recording) for (const line of mapReport(loaded, true)) recording.output("map", JSON.parse(line) as Record<string, unknown>);
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return ExitCode.OK;
   } finally {
+    recording?.close();
     // Closes the readers and the pipe too, then removes its instance.
     await session.close();
+  }
+}
+
+function openRecording(path: string): Recording {
+  try {
+    return new Recording(path);
+  } catch (error) {
+    throw new UserError(`cannot write the recording ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/**
+ * Loads and attaches the recorder (cli/record.ts) beside the user's object; gives its ring buffers' readers.
+ * A recorder that cannot load or attach costs the hits, not the run.
+ */
+function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Recorder }, recording: Recording, log: (line: string) => void): { reader: EventReader; probe: RecorderProbe }[] {
+  for (const s of r.recorder.skipped) log(`not recording ${s}`);
+  try {
+    const obj = session.load(r.bytes, { name: "record" });
+    const out = r.recorder.probes.map((probe) => ({ reader: session.events(obj, probe.map), probe }));
+    obj.attachAll();
+    return out;
+  } catch (error) {
+    log(`warning: the probe hits are not recorded (${(error as Error).message}); ${recording.path} gets the output only`);
+    return [];
   }
 }
 

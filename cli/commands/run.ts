@@ -1,13 +1,15 @@
-// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm]`: the main job. Compiles a probe file
+// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT]`: the main job. Compiles a probe file
 // (diagnostics exactly as `tsbpf compile` prints them, exit 3), or takes its object from the cache when neither
 // the file, the compiler nor the kernel changed (then TypeScript is never loaded); then loads, attaches and
-// streams bpf_printk output as `tsbpf load` does (../stream.ts), releasing everything on every exit path.
+// streams its output as `tsbpf load` does (../stream.ts), releasing everything on every exit path. `--record`
+// also compiles a recorder for the file's probe points (../record.ts) and writes what arrives, with the probe
+// hits that caused it, for tsbpf/test's replay().
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
-import { parseDuration, preflight, streamObject } from "../stream.js";
+import { parseDuration, preflight, streamObject, type StreamOptions } from "../stream.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -37,6 +39,11 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     if (typeof compiled === "number") return compiled;
     bytes = compiled;
   }
+  let record: StreamOptions["record"];
+  if (typeof argv.record === "string") {
+    const { compileRecorder } = await import("../record.js");
+    record = { path: argv.record, recorder: await compileRecorder(bytes) };
+  }
   return streamObject(bytes, {
     file,
     name: basename(file).replace(/\.[cm]?tsx?$/, "") || "obj",
@@ -44,6 +51,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     json: Boolean(argv.json),
     verbose,
     source: "ts",
+    record,
   });
 }
 

@@ -72,6 +72,11 @@ export class Session {
     return reader;
   }
 
+  /** Detaches every program of every object (nothing new arrives after it), leaving maps and readers open to read. */
+  detachAll(): void {
+    for (const o of this.objects) for (const a of [...o.attachments].reverse()) o.detach(a);
+  }
+
   /** Releases every object now (attachments, programs, maps), and the event readers and trace pipes once their waits return. */
   async close(): Promise<void> {
     const pipes = this.pipes.splice(0);

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { objectKey, objectPath } from "../../cli/cache.js";
+import { readRecording, replay, simulate, type RecordedHit } from "../../runtime/test/index.js";
 import { listIds, missingRoot, missingTracefs, missingUprobes, openSys, tracefsPath } from "../../runtime/sys/index.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -221,6 +222,32 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     } finally {
       run.child.kill("SIGKILL");
     }
+  });
+
+  it("--record writes the hits and what arrived; replaying them in the simulator gives the same events", async () => {
+    const recordPath = join(dir, "opensnoop.jsonl");
+    const run = tsbpf(["run", "examples/opensnoop.ts", "--json", "--no-cache", "--record", recordPath]);
+    const path = join(dir, `recorded-${serial++}`);
+    try {
+      await run.until(() => run.stderr().includes(`recording what arrives and the probe hits that caused it in ${recordPath}`), "tsbpf run never started recording");
+      writeFileSync(path, "x");
+      await run.until(() => {
+        spawnSync("cat", [path]);
+        return run.stdout().includes(`"filename":"${path}"`);
+      }, "no event for cat's open");
+      run.child.kill("SIGINT");
+      assert.equal(await run.exited, 0, run.stderr());
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+    const recording = readRecording(recordPath);
+    const ours = (h: RecordedHit) => h.comm === "cat" && h.strings?.filename === path;
+    assert.ok(recording.hits.some(ours), "the recorder saw cat's openat");
+    const live = (recording.events.get("events") ?? []).filter((e) => (e as { filename: string; comm: string }).filename === path && (e as { comm: string }).comm === "cat");
+    const sim = await simulate("examples/opensnoop.ts");
+    const fired = replay(sim, recording, { filter: ours });
+    assert.equal(fired.length, recording.hits.filter(ours).length);
+    assert.deepEqual(sim.events("events"), live);
   });
 
   it("prints the latency histogram and the call counters, as bpftrace prints maps, when SIGINT stops it", async () => {

@@ -1,0 +1,177 @@
+// `tsbpf run --record FILE`: what a live run received, and the probe hits that caused it, as JSON lines that
+// tsbpf/test's `replay()` feeds back into the simulator (docs/testing.md, "Record and replay").
+// The hits come from a recorder: a TypeScript probe generated here with one handler per attach point of the
+// user's object, compiled by tsbpf's own compiler and loaded beside it. Each handler sends the hit's clock,
+// task and CPU, and what the user's handler could read from its context (a tracepoint's fields by name, with
+// the strings its `char *` fields point to; a uprobe's or kprobe's argument registers; a return probe's return
+// value), through a ring buffer of its own.
+// Takes the object's attach targets and a way to read tracepoint formats; gives the recorder's source, the
+// probe each of its ring buffers records, and `Recording` (the file being written).
+
+import { closeSync, openSync, writeSync } from "node:fs";
+import { parseTracepointFormat, readTracepointFormat } from "../compiler/frontend/tracepoints.js";
+import type { AttachTarget } from "../runtime/loader/object.js";
+import { openObject } from "../runtime/loader/session.js";
+import type { RecordedProbe } from "../runtime/test/replay.js";
+import { toJson } from "./report.js";
+
+
+/** One generated handler: the ring buffer it writes and the probe it stands for. */
+export interface RecorderProbe {
+  map: string;
+  probe: RecordedProbe;
+  /** Tracepoint fields recorded as strings (their pointers are recorded too). */
+  strings: string[];
+}
+
+export interface Recorder {
+  /** A probe file for tsbpf's compiler. */
+  text: string;
+  probes: RecorderProbe[];
+  /** Attach points that cannot be recorded, and why. */
+  skipped: string[];
+}
+
+const RING_BYTES = 1 << 22;
+const STRING_BYTES = 256;
+const ARGS = 6;
+
+/** The recorder for `targets` (deduplicated); `formatText(group, name)` reads a tracepoint's format. */
+export function recorderSource(targets: readonly AttachTarget[], formatText: (group: string, name: string) => string | undefined): Recorder {
+  const probes: RecorderProbe[] = [];
+  const skipped: string[] = [];
+  const handlers: string[] = [];
+  const seen = new Set<string>();
+  for (const t of targets) {
+    const id = JSON.stringify(t);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const i = probes.length;
+    const map = `hits${i}`;
+    const common = ["time: u64", "pidTgid: u64", "uidGid: u64", "cpu: u32", "comm: Str<16>"];
+    const fill = ["h.time = ktimeNs();", "h.pidTgid = pidTgid();", "h.uidGid = uidGid();", "h.cpu = smpProcessorId();", "h.comm = comm();"];
+    let members: string[];
+    let head: string;
+    let probe: RecordedProbe;
+    const strings: string[] = [];
+    if (t.kind === "tracepoint") {
+      const text = formatText(t.group, t.name);
+      if (!text) {
+        skipped.push(`tracepoint ${t.group}:${t.name}: no format file`);
+        continue;
+      }
+      const fields = parseTracepointFormat(t.group, t.name, text).fields.filter((f) => f.readable && f.tsType);
+      members = fields.map((f) => `f_${f.name}: ${f.tsType === "Ptr" ? "u64" : f.tsType}`);
+      for (const f of fields) fill.push(f.tsType === "Ptr" ? `h.f_${f.name} = ctx.${f.name} as u64;` : `h.f_${f.name} = ctx.${f.name};`);
+      for (const f of fields.filter((x) => x.tsType === "Ptr" && /\bchar\s*\*/.test(x.cType))) {
+        strings.push(f.name);
+        members.push(`s_${f.name}: Str<${STRING_BYTES}>`);
+        fill.push(`h.s_${f.name} = ${t.group === "syscalls" ? "readUserStr" : "readKernelStr"}(ctx.${f.name});`);
+      }
+      head = `tracepoint(${JSON.stringify(t.group)}, ${JSON.stringify(t.name)}, (ctx) =>`;
+      probe = { kind: "tracepoint", group: t.group, name: t.name };
+    } else if (t.kind === "uprobe" || t.kind === "kprobe") {
+      const func = t.func;
+      if (func === undefined || t.offset !== 0) {
+        skipped.push(`${t.kind} ${t.kind === "uprobe" ? `${t.binary}:` : ""}${func ?? ""}+${t.offset}: only probes on a function's entry are recorded`);
+        continue;
+      }
+      const ctor = `${t.kind === "uprobe" ? "u" : "k"}${t.retprobe ? "ret" : ""}probe`;
+      const params = t.retprobe ? ["ret"] : Array.from({ length: ARGS }, (_, k) => `a${k}`);
+      members = params.map((p) => `${p}: u64`);
+      fill.push(...params.map((p) => `h.${p} = ${p};`));
+      const where = t.kind === "uprobe" ? `${JSON.stringify(t.binary)}, ${JSON.stringify(func)}` : JSON.stringify(func);
+      head = `${ctor}(${where}, (${params.map((p) => `${p}: u64`).join(", ")}) =>`;
+      probe = t.kind === "uprobe" ? { kind: "uprobe", binary: t.binary, func, retprobe: t.retprobe } : { kind: "kprobe", func, retprobe: t.retprobe };
+    } else {
+      if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
+      continue;
+    }
+    handlers.push(
+      `interface Hit${i} { ${[...common, ...members].join("; ")} }`,
+      `export const ${map} = new RingBuf<Hit${i}>(${RING_BYTES});`,
+      `export const record${i} = ${head} {`,
+      `  const h = ${map}.reserve();`,
+      "  if (h === null) return 0;",
+      ...fill.map((l) => `  ${l}`),
+      `  ${map}.submit(h);`,
+      "  return 0;",
+      "});",
+    );
+    probes.push({ map, probe, strings });
+  }
+  const text = [
+    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str } from "tsbpf";',
+    'export const license = "GPL";',
+    ...handlers,
+    "",
+  ].join("\n");
+  return { text, probes, skipped };
+}
+
+/** The recorder for an object's programs, compiled by tsbpf's compiler (loaded here: only --record pays for it). */
+export async function compileRecorder(objectBytes: Uint8Array): Promise<{ bytes: Uint8Array; recorder: Recorder }> {
+  const spec = openObject(objectBytes);
+  const recorder = recorderSource(
+    spec.programs.map((p) => p.attach),
+    (group, name) => readTracepointFormat(group, name),
+  );
+  const { compile, formatDiagnostics } = await import("../compiler/index.js");
+  const result = compile({ fileName: "tsbpf-recorder.ts", text: recorder.text });
+  if (result.diagnostics.some((d) => d.severity === "error")) {
+    // A recorder that does not compile is a tsbpf bug: say so with what the compiler said.
+    throw new Error(`the generated recorder does not compile:\n${formatDiagnostics(result.diagnostics, { sources: { "tsbpf-recorder.ts": recorder.text } })}`);
+  }
+  return { bytes: result.object, recorder };
+}
+
+type HitRecord = { time: number | bigint; pidTgid: number | bigint; uidGid: number | bigint; cpu: number; comm: string } & Record<string, unknown>;
+
+/** A recording being written: one JSON object per line, flushed as it comes. */
+export class Recording {
+  private fd: number | undefined;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, "w");
+  }
+
+  /** A hit the recorder's `probe` sent. */
+  hit(p: RecorderProbe, value: unknown): void {
+    if (value instanceof Uint8Array) return;
+    const h = value as HitRecord;
+    const wide = (v: number | bigint) => BigInt(v);
+    const line: Record<string, unknown> = {
+      kind: "hit",
+      probe: p.probe,
+      time: String(h.time),
+      cpu: h.cpu,
+      pid: Number(wide(h.pidTgid) & 0xffffffffn),
+      tgid: Number(wide(h.pidTgid) >> 32n),
+      uid: Number(wide(h.uidGid) & 0xffffffffn),
+      gid: Number(wide(h.uidGid) >> 32n),
+      comm: h.comm,
+    };
+    // Integers beyond 2^53 as decimal strings: JSON.parse would round them.
+    const exact = (v: unknown) => (typeof v === "bigint" ? String(v) : v);
+    if (p.probe.kind === "tracepoint") {
+      line.fields = Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith("f_")).map(([k, v]) => [k.slice(2), exact(v)]));
+      line.strings = Object.fromEntries(p.strings.map((s) => [s, h[`s_${s}`]]));
+    } else if (p.probe.retprobe) line.ret = exact(h.ret);
+    else line.args = Array.from({ length: ARGS }, (_, k) => exact(h[`a${k}`]));
+    this.write(line);
+  }
+
+  /** Something the run printed: a printk line, an event (or a count of lost ones), a map. */
+  output(kind: "printk" | "event" | "lost" | "map", value: Record<string, unknown>): void {
+    this.write({ kind, ...value });
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private write(value: unknown): void {
+    if (this.fd !== undefined) writeSync(this.fd, `${toJson(value)}\n`);
+  }
+}
