@@ -49,14 +49,14 @@ test("clang object: maps, per-CPU values, globals, ring buffer and perf records"
   assert.equal(sim.global("last_ret"), -2n);
   assert.deepEqual(sim.trace(), ["unlink /tmp/a by rm: 7", "unlink /tmp/a by rm: 7", "unlink /tmp/a by unlink: 7", "unlink returned -2"]);
 
-  assert.deepEqual(sim.events("events").map(decodeEvent), [
+  assert.deepEqual(sim.events<Uint8Array>("events").map(decodeEvent), [
     { pid: 42, dfd: -100, comm: "rm", name: "/tmp/a" },
     { pid: 42, dfd: -100, comm: "rm", name: "/tmp/a" },
     { pid: 43, dfd: 3, comm: "unlink", name: "/tmp/a" },
   ]);
   assert.deepEqual(sim.events("events"), [], "events are taken by the first read");
   assert.deepEqual(
-    sim.events("perf").map((b) => new DataView(b.buffer, b.byteOffset).getUint32(0, true)).sort(),
+    sim.events<Uint8Array>("perf").map((b) => new DataView(b.buffer, b.byteOffset).getUint32(0, true)).sort(),
     [42, 42, 43],
   );
   const stats = sim.stats();
