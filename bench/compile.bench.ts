@@ -6,11 +6,11 @@
 // LLVM backend's column (`compile --backend llvm`: tsbpf's frontend, then opt-19/llc-19) is cold.
 //
 // Instruction counts are slots (an LDDW is two, as the kernel counts), read from both objects with
-// compiler/elf. "Cold" runs `node dist/cli/main.js compile` with an empty TSBPF_CACHE_DIR (no V8
-// code cache for TypeScript, so it is compiled from source and the cache written); "warm" keeps a
-// cache directory that one untimed run filled. clang gets vmlinux.h generated once, up front, into
-// a temp dir with `bpftool btf dump file /sys/kernel/btf/vmlinux format c` (the full header, as
-// libbpf tools use it). -D__TARGET_ARCH_x86 is what BPF_KPROBE needs to find pt_regs.
+// compiler/elf. "Cold" runs `node dist/cli/main.js compile` with an empty TSBPF_CACHE_DIR (nothing
+// cached by earlier runs; the installation's code caches, which `npm run build` writes into
+// dist/.cache, are used); "warm" keeps a cache directory that one untimed run filled. clang gets
+// vmlinux.h generated once, up front, into a temp dir with `bpftool btf dump file
+// /sys/kernel/btf/vmlinux format c` (the full header, as libbpf tools use it). -D__TARGET_ARCH_x86 is what BPF_KPROBE needs to find pt_regs.
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,10 +34,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/**
+ * The environment of a timed process: ours, without NODE_EXTRA_CA_CERTS (set machine-wide on the development
+ * machine, it makes every Node process parse a CA bundle as it starts, ~0.2 s that is no part of tsbpf).
+ */
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const all = { ...process.env, ...env };
+  delete all.NODE_EXTRA_CA_CERTS;
+  return all;
+}
+
 /** Wall time of one process, in seconds; throws with its stderr when it fails. */
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" });
+  const r = spawnSync(cmd, args, { cwd: ROOT, env: childEnv(env), encoding: "utf8" });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
   return seconds;
@@ -126,7 +136,7 @@ export default async function (): Promise<BenchTable[]> {
         columns: ["example", "clang-19 -O2 -g", "tsbpf cold", "cold / clang", "tsbpf warm", "warm / clang", "tsbpf --backend llvm cold", "llvm cold / clang"],
         rows: timeRows,
         notes: [
-          "tsbpf: node dist/cli/main.js compile X.ts -o X.o; cold = empty TSBPF_CACHE_DIR (TypeScript without a V8 code cache), warm = the code cache filled by an earlier run.",
+          "tsbpf: node dist/cli/main.js compile X.ts -o X.o; cold = empty TSBPF_CACHE_DIR (only the code caches npm run build wrote into dist/.cache), warm = the user's cache filled by an earlier run; NODE_EXTRA_CA_CERTS unset.",
           "clang: clang-19 -O2 -g -target bpf -c X.bpf.c with the full vmlinux.h from bpftool and libbpf's headers.",
           "tsbpf --backend llvm: node dist/cli/main.js compile --backend llvm X.ts -o X.o with an empty TSBPF_CACHE_DIR (the frontend as in tsbpf cold, then the module through opt-19 and llc-19).",
         ],
