@@ -10,7 +10,8 @@
 // cached by earlier runs; the installation's code caches, which `npm run build` writes into
 // dist/.cache, are used); "warm" keeps a cache directory that one untimed run filled. clang gets
 // vmlinux.h generated once, up front, into a temp dir with `bpftool btf dump file
-// /sys/kernel/btf/vmlinux format c` (the full header, as libbpf tools use it). -D__TARGET_ARCH_x86 is what BPF_KPROBE needs to find pt_regs.
+// /sys/kernel/btf/vmlinux format c` (the full header, as libbpf tools use it). -D__TARGET_ARCH_x86
+// is what BPF_KPROBE needs to find pt_regs.
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
