@@ -117,6 +117,41 @@ export function writePtRegs(arch: Arch, input: RegsInput, bytes: Uint8Array, vie
   }
 }
 
+/**
+ * Writes pt_regs images into one buffer firing after firing, as sim.kprobe() does. A firing with the
+ * same arguments and return value as the last (a test firing in a loop) finds the image in place.
+ */
+export class PtRegsWriter {
+  /** The buffer holding the image of `args` and `ret`; undefined when it may hold anything else. */
+  private target: Uint8Array | undefined = undefined;
+  private args: CValue[] = [];
+  private ret: CValue | undefined = undefined;
+  constructor(private readonly arch: Arch) {}
+
+  write(input: RegsInput, bytes: Uint8Array, view: DataView): void {
+    if (bytes === this.target && input.regs === undefined && input.ret === this.ret && sameValues(input.args, this.args)) return;
+    this.target = undefined;
+    writePtRegs(this.arch, input, bytes, view);
+    if (input.regs !== undefined) return;
+    this.args = input.args === undefined ? [] : input.args.slice();
+    this.ret = input.ret;
+    this.target = bytes;
+  }
+
+  /** The buffer was written with something else (another context). */
+  forget(): void {
+    this.target = undefined;
+  }
+}
+
+/** Whether `a` holds the values of `last` (numbers, bigints and pointers compare by ===; pointers never move). */
+function sameValues(a: readonly CValue[] | undefined, last: readonly CValue[]): boolean {
+  if (a === undefined) return last.length === 0;
+  if (a.length !== last.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== last[i]) return false;
+  return true;
+}
+
 // ---------------------------------------------------------------- tracepoints
 
 export interface TracepointField {

@@ -5,7 +5,7 @@
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
 import { SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
-import { hostArch, LAYOUTS, parseFormat, readFormat, writePtRegs, tracepointRecord, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
+import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { TestKernel } from "./kernel.js";
 import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Decoded } from "./layout.js";
@@ -104,8 +104,9 @@ export class Simulation {
   /** The context region (see fire) and the run options pointing r1 at it. */
   private ctx: Region | undefined = undefined;
   private readonly runOptions: RunOptions;
-  /** Bytes of the pt_regs context on this arch. */
+  /** Bytes of the pt_regs context on this arch, and what writes it. */
   private readonly regsSize: number;
+  private readonly regsWriter: PtRegsWriter;
 
   /** Use `simulate()`. */
   constructor(
@@ -117,6 +118,7 @@ export class Simulation {
     this.vm = new Vm({ tier: selectTier(options.tier ?? "auto") });
     this.arch = options.arch ?? hostArch();
     this.regsSize = LAYOUTS[this.arch].size;
+    this.regsWriter = new PtRegsWriter(this.arch);
     this.runOptions = { r1: 0n, budget: options.budget };
     this.kernel = new TestKernel(vmKernel, btfSources(this));
   }
@@ -239,10 +241,11 @@ export class Simulation {
       let region: Region;
       if (record === undefined) {
         region = this.contextRegion(this.regsSize);
-        writePtRegs(this.arch, regs!, region.bytes, region.view);
+        this.regsWriter.write(regs!, region.bytes, region.view);
       } else {
         region = this.contextRegion(record.length);
         region.bytes.set(record);
+        this.regsWriter.forget();
       }
       let result: RunResult;
       try {

@@ -68,14 +68,18 @@ class RunContext implements HelperContext {
 
 /** One run's frame stacks, mapped once per Memory and reused by later runs. */
 class StackSet {
-  private readonly regions: Region[] = [];
+  readonly regions: Region[] = [];
+  /** Each frame's bytes as int32 words (for the frame-access ops of the image). */
+  readonly words: Int32Array[] = [];
   constructor(private readonly memory: Memory) {}
   /** The zeroed stack region of frame `depth`. */
   enter(depth: number): Region {
     let region = this.regions[depth];
     if (region === undefined) {
-      region = this.memory.map("stack", new Uint8Array(STACK_SIZE), { name: `stack of frame ${depth}` });
+      const bytes = new Uint8Array(STACK_SIZE);
+      region = this.memory.map("stack", bytes, { name: `stack of frame ${depth}` });
       this.regions[depth] = region;
+      this.words[depth] = new Int32Array(bytes.buffer, 0, STACK_SIZE / 4);
     } else region.bytes.fill(0);
     return region;
   }
@@ -298,7 +302,8 @@ export function interpret(program: LoadedProgram, options: RunOptions = {}): Run
 // typed array. Slot `pc` is at i = SLOTS + 8 * pc, re-encoded:
 //   +0    op | dst * 2 << 8 | src * 2 << 16   (one load decodes what most ops need)
 //   +3..5 OFF, LO, HI as in program.ts
-//   +6    jump and local call targets as image indexes; helper index otherwise
+//   +6    jump and local call targets as image indexes; helper index otherwise; for the frame
+//         ops below, the access's offset in the frame (512 + off)
 //   +7    instructions from this slot to the end of its run: a straight line ending at the next
 //         jump, call, exit, tail call or legacy packet load. The budget is charged per run.
 // Images hold a run's registers, so each run takes its own from a per-program pool.
@@ -308,6 +313,25 @@ const F_RUN = 7;
 const OP_BUDGET = 0x08;
 
 const pcOf = (i: number): number => (i - SLOTS) >> 3;
+
+/** Lower half of r10 while it is the top of the current frame. */
+const FRAME_TOP = REGION_BASE + STACK_SIZE;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Frame ops: an LDX/ST/STX through r10 at a constant offset inside the frame (bytes, or aligned
+ * words on little-endian hosts) gets the unused mode 0xe0 in its opcode. While r10 is the frame
+ * top (always, unless an unverified program wrote r10) the op reads or writes the frame's
+ * arrays at the offset precomputed in +6; otherwise it falls through to the ordinary op.
+ */
+function frameOp(op: number, base: number, off: number): number {
+  const size = op & 0x18;
+  if (base !== 20 || (op & 0xe0) !== 0x60 || size === 0x08) return op;
+  const bytes = size === 0x00 ? 4 : size === 0x18 ? 8 : 1;
+  const o = STACK_SIZE + off;
+  if (o < 0 || o + bytes > STACK_SIZE || (bytes > 1 && (o % 4 !== 0 || !LITTLE_ENDIAN))) return op;
+  return op | 0xe0;
+}
 
 /** Ops after which execution does not simply go on at the next slot. */
 function endsRun(op: number): boolean {
@@ -325,12 +349,14 @@ function buildImage(prog: LoadedProgram): Int32Array {
     const op = code[at]!;
     const cls = op & 7;
     const x = SLOTS + at;
-    image[x] = op | (code[at + 1]! << 8) | (code[at + 2]! << 16);
+    // The address register of LDX is src, of ST and STX dst.
+    const fop = cls === 1 ? frameOp(op, code[at + 2]!, code[at + 3]!) : cls === 2 || cls === 3 ? frameOp(op, code[at + 1]!, code[at + 3]!) : op;
+    image[x] = fop | (code[at + 1]! << 8) | (code[at + 2]! << 16);
     image[x + 3] = code[at + 3]!;
     image[x + 4] = code[at + 4]!;
     image[x + 5] = code[at + 5]!;
     const jumps = op === 0x60 || ((cls === 5 || cls === 6) && op !== 0x85 && op !== 0x95);
-    image[x + 6] = jumps ? SLOTS + (code[at + 6]! << 3) : code[at + 6]!;
+    image[x + 6] = jumps ? SLOTS + (code[at + 6]! << 3) : fop !== op ? STACK_SIZE + code[at + 3]! : code[at + 6]!;
   }
   for (let p = slots - 1; p >= 0; p--) {
     const x = SLOTS + (p << 3);
@@ -380,6 +406,10 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
   let tailCalls = 0;
   let i = SLOTS;
   let n = 0;
+  // The current frame: its upper address half, bytes and words.
+  let fhi = stacks.regions[0]!.hi;
+  let fb = stacks.regions[0]!.bytes;
+  let fw = stacks.words[0]!;
   // Runs are counted whole on entry; n >= budget before an instruction is n > limit after its run's count.
   const limit = Math.ceil(budget);
   try {
@@ -709,6 +739,9 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             X[0] = X[1] = 0;
             if (depth === 0) break enter;
             depth--;
+            fhi = stacks.regions[depth]!.hi;
+            fb = stacks.regions[depth]!.bytes;
+            fw = stacks.words[depth]!;
             const base = depth * FRAME_WORDS;
             i = frames[base + 10]!;
             if (frameImages[depth] !== X) {
@@ -724,7 +757,14 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           }
 
           // ------------------------------------------------ LDX
+          case 0xe1:
           case 0x61: {
+            // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+              X[d] = fw[X[i + 6]! >> 2]!;
+              X[d + 1] = 0;
+              break;
+            }
             const s = w >>> 16;
             const off = X[i + 3]!;
             const lo = (X[s]! + off) | 0;
@@ -742,7 +782,14 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             X[d + 1] = 0;
             break;
           }
+          case 0xf1:
           case 0x71: {
+            // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+              X[d] = fb[X[i + 6]!]!;
+              X[d + 1] = 0;
+              break;
+            }
             const s = w >>> 16;
             const off = X[i + 3]!;
             const lo = (X[s]! + off) | 0;
@@ -751,7 +798,15 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             X[d + 1] = 0;
             break;
           }
+          case 0xf9:
           case 0x79: {
+            // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+              const o = X[i + 6]! >> 2;
+              X[d] = fw[o]!;
+              X[d + 1] = fw[o + 1]!;
+              break;
+            }
             const s = w >>> 16;
             const off = X[i + 3]!;
             const lo = (X[s]! + off) | 0;
@@ -794,12 +849,19 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           }
 
           // ------------------------------------------------ ST (imm) and STX (register)
+          case 0xe2:
+          case 0xe3:
           case 0x62:
           case 0x63: {
+            // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+              fw[X[i + 6]! >> 2] = (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!;
+              break;
+            }
             const off = X[i + 3]!;
             const lo = (X[d]! + off) | 0;
             const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 4, true);
-            rg.view.setInt32((lo - REGION_BASE) >>> 0, (w & 255) === 0x62 ? X[i + 4]! : X[w >>> 16]!, true);
+            rg.view.setInt32((lo - REGION_BASE) >>> 0, (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!, true);
             break;
           }
           case 0x6a:
@@ -807,24 +869,46 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             const off = X[i + 3]!;
             const lo = (X[d]! + off) | 0;
             const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 2, true);
-            rg.view.setInt16((lo - REGION_BASE) >>> 0, (w & 255) === 0x6a ? X[i + 4]! : X[w >>> 16]!, true);
+            rg.view.setInt16((lo - REGION_BASE) >>> 0, (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!, true);
             break;
           }
+          case 0xf2:
+          case 0xf3:
           case 0x72:
           case 0x73: {
+            // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+              fb[X[i + 6]!] = (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!;
+              break;
+            }
             const off = X[i + 3]!;
             const lo = (X[d]! + off) | 0;
             const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 1, true);
-            rg.bytes[(lo - REGION_BASE) >>> 0] = (w & 255) === 0x72 ? X[i + 4]! : X[w >>> 16]!;
+            rg.bytes[(lo - REGION_BASE) >>> 0] = (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!;
             break;
           }
+          case 0xfa:
+          case 0xfb:
           case 0x7a:
           case 0x7b: {
+            // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+              const o = X[i + 6]! >> 2;
+              if ((w & 1) === 0) {
+                fw[o] = X[i + 4]!;
+                fw[o + 1] = X[i + 5]!;
+              } else {
+                const s = w >>> 16;
+                fw[o] = X[s]!;
+                fw[o + 1] = X[s + 1]!;
+              }
+              break;
+            }
             const off = X[i + 3]!;
             const lo = (X[d]! + off) | 0;
             const rg = mem.resolve(addrHi(X[d + 1]!, X[d]!, off), lo, 8, true);
             const o = (lo - REGION_BASE) >>> 0;
-            if ((w & 255) === 0x7a) {
+            if ((w & 1) === 0) {
               rg.view.setInt32(o, X[i + 4]!, true);
               rg.view.setInt32(o + 4, X[i + 5]!, true);
             } else {
@@ -1027,13 +1111,18 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             depth++;
             const stack = stacks.enter(depth);
             X[20] = REGION_BASE + STACK_SIZE;
-            X[21] = stack.hi;
+            X[21] = fhi = stack.hi;
+            fb = stack.bytes;
+            fw = stacks.words[depth]!;
             i = X[i + 6]!;
             continue enter;
           }
           case 0x95: {
             if (depth === 0) break enter;
             depth--;
+            fhi = stacks.regions[depth]!.hi;
+            fb = stacks.regions[depth]!.bytes;
+            fw = stacks.words[depth]!;
             const base = depth * FRAME_WORDS;
             i = frames[base + 10]!;
             if (frameImages[depth] !== X) {

@@ -212,3 +212,18 @@ format:
   assert.equal(rec.length, 32, "no __data_loc data: the record is the fixed part");
   assert.throws(() => tracepointRecord(layout, { d: 1.5 }, { pid: 3 }), /g:ints field d: 1\.5 is not an integer/);
 });
+
+test("kprobe contexts: a firing after a retprobe or a tracepoint sees only its own registers", async () => {
+  const text = `import { kprobe, kretprobe, type u64 } from "tsbpf";
+export const license = "GPL";
+export const sum = kprobe("f", (a: u64, b: u64, c: u64) => a + b + c);
+export const ret = kretprobe("f", (r: u64) => r);`;
+  const sim = await simulate({ fileName: "regs.ts", text }, { arch: "x86_64" });
+  assert.equal(sim.kprobe("f", { args: [1, 2, 3] }).r0, 6n);
+  assert.equal(sim.kprobe("f", { args: [1, 2, 3] }).r0, 6n, "the same arguments again");
+  assert.equal(sim.kprobe("f", { args: [1, 2] }).r0, 3n, "a missing argument is zero");
+  assert.equal(sim.kretprobe("f", { ret: 7 }).r0, 7n);
+  assert.equal(sim.kprobe("f", { args: [1, 2] }).r0, 3n, "ax of the return probe is gone");
+  assert.equal(sim.run("sum", new Uint8Array(168).fill(1)).r0, 0x0101010101010101n * 3n);
+  assert.equal(sim.kprobe("f", { args: [1, 2] }).r0, 3n, "a context of the same size written by run() is replaced");
+});

@@ -351,6 +351,28 @@ export const programCases: Case[] = [
     ],
     error: /unmapped/,
   },
+  {
+    name: "frame accesses through r10 after an atomic fetch moved it (unverified)",
+    env: "buffer",
+    insns: [
+      ...asm("*(u64 *)(r10 -8) = 5\nr2 = r10\nr2 += -16\n*(u64 *)(r1 +0) = r2\nr3 = 0"),
+      atomic(Size.DW, AtomicOp.XCHG, R1, 10 as Reg, 0),
+      // r10 now points 16 bytes below the frame top: the same slots are at other offsets.
+      ...asm("r0 = *(u64 *)(r10 +8)\n*(u32 *)(r10 +0) = 7\nr4 = *(u8 *)(r10 +0)\nr0 += r4\n*(u8 *)(r10 +1) = 1\nr4 = *(u32 *)(r10 +0)\nr0 += r4\nexit"),
+    ],
+    r0: 5n + 7n + 0x107n,
+  },
+  {
+    name: "a tail call keeps an r10 the caller moved (unverified)",
+    env: "full",
+    insns: [
+      ...asm("*(u64 *)(r10 -8) = 42\n*(u64 *)(r10 -16) = 17\nr6 = r1\nr7 = r10\nr7 += -8\n*(u64 *)(r6 +0) = r7"),
+      atomic(Size.DW, AtomicOp.XCHG, R6, 10 as Reg, 0),
+      ...asm("r1 = r6\nr2 = map[fd:4]\nr3 = 0\ncall bpf_tail_call#12\nr0 = 99\nexit"),
+    ],
+    targets: [{ name: "target0", insns: asm("r0 = *(u64 *)(r10 -8)\nexit") }],
+    r0: 17n,
+  },
   { name: "atomic on an unmapped address", env: "plain", insns: [mov64Imm(R1, 8), atomic(Size.W, AtomicOp.ADD, R1, R1, 0), exit()], error: /unmapped/ },
   { name: "legacy packet loads", env: "full", insns: asm("r6 = r1\nr0 = *(u8 *)skb[3]\nr7 = r0\nr2 = 4\nr0 = *(u16 *)skb[r2 + 1]\nr7 += r0\nr0 = *(u32 *)skb[8]\nr0 += r7\nexit") },
   { name: "legacy packet load out of bounds returns 0", env: "full", insns: asm("r6 = r1\nr0 = 7\nr0 = *(u32 *)skb[254]\nr0 = 9\nexit"), r0: 0n },

@@ -6,14 +6,17 @@
 // Shape of the generated code: registers are JS locals l0/h0..l10/h10 (int32 halves, kept int32 by
 // `| 0` everywhere); one `case` per basic block in a `switch (L)` inside `main: for (;;)`, blocks in
 // slot order so straight-line successors fall through; a block that jumps to itself becomes an inner
-// `for (;;)`. Immediates are folded into the source. Budget: in "fast" mode every block first checks
-// `n + length > budget` and otherwise adds its length at once; when the check fails the run leaves
-// to the "step" mode code of the same program (every instruction its own block, checked singly), so
-// counts and BudgetExceeded pcs equal the interpreter's. Faults: `pc` is set before every operation
-// that may throw out of line and copied to S.pc by the catch. r10-relative accesses whose constant
-// offset is inside the 512-byte frame go straight to the frame's DataView (no check needed at run
-// time); all other accesses go through a one-region cache in front of Memory.resolve, dropped after
-// helper calls (a helper may unmap regions).
+// `for (;;)`. Immediates are folded into the source. In "fast" mode, register facts at block starts
+// (facts.ts: constant upper halves, lower-half ranges) fold 64-bit work away, so a bounded counter
+// runs as one 32-bit add. Budget: in "fast" mode every block first checks `n + length > budget` and
+// otherwise adds its length at once; when the check fails the run leaves to the "step" mode code of
+// the same program (every instruction its own block, checked singly), so counts and BudgetExceeded
+// pcs equal the interpreter's. A counted single-block loop (countedLoop) whose remaining iterations
+// the budget covers adds them all on entry and runs without checks. Faults: `pc` is set before every
+// operation that may throw out of line and copied to S.pc by the catch. In fast code, r10-relative
+// accesses whose constant offset is inside the 512-byte frame go straight to the frame's arrays
+// (aligned words through an Int32Array; no check needed at run time); all other accesses go through
+// a one-region cache in front of Memory.resolve, dropped after helper calls (a helper may unmap regions).
 
 import { REGION_BASE } from "../memory.js";
 import { F_AUX, F_HI, F_LO, F_OFF, F_SRC, F_DST, LoadedProgram, MAX_CALL_FRAMES, STACK_SIZE, STRIDE } from "../program.js";
@@ -553,7 +556,9 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
       starts.push(pc);
     }
   }
-  const g: Gen = { program, mode, blk, exitLabel: starts.length, r10Fast: !writesR10(program) };
+  // Step code makes no assumption about r10: the tier also runs it when a tail call or a return into
+  // another program brings an r10 that is not the frame top (see tier.ts).
+  const g: Gen = { program, mode, blk, exitLabel: starts.length, r10Fast: mode === "fast" && !writesR10(program) };
 
   // Block shapes: straight-line slots, the terminator (or the sentinel slot n) and the fall-through.
   const shapes: BlockShape[] = starts.map((start) => {

@@ -138,6 +138,9 @@ export function runCompiled(program: LoadedProgram, options: RunOptions = NO_OPT
       }
       if (ret === 0) return { r0: R[1] === 0 && R[0]! >>> 0 < 256 ? SMALL[R[0]!]! : join(R[1]!, R[0]!), instructions: S.n };
       if (ret === 1) mode = "step";
+      // A tail call (or a return into another program's frame) keeps r10. Fast code takes r10 for
+      // the frame top; if an unverified program moved it, the new program goes on in step code.
+      else if (R[20] !== REGION_BASE + STACK_SIZE || R[21] !== stacks.regions[S.depth]!.hi) mode = "step";
       const next = compiledFunction(S.prog, mode);
       if (next === undefined) throw new Error(`compiled tier: cannot generate code for ${S.prog.name} (${String(cache.get(S.prog)?.failed)})`);
       fn = next;
