@@ -127,6 +127,9 @@ export function operatorCases(): Case[] {
 
 const asm = (text: string): Insn[] => assemble(text);
 
+/** `before`, then r10 swapped with the u64 at `base` (an atomic xchg: unverified), then `after`. */
+const moveR10 = (before: string, base: Reg, after: string): Insn[] => [...asm(before), atomic(Size.DW, AtomicOp.XCHG, base, 10 as Reg, 0), ...asm(after)];
+
 /** Helper ids the "full" environment adds: see cases.test.ts. */
 export const TEST_HELPER = { retNumber: 5, retBig: 7, unmapBuffer: 8, fault: 14 } as const;
 
@@ -354,22 +357,22 @@ export const programCases: Case[] = [
   {
     name: "frame accesses through r10 after an atomic fetch moved it (unverified)",
     env: "buffer",
-    insns: [
-      ...asm("*(u64 *)(r10 -8) = 5\nr2 = r10\nr2 += -16\n*(u64 *)(r1 +0) = r2\nr3 = 0"),
-      atomic(Size.DW, AtomicOp.XCHG, R1, 10 as Reg, 0),
-      // r10 now points 16 bytes below the frame top: the same slots are at other offsets.
-      ...asm("r0 = *(u64 *)(r10 +8)\n*(u32 *)(r10 +0) = 7\nr4 = *(u8 *)(r10 +0)\nr0 += r4\n*(u8 *)(r10 +1) = 1\nr4 = *(u32 *)(r10 +0)\nr0 += r4\nexit"),
-    ],
+    // r10 ends 16 bytes below the frame top: the same slots are at other offsets.
+    insns: moveR10(
+      "*(u64 *)(r10 -8) = 5\nr2 = r10\nr2 += -16\n*(u64 *)(r1 +0) = r2",
+      R1,
+      "r0 = *(u64 *)(r10 +8)\n*(u32 *)(r10 +0) = 7\nr4 = *(u8 *)(r10 +0)\nr0 += r4\n*(u8 *)(r10 +1) = 1\nr4 = *(u32 *)(r10 +0)\nr0 += r4\nexit",
+    ),
     r0: 5n + 7n + 0x107n,
   },
   {
     name: "a tail call keeps an r10 the caller moved (unverified)",
     env: "full",
-    insns: [
-      ...asm("*(u64 *)(r10 -8) = 42\n*(u64 *)(r10 -16) = 17\nr6 = r1\nr7 = r10\nr7 += -8\n*(u64 *)(r6 +0) = r7"),
-      atomic(Size.DW, AtomicOp.XCHG, R6, 10 as Reg, 0),
-      ...asm("r1 = r6\nr2 = map[fd:4]\nr3 = 0\ncall bpf_tail_call#12\nr0 = 99\nexit"),
-    ],
+    insns: moveR10(
+      "*(u64 *)(r10 -8) = 42\n*(u64 *)(r10 -16) = 17\nr6 = r1\nr7 = r10\nr7 += -8\n*(u64 *)(r6 +0) = r7",
+      R6,
+      "r1 = r6\nr2 = map[fd:4]\nr3 = 0\ncall bpf_tail_call#12\nr0 = 99\nexit",
+    ),
     targets: [{ name: "target0", insns: asm("r0 = *(u64 *)(r10 -8)\nexit") }],
     r0: 17n,
   },
