@@ -76,12 +76,19 @@ export function variablesCodec(btf: Btf, vars: readonly VariableLayout[], size: 
 }
 
 function wrap(node: Node, typeName: string): Codec {
+  let lastBytes: Uint8Array | undefined;
+  let lastView: DataView | undefined;
   return {
     size: node.size,
     typeName,
     decode(bytes, offset = 0) {
       if (offset < 0 || offset + node.size > bytes.length) throw new CodecError(`${typeName} needs ${node.size} bytes at offset ${offset}, the buffer has ${bytes.length}`);
-      return node.read(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), bytes, offset);
+      // A stream decodes record after record from one buffer (a ring's data area): one DataView serves them all.
+      if (bytes !== lastBytes) {
+        lastBytes = bytes;
+        lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      }
+      return node.read(lastView!, bytes, offset);
     },
     encode(value) {
       const out = new Uint8Array(node.size);
@@ -163,7 +170,14 @@ function intNode(size: number, signed: boolean, bigints: boolean, path: string):
     case 8:
       return {
         size,
-        read: (dv, _b, o) => wide(signed ? dv.getBigInt64(o, true) : dv.getBigUint64(o, true)),
+        // Two 32-bit reads and no BigInt while the value fits in 53 bits: the common case, several times faster.
+        read: bigints
+          ? (dv, _b, o) => (signed ? dv.getBigInt64(o, true) : dv.getBigUint64(o, true))
+          : (dv, _b, o) => {
+              const hi = signed ? dv.getInt32(o + 4, true) : dv.getUint32(o + 4, true);
+              if (hi < 0x200000 && hi > -0x200000) return hi * 0x100000000 + dv.getUint32(o, true);
+              return auto(signed ? dv.getBigInt64(o, true) : dv.getBigUint64(o, true));
+            },
         write: (dv, _b, o, v, p) => dv.setBigUint64(o, BigInt.asUintN(64, toInteger(v, p)), true),
       };
     default:

@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BtfKind, type Btf } from "../../compiler/btf/index.js";
+import { BtfBuilder, BtfIntEncoding, BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { CodecError, codecFor, decodeBtf, encodeBtf, mapBtfTypes, objectBtf, openObject, variablesCodec } from "../../runtime/loader/index.js";
 import { CLANG, expectedEvent, fixture } from "./support.js";
 
@@ -83,4 +83,18 @@ test("errors name the path of the bad value and the buffer too short", needsClan
   assert.throws(() => codec.encode({ arr: [1, 2, 3, 4] }), /struct event\.arr: 4 elements for an array of 3/);
   assert.throws(() => codec.decode(new Uint8Array(10)), /needs 64 bytes/);
   assert.throws(() => codecFor(btf, idOf(btf, "rb_output", BtfKind.FUNC)), CodecError);
+});
+
+test("8-byte integers at the edges of 53 bits: numbers up to 2^53 - 1 in magnitude, bigints beyond, signed and unsigned", () => {
+  const b = new BtfBuilder();
+  const u64 = b.add({ kind: BtfKind.INT, name: "u64", size: 8, encoding: 0, offset: 0, bits: 64 });
+  const s64 = b.add({ kind: BtfKind.INT, name: "s64", size: 8, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 64 });
+  const btf = parseBtf(b.toBytes());
+  const roundTrip = (id: number, v: bigint) => {
+    const c = codecFor(btf, id);
+    return c.decode(c.encode(v));
+  };
+  const max = 2n ** 53n - 1n;
+  for (const [v, want] of [[max, Number(max)], [max + 1n, max + 1n], [0xffffffffn, 0xffffffff], [2n ** 64n - 1n, 2n ** 64n - 1n]] as const) assert.equal(roundTrip(u64, v), want, `u64 ${v}`);
+  for (const [v, want] of [[-max, -Number(max)], [-max - 1n, -max - 1n], [-1n, -1], [-(2n ** 32n), -(2 ** 32)], [-(2n ** 63n), -(2n ** 63n)], [max, Number(max)]] as const) assert.equal(roundTrip(s64, v), want, `s64 ${v}`);
 });
