@@ -4,7 +4,8 @@
 //
 // Values. Every virtual register is an i64 holding its value extended as its type says (the IR's
 // invariant), so widening is free and comparisons are 64-bit, exactly as in our own backend.
-// 32-bit arithmetic is done on i32 and extended back; narrowing is trunc + sext/zext.
+// 32-bit arithmetic is done on i32 and extended back; narrowing is trunc + sext/zext. A helper
+// argument the IR marks `low32` (printk's %d and %u) is passed as the i32 before its extension.
 // The IR is not in SSA form (variables and joins are assigned in several blocks): SSA is built here
 // by reading each register's value per block, with a phi at blocks of several predecessors, then
 // removing trivial phis until none is left (Braun et al.), so no allocas are left for `llc`.
@@ -205,6 +206,10 @@ function emitFunction(
     return phi;
   };
 
+  /** Named i64 values that extend an i32, by name: that i32. */
+  const low32Of = new Map<string, Value>();
+  /** i32 values passed to helpers as they are (see lowHalf). */
+  const narrowArgs = new Set<Value>();
   const allocas: string[] = [];
   fn.stack.forEach((s, i) => allocas.push(`  %stack${i} = alloca [${s.size} x i8], align ${Math.max(8, s.align)}`));
 
@@ -227,11 +232,28 @@ function emitFunction(
       if (v.k === "const") return { k: "const", v: to.signed ? BigInt.asIntN(to.bits, v.v) : BigInt.asUintN(to.bits, v.v) };
       if (to.bits === 64 || (from && widens(from, to))) return v;
       const t = inst((s) => `trunc i64 ${s(v)} to i${to.bits}`);
-      return inst((s) => `${to.signed ? "sext" : "zext"} i${to.bits} ${s(t)} to i64`);
+      return extended(t, to.bits, to.signed);
     };
     /** An operand narrowed to i32 (for 32-bit arithmetic). */
     const low32 = (v: Value): Value => (v.k === "const" ? { k: "const", v: BigInt.asIntN(32, v.v) } : inst((s) => `trunc i64 ${s(v)} to i32`));
-    const widen32 = (v: Value, signed: boolean): Value => inst((s) => `${signed ? "sext" : "zext"} i32 ${s(v)} to i64`);
+    const widen32 = (v: Value, signed: boolean): Value => extended(v, 32, signed);
+    /** `v` of `bits` extended to i64; a 32-bit one is remembered for readers of the low half. */
+    const extended = (v: Value, bits: number, signed: boolean): Value => {
+      const r = inst((s) => `${signed ? "sext" : "zext"} i${bits} ${s(v)} to i64`);
+      if (bits === 32 && r.k === "name") low32Of.set(r.name, v);
+      return r;
+    };
+    /**
+     * A helper argument read only in its low 32 bits (the IR's `low32`: printk's %d and %u): an
+     * extended i32 is passed as the i32 itself, which LLVM's BPF calling convention any-extends
+     * (at most a 32-bit move), where extending a 64-bit register's low half costs two shifts.
+     */
+    const lowHalf = (v: Value | undefined): Value | undefined => {
+      const narrow = v?.k === "name" ? low32Of.get(v.name) : undefined;
+      if (!narrow) return v;
+      narrowArgs.add(narrow);
+      return narrow;
+    };
     const show32 = (show: (v: Value) => string, v: Value): string => (v.k === "const" ? constText(v.v, 32) : show(v));
     const def = (r: VReg, v: Value): void => void defs.set(r.id, v);
     const stackRef = (a: StackAddr): Value => {
@@ -254,6 +276,7 @@ function emitFunction(
       if (a.kind === "rodata") return rodataAt(a.offset);
       if (a.kind === "map") return `ptr @${ident(a.name)}`;
       if (a.kind === "stack") return v ? `ptr ${show(v)}` : `ptr %stack${a.object}`;
+      if (narrowArgs.has(v!)) return `i32 ${show(v!)}`;
       return `i64 ${v!.k === "const" ? constText((v as { v: bigint }).v, 64) : show(v!)}`;
     };
     const helperCall = (id: number, args: string[] | ((show: (v: Value) => string) => string[])): Value =>
@@ -400,7 +423,7 @@ function emitFunction(
           break;
         }
         case "call": {
-          const vals = i.args.map(argValue);
+          const vals = i.args.map((a, n) => (i.low32?.includes(n) ? lowHalf(argValue(a)) : argValue(a)));
           const r = helperCall(i.helper, (s) => i.args.map((a, n) => argText(a, vals[n], s)));
           if (i.dst) def(i.dst, convert(r, undefined, i.dst.type));
           break;
