@@ -209,6 +209,8 @@ function saneOffset(env: Env, r: Reg, ptrType: string): void {
   if (r.smin >= lim || r.smin <= -lim) fail(env, `value ${r.smin} makes ${ptrType} pointer be out of bounds`);
 }
 
+const fitsS32 = (v: bigint): boolean => v === BigInt.asIntN(32, v);
+
 /** pointer += scalar and pointer -= scalar (adjust_ptr_min_max_vals); result written into `out`. */
 function adjustPtr(env: Env, insn: Insn, op: number, alu64: boolean, out: Reg, ptr: Reg, offReg: Reg, dstno: number, dstIsPtr: boolean): void {
   const p = copyReg(ptr);
@@ -245,7 +247,6 @@ function adjustPtr(env: Env, insn: Insn, op: number, alu64: boolean, out: Reg, p
   saneOffset(env, o, name);
   saneOffset(env, p, name);
   mark32Unbounded(out);
-  const fitsS32 = (v: bigint): boolean => v === BigInt.asIntN(32, v);
   if (op === AluOp.ADD) {
     if (known && fitsS32(BigInt(p.off) + o.smin)) {
       out.off = p.off + Number(o.smin);

@@ -117,14 +117,16 @@ function pktBranchTaken(dst: Reg, src: Reg, op: number): number {
   return -1;
 }
 
+const mx = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+const mn = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+const regOf = (s: VState, no: number): Reg => curFrame(s).regs[no]!;
+
 /** Narrows both registers for the side where `r1 op r2` holds (regs_refine_cond_op). */
 function refine(r1: Bounds, r2: Bounds, op: number, is32: boolean): void {
   if (op === JmpOp.JGE || op === JmpOp.JGT || op === JmpOp.JSGE || op === JmpOp.JSGT) {
     op = FLIP[op]!;
     [r1, r2] = [r2, r1];
   }
-  const mx = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-  const mn = (a: bigint, b: bigint): bigint => (a < b ? a : b);
   switch (op) {
     case JmpOp.JEQ:
       if (is32) {
@@ -271,7 +273,6 @@ function matchPktPointers(insn: Insn, dst: Reg, src: Reg, fall: VState, jump: VS
   if (opSource(insn.code) !== Source.X || opClass(insn.code) === Class.JMP32) return false;
   const fwd = (dst.type === "pkt" && src.type === "pkt_end") || (dst.type === "pkt_meta" && isInitPkt(src));
   const rev = (dst.type === "pkt_end" && src.type === "pkt") || (isInitPkt(dst) && src.type === "pkt_meta");
-  const regOf = (s: VState, no: number): Reg => curFrame(s).regs[no]!;
   switch (jmpOp(insn.code)) {
     case JmpOp.JGT:
       if (fwd) {

@@ -328,6 +328,16 @@ function savePtrKind(env: Env, r: Reg): void {
   }
 }
 
+// Module-level rather than closures in checkMemAccess: it runs for every load and store.
+function leaks(env: Env, value: Reg | null, valueReg: number, where: string): void {
+  if (value && isPointer(value) && !env.privileged) fail(env, `R${valueReg} leaks addr into ${where}`, valueReg);
+}
+
+/** A load from memory the model does not track gives an unknown scalar. */
+function readUnknown(env: Env, write: boolean, valueReg: number): void {
+  if (!write && valueReg >= 0) setUnknown(regs(env)[valueReg]!);
+}
+
 /**
  * Checks an access of `size` bytes at `regno + off`. For a read into `valueReg` (>= 0) the
  * register receives the loaded value; for a write `valueReg` is the stored register
@@ -342,37 +352,31 @@ export function checkMemAccess(
   checkAlignment(env, regno, r, off, size, opts.strictOnce ?? false);
   off += r.off;
   const value = write && valueReg >= 0 ? rs[valueReg]! : null;
-  const leaks = (where: string): void => {
-    if (value && isPointer(value) && !env.privileged) fail(env, `R${valueReg} leaks addr into ${where}`, valueReg);
-  };
-  const readUnknown = (): void => {
-    if (!write && valueReg >= 0) setUnknown(rs[valueReg]!);
-  };
   switch (r.type) {
     case "map_key":
       if (write) fail(env, `write to change key R${regno} not allowed`, regno);
       checkMemRegion(env, regno, r, off, size, r.map!.keySize, false);
-      readUnknown();
+      readUnknown(env, write, valueReg);
       break;
     case "map_value": {
       if (r.maybeNull) fail(env, `R${regno} invalid mem access 'map_value_or_null': check the pointer against NULL first`, regno);
-      leaks("map");
+      leaks(env, value, valueReg, "map");
       const flags = r.map!.flags ?? 0;
       if (write && flags & (1 << 7)) fail(env, `write into map forbidden, value_size=${r.map!.valueSize} off=${off} size=${size}`, regno);
       if (!write && flags & (1 << 8)) fail(env, `read from map forbidden, value_size=${r.map!.valueSize} off=${off} size=${size}`, regno);
       checkMemRegion(env, regno, r, off, size, r.map!.valueSize, false);
-      readUnknown();
+      readUnknown(env, write, valueReg);
       break;
     }
     case "mem":
     case "ringbuf_mem":
       if (r.maybeNull) fail(env, `R${regno} invalid mem access '${typeName(r)}': check the pointer against NULL first`, regno);
-      leaks("mem");
+      leaks(env, value, valueReg, "mem");
       checkMemRegion(env, regno, r, off, size, r.memSize, false);
-      readUnknown();
+      readUnknown(env, write, valueReg);
       break;
     case "ctx": {
-      leaks("ctx");
+      leaks(env, value, valueReg, "ctx");
       checkPtrOffZero(env, regno, r, false);
       const res = checkCtxAccess(env, regno, off, size, write, opts.ldsx ?? false);
       if (!write && valueReg >= 0) {
@@ -406,21 +410,21 @@ export function checkMemAccess(
     case "pkt":
     case "pkt_meta":
       if (write && packetAccess(env.progType) !== "rw") fail(env, "cannot write into packet: this program type may only read packet data", regno);
-      leaks("packet");
+      leaks(env, value, valueReg, "packet");
       checkPacketAccess(env, regno, r, off, size, false);
-      readUnknown();
+      readUnknown(env, write, valueReg);
       break;
     case "sock":
     case "sock_common":
       if (r.maybeNull) fail(env, `R${regno} invalid mem access '${typeName(r)}': check the pointer against NULL first`, regno);
       if (write) fail(env, `R${regno} cannot write into ${typeName(r)}`, regno);
       if (off < 0 || off + size > 80 || off % size !== 0 || size > 4) fail(env, `R${regno} invalid ${typeName(r)} access off=${off} size=${size}`, regno);
-      readUnknown();
+      readUnknown(env, write, valueReg);
       break;
     case "ptr_task":
       if (write) fail(env, `R${regno} cannot write into ${typeName(r)}: kernel objects are read-only`, regno);
       if (off < 0 || off + size > 4096) fail(env, `R${regno} access beyond the modelled part of task_struct, off=${off} size=${size}`, regno);
-      readUnknown();
+      readUnknown(env, write, valueReg);
       break;
     default:
       fail(env, `R${regno} invalid mem access '${typeName(r)}': it does not hold a pointer that can be dereferenced`, regno);
