@@ -66,11 +66,17 @@ class RunContext implements HelperContext {
 
 // ---------------------------------------------------------------- stacks
 
+interface FrameArrays {
+  readonly hi: number;
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+}
+
 /** One run's frame stacks, mapped once per Memory and reused by later runs. */
 class StackSet {
   readonly regions: Region[] = [];
-  /** Each frame's bytes as int32 words (for the frame-access ops of the image). */
-  readonly words: Int32Array[] = [];
+  /** Each frame's address half, bytes and int32 words (for the frame-access ops of the image). */
+  readonly frames: FrameArrays[] = [];
   constructor(private readonly memory: Memory) {}
   /** The zeroed stack region of frame `depth`. */
   enter(depth: number): Region {
@@ -79,7 +85,7 @@ class StackSet {
       const bytes = new Uint8Array(STACK_SIZE);
       region = this.memory.map("stack", bytes, { name: `stack of frame ${depth}` });
       this.regions[depth] = region;
-      this.words[depth] = new Int32Array(bytes.buffer, 0, STACK_SIZE / 4);
+      this.frames[depth] = { hi: region.hi, bytes, words: new Int32Array(bytes.buffer, 0, STACK_SIZE / 4) };
     } else region.bytes.fill(0);
     return region;
   }
@@ -406,10 +412,8 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
   let tailCalls = 0;
   let i = SLOTS;
   let n = 0;
-  // The current frame: its upper address half, bytes and words.
-  let fhi = stacks.regions[0]!.hi;
-  let fb = stacks.regions[0]!.bytes;
-  let fw = stacks.words[0]!;
+  // The current frame's arrays.
+  let fr = stacks.frames[0]!;
   // Runs are counted whole on entry; n >= budget before an instruction is n > limit after its run's count.
   const limit = Math.ceil(budget);
   try {
@@ -739,9 +743,7 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             X[0] = X[1] = 0;
             if (depth === 0) break enter;
             depth--;
-            fhi = stacks.regions[depth]!.hi;
-            fb = stacks.regions[depth]!.bytes;
-            fw = stacks.words[depth]!;
+            fr = stacks.frames[depth]!;
             const base = depth * FRAME_WORDS;
             i = frames[base + 10]!;
             if (frameImages[depth] !== X) {
@@ -760,8 +762,8 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           case 0xe1:
           case 0x61: {
             // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
-            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
-              X[d] = fw[X[i + 6]! >> 2]!;
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fr.hi) {
+              X[d] = fr.words[X[i + 6]! >> 2]!;
               X[d + 1] = 0;
               break;
             }
@@ -785,8 +787,8 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           case 0xf1:
           case 0x71: {
             // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
-            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
-              X[d] = fb[X[i + 6]!]!;
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fr.hi) {
+              X[d] = fr.bytes[X[i + 6]!]!;
               X[d + 1] = 0;
               break;
             }
@@ -801,10 +803,10 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           case 0xf9:
           case 0x79: {
             // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
-            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fr.hi) {
               const o = X[i + 6]! >> 2;
-              X[d] = fw[o]!;
-              X[d + 1] = fw[o + 1]!;
+              X[d] = fr.words[o]!;
+              X[d + 1] = fr.words[o + 1]!;
               break;
             }
             const s = w >>> 16;
@@ -854,8 +856,8 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           case 0x62:
           case 0x63: {
             // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
-            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
-              fw[X[i + 6]! >> 2] = (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!;
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fr.hi) {
+              fr.words[X[i + 6]! >> 2] = (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!;
               break;
             }
             const off = X[i + 3]!;
@@ -877,8 +879,8 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           case 0x72:
           case 0x73: {
             // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
-            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
-              fb[X[i + 6]!] = (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!;
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fr.hi) {
+              fr.bytes[X[i + 6]!] = (w & 1) === 0 ? X[i + 4]! : X[w >>> 16]!;
               break;
             }
             const off = X[i + 3]!;
@@ -892,15 +894,15 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
           case 0x7a:
           case 0x7b: {
             // Frame op (mode 0xe0) while r10 is the frame top: straight to the frame's arrays.
-            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fhi) {
+            if ((w & 0xe0) === 0xe0 && X[20] === FRAME_TOP && X[21] === fr.hi) {
               const o = X[i + 6]! >> 2;
               if ((w & 1) === 0) {
-                fw[o] = X[i + 4]!;
-                fw[o + 1] = X[i + 5]!;
+                fr.words[o] = X[i + 4]!;
+                fr.words[o + 1] = X[i + 5]!;
               } else {
                 const s = w >>> 16;
-                fw[o] = X[s]!;
-                fw[o + 1] = X[s + 1]!;
+                fr.words[o] = X[s]!;
+                fr.words[o + 1] = X[s + 1]!;
               }
               break;
             }
@@ -1111,18 +1113,15 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             depth++;
             const stack = stacks.enter(depth);
             X[20] = REGION_BASE + STACK_SIZE;
-            X[21] = fhi = stack.hi;
-            fb = stack.bytes;
-            fw = stacks.words[depth]!;
+            X[21] = stack.hi;
+            fr = stacks.frames[depth]!;
             i = X[i + 6]!;
             continue enter;
           }
           case 0x95: {
             if (depth === 0) break enter;
             depth--;
-            fhi = stacks.regions[depth]!.hi;
-            fb = stacks.regions[depth]!.bytes;
-            fw = stacks.words[depth]!;
+            fr = stacks.frames[depth]!;
             const base = depth * FRAME_WORDS;
             i = frames[base + 10]!;
             if (frameImages[depth] !== X) {

@@ -108,10 +108,22 @@ export class RunState {
 
 // Run states (with their stacks) are reused per Memory: a run allocates nothing to start.
 const statePools = new WeakMap<Memory, RunState[]>();
+// The pool of the address space used last: runs mostly follow runs in the same one.
+let lastMemory: Memory | undefined;
+let lastPool: RunState[] = [];
+
+function statePool(memory: Memory): RunState[] {
+  if (memory !== lastMemory) {
+    let pool = statePools.get(memory);
+    if (pool === undefined) statePools.set(memory, (pool = []));
+    lastMemory = memory;
+    lastPool = pool;
+  }
+  return lastPool;
+}
 
 export function acquireState(memory: Memory, prog: LoadedProgram, budget: number): RunState {
-  let pool = statePools.get(memory);
-  if (pool === undefined) statePools.set(memory, (pool = []));
+  const pool = statePool(memory);
   const S = pool.pop();
   if (S === undefined) return new RunState(prog, budget, acquireStacks(memory));
   S.reset(prog, budget);
@@ -120,7 +132,7 @@ export function acquireState(memory: Memory, prog: LoadedProgram, budget: number
 
 export function releaseState(memory: Memory, S: RunState): void {
   if (S.FP.length !== 0) S.FP.length = 0; // do not keep programs alive through the pool
-  statePools.get(memory)!.push(S);
+  statePool(memory).push(S);
 }
 
 // ---------------------------------------------------------------- slow paths

@@ -104,9 +104,15 @@ const SMALL = Array.from({ length: 256 }, (_, i) => BigInt(i));
 const NO_OPTIONS: RunOptions = {};
 
 /** Runs `program` to its final exit on the compiled tier. */
+// The program run last and its fast code: most runs repeat the run before.
+let lastProgram: LoadedProgram | undefined;
+let lastFast: RunFn | undefined;
+
 export function runCompiled(program: LoadedProgram, options: RunOptions = NO_OPTIONS): RunResult {
-  const first = compiledFunction(program, "fast");
+  const first = program === lastProgram ? lastFast : compiledFunction(program, "fast");
   if (first === undefined) return interpret(program, options);
+  lastProgram = program;
+  lastFast = first;
   const mem = program.env.memory;
   const budget = options.budget ?? program.budget ?? DEFAULT_BUDGET;
   const S = acquireState(mem, program, budget);
