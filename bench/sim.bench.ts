@@ -7,8 +7,8 @@
 import { simulate, type Simulation } from "../runtime/test/index.js";
 import type { BenchTable } from "./run.js";
 
-const FIRINGS = 20_000;
-const ROUNDS = 5;
+const FIRINGS = 10_000;
+const ROUNDS = 15;
 
 async function rate(tier: "interpreter" | "compiled" | "auto"): Promise<{ perSec: number; wallPerSec: number; insns: number }> {
   const sim: Simulation = await simulate("examples/unlink.ts", { tier });
