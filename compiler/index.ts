@@ -21,7 +21,7 @@ import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
-import { VMLINUX_BTF, kernelModuleText, kernelStruct, loadKernelBtf, type KernelStruct } from "./frontend/kernel-types.js";
+import { VMLINUX_BTF, importKernelName, kernelModuleText, loadKernelBtf, noKernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import type { KernelExtInfo } from "./btf/index.js";
 import { compileLowered as compileLoweredWithLlvm } from "./llvm/index.js";
@@ -121,8 +121,9 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   };
   visit(parsed);
 
-  // Kernel structs imported from "tsbpf/kernel" come from the kernel's BTF.
-  const kernelStructs = new Map<string, KernelStruct>();
+  // Kernel structs, enums, typedefs and constants imported from "tsbpf/kernel" come from the kernel's BTF.
+  const kernel = noKernelImports();
+  const kernelStructs = kernel.structs;
   for (const stmt of parsed.statements) {
     if (!ts.isImportDeclaration(stmt) || !ts.isStringLiteral(stmt.moduleSpecifier) || stmt.moduleSpecifier.text !== "tsbpf/kernel") continue;
     const bindings = stmt.importClause?.namedBindings;
@@ -130,16 +131,14 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
     const vmlinux = loadKernelBtf(options.vmlinuxBtf);
     for (const spec of bindings.elements) {
       const name = (spec.propertyName ?? spec.name).text;
-      const struct = vmlinux && kernelStruct(vmlinux, name);
-      if (struct) kernelStructs.set(name, struct);
-      else {
-        const why = vmlinux ? `the kernel's BTF has no struct ${name}` : `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF})`;
+      if (!vmlinux || !importKernelName(vmlinux, name, kernel)) {
+        const why = vmlinux ? `the kernel's BTF has no struct, union, enum, integer typedef or enum constant named ${name}` : `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF})`;
         diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
       }
     }
   }
 
-  const kernelModule = kernelStructs.size ? kernelModuleText([...kernelStructs.values()]) : "";
+  const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
   const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule), parsed);
   // After the first check the cache can hold the checker's compiled code too.
   saveCodeCache();
@@ -147,7 +146,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];
-  const lowered = lower(checked, tracepoints, target, kernelStructs);
+  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel);
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
   options.onLowered?.(lowered, kernelStructs, source);
   if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);

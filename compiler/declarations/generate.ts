@@ -7,7 +7,7 @@
 // read, frontend/kernel-types.ts; a test keeps the two in step):
 //   - integers and enums by size and signedness: u8..u64, i8..i64 (`_Bool` is u8); an enum-typed
 //     member keeps its integer type and names the enum in its doc comment; the enum itself is a
-//     `const enum` (ENUM64 values beyond 2^53 are listed in a comment instead);
+//     `enum` (ambient, so it is usable under isolatedModules; ENUM64 values beyond 2^53 are listed in a comment instead);
 //   - pointers are `Ptr<T>`: `Ptr<CString>` for any 1-byte integer pointee (a string printk prints
 //     with %s), `Ptr<S>` for structs and unions, `Ptr` for void and function pointers;
 //   - `char` arrays are `Str<N>`, other arrays `FixedArray<T, N>` (nested for more dimensions);
@@ -272,7 +272,8 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
     `// Expanded to depth ${maxDepth} (at most ${maxTypes} types); deeper types are opaque: generate them by name to see their members.`,
     "// Probes import structs by their C name: import type { sock } from \"tsbpf/kernel\". To read through a",
     "// pointer member (skb.sk.sk_mark), import the pointee's struct too, as the compiler declares only what is imported.",
-    "// Typedefs and enums describe the kernel for editors; the compiler accepts imports of structs and unions.",
+    "// The compiler also takes enums (sock_type.SOCK_STREAM), integer typedefs (pid_t) and enum constants",
+    "// (TCP_ESTABLISHED, from an anonymous enum too) imported by name, as constants from the kernel's BTF.",
     "",
     'declare module "tsbpf/kernel" {',
     '  import type { Ptr, Str, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";',
@@ -292,7 +293,7 @@ function opaqueDecl(name: string, cname: string, why: string): string[] {
 function enumDecl(t: Extract<BtfType, { kind: typeof BtfKind.ENUM | typeof BtfKind.ENUM64 }>, name: string, cname: string): string[] {
   const values = t.values.map((v) => ({ name: v.name, value: typeof v.value === "bigint" ? v.value : BigInt(t.signed ? v.value | 0 : v.value >>> 0) }));
   const big = values.filter((v) => v.value > BigInt(Number.MAX_SAFE_INTEGER) || v.value < BigInt(Number.MIN_SAFE_INTEGER));
-  const lines = [`${INDENT}/** ${cname}: ${t.size} bytes, ${t.signed ? "signed" : "unsigned"}${big.length ? `; beyond 2^53: ${big.map((v) => `${v.name} = ${v.value}`).join(", ")}` : ""} */`, `${INDENT}export const enum ${name} {`];
+  const lines = [`${INDENT}/** ${cname}: ${t.size} bytes, ${t.signed ? "signed" : "unsigned"}${big.length ? `; beyond 2^53: ${big.map((v) => `${v.name} = ${v.value}`).join(", ")}` : ""} */`, `${INDENT}export enum ${name} {`];
   for (const v of values) if (!big.includes(v)) lines.push(`${INDENT}${INDENT}${v.name} = ${v.value},`);
   lines.push(`${INDENT}}`);
   return lines;

@@ -1,12 +1,14 @@
-// Kernel struct types for `import type { filename } from "tsbpf/kernel"`, from the kernel's BTF.
+// Kernel types and constants for `import { ... } from "tsbpf/kernel"`, from the kernel's BTF.
 // Takes the imported names and vmlinux BTF; gives each struct's readable members (offset, size,
-// signedness, pointee) and the `declare module "tsbpf/kernel"` text the prelude adds, so
-// `name.name` type-checks and lowers to a CO-RE-relocated probe read.
+// signedness, pointee), each enum's values, each integer typedef's width, each enumerator's value,
+// and the `declare module "tsbpf/kernel"` text the prelude adds, so `name.name` type-checks and
+// lowers to a CO-RE-relocated probe read, and `TCP_ESTABLISHED` or `bpf_map_type.BPF_MAP_TYPE_HASH`
+// to a constant.
 // Members that are arrays, named nested structs or bitfields are not declared yet; members of
 // anonymous structs and unions are declared as the outer struct's.
 
 import { readFileSync } from "node:fs";
-import { BTF_MAGIC, BtfIntEncoding, BtfKind, parseBtf, type Btf, type BtfType } from "../btf/index.js";
+import { BTF_MAGIC, Btf, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../btf/index.js";
 
 export const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
 
@@ -30,8 +32,75 @@ export interface KernelStruct {
   members: Map<string, KernelMember>;
 }
 
+/** A named kernel enum: `import { sock_type } from "tsbpf/kernel"` and `sock_type.SOCK_STREAM`. */
+export interface KernelEnum {
+  name: string;
+  size: number;
+  signed: boolean;
+  values: Map<string, bigint>;
+}
+
+/** An integer typedef (`pid_t`), as the integer type it stands for. */
+export interface KernelTypedef {
+  name: string;
+  size: 1 | 2 | 4 | 8;
+  signed: boolean;
+}
+
+/** What the probe file imported from "tsbpf/kernel", by kind; enumerators by name with their values. */
+export interface KernelImports {
+  structs: Map<string, KernelStruct>;
+  enums: Map<string, KernelEnum>;
+  typedefs: Map<string, KernelTypedef>;
+  constants: Map<string, bigint>;
+}
+
+export const noKernelImports = (): KernelImports => ({ structs: new Map(), enums: new Map(), typedefs: new Map(), constants: new Map() });
+
 /** What kernelStruct reads from BTF: a `Btf`, or the lean `StructReader` the compiler uses for vmlinux. */
-export type StructSource = Pick<Btf, "find" | "resolveType">;
+export type StructSource = Pick<Btf, "find" | "resolveType"> & {
+  /** The value of an enumerator of any enum, named or anonymous. */
+  enumerator?(name: string): bigint | undefined;
+};
+
+/**
+ * Resolves one imported name: a struct or union, else a named enum, else an integer typedef, else an
+ * enumerator (an enum constant). False when the BTF has none of them.
+ */
+export function importKernelName(btf: StructSource, name: string, into: KernelImports): boolean {
+  const struct = kernelStruct(btf, name);
+  if (struct) return void into.structs.set(name, struct), true;
+  const e = btf.find(name, BtfKind.ENUM) ?? btf.find(name, BtfKind.ENUM64);
+  if (e && (e.kind === BtfKind.ENUM || e.kind === BtfKind.ENUM64)) {
+    into.enums.set(name, { name, size: e.size, signed: e.signed, values: new Map(e.values.map((v) => [v.name, BigInt(v.value)])) });
+    return true;
+  }
+  const t = btf.find(name, BtfKind.TYPEDEF);
+  if (t) {
+    const r = btf.resolveType(t.id);
+    const size = r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64 ? r.size : 0;
+    if (size === 1 || size === 2 || size === 4 || size === 8) {
+      const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : (r as { signed: boolean }).signed;
+      into.typedefs.set(name, { name, size, signed });
+      return true;
+    }
+  }
+  const value = enumeratorValue(btf, name);
+  if (value === undefined) return false;
+  into.constants.set(name, value);
+  return true;
+}
+
+function enumeratorValue(btf: StructSource, name: string): bigint | undefined {
+  if (btf.enumerator) return btf.enumerator(name);
+  if (!(btf instanceof Btf)) return undefined;
+  for (const t of btf.types()) {
+    if (t.kind !== BtfKind.ENUM && t.kind !== BtfKind.ENUM64) continue;
+    const v = t.values.find((x) => x.name === name);
+    if (v) return BigInt(v.value);
+  }
+  return undefined;
+}
 
 const cache = new Map<string, StructSource>();
 
@@ -88,18 +157,30 @@ function addMembers(btf: StructSource, t: { members: readonly { name: string; ty
   });
 }
 
-/** The prelude's `declare module "tsbpf/kernel"` for these structs. */
-export function kernelModuleText(structs: readonly KernelStruct[]): string {
+/** The prelude's `declare module "tsbpf/kernel"` for what the file imported. */
+export function kernelModuleText(imports: KernelImports): string {
+  const structs = [...imports.structs.values()];
   const known = new Set(structs.map((s) => s.name));
+  const int = (size: number, signed: boolean) => `${signed ? "i" : "u"}${size * 8}`;
+  // Values beyond 2^53 are typed `number` without a literal: the compiler reads them from BTF exactly.
+  const literal = (v: bigint) => (v >= -MAX_SAFE && v <= MAX_SAFE ? String(v) : "number");
   const body = structs.map((s) => {
     const fields = [...s.members.values()].map((m) => {
-      const type = m.kind === "int" ? `${m.signed ? "i" : "u"}${m.size * 8}` : m.pointee && known.has(m.pointee) ? `Ptr<${m.pointee}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
+      const type = m.kind === "int" ? int(m.size, m.signed) : m.pointee && known.has(m.pointee) ? `Ptr<${m.pointee}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
       return `    readonly ${JSON.stringify(m.name)}: ${type};`;
     });
     return `  export interface ${s.name} {\n${fields.join("\n")}\n  }`;
   });
+  for (const e of imports.enums.values()) {
+    const members = [...e.values].filter(([, v]) => v >= -MAX_SAFE && v <= MAX_SAFE).map(([n, v]) => `    ${n} = ${v},`);
+    body.push(`  export enum ${e.name} {\n${members.join("\n")}\n  }`);
+  }
+  for (const t of imports.typedefs.values()) body.push(`  export type ${t.name} = ${int(t.size, t.signed)};`);
+  for (const [name, v] of imports.constants) body.push(`  export const ${name}: ${literal(v)};`);
   return `declare module "tsbpf/kernel" {\n  import type { Ptr, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";\n  /** A NUL-terminated kernel string: printk prints it with %s. */\n  export interface CString { readonly __tsbpfCString: true }\n${body.join("\n")}\n}\n`;
 }
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Extra 32-bit words after a record's three, by kind: fixed (INT, ARRAY, VAR, DECL_TAG) or per vlen entry. */
@@ -167,6 +248,30 @@ export class StructReader implements StructSource {
     return undefined;
   }
 
+  /** The value of the first enumerator named `name`, in any enum (named or anonymous). */
+  enumerator(name: string): bigint | undefined {
+    const needle = Buffer.from(`\0${name}\0`, "utf8");
+    const names = new Set<number>();
+    for (let at = this.bytes.indexOf(needle, this.strStart); at >= 0 && at < this.strEnd; at = this.bytes.indexOf(needle, at + 1)) names.add(at + 1 - this.strStart);
+    if (!names.size) return undefined;
+    const { words, offsets } = this;
+    for (let i = 0; i < offsets.length; i++) {
+      const p = offsets[i]!;
+      const info = words[p + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      if (kind !== BtfKind.ENUM && kind !== BtfKind.ENUM64) continue;
+      const signed = info >>> 31 === 1;
+      const step = kind === BtfKind.ENUM ? 2 : 3;
+      for (let j = 0, q = p + 3; j < (info & 0xffff); j++, q += step) {
+        if (!names.has(words[q]!)) continue;
+        if (kind === BtfKind.ENUM) return signed ? BigInt(words[q + 1]! | 0) : BigInt(words[q + 1]!);
+        const v = (BigInt(words[q + 2]!) << 32n) | BigInt(words[q + 1]!);
+        return signed ? BigInt.asIntN(64, v) : v;
+      }
+    }
+    return undefined;
+  }
+
   /** The type after skipping typedef, const, volatile, restrict and type_tag. */
   resolveType(id: number): BtfType {
     for (let n = 0; n < 64; n++) {
@@ -208,10 +313,19 @@ export class StructReader implements StructSource {
         }
         return { kind, id, name, size: st, kindFlag: kflag, members };
       }
-      // kernelStruct reads an enum's size and signedness only.
-      case BtfKind.ENUM:
-      case BtfKind.ENUM64:
-        return { kind, id, name, size: st, signed: kflag, values: [] } as BtfType;
+      case BtfKind.ENUM: {
+        const values = [];
+        for (let j = 0, q = p + 3; j < vlen; j++, q += 2) values.push({ name: this.name(w[q]!), value: kflag ? w[q + 1]! | 0 : w[q + 1]! });
+        return { kind, id, name, size: st, signed: kflag, values };
+      }
+      case BtfKind.ENUM64: {
+        const values = [];
+        for (let j = 0, q = p + 3; j < vlen; j++, q += 3) {
+          const v = (BigInt(w[q + 2]!) << 32n) | BigInt(w[q + 1]!);
+          values.push({ name: this.name(w[q]!), value: kflag ? BigInt.asIntN(64, v) : v });
+        }
+        return { kind, id, name, size: st, signed: kflag, values };
+      }
       case BtfKind.PTR:
       case BtfKind.TYPEDEF:
       case BtfKind.VOLATILE:

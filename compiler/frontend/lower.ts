@@ -51,7 +51,7 @@ import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
-import type { KernelStruct } from "./kernel-types.js";
+import { noKernelImports, type KernelImports, type KernelStruct } from "./kernel-types.js";
 
 export type ProbeKind = (typeof PROBES)[number];
 
@@ -140,6 +140,7 @@ export function lower(
   tracepoints: ReadonlyMap<string, TracepointFormat>,
   target: Target | undefined,
   kernelStructs: ReadonlyMap<string, KernelStruct> = new Map(),
+  kernel: KernelImports = noKernelImports(),
 ): Lowered {
   const { ts, checker, file, prelude } = checked;
   const diagnostics: Diagnostic[] = [];
@@ -169,6 +170,29 @@ export function lower(
     return decl && decl.getSourceFile() === prelude && mod && ts.isModuleDeclaration(mod) && mod.name.text === "tsbpf/kernel" ? symbol!.name : undefined;
   };
 
+  /** The name a node refers to when "tsbpf/kernel" declares it (a type, enum or constant at any depth of the module). */
+  const kernelName = (node: TS.Node): string | undefined => {
+    let symbol = checker.getSymbolAtLocation(node);
+    if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
+    let at: TS.Node | undefined = symbol?.declarations?.[0];
+    if (!at || at.getSourceFile() !== prelude) return undefined;
+    while (at && !ts.isModuleDeclaration(at)) at = at.parent;
+    return at && at.name.text === "tsbpf/kernel" ? symbol!.name : undefined;
+  };
+
+  /** A kernel enum constant (`TCP_ESTABLISHED`, `sock_type.SOCK_STREAM`) as an untyped literal, as C's enum constants are. */
+  const kernelConstant = (e: TS.Expression): Val | undefined => {
+    let v: bigint | undefined;
+    if (ts.isIdentifier(e)) {
+      const name = kernelName(e);
+      v = name === undefined ? undefined : kernel.constants.get(name);
+    } else if (ts.isPropertyAccessExpression(e) && ts.isIdentifier(e.expression)) {
+      const name = kernelName(e.expression);
+      v = name === undefined ? undefined : kernel.enums.get(name)?.values.get(e.name.text);
+    }
+    return v === undefined ? undefined : { op: { kind: "imm", value: v, type: v > 0x7fffffffffffffffn ? U64 : I64 }, untyped: true };
+  };
+
   /** The tsbpf export a name or property access refers to, if it refers to one. */
   const builtin = (node: TS.Node): string | undefined => {
     let symbol = checker.getSymbolAtLocation(node);
@@ -181,6 +205,10 @@ export function lower(
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
       if (name && INT_TYPES[name]) return INT_TYPES[name]!;
+      // A kernel typedef (`pid_t`) or enum (`sock_type`) is the integer it stands for.
+      const k = kernelName(node.typeName);
+      const int = k === undefined ? undefined : (kernel.typedefs.get(k) ?? kernel.enums.get(k));
+      if (int && INT_TYPES[`${int.signed ? "i" : "u"}${int.size * 8}`]) return INT_TYPES[`${int.signed ? "i" : "u"}${int.size * 8}`]!;
       if (name === "Ptr") {
         const arg = node.typeArguments?.[0];
         const pointee = arg && ts.isTypeReferenceNode(arg) ? kernelTypeName(arg.typeName) : undefined;
@@ -872,6 +900,8 @@ export function lower(
       if (e.kind === ts.SyntaxKind.TrueKeyword || e.kind === ts.SyntaxKind.FalseKeyword) {
         return { op: imm(e.kind === ts.SyntaxKind.TrueKeyword ? 1n : 0n, I32) };
       }
+      const constant = kernelConstant(e);
+      if (constant) return constant;
       if (ts.isIdentifier(e)) {
         const flag = builtin(e);
         if (flag && CONSTANTS[flag] !== undefined && !this.scope.has(checker.getSymbolAtLocation(e)!)) return { op: imm(CONSTANTS[flag]!, I64), untyped: true };

@@ -6,7 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { BtfBuilder, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
-import { StructReader, kernelStruct } from "../../compiler/frontend/kernel-types.js";
+import { StructReader, importKernelName, kernelStruct, noKernelImports } from "../../compiler/frontend/kernel-types.js";
+import { compile } from "../../compiler/index.js";
+import { disassemble } from "../../compiler/isa/index.js";
 
 function same(bytes: Buffer, names: string[]): void {
   const lean = StructReader.open(bytes);
@@ -41,4 +43,44 @@ test("StructReader finds and lays out structs as the BTF parser does (built blob
 
 test("StructReader agrees with the BTF parser on the running kernel's structs", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
   same(readFileSync("/sys/kernel/btf/vmlinux"), ["filename", "task_struct", "sock", "sock_common", "sk_buff", "file", "inode", "dentry", "path", "mm_struct", "cred", "pt_regs", "no_such_struct"]);
+});
+
+test("imports of enums, integer typedefs and enum constants resolve alike through StructReader and the BTF parser", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  b.add({ kind: BtfKind.TYPEDEF, name: "pid_t", type: int });
+  b.add({ kind: BtfKind.ENUM, name: "state", size: 4, signed: true, values: [{ name: "ST_A", value: -1 }, { name: "ST_B", value: 7 }] });
+  b.add({ kind: BtfKind.ENUM, name: "", size: 4, signed: false, values: [{ name: "ANON_X", value: 0xfffffffe }] });
+  b.add({ kind: BtfKind.ENUM64, name: "", size: 8, signed: false, values: [{ name: "BIG", value: 2n ** 63n + 5n }] });
+  const bytes = Buffer.from(b.toBytes());
+  const names = ["pid_t", "state", "ST_B", "ANON_X", "BIG", "nothing"];
+  const resolve = (source: Parameters<typeof importKernelName>[0]) => {
+    const into = noKernelImports();
+    const found = names.map((n) => importKernelName(source, n, into));
+    return { found, into };
+  };
+  const lean = resolve(StructReader.open(bytes)!);
+  assert.deepEqual(lean, resolve(parseBtf(bytes)));
+  assert.deepEqual(lean.found, [true, true, true, true, true, false]);
+  assert.deepEqual(lean.into.typedefs.get("pid_t"), { name: "pid_t", size: 4, signed: true });
+  assert.deepEqual([...lean.into.enums.get("state")!.values], [["ST_A", -1n], ["ST_B", 7n]]);
+  assert.deepEqual([...lean.into.constants], [["ST_B", 7n], ["ANON_X", 0xfffffffen], ["BIG", 2n ** 63n + 5n]]);
+});
+
+test("a probe compares with kernel enum constants and takes a typedef parameter at its width", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
+  const text = `import { kprobe, printk, type i32 } from "tsbpf";
+import type { pid_t } from "tsbpf/kernel";
+import { TCP_ESTABLISHED, bpf_map_type } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("tcp_set_state", (_sk: i32, state: i32, who: pid_t) => {
+  if (state === TCP_ESTABLISHED) printk(\`established \${who}\`);
+  if (state === bpf_map_type.BPF_MAP_TYPE_RINGBUF) printk(\`ringbuf\`);
+  return 0;
+});
+`;
+  const r = compile({ fileName: "consts.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics, []);
+  const asm = r.programs.map((p) => disassemble(p.insns).join("\n")).join("\n");
+  assert.match(asm, /if r\d != 0x1 goto/, "TCP_ESTABLISHED is 1");
+  assert.match(asm, /if r\d != 0x1b goto/, "BPF_MAP_TYPE_RINGBUF is 27");
 });
