@@ -236,9 +236,7 @@ export class StructReader implements StructSource {
   /** The first type named `name` (of `kind`, if given). */
   find(name: string, kind?: number): BtfType | undefined {
     if (!name) return undefined;
-    const needle = Buffer.from(`\0${name}\0`, "utf8");
-    const names = new Set<number>();
-    for (let at = this.bytes.indexOf(needle, this.strStart); at >= 0 && at < this.strEnd; at = this.bytes.indexOf(needle, at + 1)) names.add(at + 1 - this.strStart);
+    const names = this.nameOffsets(name);
     if (!names.size) return undefined;
     const { words, offsets } = this;
     for (let i = 0; i < offsets.length; i++) {
@@ -250,9 +248,7 @@ export class StructReader implements StructSource {
 
   /** The value of the first enumerator named `name`, in any enum (named or anonymous). */
   enumerator(name: string): bigint | undefined {
-    const needle = Buffer.from(`\0${name}\0`, "utf8");
-    const names = new Set<number>();
-    for (let at = this.bytes.indexOf(needle, this.strStart); at >= 0 && at < this.strEnd; at = this.bytes.indexOf(needle, at + 1)) names.add(at + 1 - this.strStart);
+    const names = this.nameOffsets(name);
     if (!names.size) return undefined;
     const { words, offsets } = this;
     for (let i = 0; i < offsets.length; i++) {
@@ -280,6 +276,14 @@ export class StructReader implements StructSource {
       id = t.type;
     }
     throw new Error(`BTF: modifier chain from [${id}] is too long`);
+  }
+
+  /** The string-section offsets at which `name` is stored: one native indexOf per occurrence. */
+  private nameOffsets(name: string): Set<number> {
+    const needle = Buffer.from(`\0${name}\0`, "utf8");
+    const names = new Set<number>();
+    for (let at = this.bytes.indexOf(needle, this.strStart); at >= 0 && at < this.strEnd; at = this.bytes.indexOf(needle, at + 1)) names.add(at + 1 - this.strStart);
+    return names;
   }
 
   private name(off: number): string {
