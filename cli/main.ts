@@ -55,6 +55,9 @@ interface SimpleCommand {
 /** `--backend` of compile, run and verify. */
 const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
 
+/** `--record` of run and load. */
+const RECORD_OPTION = { type: "string", describe: "write what arrives, and the probe hits that caused it, to this file (JSON lines) for tsbpf/test's replay()" } as const;
+
 const simple = {
   run: {
     positional: "file",
@@ -64,7 +67,7 @@ const simple = {
       verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
       backend: BACKEND_OPTION,
-      record: { type: "string", describe: "write what arrives, and the probe hits that caused it, to this file (JSON lines) for tsbpf/test's replay()" },
+      record: RECORD_OPTION,
     },
     load: () => load("cli/commands/run.js", () => import("./commands/run.js")),
   },
@@ -74,6 +77,7 @@ const simple = {
       duration: { type: "number", describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
       verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
+      record: RECORD_OPTION,
     },
     load: () => load("cli/commands/load.js", () => import("./commands/load.js")),
   },

@@ -125,6 +125,19 @@ export async function compileRecorder(objectBytes: Uint8Array): Promise<{ bytes:
   return { bytes: result.object, recorder };
 }
 
+/**
+ * `--record PATH` for `tsbpf run` and `tsbpf load`: the recording and its recorder. A recorder that cannot be
+ * built (an object the loader will refuse anyway, a tracepoint without a format) costs the hits, not the run.
+ */
+export async function recordOption(path: string, objectBytes: Uint8Array, log: (line: string) => void): Promise<{ path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } }> {
+  try {
+    return { path, recorder: await compileRecorder(objectBytes) };
+  } catch (error) {
+    log(`warning: the probe hits are not recorded (${(error as Error).message}); ${path} gets the output only`);
+    return { path };
+  }
+}
+
 type HitRecord = { time: number | bigint; pidTgid: number | bigint; uidGid: number | bigint; cpu: number; comm: string } & Record<string, unknown>;
 
 /** A recording being written: one JSON object per line, flushed as it comes. */

@@ -1,4 +1,4 @@
-// `tsbpf load OBJ.bpf.o [--duration S] [--json] [--verbose]`: loads a BPF object into the kernel, attaches
+// `tsbpf load OBJ.bpf.o [--duration S] [--json] [--verbose] [--record OUT]`: loads a BPF object into the kernel, attaches
 // every program its sections name a target for, streams bpf_printk output from trace_pipe until Ctrl-C or the
 // duration ends, then detaches and releases everything. The loading and streaming live in ../stream.ts,
 // shared with `tsbpf run`; this command only reads the object.
@@ -17,5 +17,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   preflight();
-  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c" });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;
+  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", record });
 }

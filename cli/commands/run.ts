@@ -40,10 +40,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     bytes = compiled;
   }
   let record: StreamOptions["record"];
-  if (typeof argv.record === "string") {
-    const { compileRecorder } = await import("../record.js");
-    record = { path: argv.record, recorder: await compileRecorder(bytes) };
-  }
+  if (typeof argv.record === "string") record = await (await import("../record.js")).recordOption(argv.record, bytes, log);
   return streamObject(bytes, {
     file,
     name: basename(file).replace(/\.[cm]?tsx?$/, "") || "obj",
