@@ -11,9 +11,10 @@
 // histogram; integer and struct keys and values), and about half the handlers operate on them:
 // lookup with a null test (reading the value, or writing a struct value's fields through it),
 // `lookup(k) ?? x`, update with each flag (its result added into a variable), delete, increment
-// by one or by an expression, histogram records. Keys are masked to small ranges so that handlers
-// meet each other's entries, hash maps fill up (update fails with E2BIG) and array indices run
-// past the end. The test compares the maps' bytes after each handler.
+// by one or by an expression, histogram records. Keys are masked to ranges a little wider than the
+// maps, so that handlers meet each other's entries, hash maps fill up (inserts fail with E2BIG),
+// the LRU map evicts and array indices run past the end. The test compares the maps' bytes after
+// each handler.
 
 import { Prng } from "../support/prng.js";
 
@@ -25,14 +26,14 @@ const LITERALS = ["0", "1", "2", "3", "7", "31", "255", "256", "65535", "0x7ffff
 
 /** The maps of every generated file, by name: their declarations, and the names the test dumps. */
 export const MAPS: Readonly<Record<string, string>> = {
-  hm: "new HashMap<u32, u64>(24)",
-  hw: "new HashMap<u64, i32>(24)",
-  hs: "new HashMap<Key2, Pair>(16)",
+  hm: "new HashMap<u32, u64>(8)",
+  hw: "new HashMap<u64, i32>(8)",
+  hs: "new HashMap<Key2, Pair>(4)",
   am: "new ArrayMap<u64>(8)",
   aw: "new ArrayMap<u32>(8)",
-  pch: "new PerCpuHashMap<u32, u64>(16)",
+  pch: "new PerCpuHashMap<u32, u64>(8)",
   pca: "new PerCpuArrayMap<i64>(8)",
-  lru: "new LruHashMap<u16, u32>(6)",
+  lru: "new LruHashMap<u16, u32>(4)",
   hist: "new Histogram()",
 };
 const MAP_HEAD = [
