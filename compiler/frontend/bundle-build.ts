@@ -97,8 +97,10 @@ export function buildBundle(root: string, chunks = CHUNKS): Manifest {
     more = dynamic.length > 0;
   }
   if (lazy.roots.length) chunks = [...chunks, lazy];
-  for (const id of Object.keys(PROVIDED)) if (existsSync(join(root, id)) && info(id).deps.length) throw new BundleError(`${id} is provided to the bundle but imports tsbpf modules`);
-  checkAcyclic(infos);
+  for (const id of Object.keys(PROVIDED)) {
+    if (existsSync(join(root, id)) && info(id).deps.some((d) => !Object.hasOwn(PROVIDED, d))) throw new BundleError(`${id} is provided to the bundle but imports tsbpf modules it does not provide`);
+  }
+  checkAcyclic(new Map([...infos].filter(([id]) => chunkOf.has(id))));
 
   const manifest: Manifest = { format: BUNDLE_FORMAT, modules: {}, chunks: {} };
   const outDir = join(root, ".bundle");
@@ -129,6 +131,7 @@ function checkAcyclic(infos: Map<string, ModuleInfo>): void {
     state.set(id, 1);
     path.push(id);
     for (const d of infos.get(id)?.deps ?? []) {
+      if (!infos.has(d)) continue; // provided by the loader
       if (state.get(d) === 1) throw new BundleError(`import cycle: ${[...path.slice(path.indexOf(d)), d].join(" -> ")}`);
       if (!state.has(d)) visit(d);
     }

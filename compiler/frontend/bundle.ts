@@ -11,6 +11,7 @@ import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, posix } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import * as self from "./bundle.js";
 import * as codeCache from "./code-cache.js";
 import { compileCached } from "./code-cache.js";
 
@@ -18,7 +19,17 @@ import { compileCached } from "./code-cache.js";
 export const BUNDLE_FORMAT = "tsbpf-bundle-1";
 
 /** Modules the bundle does not contain but takes from this (ES module) side, so that their state is shared. */
-export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.js": codeCache };
+export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.js": codeCache, "compiler/frontend/bundle.js": self };
+
+let openedKey: string | undefined;
+
+/**
+ * Names the code of the bundle this process opened (its chunks' content keys, which cover every bundled module),
+ * or undefined when it runs plain ES modules: the object cache's key uses it instead of statting every file.
+ */
+export function bundleKey(): string | undefined {
+  return openedKey;
+}
 
 export interface Manifest {
   format: string;
@@ -57,6 +68,10 @@ export function openBundle(root = distRoot()): Bundle | undefined {
   } catch {
     return undefined;
   }
+  openedKey = Object.entries(manifest.chunks)
+    .map(([name, c]) => `${name}:${c.key}`)
+    .sort()
+    .join(",");
   return new Registry(root, manifest);
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { BundleError, buildBundle } from "../../compiler/frontend/bundle-build.js";
-import { openBundle } from "../../compiler/frontend/bundle.js";
+import { bundleKey, openBundle } from "../../compiler/frontend/bundle.js";
 
 process.env.TSBPF_NO_CODE_CACHE = "1";
 
@@ -76,6 +76,8 @@ test("bundled modules behave as the ES modules they came from", async () => {
     delete (globalThis as Record<string, unknown>).__tsbpfEffect;
     const bundle = openBundle(root);
     assert.ok(bundle, "the bundle opens");
+    // What the object cache's key names instead of the compiler's files: every chunk's content key.
+    assert.equal(bundleKey(), `first:${manifest.chunks.first!.key},lazy:${manifest.chunks.lazy!.key},second:${manifest.chunks.second!.key}`);
     const m = bundle.require("a/main.js");
     const got = { ...((m.run as () => object)()), later: await (m.later as () => Promise<number>)() };
     assert.deepEqual(got, expected);
