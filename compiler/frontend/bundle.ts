@@ -7,13 +7,15 @@
 // the bundling step, or an edit, falls back to plain ES modules; TSBPF_NO_BUNDLE=1 forces that.
 // This module is on every command's start-up path: node builtins and code-cache.ts only.
 
-import { readFileSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join, posix } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import * as self from "./bundle.js";
 import * as codeCache from "./code-cache.js";
 import { compileCached } from "./code-cache.js";
+
+// Builtins through process.getBuiltinModule, as in code-cache.ts: ES module facades of builtins cost start-up time.
+const { readFileSync, statSync } = process.getBuiltinModule("node:fs");
+const { createRequire } = process.getBuiltinModule("node:module");
+const { join, posix } = process.getBuiltinModule("node:path");
+const { fileURLToPath, pathToFileURL } = process.getBuiltinModule("node:url");
 
 /** Bumped when the manifest or the chunk format changes. */
 export const BUNDLE_FORMAT = "tsbpf-bundle-1";
