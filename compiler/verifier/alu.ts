@@ -8,7 +8,7 @@ import {
   type ScalarOp, S64_MAX, S64_MIN, canComputeRange, coerceSubregToSizeSx, coerceToSizeSx, mark32Unbounded,
   markKnown, markUnbounded, scalarAlu, syncBounds, zext32to64, mark32Known,
 } from "./scalar.js";
-import { type Reg, copyReg, isPktPointer, isPointer, knownScalar, setUnknown, typeName, copyState, curFrame } from "./state.js";
+import { type Reg, clearScalarId, copyReg, isPktPointer, isPointer, knownScalar, setUnknown, typeName, copyState, curFrame } from "./state.js";
 import * as tn from "./tnum.js";
 
 const OP_NAMES: Record<number, string> = {
@@ -24,9 +24,14 @@ const SCALAR_OPS: Record<number, ScalarOp> = {
 
 const ptrLeak = (env: Env, r: Reg): boolean => isPointer(r) && !env.privileged;
 
-/** Gives a scalar an id before copying it, so later range checks on one copy refine the other. */
+/**
+ * Gives a scalar an id before copying it, so later range checks on one copy refine the other. A
+ * copy already K ahead of its links is unlinked first: offsets do not accumulate.
+ */
 function linkBeforeMov(env: Env, src: Reg): void {
-  if (src.type === "scalar" && !src.id && !tn.isConst(src.vo)) src.id = newId(env);
+  if (src.type !== "scalar") return;
+  if (src.id && src.off) clearScalarId(src);
+  if (!src.id && !tn.isConst(src.vo)) src.id = newId(env);
 }
 
 export function checkAlu(env: Env, insn: Insn): void {
@@ -48,7 +53,7 @@ export function checkAlu(env: Env, insn: Insn): void {
       const src = copyReg(r);
       markKnown(r, 0n);
       scalarAlu(r, src, "sub", !alu64);
-      r.id = 0;
+      clearScalarId(r);
       return;
     }
     if (op === AluOp.END && r.type === "scalar") {
@@ -58,7 +63,7 @@ export function checkAlu(env: Env, insn: Insn): void {
       r.vo = swap ? tn.byteSwap(r.vo, bits) : tn.truncate(r.vo, bits);
       markUnbounded(r);
       syncBounds(r);
-      r.id = 0;
+      clearScalarId(r);
       return;
     }
     setUnknown(r);
@@ -95,7 +100,7 @@ export function checkAlu(env: Env, insn: Insn): void {
       const noSext = src.umax < 1n << BigInt(insn.off - 1);
       if (noSext) linkBeforeMov(env, src);
       const d = copyReg(src);
-      if (!noSext) d.id = 0;
+      if (!noSext) clearScalarId(d);
       coerceToSizeSx(d, insn.off >> 3);
       rs[insn.dst] = d;
       return;
@@ -107,12 +112,12 @@ export function checkAlu(env: Env, insn: Insn): void {
       if (insn.off === 0) {
         if (width <= 32) linkBeforeMov(env, src);
         d = copyReg(src);
-        if (width > 32) d.id = 0;
+        if (width > 32) clearScalarId(d);
       } else {
         const noSext = src.umax < 1n << BigInt(insn.off - 1);
         if (noSext) linkBeforeMov(env, src);
         d = copyReg(src);
-        if (!noSext) d.id = 0;
+        if (!noSext) clearScalarId(d);
         coerceSubregToSizeSx(d, insn.off >> 3);
       }
     } else {
@@ -177,8 +182,13 @@ function adjustRegMinMax(env: Env, insn: Insn, op: number, alu64: boolean, x: bo
   // two copies of one register: operate on a snapshot of the source
   const s = x && insn.src === insn.dst ? copyReg(src) : src;
   scalarAlu(dst, s, sop, alu32);
-  // linked-register offsets are not modelled: any arithmetic breaks the link
-  dst.id = 0;
+  // A linked copy plus a constant stays linked, that constant ahead (the kernel's BPF_ADD_CONST):
+  // 64-bit add, privileged, a constant below 2^31, once. Any other arithmetic breaks the link.
+  // (The kernel links rX += 0 too, as a plain copy; unlinking it only loses precision.)
+  const k = s.vo.value;
+  if (env.privileged && sop === "add" && alu64 && dst.id && !dst.off && tn.isConst(s.vo) && k > 0n && k <= 0x7fffffffn && !(x && insn.src === insn.dst)) {
+    dst.off = Number(k);
+  } else clearScalarId(dst);
 }
 
 /** x & K / x | K with x in {-1, 0}: the kernel explores the two values separately. */

@@ -4,7 +4,7 @@
 
 import { Class, JmpOp, Source, jmpOp, opClass, opSource, type Insn } from "../isa/index.js";
 import { type Env, checkRegRead, fail, regs } from "./env.js";
-import { type Bounds, boundsInvalid, constValue, isConstBounds, markUnbounded, syncBounds } from "./scalar.js";
+import { type Bounds, add32, add64, boundsInvalid, constValue, isConstBounds, markUnbounded, syncBounds } from "./scalar.js";
 import { linkedLocations } from "./precision.js";
 import { AT_PKT_END, BEYOND_PKT_END, type Reg, type VState, allRegs, copyReg, copyState, curFrame, isPktPointer, isPointer, knownScalar } from "./state.js";
 import * as tn from "./tnum.js";
@@ -228,11 +228,22 @@ function refine(r1: Bounds, r2: Bounds, op: number, is32: boolean): void {
   }
 }
 
-/** Copies the refined bounds of `r` to every register sharing its scalar id. */
+/**
+ * Copies the refined bounds of `r` to every register sharing its scalar id; one that is a
+ * constant ahead of `r` (BPF_ADD_CONST) gets them moved by the difference (sync_linked_regs).
+ */
 function syncLinked(state: VState, r: Reg): void {
   if (r.type !== "scalar" || !r.id) return;
   for (const o of allRegs(state)) {
-    if (o !== r && o.type === "scalar" && o.id === r.id) Object.assign(o, copyReg(r));
+    if (o === r || o.type !== "scalar" || o.id !== r.id) continue;
+    const off = o.off;
+    Object.assign(o, copyReg(r));
+    if (off === r.off) continue;
+    o.off = off;
+    const delta = knownScalar(BigInt((off | 0) - (r.off | 0)));
+    add32(o, delta);
+    add64(o, delta);
+    o.vo = tn.add(o.vo, delta.vo);
   }
 }
 

@@ -8,7 +8,7 @@ import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.
 import { packetAccess } from "./progtypes.js";
 import { coerceToSize, coerceToSizeSx, S64_MIN } from "./scalar.js";
 import {
-  type Frame, type Reg, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, copyReg, isNullConst, isPointer,
+  type Frame, type Reg, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, clearScalarId, copyReg, isNullConst, isPointer,
   knownScalar, pointer, setKnown, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
@@ -164,7 +164,7 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
     const fits = regWidth(value) <= size * 8;
     saveSpill(f, spi, value, size);
     env.noteStack(f.frameno, spi);
-    if (!fits) f.spilled[spi]!.id = 0;
+    if (!fits) clearScalarId(f.spilled[spi]!);
     return;
   }
   if (!value && off % 8 === 0 && stImm !== undefined && env.privileged) {
@@ -218,7 +218,7 @@ function stackReadFixed(env: Env, f: Frame, off: number, size: number, dst: numb
       if (dst < 0) return;
       if (size <= spillSize && off % 8 === 0) {
         const copy = copyReg(spilled);
-        if (regWidth(spilled) > size * 8) copy.id = 0;
+        if (regWidth(spilled) > size * 8) clearScalarId(copy);
         cur.regs[dst] = copy;
         return;
       }

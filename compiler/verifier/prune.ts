@@ -56,6 +56,9 @@ function regSafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, imprecise: boolean)
   switch (o.type) {
     case "scalar":
       if (imprecise && !o.precise) return true;
+      // a copy a constant ahead of its links (BPF_ADD_CONST) matches only one the same constant ahead
+      if (o.id && (o.off !== 0) !== (c.id !== 0 && c.off !== 0)) return false;
+      if (o.id && o.off !== 0 && o.off !== c.off) return false;
       return ids.checkScalar(o.id, c.id) && rangeWithin(o, c) && tn.tnumIn(o.vo, c.vo);
     case "map_key":
     case "map_value":

@@ -303,7 +303,7 @@ export function coerceSubregToSizeSx(b: Bounds, size: number): void {
 
 // ---------------------------------------------------------------- ALU transfer functions
 
-function add32(d: Bounds, s: Bounds): void {
+export function add32(d: Bounds, s: Bounds): void {
   const smin = d.s32min + s.s32min;
   const smax = d.s32max + s.s32max;
   if (smin !== s32(smin) || smax !== s32(smax)) {
@@ -323,7 +323,7 @@ function add32(d: Bounds, s: Bounds): void {
     d.u32max = umax;
   }
 }
-function add64(d: Bounds, s: Bounds): void {
+export function add64(d: Bounds, s: Bounds): void {
   const smin = d.smin + s.smin;
   const smax = d.smax + s.smax;
   if (smin !== s64(smin) || smax !== s64(smax)) {

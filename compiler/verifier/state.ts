@@ -42,7 +42,10 @@ export interface Reg extends Bounds {
   type: RegType;
   /** The pointer may be NULL until a null check (…_or_null types). */
   maybeNull: boolean;
-  /** Fixed offset of a pointer (its variable part is in the bounds). */
+  /**
+   * Fixed offset of a pointer (its variable part is in the bounds). For a linked scalar (id set),
+   * non-zero when it is `rX += off` of the others sharing its id (the kernel's BPF_ADD_CONST).
+   */
   off: number;
   /** Links copies: of a scalar (for range propagation) or of a pointer (null checks, packet ranges). */
   id: number;
@@ -139,6 +142,12 @@ export function setNotInit(r: Reg): void {
   r.frameno = 0;
   r.subprog = 0;
   r.precise = false;
+}
+
+/** Unlinks a scalar from the copies sharing its id (clear_scalar_id). */
+export function clearScalarId(r: Reg): void {
+  r.id = 0;
+  r.off = 0;
 }
 
 export function setUnknown(r: Reg): void {

@@ -188,3 +188,16 @@ test("byte swaps move known bits, as the 6.18 kernel tracks them (the fuzzer's f
   accepts(decided("call bpf_get_prandom_u32\nr4 = r0\nr4 &= 0xff\nr4 = be16 r4\nif r4 <= 0xff00 goto +2"));
   rejects(decided("call bpf_get_prandom_u32\nr4 = r0\nr4 &= 0xff\nr4 = be16 r4\nif r4 < 0xff00 goto +2"), 5, /R9 !read_ok/);
 });
+
+test("a linked copy plus a constant stays linked: a bound on it bounds the others (BPF_ADD_CONST)", () => {
+  const program = (add: string): string =>
+    `call bpf_get_prandom_u32\nr9 = r0\nr7 = r0\n${add}\nif r7 > 15 goto +4\nr1 = r10\nr1 += -16\nr1 += r9\nr2 = *(u8 *)(r1 + 0)\nr0 = 0\nexit`;
+  // r7 = r9 + 7 <= 15, so r9 is in [-7, 8] and fp-16 + r9 stays on the stack
+  accepts(program("r7 += 7"));
+  // as in the kernel: 32-bit adds, a second add, negative constants and r7 += 0 followed by an add unlink
+  for (const add of ["w7 += 7", "r7 += 3\nr7 += 4", "r7 += -7\nr7 += 14", "r7 += 0\nr7 += 7"]) {
+    const r = run(program(add));
+    assert.equal(r.accepted, false, add);
+    assert.match(r.error!.message, /unbounded min value/, add);
+  }
+});
