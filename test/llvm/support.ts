@@ -37,10 +37,11 @@ export interface RunOptions {
   /** Run the verifier model on load (default true). */
   verify?: boolean;
   /**
-   * Maps whose bytes are dumped after each program's runs (`maps` of the result, by program);
-   * the contexts of a program then run on CPUs 0, 1, 0, ... so that per-CPU values differ.
+   * Maps whose bytes are dumped after each program's runs (`maps` of the result, by program; a
+   * function names them per program, e.g. only those it uses); the contexts of a program then
+   * run on CPUs 0, 1, 0, ... so that per-CPU values differ.
    */
-  maps?: readonly string[];
+  maps?: readonly string[] | ((program: string) => readonly string[]);
 }
 
 /** Runs every named program of an object on each of its contexts, in the VM. */
@@ -51,7 +52,8 @@ export async function runAll(
 ): Promise<Map<string, Outcome[]> & { maps?: Map<string, string> }> {
   const sim = await simulate(object, { tier: "interpreter", btf: options.btf, verify: options.verify ?? true });
   const out: Map<string, Outcome[]> & { maps?: Map<string, string> } = new Map();
-  const views = options.maps?.map((name) => sim.map(name));
+  const names = options.maps;
+  const views = names && ((program: string) => (typeof names === "function" ? names(program) : names).map((name) => sim.map(name)));
   if (views) out.maps = new Map();
   for (const [program, ctxs] of contexts) {
     out.set(
@@ -66,7 +68,7 @@ export async function runAll(
         }
       }),
     );
-    if (views) out.maps!.set(program, views.map(dumpMap).join("\n"));
+    if (views) out.maps!.set(program, views(program).map(dumpMap).join("\n"));
   }
   return out;
 }
