@@ -8,8 +8,8 @@
 // pooled run states: ~1.9 us vs ~0.45 us per run of a 2-instruction program), so short probes
 // fired often (kprobes, 10-20 instructions) pay for compiling after a few hundred firings.
 // Measured (bench/vm.bench.ts, test/vm-compiled): generating and instantiating code costs about
-// 15-20 us per slot (~2 ms for a 110-slot program, cold), while the interpreter runs 30-60 M
-// instructions/s and the compiled code 10-25x faster; so compiling pays for itself once the
+// 15-20 us per slot (~2 ms for a 110-slot program, cold), while the interpreter runs 80-120 M
+// instructions/s on loops and the compiled code about 25x faster (2-2.4 G/s); so compiling pays for itself once the
 // program would otherwise interpret roughly 500 instructions per slot more. Short-lived programs
 // (run a few times) never pay the compile cost; hot ones switch early.
 import { compiledTier, isCompiled, runCompiled } from "./compiled/index.js";
