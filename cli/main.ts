@@ -3,10 +3,10 @@
 // imported only when it runs, so commands that do not compile never load TypeScript.
 // yargs itself (with cliui, string-width and y18n, ~0.25 s to import) loads only when the
 // fast path below cannot take the command line: `run`, `load` and `compile` start without it.
-// Command modules come from the build's bundle when there is one (compiler/frontend/bundle.ts: one
+// Command modules come from the build's bundle when there is one (cli/bundle.ts: one
 // script per command, from a V8 code cache) and are imported as ES modules otherwise (under tsx too).
 import type { Options } from "yargs";
-import { openBundle } from "../compiler/frontend/bundle.js";
+import { openBundle } from "./bundle.js";
 import { saveCodeCaches } from "../compiler/frontend/code-cache.js";
 import type * as ExitCodes from "./exit-codes.js";
 

@@ -1,18 +1,18 @@
 // V8 code caches for large scripts loaded on the command line's start-up path: TypeScript
-// (load-typescript.ts) and tsbpf's own bundled modules (bundle.ts).
+// (load-typescript.ts) and tsbpf's own bundled modules (cli/bundle.ts).
 // Takes a script's source, file name and a key naming its exact version; gives a `vm.Script` compiled
 // from a cached copy of its bytecode when one exists, and writes that copy after the script has run
 // (`saveCodeCaches()`), so it holds the functions the run compiled, not only the top level.
 // Caches are read from the user's directory ($TSBPF_CACHE_DIR, else $XDG_CACHE_HOME/tsbpf, else
 // ~/.cache/tsbpf), then from the installation's (dist/.cache, filled by `npm run build` and at install
-// time, see bundle-build.ts). A missing or rejected cache is written to the user's directory.
+// time, see cli/bundle-build.ts). A missing or rejected cache is written to the user's directory.
 // TSBPF_NO_CODE_CACHE=1 turns caching off. Any cache problem only costs speed.
 // This module is on every command's start-up path: node builtins only, nothing else is done at import.
 
 import type { Script as VmScript } from "node:vm";
 
 // Builtins through process.getBuiltinModule, not `import`: an ES module import of a builtin makes a facade module
-// for it, which costs the CLI's start 5-15 ms for the handful that this module and bundle.ts use.
+// for it, which costs the CLI's start 5-15 ms for the handful that this module and cli/bundle.ts use.
 const { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } = process.getBuiltinModule("node:fs");
 const { homedir } = process.getBuiltinModule("node:os");
 const { dirname, join } = process.getBuiltinModule("node:path");

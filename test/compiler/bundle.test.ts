@@ -1,4 +1,4 @@
-// The start-up bundle (compiler/frontend/bundle-build.ts, bundle.ts): modules rewritten into factories must
+// The start-up bundle (cli/bundle-build.ts, cli/bundle.ts): modules rewritten into factories must
 // behave as the ES modules they came from (every import and export form tsc emits, import(), import.meta),
 // the builder must refuse what the rewrite cannot keep exact, and a stale bundle must not be used.
 
@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync, utimesSync } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { BundleError, buildBundle } from "../../compiler/frontend/bundle-build.js";
-import { bundleKey, openBundle } from "../../compiler/frontend/bundle.js";
+import { BundleError, buildBundle } from "../../cli/bundle-build.js";
+import { bundleKey, openBundle } from "../../cli/bundle.js";
 
 process.env.TSBPF_NO_CODE_CACHE = "1";
 

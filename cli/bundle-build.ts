@@ -1,4 +1,4 @@
-// `node dist/compiler/frontend/bundle-build.js [DIST]`: the bundle bundle.ts loads, and the V8 code caches
+// `node dist/cli/bundle-build.js [DIST]`: the bundle bundle.ts loads, and the V8 code caches
 // every command starts from. Run by `npm run build` after tsc and at install time (package.json).
 // Takes the built ES modules in dist/; writes dist/.bundle (the modules each command needs as one script of
 // module factories per chunk, and a manifest of the files they came from) and dist/.cache (code caches for
@@ -20,8 +20,8 @@ import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as TS from "typescript";
 import { BUNDLE_FORMAT, PROVIDED, distRoot, openBundle, type Manifest } from "./bundle.js";
-import { installCacheDir, writeCodeCaches } from "./code-cache.js";
-import { fnv1a } from "./load-typescript.js";
+import { installCacheDir, writeCodeCaches } from "../compiler/frontend/code-cache.js";
+import { fnv1a } from "../compiler/frontend/load-typescript.js";
 
 /** Chunks in load order: each holds its roots' static imports not already in an earlier chunk. */
 export const CHUNKS: readonly { name: string; roots: readonly string[] }[] = [
@@ -319,15 +319,15 @@ export async function warmUp(root: string): Promise<string[]> {
   for (const chunk of CHUNKS) for (const id of chunk.roots) step(`loading ${id}`, () => bundle.require(id));
   let object: Uint8Array | undefined;
   step("compiling the warm-up probe", () => {
-    const { compile } = bundle.require("compiler/index.js") as typeof import("../index.js");
+    const { compile } = bundle.require("compiler/index.js") as typeof import("../compiler/index.js");
     const result = compile({ fileName: "/warm-up.ts", text: WARM_PROBE }, { arch: "x86_64", tracepointFormat: () => WARM_FORMAT });
     if (result.diagnostics.length) throw new BundleError(result.diagnostics.map((d) => `${d.code} ${d.message}`).join("; "));
     object = result.object;
   });
   if (object) {
     step("loading the object into the fake kernel", () => {
-      const { Session } = bundle.require("runtime/loader/session.js") as typeof import("../../runtime/loader/session.js");
-      const { FakeSys } = bundle.require("runtime/sys/index.js") as typeof import("../../runtime/sys/index.js");
+      const { Session } = bundle.require("runtime/loader/session.js") as typeof import("../runtime/loader/session.js");
+      const { FakeSys } = bundle.require("runtime/sys/index.js") as typeof import("../runtime/sys/index.js");
       const session = new Session(new FakeSys());
       try {
         session.load(object!, { name: "warm_up" });

@@ -8,8 +8,8 @@
 // This module is on every command's start-up path: node builtins and code-cache.ts only.
 
 import * as self from "./bundle.js";
-import * as codeCache from "./code-cache.js";
-import { compileCached } from "./code-cache.js";
+import * as codeCache from "../compiler/frontend/code-cache.js";
+import { compileCached } from "../compiler/frontend/code-cache.js";
 
 // Builtins through process.getBuiltinModule, as in code-cache.ts: ES module facades of builtins cost start-up time.
 const { readFileSync, statSync } = process.getBuiltinModule("node:fs");
@@ -21,7 +21,7 @@ const { fileURLToPath, pathToFileURL } = process.getBuiltinModule("node:url");
 export const BUNDLE_FORMAT = "tsbpf-bundle-1";
 
 /** Modules the bundle does not contain but takes from this (ES module) side, so that their state is shared. */
-export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.js": codeCache, "compiler/frontend/bundle.js": self };
+export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.js": codeCache, "cli/bundle.js": self };
 
 let openedKey: string | undefined;
 
@@ -51,7 +51,7 @@ export interface Bundle {
 }
 
 /** dist/, the root module ids are relative to. */
-export const distRoot = (): string => fileURLToPath(new URL("../../", import.meta.url));
+export const distRoot = (): string => fileURLToPath(new URL("../", import.meta.url));
 
 /**
  * The bundle of the build in `root` (default: the one this module belongs to), or undefined when there is none,
