@@ -182,12 +182,13 @@ function adjustRegMinMax(env: Env, insn: Insn, op: number, alu64: boolean, x: bo
   // two copies of one register: operate on a snapshot of the source
   const s = x && insn.src === insn.dst ? copyReg(src) : src;
   scalarAlu(dst, s, sop, alu32);
-  // A linked copy plus a constant stays linked, that constant ahead (the kernel's BPF_ADD_CONST):
-  // 64-bit add, privileged, a constant below 2^31, once. Any other arithmetic breaks the link.
-  // (The kernel links rX += 0 too, as a plain copy; unlinking it only loses precision.)
-  const k = s.vo.value;
-  if (env.privileged && sop === "add" && alu64 && dst.id && !dst.off && tn.isConst(s.vo) && k > 0n && k <= 0x7fffffffn && !(x && insn.src === insn.dst)) {
-    dst.off = Number(k);
+  // A linked copy plus or minus a constant stays linked, that much ahead of the others (the
+  // kernel's BPF_ADD_CONST): 64-bit add or sub, privileged, a difference that fits in 32 signed bits,
+  // once. Any other arithmetic breaks the link. (The kernel links rX += 0 too, as a plain copy that
+  // cannot be moved again; unlinking it only loses precision.)
+  const delta = (sop === "add" || sop === "sub") && tn.isConst(s.vo) ? (sop === "add" ? tn.s64(s.vo.value) : -tn.s64(s.vo.value)) : 0n;
+  if (env.privileged && alu64 && dst.id && !dst.off && delta !== 0n && delta === BigInt.asIntN(32, delta) && !(x && insn.src === insn.dst)) {
+    dst.off = Number(delta);
   } else clearScalarId(dst);
 }
 

@@ -240,7 +240,8 @@ function syncLinked(state: VState, r: Reg): void {
     Object.assign(o, copyReg(r));
     if (off === r.off) continue;
     o.off = off;
-    const delta = knownScalar(BigInt((off | 0) - (r.off | 0)));
+    // the difference in 32-bit arithmetic, as the kernel computes it
+    const delta = knownScalar(BigInt((off - r.off) | 0));
     add32(o, delta);
     add64(o, delta);
     o.vo = tn.add(o.vo, delta.vo);

@@ -194,8 +194,11 @@ test("a linked copy plus a constant stays linked: a bound on it bounds the other
     `call bpf_get_prandom_u32\nr9 = r0\nr7 = r0\n${add}\nif r7 > 15 goto +4\nr1 = r10\nr1 += -16\nr1 += r9\nr2 = *(u8 *)(r1 + 0)\nr0 = 0\nexit`;
   // r7 = r9 + 7 <= 15, so r9 is in [-7, 8] and fp-16 + r9 stays on the stack
   accepts(program("r7 += 7"));
-  // as in the kernel: 32-bit adds, a second add, negative constants and r7 += 0 followed by an add unlink
-  for (const add of ["w7 += 7", "r7 += 3\nr7 += 4", "r7 += -7\nr7 += 14", "r7 += 0\nr7 += 7"]) {
+  const signed = (add: string): string =>
+    `call bpf_get_prandom_u32\nr9 = r0\nr7 = r0\n${add}\nif r7 s> 8 goto +5\nif r7 s< -8 goto +4\nr1 = r10\nr1 += -16\nr1 += r9\nr2 = *(u8 *)(r1 + 0)\nr0 = 0\nexit`;
+  for (const add of ["r7 += -1", "r7 -= 1", "r7 -= -3", "r5 = -1\nr7 += r5"]) accepts(signed(add));
+  // as in the kernel: 32-bit adds, a second add, r7 += 0 followed by an add, a difference beyond 32 bits unlink
+  for (const add of ["w7 += 7", "r7 += 3\nr7 += 4", "r7 += -7\nr7 += 14", "r7 += 0\nr7 += 7", "r7 -= -0x80000000\nr7 += 0x7fffffff"]) {
     const r = run(program(add));
     assert.equal(r.accepted, false, add);
     assert.match(r.error!.message, /unbounded min value/, add);
