@@ -15,6 +15,7 @@ import { encodeProgram, hasCoreRelocations, kernelBtf, linkProgram, openObject, 
 import { BpfLoadError, LogLevel, missingBpf, missingRoot, openSys, type Sys } from "../runtime/sys/index.js";
 import { isPlain, loadSelftests, modelFlags, progFlags, toInsns } from "../test/verifier/selftests.js";
 import type { BenchTable } from "./run.js";
+import { exampleProbes } from "../test/support/examples.js";
 
 interface Sample {
   name: string;
@@ -98,7 +99,7 @@ function selftestSamples(): Sample[] {
 /** Every program of every example, linked as `tsbpf verify` and the loader link it. */
 function exampleSamples(): Sample[] {
   const out: Sample[] = [];
-  for (const f of readdirSync("examples").filter((x) => x.endsWith(".ts")).sort()) {
+  for (const f of exampleProbes()) {
     const r = compile(join("examples", f));
     if (r.diagnostics.length) continue;
     const spec = openObject(r.object, { name: f.replace(/\.ts$/, "") });

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { compile, formatDiagnostics, type CompileResult } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 import { BtfBuilder, BtfIntEncoding, BtfKind } from "../../compiler/btf/index.js";
+import { exampleProbes } from "../support/examples.js";
 
 const DIR = "test/compiler/fixtures";
 const UPDATE = process.env.TSBPF_UPDATE_FIXTURES === "1";
@@ -97,7 +98,7 @@ function render(r: CompileResult): { ext: "asm" | "diag"; text: string } {
 
 const names = readdirSync(DIR).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort();
 // The examples' disassembly is pinned too (fixtures/examples/NAME.asm), compiled against the same stand-ins.
-const examples = readdirSync("examples").filter((f) => f.endsWith(".ts")).map((f) => `examples/${f.slice(0, -3)}`).sort();
+const examples = exampleProbes().map((f) => `examples/${f.slice(0, -3)}`);
 
 for (const name of [...names, ...examples]) {
   test(`fixture ${name}`, () => {

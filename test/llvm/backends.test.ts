@@ -18,6 +18,7 @@ import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { openObject, loadObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { compileBoth, disassemblies, noLlvm, runAll, words, type Both } from "./support.js";
+import { exampleProbes } from "../support/examples.js";
 
 const FIXTURES = "test/compiler/fixtures";
 const tracepointFormat = (group: string, name: string): string | undefined => {
@@ -53,7 +54,7 @@ function fixtureVmlinux(): string {
 const vmlinuxBtf = fixtureVmlinux();
 
 const inputs = [
-  ...readdirSync("examples").filter((f) => f.endsWith(".ts")).sort().map((f) => join("examples", f)),
+  ...exampleProbes().map((f) => join("examples", f)),
   ...readdirSync(FIXTURES).filter((f) => f.endsWith(".ts") && !f.startsWith("err-")).sort().map((f) => join(FIXTURES, f)),
 ];
 

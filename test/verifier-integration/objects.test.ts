@@ -15,6 +15,7 @@ import { readElf } from "../../compiler/elf/index.js";
 import { verifyObject } from "../../cli/commands/verify.js";
 import { LoadError, loadObject, openObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { exampleProbes } from "../support/examples.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -78,7 +79,7 @@ function clang(name: string): string {
 }
 
 test("every example is accepted by the model and by the kernel", () => {
-  const examples = readdirSync("examples").filter((f) => f.endsWith(".ts"));
+  const examples = exampleProbes();
   assert.ok(examples.length >= 3);
   for (const f of examples) checkBoth(compiled(join("examples", f)).object, f.replace(/\.ts$/, ""));
 });

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "tsbpf/test";
 // The tracepoints' format files as Linux 6.x writes them, so the test runs without tracefs.
-import { UNLINKAT_EXIT_FORMAT, UNLINKAT_FORMAT } from "../../test/sim/support.js";
+import { UNLINKAT_EXIT_FORMAT, UNLINKAT_FORMAT } from "../test/sim/support.js";
 
 const latency = async () => {
   const sim = await simulate("examples/latency.ts", {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "tsbpf/test";
 // The tracepoint's format file as Linux 6.x writes it, so the test runs without tracefs.
-import { OPENAT_FORMAT } from "../../test/sim/support.js";
+import { OPENAT_FORMAT } from "../test/sim/support.js";
 
 interface OpenEvent {
   pid: number;

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "tsbpf/test";
 // The tracepoint's format file as Linux 6.x writes it, so the test runs without tracefs.
-import { UNLINKAT_FORMAT } from "../../test/sim/support.js";
+import { UNLINKAT_FORMAT } from "../test/sim/support.js";
 
 const options = { tracepointFormats: { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT } };
 

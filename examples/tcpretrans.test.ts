@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "tsbpf/test";
-import { needsVmlinux } from "../../test/sim/support.js";
+import { needsVmlinux } from "../test/sim/support.js";
 
 interface Retransmit {
   pid: number;

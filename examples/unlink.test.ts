@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "tsbpf/test";
-import { needsVmlinux } from "../../test/sim/support.js";
+import { needsVmlinux } from "../test/sim/support.js";
 
 test("unlink: the entry prints the process and the file name, the exit its return value", needsVmlinux, async () => {
   const sim = await simulate("examples/unlink.ts");
