@@ -13,7 +13,7 @@
 // (see mapVariable), their key and value types spelled as our own backend spells them (typedefs
 // `u32` of `unsigned int`, ...), a Histogram tagged with compiler/btf/tags.ts's `btf_decl_tag`.
 
-import { HISTOGRAM_TAG } from "../btf/tags.js";
+import { EVENT_TAG, HISTOGRAM_TAG } from "../btf/tags.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -46,6 +46,8 @@ export class DebugInfo {
   private readonly nodes: string[] = [];
   private readonly locations = new Map<string, number>();
   private readonly globals: number[] = [];
+  /** Record types of ring buffers and perf event arrays (see eventTypesHolder). */
+  private readonly eventTypes: number[] = [];
   private readonly basic = new Map<string, number>();
   private readonly typedefs = new Map<string, number>();
   readonly file: number;
@@ -198,11 +200,49 @@ export class DebugInfo {
       this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(name)}, scope: !${node}, file: !${this.file}, baseType: !${type}, size: 64, offset: ${i * 64})`),
     );
     this.nodes[node] = `distinct !DICompositeType(tag: DW_TAG_structure_type, file: !${this.file}, line: ${line}, size: ${fields.length * 64}, elements: !{${members.map((m) => `!${m}`).join(", ")}})`;
-    const tags = map.histogram ? `, annotations: !{!{!"btf_decl_tag", !${mdString(HISTOGRAM_TAG)}}}` : "";
+    const tagValues = [...(map.histogram ? [HISTOGRAM_TAG] : []), ...(map.event ? [EVENT_TAG + this.eventType(map.name, map.event)] : [])];
+    const tags = tagValues.length ? `, annotations: !{${tagValues.map((t) => `!{!"btf_decl_tag", !${mdString(t)}}`).join(", ")}}` : "";
     const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(map.name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${node}, isLocal: false, isDefinition: true${tags})`);
     const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
     this.globals.push(expr);
     return { expr, members: fields.length };
+  }
+
+  /**
+   * The C name the `tsbpf:event` tag gives a ring buffer's or perf event array's record type, named as our own
+   * backend names it (compiler/object/btf.ts: a struct by its name, an integer by its typedef, anything else
+   * by a `MAP_event` typedef). The type is kept for eventTypesHolder(): LLVM writes into BTF only the types
+   * that variables and function parameters reach.
+   */
+  private eventType(mapName: string, event: Layout): string {
+    const type = this.layout(event);
+    if (event.kind === "struct") {
+      this.eventTypes.push(type);
+      return `struct ${event.name}`;
+    }
+    if (event.kind === "int") {
+      this.eventTypes.push(type);
+      return `${event.type.ptr || !event.type.signed ? "u" : "i"}${event.type.bits}`;
+    }
+    const name = `${mapName}_event`;
+    this.eventTypes.push(this.add(`!DIDerivedType(tag: DW_TAG_typedef, name: ${mdString(name)}, file: !${this.file}, baseType: !${type})`));
+    return name;
+  }
+
+  /**
+   * A never-called function in .text whose parameters point to the event types, so that they are in BTF
+   * (loaders link .text functions into a program only when it calls them); undefined without events.
+   */
+  eventTypesHolder(name: string): { sp: number; params: number } | undefined {
+    if (this.eventTypes.length === 0) return undefined;
+    const pointers = this.eventTypes.map((t) => this.add(`!DIDerivedType(tag: DW_TAG_pointer_type, baseType: !${t}, size: 64)`));
+    const type = this.add(`!DISubroutineType(types: !{!${this.basicType("long", 64, "DW_ATE_signed")}, ${pointers.map((p) => `!${p}`).join(", ")}})`);
+    const sp = this.reserve();
+    const args = pointers.map((p, i) => this.add(`!DILocalVariable(name: "e${i}", arg: ${i + 1}, scope: !${sp}, file: !${this.file}, line: 1, type: !${p})`));
+    this.nodes[sp] =
+      `distinct !DISubprogram(name: ${mdString(name)}, scope: !${this.file}, file: !${this.file}, line: 1, type: !${type}, scopeLine: 1, ` +
+      `flags: DIFlagPrototyped, spFlags: DISPFlagDefinition | DISPFlagOptimized, unit: !${this.unit}, retainedNodes: !{${args.map((a) => `!${a}`).join(", ")}})`;
+    return { sp, params: pointers.length };
   }
 
   /** The metadata section of the module. */

@@ -133,6 +133,12 @@ export function emitModule(input: EmitInput): EmitOutput {
     globals.push(`@${ident(m.name)} = dso_local global { ${Array(members).fill("ptr").join(", ")} } zeroinitializer, section ".maps", align 8, !dbg !${expr}`);
     used.push(`ptr @${ident(m.name)}`);
   }
+  const holder = debug.eventTypesHolder(EVENT_TYPES_HOLDER);
+  if (holder) {
+    const params = Array.from({ length: holder.params }, (_, i) => `ptr %e${i}`).join(", ");
+    bodies.push(`define dso_local i64 @${EVENT_TYPES_HOLDER}(${params}) #0 section ".text" !dbg !${holder.sp} {\n  ret i64 0\n}\n`);
+    used.push(`ptr @${EVENT_TYPES_HOLDER}`);
+  }
   globals.push(`@llvm.compiler.used = appending global [${used.length} x ptr] [${used.join(", ")}], section "llvm.metadata"`);
 
   const decls = [
@@ -146,6 +152,9 @@ export function emitModule(input: EmitInput): EmitOutput {
   const text = [...head, ...globals, "", ...bodies, ...decls, debug.text()].join("\n");
   return { text, needsV4 };
 }
+
+/** The .text function whose parameters keep the event types in BTF (DebugInfo.eventTypesHolder). */
+const EVENT_TYPES_HOLDER = "__tsbpf_event_types";
 
 function emitFunction(
   fn: IrFunction,
