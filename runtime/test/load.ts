@@ -46,6 +46,11 @@ export interface LoadOptions {
   name?: string;
   /** The architecture whose pt_regs layout a TypeScript probe's arguments are compiled for (default: the host's). */
   arch?: string;
+  /**
+   * The code generator for a TypeScript probe: tsbpf's own (default) or LLVM's. `TSBPF_BACKEND=llvm` in the
+   * environment changes the default, so that a whole test suite runs against LLVM's objects.
+   */
+  backend?: "own" | "llvm";
 }
 
 export interface SimProgram {
@@ -84,13 +89,15 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
   } else ts = input;
   const name = options.name ?? (ts.fileName.split("/").pop() ?? "probe").replace(/\.[cm]?tsx?$/, "");
   const formats = options.tracepointFormats;
-  const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null, options.arch ?? null]);
+  const backend = options.backend ?? (process.env.TSBPF_BACKEND === "llvm" ? "llvm" : "own");
+  const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null, options.arch ?? null, backend]);
   const hit = compiled.get(key);
   if (hit) return { bytes: hit, name };
   // The compiler loads TypeScript: only objects that need it pay for that.
   const { compile, formatDiagnostics } = await import("../../compiler/index.js");
   const result = compile(ts, {
     arch: options.arch,
+    backend,
     tracefs: options.tracefs,
     tracepointFormat: formats ? (g, n) => formats[`${g}/${n}`] ?? formats[`${g}:${n}`] : undefined,
     vmlinuxBtf: typeof options.btf === "string" ? options.btf : undefined,
