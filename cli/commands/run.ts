@@ -29,8 +29,9 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 
   const backend = (argv.backend as string | undefined) ?? "own";
   const dir = useCache ? cacheDir(file) : undefined;
-  // The backend is part of the key: the two backends' objects of one file are cached side by side.
-  const key = backend === "own" ? objectKey(file, text) : `${objectKey(file, text)}-${backend}`;
+  // The backend is part of the key (the two backends' objects of one file are cached side by side), and for
+  // LLVM the toolchain's version too, so that an upgraded LLVM compiles again.
+  const key = backend === "own" ? objectKey(file, text) : `${objectKey(file, text)}-${backend}-${await llvmKey()}`;
   let bytes = dir ? readCached(dir, key) : undefined;
   if (bytes) {
     if (verbose) log(`using the cached object ${objectPath(dir!, key)} (the compiler was not loaded)`);
@@ -80,4 +81,11 @@ async function compileToObject(file: string, text: Buffer, backend: string, dir:
       else rmSync(out, { force: true });
     }
   }
+}
+
+/** A short hash of the LLVM toolchain's identity ("none" without one: compiling then says what to install). */
+async function llvmKey(): Promise<string> {
+  const [{ toolchainIdentity }, { fnv1a }] = await Promise.all([import("../../compiler/llvm/toolchain.js"), import("../../compiler/frontend/load-typescript.js")]);
+  const id = toolchainIdentity();
+  return id ? fnv1a(id) : "none";
 }

@@ -72,6 +72,19 @@ export function findToolchain(): Toolchain | undefined {
   return undefined;
 }
 
+/**
+ * Which LLVM would compile (the tool and its whole `--version` line, "llc-19: Ubuntu LLVM version 19.1.7"),
+ * for cache keys: an upgraded LLVM must not reuse objects the old one wrote. Undefined without a toolchain.
+ */
+export function toolchainIdentity(): string | undefined {
+  const t = findToolchain();
+  if (!t) return undefined;
+  const tool = t.kind === "llc" ? t.llc : t.clang;
+  const r = spawnSync(tool, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  const line = /^.*version.*$/im.exec(r.stdout ?? "")?.[0]?.trim() ?? `version ${t.version}`;
+  return `${tool}: ${line}`;
+}
+
 /** Why the LLVM backend cannot run here, or undefined when it can (for skipping tests). */
 export function missingLlvm(): string | undefined {
   return findToolchain() ? undefined : `needs llc-${LLVM_VERSION} or clang-${LLVM_VERSION} (${INSTALL_HINT})`;

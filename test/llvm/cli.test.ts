@@ -18,6 +18,8 @@ import { compile } from "../../compiler/index.js";
 import { INSTALL_HINT } from "../../compiler/llvm/index.js";
 import { readBpfObject } from "../../compiler/elf/index.js";
 import { missingRoot, missingTracefs } from "../../runtime/sys/index.js";
+import { fnv1a } from "../../compiler/frontend/load-typescript.js";
+import { toolchainIdentity } from "../../compiler/llvm/toolchain.js";
 import { noLlvm } from "./support.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -92,8 +94,10 @@ describe("--backend llvm on the command line", { concurrency: true }, () => {
     assert.equal(cold.status, 0, cold.stderr);
     // The key as the command computed it (it covers the compiler's files, which others may be editing meanwhile).
     const llvmPath = /cached as (\S+)/.exec(cold.stderr)?.[1] ?? assert.fail(cold.stderr);
-    const key = /([0-9a-f]+)-llvm\.bpf\.o$/.exec(llvmPath)?.[1] ?? assert.fail(`not an LLVM object's key: ${llvmPath}`);
-    assert.equal(llvmPath, objectPath(dir, `${key}-llvm`));
+    const [, key, toolchain] = /([0-9a-f]+)-llvm-([0-9a-f]{8})\.bpf\.o$/.exec(llvmPath) ?? assert.fail(`not an LLVM object's key: ${llvmPath}`);
+    assert.equal(llvmPath, objectPath(dir, `${key}-llvm-${toolchain}`));
+    // The toolchain's part of the key is its identity: another LLVM gives another key.
+    assert.equal(toolchain, fnv1a(toolchainIdentity()!));
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".bpf.o")), [basename(llvmPath)], "our own backend's slot stays empty");
     // LLVM's object: DWARF beside the BTF, which our own backend does not write.
     assert.ok(readBpfObject(readFileSync(llvmPath)).elf.sections.some((s) => s.name === ".debug_info"));
