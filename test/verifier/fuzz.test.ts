@@ -1,7 +1,7 @@
 // Differential fuzzing of the verifier model against the kernel's verifier: random programs
 // and mutated selftest programs are judged by both; the model must never accept what the kernel
 // rejects. Disagreements are printed as disassembly with both verdicts.
-// TSBPF_VERIFIER_FUZZ=N runs N programs per source (default 150); TSBPF_VERIFIER_FUZZ_SEED
+// TSBPF_VERIFIER_FUZZ=N runs N programs per source (default 2,500: 5,000 per run); TSBPF_VERIFIER_FUZZ_SEED
 // picks the seed.
 
 import { test } from "node:test";
@@ -13,7 +13,7 @@ import { Prng } from "../support/prng.js";
 import { MAP_FD_PLACEHOLDER, VALUE_SIZE, randomProgram } from "../support/random-program.js";
 import { FIXUP_MAPS, isMapCase, isPlain, loadSelftests, modelMaps, progFlags, withFixups, type SelftestCase } from "./selftests.js";
 
-const COUNT = Number(process.env.TSBPF_VERIFIER_FUZZ ?? 150);
+const COUNT = Number(process.env.TSBPF_VERIFIER_FUZZ ?? 2500);
 const SEED = Number(process.env.TSBPF_VERIFIER_FUZZ_SEED ?? 20250101);
 /** The model gives up earlier than the kernel: a give-up is a (safe) rejection. */
 const MODEL_LIMIT = 200_000;
