@@ -62,8 +62,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   // The first SIGINT/SIGTERM ends the stream (the maps are still printed, then everything is released); a
   // second one releases everything at once and exits.
   session.releaseOnExit(() => stop(), { graceful: true });
-  const recording = options.record ? openRecording(options.record.path) : undefined;
+  let recording: Recording | undefined;
   try {
+    recording = options.record ? openRecording(options.record.path) : undefined;
     const loaded = load(session, bytes, options, log);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     const pipe = openOutput(session, verbose, log);
@@ -84,7 +85,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
     // At the stop, detach first: what the maps and buffers hold is then final when they are read.
     void stopped.then(() => {
-      session.detachAll();
+      try {
+        session.detachAll();
+      } catch (error) {
+        // Closing the session releases what could not be detached here.
+        log(`warning: detaching failed: ${(error as Error).message}`);
+      }
       void pipe.close();
     });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
@@ -109,7 +115,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
           }
         })(),
         ...readers.map((r) => pump(r, printEvent)),
-        ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording!.hit(probe, e.value))),
+        ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value))),
       ]);
     } finally {
       if (timer) clearTimeout(timer);
