@@ -1,7 +1,6 @@
 // What `tsbpf run` and `tsbpf load` print besides bpf_printk lines: typed events as they arrive, and the maps
 // when the run stops, as bpftrace prints them (`@name[key]: value`, histograms as log2 bars); `--json` gives
 // one JSON object per line instead. Takes decoded values; gives lines without trailing newlines.
-import { inspect } from "node:util";
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
@@ -68,9 +67,13 @@ export function toJson(value: unknown): string {
   );
 }
 
+let inspect: typeof import("node:util").inspect | undefined;
+
 function show(v: unknown): string {
   if (v instanceof Uint8Array) return `${v.length} bytes ${Buffer.from(v).toString("hex").replace(/(..)(?!$)/g, "$1 ")}`;
   if (typeof v === "number" || typeof v === "bigint") return String(v);
+  // node:util only once an event is shown: an ES import of a builtin costs every run's start-up.
+  inspect ??= (process.getBuiltinModule("node:util") as typeof import("node:util")).inspect;
   return inspect(v, { breakLength: Infinity, depth: 4, maxArrayLength: 64, maxStringLength: 256 });
 }
 
