@@ -80,25 +80,25 @@ async function triggerUntil(run: Running, line: (pid: number) => RegExp): Promis
   assert.fail(`no matching printk line after 3 rm's; stdout: ${run.stdout().slice(0, 1000)}; stderr: ${run.stderr()}`);
 }
 
-/** Ids of our run's programs and maps (by their names, since other processes load BPF objects too). */
-function ours(before: { prog: Set<number>; map: Set<number> }): { prog: number[]; map: number[] } {
-  const named = (kind: "prog" | "map", want: (name: string) => boolean) =>
-    listIds(sys, kind)
-      .filter((id) => !before[kind].has(id))
-      .filter((id) => {
-        let fd: number;
-        try {
-          fd = kind === "prog" ? sys.progGetFdById(id) : sys.mapGetFdById(id);
-        } catch {
-          return false; // gone already
-        }
-        try {
-          return want(kind === "prog" ? sys.progInfo(fd).name : sys.mapInfo(fd).name);
-        } finally {
-          sys.close(fd);
-        }
-      });
-  return { prog: named("prog", (n) => n === "unlinkat"), map: named("map", (n) => n === "unlink_t.rodata") };
+/**
+ * Ids of the programs, maps and links a process holds, from its fds' /proc fdinfo: exactly the run's own, even
+ * while other test files load objects of the same names.
+ */
+function heldBy(pid: number): { prog: number[]; map: number[]; link: number[] } {
+  const out = { prog: [] as number[], map: [] as number[], link: [] as number[] };
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+    } catch {
+      continue; // closed meanwhile
+    }
+    for (const kind of ["prog", "map", "link"] as const) {
+      const m = new RegExp(`^${kind}_id:\\s*(\\d+)$`, "m").exec(info);
+      if (m) out[kind].push(Number(m[1]));
+    }
+  }
+  return out;
 }
 
 // The example's wording may grow (a comm, a path); the pid, dfd and flags an rm passes are what is checked.
@@ -134,8 +134,6 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
 
   it("reuses the cached object without loading TypeScript, and SIGINT releases every program and map", async () => {
     assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
-    const before = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")) };
-    const links = new Set(listIds(sys, "link"));
     // NODE_DEBUG=module logs every CommonJS load: the compiler loads TypeScript that way.
     const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "--json", "--verbose"], { NODE_DEBUG: "module" });
     try {
@@ -148,9 +146,8 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       assert.equal(line.task, "rm");
       assert.equal(line.event, "bpf_trace_printk");
 
-      const live = ours(before);
+      const live = heldBy(run.child.pid!);
       // Tracepoint attachments are perf events, not BPF links, but a link would have to go too.
-      const newLinks = listIds(sys, "link").filter((id) => !links.has(id));
       assert.equal(live.prog.length, 1, "the run's program is visible while attached");
       assert.equal(live.map.length, 1, "the run's .rodata map is visible while attached");
       run.child.kill("SIGINT");
@@ -159,9 +156,8 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       // The kernel frees programs after an RCU grace period: poll rather than sleep a fixed time.
       let left: number[] = [];
       for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-        const ids = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")) };
-        const linkIds = new Set(listIds(sys, "link"));
-        left = [...live.prog.filter((id) => ids.prog.has(id)), ...live.map.filter((id) => ids.map.has(id)), ...newLinks.filter((id) => linkIds.has(id))];
+        const ids = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")), link: new Set(listIds(sys, "link")) };
+        left = [...live.prog.filter((id) => ids.prog.has(id)), ...live.map.filter((id) => ids.map.has(id)), ...live.link.filter((id) => ids.link.has(id))];
         if (left.length === 0) break;
       }
       assert.deepEqual(left, [], "program, map or link ids of the run still alive after SIGINT");
@@ -201,14 +197,15 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     const run = tsbpf(["run", "examples/opensnoop.ts", "--json", "--no-cache"]);
     try {
       await run.until(() => run.stderr().includes("streaming bpf_printk output and events"), "tsbpf run never started streaming");
-      let event: { pid: number; uid: number; flags: number; comm: string; filename: string } | undefined;
+      type OpenEvent = { pid: number; uid: number; flags: number; comm: string; filename: string };
+      let event: OpenEvent | undefined;
       for (let attempt = 0; attempt < 20 && !event; attempt++) {
         const path = join(dir, `opened-${serial++}`);
         writeFileSync(path, "x");
         const cat = spawnSync("cat", [path]);
         for (const deadline = Date.now() + 1000; Date.now() < deadline && !event; await new Promise((r) => setTimeout(r, 50))) {
           for (const line of run.stdout().split("\n").filter(Boolean)) {
-            const e = JSON.parse(line) as { map: string; value: typeof event };
+            const e = JSON.parse(line) as { map: string; value?: OpenEvent };
             if (e.map === "events" && e.value?.filename === path && e.value.pid === cat.pid) event = e.value;
           }
         }

@@ -55,7 +55,7 @@ export const sizes = new Histogram();
 export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output(1); sizes.record(3); return 0; });
 `;
   const formats = { "syscalls/sys_enter_unlinkat": "name: sys_enter_unlinkat\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\nprint fmt: \"\"\n" };
-  const result = compile({ fileName: "tags.ts", text }, { tracepointFormats: formats });
+  const result = compile({ fileName: "tags.ts", text }, { tracepointFormat: (g, n) => formats[`${g}/${n}` as keyof typeof formats] });
   assert.deepEqual(result.diagnostics, []);
   const spec = openObject(result.object);
   const btf = objectBtf(spec)!;

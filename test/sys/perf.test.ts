@@ -67,11 +67,13 @@ test("uprobe on libc getpid with PERF_EVENT_IOC_SET_BPF counts a child's calls",
     );
     sys.ioctl(pfd, PerfIoc.SET_BPF, progFd);
     sys.ioctl(pfd, PerfIoc.ENABLE, 0);
-    assert.equal(readU64(sys.mapLookup(mapFd, u32(0))!), 0n);
+    // The probe is machine-wide: processes running beside this test (other test files) may hit it too, so
+    // the child's calls show as growth across its run rather than from zero.
+    const before = readU64(sys.mapLookup(mapFd, u32(0))!);
     runChild();
     sys.ioctl(pfd, PerfIoc.DISABLE, 0);
     const hits = readU64(sys.mapLookup(mapFd, u32(0))!);
-    assert.ok(hits > 0n, `the uprobe never fired (offset 0x${offset.toString(16)} in ${path})`);
+    assert.ok(hits > before, `the uprobe never fired (offset 0x${offset.toString(16)} in ${path})`);
   }),
 );
 
