@@ -1,0 +1,55 @@
+// tsbpf/test's replay() without a kernel: recordings written by hand in the format `tsbpf run --record`
+// writes (cli/record.ts) fire the uprobe and tracepoint examples in clock order with the recorded task,
+// arguments, fields and strings; and the recorder tsbpf generates for those examples compiles.
+// test/e2e records a live run and replays it.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { compile } from "../../compiler/index.js";
+import { openObject } from "../../runtime/loader/index.js";
+import { readRecording, replay, simulate } from "../../runtime/test/index.js";
+import { recorderSource } from "../../cli/record.js";
+import { UNLINKAT_EXIT_FORMAT, UNLINKAT_FORMAT } from "./support.js";
+
+const line = (v: unknown) => JSON.stringify(v);
+
+test("a recorded uprobe hit fires again with its task and argument registers; hits replay in clock order", async () => {
+  const probe = { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", retprobe: false };
+  const text = [
+    line({ kind: "hit", probe, time: "2000", cpu: 1, pid: 8, tgid: 8, uid: 0, gid: 0, comm: "rm", args: [-100, 0, 512, 0, 0, 0] }),
+    line({ kind: "printk", task: "rm", pid: 8, cpu: 1, timestamp: 2.0, event: "bpf_trace_printk", message: "UPROBE unlinkat pid = 8, dfd = -100, flags = 512" }),
+    line({ kind: "hit", probe, time: "1000", cpu: 0, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "rm", args: ["18446744073709551615", 0, 0, 0, 0, 0] }),
+    line({ kind: "hit", probe: { kind: "uprobe", binary: "libc.so.6", func: "open", retprobe: false }, time: "1500", cpu: 0, pid: 9, tgid: 9, uid: 0, gid: 0, comm: "x", args: [] }),
+  ].join("\n");
+  const recording = readRecording(text);
+  assert.deepEqual(recording.hits.map((h) => h.pid), [7, 9, 8], "sorted by clock");
+  assert.equal(recording.hits[0]!.args![0], 2n ** 64n - 1n, "integers beyond 2^53 come back exact");
+  const sim = await simulate("examples/unlink-uprobe.ts");
+  const fired = replay(sim, recording);
+  assert.deepEqual(fired.map((f) => f.hit.pid), [7, 8], "a hit on a probe the object has no program for is skipped");
+  assert.deepEqual(sim.trace(), ["UPROBE unlinkat pid = 7, dfd = -1, flags = 0", ...recording.printk.map((p) => p.message)]);
+  assert.equal(sim.kernel.time, 2000n, "the clock is the last hit's");
+});
+
+test("a recorded tracepoint hit places its strings where its pointer fields now point; filter picks hits", async () => {
+  const probe = { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" };
+  const hit = (pid: number, comm: string) => line({ kind: "hit", probe, time: String(pid), cpu: 0, pid, tgid: pid, uid: 0, gid: 0, comm, fields: { __syscall_nr: 263, dfd: 4294967196, pathname: 140000000000, flag: 0 }, strings: { pathname: `/tmp/${pid}` } });
+  const sim = await simulate("examples/unlink-tracepoint.ts", { tracepointFormats: { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT } });
+  const fired = replay(sim, [hit(5, "rm"), hit(6, "bash")].join("\n"), { filter: (h) => h.comm === "rm" });
+  assert.equal(fired.length, 1);
+  assert.deepEqual(sim.trace(), ["unlinkat by rm pid = 5, dfd = -100, flags = 0"]);
+});
+
+test("the recorder generated for the examples' attach points compiles, one ring buffer per probe point", () => {
+  for (const file of ["examples/unlink-uprobe.ts", "examples/latency.ts"]) {
+    const formats: Record<string, string> = { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT, "syscalls/sys_exit_unlinkat": UNLINKAT_EXIT_FORMAT };
+    const tracepointFormat = (g: string, n: string) => formats[`${g}/${n}`];
+    const spec = openObject(compile(file, { tracepointFormat }).object);
+    const recorder = recorderSource(spec.programs.map((p) => p.attach), tracepointFormat);
+    assert.deepEqual(recorder.skipped, []);
+    assert.equal(recorder.probes.length, spec.programs.length);
+    const result = compile({ fileName: "recorder.ts", text: recorder.text }, { tracepointFormat });
+    assert.deepEqual(result.diagnostics, [], recorder.text);
+    assert.deepEqual(openObject(result.object).maps.map((m) => m.name), recorder.probes.map((p) => p.map));
+  }
+});
