@@ -14,6 +14,8 @@ import {
   hasCoreRelocations,
   kernelBtf,
   linkProgram,
+  mapBtfTypes,
+  objectBtf as parsedObjectBtf,
   objectNameOf,
   openObject,
   resolveCore,
@@ -24,7 +26,7 @@ import {
 } from "../loader/index.js";
 import { VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
 import { SimulationError } from "./errors.js";
-import { createMap, mapTypes, MapView } from "./maps.js";
+import { createMap, MapView } from "./maps.js";
 import { encodeScalar, encodeValue, type CValue } from "./layout.js";
 import { formatLocation, lineInfo, SourceMap } from "./source.js";
 
@@ -163,7 +165,8 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   }
   let objectBtf: Btf | undefined;
   try {
-    objectBtf = object.raw.btf ? parseBtf(object.raw.btf) : undefined;
+    // The loader's parse, cached per object: its map and event decoding reuse it.
+    objectBtf = parsedObjectBtf(object);
   } catch {
     objectBtf = undefined;
   }
@@ -215,6 +218,14 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   }
 
   const maps = new Map<string, MapView>();
-  object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, mapTypes(objectBtf, m))));
+  // Types are for decoding only: a map whose BTF cannot be read is shown as bytes.
+  const typesOf = (m: ObjectSpec["maps"][number]) => {
+    try {
+      return objectBtf && m.origin === "btf" ? mapBtfTypes(object, m) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, typesOf(m))));
   return { object, objectBtf, programs, maps };
 }

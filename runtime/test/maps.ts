@@ -3,7 +3,6 @@
 // kernel's semantics (createMap) and MapView: snapshots as JS Maps and arrays, decoded by BTF when the
 // map declares its types (`__type(key, ...)`), plus lookups and updates from the test's side.
 
-import { BtfKind, type Btf } from "../../compiler/btf/index.js";
 import {
   ArrayMap,
   HashMap,
@@ -15,7 +14,7 @@ import {
   type BpfMap,
   type MapRegistry,
 } from "../vm/index.js";
-import type { MapSpec } from "../loader/index.js";
+import type { MapBtfTypes, MapSpec } from "../loader/index.js";
 import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
 
@@ -61,31 +60,8 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
   }
 }
 
-export interface MapTypes {
-  btf: Btf;
-  key?: number;
-  value?: number;
-}
-
-/** Key and value type ids of a BTF-defined map (`__type(key, T)` is a member `T *key`). */
-export function mapTypes(btf: Btf | undefined, spec: MapSpec): MapTypes | undefined {
-  if (!btf || spec.origin !== "btf") return undefined;
-  try {
-    const variable = btf.find(spec.name, BtfKind.VAR);
-    if (!variable || variable.kind !== BtfKind.VAR) return undefined;
-    const def = btf.resolveType(variable.type);
-    if (def.kind !== BtfKind.STRUCT) return undefined;
-    const pointee = (member: string): number | undefined => {
-      const m = def.members.find((x) => x.name === member);
-      if (!m) return undefined;
-      const p = btf.resolveType(m.type);
-      return p.kind === BtfKind.PTR ? p.type : undefined;
-    };
-    return { btf, key: pointee("key"), value: pointee("value") };
-  } catch {
-    return undefined;
-  }
-}
+/** Key and value type ids of a map, as the loader reads them (runtime/loader/maps.ts mapBtfTypes). */
+export type MapTypes = Pick<MapBtfTypes, "btf" | "key" | "value">;
 
 const UPDATE_ERRORS: Record<number, string> = {
   1: "EPERM (the map is frozen, as the loader freezes .rodata)",
