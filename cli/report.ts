@@ -21,15 +21,19 @@ export function eventLine(e: StreamEvent, json: boolean): string {
   return `${e.map}: ${show(e.value)}`;
 }
 
-/** The maps of a loaded object worth printing at exit, each as its lines (empty maps print nothing). */
-export function mapReport(obj: LoadedObject, json: boolean): string[] {
-  const out: string[] = [];
+/** A map's contents as printed at exit: a histogram's slots, or entries in bpftrace's order. */
+export type MapContent =
+  | { map: string; histogram: { counts: (number | bigint)[]; negative: number | bigint } }
+  | { map: string; entries: [unknown, unknown][] };
+
+/** The maps of a loaded object worth printing at exit, read once; empty ones are left out. */
+export function mapContents(obj: LoadedObject): MapContent[] {
+  const out: MapContent[] = [];
   for (const m of obj.maps.values()) {
     if (m.spec.origin === "data" || NOT_PRINTED.has(m.spec.type)) continue;
     const view = openMap(obj, m.name);
-    const types = mapBtfTypes(obj.spec, m.spec);
     const value = (v: unknown) => (view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v);
-    if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
+    if (mapBtfTypes(obj.spec, m.spec)?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
       const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
       let negative: number | bigint = 0;
       for (const [k, v] of view.entries()) {
@@ -37,11 +41,7 @@ export function mapReport(obj: LoadedObject, json: boolean): string[] {
         if (k === NEGATIVE_SLOT) negative = value(v) as number;
         else if (k < NEGATIVE_SLOT) counts[k] = value(v) as number;
       }
-      if (!counts.some((c) => Number(c) > 0) && !(Number(negative) > 0)) continue;
-      if (json) {
-        const buckets = counts.flatMap((c, slot) => (Number(c) > 0 ? [{ bucket: slotLabel(slot), count: c }] : []));
-        out.push(toJson({ map: m.name, histogram: Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...buckets] : buckets }));
-      } else out.push(...formatHistogram(m.name, counts, { negative }).trimEnd().split("\n"), "");
+      if (counts.some((c) => Number(c) > 0) || Number(negative) > 0) out.push({ map: m.name, histogram: { counts, negative } });
       continue;
     }
     let entries = [...view.entries()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
@@ -50,13 +50,24 @@ export function mapReport(obj: LoadedObject, json: boolean): string[] {
     if (entries.length === 0) continue;
     // bpftrace's order: by value, largest last, when the values are numbers.
     if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
-    if (json) out.push(toJson({ map: m.name, entries: entries.map(([key, v]) => ({ key, value: v })) }));
-    else {
-      for (const [k, v] of entries) out.push(`@${m.name}[${show(k)}]: ${show(v)}`);
-      out.push("");
-    }
+    out.push({ map: m.name, entries });
   }
   return out;
+}
+
+/** A map's content as JSON (`{"map", "histogram"}` with labelled buckets, or `{"map", "entries"}`). */
+export function mapJson(c: MapContent): Record<string, unknown> {
+  if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
+  const { counts, negative } = c.histogram;
+  const buckets = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), count }] : []));
+  return { map: c.map, histogram: Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...buckets] : buckets };
+}
+
+/** A map's content as printed: one JSON line, or bpftrace's text (`@name[key]: value`, log2 bars) and a blank line. */
+export function mapLines(c: MapContent, json: boolean): string[] {
+  if (json) return [toJson(mapJson(c))];
+  if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
+  return [...formatHistogram(c.map, c.histogram.counts, { negative: c.histogram.negative }).trimEnd().split("\n"), ""];
 }
 
 /** JSON with bigints as exact numbers and raw bytes as hex strings. */

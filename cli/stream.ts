@@ -16,7 +16,7 @@ import { Session } from "../runtime/loader/session.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 import { Recording, type Recorder, type RecorderProbe } from "./record.js";
-import { eventLine, mapReport } from "./report.js";
+import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
 
 export interface StreamOptions {
   /** The file the user named, for messages. */
@@ -120,8 +120,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     } finally {
       if (timer) clearTimeout(timer);
     }
-    for (const line of mapReport(loaded, json)) write(line);
-    if (recording) for (const line of mapReport(loaded, true)) recording.output("map", JSON.parse(line) as Record<string, unknown>);
+    for (const content of mapContents(loaded)) {
+      for (const line of mapLines(content, json)) write(line);
+      recording?.output("map", mapJson(content));
+    }
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return ExitCode.OK;
   } finally {

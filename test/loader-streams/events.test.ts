@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
 import { BtfKind } from "../../compiler/btf/index.js";
 import { mapBtfTypes, objectBtf, openObject, type StreamEvent } from "../../runtime/loader/index.js";
-import { eventLine, toJson } from "../../cli/report.js";
+import { eventLine, mapJson, mapLines, toJson } from "../../cli/report.js";
 import { expectedEvent, mappingCount, needsKernel, openFdCount, run, withStreams, type Event } from "./support.js";
 
 test("ring buffer records of a tagged map decode to the tagged struct, and close with the session", needsKernel, async () => {
@@ -76,4 +76,18 @@ test("events print as one line each: inspected values, hex for raw bytes, JSON w
   assert.equal(eventLine({ kind: "event", map: "raw", value: new Uint8Array([1, 0xab]) }, false), "raw: 2 bytes 01 ab");
   assert.equal(eventLine({ kind: "lost", map: "hits", count: 3, cpu: 0 }, true), '{"map":"hits","cpu":0,"lost":3}');
   assert.equal(toJson({ n: -5n, b: new Uint8Array([255]) }), '{"n":-5,"b":"ff"}');
+});
+
+test("maps print at exit as bpftrace prints them, or as one JSON object each", () => {
+  const counts: number[] = new Array(65).fill(0);
+  counts[3] = 2;
+  counts[4] = 1;
+  const hist = { map: "lat", histogram: { counts, negative: 1 } };
+  assert.deepEqual(mapJson(hist), { map: "lat", histogram: [{ bucket: "(..., 0)", count: 1 }, { bucket: "[4, 8)", count: 2 }, { bucket: "[8, 16)", count: 1 }] });
+  // Every row from the first to the last non-zero one, as bpftrace prints them.
+  const zero = (label: string) => `${label.padEnd(16)}       0 |${" ".repeat(52)}|`;
+  assert.deepEqual(mapLines(hist, false), ["@lat: ", "(..., 0)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", zero("[0]"), zero("[1]"), zero("[2, 4)"), "[4, 8)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|", "[8, 16)                1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", ""]);
+  const counters = { map: "calls", entries: [[0, 3], [{ pid: 7 }, 2n ** 60n]] as [unknown, unknown][] };
+  assert.deepEqual(mapLines(counters, false), ["@calls[0]: 3", "@calls[{ pid: 7 }]: 1152921504606846976", ""]);
+  assert.deepEqual(mapLines(counters, true), ['{"map":"calls","entries":[{"key":0,"value":3},{"key":{"pid":7},"value":1152921504606846976}]}']);
 });
