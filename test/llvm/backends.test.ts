@@ -9,48 +9,17 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { BtfBuilder, BtfIntEncoding, BtfKind, mapTags, type Btf } from "../../compiler/btf/index.js";
+import { BtfKind, mapTags, type Btf } from "../../compiler/btf/index.js";
 import { readBpfObject } from "../../compiler/elf/index.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { openObject, loadObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { compileBoth, disassemblies, noLlvm, runAll, words, type Both } from "./support.js";
 import { exampleProbes } from "../support/examples.js";
+import { FIXTURES, fixtureVmlinux, tracepointFormat } from "../support/fixture-kernel.js";
 
-const FIXTURES = "test/compiler/fixtures";
-const tracepointFormat = (group: string, name: string): string | undefined => {
-  const path = join(FIXTURES, "tracepoints", group, `${name}.format`);
-  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
-};
-
-/**
- * The kernel types fixtures read, at made-up offsets (as test/compiler's fixtures use), so CO-RE
- * fixtures compile whatever the host's kernel is: filename { name, uptr, refcnt } and a task_struct.
- */
-function fixtureVmlinux(): string {
-  const b = new BtfBuilder();
-  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
-  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 });
-  const str = b.add({ kind: BtfKind.PTR, name: "", type: b.add({ kind: BtfKind.CONST, name: "", type: char }) });
-  b.add({ kind: BtfKind.STRUCT, name: "filename", size: 32, members: [
-    { name: "name", type: str, bitOffset: 0, bitfieldSize: 0 },
-    { name: "uptr", type: str, bitOffset: 64, bitfieldSize: 0 },
-    { name: "refcnt", type: int, bitOffset: 128, bitfieldSize: 0 },
-  ] });
-  const task = b.reserve();
-  const taskPtr = b.add({ kind: BtfKind.PTR, name: "", type: task });
-  b.set(task, { kind: BtfKind.STRUCT, name: "task_struct", size: 4096, members: [
-    { name: "pid", type: int, bitOffset: 1000 * 8, bitfieldSize: 0 },
-    { name: "tgid", type: int, bitOffset: 1004 * 8, bitfieldSize: 0 },
-    { name: "real_parent", type: taskPtr, bitOffset: 1016 * 8, bitfieldSize: 0 },
-  ] });
-  const path = join(mkdtempSync(join(tmpdir(), "tsbpf-llvm-")), "vmlinux.btf");
-  writeFileSync(path, b.toBytes());
-  return path;
-}
 const vmlinuxBtf = fixtureVmlinux();
 
 const inputs = [

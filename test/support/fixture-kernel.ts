@@ -1,0 +1,61 @@
+// The compiler fixtures' stand-ins for the host's kernel, shared by the suites that compile them
+// (test/compiler/fixtures.test.ts, test/llvm/backends.test.ts): tracepoint formats from
+// test/compiler/fixtures/tracepoints, and a small BTF in place of /sys/kernel/btf/vmlinux.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BtfBuilder, BtfIntEncoding, BtfKind } from "../../compiler/btf/index.js";
+
+export const FIXTURES = "test/compiler/fixtures";
+
+/** A fixture tracepoint's format file, or undefined. */
+export const tracepointFormat = (group: string, name: string): string | undefined => {
+  const path = join(FIXTURES, "tracepoints", group, `${name}.format`);
+  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+};
+
+/**
+ * A small stand-in for the kernel's BTF, so "tsbpf/kernel" fixtures do not depend on the host:
+ * struct filename { const char *name; const char *uptr; int refcnt; } and a task_struct with
+ * pid, tgid and real_parent at made-up offsets.
+ */
+export function fixtureVmlinux(): string {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 });
+  const constChar = b.add({ kind: BtfKind.CONST, name: "", type: char });
+  const str = b.add({ kind: BtfKind.PTR, name: "", type: constChar });
+  b.add({ kind: BtfKind.STRUCT, name: "filename", size: 32, members: [
+    { name: "name", type: str, bitOffset: 0, bitfieldSize: 0 },
+    { name: "uptr", type: str, bitOffset: 64, bitfieldSize: 0 },
+    { name: "refcnt", type: int, bitOffset: 128, bitfieldSize: 0 },
+  ] });
+  const task = b.reserve();
+  const taskPtr = b.add({ kind: BtfKind.PTR, name: "", type: task });
+  b.set(task, { kind: BtfKind.STRUCT, name: "task_struct", size: 4096, members: [
+    { name: "pid", type: int, bitOffset: 1000 * 8, bitfieldSize: 0 },
+    { name: "tgid", type: int, bitOffset: 1004 * 8, bitfieldSize: 0 },
+    { name: "real_parent", type: taskPtr, bitOffset: 1016 * 8, bitfieldSize: 0 },
+  ] });
+  // struct sock_common as in Linux 6.x: addresses and ports inside anonymous unions of anonymous structs.
+  const u16 = b.add({ kind: BtfKind.INT, name: "unsigned short", size: 2, encoding: 0, offset: 0, bits: 16 });
+  const u32 = b.add({ kind: BtfKind.INT, name: "unsigned int", size: 4, encoding: 0, offset: 0, bits: 32 });
+  const u8 = b.add({ kind: BtfKind.INT, name: "unsigned char", size: 1, encoding: 0, offset: 0, bits: 8 });
+  const addrs = b.add({ kind: BtfKind.STRUCT, name: "", size: 8, members: [
+    { name: "skc_daddr", type: u32, bitOffset: 0, bitfieldSize: 0 },
+    { name: "skc_rcv_saddr", type: u32, bitOffset: 32, bitfieldSize: 0 },
+  ] });
+  const ports = b.add({ kind: BtfKind.STRUCT, name: "", size: 4, members: [
+    { name: "skc_dport", type: u16, bitOffset: 0, bitfieldSize: 0 },
+    { name: "skc_num", type: u16, bitOffset: 16, bitfieldSize: 0 },
+  ] });
+  b.add({ kind: BtfKind.STRUCT, name: "sock_common", size: 136, members: [
+    { name: "", type: b.add({ kind: BtfKind.UNION, name: "", size: 8, members: [{ name: "", type: addrs, bitOffset: 0, bitfieldSize: 0 }] }), bitOffset: 0, bitfieldSize: 0 },
+    { name: "", type: b.add({ kind: BtfKind.UNION, name: "", size: 4, members: [{ name: "", type: ports, bitOffset: 0, bitfieldSize: 0 }] }), bitOffset: 96, bitfieldSize: 0 },
+    { name: "skc_family", type: u16, bitOffset: 128, bitfieldSize: 0 },
+    { name: "skc_state", type: u8, bitOffset: 144, bitfieldSize: 0 },
+  ] });
+  const path = join(mkdtempSync(join(tmpdir(), "tsbpf-fixture-")), "vmlinux.btf");
+  writeFileSync(path, b.toBytes());
+  return path;
+}
