@@ -4,7 +4,7 @@
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
-import { mapBtfTypes, openMap, sumPerCpu } from "../runtime/loader/maps.js";
+import { MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
@@ -31,9 +31,10 @@ export function mapContents(obj: LoadedObject): MapContent[] {
   const out: MapContent[] = [];
   for (const m of obj.maps.values()) {
     if (m.spec.origin === "data" || NOT_PRINTED.has(m.spec.type)) continue;
-    const view = openMap(obj, m.name);
+    const types = mapBtfTypes(obj.spec, m.spec);
+    const view = new MapView(obj.sys, m, types);
     const value = (v: unknown) => (view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v);
-    if (mapBtfTypes(obj.spec, m.spec)?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
+    if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
       const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
       let negative: number | bigint = 0;
       for (const [k, v] of view.entries()) {
