@@ -15,7 +15,7 @@ import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError } from "./exit-codes.js";
-import { Recording, type Recorder, type RecorderProbe } from "./record.js";
+import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
 
 export interface StreamOptions {
@@ -64,7 +64,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   session.releaseOnExit(() => stop(), { graceful: true });
   let recording: Recording | undefined;
   try {
-    recording = options.record ? openRecording(options.record.path) : undefined;
+    recording = options.record ? await openRecording(options.record.path) : undefined;
     const loaded = load(session, bytes, options, log);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     const pipe = openOutput(session, verbose, log);
@@ -133,7 +133,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   }
 }
 
-function openRecording(path: string): Recording {
+/** The recording file (cli/record.ts, loaded only with --record: it is not on every run's start-up path). */
+async function openRecording(path: string): Promise<Recording> {
+  const { Recording } = await import("./record.js");
   try {
     return new Recording(path);
   } catch (error) {
