@@ -5,11 +5,12 @@
 // `tsbpf run` and ~70 for `tsbpf compile` otherwise, and compiles their functions again on every run.
 // The bundle is used only when every file it came from is unchanged (size and mtime), so a build without
 // the bundling step, or an edit, falls back to plain ES modules; TSBPF_NO_BUNDLE=1 forces that.
-// This module is on every command's start-up path: node builtins and code-cache.ts only.
+// This module is on every command's start-up path: node builtins, code-cache.ts and output.ts only.
 
 import * as self from "./bundle.js";
 import * as codeCache from "../compiler/frontend/code-cache.js";
 import { compileCached } from "../compiler/frontend/code-cache.js";
+import * as output from "./output.js";
 
 // Builtins through process.getBuiltinModule, as in code-cache.ts: ES module facades of builtins cost start-up time.
 const { readFileSync, statSync } = process.getBuiltinModule("node:fs");
@@ -21,7 +22,7 @@ const { fileURLToPath, pathToFileURL } = process.getBuiltinModule("node:url");
 export const BUNDLE_FORMAT = "tsbpf-bundle-1";
 
 /** Modules the bundle does not contain but takes from this (ES module) side, so that their state is shared. */
-export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.js": codeCache, "cli/bundle.js": self };
+export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.js": codeCache, "cli/bundle.js": self, "cli/output.js": output };
 
 let openedKey: string | undefined;
 

@@ -9,6 +9,7 @@ import type { Options } from "yargs";
 import { openBundle } from "./bundle.js";
 import { saveCodeCaches } from "../compiler/frontend/code-cache.js";
 import type * as ExitCodes from "./exit-codes.js";
+import { writeErr } from "./output.js";
 
 type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
 type CommandModule = { handler: Handler };
@@ -34,11 +35,11 @@ function run(command: () => Promise<CommandModule>) {
       process.exitCode = (await handler(argv)) ?? ExitCode.OK;
     } catch (error) {
       if (error instanceof UserError) {
-        process.stderr.write(`tsbpf: ${error.message}\n`);
+        writeErr(`tsbpf: ${error.message}\n`);
         process.exitCode = error.exitCode;
       } else {
         const detail = error instanceof Error ? (process.env.TSBPF_DEBUG ? error.stack : error.message) : String(error);
-        process.stderr.write(`tsbpf: internal error: ${detail}\n(set TSBPF_DEBUG=1 for the stack trace and please report it)\n`);
+        writeErr(`tsbpf: internal error: ${detail}\n(set TSBPF_DEBUG=1 for the stack trace and please report it)\n`);
         process.exitCode = ExitCode.INTERNAL;
       }
     }
@@ -258,7 +259,7 @@ await yargs?.(args)
   .exitProcess(true)
   .fail((message, error) => {
     if (error) throw error;
-    process.stderr.write(`tsbpf: ${message}\nRun 'tsbpf --help' for usage.\n`);
+    writeErr(`tsbpf: ${message}\nRun 'tsbpf --help' for usage.\n`);
     process.exit(ExitCode.USAGE);
   })
   .help()

@@ -17,6 +17,7 @@ import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
+import { writeErr, writeOut } from "./output.js";
 
 export interface StreamOptions {
   /** The file the user named, for messages. */
@@ -53,8 +54,9 @@ export function preflight(): void {
 /** Loads, attaches, streams until stopped, prints the maps, releases. Call preflight() first. */
 export async function streamObject(bytes: Uint8Array, options: StreamOptions): Promise<number> {
   const { file, json = false, verbose = false, duration } = options;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const write = (line: string) => process.stdout.write(`${line}\n`);
+  const log = options.log ?? ((line: string) => writeErr(`${line}\n`));
+  // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would.
+  const write = (line: string) => void (writeOut(`${line}\n`) || stop());
   const session = new Session(openSys());
   let stopping = false;
   let stop: () => void = () => {};
@@ -188,7 +190,7 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
   } catch (error) {
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
     if (error instanceof LoadError) {
-      if (verbose && error.log) process.stderr.write(`${error.log.trimEnd()}\n`);
+      if (verbose && error.log) writeErr(`${error.log.trimEnd()}\n`);
       const denied = error.code === "EPERM" && !error.log;
       const hint = !verbose && error.log ? " (run with --verbose for the verifier log)" : "";
       throw new UserError(`${error.message}${hint}`, denied ? ExitCode.NO_PERMISSION : ExitCode.REJECTED);

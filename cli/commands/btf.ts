@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { UnknownKernelTypeError, VMLINUX, declareKernelTypes, readBtf } from "../../compiler/declarations/index.js";
 import type { Btf } from "../../compiler/btf/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
+import { writeOut } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const types = ((argv.types as (string | number)[] | undefined) ?? []).map(String);
@@ -35,6 +36,6 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     } catch (error) {
       throw new UserError(`cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
-  } else process.stdout.write(text);
+  } else writeOut(text);
   return ExitCode.OK;
 }

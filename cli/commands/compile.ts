@@ -8,6 +8,7 @@ import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
+import { stderrIsTTY, writeErr, writeOut } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -27,7 +28,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (result.diagnostics.length) {
     const unreadable = result.diagnostics.length === 1 && result.diagnostics[0]!.code === "TSBPF1000";
     if (unreadable) throw new UserError(result.diagnostics[0]!.message);
-    process.stderr.write(formatDiagnostics(result.diagnostics, { color: process.stderr.isTTY, sources: { [result.source.fileName]: result.source.text } }));
+    writeErr(formatDiagnostics(result.diagnostics, { color: stderrIsTTY(), sources: { [result.source.fileName]: result.source.text } }));
     return ExitCode.REJECTED;
   }
 
@@ -45,7 +46,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     }
     const asm = text.join("\n");
     if (out) writeOutput(out, asm);
-    else process.stdout.write(asm);
+    else writeOut(asm);
     return ExitCode.OK;
   }
 

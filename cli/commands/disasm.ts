@@ -5,6 +5,7 @@ import { IsaError, decode, disassemble, type Insn, type Style } from "../../comp
 import { ElfError, readBpfObject, type BpfProgram } from "../../compiler/elf/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { parseHexBytes, readStdin } from "../input.js";
+import { writeOut } from "../output.js";
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
@@ -13,7 +14,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const style = argv.style as Style;
   const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInput(file);
   const isElf = !argv.raw && ELF_MAGIC.every((b, i) => bytes[i] === b);
-  process.stdout.write(isElf ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));
+  writeOut(isElf ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));
   return ExitCode.OK;
 }
 

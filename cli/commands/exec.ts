@@ -11,6 +11,7 @@ import { selectTier, type TierChoice } from "../../runtime/vm/tiers.js";
 import { Vm } from "../../runtime/vm/vm.js";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { parseHexBytes, readStdin } from "../input.js";
+import { writeOut } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const input = await readStdin();
@@ -23,7 +24,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   try {
     const program = vm.load(insns, env, { budget: argv.budget as number | undefined });
     const { r0 } = vm.runOnBuffer(program, memory);
-    process.stdout.write(`0x${r0.toString(16)}\n`);
+    writeOut(`0x${r0.toString(16)}\n`);
     return ExitCode.OK;
   } catch (error) {
     if (error instanceof VmLoadError) throw new UserError(`invalid program: ${error.message}`, ExitCode.REJECTED);

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { objectNameOf } from "../../runtime/loader/object.js";
 import { UserError } from "../exit-codes.js";
 import { parseDuration, preflight, streamObject } from "../stream.js";
+import { writeErr } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -17,7 +18,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   preflight();
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const log = (line: string) => writeErr(`${line}\n`);
   const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;
   return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", record });
 }

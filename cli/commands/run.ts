@@ -10,13 +10,14 @@ import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
 import { parseDuration, preflight, streamObject, type StreamOptions } from "../stream.js";
+import { writeErr } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
   const duration = parseDuration(argv.duration);
   const verbose = Boolean(argv.verbose);
   const useCache = argv.cache !== false;
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const log = (line: string) => writeErr(`${line}\n`);
 
   let text: Buffer;
   try {

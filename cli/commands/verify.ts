@@ -18,6 +18,7 @@ import { ObjectError, encodeProgram, hasCoreRelocations, kernelBtf, linkProgram,
 import { ExitCode, UserError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { parseHexBytes } from "../input.js";
+import { stderrIsTTY, writeErr, writeOut } from "../output.js";
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
 
@@ -56,8 +57,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     if (compiled.diagnostics.length) {
       if (compiled.diagnostics.length === 1 && compiled.diagnostics[0]!.code === "TSBPF1000") throw new UserError(compiled.diagnostics[0]!.message);
       // The compiler runs the model too: its TSBPF20xx diagnostics are the rejections, in TypeScript terms.
-      if (json) process.stdout.write(`${JSON.stringify({ file, accepted: false, programs: [], diagnostics: compiled.diagnostics })}\n`);
-      else process.stderr.write(formatDiagnostics(compiled.diagnostics, { color: process.stderr.isTTY, sources: { [compiled.source.fileName]: compiled.source.text } }));
+      if (json) writeOut(`${JSON.stringify({ file, accepted: false, programs: [], diagnostics: compiled.diagnostics })}\n`);
+      else writeErr(formatDiagnostics(compiled.diagnostics, { color: stderrIsTTY(), sources: { [compiled.source.fileName]: compiled.source.text } }));
       return ExitCode.REJECTED;
     }
     bytes = compiled.object;
@@ -77,8 +78,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
     throw error;
   }
-  if (json) process.stdout.write(`${JSON.stringify({ file, ...report })}\n`);
-  else process.stdout.write(formatReport(report));
+  if (json) writeOut(`${JSON.stringify({ file, ...report })}\n`);
+  else writeOut(formatReport(report));
   return report.accepted ? ExitCode.OK : ExitCode.REJECTED;
 }
 
@@ -281,11 +282,11 @@ function verifyHex(argv: Record<string, unknown>): number {
     const out: Record<string, unknown> = { accepted: result.accepted, processed: result.processed };
     if (result.error) out.error = { ...result.error, insn: disassembleAt(insns, result.error.pc), text: describeError(insns, result.error) };
     if (result.log) out.log = result.log;
-    process.stdout.write(`${JSON.stringify(out)}\n`);
+    writeOut(`${JSON.stringify(out)}\n`);
   } else {
-    if (result.log) process.stdout.write(result.log.map((l) => `${l}\n`).join(""));
-    if (result.accepted) process.stdout.write(`accepted: ${result.processed} instructions processed\n`);
-    else process.stdout.write(`rejected: ${describeError(insns, result.error!)}\n`);
+    if (result.log) writeOut(result.log.map((l) => `${l}\n`).join(""));
+    if (result.accepted) writeOut(`accepted: ${result.processed} instructions processed\n`);
+    else writeOut(`rejected: ${describeError(insns, result.error!)}\n`);
   }
   return result.accepted ? ExitCode.OK : ExitCode.REJECTED;
 }

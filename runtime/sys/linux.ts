@@ -53,7 +53,7 @@ let ffi: Ffi | undefined;
 // Loaded with require so that the first syscall can stay synchronous.
 function native(): Ffi {
   if (ffi) return ffi;
-  const koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  const koffi = loadKoffi();
   const libc = koffi.load("libc.so.6");
   const fn = (f: unknown) => f as NativeFn;
   // The variadic syscall() and ioctl() are declared with fixed integer arguments: on x86-64 that is the same call.
@@ -73,6 +73,26 @@ function native(): Ffi {
     sysconf: fn(libc.func("long sysconf(int name)")),
   };
   return ffi;
+}
+
+/**
+ * koffi. Its entry point picks the native module by reading the node binary's ELF header (glibc or musl) and
+ * probing paths, which costs a `tsbpf run` 10-20 ms of its start; on glibc Linux the module is required from
+ * koffi's platform package directly when it is the build of the installed koffi. Anything else (another layout,
+ * musl, where the glibc build fails to load, a version mismatch) takes koffi's own entry point.
+ */
+function loadKoffi(): Koffi {
+  const require = createRequire(import.meta.url);
+  try {
+    const koffiRequire = createRequire(require.resolve("koffi"));
+    const { version } = koffiRequire("./package.json") as { version: string };
+    const arch = process.arch;
+    const direct = koffiRequire(`@koromix/koffi-${process.platform}-${arch}/${process.platform}_${arch}/koffi.node`) as Koffi & { version?: string };
+    if (direct.version === version) return direct;
+  } catch {
+    // not this layout: koffi finds its module itself
+  }
+  return require("koffi") as Koffi;
 }
 
 const address = (buf: Uint8Array): bigint => native().koffi.address(buf);

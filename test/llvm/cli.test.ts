@@ -1,7 +1,7 @@
 // `--backend llvm` on the command line: `tsbpf verify` checks the object LLVM wrote, `tsbpf run` compiles
 // through LLVM and caches that object under its own key (beside our own backend's), and without LLVM on the
-// PATH verify and run stop with one sentence naming the package to install (exit 2), as compile does. The verify
-// checks call the command's handler in this process; the others start the real command line through tsx,
+// PATH verify and run stop with one sentence naming the package to install (exit 2), as compile does. The refusal
+// of an object calls the command's handler in this process; the others start the real command line through tsx,
 // as test/e2e does, side by side (each start loads TypeScript, seconds on a loaded machine).
 
 import { describe, it } from "node:test";
@@ -28,32 +28,20 @@ const EXAMPLE = "examples/latency.ts";
 const noKernel = missingRoot() ?? missingTracefs();
 
 /** `tsbpf ARGS` from the repository root. */
-function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
   let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stderr })));
-}
-
-/** Standard output of `fn`, which writes to process.stdout. */
-async function captured(fn: () => Promise<unknown>): Promise<string> {
-  const write = process.stdout.write;
-  let out = "";
-  process.stdout.write = ((chunk: string | Uint8Array) => ((out += chunk.toString()), true)) as typeof process.stdout.write;
-  try {
-    await fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
 }
 
 describe("--backend llvm on the command line", { concurrency: true }, () => {
   it("tsbpf verify --backend llvm checks the object LLVM wrote", { skip: noLlvm }, async () => {
-    let code: unknown;
-    const out = await captured(async () => (code = await verify({ file: join(ROOT, EXAMPLE), backend: "llvm", json: true })));
-    assert.equal(code, ExitCode.OK);
-    const report = JSON.parse(out) as { accepted: boolean; programs: { name: string; insns: number }[] };
+    const { status, stdout } = await tsbpf(["verify", EXAMPLE, "--backend", "llvm", "--json"]);
+    assert.equal(status, ExitCode.OK);
+    const report = JSON.parse(stdout) as { accepted: boolean; programs: { name: string; insns: number }[] };
     assert.equal(report.accepted, true);
     const sizes = (programs: { name: string; insns: { length: number } | number }[]) => programs.map((p) => [p.name, typeof p.insns === "number" ? p.insns : p.insns.length]);
     const llvm = compile(join(ROOT, EXAMPLE), { backend: "llvm" });
