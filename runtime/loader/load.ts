@@ -261,9 +261,16 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
     return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
   } catch (e) {
     if (e instanceof BpfLoadError) {
-      const reason = verifierReason(e.log) ?? e.code;
-      const what = e.code === "EPERM" && !e.log ? "refused (permission denied: loading BPF needs root or CAP_BPF)" : `rejected by the kernel's verifier: ${reason}`;
-      const location = rejectedAt(spec, l, e.log);
+      // EAGAIN: signals kept interrupting the verifier (sys retries five times); its partial log names no reason.
+      const interrupted = e.code === "EAGAIN";
+      const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (verifierReason(e.log) ?? e.code);
+      const what =
+        e.code === "EPERM" && !e.log
+          ? "refused (permission denied: loading BPF needs root or CAP_BPF)"
+          : interrupted
+            ? "not loaded: the kernel's verifier was interrupted by signals on every attempt (EAGAIN); run it again"
+            : `rejected by the kernel's verifier: ${reason}`;
+      const location = interrupted ? undefined : rejectedAt(spec, l, e.log);
       const at = location ? `\n  at ${formatLocation(location)}` : "";
       throw new LoadError(`program ${p.name} (section ${p.section}) was ${what}${at}`, p.name, reason, e.log, e.code, { cause: e, location });
     }

@@ -209,6 +209,17 @@ describe("loadObject on FakeSys", needsClang, () => {
     assert.deepEqual(sys.leaks(), []);
   });
 
+  it("a load that signals kept interrupting (EAGAIN) says so, not a line of the partial log", () => {
+    const sys = new FakeSys();
+    // The kernel's note on a main program's `void *ctx`, which a partial log can end with; it is no reason.
+    sys.failNextProgLoad(11, "arg#0 reference type('UNKNOWN ') size cannot be determined: -22\n0: R1=ctx() R10=fp0\n");
+    assert.throws(
+      () => loadObject(sys, openObject(fixture("tracepoint"), { name: "tracepoint" })),
+      (e: unknown) => e instanceof LoadError && e.code === "EAGAIN" && /interrupted by signals/.test(e.message) && !/UNKNOWN/.test(e.message),
+    );
+    assert.deepEqual(sys.leaks(), []);
+  });
+
   it("attaches a tracepoint and uprobes through perf events: SET_BPF, ENABLE, retprobe bit", { skip: tracepointId("syscalls", "sys_enter_unlinkat") === undefined || pmuType("uprobe") === undefined ? "needs tracefs and the uprobe PMU for ids" : false }, () => {
     const sys = new FakeSys();
     const tp = loadObject(sys, openObject(fixture("tracepoint"), { name: "tracepoint" }));
