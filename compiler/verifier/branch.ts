@@ -234,8 +234,8 @@ function refine(r1: Bounds, r2: Bounds, op: number, is32: boolean): void {
  */
 function syncLinked(state: VState, r: Reg): void {
   if (r.type !== "scalar" || !r.id) return;
-  for (const o of allRegs(state)) {
-    if (o === r || o.type !== "scalar" || o.id !== r.id) continue;
+  const id = r.id;
+  for (const o of allRegs(state, (o) => o !== r && o.type === "scalar" && o.id === id)) {
     const off = o.off;
     Object.assign(o, copyReg(r));
     if (off === r.off) continue;
@@ -253,8 +253,7 @@ function markPtrOrNull(state: VState, id: number, isNull: boolean): void {
     // an acquired reference that turned out NULL needs no release
     state.refs = state.refs.filter((ref) => ref.id !== id);
   }
-  for (const r of allRegs(state)) {
-    if (!r.maybeNull || r.id !== id) continue;
+  for (const r of allRegs(state, (r) => r.maybeNull && r.id === id)) {
     if (isNull) Object.assign(r, knownScalar(0n));
     else {
       r.maybeNull = false;
@@ -269,7 +268,7 @@ function findGoodPktPointers(state: VState, dst: Reg, rightOpen: boolean): void 
   const newRange = dst.off + (rightOpen ? 1 : 0);
   const type = dst.type;
   const id = dst.id;
-  for (const r of allRegs(state)) if (r.type === type && r.id === id) r.range = Math.max(r.range, newRange);
+  for (const r of allRegs(state, (r) => r.type === type && r.id === id && r.range < newRange)) r.range = newRange;
 }
 
 function markPktEnd(state: VState, regno: number, open: boolean): void {

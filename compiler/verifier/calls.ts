@@ -147,14 +147,14 @@ function constantKey(env: Env, key: Reg, keySize: number): bigint {
   const spi = slot >> 3;
   const f = env.cur.frames[key.frameno]!;
   env.stackAccess(f, at, at + 1, false);
-  const type = (i: number): number => f.slotType[spi * 8 + i]!;
+  const base = spi * 8;
   let zeros = 0;
-  for (let i = slot & 7; i >= 0 && type(i) === STACK_ZERO; i--) zeros++;
+  for (let i = slot & 7; i >= 0 && f.slotType[base + i] === STACK_ZERO; i--) zeros++;
   if (zeros >= keySize) return 0n;
   const spilled = f.spilled[spi];
-  if (type(7) !== STACK_SPILL || !spilled || spilled.type !== "scalar") return -1n;
+  if (f.slotType[base + 7] !== STACK_SPILL || !spilled || spilled.type !== "scalar") return -1n;
   let spills = 0;
-  for (let i = slot & 7; i >= 0 && type(i) === STACK_SPILL; i--) spills++;
+  for (let i = slot & 7; i >= 0 && f.slotType[base + i] === STACK_SPILL; i--) spills++;
   if (spills !== keySize || !tn.isConst(spilled.vo)) return -1n;
   // the lookup's result (never NULL) depends on the key's value
   env.markPreciseSlot(key.frameno, spi);
@@ -163,14 +163,14 @@ function constantKey(env: Env, key: Reg, keySize: number): bigint {
 
 /** Packet pointers are stale after helpers that can move or resize packet data. */
 function clearPacketPointers(env: Env): void {
-  for (const r of allRegs(env.cur)) if (r.type === "pkt" || r.type === "pkt_meta" || r.type === "pkt_end") setUnknown(r);
+  for (const r of allRegs(env.cur, (r) => r.type === "pkt" || r.type === "pkt_meta" || r.type === "pkt_end")) setUnknown(r);
 }
 
 function releaseReference(env: Env, refId: number): void {
   const before = env.cur.refs.length;
   env.cur.refs = env.cur.refs.filter((ref) => ref.id !== refId);
   if (env.cur.refs.length === before) fail(env, `release of unacquired reference id=${refId}`);
-  for (const r of allRegs(env.cur)) if (r.refId === refId) setUnknown(r);
+  for (const r of allRegs(env.cur, (r) => r.refId === refId)) setUnknown(r);
 }
 
 export function checkHelperCall(env: Env, insn: Insn): void {

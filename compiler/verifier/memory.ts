@@ -9,7 +9,7 @@ import { packetAccess } from "./progtypes.js";
 import { coerceToSize, coerceToSizeSx, S64_MIN } from "./scalar.js";
 import {
   type Frame, type Reg, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, clearScalarId, copyReg, isNullConst, isPointer,
-  knownScalar, pointer, setKnown, setUnknown, typeName,
+  knownScalar, ownStack, pointer, setKnown, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
 
@@ -112,6 +112,7 @@ function checkCtxAccess(env: Env, regno: number, off: number, size: number, writ
 const regWidth = (r: Reg): number => (r.umax === 0n ? 0 : tn.bitLength(r.umax));
 
 function saveSpill(f: Frame, spi: number, r: Reg, size: number): void {
+  ownStack(f);
   f.spilled[spi] = copyReg(r);
   for (let i = 8; i > 8 - size; i--) f.slotType[spi * 8 + i - 1] = STACK_SPILL;
   for (let i = 8 - size; i > 0; i--) {
@@ -123,6 +124,8 @@ function saveSpill(f: Frame, spi: number, r: Reg, size: number): void {
 
 /** A plain data write destroys a spill in the slot: its remaining bytes become MISC. */
 function scrubSlot(f: Frame, spi: number): void {
+  if (f.slotType[spi * 8 + 7] !== STACK_SPILL && f.spilled[spi] === null) return;
+  ownStack(f);
   if (f.slotType[spi * 8 + 7] === STACK_SPILL) {
     for (let i = 0; i < 8; i++) if (f.slotType[spi * 8 + i] !== STACK_INVALID) f.slotType[spi * 8 + i] = STACK_MISC;
   }
@@ -183,6 +186,7 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
   // STACK_ZERO records the register's value: it must be the same on paths pruned here
   if (zero && value) env.markPrecise(valueReg);
   const type = zero ? STACK_ZERO : STACK_MISC;
+  ownStack(f);
   for (let i = 0; i < size; i++) f.slotType[slot - i] = type;
 }
 
@@ -191,6 +195,7 @@ function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, va
   const maxOff = Number(r.smax) + off + size;
   const zero = (value && isNullConst(value)) || (!value && stImm === 0);
   if (zero && value) env.markPrecise(valueReg);
+  ownStack(f);
   for (let i = minOff; i < maxOff; i++) {
     const slot = -i - 1;
     const spi = slot >> 3;
@@ -280,6 +285,7 @@ export function checkStackRange(env: Env, regno: number, off: number, size: numb
   const f = frameOf(env, r);
   env.stackAccess(f, minOff, maxOff + size, false);
   if (rawMode) return;
+  if (write) ownStack(f);
   for (let i = minOff; i < maxOff + size; i++) {
     const slot = -i - 1;
     const spi = slot >> 3;
@@ -291,7 +297,7 @@ export function checkStackRange(env: Env, regno: number, off: number, size: numb
     }
     if (isSpilled(f, spi) && (f.spilled[spi]!.type === "scalar" || env.privileged)) {
       if (write) {
-        setUnknown(f.spilled[spi]!);
+        // the spilled register is dropped (it may be shared with copies of this frame: not changed in place)
         for (let j = 0; j < 8; j++) if (f.slotType[spi * 8 + j] !== STACK_INVALID) f.slotType[spi * 8 + j] = STACK_MISC;
         f.spilled[spi] = null;
       }

@@ -11,7 +11,7 @@
 // negated index + 1 of the scalars a branch refined together (linked copies sharing an id).
 
 import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, PseudoCall, Source, aluOp, jmpOp, opClass, opMode, opSource, type Insn } from "../isa/index.js";
-import { STACK_SPILL, type Frame, type Reg, type VState } from "./state.js";
+import { STACK_SLOTS, STACK_SPILL, type Frame, type Reg, type VState, spilledForWrite } from "./state.js";
 
 /** A checkpoint as backtracking sees it: its state, the one above it, and the path between them. */
 export interface HistoryNode {
@@ -138,7 +138,7 @@ export class Precision {
           if (!m.hasSlot(fr, spi)) continue;
           const reg = f.spilled[spi];
           if (!reg || !isSpilledScalar(f, spi) || reg.precise) m.clearSlot(fr, spi);
-          else reg.precise = true;
+          else spilledForWrite(f, spi).precise = true;
         }
       }
       if (m.empty()) return;
@@ -155,7 +155,10 @@ export class Precision {
     for (let node = parent; node; node = node.parent) {
       for (const f of node.state.frames) {
         for (const r of f.regs) if (r.type === "scalar") r.precise = true;
-        for (const r of f.spilled) if (r && r.type === "scalar") r.precise = true;
+        for (let spi = 0; spi < STACK_SLOTS; spi++) {
+          const r = f.spilled[spi];
+          if (r && r.type === "scalar" && !r.precise) spilledForWrite(f, spi).precise = true;
+        }
       }
     }
   }
@@ -281,14 +284,16 @@ export class Precision {
   }
 }
 
+// A module function, not a closure per call: under tsx every named closure is wrapped as it is created.
+const linkedTo = (r: Reg | null, ids: readonly number[]): boolean => r !== null && r.type === "scalar" && r.id !== 0 && ids.includes(r.id);
+
 /** Locations of the scalars sharing `ids` (non-zero) in every frame, for a branch's history note. */
 export function linkedLocations(state: VState, ids: readonly number[]): number[] {
   const out: number[] = [];
-  const has = (r: Reg | null): boolean => r !== null && r.type === "scalar" && r.id !== 0 && ids.includes(r.id);
   for (let fr = 0; fr < state.frames.length; fr++) {
     const f = state.frames[fr]!;
-    for (let r = 0; r < 10; r++) if (has(f.regs[r]!)) out.push(regLoc(fr, r));
-    for (let spi = 0; spi < f.spilled.length; spi++) if (has(f.spilled[spi] ?? null) && isSpilledScalar(f, spi)) out.push(slotLoc(fr, spi));
+    for (let r = 0; r < 10; r++) if (linkedTo(f.regs[r]!, ids)) out.push(regLoc(fr, r));
+    for (let spi = 0; spi < f.spilled.length; spi++) if (linkedTo(f.spilled[spi] ?? null, ids) && isSpilledScalar(f, spi)) out.push(slotLoc(fr, spi));
   }
   return out;
 }

@@ -184,15 +184,66 @@ function boundOffset(b: Bounds): void {
   b.vo = tn.or(tn.clearSubreg(v64), v32);
 }
 
-/** Tightens every bound from every other one (the kernel's reg_bounds_sync). */
+const SMALL = 0x80000000n;
+
+/**
+ * Tightens every bound from every other one (the kernel's reg_bounds_sync). Two common cases take
+ * a shortcut with exactly the general path's result (bigint arithmetic is most of the model's time):
+ * a constant tnum every bound admits, and values that all lie in [0, 2^31).
+ */
 export function syncBounds(b: Bounds): void {
-  // A constant whose every bound already says so is a fixpoint: nothing to deduce (a third of the calls over the selftests).
-  if (b.vo.mask === 0n) {
-    const v = b.vo.value;
-    if (b.umin === v && b.umax === v && b.u32min === u32(v) && b.u32max === b.u32min && b.smin === s64(v) && b.smax === b.smin && b.s32min === s32(v) && b.s32max === b.s32min) {
+  const vo = b.vo;
+  if (vo.mask === 0n) {
+    // A constant every range admits: updateBounds narrows each range to the constant's view, and
+    // the rest leaves a consistent constant as it is.
+    const v = vo.value;
+    const sv = s64(v);
+    const v32 = u32(v);
+    const sv32 = s32(v);
+    if (b.umin <= v && v <= b.umax && b.smin <= sv && sv <= b.smax && b.u32min <= v32 && v32 <= b.u32max && b.s32min <= sv32 && sv32 <= b.s32max) {
+      b.umin = b.umax = v;
+      b.smin = b.smax = sv;
+      b.u32min = b.u32max = v32;
+      b.s32min = b.s32max = sv32;
       return;
     }
-  }
+  } else if (syncSmall(b)) return;
+  syncBoundsFull(b);
+}
+
+/**
+ * Every bound and every value of the tnum in [0, 2^31): there the signed and unsigned, 32- and
+ * 64-bit views of a value coincide, and the general path comes down to intersecting the four
+ * ranges and the tnum's span (L, H), narrowing the tnum to [L, H] and the ranges to the result's
+ * span. Computed in 32-bit integers. False (nothing changed) outside that domain or when the
+ * ranges do not overlap, where the general path's order of deductions matters.
+ */
+function syncSmall(b: Bounds): boolean {
+  const vo = b.vo;
+  if ((vo.value | vo.mask) >= SMALL) return false;
+  if (b.umin < 0n || b.umax >= SMALL || b.smin < 0n || b.smax >= SMALL || b.u32min < 0n || b.u32max >= SMALL || b.s32min < 0n || b.s32max >= SMALL) return false;
+  const tv = Number(vo.value);
+  const tm = Number(vo.mask);
+  const lo = Math.max(Number(b.umin), Number(b.smin), Number(b.u32min), Number(b.s32min), tv);
+  const hi = Math.min(Number(b.umax), Number(b.smax), Number(b.u32max), Number(b.s32max), tv | tm);
+  if (lo > hi) return false;
+  // tnumRange(lo, hi), then the intersection with the tnum
+  const chi = lo ^ hi;
+  const delta = chi === 0 ? 0 : 0xffffffff >>> Math.clz32(chi);
+  const mask = tm & delta;
+  const value = (tv | (lo & ~delta)) & ~mask;
+  const min = Math.max(lo, value);
+  const max = Math.min(hi, value | mask);
+  const bmin = BigInt(min);
+  const bmax = min === max ? bmin : BigInt(max);
+  if (value !== tv || mask !== tm) b.vo = { value: BigInt(value), mask: BigInt(mask) };
+  b.umin = b.smin = b.u32min = b.s32min = bmin;
+  b.umax = b.smax = b.u32max = b.s32max = bmax;
+  return true;
+}
+
+/** reg_bounds_sync without the shortcuts (tests check that the shortcuts give its result). */
+export function syncBoundsFull(b: Bounds): void {
   updateBounds(b);
   // deduce is a function of the bounds alone: once a pass changes nothing, the remaining passes would not either.
   for (let pass = 0; pass < 3; pass++) {

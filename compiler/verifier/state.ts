@@ -78,10 +78,20 @@ export const STACK_SLOTS = MAX_BPF_STACK / 8;
 
 export interface Frame {
   regs: Reg[];
-  /** Byte j describes stack offset -(j+1): STACK_INVALID/SPILL/MISC/ZERO. */
-  slotType: Uint8Array;
+  /**
+   * Byte j describes stack offset -(j+1): STACK_INVALID/SPILL/MISC/ZERO. A plain array of small
+   * integers: V8 keeps a 512-byte Uint8Array off its heap, and copying one costs several times more.
+   */
+  slotType: number[];
   /** Spilled register per 8-byte slot (slot s covers bytes 8s..8s+7). */
   spilled: (Reg | null)[];
+  /**
+   * `slotType` and `spilled` may be shared with copies of this frame: call `ownStack` before
+   * changing either. Copies share the stack until one of them writes to it, so a branch or a
+   * checkpoint does not copy 512 slot bytes and 64 spill slots per frame. The registers in
+   * `spilled` are shared too, and never changed in place: `spilledForWrite` replaces one by a copy.
+   */
+  sharedStack: boolean;
   frameno: number;
   subprog: number;
   /** Index of the call instruction that created this frame (-1 for main). */
@@ -169,18 +179,32 @@ export function newFrame(frameno: number, subprog: number, callsite: number): Fr
   const regs: Reg[] = [];
   for (let i = 0; i <= 10; i++) regs.push(notInit());
   regs[10] = pointer("fp", { frameno });
-  return { regs, slotType: new Uint8Array(MAX_BPF_STACK), spilled: new Array(STACK_SLOTS).fill(null), frameno, subprog, callsite };
+  return { regs, slotType: new Array<number>(MAX_BPF_STACK).fill(STACK_INVALID), spilled: new Array(STACK_SLOTS).fill(null), sharedStack: false, frameno, subprog, callsite };
 }
 
+/** Registers copied; the stack shared, copy-on-write, by the copy and the original. */
 export function copyFrame(f: Frame): Frame {
-  return {
-    regs: f.regs.map(copyReg),
-    slotType: f.slotType.slice(),
-    spilled: f.spilled.map((s) => (s ? copyReg(s) : null)),
-    frameno: f.frameno,
-    subprog: f.subprog,
-    callsite: f.callsite,
-  };
+  const regs = f.regs;
+  const copies: Reg[] = new Array(regs.length);
+  for (let i = 0; i < regs.length; i++) copies[i] = copyReg(regs[i]!);
+  f.sharedStack = true;
+  return { regs: copies, slotType: f.slotType, spilled: f.spilled, sharedStack: true, frameno: f.frameno, subprog: f.subprog, callsite: f.callsite };
+}
+
+/** Gives `f` its own copy of the stack arrays it may share, before a change to a slot type or spill slot. */
+export function ownStack(f: Frame): void {
+  if (!f.sharedStack) return;
+  f.slotType = f.slotType.slice();
+  f.spilled = f.spilled.slice();
+  f.sharedStack = false;
+}
+
+/** The register spilled in slot `spi` of `f`, replaced by a copy that `f` alone holds, to be changed in place. */
+export function spilledForWrite(f: Frame, spi: number): Reg {
+  ownStack(f);
+  const r = copyReg(f.spilled[spi]!);
+  f.spilled[spi] = r;
+  return r;
 }
 
 export function copyState(s: VState): VState {
@@ -193,11 +217,18 @@ export const isPointer = (r: Reg): boolean => r.type !== "scalar" && r.type !== 
 export const isPktPointer = (r: Reg): boolean => r.type === "pkt" || r.type === "pkt_meta";
 export const isNullConst = (r: Reg): boolean => r.type === "scalar" && tn.equalsConst(r.vo, 0n);
 
-/** Every register of every frame, spilled ones included, for updates that follow ids. */
-export function* allRegs(s: VState): Generator<Reg> {
+/**
+ * The registers of every frame, spilled ones included, that `pick` selects, for updates that
+ * follow ids. A selected spilled register is yielded from the frame's own stack (unshared first),
+ * so changes to it stay in `s`.
+ */
+export function* allRegs(s: VState, pick: (r: Reg) => boolean): Generator<Reg> {
   for (const f of s.frames) {
-    for (const r of f.regs) yield r;
-    for (const r of f.spilled) if (r) yield r;
+    for (const r of f.regs) if (pick(r)) yield r;
+    for (let spi = 0; spi < STACK_SLOTS; spi++) {
+      const r = f.spilled[spi];
+      if (r && pick(r)) yield spilledForWrite(f, spi);
+    }
   }
 }
 

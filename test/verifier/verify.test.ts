@@ -204,3 +204,47 @@ test("a linked copy plus a constant stays linked: a bound on it bounds the other
     assert.match(r.error!.message, /unbounded min value/, add);
   }
 });
+
+test("copies of a state share its stack until one writes to it: a write on one path shows on no other", () => {
+  // The fall-through path writes 100 over the spilled 5 and ends; the queued jump path must still read 5.
+  accepts(`
+    r1 = 5
+    *(u64 *)(r10 - 8) = r1
+    call bpf_get_prandom_u32
+    if r0 == 0 goto l1
+    r1 = 100
+    *(u64 *)(r10 - 8) = r1
+    r0 = 0
+    exit
+  l1:
+    r3 = *(u64 *)(r10 - 8)
+    r4 = r10
+    r4 += -16
+    r4 += r3
+    r5 = 0
+    *(u8 *)(r4 + 0) = r5
+    r0 = 0
+    exit`);
+  // The first path reaches l1 with 5 (a checkpoint), then overwrites the slot with 100; the second
+  // reaches l1 with 100, which the checkpoint must not have taken on: it is explored, and rejected.
+  rejects(`
+    r1 = 5
+    *(u64 *)(r10 - 8) = r1
+    call bpf_get_prandom_u32
+    if r0 == 0 goto l0
+    goto l1
+  l0:
+    r1 = 100
+    *(u64 *)(r10 - 8) = r1
+  l1:
+    r3 = *(u64 *)(r10 - 8)
+    r4 = r10
+    r4 += -16
+    r4 += r3
+    r5 = 0
+    *(u8 *)(r4 + 0) = r5
+    r1 = 100
+    *(u64 *)(r10 - 8) = r1
+    r0 = 0
+    exit`, 12, /invalid (variable-offset )?write to stack/);
+});

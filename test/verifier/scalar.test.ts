@@ -1,0 +1,59 @@
+// The verifier model's scalar bounds: syncBounds takes shortcuts for constants and for values in
+// [0, 2^31); on any bounds they must give exactly what the general deduction gives.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { type Bounds, syncBounds, syncBoundsFull } from "../../compiler/verifier/scalar.js";
+import { Prng } from "../support/prng.js";
+
+const U64 = (1n << 64n) - 1n;
+const EDGES = [0n, 1n, 2n, 7n, 8n, 255n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 1n << 32n, (1n << 63n) - 1n, 1n << 63n, U64];
+
+const text = (b: Bounds): string =>
+  [b.vo.value, b.vo.mask, b.smin, b.smax, b.umin, b.umax, b.s32min, b.s32max, b.u32min, b.u32max].join(",");
+
+/** Bounds of the shapes the shortcuts take (all below 2^31, constants) and around them: small, at the edges, or unknown. */
+function randomBounds(rng: Prng): Bounds {
+  const limit = rng.pick([40, 300, 70000, 0x7fffffff]);
+  const wide = rng.chance(0.25);
+  const value64 = (): bigint => (wide && rng.chance(0.5) ? rng.pick(EDGES) + BigInt(rng.between(-2, 2)) : BigInt(rng.below(limit + 1)));
+  const range = (bits: 32 | 64, signed: boolean): [bigint, bigint] => {
+    if (wide && rng.chance(0.2)) return signed ? [-(1n << BigInt(bits - 1)), (1n << BigInt(bits - 1)) - 1n] : [0n, (1n << BigInt(bits)) - 1n];
+    const view = (x: bigint): bigint => (signed ? BigInt.asIntN(bits, x) : BigInt.asUintN(bits, x));
+    const a = view(value64());
+    const c = view(value64());
+    return a <= c ? [a, c] : [c, a];
+  };
+  let mask = rng.chance(0.2) ? 0n : BigInt.asUintN(64, value64());
+  if (wide && rng.chance(0.1)) mask = U64;
+  const value = BigInt.asUintN(64, value64()) & ~mask & U64;
+  const [umin, umax] = range(64, false);
+  const [smin, smax] = range(64, true);
+  const [u32min, u32max] = range(32, false);
+  const [s32min, s32max] = range(32, true);
+  return { vo: { value, mask }, smin, smax, umin, umax, s32min, s32max, u32min, u32max };
+}
+
+test("syncBounds' shortcuts give the general deduction's result", () => {
+  const rng = new Prng(20261122);
+  for (let i = 0; i < 50_000; i++) {
+    const b = randomBounds(rng);
+    const fast = { ...b };
+    const full = { ...b };
+    syncBounds(fast);
+    syncBoundsFull(full);
+    assert.equal(text(fast), text(full), `bounds ${text(b)}`);
+  }
+  // and on a consistent constant, a constant with unbounded 32-bit halves, and a small range
+  for (const b of [
+    { vo: { value: 5n, mask: 0n }, smin: 5n, smax: 5n, umin: 5n, umax: 5n, s32min: 5n, s32max: 5n, u32min: 5n, u32max: 5n },
+    { vo: { value: 0n, mask: 0n }, smin: 0n, smax: 0n, umin: 0n, umax: 0n, s32min: -(1n << 31n), s32max: (1n << 31n) - 1n, u32min: 0n, u32max: (1n << 32n) - 1n },
+    { vo: { value: 0n, mask: 3n }, smin: 1n, smax: 3n, umin: 2n, umax: 3n, s32min: 1n, s32max: 3n, u32min: 1n, u32max: 3n },
+  ]) {
+    const fast = { ...b };
+    const full = { ...b };
+    syncBounds(fast);
+    syncBoundsFull(full);
+    assert.equal(text(fast), text(full));
+  }
+});
