@@ -64,8 +64,10 @@ export function openBundle(root = distRoot()): Bundle | undefined {
   try {
     manifest = JSON.parse(readFileSync(join(root, ".bundle", "manifest.json"), "utf8")) as Manifest;
     if (manifest.format !== BUNDLE_FORMAT) return undefined;
+    // Ids are normalised relative paths: concatenation, not path.join (~2 ms for ~130 files).
+    const prefix = root.endsWith("/") ? root : `${root}/`;
     for (const [id, m] of Object.entries(manifest.modules)) {
-      const s = statSync(join(root, id));
+      const s = statSync(prefix + id);
       if (s.size !== m.size || s.mtimeMs !== m.mtimeMs) return undefined;
     }
   } catch {

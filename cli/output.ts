@@ -8,7 +8,6 @@
 // This module is on every command's start-up path: node builtins only.
 
 const { writeSync } = process.getBuiltinModule("node:fs");
-const { isatty } = process.getBuiltinModule("node:tty");
 
 type Fd = 1 | 2;
 
@@ -55,5 +54,5 @@ export const writeOut = (text: string): boolean => write(1, text);
 /** Writes to standard error; false once its reader has gone. */
 export const writeErr = (text: string): boolean => write(2, text);
 
-/** Whether standard error is a terminal (for colour), without making process.stderr. */
-export const stderrIsTTY = (): boolean => isatty(2);
+/** Whether standard error is a terminal (for colour), without making process.stderr. node:tty loads node:net (~8 ms), so only when asked. */
+export const stderrIsTTY = (): boolean => process.getBuiltinModule("node:tty").isatty(2);
