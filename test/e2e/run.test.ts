@@ -167,6 +167,25 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("ends the run when its output's reader goes away (as `tsbpf run | head -1`), releasing everything", async () => {
+    assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
+    const run = tsbpf(["run", "examples/unlink-tracepoint.ts"]);
+    try {
+      await run.until(() => run.stderr().includes("streaming bpf_printk output; Ctrl-C detaches"), "tsbpf run never started streaming");
+      await triggerUntil(run, tracepointLine);
+      run.child.stdout!.destroy();
+      // The next line written meets EPIPE; rm until the run has noticed and exited.
+      let code: number | null | undefined;
+      void run.exited.then((c) => (code = c));
+      for (const deadline = Date.now() + 30_000; code === undefined && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) rmChild();
+      assert.equal(code, 0, `exit ${code}; stderr: ${run.stderr()}`);
+      assert.doesNotMatch(run.stderr(), /error|EPIPE/i);
+      assert.equal(existsSync(`${tracefsPath()}/instances/tsbpf-${run.child.pid}`), false, "the run's tracefs instance is still there");
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("explains that kprobes are compiled out and names the tracepoint and uprobe to use instead (exit 4)", async () => {
     const run = tsbpf(["run", "examples/unlink.ts"]);
     const code = await run.exited;
