@@ -121,6 +121,24 @@ function copyString(kernel: SimKernel, dst: Uint8Array, count: number, hi: numbe
   return count;
 }
 
+/**
+ * Whether strncpy_from_{user,kernel}_nofault of at most `count` bytes from (hi:lo) would copy
+ * exactly `text` and its NUL (returning text.length + 1), checked in place without copying.
+ * False means "not known to": the caller copies as usual.
+ */
+export function sameStringAt(kernel: SimKernel, user: boolean, hi: number, lo: number, count: number, text: Uint8Array): boolean {
+  const end = text.length;
+  if (end >= count || kernel.hasFaulting) return false;
+  if (user ? !isUserAt(hi, lo) : hi >>> 0 < USER_END_HI) return false;
+  const region = kernel.memory.regions.get(hi | 0);
+  const off = (lo >>> 0) - REGION_BASE;
+  if (region === undefined || off < 0) return false;
+  const bytes = region.bytes;
+  if (off + end >= bytes.length || bytes[off + end] !== 0) return false;
+  for (let n = 0; n < end; n++) if (bytes[off + n] !== text[n]) return false;
+  return true;
+}
+
 /** strncpy_from_kernel_nofault. */
 export function strncpyFromKernel(kernel: SimKernel, dst: Uint8Array, src: bigint): number {
   const a = BigInt.asUintN(64, src);

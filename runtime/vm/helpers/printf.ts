@@ -11,7 +11,8 @@
 import { Errno } from "../maps/base.js";
 import type { SimKernel } from "../kernel.js";
 import { join } from "../memory.js";
-import { copyFromKernelAt, isUserAt, strncpyFromKernelAt, strncpyFromUserAt } from "./memaccess.js";
+import type { TraceRecord } from "../kernel.js";
+import { copyFromKernelAt, isUserAt, sameStringAt, strncpyFromKernelAt, strncpyFromUserAt } from "./memaccess.js";
 
 /** Bytes of the per-CPU buffer the captured arguments live in (MAX_BPRINTF_BIN_ARGS). */
 export const MAX_BPRINTF_BIN_ARGS = 512;
@@ -363,6 +364,39 @@ function digitCount(v: number, base: number): number {
   return n;
 }
 
+const C_P = ch("p");
+const C_S = ch("s");
+const C_C = ch("c");
+const C_D = ch("d");
+const C_I = ch("i");
+const C_LX = ch("x");
+const C_UX = ch("X");
+
+/** Characters bstrPrintf writes for integer conversion `c` of the value (hi:lo), padding included. */
+function numberLength(c: RenderConv, lo: number, hi: number): number {
+  const k = c.k;
+  const signed = k === C_D || k === C_I;
+  const base = k === C_LX || k === C_UX ? 16 : 10;
+  let neg = false;
+  let digits: number;
+  if (!c.long) {
+    const x = signed ? lo | 0 : lo >>> 0;
+    neg = x < 0;
+    digits = digitCount(neg ? -x : x, base);
+  } else if (signed ? (hi | 0) >= -0x200000 && (hi | 0) < 0x200000 : hi >>> 0 < 0x200000) {
+    // |value| < 2^53: exact as a double.
+    const x = (signed ? hi | 0 : hi >>> 0) * 4294967296 + (lo >>> 0);
+    neg = x < 0;
+    digits = digitCount(neg ? -x : x, base);
+  } else {
+    const x = signed ? BigInt.asIntN(64, join(hi, lo)) : join(hi, lo);
+    neg = x < 0n;
+    digits = (neg ? -x : x).toString(base).length;
+  }
+  const sign = signed && (neg || c.plus || c.space) ? 1 : 0;
+  return c.width > sign + digits ? c.width : sign + digits;
+}
+
 /** The length bstrPrintf reports for a deferrable plan's captured values, without rendering. */
 export function renderedLength(plan: FormatPlan, vals: readonly unknown[]): number {
   let len = plan.literal;
@@ -381,28 +415,7 @@ export function renderedLength(plan: FormatPlan, vals: readonly unknown[]): numb
       len += (c.width - 1 > 0 ? c.width - 1 : 0) + 1;
     } else {
       const isNum = step <= S_PTR;
-      const lo = isNum ? (v as number) : 0;
-      const hi = isNum ? (vals[plan.slots[j]! + 1] as number) : 0;
-      const signed = c.k === ch("d") || c.k === ch("i");
-      const base = c.k === ch("x") || c.k === ch("X") ? 16 : 10;
-      let neg = false;
-      let digits: number;
-      if (!c.long) {
-        const x = signed ? lo | 0 : lo >>> 0;
-        neg = x < 0;
-        digits = digitCount(neg ? -x : x, base);
-      } else if (signed ? (hi | 0) >= -0x200000 && (hi | 0) < 0x200000 : hi >>> 0 < 0x200000) {
-        // |value| < 2^53: exact as a double.
-        const x = (signed ? hi | 0 : hi >>> 0) * 4294967296 + (lo >>> 0);
-        neg = x < 0;
-        digits = digitCount(neg ? -x : x, base);
-      } else {
-        const x = signed ? BigInt.asIntN(64, join(hi, lo)) : join(hi, lo);
-        neg = x < 0n;
-        digits = (neg ? -x : x).toString(base).length;
-      }
-      const sign = signed && (neg || c.plus || c.space) ? 1 : 0;
-      len += c.width > sign + digits ? c.width : sign + digits;
+      len += numberLength(c, isNum ? (v as number) : 0, isNum ? (vals[plan.slots[j]! + 1] as number) : 0);
     }
   }
   return len;
@@ -686,11 +699,182 @@ export function renderTrace(plan: FormatPlan, vals: readonly unknown[]): string 
   return traceText(bstrPrintf(undefined as unknown as SimKernel, plan.fmt, capturedArgs(plan, vals), MAX_BPRINTF_BUF).bytes);
 }
 
+/** Steps a PrintkRecord holds: trace_printk's three arguments. */
+const RECORD_STEPS = MAX_TRACE_PRINTK_VARARGS;
+
+/**
+ * A trace_printk line from a deferrable plan: what the check captured for each of its (at most
+ * three) conversions, rendered by the same bstrPrintf when its text is first read. One object
+ * per line, the captured values in its own fields.
+ */
+export class PrintkRecord implements TraceRecord {
+  private rendered: string | undefined = undefined;
+  /** Step k's value: low and high halves (numbers; a %c's byte in lo), or its bytes (strings, %pB, %pI). */
+  lo0 = 0;
+  hi0 = 0;
+  b0: Uint8Array | undefined = undefined;
+  lo1 = 0;
+  hi1 = 0;
+  b1: Uint8Array | undefined = undefined;
+  lo2 = 0;
+  hi2 = 0;
+  b2: Uint8Array | undefined = undefined;
+  constructor(
+    readonly plan: FormatPlan,
+    public pid: number,
+    public comm: string,
+    public cpu: number,
+    public timeNs: bigint,
+  ) {}
+  get text(): string {
+    if (this.rendered === undefined) this.rendered = renderTrace(this.plan, this.values());
+    return this.rendered;
+  }
+  set text(v: string) {
+    this.rendered = v;
+  }
+  /** The captured values in captureArgs' layout. */
+  private values(): unknown[] {
+    const plan = this.plan;
+    const vals: unknown[] = new Array(plan.slotCount);
+    const lo = [this.lo0, this.lo1, this.lo2];
+    const hi = [this.hi0, this.hi1, this.hi2];
+    const b = [this.b0, this.b1, this.b2];
+    for (let k = 0; k < plan.steps.length; k++) {
+      const step = plan.steps[k]!;
+      const slot = plan.slots[k]!;
+      if (step <= S_PTR) {
+        vals[slot] = lo[k];
+        vals[slot + 1] = hi[k];
+      } else if (step === S_CHAR) vals[slot] = lo[k];
+      else vals[slot] = b[k];
+    }
+    return vals;
+  }
+}
+
+// What capturePrintk captured, per step, before it goes into a record.
+const capLo = new Int32Array(RECORD_STEPS);
+const capHi = new Int32Array(RECORD_STEPS);
+const capBytes: (Uint8Array | undefined)[] = [undefined, undefined, undefined];
+
+/**
+ * captureArgs for a deferrable plan of at most three steps, into capLo / capHi / capBytes:
+ * 0, or -errno. Identical checks and captures; a string equal to the step's last one is
+ * recognised in place, without copying it.
+ */
+function capturePrintk(kernel: SimKernel, plan: FormatPlan, raw: ArrayLike<number>, rawCount: number): number {
+  const steps = plan.steps;
+  let used = 0;
+  for (let k = 0; k < steps.length; k++) {
+    const step = steps[k]!;
+    const lo = k < rawCount ? raw[2 * k]! | 0 : 0;
+    const hi = k < rawCount ? raw[2 * k + 1]! | 0 : 0;
+    const room = MAX_BPRINTF_BIN_ARGS - used;
+    if (step <= S_PTR) {
+      const size = step === S_NUM4 ? 4 : 8;
+      used = (used + 3) & ~3;
+      if (MAX_BPRINTF_BIN_ARGS - used < size) return -Errno.ENOSPC;
+      used += size;
+      capLo[k] = lo;
+      capHi[k] = hi;
+    } else if (step === S_CHAR) {
+      if (room === 0) return -Errno.ENOSPC;
+      capLo[k] = lo & 0xff;
+      used += 1;
+    } else if (step >= S_STR) {
+      if (room === 0) return -Errno.ENOSPC;
+      const user = step === S_STR_U || (step === S_STR && isUserAt(hi, lo));
+      const last = plan.lastStrings[k];
+      if (last !== undefined && sameStringAt(kernel, user, hi, lo, room, last)) {
+        capBytes[k] = last;
+        used += last.length + 1;
+        continue;
+      }
+      let got = user ? strncpyFromUserAt(kernel, strScratch, hi, lo, room) : strncpyFromKernelAt(kernel, strScratch, hi, lo, room);
+      let end = got - 1;
+      if (got < 0) {
+        got = 1;
+        end = 0;
+      }
+      let same = last !== undefined && last.length === end;
+      for (let b = 0; same && b < end; b++) same = last![b] === strScratch[b];
+      const bytes = same ? last! : strScratch.slice(0, end);
+      plan.lastStrings[k] = bytes;
+      capBytes[k] = bytes;
+      used += got;
+    } else if (step === S_PB) {
+      const text = symbolText(kernel, join(hi, lo), "B");
+      capBytes[k] = text;
+      used += text.length + 1;
+    } else {
+      const v6 = (step - S_IP) & 2;
+      const size = v6 ? 16 : 4;
+      if (room < size) return -Errno.ENOSPC;
+      const ipBytes = new Uint8Array(size);
+      copyFromKernelAt(kernel, ipBytes, hi, lo); // zeros on failure
+      const text = formatIp(ipBytes, ((step - S_IP) & 1) !== 0);
+      capBytes[k] = text;
+      used += text.length + 1;
+    }
+  }
+  return plan.error;
+}
+
+/** renderedLength over what capturePrintk captured. */
+function capturedLength(plan: FormatPlan): number {
+  let len = plan.literal;
+  const convs = plan.convs;
+  for (let j = 0; j < convs.length; j++) {
+    const c = convs[j]!;
+    const step = plan.steps[j]!;
+    const isStr = step !== S_CHAR && step > S_PTR;
+    const type = c.type;
+    if (type === C_P) {
+      if (isStr) len += capBytes[j]!.length;
+    } else if (type === C_S) {
+      const n = isStr ? capBytes[j]!.length : 0;
+      len += c.width > n ? c.width : n;
+    } else if (type === C_C) {
+      len += (c.width - 1 > 0 ? c.width - 1 : 0) + 1;
+    } else {
+      const isNum = step <= S_PTR;
+      len += numberLength(c, isNum ? capLo[j]! : 0, isNum ? capHi[j]! : 0);
+    }
+  }
+  return len;
+}
+
 /**
  * trace_printk / trace_vprintk from a plan: captures the arguments, records the line (rendered
  * when first read if the plan allows) and returns what the helper returns.
  */
 export function tracePrintk(kernel: SimKernel, plan: FormatPlan, raw: ArrayLike<number>, rawCount: number): number {
+  if (plan.deferrable && plan.hasNul && plan.steps.length <= RECORD_STEPS) {
+    const err = capturePrintk(kernel, plan, raw, rawCount);
+    if (err !== 0) return err;
+    const rec = new PrintkRecord(plan, kernel.pid, kernel.inTask ? kernel.comm : "<idle>", kernel.cpu, kernel.timeNs);
+    const n = plan.steps.length;
+    if (n > 0) {
+      rec.lo0 = capLo[0]!;
+      rec.hi0 = capHi[0]!;
+      rec.b0 = capBytes[0];
+      if (n > 1) {
+        rec.lo1 = capLo[1]!;
+        rec.hi1 = capHi[1]!;
+        rec.b1 = capBytes[1];
+        if (n > 2) {
+          rec.lo2 = capLo[2]!;
+          rec.hi2 = capHi[2]!;
+          rec.b2 = capBytes[2];
+        }
+      }
+    }
+    const length = capturedLength(plan);
+    capBytes[0] = capBytes[1] = capBytes[2] = undefined;
+    kernel.trace.push(rec);
+    return length;
+  }
   const vals = captureArgs(kernel, plan, raw, rawCount);
   if (typeof vals === "number") return vals;
   if (plan.deferrable) {
