@@ -119,7 +119,7 @@ export class Simulation {
     this.arch = options.arch ?? hostArch();
     this.regsSize = LAYOUTS[this.arch].size;
     this.regsWriter = new PtRegsWriter(this.arch);
-    this.runOptions = { r1: 0n, budget: options.budget };
+    this.runOptions = { r1: 0n, budget: options.budget, result: { r0: 0n, instructions: 0 } };
     this.kernel = new TestKernel(vmKernel, btfSources(this));
   }
 
@@ -234,7 +234,7 @@ export class Simulation {
     if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.comm !== undefined) this.switchTo(options);
     if (options.cpu !== undefined) this.kernel.cpu = options.cpu;
     const record = context === undefined ? undefined : context();
-    const runs: ProgramRun[] = [];
+    const runs: ProgramRun[] = new Array(progs.length);
     let instructions = 0;
     for (let i = 0; i < progs.length; i++) {
       const p = progs[i]!;
@@ -257,7 +257,7 @@ export class Simulation {
       const r0 = result.r0;
       const run: ProgramRun = { program: p.name, section: p.spec.section, r0, ret: r0 < INT64_SIGN ? r0 : BigInt.asIntN(64, r0), instructions: result.instructions, cpu: this.kernel.cpu };
       instructions += result.instructions;
-      runs.push(run);
+      runs[i] = run;
       this.runs.push(run);
     }
     return { runs, r0: runs[0]!.r0, instructions };

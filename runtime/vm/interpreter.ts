@@ -15,7 +15,7 @@
 
 import type { HelperContext } from "./env.js";
 import { BudgetExceeded, VmError } from "./errors.js";
-import { type Memory, REGION_BASE, type Region, VmFault, join } from "./memory.js";
+import { type Memory, REGION_BASE, type Region, VmFault, join, zeroWords } from "./memory.js";
 import { addrHi, atomic32 as sharedAtomic32, atomic64 as sharedAtomic64 } from "./atomics.js";
 import {
   DEFAULT_BUDGET,
@@ -35,6 +35,11 @@ export interface RunOptions {
   r5?: RegValue;
   /** Most instructions to execute (LDDW counts once); default: the program's budget. */
   budget?: number;
+  /**
+   * An object the run fills in and returns instead of a new one (a caller that runs a program over
+   * and over and copies the result out spares an allocation per run).
+   */
+  result?: RunResult;
 }
 
 export interface RunResult {
@@ -52,7 +57,7 @@ const TWO32 = 4294967296;
 class RunContext implements HelperContext {
   pc = -1;
   constructor(
-    readonly memory: Memory,
+    public memory: Memory,
     /** The image whose registers are live. */
     public regs: Int32Array,
   ) {}
@@ -70,6 +75,8 @@ interface FrameArrays {
   readonly hi: number;
   readonly bytes: Uint8Array;
   readonly words: Int32Array;
+  /** The same bytes as 8-byte words, for zeroing. */
+  readonly doubles: Float64Array;
 }
 
 /** One run's frame stacks, mapped once per Memory and reused by later runs. */
@@ -85,22 +92,33 @@ class StackSet {
       const bytes = new Uint8Array(STACK_SIZE);
       region = this.memory.map("stack", bytes, { name: `stack of frame ${depth}` });
       this.regions[depth] = region;
-      this.frames[depth] = { hi: region.hi, bytes, words: new Int32Array(bytes.buffer, 0, STACK_SIZE / 4) };
-    } else region.bytes.fill(0);
+      this.frames[depth] = { hi: region.hi, bytes, words: new Int32Array(bytes.buffer, 0, STACK_SIZE / 4), doubles: new Float64Array(bytes.buffer, 0, STACK_SIZE / 8) };
+    } else zeroWords(this.frames[depth]!.doubles);
     return region;
   }
 }
 
 const stackPools = new WeakMap<Memory, StackSet[]>();
+// The pool of the address space used last: runs mostly follow runs in the same one.
+let lastStackMemory: Memory | undefined;
+let lastStackPool: StackSet[] = [];
+
+function stackPool(memory: Memory): StackSet[] {
+  if (memory !== lastStackMemory) {
+    let pool = stackPools.get(memory);
+    if (pool === undefined) stackPools.set(memory, (pool = []));
+    lastStackMemory = memory;
+    lastStackPool = pool;
+  }
+  return lastStackPool;
+}
 
 function acquireStacks(memory: Memory): StackSet {
-  let pool = stackPools.get(memory);
-  if (pool === undefined) stackPools.set(memory, (pool = []));
-  return pool.pop() ?? new StackSet(memory);
+  return stackPool(memory).pop() ?? new StackSet(memory);
 }
 
 function releaseStacks(memory: Memory, set: StackSet): void {
-  stackPools.get(memory)!.push(set);
+  stackPool(memory).push(set);
 }
 
 // ---------------------------------------------------------------- 64-bit arithmetic on halves
@@ -282,7 +300,7 @@ const fmt = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}`;
 export function interpret(program: LoadedProgram, options: RunOptions = {}): RunResult {
   const mem = program.env.memory;
   const R = acquireImage(program);
-  R.fill(0, 0, 22);
+  for (let k = 0; k < 22; k++) R[k] = 0; // a loop: fill()'s call costs more than 22 stores
   if (options.r1 !== undefined) setReg(R, 2, options.r1);
   if (options.r2 !== undefined) setReg(R, 4, options.r2);
   if (options.r3 !== undefined) setReg(R, 6, options.r3);
@@ -294,7 +312,7 @@ export function interpret(program: LoadedProgram, options: RunOptions = {}): Run
     const stack = stacks.enter(0);
     R[20] = REGION_BASE + STACK_SIZE;
     R[21] = stack.hi;
-    return execute(program, R, mem, stacks, budget);
+    return execute(program, R, mem, stacks, budget, options.result);
   } finally {
     releaseImage(program, R);
     releaseStacks(mem, stacks);
@@ -374,16 +392,41 @@ function buildImage(prog: LoadedProgram): Int32Array {
 }
 
 const images = new WeakMap<LoadedProgram, Int32Array[]>();
+// The pool of the program run last: most runs repeat the run before.
+let lastImageProgram: LoadedProgram | undefined;
+let lastImagePool: Int32Array[] = [];
+
+function imagePool(prog: LoadedProgram): Int32Array[] {
+  if (prog !== lastImageProgram) {
+    let pool = images.get(prog);
+    if (pool === undefined) images.set(prog, (pool = []));
+    lastImageProgram = prog;
+    lastImagePool = pool;
+  }
+  return lastImagePool;
+}
 
 function acquireImage(prog: LoadedProgram): Int32Array {
-  let pool = images.get(prog);
-  if (pool === undefined) images.set(prog, (pool = []));
-  return pool.pop() ?? buildImage(prog);
+  return imagePool(prog).pop() ?? buildImage(prog);
 }
 
 function releaseImage(prog: LoadedProgram, image: Int32Array): void {
-  images.get(prog)!.push(image);
+  imagePool(prog).push(image);
 }
+
+const NO_IMAGE = new Int32Array(0);
+
+/** What a run needs besides its image and stacks, kept between runs (a run allocates none of it). */
+class RunScratch {
+  readonly ctx = new RunContext(undefined as unknown as Memory, NO_IMAGE);
+  readonly frames = new Int32Array(MAX_CALL_FRAMES * FRAME_WORDS);
+  readonly framePrograms: LoadedProgram[] = [];
+  readonly frameImages: Int32Array[] = [];
+  /** Images taken for tail-call targets, as (program, image) pairs, given back at the end. */
+  readonly held: (LoadedProgram | Int32Array)[] = [];
+}
+
+const scratchPool: RunScratch[] = [];
 
 /**
  * The run entered at `i` exhausts the budget at its `k`-th instruction: a copy of `image` that
@@ -398,14 +441,17 @@ function budgetTrap(image: Int32Array, i: number, k: number): Int32Array {
 }
 
 /** Runs `image` (registers set, taken from `program`'s pool) from slot 0. */
-function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks: StackSet, budget: number): RunResult {
+function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks: StackSet, budget: number, out: RunResult | undefined): RunResult {
   let X = image;
-  const ctx = new RunContext(mem, X);
-  const frames = new Int32Array(MAX_CALL_FRAMES * FRAME_WORDS);
-  const framePrograms: LoadedProgram[] = [];
-  const frameImages: Int32Array[] = [];
-  /** Images taken for tail-call targets, as (program, image) pairs, given back at the end. */
-  const held: (LoadedProgram | Int32Array)[] = [];
+  const scratch = scratchPool.pop() ?? new RunScratch();
+  const ctx = scratch.ctx;
+  ctx.memory = mem;
+  ctx.regs = X;
+  ctx.pc = -1;
+  const frames = scratch.frames;
+  const framePrograms = scratch.framePrograms;
+  const frameImages = scratch.frameImages;
+  const held = scratch.held;
   let prog = program;
   let helperFns = prog.helperFns;
   let depth = 0;
@@ -1174,7 +1220,23 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
     }
     throw e;
   } finally {
-    for (let k = 0; k < held.length; k += 2) releaseImage(held[k] as LoadedProgram, held[k + 1] as Int32Array);
+    if (held.length !== 0) {
+      for (let k = 0; k < held.length; k += 2) releaseImage(held[k] as LoadedProgram, held[k + 1] as Int32Array);
+      held.length = 0;
+    }
+    // Keep no programs, images or address space alive through the pool.
+    if (framePrograms.length !== 0) framePrograms.length = 0;
+    if (frameImages.length !== 0) frameImages.length = 0;
+    ctx.memory = undefined as unknown as Memory;
+    ctx.regs = NO_IMAGE;
+    scratchPool.push(scratch);
   }
-  return { r0: join(X[1]!, X[0]!), instructions: n };
+  const r0 = X[1] === 0 && X[0]! >>> 0 < 256 ? SMALL[X[0]!]! : join(X[1]!, X[0]!);
+  if (out === undefined) return { r0, instructions: n };
+  out.r0 = r0;
+  out.instructions = n;
+  return out;
 }
+
+/** r0 values 0..255 as BigInts: most programs return one of these. */
+const SMALL = Array.from({ length: 256 }, (_, i) => BigInt(i));

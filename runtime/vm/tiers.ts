@@ -26,12 +26,18 @@ export const AUTO_PER_SLOT = 500;
 export const AUTO_PER_RUN = 100;
 
 const interpreted = new WeakMap<LoadedProgram, number>();
+/** The program last run compiled here: compiled code is kept, so it runs compiled again without a look-up. */
+let lastCompiled: LoadedProgram | undefined;
 
 /** Interprets a program until it has proven hot, then runs it compiled. */
 export const autoTier: Tier = {
   name: "auto",
   run(program, options) {
-    if (isCompiled(program)) return runCompiled(program, options);
+    if (program === lastCompiled) return runCompiled(program, options);
+    if (isCompiled(program)) {
+      lastCompiled = program;
+      return runCompiled(program, options);
+    }
     const done = interpreted.get(program) ?? 0;
     if (done >= AUTO_BASE + AUTO_PER_SLOT * program.length) return runCompiled(program, options);
     const result = interpret(program, options);

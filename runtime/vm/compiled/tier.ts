@@ -142,7 +142,14 @@ export function runCompiled(program: LoadedProgram, options: RunOptions = NO_OPT
         }
         throw e;
       }
-      if (ret === 0) return { r0: R[1] === 0 && R[0]! >>> 0 < 256 ? SMALL[R[0]!]! : join(R[1]!, R[0]!), instructions: S.n };
+      if (ret === 0) {
+        const r0 = R[1] === 0 && R[0]! >>> 0 < 256 ? SMALL[R[0]!]! : join(R[1]!, R[0]!);
+        const out = options.result;
+        if (out === undefined) return { r0, instructions: S.n };
+        out.r0 = r0;
+        out.instructions = S.n;
+        return out;
+      }
       if (ret === 1) mode = "step";
       // A tail call (or a return into another program's frame) keeps r10. Fast code takes r10 for
       // the frame top; if an unverified program moved it, the new program goes on in step code.
