@@ -142,61 +142,64 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
   const state = new Int32Array(n);
   const stack: number[] = [0];
   state[0] = DISCOVERED;
-  const push = (t: number, w: number, e: number): "done" | "keep" => {
-    if (e === FALLTHROUGH && state[t]! >= (DISCOVERED | FALLTHROUGH)) return "done";
-    if (e === BRANCH && state[t]! >= (DISCOVERED | BRANCH)) return "done";
-    if (w < 0 || w >= n) throw new CfgError(t, `jump out of range from insn ${t} to ${w}`);
-    if (e === BRANCH) prunePoints[w] = 1;
-    if (state[w] === 0) {
-      state[t] = DISCOVERED | e;
-      state[w] = DISCOVERED;
-      stack.push(w);
-      return "keep";
-    }
-    if ((state[w]! & 0xf0) === DISCOVERED) {
-      if (privileged) return "done";
-      throw new CfgError(t, `back-edge from insn ${t} to ${w}`);
-    }
-    state[t] = DISCOVERED | e;
-    return "done";
-  };
-  const visit = (t: number): "done" | "keep" => {
-    const insn = insns[t]!;
-    const cls = opClass(insn.code);
-    if (isPseudoFunc(insn)) {
-      const r = push(t, t + 2, FALLTHROUGH);
-      if (r !== "done") return r;
-      prunePoints[t + 2] = 1;
-      return push(t, t + insn.imm + 1, BRANCH);
-    }
-    if (cls !== Class.JMP && cls !== Class.JMP32) return push(t, t + (insn.code === Op.LDDW ? 2 : 1), FALLTHROUGH);
-    const op = jmpOp(insn.code);
-    if (op === JmpOp.EXIT) return "done";
-    if (op === JmpOp.CALL) {
-      const r = push(t, t + 1, FALLTHROUGH);
-      if (r !== "done") return r;
-      prunePoints[t + 1] = 1;
-      if (insn.src === PseudoCall.LOCAL) {
-        prunePoints[t] = 1;
-        return push(t, t + insn.imm + 1, BRANCH);
+  // methods, not named closures: under tsx each of those is wrapped as it is created, once per verify()
+  const walk = {
+    push(t: number, w: number, e: number): "done" | "keep" {
+      if (e === FALLTHROUGH && state[t]! >= (DISCOVERED | FALLTHROUGH)) return "done";
+      if (e === BRANCH && state[t]! >= (DISCOVERED | BRANCH)) return "done";
+      if (w < 0 || w >= n) throw new CfgError(t, `jump out of range from insn ${t} to ${w}`);
+      if (e === BRANCH) prunePoints[w] = 1;
+      if (state[w] === 0) {
+        state[t] = DISCOVERED | e;
+        state[w] = DISCOVERED;
+        stack.push(w);
+        return "keep";
       }
+      if ((state[w]! & 0xf0) === DISCOVERED) {
+        if (privileged) return "done";
+        throw new CfgError(t, `back-edge from insn ${t} to ${w}`);
+      }
+      state[t] = DISCOVERED | e;
       return "done";
-    }
-    if (op === JmpOp.JA) {
-      if (opSource(insn.code) !== 0) throw new CfgError(t, "BPF_JA uses reserved fields");
-      const off = cls === Class.JMP ? insn.off : insn.imm;
-      const r = push(t, t + off + 1, FALLTHROUGH);
-      prunePoints[t + off + 1] = 1;
-      return r;
-    }
-    prunePoints[t] = 1;
-    const r = push(t, t + 1, FALLTHROUGH);
-    if (r !== "done") return r;
-    return push(t, t + insn.off + 1, BRANCH);
+    },
+    visit(t: number): "done" | "keep" {
+      const insn = insns[t]!;
+      const cls = opClass(insn.code);
+      if (isPseudoFunc(insn)) {
+        const r = walk.push(t, t + 2, FALLTHROUGH);
+        if (r !== "done") return r;
+        prunePoints[t + 2] = 1;
+        return walk.push(t, t + insn.imm + 1, BRANCH);
+      }
+      if (cls !== Class.JMP && cls !== Class.JMP32) return walk.push(t, t + (insn.code === Op.LDDW ? 2 : 1), FALLTHROUGH);
+      const op = jmpOp(insn.code);
+      if (op === JmpOp.EXIT) return "done";
+      if (op === JmpOp.CALL) {
+        const r = walk.push(t, t + 1, FALLTHROUGH);
+        if (r !== "done") return r;
+        prunePoints[t + 1] = 1;
+        if (insn.src === PseudoCall.LOCAL) {
+          prunePoints[t] = 1;
+          return walk.push(t, t + insn.imm + 1, BRANCH);
+        }
+        return "done";
+      }
+      if (op === JmpOp.JA) {
+        if (opSource(insn.code) !== 0) throw new CfgError(t, "BPF_JA uses reserved fields");
+        const off = cls === Class.JMP ? insn.off : insn.imm;
+        const r = walk.push(t, t + off + 1, FALLTHROUGH);
+        prunePoints[t + off + 1] = 1;
+        return r;
+      }
+      prunePoints[t] = 1;
+      const r = walk.push(t, t + 1, FALLTHROUGH);
+      if (r !== "done") return r;
+      return walk.push(t, t + insn.off + 1, BRANCH);
+    },
   };
   while (stack.length > 0) {
     const t = stack[stack.length - 1]!;
-    if (visit(t) === "done") {
+    if (walk.visit(t) === "done") {
       state[t] = EXPLORED;
       stack.pop();
     }

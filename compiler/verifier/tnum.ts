@@ -85,19 +85,37 @@ export function xor(a: Tnum, b: Tnum): Tnum {
   const mu = a.mask | b.mask;
   return { value: v & ~mu & U64_MAX, mask: mu };
 }
-/** Multiplication by shift-and-add over the bits of `a`, as precise as the kernel's. */
+const SHIFTS: readonly bigint[] = Array.from({ length: 64 }, (_, i) => BigInt(i));
+
+/**
+ * Multiplication by shift-and-add over the bits of `a`, as precise as the kernel's tnum_mul: for
+ * each bit i of `a`, from the lowest, a known 1 adds b's unknown bits shifted by i to the unknown
+ * part, an unknown bit adds all of b's possibly-set bits shifted by i. The accumulator's value stays
+ * 0, so only its mask is kept, and the bits of `a` that are known 0 (which add nothing) are skipped.
+ */
 export function mul(a: Tnum, b: Tnum): Tnum {
-  let accMask: Tnum = tnumConst(0n);
-  let x = a;
-  let y = b;
-  while (x.value !== 0n || x.mask !== 0n) {
-    if (x.value & 1n) accMask = add(accMask, { value: 0n, mask: y.mask });
-    else if (x.mask & 1n) accMask = add(accMask, { value: 0n, mask: y.value | y.mask });
-    x = rshift(x, 1n);
-    y = lshift(y, 1n);
+  const product = tnumConst(a.value * b.value);
+  if (a.mask === 0n && b.mask === 0n) return product;
+  const ifOne = b.mask;
+  const ifUnknown = b.value | b.mask;
+  const bits = a.value | a.mask;
+  let acc = 0n;
+  for (let half = 0; half < 2; half++) {
+    const word = Number(half ? bits >> 32n : bits & U32_MAX);
+    const ones = Number(half ? a.value >> 32n : a.value & U32_MAX);
+    let w = word;
+    while (w !== 0) {
+      const low = w & -w;
+      const j = 31 - Math.clz32(low);
+      w = (w ^ low) >>> 0;
+      const m = u64(((ones >>> j) & 1 ? ifOne : ifUnknown) << SHIFTS[half * 32 + j]!);
+      // adding a mask-only tnum (0; m) to (0; acc): tnum_add's value part stays 0
+      if (m !== 0n) acc = u64(acc + m) | acc | m;
+    }
   }
-  return add(tnumConst(u64(a.value * b.value)), accMask);
+  return add(product, { value: 0n, mask: acc });
 }
+
 export function intersect(a: Tnum, b: Tnum): Tnum {
   const v = a.value | b.value;
   const mu = a.mask & b.mask;

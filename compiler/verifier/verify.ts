@@ -77,6 +77,17 @@ interface Path {
   trace: number[];
 }
 
+// Under tsx (the tests, the bench) every named closure is wrapped as it is created, at a cost per
+// verify() call that small programs notice: the helpers here are module functions or methods.
+
+function rejection(log: string[] | null, pc: number, message: string, processed: number, register?: number, state?: string): VerifyResult {
+  const error: VerifyError = { pc, message };
+  if (register !== undefined) error.register = register;
+  if (state !== undefined) error.state = state;
+  log?.push(message);
+  return { accepted: false, error, processed, ...(log ? { log } : {}) };
+}
+
 /** Checks `insns` the way the kernel's verifier would and reports the first violation. */
 export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyResult {
   const privileged = options.privileged ?? true;
@@ -84,22 +95,15 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   const maps = new Map<number, MapDesc>();
   for (const m of options.maps ?? []) maps.set(m.fd, m);
   const log: string[] | null = options.log ? [] : null;
-  const reject = (pc: number, message: string, processed: number, register?: number, state?: string): VerifyResult => {
-    const error: VerifyError = { pc, message };
-    if (register !== undefined) error.register = register;
-    if (state !== undefined) error.state = state;
-    log?.push(message);
-    return { accepted: false, error, processed, ...(log ? { log } : {}) };
-  };
-  if (insns.length === 0) return reject(0, "empty program: BPF_PROG_LOAD needs at least one instruction", 0);
-  if (insns.length > COMPLEXITY_LIMIT || (!privileged && insns.length > 4096)) return reject(0, `program of ${insns.length} instructions is too large`, 0);
-  if (needsAttachTarget(progType)) return reject(0, "this program type needs a BTF attach target, which the model does not handle", 0);
+  if (insns.length === 0) return rejection(log, 0, "empty program: BPF_PROG_LOAD needs at least one instruction", 0);
+  if (insns.length > COMPLEXITY_LIMIT || (!privileged && insns.length > 4096)) return rejection(log, 0, `program of ${insns.length} instructions is too large`, 0);
+  if (needsAttachTarget(progType)) return rejection(log, 0, "this program type needs a BTF attach target, which the model does not handle", 0);
 
   let cfg;
   try {
     cfg = checkStatic(insns, maps, privileged);
   } catch (e) {
-    if (e instanceof CfgError) return reject(e.pc, e.reason, 0);
+    if (e instanceof CfgError) return rejection(log, e.pc, e.reason, 0);
     throw e;
   }
 
@@ -114,12 +118,23 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   let trace: number[] = [];
   let note = 0;
   const precision = new Precision(insns);
-  const markRead = (spi: number): void => {
-    if (written[spi]) return;
-    for (let c = parent; c && !c.read[spi]; c = c.parent) {
-      c.read[spi] = 1;
-      if (c.written[spi]) break;
-    }
+  const liveness = {
+    markRead(spi: number): void {
+      if (written[spi]) return;
+      for (let c = parent; c && !c.read[spi]; c = c.parent) {
+        c.read[spi] = 1;
+        if (c.written[spi]) break;
+      }
+    },
+    /** A path ended (exit or pruned): checkpoints whose every path is done become usable for pruning. */
+    endPath(): void {
+      let c = parent;
+      while (c) {
+        c.branches--;
+        if (c.branches > 0) break;
+        c = c.parent;
+      }
+    },
   };
   const env: Env = {
     insns,
@@ -173,7 +188,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         written[(-lo - 1) >> 3] = 1;
         return;
       }
-      for (let spi = (-hi) >> 3; spi <= (-lo - 1) >> 3; spi++) markRead(spi);
+      for (let spi = (-hi) >> 3; spi <= (-lo - 1) >> 3; spi++) liveness.markRead(spi);
     },
   };
   curFrame(env.cur).regs[1] = pointer("ctx");
@@ -190,16 +205,6 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     log.push(`0:${fullState(curFrame(env.cur))}`);
   }
 
-  /** A path ended (exit or pruned): checkpoints whose every path is done become usable for pruning. */
-  const endPath = (): void => {
-    let c = parent;
-    while (c) {
-      c.branches--;
-      if (c.branches > 0) break;
-      c = c.parent;
-    }
-  };
-
   try {
     for (;;) {
       const pc = env.pc;
@@ -212,7 +217,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           if (cp.branches === 0) {
             if (statesCover(cp.state, env.cur, privileged, false, live[pc]!, cp.read)) {
               // The rest of this path reads what the explored one read.
-              for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) markRead(spi);
+              for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) liveness.markRead(spi);
               // ... and relies on the values the explored one needed precisely.
               if (privileged) {
                 precision.begin(env.cur);
@@ -257,7 +262,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       }
       resumedFrom = null;
       if (next === "exit") {
-        endPath();
+        liveness.endPath();
         const path = stack.pop();
         if (!path) break;
         env.cur = path.state;
@@ -271,16 +276,16 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       env.pc = next;
     }
   } catch (e) {
-    if (e instanceof VerifierError) return reject(e.pc, e.reason, env.processed, e.register, e.regState);
+    if (e instanceof VerifierError) return rejection(log, e.pc, e.reason, env.processed, e.register, e.regState);
     throw e;
   }
 
   if (env.placeholderKfuncs.size > 0) {
     const pc = Math.min(...env.placeholderKfuncs);
-    return reject(pc, "invalid kernel function call not eliminated in verifier pass: a call to kernel function #0 is reachable", env.processed);
+    return rejection(log, pc, "invalid kernel function call not eliminated in verifier pass: a call to kernel function #0 is reachable", env.processed);
   }
   const depthError = checkStackDepth(insns, env);
-  if (depthError) return reject(depthError.pc, depthError.message, env.processed);
+  if (depthError) return rejection(log, depthError.pc, depthError.message, env.processed);
   if (log) {
     let most = 0;
     for (const list of explored.values()) most = Math.max(most, list.length);
@@ -358,22 +363,23 @@ const roundUp16 = (n: number): number => Math.ceil(n / 16) * 16;
 
 /** Stack use summed along static call chains, and call depth (check_max_stack_depth). */
 function checkStackDepth(insns: readonly Insn[], env: Env): { pc: number; message: string } | null {
+  return stackDepthFrom(insns, env, 0, 0, 0);
+}
+
+function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: number, depth: number): { pc: number; message: string } | null {
   const starts = env.subprogStarts;
-  const walk = (idx: number, frame: number, depth: number): { pc: number; message: string } | null => {
-    const d = depth + roundUp16(env.stackDepth[idx] ?? 0);
-    if (d > 512) return { pc: starts[idx]!, message: `combined stack size of ${frame + 1} calls is ${d}. Too large` };
-    for (let i = starts[idx]!; i < starts[idx + 1]!; i++) {
-      const insn = insns[i]!;
-      const local = (insn.code === Op.CALL && insn.src === PseudoCall.LOCAL) || (insn.code === Op.LDDW && insn.src === 4);
-      if (!local) continue;
-      const callee = starts.indexOf(i + insn.imm + 1);
-      if (frame + 1 >= 8) return { pc: i, message: `the call stack of ${frame + 1} frames is too deep !` };
-      const err = walk(callee, frame + 1, d);
-      if (err) return err;
-    }
-    return null;
-  };
-  return walk(0, 0, 0);
+  const d = depth + roundUp16(env.stackDepth[idx] ?? 0);
+  if (d > 512) return { pc: starts[idx]!, message: `combined stack size of ${frame + 1} calls is ${d}. Too large` };
+  for (let i = starts[idx]!; i < starts[idx + 1]!; i++) {
+    const insn = insns[i]!;
+    const local = (insn.code === Op.CALL && insn.src === PseudoCall.LOCAL) || (insn.code === Op.LDDW && insn.src === 4);
+    if (!local) continue;
+    const callee = starts.indexOf(i + insn.imm + 1);
+    if (frame + 1 >= 8) return { pc: i, message: `the call stack of ${frame + 1} frames is too deep !` };
+    const err = stackDepthFrom(insns, env, callee, frame + 1, d);
+    if (err) return err;
+  }
+  return null;
 }
 
 /** A one-line description of a rejection: the instruction, disassembled, and the reason. */

@@ -1,9 +1,11 @@
-// The verifier model's scalar bounds: syncBounds takes shortcuts for constants and for values in
-// [0, 2^31); on any bounds they must give exactly what the general deduction gives.
+// The verifier model's scalar bounds and tnums where they take shortcuts: syncBounds for constants
+// and for values in [0, 2^31), which must give exactly what the general deduction gives, and tnum
+// multiplication, which must give exactly the kernel's shift-and-add result.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type Bounds, syncBounds, syncBoundsFull } from "../../compiler/verifier/scalar.js";
+import { type Tnum, add, lshift, mul, rshift, tnumConst } from "../../compiler/verifier/tnum.js";
 import { Prng } from "../support/prng.js";
 
 const U64 = (1n << 64n) - 1n;
@@ -55,5 +57,46 @@ test("syncBounds' shortcuts give the general deduction's result", () => {
     syncBounds(fast);
     syncBoundsFull(full);
     assert.equal(text(fast), text(full));
+  }
+});
+
+/** The kernel's tnum_mul as written there: shift-and-add over every bit of `a`, tnum additions throughout. */
+function referenceMul(a: Tnum, b: Tnum): Tnum {
+  let acc: Tnum = tnumConst(0n);
+  let x = a;
+  let y = b;
+  while (x.value !== 0n || x.mask !== 0n) {
+    if (x.value & 1n) acc = add(acc, { value: 0n, mask: y.mask });
+    else if (x.mask & 1n) acc = add(acc, { value: 0n, mask: y.value | y.mask });
+    x = rshift(x, 1n);
+    y = lshift(y, 1n);
+  }
+  return add(tnumConst(a.value * b.value), acc);
+}
+
+test("tnum multiplication gives the kernel's shift-and-add result", () => {
+  const rng = new Prng(5);
+  const word = (): bigint => {
+    switch (rng.below(5)) {
+      case 0:
+        return BigInt(rng.below(16));
+      case 1:
+        return (BigInt(rng.u32()) << 32n) | BigInt(rng.u32());
+      case 2:
+        return U64;
+      case 3:
+        return 1n << BigInt(rng.below(64));
+      default:
+        return BigInt(rng.below(100_000));
+    }
+  };
+  for (let i = 0; i < 20_000; i++) {
+    const am = rng.chance(0.3) ? 0n : word();
+    const bm = rng.chance(0.3) ? 0n : word();
+    const a = { value: word() & ~am & U64, mask: am };
+    const b = { value: word() & ~bm & U64, mask: bm };
+    const got = mul(a, b);
+    const want = referenceMul(a, b);
+    assert.deepEqual([got.value, got.mask], [want.value, want.mask], `(${a.value}; ${a.mask}) * (${b.value}; ${b.mask})`);
   }
 });
