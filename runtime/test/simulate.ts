@@ -4,7 +4,7 @@
 // Takes a probe source and options; gives a Simulation. Plain values and functions: any test runner.
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
-import { SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { TestKernel } from "./kernel.js";
@@ -119,7 +119,7 @@ export class Simulation {
     this.arch = options.arch ?? hostArch();
     this.regsSize = LAYOUTS[this.arch].size;
     this.regsWriter = new PtRegsWriter(this.arch);
-    this.runOptions = { r1: 0n, budget: options.budget, result: { r0: 0n, instructions: 0 } };
+    this.runOptions = { r1: 0, budget: options.budget, result: { r0: 0n, instructions: 0 } };
     this.kernel = new TestKernel(vmKernel, btfSources(this));
   }
 
@@ -284,7 +284,10 @@ export class Simulation {
       if (region !== undefined) memory.unmap(region);
       region = memory.map("ctx", new Uint8Array(size), { writable: false, name: "context" });
       this.ctx = region;
-      this.runOptions.r1 = region.address(0);
+      // r1 as a number (the address as a signed 64-bit value, a safe integer for every region the VM
+      // places): the tiers split a number into register halves without BigInt arithmetic or compares.
+      const signed = region.hi * 4294967296 + REGION_BASE;
+      this.runOptions.r1 = Number.isSafeInteger(signed) ? signed : region.address(0);
     }
     return region;
   }
