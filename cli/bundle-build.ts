@@ -23,8 +23,20 @@ import { BUNDLE_FORMAT, PROVIDED, distRoot, openBundle, type Manifest } from "./
 import { installCacheDir, writeCodeCaches } from "../compiler/frontend/code-cache.js";
 import { fnv1a } from "../compiler/frontend/load-typescript.js";
 
-/** Chunks in load order: each holds its roots' static imports not already in an earlier chunk. */
-export const CHUNKS: readonly { name: string; roots: readonly string[] }[] = [
+/** A chunk: its roots' static imports not already in an earlier chunk, or (`shared`) what those chunks' roots all import. */
+export interface ChunkSpec {
+  name: string;
+  roots: readonly string[];
+  /** Names of later chunks: this chunk holds the modules every one of them imports (directly or not). */
+  shared?: readonly string[];
+}
+
+/**
+ * Chunks in load order. "base" holds what `run` and `compile` both need (the exit codes, BTF, ELF, the
+ * instruction set), so that a compile does not load the loader and a cached run does not load the compiler.
+ */
+export const CHUNKS: readonly ChunkSpec[] = [
+  { name: "base", roots: [], shared: ["run", "compile"] },
   { name: "run", roots: ["cli/exit-codes.js", "cli/commands/run.js", "cli/commands/load.js"] },
   { name: "compile", roots: ["cli/commands/compile.js"] },
   { name: "rest", roots: ["cli/commands/disasm.js", "cli/commands/exec.js", "cli/commands/btf.js", "cli/commands/verify.js"] },
@@ -43,7 +55,7 @@ interface ModuleInfo {
 }
 
 /** Builds the bundle of the ES modules under `root` (ids are paths under it); returns the manifest written. */
-export function buildBundle(root: string, chunks = CHUNKS): Manifest {
+export function buildBundle(root: string, chunks: readonly ChunkSpec[] = CHUNKS): Manifest {
   const ts = createRequire(import.meta.url)("typescript") as typeof TS;
   const infos = new Map<string, ModuleInfo>();
   const info = (id: string): ModuleInfo => {
@@ -88,7 +100,26 @@ export function buildBundle(root: string, chunks = CHUNKS): Manifest {
       stack.push(...info(id).deps);
     }
   };
-  for (const chunk of chunks) assign(chunk.name, chunk.roots);
+  const reached = (roots: readonly string[]): Set<string> => {
+    const seen = new Set<string>();
+    const stack = [...roots];
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id) || Object.hasOwn(PROVIDED, id)) continue;
+      seen.add(id);
+      stack.push(...info(id).deps);
+    }
+    return seen;
+  };
+  for (const chunk of chunks) {
+    if (!chunk.shared) {
+      assign(chunk.name, chunk.roots);
+      continue;
+    }
+    const sets = chunk.shared.map((name) => reached(chunks.find((c) => c.name === name)?.roots ?? []));
+    // Closed under imports: what every set holds, its imports are in every set too.
+    for (const id of sets[0] ?? []) if (sets.every((set) => set.has(id)) && !chunkOf.has(id)) chunkOf.set(id, chunk.name);
+  }
   const lazy = { name: "lazy", roots: [] as string[] };
   for (let more = true; more; ) {
     const dynamic = [...chunkOf.keys()].flatMap((id) => info(id).dynamicDeps).filter((d) => !chunkOf.has(d));

@@ -94,6 +94,27 @@ test("bundled modules behave as the ES modules they came from", async () => {
   }
 });
 
+test("a shared chunk holds what the chunks it names all import, and they keep only their own", async () => {
+  const root = tree(MODULES);
+  try {
+    const manifest = buildBundle(root, [
+      { name: "common", roots: [], shared: ["first", "second"] },
+      { name: "first", roots: ["a/main.js"] },
+      { name: "second", roots: ["lib/late.js"] },
+    ]);
+    const chunkOf = (chunk: string) => Object.keys(manifest.modules).filter((id) => manifest.modules[id]!.chunk === chunk).sort();
+    assert.deepEqual(chunkOf("common"), ["lib/util.js"]);
+    assert.deepEqual(chunkOf("first"), ["a/main.js", "lib/effect.js", "lib/index.js", "lib/types.js"]);
+    assert.deepEqual(chunkOf("second"), ["lib/late.js"]);
+    delete (globalThis as Record<string, unknown>).__tsbpfEffect;
+    const bundle = openBundle(root)!;
+    const m = bundle.require("a/main.js");
+    assert.deepEqual({ ...((m.run as () => object)()), later: await (m.later as () => Promise<number>)() }, { def: "default", count: 4, star: 10, renamed: 2, ns: "object", effect: 1, meta: true, constant: 7, later: 42 });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("a bundle whose source files changed is not used", () => {
   const root = tree(MODULES);
   try {
