@@ -187,9 +187,9 @@ function boundOffset(b: Bounds): void {
 const SMALL = 0x80000000n;
 
 /**
- * Tightens every bound from every other one (the kernel's reg_bounds_sync). Two common cases take
- * a shortcut with exactly the general path's result (bigint arithmetic is most of the model's time):
- * a constant tnum every bound admits, and values that all lie in [0, 2^31).
+ * Tightens every bound from every other one (the kernel's reg_bounds_sync). Common cases take a
+ * shortcut with exactly the general path's result (bigint arithmetic is most of the model's time):
+ * a constant tnum every bound admits, values that all lie in [0, 2^31), and two fixpoints.
  */
 export function syncBounds(b: Bounds): void {
   const vo = b.vo;
@@ -208,6 +208,11 @@ export function syncBounds(b: Bounds): void {
       return;
     }
   } else if (syncSmall(b)) return;
+  else if (vo.value === 0n && b.s32min === S32_MIN && b.s32max === S32_MAX && b.u32min === 0n && b.u32max === U32_MAX) {
+    // the two commonest fixpoints left: nothing known, and an unknown zero-extended 32-bit value
+    if (vo.mask === U64_MAX && b.smin === S64_MIN && b.smax === S64_MAX && b.umin === 0n && b.umax === U64_MAX) return;
+    if (vo.mask === U32_MAX && b.smin === 0n && b.smax === U32_MAX && b.umin === 0n && b.umax === U32_MAX) return;
+  }
   syncBoundsFull(b);
 }
 

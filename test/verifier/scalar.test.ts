@@ -46,8 +46,15 @@ test("syncBounds' shortcuts give the general deduction's result", () => {
     syncBoundsFull(full);
     assert.equal(text(fast), text(full), `bounds ${text(b)}`);
   }
-  // and on a consistent constant, a constant with unbounded 32-bit halves, and a small range
+  // and on a consistent constant, a constant with unbounded 32-bit halves, a small range, an unknown
+  // zero-extended 32-bit value and an unknown value, and those two with one bound narrowed
+  const S32 = 1n << 31n;
+  const U32 = (1n << 32n) - 1n;
   for (const b of [
+    { vo: { value: 0n, mask: U32 }, smin: 0n, smax: U32, umin: 0n, umax: U32, s32min: -S32, s32max: S32 - 1n, u32min: 0n, u32max: U32 },
+    { vo: { value: 0n, mask: U64 }, smin: -(1n << 63n), smax: (1n << 63n) - 1n, umin: 0n, umax: U64, s32min: -S32, s32max: S32 - 1n, u32min: 0n, u32max: U32 },
+    { vo: { value: 0n, mask: U32 }, smin: 0n, smax: U32, umin: 0n, umax: U32, s32min: -S32, s32max: S32 - 1n, u32min: 1n, u32max: U32 },
+    { vo: { value: 0n, mask: U64 }, smin: -(1n << 63n), smax: (1n << 63n) - 1n, umin: 0n, umax: U64, s32min: -S32, s32max: S32 - 2n, u32min: 0n, u32max: U32 },
     { vo: { value: 5n, mask: 0n }, smin: 5n, smax: 5n, umin: 5n, umax: 5n, s32min: 5n, s32max: 5n, u32min: 5n, u32max: 5n },
     { vo: { value: 0n, mask: 0n }, smin: 0n, smax: 0n, umin: 0n, umax: 0n, s32min: -(1n << 31n), s32max: (1n << 31n) - 1n, u32min: 0n, u32max: (1n << 32n) - 1n },
     { vo: { value: 0n, mask: 3n }, smin: 1n, smax: 3n, umin: 2n, umax: 3n, s32min: 1n, s32max: 3n, u32min: 1n, u32max: 3n },
