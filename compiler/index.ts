@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { foldCopies } from "./ir/copies.js";
 import { eliminateDeadCode } from "./ir/dce.js";
 import type { Loc, MapDef } from "./ir/index.js";
-import type { Insn } from "./isa/index.js";
+import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript } from "./frontend/check.js";
 import { saveCodeCache } from "./frontend/load-typescript.js";

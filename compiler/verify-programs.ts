@@ -7,7 +7,9 @@
 // Layering: this module only needs the model and the ISA, so it lives in compiler/ and runs before the
 // object is written; relocating whole ELF objects (runtime/loader) stays in the CLI.
 
-import { Helper, Op, PseudoLd, type Insn } from "./isa/index.js";
+import { Op, PseudoLd } from "./isa/opcodes.js";
+import { type Insn } from "./isa/insn.js";
+import { Helper } from "./isa/helpers.js";
 import { describeError, progTypeName, verify, type MapDesc, type VerifyError } from "./verifier/index.js";
 import type { Diagnostic } from "./frontend/diagnostics.js";
 

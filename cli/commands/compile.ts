@@ -5,7 +5,7 @@
 
 import { writeFileSync } from "node:fs";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
-import { disassemble } from "../../compiler/isa/index.js";
+import { disassemble } from "../../compiler/isa/disasm.js";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";

@@ -6,7 +6,7 @@ import { foldBranches } from "../ir/branches.js";
 import { foldCopies } from "../ir/copies.js";
 import { eliminateDeadCode } from "../ir/dce.js";
 import type { IrFunction, Loc } from "../ir/index.js";
-import type { Insn } from "../isa/index.js";
+import type { Insn } from "../isa/insn.js";
 import { dropUnreachable, link, peephole } from "./link.js";
 import { allocate } from "./regalloc.js";
 import { selectFunction } from "./select.js";

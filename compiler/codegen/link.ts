@@ -5,7 +5,8 @@
 // Peephole: drop `rX = rX` and redundant spill reloads, drop a jump to the block that follows, and turn
 // `if cond goto A; goto B; A:` into `if !cond goto B; A:`.
 
-import { AluOp, Class, FP, JmpOp, Mode, Op, Size, Source, type Insn } from "../isa/index.js";
+import { AluOp, Class, FP, JmpOp, Mode, Op, Size, Source } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import type { Loc } from "../ir/index.js";
 import type { MBlock, MInsn } from "./machine.js";
 

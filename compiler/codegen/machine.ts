@@ -2,7 +2,8 @@
 // virtual (numbered from VBASE), whose jumps name blocks, and whose stack references name frame
 // objects. Takes nothing; gives the types and each instruction's register uses and definitions.
 
-import { AluOp, Class, JmpOp, Mode, Source, type Insn } from "../isa/index.js";
+import { AluOp, Class, JmpOp, Mode, Source } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import type { CoreAccess, Loc } from "../ir/index.js";
 
 /** Register numbers at or above VBASE are virtual: VBASE + the IR vreg id. */

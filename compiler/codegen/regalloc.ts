@@ -11,7 +11,7 @@
 // in r6-r9. The rest spill to 8-byte slots below the stack objects; spilled operands pass through
 // r0/r5, which select.ts guarantees are dead outside call and exit sequences.
 
-import { AluOp, Class, FP, Size, Source } from "../isa/index.js";
+import { AluOp, Class, FP, Size, Source } from "../isa/opcodes.js";
 import type { StackObject } from "../ir/index.js";
 import { VBASE, isVirtual, usesDefs, type MBlock, type MInsn } from "./machine.js";
 

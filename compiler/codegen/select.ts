@@ -5,20 +5,8 @@
 // moved into r1-r5 right before a call, r0 copied out right after it, and r0 set right before
 // exit. Register allocation relies on r0-r5 being dead everywhere else.
 
-import {
-  AluOp,
-  AtomicOp,
-  Class,
-  FP,
-  Helper,
-  JmpOp,
-  Mode,
-  Op,
-  PseudoLd,
-  Size,
-  Source,
-  type Reg,
-} from "../isa/index.js";
+import { AluOp, AtomicOp, Class, FP, JmpOp, Mode, Op, PseudoLd, Size, Source, type Reg } from "../isa/opcodes.js";
+import { Helper } from "../isa/helpers.js";
 import { normalize, widens, type BinOp, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { evalCmp } from "../ir/branches.js";
 import { VBASE, type MBlock, type MInsn } from "./machine.js";

@@ -45,7 +45,7 @@ import {
   type StackAddr,
   type VReg,
 } from "../ir/index.js";
-import { Helper } from "../isa/index.js";
+import { Helper } from "../isa/helpers.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";

@@ -23,7 +23,7 @@
 
 import { reachableBlocks, widens, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { rodataVars } from "../object/btf.js";
-import { Helper } from "../isa/index.js";
+import { Helper } from "../isa/helpers.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import { DebugInfo, mdString, type DebugStruct } from "./debug.js";
 

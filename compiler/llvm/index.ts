@@ -10,7 +10,7 @@
 import { readBpfObject } from "../elf/index.js";
 import { BtfKind, CoreReloKind, parseBtf, parseBtfExt } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
-import type { Insn } from "../isa/index.js";
+import type { Insn } from "../isa/insn.js";
 import type { IrFunction, Loc, MapDef } from "../ir/index.js";
 import { foldCopies } from "../ir/copies.js";
 import { eliminateDeadCode } from "../ir/dce.js";

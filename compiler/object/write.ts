@@ -11,7 +11,7 @@
 // global OBJECT symbol each; an LDDW of a map is `R_BPF_64_64` against the map's symbol.
 
 import { ElfWriter, R_BPF, SHF } from "../elf/index.js";
-import { encode, type Insn } from "../isa/index.js";
+import { encode, type Insn } from "../isa/insn.js";
 
 export interface ObjectProgram {
   name: string;

@@ -1,7 +1,8 @@
 // ALU instructions: field checks, moves (with sign extension and scalar id linking), scalar
 // range arithmetic, and the rules for arithmetic on pointers.
 
-import { AluOp, Class, Source, aluOp, opClass, opSource, type Insn } from "../isa/index.js";
+import { AluOp, Class, Source, aluOp, opClass, opSource } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { MAX_VAR_OFF } from "./memory.js";
 import {

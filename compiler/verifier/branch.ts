@@ -2,7 +2,8 @@
 // null checks of map values and ring buffer memory, packet bounds checks against pkt_end,
 // and propagation to linked copies of a register.
 
-import { Class, JmpOp, Source, jmpOp, opClass, opSource, type Insn } from "../isa/index.js";
+import { Class, JmpOp, Source, jmpOp, opClass, opSource } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import { type Env, checkRegRead, fail, regs } from "./env.js";
 import { type Bounds, add32, add64, boundsInvalid, constValue, isConstBounds, markUnbounded, syncBounds } from "./scalar.js";
 import { linkedLocations } from "./precision.js";

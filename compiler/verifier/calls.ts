@@ -2,8 +2,9 @@
 // calls with their frames, subprogram and program exits (return values, reference leaks),
 // LDDW (constants, maps, functions) and the legacy LD_ABS/LD_IND packet loads.
 
-import { Mode, PseudoLd, opMode, opSize, Size, wideImm, type Insn } from "../isa/index.js";
-import { helperName } from "../isa/index.js";
+import { Mode, PseudoLd, opMode, opSize, Size } from "../isa/opcodes.js";
+import { wideImm, type Insn } from "../isa/insn.js";
+import { helperName } from "../isa/helpers.js";
 import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { helperProto, type ArgKind } from "./helpers.js";
 import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";

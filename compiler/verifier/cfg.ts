@@ -2,7 +2,8 @@
 // jumps kept inside their subprogram, LDDW and opcode sanity, then the control-flow walk that
 // finds unreachable instructions, loops and prune points.
 
-import { Class, JmpOp, Mode, Op, PseudoCall, PseudoLd, jmpOp, opClass, opMode, opSize, opSource, Size, type Insn } from "../isa/index.js";
+import { Class, JmpOp, Mode, Op, PseudoCall, PseudoLd, jmpOp, opClass, opMode, opSize, opSource, Size } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import type { MapDesc } from "./state.js";
 
 export class CfgError extends Error {

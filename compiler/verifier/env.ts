@@ -1,7 +1,7 @@
 // The verifier's working context shared by the checking modules: the program, its options,
 // the current path's state, id generation, per-instruction notes, and the error type.
 
-import type { Insn } from "../isa/index.js";
+import type { Insn } from "../isa/insn.js";
 import { type Frame, type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
 
 /** A rejection: the instruction, the reason in plain words, and the register involved. */

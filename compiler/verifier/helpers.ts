@@ -1,7 +1,7 @@
 // Helper prototypes: argument kinds, return kind and side effects of the common helpers, and
 // which program types may call each (the kernel's bpf_func_proto tables and *_func_proto).
 
-import { Helper } from "../isa/index.js";
+import { Helper } from "../isa/helpers.js";
 import { ProgTypeId, isTracing } from "./progtypes.js";
 
 export type ArgKind =

@@ -2,7 +2,8 @@
 // path from it may read before writing them. Pruning ignores the others, as the kernel's
 // REG_LIVE_READ marks let it; a static over-approximation of reads keeps that sound.
 
-import { AluOp, Class, JmpOp, Mode, Op, aluOp, jmpOp, opClass, opMode, type Insn } from "../isa/index.js";
+import { AluOp, Class, JmpOp, Mode, Op, aluOp, jmpOp, opClass, opMode } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 
 const ALL = 0x7ff;
 const ARGS = 0x3e; // r1-r5

@@ -3,7 +3,8 @@
 // state where a queued path resumes (`from 6 to 8: R0=... R10=fp0`), `safe` where a path is
 // pruned, and the totals at the end.
 
-import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, Source, aluOp, jmpOp, opClass, opMode, opSource, type Insn } from "../isa/index.js";
+import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, Source, aluOp, jmpOp, opClass, opMode, opSource } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import { type Frame, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, regString } from "./state.js";
 
 const SLOT_CHARS: Record<number, string> = { [STACK_INVALID]: "?", [STACK_SPILL]: "r", [STACK_MISC]: "m", [STACK_ZERO]: "0" };

@@ -2,7 +2,8 @@
 // context, packet, ring buffer memory), stack slot tracking for spills and fills, atomics, and
 // the helper-argument form of the same checks.
 
-import { AtomicOp, Mode, opMode, opSize, sizeBytes, type Insn } from "../isa/index.js";
+import { AtomicOp, Mode, opMode, opSize, sizeBytes } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import { CONTEXTS } from "./context.js";
 import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { packetAccess } from "./progtypes.js";

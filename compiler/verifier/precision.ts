@@ -10,7 +10,8 @@
 // its index and a note: 0, a stack slot a spill or fill used (1 + frame * 64 + slot), or the
 // negated index + 1 of the scalars a branch refined together (linked copies sharing an id).
 
-import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, PseudoCall, Source, aluOp, jmpOp, opClass, opMode, opSource, type Insn } from "../isa/index.js";
+import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, PseudoCall, Source, aluOp, jmpOp, opClass, opMode, opSource } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
 import { STACK_SLOTS, STACK_SPILL, type Frame, type Reg, type VState, spilledForWrite } from "./state.js";
 
 /** A checkpoint as backtracking sees it: its state, the one above it, and the path between them. */

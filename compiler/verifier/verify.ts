@@ -2,7 +2,9 @@
 // instruction at a time, queueing the other side of undecided branches, pruning paths whose
 // state an explored one covers, and stopping at the first violation or the complexity limit.
 
-import { Class, JmpOp, Mode, Op, PseudoCall, disassemble, jmpOp, opClass, opMode, type Insn } from "../isa/index.js";
+import { Class, JmpOp, Mode, Op, PseudoCall, jmpOp, opClass, opMode } from "../isa/opcodes.js";
+import { type Insn } from "../isa/insn.js";
+import { disassemble } from "../isa/disasm.js";
 import { checkAlu } from "./alu.js";
 import { checkCondJmp } from "./branch.js";
 import { checkHelperCall, checkLdAbs, checkLdImm, checkLocalCall, checkProgramExit, checkSubprogExit } from "./calls.js";
