@@ -35,7 +35,8 @@ function write(fd: Fd, text: string): boolean {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EINTR") continue;
-      if (code === "EPIPE") {
+      // EPIPE: the reader has gone; EBADF: the descriptor was closed before tsbpf started (`>&-`).
+      if (code === "EPIPE" || code === "EBADF") {
         gone.add(fd);
         return false;
       }
