@@ -15,6 +15,15 @@ export class CfgError extends Error {
   }
 }
 
+/** A CfgError without a stack trace: verify() catches every one, and capturing the stack cost more than the rest of a rejected program's check. */
+function cfgError(pc: number, reason: string): CfgError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const e = new CfgError(pc, reason);
+  Error.stackTraceLimit = limit;
+  return e;
+}
+
 const isPseudoCall = (i: Insn): boolean => i.code === Op.CALL && i.src === PseudoCall.LOCAL;
 const isPseudoFunc = (i: Insn): boolean => i.code === Op.LDDW && i.src === PseudoLd.FUNC;
 const isKfuncCall = (i: Insn): boolean => i.code === Op.CALL && i.src === PseudoCall.KFUNC;
@@ -71,14 +80,14 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
   for (let i = 0; i < n; i++) {
     const insn = insns[i]!;
     if (!isPseudoCall(insn) && !isPseudoFunc(insn) && !isKfuncCall(insn)) continue;
-    if (!privileged) throw new CfgError(i, "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN");
+    if (!privileged) throw cfgError(i, "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN");
     if (isKfuncCall(insn)) {
       // kfunc #0 is a placeholder the kernel only rejects if it survives dead-code elimination
       if (insn.imm === 0 && insn.off === 0) continue;
-      throw new CfgError(i, "kernel function calls (kfuncs) are not modelled by this verifier");
+      throw cfgError(i, "kernel function calls (kfuncs) are not modelled by this verifier");
     }
     const target = i + insn.imm + 1;
-    if (target < 0 || target >= n) throw new CfgError(i, "call to invalid destination");
+    if (target < 0 || target >= n) throw cfgError(i, "call to invalid destination");
     starts.add(target);
   }
   const subprogStarts = [...starts].sort((a, b) => a - b);
@@ -93,10 +102,10 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
     const cls = opClass(code);
     if ((cls === Class.JMP || cls === Class.JMP32) && jmpOp(code) !== JmpOp.EXIT && jmpOp(code) !== JmpOp.CALL) {
       const off = code === Op.JA32 ? i + insns[i]!.imm + 1 : i + insns[i]!.off + 1;
-      if (off < subStart || off >= subEnd) throw new CfgError(i, `jump out of range from insn ${i} to ${off}`);
+      if (off < subStart || off >= subEnd) throw cfgError(i, `jump out of range from insn ${i} to ${off}`);
     }
     if (i === subEnd - 1) {
-      if (code !== Op.EXIT && code !== Op.JA32 && code !== Op.JA) throw new CfgError(i, "last insn is not an exit or jmp");
+      if (code !== Op.EXIT && code !== Op.JA32 && code !== Op.JA) throw cfgError(i, "last insn is not an exit or jmp");
       sub++;
       subStart = subEnd;
       if (sub < subprogStarts.length - 1) subEnd = subprogStarts[sub + 1]!;
@@ -107,31 +116,31 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
   for (let i = 0; i < n; i++) {
     const insn = insns[i]!;
     if (opClass(insn.code) === Class.LDX && ((opMode(insn.code) !== Mode.MEM && opMode(insn.code) !== Mode.MEMSX) || insn.imm !== 0)) {
-      throw new CfgError(i, "BPF_LDX uses reserved fields");
+      throw cfgError(i, "BPF_LDX uses reserved fields");
     }
     if (insn.code === Op.LDDW) {
       const next = insns[i + 1];
-      if (i === n - 1 || !next || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) throw new CfgError(i, "invalid bpf_ld_imm64 insn");
+      if (i === n - 1 || !next || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) throw cfgError(i, "invalid bpf_ld_imm64 insn");
       if (insn.src === PseudoLd.IMM64 || insn.src === PseudoLd.FUNC) {
         i++;
         continue;
       }
-      if (insn.src === PseudoLd.BTF_ID) throw new CfgError(i, "ldimm64 of a kernel BTF symbol is not modelled by this verifier");
+      if (insn.src === PseudoLd.BTF_ID) throw cfgError(i, "ldimm64 of a kernel BTF symbol is not modelled by this verifier");
       const okSrc = insn.src === PseudoLd.MAP_VALUE || ((insn.src === PseudoLd.MAP_FD) && next.imm === 0);
-      if (insn.src === PseudoLd.MAP_IDX || insn.src === PseudoLd.MAP_IDX_VALUE) throw new CfgError(i, "fd_idx without fd_array is invalid");
-      if (!okSrc) throw new CfgError(i, "unrecognized bpf_ld_imm64 insn");
+      if (insn.src === PseudoLd.MAP_IDX || insn.src === PseudoLd.MAP_IDX_VALUE) throw cfgError(i, "fd_idx without fd_array is invalid");
+      if (!okSrc) throw cfgError(i, "unrecognized bpf_ld_imm64 insn");
       const map = maps.get(insn.imm);
-      if (!map) throw new CfgError(i, `fd ${insn.imm} is not pointing to valid bpf_map`);
+      if (!map) throw cfgError(i, `fd ${insn.imm} is not pointing to valid bpf_map`);
       if (insn.src === PseudoLd.MAP_VALUE) {
         const off = next.imm >>> 0;
-        if (off >= 1 << 29) throw new CfgError(i, `direct value offset of ${off} is not allowed`);
-        if (map.type !== 2) throw new CfgError(i, "no direct value access support for this map type");
-        if (off >= map.valueSize) throw new CfgError(i, `invalid access to map value pointer, value_size=${map.valueSize} off=${off}`);
+        if (off >= 1 << 29) throw cfgError(i, `direct value offset of ${off} is not allowed`);
+        if (map.type !== 2) throw cfgError(i, "no direct value access support for this map type");
+        if (off >= map.valueSize) throw cfgError(i, `invalid access to map value pointer, value_size=${map.valueSize} off=${off}`);
       }
       i++;
       continue;
     }
-    if (!VALID_OPCODES.has(insn.code)) throw new CfgError(i, `unknown opcode ${insn.code.toString(16).padStart(2, "0")}`);
+    if (!VALID_OPCODES.has(insn.code)) throw cfgError(i, `unknown opcode ${insn.code.toString(16).padStart(2, "0")}`);
   }
 
   // check_cfg: depth-first walk over the control flow
@@ -148,7 +157,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
     push(t: number, w: number, e: number): "done" | "keep" {
       if (e === FALLTHROUGH && state[t]! >= (DISCOVERED | FALLTHROUGH)) return "done";
       if (e === BRANCH && state[t]! >= (DISCOVERED | BRANCH)) return "done";
-      if (w < 0 || w >= n) throw new CfgError(t, `jump out of range from insn ${t} to ${w}`);
+      if (w < 0 || w >= n) throw cfgError(t, `jump out of range from insn ${t} to ${w}`);
       if (e === BRANCH) prunePoints[w] = 1;
       if (state[w] === 0) {
         state[t] = DISCOVERED | e;
@@ -158,7 +167,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
       }
       if ((state[w]! & 0xf0) === DISCOVERED) {
         if (privileged) return "done";
-        throw new CfgError(t, `back-edge from insn ${t} to ${w}`);
+        throw cfgError(t, `back-edge from insn ${t} to ${w}`);
       }
       state[t] = DISCOVERED | e;
       return "done";
@@ -186,7 +195,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
         return "done";
       }
       if (op === JmpOp.JA) {
-        if (opSource(insn.code) !== 0) throw new CfgError(t, "BPF_JA uses reserved fields");
+        if (opSource(insn.code) !== 0) throw cfgError(t, "BPF_JA uses reserved fields");
         const off = cls === Class.JMP ? insn.off : insn.imm;
         const r = walk.push(t, t + off + 1, FALLTHROUGH);
         prunePoints[t + off + 1] = 1;
@@ -206,9 +215,9 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
     }
   }
   for (let i = 0; i < n; i++) {
-    if (state[i] !== EXPLORED) throw new CfgError(i, `unreachable insn ${i}`);
+    if (state[i] !== EXPLORED) throw cfgError(i, `unreachable insn ${i}`);
     if (insns[i]!.code === Op.LDDW) {
-      if (state[i + 1] !== 0) throw new CfgError(i, `jump into the middle of ldimm64 insn ${i}`);
+      if (state[i + 1] !== 0) throw cfgError(i, `jump into the middle of ldimm64 insn ${i}`);
       i++;
     }
   }

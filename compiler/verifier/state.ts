@@ -219,17 +219,20 @@ export const isNullConst = (r: Reg): boolean => r.type === "scalar" && tn.equals
 
 /**
  * The registers of every frame, spilled ones included, that `pick` selects, for updates that
- * follow ids. A selected spilled register is yielded from the frame's own stack (unshared first),
- * so changes to it stay in `s`.
+ * follow ids (each update changes only the register it is made to, so selecting them all first is
+ * the same as selecting while updating). A selected spilled register is given as the frame's own
+ * copy (the stack unshared first), so changes to it stay in `s`.
  */
-export function* allRegs(s: VState, pick: (r: Reg) => boolean): Generator<Reg> {
+export function allRegs(s: VState, pick: (r: Reg) => boolean): Reg[] {
+  const out: Reg[] = [];
   for (const f of s.frames) {
-    for (const r of f.regs) if (pick(r)) yield r;
+    for (const r of f.regs) if (pick(r)) out.push(r);
     for (let spi = 0; spi < STACK_SLOTS; spi++) {
       const r = f.spilled[spi];
-      if (r && pick(r)) yield spilledForWrite(f, spi);
+      if (r && pick(r)) out.push(spilledForWrite(f, spi));
     }
   }
+  return out;
 }
 
 /** The kernel's name of a register type ("map_value_or_null", "fp", "scalar", …). */
