@@ -137,20 +137,6 @@ export class Memory {
   }
 }
 
-/**
- * Zeroes `d` (a view of 8-byte words, length a multiple of 4) with plain stores: for a frame's
- * 512 bytes this is about twice as fast as TypedArray.prototype.fill, whose call costs more
- * than the stores.
- */
-export function zeroWords(d: Float64Array): void {
-  for (let i = 0; i < d.length; i += 4) {
-    d[i] = 0;
-    d[i + 1] = 0;
-    d[i + 2] = 0;
-    d[i + 3] = 0;
-  }
-}
-
 export function split(value: bigint): { hi: number; lo: number } {
   return { hi: Number(BigInt.asIntN(32, value >> 32n)), lo: Number(BigInt.asIntN(32, value)) };
 }

@@ -7,7 +7,7 @@
 
 import type { HelperContext } from "../env.js";
 import { BudgetExceeded, VmError } from "../errors.js";
-import { type Memory, REGION_BASE, type Region, VmFault, join, zeroWords } from "../memory.js";
+import { type Memory, REGION_BASE, type Region, VmFault, join } from "../memory.js";
 import { atomic32, atomic64 as sharedAtomic64 } from "../atomics.js";
 import { LoadedProgram, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE } from "../program.js";
 
@@ -25,8 +25,6 @@ export class StackSet {
   readonly regions: Region[] = [];
   /** Each frame's bytes as int32 words (generated code uses them for aligned frame accesses). */
   readonly words: Int32Array[] = [];
-  /** The same bytes as 8-byte words, for zeroing. */
-  private readonly doubles: Float64Array[] = [];
   constructor(private readonly memory: Memory) {}
   /** The zeroed stack region of frame `depth`. Same names as the interpreter's, so fault messages match. */
   enter(depth: number): Region {
@@ -36,8 +34,7 @@ export class StackSet {
       region = this.memory.map("stack", bytes, { name: `stack of frame ${depth}` });
       this.regions[depth] = region;
       this.words[depth] = new Int32Array(bytes.buffer, 0, STACK_SIZE / 4);
-      this.doubles[depth] = new Float64Array(bytes.buffer, 0, STACK_SIZE / 8);
-    } else zeroWords(this.doubles[depth]!);
+    } else region.bytes.fill(0);
     return region;
   }
 }
@@ -98,8 +95,7 @@ export class RunState {
   }
   /** Ready for a new run of `prog`: zero registers and counters (frames are written before they are read). */
   reset(prog: LoadedProgram, budget: number): void {
-    const R = this.R;
-    for (let i = 0; i < 22; i++) R[i] = 0; // a loop: fill()'s call costs more than 22 stores
+    this.R.fill(0);
     this.prog = prog;
     this.budget = budget;
     this.n = 0;
