@@ -435,34 +435,51 @@ function sub64(d: Bounds, s: Bounds): void {
     d.umax -= s.umin;
   }
 }
+// Multiplication as the running kernel (6.14 and later) bounds it: the unsigned range from the
+// products of the minimums and of the maximums unless one overflows, the signed range from the four
+// products of the corners unless one overflows (check_mul_overflow); otherwise unbounded.
 function mul32(d: Bounds, s: Bounds): void {
-  if (s.s32min < 0n || d.s32min < 0n || s.u32max > 0xffffn || d.u32max > 0xffffn) {
-    mark32Unbounded(d);
-    return;
+  const umin = d.u32min * s.u32min;
+  const umax = d.u32max * s.u32max;
+  if (umax > U32_MAX || umin > U32_MAX) {
+    d.u32min = 0n;
+    d.u32max = U32_MAX;
+  } else {
+    d.u32min = umin;
+    d.u32max = umax;
   }
-  d.u32min *= s.u32min;
-  d.u32max *= s.u32max;
-  if (d.u32max > S32_MAX) {
+  const p0 = d.s32min * s.s32min;
+  const p1 = d.s32min * s.s32max;
+  const p2 = d.s32max * s.s32min;
+  const p3 = d.s32max * s.s32max;
+  if (p0 !== s32(p0) || p1 !== s32(p1) || p2 !== s32(p2) || p3 !== s32(p3)) {
     d.s32min = S32_MIN;
     d.s32max = S32_MAX;
   } else {
-    d.s32min = d.u32min;
-    d.s32max = d.u32max;
+    d.s32min = min(min(p0, p1), min(p2, p3));
+    d.s32max = max(max(p0, p1), max(p2, p3));
   }
 }
 function mul64(d: Bounds, s: Bounds): void {
-  if (s.smin < 0n || d.smin < 0n || s.umax > U32_MAX || d.umax > U32_MAX) {
-    mark64Unbounded(d);
-    return;
+  const umin = d.umin * s.umin;
+  const umax = d.umax * s.umax;
+  if (umax > U64_MAX || umin > U64_MAX) {
+    d.umin = 0n;
+    d.umax = U64_MAX;
+  } else {
+    d.umin = umin;
+    d.umax = umax;
   }
-  d.umin *= s.umin;
-  d.umax *= s.umax;
-  if (d.umax > S64_MAX) {
+  const p0 = d.smin * s.smin;
+  const p1 = d.smin * s.smax;
+  const p2 = d.smax * s.smin;
+  const p3 = d.smax * s.smax;
+  if (p0 !== s64(p0) || p1 !== s64(p1) || p2 !== s64(p2) || p3 !== s64(p3)) {
     d.smin = S64_MIN;
     d.smax = S64_MAX;
   } else {
-    d.smin = d.umin;
-    d.smax = d.umax;
+    d.smin = min(min(p0, p1), min(p2, p3));
+    d.smax = max(max(p0, p1), max(p2, p3));
   }
 }
 /** Shared tail of and/or/xor: signed bounds follow the unsigned ones when they do not cross the sign. */

@@ -248,3 +248,36 @@ test("copies of a state share its stack until one writes to it: a write on one p
     r0 = 0
     exit`, 12, /invalid (variable-offset )?write to stack/);
 });
+
+test("multiplication bounds signed values from the products of the corners, as the 6.18 kernel does", () => {
+  // r0 in [-2, 3] times -8 is in [-24, 16]: fp-32 + r0 stays in the stack, fp-8 + r0 does not
+  const scaled = (base: number): string => `
+    call bpf_get_prandom_u32
+    if r0 s> 3 goto l1
+    if r0 s< -2 goto l1
+    r0 *= -8
+    r1 = r10
+    r1 += ${base}
+    r1 += r0
+    r2 = 0
+    *(u8 *)(r1 + 0) = r2
+  l1:
+    r0 = 0
+    exit`;
+  accepts(scaled(-32));
+  rejects(scaled(-8), 8, /invalid variable-offset write to stack/);
+  // both negative: [-3, -1] times -4 is in [4, 12]
+  accepts(`
+    call bpf_get_prandom_u32
+    if r0 s> -1 goto l1
+    if r0 s< -3 goto l1
+    r0 *= -4
+    r1 = r10
+    r1 += -16
+    r1 += r0
+    r2 = 0
+    *(u8 *)(r1 + 0) = r2
+  l1:
+    r0 = 0
+    exit`);
+});
