@@ -33,6 +33,12 @@ export const MAX_REGION = 0xe0000000;
 
 export class Region {
   readonly view: DataView;
+  /**
+   * The lowest offset resolve() has handed out since the region's owner last set this (a bound on
+   * what code that went through resolve may have written). The compiled tier's frame stacks use it
+   * to zero only what a run may have touched; other regions ignore it.
+   */
+  writtenFrom = 0;
   constructor(
     readonly kind: RegionKind,
     readonly name: string,
@@ -110,6 +116,7 @@ export class Memory {
       const address = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
       throw new VmFault(`write of ${size} bytes at ${formatAddress(address)}: ${region.name} is read-only`, address);
     }
+    if (offset < region.writtenFrom) region.writtenFrom = offset;
     return region;
   }
 

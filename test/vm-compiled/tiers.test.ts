@@ -7,6 +7,7 @@ import { prepare } from "../../runtime/vm/program.js";
 import { AUTO_BASE, AUTO_PER_SLOT, selectTier } from "../../runtime/vm/tiers.js";
 import { interpreterTier } from "../../runtime/vm/vm.js";
 import { isCompiled } from "../../runtime/vm/compiled/index.js";
+import type { HelperFn } from "../../runtime/vm/env.js";
 
 test("selectTier names", () => {
   assert.equal(selectTier("interpreter"), interpreterTier);
@@ -25,4 +26,49 @@ test("auto compiles a program once it is hot, with identical results", () => {
   for (let k = 0; k < runs; k++) assert.deepEqual(auto.run(program), first);
   assert.equal(isCompiled(program), true);
   assert.deepEqual(auto.run(program), first);
+});
+
+test("a frame stack reads as zeros in every run, whatever wrote it in the runs before", () => {
+  // Each writer leaves bytes on a frame; the reader, run next in the same address space, reads the
+  // same bytes without writing them first (the verifier would refuse it, the VM runs it) and must
+  // see zeros on every tier, as the interpreter does.
+  const memory = new Memory();
+  const poke: HelperFn = (ctx) => {
+    // A helper that writes 16 bytes through its pointer argument, as probe reads do.
+    ctx.memory.write(ctx.arg(1), new Uint8Array(16).fill(0xab));
+    return 0;
+  };
+  const env = { memory, helpers: new Map<number, HelperFn>([[1, poke]]) };
+  const writers = {
+    "a direct frame store": "r1 = 0x1122\n*(u64 *)(r10 -8) = r1\n*(u8 *)(r10 -300) = r1\nr0 = 0\nexit",
+    "a store through a computed pointer": "r1 = r10\nr1 += -24\nr2 = 7\n*(u64 *)(r1 +0) = r2\nr0 = 0\nexit",
+    "a store through a computed pointer, below what it read first": "r1 = r10\nr1 += -8\nr2 = *(u64 *)(r1 +0)\nr2 += 3\n*(u64 *)(r1 -56) = r2\nr0 = 0\nexit",
+    "a helper": "r1 = r10\nr1 += -40\ncall 1\nr0 = 0\nexit",
+    "an atomic add": "r1 = 0\n*(u64 *)(r10 -48) = r1\nr2 = 5\nlock *(u64 *)(r10 -48) += r2\nr0 = 0\nexit",
+    "a callee's frame": "call f\nr0 = 0\nexit\nf: r1 = 9\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -56\ncall 1\nr0 = 0\nexit",
+  };
+  const reader = assemble(
+    [
+      "r0 = *(u64 *)(r10 -8)",
+      "r1 = *(u8 *)(r10 -300)\nr0 |= r1",
+      "r1 = *(u64 *)(r10 -24)\nr0 |= r1",
+      "r1 = *(u64 *)(r10 -40)\nr0 |= r1",
+      "r1 = *(u64 *)(r10 -48)\nr0 |= r1",
+      "r1 = *(u64 *)(r10 -56)\nr0 |= r1",
+      "r1 = *(u64 *)(r10 -64)\nr0 |= r1",
+      "r7 = r0\ncall f\nr0 |= r7\nexit",
+      "f: r0 = *(u64 *)(r10 -8)\nr1 = *(u64 *)(r10 -56)\nr0 |= r1\nexit",
+    ].join("\n"),
+  );
+  for (const choice of ["interpreter", "compiled", "auto"] as const) {
+    const tier = selectTier(choice);
+    const read = prepare(reader, env);
+    for (const [what, source] of Object.entries(writers)) {
+      const write = prepare(assemble(source), env);
+      for (let k = 0; k < 3; k++) {
+        tier.run(write);
+        assert.equal(tier.run(read).r0, 0n, `${choice}: after ${what} (round ${k})`);
+      }
+    }
+  }
 });

@@ -93,6 +93,9 @@ function writesR10(program: LoadedProgram): boolean {
   return false;
 }
 
+/** Where the frame-marking statement goes in block code, filled in once every block is generated. */
+const FRAME_MARK = "/*frame-mark*/";
+
 interface Gen {
   program: LoadedProgram;
   mode: Mode;
@@ -100,6 +103,8 @@ interface Gen {
   /** Label of the shared function-exit case. */
   exitLabel: number;
   r10Fast: boolean;
+  /** Lowest frame offset the code stores to directly (through sb/sdv/sw); STACK_SIZE when none. */
+  frameStoresFrom: number;
 }
 
 // ---------------------------------------------------------------- ALU
@@ -381,7 +386,7 @@ function resolve(pc: number, base: number, off: number, size: number, write: boo
   const hiExpr = off === 0 ? bh : off > 0 ? `(t >>> 0) < (${bl} >>> 0) ? (${bh} + 1) | 0 : ${bh}` : `(t >>> 0) > (${bl} >>> 0) ? (${bh} - 1) | 0 : ${bh}`;
   return (
     `pc = ${pc}; t = (${bl} + ${lit(off)}) | 0; u = ${hiExpr}; v = (t - ${REGION_BASE}) >>> 0; ` +
-    `if (u !== ch || v + ${size} > cb.length${write ? " || !cw" : ""}) { g = M.resolve(u, t, ${size}, ${write}); ch = u; cb = g.bytes; cdv = g.view; cw = g.writable; } `
+    `if (u !== ch || v + ${size} > cb.length${write ? " || !cw" : ""}) { g = M.resolve(u, t, ${size}, ${write}); g.writtenFrom = 0; ch = u; cb = g.bytes; cdv = g.view; cw = g.writable; } `
   );
 }
 
@@ -429,6 +434,7 @@ function store(g: Gen, pc: number, op: number, d: number, s: number, off: number
   const vl = imm ? lit(lo) : `l${s}`;
   const vh = imm ? lit(hi) : `h${s}`;
   const so = stackOffset(g, d, off, size);
+  if (so !== undefined && so < g.frameStoresFrom) g.frameStoresFrom = so;
   const w = stackWord(so, size);
   if (w !== undefined) return size === 8 ? `sw[${w}] = ${vl}; sw[${w + 1}] = ${vh};` : `sw[${w}] = ${vl};`;
   const dv = so === undefined ? "cdv" : "sdv";
@@ -558,7 +564,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
   }
   // Step code makes no assumption about r10: the tier also runs it when a tail call or a return into
   // another program brings an r10 that is not the frame top (see tier.ts).
-  const g: Gen = { program, mode, blk, exitLabel: starts.length, r10Fast: mode === "fast" && !writesR10(program) };
+  const g: Gen = { program, mode, blk, exitLabel: starts.length, r10Fast: mode === "fast" && !writesR10(program), frameStoresFrom: STACK_SIZE };
 
   // Block shapes: straight-line slots, the terminator (or the sentinel slot n) and the fall-through.
   const shapes: BlockShape[] = starts.map((start) => {
@@ -626,7 +632,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
         tail =
           `if (depth >= ${MAX_CALL_FRAMES - 1}) { pc = ${pc}; throw tooDeep(depth, ${pc}); } ` +
           `t = depth * ${w}; ${save} F[t + 10] = ${pc + 1}; FP[depth] = P; depth = depth + 1; ` +
-          `stk = stacks.enter(depth); sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth]; l10 = ${REGION_BASE + STACK_SIZE}; h10 = stk.hi; ` +
+          `stk = stacks.enter(depth); ${FRAME_MARK} sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth]; l10 = ${REGION_BASE + STACK_SIZE}; h10 = stk.hi; ` +
           jumpTo(g, aux);
       } else if (op === 0x68) {
         tail = `pc = ${pc}; if (tailCall(S, P, h2, l2, l3 >>> 0, ${pc})) { S.pc = 0; ret = 2; break main; }`;
@@ -660,6 +666,10 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
     }
   }
 
+  // Frame stores that bypass resolve() are recorded on the frame's region whenever it becomes the
+  // current frame, so that StackSet.enter knows how much of it the next run must zero.
+  const frameMark = g.frameStoresFrom < STACK_SIZE ? `if (stk.writtenFrom > ${g.frameStoresFrom}) stk.writtenFrom = ${g.frameStoresFrom};` : "";
+  for (let k = 0; k < out.length; k++) out[k] = out[k]!.split(FRAME_MARK).join(frameMark);
   const regs = Array.from({ length: 11 }, (_, r) => `l${r} = R[${2 * r}], h${r} = R[${2 * r + 1}]`).join(", ");
   const saveRegs = Array.from({ length: 11 }, (_, r) => `R[${2 * r}] = l${r}; R[${2 * r + 1}] = h${r};`).join(" ");
   const restore = [6, 7, 8, 9, 10].map((r, k) => `l${r} = F[t + ${2 * k}]; h${r} = F[t + ${2 * k + 1}];`).join(" ");
@@ -673,6 +683,7 @@ return function run(S) {
   let ${regs};
   let n = S.n, depth = S.depth, pc = 0, ret = 0, t = 0, u = 0, v = 0, pv = 0, g = null;
   let stk = stacks.regions[depth], sb = stk.bytes, sdv = stk.view, sw = stacks.words[depth];
+  ${frameMark}
   let ch = 0, cb = EMPTY, cdv = EMPTY_VIEW, cw = false;
   let L = BLK[S.pc];
   try {
@@ -682,7 +693,7 @@ ${out.join("\n")}
 case ${g.exitLabel}:
   if (depth === 0) { ret = 0; break main; }
   depth = depth - 1; t = depth * ${FRAME_WORDS}; ${restore}
-  stk = stacks.regions[depth]; sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth];
+  stk = stacks.regions[depth]; ${frameMark} sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth];
   u = F[t + 10];
   if (FP[depth] !== P) { S.pc = u; S.prog = FP[depth]; ret = 2; break main; }
   L = BLK[u]; continue main;

@@ -26,7 +26,14 @@ export class StackSet {
   /** Each frame's bytes as int32 words (generated code uses them for aligned frame accesses). */
   readonly words: Int32Array[] = [];
   constructor(private readonly memory: Memory) {}
-  /** The zeroed stack region of frame `depth`. Same names as the interpreter's, so fault messages match. */
+  /**
+   * The zeroed stack region of frame `depth`. Same names as the interpreter's, so fault messages match.
+   * Only bytes from `writtenFrom` on can be non-zero: everything that writes a frame either goes
+   * through Memory.resolve (helpers, atomics, stores through a computed pointer, which generated code
+   * marks as touching the whole region) or is a direct frame store the generated code records on
+   * entry (codegen.ts). A run that wrote only its top few bytes is cleaned without a fill() call,
+   * which costs more than a few stores.
+   */
   enter(depth: number): Region {
     let region = this.regions[depth];
     if (region === undefined) {
@@ -34,7 +41,15 @@ export class StackSet {
       region = this.memory.map("stack", bytes, { name: `stack of frame ${depth}` });
       this.regions[depth] = region;
       this.words[depth] = new Int32Array(bytes.buffer, 0, STACK_SIZE / 4);
-    } else region.bytes.fill(0);
+    } else {
+      const from = region.writtenFrom;
+      if (from < STACK_SIZE - 32) region.bytes.fill(0, from);
+      else if (from < STACK_SIZE) {
+        const bytes = region.bytes;
+        for (let k = from; k < STACK_SIZE; k++) bytes[k] = 0;
+      }
+    }
+    region.writtenFrom = STACK_SIZE;
     return region;
   }
 }
