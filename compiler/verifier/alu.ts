@@ -31,7 +31,7 @@ const ptrLeak = (env: Env, r: Reg): boolean => isPointer(r) && !env.privileged;
  */
 function linkBeforeMov(env: Env, src: Reg): void {
   if (src.type !== "scalar") return;
-  if (src.id && src.off) clearScalarId(src);
+  if (src.id && src.addConst) clearScalarId(src);
   if (!src.id && !tn.isConst(src.vo)) src.id = newId(env);
 }
 
@@ -184,12 +184,13 @@ function adjustRegMinMax(env: Env, insn: Insn, op: number, alu64: boolean, x: bo
   const s = x && insn.src === insn.dst ? copyReg(src) : src;
   scalarAlu(dst, s, sop, alu32);
   // A linked copy plus or minus a constant stays linked, that much ahead of the others (the
-  // kernel's BPF_ADD_CONST): 64-bit add or sub, privileged, a difference that fits in 32 signed bits,
-  // once. Any other arithmetic breaks the link. (The kernel links rX += 0 too, as a plain copy that
-  // cannot be moved again; unlinking it only loses precision.)
-  const delta = (sop === "add" || sop === "sub") && tn.isConst(s.vo) ? (sop === "add" ? tn.s64(s.vo.value) : -tn.s64(s.vo.value)) : 0n;
-  if (env.privileged && alu64 && dst.id && !dst.off && delta !== 0n && delta === BigInt.asIntN(32, delta) && !(x && insn.src === insn.dst)) {
+  // kernel's BPF_ADD_CONST): 64-bit add or sub, privileged, a difference that fits in 32 signed bits
+  // (0 included: a copy that cannot be moved again), once. Any other arithmetic breaks the link.
+  const byConst = (sop === "add" || sop === "sub") && tn.isConst(s.vo);
+  const delta = byConst ? (sop === "add" ? tn.s64(s.vo.value) : -tn.s64(s.vo.value)) : 0n;
+  if (env.privileged && alu64 && dst.id && byConst && !dst.addConst && delta === BigInt.asIntN(32, delta) && !(x && insn.src === insn.dst)) {
     dst.off = Number(delta);
+    dst.addConst = true;
   } else clearScalarId(dst);
 }
 

@@ -238,9 +238,12 @@ function syncLinked(state: VState, r: Reg): void {
   const id = r.id;
   for (const o of allRegs(state, (o) => o !== r && o.type === "scalar" && o.id === id)) {
     const off = o.off;
+    const addConst = o.addConst;
     Object.assign(o, copyReg(r));
     if (off === r.off) continue;
+    // a copy that many ahead keeps its own link (the kernel keeps its off and id)
     o.off = off;
+    o.addConst = addConst;
     // the difference in 32-bit arithmetic, as the kernel computes it
     const delta = knownScalar(BigInt((off - r.off) | 0));
     add32(o, delta);

@@ -42,7 +42,7 @@ const rangeWithin = (o: Reg, c: Reg): boolean =>
   o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
 
 function regsExact(o: Reg, c: Reg, ids: IdMap): boolean {
-  return o.type === c.type && o.maybeNull === c.maybeNull && o.off === c.off && o.range === c.range && o.map === c.map &&
+  return o.type === c.type && o.maybeNull === c.maybeNull && o.off === c.off && o.addConst === c.addConst && o.range === c.range && o.map === c.map &&
     o.memSize === c.memSize && o.frameno === c.frameno && o.subprog === c.subprog && tn.tnumEqual(o.vo, c.vo) &&
     o.umin === c.umin && o.umax === c.umax && o.smin === c.smin && o.smax === c.smax && o.u32min === c.u32min &&
     o.u32max === c.u32max && o.s32min === c.s32min && o.s32max === c.s32max && ids.check(o.id, c.id) && ids.check(o.refId, c.refId);
@@ -57,8 +57,8 @@ function regSafe(o: Reg, c: Reg, ids: IdMap, exact: boolean, imprecise: boolean)
     case "scalar":
       if (imprecise && !o.precise) return true;
       // a copy a constant ahead of its links (BPF_ADD_CONST) matches only one the same constant ahead
-      if (o.id && (o.off !== 0) !== (c.id !== 0 && c.off !== 0)) return false;
-      if (o.id && o.off !== 0 && o.off !== c.off) return false;
+      if (o.id && o.addConst !== (c.id !== 0 && c.addConst)) return false;
+      if (o.id && o.addConst && o.off !== c.off) return false;
       return ids.checkScalar(o.id, c.id) && rangeWithin(o, c) && tn.tnumIn(o.vo, c.vo);
     case "map_key":
     case "map_value":

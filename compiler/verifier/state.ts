@@ -43,8 +43,8 @@ export interface Reg extends Bounds {
   /** The pointer may be NULL until a null check (…_or_null types). */
   maybeNull: boolean;
   /**
-   * Fixed offset of a pointer (its variable part is in the bounds). For a linked scalar (id set),
-   * non-zero when it is `rX += off` of the others sharing its id (the kernel's BPF_ADD_CONST).
+   * Fixed offset of a pointer (its variable part is in the bounds). For a linked scalar (id set)
+   * with `addConst`, it is `rX += off` of the others sharing its id.
    */
   off: number;
   /** Links copies: of a scalar (for range propagation) or of a pointer (null checks, packet ranges). */
@@ -66,6 +66,11 @@ export interface Reg extends Bounds {
    * precise scalars.
    */
   precise: boolean;
+  /**
+   * A linked scalar made by `rX += K` (or `-= K`) from a copy, K = `off`, possibly 0: the kernel's
+   * BPF_ADD_CONST. It cannot take another constant; pruning matches it only with one as far ahead.
+   */
+  addConst: boolean;
 }
 
 export const STACK_INVALID = 0;
@@ -114,7 +119,7 @@ export function notInit(): Reg {
   const b = unknownBounds();
   return {
     vo: b.vo, smin: b.smin, smax: b.smax, umin: b.umin, umax: b.umax, s32min: b.s32min, s32max: b.s32max, u32min: b.u32min, u32max: b.u32max,
-    type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0, precise: false,
+    type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0, precise: false, addConst: false,
   };
 }
 
@@ -152,12 +157,14 @@ export function setNotInit(r: Reg): void {
   r.frameno = 0;
   r.subprog = 0;
   r.precise = false;
+  r.addConst = false;
 }
 
 /** Unlinks a scalar from the copies sharing its id (clear_scalar_id). */
 export function clearScalarId(r: Reg): void {
   r.id = 0;
   r.off = 0;
+  r.addConst = false;
 }
 
 export function setUnknown(r: Reg): void {
@@ -172,7 +179,7 @@ export function setKnown(r: Reg, v: bigint): void {
 
 export const copyReg = (r: Reg): Reg => ({
   vo: r.vo, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max,
-  type: r.type, maybeNull: r.maybeNull, off: r.off, id: r.id, refId: r.refId, range: r.range, map: r.map, memSize: r.memSize, frameno: r.frameno, subprog: r.subprog, precise: r.precise,
+  type: r.type, maybeNull: r.maybeNull, off: r.off, id: r.id, refId: r.refId, range: r.range, map: r.map, memSize: r.memSize, frameno: r.frameno, subprog: r.subprog, precise: r.precise, addConst: r.addConst,
 });
 
 export function newFrame(frameno: number, subprog: number, callsite: number): Frame {

@@ -197,6 +197,8 @@ test("a linked copy plus a constant stays linked: a bound on it bounds the other
   const signed = (add: string): string =>
     `call bpf_get_prandom_u32\nr9 = r0\nr7 = r0\n${add}\nif r7 s> 8 goto +5\nif r7 s< -8 goto +4\nr1 = r10\nr1 += -16\nr1 += r9\nr2 = *(u8 *)(r1 + 0)\nr0 = 0\nexit`;
   for (const add of ["r7 += -1", "r7 -= 1", "r7 -= -3", "r5 = -1\nr7 += r5"]) accepts(signed(add));
+  // r7 += 0 keeps the link too, as a copy that cannot be moved again (the path-join fuzz's false reject)
+  for (const add of ["r7 += 0", "r7 -= 0", "r7 += 0\nr9 = r7"]) accepts(program(add));
   // as in the kernel: 32-bit adds, a second add, r7 += 0 followed by an add, a difference beyond 32 bits unlink
   for (const add of ["w7 += 7", "r7 += 3\nr7 += 4", "r7 += -7\nr7 += 14", "r7 += 0\nr7 += 7", "r7 -= -0x80000000\nr7 += 0x7fffffff"]) {
     const r = run(program(add));
