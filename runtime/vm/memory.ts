@@ -39,6 +39,8 @@ export class Region {
    * to zero only what a run may have touched; other regions ignore it.
    */
   writtenFrom = 0;
+  /** The bytes never change again: a program-read-only map's values once user space froze the map (as .rodata is). */
+  frozen = false;
   constructor(
     readonly kind: RegionKind,
     readonly name: string,

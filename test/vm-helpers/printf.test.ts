@@ -135,6 +135,29 @@ describe("trace_printk rendering", () => {
   });
 });
 
+describe("formats read again or not", () => {
+  test("a format rewritten in place in writable memory prints as rewritten", () => {
+    const s = setup();
+    assert.deepEqual(printkIn(s, "one %d\n", 1), [6, "one 1\n"]);
+    assert.deepEqual(printkIn(s, "two %d\n", 2), [6, "two 2\n"]);
+    assert.deepEqual(printkIn(s, "one %d\n", 3), [6, "one 3\n"]);
+  });
+
+  test("a format in a frozen .rodata prints the same on every call", () => {
+    const s = setup();
+    const fmt = cstr("pid %d of %s\n");
+    const rodata = s.maps.array({ name: ".rodata", valueSize: 32, maxEntries: 1, readonlyProg: true, initial: fmt });
+    const name = s.put(64, cstr("rm"));
+    const call = (pid: number) => {
+      const r = s.callS(Helper.trace_printk, rodata.valueAddress(0)!, fmt.length, pid, name);
+      return [r, s.kernel.trace.at(-1)!.text];
+    };
+    assert.deepEqual(call(1), [12, "pid 1 of rm\n"]);
+    rodata.freeze();
+    for (const pid of [2, 3, 4]) assert.deepEqual(call(pid), [12, `pid ${pid} of rm\n`]);
+  });
+});
+
 describe("format errors: -EINVAL and no output", () => {
   const bad: Array<[string, Arg[]]> = [
     ["%d %d %d %d", [1, 2, 3]],

@@ -199,7 +199,7 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   h.set(Helper.trace_printk, (ctx) => {
     const size = ctx.argU32(2);
     const region = argRegion(ctx, 1, size, false);
-    const plan = planAt(region.bytes, region.view, (ctx.argU32(1) - REGION_BASE) >>> 0, size, MAX_TRACE_PRINTK_VARARGS);
+    const plan = planAt(region.bytes, region.view, (ctx.argU32(1) - REGION_BASE) >>> 0, size, MAX_TRACE_PRINTK_VARARGS, region.frozen);
     const raw = printkArgs;
     raw[0] = ctx.argU32(3);
     raw[1] = argHi(ctx, 3);

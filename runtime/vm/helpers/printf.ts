@@ -91,6 +91,8 @@ export interface FormatPlan {
   readonly convs: RenderConv[];
   /** Whether rendering depends on the captured values alone (so it may happen later). */
   readonly deferrable: boolean;
+  /** Set once the format was found in place in a frozen region (planAt): its bytes cannot change, so later calls skip the compare. */
+  settled: boolean;
 }
 
 function wordsOf(bytes: Uint8Array): Int32Array {
@@ -103,7 +105,7 @@ export function planFormat(fmtIn: Uint8Array, numArgs: number): FormatPlan {
   const nul = fmtIn.indexOf(0);
   const steps: number[] = [];
   const slots: number[] = [];
-  if (nul < 0) return { fmt: fmtIn.slice(), words: wordsOf(fmtIn), hasNul: false, numArgs, steps, slots, slotCount: 0, lastStrings: [], error: -Errno.EINVAL, literal: 0, convs: [], deferrable: false };
+  if (nul < 0) return { fmt: fmtIn.slice(), words: wordsOf(fmtIn), hasNul: false, numArgs, steps, slots, slotCount: 0, lastStrings: [], error: -Errno.EINVAL, literal: 0, convs: [], deferrable: false, settled: false };
   const fmt = fmtIn.slice(0, nul + 1);
   const at = (i: number): number => (i < fmt.length ? fmt[i]! : 0);
   let slot = 0;
@@ -199,7 +201,7 @@ export function planFormat(fmtIn: Uint8Array, numArgs: number): FormatPlan {
   }
   const { literal, convs } = error === 0 ? renderShape(fmt) : { literal: 0, convs: [] };
   const deferrable = error === 0 && convs.length <= steps.length && !steps.includes(S_PTR);
-  return { fmt, words: wordsOf(fmt), hasNul: true, numArgs, steps, slots, slotCount: slot, lastStrings: [], error, literal, convs, deferrable };
+  return { fmt, words: wordsOf(fmt), hasNul: true, numArgs, steps, slots, slotCount: slot, lastStrings: [], error, literal, convs, deferrable, settled: false };
 }
 
 /** The conversions bstrPrintf will see, walking the format as it does. */
@@ -653,14 +655,22 @@ let lastBytes: Uint8Array | undefined;
 let lastOff = -1;
 let lastPlan: FormatPlan | undefined;
 
-/** The plan of the `size`-byte format at `off` in `bytes` (viewed by `view`), parsed on first use. */
-export function planAt(bytes: Uint8Array, view: DataView, off: number, size: number, numArgs: number): FormatPlan {
+/**
+ * The plan of the `size`-byte format at `off` in `bytes` (viewed by `view`), parsed on first use. `frozen`: the
+ * bytes can no longer change (a frozen read-only map's values, as .rodata is), so a plan found there once is
+ * used without comparing its format again.
+ */
+export function planAt(bytes: Uint8Array, view: DataView, off: number, size: number, numArgs: number, frozen = false): FormatPlan {
   let byOff: Map<number, FormatPlan> | undefined;
   let plan: FormatPlan | undefined;
   if (bytes === lastBytes && off === lastOff) plan = lastPlan;
   else plan = (byOff = plans.get(bytes))?.get(off);
-  if (plan !== undefined && plan.numArgs === numArgs && (plan.hasNul ? plan.fmt.length <= size : plan.fmt.length === size) && sameFormat(plan, view, off)) {
-    return remember(bytes, off, plan);
+  if (plan !== undefined && plan.numArgs === numArgs && (plan.hasNul ? plan.fmt.length <= size : plan.fmt.length === size)) {
+    if (plan.settled) return remember(bytes, off, plan);
+    if (sameFormat(plan, view, off)) {
+      plan.settled = frozen;
+      return remember(bytes, off, plan);
+    }
   }
   plan = planFormat(bytes.subarray(off, off + size), numArgs);
   byOff ??= plans.get(bytes);

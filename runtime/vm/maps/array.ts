@@ -40,6 +40,8 @@ abstract class ArrayBase extends BpfMap {
   /** BPF_MAP_FREEZE: later JS updates fail with -EPERM (programs are unaffected unless readonlyProg). */
   freeze(): void {
     this.frozenByUser = true;
+    // Neither programs nor user space can write it now.
+    if (!this.values.writable) this.values.frozen = true;
   }
   get frozen(): boolean {
     return this.frozenByUser;
