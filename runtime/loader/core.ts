@@ -11,6 +11,7 @@ import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
 import { resolveCoreRelo, type CoreResult } from "../../compiler/btf/core.js";
 import type { BpfObject } from "../../compiler/elf/read.js";
 import { ObjectError } from "./errors.js";
+import { VMLINUX_BTF, readBtfFile } from "../sys/index.js";
 
 /** Per ELF section name: instruction slot in the section → resolution. */
 export type CoreResolutions = Map<string, Map<number, CoreResult>>;
@@ -20,9 +21,9 @@ export const POISON_HELPER = 0xbad2310;
 
 let vmlinux: Btf | undefined;
 /** The running kernel's BTF, parsed once (lazily: only types that are looked at get decoded). */
-export function kernelBtf(path = "/sys/kernel/btf/vmlinux"): Btf {
-  if (path !== "/sys/kernel/btf/vmlinux") return parseBtf(readFileSync(path));
-  vmlinux ??= parseBtf(readFileSync(path));
+export function kernelBtf(path = VMLINUX_BTF): Btf {
+  if (path !== VMLINUX_BTF) return parseBtf(readFileSync(path));
+  vmlinux ??= parseBtf(readBtfFile(path));
   return vmlinux;
 }
 

@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PerfFlag, Poll, SyscallNr } from "./constants.js";
+import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PerfFlag, Poll, Prot, SyscallNr } from "./constants.js";
 import {
   BpfLoadError,
   SysError,
@@ -93,6 +93,19 @@ function loadKoffi(): Koffi {
     // not this layout: koffi finds its module itself
   }
   return require("koffi") as Koffi;
+}
+
+/**
+ * A private read-only mapping of `length` bytes of `fd` from its start, or an exception. The mapping is never
+ * unmapped: for files that stay as they are for the process's life (the kernel's BTF), read through a cache.
+ */
+export function mapReadOnly(fd: number, length: number): Uint8Array {
+  const f = native();
+  const p = f.mmap(0n, length, Prot.READ, MapMem.PRIVATE, fd, 0);
+  const e = errno();
+  const addr = p === null ? 0n : typeof p === "bigint" ? p : f.koffi.address(p);
+  if (addr === 0n || addr === 0xffffffffffffffffn) throw new SysError("mmap", e);
+  return new Uint8Array(f.koffi.view(p, length));
 }
 
 const address = (buf: Uint8Array): bigint => native().koffi.address(buf);
