@@ -3,7 +3,7 @@
 // `pid_t`); gives the declaration file text (generate.ts), or an UnknownKernelTypeError naming
 // every type the BTF does not define, with close matches for each.
 
-import { readBtfFile } from "../../runtime/sys/index.js";
+import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../btf/index.js";
 import { generateDeclarations, type DeclarationOptions, type Declarations } from "./generate.js";
 
@@ -82,5 +82,5 @@ export function declareKernelTypes(btf: Btf, names: readonly string[], options: 
 
 /** Reads and parses a BTF file (vmlinux by default). */
 export function readBtf(path = VMLINUX): Btf {
-  return parseBtf(readBtfFile(path));
+  return parseBtf(readFileSync(path));
 }

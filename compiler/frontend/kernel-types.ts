@@ -7,8 +7,8 @@
 // Members that are arrays, named nested structs or bitfields are not declared yet; members of
 // anonymous structs and unions are declared as the outer struct's.
 
+import { readFileSync } from "node:fs";
 import { BTF_MAGIC, Btf, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../btf/index.js";
-import { readBtfFile } from "../../runtime/sys/index.js";
 
 export const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
 
@@ -112,7 +112,7 @@ export function loadKernelBtf(path = VMLINUX_BTF): StructSource | undefined {
   let btf = cache.get(path);
   if (!btf) {
     try {
-      const bytes = readBtfFile(path);
+      const bytes = readFileSync(path);
       btf = StructReader.open(bytes) ?? parseBtf(bytes);
     } catch {
       return undefined;
