@@ -13,7 +13,9 @@
 // or `clang-19 -O2 -target bpfel -mcpu=vN -c -x ir -`. Text goes in on standard input and the
 // object comes back on standard output, so nothing touches the disk.
 
-import { spawnSync } from "node:child_process";
+// node:child_process costs a command ~13 ms to load, and every compile imports this module (for its error
+// class), so it is loaded when LLVM is first run.
+const childProcess = (): typeof import("node:child_process") => process.getBuiltinModule("node:child_process");
 
 export const LLVM_VERSION = 19;
 export const INSTALL_HINT = `apt-get install llvm-${LLVM_VERSION}`;
@@ -37,7 +39,7 @@ export type Toolchain =
 
 /** LLVM's major version from a tool's `--version`, or undefined when the tool does not run. */
 function majorVersion(tool: string): number | undefined {
-  const r = spawnSync(tool, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  const r = childProcess().spawnSync(tool, ["--version"], { encoding: "utf8", timeout: 10_000 });
   if (r.error || r.status !== 0) return undefined;
   const m = /(?:LLVM|clang) version (\d+)/i.exec(r.stdout);
   return m ? Number(m[1]) : undefined;
@@ -80,7 +82,7 @@ export function toolchainIdentity(): string | undefined {
   const t = findToolchain();
   if (!t) return undefined;
   const tool = t.kind === "llc" ? t.llc : t.clang;
-  const r = spawnSync(tool, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  const r = childProcess().spawnSync(tool, ["--version"], { encoding: "utf8", timeout: 10_000 });
   const line = /^.*version.*$/im.exec(r.stdout ?? "")?.[0]?.trim() ?? `version ${t.version}`;
   return `${tool}: ${line}`;
 }
@@ -102,7 +104,7 @@ function requireToolchain(): Toolchain {
 }
 
 function run(tool: string, args: string[], input: Uint8Array | string): Buffer {
-  const r = spawnSync(tool, args, { input, maxBuffer: 256 << 20, timeout: 120_000 });
+  const r = childProcess().spawnSync(tool, args, { input, maxBuffer: 256 << 20, timeout: 120_000 });
   if (r.error) throw new LlvmError(`${tool} failed to run: ${r.error.message}`, "");
   const stderr = r.stderr.toString("utf8");
   if (r.status !== 0) throw new LlvmError(`${tool} rejected the generated LLVM IR:\n${stderr.trim()}`, stderr);
