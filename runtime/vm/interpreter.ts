@@ -17,6 +17,7 @@ import type { HelperContext } from "./env.js";
 import { BudgetExceeded, VmError } from "./errors.js";
 import { type Memory, REGION_BASE, type Region, VmFault, join } from "./memory.js";
 import { addrHi, atomic32 as sharedAtomic32, atomic64 as sharedAtomic64 } from "./atomics.js";
+import { OwnerPools } from "./pools.js";
 import {
   DEFAULT_BUDGET,
   LoadedProgram,
@@ -96,27 +97,14 @@ class StackSet {
   }
 }
 
-const stackPools = new WeakMap<Memory, StackSet[]>();
-// The pool of the address space used last: runs mostly follow runs in the same one.
-let lastStackMemory: Memory | undefined;
-let lastStackPool: StackSet[] = [];
-
-function stackPool(memory: Memory): StackSet[] {
-  if (memory !== lastStackMemory) {
-    let pool = stackPools.get(memory);
-    if (pool === undefined) stackPools.set(memory, (pool = []));
-    lastStackMemory = memory;
-    lastStackPool = pool;
-  }
-  return lastStackPool;
-}
+const stackPools = new OwnerPools<Memory, StackSet>();
 
 function acquireStacks(memory: Memory): StackSet {
-  return stackPool(memory).pop() ?? new StackSet(memory);
+  return stackPools.of(memory).pop() ?? new StackSet(memory);
 }
 
 function releaseStacks(memory: Memory, set: StackSet): void {
-  stackPool(memory).push(set);
+  stackPools.of(memory).push(set);
 }
 
 // ---------------------------------------------------------------- 64-bit arithmetic on halves
@@ -389,27 +377,14 @@ function buildImage(prog: LoadedProgram): Int32Array {
   return image;
 }
 
-const images = new WeakMap<LoadedProgram, Int32Array[]>();
-// The pool of the program run last: most runs repeat the run before.
-let lastImageProgram: LoadedProgram | undefined;
-let lastImagePool: Int32Array[] = [];
-
-function imagePool(prog: LoadedProgram): Int32Array[] {
-  if (prog !== lastImageProgram) {
-    let pool = images.get(prog);
-    if (pool === undefined) images.set(prog, (pool = []));
-    lastImageProgram = prog;
-    lastImagePool = pool;
-  }
-  return lastImagePool;
-}
+const imagePools = new OwnerPools<LoadedProgram, Int32Array>();
 
 function acquireImage(prog: LoadedProgram): Int32Array {
-  return imagePool(prog).pop() ?? buildImage(prog);
+  return imagePools.of(prog).pop() ?? buildImage(prog);
 }
 
 function releaseImage(prog: LoadedProgram, image: Int32Array): void {
-  imagePool(prog).push(image);
+  imagePools.of(prog).push(image);
 }
 
 const NO_IMAGE = new Int32Array(0);

@@ -10,6 +10,7 @@ import { BudgetExceeded, VmError } from "../errors.js";
 import { type Memory, REGION_BASE, type Region, VmFault, join } from "../memory.js";
 import { atomic32, atomic64 as sharedAtomic64 } from "../atomics.js";
 import { LoadedProgram, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE } from "../program.js";
+import { OwnerPools } from "../pools.js";
 
 /** Saved state per frame: r6-r9 (8 halves), r10 (2 halves), return slot. */
 export const FRAME_WORDS = 11;
@@ -122,23 +123,10 @@ export class RunState {
 }
 
 // Run states (with their stacks) are reused per Memory: a run allocates nothing to start.
-const statePools = new WeakMap<Memory, RunState[]>();
-// The pool of the address space used last: runs mostly follow runs in the same one.
-let lastMemory: Memory | undefined;
-let lastPool: RunState[] = [];
-
-function statePool(memory: Memory): RunState[] {
-  if (memory !== lastMemory) {
-    let pool = statePools.get(memory);
-    if (pool === undefined) statePools.set(memory, (pool = []));
-    lastMemory = memory;
-    lastPool = pool;
-  }
-  return lastPool;
-}
+const statePools = new OwnerPools<Memory, RunState>();
 
 export function acquireState(memory: Memory, prog: LoadedProgram, budget: number): RunState {
-  const pool = statePool(memory);
+  const pool = statePools.of(memory);
   const S = pool.pop();
   if (S === undefined) return new RunState(prog, budget, acquireStacks(memory));
   S.reset(prog, budget);
@@ -147,7 +135,7 @@ export function acquireState(memory: Memory, prog: LoadedProgram, budget: number
 
 export function releaseState(memory: Memory, S: RunState): void {
   if (S.FP.length !== 0) S.FP.length = 0; // do not keep programs alive through the pool
-  statePool(memory).push(S);
+  statePools.of(memory).push(S);
 }
 
 // ---------------------------------------------------------------- slow paths
