@@ -91,15 +91,7 @@ export function buildBundle(root: string, chunks: readonly ChunkSpec[] = CHUNKS)
   // Assign modules to chunks by static imports; what only import() reaches goes to a last chunk, "lazy", loaded
   // when such an import runs (so that a rarely taken import() does not weigh on every start).
   const chunkOf = new Map<string, string>();
-  const assign = (name: string, roots: readonly string[]): void => {
-    const stack = [...roots];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (chunkOf.has(id) || Object.hasOwn(PROVIDED, id)) continue;
-      chunkOf.set(id, name);
-      stack.push(...info(id).deps);
-    }
-  };
+  /** Every module `roots` import, directly or not (not the provided ones). */
   const reached = (roots: readonly string[]): Set<string> => {
     const seen = new Set<string>();
     const stack = [...roots];
@@ -111,19 +103,23 @@ export function buildBundle(root: string, chunks: readonly ChunkSpec[] = CHUNKS)
     }
     return seen;
   };
+  /** Puts in chunk `name` the modules of `ids` no earlier chunk holds. */
+  const assign = (name: string, ids: Iterable<string>): void => {
+    for (const id of ids) if (!chunkOf.has(id)) chunkOf.set(id, name);
+  };
   for (const chunk of chunks) {
     if (!chunk.shared) {
-      assign(chunk.name, chunk.roots);
+      assign(chunk.name, reached(chunk.roots));
       continue;
     }
     const sets = chunk.shared.map((name) => reached(chunks.find((c) => c.name === name)?.roots ?? []));
     // Closed under imports: what every set holds, its imports are in every set too.
-    for (const id of sets[0] ?? []) if (sets.every((set) => set.has(id)) && !chunkOf.has(id)) chunkOf.set(id, chunk.name);
+    assign(chunk.name, [...(sets[0] ?? [])].filter((id) => sets.every((set) => set.has(id))));
   }
   const lazy = { name: "lazy", roots: [] as string[] };
   for (let more = true; more; ) {
     const dynamic = [...chunkOf.keys()].flatMap((id) => info(id).dynamicDeps).filter((d) => !chunkOf.has(d));
-    assign(lazy.name, dynamic);
+    assign(lazy.name, reached(dynamic));
     lazy.roots.push(...dynamic);
     more = dynamic.length > 0;
   }
