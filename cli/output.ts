@@ -35,8 +35,8 @@ function write(fd: Fd, text: string): boolean {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EINTR") continue;
-      // EPIPE: the reader has gone; EBADF: the descriptor was closed before tsbpf started (`>&-`).
-      if (code === "EPIPE" || code === "EBADF") {
+      // The reader has gone. (A descriptor closed before the start cannot fail here: Node opens /dev/null in its place.)
+      if (code === "EPIPE") {
         gone.add(fd);
         return false;
       }
