@@ -672,6 +672,8 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
   for (let k = 0; k < out.length; k++) out[k] = out[k]!.split(FRAME_MARK).join(frameMark);
   const regs = Array.from({ length: 11 }, (_, r) => `l${r} = R[${2 * r}], h${r} = R[${2 * r + 1}]`).join(", ");
   const saveRegs = Array.from({ length: 11 }, (_, r) => `R[${2 * r}] = l${r}; R[${2 * r + 1}] = h${r};`).join(" ");
+  // The final exit keeps r0 only and leaves r1-r9 zero for the next run (RunState.clean).
+  const finalRegs = `R[0] = l0; R[1] = h0; ${Array.from({ length: 18 }, (_, k) => `R[${k + 2}] = 0;`).join(" ")}`;
   const restore = [6, 7, 8, 9, 10].map((r, k) => `l${r} = F[t + ${2 * k}]; h${r} = F[t + ${2 * k + 1}];`).join(" ");
   const source = `"use strict";
 const X = rt.X, hret = rt.hret, udiv64 = rt.udiv64, sdiv64 = rt.sdiv64, atomic32 = rt.atomic32, atomic64 = rt.atomic64,
@@ -705,7 +707,7 @@ default:
     S.pc = pc;
     throw e;
   }
-  ${saveRegs}
+  if (ret === 0) { ${finalRegs} } else { ${saveRegs} }
   S.n = n; S.depth = depth;
   return ret;
 };`;

@@ -102,6 +102,12 @@ export class RunState {
   depth = 0;
   pc = 0;
   tailCalls = 0;
+  /**
+   * Whether R is all zeros but r10 (R[20], R[21]), which every run sets. A run that ends at its final
+   * exit leaves it so (generated code zeroes r1-r9 on that exit, runCompiled r0 once it has read it);
+   * one that ends in a throw does not, and the next reset zeroes the whole file.
+   */
+  clean = true;
   constructor(
     public prog: LoadedProgram,
     public budget: number,
@@ -111,7 +117,8 @@ export class RunState {
   }
   /** Ready for a new run of `prog`: zero registers and counters (frames are written before they are read). */
   reset(prog: LoadedProgram, budget: number): void {
-    this.R.fill(0);
+    if (!this.clean) this.R.fill(0);
+    this.clean = false;
     this.prog = prog;
     this.budget = budget;
     this.n = 0;
@@ -126,9 +133,7 @@ export class RunState {
 const statePools = new OwnerPools<Memory, RunState>();
 
 export function acquireState(memory: Memory, prog: LoadedProgram, budget: number): RunState {
-  const pool = statePools.of(memory);
-  const S = pool.pop();
-  if (S === undefined) return new RunState(prog, budget, acquireStacks(memory));
+  const S = statePools.of(memory).pop() ?? new RunState(prog, budget, acquireStacks(memory));
   S.reset(prog, budget);
   return S;
 }

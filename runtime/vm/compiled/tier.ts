@@ -144,6 +144,8 @@ export function runCompiled(program: LoadedProgram, options: RunOptions = NO_OPT
       }
       if (ret === 0) {
         const r0 = R[1] === 0 && R[0]! >>> 0 < 256 ? SMALL[R[0]!]! : join(R[1]!, R[0]!);
+        R[0] = R[1] = 0;
+        S.clean = true;
         const out = options.result;
         if (out === undefined) return { r0, instructions: S.n };
         out.r0 = r0;
