@@ -110,6 +110,17 @@ describe("probe reads", () => {
     const src = kernel.kernelBytes(8);
     assert.throws(() => call(Helper.probe_read_kernel, 0n, 8, src), VmFault);
   });
+
+  test("a read whose source and destination overlap copies as memmove", () => {
+    // The stack's addresses are kernel addresses, so a probe read can copy within it, either way.
+    for (const [size, shift] of [[8, 4], [8, -4], [100, 10], [100, -10]] as const) {
+      const { stack, callS, put } = setup();
+      const pattern = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const src = put(128, pattern.subarray(0, size));
+      assert.equal(callS(Helper.probe_read_kernel, src + BigInt(shift), size, src), 0);
+      assert.deepEqual([...stack.bytes.subarray(128 + shift, 128 + shift + size)], [...pattern.subarray(0, size)], `${size} bytes moved by ${shift}`);
+    }
+  });
 });
 
 describe("task, CPU, time and randomness", () => {

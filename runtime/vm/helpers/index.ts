@@ -140,9 +140,9 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
       const src = readSource.bytes;
       const from = readSource.offset;
       if (size > 64) dst.set(src.subarray(from, from + size), at); // set() copies overlapping ranges as memmove
-      else if (src.buffer !== dst.buffer) for (let k = 0; k < size; k++) dst[at + k] = src[from + k]!; // cannot overlap
       else {
-        // Through a scratch buffer, so overlapping views copy like memmove too.
+        // Through a scratch buffer, so overlapping views copy like memmove too (cheaper than asking
+        // whether the two share a buffer).
         const tmp = smallCopy;
         for (let k = 0; k < size; k++) tmp[k] = src[from + k]!;
         for (let k = 0; k < size; k++) dst[at + k] = tmp[k]!;
