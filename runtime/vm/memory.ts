@@ -61,9 +61,17 @@ export class Region {
 
 export const formatAddress = (address: bigint): string => `0x${BigInt.asUintN(64, address).toString(16)}`;
 
+/** The last Memory.generation handed out, so that no two address spaces or moments share one. */
+let generations = 0;
+
 export class Memory {
   /** Regions by the upper half of their addresses. */
   readonly regions = new Map<number, Region>();
+  /**
+   * Changes whenever a region is mapped or unmapped, to a value no Memory had before: an address
+   * resolved while it is unchanged still names the same region.
+   */
+  generation = ++generations;
   private readonly next: Record<RegionKind, number> = { ...PLACEMENT };
   /** The last region resolved: programs mostly hit the same region (their stack) again. */
   private lastHi = 0;
@@ -82,12 +90,14 @@ export class Memory {
     }
     const region = new Region(kind, options.name ?? kind, bytes, options.writable ?? true, hi | 0);
     this.regions.set(hi | 0, region);
+    this.generation = ++generations;
     return region;
   }
 
   unmap(region: Region): void {
     if (this.regions.get(region.hi) !== region) return;
     this.regions.delete(region.hi);
+    this.generation = ++generations;
     if (this.lastRegion === region) this.lastRegion = undefined;
     this.free[region.kind].push(region.hi >>> 0);
   }

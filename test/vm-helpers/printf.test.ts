@@ -156,6 +156,23 @@ describe("formats read again or not", () => {
     rodata.freeze();
     for (const pid of [2, 3, 4]) assert.deepEqual(call(pid), [12, `pid ${pid} of rm\n`]);
   });
+
+  test("a frozen format's address, unmapped and mapped again with another format, prints the new one", () => {
+    const s = setup();
+    const memory = s.kernel.memory;
+    const frozen = (text: string) => {
+      const region = memory.map("map_value", cstr(text), { writable: false, name: ".rodata" });
+      region.frozen = true;
+      return region;
+    };
+    const call = (address: bigint, pid: number) => [s.callS(Helper.trace_printk, address, 8, pid), s.kernel.trace.at(-1)!.text];
+    const first = frozen("one %d\n");
+    for (const pid of [1, 2]) assert.deepEqual(call(first.address(0), pid), [6, `one ${pid}\n`]);
+    memory.unmap(first);
+    const second = frozen("two %d\n");
+    assert.equal(second.address(0), first.address(0), "the address is reused");
+    for (const pid of [3, 4]) assert.deepEqual(call(second.address(0), pid), [6, `two ${pid}\n`]);
+  });
 });
 
 describe("format errors: -EINVAL and no output", () => {

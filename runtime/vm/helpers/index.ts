@@ -10,7 +10,7 @@ import { VmFault, formatAddress } from "../memory.js";
 import { Errno, MapRegistry, PerfEventArray, RingBufMap, StackTraceMap } from "../maps/index.js";
 import type { BpfMap } from "../maps/index.js";
 import { BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK, PERF_EVENT_MAX_STACK } from "../maps/stack.js";
-import { MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, MAX_TRACE_PRINTK_VARARGS, bpfFormat, planAt, tracePrintk } from "./printf.js";
+import { MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, MAX_TRACE_PRINTK_VARARGS, bpfFormat, planAt, tracePrintk, type FormatPlan } from "./printf.js";
 import { isUserAt, readKernelAt, readSource, readUserAt, strncpyFromKernelAt, strncpyFromUserAt } from "./memaccess.js";
 import { REGION_BASE, type Region } from "../memory.js";
 
@@ -196,10 +196,28 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   });
 
   // --- printf family ---
+  // The last trace_printk format by its address and size, when its plan is settled (in a frozen
+  // region, as .rodata is): while no region is mapped or unmapped the address names the same bytes,
+  // which cannot change, so the call uses the plan without resolving the address again.
+  let fmtPlan: FormatPlan | undefined;
+  let fmtHi = 0;
+  let fmtLo = 0;
+  let fmtSize = 0;
+  let fmtGeneration = -1;
   h.set(Helper.trace_printk, (ctx) => {
     const size = ctx.argU32(2);
-    const region = argRegion(ctx, 1, size, false);
-    const plan = planAt(region.bytes, region.view, (ctx.argU32(1) - REGION_BASE) >>> 0, size, MAX_TRACE_PRINTK_VARARGS, region.frozen);
+    const hi = argHi(ctx, 1);
+    const lo = ctx.argU32(1);
+    let plan = fmtPlan;
+    if (plan === undefined || lo !== fmtLo || hi !== fmtHi || size !== fmtSize || ctx.memory.generation !== fmtGeneration) {
+      const region = argRegion(ctx, 1, size, false);
+      plan = planAt(region.bytes, region.view, (lo - REGION_BASE) >>> 0, size, MAX_TRACE_PRINTK_VARARGS, region.frozen);
+      fmtPlan = plan.settled ? plan : undefined;
+      fmtHi = hi;
+      fmtLo = lo;
+      fmtSize = size;
+      fmtGeneration = ctx.memory.generation;
+    }
     const raw = printkArgs;
     raw[0] = ctx.argU32(3);
     raw[1] = argHi(ctx, 3);
