@@ -719,22 +719,23 @@ const RECORD_STEPS = MAX_TRACE_PRINTK_VARARGS;
  */
 export class PrintkRecord implements TraceRecord {
   private rendered: string | undefined = undefined;
-  /** Step k's value: low and high halves (numbers; a %c's byte in lo), or its bytes (strings, %pB, %pI). */
-  lo0 = 0;
-  hi0 = 0;
-  b0: Uint8Array | undefined = undefined;
-  lo1 = 0;
-  hi1 = 0;
-  b1: Uint8Array | undefined = undefined;
-  lo2 = 0;
-  hi2 = 0;
-  b2: Uint8Array | undefined = undefined;
+  // Step k's value: low and high halves (numbers; a %c's byte in lo), or its bytes (strings, %pB, %pI).
+  // Every field is a constructor parameter: a record is built in one step, without field initializers.
   constructor(
     readonly plan: FormatPlan,
     public pid: number,
     public comm: string,
     public cpu: number,
     public timeNs: bigint,
+    public lo0: number,
+    public hi0: number,
+    public b0: Uint8Array | undefined,
+    public lo1: number,
+    public hi1: number,
+    public b1: Uint8Array | undefined,
+    public lo2: number,
+    public hi2: number,
+    public b2: Uint8Array | undefined,
   ) {}
   get text(): string {
     if (this.rendered === undefined) this.rendered = renderTrace(this.plan, this.values());
@@ -863,23 +864,14 @@ export function tracePrintk(kernel: SimKernel, plan: FormatPlan, raw: ArrayLike<
   if (plan.deferrable && plan.hasNul && plan.steps.length <= RECORD_STEPS) {
     const err = capturePrintk(kernel, plan, raw, rawCount);
     if (err !== 0) return err;
-    const rec = new PrintkRecord(plan, kernel.pid, kernel.inTask ? kernel.comm : "<idle>", kernel.cpu, kernel.timeNs);
+    // Steps the plan does not have record zeros (capLo / capHi may hold an earlier call's values).
     const n = plan.steps.length;
-    if (n > 0) {
-      rec.lo0 = capLo[0]!;
-      rec.hi0 = capHi[0]!;
-      rec.b0 = capBytes[0];
-      if (n > 1) {
-        rec.lo1 = capLo[1]!;
-        rec.hi1 = capHi[1]!;
-        rec.b1 = capBytes[1];
-        if (n > 2) {
-          rec.lo2 = capLo[2]!;
-          rec.hi2 = capHi[2]!;
-          rec.b2 = capBytes[2];
-        }
-      }
-    }
+    const rec = new PrintkRecord(
+      plan, kernel.pid, kernel.inTask ? kernel.comm : "<idle>", kernel.cpu, kernel.timeNs,
+      n > 0 ? capLo[0]! : 0, n > 0 ? capHi[0]! : 0, capBytes[0],
+      n > 1 ? capLo[1]! : 0, n > 1 ? capHi[1]! : 0, capBytes[1],
+      n > 2 ? capLo[2]! : 0, n > 2 ? capHi[2]! : 0, capBytes[2],
+    );
     const length = capturedLength(plan);
     capBytes[0] = capBytes[1] = capBytes[2] = undefined;
     kernel.trace.push(rec);
