@@ -6,7 +6,7 @@
 // LLVM backend's column (`compile --backend llvm`: tsbpf's frontend, then opt-19/llc-19) is cold.
 //
 // Instruction counts are slots (an LDDW is two, as the kernel counts), read from both objects with
-// compiler/elf. "Cold" runs `node dist/cli/main.js compile` with an empty TSBPF_CACHE_DIR (nothing
+// compiler/elf. "Cold" runs `node dist/cli/tsbpf.cjs compile` with an empty TSBPF_CACHE_DIR (nothing
 // cached by earlier runs; the installation's code caches, which `npm run build` writes into
 // dist/.cache, are used); "warm" keeps a cache directory that one untimed run filled. clang gets
 // vmlinux.h generated once, up front, into a temp dir with `bpftool btf dump file
@@ -22,7 +22,7 @@ import { readBpfObject } from "../compiler/elf/index.js";
 import type { BenchTable } from "./run.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const MAIN = join(ROOT, "dist/cli/main.js");
+const MAIN = join(ROOT, "dist/cli/tsbpf.cjs");
 const CLANG = "clang-19";
 const ROUNDS = 5;
 const TARGET_ARCH: Record<string, string> = { x64: "x86", arm64: "arm64" };
@@ -137,9 +137,9 @@ export default async function (): Promise<BenchTable[]> {
         columns: ["example", "clang-19 -O2 -g", "tsbpf cold", "cold / clang", "tsbpf warm", "warm / clang", "tsbpf --backend llvm cold", "llvm cold / clang"],
         rows: timeRows,
         notes: [
-          "tsbpf: node dist/cli/main.js compile X.ts -o X.o; cold = empty TSBPF_CACHE_DIR (only the code caches npm run build wrote into dist/.cache), warm = the user's cache filled by an earlier run; NODE_EXTRA_CA_CERTS unset.",
+          "tsbpf: node dist/cli/tsbpf.cjs compile X.ts -o X.o; cold = empty TSBPF_CACHE_DIR (only the code caches npm run build wrote into dist/.cache), warm = the user's cache filled by an earlier run; NODE_EXTRA_CA_CERTS unset.",
           "clang: clang-19 -O2 -g -target bpf -c X.bpf.c with the full vmlinux.h from bpftool and libbpf's headers.",
-          "tsbpf --backend llvm: node dist/cli/main.js compile --backend llvm X.ts -o X.o with an empty TSBPF_CACHE_DIR (the frontend as in tsbpf cold, then the module through opt-19 and llc-19).",
+          "tsbpf --backend llvm: node dist/cli/tsbpf.cjs compile --backend llvm X.ts -o X.o with an empty TSBPF_CACHE_DIR (the frontend as in tsbpf cold, then the module through opt-19 and llc-19).",
         ],
       },
     ];

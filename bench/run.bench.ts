@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import type { BenchTable } from "./run.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const MAIN = join(ROOT, "dist/cli/main.js");
+const MAIN = join(ROOT, "dist/cli/tsbpf.cjs");
 const EXAMPLE = "examples/unlink-tracepoint.ts";
 const BPFTRACE_PROGRAM = 'tracepoint:syscalls:sys_enter_unlinkat { printf("%d\\n", pid); }';
 const ROUNDS = 9;

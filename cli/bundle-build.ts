@@ -1,4 +1,4 @@
-// `node dist/cli/bundle-build.js [DIST]`: the bundle bundle.ts loads, and the V8 code caches
+// `node dist/cli/bundle-build.js [DIST]`: the bundle bundle.cts loads, and the V8 code caches
 // every command starts from. Run by `npm run build` after tsc and at install time (package.json).
 // Takes the built ES modules in dist/; writes dist/.bundle (the modules each command needs as one script of
 // module factories per chunk, and a manifest of the files they came from) and dist/.cache (code caches for
@@ -19,11 +19,11 @@ import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as TS from "typescript";
-import { BUNDLE_FORMAT, PROVIDED, distRoot, openBundle, type Manifest } from "./bundle.js";
-import { installCacheDir, writeCodeCaches } from "../compiler/frontend/code-cache.js";
+import { BUNDLE_FORMAT, PROVIDED, distRoot, openBundle, type Manifest } from "./bundle.cjs";
+import { installCacheDir, writeCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { fnv1a } from "../compiler/frontend/load-typescript.js";
 
-/** A chunk: its roots' static imports not already in an earlier chunk, or (`shared`) what those chunks' roots all import. */
+/** A chunk: its roots' static imports not already in an earlier chunk, and (`shared`) what those chunks' roots all import. */
 export interface ChunkSpec {
   name: string;
   roots: readonly string[];
@@ -32,11 +32,12 @@ export interface ChunkSpec {
 }
 
 /**
- * Chunks in load order. "base" holds what `run` and `compile` both need (the exit codes, BTF, ELF, the
- * instruction set), so that a compile does not load the loader and a cached run does not load the compiler.
+ * Chunks in load order. "base" holds the command line (cli.js) and what `run` and `compile` both need (the exit
+ * codes, BTF, ELF, the instruction set), so that a compile does not load the loader and a cached run does not load
+ * the compiler.
  */
 export const CHUNKS: readonly ChunkSpec[] = [
-  { name: "base", roots: [], shared: ["run", "compile"] },
+  { name: "base", roots: ["cli/cli.js"], shared: ["run", "compile"] },
   { name: "run", roots: ["cli/exit-codes.js", "cli/commands/run.js", "cli/commands/load.js"] },
   { name: "compile", roots: ["cli/commands/compile.js"] },
   { name: "rest", roots: ["cli/commands/disasm.js", "cli/commands/exec.js", "cli/commands/btf.js", "cli/commands/verify.js"] },
@@ -108,10 +109,8 @@ export function buildBundle(root: string, chunks: readonly ChunkSpec[] = CHUNKS)
     for (const id of ids) if (!chunkOf.has(id)) chunkOf.set(id, name);
   };
   for (const chunk of chunks) {
-    if (!chunk.shared) {
-      assign(chunk.name, reached(chunk.roots));
-      continue;
-    }
+    assign(chunk.name, reached(chunk.roots));
+    if (!chunk.shared) continue;
     const sets = chunk.shared.map((name) => reached(chunks.find((c) => c.name === name)?.roots ?? []));
     // Closed under imports: what every set holds, its imports are in every set too.
     assign(chunk.name, [...(sets[0] ?? [])].filter((id) => sets.every((set) => set.has(id))));

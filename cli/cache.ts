@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { homedir, release, version } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleKey } from "./bundle.js";
+import { bundleKey } from "./bundle.cjs";
 
 /** Bumped when the key's recipe or the file layout changes. */
 const FORMAT = "tsbpf-object-cache-2";

@@ -1,5 +1,5 @@
 // Loading the `typescript` module fast: CommonJS (an ESM import of it costs several times more),
-// through a V8 code cache (code-cache.ts: the user's cache directory, else the one `npm run build`
+// through a V8 code cache (code-cache.cts: the user's cache directory, else the one `npm run build`
 // and installation fill), as the v8-compile-cache package does.
 // Takes nothing; gives the module, and `saveCodeCache()` to call once a compile has run (a cache
 // written then holds the parser's and checker's compiled code, not only the top level).
@@ -11,22 +11,28 @@ import { readFileSync, statSync } from "node:fs";
 import { Module, createRequire } from "node:module";
 import { dirname } from "node:path";
 import type * as TS from "typescript";
-import { compileCached, hasCache, saveCodeCaches } from "./code-cache.js";
+import { compileCached, readCachedText, saveCachedText, saveCodeCaches } from "./code-cache.cjs";
 
 export function loadTypescript(): typeof TS {
   const require = createRequire(import.meta.url);
   if (process.env.TSBPF_NO_CODE_CACHE) return require("typescript") as typeof TS;
   try {
     const file = require.resolve("typescript");
-    const bytes = readFileSync(file);
-    // The cache is only valid for this file (code-cache.ts adds V8's version). Named without node:crypto, which
+    const stat = statSync(file);
+    // The caches are only valid for this file (code-cache.cts adds V8's version). Named without node:crypto, which
     // costs 10-40 ms to load.
-    const key = `${fnv1a(file)}-${bytes.length}-${Math.round(statSync(file).mtimeMs)}`;
-    // typescript.js is ASCII, and decoding ASCII as latin1 gives the same string in half the time of UTF-8. A
-    // cache named "ascii" was made from this very file (same path, size and mtime) once it had been checked.
-    const ascii = hasCache("typescript-ascii", key) || isAscii(bytes);
-    const source = ascii ? bytes.toString("latin1") : bytes.toString("utf8");
-    const script = compileCached(Module.wrap(source), file, ascii ? "typescript-ascii" : "typescript", key);
+    const key = `${fnv1a(file)}-${stat.size}-${Math.round(stat.mtimeMs)}`;
+    // The module wrapped as a CommonJS function, kept as a file: wrapping it here makes a 9 MB string that V8 copies
+    // into its old generation to compile, where it brought on a full garbage collection in the middle of a compile.
+    let wrapped = readCachedText("typescript-wrapped", key);
+    if (wrapped === undefined) {
+      const bytes = readFileSync(file);
+      // typescript.js is ASCII, and decoding ASCII as latin1 gives the same string in half the time of UTF-8.
+      const ascii = isAscii(bytes);
+      wrapped = Module.wrap(ascii ? bytes.toString("latin1") : bytes.toString("utf8"));
+      if (ascii) saveCachedText("typescript-wrapped", key, wrapped);
+    }
+    const script = compileCached(wrapped, file, "typescript-wrapped", key);
     const module = { exports: {} as unknown };
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;
     wrapper.call(module.exports, module.exports, requireFor(file), module, file, dirname(file));

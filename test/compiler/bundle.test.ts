@@ -1,15 +1,16 @@
-// The start-up bundle (cli/bundle-build.ts, cli/bundle.ts): modules rewritten into factories must
+// The start-up bundle (cli/bundle-build.ts, cli/bundle.cts): modules rewritten into factories must
 // behave as the ES modules they came from (every import and export form tsc emits, import(), import.meta),
 // the builder must refuse what the rewrite cannot keep exact, and a stale bundle must not be used.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { BundleError, buildBundle } from "../../cli/bundle-build.js";
-import { bundleKey, openBundle } from "../../cli/bundle.js";
+import { bundleKey, openBundle } from "../../cli/bundle.cjs";
 
 process.env.TSBPF_NO_CODE_CACHE = "1";
 
@@ -142,3 +143,36 @@ test("the builder refuses what the rewrite cannot keep exact", () => {
     }
   }
 });
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const DIST = join(ROOT, "dist");
+
+test(
+  "the installed command starts from the build's bundle without Node's ES module loader, and without a bundle from ES modules",
+  { skip: openBundle(DIST) ? false : "needs a fresh build in dist/ (npm run build)" },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-entry-test-"));
+    try {
+      // Names the ES module loader's parts that this process loaded, once it exits.
+      const probe = join(dir, "loaded.cjs");
+      writeFileSync(probe, 'process.on("exit", () => require("fs").writeSync(2, "\\nloaded: " + process.moduleLoadList.filter((m) => m.includes("/esm/")).join(" ") + "\\n"));\n');
+      const start = (env: Record<string, string>) =>
+        spawnSync(process.execPath, ["--require", probe, join(DIST, "cli/tsbpf.cjs"), "compile", "examples/unlink-tracepoint.ts", "--emit", "asm"], {
+          cwd: ROOT,
+          encoding: "utf8",
+          env: { ...process.env, TSBPF_CACHE_DIR: dir, ...env },
+        });
+      const loaded = (stderr: string) => /loaded: (.*)/.exec(stderr)?.[1] ?? "";
+      const bundled = start({});
+      assert.equal(bundled.status, 0, bundled.stderr);
+      assert.match(bundled.stdout, /tracepoint\/syscalls\/sys_enter_unlinkat/);
+      assert.doesNotMatch(loaded(bundled.stderr), /esm\/(module_job|translators)/);
+      const plain = start({ TSBPF_NO_BUNDLE: "1" });
+      assert.equal(plain.status, 0, plain.stderr);
+      assert.equal(plain.stdout, bundled.stdout);
+      assert.match(loaded(plain.stderr), /esm\/module_job/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

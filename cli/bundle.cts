@@ -1,28 +1,26 @@
 // Loading tsbpf's own modules from the build's bundle instead of one ES module file at a time.
 // Takes the bundle bundle-build.ts wrote into dist/.bundle (each command's modules in one script of module
 // factories, and a manifest of the files they came from); gives `require`/`import` over those modules, each
-// script compiled from a V8 code cache (code-cache.ts). Node resolves, reads and compiles ~40 files for
+// script compiled from a V8 code cache (code-cache.cts). Node resolves, reads and compiles ~40 files for
 // `tsbpf run` and ~70 for `tsbpf compile` otherwise, and compiles their functions again on every run.
 // The bundle is used only when every file it came from is unchanged (size and mtime), so a build without
 // the bundling step, or an edit, falls back to plain ES modules; TSBPF_NO_BUNDLE=1 forces that.
-// This module is on every command's start-up path: node builtins, code-cache.ts and output.ts only.
+// This module is on every command's start-up path: node builtins and code-cache.cts only. It is CommonJS so that
+// the command's entry point (tsbpf.cts) starts from the bundle without setting up Node's ES module loader.
 
-import * as self from "./bundle.js";
-import * as codeCache from "../compiler/frontend/code-cache.js";
-import { compileCached } from "../compiler/frontend/code-cache.js";
-import * as output from "./output.js";
-
-// Builtins through process.getBuiltinModule, as in code-cache.ts: ES module facades of builtins cost start-up time.
-const { readFileSync, statSync } = process.getBuiltinModule("node:fs");
-const { createRequire } = process.getBuiltinModule("node:module");
-const { join, posix } = process.getBuiltinModule("node:path");
-const { fileURLToPath, pathToFileURL } = process.getBuiltinModule("node:url");
+import * as self from "./bundle.cjs";
+import * as codeCache from "../compiler/frontend/code-cache.cjs";
+import { compileCached } from "../compiler/frontend/code-cache.cjs";
+import { readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, posix } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** Bumped when the manifest or the chunk format changes. */
-export const BUNDLE_FORMAT = "tsbpf-bundle-1";
+export const BUNDLE_FORMAT = "tsbpf-bundle-2";
 
-/** Modules the bundle does not contain but takes from this (ES module) side, so that their state is shared. */
-export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.js": codeCache, "cli/bundle.js": self, "cli/output.js": output };
+/** Modules the bundle does not contain but takes from this (CommonJS) side, so that their state is shared. */
+export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.cjs": codeCache, "cli/bundle.cjs": self };
 
 let openedKey: string | undefined;
 
@@ -52,7 +50,7 @@ export interface Bundle {
 }
 
 /** dist/, the root module ids are relative to. */
-export const distRoot = (): string => fileURLToPath(new URL("../", import.meta.url));
+export const distRoot = (): string => join(__dirname, "../");
 
 /**
  * The bundle of the build in `root` (default: the one this module belongs to), or undefined when there is none,
@@ -103,8 +101,8 @@ class Registry implements Bundle {
     if (!this.factories.has(id)) this.loadChunk(entry.chunk);
     const factory = this.factories.get(id);
     if (!factory) throw new Error(`tsbpf bundle: chunk ${entry.chunk} does not define ${id}`);
-    const exports: Record<string, unknown> = {};
-    this.instances.set(id, exports);
+    const moduleExports: Record<string, unknown> = {};
+    this.instances.set(id, moduleExports);
     const file = join(this.root, id);
     const dir = posix.dirname(id);
     let nodeRequire: NodeJS.Require | undefined;
@@ -117,8 +115,8 @@ class Registry implements Bundle {
       if (spec.startsWith(".") && this.has(posix.join(dir, spec))) return this.require(posix.join(dir, spec));
       return import(spec.startsWith(".") ? new URL(spec, pathToFileURL(file)).href : spec);
     };
-    factory(requireFrom, importFrom, exports, { url: pathToFileURL(file).href });
-    return exports;
+    factory(requireFrom, importFrom, moduleExports, { url: pathToFileURL(file).href });
+    return moduleExports;
   }
 
   private loadChunk(name: string): void {

@@ -1,5 +1,5 @@
 // V8 code caches for large scripts loaded on the command line's start-up path: TypeScript
-// (load-typescript.ts) and tsbpf's own bundled modules (cli/bundle.ts).
+// (load-typescript.ts) and tsbpf's own bundled modules (cli/bundle.cts).
 // Takes a script's source, file name and a key naming its exact version; gives a `vm.Script` compiled
 // from a cached copy of its bytecode when one exists, and writes that copy after the script has run
 // (`saveCodeCaches()`), so it holds the functions the run compiled, not only the top level.
@@ -7,17 +7,13 @@
 // ~/.cache/tsbpf), then from the installation's (dist/.cache, filled by `npm run build` and at install
 // time, see cli/bundle-build.ts). A missing or rejected cache is written to the user's directory.
 // TSBPF_NO_CODE_CACHE=1 turns caching off. Any cache problem only costs speed.
-// This module is on every command's start-up path: node builtins only, nothing else is done at import.
+// This module is on every command's start-up path: node builtins only, nothing else is done at import. It is
+// CommonJS, as cli/bundle.cts, because the command's entry point (cli/tsbpf.cts) loads both before any ES module.
 
-import type { Script as VmScript } from "node:vm";
-
-// Builtins through process.getBuiltinModule, not `import`: an ES module import of a builtin makes a facade module
-// for it, which costs the CLI's start 5-15 ms for the handful that this module and cli/bundle.ts use.
-const { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } = process.getBuiltinModule("node:fs");
-const { homedir } = process.getBuiltinModule("node:os");
-const { dirname, join } = process.getBuiltinModule("node:path");
-const { fileURLToPath } = process.getBuiltinModule("node:url");
-const { Script } = process.getBuiltinModule("node:vm");
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { Script } from "node:vm";
 
 /** The user's cache directory for code caches. */
 export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -26,11 +22,12 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The installation's cache directory: dist/.cache beside the built modules. */
 export function installCacheDir(): string {
-  return fileURLToPath(new URL("../../.cache/", import.meta.url));
+  return join(__dirname, "../../.cache/");
 }
 
 interface Pending {
-  script: VmScript;
+  /** What to write: a script's code cache, made when written (so that it holds what has run by then), or text. */
+  data: () => Buffer | string;
   path: string;
 }
 
@@ -41,18 +38,11 @@ export function cacheFileName(name: string, key: string): string {
   return `${name}-${key}-${process.version}-${process.arch}.v8`;
 }
 
-/** Whether a cache for `name` and `key` exists (in either directory), without reading it. */
-export function hasCache(name: string, key: string): boolean {
-  if (process.env.TSBPF_NO_CODE_CACHE) return false;
-  const file = cacheFileName(name, key);
-  return existsSync(join(userCacheDir(), file)) || existsSync(join(installCacheDir(), file));
-}
-
 /**
  * Compiles `source` (named `filename` in stack traces) with a cached copy of its bytecode when one is found
  * and accepted; otherwise compiles it plainly and remembers it for `saveCodeCaches()`.
  */
-export function compileCached(source: string, filename: string, name: string, key: string): VmScript {
+export function compileCached(source: string, filename: string, name: string, key: string): Script {
   if (process.env.TSBPF_NO_CODE_CACHE) return new Script(source, { filename });
   const file = cacheFileName(name, key);
   const user = join(userCacheDir(), file);
@@ -66,8 +56,35 @@ export function compileCached(source: string, filename: string, name: string, ke
     }
   }
   const script = new Script(source, { filename, cachedData: cached });
-  if (cached === undefined || script.cachedDataRejected === true) pending.push({ script, path: user });
+  if (cached === undefined || script.cachedDataRejected === true) pending.push({ data: () => script.createCachedData(), path: user });
   return script;
+}
+
+const textFileName = (name: string, key: string): string => `${name}-${key}.js`;
+
+/**
+ * A script text derived from another file (`key` names that file's exact version), kept beside the code caches
+ * because deriving it costs more than reading it; undefined when neither directory has it. Read as latin1, so the
+ * text must be ASCII: Node keeps such a large string outside V8's heap, where a string built in JavaScript (a
+ * concatenation, which V8 flattens to compile it) takes its size again in the old generation.
+ */
+export function readCachedText(name: string, key: string): string | undefined {
+  if (process.env.TSBPF_NO_CODE_CACHE) return undefined;
+  const file = textFileName(name, key);
+  for (const path of [join(userCacheDir(), file), join(installCacheDir(), file)]) {
+    try {
+      return readFileSync(path, "latin1");
+    } catch {
+      // not kept there
+    }
+  }
+  return undefined;
+}
+
+/** Keeps `text` (ASCII) for readCachedText(), written with the code caches. */
+export function saveCachedText(name: string, key: string, text: string): void {
+  if (process.env.TSBPF_NO_CODE_CACHE) return;
+  pending.push({ data: () => text, path: join(userCacheDir(), textFileName(name, key)) });
 }
 
 /** How long after the first use the caches are written, unless the process exits first. */
@@ -87,10 +104,10 @@ export function saveCodeCaches(): void {
 
 /** Writes every pending cache now, to its user-directory path or into `dir`. */
 export function writeCodeCaches(dir?: string): void {
-  for (const { script, path } of pending.splice(0)) writeCache(dir ? join(dir, path.slice(dirname(path).length + 1)) : path, script.createCachedData());
+  for (const { data, path } of pending.splice(0)) writeCache(dir ? join(dir, path.slice(dirname(path).length + 1)) : path, data());
 }
 
-function writeCache(path: string, data: Buffer): void {
+function writeCache(path: string, data: Buffer | string): void {
   try {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;

@@ -1,0 +1,253 @@
+// The tsbpf command line: thin yargs commands over the library. Each command module is
+// imported only when it runs, so commands that do not compile never load TypeScript.
+// yargs itself (with cliui, string-width and y18n, ~0.25 s to import) loads only when the
+// fast path below cannot take the command line: `run`, `load` and `compile` start without it.
+// Started by tsbpf.cts (the installed command) or main.ts; in the build's bundle, the `import()`s
+// of command modules below load them from the bundle too (cli/bundle.cts).
+import type { Options } from "yargs";
+import { saveCodeCaches } from "../compiler/frontend/code-cache.cjs";
+import { ExitCode, UserError } from "./exit-codes.js";
+import { writeErr } from "./output.js";
+
+type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
+type CommandModule = { handler: Handler };
+
+/** Wraps a lazily imported command so that every failure becomes one line and an exit code. */
+function run(command: () => Promise<CommandModule>) {
+  return async (argv: Record<string, unknown>) => {
+    try {
+      const { handler } = await command();
+      // Code caches missing for what this command loaded are written shortly after it starts, or at exit.
+      saveCodeCaches();
+      process.exitCode = (await handler(argv)) ?? ExitCode.OK;
+    } catch (error) {
+      if (error instanceof UserError) {
+        writeErr(`tsbpf: ${error.message}\n`);
+        process.exitCode = error.exitCode;
+      } else {
+        const detail = error instanceof Error ? (process.env.TSBPF_DEBUG ? error.stack : error.message) : String(error);
+        writeErr(`tsbpf: internal error: ${detail}\n(set TSBPF_DEBUG=1 for the stack trace and please report it)\n`);
+        process.exitCode = ExitCode.INTERNAL;
+      }
+    }
+  };
+}
+
+/** A command taking one positional and flat options: its options are data, shared by yargs and the fast path. */
+interface SimpleCommand {
+  positional: string;
+  options: Record<string, Options & { type: "string" | "number" | "boolean" }>;
+  load: () => Promise<CommandModule>;
+}
+
+/** `--backend` of compile, run and verify. */
+const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
+
+/** `--record` of run and load. */
+const RECORD_OPTION = { type: "string", describe: "write what arrives, and the probe hits that caused it, to this file (JSON lines) for tsbpf/test's replay()" } as const;
+
+const simple = {
+  run: {
+    positional: "file",
+    options: {
+      duration: { type: "number", describe: "detach and exit after this many seconds" },
+      json: { type: "boolean", default: false, describe: "one JSON object per output line" },
+      verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
+      cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
+      backend: BACKEND_OPTION,
+      record: RECORD_OPTION,
+    },
+    load: () => import("./commands/run.js"),
+  },
+  load: {
+    positional: "file",
+    options: {
+      duration: { type: "number", describe: "detach and exit after this many seconds" },
+      json: { type: "boolean", default: false, describe: "one JSON object per output line" },
+      verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
+      record: RECORD_OPTION,
+    },
+    load: () => import("./commands/load.js"),
+  },
+  compile: {
+    positional: "file",
+    options: {
+      output: { alias: "o", type: "string", describe: "where to write the object (or, with --emit asm, the disassembly)" },
+      emit: { choices: ["obj", "asm"] as const, type: "string", default: "obj", describe: "an ELF object, or the disassembly of every program" },
+      arch: { choices: ["x86_64", "arm64"] as const, type: "string", describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" },
+      backend: BACKEND_OPTION,
+    },
+    load: () => import("./commands/compile.js"),
+  },
+} satisfies Record<string, SimpleCommand>;
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/**
+ * A simple command's arguments as yargs would give them, for the plain forms only (`--name value`,
+ * `--name=value`, `-o value`, `--flag`, `--no-flag`, one positional); undefined for anything else (help,
+ * unknown or repeated options, a wrong choice or number, `--`, values that start with `-`, too few or too many
+ * positionals), which yargs then handles and explains. Parsed here because even yargs-parser costs 15-25 ms
+ * to import.
+ */
+function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: Record<string, unknown> } | undefined {
+  const name = args[0] ?? "";
+  const command: SimpleCommand | undefined = Object.hasOwn(simple, name) ? simple[name as keyof typeof simple] : undefined;
+  if (!command) return undefined;
+  const flags = new Map<string, string>();
+  for (const [n, o] of Object.entries(command.options)) {
+    flags.set(`--${n}`, n);
+    if (typeof o.alias === "string") flags.set(o.alias.length === 1 ? `-${o.alias}` : `--${o.alias}`, n);
+  }
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  for (let i = 1; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    let key = flags.get(flag);
+    let negated = false;
+    if (key === undefined && flag.startsWith("--no-")) {
+      key = flags.get(`--${flag.slice(5)}`);
+      negated = true;
+    }
+    if (key === undefined || Object.hasOwn(values, key)) return undefined;
+    const option = command.options[key as keyof typeof command.options] as SimpleCommand["options"][string];
+    if (negated && (option.type !== "boolean" || inline !== undefined)) return undefined;
+    let value: unknown;
+    if (option.type === "boolean") {
+      if (negated) value = false;
+      else if (inline === undefined) {
+        // `--json true` takes the word as the flag's value in yargs.
+        if (args[i + 1] === "true" || args[i + 1] === "false") return undefined;
+        value = true;
+      } else if (inline === "true" || inline === "false") value = inline === "true";
+      else return undefined;
+    } else {
+      const text = inline ?? args[++i];
+      if (text === undefined || (inline === undefined && text.startsWith("-"))) return undefined;
+      if (option.type === "number") {
+        if (!NUMBER.test(text)) return undefined;
+        value = Number(text);
+      } else {
+        if (option.choices && !(option.choices as readonly unknown[]).includes(text)) return undefined;
+        value = text;
+      }
+    }
+    values[key] = value;
+  }
+  if (positionals.length !== 1) return undefined;
+  const argv: Record<string, unknown> = { _: [name], [command.positional]: positionals[0], $0: "tsbpf" };
+  for (const [n, o] of Object.entries(command.options)) {
+    const value = Object.hasOwn(values, n) ? values[n] : o.default;
+    if (value === undefined) continue;
+    argv[n] = value;
+    if (typeof o.alias === "string") argv[o.alias] = value;
+  }
+  return { command, argv };
+}
+
+/** Runs the command line `args` (process.argv without node and the script); the exit code is set on `process`. */
+export async function main(args: readonly string[]): Promise<void> {
+  const fast = parseSimple(args);
+  if (fast) return run(fast.command.load)(fast.argv);
+  // Everything else (help, usage errors, the other commands) goes through yargs.
+  const yargs = (await import("yargs")).default;
+  await yargs([...args])
+    .scriptName("tsbpf")
+    .usage("$0 <command> [options]")
+    .command(
+      "exec [memory]",
+      "Run raw BPF bytecode from standard input in the VM (the conformance-runner plugin protocol)",
+      (y) =>
+        y
+          .positional("memory", { type: "string", describe: "initial memory as hex bytes separated by spaces; r1 points to it, r2 holds its length" })
+          .option("elf", { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" })
+          .option("section", { type: "string", describe: "with --elf: the program section to run (default: the first)" })
+          .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, default: "auto", describe: "which VM tier executes the program" })
+          .option("budget", { type: "number", describe: "instruction budget (default 1,000,000)" }),
+      run(() => import("./commands/exec.js")),
+    )
+    .command(
+      "disasm <file>",
+      "Disassemble a BPF ELF object (every program section) or raw bytecode",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
+          .option("style", { choices: ["kernel", "llvm"] as const, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
+          .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
+      run(() => import("./commands/disasm.js")),
+    )
+    .command(
+      "run <file>",
+      "Compile a TypeScript probe file (or reuse its cached object), load and attach it, and stream its bpf_printk output until Ctrl-C",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
+          .options(simple.run.options),
+      run(simple.run.load),
+    )
+    .command(
+      "load <file>",
+      "Load a BPF object into the kernel, attach its programs and stream their bpf_printk output until Ctrl-C",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile)" })
+          .options(simple.load.options),
+      run(simple.load.load),
+    )
+    .command(
+      "compile <file>",
+      "Compile a TypeScript probe file to a BPF ELF object (libbpf layout; bpftool and tsbpf load read it)",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
+          .options(simple.compile.options),
+      run(simple.compile.load),
+    )
+    .command(
+      "btf <types..>",
+      "Print TypeScript declarations for kernel types from BTF (for editors; import them from \"tsbpf/kernel\")",
+      (y) =>
+        y
+          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct)" })
+          .option("output", { alias: "o", type: "string", describe: "write the declarations to this file instead of standard output" })
+          .option("btf", { type: "string", describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
+          .option("depth", { type: "number", describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
+          .option("max-types", { type: "number", describe: "most types expanded in one file (default 200)" }),
+      run(() => import("./commands/btf.js")),
+    )
+    .command(
+      "verify [file]",
+      "Check a probe file (.ts), a BPF ELF object (clang's too) or raw instructions with tsbpf's verifier model; explain a rejection by source line (exit 3)",
+      (y) =>
+        y
+          .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object" })
+          .option("insns-hex", { type: "string", describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
+          .option("prog-type", { type: "string", describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
+          .option("program", { type: "string", describe: "with a file: check only this program (function name)" })
+          .option("backend", { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" })
+          .option("map", { type: "string", array: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
+          .option("unprivileged", { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" })
+          .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })
+          .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
+          .option("log", { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" }),
+      run(() => import("./commands/verify.js")),
+    )
+    .demandCommand(1, "Name a command; see --help.")
+    .strict()
+    .recommendCommands()
+    .exitProcess(true)
+    .fail((message, error) => {
+      if (error) throw error;
+      writeErr(`tsbpf: ${message}\nRun 'tsbpf --help' for usage.\n`);
+      process.exit(ExitCode.USAGE);
+    })
+    .help()
+    .parseAsync();
+}

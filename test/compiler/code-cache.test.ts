@@ -1,0 +1,72 @@
+// The start-up caches (compiler/frontend/code-cache.cts, load-typescript.ts): a code cache written for a script is
+// accepted by the next compile of it, derived texts come back as written, and TypeScript loads from its
+// pre-wrapped copy once a first load has kept it.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { compileCached, readCachedText, saveCachedText, writeCodeCaches } from "../../compiler/frontend/code-cache.cjs";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+function withCacheDir(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-code-cache-test-"));
+  const before = process.env.TSBPF_CACHE_DIR;
+  process.env.TSBPF_CACHE_DIR = dir;
+  try {
+    body(dir);
+  } finally {
+    if (before === undefined) delete process.env.TSBPF_CACHE_DIR;
+    else process.env.TSBPF_CACHE_DIR = before;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a script's code cache is written after it ran and accepted by the next compile", () => {
+  withCacheDir((dir) => {
+    const source = "(function () { return function twice(x) { return 2 * x; }; })";
+    const first = compileCached(source, "twice.js", "twice", "k1");
+    assert.equal((first.runInThisContext() as () => (x: number) => number)()(21), 42);
+    writeCodeCaches();
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("twice-k1-")).length, 1);
+    const second = compileCached(source, "twice.js", "twice", "k1");
+    assert.equal(second.cachedDataRejected, false);
+    assert.equal((second.runInThisContext() as () => (x: number) => number)()(4), 8);
+  });
+});
+
+test("a kept text comes back as written; one never kept is undefined", () => {
+  withCacheDir(() => {
+    assert.equal(readCachedText("derived", "k2"), undefined);
+    const text = "x".repeat(2 << 20) + "\n// end\n";
+    saveCachedText("derived", "k2", text);
+    writeCodeCaches();
+    assert.equal(readCachedText("derived", "k2"), text);
+    assert.equal(readCachedText("derived", "other"), undefined);
+  });
+});
+
+test("TypeScript loads from its wrapped copy once a first load has kept it", () => {
+  withCacheDir((dir) => {
+    const load = () =>
+      spawnSync(process.execPath, ["--import", "tsx", "-e", 'import("./compiler/frontend/load-typescript.ts").then((m) => { console.log(m.loadTypescript().version); m.saveCodeCache(); })'], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, TSBPF_CACHE_DIR: dir },
+      });
+    const version = (JSON.parse(readFileSync(join(ROOT, "node_modules/typescript/package.json"), "utf8")) as { version: string }).version;
+    const first = load();
+    assert.equal(first.stdout.trim(), version, first.stderr);
+    const kept = readdirSync(dir).filter((f) => f.startsWith("typescript-wrapped-"));
+    assert.ok(kept.some((f) => f.endsWith(".js")), `the wrapped text is kept (${kept.join(", ")})`);
+    assert.ok(kept.some((f) => f.endsWith(".v8")), `the code cache is kept (${kept.join(", ")})`);
+    const wrapped = readFileSync(join(dir, kept.find((f) => f.endsWith(".js"))!), "latin1");
+    assert.ok(wrapped.startsWith("(function (exports, require, module, __filename, __dirname) {"));
+    const second = load();
+    assert.equal(second.stdout.trim(), version, second.stderr);
+  });
+});
