@@ -3,12 +3,12 @@
 // `pid_t`); gives the declaration file text (generate.ts), or an UnknownKernelTypeError naming
 // every type the BTF does not define, with close matches for each.
 
-import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../btf/index.js";
+import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";
 import { generateDeclarations, type DeclarationOptions, type Declarations } from "./generate.js";
 
 export { generateDeclarations, type DeclarationOptions, type Declarations, type DeclaredMember } from "./generate.js";
-export const VMLINUX = "/sys/kernel/btf/vmlinux";
+export const VMLINUX = VMLINUX_BTF;
 
 export class UnknownKernelTypeError extends Error {
   constructor(readonly missing: { name: string; suggestions: string[] }[]) {
@@ -82,5 +82,5 @@ export function declareKernelTypes(btf: Btf, names: readonly string[], options: 
 
 /** Reads and parses a BTF file (vmlinux by default). */
 export function readBtf(path = VMLINUX): Btf {
-  return parseBtf(readFileSync(path));
+  return parseBtf(readBtfFile(path));
 }

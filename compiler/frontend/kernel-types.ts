@@ -7,10 +7,10 @@
 // Members that are arrays, named nested structs or bitfields are not declared yet; members of
 // anonymous structs and unions are declared as the outer struct's.
 
-import { readFileSync } from "node:fs";
 import { BTF_MAGIC, Btf, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../btf/index.js";
+import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";
 
-export const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
+export { VMLINUX_BTF };
 
 export interface KernelMember {
   name: string;
@@ -112,7 +112,7 @@ export function loadKernelBtf(path = VMLINUX_BTF): StructSource | undefined {
   let btf = cache.get(path);
   if (!btf) {
     try {
-      const bytes = readFileSync(path);
+      const bytes = readBtfFile(path);
       btf = StructReader.open(bytes) ?? parseBtf(bytes);
     } catch {
       return undefined;

@@ -11,7 +11,7 @@ import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
 import { resolveCoreRelo, type CoreResult } from "../../compiler/btf/core.js";
 import type { BpfObject } from "../../compiler/elf/read.js";
 import { ObjectError } from "./errors.js";
-import { VMLINUX_BTF, readBtfFile } from "../sys/index.js";
+import { VMLINUX_BTF, readBtfFile } from "../sys/btf-file.js";
 
 /** Per ELF section name: instruction slot in the section → resolution. */
 export type CoreResolutions = Map<string, Map<number, CoreResult>>;

@@ -3,8 +3,8 @@
 // the ABI constants, and probes that return a reason string when a feature is missing (undefined when present),
 // shaped for `test(name, { skip: reason }, ...)`.
 
-import { closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
-import { LinuxSys, mapReadOnly } from "./linux.js";
+import { existsSync, readFileSync } from "node:fs";
+import { LinuxSys } from "./linux.js";
 import { ProgType } from "./constants.js";
 import { SysError, type IdKind, type Sys } from "./sys.js";
 
@@ -12,6 +12,7 @@ export * from "./constants.js";
 export * from "./sys.js";
 export { FakeSys, type FakeSysOptions, type FakeTestRun, type FakePerfEvent, type FakeFdKind } from "./fake.js";
 export { LinuxSys, countCpus } from "./linux.js";
+export { VMLINUX_BTF, readBtfFile } from "./btf-file.js";
 
 let shared: LinuxSys | undefined;
 
@@ -19,33 +20,6 @@ let shared: LinuxSys | undefined;
 export function openSys(): Sys {
   shared ??= new LinuxSys();
   return shared;
-}
-
-/** The running kernel's BTF. */
-export const VMLINUX_BTF = "/sys/kernel/btf/vmlinux";
-
-/**
- * The bytes of a BTF file. The kernel's own (/sys/kernel/btf/vmlinux, ~5 MB) is mapped read-only where the
- * kernel allows it (Linux 6.15 and later): sysfs hands it out a page per read(2), 15-25 ms for the whole,
- * against ~1.5 ms mapped. Other files, and kernels that refuse the mapping, are read.
- */
-export function readBtfFile(path: string): Buffer {
-  if (path === VMLINUX_BTF) {
-    let fd: number | undefined;
-    try {
-      fd = openSync(path, "r");
-      const size = fstatSync(fd).size;
-      if (size > 0) {
-        const mapped = mapReadOnly(fd, size);
-        return Buffer.from(mapped.buffer, mapped.byteOffset, mapped.length);
-      }
-    } catch {
-      // no mapping here (an older kernel, no koffi): read it
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
-  }
-  return readFileSync(path);
 }
 
 /** All live ids of a kind, in ascending order (BPF_*_GET_NEXT_ID until the end). */

@@ -4,7 +4,6 @@
 // include/uapi/linux/bpf.h (union bpf_attr, 152 bytes in 6.12) and perf_event.h (perf_event_attr, 128 bytes).
 
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PerfFlag, Poll, Prot, SyscallNr } from "./constants.js";
 import {
   BpfLoadError,
@@ -28,8 +27,8 @@ import {
   type TestRunOptions,
   type TestRunResult,
 } from "./sys.js";
+import { native as loadNative, type Koffi } from "./native.js";
 
-type Koffi = typeof import("koffi");
 type NativeFn = ((...args: unknown[]) => number) & { async: (...args: unknown[]) => void };
 
 interface Ffi {
@@ -53,8 +52,7 @@ let ffi: Ffi | undefined;
 // Loaded with require so that the first syscall can stay synchronous.
 function native(): Ffi {
   if (ffi) return ffi;
-  const koffi = loadKoffi();
-  const libc = koffi.load("libc.so.6");
+  const { koffi, libc } = loadNative();
   const fn = (f: unknown) => f as NativeFn;
   // The variadic syscall() and ioctl() are declared with fixed integer arguments: on x86-64 that is the same call.
   ffi = {
@@ -73,39 +71,6 @@ function native(): Ffi {
     sysconf: fn(libc.func("long sysconf(int name)")),
   };
   return ffi;
-}
-
-/**
- * koffi. Its entry point picks the native module by reading the node binary's ELF header (glibc or musl) and
- * probing paths, which costs a `tsbpf run` 10-20 ms of its start; on glibc Linux the module is required from
- * koffi's platform package directly when it is the build of the installed koffi. Anything else (another layout,
- * musl, where the glibc build fails to load, a version mismatch) takes koffi's own entry point.
- */
-function loadKoffi(): Koffi {
-  const require = createRequire(import.meta.url);
-  try {
-    const koffiRequire = createRequire(require.resolve("koffi"));
-    const { version } = koffiRequire("./package.json") as { version: string };
-    const arch = process.arch;
-    const direct = koffiRequire(`@koromix/koffi-${process.platform}-${arch}/${process.platform}_${arch}/koffi.node`) as Koffi & { version?: string };
-    if (direct.version === version) return direct;
-  } catch {
-    // not this layout: koffi finds its module itself
-  }
-  return require("koffi") as Koffi;
-}
-
-/**
- * A private read-only mapping of `length` bytes of `fd` from its start, or an exception. The mapping is never
- * unmapped: for files that stay as they are for the process's life (the kernel's BTF), read through a cache.
- */
-export function mapReadOnly(fd: number, length: number): Uint8Array {
-  const f = native();
-  const p = f.mmap(0n, length, Prot.READ, MapMem.PRIVATE, fd, 0);
-  const e = errno();
-  const addr = p === null ? 0n : typeof p === "bigint" ? p : f.koffi.address(p);
-  if (addr === 0n || addr === 0xffffffffffffffffn) throw new SysError("mmap", e);
-  return new Uint8Array(f.koffi.view(p, length));
 }
 
 const address = (buf: Uint8Array): bigint => native().koffi.address(buf);

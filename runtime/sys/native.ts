@@ -1,0 +1,56 @@
+// koffi (the FFI library) and libc, loaded on first use, for linux.ts's syscalls and for read-only file mappings.
+// Takes nothing at import; gives the koffi module, libc's handle, and mapReadOnly(). A module of its own so that
+// the compiler can map the kernel's BTF (btf-file.ts) without loading the loader's syscall layer.
+
+import { createRequire } from "node:module";
+import { MapMem, Prot } from "./constants.js";
+import { SysError } from "./sys.js";
+
+export type Koffi = typeof import("koffi");
+export type KoffiLib = ReturnType<Koffi["load"]>;
+
+let loaded: { koffi: Koffi; libc: KoffiLib; mmap: (...args: unknown[]) => unknown } | undefined;
+
+/** koffi and libc, loaded with require so that the first syscall can stay synchronous. */
+export function native(): { koffi: Koffi; libc: KoffiLib } {
+  if (!loaded) {
+    const koffi = loadKoffi();
+    const libc = koffi.load("libc.so.6");
+    loaded = { koffi, libc, mmap: libc.func("mmap", "void *", ["uint64", "size_t", "int", "int", "int", "int64"]) };
+  }
+  return loaded;
+}
+
+/**
+ * koffi. Its entry point picks the native module by reading the node binary's ELF header (glibc or musl) and
+ * probing paths, which costs a `tsbpf run` 10-20 ms of its start; on glibc Linux the module is required from
+ * koffi's platform package directly when it is the build of the installed koffi. Anything else (another layout,
+ * musl, where the glibc build fails to load, a version mismatch) takes koffi's own entry point.
+ */
+function loadKoffi(): Koffi {
+  const require = createRequire(import.meta.url);
+  try {
+    const koffiRequire = createRequire(require.resolve("koffi"));
+    const { version } = koffiRequire("./package.json") as { version: string };
+    const arch = process.arch;
+    const direct = koffiRequire(`@koromix/koffi-${process.platform}-${arch}/${process.platform}_${arch}/koffi.node`) as Koffi & { version?: string };
+    if (direct.version === version) return direct;
+  } catch {
+    // not this layout: koffi finds its module itself
+  }
+  return require("koffi") as Koffi;
+}
+
+/**
+ * A private read-only mapping of `length` bytes of `fd` from its start, or an exception. The mapping is never
+ * unmapped: for files that stay as they are for the process's life (the kernel's BTF), read through a cache.
+ */
+export function mapReadOnly(fd: number, length: number): Uint8Array {
+  native();
+  const { koffi, mmap } = loaded!;
+  const p = mmap(0n, length, Prot.READ, MapMem.PRIVATE, fd, 0);
+  const e = koffi.errno();
+  const addr = p === null ? 0n : typeof p === "bigint" ? p : koffi.address(p);
+  if (addr === 0n || addr === 0xffffffffffffffffn) throw new SysError("mmap", e);
+  return new Uint8Array(koffi.view(p, length));
+}
