@@ -24,7 +24,7 @@ import type { BenchTable } from "./run.js";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const MAIN = join(ROOT, "dist/cli/tsbpf.cjs");
 const CLANG = "clang-19";
-const ROUNDS = 5;
+const ROUNDS = 9;
 const TARGET_ARCH: Record<string, string> = { x64: "x86", arm64: "arm64" };
 
 /** Examples with a C equivalent: examples/NAME.ts beside bench/c/NAME.bpf.c. */
