@@ -2,7 +2,9 @@
 // Takes nothing at import; gives the koffi module, libc's handle, and mapReadOnly(). A module of its own so that
 // the compiler can map the kernel's BTF (btf-file.ts) without loading the loader's syscall layer.
 
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { MapMem, Prot } from "./constants.js";
 import { SysError } from "./sys.js";
 
@@ -24,19 +26,31 @@ export function native(): { koffi: Koffi; libc: KoffiLib } {
 /**
  * koffi. Its entry point picks the native module by reading the node binary's ELF header (glibc or musl) and
  * probing paths, which costs a `tsbpf run` 10-20 ms of its start; on glibc Linux the module is required from
- * koffi's platform package directly when it is the build of the installed koffi. Anything else (another layout,
- * musl, where the glibc build fails to load, a version mismatch) takes koffi's own entry point.
+ * koffi's platform package directly when it is the build of the installed koffi. Both are looked up along the
+ * node_modules search path by hand: resolving "koffi" through its package.json "exports" loads Node's ES module
+ * resolver, 4-5 ms more. Anything else (another layout, musl, where the glibc build fails to load, a version
+ * mismatch) takes koffi's own entry point.
  */
 function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
-  try {
-    const koffiRequire = createRequire(require.resolve("koffi"));
-    const { version } = koffiRequire("./package.json") as { version: string };
-    const arch = process.arch;
-    const direct = koffiRequire(`@koromix/koffi-${process.platform}-${arch}/${process.platform}_${arch}/koffi.node`) as Koffi & { version?: string };
-    if (direct.version === version) return direct;
-  } catch {
-    // not this layout: koffi finds its module itself
+  const native = `@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`;
+  for (const dir of require.resolve.paths("koffi") ?? []) {
+    let version: string;
+    try {
+      version = (JSON.parse(readFileSync(join(dir, "koffi", "package.json"), "utf8")) as { version: string }).version;
+    } catch {
+      continue; // no koffi in this node_modules
+    }
+    // Where koffi's own require would find its platform package: its node_modules, then beside it.
+    for (const base of [join(dir, "koffi", "node_modules"), dir]) {
+      try {
+        const direct = require(join(base, native)) as Koffi & { version?: string };
+        if (direct.version === version) return direct;
+      } catch {
+        // not this layout
+      }
+    }
+    break; // the koffi that require("koffi") loads is this one
   }
   return require("koffi") as Koffi;
 }
