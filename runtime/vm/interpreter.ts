@@ -68,6 +68,10 @@ class RunContext implements HelperContext {
   argU32(n: 1 | 2 | 3 | 4 | 5): number {
     return this.regs[2 * n]! >>> 0;
   }
+  /** The upper half as an int32 (helpers use it to avoid building a BigInt). */
+  argHi(n: 1 | 2 | 3 | 4 | 5): number {
+    return this.regs[2 * n + 1]!;
+  }
 }
 
 // ---------------------------------------------------------------- stacks

@@ -119,15 +119,7 @@ export class Memory {
       this.lastRegion = region;
     }
     const offset = (lo - REGION_BASE) >>> 0;
-    if (region === undefined || offset + size > region.bytes.length) {
-      const address = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-      const what = region === undefined ? "unmapped address" : `out-of-bounds access to ${region.name} (${region.bytes.length} bytes)`;
-      throw new VmFault(`${write ? "write" : "read"} of ${size} bytes at ${formatAddress(address)}: ${what}`, address);
-    }
-    if (write && !region.writable) {
-      const address = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-      throw new VmFault(`write of ${size} bytes at ${formatAddress(address)}: ${region.name} is read-only`, address);
-    }
+    if (region === undefined || offset + size > region.bytes.length || (write && !region.writable)) throw accessFault(region, hi, lo, size, write);
     if (offset < region.writtenFrom) region.writtenFrom = offset;
     return region;
   }
@@ -154,6 +146,17 @@ export class Memory {
     const offset = Number(BigInt.asUintN(32, address) - BigInt(REGION_BASE));
     return offset >= 0 && offset + size <= region.bytes.length;
   }
+}
+
+/** The fault of an access resolve() refuses (out of line: resolve is on every run's path and small enough to inline). */
+function accessFault(region: Region | undefined, hi: number, lo: number, size: number, write: boolean): VmFault {
+  const address = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const offset = (lo - REGION_BASE) >>> 0;
+  const what =
+    region === undefined ? "unmapped address"
+    : offset + size > region.bytes.length ? `out-of-bounds access to ${region.name} (${region.bytes.length} bytes)`
+    : `${region.name} is read-only`;
+  return new VmFault(`${write ? "write" : "read"} of ${size} bytes at ${formatAddress(address)}: ${what}`, address);
 }
 
 export function split(value: bigint): { hi: number; lo: number } {

@@ -6,7 +6,7 @@
 import { Helper } from "../../../compiler/isa/helpers.js";
 import type { HelperContext, HelperFn, VmEnv, PseudoMap } from "../env.js";
 import type { SimKernel } from "../kernel.js";
-import { VmFault, formatAddress } from "../memory.js";
+import { VmFault, formatAddress, join } from "../memory.js";
 import { Errno, MapRegistry, PerfEventArray, RingBufMap, StackTraceMap } from "../maps/index.js";
 import type { BpfMap } from "../maps/index.js";
 import { BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK, PERF_EVENT_MAX_STACK } from "../maps/stack.js";
@@ -28,11 +28,14 @@ interface HalvesContext extends HelperContext {
   argHi?(n: 1 | 2 | 3 | 4 | 5): number;
 }
 
-/** The upper 32 bits of argument register n as an int32. */
+/** The upper 32 bits of argument register n as an int32. Kept tiny so that V8 always inlines it. */
 function argHi(ctx: HelperContext, n: 1 | 2 | 3 | 4 | 5): number {
   const c = ctx as HalvesContext;
-  return c.argHi !== undefined ? c.argHi(n) : Number(BigInt.asIntN(32, ctx.arg(n) >> 32n));
+  return c.argHi !== undefined ? c.argHi(n) : argHiOf(ctx, n);
 }
+
+/** argHi of a context without halves. */
+const argHiOf = (ctx: HelperContext, n: 1 | 2 | 3 | 4 | 5): number => Number(BigInt.asIntN(32, ctx.arg(n) >> 32n));
 
 /** The region holding `size` bytes at argument n (checked like Memory.read / write); a fault names the CALL. */
 function argRegion(ctx: HelperContext, n: 1 | 2 | 3 | 4 | 5, size: number, write: boolean): Region {
@@ -98,10 +101,9 @@ function traceText(bytes: Uint8Array): string {
   return decoder.decode(nul < 0 ? bytes : bytes.subarray(0, nul));
 }
 
-/** (high << 32) | low of two u32s: a number while it is a safe integer (no BigInt per call). */
+/** (high << 32) | low of two u32s: a number while it is a safe integer (no BigInt per call). Kept tiny for V8 to inline. */
 function pair(high: number, low: number): bigint | number {
-  const h = high >>> 0;
-  return h < 0x200000 ? h * 4294967296 + (low >>> 0) : (BigInt(h) << 32n) | BigInt(low >>> 0);
+  return high >>> 0 < 0x200000 ? (high >>> 0) * 4294967296 + (low >>> 0) : join(high, low);
 }
 
 export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number, HelperFn> {

@@ -58,18 +58,21 @@ export function readUserAt(kernel: SimKernel, hi: number, lo: number, size: numb
 }
 
 function readAt(kernel: SimKernel, hi: number, lo: number, size: number): number {
-  if (size === 0 || kernel.hasFaulting) {
-    const a = join(hi, lo);
-    if (!kernel.canRead(a, size)) return -Errno.EFAULT;
-    readSource.bytes = kernel.memory.read(a, size);
-    readSource.offset = 0;
-    return 0;
-  }
+  if (size === 0 || kernel.hasFaulting) return readChecked(kernel, hi, lo, size);
   const region = kernel.memory.regions.get(hi | 0);
   const off = (lo >>> 0) - REGION_BASE;
   if (region === undefined || off < 0 || off + size > region.bytes.length) return -Errno.EFAULT;
   readSource.bytes = region.bytes;
   readSource.offset = off;
+  return 0;
+}
+
+/** readAt's rare cases, out of line (a zero-size read still resolves its address; faulting ranges). */
+function readChecked(kernel: SimKernel, hi: number, lo: number, size: number): number {
+  const a = join(hi, lo);
+  if (!kernel.canRead(a, size)) return -Errno.EFAULT;
+  readSource.bytes = kernel.memory.read(a, size);
+  readSource.offset = 0;
   return 0;
 }
 
