@@ -12,7 +12,7 @@ import type { BpfMap } from "../maps/index.js";
 import { BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK, PERF_EVENT_MAX_STACK } from "../maps/stack.js";
 import { MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, MAX_TRACE_PRINTK_VARARGS, bpfFormat, planAt, tracePrintk, type FormatPlan } from "./printf.js";
 import { isUserAt, readKernelAt, readSource, readUserAt, strncpyFromKernelAt, strncpyFromUserAt } from "./memaccess.js";
-import { REGION_BASE, type Region } from "../memory.js";
+import { REGION_BASE, type Memory, type Region } from "../memory.js";
 
 export { callHelper, fakeHelperContext } from "./context.js";
 export * from "./printf.js";
@@ -339,6 +339,31 @@ export interface CreateVmEnvOptions {
   packetOf?(ctx: bigint): Uint8Array | undefined;
 }
 
+/**
+ * The VmEnv createVmEnv gives. A class rather than an object literal: V8 keeps a literal with getters
+ * in dictionary mode, and the tiers read `env.memory` on every run.
+ */
+class SimVmEnv implements VmEnv {
+  readonly memory: Memory;
+  packetOf?: (ctx: bigint) => Uint8Array | undefined;
+  constructor(
+    readonly kernel: SimKernel,
+    readonly maps: MapRegistry,
+    readonly helpers: Map<number, HelperFn>,
+  ) {
+    this.memory = kernel.memory;
+  }
+  get mapsByFd(): ReadonlyMap<number, PseudoMap> {
+    return new Map(this.maps.all.map((m) => [m.fd, m] as const));
+  }
+  get mapsByIndex(): readonly PseudoMap[] {
+    return this.maps.all;
+  }
+  tailCallTarget(progArray: bigint, index: number): unknown {
+    return this.maps.tailCallTarget(progArray, index);
+  }
+}
+
 /** A VmEnv over the kernel's memory; map tables are read live from the registry. */
 export function createVmEnv(opts: CreateVmEnvOptions): VmEnv & { readonly kernel: SimKernel; readonly maps: MapRegistry } {
   const { kernel } = opts;
@@ -350,19 +375,7 @@ export function createVmEnv(opts: CreateVmEnvOptions): VmEnv & { readonly kernel
     const entries = extra instanceof Map ? [...extra.entries()] : Object.entries(extra).map(([k, v]) => [Number(k), v] as const);
     for (const [id, fn] of entries) helpers.set(id, fn);
   }
-  const env = {
-    kernel,
-    maps,
-    memory: kernel.memory,
-    helpers,
-    get mapsByFd(): ReadonlyMap<number, PseudoMap> {
-      return new Map(maps.all.map((m) => [m.fd, m] as const));
-    },
-    get mapsByIndex(): readonly PseudoMap[] {
-      return maps.all;
-    },
-    tailCallTarget: (progArray: bigint, index: number): unknown => maps.tailCallTarget(progArray, index),
-    ...(opts.packetOf ? { packetOf: opts.packetOf } : {}),
-  };
+  const env = new SimVmEnv(kernel, maps, helpers);
+  if (opts.packetOf) env.packetOf = opts.packetOf;
   return env;
 }
