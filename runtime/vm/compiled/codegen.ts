@@ -486,7 +486,11 @@ function straight(g: Gen, pc: number, st: State): string {
   }
   if (op === 0x85) {
     const spill = [1, 2, 3, 4, 5].map((r) => `R[${2 * r}] = l${r}; R[${2 * r + 1}] = h${r};`).join(" ");
-    return `${spill} pc = ${pc}; C.pc = ${pc}; hret(H[${code[at + F_AUX]!}](C)); l0 = X[0]; h0 = X[1]; cb = EMPTY;`;
+    // A number (what helpers mostly return) is split here; anything else goes through hret.
+    return (
+      `${spill} pc = ${pc}; C.pc = ${pc}; hv = H[${code[at + F_AUX]!}](C); ` +
+      `if (typeof hv === "number") { l0 = hv | 0; h0 = Math.floor(hv / 4294967296) | 0; } else { hret(hv); l0 = X[0]; h0 = X[1]; } cb = EMPTY;`
+    );
   }
   if (op === 0xc3 || op === 0xdb) return atomic(pc, op, d, s, off, lo);
   if (cls === 1) return load(g, pc, op, d, s, off);
@@ -683,7 +687,7 @@ const X = rt.X, hret = rt.hret, udiv64 = rt.udiv64, sdiv64 = rt.sdiv64, atomic32
 return function run(S) {
   const R = S.R, F = S.F, FP = S.FP, C = S.C, budget = S.budget, stacks = S.stacks;
   let ${regs};
-  let n = S.n, depth = S.depth, pc = 0, ret = 0, t = 0, u = 0, v = 0, pv = 0, g = null;
+  let n = S.n, depth = S.depth, pc = 0, ret = 0, t = 0, u = 0, v = 0, pv = 0, g = null, hv = 0;
   let stk = stacks.regions[depth], sb = stk.bytes, sdv = stk.view, sw = stacks.words[depth];
   ${frameMark}
   let ch = 0, cb = EMPTY, cdv = EMPTY_VIEW, cw = false;
