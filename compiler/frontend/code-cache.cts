@@ -10,7 +10,7 @@
 // This module is on every command's start-up path: node builtins only, nothing else is done at import. It is
 // CommonJS, as cli/bundle.cts, because the command's entry point (cli/tsbpf.cts) loads both before any ES module.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
@@ -29,6 +29,8 @@ interface Pending {
   /** What to write: a script's code cache, made when written (so that it holds what has run by then), or text. */
   data: () => Buffer | string;
   path: string;
+  /** Other files in the directory that this one makes obsolete, removed when it is written. */
+  replaces?: (file: string) => boolean;
 }
 
 const pending: Pending[] = [];
@@ -81,10 +83,15 @@ export function readCachedText(name: string, key: string): string | undefined {
   return undefined;
 }
 
-/** Keeps `text` (ASCII) for readCachedText(), written with the code caches. */
+/**
+ * Keeps `text` (ASCII) for readCachedText(), written with the code caches. Texts of `name` kept for other keys
+ * (an older TypeScript's, 9 MB each) are removed from the directory it is written to.
+ */
 export function saveCachedText(name: string, key: string, text: string): void {
   if (process.env.TSBPF_NO_CODE_CACHE) return;
-  pending.push({ data: () => text, path: join(userCacheDir(), textFileName(name, key)) });
+  const file = textFileName(name, key);
+  const replaces = (other: string) => other !== file && other.startsWith(`${name}-`) && other.endsWith(".js");
+  pending.push({ data: () => text, path: join(userCacheDir(), file), replaces });
 }
 
 /** How long after the first use the caches are written, unless the process exits first. */
@@ -104,7 +111,19 @@ export function saveCodeCaches(): void {
 
 /** Writes every pending cache now, to its user-directory path or into `dir`. */
 export function writeCodeCaches(dir?: string): void {
-  for (const { data, path } of pending.splice(0)) writeCache(dir ? join(dir, path.slice(dirname(path).length + 1)) : path, data());
+  for (const { data, path, replaces } of pending.splice(0)) {
+    const target = dir ? join(dir, path.slice(dirname(path).length + 1)) : path;
+    if (replaces) removeFiles(dirname(target), replaces);
+    writeCache(target, data());
+  }
+}
+
+function removeFiles(dir: string, which: (file: string) => boolean): void {
+  try {
+    for (const file of readdirSync(dir)) if (which(file)) rmSync(join(dir, file), { force: true });
+  } catch {
+    // no directory yet, or not ours to clean
+  }
 }
 
 function writeCache(path: string, data: Buffer | string): void {

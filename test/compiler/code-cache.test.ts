@@ -50,6 +50,18 @@ test("a kept text comes back as written; one never kept is undefined", () => {
   });
 });
 
+test("keeping a text for a new key removes the one kept for the old key, and nothing else", () => {
+  withCacheDir((dir) => {
+    saveCachedText("derived", "old", "old text\n");
+    saveCachedText("unrelated", "k", "other text\n");
+    writeCodeCaches();
+    saveCachedText("derived", "new", "new text\n");
+    writeCodeCaches();
+    assert.deepEqual(readdirSync(dir).sort(), ["derived-new.js", "unrelated-k.js"]);
+    assert.equal(readCachedText("derived", "new"), "new text\n");
+  });
+});
+
 test("TypeScript loads from its wrapped copy once a first load has kept it", () => {
   withCacheDir((dir) => {
     const load = () =>
