@@ -108,17 +108,19 @@ export function compilerFingerprint(): string {
 /** TypeScript's package.json (its version) as require("typescript") finds it, looked up by hand: resolving costs ~2 ms. */
 function statTypescript(hash: string[]): void {
   for (const dir of createRequire(import.meta.url).resolve.paths("typescript") ?? []) {
+    const path = join(dir, "typescript", "package.json");
     try {
-      return statInto(hash, join(dir, "typescript", "package.json"));
+      // No exception for the node_modules that lack it: an ENOENT error object costs more than the stat.
+      const s = statSync(path, { throwIfNoEntry: false });
+      if (s) return statInto(hash, path, s);
     } catch {
-      // not in this node_modules
+      // not ours to read: look further up
     }
   }
   hash.push("no typescript");
 }
 
-function statInto(hash: string[], path: string): void {
-  const s = statSync(path);
+function statInto(hash: string[], path: string, s: { size: number; mtimeMs: number } = statSync(path)): void {
   hash.push(`${path}\0${s.size}\0${s.mtimeMs}\n`);
 }
 
@@ -183,8 +185,8 @@ export function murmur3x86_128(data: Uint8Array): string {
 
 function isDirectory(path: string): boolean {
   try {
-    return statSync(path).isDirectory();
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
   } catch {
-    return false;
+    return false; // not ours to read
   }
 }

@@ -2,7 +2,7 @@
 // Takes nothing at import; gives the koffi module, libc's handle, and mapReadOnly(). A module of its own so that
 // the compiler can map the kernel's BTF (btf-file.ts) without loading the loader's syscall layer.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { MapMem, Prot } from "./constants.js";
@@ -34,21 +34,18 @@ export function native(): { koffi: Koffi; libc: KoffiLib } {
 function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
   const native = `@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`;
+  // existsSync before each read: the error objects of failed lookups cost more than the lookups.
   for (const dir of require.resolve.paths("koffi") ?? []) {
-    let version: string;
+    const pkg = join(dir, "koffi", "package.json");
+    if (!existsSync(pkg)) continue;
     try {
-      version = (JSON.parse(readFileSync(join(dir, "koffi", "package.json"), "utf8")) as { version: string }).version;
+      const { version } = JSON.parse(readFileSync(pkg, "utf8")) as { version: string };
+      // Where koffi's own require would find its platform package: its node_modules, then beside it.
+      const path = [join(dir, "koffi", "node_modules", native), join(dir, native)].find((p) => existsSync(p));
+      const direct = path === undefined ? undefined : (require(path) as Koffi & { version?: string });
+      if (direct?.version === version) return direct;
     } catch {
-      continue; // no koffi in this node_modules
-    }
-    // Where koffi's own require would find its platform package: its node_modules, then beside it.
-    for (const base of [join(dir, "koffi", "node_modules"), dir]) {
-      try {
-        const direct = require(join(base, native)) as Koffi & { version?: string };
-        if (direct.version === version) return direct;
-      } catch {
-        // not this layout
-      }
+      // not this layout, or a build that does not load here
     }
     break; // the koffi that require("koffi") loads is this one
   }
