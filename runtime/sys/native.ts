@@ -11,10 +11,16 @@ import { SysError } from "./sys.js";
 export type Koffi = typeof import("koffi");
 export type KoffiLib = ReturnType<Koffi["load"]>;
 
-let loaded: { koffi: Koffi; libc: KoffiLib; mmap: (...args: unknown[]) => unknown } | undefined;
+interface Native {
+  koffi: Koffi;
+  libc: KoffiLib;
+  mmap: (...args: unknown[]) => unknown;
+}
+
+let loaded: Native | undefined;
 
 /** koffi and libc, loaded with require so that the first syscall can stay synchronous. */
-export function native(): { koffi: Koffi; libc: KoffiLib } {
+export function native(): Native {
   if (!loaded) {
     const koffi = loadKoffi();
     const libc = koffi.load("libc.so.6");
@@ -33,7 +39,7 @@ export function native(): { koffi: Koffi; libc: KoffiLib } {
  */
 function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
-  const native = `@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`;
+  const platformModule = `@koromix/koffi-${process.platform}-${process.arch}/${process.platform}_${process.arch}/koffi.node`;
   // existsSync before each read: the error objects of failed lookups cost more than the lookups.
   for (const dir of require.resolve.paths("koffi") ?? []) {
     const pkg = join(dir, "koffi", "package.json");
@@ -41,7 +47,7 @@ function loadKoffi(): Koffi {
     try {
       const { version } = JSON.parse(readFileSync(pkg, "utf8")) as { version: string };
       // Where koffi's own require would find its platform package: its node_modules, then beside it.
-      const path = [join(dir, "koffi", "node_modules", native), join(dir, native)].find((p) => existsSync(p));
+      const path = [join(dir, "koffi", "node_modules", platformModule), join(dir, platformModule)].find((p) => existsSync(p));
       const direct = path === undefined ? undefined : (require(path) as Koffi & { version?: string });
       if (direct?.version === version) return direct;
     } catch {
@@ -57,8 +63,7 @@ function loadKoffi(): Koffi {
  * unmapped: for files that stay as they are for the process's life (the kernel's BTF), read through a cache.
  */
 export function mapReadOnly(fd: number, length: number): Uint8Array {
-  native();
-  const { koffi, mmap } = loaded!;
+  const { koffi, mmap } = native();
   const p = mmap(0n, length, Prot.READ, MapMem.PRIVATE, fd, 0);
   const e = koffi.errno();
   const addr = p === null ? 0n : typeof p === "bigint" ? p : koffi.address(p);
