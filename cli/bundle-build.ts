@@ -41,6 +41,8 @@ export const CHUNKS: readonly ChunkSpec[] = [
   { name: "run", roots: ["cli/exit-codes.js", "cli/commands/run.js", "cli/commands/load.js"] },
   { name: "compile", roots: ["cli/commands/compile.js"] },
   { name: "rest", roots: ["cli/commands/disasm.js", "cli/commands/exec.js", "cli/commands/btf.js", "cli/commands/verify.js"] },
+  // The warm-up's fake kernel, apart so that no command loads it.
+  { name: "fake", roots: ["runtime/sys/fake.js"] },
 ];
 
 export class BundleError extends Error {}
@@ -177,7 +179,9 @@ export function rewrite(ts: typeof TS, m: ModuleInfo): string {
     const { line } = file.getLineAndCharacterOfPosition(node.getStart(file));
     throw new BundleError(`${id}:${line + 1}: ${what}`);
   };
-  const req = (spec: string) => `__tsbpf_require(${JSON.stringify(spec)})`;
+  /** A relative specifier as the module id it names, "/"-prefixed (bundle.cts): resolved here, not at every start. */
+  const target = (spec: string) => (spec.startsWith(".") ? `/${posix.join(posix.dirname(id), spec)}` : spec);
+  const req = (spec: string) => `__tsbpf_require(${JSON.stringify(target(spec))})`;
   const exportName = (name: string, local: string) => tail.push(`__tsbpf_exports[${JSON.stringify(name)}] = ${local};`);
   const dropModifiers = (node: TS.Node & { modifiers?: TS.NodeArray<TS.ModifierLike> }) => {
     for (const mod of node.modifiers ?? []) {
@@ -255,6 +259,8 @@ export function rewrite(ts: typeof TS, m: ModuleInfo): string {
   const visit = (node: TS.Node, inFunction: boolean): void => {
     if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       edits.push({ start: node.expression.getStart(file), end: node.expression.end, text: "__tsbpf_import" });
+      const arg = node.arguments[0];
+      if (arg && ts.isStringLiteralLike(arg) && arg.text.startsWith(".")) edits.push({ start: arg.getStart(file), end: arg.end, text: JSON.stringify(target(arg.text)) });
     } else if (ts.isMetaProperty(node) && node.keywordToken === ts.SyntaxKind.ImportKeyword) {
       edits.push({ start: node.getStart(file), end: node.end, text: "__tsbpf_meta" });
       return;
@@ -353,7 +359,7 @@ export async function warmUp(root: string): Promise<string[]> {
   if (object) {
     step("loading the object into the fake kernel", () => {
       const { Session } = bundle.require("runtime/loader/session.js") as typeof import("../runtime/loader/session.js");
-      const { FakeSys } = bundle.require("runtime/sys/index.js") as typeof import("../runtime/sys/index.js");
+      const { FakeSys } = bundle.require("runtime/sys/fake.js") as typeof import("../runtime/sys/fake.js");
       const session = new Session(new FakeSys());
       try {
         session.load(object!, { name: "warm_up" });

@@ -13,11 +13,11 @@ import * as codeCache from "../compiler/frontend/code-cache.cjs";
 import { compileCached } from "../compiler/frontend/code-cache.cjs";
 import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, posix } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 /** Bumped when the manifest or the chunk format changes. */
-export const BUNDLE_FORMAT = "tsbpf-bundle-2";
+export const BUNDLE_FORMAT = "tsbpf-bundle-3";
 
 /** Modules the bundle does not contain but takes from this (CommonJS) side, so that their state is shared. */
 export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.cjs": codeCache, "cli/bundle.cjs": self };
@@ -104,17 +104,19 @@ class Registry implements Bundle {
     const moduleExports: Record<string, unknown> = {};
     this.instances.set(id, moduleExports);
     const file = join(this.root, id);
-    const dir = posix.dirname(id);
     let nodeRequire: NodeJS.Require | undefined;
+    // The builder wrote each relative specifier of the bundle's modules as the id it names, "/"-prefixed.
     const requireFrom = (spec: string): unknown => {
-      if (spec.startsWith(".")) return this.require(posix.join(dir, spec));
+      if (spec.startsWith("/")) return this.require(spec.slice(1));
       // Most modules require only builtins: no require function of their own for those (~40 µs each).
       if (spec.startsWith("node:")) return process.getBuiltinModule(spec);
       nodeRequire ??= createRequire(file);
       return nodeRequire(spec);
     };
     const importFrom = async (spec: string): Promise<unknown> => {
-      if (spec.startsWith(".") && this.has(posix.join(dir, spec))) return this.require(posix.join(dir, spec));
+      if (spec.startsWith("/") && this.has(spec.slice(1))) return this.require(spec.slice(1));
+      if (spec.startsWith("/")) return import(pathToFileURL(join(this.root, spec.slice(1))).href);
+      // A computed specifier, relative to the module's own file.
       return import(spec.startsWith(".") ? new URL(spec, pathToFileURL(file)).href : spec);
     };
     // import.meta.url on demand: few modules read it, and a file URL costs ~20 µs to build.

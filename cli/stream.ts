@@ -7,7 +7,8 @@
 // trace_pipe has one reader at a time: with an instance, two runs (or a `cat trace_pipe`) stream side by side.
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
 import { ElfError } from "../compiler/elf/types.js";
-import { missingRoot, missingTracefs, openSys, LogLevel } from "../runtime/sys/index.js";
+import { LogLevel } from "../runtime/sys/constants.js";
+import { missingRoot, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, LoadError, ObjectError } from "../runtime/loader/errors.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { PERF_PROBE_CONFIG_IS_RETPROBE, PerfIoc, PerfType } from "../sys/constants.js";
 import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
-import { missingTracefs, pmuType, tracefsPath, tracepointId } from "../sys/index.js";
+import { missingTracefs, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
 import { AttachError, type AttachFailure } from "./errors.js";
 import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
 import type { AttachTarget, ProgramSpec } from "./object.js";

@@ -5,7 +5,8 @@
 // exceptions and exit release them too.
 
 import { readFileSync } from "node:fs";
-import { openSys, type Sys } from "../sys/index.js";
+import { openSys } from "../sys/kernel.js";
+import type { Sys } from "../sys/sys.js";
 import { readBtfMaps } from "./btf-maps.js";
 import { EventReader, type EventReaderOptions } from "./events.js";
 import { loadObject, type LoadOptions, type LoadedObject } from "./load.js";

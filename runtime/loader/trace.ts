@@ -9,7 +9,7 @@
 
 import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import type { Sys } from "../sys/sys.js";
-import { openSys, tracefsPath } from "../sys/index.js";
+import { openSys, tracefsPath } from "../sys/kernel.js";
 import { AttachError } from "./errors.js";
 
 export interface TraceLine {

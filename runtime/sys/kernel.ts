@@ -1,0 +1,152 @@
+// The running kernel: `openSys()` (the real `Sys`, one shared instance) and the feature probes, which return a
+// reason string when a feature is missing (undefined when present), shaped for `test(name, { skip: reason })`.
+// Takes nothing at import.
+
+import { existsSync, readFileSync } from "node:fs";
+import { LinuxSys } from "./linux.js";
+import { ProgType } from "./constants.js";
+import { SysError, type IdKind, type Sys } from "./sys.js";
+
+let shared: LinuxSys | undefined;
+
+/** The real kernel. One shared instance: its map-shape cache stays right as long as fds are closed through it. */
+export function openSys(): Sys {
+  shared ??= new LinuxSys();
+  return shared;
+}
+
+/** All live ids of a kind, in ascending order (BPF_*_GET_NEXT_ID until the end). */
+export function listIds(sys: Sys, kind: IdKind): number[] {
+  const next = {
+    prog: (id: number) => sys.progGetNextId(id),
+    map: (id: number) => sys.mapGetNextId(id),
+    link: (id: number) => sys.linkGetNextId(id),
+    btf: (id: number) => sys.btfGetNextId(id),
+  }[kind];
+  const ids: number[] = [];
+  for (let id = next(0); id !== undefined; id = next(id)) ids.push(id);
+  return ids;
+}
+
+// ---------------------------------------------------------------- feature probes
+
+/** `r0 = 0; exit`, encoded. */
+const RETURN_ZERO = Uint8Array.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+
+const TRACEFS_PATHS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+const memo = new Map<string, string | undefined>();
+function once(key: string, probe: () => string | undefined): string | undefined {
+  if (!memo.has(key)) memo.set(key, probe());
+  return memo.get(key);
+}
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Reason when the process is not root (uid 0). */
+export function missingRoot(): string | undefined {
+  return once("root", () => (process.getuid?.() === 0 ? undefined : `not running as root (uid ${process.getuid?.() ?? "unknown"})`));
+}
+
+/** Reason when bpf() cannot load `r0 = 0; exit` as a socket filter. */
+export function missingBpf(sys: Sys = openSys()): string | undefined {
+  return once("bpf", () => {
+    try {
+      const { fd } = sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: RETURN_ZERO });
+      sys.close(fd);
+      return undefined;
+    } catch (e) {
+      return `bpf() cannot load a program: ${describe(e)}`;
+    }
+  });
+}
+
+/** Reason when BPF_PROG_TEST_RUN does not run a socket filter. */
+export function missingTestRun(sys: Sys = openSys()): string | undefined {
+  return once("testrun", () => {
+    const noBpf = missingBpf(sys);
+    if (noBpf) return noBpf;
+    const { fd } = sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: RETURN_ZERO });
+    try {
+      const r = sys.progTestRun(fd, { dataIn: new Uint8Array(64) });
+      return r.retval === 0 ? undefined : `BPF_PROG_TEST_RUN returned ${r.retval} for r0 = 0`;
+    } catch (e) {
+      return `BPF_PROG_TEST_RUN does not work: ${describe(e)}`;
+    } finally {
+      sys.close(fd);
+    }
+  });
+}
+
+/** Where tracefs is mounted, or undefined. */
+export function tracefsPath(): string | undefined {
+  return TRACEFS_PATHS.find((p) => existsSync(`${p}/events`));
+}
+
+/** Reason when tracefs (tracepoint ids and formats) is not mounted. */
+export function missingTracefs(): string | undefined {
+  return tracefsPath() ? undefined : "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)";
+}
+
+/** The id of tracepoint `group:name`, or undefined when tracefs or the tracepoint is missing. */
+export function tracepointId(group: string, name: string): number | undefined {
+  const root = tracefsPath();
+  if (!root) return undefined;
+  try {
+    return Number(readFileSync(`${root}/events/${group}/${name}/id`, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** The perf type number of a dynamic PMU ("uprobe", "kprobe"), or undefined. */
+export function pmuType(pmu: string): number | undefined {
+  try {
+    return Number(readFileSync(`/sys/bus/event_source/devices/${pmu}/type`, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reason when kprobes cannot be created (no kprobe PMU: CONFIG_KPROBES off). */
+export function missingKprobes(): string | undefined {
+  return pmuType("kprobe") === undefined ? "no kprobe PMU in /sys/bus/event_source/devices (CONFIG_KPROBES is off)" : undefined;
+}
+
+/** Reason when uprobes cannot be created (no uprobe PMU). */
+export function missingUprobes(): string | undefined {
+  return pmuType("uprobe") === undefined ? "no uprobe PMU in /sys/bus/event_source/devices (CONFIG_UPROBE_EVENTS is off)" : undefined;
+}
+
+export interface KernelFeatures {
+  /** Each entry: undefined when present, otherwise why not. */
+  root: string | undefined;
+  bpf: string | undefined;
+  testRun: string | undefined;
+  tracefs: string | undefined;
+  kprobes: string | undefined;
+  uprobes: string | undefined;
+  uprobeType: number | undefined;
+  kprobeType: number | undefined;
+  tracefsPath: string | undefined;
+}
+
+/** Every probe at once (bpf and test-run probes load tiny programs; the answers are cached). */
+export function probeKernel(sys: Sys = openSys()): KernelFeatures {
+  const root = missingRoot();
+  return {
+    root,
+    bpf: missingBpf(sys),
+    testRun: missingTestRun(sys),
+    tracefs: missingTracefs(),
+    kprobes: missingKprobes(),
+    uprobes: missingUprobes(),
+    uprobeType: pmuType("uprobe"),
+    kprobeType: pmuType("kprobe"),
+    tracefsPath: tracefsPath(),
+  };
+}
+
+/** True for a SysError with this errno name ("ENOENT"). */
+export function isErrno(e: unknown, code: string): e is SysError {
+  return e instanceof SysError && e.code === code;
+}
