@@ -23,7 +23,8 @@ import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type Tracep
 import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, importKernelName, kernelModuleText, loadKernelBtf, noKernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
-import type { KernelExtInfo } from "./btf/index.js";
+import { BtfError } from "./btf/types.js";
+import type { KernelExtInfo } from "./btf/emit.js";
 import { compileLowered as compileLoweredWithLlvm } from "./llvm/index.js";
 import { verifyPrograms, type NamedMap } from "./verify-programs.js";
 
@@ -131,10 +132,16 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
     const vmlinux = loadKernelBtf(options.vmlinuxBtf);
     for (const spec of bindings.elements) {
       const name = (spec.propertyName ?? spec.name).text;
-      if (!vmlinux || !importKernelName(vmlinux, name, kernel)) {
-        const why = vmlinux ? `the kernel's BTF has no struct, union, enum, integer typedef or enum constant named ${name}` : `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF})`;
-        diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
+      let why: string | undefined;
+      try {
+        if (!vmlinux) why = `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF})`;
+        else if (!importKernelName(vmlinux, name, kernel)) why = `the kernel's BTF has no struct, union, enum, integer typedef or enum constant named ${name}`;
+      } catch (error) {
+        // The kernel's BTF is indexed as it is searched, so a record this compiler cannot read shows up here.
+        if (!(error instanceof BtfError)) throw error;
+        why = `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF}): ${error.message}`;
       }
+      if (why) diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
     }
   }
 

@@ -4,8 +4,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { BtfBuilder, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
 import { StructReader, importKernelName, kernelStruct, noKernelImports } from "../../compiler/frontend/kernel-types.js";
 import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
@@ -39,6 +41,38 @@ test("StructReader finds and lays out structs as the BTF parser does (built blob
   ] });
   b.add({ kind: BtfKind.UNION, name: "either", size: 4, members: [{ name: "i", type: int, bitOffset: 0, bitfieldSize: 0 }] });
   same(Buffer.from(b.toBytes()), ["thing", "either", "missing", "int"]);
+});
+
+test("StructReader indexes records only as far as a lookup walks, and a record it cannot read is a BtfError", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  b.add({ kind: BtfKind.STRUCT, name: "early", size: 4, members: [{ name: "x", type: int, bitOffset: 0, bitfieldSize: 0 }] });
+  const last = b.add({ kind: BtfKind.TYPEDEF, name: "late_t", type: int });
+  const bytes = Buffer.from(b.toBytes());
+  // The last record's kind becomes 31, which no BTF version has.
+  const hdrLen = bytes.readUInt32LE(4);
+  const typeStart = hdrLen + bytes.readUInt32LE(8);
+  const typeLen = bytes.readUInt32LE(12);
+  const info = typeStart + typeLen - 12 + 4;
+  assert.equal((bytes.readUInt32LE(info) >>> 24) & 0x1f, BtfKind.TYPEDEF, `type [${last}] is the last record`);
+  bytes.writeUInt32LE((bytes.readUInt32LE(info) & 0xe0ffffff) | (31 << 24), info);
+  const lean = StructReader.open(bytes)!;
+  assert.ok(lean, "the header is all open() checks");
+  assert.equal(kernelStruct(lean, "early")?.members.get("x")?.size, 4);
+  assert.throws(() => lean.find("late_t"), (e: unknown) => e instanceof BtfError && /invalid kind 31/.test(e.message));
+  assert.throws(() => parseBtf(bytes), BtfError, "the full parser refuses it too");
+  // In a compile, importing a name that leads the search there is a diagnostic, not a crash.
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-"));
+  try {
+    const vmlinuxBtf = join(dir, "vmlinux");
+    writeFileSync(vmlinuxBtf, bytes);
+    const text = `import { kprobe } from "tsbpf";\nimport type { late_t } from "tsbpf/kernel";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: late_t) => 0);\n`;
+    const r = compile({ fileName: "late.ts", text }, { arch: "x86_64", vmlinuxBtf });
+    assert.equal(r.object.length, 0, "no object");
+    assert.match(r.diagnostics.map((d) => d.message).join("\n"), /cannot read the kernel's BTF .*invalid kind 31/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("StructReader agrees with the BTF parser on the running kernel's structs", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
