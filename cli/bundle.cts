@@ -135,7 +135,7 @@ class Registry implements Bundle {
     if (!chunk) throw new Error(`tsbpf bundle: no chunk ${name}`);
     const file = join(this.root, ".bundle", chunk.file);
     // ASCII decoded as latin1 is the same string in half the time of UTF-8.
-    const script = compileCached(readFileSync(file, chunk.ascii ? "latin1" : "utf8"), file, `bundle-${name}`, chunk.key);
+    const script = compileCached(readFileSync(file, chunk.ascii ? "latin1" : "utf8"), file, `bundle-${name}`, chunk.key, { refreshable: true });
     const define = (id: string, factory: Factory): void => void this.factories.set(id, factory);
     (script.runInThisContext() as (define: (id: string, factory: Factory) => void) => void)(define);
   }

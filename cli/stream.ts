@@ -18,6 +18,7 @@ import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
+import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
 
 export interface StreamOptions {
@@ -85,6 +86,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const what = readers.length ? `bpf_printk output and ${readers.map((r) => r.map).join(", ")}` : "bpf_printk output";
     log(duration === undefined ? `streaming ${what}; Ctrl-C detaches and exits` : `streaming ${what} for ${duration} s; Ctrl-C detaches and exits`);
     if (recording) log(`recording what arrives${hits.length ? " and the probe hits that caused it" : ""} in ${recording.path}`);
+    // Start-up has run: the next start can take its compiled functions from the user's code caches.
+    refreshCodeCaches();
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
     // At the stop, detach first: what the maps and buffers hold is then final when they are read.
     void stopped.then(() => {

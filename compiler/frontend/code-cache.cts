@@ -10,7 +10,7 @@
 // This module is on every command's start-up path: node builtins only, nothing else is done at import. It is
 // CommonJS, as cli/bundle.cts, because the command's entry point (cli/tsbpf.cts) loads both before any ES module.
 
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
@@ -44,22 +44,41 @@ export function cacheFileName(name: string, key: string): string {
  * Compiles `source` (named `filename` in stack traces) with a cached copy of its bytecode when one is found
  * and accepted; otherwise compiles it plainly and remembers it for `saveCodeCaches()`.
  */
-export function compileCached(source: string, filename: string, name: string, key: string): Script {
+export function compileCached(source: string, filename: string, name: string, key: string, options: { refreshable?: boolean } = {}): Script {
   if (process.env.TSBPF_NO_CODE_CACHE) return new Script(source, { filename });
   const file = cacheFileName(name, key);
   const user = join(userCacheDir(), file);
   let cached: Buffer | undefined;
+  let installed = false;
   for (const path of [user, join(installCacheDir(), file)]) {
     try {
       cached = readFileSync(path);
+      installed = path !== user;
       break;
     } catch {
       // not cached there
     }
   }
   const script = new Script(source, { filename, cachedData: cached });
-  if (cached === undefined || script.cachedDataRejected === true) pending.push({ data: () => script.createCachedData(), path: user });
+  const entry = { data: () => script.createCachedData(), path: user };
+  if (cached === undefined || script.cachedDataRejected === true) pending.push(entry);
+  else if (installed && options.refreshable) refreshable.push(entry);
   return script;
+}
+
+/** Scripts compiled from the installation's cache that may be cached again for this user (refreshCodeCaches). */
+const refreshable: Pending[] = [];
+
+/**
+ * Queues new caches, in the user's directory, of the scripts marked refreshable whose caches came from the
+ * installation's. Those were made by the build's warm-up, which cannot do what a `tsbpf run` does (syscalls,
+ * tracefs), so the functions a run needs were compiled lazily on every start: ~12 ms of a cached run. Call once
+ * that work has run; they are written as saveCodeCaches() writes, and the user's copies are read first after.
+ */
+export function refreshCodeCaches(): void {
+  if (!refreshable.length) return;
+  pending.push(...refreshable.splice(0));
+  saveCodeCaches();
 }
 
 const textFileName = (name: string, key: string): string => `${name}-${key}.js`;
@@ -126,9 +145,20 @@ function removeFiles(dir: string, which: (file: string) => boolean): void {
   }
 }
 
+/**
+ * mkdir -p. Node's recursive mkdirSync never returns where a directory cannot be made under a parent that exists
+ * (ENOENT from a pseudo-filesystem such as /proc: it retries the parent, then the child, forever).
+ */
+function makeDirectory(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirectory(parent);
+  mkdirSync(dir);
+}
+
 function writeCache(path: string, data: Buffer | string): void {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectory(dirname(path));
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, data);
     renameSync(tmp, path);

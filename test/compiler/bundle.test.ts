@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, utimesSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -171,6 +171,34 @@ test(
       assert.equal(plain.status, 0, plain.stderr);
       assert.equal(plain.stdout, bundled.stdout);
       assert.match(loaded(plain.stderr), /esm\/module_job/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "a tsbpf run that started from the installation's code caches leaves the user caches that hold what it compiled, once",
+  { skip: !openBundle(DIST) ? "needs a fresh build in dist/ (npm run build)" : process.getuid?.() !== 0 ? "needs root (tsbpf run loads a program)" : false },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-refresh-test-"));
+    try {
+      const run = () =>
+        spawnSync(process.execPath, [join(DIST, "cli/tsbpf.cjs"), "run", "examples/unlink-tracepoint.ts", "--duration", "0.2"], {
+          cwd: ROOT,
+          encoding: "utf8",
+          // This file turns code caches off for its own process; the runs here are about them.
+          env: { ...process.env, TSBPF_NO_CODE_CACHE: "", TSBPF_CACHE_DIR: dir },
+        });
+      const first = run();
+      assert.equal(first.status, 0, first.stderr);
+      const written = readdirSync(dir).sort();
+      assert.ok(written.some((f) => f.startsWith("bundle-base-")) && written.some((f) => f.startsWith("bundle-run-")), written.join(", "));
+      const times = written.map((f) => statSync(join(dir, f)).mtimeMs);
+      const second = run();
+      assert.equal(second.status, 0, second.stderr);
+      assert.deepEqual(readdirSync(dir).sort(), written, "the second run writes no other cache");
+      assert.deepEqual(written.map((f) => statSync(join(dir, f)).mtimeMs), times, "nor the same ones again");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
