@@ -5,12 +5,13 @@
 // misses), and the running kernel (tracepoint formats and BTF types come from it). This module must stay cheap to import:
 // it is on the path that skips TypeScript (so it hashes with MurmurHash3 rather than node:crypto, whose
 // ~40 internal modules cost 10-40 ms to load; the key guards against edits, not adversaries).
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir, release, version } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleKey } from "./bundle.cjs";
+import { makeDirectory } from "../compiler/frontend/code-cache.cjs";
 
 /** Bumped when the key's recipe or the file layout changes. */
 const FORMAT = "tsbpf-object-cache-2";
@@ -52,7 +53,7 @@ export function readCached(dir: string, key: string): Uint8Array | undefined {
  */
 export function reserve(dir: string, key: string): { path: string; commit(): void; discard(): void } | undefined {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
   } catch {
     return undefined;
   }

@@ -146,10 +146,11 @@ function removeFiles(dir: string, which: (file: string) => boolean): void {
 }
 
 /**
- * mkdir -p. Node's recursive mkdirSync never returns where a directory cannot be made under a parent that exists
- * (ENOENT from a pseudo-filesystem such as /proc: it retries the parent, then the child, forever).
+ * mkdir -p, for cache directories. Node's recursive mkdirSync never returns where a directory cannot be made under
+ * a parent that exists (ENOENT from a pseudo-filesystem such as /proc: it retries the parent, then the child,
+ * forever).
  */
-function makeDirectory(dir: string): void {
+export function makeDirectory(dir: string): void {
   if (existsSync(dir)) return;
   const parent = dirname(dir);
   if (parent !== dir) makeDirectory(parent);

@@ -1,0 +1,38 @@
+// cli/cache.ts, the compiled-object cache of `tsbpf run`: a directory that cannot be written only costs the cache.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { objectPath, readCached, reserve } from "../../cli/cache.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+test("reserve() makes the cache directory, and commit() puts the object where readCached() finds it", () => {
+  const base = mkdtempSync(join(tmpdir(), "tsbpf-object-cache-"));
+  try {
+    const dir = join(base, "a", "b");
+    const slot = reserve(dir, "k1");
+    assert.ok(slot, "a writable directory is reserved");
+    writeFileSync(slot.path, "obj");
+    slot.commit();
+    assert.ok(existsSync(objectPath(dir, "k1")));
+    assert.equal(Buffer.from(readCached(dir, "k1")!).toString(), "obj");
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test("reserve() gives up on a directory that cannot be made (under /proc) instead of hanging", () => {
+  // In a child: Node's recursive mkdirSync never returns there, and a hang must fail the test, not stall it.
+  const child = spawnSync(process.execPath, ["--input-type=module", "--import", "tsx", "-e", 'const { reserve } = await import("./cli/cache.ts"); console.log(String(reserve("/proc/tsbpf-no-such-dir", "k")));'], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  assert.equal(child.status, 0, child.stderr || "reserve() did not return");
+  assert.equal(child.stdout.trim(), "undefined");
+});
