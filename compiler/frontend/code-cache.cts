@@ -5,7 +5,8 @@
 // (`saveCodeCaches()`), so it holds the functions the run compiled, not only the top level.
 // Caches are read from the user's directory ($TSBPF_CACHE_DIR, else $XDG_CACHE_HOME/tsbpf, else
 // ~/.cache/tsbpf), then from the installation's (dist/.cache, filled by `npm run build` and at install
-// time, see cli/bundle-build.ts). A missing or rejected cache is written to the user's directory.
+// time, see cli/bundle-build.ts). A missing or rejected cache is written to the user's directory, and so are
+// new caches of `tsbpf run`'s bundle chunks once it has attached (refreshCodeCaches).
 // TSBPF_NO_CODE_CACHE=1 turns caching off. Any cache problem only costs speed.
 // This module is on every command's start-up path: node builtins only, nothing else is done at import. It is
 // CommonJS, as cli/bundle.cts, because the command's entry point (cli/tsbpf.cts) loads both before any ES module.
@@ -72,7 +73,7 @@ const refreshable: Pending[] = [];
 /**
  * Queues new caches, in the user's directory, of the scripts marked refreshable whose caches came from the
  * installation's. Those were made by the build's warm-up, which cannot do what a `tsbpf run` does (syscalls,
- * tracefs), so the functions a run needs were compiled lazily on every start: ~12 ms of a cached run. Call once
+ * tracefs), so the functions a run needs were compiled lazily on every start: ~15 ms of a cached run. Call once
  * that work has run; they are written as saveCodeCaches() writes, and the user's copies are read first after.
  */
 export function refreshCodeCaches(): void {
