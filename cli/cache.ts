@@ -2,8 +2,8 @@
 // Takes a probe file's path and text; gives a content-hash key, the cache directory, lookups and atomic stores.
 // The key covers everything the object depends on: the source text and the path it is compiled under (line info
 // names it), the compiler's own files and TypeScript's package.json (by size and mtime, so a rebuild or upgrade
-// misses), and the running kernel (tracepoint formats and BTF types come from it). This module must stay cheap to import:
-// it is on the path that skips TypeScript (so it hashes with MurmurHash3 rather than node:crypto, whose
+// misses), and the running kernel (tracepoint formats and BTF types come from it). This module must stay cheap to
+// import: it is on the path that skips TypeScript (so it hashes with MurmurHash3 rather than node:crypto, whose
 // ~40 internal modules cost 10-40 ms to load; the key guards against edits, not adversaries).
 import { readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
