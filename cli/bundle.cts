@@ -114,8 +114,8 @@ class Registry implements Bundle {
       return nodeRequire(spec);
     };
     const importFrom = async (spec: string): Promise<unknown> => {
-      if (spec.startsWith("/") && this.has(spec.slice(1))) return this.require(spec.slice(1));
-      if (spec.startsWith("/")) return import(pathToFileURL(join(this.root, spec.slice(1))).href);
+      // The builder bundled every module a literal relative import() reaches (the "lazy" chunk).
+      if (spec.startsWith("/")) return this.require(spec.slice(1));
       // A computed specifier, relative to the module's own file.
       return import(spec.startsWith(".") ? new URL(spec, pathToFileURL(file)).href : spec);
     };
