@@ -13,8 +13,8 @@ import { eliminateDeadCode } from "./ir/dce.js";
 import type { Loc, MapDef } from "./ir/index.js";
 import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
-import { check, parse, typescript } from "./frontend/check.js";
-import { saveCodeCache } from "./frontend/load-typescript.js";
+import { check, parse, typescript, wholeTypescript } from "./frontend/check.js";
+import { saveCodeCache, thrownByTrimmedTypescript } from "./frontend/load-typescript.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
@@ -99,6 +99,17 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
       return empty([{ code: `TSBPF${Code.CannotRead}`, severity: "error", message: `cannot read ${input}: ${code}`, file: input, line: 0, column: 0, start: 0, length: 0 }]);
     }
   }
+  try {
+    return compileSource(source, options, empty);
+  } catch (error) {
+    // The cut TypeScript (frontend/trim-typescript.ts) lacks paths a check should never take: if one was taken,
+    // the compile runs again with the whole module.
+    if (!thrownByTrimmedTypescript(error) || !wholeTypescript()) throw error;
+    return compileSource(source, options, empty);
+  }
+}
+
+function compileSource(source: CompileResult["source"], options: CompileOptions, empty: (diagnostics: Diagnostic[]) => CompileResult): CompileResult {
   const { fileName, text } = source;
   const ts = typescript();
   initTables(ts);

@@ -5,18 +5,28 @@
 // paths that never compile never pay for it.
 
 import type * as TS from "typescript";
-import { loadTypescript } from "./load-typescript.js";
+import { loadTypescript, type LoadedTypescript } from "./load-typescript.js";
 import { makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
 
 export type Typescript = typeof TS;
 
-let loaded: Typescript | undefined;
+let loaded: LoadedTypescript | undefined;
 
-/** The `typescript` module, loaded once. */
+/** The `typescript` module, loaded once: cut to what a type check runs (trim-typescript.ts) unless wholeTypescript() was called. */
 export function typescript(): Typescript {
   loaded ??= loadTypescript();
-  return loaded;
+  return loaded.ts;
+}
+
+/**
+ * Makes typescript() the whole module from now on, if it was the cut one; says whether it changed. For a compile
+ * that threw inside the cut module, to be run again.
+ */
+export function wholeTypescript(): boolean {
+  if (loaded && !loaded.trimmed) return false;
+  loaded = loadTypescript({ whole: true });
+  return true;
 }
 
 export interface Checked {

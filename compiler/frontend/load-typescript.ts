@@ -1,8 +1,9 @@
 // Loading the `typescript` module fast: CommonJS (an ESM import of it costs several times more),
 // through a V8 code cache (code-cache.cts: the user's cache directory, else the one `npm run build`
 // and installation fill), as the v8-compile-cache package does.
-// Takes nothing; gives the module, and `saveCodeCache()` to call once a compile has run (a cache
-// written then holds the parser's and checker's compiled code, not only the top level).
+// Takes whether the whole module is wanted; gives it (by default cut to what a type check runs, see
+// trim-typescript.ts), and `saveCodeCache()` to call once a compile has run (a cache written then holds
+// the parser's and checker's compiled code, not only the top level).
 // TSBPF_NO_CODE_CACHE=1 turns the cache off; TSBPF_CACHE_DIR moves it. Any cache problem falls back
 // to a plain require.
 
@@ -12,10 +13,30 @@ import { Module, createRequire } from "node:module";
 import { dirname } from "node:path";
 import type * as TS from "typescript";
 import { compileCached, readCachedText, saveCachedText, saveCodeCaches } from "./code-cache.cjs";
+import { trimTypescript } from "./trim-typescript.js";
 
-export function loadTypescript(): typeof TS {
+export interface LoadedTypescript {
+  ts: typeof TS;
+  /** Whether this is the cut module (trim-typescript.ts) rather than the whole one. */
+  trimmed: boolean;
+}
+
+/** Starts the cut module's text, so that a cached text tells which it is. */
+const TRIMMED_MARK = "/* typescript.js trimmed by tsbpf */";
+const TRIMMED_FILE = " (trimmed by tsbpf)";
+
+/** Whether an error was thrown in (or through) the cut module. */
+export function thrownByTrimmedTypescript(error: unknown): boolean {
+  return error instanceof Error && error.stack !== undefined && error.stack.includes(TRIMMED_FILE);
+}
+
+/** Where a module's text starts in Module.wrap()'s function. */
+const WRAPPER_LENGTH = Module.wrap("\0").indexOf("\0");
+
+export function loadTypescript(options: { whole?: boolean } = {}): LoadedTypescript {
   const require = createRequire(import.meta.url);
-  if (process.env.TSBPF_NO_CODE_CACHE) return require("typescript") as typeof TS;
+  const plain = (): LoadedTypescript => ({ ts: require("typescript") as typeof TS, trimmed: false });
+  if (process.env.TSBPF_NO_CODE_CACHE) return plain();
   try {
     const file = require.resolve("typescript");
     const stat = statSync(file);
@@ -24,21 +45,28 @@ export function loadTypescript(): typeof TS {
     const key = `${fnv1a(file)}-${stat.size}-${Math.round(stat.mtimeMs)}`;
     // The module wrapped as a CommonJS function, kept as a file: wrapping it here makes a 9 MB string that V8 copies
     // into its old generation to compile, where it brought on a full garbage collection in the middle of a compile.
-    let wrapped = readCachedText("typescript-wrapped", key);
+    // The default text is the cut module (or the whole one where it cannot be cut, marked so); `whole` asks for
+    // the whole one, kept under its own name.
+    const name = options.whole ? "typescript-wrapped" : "typescript-trimmed";
+    let wrapped = readCachedText(name, key);
     if (wrapped === undefined) {
       const bytes = readFileSync(file);
       // typescript.js is ASCII, and decoding ASCII as latin1 gives the same string in half the time of UTF-8.
       const ascii = isAscii(bytes);
-      wrapped = Module.wrap(ascii ? bytes.toString("latin1") : bytes.toString("utf8"));
-      if (ascii) saveCachedText("typescript-wrapped", key, wrapped);
+      const text = ascii ? bytes.toString("latin1") : bytes.toString("utf8");
+      const cut = options.whole ? undefined : trimTypescript(text);
+      wrapped = Module.wrap(cut === undefined ? text : TRIMMED_MARK + cut);
+      if (ascii) saveCachedText(name, key, wrapped);
     }
-    const script = compileCached(wrapped, file, "typescript-wrapped", key);
+    const trimmed = wrapped.startsWith(TRIMMED_MARK, WRAPPER_LENGTH);
+    // Stack traces through the cut module name it, since its lines are not typescript.js's.
+    const script = compileCached(wrapped, trimmed ? file + TRIMMED_FILE : file, name, key);
     const module = { exports: {} as unknown };
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void;
     wrapper.call(module.exports, module.exports, requireFor(file), module, file, dirname(file));
-    return module.exports as typeof TS;
+    return { ts: module.exports as typeof TS, trimmed };
   } catch {
-    return require("typescript") as typeof TS;
+    return plain();
   }
 }
 

@@ -62,24 +62,27 @@ test("keeping a text for a new key removes the one kept for the old key, and not
   });
 });
 
-test("TypeScript loads from its wrapped copy once a first load has kept it", () => {
+test("TypeScript loads from its cut copy once a first load has kept it, and whole when asked", () => {
   withCacheDir((dir) => {
-    const load = () =>
-      spawnSync(process.execPath, ["--import", "tsx", "-e", 'import("./compiler/frontend/load-typescript.ts").then((m) => { console.log(m.loadTypescript().version); m.saveCodeCache(); })'], {
+    const load = (options: string) =>
+      spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./compiler/frontend/load-typescript.ts").then((m) => { const { ts, trimmed } = m.loadTypescript(${options}); console.log(ts.version, trimmed, typeof ts.createProgram); m.saveCodeCache(); })`], {
         cwd: ROOT,
         encoding: "utf8",
         env: { ...process.env, TSBPF_CACHE_DIR: dir },
       });
     const version = (JSON.parse(readFileSync(join(ROOT, "node_modules/typescript/package.json"), "utf8")) as { version: string }).version;
-    const first = load();
-    assert.equal(first.stdout.trim(), version, first.stderr);
-    const kept = readdirSync(dir).filter((f) => f.startsWith("typescript-wrapped-"));
-    assert.ok(kept.some((f) => f.endsWith(".js")), `the wrapped text is kept (${kept.join(", ")})`);
+    const first = load("");
+    assert.equal(first.stdout.trim(), `${version} true function`, first.stderr);
+    const kept = readdirSync(dir).filter((f) => f.startsWith("typescript-trimmed-"));
+    assert.ok(kept.some((f) => f.endsWith(".js")), `the cut text is kept (${kept.join(", ")})`);
     assert.ok(kept.some((f) => f.endsWith(".v8")), `the code cache is kept (${kept.join(", ")})`);
     const wrapped = readFileSync(join(dir, kept.find((f) => f.endsWith(".js"))!), "latin1");
-    assert.ok(wrapped.startsWith("(function (exports, require, module, __filename, __dirname) {"));
-    const second = load();
-    assert.equal(second.stdout.trim(), version, second.stderr);
+    assert.ok(wrapped.startsWith("(function (exports, require, module, __filename, __dirname) { /* typescript.js trimmed by tsbpf */"));
+    const second = load("");
+    assert.equal(second.stdout.trim(), `${version} true function`, second.stderr);
+    const whole = load("{ whole: true }");
+    assert.equal(whole.stdout.trim(), `${version} false function`, whole.stderr);
+    assert.ok(readdirSync(dir).some((f) => f.startsWith("typescript-wrapped-") && f.endsWith(".js")), "the whole text is kept under its own name");
   });
 });
 
