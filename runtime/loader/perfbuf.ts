@@ -13,6 +13,7 @@
 
 import type { Mapping, Sys } from "../sys/sys.js";
 import { Epoll, MapType, PerfFlag, PerfIoc, PerfSample, PerfSwConfig, PerfType, Prot } from "../sys/constants.js";
+import { nextTurn } from "./next-turn.js";
 
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
@@ -198,7 +199,11 @@ export class PerfBuffer {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.closed) return false;
-      if (this.available > 0) return true;
+      if (this.available > 0) {
+        // Data already there (as it always is under a flood) still waits one event loop turn (next-turn.ts).
+        await nextTurn();
+        return !this.closed;
+      }
       const left = deadline - Date.now();
       if (left <= 0) return false;
       const p = this.sys.epollWaitAsync(this.epfd, this.rings.length, Math.min(SLICE_MS, left));
@@ -213,6 +218,7 @@ export class PerfBuffer {
       const got = this.read();
       if (got.length > 0) {
         for (const e of got) yield e;
+        await nextTurn();
         continue;
       }
       await this.wait(SLICE_MS);

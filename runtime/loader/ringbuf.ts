@@ -19,6 +19,7 @@
 
 import type { Mapping, Sys } from "../sys/sys.js";
 import { MapType, Poll, Prot } from "../sys/constants.js";
+import { nextTurn } from "./next-turn.js";
 
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
@@ -99,8 +100,8 @@ export class RingBuffer {
   }
 
   /**
-   * Hands every committed record to `handler`, in order, skipping discarded ones; stops at a record still
-   * being written (BUSY), after `max` records, or when the handler returns false. Gives the number handled.
+   * Hands every record committed before the call to `handler`, in order, skipping discarded ones; stops at a
+   * record still being written (BUSY), after `max` records, or when the handler returns false. Gives the number handled.
    * A record's space goes back to the producer after its handler returns (or throws), at the latest when
    * drain returns.
    */
@@ -112,16 +113,14 @@ export class RingBuffer {
   drainRaw(handler: RawRecordHandler, max = Infinity): number {
     if (this.closed) return 0;
     const { headers, data, mask } = this;
-    let prod = Number(Atomics.load(this.producerPos, 0));
+    // Only what was produced before the call: records a handler's own work makes (printing an event is a write(2)
+    // that a probe may turn into the next event) wait for the next drain, so one drain always ends.
+    const prod = Number(Atomics.load(this.producerPos, 0));
     let cons = this.cons;
     let n = 0;
     let unpublished = 0;
     try {
-      while (n < max) {
-        if (cons >= prod) {
-          prod = Number(Atomics.load(this.producerPos, 0));
-          if (cons >= prod) break;
-        }
+      while (n < max && cons < prod) {
         const off = cons & mask;
         // Acquire: pairs with the kernel's xchg of the header at commit; the payload is read after it.
         const len = Atomics.load(headers, off >> 2);
@@ -167,7 +166,11 @@ export class RingBuffer {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.closed) return false;
-      if (this.available > 0) return true;
+      if (this.available > 0) {
+        // Data already there (as it always is under a flood) still waits one event loop turn (next-turn.ts).
+        await nextTurn();
+        return !this.closed;
+      }
       const left = deadline - Date.now();
       if (left <= 0) return false;
       const p = this.sys.pollAsync([{ fd: this.fd, events: Poll.IN }], Math.min(SLICE_MS, left));
@@ -184,6 +187,7 @@ export class RingBuffer {
       const got = this.read(batch);
       if (got.length > 0) {
         for (const r of got) yield r;
+        await nextTurn();
         continue;
       }
       await this.wait(SLICE_MS);

@@ -11,6 +11,7 @@ import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, rmdir
 import type { Sys } from "../sys/sys.js";
 import { openSys, tracefsPath } from "../sys/kernel.js";
 import { AttachError } from "./errors.js";
+import { nextTurn } from "./next-turn.js";
 
 export interface TraceLine {
   /** The task's comm ("rm", "<idle>"). */
@@ -154,6 +155,8 @@ export class TracePipe {
       if (raw === "") continue;
       this.queue.push(parseTraceLine(raw) ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw });
     }
+    // A pipe that is never empty must still let timers and signals in (next-turn.ts).
+    await nextTurn();
   }
 
   /**

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -183,6 +183,55 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       assert.equal(existsSync(`${tracefsPath()}/instances/tsbpf-${run.child.pid}`), false, "the run's tracefs instance is still there");
     } finally {
       run.child.kill("SIGKILL");
+    }
+  });
+
+  it("stops at --duration and at SIGINT while its own output keeps its probes firing (printk and ring buffer floods)", async () => {
+    // Every write(2) on the machine prints a line (or sends an event), and printing it is one more write: with the
+    // output going to a file (a write never waits), the readers always find data, and must still let the
+    // duration's timer and the signal handler run.
+    const floods = [
+      { name: "printk", stop: "duration", body: "printk(`write by ${pid}`);", shows: /write by \d+/ },
+      { name: "ringbuf", stop: "SIGINT", body: "writes.output({ pid, count: ctx.count as u64 });", shows: /writes: \{ pid: \d+, count: \d+ \}/ },
+    ] as const;
+    for (const { name, stop, body, shows } of floods) {
+      const probe = join(dir, `flood-${name}.ts`);
+      writeFileSync(
+        probe,
+        [
+          'import { tracepoint, printk, pidTgid, RingBuf, type u32, type u64 } from "tsbpf";',
+          'export const license = "GPL";',
+          "interface Write { pid: u32; count: u64 }",
+          "export const writes = new RingBuf<Write>(64 * 1024);",
+          'export const write = tracepoint("syscalls", "sys_enter_write", (ctx) => {',
+          "  const pid = (pidTgid() >> 32) as u32;",
+          `  ${body}`,
+          "  return 0;",
+          "});",
+        ].join("\n"),
+      );
+      const out = join(dir, `flood-${name}.out`);
+      const fd = openSync(out, "w");
+      const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", probe, ...(stop === "duration" ? ["--duration", "1"] : [])], {
+        cwd: ROOT,
+        env: { ...process.env, XDG_CACHE_HOME: cacheHome },
+        stdio: ["ignore", fd, "pipe"],
+      });
+      closeSync(fd);
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      try {
+        const lines = () => readFileSync(out, "utf8").split("\n").filter((l) => shows.test(l)).length;
+        for (const deadline = Date.now() + 60_000; lines() < 1000; await new Promise((r) => setTimeout(r, 50))) {
+          if (Date.now() > deadline || child.exitCode !== null) assert.fail(`${name}: no flood of lines; stderr: ${stderr.slice(-1000)}`);
+        }
+        if (stop === "SIGINT") child.kill("SIGINT");
+        const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(`still running 30 s after the ${stop} stop`), 30_000))]);
+        assert.equal(code, 0, `${name}: ${stderr.slice(-1000)}`);
+      } finally {
+        child.kill("SIGKILL");
+      }
     }
   });
 
