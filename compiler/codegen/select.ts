@@ -182,6 +182,9 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         alu(true, AluOp.ADD, vr(i.dst), { imm: i.offset });
         cur[cur.length - 1]!.frame = i.object;
         return;
+      case "rodata":
+        put(Op.LDDW, vr(i.dst), 0, 0, i.offset, { hi: 0, reloc: ".rodata" });
+        return;
       case "call": {
         i.args.forEach((a, n) => argument((n + 1) as Reg, a));
         put(Op.CALL, 0, 0, 0, i.helper, { args: i.args.length });

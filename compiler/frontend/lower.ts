@@ -14,6 +14,7 @@
 
 import type * as TS from "typescript";
 import {
+  BOOL,
   FunctionBuilder,
   I32,
   I64,
@@ -201,6 +202,9 @@ export function lower(
     return decl && decl.getSourceFile() === prelude ? symbol!.name : undefined;
   };
 
+  /** Whether TypeScript types an expression `boolean` (or `true` or `false`). */
+  const isBoolean = (e: TS.Expression): boolean => (checker.getTypeAtLocation(e).flags & ts.TypeFlags.BooleanLike) !== 0;
+
   const intTypeOf = (node: TS.TypeNode): IntType => {
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
@@ -215,10 +219,11 @@ export function lower(
         return pointee ? { ...PTR, pointee } : PTR;
       }
     }
+    if (node.kind === ts.SyntaxKind.BooleanKeyword) return BOOL;
     if (node.kind === ts.SyntaxKind.NumberKeyword) {
       return fail(node, Code.UnsupportedType, "`number` has no width: use one of u8 u16 u32 u64 i8 i16 i32 i64 (from \"tsbpf\")");
     }
-    return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64 or Ptr<T>`);
+    return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64, boolean or Ptr<T>`);
   };
 
   // ---------------------------------------------------------------- memory layouts
@@ -762,7 +767,7 @@ export function lower(
         }
         const reg = this.fb.vreg(type);
         this.owned.add(reg.id);
-        this.fb.emit({ op: "mov", dst: reg, src: v.op, loc: locOf(d) });
+        this.fb.emit({ op: "mov", dst: reg, src: this.movable(v, type), loc: locOf(d) });
         this.scope.set(symbol, { kind: "var", reg, mutable });
       }
     }
@@ -800,7 +805,12 @@ export function lower(
       if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
         fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(b.reg.type)}`);
       }
-      this.fb.emit({ op: "mov", dst: b.reg, src: v.op, loc: locOf(node) });
+      this.fb.emit({ op: "mov", dst: b.reg, src: this.movable(v, b.reg.type), loc: locOf(node) });
+    }
+
+    /** What a `mov` into a variable of `type` takes: a mov converts as C does, but to _Bool only by comparing with zero. */
+    movable(v: Val, type: IntType): Operand {
+      return type.bool ? this.convert(v, type).op : v.op;
     }
 
     lookup(id: TS.Identifier): Binding {
@@ -865,16 +875,24 @@ export function lower(
       this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: v.op, b: imm(0n, v.op.type), then: t.id, else: f.id, loc: locOf(e) });
     }
 
-    /** A condition as a value: 1 or 0 (i32, like C's comparison operators). */
+    /**
+     * A condition as a value: 1 or 0, a boolean where TypeScript types it so (`a < b`, `!x`), else an
+     * i32 like C's `&&` on integers.
+     */
     boolValue(e: TS.Expression): Val {
-      const dst = this.fb.vreg(I32);
+      return this.zeroOrOne(isBoolean(e) ? BOOL : I32, (t, f) => this.cond(e, t, f));
+    }
+
+    /** 1 or 0 of `type` as `branch` goes to its first or second block. */
+    zeroOrOne(type: IntType, branch: (t: Block, f: Block) => void): Val {
+      const dst = this.fb.vreg(type);
       const t = this.fb.newBlock();
       const f = this.fb.newBlock();
       const join = this.fb.newBlock();
-      this.cond(e, t, f);
+      branch(t, f);
       for (const [b, v] of [[t, 1n], [f, 0n]] as const) {
         this.enter(b);
-        this.fb.emit({ op: "mov", dst, src: imm(v, I32) });
+        this.fb.emit({ op: "mov", dst, src: imm(v, type) });
         this.fb.terminate({ op: "jmp", target: join.id });
       }
       this.enter(join);
@@ -898,7 +916,7 @@ export function lower(
         return { op: { kind: "imm", value: v, type: v > 0x7fffffffffffffffn ? U64 : I64 }, untyped: true };
       }
       if (e.kind === ts.SyntaxKind.TrueKeyword || e.kind === ts.SyntaxKind.FalseKeyword) {
-        return { op: imm(e.kind === ts.SyntaxKind.TrueKeyword ? 1n : 0n, I32) };
+        return { op: imm(e.kind === ts.SyntaxKind.TrueKeyword ? 1n : 0n, BOOL) };
       }
       const constant = kernelConstant(e);
       if (constant) return constant;
@@ -981,7 +999,7 @@ export function lower(
       this.enter(missing);
       const b = this.value(e.right);
       const mEnd = this.fb.current;
-      const type = b.untyped ? a.op.type : commonType(a.op.type, b.op.type);
+      const type = b.untyped ? a.op.type : joinType(a.op.type, b.op.type);
       return this.joinValues(type, [fEnd, this.convertIn(fEnd, a, type)], [mEnd, b], join);
     }
 
@@ -996,7 +1014,7 @@ export function lower(
 
     /** A C cast. */
     cast(v: Val, type: IntType, node: TS.Node): Val {
-      if (v.op.kind === "imm") return { op: imm(v.op.value, type) };
+      if (type.bool || v.op.kind === "imm") return this.convert(v, type);
       const dst = this.fb.vreg(type);
       this.fb.emit({ op: "mov", dst, src: v.op, loc: locOf(node) });
       return { op: dst };
@@ -1018,7 +1036,7 @@ export function lower(
         const type = commonType(defaultType(a.op.value), defaultType(b.op.value));
         return this.joinValues(type, [tEnd, a], [fEnd, b], join);
       }
-      const type = a.untyped ? b.op.type : b.untyped ? a.op.type : commonType(a.op.type, b.op.type);
+      const type = a.untyped ? b.op.type : b.untyped ? a.op.type : joinType(a.op.type, b.op.type);
       return this.joinValues(type, [tEnd, a], [fEnd, b], join);
     }
 
@@ -1036,6 +1054,12 @@ export function lower(
 
     /** Converts a value to `type`; a register conversion that changes nothing is free. */
     convert(v: Val, type: IntType): Val {
+      if (type.bool && !v.op.type.bool) {
+        // As C converts to _Bool: any non-zero value is 1.
+        if (v.op.kind === "imm") return { op: imm(v.op.value === 0n ? 0n : 1n, BOOL) };
+        const x = v.op;
+        return this.zeroOrOne(BOOL, (t, f) => this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: x, b: imm(0n, x.type), then: t.id, else: f.id }));
+      }
       if (v.op.kind === "imm") return { op: imm(v.op.value, type) };
       if (widens(v.op.type, type) && (type.bits === 64 || v.op.type.signed === type.signed || !v.op.type.signed)) {
         return { op: { ...v.op, type } };
@@ -1574,7 +1598,9 @@ export function lower(
       } else {
         const sig = checker.getSignatureFromDeclaration(decl);
         const ret = sig && checker.getReturnTypeOfSignature(sig);
-        if (ret && !(ret.flags & (ts.TypeFlags.Void | ts.TypeFlags.Undefined))) fail(decl.name ?? decl, Code.MissingType, `\`${name}\` returns a value: annotate its return type (u8..i64)`);
+        // TypeScript's `boolean` has one C type; a number could be any width.
+        if (ret && ret.flags & ts.TypeFlags.BooleanLike) dst = this.fb.vreg(BOOL);
+        else if (ret && !(ret.flags & (ts.TypeFlags.Void | ts.TypeFlags.Undefined))) fail(decl.name ?? decl, Code.MissingType, `\`${name}\` returns a value: annotate its return type (u8..i64, boolean)`);
       }
       const exit = this.fb.newBlock();
       child.inline = { exit, dst };
@@ -1624,8 +1650,12 @@ export function lower(
             continue;
           }
           const v = this.value(x);
-          if (v.op.kind === "imm") format += escape(String(v.op.type.ptr ? `0x${BigInt.asUintN(64, v.op.value).toString(16)}` : v.op.value));
-          else {
+          if (v.op.kind === "imm") format += escape(v.op.type.bool ? String(v.op.value !== 0n) : String(v.op.type.ptr ? `0x${BigInt.asUintN(64, v.op.value).toString(16)}` : v.op.value));
+          else if (v.op.type.bool) {
+            // As a template literal prints it: `true` or `false`, a string in .rodata printed with %s.
+            format += "%s";
+            args.push(this.boolString(v.op, x));
+          } else {
             format += spec(v.op.type);
             args.push(v.op);
           }
@@ -1646,6 +1676,21 @@ export function lower(
       const object = this.fb.stackObject(8 * args.length);
       args.forEach((a, i) => this.fb.emit({ op: "store", object, offset: 8 * i, src: a as Operand | StackAddr, ...(low32(a) ? { low32: true } : {}), loc: locOf(e) }));
       this.fb.emit({ op: "call", helper: Helper.trace_vprintk, args: [...fmtArgs, { kind: "stack", object }, imm(BigInt(8 * args.length), U32)], loc: locOf(e) });
+    }
+
+    /** The address of "true" or "false" in .rodata as `b` is 1 or 0: "false", replaced when b is set (one branch, two loads). */
+    boolString(b: VReg, node: TS.Node): VReg {
+      const loc = locOf(node);
+      const dst = this.fb.vreg(PTR);
+      const set = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.emit({ op: "rodata", dst, offset: rodata.add("false"), loc });
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: b, b: imm(0n, b.type), then: set.id, else: join.id, loc });
+      this.enter(set);
+      this.fb.emit({ op: "rodata", dst, offset: rodata.add("true"), loc });
+      this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(join);
+      return dst;
     }
   }
 
@@ -1710,6 +1755,11 @@ function sameLayout(a: Layout, b: Layout): boolean {
   if (a.kind === "struct") return a.name === (b as typeof a).name;
   if (a.kind === "array") return sameLayout(a.element, (b as typeof a).element);
   return true;
+}
+
+/** The type of `c ? a : b` and `lookup(k) ?? d`: booleans stay booleans, integers convert as C's do. */
+function joinType(a: IntType, b: IntType): IntType {
+  return a.bool && b.bool ? BOOL : commonType(a, b);
 }
 
 /** The type an unannotated declaration of a literal gets. */

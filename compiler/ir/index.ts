@@ -14,6 +14,7 @@
 // the struct types their keys and values use. Module-level functions are inlined by the frontend,
 // so every `IrFunction` is still one program. `store.low32` and `call.low32` mark values read only in
 // their low 32 bits, so codegen may leave their upper halves unextended (consumers may ignore them).
+// `rodata` takes the address of a `.rodata` string into a register (printk's `true` and `false`).
 
 import type { IntType } from "./types.js";
 
@@ -87,7 +88,9 @@ export type Inst =
   /** Atomic *(size *)(ptr + offset) += src (BPF_ATOMIC | BPF_ADD, size 4 or 8). */
   | { op: "atomic"; ptr: VReg; offset: number; size: 4 | 8; src: Operand; loc?: Loc }
   /** dst = the address of a stack object plus offset. */
-  | { op: "addr"; dst: VReg; object: number; offset: number; loc?: Loc };
+  | { op: "addr"; dst: VReg; object: number; offset: number; loc?: Loc }
+  /** dst = the address of `.rodata` plus offset (a string a helper reads, as `true`/`false` for printk's %s). */
+  | { op: "rodata"; dst: VReg; offset: number; loc?: Loc };
 
 export type Terminator =
   | { op: "jmp"; target: number; loc?: Loc }
@@ -236,7 +239,7 @@ export function reachableBlocks(fn: IrFunction): Block[] {
 const opnd = (o: Operand): string => (o.kind === "imm" ? `${o.value}` : `%${o.id}`);
 const arg = (a: CallArg): string =>
   a.kind === "rodata" ? `rodata+${a.offset}` : a.kind === "stack" ? `stack#${a.object}${a.offset ? `+${a.offset}` : ""}` : a.kind === "map" ? `map ${a.name}` : opnd(a);
-const ty = (t: IntType): string => (t.ptr ? "ptr" : `${t.signed ? "i" : "u"}${t.bits}`);
+const ty = (t: IntType): string => (t.ptr ? "ptr" : t.bool ? "bool" : `${t.signed ? "i" : "u"}${t.bits}`);
 
 /** A readable dump of a function, for debugging and error reports. */
 export function printFunction(fn: IrFunction): string {
@@ -256,6 +259,7 @@ export function printFunction(fn: IrFunction): string {
         case "st": out.push(`  store ${arg(i.base)}+${i.offset}:${i.size * 8} = ${opnd(i.src)}`); break;
         case "atomic": out.push(`  atomic add %${i.ptr.id}+${i.offset}:${i.size * 8} += ${opnd(i.src)}`); break;
         case "addr": out.push(`  %${i.dst.id}:ptr = &stack#${i.object}+${i.offset}`); break;
+        case "rodata": out.push(`  %${i.dst.id}:ptr = &rodata+${i.offset}`); break;
       }
     }
     const t = b.term;

@@ -1,5 +1,5 @@
 // Integer types of the probe language and C's conversion rules over them.
-// Takes nothing; gives `IntType`, the named types (u8..i64), the usual arithmetic conversions,
+// Takes nothing; gives `IntType`, the named types (u8..i64, and BOOL for `boolean`), the usual arithmetic conversions,
 // integer promotion, range checks and value normalisation (truncate, then extend).
 
 export type Bits = 8 | 16 | 32 | 64;
@@ -11,6 +11,11 @@ export interface IntType {
   readonly ptr?: boolean;
   /** What a pointer points to: a kernel struct's name, or "char" for a string (printed with %s). */
   readonly pointee?: string;
+  /**
+   * C's `_Bool` (TypeScript's `boolean`): a u8 that holds only 0 or 1. The frontend converts other
+   * integers with `!= 0` before they reach one, so codegen treats it as the u8 it is.
+   */
+  readonly bool?: boolean;
 }
 
 const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });
@@ -23,11 +28,12 @@ export const U16 = mk(16, false);
 export const U32 = mk(32, false);
 export const U64 = mk(64, false);
 export const PTR: IntType = Object.freeze({ bits: 64, signed: false, ptr: true });
+export const BOOL: IntType = Object.freeze({ bits: 8, signed: false, bool: true });
 
 export const INT_TYPES: Readonly<Record<string, IntType>> = { i8: I8, i16: I16, i32: I32, i64: I64, u8: U8, u16: U16, u32: U32, u64: U64 };
 
-export const typeName = (t: IntType): string => (t.ptr ? "Ptr" : `${t.signed ? "i" : "u"}${t.bits}`);
-export const sameType = (a: IntType, b: IntType): boolean => a.bits === b.bits && a.signed === b.signed && !!a.ptr === !!b.ptr;
+export const typeName = (t: IntType): string => (t.ptr ? "Ptr" : t.bool ? "boolean" : `${t.signed ? "i" : "u"}${t.bits}`);
+export const sameType = (a: IntType, b: IntType): boolean => a.bits === b.bits && a.signed === b.signed && !!a.ptr === !!b.ptr && !!a.bool === !!b.bool;
 
 /** C integer promotion: anything narrower than int becomes int (i32). */
 export const promote = (t: IntType): IntType => (t.bits < 32 ? I32 : t.ptr ? U64 : t);

@@ -145,7 +145,8 @@ export class DebugInfo {
   layout(l: Layout): number {
     switch (l.kind) {
       case "int": {
-        // As object/btf.ts names them: `u32` a typedef of `unsigned int`, pointers as u64.
+        // As object/btf.ts names them: `u32` a typedef of `unsigned int`, pointers as u64, `_Bool` (LLVM's BTF gives it BOOL encoding).
+        if (l.type.bool) return this.basicType("_Bool", 8, "DW_ATE_boolean");
         const name = `${l.type.ptr || !l.type.signed ? "u" : "i"}${l.type.bits}`;
         let id = this.typedefs.get(name);
         if (id === undefined) {
@@ -222,7 +223,7 @@ export class DebugInfo {
     }
     if (event.kind === "int") {
       this.eventTypes.push(type);
-      return `${event.type.ptr || !event.type.signed ? "u" : "i"}${event.type.bits}`;
+      return event.type.bool ? "_Bool" : `${event.type.ptr || !event.type.signed ? "u" : "i"}${event.type.bits}`;
     }
     const name = `${mapName}_event`;
     this.eventTypes.push(this.add(`!DIDerivedType(tag: DW_TAG_typedef, name: ${mdString(name)}, file: !${this.file}, baseType: !${type})`));

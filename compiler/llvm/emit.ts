@@ -431,6 +431,9 @@ function emitFunction(
           def(i.dst, inst((s) => `ptrtoint ptr ${s(p)} to i64`));
           break;
         }
+        case "rodata":
+          def(i.dst, inst(() => `ptrtoint ${rodataAt(i.offset)} to i64`));
+          break;
         case "call": {
           const vals = i.args.map((a, n) => (i.low32?.includes(n) ? lowHalf(argValue(a)) : argValue(a)));
           const r = helperCall(i.helper, (s) => i.args.map((a, n) => argText(a, vals[n], s)));

@@ -8,8 +8,9 @@
 // `const char[N]` VARs in a `.rodata` DATASEC, one per printk format, and one VAR per map in a
 // `.maps` DATASEC, typed as clang types libbpf's `__uint`/`__type` macros: an anonymous struct whose
 // `__uint(name, N)` members are `int (*name)[N]` and whose `__type(key, T)` members are `T *key`.
-// Key and value types are typedefs of C integer types (`u32` is `unsigned int`), `char[N]` for
-// `Str<N>`, arrays, and named structs at their C layout.
+// Key and value types are typedefs of C integer types (`u32` is `unsigned int`), `_Bool` for
+// `boolean` (an INT with BOOL encoding, as clang emits it), `char[N]` for `Str<N>`, arrays, and
+// named structs at their C layout.
 
 import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, HISTOGRAM_TAG, packLineCol, type KernelExtInfo } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
@@ -100,8 +101,9 @@ function mapMembers(m: MapDef): [string, number | Layout][] {
   return out;
 }
 
+/** `u32` and the other typedefs, or `_Bool`, which clang emits as a base type of its own. */
 function intTypedefName(l: Layout & { kind: "int" }): string {
-  return `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
+  return l.type.bool ? "_Bool" : `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
 }
 
 const C_INTS: Record<string, string> = {
@@ -123,6 +125,7 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
     switch (l.kind) {
       case "int": {
         const name = intTypedefName(l);
+        if (l.type.bool) return once(name, () => btf.add({ kind: BtfKind.INT, name, size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 }));
         return once(name, () => {
           const c = once(C_INTS[name]!, () => btf.add({ kind: BtfKind.INT, name: C_INTS[name]!, size: l.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: l.size * 8 }));
           return btf.add({ kind: BtfKind.TYPEDEF, name, type: c });

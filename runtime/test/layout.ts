@@ -1,7 +1,7 @@
 // C values laid out by BTF: JS values into the bytes of a struct, array or integer, and back.
 // Takes BTF sources searched in order (the running kernel's vmlinux, then the probe's own BTF) and
 // a type name; gives TypeRefs, `encodeValue` (JS object -> bytes, bitfields included) and
-// `decodeValue` (bytes -> numbers, bigints, strings, objects, arrays) for memory, maps and globals.
+// `decodeValue` (bytes -> numbers, bigints, booleans, strings, objects, arrays) for memory, maps and globals.
 
 import { BtfIntEncoding, BtfKind, type Btf, type BtfType } from "../../compiler/btf/index.js";
 import { usage } from "./errors.js";
@@ -14,8 +14,8 @@ export interface HasAddress {
 /** What a test may write into C memory. Strings fill char arrays (or become strings a pointer points at). */
 export type CValue = number | bigint | boolean | string | Uint8Array | HasAddress | readonly CValue[] | { readonly [field: string]: CValue };
 
-/** What reading C memory gives: integers up to 32 bits as numbers, 64-bit ones and pointers as bigints. */
-export type Decoded = number | bigint | string | Uint8Array | Decoded[] | { [field: string]: Decoded };
+/** What reading C memory gives: integers up to 32 bits as numbers, 64-bit ones and pointers as bigints, `_Bool` as booleans. */
+export type Decoded = number | bigint | boolean | string | Uint8Array | Decoded[] | { [field: string]: Decoded };
 
 /** A type found by name in one BTF. */
 export interface TypeRef {
@@ -190,6 +190,7 @@ export function decodeValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): D
     case BtfKind.INT: {
       const signed = (t.encoding & BtfIntEncoding.SIGNED) !== 0;
       const raw = readInt(bytes, off, t.size);
+      if (t.encoding & BtfIntEncoding.BOOL) return raw !== 0n;
       const v = signed ? BigInt.asIntN(t.size * 8, raw) : raw;
       return t.size <= 4 ? Number(v) : v;
     }
