@@ -11,7 +11,8 @@
 // histogram; integer and struct keys and values), and about half the handlers operate on them:
 // lookup with a null test (reading the value, or writing a struct value's fields through it),
 // `lookup(k) ?? x`, update with each flag (its result added into a variable), delete, increment
-// by one or by an expression, histogram records. Keys are masked to ranges a little wider than the
+// by one or by an expression, histogram records, a map of booleans. Some handlers keep a boolean
+// local (C's _Bool): set from a condition, flipped or reset in an if, printed and used in the result. Keys are masked to ranges a little wider than the
 // maps, so that handlers meet each other's entries, hash maps fill up (inserts fail with E2BIG),
 // the LRU map evicts and array indices run past the end. The test compares the maps' bytes after
 // each handler.
@@ -35,6 +36,7 @@ export const MAPS: Readonly<Record<string, string>> = {
   pca: "new PerCpuArrayMap<i64>(8)",
   lru: "new LruHashMap<u16, u32>(4)",
   hist: "new Histogram()",
+  hb: "new HashMap<u32, boolean>(8)",
 };
 const MAP_HEAD = [
   "interface Key2 { a: u32; b: u16 }",
@@ -107,6 +109,8 @@ function handler(rng: Prng, n: number): string {
     vars.push(name);
     types.set(name, t);
   }
+  const flag = rng.chance(0.3);
+  if (flag) body.push(`  let q: boolean = ${cond(1)};`);
   const assign = (): string => {
     const target = vars[rng.between(PARAMS.length, vars.length - 1)]!;
     const op = rng.pick(["=", "+=", "-=", "*=", "&=", "|=", "^="]);
@@ -124,13 +128,14 @@ function handler(rng: Prng, n: number): string {
     body.push(`  if (${cond(1)}) { ${assign()} } else { ${assign()} }`);
   }
   if (rng.chance(0.5)) body.push(`  ${assign()}`);
+  if (flag && rng.chance(0.5)) body.push(`  if (${cond(1)}) { q = ${rng.chance(0.5) ? "!q" : cond(1)}; }`);
   // Map operations go among the statements, before or after the ifs.
   for (const op of mapOps) body.splice(rng.between(locals, body.length), 0, `  ${op}`);
   if (rng.chance(0.4)) {
-    const shown = Array.from({ length: rng.between(1, 3) }, () => rng.pick(vars));
+    const shown = Array.from({ length: rng.between(1, 3) }, () => (flag && rng.chance(0.3) ? "q" : rng.pick(vars)));
     body.push(`  printk(\`p${n}: ${shown.map((v) => `${v}=\${${v}}`).join(" ")}\`);`);
   }
-  body.push(`  return ${expr(2)};`);
+  body.push(`  return ${flag && rng.chance(0.5) ? `q ? ${expr(2)} : ${expr(2)}` : expr(2)};`);
   return `export const p${n} = kprobe("f${n}", (${PARAMS.map(([p, t]) => `${p}: ${t}`).join(", ")}) => {\n${body.join("\n")}\n});`;
 }
 
@@ -156,7 +161,7 @@ function mapOp(rng: Prng, name: string, vars: readonly string[], types: Readonly
     const v = local();
     return `${v} ${rng.pick(["+=", "^=", "-="])} ${types.get(v)}(${value});`;
   };
-  switch (rng.below(9)) {
+  switch (rng.below(10)) {
     case 0: {
       // lookup, null test, read the value
       const [m, k] = intMap();
@@ -193,6 +198,11 @@ function mapOp(rng: Prng, name: string, vars: readonly string[], types: Readonly
     }
     case 7:
       return `hist.record(${expr(1)});`;
+    case 8: {
+      // booleans as map values: stored from a condition, read back with a default
+      const k = key("u32", 15);
+      return rng.chance(0.5) ? `hb.update(${k}, ${cond(1)}${rng.pick(FLAGS)});` : into(`hb.lookup(${k}) ?? ${rng.pick(["true", "false"])} ? ${expr(1)} : ${expr(1)}`);
+    }
     default: {
       // an array lookup, indices past the end included, inside a condition
       const m = rng.pick(["am", "aw", "pca"]);
