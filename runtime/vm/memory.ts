@@ -12,19 +12,22 @@ export { VmFault };
 
 export type RegionKind = "ctx" | "stack" | "map_value" | "map_key" | "packet" | "kernel" | "user" | "ringbuf" | "map";
 
-/** Where each kind of region is placed: the first upper half and how many it may use. */
-const PLACEMENT: Record<RegionKind, number> = {
-  user: 0x00007f00,
-  ctx: 0xffff8800,
-  kernel: 0xffff8880,
-  map_value: 0xffffa000,
-  map_key: 0xffffb000,
-  ringbuf: 0xffffb800,
-  packet: 0xffffc000,
-  stack: 0xffffc900,
-  map: 0xffffd000,
+/**
+ * Where each kind of region is placed: its first upper half and how many upper halves it may use. The
+ * ranges never overlap, and user regions stay below x86-64's TASK_SIZE_MAX (0x7ffffffff000), or the
+ * helpers would take a user string for a kernel address.
+ */
+const PLACEMENT: Record<RegionKind, readonly [first: number, count: number]> = {
+  user: [0x00007800, 0x800],
+  ctx: [0xffff8800, 0x80],
+  kernel: [0xffff8880, 0x800],
+  map_value: [0xffffa000, 0x800],
+  map_key: [0xffffb000, 0x800],
+  ringbuf: [0xffffb800, 0x800],
+  packet: [0xffffc000, 0x800],
+  stack: [0xffffc900, 0x700],
+  map: [0xffffd000, 0x800],
 };
-const PER_KIND = 0x800;
 
 /** Lower 32 bits of every region's first byte; leaves room below for small negative offsets to fault. */
 export const REGION_BASE = 0x10000000;
@@ -72,7 +75,7 @@ export class Memory {
    * resolved while it is unchanged still names the same region.
    */
   generation = ++generations;
-  private readonly next: Record<RegionKind, number> = { ...PLACEMENT };
+  private readonly next = Object.fromEntries(Object.entries(PLACEMENT).map(([k, [first]]) => [k, first])) as Record<RegionKind, number>;
   /** The last region resolved: programs mostly hit the same region (their stack) again. */
   private lastHi = 0;
   private lastRegion: Region | undefined = undefined;
@@ -85,7 +88,8 @@ export class Memory {
     let hi = this.free[kind].pop();
     if (hi === undefined) {
       hi = this.next[kind];
-      if (hi - PLACEMENT[kind] >= PER_KIND) throw new RangeError(`too many ${kind} regions mapped at once (${PER_KIND})`);
+      const [first, count] = PLACEMENT[kind];
+      if (hi - first >= count) throw new RangeError(`too many ${kind} regions mapped at once (${count})`);
       this.next[kind] = hi + 1;
     }
     const region = new Region(kind, options.name ?? kind, bytes, options.writable ?? true, hi | 0);

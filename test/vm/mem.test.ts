@@ -19,7 +19,8 @@ import {
 } from "../../compiler/isa/insn.js";
 import { PseudoLd, Size } from "../../compiler/isa/opcodes.js";
 import { VmError, VmFault, VmLoadError } from "../../runtime/vm/vm.js";
-import { Memory, REGION_BASE } from "../../runtime/vm/memory.js";
+import { Memory, REGION_BASE, type RegionKind } from "../../runtime/vm/memory.js";
+import { TASK_SIZE } from "../../runtime/vm/kernel.js";
 import { fakeMap, hex, makeEnv, vm } from "./util.js";
 
 /** Runs `insns` with r1 = a 64-byte buffer (filled by `init`); returns r0 and the buffer. */
@@ -206,6 +207,44 @@ describe("faults name the instruction and the address", () => {
     const p = vm.load([ldx(Size.B, 0, 1, 0), exit()], makeEnv({ memory }));
     const e = fault(() => vm.run(p, { r1: region.address() + (1n << 32n) }));
     assert.match(e.message, /unmapped address/);
+  });
+});
+
+describe("the address space", () => {
+  const kinds: RegionKind[] = ["user", "ctx", "kernel", "map_value", "map_key", "ringbuf", "packet", "stack", "map"];
+
+  test("every user region a memory can hold lies below TASK_SIZE, so helpers read it as user memory", () => {
+    const memory = new Memory();
+    let last = 0n;
+    for (;;) {
+      let address: bigint;
+      try {
+        address = memory.map("user", new Uint8Array(16)).address(15);
+      } catch (e) {
+        assert.match(String(e), /too many user regions/);
+        break;
+      }
+      assert.ok(address < TASK_SIZE, `user region at ${hex(address)} is above TASK_SIZE`);
+      last = address;
+    }
+    assert.ok(memory.regions.size >= 2048, `only ${memory.regions.size} user regions`);
+    assert.ok(last > 0n);
+  });
+
+  test("regions of different kinds never share an upper half, however many are mapped", () => {
+    const memory = new Memory();
+    let mapped = 0;
+    for (const kind of kinds) {
+      for (;;) {
+        try {
+          memory.map(kind, new Uint8Array(8));
+        } catch {
+          break;
+        }
+        mapped++;
+        assert.equal(memory.regions.size, mapped, `a ${kind} region replaced a region mapped before it`);
+      }
+    }
   });
 });
 
