@@ -8,6 +8,8 @@ import { readFileSync } from "node:fs";
 import type { CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import type { FireResult, Simulation } from "./simulate.js";
+import { cString, type SimKernel } from "../vm/kernel.js";
+import type { Region } from "../vm/memory.js";
 
 export type RecordedProbe =
   | { kind: "tracepoint"; group: string; name: string }
@@ -90,14 +92,55 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
     const fields: Record<string, CValue> = { ...hit.fields };
     for (const [name, s] of Object.entries(hit.strings ?? {})) {
       // A NULL pointer stays NULL; a string the kernel could read is placed where the pointer now points.
-      if (BigInt(fields[name] as number | bigint) === 0n) continue;
-      fields[name] = p.group === "syscalls" ? sim.kernel.userString(s) : sim.kernel.string(s);
+      const recorded = BigInt(fields[name] as number | bigint);
+      if (recorded === 0n) continue;
+      fields[name] = stringsOf(sim).place(p.group === "syscalls" ? "user" : "kernel", recorded, s);
     }
     return sim.tracepoint(p.group, p.name, fields, task);
   }
   const target = p.kind === "uprobe" ? `${p.binary}:${p.func}` : p.func;
   if (p.retprobe) return p.kind === "uprobe" ? sim.uretprobe(target, { ...task, ret: hit.ret }) : sim.kretprobe(target, { ...task, ret: hit.ret });
   return p.kind === "uprobe" ? sim.uprobe(target, { ...task, args: hit.args }) : sim.kprobe(target, { ...task, args: hit.args });
+}
+
+/**
+ * Where a simulation's replayed strings live. They are packed into shared pages rather than mapped one region
+ * each: a recording holds thousands of strings and the VM has a few thousand regions of each kind. A pointer
+ * recorded again with the same string gets the same address, so a probe that keys a map by the pointer, or
+ * keeps it from an entry hit to read at the exit, sees what the kernel saw.
+ */
+class ReplayStrings {
+  private readonly placed = new Map<string, bigint>();
+  private readonly pages: Record<"user" | "kernel", { region: Region; used: number } | undefined> = { user: undefined, kernel: undefined };
+  constructor(private readonly vm: SimKernel) {}
+
+  place(space: "user" | "kernel", recorded: bigint, s: string): bigint {
+    const key = `${space} ${recorded} ${s}`;
+    let address = this.placed.get(key);
+    if (address === undefined) {
+      const bytes = cString(s);
+      let page = this.pages[space];
+      if (page === undefined || page.used + bytes.length > page.region.size) {
+        const size = Math.max(PAGE_BYTES, bytes.length);
+        const region = space === "user" ? this.vm.userRegion(size, "replayed user strings") : this.vm.kernelRegion(size, "replayed kernel strings");
+        page = this.pages[space] = { region, used: 0 };
+      }
+      page.region.bytes.set(bytes, page.used);
+      address = page.region.address(page.used);
+      page.used += bytes.length;
+      this.placed.set(key, address);
+    }
+    return address;
+  }
+}
+
+const PAGE_BYTES = 64 * 1024;
+const replayStrings = new WeakMap<Simulation, ReplayStrings>();
+
+function stringsOf(sim: Simulation): ReplayStrings {
+  let strings = replayStrings.get(sim);
+  if (!strings) replayStrings.set(sim, (strings = new ReplayStrings(sim.kernel.vm)));
+  return strings;
 }
 
 /** Whether a program of the object is attached where the hit happened (by libbpf's section names). */

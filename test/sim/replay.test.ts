@@ -9,7 +9,7 @@ import { compile } from "../../compiler/index.js";
 import { openObject } from "../../runtime/loader/index.js";
 import { readRecording, replay, simulate } from "../../runtime/test/index.js";
 import { recorderSource } from "../../cli/record.js";
-import { UNLINKAT_EXIT_FORMAT, UNLINKAT_FORMAT } from "./support.js";
+import { OPENAT_FORMAT, UNLINKAT_EXIT_FORMAT, UNLINKAT_FORMAT } from "./support.js";
 
 const line = (v: unknown) => JSON.stringify(v);
 
@@ -53,3 +53,38 @@ test("the recorder generated for the examples' attach points compiles, one ring 
     assert.deepEqual(openObject(result.object).maps.map((m) => m.name), recorder.probes.map((p) => p.map));
   }
 });
+
+test("a long recording's strings all arrive, and a pointer recorded again with its string keeps its address", async () => {
+  const probe = { kind: "tracepoint", group: "syscalls", name: "sys_enter_openat" };
+  const hit = (i: number, pointer: number, path: string) =>
+    line({ kind: "hit", probe, time: String(1000 + i), cpu: 0, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "cat", fields: { __syscall_nr: 257, dfd: 4294967196, filename: pointer, flags: 0, mode: 0 }, strings: { filename: path } });
+  // More strings than the VM has regions of a kind: each one used to take a region of its own.
+  const count = 2500;
+  const hits = Array.from({ length: count }, (_, i) => hit(i, 140000000000 + 64 * i, `/tmp/file-${i}`));
+  const formats = { tracepointFormats: { "syscalls/sys_enter_openat": OPENAT_FORMAT } };
+  const sim = await simulate("examples/opensnoop.ts", formats);
+  const recording = readRecording(hits.join("\n"));
+  const names: string[] = [];
+  // In slices, reading the events after each as tsbpf run's reader would, so the ring buffer never fills.
+  for (let i = 0; i < count; i += 500) {
+    replay(sim, { ...recording, hits: recording.hits.slice(i, i + 500) });
+    names.push(...sim.events<{ filename: string }>("events").map((e) => e.filename));
+  }
+  assert.equal(names.length, count);
+  names.forEach((name, i) => assert.equal(name, `/tmp/file-${i}`, `event ${i}`));
+
+  const pointers = await simulate({ fileName: "pointers.ts", text: POINTER_PROBE }, formats);
+  replay(pointers, [hit(0, 140000000000, "/a"), hit(1, 140000000064, "/a"), hit(2, 140000000000, "/a")].join("\n"));
+  const [first, other, again] = pointers.trace();
+  assert.equal(again, first);
+  assert.notEqual(other, first);
+});
+
+const POINTER_PROBE = `
+import { tracepoint, printk } from "tsbpf";
+export const license = "GPL";
+export const open = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
+  printk(\`\${ctx.filename}\`);
+  return 0;
+});
+`;
