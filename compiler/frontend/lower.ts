@@ -6,6 +6,8 @@
 // meet a typed operand (then they take its type) or a declaration (an unannotated one gets i64, or
 // u64 when the value needs it); binary operators apply C's promotions and usual arithmetic
 // conversions; shifts take the promoted left operand's type; `as u32` converts as a C cast.
+// `boolean` is C's _Bool (the IR's BOOL): what TypeScript types boolean is a 0/1 value of it, and
+// printk prints it as `true` or `false`.
 //
 // Memory values (structs, `Str<N>`, `Arr<T, N>`) are `Ref`s: a layout at a base (a stack object or
 // a pointer register) and an offset. A map lookup or ring buffer reservation gives a nullable Ref whose

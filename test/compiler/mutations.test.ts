@@ -6,8 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { compile, type CompileResult } from "../../compiler/index.js";
-import { PseudoLd, encode } from "../../compiler/isa/index.js";
-import { BpfLoadError, MapFlag, MapType, ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { LoadError, loadObject, openObject } from "../../runtime/loader/index.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 
 const DIR = "test/compiler/fixtures";
 const ROUNDS = 80;
@@ -49,28 +49,12 @@ test("mutated probe files give diagnostics or objects, never exceptions", () => 
 test("every mutant that compiles passes the kernel's verifier", { skip: missingRoot() ?? missingBpf() }, () => {
   const sys = openSys();
   for (const { text, result } of results) {
-    let rodata: number | undefined;
     try {
-      if (result.rodata.length) {
-        rodata = sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: result.rodata.length, maxEntries: 1, flags: MapFlag.RDONLY_PROG });
-        sys.mapUpdate(rodata, new Uint8Array(4), result.rodata);
-        sys.mapFreeze(rodata);
-      }
-      for (const p of result.programs) {
-        const insns = p.insns.map((i) => ({ ...i }));
-        for (const { insn } of p.relocations) {
-          insns[insn + 1]!.imm = insns[insn]!.imm;
-          insns[insn] = { ...insns[insn]!, src: PseudoLd.MAP_VALUE, imm: rodata! };
-        }
-        try {
-          sys.close(sys.progLoad({ type: p.kind === "tracepoint" ? ProgType.TRACEPOINT : ProgType.KPROBE, insns: encode(insns), license: "GPL" }).fd);
-        } catch (error) {
-          if (error instanceof BpfLoadError) assert.fail(`${p.name} was rejected:\n${error.log}\nsource:\n${text}`);
-          throw error;
-        }
-      }
-    } finally {
-      if (rodata !== undefined) sys.close(rodata);
+      // Through the loader, which creates the maps and the `.rodata` map the programs refer to.
+      loadObject(sys, openObject(result.object, { name: "mutant" })).close();
+    } catch (error) {
+      if (error instanceof LoadError) assert.fail(`${error.object} was rejected:\n${error.log}\nsource:\n${text}`);
+      throw error;
     }
   }
 });
