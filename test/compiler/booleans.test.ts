@@ -1,7 +1,8 @@
 // `boolean` as a type of the probe language, C's `_Bool`: one byte holding 0 or 1. Semantics run in
 // the VM (locals, parameters, returns annotated and inferred, struct fields, arrays, map keys and
-// values), printk prints `true`/`false`, the object's BTF marks the type as clang marks `_Bool`, and
-// ring buffer records and map values decode to JS booleans in the simulator and from the kernel.
+// values) and load into the kernel; printk prints `true`/`false`; the object's BTF marks the type as
+// clang marks `_Bool`; ring buffer records and map values decode to JS booleans in the simulator, from
+// a live tracepoint through runtime/loader, and in `tsbpf run --json`'s output.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -220,7 +221,7 @@ test("from the kernel: a tracepoint's ring buffer records and map values decode 
   }
 });
 
-test("tsbpf run prints boolean event fields and map values as true and false", { skip: noKernel ?? missingTracefs() ?? false }, async () => {
+test("tsbpf run prints boolean printk values, event fields and map values as true and false", { skip: noKernel ?? missingTracefs() ?? false }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-bool-run-"));
   try {
     const file = join(dir, "flags.ts");
@@ -240,9 +241,11 @@ test("tsbpf run prints boolean event fields and map values as true and false", {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(await exited, 0, stderr);
-    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as { map?: string; value?: unknown; entries?: { key: unknown; value: unknown }[] });
+    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as { map?: string; value?: unknown; entries?: { key: unknown; value: unknown }[]; message?: string });
     const big = process.pid > 1000;
     const odd = (process.pid & 1) === 1;
+    // The kernel's bpf_trace_printk formats the %s of "true" or "false".
+    assert.equal(lines.find((l) => l.message?.startsWith(`pid ${process.pid} `))?.message, `pid ${process.pid} big=${big} odd=${odd} seen=${big} small=false true`);
     assert.deepEqual(lines.find((l) => l.map === "events")?.value, { pid: process.pid, big, odd, both: [big && odd, big || odd] });
     assert.deepEqual(lines.find((l) => l.map === "bigByPid")?.entries, [{ key: process.pid, value: big }]);
     assert.deepEqual(lines.find((l) => l.map === "last")?.entries, odd ? undefined : [{ key: 1, value: true }]);
