@@ -106,10 +106,11 @@ export const p = kprobe("f", (x: u32) => {
 
 // Events, maps and printk through the simulator (and below, the kernel).
 const PROBE = (probe: string, filter: string): string => `
-import { ${probe.split("(")[0]}, printk, pidTgid, HashMap, ArrayMap, RingBuf, type u32, type Arr } from "tsbpf";
+import { ${probe.split("(")[0]}, printk, pidTgid, HashMap, ArrayMap, RingBuf, PerfEventArray, type u32, type Arr } from "tsbpf";
 export const license = "GPL";
 interface Event { pid: u32; big: boolean; odd: boolean; both: Arr<boolean, 2> }
 export const events = new RingBuf<Event>(4096);
+export const perf = new PerfEventArray<Event>(64);
 export const bigByPid = new HashMap<u32, boolean>(16);
 export const pidByFlag = new HashMap<boolean, u32>(2);
 export const last = new ArrayMap<boolean>(2);
@@ -119,7 +120,9 @@ export const p = ${probe} => {
   ${filter}
   const big: boolean = pid > 1000;
   const odd = isOdd(pid);
-  events.output({ pid, big, odd, both: [big && odd, big || odd] });
+  const e: Event = { pid, big, odd, both: [big && odd, big || odd] };
+  events.output(e);
+  perf.output(e);
   bigByPid.update(pid, big);
   pidByFlag.update(odd, pid);
   last.update(1, !odd);
@@ -133,10 +136,12 @@ test("the simulator decodes boolean record fields and map values as true and fal
   const sim = await simulate({ fileName: "flags.ts", text: PROBE('kprobe("do_unlinkat", ()', "") }, { arch: "x86_64" });
   sim.kprobe("do_unlinkat", { pid: 1001 });
   sim.kprobe("do_unlinkat", { pid: 4 });
-  assert.deepEqual(sim.events("events"), [
+  const records = [
     { pid: 1001, big: true, odd: true, both: [true, true] },
     { pid: 4, big: false, odd: false, both: [false, false] },
-  ]);
+  ];
+  assert.deepEqual(sim.events("events"), records);
+  assert.deepEqual(sim.events("perf"), records);
   assert.deepEqual(sim.map("bigByPid").toMap(), new Map([[1001, true], [4, false]]));
   assert.deepEqual(sim.map("pidByFlag").toMap(), new Map([[true, 1001], [false, 4]]));
   assert.deepEqual(sim.map("last").toArray(), [false, true]);
@@ -246,7 +251,9 @@ test("tsbpf run prints boolean printk values, event fields and map values as tru
     const odd = (process.pid & 1) === 1;
     // The kernel's bpf_trace_printk formats the %s of "true" or "false".
     assert.equal(lines.find((l) => l.message?.startsWith(`pid ${process.pid} `))?.message, `pid ${process.pid} big=${big} odd=${odd} seen=${big} small=false true`);
-    assert.deepEqual(lines.find((l) => l.map === "events")?.value, { pid: process.pid, big, odd, both: [big && odd, big || odd] });
+    const record = { pid: process.pid, big, odd, both: [big && odd, big || odd] };
+    assert.deepEqual(lines.find((l) => l.map === "events")?.value, record);
+    assert.deepEqual(lines.find((l) => l.map === "perf")?.value, record);
     assert.deepEqual(lines.find((l) => l.map === "bigByPid")?.entries, [{ key: process.pid, value: big }]);
     assert.deepEqual(lines.find((l) => l.map === "last")?.entries, odd ? undefined : [{ key: 1, value: true }]);
   } finally {
