@@ -236,10 +236,15 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
             fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
           }
         }
-        if (!pruned && list.length < MAX_CHECKPOINTS) {
+        if (!pruned) {
           const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
-          list.push(cp);
-          explored.set(pc, list);
+          // A full list still gets the checkpoint as a node of the path's history: otherwise a long loop's
+          // history since its last stored checkpoint grows with every iteration, and every branch (which
+          // copies it) and precision request (which walks it) costs time in proportion, quadratic in all.
+          if (list.length < MAX_CHECKPOINTS) {
+            list.push(cp);
+            explored.set(pc, list);
+          }
           states++;
           parent = cp;
           written = new Uint8Array(STACK_SLOTS);

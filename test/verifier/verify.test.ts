@@ -283,3 +283,21 @@ test("multiplication bounds signed values from the products of the corners, as t
     r0 = 0
     exit`);
 });
+
+test("a loop longer than the checkpoints kept at its head still starts a history segment at every pass", () => {
+  // Without one, the history since the last stored checkpoint grew with every iteration, and each branch copied
+  // it and each precision request walked it: a 20,000-iteration loop took minutes. total_states counts them.
+  const r = run(
+    `r6 = 0
+    r7 = 0
+    r7 += 1
+    r6 += 1
+    if r6 < 5000 goto -3
+    r0 = 0
+    exit`,
+    { log: true },
+  );
+  assert.equal(r.accepted, true, r.error?.message);
+  const states = Number(/total_states (\d+)$/.exec(r.log!.at(-1)!)?.[1]);
+  assert.ok(states >= 5000, `${states} states for 5000 passes`);
+});
