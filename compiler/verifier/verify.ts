@@ -19,8 +19,10 @@ import { needsAttachTarget, resolveProgType } from "./progtypes.js";
 import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
 
 export const COMPLEXITY_LIMIT = 1_000_000;
-/** Checkpoints kept per instruction; more are checked against but not stored. */
+/** States an unprivileged loader keeps per instruction (BPF_COMPLEXITY_LIMIT_STATES). */
 const MAX_CHECKPOINTS = 64;
+/** Instructions of history after which a path stores a state anyway (the kernel's jmp_history_cnt > 40). */
+const MAX_HISTORY = 128;
 
 export interface VerifyOptions {
   /** Program type number (`ProgTypeId`); 0 is treated as socket filter. */
@@ -199,6 +201,10 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   // Where the current path resumed (log): its first instruction is preceded by its whole state.
   let resumedFrom: number | null = null;
   let states = 0;
+  // Jumps processed (env->jmps_processed), and both counts when the last state was stored.
+  let jumps = 0;
+  let prevJumps = 0;
+  let prevProcessed = 0;
   if (log) {
     for (const text of disassemble(insns, { indices: true })) {
       const m = /^(\d+): /.exec(text);
@@ -214,6 +220,12 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       let pruned = false;
       if (cfg.prunePoints[pc]) {
         const list = explored.get(pc) ?? [];
+        // The kernel's is_state_visited heuristics: a state is stored only after 2 jumps and 8 instructions,
+        // inside a loop (a state at this instruction still being explored) only after 20 jumps or 100
+        // instructions, and always when the path's history grows long; a state that keeps missing is dropped,
+        // whether or not its paths are done, so states from late iterations of a loop get stored too.
+        const forceNew = trace.length > 2 * MAX_HISTORY;
+        let addNew = forceNew || (jumps - prevJumps >= 2 && env.processed - prevProcessed >= 8);
         for (let k = 0; k < list.length; k++) {
           const cp = list[k]!;
           if (cp.branches === 0) {
@@ -230,18 +242,18 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
               pruned = true;
               break;
             }
-            // A finished checkpoint that keeps failing to prune only costs comparisons (the kernel drops it too).
-            if (++cp.misses > cp.hits * 3 + 3) list.splice(k--, 1);
-          } else if (statesCover(cp.state, env.cur, privileged, true)) {
-            fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
+          } else {
+            if (statesCover(cp.state, env.cur, privileged, true)) fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
+            if (!forceNew && jumps - prevJumps < 20 && env.processed - prevProcessed < 100) addNew = false;
           }
+          // A state that keeps failing to prune only costs comparisons (the kernel drops it too).
+          if (addNew) cp.misses++;
+          if (cp.misses > cp.hits * 3 + 3) list.splice(k--, 1);
         }
-        if (!pruned) {
+        if (!pruned && addNew) {
           const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
-          // A full list still gets the checkpoint as a node of the path's history: otherwise a long loop's
-          // history since its last stored checkpoint grows with every iteration, and every branch (which
-          // copies it) and precision request (which walks it) costs time in proportion, quadratic in all.
-          if (list.length < MAX_CHECKPOINTS) {
+          // Unprivileged loaders keep at most BPF_COMPLEXITY_LIMIT_STATES per instruction.
+          if (privileged || list.length < MAX_CHECKPOINTS) {
             list.push(cp);
             explored.set(pc, list);
           }
@@ -249,6 +261,8 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           parent = cp;
           written = new Uint8Array(STACK_SLOTS);
           trace = [];
+          prevJumps = jumps;
+          prevProcessed = env.processed;
         }
       }
       let next: number | "exit";
@@ -263,6 +277,8 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           before = snapshot(curFrame(env.cur));
         }
         note = 0;
+        const cls = opClass(insns[pc]!.code);
+        if (cls === Class.JMP || cls === Class.JMP32) jumps++;
         next = step(env, insns[pc]!);
         trace.push(pc, note);
         if (log && before && next !== "exit") log[log.length - 1] = withState(log[log.length - 1]!, touchedState(insns[pc]!, before, curFrame(env.cur)));

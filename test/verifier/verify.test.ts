@@ -284,20 +284,25 @@ test("multiplication bounds signed values from the products of the corners, as t
     exit`);
 });
 
-test("a loop longer than the checkpoints kept at its head still starts a history segment at every pass", () => {
-  // Without one, the history since the last stored checkpoint grew with every iteration, and each branch copied
-  // it and each precision request walked it: a 20,000-iteration loop took minutes. total_states counts them.
+test("a bounded loop with a branch in its body is accepted as the kernel accepts it, storing states as the kernel does", () => {
+  // Each pass queues a path at the branch. With at most 64 states per instruction, none from a late pass was
+  // stored, so the queued paths of those passes could not be pruned and forked again: the analysis gave up at
+  // 1,000,000 instructions. Linux 6.18 processes this in 75,998 instructions with 6,570 states.
   const r = run(
     `r6 = 0
     r7 = 0
+    call bpf_get_prandom_u32
+    if r0 > 100 goto +1
     r7 += 1
     r6 += 1
-    if r6 < 5000 goto -3
+    if r6 < 5000 goto -5
     r0 = 0
     exit`,
     { log: true },
   );
   assert.equal(r.accepted, true, r.error?.message);
+  assert.ok(r.processed < 100_000, `${r.processed} instructions processed`);
+  // A path's history is cut by a stored state at least every so many instructions, however long the loop.
   const states = Number(/total_states (\d+)$/.exec(r.log!.at(-1)!)?.[1]);
   assert.ok(states >= 5000, `${states} states for 5000 passes`);
 });
