@@ -7,6 +7,8 @@
 // trace_pipe has one reader at a time: with an instance, two runs (or a `cat trace_pipe`) stream side by side.
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
 import { ElfError } from "../compiler/elf/types.js";
+import { Helper } from "../compiler/isa/helpers.js";
+import { Op, PseudoCall } from "../compiler/isa/opcodes.js";
 import { LogLevel } from "../runtime/sys/constants.js";
 import { missingRoot, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, LoadError, ObjectError } from "../runtime/loader/errors.js";
@@ -71,7 +73,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     recording = options.record ? await openRecording(options.record.path) : undefined;
     const loaded = load(session, bytes, options, log);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
-    const pipe = openOutput(session, verbose, log);
+    // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
+    // prints nothing would show other runs' lines.
+    const pipe = printsLines(loaded) ? openOutput(session, verbose, log) : undefined;
     const readers = [...loaded.maps.values()].filter((m) => isEventMap(m.spec.type)).map((m) => session.events(loaded, m.name));
     const { attached, skipped } = attachEach(loaded, options);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
@@ -83,8 +87,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // The recorder attaches after the user's programs, so it never misses a hit they see.
     const hits = recording && options.record?.recorder ? attachRecorder(session, options.record.recorder, recording, log) : [];
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
-    const what = readers.length ? `bpf_printk output and ${readers.map((r) => r.map).join(", ")}` : "bpf_printk output";
-    log(duration === undefined ? `streaming ${what}; Ctrl-C detaches and exits` : `streaming ${what} for ${duration} s; Ctrl-C detaches and exits`);
+    const streams = [...(pipe ? ["bpf_printk output"] : []), ...(readers.length ? [readers.map((r) => r.map).join(", ")] : [])];
+    const what = streams.length ? `streaming ${streams.join(" and ")}` : "counting into the maps (no probe prints or sends events)";
+    log(`${what}${duration === undefined ? "" : ` for ${duration} s`}; Ctrl-C detaches and exits`);
     if (recording) log(`recording what arrives${hits.length ? " and the probe hits that caused it" : ""} in ${recording.path}`);
     // Start-up has run: the next start can take its compiled functions from the user's code caches.
     refreshCodeCaches();
@@ -97,7 +102,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         // Closing the session releases what could not be detached here.
         log(`warning: detaching failed: ${(error as Error).message}`);
       }
-      void pipe.close();
+      void pipe?.close();
     });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
     // stop it drains once more, so events that arrived before the stop are all printed.
@@ -115,6 +120,14 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     try {
       await Promise.all([
         (async () => {
+          if (!pipe) {
+            // Holds the stream open until the stop, as the pipe's lines would (the maps print then). A signal
+            // handler alone does not keep Node's event loop alive: a timer does.
+            const alive = setInterval(() => {}, 60_000);
+            await stopped;
+            clearInterval(alive);
+            return;
+          }
           for await (const line of pipe.lines()) {
             write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
             if (recording && line.event) recording.output("printk", jsonLine(line));
@@ -167,6 +180,13 @@ function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Reco
 }
 
 /** The session's trace pipe (a private tracefs instance, else the shared pipe), its failures as one sentence. */
+/** Whether a program of the object (or a function it calls) calls bpf_trace_printk or bpf_trace_vprintk. */
+function printsLines(loaded: LoadedObject): boolean {
+  const { programs, subprograms } = loaded.spec.raw;
+  const printk = new Set<number>([Helper.trace_printk, Helper.trace_vprintk]);
+  return [...programs, ...subprograms].some((p) => p.insns.some((i) => i.code === Op.CALL && i.src === PseudoCall.HELPER && printk.has(i.imm)));
+}
+
 function openOutput(session: Session, verbose: boolean, log: (line: string) => void): TracePipe {
   let pipe: TracePipe;
   try {
