@@ -33,6 +33,8 @@ export const VerifierCode = {
   ReturnValue: 2008,
   /** More than 512 bytes of stack along a call chain, or calls nested too deeply. */
   Stack: 2009,
+  /** A ring buffer record reserved and, on some path, neither submitted nor discarded. */
+  Unreleased: 2010,
 } as const;
 
 /** Where an instruction came from: a source file position and, when known, the text of that line. */
@@ -85,6 +87,13 @@ export function explainRejection(insns: readonly Insn[], error: VerifyError, pro
   if (/stack size|call stack|too deep/.test(m)) return out(VerifierCode.Stack, "this program needs more than the 512 bytes of stack the kernel allows (or nests calls too deeply); use fewer or smaller locals");
   if (/cannot use helper|invalid func|type=\S+ expected=|leaks addr into helper/.test(m)) {
     return out(VerifierCode.Helper, `${at} calls a helper that a ${progTypeName(progType)} program may not call, or with an argument of the wrong kind`);
+  }
+  const unreleased = /Unreleased reference id=\d+ alloc_insn=(\d+)/.exec(m);
+  if (unreleased) {
+    const pos = positionOf(Number(unreleased[1]));
+    const source = pos?.text !== undefined ? expressionAt(pos.text, pos.column, true) : undefined;
+    const record = `the ring buffer record reserved ${source ? `by \`${source}\` ` : ""}${pos?.line ? `on line ${pos.line}` : "earlier"}`;
+    return out(VerifierCode.Unreleased, `${record} is neither submitted nor discarded on the path that ends here; submit(r) or discard(r) it on every path`);
   }
   if (/At program exit/.test(m)) return out(VerifierCode.ReturnValue, `the value returned here is outside what a ${progTypeName(progType)} program may return`);
   const oob = /invalid access to (map value|map key|packet|memory)|outside of the allowed memory range|unbounded memory access|min value is negative|outside of the packet|out of bounds|stack R\d+ off=|invalid (variable-offset|unbounded)|goes out of range|(read from|write into) map forbidden/.exec(m);

@@ -83,3 +83,26 @@ test("expressions are read off the source line from a statement's position", () 
   assert.equal(expressionAt("  total += buf[i + 1];", 3), "buf[i + 1]");
   assert.equal(expressionAt("  }", 3), undefined);
 });
+
+test("a ring buffer record left unsubmitted on one path is named with its reservation's line (TSBPF2010)", () => {
+  const text = [
+    'import { tracepoint, RingBuf, type i32 } from "tsbpf";',
+    'export const license = "GPL";',
+    "interface Ev { flags: i32 }",
+    "export const rb = new RingBuf<Ev>(4096);",
+    'export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {',
+    "  const e = rb.reserve();",
+    "  if (e === null) return 0;",
+    "  if (ctx.flag === 0) return 0;",
+    "  e.flags = ctx.flag as i32;",
+    "  rb.submit(e);",
+    "  return 0;",
+    "});",
+  ].join("\n");
+  const r = compile({ fileName: "leak.ts", text }, { tracepointFormat });
+  assert.equal(r.diagnostics.length, 1, formatDiagnostics(r.diagnostics, { sources: { "leak.ts": text } }));
+  const [d] = r.diagnostics;
+  assert.equal(d!.code, "TSBPF2010");
+  assert.equal(d!.line, 8);
+  assert.match(d!.message, /^p: the ring buffer record reserved by `rb\.reserve\(\)` on line 6 is neither submitted nor discarded on the path that ends here/);
+});
