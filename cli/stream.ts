@@ -179,7 +179,6 @@ function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Reco
   }
 }
 
-/** The session's trace pipe (a private tracefs instance, else the shared pipe), its failures as one sentence. */
 /** Whether a program of the object (or a function it calls) calls bpf_trace_printk or bpf_trace_vprintk. */
 function printsLines(loaded: LoadedObject): boolean {
   const { programs, subprograms } = loaded.spec.raw;
@@ -187,6 +186,7 @@ function printsLines(loaded: LoadedObject): boolean {
   return [...programs, ...subprograms].some((p) => p.insns.some((i) => i.code === Op.CALL && i.src === PseudoCall.HELPER && printk.has(i.imm)));
 }
 
+/** The session's trace pipe (a private tracefs instance, else the shared pipe), its failures as one sentence. */
 function openOutput(session: Session, verbose: boolean, log: (line: string) => void): TracePipe {
   let pipe: TracePipe;
   try {
