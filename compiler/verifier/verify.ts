@@ -21,7 +21,10 @@ import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFr
 export const COMPLEXITY_LIMIT = 1_000_000;
 /** States an unprivileged loader keeps per instruction (BPF_COMPLEXITY_LIMIT_STATES). */
 const MAX_CHECKPOINTS = 64;
-/** Instructions of history after which a path stores a state anyway (the kernel's jmp_history_cnt > 40). */
+/**
+ * Instructions of history after which a path stores a state anyway. The kernel counts jump history entries
+ * (jmp_history_cnt > 40); the model's trace records every instruction, so it counts those.
+ */
 const MAX_HISTORY = 128;
 
 export interface VerifyOptions {
