@@ -9,7 +9,7 @@
 // probe each of its ring buffers records, and `Recording` (the file being written).
 
 import { closeSync, openSync, writeSync } from "node:fs";
-import { parseTracepointFormat, readTracepointFormat } from "../compiler/frontend/tracepoints.js";
+import { parseTracepointFormat, readTracepointFormat, type TracepointField } from "../compiler/frontend/tracepoints.js";
 import type { AttachTarget } from "../runtime/loader/object.js";
 import { openObject } from "../runtime/loader/session.js";
 import type { RecordedProbe } from "../runtime/test/replay.js";
@@ -60,9 +60,11 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
         skipped.push(`tracepoint ${t.group}:${t.name}: no format file`);
         continue;
       }
-      const fields = parseTracepointFormat(t.group, t.name, text).fields.filter((f) => f.readable && f.tsType);
-      members = fields.map((f) => `f_${f.name}: ${f.tsType === "Ptr" ? "u64" : f.tsType}`);
-      for (const f of fields) fill.push(f.tsType === "Ptr" ? `h.f_${f.name} = ctx.${f.name} as u64;` : `h.f_${f.name} = ctx.${f.name};`);
+      const fields = parseTracepointFormat(t.group, t.name, text).fields.filter((f) => f.readable && f.shape);
+      // Pointers as their values (the strings they point to are recorded beside them); __data_loc strings as text.
+      const memberType = (f: TracepointField) => (f.shape!.kind === "ptr" ? "u64" : f.shape!.kind === "dynamic-str" ? `Str<${STRING_BYTES}>` : f.tsType);
+      members = fields.map((f) => `f_${f.name}: ${memberType(f)}`);
+      for (const f of fields) fill.push(f.shape!.kind === "ptr" ? `h.f_${f.name} = ctx.${f.name} as u64;` : `h.f_${f.name} = ctx.${f.name};`);
       for (const f of fields.filter((x) => x.tsType === "Ptr" && /\bchar\s*\*/.test(x.cType))) {
         strings.push(f.name);
         members.push(`s_${f.name}: Str<${STRING_BYTES}>`);
@@ -101,7 +103,7 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
     probes.push({ map, probe, strings });
   }
   const text = [
-    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str } from "tsbpf";',
+    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
     'export const license = "GPL";',
     ...handlers,
     "",
@@ -165,7 +167,7 @@ export class Recording {
       comm: h.comm,
     };
     // Integers beyond 2^53 as decimal strings: JSON.parse would round them.
-    const exact = (v: unknown) => (typeof v === "bigint" ? String(v) : v);
+    const exact = (v: unknown): unknown => (typeof v === "bigint" ? String(v) : Array.isArray(v) ? v.map(exact) : v);
     if (p.probe.kind === "tracepoint") {
       line.fields = Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith("f_")).map(([k, v]) => [k.slice(2), exact(v)]));
       line.strings = Object.fromEntries(p.strings.map((s) => [s, h[`s_${s}`]]));

@@ -742,7 +742,7 @@ export function lower(
             this.scope.set(symbol0, { kind: "ref", ref: this.materialize(init, { kind: "str", size: 16, align: 1 }, d) });
             continue;
           }
-          if (helper) fail(init, Code.MissingType, `annotate the string's size: \`const ${d.name.getText(file)}: Str<64> = ${init.getText(file)}\``);
+          if (helper || this.isDynamicString(init)) fail(init, Code.MissingType, `annotate the string's size: \`const ${d.name.getText(file)}: Str<64> = ${init.getText(file)}\``);
           const r = this.tryRef(init);
           if (r) {
             this.scope.set(symbol0, { kind: "ref", ref: r });
@@ -859,18 +859,26 @@ export function lower(
           return this.fb.terminate({ op: "br", cmp, signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(e) });
         }
       }
+      if (this.tracepointField(e)?.shape?.kind === "str") {
+        // A record's char array is non-empty when its first byte is not NUL: one load, no copy.
+        const first = this.fb.vreg(U8);
+        this.fb.emit({ op: "ctx", dst: first, offset: this.tracepointField(e)!.offset, size: 1, signed: false, loc: locOf(e) });
+        return this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: first, b: imm(0n, U8), then: t.id, else: f.id, loc: locOf(e) });
+      }
       const r = this.tryRef(e);
       if (r) {
-        // `if (v)`: a lookup that found something (and, for an integer, a non-zero one: JavaScript's truthiness).
+        // `if (v)`: a lookup that found something and, as JavaScript's truthiness has it, for an integer a
+        // non-zero one, for a string a non-empty one (its first byte is not NUL). Structs and arrays are objects.
+        const byValue = r.layout.kind === "int" || r.layout.kind === "str";
         if (r.base.kind !== "reg" || !r.nullable) {
-          if (r.layout.kind !== "int") return this.fb.terminate({ op: "jmp", target: t.id });
+          if (!byValue) return this.fb.terminate({ op: "jmp", target: t.id });
         } else {
           const found = this.fb.newBlock();
-          this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: r.base, b: imm(0n, PTR), then: r.layout.kind === "int" ? found.id : t.id, else: f.id, loc: locOf(e) });
-          if (r.layout.kind !== "int") return;
+          this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: r.base, b: imm(0n, PTR), then: byValue ? found.id : t.id, else: f.id, loc: locOf(e) });
+          if (!byValue) return;
           this.enter(found);
         }
-        const x = this.loadInt(r, e);
+        const x = this.loadInt(r.layout.kind === "str" ? { ...r, layout: intLayout(U8) } : r, e);
         return this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: x.op, b: imm(0n, x.op.type), then: t.id, else: f.id, loc: locOf(e) });
       }
       const v = this.value(e);
@@ -976,6 +984,8 @@ export function lower(
       }
       if (ts.isConditionalExpression(e)) return this.conditional(e);
       if (ts.isElementAccessExpression(e)) {
+        const direct = this.recordElement(e);
+        if (direct) return direct;
         const base = this.tryRef(e.expression);
         if (base) return this.loadInt(this.elementRef(base, e.argumentExpression, e), e);
       }
@@ -1164,29 +1174,110 @@ export function lower(
     }
 
     field(format: TracepointFormat, e: TS.PropertyAccessExpression): Val {
-      const f: TracepointField | undefined = format.fields.find((x) => x.name === e.name.text);
-      if (!f) return fail(e.name, Code.BadTracepointField, `${format.group}:${format.name} has no field \`${e.name.text}\``);
-      if (!f.readable) fail(e.name, Code.BadTracepointField, `the kernel does not let tracepoint programs read the common field \`${f.name}\` (offset ${f.offset} < 8); use pidTgid() for the pid`);
-      if (!f.tsType) fail(e.name, Code.BadTracepointField, `field \`${f.name}\` (${f.cType}) has a type the compiler does not support yet`);
-      const type = f.tsType === "Ptr" ? PTR : INT_TYPES[f.tsType!]!;
+      const f = this.recordField(format, e);
+      const shape = f.shape!;
+      if (shape.kind === "str" || shape.kind === "array" || shape.kind === "dynamic-str") {
+        const use = shape.kind === "array" ? "index it (`" + e.getText(file) + "[0]`) or assign it to an Arr" : "assign it to a Str, print it with printk, or store it in a struct";
+        return fail(e, Code.NotAnInteger, `\`${e.getText(file)}\` is a ${f.tsType} (${f.cType}), not an integer: ${use}`);
+      }
+      const type = shape.kind === "ptr" ? PTR : INT_TYPES[f.tsType!]!;
       const dst = this.fb.vreg(type);
       this.fb.emit({ op: "ctx", dst, offset: f.offset, size: f.size as 1 | 2 | 4 | 8, signed: f.signed, loc: locOf(e) });
       return { op: dst };
+    }
+
+    /** The field `e` names in a tracepoint record, if the compiler can read it. */
+    recordField(format: TracepointFormat, e: TS.PropertyAccessExpression): TracepointField {
+      const f: TracepointField | undefined = format.fields.find((x) => x.name === e.name.text);
+      if (!f) return fail(e.name, Code.BadTracepointField, `${format.group}:${format.name} has no field \`${e.name.text}\``);
+      if (!f.readable) fail(e.name, Code.BadTracepointField, `the kernel does not let tracepoint programs read the common field \`${f.name}\` (offset ${f.offset} < 8); use pidTgid() for the pid`);
+      if (!f.shape) fail(e.name, Code.BadTracepointField, `field \`${f.name}\` (${f.cType}) has a type the compiler does not support yet`);
+      return f;
+    }
+
+    /** `ctx.name` where ctx is a tracepoint handler's record parameter: the field, else undefined. */
+    tracepointField(e: TS.Expression): TracepointField | undefined {
+      if (!ts.isPropertyAccessExpression(e) || !ts.isIdentifier(e.expression)) return undefined;
+      const symbol = checker.getSymbolAtLocation(e.expression);
+      const b = symbol && this.scope.get(symbol);
+      return b?.kind === "tpctx" ? this.recordField(b.format, e) : undefined;
+    }
+
+    /**
+     * A fixed array field of the record (`char prev_comm[16]`) as memory: a stack copy, since helpers take no
+     * pointers into the context. Copied in the widest loads the field's offset allows (the kernel insists on
+     * aligned context reads).
+     */
+    recordArray(f: TracepointField, node: TS.Node): Ref | undefined {
+      const shape = f.shape!;
+      let layout: Layout;
+      if (shape.kind === "str") layout = { kind: "str", size: shape.length, align: 1 };
+      else if (shape.kind === "array") {
+        const element = intLayout({ bits: (shape.element.size * 8) as 8 | 16 | 32 | 64, signed: shape.element.signed });
+        layout = { kind: "array", element, length: shape.length, size: f.size, align: element.align };
+      } else return undefined;
+      const ref = this.stackRef(layout, node);
+      for (let at = 0; at < f.size; ) {
+        const n = ([8, 4, 2, 1] as const).find((c) => (f.offset + at) % c === 0 && at % c === 0 && at + c <= f.size)!;
+        const v = this.fb.vreg(U64);
+        this.fb.emit({ op: "ctx", dst: v, offset: f.offset + at, size: n, signed: false, loc: locOf(node) });
+        this.fb.emit({ op: "st", base: ref.base, offset: at, size: n, src: v, loc: locOf(node) });
+        at += n;
+      }
+      return ref;
+    }
+
+    /** `ctx.args[i]`: a constant index is one load from the record; a variable one indexes a stack copy. */
+    recordElement(e: TS.ElementAccessExpression): Val | undefined {
+      const f = this.tracepointField(e.expression);
+      if (f?.shape?.kind !== "array") return undefined;
+      const i = this.value(e.argumentExpression);
+      if (i.op.kind !== "imm") return this.loadInt(this.elementAt(this.recordArray(f, e.expression)!, i, e.argumentExpression, e), e);
+      const { element, length } = f.shape;
+      const n = BigInt.asIntN(64, i.op.value);
+      if (n < 0n || n >= BigInt(length)) fail(e.argumentExpression, Code.OutOfRange, `index ${n} is outside ${f.tsType}`);
+      const dst = this.fb.vreg({ bits: (element.size * 8) as 8 | 16 | 32 | 64, signed: element.signed });
+      this.fb.emit({ op: "ctx", dst, offset: f.offset + Number(n) * element.size, size: element.size, signed: element.signed, loc: locOf(e) });
+      return { op: dst };
+    }
+
+    /**
+     * The address of a `__data_loc` / `__rel_loc` string field's bytes: the record's address plus the low 16 bits
+     * of the field's u32 (for __rel_loc, counted from the end of the u32). Undefined for other expressions.
+     */
+    dynamicString(e: TS.Expression): VReg | undefined {
+      const f = this.tracepointField(e);
+      if (f?.shape?.kind !== "dynamic-str") return undefined;
+      const loc = locOf(e);
+      const where = this.fb.vreg(U32);
+      this.fb.emit({ op: "ctx", dst: where, offset: f.offset, size: 4, signed: false, loc });
+      const offset = this.fb.vreg(U64);
+      this.fb.emit({ op: "bin", kind: "and", dst: offset, a: where, b: imm(0xffffn, U64), loc });
+      const base = f.shape.relative ? f.offset + f.size : 0;
+      const p = this.fb.vreg({ ...PTR, pointee: "char" });
+      this.fb.emit({ op: "bin", kind: "add", dst: p, a: this.fb.ctx, b: offset, loc });
+      if (base) this.fb.emit({ op: "bin", kind: "add", dst: p, a: p, b: imm(BigInt(base), U64), loc });
+      return p;
     }
 
     // ---- memory: structs, strings, arrays, maps
 
     /** A zeroed stack object for a value of `layout`; the frame holds at most 512 bytes. */
     temp(layout: Layout, node: TS.Node): Ref {
+      const ref = this.stackRef(layout, node);
+      this.zero(ref, node);
+      return ref;
+    }
+
+    /** Stack space for a value of `layout`, left as it is (the caller fills every byte). */
+    stackRef(layout: Layout, node: TS.Node): Ref {
       const size = align(layout.size, 8);
       const used = this.fb.stack.reduce((n, o) => align(n + o.size, o.align), 0);
       if (used + size > 512) {
         fail(node, Code.StackTooLarge, `this needs ${size} more bytes of stack (${used + size} in all); BPF allows 512: keep large values in a map (a PerCpuArrayMap as scratch space) or reserve them in a ring buffer`);
       }
       const object = this.fb.stackObject(size);
-      const ref: Ref = { layout, base: { kind: "stack", object }, offset: 0 };
-      this.zero(ref, node);
-      return ref;
+      return { layout, base: { kind: "stack", object }, offset: 0 };
     }
 
     /** The address of a Ref's bytes, as a helper argument. */
@@ -1241,8 +1332,13 @@ export function lower(
     /** `a[i]`: a constant index is checked now; a variable one at run time (out of range ends the handler, returning 0). */
     elementRef(base: Ref, index: TS.Expression, node: TS.Node): Ref {
       if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
+      return this.elementAt(base, this.value(index), index, node);
+    }
+
+    /** Element `i` (already computed from `index`) of an array Ref. */
+    elementAt(base: Ref, i: Val, index: TS.Expression, node: TS.Node): Ref {
+      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
       const { element, length } = base.layout;
-      const i = this.value(index);
       if (i.op.kind === "imm") {
         const n = BigInt.asIntN(64, i.op.value);
         if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
@@ -1288,12 +1384,16 @@ export function lower(
         return b?.kind === "ref" ? b.ref : undefined;
       }
       if (ts.isPropertyAccessExpression(e)) {
+        const recorded = this.tracepointField(e);
+        if (recorded) return this.recordArray(recorded, e);
         const base = this.tryRef(e.expression);
         if (!base) return undefined;
         const f = this.fieldRef(base, e.name);
         return f.layout.kind === "int" ? undefined : f;
       }
       if (ts.isElementAccessExpression(e)) {
+        // Record arrays hold integers only: their elements are values, read without copying the array.
+        if (this.tracepointField(e.expression)) return undefined;
         const base = this.tryRef(e.expression);
         if (!base || base.layout.kind !== "array" || base.layout.element.kind === "int") return undefined;
         return this.elementRef(base, e.argumentExpression, e);
@@ -1322,7 +1422,7 @@ export function lower(
 
     /** A value in memory of `layout`: an existing Ref, or a zeroed stack copy of what `e` computes. */
     materialize(e: TS.Expression, layout: Layout, node: TS.Node): Ref {
-      if (layout.kind !== "int" && !ts.isObjectLiteralExpression(e) && !ts.isArrayLiteralExpression(e) && !this.stringCall(e) && !ts.isStringLiteral(e)) {
+      if (layout.kind !== "int" && !ts.isObjectLiteralExpression(e) && !ts.isArrayLiteralExpression(e) && !this.stringCall(e) && !ts.isStringLiteral(e) && !this.isDynamicString(e)) {
         const r = this.tryRef(e);
         if (!r) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(layout)} here`);
         if (!sameLayout(r.layout, layout)) fail(e, Code.UnsupportedType, `expected a ${describeLayout(layout)}, got a ${describeLayout(r.layout)}`);
@@ -1331,6 +1431,11 @@ export function lower(
       const r = this.temp(layout, node);
       this.assignInto(r, e);
       return r;
+    }
+
+    /** A `__data_loc` string field of a tracepoint record: copied into a Str<N> or printed, never bound as it is. */
+    isDynamicString(e: TS.Expression): boolean {
+      return this.tracepointField(e)?.shape?.kind === "dynamic-str";
     }
 
     /** comm(), readUserStr(p), readKernelStr(p): helpers that fill a Str<N>. */
@@ -1375,6 +1480,12 @@ export function lower(
         const p = this.value(call.arguments[0]!);
         const id = helper === "readUserStr" ? Helper.probe_read_user_str : Helper.probe_read_kernel_str;
         this.fb.emit({ op: "call", helper: id, args: [where, imm(BigInt(l.size), U32), p.op], loc: locOf(e) });
+        return;
+      }
+      if (this.isDynamicString(e)) {
+        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `\`${e.getText(file)}\` is a string: assign it to a Str<N>, not a ${describeLayout(l)}`);
+        const src = this.dynamicString(e)!;
+        this.fb.emit({ op: "call", helper: Helper.probe_read_kernel_str, args: [this.addrOf(dst, e), imm(BigInt(l.size), U32), src], loc: locOf(e) });
         return;
       }
       if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) {
@@ -1641,6 +1752,13 @@ export function lower(
             const object = this.fb.stackObject(16);
             this.fb.emit({ op: "call", helper: Helper.get_current_comm, args: [{ kind: "stack", object }, imm(16n, U32)], loc: locOf(x) });
             args.push({ kind: "stack", object });
+            format += "%s" + escape(span.literal.text);
+            continue;
+          }
+          const dynamic = this.dynamicString(x);
+          if (dynamic) {
+            // %s reads the string where the record holds it.
+            args.push(dynamic);
             format += "%s" + escape(span.literal.text);
             continue;
           }

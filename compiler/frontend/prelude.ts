@@ -105,7 +105,8 @@ declare module "tsbpf" {
 /** The prelude for a file that uses the given tracepoints. */
 export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = ""): string {
   const entries = tracepoints.map((tp) => {
-    const fields = tp.fields.filter((f) => f.tsType).map((f) => `      readonly ${JSON.stringify(f.name)}: ${f.tsType};`);
+    // Fields the compiler cannot read yet are declared `unknown`, so a read gets tsbpf's diagnostic, not "no such property".
+    const fields = tp.fields.map((f) => `      /** ${f.cType.replace(/\*\//g, "* /")} */\n      readonly ${JSON.stringify(f.name)}: ${f.tsType ?? "unknown"};`);
     return `    ${JSON.stringify(`${tp.group}/${tp.name}`)}: {\n${fields.join("\n")}\n    };`;
   });
   return `${GLOBALS}${MODULE_HEAD}  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n${kernelModule}`;

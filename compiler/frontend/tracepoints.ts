@@ -5,6 +5,26 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
+/** An integer as the record stores it. */
+export interface TracepointInt {
+  size: 1 | 2 | 4 | 8;
+  signed: boolean;
+}
+
+/**
+ * How a field's bytes are read:
+ * - int, ptr: one load from the record.
+ * - str (`char comm[16]`), array (`unsigned long args[6]`): fixed-size, inside the record.
+ * - dynamic-str (`__data_loc char[] filename`): a u32 in the record, `length << 16 | offset`, locating a
+ *   NUL-terminated string after the fixed fields; for `__rel_loc` the offset counts from the end of the u32.
+ */
+export type TracepointShape =
+  | ({ kind: "int" } & TracepointInt)
+  | { kind: "ptr" }
+  | { kind: "str"; length: number }
+  | { kind: "array"; element: TracepointInt; length: number }
+  | { kind: "dynamic-str"; relative: boolean };
+
 export interface TracepointField {
   name: string;
   /** The C declaration as the format file gives it ("const char * pathname"). */
@@ -12,7 +32,9 @@ export interface TracepointField {
   offset: number;
   size: number;
   signed: boolean;
-  /** The prelude's type for it: "i32", "u64", "Ptr", or undefined when not expressible yet (arrays, __data_loc). */
+  /** Undefined for a field the compiler cannot read yet (a flexible array, a __data_loc of non-chars). */
+  shape?: TracepointShape;
+  /** The prelude's type for it: "i32", "Ptr", "Str<16>", "Arr<u64, 6>", "Str<never>" (a __data_loc string: any length). */
   tsType?: string;
   /** The kernel refuses reads below offset 8 (the common header) from tracepoint programs. */
   readable: boolean;
@@ -40,6 +62,8 @@ export function readTracepointFormat(group: string, name: string, roots: readonl
 }
 
 const FIELD = /^\s*field:(.*?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);/;
+/** "type name", "type name[16]", "type name[TASK_COMM_LEN]", "type name[]", "__data_loc type[] name". */
+const DECLARATION = /^(.*?)\s*\b([A-Za-z_]\w*)\s*(?:\[([^\]]*)\])?$/;
 
 export function parseTracepointFormat(group: string, name: string, text: string): TracepointFormat {
   const fields: TracepointField[] = [];
@@ -47,19 +71,50 @@ export function parseTracepointFormat(group: string, name: string, text: string)
     const m = FIELD.exec(line);
     if (!m) continue;
     const cType = m[1]!.trim();
+    const d = DECLARATION.exec(cType);
+    if (!d) continue;
     const offset = Number(m[2]);
     const size = Number(m[3]);
     const signed = m[4] === "1";
-    const fieldName = /([A-Za-z_]\w*)\s*(\[[^\]]*\])?$/.exec(cType)?.[1];
-    if (!fieldName) continue;
-    fields.push({ name: fieldName, cType, offset, size, signed, tsType: tsTypeOf(cType, size, signed), readable: offset >= 8 });
+    const shape = shapeOf(d[1]!.trim(), d[3], size, signed);
+    fields.push({ name: d[2]!, cType, offset, size, signed, shape, tsType: shape && tsTypeOf(shape), readable: offset >= 8 });
   }
   return { group, name, fields };
 }
 
-function tsTypeOf(cType: string, size: number, signed: boolean): string | undefined {
-  if (cType.includes("[") || cType.startsWith("__data_loc")) return undefined;
-  if (cType.includes("*")) return size === 8 ? "Ptr" : undefined;
+/** Sizes of the C element types arrays in format files use, for lengths written as a macro (`[TASK_COMM_LEN]`). */
+const C_SIZES: Record<string, number> = {
+  char: 1, "signed char": 1, "unsigned char": 1, u8: 1, s8: 1, __u8: 1, __s8: 1,
+  short: 2, "unsigned short": 2, u16: 2, s16: 2, __u16: 2, __s16: 2,
+  int: 4, "unsigned int": 4, u32: 4, s32: 4, __u32: 4, __s32: 4, pid_t: 4,
+  long: 8, "unsigned long": 8, "long long": 8, "unsigned long long": 8, u64: 8, s64: 8, __u64: 8, __s64: 8,
+};
+
+function shapeOf(base: string, brackets: string | undefined, size: number, signed: boolean): TracepointShape | undefined {
+  const loc = /^__(data|rel)_loc\s+(.*?)\s*\[\s*\]$/.exec(base);
+  if (loc) return /^(const\s+)?char$/.test(loc[2]!) ? { kind: "dynamic-str", relative: loc[1] === "rel" } : undefined;
+  if (brackets !== undefined) {
+    const element = base.replace(/^const\s+/, "");
+    const length = /^\d+$/.test(brackets.trim()) ? Number(brackets) : C_SIZES[element] ? size / C_SIZES[element]! : NaN;
+    if (!Number.isInteger(length) || length <= 0) return undefined;
+    if (element === "char") return { kind: "str", length };
+    const elementSize = size / length;
+    if (elementSize !== 1 && elementSize !== 2 && elementSize !== 4 && elementSize !== 8) return undefined;
+    return { kind: "array", element: { size: elementSize, signed }, length };
+  }
+  if (base.includes("*")) return size === 8 ? { kind: "ptr" } : undefined;
   if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
-  return `${signed ? "i" : "u"}${size * 8}`;
+  return { kind: "int", size, signed };
+}
+
+const intName = (t: TracepointInt): string => `${t.signed ? "i" : "u"}${t.size * 8}`;
+
+function tsTypeOf(shape: TracepointShape): string {
+  switch (shape.kind) {
+    case "int": return intName(shape);
+    case "ptr": return "Ptr";
+    case "str": return `Str<${shape.length}>`;
+    case "array": return `Arr<${intName(shape.element)}, ${shape.length}>`;
+    case "dynamic-str": return "Str<never>";
+  }
 }

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import { Pointer } from "./kernel.js";
+import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
 
 export type Arch = "x86_64" | "arm64";
 
@@ -161,10 +162,12 @@ export interface TracepointField {
   offset: number;
   size: number;
   signed: boolean;
-  /** Elements when the field is an array (`char comm[16]`). */
+  /** Elements when the field is an array (`char comm[16]`, `char comm[TASK_COMM_LEN]`). */
   arrayLength?: number;
-  /** `__data_loc` fields: a u32 (length << 16 | offset) to bytes after the fixed fields. */
+  /** `__data_loc` and `__rel_loc` fields: a u32 (length << 16 | offset) to bytes after the fixed fields. */
   dataLoc: boolean;
+  /** `__rel_loc`: the offset counts from the end of the u32, not from the record's start. */
+  relative?: boolean;
 }
 
 export interface TracepointLayout {
@@ -176,29 +179,16 @@ export interface TracepointLayout {
   size: number;
 }
 
-const FIELD = /^\s*field:(.*?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);/;
-
-/** Parses a tracepoint's `format` file. */
+/** Parses a tracepoint's `format` file (as the compiler reads it, so both agree on every field). */
 export function parseFormat(group: string, name: string, text: string): TracepointLayout {
   const id = Number(/^ID:\s*(\d+)/m.exec(text)?.[1] ?? 0);
-  const fields: TracepointField[] = [];
-  for (const line of text.split("\n")) {
-    const m = FIELD.exec(line);
-    if (!m) continue;
-    const decl = m[1]!.trim();
-    const d = /^(.*?)([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(\d*)\])?$/.exec(decl);
-    if (!d) throw usage(`tracepoint ${group}:${name}: cannot read the field declaration "${decl}"`);
-    const type = d[1]!.trim();
-    fields.push({
-      name: d[2]!,
-      type,
-      offset: Number(m[2]),
-      size: Number(m[3]),
-      signed: m[4] === "1",
-      arrayLength: d[3] !== undefined && d[3] !== "" ? Number(d[3]) : undefined,
-      dataLoc: type.startsWith("__data_loc"),
-    });
-  }
+  const fields = parseTracepointFormat(group, name, text).fields.map((f): TracepointField => {
+    const shape = f.shape;
+    const arrayLength = shape?.kind === "str" || shape?.kind === "array" ? shape.length : undefined;
+    const dataLoc = /^__(data|rel)_loc\b/.test(f.cType);
+    const type = f.cType.slice(0, f.cType.lastIndexOf(f.name)).trim();
+    return { name: f.name, type, offset: f.offset, size: f.size, signed: f.signed, arrayLength, dataLoc, ...(f.cType.startsWith("__rel_loc") ? { relative: true } : {}) };
+  });
   if (fields.length === 0) throw usage(`tracepoint ${group}:${name}: the format text has no fields`);
   const size = Math.max(...fields.map((f) => f.offset + f.size));
   return { group, name, id, fields, size };
@@ -241,10 +231,10 @@ function fieldsByName(layout: TracepointLayout): Map<string, TracepointField> {
 }
 
 /** Stores the low `size` bytes of field `f`'s value, little-endian. */
-function putInt(out: Uint8Array, layout: TracepointLayout, f: TracepointField, size: number, v: CValue): void {
+function putInt(out: Uint8Array, layout: TracepointLayout, f: TracepointField, size: number, v: CValue, at = f.offset): void {
   if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`));
   const n = Math.min(size, 8);
-  for (let i = 0; i < n; i++) out[f.offset + i] = i < 4 ? lo32 >>> (8 * i) : hi32 >>> (8 * (i - 4));
+  for (let i = 0; i < n; i++) out[at + i] = i < 4 ? lo32 >>> (8 * i) : hi32 >>> (8 * (i - 4));
 }
 
 /**
@@ -269,10 +259,16 @@ export function tracepointRecord(layout: TracepointLayout, values: Readonly<Reco
       const where = `${layout.group}:${layout.name} field ${f.name}`;
       const data = typeof v === "string" ? cString(v) : v instanceof Uint8Array ? v : undefined;
       if (!data) throw usage(`${where} is a __data_loc field: give a string or a Uint8Array`);
-      const at = layout.size + tailSize;
+      const at = layout.size + tailSize - (f.relative ? f.offset + f.size : 0);
       putInt(fixed, layout, f, 4, ((data.length & 0xffff) << 16) | (at & 0xffff));
       (tail ??= []).push(data);
       tailSize += data.length;
+    } else if (Array.isArray(v)) {
+      const where = `${layout.group}:${layout.name} field ${f.name}`;
+      if (f.arrayLength === undefined) throw usage(`${where} is a ${f.type}, not an array: give a number`);
+      if (v.length > f.arrayLength) throw usage(`${where} holds ${f.arrayLength} elements; ${v.length} were given`);
+      const size = f.size / f.arrayLength;
+      v.forEach((x: CValue, i: number) => putInt(fixed, layout, f, size, x, f.offset + i * size));
     } else if (typeof v === "string" || v instanceof Uint8Array) {
       const where = `${layout.group}:${layout.name} field ${f.name}`;
       const data = typeof v === "string" ? new TextEncoder().encode(v) : v;

@@ -90,6 +90,11 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
   const p = hit.probe;
   if (p.kind === "tracepoint") {
     const fields: Record<string, CValue> = { ...hit.fields };
+    for (const f of sim.tracepointLayout(p.group, p.name).fields) {
+      // A task name of digits reads back as a number; a char array or __data_loc field holds it as text.
+      const v = fields[f.name];
+      if ((f.dataLoc || f.type === "char") && (typeof v === "bigint" || typeof v === "number")) fields[f.name] = String(v);
+    }
     for (const [name, s] of Object.entries(hit.strings ?? {})) {
       // A NULL pointer stays NULL; a string the kernel could read is placed where the pointer now points.
       const recorded = BigInt(fields[name] as number | bigint);
@@ -158,6 +163,7 @@ function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
 function hitOf(v: Record<string, unknown>): RecordedHit {
   const int = (x: unknown): CValue => (typeof x === "string" && /^-?\d+$/.test(x) ? BigInt(x) : (x as CValue));
   const fields = v.fields as Record<string, unknown> | undefined;
+  const value = (x: unknown): CValue => (Array.isArray(x) ? (x.map(int) as unknown as CValue) : int(x));
   return {
     probe: v.probe as RecordedProbe,
     time: BigInt(v.time as number | string),
@@ -167,7 +173,7 @@ function hitOf(v: Record<string, unknown>): RecordedHit {
     uid: Number(v.uid),
     gid: Number(v.gid),
     comm: String(v.comm ?? ""),
-    fields: fields && Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, int(x)])),
+    fields: fields && Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, value(x)])),
     strings: v.strings as Record<string, string> | undefined,
     args: (v.args as unknown[] | undefined)?.map(int),
     ret: v.ret === undefined ? undefined : int(v.ret),

@@ -8,9 +8,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { objectKey, objectPath } from "../../cli/cache.js";
 import { readRecording, replay, simulate, type RecordedHit } from "../../runtime/test/index.js";
@@ -284,6 +284,37 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       assert.equal(event.comm, "cat");
       assert.equal(event.uid, 0);
       assert.equal(typeof event.flags, "number");
+      run.child.kill("SIGINT");
+      assert.equal(await run.exited, 0, run.stderr());
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("streams execsnoop's events with the file name the kernel recorded as a __data_loc string", async () => {
+    const run = tsbpf(["run", "examples/execsnoop.ts", "--json", "--no-cache"]);
+    try {
+      await run.until(() => run.stderr().includes("streaming events; Ctrl-C"), "tsbpf run never started streaming");
+      // A copy of true(1) under a name of its own, so its exec is told apart from the machine's others.
+      const program = join(dir, `exec-${serial++}-${"x".repeat(40)}`);
+      copyFileSync("/bin/true", program);
+      chmodSync(program, 0o755);
+      type ExecEvent = { pid: number; uid: number; comm: string; filename: string };
+      let event: ExecEvent | undefined;
+      for (let attempt = 0; attempt < 20 && !event; attempt++) {
+        const child = spawnSync(program);
+        assert.equal(child.status, 0, String(child.error));
+        for (const deadline = Date.now() + 1000; Date.now() < deadline && !event; await new Promise((r) => setTimeout(r, 50))) {
+          for (const line of run.stdout().split("\n").filter(Boolean)) {
+            const e = JSON.parse(line) as { map: string; value?: ExecEvent };
+            if (e.map === "events" && e.value?.filename === program && e.value.pid === child.pid) event = e.value;
+          }
+        }
+      }
+      assert.ok(event, `no event for the exec of ${program}; stdout: ${run.stdout().slice(0, 1000)}`);
+      // The task is named after the file's basename, cut to 15 bytes.
+      assert.equal(event.comm, basename(program).slice(0, 15));
+      assert.equal(event.uid, 0);
       run.child.kill("SIGINT");
       assert.equal(await run.exited, 0, run.stderr());
     } finally {

@@ -10,6 +10,7 @@ import { openObject } from "../../runtime/loader/index.js";
 import { readRecording, replay, simulate } from "../../runtime/test/index.js";
 import { recorderSource } from "../../cli/record.js";
 import { OPENAT_FORMAT, UNLINKAT_EXIT_FORMAT, UNLINKAT_FORMAT } from "./support.js";
+import { tracepointFormat as fixtureFormat } from "../support/fixture-kernel.js";
 
 const line = (v: unknown) => JSON.stringify(v);
 
@@ -88,3 +89,27 @@ export const open = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
   return 0;
 });
 `;
+
+test("tracepoints with char arrays, integer arrays and __data_loc strings are recorded and replayed", async () => {
+  const fixture = "test/compiler/fixtures/tracepoint-fields.ts";
+  const spec = openObject(compile(fixture, { tracepointFormat: fixtureFormat }).object);
+  const recorder = recorderSource(spec.programs.map((p) => p.attach), fixtureFormat);
+  assert.deepEqual(recorder.skipped, []);
+  const result = compile({ fileName: "recorder.ts", text: recorder.text }, { tracepointFormat: fixtureFormat });
+  assert.deepEqual(result.diagnostics, [], recorder.text);
+  assert.match(recorder.text, /f_prev_comm: Str<16>; .*f_args: Arr<u64, 6>/s);
+  assert.match(recorder.text, /f_filename: Str<256>/);
+
+  const hit = (probe: object, fields: object) => line({ kind: "hit", probe, time: "1", cpu: 0, pid: 3, tgid: 3, uid: 0, gid: 0, comm: "x", fields });
+  const recording = [
+    hit({ kind: "tracepoint", group: "sched", name: "sched_process_exec" }, { filename: "/usr/bin/id", pid: 3, old_pid: 3 }),
+    // A task named with digits only reads back as a number; it is still replayed as the name.
+    hit({ kind: "tracepoint", group: "sched", name: "sched_switch" }, { prev_comm: "1234", prev_pid: 3, prev_prio: 120, prev_state: 0, next_comm: "sh", next_pid: 4, next_prio: 120 }),
+    hit({ kind: "tracepoint", group: "raw_syscalls", name: "sys_enter" }, { id: 2, args: ["18446744073709551615", 1, 2, 3, 4, 5] }),
+  ].join("\n");
+  const formats = Object.fromEntries(["sched/sched_process_exec", "sched/sched_switch", "raw_syscalls/sys_enter", "fixture/odd_fields", "block/block_rq_issue"].map((k) => [k, fixtureFormat(...(k.split("/") as [string, string]))!]));
+  const sim = await simulate(fixture, { tracepointFormats: formats });
+  replay(sim, recording);
+  assert.deepEqual(sim.trace().slice(0, 2), ["exec /usr/bin/id", "1234 -> sh"]);
+  assert.ok(sim.trace().includes("18446744073709551615 5 2"), sim.trace().join("\n"));
+});

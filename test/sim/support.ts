@@ -80,3 +80,15 @@ ${COMMON_FIELDS}
 
 print fmt: "0x%lx", REC->ret
 `;
+
+/** The sched_process_exec format of Linux 6.x: the file name is a __data_loc string after the fixed fields. */
+export const EXEC_FORMAT = `name: sched_process_exec
+ID: 331
+format:
+${COMMON_FIELDS}
+\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;
+\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;
+\tfield:pid_t old_pid;\toffset:16;\tsize:4;\tsigned:1;
+
+print fmt: "filename=%s pid=%d old_pid=%d", __get_str(filename), REC->pid, REC->old_pid
+`;

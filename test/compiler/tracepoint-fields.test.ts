@@ -1,0 +1,84 @@
+// Tracepoint fields beyond scalars: how format files' declarations are read (char arrays, other arrays, array
+// lengths written as macros, __data_loc and __rel_loc strings, and what stays unsupported); what the compiler
+// says about misuse; and, in the simulator, that each shape reads the bytes the record holds. The fixture
+// test/compiler/fixtures/tracepoint-fields.ts is pinned and loaded into the kernel by test/llvm/backends.test.ts;
+// examples/execsnoop.ts reads a live __data_loc string in test/e2e/run.test.ts.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { compile } from "../../compiler/index.js";
+import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
+import { simulate } from "../../runtime/test/index.js";
+import { FIXTURES, tracepointFormat } from "../support/fixture-kernel.js";
+
+const format = (group: string, name: string) => tracepointFormat(group, name)!;
+const shapes = (group: string, name: string) =>
+  Object.fromEntries(parseTracepointFormat(group, name, format(group, name)).fields.map((f) => [f.name, f.tsType ?? "unsupported"]));
+
+test("format declarations become Str, Arr and __data_loc string types", () => {
+  assert.deepEqual(shapes("sched", "sched_switch"), {
+    common_type: "u16", common_flags: "u8", common_preempt_count: "u8", common_pid: "i32",
+    prev_comm: "Str<16>", prev_pid: "i32", prev_prio: "i32", prev_state: "i64", next_comm: "Str<16>", next_pid: "i32", next_prio: "i32",
+  });
+  assert.equal(shapes("raw_syscalls", "sys_enter").args, "Arr<u64, 6>");
+  assert.equal(shapes("sched", "sched_process_exec").filename, "Str<never>");
+  assert.deepEqual([shapes("block", "block_rq_issue").rwbs, shapes("block", "block_rq_issue").cmd], ["Str<10>", "Str<never>"]);
+  // A length written as a macro comes from the size; a flexible array and a __data_loc of non-chars are not read.
+  assert.deepEqual(shapes("fixture", "odd_fields"), {
+    common_type: "u16", common_flags: "u8", common_preempt_count: "u8", common_pid: "i32",
+    name: "Str<never>", task: "Str<16>", deltas: "Arr<i16, 3>", stack: "unsupported", tail: "unsupported",
+  });
+  const rel = parseTracepointFormat("fixture", "odd_fields", format("fixture", "odd_fields")).fields.find((f) => f.name === "name")!;
+  assert.deepEqual(rel.shape, { kind: "dynamic-str", relative: true });
+});
+
+/** Diagnostics of a tracepoint handler body, as "TSBPFcode: message" (or "TScode"). */
+function diagnose(group: string, name: string, body: string): string[] {
+  const text = `import { tracepoint, printk, type Str, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("${group}", "${name}", (ctx) => {\n${body}\nreturn 0;\n});\n`;
+  const r = compile({ fileName: "p.ts", text }, { tracepointFormat });
+  return r.diagnostics.map((d) => `${d.code}: ${d.message}`);
+}
+
+test("misuse of array and string fields gets a diagnostic naming the field and what to do", () => {
+  const [notInt] = diagnose("sched", "sched_switch", "switch (ctx.prev_comm) { case \"bash\": return 1; }");
+  assert.match(notInt ?? "", /ctx\.prev_comm` is a Str<16> \(char prev_comm\[16\]\), not an integer/);
+  const [size] = diagnose("sched", "sched_process_exec", "const f = ctx.filename; printk(`${f}`);");
+  assert.match(size ?? "", /annotate the string's size: `const f: Str<64> = ctx\.filename`/);
+  const [range] = diagnose("raw_syscalls", "sys_enter", "printk(`${ctx.args[6]}`);");
+  assert.match(range ?? "", /index 6 is outside Arr<u64, 6>/);
+  // Declared (as unknown) so that the read gets tsbpf's diagnostic rather than TypeScript's "no such property".
+  const [unsupported, ...rest] = diagnose("fixture", "odd_fields", "const s = ctx.stack;");
+  assert.match(unsupported ?? "", /^TSBPF1014: field `stack` \(__data_loc u64\[\] stack\) has a type the compiler does not support yet/);
+  assert.deepEqual(rest, []);
+  // TypeScript's own checks come first: a string is no number.
+  assert.deepEqual(diagnose("sched", "sched_process_exec", "const n: Str<8> = ctx.filename; const m: u64 = ctx.filename;"), ["TS2322: Type 'Str<never>' is not assignable to type 'number'."]);
+});
+
+test("the simulator reads each field shape from the record's bytes", async () => {
+  const formats = Object.fromEntries(
+    [["sched", "sched_process_exec"], ["sched", "sched_switch"], ["raw_syscalls", "sys_enter"], ["fixture", "odd_fields"], ["block", "block_rq_issue"]].map(([g, n]) => [`${g}/${n}`, format(g!, n!)]),
+  );
+  const fileName = `${FIXTURES}/tracepoint-fields.ts`;
+  const sim = await simulate({ fileName, text: readFileSync(fileName, "utf8") }, { tracepointFormats: formats });
+  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/env", pid: 77 });
+  sim.tracepoint("sched", "sched_switch", { prev_comm: "bash", next_comm: "kworker/u8:1" });
+  sim.tracepoint("raw_syscalls", "sys_enter", { id: 3, args: new Uint8Array(new BigUint64Array([10n, 11n, 12n, 13n, 14n, 15n]).buffer) });
+  sim.tracepoint("raw_syscalls", "sys_enter", { id: 9, args: new Uint8Array(new BigUint64Array([20n, 21n, 22n, 23n, 24n, 25n]).buffer) });
+  sim.tracepoint("fixture", "odd_fields", { name: "relative", task: "worker", deltas: new Uint8Array(new Int16Array([1, 2, -5]).buffer) });
+  assert.deepEqual(sim.trace(), [
+    "exec /usr/bin/env",
+    "bash -> kworker/u8:1",
+    "10 15 13", // args[0], args[5], args[id & 7]
+    "20 25 21",
+    "worker relative -5", // task (a macro-sized char array), the __rel_loc string, deltas[2]
+  ]);
+  // A Str is truthy when not empty, as a JavaScript string is.
+  sim.tracepoint("block", "block_rq_issue", { comm: "", rwbs: "W", cmd: "" });
+  sim.tracepoint("block", "block_rq_issue", { comm: "kworker/0:1", rwbs: "WS", cmd: "flush" });
+  assert.equal(sim.trace().at(-1), "kworker/0:1 WS flush");
+  // id 14: args[6] is past the array, so the handler ends there (returning 0) and prints nothing.
+  assert.equal(sim.tracepoint("raw_syscalls", "sys_enter", { id: 14 }).r0, 0n);
+  assert.equal(sim.trace().length, 6);
+  assert.deepEqual(sim.events<{ pid: number; filename: string }>("execs"), [{ pid: 77, filename: "/usr/bin/env" }]);
+});
