@@ -19,7 +19,7 @@ import { Code, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
-import { parseTracepointFormat, readTracepointFormat, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
+import { parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, importKernelName, kernelModuleText, loadKernelBtf, noKernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
@@ -118,6 +118,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   // Tracepoint formats shape the handlers' parameter types, so they are read before checking.
   const diagnostics: Diagnostic[] = [];
   const tracepoints = new Map<string, TracepointFormat>();
+  const unknownTracepoints: string[] = [];
   const roots = options.tracefs ? [options.tracefs] : TRACEFS_ROOTS;
   const visit = (node: import("typescript").Node): void => {
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "tracepoint" && node.arguments.length >= 2) {
@@ -125,7 +126,10 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       if (g && n && ts.isStringLiteralLike(g) && ts.isStringLiteralLike(n) && !tracepoints.has(`${g.text}/${n.text}`)) {
         const formatText = options.tracepointFormat ? options.tracepointFormat(g.text, n.text) : readTracepointFormat(g.text, n.text, roots);
         if (formatText === undefined) {
-          diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `no tracepoint ${g.text}:${n.text} (no format file under ${roots.map((r) => `${r}/events`).join(" or ")})`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
+          const similar = options.tracepointFormat ? [] : similarTracepoints(g.text, n.text, roots);
+          const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : "";
+          diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `no tracepoint ${g.text}:${n.text} (no format file under ${roots.map((r) => `${r}/events`).join(" or ")})${hint}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
+          unknownTracepoints.push(`${g.text}/${n.text}`);
         } else tracepoints.set(`${g.text}/${n.text}`, parseTracepointFormat(g.text, n.text, formatText));
       }
     }
@@ -157,7 +161,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   }
 
   const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
-  const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule), parsed);
+  const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints), parsed);
   // After the first check the cache can hold the checker's compiled code too.
   saveCodeCache();
   diagnostics.push(...checked.diagnostics);

@@ -100,7 +100,9 @@ type Binding =
   | { kind: "const"; val: Val }
   | { kind: "tpctx"; format: TracepointFormat }
   | { kind: "ref"; ref: Ref }
-  | { kind: "map"; map: MapInfo };
+  | { kind: "map"; map: MapInfo }
+  /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
+  | { kind: "failed" };
 
 /** BPF_MAP_TYPE_* of each map class (uapi/linux/bpf.h). */
 const MAP_TYPES: Record<MapClass, number> = {
@@ -393,6 +395,16 @@ export function lower(
     }
   }
 
+  /** A module-level declaration; one that fails (with its diagnostic) binds its name as failed. */
+  function attemptDeclaration(decl: TS.VariableDeclaration, work: () => void): void {
+    try {
+      work();
+    } catch (e) {
+      if (!(e instanceof Abort)) throw e;
+      moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "failed" });
+    }
+  }
+
   /** `const NAME = <integer constant expression>` at module level: folded wherever it is used. */
   function moduleConstant(decl: TS.VariableDeclaration): void {
     const declared = decl.type ? intTypeOf(decl.type) : undefined;
@@ -439,7 +451,7 @@ export function lower(
           }
           const mapClass = ts.isNewExpression(init) ? builtin(init.expression) : undefined;
           if (isConst && mapClass && (MAPS as readonly string[]).includes(mapClass)) {
-            attempt(() => mapDeclaration(name, decl, init as TS.NewExpression, mapClass as MapClass));
+            attemptDeclaration(decl, () => mapDeclaration(name, decl, init as TS.NewExpression, mapClass as MapClass));
             continue;
           }
           if (isConst && (ts.isArrowFunction(init) || ts.isFunctionExpression(init))) {
@@ -453,7 +465,7 @@ export function lower(
             continue;
           }
           if (isConst) {
-            attempt(() => moduleConstant(decl));
+            attemptDeclaration(decl, () => moduleConstant(decl));
             continue;
           }
           report(decl, Code.UnsupportedTopLevel, `module-level \`let\` and \`var\` are not supported: a probe file holds probes (\`const ${name} = kprobe(...)\`), integer constants, types and \`export const license\``);
@@ -815,10 +827,11 @@ export function lower(
       return type.bool ? this.convert(v, type).op : v.op;
     }
 
-    lookup(id: TS.Identifier): Binding {
+    lookup(id: TS.Identifier): Exclude<Binding, { kind: "failed" }> {
       // In `{ calls }` the name is the property; the value is the variable it names.
       const symbol = ts.isShorthandPropertyAssignment(id.parent) && id.parent.name === id ? checker.getShorthandAssignmentValueSymbol(id.parent) : checker.getSymbolAtLocation(id);
       const b = symbol && this.scope.get(symbol);
+      if (b?.kind === "failed") throw new Abort();
       if (!b) {
         const what = builtin(id);
         return fail(id, Code.UnknownName, what ? `\`${what}\` is not a value: call it` : `\`${id.text}\` cannot be used here: handlers see their parameters and their own local constants and variables`);
@@ -1367,6 +1380,7 @@ export function lower(
       if (!ts.isIdentifier(e)) return undefined;
       const symbol = checker.getSymbolAtLocation(e);
       const b = symbol && this.scope.get(symbol);
+      if (b?.kind === "failed") throw new Abort();
       return b?.kind === "map" ? b.map : undefined;
     }
 

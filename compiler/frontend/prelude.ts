@@ -102,12 +102,16 @@ declare module "tsbpf" {
   export class Histogram { constructor(); record(value: number): void; private __tsbpfMap: true }
 `;
 
-/** The prelude for a file that uses the given tracepoints. */
-export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = ""): string {
+/**
+ * The prelude for a file that uses the given tracepoints. Unknown ones (already a diagnostic) have records of
+ * type `any`, so that their field reads add no errors of their own.
+ */
+export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = "", unknown: readonly string[] = []): string {
   const entries = tracepoints.map((tp) => {
     // Fields the compiler cannot read yet are declared `unknown`, so a read gets tsbpf's diagnostic, not "no such property".
     const fields = tp.fields.map((f) => `      /** ${f.cType.replace(/\*\//g, "* /")} */\n      readonly ${JSON.stringify(f.name)}: ${f.tsType ?? "unknown"};`);
     return `    ${JSON.stringify(`${tp.group}/${tp.name}`)}: {\n${fields.join("\n")}\n    };`;
   });
+  for (const key of unknown) entries.push(`    ${JSON.stringify(key)}: any;`);
   return `${GLOBALS}${MODULE_HEAD}  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n${kernelModule}`;
 }

@@ -2,11 +2,14 @@
 // lengths written as macros, __data_loc and __rel_loc strings, and what stays unsupported); what the compiler
 // says about misuse; and, in the simulator, that each shape reads the bytes the record holds. The fixture
 // test/compiler/fixtures/tracepoint-fields.ts is pinned and loaded into the kernel by test/llvm/backends.test.ts;
-// examples/execsnoop.ts reads a live __data_loc string in test/e2e/run.test.ts.
+// examples/execsnoop.ts reads a live __data_loc string in test/e2e/run.test.ts. Last, the suggestions for an
+// unknown tracepoint.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
 import { simulate } from "../../runtime/test/index.js";
@@ -81,4 +84,26 @@ test("the simulator reads each field shape from the record's bytes", async () =>
   assert.equal(sim.tracepoint("raw_syscalls", "sys_enter", { id: 14 }).r0, 0n);
   assert.equal(sim.trace().length, 6);
   assert.deepEqual(sim.events<{ pid: number; filename: string }>("execs"), [{ pid: 77, filename: "/usr/bin/env" }]);
+});
+
+test("an unknown tracepoint's diagnostic suggests the tracepoints spelled like it", () => {
+  const root = mkdtempSync(join(tmpdir(), "tsbpf-tracefs-"));
+  try {
+    for (const [g, n] of [["syscalls", "sys_enter_unlinkat"], ["syscalls", "sys_enter_unlink"], ["syscalls", "sys_enter_openat"], ["sched", "sched_switch"]]) {
+      mkdirSync(join(root, "events", g!, n!), { recursive: true });
+      writeFileSync(join(root, "events", g!, n!, "format"), format("syscalls", "sys_enter_unlinkat"));
+    }
+    const message = (g: string, n: string) => {
+      const text = `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("${g}", "${n}", () => 0);\n`;
+      const r = compile({ fileName: "p.ts", text }, { tracefs: root });
+      assert.equal(r.diagnostics.length, 1);
+      return r.diagnostics[0]!.message.replace(/^.*\)/, "");
+    };
+    assert.equal(message("syscalls", "sys_enter_unlinkatt"), "; did you mean syscalls:sys_enter_unlinkat or syscalls:sys_enter_unlink?");
+    assert.equal(message("syscall", "sys_enter_openat"), "; did you mean syscalls:sys_enter_openat?");
+    assert.equal(message("schedd", "nothing"), "; did you mean sched:*?");
+    assert.equal(message("net", "xmit"), "");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
