@@ -6,6 +6,7 @@
 // Output is read from the loader's private tracefs instance (runtime/loader/trace.ts), because since Linux 6.5
 // trace_pipe has one reader at a time: with an instance, two runs (or a `cat trace_pipe`) stream side by side.
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
+import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
 import { Helper } from "../compiler/isa/helpers.js";
 import { Op, PseudoCall } from "../compiler/isa/opcodes.js";
@@ -241,13 +242,28 @@ function attachEach(loaded: LoadedObject, options: StreamOptions): { attached: A
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
       const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;
-      if (options.source === "ts" && error.reason === "unsupported" && target.kind === "kprobe") {
-        throw new UserError(kprobeHintTs(options.file, p.name, target.func, target.retprobe), code);
-      }
-      throw new UserError(error.message, code);
+      if (options.source !== "ts") throw new UserError(error.message, code);
+      const site = declarationSite(options.file, p.name);
+      if (error.reason === "unsupported" && target.kind === "kprobe") throw new UserError(kprobeHintTs(site, p.name, target.func, target.retprobe), code);
+      throw new UserError(`${site}: ${error.message}`, code);
     }
   }
   return { attached, skipped };
+}
+
+/** Where a probe file declares `program` (`FILE:LINE:COL` of its `uprobe(...)` call), or the file alone if not found. */
+function declarationSite(file: string, program: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return file;
+  }
+  const m = new RegExp(`\\bconst\\s+${program.replace(/\$/g, "\\$")}\\s*=\\s*`).exec(text);
+  if (!m) return file;
+  const at = m.index + m[0].length;
+  const before = text.slice(0, at).split("\n");
+  return `${file}:${before.length}:${before.at(-1)!.length + 1}`;
 }
 
 /** The kprobes-compiled-out explanation in the probe file's own terms (the loader's names SEC() sections). */

@@ -4,6 +4,7 @@
 
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { similarNames } from "../similar.js";
 
 /** An integer as the record stores it. */
 export interface TracepointInt {
@@ -66,10 +67,10 @@ export function similarTracepoints(group: string, name: string, roots: readonly 
   for (const root of roots) {
     const groups = list(join(root, "events"));
     if (!groups.length) continue;
-    if (groups.includes(group)) return closest(name, list(join(root, "events", group))).map((n) => `${group}:${n}`);
+    if (groups.includes(group)) return similarNames(name, list(join(root, "events", group))).map((n) => `${group}:${n}`);
     // An unknown group: the groups that have this name, else the groups spelled like it.
     const holding = groups.filter((g) => list(join(root, "events", g)).includes(name)).map((g) => `${g}:${name}`);
-    return holding.length ? holding.slice(0, 3) : closest(group, groups).map((g) => `${g}:*`);
+    return holding.length ? holding.slice(0, 3) : similarNames(group, groups).map((g) => `${g}:*`);
   }
   return [];
 }
@@ -80,27 +81,6 @@ function list(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/** Names within a few edits of `word` (a quarter of its length, at least 2), closest first. */
-function closest(word: string, names: readonly string[]): string[] {
-  const limit = Math.max(2, Math.floor(word.length / 4));
-  return names
-    .map((n) => ({ n, d: editDistance(word, n) }))
-    .filter((x) => x.d <= limit)
-    .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
-    .slice(0, 3)
-    .map((x) => x.n);
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 const FIELD = /^\s*field:(.*?);\s*offset:(\d+);\s*size:(\d+);\s*signed:(\d+);/;

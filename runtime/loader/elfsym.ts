@@ -5,6 +5,7 @@
 
 import { accessSync, constants, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { similarNames } from "../../compiler/similar.js";
 
 /** A name that cannot be resolved; the message is one sentence for the user. */
 export class SymbolError extends Error {
@@ -127,6 +128,8 @@ function findSymbol(path: string, symbol: string): number {
   };
 
   let value: bigint | undefined;
+  /** The functions seen, for a did-you-mean when `symbol` is not among them. */
+  const functions: string[] = [];
   // .symtab first (it also has local functions); .dynsym is all a stripped library keeps.
   for (const wanted of [SHT_SYMTAB, SHT_DYNSYM]) {
     for (let i = 0; i < shnum && value === undefined; i++) {
@@ -141,16 +144,23 @@ function findSymbol(path: string, symbol: string): number {
         const nameAt = strtab.offset + f.readUInt32LE(at);
         const end = f.indexOf(0, nameAt);
         if (end < 0) continue;
-        const name = f.toString("latin1", nameAt, end);
         // .symtab names can carry a version: unlinkat@@GLIBC_2.4.
-        if (name !== symbol && name.split("@")[0] !== symbol) continue;
+        const name = f.toString("latin1", nameAt, end);
+        const base = name.split("@")[0]!;
+        if (name !== symbol && base !== symbol) {
+          functions.push(base);
+          continue;
+        }
         value = f.readBigUInt64LE(at + 8);
         break;
       }
     }
     if (value !== undefined) break;
   }
-  if (value === undefined) throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}`);
+  if (value === undefined) {
+    const similar = similarNames(symbol, functions);
+    throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${similar.length ? `; did you mean ${similar.join(" or ")}?` : ""}`);
+  }
 
   const phoff = Number(f.readBigUInt64LE(0x20));
   const phentsize = f.readUInt16LE(0x36);

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { objectKey, objectPath } from "../../cli/cache.js";
+import { resolveBinary } from "../../runtime/loader/elfsym.js";
 import { readRecording, replay, simulate, type RecordedHit } from "../../runtime/test/index.js";
 import { listIds, missingRoot, missingTracefs, missingUprobes, openSys, tracefsPath } from "../../runtime/sys/index.js";
 
@@ -242,7 +243,7 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     assert.equal(code, 4, run.stderr());
     const lines = run.stderr().trimEnd().split("\n");
     assert.equal(lines.length, 1, run.stderr());
-    assert.match(lines[0]!, /^tsbpf: examples\/unlink\.ts: do_unlinkat is a kprobe on do_unlinkat, but kprobes are compiled out of the running kernel/);
+    assert.match(lines[0]!, /^tsbpf: examples\/unlink\.ts:7:28: do_unlinkat is a kprobe on do_unlinkat, but kprobes are compiled out of the running kernel/);
     assert.match(lines[0]!, /use tracepoint\("syscalls", "sys_enter_unlinkat", \.\.\.\) or uprobe\("libc\.so\.6", "unlinkat", \.\.\.\) instead$/);
   });
 
@@ -366,20 +367,25 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
-  it("prints compile diagnostics as tsbpf compile does (exit 3) and an unknown uprobe symbol as one sentence (exit 2)", async () => {
+  it("prints compile diagnostics as tsbpf compile does (exit 3) and an unknown uprobe symbol as one sentence at its probe (exit 2)", async () => {
     const bad = join(dir, "bad.ts");
     writeFileSync(bad, `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("syscalls", "sys_enter_no_such_call", () => 0);\n`);
     const missing = join(dir, "missing-symbol.ts");
     writeFileSync(missing, `import { uprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = uprobe("libc.so.6", "tsbpf_no_such_symbol", () => 0);\n`);
+    const misspelt = join(dir, "misspelt-symbol.ts");
+    writeFileSync(misspelt, `import { uprobe } from "tsbpf";\nexport const license = "GPL";\n\nexport const p = uprobe("libc.so.6", "unlinkatt", () => 0);\n`);
     const compiled = tsbpf(["compile", bad, "-o", join(dir, "bad.o")]);
     const ran = tsbpf(["run", bad]);
     const run = tsbpf(["run", missing]);
+    const misspeltRun = tsbpf(["run", misspelt]);
     assert.equal(await ran.exited, 3, ran.stderr());
     assert.equal(await compiled.exited, 3, compiled.stderr());
     assert.equal(ran.stderr(), compiled.stderr());
     assert.match(ran.stderr(), /no tracepoint syscalls:sys_enter_no_such_call/);
     assert.equal(await run.exited, 2, run.stderr());
-    assert.match(run.stderr(), /^tsbpf: cannot attach uprobe libc\.so\.6:tsbpf_no_such_symbol: .*\n$/);
+    assert.equal(run.stderr(), `tsbpf: ${missing}:3:18: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}\n`);
+    assert.equal(await misspeltRun.exited, 2, misspeltRun.stderr());
+    assert.match(misspeltRun.stderr(), /^tsbpf: .*misspelt-symbol\.ts:4:18: cannot attach uprobe libc\.so\.6:unlinkatt: no function unlinkatt in the symbol tables of .*; did you mean unlinkat\?\n$/);
   });
 
   it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {
