@@ -254,6 +254,14 @@ export function lower(
     return rest.length === 1 ? rest[0]! : t;
   };
 
+  /**
+   * Pointer registers into the stack at a run-time offset (a variable index into a stack array): the
+   * verifier insists on aligned stack access, and their alignment is unknown.
+   */
+  const stackAtRunTimeOffset = new WeakSet<VReg>();
+  /** Whether an n-byte access at `r` + `at` is one the verifier accepts as aligned (objects and map values start 8-aligned). */
+  const aligned = (r: Ref, at: number, n: number): boolean => n === 1 || (!(r.base.kind === "reg" && stackAtRunTimeOffset.has(r.base)) && (r.offset + at) % n === 0);
+
   const structLayouts = new Map<TS.Symbol, Layout>();
   const intLayout = (type: IntType): Layout => ({ kind: "int", type, size: (type.bits / 8) as 1 | 2 | 4 | 8, align: type.bits / 8 });
   const align = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -1237,7 +1245,7 @@ export function lower(
     /** Stores in the widest pieces the offsets' alignment allows: zeroes, or a copy of `src`. */
     chunks(dst: Ref, size: number, node: TS.Node, src?: Ref): void {
       for (let at = 0; at < size; ) {
-        const c = ([8, 4, 2, 1] as const).find((n) => (dst.offset + at) % n === 0 && (!src || (src.offset + at) % n === 0) && at + n <= size)!;
+        const c = ([8, 4, 2, 1] as const).find((n) => aligned(dst, at, n) && (!src || aligned(src, at, n)) && at + n <= size)!;
         let value: Operand = imm(0n, U64);
         if (src) {
           const t = this.fb.vreg(U64);
@@ -1291,6 +1299,7 @@ export function lower(
       this.fb.emit({ op: "bin", kind: "mul", dst: off, a: idx, b: imm(BigInt(element.size), U64), loc: locOf(node) });
       const at = this.fb.vreg(PTR);
       this.fb.emit({ op: "bin", kind: "add", dst: at, a: start, b: off, loc: locOf(node) });
+      if (base.base.kind === "stack" || stackAtRunTimeOffset.has(base.base)) stackAtRunTimeOffset.add(at);
       return { layout: element, base: at, offset: 0 };
     }
 
@@ -1710,13 +1719,13 @@ export function lower(
 
     /**
      * Branches to `t` when the bytes at `r` are `expected`, else to `f`: loads as wide as the
-     * offsets' alignment allows (as `chunks` copies), each compared with the little-endian value of
-     * its bytes, leaving at the first difference.
+     * address's known alignment allows (as `chunks` copies), each compared with the little-endian
+     * value of its bytes, leaving at the first difference.
      */
     matchBytes(r: Ref, expected: Uint8Array, node: TS.Node, t: Block, f: Block): void {
       const loc = locOf(node);
       for (let at = 0; at < expected.length; ) {
-        const size = ([8, 4, 2, 1] as const).find((n) => (r.offset + at) % n === 0 && at + n <= expected.length)!;
+        const size = ([8, 4, 2, 1] as const).find((n) => aligned(r, at, n) && at + n <= expected.length)!;
         const type = UNSIGNED_OF_SIZE[size];
         let value = 0n;
         for (let i = size - 1; i >= 0; i--) value = (value << 8n) | BigInt(expected[at + i]!);

@@ -16,11 +16,14 @@ import { simulate, type Simulation } from "../../runtime/test/index.js";
 import { noLlvm } from "../llvm/support.js";
 
 const SOURCE = `
-import { kprobe, comm, readUserStr, HashMap, ArrayMap, type Str, type Ptr, type u8, type u32 } from "tsbpf";
+import { kprobe, comm, readUserStr, HashMap, ArrayMap, type Arr, type Str, type Ptr, type u8, type u32 } from "tsbpf";
 export const license = "GPL";
 interface Named { pid: u32; name: Str<16> }
 export const byKey = new HashMap<u32, Named>(4);
 export const short = new ArrayMap<Str<4>>(1);
+interface Names { n: Arr<Str<10>, 3> }
+interface Holder { s: Str<10> }
+export const names = new ArrayMap<Names>(1);
 function isShell(s: Str<16>): boolean { return s === "bash" || s === "sh"; }
 
 export const inlineComm = kprobe("f", () => { if (comm() !== "bash") return 0; return 1; });
@@ -38,6 +41,10 @@ export const mapValue = kprobe("f", () => {
 export const twoSizes = kprobe("f", (p: Ptr<u8>) => { const c = comm(); const path: Str<64> = readUserStr(p); return c === path ? 1 : 2; });
 export const twoLong = kprobe("f", (p: Ptr<u8>, q: Ptr<u8>) => { const a: Str<64> = readUserStr(p); const b: Str<48> = readUserStr(q); return a !== b ? 2 : 1; });
 export const shortFull = kprobe("f", () => { const v = short.lookup(0); if (v === null) return 3; const c = comm(); return v === c ? 1 : v === "ab" ? 4 : 2; });
+// Elements of 10 bytes at a variable index: addresses of unknown alignment, read a byte at a time.
+export const element = kprobe("f", (i: u32) => { const xs: Arr<Str<10>, 3> = ["a", "abcdefgh", "c"]; return xs[i] === "abcdefgh" ? 1 : 2; });
+export const elementInMap = kprobe("f", (i: u32) => { const v = names.lookup(0); if (v === null) return 3; return v.n[i] === "abcdefgh" ? 1 : v.n[i] === comm() ? 4 : 2; });
+export const copiedElement = kprobe("f", (i: u32) => { const xs: Arr<Str<10>, 3> = ["a", "abcdefgh", "c"]; const h: Holder = { s: xs[i] }; return h.s === "abcdefgh" ? 1 : 2; });
 export const prefix = kprobe("f", (p: Ptr<u8>) => { const path: Str<64> = readUserStr(p); if (path.startsWith("/tmp/")) return 1; return 2; });
 export const prefixValue = kprobe("f", () => { const py: boolean = comm().startsWith("python"); return py ? 1 : 2; });
 export const charConstant = kprobe("f", () => { const c = comm(); return c.charCodeAt(0) + c.charCodeAt(15) * 1000; });
@@ -57,6 +64,7 @@ async function wrongResults(backend: "own" | "llvm"): Promise<string[]> {
   const sim = await simulate(r.object, { arch: "x86_64", name: "strings" });
   const user = (s: string) => sim.kernel.userString(s);
   sim.map("short").set(0, new TextEncoder().encode("abcd"));
+  sim.map("names").set(0, { n: ["x", "abcdefgh", "rm"] });
   const cases: [program: string, comm: string, args: Parameters<typeof run>[3], want: bigint][] = [
     ["inlineComm", "bash", [], 1n],
     ["inlineComm", "bash2", [], 0n], // the literal is a prefix: the NUL after it does not match
@@ -83,6 +91,14 @@ async function wrongResults(backend: "own" | "llvm"): Promise<string[]> {
     ["shortFull", "abcd", [], 1n], // set below: a Str<4> holding "abcd" without a NUL
     ["shortFull", "abcde", [], 2n], // the longer one's byte after the shared four is not its NUL
     ["shortFull", "abc", [], 2n],
+    ["element", "x", [1], 1n],
+    ["element", "x", [2], 2n],
+    ["element", "x", [3], 0n],
+    ["elementInMap", "x", [1], 1n],
+    ["elementInMap", "rm", [2], 4n],
+    ["elementInMap", "rm", [0], 2n],
+    ["copiedElement", "x", [1], 1n],
+    ["copiedElement", "x", [0], 2n],
     // 40 shared bytes: compared in a loop (longer than the unrolled size).
     ["twoLong", "x", [user("/usr/lib/python3/dist-packages/abc/de.py"), user("/usr/lib/python3/dist-packages/abc/de.py")], 1n],
     ["twoLong", "x", [user("/usr/lib/python3/dist-packages/abc/de.py"), user("/usr/lib/python3/dist-packages/abc/de.pz")], 2n],
