@@ -70,6 +70,8 @@ export const Code = {
   BadMap: 1023,
   /** A call to a module function that cannot be inlined (recursion, arguments). */
   BadFunction: 1024,
+  /** A string operation a Str<N> does not support, or a comparison that can never be true. */
+  StringOperation: 1025,
 } as const;
 
 export const codeName = (code: number): string => `TSBPF${code}`;

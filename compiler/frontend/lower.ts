@@ -23,6 +23,7 @@ import {
   INT_TYPES,
   PTR,
   U8,
+  U16,
   U64,
   U32,
   commonType,
@@ -88,6 +89,9 @@ interface Ref {
 
 type MapClass = (typeof MAPS)[number];
 
+/** One side of a string comparison: a literal's UTF-8 bytes, or a Str<N> in memory. */
+type StringOperand = { kind: "literal"; text: string; bytes: Uint8Array } | { kind: "str"; ref: Ref; size: number };
+
 interface MapInfo {
   cls: MapClass;
   def: MapDef;
@@ -116,6 +120,12 @@ const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
 
 const MAX_VPRINTK_ARGS = 12;
+/** What comm() fills: the task's name, char[TASK_COMM_LEN]. */
+const COMM_LAYOUT = { kind: "str", size: 16, align: 1 } as const satisfies Layout;
+/** Two Str values sharing at most this many bytes compare unrolled; longer ones in a loop. */
+const UNROLLED_STRING_COMPARE = 16;
+/** The unsigned type a load of each size gives. */
+const UNSIGNED_OF_SIZE = { 1: U8, 2: U16, 4: U32, 8: U64 } as const;
 
 /** Rodata strings, deduplicated. */
 class Rodata {
@@ -209,6 +219,13 @@ export function lower(
   /** Whether TypeScript types an expression `boolean` (or `true` or `false`). */
   const isBoolean = (e: TS.Expression): boolean => (checker.getTypeAtLocation(e).flags & ts.TypeFlags.BooleanLike) !== 0;
 
+  /** Whether TypeScript types an expression as a string: a literal, or a Str<N> (`string & {...}`). */
+  const isString = (e: TS.Expression): boolean => {
+    const t = checker.getTypeAtLocation(e);
+    const stringLike = (x: TS.Type): boolean => (x.flags & ts.TypeFlags.StringLike) !== 0;
+    return stringLike(t) || (t.isIntersection() && t.types.some(stringLike));
+  };
+
   const intTypeOf = (node: TS.TypeNode): IntType => {
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
@@ -238,6 +255,14 @@ export function lower(
     const rest = t.types.filter((x) => !(ts.isLiteralTypeNode(x) && x.literal.kind === ts.SyntaxKind.NullKeyword));
     return rest.length === 1 ? rest[0]! : t;
   };
+
+  /**
+   * Pointer registers into the stack at a run-time offset (a variable index into a stack array): the
+   * verifier insists on aligned stack access, and their alignment is unknown.
+   */
+  const stackAtRunTimeOffset = new WeakSet<VReg>();
+  /** Whether an n-byte access at `r` + `at` is one the verifier accepts as aligned (objects and map values start 8-aligned). */
+  const aligned = (r: Ref, at: number, n: number): boolean => n === 1 || (!(r.base.kind === "reg" && stackAtRunTimeOffset.has(r.base)) && (r.offset + at) % n === 0);
 
   const structLayouts = new Map<TS.Symbol, Layout>();
   const intLayout = (type: IntType): Layout => ({ kind: "int", type, size: (type.bits / 8) as 1 | 2 | 4 | 8, align: type.bits / 8 });
@@ -847,6 +872,8 @@ export function lower(
       if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.ExclamationToken) return this.cond(e.operand, f, t);
       if (e.kind === ts.SyntaxKind.TrueKeyword) return this.fb.terminate({ op: "jmp", target: t.id });
       if (e.kind === ts.SyntaxKind.FalseKeyword) return this.fb.terminate({ op: "jmp", target: f.id });
+      const stringTest = this.stringTest(e);
+      if (stringTest) return stringTest(t, f);
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
         const isNull = (x: TS.Expression): boolean => x.kind === ts.SyntaxKind.NullKeyword || (ts.isIdentifier(x) && x.text === "undefined");
@@ -978,6 +1005,7 @@ export function lower(
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
         const bin = ARITH.get(op);
+        if (bin && (isString(e.left) || isString(e.right))) return fail(e, Code.StringOperation, `strings cannot be joined or computed with \`${e.operatorToken.getText(file)}\`: printk formats several values in one message (\`printk(\`\${a} \${b}\`)\`)`);
         if (bin) return this.binary(bin, this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) {
           // JavaScript's unsigned shift: shift the left operand's bits as unsigned.
@@ -1003,6 +1031,7 @@ export function lower(
         if (base) return this.loadInt(this.elementRef(base, e.argumentExpression, e), e);
       }
       if (ts.isCallExpression(e)) return this.call(e);
+      if (ts.isPropertyAccessExpression(e) && isString(e.expression)) return fail(e.name, Code.StringOperation, `a string has no \`.${e.name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
       if (ts.isPropertyAccessExpression(e)) return this.property(e);
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
@@ -1125,6 +1154,7 @@ export function lower(
     }
 
     call(e: TS.CallExpression): Val {
+      if (ts.isPropertyAccessExpression(e.expression) && isString(e.expression.expression)) return this.stringMethod(e, e.expression);
       const name = builtin(e.expression);
       if (name && INT_TYPES[name]) {
         // u32(x) converts like `x as u32`; it is also how a bigint literal becomes a number-typed constant.
@@ -1150,7 +1180,7 @@ export function lower(
       const helper = name ? HELPER_CALLS[name] : undefined;
       if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
       if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field)`);
-      if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() is supported only as a value printed by printk (`${comm()}`) for now");
+      if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (!helper) {
         return fail(e, Code.UnsupportedCall, name && (PROBES as readonly string[]).includes(name)
           ? `${name}() declares a probe: it belongs at module level (\`export const x = ${name}(...)\`)`
@@ -1319,7 +1349,7 @@ export function lower(
     /** Stores in the widest pieces the offsets' alignment allows: zeroes, or a copy of `src`. */
     chunks(dst: Ref, size: number, node: TS.Node, src?: Ref): void {
       for (let at = 0; at < size; ) {
-        const c = ([8, 4, 2, 1] as const).find((n) => (dst.offset + at) % n === 0 && (!src || (src.offset + at) % n === 0) && at + n <= size)!;
+        const c = ([8, 4, 2, 1] as const).find((n) => aligned(dst, at, n) && (!src || aligned(src, at, n)) && at + n <= size)!;
         let value: Operand = imm(0n, U64);
         if (src) {
           const t = this.fb.vreg(U64);
@@ -1348,7 +1378,7 @@ export function lower(
       return this.elementAt(base, this.value(index), index, node);
     }
 
-    /** Element `i` (already computed from `index`) of an array Ref. */
+    /** elementRef with the index already computed (`i`, from the expression `index`). */
     elementAt(base: Ref, i: Val, index: TS.Expression, node: TS.Node): Ref {
       if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
       const { element, length } = base.layout;
@@ -1373,6 +1403,7 @@ export function lower(
       this.fb.emit({ op: "bin", kind: "mul", dst: off, a: idx, b: imm(BigInt(element.size), U64), loc: locOf(node) });
       const at = this.fb.vreg(PTR);
       this.fb.emit({ op: "bin", kind: "add", dst: at, a: start, b: off, loc: locOf(node) });
+      if (base.base.kind === "stack" || stackAtRunTimeOffset.has(base.base)) stackAtRunTimeOffset.add(at);
       return { layout: element, base: at, offset: 0 };
     }
 
@@ -1745,6 +1776,174 @@ export function lower(
       this.fb.terminate({ op: "jmp", target: exit.id });
       this.enter(exit);
       return dst ? { op: dst } : { op: imm(0n, I64) };
+    }
+
+    // ---- strings: Str<N> compared with literals and with each other, startsWith, charCodeAt
+    // A Str<N> is a C string of at most N bytes: its value ends at the first NUL, or after N bytes.
+
+    /** How `e` branches when it is a string condition (`s === "lit"`, `a !== b`, `s.startsWith("lit")`); undefined otherwise. */
+    stringTest(e: TS.Expression): ((t: Block, f: Block) => void) | undefined {
+      if (ts.isBinaryExpression(e) && isString(e.left) && isString(e.right)) {
+        const cmp = COMPARE.get(e.operatorToken.kind);
+        if (!cmp) return undefined;
+        if (cmp !== "eq" && cmp !== "ne") return fail(e.operatorToken, Code.StringOperation, "strings compare only with `===` and `!==`: Str values have no order");
+        return (t, f) => (cmp === "eq" ? this.stringEquals(e, t, f) : this.stringEquals(e, f, t));
+      }
+      if (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression) && e.expression.name.text === "startsWith" && isString(e.expression.expression)) {
+        const call = e;
+        return (t, f) => this.startsWith(call, t, f);
+      }
+      return undefined;
+    }
+
+    /** One side of a string comparison: a literal's bytes, or a Str<N> in memory (an inline comm() gets a stack copy). */
+    stringOperand(e: TS.Expression): StringOperand {
+      if (ts.isParenthesizedExpression(e)) return this.stringOperand(e.expression);
+      if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return { kind: "literal", text: e.text, bytes: new TextEncoder().encode(e.text) };
+      const helper = this.stringCall(e);
+      if (helper === "comm") return { kind: "str", ref: this.materialize(e, COMM_LAYOUT, e), size: COMM_LAYOUT.size };
+      if (helper) return fail(e, Code.StringOperation, `${helper}() needs a Str<N> to fill before it is compared: \`const s: Str<64> = ${e.getText(file)}\``);
+      const r = this.tryRef(e);
+      if (r?.layout.kind === "str") return { kind: "str", ref: r, size: r.layout.size };
+      return fail(e, Code.StringOperation, `\`${e.getText(file)}\` is neither a Str<N> nor a string literal: only those compare`);
+    }
+
+    /** Branches to `t` when the two sides of `e` (`a === b`) hold the same string, else to `f`. */
+    stringEquals(e: TS.BinaryExpression, t: Block, f: Block): void {
+      const a = this.stringOperand(e.left);
+      const b = this.stringOperand(e.right);
+      if (a.kind === "literal" && b.kind === "literal") return this.fb.terminate({ op: "jmp", target: (a.text === b.text ? t : f).id });
+      if (a.kind === "str" && b.kind === "str") return this.strEqualsStr(a, b, e, t, f);
+      const [str, literal] = a.kind === "str" ? [a, b as StringOperand & { kind: "literal" }] : [b as StringOperand & { kind: "str" }, a];
+      if (literal.bytes.length >= str.size) {
+        fail(e, Code.StringOperation, `a Str<${str.size}> holds at most ${str.size - 1} bytes before its NUL, so it can never equal "${literal.text}" (${literal.bytes.length} bytes)`);
+      }
+      // Equal when the literal's bytes match and the byte after them is the NUL that ends the Str.
+      const expected = new Uint8Array(literal.bytes.length + 1);
+      expected.set(literal.bytes);
+      this.matchBytes(str.ref, expected, e, t, f);
+    }
+
+    /** `s.startsWith("lit")`: the literal's bytes match the Str's first bytes. */
+    startsWith(e: TS.CallExpression, t: Block, f: Block): void {
+      const receiver = this.stringOperand((e.expression as TS.PropertyAccessExpression).expression);
+      const arg = e.arguments[0];
+      if (e.arguments.length !== 1 || !arg || !(ts.isStringLiteral(arg) || ts.isNoSubstitutionTemplateLiteral(arg))) {
+        return fail(e, Code.StringOperation, "startsWith() takes one string literal (`s.startsWith(\"/tmp/\")`)");
+      }
+      const prefix = new TextEncoder().encode(arg.text);
+      if (receiver.kind === "literal") return this.fb.terminate({ op: "jmp", target: (receiver.text.startsWith(arg.text) ? t : f).id });
+      if (prefix.length > receiver.size) fail(arg, Code.StringOperation, `a Str<${receiver.size}> can never start with "${arg.text}" (${prefix.length} bytes)`);
+      this.matchBytes(receiver.ref, prefix, e, t, f);
+    }
+
+    /**
+     * Branches to `t` when the bytes at `r` are `expected`, else to `f`: loads as wide as the
+     * address's known alignment allows (as `chunks` copies), each compared with the little-endian
+     * value of its bytes, leaving at the first difference.
+     */
+    matchBytes(r: Ref, expected: Uint8Array, node: TS.Node, t: Block, f: Block): void {
+      const loc = locOf(node);
+      for (let at = 0; at < expected.length; ) {
+        const size = ([8, 4, 2, 1] as const).find((n) => aligned(r, at, n) && at + n <= expected.length)!;
+        const type = UNSIGNED_OF_SIZE[size];
+        let value = 0n;
+        for (let i = size - 1; i >= 0; i--) value = (value << 8n) | BigInt(expected[at + i]!);
+        const loaded = this.fb.vreg(type);
+        this.fb.emit({ op: "load", dst: loaded, base: r.base, offset: r.offset + at, size, signed: false, loc });
+        const next = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: loaded, b: imm(value, type), then: f.id, else: next.id, loc });
+        this.enter(next);
+        at += size;
+      }
+      this.fb.terminate({ op: "jmp", target: t.id });
+    }
+
+    /**
+     * Two Str values: equal when their bytes match up to and including a NUL within the shorter
+     * size; when the shorter one is full, the longer one's next byte must be its NUL.
+     */
+    strEqualsStr(a: StringOperand & { kind: "str" }, b: StringOperand & { kind: "str" }, node: TS.Node, t: Block, f: Block): void {
+      const shared = Math.min(a.size, b.size);
+      const longer = a.size > b.size ? a : b.size > a.size ? b : undefined;
+      const tail = this.fb.newBlock();
+      if (shared <= UNROLLED_STRING_COMPARE) this.compareUnrolled(a.ref, b.ref, shared, node, t, f, tail);
+      else this.compareLoop(a.ref, b.ref, shared, node, t, f, tail);
+      this.enter(tail);
+      if (!longer) return this.fb.terminate({ op: "jmp", target: t.id });
+      this.matchBytes({ ...longer.ref, offset: longer.ref.offset + shared }, new Uint8Array(1), node, t, f);
+    }
+
+    /** Byte by byte over `count` bytes: to `f` at a difference, to `t` at a shared NUL, to `tail` when all match. */
+    compareUnrolled(a: Ref, b: Ref, count: number, node: TS.Node, t: Block, f: Block, tail: Block): void {
+      for (let i = 0; i < count; i++) {
+        const next = i + 1 < count ? this.fb.newBlock() : tail;
+        this.compareByte({ ...a, offset: a.offset + i }, { ...b, offset: b.offset + i }, locOf(node), t, f, next);
+        if (next !== tail) this.enter(next);
+      }
+    }
+
+    /** compareUnrolled as a loop the verifier walks `count` times: two pointers and a counter, a few instructions. */
+    compareLoop(a: Ref, b: Ref, count: number, node: TS.Node, t: Block, f: Block, tail: Block): void {
+      const loc = locOf(node);
+      const pa = this.pointerTo(a, node);
+      const pb = this.pointerTo(b, node);
+      const i = this.fb.vreg(U64);
+      this.fb.emit({ op: "mov", dst: i, src: imm(0n, U64), loc });
+      const top = this.fb.newBlock();
+      const body = this.fb.newBlock();
+      const step = this.fb.newBlock();
+      this.fb.terminate({ op: "jmp", target: top.id });
+      this.enter(top);
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: i, b: imm(BigInt(count), U64), then: body.id, else: tail.id, loc });
+      this.enter(body);
+      this.compareByte({ ...a, base: pa, offset: 0 }, { ...b, base: pb, offset: 0 }, loc, t, f, step);
+      this.enter(step);
+      for (const r of [pa, pb, i]) this.fb.emit({ op: "bin", kind: "add", dst: r, a: r, b: imm(1n, U64), loc });
+      this.fb.terminate({ op: "jmp", target: top.id });
+    }
+
+    /** One byte of two Str values: to `f` when they differ, to `t` when both are the NUL, else to `next`. */
+    compareByte(a: Ref, b: Ref, loc: Loc, t: Block, f: Block, next: Block): void {
+      const x = this.fb.vreg(U8);
+      const y = this.fb.vreg(U8);
+      this.fb.emit({ op: "load", dst: x, base: a.base, offset: a.offset, size: 1, signed: false, loc });
+      this.fb.emit({ op: "load", dst: y, base: b.base, offset: b.offset, size: 1, signed: false, loc });
+      const same = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: x, b: y, then: f.id, else: same.id, loc });
+      this.enter(same);
+      this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: x, b: imm(0n, U8), then: t.id, else: next.id, loc });
+    }
+
+    /** A fresh register holding the address of a Ref's bytes (one the caller may advance). */
+    pointerTo(r: Ref, node: TS.Node): VReg {
+      const dst = this.fb.vreg(PTR);
+      if (r.base.kind === "stack") this.fb.emit({ op: "addr", dst, object: r.base.object, offset: (r.base.offset ?? 0) + r.offset, loc: locOf(node) });
+      else this.fb.emit({ op: "bin", kind: "add", dst, a: r.base, b: imm(BigInt(r.offset), U64), loc: locOf(node) });
+      return dst;
+    }
+
+    /** `s.startsWith("lit")` as a value, `s.charCodeAt(i)`; other string methods are diagnostics. */
+    stringMethod(e: TS.CallExpression, callee: TS.PropertyAccessExpression): Val {
+      const method = callee.name.text;
+      if (method === "startsWith") return this.zeroOrOne(BOOL, (t, f) => this.startsWith(e, t, f));
+      if (method === "charCodeAt") return this.charCodeAt(e, callee);
+      return fail(callee.name, Code.StringOperation, `${method}() is not supported on strings: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
+    }
+
+    /** `s.charCodeAt(i)`: the byte at i as a u8; a constant i is checked now, a variable one as `a[i]` checks it. */
+    charCodeAt(e: TS.CallExpression, callee: TS.PropertyAccessExpression): Val {
+      const receiver = this.stringOperand(callee.expression);
+      if (receiver.kind !== "str") return fail(callee.expression, Code.StringOperation, "charCodeAt() reads a Str<N>; a literal's character codes are constants");
+      const index = e.arguments[0];
+      if (e.arguments.length !== 1 || !index) return fail(e, Code.StringOperation, "charCodeAt() takes one index");
+      const i = this.value(index);
+      if (i.op.kind === "imm") {
+        const n = BigInt.asIntN(64, i.op.value);
+        if (n < 0n || n >= BigInt(receiver.size)) fail(index, Code.OutOfRange, `index ${n} is outside Str<${receiver.size}>`);
+      }
+      const bytes: Ref = { ...receiver.ref, layout: { kind: "array", element: intLayout(U8), length: receiver.size, size: receiver.size, align: 1 } };
+      return this.loadInt(this.elementAt(bytes, i, index, e), e);
     }
 
     // ---- printk

@@ -16,6 +16,8 @@ export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "
 /** Named constants (flags) the module exports, with their values. */
 export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n };
 
+// String declares what a Str<N> supports (startsWith, charCodeAt) and a few methods people reach for,
+// so that those type-check and the lowering explains that they are not supported.
 const GLOBALS = `
 interface Array<T> { readonly length: number; [n: number]: T }
 interface Boolean {}
@@ -26,7 +28,16 @@ interface NewableFunction {}
 interface Number {}
 interface Object {}
 interface RegExp {}
-interface String { readonly length: number }
+interface String {
+  readonly length: number;
+  startsWith(prefix: string): boolean;
+  charCodeAt(index: number): number;
+  endsWith(suffix: string): boolean;
+  includes(part: string): boolean;
+  indexOf(part: string): number;
+  charAt(index: number): string;
+  slice(start?: number, end?: number): string;
+}
 interface TemplateStringsArray extends Array<string> { readonly raw: readonly string[] }
 interface BigInt {}
 interface Symbol {}
