@@ -1796,9 +1796,16 @@ export function lower(
       return undefined;
     }
 
-    /** One side of a string comparison: a literal's bytes, or a Str<N> in memory (an inline comm() gets a stack copy). */
-    stringOperand(e: TS.Expression): StringOperand {
-      if (ts.isParenthesizedExpression(e)) return this.stringOperand(e.expression);
+    /**
+     * One side of a string comparison: a literal's bytes, or a Str<N> in memory (an inline comm() gets a stack
+     * copy; a tracepoint's __data_loc string a copy of its first `room` - 1 bytes, as many as the comparison reads).
+     */
+    stringOperand(e: TS.Expression, room?: number): StringOperand {
+      if (ts.isParenthesizedExpression(e)) return this.stringOperand(e.expression, room);
+      if (room !== undefined && this.isDynamicString(e)) {
+        const layout: Layout = { kind: "str", size: room, align: 1 };
+        return { kind: "str", ref: this.materialize(e, layout, e), size: room };
+      }
       if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return { kind: "literal", text: e.text, bytes: new TextEncoder().encode(e.text) };
       const helper = this.stringCall(e);
       if (helper === "comm") return { kind: "str", ref: this.materialize(e, COMM_LAYOUT, e), size: COMM_LAYOUT.size };
@@ -1810,8 +1817,7 @@ export function lower(
 
     /** Branches to `t` when the two sides of `e` (`a === b`) hold the same string, else to `f`. */
     stringEquals(e: TS.BinaryExpression, t: Block, f: Block): void {
-      const a = this.stringOperand(e.left);
-      const b = this.stringOperand(e.right);
+      const [a, b] = this.isDynamicString(e.right) ? this.dynamicOperands(e.right, e.left).reverse() : this.dynamicOperands(e.left, e.right);
       if (a.kind === "literal" && b.kind === "literal") return this.fb.terminate({ op: "jmp", target: (a.text === b.text ? t : f).id });
       if (a.kind === "str" && b.kind === "str") return this.strEqualsStr(a, b, e, t, f);
       const [str, literal] = a.kind === "str" ? [a, b as StringOperand & { kind: "literal" }] : [b as StringOperand & { kind: "str" }, a];
@@ -1824,14 +1830,27 @@ export function lower(
       this.matchBytes(str.ref, expected, e, t, f);
     }
 
+    /**
+     * The operands of `dynamic === other`, other first evaluated for its size: the __data_loc string is copied with
+     * room for one byte more than `other` holds, enough to tell "abc" from "abcd". Plain operands if not dynamic.
+     */
+    dynamicOperands(dynamic: TS.Expression, other: TS.Expression): [StringOperand, StringOperand] {
+      if (!this.isDynamicString(dynamic)) return [this.stringOperand(dynamic), this.stringOperand(other)];
+      if (this.isDynamicString(other)) fail(other, Code.StringOperation, `copy one of the two strings into a Str<N> first: \`const s: Str<64> = ${other.getText(file)}\``);
+      const b = this.stringOperand(other);
+      const room = b.kind === "literal" ? b.bytes.length + 2 : b.size + 1;
+      return [this.stringOperand(dynamic, room), b];
+    }
+
     /** `s.startsWith("lit")`: the literal's bytes match the Str's first bytes. */
     startsWith(e: TS.CallExpression, t: Block, f: Block): void {
-      const receiver = this.stringOperand((e.expression as TS.PropertyAccessExpression).expression);
       const arg = e.arguments[0];
       if (e.arguments.length !== 1 || !arg || !(ts.isStringLiteral(arg) || ts.isNoSubstitutionTemplateLiteral(arg))) {
         return fail(e, Code.StringOperation, "startsWith() takes one string literal (`s.startsWith(\"/tmp/\")`)");
       }
       const prefix = new TextEncoder().encode(arg.text);
+      // A __data_loc string is copied as far as the prefix reaches.
+      const receiver = this.stringOperand((e.expression as TS.PropertyAccessExpression).expression, prefix.length + 1);
       if (receiver.kind === "literal") return this.fb.terminate({ op: "jmp", target: (receiver.text.startsWith(arg.text) ? t : f).id });
       if (prefix.length > receiver.size) fail(arg, Code.StringOperation, `a Str<${receiver.size}> can never start with "${arg.text}" (${prefix.length} bytes)`);
       this.matchBytes(receiver.ref, prefix, e, t, f);

@@ -66,12 +66,15 @@ test("the simulator reads each field shape from the record's bytes", async () =>
   const sim = await simulate({ fileName, text: readFileSync(fileName, "utf8") }, { tracepointFormats: formats });
   sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/env", pid: 77 });
   sim.tracepoint("sched", "sched_switch", { prev_comm: "bash", next_comm: "kworker/u8:1" });
+  sim.tracepoint("sched", "sched_switch", { prev_comm: "bash2", next_comm: "kworker/u8:1" });
   sim.tracepoint("raw_syscalls", "sys_enter", { id: 3, args: new Uint8Array(new BigUint64Array([10n, 11n, 12n, 13n, 14n, 15n]).buffer) });
   sim.tracepoint("raw_syscalls", "sys_enter", { id: 9, args: new Uint8Array(new BigUint64Array([20n, 21n, 22n, 23n, 24n, 25n]).buffer) });
   sim.tracepoint("fixture", "odd_fields", { name: "relative", task: "worker", deltas: new Uint8Array(new Int16Array([1, 2, -5]).buffer) });
   assert.deepEqual(sim.trace(), [
     "exec /usr/bin/env",
     "bash -> kworker/u8:1",
+    "bash yields to a kworker",
+    "bash2 -> kworker/u8:1",
     "10 15 13", // args[0], args[5], args[id & 7]
     "20 25 21",
     "worker relative -5", // task (a macro-sized char array), the __rel_loc string, deltas[2]
@@ -82,7 +85,15 @@ test("the simulator reads each field shape from the record's bytes", async () =>
   assert.equal(sim.trace().at(-1), "kworker/0:1 WS flush");
   // id 14: args[6] is past the array, so the handler ends there (returning 0) and prints nothing.
   assert.equal(sim.tracepoint("raw_syscalls", "sys_enter", { id: 14 }).r0, 0n);
-  assert.equal(sim.trace().length, 6);
+  assert.equal(sim.trace().length, 8);
+
+  // __data_loc strings compared: the exact name, not a longer one; a prefix.
+  const shells = ["/bin/sh", "/usr/bin/sh", "/bin/shx", "/bin/s", "/tmp/x", "/tmp"].map((filename) => {
+    const before = sim.trace().length;
+    sim.tracepoint("sched", "sched_process_exec", { filename, pid: 1 }, { program: "execFilter" });
+    return sim.trace().slice(before).join(",");
+  });
+  assert.deepEqual(shells, ["a shell", "a shell", "", "", "exec from /tmp", ""]);
   assert.deepEqual(sim.events<{ pid: number; filename: string }>("execs"), [{ pid: 77, filename: "/usr/bin/env" }]);
 });
 
