@@ -1523,6 +1523,10 @@ export function lower(
         }
         if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
         const p = this.value(call.arguments[0]!);
+        // An address held in an integer (a u64 argument, `ctx.args[1]`) must be all 64 bits of it.
+        if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
+          fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is a ${typeName(p.op.type)}, too narrow for one (use a Ptr or a u64)`);
+        }
         const id = helper === "readUserStr" ? Helper.probe_read_user_str : Helper.probe_read_kernel_str;
         this.fb.emit({ op: "call", helper: id, args: [where, imm(BigInt(l.size), U32), p.op], loc: locOf(e) });
         return;

@@ -82,9 +82,9 @@ declare module "tsbpf" {
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
   export function comm(): Str<16>;
-  /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to. */
-  export function readKernelStr(p: Ptr<any>): Str<never>;
-  export function readUserStr(p: Ptr<any>): Str<never>;
+  /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */
+  export function readKernelStr(p: Ptr<any> | u64): Str<never>;
+  export function readUserStr(p: Ptr<any> | u64): Str<never>;
   /** A fixed-size array of N elements (C \`T name[N]\`). */
   export interface Arr<T, N extends number> { [index: number]: T; readonly length: number; readonly __tsbpfLength?: N }
   /** map.update() flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST. */

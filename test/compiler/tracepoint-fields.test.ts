@@ -38,7 +38,7 @@ test("format declarations become Str, Arr and __data_loc string types", () => {
 
 /** Diagnostics of a tracepoint handler body, as "TSBPFcode: message" (or "TScode"). */
 function diagnose(group: string, name: string, body: string): string[] {
-  const text = `import { tracepoint, printk, type Str, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("${group}", "${name}", (ctx) => {\n${body}\nreturn 0;\n});\n`;
+  const text = `import { tracepoint, printk, readUserStr, type Str, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("${group}", "${name}", (ctx) => {\n${body}\nreturn 0;\n});\n`;
   const r = compile({ fileName: "p.ts", text }, { tracepointFormat });
   return r.diagnostics.map((d) => `${d.code}: ${d.message}`);
 }
@@ -117,4 +117,21 @@ test("an unknown tracepoint's diagnostic suggests the tracepoints spelled like i
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("readUserStr takes an address held in a u64, such as a raw syscall's argument, but not a narrower integer", async () => {
+  const text = `import { tracepoint, printk, readUserStr, type Str } from "tsbpf";
+export const license = "GPL";
+export const enter = tracepoint("raw_syscalls", "sys_enter", (ctx) => {
+  if (ctx.id !== 257) return 0; // openat(dfd, filename, ...)
+  const path: Str<32> = readUserStr(ctx.args[1]);
+  printk(\`openat \${path}\`);
+  return 0;
+});
+`;
+  const sim = await simulate({ fileName: "raw.ts", text }, { tracepointFormats: { "raw_syscalls/sys_enter": format("raw_syscalls", "sys_enter") } });
+  sim.tracepoint("raw_syscalls", "sys_enter", { id: 257, args: [0xffffff9c, sim.kernel.userString("/etc/hostname"), 0, 0, 0, 0] });
+  assert.deepEqual(sim.trace(), ["openat /etc/hostname"]);
+  const [narrow] = diagnose("raw_syscalls", "sys_enter", "const p: Str<8> = readUserStr(ctx.id as u32); printk(`${p}`);");
+  assert.match(narrow ?? "", /^TSBPF1019: readUserStr\(\) reads at an address: `ctx\.id as u32` is a u32, too narrow for one/);
 });
