@@ -614,7 +614,8 @@ export function lower(
       if (ts.isReturnStatement(s)) {
         if (this.inline) {
           // Inside an inlined function: the result goes to the call's register, then to the code after the call.
-          if (s.expression) {
+          if (s.expression && this.inline.into) this.assignInto(this.inline.into, s.expression);
+          else if (s.expression) {
             const v = this.value(s.expression);
             if (this.inline.dst) this.fb.emit({ op: "mov", dst: this.inline.dst, src: this.convert(v, this.inline.dst.type).op, loc: locOf(s) });
           }
@@ -650,8 +651,8 @@ export function lower(
 
     /** Break and continue targets, innermost last (a switch has no continue target). */
     readonly loops: { brk: Block; cont?: Block }[] = [];
-    /** Set while lowering an inlined function: where `return` goes and the register it fills. */
-    inline?: { exit: Block; dst?: VReg };
+    /** Set while lowering an inlined function: where `return` goes and the register (or, for a struct, Str or Arr, the memory) it fills. */
+    inline?: { exit: Block; dst?: VReg; into?: Ref };
 
     /** `for (let i = A; i < B; i++)`: A and B constants, i changed only by the update; otherwise a diagnostic. */
     forLoop(s: TS.ForStatement): void {
@@ -1443,6 +1444,10 @@ export function lower(
         if (!base || base.layout.kind !== "array" || base.layout.element.kind === "int") return undefined;
         return this.elementRef(base, e.argumentExpression, e);
       }
+      if (ts.isCallExpression(e)) {
+        const result = this.memoryCall(e);
+        if (result) return result;
+      }
       if (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression)) {
         const m = this.mapOf(e.expression.expression);
         const method = e.expression.name.text;
@@ -1728,8 +1733,28 @@ export function lower(
       this.increment(map, key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, node);
     }
 
-    /** A call to a module-level function, inlined: parameters bound to the arguments, `return` jumps past the body. */
-    inlineCall(decl: TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression, e: TS.CallExpression): Val {
+    /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */
+    memoryCall(e: TS.CallExpression): Ref | undefined {
+      const symbol = ts.isIdentifier(e.expression) ? checker.getSymbolAtLocation(e.expression) : undefined;
+      const decl = symbol && functions.get(symbol);
+      if (decl && !decl.type) {
+        const sig = checker.getSignatureFromDeclaration(decl);
+        const ret = sig && checker.getReturnTypeOfSignature(sig);
+        const scalar = ts.TypeFlags.NumberLike | ts.TypeFlags.BooleanLike | ts.TypeFlags.Void | ts.TypeFlags.Undefined | ts.TypeFlags.Any;
+        if (ret && !(ret.flags & scalar)) fail(decl.name ?? decl, Code.MissingType, `\`${e.expression.getText(file)}\` returns a value: annotate its return type (u8..i64, boolean, a struct's interface, Str<N>, Arr<T, N>)`);
+      }
+      const layout = decl?.type && decl.type.kind !== ts.SyntaxKind.VoidKeyword ? layoutOf(decl.type) : undefined;
+      if (!decl || !layout || layout.kind === "int") return undefined;
+      const into = this.temp(layout, e);
+      this.inlineCall(decl, e, into);
+      return into;
+    }
+
+    /**
+     * A call to a module-level function, inlined: parameters bound to the arguments, `return` jumps past the body.
+     * A function returning memory writes it `into` the caller's value (see memoryCall).
+     */
+    inlineCall(decl: TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression, e: TS.CallExpression, into?: Ref): Val {
       const name = e.expression.getText(file);
       if (inlining.includes(decl)) return fail(e, Code.BadFunction, `\`${name}\` calls itself: functions are inlined, so recursion is not supported`);
       if (decl.typeParameters?.length) fail(decl, Code.BadFunction, "generic functions are not supported");
@@ -1755,21 +1780,28 @@ export function lower(
         scope.set(symbol, { kind: "var", reg, mutable: true });
       });
       let dst: VReg | undefined;
-      if (decl.type) {
-        if (decl.type.kind !== ts.SyntaxKind.VoidKeyword) dst = this.fb.vreg(intTypeOf(decl.type));
+      if (into) {
+        // The caller's value is the result.
+      } else if (decl.type) {
+        if (decl.type.kind !== ts.SyntaxKind.VoidKeyword) {
+          const l = layoutOf(decl.type);
+          if (l.kind !== "int") return fail(e, Code.NotAnInteger, `\`${name}\` gives a ${describeLayout(l)}, not an integer: bind it to a name (\`const v: ${decl.type.getText(file)} = ${e.getText(file)}\`) or pass it on`);
+          dst = this.fb.vreg(l.type);
+        }
       } else {
         const sig = checker.getSignatureFromDeclaration(decl);
         const ret = sig && checker.getReturnTypeOfSignature(sig);
         // TypeScript's `boolean` has one C type; a number could be any width.
         if (ret && ret.flags & ts.TypeFlags.BooleanLike) dst = this.fb.vreg(BOOL);
-        else if (ret && !(ret.flags & (ts.TypeFlags.Void | ts.TypeFlags.Undefined))) fail(decl.name ?? decl, Code.MissingType, `\`${name}\` returns a value: annotate its return type (u8..i64, boolean)`);
+        else if (ret && !(ret.flags & (ts.TypeFlags.Void | ts.TypeFlags.Undefined))) fail(decl.name ?? decl, Code.MissingType, `\`${name}\` returns a value: annotate its return type (u8..i64, boolean, a struct's interface, Str<N>, Arr<T, N>)`);
       }
       const exit = this.fb.newBlock();
-      child.inline = { exit, dst };
+      child.inline = { exit, dst, into };
       if (dst) this.fb.emit({ op: "mov", dst, src: imm(0n, dst.type) });
       inlining.push(decl);
       try {
         if (decl.body && ts.isBlock(decl.body)) child.block(decl.body);
+        else if (decl.body && into) child.assignInto(into, decl.body as TS.Expression);
         else if (decl.body) {
           const v = child.value(decl.body as TS.Expression);
           if (dst) this.fb.emit({ op: "mov", dst, src: child.convert(v, dst.type).op, loc: locOf(decl.body) });

@@ -1,0 +1,65 @@
+// Module-level functions returning memory (a struct, Str<N> or Arr<T, N>): inlined, each call fills a zeroed
+// stack value of the caller's, whatever return (or expression body) it takes; results bind to names, pass to
+// map and ring buffer methods, and nest. Checked in the simulator, and the object loads into the kernel.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { compile } from "../../compiler/index.js";
+import { loadObject, openObject } from "../../runtime/loader/index.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { simulate } from "../../runtime/test/index.js";
+
+const SOURCE = `import { kprobe, RingBuf, printk, type u8, type u32, type Str, type Arr } from "tsbpf";
+export const license = "GPL";
+interface Ev { pid: u32; kind: u8; name: Str<8>; vals: Arr<u32, 3> }
+export const events = new RingBuf<Ev>(4096);
+function event(pid: u32, kind: u8): Ev {
+  if (kind > 5) return { pid, kind: 5, name: "many", vals: [1, 2, 3] };
+  const e: Ev = { pid, kind, name: "few", vals: [kind, kind, kind] };
+  return e;
+}
+const named = (name: Str<8>): Str<8> => name;
+function triple(x: u32): Arr<u32, 3> { return [x, x * 2, x * 3]; }
+function wrapped(pid: u32): Ev {
+  const e = event(pid, 9);
+  e.vals = triple(pid);
+  return e;
+}
+export const probe = kprobe("f", (x: u32) => {
+  events.output(event(x, 2));
+  events.output(event(x, 7));
+  const w: Ev = wrapped(x);
+  w.name = named("w");
+  events.output(w);
+  const t = triple(x);
+  printk(\`\${t[2]} \${named("n")}\`);
+  return 0;
+});
+`;
+
+test("functions return structs, strings and arrays by filling the caller's value", async () => {
+  const sim = await simulate({ fileName: "functions.ts", text: SOURCE });
+  sim.kprobe("f", { args: [10] });
+  assert.deepEqual(sim.events("events"), [
+    { pid: 10, kind: 2, name: "few", vals: [2, 2, 2] },
+    { pid: 10, kind: 5, name: "many", vals: [1, 2, 3] },
+    { pid: 10, kind: 5, name: "w", vals: [10, 20, 30] },
+  ]);
+  assert.deepEqual(sim.trace(), ["30 n"]);
+});
+
+const sys = openSys();
+test("the kernel's verifier accepts them", { skip: missingRoot() ?? missingBpf(sys) ?? false }, () => {
+  const r = compile({ fileName: "functions.ts", text: SOURCE });
+  assert.deepEqual(r.diagnostics, []);
+  loadObject(sys, openObject(r.object, { name: "functions" })).close();
+});
+
+test("a function returning memory needs its type written, and its result is no integer", () => {
+  const diagnose = (text: string) =>
+    compile({ fileName: "f.ts", text: `import { kprobe, type u32, type Str } from "tsbpf";\nexport const license = "GPL";\ninterface Ev { pid: u32 }\n${text}` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  assert.deepEqual(diagnose(`function mk(pid: u32) { const e: Ev = { pid }; return e; }\nexport const p = kprobe("f", (x: u32) => { const e: Ev = mk(x); return e.pid; });\n`), [
+    "TSBPF1018: `mk` returns a value: annotate its return type (u8..i64, boolean, a struct's interface, Str<N>, Arr<T, N>)",
+  ]);
+  assert.deepEqual(diagnose(`function mk(pid: u32): Ev { return { pid }; }\nexport const p = kprobe("f", (x: u32) => { if (mk(x)) return 1; return 0; });\n`), []);
+});
