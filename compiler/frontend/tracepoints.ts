@@ -1,6 +1,7 @@
 // Tracepoint record layouts from tracefs format files (events/<group>/<name>/format).
 // Takes the format text (or a tracefs root to read it from); gives each field's offset, size,
-// signedness and the TypeScript type the prelude declares for it.
+// signedness, shape (scalar, fixed array, __data_loc string) and the TypeScript type the prelude
+// declares for it; for a tracepoint tracefs lacks, the ones spelled like it.
 
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
