@@ -734,18 +734,15 @@ export function lower(
 
     /** `switch (x) { case C: ... }` with constant cases: a chain of comparisons, bodies in order (fall-through as in C). */
     switchStatement(s: TS.SwitchStatement): void {
-      const x = this.value(s.expression);
       const clauses = s.caseBlock.clauses;
       const bodies = clauses.map(() => this.fb.newBlock());
       const exit = this.fb.newBlock();
       const defaultIndex = clauses.findIndex((c) => ts.isDefaultClause(c));
+      const matches = isString(s.expression) ? this.stringCases(s) : this.integerCases(s);
       clauses.forEach((c, i) => {
         if (!ts.isCaseClause(c)) return;
-        const v = this.value(c.expression);
-        if (v.op.kind !== "imm") fail(c.expression, Code.Unsupported, "a `case` must be a constant");
-        const [a, b, type] = this.operands(x, v);
         const next = this.fb.newBlock();
-        this.fb.terminate({ op: "br", cmp: "eq", signed: type.signed, a, b, then: bodies[i]!.id, else: next.id, loc: locOf(c) });
+        matches(c, bodies[i]!, next);
         this.enter(next);
       });
       this.fb.terminate({ op: "jmp", target: (defaultIndex >= 0 ? bodies[defaultIndex]! : exit).id });
@@ -757,6 +754,27 @@ export function lower(
       });
       this.loops.pop();
       this.enter(exit);
+    }
+
+    /** How a `case` of an integer switch branches: its constant against the value, computed once. */
+    integerCases(s: TS.SwitchStatement): (c: TS.CaseClause, t: Block, f: Block) => void {
+      const x = this.value(s.expression);
+      return (c, t, f) => {
+        const v = this.value(c.expression);
+        if (v.op.kind !== "imm") fail(c.expression, Code.Unsupported, "a `case` must be a constant");
+        const [a, b, type] = this.operands(x, v);
+        this.fb.terminate({ op: "br", cmp: "eq", signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(c) });
+      };
+    }
+
+    /** How a `case "lit":` of a string switch branches: as `value === "lit"`, the value read once. */
+    stringCases(s: TS.SwitchStatement): (c: TS.CaseClause, t: Block, f: Block) => void {
+      const literals = s.caseBlock.clauses.flatMap((c) => (ts.isCaseClause(c) ? [c.expression] : []));
+      for (const l of literals) if (!ts.isStringLiteral(l) && !ts.isNoSubstitutionTemplateLiteral(l)) fail(l, Code.StringOperation, "a `case` of a string switch must be a string literal");
+      // A __data_loc string is copied as far as the longest case reads.
+      const room = Math.max(0, ...literals.map((l) => new TextEncoder().encode((l as TS.StringLiteral).text).length)) + 2;
+      const x = this.stringOperand(s.expression, room);
+      return (c, t, f) => this.literalEquals(x, c.expression as TS.StringLiteral, c, t, f);
     }
 
     declarations(list: TS.VariableDeclarationList): void {
@@ -900,11 +918,20 @@ export function lower(
           return this.fb.terminate({ op: "br", cmp, signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(e) });
         }
       }
-      if (this.tracepointField(e)?.shape?.kind === "str") {
+      const recorded = this.tracepointField(e);
+      if (recorded?.shape?.kind === "str") {
         // A record's char array is non-empty when its first byte is not NUL: one load, no copy.
         const first = this.fb.vreg(U8);
-        this.fb.emit({ op: "ctx", dst: first, offset: this.tracepointField(e)!.offset, size: 1, signed: false, loc: locOf(e) });
+        this.fb.emit({ op: "ctx", dst: first, offset: recorded.offset, size: 1, signed: false, loc: locOf(e) });
         return this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: first, b: imm(0n, U8), then: t.id, else: f.id, loc: locOf(e) });
+      }
+      if (recorded?.shape?.kind === "dynamic-str") {
+        // A __data_loc string's length (the u32's high half) counts its NUL: non-empty is more than 1.
+        const where = this.fb.vreg(U32);
+        this.fb.emit({ op: "ctx", dst: where, offset: recorded.offset, size: 4, signed: false, loc: locOf(e) });
+        const length = this.fb.vreg(U32);
+        this.fb.emit({ op: "bin", kind: "shr", dst: length, a: where, b: imm(16n, U32), loc: locOf(e) });
+        return this.fb.terminate({ op: "br", cmp: "gt", signed: false, a: length, b: imm(1n, U32), then: t.id, else: f.id, loc: locOf(e) });
       }
       const r = this.tryRef(e);
       if (r) {
@@ -1857,13 +1884,24 @@ export function lower(
       if (a.kind === "literal" && b.kind === "literal") return this.fb.terminate({ op: "jmp", target: (a.text === b.text ? t : f).id });
       if (a.kind === "str" && b.kind === "str") return this.strEqualsStr(a, b, e, t, f);
       const [str, literal] = a.kind === "str" ? [a, b as StringOperand & { kind: "literal" }] : [b as StringOperand & { kind: "str" }, a];
+      this.matchLiteral(str, literal, e, t, f);
+    }
+
+    /** `case "lit":` against a switch's string (a literal itself when the switch is on one). */
+    literalEquals(x: StringOperand, node: TS.StringLiteral, at: TS.Node, t: Block, f: Block): void {
+      const literal = this.stringOperand(node) as StringOperand & { kind: "literal" };
+      if (x.kind === "literal") return this.fb.terminate({ op: "jmp", target: (x.text === literal.text ? t : f).id });
+      this.matchLiteral(x, literal, at, t, f);
+    }
+
+    /** Branches to `t` when the Str holds the literal: its bytes, then the NUL that ends the Str. */
+    matchLiteral(str: StringOperand & { kind: "str" }, literal: StringOperand & { kind: "literal" }, node: TS.Node, t: Block, f: Block): void {
       if (literal.bytes.length >= str.size) {
-        fail(e, Code.StringOperation, `a Str<${str.size}> holds at most ${str.size - 1} bytes before its NUL, so it can never equal "${literal.text}" (${literal.bytes.length} bytes)`);
+        fail(node, Code.StringOperation, `a Str<${str.size}> holds at most ${str.size - 1} bytes before its NUL, so it can never equal "${literal.text}" (${literal.bytes.length} bytes)`);
       }
-      // Equal when the literal's bytes match and the byte after them is the NUL that ends the Str.
       const expected = new Uint8Array(literal.bytes.length + 1);
       expected.set(literal.bytes);
-      this.matchBytes(str.ref, expected, e, t, f);
+      this.matchBytes(str.ref, expected, node, t, f);
     }
 
     /**

@@ -1,5 +1,6 @@
 // Str<N> comparisons and inspection: `===`/`!==` with a literal (either side) and between two Str
-// values of any sizes, startsWith, charCodeAt with constant and variable indexes, on locals, struct
+// values of any sizes, startsWith, charCodeAt with constant and variable indexes, `switch` with string
+// cases, on locals, struct
 // fields, map values and an inline comm(), in conditions and as boolean values. Run in the simulator
 // (the VM, after the verifier model) with chosen task names and user strings, loaded into the kernel,
 // and run from a live tracepoint; unsupported string operations are diagnostics (fixtures/err-strings).
@@ -49,6 +50,17 @@ export const prefix = kprobe("f", (p: Ptr<u8>) => { const path: Str<64> = readUs
 export const prefixValue = kprobe("f", () => { const py: boolean = comm().startsWith("python"); return py ? 1 : 2; });
 export const charConstant = kprobe("f", () => { const c = comm(); return c.charCodeAt(0) + c.charCodeAt(15) * 1000; });
 export const charVariable = kprobe("f", (i: u32) => { const c = comm(); return c.charCodeAt(i) + 1000; });
+export const switched = kprobe("f", () => {
+  switch (comm()) {
+    case "bash":
+    case "sh":
+      return 1;
+    case "python3":
+      return 2;
+    default:
+      return 3;
+  }
+});
 export const charField = kprobe("f", (i: u32) => { const n: Named = { pid: 1, name: comm() }; const first: u8 = n.name.charCodeAt(0); return first === n.name.charCodeAt(i) ? 1 : 2; });
 `;
 
@@ -117,6 +129,11 @@ async function wrongResults(backend: "own" | "llvm"): Promise<string[]> {
     ["charVariable", "rm", [15], 1000n],
     ["charVariable", "rm", [16], 0n], // out of range: the handler returns 0, as for Arr indexes
     ["charVariable", "rm", [0xffffffff], 0n],
+    ["switched", "bash", [], 1n],
+    ["switched", "sh", [], 1n],
+    ["switched", "python3", [], 2n],
+    ["switched", "python", [], 3n],
+    ["switched", "bash2", [], 3n],
     ["charField", "aba", [2], 1n],
     ["charField", "aba", [1], 2n],
   ];

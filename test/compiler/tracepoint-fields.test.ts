@@ -44,7 +44,7 @@ function diagnose(group: string, name: string, body: string): string[] {
 }
 
 test("misuse of array and string fields gets a diagnostic naming the field and what to do", () => {
-  const [notInt] = diagnose("sched", "sched_switch", "switch (ctx.prev_comm) { case \"bash\": return 1; }");
+  const [notInt] = diagnose("sched", "sched_switch", "const n = -ctx.prev_comm; printk(`${n}`);");
   assert.match(notInt ?? "", /ctx\.prev_comm` is a Str<16> \(char prev_comm\[16\]\), not an integer/);
   const [size] = diagnose("sched", "sched_process_exec", "const f = ctx.filename; printk(`${f}`);");
   assert.match(size ?? "", /annotate the string's size: `const f: Str<64> = ctx\.filename`/);
@@ -64,7 +64,7 @@ test("the simulator reads each field shape from the record's bytes", async () =>
   );
   const fileName = `${FIXTURES}/tracepoint-fields.ts`;
   const sim = await simulate({ fileName, text: readFileSync(fileName, "utf8") }, { tracepointFormats: formats });
-  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/env", pid: 77 });
+  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/env", pid: 77 }, { program: "exec" });
   sim.tracepoint("sched", "sched_switch", { prev_comm: "bash", next_comm: "kworker/u8:1" });
   sim.tracepoint("sched", "sched_switch", { prev_comm: "bash2", next_comm: "kworker/u8:1" });
   sim.tracepoint("raw_syscalls", "sys_enter", { id: 3, args: new Uint8Array(new BigUint64Array([10n, 11n, 12n, 13n, 14n, 15n]).buffer) });
@@ -93,7 +93,9 @@ test("the simulator reads each field shape from the record's bytes", async () =>
     sim.tracepoint("sched", "sched_process_exec", { filename, pid: 1 }, { program: "execFilter" });
     return sim.trace().slice(before).join(",");
   });
-  assert.deepEqual(shells, ["a shell", "a shell", "", "", "exec from /tmp", ""]);
+  assert.deepEqual(shells, ["a shell,sh", "a shell,sh", "other", "other", "exec from /tmp,tmp", "other"]);
+  sim.tracepoint("sched", "sched_process_exec", { filename: "", pid: 1 }, { program: "execFilter" });
+  assert.equal(sim.trace().at(-1), "no name");
   assert.deepEqual(sim.events<{ pid: number; filename: string }>("execs"), [{ pid: 77, filename: "/usr/bin/env" }]);
 });
 
