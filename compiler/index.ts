@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { foldCopies } from "./ir/copies.js";
 import { eliminateDeadCode } from "./ir/dce.js";
-import type { Loc, MapDef } from "./ir/index.js";
+import type { CoreAccess, Loc, MapDef } from "./ir/index.js";
 import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript, wholeTypescript } from "./frontend/check.js";
@@ -64,7 +64,7 @@ export interface CompiledProgram {
    */
   relocations: { insn: number; symbol: string }[];
   /** Slots whose imm is a kernel struct member's offset, relocated by libbpf (CO-RE) against the running kernel. */
-  coreRelocations: { insn: number; struct: string; member: string }[];
+  coreRelocations: ({ insn: number } & CoreAccess)[];
   /** Source position of each slot (for line info). */
   lines: (Loc | undefined)[];
   stackDepth: number;

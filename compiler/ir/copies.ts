@@ -14,7 +14,7 @@ function reads(fn: IrFunction): Map<number, number> {
       if (i.op === "mov" || i.op === "store") see(i.src);
       else if (i.op === "bin") (see(i.a), see(i.b));
       else if (i.op === "neg" || i.op === "not") see(i.a);
-      else if (i.op === "kread") see(i.ptr);
+      else if (i.op === "kread" || i.op === "kcopy") see(i.ptr);
       else if (i.op === "call") i.args.forEach(see);
       else if (i.op === "load") see(i.base);
       else if (i.op === "st") (see(i.base), see(i.src));
@@ -34,7 +34,7 @@ export function foldCopies(fn: IrFunction): IrFunction {
     for (const i of b.insts) {
       const prev = insts.at(-1);
       if (
-        i.op === "mov" && i.src.kind === "reg" && prev && prev.op !== "store" && prev.op !== "st" && prev.op !== "atomic" && prev.dst?.id === i.src.id &&
+        i.op === "mov" && i.src.kind === "reg" && prev && prev.op !== "store" && prev.op !== "st" && prev.op !== "atomic" && prev.op !== "kcopy" && prev.dst?.id === i.src.id &&
         count.get(i.src.id) === 1 && sameType(i.src.type, i.dst.type)
       ) {
         insts[insts.length - 1] = { ...prev, dst: i.dst } as Inst;
