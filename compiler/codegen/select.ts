@@ -210,7 +210,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
   const probeReadKernel = (i: Extract<Inst, { op: "kread" | "kcopy" }>): void => {
     argument(3, i.ptr);
     put(Class.ALU64 | AluOp.ADD | Source.K, 3, 0, 0, i.offset, i.core ? { core: i.core } : {});
-    argument(1, { kind: "stack", object: i.object });
+    argument(1, i.op === "kread" ? { kind: "stack", object: i.object } : i.into);
     loadImm(2, BigInt(i.size));
     put(Op.CALL, 0, 0, 0, Helper.probe_read_kernel, { args: 3 });
   };

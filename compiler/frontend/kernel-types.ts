@@ -62,6 +62,11 @@ export interface KernelStruct {
   unreadable: Map<string, string>;
 }
 
+/** Which member names to decode: all of them, or only those a probe mentions (see mentionedMembers). */
+export type MemberFilter = (member: string) => boolean;
+
+const allMembers: MemberFilter = () => true;
+
 /** A named kernel enum: `import { sock_type } from "tsbpf/kernel"` and `sock_type.SOCK_STREAM`. */
 export interface KernelEnum {
   name: string;
@@ -97,11 +102,11 @@ export type StructSource = Pick<Btf, "find" | "resolveType"> & {
  * Resolves one imported name: a struct or union, else a named enum, else an integer typedef, else an
  * enumerator (an enum constant). False when the BTF has none of them.
  */
-export function importKernelName(btf: StructSource, name: string, into: KernelImports): boolean {
-  const struct = kernelStruct(btf, name);
+export function importKernelName(btf: StructSource, name: string, into: KernelImports, mentioned: MemberFilter = allMembers): boolean {
+  const struct = kernelStruct(btf, name, mentioned);
   if (struct) {
     into.structs.set(name, struct);
-    addEmbedded(btf, struct, into.structs);
+    addEmbedded(btf, struct, into.structs, mentioned);
     return true;
   }
   const e = btf.find(name, BtfKind.ENUM) ?? btf.find(name, BtfKind.ENUM64);
@@ -156,20 +161,32 @@ export function loadKernelBtf(path = VMLINUX_BTF): StructSource | undefined {
   return btf;
 }
 
-export function kernelStruct(btf: StructSource, name: string): KernelStruct | undefined {
+/** A struct's or union's layout: the members `mentioned` (by default all), and why others cannot be read. */
+export function kernelStruct(btf: StructSource, name: string, mentioned: MemberFilter = allMembers): KernelStruct | undefined {
   const t = btf.find(name, BtfKind.STRUCT) ?? btf.find(name, BtfKind.UNION);
-  return t && (t.kind === BtfKind.STRUCT || t.kind === BtfKind.UNION) ? structLayout(btf, t) : undefined;
+  return t && (t.kind === BtfKind.STRUCT || t.kind === BtfKind.UNION) ? structLayout(btf, t, mentioned) : undefined;
 }
 
 /** The most structs one import brings in by embedding (task_struct embeds ~40, transitively). */
 export const MAX_EMBEDDED = 128;
 
 /**
+ * The member names a probe's text mentions (`.name` or `["name"]` anywhere): a member it never names cannot be read,
+ * so the compiler neither decodes nor declares it. Resolving every member's type walks much of vmlinux's
+ * type section (struct sock's members lead to ~25 other structs), which a first compile would pay for.
+ */
+export function mentionedMembers(text: string): MemberFilter {
+  const names = new Set<string>();
+  for (const m of text.matchAll(/\.\s*([A-Za-z_$][\w$]*)|\[\s*["'`]([^"'`]+)["'`]\s*\]/g)) names.add(m[1] ?? m[2]!);
+  return (member) => names.has(member);
+}
+
+/**
  * Adds the structs `struct` embeds by value, transitively, to `structs` (by BTF id, without searching
  * names), so `sk.__sk_common.skc_family` has every layout on its way. Past MAX_EMBEDDED, further
  * embedded members become unreadable.
  */
-function addEmbedded(btf: StructSource, struct: KernelStruct, structs: Map<string, KernelStruct>): void {
+function addEmbedded(btf: StructSource, struct: KernelStruct, structs: Map<string, KernelStruct>, mentioned: MemberFilter): void {
   const queue = [struct];
   for (let i = 0; i < queue.length; i++) {
     const outer = queue[i]!;
@@ -181,7 +198,7 @@ function addEmbedded(btf: StructSource, struct: KernelStruct, structs: Map<strin
         outer.unreadable.set(m.name, `its type, ${m.struct}, is past the ${MAX_EMBEDDED} structs one import declares`);
         continue;
       }
-      const layout = structLayout(btf, inner, m.struct);
+      const layout = structLayout(btf, inner, mentioned, m.struct);
       structs.set(m.struct, layout);
       queue.push(layout);
     }
@@ -189,9 +206,9 @@ function addEmbedded(btf: StructSource, struct: KernelStruct, structs: Map<strin
 }
 
 /** A struct's layout; `name` is the BTF name, or the one made up for an anonymous type of a named member. */
-function structLayout(btf: StructSource, t: BtfType & { kind: typeof BtfKind.STRUCT | typeof BtfKind.UNION }, name = t.name): KernelStruct {
+function structLayout(btf: StructSource, t: BtfType & { kind: typeof BtfKind.STRUCT | typeof BtfKind.UNION }, mentioned: MemberFilter, name = t.name): KernelStruct {
   const struct: KernelStruct = { name, size: t.size, union: t.kind === BtfKind.UNION, members: new Map(), unreadable: new Map() };
-  addMembers(btf, t, 0, struct);
+  addMembers(btf, t, 0, struct, mentioned);
   return struct;
 }
 
@@ -201,14 +218,15 @@ type BtfMembers = { members: readonly { name: string; type: number; bitOffset: n
  * The readable members of a struct or union at `base` bytes; members of anonymous structs and unions
  * (`sock_common`'s `skc_daddr`) count as the outer struct's, as in C and as libbpf matches them.
  */
-function addMembers(btf: StructSource, t: BtfMembers, base: number, into: KernelStruct): void {
+function addMembers(btf: StructSource, t: BtfMembers, base: number, into: KernelStruct, mentioned: MemberFilter): void {
   t.members.forEach((m, index) => {
     const bitOffset = m.bitOffset + base * 8;
     if (!m.name) {
       const inner = btf.resolveType(m.type);
-      if (!m.bitfieldSize && bitOffset % 8 === 0 && (inner.kind === BtfKind.STRUCT || inner.kind === BtfKind.UNION)) addMembers(btf, inner, bitOffset / 8, into);
+      if (!m.bitfieldSize && bitOffset % 8 === 0 && (inner.kind === BtfKind.STRUCT || inner.kind === BtfKind.UNION)) addMembers(btf, inner, bitOffset / 8, into, mentioned);
       return;
     }
+    if (!mentioned(m.name)) return;
     if (into.members.has(m.name) || into.unreadable.has(m.name)) {
       into.members.delete(m.name);
       into.unreadable.set(m.name, "two members of its anonymous structs and unions have this name");
@@ -232,7 +250,8 @@ function memberRead(btf: StructSource, id: number, anonymousName: string): Kerne
   if (r.kind === BtfKind.STRUCT || r.kind === BtfKind.UNION) return { kind: "struct", size: r.size, struct: r.name || anonymousName, typeId: r.id };
   if (r.kind !== BtfKind.ARRAY) return scalarRead(btf, id) ?? "its type is not an integer, pointer, struct or array";
   const element = scalarRead(btf, r.type);
-  if (!element || !r.nelems) return "it is an array of something other than integers or pointers";
+  if (!r.nelems) return "it is an array of no elements (a flexible array or a marker)";
+  if (!element) return "it is an array of something other than integers or pointers";
   const e = btf.resolveType(r.type);
   const string = e.kind === BtfKind.INT && e.size === 1 && e.name === "char";
   return { kind: "array", size: element.size * r.nelems, element, length: r.nelems, string };

@@ -1247,8 +1247,7 @@ export function lower(
       const m = place.member as KernelArray;
       const layout: Layout = m.string ? { kind: "str", size: m.length, align: 1 } : { kind: "array", element: scalarLayout(m.element), length: m.length, size: m.size, align: m.element.size };
       const ref = this.stackTemp(layout, e);
-      const object = (ref.base as { object: number }).object;
-      this.fb.emit({ op: "kcopy", object, ptr: place.ptr, offset: place.offset, size: m.size, core: { struct: place.root, members: place.members }, loc: locOf(e) });
+      this.fb.emit({ op: "kcopy", into: ref.base as StackAddr, ptr: place.ptr, offset: place.offset, size: m.size, core: { struct: place.root, members: place.members }, loc: locOf(e) });
       return ref;
     }
 

@@ -76,8 +76,8 @@ export type Inst =
    * names the struct member, so the offset gets a CO-RE relocation.
    */
   | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object: number; core?: CoreAccess; loc?: Loc }
-  /** Stack object `object` gets `size` bytes at ptr + offset (a kernel array) through bpf_probe_read_kernel, as kread does. */
-  | { op: "kcopy"; object: number; ptr: Operand; offset: number; size: number; core?: CoreAccess; loc?: Loc }
+  /** The stack at `into` gets `size` bytes at ptr + offset (a kernel array, or a member stored as it is) through bpf_probe_read_kernel, as kread does. */
+  | { op: "kcopy"; into: StackAddr; ptr: Operand; offset: number; size: number; core?: CoreAccess; loc?: Loc }
   /** *(u64 *)(stack object + offset) = src (a value, or the address of another stack object). */
   /** `low32`: whoever reads the slot uses only src's low 32 bits (a printk array's %d or %u). */
   | { op: "store"; object: number; offset: number; src: Operand | StackAddr; low32?: boolean; loc?: Loc }
@@ -268,7 +268,7 @@ export function printFunction(fn: IrFunction): string {
         case "ctx": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ctx[${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}]`); break;
         case "store": out.push(`  stack#${i.object}[${i.offset}] = ${arg(i.src)}`); break;
         case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
-        case "kcopy": out.push(`  kcopy stack${i.object} <- ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
+        case "kcopy": out.push(`  kcopy stack${i.into.object}+${i.into.offset ?? 0} <- ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
         case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
         case "load": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = load ${arg(i.base)}+${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}`); break;
         case "st": out.push(`  store ${arg(i.base)}+${i.offset}:${i.size * 8} = ${opnd(i.src)}`); break;

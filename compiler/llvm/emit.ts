@@ -412,7 +412,8 @@ function emitFunction(
         }
         case "kcopy": {
           const from = kernelAddress(i);
-          helperCall(Helper.probe_read_kernel, (s) => [`ptr %stack${i.object}`, `i32 ${i.size}`, `ptr ${s(from)}`]);
+          const into = stackRef(i.into);
+          helperCall(Helper.probe_read_kernel, (s) => [`ptr ${s(into)}`, `i32 ${i.size}`, `ptr ${s(from)}`]);
           break;
         }
         case "store": {

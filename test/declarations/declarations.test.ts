@@ -210,6 +210,26 @@ test("unknown types: an error naming each, with close matches", { skip: noVmlinu
   assert.ok(suggestKernelTypes(kernelBtf(), "sk_buf").includes("sk_buff"));
 });
 
+test("tsbpf btf sock task_struct: embedded structs by name and arrays as Str<N> / Arr<T, N>, readable as the compiler reads them", { skip: noVmlinux }, async () => {
+  const { handler } = await import("../../cli/commands/btf.js");
+  const { ExitCode } = await import("../../cli/exit-codes.js");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-"));
+  try {
+    const out = join(dir, "kernel.d.ts");
+    assert.equal(await handler({ types: ["sock", "task_struct"], output: out, depth: 1 }), ExitCode.OK);
+    const text = readFileSync(out, "utf8");
+    assert.match(text, /export interface sock \{\n {4}\/\*\* `struct sock_common` at offset 0 \*\/\n {4}readonly __sk_common: sock_common;/);
+    assert.match(text, /export interface sock_common \{/);
+    assert.match(text, /\/\*\* `char\[16\]` at offset \d+ \*\/\n {4}readonly comm: Str<16>;/);
+    assert.match(text, /\/\*\* `struct thread_info` at offset 0 \*\/\n {4}readonly thread_info: thread_info;/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const sock = declare("sock").members.get("sock")!;
+  assert.deepEqual(sock.get("__sk_common"), { type: "sock_common", canonical: "sock_common", readable: true });
+  assert.deepEqual(declare("task_struct").members.get("task_struct")!.get("comm"), { type: "Str<16>", canonical: "Str<16>", readable: true });
+});
+
 test("tsbpf btf: declarations to a file; an unknown type is a usage error with suggestions", { skip: noVmlinux }, async () => {
   const { handler } = await import("../../cli/commands/btf.js");
   const { ExitCode, UserError } = await import("../../cli/exit-codes.js");
