@@ -8,7 +8,7 @@
 // the structs they embed join the declarations (a bounded closure); arrays of integers or pointers are
 // `Str<N>` (char) or `Arr<T, N>`. Members of anonymous structs and unions are declared as the outer
 // struct's. Bitfields, clashing names and other types are declared `Unreadable<why>`, so a read of one
-// is a diagnostic that says why.
+// is a diagnostic that says why. A compile declares only the members its probe names (mentionedMembers).
 
 import { BTF_MAGIC, Btf, BtfError, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../btf/index.js";
 import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";

@@ -237,6 +237,8 @@ export function lower(
     const decl = checker.getSymbolAtLocation(e.name)?.declarations?.[0];
     const owner = decl?.parent;
     if (!decl || decl.getSourceFile() !== prelude || !owner || !ts.isInterfaceDeclaration(owner)) return undefined;
+    const module = owner.parent.parent;
+    if (!ts.isModuleDeclaration(module) || module.name.text !== "tsbpf/kernel") return undefined;
     const struct = kernelStructs.get(owner.name.text);
     return struct && { struct, member: struct.members.get(e.name.text) };
   };

@@ -18,8 +18,10 @@
 // Layout as our own backend: a function per program in its SEC() section returning i64 (r0 is
 // 64-bit), `.rodata` strings named `__tsbpf_fmt_N`, `_license` in `license`. Helpers are called as
 // clang calls them, through a constant function pointer (`inttoptr (i64 ID to ptr)`). Kernel struct
-// reads go through `llvm.preserve.{struct,union}.access.index` with the struct's debug type, which
-// LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for BPF_CORE_READ.
+// reads go through `llvm.preserve.{struct,union}.access.index` with the struct's debug type, one call
+// per member of a chain through embedded structs and `llvm.preserve.array.access.index` for an
+// element, which LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for
+// BPF_CORE_READ.
 
 import { reachableBlocks, widens, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { rodataVars } from "../object/btf.js";
