@@ -24,9 +24,10 @@ export interface KernelScalar {
   pointee?: string;
 }
 
-/** Where a member is: its name, index among the struct's members (a CO-RE access step) and byte offset. */
+/** Where a member is: its name, its index and byte offset. */
 interface MemberPlace {
   name: string;
+  /** Index among the members of the struct, or anonymous struct or union, that declares it. */
   index: number;
   offset: number;
 }

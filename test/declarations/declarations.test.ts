@@ -86,8 +86,9 @@ const escape = (s: string) => s.replace(/[<>.]/g, (c) => `\\${c}`);
 function canonicalPattern(m: KernelScalar | KernelMember, outer = ""): string {
   if (m.kind === "int") return `${m.signed ? "i" : "u"}${m.size * 8}`;
   if (m.kind === "ptr") return m.pointee === "char" ? escape("Ptr<CString>") : m.pointee ? escape(`Ptr<${m.pointee}>`) : "Ptr(<\\.\\.\\.>)?";
-  if (m.kind === "struct") return "name" in m && m.struct === `${outer}__${m.name}` ? "other" : escape(m.struct);
-  return m.string ? escape(`Str<${m.length}>`) : `Arr<${canonicalPattern(m.element)}, ${m.length}>`;
+  if (m.kind === "array") return m.string ? escape(`Str<${m.length}>`) : `Arr<${canonicalPattern(m.element)}, ${m.length}>`;
+  if (m.kind === "struct") return m.struct === `${outer}__${m.name}` ? "other" : escape(m.struct);
+  throw new Error(`unexpected member kind ${m.kind}`);
 }
 
 for (const name of ["filename", "sock", "task_struct", "sk_buff"]) {

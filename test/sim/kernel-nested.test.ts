@@ -43,7 +43,7 @@ interface Conn {
   comm: string;
 }
 
-for (const tier of ["interpreted", "compiled"] as const) {
+for (const tier of ["interpreter", "compiled"] as const) {
   test(`${tier}: nested members, a char array and int array elements read what alloc placed`, needsVmlinux, async () => {
     const sim = await simulate(PROBE, { tier });
     const sk = sim.kernel.alloc("sock", {
@@ -65,4 +65,21 @@ test("a struct that faults reads as zeros through nested members and arrays", ne
   const sim = await simulate(PROBE);
   sim.kprobe("tcp_connect", { args: [sim.kernel.faulting("sock"), sim.kernel.faulting("task_struct"), 0] });
   assert.deepEqual(sim.events<Conn>("conns"), [{ family: 0, dport: 0, daddr6: 0, comm: "" }]);
+});
+
+test("a pointer inside an embedded struct, then an embedded struct behind it: file.f_path.dentry.d_name.name", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "path.ts",
+    text: `import { kprobe, printk, type Ptr } from "tsbpf";
+import type { file, dentry } from "tsbpf/kernel";
+export const license = "GPL";
+export const read = kprobe("vfs_read", (f: Ptr<file>) => {
+  printk(\`read \${f.f_path.dentry.d_name.name} (\${f.f_path.dentry.d_name.len} bytes)\`);
+  return 0;
+});
+`,
+  });
+  const dentry = sim.kernel.alloc("dentry", { d_name: { name: "passwd", len: 6 } });
+  sim.kprobe("vfs_read", { args: [sim.kernel.alloc("file", { f_path: { dentry } })] });
+  assert.deepEqual(sim.trace(), ["read passwd (6 bytes)"]);
 });
