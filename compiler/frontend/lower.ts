@@ -1243,13 +1243,18 @@ export function lower(
       return { op: dst };
     }
 
-    /** `task.comm` as a value in memory: the whole array copied to the stack with one probe read. */
-    kernelArrayCopy(e: TS.PropertyAccessExpression): Ref {
+    /**
+     * `task.comm` as a value in memory: the whole array copied with one probe read, into `into` (a
+     * stack place of the same layout: an event's field) or else a new stack temporary.
+     */
+    kernelArrayCopy(e: TS.PropertyAccessExpression, into?: Ref): Ref {
       const place = this.kernelPlace(e);
       const m = place.member as KernelArray;
       const layout: Layout = m.string ? { kind: "str", size: m.length, align: 1 } : { kind: "array", element: scalarLayout(m.element), length: m.length, size: m.size, align: m.element.size };
-      const ref = this.stackTemp(layout, e);
-      this.fb.emit({ op: "kcopy", into: ref.base as StackAddr, ptr: place.ptr, offset: place.offset, size: m.size, core: { struct: place.root, members: place.members }, loc: locOf(e) });
+      if (into && !sameLayout(into.layout, layout)) return fail(e, Code.UnsupportedType, `a ${describeLayout(layout)} cannot be assigned to a ${describeLayout(into.layout)}`);
+      const ref = into ?? this.stackTemp(layout, e);
+      const base = ref.base as StackAddr;
+      this.fb.emit({ op: "kcopy", into: { ...base, offset: (base.offset ?? 0) + ref.offset }, ptr: place.ptr, offset: place.offset, size: m.size, core: { struct: place.root, members: place.members }, loc: locOf(e) });
       return ref;
     }
 
@@ -1514,6 +1519,8 @@ export function lower(
         bytes.forEach((b, i) => this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + i, size: 1, src: imm(BigInt(b), U8), loc: locOf(e) }));
         return;
       }
+      // A kernel array stored to the stack is read straight into place, as clang reads into an event's field.
+      if (dst.base.kind === "stack" && ts.isPropertyAccessExpression(e) && kernelMemberOf(e)?.member?.kind === "array") return void this.kernelArrayCopy(e, dst);
       const src = this.tryRef(e);
       if (!src) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(l)} here`);
       if (!sameLayout(src.layout, l)) return fail(e, Code.UnsupportedType, `a ${describeLayout(src.layout)} cannot be assigned to a ${describeLayout(l)}`);
