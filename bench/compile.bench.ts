@@ -28,7 +28,7 @@ const ROUNDS = 9;
 const TARGET_ARCH: Record<string, string> = { x64: "x86", arm64: "arm64" };
 
 /** Examples with a C equivalent: examples/NAME.ts beside bench/c/NAME.bpf.c. */
-const EXAMPLES = ["unlink", "unlink-tracepoint", "unlink-uprobe"];
+const EXAMPLES = ["unlink", "unlink-tracepoint", "unlink-uprobe", "tcpretrans"];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

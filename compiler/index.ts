@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { foldCopies } from "./ir/copies.js";
 import { eliminateDeadCode } from "./ir/dce.js";
-import type { Loc, MapDef } from "./ir/index.js";
+import type { CoreAccess, Loc, MapDef } from "./ir/index.js";
 import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript, wholeTypescript } from "./frontend/check.js";
@@ -21,7 +21,7 @@ import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
-import { VMLINUX_BTF, importKernelName, kernelModuleText, loadKernelBtf, noKernelImports, type KernelStruct } from "./frontend/kernel-types.js";
+import { VMLINUX_BTF, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import { BtfError } from "./btf/types.js";
 import type { KernelExtInfo } from "./btf/emit.js";
@@ -64,7 +64,7 @@ export interface CompiledProgram {
    */
   relocations: { insn: number; symbol: string }[];
   /** Slots whose imm is a kernel struct member's offset, relocated by libbpf (CO-RE) against the running kernel. */
-  coreRelocations: { insn: number; struct: string; member: string }[];
+  coreRelocations: ({ insn: number } & CoreAccess)[];
   /** Source position of each slot (for line info). */
   lines: (Loc | undefined)[];
   stackDepth: number;
@@ -145,12 +145,13 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     const bindings = stmt.importClause?.namedBindings;
     if (!bindings || !ts.isNamedImports(bindings)) continue;
     const vmlinux = loadKernelBtf(options.vmlinuxBtf);
+    const mentioned = mentionedMembers(text);
     for (const spec of bindings.elements) {
       const name = (spec.propertyName ?? spec.name).text;
       let why: string | undefined;
       try {
         if (!vmlinux) why = `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF})`;
-        else if (!importKernelName(vmlinux, name, kernel)) why = `the kernel's BTF has no struct, union, enum, integer typedef or enum constant named ${name}`;
+        else if (!importKernelName(vmlinux, name, kernel, mentioned)) why = `the kernel's BTF has no struct, union, enum, integer typedef or enum constant named ${name}`;
       } catch (error) {
         // The kernel's BTF is indexed as it is searched, so a record this compiler cannot read shows up here.
         if (!(error instanceof BtfError)) throw error;

@@ -5,7 +5,7 @@
 import { foldBranches } from "../ir/branches.js";
 import { foldCopies } from "../ir/copies.js";
 import { eliminateDeadCode } from "../ir/dce.js";
-import type { IrFunction, Loc } from "../ir/index.js";
+import type { CoreAccess, IrFunction, Loc } from "../ir/index.js";
 import type { Insn } from "../isa/insn.js";
 import { dropUnreachable, link, peephole } from "./link.js";
 import { allocate } from "./regalloc.js";
@@ -17,7 +17,7 @@ export interface GeneratedFunction {
   insns: Insn[];
   rodataRelocs: number[];
   mapRelocs: { insn: number; map: string }[];
-  coreRelocs: { insn: number; struct: string; member: string }[];
+  coreRelocs: ({ insn: number } & CoreAccess)[];
   locs: (Loc | undefined)[];
   stackDepth: number;
 }

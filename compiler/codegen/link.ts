@@ -7,7 +7,7 @@
 
 import { AluOp, Class, FP, JmpOp, Mode, Op, Size, Source } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
-import type { Loc } from "../ir/index.js";
+import type { CoreAccess, Loc } from "../ir/index.js";
 import type { MBlock, MInsn } from "./machine.js";
 
 export interface Linked {
@@ -17,7 +17,7 @@ export interface Linked {
   /** LDDW slots that load a map's address, with the map's name. */
   mapRelocs: { insn: number; map: string }[];
   /** Slots whose imm is a struct member offset to relocate (CO-RE). */
-  coreRelocs: { insn: number; struct: string; member: string }[];
+  coreRelocs: ({ insn: number } & CoreAccess)[];
   /** The source position of each slot (both slots of an LDDW share one). */
   locs: (Loc | undefined)[];
 }

@@ -145,12 +145,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         return;
       }
       case "kread": {
-        // bpf_probe_read_kernel(&slot, size, ptr + offset); the add carries the CO-RE relocation.
-        argument(3, i.ptr);
-        put(Class.ALU64 | AluOp.ADD | Source.K, 3, 0, 0, i.offset, i.core ? { core: i.core } : {});
-        argument(1, { kind: "stack", object: i.object });
-        loadImm(2, BigInt(i.size));
-        put(Op.CALL, 0, 0, 0, Helper.probe_read_kernel, { args: 3 });
+        probeReadKernel(i);
         const d = vr(i.dst);
         put(Class.LDX | 0x60 | SIZES[i.size], d, FP, 0, 0, { frame: i.object });
         const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
@@ -158,6 +153,9 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         if (!widens(loaded, i.dst.type)) extend(d, i.dst.type, i.dst);
         return;
       }
+      case "kcopy":
+        probeReadKernel(i);
+        return;
       case "load": {
         const d = vr(i.dst);
         if (i.base.kind === "stack") put(Class.LDX | Mode.MEM | SIZES[i.size], d, FP, (i.base.offset ?? 0) + i.offset, 0, { frame: i.base.object });
@@ -206,6 +204,15 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
       cur[cur.length - 1]!.frame = a.object;
     } else if (a.kind === "imm") loadImm(r, a.value);
     else alu(true, AluOp.MOV, r, vr(a));
+  };
+
+  /** bpf_probe_read_kernel(&object, size, ptr + offset); the add carries the CO-RE relocation. */
+  const probeReadKernel = (i: Extract<Inst, { op: "kread" | "kcopy" }>): void => {
+    argument(3, i.ptr);
+    put(Class.ALU64 | AluOp.ADD | Source.K, 3, 0, 0, i.offset, i.core ? { core: i.core } : {});
+    argument(1, i.op === "kread" ? { kind: "stack", object: i.object } : i.into);
+    loadImm(2, BigInt(i.size));
+    put(Op.CALL, 0, 0, 0, Helper.probe_read_kernel, { args: 3 });
   };
 
   const term = (t: Terminator): void => {

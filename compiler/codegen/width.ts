@@ -29,7 +29,7 @@ export function wideRegisters(fn: IrFunction): Set<number> {
         case "not":
           if (i.dst.type.bits === 64) full(i.a);
           break;
-        case "kread": full(i.ptr); break;
+        case "kread": case "kcopy": full(i.ptr); break;
         case "store": if (!i.low32) full(i.src as Operand); break;
         case "call": i.args.forEach((a, n) => i.low32?.includes(n) || full(a)); break;
         case "load": full(i.base); break;

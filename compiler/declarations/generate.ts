@@ -10,7 +10,8 @@
 //     `enum` (ambient, so it is usable under isolatedModules; ENUM64 values beyond 2^53 are listed in a comment instead);
 //   - pointers are `Ptr<T>`: `Ptr<CString>` for any 1-byte integer pointee (a string printk prints
 //     with %s), `Ptr<S>` for structs and unions, `Ptr` for void and function pointers;
-//   - `char` arrays are `Str<N>`, other arrays `FixedArray<T, N>` (nested for more dimensions);
+//   - `char` arrays are `Str<N>`, arrays of integers, enums or pointers `Arr<T, N>` (the compiler reads
+//     both), other arrays `FixedArray<T, N>` (nested for more dimensions);
 //   - nested structs and unions by name; anonymous struct/union types of named members inline;
 //     anonymous members flattened into the enclosing interface, as C lets you name them;
 //   - bitfields as their declared integer type, with `@bitfield WIDTH` and the bit offset in the
@@ -132,7 +133,7 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
       case BtfKind.ARRAY: {
         const elem = btf.resolveType(t.type);
         if (elem.kind === BtfKind.INT && elem.size === 1 && elem.name === "char") return `Str<${t.nelems}>`;
-        return `FixedArray<${tsType(t.type, depth, indent)}, ${t.nelems}>`;
+        return `${t.nelems && scalar(elem) ? "Arr" : "FixedArray"}<${tsType(t.type, depth, indent)}, ${t.nelems}>`;
       }
       case BtfKind.STRUCT:
       case BtfKind.UNION:
@@ -183,9 +184,19 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
     return lines;
   };
 
+  /** Whether the compiler reads a value of this (resolved) type with one probe read: an integer, enum or pointer. */
+  const scalar = (r: BtfType): boolean =>
+    r.kind === BtfKind.PTR || ((r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) && intType(r.size, false) !== undefined);
+
   /** Typedefs resolved, in the compiler's vocabulary (frontend/kernel-types.ts). */
   const canonical = (id: number): string => {
     const r = btf.resolveType(id);
+    if ((r.kind === BtfKind.STRUCT || r.kind === BtfKind.UNION) && r.name) return r.name;
+    if (r.kind === BtfKind.ARRAY) {
+      const elem = btf.resolveType(r.type);
+      if (elem.kind === BtfKind.INT && elem.size === 1 && elem.name === "char") return `Str<${r.nelems}>`;
+      return r.nelems && scalar(elem) ? `Arr<${canonical(r.type)}, ${r.nelems}>` : "other";
+    }
     if (r.kind === BtfKind.INT) return intType(r.size, (r.encoding & BtfIntEncoding.SIGNED) !== 0) ?? "other";
     if (r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) return intType(r.size, r.signed) ?? "other";
     if (r.kind !== BtfKind.PTR) return "other";
@@ -276,10 +287,10 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
     "// (TCP_ESTABLISHED, from an anonymous enum too) imported by name, as constants from the kernel's BTF.",
     "",
     'declare module "tsbpf/kernel" {',
-    '  import type { Ptr, Str, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";',
+    '  import type { Arr, Ptr, Str, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";',
     "  /** A NUL-terminated kernel string: printk prints it with %s. */",
     "  export interface CString { readonly __tsbpfCString: true }",
-    "  /** A C array of N elements (read element by element; the compiler does not read arrays yet). */",
+    "  /** A C array of structs, arrays or wider values, which the compiler does not read. */",
     "  export interface FixedArray<T, N extends number> { readonly length: N; readonly [index: number]: T }",
   ];
   const text = `${header.join("\n")}\n${out.join("\n")}\n}\n`;

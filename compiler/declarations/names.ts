@@ -9,7 +9,7 @@
 //   3. a typedef whose name a struct/union/enum also has becomes `typedef_NAME`, unless it only
 //      renames that same struct (`typedef struct foo foo`), which needs no declaration at all;
 //   4. a name TypeScript reserves (keywords, `string`, `number`, ...) or that the declaration file
-//      itself uses (`Ptr`, `u32`, `CString`, `FixedArray`, ...) gets a trailing `_`;
+//      itself uses (`Ptr`, `Arr`, `u32`, `CString`, `FixedArray`, ...) gets a trailing `_`;
 //   5. a second, different type with the same name (vmlinux has a few) gets `_2`, `_3`, ...
 // Kernel typedefs named like tsbpf's integer types (`u8`..`u64`) are the same types: references to
 // them use tsbpf's and they are not redeclared.
@@ -28,7 +28,7 @@ const RESERVED = new Set([
 ]);
 
 /** The names the generated module declares or imports itself. */
-export const TSBPF_TYPE_NAMES = ["Ptr", "Str", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "CString", "FixedArray"] as const;
+export const TSBPF_TYPE_NAMES = ["Arr", "Ptr", "Str", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "CString", "FixedArray"] as const;
 const OWN = new Set<string>(TSBPF_TYPE_NAMES);
 
 /** tsbpf's integer type for a kernel typedef of the same name, when they agree. */

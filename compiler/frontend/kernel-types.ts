@@ -4,33 +4,69 @@
 // and the `declare module "tsbpf/kernel"` text the prelude adds, so `name.name` type-checks and
 // lowers to a CO-RE-relocated probe read, and `TCP_ESTABLISHED` or `bpf_map_type.BPF_MAP_TYPE_HASH`
 // to a constant.
-// Members that are arrays, named nested structs or bitfields are not declared yet; members of
-// anonymous structs and unions are declared as the outer struct's.
+// Members that are named nested structs (`sock.__sk_common`) are declared with their struct's type, and
+// the structs they embed join the declarations (a bounded closure); arrays of integers or pointers are
+// `Str<N>` (char) or `Arr<T, N>`. Members of anonymous structs and unions are declared as the outer
+// struct's. Bitfields, clashing names and other types are declared `Unreadable<why>`, so a read of one
+// is a diagnostic that says why. A compile declares only the members its probe names (mentionedMembers).
 
 import { BTF_MAGIC, Btf, BtfError, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../btf/index.js";
 import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";
 
 export { VMLINUX_BTF };
 
-export interface KernelMember {
-  name: string;
-  /** Index among the struct's members (the CO-RE access string's last number). */
-  index: number;
-  offset: number;
+/** An integer or pointer: what one probe read gives. */
+export interface KernelScalar {
+  kind: "int" | "ptr";
   size: 1 | 2 | 4 | 8;
   signed: boolean;
   /** For pointers: the pointee struct's name, "char" for strings, "" otherwise. */
   pointee?: string;
-  /** The member's BTF type kind in vmlinux (INT, ENUM or PTR), for the object's local type. */
-  kind: "int" | "ptr";
 }
+
+/** Where a member is: its name, its index and byte offset. */
+interface MemberPlace {
+  name: string;
+  /** Index among the members of the struct, or anonymous struct or union, that declares it. */
+  index: number;
+  offset: number;
+}
+
+/** A named struct or union embedded by value (`struct sock_common __sk_common`). */
+export interface KernelNested {
+  kind: "struct";
+  size: number;
+  /** The nested type's BTF name (`outer__member` for an anonymous type); its layout is the KernelStruct of that name. */
+  struct: string;
+  /** Its BTF type id, so the closure of embedded structs needs no name search. */
+  typeId: number;
+}
+
+/** An array of integers or pointers; `char` arrays read as `Str<N>`. */
+export interface KernelArray {
+  kind: "array";
+  size: number;
+  element: KernelScalar;
+  length: number;
+  /** A `char` array: a NUL-terminated string. */
+  string: boolean;
+}
+
+export type KernelMember = MemberPlace & (KernelScalar | KernelNested | KernelArray);
 
 export interface KernelStruct {
   name: string;
   size: number;
   union: boolean;
   members: Map<string, KernelMember>;
+  /** Members tsbpf cannot read, with why (bitfields, names that clash, unsupported types). */
+  unreadable: Map<string, string>;
 }
+
+/** Which member names to decode: all of them, or only those a probe mentions (see mentionedMembers). */
+export type MemberFilter = (member: string) => boolean;
+
+const allMembers: MemberFilter = () => true;
 
 /** A named kernel enum: `import { sock_type } from "tsbpf/kernel"` and `sock_type.SOCK_STREAM`. */
 export interface KernelEnum {
@@ -67,9 +103,13 @@ export type StructSource = Pick<Btf, "find" | "resolveType"> & {
  * Resolves one imported name: a struct or union, else a named enum, else an integer typedef, else an
  * enumerator (an enum constant). False when the BTF has none of them.
  */
-export function importKernelName(btf: StructSource, name: string, into: KernelImports): boolean {
-  const struct = kernelStruct(btf, name);
-  if (struct) return void into.structs.set(name, struct), true;
+export function importKernelName(btf: StructSource, name: string, into: KernelImports, mentioned: MemberFilter = allMembers): boolean {
+  const struct = kernelStruct(btf, name, mentioned);
+  if (struct) {
+    into.structs.set(name, struct);
+    addEmbedded(btf, struct, into.structs, mentioned);
+    return true;
+  }
   const e = btf.find(name, BtfKind.ENUM) ?? btf.find(name, BtfKind.ENUM64);
   if (e && (e.kind === BtfKind.ENUM || e.kind === BtfKind.ENUM64)) {
     into.enums.set(name, { name, size: e.size, signed: e.signed, values: new Map(e.values.map((v) => [v.name, BigInt(v.value)])) });
@@ -122,39 +162,140 @@ export function loadKernelBtf(path = VMLINUX_BTF): StructSource | undefined {
   return btf;
 }
 
-export function kernelStruct(btf: StructSource, name: string): KernelStruct | undefined {
+/** A struct's or union's layout: the members `mentioned` (by default all), and why others cannot be read. */
+export function kernelStruct(btf: StructSource, name: string, mentioned: MemberFilter = allMembers): KernelStruct | undefined {
   const t = btf.find(name, BtfKind.STRUCT) ?? btf.find(name, BtfKind.UNION);
-  if (!t || (t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION)) return undefined;
-  const members = new Map<string, KernelMember>();
-  addMembers(btf, t, 0, members);
-  return { name, size: t.size, union: t.kind === BtfKind.UNION, members };
+  return t && (t.kind === BtfKind.STRUCT || t.kind === BtfKind.UNION) ? structLayout(btf, t, mentioned) : undefined;
 }
+
+/** The most structs one import brings in by embedding (task_struct embeds ~40, transitively). */
+export const MAX_EMBEDDED = 128;
+
+/**
+ * The member names a probe's text mentions (`.name` or `["name"]` anywhere): a member it never names cannot be read,
+ * so the compiler neither decodes nor declares it. Resolving every member's type walks much of vmlinux's
+ * type section (struct sock's members lead to ~25 other structs), which a first compile would pay for.
+ */
+export function mentionedMembers(text: string): MemberFilter {
+  const names = new Set<string>();
+  for (const m of text.matchAll(/\.\s*([A-Za-z_$][\w$]*)|\[\s*["'`]([^"'`]+)["'`]\s*\]/g)) names.add(m[1] ?? m[2]!);
+  return (member) => names.has(member);
+}
+
+/**
+ * Adds the structs `struct` embeds by value, transitively, to `structs` (by BTF id, without searching
+ * names), so `sk.__sk_common.skc_family` has every layout on its way. Past MAX_EMBEDDED, further
+ * embedded members become unreadable.
+ */
+function addEmbedded(btf: StructSource, struct: KernelStruct, structs: Map<string, KernelStruct>, mentioned: MemberFilter): void {
+  const queue = [struct];
+  for (let i = 0; i < queue.length; i++) {
+    const outer = queue[i]!;
+    for (const m of outer.members.values()) {
+      if (m.kind !== "struct" || structs.has(m.struct)) continue;
+      const inner = structs.size < MAX_EMBEDDED ? btf.resolveType(m.typeId) : undefined;
+      if (!inner || (inner.kind !== BtfKind.STRUCT && inner.kind !== BtfKind.UNION)) {
+        outer.members.delete(m.name);
+        outer.unreadable.set(m.name, `its type, ${m.struct}, is past the ${MAX_EMBEDDED} structs one import declares`);
+        continue;
+      }
+      const layout = structLayout(btf, inner, mentioned, m.struct);
+      structs.set(m.struct, layout);
+      queue.push(layout);
+    }
+  }
+}
+
+/** A struct's layout; `name` is the BTF name, or the one made up for an anonymous type of a named member. */
+function structLayout(btf: StructSource, t: BtfType & { kind: typeof BtfKind.STRUCT | typeof BtfKind.UNION }, mentioned: MemberFilter, name = t.name): KernelStruct {
+  const struct: KernelStruct = { name, size: t.size, union: t.kind === BtfKind.UNION, members: new Map(), unreadable: new Map() };
+  addMembers(btf, t, 0, struct, mentioned);
+  return struct;
+}
+
+type BtfMembers = { members: readonly { name: string; type: number; bitOffset: number; bitfieldSize: number }[] };
 
 /**
  * The readable members of a struct or union at `base` bytes; members of anonymous structs and unions
  * (`sock_common`'s `skc_daddr`) count as the outer struct's, as in C and as libbpf matches them.
  */
-function addMembers(btf: StructSource, t: { members: readonly { name: string; type: number; bitOffset: number; bitfieldSize: number }[] }, base: number, members: Map<string, KernelMember>): void {
-  t.members.forEach((m0, index) => {
-    const m = { ...m0, bitOffset: m0.bitOffset + base * 8 };
-    if (!m.name && !m.bitfieldSize && m.bitOffset % 8 === 0) {
+function addMembers(btf: StructSource, t: BtfMembers, base: number, into: KernelStruct, mentioned: MemberFilter): void {
+  t.members.forEach((m, index) => {
+    const bitOffset = m.bitOffset + base * 8;
+    if (!m.name) {
       const inner = btf.resolveType(m.type);
-      if (inner.kind === BtfKind.STRUCT || inner.kind === BtfKind.UNION) addMembers(btf, inner, m.bitOffset / 8, members);
+      if (!m.bitfieldSize && bitOffset % 8 === 0 && (inner.kind === BtfKind.STRUCT || inner.kind === BtfKind.UNION)) addMembers(btf, inner, bitOffset / 8, into, mentioned);
       return;
     }
-    if (!m.name || m.bitfieldSize || m.bitOffset % 8 || members.has(m.name)) return;
-    const r = btf.resolveType(m.type);
-    if (r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) {
-      const size = r.size;
-      if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return;
-      const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : r.signed;
-      members.set(m.name, { name: m.name, index, offset: m.bitOffset / 8, size, signed, kind: "int" });
-    } else if (r.kind === BtfKind.PTR) {
-      const p = btf.resolveType(r.type);
-      const pointee = p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION ? p.name : p.kind === BtfKind.INT && p.size === 1 ? "char" : "";
-      members.set(m.name, { name: m.name, index, offset: m.bitOffset / 8, size: 8, signed: false, pointee, kind: "ptr" });
+    if (!mentioned(m.name)) return;
+    if (into.members.has(m.name) || into.unreadable.has(m.name)) {
+      into.members.delete(m.name);
+      into.unreadable.set(m.name, "two members of its anonymous structs and unions have this name");
+      return;
     }
+    if (m.bitfieldSize || bitOffset % 8) return void into.unreadable.set(m.name, "it is a bitfield, which tsbpf cannot read yet");
+    const place = { name: m.name, index, offset: bitOffset / 8 };
+    const read = memberRead(btf, m.type, `${into.name}__${m.name}`);
+    if (typeof read === "string") into.unreadable.set(m.name, read);
+    else into.members.set(m.name, { ...place, ...read });
   });
+}
+
+/**
+ * How a member of BTF type `id` reads: an integer, pointer, nested struct or array; or why it cannot.
+ * A nested struct of anonymous type (`in6_addr`'s `union {...} in6_u`) is declared as `anonymousName`
+ * (`in6_addr__in6_u`): only the root of a CO-RE access is matched by name.
+ */
+function memberRead(btf: StructSource, id: number, anonymousName: string): KernelScalar | KernelNested | KernelArray | string {
+  const r = btf.resolveType(id);
+  if (r.kind === BtfKind.STRUCT || r.kind === BtfKind.UNION) return { kind: "struct", size: r.size, struct: r.name || anonymousName, typeId: r.id };
+  if (r.kind !== BtfKind.ARRAY) return scalarRead(btf, id) ?? "its type is not an integer, pointer, struct or array";
+  const element = scalarRead(btf, r.type);
+  if (!r.nelems) return "it is an array of no elements (a flexible array or a marker)";
+  if (!element) return "it is an array of something other than integers or pointers";
+  const e = btf.resolveType(r.type);
+  const string = e.kind === BtfKind.INT && e.size === 1 && e.name === "char";
+  return { kind: "array", size: element.size * r.nelems, element, length: r.nelems, string };
+}
+
+function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
+  const r = btf.resolveType(id);
+  if (r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) {
+    const size = r.size;
+    if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
+    const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : r.signed;
+    return { kind: "int", size, signed };
+  }
+  if (r.kind !== BtfKind.PTR) return undefined;
+  const p = btf.resolveType(r.type);
+  const pointee = p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION ? p.name : p.kind === BtfKind.INT && p.size === 1 ? "char" : "";
+  return { kind: "ptr", size: 8, signed: false, pointee };
+}
+
+/** A CO-RE access's root struct and member path, as ir/index.ts's CoreAccess has them. */
+interface MemberPath {
+  readonly struct: string;
+  readonly members: readonly string[];
+}
+
+/** The steps of an access: each member with the struct it belongs to (the root, then the structs embedded on the way). */
+export function accessSteps(access: MemberPath, structs: ReadonlyMap<string, KernelStruct>): { struct: KernelStruct; member: KernelMember }[] {
+  let struct = structs.get(access.struct)!;
+  return access.members.map((name) => {
+    const member = struct.members.get(name)!;
+    const step = { struct, member };
+    if (member.kind === "struct") struct = structs.get(member.struct)!;
+    return step;
+  });
+}
+
+/** Per struct, the members some access reads or walks through: what an object's local struct types declare. */
+export function membersRead(accesses: Iterable<MemberPath>, structs: ReadonlyMap<string, KernelStruct>): Map<string, Set<string>> {
+  const read = new Map<string, Set<string>>();
+  for (const access of accesses) {
+    for (const { struct, member } of accessSteps(access, structs)) read.set(struct.name, (read.get(struct.name) ?? new Set()).add(member.name));
+  }
+  return read;
 }
 
 /** The prelude's `declare module "tsbpf/kernel"` for what the file imported. */
@@ -165,10 +306,8 @@ export function kernelModuleText(imports: KernelImports): string {
   // Values beyond 2^53 are typed `number` without a literal: the compiler reads them from BTF exactly.
   const literal = (v: bigint) => (v >= -MAX_SAFE && v <= MAX_SAFE ? String(v) : "number");
   const body = structs.map((s) => {
-    const fields = [...s.members.values()].map((m) => {
-      const type = m.kind === "int" ? int(m.size, m.signed) : m.pointee && known.has(m.pointee) ? `Ptr<${m.pointee}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
-      return `    readonly ${JSON.stringify(m.name)}: ${type};`;
-    });
+    const fields = [...s.members.values()].map((m) => `    readonly ${JSON.stringify(m.name)}: ${memberType(m, known)};`);
+    for (const [name, why] of s.unreadable) fields.push(`    readonly ${JSON.stringify(name)}: Unreadable<${JSON.stringify(why)}>;`);
     return `  export interface ${s.name} {\n${fields.join("\n")}\n  }`;
   });
   for (const e of imports.enums.values()) {
@@ -177,7 +316,24 @@ export function kernelModuleText(imports: KernelImports): string {
   }
   for (const t of imports.typedefs.values()) body.push(`  export type ${t.name} = ${int(t.size, t.signed)};`);
   for (const [name, v] of imports.constants) body.push(`  export const ${name}: ${literal(v)};`);
-  return `declare module "tsbpf/kernel" {\n  import type { Ptr, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";\n  /** A NUL-terminated kernel string: printk prints it with %s. */\n  export interface CString { readonly __tsbpfCString: true }\n${body.join("\n")}\n}\n`;
+  return `declare module "tsbpf/kernel" {\n  import type { Arr, Ptr, Str, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";\n  /** A NUL-terminated kernel string: printk prints it with %s. */\n  export interface CString { readonly __tsbpfCString: true }\n  /** A member tsbpf cannot read, and why. */\n  export interface Unreadable<Why extends string> { readonly __tsbpfUnreadable: Why }\n${body.join("\n")}\n}\n`;
+}
+
+/** A member's TypeScript type: pointers to structs not declared are untyped `Ptr`. */
+function memberType(m: KernelMember, known: ReadonlySet<string>): string {
+  switch (m.kind) {
+    case "struct":
+      return m.struct;
+    case "array":
+      return m.string ? `Str<${m.length}>` : `Arr<${scalarType(m.element, known)}, ${m.length}>`;
+    default:
+      return scalarType(m, known);
+  }
+}
+
+function scalarType(m: KernelScalar, known: ReadonlySet<string>): string {
+  if (m.kind === "int") return `${m.signed ? "i" : "u"}${m.size * 8}`;
+  return m.pointee && known.has(m.pointee) ? `Ptr<${m.pointee}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -192,7 +348,7 @@ const WORDS_PER_ENTRY = [0, 0, 0, 0, 3, 3, 2, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0
  * (~2.5 MB) and compares every type's name, ~0.1 s on a first compile; this finds a name's offset with one
  * native `indexOf` over the strings, compares name offsets in one pass over the type section, and decodes only
  * the records a struct's members lead to. Gives the same `BtfType` records as `Btf` for the kinds it decodes
- * (structs, unions, ints, enums, pointers, modifiers); other kinds never reach kernelStruct.
+ * (structs, unions, ints, enums, arrays, pointers, modifiers); other kinds never reach kernelStruct.
  */
 export class StructReader implements StructSource {
   /**
@@ -350,6 +506,8 @@ export class StructReader implements StructSource {
         }
         return { kind, id, name, size: st, signed: kflag, values };
       }
+      case BtfKind.ARRAY:
+        return { kind, id, name, type: w[p + 3]!, indexType: w[p + 4]!, nelems: w[p + 5]! };
       case BtfKind.PTR:
       case BtfKind.TYPEDEF:
       case BtfKind.VOLATILE:
@@ -358,7 +516,7 @@ export class StructReader implements StructSource {
       case BtfKind.TYPE_TAG:
         return { kind, id, name, type: st };
       default:
-        // Arrays, functions and the rest: kernelStruct skips members of these kinds.
+        // Functions and the rest: kernelStruct declares members of these kinds unreadable.
         return { kind: BtfKind.FWD, id, name, union: false };
     }
   }

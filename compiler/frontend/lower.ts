@@ -40,6 +40,7 @@ import {
   type Imm,
   type IntType,
   type Base,
+  type CoreAccess,
   type Layout,
   type MapDef,
   type IrFunction,
@@ -55,7 +56,7 @@ import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
-import { noKernelImports, type KernelImports, type KernelStruct } from "./kernel-types.js";
+import { noKernelImports, type KernelArray, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
 
 export type ProbeKind = (typeof PROBES)[number];
 
@@ -85,6 +86,33 @@ interface Ref {
   base: Base;
   offset: number;
   nullable?: boolean;
+}
+
+/** A kernel struct member read through a pointer: see `kernelPlace`. */
+interface KernelPlace {
+  ptr: Operand;
+  /** The struct the pointer points to (the CO-RE relocation's root). */
+  root: string;
+  /** Member names from the root to this member, through structs embedded by value. */
+  members: string[];
+  /** The member's offset from the pointer. */
+  offset: number;
+  member: KernelMember;
+}
+
+/** The value type of a kernel integer or pointer (a pointer keeps its pointee struct, to read through it). */
+function scalarIntType(m: KernelScalar): IntType {
+  if (m.kind === "ptr") return m.pointee ? { ...PTR, pointee: m.pointee } : PTR;
+  return { bits: (m.size * 8) as 8 | 16 | 32 | 64, signed: m.signed };
+}
+
+function scalarLayout(m: KernelScalar): Layout {
+  return { kind: "int", type: scalarIntType(m), size: m.size, align: m.size };
+}
+
+/** `Str<16>` or `Arr<u32, 4>`, as the declarations name a kernel array. */
+function kernelArrayType(m: KernelArray): string {
+  return m.string ? `Str<${m.length}>` : `Arr<${m.element.kind === "ptr" ? "Ptr" : `${m.element.signed ? "i" : "u"}${m.element.size * 8}`}, ${m.length}>`;
 }
 
 type MapClass = (typeof MAPS)[number];
@@ -206,6 +234,25 @@ export function lower(
       v = name === undefined ? undefined : kernel.enums.get(name)?.values.get(e.name.text);
     }
     return v === undefined ? undefined : { op: { kind: "imm", value: v, type: v > 0x7fffffffffffffffn ? U64 : I64 }, untyped: true };
+  };
+
+  const skipParentheses = (e: TS.Expression): TS.Expression => {
+    while (ts.isParenthesizedExpression(e)) e = e.expression;
+    return e;
+  };
+
+  /**
+   * The kernel struct member `x.name` names when TypeScript resolves it to a "tsbpf/kernel" interface's
+   * property (through a Ptr<T> or a struct embedded by value); `member` is undefined for an unreadable one.
+   */
+  const kernelMemberOf = (e: TS.PropertyAccessExpression): { struct: KernelStruct; member?: KernelMember } | undefined => {
+    const decl = checker.getSymbolAtLocation(e.name)?.declarations?.[0];
+    const owner = decl?.parent;
+    if (!decl || decl.getSourceFile() !== prelude || !owner || !ts.isInterfaceDeclaration(owner)) return undefined;
+    const module = owner.parent.parent;
+    if (!ts.isModuleDeclaration(module) || module.name.text !== "tsbpf/kernel") return undefined;
+    const struct = kernelStructs.get(owner.name.text);
+    return struct && { struct, member: struct.members.get(e.name.text) };
   };
 
   /** The tsbpf export a name or property access refers to, if it refers to one. */
@@ -1053,7 +1100,7 @@ export function lower(
       }
       if (ts.isConditionalExpression(e)) return this.conditional(e);
       if (ts.isElementAccessExpression(e)) {
-        const direct = this.recordElement(e);
+        const direct = this.recordElement(e) ?? this.kernelElement(e);
         if (direct) return direct;
         const base = this.tryRef(e.expression);
         if (base) return this.loadInt(this.elementRef(base, e.argumentExpression, e), e);
@@ -1228,20 +1275,92 @@ export function lower(
         const b = symbol && this.scope.get(symbol);
         if (b?.kind === "tpctx") return this.field(b.format, e);
       }
-      const base = this.value(e.expression);
-      const type = base.op.type;
-      if (!type.ptr) return fail(e, Code.Unsupported, `property access \`${e.getText(file)}\` is not supported here`);
-      const struct = type.pointee ? kernelStructs.get(type.pointee) : undefined;
-      if (!struct) {
-        return fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` needs the pointee's layout: declare the parameter as Ptr<T> with T a kernel struct imported from "tsbpf/kernel"`);
+      const place = this.kernelPlace(e);
+      const m = place.member;
+      if (m.kind === "struct" || m.kind === "array") {
+        return fail(e, Code.NotAnInteger, `\`${e.getText(file)}\` is a ${m.kind === "struct" ? `struct ${m.struct}: read one of its members` : `${kernelArrayType(m)}: assign it to one, print it, or index it`}`);
       }
-      const m = struct.members.get(e.name.text);
-      if (!m) return fail(e.name, Code.PointerAccess, `struct ${struct.name} has no readable member \`${e.name.text}\` (arrays, nested structs and bitfields are not supported yet)`);
-      const dstType: IntType = m.kind === "ptr" ? (m.pointee ? { ...PTR, pointee: m.pointee } : PTR) : { bits: (m.size * 8) as 8 | 16 | 32 | 64, signed: m.signed };
-      const dst = this.fb.vreg(dstType);
+      return this.kernelRead(place, m, place.offset, { struct: place.root, members: place.members }, e);
+    }
+
+    /**
+     * Where `e` (a member read through a Ptr<T> to a kernel struct, maybe through structs embedded by
+     * value: `sk.__sk_common.skc_family`) is: the pointer, the root struct, the member path and its
+     * offset summed along the way, so the whole chain is one probe read with one CO-RE relocation.
+     */
+    kernelPlace(e: TS.PropertyAccessExpression): KernelPlace {
+      const inner = skipParentheses(e.expression);
+      let at: Omit<KernelPlace, "member"> & { struct: KernelStruct };
+      const nested = ts.isPropertyAccessExpression(inner) ? kernelMemberOf(inner)?.member : undefined;
+      if (nested?.kind === "struct") {
+        const outer = this.kernelPlace(inner as TS.PropertyAccessExpression);
+        at = { ...outer, struct: kernelStructs.get(nested.struct)! };
+      } else {
+        const base = this.value(e.expression);
+        const type = base.op.type;
+        if (!type.ptr) return fail(e, Code.Unsupported, `property access \`${e.getText(file)}\` is not supported here`);
+        const struct = type.pointee ? kernelStructs.get(type.pointee) : undefined;
+        if (!struct) {
+          return fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` needs the pointee's layout: declare the parameter as Ptr<T> with T a kernel struct imported from "tsbpf/kernel"`);
+        }
+        at = { ptr: base.op, root: struct.name, members: [], offset: 0, struct };
+      }
+      const name = e.name.text;
+      const m = at.struct.members.get(name);
+      if (!m) {
+        const why = at.struct.unreadable.get(name);
+        return fail(e.name, Code.PointerAccess, why ? `tsbpf cannot read \`${name}\` of struct ${at.struct.name}: ${why}` : `struct ${at.struct.name} has no member \`${name}\``);
+      }
+      return { ptr: at.ptr, root: at.root, members: [...at.members, name], offset: at.offset + m.offset, member: m };
+    }
+
+    /** One integer or pointer at `offset` from a kernel pointer, through a probe read relocated by `core`. */
+    kernelRead(place: KernelPlace, m: KernelScalar, offset: number, core: CoreAccess, node: TS.Node, ptr: Operand = place.ptr): Val {
+      const dst = this.fb.vreg(scalarIntType(m));
       const object = this.fb.stackObject(8);
-      this.fb.emit({ op: "kread", dst, ptr: base.op, offset: m.offset, size: m.size, signed: m.signed, object, core: { struct: struct.name, member: m.name }, loc: locOf(e) });
+      this.fb.emit({ op: "kread", dst, ptr, offset, size: m.size, signed: m.signed, object, core, loc: locOf(node) });
       return { op: dst };
+    }
+
+    /**
+     * `task.comm` as a value in memory: the whole array copied with one probe read, into `into` (a
+     * stack place of the same layout: an event's field) or else a new stack temporary.
+     */
+    kernelArrayCopy(e: TS.PropertyAccessExpression, into?: Ref): Ref {
+      const place = this.kernelPlace(e);
+      const m = place.member as KernelArray;
+      const layout: Layout = m.string ? { kind: "str", size: m.length, align: 1 } : { kind: "array", element: scalarLayout(m.element), length: m.length, size: m.size, align: m.element.size };
+      if (into && !sameLayout(into.layout, layout)) return fail(e, Code.UnsupportedType, `a ${describeLayout(layout)} cannot be assigned to a ${describeLayout(into.layout)}`);
+      const ref = into ?? this.stackTemp(layout, e);
+      const base = ref.base as StackAddr;
+      this.fb.emit({ op: "kcopy", into: { ...base, offset: (base.offset ?? 0) + ref.offset }, ptr: place.ptr, offset: place.offset, size: m.size, core: { struct: place.root, members: place.members }, loc: locOf(e) });
+      return ref;
+    }
+
+    /**
+     * `task.x[i]` for a kernel array of integers or pointers: one probe read of the element. A constant
+     * index is relocated as that element; a variable one is bounds-checked and added to the pointer,
+     * and the array's start is relocated.
+     */
+    kernelElement(e: TS.ElementAccessExpression): Val | undefined {
+      const array = skipParentheses(e.expression);
+      if (!ts.isPropertyAccessExpression(array) || kernelMemberOf(array)?.member?.kind !== "array") return undefined;
+      const place = this.kernelPlace(array);
+      const m = place.member as KernelArray;
+      if (m.string) return fail(e, Code.Unsupported, `\`${array.getText(file)}\` is a Str<${m.length}>: strings cannot be indexed`);
+      const core = { struct: place.root, members: place.members };
+      const i = this.value(e.argumentExpression);
+      if (i.op.kind === "imm") {
+        const n = BigInt.asIntN(64, i.op.value);
+        if (n < 0n || n >= BigInt(m.length)) fail(e.argumentExpression, Code.OutOfRange, `index ${n} is outside ${kernelArrayType(m)}`);
+        return this.kernelRead(place, m.element, place.offset + Number(n) * m.element.size, { ...core, index: Number(n) }, e);
+      }
+      const idx = this.boundsCheck(i, m.length, e.argumentExpression);
+      const off = this.fb.vreg(U64);
+      this.fb.emit({ op: "bin", kind: "mul", dst: off, a: idx, b: imm(BigInt(m.element.size), U64), loc: locOf(e) });
+      const at = this.fb.vreg(PTR);
+      this.fb.emit({ op: "bin", kind: "add", dst: at, a: place.ptr, b: off, loc: locOf(e) });
+      return this.kernelRead(place, m.element, place.offset, core, e, at);
     }
 
     field(format: TracepointFormat, e: TS.PropertyAccessExpression): Val {
@@ -1287,7 +1406,7 @@ export function lower(
         const element = intLayout({ bits: (shape.element.size * 8) as 8 | 16 | 32 | 64, signed: shape.element.signed });
         layout = { kind: "array", element, length: shape.length, size: f.size, align: element.align };
       } else return undefined;
-      const ref = this.stackRef(layout, node);
+      const ref = this.stackTemp(layout, node);
       for (let at = 0; at < f.size; ) {
         const n = ([8, 4, 2, 1] as const).find((c) => (f.offset + at) % c === 0 && at % c === 0 && at + c <= f.size)!;
         const v = this.fb.vreg(U64);
@@ -1335,13 +1454,13 @@ export function lower(
 
     /** A zeroed stack object for a value of `layout`; the frame holds at most 512 bytes. */
     temp(layout: Layout, node: TS.Node): Ref {
-      const ref = this.stackRef(layout, node);
+      const ref = this.stackTemp(layout, node);
       this.zero(ref, node);
       return ref;
     }
 
-    /** Stack space for a value of `layout`, left as it is (the caller fills every byte). */
-    stackRef(layout: Layout, node: TS.Node): Ref {
+    /** A stack object for a value of `layout`, left as it is (the caller fills every byte). */
+    stackTemp(layout: Layout, node: TS.Node): Ref {
       const size = align(layout.size, 8);
       const used = this.fb.stack.reduce((n, o) => align(n + o.size, o.align), 0);
       if (used + size > 512) {
@@ -1415,13 +1534,7 @@ export function lower(
         if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
         return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size };
       }
-      const idx = this.convert(i, U64).op;
-      const ok = this.fb.newBlock();
-      const trap = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, loc: locOf(index) });
-      this.enter(trap);
-      this.fb.terminate({ op: "ret", value: imm(0n, I64) });
-      this.enter(ok);
+      const idx = this.boundsCheck(i, length, index);
       let start: VReg;
       if (base.base.kind === "stack") {
         start = this.fb.vreg(PTR);
@@ -1433,6 +1546,18 @@ export function lower(
       this.fb.emit({ op: "bin", kind: "add", dst: at, a: start, b: off, loc: locOf(node) });
       if (base.base.kind === "stack" || stackAtRunTimeOffset.has(base.base)) stackAtRunTimeOffset.add(at);
       return { layout: element, base: at, offset: 0 };
+    }
+
+    /** A variable index as u64, past a check that it is below `length` (out of range ends the handler, returning 0). */
+    boundsCheck(i: Val, length: number, index: TS.Expression): Operand {
+      const idx = this.convert(i, U64).op;
+      const ok = this.fb.newBlock();
+      const trap = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, loc: locOf(index) });
+      this.enter(trap);
+      this.fb.terminate({ op: "ret", value: imm(0n, I64) });
+      this.enter(ok);
+      return idx;
     }
 
     mapOf(e: TS.Expression): MapInfo | undefined {
@@ -1460,13 +1585,15 @@ export function lower(
         const recorded = this.tracepointField(e);
         if (recorded) return this.recordArray(recorded, e);
         const base = this.tryRef(e.expression);
-        if (!base) return undefined;
+        if (!base) return kernelMemberOf(e)?.member?.kind === "array" ? this.kernelArrayCopy(e) : undefined;
         const f = this.fieldRef(base, e.name);
         return f.layout.kind === "int" ? undefined : f;
       }
       if (ts.isElementAccessExpression(e)) {
-        // Record arrays hold integers only: their elements are values, read without copying the array.
+        // Record arrays hold integers only, kernel arrays integers or pointers: their elements are values, read
+        // without copying the array (by recordElement and kernelElement).
         if (this.tracepointField(e.expression)) return undefined;
+        if (ts.isPropertyAccessExpression(e.expression) && kernelMemberOf(e.expression)?.member?.kind === "array") return undefined;
         const base = this.tryRef(e.expression);
         if (!base || base.layout.kind !== "array" || base.layout.element.kind === "int") return undefined;
         return this.elementRef(base, e.argumentExpression, e);
@@ -1577,6 +1704,8 @@ export function lower(
         bytes.forEach((b, i) => this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + i, size: 1, src: imm(BigInt(b), U8), loc: locOf(e) }));
         return;
       }
+      // A kernel array stored to the stack is read straight into place, as clang reads into an event's field.
+      if (dst.base.kind === "stack" && ts.isPropertyAccessExpression(e) && kernelMemberOf(e)?.member?.kind === "array") return void this.kernelArrayCopy(e, dst);
       const src = this.tryRef(e);
       if (!src) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(l)} here`);
       if (!sameLayout(src.layout, l)) return fail(e, Code.UnsupportedType, `a ${describeLayout(src.layout)} cannot be assigned to a ${describeLayout(l)}`);

@@ -1,6 +1,6 @@
 // Dead-code elimination on the IR.
 // Takes an `IrFunction`; gives a copy without instructions whose results are never read and that
-// have no side effect (e.g. loads of probe arguments the handler ignores). Calls, stores and atomics stay.
+// have no side effect (e.g. loads of probe arguments the handler ignores). Calls, copies, stores and atomics stay.
 
 import type { CallArg, Inst, IrFunction, Operand } from "./index.js";
 
@@ -12,7 +12,7 @@ function instUses(i: Inst): (number | undefined)[] {
     case "bin": return [regOf(i.a), regOf(i.b)];
     case "neg": case "not": return [regOf(i.a)];
     case "ctx": return [];
-    case "kread": return [regOf(i.ptr)];
+    case "kread": case "kcopy": return [regOf(i.ptr)];
     case "store": return [regOf(i.src)];
     case "call": return i.args.map(regOf);
     case "load": return [regOf(i.base)];
@@ -34,7 +34,7 @@ export function eliminateDeadCode(fn: IrFunction): IrFunction {
     }
     let removed = false;
     blocks = blocks.map((b) => {
-      const insts = b.insts.filter((i) => i.op === "call" || i.op === "store" || i.op === "st" || i.op === "atomic" || used.has(i.dst.id));
+      const insts = b.insts.filter((i) => i.op === "call" || i.op === "kcopy" || i.op === "store" || i.op === "st" || i.op === "atomic" || used.has(i.dst.id));
       if (insts.length !== b.insts.length) removed = true;
       return { ...b, insts };
     });

@@ -76,6 +76,8 @@ export type Inst =
    * names the struct member, so the offset gets a CO-RE relocation.
    */
   | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object: number; core?: CoreAccess; loc?: Loc }
+  /** The stack at `into` gets `size` bytes at ptr + offset (a kernel array, or a member stored as it is) through bpf_probe_read_kernel, as kread does. */
+  | { op: "kcopy"; into: StackAddr; ptr: Operand; offset: number; size: number; core?: CoreAccess; loc?: Loc }
   /** *(u64 *)(stack object + offset) = src (a value, or the address of another stack object). */
   /** `low32`: whoever reads the slot uses only src's low 32 bits (a printk array's %d or %u). */
   | { op: "store"; object: number; offset: number; src: Operand | StackAddr; low32?: boolean; loc?: Loc }
@@ -104,10 +106,22 @@ export interface Block {
   term?: Terminator;
 }
 
-/** A struct member read that libbpf relocates against the running kernel's BTF. */
+/**
+ * A struct member read that libbpf relocates against the running kernel's BTF: from the root struct
+ * through members embedded by value (`sock.__sk_common.skc_family`), and optionally one element of
+ * the array member reached.
+ */
 export interface CoreAccess {
   readonly struct: string;
-  readonly member: string;
+  /** Member names from the root struct inward; the last is the member read. */
+  readonly members: readonly string[];
+  /** The element read, when the last member is an array and one element is read. */
+  readonly index?: number;
+}
+
+/** `sock.__sk_common.skc_family`, `task_struct.comm[3]`: how disassembly notes and IR dumps show an access. */
+export function coreAccessText(c: CoreAccess): string {
+  return `${c.struct}.${c.members.join(".")}${c.index === undefined ? "" : `[${c.index}]`}`;
 }
 
 export interface StackObject {
@@ -253,7 +267,8 @@ export function printFunction(fn: IrFunction): string {
         case "neg": case "not": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.op} ${opnd(i.a)}`); break;
         case "ctx": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ctx[${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}]`); break;
         case "store": out.push(`  stack#${i.object}[${i.offset}] = ${arg(i.src)}`); break;
-        case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${i.core.struct}.${i.core.member})` : ""}`); break;
+        case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
+        case "kcopy": out.push(`  kcopy stack${i.into.object}+${i.into.offset ?? 0} <- ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
         case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
         case "load": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = load ${arg(i.base)}+${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}`); break;
         case "st": out.push(`  store ${arg(i.base)}+${i.offset}:${i.size * 8} = ${opnd(i.src)}`); break;

@@ -14,7 +14,7 @@
 // `u32` of `unsigned int`, ...), a Histogram tagged with compiler/btf/tags.ts's `btf_decl_tag`.
 
 import { EVENT_TAG, HISTOGRAM_TAG } from "../btf/tags.js";
-import type { KernelStruct } from "../frontend/kernel-types.js";
+import type { KernelMember, KernelScalar, KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
 
 /** A string in LLVM's metadata syntax. */
@@ -39,7 +39,14 @@ export interface DebugStruct {
   llvmName: string;
   llvmBody: string;
   /** Per member read: its index among the DI members and its field index in the LLVM struct. */
-  members: Map<string, { diIndex: number; gepIndex: number }>;
+  members: Map<string, DebugMember>;
+}
+
+export interface DebugMember {
+  diIndex: number;
+  gepIndex: number;
+  /** For an array member: its debug type and LLVM type, for `preserve_array_access_index`. */
+  array?: { di: number; llvm: string };
 }
 
 export class DebugInfo {
@@ -116,29 +123,44 @@ export class DebugInfo {
   /**
    * A kernel struct holding only the members read (sorted by offset, so access indices match what
    * our own backend emits), and the LLVM struct type `preserve_struct_access_index` walks: a packed
-   * struct with byte-array padding between the members.
+   * struct with byte-array padding between the members. A member embedding a struct takes that
+   * struct's types from `nested` (made first).
    */
-  struct(s: KernelStruct, read: ReadonlySet<string>): DebugStruct {
+  struct(s: KernelStruct, read: ReadonlySet<string>, nested: ReadonlyMap<string, DebugStruct>): DebugStruct {
     const list = [...read].map((m) => s.members.get(m)!).sort((a, b) => a.offset - b.offset);
     const node = this.reserve();
-    const elements = list.map((m) => {
-      const type = m.kind === "ptr" ? this.voidPtr : this.basicType(`${m.signed ? "__s" : "__u"}${m.size * 8}`, m.size * 8, m.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
-      return this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(m.name)}, scope: !${node}, file: !${this.file}, baseType: !${type}, size: ${m.size * 8}, offset: ${m.offset * 8})`);
-    });
+    const types = list.map((m) => this.memberTypes(m, nested));
+    const elements = list.map((m, i) => this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(m.name)}, scope: !${node}, file: !${this.file}, baseType: !${types[i]!.di}, size: ${m.size * 8}, offset: ${m.offset * 8})`));
     const tag = s.union ? "DW_TAG_union_type" : "DW_TAG_structure_type";
     this.nodes[node] = `distinct !DICompositeType(tag: ${tag}, name: ${mdString(s.name)}, file: !${this.file}, size: ${s.size * 8}, elements: !{${elements.map((e) => `!${e}`).join(", ")}})`;
     const fields: string[] = [];
-    const members = new Map<string, { diIndex: number; gepIndex: number }>();
+    const members = new Map<string, DebugMember>();
     let at = 0;
     list.forEach((m, i) => {
       if (!s.union && m.offset > at) fields.push(`[${m.offset - at} x i8]`);
-      members.set(m.name, { diIndex: i, gepIndex: s.union ? i : fields.length });
-      fields.push(m.kind === "ptr" ? "ptr" : `i${m.size * 8}`);
+      members.set(m.name, { diIndex: i, gepIndex: s.union ? i : fields.length, ...(m.kind === "array" ? { array: types[i] } : {}) });
+      fields.push(types[i]!.llvm);
       if (!s.union) at = m.offset + m.size;
     });
     if (!s.union && s.size > at) fields.push(`[${s.size - at} x i8]`);
     // A union's members all start at 0; LLVM has no union type, so it is walked as a struct of its members.
     return { node, llvmName: `%struct.${s.name}`, llvmBody: `<{ ${fields.join(", ")} }>`, members };
+  }
+
+  /** A kernel struct member's debug type and LLVM type. */
+  private memberTypes(m: KernelMember, nested: ReadonlyMap<string, DebugStruct>): { di: number; llvm: string } {
+    if (m.kind === "struct") {
+      const inner = nested.get(m.struct)!;
+      return { di: inner.node, llvm: inner.llvmName };
+    }
+    if (m.kind !== "array") return this.scalarTypes(m);
+    const element = this.scalarTypes(m.element);
+    return { di: this.array(element.di, m.length, m.element.size * 8), llvm: `[${m.length} x ${element.llvm}]` };
+  }
+
+  private scalarTypes(m: KernelScalar): { di: number; llvm: string } {
+    if (m.kind === "ptr") return { di: this.voidPtr, llvm: "ptr" };
+    return { di: this.basicType(`${m.signed ? "__s" : "__u"}${m.size * 8}`, m.size * 8, m.signed ? "DW_ATE_signed" : "DW_ATE_unsigned"), llvm: `i${m.size * 8}` };
   }
 
   /** A value layout (map keys and values) as a debug type. */

@@ -18,13 +18,15 @@
 // Layout as our own backend: a function per program in its SEC() section returning i64 (r0 is
 // 64-bit), `.rodata` strings named `__tsbpf_fmt_N`, `_license` in `license`. Helpers are called as
 // clang calls them, through a constant function pointer (`inttoptr (i64 ID to ptr)`). Kernel struct
-// reads go through `llvm.preserve.{struct,union}.access.index` with the struct's debug type, which
-// LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for BPF_CORE_READ.
+// reads go through `llvm.preserve.{struct,union}.access.index` with the struct's debug type, one call
+// per member of a chain through embedded structs and `llvm.preserve.array.access.index` for an
+// element, which LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for
+// BPF_CORE_READ.
 
 import { reachableBlocks, widens, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { rodataVars } from "../object/btf.js";
 import { Helper } from "../isa/helpers.js";
-import type { KernelStruct } from "../frontend/kernel-types.js";
+import { accessSteps, membersRead, type KernelStruct } from "../frontend/kernel-types.js";
 import { DebugInfo, mdString, type DebugStruct } from "./debug.js";
 
 export interface EmitInput {
@@ -105,16 +107,8 @@ export function emitModule(input: EmitInput): EmitOutput {
   };
 
   // Kernel structs read through CO-RE: one debug type with the members read, across all programs.
-  const read = new Map<string, Set<string>>();
-  for (const fn of input.functions) {
-    for (const b of fn.blocks) for (const i of b.insts) if (i.op === "kread" && i.core) read.set(i.core.struct, (read.get(i.core.struct) ?? new Set()).add(i.core.member));
-  }
-  const structs = new Map<string, DebugStruct>();
-  for (const [name, members] of read) {
-    const s = debug.struct(input.structs.get(name)!, members);
-    structs.set(name, s);
-    head.push(`${s.llvmName} = type ${s.llvmBody}`);
-  }
+  const structs = debugStructs(input.functions, input.structs, debug);
+  for (const s of structs.values()) head.push(`${s.llvmName} = type ${s.llvmBody}`);
   if (structs.size) head.push("");
 
   let needsV4 = false;
@@ -144,6 +138,7 @@ export function emitModule(input: EmitInput): EmitOutput {
   const decls = [
     "declare ptr @llvm.preserve.struct.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
     "declare ptr @llvm.preserve.union.access.index.p0.p0(ptr, i32 immarg)",
+    "declare ptr @llvm.preserve.array.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
     "declare void @llvm.dbg.value(metadata, metadata, metadata)",
     "",
     'attributes #0 = { nounwind "no-trapping-math"="true" }',
@@ -151,6 +146,28 @@ export function emitModule(input: EmitInput): EmitOutput {
   ];
   const text = [...head, ...globals, "", ...bodies, ...decls, debug.text()].join("\n");
   return { text, needsV4 };
+}
+
+/**
+ * The debug types of the kernel structs the functions read (or walk through to a nested struct's
+ * member), each holding only the members used; a nested struct is made before the structs embedding it.
+ */
+function debugStructs(functions: readonly IrFunction[], kernelStructs: ReadonlyMap<string, KernelStruct>, debug: DebugInfo): Map<string, DebugStruct> {
+  const accesses = functions.flatMap((fn) => fn.blocks.flatMap((b) => b.insts.flatMap((i) => ((i.op === "kread" || i.op === "kcopy") && i.core ? [i.core] : []))));
+  const read = membersRead(accesses, kernelStructs);
+  const out = new Map<string, DebugStruct>();
+  const make = (name: string): void => {
+    if (out.has(name)) return;
+    const s = kernelStructs.get(name)!;
+    const members = read.get(name)!;
+    for (const m of members) {
+      const member = s.members.get(m)!;
+      if (member.kind === "struct") make(member.struct);
+    }
+    out.set(name, debug.struct(s, members, out));
+  };
+  for (const name of read.keys()) make(name);
+  return out;
 }
 
 /** The .text function whose parameters keep the event types in BTF (DebugInfo.eventTypesHolder). */
@@ -288,6 +305,31 @@ function emitFunction(
       if (narrowArgs.has(v!)) return `i32 ${show(v!)}`;
       return `i64 ${v!.k === "const" ? constText((v as { v: bigint }).v, 64) : show(v!)}`;
     };
+    /**
+     * The kernel address a kread or kcopy reads: through `llvm.preserve.*.access.index` calls along its
+     * CO-RE access (one per member, then the element), which LLVM turns into one relocated offset.
+     */
+    const kernelAddress = (i: Extract<Inst, { op: "kread" | "kcopy" }>): Value => {
+      const base = get(i.ptr);
+      let p = inst((s) => `inttoptr i64 ${base.k === "const" ? constText(base.v, 64) : s(base)} to ptr`);
+      if (!i.core) return i.offset ? inst((s) => `getelementptr i8, ptr ${s(p)}, i64 ${i.offset}`) : p;
+      let array: { di: number; llvm: string } | undefined;
+      for (const { struct, member } of accessSteps(i.core, kernelStructs)) {
+        const ds = structs.get(struct.name)!;
+        const m = ds.members.get(member.name)!;
+        const from = p;
+        // Attachments may come in any order: inst() appends the !dbg after this one.
+        p = struct.union
+          ? inst((s) => `call ptr @llvm.preserve.union.access.index.p0.p0(ptr ${s(from)}, i32 ${m.diIndex}), !llvm.preserve.access.index !${ds.node}`)
+          : inst((s) => `call ptr @llvm.preserve.struct.access.index.p0.p0(ptr elementtype(${ds.llvmName}) ${s(from)}, i32 ${m.gepIndex}, i32 ${m.diIndex}), !llvm.preserve.access.index !${ds.node}`);
+        array = m.array;
+      }
+      if (i.core.index === undefined || !array) return p;
+      const from = p;
+      const { di, llvm } = array;
+      const index = i.core.index;
+      return inst((s) => `call ptr @llvm.preserve.array.access.index.p0.p0(ptr elementtype(${llvm}) ${s(from)}, i32 1, i32 ${index}), !llvm.preserve.access.index !${di}`);
+    };
     const helperCall = (id: number, args: string[] | ((show: (v: Value) => string) => string[])): Value =>
       inst((s) => `call i64 inttoptr (i64 ${id} to ptr)(${(typeof args === "function" ? args(s) : args).join(", ")})`);
 
@@ -362,27 +404,18 @@ function emitFunction(
         }
         case "kread": {
           const bits = i.size * 8;
-          const base = get(i.ptr);
-          const basePtr = inst((s) => `inttoptr i64 ${base.k === "const" ? constText(base.v, 64) : s(base)} to ptr`);
-          let addr: Value;
-          const struct = i.core && structs.get(i.core.struct);
-          if (i.core && struct) {
-            const m = struct.members.get(i.core.member)!;
-            const d = dbg();
-            const name = fresh();
-            const union = kernelStructs.get(i.core.struct)?.union;
-            out.push((s) =>
-              union
-                ? `  ${name} = call ptr @llvm.preserve.union.access.index.p0.p0(ptr ${s(basePtr)}, i32 ${m.diIndex})${d}, !llvm.preserve.access.index !${struct.node}`
-                : `  ${name} = call ptr @llvm.preserve.struct.access.index.p0.p0(ptr elementtype(${struct.llvmName}) ${s(basePtr)}, i32 ${m.gepIndex}, i32 ${m.diIndex})${d}, !llvm.preserve.access.index !${struct.node}`,
-            );
-            addr = { k: "name", name };
-          } else addr = i.offset ? inst((s) => `getelementptr i8, ptr ${s(basePtr)}, i64 ${i.offset}`) : basePtr;
-          helperCall(Helper.probe_read_kernel, (s) => [`ptr %stack${i.object}`, `i32 ${i.size}`, `ptr ${s(addr)}`]);
+          const from = kernelAddress(i);
+          helperCall(Helper.probe_read_kernel, (s) => [`ptr %stack${i.object}`, `i32 ${i.size}`, `ptr ${s(from)}`]);
           const v = inst(() => `load i${bits}, ptr %stack${i.object}, align ${i.size}`);
           const loaded: IntType = { bits: bits as 8 | 16 | 32 | 64, signed: i.signed };
           const wide = bits === 64 ? v : inst((s) => `${i.signed ? "sext" : "zext"} i${bits} ${s(v)} to i64`);
           def(i.dst, convert(wide, loaded, i.dst.type));
+          break;
+        }
+        case "kcopy": {
+          const from = kernelAddress(i);
+          const into = stackRef(i.into);
+          helperCall(Helper.probe_read_kernel, (s) => [`ptr ${s(into)}`, `i32 ${i.size}`, `ptr ${s(from)}`]);
           break;
         }
         case "store": {

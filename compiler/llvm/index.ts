@@ -8,10 +8,10 @@
 // emit.ts writes the module (debug.ts its debug metadata); toolchain.ts finds and runs llc/clang.
 
 import { readBpfObject } from "../elf/index.js";
-import { BtfKind, CoreReloKind, parseBtf, parseBtfExt } from "../btf/index.js";
+import { BtfKind, CoreReloKind, parseBtf, parseBtfExt, parseCoreSpec, type Btf } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Insn } from "../isa/insn.js";
-import type { IrFunction, Loc, MapDef } from "../ir/index.js";
+import type { CoreAccess, IrFunction, Loc, MapDef } from "../ir/index.js";
 import { foldCopies } from "../ir/copies.js";
 import { eliminateDeadCode } from "../ir/dce.js";
 import type { Lowered } from "../frontend/lower.js";
@@ -43,7 +43,7 @@ export interface LlvmProgram {
   section: string;
   insns: Insn[];
   relocations: { insn: number; symbol: ".rodata" }[];
-  coreRelocations: { insn: number; struct: string; member: string }[];
+  coreRelocations: ({ insn: number } & CoreAccess)[];
   lines: (Loc | undefined)[];
   stackDepth: number;
 }
@@ -88,10 +88,8 @@ export function readPrograms(object: Uint8Array): LlvmProgram[] {
       for (const r of sec.records) {
         const slot = inProgram(r.insnOff);
         if (slot === undefined || r.kind !== CoreReloKind.FIELD_BYTE_OFFSET || !btf) continue;
-        const t = btf.typeById(r.typeId);
-        const index = Number(r.access?.split(":")[1]);
-        const member = t.kind === BtfKind.STRUCT || t.kind === BtfKind.UNION ? t.members[index]?.name : undefined;
-        if (member !== undefined) coreRelocations.push({ insn: slot, struct: t.name, member });
+        const access = coreAccessOf(btf, r.typeId, r.access ?? btf.stringAt(r.accessStrOff));
+        if (access) coreRelocations.push({ insn: slot, ...access });
       }
     }
     let depth = 0;
@@ -106,6 +104,16 @@ export function readPrograms(object: Uint8Array): LlvmProgram[] {
       stackDepth: depth,
     };
   });
+}
+
+/** A field relocation's access string as the member path it walks from its (named) root struct. */
+function coreAccessOf(btf: Btf, typeId: number, access: string): CoreAccess | undefined {
+  const root = btf.typeById(typeId);
+  if (root.kind !== BtfKind.STRUCT && root.kind !== BtfKind.UNION) return undefined;
+  const steps = parseCoreSpec(btf, typeId, access, CoreReloKind.FIELD_BYTE_OFFSET).accessors.slice(1);
+  const members = steps.filter((a) => a.name !== undefined).map((a) => a.name!);
+  const last = steps[steps.length - 1];
+  return members.length ? { struct: root.name, members, ...(last && last.name === undefined ? { index: last.idx } : {}) } : undefined;
 }
 
 /**

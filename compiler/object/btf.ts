@@ -13,8 +13,8 @@
 // named structs at their C layout.
 
 import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, HISTOGRAM_TAG, packLineCol, type KernelExtInfo } from "../btf/index.js";
-import type { KernelStruct } from "../frontend/kernel-types.js";
-import type { Layout, Loc, MapDef } from "../ir/index.js";
+import { accessSteps, membersRead, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
+import type { CoreAccess, Layout, Loc, MapDef } from "../ir/index.js";
 
 export interface BtfProgram {
   name: string;
@@ -26,7 +26,7 @@ export interface BtfProgram {
   /** Where the handler starts, for slots with no position of their own. */
   loc?: Loc;
   /** Slots whose imm is a kernel struct member's offset. */
-  core?: readonly { insn: number; struct: string; member: string }[];
+  core?: readonly ({ insn: number } & CoreAccess)[];
 }
 
 export interface RodataVar {
@@ -43,14 +43,19 @@ export interface ObjectBtf {
   rodataVars: RodataVar[];
 }
 
+/** A local struct's type id and each member's index in it, for access strings. */
+interface LocalStruct {
+  id: number;
+  index: Map<string, number>;
+}
+
 /**
- * Local definitions of the kernel structs the programs read: only the members read, at their
- * offsets in the compiling machine's kernel (libbpf matches members by name against the running
- * kernel). Gives each struct's type id and each member's index, for access strings.
+ * Local definitions of the kernel structs the programs read: only the members read (or walked
+ * through to a nested struct's), at their offsets in the compiling machine's kernel (libbpf matches
+ * members by name against the running kernel). Gives each struct's type id and each member's index.
  */
-function localStructs(btf: BtfBuilder, programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>): Map<string, { id: number; index: Map<string, number> }> {
-  const used = new Map<string, Set<string>>();
-  for (const p of programs) for (const r of p.core ?? []) used.set(r.struct, (used.get(r.struct) ?? new Set()).add(r.member));
+function localStructs(btf: BtfBuilder, programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>): Map<string, LocalStruct> {
+  const used = membersRead(programs.flatMap((p) => p.core ?? []), structs);
   const ints = new Map<string, number>();
   const intType = (size: number, signed: boolean): number => {
     const name = `${signed ? "__s" : "__u"}${size * 8}`;
@@ -59,20 +64,35 @@ function localStructs(btf: BtfBuilder, programs: readonly BtfProgram[], structs:
     return id;
   };
   let voidPtr: number | undefined;
-  const out = new Map<string, { id: number; index: Map<string, number> }>();
+  let arrayIndex: number | undefined;
+  const scalarType = (m: KernelScalar): number => (m.kind === "ptr" ? (voidPtr ??= btf.add({ kind: BtfKind.PTR, name: "", type: 0 })) : intType(m.size, m.signed));
+  const out = new Map<string, LocalStruct>();
+  // Ids first: a struct's member may be a struct defined after it.
+  for (const name of used.keys()) out.set(name, { id: btf.reserve(), index: new Map() });
+  const memberType = (m: KernelMember): number => {
+    if (m.kind === "struct") return out.get(m.struct)!.id;
+    if (m.kind !== "array") return scalarType(m);
+    arrayIndex ??= btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 });
+    return btf.add({ kind: BtfKind.ARRAY, name: "", type: scalarType(m.element), indexType: arrayIndex, nelems: m.length });
+  };
   for (const [name, members] of used) {
     const s = structs.get(name)!;
     const list = [...members].map((m) => s.members.get(m)!).sort((a, b) => a.offset - b.offset);
-    const btfMembers = list.map((m) => ({
-      name: m.name,
-      type: m.kind === "ptr" ? (voidPtr ??= btf.add({ kind: BtfKind.PTR, name: "", type: 0 })) : intType(m.size, m.signed),
-      bitOffset: m.offset * 8,
-      bitfieldSize: 0,
-    }));
-    const id = btf.add({ kind: s.union ? BtfKind.UNION : BtfKind.STRUCT, name, size: s.size, members: btfMembers });
-    out.set(name, { id, index: new Map(list.map((m, i) => [m.name, i])) });
+    const local = out.get(name)!;
+    const btfMembers = list.map((m, i) => {
+      local.index.set(m.name, i);
+      return { name: m.name, type: memberType(m), bitOffset: m.offset * 8, bitfieldSize: 0 };
+    });
+    btf.set(local.id, { kind: s.union ? BtfKind.UNION : BtfKind.STRUCT, name, size: s.size, members: btfMembers });
   }
   return out;
+}
+
+/** The access string of a relocation against the local structs: "0", then a member index per step, then the element. */
+function accessString(r: CoreAccess, local: ReadonlyMap<string, LocalStruct>, structs: ReadonlyMap<string, KernelStruct>): string {
+  const steps = [0, ...accessSteps(r, structs).map(({ struct, member }) => local.get(struct.name)!.index.get(member.name)!)];
+  if (r.index !== undefined) steps.push(r.index);
+  return steps.join(":");
 }
 
 /** The NUL-terminated strings of `.rodata`, as variables. */
@@ -211,8 +231,7 @@ export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<s
     });
     kernel.set(p.name, { funcInfo: encodeKernelInfo(8, [[0, func]]), lineInfo: encodeKernelInfo(16, lineRecords) });
     for (const r of p.core ?? []) {
-      const s = local.get(r.struct)!;
-      ext.addCoreRelo(p.section, p.offset + r.insn * 8, s.id, `0:${s.index.get(r.member)!}`, CoreReloKind.FIELD_BYTE_OFFSET);
+      ext.addCoreRelo(p.section, p.offset + r.insn * 8, local.get(r.struct)!.id, accessString(r, local, structs), CoreReloKind.FIELD_BYTE_OFFSET);
     }
   }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile, formatDiagnostics, type CompileResult } from "../../compiler/index.js";
+import { coreAccessText } from "../../compiler/ir/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 import { exampleProbes } from "../support/examples.js";
 import { FIXTURES as DIR, fixtureVmlinux, tracepointFormat } from "../support/fixture-kernel.js";
@@ -33,7 +34,7 @@ function render(r: CompileResult): { ext: "asm" | "diag"; text: string } {
   for (const p of r.programs) {
     out.push(`${p.section}/${p.name}:  ; stack ${p.stackDepth}`);
     const relocs = new Map<number, string>(p.relocations.map((x) => [x.insn, x.symbol === ".rodata" ? ".rodata" : `map ${x.symbol}`]));
-    for (const c of p.coreRelocations) relocs.set(c.insn, `CO-RE ${c.struct}.${c.member}`);
+    for (const c of p.coreRelocations) relocs.set(c.insn, `CO-RE ${coreAccessText(c)}`);
     disassemble(p.insns, { indices: true }).forEach((line) => {
       const slot = Number(/^\s*(\d+):/.exec(line)?.[1]);
       const note = relocs.get(slot);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
-import { StructReader, importKernelName, kernelStruct, noKernelImports } from "../../compiler/frontend/kernel-types.js";
+import { MAX_EMBEDDED, StructReader, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports } from "../../compiler/frontend/kernel-types.js";
 import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 
@@ -117,4 +117,114 @@ export const p = kprobe("tcp_set_state", (_sk: i32, state: i32, who: pid_t) => {
   const asm = r.programs.map((p) => disassemble(p.insns).join("\n")).join("\n");
   assert.match(asm, /if r\d != 0x1 goto/, "TCP_ESTABLISHED is 1");
   assert.match(asm, /if r\d != 0x1b goto/, "BPF_MAP_TYPE_RINGBUF is 27");
+});
+
+/** The byte offset of a named member of a struct in a parsed BTF (no anonymous members on the way). */
+function offsetIn(btf: ReturnType<typeof parseBtf>, struct: string, member: string): number {
+  const t = btf.find(struct, BtfKind.STRUCT)!;
+  if (t.kind !== BtfKind.STRUCT) throw new Error(`${struct} is not a struct`);
+  return t.members.find((m) => m.name === member)!.bitOffset / 8;
+}
+
+test("members embedded by value and arrays: their layouts, the closure of embedded structs, and their declarations (built blob)", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 });
+  const index = b.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 });
+  const words = b.add({ kind: BtfKind.ARRAY, name: "", type: int, indexType: index, nelems: 4 });
+  const deepest = b.add({ kind: BtfKind.STRUCT, name: "deepest", size: 4, members: [{ name: "d", type: int, bitOffset: 0, bitfieldSize: 0 }] });
+  const inner = b.add({ kind: BtfKind.STRUCT, name: "inner", size: 24, members: [
+    { name: "x", type: int, bitOffset: 0, bitfieldSize: 0 },
+    { name: "deep", type: deepest, bitOffset: 32, bitfieldSize: 0 },
+    { name: "words", type: words, bitOffset: 64, bitfieldSize: 0 },
+  ] });
+  const anon = b.add({ kind: BtfKind.UNION, name: "", size: 4, members: [{ name: "as_int", type: int, bitOffset: 0, bitfieldSize: 0 }] });
+  b.add({ kind: BtfKind.STRUCT, name: "outer", size: 64, kindFlag: true, members: [
+    { name: "head", type: int, bitOffset: 0, bitfieldSize: 0 },
+    { name: "in", type: inner, bitOffset: 64, bitfieldSize: 0 },
+    { name: "name", type: b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: index, nelems: 16 }), bitOffset: 256, bitfieldSize: 0 },
+    { name: "u", type: anon, bitOffset: 384, bitfieldSize: 0 },
+    { name: "flags", type: int, bitOffset: 416, bitfieldSize: 3 },
+  ] });
+  const bytes = Buffer.from(b.toBytes());
+  same(bytes, ["outer", "inner"]);
+
+  const into = noKernelImports();
+  assert.ok(importKernelName(StructReader.open(bytes)!, "outer", into));
+  assert.deepEqual([...into.structs.keys()], ["outer", "inner", "outer__u", "deepest"], "the structs outer embeds, transitively, and no others");
+  const outer = into.structs.get("outer")!;
+  assert.deepEqual(outer.members.get("in"), { name: "in", index: 1, offset: 8, kind: "struct", size: 24, struct: "inner", typeId: inner });
+  assert.deepEqual(outer.members.get("name"), { name: "name", index: 2, offset: 32, kind: "array", size: 16, element: { kind: "int", size: 1, signed: true }, length: 16, string: true });
+  assert.equal(outer.members.get("u")?.kind, "struct", "a named member of anonymous type is a struct of a made-up name");
+  assert.equal(into.structs.get("outer__u")?.members.get("as_int")?.offset, 0);
+  assert.deepEqual(into.structs.get("inner")!.members.get("words"), { name: "words", index: 2, offset: 8, kind: "array", size: 16, element: { kind: "int", size: 4, signed: true }, length: 4, string: false });
+  assert.match(outer.unreadable.get("flags")!, /bitfield/);
+  assert.equal(outer.members.has("flags"), false);
+
+  const text = kernelModuleText(into);
+  assert.match(text, /export interface outer \{[^}]*readonly "in": inner;[^}]*readonly "name": Str<16>;[^}]*readonly "u": outer__u;[^}]*readonly "flags": Unreadable<"it is a bitfield[^"]*">;/);
+  assert.match(text, /export interface inner \{[^}]*readonly "deep": deepest;[^}]*readonly "words": Arr<i32, 4>;/);
+  assert.match(text, /export interface deepest \{\n {4}readonly "d": i32;\n {2}\}/);
+});
+
+const onVmlinux = { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" };
+
+test("the running kernel's sock and task_struct: embedded members and arrays at the offsets BTF gives", onVmlinux, () => {
+  const full = parseBtf(readFileSync("/sys/kernel/btf/vmlinux"));
+  const into = noKernelImports();
+  const lean = StructReader.open(readFileSync("/sys/kernel/btf/vmlinux"))!;
+  assert.ok(importKernelName(lean, "sock", into) && importKernelName(lean, "task_struct", into));
+  assert.ok(into.structs.size <= MAX_EMBEDDED + 2, `${into.structs.size} structs declared`);
+  const sock = into.structs.get("sock")!;
+  assert.deepEqual({ ...sock.members.get("__sk_common"), typeId: 0 }, { name: "__sk_common", index: 0, offset: 0, kind: "struct", size: into.structs.get("sock_common")!.size, struct: "sock_common", typeId: 0 });
+  assert.equal(into.structs.get("sock_common")!.members.get("skc_family")!.offset, offsetIn(full, "sock_common", "skc_family"));
+  const task = into.structs.get("task_struct")!;
+  const comm = task.members.get("comm")!;
+  assert.ok(comm.kind === "array" && comm.string && comm.length === 16, "comm is a char[16]");
+  assert.equal(comm.offset, offsetIn(full, "task_struct", "comm"));
+  assert.equal(task.members.get("thread_info")?.kind, "struct");
+  // in6_addr's `union { ... } in6_u` has no type name: it is declared as in6_addr__in6_u.
+  const words = into.structs.get("in6_addr__in6_u")?.members.get("u6_addr32");
+  assert.ok(words?.kind === "array" && !words.string && words.length === 4 && words.element.size === 4);
+
+  const text = kernelModuleText(into);
+  assert.match(text, /readonly "__sk_common": sock_common;/);
+  assert.match(text, /export interface sock_common \{/);
+  assert.match(text, /readonly "comm": Str<16>;/);
+  assert.match(text, /readonly "u6_addr32": Arr<u32, 4>;/);
+});
+
+test("a probe reading sock.__sk_common.skc_family and task.comm: one probe read per chain, relocated at the member's offset", onVmlinux, () => {
+  const full = parseBtf(readFileSync("/sys/kernel/btf/vmlinux"));
+  const text = `import { kprobe, printk, type Ptr } from "tsbpf";
+import type { sock, task_struct } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("tcp_connect", (sk: Ptr<sock>, task: Ptr<task_struct>) => {
+  printk(\`\${sk.__sk_common.skc_family} \${task.comm}\`);
+  return 0;
+});
+`;
+  const r = compile({ fileName: "nested.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics, []);
+  const p = r.programs[0]!;
+  const relocs = p.coreRelocations.map((c) => ({ path: [c.struct, ...c.members].join("."), imm: p.insns[c.insn]!.imm }));
+  assert.deepEqual(relocs, [
+    { path: "sock.__sk_common.skc_family", imm: offsetIn(full, "sock", "__sk_common") + offsetIn(full, "sock_common", "skc_family") },
+    { path: "task_struct.comm", imm: offsetIn(full, "task_struct", "comm") },
+  ]);
+  const asm = disassemble(p.insns).join("\n");
+  assert.equal(asm.match(/call bpf_probe_read_kernel#113/g)?.length, 2, "one probe read each");
+  assert.match(asm, /r2 = 16\n.*call bpf_probe_read_kernel/, "comm is read whole: 16 bytes");
+});
+
+test("with the members a probe mentions, an import decodes and declares only those, and the structs they embed", onVmlinux, () => {
+  const lean = StructReader.open(readFileSync("/sys/kernel/btf/vmlinux"))!;
+  const into = noKernelImports();
+  const mentioned = mentionedMembers('const f = sk.__sk_common.skc_family; const d = sk["__sk_common"].skc_daddr;');
+  assert.ok(importKernelName(lean, "sock", into, mentioned));
+  assert.deepEqual([...into.structs.keys()], ["sock", "sock_common"]);
+  assert.deepEqual([...into.structs.get("sock")!.members.keys()], ["__sk_common"]);
+  assert.deepEqual([...into.structs.get("sock_common")!.members.keys()].sort(), ["skc_daddr", "skc_family"]);
+  const text = kernelModuleText(into);
+  assert.doesNotMatch(text, /sk_mark|skc_num/, "members never named are not declared");
 });

@@ -133,3 +133,53 @@ test("bpftool prog loadall accepts the objects (libbpf's loader, .rodata relocat
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const NESTED = {
+  fileName: "nested.ts",
+  text: [
+    'import { kprobe, printk, type Ptr, type Str, type u32 } from "tsbpf";',
+    'import type { sock, task_struct } from "tsbpf/kernel";',
+    'export const license = "GPL";',
+    'export const connect = kprobe("tcp_connect", (sk: Ptr<sock>, i: u32) => {',
+    "  printk(`family ${sk.__sk_common.skc_family} daddr ${sk.__sk_common.skc_v6_daddr.in6_u.u6_addr32[3]} ${sk.__sk_common.skc_v6_daddr.in6_u.u6_addr32[i]}`);",
+    "  return 0;",
+    "});",
+    'export const fork = kprobe("wake_up_new_task", (task: Ptr<task_struct>) => {',
+    "  const comm: Str<16> = task.comm;",
+    "  printk(`new task ${comm} flags ${task.thread_info.flags}`);",
+    "  return 0;",
+    "});",
+  ].join("\n"),
+};
+
+for (const backend of ["own", "llvm"] as const) {
+  test(`${backend} backend: BPF_PROG_LOAD accepts reads of sk.__sk_common.skc_family, task.comm and an in6_addr word by index`, { skip: noKernel }, () => {
+    const r = compile(NESTED, { backend });
+    assert.deepEqual(r.diagnostics, []);
+    assert.deepEqual(r.programs.map((p) => p.name), ["connect", "fork"]);
+    loadEach(r);
+  });
+}
+
+test("bpftool prog loadall (libbpf's CO-RE) resolves the multi-level relocations of nested reads and tcpretrans", { skip: noKernel ?? noBpftool }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-obj-"));
+  try {
+    for (const r of [compile(NESTED), compiled("examples/tcpretrans.ts")]) {
+      assert.deepEqual(r.diagnostics, []);
+      const object = join(dir, "probe.bpf.o");
+      writeFileSync(object, r.object);
+      const pins = `/sys/fs/bpf/tsbpf-test-nested-${process.pid}`;
+      try {
+        execFileSync("bpftool", ["prog", "loadall", object, pins], { stdio: ["ignore", "pipe", "pipe"] });
+        assert.deepEqual(readdirSync(pins).sort(), r.programs.map((p) => p.name).sort());
+      } catch (error) {
+        const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? "";
+        assert.fail(`bpftool prog loadall ${r.source.fileName} failed:\n${stderr || String(error)}`);
+      } finally {
+        rmSync(pins, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import type * as TS from "typescript";
 import { BtfBuilder, BtfIntEncoding, BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { UnknownKernelTypeError, declareKernelTypes, readBtf, suggestKernelTypes, type Declarations } from "../../compiler/declarations/index.js";
-import { kernelStruct } from "../../compiler/frontend/kernel-types.js";
+import { kernelStruct, type KernelMember, type KernelScalar } from "../../compiler/frontend/kernel-types.js";
 import { compile, type CompileResult } from "../../compiler/index.js";
 import { PseudoLd, encode } from "../../compiler/isa/index.js";
 import { BpfLoadError, MapFlag, MapType, ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
@@ -76,6 +76,21 @@ function typeCheck(files: Record<string, string>): string[] {
   return ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ""}:${d.start ?? 0}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
 }
 
+const escape = (s: string) => s.replace(/[<>.]/g, (c) => `\\${c}`);
+
+/**
+ * The declarations' canonical type for a member as the compiler reads it: integers by width, pointers by
+ * pointee (an untyped one loosely), structs embedded by value by name (one of anonymous type, which
+ * the compiler names `outer__member`, is "other"), arrays as Str<N> or Arr<T, N>.
+ */
+function canonicalPattern(m: KernelScalar | KernelMember, outer = ""): string {
+  if (m.kind === "int") return `${m.signed ? "i" : "u"}${m.size * 8}`;
+  if (m.kind === "ptr") return m.pointee === "char" ? escape("Ptr<CString>") : m.pointee ? escape(`Ptr<${m.pointee}>`) : "Ptr(<\\.\\.\\.>)?";
+  if (m.kind === "array") return m.string ? escape(`Str<${m.length}>`) : `Arr<${canonicalPattern(m.element)}, ${m.length}>`;
+  if (m.kind === "struct") return m.struct === `${outer}__${m.name}` ? "other" : escape(m.struct);
+  throw new Error(`unexpected member kind ${m.kind}`);
+}
+
 for (const name of ["filename", "sock", "task_struct", "sk_buff"]) {
   test(`declarations for ${name} type-check with tsc against the tsbpf module`, { skip: noVmlinux }, () => {
     const d = declare(name);
@@ -94,10 +109,7 @@ for (const name of ["filename", "sock", "task_struct", "sk_buff"]) {
       const mine = declared.get(m.name);
       assert.ok(mine, `${name}.${m.name} is declared`);
       assert.ok(mine.readable, `${name}.${m.name} is marked readable`);
-      if (m.kind === "int") assert.equal(mine.canonical, `${m.signed ? "i" : "u"}${m.size * 8}`, `${name}.${m.name}`);
-      else if (m.pointee === "char") assert.equal(mine.canonical, "Ptr<CString>", `${name}.${m.name}`);
-      else if (m.pointee) assert.equal(mine.canonical, `Ptr<${m.pointee}>`, `${name}.${m.name}`);
-      else assert.match(mine.canonical, /^Ptr(<\.\.\.>)?$/, `${name}.${m.name}`);
+      assert.match(mine.canonical, new RegExp(`^${canonicalPattern(m, name)}$`), `${name}.${m.name}`);
     }
     for (const [member, info] of declared) if (info.readable) assert.ok(struct.members.has(member), `${name}.${member} is readable only if the compiler declares it`);
   });
@@ -197,6 +209,26 @@ test("unknown types: an error naming each, with close matches", { skip: noVmlinu
     },
   );
   assert.ok(suggestKernelTypes(kernelBtf(), "sk_buf").includes("sk_buff"));
+});
+
+test("tsbpf btf sock task_struct: embedded structs by name and arrays as Str<N> / Arr<T, N>, readable as the compiler reads them", { skip: noVmlinux }, async () => {
+  const { handler } = await import("../../cli/commands/btf.js");
+  const { ExitCode } = await import("../../cli/exit-codes.js");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-"));
+  try {
+    const out = join(dir, "kernel.d.ts");
+    assert.equal(await handler({ types: ["sock", "task_struct"], output: out, depth: 1 }), ExitCode.OK);
+    const text = readFileSync(out, "utf8");
+    assert.match(text, /export interface sock \{\n {4}\/\*\* `struct sock_common` at offset 0 \*\/\n {4}readonly __sk_common: sock_common;/);
+    assert.match(text, /export interface sock_common \{/);
+    assert.match(text, /\/\*\* `char\[16\]` at offset \d+ \*\/\n {4}readonly comm: Str<16>;/);
+    assert.match(text, /\/\*\* `struct thread_info` at offset 0 \*\/\n {4}readonly thread_info: thread_info;/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const sock = declare("sock").members.get("sock")!;
+  assert.deepEqual(sock.get("__sk_common"), { type: "sock_common", canonical: "sock_common", readable: true });
+  assert.deepEqual(declare("task_struct").members.get("task_struct")!.get("comm"), { type: "Str<16>", canonical: "Str<16>", readable: true });
 });
 
 test("tsbpf btf: declarations to a file; an unknown type is a usage error with suggestions", { skip: noVmlinux }, async () => {

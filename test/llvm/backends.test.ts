@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { BtfKind, mapTags, type Btf } from "../../compiler/btf/index.js";
 import { readBpfObject } from "../../compiler/elf/index.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
+import { coreAccessText, type CoreAccess } from "../../compiler/ir/index.js";
 import { openObject, loadObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { compileBoth, disassemblies, noLlvm, runAll, words, type Both } from "./support.js";
@@ -115,7 +116,7 @@ for (const path of inputs) {
     assert.deepEqual(new Set(ext.lineInfo.map((s) => s.name).filter((s) => s !== ".text")), new Set(r.own.programs.map((p) => p.section)));
     assert.deepEqual(obj.subprograms.map((f) => f.name), mapShapes(r.own.object).some((m) => m.includes(" event ")) ? ["__tsbpf_event_types"] : []);
     // CO-RE: the same struct members are relocated.
-    const core = (x: { coreRelocations: { struct: string; member: string }[] }[]) => x.flatMap((p) => p.coreRelocations.map((c) => `${c.struct}.${c.member}`)).sort();
+    const core = (x: { coreRelocations: CoreAccess[] }[]) => x.flatMap((p) => p.coreRelocations.map(coreAccessText)).sort();
     assert.deepEqual(new Set(core(r.llvm.programs)), new Set(core(r.own.programs)));
     // Maps: the same definitions, key and value types and tags.
     assert.deepEqual(mapShapes(r.llvm.object), mapShapes(r.own.object));

@@ -16,8 +16,9 @@ export const tracepointFormat = (group: string, name: string): string | undefine
 
 /**
  * A small stand-in for the kernel's BTF, so "tsbpf/kernel" fixtures do not depend on the host:
- * struct filename { const char *name; const char *uptr; int refcnt; } and a task_struct with
- * pid, tgid and real_parent at made-up offsets.
+ * struct filename { const char *name; const char *uptr; int refcnt; }, a task_struct with
+ * thread_info (embedded), pid, tgid, real_parent, comm (char[16]) and counts (int[4]) at made-up
+ * offsets, sock_common with its anonymous unions, and sock embedding it (and a bitfield).
  */
 export function fixtureVmlinux(): string {
   const b = new BtfBuilder();
@@ -32,10 +33,19 @@ export function fixtureVmlinux(): string {
   ] });
   const task = b.reserve();
   const taskPtr = b.add({ kind: BtfKind.PTR, name: "", type: task });
+  const u64 = b.add({ kind: BtfKind.INT, name: "unsigned long", size: 8, encoding: 0, offset: 0, bits: 64 });
+  const index = b.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 });
+  const threadInfo = b.add({ kind: BtfKind.STRUCT, name: "thread_info", size: 24, members: [
+    { name: "flags", type: u64, bitOffset: 0, bitfieldSize: 0 },
+    { name: "syscall_work", type: u64, bitOffset: 64, bitfieldSize: 0 },
+  ] });
   b.set(task, { kind: BtfKind.STRUCT, name: "task_struct", size: 4096, members: [
+    { name: "thread_info", type: threadInfo, bitOffset: 0, bitfieldSize: 0 },
     { name: "pid", type: int, bitOffset: 1000 * 8, bitfieldSize: 0 },
     { name: "tgid", type: int, bitOffset: 1004 * 8, bitfieldSize: 0 },
     { name: "real_parent", type: taskPtr, bitOffset: 1016 * 8, bitfieldSize: 0 },
+    { name: "comm", type: b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: index, nelems: 16 }), bitOffset: 1100 * 8, bitfieldSize: 0 },
+    { name: "counts", type: b.add({ kind: BtfKind.ARRAY, name: "", type: int, indexType: index, nelems: 4 }), bitOffset: 1120 * 8, bitfieldSize: 0 },
   ] });
   // struct sock_common as in Linux 6.x: addresses and ports inside anonymous unions of anonymous structs.
   const u16 = b.add({ kind: BtfKind.INT, name: "unsigned short", size: 2, encoding: 0, offset: 0, bits: 16 });
@@ -49,11 +59,17 @@ export function fixtureVmlinux(): string {
     { name: "skc_dport", type: u16, bitOffset: 0, bitfieldSize: 0 },
     { name: "skc_num", type: u16, bitOffset: 16, bitfieldSize: 0 },
   ] });
-  b.add({ kind: BtfKind.STRUCT, name: "sock_common", size: 136, members: [
+  const common = b.add({ kind: BtfKind.STRUCT, name: "sock_common", size: 136, members: [
     { name: "", type: b.add({ kind: BtfKind.UNION, name: "", size: 8, members: [{ name: "", type: addrs, bitOffset: 0, bitfieldSize: 0 }] }), bitOffset: 0, bitfieldSize: 0 },
     { name: "", type: b.add({ kind: BtfKind.UNION, name: "", size: 4, members: [{ name: "", type: ports, bitOffset: 0, bitfieldSize: 0 }] }), bitOffset: 96, bitfieldSize: 0 },
     { name: "skc_family", type: u16, bitOffset: 128, bitfieldSize: 0 },
     { name: "skc_state", type: u8, bitOffset: 144, bitfieldSize: 0 },
+  ] });
+  // struct sock embeds sock_common first, as in Linux.
+  b.add({ kind: BtfKind.STRUCT, name: "sock", size: 760, kindFlag: true, members: [
+    { name: "__sk_common", type: common, bitOffset: 0, bitfieldSize: 0 },
+    { name: "sk_mark", type: u32, bitOffset: 400 * 8, bitfieldSize: 0 },
+    { name: "sk_userlocks", type: u8, bitOffset: 404 * 8 + 4, bitfieldSize: 4 },
   ] });
   const path = join(mkdtempSync(join(tmpdir(), "tsbpf-fixture-")), "vmlinux.btf");
   writeFileSync(path, b.toBytes());

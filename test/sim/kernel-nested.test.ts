@@ -1,0 +1,85 @@
+// The simulator on probes that read kernel structs through members embedded by value and arrays:
+// values placed with sim.kernel.alloc's nested objects come back through one probe read per chain
+// (CO-RE relocated against the running kernel's BTF), a char array as a string, an int array's
+// elements by constant and variable index.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { simulate } from "../../runtime/test/index.js";
+import { needsVmlinux } from "./support.js";
+
+const PROBE = {
+  fileName: "nested.ts",
+  text: `import { kprobe, printk, RingBuf, type Ptr, type Str, type u16, type u32 } from "tsbpf";
+import type { sock, task_struct } from "tsbpf/kernel";
+export const license = "GPL";
+
+export interface Conn { family: u16; dport: u16; daddr6: u32; comm: Str<16>; }
+export const conns = new RingBuf<Conn>(4096);
+
+export const connect = kprobe("tcp_connect", (sk: Ptr<sock>, task: Ptr<task_struct>, word: u32) => {
+  const c: Conn = {
+    family: sk.__sk_common.skc_family,
+    dport: sk.__sk_common.skc_dport,
+    daddr6: sk.__sk_common.skc_v6_daddr.in6_u.u6_addr32[3],
+    comm: task.comm,
+  };
+  conns.output(c);
+  return sk.__sk_common.skc_v6_daddr.in6_u.u6_addr32[word];
+});
+
+export const fork = kprobe("wake_up_new_task", (task: Ptr<task_struct>) => {
+  const name: Str<16> = task.comm;
+  printk(\`new \${name} flags \${task.thread_info.flags} \${task.comm}\`);
+  return 0;
+});
+`,
+};
+
+interface Conn {
+  family: number;
+  dport: number;
+  daddr6: number;
+  comm: string;
+}
+
+for (const tier of ["interpreter", "compiled"] as const) {
+  test(`${tier}: nested members, a char array and int array elements read what alloc placed`, needsVmlinux, async () => {
+    const sim = await simulate(PROBE, { tier });
+    const sk = sim.kernel.alloc("sock", {
+      __sk_common: { skc_family: 10, skc_dport: 0xbb01, skc_v6_daddr: { in6_u: { u6_addr32: [1, 2, 3, 0x01020304] } } },
+    });
+    const task = sim.kernel.alloc("task_struct", { comm: "curl", thread_info: { flags: 0x4001 } });
+    const r = sim.kprobe("tcp_connect", { args: [sk, task, 2] });
+    assert.equal(r.r0, 3n, "u6_addr32[2] by a variable index");
+    assert.deepEqual(sim.events<Conn>("conns"), [{ family: 10, dport: 0xbb01, daddr6: 0x01020304, comm: "curl" }]);
+    // A variable index past the array ends the handler before the read (it returns 0).
+    assert.equal(sim.kprobe("tcp_connect", { args: [sk, task, 4] }).r0, 0n);
+
+    sim.kprobe("wake_up_new_task", { args: [task] });
+    assert.deepEqual(sim.trace(), [`new curl flags ${0x4001} curl`]);
+  });
+}
+
+test("a struct that faults reads as zeros through nested members and arrays", needsVmlinux, async () => {
+  const sim = await simulate(PROBE);
+  sim.kprobe("tcp_connect", { args: [sim.kernel.faulting("sock"), sim.kernel.faulting("task_struct"), 0] });
+  assert.deepEqual(sim.events<Conn>("conns"), [{ family: 0, dport: 0, daddr6: 0, comm: "" }]);
+});
+
+test("a pointer inside an embedded struct, then an embedded struct behind it: file.f_path.dentry.d_name.name", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "path.ts",
+    text: `import { kprobe, printk, type Ptr } from "tsbpf";
+import type { file, dentry } from "tsbpf/kernel";
+export const license = "GPL";
+export const read = kprobe("vfs_read", (f: Ptr<file>) => {
+  printk(\`read \${f.f_path.dentry.d_name.name} (\${f.f_path.dentry.d_name.len} bytes)\`);
+  return 0;
+});
+`,
+  });
+  const dentry = sim.kernel.alloc("dentry", { d_name: { name: "passwd", len: 6 } });
+  sim.kprobe("vfs_read", { args: [sim.kernel.alloc("file", { f_path: { dentry } })] });
+  assert.deepEqual(sim.trace(), ["read passwd (6 bytes)"]);
+});
