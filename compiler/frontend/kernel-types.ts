@@ -22,8 +22,6 @@ export interface KernelScalar {
   signed: boolean;
   /** For pointers: the pointee struct's name, "char" for strings, "" otherwise. */
   pointee?: string;
-  /** For pointers to a named struct or union: its BTF type id, to declare it without a name search. */
-  pointeeId?: number;
 }
 
 /** Where a member is: its name, its index and byte offset. */
@@ -186,32 +184,12 @@ export function mentionedMembers(text: string): MemberFilter {
 
 /**
  * Adds the structs `struct` embeds by value, transitively, to `structs` (by BTF id, without searching
- * names), so `sk.__sk_common.skc_family` has every layout on its way. Then, when the members are the ones a
- * probe names, the structs its pointer members point to (and what those embed), so `f.f_path.dentry.d_name`
- * reads through a `Ptr<dentry>` without importing `dentry`. Past MAX_EMBEDDED structs, further embedded
- * members become unreadable and further pointers stay untyped.
+ * names), so `sk.__sk_common.skc_family` has every layout on its way. Past MAX_EMBEDDED, further
+ * embedded members become unreadable.
  */
 function addEmbedded(btf: StructSource, struct: KernelStruct, structs: Map<string, KernelStruct>, mentioned: MemberFilter): void {
-  const added = [struct];
-  addEmbeddedFrom(btf, added, 0, structs, mentioned);
-  if (mentioned === allMembers) return;
-  for (let i = 0; i < added.length; i++) {
-    for (const m of added[i]!.members.values()) {
-      if (m.kind !== "ptr" || m.pointeeId === undefined || structs.has(m.pointee!) || structs.size >= MAX_EMBEDDED) continue;
-      const pointee = btf.resolveType(m.pointeeId);
-      if (pointee.kind !== BtfKind.STRUCT && pointee.kind !== BtfKind.UNION) continue;
-      const layout = structLayout(btf, pointee, mentioned);
-      structs.set(layout.name, layout);
-      const from = added.length;
-      added.push(layout);
-      addEmbeddedFrom(btf, added, from, structs, mentioned);
-    }
-  }
-}
-
-/** The embedded closure of `queue[from..]`, appended to `queue` as it is found. */
-function addEmbeddedFrom(btf: StructSource, queue: KernelStruct[], from: number, structs: Map<string, KernelStruct>, mentioned: MemberFilter): void {
-  for (let i = from; i < queue.length; i++) {
+  const queue = [struct];
+  for (let i = 0; i < queue.length; i++) {
     const outer = queue[i]!;
     for (const m of outer.members.values()) {
       if (m.kind !== "struct" || structs.has(m.struct)) continue;
@@ -290,9 +268,8 @@ function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
   }
   if (r.kind !== BtfKind.PTR) return undefined;
   const p = btf.resolveType(r.type);
-  const struct = (p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION) && p.name !== "";
-  const pointee = struct ? p.name : p.kind === BtfKind.INT && p.size === 1 ? "char" : "";
-  return { kind: "ptr", size: 8, signed: false, pointee, ...(struct ? { pointeeId: p.id } : {}) };
+  const pointee = p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION ? p.name : p.kind === BtfKind.INT && p.size === 1 ? "char" : "";
+  return { kind: "ptr", size: 8, signed: false, pointee };
 }
 
 /** A CO-RE access's root struct and member path, as ir/index.ts's CoreAccess has them. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../../compiler/btf/index.js";
+import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
 import { MAX_EMBEDDED, StructReader, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports } from "../../compiler/frontend/kernel-types.js";
 import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
@@ -119,20 +119,6 @@ export const p = kprobe("tcp_set_state", (_sk: i32, state: i32, who: pid_t) => {
   assert.match(asm, /if r\d != 0x1b goto/, "BPF_MAP_TYPE_RINGBUF is 27");
 });
 
-/** The byte offset of a named member of a struct in a parsed BTF, also inside anonymous structs and unions (file's f_path). */
-function offsetThroughAnonymous(btf: ReturnType<typeof parseBtf>, struct: string, member: string): number {
-  const search = (t: BtfType): number | undefined => {
-    if (t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION) return undefined;
-    for (const m of t.members) {
-      if (m.name === member) return m.bitOffset / 8;
-      const inner = m.name ? undefined : search(btf.resolveType(m.type));
-      if (inner !== undefined) return m.bitOffset / 8 + inner;
-    }
-    return undefined;
-  };
-  return search(btf.find(struct, BtfKind.STRUCT)!)!;
-}
-
 /** The byte offset of a named member of a struct in a parsed BTF (no anonymous members on the way). */
 function offsetIn(btf: ReturnType<typeof parseBtf>, struct: string, member: string): number {
   const t = btf.find(struct, BtfKind.STRUCT)!;
@@ -241,29 +227,4 @@ test("with the members a probe mentions, an import decodes and declares only tho
   assert.deepEqual([...into.structs.get("sock_common")!.members.keys()].sort(), ["skc_daddr", "skc_family"]);
   const text = kernelModuleText(into);
   assert.doesNotMatch(text, /sk_mark|skc_num/, "members never named are not declared");
-});
-
-test("the structs behind pointer members the probe names are declared, so chains of pointers read without importing each struct", onVmlinux, () => {
-  const lean = StructReader.open(readFileSync("/sys/kernel/btf/vmlinux"))!;
-  const into = noKernelImports();
-  assert.ok(importKernelName(lean, "file", into, mentionedMembers("f.f_path.dentry.d_name.name")));
-  assert.deepEqual([...into.structs.keys()].sort(), ["dentry", "file", "path", "qstr"]);
-  assert.match(kernelModuleText(into), /readonly "dentry": Ptr<dentry>;/);
-
-  const full = parseBtf(readFileSync("/sys/kernel/btf/vmlinux"));
-  const text = `import { kprobe, printk, type Ptr } from "tsbpf";
-import type { file } from "tsbpf/kernel";
-export const license = "GPL";
-export const p = kprobe("vfs_open", (path: Ptr<file>, f: Ptr<file>) => {
-  printk(\`\${f.f_path.dentry.d_name.name}\`);
-  return 0;
-});
-`;
-  const r = compile({ fileName: "chain.ts", text }, { arch: "x86_64" });
-  assert.deepEqual(r.diagnostics, []);
-  const p = r.programs[0]!;
-  assert.deepEqual(p.coreRelocations.map((c) => ({ path: [c.struct, ...c.members].join("."), imm: p.insns[c.insn]!.imm })), [
-    { path: "file.f_path.dentry", imm: offsetThroughAnonymous(full, "file", "f_path") + offsetThroughAnonymous(full, "path", "dentry") },
-    { path: "dentry.d_name.name", imm: offsetThroughAnonymous(full, "dentry", "d_name") + offsetThroughAnonymous(full, "qstr", "name") },
-  ]);
 });
