@@ -1370,7 +1370,7 @@ export function lower(
         const use = shape.kind === "array" ? "index it (`" + e.getText(file) + "[0]`) or assign it to an Arr" : "assign it to a Str, print it with printk, or store it in a struct";
         return fail(e, Code.NotAnInteger, `\`${e.getText(file)}\` is a ${f.tsType} (${f.cType}), not an integer: ${use}`);
       }
-      const type = shape.kind === "ptr" ? PTR : INT_TYPES[f.tsType!]!;
+      const type = shape.kind === "ptr" ? PTR : shape.bool ? BOOL : INT_TYPES[f.tsType!]!;
       const dst = this.fb.vreg(type);
       this.fb.emit({ op: "ctx", dst, offset: f.offset, size: f.size as 1 | 2 | 4 | 8, signed: f.signed, loc: locOf(e) });
       return { op: dst };
