@@ -15,7 +15,7 @@ import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript, wholeTypescript } from "./frontend/check.js";
 import { saveCodeCache, thrownByTrimmedTypescript } from "./frontend/load-typescript.js";
-import { Code, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
+import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
@@ -109,6 +109,15 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   }
 }
 
+/**
+ * TypeScript's errors less those at a "tsbpf/kernel" import tsbpf already explained: a name the kernel's BTF
+ * lacks is also TypeScript's "has no exported member" (TS2305), which would only repeat it.
+ */
+function withoutRepeatedImportErrors(checked: Diagnostic[], reported: readonly Diagnostic[]): Diagnostic[] {
+  const unknownImports = new Set(reported.filter((d) => d.code === codeName(Code.UnknownKernelType)).map((d) => d.start));
+  return checked.filter((d) => !unknownImports.has(d.start));
+}
+
 function compileSource(source: CompileResult["source"], options: CompileOptions, empty: (diagnostics: Diagnostic[]) => CompileResult): CompileResult {
   const { fileName, text } = source;
   const ts = typescript();
@@ -165,7 +174,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints), parsed);
   // After the first check the cache can hold the checker's compiled code too.
   saveCodeCache();
-  diagnostics.push(...checked.diagnostics);
+  diagnostics.push(...withoutRepeatedImportErrors(checked.diagnostics, diagnostics));
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];

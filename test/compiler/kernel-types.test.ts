@@ -119,6 +119,20 @@ export const p = kprobe("tcp_set_state", (_sk: i32, state: i32, who: pid_t) => {
   assert.match(asm, /if r\d != 0x1b goto/, "BPF_MAP_TYPE_RINGBUF is 27");
 });
 
+test("a name the kernel's BTF lacks (a macro such as AF_INET) is one diagnostic, not also TypeScript's missing export", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
+  const text = `import { kprobe, printk, type i32 } from "tsbpf";
+import { TCP_ESTABLISHED, AF_INET } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("tcp_set_state", (_sk: i32, state: i32) => {
+  if (state === TCP_ESTABLISHED || state === AF_INET) printk(\`state \${state}\`);
+  return 0;
+});
+`;
+  const r = compile({ fileName: "macro.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`), ["2:27 TSBPF1021"]);
+  assert.match(r.diagnostics[0]!.message, /no struct, union, enum, integer typedef or enum constant named AF_INET/);
+});
+
 /** The byte offset of a named member of a struct in a parsed BTF (no anonymous members on the way). */
 function offsetIn(btf: ReturnType<typeof parseBtf>, struct: string, member: string): number {
   const t = btf.find(struct, BtfKind.STRUCT)!;
