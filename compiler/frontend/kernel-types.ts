@@ -22,6 +22,8 @@ export interface KernelScalar {
   signed: boolean;
   /** For pointers: the pointee struct's name, "char" for strings, "" otherwise. */
   pointee?: string;
+  /** A `bool` (BTF's BOOL encoding): one byte holding 0 or 1, declared `boolean`. */
+  bool?: true;
 }
 
 /** Where a member is: its name, its index and byte offset. */
@@ -264,6 +266,7 @@ function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
     const size = r.size;
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
     const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : r.signed;
+    if (r.kind === BtfKind.INT && size === 1 && r.encoding & BtfIntEncoding.BOOL) return { kind: "int", size, signed: false, bool: true };
     return { kind: "int", size, signed };
   }
   if (r.kind !== BtfKind.PTR) return undefined;
@@ -332,7 +335,7 @@ function memberType(m: KernelMember, known: ReadonlySet<string>): string {
 }
 
 function scalarType(m: KernelScalar, known: ReadonlySet<string>): string {
-  if (m.kind === "int") return `${m.signed ? "i" : "u"}${m.size * 8}`;
+  if (m.kind === "int") return m.bool ? "boolean" : `${m.signed ? "i" : "u"}${m.size * 8}`;
   return m.pointee && known.has(m.pointee) ? `Ptr<${m.pointee}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
 }
 

@@ -103,6 +103,7 @@ interface KernelPlace {
 /** The value type of a kernel integer or pointer (a pointer keeps its pointee struct, to read through it). */
 function scalarIntType(m: KernelScalar): IntType {
   if (m.kind === "ptr") return m.pointee ? { ...PTR, pointee: m.pointee } : PTR;
+  if (m.bool) return BOOL;
   return { bits: (m.size * 8) as 8 | 16 | 32 | 64, signed: m.signed };
 }
 
@@ -112,7 +113,7 @@ function scalarLayout(m: KernelScalar): Layout {
 
 /** `Str<16>` or `Arr<u32, 4>`, as the declarations name a kernel array. */
 function kernelArrayType(m: KernelArray): string {
-  return m.string ? `Str<${m.length}>` : `Arr<${m.element.kind === "ptr" ? "Ptr" : `${m.element.signed ? "i" : "u"}${m.element.size * 8}`}, ${m.length}>`;
+  return m.string ? `Str<${m.length}>` : `Arr<${typeName(scalarIntType(m.element))}, ${m.length}>`;
 }
 
 type MapClass = (typeof MAPS)[number];

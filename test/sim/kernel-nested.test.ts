@@ -83,3 +83,25 @@ export const read = kprobe("vfs_read", (f: Ptr<file>) => {
   sim.kprobe("vfs_read", { args: [sim.kernel.alloc("file", { f_path: { dentry } })] });
   assert.deepEqual(sim.trace(), ["read passwd (6 bytes)"]);
 });
+
+test("a kernel bool member (sock.sk_use_task_frag) is a boolean: passed as one, printed and sent as true or false", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "bools.ts",
+    text: `import { kprobe, printk, RingBuf, type Ptr } from "tsbpf";
+import type { sock } from "tsbpf/kernel";
+export const license = "GPL";
+export interface Flags { frag: boolean }
+export const flags = new RingBuf<Flags>(4096);
+function usesTaskFrag(sk: Ptr<sock>): boolean { return sk.sk_use_task_frag; }
+export const send = kprobe("tcp_sendmsg", (sk: Ptr<sock>) => {
+  printk(\`frag \${sk.sk_use_task_frag}\`);
+  flags.output({ frag: usesTaskFrag(sk) });
+  return 0;
+});
+`,
+  });
+  sim.kprobe("tcp_sendmsg", { args: [sim.kernel.alloc("sock", { sk_use_task_frag: true })] });
+  sim.kprobe("tcp_sendmsg", { args: [sim.kernel.alloc("sock", { sk_use_task_frag: false })] });
+  assert.deepEqual(sim.trace(), ["frag true", "frag false"]);
+  assert.deepEqual(sim.events("flags"), [{ frag: true }, { frag: false }]);
+});
