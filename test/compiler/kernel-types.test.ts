@@ -133,6 +133,22 @@ export const p = kprobe("tcp_set_state", (_sk: i32, state: i32) => {
   assert.match(r.diagnostics[0]!.message, /no struct, union, enum, integer typedef or enum constant named AF_INET/);
 });
 
+test("a pointer cast to another kernel struct (C's (struct tcp_sock *)sk) compiles; other unrelated casts stay TypeScript errors", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
+  const probe = (body: string) => `import { kprobe, printk, comm, type Ptr, type u32 } from "tsbpf";
+import type { sock, tcp_sock } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("tcp_sendmsg", (sk: Ptr<sock>) => {
+  ${body}
+  return 0;
+});
+`;
+  const r = compile({ fileName: "cast.ts", text: probe("const tp = sk as Ptr<tcp_sock>; printk(`${tp.is_mptcp} ${sk.sk_use_task_frag}`);") }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(r.programs[0]!.coreRelocations.map((c) => `${c.struct}.${c.members.join(".")}`), ["tcp_sock.is_mptcp", "sock.sk_use_task_frag"]);
+  const wrong = compile({ fileName: "cast.ts", text: probe("const n = comm() as u32; printk(`${n}`);") }, { arch: "x86_64" });
+  assert.deepEqual(wrong.diagnostics.map((d) => d.code), ["TS2352"]);
+});
+
 /** The byte offset of a named member of a struct in a parsed BTF (no anonymous members on the way). */
 function offsetIn(btf: ReturnType<typeof parseBtf>, struct: string, member: string): number {
   const t = btf.find(struct, BtfKind.STRUCT)!;
