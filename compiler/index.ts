@@ -21,7 +21,7 @@ import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
-import { VMLINUX_BTF, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelStruct } from "./frontend/kernel-types.js";
+import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import { BtfError } from "./btf/types.js";
 import type { KernelExtInfo } from "./btf/emit.js";
@@ -118,6 +118,16 @@ function withoutRepeatedImportErrors(checked: Diagnostic[], reported: readonly D
   return checked.filter((d) => !unknownImports.has(d.start));
 }
 
+/** The structs imported structs point to, declared too; a BTF record this compiler cannot read leaves those pointers bare `Ptr`s. */
+function declarePointedStructs(kernel: KernelImports, text: string, vmlinuxBtf: string | undefined): void {
+  const vmlinux = loadKernelBtf(vmlinuxBtf);
+  try {
+    if (vmlinux) addPointedStructs(vmlinux, kernel, mentionedMembers(text));
+  } catch (error) {
+    if (!(error instanceof BtfError)) throw error;
+  }
+}
+
 function compileSource(source: CompileResult["source"], options: CompileOptions, empty: (diagnostics: Diagnostic[]) => CompileResult): CompileResult {
   const { fileName, text } = source;
   const ts = typescript();
@@ -169,6 +179,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       if (why) diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
     }
   }
+  if (kernelStructs.size) declarePointedStructs(kernel, text, options.vmlinuxBtf);
 
   const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
   const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints), parsed);

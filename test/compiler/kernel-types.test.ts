@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
-import { MAX_EMBEDDED, StructReader, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports } from "../../compiler/frontend/kernel-types.js";
+import { MAX_EMBEDDED, StructReader, addPointedStructs, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports } from "../../compiler/frontend/kernel-types.js";
 import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 
@@ -258,3 +258,25 @@ test("with the members a probe mentions, an import decodes and declares only tho
   const text = kernelModuleText(into);
   assert.doesNotMatch(text, /sk_mark|skc_num/, "members never named are not declared");
 });
+
+test("the structs imported ones point to through named members are declared too, after the imports and what they embed", onVmlinux, () => {
+  const lean = StructReader.open(readFileSync("/sys/kernel/btf/vmlinux"))!;
+  const into = noKernelImports();
+  const mentioned = mentionedMembers("f.f_path.dentry.d_parent.d_name.name; f.f_inode.i_ino; sk.__sk_common.skc_family");
+  assert.ok(importKernelName(lean, "file", into, mentioned) && importKernelName(lean, "sock", into, mentioned));
+  addPointedStructs(lean, into, mentioned);
+  assert.deepEqual([...into.structs.keys()], ["file", "path", "sock", "sock_common", "inode", "dentry", "qstr"]);
+  assert.match(kernelModuleText(into), /export interface path \{\n {4}readonly "dentry": Ptr<dentry>;/);
+  // Past MAX_EMBEDDED structs, a pointer stays a bare Ptr rather than crowding out what an import embeds.
+  const all = noKernelImports();
+  assert.ok(importKernelName(lean, "task_struct", all));
+  addPointedStructs(lean, all, () => true);
+  assert.ok(all.structs.size <= MAX_EMBEDDED + 1, `${all.structs.size} structs declared`);
+  assert.equal(all.structs.get("task_struct")!.unreadable.size, importedAlone(lean, "task_struct").unreadable.size);
+});
+
+function importedAlone(btf: StructReader, name: string) {
+  const into = noKernelImports();
+  importKernelName(btf, name, into);
+  return into.structs.get(name)!;
+}

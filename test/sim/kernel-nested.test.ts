@@ -105,3 +105,23 @@ export const send = kprobe("tcp_sendmsg", (sk: Ptr<sock>) => {
   assert.deepEqual(sim.trace(), ["frag true", "frag false"]);
   assert.deepEqual(sim.events("flags"), [{ frag: true }, { frag: false }]);
 });
+
+test("structs reached through pointers need no import of their own: file.f_path.dentry.d_parent and file.f_inode", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "pointees.ts",
+    text: `import { kprobe, printk, type Ptr } from "tsbpf";
+import type { file } from "tsbpf/kernel";
+export const license = "GPL";
+export const read = kprobe("vfs_read", (f: Ptr<file>) => {
+  const d = f.f_path.dentry;
+  printk(\`read \${d.d_name.name} in \${d.d_parent.d_name.name}, inode \${f.f_inode.i_ino}\`);
+  return 0;
+});
+`,
+  });
+  const etc = sim.kernel.alloc("dentry", { d_name: { name: "etc" } });
+  const dentry = sim.kernel.alloc("dentry", { d_name: { name: "passwd" }, d_parent: etc });
+  const inode = sim.kernel.alloc("inode", { i_ino: 4242 });
+  sim.kprobe("vfs_read", { args: [sim.kernel.alloc("file", { f_path: { dentry }, f_inode: inode })] });
+  assert.deepEqual(sim.trace(), ["read passwd in etc, inode 4242"]);
+});
