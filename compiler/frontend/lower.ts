@@ -250,8 +250,9 @@ export function lower(
     const decl = checker.getSymbolAtLocation(e.name)?.declarations?.[0];
     const owner = decl?.parent;
     if (!decl || decl.getSourceFile() !== prelude || !owner || !ts.isInterfaceDeclaration(owner)) return undefined;
-    const module = owner.parent.parent;
-    if (!ts.isModuleDeclaration(module) || module.name.text !== "tsbpf/kernel") return undefined;
+    // The prelude's global interfaces (String's `length`) sit in no module.
+    const module = owner.parent.parent as TS.Node | undefined;
+    if (!module || !ts.isModuleDeclaration(module) || module.name.text !== "tsbpf/kernel") return undefined;
     const struct = kernelStructs.get(owner.name.text);
     return struct && { struct, member: struct.members.get(e.name.text) };
   };
@@ -263,6 +264,10 @@ export function lower(
     const decl = symbol?.declarations?.[0];
     return decl && decl.getSourceFile() === prelude ? symbol!.name : undefined;
   };
+
+  /** `s.length` and other properties of a string: TSBPF1025. */
+  const noStringProperty = (name: TS.MemberName | TS.StringLiteral): never =>
+    fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
 
   /** Whether TypeScript types an expression `boolean` (or `true` or `false`). */
   const isBoolean = (e: TS.Expression): boolean => (checker.getTypeAtLocation(e).flags & ts.TypeFlags.BooleanLike) !== 0;
@@ -1107,7 +1112,7 @@ export function lower(
         if (base) return this.loadInt(this.elementRef(base, e.argumentExpression, e), e);
       }
       if (ts.isCallExpression(e)) return this.call(e);
-      if (ts.isPropertyAccessExpression(e) && isString(e.expression)) return fail(e.name, Code.StringOperation, `a string has no \`.${e.name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
+      if (ts.isPropertyAccessExpression(e) && isString(e.expression)) return noStringProperty(e.name);
       if (ts.isPropertyAccessExpression(e)) return this.property(e);
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
@@ -1514,6 +1519,7 @@ export function lower(
     }
 
     fieldRef(base: Ref, name: TS.MemberName | TS.StringLiteral): Ref {
+      if (base.layout.kind === "str") return noStringProperty(name);
       if (base.layout.kind !== "struct") return fail(name, Code.Unsupported, `a ${describeLayout(base.layout)} has no fields`);
       const f = base.layout.fields.find((x) => x.name === name.getText(file));
       if (!f) return fail(name, Code.Unsupported, `struct ${base.layout.name} has no field \`${name.getText(file)}\``);
