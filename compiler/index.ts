@@ -118,11 +118,19 @@ function withoutRepeatedImportErrors(checked: Diagnostic[], reported: readonly D
   return checked.filter((d) => !unknownImports.has(d.start));
 }
 
-/** The structs imported structs point to, declared too; a BTF record this compiler cannot read leaves those pointers bare `Ptr`s. */
-function declarePointedStructs(kernel: KernelImports, text: string, vmlinuxBtf: string | undefined): void {
+/**
+ * The structs a file reads without importing them: task_struct when it calls currentTask(), and those the
+ * imported structs point to. A BTF record this compiler cannot read leaves such pointers bare `Ptr`s.
+ */
+function declareImplicitStructs(kernel: KernelImports, text: string, vmlinuxBtf: string | undefined): void {
+  const callsCurrentTask = /\bcurrentTask\s*\(/.test(text);
+  if (!kernel.structs.size && !callsCurrentTask) return;
   const vmlinux = loadKernelBtf(vmlinuxBtf);
+  if (!vmlinux) return;
+  const mentioned = mentionedMembers(text);
   try {
-    if (vmlinux) addPointedStructs(vmlinux, kernel, mentionedMembers(text));
+    if (callsCurrentTask && !kernel.structs.has("task_struct")) importKernelName(vmlinux, "task_struct", kernel, mentioned);
+    addPointedStructs(vmlinux, kernel, mentioned);
   } catch (error) {
     if (!(error instanceof BtfError)) throw error;
   }
@@ -179,7 +187,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       if (why) diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
     }
   }
-  if (kernelStructs.size) declarePointedStructs(kernel, text, options.vmlinuxBtf);
+  declareImplicitStructs(kernel, text, options.vmlinuxBtf);
 
   const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
   const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints), parsed);

@@ -2265,6 +2265,7 @@ const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
   ktimeNs: { id: Helper.ktime_get_ns, type: U64 },
   smpProcessorId: { id: Helper.get_smp_processor_id, type: U32 },
   prandomU32: { id: Helper.get_prandom_u32, type: U32 },
+  currentTask: { id: Helper.get_current_task, type: { ...PTR, pointee: "task_struct" } },
 };
 
 /** The printf conversion for a value of type `t` (the kernel's bpf_trace_printk accepts these). */

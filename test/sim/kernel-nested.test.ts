@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "../../runtime/test/index.js";
-import { needsVmlinux } from "./support.js";
+import { EXEC_FORMAT, needsVmlinux } from "./support.js";
 
 const PROBE = {
   fileName: "nested.ts",
@@ -124,4 +124,25 @@ export const read = kprobe("vfs_read", (f: Ptr<file>) => {
   const inode = sim.kernel.alloc("inode", { i_ino: 4242 });
   sim.kprobe("vfs_read", { args: [sim.kernel.alloc("file", { f_path: { dentry }, f_inode: inode })] });
   assert.deepEqual(sim.trace(), ["read passwd in etc, inode 4242"]);
+});
+
+test("currentTask() is the task sim.kernel.currentTask names: its parent's pid and name through real_parent", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "current.ts",
+    text: `import { tracepoint, printk, currentTask } from "tsbpf";
+export const license = "GPL";
+export const exec = tracepoint("sched", "sched_process_exec", (ctx) => {
+  const parent = currentTask().real_parent;
+  printk(\`\${ctx.filename} from \${parent.comm} (\${parent.tgid})\`);
+  return 0;
+});
+`,
+  }, { tracepointFormats: { "sched/sched_process_exec": EXEC_FORMAT } });
+  const bash = sim.kernel.alloc("task_struct", { comm: "bash", tgid: 100, pid: 100 });
+  sim.kernel.currentTask = sim.kernel.alloc("task_struct", { comm: "ls", tgid: 101, pid: 101, real_parent: bash });
+  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/ls", pid: 101, old_pid: 101 });
+  // Without a task placed, currentTask() is 0 and reads through it fail, giving zeros.
+  sim.kernel.currentTask = 0n;
+  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/id", pid: 102, old_pid: 102 });
+  assert.deepEqual(sim.trace(), ["/usr/bin/ls from bash (100)", "/usr/bin/id from  (0)"]);
 });
