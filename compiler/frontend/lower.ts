@@ -265,6 +265,16 @@ export function lower(
     return decl && decl.getSourceFile() === prelude ? symbol!.name : undefined;
   };
 
+  /** N for `xs.length` where xs is an Arr<T, N> (a local, field, record or kernel array): a constant, as a loop bound needs. */
+  const arrayLength = (e: TS.Expression): number | undefined => {
+    if (!ts.isPropertyAccessExpression(e) || e.name.text !== "length" || isString(e.expression)) return undefined;
+    const marker = checker.getTypeAtLocation(e.expression).getProperty("__tsbpfLength");
+    if (!marker) return undefined;
+    const t = checker.getTypeOfSymbolAtLocation(marker, e);
+    const literal = (t.isUnion() ? t.types : [t]).find((x) => x.isNumberLiteral());
+    return literal?.isNumberLiteral() ? literal.value : undefined;
+  };
+
   /** `s.length` and other properties of a string: TSBPF1025. */
   const noStringProperty = (name: TS.MemberName | TS.StringLiteral): never =>
     fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
@@ -1113,6 +1123,8 @@ export function lower(
       }
       if (ts.isCallExpression(e)) return this.call(e);
       if (ts.isPropertyAccessExpression(e) && isString(e.expression)) return noStringProperty(e.name);
+      const length = arrayLength(e);
+      if (length !== undefined) return { op: imm(BigInt(length), I64), untyped: true };
       if (ts.isPropertyAccessExpression(e)) return this.property(e);
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
@@ -1589,6 +1601,7 @@ export function lower(
         return b?.kind === "ref" ? b.ref : undefined;
       }
       if (ts.isPropertyAccessExpression(e)) {
+        if (arrayLength(e) !== undefined) return undefined;
         const recorded = this.tracepointField(e);
         if (recorded) return this.recordArray(recorded, e);
         const base = this.tryRef(e.expression);

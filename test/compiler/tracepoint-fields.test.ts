@@ -157,3 +157,23 @@ export const exit = tracepoint("sched", "sched_process_exit", (ctx) => {
   assert.deepEqual(sim.trace(), ["worker dead=false", "sleep dead=true"]);
   assert.deepEqual(sim.events("exits"), [{ pid: 7, dead: false }, { pid: 8, dead: true }]);
 });
+
+test("an Arr's length is its constant N: a loop bound over ctx.args or a struct's array, and a value", async () => {
+  const text = `import { tracepoint, printk, type Arr, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Holder { xs: Arr<u32, 3> }
+export const enter = tracepoint("raw_syscalls", "sys_enter", (ctx) => {
+  let nonzero = 0;
+  for (let i = 0; i < ctx.args.length; i++) if (ctx.args[i] !== 0) nonzero++;
+  const h: Holder = { xs: [1, 2, 3] };
+  let sum: u64 = 0;
+  for (let i = 0; i < h.xs.length; i++) sum += h.xs[i];
+  const n = h.xs.length;
+  printk(\`\${nonzero} of \${ctx.args.length}, sum \${sum} of \${n}\`);
+  return 0;
+});
+`;
+  const sim = await simulate({ fileName: "length.ts", text }, { tracepointFormats: { "raw_syscalls/sys_enter": format("raw_syscalls", "sys_enter") } });
+  sim.tracepoint("raw_syscalls", "sys_enter", { id: 1, args: [3, 0, 7, 0, 0, 1] });
+  assert.deepEqual(sim.trace(), ["3 of 6, sum 6 of 3"]);
+});
