@@ -103,6 +103,14 @@ export function smpProcessorId(): u32 {
 export function comm(): Str<16> {
   return onlyInProbe("comm");
 }
+/**
+ * bpf_get_current_task(): the current task_struct (`currentTask().real_parent.tgid` is the parent's pid).
+ * The compiler types it `Ptr<task_struct>` from the kernel's BTF; editors see the `task_struct` of `tsbpf btf`
+ * declarations when a file imports it.
+ */
+export function currentTask<T = any>(): Ptr<T> {
+  return onlyInProbe("currentTask");
+}
 /** bpf_probe_read_kernel_str() into the Str<N> this is assigned to (a struct field or `const s: Str<64> = ...`). */
 export function readKernelStr(_p: Ptr<any>): Str<never> {
   return onlyInProbe("readKernelStr");

@@ -15,13 +15,13 @@ import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript, wholeTypescript } from "./frontend/check.js";
 import { saveCodeCache, thrownByTrimmedTypescript } from "./frontend/load-typescript.js";
-import { Code, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
+import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
-import { VMLINUX_BTF, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelStruct } from "./frontend/kernel-types.js";
+import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import { BtfError } from "./btf/types.js";
 import type { KernelExtInfo } from "./btf/emit.js";
@@ -109,6 +109,33 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   }
 }
 
+/**
+ * TypeScript's errors less those at a "tsbpf/kernel" import tsbpf already explained: a name the kernel's BTF
+ * lacks is also TypeScript's "has no exported member" (TS2305), which would only repeat it.
+ */
+function withoutRepeatedImportErrors(checked: Diagnostic[], reported: readonly Diagnostic[]): Diagnostic[] {
+  const unknownImports = new Set(reported.filter((d) => d.code === codeName(Code.UnknownKernelType)).map((d) => d.start));
+  return checked.filter((d) => !unknownImports.has(d.start));
+}
+
+/**
+ * The structs a file reads without importing them: task_struct when it calls currentTask(), and those the
+ * imported structs point to. A BTF record this compiler cannot read leaves such pointers bare `Ptr`s.
+ */
+function declareImplicitStructs(kernel: KernelImports, text: string, vmlinuxBtf: string | undefined): void {
+  const callsCurrentTask = /\bcurrentTask\s*\(/.test(text);
+  if (!kernel.structs.size && !callsCurrentTask) return;
+  const vmlinux = loadKernelBtf(vmlinuxBtf);
+  if (!vmlinux) return;
+  const mentioned = mentionedMembers(text);
+  try {
+    if (callsCurrentTask && !kernel.structs.has("task_struct")) importKernelName(vmlinux, "task_struct", kernel, mentioned);
+    addPointedStructs(vmlinux, kernel, mentioned);
+  } catch (error) {
+    if (!(error instanceof BtfError)) throw error;
+  }
+}
+
 function compileSource(source: CompileResult["source"], options: CompileOptions, empty: (diagnostics: Diagnostic[]) => CompileResult): CompileResult {
   const { fileName, text } = source;
   const ts = typescript();
@@ -160,12 +187,13 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       if (why) diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
     }
   }
+  declareImplicitStructs(kernel, text, options.vmlinuxBtf);
 
   const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
   const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints), parsed);
   // After the first check the cache can hold the checker's compiled code too.
   saveCodeCache();
-  diagnostics.push(...checked.diagnostics);
+  diagnostics.push(...withoutRepeatedImportErrors(checked.diagnostics, diagnostics));
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];

@@ -5,8 +5,7 @@
 
 import { writeFileSync } from "node:fs";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
-import { coreAccessText } from "../../compiler/ir/index.js";
-import { disassemble } from "../../compiler/isa/disasm.js";
+import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
@@ -36,14 +35,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (emit === "asm") {
     const text: string[] = [];
     for (const p of result.programs) {
-      text.push(`${p.section}/${p.name}:`);
-      const notes = new Map<number, string>(p.relocations.map((r) => [r.insn, ".rodata"]));
-      for (const c of p.coreRelocations) notes.set(c.insn, `CO-RE ${coreAccessText(c)}`);
-      disassemble(p.insns, { indices: true }).forEach((line) => {
-        const note = notes.get(Number(/^\s*(\d+):/.exec(line)?.[1]));
-        text.push(note ? `${line}\t; ${note}` : line);
-      });
-      text.push("");
+      text.push(`${p.section}/${p.name}:`, ...programListing(p), "");
     }
     const asm = text.join("\n");
     if (out) writeOutput(out, asm);

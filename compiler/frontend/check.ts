@@ -84,8 +84,10 @@ export function check(fileName: string, text: string, preludeText: string, parse
   const foreign = file.statements
     .filter((s): s is TS.ImportDeclaration => ts.isImportDeclaration(s) && ts.isStringLiteral(s.moduleSpecifier) && s.moduleSpecifier.text !== "tsbpf")
     .map((s) => [s.moduleSpecifier.getStart(file), s.moduleSpecifier.getEnd()] as const);
+  const casts = raw.some((d) => d.code === UNRELATED_CAST) ? pointerCasts(ts, program.getTypeChecker(), file) : new Set<number>();
   const diagnostics = raw
     .filter((d) => !(d.file === file && foreign.some(([from, to]) => (d.start ?? -1) >= from && (d.start ?? -1) < to)))
+    .filter((d) => !(d.file === file && d.code === UNRELATED_CAST && casts.has(d.start ?? -1)))
     .map((d) =>
       makeDiagnostic(
         d.file === file ? source : { fileName: d.file?.fileName ?? fileName, text: d.file?.text ?? "" },
@@ -98,4 +100,22 @@ export function check(fileName: string, text: string, preludeText: string, parse
     )
     .filter((d) => d.severity === "error");
   return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
+}
+
+/** TypeScript's "conversion of type X to type Y may be a mistake". */
+const UNRELATED_CAST = 2352;
+
+/**
+ * Where the file casts one pointer to another (`sk as Ptr<tcp_sock>`, C's `(struct tcp_sock *)sk`). TypeScript
+ * finds the two pointee structs unrelated (TS2352), but reinterpreting a pointer is what such a cast is for.
+ */
+function pointerCasts(ts: Typescript, checker: TS.TypeChecker, file: TS.SourceFile): Set<number> {
+  const starts = new Set<number>();
+  const isPtrType = (node: TS.TypeNode) => ts.isTypeReferenceNode(node) && ts.isIdentifier(node.typeName) && node.typeName.text === "Ptr";
+  const visit = (node: TS.Node): void => {
+    if (ts.isAsExpression(node) && isPtrType(node.type) && checker.getTypeAtLocation(node.expression).getProperty("__tsbpfPointee")) starts.add(node.getStart(file));
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return starts;
 }

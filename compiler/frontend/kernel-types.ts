@@ -22,6 +22,10 @@ export interface KernelScalar {
   signed: boolean;
   /** For pointers: the pointee struct's name, "char" for strings, "" otherwise. */
   pointee?: string;
+  /** For pointers to a struct or union: its BTF id, to declare it without searching its name. */
+  pointeeId?: number;
+  /** A `bool` (BTF's BOOL encoding): one byte holding 0 or 1, declared `boolean`. */
+  bool?: true;
 }
 
 /** Where a member is: its name, its index and byte offset. */
@@ -206,6 +210,29 @@ function addEmbedded(btf: StructSource, struct: KernelStruct, structs: Map<strin
   }
 }
 
+/**
+ * Declares the structs that the imported ones point to through members the probe names, transitively
+ * (`f.f_path.dentry.d_name` needs `dentry` without the probe importing it), as far as MAX_EMBEDDED allows:
+ * past it a pointer stays a bare `Ptr`. Called once all imports are in, so that they and what they embed
+ * come first.
+ */
+export function addPointedStructs(btf: StructSource, into: KernelImports, mentioned: MemberFilter): void {
+  const structs = into.structs;
+  const queue = [...structs.values()];
+  for (let i = 0; i < queue.length; i++) {
+    for (const m of queue[i]!.members.values()) {
+      if (m.kind !== "ptr" || m.pointeeId === undefined || structs.has(m.pointee!) || structs.size >= MAX_EMBEDDED) continue;
+      const t = btf.resolveType(m.pointeeId);
+      if (t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION) continue;
+      const known = structs.size;
+      const layout = structLayout(btf, t, mentioned);
+      structs.set(layout.name, layout);
+      addEmbedded(btf, layout, structs, mentioned);
+      queue.push(...[...structs.values()].slice(known));
+    }
+  }
+}
+
 /** A struct's layout; `name` is the BTF name, or the one made up for an anonymous type of a named member. */
 function structLayout(btf: StructSource, t: BtfType & { kind: typeof BtfKind.STRUCT | typeof BtfKind.UNION }, mentioned: MemberFilter, name = t.name): KernelStruct {
   const struct: KernelStruct = { name, size: t.size, union: t.kind === BtfKind.UNION, members: new Map(), unreadable: new Map() };
@@ -264,12 +291,13 @@ function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
     const size = r.size;
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
     const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : r.signed;
+    if (r.kind === BtfKind.INT && size === 1 && r.encoding & BtfIntEncoding.BOOL) return { kind: "int", size, signed: false, bool: true };
     return { kind: "int", size, signed };
   }
   if (r.kind !== BtfKind.PTR) return undefined;
   const p = btf.resolveType(r.type);
-  const pointee = p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION ? p.name : p.kind === BtfKind.INT && p.size === 1 ? "char" : "";
-  return { kind: "ptr", size: 8, signed: false, pointee };
+  if ((p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION) && p.name) return { kind: "ptr", size: 8, signed: false, pointee: p.name, pointeeId: p.id };
+  return { kind: "ptr", size: 8, signed: false, pointee: p.kind === BtfKind.INT && p.size === 1 ? "char" : "" };
 }
 
 /** A CO-RE access's root struct and member path, as ir/index.ts's CoreAccess has them. */
@@ -332,7 +360,7 @@ function memberType(m: KernelMember, known: ReadonlySet<string>): string {
 }
 
 function scalarType(m: KernelScalar, known: ReadonlySet<string>): string {
-  if (m.kind === "int") return `${m.signed ? "i" : "u"}${m.size * 8}`;
+  if (m.kind === "int") return m.bool ? "boolean" : `${m.signed ? "i" : "u"}${m.size * 8}`;
   return m.pointee && known.has(m.pointee) ? `Ptr<${m.pointee}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
 }
 

@@ -103,6 +103,7 @@ interface KernelPlace {
 /** The value type of a kernel integer or pointer (a pointer keeps its pointee struct, to read through it). */
 function scalarIntType(m: KernelScalar): IntType {
   if (m.kind === "ptr") return m.pointee ? { ...PTR, pointee: m.pointee } : PTR;
+  if (m.bool) return BOOL;
   return { bits: (m.size * 8) as 8 | 16 | 32 | 64, signed: m.signed };
 }
 
@@ -112,7 +113,7 @@ function scalarLayout(m: KernelScalar): Layout {
 
 /** `Str<16>` or `Arr<u32, 4>`, as the declarations name a kernel array. */
 function kernelArrayType(m: KernelArray): string {
-  return m.string ? `Str<${m.length}>` : `Arr<${m.element.kind === "ptr" ? "Ptr" : `${m.element.signed ? "i" : "u"}${m.element.size * 8}`}, ${m.length}>`;
+  return m.string ? `Str<${m.length}>` : `Arr<${typeName(scalarIntType(m.element))}, ${m.length}>`;
 }
 
 type MapClass = (typeof MAPS)[number];
@@ -249,8 +250,9 @@ export function lower(
     const decl = checker.getSymbolAtLocation(e.name)?.declarations?.[0];
     const owner = decl?.parent;
     if (!decl || decl.getSourceFile() !== prelude || !owner || !ts.isInterfaceDeclaration(owner)) return undefined;
-    const module = owner.parent.parent;
-    if (!ts.isModuleDeclaration(module) || module.name.text !== "tsbpf/kernel") return undefined;
+    // The prelude's global interfaces (String's `length`) sit in no module.
+    const module = owner.parent.parent as TS.Node | undefined;
+    if (!module || !ts.isModuleDeclaration(module) || module.name.text !== "tsbpf/kernel") return undefined;
     const struct = kernelStructs.get(owner.name.text);
     return struct && { struct, member: struct.members.get(e.name.text) };
   };
@@ -262,6 +264,20 @@ export function lower(
     const decl = symbol?.declarations?.[0];
     return decl && decl.getSourceFile() === prelude ? symbol!.name : undefined;
   };
+
+  /** N for `xs.length` where xs is an Arr<T, N> (a local, field, record or kernel array): a constant, as a loop bound needs. */
+  const arrayLength = (e: TS.Expression): number | undefined => {
+    if (!ts.isPropertyAccessExpression(e) || e.name.text !== "length" || isString(e.expression)) return undefined;
+    const marker = checker.getTypeAtLocation(e.expression).getProperty("__tsbpfLength");
+    if (!marker) return undefined;
+    const t = checker.getTypeOfSymbolAtLocation(marker, e);
+    const literal = (t.isUnion() ? t.types : [t]).find((x) => x.isNumberLiteral());
+    return literal?.isNumberLiteral() ? literal.value : undefined;
+  };
+
+  /** `s.length` and other properties of a string: TSBPF1025. */
+  const noStringProperty = (name: TS.MemberName | TS.StringLiteral): never =>
+    fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
 
   /** Whether TypeScript types an expression `boolean` (or `true` or `false`). */
   const isBoolean = (e: TS.Expression): boolean => (checker.getTypeAtLocation(e).flags & ts.TypeFlags.BooleanLike) !== 0;
@@ -1106,7 +1122,9 @@ export function lower(
         if (base) return this.loadInt(this.elementRef(base, e.argumentExpression, e), e);
       }
       if (ts.isCallExpression(e)) return this.call(e);
-      if (ts.isPropertyAccessExpression(e) && isString(e.expression)) return fail(e.name, Code.StringOperation, `a string has no \`.${e.name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
+      if (ts.isPropertyAccessExpression(e) && isString(e.expression)) return noStringProperty(e.name);
+      const length = arrayLength(e);
+      if (length !== undefined) return { op: imm(BigInt(length), I64), untyped: true };
       if (ts.isPropertyAccessExpression(e)) return this.property(e);
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
@@ -1370,7 +1388,7 @@ export function lower(
         const use = shape.kind === "array" ? "index it (`" + e.getText(file) + "[0]`) or assign it to an Arr" : "assign it to a Str, print it with printk, or store it in a struct";
         return fail(e, Code.NotAnInteger, `\`${e.getText(file)}\` is a ${f.tsType} (${f.cType}), not an integer: ${use}`);
       }
-      const type = shape.kind === "ptr" ? PTR : INT_TYPES[f.tsType!]!;
+      const type = shape.kind === "ptr" ? PTR : shape.bool ? BOOL : INT_TYPES[f.tsType!]!;
       const dst = this.fb.vreg(type);
       this.fb.emit({ op: "ctx", dst, offset: f.offset, size: f.size as 1 | 2 | 4 | 8, signed: f.signed, loc: locOf(e) });
       return { op: dst };
@@ -1513,6 +1531,7 @@ export function lower(
     }
 
     fieldRef(base: Ref, name: TS.MemberName | TS.StringLiteral): Ref {
+      if (base.layout.kind === "str") return noStringProperty(name);
       if (base.layout.kind !== "struct") return fail(name, Code.Unsupported, `a ${describeLayout(base.layout)} has no fields`);
       const f = base.layout.fields.find((x) => x.name === name.getText(file));
       if (!f) return fail(name, Code.Unsupported, `struct ${base.layout.name} has no field \`${name.getText(file)}\``);
@@ -1582,6 +1601,7 @@ export function lower(
         return b?.kind === "ref" ? b.ref : undefined;
       }
       if (ts.isPropertyAccessExpression(e)) {
+        if (arrayLength(e) !== undefined) return undefined;
         const recorded = this.tracepointField(e);
         if (recorded) return this.recordArray(recorded, e);
         const base = this.tryRef(e.expression);
@@ -2258,6 +2278,7 @@ const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
   ktimeNs: { id: Helper.ktime_get_ns, type: U64 },
   smpProcessorId: { id: Helper.get_smp_processor_id, type: U32 },
   prandomU32: { id: Helper.get_prandom_u32, type: U32 },
+  currentTask: { id: Helper.get_current_task, type: { ...PTR, pointee: "task_struct" } },
 };
 
 /** The printf conversion for a value of type `t` (the kernel's bpf_trace_printk accepts these). */

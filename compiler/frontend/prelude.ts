@@ -10,7 +10,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "readKernelStr", "readUserStr"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -82,6 +82,8 @@ declare module "tsbpf" {
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
   export function comm(): Str<16>;
+  /** bpf_get_current_task(): the current task_struct, read through as any kernel struct pointer. */
+  export function currentTask(): Ptr<CurrentTask>;
   /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */
   export function readKernelStr(p: Ptr<any> | u64): Str<never>;
   export function readUserStr(p: Ptr<any> | u64): Str<never>;
@@ -124,5 +126,7 @@ export function preludeText(tracepoints: readonly TracepointFormat[], kernelModu
     return `    ${JSON.stringify(`${tp.group}/${tp.name}`)}: {\n${fields.join("\n")}\n    };`;
   });
   for (const key of unknown) entries.push(`    ${JSON.stringify(key)}: any;`);
-  return `${GLOBALS}${MODULE_HEAD}  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n${kernelModule}`;
+  // currentTask() points to task_struct when the compiler declared it (compiler/index.ts does when a file calls it).
+  const currentTask = /export interface task_struct\b/.test(kernelModule) ? `import("tsbpf/kernel").task_struct` : "unknown";
+  return `${GLOBALS}${MODULE_HEAD}  type CurrentTask = ${currentTask};\n  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n${kernelModule}`;
 }

@@ -11,6 +11,8 @@ import { similarNames } from "../similar.js";
 export interface TracepointInt {
   size: 1 | 2 | 4 | 8;
   signed: boolean;
+  /** A `bool` field: one byte holding 0 or 1, read as a `boolean`. */
+  bool?: true;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface TracepointField {
   signed: boolean;
   /** Undefined for a field the compiler cannot read yet (a flexible array, a __data_loc of non-chars). */
   shape?: TracepointShape;
-  /** The prelude's type for it: "i32", "Ptr", "Str<16>", "Arr<u64, 6>", "Str<never>" (a __data_loc string: any length). */
+  /** The prelude's type for it: "i32", "boolean", "Ptr", "Str<16>", "Arr<u64, 6>", "Str<never>" (a __data_loc string: any length). */
   tsType?: string;
   /** The kernel refuses reads below offset 8 (the common header) from tracepoint programs. */
   readable: boolean;
@@ -127,10 +129,11 @@ function shapeOf(base: string, brackets: string | undefined, size: number, signe
   }
   if (base.includes("*")) return size === 8 ? { kind: "ptr" } : undefined;
   if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
+  if (size === 1 && /^(const\s+)?(bool|_Bool)$/.test(base)) return { kind: "int", size, signed: false, bool: true };
   return { kind: "int", size, signed };
 }
 
-const intName = (t: TracepointInt): string => `${t.signed ? "i" : "u"}${t.size * 8}`;
+const intName = (t: TracepointInt): string => (t.bool ? "boolean" : `${t.signed ? "i" : "u"}${t.size * 8}`);
 
 function tsTypeOf(shape: TracepointShape): string {
   switch (shape.kind) {

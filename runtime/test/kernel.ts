@@ -116,6 +116,13 @@ export class TestKernel {
   set comm(v: string) {
     this.vm.comm = v;
   }
+  /** The task_struct bpf_get_current_task (currentTask()) returns: one placed with alloc("task_struct", ...). */
+  get currentTask(): bigint {
+    return this.vm.currentTask;
+  }
+  set currentTask(task: Pointer | bigint) {
+    this.vm.currentTask = task instanceof Pointer ? task.address : task;
+  }
   /** Sets several task fields; a pid without a tgid makes a single-threaded process (tgid = pid). */
   setTask(task: Partial<TaskState>): void {
     this.vm.setTask(task);

@@ -89,6 +89,8 @@ export class SimKernel {
   gid: number;
   private commText: string;
   inTask = true;
+  /** The current task_struct's address (bpf_get_current_task); 0 until a test places one. */
+  currentTask = 0n;
 
   readonly numCpus: number;
   private cpuNow: number;

@@ -9,8 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile, formatDiagnostics, type CompileResult } from "../../compiler/index.js";
-import { coreAccessText } from "../../compiler/ir/index.js";
-import { disassemble } from "../../compiler/isa/index.js";
+import { programListing } from "../../compiler/listing.js";
 import { exampleProbes } from "../support/examples.js";
 import { FIXTURES as DIR, fixtureVmlinux, tracepointFormat } from "../support/fixture-kernel.js";
 
@@ -32,15 +31,7 @@ function render(r: CompileResult): { ext: "asm" | "diag"; text: string } {
   }
   if (strings.length) out.push("");
   for (const p of r.programs) {
-    out.push(`${p.section}/${p.name}:  ; stack ${p.stackDepth}`);
-    const relocs = new Map<number, string>(p.relocations.map((x) => [x.insn, x.symbol === ".rodata" ? ".rodata" : `map ${x.symbol}`]));
-    for (const c of p.coreRelocations) relocs.set(c.insn, `CO-RE ${coreAccessText(c)}`);
-    disassemble(p.insns, { indices: true }).forEach((line) => {
-      const slot = Number(/^\s*(\d+):/.exec(line)?.[1]);
-      const note = relocs.get(slot);
-      out.push(note ? `${line}\t; ${note}` : line);
-    });
-    out.push("");
+    out.push(`${p.section}/${p.name}:  ; stack ${p.stackDepth}`, ...programListing(p), "");
   }
   return { ext: "asm", text: out.join("\n") };
 }

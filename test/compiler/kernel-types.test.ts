@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
-import { MAX_EMBEDDED, StructReader, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports } from "../../compiler/frontend/kernel-types.js";
+import { MAX_EMBEDDED, StructReader, addPointedStructs, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports } from "../../compiler/frontend/kernel-types.js";
 import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 
@@ -117,6 +117,36 @@ export const p = kprobe("tcp_set_state", (_sk: i32, state: i32, who: pid_t) => {
   const asm = r.programs.map((p) => disassemble(p.insns).join("\n")).join("\n");
   assert.match(asm, /if r\d != 0x1 goto/, "TCP_ESTABLISHED is 1");
   assert.match(asm, /if r\d != 0x1b goto/, "BPF_MAP_TYPE_RINGBUF is 27");
+});
+
+test("a name the kernel's BTF lacks (a macro such as AF_INET) is one diagnostic, not also TypeScript's missing export", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
+  const text = `import { kprobe, printk, type i32 } from "tsbpf";
+import { TCP_ESTABLISHED, AF_INET } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("tcp_set_state", (_sk: i32, state: i32) => {
+  if (state === TCP_ESTABLISHED || state === AF_INET) printk(\`state \${state}\`);
+  return 0;
+});
+`;
+  const r = compile({ fileName: "macro.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`), ["2:27 TSBPF1021"]);
+  assert.match(r.diagnostics[0]!.message, /no struct, union, enum, integer typedef or enum constant named AF_INET/);
+});
+
+test("a pointer cast to another kernel struct (C's (struct tcp_sock *)sk) compiles; other unrelated casts stay TypeScript errors", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
+  const probe = (body: string) => `import { kprobe, printk, comm, type Ptr, type u32 } from "tsbpf";
+import type { sock, tcp_sock } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("tcp_sendmsg", (sk: Ptr<sock>) => {
+  ${body}
+  return 0;
+});
+`;
+  const r = compile({ fileName: "cast.ts", text: probe("const tp = sk as Ptr<tcp_sock>; printk(`${tp.is_mptcp} ${sk.sk_use_task_frag}`);") }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(r.programs[0]!.coreRelocations.map((c) => `${c.struct}.${c.members.join(".")}`), ["tcp_sock.is_mptcp", "sock.sk_use_task_frag"]);
+  const wrong = compile({ fileName: "cast.ts", text: probe("const n = comm() as u32; printk(`${n}`);") }, { arch: "x86_64" });
+  assert.deepEqual(wrong.diagnostics.map((d) => d.code), ["TS2352"]);
 });
 
 /** The byte offset of a named member of a struct in a parsed BTF (no anonymous members on the way). */
@@ -228,3 +258,25 @@ test("with the members a probe mentions, an import decodes and declares only tho
   const text = kernelModuleText(into);
   assert.doesNotMatch(text, /sk_mark|skc_num/, "members never named are not declared");
 });
+
+test("the structs imported ones point to through named members are declared too, after the imports and what they embed", onVmlinux, () => {
+  const lean = StructReader.open(readFileSync("/sys/kernel/btf/vmlinux"))!;
+  const into = noKernelImports();
+  const mentioned = mentionedMembers("f.f_path.dentry.d_parent.d_name.name; f.f_inode.i_ino; sk.__sk_common.skc_family");
+  assert.ok(importKernelName(lean, "file", into, mentioned) && importKernelName(lean, "sock", into, mentioned));
+  addPointedStructs(lean, into, mentioned);
+  assert.deepEqual([...into.structs.keys()], ["file", "path", "sock", "sock_common", "inode", "dentry", "qstr"]);
+  assert.match(kernelModuleText(into), /export interface path \{\n {4}readonly "dentry": Ptr<dentry>;/);
+  // Past MAX_EMBEDDED structs, a pointer stays a bare Ptr rather than crowding out what an import embeds.
+  const all = noKernelImports();
+  assert.ok(importKernelName(lean, "task_struct", all));
+  addPointedStructs(lean, all, () => true);
+  assert.ok(all.structs.size <= MAX_EMBEDDED + 1, `${all.structs.size} structs declared`);
+  assert.equal(all.structs.get("task_struct")!.unreadable.size, importedAlone(lean, "task_struct").unreadable.size);
+});
+
+function importedAlone(btf: StructReader, name: string) {
+  const into = noKernelImports();
+  importKernelName(btf, name, into);
+  return into.structs.get(name)!;
+}

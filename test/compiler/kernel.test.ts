@@ -137,7 +137,7 @@ test("bpftool prog loadall accepts the objects (libbpf's loader, .rodata relocat
 const NESTED = {
   fileName: "nested.ts",
   text: [
-    'import { kprobe, printk, type Ptr, type Str, type u32 } from "tsbpf";',
+    'import { kprobe, printk, currentTask, type Ptr, type Str, type u32 } from "tsbpf";',
     'import type { sock, task_struct } from "tsbpf/kernel";',
     'export const license = "GPL";',
     'export const connect = kprobe("tcp_connect", (sk: Ptr<sock>, i: u32) => {',
@@ -147,6 +147,8 @@ const NESTED = {
     'export const fork = kprobe("wake_up_new_task", (task: Ptr<task_struct>) => {',
     "  const comm: Str<16> = task.comm;",
     "  printk(`new task ${comm} flags ${task.thread_info.flags}`);",
+    // The current task's parent, and a struct (mm_struct) reached through a pointer without an import.
+    "  printk(`by ${currentTask().real_parent.tgid}, ${task.mm.total_vm} pages`);",
     "  return 0;",
     "});",
   ].join("\n"),

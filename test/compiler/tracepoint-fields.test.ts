@@ -137,3 +137,43 @@ export const enter = tracepoint("raw_syscalls", "sys_enter", (ctx) => {
   const [narrow] = diagnose("raw_syscalls", "sys_enter", "const p: Str<8> = readUserStr(ctx.id as u32); printk(`${p}`);");
   assert.match(narrow ?? "", /^TSBPF1019: readUserStr\(\) reads at an address: `ctx\.id as u32` is a u32, too narrow for one/);
 });
+
+test("a bool field (sched_process_exit's group_dead) is a boolean: passed as one, printed and sent as true or false", async () => {
+  assert.equal(shapes("sched", "sched_process_exit").group_dead, "boolean");
+  const text = `import { tracepoint, printk, RingBuf, type u32 } from "tsbpf";
+export const license = "GPL";
+export interface Exit { pid: u32; dead: boolean }
+export const exits = new RingBuf<Exit>(4096);
+function lastThread(dead: boolean): boolean { return dead; }
+export const exit = tracepoint("sched", "sched_process_exit", (ctx) => {
+  printk(\`\${ctx.comm} dead=\${ctx.group_dead}\`);
+  exits.output({ pid: ctx.pid as u32, dead: lastThread(ctx.group_dead) });
+  return 0;
+});
+`;
+  const sim = await simulate({ fileName: "exit.ts", text }, { tracepointFormats: { "sched/sched_process_exit": format("sched", "sched_process_exit") } });
+  sim.tracepoint("sched", "sched_process_exit", { comm: "worker", pid: 7, group_dead: false });
+  sim.tracepoint("sched", "sched_process_exit", { comm: "sleep", pid: 8, group_dead: true });
+  assert.deepEqual(sim.trace(), ["worker dead=false", "sleep dead=true"]);
+  assert.deepEqual(sim.events("exits"), [{ pid: 7, dead: false }, { pid: 8, dead: true }]);
+});
+
+test("an Arr's length is its constant N: a loop bound over ctx.args or a struct's array, and a value", async () => {
+  const text = `import { tracepoint, printk, type Arr, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Holder { xs: Arr<u32, 3> }
+export const enter = tracepoint("raw_syscalls", "sys_enter", (ctx) => {
+  let nonzero = 0;
+  for (let i = 0; i < ctx.args.length; i++) if (ctx.args[i] !== 0) nonzero++;
+  const h: Holder = { xs: [1, 2, 3] };
+  let sum: u64 = 0;
+  for (let i = 0; i < h.xs.length; i++) sum += h.xs[i];
+  const n = h.xs.length;
+  printk(\`\${nonzero} of \${ctx.args.length}, sum \${sum} of \${n}\`);
+  return 0;
+});
+`;
+  const sim = await simulate({ fileName: "length.ts", text }, { tracepointFormats: { "raw_syscalls/sys_enter": format("raw_syscalls", "sys_enter") } });
+  sim.tracepoint("raw_syscalls", "sys_enter", { id: 1, args: [3, 0, 7, 0, 0, 1] });
+  assert.deepEqual(sim.trace(), ["3 of 6, sum 6 of 3"]);
+});

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "../../runtime/test/index.js";
-import { needsVmlinux } from "./support.js";
+import { EXEC_FORMAT, needsVmlinux } from "./support.js";
 
 const PROBE = {
   fileName: "nested.ts",
@@ -82,4 +82,67 @@ export const read = kprobe("vfs_read", (f: Ptr<file>) => {
   const dentry = sim.kernel.alloc("dentry", { d_name: { name: "passwd", len: 6 } });
   sim.kprobe("vfs_read", { args: [sim.kernel.alloc("file", { f_path: { dentry } })] });
   assert.deepEqual(sim.trace(), ["read passwd (6 bytes)"]);
+});
+
+test("a kernel bool member (sock.sk_use_task_frag) is a boolean: passed as one, printed and sent as true or false", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "bools.ts",
+    text: `import { kprobe, printk, RingBuf, type Ptr } from "tsbpf";
+import type { sock } from "tsbpf/kernel";
+export const license = "GPL";
+export interface Flags { frag: boolean }
+export const flags = new RingBuf<Flags>(4096);
+function usesTaskFrag(sk: Ptr<sock>): boolean { return sk.sk_use_task_frag; }
+export const send = kprobe("tcp_sendmsg", (sk: Ptr<sock>) => {
+  printk(\`frag \${sk.sk_use_task_frag}\`);
+  flags.output({ frag: usesTaskFrag(sk) });
+  return 0;
+});
+`,
+  });
+  sim.kprobe("tcp_sendmsg", { args: [sim.kernel.alloc("sock", { sk_use_task_frag: true })] });
+  sim.kprobe("tcp_sendmsg", { args: [sim.kernel.alloc("sock", { sk_use_task_frag: false })] });
+  assert.deepEqual(sim.trace(), ["frag true", "frag false"]);
+  assert.deepEqual(sim.events("flags"), [{ frag: true }, { frag: false }]);
+});
+
+test("structs reached through pointers need no import of their own: file.f_path.dentry.d_parent and file.f_inode", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "pointees.ts",
+    text: `import { kprobe, printk, type Ptr } from "tsbpf";
+import type { file } from "tsbpf/kernel";
+export const license = "GPL";
+export const read = kprobe("vfs_read", (f: Ptr<file>) => {
+  const d = f.f_path.dentry;
+  printk(\`read \${d.d_name.name} in \${d.d_parent.d_name.name}, inode \${f.f_inode.i_ino}\`);
+  return 0;
+});
+`,
+  });
+  const etc = sim.kernel.alloc("dentry", { d_name: { name: "etc" } });
+  const dentry = sim.kernel.alloc("dentry", { d_name: { name: "passwd" }, d_parent: etc });
+  const inode = sim.kernel.alloc("inode", { i_ino: 4242 });
+  sim.kprobe("vfs_read", { args: [sim.kernel.alloc("file", { f_path: { dentry }, f_inode: inode })] });
+  assert.deepEqual(sim.trace(), ["read passwd in etc, inode 4242"]);
+});
+
+test("currentTask() is the task sim.kernel.currentTask names: its parent's pid and name through real_parent", needsVmlinux, async () => {
+  const sim = await simulate({
+    fileName: "current.ts",
+    text: `import { tracepoint, printk, currentTask } from "tsbpf";
+export const license = "GPL";
+export const exec = tracepoint("sched", "sched_process_exec", (ctx) => {
+  const parent = currentTask().real_parent;
+  printk(\`\${ctx.filename} from \${parent.comm} (\${parent.tgid})\`);
+  return 0;
+});
+`,
+  }, { tracepointFormats: { "sched/sched_process_exec": EXEC_FORMAT } });
+  const bash = sim.kernel.alloc("task_struct", { comm: "bash", tgid: 100, pid: 100 });
+  sim.kernel.currentTask = sim.kernel.alloc("task_struct", { comm: "ls", tgid: 101, pid: 101, real_parent: bash });
+  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/ls", pid: 101, old_pid: 101 });
+  // Without a task placed, currentTask() is 0 and reads through it fail, giving zeros.
+  sim.kernel.currentTask = 0n;
+  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/id", pid: 102, old_pid: 102 });
+  assert.deepEqual(sim.trace(), ["/usr/bin/ls from bash (100)", "/usr/bin/id from  (0)"]);
 });
