@@ -4,6 +4,8 @@
 // and map specs for legacy `maps`, BTF-defined `.maps` (through a pluggable reader) and global data
 // (.rodata*, .data*, .bss*). Pure: no syscalls, no files.
 
+import { BtfError } from "../../compiler/btf/types.js";
+import { parseBtf, parseBtfExt } from "../../compiler/btf/parse.js";
 import { readBpfObject, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/read.js";
 import { STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
@@ -95,7 +97,21 @@ export interface ParseOptions {
 
 /** Parses and classifies an object. Throws ElfError for malformed ELF and ObjectError for what the loader cannot handle. */
 export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
-  return specFromObject(readBpfObject(bytes), options);
+  const raw = readBpfObject(bytes);
+  try {
+    checkBtf(raw);
+    return specFromObject(raw, options);
+  } catch (error) {
+    // BTF is read lazily: a dangling type id surfaces only when the map reader follows it.
+    if (error instanceof BtfError) throw new ObjectError(`the object's BTF is malformed: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/** Parses the object's .BTF and .BTF.ext once, so that malformed headers and records are refused before anything reads them. */
+function checkBtf(raw: BpfObject): void {
+  const btf = raw.btf ? parseBtf(raw.btf) : undefined;
+  if (raw.btfExt) parseBtfExt(raw.btfExt, btf ? { btf } : {});
 }
 
 export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {

@@ -1,0 +1,79 @@
+// The command line given what a user might give it by mistake: a compiled object or a binary where a probe file
+// belongs, a host executable or an object with broken BTF where a BPF object belongs, and --duration values a timer
+// cannot hold. Each ends with one line on standard error and the documented exit code, never an internal error.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { compile } from "../../compiler/index.js";
+import { readElf } from "../../compiler/elf/index.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
+
+/** `tsbpf ARGS` from the sources; its exit status and standard error. */
+function tsbpf(...args: string[]): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** Exit `status` with a single line on standard error matching `message`. */
+function assertOneLine(r: { status: number | null; stderr: string }, status: number, message: RegExp): void {
+  assert.equal(r.status, status, r.stderr);
+  assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /internal error/);
+}
+
+function withTempDir(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bad-input-"));
+  try {
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A compiled probe whose .BTF header claims a type section longer than the section. */
+function objectWithBrokenBtf(): Uint8Array {
+  const { object, diagnostics } = compile(PROBE);
+  assert.deepEqual(diagnostics, []);
+  const bytes = object.slice();
+  const btf = readElf(bytes).sections.find((s) => s.name === ".BTF");
+  assert.ok(btf, "the object has BTF");
+  // btf_header.type_len, after magic, version, flags, hdr_len and type_off.
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(btf.offset + 12, 0x7fff_0000, true);
+  return bytes;
+}
+
+test("compile refuses an ELF file as a probe, pointing to tsbpf load, and verify a host executable as a BPF object (exit 2)", () => {
+  assertOneLine(tsbpf("compile", "/bin/true", "--emit", "asm"), 2, /\/bin\/true is an ELF file, not a TypeScript probe; .*tsbpf load \/bin\/true/);
+  assertOneLine(tsbpf("verify", "/bin/true"), 2, /not a BPF object: wrong machine \d+: expected 247/);
+});
+
+test("a binary file given as a probe is refused in one line, not printed as TypeScript's source line (exit 2)", () => {
+  withTempDir((dir) => {
+    const file = join(dir, "junk.ts");
+    writeFileSync(file, Buffer.from([0x00, 0xff, 0x10, 0x00, 0x41]));
+    assertOneLine(tsbpf("compile", file, "--emit", "asm"), 2, /junk\.ts is a binary file, not a TypeScript probe/);
+    assertOneLine(tsbpf("verify", file), 2, /junk\.ts is a binary file/);
+  });
+});
+
+test("an object whose BTF is malformed is a usage error naming the file and the BTF (exit 2)", () => {
+  withTempDir((dir) => {
+    const file = join(dir, "broken.bpf.o");
+    writeFileSync(file, objectWithBrokenBtf());
+    assertOneLine(tsbpf("verify", file), 2, /broken\.bpf\.o: the object's BTF is malformed: BTF: /);
+  });
+});
+
+test("--duration that no timer can hold, or given twice, is refused before anything loads (exit 2)", () => {
+  assertOneLine(tsbpf("run", PROBE, "--duration", "Infinity"), 2, /--duration can be at most 2147483 seconds/);
+  assertOneLine(tsbpf("load", "/nonexistent.o", "--duration", "1e10"), 2, /--duration can be at most/);
+  assertOneLine(tsbpf("run", PROBE, "--duration", "1", "--duration", "2"), 2, /--duration was given more than once/);
+});
