@@ -5,6 +5,7 @@
 import type { SimKernel, TaskState } from "../vm/index.js";
 import { decodeValue, encodeValue, findType, type BtfSource, type CValue, type Decoded, type TypeRef } from "./layout.js";
 import { usage } from "./errors.js";
+import { checkTask, nanoseconds, shown } from "./check.js";
 
 export type Space = "kernel" | "user";
 
@@ -90,40 +91,47 @@ export class TestKernel {
     return this.vm.pid;
   }
   set pid(v: number) {
-    this.vm.setTask({ pid: v });
+    this.setTask({ pid: v });
   }
   get tgid(): number {
     return this.vm.tgid;
   }
   set tgid(v: number) {
+    checkTask({ tgid: v }, "the task");
     this.vm.tgid = v;
   }
   get uid(): number {
     return this.vm.uid;
   }
   set uid(v: number) {
+    checkTask({ uid: v }, "the task");
     this.vm.uid = v;
   }
   get gid(): number {
     return this.vm.gid;
   }
   set gid(v: number) {
+    checkTask({ gid: v }, "the task");
     this.vm.gid = v;
   }
   get comm(): string {
     return this.vm.comm;
   }
   set comm(v: string) {
+    checkTask({ comm: v }, "the task");
     this.vm.comm = v;
   }
   /** Sets several task fields; a pid without a tgid makes a single-threaded process (tgid = pid). */
   setTask(task: Partial<TaskState>): void {
+    checkTask(task, "setTask()'s task");
     this.vm.setTask(task);
   }
   get cpu(): number {
     return this.vm.cpu;
   }
   set cpu(n: number) {
+    const last = this.vm.numCpus - 1;
+    if (!Number.isInteger(n) || n < 0 || n > last) throw usage(`CPU ${shown(n)} is outside 0..${last} (simulate()'s cpus option sets how many there are)`);
     this.vm.cpu = n;
   }
   get numCpus(): number {
@@ -137,13 +145,13 @@ export class TestKernel {
     return this.vm.timeNs;
   }
   set time(ns: bigint) {
-    this.vm.setTime(ns);
+    this.vm.setTime(nanoseconds(ns, "the time"));
   }
   setTime(ns: bigint | number): void {
-    this.vm.setTime(ns);
+    this.vm.setTime(nanoseconds(ns, "setTime()'s time"));
   }
   advance(ns: bigint | number): void {
-    this.vm.advance(ns);
+    this.vm.advance(nanoseconds(ns, "advance()'s step"));
   }
 
   // --- memory ---
@@ -169,18 +177,19 @@ export class TestKernel {
 
   /** A NUL-terminated string in kernel memory. */
   string(s: string): Pointer {
-    const bytes = cString(s);
+    const bytes = cString(text(s, "string()"));
     return new Pointer(this.vm.kernelBytes(bytes, `kernel string "${s.slice(0, 20)}"`), "kernel", bytes.length, undefined, this);
   }
 
   /** A NUL-terminated string in the current process's user memory. */
   userString(s: string): Pointer {
-    const bytes = cString(s);
+    const bytes = cString(text(s, "userString()"));
     return new Pointer(this.vm.userBytes(bytes, `user string "${s.slice(0, 20)}"`), "user", bytes.length, undefined, this);
   }
 
   /** Raw bytes (a copy) in kernel or user memory. */
   bytes(data: Uint8Array, options: { user?: boolean } = {}): Pointer {
+    if (!(data instanceof Uint8Array)) throw usage(`bytes() takes a Uint8Array, not ${shown(data)}; strings go through string() or userString()`);
     const copy = data.slice();
     const address = options.user ? this.vm.userBytes(copy) : this.vm.kernelBytes(copy);
     return new Pointer(address, options.user ? "user" : "kernel", copy.length, undefined, this);
@@ -224,6 +233,12 @@ export class TestKernel {
   stringsFor(space: Space): { string(s: string): Pointer } {
     return { string: (s: string) => (space === "user" ? this.userString(s) : this.string(s)) };
   }
+}
+
+/** A string argument, checked: a number or object here is a test's mistake, not a C string. */
+function text(s: unknown, what: string): string {
+  if (typeof s !== "string") throw usage(`${what} takes a string, not ${shown(s)}`);
+  return s;
 }
 
 function cString(s: string): Uint8Array {
