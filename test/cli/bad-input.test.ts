@@ -1,6 +1,6 @@
 // The command line given what a user might give it by mistake: a compiled object or a binary where a probe file
 // belongs, a host executable or an object with broken BTF where a BPF object belongs, and --duration values a timer
-// cannot hold. Each ends with one line on standard error and the documented exit code, never an internal error.
+// cannot hold, and numeric options out of range. Each ends with one line on standard error and the documented exit code, never an internal error.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,11 +15,13 @@ import { readElf } from "../../compiler/elf/index.js";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
 
-/** `tsbpf ARGS` from the sources; its exit status and standard error. */
-function tsbpf(...args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-  return { status: r.status, stderr: r.stderr };
+/** `tsbpf ARGS` from the sources, `input` on standard input; its exit status, standard output and standard error. */
+function tsbpfWith(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+const tsbpf = (...args: string[]) => tsbpfWith("", ...args);
 
 /** Exit `status` with a single line on standard error matching `message`. */
 function assertOneLine(r: { status: number | null; stderr: string }, status: number, message: RegExp): void {
@@ -76,4 +78,18 @@ test("--duration that no timer can hold, or given twice, is refused before anyth
   assertOneLine(tsbpf("run", PROBE, "--duration", "Infinity"), 2, /--duration can be at most 2147483 seconds/);
   assertOneLine(tsbpf("load", "/nonexistent.o", "--duration", "1e10"), 2, /--duration can be at most/);
   assertOneLine(tsbpf("run", PROBE, "--duration", "1", "--duration", "2"), 2, /--duration was given more than once/);
+});
+
+test("numeric options out of range or not numbers are usage errors, not silently unlimited (exit 2)", () => {
+  const program = "b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00";
+  assertOneLine(tsbpfWith(program, "exec", "--budget", "abc"), 2, /--budget must be a whole number of at least 1, not a word/);
+  assertOneLine(tsbpfWith(program, "exec", "--budget", "0"), 2, /--budget must be a whole number of at least 1, not 0/);
+  assertOneLine(tsbpf("btf", "filename", "--depth", "-1"), 2, /--depth must be a whole number of at least 0, not -1/);
+  assertOneLine(tsbpf("btf", "filename", "--max-types", "0"), 2, /--max-types must be a whole number of at least 1, not 0/);
+});
+
+test("disasm - reads hex from standard input, as its help says", () => {
+  const r = tsbpfWith("b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00", "disasm", "-");
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "0: (b7) r0 = 42\n1: (95) exit\n");
 });
