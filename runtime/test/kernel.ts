@@ -5,7 +5,7 @@
 import type { SimKernel, TaskState } from "../vm/index.js";
 import { decodeValue, encodeValue, findType, type BtfSource, type CValue, type Decoded, type TypeRef } from "./layout.js";
 import { usage } from "./errors.js";
-import { checkTask, nanoseconds, shown } from "./check.js";
+import { checkTask, integerIn, nanoseconds, shown } from "./check.js";
 
 export type Space = "kernel" | "user";
 
@@ -158,6 +158,7 @@ export class TestKernel {
 
   /** The layout of a type by name: from the kernel's BTF, else from the probe's own. */
   type(name: string): TypeRef {
+    if (typeof name !== "string") throw usage(`a type is named by a string such as "task_struct", not ${shown(name)}`);
     return findType(this.layouts, name);
   }
 
@@ -167,9 +168,10 @@ export class TestKernel {
    * allocated beside), nested objects and arrays.
    */
   alloc(typeName: string, fields: CValue = {}, options: AllocOptions = {}): Pointer {
+    const extra = options.extra === undefined ? 0 : integerIn(options.extra, 0, MAX_EXTRA, "alloc()'s extra bytes");
     const type = this.type(typeName);
     const space: Space = options.user ? "user" : "kernel";
-    const bytes = new Uint8Array(type.size + (options.extra ?? 0));
+    const bytes = new Uint8Array(type.size + extra);
     encodeValue(type.btf, type.id, fields, bytes, 0, typeName, this.stringsFor(space));
     const region = space === "user" ? this.vm.userRegion(bytes, `user ${typeName}`) : this.vm.kernelRegion(bytes, `kernel ${typeName}`);
     return new Pointer(region.address(0), space, bytes.length, type, this);
@@ -210,20 +212,24 @@ export class TestKernel {
 
   /** Makes existing memory fault from now on (a page that went away). */
   markFaulting(at: Pointer | bigint, size = at instanceof Pointer ? at.size : 1): void {
-    this.vm.markFaulting(at instanceof Pointer ? at.address : at, size);
+    this.vm.markFaulting(addressOf(at, "markFaulting()"), integerIn(size, 0, Number.MAX_SAFE_INTEGER, "markFaulting()'s size"));
   }
 
   read(at: Pointer | bigint, size: number): Uint8Array {
+    const address = addressOf(at, "read()");
+    integerIn(size, 0, Number.MAX_SAFE_INTEGER, "read()'s size");
     try {
-      return this.vm.memory.read(at instanceof Pointer ? at.address : at, size);
+      return this.vm.memory.read(address, size);
     } catch (e) {
       throw usage(`cannot read ${size} bytes at ${at}: ${(e as Error).message}`);
     }
   }
 
   write(at: Pointer | bigint, data: Uint8Array): void {
+    const address = addressOf(at, "write()");
+    if (!(data instanceof Uint8Array)) throw usage(`write() takes a Uint8Array of bytes, not ${shown(data)}`);
     try {
-      this.vm.memory.write(at instanceof Pointer ? at.address : at, data);
+      this.vm.memory.write(address, data);
     } catch (e) {
       throw usage(`cannot write ${data.length} bytes at ${at}: ${(e as Error).message}`);
     }
@@ -233,6 +239,16 @@ export class TestKernel {
   stringsFor(space: Space): { string(s: string): Pointer } {
     return { string: (s: string) => (space === "user" ? this.userString(s) : this.string(s)) };
   }
+}
+
+/** Most bytes alloc() places after a type (a flexible array's elements): more is a mistake, not a struct. */
+const MAX_EXTRA = 1 << 30;
+
+/** The address of a Pointer or a bigint address. */
+function addressOf(at: unknown, what: string): bigint {
+  if (at instanceof Pointer) return at.address;
+  if (typeof at === "bigint") return at;
+  throw usage(`${what} takes a Pointer or a bigint address, not ${shown(at)}`);
 }
 
 /** A string argument, checked: a number or object here is a test's mistake, not a C string. */

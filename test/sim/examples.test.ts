@@ -262,6 +262,13 @@ test("a test's wrong values for firings and the simulated kernel are usage error
   await assertUsage(() => sim.kernel.advance(-1), /advance\(\)'s step must be a whole number of nanoseconds, at least 0/);
   await assertUsage(() => sim.kernel.string(5 as never), /string\(\) takes a string, not 5/);
   await assertUsage(() => sim.kernel.bytes("x" as never), /bytes\(\) takes a Uint8Array, not "x"/);
+  await assertUsage(() => sim.kernel.alloc(5 as never), /a type is named by a string such as "task_struct", not 5/);
+  await assertUsage(() => sim.kernel.alloc("no_such_type", {}, { extra: 2 ** 40 }), /alloc\(\)'s extra bytes must be an integer from 0 to 1073741824/);
+  const page = sim.kernel.bytes(new Uint8Array(8));
+  await assertUsage(() => sim.kernel.read(page, -1), /read\(\)'s size must be an integer from 0/);
+  await assertUsage(() => sim.kernel.read(5 as never, 4), /read\(\) takes a Pointer or a bigint address, not 5/);
+  await assertUsage(() => sim.kernel.write(page, "abc" as never), /write\(\) takes a Uint8Array of bytes, not "abc"/);
+  await assertUsage(() => sim.kernel.markFaulting(5 as never), /markFaulting\(\) takes a Pointer or a bigint address/);
   assert.equal(sim.kprobe("f", { args: [(1n << 64n) - 1n] }).r0, (1n << 64n) - 1n, "every 64-bit value still passes");
 });
 
