@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile } from "../../compiler/index.js";
 import { readElf } from "../../compiler/elf/index.js";
+import { BtfKind, parseBtf } from "../../compiler/btf/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
@@ -40,16 +41,27 @@ function withTempDir(body: (dir: string) => void): void {
   }
 }
 
-/** A compiled probe whose .BTF header claims a type section longer than the section. */
-function objectWithBrokenBtf(): Uint8Array {
-  const { object, diagnostics } = compile(PROBE);
+/** A compiled probe with its .BTF section's bytes changed by `edit` (given the section's offset in the file). */
+function objectWithBtfEdit(probe: string, edit: (view: DataView, btfOffset: number) => void): Uint8Array {
+  const { object, diagnostics } = compile(probe);
   assert.deepEqual(diagnostics, []);
   const bytes = object.slice();
   const btf = readElf(bytes).sections.find((s) => s.name === ".BTF");
   assert.ok(btf, "the object has BTF");
-  // btf_header.type_len, after magic, version, flags, hdr_len and type_off.
-  new DataView(bytes.buffer, bytes.byteOffset).setUint32(btf.offset + 12, 0x7fff_0000, true);
+  edit(new DataView(bytes.buffer, bytes.byteOffset), btf.offset);
   return bytes;
+}
+
+// btf_header.type_len, after magic, version, flags, hdr_len and type_off: a type section longer than the section.
+const brokenHeader = (view: DataView, at: number) => view.setUint32(at + 12, 0x7fff_0000, true);
+
+/** Points the first struct member's type at an id that does not exist (the parser only notices when it is read). */
+function danglingMember(view: DataView, at: number): void {
+  const btf = parseBtf(new Uint8Array(view.buffer, view.byteOffset + at, view.byteLength - at));
+  const struct = [...btf.types()].find((t) => t.kind === BtfKind.STRUCT && t.members.length > 0);
+  assert.ok(struct, "the object's BTF has a struct with members");
+  // A struct record: name_off, info, size, then per member name_off, type, offset.
+  view.setUint32(at + btf.recordOffset(struct.id) + 16, 0xffff, true);
 }
 
 test("compile refuses an ELF file as a probe, pointing to tsbpf load, and verify a host executable as a BPF object (exit 2)", () => {
@@ -69,8 +81,10 @@ test("a binary file given as a probe is refused in one line, not printed as Type
 test("an object whose BTF is malformed is a usage error naming the file and the BTF (exit 2)", () => {
   withTempDir((dir) => {
     const file = join(dir, "broken.bpf.o");
-    writeFileSync(file, objectWithBrokenBtf());
+    writeFileSync(file, objectWithBtfEdit(PROBE, brokenHeader));
     assertOneLine(tsbpf("verify", file), 2, /broken\.bpf\.o: the object's BTF is malformed: BTF: /);
+    writeFileSync(file, objectWithBtfEdit(join(ROOT, "examples/opensnoop.ts"), danglingMember));
+    assertOneLine(tsbpf("verify", file), 2, /broken\.bpf\.o: the object's BTF is malformed: BTF: no type \[65535\]/);
   });
 });
 
