@@ -12,6 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleKey } from "./bundle.cjs";
 import { makeDirectory } from "../compiler/frontend/code-cache.cjs";
+import { abandonedEntries } from "../runtime/loader/trace.js";
 
 /** Bumped when the key's recipe or the file layout changes. */
 const FORMAT = "tsbpf-object-cache-2";
@@ -57,6 +58,7 @@ export function reserve(dir: string, key: string): { path: string; commit(): voi
   } catch {
     return undefined;
   }
+  removeAbandoned(dir);
   const path = `${objectPath(dir, key)}.${process.pid}.tmp`;
   try {
     writeFileSync(path, ""); // proves the directory is writable before the compiler runs
@@ -74,6 +76,17 @@ export function reserve(dir: string, key: string): { path: string; commit(): voi
       }
     },
   };
+}
+
+/** Removes the temporary objects of runs that were killed while compiling (Ctrl-C, SIGKILL): their process is gone. */
+function removeAbandoned(dir: string): void {
+  for (const name of abandonedEntries(dir, (n) => Number(/\.bpf\.o\.(\d+)\.tmp$/.exec(n)?.[1] ?? 0))) {
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // another run removed it first
+    }
+  }
 }
 
 let fingerprint: string | undefined;

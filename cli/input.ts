@@ -19,3 +19,12 @@ export function parseHexBytes(text: string | Buffer, what: string): Uint8Array {
   }
   return Uint8Array.from(Buffer.from(digits, "hex"));
 }
+
+/** A numeric option that must be a whole number of at least `min`: undefined when not given, else the number. */
+export function integerOption(argv: Record<string, unknown>, name: string, min: number): number | undefined {
+  const value = argv[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new UserError(`--${name} was given more than once`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) throw new UserError(`--${name} must be a whole number of at least ${min}, not ${Number.isNaN(value) ? "a word" : String(value)}`);
+  return value;
+}

@@ -41,10 +41,15 @@ export interface StreamOptions {
   record?: { path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } };
 }
 
-/** Validates --duration: undefined or a positive number of seconds. */
+/** The longest --duration: Node's timers hold at most 2^31 - 1 ms (and fire at once beyond it). */
+const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** Validates --duration: undefined or a positive number of seconds that a timer can hold. */
 export function parseDuration(value: unknown): number | undefined {
   if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new UserError("--duration was given more than once");
   if (typeof value !== "number" || !(value > 0)) throw new UserError(`--duration must be a positive number of seconds, not ${String(value)}`);
+  if (value > MAX_DURATION_S) throw new UserError(`--duration can be at most ${MAX_DURATION_S} seconds (about 24 days), not ${value}; leave it out to run until Ctrl-C`);
   return value;
 }
 

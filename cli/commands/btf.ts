@@ -8,11 +8,14 @@ import { writeFileSync } from "node:fs";
 import { UnknownKernelTypeError, VMLINUX, declareKernelTypes, readBtf } from "../../compiler/declarations/index.js";
 import type { Btf } from "../../compiler/btf/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
+import { integerOption } from "../input.js";
 import { writeOut } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const types = ((argv.types as (string | number)[] | undefined) ?? []).map(String);
   if (!types.length) throw new UserError("name at least one kernel type, e.g. tsbpf btf filename task_struct");
+  const maxDepth = integerOption(argv, "depth", 0);
+  const maxTypes = integerOption(argv, "max-types", 1);
   const path = (argv.btf as string | undefined) ?? VMLINUX;
   let btf: Btf;
   try {
@@ -25,7 +28,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const source = `tsbpf btf ${types.join(" ")}${path === VMLINUX ? "" : ` --btf ${path}`}`;
   let text: string;
   try {
-    text = declareKernelTypes(btf, types, { maxDepth: argv.depth as number | undefined, maxTypes: argv["max-types"] as number | undefined, source }).text;
+    text = declareKernelTypes(btf, types, { maxDepth, maxTypes, source }).text;
   } catch (error) {
     if (error instanceof UnknownKernelTypeError) throw new UserError(error.message);
     throw error;

@@ -3,7 +3,7 @@
 // file with errors exits REJECTED (3), an unreadable file or bad option USAGE (2), as does
 // `--backend llvm` without a suitable LLVM (the message names the package to install).
 
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError } from "../exit-codes.js";
@@ -18,6 +18,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 
   const backend = (argv.backend as string | undefined) ?? "own";
   if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
+  refuseBinary(file);
   let result: ReturnType<typeof compile>;
   try {
     result = compile(file, { arch: argv.arch as string | undefined, backend });
@@ -53,4 +54,28 @@ function writeOutput(path: string, data: string | Uint8Array): void {
   } catch (error) {
     throw new UserError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
+}
+
+/**
+ * Refuses a file that is not text before the compiler sees it: TypeScript would print its bytes as a source line.
+ * An ELF file is most likely a compiled object given to the wrong command. An unreadable file is left to the compiler.
+ */
+export function refuseBinary(file: string): void {
+  const head = new Uint8Array(4096);
+  let length: number;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      length = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  const bytes = head.subarray(0, length);
+  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+    throw new UserError(`${file} is an ELF file, not a TypeScript probe; a compiled BPF object is loaded with tsbpf load ${file}`);
+  }
+  if (bytes.includes(0)) throw new UserError(`${file} is a binary file, not a TypeScript probe`);
 }

@@ -10,7 +10,8 @@ import { writeOut } from "../output.js";
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  const file = argv.file as string;
+  // yargs hands a lone "-" to a positional as an empty string (no file is named "").
+  const file = argv.file === "" ? "-" : (argv.file as string);
   const style = argv.style as Style;
   const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInput(file);
   const isElf = !argv.raw && ELF_MAGIC.every((b, i) => bytes[i] === b);

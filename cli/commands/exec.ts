@@ -10,19 +10,20 @@ import { BudgetExceeded, VmError, VmLoadError } from "../../runtime/vm/vm.js";
 import { selectTier, type TierChoice } from "../../runtime/vm/tiers.js";
 import { Vm } from "../../runtime/vm/vm.js";
 import { ExitCode, UserError } from "../exit-codes.js";
-import { parseHexBytes, readStdin } from "../input.js";
+import { integerOption, parseHexBytes, readStdin } from "../input.js";
 import { writeOut } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const input = await readStdin();
   const insns = argv.elf ? programFromElf(input, argv.section as string | undefined) : programFromHex(input);
   const memory = parseHexBytes((argv.memory as string | undefined) ?? "", "memory argument");
+  const budget = integerOption(argv, "budget", 1);
 
   const kernel = new SimKernel();
   const env = createVmEnv({ kernel });
   const vm = new Vm({ tier: selectTier(argv.tier as TierChoice) });
   try {
-    const program = vm.load(insns, env, { budget: argv.budget as number | undefined });
+    const program = vm.load(insns, env, { budget });
     const { r0 } = vm.runOnBuffer(program, memory);
     writeOut(`0x${r0.toString(16)}\n`);
     return ExitCode.OK;

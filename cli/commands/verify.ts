@@ -16,6 +16,7 @@ import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import { ObjectError, encodeProgram, hasCoreRelocations, kernelBtf, linkProgram, objectNameOf, openObject, resolveCore, type CoreResolutions, type ObjectSpec } from "../../runtime/loader/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
+import { refuseBinary } from "./compile.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { parseHexBytes } from "../input.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
@@ -46,6 +47,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
   let bytes: Uint8Array;
   if (/\.[cm]?ts$/.test(file)) {
+    refuseBinary(file);
     let compiled: ReturnType<typeof compile>;
     try {
       compiled = compile(file, { backend });

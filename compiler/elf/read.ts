@@ -12,6 +12,7 @@ import {
   ELFDATA2LSB,
   ELFDATA2MSB,
   EM_BPF,
+  EM_NONE,
   ET_REL,
   ElfError,
   R_BPF,
@@ -101,8 +102,8 @@ export interface ElfFile {
 }
 
 export interface ReadElfOptions {
-  /** Required e_machine; undefined accepts any. Default: any. */
-  machine?: number;
+  /** Accepted e_machine values; undefined accepts any. Default: any. */
+  machine?: number | readonly number[];
 }
 
 /** Longest symbol or section name accepted; bounds the work a string table without NULs can cause. */
@@ -192,8 +193,11 @@ export function readElf(bytes: Uint8Array, options: ReadElfOptions = {}): ElfFil
   const c = new Cursor(bytes, le);
 
   const machine = c.u16(18);
-  if (options.machine !== undefined && machine !== options.machine) {
-    throw new ElfError(`wrong machine ${machine}: expected ${options.machine}${options.machine === EM_BPF ? " (EM_BPF)" : ""}`);
+  const accepted = options.machine === undefined ? undefined : typeof options.machine === "number" ? [options.machine] : options.machine;
+  // Checked before the sections: a host binary's dynamic sections would otherwise fail first, less clearly.
+  if (accepted && !accepted.includes(machine)) {
+    const bpf = accepted.includes(EM_BPF);
+    throw new ElfError(`${bpf ? "not a BPF object: " : ""}wrong machine ${machine}: expected ${bpf ? `${EM_BPF} (EM_BPF)` : accepted.join(" or ")}`);
   }
   const ehsize = c.u16(52);
   if (ehsize < EHDR_SIZE) throw new ElfError(`header size ${ehsize} is smaller than 64`);
@@ -445,10 +449,9 @@ const isDataName = (name: string, base: string): boolean => name === base || nam
 
 /** Parses a relocatable BPF object the way libbpf lays it out. */
 export function readBpfObject(bytes: Uint8Array, options: ReadBpfOptions = {}): BpfObject {
-  const elf = readElf(bytes);
-  const { header, sections, symbols } = elf;
   // libbpf accepts EM_NONE as well as EM_BPF.
-  if (header.machine !== EM_BPF && header.machine !== 0) throw new ElfError(`wrong machine ${header.machine}: expected 247 (EM_BPF)`);
+  const elf = readElf(bytes, { machine: [EM_BPF, EM_NONE] });
+  const { header, sections, symbols } = elf;
   if (header.type !== ET_REL) throw new ElfError(`not a relocatable object: e_type ${header.type}`);
   const le = header.littleEndian;
   const c = new Cursor(bytes, le);

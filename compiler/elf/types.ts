@@ -9,6 +9,7 @@ export class ElfError extends Error {
   }
 }
 
+export const EM_NONE = 0;
 export const EM_BPF = 247;
 export const ET_REL = 1;
 export const EV_CURRENT = 1;

@@ -10,7 +10,7 @@ import { MapType } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
 import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
-import type { Btf } from "../../compiler/btf/index.js";
+import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
@@ -185,7 +185,15 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
 }
 
 function loadBtf(sys: Sys, spec: ObjectSpec, warnings: string[]): number | undefined {
-  const data = kernelObjectBtf(spec);
+  let data: Uint8Array | undefined;
+  try {
+    data = kernelObjectBtf(spec);
+  } catch (e) {
+    // A type id that points nowhere (BTF is read lazily): the kernel would refuse the blob too.
+    if (!(e instanceof BtfError)) throw e;
+    warnings.push(`the object's BTF is malformed (${e.message}); loading without it, so verifier logs show no source lines`);
+    return undefined;
+  }
   if (!data) return undefined;
   try {
     return sys.btfLoad({ data }).fd;

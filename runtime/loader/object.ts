@@ -4,6 +4,8 @@
 // and map specs for legacy `maps`, BTF-defined `.maps` (through a pluggable reader) and global data
 // (.rodata*, .data*, .bss*). Pure: no syscalls, no files.
 
+import { BtfError, BtfKind, type BtfType } from "../../compiler/btf/types.js";
+import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
 import { readBpfObject, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/read.js";
 import { STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
@@ -95,7 +97,51 @@ export interface ParseOptions {
 
 /** Parses and classifies an object. Throws ElfError for malformed ELF and ObjectError for what the loader cannot handle. */
 export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
-  return specFromObject(readBpfObject(bytes), options);
+  const raw = readBpfObject(bytes);
+  try {
+    checkBtf(raw);
+    return specFromObject(raw, options);
+  } catch (error) {
+    // BTF is read lazily: a dangling type id surfaces only when the map reader follows it.
+    if (error instanceof BtfError) throw new ObjectError(`the object's BTF is malformed: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * Parses the object's .BTF and .BTF.ext once, so that malformed headers and records are refused before anything
+ * reads them, and follows every type's references, which the parser leaves to whoever reads the type.
+ */
+function checkBtf(raw: BpfObject): void {
+  const btf = raw.btf ? parseBtf(raw.btf) : undefined;
+  if (btf) for (const t of btf.types()) checkReferences(btf, t);
+  if (raw.btfExt) parseBtfExt(raw.btfExt, btf ? { btf } : {});
+}
+
+/** A type's references name types that exist, and a struct's members lie inside it (the kernel checks both too). */
+function checkReferences(btf: Btf, t: BtfType): void {
+  switch (t.kind) {
+    case BtfKind.ARRAY:
+      btf.kindOf(t.type);
+      btf.kindOf(t.indexType);
+      return;
+    case BtfKind.STRUCT:
+    case BtfKind.UNION:
+      for (const m of t.members) {
+        const end = m.bitOffset + (m.bitfieldSize || btf.sizeOf(m.type) * 8);
+        if (end > t.size * 8) throw new BtfError(`BTF: member ${m.name || "(anonymous)"} of ${btf.typeName(t.id)} ends at bit ${end}, past its ${t.size} bytes`);
+      }
+      return;
+    case BtfKind.FUNC_PROTO:
+      btf.kindOf(t.returnType);
+      for (const p of t.params) btf.kindOf(p.type);
+      return;
+    case BtfKind.DATASEC:
+      for (const v of t.vars) btf.kindOf(v.type);
+      return;
+    default:
+      if ("type" in t) btf.kindOf(t.type);
+  }
 }
 
 export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {

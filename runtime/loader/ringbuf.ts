@@ -42,6 +42,7 @@ export class RingBuffer {
   private readonly mask: number;
   private consumerMap: Mapping | undefined;
   private producerMap: Mapping | undefined;
+  private dataMap: Mapping | undefined;
   private readonly consumerPos: BigUint64Array;
   private readonly producerPos: BigUint64Array;
   /** Headers, by 4-byte index into the (doubled) data area. */
@@ -59,34 +60,40 @@ export class RingBuffer {
     size: number,
     consumer: Mapping,
     producer: Mapping,
+    data: Mapping,
   ) {
-    const page = sys.pageSize();
     this.size = size;
     this.mask = size - 1;
     this.consumerMap = consumer;
     this.producerMap = producer;
+    this.dataMap = data;
     this.consumerPos = new BigUint64Array(consumer.bytes.buffer, consumer.bytes.byteOffset, 1);
     this.producerPos = new BigUint64Array(producer.bytes.buffer, producer.bytes.byteOffset, 1);
-    this.headers = new Int32Array(producer.bytes.buffer, producer.bytes.byteOffset + page, (2 * size) / 4);
-    this.data = producer.bytes.subarray(page, page + 2 * size);
+    this.headers = new Int32Array(data.bytes.buffer, data.bytes.byteOffset, (2 * size) / 4);
+    this.data = data.bytes;
     this.cons = Number(Atomics.load(this.consumerPos, 0));
   }
 
-  /** Maps a ring buffer map: its consumer page read-write, producer page and data (twice) read-only. */
+  /**
+   * Maps a ring buffer map: its consumer page read-write, producer page and data (twice) read-only. The data has
+   * a mapping of its own, so that a 2 GiB ring's 4 GiB of data is the largest view needed (Node's limit), not 4 GiB + a page.
+   */
   static open(sys: Sys, mapFd: number): RingBuffer {
     const info = sys.mapInfo(mapFd);
     if (info.type !== MapType.RINGBUF) throw new Error(`map ${info.name || mapFd} is not a ring buffer (type ${info.type})`);
     const page = sys.pageSize();
     const size = info.maxEntries;
-    const consumer = sys.mmap(mapFd, page, Prot.READ | Prot.WRITE, 0);
-    let producer: Mapping;
+    const mappings: Mapping[] = [];
     try {
-      producer = sys.mmap(mapFd, page + 2 * size, Prot.READ, page);
+      mappings.push(sys.mmap(mapFd, page, Prot.READ | Prot.WRITE, 0));
+      mappings.push(sys.mmap(mapFd, page, Prot.READ, page));
+      mappings.push(sys.mmap(mapFd, 2 * size, Prot.READ, 2 * page));
     } catch (e) {
-      sys.munmap(consumer);
+      for (const m of mappings) sys.munmap(m);
       throw e;
     }
-    return new RingBuffer(sys, mapFd, size, consumer, producer);
+    const [consumer, producer, data] = mappings as [Mapping, Mapping, Mapping];
+    return new RingBuffer(sys, mapFd, size, consumer, producer, data);
   }
 
   get isClosed(): boolean {
@@ -198,12 +205,12 @@ export class RingBuffer {
     return this.records();
   }
 
-  /** Releases both mappings; idempotent. A wait in flight returns false within 100 ms. */
+  /** Releases the mappings; idempotent. A wait in flight returns false within 100 ms. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const maps = [this.producerMap, this.consumerMap];
-    this.producerMap = this.consumerMap = undefined;
+    const maps = [this.dataMap, this.producerMap, this.consumerMap];
+    this.dataMap = this.producerMap = this.consumerMap = undefined;
     let error: unknown;
     for (const m of maps) {
       try {

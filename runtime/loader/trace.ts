@@ -259,20 +259,26 @@ function removeInstance(dir: string): void {
 
 /** Removes instances whose process is gone (SIGKILL, a crash). */
 function removeStaleInstances(instances: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(instances);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^tsbpf-(\d+)(?:-\d+)?$/.exec(name);
-    const pid = m ? Number(m[1]) : 0;
-    if (pid > 0 && pid !== process.pid && !alive(pid)) removeInstance(`${instances}/${name}`);
-  }
+  const abandoned = abandonedEntries(instances, (name) => Number(/^tsbpf-(\d+)(?:-\d+)?$/.exec(name)?.[1] ?? 0));
+  for (const name of abandoned) removeInstance(`${instances}/${name}`);
 }
 
-function alive(pid: number): boolean {
+/** The names in `dir` that name (by `pidOf`, 0 for none) a process other than this one that is gone: what killed runs left. */
+export function abandonedEntries(dir: string, pidOf: (name: string) => number): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    const pid = pidOf(name);
+    return pid > 0 && pid !== process.pid && !processAlive(pid);
+  });
+}
+
+/** Whether a process exists (one of another user's counts: kill() then fails with EPERM). */
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -89,6 +89,8 @@ const BTF_INFO_SIZE = 32;
 const DEFAULT_LOG_SIZE = 256 * 1024;
 // The kernel refuses log_size above UINT_MAX >> 2.
 const MAX_LOG_SIZE = 0x3fffffff;
+/** The largest ArrayBuffer Node makes (4 GiB on Node 20), so the largest mapping one view can show. */
+const MAX_VIEW_BYTES = 2 ** 32;
 
 /** A zeroed attribute block plus the buffers its pointers refer to, held until the call has returned. */
 class Attr {
@@ -575,6 +577,8 @@ export class LinuxSys implements Sys {
   // ------------------------------------------------------------ memory
 
   mmap(fd: number, length: number, prot: number, offset = 0): Mapping {
+    // A view larger than Node's buffers can be aborts the process inside koffi: refuse it first.
+    if (length > MAX_VIEW_BYTES) throw new SysError("mmap", Errno.E2BIG, `${length} bytes are more than one view of Node's can hold (${MAX_VIEW_BYTES})`);
     const f = native();
     const p = f.mmap(0n, length, prot, MapMem.SHARED, fd, offset);
     const e = errno();

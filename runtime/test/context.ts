@@ -260,6 +260,8 @@ export function tracepointRecord(layout: TracepointLayout, values: Readonly<Reco
       const data = typeof v === "string" ? cString(v) : v instanceof Uint8Array ? v : undefined;
       if (!data) throw usage(`${where} is a __data_loc field: give a string or a Uint8Array`);
       const at = layout.size + tailSize - (f.relative ? f.offset + f.size : 0);
+      // The field holds the length and the offset in 16 bits each, as the kernel writes it.
+      if (data.length > 0xffff || at > 0xffff) throw usage(`${where}: ${data.length} bytes at offset ${at} do not fit a __data_loc field (16 bits each); a tracepoint record holds less`);
       putInt(fixed, layout, f, 4, ((data.length & 0xffff) << 16) | (at & 0xffff));
       (tail ??= []).push(data);
       tailSize += data.length;

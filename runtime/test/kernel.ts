@@ -5,6 +5,7 @@
 import type { SimKernel, TaskState } from "../vm/index.js";
 import { decodeValue, encodeValue, findType, type BtfSource, type CValue, type Decoded, type TypeRef } from "./layout.js";
 import { usage } from "./errors.js";
+import { checkTask, integerIn, nanoseconds, shown } from "./check.js";
 
 export type Space = "kernel" | "user";
 
@@ -90,30 +91,34 @@ export class TestKernel {
     return this.vm.pid;
   }
   set pid(v: number) {
-    this.vm.setTask({ pid: v });
+    this.setTask({ pid: v });
   }
   get tgid(): number {
     return this.vm.tgid;
   }
   set tgid(v: number) {
+    checkTask({ tgid: v }, "the task");
     this.vm.tgid = v;
   }
   get uid(): number {
     return this.vm.uid;
   }
   set uid(v: number) {
+    checkTask({ uid: v }, "the task");
     this.vm.uid = v;
   }
   get gid(): number {
     return this.vm.gid;
   }
   set gid(v: number) {
+    checkTask({ gid: v }, "the task");
     this.vm.gid = v;
   }
   get comm(): string {
     return this.vm.comm;
   }
   set comm(v: string) {
+    checkTask({ comm: v }, "the task");
     this.vm.comm = v;
   }
   /** The task_struct bpf_get_current_task (currentTask()) returns: one placed with alloc("task_struct", ...). */
@@ -125,12 +130,15 @@ export class TestKernel {
   }
   /** Sets several task fields; a pid without a tgid makes a single-threaded process (tgid = pid). */
   setTask(task: Partial<TaskState>): void {
+    checkTask(task, "setTask()'s task");
     this.vm.setTask(task);
   }
   get cpu(): number {
     return this.vm.cpu;
   }
   set cpu(n: number) {
+    const last = this.vm.numCpus - 1;
+    if (!Number.isInteger(n) || n < 0 || n > last) throw usage(`CPU ${shown(n)} is outside 0..${last} (simulate()'s cpus option sets how many there are)`);
     this.vm.cpu = n;
   }
   get numCpus(): number {
@@ -144,19 +152,20 @@ export class TestKernel {
     return this.vm.timeNs;
   }
   set time(ns: bigint) {
-    this.vm.setTime(ns);
+    this.vm.setTime(nanoseconds(ns, "the time"));
   }
   setTime(ns: bigint | number): void {
-    this.vm.setTime(ns);
+    this.vm.setTime(nanoseconds(ns, "setTime()'s time"));
   }
   advance(ns: bigint | number): void {
-    this.vm.advance(ns);
+    this.vm.advance(nanoseconds(ns, "advance()'s step"));
   }
 
   // --- memory ---
 
   /** The layout of a type by name: from the kernel's BTF, else from the probe's own. */
   type(name: string): TypeRef {
+    if (typeof name !== "string") throw usage(`a type is named by a string such as "task_struct", not ${shown(name)}`);
     return findType(this.layouts, name);
   }
 
@@ -166,9 +175,10 @@ export class TestKernel {
    * allocated beside), nested objects and arrays.
    */
   alloc(typeName: string, fields: CValue = {}, options: AllocOptions = {}): Pointer {
+    const extra = options.extra === undefined ? 0 : integerIn(options.extra, 0, MAX_EXTRA, "alloc()'s extra bytes");
     const type = this.type(typeName);
     const space: Space = options.user ? "user" : "kernel";
-    const bytes = new Uint8Array(type.size + (options.extra ?? 0));
+    const bytes = new Uint8Array(type.size + extra);
     encodeValue(type.btf, type.id, fields, bytes, 0, typeName, this.stringsFor(space));
     const region = space === "user" ? this.vm.userRegion(bytes, `user ${typeName}`) : this.vm.kernelRegion(bytes, `kernel ${typeName}`);
     return new Pointer(region.address(0), space, bytes.length, type, this);
@@ -176,18 +186,19 @@ export class TestKernel {
 
   /** A NUL-terminated string in kernel memory. */
   string(s: string): Pointer {
-    const bytes = cString(s);
+    const bytes = cString(text(s, "string()"));
     return new Pointer(this.vm.kernelBytes(bytes, `kernel string "${s.slice(0, 20)}"`), "kernel", bytes.length, undefined, this);
   }
 
   /** A NUL-terminated string in the current process's user memory. */
   userString(s: string): Pointer {
-    const bytes = cString(s);
+    const bytes = cString(text(s, "userString()"));
     return new Pointer(this.vm.userBytes(bytes, `user string "${s.slice(0, 20)}"`), "user", bytes.length, undefined, this);
   }
 
   /** Raw bytes (a copy) in kernel or user memory. */
   bytes(data: Uint8Array, options: { user?: boolean } = {}): Pointer {
+    if (!(data instanceof Uint8Array)) throw usage(`bytes() takes a Uint8Array, not ${shown(data)}; strings go through string() or userString()`);
     const copy = data.slice();
     const address = options.user ? this.vm.userBytes(copy) : this.vm.kernelBytes(copy);
     return new Pointer(address, options.user ? "user" : "kernel", copy.length, undefined, this);
@@ -208,20 +219,24 @@ export class TestKernel {
 
   /** Makes existing memory fault from now on (a page that went away). */
   markFaulting(at: Pointer | bigint, size = at instanceof Pointer ? at.size : 1): void {
-    this.vm.markFaulting(at instanceof Pointer ? at.address : at, size);
+    this.vm.markFaulting(addressOf(at, "markFaulting()"), integerIn(size, 0, Number.MAX_SAFE_INTEGER, "markFaulting()'s size"));
   }
 
   read(at: Pointer | bigint, size: number): Uint8Array {
+    const address = addressOf(at, "read()");
+    integerIn(size, 0, Number.MAX_SAFE_INTEGER, "read()'s size");
     try {
-      return this.vm.memory.read(at instanceof Pointer ? at.address : at, size);
+      return this.vm.memory.read(address, size);
     } catch (e) {
       throw usage(`cannot read ${size} bytes at ${at}: ${(e as Error).message}`);
     }
   }
 
   write(at: Pointer | bigint, data: Uint8Array): void {
+    const address = addressOf(at, "write()");
+    if (!(data instanceof Uint8Array)) throw usage(`write() takes a Uint8Array of bytes, not ${shown(data)}`);
     try {
-      this.vm.memory.write(at instanceof Pointer ? at.address : at, data);
+      this.vm.memory.write(address, data);
     } catch (e) {
       throw usage(`cannot write ${data.length} bytes at ${at}: ${(e as Error).message}`);
     }
@@ -231,6 +246,22 @@ export class TestKernel {
   stringsFor(space: Space): { string(s: string): Pointer } {
     return { string: (s: string) => (space === "user" ? this.userString(s) : this.string(s)) };
   }
+}
+
+/** Most bytes alloc() places after a type (a flexible array's elements): more is a mistake, not a struct. */
+const MAX_EXTRA = 1 << 30;
+
+/** The address of a Pointer or a bigint address. */
+function addressOf(at: unknown, what: string): bigint {
+  if (at instanceof Pointer) return at.address;
+  if (typeof at === "bigint") return at;
+  throw usage(`${what} takes a Pointer or a bigint address, not ${shown(at)}`);
+}
+
+/** A string argument, checked: a number or object here is a test's mistake, not a C string. */
+function text(s: unknown, what: string): string {
+  if (typeof s !== "string") throw usage(`${what} takes a string, not ${shown(s)}`);
+  return s;
 }
 
 function cString(s: string): Uint8Array {

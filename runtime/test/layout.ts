@@ -60,11 +60,19 @@ export function findType(sources: readonly BtfSource[], name: string): TypeRef {
 
 const isAddress = (v: unknown): v is HasAddress => typeof v === "object" && v !== null && typeof (v as HasAddress).address === "bigint";
 
+const INT64_MIN = -(1n << 63n);
+const UINT64_MAX = (1n << 64n) - 1n;
+
 /** A JS scalar as the 64-bit pattern C would store. */
 export function toU64(v: CValue, where: string): bigint {
-  if (typeof v === "bigint") return BigInt.asUintN(64, v);
+  if (typeof v === "bigint") {
+    if (v < INT64_MIN || v > UINT64_MAX) throw usage(`${where}: ${v}n does not fit in 64 bits`);
+    return BigInt.asUintN(64, v);
+  }
   if (typeof v === "number") {
     if (!Number.isInteger(v)) throw usage(`${where}: ${v} is not an integer`);
+    // Beyond 2^53 a number is already rounded (and beyond 2^64 it does not fit at all): the test meant a bigint.
+    if (!Number.isSafeInteger(v)) throw usage(`${where}: ${v} is past 2^53, where numbers are not exact; pass a bigint (such as ${BigInt(v)}n)`);
     return BigInt.asUintN(64, BigInt(v));
   }
   if (typeof v === "boolean") return v ? 1n : 0n;

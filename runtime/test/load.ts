@@ -25,7 +25,8 @@ import {
   type ProgramSpec,
 } from "../loader/index.js";
 import { VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
-import { SimulationError } from "./errors.js";
+import { SimulationError, usage } from "./errors.js";
+import { shown } from "./check.js";
 import { createMap, MapView } from "./maps.js";
 import { encodeScalar, encodeValue, type CValue } from "./layout.js";
 import { formatLocation, lineInfo, SourceMap } from "./source.js";
@@ -77,6 +78,7 @@ const compiled = new Map<string, Uint8Array>();
 
 /** Object bytes and a name for the probe; TypeScript is compiled (and cached by content for this process). */
 async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ bytes: Uint8Array; name: string }> {
+  checkProbeSource(input);
   if (input instanceof Uint8Array) return { bytes: input, name: options.name ?? "obj" };
   let ts: { fileName: string; text: string };
   if (typeof input === "string") {
@@ -110,6 +112,14 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
   }
   compiled.set(key, result.object);
   return { bytes: result.object, name };
+}
+
+/** A path, object bytes, or `{ fileName, text }`: anything else fails here rather than inside the compiler. */
+function checkProbeSource(input: unknown): void {
+  if (typeof input === "string" || input instanceof Uint8Array) return;
+  const inline = input as { fileName?: unknown; text?: unknown } | null;
+  if (typeof inline === "object" && inline !== null && typeof inline.fileName === "string" && typeof inline.text === "string") return;
+  throw usage(`simulate() takes a probe file's path, a compiled object's bytes (a Uint8Array) or { fileName, text } with both strings, not ${shown(input)}`);
 }
 
 function targetBtf(option: string | Btf | undefined): Btf {

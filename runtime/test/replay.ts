@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import type { CValue } from "./layout.js";
 import { usage } from "./errors.js";
+import { shown } from "./check.js";
 import type { FireResult, Simulation } from "./simulate.js";
 import { cString, type SimKernel } from "../vm/kernel.js";
 import type { Region } from "../vm/memory.js";
@@ -57,7 +58,8 @@ export function readRecording(source: string): Recording {
     } catch {
       throw usage(`recording line ${i + 1} is not JSON: ${line.slice(0, 80)}`);
     }
-    if (value.kind === "hit") out.hits.push(hitOf(value));
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw usage(`recording line ${i + 1} is not a JSON object: ${line.slice(0, 80)}`);
+    if (value.kind === "hit") out.hits.push(hitOf(value, i + 1));
     else if (value.kind === "printk" && typeof value.message === "string") out.printk.push({ message: value.message, pid: Number(value.pid), task: String(value.task) });
     else if (value.kind === "event") {
       const map = String(value.map);
@@ -73,6 +75,10 @@ export function readRecording(source: string): Recording {
  * Hits on probes the object has no program for are skipped, as the kernel would not have run anything.
  */
 export function replay(sim: Simulation, recording: string | Recording, options: { filter?: (hit: RecordedHit) => boolean } = {}): { hit: RecordedHit; result: FireResult }[] {
+  if (typeof recording !== "string" && !Array.isArray((recording as Partial<Recording> | null)?.hits)) {
+    throw usage(`replay() takes a recording's path, its text, or what readRecording() gives, not ${shown(recording)}`);
+  }
+  if (options.filter !== undefined && typeof options.filter !== "function") throw usage(`replay()'s filter must be a function of a hit, not ${shown(options.filter)}`);
   const rec = typeof recording === "string" ? readRecording(recording) : recording;
   const fired: { hit: RecordedHit; result: FireResult }[] = [];
   const attached = new Set(sim.programs.map((p) => p.section));
@@ -160,25 +166,57 @@ function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
   return false;
 }
 
-function hitOf(v: Record<string, unknown>): RecordedHit {
+function hitOf(v: Record<string, unknown>, line: number): RecordedHit {
+  const bad = (what: string): never => {
+    throw usage(`recording line ${line}: the hit's ${what} (a recording is what tsbpf run --record writes)`);
+  };
   const int = (x: unknown): CValue => (typeof x === "string" && /^-?\d+$/.test(x) ? BigInt(x) : (x as CValue));
+  const whole = (x: unknown, what: string): number => (typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? x : bad(`${what} must be a non-negative integer, not ${shown(x)}`));
+  const probe = probeOf(v.probe, bad);
   const fields = v.fields as Record<string, unknown> | undefined;
+  if (fields !== undefined && !isRecord(fields)) bad(`fields must be an object, not ${shown(fields)}`);
+  const strings = v.strings as Record<string, unknown> | undefined;
+  if (strings !== undefined) {
+    if (!isRecord(strings)) bad(`strings must be an object, not ${shown(strings)}`);
+    for (const [name, text] of Object.entries(strings)) {
+      if (typeof text !== "string") bad(`string of field ${name} must be a string, not ${shown(text)}`);
+      if (!/^-?\d+$/.test(String(fields?.[name]))) bad(`field ${name} must hold the pointer its string was read from, not ${shown(fields?.[name])}`);
+    }
+  }
+  if (v.args !== undefined && !Array.isArray(v.args)) bad(`args must be an array, not ${shown(v.args)}`);
   const value = (x: unknown): CValue => (Array.isArray(x) ? (x.map(int) as unknown as CValue) : int(x));
+  const time = typeof v.time === "number" && Number.isSafeInteger(v.time) ? BigInt(v.time) : typeof v.time === "string" && /^\d+$/.test(v.time) ? BigInt(v.time) : bad(`time must be nanoseconds (an integer or a decimal string), not ${shown(v.time)}`);
   return {
-    probe: v.probe as RecordedProbe,
-    time: BigInt(v.time as number | string),
-    cpu: Number(v.cpu),
-    pid: Number(v.pid),
-    tgid: Number(v.tgid),
-    uid: Number(v.uid),
-    gid: Number(v.gid),
+    probe,
+    time,
+    cpu: whole(v.cpu, "cpu"),
+    pid: whole(v.pid, "pid"),
+    tgid: whole(v.tgid, "tgid"),
+    uid: whole(v.uid, "uid"),
+    gid: whole(v.gid, "gid"),
     comm: String(v.comm ?? ""),
     fields: fields && Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, value(x)])),
-    strings: v.strings as Record<string, string> | undefined,
+    strings: strings as Record<string, string> | undefined,
     args: (v.args as unknown[] | undefined)?.map(int),
     ret: v.ret === undefined ? undefined : int(v.ret),
   };
 }
+
+/** A recorded probe: a tracepoint's group and name, or a kprobe's or uprobe's function (and binary). */
+function probeOf(p: unknown, bad: (what: string) => never): RecordedProbe {
+  const probe = p as Record<string, unknown>;
+  if (!isRecord(probe)) return bad(`probe must be an object, not ${shown(p)}`);
+  if (probe.kind === "tracepoint") {
+    if (typeof probe.group !== "string" || typeof probe.name !== "string") bad("tracepoint probe needs a group and a name (strings)");
+    return probe as RecordedProbe;
+  }
+  if (probe.kind !== "kprobe" && probe.kind !== "uprobe") return bad(`probe kind must be "tracepoint", "kprobe" or "uprobe", not ${shown(probe.kind)}`);
+  if (typeof probe.func !== "string" || typeof probe.retprobe !== "boolean") bad(`${probe.kind} probe needs func (a string) and retprobe (a boolean)`);
+  if (probe.kind === "uprobe" && typeof probe.binary !== "string") bad("uprobe probe needs its binary (a string)");
+  return probe as RecordedProbe;
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 
 function readFile(path: string): string {
   try {

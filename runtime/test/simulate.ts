@@ -7,6 +7,7 @@ import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
 import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
+import { checkTask, integerIn, nanoseconds, oneOf, shown } from "./check.js";
 import { TestKernel } from "./kernel.js";
 import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Decoded } from "./layout.js";
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
@@ -143,6 +144,7 @@ export class Simulation {
 
   /** Fires the kprobes on kernel function `fn` with its arguments. */
   kprobe(fn: string, options: KprobeOptions = {}): FireResult {
+    checkRegs(options);
     const progs =
       (options.program === undefined ? this.kprobes.get(fn) : undefined) ??
       this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && p.spec.attach.func === fn, this.kprobes, fn);
@@ -151,6 +153,7 @@ export class Simulation {
 
   /** Fires the kretprobes on kernel function `fn` with its return value. */
   kretprobe(fn: string, options: RetprobeOptions = {}): FireResult {
+    checkRegs(options);
     const progs =
       (options.program === undefined ? this.kretprobes.get(fn) : undefined) ??
       this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && p.spec.attach.func === fn, this.kretprobes, fn);
@@ -159,12 +162,14 @@ export class Simulation {
 
   /** Fires the uprobes on `func` (or "binary:func") with its arguments. */
   uprobe(target: string, options: KprobeOptions = {}): FireResult {
+    checkRegs(options);
     const progs = this.select(`uprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && !p.spec.attach.retprobe && matchesUprobe(p, target));
     return this.fire(progs, options, undefined, options);
   }
 
   /** Fires the uretprobes on `func` (or "binary:func") with its return value. */
   uretprobe(target: string, options: RetprobeOptions = {}): FireResult {
+    checkRegs(options);
     const progs = this.select(`uretprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
     return this.fire(progs, options, undefined, options);
   }
@@ -174,6 +179,7 @@ export class Simulation {
    * (common_type and common_pid filled in); `__data_loc` fields take strings.
    */
   tracepoint(group: string, name: string, fields: Readonly<Record<string, CValue>> = {}, options: FireOptions = {}): FireResult {
+    if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw usage(`the fields of tracepoint ${group}:${name} must be an object of values by field name, not ${shown(fields)}`);
     const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && p.spec.attach.group === group && p.spec.attach.name === name);
     const layout = this.tracepointLayout(group, name);
     return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }));
@@ -181,6 +187,7 @@ export class Simulation {
 
   /** Fires raw tracepoint programs on `name`: the context is the tracepoint's arguments as u64s. */
   rawTracepoint(name: string, args: readonly CValue[] = [], options: FireOptions = {}): FireResult {
+    if (!Array.isArray(args)) throw usage(`the arguments of raw tracepoint ${name} must be an array, not ${shown(args)}`);
     const progs = this.select(`raw tracepoint ${name}`, options, (p) => p.spec.attach.kind === "raw_tracepoint" && p.spec.attach.name === name);
     return this.fire(progs, options, () => {
       const out = new Uint8Array(Math.max(8, args.length * 8));
@@ -192,6 +199,7 @@ export class Simulation {
 
   /** Runs one program by name on a context of your own bytes (a socket buffer, a perf sample, ...). */
   run(program: string, ctx: Uint8Array, options: Omit<FireOptions, "program"> = {}): FireResult {
+    if (!(ctx instanceof Uint8Array)) throw usage(`the context of program ${program} must be a Uint8Array of its bytes, not ${shown(ctx)}`);
     return this.fire(this.select(`program ${program}`, { program }, () => true), options, () => ctx);
   }
 
@@ -231,7 +239,10 @@ export class Simulation {
    */
   private fire(progs: SimProgram[], options: FireOptions, context: (() => Uint8Array) | undefined, regs?: RegsInput): FireResult {
     // Task fields in the options make that task current, as a context switch does.
-    if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.comm !== undefined) this.switchTo(options);
+    if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.comm !== undefined) {
+      checkTask(options, "the firing's task");
+      this.switchTo(options);
+    }
     if (options.cpu !== undefined) this.kernel.cpu = options.cpu;
     const record = context === undefined ? undefined : context();
     const runs: ProgramRun[] = new Array(progs.length);
@@ -387,6 +398,25 @@ export class Simulation {
   }
 }
 
+/** kprobe and uprobe options: `args` an array of argument values, `regs` an object of register values. */
+function checkRegs(options: KprobeOptions & RetprobeOptions): void {
+  if (options.args !== undefined && !Array.isArray(options.args)) throw usage(`args must be an array of the probed function's arguments, not ${shown(options.args)}`);
+  if (options.regs !== undefined && (typeof options.regs !== "object" || options.regs === null || Array.isArray(options.regs))) {
+    throw usage(`regs must be an object of register values by name, not ${shown(options.regs)}`);
+  }
+}
+
+/** Fails on an option the simulator cannot use, naming it and what it takes. */
+function checkOptions(options: SimulateOptions): void {
+  if (options.tier !== undefined) oneOf(options.tier, ["auto", "interpreter", "compiled"], "simulate() option tier");
+  if (options.cpus !== undefined) integerIn(options.cpus, 1, 1024, "simulate() option cpus");
+  if (options.arch !== undefined) oneOf(options.arch, Object.keys(LAYOUTS) as Arch[], "simulate() option arch");
+  if (options.time !== undefined) nanoseconds(options.time, "simulate() option time");
+  if (options.budget !== undefined) integerIn(options.budget, 1, Number.MAX_SAFE_INTEGER, "simulate() option budget");
+  if (options.seed !== undefined) integerIn(options.seed, 0, Number.MAX_SAFE_INTEGER, "simulate() option seed");
+  if (options.task !== undefined) checkTask(options.task, "simulate() option task");
+}
+
 function matchesUprobe(p: SimProgram, target: string): boolean {
   const a = p.spec.attach;
   if (a.kind !== "uprobe") return false;
@@ -400,6 +430,7 @@ function matchesUprobe(p: SimProgram, target: string): boolean {
  * does for the kernel, and every program must pass the verifier model first.
  */
 export async function simulate(probe: ProbeSource, options: SimulateOptions = {}): Promise<Simulation> {
+  checkOptions(options);
   const btfPath = typeof options.btf === "string" ? options.btf : undefined;
   let kernelTypes: ReturnType<typeof kernelBtf> | undefined;
   let kernelError: string | undefined;

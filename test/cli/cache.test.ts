@@ -36,3 +36,21 @@ test("reserve() gives up on a directory that cannot be made (under /proc) instea
   assert.equal(child.status, 0, child.stderr || "reserve() did not return");
   assert.equal(child.stdout.trim(), "undefined");
 });
+
+test("reserve() removes the temporary objects of runs killed while compiling, and keeps those of live runs", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-object-cache-"));
+  try {
+    // A pid above the kernel's pid_max (at most 2^22) names no process.
+    const abandoned = join(dir, `${"a".repeat(32)}.bpf.o.${2 ** 22 + 1}.tmp`);
+    const live = join(dir, `${"b".repeat(32)}.bpf.o.${process.ppid}.tmp`);
+    writeFileSync(abandoned, "half an object");
+    writeFileSync(live, "being written");
+    const slot = reserve(dir, "k2");
+    assert.ok(slot);
+    assert.equal(existsSync(abandoned), false, "the dead run's file is removed");
+    assert.equal(existsSync(live), true, "a running compile keeps its file");
+    slot.discard();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -227,3 +227,53 @@ export const ret = kretprobe("f", (r: u64) => r);`;
   assert.equal(sim.run("sum", new Uint8Array(168).fill(1)).r0, 0x0101010101010101n * 3n);
   assert.equal(sim.kprobe("f", { args: [1, 2] }).r0, 3n, "a context of the same size written by run() is replaced");
 });
+
+/** Asserts that `act` fails with a usage SimulationError whose message matches `message` (not a TypeError from inside). */
+async function assertUsage(act: () => unknown, message: RegExp): Promise<void> {
+  await assert.rejects(
+    async () => act(),
+    (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message),
+  );
+}
+
+test("a test's wrong values for simulate() and its options are usage errors that say what to pass", async () => {
+  await assertUsage(() => simulate(42 as never), /simulate\(\) takes a probe file's path, a compiled object's bytes .* not 42/);
+  await assertUsage(() => simulate({ fileName: "x.ts" } as never), /\{ fileName, text \} with both strings, not an object/);
+  const probe = { fileName: "tp.ts", text: 'import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("syscalls", "sys_enter_unlinkat", () => 0);' };
+  const options = { tracepointFormats: formats };
+  await assertUsage(() => simulate(probe, { ...options, cpus: 0 }), /option cpus must be an integer from 1 to 1024, not 0/);
+  await assertUsage(() => simulate(probe, { ...options, tier: "fast" as never }), /option tier must be "auto", "interpreter", "compiled", not "fast"/);
+  await assertUsage(() => simulate(probe, { ...options, arch: "mips" as never }), /option arch must be "x86_64", "arm64", not "mips"/);
+  await assertUsage(() => simulate(probe, { ...options, time: "soon" as never }), /option time must be a whole number of nanoseconds/);
+  await assertUsage(() => simulate(probe, { ...options, budget: -1 }), /option budget must be an integer from 1/);
+  await assertUsage(() => simulate(probe, { ...options, task: { pid: -1 } }), /option task\.pid must be an integer from 0 to 4294967295, not -1/);
+});
+
+test("a test's wrong values for firings and the simulated kernel are usage errors, not TypeErrors", async () => {
+  const text = 'import { kprobe, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const f = kprobe("f", (a: u64) => a);';
+  const sim = await simulate({ fileName: "k.ts", text }, { arch: "x86_64" });
+  await assertUsage(() => sim.kprobe("f", { args: 5 as never }), /args must be an array of the probed function's arguments, not 5/);
+  await assertUsage(() => sim.kprobe("f", { args: [2 ** 70] }), /argument 1: .* is past 2\^53, where numbers are not exact; pass a bigint/);
+  await assertUsage(() => sim.kprobe("f", { args: [1n << 64n] }), /argument 1: 18446744073709551616n does not fit in 64 bits/);
+  await assertUsage(() => sim.kprobe("f", { pid: "init" as never }), /task\.pid must be an integer/);
+  await assertUsage(() => sim.kprobe("f", { cpu: 7 }), /CPU 7 is outside 0\.\.3/);
+  await assertUsage(() => sim.run("f", "bytes" as never), /the context of program f must be a Uint8Array/);
+  await assertUsage(() => sim.kernel.setTime("later" as never), /setTime\(\)'s time must be a whole number of nanoseconds/);
+  await assertUsage(() => sim.kernel.advance(-1), /advance\(\)'s step must be a whole number of nanoseconds, at least 0/);
+  await assertUsage(() => sim.kernel.string(5 as never), /string\(\) takes a string, not 5/);
+  await assertUsage(() => sim.kernel.bytes("x" as never), /bytes\(\) takes a Uint8Array, not "x"/);
+  await assertUsage(() => sim.kernel.alloc(5 as never), /a type is named by a string such as "task_struct", not 5/);
+  await assertUsage(() => sim.kernel.alloc("no_such_type", {}, { extra: 2 ** 40 }), /alloc\(\)'s extra bytes must be an integer from 0 to 1073741824/);
+  const page = sim.kernel.bytes(new Uint8Array(8));
+  await assertUsage(() => sim.kernel.read(page, -1), /read\(\)'s size must be an integer from 0/);
+  await assertUsage(() => sim.kernel.read(5 as never, 4), /read\(\) takes a Pointer or a bigint address, not 5/);
+  await assertUsage(() => sim.kernel.write(page, "abc" as never), /write\(\) takes a Uint8Array of bytes, not "abc"/);
+  await assertUsage(() => sim.kernel.markFaulting(5 as never), /markFaulting\(\) takes a Pointer or a bigint address/);
+  assert.equal(sim.kprobe("f", { args: [(1n << 64n) - 1n] }).r0, (1n << 64n) - 1n, "every 64-bit value still passes");
+});
+
+test("a __data_loc string longer than the field's 16-bit length is refused, not wrapped", () => {
+  const layout = parseFormat("g", "loc", "name: loc\nID: 9\nformat:\n\tfield:__data_loc char[] s;\toffset:8;\tsize:4;\tsigned:0;\n");
+  assert.throws(() => tracepointRecord(layout, { s: "x".repeat(0x10000) }, { pid: 1 }), (e: unknown) => e instanceof SimulationError && /65537 bytes at offset 12 do not fit a __data_loc field/.test(e.message));
+  assert.equal(tracepointRecord(layout, { s: "x".repeat(100) }, { pid: 1 }).length, 12 + 101);
+});

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
 import { openObject } from "../../runtime/loader/index.js";
-import { readRecording, replay, simulate } from "../../runtime/test/index.js";
+import { readRecording, replay, simulate, SimulationError } from "../../runtime/test/index.js";
 import { recorderSource } from "../../cli/record.js";
 import { OPENAT_FORMAT, UNLINKAT_EXIT_FORMAT, UNLINKAT_FORMAT } from "./support.js";
 import { tracepointFormat as fixtureFormat } from "../support/fixture-kernel.js";
@@ -112,4 +112,22 @@ test("tracepoints with char arrays, integer arrays and __data_loc strings are re
   replay(sim, recording);
   for (const line of ["exec /usr/bin/id", "1234 -> sh"]) assert.ok(sim.trace().includes(line), sim.trace().join("\n"));
   assert.ok(sim.trace().includes("18446744073709551615 5 2"), sim.trace().join("\n"));
+});
+
+test("a malformed recording fails with its line and what the hit lacks, not a TypeError", async () => {
+  const sim = await simulate("examples/unlink-uprobe.ts");
+  const probe = { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", retprobe: false };
+  const hit = { kind: "hit", probe, time: "1000", cpu: 0, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "rm", args: [0, 0, 0, 0, 0, 0] };
+  const fails = (text: string, message: RegExp) =>
+    assert.throws(() => replay(sim, text), (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message));
+  fails(`${line(hit)}\nnull\n`, /recording line 2 is not a JSON object: null/);
+  fails(`${line({ ...hit, probe: undefined })}\n`, /recording line 1: the hit's probe must be an object, not undefined/);
+  fails(`${line({ ...hit, probe: { kind: "kprobe", func: "f" } })}\n`, /kprobe probe needs func \(a string\) and retprobe \(a boolean\)/);
+  fails(`${line({ ...hit, time: "soon" })}\n`, /the hit's time must be nanoseconds .* not "soon"/);
+  fails(`${line({ ...hit, cpu: undefined })}\n`, /the hit's cpu must be a non-negative integer, not undefined/);
+  fails(`${line({ ...hit, args: "x" })}\n`, /the hit's args must be an array, not "x"/);
+  fails(`${line({ ...hit, strings: { filename: "/x" } })}\n`, /field filename must hold the pointer its string was read from, not undefined/);
+  assert.throws(() => replay(sim, 5 as never), (e: unknown) => e instanceof SimulationError && /replay\(\) takes a recording's path/.test(e.message));
+  assert.throws(() => replay(sim, `${line(hit)}\n`, { filter: true as never }), (e: unknown) => e instanceof SimulationError && /filter must be a function/.test(e.message));
+  assert.equal(replay(sim, `${line(hit)}\n`).length, 1, "the well-formed hit replays");
 });

@@ -77,6 +77,14 @@ test("ringbuf: the producer page cannot be mapped writable", needsKernel, () =>
   }),
 );
 
+test("mmap refuses a length no view can hold (over 4 GiB) with E2BIG instead of aborting the process", needsKernel, () =>
+  withFds(sys, (fds) => {
+    const page = sys.pageSize();
+    const rb = fds.add(sys.mapCreate({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: page }));
+    assert.throws(() => sys.mmap(rb, 2 ** 32 + page, Prot.READ, page), (e: unknown) => e instanceof SysError && e.command === "mmap" && e.code === "E2BIG");
+  }),
+);
+
 test("pollAsync waits on a worker thread: the event loop produces the record it wakes up for", needsKernel, () =>
   withFds(sys, async (fds) => {
     const rb = fds.add(sys.mapCreate({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: sys.pageSize() }));

@@ -1,0 +1,42 @@
+// Checks of what a test hands the simulator (options, task fields, times, CPUs), each failing as a usage
+// SimulationError that says what to pass, before a wrong value reaches the VM and fails there as a TypeError.
+// Takes values of unknown type; gives them typed.
+
+import { usage } from "./errors.js";
+
+/** A value as a message shows it. */
+export function shown(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 30 ? `${v.slice(0, 30)}...` : v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null) return "null";
+  return typeof v === "object" ? "an object" : String(v);
+}
+
+/** An integer number from `min` to `max`. */
+export function integerIn(value: unknown, min: number, max: number, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) throw usage(`${what} must be an integer from ${min} to ${max}, not ${shown(value)}`);
+  return value;
+}
+
+/** A point or span of time: a non-negative whole number of nanoseconds, as a number or a bigint. */
+export function nanoseconds(value: unknown, what: string): bigint {
+  const ok = typeof value === "bigint" ? value >= 0n : typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  if (!ok) throw usage(`${what} must be a whole number of nanoseconds, at least 0 (a number or a bigint), not ${shown(value)}`);
+  return BigInt(value as number | bigint);
+}
+
+/** One of `choices`. */
+export function oneOf<T extends string>(value: unknown, choices: readonly T[], what: string): T {
+  if (!(choices as readonly unknown[]).includes(value)) throw usage(`${what} must be ${choices.map((c) => `"${c}"`).join(", ")}, not ${shown(value)}`);
+  return value as T;
+}
+
+/** Task fields (pid, tgid, uid, gid: u32; comm: a string), those given. */
+export function checkTask(task: unknown, what: string): void {
+  if (typeof task !== "object" || task === null) throw usage(`${what} must be an object of task fields (pid, tgid, uid, gid, comm), not ${shown(task)}`);
+  const fields = task as Record<string, unknown>;
+  for (const id of ["pid", "tgid", "uid", "gid"]) if (fields[id] !== undefined) integerIn(fields[id], 0, 0xffff_ffff, `${what}.${id}`);
+  if (fields.comm !== undefined && typeof fields.comm !== "string") throw usage(`${what}.comm must be a string (the task name), not ${shown(fields.comm)}`);
+}

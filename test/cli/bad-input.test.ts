@@ -1,0 +1,109 @@
+// The command line given what a user might give it by mistake: a compiled object or a binary where a probe file
+// belongs, a host executable or an object with broken BTF where a BPF object belongs, and --duration values a timer
+// cannot hold, and numeric options out of range. Each ends with one line on standard error and the documented exit code, never an internal error.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { compile } from "../../compiler/index.js";
+import { readElf } from "../../compiler/elf/index.js";
+import { BtfKind, parseBtf } from "../../compiler/btf/index.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
+
+/** `tsbpf ARGS` from the sources, `input` on standard input; its exit status, standard output and standard error. */
+function tsbpfWith(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tsbpf = (...args: string[]) => tsbpfWith("", ...args);
+
+/** Exit `status` with a single line on standard error matching `message`. */
+function assertOneLine(r: { status: number | null; stderr: string }, status: number, message: RegExp): void {
+  assert.equal(r.status, status, r.stderr);
+  assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /internal error/);
+}
+
+function withTempDir(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bad-input-"));
+  try {
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A compiled probe with its .BTF section's bytes changed by `edit` (given the section's offset in the file). */
+function objectWithBtfEdit(probe: string, edit: (view: DataView, btfOffset: number) => void): Uint8Array {
+  const { object, diagnostics } = compile(probe);
+  assert.deepEqual(diagnostics, []);
+  const bytes = object.slice();
+  const btf = readElf(bytes).sections.find((s) => s.name === ".BTF");
+  assert.ok(btf, "the object has BTF");
+  edit(new DataView(bytes.buffer, bytes.byteOffset), btf.offset);
+  return bytes;
+}
+
+// btf_header.type_len, after magic, version, flags, hdr_len and type_off: a type section longer than the section.
+const brokenHeader = (view: DataView, at: number) => view.setUint32(at + 12, 0x7fff_0000, true);
+
+/** Points the first struct member's type at an id that does not exist (the parser only notices when it is read). */
+function danglingMember(view: DataView, at: number): void {
+  const btf = parseBtf(new Uint8Array(view.buffer, view.byteOffset + at, view.byteLength - at));
+  const struct = [...btf.types()].find((t) => t.kind === BtfKind.STRUCT && t.members.length > 0);
+  assert.ok(struct, "the object's BTF has a struct with members");
+  // A struct record: name_off, info, size, then per member name_off, type, offset.
+  view.setUint32(at + btf.recordOffset(struct.id) + 16, 0xffff, true);
+}
+
+test("compile refuses an ELF file as a probe, pointing to tsbpf load, and verify a host executable as a BPF object (exit 2)", () => {
+  assertOneLine(tsbpf("compile", "/bin/true", "--emit", "asm"), 2, /\/bin\/true is an ELF file, not a TypeScript probe; .*tsbpf load \/bin\/true/);
+  assertOneLine(tsbpf("verify", "/bin/true"), 2, /not a BPF object: wrong machine \d+: expected 247/);
+});
+
+test("a binary file given as a probe is refused in one line, not printed as TypeScript's source line (exit 2)", () => {
+  withTempDir((dir) => {
+    const file = join(dir, "junk.ts");
+    writeFileSync(file, Buffer.from([0x00, 0xff, 0x10, 0x00, 0x41]));
+    assertOneLine(tsbpf("compile", file, "--emit", "asm"), 2, /junk\.ts is a binary file, not a TypeScript probe/);
+    assertOneLine(tsbpf("verify", file), 2, /junk\.ts is a binary file/);
+  });
+});
+
+test("an object whose BTF is malformed is a usage error naming the file and the BTF (exit 2)", () => {
+  withTempDir((dir) => {
+    const file = join(dir, "broken.bpf.o");
+    writeFileSync(file, objectWithBtfEdit(PROBE, brokenHeader));
+    assertOneLine(tsbpf("verify", file), 2, /broken\.bpf\.o: the object's BTF is malformed: BTF: /);
+    writeFileSync(file, objectWithBtfEdit(join(ROOT, "examples/opensnoop.ts"), danglingMember));
+    assertOneLine(tsbpf("verify", file), 2, /broken\.bpf\.o: the object's BTF is malformed: BTF: no type \[65535\]/);
+  });
+});
+
+test("--duration that no timer can hold, or given twice, is refused before anything loads (exit 2)", () => {
+  assertOneLine(tsbpf("run", PROBE, "--duration", "Infinity"), 2, /--duration can be at most 2147483 seconds/);
+  assertOneLine(tsbpf("load", "/nonexistent.o", "--duration", "1e10"), 2, /--duration can be at most/);
+  assertOneLine(tsbpf("run", PROBE, "--duration", "1", "--duration", "2"), 2, /--duration was given more than once/);
+});
+
+test("numeric options out of range or not numbers are usage errors, not silently unlimited (exit 2)", () => {
+  const program = "b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00";
+  assertOneLine(tsbpfWith(program, "exec", "--budget", "abc"), 2, /--budget must be a whole number of at least 1, not a word/);
+  assertOneLine(tsbpfWith(program, "exec", "--budget", "0"), 2, /--budget must be a whole number of at least 1, not 0/);
+  assertOneLine(tsbpf("btf", "filename", "--depth", "-1"), 2, /--depth must be a whole number of at least 0, not -1/);
+  assertOneLine(tsbpf("btf", "filename", "--max-types", "0"), 2, /--max-types must be a whole number of at least 1, not 0/);
+});
+
+test("disasm - reads hex from standard input, as its help says", () => {
+  const r = tsbpfWith("b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00", "disasm", "-");
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "0: (b7) r0 = 42\n1: (95) exit\n");
+});
