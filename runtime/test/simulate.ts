@@ -163,15 +163,21 @@ export class Simulation {
   /** Fires the uprobes on `func` (or "binary:func") with its arguments. */
   uprobe(target: string, options: KprobeOptions = {}): FireResult {
     checkRegs(options);
-    const progs = this.select(`uprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && !p.spec.attach.retprobe && matchesUprobe(p, target));
+    const progs = this.select(this.uprobeTarget("uprobe", target), options, (p) => p.spec.attach.kind === "uprobe" && !p.spec.attach.retprobe && matchesUprobe(p, target));
     return this.fire(progs, options, undefined, options);
   }
 
   /** Fires the uretprobes on `func` (or "binary:func") with its return value. */
   uretprobe(target: string, options: RetprobeOptions = {}): FireResult {
     checkRegs(options);
-    const progs = this.select(`uretprobe on ${target}`, options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
+    const progs = this.select(this.uprobeTarget("uretprobe", target), options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
     return this.fire(progs, options, undefined, options);
+  }
+
+  /** "uprobe on TARGET" for messages; when TARGET is a probed binary, how to name one of its functions. */
+  private uprobeTarget(kind: "uprobe" | "uretprobe", target: string): string {
+    const a = this.loaded.programs.map((p) => p.spec.attach).find((x) => x.kind === "uprobe" && x.binary === target && x.func !== undefined);
+    return a?.kind === "uprobe" ? `${kind} on ${target} (a binary: name the function, "${target}:${a.func}" or "${a.func}")` : `${kind} on ${target}`;
   }
 
   /**

@@ -159,6 +159,8 @@ test("the uprobe example: libc's unlinkat by function or binary:function", async
   sim.uprobe("libc.so.6:unlinkat", { args: [3, path, 0] });
   assert.deepEqual(sim.trace(), ["UPROBE unlinkat pid = 9, dfd = -100, flags = 512", "UPROBE unlinkat pid = 9, dfd = 3, flags = 0"]);
   assert.throws(() => sim.uretprobe("unlinkat"), /no uretprobe on unlinkat in the object/);
+  // The binary alone, as the probe's declaration writes it first: the message shows how to name the function.
+  assert.throws(() => sim.uprobe("libc.so.6"), /no uprobe on libc\.so\.6 \(a binary: name the function, "libc\.so\.6:unlinkat" or "unlinkat"\)/);
 });
 
 test("compiled for arm64, the uprobe example reads its arguments from x0..x2 of arm64's pt_regs", async () => {
