@@ -86,6 +86,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const { attached, skipped } = attachEach(loaded, options);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
+    for (const p of loaded.spec.programs) if (!p.autoload) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
     if (attached.length === 0) {
       log("nothing to attach; releasing the object");
       return ExitCode.OK;

@@ -22,7 +22,7 @@ export interface LoadOptions {
   logLevel?: number;
   /** Types CO-RE relocations resolve against; default the running kernel's /sys/kernel/btf/vmlinux. */
   targetBtf?: Btf;
-  /** Load only these programs (by function name); default all. */
+  /** Load only these programs (by function name); default all but those in "?" sections. */
   programs?: readonly string[];
 }
 
@@ -160,7 +160,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const wanted = options.programs ? new Set(options.programs) : undefined;
     if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
     const core = hasCoreRelocations(spec.raw) ? resolveCore(spec.raw, options.targetBtf ?? kernelBtf()) : undefined;
-    const linked = spec.programs.filter((p) => !wanted || wanted.has(p.name)).map((p) => linkProgram(spec, p, core));
+    const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core));
     loaded.btfFd = loadBtf(sys, spec, loaded.warnings);
     const fds: number[] = [];
     for (const m of spec.maps) {

@@ -33,6 +33,8 @@ export interface ProgramSpec {
   /** ProgFlag bits (sleepable). */
   flags: number;
   attach: AttachTarget;
+  /** False for a section written "?SEC" (libbpf): loaded only when asked for by name. */
+  autoload: boolean;
   source: BpfProgram;
 }
 
@@ -298,7 +300,9 @@ export function classifySection(section: string): Pick<ProgramSpec, "type" | "ex
 }
 
 function programSpec(p: BpfProgram): ProgramSpec {
-  return { name: p.name, section: p.section, ...classifySection(p.section), source: p };
+  // libbpf: a leading "?" keeps the program's type but leaves it out of the default load.
+  const optional = p.section.startsWith("?");
+  return { name: p.name, section: p.section, ...classifySection(optional ? p.section.slice(1) : p.section), autoload: !optional, source: p };
 }
 
 // ---------------------------------------------------------------- maps

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
-import { AttachError, LoadError, Session, type TracePipe } from "../../runtime/loader/index.js";
-import { fixturePath, needsKernel, readU64, u32 } from "./support.js";
+import { AttachError, LoadError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
+import { fixture, fixturePath, needsKernel, readU64, u32 } from "./support.js";
 
 const sys = openSys();
 let dir: string;
@@ -73,6 +73,22 @@ describe("loading into the running kernel", needsKernel, () => {
       assert.ok(readU64(obj.variable("calls_seen")) >= 2n);
     } finally {
       await session.close();
+    }
+  });
+
+  it('a program in a "?" section loads only when named', () => {
+    const spec = parseObject(fixture("optional"), { name: "optional" });
+    const byDefault = loadObject(sys, spec);
+    try {
+      assert.deepEqual([...byDefault.programs.keys()], ["always"]);
+    } finally {
+      byDefault.close();
+    }
+    const named = loadObject(sys, spec, { programs: ["on_request"] });
+    try {
+      assert.deepEqual([...named.programs.keys()], ["on_request"]);
+    } finally {
+      named.close();
     }
   });
 

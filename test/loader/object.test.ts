@@ -101,6 +101,17 @@ describe("clang-19 fixtures", needsClang, () => {
     assert.deepEqual(spec.programs.map((p) => p.attach.kind === "uprobe" && p.attach.retprobe), [false, true]);
   });
 
+  it('a "?" section keeps its program type and attach target but is not loaded by default', () => {
+    const spec = parseObject(fixture("optional"), { name: "optional" });
+    assert.deepEqual(
+      spec.programs.map((p) => [p.name, p.type, p.attach.kind, p.autoload]),
+      [
+        ["always", ProgType.TRACEPOINT, "tracepoint", true],
+        ["on_request", ProgType.TRACEPOINT, "tracepoint", false],
+      ],
+    );
+  });
+
   it("BTF-defined maps without a BTF reader are refused with the reason", () => {
     assert.throws(() => parseObject(fixture("uprobe")), (e: unknown) => e instanceof ObjectError && /\.maps \(calls_by_pid\)/.test(e.message));
   });
