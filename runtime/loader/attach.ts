@@ -41,6 +41,8 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
       return attachKprobe(sys, progFd, spec, t);
     case "uprobe":
       return attachUprobe(sys, progFd, spec, t, options);
+    case "btf":
+      return attachBtfHook(sys, progFd, spec, t);
     case "manual":
       throw new AttachError(`program ${spec.name} (section ${spec.section}) cannot be attached automatically: ${t.why}`, "unsupported");
   }
@@ -110,6 +112,16 @@ function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { n
   } catch (e) {
     const reason = failure(e);
     throw new AttachError(reason === "not-found" ? `unknown raw tracepoint ${t.name}` : `cannot attach program ${spec.name} to raw tracepoint ${t.name}: ${(e as Error).message}`, reason, { cause: e });
+  }
+}
+
+/** tp_btf, fentry, fexit, fmod_ret and lsm programs were loaded for their hook; opening the link attaches them there. */
+function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: string; name: string }): Attachment {
+  const description = `${t.hook} ${t.name}`;
+  try {
+    return attachment(sys, spec, description, sys.rawTracepointOpen(undefined, progFd));
+  } catch (e) {
+    throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${(e as Error).message}`, failure(e), { cause: e });
   }
 }
 

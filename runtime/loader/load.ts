@@ -6,12 +6,14 @@
 // BTF is optional, as in libbpf: a kernel that refuses it gets the object without it, and a warning.
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
+import { missingRoot } from "../sys/kernel.js";
 import { MapType } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
 import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
+import { hookBtfId, hookRefusal } from "./hooks.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
 import { mapBtfTypes } from "./maps.js";
@@ -161,6 +163,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
     const core = hasCoreRelocations(spec.raw) ? resolveCore(spec.raw, options.targetBtf ?? kernelBtf()) : undefined;
     const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core));
+    const hookIds = new Map(linked.flatMap(({ spec: { name, attach: a } }) => (a.kind === "btf" ? [[name, hookBtfId(options.targetBtf ?? kernelBtf(), a.hook, a.name)] as const] : [])));
     loaded.btfFd = loadBtf(sys, spec, loaded.warnings);
     const fds: number[] = [];
     for (const m of spec.maps) {
@@ -170,7 +173,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
       initializeMap(sys, m, fd);
     }
     for (const l of linked) {
-      const p = loadProgram(sys, spec, l, fds, options.logLevel ?? 0, loaded);
+      const p = loadProgram(sys, spec, l, fds, hookIds.get(l.spec.name), options.logLevel ?? 0, loaded);
       loaded.programs.set(p.name, p);
     }
     return loaded;
@@ -240,7 +243,7 @@ const padded = (b: Uint8Array, size: number): Uint8Array => {
   return out;
 };
 
-function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly number[], logLevel: number, loaded: LoadedObject): LoadedProgram {
+function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly number[], attachBtfId: number | undefined, logLevel: number, loaded: LoadedObject): LoadedProgram {
   const p = l.spec;
   const insns = encodeProgram(l, fds);
   const base = {
@@ -249,6 +252,7 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
     license: spec.license,
     name: kernelName(p.name),
     expectedAttachType: p.expectedAttachType,
+    attachBtfId,
     flags: p.flags,
     kernVersion: spec.kernVersion,
     logLevel,
@@ -274,7 +278,9 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
       const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (verifierReason(e.log) ?? e.code);
       const what =
         e.code === "EPERM" && !e.log
-          ? "refused (permission denied: loading BPF needs root or CAP_BPF)"
+          ? p.attach.kind === "btf" && missingRoot() === undefined
+            ? hookRefusal(p.attach.hook)
+            : "refused (permission denied: loading BPF needs root or CAP_BPF)"
           : interrupted
             ? "not loaded: the kernel's verifier was interrupted by signals on every attempt (EAGAIN); run it again"
             : `rejected by the kernel's verifier: ${reason}`;

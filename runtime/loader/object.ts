@@ -11,6 +11,8 @@ import { STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { ObjectError } from "./errors.js";
 
+export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm";
+
 /** Where a program attaches, as its section name says. */
 export type AttachTarget =
   | { kind: "tracepoint"; group: string; name: string }
@@ -19,6 +21,11 @@ export type AttachTarget =
   | { kind: "kprobe"; func: string; offset: number; retprobe: boolean }
   /** `binary` as written in the section (a path, a library name such as libc.so.6, or a program on PATH). */
   | { kind: "uprobe"; binary: string; func: string | undefined; offset: number; retprobe: boolean }
+  /**
+   * A BTF-typed hook: the program is loaded for one kernel type (`attach_btf_id`) and attached with
+   * BPF_RAW_TRACEPOINT_OPEN. tp_btf names a tracepoint, fentry/fexit/fmod_ret a kernel function, lsm an LSM hook.
+   */
+  | { kind: "btf"; hook: BtfHook; name: string }
   /** The section names no target ("kprobe" alone, "socket", "xdp", ...): load only, attach by hand. */
   | { kind: "manual"; why: string };
 
@@ -257,7 +264,9 @@ function rawTracepointTarget(rest: string | undefined): AttachTarget {
   return rest ? { kind: "raw_tracepoint", name: rest } : { kind: "manual", why: "the section names no raw tracepoint" };
 }
 
-const notYet = (what: string) => manual(`attaching ${what} programs is not supported yet`);
+function btfTarget(hook: BtfHook) {
+  return (rest: string | undefined): AttachTarget => (rest ? { kind: "btf", hook, name: rest } : { kind: "manual", why: `the section names no ${hook === "tp_btf" ? "tracepoint" : hook === "lsm" ? "LSM hook" : "kernel function"}` });
+}
 
 /** libbpf's section prefixes (tools/lib/bpf/libbpf.c section_defs) for the program types tsbpf loads. */
 const SECTIONS: Record<string, SectionKind> = {
@@ -280,11 +289,14 @@ const SECTIONS: Record<string, SectionKind> = {
   classifier: { type: ProgType.SCHED_CLS, target: manual("tc programs attach to a network interface") },
   action: { type: ProgType.SCHED_ACT, target: manual("tc actions attach to a network interface") },
   syscall: { type: ProgType.SYSCALL, flags: ProgFlag.SLEEPABLE, target: manual("syscall programs are run with BPF_PROG_RUN") },
-  tp_btf: { type: ProgType.TRACING, attachType: AttachType.TRACE_RAW_TP, target: notYet("tp_btf") },
-  fentry: { type: ProgType.TRACING, attachType: AttachType.TRACE_FENTRY, target: notYet("fentry") },
-  fexit: { type: ProgType.TRACING, attachType: AttachType.TRACE_FEXIT, target: notYet("fexit") },
-  fmod_ret: { type: ProgType.TRACING, attachType: AttachType.MODIFY_RETURN, target: notYet("fmod_ret") },
-  lsm: { type: ProgType.LSM, attachType: AttachType.LSM_MAC, target: notYet("LSM") },
+  tp_btf: { type: ProgType.TRACING, attachType: AttachType.TRACE_RAW_TP, target: btfTarget("tp_btf") },
+  fentry: { type: ProgType.TRACING, attachType: AttachType.TRACE_FENTRY, target: btfTarget("fentry") },
+  fexit: { type: ProgType.TRACING, attachType: AttachType.TRACE_FEXIT, target: btfTarget("fexit") },
+  fmod_ret: { type: ProgType.TRACING, attachType: AttachType.MODIFY_RETURN, target: btfTarget("fmod_ret") },
+  "fentry.s": { type: ProgType.TRACING, attachType: AttachType.TRACE_FENTRY, flags: ProgFlag.SLEEPABLE, target: btfTarget("fentry") },
+  "fexit.s": { type: ProgType.TRACING, attachType: AttachType.TRACE_FEXIT, flags: ProgFlag.SLEEPABLE, target: btfTarget("fexit") },
+  lsm: { type: ProgType.LSM, attachType: AttachType.LSM_MAC, target: btfTarget("lsm") },
+  "lsm.s": { type: ProgType.LSM, attachType: AttachType.LSM_MAC, flags: ProgFlag.SLEEPABLE, target: btfTarget("lsm") },
 };
 
 /** Program type, attach type and target of a section name; throws ObjectError for names libbpf would not know. */

@@ -481,7 +481,7 @@ export class FakeSys implements Sys {
     return this.allocFd({ kind: "link", id: this.nextIds.link++, options: { ...o }, progId: prog.id });
   }
 
-  rawTracepointOpen(name: string, progFd: number): number {
+  rawTracepointOpen(name: string | undefined, progFd: number): number {
     const prog = this.get(progFd, "prog", Cmd.RAW_TRACEPOINT_OPEN);
     const options: LinkCreateOptions = { progFd, targetFd: 0, attachType: AttachType.TRACE_RAW_TP };
     void name;

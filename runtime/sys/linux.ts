@@ -521,8 +521,10 @@ export class LinuxSys implements Sys {
     return bpfCall(Cmd.LINK_CREATE, a);
   }
 
-  rawTracepointOpen(name: string, progFd: number): number {
-    return bpfCall(Cmd.RAW_TRACEPOINT_OPEN, new Attr(BPF_ATTR_SIZE).ptr(0, cString(name)).u32(8, progFd));
+  rawTracepointOpen(name: string | undefined, progFd: number): number {
+    // No name: a tracing or LSM program, attached to the hook it was loaded for (attach_btf_id).
+    const attr = new Attr(BPF_ATTR_SIZE).u32(8, progFd);
+    return bpfCall(Cmd.RAW_TRACEPOINT_OPEN, name === undefined ? attr : attr.ptr(0, cString(name)));
   }
 
   objPin(fd: number, path: string): void {

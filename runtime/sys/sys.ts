@@ -326,7 +326,7 @@ export interface Sys {
   /** BPF_LINK_CREATE: the link's fd. */
   linkCreate(options: LinkCreateOptions): number;
   /** BPF_RAW_TRACEPOINT_OPEN: attaches a raw tracepoint program, gives the link fd. */
-  rawTracepointOpen(name: string, progFd: number): number;
+  rawTracepointOpen(name: string | undefined, progFd: number): number;
   /** BPF_OBJ_PIN at a bpffs path. */
   objPin(fd: number, path: string): void;
   /** BPF_OBJ_GET: an fd for a pinned object; flags BPF_F_RDONLY/WRONLY. */

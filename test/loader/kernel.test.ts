@@ -124,6 +124,44 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+  it("tp_btf: loaded for the tracepoint's BTF type, typed arguments read, attached through a raw tracepoint link", async () => {
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("tp-btf"), { programs: ["on_exec"] });
+      assert.ok(sys.progInfo(obj.program("on_exec").fd).attachBtfId > 0);
+      const pipe = session.tracePipe();
+      assert.deepEqual(obj.attachAll().attached.map((a) => a.description), ["tp_btf sched_process_exec"]);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const child = rmChild("tpbtf");
+        const line = await pipe.waitFor((l) => l.message.startsWith("tsbpf-tpbtf") && l.pid === child.pid, 5000);
+        if (!line) continue;
+        assert.match(line.message, new RegExp(`^tsbpf-tpbtf pid=${child.pid} old=${child.pid} file=\\S*/rm$`));
+        return;
+      }
+      assert.fail("no tsbpf-tpbtf line for rm's exec after 3 tries");
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("BTF hooks: a tracepoint the kernel lacks is named before anything loads; fentry loads or says why not", () => {
+    assert.throws(
+      () => new Session(sys).loadFile(fixturePath("tp-btf"), { programs: ["on_nothing"] }),
+      (e: unknown) => e instanceof Error && e.message === "tp_btf/no_such_tracepoint: the running kernel has no tracepoint no_such_tracepoint in its BTF (no btf_trace_no_such_tracepoint in /sys/kernel/btf/vmlinux)",
+    );
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("tp-btf"), { programs: ["on_unlinkat"] });
+      // Kernels that allow trampolines load it for do_unlinkat (this one refuses fentry, see ../shared/KERNEL.md).
+      assert.ok(sys.progInfo(obj.program("on_unlinkat").fd).attachBtfId > 0);
+    } catch (e) {
+      assert.ok(e instanceof LoadError && e.code === "EPERM", String(e));
+      assert.match(e.message, /^program on_unlinkat \(section fentry\/do_unlinkat\) was refused with EPERM before verification, although other programs load: the running kernel does not allow fentry programs here .*; use a kprobe, uprobe or tracepoint instead$/);
+    } finally {
+      void session.close();
+    }
+  });
+
   it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {

@@ -20,6 +20,10 @@ describe("section names", () => {
     ["uprobe/libc.so.6:malloc+8", ProgType.KPROBE, { kind: "uprobe", binary: "libc.so.6", func: "malloc", offset: 8, retprobe: false }],
     ["raw_tp/sys_enter", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sys_enter" }],
     ["raw_tracepoint/sched_switch", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sched_switch" }],
+    ["tp_btf/sched_switch", ProgType.TRACING, { kind: "btf", hook: "tp_btf", name: "sched_switch" }],
+    ["fentry/do_unlinkat", ProgType.TRACING, { kind: "btf", hook: "fentry", name: "do_unlinkat" }],
+    ["fexit.s/do_unlinkat", ProgType.TRACING, { kind: "btf", hook: "fexit", name: "do_unlinkat" }],
+    ["lsm/file_open", ProgType.LSM, { kind: "btf", hook: "lsm", name: "file_open" }],
   ];
   for (const [section, type, attach] of cases) {
     it(section, () => {
