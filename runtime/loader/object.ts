@@ -299,12 +299,77 @@ const SECTIONS: Record<string, SectionKind> = {
   "lsm.s": { type: ProgType.LSM, attachType: AttachType.LSM_MAC, flags: ProgFlag.SLEEPABLE, target: btfTarget("lsm") },
 };
 
+/**
+ * libbpf's sections for programs that attach to a cgroup, socket, interface or map rather than a probe: loaded with
+ * their type and expected attach type (so `tsbpf load` and `tsbpf verify` take such objects), attached by hand.
+ * Exact names first ("cgroup/connect4"), then the part before the first "/" ("sk_skb", "tc").
+ */
+const byHand = (type: number, attachType: number | undefined, why: string): SectionKind => ({ type, attachType, target: manual(why) });
+const cgroup = (type: number, attachType: number) => byHand(type, attachType, "cgroup programs attach to a cgroup, which tsbpf does not do for them");
+const socket = (type: number, attachType?: number) => byHand(type, attachType, "socket programs attach to a socket or a sockmap, which tsbpf does not do for them");
+const network = (type: number, attachType?: number) => byHand(type, attachType, "these programs attach to a network interface or hook, which tsbpf does not do for them");
+const EXACT_SECTIONS: Record<string, SectionKind> = {
+  "cgroup_skb/ingress": cgroup(ProgType.CGROUP_SKB, AttachType.CGROUP_INET_INGRESS),
+  "cgroup_skb/egress": cgroup(ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS),
+  "cgroup/skb": cgroup(ProgType.CGROUP_SKB, AttachType.CGROUP_INET_INGRESS),
+  "cgroup/sock": cgroup(ProgType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_CREATE),
+  "cgroup/sock_create": cgroup(ProgType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_CREATE),
+  "cgroup/sock_release": cgroup(ProgType.CGROUP_SOCK, AttachType.CGROUP_INET_SOCK_RELEASE),
+  "cgroup/post_bind4": cgroup(ProgType.CGROUP_SOCK, AttachType.CGROUP_INET4_POST_BIND),
+  "cgroup/post_bind6": cgroup(ProgType.CGROUP_SOCK, AttachType.CGROUP_INET6_POST_BIND),
+  "cgroup/bind4": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_BIND),
+  "cgroup/bind6": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET6_BIND),
+  "cgroup/connect4": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_CONNECT),
+  "cgroup/connect6": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET6_CONNECT),
+  "cgroup/connect_unix": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UNIX_CONNECT),
+  "cgroup/sendmsg4": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP4_SENDMSG),
+  "cgroup/sendmsg6": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP6_SENDMSG),
+  "cgroup/sendmsg_unix": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UNIX_SENDMSG),
+  "cgroup/recvmsg4": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP4_RECVMSG),
+  "cgroup/recvmsg6": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UDP6_RECVMSG),
+  "cgroup/recvmsg_unix": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UNIX_RECVMSG),
+  "cgroup/getpeername4": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_GETPEERNAME),
+  "cgroup/getpeername6": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET6_GETPEERNAME),
+  "cgroup/getpeername_unix": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UNIX_GETPEERNAME),
+  "cgroup/getsockname4": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_GETSOCKNAME),
+  "cgroup/getsockname6": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET6_GETSOCKNAME),
+  "cgroup/getsockname_unix": cgroup(ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UNIX_GETSOCKNAME),
+  "cgroup/sysctl": cgroup(ProgType.CGROUP_SYSCTL, AttachType.CGROUP_SYSCTL),
+  "cgroup/getsockopt": cgroup(ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_GETSOCKOPT),
+  "cgroup/setsockopt": cgroup(ProgType.CGROUP_SOCKOPT, AttachType.CGROUP_SETSOCKOPT),
+  "cgroup/dev": cgroup(ProgType.CGROUP_DEVICE, AttachType.CGROUP_DEVICE),
+  "sk_skb/stream_parser": socket(ProgType.SK_SKB, AttachType.SK_SKB_STREAM_PARSER),
+  "sk_skb/stream_verdict": socket(ProgType.SK_SKB, AttachType.SK_SKB_STREAM_VERDICT),
+  "sk_reuseport/migrate": socket(ProgType.SK_REUSEPORT, AttachType.SK_REUSEPORT_SELECT_OR_MIGRATE),
+  "xdp/devmap": network(ProgType.XDP, AttachType.XDP_DEVMAP),
+  "xdp/cpumap": network(ProgType.XDP, AttachType.XDP_CPUMAP),
+  "tc/ingress": network(ProgType.SCHED_CLS, AttachType.TCX_INGRESS),
+  "tc/egress": network(ProgType.SCHED_CLS, AttachType.TCX_EGRESS),
+  "tcx/ingress": network(ProgType.SCHED_CLS, AttachType.TCX_INGRESS),
+  "tcx/egress": network(ProgType.SCHED_CLS, AttachType.TCX_EGRESS),
+  "netkit/primary": network(ProgType.SCHED_CLS, AttachType.NETKIT_PRIMARY),
+  "netkit/peer": network(ProgType.SCHED_CLS, AttachType.NETKIT_PEER),
+};
+const OTHER_SECTIONS: Record<string, SectionKind> = {
+  sk_skb: socket(ProgType.SK_SKB),
+  sk_msg: socket(ProgType.SK_MSG, AttachType.SK_MSG_VERDICT),
+  sk_lookup: socket(ProgType.SK_LOOKUP, AttachType.SK_LOOKUP),
+  sk_reuseport: socket(ProgType.SK_REUSEPORT, AttachType.SK_REUSEPORT_SELECT),
+  sockops: cgroup(ProgType.SOCK_OPS, AttachType.CGROUP_SOCK_OPS),
+  flow_dissector: network(ProgType.FLOW_DISSECTOR, AttachType.FLOW_DISSECTOR),
+  netfilter: network(ProgType.NETFILTER, AttachType.NETFILTER),
+  lwt_in: network(ProgType.LWT_IN),
+  lwt_out: network(ProgType.LWT_OUT),
+  lwt_xmit: network(ProgType.LWT_XMIT),
+  lwt_seg6local: network(ProgType.LWT_SEG6LOCAL),
+};
+
 /** Program type, attach type and target of a section name; throws ObjectError for names libbpf would not know. */
 export function classifySection(section: string): Pick<ProgramSpec, "type" | "expectedAttachType" | "flags" | "attach"> {
   const slash = section.indexOf("/");
   const head = slash < 0 ? section : section.slice(0, slash);
   const rest = slash < 0 ? undefined : section.slice(slash + 1);
-  const kind = Object.hasOwn(SECTIONS, head) ? SECTIONS[head] : undefined;
+  const kind = Object.hasOwn(EXACT_SECTIONS, section) ? EXACT_SECTIONS[section] : Object.hasOwn(SECTIONS, head) ? SECTIONS[head] : Object.hasOwn(OTHER_SECTIONS, head) ? OTHER_SECTIONS[head] : undefined;
   if (!kind) {
     throw new ObjectError(`section ${section}: unknown program type; use a libbpf section name such as ${["tracepoint/GROUP/NAME", "kprobe/FUNC", "uprobe/BINARY:FUNC", "raw_tp/NAME", "socket", "xdp"].join(", ")}`);
   }

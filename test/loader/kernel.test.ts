@@ -162,6 +162,23 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+  it("cgroup, socket and network sections load with the program and attach types the kernel wants, and are left to attach by hand", async () => {
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("network"));
+      assert.equal(obj.programs.size, 16);
+      const { attached, skipped } = obj.attachAll();
+      assert.equal(attached.length, 0);
+      const why = new Map(skipped.map((s) => [s.program, s.why]));
+      assert.equal(why.size, 16);
+      assert.match(why.get("p_cgroup_connect4")!, /attach to a cgroup/);
+      assert.match(why.get("p_sk_lookup")!, /attach to a socket/);
+      assert.match(why.get("p_netfilter")!, /network interface or hook/);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {

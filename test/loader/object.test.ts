@@ -44,6 +44,11 @@ describe("section names", () => {
     assert.equal(classifySection("xdp").expectedAttachType, AttachType.XDP);
     assert.equal(classifySection("uprobe.s/libc.so.6:free").flags, ProgFlag.SLEEPABLE);
     assert.equal(classifySection("fentry/do_unlinkat").expectedAttachType, AttachType.TRACE_FENTRY);
+    assert.deepEqual([classifySection("cgroup/connect4").type, classifySection("cgroup/connect4").expectedAttachType], [ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_CONNECT]);
+    assert.equal(classifySection("tc/ingress").expectedAttachType, AttachType.TCX_INGRESS);
+    assert.equal(classifySection("tc").expectedAttachType, undefined);
+    assert.equal(classifySection("sk_skb").type, ProgType.SK_SKB);
+    assert.equal(classifySection("sk_skb/stream_parser").expectedAttachType, AttachType.SK_SKB_STREAM_PARSER);
   });
 
   it("unknown and malformed names are ObjectErrors", () => {
