@@ -228,7 +228,10 @@ function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject)
     if (!(e instanceof SysError)) throw e;
     const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
     const reason = e.code === "EPERM" ? "permission denied (loading BPF needs root or CAP_BPF)" : `${e.code}`;
-    throw new LoadError(`the kernel refused to create map ${m.name} (${shape}): ${reason}`, m.name, reason, "", e.code, { cause: e });
+    // libbpf tools often leave a size out of the definition and set it from their own code before loading.
+    const unsized = maxEntries === 0 ? "max_entries" : m.valueSize === 0 && m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF ? "value size" : undefined;
+    const hint = e.code === "EINVAL" && unsized ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition` : "";
+    throw new LoadError(`the kernel refused to create map ${m.name} (${shape}): ${reason}${hint}`, m.name, reason, "", e.code, { cause: e });
   }
 }
 

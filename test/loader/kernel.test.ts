@@ -179,6 +179,16 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+  it("a map whose definition leaves out max_entries is refused with what to do", () => {
+    assert.throws(
+      () => new Session(sys).loadFile(fixturePath("unsized")),
+      (e: unknown) =>
+        e instanceof LoadError &&
+        e.message ===
+          "the kernel refused to create map starts (type 1, key 4 B, value 8 B, 0 entries, flags 0x0): EINVAL; its definition gives no max_entries, which a libbpf tool sets from its own code before loading: give it one in the definition",
+    );
+  });
+
   it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {
