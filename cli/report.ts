@@ -3,14 +3,18 @@
 // one JSON object per line instead. Takes decoded values; gives lines without trailing newlines.
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
-import type { LoadedObject } from "../runtime/loader/load.js";
+import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
+import { SysError } from "../runtime/sys/sys.js";
 import { MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
 const NEGATIVE_SLOT = 65;
-/** Maps whose contents are not data to print: stack ids, program and map arrays, event streams. */
-const NOT_PRINTED: ReadonlySet<number> = new Set([MapType.STACK_TRACE, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY]);
+/**
+ * Maps whose contents are data to print. The others hold stack ids, programs, fds or sockets, stream events,
+ * or cannot be iterated from user space (queues, bloom filters, storage keyed by fds).
+ */
+const PRINTED: ReadonlySet<number> = new Set([MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE]);
 
 /** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
 export function eventLine(e: StreamEvent, json: boolean): string {
@@ -24,40 +28,53 @@ export function eventLine(e: StreamEvent, json: boolean): string {
 /** A map's contents as printed at exit: a histogram's slots, or entries in bpftrace's order. */
 export type MapContent =
   | { map: string; histogram: { counts: (number | bigint)[]; negative: number | bigint } }
-  | { map: string; entries: [unknown, unknown][] };
+  | { map: string; entries: [unknown, unknown][] }
+  | { map: string; unreadable: string };
 
 /** The maps of a loaded object worth printing at exit, read once; empty ones are left out. */
 export function mapContents(obj: LoadedObject): MapContent[] {
   const out: MapContent[] = [];
   for (const m of obj.maps.values()) {
-    if (m.spec.origin === "data" || NOT_PRINTED.has(m.spec.type)) continue;
-    const types = mapBtfTypes(obj.spec, m.spec);
-    const view = new MapView(obj.sys, m, types);
-    const value = (v: unknown) => (view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v);
-    if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
-      const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
-      let negative: number | bigint = 0;
-      for (const [k, v] of view.entries()) {
-        if (typeof k !== "number") continue;
-        if (k === NEGATIVE_SLOT) negative = value(v) as number;
-        else if (k < NEGATIVE_SLOT) counts[k] = value(v) as number;
-      }
-      if (counts.some((c) => Number(c) > 0) || Number(negative) > 0) out.push({ map: m.name, histogram: { counts, negative } });
-      continue;
+    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type)) continue;
+    try {
+      const content = readContent(obj, m);
+      if (content) out.push(content);
+    } catch (e) {
+      // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
+      if (!(e instanceof SysError)) throw e;
+      out.push({ map: m.name, unreadable: e.code });
     }
-    let entries = [...view.entries()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
-    // An array map has every slot: only the ones written (non-zero) are news.
-    if (m.spec.type === MapType.ARRAY || m.spec.type === MapType.PERCPU_ARRAY) entries = entries.filter(([, v]) => !isZero(v));
-    if (entries.length === 0) continue;
-    // bpftrace's order: by value, largest last, when the values are numbers.
-    if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
-    out.push({ map: m.name, entries });
   }
   return out;
 }
 
+/** One map's content, or undefined when it holds nothing worth printing. */
+function readContent(obj: LoadedObject, m: LoadedMap): MapContent | undefined {
+  const types = mapBtfTypes(obj.spec, m.spec);
+  const view = new MapView(obj.sys, m, types);
+  const value = (v: unknown) => (view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v);
+  if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
+    const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
+    let negative: number | bigint = 0;
+    for (const [k, v] of view.entries()) {
+      if (typeof k !== "number") continue;
+      if (k === NEGATIVE_SLOT) negative = value(v) as number;
+      else if (k < NEGATIVE_SLOT) counts[k] = value(v) as number;
+    }
+    return counts.some((c) => Number(c) > 0) || Number(negative) > 0 ? { map: m.name, histogram: { counts, negative } } : undefined;
+  }
+  let entries = [...view.entries()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
+  // An array map has every slot: only the ones written (non-zero) are news.
+  if (m.spec.type === MapType.ARRAY || m.spec.type === MapType.PERCPU_ARRAY) entries = entries.filter(([, v]) => !isZero(v));
+  if (entries.length === 0) return undefined;
+  // bpftrace's order: by value, largest last, when the values are numbers.
+  if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
+  return { map: m.name, entries };
+}
+
 /** A map's content as JSON (`{"map", "histogram"}` with labelled buckets, or `{"map", "entries"}`). */
 export function mapJson(c: MapContent): Record<string, unknown> {
+  if ("unreadable" in c) return { map: c.map, error: c.unreadable };
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
   const { counts, negative } = c.histogram;
   const buckets = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), count }] : []));
@@ -67,6 +84,7 @@ export function mapJson(c: MapContent): Record<string, unknown> {
 /** A map's content as printed: one JSON line, or bpftrace's text (`@name[key]: value`, log2 bars) and a blank line. */
 export function mapLines(c: MapContent, json: boolean): string[] {
   if (json) return [toJson(mapJson(c))];
+  if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
   return [...formatHistogram(c.map, c.histogram.counts, { negative: c.histogram.negative }).trimEnd().split("\n"), ""];
 }

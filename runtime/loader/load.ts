@@ -208,11 +208,18 @@ function loadBtf(sys: Sys, spec: ObjectSpec, warnings: string[]): number | undef
   }
 }
 
+/** Map types whose key and value the kernel will not have described by BTF (it answers ENOTSUPP), as libbpf knows. */
+const NO_BTF_TYPES: ReadonlySet<number> = new Set([
+  MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.STACK_TRACE, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
+  MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH, MapType.REUSEPORT_SOCKARRAY,
+  MapType.QUEUE, MapType.STACK,
+]);
+
 function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject): number {
   // A perf event array sized 0 gets one slot per possible CPU, as libbpf does.
   const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
   const options = { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, name: m.kernelName };
-  const types = loaded.btfFd === undefined ? undefined : mapBtfTypes(spec, m);
+  const types = loaded.btfFd === undefined || NO_BTF_TYPES.has(m.type) ? undefined : mapBtfTypes(spec, m);
   try {
     // Key and value types as libbpf passes them: both for a `.maps` map that declares both, the DATASEC for global data.
     if (types && types.value !== undefined && (types.key !== undefined || types.variables)) {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
+import { mapContents } from "../../cli/report.js";
 import { fixture, fixturePath, needsKernel, readU64, u32 } from "./support.js";
 
 const sys = openSys();
@@ -187,6 +188,20 @@ describe("loading into the running kernel", needsKernel, () => {
         e.message ===
           "the kernel refused to create map starts (type 1, key 4 B, value 8 B, 0 entries, flags 0x0): EINVAL; its definition gives no max_entries, which a libbpf tool sets from its own code before loading: give it one in the definition",
     );
+  });
+
+  it("maps whose kind takes no BTF types are created without them, and only data maps are printed at exit", async () => {
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("map-kinds"));
+      assert.deepEqual(obj.warnings, []);
+      assert.equal(sys.mapInfo(obj.map("seen").fd).btfValueTypeId > 0, true);
+      obj.attachAll();
+      rmChild("kinds");
+      assert.deepEqual(mapContents(obj), [{ map: "seen", entries: [[7, 1]] }]);
+    } finally {
+      await session.close();
+    }
   });
 
   it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
