@@ -65,6 +65,10 @@ const simple = {
       duration: { type: "number", describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
       verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
+      "event-type": {
+        type: "string",
+        describe: "decode ring buffer and perf event records as this struct of the object's BTF (TYPE for every such map, or MAP=TYPE; repeatable) where the map names no record type",
+      },
       record: RECORD_OPTION,
     },
     load: () => import("./commands/load.js"),

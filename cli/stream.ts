@@ -37,6 +37,8 @@ export interface StreamOptions {
   source?: "c" | "ts";
   /** Progress lines ("attached ...", "streaming ..."); default standard error. */
   log?: (line: string) => void;
+  /** `--event-type`: the record type of event maps whose BTF names none, by map name ("" for every map). */
+  eventTypes?: ReadonlyMap<string, string>;
   /** `--record`: where to write what the run receives, and the recorder object that captures the probe hits. */
   record?: { path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } };
 }
@@ -51,6 +53,30 @@ export function parseDuration(value: unknown): number | undefined {
   if (typeof value !== "number" || !(value > 0)) throw new UserError(`--duration must be a positive number of seconds, not ${String(value)}`);
   if (value > MAX_DURATION_S) throw new UserError(`--duration can be at most ${MAX_DURATION_S} seconds (about 24 days), not ${value}; leave it out to run until Ctrl-C`);
   return value;
+}
+
+/** A reader for an event map, decoding as `type` where the map names no record type; a type the BTF lacks is a usage error. */
+function eventReader(session: Session, loaded: LoadedObject, map: string, type: string | undefined): EventReader {
+  try {
+    return session.events(loaded, map, { type });
+  } catch (e) {
+    if (e instanceof ObjectError) throw new UserError(`--event-type: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Validates --event-type: each TYPE or MAP=TYPE, at most one for all maps and one per map. */
+export function parseEventTypes(value: unknown): Map<string, string> | undefined {
+  if (value === undefined) return undefined;
+  const types = new Map<string, string>();
+  for (const v of Array.isArray(value) ? value : [value]) {
+    const m = typeof v === "string" ? /^(?:([A-Za-z_.][\w.]*)=)?((?:struct |union )?[A-Za-z_]\w*)$/.exec(v) : null;
+    if (!m) throw new UserError(`--event-type takes TYPE or MAP=TYPE (a C struct name such as event, or events=event), not ${String(v)}`);
+    const map = m[1] ?? "";
+    if (types.has(map)) throw new UserError(`--event-type gives ${map ? `map ${map}` : "every map"} a type twice`);
+    types.set(map, m[2]!);
+  }
+  return types;
 }
 
 /** The checks that fail before anything is compiled or loaded, each as one sentence (exit 4). */
@@ -82,7 +108,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
     const pipe = printsLines(loaded) ? openOutput(session, verbose, log) : undefined;
-    const readers = [...loaded.maps.values()].filter((m) => isEventMap(m.spec.type)).map((m) => session.events(loaded, m.name));
+    for (const name of options.eventTypes?.keys() ?? []) {
+      if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object`);
+    }
+    const readers = [...loaded.maps.values()]
+      .filter((m) => isEventMap(m.spec.type))
+      .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
     const { attached, skipped } = attachEach(loaded, options);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);

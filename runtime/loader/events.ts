@@ -7,7 +7,10 @@
 import { MapType } from "../sys/constants.js";
 import { codecFor, type Codec, type CodecOptions } from "./decode.js";
 import type { LoadedObject } from "./load.js";
-import { mapBtfTypes } from "./maps.js";
+import { mapBtfTypes, objectBtf } from "./maps.js";
+import { ObjectError } from "./errors.js";
+import { BtfKind, type Btf } from "../../compiler/btf/index.js";
+import { similarNames } from "../../compiler/similar.js";
 import { PerfBuffer, type PerfBufferOptions } from "./perfbuf.js";
 import { RingBuffer } from "./ringbuf.js";
 
@@ -19,6 +22,11 @@ export type StreamEvent<T = unknown> =
 export interface EventReaderOptions extends CodecOptions, PerfBufferOptions {
   /** Ignore the map's type and give raw bytes. */
   raw?: boolean;
+  /**
+   * For a map whose BTF names no record type (a C object's): decode records as this struct, union or typedef of
+   * the object's BTF, such as a libbpf tool's `event`.
+   */
+  type?: string;
 }
 
 /** Ring buffers and perf event arrays: the map types an EventReader reads. */
@@ -26,11 +34,33 @@ export function isEventMap(type: number): boolean {
   return type === MapType.RINGBUF || type === MapType.PERF_EVENT_ARRAY;
 }
 
-/** The codec for a map's records, when the object's BTF tags it with a type; undefined otherwise. */
-export function eventCodec(obj: LoadedObject, name: string, options: CodecOptions = {}): Codec | undefined {
+/** The codec for a map's records: the type the object's BTF tags it with, else `options.type`; undefined for neither. */
+export function eventCodec(obj: LoadedObject, name: string, options: CodecOptions & { type?: string } = {}): Codec | undefined {
   const map = obj.map(name);
   const types = mapBtfTypes(obj.spec, map.spec);
-  return types?.event === undefined ? undefined : codecFor(types.btf, types.event, options);
+  if (types?.event !== undefined) return codecFor(types.btf, types.event, options);
+  return options.type === undefined ? undefined : namedCodec(obj, name, options.type, options);
+}
+
+function namedCodec(obj: LoadedObject, name: string, type: string, options: CodecOptions): Codec {
+  const btf = objectBtf(obj.spec);
+  if (!btf) throw new ObjectError(`cannot decode the records of ${name} as ${type}: the object has no BTF (compile it with -g)`);
+  return codecFor(btf, recordTypeId(btf, type), options);
+}
+
+const RECORD_KINDS: readonly number[] = [BtfKind.STRUCT, BtfKind.UNION, BtfKind.TYPEDEF];
+
+/** The id of the struct, union or typedef `name` ("event", "struct event"), or an error with the names it may mean. */
+function recordTypeId(btf: Btf, name: string): number {
+  const bare = name.replace(/^(struct|union)\s+/, "");
+  for (const kind of RECORD_KINDS) {
+    const id = btf.findIdsByName(bare, kind)[0];
+    if (id !== undefined) return id;
+  }
+  const known = [...btf.types()].filter((t) => RECORD_KINDS.includes(t.kind) && t.name !== "").map((t) => t.name);
+  const near = similarNames(bare, known);
+  const hint = near.length ? `; did you mean ${near.join(", ")}?` : known.length ? `; it has ${known.slice(0, 8).join(", ")}${known.length > 8 ? ", ..." : ""}` : "";
+  throw new ObjectError(`the object's BTF has no struct, union or typedef named ${bare}${hint}`);
 }
 
 export class EventReader<T = unknown> implements AsyncIterable<StreamEvent<T>> {
@@ -41,6 +71,11 @@ export class EventReader<T = unknown> implements AsyncIterable<StreamEvent<T>> {
     readonly map: string,
     private readonly source: { ring: RingBuffer } | { perf: PerfBuffer },
     private readonly codec: Codec | undefined,
+    /**
+     * Records shorter than the type are decoded as if zero-padded (a type the user named: C tools often send
+     * only the used part of a trailing array); with the map's own type they stay raw bytes, as a mismatch.
+     */
+    private readonly padShort = false,
   ) {
     this.typeName = codec?.typeName;
   }
@@ -48,9 +83,11 @@ export class EventReader<T = unknown> implements AsyncIterable<StreamEvent<T>> {
   /** Opens map `name` of `obj` (a ring buffer or a perf event array) for reading. */
   static open<T = unknown>(obj: LoadedObject, name: string, options: EventReaderOptions = {}): EventReader<T> {
     const map = obj.map(name);
-    const codec = options.raw ? undefined : eventCodec(obj, name, options);
-    if (map.spec.type === MapType.RINGBUF) return new EventReader<T>(name, { ring: RingBuffer.open(obj.sys, map.fd) }, codec);
-    if (map.spec.type === MapType.PERF_EVENT_ARRAY) return new EventReader<T>(name, { perf: PerfBuffer.open(obj.sys, map.fd, options) }, codec);
+    const own = options.raw ? undefined : eventCodec(obj, name, { ...options, type: undefined });
+    const named = !options.raw && !own && options.type !== undefined ? namedCodec(obj, name, options.type, options) : undefined;
+    const codec = own ?? named;
+    if (map.spec.type === MapType.RINGBUF) return new EventReader<T>(name, { ring: RingBuffer.open(obj.sys, map.fd) }, codec, named !== undefined);
+    if (map.spec.type === MapType.PERF_EVENT_ARRAY) return new EventReader<T>(name, { perf: PerfBuffer.open(obj.sys, map.fd, options) }, codec, named !== undefined);
     throw new Error(`map ${name} is not a ring buffer or a perf event array (type ${map.spec.type})`);
   }
 
@@ -103,6 +140,11 @@ export class EventReader<T = unknown> implements AsyncIterable<StreamEvent<T>> {
 
   private decode(bytes: Uint8Array, offset: number, size: number): T | Uint8Array {
     const c = this.codec;
-    return c && size >= c.size ? (c.decode(bytes, offset) as T) : bytes.slice(offset, offset + size);
+    if (!c) return bytes.slice(offset, offset + size);
+    if (size >= c.size) return c.decode(bytes, offset) as T;
+    if (!this.padShort) return bytes.slice(offset, offset + size);
+    const whole = new Uint8Array(c.size);
+    whole.set(bytes.subarray(offset, offset + size));
+    return c.decode(whole, 0) as T;
   }
 }

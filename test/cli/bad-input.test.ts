@@ -88,6 +88,11 @@ test("an object whose BTF is malformed is a usage error naming the file and the 
   });
 });
 
+test("--event-type values that name no C type, or one map twice, are refused before anything loads (exit 2)", () => {
+  assertOneLine(tsbpf("load", "/nonexistent.o", "--event-type", "a b"), 2, /^tsbpf: --event-type takes TYPE or MAP=TYPE \(a C struct name such as event, or events=event\), not a b\n$/);
+  assertOneLine(tsbpf("load", "/nonexistent.o", "--event-type", "rb=x", "--event-type", "rb=y"), 2, /^tsbpf: --event-type gives map rb a type twice\n$/);
+});
+
 test("--duration that no timer can hold, or given twice, is refused before anything loads (exit 2)", () => {
   assertOneLine(tsbpf("run", PROBE, "--duration", "Infinity"), 2, /--duration can be at most 2147483 seconds/);
   assertOneLine(tsbpf("load", "/nonexistent.o", "--duration", "1e10"), 2, /--duration can be at most/);

@@ -44,6 +44,25 @@ test("perf event samples decode per CPU; raw: true gives the bytes", needsKernel
   }),
 );
 
+test("an untagged map's records decode as a type the reader names, short ones as if zero-padded", needsKernel, () =>
+  withStreams(async (obj, session) => {
+    const raw = session.events(obj, "plain");
+    assert.equal(raw.typeName, undefined);
+    run(obj, "plain_short", 1);
+    const [bytes] = raw.read() as Extract<StreamEvent, { kind: "event" }>[];
+    assert.ok(bytes!.value instanceof Uint8Array);
+    await raw.close();
+    const named = session.events<Event>(obj, "plain", { type: "struct event" });
+    assert.equal(named.typeName, "struct event");
+    run(obj, "plain_short", 1);
+    const [record] = named.read() as Extract<StreamEvent<Event>, { kind: "event" }>[];
+    assert.deepEqual(record!.value, { ...expectedEvent(1), arr: [0, 0, 0], lo: 0, hi: 0, big: 0 });
+    // A tagged map keeps its own type.
+    assert.equal(session.events(obj, "rb", { type: "key" }).typeName, "struct event");
+    assert.throws(() => session.events(obj, "plain", { type: "evnt" }), /^ObjectError: the object's BTF has no struct, union or typedef named evnt; did you mean event\?$/);
+  }),
+);
+
 test("the compiler tags RingBuf<T> and PerfEventArray<T> with T, and a Histogram as one", () => {
   const text = `import { tracepoint, RingBuf, PerfEventArray, Histogram, type u64, type Str } from "tsbpf";
 export const license = "GPL";
