@@ -11,6 +11,9 @@ import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
 import { missingTracefs, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
 import { AttachError, type AttachFailure } from "./errors.js";
 import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
+import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
+import { kernelBtf } from "./core.js";
+import { BtfKind } from "../../compiler/btf/index.js";
 import type { AttachTarget, ProgramSpec } from "./object.js";
 
 export interface Attachment {
@@ -27,6 +30,11 @@ export interface Attachment {
 export interface AttachOptions {
   /** Only this process for uprobes (perf's pid); default -1, every process. */
   pid?: number;
+  /**
+   * Define kprobes and uprobes through tracefs's kprobe_events/uprobe_events even where the kernel has their PMUs
+   * (kernels without the PMUs always do); for tests of that path.
+   */
+  legacyProbes?: boolean;
 }
 
 /** Attaches `spec` (loaded as `progFd`) to the target its section names. */
@@ -38,7 +46,7 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
     case "raw_tracepoint":
       return attachRawTracepoint(sys, progFd, spec, t);
     case "kprobe":
-      return attachKprobe(sys, progFd, spec, t);
+      return attachKprobe(sys, progFd, spec, t, options);
     case "uprobe":
       return attachUprobe(sys, progFd, spec, t, options);
     case "btf":
@@ -48,7 +56,8 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
   }
 }
 
-function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number): Attachment {
+/** `release` runs after the fd is closed: a tracefs probe definition can only go once no event uses it. */
+function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number, release?: () => void): Attachment {
   let open = true;
   return {
     program: spec.name,
@@ -58,7 +67,11 @@ function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number
     close() {
       if (!open) return;
       open = false;
-      sys.close(fd);
+      try {
+        sys.close(fd);
+      } finally {
+        release?.();
+      }
     },
   };
 }
@@ -72,7 +85,7 @@ function failure(e: unknown): AttachFailure {
 }
 
 /** Opens a perf event, hands it the program and enables it; the fd is closed again on any failure. */
-function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAttr, description: string, pid = -1): Attachment {
+function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAttr, description: string, pid = -1, release?: () => void): Attachment {
   let fd: number;
   try {
     // pid -1 on CPU 0: the program runs for every process on every CPU; the event is just its anchor.
@@ -87,7 +100,24 @@ function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEvent
     sys.close(fd);
     throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${(e as Error).message}`, failure(e), { cause: e });
   }
-  return attachment(sys, spec, description, fd);
+  return attachment(sys, spec, description, fd, release);
+}
+
+/** A kprobe or uprobe defined through tracefs (`target` in its syntax) and attached as the tracepoint it becomes. */
+function probeEventAttach(sys: Sys, progFd: number, spec: ProgramSpec, kind: ProbeKind, target: string, retprobe: boolean, description: string, pid = -1): Attachment {
+  let event: ProbeEvent;
+  try {
+    event = createProbeEvent(kind, target, retprobe);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new AttachError(`cannot define the ${description} probe in ${kind}_events: ${code ?? (e as Error).message}`, code === "ENOENT" ? "not-found" : code === "EACCES" || code === "EPERM" ? "permission" : "kernel", { cause: e });
+  }
+  try {
+    return perfAttach(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(event.id) }, description, pid, () => event.remove());
+  } catch (e) {
+    event.remove();
+    throw e;
+  }
 }
 
 function attachTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { group: string; name: string }): Attachment {
@@ -125,10 +155,13 @@ function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: s
   }
 }
 
-function attachKprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: string; offset: number; retprobe: boolean }): Attachment {
+function attachKprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: string; offset: number; retprobe: boolean }, options: AttachOptions): Attachment {
   const kind = t.retprobe ? "kretprobe" : "kprobe";
-  if (!kernelFunctionExists(t.func)) throw new AttachError(`cannot attach ${kind} ${t.func}: the running kernel has no function ${t.func} (not in /proc/kallsyms)`, "not-found");
-  const type = pmuType("kprobe");
+  const problem = kprobeProblem(t.func);
+  if (problem) throw new AttachError(`cannot attach ${kind} ${t.func}: ${problem}`, "not-found");
+  const description = `${kind} ${t.func}${t.offset ? `+${t.offset}` : ""}`;
+  const type = options.legacyProbes ? undefined : pmuType("kprobe");
+  if (type === undefined && probeEventsFile("kprobe")) return probeEventAttach(sys, progFd, spec, "kprobe", `${t.func}+${t.offset}`, t.retprobe, description);
   if (type === undefined) {
     const alternative = tracepointAlternative(t.func);
     throw new AttachError(
@@ -138,13 +171,13 @@ function attachKprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: st
     );
   }
   const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, kprobeFunc: t.func, config2: BigInt(t.offset) };
-  return perfAttach(sys, progFd, spec, attr, `${kind} ${t.func}${t.offset ? `+${t.offset}` : ""}`);
+  return perfAttach(sys, progFd, spec, attr, description);
 }
 
 function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: string; func: string | undefined; offset: number; retprobe: boolean }, options: AttachOptions): Attachment {
   const kind = t.retprobe ? "uretprobe" : "uprobe";
-  const type = pmuType("uprobe");
-  if (type === undefined) throw new AttachError(`cannot attach ${kind} ${t.binary}: the running kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS is off)`, "unsupported");
+  const type = options.legacyProbes ? undefined : pmuType("uprobe");
+  if (type === undefined && !probeEventsFile("uprobe")) throw new AttachError(`cannot attach ${kind} ${t.binary}: the running kernel has no uprobes (no uprobe PMU, no uprobe_events in tracefs: CONFIG_UPROBE_EVENTS is off)`, "unsupported");
   let path: string;
   let offset: number;
   try {
@@ -154,9 +187,69 @@ function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: 
     if (e instanceof SymbolError) throw new AttachError(`cannot attach ${kind} ${t.binary}:${t.func ?? t.offset}: ${e.message}`, "not-found", { cause: e });
     throw e;
   }
-  const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, uprobePath: path, config2: BigInt(offset) };
   const where = t.func === undefined ? `0x${offset.toString(16)}` : `${t.func}${t.offset ? `+${t.offset}` : ""}`;
-  return perfAttach(sys, progFd, spec, attr, `${kind} ${path}:${where}`, options.pid ?? -1);
+  const description = `${kind} ${path}:${where}`;
+  if (type === undefined) return probeEventAttach(sys, progFd, spec, "uprobe", `${path}:0x${offset.toString(16)}`, t.retprobe, description, options.pid ?? -1);
+  const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, uprobePath: path, config2: BigInt(offset) };
+  return perfAttach(sys, progFd, spec, attr, description, options.pid ?? -1);
+}
+
+export interface KprobeChecks {
+  kallsyms?: string;
+  /** debugfs's list of functions kprobes refuse (absent when debugfs is not mounted: not checked then). */
+  blacklist?: string;
+  /** Whether the kernel's BTF describes a function: it then exists in the source even when kallsyms lacks it. */
+  inBtf?: (func: string) => boolean;
+}
+
+/**
+ * Why a kprobe cannot go on `func`, or undefined: it has no symbol (inlined into its callers when the kernel's
+ * BTF knows it; renamed when the compiler made a specialised copy such as func.isra.0), or kprobes refuse it.
+ */
+export function kprobeProblem(func: string, checks: KprobeChecks = {}): string | undefined {
+  const kallsyms = checks.kallsyms ?? "/proc/kallsyms";
+  if (!kernelFunctionExists(func, kallsyms)) {
+    const copies = kallsymsCopies(func, kallsyms);
+    if (copies.length) return `the running kernel has no function ${func}, only the compiler's specialised ${copies.length === 1 ? "copy" : "copies"} ${copies.join(", ")}: probe ${copies.length === 1 ? "that" : "one of those"} instead`;
+    const inBtf = checks.inBtf ?? functionInKernelBtf;
+    if (inBtf(func)) return `${func} was inlined into its callers when the running kernel was built (its BTF describes it, but /proc/kallsyms has no symbol to probe); probe a function that calls it, or a tracepoint`;
+    return `the running kernel has no function ${func} (not in /proc/kallsyms)`;
+  }
+  if (blacklisted(func, checks.blacklist ?? "/sys/kernel/debug/kprobes/blacklist")) {
+    return `${func} is on the kernel's kprobe blacklist (functions kprobes cannot safely interrupt, listed in /sys/kernel/debug/kprobes/blacklist); probe a function that calls it, or a tracepoint`;
+  }
+  return undefined;
+}
+
+function functionInKernelBtf(func: string): boolean {
+  try {
+    return kernelBtf().findIdsByName(func, BtfKind.FUNC).length > 0;
+  } catch {
+    return false; // no vmlinux BTF: say only that the symbol is missing
+  }
+}
+
+/** Symbols of the compiler's copies of `func` (func.isra.0, func.constprop.0, func.part.0; not func.cold, a fragment). */
+function kallsymsCopies(func: string, kallsyms: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(kallsyms, "latin1");
+  } catch {
+    return [];
+  }
+  const copies = new Set<string>();
+  for (const m of text.matchAll(new RegExp(`^[0-9a-f]+ [tTwW] (${func.replace(/[^\w]/g, "\\$&")}\\.(?:isra|constprop|part|llvm)\\.[\\w.]+)`, "gm"))) copies.add(m[1]!);
+  return [...copies].sort();
+}
+
+function blacklisted(func: string, path: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(path, "latin1");
+  } catch {
+    return false;
+  }
+  return text.split("\n").some((line) => line.slice(line.lastIndexOf("\t") + 1).trim() === func);
 }
 
 const knownFunctions = new Map<string, boolean>();

@@ -271,6 +271,11 @@ export function abandonedEntries(dir: string, pidOf: (name: string) => number): 
   } catch {
     return [];
   }
+  return abandonedNames(names, pidOf);
+}
+
+/** The `names` that name (by `pidOf`, 0 for none) a process other than this one that is gone. */
+export function abandonedNames(names: readonly string[], pidOf: (name: string) => number): string[] {
   return names.filter((name) => {
     const pid = pidOf(name);
     return pid > 0 && pid !== process.pid && !processAlive(pid);

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,6 +107,40 @@ describe("loading into the running kernel", needsKernel, () => {
       const ret = await pipe.waitFor((l) => l.message === `tsbpf-uret pid=${seen.pid} ret=0`, 5000);
       assert.ok(ret, "the uretprobe line for the same rm");
       assert.equal(readU64(sys.mapLookup(obj.map("calls_by_pid").fd, u32(seen.pid))!), 1n);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("uprobes defined through tracefs's uprobe_events (kernels without the PMU) fire, and their definitions go with the session", async () => {
+    const events = "/sys/kernel/tracing/uprobe_events";
+    const ours = () => readFileSync(events, "utf8").split("\n").filter((l) => l.includes(`tsbpf_${process.pid}/`));
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("uprobe"));
+      const pipe = session.tracePipe();
+      const { attached } = obj.attachAll({ legacyProbes: true });
+      assert.match(attached[1]!.description, /^uretprobe \/.*libc\.so\.6:unlinkat$/);
+      assert.equal(ours().length, 2, ours().join("\n"));
+      assert.match(ours()[1]!, new RegExp(`^r:tsbpf_${process.pid}/r_libc_so_6_0x[0-9a-f]+_\\d+ /.*libc\\.so\\.6:0x[0-9a-f]+$`));
+      const seen = await triggerAndWait(pipe, "legacy", "tsbpf-up");
+      assert.equal(seen.message, `tsbpf-up pid=${seen.pid} name=${seen.path}`);
+      assert.ok(await pipe.waitFor((l) => l.message === `tsbpf-uret pid=${seen.pid} ret=0`, 5000), "the uretprobe line");
+    } finally {
+      await session.close();
+    }
+    assert.deepEqual(ours(), []);
+  });
+
+  it("a uprobe_events definition that a killed run left is removed by the next run that defines one", async () => {
+    const events = "/sys/kernel/tracing/uprobe_events";
+    const gone = spawnSync("true").pid!;
+    writeFileSync(events, `p:tsbpf_${gone}/p_left_0 /bin/true:0x0\n`, { flag: "a" });
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("uprobe"));
+      obj.attachAll({ legacyProbes: true });
+      assert.ok(!readFileSync(events, "utf8").includes(`tsbpf_${gone}/`));
     } finally {
       await session.close();
     }

@@ -1,10 +1,13 @@
 // The object model without a kernel: section names to program types and attach targets, map definitions
 // (legacy `maps`, BTF `.maps`, global data) and their kernel names, read from clang-19 fixtures.
 
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../../runtime/sys/index.js";
-import { ObjectError, classifySection, dataMapName, kernelName, objectNameOf, openObject, parseObject, parseTraceLine } from "../../runtime/loader/index.js";
+import { ObjectError, classifySection, kprobeProblem, dataMapName, kernelName, objectNameOf, openObject, parseObject, parseTraceLine } from "../../runtime/loader/index.js";
 import { fixture, needsClang } from "./support.js";
 
 describe("section names", () => {
@@ -123,6 +126,30 @@ describe("clang-19 fixtures", needsClang, () => {
 
   it("BTF-defined maps without a BTF reader are refused with the reason", () => {
     assert.throws(() => parseObject(fixture("uprobe")), (e: unknown) => e instanceof ObjectError && /\.maps \(calls_by_pid\)/.test(e.message));
+  });
+});
+
+describe("kprobe targets", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-kprobe-"));
+  const kallsyms = join(dir, "kallsyms");
+  const blacklist = join(dir, "blacklist");
+  writeFileSync(
+    kallsyms,
+    ["ffffffff81000000 T do_unlinkat", "ffffffff81000100 t tcp_probe_helper.isra.0", "ffffffff81000200 t tcp_probe_helper.cold", "ffffffff81000300 t nmi_handle", "ffffffffc0000000 t mod_func\t[some_mod]", ""].join("\n"),
+  );
+  writeFileSync(blacklist, "0xffffffff81000300-0xffffffff81000380\tnmi_handle\n");
+  const checks = { kallsyms, blacklist, inBtf: (f: string) => f === "inlined_helper" };
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a function kallsyms lists, module functions included, can be probed", () => {
+    assert.equal(kprobeProblem("do_unlinkat", checks), undefined);
+    assert.equal(kprobeProblem("mod_func", checks), undefined);
+  });
+  it("says which functions were inlined, renamed into specialised copies, blacklisted or never existed", () => {
+    assert.equal(kprobeProblem("tcp_probe_helper", checks), "the running kernel has no function tcp_probe_helper, only the compiler's specialised copy tcp_probe_helper.isra.0: probe that instead");
+    assert.match(kprobeProblem("inlined_helper", checks)!, /^inlined_helper was inlined into its callers when the running kernel was built/);
+    assert.match(kprobeProblem("nmi_handle", checks)!, /^nmi_handle is on the kernel's kprobe blacklist/);
+    assert.equal(kprobeProblem("no_such_function", checks), "the running kernel has no function no_such_function (not in /proc/kallsyms)");
   });
 });
 
