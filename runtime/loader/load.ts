@@ -285,7 +285,9 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
     if (e instanceof BpfLoadError) {
       // EAGAIN: signals kept interrupting the verifier (sys retries five times); its partial log names no reason.
       const interrupted = e.code === "EAGAIN";
-      const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (verifierReason(e.log) ?? e.code);
+      // A poisoned CO-RE slot the verifier reached: the kernel lacks what the program reads; say what, not "unknown func".
+      const core = interrupted ? undefined : l.poisoned.get(lastLoggedInsn(e.log) ?? -1);
+      const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (core ?? verifierReason(e.log) ?? e.code);
       const what =
         e.code === "EPERM" && !e.log
           ? p.attach.kind === "btf" && missingRoot() === undefined
@@ -293,7 +295,9 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
             : "refused (permission denied: loading BPF needs root or CAP_BPF)"
           : interrupted
             ? "not loaded: the kernel's verifier was interrupted by signals on every attempt (EAGAIN); run it again"
-            : `rejected by the kernel's verifier: ${reason}`;
+            : core
+              ? `refused: it reads what the running kernel does not have (${core.replace(/^CO-RE: /, "")})`
+              : `rejected by the kernel's verifier: ${reason}`;
       const location = interrupted ? undefined : rejectedAt(spec, l, e.log);
       const at = location ? `\n  at ${formatLocation(location)}` : "";
       throw new LoadError(`program ${p.name} (section ${p.section}) was ${what}${at}`, p.name, reason, e.log, e.code, { cause: e, location });
@@ -303,12 +307,16 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
   }
 }
 
-/** The source line of the instruction the verifier stopped at: the last instruction its log shows. */
+/** The instruction the verifier stopped at: the last one its log shows. */
+function lastLoggedInsn(log: string): number | undefined {
+  const last = [...log.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)].at(-1);
+  return last ? Number(last[1]) : undefined;
+}
+
+/** The source line of the instruction the verifier stopped at. */
 function rejectedAt(spec: ObjectSpec, l: LinkedProgram, log: string): SourceLocation | undefined {
-  const insns = [...log.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)];
-  const last = insns.at(-1);
-  if (!last) return undefined;
-  return new SourceMap(l, lineInfo(spec)).at(Number(last[1]));
+  const at = lastLoggedInsn(log);
+  return at === undefined ? undefined : new SourceMap(l, lineInfo(spec)).at(at);
 }
 
 /** The verifier's reason: the last line of its log that is neither statistics nor a trace of instructions. */

@@ -29,6 +29,8 @@ export interface LinkedProgram {
   maps: MapReference[];
   /** Where each function starts in `insns` (the entry at 0), and where it came from. */
   functions: LinkedFunction[];
+  /** Slots poisoned for a CO-RE relocation the target kernel cannot satisfy → why (for the verifier's rejection). */
+  poisoned: Map<number, string>;
 }
 
 export interface LinkedFunction {
@@ -56,6 +58,7 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
   const insns: Insn[] = [];
   const maps: MapReference[] = [];
   const functions: LinkedFunction[] = [];
+  const poisoned = new Map<number, string>();
   const placed = new Map<BpfProgram, number>();
   const pending: BpfProgram[] = [];
   // Slots whose imm becomes the distance to a function's start, filled once every function is placed.
@@ -83,7 +86,9 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
     if (coreSlots) {
       for (let i = 0; i < f.insns.length; i++) {
         const result = coreSlots.get(f.offset + i);
-        if (result) patchCore(insns, start + i, result, `${f.name}+${i} (section ${f.section})`);
+        if (!result) continue;
+        patchCore(insns, start + i, result, `${f.name}+${i} (section ${f.section})`);
+        if (!result.ok) poisoned.set(start + i, result.error);
       }
     }
     const relocated = new Set<number>();
@@ -135,7 +140,7 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
     for (const j of jumps) if (!placed.has(j.target)) place(j.target);
   }
   for (const j of jumps) insns[j.insn]!.imm = placed.get(j.target)! - (j.insn + 1);
-  return { spec: program, insns, maps, functions };
+  return { spec: program, insns, maps, functions, poisoned };
 }
 
 function unsupported(program: ProgramSpec, f: BpfProgram, r: BpfRelocation): ObjectError {

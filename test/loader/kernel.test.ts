@@ -238,6 +238,18 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+  it("a CO-RE read of a field the running kernel lacks is refused naming the field, not as an unknown helper", () => {
+    assert.throws(
+      () => new Session(sys).loadFile(fixturePath("core-missing")),
+      (e: unknown) =>
+        e instanceof LoadError &&
+        e.message.startsWith("program read_missing (section tracepoint/syscalls/sys_enter_unlinkat) was refused: it reads what the running kernel does not have (") &&
+        /no field no_such_field in struct task_struct/.test(e.reason) &&
+        e.log.includes("unknown#195896080") &&
+        /core-missing\.bpf\.c$/.test(e.location?.file ?? ""),
+    );
+  });
+
   it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {
