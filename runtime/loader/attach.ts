@@ -2,8 +2,10 @@
 // Takes a program fd and its `ProgramSpec` (whose `attach` target came from the section name); gives an
 // `Attachment` owning the perf event (or raw tracepoint link) fd. Tracepoints: perf_event_open of type
 // PERF_TYPE_TRACEPOINT with the tracefs id, then PERF_EVENT_IOC_SET_BPF and ENABLE; uprobes and kprobes the
-// same on their dynamic PMUs (config bit 0 = return probe). Every failure is an `AttachError` whose message
-// is one sentence for the user (a kernel without kprobes, an unknown tracepoint, binary or symbol).
+// same on their dynamic PMUs (config bit 0 = return probe), or as tracepoints defined in tracefs where the
+// kernel has no such PMU (probe-events.ts); BTF hooks (tp_btf, fentry, ...) through a raw tracepoint link.
+// Every failure is an `AttachError` whose message is one sentence for the user (a kernel without kprobes,
+// an unknown tracepoint, binary or symbol, a kprobe target inlined away or blacklisted).
 
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { PERF_PROBE_CONFIG_IS_RETPROBE, PerfIoc, PerfType } from "../sys/constants.js";
