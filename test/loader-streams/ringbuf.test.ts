@@ -167,7 +167,8 @@ test("async iteration waits on the fd without blocking the event loop and sees r
     try {
       // Nothing produced: a wait of 200 ms lets timers run meanwhile and reports no data.
       assert.equal(await rb.wait(200), false);
-      assert.ok(ticks >= 5, `the event loop ran ${ticks} timer ticks during the wait`);
+      // A blocking wait would let no timer run at all; a loaded machine may run few of them.
+      assert.ok(ticks >= 1, `the event loop ran ${ticks} timer ticks during the wait`);
       const bursts = [4, 7, 9];
       let b = 0;
       const produce = () => {
