@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { BtfBuilder, BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
-import { BpfLoadError, Errno, FakeSys, type BtfLoadOptions, type ProgLoadResult } from "../../runtime/sys/index.js";
+import { BpfLoadError, Errno, FakeSys, type BtfLoadOptions, type ProgLoadOptions, type ProgLoadResult } from "../../runtime/sys/index.js";
 import { BTF_FEATURES, btfFeaturesUsed, btfForKernel, kernelHasBtfFeature, loadObject, openObject, sanitizeBtf, type BtfFeature } from "../../runtime/loader/index.js";
 import { fixture, needsClang } from "./support.js";
 
@@ -161,6 +161,8 @@ describe("sanitizeBtf", () => {
 /** A FakeSys whose BTF_BTF_LOAD refuses, as an older kernel would, blobs with kinds it does not know. */
 class OldKernelSys extends FakeSys {
   btfLoads = 0;
+  /** Whether each program went in with func info, and with a BTF fd. */
+  readonly programs: { funcInfo: boolean; btf: boolean }[] = [];
   constructor(private readonly lacks: (btf: Btf) => boolean) {
     super();
   }
@@ -168,6 +170,10 @@ class OldKernelSys extends FakeSys {
     this.btfLoads++;
     if (this.lacks(parseBtf(o.data))) throw new BpfLoadError("BPF_BTF_LOAD", Errno.EINVAL, "[1] Invalid kind\n");
     return super.btfLoad(o);
+  }
+  override progLoad(o: ProgLoadOptions): ProgLoadResult {
+    this.programs.push({ funcInfo: o.funcInfo !== undefined, btf: o.btfFd !== undefined });
+    return super.progLoad(o);
   }
 }
 
@@ -204,6 +210,7 @@ describe("probing the kernel's BTF features", () => {
       assert.deepEqual(obj.warnings, []);
       assert.ok(obj.btfFd !== undefined);
       assert.deepEqual(obj.btfRewritten, ["globalFunc", "float", "declTag", "typeTag", "enum64"]);
+      assert.deepEqual(sys.programs, [{ funcInfo: true, btf: true }]);
     } finally {
       obj.close();
     }
@@ -215,6 +222,7 @@ describe("probing the kernel's BTF features", () => {
     try {
       assert.ok(obj.btfFd !== undefined);
       assert.ok(obj.btfRewritten.includes("func"));
+      assert.deepEqual(sys.programs, [{ funcInfo: false, btf: false }]);
       assert.equal(obj.warnings.length, 1);
       assert.match(obj.warnings[0]!, /no FUNC and FUNC_PROTO \(Linux 5\.0\): programs load without func and line info/);
     } finally {
