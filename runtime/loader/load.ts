@@ -212,7 +212,8 @@ function loadBtf(sys: Sys, spec: ObjectSpec, loaded: LoadedObject, features: Par
   } catch (e) {
     if (!(e instanceof SysError)) throw e;
     const reason = e instanceof BpfLoadError ? (verifierReason(e.log) ?? e.code) : e.code;
-    warnings.push(`the kernel refused the object's BTF (${reason}); loading without it, so verifier logs show no source lines`);
+    const even = rewritten.length > 0 ? ` even with ${rewritten.map((f) => BTF_FEATURES[f]).join(", ")} rewritten for it` : "";
+    warnings.push(`the kernel refused the object's BTF (${reason})${even}; loading without it, so verifier logs show no source lines`);
     return undefined;
   }
 }

@@ -182,6 +182,20 @@ const linux54 = (btf: Btf): boolean =>
   [...btf.types()].some((t) => t.kind === BtfKind.FLOAT || t.kind === BtfKind.DECL_TAG || t.kind === BtfKind.TYPE_TAG || t.kind === BtfKind.ENUM64 || (t.kind === BtfKind.ENUM && t.signed) || (t.kind === BtfKind.FUNC && t.linkage !== 0) || (t.kind === BtfKind.DATASEC && t.name.startsWith("?")));
 
 describe("probing the kernel's BTF features", () => {
+  it("a kernel that refuses even the rewritten BTF gets the object without it, and the warning names what was rewritten", needsClang, () => {
+    // Probes pass, so nothing is known to be missing but what the caller says; the blob itself is refused.
+    const sys = new OldKernelSys((btf) => btf.typeCount > 8);
+    const obj = loadObject(sys, openObject(fixture("btfkinds"), { name: "kinds" }), { btfFeatures: { float: false } });
+    try {
+      assert.equal(obj.btfFd, undefined);
+      assert.deepEqual(obj.btfRewritten, []);
+      assert.deepEqual(sys.programs, [{ funcInfo: false, btf: false }]);
+      assert.match(obj.warnings.join("\n"), /the kernel refused the object's BTF \(\[1\] Invalid kind\) even with FLOAT \(Linux 5\.13\) rewritten for it; loading without it/);
+    } finally {
+      obj.close();
+    }
+  });
+
   it("asks once per Sys and only for the features the blob uses", () => {
     const sys = new OldKernelSys(linux54);
     const { blob } = everyKind();
