@@ -16,7 +16,8 @@ import type { LinkedProgram } from "./relocate.js";
 export function kernelObjectBtf(spec: ObjectSpec): Uint8Array | undefined {
   const raw = spec.raw.btf;
   if (!raw) return undefined;
-  const bytes = raw.slice();
+  // A copy: the object's bytes may be a Buffer, whose slice() is a view that these writes would change.
+  const bytes = new Uint8Array(raw);
   const btf = parseBtf(bytes);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = btf.littleEndian;

@@ -9,6 +9,7 @@ export * from "./btf-maps.js";
 export * from "./core.js";
 export * from "./load.js";
 export * from "./btf-load.js";
+export * from "./btf-sanitize.js";
 export * from "./lines.js";
 export * from "./attach.js";
 export * from "./elfsym.js";

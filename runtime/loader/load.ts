@@ -3,7 +3,8 @@
 // (BTF, maps, programs, and the attachments made through it) and releases them all with `close()`. A refused
 // program becomes a `LoadError` carrying the verifier's reason line, the source line of the instruction it
 // refused (through the object's line info) and its whole log; nothing stays open after a failure.
-// BTF is optional, as in libbpf: a kernel that refuses it gets the object without it, and a warning.
+// BTF is optional, as in libbpf: kinds the kernel lacks are rewritten (btf-sanitize.ts), and a kernel that still
+// refuses it gets the object without it, and a warning.
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingRoot } from "../sys/kernel.js";
@@ -16,6 +17,7 @@ import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import { hookBtfId, hookRefusal } from "./hooks.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
+import { BTF_FEATURES, btfForKernel, type BtfFeature, type BtfFeatures } from "./btf-sanitize.js";
 import { mapBtfTypes } from "./maps.js";
 import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
 
@@ -26,6 +28,8 @@ export interface LoadOptions {
   targetBtf?: Btf;
   /** Load only these programs (by function name); default all but those in "?" sections. */
   programs?: readonly string[];
+  /** What the kernel's BTF takes, instead of probing for it; a feature marked false is rewritten away (btf-sanitize.ts). */
+  btfFeatures?: Partial<BtfFeatures>;
 }
 
 export interface LoadedMap {
@@ -53,6 +57,8 @@ export class LoadedObject {
   readonly attachments: Attachment[] = [];
   /** The object's BTF in the kernel; undefined when the object has none or the kernel refused it. */
   btfFd: number | undefined;
+  /** BTF features the kernel lacks, rewritten out of the BTF it was given (btf-sanitize.ts). */
+  btfRewritten: readonly BtfFeature[] = [];
   /** What was left out because the kernel refused it (BTF, a map's BTF types, a program's line info). */
   readonly warnings: string[] = [];
   private closed = false;
@@ -164,7 +170,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const core = hasCoreRelocations(spec.raw) ? resolveCore(spec.raw, options.targetBtf ?? kernelBtf()) : undefined;
     const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core));
     const hookIds = new Map(linked.flatMap(({ spec: { name, attach: a } }) => (a.kind === "btf" ? [[name, hookBtfId(options.targetBtf ?? kernelBtf(), a.hook, a.name)] as const] : [])));
-    loaded.btfFd = loadBtf(sys, spec, loaded.warnings);
+    loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
     for (const m of spec.maps) {
       const fd = createMap(sys, spec, m, loaded);
@@ -187,10 +193,13 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
   }
 }
 
-function loadBtf(sys: Sys, spec: ObjectSpec, warnings: string[]): number | undefined {
+function loadBtf(sys: Sys, spec: ObjectSpec, loaded: LoadedObject, features: Partial<BtfFeatures> | undefined): number | undefined {
+  const warnings = loaded.warnings;
   let data: Uint8Array | undefined;
+  let rewritten: BtfFeature[] = [];
   try {
-    data = kernelObjectBtf(spec);
+    const object = kernelObjectBtf(spec);
+    if (object) ({ bytes: data, rewritten } = btfForKernel(sys, object, features));
   } catch (e) {
     // A type id that points nowhere (BTF is read lazily): the kernel would refuse the blob too.
     if (!(e instanceof BtfError)) throw e;
@@ -199,11 +208,15 @@ function loadBtf(sys: Sys, spec: ObjectSpec, warnings: string[]): number | undef
   }
   if (!data) return undefined;
   try {
-    return sys.btfLoad({ data }).fd;
+    const { fd } = sys.btfLoad({ data });
+    loaded.btfRewritten = rewritten;
+    if (rewritten.includes("func")) warnings.push(`the kernel's BTF has no ${BTF_FEATURES.func}: programs load without func and line info, so verifier logs show no source lines`);
+    return fd;
   } catch (e) {
     if (!(e instanceof SysError)) throw e;
     const reason = e instanceof BpfLoadError ? (verifierReason(e.log) ?? e.code) : e.code;
-    warnings.push(`the kernel refused the object's BTF (${reason}); loading without it, so verifier logs show no source lines`);
+    const even = rewritten.length > 0 ? ` even with ${rewritten.map((f) => BTF_FEATURES[f]).join(", ")} rewritten for it` : "";
+    warnings.push(`the kernel refused the object's BTF (${reason})${even}; loading without it, so verifier logs show no source lines`);
     return undefined;
   }
 }
@@ -219,7 +232,9 @@ function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject)
   // A perf event array sized 0 gets one slot per possible CPU, as libbpf does.
   const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
   const options = { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, name: m.kernelName };
-  const types = loaded.btfFd === undefined || NO_BTF_TYPES.has(m.type) ? undefined : mapBtfTypes(spec, m);
+  // Without DATASEC (5.2) the kernel takes no keyless value type, so global data goes without BTF, as in libbpf.
+  const withoutBtf = loaded.btfFd === undefined || NO_BTF_TYPES.has(m.type) || (m.origin === "data" && loaded.btfRewritten.includes("datasec"));
+  const types = withoutBtf ? undefined : mapBtfTypes(spec, m);
   try {
     // Key and value types as libbpf passes them: both for a `.maps` map that declares both, the DATASEC for global data.
     if (types && types.value !== undefined && (types.key !== undefined || types.variables)) {
@@ -267,7 +282,7 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
     kernVersion: spec.kernVersion,
     logLevel,
   };
-  const info = loaded.btfFd === undefined ? undefined : programBtfInfo(spec, l);
+  const info = loaded.btfFd === undefined || loaded.btfRewritten.includes("func") ? undefined : programBtfInfo(spec, l);
   try {
     if (info) {
       try {
