@@ -199,7 +199,16 @@ function loadBtf(sys: Sys, spec: ObjectSpec, loaded: LoadedObject, features: Par
   let rewritten: BtfFeature[] = [];
   try {
     const object = kernelObjectBtf(spec);
-    if (object) ({ bytes: data, rewritten } = btfForKernel(sys, object, features));
+    if (!object) return undefined;
+    // As it is first: a kernel that takes it needs no feature probes (one BPF_BTF_LOAD instead of one per kind used).
+    if (!features) {
+      try {
+        return sys.btfLoad({ data: object }).fd;
+      } catch (e) {
+        if (!(e instanceof SysError)) throw e;
+      }
+    }
+    ({ bytes: data, rewritten } = btfForKernel(sys, object, features));
   } catch (e) {
     // A type id that points nowhere (BTF is read lazily): the kernel would refuse the blob too.
     if (!(e instanceof BtfError)) throw e;
