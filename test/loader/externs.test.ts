@@ -1,7 +1,7 @@
 // Externs without a kernel: what the loader plans for each `__kconfig` value, ksym and kfunc of clang-19 fixtures
 // (the `.kconfig` map's layout and bytes, kallsyms addresses, vmlinux BTF ids, poisoned weak kfuncs), resolved
 // against a made-up kernel (config text, release, kallsyms, a small BTF), the BTF handed to the kernel, the
-// linked instructions, and the errors for what the kernel lacks.
+// linked instructions, and the errors for what the kernel lacks; `tsbpf verify` and the simulator on kconfig reads.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -21,6 +21,9 @@ import {
   type ExternEnvironment,
   type ObjectSpec,
 } from "../../runtime/loader/index.js";
+import { verifyObject } from "../../cli/commands/verify.js";
+import { simulate } from "../../runtime/test/index.js";
+import { UNLINKAT_FORMAT } from "../sim/support.js";
 import { fixture, needsClang } from "./support.js";
 
 /** A kernel's BTF with task_struct, bpf_task_acquire/release (prototypes as `acquireParams` says) and a per-CPU int. */
@@ -218,6 +221,28 @@ describe("externs: the object model", needsClang, () => {
     assert.throws(() => resolveExterns(spec, config('CONFIG_HZ="250"')), /a string value needs a char array extern/);
     assert.equal(resolveExterns(spec, config("CONFIG_HZ=-12")).values.get("CONFIG_HZ")?.kind, "kconfig");
     assert.equal(resolveExterns(spec, config("CONFIG_BPF_SYSCALL=m")).kconfig![16], 1); // a module counts as present
+  });
+
+  it("the LINUX_ values libbpf provides: by version, by the syscall wrapper's symbol", () => {
+    const linux = (name: string) => ({ kind: "kconfig" as const, name, weak: false, type: "bool" as const, size: 1, align: 1, signed: false, offset: 0 });
+    const raw = externsSpec().raw;
+    const value = (name: string, env: Partial<ExternEnvironment>) => resolveExterns({ externs: [linux(name)], raw }, kernel(env)).kconfig![0];
+    assert.equal(value("LINUX_HAS_BPF_COOKIE", { release: () => "5.14.21" }), 0);
+    assert.equal(value("LINUX_HAS_BPF_COOKIE", { release: () => "5.15.0-rc1" }), 1);
+    assert.equal(value("LINUX_HAS_SYSCALL_WRAPPER", {}), 1);
+    assert.equal(value("LINUX_HAS_SYSCALL_WRAPPER", { arch: "arm64" }), 0); // no __arm64_sys_bpf in these kallsyms
+  });
+
+  it("tsbpf verify links kconfig reads to the .kconfig map as the loader does", () => {
+    const report = verifyObject(fixture("externs-missing"), { name: "missing" });
+    assert.deepEqual(report.programs.map((p) => [p.name, p.accepted]), [["on_unlinkat_config", true]]);
+  });
+
+  it("the simulator reads kconfig externs as 0, or as `globals` sets them", async () => {
+    const formats = { tracepointFormats: { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT } };
+    assert.equal((await simulate(fixture("externs-missing"), formats)).global("CONFIG_TSBPF_NO_SUCH_OPTION"), 0);
+    const sim = await simulate(fixture("externs-missing"), { ...formats, globals: { CONFIG_TSBPF_NO_SUCH_OPTION: 7 } });
+    assert.equal(sim.global("CONFIG_TSBPF_NO_SUCH_OPTION"), 7);
   });
 
   it("kernel versions and kallsyms lines", () => {
