@@ -267,7 +267,7 @@ export function resolveExterns(object: { externs: readonly ExternSpec[]; raw: Bp
         throw new ObjectError(
           e.kind === "kfunc"
             ? `kfunc ${e.name} is not exported by the running kernel (its BTF has no function ${e.name}; kfuncs of modules are not supported); declare it __weak to make calls to it fail only where they are reached`
-            : `ksym ${e.name} is not a variable of the running kernel's BTF (pahole encodes only per-CPU variables); declare it __weak to default to 0`,
+            : `ksym ${e.name} is not a variable of the running kernel's BTF (which often describes only per-CPU variables); declare it __weak to default to 0`,
         );
       }
       values.set(e.name, e.kind === "kfunc" ? { kind: "poison", helper: POISON_KFUNC_BASE + index } : { kind: "address", address: 0n });
