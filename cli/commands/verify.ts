@@ -14,7 +14,21 @@ import { describeError, progTypeFromName, progTypeName, verify, type MapDesc, ty
 import { explainRejection, type SourcePosition } from "../../compiler/verify-programs.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
-import { ObjectError, encodeProgram, hasCoreRelocations, kernelBtf, linkProgram, objectNameOf, openObject, resolveCore, type CoreResolutions, type ObjectSpec } from "../../runtime/loader/index.js";
+import {
+  ObjectError,
+  encodeProgram,
+  hasCoreRelocations,
+  hostExterns,
+  kernelBtf,
+  linkProgram,
+  objectNameOf,
+  openObject,
+  resolveCore,
+  resolveExterns,
+  type CoreResolutions,
+  type ObjectSpec,
+  type ResolvedExterns,
+} from "../../runtime/loader/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { refuseBinary } from "./compile.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
@@ -132,6 +146,7 @@ export interface ObjectReport {
 export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {}): ObjectReport {
   const spec = openObject(bytes, { name: options.name ?? "obj" });
   const core = coreResolutions(spec);
+  const externs = externResolutions(spec);
   // Each map gets a stand-in fd; the model checks accesses against the shapes, as the kernel would.
   const maps: MapDesc[] = spec.maps.map((m, i) => ({ fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags }));
   const fds = maps.map((m) => m.fd);
@@ -142,7 +157,7 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
   const programs: ProgramReport[] = [];
   for (const p of spec.programs) {
     if (wanted && !wanted.has(p.name)) continue;
-    const linked = linkProgram(spec, p, core);
+    const linked = linkProgram(spec, p, core, externs);
     const insns = decode(encodeProgram(linked, fds), { check: false });
     const progType = options.progType ?? p.type;
     const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false });
@@ -174,6 +189,16 @@ function coreResolutions(spec: ObjectSpec): CoreResolutions | undefined {
   if (!hasCoreRelocations(spec.raw)) return undefined;
   try {
     return resolveCore(spec.raw, kernelBtf());
+  } catch {
+    return undefined;
+  }
+}
+
+/** Externs (ksyms, kfuncs) resolved against the running kernel; unresolved when it lacks one, as the kernel would refuse it. */
+function externResolutions(spec: ObjectSpec): ResolvedExterns | undefined {
+  if (spec.externs.length === 0) return undefined;
+  try {
+    return resolveExterns(spec, hostExterns());
   } catch {
     return undefined;
   }

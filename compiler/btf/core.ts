@@ -202,7 +202,7 @@ function fieldsCompat(local: Btf, lid: number, target: Btf, tid: number): boolea
 }
 
 /** libbpf's type compatibility for TYPE_* relocations (structure only by name and kind). */
-function typesCompat(local: Btf, lid: number, target: Btf, tid: number, level = 32): boolean {
+export function typesCompat(local: Btf, lid: number, target: Btf, tid: number, level = 32): boolean {
   if (!kindsCompat(local.typeById(lid), target.typeById(tid))) return false;
   for (let depth = 0; depth < 32; depth++) {
     const l = skipMods(local, lid).t;

@@ -7,6 +7,7 @@ export * from "./object.js";
 export * from "./relocate.js";
 export * from "./btf-maps.js";
 export * from "./core.js";
+export * from "./externs.js";
 export * from "./load.js";
 export * from "./btf-load.js";
 export * from "./btf-sanitize.js";

@@ -19,6 +19,7 @@ import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
 import { BTF_FEATURES, btfForKernel, type BtfFeature, type BtfFeatures } from "./btf-sanitize.js";
 import { mapBtfTypes } from "./maps.js";
+import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type ExternEnvironment, type ResolvedExterns } from "./externs.js";
 import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
 
 export interface LoadOptions {
@@ -30,6 +31,8 @@ export interface LoadOptions {
   programs?: readonly string[];
   /** What the kernel's BTF takes, instead of probing for it; a feature marked false is rewritten away (btf-sanitize.ts). */
   btfFeatures?: Partial<BtfFeatures>;
+  /** What externs resolve against (kernel config, release, kallsyms, BTF); default the running kernel's, part by part. */
+  externs?: Partial<ExternEnvironment>;
 }
 
 export interface LoadedMap {
@@ -168,7 +171,8 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const wanted = options.programs ? new Set(options.programs) : undefined;
     if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
     const core = hasCoreRelocations(spec.raw) ? resolveCore(spec.raw, options.targetBtf ?? kernelBtf()) : undefined;
-    const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core));
+    const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
+    const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core, externs));
     const hookIds = new Map(linked.flatMap(({ spec: { name, attach: a } }) => (a.kind === "btf" ? [[name, hookBtfId(options.targetBtf ?? kernelBtf(), a.hook, a.name)] as const] : [])));
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
@@ -176,10 +180,10 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
       const fd = createMap(sys, spec, m, loaded);
       loaded.maps.set(m.name, { name: m.name, spec: m, fd });
       fds.push(fd);
-      initializeMap(sys, m, fd);
+      initializeMap(sys, m, fd, m.origin === "data" && m.name === KCONFIG_SECTION ? externs?.kconfig : m.initial);
     }
     for (const l of linked) {
-      const p = loadProgram(sys, spec, l, fds, hookIds.get(l.spec.name), options.logLevel ?? 0, loaded);
+      const p = loadProgram(sys, spec, l, fds, hookIds.get(l.spec.name), options.logLevel ?? 0, loaded, externs);
       loaded.programs.set(p.name, p);
     }
     return loaded;
@@ -266,8 +270,8 @@ function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject)
   }
 }
 
-function initializeMap(sys: Sys, m: MapSpec, fd: number): void {
-  if (m.initial && m.initial.some((b) => b !== 0)) sys.mapUpdate(fd, ZERO_KEY, m.initial.length === m.valueSize ? m.initial : padded(m.initial, m.valueSize));
+function initializeMap(sys: Sys, m: MapSpec, fd: number, initial: Uint8Array | undefined): void {
+  if (initial && initial.some((b) => b !== 0)) sys.mapUpdate(fd, ZERO_KEY, initial.length === m.valueSize ? initial : padded(initial, m.valueSize));
   if (m.freeze) sys.mapFreeze(fd);
 }
 
@@ -277,7 +281,16 @@ const padded = (b: Uint8Array, size: number): Uint8Array => {
   return out;
 };
 
-function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly number[], attachBtfId: number | undefined, logLevel: number, loaded: LoadedObject): LoadedProgram {
+function loadProgram(
+  sys: Sys,
+  spec: ObjectSpec,
+  l: LinkedProgram,
+  fds: readonly number[],
+  attachBtfId: number | undefined,
+  logLevel: number,
+  loaded: LoadedObject,
+  externs: ResolvedExterns | undefined,
+): LoadedProgram {
   const p = l.spec;
   const insns = encodeProgram(l, fds);
   const base = {
@@ -311,7 +324,7 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
       const interrupted = e.code === "EAGAIN";
       // A poisoned CO-RE slot the verifier reached: the kernel lacks what the program reads; say what, not "unknown func".
       const core = interrupted ? undefined : l.poisoned.get(lastLoggedInsn(e.log) ?? -1);
-      const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (core ?? verifierReason(e.log) ?? e.code);
+      const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (core ?? explainExtern(spec, verifierReason(e.log) ?? e.code, externs));
       const what =
         e.code === "EPERM" && !e.log
           ? p.attach.kind === "btf" && missingRoot() === undefined
@@ -335,6 +348,24 @@ function loadProgram(sys: Sys, spec: ObjectSpec, l: LinkedProgram, fds: readonly
 function lastLoggedInsn(log: string): number | undefined {
   const last = [...log.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)].at(-1);
   return last ? Number(last[1]) : undefined;
+}
+
+/**
+ * A verifier reason about an extern, with what it means: a reached call to a weak kfunc the kernel lacks (the
+ * poisoned call's helper number names it), or a typed ksym whose address the kernel's kallsyms does not give.
+ */
+function explainExtern(spec: ObjectSpec, reason: string, externs: ResolvedExterns | undefined): string {
+  if (!externs) return reason;
+  const poisoned = /unknown#(\d+)/.exec(reason);
+  const index = poisoned ? Number(poisoned[1]) - POISON_KFUNC_BASE : -1;
+  const kfunc = index >= 0 ? spec.externs[index] : undefined;
+  if (kfunc?.kind === "kfunc" && externs.values.get(kfunc.name)?.kind === "poison") {
+    return `${reason} (a call to __weak kfunc ${kfunc.name}, which the running kernel does not export, is reachable)`;
+  }
+  if (/failed to find the address for kernel symbol/.test(reason)) {
+    return `${reason} (the kernel finds typed ksyms by name in its kallsyms, which lists variables only with CONFIG_KALLSYMS_ALL)`;
+  }
+  return reason;
 }
 
 /** The source line of the instruction the verifier stopped at. */

@@ -7,9 +7,10 @@
 import { BtfError, BtfKind, type BtfType } from "../../compiler/btf/types.js";
 import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
 import { readBpfObject, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/read.js";
-import { STT } from "../../compiler/elf/types.js";
+import { STB, STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { ObjectError } from "./errors.js";
+import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
 
 export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm";
 
@@ -61,7 +62,7 @@ export interface MapSpec {
   maxEntries: number;
   /** MapFlag bits. */
   flags: number;
-  /** ELF section holding the definition or the data; relocations find the map by it and `offset`. */
+  /** ELF section holding the definition or the data; relocations find the map by it and `offset` (-1 for `.kconfig`). */
   sectionIndex: number;
   /** Byte offset of the definition inside its section (0 for data). */
   offset: number;
@@ -80,6 +81,8 @@ export interface ObjectSpec {
   kernVersion: number;
   programs: ProgramSpec[];
   maps: MapSpec[];
+  /** `__kconfig` values, `__ksym` variables and kfuncs, resolved against the running kernel when loading. */
+  externs: ExternSpec[];
   raw: BpfObject;
 }
 
@@ -197,13 +200,33 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
       variables: data.symbols,
     });
   }
+  const externs = readExterns(raw);
+  const kconfig = kconfigSize(externs);
+  if (kconfig > 0) {
+    // libbpf's `.kconfig` map: one read-only element holding every kconfig extern, filled and frozen when loading.
+    maps.push({
+      name: KCONFIG_SECTION,
+      kernelName: dataMapName(name, KCONFIG_SECTION),
+      origin: "data",
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: kconfig,
+      maxEntries: 1,
+      flags: MapFlag.RDONLY_PROG,
+      sectionIndex: -1,
+      offset: 0,
+      initial: undefined,
+      freeze: true,
+      variables: externs.flatMap((e) => (e.kind === "kconfig" ? [{ name: e.name, offset: e.offset, size: e.size, bind: e.weak ? STB.WEAK : STB.GLOBAL, type: STT.OBJECT }] : [])),
+    });
+  }
   const seen = new Set<string>();
   for (const m of maps) {
     if (seen.has(m.name)) throw new ObjectError(`two maps are named ${m.name}`);
     seen.add(m.name);
   }
   if (programs.length === 0) throw new ObjectError("the object has no programs (no global functions in SEC() sections)");
-  return { name, license: raw.license ?? "", kernVersion: raw.version ?? 0, programs, maps, raw };
+  return { name, license: raw.license ?? "", kernVersion: raw.version ?? 0, programs, maps, externs, raw };
 }
 
 // ---------------------------------------------------------------- section names

@@ -1,8 +1,9 @@
 // Relocation: one entry program plus the sub-programs it calls, as a single instruction stream.
 // Takes an `ObjectSpec` and one of its programs; gives a `LinkedProgram`: the entry's instructions with every
 // called sub-program appended once (BPF-to-BPF call and function-address immediates rewritten to the new
-// layout, CO-RE resolutions patched in when given) and the list of LDDW slots that refer to maps or global data. `encodeProgram` then writes the map
-// fds into those slots. Pure: fds are only numbers handed in.
+// layout, CO-RE resolutions patched in when given, externs: kconfig values as `.kconfig` map references, ksyms and
+// kfuncs from their resolutions) and the list of LDDW slots that refer to maps or global data. `encodeProgram` then
+// writes the map fds into those slots. Pure: fds are only numbers handed in.
 
 // Submodules, not the barrels: the loader is on `tsbpf run`'s start-up path and needs no assembler or disassembler.
 import { Op, PseudoCall, PseudoLd } from "../../compiler/isa/opcodes.js";
@@ -11,6 +12,7 @@ import type { BpfProgram, BpfRelocation } from "../../compiler/elf/index.js";
 import { ObjectError } from "./errors.js";
 import { patchCore, type CoreResolutions } from "./core.js";
 import type { MapSpec, ObjectSpec, ProgramSpec } from "./object.js";
+import { KCONFIG_SECTION, type ExternSpec, type ResolvedExterns } from "./externs.js";
 
 /** An LDDW that must carry a map: its fd (`fd`) or the address of its value at `offset` (`value`). */
 export interface MapReference {
@@ -46,14 +48,19 @@ export interface LinkedFunction {
 
 const key = (sectionIndex: number, slot: number): string => `${sectionIndex}:${slot}`;
 
-/** Links `program` with its sub-programs and records its map references. */
-export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: CoreResolutions): LinkedProgram {
+/**
+ * Links `program` with its sub-programs and records its map references. `externs` gives what ksyms and kfuncs
+ * resolved to (`resolveExterns`); without it a program that uses one is refused.
+ */
+export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: CoreResolutions, externs?: ResolvedExterns): LinkedProgram {
   const byStart = new Map<string, BpfProgram>();
   for (const f of [...object.raw.subprograms, ...object.raw.programs]) byStart.set(key(f.sectionIndex, f.offset), f);
   const mapBySection = new Map<number, MapSpec[]>();
   object.maps.forEach((m) => mapBySection.set(m.sectionIndex, [...(mapBySection.get(m.sectionIndex) ?? []), m]));
   const mapIndex = new Map(object.maps.map((m, i) => [m, i]));
   const execSections = new Set([...object.raw.programs, ...object.raw.subprograms].map((f) => f.sectionIndex));
+  const externByName = new Map((object.externs ?? []).map((e) => [e.name, e]));
+  const kconfigMap = object.maps.findIndex((m) => m.origin === "data" && m.name === KCONFIG_SECTION);
 
   const insns: Insn[] = [];
   const maps: MapReference[] = [];
@@ -96,6 +103,17 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
       relocated.add(r.insn);
       const at = start + r.insn;
       const insn = insns[at]!;
+      if (r.symbolSectionIndex === 0) {
+        const ext = externByName.get(r.symbol);
+        if (!ext) throw unsupported(program, f, r);
+        if (ext.kind === "kconfig") {
+          if (r.kind !== "lddw") throw new ObjectError(`program ${program.name}: ${f.name} calls kconfig extern ${ext.name}, which is a value`);
+          maps.push({ insn: at, map: kconfigMap, kind: "value", offset: ext.offset + r.addend });
+        } else {
+          patchExtern(insns, at, r, ext, externs, `program ${program.name}: ${f.name}`);
+        }
+        continue;
+      }
       if (r.kind === "call") {
         if (!r.callee) throw unsupported(program, f, r);
         insn.src = PseudoCall.LOCAL;
@@ -143,9 +161,37 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
   return { spec: program, insns, maps, functions, poisoned };
 }
 
+/** A ksym LDDW or a kfunc CALL rewritten as libbpf rewrites it, from what the extern resolved to. */
+function patchExtern(insns: Insn[], at: number, r: BpfRelocation, ext: ExternSpec, externs: ResolvedExterns | undefined, where: string): void {
+  const value = externs?.values.get(ext.name);
+  if (!value) throw new ObjectError(`${where} uses ${ext.kind} ${ext.name}, which must be resolved against the running kernel before linking`);
+  const insn = insns[at]!;
+  if (ext.kind === "kfunc" && r.kind === "call") {
+    if (value.kind === "kfunc") insns[at] = { code: Op.CALL, dst: 0, src: PseudoCall.KFUNC, off: 0, imm: value.btfId };
+    else if (value.kind === "poison") insns[at] = { code: Op.CALL, dst: 0, src: PseudoCall.HELPER, off: 0, imm: value.helper };
+    else throw new ObjectError(`${where}: kfunc ${ext.name} resolved to a ${value.kind}`);
+    return;
+  }
+  if (r.kind !== "lddw") throw new ObjectError(`${where} calls ksym ${ext.name}, which is a variable; declare functions with their prototype`);
+  const hi = insns[at + 1]!;
+  // A kfunc's address (bpf_ksym_exists): its BTF id when the kernel has it, else 0, which the verifier prunes on.
+  if (value.kind === "btf-var" || value.kind === "kfunc") {
+    insn.src = PseudoLd.BTF_ID;
+    insn.imm = value.btfId;
+    hi.imm = 0; // the kernel's own BTF (not a module's, which would be an fd)
+  } else if (value.kind === "address" || value.kind === "poison") {
+    const address = value.kind === "address" ? value.address : 0n;
+    insn.src = PseudoLd.IMM64;
+    insn.imm = Number(BigInt.asIntN(32, address));
+    hi.imm = Number(BigInt.asIntN(32, address >> 32n));
+  } else {
+    throw new ObjectError(`${where}: ksym ${ext.name} resolved to a ${value.kind}`);
+  }
+}
+
 function unsupported(program: ProgramSpec, f: BpfProgram, r: BpfRelocation): ObjectError {
   if (r.symbolSectionIndex === 0) {
-    return new ObjectError(`program ${program.name}: ${f.name} uses extern ${r.symbol} (kconfig, ksym or kfunc), which the loader does not support yet`);
+    return new ObjectError(`program ${program.name}: ${f.name} uses extern ${r.symbol}, which the object's symbol table does not declare`);
   }
   return new ObjectError(`program ${program.name}: unsupported relocation against ${r.symbol || "?"} at instruction ${r.insn} of ${f.name}`);
 }

@@ -1,19 +1,21 @@
 // The loader against the running kernel: clang-19 fixtures loaded, attached and triggered by `rm` in a child
 // process; output observed in trace_pipe and in maps. Also the kprobe explanation, a verifier rejection, and
-// `tsbpf load` end to end (streaming JSON, released on SIGINT). trace_pipe is shared by the whole machine, so
+// `tsbpf load` end to end (streaming JSON, released on SIGINT), and externs (kconfig values, ksyms, kfuncs) resolved
+// against this kernel. trace_pipe is shared by the whole machine, so
 // each check waits for a line naming its own temp file, triggering again if another reader took it.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { release, tmpdir } from "node:os";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
-import { AttachError, LoadError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
+import { AttachError, LoadError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
-import { fixture, fixturePath, needsKernel, readU64, u32 } from "./support.js";
+import { fixture, fixturePath, needsKernel, openFdCount, readU64, u32 } from "./support.js";
 
 const sys = openSys();
 let dir: string;
@@ -41,6 +43,43 @@ async function triggerAndWait(pipe: TracePipe, tag: string, prefix: string): Pro
     }
   }
   assert.fail(`no "${prefix}" line for rm in trace_pipe after 3 tries`);
+}
+
+/**
+ * Runs `tsbpf load OBJECT --json`, triggers `rm` until a JSON line of that child ends with its file's path, then
+ * stops the CLI with SIGINT, which must exit 0. Gives the line and the CLI's stderr.
+ */
+async function loadWithCli(object: string, tag: string): Promise<{ line: Record<string, unknown>; stderr: string }> {
+  const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", main, "load", object, "--json", "--duration", "60"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    for (const deadline = Date.now() + 15000; !stderr.includes("streaming bpf_printk output"); ) {
+      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`tsbpf load never started streaming; stderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    let match: Record<string, unknown> | undefined;
+    for (let attempt = 0; attempt < 3 && !match; attempt++) {
+      const { path, pid } = rmChild(tag);
+      const found = () =>
+        stdout
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((o) => o.pid === pid && String(o.message).endsWith(`name=${path}`));
+      for (const deadline = Date.now() + 5000; !(match = found()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(match, `no JSON line for rm; stdout: ${stdout.slice(0, 500)}`);
+    child.kill("SIGINT");
+    assert.equal(await exited, 0, stderr);
+    return { line: match, stderr };
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
 }
 
 describe("loading into the running kernel", needsKernel, () => {
@@ -335,40 +374,129 @@ describe("loading into the running kernel", needsKernel, () => {
   });
 
   it("tsbpf load streams JSON printk lines and releases everything on SIGINT", async () => {
-    const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", main, "load", fixturePath("tracepoint"), "--json", "--duration", "60"], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const until = async (ok: () => boolean, what: string) => {
-      for (const deadline = Date.now() + 15000; !ok(); ) {
-        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`${what}; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
+    const { line, stderr } = await loadWithCli(fixturePath("tracepoint"), "cli");
+    assert.match(stderr, /attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat/);
+    assert.deepEqual(Object.keys(line).sort(), ["cpu", "event", "message", "pid", "task", "timestamp"]);
+    assert.equal(line.task, "rm");
+  });
+});
+
+/** The running kernel's config, read here independently of the loader. */
+function kernelConfig(): Map<string, string> {
+  const text = gunzipSync(readFileSync("/proc/config.gz")).toString("latin1");
+  return new Map([...text.matchAll(/^(CONFIG_\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+}
+
+/** Program and map ids now, so that `leftovers` can name what appeared since (other users of the machine included). */
+const kernelIds = () => ({ progs: new Set(listIds(sys, "prog")), maps: new Set(listIds(sys, "map")) });
+
+/** Names of programs and maps created since `before` whose names start with one of `prefixes`. */
+function leftovers(before: ReturnType<typeof kernelIds>, prefixes: string[]): string[] {
+  const named = (ids: number[], open: (id: number) => number, name: (fd: number) => string) =>
+    ids.flatMap((id) => {
+      try {
+        const fd = open(id);
+        try {
+          return [name(fd)];
+        } finally {
+          sys.close(fd);
+        }
+      } catch {
+        return []; // gone meanwhile
       }
-    };
+    });
+  const progs = named(listIds(sys, "prog").filter((id) => !before.progs.has(id)), (id) => sys.progGetFdById(id), (fd) => sys.progInfo(fd).name);
+  const maps = named(listIds(sys, "map").filter((id) => !before.maps.has(id)), (id) => sys.mapGetFdById(id), (fd) => sys.mapInfo(fd).name);
+  return [...progs, ...maps].filter((n) => prefixes.some((p) => n.startsWith(p)));
+}
+
+describe("externs against the running kernel", { skip: needsKernel.skip || (existsSync("/proc/config.gz") ? false : "the tests read /proc/config.gz to know the expected values") }, () => {
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "tsbpf-externs-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("kconfig values, a typeless ksym and kfuncs: the printed values are the kernel's", async () => {
+    const config = kernelConfig();
+    const session = new Session(sys);
     try {
-      await until(() => stderr.includes("streaming bpf_printk output"), "tsbpf load never started streaming");
-      assert.match(stderr, /attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat/);
-      let match: Record<string, unknown> | undefined;
-      for (let attempt = 0; attempt < 3 && !match; attempt++) {
-        const { path, pid } = rmChild("cli");
-        const found = () =>
-          stdout
-            .split("\n")
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as Record<string, unknown>)
-            .find((o) => o.pid === pid && String(o.message).endsWith(`name=${path}`));
-        for (const deadline = Date.now() + 5000; !(match = found()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      const obj = session.loadFile(fixturePath("externs"));
+      assert.deepEqual(obj.warnings, []);
+      assert.equal(sys.mapInfo(obj.map(".kconfig").fd).name, "externs.kconfig");
+      const pipe = session.tracePipe();
+      obj.attachAll();
+      // Four lines per run: the last names the file; the three before it come from the same run.
+      let seen: { path: string; pid: number; message: string } | undefined;
+      let lines: string[] = [];
+      for (let attempt = 0; attempt < 3 && !seen; attempt++) {
+        const child = rmChild("ext");
+        const mine: string[] = [];
+        const last = await pipe.waitFor((l) => {
+          if (l.pid === child.pid && l.message.startsWith("tsbpf-ext")) mine.push(l.message);
+          return l.pid === child.pid && l.message.startsWith("tsbpf-ext pid=") && l.message.includes(child.path);
+        }, 5000);
+        if (last) [seen, lines] = [{ ...child, message: last.message }, mine.slice(0, -1)];
       }
-      assert.ok(match, `no JSON line for rm; stdout: ${stdout.slice(0, 500)}`);
-      assert.deepEqual(Object.keys(match).sort(), ["cpu", "event", "message", "pid", "task", "timestamp"]);
-      assert.equal(match.task, "rm");
-      child.kill("SIGINT");
-      assert.equal(await exited, 0, stderr);
+      assert.ok(seen, "no tsbpf-ext lines for rm after 3 tries");
+      const [, a, b, c] = /^(\d+)\.(\d+)\.(\d+)/.exec(release())!;
+      const version = (Number(a) << 16) + (Number(b) << 8) + Math.min(255, Number(c));
+      const kallsyms = readFileSync("/proc/kallsyms", "latin1");
+      const unlinkat = / T do_unlinkat$/m.test(kallsyms) ? /^([0-9a-f]+) T do_unlinkat$/m.exec(kallsyms)![1]!.replace(/^0+/, "") : "?";
+      const wrapper = new RegExp(` T __${process.arch === "arm64" ? "arm64" : "x64"}_sys_bpf$`, "m").test(kallsyms) ? 1 : 0;
+      const tristate = { y: 1, m: 2 }[config.get("CONFIG_BPF_JIT") ?? ""] ?? 0;
+      const local = JSON.parse(config.get("CONFIG_LOCALVERSION") ?? '""').slice(0, 15);
+      assert.deepEqual(lines, [`tsbpf-ext ver=${version.toString(16)} wrap=${wrapper} bpf=1`, `tsbpf-ext hz=${config.get("CONFIG_HZ")} jit=${tristate} none=0`, `tsbpf-ext local=${local} rcu=1 nosuch=0`]);
+      assert.equal(seen.message, `tsbpf-ext pid=${seen.pid} unlinkat=${unlinkat} name=${seen.path}`);
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      await session.close();
     }
+  });
+
+  it("a typed ksym goes in as its vmlinux BTF id; without CONFIG_KALLSYMS_ALL the kernel cannot find its address", async () => {
+    const before = kernelIds();
+    const session = new Session(sys);
+    try {
+      if (kernelConfig().get("CONFIG_KALLSYMS_ALL") === "y") {
+        const obj = session.loadFile(fixturePath("ksym-typed"));
+        const pipe = session.tracePipe();
+        obj.attachAll();
+        const child = rmChild("ksym");
+        const line = await pipe.waitFor((l) => l.pid === child.pid && l.message.startsWith("tsbpf-ksym"), 5000);
+        // bpf_prog_active counts the BPF programs running on this CPU: this one.
+        assert.equal(line?.message, "tsbpf-ksym active=1 missing=0");
+      } else {
+        // The kernel looked the BTF id up and named the variable: the id was right.
+        assert.throws(
+          () => session.loadFile(fixturePath("ksym-typed")),
+          (e: unknown) => e instanceof LoadError && e.reason.startsWith("ldimm64 failed to find the address for kernel symbol 'bpf_prog_active'.") && /CONFIG_KALLSYMS_ALL/.test(e.reason),
+        );
+      }
+    } finally {
+      await session.close();
+    }
+    assert.deepEqual(leftovers(before, ["on_unlinkat_active", "ksym_typ"]), []);
+  });
+
+  it("a non-weak CONFIG the kernel's config lacks, a kfunc it does not export, a reachable weak one: clear errors, nothing left", async () => {
+    const before = kernelIds();
+    const fds = openFdCount();
+    const session = new Session(sys);
+    try {
+      assert.throws(() => session.loadFile(fixturePath("externs-missing")), (e: unknown) => e instanceof ObjectError && e.message === "CONFIG_TSBPF_NO_SUCH_OPTION is not set in the running kernel's config (/proc/config.gz); declare it __weak to default to 0");
+      assert.throws(() => session.loadFile(fixturePath("kfunc-missing")), (e: unknown) => e instanceof ObjectError && /^kfunc bpf_tsbpf_no_such_kfunc is not exported by the running kernel/.test(e.message));
+      assert.throws(
+        () => session.loadFile(fixturePath("kfunc-weak")),
+        (e: unknown) => e instanceof LoadError && /^invalid func unknown#2002000000 \(a call to __weak kfunc bpf_tsbpf_no_such_kfunc, which the running kernel does not export, is reachable\)$/.test(e.reason),
+      );
+    } finally {
+      await session.close();
+    }
+    assert.deepEqual(leftovers(before, ["on_unlinkat_config", "on_unlinkat_kfunc", "on_unlinkat_weak", "externs_", "kfunc_mi", "kfunc_we"]), []);
+    assert.equal(openFdCount(), fds);
+  });
+
+  it("tsbpf load runs an object with externs end to end", async () => {
+    const { line } = await loadWithCli(fixturePath("externs"), "cli-ext");
+    assert.match(String(line.message), /^tsbpf-ext pid=\d+ unlinkat=[0-9a-f]+ name=/);
   });
 });
