@@ -49,7 +49,8 @@ async function triggerAndWait(pipe: TracePipe, tag: string, prefix: string): Pro
  * Runs `tsbpf load OBJECT --json`, triggers `rm` until a JSON line of that child ends with its file's path, then
  * stops the CLI with SIGINT, which must exit 0. Gives the line and the CLI's stderr.
  */
-async function loadWithCli(object: string, tag: string): Promise<{ line: Record<string, unknown>; stderr: string }> {
+/** Runs `tsbpf load --json` on `object`, removes a file, and gives the object's printk line (`prefix`: other tests' programs print for the same rm). */
+async function loadWithCli(object: string, tag: string, prefix: string): Promise<{ line: Record<string, unknown>; stderr: string }> {
   const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", main, "load", object, "--json", "--duration", "60"], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -70,7 +71,7 @@ async function loadWithCli(object: string, tag: string): Promise<{ line: Record<
           .split("\n")
           .filter(Boolean)
           .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .find((o) => o.pid === pid && String(o.message).endsWith(`name=${path}`));
+          .find((o) => o.pid === pid && String(o.message).startsWith(prefix) && String(o.message).endsWith(`name=${path}`));
       for (const deadline = Date.now() + 5000; !(match = found()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(match, `no JSON line for rm; stdout: ${stdout.slice(0, 500)}`);
@@ -374,7 +375,7 @@ describe("loading into the running kernel", needsKernel, () => {
   });
 
   it("tsbpf load streams JSON printk lines and releases everything on SIGINT", async () => {
-    const { line, stderr } = await loadWithCli(fixturePath("tracepoint"), "cli");
+    const { line, stderr } = await loadWithCli(fixturePath("tracepoint"), "cli", "tsbpf-tp");
     assert.match(stderr, /attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat/);
     assert.deepEqual(Object.keys(line).sort(), ["cpu", "event", "message", "pid", "task", "timestamp"]);
     assert.equal(line.task, "rm");
@@ -496,7 +497,7 @@ describe("externs against the running kernel", { skip: needsKernel.skip || (exis
   });
 
   it("tsbpf load runs an object with externs end to end", async () => {
-    const { line } = await loadWithCli(fixturePath("externs"), "cli-ext");
+    const { line } = await loadWithCli(fixturePath("externs"), "cli-ext", "tsbpf-ext");
     assert.match(String(line.message), /^tsbpf-ext pid=\d+ unlinkat=[0-9a-f]+ name=/);
   });
 });
