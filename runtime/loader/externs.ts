@@ -6,7 +6,6 @@
 
 import { readFileSync } from "node:fs";
 import { release as osRelease } from "node:os";
-import { gunzipSync } from "node:zlib";
 import { BtfIntEncoding, BtfKind } from "../../compiler/btf/types.js";
 import { parseBtf, type Btf } from "../../compiler/btf/parse.js";
 import { typesCompat } from "../../compiler/btf/core.js";
@@ -145,6 +144,8 @@ export function hostExterns(): ExternEnvironment {
   return {
     kconfig() {
       try {
+        // node:zlib only for objects with kconfig externs: loading it would cost every run's start-up.
+        const { gunzipSync } = process.getBuiltinModule("node:zlib");
         return { text: gunzipSync(readFileSync("/proc/config.gz")).toString("latin1"), source: "/proc/config.gz" };
       } catch {
         const path = `/boot/config-${osRelease()}`;
