@@ -1,16 +1,17 @@
 // What `tsbpf run` and `tsbpf load` print besides bpf_printk lines: typed events as they arrive, and the maps
 // when the run stops, as bpftrace prints them (`@name[key]: value`, histograms as log2 bars); `--json` gives
-// one JSON object per line instead. Takes decoded values; gives lines without trailing newlines.
+// one JSON object per line instead. Program arrays and maps of maps show what each slot holds, by name and id.
+// Takes decoded values; gives lines without trailing newlines.
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
-import { MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
+import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
 const NEGATIVE_SLOT = 65;
-/** Maps whose contents are not data to print: stack ids, program and map arrays, event streams. */
-const NOT_PRINTED: ReadonlySet<number> = new Set([MapType.STACK_TRACE, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY]);
+/** Maps whose contents are not data to print: stack ids, event streams. */
+const NOT_PRINTED: ReadonlySet<number> = new Set([MapType.STACK_TRACE, MapType.RINGBUF, MapType.PERF_EVENT_ARRAY]);
 
 /** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
 export function eventLine(e: StreamEvent, json: boolean): string {
@@ -29,11 +30,15 @@ export type MapContent =
 /** The maps of a loaded object worth printing at exit, read once; empty ones are left out. */
 export function mapContents(obj: LoadedObject): MapContent[] {
   const out: MapContent[] = [];
+  let held: ((kind: "program" | "map", id: unknown) => unknown) | undefined;
   for (const m of obj.maps.values()) {
     if (m.spec.origin === "data" || NOT_PRINTED.has(m.spec.type)) continue;
     const types = mapBtfTypes(obj.spec, m.spec);
     const view = new MapView(obj.sys, m, types);
-    const value = (v: unknown) => (view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v);
+    const fdKind = !FD_VALUES.has(m.spec.type) ? undefined : m.spec.type === MapType.PROG_ARRAY ? "program" : "map";
+    if (fdKind) held ??= heldBy(obj);
+    const value = (v: unknown) =>
+      fdKind ? held!(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
     if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
       const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
       let negative: number | bigint = 0;
@@ -54,6 +59,17 @@ export function mapContents(obj: LoadedObject): MapContent[] {
     out.push({ map: m.name, entries });
   }
   return out;
+}
+
+/** What a program array's or map of maps' slot holds: the id it reads as, named when it is one of the object's own. */
+function heldBy(obj: LoadedObject): (kind: "program" | "map", id: unknown) => unknown {
+  const names = { program: new Map<number, string>(), map: new Map<number, string>() };
+  for (const p of obj.programs.values()) names.program.set(obj.sys.progInfo(p.fd).id, p.name);
+  for (const m of obj.maps.values()) names.map.set(obj.sys.mapInfo(m.fd).id, m.name);
+  return (kind, id) => {
+    const name = typeof id === "number" ? names[kind].get(id) : undefined;
+    return name === undefined ? { [kind]: null, id } : { [kind]: name, id };
+  };
 }
 
 /** A map's content as JSON (`{"map", "histogram"}` with labelled buckets, or `{"map", "entries"}`). */

@@ -4,18 +4,22 @@
 // program becomes a `LoadError` carrying the verifier's reason line, the source line of the instruction it
 // refused (through the object's line info) and its whole log; nothing stays open after a failure.
 // BTF is optional, as in libbpf: a kernel that refuses it gets the object without it, and a warning.
+// Maps pinned by name are reused from bpffs or pinned there (pin.ts); initial values of program arrays and maps of
+// maps go in once their targets exist (slots.ts).
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { MapType } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
-import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
+import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
 import { mapBtfTypes } from "./maps.js";
 import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
+import { pinMap, pinPath, reusePinned } from "./pin.js";
+import { fillSlots } from "./slots.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
@@ -24,12 +28,18 @@ export interface LoadOptions {
   targetBtf?: Btf;
   /** Load only these programs (by function name); default all. */
   programs?: readonly string[];
+  /** Directory of the maps pinned by name (`LIBBPF_PIN_BY_NAME`); default /sys/fs/bpf, as in libbpf. */
+  pinRoot?: string;
 }
 
 export interface LoadedMap {
   name: string;
   spec: MapSpec;
   fd: number;
+  /** Where the map is pinned (`LIBBPF_PIN_BY_NAME`); the pin stays when the object is closed. */
+  pinPath?: string;
+  /** The map was found pinned and reused, not created: its contents are what they were. */
+  reused?: boolean;
 }
 
 export interface LoadedProgram {
@@ -155,6 +165,7 @@ export class LoadedObject {
 /** Creates the maps, links and loads the programs. On any failure everything created so far is closed. */
 export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}): LoadedObject {
   const loaded = new LoadedObject(sys, spec);
+  const pins: string[] = [];
   try {
     // Link first: relocation errors should not cost any kernel object.
     const wanted = options.programs ? new Set(options.programs) : undefined;
@@ -164,21 +175,37 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     loaded.btfFd = loadBtf(sys, spec, loaded.warnings);
     const fds: number[] = [];
     for (const m of spec.maps) {
-      const fd = createMap(sys, spec, m, loaded);
-      loaded.maps.set(m.name, { name: m.name, spec: m, fd });
+      const path = m.pinning === "by-name" ? pinPath(m, options.pinRoot) : undefined;
+      const reused = path === undefined ? undefined : reusePinned(sys, m, path, mapShape(sys, m));
+      const fd = reused ?? createMap(sys, spec, m, loaded);
+      loaded.maps.set(m.name, { name: m.name, spec: m, fd, pinPath: path, reused: reused !== undefined });
       fds.push(fd);
+      if (reused !== undefined) continue;
       initializeMap(sys, m, fd);
+      if (path === undefined) continue;
+      pinMap(sys, m, fd, path);
+      pins.push(path);
     }
+    fillSlots(loaded, "map");
     for (const l of linked) {
       const p = loadProgram(sys, spec, l, fds, options.logLevel ?? 0, loaded);
       loaded.programs.set(p.name, p);
     }
+    fillSlots(loaded, "program");
     return loaded;
   } catch (e) {
     try {
       loaded.close();
     } catch {
       /* the first error is the one worth reporting */
+    }
+    // A failed load takes back the pins it made (libbpf does too); reused ones stay.
+    for (const path of pins) {
+      try {
+        sys.unpin(path);
+      } catch {
+        /* gone already */
+      }
     }
     throw e;
   }
@@ -205,11 +232,52 @@ function loadBtf(sys: Sys, spec: ObjectSpec, warnings: string[]): number | undef
   }
 }
 
-function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject): number {
-  // A perf event array sized 0 gets one slot per possible CPU, as libbpf does.
+/** The shape a map is created with: a perf event array sized 0 gets one slot per possible CPU, as libbpf does. */
+function mapShape(sys: Sys, m: MapShape): MapShape {
   const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
-  const options = { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, name: m.kernelName };
-  const types = loaded.btfFd === undefined ? undefined : mapBtfTypes(spec, m);
+  return { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags };
+}
+
+/** Map types whose values are fds or special objects: the kernel takes no BTF key and value types for them. */
+const NO_BTF_TYPES: ReadonlySet<number> = new Set([
+  MapType.PROG_ARRAY,
+  MapType.PERF_EVENT_ARRAY,
+  MapType.CGROUP_ARRAY,
+  MapType.STACK_TRACE,
+  MapType.ARRAY_OF_MAPS,
+  MapType.HASH_OF_MAPS,
+  MapType.DEVMAP,
+  MapType.DEVMAP_HASH,
+  MapType.CPUMAP,
+  MapType.XSKMAP,
+  MapType.SOCKMAP,
+  MapType.SOCKHASH,
+  MapType.QUEUE,
+  MapType.STACK,
+  MapType.ARENA,
+]);
+
+function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject): number {
+  // A map of maps is created with a template of its inner maps, closed once the outer map exists (as libbpf does).
+  const inner = m.inner && createInnerTemplate(sys, m, m.inner);
+  try {
+    return createOne(sys, spec, m, loaded, inner);
+  } finally {
+    if (inner !== undefined) sys.close(inner);
+  }
+}
+
+function createInnerTemplate(sys: Sys, m: MapSpec, inner: MapShape): number {
+  try {
+    return sys.mapCreate({ ...mapShape(sys, inner), name: kernelName(`${m.name}.inner`) });
+  } catch (e) {
+    throw mapRefused(`the inner map template of ${m.name}`, m.name, inner, e);
+  }
+}
+
+function createOne(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject, innerMapFd: number | undefined): number {
+  const options = { ...mapShape(sys, m), name: m.kernelName, innerMapFd };
+  const types = loaded.btfFd === undefined || NO_BTF_TYPES.has(m.type) ? undefined : mapBtfTypes(spec, m);
   try {
     // Key and value types as libbpf passes them: both for a `.maps` map that declares both, the DATASEC for global data.
     if (types && types.value !== undefined && (types.key !== undefined || types.variables)) {
@@ -222,11 +290,15 @@ function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject)
     }
     return sys.mapCreate(options);
   } catch (e) {
-    if (!(e instanceof SysError)) throw e;
-    const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
-    const reason = e.code === "EPERM" ? "permission denied (loading BPF needs root or CAP_BPF)" : `${e.code}`;
-    throw new LoadError(`the kernel refused to create map ${m.name} (${shape}): ${reason}`, m.name, reason, "", e.code, { cause: e });
+    throw mapRefused(`map ${m.name}`, m.name, m, e);
   }
+}
+
+function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknown {
+  if (!(e instanceof SysError)) return e;
+  const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
+  const reason = e.code === "EPERM" ? "permission denied (loading BPF needs root or CAP_BPF)" : `${e.code}`;
+  return new LoadError(`the kernel refused to create ${what} (${shape}): ${reason}`, name, reason, "", e.code, { cause: e });
 }
 
 function initializeMap(sys: Sys, m: MapSpec, fd: number): void {

@@ -2,7 +2,7 @@
 // Takes a fixture name from test/loader/fixtures; gives the object's path and bytes.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -19,14 +19,26 @@ export const needsClang = { skip: CLANG ? false : "clang-19 is missing" };
 
 /** Compiles fixtures/<name>.bpf.c (clang-19 -O2 -g -target bpf) once per content; gives the object path. */
 export function fixturePath(name: string): string {
-  const source = readFileSync(join(FIXTURES, `${name}.bpf.c`));
+  return compile(name, join(FIXTURES, `${name}.bpf.c`), readFileSync(join(FIXTURES, `${name}.bpf.c`)));
+}
+
+/** Compiles C source that includes "loader.h" (a fixture's variant, a malformed definition) once per content. */
+export function compileC(name: string, source: string): string {
+  const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
+  const path = join(CACHE, `${name}-${hash}.bpf.c`);
+  mkdirSync(CACHE, { recursive: true });
+  if (!existsSync(path)) writeFileSync(path, source);
+  return compile(name, path, source);
+}
+
+function compile(name: string, path: string, source: string | Uint8Array): string {
   const header = readFileSync(join(FIXTURES, "loader.h"));
   const hash = createHash("sha256").update(source).update(header).digest("hex").slice(0, 16);
   const out = join(CACHE, `${name}-${hash}.bpf.o`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync(CLANG ?? "clang-19", ["-O2", "-g", "-target", "bpf", "-c", join(FIXTURES, `${name}.bpf.c`), "-o", tmp], { encoding: "utf8" });
+  const r = spawnSync(CLANG ?? "clang-19", ["-O2", "-g", "-target", "bpf", "-I", FIXTURES, "-c", path, "-o", tmp], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`clang-19 failed on ${name}.bpf.c:\n${r.stderr}`);
   renameSync(tmp, out); // atomic: parallel test files never see half an object
   return out;
