@@ -5,14 +5,13 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, Session, type TracePipe } from "../../runtime/loader/index.js";
-import { fixturePath, needsKernel, readU64, u32 } from "./support.js";
+import { fixturePath, needsKernel, readU64, startCli, u32 } from "./support.js";
 
 const sys = openSys();
 let dir: string;
@@ -193,38 +192,21 @@ describe("loading into the running kernel", needsKernel, () => {
   });
 
   it("tsbpf load streams JSON printk lines and releases everything on SIGINT", async () => {
-    const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", main, "load", fixturePath("tracepoint"), "--json", "--duration", "60"], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const until = async (ok: () => boolean, what: string) => {
-      for (const deadline = Date.now() + 15000; !ok(); ) {
-        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`${what}; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const { child, stdout, stderr, jsonLines, exited, until } = startCli(["load", fixturePath("tracepoint"), "--json", "--duration", "60"]);
     try {
-      await until(() => stderr.includes("streaming bpf_printk output"), "tsbpf load never started streaming");
-      assert.match(stderr, /attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat/);
+      await until(() => stderr().includes("streaming bpf_printk output"), "tsbpf load never started streaming");
+      assert.match(stderr(), /attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat/);
       let match: Record<string, unknown> | undefined;
       for (let attempt = 0; attempt < 3 && !match; attempt++) {
         const { path, pid } = rmChild("cli");
-        const found = () =>
-          stdout
-            .split("\n")
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as Record<string, unknown>)
-            .find((o) => o.pid === pid && String(o.message).endsWith(`name=${path}`));
+        const found = () => jsonLines().find((o) => o.pid === pid && String(o.message).endsWith(`name=${path}`));
         for (const deadline = Date.now() + 5000; !(match = found()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
       }
-      assert.ok(match, `no JSON line for rm; stdout: ${stdout.slice(0, 500)}`);
+      assert.ok(match, `no JSON line for rm; stdout: ${stdout().slice(0, 500)}`);
       assert.deepEqual(Object.keys(match).sort(), ["cpu", "event", "message", "pid", "task", "timestamp"]);
       assert.equal(match.task, "rm");
       child.kill("SIGINT");
-      assert.equal(await exited, 0, stderr);
+      assert.equal(await exited, 0, stderr());
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }

@@ -7,14 +7,13 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { listIds, MapType, openSys, type Sys } from "../../runtime/sys/index.js";
 import { LoadError, Session, openMap, type LoadedObject } from "../../runtime/loader/index.js";
-import { fixturePath, needsKernel } from "./support.js";
+import { fixturePath, needsKernel, openFdCount, startCli } from "./support.js";
 
 const real = openSys();
 const created = { map: new Set<number>(), prog: new Set<number>() };
@@ -114,6 +113,7 @@ describe("program arrays, maps of maps and pins in the running kernel", needsKer
   });
 
   it("a map pinned by name outlives the load, is reused by the next one, and goes once its pin is removed", async () => {
+    const fds = openFdCount();
     const first = new Session(sys);
     let id: number;
     try {
@@ -136,6 +136,7 @@ describe("program arrays, maps of maps and pins in the running kernel", needsKer
     } finally {
       await second.close();
     }
+    assert.equal(openFdCount(), fds, "fds left open (the reused pin's included)");
     assert.ok(listIds(real, "map").includes(id), "pinned: alive without any fd");
     rmSync(PIN());
     assert.deepEqual(await stillAlive("map"), [], "maps left alive once unpinned");
@@ -143,6 +144,7 @@ describe("program arrays, maps of maps and pins in the running kernel", needsKer
   });
 
   it("a pin that differs from the definition is refused, saying what differs and how to remove it", async () => {
+    const fds = openFdCount();
     const other = sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 3, name: "not_runs" });
     try {
       real.objPin(other, PIN());
@@ -162,6 +164,7 @@ describe("program arrays, maps of maps and pins in the running kernel", needsKer
       await session.close();
       rmSync(PIN());
     }
+    assert.equal(openFdCount(), fds, "fds left open by the refused load");
     assert.deepEqual(await stillAlive("map"), []);
     assert.deepEqual(await stillAlive("prog"), []);
   });
@@ -175,36 +178,22 @@ describe("tsbpf load with a program array and a map of maps", needsKernel, () =>
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("prints the tail program's printk line, and the slots by name at exit", async () => {
-    const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", main, "load", fixturePath("tailcall"), "--json", "--duration", "60"], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const lines = () =>
-      stdout
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const { child, stdout, stderr, jsonLines, exited, until } = startCli(["load", fixturePath("tailcall"), "--json", "--duration", "60"]);
     try {
-      for (const deadline = Date.now() + 15000; !stderr.includes("streaming bpf_printk output"); ) {
-        if (Date.now() > deadline || child.exitCode !== null) assert.fail(`tsbpf load never started streaming; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.match(stderr, /loaded tail_printk without attaching it/);
+      await until(() => stderr().includes("streaming bpf_printk output"), "tsbpf load never started streaming");
+      assert.match(stderr(), /loaded tail_printk without attaching it/);
       let seen = false;
       for (let attempt = 0; attempt < 3 && !seen; attempt++) {
         const path = join(dir, `tail-${attempt}`);
         writeFileSync(path, "x");
         assert.equal(spawnSync("rm", [path]).status, 0);
-        const found = () => lines().some((o) => String(o.message).startsWith("tsbpf-tail pid=") && String(o.message).endsWith(`name=${path}`));
+        const found = () => jsonLines().some((o) => String(o.message).startsWith("tsbpf-tail pid=") && String(o.message).endsWith(`name=${path}`));
         for (const deadline = Date.now() + 5000; !(seen = found()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
       }
-      assert.ok(seen, `no printk line from the tail program; stdout: ${stdout.slice(0, 500)}`);
+      assert.ok(seen, `no printk line from the tail program; stdout: ${stdout().slice(0, 500)}`);
       child.kill("SIGINT");
-      assert.equal(await exited, 0, stderr);
-      const maps = new Map(lines().filter((o) => "entries" in o).map((o) => [o.map, o.entries as { key: unknown; value: Record<string, unknown> }[]]));
+      assert.equal(await exited, 0, stderr());
+      const maps = new Map(jsonLines().filter((o) => "entries" in o).map((o) => [o.map, o.entries as { key: unknown; value: Record<string, unknown> }[]]));
       assert.deepEqual(maps.get("jmp")!.map((e) => [e.key, e.value.program, typeof e.value.id]), [[0, "tail_printk", "number"]]);
       assert.deepEqual(maps.get("outer")!.map((e) => [e.key, e.value.map, typeof e.value.id]), [[0, "counts", "number"]]);
       assert.ok(Number(maps.get("counts")![0]!.value) >= 1, "the tail program counted through the map of maps");

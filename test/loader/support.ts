@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { missingRoot } from "../../runtime/sys/index.js";
 
@@ -56,4 +56,38 @@ export function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, true);
   return b;
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** stdout's lines parsed as JSON (for --json). */
+  jsonLines(): Record<string, unknown>[];
+  exited: Promise<number | null>;
+  /** Waits until `ok()` (at most 15 s), failing with `what` and stderr if the command ends or time runs out. */
+  until(ok: () => boolean, what: string): Promise<void>;
+}
+
+/** Runs cli/main.ts (tsbpf from the sources) with `args`, collecting its output. */
+export function startCli(args: string[]): CliRun {
+  const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", main, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const until = async (ok: () => boolean, what: string) => {
+    for (const deadline = Date.now() + 15000; !ok(); ) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what}; stderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const jsonLines = () =>
+    stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, stdout: () => stdout, stderr: () => stderr, jsonLines, exited, until };
 }
