@@ -4,6 +4,7 @@
 // instead of created, and left as it is), or a `LoadError` that says what differs and how to remove the pin.
 // Pins outlive the process; only a failed load removes the pins it made itself.
 
+import { mapTypeName } from "../sys/constants.js";
 import { SysError, type Sys } from "../sys/sys.js";
 import { LoadError } from "./errors.js";
 import type { MapShape, MapSpec } from "./object.js";
@@ -31,8 +32,8 @@ export function reusePinned(sys: Sys, map: MapSpec, path: string, shape: MapShap
   let differences: string[];
   try {
     const info = sys.mapInfo(fd);
-    const fields: [string, number, number][] = [
-      ["type", info.type, shape.type],
+    const fields: [string, number | string, number | string][] = [
+      ["type", typeName(info.type), typeName(shape.type)],
       ["key_size", info.keySize, shape.keySize],
       ["value_size", info.valueSize, shape.valueSize],
       ["max_entries", info.maxEntries, shape.maxEntries],
@@ -60,6 +61,8 @@ export function pinMap(sys: Sys, map: MapSpec, fd: number, path: string): void {
     throw new LoadError(`map ${map.name} is pinned by name (LIBBPF_PIN_BY_NAME), but pinning it at ${path} failed: ${why}`, map.name, why, "", e.code, { cause: e });
   }
 }
+
+const typeName = (type: number): string => mapTypeName(type) ?? String(type);
 
 function pinError(map: MapSpec, path: string, why: string, cause?: unknown): LoadError {
   const message = `map ${map.name} is pinned by name (LIBBPF_PIN_BY_NAME) at ${path}, but ${why}; remove the pin (rm ${path}) to create the map afresh, or rename the map`;
