@@ -12,9 +12,9 @@ import type { MapShape, MapSpec } from "./object.js";
 /** libbpf's default pin root. */
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf";
 
-/** Where a map pinned by name lives: bpffs names cannot hold '.', which libbpf turns into '_' as well. */
+/** Where a map pinned by name lives: <root>/<the variable's name>. */
 export function pinPath(map: MapSpec, root: string = DEFAULT_PIN_ROOT): string {
-  return `${root.replace(/\/+$/, "")}/${map.name.replace(/\./g, "_")}`;
+  return `${root.replace(/\/+$/, "")}/${map.name}`;
 }
 
 /**
