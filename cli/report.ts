@@ -1,20 +1,25 @@
 // What `tsbpf run` and `tsbpf load` print besides bpf_printk lines: typed events as they arrive, and the maps
 // when the run stops, as bpftrace prints them (`@name[key]: value`, histograms as log2 bars); `--json` gives
-// one JSON object per line instead. Takes decoded values; gives lines without trailing newlines.
+// one JSON object per line instead. Program arrays and maps of maps show what each slot holds, by name and id.
+// Takes decoded values; gives lines without trailing newlines.
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
 import { SysError } from "../runtime/sys/sys.js";
-import { MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
+import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
 const NEGATIVE_SLOT = 65;
 /**
- * Maps whose contents are data to print. The others hold stack ids, programs, fds or sockets, stream events,
- * or cannot be iterated from user space (queues, bloom filters, storage keyed by fds).
+ * Maps whose contents are printed: data, and the programs and maps that program arrays and maps of maps hold.
+ * The others hold stack ids, fds or sockets, stream events, or cannot be iterated from user space (queues,
+ * bloom filters, storage keyed by fds).
  */
-const PRINTED: ReadonlySet<number> = new Set([MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE]);
+const PRINTED: ReadonlySet<number> = new Set([
+  MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE,
+  MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
+]);
 
 /** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
 export function eventLine(e: StreamEvent, json: boolean): string {
@@ -25,19 +30,23 @@ export function eventLine(e: StreamEvent, json: boolean): string {
   return `${e.map}: ${show(e.value)}`;
 }
 
-/** A map's contents as printed at exit: a histogram's slots, or entries in bpftrace's order. */
+/** A map's contents as printed at exit: a histogram's slots, entries in bpftrace's order, or why it could not be read. */
 export type MapContent =
   | { map: string; histogram: { counts: (number | bigint)[]; negative: number | bigint } }
   | { map: string; entries: [unknown, unknown][] }
   | { map: string; unreadable: string };
 
+type Holder = (kind: "program" | "map", id: unknown) => unknown;
+
 /** The maps of a loaded object worth printing at exit, read once; empty ones are left out. */
 export function mapContents(obj: LoadedObject): MapContent[] {
   const out: MapContent[] = [];
+  let held: Holder | undefined;
+  const holder = () => (held ??= heldBy(obj));
   for (const m of obj.maps.values()) {
     if (m.spec.origin === "data" || !PRINTED.has(m.spec.type)) continue;
     try {
-      const content = readContent(obj, m);
+      const content = readContent(obj, m, holder);
       if (content) out.push(content);
     } catch (e) {
       // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
@@ -49,10 +58,12 @@ export function mapContents(obj: LoadedObject): MapContent[] {
 }
 
 /** One map's content, or undefined when it holds nothing worth printing. */
-function readContent(obj: LoadedObject, m: LoadedMap): MapContent | undefined {
+function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): MapContent | undefined {
   const types = mapBtfTypes(obj.spec, m.spec);
   const view = new MapView(obj.sys, m, types);
-  const value = (v: unknown) => (view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v);
+  const fdKind = !FD_VALUES.has(m.spec.type) ? undefined : m.spec.type === MapType.PROG_ARRAY ? "program" : "map";
+  const value = (v: unknown) =>
+    fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
   if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
     const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
     let negative: number | bigint = 0;
@@ -70,6 +81,17 @@ function readContent(obj: LoadedObject, m: LoadedMap): MapContent | undefined {
   // bpftrace's order: by value, largest last, when the values are numbers.
   if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
   return { map: m.name, entries };
+}
+
+/** What a program array's or map of maps' slot holds: the id it reads as, named when it is one of the object's own. */
+function heldBy(obj: LoadedObject): Holder {
+  const names = { program: new Map<number, string>(), map: new Map<number, string>() };
+  for (const p of obj.programs.values()) names.program.set(obj.sys.progInfo(p.fd).id, p.name);
+  for (const m of obj.maps.values()) names.map.set(obj.sys.mapInfo(m.fd).id, m.name);
+  return (kind, id) => {
+    const name = typeof id === "number" ? names[kind].get(id) : undefined;
+    return name === undefined ? { [kind]: null, id } : { [kind]: name, id };
+  };
 }
 
 /** A map's content as JSON (`{"map", "histogram"}` with labelled buckets, or `{"map", "entries"}`). */

@@ -244,6 +244,9 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
   try {
     const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0 });
     for (const w of loaded.warnings) log(`warning: ${w}`);
+    for (const m of loaded.maps.values()) {
+      if (m.pinPath) log(m.reused ? `map ${m.name}: reusing the map pinned at ${m.pinPath}` : `map ${m.name}: pinned at ${m.pinPath}, where it stays after exit`);
+    }
     if (verbose) {
       for (const m of loaded.maps.values()) log(`map ${m.name}: type ${m.spec.type}, key ${m.spec.keySize} B, value ${m.spec.valueSize} B, ${m.spec.maxEntries} entries`);
       for (const p of loaded.programs.values()) log(`program ${p.name} (${p.spec.section}): ${p.insnCount} instructions; ${p.log.trim().split("\n").at(-1) ?? ""}`);

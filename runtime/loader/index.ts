@@ -1,7 +1,8 @@
 // runtime/loader: BPF ELF objects into the kernel. Parse and relocate (pure: object.ts, relocate.ts,
-// btf-maps.ts), create maps and load programs (load.ts), attach them (attach.ts), read bpf_printk output
-// (trace.ts), stream ring/perf buffers (ringbuf.ts, perfbuf.ts), decode by BTF (decode.ts, maps.ts), print
-// histograms (histogram.ts), and own every fd in a Session (session.ts). Every syscall goes through runtime/sys.
+// btf-maps.ts), create maps and load programs (load.ts; pins in pin.ts, initial slots in slots.ts), attach them
+// (attach.ts), read bpf_printk output (trace.ts), stream ring/perf buffers (ringbuf.ts, perfbuf.ts), decode by
+// BTF (decode.ts, maps.ts), print histograms (histogram.ts), and own every fd in a Session (session.ts). Every
+// syscall goes through runtime/sys.
 export * from "./errors.js";
 export * from "./object.js";
 export * from "./relocate.js";
@@ -9,6 +10,7 @@ export * from "./btf-maps.js";
 export * from "./core.js";
 export * from "./externs.js";
 export * from "./load.js";
+export * from "./pin.js";
 export * from "./btf-load.js";
 export * from "./btf-sanitize.js";
 export * from "./lines.js";

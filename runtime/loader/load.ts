@@ -4,14 +4,15 @@
 // program becomes a `LoadError` carrying the verifier's reason line, the source line of the instruction it
 // refused (through the object's line info) and its whole log; nothing stays open after a failure.
 // BTF is optional, as in libbpf: kinds the kernel lacks are rewritten (btf-sanitize.ts), and a kernel that still
-// refuses it gets the object without it, and a warning.
+// refuses it gets the object without it, and a warning. Maps pinned by name are reused from bpffs or pinned there
+// (pin.ts); initial values of program arrays and maps of maps go in once their targets exist (slots.ts).
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingRoot } from "../sys/kernel.js";
 import { MapType } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
-import { kernelName, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
+import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import { hookBtfId, hookRefusal } from "./hooks.js";
@@ -21,6 +22,8 @@ import { BTF_FEATURES, btfForKernel, type BtfFeature, type BtfFeatures } from ".
 import { mapBtfTypes } from "./maps.js";
 import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type ExternEnvironment, type ResolvedExterns } from "./externs.js";
 import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
+import { pinMap, pinPath, reusePinned } from "./pin.js";
+import { fillSlots } from "./slots.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
@@ -33,12 +36,18 @@ export interface LoadOptions {
   btfFeatures?: Partial<BtfFeatures>;
   /** What externs resolve against (kernel config, release, kallsyms, BTF); default the running kernel's, part by part. */
   externs?: Partial<ExternEnvironment>;
+  /** Directory of the maps pinned by name (`LIBBPF_PIN_BY_NAME`); default /sys/fs/bpf, as in libbpf. */
+  pinRoot?: string;
 }
 
 export interface LoadedMap {
   name: string;
   spec: MapSpec;
   fd: number;
+  /** Where the map is pinned (`LIBBPF_PIN_BY_NAME`); the pin stays when the object is closed. */
+  pinPath?: string;
+  /** The map was found pinned and reused, not created: its contents are what they were. */
+  reused?: boolean;
 }
 
 export interface LoadedProgram {
@@ -166,6 +175,7 @@ export class LoadedObject {
 /** Creates the maps, links and loads the programs. On any failure everything created so far is closed. */
 export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}): LoadedObject {
   const loaded = new LoadedObject(sys, spec);
+  const pins: string[] = [];
   try {
     // Link first: relocation errors should not cost any kernel object.
     const wanted = options.programs ? new Set(options.programs) : undefined;
@@ -177,21 +187,37 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
     for (const m of spec.maps) {
-      const fd = createMap(sys, spec, m, loaded);
-      loaded.maps.set(m.name, { name: m.name, spec: m, fd });
+      const path = m.pinning === "by-name" ? pinPath(m, options.pinRoot) : undefined;
+      const reused = path === undefined ? undefined : reusePinned(sys, m, path, mapShape(sys, m));
+      const fd = reused ?? createMap(sys, spec, m, loaded);
+      loaded.maps.set(m.name, { name: m.name, spec: m, fd, pinPath: path, reused: reused !== undefined });
       fds.push(fd);
+      if (reused !== undefined) continue;
       initializeMap(sys, m, fd, m.origin === "data" && m.name === KCONFIG_SECTION ? externs?.kconfig : m.initial);
+      if (path === undefined) continue;
+      pinMap(sys, m, fd, path);
+      pins.push(path);
     }
+    fillSlots(loaded, "map");
     for (const l of linked) {
       const p = loadProgram(sys, spec, l, fds, hookIds.get(l.spec.name), options.logLevel ?? 0, loaded, externs);
       loaded.programs.set(p.name, p);
     }
+    fillSlots(loaded, "program");
     return loaded;
   } catch (e) {
     try {
       loaded.close();
     } catch {
       /* the first error is the one worth reporting */
+    }
+    // A failed load takes back the pins it made (libbpf does too); reused ones stay.
+    for (const path of pins) {
+      try {
+        sys.unpin(path);
+      } catch {
+        /* gone already */
+      }
     }
     throw e;
   }
@@ -234,17 +260,52 @@ function loadBtf(sys: Sys, spec: ObjectSpec, loaded: LoadedObject, features: Par
   }
 }
 
-/** Map types whose key and value the kernel will not have described by BTF (it answers ENOTSUPP), as libbpf knows. */
+/** The shape a map is created with: a perf event array sized 0 gets one slot per possible CPU, as libbpf does. */
+function mapShape(sys: Sys, m: MapShape): MapShape {
+  const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
+  return { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags };
+}
+
+/** Map types whose values are fds or special objects: the kernel takes no BTF key and value types for them. */
 const NO_BTF_TYPES: ReadonlySet<number> = new Set([
-  MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.STACK_TRACE, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
-  MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH, MapType.REUSEPORT_SOCKARRAY,
-  MapType.QUEUE, MapType.STACK,
+  MapType.PROG_ARRAY,
+  MapType.PERF_EVENT_ARRAY,
+  MapType.CGROUP_ARRAY,
+  MapType.STACK_TRACE,
+  MapType.ARRAY_OF_MAPS,
+  MapType.HASH_OF_MAPS,
+  MapType.DEVMAP,
+  MapType.DEVMAP_HASH,
+  MapType.CPUMAP,
+  MapType.XSKMAP,
+  MapType.SOCKMAP,
+  MapType.SOCKHASH,
+  MapType.REUSEPORT_SOCKARRAY,
+  MapType.QUEUE,
+  MapType.STACK,
+  MapType.ARENA,
 ]);
 
 function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject): number {
-  // A perf event array sized 0 gets one slot per possible CPU, as libbpf does.
-  const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
-  const options = { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, name: m.kernelName };
+  // A map of maps is created with a template of its inner maps, closed once the outer map exists (as libbpf does).
+  const inner = m.inner && createInnerTemplate(sys, m, m.inner);
+  try {
+    return createOne(sys, spec, m, loaded, inner);
+  } finally {
+    if (inner !== undefined) sys.close(inner);
+  }
+}
+
+function createInnerTemplate(sys: Sys, m: MapSpec, inner: MapShape): number {
+  try {
+    return sys.mapCreate({ ...mapShape(sys, inner), name: kernelName(`${m.name}.inner`) });
+  } catch (e) {
+    throw mapRefused(`the inner map template of ${m.name}`, m.name, inner, e);
+  }
+}
+
+function createOne(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject, innerMapFd: number | undefined): number {
+  const options = { ...mapShape(sys, m), name: m.kernelName, innerMapFd };
   // Without DATASEC (5.2) the kernel takes no keyless value type, so global data goes without BTF, as in libbpf.
   const withoutBtf = loaded.btfFd === undefined || NO_BTF_TYPES.has(m.type) || (m.origin === "data" && loaded.btfRewritten.includes("datasec"));
   const types = withoutBtf ? undefined : mapBtfTypes(spec, m);
@@ -260,14 +321,18 @@ function createMap(sys: Sys, spec: ObjectSpec, m: MapSpec, loaded: LoadedObject)
     }
     return sys.mapCreate(options);
   } catch (e) {
-    if (!(e instanceof SysError)) throw e;
-    const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
-    const reason = e.code === "EPERM" ? "permission denied (loading BPF needs root or CAP_BPF)" : `${e.code}`;
-    // libbpf tools often leave a size out of the definition and set it from their own code before loading.
-    const unsized = maxEntries === 0 ? "max_entries" : m.valueSize === 0 && m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF ? "value size" : undefined;
-    const hint = e.code === "EINVAL" && unsized ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition` : "";
-    throw new LoadError(`the kernel refused to create map ${m.name} (${shape}): ${reason}${hint}`, m.name, reason, "", e.code, { cause: e });
+    throw mapRefused(`map ${m.name}`, m.name, options, e);
   }
+}
+
+function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknown {
+  if (!(e instanceof SysError)) return e;
+  const shape = `type ${m.type}, key ${m.keySize} B, value ${m.valueSize} B, ${m.maxEntries} entries, flags 0x${m.flags.toString(16)}`;
+  const reason = e.code === "EPERM" ? "permission denied (loading BPF needs root or CAP_BPF)" : `${e.code}`;
+  // libbpf tools often leave a size out of the definition and set it from their own code before loading.
+  const unsized = m.maxEntries === 0 ? "max_entries" : m.valueSize === 0 && m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF ? "value size" : undefined;
+  const hint = e.code === "EINVAL" && unsized ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition` : "";
+  return new LoadError(`the kernel refused to create ${what} (${shape}): ${reason}${hint}`, name, reason, "", e.code, { cause: e });
 }
 
 function initializeMap(sys: Sys, m: MapSpec, fd: number, initial: Uint8Array | undefined): void {

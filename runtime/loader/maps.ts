@@ -2,7 +2,8 @@
 // Takes a `LoadedObject` and a map name; gives `MapView`: iteration (keys through BPF_MAP_GET_NEXT_KEY,
 // values through lookups), get/set/delete, decoded with the object's BTF where it describes the map
 // (`__type(key, ...)`/`__type(value, ...)` of `.maps` variables; the DATASEC of .data/.bss/.rodata), raw bytes
-// otherwise. Per-CPU maps give one value per possible CPU, in CPU order.
+// otherwise. Per-CPU maps give one value per possible CPU, in CPU order. Program arrays and maps of maps hold
+// fds going in and give ids coming out: their values are numbers, fds to `set`, the ids of what they hold from `get`.
 
 import { BtfKind, mapTags, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
@@ -12,6 +13,25 @@ import type { LoadedMap, LoadedObject } from "./load.js";
 import type { MapSpec, ObjectSpec } from "./object.js";
 
 const PERCPU: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
+
+/** Maps whose values are programs or maps: an fd when written, the id when read. */
+export const FD_VALUES: ReadonlySet<number> = new Set([MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS]);
+
+/** A 4-byte fd or id. */
+const ID_CODEC: Codec = {
+  size: 4,
+  typeName: "__u32",
+  decode: (bytes, offset = 0) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, true),
+  encode: (value) => {
+    const out = new Uint8Array(4);
+    ID_CODEC.encodeInto(value, out);
+    return out;
+  },
+  encodeInto: (value, out, offset = 0) => {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new Error(`an fd is a non-negative integer, not ${String(value)}`);
+    new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(offset, value, true);
+  },
+};
 
 /** Where a map's key and value types live in its object's BTF (either may be absent). */
 export interface MapBtfTypes {
@@ -113,7 +133,11 @@ export class MapView<K = unknown, V = unknown> {
     };
     this.keyCodec = codec(types?.key, this.keySize);
     this.valueCodec =
-      types?.variables && !options.raw ? variablesCodec(types.btf, types.variables, this.valueSize, options) : codec(types?.value, this.valueSize);
+      types?.variables && !options.raw
+        ? variablesCodec(types.btf, types.variables, this.valueSize, options)
+        : FD_VALUES.has(this.type) && this.valueSize === 4 && !options.raw
+          ? ID_CODEC
+          : codec(types?.value, this.valueSize);
   }
 
   decodeKey(bytes: Uint8Array): K {

@@ -72,6 +72,30 @@ export interface MapSpec {
   freeze: boolean;
   /** Global data: the variables it holds. */
   variables: BpfDataSymbol[];
+  /** `__uint(pinning, LIBBPF_PIN_BY_NAME)`: pinned as <pin root>/<name>, and a map pinned there is reused. */
+  pinning: "none" | "by-name";
+  /** Maps of maps: the inner maps' shape, from `__array(values, struct {...})`; a template map of it is made at creation. */
+  inner: MapShape | undefined;
+  /** `.values = { ... }` of a program array or map of maps: the program or map each slot gets once all exist. */
+  slots: MapSlot[];
+}
+
+/** What the kernel checks of a map: type, sizes, entries and flags. */
+export interface MapShape {
+  /** MapType value. */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** MapFlag bits. */
+  flags: number;
+}
+
+/** One initial value of a program array (`kind` "program") or map of maps ("map"): the slot's key and the target's name. */
+export interface MapSlot {
+  index: number;
+  kind: "program" | "map";
+  name: string;
 }
 
 export interface ObjectSpec {
@@ -87,14 +111,12 @@ export interface ObjectSpec {
 }
 
 /** One map definition as read from a `.maps` section: what `readBtfMaps` gives for each variable. */
-export interface MapDefinition {
+export interface MapDefinition extends MapShape {
   name: string;
   offset: number;
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
+  pinning?: MapSpec["pinning"];
+  inner?: MapShape;
+  slots?: MapSlot[];
 }
 
 /** Reads BTF-defined map definitions; plugged in by whoever has a BTF parser. */
@@ -177,6 +199,9 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
         initial: undefined,
         freeze: false,
         variables: [],
+        pinning: d.pinning ?? "none",
+        inner: d.inner,
+        slots: d.slots ?? [],
       });
     }
   }
@@ -198,6 +223,9 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
       initial: data.kind === "bss" ? undefined : data.data,
       freeze: readonly,
       variables: data.symbols,
+      pinning: "none",
+      inner: undefined,
+      slots: [],
     });
   }
   const externs = readExterns(raw);
@@ -218,6 +246,9 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
       initial: undefined,
       freeze: true,
       variables: externs.flatMap((e) => (e.kind === "kconfig" ? [{ name: e.name, offset: e.offset, size: e.size, bind: e.weak ? STB.WEAK : STB.GLOBAL, type: STT.OBJECT }] : [])),
+      pinning: "none",
+      inner: undefined,
+      slots: [],
     });
   }
   const seen = new Set<string>();

@@ -3,7 +3,7 @@
 // koffi is loaded on first use, so importing tsbpf never touches native code. Attribute layouts follow
 // include/uapi/linux/bpf.h (union bpf_attr, 152 bytes in 6.12) and perf_event.h (perf_event_attr, 128 bytes).
 
-import { readFileSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
 import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PerfFlag, Poll, Prot, SyscallNr } from "./constants.js";
 import {
   BpfLoadError,
@@ -535,6 +535,10 @@ export class LinuxSys implements Sys {
     const fd = bpfCall(Cmd.OBJ_GET, new Attr(BPF_ATTR_SIZE).ptr(0, cString(path)).u32(12, flags));
     this.shapes.delete(fd);
     return fd;
+  }
+
+  unpin(path: string): void {
+    unlinkSync(path);
   }
 
   enableStats(type = 0): number {

@@ -331,6 +331,8 @@ export interface Sys {
   objPin(fd: number, path: string): void;
   /** BPF_OBJ_GET: an fd for a pinned object; flags BPF_F_RDONLY/WRONLY. */
   objGet(path: string, flags?: number): number;
+  /** Removes a pin (unlink(2) of the bpffs path); the object lives on while fds or other pins hold it. */
+  unpin(path: string): void;
   /** BPF_ENABLE_STATS: run-time stats stay on until the returned fd is closed. */
   enableStats(type?: number): number;
 

@@ -24,7 +24,7 @@ import {
   type ObjectSpec,
   type ProgramSpec,
 } from "../loader/index.js";
-import { VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
+import { ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
 import { SimulationError, usage } from "./errors.js";
 import { shown } from "./check.js";
 import { createMap, MapView } from "./maps.js";
@@ -225,6 +225,15 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
       throw new SimulationError(`program ${p.name} (section ${p.section}) cannot run in the simulator: ${e.message}${at ? `\n  at ${formatLocation(at)}` : ""}`, "object", p.name);
     }
     programs.push({ name: p.name, spec: p, linked: l, bytes: encoded, vm: loaded, source });
+  }
+  // A program array's `.values` (libbpf's initial slots) go in once every program is loaded, as in the kernel.
+  for (const [i, m] of object.maps.entries()) {
+    const array = vmMaps[i];
+    if (!(array instanceof ProgArrayMap)) continue;
+    for (const slot of m.slots) {
+      const target = programs.find((p) => p.name === slot.name);
+      if (target) array.set(slot.index, target.vm);
+    }
   }
 
   const maps = new Map<string, MapView>();

@@ -6,16 +6,15 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
-import { fixture, fixturePath, needsKernel, openFdCount, readU64, u32 } from "./support.js";
+import { fixture, fixturePath, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
 
 const sys = openSys();
 let dir: string;
@@ -51,33 +50,19 @@ async function triggerAndWait(pipe: TracePipe, tag: string, prefix: string): Pro
  */
 /** Runs `tsbpf load --json` on `object`, removes a file, and gives the object's printk line (`prefix`: other tests' programs print for the same rm). */
 async function loadWithCli(object: string, tag: string, prefix: string): Promise<{ line: Record<string, unknown>; stderr: string }> {
-  const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", main, "load", object, "--json", "--duration", "60"], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const { child, stdout, stderr, jsonLines, exited, until } = startCli(["load", object, "--json", "--duration", "60"]);
   try {
-    for (const deadline = Date.now() + 15000; !stderr.includes("streaming bpf_printk output"); ) {
-      if (Date.now() > deadline || child.exitCode !== null) assert.fail(`tsbpf load never started streaming; stderr: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(() => stderr().includes("streaming bpf_printk output"), "tsbpf load never started streaming");
     let match: Record<string, unknown> | undefined;
     for (let attempt = 0; attempt < 3 && !match; attempt++) {
       const { path, pid } = rmChild(tag);
-      const found = () =>
-        stdout
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .find((o) => o.pid === pid && String(o.message).startsWith(prefix) && String(o.message).endsWith(`name=${path}`));
+      const found = () => jsonLines().find((o) => o.pid === pid && String(o.message).startsWith(prefix) && String(o.message).endsWith(`name=${path}`));
       for (const deadline = Date.now() + 5000; !(match = found()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
     }
-    assert.ok(match, `no JSON line for rm; stdout: ${stdout.slice(0, 500)}`);
+    assert.ok(match, `no JSON line for rm; stdout: ${stdout().slice(0, 500)}`);
     child.kill("SIGINT");
-    assert.equal(await exited, 0, stderr);
-    return { line: match, stderr };
+    assert.equal(await exited, 0, stderr());
+    return { line: match, stderr: stderr() };
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
   }

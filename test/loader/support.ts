@@ -2,10 +2,10 @@
 // Takes a fixture name from test/loader/fixtures; gives the object's path and bytes.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { missingRoot } from "../../runtime/sys/index.js";
 
@@ -19,14 +19,26 @@ export const needsClang = { skip: CLANG ? false : "clang-19 is missing" };
 
 /** Compiles fixtures/<name>.bpf.c (clang-19 -O2 -g -target bpf) once per content; gives the object path. */
 export function fixturePath(name: string): string {
-  const source = readFileSync(join(FIXTURES, `${name}.bpf.c`));
+  return compile(name, join(FIXTURES, `${name}.bpf.c`), readFileSync(join(FIXTURES, `${name}.bpf.c`)));
+}
+
+/** Compiles C source that includes "loader.h" (a fixture's variant, a malformed definition) once per content. */
+export function compileC(name: string, source: string): string {
+  const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
+  const path = join(CACHE, `${name}-${hash}.bpf.c`);
+  mkdirSync(CACHE, { recursive: true });
+  if (!existsSync(path)) writeFileSync(path, source);
+  return compile(name, path, source);
+}
+
+function compile(name: string, path: string, source: string | Uint8Array): string {
   const header = readFileSync(join(FIXTURES, "loader.h"));
   const hash = createHash("sha256").update(source).update(header).digest("hex").slice(0, 16);
   const out = join(CACHE, `${name}-${hash}.bpf.o`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync(CLANG ?? "clang-19", ["-O2", "-g", "-target", "bpf", "-c", join(FIXTURES, `${name}.bpf.c`), "-o", tmp], { encoding: "utf8" });
+  const r = spawnSync(CLANG ?? "clang-19", ["-O2", "-g", "-target", "bpf", "-I", FIXTURES, "-c", path, "-o", tmp], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`clang-19 failed on ${name}.bpf.c:\n${r.stderr}`);
   renameSync(tmp, out); // atomic: parallel test files never see half an object
   return out;
@@ -44,4 +56,38 @@ export function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, true);
   return b;
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** stdout's lines parsed as JSON (for --json). */
+  jsonLines(): Record<string, unknown>[];
+  exited: Promise<number | null>;
+  /** Waits until `ok()` (at most 15 s), failing with `what` and stderr if the command ends or time runs out. */
+  until(ok: () => boolean, what: string): Promise<void>;
+}
+
+/** Runs cli/main.ts (tsbpf from the sources) with `args`, collecting its output. */
+export function startCli(args: string[]): CliRun {
+  const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", main, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const until = async (ok: () => boolean, what: string) => {
+    for (const deadline = Date.now() + 15000; !ok(); ) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what}; stderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const jsonLines = () =>
+    stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, stdout: () => stdout, stderr: () => stderr, jsonLines, exited, until };
 }

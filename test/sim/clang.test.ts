@@ -1,7 +1,9 @@
 // The simulator on clang-compiled libbpf-style objects: BTF-defined maps (hash, per-CPU array, ring
 // buffer, perf event array), globals in .rodata/.bss, CO-RE reads, the null map-value path, tracepoints
-// without tracefs, and a verifier rejection that says what the kernel says.
+// without tracefs, a verifier rejection that says what the kernel says, and a tail call through a program
+// array filled by `.values`.
 
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate, SimulationError } from "../../runtime/test/index.js";
@@ -9,6 +11,7 @@ import { Session } from "../../runtime/loader/index.js";
 import { LoadError } from "../../runtime/loader/errors.js";
 import { missingBpf, missingRoot } from "../../runtime/sys/index.js";
 import { fixture, needsClang, hasVmlinux, UNLINKAT_FORMAT } from "./support.js";
+import { compileC } from "../loader/support.js";
 
 const needsBoth = { skip: needsClang.skip || (hasVmlinux ? false : "no /sys/kernel/btf/vmlinux (the fixture uses CO-RE)") };
 const formats = { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT };
@@ -127,4 +130,15 @@ test("the verifier's reason is the kernel's own", { skip: needsClang.skip || mis
     (e: unknown) => e as Error,
   );
   assert.ok(err?.message.includes(kernelReason), `"${err?.message}" does not contain the kernel's "${kernelReason}"`);
+});
+
+test("clang object: a program array's .values slots are filled, so the tail call is taken as in the kernel", needsClang, async () => {
+  const source = `#include "loader.h"
+char LICENSE[] SEC("license") = "GPL";
+SEC("socket") int tail_one(void *ctx) { return 42; }
+struct { __uint(type, BPF_MAP_TYPE_PROG_ARRAY); __uint(max_entries, 2); __type(key, __u32); __array(values, int (void *)); } jmp SEC(".maps") = { .values = { [1] = (void *)&tail_one } };
+SEC("socket") int entry(void *ctx) { bpf_tail_call(ctx, &jmp, 1); return 7; }
+`;
+  const sim = await simulate(readFileSync(compileC("sim-tailcall", source)), { name: "tailcall" });
+  assert.equal(sim.run("entry", new Uint8Array(64)).r0, 42n);
 });
