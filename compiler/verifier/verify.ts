@@ -15,7 +15,7 @@ import { liveRegs } from "./liveness.js";
 import { type FrameSnapshot, fullState, snapshot, touchedState, withState } from "./log.js";
 import { type HistoryNode, Precision, stackNote } from "./precision.js";
 import { statesCover } from "./prune.js";
-import { needsAttachTarget, resolveProgType } from "./progtypes.js";
+import { needsAttachTarget, progTypeName, resolveProgType } from "./progtypes.js";
 import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
 
 export const COMPLEXITY_LIMIT = 1_000_000;
@@ -104,7 +104,9 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   const log: string[] | null = options.log ? [] : null;
   if (insns.length === 0) return rejection(log, 0, "empty program: BPF_PROG_LOAD needs at least one instruction", 0);
   if (insns.length > COMPLEXITY_LIMIT || (!privileged && insns.length > 4096)) return rejection(log, 0, `program of ${insns.length} instructions is too large`, 0);
-  if (needsAttachTarget(progType)) return rejection(log, 0, "this program type needs a BTF attach target, which the model does not handle", 0);
+  // Raw instructions name no attach target, without which the kernel refuses these types (EINVAL); objects
+  // name one in their section, and `tsbpf verify` reports those programs as not checked (uncheckedReason).
+  if (needsAttachTarget(progType)) return rejection(log, 0, `a ${progTypeName(progType)} program needs a BTF attach target (attach_btf_id), which raw instructions do not name`, 0);
 
   let cfg;
   try {
