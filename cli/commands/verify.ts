@@ -3,16 +3,17 @@
 // any BPF ELF object (clang's too: each program linked with its sub-programs and map slots filled as
 // runtime/loader does, maps described from the object), or on raw
 // instructions. A rejection is explained by source line (from the object's line info), instruction,
-// register and reason. A program the model does not check (a type typed by a BTF attach target: tp_btf,
-// fentry, ...; one the loader cannot link) is reported as not checked, with the reason; the kernel judges it
-// when it is loaded. Exit 0 when no program is rejected, 3 when one is.
+// register and reason. A tp_btf program is checked against its tracepoint's prototype in the running kernel's
+// BTF; a program the model does not check (fentry, LSM and the other types typed by a BTF attach target; one
+// the loader cannot link) is reported as not checked, with the reason; the kernel judges it when it is
+// loaded. Exit 0 when no program is rejected, 3 when one is.
 //
 // Object-level verification lives here, not in compiler/, because it needs the loader's object model.
 
 import { readFileSync } from "node:fs";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/index.js";
-import { describeError, progTypeFromName, progTypeName, uncheckedReason, verify, type MapDesc, type VerifyError } from "../../compiler/verifier/index.js";
+import { describeError, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
 import { explainRejection, type SourcePosition } from "../../compiler/verify-programs.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
@@ -141,7 +142,11 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
   const spec = openObject(bytes, { name: options.name ?? "obj" });
   const core = coreResolutions(spec);
   // Each map gets a stand-in fd; the model checks accesses against the shapes, as the kernel would.
-  const maps: MapDesc[] = spec.maps.map((m, i) => ({ fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags }));
+  // `.rodata` is frozen with its initial value before the programs load: the verifier reads it.
+  const maps: MapDesc[] = spec.maps.map((m, i) => ({
+    fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags,
+    ...(m.freeze && m.initial ? { frozen: m.initial } : {}),
+  }));
   const fds = maps.map((m) => m.fd);
   const lines = lineInfo(spec);
   const wanted = options.programs ? new Set(options.programs) : undefined;
@@ -162,12 +167,19 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
       continue;
     }
     const insns = decode(encodeProgram(linked, fds), { check: false });
-    const notModelled = uncheckedReason(progType, p.section.split("/")[0]);
+    // A tp_btf program's context is its tracepoint's arguments, typed by the running kernel's BTF.
+    const hook = p.section.split("/")[0]!;
+    const tracepoint = hook === "tp_btf" && progType === ProgTypeId.tracing ? tracepointOf(p.section.slice(hook.length + 1)) : undefined;
+    if (typeof tracepoint === "string") {
+      programs.push(unchecked(tracepoint, insns.length));
+      continue;
+    }
+    const notModelled = tracepoint ? undefined : uncheckedReason(progType, hook);
     if (notModelled) {
       programs.push(unchecked(notModelled, insns.length));
       continue;
     }
-    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false });
+    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}) });
     // Linked slot -> (section, slot in section), for line info.
     const functions = linked.functions.map((f, i) => ({ ...f, end: linked.functions[i + 1]?.start ?? insns.length, source: [...spec.raw.programs, ...spec.raw.subprograms].find((s) => s.name === f.name) }));
     const positionOf = (pc: number): SourcePosition | undefined => {
@@ -191,6 +203,17 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     programs.push(report);
   }
   return { accepted: programs.every((p) => p.verdict !== "rejected"), programs };
+}
+
+/** The arguments of a tp_btf program's tracepoint in the running kernel's BTF, or why the model cannot know them. */
+function tracepointOf(name: string): TracepointContext | string {
+  let btf: ReturnType<typeof kernelBtf>;
+  try {
+    btf = kernelBtf();
+  } catch {
+    return "the model checks tp_btf programs against the running kernel's BTF, which cannot be read here (/sys/kernel/btf/vmlinux)";
+  }
+  return tracepointContext(btf, name);
 }
 
 /** CO-RE relocations resolved against the running kernel; left as compiled when its BTF is unreadable. */

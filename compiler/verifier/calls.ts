@@ -7,6 +7,7 @@ import { wideImm, type Insn } from "../isa/insn.js";
 import { Helper, helperName } from "../isa/helpers.js";
 import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { helperProto, type ArgKind } from "./helpers.js";
+import { BtfFlag } from "./btf-types.js";
 import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
 import { ProgTypeId, allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
 import {
@@ -126,6 +127,9 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       expectType(env, regno, r, r.type === "ptr_task" && !r.maybeNull, "ptr_task_struct");
       checkPtrOffZero(env, regno, r, false);
       return;
+    case "btf_sock_common":
+      checkSockCommon(env, regno, r);
+      return;
     case "size":
     case "size0": {
       expectType(env, regno, r, r.type === "scalar", "scalar");
@@ -150,6 +154,24 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       meta.release = r;
       return;
   }
+}
+
+/**
+ * ARG_PTR_TO_BTF_ID_SOCK_COMMON: a plain or trusted typed pointer (not untrusted, RCU or maybe NULL) to a struct that
+ * starts with struct sock_common, through first members at offset 0 (btf_struct_ids_match).
+ */
+function checkSockCommon(env: Env, regno: number, r: Reg): void {
+  const flags = r.btf?.flags ?? 0;
+  const ok = r.type === "btf_id" && !r.maybeNull && (flags & (BtfFlag.UNTRUSTED | BtfFlag.RCU | BtfFlag.USER | BtfFlag.PERCPU)) === 0;
+  expectType(env, regno, r, ok, "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_");
+  const btf = r.btf!.btf;
+  let id = r.btf!.id;
+  for (let n = 0; n < 16 && btf.nameOf(id) !== "sock_common"; n++) {
+    const first = (btf.typeById(id) as { members?: { type: number; bitOffset: number }[] }).members?.[0];
+    if (!first || first.bitOffset !== 0) break;
+    id = btf.resolve(first.type);
+  }
+  if (btf.nameOf(id) !== "sock_common" || r.off !== 0) fail(env, `R${regno} is of type ${btf.nameOf(r.btf!.id)} but sock_common is expected`, regno);
 }
 
 /** BPF_F_RDONLY_PROG: the program may only read the map (`.rodata`). */
@@ -237,6 +259,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   if (proto === "out_of_range") fail(env, `invalid func ${name}#${id}: there is no helper with that number`);
   if (proto === "not_allowed") fail(env, `program of this type cannot use helper ${name}#${id}`);
   // The probed address: kprobes know it (and trampolines, whose types the model does not check), tracepoints do not.
+  if (id === Helper.get_func_ip && env.progType === ProgTypeId.tracing) fail(env, `func ${name}#${id} supported only for fentry/fexit/fmod_ret programs`);
   if (id === Helper.get_func_ip && env.progType !== ProgTypeId.kprobe) fail(env, `func ${name}#${id} not supported for program type ${env.progType}`);
   const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false };
   proto.args.forEach((kind, i) => checkArg(env, i, kind, meta, proto.args));

@@ -18,6 +18,7 @@ export type ArgKind =
   | "out_or_null" // ARG_PTR_TO_MEM_OR_NULL | MEM_WRITE: the helper writes it, size in the next argument
   | "const_str" // ARG_PTR_TO_CONST_STR: a NUL-terminated string in a read-only map value
   | "task" // ARG_PTR_TO_BTF_ID of struct task_struct (bpf_get_current_task_btf's result)
+  | "btf_sock_common" // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a typed pointer to a socket (struct sock_common first)
   | "ctx" // ARG_PTR_TO_CTX
   | "ringbuf_release"; // ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE
 
@@ -157,11 +158,14 @@ function allowed(progType: number): Set<number> {
   if (set) return set;
   const ids = [...BASE];
   // The coarse clock is not safe in NMI context, where tracing programs can run.
-  if (isTracing(progType)) ids.push(...TRACING);
+  // tp_btf programs (tracing, BPF_TRACE_RAW_TP) have the raw tracepoint's helpers, and a few for typed pointers.
+  const tracing = isTracing(progType) || progType === ProgTypeId.tracing;
+  if (tracing) ids.push(...TRACING);
   else ids.push(Helper.ktime_get_coarse_ns);
+  if (progType === ProgTypeId.tracing) ids.push(Helper.get_socket_cookie);
   if (progType === ProgTypeId.kprobe) ids.push(Helper.override_return);
   // bpf_get_func_ip is in every tracing type's table; the call is checked further (checkHelperCall)
-  if (isTracing(progType)) ids.push(Helper.get_attach_cookie, Helper.get_func_ip);
+  if (tracing) ids.push(Helper.get_attach_cookie, Helper.get_func_ip);
   if (progType === ProgTypeId.socket_filter) ids.push(...SKB_READ);
   if (progType === ProgTypeId.sched_cls || progType === ProgTypeId.sched_act) ids.push(...TC);
   if (progType === ProgTypeId.xdp) ids.push(...XDP);
@@ -173,10 +177,15 @@ function allowed(progType: number): Set<number> {
   return set;
 }
 
+/** Tracing programs (tp_btf) take typed kernel pointers where other types take their context. */
+const TRACING_PROTOS: Record<number, HelperProto> = {
+  [Helper.get_socket_cookie]: p(["btf_sock_common"]),
+};
+
 /** The prototype of helper `id` for `progType`, or why it cannot be called. */
 export function helperProto(id: number, progType: number): HelperProto | "out_of_range" | "not_allowed" {
   if (id < 0 || id >= HELPER_MAX_ID) return "out_of_range";
-  const proto = PROTOS[id];
+  const proto = (progType === ProgTypeId.tracing ? TRACING_PROTOS[id] : undefined) ?? PROTOS[id];
   if (!proto || !allowed(progType).has(id)) return "not_allowed";
   return proto;
 }

@@ -3,3 +3,4 @@ export { verify, describeError, COMPLEXITY_LIMIT, type VerifyOptions, type Verif
 export { VerifierError } from "./env.js";
 export { ProgTypeId, progTypeFromName, progTypeName, uncheckedReason } from "./progtypes.js";
 export type { MapDesc } from "./state.js";
+export { tracepointContext, type TracepointContext } from "./btf-types.js";

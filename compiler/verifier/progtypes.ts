@@ -77,7 +77,7 @@ export function exitRange(t: number, attach: number): [bigint, bigint] | null {
 /**
  * Program types that need a BTF attach target: the kernel refuses them without one, and types their context
  * by it (a tp_btf program's arguments are those of the tracepoint's btf_trace_* prototype, an fentry's those of
- * the function). The model has no such target and does not check them.
+ * the function). The model checks tp_btf programs given their tracepoint (VerifyOptions.tracepoint), no others.
  */
 export const needsAttachTarget = (t: number): boolean =>
   t === ProgTypeId.tracing || t === ProgTypeId.struct_ops || t === ProgTypeId.ext || t === ProgTypeId.lsm;

@@ -220,3 +220,25 @@ test("helpers per program type and map type: the model and the kernel agree prog
   const wrongMap = model.programs.find((p) => p.name === "under_cgroup_array_map")!;
   assert.match(wrongMap.error!.hint, /^`bpf_current_task_under_cgroup\(&plain, 0\)` passes an array map to bpf_current_task_under_cgroup, /);
 });
+
+test("tp_btf programs: the context typed by the tracepoint's BTF prototype, loads walked over the kernel's structs, as the kernel judges them", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("tp-btf"));
+  const model = verifyObject(bytes, { name: "tp_btf" });
+  assert.equal(model.programs.length, 16);
+  const byName = new Map(model.programs.map((p) => [p.name, p]));
+  for (const p of model.programs) {
+    assert.equal(p.verdict, p.name.startsWith("bad_") ? "rejected" : "accepted", `${p.name}: ${p.unchecked ?? p.error?.text ?? "accepted"}`);
+    if (noKernel) continue;
+    const k = kernelVerdictOf(bytes, "tp_btf", p.name);
+    assert.equal(k.accepted, p.accepted, `${p.name}: the kernel ${k.accepted ? "accepts" : `rejects: ${k.reason}`}`);
+    // The kernel's last log line; the model may add why after a colon.
+    if (!k.accepted) assert.ok(p.error!.message.startsWith(k.reason!), `${p.name}: the model says ${p.error!.message}, the kernel ${k.reason}`);
+  }
+  assert.match(byName.get("bad_no_such_arg")!.error!.message, /^invalid bpf_context access off=24 size=8: func 'sched_process_exec' doesn't have 3-th argument$/);
+  assert.match(byName.get("bad_half_arg")!.error!.message, /offset 12 is not multiple of 8$/);
+  assert.equal(byName.get("bad_beyond_task")!.error!.message, "access beyond struct task_struct at off 1000000 size 8");
+  assert.match(byName.get("bad_untrusted_cookie")!.error!.message, /^R1 type=rcu_ptr_or_null_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_$/);
+  // fentry and the other BTF hooks stay unchecked
+  const hooks = verifyObject(readFileSync(clang("unmodelled")), { name: "unmodelled" });
+  assert.equal(hooks.programs.find((p) => p.name === "on_unlinkat")!.verdict, "unchecked");
+});
