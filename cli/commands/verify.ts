@@ -3,18 +3,22 @@
 // any BPF ELF object (clang's too: each program linked with its sub-programs and map slots filled as
 // runtime/loader does, maps described from the object), or on raw
 // instructions. A rejection is explained by source line (from the object's line info), instruction,
-// register and reason. Exit 0 when every program is accepted, 3 when one is rejected.
+// register and reason. A tp_btf program is checked against its tracepoint's prototype in the running kernel's
+// BTF; a program the model does not check (fentry, LSM and the other types typed by a BTF attach target; one
+// the loader cannot link) is reported as not checked, with the reason; the kernel judges it when it is
+// loaded. Exit 0 when no program is rejected, 3 when one is.
 //
 // Object-level verification lives here, not in compiler/, because it needs the loader's object model.
 
 import { readFileSync } from "node:fs";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/index.js";
-import { describeError, progTypeFromName, progTypeName, verify, type MapDesc, type VerifyError } from "../../compiler/verifier/index.js";
+import { describeError, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
 import { explainRejection, type SourcePosition } from "../../compiler/verify-programs.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import {
+  KCONFIG_SECTION,
   ObjectError,
   encodeProgram,
   hasCoreRelocations,
@@ -116,7 +120,12 @@ export interface ProgramReport {
   name: string;
   section: string;
   progType: string;
+  /** "unchecked": the model does not check this program (`unchecked` says why); the kernel judges it at load. */
+  verdict: "accepted" | "rejected" | "unchecked";
+  /** The model accepts it (verdict "accepted"). */
   accepted: boolean;
+  /** Why the model does not check it. */
+  unchecked?: string;
   /** Instructions the model processed (the kernel's "processed N insns"). */
   processed: number;
   /** Slots after linking (sub-programs included). */
@@ -138,6 +147,7 @@ export interface ProgramReport {
 }
 
 export interface ObjectReport {
+  /** No program is rejected (programs the model does not check are not rejected). */
   accepted: boolean;
   programs: ProgramReport[];
 }
@@ -148,7 +158,12 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
   const core = coreResolutions(spec);
   const externs = externResolutions(spec);
   // Each map gets a stand-in fd; the model checks accesses against the shapes, as the kernel would.
-  const maps: MapDesc[] = spec.maps.map((m, i) => ({ fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags }));
+  // `.rodata` is frozen with its initial value before the programs load: the verifier reads it.
+  // So is `.kconfig`, with the running kernel's values: version checks prune branches as in the kernel.
+  const maps: MapDesc[] = spec.maps.map((m, i) => {
+    const initial = m.origin === "data" && m.name === KCONFIG_SECTION ? externs?.kconfig : m.initial;
+    return { fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, ...(m.freeze && initial ? { frozen: initial } : {}) };
+  });
   const fds = maps.map((m) => m.fd);
   const lines = lineInfo(spec);
   const wanted = options.programs ? new Set(options.programs) : undefined;
@@ -157,10 +172,31 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
   const programs: ProgramReport[] = [];
   for (const p of spec.programs) {
     if (wanted && !wanted.has(p.name)) continue;
-    const linked = linkProgram(spec, p, core, externs);
-    const insns = decode(encodeProgram(linked, fds), { check: false });
     const progType = options.progType ?? p.type;
-    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false });
+    const unchecked = (why: string, insns = 0): ProgramReport => ({ name: p.name, section: p.section, progType: progTypeName(progType), verdict: "unchecked", accepted: false, unchecked: why, processed: 0, insns });
+    let linked: ReturnType<typeof linkProgram>;
+    try {
+      linked = linkProgram(spec, p, core, externs);
+    } catch (error) {
+      // An extern (kconfig, ksym, kfunc) the running kernel cannot resolve: the other programs are still checked.
+      if (!(error instanceof ObjectError)) throw error;
+      programs.push(unchecked(`it cannot be linked: ${error.message.replace(/^program \S+: /, "")}`));
+      continue;
+    }
+    const insns = decode(encodeProgram(linked, fds), { check: false });
+    // A tp_btf program's context is its tracepoint's arguments, typed by the running kernel's BTF.
+    const hook = p.section.split("/")[0]!;
+    const tracepoint = hook === "tp_btf" && progType === ProgTypeId.tracing ? tracepointOf(p.section.slice(hook.length + 1)) : undefined;
+    if (typeof tracepoint === "string") {
+      programs.push(unchecked(tracepoint, insns.length));
+      continue;
+    }
+    const notModelled = tracepoint ? undefined : uncheckedReason(progType, hook);
+    if (notModelled) {
+      programs.push(unchecked(notModelled, insns.length));
+      continue;
+    }
+    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}) });
     // Linked slot -> (section, slot in section), for line info.
     const functions = linked.functions.map((f, i) => ({ ...f, end: linked.functions[i + 1]?.start ?? insns.length, source: [...spec.raw.programs, ...spec.raw.subprograms].find((s) => s.name === f.name) }));
     const positionOf = (pc: number): SourcePosition | undefined => {
@@ -168,10 +204,12 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
       if (!f?.source) return undefined;
       return lines(f.source.section, f.source.offset + (pc - f.start), f.source.offset);
     };
-    const report: ProgramReport = { name: p.name, section: p.section, progType: progTypeName(progType), accepted: result.accepted, processed: result.processed, insns: insns.length };
+    const verdict = result.accepted ? "accepted" : "rejected";
+    const report: ProgramReport = { name: p.name, section: p.section, progType: progTypeName(progType), verdict, accepted: result.accepted, processed: result.processed, insns: insns.length };
     if (result.error) {
-      const why = explainRejection(insns, result.error, progType, positionOf);
       const source = positionOf(result.error.pc);
+      // tsbpf's objects carry TypeScript line info; any other object is its author's code, not tsbpf's.
+      const why = explainRejection(insns, result.error, progType, positionOf, { tsbpf: /\.[cm]?ts$/.test(source?.file ?? "") });
       if (source && why.expression && source.text) {
         const i = source.text.indexOf(why.expression, Math.max(0, source.column - 1));
         if (i >= 0) source.column = i + 1;
@@ -181,7 +219,18 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     if (result.log) report.log = kernelStyleLog(result.log, positionOf);
     programs.push(report);
   }
-  return { accepted: programs.every((p) => p.accepted), programs };
+  return { accepted: programs.every((p) => p.verdict !== "rejected"), programs };
+}
+
+/** The arguments of a tp_btf program's tracepoint in the running kernel's BTF, or why the model cannot know them. */
+function tracepointOf(name: string): TracepointContext | string {
+  let btf: ReturnType<typeof kernelBtf>;
+  try {
+    btf = kernelBtf();
+  } catch {
+    return "the model checks tp_btf programs against the running kernel's BTF, which cannot be read here (/sys/kernel/btf/vmlinux)";
+  }
+  return tracepointContext(btf, name);
 }
 
 /** CO-RE relocations resolved against the running kernel; left as compiled when its BTF is unreadable. */
@@ -256,6 +305,10 @@ export function formatReport(report: ObjectReport): string {
       out.push(`${p.name} (${p.section}, ${p.progType}): accepted, ${p.processed} instructions processed`);
       continue;
     }
+    if (p.verdict === "unchecked") {
+      out.push(`${p.name} (${p.section}, ${p.progType}): not checked: ${p.unchecked}`);
+      continue;
+    }
     const e = p.error!;
     out.push(`${p.name} (${p.section}, ${p.progType}): rejected`);
     const where = e.source ? `${e.source.file}:${e.source.line}:${e.source.column} - ` : "";
@@ -269,8 +322,12 @@ export function formatReport(report: ObjectReport): string {
     }
     out.push(`  note: the verifier model rejects ${e.text}`);
   }
-  const rejected = report.programs.filter((p) => !p.accepted).length;
-  if (rejected) out.push("", `${rejected} of ${report.programs.length} program${report.programs.length === 1 ? "" : "s"} rejected.`);
+  const count = (verdict: ProgramReport["verdict"]): number => report.programs.filter((p) => p.verdict === verdict).length;
+  const of = `of ${report.programs.length} program${report.programs.length === 1 ? "" : "s"}`;
+  const [rejected, unchecked] = [count("rejected"), count("unchecked")];
+  if (rejected || unchecked) out.push("");
+  if (rejected) out.push(`${rejected} ${of} rejected.`);
+  if (unchecked) out.push(`${unchecked} ${of} not checked by the model: the kernel's verifier judges ${unchecked === 1 ? "it" : "them"} when loaded (tsbpf load).`);
   return `${out.join("\n")}\n`;
 }
 

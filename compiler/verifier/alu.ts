@@ -243,7 +243,7 @@ function adjustPtr(env: Env, insn: Insn, op: number, alu64: boolean, out: Reg, p
   const name = typeName(p);
   if (p.maybeNull) fail(env, `R${dstno} pointer arithmetic on ${name} prohibited, null-check it first`, dstno);
   switch (p.type) {
-    case "ctx": case "map_value": case "map_key": case "fp": case "pkt_meta": case "pkt": case "ptr_task": case "mem": case "ringbuf_mem": case "func":
+    case "ctx": case "map_value": case "map_key": case "fp": case "pkt_meta": case "pkt": case "ptr_task": case "btf_id": case "mem": case "ringbuf_mem": case "func":
       break;
     case "flow_keys":
       if (known) break;

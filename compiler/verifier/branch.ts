@@ -2,6 +2,7 @@
 // null checks of map values and ring buffer memory, packet bounds checks against pkt_end,
 // and propagation to linked copies of a register.
 
+import { BtfFlag } from "./btf-types.js";
 import { Class, JmpOp, Source, jmpOp, opClass, opSource } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 import { type Env, checkRegRead, fail, regs } from "./env.js";
@@ -80,7 +81,11 @@ function scalarBranchTaken(r1: Bounds, r2: Bounds, op: number, is32: boolean): n
 
 /** Pointer kinds the kernel knows are never NULL (reg_not_null); stack, ctx and packet are not among them. */
 const notNull = (r: Reg): boolean =>
-  !r.maybeNull && (r.type === "map_value" || r.type === "map_key" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common" || r.type === "ptr_task");
+  !r.maybeNull && (r.type === "map_value" || r.type === "map_key" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common" || r.type === "ptr_task" ||
+    (r.type === "btf_id" && trustedBtf(r)));
+
+/** is_trusted_reg: a typed pointer the kernel vouches for (a tp_btf argument, a trusted field of one). */
+const trustedBtf = (r: Reg): boolean => r.btf !== null && (r.btf.flags & BtfFlag.TRUSTED) !== 0 && (r.btf.flags & BtfFlag.UNTRUSTED) === 0;
 
 function branchTaken(r1: Reg, r2: Reg, op: number, is32: boolean): number {
   if (isPktPointer(r1) || r1.type === "pkt_end") {

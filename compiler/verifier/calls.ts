@@ -4,11 +4,12 @@
 
 import { Mode, PseudoLd, opMode, opSize, Size } from "../isa/opcodes.js";
 import { wideImm, type Insn } from "../isa/insn.js";
-import { helperName } from "../isa/helpers.js";
+import { Helper, helperName } from "../isa/helpers.js";
 import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { helperProto, type ArgKind } from "./helpers.js";
+import { BtfFlag } from "./btf-types.js";
 import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
-import { allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
+import { ProgTypeId, allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
 import {
   STACK_SPILL, STACK_ZERO, type Reg, allRegs, copyReg, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
   setNotInit, setUnknown, typeName,
@@ -111,14 +112,29 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       }
       return;
     case "mem_or_null":
+    case "out_or_null":
       expectType(env, regno, r, isNullConst(r) || (MEM_TYPES.has(r.type) && !r.maybeNull), "fp, pkt, pkt_meta, map_key, map_value, mem or NULL");
       if (isNullConst(r)) env.markPrecise(regno);
+      else if (kind === "out_or_null") {
+        if (r.type === "map_key") fail(env, `R${regno} cannot write into ${typeName(r)}`, regno);
+        meta.rawRegno = regno;
+      }
+      return;
+    case "const_str":
+      checkConstString(env, regno, r);
+      return;
+    case "task":
+      expectType(env, regno, r, r.type === "ptr_task" && !r.maybeNull, "ptr_task_struct");
+      checkPtrOffZero(env, regno, r, false);
+      return;
+    case "btf_sock_common":
+      checkSockCommon(env, regno, r);
       return;
     case "size":
     case "size0": {
       expectType(env, regno, r, r.type === "scalar", "scalar");
       const prev = kinds[argno - 1];
-      checkSizeArg(env, regno, kind === "size0", meta, prev === "uninit");
+      checkSizeArg(env, regno, kind === "size0", meta, prev === "uninit" || prev === "out_or_null");
       return;
     }
     case "alloc_size0":
@@ -138,6 +154,68 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       meta.release = r;
       return;
   }
+}
+
+/**
+ * ARG_PTR_TO_BTF_ID_SOCK_COMMON: a plain or trusted typed pointer (not untrusted, RCU or maybe NULL) to a struct that
+ * starts with struct sock_common, through first members at offset 0 (btf_struct_ids_match).
+ */
+function checkSockCommon(env: Env, regno: number, r: Reg): void {
+  const flags = r.btf?.flags ?? 0;
+  const ok = r.type === "btf_id" && !r.maybeNull && (flags & (BtfFlag.UNTRUSTED | BtfFlag.RCU | BtfFlag.USER | BtfFlag.PERCPU)) === 0;
+  expectType(env, regno, r, ok, "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_");
+  const btf = r.btf!.btf;
+  let id = r.btf!.id;
+  for (let n = 0; n < 16 && btf.nameOf(id) !== "sock_common"; n++) {
+    const first = (btf.typeById(id) as { members?: { type: number; bitOffset: number }[] }).members?.[0];
+    if (!first || first.bitOffset !== 0) break;
+    id = btf.resolve(first.type);
+  }
+  if (btf.nameOf(id) !== "sock_common" || r.off !== 0) fail(env, `R${regno} is of type ${btf.nameOf(r.btf!.id)} but sock_common is expected`, regno);
+}
+
+/** BPF_F_RDONLY_PROG: the program may only read the map (`.rodata`). */
+const RDONLY_PROG = 1 << 7;
+
+/**
+ * ARG_PTR_TO_CONST_STR (bpf_snprintf's format): a constant address in a map the program cannot write.
+ * The kernel also reads the string there to check its NUL; the model does not know map contents.
+ */
+function checkConstString(env: Env, regno: number, r: Reg): void {
+  expectType(env, regno, r, r.type === "map_value" && !r.maybeNull, "map_value");
+  if (((r.map!.flags ?? 0) & RDONLY_PROG) === 0) fail(env, `R${regno} does not point to a readonly map'`, regno);
+  if (!tn.isConst(r.vo)) fail(env, `R${regno} is not a constant address'`, regno);
+  const off = r.off + Number(tn.s64(r.vo.value));
+  if (off < 0 || off >= r.map!.valueSize) fail(env, `invalid access to map value pointer, value_size=${r.map!.valueSize} off=${off}`, regno);
+}
+
+/** Map types that only some helpers take, and helpers that take only some map types (check_map_func_compatibility). */
+const MAP_ONLY_FOR: Record<number, readonly number[]> = {
+  3: [Helper.tail_call],
+  4: [Helper.perf_event_read, Helper.perf_event_output, Helper.perf_event_read_value, Helper.skb_output, Helper.xdp_output],
+  7: [Helper.get_stackid],
+  8: [Helper.skb_under_cgroup, Helper.current_task_under_cgroup],
+  27: [Helper.ringbuf_output, Helper.ringbuf_reserve, Helper.ringbuf_query, Helper.ringbuf_reserve_dynptr],
+};
+const HELPER_ONLY_FOR: Record<number, readonly number[]> = {
+  [Helper.tail_call]: [3],
+  [Helper.perf_event_read]: [4],
+  [Helper.perf_event_output]: [4],
+  [Helper.perf_event_read_value]: [4],
+  [Helper.get_stackid]: [7],
+  [Helper.skb_under_cgroup]: [8],
+  [Helper.current_task_under_cgroup]: [8],
+  [Helper.ringbuf_output]: [27],
+  [Helper.ringbuf_reserve]: [27],
+  [Helper.ringbuf_query]: [27],
+  // DEVMAP, DEVMAP_HASH, CPUMAP, XSKMAP
+  [Helper.redirect_map]: [14, 25, 16, 17],
+};
+
+function checkMapCompatibility(env: Env, map: NonNullable<Reg["map"]>, id: number, name: string): void {
+  const onlyFor = MAP_ONLY_FOR[map.type];
+  const needs = HELPER_ONLY_FOR[id];
+  if ((onlyFor && !onlyFor.includes(id)) || (needs && !needs.includes(map.type))) fail(env, `cannot pass map_type ${map.type} into func ${name}#${id}`);
 }
 
 /** The value of a map key held on the stack as zeros or a spilled constant of the key's size, or -1. */
@@ -180,8 +258,12 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   const name = helperName(id) ?? "unknown";
   if (proto === "out_of_range") fail(env, `invalid func ${name}#${id}: there is no helper with that number`);
   if (proto === "not_allowed") fail(env, `program of this type cannot use helper ${name}#${id}`);
+  // The probed address: kprobes know it (and trampolines, whose types the model does not check), tracepoints do not.
+  if (id === Helper.get_func_ip && env.progType === ProgTypeId.tracing) fail(env, `func ${name}#${id} supported only for fentry/fexit/fmod_ret programs`);
+  if (id === Helper.get_func_ip && env.progType !== ProgTypeId.kprobe) fail(env, `func ${name}#${id} not supported for program type ${env.progType}`);
   const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false };
   proto.args.forEach((kind, i) => checkArg(env, i, kind, meta, proto.args));
+  if (meta.map) checkMapCompatibility(env, meta.map, id, name);
   if (meta.rawRegno >= 0 && meta.rawSize > 0 && regs(env)[meta.rawRegno]!.type === "fp") {
     markStackWritten(env, meta.rawRegno, regs(env)[meta.rawRegno]!.off, meta.rawSize);
   }

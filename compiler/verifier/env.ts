@@ -2,6 +2,7 @@
 // the current path's state, id generation, per-instruction notes, and the error type.
 
 import type { Insn } from "../isa/insn.js";
+import type { TracepointContext } from "./btf-types.js";
 import { type Frame, type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
 
 /** A rejection: the instruction, the reason in plain words, and the register involved. */
@@ -21,6 +22,8 @@ export interface Env {
   insns: readonly Insn[];
   progType: number;
   attachType: number;
+  /** A tp_btf program's tracepoint: its context is the tracepoint's typed arguments. */
+  tracepoint: TracepointContext | undefined;
   /** Root-like loader: pointer leaks, uninitialised stack reads and loops are allowed. */
   privileged: boolean;
   strictAlignment: boolean;

@@ -15,6 +15,10 @@ export type ArgKind =
   | "size" // ARG_CONST_SIZE
   | "size0" // ARG_CONST_SIZE_OR_ZERO
   | "alloc_size0" // ARG_CONST_ALLOC_SIZE_OR_ZERO: a known constant
+  | "out_or_null" // ARG_PTR_TO_MEM_OR_NULL | MEM_WRITE: the helper writes it, size in the next argument
+  | "const_str" // ARG_PTR_TO_CONST_STR: a NUL-terminated string in a read-only map value
+  | "task" // ARG_PTR_TO_BTF_ID of struct task_struct (bpf_get_current_task_btf's result)
+  | "btf_sock_common" // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a typed pointer to a socket (struct sock_common first)
   | "ctx" // ARG_PTR_TO_CTX
   | "ringbuf_release"; // ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE
 
@@ -90,6 +94,18 @@ export const PROTOS: Record<number, HelperProto> = {
   [Helper.xdp_adjust_head]: p(["ctx", "any"], "int", { changesPkt: true }),
   [Helper.xdp_adjust_meta]: p(["ctx", "any"], "int", { changesPkt: true }),
   [Helper.xdp_adjust_tail]: p(["ctx", "any"], "int", { changesPkt: true }),
+  [Helper.current_task_under_cgroup]: p(["map", "any"]),
+  [Helper.get_ns_current_pid_tgid]: p(["any", "any", "uninit", "size"]),
+  [Helper.get_current_ancestor_cgroup_id]: p(["any"]),
+  [Helper.send_signal]: p(["any"]),
+  [Helper.send_signal_thread]: p(["any"]),
+  [Helper.perf_event_read_value]: p(["map", "any", "uninit", "size"]),
+  [Helper.get_task_stack]: p(["task", "uninit", "size0", "any"]),
+  [Helper.ktime_get_coarse_ns]: p([]),
+  [Helper.ktime_get_tai_ns]: p([]),
+  [Helper.snprintf]: p(["out_or_null", "size0", "const_str", "mem_or_null", "size0"]),
+  [Helper.get_func_ip]: p(["ctx"]),
+  [Helper.get_attach_cookie]: p(["ctx"]),
 };
 
 /** Helper ids at or beyond this are not helpers at all (__BPF_FUNC_MAX_ID). */
@@ -105,6 +121,10 @@ const BASE: number[] = [
   // perfmon-capable loaders (root) get these in every program type
   Helper.trace_printk, Helper.trace_vprintk, Helper.probe_read_user, Helper.probe_read_kernel,
   Helper.probe_read_user_str, Helper.probe_read_kernel_str, Helper.get_current_task, Helper.get_current_task_btf,
+  // ... and, since Linux 6.1x, these (checked against 6.18)
+  Helper.get_current_uid_gid, Helper.get_current_comm, Helper.ktime_get_tai_ns, Helper.current_task_under_cgroup,
+  Helper.get_ns_current_pid_tgid, Helper.get_current_ancestor_cgroup_id, Helper.send_signal, Helper.send_signal_thread,
+  Helper.perf_event_read_value, Helper.get_task_stack, Helper.snprintf,
 ];
 
 const TRACING: number[] = [
@@ -137,8 +157,15 @@ function allowed(progType: number): Set<number> {
   let set = ALLOWED.get(progType);
   if (set) return set;
   const ids = [...BASE];
-  if (isTracing(progType)) ids.push(...TRACING);
+  // The coarse clock is not safe in NMI context, where tracing programs can run.
+  // tp_btf programs (tracing, BPF_TRACE_RAW_TP) have the raw tracepoint's helpers, and a few for typed pointers.
+  const tracing = isTracing(progType) || progType === ProgTypeId.tracing;
+  if (tracing) ids.push(...TRACING);
+  else ids.push(Helper.ktime_get_coarse_ns);
+  if (progType === ProgTypeId.tracing) ids.push(Helper.get_socket_cookie);
   if (progType === ProgTypeId.kprobe) ids.push(Helper.override_return);
+  // bpf_get_func_ip is in every tracing type's table; the call is checked further (checkHelperCall)
+  if (tracing) ids.push(Helper.get_attach_cookie, Helper.get_func_ip);
   if (progType === ProgTypeId.socket_filter) ids.push(...SKB_READ);
   if (progType === ProgTypeId.sched_cls || progType === ProgTypeId.sched_act) ids.push(...TC);
   if (progType === ProgTypeId.xdp) ids.push(...XDP);
@@ -150,10 +177,15 @@ function allowed(progType: number): Set<number> {
   return set;
 }
 
+/** Tracing programs (tp_btf) take typed kernel pointers where other types take their context. */
+const TRACING_PROTOS: Record<number, HelperProto> = {
+  [Helper.get_socket_cookie]: p(["btf_sock_common"]),
+};
+
 /** The prototype of helper `id` for `progType`, or why it cannot be called. */
 export function helperProto(id: number, progType: number): HelperProto | "out_of_range" | "not_allowed" {
   if (id < 0 || id >= HELPER_MAX_ID) return "out_of_range";
-  const proto = PROTOS[id];
+  const proto = (progType === ProgTypeId.tracing ? TRACING_PROTOS[id] : undefined) ?? PROTOS[id];
   if (!proto || !allowed(progType).has(id)) return "not_allowed";
   return proto;
 }

@@ -1,5 +1,6 @@
 // The verifier model: a static checker of BPF programs that follows the kernel's verifier rules.
 export { verify, describeError, COMPLEXITY_LIMIT, type VerifyOptions, type VerifyResult, type VerifyError } from "./verify.js";
 export { VerifierError } from "./env.js";
-export { ProgTypeId, progTypeFromName, progTypeName } from "./progtypes.js";
+export { ProgTypeId, progTypeFromName, progTypeName, uncheckedReason } from "./progtypes.js";
 export type { MapDesc } from "./state.js";
+export { tracepointContext, type TracepointContext } from "./btf-types.js";

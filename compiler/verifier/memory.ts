@@ -4,6 +4,7 @@
 
 import { AtomicOp, Mode, opMode, opSize, sizeBytes } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
+import { BtfFlag, contextLoad, pointerLoad, structName } from "./btf-types.js";
 import { CONTEXTS } from "./context.js";
 import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { packetAccess } from "./progtypes.js";
@@ -107,6 +108,47 @@ function checkCtxAccess(env: Env, regno: number, off: number, size: number, writ
   const res = validator ? validator(off, size, write, env.attachType, ldsx) : null;
   if (!res) fail(env, `invalid bpf_context access off=${off} size=${size}: this program type's context has no ${write ? "writable" : "readable"} ${size}-byte field there`, regno);
   return res;
+}
+
+/** `size` little-endian bytes of a frozen map's value at `at`, sign-extended for BPF_MEMSX. */
+function readFrozen(bytes: Uint8Array, at: number, size: number, signed: boolean): bigint {
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i] ?? 0);
+  if (signed && v >> BigInt(size * 8 - 1)) v -= 1n << BigInt(size * 8);
+  return BigInt.asUintN(64, v);
+}
+
+/** A tp_btf context: the tracepoint's arguments, 8 bytes each (bpf_tracing_ctx_access, btf_ctx_access). */
+function tracepointCtxLoad(env: Env, regno: number, off: number, size: number, write: boolean, valueReg: number): void {
+  const refused = `invalid bpf_context access off=${off} size=${size}`;
+  if (off < 0 || off >= 8 * 12 || write || off % size !== 0) fail(env, `${refused}: ${write ? "the arguments are read-only" : "outside the arguments, or misaligned"}`, regno);
+  const res = contextLoad(env.tracepoint!, off);
+  if (typeof res === "string") fail(env, `${refused}: ${res}`, regno);
+  if (valueReg < 0) return;
+  const dst = regs(env)[valueReg]!;
+  if (res.kind === "scalar") setUnknown(dst);
+  else Object.assign(dst, pointer("btf_id", { btf: { btf: env.tracepoint!.btf, id: res.id, flags: res.flags } }));
+}
+
+/** A load through a typed kernel pointer: walked over the struct's members (check_ptr_to_btf_access). */
+function btfPointerLoad(env: Env, regno: number, r: Reg, off: number, size: number, write: boolean, valueReg: number): void {
+  const name = `ptr_${structName(r.btf!)}`;
+  if (write) fail(env, "only read is supported", regno);
+  if (off < 0) fail(env, `R${regno} is ${name} invalid negative access: off=${off}`, regno);
+  // Constants added to the pointer are in its fixed offset: any variable part is refused, even a known one.
+  if (!tn.isConst(r.vo) || r.vo.value !== 0n) fail(env, `R${regno} is ${name} invalid variable offset: off=${off}, var_off=${tn.tnumString(r.vo)}`, regno);
+  const target = r.btf!;
+  if (target.flags & BtfFlag.USER) fail(env, `R${regno} is ${name} access user memory: off=${off}`, regno);
+  if (target.flags & BtfFlag.PERCPU) fail(env, `R${regno} is ${name} access percpu memory: off=${off}`, regno);
+  const res = pointerLoad(target.btf, target.id, target.flags, off, size);
+  if (typeof res === "string") fail(env, res, regno);
+  if (valueReg < 0) return;
+  const dst = regs(env)[valueReg]!;
+  if (res.kind === "scalar") setUnknown(dst);
+  else {
+    Object.assign(dst, pointer("btf_id", { btf: { btf: target.btf, id: res.id, flags: res.flags }, maybeNull: res.maybeNull }));
+    if (res.maybeNull) dst.id = newId(env);
+  }
 }
 
 /** Whether a scalar spill keeps its value across the store width. */
@@ -321,7 +363,7 @@ export function markStackWritten(env: Env, regno: number, off: number, size: num
   if (!tn.isConst(r.vo)) stackWriteVar(env, f, r, off, size, null, -1, undefined);
 }
 
-const POINTER_KIND_STRICT = new Set(["ctx", "sock", "sock_common", "ptr_task"]);
+const POINTER_KIND_STRICT = new Set(["ctx", "sock", "sock_common", "ptr_task", "btf_id"]);
 
 /** A load/store instruction must always see the same kind of pointer when one kind is ctx-like. */
 function savePtrKind(env: Env, r: Reg): void {
@@ -372,7 +414,11 @@ export function checkMemAccess(
       if (write && flags & (1 << 7)) fail(env, `write into map forbidden, value_size=${r.map!.valueSize} off=${off} size=${size}`, regno);
       if (!write && flags & (1 << 8)) fail(env, `read from map forbidden, value_size=${r.map!.valueSize} off=${off} size=${size}`, regno);
       checkMemRegion(env, regno, r, off, size, r.map!.valueSize, false);
+      // A frozen read-only map (`.rodata`) reads as its contents at a constant offset (bpf_map_direct_read).
+      const frozen = r.map!.frozen;
+      const direct = frozen && flags & (1 << 7) && tn.isConst(r.vo) && (size === 1 || size === 2 || size === 4 || size === 8) ? off + Number(tn.s64(r.vo.value)) : -1;
       readUnknown(env, write, valueReg);
+      if (!write && valueReg >= 0 && direct >= 0) setKnown(rs[valueReg]!, readFrozen(frozen!, direct, size, opts.ldsx ?? false));
       break;
     }
     case "mem":
@@ -385,6 +431,10 @@ export function checkMemAccess(
     case "ctx": {
       leaks(env, value, valueReg, "ctx");
       checkPtrOffZero(env, regno, r, false);
+      if (env.tracepoint) {
+        tracepointCtxLoad(env, regno, off, size, write, valueReg);
+        break;
+      }
       const res = checkCtxAccess(env, regno, off, size, write, opts.ldsx ?? false);
       if (!write && valueReg >= 0) {
         const dst = rs[valueReg]!;
@@ -427,6 +477,10 @@ export function checkMemAccess(
       if (write) fail(env, `R${regno} cannot write into ${typeName(r)}`, regno);
       if (off < 0 || off + size > 80 || off % size !== 0 || size > 4) fail(env, `R${regno} invalid ${typeName(r)} access off=${off} size=${size}`, regno);
       readUnknown(env, write, valueReg);
+      break;
+    case "btf_id":
+      if (r.maybeNull) fail(env, `R${regno} invalid mem access '${typeName(r)}': check the pointer against NULL first`, regno);
+      btfPointerLoad(env, regno, r, off, size, write, valueReg);
       break;
     case "ptr_task":
       if (write) fail(env, `R${regno} cannot write into ${typeName(r)}: kernel objects are read-only`, regno);

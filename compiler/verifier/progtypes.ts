@@ -74,9 +74,23 @@ export function exitRange(t: number, attach: number): [bigint, bigint] | null {
   }
 }
 
-/** Program types that need a BTF attach target (not modelled): the kernel refuses them without one. */
+/**
+ * Program types that need a BTF attach target: the kernel refuses them without one, and types their context
+ * by it (a tp_btf program's arguments are those of the tracepoint's btf_trace_* prototype, an fentry's those of
+ * the function). The model checks tp_btf programs given their tracepoint (VerifyOptions.tracepoint), no others.
+ */
 export const needsAttachTarget = (t: number): boolean =>
   t === ProgTypeId.tracing || t === ProgTypeId.struct_ops || t === ProgTypeId.ext || t === ProgTypeId.lsm;
 
 export const isTracing = (t: number): boolean =>
   t === ProgTypeId.kprobe || t === ProgTypeId.tracepoint || t === ProgTypeId.perf_event || t === ProgTypeId.raw_tracepoint || t === ProgTypeId.raw_tracepoint_writable;
+
+/**
+ * Why the model does not check a program of this type that names its BTF attach target, or undefined when it
+ * does. `kind` is how the object names the hook (`tp_btf`, `fentry`, `lsm`: its section's prefix).
+ */
+export function uncheckedReason(t: number, kind?: string): string | undefined {
+  if (!needsAttachTarget(t)) return undefined;
+  const what = kind ? `${kind} programs` : `${progTypeName(t)} programs (tp_btf, fentry/fexit, LSM, struct_ops, freplace)`;
+  return `the model does not check ${what}: their context is typed by their BTF attach target, which it does not model`;
+}

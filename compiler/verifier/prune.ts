@@ -41,9 +41,12 @@ const rangeWithin = (o: Reg, c: Reg): boolean =>
   o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax &&
   o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
 
+/** Typed pointers to the same kernel type with the same trust. */
+const sameBtf = (o: Reg, c: Reg): boolean => o.btf === c.btf || (o.btf !== null && c.btf !== null && o.btf.id === c.btf.id && o.btf.flags === c.btf.flags && o.btf.btf === c.btf.btf);
+
 function regsExact(o: Reg, c: Reg, ids: IdMap): boolean {
   return o.type === c.type && o.maybeNull === c.maybeNull && o.off === c.off && o.addConst === c.addConst && o.range === c.range && o.map === c.map &&
-    o.memSize === c.memSize && o.frameno === c.frameno && o.subprog === c.subprog && tn.tnumEqual(o.vo, c.vo) &&
+    o.memSize === c.memSize && o.frameno === c.frameno && o.subprog === c.subprog && sameBtf(o, c) && tn.tnumEqual(o.vo, c.vo) &&
     o.umin === c.umin && o.umax === c.umax && o.smin === c.smin && o.smax === c.smax && o.u32min === c.u32min &&
     o.u32max === c.u32max && o.s32min === c.s32min && o.s32max === c.s32max && ids.check(o.id, c.id) && ids.check(o.refId, c.refId);
 }

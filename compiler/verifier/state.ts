@@ -3,6 +3,7 @@
 
 import { type Bounds, boundsString, markKnown, markUnknownBounds, unknownBounds } from "./scalar.js";
 import * as tn from "./tnum.js";
+import { type BtfTarget, btfTypeName, structName } from "./btf-types.js";
 
 export type RegType =
   | "not_init"
@@ -18,6 +19,7 @@ export type RegType =
   | "mem"
   | "ringbuf_mem"
   | "ptr_task"
+  | "btf_id"
   | "sock"
   | "sock_common"
   | "func"
@@ -32,6 +34,8 @@ export interface MapDesc {
   maxEntries: number;
   /** Map flags: BPF_F_RDONLY_PROG (1 << 7) / BPF_F_WRONLY_PROG (1 << 8) restrict program access. */
   flags?: number;
+  /** The value of a frozen read-only map (a loader's `.rodata`): the program's loads at constant offsets read it. */
+  frozen?: Uint8Array;
 }
 
 /** Packet pointer compared against pkt_end: known to be at or beyond the end. */
@@ -60,6 +64,8 @@ export interface Reg extends Bounds {
   frameno: number;
   /** Subprogram a `func` pointer names. */
   subprog: number;
+  /** The kernel type a `btf_id` pointer points to, and its trust. */
+  btf: BtfTarget | null;
   /**
    * A scalar whose exact range mattered to a check on some explored path below a checkpoint
    * (set only on checkpoint states, by backtracking: see precision.ts). Pruning compares only
@@ -119,7 +125,7 @@ export function notInit(): Reg {
   const b = unknownBounds();
   return {
     vo: b.vo, smin: b.smin, smax: b.smax, umin: b.umin, umax: b.umax, s32min: b.s32min, s32max: b.s32max, u32min: b.u32min, u32max: b.u32max,
-    type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0, precise: false, addConst: false,
+    type: "not_init", maybeNull: false, off: 0, id: 0, refId: 0, range: 0, map: null, memSize: 0, frameno: 0, subprog: 0, btf: null, precise: false, addConst: false,
   };
 }
 
@@ -156,6 +162,7 @@ export function setNotInit(r: Reg): void {
   r.memSize = 0;
   r.frameno = 0;
   r.subprog = 0;
+  r.btf = null;
   r.precise = false;
   r.addConst = false;
 }
@@ -179,7 +186,7 @@ export function setKnown(r: Reg, v: bigint): void {
 
 export const copyReg = (r: Reg): Reg => ({
   vo: r.vo, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max,
-  type: r.type, maybeNull: r.maybeNull, off: r.off, id: r.id, refId: r.refId, range: r.range, map: r.map, memSize: r.memSize, frameno: r.frameno, subprog: r.subprog, precise: r.precise, addConst: r.addConst,
+  type: r.type, maybeNull: r.maybeNull, off: r.off, id: r.id, refId: r.refId, range: r.range, map: r.map, memSize: r.memSize, frameno: r.frameno, subprog: r.subprog, btf: r.btf, precise: r.precise, addConst: r.addConst,
 });
 
 export function newFrame(frameno: number, subprog: number, callsite: number): Frame {
@@ -245,6 +252,7 @@ export function allRegs(s: VState, pick: (r: Reg) => boolean): Reg[] {
 /** The kernel's name of a register type ("map_value_or_null", "fp", "scalar", …). */
 export function typeName(r: Reg): string {
   if (r.type === "not_init") return "?";
+  if (r.type === "btf_id" && r.btf) return btfTypeName(r.btf, r.maybeNull);
   const base = r.type === "ptr_task" ? "ptr_task_struct" : r.type;
   return r.maybeNull ? `${base}_or_null` : base;
 }
@@ -271,6 +279,7 @@ export function regString(r: Reg): string {
     if (b) parts.push(b);
   }
   if (r.type === "fp" && parts.length === 0) return `fp${r.off}`;
+  if (r.type === "btf_id" && r.btf) return `${typeName(r)}${structName(r.btf)}(${parts.join(",")})`;
   return `${typeName(r)}(${parts.join(",")})`;
 }
 

@@ -15,7 +15,11 @@ import { liveRegs } from "./liveness.js";
 import { type FrameSnapshot, fullState, snapshot, touchedState, withState } from "./log.js";
 import { type HistoryNode, Precision, stackNote } from "./precision.js";
 import { statesCover } from "./prune.js";
-import { needsAttachTarget, resolveProgType } from "./progtypes.js";
+import { ProgTypeId, needsAttachTarget, progTypeName, resolveProgType } from "./progtypes.js";
+import type { TracepointContext } from "./btf-types.js";
+
+/** BPF_TRACE_RAW_TP: a tracing program loaded for a tracepoint (tp_btf). */
+const TRACE_RAW_TP = 23;
 import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
 
 export const COMPLEXITY_LIMIT = 1_000_000;
@@ -43,6 +47,11 @@ export interface VerifyOptions {
   log?: boolean;
   /** Stop after this many processed instructions (default 1,000,000, the kernel's limit). */
   limit?: number;
+  /**
+   * A tp_btf program's tracepoint (`tracepointContext` on the kernel's BTF): with it a tracing program of attach type
+   * BPF_TRACE_RAW_TP is checked, its context being the tracepoint's typed arguments.
+   */
+  tracepoint?: TracepointContext;
 }
 
 export interface VerifyError {
@@ -104,7 +113,10 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   const log: string[] | null = options.log ? [] : null;
   if (insns.length === 0) return rejection(log, 0, "empty program: BPF_PROG_LOAD needs at least one instruction", 0);
   if (insns.length > COMPLEXITY_LIMIT || (!privileged && insns.length > 4096)) return rejection(log, 0, `program of ${insns.length} instructions is too large`, 0);
-  if (needsAttachTarget(progType)) return rejection(log, 0, "this program type needs a BTF attach target, which the model does not handle", 0);
+  // Raw instructions name no attach target, without which the kernel refuses these types (EINVAL); objects
+  // name one in their section, and `tsbpf verify` reports those programs as not checked (uncheckedReason).
+  const tracepoint = progType === ProgTypeId.tracing && options.expectedAttachType === TRACE_RAW_TP ? options.tracepoint : undefined;
+  if (needsAttachTarget(progType) && !tracepoint) return rejection(log, 0, `a ${progTypeName(progType)} program needs a BTF attach target (attach_btf_id), which raw instructions do not name`, 0);
 
   let cfg;
   try {
@@ -147,6 +159,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     insns,
     progType,
     attachType: options.expectedAttachType ?? 0,
+    tracepoint,
     privileged,
     strictAlignment: ((options.flags ?? 0) & 1) !== 0,
     maps,

@@ -118,7 +118,8 @@ test("--json: the verdict per program, the error with its instruction, code, hin
   assert.match(out.file, /no-null-check\.bpf\.o$/);
   assert.equal(out.programs.length, 1);
   const [p] = out.programs;
-  assert.deepEqual(Object.keys(p).sort(), ["accepted", "error", "insns", "name", "processed", "progType", "section"]);
+  assert.deepEqual(Object.keys(p).sort(), ["accepted", "error", "insns", "name", "processed", "progType", "section", "verdict"]);
+  assert.equal(p.verdict, "rejected");
   assert.equal(p.name, "no_null_check");
   assert.equal(p.section, "kprobe/do_unlinkat");
   assert.equal(p.progType, "kprobe");
@@ -180,4 +181,64 @@ test("usage: no file and no --insns-hex, or a file that is not an object, exits 
   assert.equal(r.status, 2);
   assert.match(r.stderr, /not-elf\.o: /);
 });
+});
+
+/** Loads one program of an object into the kernel; gives the rejection, if any. */
+function kernelVerdictOf(bytes: Uint8Array, name: string, program: string): { accepted: boolean; reason?: string } {
+  try {
+    loadObject(sys, openObject(bytes, { name }), { programs: [program] }).close();
+    return { accepted: true };
+  } catch (e) {
+    if (e instanceof LoadError) return { accepted: false, reason: e.reason };
+    throw e;
+  }
+}
+
+test("helpers per program type and map type: the model and the kernel agree program by program", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("helpers"));
+  const model = verifyObject(bytes, { name: "helpers" });
+  const tracing = ["kprobe", "tp", "perf", "raw_tp"];
+  const refused = new Set([
+    ...tracing.map((t) => `coarse_clock_${t}`),
+    ...tracing.filter((t) => t !== "kprobe").map((t) => `func_ip_${t}`),
+    "func_ip_socket",
+    "cookie_socket",
+    ...tracing.map((t) => `socket_cookie_${t}`),
+    "under_cgroup_array_map",
+    "lookup_perf_array",
+    "snprintf_stack_format",
+  ]);
+  assert.equal(model.programs.length, 5 * 12 + 3);
+  for (const p of model.programs) {
+    assert.equal(p.accepted, !refused.has(p.name), `${p.name}: the model ${p.accepted ? "accepts" : `rejects: ${p.error?.text}`}`);
+    if (noKernel) continue;
+    const k = kernelVerdictOf(bytes, "helpers", p.name);
+    assert.equal(k.accepted, p.accepted, `${p.name}: the kernel ${k.accepted ? "accepts" : `rejects: ${k.reason}`}`);
+    // Refusals give the kernel's reason line (helper availability, map type, argument type).
+    if (!k.accepted) assert.equal(p.error?.message, k.reason, p.name);
+  }
+  const wrongMap = model.programs.find((p) => p.name === "under_cgroup_array_map")!;
+  assert.match(wrongMap.error!.hint, /^`bpf_current_task_under_cgroup\(&plain, 0\)` passes an array map to bpf_current_task_under_cgroup, /);
+});
+
+test("tp_btf programs: the context typed by the tracepoint's BTF prototype, loads walked over the kernel's structs, as the kernel judges them", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("tp-btf"));
+  const model = verifyObject(bytes, { name: "tp_btf" });
+  assert.equal(model.programs.length, 16);
+  const byName = new Map(model.programs.map((p) => [p.name, p]));
+  for (const p of model.programs) {
+    assert.equal(p.verdict, p.name.startsWith("bad_") ? "rejected" : "accepted", `${p.name}: ${p.unchecked ?? p.error?.text ?? "accepted"}`);
+    if (noKernel) continue;
+    const k = kernelVerdictOf(bytes, "tp_btf", p.name);
+    assert.equal(k.accepted, p.accepted, `${p.name}: the kernel ${k.accepted ? "accepts" : `rejects: ${k.reason}`}`);
+    // The kernel's last log line; the model may add why after a colon.
+    if (!k.accepted) assert.ok(p.error!.message.startsWith(k.reason!), `${p.name}: the model says ${p.error!.message}, the kernel ${k.reason}`);
+  }
+  assert.match(byName.get("bad_no_such_arg")!.error!.message, /^invalid bpf_context access off=24 size=8: func 'sched_process_exec' doesn't have 3-th argument$/);
+  assert.match(byName.get("bad_half_arg")!.error!.message, /offset 12 is not multiple of 8$/);
+  assert.equal(byName.get("bad_beyond_task")!.error!.message, "access beyond struct task_struct at off 1000000 size 8");
+  assert.match(byName.get("bad_untrusted_cookie")!.error!.message, /^R1 type=rcu_ptr_or_null_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_$/);
+  // fentry and the other BTF hooks stay unchecked
+  const hooks = verifyObject(readFileSync(clang("unmodelled")), { name: "unmodelled" });
+  assert.equal(hooks.programs.find((p) => p.name === "on_unlinkat")!.verdict, "unchecked");
 });

@@ -1,10 +1,16 @@
 // `tsbpf verify`: exit codes, the rejection message naming the disassembled instruction,
-// JSON output and usage errors.
+// JSON output and usage errors; on a C object, programs the model does not check and rejections in the
+// author's code (beside the kernel's verdicts).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { assemble, encode } from "../../compiler/isa/index.js";
+import { LoadError, loadObject, openObject } from "../../runtime/loader/index.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "verify", ...args], { encoding: "utf8" });
 const hex = (text: string): string => Buffer.from(encode(assemble(text))).toString("hex");
@@ -69,4 +75,56 @@ test("--log: a resumed path starts with its whole state; a rejection ends the lo
   assert.ok(log.includes("from 2 to 4: R0=scalar(umin=1) R6=8 R10=fp0"), log.join("\n"));
   assert.ok(log.includes("5: (0f) r1 += r6                      ; R1_w=fp8 R6=8"), log.join("\n"));
   assert.match(log.at(-1)!, /^invalid write to stack R1 off=0 size=8/);
+});
+
+const CLANG = spawnSync("clang-19", ["--version"]).status === 0 ? "clang-19" : undefined;
+
+/** The C fixture with an fentry program, an accepted kprobe and a kprobe that dereferences a scalar. */
+function unmodelledObject(): string {
+  const out = join(mkdtempSync(join(tmpdir(), "tsbpf-verify-cli-")), "unmodelled.bpf.o");
+  const r = spawnSync(CLANG!, ["-O2", "-g", "-target", "bpf", "-c", "test/verifier-integration/fixtures/unmodelled.bpf.c", "-o", out], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return out;
+}
+
+test("a C object: an fentry program is not checked (the kernel judges it), a rejection is the model's verdict on the author's code", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const obj = unmodelledObject();
+  const r = cli(obj);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stdout, /^on_unlinkat \(fentry\/do_unlinkat, tracing\): not checked: the model does not check fentry programs: their context is typed by their BTF attach target, which it does not model$/m);
+  assert.match(r.stdout, /^on_unlink \(kprobe\/do_unlinkat, kprobe\): accepted/m);
+  assert.match(r.stdout, /unmodelled\.bpf\.c:23:\d+ - error TSBPF2001: the verifier model rejects `\*\(int \*\)addr`: R0 invalid mem access 'scalar'/);
+  assert.doesNotMatch(r.stdout, /generated code|tsbpf bug/);
+  assert.match(r.stdout, /^1 of 3 programs rejected\.\n1 of 3 programs not checked by the model: the kernel's verifier judges it when loaded \(tsbpf load\)\.$/m);
+
+  // Without the rejected program nothing is rejected: exit 0, and --json says which program was not checked and why.
+  const ok = cli(obj, "--program", "on_unlinkat", "--json");
+  assert.equal(ok.status, 0, ok.stderr);
+  const out = JSON.parse(ok.stdout);
+  assert.equal(out.accepted, true);
+  assert.equal(out.programs[0].verdict, "unchecked");
+  assert.equal(out.programs[0].accepted, false);
+  assert.match(out.programs[0].unchecked, /does not check fentry programs/);
+
+  const sys = openSys();
+  if (missingRoot() ?? missingBpf(sys)) return;
+  const bytes = readFileSync(obj);
+  const kernel = (program: string): string => {
+    try {
+      loadObject(sys, openObject(bytes, { name: "unmodelled" }), { programs: [program] }).close();
+      return "accepted";
+    } catch (e) {
+      if (e instanceof LoadError) return e.reason;
+      throw e;
+    }
+  };
+  // (fentry programs load only where the kernel allows BPF trampolines, which this test does not require)
+  assert.equal(kernel("on_unlink"), "accepted");
+  assert.match(kernel("deref_scalar"), /R0 invalid mem access 'scalar'/);
+});
+
+test("raw instructions of a type that needs a BTF attach target are refused, as the kernel refuses them without one", () => {
+  const r = cli("--insns-hex", hex("r0 = 0\nexit"), "--prog-type", "tracing");
+  assert.equal(r.status, 3);
+  assert.match(r.stdout, /rejected: .*a tracing program needs a BTF attach target \(attach_btf_id\), which raw instructions do not name/);
 });

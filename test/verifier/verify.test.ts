@@ -110,7 +110,7 @@ test("packet access needs a check against pkt_end", () => {
 
 test("helpers: availability per program type, argument kinds and sizes", () => {
   rejects("call 1234567\nr0 = 0\nexit", 0, /invalid func unknown#1234567/);
-  rejects("call bpf_get_current_comm\nr0 = 0\nexit", 0, /cannot use helper/);
+  rejects("call bpf_probe_read\nr0 = 0\nexit", 0, /cannot use helper/);
   accepts("r1 = r10\nr1 += -16\nr2 = 16\ncall bpf_get_current_comm\nr0 = 0\nexit", { progType: ProgTypeId.kprobe });
   rejects("r1 = r10\nr1 += -16\nr2 = 17\ncall bpf_get_current_comm\nr0 = 0\nexit", 3, /invalid indirect access to stack R1 off=-16 size=17/, { progType: ProgTypeId.kprobe });
   rejects("r1 = map[fd:5]\nr2 = r10\nr2 += -8\ncall bpf_map_lookup_elem\nr0 = 0\nexit", 4, /invalid read from stack R2|R2/, { privileged: false });
