@@ -242,3 +242,10 @@ test("tp_btf programs: the context typed by the tracepoint's BTF prototype, load
   const hooks = verifyObject(readFileSync(clang("unmodelled")), { name: "unmodelled" });
   assert.equal(hooks.programs.find((p) => p.name === "on_unlinkat")!.verdict, "unchecked");
 });
+
+test("a .kconfig value reads as the running kernel's, so a version check prunes a branch as the kernel prunes it", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("kconfig-guard"));
+  const model = verifyObject(bytes, { name: "kconfig" });
+  assert.deepEqual(model.programs.map((p) => [p.name, p.verdict]), [["version_guard", "accepted"]]);
+  if (!noKernel) assert.deepEqual(kernelVerdictOf(bytes, "kconfig", "version_guard"), { accepted: true });
+});
