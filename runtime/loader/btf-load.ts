@@ -132,9 +132,8 @@ function fixExterns(spec: ObjectSpec, btf: Btf, bytes: Uint8Array): Uint8Array {
   return addedTypes.length > 0 || addedStrings.length > 0 ? appendToBtf(bytes, le, addedTypes, addedStrings) : bytes;
 }
 
-
 /** The blob with `words` added after its last type and `strings` after its last string; the header says so. */
-function appendToBtf(bytes: Uint8Array, le: boolean, words: readonly number[], strings: readonly string[]): Uint8Array {
+export function appendToBtf(bytes: Uint8Array, le: boolean, words: readonly number[], strings: readonly string[]): Uint8Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hdrLen = dv.getUint32(4, le);
   const types = bytes.subarray(hdrLen + dv.getUint32(8, le), hdrLen + dv.getUint32(8, le) + dv.getUint32(12, le));

@@ -7,6 +7,7 @@
 
 import { BtfBuilder, BtfError, BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { SysError, type Sys } from "../sys/sys.js";
+import { appendToBtf } from "./btf-load.js";
 
 /** A BTF feature a kernel may lack, oldest first. */
 export type BtfFeature = "func" | "datasec" | "globalFunc" | "float" | "declTag" | "typeTag" | "enum64" | "qmarkDatasec";
@@ -213,31 +214,11 @@ export function sanitizeBtf(blob: Uint8Array, supported: Partial<BtfFeatures>): 
   if (rewritten.size === 0) return { bytes: blob, rewritten: [] };
 
   // The placeholder: a 1-byte, 8-bit INT, named with an appended string too.
-  const extra = new Uint8Array(placeholder ? 16 : 0);
-  if (placeholder) {
-    const x = new DataView(extra.buffer);
-    x.setUint32(0, addString("enum64_placeholder"), le);
-    x.setUint32(4, info(BtfKind.INT, 0), le);
-    x.setUint32(8, 1, le);
-    x.setUint32(12, 8, le);
-  }
-  const strings = new Uint8Array(strLen + appendedLen);
-  strings.set(blob.subarray(strStart, strStart + strLen));
-  for (const [s, off] of appended) strings.set(Buffer.from(s), off);
-  const out = new Uint8Array(24 + typeLen + extra.length + strings.length);
-  const o = new DataView(out.buffer);
-  o.setUint16(0, 0xeb9f, le);
-  out[2] = blob[2]!;
-  out[3] = blob[3]!;
-  o.setUint32(4, 24, le);
-  o.setUint32(8, 0, le);
-  o.setUint32(12, typeLen + extra.length, le);
-  o.setUint32(16, typeLen + extra.length, le);
-  o.setUint32(20, strings.length, le);
-  out.set(types, 24);
-  out.set(extra, 24 + typeLen);
-  out.set(strings, 24 + typeLen + extra.length);
-  return { bytes: out, rewritten: ALL_FEATURES.filter((f) => rewritten.has(f)) };
+  const extra = placeholder ? [addString("enum64_placeholder"), info(BtfKind.INT, 0), 1, 8] : [];
+  const whole = new Uint8Array(blob);
+  whole.set(types, typeStart);
+  // `appended` lists its strings in the order of their offsets.
+  return { bytes: appendToBtf(whole, le, extra, [...appended.keys()]), rewritten: ALL_FEATURES.filter((f) => rewritten.has(f)) };
 }
 
 /** The name offset in type `id`'s record. */
