@@ -188,7 +188,7 @@ function exampleSamples(): Sample[] {
     } catch {
       core = undefined;
     }
-    const maps: MapDesc[] = spec.maps.map((m, i) => ({ fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags }));
+    const maps: MapDesc[] = spec.maps.map((m, i) => ({ fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, ...(m.inner ? { inner: { ...m.inner } } : {}) }));
     for (const p of spec.programs) {
       const linked = linkProgram(spec, p, core);
       const insns = decode(encodeProgram(linked, maps.map((m) => m.fd)), { check: false });

@@ -160,9 +160,10 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
   // Each map gets a stand-in fd; the model checks accesses against the shapes, as the kernel would.
   // `.rodata` is frozen with its initial value before the programs load: the verifier reads it.
   // So is `.kconfig`, with the running kernel's values: version checks prune branches as in the kernel.
+  // A map of maps carries its inner definition: a lookup in it gives a map of that shape.
   const maps: MapDesc[] = spec.maps.map((m, i) => {
     const initial = m.origin === "data" && m.name === KCONFIG_SECTION ? externs?.kconfig : m.initial;
-    return { fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, ...(m.freeze && initial ? { frozen: initial } : {}) };
+    return { fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, ...(m.freeze && initial ? { frozen: initial } : {}), ...(m.inner ? { inner: { ...m.inner } } : {}) };
   });
   const fds = maps.map((m) => m.fd);
   const lines = lineInfo(spec);

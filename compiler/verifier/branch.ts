@@ -266,7 +266,12 @@ function markPtrOrNull(state: VState, id: number, isNull: boolean): void {
     if (isNull) Object.assign(r, knownScalar(0n));
     else {
       r.maybeNull = false;
-      if (r.type === "map_value" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common") r.id = 0;
+      // a lookup in a map of maps gives the inner map (the template of its inner definition): a map pointer
+      if (r.type === "map_value" && r.map?.inner) {
+        r.type = "map_ptr";
+        r.map = r.map.inner;
+      }
+      if (r.type === "map_value" || r.type === "map_ptr" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common") r.id = 0;
     }
   }
 }

@@ -195,6 +195,9 @@ const MAP_ONLY_FOR: Record<number, readonly number[]> = {
   4: [Helper.perf_event_read, Helper.perf_event_output, Helper.perf_event_read_value, Helper.skb_output, Helper.xdp_output],
   7: [Helper.get_stackid],
   8: [Helper.skb_under_cgroup, Helper.current_task_under_cgroup],
+  // maps of maps: a program may only look up an inner map, not change the outer map's slots
+  12: [Helper.map_lookup_elem],
+  13: [Helper.map_lookup_elem],
   27: [Helper.ringbuf_output, Helper.ringbuf_reserve, Helper.ringbuf_query, Helper.ringbuf_reserve_dynptr],
 };
 const HELPER_ONLY_FOR: Record<number, readonly number[]> = {
@@ -280,7 +283,8 @@ export function checkHelperCall(env: Env, insn: Insn): void {
       rs[0] = notInit();
       break;
     case "map_value_or_null":
-      // array lookups with a constant in-range key cannot fail
+      // array lookups with a constant in-range key cannot fail (an array of maps' slot can be empty: the model
+      // reads a constant key only in ARRAY and PERCPU_ARRAY); a map of maps' result becomes its inner map once non-null
       if (id === 1 && meta.constKey >= 0n && meta.map && meta.constKey < BigInt(meta.map.maxEntries)) rs[0] = pointer("map_value", { map: meta.map });
       else rs[0] = pointer("map_value", { maybeNull: true, map: meta.map, id: newId(env) });
       break;

@@ -2,5 +2,5 @@
 export { verify, describeError, COMPLEXITY_LIMIT, type VerifyOptions, type VerifyResult, type VerifyError } from "./verify.js";
 export { VerifierError } from "./env.js";
 export { ProgTypeId, progTypeFromName, progTypeName, uncheckedReason } from "./progtypes.js";
-export type { MapDesc } from "./state.js";
+export type { MapDesc, MapShape } from "./state.js";
 export { tracepointContext, type TracepointContext } from "./btf-types.js";

@@ -151,6 +151,26 @@ function btfPointerLoad(env: Env, regno: number, r: Reg, off: number, size: numb
   }
 }
 
+/** The kernel struct a map pointer points to, by map type (the map ops' map_btf_id). */
+const MAP_STRUCTS: Record<number, string> = {
+  1: "bpf_htab", 2: "bpf_array", 3: "bpf_array", 4: "bpf_array", 5: "bpf_htab", 6: "bpf_array", 7: "bpf_stack_map", 8: "bpf_array",
+  9: "bpf_htab", 10: "bpf_htab", 11: "lpm_trie", 12: "bpf_array", 13: "bpf_htab", 22: "bpf_queue_stack", 23: "bpf_queue_stack",
+  27: "bpf_ringbuf_map", 30: "bpf_bloom_filter",
+};
+
+/**
+ * Loads and stores through a map pointer (check_ptr_to_map_access): privileged programs may read the kernel's
+ * struct of the map. The model has no kernel BTF here, so it refuses the reads the kernel would walk.
+ */
+function mapStructAccess(env: Env, regno: number, r: Reg, off: number, write: boolean): void {
+  const struct = MAP_STRUCTS[r.map?.type ?? -1];
+  if (struct === undefined) fail(env, `R${regno} invalid mem access '${typeName(r)}': the model does not know the kernel struct of map type ${r.map?.type}`, regno);
+  if (!env.privileged) fail(env, `'struct ${struct}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN`, regno);
+  if (off < 0) fail(env, `R${regno} is ${struct} invalid negative access: off=${off}`, regno);
+  if (write) fail(env, `only read from ${struct} is supported`, regno);
+  fail(env, `R${regno} reads the kernel's struct ${struct} through a map pointer: the model does not walk it (the kernel lets privileged programs read it)`, regno);
+}
+
 /** Whether a scalar spill keeps its value across the store width. */
 const regWidth = (r: Reg): number => (r.umax === 0n ? 0 : tn.bitLength(r.umax));
 
@@ -486,6 +506,9 @@ export function checkMemAccess(
       if (write) fail(env, `R${regno} cannot write into ${typeName(r)}: kernel objects are read-only`, regno);
       if (off < 0 || off + size > 4096) fail(env, `R${regno} access beyond the modelled part of task_struct, off=${off} size=${size}`, regno);
       readUnknown(env, write, valueReg);
+      break;
+    case "map_ptr":
+      mapStructAccess(env, regno, r, off, write);
       break;
     default:
       fail(env, `R${regno} invalid mem access '${typeName(r)}': it does not hold a pointer that can be dereferenced`, regno);

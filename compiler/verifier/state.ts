@@ -25,9 +25,8 @@ export type RegType =
   | "func"
   | "flow_keys";
 
-/** A map the program may reference, by the fd its LDDW carries. */
-export interface MapDesc {
-  fd: number;
+/** What the verifier knows of a map: a map pointer's or a map value pointer's map. */
+export interface MapShape {
   type: number;
   keySize: number;
   valueSize: number;
@@ -36,6 +35,16 @@ export interface MapDesc {
   flags?: number;
   /** The value of a frozen read-only map (a loader's `.rodata`): the program's loads at constant offsets read it. */
   frozen?: Uint8Array;
+  /**
+   * A map of maps (ARRAY_OF_MAPS, HASH_OF_MAPS): its inner maps' definition, the kernel's inner map template.
+   * A lookup gives a pointer to a map of this shape (NULL when the slot is empty).
+   */
+  inner?: MapShape;
+}
+
+/** A map the program may reference, by the fd its LDDW carries. */
+export interface MapDesc extends MapShape {
+  fd: number;
 }
 
 /** Packet pointer compared against pkt_end: known to be at or beyond the end. */
@@ -57,7 +66,7 @@ export interface Reg extends Bounds {
   refId: number;
   /** Bytes past `off` known to lie inside the packet, or AT_PKT_END / BEYOND_PKT_END. */
   range: number;
-  map: MapDesc | null;
+  map: MapShape | null;
   /** Size of the memory a `mem`/`ringbuf_mem` pointer points to. */
   memSize: number;
   /** Frame a stack pointer points into. */

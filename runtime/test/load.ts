@@ -199,7 +199,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     if (m.freeze) (vmMaps[i] as { freeze?: () => void }).freeze?.();
   }
   const fds = vmMaps.map((m) => m.fd);
-  const descs: MapDesc[] = object.maps.map((m, i) => ({ fd: fds[i]!, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: vmMaps[i]!.maxEntries, flags: m.flags }));
+  const descs: MapDesc[] = object.maps.map((m, i) => ({ fd: fds[i]!, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: vmMaps[i]!.maxEntries, flags: m.flags, ...(m.inner ? { inner: { ...m.inner } } : {}) }));
   const lines = lineInfo(object);
 
   const programs: SimProgram[] = [];

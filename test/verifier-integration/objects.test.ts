@@ -249,3 +249,27 @@ test("a .kconfig value reads as the running kernel's, so a version check prunes 
   assert.deepEqual(model.programs.map((p) => [p.name, p.verdict]), [["version_guard", "accepted"]]);
   if (!noKernel) assert.deepEqual(kernelVerdictOf(bytes, "kconfig", "version_guard"), { accepted: true });
 });
+
+test("maps of maps: a lookup gives the inner map, a map argument once null-checked; the model and the kernel agree program by program", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("map-in-map"));
+  const model = verifyObject(bytes, { name: "mapinmap" });
+  const byName = new Map(model.programs.map((p) => [p.name, p]));
+  assert.deepEqual(model.programs.map((p) => p.name), ["inner_lookup", "inner_update", "bad_inner_unchecked", "bad_inner_write", "bad_inner_value_size", "inner_read", "bad_outer_update", "bad_outer_delete"]);
+  // The kernel lets root read its struct bpf_array through the map pointer; the model, without the kernel's BTF there, refuses it.
+  const modelOnly = new Set(["inner_read"]);
+  for (const p of model.programs) {
+    assert.equal(p.accepted, !p.name.startsWith("bad_") && !modelOnly.has(p.name), `${p.name}: the model ${p.accepted ? "accepts" : `rejects: ${p.error?.text}`}`);
+    if (noKernel) continue;
+    const k = kernelVerdictOf(bytes, "mapinmap", p.name);
+    assert.equal(k.accepted, !p.name.startsWith("bad_"), `${p.name}: the kernel ${k.accepted ? "accepts" : `rejects: ${k.reason}`}`);
+    // The kernel's last log line is in the model's message (after the first access error, for the value size).
+    if (!k.accepted) assert.ok(p.error!.message.includes(k.reason!), `${p.name}: the model says ${p.error!.message}, the kernel ${k.reason}`);
+  }
+  // before the null check it is the outer map's value, maybe NULL even for a constant key in an array of maps
+  assert.equal(byName.get("bad_inner_unchecked")!.error!.message, "R1 type=map_value_or_null expected=map_ptr");
+  assert.equal(byName.get("bad_inner_write")!.error!.message, "only read from bpf_array is supported");
+  assert.match(byName.get("bad_inner_value_size")!.error!.message, /^invalid access to map value, value_size=4 off=0 size=8/);
+  assert.equal(byName.get("bad_outer_update")!.error!.message, "cannot pass map_type 12 into func bpf_map_update_elem#2");
+  assert.equal(byName.get("bad_outer_delete")!.error!.message, "cannot pass map_type 13 into func bpf_map_delete_elem#3");
+  assert.match(byName.get("inner_read")!.error!.message, /struct bpf_array through a map pointer/);
+});

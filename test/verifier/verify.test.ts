@@ -306,3 +306,18 @@ test("a bounded loop with a branch in its body is accepted as the kernel accepts
   const states = Number(/total_states (\d+)$/.exec(r.log!.at(-1)!)?.[1]);
   assert.ok(states >= 5000, `${states} states for 5000 passes`);
 });
+
+test("a map of maps: the lookup is the inner map once null-checked (even an array of maps' constant key can find an empty slot)", () => {
+  const OUTER: MapDesc = { fd: 7, type: 12, keySize: 4, valueSize: 4, maxEntries: 2, inner: { type: 2, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0 } };
+  const maps = [HASH, RINGBUF, OUTER];
+  const outerLookup = "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nr1 = map[fd:7]\ncall bpf_map_lookup_elem\n";
+  const innerLookup = "r1 = r0\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\n";
+  // the inner value is 8 bytes: the second lookup's result is the inner map's value
+  accepts(`${outerLookup}if r0 == 0 goto out\n${innerLookup}if r0 == 0 goto out\nr1 = *(u64 *)(r0 + 0)\nout: r0 = 0\nexit`, { maps });
+  rejects(`${outerLookup}${innerLookup}r0 = 0\nexit`, 10, /^R1 type=map_value_or_null expected=map_ptr$/, { maps });
+  rejects(`${outerLookup}if r0 == 0 goto out\n${innerLookup}if r0 == 0 goto out\nr1 = *(u64 *)(r0 + 4)\nout: r0 = 0\nexit`, 13, /invalid access to map value, value_size=8 off=4 size=8/, { maps });
+  // a map pointer is the kernel's struct: root may only read it, others not touch it
+  rejects(`${outerLookup}if r0 == 0 goto out\nr1 = 0\n*(u32 *)(r0 + 0) = r1\nout: r0 = 0\nexit`, 9, /^only read from bpf_array is supported$/, { maps });
+  rejects(`${outerLookup}if r0 == 0 goto out\nr1 = *(u32 *)(r0 + 0)\nout: r0 = 0\nexit`, 8, /^'struct bpf_array' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN$/, { maps, privileged: false });
+  rejects(`${outerLookup}r2 = r10\nr2 += -4\nr3 = r10\nr3 += -4\nr4 = 0\nr1 = map[fd:7]\ncall bpf_map_update_elem\nr0 = 0\nexit`, 14, /^cannot pass map_type 12 into func bpf_map_update_elem#2$/, { maps });
+});
