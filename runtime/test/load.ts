@@ -24,7 +24,7 @@ import {
   type ObjectSpec,
   type ProgramSpec,
 } from "../loader/index.js";
-import { ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
+import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
 import { SimulationError, usage } from "./errors.js";
 import { shown } from "./check.js";
 import { createMap, MapView } from "./maps.js";
@@ -198,6 +198,23 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   for (const [i, m] of object.maps.entries()) {
     if (m.freeze) (vmMaps[i] as { freeze?: () => void }).freeze?.();
   }
+  // A map of maps' `.values` name the object's maps; libbpf stores them (keyed by slot index) once all exist.
+  for (const [i, m] of object.maps.entries()) {
+    const outer = vmMaps[i];
+    if (!(outer instanceof ArrayOfMaps || outer instanceof HashOfMaps)) continue;
+    for (const slot of m.slots) {
+      const j = object.maps.findIndex((x) => x.name === slot.name);
+      if (slot.kind !== "map" || j < 0) throw new SimulationError(`map ${m.name}: slot ${slot.index} names ${slot.name}, which is not a map of the object`, "object");
+      try {
+        const key = new Uint8Array(outer.keySize);
+        new DataView(key.buffer).setUint32(0, slot.index, true);
+        const err = outer instanceof ArrayOfMaps ? outer.set(slot.index, vmMaps[j]!) : outer.set(key, vmMaps[j]!);
+        if (err !== 0) throw new Error(`errno ${-err}`);
+      } catch (e) {
+        throw new SimulationError(`map ${m.name}: slot ${slot.index} cannot hold ${slot.name}: ${(e as Error).message}`, "object", undefined, undefined, { cause: e });
+      }
+    }
+  }
   const fds = vmMaps.map((m) => m.fd);
   const descs: MapDesc[] = object.maps.map((m, i) => ({ fd: fds[i]!, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: vmMaps[i]!.maxEntries, flags: m.flags, ...(m.inner ? { inner: { ...m.inner } } : {}) }));
   const lines = lineInfo(object);
@@ -245,6 +262,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
       return undefined;
     }
   };
-  object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, typesOf(m))));
+  const mapOf = (name: string): BpfMap | undefined => vmMaps[object.maps.findIndex((m) => m.name === name)];
+  object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, typesOf(m), mapOf)));
   return { object, objectBtf, programs, maps };
 }

@@ -5,6 +5,8 @@
 
 import {
   ArrayMap,
+  ArrayOfMaps,
+  HashOfMaps,
   HashMap,
   PerCpuArrayMap,
   PerCpuHashMap,
@@ -19,8 +21,9 @@ import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
 
 // BPF_MAP_TYPE_* and BPF_F_RDONLY_PROG (include/uapi/linux/bpf.h).
-const T = { HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7, LRU_HASH: 9, LRU_PERCPU_HASH: 10, RINGBUF: 27 } as const;
+const T = { HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7, LRU_HASH: 9, LRU_PERCPU_HASH: 10, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, RINGBUF: 27 } as const;
 const RDONLY_PROG = 1 << 7;
+const INNER_MAP = 1 << 12;
 
 /** Creates the VM map a MapSpec describes, with its initial data (global sections). */
 export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
@@ -51,14 +54,26 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
         return registry.stackTrace({ name, maxEntries: spec.maxEntries, valueSize: spec.valueSize || undefined });
       case T.PROG_ARRAY:
         return registry.progArray({ name, maxEntries: spec.maxEntries });
+      // Inner maps are the object's other maps (or the test's), checked against the inner definition as the kernel checks them.
+      case T.ARRAY_OF_MAPS:
+      case T.HASH_OF_MAPS: {
+        const s = spec.inner;
+        if (!s) throw new SimulationError(`map ${name}: a map of maps needs its inner map's definition (__array(values, struct {...}))`, "object");
+        const inner = { type: s.type, keySize: s.keySize, valueSize: s.valueSize, maxEntries: s.maxEntries, anySize: (s.flags & INNER_MAP) !== 0 };
+        const opts = { name, keySize: spec.keySize, maxEntries: spec.maxEntries, inner };
+        return spec.type === T.ARRAY_OF_MAPS ? registry.arrayOfMaps(opts) : registry.hashOfMaps(opts);
+      }
       default:
-        throw new SimulationError(`map ${name}: map type ${spec.type} is not simulated yet (supported: hash, lru_hash, percpu_hash, lru_percpu_hash, array, percpu_array, ringbuf, perf_event_array, stack_trace, prog_array)`, "object");
+        throw new SimulationError(`map ${name}: map type ${spec.type} is not simulated yet (supported: hash, lru_hash, percpu_hash, lru_percpu_hash, array, percpu_array, ringbuf, perf_event_array, stack_trace, prog_array, array_of_maps, hash_of_maps)`, "object");
     }
   } catch (e) {
     if (e instanceof SimulationError) throw e;
     throw new SimulationError(`map ${name}: ${(e as Error).message}`, "object", undefined, undefined, { cause: e });
   }
 }
+
+/** An array map's u32 index from its encoded key. */
+const readIndex = (key: Uint8Array): number => new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
 
 /** Key and value type ids of a map, as the loader reads them (runtime/loader/maps.ts mapBtfTypes). */
 export type MapTypes = Pick<MapBtfTypes, "btf" | "key" | "value">;
@@ -71,12 +86,31 @@ const UPDATE_ERRORS: Record<number, string> = {
   22: "EINVAL (bad flags)",
 };
 
-/** A map from the test's side: decoded snapshots, lookups and updates. */
+/** What a map of maps' slot takes from a test: one of the object's maps, by name or by its MapView. */
+export type InnerMap = string | MapView;
+
+/**
+ * A map from the test's side: decoded snapshots, lookups and updates. A map of maps' values are its
+ * inner maps: get() and entries() give their names, set() takes a name or a MapView (`mapOf` finds a
+ * name among the object's maps).
+ */
 export class MapView {
   constructor(
     readonly map: BpfMap,
     private readonly types: MapTypes | undefined,
+    private readonly mapOf: (name: string) => BpfMap | undefined = () => undefined,
   ) {}
+
+  /** The inner map a map of maps' set() names. */
+  private innerMap(v: unknown): BpfMap {
+    if (v instanceof MapView) return v.map;
+    if (typeof v === "string") {
+      const m = this.mapOf(v);
+      if (!m) throw usage(`map ${this.name} is a map of maps; there is no map ${v} to put in it`);
+      return m;
+    }
+    throw usage(`map ${this.name} is a map of maps; its values are maps, given by name or as sim.map(name)`);
+  }
 
   get name(): string {
     return this.map.name;
@@ -111,6 +145,8 @@ export class MapView {
     if (m instanceof ArrayMap) return m.entries().map(([i, value]) => [i, v(value)]);
     if (m instanceof PerCpuArrayMap) return Array.from({ length: m.maxEntries }, (_, i) => [i, (m.lookup(i) ?? []).map(v)] as [Decoded, Decoded]);
     if (m instanceof StackTraceMap) return m.keys().map((id) => [id, m.lookup(id) ?? []]);
+    if (m instanceof ArrayOfMaps) return m.entries().map(([i, inner]) => [i, inner.name]);
+    if (m instanceof HashOfMaps) return m.entries().map(([key, inner]) => [k(key), inner.name]);
     throw usage(`map ${this.name} is a ${m.type} map, which has no entries to list${m instanceof RingBufMap || m instanceof PerfEventArray ? "; read its records with sim.events()" : ""}`);
   }
 
@@ -135,14 +171,27 @@ export class MapView {
     }
     if (m instanceof PerCpuHashMap || m instanceof PerCpuArrayMap) return m.lookup(this.key(key))?.map(v);
     if (m instanceof StackTraceMap) return m.lookup(Number(key));
+    if (m instanceof ArrayOfMaps) return m.get(readIndex(this.key(key)))?.name;
+    if (m instanceof HashOfMaps) return m.get(this.key(key))?.name;
     throw usage(`map ${this.name} is a ${m.type} map; it has no values to look up`);
   }
 
-  /** BPF_MAP_UPDATE_ELEM from user space; per-CPU maps take one value for all CPUs or an array per CPU. */
-  set(key: CValue, value: CValue, flags = 0): void {
+  /**
+   * BPF_MAP_UPDATE_ELEM from user space; per-CPU maps take one value for all CPUs or an array per CPU;
+   * a map of maps takes an inner map (one of the object's maps by name, or its MapView).
+   */
+  set(key: CValue, value: CValue | InnerMap, flags = 0): void {
     const m = this.map;
     let err: number;
-    if (m instanceof HashMap || m instanceof ArrayMap) err = m.update(this.key(key), this.value(value), flags);
+    if (m instanceof ArrayOfMaps || m instanceof HashOfMaps) {
+      const inner = this.innerMap(value);
+      try {
+        err = m instanceof ArrayOfMaps ? m.set(readIndex(this.key(key)), inner, flags) : m.set(this.key(key), inner, flags);
+      } catch (e) {
+        throw usage(`updating map ${this.name} failed: ${(e as Error).message}`);
+      }
+    } else if (value instanceof MapView) throw usage(`map ${this.name} is a ${m.type} map; its values are not maps`);
+    else if (m instanceof HashMap || m instanceof ArrayMap) err = m.update(this.key(key), this.value(value), flags);
     else if (m instanceof PerCpuHashMap || m instanceof PerCpuArrayMap) {
       const values = Array.isArray(value) && this.types?.value === undefined ? value.map((x) => this.value(x)) : this.value(value);
       err = m.update(this.key(key), values, flags);
@@ -153,7 +202,8 @@ export class MapView {
   /** BPF_MAP_DELETE_ELEM from user space; false when the key was absent. */
   delete(key: CValue): boolean {
     const m = this.map;
-    if (m instanceof HashMap || m instanceof PerCpuHashMap) return m.delete(this.key(key)) === 0;
+    if (m instanceof HashMap || m instanceof PerCpuHashMap || m instanceof HashOfMaps) return m.delete(this.key(key)) === 0;
+    if (m instanceof ArrayOfMaps) return m.delete(readIndex(this.key(key))) === 0;
     throw usage(`map ${this.name} is a ${m.type} map; its elements cannot be deleted`);
   }
 }

@@ -1,13 +1,14 @@
 // The simulator on clang-compiled libbpf-style objects: BTF-defined maps (hash, per-CPU array, ring
 // buffer, perf event array), globals in .rodata/.bss, CO-RE reads, the null map-value path, tracepoints
 // without tracefs, a verifier rejection that says what the kernel says, and a tail call through a program
-// array filled by `.values`.
+// array filled by `.values`, and an array of maps whose slots (from `.values` and from the test) give inner maps,
+// checked against the running kernel.
 
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate, SimulationError } from "../../runtime/test/index.js";
-import { Session } from "../../runtime/loader/index.js";
+import { Session, openMap } from "../../runtime/loader/index.js";
 import { LoadError } from "../../runtime/loader/errors.js";
 import { missingBpf, missingRoot } from "../../runtime/sys/index.js";
 import { fixture, needsClang, hasVmlinux, UNLINKAT_FORMAT } from "./support.js";
@@ -141,4 +142,86 @@ SEC("socket") int entry(void *ctx) { bpf_tail_call(ctx, &jmp, 1); return 7; }
 `;
   const sim = await simulate(readFileSync(compileC("sim-tailcall", source)), { name: "tailcall" });
   assert.equal(sim.run("entry", new Uint8Array(64)).r0, 42n);
+});
+
+// `count` looks up slot `slot` (a .bss global) of `outer` and counts in the inner map it finds: 2 when it
+// counted, 0 when the slot is empty (NULL).
+const MAP_OF_MAPS = `#include "loader.h"
+char LICENSE[] SEC("license") = "GPL";
+struct inner { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } in1 SEC(".maps"), in2 SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 3); __type(key, __u32); __array(values, struct inner); } outer SEC(".maps") = { .values = { &in1, &in2 } };
+__u32 slot;
+SEC("socket") int count(void *ctx)
+{
+	__u32 z = 0;
+	void *m = bpf_map_lookup_elem(&outer, &slot);
+	if (!m)
+		return 0;
+	__u64 *v = bpf_map_lookup_elem(m, &z);
+	if (!v)
+		return 1;
+	__sync_fetch_and_add(v, 1);
+	return 2;
+}
+`;
+
+/** Runs `count` on slots 1, 0, 1, 2: the return values, then in1's and in2's counters. */
+function countSlots(run: (slot: number) => number, counter: (inner: string) => bigint): [number[], bigint[]] {
+  const r = [1, 0, 1, 2].map(run);
+  return [r, [counter("in1"), counter("in2")]];
+}
+
+test("clang object: an array of maps' slots give their inner maps to the program, an empty slot gives NULL", needsClang, async () => {
+  const object = readFileSync(compileC("sim-mapinmap", MAP_OF_MAPS));
+  const sim = await simulate(object, { name: "mapinmap" });
+  const run = (slot: number): number => {
+    sim.map(".bss").set(0, slot);
+    return Number(sim.run("count", new Uint8Array(64)).r0);
+  };
+  const counter = (name: string) => sim.map(name).get(0) as bigint;
+  assert.deepEqual(countSlots(run, counter), [[2, 2, 2, 0], [1n, 2n]]);
+  assert.deepEqual(sim.map("outer").toMap(), new Map([[0, "in1"], [1, "in2"]]));
+  assert.equal(sim.map("outer").get(2), undefined);
+
+  // Slots set by the test: a map by name or by its view; a deleted slot gives NULL again.
+  sim.map("outer").set(2, "in1");
+  assert.equal(run(2), 2);
+  sim.map("outer").set(2, sim.map("in2"));
+  assert.equal(run(2), 2);
+  assert.equal(sim.map("outer").get(2), "in2");
+  assert.equal(sim.map("outer").delete(0), true);
+  assert.equal(run(0), 0);
+  assert.deepEqual([counter("in1"), counter("in2")], [2n, 3n]);
+  // Only maps shaped like the inner definition fit.
+  assert.throws(() => sim.map("outer").set(0, "outer"), /updating map outer failed: .*map "outer" is itself a map of maps/);
+  assert.throws(() => sim.map("outer").set(0, ".bss"), /key\/value sizes 4\/4, the inner maps' are 4\/8/);
+  assert.throws(() => sim.map("outer").set(0, "nothing"), /no map nothing to put in it/);
+  assert.throws(() => sim.map("outer").set(3, "in1"), /E2BIG/);
+});
+
+test("clang object: an array of maps counts in the same inner maps in the simulator and the kernel", { skip: needsClang.skip || missingRoot() || missingBpf() || false }, async () => {
+  const object = readFileSync(compileC("sim-mapinmap", MAP_OF_MAPS));
+  const sim = await simulate(object, { name: "mapinmap" });
+  const simulated = countSlots(
+    (slot) => {
+      sim.map(".bss").set(0, slot);
+      return Number(sim.run("count", new Uint8Array(64)).r0);
+    },
+    (name) => sim.map(name).get(0) as bigint,
+  );
+  const session = new Session();
+  try {
+    const obj = session.load(object, { name: "mapinmap" });
+    const bss = openMap(obj, ".bss");
+    const kernel = countSlots(
+      (slot) => {
+        bss.set(new Uint8Array(4), new Uint8Array(new Uint32Array([slot]).buffer));
+        return obj.sys.progTestRun(obj.program("count").fd, { dataIn: new Uint8Array(64) }).retval;
+      },
+      (name) => BigInt(openMap(obj, name).get(0) as number | bigint),
+    );
+    assert.deepEqual(simulated, kernel);
+  } finally {
+    await session.close();
+  }
 });

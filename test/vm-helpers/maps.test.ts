@@ -7,6 +7,7 @@ import {
   BPF_F_REUSE_STACKID, BPF_F_USER_STACK, BPF_F_FAST_STACK_CMP, hashStack, jhash2,
 } from "../../runtime/vm/maps/index.js";
 import { VmFault } from "../../runtime/vm/memory.js";
+import { Helper } from "../../compiler/isa/helpers.js";
 
 describe("hash map", () => {
   test("flags: ANY / NOEXIST / EXIST and errors", () => {
@@ -295,6 +296,52 @@ describe("prog array", () => {
     assert.equal(pa.delete(1), -Errno.ENOENT);
     const h = maps.hash({ keySize: 4, valueSize: 4, maxEntries: 1 });
     assert.throws(() => maps.tailCallTarget(h.address, 0), /not a prog array/);
+  });
+});
+
+describe("maps of maps", () => {
+  const inner = { type: 1, keySize: 4, valueSize: 8, maxEntries: 4 };
+
+  test("a hash of maps' lookup gives the inner map's own address, which the map helpers take", () => {
+    const { maps, call, callS, put } = setup();
+    const outer = maps.hashOfMaps({ name: "outer", keySize: 4, maxEntries: 2, inner });
+    const a = maps.hash({ name: "a", keySize: 4, valueSize: 8, maxEntries: 4 });
+    const b = maps.hash({ name: "b", keySize: 4, valueSize: 8, maxEntries: 4 });
+    assert.equal(outer.set(u32(7), a, BPF_EXIST), -Errno.ENOENT);
+    assert.equal(outer.set(u32(7), a), 0);
+    assert.equal(outer.set(u32(7), b, BPF_NOEXIST), -Errno.EEXIST);
+    assert.equal(outer.set(u32(8), b), 0);
+    assert.equal(outer.set(u32(9), b), -Errno.E2BIG, "full");
+    const key = put(0, u32(7));
+    const found = call(Helper.map_lookup_elem, outer.address, key);
+    assert.equal(found, a.address);
+    assert.equal(callS(Helper.map_update_elem, found, put(8, u32(1)), put(16, u64(5)), BPF_ANY), 0);
+    assert.equal(getU64(a.lookup(u32(1))!), 5n);
+    assert.equal(call(Helper.map_lookup_elem, outer.address, put(24, u32(9))), 0n, "absent key: NULL");
+    assert.equal(callS(Helper.map_update_elem, outer.address, key, put(32, u32(0)), BPF_ANY), -Errno.EINVAL, "programs do not update the outer map");
+    assert.equal(callS(Helper.map_delete_elem, outer.address, key), -Errno.EINVAL);
+    assert.equal(outer.delete(u32(7)), 0);
+    assert.equal(call(Helper.map_lookup_elem, outer.address, key), 0n);
+    assert.deepEqual(outer.entries().map(([k, m]) => [k, m.name]), [[u32(8), "b"]]);
+  });
+
+  test("an array of maps: empty slots and past the end give NULL; only maps shaped like the inner definition fit", () => {
+    const { maps } = setup();
+    const outer = maps.arrayOfMaps({ name: "outer", maxEntries: 2, inner });
+    const a = maps.hash({ name: "a", keySize: 4, valueSize: 8, maxEntries: 4 });
+    assert.equal(outer.set(0, a), 0);
+    assert.equal(outer.set(2, a), -Errno.E2BIG);
+    assert.equal(outer.set(1, a, BPF_NOEXIST), -Errno.EEXIST, "array slots always exist");
+    assert.equal(outer.lookupElem(u32(0)), a.address);
+    assert.equal(outer.lookupElem(u32(1)), 0n);
+    assert.equal(outer.lookupElem(u32(5)), 0n);
+    assert.throws(() => outer.set(1, maps.hash({ name: "big", keySize: 4, valueSize: 8, maxEntries: 8 })), /"big" has 8 entries, the inner maps have 4/);
+    assert.throws(() => outer.set(1, maps.array({ name: "arr", valueSize: 8, maxEntries: 4 })), /"arr" is of type 2, the inner maps' type is 1/);
+    assert.throws(() => outer.set(1, outer), /itself a map of maps/);
+    const any = maps.arrayOfMaps({ name: "any", maxEntries: 1, inner: { ...inner, anySize: true } });
+    assert.equal(any.set(0, maps.hash({ name: "big2", keySize: 4, valueSize: 8, maxEntries: 8 })), 0, "BPF_F_INNER_MAP: any max_entries");
+    assert.equal(outer.delete(0), 0);
+    assert.equal(outer.delete(0), -Errno.ENOENT);
   });
 });
 

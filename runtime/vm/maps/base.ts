@@ -37,7 +37,9 @@ export type MapType =
   | "ringbuf"
   | "perf_event_array"
   | "prog_array"
-  | "stack_trace";
+  | "stack_trace"
+  | "array_of_maps"
+  | "hash_of_maps";
 
 /** BPF_MAP_TYPE_* numbers, for loaders and messages. */
 export const MAP_TYPE_ID: Record<MapType, number> = {
@@ -50,6 +52,8 @@ export const MAP_TYPE_ID: Record<MapType, number> = {
   stack_trace: 7,
   lru_hash: 9,
   lru_percpu_hash: 10,
+  array_of_maps: 12,
+  hash_of_maps: 13,
   ringbuf: 27,
 };
 

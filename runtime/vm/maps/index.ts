@@ -8,4 +8,5 @@ export * from "./ringbuf.js";
 export * from "./perf.js";
 export * from "./progarray.js";
 export * from "./stack.js";
+export * from "./mapinmap.js";
 export * from "./registry.js";

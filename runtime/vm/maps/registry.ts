@@ -5,10 +5,12 @@
 import { VmFault, formatAddress } from "../memory.js";
 import { ArrayMap, PerCpuArrayMap } from "./array.js";
 import type { ArrayMapOptions } from "./array.js";
-import { BpfMap } from "./base.js";
+import { BpfMap, MAP_TYPE_ID } from "./base.js";
 import type { MapHost } from "./base.js";
 import { HashMap, PerCpuHashMap } from "./hash.js";
 import type { HashMapOptions } from "./hash.js";
+import { ArrayOfMaps, HashOfMaps } from "./mapinmap.js";
+import type { MapOfMapsOptions } from "./mapinmap.js";
 import { PerfEventArray } from "./perf.js";
 import type { PerfEventArrayOptions } from "./perf.js";
 import { ProgArrayMap } from "./progarray.js";
@@ -70,6 +72,13 @@ export class MapRegistry {
   }
   stackTrace(opts: StackTraceMapOptions): StackTraceMap {
     return this.add(new StackTraceMap(this.host, opts));
+  }
+  /** A map of maps; its inner maps are this registry's (by default checked against `inner` by their MAP_TYPE_ID). */
+  arrayOfMaps(opts: Omit<MapOfMapsOptions, "typeIdOf"> & Partial<Pick<MapOfMapsOptions, "typeIdOf">>): ArrayOfMaps {
+    return this.add(new ArrayOfMaps(this.host, { typeIdOf: (m) => MAP_TYPE_ID[m.type], ...opts }));
+  }
+  hashOfMaps(opts: Omit<MapOfMapsOptions, "typeIdOf"> & Partial<Pick<MapOfMapsOptions, "typeIdOf">>): HashOfMaps {
+    return this.add(new HashOfMaps(this.host, { typeIdOf: (m) => MAP_TYPE_ID[m.type], ...opts }));
   }
 
   /** Maps in creation order (= LDDW MAP_IDX indexes). */
