@@ -210,8 +210,8 @@ export interface KprobeChecks {
  */
 export function kprobeProblem(func: string, checks: KprobeChecks = {}): string | undefined {
   const kallsyms = checks.kallsyms ?? "/proc/kallsyms";
-  if (!kernelFunctionExists(func, kallsyms)) {
-    const copies = kallsymsCopies(func, kallsyms);
+  const { exists, copies } = kallsymsEntry(func, kallsyms);
+  if (!exists) {
     if (copies.length) return `the running kernel has no function ${func}, only the compiler's specialised ${copies.length === 1 ? "copy" : "copies"} ${copies.join(", ")}: probe ${copies.length === 1 ? "that" : "one of those"} instead`;
     const inBtf = checks.inBtf ?? functionInKernelBtf;
     if (inBtf(func)) return `${func} was inlined into its callers when the running kernel was built (its BTF describes it, but /proc/kallsyms has no symbol to probe); probe a function that calls it, or a tracepoint`;
@@ -231,19 +231,6 @@ function functionInKernelBtf(func: string): boolean {
   }
 }
 
-/** Symbols of the compiler's copies of `func` (func.isra.0, func.constprop.0, func.part.0; not func.cold, a fragment). */
-function kallsymsCopies(func: string, kallsyms: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(kallsyms, "latin1");
-  } catch {
-    return [];
-  }
-  const copies = new Set<string>();
-  for (const m of text.matchAll(new RegExp(`^[0-9a-f]+ [tTwW] (${func.replace(/[^\w]/g, "\\$&")}\\.(?:isra|constprop|part|llvm)\\.[\\w.]+)`, "gm"))) copies.add(m[1]!);
-  return [...copies].sort();
-}
-
 function blacklisted(func: string, path: string): boolean {
   let text: string;
   try {
@@ -254,10 +241,21 @@ function blacklisted(func: string, path: string): boolean {
   return text.split("\n").some((line) => line.slice(line.lastIndexOf("\t") + 1).trim() === func);
 }
 
-const knownFunctions = new Map<string, boolean>();
+/** What /proc/kallsyms says of a function: whether it has a text symbol, and the compiler's copies of it. */
+interface KallsymsEntry {
+  exists: boolean;
+  /** func.isra.0, func.constprop.0, func.part.0, func.llvm.N (not func.cold, a fragment of func). */
+  copies: string[];
+}
+
+const knownFunctions = new Map<string, KallsymsEntry>();
 
 /** Whether /proc/kallsyms lists `func` as a text symbol (module symbols included); answers are cached per process. */
 export function kernelFunctionExists(func: string, kallsyms = "/proc/kallsyms"): boolean {
+  return kallsymsEntry(func, kallsyms).exists;
+}
+
+function kallsymsEntry(func: string, kallsyms: string): KallsymsEntry {
   const key = `${kallsyms}\0${func}`;
   let known = knownFunctions.get(key);
   // Reading kallsyms costs ~150 ms; a module loaded later is the only way an answer changes.
@@ -265,21 +263,31 @@ export function kernelFunctionExists(func: string, kallsyms = "/proc/kallsyms"):
   return known;
 }
 
-function scanKallsyms(func: string, kallsyms: string): boolean {
+const COPY_SUFFIX = /^\.(isra|constprop|part|llvm)\.[\w.]+/;
+
+function scanKallsyms(func: string, kallsyms: string): KallsymsEntry {
   let text: string;
   try {
     text = readFileSync(kallsyms, "latin1");
   } catch {
-    return true; // cannot tell: let the kernel decide
+    return { exists: true, copies: [] }; // cannot tell: let the kernel decide
   }
+  let exists = false;
+  const copies = new Set<string>();
   for (let at = text.indexOf(` ${func}`); at >= 0; at = text.indexOf(` ${func}`, at + 1)) {
-    const after = text.charCodeAt(at + 1 + func.length);
-    // The name ends the line or is followed by the module column; the type letter precedes it.
-    if (after !== 10 && after !== 9 && !Number.isNaN(after)) continue;
+    // The type letter precedes the name: text symbols only.
     const type = text[at - 1];
-    if (type === "T" || type === "t" || type === "W" || type === "w") return true;
+    if (type !== "T" && type !== "t" && type !== "W" && type !== "w") continue;
+    const end = at + 1 + func.length;
+    const after = text.charCodeAt(end);
+    // The name ends the line or is followed by the module column.
+    if (after === 10 || after === 9 || Number.isNaN(after)) exists = true;
+    else if (after === 46) {
+      const suffix = COPY_SUFFIX.exec(text.slice(end, text.indexOf("\n", end) >>> 0));
+      if (suffix) copies.add(func + suffix[0]);
+    }
   }
-  return false;
+  return { exists, copies: [...copies].sort() };
 }
 
 /** A syscall tracepoint that covers a kernel function named after a syscall (do_unlinkat → syscalls:sys_enter_unlinkat). */

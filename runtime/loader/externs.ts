@@ -141,6 +141,8 @@ export interface ExternEnvironment {
 
 /** The running kernel: /proc/config.gz (else /boot/config-RELEASE), uname, /proc/kallsyms, /sys/kernel/btf/vmlinux. */
 export function hostExterns(): ExternEnvironment {
+  // Read once per load: ksyms and LINUX_HAS_SYSCALL_WRAPPER both look there (~150 ms a read).
+  let kallsyms: string | undefined;
   return {
     kconfig() {
       try {
@@ -157,7 +159,7 @@ export function hostExterns(): ExternEnvironment {
       }
     },
     release: osRelease,
-    kallsyms: (names) => kallsymsAddresses(readFileSync("/proc/kallsyms", "latin1"), names),
+    kallsyms: (names) => kallsymsAddresses((kallsyms ??= readFileSync("/proc/kallsyms", "latin1")), names),
     vmlinux: () => kernelBtf(),
     arch: process.arch,
   };
