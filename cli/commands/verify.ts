@@ -17,6 +17,7 @@ import { describeError, ProgTypeId, progTypeFromName, progTypeName, tracepointCo
 import { explainRejection, type SourcePosition } from "../../compiler/verify-programs.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
+import { Op, PseudoCall } from "../../compiler/isa/opcodes.js";
 import {
   KCONFIG_SECTION,
   ObjectError,
@@ -156,7 +157,7 @@ export interface ObjectReport {
 export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {}): ObjectReport {
   const spec = openObject(bytes, { name: options.name ?? "obj" });
   const core = coreResolutions(spec);
-  const externs = externResolutions(spec);
+  const { externs, externError } = externResolutions(spec);
   // Each map gets a stand-in fd; the model checks accesses against the shapes, as the kernel would.
   // `.rodata` is frozen with its initial value before the programs load: the verifier reads it.
   // So is `.kconfig`, with the running kernel's values: version checks prune branches as in the kernel.
@@ -175,11 +176,16 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     if (wanted && !wanted.has(p.name)) continue;
     const progType = options.progType ?? p.type;
     const unchecked = (why: string, insns = 0): ProgramReport => ({ name: p.name, section: p.section, progType: progTypeName(progType), verdict: "unchecked", accepted: false, unchecked: why, processed: 0, insns });
+    // `tsbpf load` refuses the whole object before the kernel sees a program: none of them is checked either.
+    if (externError) {
+      programs.push(unchecked(`the object's externs cannot be resolved against the running kernel: ${externError}`));
+      continue;
+    }
     let linked: ReturnType<typeof linkProgram>;
     try {
       linked = linkProgram(spec, p, core, externs);
     } catch (error) {
-      // An extern (kconfig, ksym, kfunc) the running kernel cannot resolve: the other programs are still checked.
+      // A program the loader cannot link: the other programs are still checked.
       if (!(error instanceof ObjectError)) throw error;
       programs.push(unchecked(`it cannot be linked: ${error.message.replace(/^program \S+: /, "")}`));
       continue;
@@ -192,7 +198,9 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
       programs.push(unchecked(tracepoint, insns.length));
       continue;
     }
-    const notModelled = tracepoint ? undefined : uncheckedReason(progType, hook);
+    // Calls of kernel functions (kfuncs) are not modelled: the kernel judges those programs, as it does the hooks below.
+    const kfuncs = insns.some((i) => i.code === Op.CALL && i.src === PseudoCall.KFUNC);
+    const notModelled = kfuncs ? "it calls kernel functions (kfuncs), which the model does not check" : tracepoint ? undefined : uncheckedReason(progType, hook);
     if (notModelled) {
       programs.push(unchecked(notModelled, insns.length));
       continue;
@@ -244,13 +252,14 @@ function coreResolutions(spec: ObjectSpec): CoreResolutions | undefined {
   }
 }
 
-/** Externs (ksyms, kfuncs) resolved against the running kernel; unresolved when it lacks one, as the kernel would refuse it. */
-function externResolutions(spec: ObjectSpec): ResolvedExterns | undefined {
-  if (spec.externs.length === 0) return undefined;
+/** Externs resolved against the running kernel, or why they cannot be (a non-weak one it lacks: the loader refuses it too). */
+function externResolutions(spec: ObjectSpec): { externs?: ResolvedExterns; externError?: string } {
+  if (spec.externs.length === 0) return {};
   try {
-    return resolveExterns(spec, hostExterns());
-  } catch {
-    return undefined;
+    return { externs: resolveExterns(spec, hostExterns()) };
+  } catch (error) {
+    // ObjectErrors name the extern; anything else (no readable vmlinux BTF) is still a reason, not a crash.
+    return { externError: error instanceof Error ? error.message : String(error) };
   }
 }
 

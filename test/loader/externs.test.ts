@@ -21,7 +21,6 @@ import {
   type ExternEnvironment,
   type ObjectSpec,
 } from "../../runtime/loader/index.js";
-import { verifyObject } from "../../cli/commands/verify.js";
 import { simulate } from "../../runtime/test/index.js";
 import { UNLINKAT_FORMAT } from "../sim/support.js";
 import { fixture, needsClang } from "./support.js";
@@ -234,11 +233,6 @@ describe("externs: the object model", needsClang, () => {
     assert.equal(value("LINUX_HAS_BPF_COOKIE", { release: () => "5.15.0-rc1" }), 1);
     assert.equal(value("LINUX_HAS_SYSCALL_WRAPPER", {}), 1);
     assert.equal(value("LINUX_HAS_SYSCALL_WRAPPER", { arch: "arm64" }), 0); // no __arm64_sys_bpf in these kallsyms
-  });
-
-  it("tsbpf verify links kconfig reads to the .kconfig map as the loader does", () => {
-    const report = verifyObject(fixture("externs-missing"), { name: "missing" });
-    assert.deepEqual(report.programs.map((p) => [p.name, p.accepted]), [["on_unlinkat_config", true]]);
   });
 
   it("the simulator reads kconfig externs as 0, or as `globals` sets them", async () => {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
+import { verifyObject } from "../../cli/commands/verify.js";
 import { fixture, fixturePath, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
 
 const sys = openSys();
@@ -479,6 +480,19 @@ describe("externs against the running kernel", { skip: needsKernel.skip || (exis
     }
     assert.deepEqual(leftovers(before, ["on_unlinkat_config", "on_unlinkat_kfunc", "on_unlinkat_weak", "externs_", "kfunc_mi", "kfunc_we"]), []);
     assert.equal(openFdCount(), fds);
+  });
+
+  it("tsbpf verify leaves an object whose externs the kernel cannot resolve unchecked, saying which, as tsbpf load refuses it", () => {
+    const missing = verifyObject(fixture("externs-missing"), { name: "externs_missing" });
+    assert.deepEqual(
+      missing.programs.map((p) => [p.name, p.verdict, p.unchecked]),
+      [["on_unlinkat_config", "unchecked", "the object's externs cannot be resolved against the running kernel: CONFIG_TSBPF_NO_SUCH_OPTION is not set in the running kernel's config (/proc/config.gz); declare it __weak to default to 0"]],
+    );
+    // With its externs resolved, the program calls kfuncs, which the model leaves to the kernel.
+    assert.deepEqual(
+      verifyObject(fixture("externs"), { name: "externs" }).programs.map((p) => [p.verdict, p.unchecked]),
+      [["unchecked", "it calls kernel functions (kfuncs), which the model does not check"]],
+    );
   });
 
   it("tsbpf load runs an object with externs end to end", async () => {
