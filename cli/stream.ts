@@ -132,23 +132,26 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Start-up has run: the next start can take its compiled functions from the user's code caches.
     refreshCodeCaches();
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
-    // At the stop, detach first: what the maps and buffers hold is then final when they are read.
-    void stopped.then(() => {
+    // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe
+    // closes meanwhile (its lines after the stop are not waited for), so the kernel's waits in both overlap.
+    const detached = stopped.then(async () => {
+      const pipeClosed = pipe?.close().catch(() => {});
       try {
-        session.detachAll();
+        await session.detachAll();
       } catch (error) {
         // Closing the session releases what could not be detached here.
         log(`warning: detaching failed: ${(error as Error).message}`);
       }
-      void pipe?.close();
+      await pipeClosed;
     });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
-    // stop it drains once more, so events that arrived before the stop are all printed.
+    // stop and the detach it drains once more, so events that arrived before the stop are all printed.
     const pump = async (r: EventReader, emit: (e: StreamEvent) => void) => {
       while (!stopping) {
         r.drain(emit);
         if (!stopping) await r.wait(100);
       }
+      await detached;
       r.drain(emit);
     };
     const printEvent = (e: StreamEvent) => {
@@ -177,6 +180,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     } finally {
       if (timer) clearTimeout(timer);
     }
+    await detached;
     for (const content of mapContents(loaded)) {
       for (const line of mapLines(content, json)) write(line);
       recording?.output("map", mapJson(content));

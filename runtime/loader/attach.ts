@@ -27,6 +27,8 @@ export interface Attachment {
   fd: number;
   /** Detaches; idempotent. */
   close(): void;
+  /** Detaches with the close on a worker thread (Sys.closeAsync), so that several detach at once; idempotent. */
+  closeAsync(): Promise<void>;
 }
 
 export interface AttachOptions {
@@ -71,6 +73,15 @@ function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number
       open = false;
       try {
         sys.close(fd);
+      } finally {
+        release?.();
+      }
+    },
+    async closeAsync() {
+      if (!open) return;
+      open = false;
+      try {
+        await sys.closeAsync(fd);
       } finally {
         release?.();
       }

@@ -73,9 +73,14 @@ export class Session {
     return reader;
   }
 
-  /** Detaches every program of every object (nothing new arrives after it), leaving maps and readers open to read. */
-  detachAll(): void {
-    for (const o of this.objects) for (const a of [...o.attachments].reverse()) o.detach(a);
+  /**
+   * Detaches every program of every object (nothing new arrives once it has settled), leaving maps and readers
+   * open to read. The detaches run at once (LoadedObject.detachAll); rejects with the first failure.
+   */
+  async detachAll(): Promise<void> {
+    const results = await Promise.allSettled(this.objects.map((o) => o.detachAll()));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /** Releases every object now (attachments, programs, maps), and the event readers and trace pipes once their waits return. */

@@ -559,6 +559,15 @@ export class FakeSys implements Sys {
     this.readyFds.delete(fd);
   }
 
+  closeAsync(fd: number): Promise<void> {
+    try {
+      this.close(fd);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   // ------------------------------------------------------------ memory
 
   mmap(fd: number, length: number, prot: number, offset = 0): Mapping {

@@ -580,6 +580,18 @@ export class LinuxSys implements Sys {
     check("close", native().close(fd));
   }
 
+  closeAsync(fd: number): Promise<void> {
+    this.shapes.delete(fd);
+    const f = native();
+    return new Promise((resolve, reject) => {
+      f.close.async(fd, (err: unknown, r: number) => {
+        if (err) return reject(err);
+        if (r < 0) return reject(new SysError("close", f.koffi.errno()));
+        resolve();
+      });
+    });
+  }
+
   // ------------------------------------------------------------ memory
 
   mmap(fd: number, length: number, prot: number, offset = 0): Mapping {

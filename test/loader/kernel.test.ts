@@ -138,6 +138,28 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+
+  it("detachAll detaches every program at once: their perf events are closed and nothing counts after it", async () => {
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("uprobe"));
+      const { attached } = obj.attachAll();
+      const fds = attached.map((a) => a.fd);
+      assert.equal(fds.length, 2);
+      const counted = (pid: number) => sys.mapLookup(obj.map("calls_by_pid").fd, u32(pid));
+      const before = rmChild("detach");
+      assert.equal(readU64(counted(before.pid)!), 1n);
+      await session.detachAll();
+      assert.deepEqual(obj.attachments, []);
+      for (const fd of fds) assert.equal(existsSync(`/proc/self/fd/${fd}`), false, `perf event fd ${fd} is still open`);
+      const after = rmChild("detach");
+      assert.equal(counted(after.pid), undefined);
+      // The programs and maps stay until the session closes.
+      assert.equal(obj.isClosed, false);
+    } finally {
+      await session.close();
+    }
+  });
   it("uprobes defined through tracefs's uprobe_events (kernels without the PMU) fire, and their definitions go with the session", async () => {
     const events = "/sys/kernel/tracing/uprobe_events";
     const ours = () => readFileSync(events, "utf8").split("\n").filter((l) => l.includes(`tsbpf_${process.pid}/`));
