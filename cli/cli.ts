@@ -43,6 +43,16 @@ interface SimpleCommand {
 /** `--backend` of compile, run and verify. */
 const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
 
+/** `--command` and `--pid` of run and load (cli/target.ts). */
+const TARGET_OPTIONS = {
+  command: {
+    alias: "c",
+    type: "string",
+    describe: "start this command (words split as sh splits them, without a shell) once the probes are attached; uprobes see only its process, and the run stops when it exits",
+  },
+  pid: { alias: "p", type: "number", describe: "uprobes see only this process, and the run stops when it exits" },
+} as const;
+
 /** `--record` of run and load. */
 const RECORD_OPTION = { type: "string", describe: "write what arrives, and the probe hits that caused it, to this file (JSON lines) for tsbpf/test's replay()" } as const;
 
@@ -56,6 +66,7 @@ const simple = {
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
       backend: BACKEND_OPTION,
       record: RECORD_OPTION,
+      ...TARGET_OPTIONS,
     },
     load: () => import("./commands/run.js"),
   },
@@ -70,6 +81,7 @@ const simple = {
         describe: "decode ring buffer and perf event records as this struct of the object's BTF (TYPE for every such map, or MAP=TYPE; repeatable) where the map names no record type",
       },
       record: RECORD_OPTION,
+      ...TARGET_OPTIONS,
     },
     load: () => import("./commands/load.js"),
   },

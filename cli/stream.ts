@@ -23,6 +23,7 @@ import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
+import { existingProcess, startCommand, type Target } from "./target.js";
 
 export interface StreamOptions {
   /** The file the user named, for messages. */
@@ -41,6 +42,19 @@ export interface StreamOptions {
   eventTypes?: ReadonlyMap<string, string>;
   /** `--record`: where to write what the run receives, and the recorder object that captures the probe hits. */
   record?: { path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } };
+  /** `--command` or `--pid`: the process uprobes see alone, whose exit stops the run (./target.ts). */
+  target?: { command: string } | { pid: number };
+}
+
+/** Validates --command and --pid (at most one of them): the target a run traces, or undefined for every process. */
+export function parseTarget(argv: Record<string, unknown>): StreamOptions["target"] {
+  const { command, pid } = argv;
+  if (Array.isArray(command) || Array.isArray(pid)) throw new UserError("--command and --pid take one value each");
+  if (command !== undefined && pid !== undefined) throw new UserError("give --command or --pid, not both");
+  if (typeof command === "string") return { command };
+  if (pid === undefined) return undefined;
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${String(pid)}`);
+  return { pid };
 }
 
 /** The longest --duration: Node's timers hold at most 2^31 - 1 ms (and fire at once beyond it). */
@@ -101,6 +115,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   // second one releases everything at once and exits.
   session.releaseOnExit(() => stop(), { graceful: true });
   let recording: Recording | undefined;
+  let target: Target | undefined;
+  // A command of ours never outlives the run, however it ends (a second Ctrl-C exits at once).
+  const releaseTarget = () => target?.release();
+  process.once("exit", releaseTarget);
   try {
     recording = options.record ? await openRecording(options.record.path) : undefined;
     const loaded = load(session, bytes, options, log);
@@ -114,7 +132,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
-    const { attached, skipped } = attachEach(loaded, options);
+    // Started stopped before the attach and resumed after it, so the probes see the command from its start.
+    target = options.target && ("command" in options.target ? startCommand(options.target.command, { quietStdout: json }) : existingProcess(options.target.pid));
+    const { attached, skipped } = attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
     for (const p of loaded.spec.programs) if (!p.autoload) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
@@ -127,10 +147,20 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
     const streams = [...(pipe ? ["bpf_printk output"] : []), ...(readers.length ? [readers.map((r) => r.map).join(", ")] : [])];
     const what = streams.length ? `streaming ${streams.join(" and ")}` : "counting into the maps (no probe prints or sends events)";
-    log(`${what}${duration === undefined ? "" : ` for ${duration} s`}; Ctrl-C detaches and exits`);
+    const until = [...(duration === undefined ? [] : [`for ${duration} s`]), ...(target ? [`until ${target.name} exits`] : [])].join(" or ");
+    log(`${what}${until && ` ${until}`}; Ctrl-C detaches and exits`);
     if (recording) log(`recording what arrives${hits.length ? " and the probe hits that caused it" : ""} in ${recording.path}`);
     // Start-up has run: the next start can take its compiled functions from the user's code caches.
     refreshCodeCaches();
+    // How the target ended, said once its last output has been printed.
+    let targetEnded: string | undefined;
+    if (target) {
+      void target.exited.then((how) => {
+        if (!stopping) targetEnded = how;
+        stop();
+      });
+      target.resume();
+    }
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
     // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe
     // closes meanwhile (its lines after the stop are not waited for), so the kernel's waits in both overlap.
@@ -181,6 +211,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (timer) clearTimeout(timer);
     }
     await detached;
+    if (targetEnded) log(targetEnded);
     for (const content of mapContents(loaded)) {
       for (const line of mapLines(content, json)) write(line);
       recording?.output("map", mapJson(content));
@@ -188,6 +219,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return ExitCode.OK;
   } finally {
+    releaseTarget();
+    process.off("exit", releaseTarget);
     recording?.close();
     // Closes the readers and the pipe too, then removes its instance.
     await session.close();
@@ -272,7 +305,7 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
  * Attaches program by program (not attachAll) so a failure knows which probe it was; whatever was attached
  * before a failure is released with the session.
  */
-function attachEach(loaded: LoadedObject, options: StreamOptions): { attached: Attachment[]; skipped: { program: string; why: string }[] } {
+function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | undefined): { attached: Attachment[]; skipped: { program: string; why: string }[] } {
   const attached: Attachment[] = [];
   const skipped: { program: string; why: string }[] = [];
   for (const p of loaded.programs.values()) {
@@ -282,7 +315,7 @@ function attachEach(loaded: LoadedObject, options: StreamOptions): { attached: A
       continue;
     }
     try {
-      attached.push(loaded.attach(p.name));
+      attached.push(loaded.attach(p.name, { pid }));
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
       const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;

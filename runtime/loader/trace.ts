@@ -59,6 +59,8 @@ export class TracePipe {
   private closing = false;
   /** The read or poll in flight; the fd is closed only after it settles. */
   private pending: Promise<unknown> = Promise.resolve();
+  /** Settles once close() has read what the pipe still held and released it. */
+  private closed: Promise<void> | undefined;
   private partial = "";
   /** Lines read but not yet consumed. */
   private readonly queue: TraceLine[] = [];
@@ -114,12 +116,17 @@ export class TracePipe {
     return this.closing;
   }
 
-  /** Parsed lines as they arrive, until close(). One consumer at a time. */
+  /** Parsed lines as they arrive, until close() (and the lines the pipe held then). One consumer at a time. */
   async *lines(): AsyncGenerator<TraceLine> {
-    while (!this.closing) {
+    for (;;) {
       const line = this.queue.shift();
       if (line) yield line;
-      else await this.fill(SLICE_MS);
+      else if (!this.closing) await this.fill(SLICE_MS);
+      else if (this.closed) {
+        await this.closed;
+        yield* this.queue.splice(0);
+        return;
+      } else return;
     }
   }
 
@@ -144,27 +151,31 @@ export class TracePipe {
 
   /** Queues the lines available now; when there are none, waits up to `waitMs` for the pipe to become readable. */
   private async fill(waitMs: number): Promise<void> {
-    const text = await this.readAvailable();
+    const text = this.closing ? undefined : this.readAvailable();
     if (text === undefined) {
       if (!this.closing) await this.track(this.sys.pollAsync([{ fd: this.fd! }], waitMs));
       return;
     }
+    this.queueText(text);
+    // A pipe that is never empty must still let timers and signals in (next-turn.ts).
+    await nextTurn();
+  }
+
+  private queueText(text: string): void {
     const parts = (this.partial + text).split("\n");
     this.partial = parts.pop()!;
     for (const raw of parts) {
       if (raw === "") continue;
       this.queue.push(parseTraceLine(raw) ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw });
     }
-    // A pipe that is never empty must still let timers and signals in (next-turn.ts).
-    await nextTurn();
   }
 
   /**
-   * Text available now, or undefined when the pipe is empty (or closing). The pipe is non-blocking, so the read
-   * returns at once and runs here rather than on a worker thread (a hop that delayed each line by up to ~10 ms).
+   * Text available now, or undefined when the pipe is empty. The pipe is non-blocking, so the read returns at once
+   * and runs here rather than on a worker thread (a hop that delayed each line by up to ~10 ms).
    */
-  private async readAvailable(): Promise<string | undefined> {
-    if (this.closing || this.fd === undefined) return undefined;
+  private readAvailable(): string | undefined {
+    if (this.fd === undefined) return undefined;
     try {
       const bytesRead = readSync(this.fd, this.buffer, 0, this.buffer.length, null);
       return bytesRead > 0 ? this.buffer.toString("utf8", 0, bytesRead) : undefined;
@@ -184,11 +195,23 @@ export class TracePipe {
     return p;
   }
 
-  /** Stops reading, closes the pipe once the read or poll in flight has returned, and removes the instance; idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops waiting for lines; once the poll in flight has returned, reads what the pipe still holds (lines() gives
+   * those last), closes it and removes the instance. Idempotent.
+   */
+  close(): Promise<void> {
     this.closing = true;
-    await this.pending;
-    this.release();
+    this.closed ??= this.pending.then(() => {
+      try {
+        // Bounded: a pipe fed without pause is never empty.
+        for (let text = this.readAvailable(), n = 0; text !== undefined && n < 64; text = this.readAvailable(), n++) this.queueText(text);
+      } catch {
+        // a failing read loses only those last lines; the pipe is released all the same
+      } finally {
+        this.release();
+      }
+    });
+    return this.closed;
   }
 
   /**

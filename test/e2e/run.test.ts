@@ -102,6 +102,15 @@ function heldBy(pid: number): { prog: number[]; map: number[]; link: number[] } 
   return out;
 }
 
+/** The fixture that counts libc unlinkat calls per process, and those counts from a `--json` run's output. */
+const COUNTS = "test/e2e/fixtures/unlink-counts.ts";
+function countsByPid(stdout: string): Map<number, number> {
+  const line = stdout.split("\n").find((l) => l.startsWith('{"map":"calls"'));
+  assert.ok(line, `no calls map in ${stdout}`);
+  const { entries } = JSON.parse(line) as { entries: { key: number; value: number }[] };
+  return new Map(entries.map((e) => [e.key, e.value]));
+}
+
 // The example's wording may grow (a comm, a path); the pid, dfd and flags an rm passes are what is checked.
 const EXAMPLE = "examples/unlink-tracepoint.ts";
 const tracepointLine = (pid: number) => new RegExp(`^rm-${pid} \\[\\d+\\] \\d+\\.\\d+: unlinkat .*pid = ${pid}, dfd = -100, flags = 0$`);
@@ -347,6 +356,46 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     const fired = replay(sim, recording, { filter: ours });
     assert.equal(fired.length, recording.hits.filter(ours).length);
     assert.deepEqual(sim.events("events"), live);
+  });
+
+  it("--command starts the command once attached, uprobes see its process alone, and the run ends when it exits", { skip: missingUprobes() ?? false }, async () => {
+    const files = [0, 1, 2].map((i) => join(dir, `command-${serial++}-${i}`));
+    for (const f of files) writeFileSync(f, "x");
+    // Other processes unlink meanwhile: without the filter they would be counted too.
+    const noise = setInterval(() => void spawn("rm", ["-f", join(dir, "no-such-file")]), 20);
+    const run = tsbpf(["run", COUNTS, "--no-cache", "--json", "-c", `rm -f ${files.join(" ")}`]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      const counts = countsByPid(run.stdout());
+      const [pid] = [...counts.keys()];
+      assert.deepEqual([...counts.values()], [3], `one process, three unlinks: ${run.stdout()}`);
+      assert.match(run.stderr(), new RegExp(`until rm -f .* exits; Ctrl-C detaches and exits\n[^]*rm -f .* exited with status 0\n`));
+      for (const f of files) assert.equal(existsSync(f), false);
+      assert.equal(existsSync(`/proc/${pid}`), false);
+    } finally {
+      clearInterval(noise);
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("--pid makes uprobes see that process alone and ends the run when it exits", { skip: missingUprobes() ?? false }, async () => {
+    const files = [0, 1].map((i) => join(dir, `pid-${serial++}-${i}`));
+    for (const f of files) writeFileSync(f, "x");
+    // Waits for a line on its standard input, then becomes rm (same pid) and exits.
+    const traced = spawn("/bin/sh", ["-c", 'read go && exec rm -f "$@"', "sh", ...files], { stdio: ["pipe", "ignore", "ignore"] });
+    const noise = setInterval(() => void spawn("rm", ["-f", join(dir, "no-such-file")]), 20);
+    const run = tsbpf(["run", COUNTS, "--no-cache", "--json", "--pid", String(traced.pid)]);
+    try {
+      await run.until(() => run.stderr().includes(`until process ${traced.pid} exits; Ctrl-C`), "tsbpf run never attached");
+      traced.stdin!.end("go\n");
+      assert.equal(await run.exited, 0, run.stderr());
+      assert.deepEqual(countsByPid(run.stdout()), new Map([[traced.pid, 2]]), run.stdout());
+      assert.match(run.stderr(), new RegExp(`process ${traced.pid} exited`));
+    } finally {
+      clearInterval(noise);
+      traced.kill("SIGKILL");
+      run.child.kill("SIGKILL");
+    }
   });
 
   it("prints the latency histogram and the call counters, as bpftrace prints maps, when SIGINT stops it", async () => {

@@ -103,6 +103,24 @@ describe("loading into the running kernel", needsKernel, () => {
     }
   });
 
+  it("a trace pipe closed with lines still unread gives them to lines() before it ends", async () => {
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(fixturePath("tracepoint"));
+      const pipe = session.tracePipe();
+      obj.attachAll();
+      const child = rmChild("unread");
+      await session.detachAll();
+      const closing = pipe.close();
+      const seen: string[] = [];
+      for await (const line of pipe.lines()) if (line.pid === child.pid) seen.push(line.message);
+      await closing;
+      assert.ok(seen.some((m) => m.startsWith("tsbpf-tp") && m.endsWith(`name=${child.path}`)), `lines of the rm: ${JSON.stringify(seen)}`);
+    } finally {
+      await session.close();
+    }
+  });
+
   it('a program in a "?" section loads only when named', () => {
     const spec = parseObject(fixture("optional"), { name: "optional" });
     const byDefault = loadObject(sys, spec);

@@ -1,0 +1,141 @@
+// The process a run traces, as bpftrace's -c and -p give it: `--command CMD` starts CMD stopped, so that the
+// probes are attached before its first instruction runs, and `--pid PID` names a running process. Uprobes and
+// uretprobes then fire for that process alone (perf's pid filter follows it across exec), and the run stops when it
+// exits. A command still running when the run ends is ended with it; one never resumed is killed.
+import { spawn } from "node:child_process";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { UserError } from "./exit-codes.js";
+
+export interface Target {
+  pid: number;
+  /** The command line or "process PID", for messages. */
+  name: string;
+  /** Lets a command started stopped run; nothing for --pid. */
+  resume(): void;
+  /** Resolves once the process has exited, with a sentence saying how. */
+  readonly exited: Promise<string>;
+  /** Ends a started command that is still running (SIGTERM once resumed, else SIGKILL); nothing for --pid. */
+  release(): void;
+}
+
+/**
+ * Splits a command line into words as sh does for a simple command: blanks separate words, '...' is literal,
+ * "..." keeps its blanks (backslash escapes " \ $ ` there), a backslash outside quotes escapes the next character.
+ * Shell operators, expansions and patterns are refused: the command runs without a shell, so that its pid is its own.
+ */
+export function splitCommand(line: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === " " || c === "\t" || c === "\n") {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new UserError(`--command: unterminated ' in ${line}`);
+      word = (word ?? "") + line.slice(i + 1, end);
+      i = end;
+    } else if (c === '"') {
+      word ??= "";
+      for (i++; line[i] !== '"'; i++) {
+        if (i >= line.length) throw new UserError(`--command: unterminated " in ${line}`);
+        if (line[i] === "\\" && '"\\$`'.includes(line[i + 1] ?? "")) i++;
+        word += line[i];
+      }
+    } else if (c === "\\") {
+      word = (word ?? "") + (line[++i] ?? "");
+    } else if ("|&;<>()$`*?".includes(c) || (c === "~" && word === undefined)) {
+      throw new UserError(`--command runs one program without a shell, so ${c} is not understood in ${line}; put a pipeline or redirection in a script and run that`);
+    } else {
+      word = (word ?? "") + c;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  if (words.length === 0) throw new UserError("--command is empty");
+  return words;
+}
+
+/** The executable a command word names: a path as given, else the first match in $PATH. */
+function findExecutable(word: string): string {
+  const candidates = word.includes("/") ? [word] : (process.env.PATH ?? "/usr/bin:/bin").split(delimiter).map((d) => join(d || ".", word));
+  for (const path of candidates) {
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not there, or not executable
+    }
+  }
+  throw new UserError(`--command: ${word} is ${word.includes("/") ? "not an executable file" : "not a command found in $PATH"}`);
+}
+
+/** The one-letter state in /proc/PID/stat ("T" stopped, "Z" exited but not reaped), or undefined once it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0];
+  } catch {
+    return undefined;
+  }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms: number) => void Atomics.wait(sleepCell, 0, 0, ms);
+
+/**
+ * Starts `line` stopped (a shell stops itself, then execs the program in its place, keeping the pid), waits until
+ * it has stopped, and gives it as the target. `quietStdout` sends its standard output to standard error (--json).
+ */
+export function startCommand(line: string, options: { quietStdout?: boolean } = {}): Target {
+  const argv = splitCommand(line);
+  const program = findExecutable(argv[0]!);
+  const child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "sh", program, ...argv.slice(1)], {
+    stdio: ["inherit", options.quietStdout ? process.stderr.fd : "inherit", "inherit"],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new UserError(`--command: cannot start ${argv[0]}`);
+  const exited = new Promise<string>((resolve) =>
+    child.on("exit", (code, signal) => resolve(signal ? `${line} was ended by ${signal}` : `${line} exited with status ${code}`)),
+  );
+  let resumed = false;
+  let running = true;
+  void exited.then(() => (running = false));
+  for (let waited = 0; processState(pid) !== "T"; waited++) {
+    const state = processState(pid);
+    if (state === undefined || state === "Z" || waited >= 5000) {
+      child.kill("SIGKILL");
+      throw new UserError(`--command: ${line} did not start`);
+    }
+    sleep(1);
+  }
+  return {
+    pid,
+    name: line,
+    exited,
+    resume() {
+      resumed = true;
+      process.kill(pid, "SIGCONT");
+    },
+    release() {
+      if (running && child.exitCode === null && child.signalCode === null) child.kill(resumed ? "SIGTERM" : "SIGKILL");
+    },
+  };
+}
+
+/** A running process named by --pid; the run stops when it exits (checked every 100 ms). */
+export function existingProcess(pid: number): Target {
+  if (!Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${pid}`);
+  if (processState(pid) === undefined) throw new UserError(`--pid: there is no process ${pid}`);
+  let timer: NodeJS.Timeout | undefined;
+  const exited = new Promise<string>((resolve) => {
+    timer = setInterval(() => {
+      const state = processState(pid);
+      if (state !== undefined && state !== "Z") return;
+      clearInterval(timer);
+      resolve(`process ${pid} exited`);
+    }, 100);
+  });
+  return { pid, name: `process ${pid}`, exited, resume() {}, release: () => clearInterval(timer) };
+}

@@ -1,0 +1,93 @@
+// --command and --pid (cli/target.ts): how a command line is split, which values are refused and how, and the
+// started command's life: stopped until resumed, its exit reported, never outliving the run. Needs no root.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { existingProcess, splitCommand, startCommand } from "../../cli/target.js";
+import { parseTarget } from "../../cli/stream.js";
+import { UserError } from "../../cli/exit-codes.js";
+
+const state = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0];
+  } catch {
+    return undefined;
+  }
+};
+
+describe("--command", () => {
+  it("splits words as sh does for a simple command: quotes, escapes, blanks", () => {
+    assert.deepEqual(splitCommand("rm -f /tmp/a  /tmp/b"), ["rm", "-f", "/tmp/a", "/tmp/b"]);
+    assert.deepEqual(splitCommand(`echo 'a b' "c \\"d\\" $" e\\ f ''`), ["echo", "a b", 'c "d" $', "e f", ""]);
+    assert.deepEqual(splitCommand("ls a~b"), ["ls", "a~b"]);
+  });
+
+  it("refuses what only a shell would understand, and empty or unterminated lines, as usage errors", () => {
+    for (const [line, what] of [
+      ["ls | wc", /\| is not understood in ls \| wc; put a pipeline or redirection in a script/],
+      ["echo $HOME", /\$ is not understood/],
+      ["ls *.ts", /\* is not understood/],
+      ["ls ~", /~ is not understood/],
+      ["a; b", /; is not understood/],
+      ["   ", /--command is empty/],
+      ["echo 'a", /unterminated ' in echo 'a/],
+      ['echo "a', /unterminated " in echo "a/],
+    ] as const) {
+      assert.throws(() => splitCommand(line), (e: unknown) => e instanceof UserError && what.test(e.message), line);
+    }
+  });
+
+  it("is given with --pid at most: both, a repeated one, or a pid that is no process id are usage errors", () => {
+    assert.deepEqual(parseTarget({ command: "ls" }), { command: "ls" });
+    assert.deepEqual(parseTarget({ pid: 42 }), { pid: 42 });
+    assert.equal(parseTarget({}), undefined);
+    assert.throws(() => parseTarget({ command: "ls", pid: 1 }), /give --command or --pid, not both/);
+    assert.throws(() => parseTarget({ pid: [1, 2] }), /one value each/);
+    for (const pid of [0, -3, 1.5, Number.NaN]) assert.throws(() => parseTarget({ pid }), /--pid must be a process id/);
+    assert.throws(() => existingProcess(2 ** 22 + 1), /--pid: there is no process 4194305/);
+    assert.throws(() => startCommand("no-such-command-here x"), /no-such-command-here is not a command found in \$PATH/);
+    assert.throws(() => startCommand("./no/such/file"), /\.\/no\/such\/file is not an executable file/);
+  });
+
+  it("starts the command stopped, runs it once resumed (same pid), and says how it exited", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-target-"));
+    try {
+      const file = join(dir, "victim");
+      writeFileSync(file, "x");
+      const target = startCommand(`rm ${file}`);
+      assert.equal(state(target.pid), "T", "stopped before the probes attach");
+      assert.ok(existsSync(file));
+      target.resume();
+      assert.equal(await target.exited, `rm ${file} exited with status 0`);
+      assert.equal(existsSync(file), false);
+      const failing = startCommand(`rm ${file}`);
+      failing.resume();
+      assert.equal(await failing.exited, `rm ${file} exited with status 1`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("never outlives the run: released before resuming it is killed, after resuming it is terminated", async () => {
+    const stopped = startCommand("sleep 60");
+    stopped.release();
+    assert.equal(await stopped.exited, "sleep 60 was ended by SIGKILL");
+    const running = startCommand("sleep 60");
+    running.resume();
+    running.release();
+    assert.equal(await running.exited, "sleep 60 was ended by SIGTERM");
+  });
+});
+
+describe("--pid", () => {
+  it("follows a running process and says when it has exited", async () => {
+    const sleeper = startCommand("sleep 0.2");
+    const target = existingProcess(sleeper.pid);
+    assert.equal(target.name, `process ${sleeper.pid}`);
+    sleeper.resume();
+    assert.equal(await target.exited, `process ${sleeper.pid} exited`);
+  });
+});
