@@ -82,6 +82,10 @@ const simple = {
       },
       record: RECORD_OPTION,
       ...TARGET_OPTIONS,
+      set: {
+        type: "string",
+        describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, or a string; repeatable)",
+      },
     },
     load: () => import("./commands/load.js"),
   },

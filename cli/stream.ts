@@ -12,7 +12,8 @@ import { Helper } from "../compiler/isa/helpers.js";
 import { Op, PseudoCall } from "../compiler/isa/opcodes.js";
 import { LogLevel } from "../runtime/sys/constants.js";
 import { missingRoot, missingTracefs, openSys } from "../runtime/sys/kernel.js";
-import { AttachError, LoadError, ObjectError } from "../runtime/loader/errors.js";
+import { AttachError, GlobalValueError, LoadError, ObjectError } from "../runtime/loader/errors.js";
+import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
@@ -42,8 +43,34 @@ export interface StreamOptions {
   eventTypes?: ReadonlyMap<string, string>;
   /** `--record`: where to write what the run receives, and the recorder object that captures the probe hits. */
   record?: { path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } };
+  /** `--set NAME=VALUE`: global variables' values, written before the object loads. */
+  globals?: ReadonlyMap<string, GlobalValue>;
   /** `--command` or `--pid`: the process uprobes see alone, whose exit stops the run (./target.ts). */
   target?: { command: string } | { pid: number };
+}
+
+/**
+ * Parses --set NAME=VALUE (repeatable): a decimal or 0x integer, true or false, else the text as a string. The
+ * loader checks each against its variable (globals.ts).
+ */
+export function parseGlobals(value: unknown): Map<string, GlobalValue> | undefined {
+  if (value === undefined) return undefined;
+  const globals = new Map<string, GlobalValue>();
+  for (const v of Array.isArray(value) ? value : [value]) {
+    const m = typeof v === "string" ? /^([A-Za-z_]\w*)=(.*)$/s.exec(v) : null;
+    if (!m) throw new UserError(`--set takes NAME=VALUE (a global variable of the object and its value, e.g. targ_pid=1234), not ${String(v)}`);
+    const [, name, text] = m as unknown as [string, string, string];
+    if (globals.has(name)) throw new UserError(`--set gives ${name} a value twice`);
+    globals.set(name, /^[+-]?(0x[0-9a-f]+|\d+)$/i.test(text) ? parseInteger(text) : text === "true" || text === "false" ? text === "true" : text);
+  }
+  return globals;
+}
+
+/** A decimal or 0x integer with an optional sign (BigInt() takes no sign before 0x). */
+function parseInteger(text: string): bigint {
+  const negative = text.startsWith("-");
+  const n = BigInt(text.replace(/^[+-]/, ""));
+  return negative ? -n : n;
 }
 
 /** Validates --command and --pid (at most one of them): the target a run traces, or undefined for every process. */
@@ -279,7 +306,7 @@ function openOutput(session: Session, verbose: boolean, log: (line: string) => v
 function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void): LoadedObject {
   const { file, verbose = false } = options;
   try {
-    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0 });
+    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals });
     for (const w of loaded.warnings) log(`warning: ${w}`);
     for (const m of loaded.maps.values()) {
       if (m.pinPath) log(m.reused ? `map ${m.name}: reusing the map pinned at ${m.pinPath}` : `map ${m.name}: pinned at ${m.pinPath}, where it stays after exit`);
@@ -290,6 +317,7 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
     }
     return loaded;
   } catch (error) {
+    if (error instanceof GlobalValueError) throw new UserError(`--set: ${error.message}`);
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
     if (error instanceof LoadError) {
       if (verbose && error.log) writeErr(`${error.log.trimEnd()}\n`);

@@ -1,5 +1,6 @@
 // The errors the loader throws, each meant to be shown to a user as one sentence.
-// Takes nothing; gives `ObjectError` (malformed or unsupported object), `LoadError` (the kernel refused
+// Takes nothing; gives `ObjectError` (malformed or unsupported object; `GlobalValueError`, a value given for a
+// global variable that does not fit it), `LoadError` (the kernel refused
 // a map or program: its reason line and the verifier log) and `AttachError` (a probe cannot be attached,
 // with a `reason` category the CLI maps to exit codes).
 
@@ -10,6 +11,14 @@ export class ObjectError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ObjectError";
+  }
+}
+
+/** A value given for a global variable (LoadOptions.globals) names no variable of the object, or does not fit it. */
+export class GlobalValueError extends ObjectError {
+  constructor(message: string) {
+    super(message);
+    this.name = "GlobalValueError";
   }
 }
 

@@ -24,3 +24,4 @@ export * from "./events.js";
 export * from "./decode.js";
 export * from "./maps.js";
 export * from "./histogram.js";
+export * from "./globals.js";

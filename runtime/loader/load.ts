@@ -24,6 +24,7 @@ import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type E
 import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
 import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
+import { setGlobals, type GlobalValue } from "./globals.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
@@ -38,6 +39,8 @@ export interface LoadOptions {
   externs?: Partial<ExternEnvironment>;
   /** Directory of the maps pinned by name (`LIBBPF_PIN_BY_NAME`); default /sys/fs/bpf, as in libbpf. */
   pinRoot?: string;
+  /** Values of global variables, written before their maps are created and frozen (globals.ts). */
+  globals?: ReadonlyMap<string, GlobalValue>;
 }
 
 export interface LoadedMap {
@@ -194,6 +197,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
     const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core, externs));
     const hookIds = new Map(linked.flatMap(({ spec: { name, attach: a } }) => (a.kind === "btf" ? [[name, hookBtfId(options.targetBtf ?? kernelBtf(), a.hook, a.name)] as const] : [])));
+    const initial = options.globals?.size ? setGlobals(spec.maps, options.globals) : undefined;
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
     for (const m of spec.maps) {
@@ -203,7 +207,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
       loaded.maps.set(m.name, { name: m.name, spec: m, fd, pinPath: path, reused: reused !== undefined });
       fds.push(fd);
       if (reused !== undefined) continue;
-      initializeMap(sys, m, fd, m.origin === "data" && m.name === KCONFIG_SECTION ? externs?.kconfig : m.initial);
+      initializeMap(sys, m, fd, m.origin === "data" && m.name === KCONFIG_SECTION ? externs?.kconfig : (initial?.get(m.name) ?? m.initial));
       if (path === undefined) continue;
       pinMap(sys, m, fd, path);
       pins.push(path);
