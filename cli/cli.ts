@@ -43,6 +43,9 @@ interface SimpleCommand {
 /** `--backend` of compile, run and verify. */
 const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
 
+/** `--interval` of run and load. */
+const INTERVAL_OPTION = { type: "number", describe: "also print the maps every this many seconds, each time headed by the time (they are printed at the end as well)" } as const;
+
 /** `--command` and `--pid` of run and load (cli/target.ts). */
 const TARGET_OPTIONS = {
   command: {
@@ -66,6 +69,7 @@ const simple = {
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
       backend: BACKEND_OPTION,
       record: RECORD_OPTION,
+      interval: INTERVAL_OPTION,
       ...TARGET_OPTIONS,
     },
     load: () => import("./commands/run.js"),
@@ -81,6 +85,7 @@ const simple = {
         describe: "decode ring buffer and perf event records as this struct of the object's BTF (TYPE for every such map, or MAP=TYPE; repeatable) where the map names no record type",
       },
       record: RECORD_OPTION,
+      interval: INTERVAL_OPTION,
       ...TARGET_OPTIONS,
       set: {
         type: "string",

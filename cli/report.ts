@@ -103,9 +103,12 @@ export function mapJson(c: MapContent): Record<string, unknown> {
   return { map: c.map, histogram: Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...buckets] : buckets };
 }
 
-/** A map's content as printed: one JSON line, or bpftrace's text (`@name[key]: value`, log2 bars) and a blank line. */
-export function mapLines(c: MapContent, json: boolean): string[] {
-  if (json) return [toJson(mapJson(c))];
+/**
+ * A map's content as printed: one JSON line (with `"time"` when printed at `at`, an --interval's time), or
+ * bpftrace's text (`@name[key]: value`, log2 bars) and a blank line.
+ */
+export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
+  if (json) return [toJson(at ? { time: at.toISOString(), ...mapJson(c) } : mapJson(c))];
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
   return [...formatHistogram(c.map, c.histogram.counts, { negative: c.histogram.negative }).trimEnd().split("\n"), ""];

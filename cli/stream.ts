@@ -43,6 +43,8 @@ export interface StreamOptions {
   eventTypes?: ReadonlyMap<string, string>;
   /** `--record`: where to write what the run receives, and the recorder object that captures the probe hits. */
   record?: { path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } };
+  /** `--interval`: seconds between printings of the maps while the run goes on (they are printed at the end too). */
+  interval?: number;
   /** `--set NAME=VALUE`: global variables' values, written before the object loads. */
   globals?: ReadonlyMap<string, GlobalValue>;
   /** `--command` or `--pid`: the process uprobes see alone, whose exit stops the run (./target.ts). */
@@ -89,10 +91,19 @@ const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
 
 /** Validates --duration: undefined or a positive number of seconds that a timer can hold. */
 export function parseDuration(value: unknown): number | undefined {
+  return parseSeconds(value, "--duration", "leave it out to run until Ctrl-C");
+}
+
+/** Validates --interval: undefined or a positive number of seconds that a timer can hold. */
+export function parseInterval(value: unknown): number | undefined {
+  return parseSeconds(value, "--interval", "leave it out to print the maps only at the end");
+}
+
+function parseSeconds(value: unknown, flag: string, instead: string): number | undefined {
   if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw new UserError("--duration was given more than once");
-  if (typeof value !== "number" || !(value > 0)) throw new UserError(`--duration must be a positive number of seconds, not ${String(value)}`);
-  if (value > MAX_DURATION_S) throw new UserError(`--duration can be at most ${MAX_DURATION_S} seconds (about 24 days), not ${value}; leave it out to run until Ctrl-C`);
+  if (Array.isArray(value)) throw new UserError(`${flag} was given more than once`);
+  if (typeof value !== "number" || !(value > 0)) throw new UserError(`${flag} must be a positive number of seconds, not ${String(value)}`);
+  if (value > MAX_DURATION_S) throw new UserError(`${flag} can be at most ${MAX_DURATION_S} seconds (about 24 days), not ${value}; ${instead}`);
   return value;
 }
 
@@ -189,6 +200,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       target.resume();
     }
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
+    // As bcc's tools print per interval: the time, then the maps as they are now (nothing is cleared).
+    const ticker = options.interval === undefined ? undefined : setInterval(() => printMaps(new Date()), options.interval * 1000);
     // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe
     // closes meanwhile (its lines after the stop are not waited for), so the kernel's waits in both overlap.
     const detached = stopped.then(async () => {
@@ -210,6 +223,17 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       await detached;
       r.drain(emit);
+    };
+    /**
+     * The maps now; `at` (an --interval's printing) heads them with the time, or adds it to each JSON line. A
+     * recording keeps the final maps only.
+     */
+    const printMaps = (at?: Date) => {
+      if (at && !json) write(at.toTimeString().slice(0, 8));
+      for (const content of mapContents(loaded)) {
+        for (const line of mapLines(content, json, at)) write(line);
+        if (!at) recording?.output("map", mapJson(content));
+      }
     };
     const printEvent = (e: StreamEvent) => {
       write(eventLine(e, json));
@@ -236,13 +260,11 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       ]);
     } finally {
       if (timer) clearTimeout(timer);
+      if (ticker) clearInterval(ticker);
     }
     await detached;
     if (targetEnded) log(targetEnded);
-    for (const content of mapContents(loaded)) {
-      for (const line of mapLines(content, json)) write(line);
-      recording?.output("map", mapJson(content));
-    }
+    printMaps();
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return ExitCode.OK;
   } finally {

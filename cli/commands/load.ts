@@ -1,11 +1,11 @@
-// `tsbpf load OBJ.bpf.o [--duration S] [--json] [--verbose] [--event-type [MAP=]TYPE] [--record OUT] [-c CMD | -p PID] [--set NAME=VALUE]`: loads a BPF object into the kernel, attaches
+// `tsbpf load OBJ.bpf.o [--duration S] [--json] [--verbose] [--event-type [MAP=]TYPE] [--record OUT] [--interval S] [-c CMD | -p PID] [--set NAME=VALUE]`: loads a BPF object into the kernel, attaches
 // every program its sections name a target for, streams bpf_printk output from trace_pipe until Ctrl-C or the
 // duration ends, then detaches and releases everything. The loading and streaming live in ../stream.ts,
 // shared with `tsbpf run`; this command only reads the object.
 import { readFileSync } from "node:fs";
 import { objectNameOf } from "../../runtime/loader/object.js";
 import { UserError } from "../exit-codes.js";
-import { parseDuration, parseEventTypes, parseGlobals, parseTarget, preflight, streamObject } from "../stream.js";
+import { parseDuration, parseInterval, parseEventTypes, parseGlobals, parseTarget, preflight, streamObject } from "../stream.js";
 import { writeErr } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
@@ -13,6 +13,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const duration = parseDuration(argv.duration);
   const eventTypes = parseEventTypes(argv["event-type"]);
   const target = parseTarget(argv);
+  const interval = parseInterval(argv.interval);
   const globals = parseGlobals(argv.set);
   let bytes: Uint8Array;
   try {
@@ -23,5 +24,5 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);
   const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;
-  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", eventTypes, record, target, globals });
+  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", eventTypes, record, target, globals, interval });
 }

@@ -1,4 +1,4 @@
-// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [-c CMD | -p PID]`: the main job. Compiles a probe file
+// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [--interval S] [-c CMD | -p PID]`: the main job. Compiles a probe file
 // (diagnostics exactly as `tsbpf compile` prints them, exit 3), or takes its object from the cache when neither
 // the file, the compiler nor the kernel changed (then TypeScript is never loaded); then loads, attaches and
 // streams its output as `tsbpf load` does (../stream.ts), releasing everything on every exit path. `--record`
@@ -9,13 +9,14 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
-import { parseDuration, parseTarget, preflight, streamObject, type StreamOptions } from "../stream.js";
+import { parseDuration, parseInterval, parseTarget, preflight, streamObject, type StreamOptions } from "../stream.js";
 import { writeErr } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
   const duration = parseDuration(argv.duration);
   const target = parseTarget(argv);
+  const interval = parseInterval(argv.interval);
   const verbose = Boolean(argv.verbose);
   const useCache = argv.cache !== false;
   const log = (line: string) => writeErr(`${line}\n`);
@@ -53,6 +54,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     source: "ts",
     record,
     target,
+    interval,
   });
 }
 

@@ -416,6 +416,30 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("--interval prints the maps as they are every S seconds, each JSON line with its time, and once more at the end", async () => {
+    const run = tsbpf(["run", "examples/latency.ts", "--json", "--interval", "0.2", "--duration", "2"]);
+    try {
+      await run.until(() => run.stderr().includes("counting into the maps"), "tsbpf run never started");
+      for (let i = 0; i < 3; i++) rmChild();
+      assert.equal(await run.exited, 0, run.stderr());
+      const calls = run
+        .stdout()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { time?: string; map: string; entries?: { key: number; value: number }[] })
+        .filter((o) => o.map === "calls");
+      const timed = calls.filter((o) => o.time !== undefined);
+      assert.ok(timed.length >= 2, `printed at intervals: ${run.stdout()}`);
+      const times = timed.map((o) => Date.parse(o.time!));
+      assert.deepEqual(times, [...times].sort((a, b) => a - b));
+      const last = calls.at(-1)!;
+      assert.equal(last.time, undefined, "the final printing has no time");
+      assert.ok(last.entries!.find((e) => e.key === 1)!.value >= 3, JSON.stringify(last));
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("prints compile diagnostics as tsbpf compile does (exit 3) and an unknown uprobe symbol as one sentence at its probe (exit 2)", async () => {
     const bad = join(dir, "bad.ts");
     writeFileSync(bad, `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("syscalls", "sys_enter_no_such_call", () => 0);\n`);
