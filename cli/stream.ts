@@ -24,6 +24,7 @@ import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
+import { printkMatcher } from "../runtime/loader/printk-formats.js";
 import { existingProcess, startCommand, type Target } from "./target.js";
 
 export interface StreamOptions {
@@ -164,6 +165,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
     const pipe = printsLines(loaded) ? openOutput(session, verbose, log) : undefined;
+    // Every program's printk lines reach every instance: those no format of this object can produce are left out.
+    const ours = pipe ? printkMatcher(loaded.spec.raw) : undefined;
+    let othersLeftOut = 0;
+    if (pipe && verbose) log(ours ? "showing the bpf_printk lines the object's formats can produce (other programs' lines are left out)" : "showing every bpf_printk line: a format of the object is not a constant string, so other programs' lines cannot be told apart");
     for (const name of options.eventTypes?.keys() ?? []) {
       if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object`);
     }
@@ -251,6 +256,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
             return;
           }
           for await (const line of pipe.lines()) {
+            if (ours && line.event === "bpf_trace_printk" && !ours(line.message)) {
+              othersLeftOut++;
+              continue;
+            }
             write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
             if (recording && line.event) recording.output("printk", jsonLine(line));
           }
@@ -264,6 +273,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     }
     await detached;
     if (targetEnded) log(targetEnded);
+    if (verbose && othersLeftOut) log(`left out ${othersLeftOut} bpf_printk lines of other programs`);
     printMaps();
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return ExitCode.OK;

@@ -16,6 +16,8 @@ import { objectKey, objectPath } from "../../cli/cache.js";
 import { resolveBinary } from "../../runtime/loader/elfsym.js";
 import { readRecording, replay, simulate, type RecordedHit } from "../../runtime/test/index.js";
 import { listIds, missingRoot, missingTracefs, missingUprobes, openSys, tracefsPath } from "../../runtime/sys/index.js";
+import { Session } from "../../runtime/loader/index.js";
+import { fixture } from "../loader/support.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MAIN = join(ROOT, "cli/main.ts");
@@ -256,18 +258,26 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     assert.match(lines[0]!, /use tracepoint\("syscalls", "sys_enter_unlinkat", \.\.\.\) or uprobe\("libc\.so\.6", "unlinkat", \.\.\.\) instead$/);
   });
 
-  it("streams the libc unlinkat uprobe example's line for an rm", { skip: missingUprobes() ?? false }, async () => {
+  it("streams the libc unlinkat uprobe example's line for an rm, and not another program's line for it", { skip: missingUprobes() ?? false }, async () => {
     const run = tsbpf(["run", "examples/unlink-uprobe.ts", "--no-cache"]);
+    // Another program prints for every unlinkat too: its lines reach the run's tracefs instance as well.
+    const other = new Session(sys);
     try {
+      other.load(fixture("tracepoint"), { name: "other" }).attachAll();
       await run.until(() => run.stderr().includes("streaming bpf_printk output"), "tsbpf run never started streaming");
       assert.match(run.stderr(), /attached libc_unlinkat to uprobe \/.*libc\.so\.6:unlinkat/);
-      await triggerUntil(run, (pid) => new RegExp(`^rm-${pid} .*: UPROBE unlinkat pid = ${pid}, dfd = -100, flags = 0$`));
+      const uprobeLine = (pid: number) => new RegExp(`^rm-${pid} .*: UPROBE unlinkat pid = ${pid}, dfd = -100, flags = 0$`);
+      await triggerUntil(run, uprobeLine);
+      // A second rm's line comes after the first rm's lines of both programs have been read.
+      await triggerUntil(run, uprobeLine);
+      assert.doesNotMatch(run.stdout(), /tsbpf-tp/);
       run.child.kill("SIGTERM");
       assert.equal(await run.exited, 0, run.stderr());
       const file = "examples/unlink-uprobe.ts";
       assert.equal(existsSync(objectPath(join(cacheHome, "tsbpf"), objectKey(file, readFileSync(join(ROOT, file))))), false, "--no-cache stored the object");
     } finally {
       run.child.kill("SIGKILL");
+      await other.close();
     }
   });
 

@@ -1,0 +1,93 @@
+// Telling an object's bpf_printk lines from other programs' (runtime/loader/printk-formats.ts): formats as message
+// patterns, the formats found in tsbpf's and clang's objects, no verdict for a format built at run time, and, in
+// the kernel, two objects printing for the same rm each recognising only their own lines.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../compiler/index.js";
+import { readBpfObject } from "../../compiler/elf/read.js";
+import { formatPattern, printkFormats, printkMatcher } from "../../runtime/loader/printk-formats.js";
+import { Session } from "../../runtime/loader/index.js";
+import { openSys } from "../../runtime/sys/index.js";
+import { compileC, fixture, needsClang, needsKernel } from "./support.js";
+
+describe("bpf_printk formats", () => {
+  it("a format matches exactly the messages it can print: conversions as any text, %% as %, literal text as itself", () => {
+    const cases: [string, string[], string[]][] = [
+      ["pid=%d name=%s", ["pid=12 name=/tmp/a b", "pid=-1 name="], ["pid=12 nam", "xpid=1 name=a"]],
+      ["%-8s|%5d%%", ["rm      |   12%"], ["rm|12"]],
+      ["from %pI4:%u (%llx)", ["from 10.0.0.1:80 (ff)"], ["from 10.0.0.1:80"]],
+      ["a.b*c?\n", ["a.b*c?"], ["aXb*c?", "a.b*c?d"]],
+      ["first %d\nsecond", ["first 1"], ["second"]],
+    ];
+    for (const [format, yes, no] of cases) {
+      const p = formatPattern(format);
+      for (const m of yes) assert.ok(p.test(m), `${JSON.stringify(format)} should match ${JSON.stringify(m)}`);
+      for (const m of no) assert.ok(!p.test(m), `${JSON.stringify(format)} should not match ${JSON.stringify(m)}`);
+    }
+  });
+
+  it("finds the formats of a tsbpf probe's printk calls", () => {
+    const r = compile({ fileName: "unlink-tracepoint.ts", text: readFileSync("examples/unlink-tracepoint.ts", "utf8") });
+    assert.deepEqual(r.diagnostics, []);
+    const object = readBpfObject(r.object);
+    assert.deepEqual(printkFormats(object), ["unlinkat by %s pid = %llu, dfd = %d, flags = %llu"]);
+    const ours = printkMatcher(object)!;
+    assert.equal(ours("unlinkat by rm pid = 12, dfd = -100, flags = 0"), true);
+    assert.equal(ours("tsbpf-tp pid=1 magic=7e57 name=/x"), false);
+  });
+
+  it("finds clang's bpf_printk formats in .rodata; a format built on the stack gives no verdict", needsClang, () => {
+    assert.deepEqual(printkFormats(readBpfObject(fixture("tracepoint"))), ["tsbpf-tp pid=%d magic=%x name=%s"]);
+    const onStack = compileC(
+      "printk-stack",
+      `#include "loader.h"
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int f(void *ctx)
+{
+	char fmt[] = "pid %d";
+	bpf_trace_printk(fmt, sizeof(fmt), (int)(bpf_get_current_pid_tgid() >> 32));
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const object = readBpfObject(readFileSync(onStack));
+    assert.equal(printkFormats(object), undefined);
+    assert.equal(printkMatcher(object), undefined);
+  });
+
+  it("in the kernel, two objects printing for the same rm each recognise only their own lines", needsKernel, async () => {
+    const sys = openSys();
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-printk-"));
+    const session = new Session(sys);
+    try {
+      const tp = session.load(fixture("tracepoint"), { name: "tracepoint" });
+      const up = session.load(fixture("uprobe"), { name: "uprobe" });
+      const pipe = session.tracePipe();
+      tp.attachAll();
+      up.attachAll();
+      const path = join(dir, "victim");
+      writeFileSync(path, "x");
+      const pid = spawnSync("rm", [path]).pid!;
+      const isTp = printkMatcher(tp.spec.raw)!;
+      const isUp = printkMatcher(up.spec.raw)!;
+      const mine: string[] = [];
+      for (const deadline = Date.now() + 5000; mine.length < 3 && Date.now() < deadline; ) {
+        const line = await pipe.waitFor((l) => l.pid === pid, deadline - Date.now());
+        if (line) mine.push(line.message);
+      }
+      assert.equal(mine.length, 3, `the tracepoint's, the uprobe's and the uretprobe's lines: ${JSON.stringify(mine)}`);
+      assert.deepEqual(
+        mine.map((m) => [isTp(m), isUp(m)]),
+        mine.map((m) => (m.startsWith("tsbpf-tp") ? [true, false] : [false, true])),
+      );
+    } finally {
+      await session.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
