@@ -104,6 +104,14 @@ export function comm(): Str<16> {
   return onlyInProbe("comm");
 }
 /**
+ * The pid of the process `tsbpf run --command` started or `--pid` named (bpftrace's cpid), 0 when the run has
+ * none: `if (targetPid() !== 0 && pidTgid() >> 32 !== targetPid()) return 0;`. It is a constant to the kernel's
+ * verifier (a `.rodata` value the loader sets before loading), so the test costs nothing when there is no target.
+ */
+export function targetPid(): u32 {
+  return onlyInProbe("targetPid");
+}
+/**
  * bpf_get_current_task(): the current task_struct (`currentTask().real_parent.tgid` is the parent's pid).
  * The compiler types it `Ptr<task_struct>` from the kernel's BTF; editors see the `task_struct` of `tsbpf btf`
  * declarations when a file imports it.

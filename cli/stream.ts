@@ -160,7 +160,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   process.once("exit", releaseTarget);
   try {
     recording = options.record ? await openRecording(options.record.path) : undefined;
-    const loaded = load(session, bytes, options, log);
+    // Before the load, which gives targetPid() its pid; a command is started stopped and resumed after the attach,
+    // so that the probes see it from its start.
+    target = options.target && ("command" in options.target ? startCommand(options.target.command, { quietStdout: json }) : existingProcess(options.target.pid));
+    const loaded = load(session, bytes, options, log, target?.pid);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
@@ -175,8 +178,6 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
-    // Started stopped before the attach and resumed after it, so the probes see the command from its start.
-    target = options.target && ("command" in options.target ? startCommand(options.target.command, { quietStdout: json }) : existingProcess(options.target.pid));
     const { attached, skipped } = attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
@@ -335,10 +336,10 @@ function openOutput(session: Session, verbose: boolean, log: (line: string) => v
   return pipe;
 }
 
-function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void): LoadedObject {
+function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined): LoadedObject {
   const { file, verbose = false } = options;
   try {
-    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals });
+    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid });
     for (const w of loaded.warnings) log(`warning: ${w}`);
     for (const m of loaded.maps.values()) {
       if (m.pinPath) log(m.reused ? `map ${m.name}: reusing the map pinned at ${m.pinPath}` : `map ${m.name}: pinned at ${m.pinPath}, where it stays after exit`);

@@ -234,6 +234,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     fileName,
     text,
     lowered.module.maps ?? [],
+    lowered.module.rodataVars,
   );
   for (const p of programs) Object.assign(p, btf.kernel.get(p.name));
   const { bytes } = writeObject({

@@ -47,8 +47,10 @@ import {
   type IrModule,
   type Loc,
   type Operand,
+  type RodataVar,
   type StackAddr,
   type VReg,
+  TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
 import type { Checked, Typescript } from "./check.js";
@@ -161,6 +163,9 @@ class Rodata {
   private readonly parts: Uint8Array[] = [];
   private readonly offsets = new Map<string, number>();
   private size = 0;
+  private strings = 0;
+  private pid: number | undefined;
+  readonly vars: RodataVar[] = [];
   add(s: string): number {
     const hit = this.offsets.get(s);
     if (hit !== undefined) return hit;
@@ -169,7 +174,18 @@ class Rodata {
     this.parts.push(bytes);
     this.size += bytes.length;
     this.offsets.set(s, at);
+    this.vars.push({ name: `__tsbpf_fmt_${this.strings++}`, offset: at, size: bytes.length, kind: "string" });
     return at;
+  }
+  /** Where targetPid()'s u32 is (4-byte aligned, added on first use). */
+  targetPid(): number {
+    if (this.pid !== undefined) return this.pid;
+    const padding = (4 - (this.size % 4)) % 4;
+    this.parts.push(new Uint8Array(padding + 4));
+    this.pid = this.size + padding;
+    this.size += padding + 4;
+    this.vars.push({ name: TARGET_PID_VARIABLE, offset: this.pid, size: 4, kind: "u32" });
+    return this.pid;
   }
   bytes(): Uint8Array {
     const out = new Uint8Array(this.size);
@@ -566,7 +582,7 @@ export function lower(
     if (license === undefined) {
       diagnostics.push(makeDiagnostic(file, Code.MissingLicense, 'missing `export const license = "GPL";`: the kernel requires a license, and printk needs a GPL-compatible one', 0, 0));
     }
-    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), license: license ?? "", maps }, programs, diagnostics };
+    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), rodataVars: rodata.vars, license: license ?? "", maps }, programs, diagnostics };
   }
 
   // ---------------------------------------------------------------- probes
@@ -1274,6 +1290,15 @@ export function lower(
       if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
       if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field)`);
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
+      if (name === "targetPid") {
+        if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
+        // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
+        const address = this.fb.vreg(PTR);
+        this.fb.emit({ op: "rodata", dst: address, offset: rodata.targetPid(), loc: locOf(e) });
+        const dst = this.fb.vreg(U32);
+        this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 4, signed: false, loc: locOf(e) });
+        return { op: dst };
+      }
       if (!helper) {
         return fail(e, Code.UnsupportedCall, name && (PROBES as readonly string[]).includes(name)
           ? `${name}() declares a probe: it belongs at module level (\`export const x = ${name}(...)\`)`

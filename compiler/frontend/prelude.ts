@@ -10,7 +10,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "targetPid"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -82,6 +82,8 @@ declare module "tsbpf" {
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
   export function comm(): Str<16>;
+  /** The process \`tsbpf run --command\` started or \`--pid\` named (bpftrace's cpid), 0 without one: a constant to the verifier. */
+  export function targetPid(): u32;
   /** bpf_get_current_task(): the current task_struct, read through as any kernel struct pointer. */
   export function currentTask(): Ptr<CurrentTask>;
   /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */

@@ -143,10 +143,26 @@ export interface IrFunction {
   readonly loc?: Loc;
 }
 
+/** A named object in `.rodata`: a printk format (NUL-terminated), or the u32 targetPid() reads. */
+export interface RodataVar {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly kind: "string" | "u32";
+}
+
+/**
+ * The `.rodata` variable targetPid() reads: 0 in the object; the loader writes the pid of `--command` or `--pid`
+ * into it before loading, so the kernel's verifier sees it as a constant.
+ */
+export const TARGET_PID_VARIABLE = "tsbpf_target_pid";
+
 export interface IrModule {
   readonly functions: IrFunction[];
-  /** Contents of `.rodata` (printk formats, NUL-terminated). */
+  /** Contents of `.rodata`: printk formats (NUL-terminated) and, when read, targetPid()'s u32. */
   readonly rodata: Uint8Array;
+  /** What `.rodata` holds; absent: its NUL-terminated strings, one per printk format. */
+  readonly rodataVars?: readonly RodataVar[];
   readonly license: string;
   /** Maps declared at module level, in declaration order (absent: none). */
   readonly maps?: readonly MapDef[];

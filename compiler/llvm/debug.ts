@@ -110,6 +110,17 @@ export class DebugInfo {
   }
 
   /** A `static const char NAME[size]` in `.rodata`; gives its DIGlobalVariableExpression. */
+  /** `const volatile unsigned int NAME`, a global the loader sets (targetPid()'s). */
+  rodataU32(name: string, line: number): number {
+    const uint = this.basicType("unsigned int", 32, "DW_ATE_unsigned");
+    const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${uint})`);
+    const type = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);
+    const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${type}, isLocal: false, isDefinition: true)`);
+    const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
+    this.globals.push(expr);
+    return expr;
+  }
+
   rodataString(name: string, size: number, line: number): number {
     const char = this.basicType("char", 8, "DW_ATE_signed_char");
     const constChar = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${char})`);

@@ -23,7 +23,7 @@
 // element, which LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for
 // BPF_CORE_READ.
 
-import { reachableBlocks, widens, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
+import { reachableBlocks, widens, type RodataVar, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { rodataVars } from "../object/btf.js";
 import { Helper } from "../isa/helpers.js";
 import { accessSteps, membersRead, type KernelStruct } from "../frontend/kernel-types.js";
@@ -32,6 +32,8 @@ import { DebugInfo, mdString, type DebugStruct } from "./debug.js";
 export interface EmitInput {
   functions: readonly IrFunction[];
   rodata: Uint8Array;
+  /** What `.rodata` holds (IrModule.rodataVars); absent: its strings. */
+  rodataVars?: readonly RodataVar[];
   license: string;
   /** Kernel structs by name (those CO-RE reads refer to). */
   structs: ReadonlyMap<string, KernelStruct>;
@@ -95,9 +97,14 @@ export function emitModule(input: EmitInput): EmitOutput {
   const globals: string[] = [];
   const bodies: string[] = [];
 
-  // .rodata: one constant per printk format, at the offsets the IR refers to.
-  const vars = rodataVars(input.rodata);
+  // .rodata: one constant per printk format, at the offsets the IR refers to, and targetPid()'s value, which the
+  // loader finds by its global name.
+  const vars = input.rodataVars ?? rodataVars(input.rodata);
   vars.forEach((v) => {
+    if (v.kind === "u32") {
+      globals.push(`@${v.name} = dso_local constant i32 0, section ".rodata", align 4, !dbg !${debug.rodataU32(v.name, 1)}`);
+      return;
+    }
     const expr = debug.rodataString(v.name, v.size, 1);
     globals.push(`@${v.name} = internal constant [${v.size} x i8] ${cString(input.rodata.subarray(v.offset, v.offset + v.size))}, section ".rodata", align 1, !dbg !${expr}`);
   });
@@ -188,6 +195,8 @@ function emitFunction(
   if (preds.get(entry)!.length) throw new Error(`${fn.name}: the LLVM backend needs an entry block without predecessors`);
   const { sp, ctx: ctxVar } = debug.subprogram(fn.name, fn.loc?.line ?? 1);
   let needsV4 = false;
+  /** Registers holding a `.rodata` address. */
+  const rodataRegs = new Set<number>();
 
   // Blocks in reverse postorder: every predecessor but a loop's back edge comes first.
   const order: Block[] = [];
@@ -436,7 +445,9 @@ function emitFunction(
         case "load": {
           const bits = i.size * 8;
           const p = address(i.base, i.offset);
-          const v = inst((s) => `load i${bits}, ptr ${s(p)}, align ${i.size}`);
+          // A .rodata value the loader sets (targetPid()): volatile, as clang reads a const volatile, or LLVM would fold it to 0.
+          const knob = "id" in i.base && rodataRegs.has(i.base.id) ? " volatile" : "";
+          const v = inst((s) => `load${knob} i${bits}, ptr ${s(p)}, align ${i.size}`);
           const loaded: IntType = { bits: bits as 8 | 16 | 32 | 64, signed: i.signed };
           const wide = bits === 64 ? v : inst((s) => `${i.signed ? "sext" : "zext"} i${bits} ${s(v)} to i64`);
           def(i.dst, convert(wide, loaded, i.dst.type));
@@ -465,6 +476,7 @@ function emitFunction(
           break;
         }
         case "rodata":
+          rodataRegs.add(i.dst.id);
           def(i.dst, inst(() => `ptrtoint ${rodataAt(i.offset)} to i64`));
           break;
         case "call": {

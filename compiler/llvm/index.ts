@@ -11,7 +11,7 @@ import { readBpfObject } from "../elf/index.js";
 import { BtfKind, CoreReloKind, parseBtf, parseBtfExt, parseCoreSpec, type Btf } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Insn } from "../isa/insn.js";
-import type { CoreAccess, IrFunction, Loc, MapDef } from "../ir/index.js";
+import type { CoreAccess, IrFunction, Loc, MapDef, RodataVar } from "../ir/index.js";
 import { foldCopies } from "../ir/copies.js";
 import { eliminateDeadCode } from "../ir/dce.js";
 import type { Lowered } from "../frontend/lower.js";
@@ -25,6 +25,8 @@ export { findToolchain, missingLlvm, LlvmError, LlvmToolchainError, INSTALL_HINT
 export interface LlvmInput {
   functions: readonly IrFunction[];
   rodata: Uint8Array;
+  /** What `.rodata` holds (IrModule.rodataVars); absent: its strings. */
+  rodataVars?: readonly RodataVar[];
   license: string;
   kernelStructs: ReadonlyMap<string, KernelStruct>;
   fileName: string;
@@ -57,7 +59,7 @@ export interface LlvmResult {
 }
 
 export function compileWithLlvm(input: LlvmInput, options: LlvmOptions = {}): LlvmResult {
-  const emitted = emitModule({ functions: input.functions, rodata: input.rodata, license: input.license, structs: input.kernelStructs, fileName: input.fileName, sourceText: input.sourceText, maps: input.maps });
+  const emitted = emitModule({ functions: input.functions, rodata: input.rodata, rodataVars: input.rodataVars, license: input.license, structs: input.kernelStructs, fileName: input.fileName, sourceText: input.sourceText, maps: input.maps });
   const cpu = emitted.needsV4 ? 4 : options.cpu ?? 3;
   const object = llvmToObject(emitted.text, { cpu });
   return { object, llvmIr: emitted.text, programs: readPrograms(object), btf: readBpfObject(object).btf ?? new Uint8Array(0) };
@@ -123,7 +125,7 @@ function coreAccessOf(btf: Btf, typeId: number, access: string): CoreAccess | un
 export function compileLowered(lowered: Lowered, kernelStructs: ReadonlyMap<string, KernelStruct>, source: { fileName: string; text: string }, options: LlvmOptions = {}): CompileResult {
   const functions = lowered.programs.map(({ fn }) => foldCopies(eliminateDeadCode(fn)));
   const { module } = lowered;
-  const out = compileWithLlvm({ functions, rodata: module.rodata, license: module.license, kernelStructs, fileName: source.fileName, sourceText: source.text, maps: module.maps }, options);
+  const out = compileWithLlvm({ functions, rodata: module.rodata, rodataVars: module.rodataVars, license: module.license, kernelStructs, fileName: source.fileName, sourceText: source.text, maps: module.maps }, options);
   const kinds = new Map(lowered.programs.map(({ fn, kind }) => [fn.name, kind]));
   const programs: CompiledProgram[] = out.programs.map((p) => ({ ...p, kind: kinds.get(p.name)! }));
   return { object: out.object, programs, rodata: module.rodata, license: module.license, btf: out.btf, diagnostics: [], source };

@@ -29,11 +29,8 @@ export interface BtfProgram {
   core?: readonly ({ insn: number } & CoreAccess)[];
 }
 
-export interface RodataVar {
-  name: string;
-  offset: number;
-  size: number;
-}
+import type { RodataVar } from "../ir/index.js";
+export type { RodataVar };
 
 export interface ObjectBtf {
   btf: Uint8Array;
@@ -95,13 +92,13 @@ function accessString(r: CoreAccess, local: ReadonlyMap<string, LocalStruct>, st
   return steps.join(":");
 }
 
-/** The NUL-terminated strings of `.rodata`, as variables. */
+/** The NUL-terminated strings of `.rodata`, as variables (a module that holds more lists them, IrModule.rodataVars). */
 export function rodataVars(rodata: Uint8Array): RodataVar[] {
   const vars: RodataVar[] = [];
   let start = 0;
   for (let i = 0; i < rodata.length; i++) {
     if (rodata[i] === 0) {
-      vars.push({ name: `__tsbpf_fmt_${vars.length}`, offset: start, size: i + 1 - start });
+      vars.push({ name: `__tsbpf_fmt_${vars.length}`, offset: start, size: i + 1 - start, kind: "string" });
       start = i + 1;
     }
   }
@@ -204,7 +201,15 @@ function mapTagValues(btf: BtfBuilder, m: MapDef, typeOf: (l: Layout) => number)
   return tags;
 }
 
-export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<string, KernelStruct>, rodata: Uint8Array, fileName: string, sourceText: string, maps: readonly MapDef[] = []): ObjectBtf {
+export function buildBtf(
+  programs: readonly BtfProgram[],
+  structs: ReadonlyMap<string, KernelStruct>,
+  rodata: Uint8Array,
+  fileName: string,
+  sourceText: string,
+  maps: readonly MapDef[] = [],
+  vars: readonly RodataVar[] = rodataVars(rodata),
+): ObjectBtf {
   const btf = new BtfBuilder();
   const ext = new BtfExtBuilder(btf);
   const int = btf.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
@@ -235,12 +240,18 @@ export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<s
     }
   }
 
-  const vars = rodataVars(rodata);
   if (vars.length) {
-    const char = btf.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 });
-    const constChar = btf.add({ kind: BtfKind.CONST, name: "", type: char });
-    const index = btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 });
+    const strings = vars.some((v) => v.kind === "string");
+    const char = strings ? btf.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 }) : 0;
+    const constChar = strings ? btf.add({ kind: BtfKind.CONST, name: "", type: char }) : 0;
+    const index = strings ? btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 }) : 0;
     const secinfo = vars.map((v) => {
+      if (v.kind === "u32") {
+        // As clang writes `const volatile unsigned int`: a knob the loader sets, global so that it can be found by name.
+        const uint = btf.add({ kind: BtfKind.INT, name: "unsigned int", size: 4, encoding: 0, offset: 0, bits: 32 });
+        const type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: uint }) });
+        return { type: btf.add({ kind: BtfKind.VAR, name: v.name, type, linkage: BtfVarLinkage.GLOBAL_ALLOCATED }), offset: v.offset, size: v.size };
+      }
       const array = btf.add({ kind: BtfKind.ARRAY, name: "", type: constChar, indexType: index, nelems: v.size });
       const variable = btf.add({ kind: BtfKind.VAR, name: v.name, type: array, linkage: BtfVarLinkage.STATIC });
       return { type: variable, offset: v.offset, size: v.size };
@@ -250,5 +261,5 @@ export function buildBtf(programs: readonly BtfProgram[], structs: ReadonlyMap<s
   if (maps.length) addMaps(btf, maps, int);
   // .BTF.ext first: it adds its strings to .BTF's table.
   const extBytes = ext.toBytes();
-  return { btf: btf.toBytes(), ext: extBytes, kernel, rodataVars: vars };
+  return { btf: btf.toBytes(), ext: extBytes, kernel, rodataVars: [...vars] };
 }

@@ -25,6 +25,7 @@ import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./line
 import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
 import { setGlobals, type GlobalValue } from "./globals.js";
+import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
@@ -41,6 +42,8 @@ export interface LoadOptions {
   pinRoot?: string;
   /** Values of global variables, written before their maps are created and frozen (globals.ts). */
   globals?: ReadonlyMap<string, GlobalValue>;
+  /** The pid a tsbpf probe's targetPid() gives (its `.rodata` variable, when the object has one); default 0. */
+  targetPid?: number;
 }
 
 export interface LoadedMap {
@@ -185,6 +188,12 @@ export class LoadedObject {
   }
 }
 
+/** The values to write into global variables: the ones given, and targetPid()'s when the object reads it. */
+function withTargetPid(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined): ReadonlyMap<string, GlobalValue> {
+  const reads = pid !== undefined && spec.maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
+  return reads ? new Map([...(given ?? []), [TARGET_PID_VARIABLE, BigInt(pid)]]) : (given ?? new Map());
+}
+
 /** Creates the maps, links and loads the programs. On any failure everything created so far is closed. */
 export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}): LoadedObject {
   const loaded = new LoadedObject(sys, spec);
@@ -197,7 +206,8 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
     const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core, externs));
     const hookIds = new Map(linked.flatMap(({ spec: { name, attach: a } }) => (a.kind === "btf" ? [[name, hookBtfId(options.targetBtf ?? kernelBtf(), a.hook, a.name)] as const] : [])));
-    const initial = options.globals?.size ? setGlobals(spec.maps, options.globals) : undefined;
+    const globals = withTargetPid(spec, options.globals, options.targetPid);
+    const initial = globals.size ? setGlobals(spec.maps, globals) : undefined;
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
     for (const m of spec.maps) {

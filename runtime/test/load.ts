@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { decode } from "../../compiler/isa/index.js";
+import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 import { describeError, verify, type MapDesc } from "../../compiler/verifier/index.js";
 import {
   ObjectError,
@@ -45,6 +46,8 @@ export interface LoadOptions {
   tracefs?: string;
   /** Initial values of global variables (.rodata, .data, .bss) by name, set before loading, as a libbpf skeleton does. */
   globals?: Readonly<Record<string, CValue>>;
+  /** What a probe's targetPid() gives, as `tsbpf run --command`/`--pid` sets it (default 0, no target). */
+  targetPid?: number;
   /** Object name (prefix of global data map names); default from the file name. */
   name?: string;
   /** The architecture whose pt_regs layout a TypeScript probe's arguments are compiled for (default: the host's). */
@@ -180,7 +183,10 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   } catch {
     objectBtf = undefined;
   }
-  if (options.globals) applyGlobals(object, objectBtf, options.globals);
+  // Set only in an object whose probes read it, as the loader does.
+  const readsTarget = options.targetPid !== undefined && object.maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
+  const globals = readsTarget ? { ...options.globals, [TARGET_PID_VARIABLE]: options.targetPid! } : options.globals;
+  if (globals) applyGlobals(object, objectBtf, globals);
 
   // Link first, as the loader does: relocation problems should name the program, not a map.
   let core: CoreResolutions | undefined;

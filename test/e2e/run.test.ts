@@ -388,6 +388,20 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("targetPid() in a tracepoint probe is the --command's pid, so only its unlinks are counted", async () => {
+    const files = [0, 1].map((i) => join(dir, `target-${serial++}-${i}`));
+    for (const f of files) writeFileSync(f, "x");
+    const noise = setInterval(() => void spawn("rm", ["-f", join(dir, "no-such-file")]), 20);
+    const run = tsbpf(["run", "test/e2e/fixtures/target-counts.ts", "--no-cache", "--json", "-c", `rm -f ${files.join(" ")}`]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      assert.deepEqual([...countsByPid(run.stdout()).values()], [2], `one process, two unlinks: ${run.stdout()}`);
+    } finally {
+      clearInterval(noise);
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("--pid makes uprobes see that process alone and ends the run when it exits", { skip: missingUprobes() ?? false }, async () => {
     const files = [0, 1].map((i) => join(dir, `pid-${serial++}-${i}`));
     for (const f of files) writeFileSync(f, "x");
