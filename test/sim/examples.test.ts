@@ -56,6 +56,9 @@ test("the tracepoint example: fields laid out per the format file, comm and pid 
   assert.equal(r.r0, 0n);
   assert.deepEqual(sim.trace(), ["unlinkat by rm pid = 77, dfd = -100, flags = 512"]);
   assert.match(sim.tracePipe()[0]!, /^\s+rm-77\s+\[000\] .+ bpf_trace_printk: unlinkat by rm pid = 77/);
+  // One trace_pipe line per message, as the kernel ends each event with a newline.
+  sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 3, pathname: path, flag: 0 }, { pid: 78, comm: "rm" });
+  assert.deepEqual(sim.tracePipe().map((l) => l.replace(/^.*bpf_trace_printk: /, "")), sim.trace());
 });
 
 test("opensnoop's ring buffer records arrive as OpenEvent objects, decoded as tsbpf run decodes them", async () => {
