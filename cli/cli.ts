@@ -219,7 +219,7 @@ export async function main(args: readonly string[]): Promise<void> {
       "Print TypeScript declarations for kernel types from BTF (for editors; import them from \"tsbpf/kernel\")",
       (y) =>
         y
-          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct)" })
+          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), or enum constants (TCP_ESTABLISHED)" })
           .option("output", { alias: "o", type: "string", describe: "write the declarations to this file instead of standard output" })
           .option("btf", { type: "string", describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
           .option("depth", { type: "number", describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })

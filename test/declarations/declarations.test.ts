@@ -340,3 +340,11 @@ test("golden: the declaration of a small struct", () => {
   assert.equal(d.text, readFileSync(golden, "utf8"));
   assert.deepEqual(typeCheck({ [join(ROOT, "__demo.ts")]: d.text, [join(ROOT, "__probe.ts")]: 'import type { demo, new_, enum_state, typedef_state } from "tsbpf/kernel";\nexport {};\n' }).filter((e) => !e.includes("typedef_state")), []);
 });
+
+test("enum constants are declared by name, as a probe imports them (TCP_ESTABLISHED)", () => {
+  const d = declareKernelTypes(syntheticBtf(), ["demo", "BUSY"]);
+  assert.match(d.text, /\/\*\* BUSY = 1, of enum state: folded at compile time \*\/\n  export const BUSY: 1;\n\}\n$/);
+  const probe = 'import { BUSY, type demo } from "tsbpf/kernel";\nimport type { Ptr } from "tsbpf";\nexport const busy = (d: Ptr<demo>): boolean => d.st === BUSY;\n';
+  assert.deepEqual(typeCheck({ [join(ROOT, "__demo.ts")]: d.text, [join(ROOT, "__probe.ts")]: probe }).filter((e) => !e.includes("typedef_state")), []);
+  assert.throws(() => declareKernelTypes(syntheticBtf(), ["BUSYY"]), UnknownKernelTypeError);
+});
