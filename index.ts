@@ -48,9 +48,10 @@ export type Handler<A extends unknown[]> = (...args: A) => number | bigint | voi
 
 /**
  * The record of a tracepoint, as the compiler reads it from the tracepoint's format file.
- * Editors see an open record; the compiler checks field names and types against the format.
+ * Editors see an open record whose fields may be anything a format declares (integers, `Str<N>`,
+ * `Arr<T, N>`, `Ptr`, `__data_loc` strings); the compiler checks field names and types against the format.
  */
-export type TracepointContext<G extends string = string, N extends string = string> = { readonly [field: string]: number } & { readonly __tsbpfTracepoint?: `${G}/${N}` };
+export type TracepointContext<G extends string = string, N extends string = string> = { readonly [field: string]: any } & { readonly __tsbpfTracepoint?: `${G}/${N}` };
 
 const probe = (kind: ProbeKind, section: string): Probe => Object.freeze({ __tsbpfProbe: true, kind, section });
 

@@ -4,6 +4,7 @@
 // fast path below cannot take the command line: `run`, `load` and `compile` start without it.
 // Started by tsbpf.cts (the installed command) or main.ts; in the build's bundle, the `import()`s
 // of command modules below load them from the bundle too (cli/bundle.cts).
+import { readFileSync } from "node:fs";
 import type { Options } from "yargs";
 import { saveCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { ExitCode, UserError } from "./exit-codes.js";
@@ -177,6 +178,22 @@ function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: R
   return { command, argv };
 }
 
+/**
+ * tsbpf's own version, from its package.json (../ from the sources, ../../ from dist/cli). yargs would print the
+ * version of whatever package.json it finds first, which in a user's project is the project's.
+ */
+function ownVersion(): string {
+  for (const up of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "tsbpf" && pkg.version) return pkg.version;
+    } catch {
+      // not there: try the next level
+    }
+  }
+  return "unknown";
+}
+
 /** Runs the command line `args` (process.argv without node and the script); the exit code is set on `process`. */
 export async function main(args: readonly string[]): Promise<void> {
   const fast = parseSimple(args);
@@ -240,7 +257,7 @@ export async function main(args: readonly string[]): Promise<void> {
       "Print TypeScript declarations for kernel types from BTF (for editors; import them from \"tsbpf/kernel\")",
       (y) =>
         y
-          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct)" })
+          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), or enum constants (TCP_ESTABLISHED)" })
           .option("output", { alias: "o", type: "string", describe: "write the declarations to this file instead of standard output" })
           .option("btf", { type: "string", describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
           .option("depth", { type: "number", describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
@@ -273,6 +290,7 @@ export async function main(args: readonly string[]): Promise<void> {
       writeErr(`tsbpf: ${message}\nRun 'tsbpf --help' for usage.\n`);
       process.exit(ExitCode.USAGE);
     })
+    .version(ownVersion())
     .help()
     .parseAsync();
 }

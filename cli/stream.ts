@@ -135,7 +135,7 @@ export function parseEventTypes(value: unknown): Map<string, string> | undefined
 /** The checks that fail before anything is compiled or loaded, each as one sentence (exit 4). */
 export function preflight(): void {
   const notRoot = missingRoot();
-  if (notRoot) throw new UserError(`loading BPF programs needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): ${notRoot}; run it with sudo`, ExitCode.NO_PERMISSION);
+  if (notRoot) throw new UserError(`loading BPF programs needs root (uid 0; capabilities alone are not enough): ${notRoot}; run it with sudo`, ExitCode.NO_PERMISSION);
   const noTracefs = missingTracefs();
   if (noTracefs) throw new UserError(`${noTracefs}; it is where tracepoints and bpf_printk output are read`, ExitCode.NO_PERMISSION);
 }

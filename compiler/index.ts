@@ -19,7 +19,7 @@ import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diag
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
-import { parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
+import { deniedTracefs, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
@@ -155,7 +155,9 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
         if (formatText === undefined) {
           const similar = options.tracepointFormat ? [] : similarTracepoints(g.text, n.text, roots);
           const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : "";
-          diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `no tracepoint ${g.text}:${n.text} (no format file under ${roots.map((r) => `${r}/events`).join(" or ")})${hint}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
+          const denied = options.tracepointFormat ? undefined : deniedTracefs(roots);
+          const why = denied ? `cannot read ${denied}/events: permission denied, as tracefs is usually readable by root only` : `no format file under ${roots.map((r) => `${r}/events`).join(" or ")}`;
+          diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `no tracepoint ${g.text}:${n.text} (${why})${hint}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
           unknownTracepoints.push(`${g.text}/${n.text}`);
         } else tracepoints.set(`${g.text}/${n.text}`, parseTracepointFormat(g.text, n.text, formatText));
       }

@@ -1,6 +1,6 @@
 // TypeScript declarations for kernel types, from BTF: what `tsbpf btf TYPE...` prints.
-// Takes a parsed BTF (vmlinux) and the C names of the types to declare; gives the text of a
-// declaration file holding `declare module "tsbpf/kernel" { ... }` with those types and the types
+// Takes a parsed BTF (vmlinux) and the C names of the types (and enum constants) to declare; gives the
+// text of a declaration file holding `declare module "tsbpf/kernel" { ... }` with those types and the types
 // they reference, plus the lists of what was expanded and what was left opaque.
 //
 // How BTF maps to TypeScript (the same mapping the compiler's prelude uses for the members it can
@@ -59,6 +59,14 @@ export interface DeclaredMember {
   readable: boolean;
 }
 
+/** An enumerator declared on its own: what a probe's `import { TCP_ESTABLISHED } from "tsbpf/kernel"` names. */
+export interface KernelConstant {
+  name: string;
+  value: bigint;
+  /** The enum it belongs to; "" for an anonymous one. */
+  enumName: string;
+}
+
 interface Entity {
   id: number;
   name: string;
@@ -67,7 +75,7 @@ interface Entity {
 
 const INDENT = "  ";
 
-export function generateDeclarations(btf: Btf, roots: readonly number[], options: DeclarationOptions = {}): Declarations {
+export function generateDeclarations(btf: Btf, roots: readonly number[], options: DeclarationOptions = {}, constants: readonly KernelConstant[] = []): Declarations {
   const maxDepth = options.maxDepth ?? 1;
   const maxTypes = options.maxTypes ?? 200;
   const namer = new Namer(btf);
@@ -277,14 +285,16 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
     if (record) members.set(t.name, record);
   }
 
+  for (const c of constants) out.push(...constantDecl(c));
+
   const header = [
     "// Kernel type declarations for tsbpf probes, generated from BTF by `tsbpf btf`. Do not edit.",
     ...(options.source ? [`// ${options.source}`] : []),
     `// Expanded to depth ${maxDepth} (at most ${maxTypes} types); deeper types are opaque: generate them by name to see their members.`,
-    "// Probes import structs by their C name: import type { sock } from \"tsbpf/kernel\". To read through a",
-    "// pointer member (skb.sk.sk_mark), import the pointee's struct too, as the compiler declares only what is imported.",
-    "// The compiler also takes enums (sock_type.SOCK_STREAM), integer typedefs (pid_t) and enum constants",
-    "// (TCP_ESTABLISHED, from an anonymous enum too) imported by name, as constants from the kernel's BTF.",
+    "// Probes import structs by their C name: import type { sock } from \"tsbpf/kernel\"; the compiler reads",
+    "// through pointer members (skb.sk.sk_mark) without importing the pointee. It also takes enums",
+    "// (sock_type.SOCK_STREAM), integer typedefs (pid_t) and enum constants (TCP_ESTABLISHED, from an anonymous",
+    "// enum too) imported by name, as constants from the kernel's BTF; name them here to declare them.",
     "",
     'declare module "tsbpf/kernel" {',
     '  import type { Arr, Ptr, Str, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";',
@@ -301,8 +311,19 @@ function opaqueDecl(name: string, cname: string, why: string): string[] {
   return [`${INDENT}/** ${cname}: opaque (${why}) */`, `${INDENT}export interface ${name} {}`];
 }
 
+/** An enumerator's value as C reads it: BTF's 32-bit values by the enum's signedness. */
+export function enumeratorValue(t: { signed: boolean }, value: number | bigint): bigint {
+  return typeof value === "bigint" ? value : BigInt(t.signed ? value | 0 : value >>> 0);
+}
+
+function constantDecl(c: KernelConstant): string[] {
+  const exact = c.value <= BigInt(Number.MAX_SAFE_INTEGER) && c.value >= BigInt(Number.MIN_SAFE_INTEGER);
+  const of = c.enumName ? `enum ${c.enumName}` : "an anonymous enum";
+  return [`${INDENT}/** ${c.name} = ${c.value}, of ${of}: folded at compile time */`, `${INDENT}export const ${c.name}: ${exact ? String(c.value) : "number"};`];
+}
+
 function enumDecl(t: Extract<BtfType, { kind: typeof BtfKind.ENUM | typeof BtfKind.ENUM64 }>, name: string, cname: string): string[] {
-  const values = t.values.map((v) => ({ name: v.name, value: typeof v.value === "bigint" ? v.value : BigInt(t.signed ? v.value | 0 : v.value >>> 0) }));
+  const values = t.values.map((v) => ({ name: v.name, value: enumeratorValue(t, v.value) }));
   const big = values.filter((v) => v.value > BigInt(Number.MAX_SAFE_INTEGER) || v.value < BigInt(Number.MIN_SAFE_INTEGER));
   const lines = [`${INDENT}/** ${cname}: ${t.size} bytes, ${t.signed ? "signed" : "unsigned"}${big.length ? `; beyond 2^53: ${big.map((v) => `${v.name} = ${v.value}`).join(", ")}` : ""} */`, `${INDENT}export enum ${name} {`];
   for (const v of values) if (!big.includes(v)) lines.push(`${INDENT}${INDENT}${v.name} = ${v.value},`);

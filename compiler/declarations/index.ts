@@ -1,13 +1,13 @@
 // Declarations for kernel types: the library side of `tsbpf btf TYPE...`.
 // Takes BTF (vmlinux by default) and C type names (`sock`, `struct sock`, `enum sock_state`,
-// `pid_t`); gives the declaration file text (generate.ts), or an UnknownKernelTypeError naming
+// `pid_t`) or enum constants (`TCP_ESTABLISHED`); gives the declaration file text (generate.ts), or an UnknownKernelTypeError naming
 // every type the BTF does not define, with close matches for each.
 
 import { BtfKind, parseBtf, type Btf } from "../btf/index.js";
 import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";
-import { generateDeclarations, type DeclarationOptions, type Declarations } from "./generate.js";
+import { enumeratorValue, generateDeclarations, type DeclarationOptions, type Declarations, type KernelConstant } from "./generate.js";
 
-export { generateDeclarations, type DeclarationOptions, type Declarations, type DeclaredMember } from "./generate.js";
+export { generateDeclarations, type DeclarationOptions, type Declarations, type DeclaredMember, type KernelConstant } from "./generate.js";
 export const VMLINUX = VMLINUX_BTF;
 
 export class UnknownKernelTypeError extends Error {
@@ -67,17 +67,31 @@ export function suggestKernelTypes(btf: Btf, name: string, limit = 5): string[] 
   return scored.sort((a, b) => a.score - b.score || a.n.localeCompare(b.n)).slice(0, limit).map((s) => s.n);
 }
 
-/** Declarations for the named kernel types; UnknownKernelTypeError when any is missing. */
+/** The enumerator `name` of any enum, named or anonymous (`TCP_ESTABLISHED`), as the compiler imports one. */
+export function findKernelConstant(btf: Btf, name: string): KernelConstant | undefined {
+  for (const t of btf.types()) {
+    if (t.kind !== BtfKind.ENUM && t.kind !== BtfKind.ENUM64) continue;
+    const v = t.values.find((x) => x.name === name);
+    if (v) return { name, value: enumeratorValue(t, v.value), enumName: t.name };
+  }
+  return undefined;
+}
+
+/** Declarations for the named kernel types and enum constants; UnknownKernelTypeError when any is missing. */
 export function declareKernelTypes(btf: Btf, names: readonly string[], options: DeclarationOptions = {}): Declarations {
   const ids: number[] = [];
+  const constants: KernelConstant[] = [];
   const missing: { name: string; suggestions: string[] }[] = [];
   for (const name of names) {
     const id = findKernelType(btf, name);
-    if (id === undefined) missing.push({ name, suggestions: suggestKernelTypes(btf, name) });
+    const constant = id === undefined ? findKernelConstant(btf, name.trim()) : undefined;
+    if (constant) {
+      if (!constants.some((c) => c.name === constant.name)) constants.push(constant);
+    } else if (id === undefined) missing.push({ name, suggestions: suggestKernelTypes(btf, name) });
     else if (!ids.includes(id)) ids.push(id);
   }
   if (missing.length) throw new UnknownKernelTypeError(missing);
-  return generateDeclarations(btf, ids, options);
+  return generateDeclarations(btf, ids, options, constants);
 }
 
 /** Reads and parses a BTF file (vmlinux by default). */

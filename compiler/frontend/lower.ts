@@ -529,9 +529,7 @@ export function lower(
       if (ts.isImportDeclaration(stmt)) {
         const spec = (stmt.moduleSpecifier as TS.StringLiteral).text;
         if (spec !== "tsbpf" && spec !== "tsbpf/kernel") {
-          report(stmt.moduleSpecifier, Code.UnsupportedImport, spec.startsWith("tsbpf/")
-            ? `module "${spec}" is not available yet (kernel types need BTF support)`
-            : `only "tsbpf" can be imported in a probe file, not "${spec}"`);
+          report(stmt.moduleSpecifier, Code.UnsupportedImport, `only "tsbpf" and "tsbpf/kernel" can be imported in a probe file, not "${spec}"`);
         }
         continue;
       }

@@ -65,6 +65,20 @@ export function readTracepointFormat(group: string, name: string, roots: readonl
   return undefined;
 }
 
+/** The first tracefs root whose events exist but this process may not list (tracefs is root's), if any. */
+export function deniedTracefs(roots: readonly string[] = TRACEFS_ROOTS): string | undefined {
+  for (const root of roots) {
+    try {
+      readdirSync(join(root, "events"));
+      return undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "EPERM") return root;
+    }
+  }
+  return undefined;
+}
+
 /** Up to three tracepoints named like group:name, closest first, from the first tracefs root that has events. */
 export function similarTracepoints(group: string, name: string, roots: readonly string[] = TRACEFS_ROOTS): string[] {
   for (const root of roots) {

@@ -321,14 +321,17 @@ export class SimKernel {
   traceLines(): string[] {
     return this.trace.map((r) => (r.text.endsWith("\n") ? r.text.slice(0, -1) : r.text));
   }
-  /** The messages as /sys/kernel/tracing/trace_pipe shows them (flags column simplified). */
+  /**
+   * The messages as /sys/kernel/tracing/trace_pipe shows them (flags column simplified). The kernel
+   * ends every event with a newline, so a message that ends with one is followed by an empty line.
+   */
   tracePipe(): string {
     return this.trace
       .map((r) => {
         const sec = r.timeNs / NSEC_PER_SEC;
         const usec = (r.timeNs % NSEC_PER_SEC) / 1000n;
         const task = `${r.comm}-${r.pid}`.padStart(22);
-        return `${task} [${String(r.cpu).padStart(3, "0")}] ..... ${String(sec).padStart(5)}.${String(usec).padStart(6, "0")}: bpf_trace_printk: ${r.text}`;
+        return `${task} [${String(r.cpu).padStart(3, "0")}] ..... ${String(sec).padStart(5)}.${String(usec).padStart(6, "0")}: bpf_trace_printk: ${r.text}\n`;
       })
       .join("");
   }

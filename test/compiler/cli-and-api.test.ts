@@ -87,6 +87,13 @@ test("compile() reports a missing tracepoint and an unsupported architecture", (
   assert.deepEqual(arch.diagnostics.map((d) => d.code), ["TSBPF1020"]);
 });
 
+test("a probe may import only tsbpf and tsbpf/kernel, and the diagnostic names both", () => {
+  const text = 'import { simulate } from "tsbpf/test";\nimport { readFileSync } from "node:fs";\nimport { kprobe } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => 0);\n';
+  const r = compile({ fileName: "imports.ts", text }, { arch: "x86_64" });
+  const imports = r.diagnostics.filter((d) => d.code === "TSBPF1003").map((d) => d.message);
+  assert.deepEqual(imports, ['only "tsbpf" and "tsbpf/kernel" can be imported in a probe file, not "tsbpf/test"', 'only "tsbpf" and "tsbpf/kernel" can be imported in a probe file, not "node:fs"']);
+});
+
 test("index.ts exports what the prelude declares, and its markers behave in Node", () => {
   const prelude = preludeText([]);
   const declared = new Set([...prelude.matchAll(/export (?:function|type|interface|class|const) (\w+)/g)].map((m) => m[1]!));

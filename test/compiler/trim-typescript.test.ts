@@ -8,8 +8,8 @@ import { Module, createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { trimTypescript } from "../../compiler/frontend/trim-typescript.ts";
-import { fnv1a } from "../../compiler/frontend/load-typescript.ts";
+import { trimTypescript } from "../../compiler/frontend/trim-typescript.js";
+import { fnv1a } from "../../compiler/frontend/load-typescript.js";
 
 const require = createRequire(import.meta.url);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

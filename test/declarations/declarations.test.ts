@@ -2,12 +2,13 @@
 // sock, task_struct (with tight limits) and sk_buff, they type-check with tsc against the project's
 // own "tsbpf" declarations (/index.ts); a probe written against them type-checks there too, compiles
 // with tsbpf's compiler and passes the kernel's verifier; every member the compiler declares has the
-// same type in the declarations. Also: unknown types and their suggestions, the CLI, and a golden
+// same type in the declarations; every example type-checks against them and /index.ts with the strict
+// options `tsc --init` writes, as a user's editor checks it. Also: unknown types and their suggestions, the CLI, and a golden
 // declaration of a small synthetic struct (TSBPF_UPDATE_FIXTURES=1 rewrites it; review the diff).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -57,7 +58,7 @@ const realHost = ts.createCompilerHost(options);
 const parsed = new Map<string, TS.SourceFile>();
 
 /** tsc's errors for declaration files plus a probe, checked against the project's /index.ts as "tsbpf". */
-function typeCheck(files: Record<string, string>): string[] {
+function typeCheck(files: Record<string, string>, extra: TS.CompilerOptions = {}): string[] {
   const host: TS.CompilerHost = {
     ...realHost,
     fileExists: (f) => f in files || realHost.fileExists(f),
@@ -72,7 +73,7 @@ function typeCheck(files: Record<string, string>): string[] {
       return sf;
     },
   };
-  const program = ts.createProgram({ rootNames: Object.keys(files), options, host });
+  const program = ts.createProgram({ rootNames: Object.keys(files), options: { ...options, ...extra }, host });
   return ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ""}:${d.start ?? 0}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
 }
 
@@ -160,6 +161,20 @@ test("a probe written against the declarations type-checks with tsc and compiles
   const r = compile({ fileName: "kernel-types-probe.ts", text: PROBE });
   assert.deepEqual(r.diagnostics, []);
   assert.deepEqual(r.programs.map((p) => p.section), ["kprobe/do_unlinkat", "kprobe/wake_up_new_task", "kprobe/tcp_sendmsg", "kprobe/kfree_skb_reason"]);
+});
+
+test("every example type-checks as a user's editor sees it: /index.ts, tsbpf btf declarations, tsc --init's strict options", { skip: noVmlinux }, () => {
+  const dir = join(ROOT, "examples");
+  const files: Record<string, string> = {};
+  const kernelTypes = new Set<string>();
+  for (const name of readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
+    const text = readFileSync(join(dir, name), "utf8");
+    files[join(dir, name)] = text;
+    for (const m of text.matchAll(/import type \{([^}]*)\} from "tsbpf\/kernel"/g)) for (const t of m[1]!.split(",")) kernelTypes.add(t.trim());
+  }
+  files[join(ROOT, "__kernel.ts")] = declareKernelTypes(kernelBtf(), [...kernelTypes]).text;
+  // Tracepoint records are open to editors: `ctx.filename` may be a string, a pointer or an array.
+  assert.deepEqual(typeCheck(files, { noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true }), []);
 });
 
 const sys = openSys();
@@ -324,4 +339,12 @@ test("golden: the declaration of a small struct", () => {
   if (process.env.TSBPF_UPDATE_FIXTURES) writeFileSync(golden, d.text);
   assert.equal(d.text, readFileSync(golden, "utf8"));
   assert.deepEqual(typeCheck({ [join(ROOT, "__demo.ts")]: d.text, [join(ROOT, "__probe.ts")]: 'import type { demo, new_, enum_state, typedef_state } from "tsbpf/kernel";\nexport {};\n' }).filter((e) => !e.includes("typedef_state")), []);
+});
+
+test("enum constants are declared by name, as a probe imports them (TCP_ESTABLISHED)", () => {
+  const d = declareKernelTypes(syntheticBtf(), ["demo", "BUSY"]);
+  assert.match(d.text, /\/\*\* BUSY = 1, of enum state: folded at compile time \*\/\n  export const BUSY: 1;\n\}\n$/);
+  const probe = 'import { BUSY, type demo } from "tsbpf/kernel";\nimport type { Ptr } from "tsbpf";\nexport const busy = (d: Ptr<demo>): boolean => d.st === BUSY;\n';
+  assert.deepEqual(typeCheck({ [join(ROOT, "__demo.ts")]: d.text, [join(ROOT, "__probe.ts")]: probe }).filter((e) => !e.includes("typedef_state")), []);
+  assert.throws(() => declareKernelTypes(syntheticBtf(), ["BUSYY"]), UnknownKernelTypeError);
 });

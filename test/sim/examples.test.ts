@@ -1,9 +1,14 @@
 // The simulator on the TypeScript examples: the DESIGN.md unlink kprobe/kretprobe test with a
 // simulated struct filename, the tracepoint example with field values, the simulated kernel's task,
-// clock, CPUs and memory helpers, and what the test sees when something goes wrong.
+// clock, CPUs and memory helpers, and what the test sees when something goes wrong (tracefs it may not read included).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { simulate, SimulationError, ptRegs, parseFormat, tracepointRecord } from "../../runtime/test/index.js";
 import { needsVmlinux, OPENAT_FORMAT, UNLINKAT_FORMAT } from "./support.js";
 
@@ -56,6 +61,9 @@ test("the tracepoint example: fields laid out per the format file, comm and pid 
   assert.equal(r.r0, 0n);
   assert.deepEqual(sim.trace(), ["unlinkat by rm pid = 77, dfd = -100, flags = 512"]);
   assert.match(sim.tracePipe()[0]!, /^\s+rm-77\s+\[000\] .+ bpf_trace_printk: unlinkat by rm pid = 77/);
+  // One trace_pipe line per message, as the kernel ends each event with a newline.
+  sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 3, pathname: path, flag: 0 }, { pid: 78, comm: "rm" });
+  assert.deepEqual(sim.tracePipe().map((l) => l.replace(/^.*bpf_trace_printk: /, "")), sim.trace());
 });
 
 test("opensnoop's ring buffer records arrive as OpenEvent objects, decoded as tsbpf run decodes them", async () => {
@@ -77,6 +85,23 @@ test("the tracepoint format comes from tracefs when it is mounted", { skip: proc
   const sim = await simulate("examples/unlink-tracepoint.ts");
   sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 3, flag: 0 }, { pid: 5, comm: "x" });
   assert.deepEqual(sim.trace(), ["unlinkat by x pid = 5, dfd = 3, flags = 0"]);
+});
+
+test("a user who may not read tracefs is told so, and how a test gives the format instead", { skip: process.getuid?.() === 0 ? false : "needs root to run a child as another user" }, () => {
+  // A tracefs root only root may list, as /sys/kernel/tracing is (mode 0700); the child runs as nobody.
+  const tracefs = mkdtempSync(join(tmpdir(), "tsbpf-tracefs-"));
+  try {
+    mkdirSync(join(tracefs, "events"));
+    chmodSync(tracefs, 0o700);
+    const text = 'import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("syscalls", "sys_enter_unlinkat", () => 0);\n';
+    const code = `const { simulate } = await import("./runtime/test/index.ts");
+await simulate({ fileName: "tp.ts", text: ${JSON.stringify(text)} }, { tracefs: ${JSON.stringify(tracefs)} }).catch((e) => console.log(e.message));`;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { encoding: "utf8", cwd: fileURLToPath(new URL("../../", import.meta.url)), uid: 65534, gid: 65534, env: { ...process.env, HOME: tmpdir() } });
+    assert.match(child.stdout, new RegExp(`TSBPF1013: no tracepoint syscalls:sys_enter_unlinkat \\(cannot read ${tracefs}/events: permission denied`), child.stderr);
+    assert.match(child.stdout, /Pass the formats with simulate\(\.\.\., \{ tracepointFormats: \{ "group\/name": text \} \}\)/);
+  } finally {
+    rmSync(tracefs, { recursive: true, force: true });
+  }
 });
 
 test("task, clock and CPUs are the test's to set", async () => {

@@ -131,7 +131,7 @@ describe("trace_printk rendering", () => {
     printkIn(s, "x\n");
     assert.deepEqual(s.kernel.traceLines(), ["x"]);
     assert.equal(s.kernel.trace[0]!.pid, 42);
-    assert.match(s.kernel.tracePipe(), /bash-42 \[002\] \.{5}\s+3\.000123: bpf_trace_printk: x\n$/);
+    assert.match(s.kernel.tracePipe(), /bash-42 \[002\] \.{5}\s+3\.000123: bpf_trace_printk: x\n\n$/);
   });
 });
 
