@@ -194,7 +194,10 @@ export function lower(
   const moduleScope = new Map<TS.Symbol, Binding>();
 
   const report = (node: TS.Node, code: number, message: string): void => {
-    diagnostics.push(makeDiagnostic(file, code, message, node.getStart(file), node.getEnd() - node.getStart(file)));
+    const d = makeDiagnostic(file, code, message, node.getStart(file), node.getEnd() - node.getStart(file));
+    // A function is inlined at every call, so an error in its body would otherwise be reported once per call.
+    if (diagnostics.some((o) => o.start === d.start && o.length === d.length && o.code === d.code && o.message === d.message)) return;
+    diagnostics.push(d);
   };
   const fail = (node: TS.Node, code: number, message: string): never => {
     report(node, code, message);
@@ -921,12 +924,24 @@ export function lower(
         return this.storeInt(dst, compute(this.loadInt(dst, target)), node);
       }
       const b = this.lookup(target as TS.Identifier);
+      if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
       if (b.kind !== "var" || !b.mutable) return fail(target, Code.Unsupported, b.kind === "ref" ? `\`${target.getText(file)}\` refers to memory: assign its fields` : `\`${target.getText(file)}\` cannot be assigned`);
       const v = compute({ op: b.reg });
       if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
         fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(b.reg.type)}`);
       }
       this.fb.emit({ op: "mov", dst: b.reg, src: this.movable(v, b.reg.type), loc: locOf(node) });
+    }
+
+    /**
+     * `c += n`, `c++` on a name bound to a map lookup of an integer: the name is the map's value in place (as
+     * C's `*c += n`), so the write goes to the map. TypeScript makes these wait for the null check; a plain
+     * `c = v` it does not, so that one is refused with what to write instead.
+     */
+    assignMapSlot(target: TS.Identifier, ref: Ref, compute: (current: Val) => Val, node: TS.Node): void {
+      const name = target.text;
+      if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) return fail(node, Code.Unsupported, `\`${name}\` is the map's value in place, and \`${name} = ...\` cannot be checked for null: write \`${name} += ...\` after the null check, or the map's \`update(key, value)\``);
+      this.storeInt(ref, compute(this.loadInt(ref, target)), node);
     }
 
     /** What a `mov` into a variable of `type` takes: a mov converts as C does, but to _Bool only by comparing with zero. */

@@ -63,3 +63,14 @@ test("a function returning memory needs its type written, and its result is no i
   ]);
   assert.deepEqual(diagnose(`function mk(pid: u32): Ev { return { pid }; }\nexport const p = kprobe("f", (x: u32) => { if (mk(x)) return 1; return 0; });\n`), []);
 });
+
+test("an error in a function's body is reported once, however many calls inline it", () => {
+  const text = `import { kprobe, tracepoint, type u32 } from "tsbpf";
+export const license = "GPL";
+function bad(x: u32): u32 { while (x > 1) x = x / 2; return x; }
+export const p = kprobe("f", (x: u32) => bad(x) + bad(x + 1));
+export const q = kprobe("g", (x: u32) => bad(x));
+`;
+  const r = compile({ fileName: "f.ts", text });
+  assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TSBPF1022 3:29"]);
+});
