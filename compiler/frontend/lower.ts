@@ -132,7 +132,8 @@ type Binding =
   | { kind: "var"; reg: VReg; mutable: boolean }
   | { kind: "const"; val: Val }
   | { kind: "tpctx"; format: TracepointFormat }
-  | { kind: "ref"; ref: Ref }
+  /** `rebindable`: a `let` holding its own pointer register, which `name = lookup(...)` sets again. */
+  | { kind: "ref"; ref: Ref; rebindable?: boolean }
   | { kind: "map"; map: MapInfo }
   /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
   | { kind: "failed" };
@@ -638,6 +639,8 @@ export function lower(
   class FnLowering {
     /** Virtual registers that hold a named variable or parameter. */
     readonly owned = new Set<number>();
+    /** Pointer registers of `let` names that `rebind` may set again. */
+    readonly rebindable = new Set<number>();
 
     constructor(
       readonly fb: FunctionBuilder,
@@ -854,7 +857,7 @@ export function lower(
         // Memory values: structs, strings, arrays, map lookups (by reference, as JavaScript binds objects).
         const declaredLayout = d.type ? layoutOf(withoutNull(d.type)) : undefined;
         if (declaredLayout && declaredLayout.kind !== "int") {
-          this.scope.set(symbol0, { kind: "ref", ref: this.materialize(init, declaredLayout, d) });
+          this.bindRef(symbol0, this.materialize(init, declaredLayout, d), mutable, d);
           continue;
         }
         if (!declaredLayout) {
@@ -867,7 +870,7 @@ export function lower(
           if (helper || this.isDynamicString(init)) fail(init, Code.MissingType, `annotate the string's size: \`const ${d.name.getText(file)}: Str<64> = ${init.getText(file)}\``);
           const r = this.tryRef(init);
           if (r) {
-            this.scope.set(symbol0, { kind: "ref", ref: r });
+            this.bindRef(symbol0, r, mutable, d);
             continue;
           }
         }
@@ -925,6 +928,7 @@ export function lower(
       }
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
+      if (b.kind === "ref" && b.rebindable && ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) return this.rebind(target, b.ref, node.right);
       if (b.kind !== "var" || !b.mutable) return fail(target, Code.Unsupported, b.kind === "ref" ? `\`${target.getText(file)}\` refers to memory: assign its fields` : `\`${target.getText(file)}\` cannot be assigned`);
       const v = compute({ op: b.reg });
       if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
@@ -942,6 +946,40 @@ export function lower(
       const name = target.text;
       if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) return fail(node, Code.Unsupported, `\`${name}\` is the map's value in place, and \`${name} = ...\` cannot be checked for null: write \`${name} += ...\` after the null check, or the map's \`update(key, value)\``);
       this.storeInt(ref, compute(this.loadInt(ref, target)), node);
+    }
+
+    /**
+     * Names memory. A `let` naming memory through a pointer gets a pointer register of its own, which
+     * `rebind` sets again; a name for memory reached through such a register copies it first, so that
+     * it keeps the memory it was given when the `let` is set again.
+     */
+    bindRef(symbol: TS.Symbol, r: Ref, mutable: boolean, node: TS.Node): void {
+      if (r.base.kind !== "reg" || r.layout.kind === "int" || !(mutable || this.rebindable.has(r.base.id))) {
+        this.scope.set(symbol, { kind: "ref", ref: r });
+        return;
+      }
+      const own = this.fb.vreg(PTR);
+      this.fb.emit({ op: "mov", dst: own, src: this.addrOf(r, node) as VReg, loc: locOf(node) });
+      if (mutable) this.rebindable.add(own.id);
+      this.scope.set(symbol, { kind: "ref", ref: { ...r, base: own, offset: 0 }, rebindable: mutable });
+    }
+
+    /**
+     * `s = stats.lookup(k)` (or `= null`, or any other pointer to the same type) for a `let` bound to a pointer:
+     * the name's own register takes the new address, as JavaScript rebinds an object reference.
+     */
+    rebind(target: TS.Identifier, ref: Ref, right: TS.Expression): void {
+      const base = ref.base as VReg;
+      if (right.kind === ts.SyntaxKind.NullKeyword) {
+        this.fb.emit({ op: "mov", dst: base, src: imm(0n, PTR), loc: locOf(right) });
+        return;
+      }
+      const r = this.tryRef(right);
+      if (!r || r.base.kind !== "reg") {
+        return fail(right, Code.Unsupported, `\`${target.text}\` points into a map or record: it can be set to another lookup or record, or to null, not to a copy; assign its fields to change them`);
+      }
+      if (!sameLayout(r.layout, ref.layout)) return fail(right, Code.UnsupportedType, `a ${describeLayout(r.layout)} cannot be assigned to a ${describeLayout(ref.layout)}`);
+      this.fb.emit({ op: "mov", dst: base, src: this.addrOf(r, right) as VReg, loc: locOf(right) });
     }
 
     /** What a `mov` into a variable of `type` takes: a mov converts as C does, but to _Bool only by comparing with zero. */

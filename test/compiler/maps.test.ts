@@ -242,3 +242,47 @@ test("`c = v` on a lookup of an integer value is refused with what to write inst
     "TSBPF1001 18:3 `f` is the map's value in place, and `f = ...` cannot be checked for null: write `f += ...` after the null check, or the map's `update(key, value)`",
   ]);
 });
+
+// "Look up, else insert a zero value and look up again", as C tools write it: a `let` bound to a lookup is a
+// pointer of its own that `s = m.lookup(k)` (or `= null`) sets again; another name for the old value keeps it.
+const REBIND_SOURCE = `import { kprobe, HashMap, RingBuf, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Stats { calls: u64; bytes: u64 }
+export const stats = new HashMap<u32, Stats>(8);
+export const events = new RingBuf<Stats>(4096);
+export const probe = kprobe("f", (kind: u32, n: u64) => {
+  let s = stats.lookup(kind);
+  if (s === null) {
+    stats.update(kind, { calls: 0, bytes: 100 });
+    s = stats.lookup(kind);
+    if (s === null) return 1;
+  }
+  s.calls++;
+  s.bytes += n;
+  const first = s;
+  s = stats.lookup(kind + 1);
+  if (s !== null) s.calls += 10;
+  first.calls += 1000;
+  let e = events.reserve();
+  if (e === null) return 2;
+  e.calls = first.calls;
+  events.submit(e);
+  e = null;
+  return 0;
+});
+`;
+
+test("a let bound to a lookup can be set to another lookup, as JavaScript rebinds a reference", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const sim = await simulate({ fileName: "rebind.ts", text: REBIND_SOURCE });
+  sim.map("stats").set(4, { calls: 1n, bytes: 1n });
+  assert.equal(sim.kprobe("f", { args: [3, 5] }).r0, 0n);
+  assert.deepEqual(sim.map("stats").toMap(), new Map([
+    [3, { calls: 1001n, bytes: 105n }],
+    [4, { calls: 11n, bytes: 1n }],
+  ]));
+  assert.deepEqual(sim.events("events"), [{ calls: 1001, bytes: 0 }]);
+  if (!noKernel) loadObject(sys, openObject(build({ fileName: "rebind.ts", text: REBIND_SOURCE }), { name: "rebind" })).close();
+  const copy = compile({ fileName: "rebind.ts", text: REBIND_SOURCE.replace("s = stats.lookup(kind + 1);", "s = { calls: 1, bytes: 2 };") });
+  assert.deepEqual(copy.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TSBPF1001 16:7"], "a copy is not a pointer");
+});
