@@ -499,6 +499,11 @@ export function lower(
 
   /** `const NAME = <integer constant expression>` at module level: folded wherever it is used. */
   function moduleConstant(decl: TS.VariableDeclaration): void {
+    let init: TS.Expression = decl.initializer!;
+    while (ts.isAsExpression(init) || ts.isParenthesizedExpression(init) || ts.isSatisfiesExpression(init)) init = init.expression;
+    if (ts.isObjectLiteralExpression(init) || ts.isArrayLiteralExpression(init)) {
+      fail(init, Code.UnsupportedTopLevel, "a module-level constant must be an integer: write a table of constants as one `const` per value (`const SIGKILL = 9;`), or keep it in a map");
+    }
     const declared = decl.type ? intTypeOf(decl.type) : undefined;
     const fl = new FnLowering(new FunctionBuilder(), new Map(moduleScope));
     const v = fl.value(decl.initializer!);
@@ -751,7 +756,7 @@ export function lower(
       const op = isCounter(cond.left) ? cmp : MIRROR_CMP[cmp];
       const iterations = tripCount((start.op as Imm).value, op!, (limit.op as Imm).value, step, counterReg.type);
       if (iterations === undefined) return unbounded(`the counter goes from ${(start.op as Imm).value} by ${step} and never fails the condition`);
-      if (iterations > MAX_LOOP_ITERATIONS) unbounded(`${iterations} iterations is more than the verifier walks (at most ${MAX_LOOP_ITERATIONS})`);
+      if (iterations > MAX_LOOP_ITERATIONS) unbounded(`it runs more than ${MAX_LOOP_ITERATIONS} times, the most the verifier walks`);
       const top = this.fb.newBlock();
       const body = this.fb.newBlock();
       const latch = this.fb.newBlock();
