@@ -119,6 +119,17 @@ export function readKernelStr(_p: Ptr<any>): Str<never> {
 export function readUserStr(_p: Ptr<any>): Str<never> {
   return onlyInProbe("readUserStr");
 }
+/**
+ * bpf_probe_read_kernel() of a T at an address: an integer (`readKernel<u64>(p + 8)`), or a struct, Str<N> or
+ * Arr<T, N> to bind or assign. The value is zero where the address faults.
+ */
+export function readKernel<T>(_p: Ptr<any> | u64): T {
+  return onlyInProbe("readKernel");
+}
+/** bpf_probe_read_user() of a T at a user address (`readUser<u64>(argv + i * 8)` reads argv[i]); zero where it faults. */
+export function readUser<T>(_p: Ptr<any> | u64): T {
+  return onlyInProbe("readUser");
+}
 /** A fixed-size array of N elements (C `T name[N]`); indexes out of range end the handler. */
 export interface Arr<T, N extends number> {
   [index: number]: T;

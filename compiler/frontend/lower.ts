@@ -1330,6 +1330,11 @@ export function lower(
       }
       const helper = name ? HELPER_CALLS[name] : undefined;
       if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
+      if (name === "readUser" || name === "readKernel") {
+        const into = this.memoryRead(e)!;
+        if (into.layout.kind !== "int") return fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(file)}>() gives a ${describeLayout(into.layout)}: bind it to a name or assign it to a field`);
+        return this.loadInt(into, e);
+      }
       if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field)`);
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (!helper) {
@@ -1720,6 +1725,41 @@ export function lower(
       return this.tracepointField(e)?.shape?.kind === "dynamic-str";
     }
 
+    /** The one argument of a helper reading at an address: a Ptr or all 64 bits of an integer (a u64 argument, `ctx.args[1]`). */
+    address(call: TS.CallExpression, helper: string): Operand {
+      if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
+      const p = this.value(call.arguments[0]!);
+      if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
+        fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is a ${typeName(p.op.type)}, too narrow for one (use a Ptr or a u64)`);
+      }
+      return p.op;
+    }
+
+    /** `readUser<T>(p)` / `readKernel<T>(p)`: the helper and the layout of T, which must be written. */
+    readCall(e: TS.Expression): { helper: number; layout: Layout } | undefined {
+      if (!ts.isCallExpression(e)) return undefined;
+      const name = builtin(e.expression);
+      if (name !== "readUser" && name !== "readKernel") return undefined;
+      const t = e.typeArguments?.[0];
+      if (!t) return fail(e, Code.MissingType, `${name}() needs the type it reads: \`${name}<u64>(p)\`, or a struct's interface`);
+      return { helper: name === "readUser" ? Helper.probe_read_user : Helper.probe_read_kernel, layout: layoutOf(t) };
+    }
+
+    /** A `readUser<T>(p)` / `readKernel<T>(p)` into a stack value of its own. */
+    memoryRead(e: TS.CallExpression): Ref | undefined {
+      const read = this.readCall(e);
+      if (!read) return undefined;
+      // The helper writes every byte of T (zeroes where the read faults); only the slot's tail past T needs zeroing.
+      const into = read.layout.size % 8 ? this.temp(read.layout, e) : this.stackTemp(read.layout, e);
+      this.readInto(into, read, e);
+      return into;
+    }
+
+    readInto(dst: Ref, read: { helper: number; layout: Layout }, e: TS.CallExpression): void {
+      const p = this.address(e, builtin(e.expression)!);
+      this.fb.emit({ op: "call", helper: read.helper, args: [this.addrOf(dst, e), imm(BigInt(read.layout.size), U32), p], loc: locOf(e) });
+    }
+
     /** comm(), readUserStr(p), readKernelStr(p): helpers that fill a Str<N>. */
     stringCall(e: TS.Expression): string | undefined {
       if (!ts.isCallExpression(e)) return undefined;
@@ -1759,13 +1799,9 @@ export function lower(
           return;
         }
         if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
-        const p = this.value(call.arguments[0]!);
-        // An address held in an integer (a u64 argument, `ctx.args[1]`) must be all 64 bits of it.
-        if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
-          fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is a ${typeName(p.op.type)}, too narrow for one (use a Ptr or a u64)`);
-        }
+        const p = this.address(call, helper);
         const id = helper === "readUserStr" ? Helper.probe_read_user_str : Helper.probe_read_kernel_str;
-        this.fb.emit({ op: "call", helper: id, args: [where, imm(BigInt(l.size), U32), p.op], loc: locOf(e) });
+        this.fb.emit({ op: "call", helper: id, args: [where, imm(BigInt(l.size), U32), p], loc: locOf(e) });
         return;
       }
       if (this.isDynamicString(e)) {
@@ -1781,6 +1817,11 @@ export function lower(
         this.zero(dst, e);
         bytes.forEach((b, i) => this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + i, size: 1, src: imm(BigInt(b), U8), loc: locOf(e) }));
         return;
+      }
+      const read = this.readCall(e);
+      if (read) {
+        if (!sameLayout(read.layout, l)) return fail(e, Code.UnsupportedType, `a ${describeLayout(read.layout)} cannot be assigned to a ${describeLayout(l)}`);
+        return this.readInto(dst, read, e as TS.CallExpression);
       }
       // A kernel array stored to the stack is read straight into place, as clang reads into an event's field.
       if (dst.base.kind === "stack" && ts.isPropertyAccessExpression(e) && kernelMemberOf(e)?.member?.kind === "array") return void this.kernelArrayCopy(e, dst);
@@ -1969,6 +2010,8 @@ export function lower(
 
     /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */
     memoryCall(e: TS.CallExpression): Ref | undefined {
+      const read = this.memoryRead(e);
+      if (read) return read.layout.kind === "int" ? undefined : read;
       const symbol = ts.isIdentifier(e.expression) ? checker.getSymbolAtLocation(e.expression) : undefined;
       const decl = symbol && functions.get(symbol);
       if (decl && !decl.type) {

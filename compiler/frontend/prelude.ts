@@ -10,7 +10,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -87,6 +87,9 @@ declare module "tsbpf" {
   /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */
   export function readKernelStr(p: Ptr<any> | u64): Str<never>;
   export function readUserStr(p: Ptr<any> | u64): Str<never>;
+  /** bpf_probe_read_kernel / bpf_probe_read_user of a T (an integer, struct, Str<N> or Arr<T, N>) at an address; zero where it faults. */
+  export function readKernel<T>(p: Ptr<any> | u64): T;
+  export function readUser<T>(p: Ptr<any> | u64): T;
   /** A fixed-size array of N elements (C \`T name[N]\`). */
   export interface Arr<T, N extends number> { [index: number]: T; readonly length: number; readonly __tsbpfLength?: N }
   /** map.update() flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST. */
