@@ -244,13 +244,16 @@ export class StackTraceMap extends MapMarker {
 /**
  * A log2 histogram: an array map of 66 u64 counts. Slot 0 counts the value 0, slot 1 the value 1,
  * slot k (2..64) the values in [2^(k-1), 2^k); entry 65 counts negative values. runtime/loader's
- * formatHistogram prints the slots as bpftrace prints `@x = hist(v)`.
+ * formatHistogram prints the slots as bpftrace prints `@x = hist(v)`. `new Histogram<K>(maxKeys)` keeps one
+ * histogram per key, as `@x[k] = hist(v)`: a hash map counting `{ key, slot }` pairs; `record(k, v)`.
  */
-export class Histogram extends MapMarker {
-  constructor() {
-    super("Histogram", 66);
+export class Histogram<K = never> extends MapMarker {
+  constructor(maxKeys?: number) {
+    super("Histogram", maxKeys === undefined ? 66 : maxKeys * 66);
   }
-  record(_value: number): void {
+  record(value: number): void;
+  record(key: K, value: number): void;
+  record(_keyOrValue: K | number, _value?: number): void {
     onlyInProbe("record");
   }
 }

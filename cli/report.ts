@@ -30,9 +30,15 @@ export function eventLine(e: StreamEvent, json: boolean): string {
   return `${e.map}: ${show(e.value)}`;
 }
 
+interface Slots {
+  counts: (number | bigint)[];
+  negative: number | bigint;
+}
+
 /** A map's contents as printed at exit: a histogram's slots, entries in bpftrace's order, or why it could not be read. */
 export type MapContent =
-  | { map: string; histogram: { counts: (number | bigint)[]; negative: number | bigint } }
+  | { map: string; histogram: Slots }
+  | { map: string; histograms: { key: unknown; histogram: Slots }[] }
   | { map: string; entries: [unknown, unknown][] }
   | { map: string; unreadable: string };
 
@@ -64,15 +70,11 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): Map
   const fdKind = !FD_VALUES.has(m.spec.type) ? undefined : m.spec.type === MapType.PROG_ARRAY ? "program" : "map";
   const value = (v: unknown) =>
     fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
+  if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, view.entries());
   if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
-    const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
-    let negative: number | bigint = 0;
-    for (const [k, v] of view.entries()) {
-      if (typeof k !== "number") continue;
-      if (k === NEGATIVE_SLOT) negative = value(v) as number;
-      else if (k < NEGATIVE_SLOT) counts[k] = value(v) as number;
-    }
-    return counts.some((c) => Number(c) > 0) || Number(negative) > 0 ? { map: m.name, histogram: { counts, negative } } : undefined;
+    const slots = emptySlots();
+    for (const [k, v] of view.entries()) if (typeof k === "number") count(slots, k, value(v) as number);
+    return nonEmpty(slots) ? { map: m.name, histogram: slots } : undefined;
   }
   let entries = [...view.entries()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
   // An array map has every slot: only the ones written (non-zero) are news.
@@ -81,6 +83,29 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): Map
   // bpftrace's order: by value, largest last, when the values are numbers.
   if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
   return { map: m.name, entries };
+}
+
+const emptySlots = (): Slots => ({ counts: new Array(NEGATIVE_SLOT).fill(0), negative: 0 });
+const nonEmpty = (h: Slots): boolean => h.counts.some((c) => Number(c) > 0) || Number(h.negative) > 0;
+const total = (h: Slots): bigint => h.counts.reduce<bigint>((n, c) => n + BigInt(c), BigInt(h.negative));
+
+function count(h: Slots, slot: number, n: number | bigint): void {
+  if (slot === NEGATIVE_SLOT) h.negative = n;
+  else if (slot >= 0 && slot < NEGATIVE_SLOT) h.counts[slot] = n;
+}
+
+/** A keyed Histogram (a hash map counting `{ key, slot }` pairs): one histogram per key, the fullest last. */
+function keyedHistograms(map: string, entries: Iterable<[unknown, unknown]>): MapContent | undefined {
+  const byKey = new Map<string, { key: unknown; histogram: Slots }>();
+  for (const [k, v] of entries) {
+    const { key, slot } = k as { key: unknown; slot: number };
+    const id = toJson(key);
+    let h = byKey.get(id);
+    if (!h) byKey.set(id, (h = { key, histogram: emptySlots() }));
+    count(h.histogram, slot, v as number | bigint);
+  }
+  const histograms = [...byKey.values()].filter((h) => nonEmpty(h.histogram)).sort((a, b) => compare(total(a.histogram), total(b.histogram)));
+  return histograms.length ? { map, histograms } : undefined;
 }
 
 /** What a program array's or map of maps' slot holds: the id it reads as, named when it is one of the object's own. */
@@ -98,9 +123,14 @@ function heldBy(obj: LoadedObject): Holder {
 export function mapJson(c: MapContent): Record<string, unknown> {
   if ("unreadable" in c) return { map: c.map, error: c.unreadable };
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
-  const { counts, negative } = c.histogram;
-  const buckets = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), count }] : []));
-  return { map: c.map, histogram: Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...buckets] : buckets };
+  if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
+  return { map: c.map, histogram: buckets(c.histogram) };
+}
+
+/** A histogram's non-empty buckets, labelled. */
+function buckets({ counts, negative }: Slots): { bucket: string; count: number | bigint }[] {
+  const rows = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), count }] : []));
+  return Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...rows] : rows;
 }
 
 /** A map's content as printed: one JSON line, or bpftrace's text (`@name[key]: value`, log2 bars) and a blank line. */
@@ -108,7 +138,12 @@ export function mapLines(c: MapContent, json: boolean): string[] {
   if (json) return [toJson(mapJson(c))];
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
-  return [...formatHistogram(c.map, c.histogram.counts, { negative: c.histogram.negative }).trimEnd().split("\n"), ""];
+  if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${show(h.key)}]`, h.histogram));
+  return histogramText(c.map, c.histogram);
+}
+
+function histogramText(name: string, h: Slots): string[] {
+  return [...formatHistogram(name, h.counts, { negative: h.negative }).trimEnd().split("\n"), ""];
 }
 
 /** JSON with bigints as exact numbers and raw bytes as hex strings. */

@@ -126,6 +126,8 @@ interface MapInfo {
   def: MapDef;
   key?: Layout;
   value?: Layout;
+  /** A keyed Histogram's K: its map's key is `{ key: K; slot: u32 }`. */
+  histogramKey?: Layout;
 }
 
 type Binding =
@@ -466,10 +468,28 @@ export function lower(
         break;
       }
       case "Histogram": {
-        if (typeArgs.length || args.length) fail(init, Code.BadMap, "Histogram takes no arguments: `new Histogram()`");
-        const key = intLayout(U32);
         const value = intLayout(U64);
-        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: HISTOGRAM_SLOTS, key, value, histogram: true } };
+        if (typeArgs.length === 0) {
+          if (args.length) fail(init, Code.BadMap, "a Histogram without a key type takes no size: `new Histogram()`, or `new Histogram<K>(maxKeys)` for one per key");
+          const key = intLayout(U32);
+          info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: HISTOGRAM_SLOTS, key, value, histogram: true } };
+          break;
+        }
+        // One histogram per key, as bpftrace's `@x[k] = hist(v)`: a hash map counting (key, slot) pairs.
+        if (typeArgs.length !== 1) fail(init, Code.BadMap, "a keyed Histogram has one type argument, its key: `new Histogram<K>(maxKeys)`");
+        const histogramKey = keyValue(layoutOf(typeArgs[0]!), "key", typeArgs[0]!);
+        const slotAt = align(histogramKey.size, 4);
+        const keyAlign = Math.max(histogramKey.align, 4);
+        const key: Layout = {
+          kind: "struct",
+          name: `${name}__histogram_key`,
+          fields: [{ name: "key", offset: 0, layout: histogramKey }, { name: "slot", offset: slotAt, layout: intLayout(U32) }],
+          size: align(slotAt + 4, keyAlign),
+          align: keyAlign,
+        };
+        const maxKeys = needSize("Histogram<K>(maxKeys)");
+        if (maxKeys * HISTOGRAM_SLOTS > 0xffffffff) fail(args[0]!, Code.BadMap, `${maxKeys} keys of ${HISTOGRAM_SLOTS} slots each is more than a map holds`);
+        info = { cls, key, value, histogramKey, def: { name, type: MAP_TYPES.HashMap, maxEntries: maxKeys * HISTOGRAM_SLOTS, key, value, histogram: true } };
         break;
       }
     }
@@ -1914,8 +1934,15 @@ export function lower(
           return result(Helper.get_stackid, [this.fb.ctx, map, flags]);
         }
         case "Histogram.record": {
-          if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count");
-          this.histogram(map, this.value(args[0]!), e);
+          if (!m.histogramKey) {
+            if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count (`new Histogram<K>(maxKeys)` keeps one histogram per key)");
+            this.histogram(map, this.value(args[0]!), e);
+            return none;
+          }
+          if (args.length !== 2) fail(e, Code.BadMap, "record() of a keyed Histogram takes the key and the value to count");
+          const key = this.temp(m.key!, e);
+          this.assignInto({ ...key, layout: m.histogramKey }, args[0]!);
+          this.histogram(map, this.value(args[1]!), e, key);
           return none;
         }
       }
@@ -1962,17 +1989,20 @@ export function lower(
       this.enter(done);
     }
 
-    /** hist.record(v): slot 0 for 0, k for [2^(k-1), 2^k), 65 for negative values; then an atomic add of 1. */
-    histogram(map: { kind: "map"; name: string }, v: Val, node: TS.Node): void {
+    /**
+     * hist.record(v): slot 0 for 0, k for [2^(k-1), 2^k), 65 for negative values; then an atomic add of 1 to the
+     * slot's entry, or to the entry of `keyed` (a keyed Histogram's `{ key, slot }`, its key already written).
+     */
+    histogram(map: { kind: "map"; name: string }, v: Val, node: TS.Node, keyed?: Ref): void {
       const loc = locOf(node);
       const slot = this.fb.vreg(U64);
       const x = this.fb.vreg(U64);
-      const keyed = this.fb.newBlock();
+      const found = this.fb.newBlock();
       if (v.op.kind === "imm") {
         const n = BigInt.asIntN(64, v.op.value);
         const value = n < 0n && (v.untyped || v.op.type.signed) ? 65n : BigInt(BigInt.asUintN(64, v.op.value).toString(2).length) - (v.op.value === 0n ? 1n : 0n);
         this.fb.emit({ op: "mov", dst: slot, src: imm(value, U64), loc });
-        this.fb.terminate({ op: "jmp", target: keyed.id });
+        this.fb.terminate({ op: "jmp", target: found.id });
       } else {
         const positive = this.fb.newBlock();
         if (v.op.type.signed) {
@@ -1980,13 +2010,13 @@ export function lower(
           this.fb.terminate({ op: "br", cmp: "lt", signed: true, a: v.op, b: imm(0n, v.op.type), then: negative.id, else: positive.id, loc });
           this.enter(negative);
           this.fb.emit({ op: "mov", dst: slot, src: imm(65n, U64), loc });
-          this.fb.terminate({ op: "jmp", target: keyed.id });
+          this.fb.terminate({ op: "jmp", target: found.id });
         } else this.fb.terminate({ op: "jmp", target: positive.id });
         this.enter(positive);
         this.fb.emit({ op: "mov", dst: x, src: this.convert(v, U64).op, loc });
         this.fb.emit({ op: "mov", dst: slot, src: imm(0n, U64), loc });
         const search = this.fb.newBlock();
-        this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: x, b: imm(0n, U64), then: keyed.id, else: search.id, loc });
+        this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: x, b: imm(0n, U64), then: found.id, else: search.id, loc });
         this.enter(search);
         // Binary search for the highest set bit: slot = floor(log2 x) + 1.
         this.fb.emit({ op: "mov", dst: slot, src: imm(1n, U64), loc });
@@ -2000,12 +2030,12 @@ export function lower(
           this.fb.terminate({ op: "jmp", target: next.id });
           this.enter(next);
         }
-        this.fb.terminate({ op: "jmp", target: keyed.id });
+        this.fb.terminate({ op: "jmp", target: found.id });
       }
-      this.enter(keyed);
-      const key = this.temp(intLayout(U32), node);
-      this.fb.emit({ op: "st", base: key.base, offset: 0, size: 4, src: slot, loc });
-      this.increment(map, key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, node);
+      this.enter(found);
+      const key = keyed ? { ...keyed, layout: intLayout(U32), offset: keyed.offset + (keyed.layout as Layout & { kind: "struct" }).fields[1]!.offset } : this.temp(intLayout(U32), node);
+      this.fb.emit({ op: "st", base: key.base, offset: key.offset, size: 4, src: slot, loc });
+      this.increment(map, keyed ?? key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), !keyed, node);
     }
 
     /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */

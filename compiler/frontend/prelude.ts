@@ -115,7 +115,7 @@ declare module "tsbpf" {
   export class RingBuf<T> { constructor(bytes: number); output(value: T): i64; reserve(): T | null; submit(record: T): void; discard(record: T): void; private __tsbpfMap: T }
   export class PerfEventArray<T> { constructor(maxCpus?: number); output(value: T): i64; private __tsbpfMap: T }
   export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
-  export class Histogram { constructor(); record(value: number): void; private __tsbpfMap: true }
+  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; private __tsbpfMap: true }
 `;
 
 /**

@@ -10,6 +10,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileInput } from "../../compiler/index.js";
+import { tracepointFormat } from "../support/fixture-kernel.js";
 import { loadObject, openObject, RingBuffer, type LoadedObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 
@@ -285,4 +286,51 @@ test("a let bound to a lookup can be set to another lookup, as JavaScript rebind
   if (!noKernel) loadObject(sys, openObject(build({ fileName: "rebind.ts", text: REBIND_SOURCE }), { name: "rebind" })).close();
   const copy = compile({ fileName: "rebind.ts", text: REBIND_SOURCE.replace("s = stats.lookup(kind + 1);", "s = { calls: 1, bytes: 2 };") });
   assert.deepEqual(copy.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TSBPF1001 16:7"], "a copy is not a pointer");
+});
+
+// One histogram per key, as bpftrace's `@x[k] = hist(v)`: a hash map counting `{ key, slot }` pairs.
+const KEYED_HISTOGRAM = (pid: number): string => `import { tracepoint, pidTgid, Histogram, type u32, type Str } from "tsbpf";
+export const license = "GPL";
+interface Who { pid: u32; name: Str<8> }
+export const byFlag = new Histogram<u32>(4);
+export const byWho = new Histogram<Who>(2);
+export const opens = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
+  if (pidTgid() >> 32 !== ${pid}) return 0;
+  byFlag.record(ctx.flags & 1, 1000);
+  byFlag.record(ctx.flags & 1, ctx.flags & 1);
+  byWho.record({ pid: ${pid}, name: "me" }, -1);
+  return 0;
+});
+`;
+
+test("a keyed Histogram counts each key's values in its own log2 slots", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "keyed.ts", text: KEYED_HISTOGRAM(42) }, { backend, tracepointFormat });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { name: "keyed" });
+    for (const flags of [0, 1, 1]) sim.tracepoint("syscalls", "sys_enter_openat", { flags }, { pid: 42, tgid: 42 });
+    assert.deepEqual([...sim.map("byFlag").toMap()].sort(([a], [b]) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+      [{ key: 0, slot: 0 }, 1n],
+      [{ key: 0, slot: 10 }, 1n], // 1000 is in [512, 1024)
+      [{ key: 1, slot: 1 }, 2n],
+      [{ key: 1, slot: 10 }, 2n],
+    ], backend);
+    assert.deepEqual([...sim.map("byWho").toMap()], [[{ key: { pid: 42, name: "me" }, slot: 65 }, 3n]], `${backend}: negative values count in entry 65`);
+  }
+});
+
+test("a keyed Histogram prints one histogram per key at exit", { skip: noKernel }, async () => {
+  const { mapContents } = await import("../../cli/report.js");
+  withLoaded(build({ fileName: "keyed.ts", text: KEYED_HISTOGRAM(process.pid) }), (loaded) => {
+    loaded.attachAll();
+    readFileSync("/proc/self/stat");
+    const contents = mapContents(loaded);
+    const counts = (n: number) => Object.assign(new Array(65).fill(0), { 0: n }) as number[];
+    assert.deepEqual(contents.find((c) => c.map === "byWho"), { map: "byWho", histograms: [{ key: { pid: process.pid, name: "me" }, histogram: { counts: new Array(65).fill(0), negative: 1 } }] });
+    const byFlag = contents.find((c) => c.map === "byFlag");
+    assert.ok(byFlag && "histograms" in byFlag);
+    assert.deepEqual(byFlag.histograms.map((h) => h.key), [0]);
+    assert.deepEqual(byFlag.histograms[0]!.histogram.counts, Object.assign(counts(1), { 10: 1 }));
+  });
 });

@@ -109,4 +109,9 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   const counters = { map: "calls", entries: [[0, 3], [{ pid: 7 }, 2n ** 60n]] as [unknown, unknown][] };
   assert.deepEqual(mapLines(counters, false), ["@calls[0]: 3", "@calls[{ pid: 7 }]: 1152921504606846976", ""]);
   assert.deepEqual(mapLines(counters, true), ['{"map":"calls","entries":[{"key":0,"value":3},{"key":{"pid":7},"value":1152921504606846976}]}']);
+  // A keyed Histogram: one histogram per key, named as bpftrace names `@lat[k] = hist(v)`.
+  const keyed = { map: "lat", histograms: [{ key: "sh", histogram: { counts: [0, 1], negative: 0 } }, { key: { pid: 7 }, histogram: { counts, negative: 0 } }] };
+  const one = "[1]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|";
+  assert.deepEqual(mapLines(keyed, false).slice(0, 4), ["@lat['sh']: ", one, "", "@lat[{ pid: 7 }]: "]);
+  assert.deepEqual(mapJson(keyed), { map: "lat", histograms: [{ key: "sh", histogram: [{ bucket: "[1]", count: 1 }] }, { key: { pid: 7 }, histogram: [{ bucket: "[4, 8)", count: 2 }, { bucket: "[8, 16)", count: 1 }] }] });
 });
