@@ -2349,7 +2349,8 @@ export function lower(
             continue;
           }
           const str = this.tryRef(x);
-          if (str) {
+          // An integer in memory (a map lookup's value) prints as its value does, below.
+          if (str && str.layout.kind !== "int") {
             if (str.layout.kind !== "str") fail(x, Code.BadPrintk, `printk() prints integers and strings, not a ${describeLayout(str.layout)}`);
             args.push(this.addrOf(str, x));
             format += "%s" + escape(span.literal.text);

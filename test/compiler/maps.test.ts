@@ -201,14 +201,17 @@ test("opensnoop's ring buffer carries typed events for this process's opens", { 
 });
 
 // A lookup of an integer value is the map's value in place: `c += n` and `c++` write the map, as C's `*c += n`.
-const SLOT_SOURCE = `import { kprobe, ArrayMap, PerCpuArrayMap, HashMap, type u32, type u64 } from "tsbpf";
+const SLOT_SOURCE = `import { kprobe, printk, ArrayMap, PerCpuArrayMap, HashMap, type u32, type u64 } from "tsbpf";
 export const license = "GPL";
 export const counts = new PerCpuArrayMap<u64>(2);
 export const totals = new HashMap<u32, u64>(4);
 export const flags = new ArrayMap<u32>(1);
 function bump(kind: u32, by: u64) {
   let c = counts.lookup(kind);
-  if (c !== null) c += by;
+  if (c !== null) {
+    c += by;
+    printk(\`count \${c}\`);
+  }
   let t = totals.lookup(kind);
   if (t === null) return;
   t++;
@@ -223,7 +226,7 @@ export const probe = kprobe("f", (by: u64) => {
 });
 `;
 
-test("`c += n` and `c++` on a lookup of an integer value write the map", async () => {
+test("`c += n` and `c++` on a lookup of an integer value write the map, and printk prints its value", async () => {
   const { simulate } = await import("../../runtime/test/index.js");
   const sim = await simulate({ fileName: "slots.ts", text: SLOT_SOURCE });
   sim.map("totals").set(1, 4n);
@@ -231,6 +234,7 @@ test("`c += n` and `c++` on a lookup of an integer value write the map", async (
   sim.kprobe("f", { args: [7] });
   assert.deepEqual(sim.map("counts").get(0), [12n, 0n, 0n, 0n], "5 + 7, on CPU 0");
   assert.deepEqual(sim.map("counts").get(1), [2n, 0n, 0n, 0n]);
+  assert.deepEqual(sim.trace(), ["count 5", "count 1", "count 12", "count 2"], "printk prints the value in the map");
   assert.deepEqual(sim.map("totals").toMap(), new Map([[1, 48n]]), "(4 + 1) * 3 = 15, then (15 + 1) * 3; key 0 is absent");
   assert.equal(sim.map("flags").get(0), 0x10);
   if (!noKernel) loadObject(sys, openObject(build({ fileName: "slots.ts", text: SLOT_SOURCE }), { name: "slots" })).close();
@@ -240,7 +244,7 @@ test("`c = v` on a lookup of an integer value is refused with what to write inst
   const text = SLOT_SOURCE.replace("if (f !== null) f |= 0x10;", "f = 3;");
   const r = compile({ fileName: "slots.ts", text });
   assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`), [
-    "TSBPF1001 18:3 `f` is the map's value in place, and `f = ...` cannot be checked for null: write `f += ...` after the null check, or the map's `update(key, value)`",
+    "TSBPF1001 21:3 `f` is the map's value in place, and `f = ...` cannot be checked for null: write `f += ...` after the null check, or the map's `update(key, value)`",
   ]);
 });
 
