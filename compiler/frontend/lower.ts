@@ -743,6 +743,8 @@ export function lower(
       this.fb.enter(b);
     }
 
+    /** The least and greatest value of each loop counter seen so far (counters change only in their loop's update). */
+    readonly counterRanges = new Map<TS.Symbol, [bigint, bigint]>();
     /** Break and continue targets, innermost last (a switch has no continue target). */
     readonly loops: { brk: Block; cont?: Block }[] = [];
     /** Set while lowering an inlined function: where `return` goes and the register (or, for a struct, Str or Arr, the memory) it fills. */
@@ -758,7 +760,9 @@ export function lower(
       if (!ts.isIdentifier(decl.name) || !decl.initializer) return unbounded("the counter needs a start value");
       const counter = checker.getSymbolAtLocation(decl.name)!;
       const start = this.value(decl.initializer!);
-      if (start.op.kind !== "imm") return unbounded("the counter's start value is not a constant");
+      // An outer loop's counter (plus or minus a constant) starts anywhere in that counter's range.
+      const starts = start.op.kind === "imm" ? [start.op.value] : this.counterRange(decl.initializer!);
+      if (!starts) return unbounded("the counter's start value is not a constant, nor an enclosing loop's counter plus or minus a constant");
       const cond = s.condition;
       if (!cond || !ts.isBinaryExpression(cond)) return unbounded("the condition must compare the counter with a constant");
       const cmp = COMPARE.get(cond.operatorToken.kind);
@@ -771,12 +775,25 @@ export function lower(
       // Declare the counter, then evaluate the bound (a constant, which must not depend on the loop).
       this.declarations(init);
       const limit = this.value(limitExpr);
-      if (limit.op.kind !== "imm") return unbounded(`the bound \`${limitExpr.getText(file)}\` is not a constant`);
+      if (limit.op.kind !== "imm") {
+        return unbounded(`the bound \`${limitExpr.getText(file)}\` is not a constant (loop to the largest it may be and \`break\` when the counter reaches it)`);
+      }
       const counterReg = (this.scope.get(counter) as { reg: VReg }).reg;
       const op = isCounter(cond.left) ? cmp : MIRROR_CMP[cmp];
-      const iterations = tripCount((start.op as Imm).value, op!, (limit.op as Imm).value, step, counterReg.type);
-      if (iterations === undefined) return unbounded(`the counter goes from ${(start.op as Imm).value} by ${step} and never fails the condition`);
-      if (iterations > MAX_LOOP_ITERATIONS) unbounded(`it runs more than ${MAX_LOOP_ITERATIONS} times, the most the verifier walks`);
+      let iterations = 0;
+      for (const first of starts) {
+        const n = tripCount(first, op!, (limit.op as Imm).value, step, counterReg.type);
+        if (n === undefined) return unbounded(`the counter goes from ${first} by ${step} and never fails the condition`);
+        if (n > MAX_LOOP_ITERATIONS) unbounded(`it runs more than ${MAX_LOOP_ITERATIONS} times, the most the verifier walks`);
+        iterations = Math.max(iterations, n);
+        // The values the counter takes, for loops nested in this one that start from it.
+        if (n > 0) {
+          const last = normalize(first + BigInt(n - 1) * step, counterReg.type);
+          const [lo, hi] = first < last ? [first, last] : [last, first];
+          const known = this.counterRanges.get(counter);
+          this.counterRanges.set(counter, known ? [known[0] < lo ? known[0] : lo, known[1] > hi ? known[1] : hi] : [lo, hi]);
+        }
+      }
       const top = this.fb.newBlock();
       const body = this.fb.newBlock();
       const latch = this.fb.newBlock();
@@ -793,6 +810,19 @@ export function lower(
       this.expressionStatement(s.incrementor!);
       this.fb.terminate({ op: "jmp", target: top.id });
       this.enter(exit);
+    }
+
+    /** The first and last value `e` can have when it is an enclosing loop's counter, plus or minus a constant. */
+    counterRange(e: TS.Expression): bigint[] | undefined {
+      let offset = 0n;
+      if (ts.isBinaryExpression(e) && (e.operatorToken.kind === ts.SyntaxKind.PlusToken || e.operatorToken.kind === ts.SyntaxKind.MinusToken)) {
+        const c = this.value(e.right);
+        if (c.op.kind !== "imm") return undefined;
+        offset = e.operatorToken.kind === ts.SyntaxKind.PlusToken ? c.op.value : -c.op.value;
+        e = e.left;
+      }
+      const range = ts.isIdentifier(e) ? this.counterRanges.get(checker.getSymbolAtLocation(e)!) : undefined;
+      return range?.map((v) => v + offset);
     }
 
     /** +1 for `i++`, -C for `i -= C`; undefined for anything else. */
@@ -1317,6 +1347,11 @@ export function lower(
         type = a.untyped ? defaultType((a.op as Imm).value) : promote(a.op.type);
         x = this.convert(a, type).op;
         y = b.untyped ? imm((b.op as Imm).value, U32) : b.op;
+        // BPF defines only shifts below the width (the verifier refuses a constant one beyond it); C leaves them undefined.
+        const by = b.op.kind === "imm" ? BigInt.asIntN(64, b.op.value) : undefined;
+        if (x.kind !== "imm" && by !== undefined && (by < 0n || by >= BigInt(type.bits))) {
+          fail(node, Code.OutOfRange, `a shift by ${by} is out of range for ${typeName(type)}: shift by 0 to ${type.bits - 1}`);
+        }
       } else [x, y, type] = this.operands(a, b);
       if (x.kind === "imm" && y.kind === "imm") return { op: imm(fold(kind, x.value, y.value, type), type) };
       const dst = this.fb.vreg(type);
