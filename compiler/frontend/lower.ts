@@ -708,7 +708,8 @@ export function lower(
       if (ts.isReturnStatement(s)) {
         if (this.inline) {
           // Inside an inlined function: the result goes to the call's register, then to the code after the call.
-          if (s.expression && this.inline.into) this.assignInto(this.inline.into, s.expression);
+          if (s.expression && this.inline.into?.nullable) this.returnPointer(this.inline.into, s.expression);
+          else if (s.expression && this.inline.into) this.assignInto(this.inline.into, s.expression);
           else if (s.expression) {
             const v = this.value(s.expression);
             if (this.inline.dst) this.fb.emit({ op: "mov", dst: this.inline.dst, src: this.convert(v, this.inline.dst.type).op, loc: locOf(s) });
@@ -999,7 +1000,10 @@ export function lower(
      */
     assignMapSlot(target: TS.Identifier, ref: Ref, compute: (current: Val) => Val, node: TS.Node): void {
       const name = target.text;
-      if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) return fail(node, Code.Unsupported, `\`${name}\` is the map's value in place, and \`${name} = ...\` cannot be checked for null: write \`${name} += ...\` after the null check, or the map's \`update(key, value)\``);
+      if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+        const change = (ref.layout as Layout & { kind: "int" }).type.bool ? "" : `, or change it with \`${name} += ...\` after the null check`;
+        return fail(node, Code.Unsupported, `\`${name}\` is the map's value in place, and \`${name} = ...\` cannot be checked for null: set it with the map's \`update(key, value)\`${change}`);
+      }
       this.storeInt(ref, compute(this.loadInt(ref, target)), node);
     }
 
@@ -2085,11 +2089,29 @@ export function lower(
         const scalar = ts.TypeFlags.NumberLike | ts.TypeFlags.BooleanLike | ts.TypeFlags.Void | ts.TypeFlags.Undefined | ts.TypeFlags.Any;
         if (ret && !(ret.flags & scalar)) fail(decl.name ?? decl, Code.MissingType, `\`${e.expression.getText(file)}\` returns a value: annotate its return type (u8..i64, boolean, a struct's interface, Str<N>, Arr<T, N>)`);
       }
+      if (decl?.type && withoutNull(decl.type) !== decl.type) {
+        // `T | null`: the function gives a pointer (a lookup, a reservation) or null, as C's `struct val *get(...)`.
+        const pointer = this.fb.vreg(PTR);
+        const ref: Ref = { layout: layoutOf(withoutNull(decl.type)), base: pointer, offset: 0, nullable: true };
+        this.fb.emit({ op: "mov", dst: pointer, src: imm(0n, PTR), loc: locOf(e) });
+        this.inlineCall(decl, e, ref);
+        return ref;
+      }
       const layout = decl?.type && decl.type.kind !== ts.SyntaxKind.VoidKeyword ? layoutOf(decl.type) : undefined;
       if (!decl || !layout || layout.kind === "int") return undefined;
       const into = this.temp(layout, e);
       this.inlineCall(decl, e, into);
       return into;
+    }
+
+    /** `return x` in a function typed `T | null`: its pointer register takes x's address, or 0 for null. */
+    returnPointer(pointer: Ref, e: TS.Expression): void {
+      const base = pointer.base as VReg;
+      if (e.kind === ts.SyntaxKind.NullKeyword) return void this.fb.emit({ op: "mov", dst: base, src: imm(0n, PTR), loc: locOf(e) });
+      const r = this.tryRef(e);
+      if (!r || r.base.kind !== "reg") return fail(e, Code.Unsupported, "a function typed `T | null` returns a map lookup, a ring buffer reservation or null: memory of its own would not outlive the call");
+      if (!sameLayout(r.layout, pointer.layout)) return fail(e, Code.UnsupportedType, `a ${describeLayout(r.layout)} cannot be returned as a ${describeLayout(pointer.layout)}`);
+      this.fb.emit({ op: "mov", dst: base, src: this.addrOf(r, e) as VReg, loc: locOf(e) });
     }
 
     /**
@@ -2143,6 +2165,7 @@ export function lower(
       inlining.push(decl);
       try {
         if (decl.body && ts.isBlock(decl.body)) child.block(decl.body);
+        else if (decl.body && into?.nullable) child.returnPointer(into, decl.body as TS.Expression);
         else if (decl.body && into) child.assignInto(into, decl.body as TS.Expression);
         else if (decl.body) {
           const v = child.value(decl.body as TS.Expression);

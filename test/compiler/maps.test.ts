@@ -244,7 +244,7 @@ test("`c = v` on a lookup of an integer value is refused with what to write inst
   const text = SLOT_SOURCE.replace("if (f !== null) f |= 0x10;", "f = 3;");
   const r = compile({ fileName: "slots.ts", text });
   assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`), [
-    "TSBPF1001 21:3 `f` is the map's value in place, and `f = ...` cannot be checked for null: write `f += ...` after the null check, or the map's `update(key, value)`",
+    "TSBPF1001 21:3 `f` is the map's value in place, and `f = ...` cannot be checked for null: set it with the map's `update(key, value)`, or change it with `f += ...` after the null check",
   ]);
 });
 
