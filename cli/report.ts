@@ -2,23 +2,25 @@
 // when the run stops, as bpftrace prints them (`@name[key]: value`, histograms as log2 bars); `--json` gives
 // one JSON object per line instead. Program arrays and maps of maps show what each slot holds, by name and id.
 // Takes decoded values; gives lines without trailing newlines.
+import { readFileSync } from "node:fs";
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
 import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
+import { kernelSymbolizer, stackFrames } from "../runtime/loader/symbolize.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
 const NEGATIVE_SLOT = 65;
 /**
- * Maps whose contents are printed: data, and the programs and maps that program arrays and maps of maps hold.
- * The others hold stack ids, fds or sockets, stream events, or cannot be iterated from user space (queues,
- * bloom filters, storage keyed by fds).
+ * Maps whose contents are printed: data, the programs and maps that program arrays and maps of maps hold, and
+ * stack traces (kernel frames named from /proc/kallsyms). The others hold fds or sockets, stream events, or
+ * cannot be iterated from user space (queues, bloom filters, storage keyed by fds).
  */
 const PRINTED: ReadonlySet<number> = new Set([
   MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE,
-  MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
+  MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.STACK_TRACE,
 ]);
 
 /** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
@@ -40,6 +42,7 @@ export type MapContent =
   | { map: string; histogram: Slots }
   | { map: string; histograms: { key: unknown; histogram: Slots }[] }
   | { map: string; entries: [unknown, unknown][] }
+  | { map: string; stacks: { id: number; frames: string[] }[] }
   | { map: string; unreadable: string };
 
 type Holder = (kind: "program" | "map", id: unknown) => unknown;
@@ -49,10 +52,11 @@ export function mapContents(obj: LoadedObject): MapContent[] {
   const out: MapContent[] = [];
   let held: Holder | undefined;
   const holder = () => (held ??= heldBy(obj));
+  let symbolize: ((address: bigint) => string) | undefined;
   for (const m of obj.maps.values()) {
     if (m.spec.origin === "data" || !PRINTED.has(m.spec.type)) continue;
     try {
-      const content = readContent(obj, m, holder);
+      const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder);
       if (content) out.push(content);
     } catch (e) {
       // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
@@ -61,6 +65,28 @@ export function mapContents(obj: LoadedObject): MapContent[] {
     }
   }
   return out;
+}
+
+/** A stack trace map's stacks by id, kernel frames named as bpftrace names them (`schedule+45`). */
+function stacks(obj: LoadedObject, m: LoadedMap, symbolizer: () => (address: bigint) => string): MapContent | undefined {
+  const view = new MapView(obj.sys, m, undefined);
+  const out: { id: number; frames: string[] }[] = [];
+  for (const key of view.rawKeys()) {
+    const value = obj.sys.mapLookup(m.fd, key);
+    if (!value) continue;
+    const id = new DataView(key.buffer, key.byteOffset).getUint32(0, true);
+    out.push({ id, frames: stackFrames(value).map(symbolizer()) });
+  }
+  return out.length ? { map: m.name, stacks: out.sort((a, b) => a.id - b.id) } : undefined;
+}
+
+/** /proc/kallsyms, or nothing where it cannot be read (addresses then print in hex). */
+function readKallsyms(): string {
+  try {
+    return readFileSync("/proc/kallsyms", "latin1");
+  } catch {
+    return "";
+  }
 }
 
 /** One map's content, or undefined when it holds nothing worth printing. */
@@ -124,6 +150,7 @@ export function mapJson(c: MapContent): Record<string, unknown> {
   if ("unreadable" in c) return { map: c.map, error: c.unreadable };
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
   if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
+  if ("stacks" in c) return { map: c.map, stacks: c.stacks };
   return { map: c.map, histogram: buckets(c.histogram) };
 }
 
@@ -139,6 +166,7 @@ export function mapLines(c: MapContent, json: boolean): string[] {
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${show(h.key)}]`, h.histogram));
+  if ("stacks" in c) return c.stacks.flatMap((st) => [`@${c.map}[${st.id}]:`, ...st.frames.map((f) => `    ${f}`), ""]);
   return histogramText(c.map, c.histogram);
 }
 

@@ -338,3 +338,24 @@ test("a keyed Histogram prints one histogram per key at exit", { skip: noKernel 
     assert.deepEqual(byFlag.histograms[0]!.histogram.counts, Object.assign(counts(1), { 10: 1 }));
   });
 });
+
+test("a stack trace map prints its kernel stacks with the functions named", { skip: noKernel }, async () => {
+  const { mapContents } = await import("../../cli/report.js");
+  const text = `import { tracepoint, pidTgid, StackTraceMap, type u32 } from "tsbpf";
+export const license = "GPL";
+export const stacks = new StackTraceMap(16);
+export const opens = tracepoint("syscalls", "sys_enter_openat", () => {
+  if (pidTgid() >> 32 !== ${process.pid}) return 0;
+  stacks.getStackId(0);
+  return 0;
+});
+`;
+  withLoaded(build({ fileName: "stacks.ts", text }), (loaded) => {
+    loaded.attachAll();
+    readFileSync("/proc/self/stat");
+    const content = mapContents(loaded).find((c) => c.map === "stacks");
+    assert.ok(content && "stacks" in content && content.stacks.length >= 1);
+    // The tracepoint fires inside the openat system call.
+    assert.ok(content.stacks.some((st) => st.frames.some((f) => /^do_syscall_64\+\d+$/.test(f))), JSON.stringify(content.stacks));
+  });
+});

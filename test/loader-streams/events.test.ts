@@ -113,5 +113,8 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   const keyed = { map: "lat", histograms: [{ key: "sh", histogram: { counts: [0, 1], negative: 0 } }, { key: { pid: 7 }, histogram: { counts, negative: 0 } }] };
   const one = "[1]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|";
   assert.deepEqual(mapLines(keyed, false).slice(0, 4), ["@lat['sh']: ", one, "", "@lat[{ pid: 7 }]: "]);
+  const stacks = { map: "stacks", stacks: [{ id: 3, frames: ["schedule+35", "kthread+248"] }] };
+  assert.deepEqual(mapLines(stacks, false), ["@stacks[3]:", "    schedule+35", "    kthread+248", ""]);
+  assert.deepEqual(mapLines(stacks, true), ['{"map":"stacks","stacks":[{"id":3,"frames":["schedule+35","kthread+248"]}]}']);
   assert.deepEqual(mapJson(keyed), { map: "lat", histograms: [{ key: "sh", histogram: [{ bucket: "[1]", count: 1 }] }, { key: { pid: 7 }, histogram: [{ bucket: "[4, 8)", count: 2 }, { bucket: "[8, 16)", count: 1 }] }] });
 });
