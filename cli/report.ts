@@ -54,7 +54,8 @@ export function mapContents(obj: LoadedObject): MapContent[] {
   const holder = () => (held ??= heldBy(obj));
   let symbolize: ((address: bigint) => string) | undefined;
   for (const m of obj.maps.values()) {
-    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type)) continue;
+    // A probe's bookkeeping (a map its file does not export) is not news.
+    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || mapBtfTypes(obj.spec, m.spec)?.internal) continue;
     try {
       const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder);
       if (content) out.push(content);

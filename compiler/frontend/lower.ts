@@ -493,6 +493,9 @@ export function lower(
         break;
       }
     }
+    // A map the file does not export is the probe's own bookkeeping: `tsbpf run` leaves it out of what it prints.
+    const statement = decl.parent.parent;
+    if (!(ts.isVariableStatement(statement) && statement.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))) info.def = { ...info.def, internal: true };
     maps.push(info.def);
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "map", map: info });
   }

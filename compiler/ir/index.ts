@@ -179,6 +179,8 @@ export interface MapDef {
   readonly event?: Layout;
   /** A log2 histogram (an array map in the Histogram slot layout): tagged in BTF so readers print it as one. */
   readonly histogram?: boolean;
+  /** Not exported by the probe file: its own bookkeeping, tagged in BTF so `tsbpf run` does not print it. */
+  readonly internal?: boolean;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */

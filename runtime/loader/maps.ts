@@ -44,6 +44,8 @@ export interface MapBtfTypes {
   event?: number;
   /** Tagged `tsbpf:histogram=log2`: a Histogram's slots. */
   histogram?: boolean;
+  /** Tagged `tsbpf:internal`: a map the probe file does not export. */
+  internal?: boolean;
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();

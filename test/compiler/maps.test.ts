@@ -298,11 +298,13 @@ export const license = "GPL";
 interface Who { pid: u32; name: Str<8> }
 export const byFlag = new Histogram<u32>(4);
 export const byWho = new Histogram<Who>(2);
+const seen = new Histogram<u32>(1);
 export const opens = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
   if (pidTgid() >> 32 !== ${pid}) return 0;
   byFlag.record(ctx.flags & 1, 1000);
   byFlag.record(ctx.flags & 1, ctx.flags & 1);
   byWho.record({ pid: ${pid}, name: "me" }, -1);
+  seen.record(0, 1);
   return 0;
 });
 `;
@@ -330,6 +332,7 @@ test("a keyed Histogram prints one histogram per key at exit", { skip: noKernel 
     loaded.attachAll();
     readFileSync("/proc/self/stat");
     const contents = mapContents(loaded);
+    assert.deepEqual(contents.map((c) => c.map).sort(), ["byFlag", "byWho"], "the map the file does not export is not printed");
     const counts = (n: number) => Object.assign(new Array(65).fill(0), { 0: n }) as number[];
     assert.deepEqual(contents.find((c) => c.map === "byWho"), { map: "byWho", histograms: [{ key: { pid: process.pid, name: "me" }, histogram: { counts: new Array(65).fill(0), negative: 1 } }] });
     const byFlag = contents.find((c) => c.map === "byFlag");
