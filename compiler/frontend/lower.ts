@@ -1771,7 +1771,8 @@ export function lower(
 
     /** A value in memory of `layout`: an existing Ref, or a zeroed stack copy of what `e` computes. */
     materialize(e: TS.Expression, layout: Layout, node: TS.Node): Ref {
-      if (layout.kind !== "int" && !ts.isObjectLiteralExpression(e) && !ts.isArrayLiteralExpression(e) && !this.stringCall(e) && !ts.isStringLiteral(e) && !this.isDynamicString(e)) {
+      const filled = ts.isObjectLiteralExpression(e) || ts.isArrayLiteralExpression(e) || ts.isConditionalExpression(e) || ts.isStringLiteral(e);
+      if (layout.kind !== "int" && !filled && !this.stringCall(e) && !this.isDynamicString(e)) {
         const r = this.tryRef(e);
         if (!r) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(layout)} here`);
         if (!sameLayout(r.layout, layout)) fail(e, Code.UnsupportedType, `expected a ${describeLayout(layout)}, got a ${describeLayout(r.layout)}`);
@@ -1834,6 +1835,17 @@ export function lower(
       if (ts.isParenthesizedExpression(e)) return this.assignInto(dst, e.expression);
       const l = dst.layout;
       if (l.kind === "int") return this.storeInt(dst, this.value(e), e);
+      if (ts.isConditionalExpression(e)) {
+        // `c ? "big" : "small"`: each branch fills the value.
+        const [whenTrue, whenFalse, done] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+        this.cond(e.condition, whenTrue, whenFalse);
+        for (const [block, branch] of [[whenTrue, e.whenTrue], [whenFalse, e.whenFalse]] as const) {
+          this.enter(block);
+          this.assignInto(dst, branch);
+          this.fb.terminate({ op: "jmp", target: done.id });
+        }
+        return this.enter(done);
+      }
       if (ts.isObjectLiteralExpression(e)) {
         if (l.kind !== "struct") return fail(e, Code.UnsupportedType, `an object literal cannot be a ${describeLayout(l)}`);
         for (const p of e.properties) {
