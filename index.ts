@@ -258,6 +258,19 @@ export class Histogram<K = never> extends MapMarker {
   }
 }
 
+/**
+ * A linear histogram, as bpftrace's `lhist(v, min, max, step)`: an array map counting values below `min`, each
+ * `step` wide bucket from `min` to `max`, and values from `max` up.
+ */
+export class LinearHistogram extends MapMarker {
+  constructor(min: number, max: number, step: number) {
+    super("LinearHistogram", Math.ceil((max - min) / step) + 2);
+  }
+  record(_value: number): void {
+    onlyInProbe("record");
+  }
+}
+
 /** bpf_get_prandom_u32(): a pseudo-random 32-bit number. */
 export function prandomU32(): u32 {
   return onlyInProbe("prandomU32");

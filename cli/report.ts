@@ -4,7 +4,7 @@
 // Takes decoded values; gives lines without trailing newlines.
 import { readFileSync } from "node:fs";
 import type { StreamEvent } from "../runtime/loader/events.js";
-import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
+import { formatHistogram, linearHistogramLines, linearLabel, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
 import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
@@ -43,6 +43,7 @@ export type MapContent =
   | { map: string; histograms: { key: unknown; histogram: Slots }[] }
   | { map: string; entries: [unknown, unknown][] }
   | { map: string; stacks: { id: number; frames: string[] }[] }
+  | { map: string; linear: { min: number; max: number; step: number; counts: (number | bigint)[] } }
   | { map: string; unreadable: string };
 
 type Holder = (kind: "program" | "map", id: unknown) => unknown;
@@ -98,6 +99,11 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): Map
   const value = (v: unknown) =>
     fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
   if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, view.entries());
+  if (types?.linear && m.spec.type === MapType.ARRAY) {
+    const counts: (number | bigint)[] = new Array(m.spec.maxEntries).fill(0);
+    for (const [k, v] of view.entries()) if (typeof k === "number" && k < counts.length) counts[k] = v as number | bigint;
+    return counts.some((c) => Number(c) > 0) ? { map: m.name, linear: { ...types.linear, counts } } : undefined;
+  }
   if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
     const slots = emptySlots();
     for (const [k, v] of view.entries()) if (typeof k === "number") count(slots, k, value(v) as number);
@@ -152,6 +158,10 @@ export function mapJson(c: MapContent): Record<string, unknown> {
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
   if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
   if ("stacks" in c) return { map: c.map, stacks: c.stacks };
+  if ("linear" in c) {
+    const { min, max, step, counts } = c.linear;
+    return { map: c.map, histogram: counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: linearLabel(slot, counts.length, min, max, step), count }] : [])) };
+  }
   return { map: c.map, histogram: buckets(c.histogram) };
 }
 
@@ -167,6 +177,7 @@ export function mapLines(c: MapContent, json: boolean): string[] {
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${show(h.key)}]`, h.histogram));
+  if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
   if ("stacks" in c) return c.stacks.flatMap((st) => [`@${c.map}[${st.id}]:`, ...st.frames.map((f) => `    ${f}`), ""]);
   return histogramText(c.map, c.histogram);
 }

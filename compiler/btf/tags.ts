@@ -10,6 +10,9 @@ import { BtfKind } from "./types.js";
 export const EVENT_TAG = "tsbpf:event=";
 /** `tsbpf:histogram=log2`: an array map in the Histogram slot layout (runtime/loader/histogram.ts). */
 export const HISTOGRAM_TAG = "tsbpf:histogram=log2";
+/** `tsbpf:histogram=linear:MIN:MAX:STEP`: an array map in the LinearHistogram slot layout. */
+export const LINEAR_HISTOGRAM_TAG = "tsbpf:histogram=linear:";
+export const linearHistogramTag = (l: { min: bigint; max: bigint; step: bigint }): string => `${LINEAR_HISTOGRAM_TAG}${l.min}:${l.max}:${l.step}`;
 /** `tsbpf:internal`: the probe's own bookkeeping (a map its file does not export), not printed at exit. */
 export const INTERNAL_TAG = "tsbpf:internal";
 
@@ -17,6 +20,8 @@ export interface MapTags {
   /** The BTF id of the event type, when tagged and found. */
   event?: number;
   histogram?: boolean;
+  /** A LinearHistogram's bounds. */
+  linear?: { min: number; max: number; step: number };
   internal?: boolean;
 }
 
@@ -27,6 +32,10 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     if (t.kind !== BtfKind.DECL_TAG || t.type !== varId || t.componentIdx !== -1) continue;
     if (t.name === HISTOGRAM_TAG) out.histogram = true;
     else if (t.name === INTERNAL_TAG) out.internal = true;
+    else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
+      const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);
+      if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && Number.isSafeInteger(step) && step! > 0) out.linear = { min: min!, max: max!, step: step! };
+    }
     else if (t.name.startsWith(EVENT_TAG)) out.event = typeByCName(btf, t.name.slice(EVENT_TAG.length).trim());
   }
   return out;

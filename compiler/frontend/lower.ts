@@ -142,7 +142,7 @@ type Binding =
 
 /** BPF_MAP_TYPE_* of each map class (uapi/linux/bpf.h). */
 const MAP_TYPES: Record<MapClass, number> = {
-  HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2,
+  HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
 };
 /** Histogram maps: entries 0..64 are log2 slots, entry 65 counts negative values. */
 export const HISTOGRAM_SLOTS = 66;
@@ -465,6 +465,21 @@ export function lower(
       case "StackTraceMap": {
         if (typeArgs.length) fail(typeArgs[0]!, Code.BadMap, "StackTraceMap has no type arguments");
         info = { cls, def: { name, type: MAP_TYPES[cls], maxEntries: needSize("StackTraceMap(maxEntries)"), key: 4, value: STACK_DEPTH * 8 } };
+        break;
+      }
+      case "LinearHistogram": {
+        if (typeArgs.length) fail(typeArgs[0]!, Code.BadMap, "LinearHistogram has no type arguments");
+        if (args.length !== 3) fail(init, Code.BadMap, "LinearHistogram takes min, max and step: `new LinearHistogram(0, 100, 10)`");
+        const [min, max, step] = args.map((a) => {
+          const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(a);
+          return v.op.kind === "imm" ? BigInt.asIntN(64, v.op.value) : fail(a, Code.BadMap, "LinearHistogram: min, max and step must be integer constants");
+        }) as [bigint, bigint, bigint];
+        if (step <= 0n || max <= min) fail(init, Code.BadMap, "LinearHistogram needs min < max and a positive step");
+        const buckets = (max - min + step - 1n) / step;
+        if (buckets > 1000n) fail(init, Code.BadMap, `LinearHistogram: ${buckets} buckets is more than 1000; take a larger step`);
+        const key = intLayout(U32);
+        const value = intLayout(U64);
+        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: Number(buckets) + 2, key, value, linear: { min, max, step } } };
         break;
       }
       case "Histogram": {
@@ -1941,7 +1956,7 @@ export function lower(
         return { op: dst };
       };
       const none: Val = { op: imm(0n, I64) };
-      const keyed = m.cls !== "RingBuf" && m.cls !== "PerfEventArray" && m.cls !== "StackTraceMap" && m.cls !== "Histogram";
+      const keyed = !["RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"].includes(m.cls);
       switch (keyed ? method : `${m.cls}.${method}`) {
         case "update": {
           if (args.length < 2 || args.length > 3) fail(e, Code.BadMap, "update() takes a key, a value and optionally flags (ANY, NOEXIST, EXIST)");
@@ -1986,6 +2001,11 @@ export function lower(
           if (args.length > 1) fail(e, Code.BadMap, "getStackId() takes only flags (USER_STACK, ...)");
           const flags = args[0] ? this.convert(this.value(args[0]), U64).op : imm(0n, U64);
           return result(Helper.get_stackid, [this.fb.ctx, map, flags]);
+        }
+        case "LinearHistogram.record": {
+          if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count");
+          this.linearHistogram(map, m.def.linear!, this.value(args[0]!), e);
+          return none;
         }
         case "Histogram.record": {
           if (!m.histogramKey) {
@@ -2041,6 +2061,42 @@ export function lower(
         this.fb.terminate({ op: "jmp", target: done.id });
       }
       this.enter(done);
+    }
+
+    /** lhist.record(v): slot 0 below min, 1 + (v - min) / step up to max, the last slot from max up; then an add of 1. */
+    linearHistogram(map: { kind: "map"; name: string }, linear: { min: bigint; max: bigint; step: bigint }, v: Val, node: TS.Node): void {
+      const loc = locOf(node);
+      const type = v.untyped ? I64 : promote(v.op.type).bits === 64 ? promote(v.op.type) : I64;
+      const x = this.convert(v, type).op;
+      const last = (linear.max - linear.min + linear.step - 1n) / linear.step + 1n;
+      const slot = this.fb.vreg(U64);
+      const found = this.fb.newBlock();
+      const below = this.fb.newBlock();
+      const notBelow = this.fb.newBlock();
+      const above = this.fb.newBlock();
+      const inside = this.fb.newBlock();
+      // A u64 below a negative min cannot be: compare it as signed only when min is negative.
+      const signed = type.signed || linear.min < 0n;
+      this.fb.terminate({ op: "br", cmp: "lt", signed, a: x, b: imm(linear.min, type), then: below.id, else: notBelow.id, loc });
+      this.enter(below);
+      this.fb.emit({ op: "mov", dst: slot, src: imm(0n, U64), loc });
+      this.fb.terminate({ op: "jmp", target: found.id });
+      this.enter(notBelow);
+      this.fb.terminate({ op: "br", cmp: "ge", signed, a: x, b: imm(linear.max, type), then: above.id, else: inside.id, loc });
+      this.enter(above);
+      this.fb.emit({ op: "mov", dst: slot, src: imm(last, U64), loc });
+      this.fb.terminate({ op: "jmp", target: found.id });
+      this.enter(inside);
+      // min <= x < max: the offset from min is non-negative, so an unsigned division.
+      const offset = this.fb.vreg(U64);
+      this.fb.emit({ op: "bin", kind: "sub", dst: offset, a: x, b: imm(BigInt.asUintN(64, linear.min), U64), loc });
+      this.fb.emit({ op: "bin", kind: "div", dst: offset, a: offset, b: imm(linear.step, U64), loc });
+      this.fb.emit({ op: "bin", kind: "add", dst: slot, a: offset, b: imm(1n, U64), loc });
+      this.fb.terminate({ op: "jmp", target: found.id });
+      this.enter(found);
+      const key = this.temp(intLayout(U32), node);
+      this.fb.emit({ op: "st", base: key.base, offset: 0, size: 4, src: slot, loc });
+      this.increment(map, key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, node);
     }
 
     /**

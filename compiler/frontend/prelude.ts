@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint"] as const;
 export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
-export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram"] as const;
+export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"] as const;
 /** Named constants (flags) the module exports, with their values. */
 export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n };
 
@@ -116,6 +116,8 @@ declare module "tsbpf" {
   export class PerfEventArray<T> { constructor(maxCpus?: number); output(value: T): i64; private __tsbpfMap: T }
   export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
   export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; private __tsbpfMap: true }
+  /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
+  export class LinearHistogram { constructor(min: number, max: number, step: number); record(value: number): void; private __tsbpfMap: true }
 `;
 
 /**

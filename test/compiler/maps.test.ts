@@ -362,3 +362,41 @@ export const opens = tracepoint("syscalls", "sys_enter_openat", () => {
     assert.ok(content.stacks.some((st) => st.frames.some((f) => /^do_syscall_64\+\d+$/.test(f))), JSON.stringify(content.stacks));
   });
 });
+
+// bpftrace's lhist(v, min, max, step): slot 0 below min, slot i for [min + (i-1)*step, min + i*step), the last from max up.
+const LINEAR = `import { kprobe, LinearHistogram, type u64, type i32 } from "tsbpf";
+export const license = "GPL";
+export const signed = new LinearHistogram(-10, 25, 10);
+export const unsigned = new LinearHistogram(0, 100, 50);
+export const p = kprobe("f", (x: i32, y: u64) => {
+  signed.record(x);
+  unsigned.record(y);
+  return 0;
+});
+`;
+
+test("a LinearHistogram counts values below min, each step up to max, and from max up", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const { mapContents, mapLines } = await import("../../cli/report.js");
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "linear.ts", text: LINEAR }, { backend });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { name: "linear" });
+    const values: [number, bigint][] = [[-11, 0n], [-10, 49n], [-1, 50n], [0, 99n], [9, 100n], [10, 2n ** 64n - 1n], [24, 1n], [25, 0n], [2 ** 31 - 1, 0n]];
+    for (const [x, y] of values) sim.kprobe("f", { args: [x, y] });
+    // Buckets: (..., -10) [-10, 0) [0, 10) [10, 20) [20, 25) [25, ...)
+    assert.deepEqual(sim.map("signed").toArray(), [1n, 2n, 2n, 1n, 1n, 2n], backend);
+    // Buckets: (..., 0) [0, 50) [50, 100) [100, ...)
+    assert.deepEqual(sim.map("unsigned").toArray(), [0n, 5n, 2n, 2n], backend);
+    if (backend === "own" && !noKernel) {
+      withLoaded(r.object, (loaded) => {
+        sys.mapUpdate(loaded.map("signed").fd, u32(2), new Uint8Array(new BigUint64Array([3n]).buffer));
+        const [content] = mapContents(loaded);
+        assert.deepEqual(mapLines(content!, false), ["@signed: ", `${"[0, 10)".padEnd(16)}       3 |${"@".repeat(52)}|`, ""]);
+        assert.deepEqual(mapLines(content!, true), ['{"map":"signed","histogram":[{"bucket":"[0, 10)","count":3}]}']);
+      });
+    }
+  }
+  const bad = compile({ fileName: "linear.ts", text: LINEAR.replace("new LinearHistogram(0, 100, 50)", "new LinearHistogram(0, 100, 0)") });
+  assert.deepEqual(bad.diagnostics.map((d) => `${d.code}: ${d.message}`), ["TSBPF1023: LinearHistogram needs min < max and a positive step"]);
+});

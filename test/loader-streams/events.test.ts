@@ -64,7 +64,7 @@ test("an untagged map's records decode as a type the reader names, short ones as
 );
 
 test("the compiler tags RingBuf<T> and PerfEventArray<T> with T, a Histogram as one, and maps the file does not export", () => {
-  const text = `import { tracepoint, RingBuf, PerfEventArray, Histogram, type u64, type Str } from "tsbpf";
+  const text = `import { tracepoint, RingBuf, PerfEventArray, Histogram, LinearHistogram, type u64, type Str } from "tsbpf";
 export const license = "GPL";
 interface Hit { pid: u64; name: Str<8> }
 export const hits = new RingBuf<Hit>(4096);
@@ -72,7 +72,8 @@ export const ids = new PerfEventArray<u64>();
 export const names = new RingBuf<Str<16>>(4096);
 export const sizes = new Histogram();
 const scratch = new Histogram();
-export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output(1); sizes.record(3); scratch.record(1); return 0; });
+export const sizes10 = new LinearHistogram(0, 100, 10);
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output(1); sizes.record(3); scratch.record(1); sizes10.record(5); return 0; });
 `;
   const formats = { "syscalls/sys_enter_unlinkat": "name: sys_enter_unlinkat\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\nprint fmt: \"\"\n" };
   const result = compile({ fileName: "tags.ts", text }, { tracepointFormat: (g, n) => formats[`${g}/${n}` as keyof typeof formats] });
@@ -89,6 +90,7 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output
   assert.equal(types("hits").histogram, undefined);
   // A map the file does not export is its own bookkeeping: tagged so that tsbpf run does not print it.
   assert.equal(types("scratch").internal, true);
+  assert.deepEqual(types("sizes10").linear, { min: 0, max: 100, step: 10 });
   assert.equal(types("sizes").internal, undefined);
 });
 
