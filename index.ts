@@ -128,6 +128,17 @@ export function readKernelStr(_p: Ptr<any>): Str<never> {
 export function readUserStr(_p: Ptr<any>): Str<never> {
   return onlyInProbe("readUserStr");
 }
+/**
+ * bpf_probe_read_kernel() of a T at an address: an integer (`readKernel<u64>(p + 8)`), or a struct, Str<N> or
+ * Arr<T, N> to bind or assign. The value is zero where the address faults.
+ */
+export function readKernel<T>(_p: Ptr<any> | u64): T {
+  return onlyInProbe("readKernel");
+}
+/** bpf_probe_read_user() of a T at a user address (`readUser<u64>(argv + i * 8)` reads argv[i]); zero where it faults. */
+export function readUser<T>(_p: Ptr<any> | u64): T {
+  return onlyInProbe("readUser");
+}
 /** A fixed-size array of N elements (C `T name[N]`); indexes out of range end the handler. */
 export interface Arr<T, N extends number> {
   [index: number]: T;
@@ -242,11 +253,27 @@ export class StackTraceMap extends MapMarker {
 /**
  * A log2 histogram: an array map of 66 u64 counts. Slot 0 counts the value 0, slot 1 the value 1,
  * slot k (2..64) the values in [2^(k-1), 2^k); entry 65 counts negative values. runtime/loader's
- * formatHistogram prints the slots as bpftrace prints `@x = hist(v)`.
+ * formatHistogram prints the slots as bpftrace prints `@x = hist(v)`. `new Histogram<K>(maxKeys)` keeps one
+ * histogram per key, as `@x[k] = hist(v)`: a hash map counting `{ key, slot }` pairs; `record(k, v)`.
  */
-export class Histogram extends MapMarker {
-  constructor() {
-    super("Histogram", 66);
+export class Histogram<K = never> extends MapMarker {
+  constructor(maxKeys?: number) {
+    super("Histogram", maxKeys === undefined ? 66 : maxKeys * 66);
+  }
+  record(value: number): void;
+  record(key: K, value: number): void;
+  record(_keyOrValue: K | number, _value?: number): void {
+    onlyInProbe("record");
+  }
+}
+
+/**
+ * A linear histogram, as bpftrace's `lhist(v, min, max, step)`: an array map counting values below `min`, each
+ * `step` wide bucket from `min` to `max`, and values from `max` up.
+ */
+export class LinearHistogram extends MapMarker {
+  constructor(min: number, max: number, step: number) {
+    super("LinearHistogram", Math.ceil((max - min) / step) + 2);
   }
   record(_value: number): void {
     onlyInProbe("record");

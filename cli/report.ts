@@ -2,23 +2,25 @@
 // when the run stops, as bpftrace prints them (`@name[key]: value`, histograms as log2 bars); `--json` gives
 // one JSON object per line instead. Program arrays and maps of maps show what each slot holds, by name and id.
 // Takes decoded values; gives lines without trailing newlines.
+import { readFileSync } from "node:fs";
 import type { StreamEvent } from "../runtime/loader/events.js";
-import { formatHistogram, slotLabel } from "../runtime/loader/histogram.js";
+import { formatHistogram, linearHistogramLines, linearLabel, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
 import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
+import { kernelSymbolizer, stackFrames } from "../runtime/loader/symbolize.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
 const NEGATIVE_SLOT = 65;
 /**
- * Maps whose contents are printed: data, and the programs and maps that program arrays and maps of maps hold.
- * The others hold stack ids, fds or sockets, stream events, or cannot be iterated from user space (queues,
- * bloom filters, storage keyed by fds).
+ * Maps whose contents are printed: data, the programs and maps that program arrays and maps of maps hold, and
+ * stack traces (kernel frames named from /proc/kallsyms). The others hold fds or sockets, stream events, or
+ * cannot be iterated from user space (queues, bloom filters, storage keyed by fds).
  */
 const PRINTED: ReadonlySet<number> = new Set([
   MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE,
-  MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
+  MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.STACK_TRACE,
 ]);
 
 /** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
@@ -30,10 +32,18 @@ export function eventLine(e: StreamEvent, json: boolean): string {
   return `${e.map}: ${show(e.value)}`;
 }
 
+interface Slots {
+  counts: (number | bigint)[];
+  negative: number | bigint;
+}
+
 /** A map's contents as printed at exit: a histogram's slots, entries in bpftrace's order, or why it could not be read. */
 export type MapContent =
-  | { map: string; histogram: { counts: (number | bigint)[]; negative: number | bigint } }
+  | { map: string; histogram: Slots }
+  | { map: string; histograms: { key: unknown; histogram: Slots }[] }
   | { map: string; entries: [unknown, unknown][] }
+  | { map: string; stacks: { id: number; frames: string[] }[] }
+  | { map: string; linear: { min: number; max: number; step: number; counts: (number | bigint)[] } }
   | { map: string; unreadable: string };
 
 type Holder = (kind: "program" | "map", id: unknown) => unknown;
@@ -43,10 +53,12 @@ export function mapContents(obj: LoadedObject): MapContent[] {
   const out: MapContent[] = [];
   let held: Holder | undefined;
   const holder = () => (held ??= heldBy(obj));
+  let symbolize: ((address: bigint) => string) | undefined;
   for (const m of obj.maps.values()) {
-    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type)) continue;
+    // A probe's bookkeeping (a map its file does not export) is not news.
+    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || mapBtfTypes(obj.spec, m.spec)?.internal) continue;
     try {
-      const content = readContent(obj, m, holder);
+      const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder);
       if (content) out.push(content);
     } catch (e) {
       // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
@@ -57,6 +69,28 @@ export function mapContents(obj: LoadedObject): MapContent[] {
   return out;
 }
 
+/** A stack trace map's stacks by id, kernel frames named as bpftrace names them (`schedule+45`). */
+function stacks(obj: LoadedObject, m: LoadedMap, symbolizer: () => (address: bigint) => string): MapContent | undefined {
+  const view = new MapView(obj.sys, m, undefined);
+  const out: { id: number; frames: string[] }[] = [];
+  for (const key of view.rawKeys()) {
+    const value = obj.sys.mapLookup(m.fd, key);
+    if (!value) continue;
+    const id = new DataView(key.buffer, key.byteOffset).getUint32(0, true);
+    out.push({ id, frames: stackFrames(value).map(symbolizer()) });
+  }
+  return out.length ? { map: m.name, stacks: out.sort((a, b) => a.id - b.id) } : undefined;
+}
+
+/** /proc/kallsyms, or nothing where it cannot be read (addresses then print in hex). */
+function readKallsyms(): string {
+  try {
+    return readFileSync("/proc/kallsyms", "latin1");
+  } catch {
+    return "";
+  }
+}
+
 /** One map's content, or undefined when it holds nothing worth printing. */
 function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): MapContent | undefined {
   const types = mapBtfTypes(obj.spec, m.spec);
@@ -64,15 +98,16 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): Map
   const fdKind = !FD_VALUES.has(m.spec.type) ? undefined : m.spec.type === MapType.PROG_ARRAY ? "program" : "map";
   const value = (v: unknown) =>
     fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
+  if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, view.entries());
+  if (types?.linear && m.spec.type === MapType.ARRAY) {
+    const counts: (number | bigint)[] = new Array(m.spec.maxEntries).fill(0);
+    for (const [k, v] of view.entries()) if (typeof k === "number" && k < counts.length) counts[k] = v as number | bigint;
+    return counts.some((c) => Number(c) > 0) ? { map: m.name, linear: { ...types.linear, counts } } : undefined;
+  }
   if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
-    const counts: (number | bigint)[] = new Array(NEGATIVE_SLOT).fill(0);
-    let negative: number | bigint = 0;
-    for (const [k, v] of view.entries()) {
-      if (typeof k !== "number") continue;
-      if (k === NEGATIVE_SLOT) negative = value(v) as number;
-      else if (k < NEGATIVE_SLOT) counts[k] = value(v) as number;
-    }
-    return counts.some((c) => Number(c) > 0) || Number(negative) > 0 ? { map: m.name, histogram: { counts, negative } } : undefined;
+    const slots = emptySlots();
+    for (const [k, v] of view.entries()) if (typeof k === "number") count(slots, k, value(v) as number);
+    return nonEmpty(slots) ? { map: m.name, histogram: slots } : undefined;
   }
   let entries = [...view.entries()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
   // An array map has every slot: only the ones written (non-zero) are news.
@@ -81,6 +116,29 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): Map
   // bpftrace's order: by value, largest last, when the values are numbers.
   if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
   return { map: m.name, entries };
+}
+
+const emptySlots = (): Slots => ({ counts: new Array(NEGATIVE_SLOT).fill(0), negative: 0 });
+const nonEmpty = (h: Slots): boolean => h.counts.some((c) => Number(c) > 0) || Number(h.negative) > 0;
+const total = (h: Slots): bigint => h.counts.reduce<bigint>((n, c) => n + BigInt(c), BigInt(h.negative));
+
+function count(h: Slots, slot: number, n: number | bigint): void {
+  if (slot === NEGATIVE_SLOT) h.negative = n;
+  else if (slot >= 0 && slot < NEGATIVE_SLOT) h.counts[slot] = n;
+}
+
+/** A keyed Histogram (a hash map counting `{ key, slot }` pairs): one histogram per key, the fullest last. */
+function keyedHistograms(map: string, entries: Iterable<[unknown, unknown]>): MapContent | undefined {
+  const byKey = new Map<string, { key: unknown; histogram: Slots }>();
+  for (const [k, v] of entries) {
+    const { key, slot } = k as { key: unknown; slot: number };
+    const id = toJson(key);
+    let h = byKey.get(id);
+    if (!h) byKey.set(id, (h = { key, histogram: emptySlots() }));
+    count(h.histogram, slot, v as number | bigint);
+  }
+  const histograms = [...byKey.values()].filter((h) => nonEmpty(h.histogram)).sort((a, b) => compare(total(a.histogram), total(b.histogram)));
+  return histograms.length ? { map, histograms } : undefined;
 }
 
 /** What a program array's or map of maps' slot holds: the id it reads as, named when it is one of the object's own. */
@@ -98,9 +156,19 @@ function heldBy(obj: LoadedObject): Holder {
 export function mapJson(c: MapContent): Record<string, unknown> {
   if ("unreadable" in c) return { map: c.map, error: c.unreadable };
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
-  const { counts, negative } = c.histogram;
-  const buckets = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), count }] : []));
-  return { map: c.map, histogram: Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...buckets] : buckets };
+  if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
+  if ("stacks" in c) return { map: c.map, stacks: c.stacks };
+  if ("linear" in c) {
+    const { min, max, step, counts } = c.linear;
+    return { map: c.map, histogram: counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: linearLabel(slot, counts.length, min, max, step), count }] : [])) };
+  }
+  return { map: c.map, histogram: buckets(c.histogram) };
+}
+
+/** A histogram's non-empty buckets, labelled. */
+function buckets({ counts, negative }: Slots): { bucket: string; count: number | bigint }[] {
+  const rows = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), count }] : []));
+  return Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...rows] : rows;
 }
 
 /**
@@ -111,7 +179,14 @@ export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if (json) return [toJson(at ? { time: at.toISOString(), ...mapJson(c) } : mapJson(c))];
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
-  return [...formatHistogram(c.map, c.histogram.counts, { negative: c.histogram.negative }).trimEnd().split("\n"), ""];
+  if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${show(h.key)}]`, h.histogram));
+  if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
+  if ("stacks" in c) return c.stacks.flatMap((st) => [`@${c.map}[${st.id}]:`, ...st.frames.map((f) => `    ${f}`), ""]);
+  return histogramText(c.map, c.histogram);
+}
+
+function histogramText(name: string, h: Slots): string[] {
+  return [...formatHistogram(name, h.counts, { negative: h.negative }).trimEnd().split("\n"), ""];
 }
 
 /** JSON with bigints as exact numbers and raw bytes as hex strings. */

@@ -1,6 +1,7 @@
 // tsbpf's BTF declaration tags on `.maps` variables: what a map carries beyond its key and value, so that a
 // reader of any object (tsbpf's, or clang's with `__attribute__((btf_decl_tag("tsbpf:event=struct event")))`
-// on the map) decodes ring buffer records and perf samples by type and prints histograms as histograms.
+// on the map) decodes ring buffer records and perf samples by type, prints histograms as histograms and leaves a probe's
+// bookkeeping maps out of what it prints.
 // The kernel and libbpf load objects with them unchanged (decl tags exist since Linux 5.16).
 import type { Btf } from "./parse.js";
 import { BtfKind } from "./types.js";
@@ -9,11 +10,19 @@ import { BtfKind } from "./types.js";
 export const EVENT_TAG = "tsbpf:event=";
 /** `tsbpf:histogram=log2`: an array map in the Histogram slot layout (runtime/loader/histogram.ts). */
 export const HISTOGRAM_TAG = "tsbpf:histogram=log2";
+/** `tsbpf:histogram=linear:MIN:MAX:STEP`: an array map in the LinearHistogram slot layout. */
+export const LINEAR_HISTOGRAM_TAG = "tsbpf:histogram=linear:";
+export const linearHistogramTag = (l: { min: bigint; max: bigint; step: bigint }): string => `${LINEAR_HISTOGRAM_TAG}${l.min}:${l.max}:${l.step}`;
+/** `tsbpf:internal`: the probe's own bookkeeping (a map its file does not export), not printed at exit. */
+export const INTERNAL_TAG = "tsbpf:internal";
 
 export interface MapTags {
   /** The BTF id of the event type, when tagged and found. */
   event?: number;
   histogram?: boolean;
+  /** A LinearHistogram's bounds. */
+  linear?: { min: number; max: number; step: number };
+  internal?: boolean;
 }
 
 /** The tags on variable `varId`, with the event type name resolved in the same BTF. */
@@ -22,6 +31,11 @@ export function mapTags(btf: Btf, varId: number): MapTags {
   for (const t of btf.types()) {
     if (t.kind !== BtfKind.DECL_TAG || t.type !== varId || t.componentIdx !== -1) continue;
     if (t.name === HISTOGRAM_TAG) out.histogram = true;
+    else if (t.name === INTERNAL_TAG) out.internal = true;
+    else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
+      const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);
+      if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && Number.isSafeInteger(step) && step! > 0) out.linear = { min: min!, max: max!, step: step! };
+    }
     else if (t.name.startsWith(EVENT_TAG)) out.event = typeByCName(btf, t.name.slice(EVENT_TAG.length).trim());
   }
   return out;

@@ -8,6 +8,7 @@ import type * as TS from "typescript";
 import { loadTypescript, type LoadedTypescript } from "./load-typescript.js";
 import { makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
+import { typescriptHint } from "./hints.js";
 
 export type Typescript = typeof TS;
 
@@ -92,7 +93,7 @@ export function check(fileName: string, text: string, preludeText: string, parse
       makeDiagnostic(
         d.file === file ? source : { fileName: d.file?.fileName ?? fileName, text: d.file?.text ?? "" },
         `TS${d.code}`,
-        ts.flattenDiagnosticMessageText(d.messageText, "\n"),
+        withHint(d.code, ts.flattenDiagnosticMessageText(d.messageText, "\n")),
         d.start ?? 0,
         d.length ?? 0,
         d.category === ts.DiagnosticCategory.Error ? "error" : "warning",
@@ -101,6 +102,8 @@ export function check(fileName: string, text: string, preludeText: string, parse
     .filter((d) => d.severity === "error");
   return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
 }
+
+const withHint = (code: number, message: string): string => message + typescriptHint(code, message);
 
 /** TypeScript's "conversion of type X to type Y may be a mistake". */
 const UNRELATED_CAST = 2352;

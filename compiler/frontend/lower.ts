@@ -128,20 +128,23 @@ interface MapInfo {
   def: MapDef;
   key?: Layout;
   value?: Layout;
+  /** A keyed Histogram's K: its map's key is `{ key: K; slot: u32 }`. */
+  histogramKey?: Layout;
 }
 
 type Binding =
   | { kind: "var"; reg: VReg; mutable: boolean }
   | { kind: "const"; val: Val }
   | { kind: "tpctx"; format: TracepointFormat }
-  | { kind: "ref"; ref: Ref }
+  /** `rebindable`: a `let` holding its own pointer register, which `name = lookup(...)` sets again. */
+  | { kind: "ref"; ref: Ref; rebindable?: boolean }
   | { kind: "map"; map: MapInfo }
   /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
   | { kind: "failed" };
 
 /** BPF_MAP_TYPE_* of each map class (uapi/linux/bpf.h). */
 const MAP_TYPES: Record<MapClass, number> = {
-  HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2,
+  HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
 };
 /** Histogram maps: entries 0..64 are log2 slots, entry 65 counts negative values. */
 export const HISTOGRAM_SLOTS = 66;
@@ -210,7 +213,10 @@ export function lower(
   const moduleScope = new Map<TS.Symbol, Binding>();
 
   const report = (node: TS.Node, code: number, message: string): void => {
-    diagnostics.push(makeDiagnostic(file, code, message, node.getStart(file), node.getEnd() - node.getStart(file)));
+    const d = makeDiagnostic(file, code, message, node.getStart(file), node.getEnd() - node.getStart(file));
+    // A function is inlined at every call, so an error in its body would otherwise be reported once per call.
+    if (diagnostics.some((o) => o.start === d.start && o.length === d.length && o.code === d.code && o.message === d.message)) return;
+    diagnostics.push(d);
   };
   const fail = (node: TS.Node, code: number, message: string): never => {
     report(node, code, message);
@@ -477,14 +483,50 @@ export function lower(
         info = { cls, def: { name, type: MAP_TYPES[cls], maxEntries: needSize("StackTraceMap(maxEntries)"), key: 4, value: STACK_DEPTH * 8 } };
         break;
       }
-      case "Histogram": {
-        if (typeArgs.length || args.length) fail(init, Code.BadMap, "Histogram takes no arguments: `new Histogram()`");
+      case "LinearHistogram": {
+        if (typeArgs.length) fail(typeArgs[0]!, Code.BadMap, "LinearHistogram has no type arguments");
+        if (args.length !== 3) fail(init, Code.BadMap, "LinearHistogram takes min, max and step: `new LinearHistogram(0, 100, 10)`");
+        const [min, max, step] = args.map((a) => {
+          const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(a);
+          return v.op.kind === "imm" ? BigInt.asIntN(64, v.op.value) : fail(a, Code.BadMap, "LinearHistogram: min, max and step must be integer constants");
+        }) as [bigint, bigint, bigint];
+        if (step <= 0n || max <= min) fail(init, Code.BadMap, "LinearHistogram needs min < max and a positive step");
+        const buckets = (max - min + step - 1n) / step;
+        if (buckets > 1000n) fail(init, Code.BadMap, `LinearHistogram: ${buckets} buckets is more than 1000; take a larger step`);
         const key = intLayout(U32);
         const value = intLayout(U64);
-        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: HISTOGRAM_SLOTS, key, value, histogram: true } };
+        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: Number(buckets) + 2, key, value, linear: { min, max, step } } };
+        break;
+      }
+      case "Histogram": {
+        const value = intLayout(U64);
+        if (typeArgs.length === 0) {
+          if (args.length) fail(init, Code.BadMap, "a Histogram without a key type takes no size: `new Histogram()`, or `new Histogram<K>(maxKeys)` for one per key");
+          const key = intLayout(U32);
+          info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: HISTOGRAM_SLOTS, key, value, histogram: true } };
+          break;
+        }
+        // One histogram per key, as bpftrace's `@x[k] = hist(v)`: a hash map counting (key, slot) pairs.
+        if (typeArgs.length !== 1) fail(init, Code.BadMap, "a keyed Histogram has one type argument, its key: `new Histogram<K>(maxKeys)`");
+        const histogramKey = keyValue(layoutOf(typeArgs[0]!), "key", typeArgs[0]!);
+        const slotAt = align(histogramKey.size, 4);
+        const keyAlign = Math.max(histogramKey.align, 4);
+        const key: Layout = {
+          kind: "struct",
+          name: `${name}__histogram_key`,
+          fields: [{ name: "key", offset: 0, layout: histogramKey }, { name: "slot", offset: slotAt, layout: intLayout(U32) }],
+          size: align(slotAt + 4, keyAlign),
+          align: keyAlign,
+        };
+        const maxKeys = needSize("Histogram<K>(maxKeys)");
+        if (maxKeys * HISTOGRAM_SLOTS > 0xffffffff) fail(args[0]!, Code.BadMap, `${maxKeys} keys of ${HISTOGRAM_SLOTS} slots each is more than a map holds`);
+        info = { cls, key, value, histogramKey, def: { name, type: MAP_TYPES.HashMap, maxEntries: maxKeys * HISTOGRAM_SLOTS, key, value, histogram: true } };
         break;
       }
     }
+    // A map the file does not export is the probe's own bookkeeping: `tsbpf run` leaves it out of what it prints.
+    const statement = decl.parent.parent;
+    if (!(ts.isVariableStatement(statement) && statement.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))) info.def = { ...info.def, internal: true };
     maps.push(info.def);
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "map", map: info });
   }
@@ -511,6 +553,11 @@ export function lower(
 
   /** `const NAME = <integer constant expression>` at module level: folded wherever it is used. */
   function moduleConstant(decl: TS.VariableDeclaration): void {
+    let init: TS.Expression = decl.initializer!;
+    while (ts.isAsExpression(init) || ts.isParenthesizedExpression(init) || ts.isSatisfiesExpression(init)) init = init.expression;
+    if (ts.isObjectLiteralExpression(init) || ts.isArrayLiteralExpression(init)) {
+      fail(init, Code.UnsupportedTopLevel, "a module-level constant must be an integer: write a table of constants as one `const` per value (`const SIGKILL = 9;`), or keep it in a map");
+    }
     const declared = decl.type ? intTypeOf(decl.type) : undefined;
     const fl = new FnLowering(new FunctionBuilder(), new Map(moduleScope));
     const v = fl.value(decl.initializer!);
@@ -649,6 +696,8 @@ export function lower(
   class FnLowering {
     /** Virtual registers that hold a named variable or parameter. */
     readonly owned = new Set<number>();
+    /** Pointer registers of `let` names that `rebind` may set again. */
+    readonly rebindable = new Set<number>();
 
     constructor(
       readonly fb: FunctionBuilder,
@@ -691,7 +740,8 @@ export function lower(
       if (ts.isReturnStatement(s)) {
         if (this.inline) {
           // Inside an inlined function: the result goes to the call's register, then to the code after the call.
-          if (s.expression && this.inline.into) this.assignInto(this.inline.into, s.expression);
+          if (s.expression && this.inline.into?.nullable) this.returnPointer(this.inline.into, s.expression);
+          else if (s.expression && this.inline.into) this.assignInto(this.inline.into, s.expression);
           else if (s.expression) {
             const v = this.value(s.expression);
             if (this.inline.dst) this.fb.emit({ op: "mov", dst: this.inline.dst, src: this.convert(v, this.inline.dst.type).op, loc: locOf(s) });
@@ -726,6 +776,8 @@ export function lower(
       this.fb.enter(b);
     }
 
+    /** The least and greatest value of each loop counter seen so far (counters change only in their loop's update). */
+    readonly counterRanges = new Map<TS.Symbol, [bigint, bigint]>();
     /** Break and continue targets, innermost last (a switch has no continue target). */
     readonly loops: { brk: Block; cont?: Block }[] = [];
     /** Set while lowering an inlined function: where `return` goes and the register (or, for a struct, Str or Arr, the memory) it fills. */
@@ -741,7 +793,9 @@ export function lower(
       if (!ts.isIdentifier(decl.name) || !decl.initializer) return unbounded("the counter needs a start value");
       const counter = checker.getSymbolAtLocation(decl.name)!;
       const start = this.value(decl.initializer!);
-      if (start.op.kind !== "imm") return unbounded("the counter's start value is not a constant");
+      // An outer loop's counter (plus or minus a constant) starts anywhere in that counter's range.
+      const starts = start.op.kind === "imm" ? [start.op.value] : this.counterRange(decl.initializer!);
+      if (!starts) return unbounded("the counter's start value is not a constant, nor an enclosing loop's counter plus or minus a constant");
       const cond = s.condition;
       if (!cond || !ts.isBinaryExpression(cond)) return unbounded("the condition must compare the counter with a constant");
       const cmp = COMPARE.get(cond.operatorToken.kind);
@@ -754,12 +808,25 @@ export function lower(
       // Declare the counter, then evaluate the bound (a constant, which must not depend on the loop).
       this.declarations(init);
       const limit = this.value(limitExpr);
-      if (limit.op.kind !== "imm") return unbounded(`the bound \`${limitExpr.getText(file)}\` is not a constant`);
+      if (limit.op.kind !== "imm") {
+        return unbounded(`the bound \`${limitExpr.getText(file)}\` is not a constant (loop to the largest it may be and \`break\` when the counter reaches it)`);
+      }
       const counterReg = (this.scope.get(counter) as { reg: VReg }).reg;
       const op = isCounter(cond.left) ? cmp : MIRROR_CMP[cmp];
-      const iterations = tripCount((start.op as Imm).value, op!, (limit.op as Imm).value, step, counterReg.type);
-      if (iterations === undefined) return unbounded(`the counter goes from ${(start.op as Imm).value} by ${step} and never fails the condition`);
-      if (iterations > MAX_LOOP_ITERATIONS) unbounded(`${iterations} iterations is more than the verifier walks (at most ${MAX_LOOP_ITERATIONS})`);
+      let iterations = 0;
+      for (const first of starts) {
+        const n = tripCount(first, op!, (limit.op as Imm).value, step, counterReg.type);
+        if (n === undefined) return unbounded(`the counter goes from ${first} by ${step} and never fails the condition`);
+        if (n > MAX_LOOP_ITERATIONS) unbounded(`it runs more than ${MAX_LOOP_ITERATIONS} times, the most the verifier walks`);
+        iterations = Math.max(iterations, n);
+        // The values the counter takes, for loops nested in this one that start from it.
+        if (n > 0) {
+          const last = normalize(first + BigInt(n - 1) * step, counterReg.type);
+          const [lo, hi] = first < last ? [first, last] : [last, first];
+          const known = this.counterRanges.get(counter);
+          this.counterRanges.set(counter, known ? [known[0] < lo ? known[0] : lo, known[1] > hi ? known[1] : hi] : [lo, hi]);
+        }
+      }
       const top = this.fb.newBlock();
       const body = this.fb.newBlock();
       const latch = this.fb.newBlock();
@@ -776,6 +843,19 @@ export function lower(
       this.expressionStatement(s.incrementor!);
       this.fb.terminate({ op: "jmp", target: top.id });
       this.enter(exit);
+    }
+
+    /** The first and last value `e` can have when it is an enclosing loop's counter, plus or minus a constant. */
+    counterRange(e: TS.Expression): bigint[] | undefined {
+      let offset = 0n;
+      if (ts.isBinaryExpression(e) && (e.operatorToken.kind === ts.SyntaxKind.PlusToken || e.operatorToken.kind === ts.SyntaxKind.MinusToken)) {
+        const c = this.value(e.right);
+        if (c.op.kind !== "imm") return undefined;
+        offset = e.operatorToken.kind === ts.SyntaxKind.PlusToken ? c.op.value : -c.op.value;
+        e = e.left;
+      }
+      const range = ts.isIdentifier(e) ? this.counterRanges.get(checker.getSymbolAtLocation(e)!) : undefined;
+      return range?.map((v) => v + offset);
     }
 
     /** +1 for `i++`, -C for `i -= C`; undefined for anything else. */
@@ -865,7 +945,7 @@ export function lower(
         // Memory values: structs, strings, arrays, map lookups (by reference, as JavaScript binds objects).
         const declaredLayout = d.type ? layoutOf(withoutNull(d.type)) : undefined;
         if (declaredLayout && declaredLayout.kind !== "int") {
-          this.scope.set(symbol0, { kind: "ref", ref: this.materialize(init, declaredLayout, d) });
+          this.bindRef(symbol0, this.materialize(init, declaredLayout, d), mutable, d);
           continue;
         }
         if (!declaredLayout) {
@@ -878,7 +958,7 @@ export function lower(
           if (helper || this.isDynamicString(init)) fail(init, Code.MissingType, `annotate the string's size: \`const ${d.name.getText(file)}: Str<64> = ${init.getText(file)}\``);
           const r = this.tryRef(init);
           if (r) {
-            this.scope.set(symbol0, { kind: "ref", ref: r });
+            this.bindRef(symbol0, r, mutable, d);
             continue;
           }
         }
@@ -935,12 +1015,62 @@ export function lower(
         return this.storeInt(dst, compute(this.loadInt(dst, target)), node);
       }
       const b = this.lookup(target as TS.Identifier);
+      if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
+      if (b.kind === "ref" && b.rebindable && ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) return this.rebind(target, b.ref, node.right);
       if (b.kind !== "var" || !b.mutable) return fail(target, Code.Unsupported, b.kind === "ref" ? `\`${target.getText(file)}\` refers to memory: assign its fields` : `\`${target.getText(file)}\` cannot be assigned`);
       const v = compute({ op: b.reg });
       if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
         fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(b.reg.type)}`);
       }
       this.fb.emit({ op: "mov", dst: b.reg, src: this.movable(v, b.reg.type), loc: locOf(node) });
+    }
+
+    /**
+     * `c += n`, `c++` on a name bound to a map lookup of an integer: the name is the map's value in place (as
+     * C's `*c += n`), so the write goes to the map. TypeScript makes these wait for the null check; a plain
+     * `c = v` it does not, so that one is refused with what to write instead.
+     */
+    assignMapSlot(target: TS.Identifier, ref: Ref, compute: (current: Val) => Val, node: TS.Node): void {
+      const name = target.text;
+      if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+        const change = (ref.layout as Layout & { kind: "int" }).type.bool ? "" : `, or change it with \`${name} += ...\` after the null check`;
+        return fail(node, Code.Unsupported, `\`${name}\` is the map's value in place, and \`${name} = ...\` cannot be checked for null: set it with the map's \`update(key, value)\`${change}`);
+      }
+      this.storeInt(ref, compute(this.loadInt(ref, target)), node);
+    }
+
+    /**
+     * Names memory. A `let` naming memory through a pointer gets a pointer register of its own, which
+     * `rebind` sets again; a name for memory reached through such a register copies it first, so that
+     * it keeps the memory it was given when the `let` is set again.
+     */
+    bindRef(symbol: TS.Symbol, r: Ref, mutable: boolean, node: TS.Node): void {
+      if (r.base.kind !== "reg" || r.layout.kind === "int" || !(mutable || this.rebindable.has(r.base.id))) {
+        this.scope.set(symbol, { kind: "ref", ref: r });
+        return;
+      }
+      const own = this.fb.vreg(PTR);
+      this.fb.emit({ op: "mov", dst: own, src: this.addrOf(r, node) as VReg, loc: locOf(node) });
+      if (mutable) this.rebindable.add(own.id);
+      this.scope.set(symbol, { kind: "ref", ref: { ...r, base: own, offset: 0 }, rebindable: mutable });
+    }
+
+    /**
+     * `s = stats.lookup(k)` (or `= null`, or any other pointer to the same type) for a `let` bound to a pointer:
+     * the name's own register takes the new address, as JavaScript rebinds an object reference.
+     */
+    rebind(target: TS.Identifier, ref: Ref, right: TS.Expression): void {
+      const base = ref.base as VReg;
+      if (right.kind === ts.SyntaxKind.NullKeyword) {
+        this.fb.emit({ op: "mov", dst: base, src: imm(0n, PTR), loc: locOf(right) });
+        return;
+      }
+      const r = this.tryRef(right);
+      if (!r || r.base.kind !== "reg") {
+        return fail(right, Code.Unsupported, `\`${target.text}\` points into a map or record: it can be set to another lookup or record, or to null, not to a copy; assign its fields to change them`);
+      }
+      if (!sameLayout(r.layout, ref.layout)) return fail(right, Code.UnsupportedType, `a ${describeLayout(r.layout)} cannot be assigned to a ${describeLayout(ref.layout)}`);
+      this.fb.emit({ op: "mov", dst: base, src: this.addrOf(r, right) as VReg, loc: locOf(right) });
     }
 
     /** What a `mov` into a variable of `type` takes: a mov converts as C does, but to _Bool only by comparing with zero. */
@@ -1253,6 +1383,11 @@ export function lower(
         type = a.untyped ? defaultType((a.op as Imm).value) : promote(a.op.type);
         x = this.convert(a, type).op;
         y = b.untyped ? imm((b.op as Imm).value, U32) : b.op;
+        // BPF defines only shifts below the width (the verifier refuses a constant one beyond it); C leaves them undefined.
+        const by = b.op.kind === "imm" ? BigInt.asIntN(64, b.op.value) : undefined;
+        if (x.kind !== "imm" && by !== undefined && (by < 0n || by >= BigInt(type.bits))) {
+          fail(node, Code.OutOfRange, `a shift by ${by} is out of range for ${typeName(type)}: shift by 0 to ${type.bits - 1}`);
+        }
       } else [x, y, type] = this.operands(a, b);
       if (x.kind === "imm" && y.kind === "imm") return { op: imm(fold(kind, x.value, y.value, type), type) };
       const dst = this.fb.vreg(type);
@@ -1286,6 +1421,11 @@ export function lower(
       }
       const helper = name ? HELPER_CALLS[name] : undefined;
       if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
+      if (name === "readUser" || name === "readKernel") {
+        const into = this.memoryRead(e)!;
+        if (into.layout.kind !== "int") return fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(file)}>() gives a ${describeLayout(into.layout)}: bind it to a name or assign it to a field`);
+        return this.loadInt(into, e);
+      }
       if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field)`);
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (name === "targetPid") {
@@ -1669,7 +1809,8 @@ export function lower(
 
     /** A value in memory of `layout`: an existing Ref, or a zeroed stack copy of what `e` computes. */
     materialize(e: TS.Expression, layout: Layout, node: TS.Node): Ref {
-      if (layout.kind !== "int" && !ts.isObjectLiteralExpression(e) && !ts.isArrayLiteralExpression(e) && !this.stringCall(e) && !ts.isStringLiteral(e) && !this.isDynamicString(e)) {
+      const filled = ts.isObjectLiteralExpression(e) || ts.isArrayLiteralExpression(e) || ts.isConditionalExpression(e) || ts.isStringLiteral(e);
+      if (layout.kind !== "int" && !filled && !this.stringCall(e) && !this.isDynamicString(e)) {
         const r = this.tryRef(e);
         if (!r) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(layout)} here`);
         if (!sameLayout(r.layout, layout)) fail(e, Code.UnsupportedType, `expected a ${describeLayout(layout)}, got a ${describeLayout(r.layout)}`);
@@ -1685,6 +1826,41 @@ export function lower(
       return this.tracepointField(e)?.shape?.kind === "dynamic-str";
     }
 
+    /** The one argument of a helper reading at an address: a Ptr or all 64 bits of an integer (a u64 argument, `ctx.args[1]`). */
+    address(call: TS.CallExpression, helper: string): Operand {
+      if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
+      const p = this.value(call.arguments[0]!);
+      if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
+        fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is a ${typeName(p.op.type)}, too narrow for one (use a Ptr or a u64)`);
+      }
+      return p.op;
+    }
+
+    /** `readUser<T>(p)` / `readKernel<T>(p)`: the helper and the layout of T, which must be written. */
+    readCall(e: TS.Expression): { helper: number; layout: Layout } | undefined {
+      if (!ts.isCallExpression(e)) return undefined;
+      const name = builtin(e.expression);
+      if (name !== "readUser" && name !== "readKernel") return undefined;
+      const t = e.typeArguments?.[0];
+      if (!t) return fail(e, Code.MissingType, `${name}() needs the type it reads: \`${name}<u64>(p)\`, or a struct's interface`);
+      return { helper: name === "readUser" ? Helper.probe_read_user : Helper.probe_read_kernel, layout: layoutOf(t) };
+    }
+
+    /** A `readUser<T>(p)` / `readKernel<T>(p)` into a stack value of its own. */
+    memoryRead(e: TS.CallExpression): Ref | undefined {
+      const read = this.readCall(e);
+      if (!read) return undefined;
+      // The helper writes every byte of T (zeroes where the read faults); only the slot's tail past T needs zeroing.
+      const into = read.layout.size % 8 ? this.temp(read.layout, e) : this.stackTemp(read.layout, e);
+      this.readInto(into, read, e);
+      return into;
+    }
+
+    readInto(dst: Ref, read: { helper: number; layout: Layout }, e: TS.CallExpression): void {
+      const p = this.address(e, builtin(e.expression)!);
+      this.fb.emit({ op: "call", helper: read.helper, args: [this.addrOf(dst, e), imm(BigInt(read.layout.size), U32), p], loc: locOf(e) });
+    }
+
     /** comm(), readUserStr(p), readKernelStr(p): helpers that fill a Str<N>. */
     stringCall(e: TS.Expression): string | undefined {
       if (!ts.isCallExpression(e)) return undefined;
@@ -1697,6 +1873,17 @@ export function lower(
       if (ts.isParenthesizedExpression(e)) return this.assignInto(dst, e.expression);
       const l = dst.layout;
       if (l.kind === "int") return this.storeInt(dst, this.value(e), e);
+      if (ts.isConditionalExpression(e)) {
+        // `c ? "big" : "small"`: each branch fills the value.
+        const [whenTrue, whenFalse, done] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+        this.cond(e.condition, whenTrue, whenFalse);
+        for (const [block, branch] of [[whenTrue, e.whenTrue], [whenFalse, e.whenFalse]] as const) {
+          this.enter(block);
+          this.assignInto(dst, branch);
+          this.fb.terminate({ op: "jmp", target: done.id });
+        }
+        return this.enter(done);
+      }
       if (ts.isObjectLiteralExpression(e)) {
         if (l.kind !== "struct") return fail(e, Code.UnsupportedType, `an object literal cannot be a ${describeLayout(l)}`);
         for (const p of e.properties) {
@@ -1724,13 +1911,9 @@ export function lower(
           return;
         }
         if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
-        const p = this.value(call.arguments[0]!);
-        // An address held in an integer (a u64 argument, `ctx.args[1]`) must be all 64 bits of it.
-        if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
-          fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is a ${typeName(p.op.type)}, too narrow for one (use a Ptr or a u64)`);
-        }
+        const p = this.address(call, helper);
         const id = helper === "readUserStr" ? Helper.probe_read_user_str : Helper.probe_read_kernel_str;
-        this.fb.emit({ op: "call", helper: id, args: [where, imm(BigInt(l.size), U32), p.op], loc: locOf(e) });
+        this.fb.emit({ op: "call", helper: id, args: [where, imm(BigInt(l.size), U32), p], loc: locOf(e) });
         return;
       }
       if (this.isDynamicString(e)) {
@@ -1746,6 +1929,11 @@ export function lower(
         this.zero(dst, e);
         bytes.forEach((b, i) => this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + i, size: 1, src: imm(BigInt(b), U8), loc: locOf(e) }));
         return;
+      }
+      const read = this.readCall(e);
+      if (read) {
+        if (!sameLayout(read.layout, l)) return fail(e, Code.UnsupportedType, `a ${describeLayout(read.layout)} cannot be assigned to a ${describeLayout(l)}`);
+        return this.readInto(dst, read, e as TS.CallExpression);
       }
       // A kernel array stored to the stack is read straight into place, as clang reads into an event's field.
       if (dst.base.kind === "stack" && ts.isPropertyAccessExpression(e) && kernelMemberOf(e)?.member?.kind === "array") return void this.kernelArrayCopy(e, dst);
@@ -1791,7 +1979,7 @@ export function lower(
         return { op: dst };
       };
       const none: Val = { op: imm(0n, I64) };
-      const keyed = m.cls !== "RingBuf" && m.cls !== "PerfEventArray" && m.cls !== "StackTraceMap" && m.cls !== "Histogram";
+      const keyed = !["RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"].includes(m.cls);
       switch (keyed ? method : `${m.cls}.${method}`) {
         case "update": {
           if (args.length < 2 || args.length > 3) fail(e, Code.BadMap, "update() takes a key, a value and optionally flags (ANY, NOEXIST, EXIST)");
@@ -1837,9 +2025,21 @@ export function lower(
           const flags = args[0] ? this.convert(this.value(args[0]), U64).op : imm(0n, U64);
           return result(Helper.get_stackid, [this.fb.ctx, map, flags]);
         }
-        case "Histogram.record": {
+        case "LinearHistogram.record": {
           if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count");
-          this.histogram(map, this.value(args[0]!), e);
+          this.linearHistogram(map, m.def.linear!, this.value(args[0]!), e);
+          return none;
+        }
+        case "Histogram.record": {
+          if (!m.histogramKey) {
+            if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count (`new Histogram<K>(maxKeys)` keeps one histogram per key)");
+            this.histogram(map, this.value(args[0]!), e);
+            return none;
+          }
+          if (args.length !== 2) fail(e, Code.BadMap, "record() of a keyed Histogram takes the key and the value to count");
+          const key = this.temp(m.key!, e);
+          this.assignInto({ ...key, layout: m.histogramKey }, args[0]!);
+          this.histogram(map, this.value(args[1]!), e, key);
           return none;
         }
       }
@@ -1886,17 +2086,56 @@ export function lower(
       this.enter(done);
     }
 
-    /** hist.record(v): slot 0 for 0, k for [2^(k-1), 2^k), 65 for negative values; then an atomic add of 1. */
-    histogram(map: { kind: "map"; name: string }, v: Val, node: TS.Node): void {
+    /** lhist.record(v): slot 0 below min, 1 + (v - min) / step up to max, the last slot from max up; then an add of 1. */
+    linearHistogram(map: { kind: "map"; name: string }, linear: { min: bigint; max: bigint; step: bigint }, v: Val, node: TS.Node): void {
+      const loc = locOf(node);
+      const type = v.untyped ? I64 : promote(v.op.type).bits === 64 ? promote(v.op.type) : I64;
+      const x = this.convert(v, type).op;
+      const last = (linear.max - linear.min + linear.step - 1n) / linear.step + 1n;
+      const slot = this.fb.vreg(U64);
+      const found = this.fb.newBlock();
+      const below = this.fb.newBlock();
+      const notBelow = this.fb.newBlock();
+      const above = this.fb.newBlock();
+      const inside = this.fb.newBlock();
+      // A u64 below a negative min cannot be: compare it as signed only when min is negative.
+      const signed = type.signed || linear.min < 0n;
+      this.fb.terminate({ op: "br", cmp: "lt", signed, a: x, b: imm(linear.min, type), then: below.id, else: notBelow.id, loc });
+      this.enter(below);
+      this.fb.emit({ op: "mov", dst: slot, src: imm(0n, U64), loc });
+      this.fb.terminate({ op: "jmp", target: found.id });
+      this.enter(notBelow);
+      this.fb.terminate({ op: "br", cmp: "ge", signed, a: x, b: imm(linear.max, type), then: above.id, else: inside.id, loc });
+      this.enter(above);
+      this.fb.emit({ op: "mov", dst: slot, src: imm(last, U64), loc });
+      this.fb.terminate({ op: "jmp", target: found.id });
+      this.enter(inside);
+      // min <= x < max: the offset from min is non-negative, so an unsigned division.
+      const offset = this.fb.vreg(U64);
+      this.fb.emit({ op: "bin", kind: "sub", dst: offset, a: x, b: imm(BigInt.asUintN(64, linear.min), U64), loc });
+      this.fb.emit({ op: "bin", kind: "div", dst: offset, a: offset, b: imm(linear.step, U64), loc });
+      this.fb.emit({ op: "bin", kind: "add", dst: slot, a: offset, b: imm(1n, U64), loc });
+      this.fb.terminate({ op: "jmp", target: found.id });
+      this.enter(found);
+      const key = this.temp(intLayout(U32), node);
+      this.fb.emit({ op: "st", base: key.base, offset: 0, size: 4, src: slot, loc });
+      this.increment(map, key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, node);
+    }
+
+    /**
+     * hist.record(v): slot 0 for 0, k for [2^(k-1), 2^k), 65 for negative values; then an atomic add of 1 to the
+     * slot's entry, or to the entry of `keyed` (a keyed Histogram's `{ key, slot }`, its key already written).
+     */
+    histogram(map: { kind: "map"; name: string }, v: Val, node: TS.Node, keyed?: Ref): void {
       const loc = locOf(node);
       const slot = this.fb.vreg(U64);
       const x = this.fb.vreg(U64);
-      const keyed = this.fb.newBlock();
+      const found = this.fb.newBlock();
       if (v.op.kind === "imm") {
         const n = BigInt.asIntN(64, v.op.value);
         const value = n < 0n && (v.untyped || v.op.type.signed) ? 65n : BigInt(BigInt.asUintN(64, v.op.value).toString(2).length) - (v.op.value === 0n ? 1n : 0n);
         this.fb.emit({ op: "mov", dst: slot, src: imm(value, U64), loc });
-        this.fb.terminate({ op: "jmp", target: keyed.id });
+        this.fb.terminate({ op: "jmp", target: found.id });
       } else {
         const positive = this.fb.newBlock();
         if (v.op.type.signed) {
@@ -1904,13 +2143,13 @@ export function lower(
           this.fb.terminate({ op: "br", cmp: "lt", signed: true, a: v.op, b: imm(0n, v.op.type), then: negative.id, else: positive.id, loc });
           this.enter(negative);
           this.fb.emit({ op: "mov", dst: slot, src: imm(65n, U64), loc });
-          this.fb.terminate({ op: "jmp", target: keyed.id });
+          this.fb.terminate({ op: "jmp", target: found.id });
         } else this.fb.terminate({ op: "jmp", target: positive.id });
         this.enter(positive);
         this.fb.emit({ op: "mov", dst: x, src: this.convert(v, U64).op, loc });
         this.fb.emit({ op: "mov", dst: slot, src: imm(0n, U64), loc });
         const search = this.fb.newBlock();
-        this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: x, b: imm(0n, U64), then: keyed.id, else: search.id, loc });
+        this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: x, b: imm(0n, U64), then: found.id, else: search.id, loc });
         this.enter(search);
         // Binary search for the highest set bit: slot = floor(log2 x) + 1.
         this.fb.emit({ op: "mov", dst: slot, src: imm(1n, U64), loc });
@@ -1924,16 +2163,18 @@ export function lower(
           this.fb.terminate({ op: "jmp", target: next.id });
           this.enter(next);
         }
-        this.fb.terminate({ op: "jmp", target: keyed.id });
+        this.fb.terminate({ op: "jmp", target: found.id });
       }
-      this.enter(keyed);
-      const key = this.temp(intLayout(U32), node);
-      this.fb.emit({ op: "st", base: key.base, offset: 0, size: 4, src: slot, loc });
-      this.increment(map, key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, node);
+      this.enter(found);
+      const key = keyed ? { ...keyed, layout: intLayout(U32), offset: keyed.offset + (keyed.layout as Layout & { kind: "struct" }).fields[1]!.offset } : this.temp(intLayout(U32), node);
+      this.fb.emit({ op: "st", base: key.base, offset: key.offset, size: 4, src: slot, loc });
+      this.increment(map, keyed ?? key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), !keyed, node);
     }
 
     /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */
     memoryCall(e: TS.CallExpression): Ref | undefined {
+      const read = this.memoryRead(e);
+      if (read) return read.layout.kind === "int" ? undefined : read;
       const symbol = ts.isIdentifier(e.expression) ? checker.getSymbolAtLocation(e.expression) : undefined;
       const decl = symbol && functions.get(symbol);
       if (decl && !decl.type) {
@@ -1942,11 +2183,29 @@ export function lower(
         const scalar = ts.TypeFlags.NumberLike | ts.TypeFlags.BooleanLike | ts.TypeFlags.Void | ts.TypeFlags.Undefined | ts.TypeFlags.Any;
         if (ret && !(ret.flags & scalar)) fail(decl.name ?? decl, Code.MissingType, `\`${e.expression.getText(file)}\` returns a value: annotate its return type (u8..i64, boolean, a struct's interface, Str<N>, Arr<T, N>)`);
       }
+      if (decl?.type && withoutNull(decl.type) !== decl.type) {
+        // `T | null`: the function gives a pointer (a lookup, a reservation) or null, as C's `struct val *get(...)`.
+        const pointer = this.fb.vreg(PTR);
+        const ref: Ref = { layout: layoutOf(withoutNull(decl.type)), base: pointer, offset: 0, nullable: true };
+        this.fb.emit({ op: "mov", dst: pointer, src: imm(0n, PTR), loc: locOf(e) });
+        this.inlineCall(decl, e, ref);
+        return ref;
+      }
       const layout = decl?.type && decl.type.kind !== ts.SyntaxKind.VoidKeyword ? layoutOf(decl.type) : undefined;
       if (!decl || !layout || layout.kind === "int") return undefined;
       const into = this.temp(layout, e);
       this.inlineCall(decl, e, into);
       return into;
+    }
+
+    /** `return x` in a function typed `T | null`: its pointer register takes x's address, or 0 for null. */
+    returnPointer(pointer: Ref, e: TS.Expression): void {
+      const base = pointer.base as VReg;
+      if (e.kind === ts.SyntaxKind.NullKeyword) return void this.fb.emit({ op: "mov", dst: base, src: imm(0n, PTR), loc: locOf(e) });
+      const r = this.tryRef(e);
+      if (!r || r.base.kind !== "reg") return fail(e, Code.Unsupported, "a function typed `T | null` returns a map lookup, a ring buffer reservation or null: memory of its own would not outlive the call");
+      if (!sameLayout(r.layout, pointer.layout)) return fail(e, Code.UnsupportedType, `a ${describeLayout(r.layout)} cannot be returned as a ${describeLayout(pointer.layout)}`);
+      this.fb.emit({ op: "mov", dst: base, src: this.addrOf(r, e) as VReg, loc: locOf(e) });
     }
 
     /**
@@ -2000,6 +2259,7 @@ export function lower(
       inlining.push(decl);
       try {
         if (decl.body && ts.isBlock(decl.body)) child.block(decl.body);
+        else if (decl.body && into?.nullable) child.returnPointer(into, decl.body as TS.Expression);
         else if (decl.body && into) child.assignInto(into, decl.body as TS.Expression);
         else if (decl.body) {
           const v = child.value(decl.body as TS.Expression);
@@ -2241,7 +2501,8 @@ export function lower(
             continue;
           }
           const str = this.tryRef(x);
-          if (str) {
+          // An integer in memory (a map lookup's value) prints as its value does, below.
+          if (str && str.layout.kind !== "int") {
             if (str.layout.kind !== "str") fail(x, Code.BadPrintk, `printk() prints integers and strings, not a ${describeLayout(str.layout)}`);
             args.push(this.addrOf(str, x));
             format += "%s" + escape(span.literal.text);

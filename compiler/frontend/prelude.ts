@@ -10,9 +10,9 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "targetPid"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
-export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram"] as const;
+export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"] as const;
 /** Named constants (flags) the module exports, with their values. */
 export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n };
 
@@ -89,6 +89,9 @@ declare module "tsbpf" {
   /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */
   export function readKernelStr(p: Ptr<any> | u64): Str<never>;
   export function readUserStr(p: Ptr<any> | u64): Str<never>;
+  /** bpf_probe_read_kernel / bpf_probe_read_user of a T (an integer, struct, Str<N> or Arr<T, N>) at an address; zero where it faults. */
+  export function readKernel<T>(p: Ptr<any> | u64): T;
+  export function readUser<T>(p: Ptr<any> | u64): T;
   /** A fixed-size array of N elements (C \`T name[N]\`). */
   export interface Arr<T, N extends number> { [index: number]: T; readonly length: number; readonly __tsbpfLength?: N }
   /** map.update() flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST. */
@@ -114,7 +117,9 @@ declare module "tsbpf" {
   export class RingBuf<T> { constructor(bytes: number); output(value: T): i64; reserve(): T | null; submit(record: T): void; discard(record: T): void; private __tsbpfMap: T }
   export class PerfEventArray<T> { constructor(maxCpus?: number); output(value: T): i64; private __tsbpfMap: T }
   export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
-  export class Histogram { constructor(); record(value: number): void; private __tsbpfMap: true }
+  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; private __tsbpfMap: true }
+  /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
+  export class LinearHistogram { constructor(min: number, max: number, step: number); record(value: number): void; private __tsbpfMap: true }
 `;
 
 /**

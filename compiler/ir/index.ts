@@ -195,6 +195,10 @@ export interface MapDef {
   readonly event?: Layout;
   /** A log2 histogram (an array map in the Histogram slot layout): tagged in BTF so readers print it as one. */
   readonly histogram?: boolean;
+  /** A LinearHistogram (an array map: below min, each step from min to max, from max up), tagged in BTF. */
+  readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
+  /** Not exported by the probe file: its own bookkeeping, tagged in BTF so `tsbpf run` does not print it. */
+  readonly internal?: boolean;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */

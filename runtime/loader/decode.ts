@@ -11,6 +11,11 @@
 
 import { BtfIntEncoding, BtfKind, type Btf, type BtfType } from "../../compiler/btf/index.js";
 
+/** A `char` (by name or CHAR encoding): arrays of it are strings. `unsigned char` arrays (u8, bytes) are numbers. */
+export function isStringChar(t: BtfType): boolean {
+  return t.kind === BtfKind.INT && t.size === 1 && (t.name === "char" || (t.encoding & BtfIntEncoding.CHAR) !== 0);
+}
+
 export interface CodecOptions {
   /** How 8- and 16-byte integers decode: "auto" (default) number when safe else bigint, or always "bigint". */
   int64?: "auto" | "bigint";
@@ -309,8 +314,7 @@ class Builder {
   }
 
   private isChar(id: number): boolean {
-    const t = this.btf.resolveType(id);
-    return t.kind === BtfKind.INT && t.size === 1 && (t.name === "char" || (t.encoding & BtfIntEncoding.CHAR) !== 0);
+    return isStringChar(this.btf.resolveType(id));
   }
 
   private array(elemId: number, n: number, depth: number): Node {

@@ -63,7 +63,28 @@ export function slotLabel(slot: number): string {
 /** The histogram's rows, one string per line without newlines; empty when every count is zero. */
 export function histogramLines(counts: readonly (number | bigint)[], options: HistogramOptions = {}): string[] {
   // Row 0 is the negative bucket, row i the slot i - 1 (bpftrace's indexing).
-  const rows = [Number(options.negative ?? 0), ...counts.map(Number)];
+  const labels = ["(..., 0)", ...counts.map((_, slot) => slotLabel(slot))];
+  return barLines([options.negative ?? 0, ...counts], labels);
+}
+
+/**
+ * A linear histogram's rows, as bpftrace prints `lhist(v, min, max, step)`: slot 0 counts values below min,
+ * slot i (1..n) [min + (i-1)*step, min + i*step), slot n + 1 values from max up.
+ */
+export function linearHistogramLines(counts: readonly (number | bigint)[], min: number, max: number, step: number): string[] {
+  return barLines(counts, counts.map((_, slot) => linearLabel(slot, counts.length, min, max, step)));
+}
+
+/** The label of a linear histogram's slot, of `slots` in all: "(..., 0)", "[0, 10)", "[100, ...)". */
+export function linearLabel(slot: number, slots: number, min: number, max: number, step: number): string {
+  if (slot === 0) return `(..., ${min})`;
+  if (slot >= slots - 1) return `[${max}, ...)`;
+  return `[${min + (slot - 1) * step}, ${Math.min(min + slot * step, max)})`;
+}
+
+/** Rows from the first to the last non-zero count: label, count, and a bar scaled to the largest count. */
+function barLines(counts: readonly (number | bigint)[], labels: readonly string[]): string[] {
+  const rows = counts.map(Number);
   let first = -1;
   let last = -1;
   let max = 0;
@@ -77,7 +98,7 @@ export function histogramLines(counts: readonly (number | bigint)[], options: Hi
   if (last < 0) return [];
   const out: string[] = [];
   for (let i = first; i <= last; i++) {
-    const label = i === 0 ? "(..., 0)" : slotLabel(i - 1);
+    const label = labels[i]!;
     const v = rows[i]!;
     const bar = Math.trunc(Math.fround(Math.fround(Math.fround(v) / Math.fround(max)) * BAR_WIDTH));
     out.push(`${label.padEnd(16)}${String(v).padStart(8)} |${"@".repeat(bar).padEnd(BAR_WIDTH)}|`);

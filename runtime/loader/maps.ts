@@ -44,6 +44,10 @@ export interface MapBtfTypes {
   event?: number;
   /** Tagged `tsbpf:histogram=log2`: a Histogram's slots. */
   histogram?: boolean;
+  /** Tagged `tsbpf:histogram=linear:MIN:MAX:STEP`: a LinearHistogram's bounds. */
+  linear?: { min: number; max: number; step: number };
+  /** Tagged `tsbpf:internal`: a map the probe file does not export. */
+  internal?: boolean;
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();

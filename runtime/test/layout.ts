@@ -4,6 +4,7 @@
 // `decodeValue` (bytes -> numbers, bigints, booleans, strings, objects, arrays) for memory, maps and globals.
 
 import { BtfIntEncoding, BtfKind, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { isStringChar } from "../loader/decode.js";
 import { usage } from "./errors.js";
 
 /** Something that is an address: a pointer handed out by the simulated kernel, or a raw number. */
@@ -212,7 +213,8 @@ export function decodeValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): D
       return readInt(bytes, off, 8);
     case BtfKind.ARRAY: {
       const elem = btf.resolveType(t.type);
-      if (isChar(elem)) {
+      // Decoded as tsbpf run and events() decode it: only `char` arrays are strings, so a u8 array stays numbers.
+      if (isStringChar(elem)) {
         const s = bytes.subarray(off, off + t.nelems);
         const nul = s.indexOf(0);
         return new TextDecoder().decode(nul < 0 ? s : s.subarray(0, nul));

@@ -63,3 +63,65 @@ test("a function returning memory needs its type written, and its result is no i
   ]);
   assert.deepEqual(diagnose(`function mk(pid: u32): Ev { return { pid }; }\nexport const p = kprobe("f", (x: u32) => { if (mk(x)) return 1; return 0; });\n`), []);
 });
+
+test("an error in a function's body is reported once, however many calls inline it", () => {
+  const text = `import { kprobe, tracepoint, type u32 } from "tsbpf";
+export const license = "GPL";
+function bad(x: u32): u32 { while (x > 1) x = x / 2; return x; }
+export const p = kprobe("f", (x: u32) => bad(x) + bad(x + 1));
+export const q = kprobe("g", (x: u32) => bad(x));
+`;
+  const r = compile({ fileName: "f.ts", text });
+  assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TSBPF1022 3:29"]);
+});
+
+// A function typed `T | null` gives a pointer, as C's `struct val *get(...)`: a map lookup, a reservation or null.
+const POINTERS = `import { kprobe, HashMap, RingBuf, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Stats { calls: u64; last: u32 }
+export const stats = new HashMap<u32, Stats>(8);
+export const counts = new HashMap<u32, u64>(8);
+export const events = new RingBuf<Stats>(4096);
+function getOrInit(k: u32): Stats | null {
+  const s = stats.lookup(k);
+  if (s !== null) return s;
+  if (k > 100) return null;
+  stats.update(k, { calls: 0, last: 0 });
+  return stats.lookup(k);
+}
+const countOf = (k: u32): u64 | null => counts.lookup(k);
+function record(): Stats | null { return events.reserve(); }
+export const probe = kprobe("f", (k: u32) => {
+  const s = getOrInit(k);
+  if (s === null) return 1;
+  s.calls++;
+  s.last = k;
+  let c = countOf(k);
+  if (c !== null) c += s.calls;
+  const e = record();
+  if (e === null) return 2;
+  e.calls = s.calls;
+  events.submit(e);
+  return 0;
+});
+`;
+
+test("a function typed `T | null` returns a lookup, a reservation or null", async () => {
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "pointers.ts", text: POINTERS }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { arch: "x86_64", name: "pointers" });
+    sim.map("counts").set(3, 10n);
+    assert.equal(sim.kprobe("f", { args: [3] }).r0, 0n);
+    assert.equal(sim.kprobe("f", { args: [3] }).r0, 0n);
+    assert.equal(sim.kprobe("f", { args: [500] }).r0, 1n, "null: no entry made");
+    assert.deepEqual(sim.map("stats").toMap(), new Map([[3, { calls: 2n, last: 3 }]]), backend);
+    assert.deepEqual(sim.map("counts").get(3), 13n, "10 + 1 + 2");
+    assert.deepEqual(sim.events("events"), [{ calls: 1, last: 0 }, { calls: 2, last: 0 }]);
+    if (backend === "own" && !(missingRoot() ?? missingBpf(sys))) loadObject(sys, openObject(r.object, { name: "pointers" })).close();
+  }
+  const local = compile({ fileName: "p.ts", text: POINTERS.replace("  return stats.lookup(k);\n}", "  const mine: Stats = { calls: 1, last: 1 };\n  return mine;\n}") });
+  assert.deepEqual(local.diagnostics.map((d) => `${d.code}: ${d.message}`), [
+    "TSBPF1001: a function typed `T | null` returns a map lookup, a ring buffer reservation or null: memory of its own would not outlive the call",
+  ]);
+});

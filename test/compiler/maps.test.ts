@@ -10,6 +10,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileInput } from "../../compiler/index.js";
+import { tracepointFormat } from "../support/fixture-kernel.js";
 import { loadObject, openObject, RingBuffer, type LoadedObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 
@@ -197,4 +198,205 @@ test("opensnoop's ring buffer carries typed events for this process's opens", { 
       ring.close();
     }
   });
+});
+
+// A lookup of an integer value is the map's value in place: `c += n` and `c++` write the map, as C's `*c += n`.
+const SLOT_SOURCE = `import { kprobe, printk, ArrayMap, PerCpuArrayMap, HashMap, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+export const counts = new PerCpuArrayMap<u64>(2);
+export const totals = new HashMap<u32, u64>(4);
+export const flags = new ArrayMap<u32>(1);
+function bump(kind: u32, by: u64) {
+  let c = counts.lookup(kind);
+  if (c !== null) {
+    c += by;
+    printk(\`count \${c}\`);
+  }
+  let t = totals.lookup(kind);
+  if (t === null) return;
+  t++;
+  t *= 3;
+}
+export const probe = kprobe("f", (by: u64) => {
+  bump(0, by);
+  bump(1, 1);
+  let f = flags.lookup(0);
+  if (f !== null) f |= 0x10;
+  return 0;
+});
+`;
+
+test("`c += n` and `c++` on a lookup of an integer value write the map, and printk prints its value", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const sim = await simulate({ fileName: "slots.ts", text: SLOT_SOURCE });
+  sim.map("totals").set(1, 4n);
+  sim.kprobe("f", { args: [5] });
+  sim.kprobe("f", { args: [7] });
+  assert.deepEqual(sim.map("counts").get(0), [12n, 0n, 0n, 0n], "5 + 7, on CPU 0");
+  assert.deepEqual(sim.map("counts").get(1), [2n, 0n, 0n, 0n]);
+  assert.deepEqual(sim.trace(), ["count 5", "count 1", "count 12", "count 2"], "printk prints the value in the map");
+  assert.deepEqual(sim.map("totals").toMap(), new Map([[1, 48n]]), "(4 + 1) * 3 = 15, then (15 + 1) * 3; key 0 is absent");
+  assert.equal(sim.map("flags").get(0), 0x10);
+  if (!noKernel) loadObject(sys, openObject(build({ fileName: "slots.ts", text: SLOT_SOURCE }), { name: "slots" })).close();
+});
+
+test("`c = v` on a lookup of an integer value is refused with what to write instead", () => {
+  const text = SLOT_SOURCE.replace("if (f !== null) f |= 0x10;", "f = 3;");
+  const r = compile({ fileName: "slots.ts", text });
+  assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`), [
+    "TSBPF1001 21:3 `f` is the map's value in place, and `f = ...` cannot be checked for null: set it with the map's `update(key, value)`, or change it with `f += ...` after the null check",
+  ]);
+});
+
+// "Look up, else insert a zero value and look up again", as C tools write it: a `let` bound to a lookup is a
+// pointer of its own that `s = m.lookup(k)` (or `= null`) sets again; another name for the old value keeps it.
+const REBIND_SOURCE = `import { kprobe, HashMap, RingBuf, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Stats { calls: u64; bytes: u64 }
+export const stats = new HashMap<u32, Stats>(8);
+export const events = new RingBuf<Stats>(4096);
+export const probe = kprobe("f", (kind: u32, n: u64) => {
+  let s = stats.lookup(kind);
+  if (s === null) {
+    stats.update(kind, { calls: 0, bytes: 100 });
+    s = stats.lookup(kind);
+    if (s === null) return 1;
+  }
+  s.calls++;
+  s.bytes += n;
+  const first = s;
+  s = stats.lookup(kind + 1);
+  if (s !== null) s.calls += 10;
+  first.calls += 1000;
+  let e = events.reserve();
+  if (e === null) return 2;
+  e.calls = first.calls;
+  events.submit(e);
+  e = null;
+  return 0;
+});
+`;
+
+test("a let bound to a lookup can be set to another lookup, as JavaScript rebinds a reference", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const sim = await simulate({ fileName: "rebind.ts", text: REBIND_SOURCE });
+  sim.map("stats").set(4, { calls: 1n, bytes: 1n });
+  assert.equal(sim.kprobe("f", { args: [3, 5] }).r0, 0n);
+  assert.deepEqual(sim.map("stats").toMap(), new Map([
+    [3, { calls: 1001n, bytes: 105n }],
+    [4, { calls: 11n, bytes: 1n }],
+  ]));
+  assert.deepEqual(sim.events("events"), [{ calls: 1001, bytes: 0 }]);
+  if (!noKernel) loadObject(sys, openObject(build({ fileName: "rebind.ts", text: REBIND_SOURCE }), { name: "rebind" })).close();
+  const copy = compile({ fileName: "rebind.ts", text: REBIND_SOURCE.replace("s = stats.lookup(kind + 1);", "s = { calls: 1, bytes: 2 };") });
+  assert.deepEqual(copy.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TSBPF1001 16:7"], "a copy is not a pointer");
+});
+
+// One histogram per key, as bpftrace's `@x[k] = hist(v)`: a hash map counting `{ key, slot }` pairs.
+const KEYED_HISTOGRAM = (pid: number): string => `import { tracepoint, pidTgid, Histogram, type u32, type Str } from "tsbpf";
+export const license = "GPL";
+interface Who { pid: u32; name: Str<8> }
+export const byFlag = new Histogram<u32>(4);
+export const byWho = new Histogram<Who>(2);
+const seen = new Histogram<u32>(1);
+export const opens = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
+  if (pidTgid() >> 32 !== ${pid}) return 0;
+  byFlag.record(ctx.flags & 1, 1000);
+  byFlag.record(ctx.flags & 1, ctx.flags & 1);
+  byWho.record({ pid: ${pid}, name: "me" }, -1);
+  seen.record(0, 1);
+  return 0;
+});
+`;
+
+test("a keyed Histogram counts each key's values in its own log2 slots", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "keyed.ts", text: KEYED_HISTOGRAM(42) }, { backend, tracepointFormat });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { name: "keyed" });
+    for (const flags of [0, 1, 1]) sim.tracepoint("syscalls", "sys_enter_openat", { flags }, { pid: 42, tgid: 42 });
+    assert.deepEqual([...sim.map("byFlag").toMap()].sort(([a], [b]) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+      [{ key: 0, slot: 0 }, 1n],
+      [{ key: 0, slot: 10 }, 1n], // 1000 is in [512, 1024)
+      [{ key: 1, slot: 1 }, 2n],
+      [{ key: 1, slot: 10 }, 2n],
+    ], backend);
+    assert.deepEqual([...sim.map("byWho").toMap()], [[{ key: { pid: 42, name: "me" }, slot: 65 }, 3n]], `${backend}: negative values count in entry 65`);
+  }
+});
+
+test("a keyed Histogram prints one histogram per key at exit", { skip: noKernel }, async () => {
+  const { mapContents } = await import("../../cli/report.js");
+  withLoaded(build({ fileName: "keyed.ts", text: KEYED_HISTOGRAM(process.pid) }), (loaded) => {
+    loaded.attachAll();
+    readFileSync("/proc/self/stat");
+    const contents = mapContents(loaded);
+    assert.deepEqual(contents.map((c) => c.map).sort(), ["byFlag", "byWho"], "the map the file does not export is not printed");
+    const counts = (n: number) => Object.assign(new Array(65).fill(0), { 0: n }) as number[];
+    assert.deepEqual(contents.find((c) => c.map === "byWho"), { map: "byWho", histograms: [{ key: { pid: process.pid, name: "me" }, histogram: { counts: new Array(65).fill(0), negative: 1 } }] });
+    const byFlag = contents.find((c) => c.map === "byFlag");
+    assert.ok(byFlag && "histograms" in byFlag);
+    assert.deepEqual(byFlag.histograms.map((h) => h.key), [0]);
+    assert.deepEqual(byFlag.histograms[0]!.histogram.counts, Object.assign(counts(1), { 10: 1 }));
+  });
+});
+
+test("a stack trace map prints its kernel stacks with the functions named", { skip: noKernel }, async () => {
+  const { mapContents } = await import("../../cli/report.js");
+  const text = `import { tracepoint, pidTgid, StackTraceMap, type u32 } from "tsbpf";
+export const license = "GPL";
+export const stacks = new StackTraceMap(16);
+export const opens = tracepoint("syscalls", "sys_enter_openat", () => {
+  if (pidTgid() >> 32 !== ${process.pid}) return 0;
+  stacks.getStackId(0);
+  return 0;
+});
+`;
+  withLoaded(build({ fileName: "stacks.ts", text }), (loaded) => {
+    loaded.attachAll();
+    readFileSync("/proc/self/stat");
+    const content = mapContents(loaded).find((c) => c.map === "stacks");
+    assert.ok(content && "stacks" in content && content.stacks.length >= 1);
+    // The tracepoint fires inside the openat system call.
+    assert.ok(content.stacks.some((st) => st.frames.some((f) => /^do_syscall_64\+\d+$/.test(f))), JSON.stringify(content.stacks));
+  });
+});
+
+// bpftrace's lhist(v, min, max, step): slot 0 below min, slot i for [min + (i-1)*step, min + i*step), the last from max up.
+const LINEAR = `import { kprobe, LinearHistogram, type u64, type i32 } from "tsbpf";
+export const license = "GPL";
+export const signed = new LinearHistogram(-10, 25, 10);
+export const unsigned = new LinearHistogram(0, 100, 50);
+export const p = kprobe("f", (x: i32, y: u64) => {
+  signed.record(x);
+  unsigned.record(y);
+  return 0;
+});
+`;
+
+test("a LinearHistogram counts values below min, each step up to max, and from max up", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const { mapContents, mapLines } = await import("../../cli/report.js");
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "linear.ts", text: LINEAR }, { backend });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { name: "linear" });
+    const values: [number, bigint][] = [[-11, 0n], [-10, 49n], [-1, 50n], [0, 99n], [9, 100n], [10, 2n ** 64n - 1n], [24, 1n], [25, 0n], [2 ** 31 - 1, 0n]];
+    for (const [x, y] of values) sim.kprobe("f", { args: [x, y] });
+    // Buckets: (..., -10) [-10, 0) [0, 10) [10, 20) [20, 25) [25, ...)
+    assert.deepEqual(sim.map("signed").toArray(), [1n, 2n, 2n, 1n, 1n, 2n], backend);
+    // Buckets: (..., 0) [0, 50) [50, 100) [100, ...)
+    assert.deepEqual(sim.map("unsigned").toArray(), [0n, 5n, 2n, 2n], backend);
+    if (backend === "own" && !noKernel) {
+      withLoaded(r.object, (loaded) => {
+        sys.mapUpdate(loaded.map("signed").fd, u32(2), new Uint8Array(new BigUint64Array([3n]).buffer));
+        const [content] = mapContents(loaded);
+        assert.deepEqual(mapLines(content!, false), ["@signed: ", `${"[0, 10)".padEnd(16)}       3 |${"@".repeat(52)}|`, ""]);
+        assert.deepEqual(mapLines(content!, true), ['{"map":"signed","histogram":[{"bucket":"[0, 10)","count":3}]}']);
+      });
+    }
+  }
+  const bad = compile({ fileName: "linear.ts", text: LINEAR.replace("new LinearHistogram(0, 100, 50)", "new LinearHistogram(0, 100, 0)") });
+  assert.deepEqual(bad.diagnostics.map((d) => `${d.code}: ${d.message}`), ["TSBPF1023: LinearHistogram needs min < max and a positive step"]);
 });

@@ -151,6 +151,35 @@ test("the LLVM backend compiles string comparisons to the same results", { skip:
   assert.deepEqual(await wrongResults("llvm"), []);
 });
 
+test("`c ? a : b` fills a Str, struct or array with the branch taken (both backends)", async () => {
+  const text = `import { kprobe, RingBuf, comm, type u32, type Str, type Arr } from "tsbpf";
+export const license = "GPL";
+interface Named { id: u32; name: Str<16> }
+interface Ev { size: Str<8>; who: Named; pair: Arr<u32, 2> }
+export const events = new RingBuf<Ev>(4096);
+export const p = kprobe("f", (x: u32) => {
+  const label: Str<8> = x > 2 ? "big" : "small";
+  const mine: Named = { id: x, name: comm() };
+  const e: Ev = { size: label, who: x === 1 ? mine : { id: 0, name: x > 2 ? comm() : "none" }, pair: x > 2 ? [x, 1] : [2, x] };
+  events.output(e);
+  return 0;
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const r = compile({ fileName: "cond.ts", text }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { arch: "x86_64", name: "cond" });
+    for (const x of [1, 2, 3]) sim.kprobe("f", { args: [x], comm: "sh" });
+    assert.deepEqual(sim.events("events"), [
+      { size: "small", who: { id: 1, name: "sh" }, pair: [2, 1] },
+      { size: "small", who: { id: 0, name: "none" }, pair: [2, 2] },
+      { size: "big", who: { id: 0, name: "sh" }, pair: [3, 1] },
+    ], backend);
+    if (!noKernel) loadObject(sys, openObject(r.object, { name: "cond" })).close();
+  }
+});
+
 test("string comparisons type-check in TypeScript: comm() with a literal, two Str sizes, startsWith, charCodeAt", () => {
   const r = compile({ fileName: "strings.ts", text: SOURCE }, { arch: "x86_64" });
   assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.message}`), []);

@@ -63,15 +63,17 @@ test("an untagged map's records decode as a type the reader names, short ones as
   }),
 );
 
-test("the compiler tags RingBuf<T> and PerfEventArray<T> with T, and a Histogram as one", () => {
-  const text = `import { tracepoint, RingBuf, PerfEventArray, Histogram, type u64, type Str } from "tsbpf";
+test("the compiler tags RingBuf<T> and PerfEventArray<T> with T, a Histogram as one, and maps the file does not export", () => {
+  const text = `import { tracepoint, RingBuf, PerfEventArray, Histogram, LinearHistogram, type u64, type Str } from "tsbpf";
 export const license = "GPL";
 interface Hit { pid: u64; name: Str<8> }
 export const hits = new RingBuf<Hit>(4096);
 export const ids = new PerfEventArray<u64>();
 export const names = new RingBuf<Str<16>>(4096);
 export const sizes = new Histogram();
-export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output(1); sizes.record(3); return 0; });
+const scratch = new Histogram();
+export const sizes10 = new LinearHistogram(0, 100, 10);
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output(1); sizes.record(3); scratch.record(1); sizes10.record(5); return 0; });
 `;
   const formats = { "syscalls/sys_enter_unlinkat": "name: sys_enter_unlinkat\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\nprint fmt: \"\"\n" };
   const result = compile({ fileName: "tags.ts", text }, { tracepointFormat: (g, n) => formats[`${g}/${n}` as keyof typeof formats] });
@@ -86,6 +88,10 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output
   assert.equal(btf.typeById(types("names").event!).name, "names_event");
   assert.equal(types("sizes").histogram, true);
   assert.equal(types("hits").histogram, undefined);
+  // A map the file does not export is its own bookkeeping: tagged so that tsbpf run does not print it.
+  assert.equal(types("scratch").internal, true);
+  assert.deepEqual(types("sizes10").linear, { min: 0, max: 100, step: 10 });
+  assert.equal(types("sizes").internal, undefined);
 });
 
 test("events print as one line each: inspected values, hex for raw bytes, JSON with exact 64-bit integers", () => {
@@ -109,4 +115,12 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   const counters = { map: "calls", entries: [[0, 3], [{ pid: 7 }, 2n ** 60n]] as [unknown, unknown][] };
   assert.deepEqual(mapLines(counters, false), ["@calls[0]: 3", "@calls[{ pid: 7 }]: 1152921504606846976", ""]);
   assert.deepEqual(mapLines(counters, true), ['{"map":"calls","entries":[{"key":0,"value":3},{"key":{"pid":7},"value":1152921504606846976}]}']);
+  // A keyed Histogram: one histogram per key, named as bpftrace names `@lat[k] = hist(v)`.
+  const keyed = { map: "lat", histograms: [{ key: "sh", histogram: { counts: [0, 1], negative: 0 } }, { key: { pid: 7 }, histogram: { counts, negative: 0 } }] };
+  const one = "[1]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|";
+  assert.deepEqual(mapLines(keyed, false).slice(0, 4), ["@lat['sh']: ", one, "", "@lat[{ pid: 7 }]: "]);
+  const stacks = { map: "stacks", stacks: [{ id: 3, frames: ["schedule+35", "kthread+248"] }] };
+  assert.deepEqual(mapLines(stacks, false), ["@stacks[3]:", "    schedule+35", "    kthread+248", ""]);
+  assert.deepEqual(mapLines(stacks, true), ['{"map":"stacks","stacks":[{"id":3,"frames":["schedule+35","kthread+248"]}]}']);
+  assert.deepEqual(mapJson(keyed), { map: "lat", histograms: [{ key: "sh", histogram: [{ bucket: "[1]", count: 1 }] }, { key: { pid: 7 }, histogram: [{ bucket: "[4, 8)", count: 2 }, { bucket: "[8, 16)", count: 1 }] }] });
 });

@@ -81,6 +81,21 @@ test("opensnoop's ring buffer records arrive as OpenEvent objects, decoded as ts
   assert.equal(sim.rawEvents("events")[0]!.length, 4 + 4 + 4 + 16 + 128, "rawEvents gives the record's bytes");
 });
 
+test("map values decode as events do: a Str is a string, an Arr<u8, N> stays numbers", async () => {
+  const text = `import { kprobe, HashMap, RingBuf, type u8, type u32, type Str, type Arr } from "tsbpf";
+export const license = "GPL";
+interface V { name: Str<4>; bytes: Arr<u8, 3> }
+export const m = new HashMap<u32, V>(4);
+export const events = new RingBuf<V>(4096);
+export const p = kprobe("f", () => { const v = m.lookup(1); if (v !== null) events.output(v); return 0; });
+`;
+  const sim = await simulate({ fileName: "bytes.ts", text });
+  sim.map("m").set(1, { name: "ab", bytes: [97, 98, 0] });
+  sim.kprobe("f");
+  assert.deepEqual(sim.map("m").get(1), { name: "ab", bytes: [97, 98, 0] });
+  assert.deepEqual(sim.events("events"), [{ name: "ab", bytes: [97, 98, 0] }]);
+});
+
 test("the tracepoint format comes from tracefs when it is mounted", { skip: process.getuid?.() === 0 ? false : "tracefs needs root" }, async () => {
   const sim = await simulate("examples/unlink-tracepoint.ts");
   sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 3, flag: 0 }, { pid: 5, comm: "x" });

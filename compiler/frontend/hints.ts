@@ -1,0 +1,41 @@
+// What to do about TypeScript errors that probe authors meet because a probe is not ordinary JavaScript:
+// integers are `number`s (bigint does not mix with them), the file sees no JavaScript globals, and tsbpf's
+// names come from an import. Takes a TypeScript error's code and message; gives a sentence to append, or "".
+
+import { CONSTANTS, HELPERS, MAPS, PROBES } from "./prelude.js";
+
+/** Every name `import { ... } from "tsbpf"` offers. */
+const TSBPF_NAMES: ReadonlySet<string> = new Set([
+  ...["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "Ptr", "Str", "Arr", "UpdateFlags"],
+  ...PROBES,
+  ...HELPERS,
+  ...MAPS,
+  ...Object.keys(CONSTANTS),
+]);
+
+/** Conversions JavaScript offers that a probe writes as C casts. */
+const CONVERSIONS: ReadonlySet<string> = new Set(["Number", "BigInt", "String", "Boolean", "parseInt"]);
+
+/** JavaScript's globals people reach for (Math.min, Date.now, console.log). */
+const JS_GLOBALS: ReadonlySet<string> = new Set(["Math", "Date", "JSON", "console", "process", "globalThis", "Array", "Object", "Map", "Set", "Buffer", "Symbol", "Promise", "Uint8Array", "DataView", "TextEncoder", "TextDecoder", "setTimeout", "performance"]);
+
+const CANNOT_FIND_NAME = new Set([2304, 2552]);
+const ONLY_A_TYPE = 2693;
+const BIGINT_MIX = new Set([2322, 2345, 2362, 2363, 2365]);
+
+export function typescriptHint(code: number, message: string): string {
+  const name = /^Cannot find name '([^']+)'/.exec(message)?.[1] ?? /^'([^']+)' only refers to a type/.exec(message)?.[1];
+  if (name && CANNOT_FIND_NAME.has(code) && TSBPF_NAMES.has(name)) return ` (import it: \`import { ${name} } from "tsbpf"\`)`;
+  if (name && (CANNOT_FIND_NAME.has(code) || code === ONLY_A_TYPE) && CONVERSIONS.has(name)) {
+    return " (a probe's integers are numbers of a C type: convert with `u32(x)` or `x as u32`)";
+  }
+  if (name && CANNOT_FIND_NAME.has(code) && JS_GLOBALS.has(name)) {
+    return " (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")";
+  }
+  const operator = /^Operator .*'bigint'/.test(message);
+  const given = /type '(bigint|-?\d+n)' is not assignable to (parameter of )?type '(number|u\d+|i\d+)'/i.test(message);
+  if (BIGINT_MIX.has(code) && (operator || given)) {
+    return " (a probe's integers are numbers, which TypeScript does not mix with bigint: write a number, or `u64(0xffff_ffff_ffff_fff0n)` for a constant beyond 2^53)";
+  }
+  return "";
+}

@@ -1,0 +1,36 @@
+// TypeScript's errors that come from a probe not being ordinary JavaScript say what to write instead.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { compile } from "../../compiler/index.js";
+
+const messages = (body: string): string[] =>
+  compile({ fileName: "h.ts", text: `import { kprobe, pidTgid, type u32 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => ${body});\n` }).diagnostics.map(
+    (d) => `${d.code}: ${d.message}`,
+  );
+
+test("bigint mixed with a probe's numbers, Number() and JavaScript's globals get a hint", () => {
+  assert.deepEqual(messages("pidTgid() >> 32n"), [
+    "TS2365: Operator '>>' cannot be applied to types 'number' and 'bigint'. (a probe's integers are numbers, which TypeScript does not mix with bigint: write a number, or `u64(0xffff_ffff_ffff_fff0n)` for a constant beyond 2^53)",
+  ]);
+  assert.deepEqual(messages("Number(x)"), [
+    "TS2693: 'Number' only refers to a type, but is being used as a value here. (a probe's integers are numbers of a C type: convert with `u32(x)` or `x as u32`)",
+  ]);
+  assert.deepEqual(messages("Math.min(x, 3)"), [
+    "TS2304: Cannot find name 'Math'. (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")",
+  ]);
+});
+
+test("a tsbpf name used without its import says which import to add; other unknown names are left as they are", () => {
+  assert.deepEqual(messages("{ const y: u64 = x; return ktimeNs() + y; }"), [
+    "TS2304: Cannot find name 'u64'. (import it: `import { u64 } from \"tsbpf\"`)",
+    "TS2304: Cannot find name 'ktimeNs'. (import it: `import { ktimeNs } from \"tsbpf\"`)",
+  ]);
+  assert.deepEqual(messages("helper(x)"), ["TS2304: Cannot find name 'helper'."]);
+});
+
+test("a bigint given where a probe's number is expected gets the hint too", () => {
+  assert.deepEqual(messages("{ const y: u32 = 5n; return y; }"), [
+    "TS2322: Type 'bigint' is not assignable to type 'number'. (a probe's integers are numbers, which TypeScript does not mix with bigint: write a number, or `u64(0xffff_ffff_ffff_fff0n)` for a constant beyond 2^53)",
+  ]);
+});
