@@ -120,12 +120,12 @@ export function targetPid(): u32 {
 export function currentTask<T = any>(): Ptr<T> {
   return onlyInProbe("currentTask");
 }
-/** bpf_probe_read_kernel_str() into the Str<N> this is assigned to (a struct field or `const s: Str<64> = ...`). */
-export function readKernelStr(_p: Ptr<any>): Str<never> {
+/** bpf_probe_read_kernel_str() into the Str<N> this is assigned to (a struct field or `const s: Str<64> = ...`); the address a Ptr or a u64, as the compiler takes it. */
+export function readKernelStr(_p: Ptr<any> | u64): Str<never> {
   return onlyInProbe("readKernelStr");
 }
 /** bpf_probe_read_user_str() into the Str<N> this is assigned to. */
-export function readUserStr(_p: Ptr<any>): Str<never> {
+export function readUserStr(_p: Ptr<any> | u64): Str<never> {
   return onlyInProbe("readUserStr");
 }
 /**
