@@ -192,13 +192,29 @@ export class TracePipe {
   }
 
   /**
-   * For exit paths that cannot wait: closes and removes the instance now when nothing is in flight; otherwise
-   * as close() (the instance is then removed if the process lives on, else by the next process's sweep).
+   * For exit paths that cannot wait (a second Ctrl-C, `exit`): closes the pipe and removes the instance now. A poll
+   * in flight on a worker thread keeps the pipe open in the kernel until it returns, so the instance is then woken
+   * with a marker line and its removal retried for as long as one poll slice lasts.
    */
   closeSync(): void {
     this.closing = true;
-    if (this.busy === 0) this.release();
-    else void this.close();
+    if (this.fd === undefined) return;
+    const polling = this.busy > 0;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
+    if (!this.instance) return;
+    if (!polling) {
+      removeInstance(this.instance);
+      return;
+    }
+    try {
+      writeFileSync(`${this.instance}/trace_marker`, "\n");
+    } catch {
+      // no marker: the poll returns at the end of its slice
+    }
+    const deadline = Date.now() + SLICE_MS * 2;
+    while (!removeInstance(this.instance) && Date.now() < deadline) Atomics.wait(PAUSE, 0, 0, 2);
   }
 
   private release(): void {
@@ -210,6 +226,9 @@ export class TracePipe {
     if (this.instance) removeInstance(this.instance);
   }
 }
+
+/** For short synchronous pauses. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 function openPipe(path: string): number {
   try {
@@ -249,11 +268,13 @@ function makeInstance(instances: string): string {
   }
 }
 
-function removeInstance(dir: string): void {
+/** Removes an instance; false while it is still open (the next process's sweep retries). */
+function removeInstance(dir: string): boolean {
   try {
     rmdirSync(dir);
-  } catch {
-    // still open or already gone: the next process's sweep retries
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
   }
 }
 
