@@ -12,13 +12,13 @@ import { Helper } from "../compiler/isa/helpers.js";
 import { Op, PseudoCall } from "../compiler/isa/opcodes.js";
 import { LogLevel } from "../runtime/sys/constants.js";
 import { missingRoot, missingTracefs, openSys } from "../runtime/sys/kernel.js";
-import { AttachError, LoadError, ObjectError } from "../runtime/loader/errors.js";
+import { AttachError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
-import { ExitCode, UserError } from "./exit-codes.js";
+import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
@@ -50,7 +50,7 @@ const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
 export function parseDuration(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) throw new UserError("--duration was given more than once");
-  if (typeof value !== "number" || !(value > 0)) throw new UserError(`--duration must be a positive number of seconds, not ${String(value)}`);
+  if (typeof value !== "number" || !(value > 0)) throw new UserError(`--duration must be a positive number of seconds, not ${Number.isNaN(value) ? "a word" : String(value)}`);
   if (value > MAX_DURATION_S) throw new UserError(`--duration can be at most ${MAX_DURATION_S} seconds (about 24 days), not ${value}; leave it out to run until Ctrl-C`);
   return value;
 }
@@ -196,7 +196,7 @@ async function openRecording(path: string): Promise<Recording> {
   try {
     return new Recording(path);
   } catch (error) {
-    throw new UserError(`cannot write the recording ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("write", `the recording ${path}`, error);
   }
 }
 
@@ -253,6 +253,9 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
     }
     return loaded;
   } catch (error) {
+    if (error instanceof NoProgramsError && options.source === "ts") {
+      throw new UserError(`${file} exports no probes, so there is nothing to load: export one, e.g. export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)`);
+    }
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
     if (error instanceof LoadError) {
       if (verbose && error.log) writeErr(`${error.log.trimEnd()}\n`);

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { IsaError, decode, disassemble, type Insn, type Style } from "../../compiler/isa/index.js";
 import { ElfError, readBpfObject, type BpfProgram } from "../../compiler/elf/index.js";
-import { ExitCode, UserError } from "../exit-codes.js";
+import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { parseHexBytes, readStdin } from "../input.js";
 import { writeOut } from "../output.js";
 
@@ -23,7 +23,7 @@ function readInput(file: string): Uint8Array {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("read", file, error);
   }
 }
 

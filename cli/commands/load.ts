@@ -4,7 +4,7 @@
 // shared with `tsbpf run`; this command only reads the object.
 import { readFileSync } from "node:fs";
 import { objectNameOf } from "../../runtime/loader/object.js";
-import { UserError } from "../exit-codes.js";
+import { UserError, fileError } from "../exit-codes.js";
 import { parseDuration, parseEventTypes, preflight, streamObject } from "../stream.js";
 import { writeErr } from "../output.js";
 
@@ -16,7 +16,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("read", file, error);
   }
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);

@@ -6,7 +6,7 @@
 
 import type * as TS from "typescript";
 import { loadTypescript, type LoadedTypescript } from "./load-typescript.js";
-import { makeDiagnostic, type Diagnostic } from "./diagnostics.js";
+import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
 
 export type Typescript = typeof TS;
@@ -85,7 +85,12 @@ export function check(fileName: string, text: string, preludeText: string, parse
     .filter((s): s is TS.ImportDeclaration => ts.isImportDeclaration(s) && ts.isStringLiteral(s.moduleSpecifier) && s.moduleSpecifier.text !== "tsbpf")
     .map((s) => [s.moduleSpecifier.getStart(file), s.moduleSpecifier.getEnd()] as const);
   const casts = raw.some((d) => d.code === UNRELATED_CAST) ? pointerCasts(ts, program.getTypeChecker(), file) : new Set<number>();
+  // Async functions and generators get tsbpf's one sentence; TypeScript's errors about them (no Promise or Iterator
+  // type in the prelude, a handler returning a Promise) would only bury it.
+  const suspending = suspendingFunctions(ts, file);
+  const inSuspending = (d: TS.Diagnostic) => d.code === MISSING_GLOBAL_TYPE || (d.file === file && suspending.some((f) => (d.start ?? -1) >= f.getStart(file) && (d.start ?? -1) < f.getEnd()));
   const diagnostics = raw
+    .filter((d) => !(suspending.length && inSuspending(d)))
     .filter((d) => !(d.file === file && foreign.some(([from, to]) => (d.start ?? -1) >= from && (d.start ?? -1) < to)))
     .filter((d) => !(d.file === file && d.code === UNRELATED_CAST && casts.has(d.start ?? -1)))
     .map((d) =>
@@ -99,7 +104,32 @@ export function check(fileName: string, text: string, preludeText: string, parse
       ),
     )
     .filter((d) => d.severity === "error");
+  for (const f of suspending) {
+    const what = f.asteriskToken ? "generator functions" : "async functions";
+    const start = f.getStart(file);
+    diagnostics.push(makeDiagnostic(source, Code.Unsupported, `${what} are not supported: a BPF program runs to completion in one call and cannot wait or yield`, start, f.getEnd() - start));
+  }
   return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
+}
+
+/** TypeScript's "cannot find global type" (Promise, IterableIterator: the prelude declares neither). */
+const MISSING_GLOBAL_TYPE = 2318;
+
+/** The outermost async functions and generators of the file. */
+function suspendingFunctions(ts: Typescript, file: TS.SourceFile): TS.FunctionLikeDeclaration[] {
+  const found: TS.FunctionLikeDeclaration[] = [];
+  const visit = (node: TS.Node): void => {
+    if (ts.isFunctionLike(node) && "body" in node) {
+      const f = node as TS.FunctionLikeDeclaration;
+      if (f.asteriskToken || ts.canHaveModifiers(f) && ts.getModifiers(f)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) {
+        found.push(f);
+        return;
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return found;
 }
 
 /** TypeScript's "conversion of type X to type Y may be a mistake". */

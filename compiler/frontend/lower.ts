@@ -2402,7 +2402,7 @@ export function describe(ts: Typescript, node: TS.Node): string {
     ForStatement: "`for` loops", ForOfStatement: "`for...of` loops", ForInStatement: "`for...in` loops", WhileStatement: "`while` loops",
     DoStatement: "`do...while` loops", SwitchStatement: "`switch` statements", TryStatement: "`try` statements", ThrowStatement: "`throw` statements",
     FunctionDeclaration: "function declarations", ClassDeclaration: "classes", ArrowFunction: "arrow functions", FunctionExpression: "function expressions",
-    ObjectLiteralExpression: "object literals", ArrayLiteralExpression: "array literals", NewExpression: "`new`", AwaitExpression: "`await`",
+    ObjectLiteralExpression: "object literals", ArrayLiteralExpression: "array literals", NewExpression: "`new` expressions", AwaitExpression: "`await` expressions",
     ElementAccessExpression: "index expressions (`a[i]`)", TaggedTemplateExpression: "tagged templates", BreakStatement: "`break` statements", ContinueStatement: "`continue` statements",
     LabeledStatement: "labels", NullKeyword: "`null` values", UndefinedKeyword: "`undefined` values", ThisKeyword: "`this` expressions", TypeOfExpression: "`typeof` expressions",
     DeleteExpression: "`delete` expressions", VoidExpression: "`void` expressions", SpreadElement: "spread elements", EnumDeclaration: "enums", ExportAssignment: "`export default` declarations",

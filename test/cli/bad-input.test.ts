@@ -1,6 +1,6 @@
 // The command line given what a user might give it by mistake: a compiled object or a binary where a probe file
 // belongs, a host executable or an object with broken BTF where a BPF object belongs, and --duration values a timer
-// cannot hold, and numeric options out of range. Each ends with one line on standard error and the documented exit code, never an internal error.
+// cannot hold, and numeric options out of range, and a probe file without probes. Each ends with one line on standard error and the documented exit code, never an internal error.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +12,9 @@ import { fileURLToPath } from "node:url";
 import { compile } from "../../compiler/index.js";
 import { readElf } from "../../compiler/elf/index.js";
 import { BtfKind, parseBtf } from "../../compiler/btf/index.js";
+import { parseDuration, streamObject } from "../../cli/stream.js";
+import { ExitCode, UserError } from "../../cli/exit-codes.js";
+import { missingRoot } from "../../runtime/sys/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
@@ -111,4 +114,23 @@ test("disasm - reads hex from standard input, as its help says", () => {
   const r = tsbpfWith("b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00", "disasm", "-");
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, "0: (b7) r0 = 42\n1: (95) exit\n");
+});
+
+test("--duration that is not a positive number says what it got, a word as a word (exit 2)", () => {
+  for (const [value, shown] of [[Number.NaN, "a word"], [-1, "-1"], [0, "0"]] as const) {
+    assert.throws(
+      () => parseDuration(value),
+      (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === `--duration must be a positive number of seconds, not ${shown}`,
+    );
+  }
+});
+
+test("tsbpf run of a probe file that exports no probes says so in the file's terms (exit 2)", { skip: missingRoot() ?? false }, async () => {
+  const file = "noprobes.ts";
+  const { object, diagnostics } = compile({ fileName: file, text: 'export const license = "GPL";\n' });
+  assert.deepEqual(diagnostics, []);
+  await assert.rejects(
+    streamObject(object, { file, name: "noprobes", source: "ts", log: () => {} }),
+    (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && /^noprobes\.ts exports no probes, so there is nothing to load: export one, e\.g\. export const p = tracepoint\(/.test(e.message),
+  );
 });
