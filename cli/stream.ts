@@ -11,7 +11,7 @@ import { ElfError } from "../compiler/elf/types.js";
 import { Helper } from "../compiler/isa/helpers.js";
 import { Op, PseudoCall } from "../compiler/isa/opcodes.js";
 import { LogLevel } from "../runtime/sys/constants.js";
-import { missingRoot, missingTracefs, openSys } from "../runtime/sys/kernel.js";
+import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
@@ -81,8 +81,11 @@ export function parseEventTypes(value: unknown): Map<string, string> | undefined
 
 /** The checks that fail before anything is compiled or loaded, each as one sentence (exit 4). */
 export function preflight(): void {
-  const notRoot = missingRoot();
-  if (notRoot) throw new UserError(`loading BPF programs needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): ${notRoot}; run it with sudo`, ExitCode.NO_PERMISSION);
+  const unprivileged = missingBpfPrivileges();
+  if (unprivileged) {
+    const advice = process.getuid?.() === 0 ? "run it with those capabilities kept" : "run it with sudo";
+    throw new UserError(`loading BPF programs needs root (or CAP_BPF and CAP_PERFMON): ${unprivileged}; ${advice}`, ExitCode.NO_PERMISSION);
+  }
   const noTracefs = missingTracefs();
   if (noTracefs) throw new UserError(`${noTracefs}; it is where tracepoints and bpf_printk output are read`, ExitCode.NO_PERMISSION);
 }

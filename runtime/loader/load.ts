@@ -8,7 +8,7 @@
 // (pin.ts); initial values of program arrays and maps of maps go in once their targets exist (slots.ts).
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
-import { missingRoot } from "../sys/kernel.js";
+import { missingBpfPrivileges } from "../sys/kernel.js";
 import { MapType } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
@@ -392,7 +392,7 @@ function loadProgram(
       const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (core ?? explainExtern(spec, verifierReason(e.log) ?? e.code, externs));
       const what =
         e.code === "EPERM" && !e.log
-          ? p.attach.kind === "btf" && missingRoot() === undefined
+          ? p.attach.kind === "btf" && missingBpfPrivileges() === undefined
             ? hookRefusal(p.attach.hook)
             : "refused (permission denied: loading BPF needs root or CAP_BPF)"
           : interrupted
