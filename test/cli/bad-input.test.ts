@@ -13,6 +13,7 @@ import { compile } from "../../compiler/index.js";
 import { readElf } from "../../compiler/elf/index.js";
 import { BtfKind, parseBtf } from "../../compiler/btf/index.js";
 import { parseDuration, streamObject } from "../../cli/stream.js";
+import { usageMessage } from "../../cli/cli.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { missingRoot } from "../../runtime/sys/index.js";
 
@@ -133,4 +134,29 @@ test("tsbpf run of a probe file that exports no probes says so in the file's ter
     streamObject(object, { file, name: "noprobes", source: "ts", log: () => {} }),
     (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && /^noprobes\.ts exports no probes, so there is nothing to load: export one, e\.g\. export const p = tracepoint\(/.test(e.message),
   );
+});
+
+test("yargs's usage errors read as one tsbpf sentence naming the command or option as typed", () => {
+  const cases: [string, string[], string | undefined, string][] = [
+    ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, exec, disasm)"],
+    ["Unknown argument: nosuch", ["nosuch"], undefined, "unknown command nosuch (the commands are run, load, compile, verify, btf, exec, disasm)"],
+    ["Unknown argument: jsn", ["run", "x.ts", "--jsn"], "run", "unknown option --jsn"],
+    ["Unknown argument: q", ["run", "x.ts", "-q"], "run", "unknown option -q"],
+    ["Unknown argument: b", ["disasm", "a", "b"], "disasm", "unexpected argument b: tsbpf disasm takes one file"],
+    ["Not enough arguments following: duration", ["run", "x.ts", "--duration"], "run", "--duration needs a value"],
+    ["Not enough arguments following: o", ["compile", "x.ts", "-o"], "compile", "-o needs a value"],
+    ["Not enough non-option arguments: got 0, need at least 1", ["compile"], "compile", "tsbpf compile needs a file"],
+    ['Invalid values:\n  Argument: tier, Given: "x", Choices: "auto", "interpreter", "compiled"', ["exec", "--tier", "x"], "exec", "--tier takes auto, interpreter, compiled, not x"],
+  ];
+  for (const [message, args, command, expected] of cases) assert.equal(usageMessage(message, args, command), expected);
+});
+
+test("tsbpf without a command prints the usage, and an option without its value is refused rather than ignored (exit 2)", () => {
+  const none = tsbpf();
+  assert.equal(none.status, 2, none.stderr);
+  assert.match(none.stderr, /^tsbpf <command> \[options\]\n\nCommands:\n  tsbpf run <file> /);
+  assert.match(none.stderr, /\nExit codes: 0 success, /);
+  const valueless = tsbpf("run", PROBE, "--duration");
+  assert.equal(valueless.status, 2, valueless.stderr);
+  assert.equal(valueless.stderr, "tsbpf: --duration needs a value\nRun 'tsbpf run --help' for usage.\n");
 });
