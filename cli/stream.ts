@@ -14,7 +14,7 @@ import { LogLevel } from "../runtime/sys/constants.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
-import { isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
+import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
@@ -111,8 +111,15 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
     const pipe = printsLines(loaded) ? openOutput(session, verbose, log) : undefined;
-    for (const name of options.eventTypes?.keys() ?? []) {
+    for (const [name, type] of options.eventTypes ?? []) {
       if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object`);
+      // A misspelt type is an error even where the map names its own record type and the option goes unused.
+      try {
+        checkRecordType(loaded, type);
+      } catch (e) {
+        if (e instanceof ObjectError) throw new UserError(`--event-type: ${e.message}`);
+        throw e;
+      }
     }
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type))

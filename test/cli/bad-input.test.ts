@@ -160,3 +160,12 @@ test("tsbpf without a command prints the usage, and an option without its value 
   assert.equal(valueless.status, 2, valueless.stderr);
   assert.equal(valueless.stderr, "tsbpf: --duration needs a value\nRun 'tsbpf run --help' for usage.\n");
 });
+
+test("--event-type naming a type the object's BTF lacks is refused even where the map names its own record type (exit 2)", { skip: missingRoot() ?? false }, async () => {
+  const { object, diagnostics } = compile(join(ROOT, "examples/opensnoop.ts"));
+  assert.deepEqual(diagnostics, []);
+  await assert.rejects(
+    streamObject(object, { file: "opensnoop.bpf.o", name: "opensnoop", source: "c", eventTypes: new Map([["events", "OpenEvnt"]]), log: () => {} }),
+    (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === "--event-type: the object's BTF has no struct, union or typedef named OpenEvnt; did you mean OpenEvent?",
+  );
+});
