@@ -4,7 +4,7 @@
 // offset the uprobe PMU wants: the symbol's address (.symtab or .dynsym) translated through its PT_LOAD segment.
 
 import { accessSync, constants, readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { similarNames } from "../../compiler/similar.js";
 
 /** A name that cannot be resolved; the message is one sentence for the user. */
@@ -159,7 +159,13 @@ function findSymbol(path: string, symbol: string): number {
   }
   if (value === undefined) {
     const similar = similarNames(symbol, functions);
-    throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${similar.length ? `; did you mean ${similar.join(" or ")}?` : ""}`);
+    const hint = similar.length
+      ? `; did you mean ${similar.join(" or ")}?`
+      : // A stripped executable keeps only what it exports, so its own functions (main) are gone; a library's API stays.
+        !/\.so(\.|$)/.test(basename(path)) && !Array.from({ length: shnum }, (_, i) => section(i).type).includes(SHT_SYMTAB)
+        ? " (it is stripped: only the functions it exports are left; probe one of those, or a build with symbols)"
+        : "";
+    throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${hint}`);
   }
 
   const phoff = Number(f.readBigUInt64LE(0x20));
