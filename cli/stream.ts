@@ -17,6 +17,7 @@ import { tracepointAlternative, type Attachment } from "../runtime/loader/attach
 import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
+import { removeAbandoned } from "../runtime/loader/probe-events.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
@@ -96,6 +97,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   const log = options.log ?? ((line: string) => writeErr(`${line}\n`));
   // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would.
   const write = (line: string) => void (writeOut(`${line}\n`) || stop());
+  // What killed runs left in tracefs goes first, whatever this run attaches to.
+  removeAbandoned();
   const session = new Session(openSys());
   let stopping = false;
   let stop: () => void = () => {};

@@ -244,10 +244,7 @@ function openPipe(path: string): number {
 
 /** Creates instances/tsbpf-PID (tsbpf-PID-N for a process's later pipes) with only bpf_trace_printk enabled. */
 function makeInstance(instances: string): string {
-  if (!swept) {
-    swept = true;
-    removeStaleInstances(instances);
-  }
+  removeAbandonedInstances(instances);
   for (;;) {
     const n = instanceSerial++;
     const dir = `${instances}/${INSTANCE_PREFIX}${process.pid}${n === 0 ? "" : `-${n}`}`;
@@ -278,8 +275,10 @@ function removeInstance(dir: string): boolean {
   }
 }
 
-/** Removes instances whose process is gone (SIGKILL, a crash). */
-function removeStaleInstances(instances: string): void {
+/** Removes the instances whose process is gone (SIGKILL, a crash), once per process. */
+export function removeAbandonedInstances(instances = `${tracefsPath() ?? ""}/instances`): void {
+  if (swept) return;
+  swept = true;
   const abandoned = abandonedEntries(instances, (name) => Number(/^tsbpf-(\d+)(?:-\d+)?$/.exec(name)?.[1] ?? 0));
   for (const name of abandoned) removeInstance(`${instances}/${name}`);
 }
