@@ -169,3 +169,8 @@ test("--event-type naming a type the object's BTF lacks is refused even where th
     (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === "--event-type: the object's BTF has no struct, union or typedef named OpenEvnt; did you mean OpenEvent?",
   );
 });
+
+test("a truncated object is reported as possibly truncated, naming what lies past its end", () => {
+  const { object } = compile(PROBE);
+  assert.throws(() => readElf(object.subarray(0, 200)), (e: unknown) => e instanceof Error && /lie outside the file \(200 bytes: is it truncated\?\)$/.test(e.message));
+});
