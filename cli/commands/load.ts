@@ -7,6 +7,7 @@ import { objectNameOf } from "../../runtime/loader/object.js";
 import { UserError, fileError } from "../exit-codes.js";
 import { parseDuration, parseEventTypes, preflight, streamObject } from "../stream.js";
 import { writeErr } from "../output.js";
+import { refuseProbeFile } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -18,6 +19,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   } catch (error) {
     throw fileError("read", file, error);
   }
+  refuseProbeFile(file, bytes, `tsbpf run ${file} compiles and loads it`);
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);
   const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;

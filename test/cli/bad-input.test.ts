@@ -14,6 +14,8 @@ import { readElf } from "../../compiler/elf/index.js";
 import { BtfKind, parseBtf } from "../../compiler/btf/index.js";
 import { parseDuration, streamObject } from "../../cli/stream.js";
 import { usageMessage } from "../../cli/cli.js";
+import { handler as loadCommand } from "../../cli/commands/load.js";
+import { handler as disasmCommand } from "../../cli/commands/disasm.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { missingRoot } from "../../runtime/sys/index.js";
 
@@ -173,4 +175,13 @@ test("--event-type naming a type the object's BTF lacks is refused even where th
 test("a truncated object is reported as possibly truncated, naming what lies past its end", () => {
   const { object } = compile(PROBE);
   assert.throws(() => readElf(object.subarray(0, 200)), (e: unknown) => e instanceof Error && /lie outside the file \(200 bytes: is it truncated\?\)$/.test(e.message));
+});
+
+test("a probe file given to load or disasm names the command that takes it (exit 2)", async () => {
+  const usage = (message: string) => (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === message;
+  await assert.rejects(loadCommand({ file: PROBE }), usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf run ${PROBE} compiles and loads it`));
+  await assert.rejects(
+    disasmCommand({ file: PROBE, style: "kernel" }),
+    usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf compile ${PROBE} --emit asm prints its programs' disassembly`),
+  );
 });
