@@ -8,6 +8,7 @@ import type * as TS from "typescript";
 import { loadTypescript, type LoadedTypescript } from "./load-typescript.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
+import { similarNames } from "../similar.js";
 
 export type Typescript = typeof TS;
 
@@ -97,7 +98,7 @@ export function check(fileName: string, text: string, preludeText: string, parse
       makeDiagnostic(
         d.file === file ? source : { fileName: d.file?.fileName ?? fileName, text: d.file?.text ?? "" },
         `TS${d.code}`,
-        ts.flattenDiagnosticMessageText(d.messageText, "\n"),
+        (MISSING_PROPERTY.includes(d.code) && d.file === file && missingTracepointField(ts, program.getTypeChecker(), file, d.start ?? -1)) || ts.flattenDiagnosticMessageText(d.messageText, "\n"),
         d.start ?? 0,
         d.length ?? 0,
         d.category === ts.DiagnosticCategory.Error ? "error" : "warning",
@@ -110,6 +111,33 @@ export function check(fileName: string, text: string, preludeText: string, parse
     diagnostics.push(makeDiagnostic(source, Code.Unsupported, `${what} are not supported: a BPF program runs to completion in one call and cannot wait or yield`, start, f.getEnd() - start));
   }
   return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
+}
+
+/** TypeScript's "property X does not exist on type Y" (2551 when it also has a "did you mean"). */
+const MISSING_PROPERTY = [2339, 2551];
+
+/**
+ * For `ctx.nosuch` in a tracepoint handler: which tracepoint lacks the field and which fields it has, instead of
+ * TypeScript's print of the whole record type. Undefined for any other missing property.
+ */
+function missingTracepointField(ts: Typescript, checker: TS.TypeChecker, file: TS.SourceFile, start: number): string | undefined {
+  let node: TS.Node = file;
+  for (let inner: TS.Node | undefined = file; inner; ) {
+    node = inner;
+    inner = ts.forEachChild(node, (c) => (c.getStart(file) <= start && start < c.getEnd() ? c : undefined));
+  }
+  const access = node.parent;
+  if (!access || !ts.isPropertyAccessExpression(access) || access.name !== node) return undefined;
+  const fields = checker.getTypeAtLocation(access.expression).getProperties().map((p) => p.name);
+  if (!fields.includes("common_type")) return undefined;
+  let call: TS.Node | undefined = access;
+  while (call && !(ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === "tracepoint")) call = call.parent;
+  const args = call && ts.isCallExpression(call) ? call.arguments.slice(0, 2).filter(ts.isStringLiteralLike).map((a) => a.text) : [];
+  const which = args.length === 2 ? `tracepoint ${args[0]}:${args[1]}` : "this tracepoint";
+  const own = fields.filter((f) => !f.startsWith("common_"));
+  const near = similarNames(access.name.text, fields);
+  const hint = near.length ? `; did you mean ${near.join(" or ")}?` : `; its fields are ${own.join(", ") || "only the common ones"} (from its format file)`;
+  return `${which} has no field ${access.name.text}${hint}`;
 }
 
 /** TypeScript's "cannot find global type" (Promise, IterableIterator: the prelude declares neither). */

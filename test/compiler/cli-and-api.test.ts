@@ -98,6 +98,13 @@ test("async functions and generators get one tsbpf diagnostic each, not TypeScri
   }
 });
 
+test("a tracepoint field that does not exist is named with the tracepoint, and a near miss gets a did-you-mean, instead of the whole record type", () => {
+  const format = "name: t\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:int dfd;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:int flag;\toffset:12;\tsize:4;\tsigned:1;\n";
+  const read = (field: string) => compile({ fileName: "f.ts", text: `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("g", "t", (ctx) => ctx.${field});\n` }, { tracepointFormat: () => format });
+  assert.deepEqual(read("nosuch").diagnostics.map((d) => [d.code, d.column, d.message]), [["TS2339", 52, "tracepoint g:t has no field nosuch; its fields are dfd, flag (from its format file)"]]);
+  assert.deepEqual(read("flags").diagnostics.map((d) => d.message), ["tracepoint g:t has no field flags; did you mean flag?"]);
+});
+
 test("without a readable tracefs, a tracepoint probe says so (not that the tracepoint is unknown), and compile exits 4", () => {
   const text = 'import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("syscalls", "sys_enter_unlinkat", () => 0);\n';
   const r = compile({ fileName: "t.ts", text }, { tracefs: "/nonexistent/tracing" });
