@@ -1129,6 +1129,12 @@ export function lower(
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
       }
+      // Arr<T, N> indexing is handled above; anything else indexed is a record read by a computed name.
+      if (ts.isElementAccessExpression(e)) {
+        const key = e.argumentExpression;
+        const byName = ts.isStringLiteralLike(key) ? `: write \`${e.expression.getText()}.${key.text}\`` : "";
+        return fail(e, Code.Unsupported, `index expressions work on Arr<T, N> values only; fields are read by name, never by a computed key${byName}`);
+      }
       return fail(e, Code.Unsupported, `${describe(ts, e)} are not supported in a probe handler`);
     }
 

@@ -105,6 +105,14 @@ test("a tracepoint field that does not exist is named with the tracepoint, and a
   assert.deepEqual(read("flags").diagnostics.map((d) => d.message), ["tracepoint g:t has no field flags; did you mean flag?"]);
 });
 
+test("a record indexed by a key (ctx[\"dfd\"], ctx[k]) is told that fields are read by name", () => {
+  const format = "name: t\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:int dfd;\toffset:8;\tsize:4;\tsigned:1;\n";
+  const read = (body: string) => compile({ fileName: "i.ts", text: `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("g", "t", (ctx) => { ${body} });\n` }, { tracepointFormat: () => format });
+  const base = "index expressions work on Arr<T, N> values only; fields are read by name, never by a computed key";
+  assert.deepEqual(read('return ctx["dfd"];').diagnostics.map((d) => [d.code, d.message]), [["TSBPF1001", `${base}: write \`ctx.dfd\``]]);
+  assert.deepEqual(read("const k = 1; return (ctx as any)[k];").diagnostics.map((d) => [d.code, d.message]), [["TSBPF1001", base]]);
+});
+
 test("without a readable tracefs, a tracepoint probe says so (not that the tracepoint is unknown), and compile exits 4", () => {
   const text = 'import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("syscalls", "sys_enter_unlinkat", () => 0);\n';
   const r = compile({ fileName: "t.ts", text }, { tracefs: "/nonexistent/tracing" });
