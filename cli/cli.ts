@@ -42,7 +42,7 @@ interface SimpleCommand {
 }
 
 /** `--backend` of compile, run and verify. */
-const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
+const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", requiresArg: true, default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
 
 /** `--interval` of run and load. */
 const INTERVAL_OPTION = { type: "number", describe: "also print the maps every this many seconds, each time headed by the time (they are printed at the end as well)" } as const;
@@ -58,13 +58,13 @@ const TARGET_OPTIONS = {
 } as const;
 
 /** `--record` of run and load. */
-const RECORD_OPTION = { type: "string", describe: "write what arrives, and the probe hits that caused it, to this file (JSON lines) for tsbpf/test's replay()" } as const;
+const RECORD_OPTION = { type: "string", requiresArg: true, describe: "write what arrives, and the probe hits that caused it, to this file (JSON lines) for tsbpf/test's replay()" } as const;
 
 const simple = {
   run: {
     positional: "file",
     options: {
-      duration: { type: "number", describe: "detach and exit after this many seconds" },
+      duration: { type: "number", requiresArg: true, describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
       verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
@@ -78,11 +78,12 @@ const simple = {
   load: {
     positional: "file",
     options: {
-      duration: { type: "number", describe: "detach and exit after this many seconds" },
+      duration: { type: "number", requiresArg: true, describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
       verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
       "event-type": {
         type: "string",
+        requiresArg: true,
         describe: "decode ring buffer and perf event records as this struct of the object's BTF (TYPE for every such map, or MAP=TYPE; repeatable) where the map names no record type",
       },
       record: RECORD_OPTION,
@@ -98,9 +99,9 @@ const simple = {
   compile: {
     positional: "file",
     options: {
-      output: { alias: "o", type: "string", describe: "where to write the object (or, with --emit asm, the disassembly)" },
-      emit: { choices: ["obj", "asm"] as const, type: "string", default: "obj", describe: "an ELF object, or the disassembly of every program" },
-      arch: { choices: ["x86_64", "arm64"] as const, type: "string", describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" },
+      output: { alias: "o", type: "string", requiresArg: true, describe: "where to write the object (or, with --emit asm, the disassembly)" },
+      emit: { choices: ["obj", "asm"] as const, type: "string", requiresArg: true, default: "obj", describe: "an ELF object, or the disassembly of every program" },
+      arch: { choices: ["x86_64", "arm64"] as const, type: "string", requiresArg: true, describe: "the architecture whose pt_regs layout probe arguments use (default: the host's)" },
       backend: BACKEND_OPTION,
     },
     load: () => import("./commands/compile.js"),
@@ -204,30 +205,8 @@ export async function main(args: readonly string[]): Promise<void> {
     .scriptName("tsbpf")
     .usage("$0 <command> [options]")
     .command(
-      "exec [memory]",
-      "Run raw BPF bytecode from standard input in the VM (the conformance-runner plugin protocol)",
-      (y) =>
-        y
-          .positional("memory", { type: "string", describe: "initial memory as hex bytes separated by spaces; r1 points to it, r2 holds its length" })
-          .option("elf", { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" })
-          .option("section", { type: "string", describe: "with --elf: the program section to run (default: the first)" })
-          .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, default: "auto", describe: "which VM tier executes the program" })
-          .option("budget", { type: "number", describe: "instruction budget (default 1,000,000)" }),
-      run(() => import("./commands/exec.js")),
-    )
-    .command(
-      "disasm <file>",
-      "Disassemble a BPF ELF object (every program section) or raw bytecode",
-      (y) =>
-        y
-          .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
-          .option("style", { choices: ["kernel", "llvm"] as const, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
-          .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
-      run(() => import("./commands/disasm.js")),
-    )
-    .command(
       "run <file>",
-      "Compile a TypeScript probe file (or reuse its cached object), load and attach it, and stream its bpf_printk output until Ctrl-C",
+      "Compile a TypeScript probe file (or reuse its cached object), load and attach it, stream its output (bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
       (y) =>
         y
           .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
@@ -236,7 +215,7 @@ export async function main(args: readonly string[]): Promise<void> {
     )
     .command(
       "load <file>",
-      "Load a BPF object into the kernel, attach its programs and stream their bpf_printk output until Ctrl-C",
+      "Load a BPF object into the kernel, attach its programs, stream their output (bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
       (y) =>
         y
           .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile)" })
@@ -258,10 +237,10 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), or enum constants (TCP_ESTABLISHED)" })
-          .option("output", { alias: "o", type: "string", describe: "write the declarations to this file instead of standard output" })
-          .option("btf", { type: "string", describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
-          .option("depth", { type: "number", describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
-          .option("max-types", { type: "number", describe: "most types expanded in one file (default 200)" }),
+          .option("output", { alias: "o", type: "string", requiresArg: true, describe: "write the declarations to this file instead of standard output" })
+          .option("btf", { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
+          .option("depth", { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
+          .option("max-types", { type: "number", requiresArg: true, describe: "most types expanded in one file (default 200)" }),
       run(() => import("./commands/btf.js")),
     )
     .command(
@@ -270,9 +249,9 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object" })
-          .option("insns-hex", { type: "string", describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
-          .option("prog-type", { type: "string", describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
-          .option("program", { type: "string", describe: "with a file: check only this program (function name)" })
+          .option("insns-hex", { type: "string", requiresArg: true, describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
+          .option("prog-type", { type: "string", requiresArg: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
+          .option("program", { type: "string", requiresArg: true, describe: "with a file: check only this program (function name)" })
           .option("backend", { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" })
           .option("map", { type: "string", array: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
           .option("unprivileged", { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" })
@@ -281,16 +260,73 @@ export async function main(args: readonly string[]): Promise<void> {
           .option("log", { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" }),
       run(() => import("./commands/verify.js")),
     )
-    .demandCommand(1, "Name a command; see --help.")
+    .command(
+      "exec [memory]",
+      "Run raw BPF bytecode from standard input in the VM (the conformance-runner plugin protocol)",
+      (y) =>
+        y
+          .positional("memory", { type: "string", describe: "initial memory as hex bytes separated by spaces; r1 points to it, r2 holds its length" })
+          .option("elf", { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" })
+          .option("section", { type: "string", requiresArg: true, describe: "with --elf: the program section to run (default: the first)" })
+          .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, requiresArg: true, default: "auto", describe: "which VM tier executes the program" })
+          .option("budget", { type: "number", requiresArg: true, describe: "instruction budget (default 1,000,000)" }),
+      run(() => import("./commands/exec.js")),
+    )
+    .command(
+      "disasm <file>",
+      "Disassemble a BPF ELF object (every program section) or raw bytecode",
+      (y) =>
+        y
+          .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
+          .option("style", { choices: ["kernel", "llvm"] as const, requiresArg: true, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
+          .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
+      run(() => import("./commands/disasm.js")),
+    )
+    .demandCommand(1, NO_COMMAND)
     .strict()
     .recommendCommands()
     .exitProcess(true)
-    .fail((message, error) => {
-      if (error) throw error;
-      writeErr(`tsbpf: ${message}\nRun 'tsbpf --help' for usage.\n`);
+    .fail((text, error, y) => {
+      // yargs's own parse errors (an option without its value) arrive as a YError: usage errors too.
+      if (error && error.name !== "YError") throw error;
+      const message = text ?? error?.message ?? "";
+      // No command at all: the usage, as other tools print it.
+      if (message === NO_COMMAND) y.showHelp((text: string) => writeErr(`${text}\n\n`));
+      const command = COMMANDS.includes(args[0] ?? "") ? args[0] : undefined;
+      writeErr(`tsbpf: ${usageMessage(message, args, command)}\nRun 'tsbpf ${command ? `${command} ` : ""}--help' for usage.\n`);
       process.exit(ExitCode.USAGE);
     })
     .version(ownVersion())
+    .epilogue(EXIT_CODES)
     .help()
     .parseAsync();
+}
+
+const NO_COMMAND = "name a command";
+const COMMANDS = ["run", "load", "compile", "verify", "btf", "exec", "disasm"];
+const EXIT_CODES =
+  "Exit codes: 0 success, 1 internal error (a bug in tsbpf), 2 usage (a bad command line, or a file that cannot be read or written), " +
+  "3 rejected by the compiler or a verifier, 4 no permission or a kernel feature missing, 5 a fault in the VM.";
+
+/** yargs's usage messages as one sentence in tsbpf's words, naming the option as it is typed. */
+export function usageMessage(message: string, args: readonly string[], command: string | undefined): string {
+  const first = args[0] ?? "";
+  if (!command && first && !first.startsWith("-")) {
+    // recommendCommands() gives "Did you mean run?" for a near miss.
+    const near = /^Did you mean (\w+)\?$/.exec(message);
+    return `unknown command ${first}${near ? `; did you mean ${near[1]}?` : ""} (the commands are ${COMMANDS.join(", ")})`;
+  }
+  let m: RegExpExecArray | null;
+  if ((m = /^Not enough arguments following: (.+)$/.exec(message))) return `${m[1]!.length === 1 ? "-" : "--"}${m[1]} needs a value`;
+  if ((m = /^Not enough non-option arguments: got 0, need at least (\d+)$/.exec(message))) return `tsbpf ${command ?? ""} needs ${command === "btf" ? "at least one type name" : "a file"}`.replace("  ", " ");
+  if ((m = /^Unknown arguments?: (.+)$/.exec(message))) {
+    const unknown = m[1]!.split(", ");
+    const options = unknown.filter((u) => args.some((a) => a.replace(/^--?/, "").split("=")[0] === u && a.startsWith("-")));
+    if (options.length) return `unknown option ${options.map((o) => (o.length === 1 ? `-${o}` : `--${o}`)).join(", ")}`;
+    return `unexpected argument ${unknown.join(", ")}: tsbpf ${command ?? ""} takes one file`.replace("  ", " ");
+  }
+  if ((m = /^Invalid values:\s+Argument: ([\w-]+), Given: "?([^"]*)"?, Choices: (.+)$/s.exec(message.trim()))) {
+    return `--${m[1]} takes ${m[3]!.replace(/"/g, "").split(", ").join(", ")}, not ${m[2]}`;
+  }
+  return message;
 }

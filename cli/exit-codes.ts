@@ -1,4 +1,6 @@
 // Exit codes of every tsbpf command, documented in the README.
+import { fileErrorText } from "../compiler/file-error.js";
+
 export const ExitCode = {
   OK: 0,
   /** A bug in tsbpf: please report it. */
@@ -23,4 +25,11 @@ export class UserError extends Error {
     super(message);
     this.name = "UserError";
   }
+}
+
+/** A file the user named could not be read or written (exit 2), the reason in words. */
+export function fileError(verb: "read" | "write", path: string, error: unknown): UserError {
+  // Writing, ENOENT can only mean the directory.
+  const missingDir = verb === "write" && (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  return new UserError(`cannot ${verb} ${path}: ${missingDir ? "its directory does not exist (ENOENT)" : fileErrorText(error)}`);
 }

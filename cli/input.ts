@@ -28,3 +28,9 @@ export function integerOption(argv: Record<string, unknown>, name: string, min: 
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) throw new UserError(`--${name} must be a whole number of at least ${min}, not ${Number.isNaN(value) ? "a word" : String(value)}`);
   return value;
 }
+
+/** Refuses a TypeScript probe file given where a compiled object belongs, saying which command takes it. */
+export function refuseProbeFile(file: string, bytes: Uint8Array, instead: string): void {
+  const elf = bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+  if (!elf && /\.[cm]?tsx?$/.test(file)) throw new UserError(`${file} is a TypeScript probe, not a compiled BPF object; ${instead}`);
+}

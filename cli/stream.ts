@@ -11,15 +11,16 @@ import { ElfError } from "../compiler/elf/types.js";
 import { Helper } from "../compiler/isa/helpers.js";
 import { Op, PseudoCall } from "../compiler/isa/opcodes.js";
 import { LogLevel } from "../runtime/sys/constants.js";
-import { missingRoot, missingTracefs, openSys } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, LoadError, ObjectError } from "../runtime/loader/errors.js";
+import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
+import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
-import { isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
+import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
+import { removeAbandoned } from "../runtime/loader/probe-events.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
-import { ExitCode, UserError } from "./exit-codes.js";
+import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
@@ -103,7 +104,7 @@ export function parseInterval(value: unknown): number | undefined {
 function parseSeconds(value: unknown, flag: string, instead: string): number | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) throw new UserError(`${flag} was given more than once`);
-  if (typeof value !== "number" || !(value > 0)) throw new UserError(`${flag} must be a positive number of seconds, not ${String(value)}`);
+  if (typeof value !== "number" || !(value > 0)) throw new UserError(`${flag} must be a positive number of seconds, not ${Number.isNaN(value) ? "a word" : String(value)}`);
   if (value > MAX_DURATION_S) throw new UserError(`${flag} can be at most ${MAX_DURATION_S} seconds (about 24 days), not ${value}; ${instead}`);
   return value;
 }
@@ -134,8 +135,11 @@ export function parseEventTypes(value: unknown): Map<string, string> | undefined
 
 /** The checks that fail before anything is compiled or loaded, each as one sentence (exit 4). */
 export function preflight(): void {
-  const notRoot = missingRoot();
-  if (notRoot) throw new UserError(`loading BPF programs needs root (uid 0; capabilities alone are not enough): ${notRoot}; run it with sudo`, ExitCode.NO_PERMISSION);
+  const unprivileged = missingBpfPrivileges();
+  if (unprivileged) {
+    const advice = process.getuid?.() === 0 ? "run it with those capabilities kept" : "run it with sudo";
+    throw new UserError(`loading BPF programs needs root (or CAP_BPF and CAP_PERFMON): ${unprivileged}; ${advice}`, ExitCode.NO_PERMISSION);
+  }
   const noTracefs = missingTracefs();
   if (noTracefs) throw new UserError(`${noTracefs}; it is where tracepoints and bpf_printk output are read`, ExitCode.NO_PERMISSION);
 }
@@ -146,6 +150,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   const log = options.log ?? ((line: string) => writeErr(`${line}\n`));
   // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would.
   const write = (line: string) => void (writeOut(`${line}\n`) || stop());
+  // What killed runs left in tracefs goes first, whatever this run attaches to.
+  removeAbandoned();
   const session = new Session(openSys());
   let stopping = false;
   let stop: () => void = () => {};
@@ -172,8 +178,15 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const ours = pipe ? printkMatcher(loaded.spec.raw) : undefined;
     let othersLeftOut = 0;
     if (pipe && verbose) log(ours ? "showing the bpf_printk lines the object's formats can produce (other programs' lines are left out)" : "showing every bpf_printk line: a format of the object is not a constant string, so other programs' lines cannot be told apart");
-    for (const name of options.eventTypes?.keys() ?? []) {
+    for (const [name, type] of options.eventTypes ?? []) {
       if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object`);
+      // A misspelt type is an error even where the map names its own record type and the option goes unused.
+      try {
+        checkRecordType(loaded, type);
+      } catch (e) {
+        if (e instanceof ObjectError) throw new UserError(`--event-type: ${e.message}`);
+        throw e;
+      }
     }
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type))
@@ -293,7 +306,7 @@ async function openRecording(path: string): Promise<Recording> {
   try {
     return new Recording(path);
   } catch (error) {
-    throw new UserError(`cannot write the recording ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("write", `the recording ${path}`, error);
   }
 }
 
@@ -351,6 +364,9 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
     return loaded;
   } catch (error) {
     if (error instanceof GlobalValueError) throw new UserError(`--set: ${error.message}`);
+    if (error instanceof NoProgramsError && options.source === "ts") {
+      throw new UserError(`${file} exports no probes, so there is nothing to load: export one, e.g. export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)`);
+    }
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
     if (error instanceof LoadError) {
       if (verbose && error.log) writeErr(`${error.log.trimEnd()}\n`);

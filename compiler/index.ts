@@ -15,11 +15,12 @@ import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript, wholeTypescript } from "./frontend/check.js";
 import { saveCodeCache, thrownByTrimmedTypescript } from "./frontend/load-typescript.js";
+import { fileErrorText } from "./file-error.js";
 import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
-import { deniedTracefs, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, type TracepointFormat } from "./frontend/tracepoints.js";
+import { parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
@@ -95,8 +96,7 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
     try {
       source.text = readFileSync(input, "utf8");
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      return empty([{ code: `TSBPF${Code.CannotRead}`, severity: "error", message: `cannot read ${input}: ${code}`, file: input, line: 0, column: 0, start: 0, length: 0 }]);
+      return empty([{ code: `TSBPF${Code.CannotRead}`, severity: "error", message: `cannot read ${input}: ${fileErrorText(error)}`, file: input, line: 0, column: 0, start: 0, length: 0 }]);
     }
   }
   try {
@@ -147,16 +147,21 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   const tracepoints = new Map<string, TracepointFormat>();
   const unknownTracepoints: string[] = [];
   const roots = options.tracefs ? [options.tracefs] : TRACEFS_ROOTS;
+  // Asked once, at the first format that cannot be read: "" when tracefs is readable (the tracepoint is unknown).
+  let tracefsProblem: string | undefined;
   const visit = (node: import("typescript").Node): void => {
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "tracepoint" && node.arguments.length >= 2) {
       const [g, n] = node.arguments;
       if (g && n && ts.isStringLiteralLike(g) && ts.isStringLiteralLike(n) && !tracepoints.has(`${g.text}/${n.text}`)) {
         const formatText = options.tracepointFormat ? options.tracepointFormat(g.text, n.text) : readTracepointFormat(g.text, n.text, roots);
-        if (formatText === undefined) {
+        const unreadable = formatText === undefined && !options.tracepointFormat ? (tracefsProblem ??= unreadableTracefs(roots) ?? "") : "";
+        if (unreadable) {
+          diagnostics.push(makeDiagnostic(source, Code.TracefsUnreadable, `cannot read the format of tracepoint ${g.text}:${n.text}: ${unreadable}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
+          unknownTracepoints.push(`${g.text}/${n.text}`);
+        } else if (formatText === undefined) {
           const similar = options.tracepointFormat ? [] : similarTracepoints(g.text, n.text, roots);
           const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : "";
-          const denied = options.tracepointFormat ? undefined : deniedTracefs(roots);
-          const why = denied ? `cannot read ${denied}/events: permission denied, as tracefs is usually readable by root only` : `no format file under ${roots.map((r) => `${r}/events`).join(" or ")}`;
+          const why = `no format file under ${roots.map((r) => `${r}/events`).join(" or ")}`;
           diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `no tracepoint ${g.text}:${n.text} (${why})${hint}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
           unknownTracepoints.push(`${g.text}/${n.text}`);
         } else tracepoints.set(`${g.text}/${n.text}`, parseTracepointFormat(g.text, n.text, formatText));

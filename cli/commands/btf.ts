@@ -7,7 +7,8 @@
 import { writeFileSync } from "node:fs";
 import { UnknownKernelTypeError, VMLINUX, declareKernelTypes, readBtf } from "../../compiler/declarations/index.js";
 import type { Btf } from "../../compiler/btf/index.js";
-import { ExitCode, UserError } from "../exit-codes.js";
+import { ExitCode, UserError, fileError } from "../exit-codes.js";
+import { fileErrorText } from "../../compiler/file-error.js";
 import { integerOption } from "../input.js";
 import { writeOut } from "../output.js";
 
@@ -21,8 +22,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   try {
     btf = readBtf(path);
   } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
-    throw new UserError(`cannot read BTF from ${path}: ${why}`, path === VMLINUX ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
+    throw new UserError(`cannot read BTF from ${path}: ${fileErrorText(error)}`, path === VMLINUX ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
   }
   const out = argv.output as string | undefined;
   const source = `tsbpf btf ${types.join(" ")}${path === VMLINUX ? "" : ` --btf ${path}`}`;
@@ -37,7 +37,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     try {
       writeFileSync(out, text);
     } catch (error) {
-      throw new UserError(`cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw fileError("write", out, error);
     }
   } else writeOut(text);
   return ExitCode.OK;

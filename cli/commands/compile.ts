@@ -4,9 +4,9 @@
 // `--backend llvm` without a suitable LLVM (the message names the package to install).
 
 import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
-import { compile, formatDiagnostics } from "../../compiler/index.js";
+import { compile, formatDiagnostics, type Diagnostic } from "../../compiler/index.js";
 import { programListing } from "../../compiler/listing.js";
-import { ExitCode, UserError } from "../exit-codes.js";
+import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
 
@@ -27,11 +27,13 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     throw error;
   }
   if (result.diagnostics.length) {
-    const unreadable = result.diagnostics.length === 1 && result.diagnostics[0]!.code === "TSBPF1000";
-    if (unreadable) throw new UserError(result.diagnostics[0]!.message);
+    const code = diagnosticsExitCode(file, result.diagnostics);
     writeErr(formatDiagnostics(result.diagnostics, { color: stderrIsTTY(), sources: { [result.source.fileName]: result.source.text } }));
-    return ExitCode.REJECTED;
+    return code;
   }
+
+  // An object without programs loads nowhere: say so while the file is at hand (`tsbpf run` says it itself).
+  if (result.programs.length === 0 && argv.forRun !== true) writeErr(`tsbpf: warning: ${file} exports no probes, so the object has no programs\n`);
 
   if (emit === "asm") {
     const text: string[] = [];
@@ -52,8 +54,19 @@ function writeOutput(path: string, data: string | Uint8Array): void {
   try {
     writeFileSync(path, data);
   } catch (error) {
-    throw new UserError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("write", path, error);
   }
+}
+
+/**
+ * The exit code for a compile's diagnostics: NO_PERMISSION when all say tracefs cannot be read, else REJECTED. Throws
+ * a one-line UserError for a file that cannot be read or that TypeScript finds binary (its bytes are no use as a
+ * source line).
+ */
+export function diagnosticsExitCode(file: string, diagnostics: readonly Diagnostic[]): ExitCode {
+  if (diagnostics.length === 1 && diagnostics[0]!.code === "TSBPF1000") throw new UserError(diagnostics[0]!.message);
+  if (diagnostics.some((d) => d.code === "TS1490")) throw new UserError(`${file} is a binary file (not UTF-8 text), not a TypeScript probe`);
+  return diagnostics.every((d) => d.code === "TSBPF1026") ? ExitCode.NO_PERMISSION : ExitCode.REJECTED;
 }
 
 /**

@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { IsaError, decode, disassemble, type Insn, type Style } from "../../compiler/isa/index.js";
 import { ElfError, readBpfObject, type BpfProgram } from "../../compiler/elf/index.js";
-import { ExitCode, UserError } from "../exit-codes.js";
-import { parseHexBytes, readStdin } from "../input.js";
+import { ExitCode, UserError, fileError } from "../exit-codes.js";
+import { parseHexBytes, readStdin, refuseProbeFile } from "../input.js";
 import { writeOut } from "../output.js";
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
@@ -14,6 +14,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file === "" ? "-" : (argv.file as string);
   const style = argv.style as Style;
   const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInput(file);
+  if (!argv.raw) refuseProbeFile(file, bytes, `tsbpf compile ${file} --emit asm prints its programs' disassembly`);
   const isElf = !argv.raw && ELF_MAGIC.every((b, i) => bytes[i] === b);
   writeOut(isElf ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));
   return ExitCode.OK;
@@ -23,7 +24,7 @@ function readInput(file: string): Uint8Array {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("read", file, error);
   }
 }
 

@@ -4,9 +4,10 @@
 // shared with `tsbpf run`; this command only reads the object.
 import { readFileSync } from "node:fs";
 import { objectNameOf } from "../../runtime/loader/object.js";
-import { UserError } from "../exit-codes.js";
+import { UserError, fileError } from "../exit-codes.js";
 import { parseDuration, parseInterval, parseEventTypes, parseGlobals, parseTarget, preflight, streamObject } from "../stream.js";
 import { writeErr } from "../output.js";
+import { refuseProbeFile } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -19,8 +20,9 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("read", file, error);
   }
+  refuseProbeFile(file, bytes, `tsbpf run ${file} compiles and loads it`);
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);
   const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;

@@ -7,7 +7,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ExitCode, UserError } from "../exit-codes.js";
+import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
 import { parseDuration, parseInterval, parseTarget, preflight, streamObject, type StreamOptions } from "../stream.js";
 import { writeErr } from "../output.js";
@@ -25,7 +25,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   try {
     text = readFileSync(file);
   } catch (error) {
-    throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw fileError("read", file, error);
   }
   // Before compiling: the compiler reads tracepoint formats from tracefs, and a non-root user should hear why first.
   preflight();
@@ -67,7 +67,7 @@ async function compileToObject(file: string, text: Buffer, backend: string, dir:
   try {
     // Imported here: the compiler and TypeScript load only on a cache miss.
     const { handler: compile } = await import("./compile.js");
-    const code = await compile({ file, output: out, emit: "obj", backend });
+    const code = await compile({ file, output: out, emit: "obj", backend, forRun: true });
     if (code !== ExitCode.OK) return code;
     const bytes = readFileSync(out);
     // A file edited while it compiled must not be cached under the old text's key.

@@ -34,8 +34,8 @@ import {
   type ObjectSpec,
   type ResolvedExterns,
 } from "../../runtime/loader/index.js";
-import { ExitCode, UserError } from "../exit-codes.js";
-import { refuseBinary } from "./compile.js";
+import { ExitCode, UserError, fileError } from "../exit-codes.js";
+import { diagnosticsExitCode, refuseBinary } from "./compile.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { parseHexBytes } from "../input.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
@@ -76,11 +76,11 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
       throw error;
     }
     if (compiled.diagnostics.length) {
-      if (compiled.diagnostics.length === 1 && compiled.diagnostics[0]!.code === "TSBPF1000") throw new UserError(compiled.diagnostics[0]!.message);
+      const code = diagnosticsExitCode(file, compiled.diagnostics);
       // The compiler runs the model too: its TSBPF20xx diagnostics are the rejections, in TypeScript terms.
       if (json) writeOut(`${JSON.stringify({ file, accepted: false, programs: [], diagnostics: compiled.diagnostics })}\n`);
       else writeErr(formatDiagnostics(compiled.diagnostics, { color: stderrIsTTY(), sources: { [compiled.source.fileName]: compiled.source.text } }));
-      return ExitCode.REJECTED;
+      return code;
     }
     bytes = compiled.object;
   } else {
@@ -88,7 +88,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     try {
       bytes = readFileSync(file);
     } catch (error) {
-      throw new UserError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw fileError("read", file, error);
     }
   }
 

@@ -120,7 +120,7 @@ class Cursor {
   }
   check(at: number, len: number, what: string): void {
     if (!Number.isSafeInteger(at) || at < 0 || len < 0 || at + len > this.bytes.length) {
-      throw new ElfError(`${what}: bytes ${at}..${at + len} lie outside the file (${this.bytes.length} bytes)`);
+      throw new ElfError(`${what}: bytes ${at}..${at + len} lie outside the file (${this.bytes.length} bytes: is it truncated?)`);
     }
   }
   u8(at: number): number {

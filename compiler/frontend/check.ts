@@ -6,9 +6,10 @@
 
 import type * as TS from "typescript";
 import { loadTypescript, type LoadedTypescript } from "./load-typescript.js";
-import { makeDiagnostic, type Diagnostic } from "./diagnostics.js";
+import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
 import { typescriptHint } from "./hints.js";
+import { similarNames } from "../similar.js";
 
 export type Typescript = typeof TS;
 
@@ -86,24 +87,81 @@ export function check(fileName: string, text: string, preludeText: string, parse
     .filter((s): s is TS.ImportDeclaration => ts.isImportDeclaration(s) && ts.isStringLiteral(s.moduleSpecifier) && s.moduleSpecifier.text !== "tsbpf")
     .map((s) => [s.moduleSpecifier.getStart(file), s.moduleSpecifier.getEnd()] as const);
   const casts = raw.some((d) => d.code === UNRELATED_CAST) ? pointerCasts(ts, program.getTypeChecker(), file) : new Set<number>();
+  // Async functions and generators get tsbpf's one sentence; TypeScript's errors about them (no Promise or Iterator
+  // type in the prelude, a handler returning a Promise) would only bury it.
+  const suspending = suspendingFunctions(ts, file);
+  const inSuspending = (d: TS.Diagnostic) => d.code === MISSING_GLOBAL_TYPE || (d.file === file && suspending.some((f) => (d.start ?? -1) >= f.getStart(file) && (d.start ?? -1) < f.getEnd()));
   const diagnostics = raw
+    .filter((d) => !(suspending.length && inSuspending(d)))
     .filter((d) => !(d.file === file && foreign.some(([from, to]) => (d.start ?? -1) >= from && (d.start ?? -1) < to)))
     .filter((d) => !(d.file === file && d.code === UNRELATED_CAST && casts.has(d.start ?? -1)))
     .map((d) =>
       makeDiagnostic(
         d.file === file ? source : { fileName: d.file?.fileName ?? fileName, text: d.file?.text ?? "" },
         `TS${d.code}`,
-        withHint(d.code, ts.flattenDiagnosticMessageText(d.messageText, "\n")),
+        withHint(d.code, (MISSING_PROPERTY.includes(d.code) && d.file === file && missingTracepointField(ts, program.getTypeChecker(), file, d.start ?? -1)) || ts.flattenDiagnosticMessageText(d.messageText, "\n")),
         d.start ?? 0,
         d.length ?? 0,
         d.category === ts.DiagnosticCategory.Error ? "error" : "warning",
       ),
     )
     .filter((d) => d.severity === "error");
+  for (const f of suspending) {
+    const what = f.asteriskToken ? "generator functions" : "async functions";
+    const start = f.getStart(file);
+    diagnostics.push(makeDiagnostic(source, Code.Unsupported, `${what} are not supported: a BPF program runs to completion in one call and cannot wait or yield`, start, f.getEnd() - start));
+  }
   return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
 }
 
 const withHint = (code: number, message: string): string => message + typescriptHint(code, message);
+
+/** TypeScript's "property X does not exist on type Y" (2551 when it also has a "did you mean"). */
+const MISSING_PROPERTY = [2339, 2551];
+
+/**
+ * For `ctx.nosuch` in a tracepoint handler: which tracepoint lacks the field and which fields it has, instead of
+ * TypeScript's print of the whole record type. Undefined for any other missing property.
+ */
+function missingTracepointField(ts: Typescript, checker: TS.TypeChecker, file: TS.SourceFile, start: number): string | undefined {
+  let node: TS.Node = file;
+  for (let inner: TS.Node | undefined = file; inner; ) {
+    node = inner;
+    inner = ts.forEachChild(node, (c) => (c.getStart(file) <= start && start < c.getEnd() ? c : undefined));
+  }
+  const access = node.parent;
+  if (!access || !ts.isPropertyAccessExpression(access) || access.name !== node) return undefined;
+  const fields = checker.getTypeAtLocation(access.expression).getProperties().map((p) => p.name);
+  if (!fields.includes("common_type")) return undefined;
+  let call: TS.Node | undefined = access;
+  while (call && !(ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === "tracepoint")) call = call.parent;
+  const args = call && ts.isCallExpression(call) ? call.arguments.slice(0, 2).filter(ts.isStringLiteralLike).map((a) => a.text) : [];
+  const which = args.length === 2 ? `tracepoint ${args[0]}:${args[1]}` : "this tracepoint";
+  const own = fields.filter((f) => !f.startsWith("common_"));
+  const near = similarNames(access.name.text, fields);
+  const hint = near.length ? `; did you mean ${near.join(" or ")}?` : `; its fields are ${own.join(", ") || "only the common ones"} (from its format file)`;
+  return `${which} has no field ${access.name.text}${hint}`;
+}
+
+/** TypeScript's "cannot find global type" (Promise, IterableIterator: the prelude declares neither). */
+const MISSING_GLOBAL_TYPE = 2318;
+
+/** The outermost async functions and generators of the file. */
+function suspendingFunctions(ts: Typescript, file: TS.SourceFile): TS.FunctionLikeDeclaration[] {
+  const found: TS.FunctionLikeDeclaration[] = [];
+  const visit = (node: TS.Node): void => {
+    if (ts.isFunctionLike(node) && "body" in node) {
+      const f = node as TS.FunctionLikeDeclaration;
+      if (f.asteriskToken || ts.canHaveModifiers(f) && ts.getModifiers(f)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) {
+        found.push(f);
+        return;
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return found;
+}
 
 /** TypeScript's "conversion of type X to type Y may be a mistake". */
 const UNRELATED_CAST = 2352;

@@ -72,6 +72,8 @@ export const Code = {
   BadFunction: 1024,
   /** A string operation a Str<N> does not support, or a comparison that can never be true. */
   StringOperation: 1025,
+  /** Tracefs is not mounted or not readable by this user, so no tracepoint format can be read (exit 4, not 3). */
+  TracefsUnreadable: 1026,
 } as const;
 
 export const codeName = (code: number): string => `TSBPF${code}`;

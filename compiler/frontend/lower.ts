@@ -1273,6 +1273,12 @@ export function lower(
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
         return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
       }
+      // Arr<T, N> indexing is handled above; anything else indexed is a record read by a computed name.
+      if (ts.isElementAccessExpression(e)) {
+        const key = e.argumentExpression;
+        const byName = ts.isStringLiteralLike(key) ? `: write \`${e.expression.getText()}.${key.text}\`` : "";
+        return fail(e, Code.Unsupported, `index expressions work on Arr<T, N> values only; fields are read by name, never by a computed key${byName}`);
+      }
       return fail(e, Code.Unsupported, `${describe(ts, e)} are not supported in a probe handler`);
     }
 
@@ -2686,7 +2692,7 @@ export function describe(ts: Typescript, node: TS.Node): string {
     ForStatement: "`for` loops", ForOfStatement: "`for...of` loops", ForInStatement: "`for...in` loops", WhileStatement: "`while` loops",
     DoStatement: "`do...while` loops", SwitchStatement: "`switch` statements", TryStatement: "`try` statements", ThrowStatement: "`throw` statements",
     FunctionDeclaration: "function declarations", ClassDeclaration: "classes", ArrowFunction: "arrow functions", FunctionExpression: "function expressions",
-    ObjectLiteralExpression: "object literals", ArrayLiteralExpression: "array literals", NewExpression: "`new`", AwaitExpression: "`await`",
+    ObjectLiteralExpression: "object literals", ArrayLiteralExpression: "array literals", NewExpression: "`new` expressions", AwaitExpression: "`await` expressions",
     ElementAccessExpression: "index expressions (`a[i]`)", TaggedTemplateExpression: "tagged templates", BreakStatement: "`break` statements", ContinueStatement: "`continue` statements",
     LabeledStatement: "labels", NullKeyword: "`null` values", UndefinedKeyword: "`undefined` values", ThisKeyword: "`this` expressions", TypeOfExpression: "`typeof` expressions",
     DeleteExpression: "`delete` expressions", VoidExpression: "`void` expressions", SpreadElement: "spread elements", EnumDeclaration: "enums", ExportAssignment: "`export default` declarations",

@@ -65,18 +65,23 @@ export function readTracepointFormat(group: string, name: string, roots: readonl
   return undefined;
 }
 
-/** The first tracefs root whose events exist but this process may not list (tracefs is root's), if any. */
-export function deniedTracefs(roots: readonly string[] = TRACEFS_ROOTS): string | undefined {
+/**
+ * Why no tracepoint format can be read at all (tracefs not mounted, or not readable by this user), or undefined
+ * when some root's events are readable: then a missing format means the tracepoint does not exist.
+ */
+export function unreadableTracefs(roots: readonly string[] = TRACEFS_ROOTS): string | undefined {
+  let denied: string | undefined;
   for (const root of roots) {
     try {
       readdirSync(join(root, "events"));
       return undefined;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EACCES" || code === "EPERM") return root;
+      if ((code === "EACCES" || code === "EPERM") && !denied) denied = root;
     }
   }
-  return undefined;
+  if (denied) return `${denied} is readable only by root, and tracepoint formats are read from it; compile as root (sudo)`;
+  return `tracefs is not mounted, and tracepoint formats are read from it (mount -t tracefs tracefs ${roots[0]})`;
 }
 
 /** Up to three tracepoints named like group:name, closest first, from the first tracefs root that has events. */

@@ -3,8 +3,8 @@
 // gives the absolute path (searching this process's mappings, the library directories and PATH) and the
 // offset the uprobe PMU wants: the symbol's address (.symtab or .dynsym) translated through its PT_LOAD segment.
 
-import { accessSync, constants, readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { similarNames } from "../../compiler/similar.js";
 
 /** A name that cannot be resolved; the message is one sentence for the user. */
@@ -66,7 +66,7 @@ function libraryDirs(): string[] {
 /** The absolute path a uprobe section's binary names; throws SymbolError when there is none. */
 export function resolveBinary(binary: string): string {
   if (binary.includes("/")) {
-    if (!isFile(binary)) throw new SymbolError(`no such binary: ${binary}`);
+    if (!isFile(binary)) throw new SymbolError(existsSync(binary) ? `${binary} is ${statSync(binary).isDirectory() ? "a directory" : "not a regular file"}, not a binary` : `no such binary: ${binary}`);
     return binary;
   }
   if (binary.includes(".so")) {
@@ -110,6 +110,8 @@ export function symbolFileOffset(path: string, symbol: string, offset = 0): numb
   const key = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${symbol}`;
   let at = offsets.get(key);
   if (at === undefined) offsets.set(key, (at = findSymbol(path, symbol)));
+  // The kernel refuses a probe past the end of the file with a bare EINVAL.
+  if (at + offset >= st.size) throw new SymbolError(`${symbol}+${offset} lies beyond the end of ${path} (${st.size} bytes)`);
   return at + offset;
 }
 
@@ -159,7 +161,13 @@ function findSymbol(path: string, symbol: string): number {
   }
   if (value === undefined) {
     const similar = similarNames(symbol, functions);
-    throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${similar.length ? `; did you mean ${similar.join(" or ")}?` : ""}`);
+    const hint = similar.length
+      ? `; did you mean ${similar.join(" or ")}?`
+      : // A stripped executable keeps only what it exports, so its own functions (main) are gone; a library's API stays.
+        !/\.so(\.|$)/.test(basename(path)) && !Array.from({ length: shnum }, (_, i) => section(i).type).includes(SHT_SYMTAB)
+        ? " (it is stripped: only the functions it exports are left; probe one of those, or a build with symbols)"
+        : "";
+    throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${hint}`);
   }
 
   const phoff = Number(f.readBigUInt64LE(0x20));

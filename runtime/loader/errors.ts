@@ -22,6 +22,14 @@ export class GlobalValueError extends ObjectError {
   }
 }
 
+/** The object holds no program at all (a probe file that exports no probes compiles to one). */
+export class NoProgramsError extends ObjectError {
+  constructor() {
+    super("the object has no programs (no global functions in SEC() sections)");
+    this.name = "NoProgramsError";
+  }
+}
+
 /** The kernel refused a program (verifier rejection) or a map. */
 export class LoadError extends Error {
   /** The source line (TypeScript for tsbpf objects, C for clang -g ones) of the instruction the verifier refused. */

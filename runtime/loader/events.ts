@@ -42,6 +42,13 @@ export function eventCodec(obj: LoadedObject, name: string, options: CodecOption
   return options.type === undefined ? undefined : namedCodec(obj, name, options.type, options);
 }
 
+/** Throws an ObjectError when the object's BTF has no struct, union or typedef `type` (or no BTF). */
+export function checkRecordType(obj: LoadedObject, type: string): void {
+  const btf = objectBtf(obj.spec);
+  if (!btf) throw new ObjectError(`cannot decode records as ${type}: the object has no BTF (compile it with -g)`);
+  recordTypeId(btf, type);
+}
+
 function namedCodec(obj: LoadedObject, name: string, type: string, options: CodecOptions): Codec {
   const btf = objectBtf(obj.spec);
   if (!btf) throw new ObjectError(`cannot decode the records of ${name} as ${type}: the object has no BTF (compile it with -g)`);

@@ -8,8 +8,8 @@
 // (pin.ts); initial values of program arrays and maps of maps go in once their targets exist (slots.ts).
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
-import { missingRoot } from "../sys/kernel.js";
-import { MapType } from "../sys/constants.js";
+import { missingBpfPrivileges } from "../sys/kernel.js";
+import { MapType, mapTypeName } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
 import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
@@ -355,8 +355,21 @@ function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknow
   const reason = e.code === "EPERM" ? "permission denied (loading BPF needs root or CAP_BPF)" : `${e.code}`;
   // libbpf tools often leave a size out of the definition and set it from their own code before loading.
   const unsized = m.maxEntries === 0 ? "max_entries" : m.valueSize === 0 && m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF ? "value size" : undefined;
-  const hint = e.code === "EINVAL" && unsized ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition` : "";
+  const bytes = m.maxEntries * (m.keySize + m.valueSize);
+  const hint =
+    e.code === "EINVAL" && unsized
+      ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition`
+      : e.code === "EINVAL" && mapTypeName(m.type) === undefined
+        ? `; ${m.type} is not a map type the kernel has (tsbpf knows types up to ${Math.max(...Object.values(MapType))})`
+        : (e.code === "ENOMEM" || e.code === "E2BIG") && bytes >= 2 ** 30
+          ? `; ${m.maxEntries} entries of ${m.keySize + m.valueSize} B are about ${humanBytes(bytes)}, more than the kernel will allocate: lower max_entries or the value size`
+          : "";
   return new LoadError(`the kernel refused to create ${what} (${shape}): ${reason}${hint}`, name, reason, "", e.code, { cause: e });
+}
+
+/** A byte count as GiB or TiB, for sizes too large to create. */
+function humanBytes(n: number): string {
+  return n >= 2 ** 40 ? `${(n / 2 ** 40).toFixed(1)} TiB` : `${(n / 2 ** 30).toFixed(1)} GiB`;
 }
 
 function initializeMap(sys: Sys, m: MapSpec, fd: number, initial: Uint8Array | undefined): void {
@@ -416,7 +429,7 @@ function loadProgram(
       const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (core ?? explainExtern(spec, verifierReason(e.log) ?? e.code, externs));
       const what =
         e.code === "EPERM" && !e.log
-          ? p.attach.kind === "btf" && missingRoot() === undefined
+          ? p.attach.kind === "btf" && missingBpfPrivileges() === undefined
             ? hookRefusal(p.attach.hook)
             : "refused (permission denied: loading BPF needs root or CAP_BPF)"
           : interrupted

@@ -9,7 +9,7 @@ import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
 import { readBpfObject, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/read.js";
 import { STB, STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
-import { ObjectError } from "./errors.js";
+import { NoProgramsError, ObjectError } from "./errors.js";
 import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
 
 export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm";
@@ -256,7 +256,7 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
     if (seen.has(m.name)) throw new ObjectError(`two maps are named ${m.name}`);
     seen.add(m.name);
   }
-  if (programs.length === 0) throw new ObjectError("the object has no programs (no global functions in SEC() sections)");
+  if (programs.length === 0) throw new NoProgramsError();
   return { name, license: raw.license ?? "", kernVersion: raw.version ?? 0, programs, maps, externs, raw };
 }
 

@@ -6,7 +6,7 @@
 
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { tracefsPath } from "../sys/kernel.js";
-import { abandonedNames } from "./trace.js";
+import { abandonedNames, removeAbandonedInstances } from "./trace.js";
 
 export type ProbeKind = "kprobe" | "uprobe";
 
@@ -34,7 +34,7 @@ export function createProbeEvent(kind: ProbeKind, target: string, retprobe: bool
   const file = probeEventsFile(kind);
   const root = tracefsPath();
   if (!file || !root) throw Object.assign(new Error(`no ${kind}_events in tracefs`), { code: "ENOENT" });
-  removeAbandoned(file);
+  removeAbandonedIn(file);
   // Event names allow [A-Za-z0-9_] and at most 64 characters.
   const stem = target.replace(/^.*\//, "").replace(/\W/g, "_").slice(0, 40);
   const group = `${GROUP_PREFIX}${process.pid}`;
@@ -59,8 +59,21 @@ export function createProbeEvent(kind: ProbeKind, target: string, retprobe: bool
   }
 }
 
+/**
+ * Removes what runs whose process is gone left in tracefs: private instances, and kprobe and uprobe definitions
+ * whichever way this run attaches (a run through the PMUs never writes those files, so would otherwise leave a
+ * killed legacy run's definitions for good).
+ */
+export function removeAbandoned(): void {
+  removeAbandonedInstances();
+  for (const kind of ["kprobe", "uprobe"] as const) {
+    const file = probeEventsFile(kind);
+    if (file) removeAbandonedIn(file);
+  }
+}
+
 /** Removes the definitions of runs whose process is gone (SIGKILL, a crash). */
-function removeAbandoned(file: string): void {
+function removeAbandonedIn(file: string): void {
   let definitions: string;
   try {
     definitions = readFileSync(file, "utf8");

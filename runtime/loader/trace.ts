@@ -215,13 +215,29 @@ export class TracePipe {
   }
 
   /**
-   * For exit paths that cannot wait: closes and removes the instance now when nothing is in flight; otherwise
-   * as close() (the instance is then removed if the process lives on, else by the next process's sweep).
+   * For exit paths that cannot wait (a second Ctrl-C, `exit`): closes the pipe and removes the instance now. A poll
+   * in flight on a worker thread keeps the pipe open in the kernel until it returns, so the instance is then woken
+   * with a marker line and its removal retried for as long as one poll slice lasts.
    */
   closeSync(): void {
     this.closing = true;
-    if (this.busy === 0) this.release();
-    else void this.close();
+    if (this.fd === undefined) return;
+    const polling = this.busy > 0;
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSync(fd);
+    if (!this.instance) return;
+    if (!polling) {
+      removeInstance(this.instance);
+      return;
+    }
+    try {
+      writeFileSync(`${this.instance}/trace_marker`, "\n");
+    } catch {
+      // no marker: the poll returns at the end of its slice
+    }
+    const deadline = Date.now() + SLICE_MS * 2;
+    while (!removeInstance(this.instance) && Date.now() < deadline) Atomics.wait(PAUSE, 0, 0, 2);
   }
 
   private release(): void {
@@ -233,6 +249,9 @@ export class TracePipe {
     if (this.instance) removeInstance(this.instance);
   }
 }
+
+/** For short synchronous pauses. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 function openPipe(path: string): number {
   try {
@@ -248,10 +267,7 @@ function openPipe(path: string): number {
 
 /** Creates instances/tsbpf-PID (tsbpf-PID-N for a process's later pipes) with only bpf_trace_printk enabled. */
 function makeInstance(instances: string): string {
-  if (!swept) {
-    swept = true;
-    removeStaleInstances(instances);
-  }
+  removeAbandonedInstances(instances);
   for (;;) {
     const n = instanceSerial++;
     const dir = `${instances}/${INSTANCE_PREFIX}${process.pid}${n === 0 ? "" : `-${n}`}`;
@@ -272,16 +288,20 @@ function makeInstance(instances: string): string {
   }
 }
 
-function removeInstance(dir: string): void {
+/** Removes an instance; false while it is still open (the next process's sweep retries). */
+function removeInstance(dir: string): boolean {
   try {
     rmdirSync(dir);
-  } catch {
-    // still open or already gone: the next process's sweep retries
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
   }
 }
 
-/** Removes instances whose process is gone (SIGKILL, a crash). */
-function removeStaleInstances(instances: string): void {
+/** Removes the instances whose process is gone (SIGKILL, a crash), once per process. */
+export function removeAbandonedInstances(instances = `${tracefsPath() ?? ""}/instances`): void {
+  if (swept) return;
+  swept = true;
   const abandoned = abandonedEntries(instances, (name) => Number(/^tsbpf-(\d+)(?:-\d+)?$/.exec(name)?.[1] ?? 0));
   for (const name of abandoned) removeInstance(`${instances}/${name}`);
 }

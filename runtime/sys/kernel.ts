@@ -47,6 +47,39 @@ export function missingRoot(): string | undefined {
   return once("root", () => (process.getuid?.() === 0 ? undefined : `not running as root (uid ${process.getuid?.() ?? "unknown"})`));
 }
 
+/** Capability numbers from linux/capability.h. */
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+
+/**
+ * Reason when the process cannot load and attach BPF programs: it needs CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN stands
+ * in for both), which root has unless they were dropped (capsh, a container). Undefined when it has them or when
+ * its capabilities cannot be read.
+ */
+export function missingBpfPrivileges(): string | undefined {
+  return once("privileges", () => {
+    let status: string;
+    try {
+      status = readFileSync("/proc/self/status", "utf8");
+    } catch {
+      return undefined;
+    }
+    return bpfPrivilegesMissing(status, process.getuid?.());
+  });
+}
+
+/** missingBpfPrivileges() for a /proc/PID/status text and a uid. */
+export function bpfPrivilegesMissing(status: string, uid: number | undefined): string | undefined {
+  const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(status);
+  if (!m) return undefined;
+  const effective = BigInt(`0x${m[1]}`);
+  const has = (cap: bigint) => ((effective >> cap) & 1n) === 1n || ((effective >> CAP_SYS_ADMIN) & 1n) === 1n;
+  const lacking = [...(has(CAP_BPF) ? [] : ["CAP_BPF"]), ...(has(CAP_PERFMON) ? [] : ["CAP_PERFMON"])];
+  if (lacking.length === 0) return undefined;
+  return uid === 0 ? `running as root but without ${lacking.join(" and ")} (dropped by capsh or a container's settings)` : `not running as root (uid ${uid ?? "unknown"})`;
+}
+
 /** Reason when bpf() cannot load `r0 = 0; exit` as a socket filter. */
 export function missingBpf(sys: Sys = openSys()): string | undefined {
   return once("bpf", () => {

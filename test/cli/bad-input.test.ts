@@ -1,6 +1,6 @@
 // The command line given what a user might give it by mistake: a compiled object or a binary where a probe file
 // belongs, a host executable or an object with broken BTF where a BPF object belongs, and --duration values a timer
-// cannot hold, and numeric options out of range. Each ends with one line on standard error and the documented exit code, never an internal error.
+// cannot hold, and numeric options out of range, and a probe file without probes. Each ends with one line on standard error and the documented exit code, never an internal error.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +12,12 @@ import { fileURLToPath } from "node:url";
 import { compile } from "../../compiler/index.js";
 import { readElf } from "../../compiler/elf/index.js";
 import { BtfKind, parseBtf } from "../../compiler/btf/index.js";
+import { parseDuration, streamObject } from "../../cli/stream.js";
+import { usageMessage } from "../../cli/cli.js";
+import { handler as loadCommand } from "../../cli/commands/load.js";
+import { handler as disasmCommand } from "../../cli/commands/disasm.js";
+import { ExitCode, UserError } from "../../cli/exit-codes.js";
+import { missingRoot } from "../../runtime/sys/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
@@ -111,4 +117,71 @@ test("disasm - reads hex from standard input, as its help says", () => {
   const r = tsbpfWith("b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00", "disasm", "-");
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, "0: (b7) r0 = 42\n1: (95) exit\n");
+});
+
+test("--duration that is not a positive number says what it got, a word as a word (exit 2)", () => {
+  for (const [value, shown] of [[Number.NaN, "a word"], [-1, "-1"], [0, "0"]] as const) {
+    assert.throws(
+      () => parseDuration(value),
+      (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === `--duration must be a positive number of seconds, not ${shown}`,
+    );
+  }
+});
+
+test("tsbpf run of a probe file that exports no probes says so in the file's terms (exit 2)", { skip: missingRoot() ?? false }, async () => {
+  const file = "noprobes.ts";
+  const { object, diagnostics } = compile({ fileName: file, text: 'export const license = "GPL";\n' });
+  assert.deepEqual(diagnostics, []);
+  await assert.rejects(
+    streamObject(object, { file, name: "noprobes", source: "ts", log: () => {} }),
+    (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && /^noprobes\.ts exports no probes, so there is nothing to load: export one, e\.g\. export const p = tracepoint\(/.test(e.message),
+  );
+});
+
+test("yargs's usage errors read as one tsbpf sentence naming the command or option as typed", () => {
+  const cases: [string, string[], string | undefined, string][] = [
+    ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, exec, disasm)"],
+    ["Unknown argument: nosuch", ["nosuch"], undefined, "unknown command nosuch (the commands are run, load, compile, verify, btf, exec, disasm)"],
+    ["Unknown argument: jsn", ["run", "x.ts", "--jsn"], "run", "unknown option --jsn"],
+    ["Unknown argument: q", ["run", "x.ts", "-q"], "run", "unknown option -q"],
+    ["Unknown argument: b", ["disasm", "a", "b"], "disasm", "unexpected argument b: tsbpf disasm takes one file"],
+    ["Not enough arguments following: duration", ["run", "x.ts", "--duration"], "run", "--duration needs a value"],
+    ["Not enough arguments following: o", ["compile", "x.ts", "-o"], "compile", "-o needs a value"],
+    ["Not enough non-option arguments: got 0, need at least 1", ["compile"], "compile", "tsbpf compile needs a file"],
+    ['Invalid values:\n  Argument: tier, Given: "x", Choices: "auto", "interpreter", "compiled"', ["exec", "--tier", "x"], "exec", "--tier takes auto, interpreter, compiled, not x"],
+  ];
+  for (const [message, args, command, expected] of cases) assert.equal(usageMessage(message, args, command), expected);
+});
+
+test("tsbpf without a command prints the usage, and an option without its value is refused rather than ignored (exit 2)", () => {
+  const none = tsbpf();
+  assert.equal(none.status, 2, none.stderr);
+  assert.match(none.stderr, /^tsbpf <command> \[options\]\n\nCommands:\n  tsbpf run <file> /);
+  assert.match(none.stderr, /\nExit codes: 0 success, /);
+  const valueless = tsbpf("run", PROBE, "--duration");
+  assert.equal(valueless.status, 2, valueless.stderr);
+  assert.equal(valueless.stderr, "tsbpf: --duration needs a value\nRun 'tsbpf run --help' for usage.\n");
+});
+
+test("--event-type naming a type the object's BTF lacks is refused even where the map names its own record type (exit 2)", { skip: missingRoot() ?? false }, async () => {
+  const { object, diagnostics } = compile(join(ROOT, "examples/opensnoop.ts"));
+  assert.deepEqual(diagnostics, []);
+  await assert.rejects(
+    streamObject(object, { file: "opensnoop.bpf.o", name: "opensnoop", source: "c", eventTypes: new Map([["events", "OpenEvnt"]]), log: () => {} }),
+    (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === "--event-type: the object's BTF has no struct, union or typedef named OpenEvnt; did you mean OpenEvent?",
+  );
+});
+
+test("a truncated object is reported as possibly truncated, naming what lies past its end", () => {
+  const { object } = compile(PROBE);
+  assert.throws(() => readElf(object.subarray(0, 200)), (e: unknown) => e instanceof Error && /lie outside the file \(200 bytes: is it truncated\?\)$/.test(e.message));
+});
+
+test("a probe file given to load or disasm names the command that takes it (exit 2)", async () => {
+  const usage = (message: string) => (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === message;
+  await assert.rejects(loadCommand({ file: PROBE }), usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf run ${PROBE} compiles and loads it`));
+  await assert.rejects(
+    disasmCommand({ file: PROBE, style: "kernel" }),
+    usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf compile ${PROBE} --emit asm prints its programs' disassembly`),
+  );
 });

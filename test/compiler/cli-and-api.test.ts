@@ -11,7 +11,7 @@ import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { readBpfObject } from "../../compiler/elf/index.js";
 import { preludeText } from "../../compiler/frontend/prelude.js";
 import * as tsbpf from "../../index.js";
-import { handler as compileCommand } from "../../cli/commands/compile.js";
+import { handler as compileCommand, diagnosticsExitCode } from "../../cli/commands/compile.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { encoding: "utf8" });
@@ -66,8 +66,59 @@ test("diagnostics go to stderr with a code frame and exit 3", () => {
 
 test("an unreadable file or a missing -o is a usage error (exit 2)", async () => {
   const usage = (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE;
-  await assert.rejects(compileCommand({ file: "no/such/file.ts", emit: "obj", output: "x.o" }), (e) => usage(e) && /cannot read no\/such\/file\.ts: ENOENT/.test((e as Error).message));
+  await assert.rejects(compileCommand({ file: "no/such/file.ts", emit: "obj", output: "x.o" }), (e) => usage(e) && (e as Error).message === "cannot read no/such/file.ts: no such file or directory (ENOENT)");
+  await assert.rejects(compileCommand({ file: "examples", emit: "asm" }), (e) => usage(e) && (e as Error).message === "cannot read examples: it is a directory (EISDIR)");
   await assert.rejects(compileCommand({ file: "examples/unlink.ts", emit: "obj" }), (e) => usage(e) && /-o FILE/.test((e as Error).message));
+  await assert.rejects(
+    compileCommand({ file: "examples/unlink.ts", emit: "obj", output: "no/such/dir/x.o" }),
+    (e) => usage(e) && (e as Error).message === "cannot write no/such/dir/x.o: its directory does not exist (ENOENT)",
+  );
+});
+
+test("text TypeScript finds binary (not UTF-8, no NUL bytes) is refused in one line, not printed as a source line (exit 2)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cli-"));
+  try {
+    const file = join(dir, "latin1.ts");
+    writeFileSync(file, Buffer.from([0x78, 0x20, 0xff, 0xfe, 0x80, 0x3b, 0x0a]));
+    await assert.rejects(
+      compileCommand({ file, emit: "asm" }),
+      (e) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === `${file} is a binary file (not UTF-8 text), not a TypeScript probe`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("async functions and generators get one tsbpf diagnostic each, not TypeScript's errors about Promise and Iterator", () => {
+  const handler = (fn: string) => `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("a", "b", ${fn});\n`;
+  const options = { tracepointFormat: () => "name: b\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n" };
+  for (const [fn, what] of [["async (ctx) => 0", "async functions"], ["function* (ctx) { yield 1; return 0; }", "generator functions"]] as const) {
+    const r = compile({ fileName: "s.ts", text: handler(fn) }, options);
+    assert.deepEqual(r.diagnostics.map((d) => [d.code, d.line, d.column, d.message.split(":")[0]]), [["TSBPF1001", 3, 39, `${what} are not supported`]]);
+  }
+});
+
+test("a tracepoint field that does not exist is named with the tracepoint, and a near miss gets a did-you-mean, instead of the whole record type", () => {
+  const format = "name: t\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:int dfd;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:int flag;\toffset:12;\tsize:4;\tsigned:1;\n";
+  const read = (field: string) => compile({ fileName: "f.ts", text: `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("g", "t", (ctx) => ctx.${field});\n` }, { tracepointFormat: () => format });
+  assert.deepEqual(read("nosuch").diagnostics.map((d) => [d.code, d.column, d.message]), [["TS2339", 52, "tracepoint g:t has no field nosuch; its fields are dfd, flag (from its format file)"]]);
+  assert.deepEqual(read("flags").diagnostics.map((d) => d.message), ["tracepoint g:t has no field flags; did you mean flag?"]);
+});
+
+test("a record indexed by a key (ctx[\"dfd\"], ctx[k]) is told that fields are read by name", () => {
+  const format = "name: t\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:int dfd;\toffset:8;\tsize:4;\tsigned:1;\n";
+  const read = (body: string) => compile({ fileName: "i.ts", text: `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("g", "t", (ctx) => { ${body} });\n` }, { tracepointFormat: () => format });
+  const base = "index expressions work on Arr<T, N> values only; fields are read by name, never by a computed key";
+  assert.deepEqual(read('return ctx["dfd"];').diagnostics.map((d) => [d.code, d.message]), [["TSBPF1001", `${base}: write \`ctx.dfd\``]]);
+  assert.deepEqual(read("const k = 1; return (ctx as any)[k];").diagnostics.map((d) => [d.code, d.message]), [["TSBPF1001", base]]);
+});
+
+test("without a readable tracefs, a tracepoint probe says so (not that the tracepoint is unknown), and compile exits 4", () => {
+  const text = 'import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("syscalls", "sys_enter_unlinkat", () => 0);\n';
+  const r = compile({ fileName: "t.ts", text }, { tracefs: "/nonexistent/tracing" });
+  assert.deepEqual(r.diagnostics.map((d) => d.code), ["TSBPF1026"]);
+  assert.equal(r.diagnostics[0]!.message, "cannot read the format of tracepoint syscalls:sys_enter_unlinkat: tracefs is not mounted, and tracepoint formats are read from it (mount -t tracefs tracefs /nonexistent/tracing)");
+  assert.equal(diagnosticsExitCode("t.ts", r.diagnostics), ExitCode.NO_PERMISSION);
 });
 
 test("compile() turns garbage into diagnostics, never exceptions", () => {

@@ -260,7 +260,7 @@ test("tsbpf btf: declarations to a file; an unknown type is a usage error with s
       assert.match(e.message, /the kernel's BTF has no type filenam \(did you mean filename/);
       return true;
     });
-    await assert.rejects(handler({ types: ["filename"], btf: join(dir, "missing") }), /cannot read BTF from .*missing: ENOENT/);
+    await assert.rejects(handler({ types: ["filename"], btf: join(dir, "missing") }), /cannot read BTF from .*missing: no such file or directory \(ENOENT\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

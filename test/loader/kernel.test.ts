@@ -15,7 +15,7 @@ import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
 import { verifyObject } from "../../cli/commands/verify.js";
-import { fixture, fixturePath, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
+import { compileC, fixture, fixturePath, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
 
 const sys = openSys();
 let dir: string;
@@ -288,6 +288,22 @@ describe("loading into the running kernel", needsKernel, () => {
         e.message ===
           "the kernel refused to create map starts (type 1, key 4 B, value 8 B, 0 entries, flags 0x0): EINVAL; its definition gives no max_entries, which a libbpf tool sets from its own code before loading: give it one in the definition",
     );
+  });
+
+  it("a map too large to allocate, or of a type the kernel lacks, is refused with why", () => {
+    const withMap = (type: string, entries: string, value: string) =>
+      compileC(
+        "bad-map",
+        `#include "loader.h"\nstruct { __uint(type, ${type}); __uint(max_entries, ${entries}); __type(key, __u32); __type(value, ${value}); } m SEC(".maps");\n` +
+          `SEC("tracepoint/syscalls/sys_enter_unlinkat") int p(void *ctx) { __u32 k = 0; return bpf_map_lookup_elem(&m, &k) != 0; }\nchar LICENSE[] SEC("license") = "GPL";\n`,
+      );
+    const refused = (path: string, reason: RegExp) =>
+      assert.throws(
+        () => new Session(sys).loadFile(path),
+        (e: unknown) => e instanceof LoadError && reason.test(e.message),
+      );
+    refused(withMap("BPF_MAP_TYPE_HASH", "0x7fffffff", "struct { char b[65536]; }"), /^the kernel refused to create map m \(type 1, .*\): E2BIG; 2147483647 entries of 65540 B are about 128\.0 TiB, more than the kernel will allocate: lower max_entries or the value size$/);
+    refused(withMap("999", "4", "__u32"), /^the kernel refused to create map m \(type 999, .*\): EINVAL; 999 is not a map type the kernel has \(tsbpf knows types up to \d+\)$/);
   });
 
   it("maps whose kind takes no BTF types are created without them, and only data maps are printed at exit", async () => {

@@ -1,11 +1,16 @@
 // Leak test against the kernel: 50 rounds of load, attach and close (tracepoint object with legacy map and
 // global data, uprobe object with a BTF map attached every 10th round, trace_pipe opened) leave no program, map or link created by the
-// test alive and the process's fd count unchanged. Failed loads and attaches release what they created too.
+// test alive and the process's fd count unchanged. Failed loads and attaches release what they created too, and a trace pipe
+// closed synchronously mid-poll (a second Ctrl-C) removes its tracefs instance all the same, and the uprobe
+// definitions a killed run left are swept by the next run.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { listIds, openSys } from "../../runtime/sys/index.js";
-import { AttachError, LoadError, Session } from "../../runtime/loader/index.js";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { probeEventsFile, removeAbandoned } from "../../runtime/loader/probe-events.js";
+import { listIds, missingRoot, missingTracefs, openSys } from "../../runtime/sys/index.js";
+import { AttachError, LoadError, Session, TracePipe } from "../../runtime/loader/index.js";
 import { fixture, needsKernel, openFdCount } from "./support.js";
 
 const sys = openSys();
@@ -63,4 +68,35 @@ test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`
     assert.deepEqual(fresh.filter((id) => created[kind].has(id)), []);
   }
   assert.ok(created.prog.size >= ROUNDS * 3 && created.map.size >= ROUNDS * 5, `created ${created.prog.size} programs and ${created.map.size} maps`);
+});
+
+test("closing a trace pipe synchronously while its poll is in flight (a second Ctrl-C) removes its tracefs instance", { skip: missingRoot() ?? missingTracefs() ?? false }, async () => {
+  const pipe = TracePipe.open({ sys });
+  assert.ok(pipe.instance, "a private instance was made");
+  // Reading until closed: between lines, lines() waits in a poll on a worker thread.
+  const reading = (async () => {
+    for await (const _ of pipe.lines());
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  pipe.closeSync();
+  assert.equal(existsSync(pipe.instance), false, `${pipe.instance} is left behind`);
+  await reading;
+});
+
+test("a run sweeps the uprobe definitions a killed run left, even when it attaches through the PMUs and defines none", { skip: missingRoot() ?? (probeEventsFile("uprobe") ? false : "no uprobe_events in tracefs") }, () => {
+  const file = probeEventsFile("uprobe")!;
+  // A process that is gone: a child that has exited.
+  const dead = spawnSync("true").pid!;
+  const name = `tsbpf_${dead}/p_swept_0`;
+  appendFileSync(file, `p:${name} /bin/true:0x1000\n`);
+  try {
+    removeAbandoned();
+    assert.doesNotMatch(readFileSync(file, "utf8"), new RegExp(name), `${name} is left behind`);
+  } finally {
+    try {
+      appendFileSync(file, `-:${name}\n`);
+    } catch {
+      // removed by the sweep
+    }
+  }
 });

@@ -1,0 +1,44 @@
+// Finding a uprobe's binary and symbol: what a missing symbol is told, for a stripped executable and for a library, and
+// a directory or an offset past the end explained before the kernel refuses them with EINVAL.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveBinary, symbolFileOffset } from "../../runtime/loader/elfsym.js";
+
+test("a function missing from a stripped executable is explained by the stripping; from a library, or with a near name, it is not", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
+  try {
+    const exe = join(dir, "tool");
+    copyFileSync("/bin/true", exe);
+    try {
+      execFileSync("strip", [exe]);
+    } catch {
+      return t.skip("strip is missing");
+    }
+    assert.throws(() => symbolFileOffset(exe, "tsbpf_not_exported"), {
+      message: `no function tsbpf_not_exported in the symbol tables of ${exe} (it is stripped: only the functions it exports are left; probe one of those, or a build with symbols)`,
+    });
+    const lib = join(dir, "libtool.so.1");
+    copyFileSync(exe, lib);
+    assert.throws(() => symbolFileOffset(lib, "tsbpf_not_exported"), { message: `no function tsbpf_not_exported in the symbol tables of ${lib}` });
+    writeFileSync(join(dir, "not-elf"), "text");
+    assert.throws(() => symbolFileOffset(join(dir, "not-elf"), "main"), { message: `${join(dir, "not-elf")} is not an ELF file` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a directory named as a uprobe's binary, or an offset past the binary's end, is explained rather than left to the kernel's EINVAL", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
+  try {
+    assert.throws(() => resolveBinary(dir), { message: `${dir} is a directory, not a binary` });
+    const lib = resolveBinary("libc.so.6");
+    assert.throws(() => symbolFileOffset(lib, "malloc", 1 << 30), { message: `malloc+${1 << 30} lies beyond the end of ${lib} (${statSync(lib).size} bytes)` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
