@@ -12,7 +12,7 @@ import { compileBoth, disassemblies, noLlvm, runAll, words } from "./support.js"
 import { MAPS, randomProbeFile } from "./random-probes.js";
 import { Prng } from "../support/prng.js";
 
-const FILES = 10;
+const FILES = 6;
 const PER_FILE = 100;
 const FIRST_SEED = 0x7eb0f;
 /** pt_regs offsets (x86-64) of di, si, dx, cx, r8, r9. */
