@@ -112,7 +112,7 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
   if (result.diagnostics.some((d) => d.severity === "error")) {
     const text = formatDiagnostics(result.diagnostics, { sources: { [ts.fileName]: ts.text } });
     // Without tracefs (not mounted, or root's alone) a test can still give the layout itself.
-    const hint = !formats && result.diagnostics.some((d) => d.code === "TSBPF1013") ? 'Pass the formats with simulate(..., { tracepointFormats: { "group/name": text } }).\n' : "";
+    const hint = !formats && result.diagnostics.some((d) => d.code === "TSBPF1013" || d.code === "TSBPF1026") ? 'Pass the formats with simulate(..., { tracepointFormats: { "group/name": text } }).\n' : "";
     throw new SimulationError(`${ts.fileName} does not compile:\n${text}${hint}`, "compile");
   }
   compiled.set(key, result.object);
