@@ -27,6 +27,7 @@ import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
 import { printkMatcher } from "../runtime/loader/printk-formats.js";
 import { existingProcess, startCommand, type Target } from "./target.js";
+import type { TargetOption } from "./stream-options.js";
 
 export interface StreamOptions {
   /** The file the user named, for messages. */
@@ -50,63 +51,7 @@ export interface StreamOptions {
   /** `--set NAME=VALUE`: global variables' values, written before the object loads. */
   globals?: ReadonlyMap<string, GlobalValue>;
   /** `--command` or `--pid`: the process uprobes see alone, whose exit stops the run (./target.ts). */
-  target?: { command: string } | { pid: number };
-}
-
-/**
- * Parses --set NAME=VALUE (repeatable): a decimal or 0x integer, true or false, else the text as a string. The
- * loader checks each against its variable (globals.ts).
- */
-export function parseGlobals(value: unknown): Map<string, GlobalValue> | undefined {
-  if (value === undefined) return undefined;
-  const globals = new Map<string, GlobalValue>();
-  for (const v of Array.isArray(value) ? value : [value]) {
-    const m = typeof v === "string" ? /^([A-Za-z_]\w*)=(.*)$/s.exec(v) : null;
-    if (!m) throw new UserError(`--set takes NAME=VALUE (a global variable of the object and its value, e.g. targ_pid=1234), not ${String(v)}`);
-    const [, name, text] = m as unknown as [string, string, string];
-    if (globals.has(name)) throw new UserError(`--set gives ${name} a value twice`);
-    globals.set(name, /^[+-]?(0x[0-9a-f]+|\d+)$/i.test(text) ? parseInteger(text) : text === "true" || text === "false" ? text === "true" : text);
-  }
-  return globals;
-}
-
-/** A decimal or 0x integer with an optional sign (BigInt() takes no sign before 0x). */
-function parseInteger(text: string): bigint {
-  const negative = text.startsWith("-");
-  const n = BigInt(text.replace(/^[+-]/, ""));
-  return negative ? -n : n;
-}
-
-/** Validates --command and --pid (at most one of them): the target a run traces, or undefined for every process. */
-export function parseTarget(argv: Record<string, unknown>): StreamOptions["target"] {
-  const { command, pid } = argv;
-  if (Array.isArray(command) || Array.isArray(pid)) throw new UserError("--command and --pid take one value each");
-  if (command !== undefined && pid !== undefined) throw new UserError("give --command or --pid, not both");
-  if (typeof command === "string") return { command };
-  if (pid === undefined) return undefined;
-  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${String(pid)}`);
-  return { pid };
-}
-
-/** The longest --duration: Node's timers hold at most 2^31 - 1 ms (and fire at once beyond it). */
-const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
-
-/** Validates --duration: undefined or a positive number of seconds that a timer can hold. */
-export function parseDuration(value: unknown): number | undefined {
-  return parseSeconds(value, "--duration", "leave it out to run until Ctrl-C");
-}
-
-/** Validates --interval: undefined or a positive number of seconds that a timer can hold. */
-export function parseInterval(value: unknown): number | undefined {
-  return parseSeconds(value, "--interval", "leave it out to print the maps only at the end");
-}
-
-function parseSeconds(value: unknown, flag: string, instead: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw new UserError(`${flag} was given more than once`);
-  if (typeof value !== "number" || !(value > 0)) throw new UserError(`${flag} must be a positive number of seconds, not ${Number.isNaN(value) ? "a word" : String(value)}`);
-  if (value > MAX_DURATION_S) throw new UserError(`${flag} can be at most ${MAX_DURATION_S} seconds (about 24 days), not ${value}; ${instead}`);
-  return value;
+  target?: TargetOption;
 }
 
 /** A reader for an event map, decoding as `type` where the map names no record type; a type the BTF lacks is a usage error. */
@@ -117,20 +62,6 @@ function eventReader(session: Session, loaded: LoadedObject, map: string, type: 
     if (e instanceof ObjectError) throw new UserError(`--event-type: ${e.message}`);
     throw e;
   }
-}
-
-/** Validates --event-type: each TYPE or MAP=TYPE, at most one for all maps and one per map. */
-export function parseEventTypes(value: unknown): Map<string, string> | undefined {
-  if (value === undefined) return undefined;
-  const types = new Map<string, string>();
-  for (const v of Array.isArray(value) ? value : [value]) {
-    const m = typeof v === "string" ? /^(?:([A-Za-z_.][\w.]*)=)?((?:struct |union )?[A-Za-z_]\w*)$/.exec(v) : null;
-    if (!m) throw new UserError(`--event-type takes TYPE or MAP=TYPE (a C struct name such as event, or events=event), not ${String(v)}`);
-    const map = m[1] ?? "";
-    if (types.has(map)) throw new UserError(`--event-type gives ${map ? `map ${map}` : "every map"} a type twice`);
-    types.set(map, m[2]!);
-  }
-  return types;
 }
 
 /** The checks that fail before anything is compiled or loaded, each as one sentence (exit 4). */

@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { objectNameOf } from "../../runtime/loader/object.js";
 import { UserError, fileError } from "../exit-codes.js";
-import { parseDuration, parseInterval, parseEventTypes, parseGlobals, parseTarget, preflight, streamObject } from "../stream.js";
+import { preflight, streamObject } from "../stream.js";
+import { parseDuration, parseEventTypes, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 import { refuseProbeFile } from "../input.js";
 

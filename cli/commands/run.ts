@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
-import { parseDuration, parseInterval, parseTarget, preflight, streamObject, type StreamOptions } from "../stream.js";
+import { preflight, streamObject, type StreamOptions } from "../stream.js";
+import { parseDuration, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { existingProcess, splitCommand, startCommand } from "../../cli/target.js";
-import { parseTarget } from "../../cli/stream.js";
+import { parseTarget } from "../../cli/stream-options.js";
 import { UserError } from "../../cli/exit-codes.js";
 
 const state = (pid: number) => {

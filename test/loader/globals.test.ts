@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GlobalValueError, Session, openObject, setGlobals } from "../../runtime/loader/index.js";
 import { openSys } from "../../runtime/sys/index.js";
-import { parseGlobals } from "../../cli/stream.js";
+import { parseGlobals } from "../../cli/stream-options.js";
 import { UserError } from "../../cli/exit-codes.js";
 import { fixture, needsClang, needsKernel, openFdCount, readU64 } from "./support.js";
 
