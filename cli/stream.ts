@@ -8,8 +8,6 @@
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
 import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
-import { Helper } from "../compiler/isa/helpers.js";
-import { Op, PseudoCall } from "../compiler/isa/opcodes.js";
 import { LogLevel } from "../runtime/sys/constants.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
@@ -25,7 +23,7 @@ import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
-import { printkMatcher } from "../runtime/loader/printk-formats.js";
+import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
 import { existingProcess, startCommand, type Target } from "./target.js";
 import type { TargetOption } from "./stream-options.js";
 
@@ -104,9 +102,11 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
-    const pipe = printsLines(loaded) ? openOutput(session, verbose, log) : undefined;
+    // A format that is not a constant string (undefined) counts as printing.
+    const formats = printkFormats(loaded.spec.raw);
+    const pipe = formats === undefined || formats.length > 0 ? openOutput(session, verbose, log) : undefined;
     // Every program's printk lines reach every instance: those no format of this object can produce are left out.
-    const ours = pipe ? printkMatcher(loaded.spec.raw) : undefined;
+    const ours = pipe && formats ? formatsMatcher(formats) : undefined;
     let othersLeftOut = 0;
     if (pipe && verbose) log(ours ? "showing the bpf_printk lines the object's formats can produce (other programs' lines are left out)" : "showing every bpf_printk line: a format of the object is not a constant string, so other programs' lines cannot be told apart");
     for (const [name, type] of options.eventTypes ?? []) {
@@ -256,13 +256,6 @@ function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Reco
     log(`warning: the probe hits are not recorded (${(error as Error).message}); ${recording.path} gets the output only`);
     return [];
   }
-}
-
-/** Whether a program of the object (or a function it calls) calls bpf_trace_printk or bpf_trace_vprintk. */
-function printsLines(loaded: LoadedObject): boolean {
-  const { programs, subprograms } = loaded.spec.raw;
-  const printk = new Set<number>([Helper.trace_printk, Helper.trace_vprintk]);
-  return [...programs, ...subprograms].some((p) => p.insns.some((i) => i.code === Op.CALL && i.src === PseudoCall.HELPER && printk.has(i.imm)));
 }
 
 /** The session's trace pipe (a private tracefs instance, else the shared pipe), its failures as one sentence. */

@@ -15,7 +15,11 @@ const MOV64_X = 0xbf;
 /** A test for messages the object's printk calls can produce, or undefined when not every format is known. */
 export function printkMatcher(object: BpfObject): ((message: string) => boolean) | undefined {
   const formats = printkFormats(object);
-  if (!formats) return undefined;
+  return formats && formatsMatcher(formats);
+}
+
+/** A test for messages one of `formats` can produce. */
+export function formatsMatcher(formats: readonly string[]): (message: string) => boolean {
   const patterns = [...new Set(formats)].map(formatPattern);
   return (message) => patterns.some((p) => p.test(message));
 }
