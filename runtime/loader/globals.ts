@@ -7,9 +7,15 @@ import { similarNames } from "../../compiler/similar.js";
 import { GlobalValueError } from "./errors.js";
 import { KCONFIG_SECTION } from "./externs.js";
 import type { MapSpec } from "./object.js";
+import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 
 /** An integer (bigint), a boolean, or text: a number for a 1-, 2-, 4- or 8-byte variable, else a NUL-terminated string. */
 export type GlobalValue = bigint | boolean | string;
+
+/** Whether an object's probes read targetPid(): its data holds TARGET_PID_VARIABLE, which the loader then sets. */
+export function readsTargetPid(maps: readonly MapSpec[]): boolean {
+  return maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
+}
 
 /** The data maps' initial bytes with `values` written in, by map name; maps no value touches are left out. */
 export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>): Map<string, Uint8Array> {

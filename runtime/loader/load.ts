@@ -24,7 +24,7 @@ import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type E
 import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
 import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
-import { setGlobals, type GlobalValue } from "./globals.js";
+import { readsTargetPid, setGlobals, type GlobalValue } from "./globals.js";
 import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 
 export interface LoadOptions {
@@ -190,8 +190,7 @@ export class LoadedObject {
 
 /** The values to write into global variables: the ones given, and targetPid()'s when the object reads it. */
 function withTargetPid(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined): ReadonlyMap<string, GlobalValue> {
-  const reads = pid !== undefined && spec.maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
-  return reads ? new Map([...(given ?? []), [TARGET_PID_VARIABLE, BigInt(pid)]]) : (given ?? new Map());
+  return pid !== undefined && readsTargetPid(spec.maps) ? new Map([...(given ?? []), [TARGET_PID_VARIABLE, BigInt(pid)]]) : (given ?? new Map());
 }
 
 /** Creates the maps, links and loads the programs. On any failure everything created so far is closed. */

@@ -19,6 +19,7 @@ import {
   objectBtf as parsedObjectBtf,
   objectNameOf,
   openObject,
+  readsTargetPid,
   resolveCore,
   type CoreResolutions,
   type LinkedProgram,
@@ -186,8 +187,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     objectBtf = undefined;
   }
   // Set only in an object whose probes read it, as the loader does.
-  const readsTarget = options.targetPid !== undefined && object.maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
-  const globals = readsTarget ? { ...options.globals, [TARGET_PID_VARIABLE]: options.targetPid! } : options.globals;
+  const globals = options.targetPid !== undefined && readsTargetPid(object.maps) ? { ...options.globals, [TARGET_PID_VARIABLE]: options.targetPid! } : options.globals;
   if (globals) applyGlobals(object, objectBtf, globals);
 
   // Link first, as the loader does: relocation problems should name the program, not a map.
