@@ -34,7 +34,7 @@ export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T } & { read
 /** A fixed-size, NUL-padded char array of N bytes. */
 export type Str<N extends number = number> = string & { readonly __tsbpfLength?: N };
 
-export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "tracepoint";
+export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint";
 
 /** What a probe constructor returns: enough for tools to list a file's probes. */
 export interface Probe {
@@ -70,6 +70,13 @@ export function uprobe(binary: string, symbol: string, _handler: Handler<any[]>)
 /** A return uprobe on `symbol` in `binary`. */
 export function uretprobe(binary: string, symbol: string, _handler: Handler<any[]>): Probe {
   return probe("uretprobe", `uretprobe/${binary}:${symbol}`);
+}
+/**
+ * A USDT probe (a static probe compiled into a program, `provider:name` as `readelf -n` lists them) in the executable or
+ * library at `binary`; the handler's parameters are the probe's arguments, up to twelve, read where each site keeps them.
+ */
+export function usdt(binary: string, provider: string, name: string, _handler: Handler<any[]>): Probe {
+  return probe("usdt", `usdt/${binary}:${provider}:${name}`);
 }
 /** A static tracepoint, `group:name` as in /sys/kernel/tracing/events; the handler gets its record. */
 export function tracepoint<G extends string, N extends string>(group: G, name: N, _handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe {

@@ -56,6 +56,7 @@ import { Helper } from "../isa/helpers.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
+import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usdt.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
 import { noKernelImports, type KernelArray, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
@@ -633,9 +634,9 @@ export function lower(
   // ---------------------------------------------------------------- probes
 
   function lowerProbe(name: string, kind: ProbeKind, call: TS.CallExpression): LoweredProgram {
-    const strings = kind === "uprobe" || kind === "uretprobe" || kind === "tracepoint" ? 2 : 1;
+    const strings = kind === "usdt" ? 3 : kind === "uprobe" || kind === "uretprobe" || kind === "tracepoint" ? 2 : 1;
     const args = call.arguments;
-    if (args.length !== strings + 1) fail(call, Code.BadProbe, `${kind}() takes ${strings === 2 ? "two strings" : "a string"} and a handler`);
+    if (args.length !== strings + 1) fail(call, Code.BadProbe, `${kind}() takes ${["a string", "two strings", "three strings"][strings - 1]} and a handler`);
     const names = args.slice(0, strings).map((a) => {
       if (!ts.isStringLiteral(a) && !ts.isNoSubstitutionTemplateLiteral(a)) return fail(a, Code.BadProbe, `the arguments of ${kind}() must be string literals`);
       if (a.text === "") return fail(a, Code.BadProbe, `the arguments of ${kind}() must not be empty`);
@@ -646,7 +647,7 @@ export function lower(
       return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
     }
     const section =
-      kind === "tracepoint" ? `tracepoint/${names[0]}/${names[1]}` : kind === "uprobe" || kind === "uretprobe" ? `${kind}/${names[0]}:${names[1]}` : `${kind}/${names[0]}`;
+      kind === "tracepoint" ? `tracepoint/${names[0]}/${names[1]}` : kind === "uprobe" || kind === "uretprobe" || kind === "usdt" ? `${kind}/${names.join(":")}` : `${kind}/${names[0]}`;
 
     const fb = new FunctionBuilder();
     const scope = new Map<TS.Symbol, Binding>(moduleScope);
@@ -656,6 +657,16 @@ export function lower(
       const format = tracepoints.get(`${names[0]}/${names[1]}`);
       if (!format) throw new Abort(); // reported before type checking
       if (params[0]) scope.set(paramSymbol(params[0]), { kind: "tpctx", format });
+    } else if (kind === "usdt") {
+      // Where each argument is differs by site: the loader gives every site its spec, read at run time.
+      if (params.length > USDT_MAX_ARGS) fail(params[USDT_MAX_ARGS]!, Code.TooManyParams, `a usdt handler can read at most ${USDT_MAX_ARGS} arguments (the most a USDT probe site describes)`);
+      if (params.length && !maps.some((m) => m.name === USDT_SPECS_MAP)) maps.push(usdtSpecsMap());
+      const regs = params.map((p) => {
+        const reg = fb.vreg(parameterType(p));
+        scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
+        return { reg, loc: locOf(p) };
+      });
+      emitUsdtArgs(fb, regs);
     } else {
       if (!target) fail(call, Code.UnsupportedArch, "the compiler has no register layout for this architecture (x86_64 and arm64 only): pass `--arch x86_64` or `--arch arm64`");
       const ret = kind === "kretprobe" || kind === "uretprobe";
@@ -664,9 +675,7 @@ export function lower(
         fail(params[max]!, Code.TooManyParams, ret ? `a ${kind} handler takes one parameter: the return value` : `a ${kind} handler can read at most ${max} arguments (those passed in registers)`);
       }
       params.forEach((p, i) => {
-        if (!p.type) fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type (u8..i64 or Ptr<T>): without BTF the compiler cannot know the probed function's argument types`);
-        const type = intTypeOf(p.type!);
-        const reg = fb.vreg(type);
+        const reg = fb.vreg(parameterType(p));
         fb.emit({ op: "ctx", dst: reg, offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
@@ -678,6 +687,11 @@ export function lower(
     else fl.exprBody(handler.body);
     fb.terminate({ op: "ret", value: imm(0n, I64) });
     return { fn: fb.finish(name, section, locOf(handler)), kind };
+  }
+
+  function parameterType(p: TS.ParameterDeclaration): IntType {
+    if (!p.type) fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type (u8..i64 or Ptr<T>): without BTF the compiler cannot know the probed function's argument types`);
+    return intTypeOf(p.type!);
   }
 
   function paramSymbol(p: TS.ParameterDeclaration): TS.Symbol {

@@ -161,6 +161,9 @@ export class SimKernel {
     this.inTask = true;
   }
 
+  /** What bpf_get_attach_cookie() gives: the cookie the running program was attached with (USDT spec ids use it). */
+  attachCookie = 0n;
+
   // --- CPUs ---
 
   get cpu(): number {

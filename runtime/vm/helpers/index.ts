@@ -180,6 +180,7 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   h.set(Helper.get_prandom_u32, () => kernel.prandomU32());
   h.set(Helper.get_smp_processor_id, () => kernel.cpu);
   h.set(Helper.get_numa_node_id, () => 0);
+  h.set(Helper.get_attach_cookie, () => kernel.attachCookie);
 
   // --- current task ---
   h.set(Helper.get_current_pid_tgid, () => (kernel.inTask ? pair(kernel.tgid, kernel.pid) : -Errno.EINVAL));
