@@ -27,8 +27,11 @@ const CLANG = "clang-19";
 const ROUNDS = 9;
 const TARGET_ARCH: Record<string, string> = { x64: "x86", arm64: "arm64" };
 
+/** Where <asm/errno.h> is, which libbpf's usdt.bpf.h includes (Debian keeps the kernel's asm headers per architecture). */
+const ASM_INCLUDE = ["-I", `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`];
+
 /** Examples with a C equivalent: examples/NAME.ts beside bench/c/NAME.bpf.c. */
-const EXAMPLES = ["unlink", "unlink-tracepoint", "unlink-uprobe", "tcpretrans"];
+const EXAMPLES = ["unlink", "unlink-tracepoint", "unlink-uprobe", "tcpretrans", "python-calls"];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -55,9 +58,19 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number
 }
 
 /** Slots per program (by symbol name) of a BPF object. */
+/** Slots per program as the kernel gets it: with the BPF-to-BPF functions it calls (clang's `bpf_usdt_arg`). */
 function slots(path: string): Map<string, number> {
   const obj = readBpfObject(new Uint8Array(readFileSync(path)));
-  return new Map(obj.programs.map((p) => [p.name, p.insns.length]));
+  const byName = new Map(obj.subprograms.map((s) => [s.name, s]));
+  const size = (p: (typeof obj.programs)[number], seen = new Set<string>()): number => {
+    let n = p.insns.length;
+    for (const r of p.relocations) {
+      const callee = r.kind === "call" ? byName.get(r.symbol) : undefined;
+      if (callee && !seen.has(callee.name)) n += size(callee, seen.add(callee.name));
+    }
+    return n;
+  };
+  return new Map(obj.programs.map((p) => [p.name, size(p)]));
 }
 
 const fmt = (s: number) => s.toFixed(3);
@@ -88,7 +101,7 @@ export default async function (): Promise<BenchTable[]> {
       const viaLlvm = join(dir, `${name}.llvm.o`);
       const tsbpfArgs = [MAIN, "compile", ts, "-o", ours];
       const llvmArgs = [MAIN, "compile", ts, "--backend", "llvm", "-o", viaLlvm];
-      const clangArgs = ["-O2", "-g", "-target", "bpf", `-D__TARGET_ARCH_${TARGET_ARCH[arch()] ?? "x86"}`, "-I", dir, "-c", c, "-o", theirs];
+      const clangArgs = ["-O2", "-g", "-target", "bpf", `-D__TARGET_ARCH_${TARGET_ARCH[arch()] ?? "x86"}`, "-I", dir, ...ASM_INCLUDE, "-c", c, "-o", theirs];
 
       // Untimed: fills the warm cache and produces the objects.
       timed(process.execPath, tsbpfArgs, { TSBPF_CACHE_DIR: warmCache });

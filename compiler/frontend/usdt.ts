@@ -63,6 +63,8 @@ export const usdtSpecsMap = (): MapDef => ({ name: USDT_SPECS_MAP, type: BPF_MAP
 /**
  * Fills each register in `params` (argument 0 first) with its argument at this site, converted to the register's
  * type; an argument the site does not have (or a failed read) is 0, as bpf_usdt_arg() leaves it.
+ * Only the spec pointer and the arguments already read stay live across the helper calls: every other field is
+ * loaded from the spec where it is used, which keeps them all in callee-saved registers.
  */
 export function emitUsdtArgs(fb: FunctionBuilder, params: readonly { reg: VReg; loc?: Loc }[]): void {
   if (!params.length) return;
@@ -74,66 +76,66 @@ export function emitUsdtArgs(fb: FunctionBuilder, params: readonly { reg: VReg; 
   fb.emit({ op: "st", base: { kind: "stack", object: key }, offset: 0, size: 4, src: cookie, loc });
   const spec = fb.vreg(PTR);
   fb.emit({ op: "call", helper: Helper.map_lookup_elem, args: [{ kind: "map", name: USDT_SPECS_MAP }, { kind: "stack", object: key }], dst: spec, loc });
-  for (const p of params) fb.emit({ op: "mov", dst: p.reg, src: { kind: "imm", value: 0n, type: p.reg.type }, loc });
+  for (const p of params) fb.emit({ op: "mov", dst: p.reg, src: imm(0n, p.reg.type), loc });
   const found = fb.newBlock();
   const done = fb.newBlock();
-  fb.terminate({ op: "br", cmp: "eq", signed: false, a: spec, b: { kind: "imm", value: 0n, type: PTR }, then: done.id, else: found.id, loc });
+  fb.terminate({ op: "br", cmp: "eq", signed: false, a: spec, b: imm(0n, PTR), then: done.id, else: found.id, loc });
   fb.enter(found);
-  const count = fb.vreg(I64);
-  fb.emit({ op: "load", dst: count, base: spec, offset: ARG_CNT, size: 2, signed: true, loc });
   params.forEach((p, i) => {
     const next = i + 1 < params.length ? fb.newBlock() : done;
-    emitArg(fb, spec, count, i, p.reg, tmp, next, p.loc);
+    emitArg(fb, spec, i, p.reg, tmp, next, p.loc);
     fb.enter(next);
   });
 }
 
+const imm = (value: bigint, type = U64) => ({ kind: "imm" as const, value, type });
+
 /** Argument `i`: present when i < arg_cnt; a constant, a register, or memory at a register plus val_off; then narrowed. */
-function emitArg(fb: FunctionBuilder, spec: VReg, count: VReg, i: number, dst: VReg, tmp: number, next: { id: number }, loc?: Loc): void {
+function emitArg(fb: FunctionBuilder, spec: VReg, i: number, dst: VReg, tmp: number, next: { id: number }, loc?: Loc): void {
   const at = i * ARG_SIZE;
-  const imm = (value: bigint, type = U64) => ({ kind: "imm" as const, value, type });
+  const field = (offset: number, size: 1 | 2 | 4 | 8, signed: boolean, type = signed ? I64 : U64): VReg => {
+    const r = fb.vreg(type);
+    fb.emit({ op: "load", dst: r, base: spec, offset, size, signed, loc });
+    return r;
+  };
   const present = fb.newBlock();
-  fb.terminate({ op: "br", cmp: "le", signed: true, a: count, b: imm(BigInt(i), I64), then: next.id, else: present.id, loc });
+  // arg_cnt and reg_off are C shorts that are never negative (at most 12; offsets into pt_regs): read unsigned, no extension.
+  fb.terminate({ op: "br", cmp: "le", signed: false, a: field(ARG_CNT, 2, false), b: imm(BigInt(i)), then: next.id, else: present.id, loc });
   fb.enter(present);
-  const type = fb.vreg(U32);
-  const valOff = fb.vreg(U64);
   const raw = fb.vreg(U64);
-  fb.emit({ op: "load", dst: type, base: spec, offset: at + ARG_TYPE, size: 4, signed: false, loc });
-  fb.emit({ op: "load", dst: valOff, base: spec, offset: at + VAL_OFF, size: 8, signed: false, loc });
-  fb.emit({ op: "mov", dst: raw, src: valOff, loc });
+  const constant = fb.newBlock();
   const register = fb.newBlock();
   const deref = fb.newBlock();
   const narrow = fb.newBlock();
-  fb.terminate({ op: "br", cmp: "eq", signed: false, a: type, b: imm(ARG_CONST, U32), then: narrow.id, else: register.id, loc });
+  fb.terminate({ op: "br", cmp: "eq", signed: false, a: field(at + ARG_TYPE, 4, false, U32), b: imm(ARG_CONST, U32), then: constant.id, else: register.id, loc });
+
+  fb.enter(constant);
+  fb.emit({ op: "mov", dst: raw, src: field(at + VAL_OFF, 8, false), loc });
+  fb.terminate({ op: "jmp", target: narrow.id, loc });
 
   // bpf_probe_read_kernel of the register's slot in pt_regs: the offset varies, and the verifier allows no
   // variable-offset load from the context.
   fb.enter(register);
-  const regOff = fb.vreg(I64);
   const slot = fb.vreg(PTR);
-  fb.emit({ op: "load", dst: regOff, base: spec, offset: at + REG_OFF, size: 2, signed: true, loc });
-  fb.emit({ op: "bin", kind: "add", dst: slot, a: fb.ctx, b: regOff, loc });
+  fb.emit({ op: "bin", kind: "add", dst: slot, a: fb.ctx, b: field(at + REG_OFF, 2, false), loc });
   fb.emit({ op: "call", helper: Helper.probe_read_kernel, args: [{ kind: "stack", object: tmp }, imm(8n, U32), slot], loc });
   fb.emit({ op: "load", dst: raw, base: { kind: "stack", object: tmp }, offset: 0, size: 8, signed: false, loc });
-  fb.terminate({ op: "br", cmp: "eq", signed: false, a: type, b: imm(ARG_REG_DEREF, U32), then: deref.id, else: narrow.id, loc });
+  fb.terminate({ op: "br", cmp: "eq", signed: false, a: field(at + ARG_TYPE, 4, false, U32), b: imm(ARG_REG_DEREF, U32), then: deref.id, else: narrow.id, loc });
 
   fb.enter(deref);
   const address = fb.vreg(PTR);
-  fb.emit({ op: "bin", kind: "add", dst: address, a: raw, b: valOff, loc });
+  fb.emit({ op: "bin", kind: "add", dst: address, a: raw, b: field(at + VAL_OFF, 8, false), loc });
   fb.emit({ op: "call", helper: Helper.probe_read_user, args: [{ kind: "stack", object: tmp }, imm(8n, U32), address], loc });
   fb.emit({ op: "load", dst: raw, base: { kind: "stack", object: tmp }, offset: 0, size: 8, signed: false, loc });
   fb.terminate({ op: "jmp", target: narrow.id, loc });
 
   // A 1-, 2- or 4-byte argument: shift its bytes to the top, then back, sign- or zero-extending as the spec says.
   fb.enter(narrow);
-  const shift = fb.vreg(U64);
-  const signed = fb.vreg(U32);
-  fb.emit({ op: "load", dst: shift, base: spec, offset: at + ARG_BITSHIFT, size: 1, signed: false, loc });
-  fb.emit({ op: "load", dst: signed, base: spec, offset: at + ARG_SIGNED, size: 1, signed: false, loc });
+  const shift = field(at + ARG_BITSHIFT, 1, false);
   fb.emit({ op: "bin", kind: "shl", dst: raw, a: raw, b: shift, loc });
   const signExtend = fb.newBlock();
   const zeroExtend = fb.newBlock();
-  fb.terminate({ op: "br", cmp: "ne", signed: false, a: signed, b: imm(0n, U32), then: signExtend.id, else: zeroExtend.id, loc });
+  fb.terminate({ op: "br", cmp: "ne", signed: false, a: field(at + ARG_SIGNED, 1, false, U32), b: imm(0n, U32), then: signExtend.id, else: zeroExtend.id, loc });
   fb.enter(signExtend);
   const value = fb.vreg(I64);
   fb.emit({ op: "bin", kind: "shr", dst: value, a: raw, b: shift, loc });
