@@ -477,7 +477,7 @@ export class FakeSys implements Sys {
 
   linkCreate(o: LinkCreateOptions): number {
     const prog = this.get(o.progFd, "prog", Cmd.LINK_CREATE);
-    if (!this.fds.has(o.targetFd) && o.attachType === AttachType.PERF_EVENT) fail(Cmd.LINK_CREATE, Errno.EBADF);
+    if (o.attachType === AttachType.PERF_EVENT && this.fds.get(o.targetFd)?.kind !== "perf") fail(Cmd.LINK_CREATE, this.fds.has(o.targetFd) ? Errno.EINVAL : Errno.EBADF);
     return this.allocFd({ kind: "link", id: this.nextIds.link++, options: { ...o }, progId: prog.id });
   }
 
@@ -519,6 +519,8 @@ export class FakeSys implements Sys {
     const pid = options.pid ?? -1;
     const cpu = options.cpu ?? 0;
     if (pid === -1 && cpu === -1) fail("perf_event_open", Errno.EINVAL, "pid -1 needs a cpu");
+    // Only the uprobe PMU has a reference counter, and its offset must fit config's upper 32 bits.
+    if (attr.refCtrOffset && (attr.uprobePath === undefined || attr.refCtrOffset < 0 || attr.refCtrOffset >= 2 ** 32)) fail("perf_event_open", Errno.EINVAL, "ref_ctr_offset without a uprobe, or too large");
     return this.allocFd({ kind: "perf", attr: { ...attr }, options: { ...options }, enabled: !((attr.flags ?? 0n) & 1n) });
   }
 
