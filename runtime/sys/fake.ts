@@ -163,6 +163,12 @@ export class FakeSys implements Sys {
     return o?.kind === "perf" ? o : undefined;
   }
 
+  /** The options a link was created with (its target fd, attach type and bpf_cookie), for assertions. */
+  link(fd: number): LinkCreateOptions | undefined {
+    const o = this.fds.get(fd);
+    return o?.kind === "link" ? o.options : undefined;
+  }
+
   /** The options a program was loaded with. */
   program(fd: number): ProgLoadOptions | undefined {
     const o = this.fds.get(fd);
