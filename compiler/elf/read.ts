@@ -104,6 +104,11 @@ export interface ElfFile {
 export interface ReadElfOptions {
   /** Accepted e_machine values; undefined accepts any. Default: any. */
   machine?: number | readonly number[];
+  /**
+   * Only the header and sections, without symbols or relocation tables: for executables and shared libraries,
+   * whose relocation tables refer to .dynsym rather than .symtab.
+   */
+  sectionsOnly?: boolean;
 }
 
 /** Longest symbol or section name accepted; bounds the work a string table without NULs can cause. */
@@ -250,6 +255,7 @@ export function readElf(bytes: Uint8Array, options: ReadElfOptions = {}): ElfFil
     const table = new StringTable(names);
     for (const s of sections) if (s.index > 0) s.name = table.get(readNameOffset(c, shoff, s.index), `section header ${s.index}`);
   }
+  if (options.sectionsOnly) return { bytes, header, sections, symbols: [], symtab: undefined, relocationTables: [] };
 
   const symtabs = sections.filter((s) => s.type === SHT.SYMTAB);
   if (symtabs.length > 1) throw new ElfError(`${symtabs.length} symbol tables, expected at most one`);

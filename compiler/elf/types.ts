@@ -30,6 +30,7 @@ export const SHT = {
   SYMTAB: 2,
   STRTAB: 3,
   RELA: 4,
+  NOTE: 7,
   NOBITS: 8,
   REL: 9,
   SYMTAB_SHNDX: 18,

@@ -4,15 +4,19 @@
 // PERF_TYPE_TRACEPOINT with the tracefs id, then PERF_EVENT_IOC_SET_BPF and ENABLE; uprobes and kprobes the
 // same on their dynamic PMUs (config bit 0 = return probe), or as tracepoints defined in tracefs where the
 // kernel has no such PMU (probe-events.ts); BTF hooks (tp_btf, fentry, ...) through a raw tracepoint link.
+// USDT probes: one uprobe per site (with the semaphore as its ref_ctr_offset), each linked to the program by
+// BPF_LINK_CREATE with the cookie of its argument spec, written into the object's `__bpf_usdt_specs` map.
 // Every failure is an `AttachError` whose message is one sentence for the user (a kernel without kprobes,
 // an unknown tracepoint, binary or symbol, a kprobe target inlined away or blacklisted).
 
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { PERF_PROBE_CONFIG_IS_RETPROBE, PerfIoc, PerfType } from "../sys/constants.js";
+import { AttachType, PERF_PROBE_CONFIG_IS_RETPROBE, PerfIoc, PerfType } from "../sys/constants.js";
 import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
 import { missingTracefs, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
 import { AttachError, type AttachFailure } from "./errors.js";
 import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
+import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
+import { similarNames } from "../../compiler/similar.js";
 import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
 import { kernelBtf } from "./core.js";
 import { BtfKind } from "../../compiler/btf/index.js";
@@ -31,6 +35,17 @@ export interface Attachment {
   closeAsync(): Promise<void>;
 }
 
+/**
+ * The `__bpf_usdt_specs` map of one object (usdt.bpf.h) and the ids given to argument specs so far: an id is the
+ * attach cookie BPF_USDT() reads the spec by, shared by every USDT program of the object.
+ */
+export interface UsdtSpecTable {
+  /** The map's fd and max_entries; undefined when the object has no such map. */
+  map: { fd: number; maxEntries: number; valueSize: number } | undefined;
+  /** Encoded spec (hex) → id. */
+  ids: Map<string, number>;
+}
+
 export interface AttachOptions {
   /** Only this process for uprobes (perf's pid); default -1, every process. */
   pid?: number;
@@ -42,7 +57,7 @@ export interface AttachOptions {
 }
 
 /** Attaches `spec` (loaded as `progFd`) to the target its section names. */
-export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, options: AttachOptions = {}): Attachment {
+export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, options: AttachOptions = {}, usdt?: UsdtSpecTable): Attachment {
   const t = spec.attach;
   switch (t.kind) {
     case "tracepoint":
@@ -53,6 +68,8 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
       return attachKprobe(sys, progFd, spec, t, options);
     case "uprobe":
       return attachUprobe(sys, progFd, spec, t, options);
+    case "usdt":
+      return attachUsdt(sys, progFd, spec, t, options, usdt);
     case "btf":
       return attachBtfHook(sys, progFd, spec, t);
     case "manual":
@@ -60,8 +77,11 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
   }
 }
 
-/** `release` runs after the fd is closed: a tracefs probe definition can only go once no event uses it. */
-function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number, release?: () => void): Attachment {
+/**
+ * `release` runs after the fd is closed: a tracefs probe definition can only go once no event uses it. `more` are
+ * further fds the attachment owns (a USDT probe's other links and its perf events), closed after `fd`.
+ */
+function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number, release?: () => void, more: readonly number[] = []): Attachment {
   let open = true;
   return {
     program: spec.name,
@@ -72,7 +92,7 @@ function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number
       if (!open) return;
       open = false;
       try {
-        sys.close(fd);
+        closeAll(sys, [fd, ...more]);
       } finally {
         release?.();
       }
@@ -81,12 +101,27 @@ function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number
       if (!open) return;
       open = false;
       try {
-        await sys.closeAsync(fd);
+        const results = await Promise.allSettled([fd, ...more].map((f) => sys.closeAsync(f)));
+        const failed = results.find((r) => r.status === "rejected");
+        if (failed) throw failed.reason;
       } finally {
         release?.();
       }
     },
   };
+}
+
+/** Closes every fd, in order, then rethrows the first failure. */
+function closeAll(sys: Sys, fds: readonly number[]): void {
+  let first: unknown;
+  for (const f of fds) {
+    try {
+      sys.close(f);
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 function failure(e: unknown): AttachFailure {
@@ -205,6 +240,86 @@ function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: 
   if (type === undefined) return probeEventAttach(sys, progFd, spec, "uprobe", `${path}:0x${offset.toString(16)}`, t.retprobe, description, options.pid ?? -1);
   const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, uprobePath: path, config2: BigInt(offset) };
   return perfAttach(sys, progFd, spec, attr, description, options.pid ?? -1);
+}
+
+function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: string; provider: string; name: string }, options: AttachOptions, usdt: UsdtSpecTable | undefined): Attachment {
+  const probe = `${t.provider}:${t.name}`;
+  const cannot = `cannot attach USDT probe ${t.binary}:${probe}`;
+  const map = usdt?.map;
+  if (!map) throw new AttachError(`${cannot}: the object has no __bpf_usdt_specs map, where the probe's argument specs go (include <bpf/usdt.bpf.h> and read arguments with BPF_USDT())`, "unsupported");
+  if (map.valueSize !== USDT_SPEC_SIZE) throw new AttachError(`${cannot}: the object's __bpf_usdt_specs map has ${map.valueSize}-byte values, not struct __bpf_usdt_spec's ${USDT_SPEC_SIZE}`, "unsupported");
+  const type = pmuType("uprobe");
+  if (type === undefined) throw new AttachError(`${cannot}: the running kernel has no uprobe PMU (USDT probes need it for the semaphore and the attach cookie)`, "unsupported");
+  let path: string;
+  let sites: UsdtSite[];
+  try {
+    path = resolveBinary(t.binary);
+    sites = readUsdtSites(path);
+  } catch (e) {
+    if (e instanceof SymbolError) throw new AttachError(`${cannot}: ${e.message}`, "not-found", { cause: e });
+    throw e;
+  }
+  if (sites.length === 0) throw new AttachError(`${cannot}: ${path} has no USDT probes (no stapsdt notes in a .note.stapsdt section)`, "not-found");
+  const matching = sites.filter((s) => s.provider === t.provider && s.name === t.name);
+  if (matching.length === 0) {
+    const all = [...new Set(sites.map((s) => `${s.provider}:${s.name}`))];
+    const similar = similarNames(probe, all);
+    const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : ` (its probes: ${all.slice(0, 12).join(", ")}${all.length > 12 ? ", ..." : ""})`;
+    throw new AttachError(`${cannot}: no USDT probe ${probe} in ${path}${hint}`, "not-found");
+  }
+  const unreadable = matching.find((s) => s.argError !== undefined);
+  if (unreadable) throw new AttachError(`${cannot}: ${unreadable.argError}`, "unsupported");
+
+  // Each distinct spec once in the map; its index is the cookie.
+  const siteIds = matching.map((s) => {
+    const bytes = encodeUsdtSpec(s.args);
+    const key = Buffer.from(bytes).toString("hex");
+    let id = usdt!.ids.get(key);
+    if (id === undefined) {
+      id = usdt!.ids.size;
+      if (id >= map.maxEntries) throw new AttachError(`${cannot}: the object's __bpf_usdt_specs map holds ${map.maxEntries} argument specs, and this probe needs one more (raise BPF_USDT_MAX_SPEC_CNT)`, "kernel");
+      const k = new Uint8Array(4);
+      new DataView(k.buffer).setUint32(0, id, true);
+      try {
+        sys.mapUpdate(map.fd, k, bytes);
+      } catch (e) {
+        throw new AttachError(`${cannot}: writing its argument spec into __bpf_usdt_specs failed: ${(e as Error).message}`, failure(e), { cause: e });
+      }
+      usdt!.ids.set(key, id);
+    }
+    return id;
+  });
+
+  const description = `usdt ${path}:${probe} (${matching.length} site${matching.length === 1 ? "" : "s"})`;
+  const pid = options.pid ?? -1;
+  const links: number[] = [];
+  const events: number[] = [];
+  try {
+    matching.forEach((s, i) => {
+      const where = `${description.replace(/ \(.*$/, "")} at 0x${s.offset.toString(16)}`;
+      let pfd: number;
+      try {
+        pfd = sys.perfEventOpen(
+          { type, config: 0n, uprobePath: path, config2: BigInt(s.offset), refCtrOffset: s.semaphoreOffset, samplePeriod: 1n, wakeupEvents: 1 },
+          { pid, cpu: pid === -1 ? 0 : -1 },
+        );
+      } catch (e) {
+        throw new AttachError(`cannot create the ${where} event for program ${spec.name}: ${(e as Error).message}`, failure(e), { cause: e });
+      }
+      events.push(pfd);
+      try {
+        links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: BigInt(siteIds[i]!) }));
+        sys.ioctl(pfd, PerfIoc.ENABLE, 0);
+      } catch (e) {
+        throw new AttachError(`cannot attach program ${spec.name} to ${where}: ${(e as Error).message}`, failure(e), { cause: e });
+      }
+    });
+  } catch (e) {
+    closeAll(sys, [...links, ...events]);
+    throw e;
+  }
+  // Links first: closing one detaches the program; the perf events go after.
+  return attachment(sys, spec, description, links[0]!, undefined, [...links.slice(1), ...events]);
 }
 
 export interface KprobeChecks {

@@ -19,6 +19,7 @@ import {
   type BtfLineInfo,
   type KernelExtInfo,
 } from "../../compiler/btf/index.js";
+import { STB, STT, STV } from "../../compiler/elf/types.js";
 import type { ObjectSpec } from "./object.js";
 import type { LinkedProgram } from "./relocate.js";
 import { KCONFIG_SECTION, KSYMS_SECTION, kconfigSize } from "./externs.js";
@@ -38,7 +39,17 @@ export function kernelObjectBtf(spec: ObjectSpec): Uint8Array | undefined {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = btf.littleEndian;
   const { sections, symbols } = spec.raw.elf;
+  // As libbpf does: a global function of hidden visibility that is no program's entry (usdt.bpf.h's
+  // bpf_usdt_arg) can only be called from this object, so its FUNC goes to the kernel as static and is
+  // verified in its callers' context, where its pointer arguments are known to be valid.
+  const hiddenSubprograms = new Set(
+    symbols.filter((s) => s.type === STT.FUNC && s.bind !== STB.LOCAL && s.visibility === STV.HIDDEN && s.section?.name === ".text").map((s) => s.name),
+  );
   for (let id = btf.firstId; id < btf.typeCount; id++) {
+    if (btf.kindOf(id) === BtfKind.FUNC && hiddenSubprograms.has(btf.typeById(id).name)) {
+      const at = btf.recordOffset(id);
+      dv.setUint32(at + 4, (BtfKind.FUNC << 24) | BtfFuncLinkage.STATIC, le);
+    }
     if (btf.kindOf(id) !== BtfKind.DATASEC) continue;
     const sec = btf.typeById(id);
     if (sec.kind !== BtfKind.DATASEC) continue;

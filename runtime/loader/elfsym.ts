@@ -170,16 +170,28 @@ function findSymbol(path: string, symbol: string): number {
     throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${hint}`);
   }
 
-  const phoff = Number(f.readBigUInt64LE(0x20));
-  const phentsize = f.readUInt16LE(0x36);
-  const phnum = f.readUInt16LE(0x38);
+  const at = addressFileOffset(f, value);
+  if (at === undefined) throw new SymbolError(`${symbol} at 0x${value.toString(16)} lies in no loadable segment of ${path}`);
+  return at;
+}
+
+/**
+ * The file offset of a virtual address of a little-endian ELF64 file: translated through the PT_LOAD segment
+ * whose file contents hold it (offset = address - p_vaddr + p_offset); undefined when none does.
+ */
+export function addressFileOffset(f: Uint8Array, address: bigint): number | undefined {
+  const view = new DataView(f.buffer, f.byteOffset, f.byteLength);
+  if (f.length < 64) return undefined;
+  const phoff = Number(view.getBigUint64(0x20, true));
+  const phentsize = view.getUint16(0x36, true);
+  const phnum = view.getUint16(0x38, true);
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * phentsize;
-    if (!inFile(at, 56) || f.readUInt32LE(at) !== PT_LOAD) continue;
-    const fileOffset = f.readBigUInt64LE(at + 8);
-    const vaddr = f.readBigUInt64LE(at + 16);
-    const filesz = f.readBigUInt64LE(at + 32);
-    if (value >= vaddr && value < vaddr + filesz) return Number(value - vaddr + fileOffset);
+    if (at < 0 || at + 56 > f.length || view.getUint32(at, true) !== PT_LOAD) continue;
+    const fileOffset = view.getBigUint64(at + 8, true);
+    const vaddr = view.getBigUint64(at + 16, true);
+    const filesz = view.getBigUint64(at + 32, true);
+    if (address >= vaddr && address < vaddr + filesz) return Number(address - vaddr + fileOffset);
   }
-  throw new SymbolError(`${symbol} at 0x${value.toString(16)} lies in no loadable segment of ${path}`);
+  return undefined;
 }

@@ -16,6 +16,7 @@ export * from "./btf-sanitize.js";
 export * from "./lines.js";
 export * from "./attach.js";
 export * from "./elfsym.js";
+export * from "./usdt.js";
 export * from "./trace.js";
 export * from "./session.js";
 export * from "./ringbuf.js";

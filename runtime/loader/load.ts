@@ -11,7 +11,8 @@ import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingBpfPrivileges } from "../sys/kernel.js";
 import { MapType, mapTypeName } from "../sys/constants.js";
 import { LoadError } from "./errors.js";
-import { attachProgram, type AttachOptions, type Attachment } from "./attach.js";
+import { USDT_SPECS_MAP } from "./usdt.js";
+import { attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
@@ -117,7 +118,7 @@ export class LoadedObject {
   /** Attaches one program to the target its section names. */
   attach(name: string, options?: AttachOptions): Attachment {
     this.checkOpen();
-    const a = attachProgram(this.sys, this.program(name).fd, this.program(name).spec, options);
+    const a = attachProgram(this.sys, this.program(name).fd, this.program(name).spec, options, this.usdtSpecs());
     this.attachments.push(a);
     return a;
   }
@@ -182,6 +183,15 @@ export class LoadedObject {
     this.maps.clear();
     if (errors.length > 0) throw errors[0];
   }
+
+  /** The object's `__bpf_usdt_specs` map (usdt.bpf.h) and the argument specs its USDT attachments wrote there. */
+  private usdtSpecs(): UsdtSpecTable {
+    const m = this.maps.get(USDT_SPECS_MAP);
+    this.usdtIds.map = m ? { fd: m.fd, maxEntries: m.spec.maxEntries, valueSize: m.spec.valueSize } : undefined;
+    return this.usdtIds;
+  }
+
+  private readonly usdtIds: UsdtSpecTable = { map: undefined, ids: new Map() };
 
   private checkOpen(): void {
     if (this.closed) throw new Error(`object ${this.spec.name} is closed`);

@@ -23,6 +23,11 @@ export type AttachTarget =
   /** `binary` as written in the section (a path, a library name such as libc.so.6, or a program on PATH). */
   | { kind: "uprobe"; binary: string; func: string | undefined; offset: number; retprobe: boolean }
   /**
+   * A USDT probe (libbpf's `usdt/BINARY:PROVIDER:NAME`): a uprobe on every site of PROVIDER:NAME in the binary,
+   * each with the cookie of its argument spec in the object's `__bpf_usdt_specs` map.
+   */
+  | { kind: "usdt"; binary: string; provider: string; name: string }
+  /**
    * A BTF-typed hook: the program is loaded for one kernel type (`attach_btf_id`) and attached with
    * BPF_RAW_TRACEPOINT_OPEN. tp_btf names a tracepoint, fentry/fexit/fmod_ret a kernel function, lsm an LSM hook.
    */
@@ -305,6 +310,14 @@ function uprobeTarget(retprobe: boolean) {
   };
 }
 
+/** `usdt/BINARY:PROVIDER:NAME`, as libbpf splits it (the binary holds no ':'). */
+function usdtTarget(rest: string | undefined, section: string): AttachTarget {
+  if (!rest) return { kind: "manual", why: 'the section names no binary and probe (libbpf\'s form is SEC("usdt/BINARY:PROVIDER:NAME"))' };
+  const parts = rest.split(":");
+  if (parts.length !== 3 || parts.some((p) => p === "")) throw new ObjectError(`section ${section}: a USDT section is usdt/BINARY:PROVIDER:NAME`);
+  return { kind: "usdt", binary: parts[0]!, provider: parts[1]!, name: parts[2]! };
+}
+
 function tracepointTarget(rest: string | undefined, section: string): AttachTarget {
   const parts = rest?.split("/") ?? [];
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
@@ -332,6 +345,8 @@ const SECTIONS: Record<string, SectionKind> = {
   uretprobe: { type: ProgType.KPROBE, target: uprobeTarget(true) },
   "uprobe.s": { type: ProgType.KPROBE, flags: ProgFlag.SLEEPABLE, target: uprobeTarget(false) },
   "uretprobe.s": { type: ProgType.KPROBE, flags: ProgFlag.SLEEPABLE, target: uprobeTarget(true) },
+  usdt: { type: ProgType.KPROBE, target: usdtTarget },
+  "usdt.s": { type: ProgType.KPROBE, flags: ProgFlag.SLEEPABLE, target: usdtTarget },
   tracepoint: { type: ProgType.TRACEPOINT, target: tracepointTarget },
   tp: { type: ProgType.TRACEPOINT, target: tracepointTarget },
   raw_tracepoint: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },

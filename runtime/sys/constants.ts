@@ -395,6 +395,8 @@ export const PerfIoc = {
 export const PERF_ATTR_SIZE = 128;
 /** Bit 0 of `config` on the uprobe/kprobe PMUs selects the return probe (format `config:0`). */
 export const PERF_PROBE_CONFIG_IS_RETPROBE = 1n;
+/** The uprobe PMU takes the semaphore's file offset (ref_ctr_offset) in `config` bits 32..63 (format `config:32-63`). */
+export const PERF_UPROBE_REF_CTR_OFFSET_SHIFT = 32n;
 
 // ---------------------------------------------------------------- mmap, poll, epoll
 

@@ -163,6 +163,12 @@ export class FakeSys implements Sys {
     return o?.kind === "perf" ? o : undefined;
   }
 
+  /** The options a link was created with (its target fd, attach type and bpf_cookie), for assertions. */
+  link(fd: number): LinkCreateOptions | undefined {
+    const o = this.fds.get(fd);
+    return o?.kind === "link" ? o.options : undefined;
+  }
+
   /** The options a program was loaded with. */
   program(fd: number): ProgLoadOptions | undefined {
     const o = this.fds.get(fd);
@@ -477,7 +483,7 @@ export class FakeSys implements Sys {
 
   linkCreate(o: LinkCreateOptions): number {
     const prog = this.get(o.progFd, "prog", Cmd.LINK_CREATE);
-    if (!this.fds.has(o.targetFd) && o.attachType === AttachType.PERF_EVENT) fail(Cmd.LINK_CREATE, Errno.EBADF);
+    if (o.attachType === AttachType.PERF_EVENT && this.fds.get(o.targetFd)?.kind !== "perf") fail(Cmd.LINK_CREATE, this.fds.has(o.targetFd) ? Errno.EINVAL : Errno.EBADF);
     return this.allocFd({ kind: "link", id: this.nextIds.link++, options: { ...o }, progId: prog.id });
   }
 
@@ -519,6 +525,8 @@ export class FakeSys implements Sys {
     const pid = options.pid ?? -1;
     const cpu = options.cpu ?? 0;
     if (pid === -1 && cpu === -1) fail("perf_event_open", Errno.EINVAL, "pid -1 needs a cpu");
+    // Only the uprobe PMU has a reference counter, and its offset must fit config's upper 32 bits.
+    if (attr.refCtrOffset && (attr.uprobePath === undefined || attr.refCtrOffset < 0 || attr.refCtrOffset >= 2 ** 32)) fail("perf_event_open", Errno.EINVAL, "ref_ctr_offset without a uprobe, or too large");
     return this.allocFd({ kind: "perf", attr: { ...attr }, options: { ...options }, enabled: !((attr.flags ?? 0n) & 1n) });
   }
 

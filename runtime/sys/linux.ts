@@ -4,7 +4,7 @@
 // include/uapi/linux/bpf.h (union bpf_attr, 152 bytes in 6.12) and perf_event.h (perf_event_attr, 128 bytes).
 
 import { readFileSync, unlinkSync } from "node:fs";
-import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PerfFlag, Poll, Prot, SyscallNr } from "./constants.js";
+import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PERF_UPROBE_REF_CTR_OFFSET_SHIFT, PerfFlag, Poll, Prot, SyscallNr } from "./constants.js";
 import {
   BpfLoadError,
   SysError,
@@ -551,7 +551,7 @@ export class LinuxSys implements Sys {
     const a = new Attr(PERF_ATTR_SIZE)
       .u32(0, attr.type)
       .u32(4, PERF_ATTR_SIZE)
-      .u64(8, attr.config ?? 0n)
+      .u64(8, (attr.config ?? 0n) | (BigInt(attr.refCtrOffset ?? 0) << PERF_UPROBE_REF_CTR_OFFSET_SHIFT))
       .u64(16, attr.samplePeriod ?? 0n)
       .u64(24, attr.sampleType ?? 0n)
       .u64(32, attr.readFormat ?? 0n)

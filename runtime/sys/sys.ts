@@ -235,6 +235,11 @@ export interface PerfEventAttr {
   uprobePath?: string;
   /** The kprobe PMU's function name: written to config1 as a pointer. */
   kprobeFunc?: string;
+  /**
+   * The uprobe PMU's reference counter (a USDT semaphore): its file offset in `uprobePath`, ORed into `config`
+   * bits 32..63. The kernel increments the counter in each process the probe is in while the event exists.
+   */
+  refCtrOffset?: number;
   samplePeriod?: bigint;
   sampleType?: bigint;
   readFormat?: bigint;

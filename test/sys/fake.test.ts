@@ -216,6 +216,20 @@ test("fake: perf events record attr, SET_BPF and enable state; links point at th
   assert.deepEqual(sys.leaks(), []);
 });
 
+test("fake: a uprobe's ref_ctr_offset is recorded (and refused on other events); a perf link keeps its cookie and needs a perf event", () => {
+  const sys = new FakeSys();
+  const { fd: prog } = sys.progLoad({ type: ProgType.KPROBE, insns: RET0 });
+  const pfd = sys.perfEventOpen({ type: 9, uprobePath: "/bin/true", config2: 0x1000n, refCtrOffset: 0x4020 });
+  assert.equal(sys.perfEvent(pfd)?.attr.refCtrOffset, 0x4020);
+  assert.equal(code(() => sys.perfEventOpen({ type: PerfType.TRACEPOINT, config: 1n, refCtrOffset: 8 })), "EINVAL");
+  const link = sys.linkCreate({ progFd: prog, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: 7n });
+  assert.deepEqual(sys.link(link), { progFd: prog, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: 7n });
+  assert.equal(code(() => sys.linkCreate({ progFd: prog, targetFd: prog, attachType: AttachType.PERF_EVENT })), "EINVAL");
+  assert.equal(code(() => sys.linkCreate({ progFd: prog, targetFd: 999, attachType: AttachType.PERF_EVENT })), "EBADF");
+  for (const fd of [link, pfd, prog]) sys.close(fd);
+  assert.deepEqual(sys.leaks(), []);
+});
+
 test("fake: mmap shares memory between mappings and munmap is tracked; readiness is scripted", async () => {
   const sys = new FakeSys();
   const rb = sys.mapCreate({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 });

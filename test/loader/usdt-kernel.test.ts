@@ -1,0 +1,115 @@
+// USDT against the running kernel: the clang object built on libbpf's <bpf/usdt.bpf.h> loaded and attached through the
+// loader to the gcc-built target, whose probes then hand BPF_USDT the exact values (a register, a stack slot, a
+// constant, a negative int, a byte); the semaphore-guarded probe fires only while attached (the kernel sets the
+// semaphore through the uprobe's ref_ctr_offset); a pid filter keeps other processes out; `tsbpf load` says what it
+// attached; and detaching leaves no link, perf event or fd behind.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { listIds, openSys } from "../../runtime/sys/index.js";
+import { Session } from "../../runtime/loader/index.js";
+import { needsKernel, openFdCount, startCli } from "./support.js";
+import { usdtObject, usdtSkip, usdtTarget } from "./usdt-fixtures.js";
+
+const sys = openSys();
+const skip = { skip: needsKernel.skip || usdtSkip };
+
+/** Runs the target: SEED ROUNDS; gives how often its guarded probe fired (its semaphore was set). */
+const run = (target: string, seed: number, rounds: number): number => Number(execFileSync(target, [String(seed), String(rounds)], { encoding: "utf8" }).trim());
+
+interface Seen {
+  reg: bigint;
+  mem: bigint;
+  constant: bigint;
+  neg: bigint;
+  byte: bigint;
+  argsCount: bigint;
+  guardedCount: bigint;
+  guardedSeed: bigint;
+}
+
+function seen(fd: number): Seen {
+  const v = sys.mapLookup(fd, new Uint8Array(4))!;
+  const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  const [reg, mem, constant, neg, byte, argsCount, guardedCount, guardedSeed] = [0, 8, 16, 24, 32, 40, 48, 56].map((o) => dv.getBigInt64(o, true)) as bigint[];
+  return { reg: reg!, mem: mem!, constant: constant!, neg: neg!, byte: byte!, argsCount: argsCount!, guardedCount: guardedCount!, guardedSeed: guardedSeed! };
+}
+
+/** Links go away after an RCU grace period: wait for that rather than a fixed time. */
+async function linksLeft(ids: readonly number[]): Promise<number[]> {
+  for (const deadline = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 20))) {
+    const live = new Set(listIds(sys, "link"));
+    const left = ids.filter((id) => live.has(id));
+    if (left.length === 0 || Date.now() > deadline) return left;
+  }
+}
+
+describe("USDT probes on the running kernel", skip, () => {
+  it("BPF_USDT gets the exact arguments; the semaphore-guarded probe fires only while attached; detach leaves nothing", async () => {
+    const target = usdtTarget();
+    const object = usdtObject(target);
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(object);
+      const map = obj.map("seen").fd;
+      // Not attached: the semaphore is 0, so the guarded probe's code does not run.
+      assert.equal(run(target, 5, 3), 0);
+      const fdsBefore = openFdCount();
+      const { attached } = obj.attachAll();
+      assert.deepEqual(
+        attached.map((a) => a.description),
+        [`usdt ${target}:tsbpf:args (1 site)`, `usdt ${target}:tsbpf:guarded (1 site)`],
+      );
+      // One link and one perf event per site.
+      assert.equal(openFdCount(), fdsBefore + 4);
+      const linkIds = attached.map((a) => sys.linkInfo(a.fd).id);
+      assert.equal(run(target, 5, 3), 3);
+      // The last round's seed is 7: inmem = 7 * 3 + 1, neg = -7 - 7, byte = (7 + 200) & 0xff.
+      assert.deepEqual(seen(map), { reg: 7n, mem: 22n, constant: 42n, neg: -14n, byte: 207n, argsCount: 3n, guardedCount: 3n, guardedSeed: 7n });
+      // Large and negative seeds: the full 64 bits of a long, the sign of the int, the byte cut to 8 bits.
+      assert.equal(run(target, -1000000000000, 1), 1);
+      assert.deepEqual(seen(map), { reg: -1000000000000n, mem: -2999999999999n, constant: 42n, neg: BigInt(((1000000000000 % 2 ** 32) | 0) - 7), byte: BigInt((-1000000000000 + 200) & 0xff), argsCount: 4n, guardedCount: 4n, guardedSeed: -1000000000000n });
+
+      await obj.detachAll();
+      assert.equal(openFdCount(), fdsBefore);
+      for (const a of attached) assert.equal(existsSync(`/proc/self/fd/${a.fd}`), false);
+      assert.deepEqual(await linksLeft(linkIds), []);
+      // Detached: the kernel cleared the semaphore again, and nothing counts.
+      assert.equal(run(target, 5, 3), 0);
+      assert.equal(seen(map).argsCount, 4n);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("with a pid, only that process's probes fire and only its semaphore is set", async () => {
+    const target = usdtTarget();
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(usdtObject(target));
+      // This process never runs the target: the child's probes stay silent and its semaphore unset.
+      obj.attachAll({ pid: process.pid });
+      assert.equal(run(target, 5, 2), 0);
+      assert.equal(seen(obj.map("seen").fd).argsCount, 0n);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("tsbpf load attaches a USDT object and says where", async () => {
+    const target = usdtTarget();
+    const { child, stderr, stdout, exited, until } = startCli(["load", usdtObject(target), "--duration", "60"]);
+    try {
+      const said = () => stderr() + stdout();
+      await until(() => said().includes(`attached on_guarded to usdt ${target}:tsbpf:guarded (1 site)`), "tsbpf load never said it attached the USDT probes");
+      assert.match(said(), new RegExp(`attached on_args to usdt ${target.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:tsbpf:args \\(1 site\\)`));
+      assert.equal(run(target, 1, 2), 2);
+      child.kill("SIGINT");
+      assert.equal(await exited, 0, stderr());
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+});
