@@ -31,7 +31,7 @@ const TARGET_ARCH: Record<string, string> = { x64: "x86", arm64: "arm64" };
 const ASM_INCLUDE = ["-I", `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`];
 
 /** Examples with a C equivalent: examples/NAME.ts beside bench/c/NAME.bpf.c. */
-const EXAMPLES = ["unlink", "unlink-tracepoint", "unlink-uprobe", "tcpretrans", "python-calls"];
+const EXAMPLES = ["unlink", "unlink-tracepoint", "unlink-uprobe", "tcpretrans", "python-usdt"];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

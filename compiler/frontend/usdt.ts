@@ -8,28 +8,14 @@
 // every argument at run time. Layouts follow struct __bpf_usdt_spec and __bpf_usdt_arg_spec in libbpf's usdt.bpf.h.
 
 import { Helper } from "../isa/helpers.js";
+import { ArgSpec, USDT_MAX_ARGS, USDT_SPECS_MAP, UsdtArgType, UsdtSpec } from "../object/usdt-spec.js";
 import { FunctionBuilder, I16, I32, I64, PTR, U32, U64, U8, type Layout, type Loc, type MapDef, type VReg } from "../ir/index.js";
 
-/** The map libbpf's convention names: spec index -> struct __bpf_usdt_spec. */
-export const USDT_SPECS_MAP = "__bpf_usdt_specs";
-/** Arguments a spec describes (libbpf's BPF_USDT_MAX_ARG_CNT). */
-export const USDT_MAX_ARGS = 12;
 const MAX_SPECS = 256;
 const BPF_MAP_TYPE_ARRAY = 2;
-
-const ARG_CONST = 0n;
-const ARG_REG_DEREF = 2n;
-
-// struct __bpf_usdt_arg_spec: u64 val_off; enum arg_type; short reg_off; bool arg_signed; char arg_bitshift (16 bytes).
-const ARG_SIZE = 16;
-const VAL_OFF = 0;
-const ARG_TYPE = 8;
-const REG_OFF = 12;
-const ARG_SIGNED = 14;
-const ARG_BITSHIFT = 15;
-// struct __bpf_usdt_spec: args[12]; u64 usdt_cookie; short arg_cnt (208 bytes).
-const USDT_COOKIE = USDT_MAX_ARGS * ARG_SIZE;
-const ARG_CNT = USDT_COOKIE + 8;
+const ARG_SIZE = ArgSpec.SIZE;
+const { VAL_OFF, ARG_TYPE, REG_OFF, ARG_SIGNED, ARG_BITSHIFT } = ArgSpec;
+const { USDT_COOKIE, ARG_CNT } = UsdtSpec;
 
 const int = (type: typeof U64, size: 1 | 2 | 4 | 8): Layout => ({ kind: "int", type, size, align: size });
 const ARG_SPEC: Layout = {
@@ -53,11 +39,13 @@ const SPEC: Layout = {
     { name: "usdt_cookie", offset: USDT_COOKIE, layout: int(U64, 8) },
     { name: "arg_cnt", offset: ARG_CNT, layout: int(I16, 2) },
   ],
-  size: 208,
+  size: UsdtSpec.SIZE,
   align: 8,
 };
 
 /** The spec array the loader fills: internal (never printed), one per object however many usdt() probes it has. */
+export { USDT_MAX_ARGS, USDT_SPECS_MAP };
+
 export const usdtSpecsMap = (): MapDef => ({ name: USDT_SPECS_MAP, type: BPF_MAP_TYPE_ARRAY, maxEntries: MAX_SPECS, key: int(I32, 4), value: SPEC, internal: true });
 
 /**
@@ -107,7 +95,7 @@ function emitArg(fb: FunctionBuilder, spec: VReg, i: number, dst: VReg, tmp: num
   const register = fb.newBlock();
   const deref = fb.newBlock();
   const narrow = fb.newBlock();
-  fb.terminate({ op: "br", cmp: "eq", signed: false, a: field(at + ARG_TYPE, 4, false, U32), b: imm(ARG_CONST, U32), then: constant.id, else: register.id, loc });
+  fb.terminate({ op: "br", cmp: "eq", signed: false, a: field(at + ARG_TYPE, 4, false, U32), b: imm(BigInt(UsdtArgType.CONST), U32), then: constant.id, else: register.id, loc });
 
   fb.enter(constant);
   fb.emit({ op: "mov", dst: raw, src: field(at + VAL_OFF, 8, false), loc });
@@ -120,7 +108,7 @@ function emitArg(fb: FunctionBuilder, spec: VReg, i: number, dst: VReg, tmp: num
   fb.emit({ op: "bin", kind: "add", dst: slot, a: fb.ctx, b: field(at + REG_OFF, 2, false), loc });
   fb.emit({ op: "call", helper: Helper.probe_read_kernel, args: [{ kind: "stack", object: tmp }, imm(8n, U32), slot], loc });
   fb.emit({ op: "load", dst: raw, base: { kind: "stack", object: tmp }, offset: 0, size: 8, signed: false, loc });
-  fb.terminate({ op: "br", cmp: "eq", signed: false, a: field(at + ARG_TYPE, 4, false, U32), b: imm(ARG_REG_DEREF, U32), then: deref.id, else: narrow.id, loc });
+  fb.terminate({ op: "br", cmp: "eq", signed: false, a: field(at + ARG_TYPE, 4, false, U32), b: imm(BigInt(UsdtArgType.REG_DEREF), U32), then: deref.id, else: narrow.id, loc });
 
   fb.enter(deref);
   const address = fb.vreg(PTR);

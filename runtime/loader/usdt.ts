@@ -8,10 +8,10 @@
 import { readFileSync } from "node:fs";
 import { readElf } from "../../compiler/elf/read.js";
 import { ElfError, SHT } from "../../compiler/elf/types.js";
+import { ArgSpec, USDT_MAX_ARGS, USDT_SPECS_MAP, UsdtArgType, UsdtSpec } from "../../compiler/object/usdt-spec.js";
 import { SymbolError, addressFileOffset } from "./elfsym.js";
 
-/** usdt.bpf.h's `enum __bpf_usdt_arg_type`. */
-export const UsdtArgType = { CONST: 0, REG: 1, REG_DEREF: 2 } as const;
+export { USDT_MAX_ARGS, USDT_SPECS_MAP, UsdtArgType };
 
 /** One argument: where its value is, as `struct __bpf_usdt_arg_spec` says it. */
 export interface UsdtArg {
@@ -47,12 +47,8 @@ export interface UsdtSite {
   argError?: string;
 }
 
-/** The map usdt.bpf.h reads argument specs from, by the attach cookie. */
-export const USDT_SPECS_MAP = "__bpf_usdt_specs";
-/** usdt.bpf.h's BPF_USDT_MAX_ARG_CNT. */
-export const USDT_MAX_ARGS = 12;
-/** sizeof(struct __bpf_usdt_spec): 12 argument specs of 16 bytes, the cookie, the count, padded to 8. */
-export const USDT_SPEC_SIZE = 208;
+/** sizeof(struct __bpf_usdt_spec). */
+export const USDT_SPEC_SIZE = UsdtSpec.SIZE;
 
 const NT_STAPSDT = 3;
 const EM_X86_64 = 62;
@@ -182,15 +178,15 @@ export function encodeUsdtSpec(args: readonly UsdtArg[], usdtCookie = 0n): Uint8
   const bytes = new Uint8Array(USDT_SPEC_SIZE);
   const v = new DataView(bytes.buffer);
   args.forEach((a, i) => {
-    const at = i * 16;
-    v.setBigUint64(at, BigInt.asUintN(64, a.valOff), true);
-    v.setUint32(at + 8, a.type, true);
-    v.setInt16(at + 12, a.regOff, true);
-    v.setUint8(at + 14, a.signed ? 1 : 0);
-    v.setInt8(at + 15, a.bitshift);
+    const at = i * ArgSpec.SIZE;
+    v.setBigUint64(at + ArgSpec.VAL_OFF, BigInt.asUintN(64, a.valOff), true);
+    v.setUint32(at + ArgSpec.ARG_TYPE, a.type, true);
+    v.setInt16(at + ArgSpec.REG_OFF, a.regOff, true);
+    v.setUint8(at + ArgSpec.ARG_SIGNED, a.signed ? 1 : 0);
+    v.setInt8(at + ArgSpec.ARG_BITSHIFT, a.bitshift);
   });
-  v.setBigUint64(192, BigInt.asUintN(64, usdtCookie), true);
-  v.setInt16(200, args.length, true);
+  v.setBigUint64(UsdtSpec.USDT_COOKIE, BigInt.asUintN(64, usdtCookie), true);
+  v.setInt16(UsdtSpec.ARG_CNT, args.length, true);
   return bytes;
 }
 

@@ -23,10 +23,12 @@ import {
   resolveCore,
   type CoreResolutions,
   type LinkedProgram,
+  type MapSpec,
   type ObjectSpec,
   type ProgramSpec,
 } from "../loader/index.js";
 import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
+import { KCONFIG_SECTION } from "../loader/externs.js";
 import { SimulationError, usage } from "./errors.js";
 import { shown } from "./check.js";
 import { createMap, MapView } from "./maps.js";
@@ -202,7 +204,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     throw e;
   }
 
-  const vmMaps: BpfMap[] = object.maps.map((m) => createMap(env.maps, m));
+  const vmMaps: BpfMap[] = object.maps.map((m) => createMap(env.maps, withSimulatedKconfig(m)));
   for (const [i, m] of object.maps.entries()) {
     if (m.freeze) (vmMaps[i] as { freeze?: () => void }).freeze?.();
   }
@@ -273,4 +275,17 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   const mapOf = (name: string): BpfMap | undefined => vmMaps[object.maps.findIndex((m) => m.name === name)];
   object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, typesOf(m), mapOf)));
   return { object, objectBtf, programs, maps };
+}
+
+/**
+ * The `.kconfig` map as the simulated kernel fills it: LINUX_HAS_BPF_COOKIE (libbpf's own extern) is true, since the
+ * VM gives programs their attach cookie (usdt.bpf.h reads USDT specs by it); every other value stays 0.
+ */
+function withSimulatedKconfig(m: MapSpec): MapSpec {
+  const cookie = m.name === KCONFIG_SECTION ? m.variables.find((v) => v.name === "LINUX_HAS_BPF_COOKIE") : undefined;
+  if (!cookie) return m;
+  const initial = new Uint8Array(m.valueSize);
+  if (m.initial) initial.set(m.initial);
+  initial[cookie.offset] = 1;
+  return { ...m, initial };
 }

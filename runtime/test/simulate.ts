@@ -16,6 +16,8 @@ import { formatLocation } from "./source.js";
 import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
+import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
+import { usdtSite } from "./usdt.js";
 
 export interface SimulateOptions extends LoadOptions {
   /** VM tier: "auto" (interpret, compile when hot; default), "interpreter" or "compiled". */
@@ -51,6 +53,15 @@ export interface KprobeOptions extends FireOptions {
 export interface RetprobeOptions extends FireOptions {
   /** The probed function's return value (ax / x0). */
   ret?: CValue;
+  regs?: Readonly<Record<string, CValue>>;
+}
+
+export interface UsdtOptions extends FireOptions {
+  /** The probe's arguments, first first. */
+  args?: readonly CValue[];
+  /** Where the site keeps them, as its note says (`-4@%edi 8@-8(%rbp) 4@$5`); default: each a u64 in a register. */
+  spec?: string;
+  /** Other pt_regs registers by name, set after the arguments. */
   regs?: Readonly<Record<string, CValue>>;
 }
 
@@ -172,6 +183,20 @@ export class Simulation {
     checkRegs(options);
     const progs = this.select(this.uprobeTarget("uretprobe", target), options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
     return this.fire(progs, options, undefined, options);
+  }
+
+  /**
+   * Fires the USDT probes on `target` ("provider:name" or "binary:provider:name") with their arguments, placed where
+   * `spec` (a site's argument text as `readelf -n` shows it) says; by default each is a u64 in a register.
+   */
+  usdt(target: string, options: UsdtOptions = {}): FireResult {
+    checkRegs(options);
+    const progs = this.select(`usdt probe ${target}`, options, (p) => matchesUsdt(p, target));
+    const site = usdtSite(this.arch, options.args ?? [], options.spec, this.kernel);
+    // The loader gives each distinct spec an index and attaches the site with it as the cookie: here, always 0.
+    if (this.loaded.maps.has(USDT_SPECS_MAP)) this.map(USDT_SPECS_MAP).set(0, site.spec);
+    this.kernel.vm.attachCookie = 0n;
+    return this.fire(progs, options, undefined, { regs: { ...site.regs, ...options.regs } });
   }
 
   /** "uprobe on TARGET" for messages; when TARGET is a probed binary, how to name one of its functions. */
@@ -421,6 +446,11 @@ function checkOptions(options: SimulateOptions): void {
   if (options.budget !== undefined) integerIn(options.budget, 1, Number.MAX_SAFE_INTEGER, "simulate() option budget");
   if (options.seed !== undefined) integerIn(options.seed, 0, Number.MAX_SAFE_INTEGER, "simulate() option seed");
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
+}
+
+function matchesUsdt(p: SimProgram, target: string): boolean {
+  const a = p.spec.attach;
+  return a.kind === "usdt" && (target === `${a.provider}:${a.name}` || target === `${a.binary}:${a.provider}:${a.name}`);
 }
 
 function matchesUprobe(p: SimProgram, target: string): boolean {

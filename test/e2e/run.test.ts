@@ -20,6 +20,10 @@ import { Session } from "../../runtime/loader/index.js";
 import { fixture } from "../loader/support.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** Debian's CPython, built with USDT probes (`readelf -n` lists python:function__entry). */
+const PYTHON = "/usr/bin/python3";
+const missingPythonUsdt = (): string | false =>
+  existsSync(PYTHON) && readFileSync(PYTHON).includes("function__entry") ? false : `${PYTHON} with CPython's USDT probes is not installed`;
 const MAIN = join(ROOT, "cli/main.ts");
 const needsKernel = { skip: missingRoot() ?? missingTracefs() ?? false };
 const sys = openSys();
@@ -384,6 +388,28 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       assert.equal(existsSync(`/proc/${pid}`), false);
     } finally {
       clearInterval(noise);
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("usdt() probes on CPython get the --command's imports (register arguments) and collections (a stack argument)", { skip: missingUprobes() ?? missingPythonUsdt() }, async () => {
+    const script = join(dir, `gc-${serial++}.py`);
+    writeFileSync(script, "import json, gc\ngc.collect(1)\ngc.collect(2)\n");
+    const run = tsbpf(["run", "examples/python-usdt.ts", "--no-cache", "--json", "-c", `${PYTHON} ${script}`]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      const lines = run.stdout().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { map: string; value?: { pid: number; found: boolean; module: string }; entries?: { key: number; value: number }[] });
+      const imports = lines.filter((l) => l.map === "imports").map((l) => l.value!);
+      // import__find__load__done(modulename, found): `8@%rax -4@%edx`, a pointer and a 32-bit int in registers.
+      for (const module of ["json", "json.decoder", "json.scanner", "json.encoder", "gc"]) {
+        assert.ok(imports.some((i) => i.module === module && i.found), `${module} imported: ${run.stdout()}`);
+      }
+      assert.deepEqual([...new Set(imports.map((i) => i.pid))].length, 1, "only the command's process");
+      // gc__start(generation) is `-4@112(%rsp)`: memory at a register plus an offset. The script asks for 1 and 2.
+      const collections = new Map(lines.find((l) => l.map === "collections")!.entries!.map((e) => [e.key, e.value]));
+      assert.ok((collections.get(1) ?? 0) >= 1 && (collections.get(2) ?? 0) >= 1, run.stdout());
+      assert.deepEqual([...collections.keys()].filter((g) => g < 0 || g > 2), [], "generations are 0, 1 or 2");
+    } finally {
       run.child.kill("SIGKILL");
     }
   });

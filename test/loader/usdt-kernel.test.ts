@@ -7,13 +7,35 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { compile } from "../../compiler/index.js";
+import { readUsdtSites } from "../../runtime/loader/usdt.js";
+import { simulate } from "../../runtime/test/index.js";
 import { listIds, openSys } from "../../runtime/sys/index.js";
 import { Session } from "../../runtime/loader/index.js";
 import { needsKernel, openFdCount, startCli } from "./support.js";
 import { usdtObject, usdtSkip, usdtTarget } from "./usdt-fixtures.js";
 
 const sys = openSys();
+
+/** tsbpf's equivalent of usdt.bpf.c's on_args, filling the same struct. */
+const tsProbe = (target: string) => `
+import { usdt, ArrayMap, type i32, type i64, type u8, type u64 } from "tsbpf";
+export const license = "GPL";
+export interface Seen { reg: i64; mem: i64; constant: i64; neg: i64; byte: u64; args_count: u64; guarded_count: u64; guarded_seed: i64 }
+export const seen = new ArrayMap<Seen>(1);
+export const on_args = usdt(${JSON.stringify(target)}, "tsbpf", "args", (reg: i64, mem: i64, constant: i32, neg: i32, byte: u8) => {
+  const s = seen.lookup(0);
+  if (s === null) return 0;
+  s.reg = reg;
+  s.mem = mem;
+  s.constant = constant;
+  s.neg = neg;
+  s.byte = byte;
+  s.args_count += 1;
+  return 0;
+});
+`;
 const skip = { skip: needsKernel.skip || usdtSkip };
 
 /** Runs the target: SEED ROUNDS; gives how often its guarded probe fired (its semaphore was set). */
@@ -79,6 +101,35 @@ describe("USDT probes on the running kernel", skip, () => {
       // Detached: the kernel cleared the semaphore again, and nothing counts.
       assert.equal(run(target, 5, 3), 0);
       assert.equal(seen(map).argsCount, 4n);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("tsbpf's own usdt() program decodes the same arguments as BPF_USDT, and the VM running either agrees", async () => {
+    const target = usdtTarget();
+    const compiled = compile({ fileName: "usdt-args.ts", text: tsProbe(target) });
+    assert.deepEqual(compiled.diagnostics, []);
+    const session = new Session(sys);
+    try {
+      const obj = session.load(compiled.object, { name: "usdt_args" });
+      obj.attachAll();
+      assert.equal(run(target, -1000000000000, 2), 0);
+      const kernel = seen(obj.map("seen").fd);
+      // The last round's seed is -999999999999: every form of argument the target's note uses, as BPF_USDT reads them.
+      const seed = -999999999999n;
+      const expected = { reg: seed, mem: seed * 3n + 1n, constant: 42n, neg: BigInt.asIntN(32, -seed - 7n), byte: BigInt.asUintN(8, seed + 200n) };
+      assert.deepEqual({ reg: kernel.reg, mem: kernel.mem, constant: kernel.constant, neg: kernel.neg, byte: kernel.byte, argsCount: kernel.argsCount }, { ...expected, argsCount: 2n });
+
+      // The VM, given the site's own argument text, decodes what the kernel did, for clang's object and tsbpf's.
+      const site = readUsdtSites(target).find((x) => x.provider === "tsbpf" && x.name === "args")!;
+      const args = [seed, seed * 3n + 1n, 42, expected.neg, expected.byte];
+      for (const object of [new Uint8Array(readFileSync(usdtObject(target))), compiled.object]) {
+        const sim = await simulate(object);
+        sim.usdt("tsbpf:args", { args, spec: site.argText });
+        const v = sim.map("seen").get(0) as Record<string, bigint>;
+        assert.deepEqual([v.reg, v.mem, v.constant, v.neg, v.byte].map(BigInt), Object.values(expected), site.argText);
+      }
     } finally {
       await session.close();
     }
