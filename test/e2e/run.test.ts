@@ -22,6 +22,8 @@ import { fixture } from "../loader/support.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Debian's CPython, built with USDT probes (`readelf -n` lists python:function__entry). */
 const PYTHON = "/usr/bin/python3";
+const missingPythonBz2 = (): string | false =>
+  existsSync(PYTHON) && spawnSync(PYTHON, ["-c", "import bz2"]).status === 0 ? false : `${PYTHON} with its bz2 module (libbz2) is not installed`;
 const missingPythonUsdt = (): string | false =>
   existsSync(PYTHON) && readFileSync(PYTHON).includes("function__entry") ? false : `${PYTHON} with CPython's USDT probes is not installed`;
 const MAIN = join(ROOT, "cli/main.ts");
@@ -409,6 +411,18 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       const collections = new Map(lines.find((l) => l.map === "collections")!.entries!.map((e) => [e.key, e.value]));
       assert.ok((collections.get(1) ?? 0) >= 1 && (collections.get(2) ?? 0) >= 1, run.stdout());
       assert.deepEqual([...collections.keys()].filter((g) => g < 0 || g > 2), [], "generations are 0, 1 or 2");
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("--command: a uprobe on a library the command loads later (dlopen) fires for it", { skip: missingUprobes() ?? missingPythonBz2() }, async () => {
+    const run = tsbpf(["run", "test/e2e/fixtures/bz2-levels.ts", "--no-cache", "--json", "-c", `${PYTHON} -c 'import bz2; bz2.compress(b"x", 7); bz2.compress(b"y", 3); bz2.compress(b"z", 7)'`]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      const line = run.stdout().split("\n").find((l) => l.startsWith('{"map":"levels"'));
+      const entries = (JSON.parse(line ?? "{}") as { entries?: { key: number; value: number }[] }).entries ?? [];
+      assert.deepEqual(new Map(entries.map((e) => [e.key, e.value])), new Map([[7, 2], [3, 1]]), run.stdout() + run.stderr());
     } finally {
       run.child.kill("SIGKILL");
     }
