@@ -6,17 +6,34 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveBinary } from "../../runtime/loader/elfsym.js";
 import { existsSync, readFileSync } from "node:fs";
 import { compile } from "../../compiler/index.js";
 import { readUsdtSites } from "../../runtime/loader/usdt.js";
 import { simulate } from "../../runtime/test/index.js";
 import { listIds, openSys } from "../../runtime/sys/index.js";
-import { Session } from "../../runtime/loader/index.js";
+import { Session, openMap } from "../../runtime/loader/index.js";
 import { needsKernel, openFdCount, startCli } from "./support.js";
 import { usdtObject, usdtSkip, usdtTarget } from "./usdt-fixtures.js";
 
 const sys = openSys();
+
+/** Counts libstdc++'s throw(obj, tinfo) probe by process. */
+const THROWS = `
+import { usdt, HashMap, pidTgid, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+export const throws = new HashMap<u32, u64>(1024);
+export const on_throw = usdt("libstdc++.so.6", "libstdcxx", "throw", (obj: u64, tinfo: u64) => {
+  if (obj !== 0 && tinfo !== 0) throws.increment((pidTgid() >> 32) as u32);
+  return 0;
+});
+`;
+const missingThrower = (): string | false =>
+  spawnSync("g++", ["--version"]).status !== 0 ? "g++ is not installed" : readUsdtSitesOf("libstdc++.so.6").some((s) => s.provider === "libstdcxx" && s.name === "throw") ? false : "libstdc++.so.6 has no libstdcxx:throw USDT probe";
 
 /** tsbpf's equivalent of usdt.bpf.c's on_args, filling the same struct. */
 const tsProbe = (target: string) => `
@@ -135,6 +152,27 @@ describe("USDT probes on the running kernel", skip, () => {
     }
   });
 
+  it("a USDT probe in a shared library found by name (libstdc++'s libstdcxx:throw) fires for a C++ program's throws", { skip: missingThrower() }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-usdt-cxx-"));
+    const session = new Session(sys);
+    try {
+      const thrower = join(dir, "thrower");
+      execFileSync("g++", ["-O1", "-x", "c++", "-o", thrower, "-"], { input: "#include <stdexcept>\nint main(int argc, char **) { for (int i = 0; i < argc + 2; i++) try { throw std::runtime_error(\"x\"); } catch (...) {} }\n" });
+      const compiled = compile({ fileName: "throws.ts", text: THROWS });
+      assert.deepEqual(compiled.diagnostics, []);
+      const obj = session.load(compiled.object, { name: "throws" });
+      const { attached } = obj.attachAll();
+      assert.match(attached[0]!.description, /^usdt \/.*libstdc\+\+\.so\.6:libstdcxx:throw \(\d+ sites?\)$/);
+      const { pid, status } = spawnSync(thrower, ["a", "b"]);
+      assert.equal(status, 0);
+      // argc + 2 throws, each with its exception object and type.
+      assert.equal(openMap<number, number>(obj, "throws").get(pid!), 5);
+    } finally {
+      await session.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("with a pid, only that process's probes fire and only its semaphore is set", async () => {
     const target = usdtTarget();
     const session = new Session(sys);
@@ -164,3 +202,12 @@ describe("USDT probes on the running kernel", skip, () => {
     }
   });
 });
+
+/** The USDT sites of a library by name, or none when it cannot be found. */
+function readUsdtSitesOf(name: string) {
+  try {
+    return readUsdtSites(resolveBinary(name));
+  } catch {
+    return [];
+  }
+}
