@@ -14,6 +14,7 @@ import type { AttachTarget } from "../runtime/loader/object.js";
 import { openObject } from "../runtime/loader/session.js";
 import type { RecordedProbe } from "../runtime/test/replay.js";
 import { toJson } from "./report.js";
+import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";
 
 
 /** One generated handler: the ring buffer it writes and the probe it stands for. */
@@ -85,6 +86,13 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
       const where = t.kind === "uprobe" ? `${JSON.stringify(t.binary)}, ${JSON.stringify(func)}` : JSON.stringify(func);
       head = `${ctor}(${where}, (${params.map((p) => `${p}: u64`).join(", ")}) =>`;
       probe = t.kind === "uprobe" ? { kind: "uprobe", binary: t.binary, func, retprobe: t.retprobe } : { kind: "kprobe", func, retprobe: t.retprobe };
+    } else if (t.kind === "usdt") {
+      // Every argument a site can have, decoded by its spec (0 past the site's count).
+      const params = Array.from({ length: USDT_MAX_ARGS }, (_, k) => `a${k}`);
+      members = params.map((p) => `${p}: u64`);
+      fill.push(...params.map((p) => `h.${p} = ${p};`));
+      head = `usdt(${[t.binary, t.provider, t.name].map((x) => JSON.stringify(x)).join(", ")}, (${params.map((p) => `${p}: u64`).join(", ")}) =>`;
+      probe = { kind: "usdt", binary: t.binary, provider: t.provider, name: t.name };
     } else {
       if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
       continue;
@@ -103,7 +111,7 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
     probes.push({ map, probe, strings });
   }
   const text = [
-    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
+    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
     'export const license = "GPL";',
     ...handlers,
     "",
@@ -171,7 +179,8 @@ export class Recording {
     if (p.probe.kind === "tracepoint") {
       line.fields = Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith("f_")).map(([k, v]) => [k.slice(2), exact(v)]));
       line.strings = Object.fromEntries(p.strings.map((s) => [s, h[`s_${s}`]]));
-    } else if (p.probe.retprobe) line.ret = exact(h.ret);
+    } else if (p.probe.kind === "usdt") line.args = Array.from({ length: USDT_MAX_ARGS }, (_, k) => exact(h[`a${k}`]));
+    else if (p.probe.retprobe) line.ret = exact(h.ret);
     else line.args = Array.from({ length: ARGS }, (_, k) => exact(h[`a${k}`]));
     this.write(line);
   }

@@ -14,7 +14,9 @@ import type { Region } from "../vm/memory.js";
 
 export type RecordedProbe =
   | { kind: "tracepoint"; group: string; name: string }
-  | { kind: "kprobe" | "uprobe"; binary?: string; func: string; retprobe: boolean };
+  | { kind: "kprobe" | "uprobe"; binary?: string; func: string; retprobe: boolean }
+  /** Its arguments as the site's spec decoded them: replayed as u64s in registers, which any handler type narrows alike. */
+  | { kind: "usdt"; binary: string; provider: string; name: string };
 
 /** One probe hit as the recorder saw it. */
 export interface RecordedHit {
@@ -109,6 +111,7 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
     }
     return sim.tracepoint(p.group, p.name, fields, task);
   }
+  if (p.kind === "usdt") return sim.usdt(`${p.binary}:${p.provider}:${p.name}`, { ...task, args: hit.args });
   const target = p.kind === "uprobe" ? `${p.binary}:${p.func}` : p.func;
   if (p.retprobe) return p.kind === "uprobe" ? sim.uretprobe(target, { ...task, ret: hit.ret }) : sim.kretprobe(target, { ...task, ret: hit.ret });
   return p.kind === "uprobe" ? sim.uprobe(target, { ...task, args: hit.args }) : sim.kprobe(target, { ...task, args: hit.args });
@@ -158,7 +161,8 @@ function stringsOf(sim: Simulation): ReplayStrings {
 function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
   for (const s of sections) {
     if (p.kind === "tracepoint" && (s === `tracepoint/${p.group}/${p.name}` || s === `tp/${p.group}/${p.name}`)) return true;
-    if (p.kind !== "tracepoint") {
+    if (p.kind === "usdt" && (s === `usdt/${p.binary}:${p.provider}:${p.name}` || s === `usdt.s/${p.binary}:${p.provider}:${p.name}`)) return true;
+    if (p.kind === "kprobe" || p.kind === "uprobe") {
       const kind = `${p.kind === "uprobe" ? "u" : "k"}${p.retprobe ? "ret" : ""}probe`;
       if (s.startsWith(`${kind}/`) && (s.endsWith(`:${p.func}`) || s === `${kind}/${p.func}`)) return true;
     }
@@ -210,7 +214,11 @@ function probeOf(p: unknown, bad: (what: string) => never): RecordedProbe {
     if (typeof probe.group !== "string" || typeof probe.name !== "string") bad("tracepoint probe needs a group and a name (strings)");
     return probe as RecordedProbe;
   }
-  if (probe.kind !== "kprobe" && probe.kind !== "uprobe") return bad(`probe kind must be "tracepoint", "kprobe" or "uprobe", not ${shown(probe.kind)}`);
+  if (probe.kind === "usdt") {
+    if (typeof probe.binary !== "string" || typeof probe.provider !== "string" || typeof probe.name !== "string") bad("usdt probe needs a binary, a provider and a name (strings)");
+    return probe as RecordedProbe;
+  }
+  if (probe.kind !== "kprobe" && probe.kind !== "uprobe") return bad(`probe kind must be "tracepoint", "kprobe", "uprobe" or "usdt", not ${shown(probe.kind)}`);
   if (typeof probe.func !== "string" || typeof probe.retprobe !== "boolean") bad(`${probe.kind} probe needs func (a string) and retprobe (a boolean)`);
   if (probe.kind === "uprobe" && typeof probe.binary !== "string") bad("uprobe probe needs its binary (a string)");
   return probe as RecordedProbe;

@@ -416,6 +416,25 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("--record of usdt() probes: replaying the hits in the simulator counts the same collections and freed objects", { skip: missingUprobes() ?? missingPythonUsdt() }, async () => {
+    const script = join(dir, `gc-${serial++}.py`);
+    writeFileSync(script, "import json, gc\ngc.collect(1)\ngc.collect(2)\n");
+    const recordPath = join(dir, `python-usdt-${serial++}.jsonl`);
+    const run = tsbpf(["run", "examples/python-usdt.ts", "--no-cache", "--json", "--record", recordPath, "-c", `${PYTHON} ${script}`]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+    const live = (map: string) => new Map((JSON.parse(run.stdout().split("\n").find((l) => l.startsWith(`{"map":"${map}"`))!) as { entries: { key: number; value: number }[] }).entries.map((e) => [e.key, BigInt(e.value)]));
+    const recording = readRecording(recordPath);
+    assert.ok(recording.hits.some((h) => h.probe.kind === "usdt" && h.probe.name === "gc__start"), "the recorder saw the collections");
+    const sim = await simulate("examples/python-usdt.ts");
+    replay(sim, recording);
+    assert.deepEqual(sim.map("collections").toMap(), live("collections"));
+    assert.deepEqual(sim.map("collected").toMap(), live("collected"));
+  });
+
   it("--command: a uprobe on a library the command loads later (dlopen) fires for it", { skip: missingUprobes() ?? missingPythonBz2() }, async () => {
     const run = tsbpf(["run", "test/e2e/fixtures/bz2-levels.ts", "--no-cache", "--json", "-c", `${PYTHON} -c 'import bz2; bz2.compress(b"x", 7); bz2.compress(b"y", 3); bz2.compress(b"z", 7)'`]);
     try {
