@@ -276,13 +276,16 @@ export class Histogram<K = never> extends MapMarker {
 
 /**
  * A linear histogram, as bpftrace's `lhist(v, min, max, step)`: an array map counting values below `min`, each
- * `step` wide bucket from `min` to `max`, and values from `max` up.
+ * `step` wide bucket from `min` to `max`, and values from `max` up. `new LinearHistogram<K>(min, max, step, maxKeys)`
+ * keeps one per key, as `@x[k] = lhist(v, ...)`: a hash map counting `{ key, slot }` pairs; `record(k, v)`.
  */
-export class LinearHistogram extends MapMarker {
-  constructor(min: number, max: number, step: number) {
-    super("LinearHistogram", Math.ceil((max - min) / step) + 2);
+export class LinearHistogram<K = never> extends MapMarker {
+  constructor(min: number, max: number, step: number, maxKeys?: number) {
+    super("LinearHistogram", (Math.ceil((max - min) / step) + 2) * (maxKeys ?? 1));
   }
-  record(_value: number): void {
+  record(value: number): void;
+  record(key: K, value: number): void;
+  record(_keyOrValue: K | number, _value?: number): void {
     onlyInProbe("record");
   }
 }

@@ -43,8 +43,11 @@ export type MapContent =
   | { map: string; histograms: { key: unknown; histogram: Slots }[] }
   | { map: string; entries: [unknown, unknown][] }
   | { map: string; stacks: { id: number; frames: string[] }[] }
-  | { map: string; linear: { min: number; max: number; step: number; counts: (number | bigint)[] } }
+  | { map: string; linear: Linear & { counts: (number | bigint)[] } }
+  | { map: string; linears: Linear & { byKey: { key: unknown; counts: (number | bigint)[] }[] } }
   | { map: string; unreadable: string };
+
+type Linear = { min: number; max: number; step: number };
 
 type Holder = (kind: "program" | "map", id: unknown) => unknown;
 
@@ -99,6 +102,7 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): Map
   const value = (v: unknown) =>
     fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
   if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, view.entries());
+  if (types?.linear && m.spec.type === MapType.HASH) return keyedLinear(m.name, types.linear, view.entries());
   if (types?.linear && m.spec.type === MapType.ARRAY) {
     const counts: (number | bigint)[] = new Array(m.spec.maxEntries).fill(0);
     for (const [k, v] of view.entries()) if (typeof k === "number" && k < counts.length) counts[k] = v as number | bigint;
@@ -127,18 +131,37 @@ function count(h: Slots, slot: number, n: number | bigint): void {
   else if (slot >= 0 && slot < NEGATIVE_SLOT) h.counts[slot] = n;
 }
 
+/** A keyed LinearHistogram (a hash map counting `{ key, slot }` pairs): one histogram per key, the fullest last. */
+function keyedLinear(map: string, linear: Linear, entries: Iterable<[unknown, unknown]>): MapContent | undefined {
+  const slots = Math.ceil((linear.max - linear.min) / linear.step) + 2;
+  const byKey = perKey(
+    entries,
+    () => new Array<number | bigint>(slots).fill(0),
+    (counts, slot, n) => {
+      if (slot >= 0 && slot < slots) counts[slot] = n;
+    },
+    (counts) => counts.reduce<bigint>((n, c) => n + BigInt(c), 0n),
+  );
+  return byKey.length ? { map, linears: { ...linear, byKey: byKey.map(({ key, histogram }) => ({ key, counts: histogram })) } } : undefined;
+}
+
 /** A keyed Histogram (a hash map counting `{ key, slot }` pairs): one histogram per key, the fullest last. */
 function keyedHistograms(map: string, entries: Iterable<[unknown, unknown]>): MapContent | undefined {
-  const byKey = new Map<string, { key: unknown; histogram: Slots }>();
+  const histograms = perKey(entries, emptySlots, count, total);
+  return histograms.length ? { map, histograms } : undefined;
+}
+
+/** A keyed histogram's entries grouped by key, each key's slots filled by `add`; empty ones left out, the fullest last. */
+function perKey<H>(entries: Iterable<[unknown, unknown]>, empty: () => H, add: (h: H, slot: number, n: number | bigint) => void, sum: (h: H) => bigint): { key: unknown; histogram: H }[] {
+  const byKey = new Map<string, { key: unknown; histogram: H }>();
   for (const [k, v] of entries) {
     const { key, slot } = k as { key: unknown; slot: number };
     const id = toJson(key);
     let h = byKey.get(id);
-    if (!h) byKey.set(id, (h = { key, histogram: emptySlots() }));
-    count(h.histogram, slot, v as number | bigint);
+    if (!h) byKey.set(id, (h = { key, histogram: empty() }));
+    add(h.histogram, slot, v as number | bigint);
   }
-  const histograms = [...byKey.values()].filter((h) => nonEmpty(h.histogram)).sort((a, b) => compare(total(a.histogram), total(b.histogram)));
-  return histograms.length ? { map, histograms } : undefined;
+  return [...byKey.values()].filter((h) => sum(h.histogram) > 0n).sort((a, b) => compare(sum(a.histogram), sum(b.histogram)));
 }
 
 /** What a program array's or map of maps' slot holds: the id it reads as, named when it is one of the object's own. */
@@ -158,11 +181,14 @@ export function mapJson(c: MapContent): Record<string, unknown> {
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
   if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
   if ("stacks" in c) return { map: c.map, stacks: c.stacks };
-  if ("linear" in c) {
-    const { min, max, step, counts } = c.linear;
-    return { map: c.map, histogram: counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: linearLabel(slot, counts.length, min, max, step), count }] : [])) };
-  }
+  if ("linear" in c) return { map: c.map, histogram: linearBuckets(c.linear, c.linear.counts) };
+  if ("linears" in c) return { map: c.map, histograms: c.linears.byKey.map((h) => ({ key: h.key, histogram: linearBuckets(c.linears, h.counts) })) };
   return { map: c.map, histogram: buckets(c.histogram) };
+}
+
+/** A linear histogram's non-empty buckets, labelled. */
+function linearBuckets({ min, max, step }: Linear, counts: readonly (number | bigint)[]): { bucket: string; count: number | bigint }[] {
+  return counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: linearLabel(slot, counts.length, min, max, step), count }] : []));
 }
 
 /** A histogram's non-empty buckets, labelled. */
@@ -181,6 +207,10 @@ export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${show(h.key)}]`, h.histogram));
   if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
+  if ("linears" in c) {
+    const { min, max, step, byKey } = c.linears;
+    return byKey.flatMap((h) => [`@${c.map}[${show(h.key)}]: `, ...linearHistogramLines(h.counts, min, max, step), ""]);
+  }
   if ("stacks" in c) return c.stacks.flatMap((st) => [`@${c.map}[${st.id}]:`, ...st.frames.map((f) => `    ${f}`), ""]);
   return histogramText(c.map, c.histogram);
 }

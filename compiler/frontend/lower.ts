@@ -420,6 +420,19 @@ export function lower(
   const inlining: TS.Node[] = [];
   const functions = new Map<TS.Symbol, TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression>();
 
+  /** The key of a keyed histogram's hash map: the user's key and the slot it counts, `{ key: K; slot: u32 }`. */
+  function slotKey(map: string, histogramKey: Layout): Layout {
+    const slotAt = align(histogramKey.size, 4);
+    const keyAlign = Math.max(histogramKey.align, 4);
+    return {
+      kind: "struct",
+      name: `${map}__histogram_key`,
+      fields: [{ name: "key", offset: 0, layout: histogramKey }, { name: "slot", offset: slotAt, layout: intLayout(U32) }],
+      size: align(slotAt + 4, keyAlign),
+      align: keyAlign,
+    };
+  }
+
   /** `const NAME = new HashMap<K, V>(maxEntries)` and the other map classes. */
   function mapDeclaration(name: string, decl: TS.VariableDeclaration, init: TS.NewExpression, cls: MapClass): void {
     if (maps.some((m) => m.name === name)) fail(decl.name, Code.UnsupportedTopLevel, `two maps are named ${name}`);
@@ -485,18 +498,31 @@ export function lower(
         break;
       }
       case "LinearHistogram": {
-        if (typeArgs.length) fail(typeArgs[0]!, Code.BadMap, "LinearHistogram has no type arguments");
-        if (args.length !== 3) fail(init, Code.BadMap, "LinearHistogram takes min, max and step: `new LinearHistogram(0, 100, 10)`");
-        const [min, max, step] = args.map((a) => {
+        if (typeArgs.length > 1) fail(typeArgs[1]!, Code.BadMap, "a keyed LinearHistogram has one type argument, its key: `new LinearHistogram<K>(min, max, step, maxKeys)`");
+        const keyed = typeArgs.length === 1;
+        if (args.length !== (keyed ? 4 : 3)) {
+          fail(init, Code.BadMap, keyed ? "a keyed LinearHistogram takes min, max, step and how many keys it holds: `new LinearHistogram<K>(0, 100, 10, 1024)`" : "LinearHistogram takes min, max and step: `new LinearHistogram(0, 100, 10)`, or `new LinearHistogram<K>(0, 100, 10, maxKeys)` for one per key");
+        }
+        const [min, max, step] = args.slice(0, 3).map((a) => {
           const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(a);
           return v.op.kind === "imm" ? BigInt.asIntN(64, v.op.value) : fail(a, Code.BadMap, "LinearHistogram: min, max and step must be integer constants");
         }) as [bigint, bigint, bigint];
         if (step <= 0n || max <= min) fail(init, Code.BadMap, "LinearHistogram needs min < max and a positive step");
         const buckets = (max - min + step - 1n) / step;
         if (buckets > 1000n) fail(init, Code.BadMap, `LinearHistogram: ${buckets} buckets is more than 1000; take a larger step`);
-        const key = intLayout(U32);
+        const slots = Number(buckets) + 2;
         const value = intLayout(U64);
-        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: Number(buckets) + 2, key, value, linear: { min, max, step } } };
+        if (!keyed) {
+          const key = intLayout(U32);
+          info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: slots, key, value, linear: { min, max, step } } };
+          break;
+        }
+        // One per key, as bpftrace's `@x[k] = lhist(v, ...)`: a hash map counting (key, slot) pairs.
+        const histogramKey = keyValue(layoutOf(typeArgs[0]!), "key", typeArgs[0]!);
+        const key = slotKey(name, histogramKey);
+        const maxKeys = constant(args[3]!);
+        if (maxKeys * slots > 0xffffffff) fail(args[3]!, Code.BadMap, `${maxKeys} keys of ${slots} slots each is more than a map holds`);
+        info = { cls, key, value, histogramKey, def: { name, type: MAP_TYPES.HashMap, maxEntries: maxKeys * slots, key, value, linear: { min, max, step } } };
         break;
       }
       case "Histogram": {
@@ -510,15 +536,7 @@ export function lower(
         // One histogram per key, as bpftrace's `@x[k] = hist(v)`: a hash map counting (key, slot) pairs.
         if (typeArgs.length !== 1) fail(init, Code.BadMap, "a keyed Histogram has one type argument, its key: `new Histogram<K>(maxKeys)`");
         const histogramKey = keyValue(layoutOf(typeArgs[0]!), "key", typeArgs[0]!);
-        const slotAt = align(histogramKey.size, 4);
-        const keyAlign = Math.max(histogramKey.align, 4);
-        const key: Layout = {
-          kind: "struct",
-          name: `${name}__histogram_key`,
-          fields: [{ name: "key", offset: 0, layout: histogramKey }, { name: "slot", offset: slotAt, layout: intLayout(U32) }],
-          size: align(slotAt + 4, keyAlign),
-          align: keyAlign,
-        };
+        const key = slotKey(name, histogramKey);
         const maxKeys = needSize("Histogram<K>(maxKeys)");
         if (maxKeys * HISTOGRAM_SLOTS > 0xffffffff) fail(args[0]!, Code.BadMap, `${maxKeys} keys of ${HISTOGRAM_SLOTS} slots each is more than a map holds`);
         info = { cls, key, value, histogramKey, def: { name, type: MAP_TYPES.HashMap, maxEntries: maxKeys * HISTOGRAM_SLOTS, key, value, histogram: true } };
@@ -2046,8 +2064,15 @@ export function lower(
           return result(Helper.get_stackid, [this.fb.ctx, map, flags]);
         }
         case "LinearHistogram.record": {
-          if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count");
-          this.linearHistogram(map, m.def.linear!, this.value(args[0]!), e);
+          if (!m.histogramKey) {
+            if (args.length !== 1) fail(e, Code.BadMap, "record() takes the value to count (`new LinearHistogram<K>(min, max, step, maxKeys)` keeps one histogram per key)");
+            this.linearHistogram(map, m.def.linear!, this.value(args[0]!), e);
+            return none;
+          }
+          if (args.length !== 2) fail(e, Code.BadMap, "record() of a keyed LinearHistogram takes the key and the value to count");
+          const key = this.temp(m.key!, e);
+          this.assignInto({ ...key, layout: m.histogramKey }, args[0]!);
+          this.linearHistogram(map, m.def.linear!, this.value(args[1]!), e, key);
           return none;
         }
         case "Histogram.record": {
@@ -2107,7 +2132,8 @@ export function lower(
     }
 
     /** lhist.record(v): slot 0 below min, 1 + (v - min) / step up to max, the last slot from max up; then an add of 1. */
-    linearHistogram(map: { kind: "map"; name: string }, linear: { min: bigint; max: bigint; step: bigint }, v: Val, node: TS.Node): void {
+    /** lhist.record(v): the slot of v (0 below min, then one per step, the last from max up), counted as histogram() counts. */
+    linearHistogram(map: { kind: "map"; name: string }, linear: { min: bigint; max: bigint; step: bigint }, v: Val, node: TS.Node, keyed?: Ref): void {
       const loc = locOf(node);
       const type = v.untyped ? I64 : promote(v.op.type).bits === 64 ? promote(v.op.type) : I64;
       const x = this.convert(v, type).op;
@@ -2137,9 +2163,7 @@ export function lower(
       this.fb.emit({ op: "bin", kind: "add", dst: slot, a: offset, b: imm(1n, U64), loc });
       this.fb.terminate({ op: "jmp", target: found.id });
       this.enter(found);
-      const key = this.temp(intLayout(U32), node);
-      this.fb.emit({ op: "st", base: key.base, offset: 0, size: 4, src: slot, loc });
-      this.increment(map, key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, node);
+      this.countSlot(map, slot, node, keyed);
     }
 
     /**
@@ -2186,8 +2210,13 @@ export function lower(
         this.fb.terminate({ op: "jmp", target: found.id });
       }
       this.enter(found);
+      this.countSlot(map, slot, node, keyed);
+    }
+
+    /** Adds 1 to `slot`'s count: an array map's entry, or a keyed histogram's `{ key, slot }` (its key already written). */
+    countSlot(map: { kind: "map"; name: string }, slot: VReg, node: TS.Node, keyed?: Ref): void {
       const key = keyed ? { ...keyed, layout: intLayout(U32), offset: keyed.offset + (keyed.layout as Layout & { kind: "struct" }).fields[1]!.offset } : this.temp(intLayout(U32), node);
-      this.fb.emit({ op: "st", base: key.base, offset: key.offset, size: 4, src: slot, loc });
+      this.fb.emit({ op: "st", base: key.base, offset: key.offset, size: 4, src: slot, loc: locOf(node) });
       this.increment(map, keyed ?? key, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), !keyed, node);
     }
 

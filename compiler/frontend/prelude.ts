@@ -120,7 +120,7 @@ declare module "tsbpf" {
   export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
   export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; private __tsbpfMap: true }
   /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
-  export class LinearHistogram { constructor(min: number, max: number, step: number); record(value: number): void; private __tsbpfMap: true }
+  export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; private __tsbpfMap: true }
 `;
 
 /**

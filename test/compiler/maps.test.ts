@@ -342,6 +342,46 @@ test("a keyed Histogram prints one histogram per key at exit", { skip: noKernel 
   });
 });
 
+// One linear histogram per key, as bpftrace's `@x[k] = lhist(v, min, max, step)`.
+const KEYED_LINEAR = `import { kprobe, LinearHistogram, type i32, type u32 } from "tsbpf";
+export const license = "GPL";
+export const byKind = new LinearHistogram<u32>(0, 100, 10, 8);
+export const p = kprobe("f", (kind: u32, x: i32) => {
+  byKind.record(kind, x);
+  return 0;
+});
+`;
+
+test("a keyed LinearHistogram counts each key's values in its own linear slots and prints as bpftrace's keyed lhist", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const { mapContents, mapLines } = await import("../../cli/report.js");
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "keyed-linear.ts", text: KEYED_LINEAR }, { backend });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { name: "keyed_linear" });
+    for (const [kind, x] of [[1, 5], [1, 15], [2, 150], [1, -3]]) sim.kprobe("f", { args: [kind, x] });
+    assert.deepEqual([...sim.map("byKind").toMap()].sort(([a], [b]) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+      [{ key: 1, slot: 0 }, 1n], // -3 is below min
+      [{ key: 1, slot: 1 }, 1n],
+      [{ key: 1, slot: 2 }, 1n],
+      [{ key: 2, slot: 11 }, 1n], // 150 is from max up
+    ], backend);
+    if (backend === "own" && !noKernel) {
+      withLoaded(r.object, (loaded) => {
+        const key = (k: number, slot: number) => new Uint8Array(new Uint32Array([k, slot]).buffer);
+        for (const [k, slot] of [[1, 1], [1, 2], [2, 11]]) sys.mapUpdate(loaded.map("byKind").fd, key(k!, slot!), new Uint8Array(new BigUint64Array([1n]).buffer));
+        const [content] = mapContents(loaded);
+        // The same text bpftrace 0.17 prints for @x[1] = lhist(5, ...), lhist(15, ...) and @x[2] = lhist(150, ...): the fullest last.
+        const bar = `|${"@".repeat(52)}|`;
+        assert.deepEqual(mapLines(content!, false), ["@byKind[2]: ", `${"[100, ...)".padEnd(16)}       1 ${bar}`, "", "@byKind[1]: ", `${"[0, 10)".padEnd(16)}       1 ${bar}`, `${"[10, 20)".padEnd(16)}       1 ${bar}`, ""]);
+        assert.deepEqual(mapLines(content!, true), ['{"map":"byKind","histograms":[{"key":2,"histogram":[{"bucket":"[100, ...)","count":1}]},{"key":1,"histogram":[{"bucket":"[0, 10)","count":1},{"bucket":"[10, 20)","count":1}]}]}']);
+      });
+    }
+  }
+  const bad = compile({ fileName: "keyed-linear.ts", text: KEYED_LINEAR.replace("(0, 100, 10, 8)", "(0, 100, 10)") });
+  assert.match(bad.diagnostics.map((d) => `${d.code}: ${d.message}`)[0]!, /TSBPF1023: a keyed LinearHistogram takes min, max, step and how many keys it holds/);
+});
+
 test("a stack trace map prints its kernel stacks with the functions named", { skip: noKernel }, async () => {
   const { mapContents } = await import("../../cli/report.js");
   const text = `import { tracepoint, pidTgid, StackTraceMap, type u32 } from "tsbpf";
