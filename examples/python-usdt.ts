@@ -1,7 +1,8 @@
 // CPython's USDT probes (`readelf -n /usr/bin/python3` lists them): every module import a Python program makes,
 // with whether it was found, as ring buffer events, and its garbage collections, counted by generation, with their
 // pauses in a log2 histogram. CPython reports its probes only while one is attached (each is guarded by a
-// semaphore that attaching raises). Try `tsbpf run examples/python-usdt.ts -c "python3 -c 'import json, gc; gc.collect()'"`.
+// semaphore that attaching raises). Try `tsbpf run examples/python-usdt.ts -c "/usr/bin/python3 -c 'import json, gc; gc.collect()'"`
+// (the probes are in that file: a python3 found first on PATH, a pyenv or venv one, is another binary).
 import { usdt, RingBuf, HashMap, Histogram, pidTgid, ktimeNs, readUserStr, type i32, type i64, type u32, type u64, type Str } from "tsbpf";
 
 export const license = "GPL";
