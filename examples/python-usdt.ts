@@ -2,7 +2,7 @@
 // with whether it was found, as ring buffer events, and its garbage collections, counted by generation, with their
 // pauses in a log2 histogram. CPython reports its probes only while one is attached (each is guarded by a
 // semaphore that attaching raises). Try `tsbpf run examples/python-usdt.ts -c "/usr/bin/python3 -c 'import json, gc; gc.collect()'"`
-// (the probes are in that file: a python3 found first on PATH, a pyenv or venv one, is another binary).
+// (the probes are in that file; a python3 that PATH finds first, such as pyenv's, may be another build).
 import { usdt, RingBuf, HashMap, Histogram, pidTgid, ktimeNs, readUserStr, type i32, type i64, type u32, type u64, type Str } from "tsbpf";
 
 export const license = "GPL";
