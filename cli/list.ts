@@ -94,8 +94,14 @@ export function* listProbes(query: Query, options: ListOptions = {}): Generator<
     case "any": {
       yield* tracepoints(undefined, query.glob, roots, options.verbose ?? false);
       const unsupported = kprobesUnsupported();
-      if (unsupported) options.note?.(`kernel functions (kprobes) are not listed: ${unsupported}`);
-      else yield* kernelFunctions("kprobe", query.glob, roots);
+      if (unsupported) return options.note?.(`kernel functions (kprobes) are not listed: ${unsupported}`);
+      try {
+        yield* kernelFunctions("kprobe", query.glob, roots);
+      } catch (error) {
+        // The tracepoints are listed already: say why the functions are not, as for a kernel without kprobes.
+        if (!(error instanceof UserError)) throw error;
+        options.note?.(`kernel functions (kprobes) are not listed: ${error.message}`);
+      }
       return;
     }
     case "tracepoint":
@@ -182,7 +188,7 @@ function* tracepoints(group: RegExp | undefined, name: RegExp, roots: readonly s
 }
 
 /** available_filter_functions, read a block at a time: it has tens of thousands of lines ("name" or "name [module]"). */
-function* kernelFunctions(kind: "kprobe" | "kretprobe", func: RegExp, roots: readonly string[]): Generator<ListedProbe> {
+export function* kernelFunctions(kind: "kprobe" | "kretprobe", func: RegExp, roots: readonly string[]): Generator<ListedProbe> {
   const file = "available_filter_functions";
   let fd: number | undefined;
   for (const root of roots) {

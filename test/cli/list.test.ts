@@ -6,12 +6,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile } from "../../compiler/index.js";
-import { formatProbe, globRegExp, listProbes, parsePattern, type ListedProbe } from "../../cli/list.js";
+import { formatProbe, globRegExp, kernelFunctions, listProbes, parsePattern, type ListedProbe } from "../../cli/list.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { kprobesUnsupported } from "../../runtime/loader/attach.js";
 import { readUsdtSites } from "../../runtime/loader/usdt.js";
@@ -162,6 +162,20 @@ test("errors are one line with the documented exit code", () => {
   const two = tsbpf(["list", "a", "b"]);
   assert.equal(two.status, ExitCode.USAGE);
   assert.match(two.stderr, /^tsbpf: unexpected argument b: tsbpf list takes one pattern\n/);
+});
+
+test("kernel functions come from available_filter_functions, each once, sorted, module column dropped", () => {
+  const root = mkdtempSync(join(tmpdir(), "tsbpf-list-test-"));
+  try {
+    // More than one read block, so that a line split across blocks is put back together.
+    const filler = Array.from({ length: 8000 }, (_, i) => `filler_function_${i}`).join("\n");
+    writeFileSync(join(root, "available_filter_functions"), `do_unlinkat\n${filler}\nvfs_unlink\ndo_unlinkat\next4_unlink [ext4]\ndo_rmdir\n`);
+    const listed = [...kernelFunctions("kprobe", globRegExp("*unlink*"), [root])];
+    assert.deepEqual(listed.map((p) => formatProbe(p)), ['kprobe("do_unlinkat")', 'kprobe("ext4_unlink")', 'kprobe("vfs_unlink")']);
+    assert.equal([...kernelFunctions("kretprobe", globRegExp("filler_function_7999"), [root])].length, 1);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test("tracefs not mounted, or readable only by root, is exit 4 in one sentence", () => {
