@@ -118,8 +118,11 @@ export function* listProbes(query: Query, options: ListOptions = {}): Generator<
     case "uprobe":
     case "uretprobe": {
       const path = binaryPath(query.binary);
-      const names = [...guard(() => [...functionNames(path)])].filter((n) => query.func.test(n)).sort();
-      for (const name of names) yield { kind: query.kind, binary: query.binary, path, function: name };
+      const names: string[] = [];
+      guard(() => {
+        for (const name of functionNames(path)) if (query.func.test(name)) names.push(name);
+      });
+      for (const name of names.sort()) yield { kind: query.kind, binary: query.binary, path, function: name };
       return;
     }
     case "usdt": {
