@@ -41,6 +41,8 @@ export const CHUNKS: readonly ChunkSpec[] = [
   { name: "run", roots: ["cli/exit-codes.js", "cli/commands/run.js", "cli/commands/load.js"] },
   { name: "compile", roots: ["cli/commands/compile.js"] },
   { name: "rest", roots: ["cli/commands/disasm.js", "cli/commands/exec.js", "cli/commands/btf.js", "cli/commands/verify.js"] },
+  // Apart from "rest" so that listing probes does not load the verifier.
+  { name: "list", roots: ["cli/commands/list.js"] },
   // The warm-up's fake kernel, apart so that no command loads it.
   { name: "fake", roots: ["runtime/sys/fake.js"] },
 ];

@@ -261,6 +261,24 @@ export async function main(args: readonly string[]): Promise<void> {
       run(() => import("./commands/verify.js")),
     )
     .command(
+      "list [pattern]",
+      "List what can be probed, as bpftrace -l does: tracepoints, kernel functions (where kprobes attach), a binary's functions and USDT probes, each as the tsbpf call that probes it",
+      (y) =>
+        y
+          .positional("pattern", {
+            type: "string",
+            describe:
+              "tracepoint:GROUP:NAME, kprobe:FUNCTION, uprobe:BINARY[:FUNCTION] or usdt:BINARY[:PROVIDER[:NAME]], each part a glob (* and ?); " +
+              "a bare glob matches tracepoints and kernel functions; none lists them all",
+          })
+          .option("json", { type: "boolean", default: false, describe: "one JSON object per probe" })
+          .option("verbose", { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe)" })
+          .example("$0 list 'tracepoint:syscalls:sys_enter_*'", "the syscall entry tracepoints")
+          .example("$0 list uprobe:libc.so.6:'*unlink*'", "libc's functions named like unlink")
+          .example("$0 list usdt:/usr/bin/python3", "CPython's USDT probes, with their arguments"),
+      run(() => import("./commands/list.js")),
+    )
+    .command(
       "exec [memory]",
       "Run raw BPF bytecode from standard input in the VM (the conformance-runner plugin protocol)",
       (y) =>
@@ -303,7 +321,7 @@ export async function main(args: readonly string[]): Promise<void> {
 }
 
 const NO_COMMAND = "name a command";
-const COMMANDS = ["run", "load", "compile", "verify", "btf", "exec", "disasm"];
+const COMMANDS = ["run", "load", "compile", "verify", "btf", "list", "exec", "disasm"];
 const EXIT_CODES =
   "Exit codes: 0 success, 1 internal error (a bug in tsbpf), 2 usage (a bad command line, or a file that cannot be read or written), " +
   "3 rejected by the compiler or a verifier, 4 no permission or a kernel feature missing, 5 a fault in the VM.";
@@ -323,7 +341,7 @@ export function usageMessage(message: string, args: readonly string[], command: 
     const unknown = m[1]!.split(", ");
     const options = unknown.filter((u) => args.some((a) => a.replace(/^--?/, "").split("=")[0] === u && a.startsWith("-")));
     if (options.length) return `unknown option ${options.map((o) => (o.length === 1 ? `-${o}` : `--${o}`)).join(", ")}`;
-    return `unexpected argument ${unknown.join(", ")}: tsbpf ${command ?? ""} takes one file`.replace("  ", " ");
+    return `unexpected argument ${unknown.join(", ")}: tsbpf ${command ?? ""} takes one ${command === "list" ? "pattern" : "file"}`.replace("  ", " ");
   }
   if ((m = /^Invalid values:\s+Argument: ([\w-]+), Given: "?([^"]*)"?, Choices: (.+)$/s.exec(message.trim()))) {
     return `--${m[1]} takes ${m[3]!.replace(/"/g, "").split(", ").join(", ")}, not ${m[2]}`;

@@ -203,6 +203,13 @@ function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: s
   }
 }
 
+const KPROBES_COMPILED_OUT = "kprobes are compiled out of the running kernel (CONFIG_KPROBES is off, no kprobe PMU in /sys/bus/event_source/devices)";
+
+/** Why no kprobe can attach here (neither the kprobe PMU nor tracefs's kprobe_events), or undefined when kprobes can. */
+export function kprobesUnsupported(): string | undefined {
+  return pmuType("kprobe") === undefined && !probeEventsFile("kprobe") ? KPROBES_COMPILED_OUT : undefined;
+}
+
 function attachKprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: string; offset: number; retprobe: boolean }, options: AttachOptions): Attachment {
   const kind = t.retprobe ? "kretprobe" : "kprobe";
   const problem = kprobeProblem(t.func);
@@ -213,7 +220,7 @@ function attachKprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: st
   if (type === undefined) {
     const alternative = tracepointAlternative(t.func);
     throw new AttachError(
-      `cannot attach ${kind} ${t.func}: kprobes are compiled out of the running kernel (CONFIG_KPROBES is off, no kprobe PMU in /sys/bus/event_source/devices); ` +
+      `cannot attach ${kind} ${t.func}: ${KPROBES_COMPILED_OUT}; ` +
         `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a uprobe (SEC("uprobe/BINARY:FUNCTION")) instead`,
       "unsupported",
     );

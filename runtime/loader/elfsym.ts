@@ -115,30 +115,32 @@ export function symbolFileOffset(path: string, symbol: string, offset = 0): numb
   return at + offset;
 }
 
-function findSymbol(path: string, symbol: string): number {
-  const f = readFileSync(path);
+/** The section headers of a little-endian ELF64 file; throws SymbolError for anything else. */
+function elfSections(f: Buffer, path: string) {
   if (f.length < 64 || f.readUInt32BE(0) !== 0x7f454c46) throw new SymbolError(`${path} is not an ELF file`);
   if (f[4] !== 2 || f[5] !== 1) throw new SymbolError(`${path} is not a little-endian 64-bit ELF file`);
   const shoff = Number(f.readBigUInt64LE(0x28));
   const shentsize = f.readUInt16LE(0x3a);
   const shnum = f.readUInt16LE(0x3c);
-  const inFile = (at: number, len: number): boolean => at >= 0 && at + len <= f.length;
-  if (!inFile(shoff, shnum * shentsize)) throw new SymbolError(`${path}: section headers lie outside the file`);
-  const section = (i: number) => {
+  if (!inFile(f, shoff, shnum * shentsize)) throw new SymbolError(`${path}: section headers lie outside the file`);
+  return Array.from({ length: shnum }, (_, i) => {
     const at = shoff + i * shentsize;
     return { type: f.readUInt32LE(at + 4), offset: Number(f.readBigUInt64LE(at + 0x18)), size: Number(f.readBigUInt64LE(at + 0x20)), link: f.readUInt32LE(at + 0x28), entsize: Number(f.readBigUInt64LE(at + 0x38)) };
-  };
+  });
+}
 
-  let value: bigint | undefined;
-  /** The functions seen, for a did-you-mean when `symbol` is not among them. */
-  const functions: string[] = [];
-  // .symtab first (it also has local functions); .dynsym is all a stripped library keeps.
+const inFile = (f: Buffer, at: number, len: number): boolean => at >= 0 && at + len <= f.length;
+
+/**
+ * The functions an ELF file defines, .symtab's first (it also has local functions), then .dynsym's (all a stripped
+ * library keeps): `name` as the table spells it (.symtab's can carry a version: unlinkat@@GLIBC_2.4), `base` without it.
+ */
+function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<{ name: string; base: string; value: bigint }> {
   for (const wanted of [SHT_SYMTAB, SHT_DYNSYM]) {
-    for (let i = 0; i < shnum && value === undefined; i++) {
-      const s = section(i);
-      if (s.type !== wanted || s.entsize < 24 || !inFile(s.offset, s.size)) continue;
-      const strtab = section(s.link);
-      if (!inFile(strtab.offset, strtab.size)) continue;
+    for (const s of sections) {
+      if (s.type !== wanted || s.entsize < 24 || !inFile(f, s.offset, s.size)) continue;
+      const strtab = sections[s.link];
+      if (!strtab || !inFile(f, strtab.offset, strtab.size)) continue;
       for (let at = s.offset; at + 24 <= s.offset + s.size; at += s.entsize) {
         const type = f[at + 4]! & 0xf;
         if (f.readUInt16LE(at + 6) === 0) continue; // undefined: imported from elsewhere
@@ -146,25 +148,48 @@ function findSymbol(path: string, symbol: string): number {
         const nameAt = strtab.offset + f.readUInt32LE(at);
         const end = f.indexOf(0, nameAt);
         if (end < 0) continue;
-        // .symtab names can carry a version: unlinkat@@GLIBC_2.4.
         const name = f.toString("latin1", nameAt, end);
-        const base = name.split("@")[0]!;
-        if (name !== symbol && base !== symbol) {
-          functions.push(base);
-          continue;
-        }
-        value = f.readBigUInt64LE(at + 8);
-        break;
+        yield { name, base: name.split("@")[0]!, value: f.readBigUInt64LE(at + 8) };
       }
     }
-    if (value !== undefined) break;
+  }
+}
+
+/** The names of the functions the ELF file at `path` defines, each once (what `uprobe(path, NAME)` can probe). */
+export function* functionNames(path: string): Generator<string> {
+  let f: Buffer;
+  try {
+    f = readFileSync(path);
+  } catch (e) {
+    throw new SymbolError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const seen = new Set<string>();
+  for (const { base } of functionSymbols(f, elfSections(f, path))) {
+    if (seen.has(base)) continue;
+    seen.add(base);
+    yield base;
+  }
+}
+
+function findSymbol(path: string, symbol: string): number {
+  const f = readFileSync(path);
+  const sections = elfSections(f, path);
+  let value: bigint | undefined;
+  /** The functions seen, for a did-you-mean when `symbol` is not among them. */
+  const functions: string[] = [];
+  for (const s of functionSymbols(f, sections)) {
+    if (s.name === symbol || s.base === symbol) {
+      value = s.value;
+      break;
+    }
+    functions.push(s.base);
   }
   if (value === undefined) {
     const similar = similarNames(symbol, functions);
     const hint = similar.length
       ? `; did you mean ${similar.join(" or ")}?`
       : // A stripped executable keeps only what it exports, so its own functions (main) are gone; a library's API stays.
-        !/\.so(\.|$)/.test(basename(path)) && !Array.from({ length: shnum }, (_, i) => section(i).type).includes(SHT_SYMTAB)
+        !/\.so(\.|$)/.test(basename(path)) && !sections.some((s) => s.type === SHT_SYMTAB)
         ? " (it is stripped: only the functions it exports are left; probe one of those, or a build with symbols)"
         : "";
     throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${hint}`);

@@ -141,8 +141,8 @@ test("tsbpf run of a probe file that exports no probes says so in the file's ter
 
 test("yargs's usage errors read as one tsbpf sentence naming the command or option as typed", () => {
   const cases: [string, string[], string | undefined, string][] = [
-    ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, exec, disasm)"],
-    ["Unknown argument: nosuch", ["nosuch"], undefined, "unknown command nosuch (the commands are run, load, compile, verify, btf, exec, disasm)"],
+    ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
+    ["Unknown argument: nosuch", ["nosuch"], undefined, "unknown command nosuch (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
     ["Unknown argument: jsn", ["run", "x.ts", "--jsn"], "run", "unknown option --jsn"],
     ["Unknown argument: q", ["run", "x.ts", "-q"], "run", "unknown option -q"],
     ["Unknown argument: b", ["disasm", "a", "b"], "disasm", "unexpected argument b: tsbpf disasm takes one file"],

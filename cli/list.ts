@@ -1,0 +1,254 @@
+// What `tsbpf list` finds to probe, as bpftrace -l does: tracepoints (tracefs's available_events), kernel functions
+// (available_filter_functions, where kprobes can attach), the functions of an ELF binary (uprobes) and its USDT probes.
+// Takes a pattern in bpftrace's form (`tracepoint:syscalls:sys_enter_*`, `kprobe:do_unlink*`, `uprobe:BINARY:GLOB`,
+// `usdt:BINARY[:PROVIDER[:NAME]]`, or a bare glob for tracepoints and kernel functions); gives the probes one at a
+// time, and each as the tsbpf call that probes it. Large sources (the kernel's function list, symbol tables) are
+// filtered as they are read; only what matches is kept, and only where it must be sorted or de-duplicated.
+
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { TRACEFS_ROOTS, parseTracepointFormat, readTracepointFormat } from "../compiler/frontend/tracepoints.js";
+import { kprobesUnsupported, tracepointAlternative } from "../runtime/loader/attach.js";
+import { SymbolError, functionNames, resolveBinary } from "../runtime/loader/elfsym.js";
+import { readUsdtSites } from "../runtime/loader/usdt.js";
+import { ExitCode, UserError } from "./exit-codes.js";
+
+/** A tracepoint field as a probe reads it: `type` is the prelude's TypeScript type, null where tsbpf cannot read it yet. */
+export interface ListedField {
+  name: string;
+  type: string | null;
+  cType: string;
+}
+
+export type ListedProbe =
+  | { kind: "tracepoint"; group: string; name: string; fields?: ListedField[] }
+  | { kind: "kprobe" | "kretprobe"; function: string }
+  | { kind: "uprobe" | "uretprobe"; binary: string; path: string; function: string }
+  | { kind: "usdt"; binary: string; path: string; provider: string; name: string; sites: number; args: string[] };
+
+/** A parsed pattern: which source to read and the globs (as anchored RegExps) to filter it by. */
+export type Query =
+  | { kind: "any"; glob: RegExp }
+  | { kind: "tracepoint"; group: RegExp | undefined; name: RegExp }
+  | { kind: "kprobe" | "kretprobe"; func: RegExp; text: string }
+  | { kind: "uprobe" | "uretprobe"; binary: string; func: RegExp }
+  | { kind: "usdt"; binary: string; provider: RegExp; name: RegExp };
+
+/** bpftrace's short names for the kinds. */
+const KINDS: Record<string, Exclude<Query["kind"], "any">> = {
+  tracepoint: "tracepoint", t: "tracepoint",
+  kprobe: "kprobe", k: "kprobe", kretprobe: "kretprobe", kr: "kretprobe",
+  uprobe: "uprobe", u: "uprobe", uretprobe: "uretprobe", ur: "uretprobe",
+  usdt: "usdt", U: "usdt",
+};
+
+/** A `*`/`?` glob as a RegExp matching the whole string. */
+export function globRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${body}$`);
+}
+
+/** The pattern of `tsbpf list [PATTERN]`; throws a UserError (exit 2) for an unknown kind or a missing binary name. */
+export function parsePattern(pattern: string | undefined): Query {
+  if (pattern === undefined || pattern === "") return { kind: "any", glob: globRegExp("*") };
+  const parts = pattern.split(":");
+  if (parts.length === 1) return { kind: "any", glob: globRegExp(pattern) };
+  const kind = Object.hasOwn(KINDS, parts[0]!) ? KINDS[parts[0]!]! : undefined;
+  if (!kind) throw new UserError(`unknown probe kind ${parts[0]} in ${pattern} (the kinds are tracepoint, kprobe, kretprobe, uprobe, uretprobe and usdt)`);
+  const glob = (i: number): RegExp => globRegExp(parts[i] || "*");
+  const tooMany = (form: string): UserError => new UserError(`${pattern} has too many parts: a ${kind} pattern is ${form}`);
+  switch (kind) {
+    case "tracepoint":
+      if (parts.length > 3) throw tooMany("tracepoint:GROUP:NAME");
+      // One part after the kind: the name, or GROUP:NAME as a whole (`tracepoint:*unlink*`).
+      return parts.length === 2 ? { kind, group: undefined, name: glob(1) } : { kind, group: glob(1), name: glob(2) };
+    case "kprobe":
+    case "kretprobe":
+      if (parts.length > 2) throw tooMany(`${kind}:FUNCTION`);
+      return { kind, func: glob(1), text: parts[1] ?? "" };
+    case "uprobe":
+    case "uretprobe":
+      if (!parts[1]) throw new UserError(`${pattern} names no binary: a ${kind} pattern is ${kind}:BINARY[:FUNCTION]`);
+      if (parts.length > 3) throw tooMany(`${kind}:BINARY[:FUNCTION]`);
+      return { kind, binary: parts[1], func: glob(2) };
+    case "usdt":
+      if (!parts[1]) throw new UserError(`${pattern} names no binary: a usdt pattern is usdt:BINARY[:PROVIDER[:NAME]]`);
+      if (parts.length > 4) throw tooMany("usdt:BINARY[:PROVIDER[:NAME]]");
+      return { kind, binary: parts[1], provider: glob(2), name: glob(3) };
+  }
+}
+
+export interface ListOptions {
+  /** Tracepoints with their fields. */
+  verbose?: boolean;
+  /** Said once on standard error: why a source is left out of a listing that does not name it. */
+  note?: (text: string) => void;
+  /** tracefs mount points to try, first found first. */
+  tracefsRoots?: readonly string[];
+}
+
+/** The probes a query matches, one at a time: tracepoints in tracefs's order, functions sorted, USDT probes by first site. */
+export function* listProbes(query: Query, options: ListOptions = {}): Generator<ListedProbe> {
+  const roots = options.tracefsRoots ?? TRACEFS_ROOTS;
+  switch (query.kind) {
+    case "any": {
+      yield* tracepoints(undefined, query.glob, roots, options.verbose ?? false);
+      const unsupported = kprobesUnsupported();
+      if (unsupported) return options.note?.(`kernel functions (kprobes) are not listed: ${unsupported}`);
+      try {
+        yield* kernelFunctions("kprobe", query.glob, roots);
+      } catch (error) {
+        // The tracepoints are listed already: say why the functions are not, as for a kernel without kprobes.
+        if (!(error instanceof UserError)) throw error;
+        options.note?.(`kernel functions (kprobes) are not listed: ${error.message}`);
+      }
+      return;
+    }
+    case "tracepoint":
+      return yield* tracepoints(query.group, query.name, roots, options.verbose ?? false);
+    case "kprobe":
+    case "kretprobe": {
+      const unsupported = kprobesUnsupported();
+      if (unsupported) {
+        const alternative = tracepointAlternative(query.text.replace(/[*?]/g, ""));
+        throw new UserError(`cannot list ${query.kind}s: ${unsupported}; ${alternative ? `the tracepoint ${alternative} may do instead (tsbpf list tracepoint:${alternative})` : "list tracepoints instead (tsbpf list 'tracepoint:*')"}`, ExitCode.NO_PERMISSION);
+      }
+      return yield* kernelFunctions(query.kind, query.func, roots);
+    }
+    case "uprobe":
+    case "uretprobe": {
+      const path = binaryPath(query.binary);
+      const names: string[] = [];
+      guard(() => {
+        for (const name of functionNames(path)) if (query.func.test(name)) names.push(name);
+      });
+      for (const name of names.sort()) yield { kind: query.kind, binary: query.binary, path, function: name };
+      return;
+    }
+    case "usdt": {
+      const path = binaryPath(query.binary);
+      // A probe placed at several spots (inlined, or in several functions) has one site each: listed once.
+      const probes = new Map<string, { provider: string; name: string; sites: number; args: string[] }>();
+      for (const site of guard(() => readUsdtSites(path))) {
+        if (!query.provider.test(site.provider) || !query.name.test(site.name)) continue;
+        const key = `${site.provider}:${site.name}`;
+        const probe = probes.get(key) ?? { provider: site.provider, name: site.name, sites: 0, args: [] };
+        probes.set(key, probe);
+        probe.sites++;
+        if (!probe.args.includes(site.argText)) probe.args.push(site.argText);
+      }
+      for (const p of probes.values()) yield { kind: "usdt", binary: query.binary, path, ...p };
+      return;
+    }
+  }
+}
+
+/** `f()`, a SymbolError (not ELF, unreadable) becoming the user's one sentence (exit 2). */
+function guard<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (error) {
+    if (error instanceof SymbolError) throw new UserError(error.message);
+    throw error;
+  }
+}
+
+/** The file a uprobe or USDT binary names, found as the loader finds it. */
+const binaryPath = (binary: string): string => guard(() => resolveBinary(binary));
+
+/** The contents of a tracefs file from the first root that has it; a one-sentence UserError (exit 4) when none can be read. */
+function tracefsFile(file: string, roots: readonly string[], what: string): { root: string; text: string } {
+  let denied: string | undefined;
+  for (const root of roots) {
+    try {
+      return { root, text: readFileSync(join(root, file), "latin1") };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code === "EACCES" || code === "EPERM") && !denied) denied = join(root, file);
+    }
+  }
+  if (denied) throw new UserError(`cannot read ${denied}, which lists ${what}: it is readable only by root; list as root (sudo)`, ExitCode.NO_PERMISSION);
+  throw new UserError(`cannot list ${what}: tracefs is not mounted (mount -t tracefs tracefs ${roots[0]})`, ExitCode.NO_PERMISSION);
+}
+
+function* tracepoints(group: RegExp | undefined, name: RegExp, roots: readonly string[], verbose: boolean): Generator<ListedProbe> {
+  const { root, text } = tracefsFile("available_events", roots, "tracepoints");
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const g = line.slice(0, colon);
+    const n = line.slice(colon + 1);
+    if (group ? !(group.test(g) && name.test(n)) : !(name.test(n) || name.test(line))) continue;
+    if (!verbose) {
+      yield { kind: "tracepoint", group: g, name: n };
+      continue;
+    }
+    // The fields as the compiler types them (the common header is not readable from a probe, so not listed).
+    const format = readTracepointFormat(g, n, [root]);
+    const fields = format === undefined ? [] : parseTracepointFormat(g, n, format).fields.filter((f) => f.readable);
+    yield { kind: "tracepoint", group: g, name: n, fields: fields.map((f) => ({ name: f.name, type: f.tsType ?? null, cType: f.cType })) };
+  }
+}
+
+/** available_filter_functions, read a block at a time: it has tens of thousands of lines ("name" or "name [module]"). */
+export function* kernelFunctions(kind: "kprobe" | "kretprobe", func: RegExp, roots: readonly string[]): Generator<ListedProbe> {
+  const file = "available_filter_functions";
+  let fd: number | undefined;
+  for (const root of roots) {
+    try {
+      fd = openSync(join(root, file), "r");
+      break;
+    } catch {
+      // try the next root
+    }
+  }
+  if (fd === undefined) {
+    // Not opened: tracefsFile says why, in its words.
+    tracefsFile(file, roots, "kernel functions");
+    return;
+  }
+  const names = new Set<string>();
+  const buffer = Buffer.alloc(1 << 16);
+  let rest = "";
+  try {
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      const lines = (rest + buffer.toString("latin1", 0, n)).split("\n");
+      rest = n === 0 ? "" : lines.pop()!;
+      for (const line of lines) {
+        const name = line.split(" ", 1)[0]!;
+        if (name && func.test(name)) names.add(name);
+      }
+      if (n === 0) break;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  for (const name of [...names].sort()) yield { kind, function: name };
+}
+
+/** A probe as the tsbpf call that probes it (with --verbose, a tracepoint's fields on the lines after it). */
+export function formatProbe(p: ListedProbe): string {
+  switch (p.kind) {
+    case "tracepoint": {
+      const call = `tracepoint(${JSON.stringify(p.group)}, ${JSON.stringify(p.name)})`;
+      if (!p.fields) return call;
+      const width = Math.max(0, ...p.fields.map((f) => f.name.length + (f.type ?? UNREADABLE).length + 2));
+      return [call, ...p.fields.map((f) => `    ${`${f.name}: ${f.type ?? UNREADABLE}`.padEnd(width)}  // ${f.cType}`)].join("\n");
+    }
+    case "kprobe":
+    case "kretprobe":
+      return `${p.kind}(${JSON.stringify(p.function)})`;
+    case "uprobe":
+    case "uretprobe":
+      return `${p.kind}(${JSON.stringify(p.binary)}, ${JSON.stringify(p.function)})`;
+    case "usdt": {
+      const call = `usdt(${JSON.stringify(p.binary)}, ${JSON.stringify(p.provider)}, ${JSON.stringify(p.name)})`;
+      const args = p.args.map((a) => a || "no arguments").join("; ");
+      return `${call}  // ${p.sites > 1 ? `${p.sites} sites: ` : ""}${args}`;
+    }
+  }
+}
+
+/** How --verbose shows a field tsbpf cannot read yet (a flexible array, a __data_loc of non-chars). */
+const UNREADABLE = "(not readable yet)";
