@@ -268,7 +268,7 @@ export async function main(args: readonly string[]): Promise<void> {
           .positional("pattern", {
             type: "string",
             describe:
-              "tracepoint:GROUP:NAME, kprobe:FUNCTION, uprobe:BINARY[:FUNCTION] or usdt:BINARY[:PROVIDER[:NAME]], each part a glob (* and ?); " +
+              "tracepoint:GROUP:NAME, kprobe:FUNCTION, uprobe:BINARY[:FUNCTION] or usdt:BINARY[:[PROVIDER:]NAME], each part a glob (* and ?); " +
               "a bare glob matches tracepoints and kernel functions; none lists them all",
           })
           .option("json", { type: "boolean", default: false, describe: "one JSON object per probe" })

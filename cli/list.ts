@@ -1,7 +1,7 @@
 // What `tsbpf list` finds to probe, as bpftrace -l does: tracepoints (tracefs's available_events), kernel functions
 // (available_filter_functions, where kprobes can attach), the functions of an ELF binary (uprobes) and its USDT probes.
 // Takes a pattern in bpftrace's form (`tracepoint:syscalls:sys_enter_*`, `kprobe:do_unlink*`, `uprobe:BINARY:GLOB`,
-// `usdt:BINARY[:PROVIDER[:NAME]]`, or a bare glob for tracepoints and kernel functions); gives the probes one at a
+// `usdt:BINARY[:[PROVIDER:]NAME]`, or a bare glob for tracepoints and kernel functions); gives the probes one at a
 // time, and each as the tsbpf call that probes it. Large sources (the kernel's function list, symbol tables) are
 // filtered as they are read; only what matches is kept, and only where it must be sorted or de-duplicated.
 
@@ -72,9 +72,10 @@ export function parsePattern(pattern: string | undefined): Query {
       if (parts.length > 3) throw tooMany(`${kind}:BINARY[:FUNCTION]`);
       return { kind, binary: parts[1], func: glob(2) };
     case "usdt":
-      if (!parts[1]) throw new UserError(`${pattern} names no binary: a usdt pattern is usdt:BINARY[:PROVIDER[:NAME]]`);
-      if (parts.length > 4) throw tooMany("usdt:BINARY[:PROVIDER[:NAME]]");
-      return { kind, binary: parts[1], provider: glob(2), name: glob(3) };
+      if (!parts[1]) throw new UserError(`${pattern} names no binary: a usdt pattern is usdt:BINARY[:[PROVIDER:]NAME]`);
+      if (parts.length > 4) throw tooMany("usdt:BINARY[:[PROVIDER:]NAME]");
+      // As bpftrace reads it: with one part after the binary, that part is the probe's name, of any provider.
+      return parts.length === 3 ? { kind, binary: parts[1], provider: glob(3), name: glob(2) } : { kind, binary: parts[1], provider: glob(2), name: glob(3) };
   }
 }
 
