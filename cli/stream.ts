@@ -130,8 +130,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       log("nothing to attach; releasing the object");
       return ExitCode.OK;
     }
-    // The recorder attaches after the user's programs, so it never misses a hit they see.
-    const hits = recording && options.record?.recorder ? attachRecorder(session, options.record.recorder, recording, log) : [];
+    // The recorder attaches after the user's programs, so it never misses a hit they see; with --command or --pid its
+    // uprobes see the same process as theirs, so it records no hit they do not see.
+    const hits = recording && options.record?.recorder ? attachRecorder(session, options.record.recorder, recording, log, target?.pid) : [];
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
     const streams = [...(pipe ? ["bpf_printk output"] : []), ...(readers.length ? [readers.map((r) => r.map).join(", ")] : [])];
     const what = streams.length ? `streaming ${streams.join(" and ")}` : "counting into the maps (no probe prints or sends events)";
@@ -245,12 +246,12 @@ async function openRecording(path: string): Promise<Recording> {
  * Loads and attaches the recorder (cli/record.ts) beside the user's object; gives its ring buffers' readers.
  * A recorder that cannot load or attach costs the hits, not the run.
  */
-function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Recorder }, recording: Recording, log: (line: string) => void): { reader: EventReader; probe: RecorderProbe }[] {
+function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Recorder }, recording: Recording, log: (line: string) => void, pid: number | undefined): { reader: EventReader; probe: RecorderProbe }[] {
   for (const s of r.recorder.skipped) log(`not recording ${s}`);
   try {
     const obj = session.load(r.bytes, { name: "record" });
     const out = r.recorder.probes.map((probe) => ({ reader: session.events(obj, probe.map), probe }));
-    obj.attachAll();
+    obj.attachAll({ pid });
     return out;
   } catch (error) {
     log(`warning: the probe hits are not recorded (${(error as Error).message}); ${recording.path} gets the output only`);
