@@ -22,6 +22,17 @@ import { usdtObject, usdtSkip, usdtTarget } from "./usdt-fixtures.js";
 
 const sys = openSys();
 
+/** tsbpf:site's value by the site's constant. */
+const SITES = (target: string) => `
+import { usdt, HashMap, type i32, type i64 } from "tsbpf";
+export const license = "GPL";
+export const values = new HashMap<i32, i64>(4);
+export const on_site = usdt(${JSON.stringify(target)}, "tsbpf", "site", (value: i64, which: i32) => {
+  values.update(which, value);
+  return 0;
+});
+`;
+
 /** Counts libstdc++'s throw(obj, tinfo) probe by process. */
 const THROWS = `
 import { usdt, HashMap, pidTgid, type u32, type u64 } from "tsbpf";
@@ -170,6 +181,26 @@ describe("USDT probes on the running kernel", skip, () => {
     } finally {
       await session.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a probe with two sites whose notes differ: each site's arguments are read through its own spec (the cookie)", async () => {
+    const target = usdtTarget();
+    const sites = readUsdtSites(target).filter((x) => x.provider === "tsbpf" && x.name === "site");
+    assert.equal(sites.length, 2);
+    assert.notEqual(sites[0]!.argText, sites[1]!.argText, "the two sites keep the value in different places");
+    const compiled = compile({ fileName: "usdt-sites.ts", text: SITES(target) });
+    assert.deepEqual(compiled.diagnostics, []);
+    const session = new Session(sys);
+    try {
+      const obj = session.load(compiled.object, { name: "usdt_sites" });
+      const { attached } = obj.attachAll();
+      assert.deepEqual(attached.map((a) => a.description), [`usdt ${target}:tsbpf:site (2 sites)`]);
+      run(target, 21, 1);
+      // Site 1 passes the seed in a register, site 2 twice the seed from the stack.
+      assert.deepEqual([...openMap<number, number>(obj, "values").entries()].sort(([a], [b]) => a - b), [[1, 21], [2, 42]]);
+    } finally {
+      await session.close();
     }
   });
 

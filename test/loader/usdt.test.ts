@@ -172,9 +172,9 @@ describe("USDT sites of binaries", () => {
     const sites = readUsdtSites(target);
     assert.deepEqual(
       sites.map((s) => `${s.provider}:${s.name}`),
-      ["tsbpf:args", "tsbpf:guarded"],
+      ["tsbpf:args", "tsbpf:site", "tsbpf:site", "tsbpf:guarded"],
     );
-    const [args, guarded] = sites as [(typeof sites)[0], (typeof sites)[0]];
+    const [args, guarded] = ["args", "guarded"].map((n) => sites.find((s) => s.name === n)!) as [(typeof sites)[0], (typeof sites)[0]];
     assert.deepEqual(
       args.args.map((a) => [a.type, a.size, a.signed]),
       [
@@ -188,8 +188,9 @@ describe("USDT sites of binaries", () => {
     assert.equal(args.args[2]!.valOff, 42n);
     assert.equal(args.semaphoreOffset, 0);
     const notes = readelfNotes(target);
-    assert.equal(guarded.semaphoreOffset, readelfFileOffset(target, notes[1]!.semaphore));
-    assert.equal(guarded.offset, readelfFileOffset(target, notes[1]!.location));
+    const guardedNote = notes[sites.indexOf(guarded)]!;
+    assert.equal(guarded.semaphoreOffset, readelfFileOffset(target, guardedNote.semaphore));
+    assert.equal(guarded.offset, readelfFileOffset(target, guardedNote.location));
   });
 
   it("a binary without stapsdt notes has no sites; a file that is not ELF is an error", () => {
@@ -221,7 +222,8 @@ describe("USDT attach on FakeSys", { skip: usdtSkip }, () => {
       attached.map((a) => a.description),
       [`usdt ${target}:tsbpf:args (1 site)`, `usdt ${target}:tsbpf:guarded (1 site)`],
     );
-    const sites = readUsdtSites(target);
+    // The sites of the probes the object attaches to, in its programs' order.
+    const sites = ["args", "guarded"].map((n) => readUsdtSites(target).find((s) => s.name === n)!);
     const links = attached.map((a) => sys.link(a.fd)!);
     assert.deepEqual(
       links.map((l) => [l.attachType, l.perfEventCookie]),
@@ -271,7 +273,7 @@ char LICENSE[] SEC("license") = "GPL";
       );
     refused(`usdt/${target}:tsbpf:args`, false, /: the object has no __bpf_usdt_specs map, where the probe's argument specs go \(include <bpf\/usdt\.bpf\.h> and read arguments with BPF_USDT\(\)\)$/, "unsupported");
     refused(`usdt/${target}:tsbpf:arg`, true, /: no USDT probe tsbpf:arg in .*usdt-target-\w+; did you mean tsbpf:args\?$/, "not-found");
-    refused(`usdt/${target}:other:thing`, true, /: no USDT probe other:thing in .*usdt-target-\w+ \(its probes: tsbpf:args, tsbpf:guarded\)$/, "not-found");
+    refused(`usdt/${target}:other:thing`, true, /: no USDT probe other:thing in .*usdt-target-\w+ \(its probes: tsbpf:args, tsbpf:site, tsbpf:guarded\)$/, "not-found");
     refused("usdt//etc/hostname:tsbpf:args", true, /not a binary whose USDT notes can be read/, "not-found");
     refused(`usdt/${process.execPath}:tsbpf:args`, true, /has no USDT probes \(no stapsdt notes in a \.note\.stapsdt section\)$/, "not-found");
     refused("usdt/no-such-binary-anywhere:tsbpf:args", true, /cannot find binary no-such-binary-anywhere on PATH/, "not-found");
