@@ -253,3 +253,24 @@ export function formatProbe(p: ListedProbe): string {
 
 /** How --verbose shows a field tsbpf cannot read yet (a flexible array, a __data_loc of non-chars). */
 const UNREADABLE = "(not readable yet)";
+
+/** The part of a probe a pattern's last part names: a tracepoint's or USDT probe's name, a function. */
+export function leafOf(p: ListedProbe): string {
+  return p.kind === "tracepoint" || p.kind === "usdt" ? p.name : p.function;
+}
+
+/** A probe as the pattern that lists it alone: `tracepoint:GROUP:NAME`, `uprobe:BINARY:FUNCTION`, ... */
+export function patternOf(p: ListedProbe): string {
+  switch (p.kind) {
+    case "tracepoint":
+      return `tracepoint:${p.group}:${p.name}`;
+    case "kprobe":
+    case "kretprobe":
+      return `${p.kind}:${p.function}`;
+    case "uprobe":
+    case "uretprobe":
+      return `${p.kind}:${p.binary}:${p.function}`;
+    case "usdt":
+      return `usdt:${p.binary}:${p.provider}:${p.name}`;
+  }
+}

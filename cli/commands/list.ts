@@ -3,7 +3,8 @@
 // bpftrace's): a note on standard error says so. The output is written in blocks: a listing can be thousands of lines.
 
 import { ExitCode } from "../exit-codes.js";
-import { formatProbe, listProbes, parsePattern } from "../list.js";
+import { formatProbe, leafOf, listProbes, parsePattern, patternOf } from "../list.js";
+import { similarNames } from "../../compiler/similar.js";
 import { writeErr, writeOut } from "../output.js";
 
 /** Bytes gathered before a write(2). */
@@ -25,6 +26,24 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     if (!open) return ExitCode.OK;
   }
   if (block) writeOut(block);
-  if (!count) writeErr(`tsbpf: no probes match ${pattern ?? "*"}\n`);
+  if (!count) writeErr(`tsbpf: no probes match ${pattern ?? "*"}${didYouMean(pattern)}\n`);
   return ExitCode.OK;
+}
+
+/**
+ * For a pattern without globs that matched nothing (a misspelt name), the probes whose last part is nearest among
+ * those the same pattern finds with that part a `*`: "; did you mean tracepoint:syscalls:sys_enter_unlinkat?".
+ */
+function didYouMean(pattern: string | undefined): string {
+  const parts = pattern?.split(":") ?? [];
+  if (parts.length < 2 || /[*?]/.test(pattern!)) return "";
+  const word = parts.at(-1)!;
+  const wider = listProbes(parsePattern([...parts.slice(0, -1), "*"].join(":")));
+  const byLeaf = new Map<string, string[]>();
+  for (const p of wider) {
+    const leaf = leafOf(p);
+    byLeaf.set(leaf, [...(byLeaf.get(leaf) ?? []), patternOf(p)]);
+  }
+  const near = similarNames(word, byLeaf.keys()).flatMap((leaf) => byLeaf.get(leaf)!).slice(0, 3);
+  return near.length ? `; did you mean ${near.join(" or ")}?` : "";
 }
