@@ -297,13 +297,14 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
     return id;
   });
 
-  const description = `usdt ${path}:${probe} (${matching.length} site${matching.length === 1 ? "" : "s"})`;
+  const named = `usdt ${path}:${probe}`;
+  const description = `${named} (${matching.length} site${matching.length === 1 ? "" : "s"})`;
   const pid = options.pid ?? -1;
   const links: number[] = [];
   const events: number[] = [];
   try {
     matching.forEach((s, i) => {
-      const where = `${description.replace(/ \(.*$/, "")} at 0x${s.offset.toString(16)}`;
+      const where = `${named} at 0x${s.offset.toString(16)}`;
       let pfd: number;
       try {
         pfd = sys.perfEventOpen(
