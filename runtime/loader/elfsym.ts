@@ -91,11 +91,15 @@ export function resolveBinary(binary: string): string {
   throw new SymbolError(`cannot find binary ${binary} on PATH`);
 }
 
-const SHT_SYMTAB = 2;
-const SHT_DYNSYM = 11;
+export const SHT_SYMTAB = 2;
+export const SHT_DYNSYM = 11;
 const PT_LOAD = 1;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
+/** Size of an ELF64 symbol table entry. */
+const SYM64_SIZE = 24;
+/** Size of an ELF64 program header. */
+const PHDR64_SIZE = 56;
 
 const offsets = new Map<string, number>();
 
@@ -138,20 +142,39 @@ const inFile = (f: Buffer, at: number, len: number): boolean => at >= 0 && at + 
 function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<{ name: string; base: string; value: bigint }> {
   for (const wanted of [SHT_SYMTAB, SHT_DYNSYM]) {
     for (const s of sections) {
-      if (s.type !== wanted || s.entsize < 24 || !inFile(f, s.offset, s.size)) continue;
+      if (s.type !== wanted || !inFile(f, s.offset, s.size)) continue;
       const strtab = sections[s.link];
       if (!strtab || !inFile(f, strtab.offset, strtab.size)) continue;
-      for (let at = s.offset; at + 24 <= s.offset + s.size; at += s.entsize) {
-        const type = f[at + 4]! & 0xf;
-        if (f.readUInt16LE(at + 6) === 0) continue; // undefined: imported from elsewhere
-        if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
-        const nameAt = strtab.offset + f.readUInt32LE(at);
-        const end = f.indexOf(0, nameAt);
-        if (end < 0) continue;
-        const name = f.toString("latin1", nameAt, end);
-        yield { name, base: name.split("@")[0]!, value: f.readBigUInt64LE(at + 8) };
+      for (const { name, value } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
+        yield { name, base: name.split("@")[0]!, value };
       }
     }
+  }
+}
+
+/** A function an ELF64 symbol table defines; `bind` is STB_LOCAL (0), STB_GLOBAL (1), STB_WEAK (2), ... */
+export interface DefinedFunction {
+  name: string;
+  value: bigint;
+  size: bigint;
+  bind: number;
+}
+
+/**
+ * The functions (STT_FUNC, STT_GNU_IFUNC) one little-endian ELF64 symbol table defines, in table order, from the
+ * table's bytes and its string table's. Undefined symbols (imported from elsewhere) and unnamed ones are left out.
+ */
+export function* definedFunctions(table: Buffer, entsize: number, strings: Buffer): Generator<DefinedFunction> {
+  if (entsize < SYM64_SIZE) return;
+  for (let at = 0; at + SYM64_SIZE <= table.length; at += entsize) {
+    const info = table[at + 4]!;
+    const type = info & 0xf;
+    if (type !== STT_FUNC && type !== STT_GNU_IFUNC) continue;
+    if (table.readUInt16LE(at + 6) === 0) continue; // SHN_UNDEF
+    const nameAt = table.readUInt32LE(at);
+    const end = strings.indexOf(0, nameAt);
+    if (end <= nameAt) continue;
+    yield { name: strings.toString("latin1", nameAt, end), value: table.readBigUInt64LE(at + 8), size: table.readBigUInt64LE(at + 16), bind: info >> 4 };
   }
 }
 
@@ -200,23 +223,42 @@ function findSymbol(path: string, symbol: string): number {
   return at;
 }
 
+/** A PT_LOAD segment: `fileSize` bytes at `fileOffset` in the file are loaded at `vaddr`; `executable` for PF_X. */
+export interface LoadSegment {
+  fileOffset: bigint;
+  vaddr: bigint;
+  fileSize: bigint;
+  executable: boolean;
+}
+
+/** The PT_LOAD segments of a little-endian ELF64 program header table (`count` entries of `entsize` bytes at `at` in `bytes`). */
+export function loadSegments(bytes: Uint8Array, at: number, count: number, entsize: number): LoadSegment[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const segments: LoadSegment[] = [];
+  if (entsize < PHDR64_SIZE) return segments;
+  for (let i = 0; i < count; i++) {
+    const ph = at + i * entsize;
+    if (ph < 0 || ph + PHDR64_SIZE > bytes.length || view.getUint32(ph, true) !== PT_LOAD) continue;
+    segments.push({
+      fileOffset: view.getBigUint64(ph + 8, true),
+      vaddr: view.getBigUint64(ph + 16, true),
+      fileSize: view.getBigUint64(ph + 32, true),
+      executable: (view.getUint32(ph + 4, true) & 1) !== 0,
+    });
+  }
+  return segments;
+}
+
 /**
  * The file offset of a virtual address of a little-endian ELF64 file: translated through the PT_LOAD segment
  * whose file contents hold it (offset = address - p_vaddr + p_offset); undefined when none does.
  */
 export function addressFileOffset(f: Uint8Array, address: bigint): number | undefined {
-  const view = new DataView(f.buffer, f.byteOffset, f.byteLength);
   if (f.length < 64) return undefined;
+  const view = new DataView(f.buffer, f.byteOffset, f.byteLength);
   const phoff = Number(view.getBigUint64(0x20, true));
-  const phentsize = view.getUint16(0x36, true);
-  const phnum = view.getUint16(0x38, true);
-  for (let i = 0; i < phnum; i++) {
-    const at = phoff + i * phentsize;
-    if (at < 0 || at + 56 > f.length || view.getUint32(at, true) !== PT_LOAD) continue;
-    const fileOffset = view.getBigUint64(at + 8, true);
-    const vaddr = view.getBigUint64(at + 16, true);
-    const filesz = view.getBigUint64(at + 32, true);
-    if (address >= vaddr && address < vaddr + filesz) return Number(address - vaddr + fileOffset);
+  for (const s of loadSegments(f, phoff, view.getUint16(0x38, true), view.getUint16(0x36, true))) {
+    if (address >= s.vaddr && address < s.vaddr + s.fileSize) return Number(address - s.vaddr + s.fileOffset);
   }
   return undefined;
 }

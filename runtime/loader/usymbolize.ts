@@ -1,0 +1,389 @@
+// User-space addresses to `function+offset`, as bpftrace prints a ustack. Takes a pid and an address (a frame of a
+// BPF_F_USER_STACK stack trace); gives `symbol+offset` (decimal) from the symbol tables of the file mapped there, or
+// `0x…` hex when nothing names it. A process's mappings are read from /proc/PID/maps when it is first seen and kept,
+// so its frames can still be named after it has exited. Files are read with positional reads (the headers, then only
+// the symbol and string tables) and their function tables are kept per file identity.
+
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
+import { SHT_DYNSYM, SHT_SYMTAB, definedFunctions, loadSegments, type LoadSegment } from "./elfsym.js";
+
+/** One line of /proc/PID/maps. */
+export interface MapsEntry {
+  start: bigint;
+  /** One past the last address. */
+  end: bigint;
+  /** "r-xp" and the like. */
+  perms: string;
+  /** Offset in the file of the mapping's first byte. */
+  offset: bigint;
+  /** The mapped file's device, as the kernel numbers it (major, minor). */
+  major: number;
+  minor: number;
+  /** 0 for anonymous mappings. */
+  inode: bigint;
+  /** The file's path without a " (deleted)" suffix, "[heap]"-style names, or "" for anonymous mappings. */
+  path: string;
+  /** The file was deleted (or replaced) after it was mapped. */
+  deleted: boolean;
+}
+
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)(?: +(.*))?$/;
+const DELETED = " (deleted)";
+
+/** The entries of /proc/PID/maps text; lines that do not parse are left out. */
+export function parseMaps(text: string): MapsEntry[] {
+  const entries: MapsEntry[] = [];
+  for (const line of text.split("\n")) {
+    const m = MAPS_LINE.exec(line);
+    if (!m) continue;
+    // The path is the rest of the line: it may hold spaces.
+    let path = m[8] ?? "";
+    const deleted = path.startsWith("/") && path.endsWith(DELETED);
+    if (deleted) path = path.slice(0, -DELETED.length);
+    entries.push({
+      start: BigInt(`0x${m[1]}`),
+      end: BigInt(`0x${m[2]}`),
+      perms: m[3]!,
+      offset: BigInt(`0x${m[4]}`),
+      major: parseInt(m[5]!, 16),
+      minor: parseInt(m[6]!, 16),
+      inode: BigInt(m[7]!),
+      path,
+      deleted,
+    });
+  }
+  return entries;
+}
+
+/** The functions of one file, sorted by start, with what maps a file offset to their addresses. */
+interface FunctionTable {
+  segments: LoadSegment[];
+  starts: Float64Array;
+  sizes: Float64Array;
+  names: string[];
+  /** furthestEnds[i]: the furthest end of functions 0..i, so a search back for an enclosing function knows when to stop. */
+  furthestEnds: Float64Array;
+}
+
+/** A file-backed mapping kept for a pid; `table` is filled in when an address in it is first named. */
+interface KeptMapping {
+  entry: MapsEntry;
+  /** undefined: not looked at yet; null: nothing names addresses in it. */
+  table?: FunctionTable | null;
+}
+
+// Preference among functions that start at the same address: bpftrace names libc's getpid (weak) `__getpid` (global).
+const STB_LOCAL = 0;
+const STB_GLOBAL = 1;
+const STB_WEAK = 2;
+const STB_GNU_UNIQUE = 10;
+const bindingRank = (bind: number): number => (bind === STB_GLOBAL || bind === STB_GNU_UNIQUE ? 0 : bind === STB_WEAK ? 1 : bind === STB_LOCAL ? 2 : 3);
+
+const PT_NOTE = 4;
+const NT_GNU_BUILD_ID = 3;
+const SHT_NOBITS = 8;
+/** Note segments larger than this are not searched for a build id (they are a few dozen bytes). */
+const MAX_NOTES = 1 << 16;
+
+/** Names user-space addresses as bpftrace names ustack frames. */
+export class UserSymbolizer {
+  private readonly proc: string;
+  private readonly debugDir: string;
+  private readonly mappings = new Map<number, KeptMapping[]>();
+  /** Function tables by file identity (device, inode, size, mtime); null for files without any. */
+  private readonly tables = new Map<string, FunctionTable | null>();
+
+  /**
+   * `proc`: where procfs is (default "/proc"); `debugDir`: the root of separate debug files looked up by build id
+   * (default "/usr/lib/debug", searched as DIR/.build-id/ab/cdef….debug).
+   */
+  constructor(options: { proc?: string; debugDir?: string } = {}) {
+    this.proc = options.proc ?? "/proc";
+    this.debugDir = options.debugDir ?? "/usr/lib/debug";
+  }
+
+  /** Reads and keeps PID's memory mappings now unless already kept (call when a pid is first seen: they are gone once the process exits). False when they cannot be read. */
+  remember(pid: number): boolean {
+    if (this.mappings.has(pid)) return true;
+    if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+    let text: string;
+    try {
+      text = readFileSync(`${this.proc}/${pid}/maps`, "utf8");
+    } catch {
+      return false;
+    }
+    // Only file mappings can be named; a deleted file cannot be checked to be the one mapped.
+    const kept = parseMaps(text)
+      .filter((e) => e.inode !== 0n && e.path.startsWith("/") && !e.deleted)
+      .map((entry): KeptMapping => ({ entry }));
+    this.mappings.set(pid, kept);
+    // A process in a mount namespace or root of its own (a container) has its files where only /proc/PID/root reaches,
+    // and only while it lives: read the executable ones' tables now.
+    if (!this.seesOurFiles(pid)) for (const m of kept) if (m.entry.perms[2] === "x") this.tableOf(pid, m);
+    return true;
+  }
+
+  /** Drops what is kept for PID (for long sessions: its pid may be reused by another program). */
+  forget(pid: number): void {
+    this.mappings.delete(pid);
+  }
+
+  /** `symbol+offset` for an address of PID (its kept mappings, read now if not yet kept), else `0x…` hex. Never throws for bad input: unreadable files, stripped binaries, anonymous/[vdso]/[stack] mappings, deleted files all give hex. */
+  symbolize(pid: number, address: bigint): string {
+    const hex = `0x${BigInt.asUintN(64, address).toString(16)}`;
+    if (!this.remember(pid)) return hex;
+    const mapping = this.mappings.get(pid)!.find((m) => address >= m.entry.start && address < m.entry.end);
+    if (!mapping) return hex;
+    const table = this.tableOf(pid, mapping);
+    if (!table) return hex;
+    const fileOffset = address - mapping.entry.start + mapping.entry.offset;
+    const vaddr = fileVirtualAddress(table.segments, fileOffset, mapping.entry.perms[2] === "x");
+    if (vaddr === undefined) return hex;
+    return nameIn(table, Number(vaddr)) ?? hex;
+  }
+
+  /** Whether PID sees files at the paths we do: the same mount namespace and root. */
+  private seesOurFiles(pid: number): boolean {
+    try {
+      for (const what of ["ns/mnt", "root"]) {
+        const theirs = statSync(`${this.proc}/${pid}/${what}`);
+        const ours = statSync(`${this.proc}/self/${what}`);
+        if (theirs.dev !== ours.dev || theirs.ino !== ours.ino) return false;
+      }
+      return true;
+    } catch {
+      // Not visible (a test's fake procfs, or no permission): nothing to read early.
+      return true;
+    }
+  }
+
+  private tableOf(pid: number, mapping: KeptMapping): FunctionTable | null {
+    if (mapping.table !== undefined) return mapping.table;
+    const { entry } = mapping;
+    mapping.table = null;
+    // The process's own view of the path first (it may live in another mount namespace), then ours once it is gone.
+    for (const path of [`${this.proc}/${pid}/root${entry.path}`, entry.path]) {
+      let st: BigIntStats;
+      try {
+        st = statSync(path, { bigint: true });
+      } catch {
+        continue;
+      }
+      if (!st.isFile() || !isMappedFile(st, entry)) continue;
+      const key = identity(st);
+      if (!this.tables.has(key)) this.tables.set(key, this.readTable(path, entry));
+      mapping.table = this.tables.get(key)!;
+      break;
+    }
+    return mapping.table;
+  }
+
+  /** The function table of the file at `path`, if it is still the file `entry` maps. */
+  private readTable(path: string, entry: MapsEntry): FunctionTable | null {
+    return withFile(path, (fd, st) => {
+      if (!isMappedFile(st, entry)) return null;
+      const layout = readLayout(fd, st.size);
+      if (!layout) return null;
+      let functions = readFunctions(fd, st.size, layout, SHT_SYMTAB);
+      // A distribution's stripped file keeps its full table in a debug file named by its build id.
+      if (!functions && layout.buildId) {
+        const debugPath = `${this.debugDir}/.build-id/${layout.buildId.slice(0, 2)}/${layout.buildId.slice(2)}.debug`;
+        functions = withFile(debugPath, (debugFd, debugSt) => {
+          const debugLayout = readLayout(debugFd, debugSt.size);
+          return debugLayout ? readFunctions(debugFd, debugSt.size, debugLayout, SHT_SYMTAB) : null;
+        });
+      }
+      functions ??= readFunctions(fd, st.size, layout, SHT_DYNSYM);
+      // The debug file's program headers describe no file contents: the mapped file's own translate offsets.
+      return functions && layout.segments.length ? { segments: layout.segments, ...functions } : null;
+    });
+  }
+}
+
+const identity = (st: BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+
+/** Whether a stat describes the file a maps entry names (glibc's st_dev encoding of major and minor). */
+function isMappedFile(st: BigIntStats, entry: MapsEntry): boolean {
+  const major = Number(((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn));
+  const minor = Number((st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn));
+  return st.ino === entry.inode && major === entry.major && minor === entry.minor;
+}
+
+/** Runs `use` on the regular file at `path` opened for reading, closing it on every path; null when it cannot be read. */
+function withFile<T>(path: string, use: (fd: number, st: BigIntStats) => T | null): T | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    return st.isFile() ? use(fd, st) : null;
+  } catch {
+    // A file shorter than its headers say, or one that changed under us: nothing to name with.
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `length` bytes at `position`; throws when the file ends before them. */
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buffer, done, length - done, position + done);
+    if (n === 0) throw new RangeError(`file ends at ${position + done}, ${length - done} bytes short`);
+    done += n;
+  }
+  return buffer;
+}
+
+interface SectionHeader {
+  type: number;
+  offset: number;
+  size: number;
+  link: number;
+  entsize: number;
+}
+
+interface ElfLayout {
+  segments: LoadSegment[];
+  sections: SectionHeader[];
+  /** Lower-case hex of the NT_GNU_BUILD_ID note. */
+  buildId: string | undefined;
+}
+
+/** The program and section headers and build id of a little-endian ELF64 file; undefined for anything else. */
+function readLayout(fd: number, fileSize: bigint): ElfLayout | undefined {
+  const size = Number(fileSize);
+  if (size < 64) return undefined;
+  const ehdr = readAt(fd, 0, 64);
+  if (ehdr.readUInt32BE(0) !== 0x7f454c46 || ehdr[4] !== 2 || ehdr[5] !== 1) return undefined;
+  const phoff = Number(ehdr.readBigUInt64LE(0x20));
+  const shoff = Number(ehdr.readBigUInt64LE(0x28));
+  const phentsize = ehdr.readUInt16LE(0x36);
+  const phnum = ehdr.readUInt16LE(0x38);
+  const shentsize = ehdr.readUInt16LE(0x3a);
+  let shnum = ehdr.readUInt16LE(0x3c);
+
+  const inFile = (at: number, length: number): boolean => at >= 0 && length >= 0 && at + length <= size;
+  let segments: LoadSegment[] = [];
+  let buildId: string | undefined;
+  if (phnum && inFile(phoff, phnum * phentsize)) {
+    const phdrs = readAt(fd, phoff, phnum * phentsize);
+    segments = loadSegments(phdrs, 0, phnum, phentsize);
+    for (let i = 0; i < phnum && !buildId && phentsize >= 56; i++) {
+      const at = i * phentsize;
+      if (phdrs.readUInt32LE(at) !== PT_NOTE) continue;
+      const noteOffset = Number(phdrs.readBigUInt64LE(at + 8));
+      const noteSize = Number(phdrs.readBigUInt64LE(at + 32));
+      if (noteSize <= MAX_NOTES && inFile(noteOffset, noteSize)) buildId = gnuBuildId(readAt(fd, noteOffset, noteSize));
+    }
+  }
+
+  const sections: SectionHeader[] = [];
+  if (shoff && shentsize >= 64) {
+    // More than 0xff00 sections: the count is in the first header's sh_size.
+    if (shnum === 0 && inFile(shoff, 64)) shnum = Number(readAt(fd, shoff, 64).readBigUInt64LE(0x20));
+    if (inFile(shoff, shnum * shentsize)) {
+      const shdrs = readAt(fd, shoff, shnum * shentsize);
+      for (let at = 0; at < shdrs.length; at += shentsize) {
+        sections.push({
+          type: shdrs.readUInt32LE(at + 4),
+          offset: Number(shdrs.readBigUInt64LE(at + 0x18)),
+          size: Number(shdrs.readBigUInt64LE(at + 0x20)),
+          link: shdrs.readUInt32LE(at + 0x28),
+          entsize: Number(shdrs.readBigUInt64LE(at + 0x38)),
+        });
+      }
+    }
+  }
+  return { segments, sections, buildId };
+}
+
+/** The GNU build id among notes (namesz, descsz, type, name and desc each padded to 4 bytes), as hex. */
+function gnuBuildId(notes: Buffer): string | undefined {
+  for (let at = 0; at + 12 <= notes.length; ) {
+    const nameSize = notes.readUInt32LE(at);
+    const descSize = notes.readUInt32LE(at + 4);
+    const type = notes.readUInt32LE(at + 8);
+    const nameAt = at + 12;
+    const descAt = nameAt + align4(nameSize);
+    if (descAt + descSize > notes.length) return undefined;
+    if (type === NT_GNU_BUILD_ID && nameSize === 4 && notes.toString("latin1", nameAt, nameAt + 4) === "GNU\0" && descSize > 0) {
+      return notes.toString("hex", descAt, descAt + descSize);
+    }
+    at = descAt + align4(descSize);
+  }
+  return undefined;
+}
+
+/** Symbol values above this are not user-space code (and would lose precision as numbers). */
+const MAX_ADDRESS = BigInt(Number.MAX_SAFE_INTEGER);
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/** The functions of the file's first symbol table of type `tableType`, sorted and one per start; null when it has none. */
+function readFunctions(fd: number, fileSize: bigint, layout: ElfLayout, tableType: number): Omit<FunctionTable, "segments"> | null {
+  const size = Number(fileSize);
+  const table = layout.sections.find((s) => s.type === tableType && s.size > 0);
+  const strings = table && layout.sections[table.link];
+  if (!table || !strings || strings.type === SHT_NOBITS || table.offset + table.size > size || strings.offset + strings.size > size) return null;
+  // Parallel arrays and a sorted index: a large binary (node's) has 100k+ functions.
+  const values: number[] = [];
+  const lengths: number[] = [];
+  const ranks: number[] = [];
+  const labels: string[] = [];
+  for (const f of definedFunctions(readAt(fd, table.offset, table.size), table.entsize, readAt(fd, strings.offset, strings.size))) {
+    // Value 0 is an undefined weak reference or a placeholder, never code; user space lies far below 2^53.
+    if (f.value === 0n || f.value > MAX_ADDRESS) continue;
+    values.push(Number(f.value));
+    lengths.push(Number(f.size));
+    ranks.push(bindingRank(f.bind));
+    labels.push(f.name);
+  }
+  if (!values.length) return null;
+  // Among equal starts and bindings, the table's first wins.
+  const order = Array.from(values.keys()).sort((a, b) => values[a]! - values[b]! || ranks[a]! - ranks[b]! || a - b);
+  const kept = order.filter((at, i) => i === 0 || values[order[i - 1]!] !== values[at]);
+  const starts = new Float64Array(kept.length);
+  const sizes = new Float64Array(kept.length);
+  const furthestEnds = new Float64Array(kept.length);
+  kept.forEach((at, i) => {
+    starts[i] = values[at]!;
+    sizes[i] = lengths[at]!;
+    furthestEnds[i] = Math.max(starts[i]! + sizes[i]!, i ? furthestEnds[i - 1]! : 0);
+  });
+  return { starts, sizes, names: kept.map((at) => labels[at]!), furthestEnds };
+}
+
+/** The ELF virtual address a file offset is loaded at, through the PT_LOAD segment holding it (an executable one first for code). */
+function fileVirtualAddress(segments: LoadSegment[], fileOffset: bigint, executable: boolean): bigint | undefined {
+  const holding = segments.filter((s) => fileOffset >= s.fileOffset && fileOffset < s.fileOffset + s.fileSize);
+  const segment = holding.find((s) => s.executable === executable) ?? holding[0];
+  return segment && segment.vaddr + (fileOffset - segment.fileOffset);
+}
+
+/** `name+offset` of the function holding `vaddr`: one whose [start, start+size) does, or the nearest below when it has no size. */
+function nameIn(table: FunctionTable, vaddr: number): string | undefined {
+  const { starts, sizes, names, furthestEnds } = table;
+  let lo = 0;
+  let hi = starts.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid]! <= vaddr) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found < 0) return undefined;
+  if (sizes[found] === 0) return `${names[found]}+${vaddr - starts[found]!}`;
+  // A function can enclose others (nested labels with sizes): look back while anything earlier reaches this far.
+  for (let i = found; i >= 0 && furthestEnds[i]! > vaddr; i--) {
+    if (vaddr < starts[i]! + sizes[i]!) return `${names[i]}+${vaddr - starts[i]!}`;
+  }
+  return undefined;
+}
