@@ -33,6 +33,13 @@ export const i64: (value: number | bigint) => i64 = wrap(64, true);
 export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T } & { readonly [K in keyof T]: T[K] };
 /** A fixed-size, NUL-padded char array of N bytes. */
 export type Str<N extends number = number> = string & { readonly __tsbpfLength?: N };
+/**
+ * kstack()'s value: the id of a kernel stack (an i64, negative when none could be taken). As a map key (or a
+ * key's field), `tsbpf run` prints the stack's frames in its place, as bpftrace prints `@[kstack]`.
+ */
+export type KernelStack = i64 & { readonly __tsbpfStack: "kernel" };
+/** ustack()'s value: the process's tgid in the high 32 bits and its user stack's id in the low (a u64). */
+export type UserStack = u64 & { readonly __tsbpfStack: "user" };
 
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint";
 
@@ -118,6 +125,22 @@ export function comm(): Str<16> {
  */
 export function targetPid(): u32 {
   return onlyInProbe("targetPid");
+}
+/**
+ * The current kernel stack (bpf_get_stackid() into the probe file's own stack map of 4096 stacks, 127 frames each):
+ * count by it (`samples.increment(kstack())` with `HashMap<KernelStack, u64>`) and `tsbpf run` prints each stack's
+ * frames, named from /proc/kallsyms, as bpftrace prints `@[kstack] = count()`.
+ */
+export function kstack(): KernelStack {
+  return onlyInProbe("kstack");
+}
+/**
+ * The current user stack and the process it belongs to (bpftrace's ustack): frames are named from the process's
+ * binaries and libraries (`main+25`), which `tsbpf run` reads while the process lives. Frames are found by frame
+ * pointers: code built without them gives short stacks, as in every tool.
+ */
+export function ustack(): UserStack {
+  return onlyInProbe("ustack");
 }
 /**
  * bpf_get_current_task(): the current task_struct (`currentTask().real_parent.tgid` is the parent's pid).

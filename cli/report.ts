@@ -2,7 +2,6 @@
 // when the run stops, as bpftrace prints them (`@name[key]: value`, histograms as log2 bars); `--json` gives
 // one JSON object per line instead. Program arrays and maps of maps show what each slot holds, by name and id.
 // Takes decoded values; gives lines without trailing newlines.
-import { readFileSync } from "node:fs";
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { formatHistogram, linearHistogramLines, linearLabel, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
@@ -10,6 +9,7 @@ import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
 import { kernelSymbolizer, stackFrames } from "../runtime/loader/symbolize.js";
+import { readKallsyms, Stack, StackNamer } from "../runtime/loader/stacks.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
 const NEGATIVE_SLOT = 65;
@@ -51,9 +51,18 @@ type Linear = { min: number; max: number; step: number };
 
 type Holder = (kind: "program" | "map", id: unknown) => unknown;
 
+const namers = new WeakMap<LoadedObject, StackNamer>();
+/** The object's stack namer, kept for its life: what it has named (and the processes' mappings it read) stays valid. */
+export function stackNamer(obj: LoadedObject): StackNamer {
+  let namer = namers.get(obj);
+  if (!namer) namers.set(obj, (namer = new StackNamer(obj)));
+  return namer;
+}
+
 /** The maps of a loaded object worth printing at exit, read once; empty ones are left out. */
 export function mapContents(obj: LoadedObject): MapContent[] {
   const out: MapContent[] = [];
+  const namer = stackNamer(obj);
   let held: Holder | undefined;
   const holder = () => (held ??= heldBy(obj));
   let symbolize: ((address: bigint) => string) | undefined;
@@ -61,7 +70,7 @@ export function mapContents(obj: LoadedObject): MapContent[] {
     // A probe's bookkeeping (a map its file does not export) is not news.
     if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || mapBtfTypes(obj.spec, m.spec)?.internal) continue;
     try {
-      const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder);
+      const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer);
       if (content) out.push(content);
     } catch (e) {
       // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
@@ -85,24 +94,19 @@ function stacks(obj: LoadedObject, m: LoadedMap, symbolizer: () => (address: big
   return out.length ? { map: m.name, stacks: out.sort((a, b) => a.id - b.id) } : undefined;
 }
 
-/** /proc/kallsyms, or nothing where it cannot be read (addresses then print in hex). */
-function readKallsyms(): string {
-  try {
-    return readFileSync("/proc/kallsyms", "latin1");
-  } catch {
-    return "";
-  }
-}
-
 /** One map's content, or undefined when it holds nothing worth printing. */
-function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): MapContent | undefined {
+function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, namer: StackNamer): MapContent | undefined {
   const types = mapBtfTypes(obj.spec, m.spec);
   const view = new MapView(obj.sys, m, types);
   const fdKind = !FD_VALUES.has(m.spec.type) ? undefined : m.spec.type === MapType.PROG_ARRAY ? "program" : "map";
   const value = (v: unknown) =>
     fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
-  if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, view.entries());
-  if (types?.linear && m.spec.type === MapType.HASH) return keyedLinear(m.name, types.linear, view.entries());
+  // Stack ids print as the frames they name (bpftrace's @[kstack]).
+  const stackIds = namer.fieldsOf(m);
+  const read = (): Iterable<[unknown, unknown]> =>
+    stackIds.key.length || stackIds.value.length ? [...view.entries()].map(([k, v]) => [namer.name(k, stackIds.key), namer.name(v, stackIds.value)]) : view.entries();
+  if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, read());
+  if (types?.linear && m.spec.type === MapType.HASH) return keyedLinear(m.name, types.linear, read());
   if (types?.linear && m.spec.type === MapType.ARRAY) {
     const counts: (number | bigint)[] = new Array(m.spec.maxEntries).fill(0);
     for (const [k, v] of view.entries()) if (typeof k === "number" && k < counts.length) counts[k] = v as number | bigint;
@@ -113,7 +117,7 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder): Map
     for (const [k, v] of view.entries()) if (typeof k === "number") count(slots, k, value(v) as number);
     return nonEmpty(slots) ? { map: m.name, histogram: slots } : undefined;
   }
-  let entries = [...view.entries()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
+  let entries = [...read()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);
   // An array map has every slot: only the ones written (non-zero) are news.
   if (m.spec.type === MapType.ARRAY || m.spec.type === MapType.PERCPU_ARRAY) entries = entries.filter(([, v]) => !isZero(v));
   if (entries.length === 0) return undefined;
@@ -126,10 +130,13 @@ const emptySlots = (): Slots => ({ counts: new Array(NEGATIVE_SLOT).fill(0), neg
 const nonEmpty = (h: Slots): boolean => h.counts.some((c) => Number(c) > 0) || Number(h.negative) > 0;
 const total = (h: Slots): bigint => h.counts.reduce<bigint>((n, c) => n + BigInt(c), BigInt(h.negative));
 
+/** Adds a slot's count (keys that print alike, such as two processes' identical user stacks, share a histogram). */
 function count(h: Slots, slot: number, n: number | bigint): void {
-  if (slot === NEGATIVE_SLOT) h.negative = n;
-  else if (slot >= 0 && slot < NEGATIVE_SLOT) h.counts[slot] = n;
+  if (slot === NEGATIVE_SLOT) h.negative = plus(h.negative, n);
+  else if (slot >= 0 && slot < NEGATIVE_SLOT) h.counts[slot] = plus(h.counts[slot]!, n);
 }
+
+const plus = (a: number | bigint, b: number | bigint): number | bigint => (typeof a === "number" && typeof b === "number" && Number.isSafeInteger(a + b) ? a + b : BigInt(a) + BigInt(b));
 
 /** A keyed LinearHistogram (a hash map counting `{ key, slot }` pairs): one histogram per key, the fullest last. */
 function keyedLinear(map: string, linear: Linear, entries: Iterable<[unknown, unknown]>): MapContent | undefined {
@@ -138,7 +145,7 @@ function keyedLinear(map: string, linear: Linear, entries: Iterable<[unknown, un
     entries,
     () => new Array<number | bigint>(slots).fill(0),
     (counts, slot, n) => {
-      if (slot >= 0 && slot < slots) counts[slot] = n;
+      if (slot >= 0 && slot < slots) counts[slot] = plus(counts[slot]!, n);
     },
     (counts) => counts.reduce<bigint>((n, c) => n + BigInt(c), 0n),
   );
@@ -204,12 +211,12 @@ function buckets({ counts, negative }: Slots): { bucket: string; count: number |
 export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if (json) return [toJson(at ? { time: at.toISOString(), ...mapJson(c) } : mapJson(c))];
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
-  if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${show(k)}]: ${show(v)}`), ""];
-  if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${show(h.key)}]`, h.histogram));
+  if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${showKey(v)}`), ""];
+  if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${showKey(h.key)}]`, h.histogram));
   if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
   if ("linears" in c) {
     const { min, max, step, byKey } = c.linears;
-    return byKey.flatMap((h) => [`@${c.map}[${show(h.key)}]: `, ...linearHistogramLines(h.counts, min, max, step), ""]);
+    return byKey.flatMap((h) => [`@${c.map}[${showKey(h.key)}]: `, ...linearHistogramLines(h.counts, min, max, step), ""]);
   }
   if ("stacks" in c) return c.stacks.flatMap((st) => [`@${c.map}[${st.id}]:`, ...st.frames.map((f) => `    ${f}`), ""]);
   return histogramText(c.map, c.histogram);
@@ -228,6 +235,20 @@ export function toJson(value: unknown): string {
 }
 
 let inspect: typeof import("node:util").inspect | undefined;
+
+/**
+ * A key as bpftrace prints it where it holds stacks: a stack as its frames, one per line (`@[\n    f+1\n]`), and a
+ * struct holding one as bpftrace's tuple (`@[bash, \n    f+1\n, 42]`); other keys as show() gives them.
+ */
+function showKey(k: unknown): string {
+  if (k instanceof Stack) return stackText(k);
+  if (k && typeof k === "object" && !Array.isArray(k) && !(k instanceof Uint8Array) && Object.values(k).some((v) => v instanceof Stack)) {
+    return Object.values(k).map((v) => (v instanceof Stack ? stackText(v) : typeof v === "string" ? v : show(v))).join(", ");
+  }
+  return show(k);
+}
+
+const stackText = (s: Stack): string => s.frames.map((f) => `\n    ${f}`).join("") + (s.frames.length ? "\n" : "");
 
 function show(v: unknown): string {
   if (v instanceof Uint8Array) return `${v.length} bytes ${Buffer.from(v).toString("hex").replace(/(..)(?!$)/g, "$1 ")}`;

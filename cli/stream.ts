@@ -20,7 +20,7 @@ import { removeAbandoned } from "../runtime/loader/probe-events.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
-import { eventLine, mapContents, mapJson, mapLines } from "./report.js";
+import { eventLine, mapContents, mapJson, mapLines, stackNamer } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
 import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
@@ -151,6 +151,15 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       target.resume();
     }
     const timer = duration === undefined ? undefined : setTimeout(() => stop(), duration * 1000);
+    // User stacks are named from their processes' mappings, which go when a process exits: read those of each process
+    // the maps name while the run goes on (4 times a second), and once more at the stop; the command's or --pid's
+    // every 20 ms, so that a command that runs for a moment still gets its frames named.
+    const namer = stackNamer(loaded);
+    const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind === "user"));
+    const rememberStacks = () => namer.remember(userStacks);
+    const stackWatch = userStacks.length ? setInterval(rememberStacks, 250) : undefined;
+    const targetWatch = userStacks.length && target ? setInterval(() => namer.rememberProcess(target!.pid), 20) : undefined;
+    if (stackWatch) void stopped.then(rememberStacks);
     // As bcc's tools print per interval: the time, then the maps as they are now (nothing is cleared).
     const ticker = options.interval === undefined ? undefined : setInterval(() => printMaps(new Date()), options.interval * 1000);
     // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe
@@ -216,6 +225,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     } finally {
       if (timer) clearTimeout(timer);
       if (ticker) clearInterval(ticker);
+      if (stackWatch) clearInterval(stackWatch);
+      if (targetWatch) clearInterval(targetWatch);
     }
     await detached;
     if (targetEnded) log(targetEnded);

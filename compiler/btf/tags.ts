@@ -15,6 +15,18 @@ export const LINEAR_HISTOGRAM_TAG = "tsbpf:histogram=linear:";
 export const linearHistogramTag = (l: { min: bigint; max: bigint; step: bigint }): string => `${LINEAR_HISTOGRAM_TAG}${l.min}:${l.max}:${l.step}`;
 /** `tsbpf:internal`: the probe's own bookkeeping (a map its file does not export), not printed at exit. */
 export const INTERNAL_TAG = "tsbpf:internal";
+/**
+ * `tsbpf:stacks`: the stack trace map that stack ids typed `tsbpf_kstack` or `tsbpf_ustack` (in other maps' keys and
+ * values) refer to; readers print the frames an id names in its place.
+ */
+export const STACKS_TAG = "tsbpf:stacks";
+/** A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). */
+export const KERNEL_STACK_TYPEDEF = "tsbpf_kstack";
+/**
+ * A typedef of `unsigned long long`: the process's tgid in the high 32 bits, bpf_get_stackid(BPF_F_USER_STACK)'s id
+ * (an s32, negative: none was taken) in the low; naming user frames needs the process's memory map.
+ */
+export const USER_STACK_TYPEDEF = "tsbpf_ustack";
 
 export interface MapTags {
   /** The BTF id of the event type, when tagged and found. */
@@ -23,6 +35,7 @@ export interface MapTags {
   /** A LinearHistogram's bounds. */
   linear?: { min: number; max: number; step: number };
   internal?: boolean;
+  stacks?: boolean;
 }
 
 /** The tags on variable `varId`, with the event type name resolved in the same BTF. */
@@ -32,6 +45,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     if (t.kind !== BtfKind.DECL_TAG || t.type !== varId || t.componentIdx !== -1) continue;
     if (t.name === HISTOGRAM_TAG) out.histogram = true;
     else if (t.name === INTERNAL_TAG) out.internal = true;
+    else if (t.name === STACKS_TAG) out.stacks = true;
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);
       if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && Number.isSafeInteger(step) && step! > 0) out.linear = { min: min!, max: max!, step: step! };

@@ -21,7 +21,10 @@ import {
   I32,
   I64,
   INT_TYPES,
+  KERNEL_STACK,
+  USER_STACK,
   PTR,
+  STACK_TYPES,
   U8,
   U16,
   U64,
@@ -151,6 +154,10 @@ const MAP_TYPES: Record<MapClass, number> = {
 export const HISTOGRAM_SLOTS = 66;
 /** Stack frames a StackTraceMap entry holds (PERF_MAX_STACK_DEPTH). */
 const STACK_DEPTH = 127;
+/** The stack map kstack() and ustack() fill, and how many distinct stacks it holds (bpftrace's default). */
+const STACKS_MAP = "tsbpf_stacks";
+const STACKS = 4096;
+const BPF_F_USER_STACK = 256n;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
 
@@ -316,6 +323,7 @@ export function lower(
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
       if (name && INT_TYPES[name]) return INT_TYPES[name]!;
+      if (name && STACK_TYPES[name]) return STACK_TYPES[name]!;
       // A kernel typedef (`pid_t`) or enum (`sock_type`) is the integer it stands for.
       const k = kernelName(node.typeName);
       const int = k === undefined ? undefined : (kernel.typedefs.get(k) ?? kernel.enums.get(k));
@@ -1466,6 +1474,7 @@ export function lower(
       }
       if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field)`);
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
+      if (name === "kstack" || name === "ustack") return this.stack(name, e);
       if (name === "targetPid") {
         if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
         // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -1483,6 +1492,27 @@ export function lower(
       if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, `${name}() takes no arguments`);
       const dst = this.fb.vreg(helper!.type);
       this.fb.emit({ op: "call", helper: helper!.id, args: [], dst, loc: locOf(e) });
+      return { op: dst };
+    }
+
+    /**
+     * kstack(): bpf_get_stackid() into the file's stack map. ustack(): the same for the user stack, with the tgid in the
+     * high half, since naming user frames takes the process's memory map (a failed id keeps its errno in the low half).
+     */
+    stack(name: "kstack" | "ustack", e: TS.CallExpression): Val {
+      if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, `${name}() takes no arguments`);
+      if (!maps.some((m) => m.name === STACKS_MAP)) maps.push({ name: STACKS_MAP, type: MAP_TYPES.StackTraceMap, maxEntries: STACKS, key: 4, value: STACK_DEPTH * 8, internal: true, stacks: true });
+      const loc = locOf(e);
+      const user = name === "ustack";
+      const id = this.fb.vreg(user ? I64 : KERNEL_STACK);
+      this.fb.emit({ op: "call", helper: Helper.get_stackid, args: [this.fb.ctx, { kind: "map", name: STACKS_MAP }, imm(user ? BPF_F_USER_STACK : 0n, U64)], dst: id, loc });
+      if (!user) return { op: id };
+      const pidTgid = this.fb.vreg(U64);
+      this.fb.emit({ op: "call", helper: Helper.get_current_pid_tgid, args: [], dst: pidTgid, loc });
+      const tgid = this.binary("and", { op: pidTgid }, { op: imm(0xffff_ffff_0000_0000n, U64) }, e);
+      const both = this.binary("or", tgid, this.convert({ op: id }, U32), e);
+      const dst = this.fb.vreg(USER_STACK);
+      this.fb.emit({ op: "mov", dst, src: both.op });
       return { op: dst };
     }
 

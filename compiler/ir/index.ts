@@ -199,6 +199,8 @@ export interface MapDef {
   readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
   /** Not exported by the probe file: its own bookkeeping, tagged in BTF so `tsbpf run` does not print it. */
   readonly internal?: boolean;
+  /** The stack trace map kstack() and ustack() ids refer to, tagged in BTF so readers find their frames. */
+  readonly stacks?: boolean;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */

@@ -16,6 +16,11 @@ export interface IntType {
    * integers with `!= 0` before they reach one, so codegen treats it as the u8 it is.
    */
   readonly bool?: boolean;
+  /**
+   * A stack id (kstack()/ustack()): an i64 or u64 everywhere, but typed in BTF so that readers print the frames it
+   * names instead of the number (compiler/btf/tags.ts).
+   */
+  readonly stack?: "kernel" | "user";
 }
 
 const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });
@@ -31,6 +36,11 @@ export const PTR: IntType = Object.freeze({ bits: 64, signed: false, ptr: true }
 export const BOOL: IntType = Object.freeze({ bits: 8, signed: false, bool: true });
 
 export const INT_TYPES: Readonly<Record<string, IntType>> = { i8: I8, i16: I16, i32: I32, i64: I64, u8: U8, u16: U16, u32: U32, u64: U64 };
+/** kstack()'s id (bpf_get_stackid's result: negative when there is no stack) and ustack()'s (the tgid above the id). */
+export const KERNEL_STACK: IntType = Object.freeze({ bits: 64, signed: true, stack: "kernel" });
+export const USER_STACK: IntType = Object.freeze({ bits: 64, signed: false, stack: "user" });
+/** The stack id types by their names in "tsbpf". */
+export const STACK_TYPES: Readonly<Record<string, IntType>> = { KernelStack: KERNEL_STACK, UserStack: USER_STACK };
 
 export const typeName = (t: IntType): string => (t.ptr ? "Ptr" : t.bool ? "boolean" : `${t.signed ? "i" : "u"}${t.bits}`);
 export const sameType = (a: IntType, b: IntType): boolean => a.bits === b.bits && a.signed === b.signed && !!a.ptr === !!b.ptr && !!a.bool === !!b.bool;

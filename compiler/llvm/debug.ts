@@ -13,7 +13,8 @@
 // (see mapVariable), their key and value types spelled as our own backend spells them (typedefs
 // `u32` of `unsigned int`, ...), a Histogram tagged with compiler/btf/tags.ts's `btf_decl_tag`.
 
-import { EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, linearHistogramTag } from "../btf/tags.js";
+import { EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, linearHistogramTag, STACKS_TAG } from "../btf/tags.js";
+import { C_INTS, intTypedefName } from "../object/btf.js";
 import type { KernelMember, KernelScalar, KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -26,11 +27,6 @@ export function mdString(s: string): string {
   return out + '"';
 }
 
-/** The C types of the integer typedefs map keys and values use. */
-const C_INTS: Record<string, string> = {
-  u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
-  i8: "signed char", i16: "short", i32: "int", i64: "long long",
-};
 
 export interface DebugStruct {
   /** Metadata id of the DICompositeType. */
@@ -180,7 +176,7 @@ export class DebugInfo {
       case "int": {
         // As object/btf.ts names them: `u32` a typedef of `unsigned int`, pointers as u64, `_Bool` (LLVM's BTF gives it BOOL encoding).
         if (l.type.bool) return this.basicType("_Bool", 8, "DW_ATE_boolean");
-        const name = `${l.type.ptr || !l.type.signed ? "u" : "i"}${l.type.bits}`;
+        const name = intTypedefName(l);
         let id = this.typedefs.get(name);
         if (id === undefined) {
           const base = this.basicType(C_INTS[name]!, l.size * 8, l.type.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
@@ -237,6 +233,7 @@ export class DebugInfo {
     const tagValues = [
       ...(map.histogram ? [HISTOGRAM_TAG] : []),
       ...(map.internal ? [INTERNAL_TAG] : []),
+      ...(map.stacks ? [STACKS_TAG] : []),
       ...(map.linear ? [linearHistogramTag(map.linear)] : []),
       ...(map.event ? [EVENT_TAG + this.eventType(map.name, map.event)] : []),
     ];
@@ -261,7 +258,7 @@ export class DebugInfo {
     }
     if (event.kind === "int") {
       this.eventTypes.push(type);
-      return event.type.bool ? "_Bool" : `${event.type.ptr || !event.type.signed ? "u" : "i"}${event.type.bits}`;
+      return intTypedefName(event);
     }
     const name = `${mapName}_event`;
     this.eventTypes.push(this.add(`!DIDerivedType(tag: DW_TAG_typedef, name: ${mdString(name)}, file: !${this.file}, baseType: !${type})`));

@@ -12,7 +12,7 @@
 // `boolean` (an INT with BOOL encoding, as clang emits it), `char[N]` for `Str<N>`, arrays, and
 // named structs at their C layout.
 
-import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, linearHistogramTag, packLineCol, type KernelExtInfo } from "../btf/index.js";
+import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, KERNEL_STACK_TYPEDEF, linearHistogramTag, STACKS_TAG, USER_STACK_TYPEDEF, packLineCol, type KernelExtInfo } from "../btf/index.js";
 import { accessSteps, membersRead, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
 import type { CoreAccess, Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -118,14 +118,17 @@ function mapMembers(m: MapDef): [string, number | Layout][] {
   return out;
 }
 
-/** `u32` and the other typedefs, or `_Bool`, which clang emits as a base type of its own. */
-function intTypedefName(l: Layout & { kind: "int" }): string {
+/** `u32` and the other typedefs (stack ids: compiler/btf/tags.ts's), or `_Bool`, which clang emits as a base type of its own. */
+export function intTypedefName(l: Layout & { kind: "int" }): string {
+  if (l.type.stack) return l.type.stack === "kernel" ? KERNEL_STACK_TYPEDEF : USER_STACK_TYPEDEF;
   return l.type.bool ? "_Bool" : `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
 }
 
-const C_INTS: Record<string, string> = {
+/** The C integer type each typedef of intTypedefName() stands for. */
+export const C_INTS: Readonly<Record<string, string>> = {
   u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
   i8: "signed char", i16: "short", i32: "int", i64: "long long",
+  [KERNEL_STACK_TYPEDEF]: "long long", [USER_STACK_TYPEDEF]: "unsigned long long",
 };
 
 /** Adds the `.maps` DATASEC: one VAR per map, typed as clang types a BTF-defined map. */
@@ -187,6 +190,7 @@ function mapTagValues(btf: BtfBuilder, m: MapDef, typeOf: (l: Layout) => number)
   const tags: string[] = [];
   if (m.histogram) tags.push(HISTOGRAM_TAG);
   if (m.internal) tags.push(INTERNAL_TAG);
+  if (m.stacks) tags.push(STACKS_TAG);
   if (m.linear) tags.push(linearHistogramTag(m.linear));
   if (m.event) {
     const type = typeOf(m.event);

@@ -48,6 +48,8 @@ export interface MapBtfTypes {
   linear?: { min: number; max: number; step: number };
   /** Tagged `tsbpf:internal`: a map the probe file does not export. */
   internal?: boolean;
+  /** Tagged `tsbpf:stacks`: the stack trace map that stack ids in other maps refer to. */
+  stacks?: boolean;
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();

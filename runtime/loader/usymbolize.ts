@@ -90,42 +90,56 @@ export class UserSymbolizer {
   private readonly proc: string;
   private readonly debugDir: string;
   private readonly mappings = new Map<number, KeptMapping[]>();
+  /** When each pid's mappings were read (performance.now()), and how old they may get before they are read again. */
+  private readonly readAt = new Map<number, number>();
+  private readonly refreshMs: number;
   /** Function tables by file identity (device, inode, size, mtime); null for files without any. */
   private readonly tables = new Map<string, FunctionTable | null>();
 
   /**
    * `proc`: where procfs is (default "/proc"); `debugDir`: the root of separate debug files looked up by build id
-   * (default "/usr/lib/debug", searched as DIR/.build-id/ab/cdef….debug).
+   * (default "/usr/lib/debug", searched as DIR/.build-id/ab/cdef….debug); `refreshMs`: how old a pid's mappings may
+   * get before remember() reads them again (default 1000: a library loaded since then is seen within a second).
    */
-  constructor(options: { proc?: string; debugDir?: string } = {}) {
+  constructor(options: { proc?: string; debugDir?: string; refreshMs?: number } = {}) {
     this.proc = options.proc ?? "/proc";
     this.debugDir = options.debugDir ?? "/usr/lib/debug";
+    this.refreshMs = options.refreshMs ?? 1000;
   }
 
-  /** Reads and keeps PID's memory mappings now unless already kept (call when a pid is first seen: they are gone once the process exits). False when they cannot be read. */
-  remember(pid: number): boolean {
-    if (this.mappings.has(pid)) return true;
+  /**
+   * Reads and keeps PID's memory mappings (call when a pid is first seen, and again now and then: they are gone once
+   * the process exits). Mappings read less than `refreshMs` ago are kept as they are, unless `now`; a process that has
+   * gone keeps the last ones read. False when none could ever be read.
+   */
+  remember(pid: number, now = false): boolean {
+    const kept = this.mappings.has(pid);
+    if (kept && !now && performance.now() - this.readAt.get(pid)! < this.refreshMs) return true;
     if (!Number.isSafeInteger(pid) || pid <= 0) return false;
     let text: string;
     try {
       text = readFileSync(`${this.proc}/${pid}/maps`, "utf8");
     } catch {
-      return false;
+      return kept;
     }
+    // An exiting process (a zombie) reads as having none: keep the last ones read.
+    if (!text && kept) return true;
+    this.readAt.set(pid, performance.now());
     // Only file mappings can be named; a deleted file cannot be checked to be the one mapped.
-    const kept = parseMaps(text)
+    const mappings = parseMaps(text)
       .filter((e) => e.inode !== 0n && e.path.startsWith("/") && !e.deleted)
       .map((entry): KeptMapping => ({ entry }));
-    this.mappings.set(pid, kept);
+    this.mappings.set(pid, mappings);
     // A process in a mount namespace or root of its own (a container) has its files where only /proc/PID/root reaches,
     // and only while it lives: read the executable ones' tables now.
-    if (!this.seesOurFiles(pid)) for (const m of kept) if (m.entry.perms[2] === "x") this.tableOf(pid, m);
+    if (!this.seesOurFiles(pid)) for (const m of mappings) if (m.entry.perms[2] === "x") this.tableOf(pid, m);
     return true;
   }
 
   /** Drops what is kept for PID (for long sessions: its pid may be reused by another program). */
   forget(pid: number): void {
     this.mappings.delete(pid);
+    this.readAt.delete(pid);
   }
 
   /** `symbol+offset` for an address of PID (its kept mappings, read now if not yet kept), else `0x…` hex. Never throws for bad input: unreadable files, stripped binaries, anonymous/[vdso]/[stack] mappings, deleted files all give hex. */

@@ -4,7 +4,7 @@
 // Takes a probe source and options; gives a Simulation. Plain values and functions: any test runner.
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
-import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type SimStacks, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { checkTask, integerIn, nanoseconds, oneOf, shown } from "./check.js";
@@ -39,6 +39,11 @@ export interface SimulateOptions extends LoadOptions {
 /** Task and CPU for one firing; what is given becomes the current task (as after a context switch). */
 export interface FireOptions extends Partial<TaskState> {
   cpu?: number;
+  /**
+   * The stacks bpf_get_stackid and bpf_get_stack see (kstack(), ustack()): instruction pointers, innermost first;
+   * kept for later firings until given again. Absent at start: no stack can be taken.
+   */
+  stacks?: SimStacks;
   /** Run only this program (by function name) of those attached to the probe point. */
   program?: string;
 }
@@ -275,6 +280,7 @@ export class Simulation {
       this.switchTo(options);
     }
     if (options.cpu !== undefined) this.kernel.cpu = options.cpu;
+    if (options.stacks !== undefined) this.kernel.vm.setStacks(options.stacks);
     const record = context === undefined ? undefined : context();
     const runs: ProgramRun[] = new Array(progs.length);
     let instructions = 0;

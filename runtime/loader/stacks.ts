@@ -1,0 +1,152 @@
+// Stack ids in map keys and values, named as the frames they stand for (bpftrace's `@[kstack]` and `@[ustack]`).
+// Takes a loaded object whose BTF types ids `tsbpf_kstack` / `tsbpf_ustack` and tags its stack map `tsbpf:stacks`
+// (compiler/btf/tags.ts: what kstack() and ustack() compile to, and what a C object can declare the same way); gives
+// decoded keys and values with a `Stack` (its frames as text) in place of each id. Kernel frames are named from
+// /proc/kallsyms; user frames from the process's mappings, which must be read while it lives (`remember`).
+
+import { readFileSync } from "node:fs";
+import { BtfKind, KERNEL_STACK_TYPEDEF, USER_STACK_TYPEDEF, type Btf } from "../../compiler/btf/index.js";
+import { MapType } from "../sys/constants.js";
+import { SysError } from "../sys/sys.js";
+import type { LoadedMap, LoadedObject } from "./load.js";
+import { MapView, mapBtfTypes } from "./maps.js";
+import { kernelSymbolizer, stackFrames } from "./symbolize.js";
+import { UserSymbolizer } from "./usymbolize.js";
+
+/** A stack, outermost frame last: `function+offset`, or a hex address where nothing names it. */
+export class Stack {
+  constructor(readonly frames: readonly string[]) {}
+  toJSON(): readonly string[] {
+    return this.frames;
+  }
+}
+
+/** Where a stack id sits in a decoded value: the value itself (path []) or a struct member, and whose stack it is. */
+export interface StackField {
+  path: readonly string[];
+  kind: "kernel" | "user";
+}
+
+const QUALIFIERS: ReadonlySet<number> = new Set([BtfKind.CONST, BtfKind.VOLATILE, BtfKind.RESTRICT, BtfKind.TYPE_TAG]);
+
+/** The stack ids in BTF type `id`: the type is one, or holds them in (nested) struct members. */
+export function stackFields(btf: Btf, id: number, path: readonly string[] = [], depth = 0): StackField[] {
+  let t = btf.typeById(id);
+  for (let hops = 0; hops < 32 && (t.kind === BtfKind.TYPEDEF || QUALIFIERS.has(t.kind)); hops++) {
+    if (t.kind === BtfKind.TYPEDEF && t.name === KERNEL_STACK_TYPEDEF) return [{ path, kind: "kernel" }];
+    if (t.kind === BtfKind.TYPEDEF && t.name === USER_STACK_TYPEDEF) return [{ path, kind: "user" }];
+    t = btf.typeById((t as { type: number }).type);
+  }
+  if ((t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION) || depth > 8) return [];
+  return t.members.flatMap((m) => (m.name ? stackFields(btf, m.type, [...path, m.name], depth + 1) : []));
+}
+
+/** Names the stack ids of one loaded object; keeps what it has named, and the processes' mappings it has read. */
+export class StackNamer {
+  /** The map the ids refer to: the one tagged `tsbpf:stacks`. */
+  private readonly stacks: LoadedMap | undefined;
+  private readonly named = new Map<string, Stack>();
+  private kernel: ((address: bigint) => string) | undefined;
+  private user: UserSymbolizer | undefined;
+
+  constructor(private readonly obj: LoadedObject) {
+    this.stacks = [...obj.maps.values()].find((m) => m.spec.type === MapType.STACK_TRACE && mapBtfTypes(obj.spec, m.spec)?.stacks);
+  }
+
+  /** The stack ids in a map's keys and values, by where they sit (none: the map holds no stack ids, or there is no stack map). */
+  fieldsOf(m: LoadedMap): { key: StackField[]; value: StackField[] } {
+    const types = this.stacks && mapBtfTypes(this.obj.spec, m.spec);
+    if (!types) return { key: [], value: [] };
+    return { key: types.key === undefined ? [] : stackFields(types.btf, types.key), value: types.value === undefined ? [] : stackFields(types.btf, types.value) };
+  }
+
+  /** `value` with a Stack in place of the id at each of `fields`. */
+  name(value: unknown, fields: readonly StackField[]): unknown {
+    let out = value;
+    for (const f of fields) out = replaceAt(out, f.path, (id) => this.stack(id, f.kind));
+    return out;
+  }
+
+  /**
+   * Reads the mappings of every process a user stack id in `maps` names and this namer has not read yet: call it
+   * while the run goes on, since a process's mappings go when it exits (its frames then print as addresses).
+   */
+  remember(maps: readonly LoadedMap[]): void {
+    for (const m of maps) {
+      const fields = this.fieldsOf(m).key.filter((f) => f.kind === "user");
+      if (!fields.length) continue;
+      const view = new MapView(this.obj.sys, m, mapBtfTypes(this.obj.spec, m.spec));
+      try {
+        for (const key of view.keys()) {
+          for (const f of fields) {
+            const id = at(key, f.path);
+            if (typeof id === "number" || typeof id === "bigint") (this.user ??= new UserSymbolizer()).remember(Number(BigInt(id) >> 32n));
+          }
+        }
+      } catch (e) {
+        // A map the kernel will not walk now is walked again next time; the run goes on.
+        if (!(e instanceof SysError)) throw e;
+      }
+    }
+  }
+
+  /** Reads PID's mappings now: for a process whose user stacks are expected (tsbpf run's command), polled often. */
+  rememberProcess(pid: number): void {
+    (this.user ??= new UserSymbolizer()).remember(pid, true);
+  }
+
+  private stack(id: number | bigint, kind: "kernel" | "user"): Stack {
+    const key = `${kind}:${id}`;
+    let stack = this.named.get(key);
+    if (!stack) {
+      stack = new Stack(kind === "kernel" ? this.kernelFrames(BigInt(id)) : this.userFrames(BigInt(id)));
+      this.named.set(key, stack);
+    }
+    return stack;
+  }
+
+  private kernelFrames(id: bigint): string[] {
+    const name = (this.kernel ??= kernelSymbolizer(readKallsyms()));
+    return this.addresses(id).map(name);
+  }
+
+  /** A user stack id: the tgid in the high 32 bits, the stack map's id (an s32) in the low. */
+  private userFrames(value: bigint): string[] {
+    const pid = Number(BigInt.asUintN(64, value) >> 32n);
+    const user = (this.user ??= new UserSymbolizer());
+    return this.addresses(BigInt.asIntN(32, value)).map((address) => user.symbolize(pid, address));
+  }
+
+  /** The frames' addresses under a stack map id; none for a failed id (negative) or one no longer in the map. */
+  private addresses(id: bigint): bigint[] {
+    if (!this.stacks || id < 0n || id > 0xffff_ffffn) return [];
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, Number(id), true);
+    const value = this.obj.sys.mapLookup(this.stacks.fd, key);
+    return value ? stackFrames(value) : [];
+  }
+}
+
+/** /proc/kallsyms, or nothing where it cannot be read (addresses then print in hex). */
+export function readKallsyms(): string {
+  try {
+    return readFileSync("/proc/kallsyms", "latin1");
+  } catch {
+    return "";
+  }
+}
+
+function at(value: unknown, path: readonly string[]): unknown {
+  let v = value;
+  for (const p of path) v = v && typeof v === "object" ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+
+/** A copy of `value` with `make(id)` at `path` when an integer is there; the value itself otherwise. */
+function replaceAt(value: unknown, path: readonly string[], make: (id: number | bigint) => Stack): unknown {
+  if (path.length === 0) return typeof value === "number" || typeof value === "bigint" ? make(value) : value;
+  if (!value || typeof value !== "object") return value;
+  const [first, ...rest] = path;
+  const record = value as Record<string, unknown>;
+  return { ...record, [first!]: replaceAt(record[first!], rest, make) };
+}

@@ -1,0 +1,213 @@
+// kstack() and ustack(): ids in the file's own stack map, typed in BTF so that `tsbpf run` prints the frames they
+// name in place of the number, as bpftrace prints `@[kstack]` and `@[ustack]`; checked on this kernel with both
+// backends.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../compiler/index.js";
+import { BtfKind } from "../../compiler/btf/index.js";
+import { loadObject, openObject } from "../../runtime/loader/index.js";
+import { mapBtfTypes } from "../../runtime/loader/maps.js";
+import { Stack, stackFields } from "../../runtime/loader/stacks.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+
+const sys = openSys();
+const noKernel = missingRoot() ?? missingBpf(sys);
+
+const KPROBE = `import { kprobe, kstack, ustack, comm, HashMap, type u64, type Str, type KernelStack, type UserStack } from "tsbpf";
+export const license = "GPL";
+interface Key { comm: Str<16>; stack: UserStack; kernel: KernelStack }
+export const byKernel = new HashMap<KernelStack, u64>(64);
+export const byUser = new HashMap<Key, u64>(64);
+export const p = kprobe("vfs_read", () => {
+  byKernel.increment(kstack());
+  byUser.increment({ comm: comm(), stack: ustack(), kernel: kstack() });
+});
+`;
+
+test("stack ids are typed tsbpf_kstack and tsbpf_ustack in BTF, and their stack map is tagged", () => {
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "stacks.ts", text: KPROBE }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const spec = openObject(r.object, { name: "stacks" });
+    const types = (name: string) => mapBtfTypes(spec, spec.maps.find((m) => m.name === name)!)!;
+    const stacks = spec.maps.find((m) => m.name === "tsbpf_stacks");
+    assert.ok(stacks, `${backend}: the stack map`);
+    assert.equal(stacks.maxEntries, 4096);
+    assert.equal(stacks.valueSize, 127 * 8);
+    assert.deepEqual([types("tsbpf_stacks").stacks, types("tsbpf_stacks").internal], [true, true], backend);
+    const kernel = types("byKernel");
+    assert.deepEqual(stackFields(kernel.btf, kernel.key!), [{ path: [], kind: "kernel" }], backend);
+    const user = types("byUser");
+    assert.deepEqual(stackFields(user.btf, user.key!), [{ path: ["stack"], kind: "user" }, { path: ["kernel"], kind: "kernel" }], backend);
+    const typedef = user.btf.find("tsbpf_ustack", BtfKind.TYPEDEF);
+    assert.ok(typedef && typedef.kind === BtfKind.TYPEDEF && user.btf.typeById(typedef.type).name === "unsigned long long", backend);
+  }
+});
+
+test("kstack() and ustack() take no arguments, and a stack key takes only a stack id", () => {
+  const args = compile({ fileName: "bad.ts", text: KPROBE.replace("byKernel.increment(kstack())", "byKernel.increment(kstack(3))") });
+  assert.ok(args.diagnostics.some((d) => /Expected 0 arguments/.test(d.message)), JSON.stringify(args.diagnostics));
+  const plain = compile({ fileName: "bad.ts", text: KPROBE.replace("byKernel.increment(kstack())", "byKernel.increment(42)") });
+  assert.ok(plain.diagnostics.some((d) => d.line === 7 && /KernelStack/.test(d.message)), JSON.stringify(plain.diagnostics));
+});
+
+const TRACEPOINT = (pid: number) => `import { tracepoint, pidTgid, kstack, comm, HashMap, type u64, type Str, type KernelStack } from "tsbpf";
+export const license = "GPL";
+interface Key { comm: Str<16>; stack: KernelStack }
+export const opens = new HashMap<KernelStack, u64>(64);
+export const named = new HashMap<Key, u64>(64);
+export const p = tracepoint("syscalls", "sys_enter_openat", () => {
+  if (pidTgid() >> 32 !== ${pid}) return;
+  opens.increment(kstack());
+  named.increment({ comm: comm(), stack: kstack() });
+});
+`;
+
+test("kernel stacks print as bpftrace prints @[kstack]: frames named from kallsyms, one per line", { skip: noKernel }, async () => {
+  const { mapContents, mapLines } = await import("../../cli/report.js");
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "opens.ts", text: TRACEPOINT(process.pid) }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const loaded = loadObject(sys, openObject(r.object, { name: "opens" }));
+    try {
+      loaded.attachAll();
+      for (let i = 0; i < 3; i++) readFileSync("/proc/self/stat");
+      const contents = mapContents(loaded);
+      // The stack map itself is the probe's bookkeeping: only the two counting maps print.
+      assert.deepEqual(contents.map((c) => c.map), ["opens", "named"], backend);
+      const opens = contents[0]!;
+      assert.ok("entries" in opens);
+      const [stack, count] = opens.entries.at(-1)!;
+      assert.ok(stack instanceof Stack, backend);
+      assert.ok(Number(count) >= 3, `${backend}: ${count}`);
+      // The tracepoint fires inside the openat system call.
+      assert.ok(stack.frames.some((f) => /^do_syscall_64\+\d+$/.test(f)), stack.frames.join(" "));
+      const lines = mapLines(opens, false).join("\n");
+      assert.match(lines, /^@opens\[\n( {4}[\w.]+\+\d+\n)+\]: \d+/, lines);
+      const json = JSON.parse(mapLines(opens, true)[0]!) as { entries: { key: string[]; value: number }[] };
+      assert.deepEqual(json.entries.at(-1)!.key, stack.frames);
+      // A struct key holding a stack prints as bpftrace's tuple: fields in order, the stack's frames on lines of their own.
+      const named = contents[1]!;
+      assert.ok("entries" in named);
+      assert.match(mapLines(named, false)[named.entries.length - 1]!, /^@named\[node, \n( {4}[\w.]+\+\d+\n)+\]: \d+$/);
+    } finally {
+      loaded.close();
+    }
+  }
+});
+
+test("in the simulator, kstack() and ustack() count by the stacks a firing gives, ustack's with its process", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const sim = await simulate({ fileName: "stacks.ts", text: KPROBE });
+  const a = { kernel: [0xffff_ffff_8100_0010n, 0xffff_ffff_8100_0020n], user: [0x40_1000n, 0x40_2000n] };
+  const b = { kernel: [0xffff_ffff_8100_0030n], user: [0x40_3000n] };
+  sim.kprobe("vfs_read", { pid: 7, comm: "cat", stacks: a });
+  sim.kprobe("vfs_read", { pid: 7 });
+  sim.kprobe("vfs_read", { pid: 9, comm: "cat", stacks: b });
+  const kernel = sim.map("byKernel").entries() as [number | bigint, number | bigint][];
+  assert.deepEqual(kernel.map(([, n]) => Number(n)).sort(), [1, 2]);
+  const ids = new Map(kernel.map(([id, n]) => [Number(n), Number(id)]));
+  // The stack map holds each stack's frames under its id, innermost first, as the kernel's does.
+  const frames = (id: number) => sim.map("tsbpf_stacks").get(id);
+  assert.deepEqual(frames(ids.get(2)!), a.kernel);
+  assert.deepEqual(frames(ids.get(1)!), b.kernel);
+  const user = sim.map("byUser").entries() as [{ stack: bigint | number }, number | bigint][];
+  const pids = user.map(([k]) => Number(BigInt(k.stack) >> 32n)).sort();
+  assert.deepEqual(pids, [7, 9]);
+  for (const [k] of user) {
+    const pid = Number(BigInt(k.stack) >> 32n);
+    assert.deepEqual(frames(Number(BigInt.asUintN(32, BigInt(k.stack)))), pid === 7 ? a.user : b.user);
+  }
+});
+
+const noGcc = spawnSync("gcc", ["--version"]).status === 0 ? undefined : "gcc is not installed";
+
+/**
+ * A program with frame pointers whose leaf() a uprobe counts by user stack: main -> mid -> leaf, `n` times (argv[1]),
+ * then it waits for stdin to close. leaf() calls out, so it opens with `push %rbp`: at such an entry the kernel takes
+ * the caller from the return address, which the frame pointer chain does not yet hold.
+ */
+function buildTarget(dir: string): string {
+  const c = join(dir, "target.c");
+  writeFileSync(c, `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((noinline)) int leaf(int x) { return getppid() + x; }
+__attribute__((noinline)) int mid(int x) { return leaf(x) + 2; }
+int main(int argc, char **argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 1, s = 0;
+  for (int i = 0; i < n; i++) { s += mid(i); usleep(argc > 2 ? atoi(argv[2]) * 1000 : 0); }
+  printf("ready %d\\n", s);
+  fflush(stdout);
+  char b;
+  while (argc <= 2 && read(0, &b, 1) > 0) {}
+  return 0;
+}
+`);
+  const bin = join(dir, "target");
+  execFileSync("gcc", ["-O1", "-fno-omit-frame-pointer", "-o", bin, c]);
+  return bin;
+}
+
+const UPROBE = (bin: string) => `import { uprobe, ustack, HashMap, type u64, type UserStack } from "tsbpf";
+export const license = "GPL";
+export const calls = new HashMap<UserStack, u64>(64);
+export const p = uprobe("${bin}", "leaf", () => {
+  calls.increment(ustack());
+});
+`;
+
+test("user stacks print as bpftrace prints @[ustack], named from the process's mappings kept after it exits", { skip: noKernel ?? noGcc }, async () => {
+  const { mapContents, mapLines, stackNamer } = await import("../../cli/report.js");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-"));
+  try {
+    const bin = buildTarget(dir);
+    const r = compile({ fileName: "calls.ts", text: UPROBE(bin) });
+    assert.deepEqual(r.diagnostics, []);
+    const loaded = loadObject(sys, openObject(r.object, { name: "calls" }));
+    try {
+      loaded.attachAll();
+      const child = spawn(bin, ["4"], { stdio: ["pipe", "pipe", "inherit"] });
+      await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+      // While it lives, as tsbpf run's watch does; then it exits.
+      stackNamer(loaded).remember([loaded.map("calls")]);
+      child.stdin.end();
+      await new Promise((resolve) => child.once("exit", resolve));
+      const [content] = mapContents(loaded);
+      assert.ok(content && "entries" in content);
+      assert.equal(content.entries.length, 1);
+      const [stack, count] = content.entries[0]!;
+      assert.equal(Number(count), 4);
+      assert.ok(stack instanceof Stack);
+      assert.deepEqual(stack.frames.slice(0, 3).map((f) => f.replace(/\d+$/, "N")), ["leaf+N", "mid+N", "main+N"]);
+      assert.equal(stack.frames[0], "leaf+0");
+      assert.match(mapLines(content, false).join("\n"), /^@calls\[\n {4}leaf\+0\n {4}mid\+\d+\n {4}main\+\d+\n/);
+    } finally {
+      loaded.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("tsbpf run -c names the user stacks of the command it ran, which has exited by the time the maps print", { skip: noKernel ?? noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-run-"));
+  try {
+    const bin = buildTarget(dir);
+    const probe = join(dir, "calls.ts");
+    writeFileSync(probe, UPROBE(bin));
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    // Three calls 60 ms apart: the command is gone before the maps' first quarter-second look at its pid, so its
+    // mappings come from the run's watch on the command itself.
+    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "-c", `${bin} 3 60`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    assert.match(out, /@calls\[\n {4}leaf\+0\n {4}mid\+\d+\n {4}main\+\d+\n[\s\S]*\]: 3\n/, out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
