@@ -135,9 +135,9 @@ export function kstack(): KernelStack {
   return onlyInProbe("kstack");
 }
 /**
- * The current user stack and the process it belongs to (bpftrace's ustack): frames are named from the process's
- * binaries and libraries (`main+25`), which `tsbpf run` reads while the process lives. Frames are found by frame
- * pointers: code built without them gives short stacks, as in every tool.
+ * The current user stack and the process it belongs to (bpftrace's ustack): `tsbpf run` names the frames from the
+ * process's binary and libraries (`main+25`), found by the build ids the kernel records, so a process that has
+ * exited is named too. Frames are found by frame pointers: code built without them gives short stacks, as in every tool.
  */
 export function ustack(): UserStack {
   return onlyInProbe("ustack");

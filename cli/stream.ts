@@ -13,6 +13,7 @@ import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/ke
 import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
+import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
 import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
@@ -156,6 +157,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // every 20 ms, so that a command that runs for a moment still gets its frames named.
     const namer = stackNamer(loaded);
     const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind === "user"));
+    // Frames the kernel names by build id are looked for in the command's and the probes' files first.
+    if (userStacks.length) namer.addFiles([...(target?.program ? [target.program] : []), ...probedFiles(loaded)]);
     const rememberStacks = () => namer.remember(userStacks);
     const stackWatch = userStacks.length ? setInterval(rememberStacks, 250) : undefined;
     const targetWatch = userStacks.length && target ? setInterval(() => namer.rememberProcess(target!.pid), 20) : undefined;
@@ -376,4 +379,18 @@ function textLine(l: TraceLine): string {
 
 function jsonLine(l: TraceLine): Record<string, unknown> {
   return l.event ? { task: l.task, pid: l.pid, cpu: l.cpu, timestamp: l.timestamp, event: l.event, message: l.message } : { raw: l.raw };
+}
+
+/** The files the object's uprobes and USDT probes name (those that resolve). */
+function probedFiles(loaded: LoadedObject): string[] {
+  const files = new Set<string>();
+  for (const p of loaded.spec.programs) {
+    if (p.attach.kind !== "uprobe" && p.attach.kind !== "usdt") continue;
+    try {
+      files.add(resolveBinary(p.attach.binary));
+    } catch (e) {
+      if (!(e instanceof SymbolError)) throw e;
+    }
+  }
+  return [...files];
 }

@@ -11,6 +11,8 @@ export interface Target {
   pid: number;
   /** The command line or "process PID", for messages. */
   name: string;
+  /** The started command's executable (whose build id user stack frames may name); nothing for --pid. */
+  program?: string;
   /** Lets a command started stopped run; nothing for --pid. */
   resume(): void;
   /** Resolves once the process has exited, with a sentence saying how. */
@@ -113,6 +115,7 @@ export function startCommand(line: string, options: { quietStdout?: boolean } = 
   return {
     pid,
     name: line,
+    program,
     exited,
     resume() {
       resumed = true;

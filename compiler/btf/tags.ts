@@ -24,7 +24,8 @@ export const STACKS_TAG = "tsbpf:stacks";
 export const KERNEL_STACK_TYPEDEF = "tsbpf_kstack";
 /**
  * A typedef of `unsigned long long`: the process's tgid in the high 32 bits, bpf_get_stackid(BPF_F_USER_STACK)'s id
- * (an s32, negative: none was taken) in the low; naming user frames needs the process's memory map.
+ * (an s32, negative: none was taken) in the low. A tagged map with BPF_F_STACK_BUILD_ID holds them if there is one
+ * (frames named by build id), else the tagged map (frames as ips, named through the process's mappings).
  */
 export const USER_STACK_TYPEDEF = "tsbpf_ustack";
 

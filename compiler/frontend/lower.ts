@@ -154,10 +154,15 @@ const MAP_TYPES: Record<MapClass, number> = {
 export const HISTOGRAM_SLOTS = 66;
 /** Stack frames a StackTraceMap entry holds (PERF_MAX_STACK_DEPTH). */
 const STACK_DEPTH = 127;
-/** The stack map kstack() and ustack() fill, and how many distinct stacks it holds (bpftrace's default). */
-const STACKS_MAP = "tsbpf_stacks";
-const STACKS = 4096;
 const BPF_F_USER_STACK = 256n;
+/**
+ * The stack maps kstack() and ustack() fill. Kernel stacks as bpftrace keeps them (4096 of 127 ips); user stacks as
+ * build ids and file offsets (32 bytes a frame, so 1024 of them take what 4096 kernel stacks do), which name their
+ * frames after the process has gone, where its mappings could not be read in time.
+ */
+const KERNEL_STACKS: MapDef = { name: "tsbpf_kstacks", type: MAP_TYPES.StackTraceMap, maxEntries: 4096, key: 4, value: STACK_DEPTH * 8, internal: true, stacks: true };
+const BPF_F_STACK_BUILD_ID = 1 << 5;
+const USER_STACKS: MapDef = { ...KERNEL_STACKS, name: "tsbpf_ustacks", maxEntries: 1024, value: STACK_DEPTH * 32, flags: BPF_F_STACK_BUILD_ID };
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
 
@@ -1501,11 +1506,12 @@ export function lower(
      */
     stack(name: "kstack" | "ustack", e: TS.CallExpression): Val {
       if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, `${name}() takes no arguments`);
-      if (!maps.some((m) => m.name === STACKS_MAP)) maps.push({ name: STACKS_MAP, type: MAP_TYPES.StackTraceMap, maxEntries: STACKS, key: 4, value: STACK_DEPTH * 8, internal: true, stacks: true });
-      const loc = locOf(e);
       const user = name === "ustack";
+      const stacks = user ? USER_STACKS : KERNEL_STACKS;
+      if (!maps.some((m) => m.name === stacks.name)) maps.push(stacks);
+      const loc = locOf(e);
       const id = this.fb.vreg(user ? I64 : KERNEL_STACK);
-      this.fb.emit({ op: "call", helper: Helper.get_stackid, args: [this.fb.ctx, { kind: "map", name: STACKS_MAP }, imm(user ? BPF_F_USER_STACK : 0n, U64)], dst: id, loc });
+      this.fb.emit({ op: "call", helper: Helper.get_stackid, args: [this.fb.ctx, { kind: "map", name: stacks.name }, imm(user ? BPF_F_USER_STACK : 0n, U64)], dst: id, loc });
       if (!user) return { op: id };
       const pidTgid = this.fb.vreg(U64);
       this.fb.emit({ op: "call", helper: Helper.get_current_pid_tgid, args: [], dst: pidTgid, loc });

@@ -34,7 +34,7 @@ const isFile = (p: string): boolean => {
 };
 
 /** Directories ld.so searches: LD_LIBRARY_PATH, /etc/ld.so.conf(.d), then the defaults. */
-function libraryDirs(): string[] {
+export function libraryDirs(): string[] {
   const dirs = (process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean);
   const conf = (file: string, depth: number): void => {
     let text: string;

@@ -2,7 +2,8 @@
 // Takes a loaded object whose BTF types ids `tsbpf_kstack` / `tsbpf_ustack` and tags its stack map `tsbpf:stacks`
 // (compiler/btf/tags.ts: what kstack() and ustack() compile to, and what a C object can declare the same way); gives
 // decoded keys and values with a `Stack` (its frames as text) in place of each id. Kernel frames are named from
-// /proc/kallsyms; user frames from the process's mappings, which must be read while it lives (`remember`).
+// /proc/kallsyms; user frames from the file their build id names (kstack's map keeps ips, ustack's build ids and
+// file offsets), or, where the kernel gave an ip, from the process's mappings, read while it lives (`remember`).
 
 import { readFileSync } from "node:fs";
 import { BtfKind, KERNEL_STACK_TYPEDEF, USER_STACK_TYPEDEF, type Btf } from "../../compiler/btf/index.js";
@@ -41,21 +42,34 @@ export function stackFields(btf: Btf, id: number, path: readonly string[] = [], 
   return t.members.flatMap((m) => (m.name ? stackFields(btf, m.type, [...path, m.name], depth + 1) : []));
 }
 
+/** BPF_F_STACK_BUILD_ID: a stack map whose frames are `struct bpf_stack_build_id`s (32 bytes) rather than ips. */
+const BPF_F_STACK_BUILD_ID = 1 << 5;
+/** bpf_stack_build_id.status: the frame holds a build id and a file offset, or (the kernel could not read one) an ip. */
+const BUILD_ID_VALID = 1;
+const BUILD_ID_IP = 2;
+
+/** A frame as a stack map holds it: an instruction pointer, or a file (by build id) and an offset in it. */
+type Frame = { ip: bigint } | { buildId: string; offset: bigint };
+
 /** Names the stack ids of one loaded object; keeps what it has named, and the processes' mappings it has read. */
 export class StackNamer {
-  /** The map the ids refer to: the one tagged `tsbpf:stacks`. */
-  private readonly stacks: LoadedMap | undefined;
+  /** The maps the ids refer to: those tagged `tsbpf:stacks`, user stacks in the one with build id frames if any. */
+  private readonly kernelStacks: LoadedMap | undefined;
+  private readonly userStacks: LoadedMap | undefined;
   private readonly named = new Map<string, Stack>();
   private kernel: ((address: bigint) => string) | undefined;
   private user: UserSymbolizer | undefined;
 
   constructor(private readonly obj: LoadedObject) {
-    this.stacks = [...obj.maps.values()].find((m) => m.spec.type === MapType.STACK_TRACE && mapBtfTypes(obj.spec, m.spec)?.stacks);
+    const tagged = [...obj.maps.values()].filter((m) => m.spec.type === MapType.STACK_TRACE && mapBtfTypes(obj.spec, m.spec)?.stacks);
+    const buildIds = (m: LoadedMap) => (m.spec.flags & BPF_F_STACK_BUILD_ID) !== 0;
+    this.kernelStacks = tagged.find((m) => !buildIds(m)) ?? tagged[0];
+    this.userStacks = tagged.find(buildIds) ?? tagged[0];
   }
 
   /** The stack ids in a map's keys and values, by where they sit (none: the map holds no stack ids, or there is no stack map). */
   fieldsOf(m: LoadedMap): { key: StackField[]; value: StackField[] } {
-    const types = this.stacks && mapBtfTypes(this.obj.spec, m.spec);
+    const types = this.kernelStacks && mapBtfTypes(this.obj.spec, m.spec);
     if (!types) return { key: [], value: [] };
     return { key: types.key === undefined ? [] : stackFields(types.btf, types.key), value: types.value === undefined ? [] : stackFields(types.btf, types.value) };
   }
@@ -67,9 +81,15 @@ export class StackNamer {
     return out;
   }
 
+  /** Files to look in first for the files user stack frames name by build id (the probes' binaries, a command's). */
+  addFiles(paths: Iterable<string>): void {
+    this.symbolizer().addFiles(paths);
+  }
+
   /**
    * Reads the mappings of every process a user stack id in `maps` names and this namer has not read yet: call it
-   * while the run goes on, since a process's mappings go when it exits (its frames then print as addresses).
+   * while the run goes on, since a process's mappings go when it exits (frames the kernel gave without a build id
+   * then print as addresses).
    */
   remember(maps: readonly LoadedMap[]): void {
     for (const m of maps) {
@@ -80,7 +100,7 @@ export class StackNamer {
         for (const key of view.keys()) {
           for (const f of fields) {
             const id = at(key, f.path);
-            if (typeof id === "number" || typeof id === "bigint") (this.user ??= new UserSymbolizer()).remember(Number(BigInt(id) >> 32n));
+            if (typeof id === "number" || typeof id === "bigint") this.symbolizer().remember(Number(BigInt(id) >> 32n));
           }
         }
       } catch (e) {
@@ -92,7 +112,11 @@ export class StackNamer {
 
   /** Reads PID's mappings now: for a process whose user stacks are expected (tsbpf run's command), polled often. */
   rememberProcess(pid: number): void {
-    (this.user ??= new UserSymbolizer()).remember(pid, true);
+    this.symbolizer().remember(pid, true);
+  }
+
+  private symbolizer(): UserSymbolizer {
+    return (this.user ??= new UserSymbolizer());
   }
 
   private stack(id: number | bigint, kind: "kernel" | "user"): Stack {
@@ -107,23 +131,35 @@ export class StackNamer {
 
   private kernelFrames(id: bigint): string[] {
     const name = (this.kernel ??= kernelSymbolizer(readKallsyms()));
-    return this.addresses(id).map(name);
+    // A kernel stack in a build id map has its frames as ips.
+    return this.frames(this.kernelStacks, id).map((f) => ("ip" in f ? name(f.ip) : `0x${f.offset.toString(16)} (build id ${f.buildId})`));
   }
 
   /** A user stack id: the tgid in the high 32 bits, the stack map's id (an s32) in the low. */
   private userFrames(value: bigint): string[] {
     const pid = Number(BigInt.asUintN(64, value) >> 32n);
-    const user = (this.user ??= new UserSymbolizer());
-    return this.addresses(BigInt.asIntN(32, value)).map((address) => user.symbolize(pid, address));
+    const user = this.symbolizer();
+    return this.frames(this.userStacks, BigInt.asIntN(32, value)).map((f) => ("ip" in f ? user.symbolize(pid, f.ip) : user.symbolizeBuildId(f.buildId, f.offset)));
   }
 
-  /** The frames' addresses under a stack map id; none for a failed id (negative) or one no longer in the map. */
-  private addresses(id: bigint): bigint[] {
-    if (!this.stacks || id < 0n || id > 0xffff_ffffn) return [];
+  /** The frames under a stack map id; none for a failed id (negative) or one no longer in the map. */
+  private frames(map: LoadedMap | undefined, id: bigint): Frame[] {
+    if (!map || id < 0n || id > 0xffff_ffffn) return [];
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, Number(id), true);
-    const value = this.obj.sys.mapLookup(this.stacks.fd, key);
-    return value ? stackFrames(value) : [];
+    const value = this.obj.sys.mapLookup(map.fd, key);
+    if (!value) return [];
+    if (!(map.spec.flags & BPF_F_STACK_BUILD_ID)) return stackFrames(value).map((ip) => ({ ip }));
+    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    const out: Frame[] = [];
+    for (let at = 0; at + 32 <= value.byteLength; at += 32) {
+      const status = view.getInt32(at, true);
+      const word = view.getBigUint64(at + 24, true);
+      if (status === BUILD_ID_VALID) out.push({ buildId: Buffer.from(value.subarray(at + 4, at + 24)).toString("hex"), offset: word });
+      else if (status === BUILD_ID_IP) out.push({ ip: word });
+      else break;
+    }
+    return out;
   }
 }
 

@@ -1,11 +1,14 @@
 // User-space addresses to `function+offset`, as bpftrace prints a ustack. Takes a pid and an address (a frame of a
 // BPF_F_USER_STACK stack trace); gives `symbol+offset` (decimal) from the symbol tables of the file mapped there, or
 // `0x…` hex when nothing names it. A process's mappings are read from /proc/PID/maps when it is first seen and kept,
-// so its frames can still be named after it has exited. Files are read with positional reads (the headers, then only
+// so its frames can still be named after it has exited. A frame of a BPF_F_STACK_BUILD_ID stack (a build id and a
+// file offset) needs no process: it is named from the file with that build id, looked for among the files mapped by
+// processes seen, the files given, then the library directories and PATH. Files are read with positional reads (the headers, then only
 // the symbol and string tables) and their function tables are kept per file identity.
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
-import { SHT_DYNSYM, SHT_SYMTAB, definedFunctions, loadSegments, type LoadSegment } from "./elfsym.js";
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
+import { delimiter, join } from "node:path";
+import { SHT_DYNSYM, SHT_SYMTAB, definedFunctions, libraryDirs, loadSegments, type LoadSegment } from "./elfsym.js";
 
 /** One line of /proc/PID/maps. */
 export interface MapsEntry {
@@ -95,6 +98,12 @@ export class UserSymbolizer {
   private readonly refreshMs: number;
   /** Function tables by file identity (device, inode, size, mtime); null for files without any. */
   private readonly tables = new Map<string, FunctionTable | null>();
+  /** Paths of files by build id (hex, zero-padded to 20 bytes as the kernel gives it), and the identities whose build id was read. */
+  private readonly byBuildId = new Map<string, string>();
+  private readonly buildIdsRead = new Set<string>();
+  /** Files to look in for a build id before the directories are searched (a probe's binaries, a command). */
+  private readonly candidates: string[] = [];
+  private searchedDirectories = false;
 
   /**
    * `proc`: where procfs is (default "/proc"); `debugDir`: the root of separate debug files looked up by build id
@@ -156,6 +165,73 @@ export class UserSymbolizer {
     return nameIn(table, Number(vaddr)) ?? hex;
   }
 
+  /** Files to look in first when a build id names a frame's file (a probe's binaries, the command a run starts). */
+  addFiles(paths: Iterable<string>): void {
+    this.candidates.push(...paths);
+  }
+
+  /**
+   * `symbol+offset` for an offset into the file whose GNU build id is `buildId` (hex), as a BPF_F_STACK_BUILD_ID
+   * stack gives a frame; where nothing names it, the offset and the file (`0x1159 (/usr/bin/x)`), or the build id
+   * when no file with it is found (`0x1159 (build id 93ac…)`).
+   */
+  symbolizeBuildId(buildId: string, fileOffset: bigint): string {
+    const unnamed = `0x${BigInt.asUintN(64, fileOffset).toString(16)}`;
+    const path = this.fileWithBuildId(buildId.toLowerCase().padEnd(40, "0"));
+    if (!path) return `${unnamed} (build id ${buildId})`;
+    let table: FunctionTable | null;
+    try {
+      const key = identity(statSync(path, { bigint: true }));
+      if (!this.tables.has(key)) this.tables.set(key, this.readTable(path, (st) => identity(st) === key));
+      table = this.tables.get(key)!;
+    } catch {
+      table = null;
+    }
+    const vaddr = table ? fileVirtualAddress(table.segments, fileOffset, true) : undefined;
+    return (vaddr !== undefined && nameIn(table!, Number(vaddr))) || `${unnamed} (${path})`;
+  }
+
+  /** The path of a file with build id `padded`: among the files seen mapped, those given, then every file in the directories. */
+  private fileWithBuildId(padded: string): string | undefined {
+    const found = (paths: Iterable<string>): string | undefined => {
+      for (const path of paths) {
+        if (this.byBuildId.has(padded)) break;
+        this.readBuildId(path);
+      }
+      return this.byBuildId.get(padded);
+    };
+    const mapped = function* (mappings: Map<number, KeptMapping[]>) {
+      for (const kept of mappings.values()) for (const m of kept) yield m.entry.path;
+    };
+    const hit = this.byBuildId.get(padded) ?? found(mapped(this.mappings)) ?? found(this.candidates);
+    if (hit || this.searchedDirectories) return hit;
+    this.searchedDirectories = true;
+    const dirs = [...new Set([...libraryDirs(), ...(process.env.PATH ?? "").split(delimiter).filter(Boolean)])];
+    return found((function* () {
+      for (const dir of dirs) {
+        let names: string[];
+        try {
+          names = readdirSync(dir);
+        } catch {
+          continue;
+        }
+        for (const name of names) yield join(dir, name);
+      }
+    })());
+  }
+
+  /** Reads the build id of the file at `path` unless a file with its identity was read before. */
+  private readBuildId(path: string): void {
+    withFile(path, (fd, st) => {
+      const key = identity(st);
+      if (this.buildIdsRead.has(key)) return null;
+      this.buildIdsRead.add(key);
+      const id = readLayout(fd, st.size)?.buildId;
+      if (id && !this.byBuildId.has(id.padEnd(40, "0"))) this.byBuildId.set(id.padEnd(40, "0"), path);
+      return null;
+    });
+  }
+
   /** Whether PID sees files at the paths we do: the same mount namespace and root. */
   private seesOurFiles(pid: number): boolean {
     try {
@@ -185,17 +261,17 @@ export class UserSymbolizer {
       }
       if (!st.isFile() || !isMappedFile(st, entry)) continue;
       const key = identity(st);
-      if (!this.tables.has(key)) this.tables.set(key, this.readTable(path, entry));
+      if (!this.tables.has(key)) this.tables.set(key, this.readTable(path, (opened) => isMappedFile(opened, entry)));
       mapping.table = this.tables.get(key)!;
       break;
     }
     return mapping.table;
   }
 
-  /** The function table of the file at `path`, if it is still the file `entry` maps. */
-  private readTable(path: string, entry: MapsEntry): FunctionTable | null {
+  /** The function table of the file at `path`, if the file opened is the one `expected` says (the one a mapping maps). */
+  private readTable(path: string, expected: (st: BigIntStats) => boolean): FunctionTable | null {
     return withFile(path, (fd, st) => {
-      if (!isMappedFile(st, entry)) return null;
+      if (!expected(st)) return null;
       const layout = readLayout(fd, st.size);
       if (!layout) return null;
       let functions = readFunctions(fd, st.size, layout, SHT_SYMTAB);

@@ -13,6 +13,7 @@ import {
   PerfEventArray,
   RingBufMap,
   StackTraceMap,
+  BPF_F_STACK_BUILD_ID,
   type BpfMap,
   type MapRegistry,
 } from "../vm/index.js";
@@ -51,7 +52,7 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
       case T.PERF_EVENT_ARRAY:
         return registry.perfEventArray({ name, maxEntries: spec.maxEntries || undefined });
       case T.STACK_TRACE:
-        return registry.stackTrace({ name, maxEntries: spec.maxEntries, valueSize: spec.valueSize || undefined });
+        return registry.stackTrace({ name, maxEntries: spec.maxEntries, valueSize: spec.valueSize || undefined, buildId: (spec.flags & BPF_F_STACK_BUILD_ID) !== 0 });
       case T.PROG_ARRAY:
         return registry.progArray({ name, maxEntries: spec.maxEntries });
       // Inner maps are the object's other maps (or the test's), checked against the inner definition as the kernel checks them.

@@ -35,11 +35,13 @@ test("stack ids are typed tsbpf_kstack and tsbpf_ustack in BTF, and their stack 
     assert.deepEqual(r.diagnostics, [], backend);
     const spec = openObject(r.object, { name: "stacks" });
     const types = (name: string) => mapBtfTypes(spec, spec.maps.find((m) => m.name === name)!)!;
-    const stacks = spec.maps.find((m) => m.name === "tsbpf_stacks");
-    assert.ok(stacks, `${backend}: the stack map`);
-    assert.equal(stacks.maxEntries, 4096);
-    assert.equal(stacks.valueSize, 127 * 8);
-    assert.deepEqual([types("tsbpf_stacks").stacks, types("tsbpf_stacks").internal], [true, true], backend);
+    // Kernel stacks as ips; user stacks as build ids and file offsets (BPF_F_STACK_BUILD_ID), 32 bytes a frame.
+    const kstacks = spec.maps.find((m) => m.name === "tsbpf_kstacks");
+    const ustacks = spec.maps.find((m) => m.name === "tsbpf_ustacks");
+    assert.ok(kstacks && ustacks, `${backend}: the stack maps`);
+    assert.deepEqual([kstacks.maxEntries, kstacks.valueSize, kstacks.flags], [4096, 127 * 8, 0], backend);
+    assert.deepEqual([ustacks.maxEntries, ustacks.valueSize, ustacks.flags], [1024, 127 * 32, 1 << 5], backend);
+    for (const name of ["tsbpf_kstacks", "tsbpf_ustacks"]) assert.deepEqual([types(name).stacks, types(name).internal], [true, true], `${backend} ${name}`);
     const kernel = types("byKernel");
     assert.deepEqual(stackFields(kernel.btf, kernel.key!), [{ path: [], kind: "kernel" }], backend);
     const user = types("byUser");
@@ -113,15 +115,15 @@ test("in the simulator, kstack() and ustack() count by the stacks a firing gives
   assert.deepEqual(kernel.map(([, n]) => Number(n)).sort(), [1, 2]);
   const ids = new Map(kernel.map(([id, n]) => [Number(n), Number(id)]));
   // The stack map holds each stack's frames under its id, innermost first, as the kernel's does.
-  const frames = (id: number) => sim.map("tsbpf_stacks").get(id);
-  assert.deepEqual(frames(ids.get(2)!), a.kernel);
-  assert.deepEqual(frames(ids.get(1)!), b.kernel);
+  const frames = (map: string, id: number) => sim.map(map).get(id);
+  assert.deepEqual(frames("tsbpf_kstacks", ids.get(2)!), a.kernel);
+  assert.deepEqual(frames("tsbpf_kstacks", ids.get(1)!), b.kernel);
   const user = sim.map("byUser").entries() as [{ stack: bigint | number }, number | bigint][];
   const pids = user.map(([k]) => Number(BigInt(k.stack) >> 32n)).sort();
   assert.deepEqual(pids, [7, 9]);
   for (const [k] of user) {
     const pid = Number(BigInt(k.stack) >> 32n);
-    assert.deepEqual(frames(Number(BigInt.asUintN(32, BigInt(k.stack)))), pid === 7 ? a.user : b.user);
+    assert.deepEqual(frames("tsbpf_ustacks", Number(BigInt.asUintN(32, BigInt(k.stack)))), pid === 7 ? a.user : b.user);
   }
 });
 
@@ -162,40 +164,47 @@ export const p = uprobe("${bin}", "leaf", () => {
 });
 `;
 
-test("user stacks print as bpftrace prints @[ustack], named from the process's mappings kept after it exits", { skip: noKernel ?? noGcc }, async () => {
+test("user stacks print as bpftrace prints @[ustack]: named by build id after the process has gone", { skip: noKernel ?? noGcc }, async () => {
   const { mapContents, mapLines, stackNamer } = await import("../../cli/report.js");
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-"));
   try {
     const bin = buildTarget(dir);
     const r = compile({ fileName: "calls.ts", text: UPROBE(bin) });
     assert.deepEqual(r.diagnostics, []);
-    const loaded = loadObject(sys, openObject(r.object, { name: "calls" }));
-    try {
-      loaded.attachAll();
-      const child = spawn(bin, ["4"], { stdio: ["pipe", "pipe", "inherit"] });
-      await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
-      // While it lives, as tsbpf run's watch does; then it exits.
-      stackNamer(loaded).remember([loaded.map("calls")]);
-      child.stdin.end();
-      await new Promise((resolve) => child.once("exit", resolve));
-      const [content] = mapContents(loaded);
-      assert.ok(content && "entries" in content);
-      assert.equal(content.entries.length, 1);
-      const [stack, count] = content.entries[0]!;
-      assert.equal(Number(count), 4);
-      assert.ok(stack instanceof Stack);
-      assert.deepEqual(stack.frames.slice(0, 3).map((f) => f.replace(/\d+$/, "N")), ["leaf+N", "mid+N", "main+N"]);
-      assert.equal(stack.frames[0], "leaf+0");
-      assert.match(mapLines(content, false).join("\n"), /^@calls\[\n {4}leaf\+0\n {4}mid\+\d+\n {4}main\+\d+\n/);
-    } finally {
-      loaded.close();
+    for (const given of [false, true]) {
+      const loaded = loadObject(sys, openObject(r.object, { name: "calls" }));
+      try {
+        loaded.attachAll();
+        // It runs and exits before anything reads its mappings.
+        execFileSync(bin, ["4", "0"]);
+        // The program is in no directory searched: found only when given (tsbpf run gives its command and probed files).
+        if (given) stackNamer(loaded).addFiles([bin]);
+        const [content] = mapContents(loaded);
+        assert.ok(content && "entries" in content);
+        assert.equal(content.entries.length, 1);
+        const [stack, count] = content.entries[0]!;
+        assert.equal(Number(count), 4);
+        assert.ok(stack instanceof Stack);
+        if (!given) {
+          // A frame no file was found for: the offset in the file and its build id.
+          assert.match(stack.frames[0]!, /^0x[0-9a-f]+ \(build id [0-9a-f]{40}\)$/, stack.frames.join(" "));
+          continue;
+        }
+        assert.deepEqual(stack.frames.slice(0, 3).map((f) => f.replace(/\d+$/, "N")), ["leaf+N", "mid+N", "main+N"]);
+        assert.equal(stack.frames[0], "leaf+0");
+        // libc's frame: its file found among the library directories.
+        assert.match(stack.frames[3] ?? "", /^__libc_start_call_main\+\d+$|^__libc_start_main/, stack.frames.join(" "));
+        assert.match(mapLines(content, false).join("\n"), /^@calls\[\n {4}leaf\+0\n {4}mid\+\d+\n {4}main\+\d+\n/);
+      } finally {
+        loaded.close();
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test("tsbpf run -c names the user stacks of the command it ran, which has exited by the time the maps print", { skip: noKernel ?? noGcc }, () => {
+test("tsbpf run -c names the user stacks of a command that has long exited when the maps print", { skip: noKernel ?? noGcc }, () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-run-"));
   try {
     const bin = buildTarget(dir);
@@ -203,9 +212,8 @@ test("tsbpf run -c names the user stacks of the command it ran, which has exited
     writeFileSync(probe, UPROBE(bin));
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    // Three calls 60 ms apart: the command is gone before the maps' first quarter-second look at its pid, so its
-    // mappings come from the run's watch on the command itself.
-    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "-c", `${bin} 3 60`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    // It exits at once, long before the run's first look at the maps: its frames are named by build id.
+    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "-c", `${bin} 3 0`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
     assert.match(out, /@calls\[\n {4}leaf\+0\n {4}mid\+\d+\n {4}main\+\d+\n[\s\S]*\]: 3\n/, out);
   } finally {
     rmSync(dir, { recursive: true, force: true });

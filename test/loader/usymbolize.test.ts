@@ -289,3 +289,39 @@ test("a program in a mount namespace of its own: its file read through /proc/PID
   assert.deepEqual([remembering.symbolize(p.pid, p.at.mid!), remembering.symbolize(p.pid, p.at.lib_twice!)], ["mid+0", "lib_twice+0"], "named from the tables read when it was remembered");
   assert.equal(naming.symbolize(p.pid, p.at.mid!), "mid+0");
 });
+
+test("a build id frame (a file's build id and an offset in it) is named from the file with that build id, after its process has gone", { skip: toolsSkip }, async () => {
+  const dir = programs();
+  const p = await start(join(dir, "stripped", "prog"));
+  const offsetOf = (address: bigint): bigint => {
+    const m = parseMaps(readFileSync(`/proc/${p.pid}/maps`, "utf8")).find((e) => address >= e.start && address < e.end)!;
+    return address - m.start + m.offset;
+  };
+  const leaf = offsetOf(p.at.leaf!);
+  const mid = offsetOf(p.at.mid!);
+  await p.end();
+  // As the kernel gives it: 20 bytes, a shorter id zero-padded.
+  const id = BUILD_ID.padEnd(40, "0");
+  // The program is in no library directory or PATH: not found until given.
+  const unknown = new UserSymbolizer({ debugDir: join(dir, "debug") });
+  assert.equal(unknown.symbolizeBuildId(id, leaf), `${hex(leaf)} (build id ${id})`);
+  unknown.addFiles([join(dir, "plain", "pie"), join(dir, "stripped", "prog")]);
+  assert.deepEqual([unknown.symbolizeBuildId(id, leaf + 2n), unknown.symbolizeBuildId(id, mid + 1n)], ["leaf+2", "mid+1"]);
+  // Without its debug file, a static function is not named: the offset and the file.
+  const stripped = new UserSymbolizer({ debugDir: join(dir, "no-debug") });
+  stripped.addFiles([join(dir, "stripped", "prog")]);
+  assert.equal(stripped.symbolizeBuildId(id, mid), `${hex(mid)} (${join(dir, "stripped", "prog")})`);
+  // libc, found among the library directories by its build id.
+  const libc = parseMaps(readFileSync("/proc/self/maps", "utf8")).find((e) => /\/libc[.-]/.test(e.path) && e.perms[2] === "x");
+  const libcId = libc && /Build ID: ([0-9a-f]+)/.exec(spawnSync("readelf", ["-n", libc.path], { encoding: "utf8" }).stdout ?? "")?.[1];
+  if (libc && libcId) {
+    const nm = /^([0-9a-f]+) \w getpid(?:@@\S+)?$/m.exec(spawnSync("nm", ["-D", "--defined-only", libc.path], { encoding: "utf8" }).stdout ?? "");
+    const getpid = nm ? BigInt(`0x${nm[1]}`) : 0n;
+    assert.ok(getpid > 0n, "getpid in libc's dynamic symbols");
+    // Where getpid's address lies in the file: through libc's executable segment (vaddr - p_vaddr + p_offset).
+    const segments = spawnSync("readelf", ["-lW", libc.path], { encoding: "utf8" }).stdout;
+    const load = [...segments.matchAll(/LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+R E/g)][0]!;
+    const fileOffset = getpid - BigInt(load[2]!) + BigInt(load[1]!);
+    assert.match(new UserSymbolizer().symbolizeBuildId(libcId, fileOffset), /^(__)?getpid\+0$/);
+  }
+});

@@ -10,6 +10,12 @@ export const BPF_F_SKIP_FIELD_MASK = 0xffn;
 export const BPF_F_USER_STACK = 1n << 8n;
 export const BPF_F_FAST_STACK_CMP = 1n << 9n;
 export const BPF_F_REUSE_STACKID = 1n << 10n;
+/** Map flag: each frame is a `struct bpf_stack_build_id` (32 bytes) instead of an 8-byte instruction pointer. */
+export const BPF_F_STACK_BUILD_ID = 1 << 5;
+/** sizeof(struct bpf_stack_build_id): s32 status, 20 bytes of build id, then the file offset or the ip. */
+const BUILD_ID_FRAME = 32;
+/** bpf_stack_build_id.status when the frame holds an ip (the VM has no files to take build ids from). */
+const BPF_STACK_BUILD_ID_IP = 2;
 /** The default of /proc/sys/kernel/perf_event_max_stack. */
 export const PERF_EVENT_MAX_STACK = 127;
 
@@ -62,8 +68,13 @@ export function hashStack(ips: readonly bigint[]): number {
 
 export interface StackTraceMapOptions extends MapOptions {
   maxEntries: number;
-  /** Bytes per stack: a multiple of 8 (default PERF_EVENT_MAX_STACK * 8). */
+  /** Bytes per stack: a multiple of 8 (default PERF_EVENT_MAX_STACK * 8), of 32 with buildId. */
   valueSize?: number;
+  /**
+   * BPF_F_STACK_BUILD_ID: frames are `struct bpf_stack_build_id`s. The VM stores what the kernel falls back to when
+   * it cannot read a build id: each frame's ip, status BPF_STACK_BUILD_ID_IP.
+   */
+  buildId?: boolean;
 }
 
 interface Bucket {
@@ -79,14 +90,18 @@ export class StackTraceMap extends BpfMap {
   private readonly buckets: Array<Bucket | undefined>;
   /** Preallocated buckets not in use: the kernel keeps max_entries of them on a free list. */
   private free: number;
+  /** Bytes per frame in a value: 8, or 32 for build id frames. */
+  private readonly frameSize: number;
 
   constructor(host: MapHost, opts: StackTraceMapOptions) {
     const name = opts.name ?? "stack_trace";
-    const valueSize = opts.valueSize ?? PERF_EVENT_MAX_STACK * 8;
+    const frameSize = opts.buildId ? BUILD_ID_FRAME : 8;
+    const valueSize = opts.valueSize ?? PERF_EVENT_MAX_STACK * frameSize;
     checkSpec("stack_trace", name, Number.isInteger(opts.maxEntries) && opts.maxEntries > 0 && opts.maxEntries <= 2 ** 31, `max entries must be in 1..2^31 (got ${opts.maxEntries})`);
-    checkSpec("stack_trace", name, Number.isInteger(valueSize) && valueSize >= 8 && valueSize % 8 === 0 && valueSize / 8 <= PERF_EVENT_MAX_STACK,
-      `value size must be a multiple of 8 from 8 to ${PERF_EVENT_MAX_STACK * 8} (got ${valueSize})`);
+    checkSpec("stack_trace", name, Number.isInteger(valueSize) && valueSize >= frameSize && valueSize % frameSize === 0 && valueSize / frameSize <= PERF_EVENT_MAX_STACK,
+      `value size must be a multiple of ${frameSize} from ${frameSize} to ${PERF_EVENT_MAX_STACK * frameSize} (got ${valueSize})`);
     super(host, name, 4, valueSize, opts.maxEntries);
+    this.frameSize = frameSize;
     this.nBuckets = pow2(opts.maxEntries);
     this.buckets = new Array<Bucket | undefined>(this.nBuckets).fill(undefined);
     this.free = opts.maxEntries;
@@ -100,7 +115,7 @@ export class StackTraceMap extends BpfMap {
     if (flags & ~(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_FAST_STACK_CMP | BPF_F_REUSE_STACKID)) return -Errno.EINVAL;
     if (!trace) return -Errno.EFAULT;
     const skip = Number(flags & BPF_F_SKIP_FIELD_MASK);
-    const maxDepth = Math.min(this.valueSize / 8 + skip, PERF_EVENT_MAX_STACK);
+    const maxDepth = Math.min(this.valueSize / this.frameSize + skip, PERF_EVENT_MAX_STACK);
     // get_perf_callchain gives at most max_depth entries.
     const nrTrace = Math.min(trace.length, maxDepth);
     if (nrTrace <= skip) return -Errno.EFAULT;
@@ -126,13 +141,17 @@ export class StackTraceMap extends BpfMap {
     return this.buckets[id]?.ips.slice();
   }
 
-  /** JS: the value as BPF_MAP_LOOKUP_ELEM returns it: ips as u64s, zero-padded to the value size. */
+  /** JS: the value as BPF_MAP_LOOKUP_ELEM returns it: ips as u64s (or as build id frames holding ips), zero-padded to the value size. */
   lookupBytes(id: number): Uint8Array | undefined {
     const b = this.buckets[id];
     if (!b) return undefined;
     const out = new Uint8Array(this.valueSize);
     const view = new DataView(out.buffer);
-    b.ips.forEach((ip, i) => view.setBigUint64(i * 8, ip, true));
+    b.ips.forEach((ip, i) => {
+      if (this.frameSize === 8) return view.setBigUint64(i * 8, ip, true);
+      view.setInt32(i * BUILD_ID_FRAME, BPF_STACK_BUILD_ID_IP, true);
+      view.setBigUint64(i * BUILD_ID_FRAME + 24, ip, true);
+    });
     return out;
   }
 
