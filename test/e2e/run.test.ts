@@ -1,7 +1,8 @@
 // `tsbpf run` end to end against the running kernel, through the real command line (tsx, so the sources under
 // test are what runs and no build is needed). Takes the examples; checks that a cold run compiles, caches, attaches
 // and streams an rm's printk line, that a cached run never loads TypeScript, that SIGINT leaves no program or map
-// behind, that the uprobe example fires, that ring buffer events arrive typed and maps print at the end, and that
+// behind, that the uprobe example fires, that ring buffer events arrive typed and maps print at the end, that the
+// profile example samples a busy process and releases its perf links, and that
 // the first errors users meet are one sentence with their exit code.
 // trace_pipe is shared machine-wide: every check matches its own rm's pid and retries the rm.
 
@@ -495,6 +496,38 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       assert.ok(calls >= 3, `three rm's timed at least: ${out}`);
       assert.equal(rows, calls, "every timed call is in one histogram row");
     } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("runs the profile example for --duration 1: a perf link per CPU while attached, the samples by task name at the end, nothing left after", async () => {
+    const cpus = readFileSync("/sys/devices/system/cpu/online", "utf8").trim().split(",").reduce((n, part) => {
+      const [lo, hi] = part.split("-").map(Number);
+      return n + (hi === undefined ? 1 : hi - lo! + 1);
+    }, 0);
+    // Something to sample besides idle CPUs.
+    const spinner = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+    const run = tsbpf(["run", "examples/profile.ts", "--duration", "1", "--no-cache"]);
+    try {
+      await run.until(() => run.stderr().includes("counting into the maps (no probe prints or sends events) for 1 s"), "tsbpf run never started");
+      assert.match(run.stderr(), new RegExp(`attached sample to profile:hz:99 \\(on ${cpus} CPUs?\\)`));
+      const live = heldBy(run.child.pid!);
+      // A link's fdinfo names its program too.
+      assert.equal(new Set(live.prog).size, 1, "the sampler is loaded");
+      assert.equal(live.link.length, cpus, "one perf link per online CPU");
+      assert.equal(await run.exited, 0, run.stderr());
+      const rows = [...run.stdout().matchAll(/^@samples\['([^']*)'\]: (\d+)$/gm)];
+      assert.ok(rows.length > 0, `no samples printed: ${run.stdout()}`);
+      assert.ok(rows.some((m) => m[1] === "sh" && Number(m[2]) > 0), `the spinning sh was sampled: ${run.stdout()}`);
+      let left: number[] = [];
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        const ids = { prog: new Set(listIds(sys, "prog")), link: new Set(listIds(sys, "link")) };
+        left = [...live.prog.filter((id) => ids.prog.has(id)), ...live.link.filter((id) => ids.link.has(id))];
+        if (left.length === 0) break;
+      }
+      assert.deepEqual(left, [], "program or link ids of the run still alive after it ended");
+    } finally {
+      spinner.kill("SIGKILL");
       run.child.kill("SIGKILL");
     }
   });
