@@ -73,6 +73,11 @@ export interface PerfEventOptions extends FireOptions {
   samplePeriod?: CValue;
   /** bpf_perf_event_data.addr (0 for cpu-clock samples, the default). */
   addr?: CValue;
+  /**
+   * The interrupted task's stacks, innermost first, as bpf_get_stackid/bpf_get_stack take them from here on
+   * (sim.kernel.vm.setStacks); default: left as they are.
+   */
+  stacks?: { kernel?: readonly (bigint | number)[]; user?: readonly (bigint | number)[] };
 }
 
 export interface ProfileOptions extends PerfEventOptions {
@@ -270,6 +275,14 @@ export class Simulation {
       const a = p.spec.attach;
       return a.kind === "perf_event" && a.probe === probe && (only === undefined || (a.unit === only.unit && a.rate === only.rate));
     });
+    if (options.stacks !== undefined) {
+      const frames = (list: readonly (bigint | number)[] | undefined, which: string) => {
+        if (list === undefined) return undefined;
+        if (!Array.isArray(list)) throw usage(`stacks.${which} must be an array of instruction pointers, innermost first, not ${shown(list)}`);
+        return list.map((ip, i) => toU64(ip, `stacks.${which}[${i}]`));
+      };
+      this.kernel.vm.setStacks({ kernel: frames(options.stacks.kernel, "kernel"), user: frames(options.stacks.user, "user") });
+    }
     const first = progs[0]!.spec.attach;
     const period = first.kind !== "perf_event" ? 0n : first.unit === "hz" ? 1_000_000_000n / BigInt(first.rate) : BigInt(first.rate) * { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n }[first.unit];
     return this.fire(progs, options, () => {
