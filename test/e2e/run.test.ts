@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { objectKey, objectPath } from "../../cli/cache.js";
 import { resolveBinary } from "../../runtime/loader/elfsym.js";
 import { readRecording, replay, simulate, type RecordedHit } from "../../runtime/test/index.js";
-import { listIds, missingRoot, missingTracefs, missingUprobes, openSys, tracefsPath } from "../../runtime/sys/index.js";
+import { listIds, missingRoot, missingTracefs, missingUprobes, onlineCpus, openSys, tracefsPath } from "../../runtime/sys/index.js";
 import { Session } from "../../runtime/loader/index.js";
 import { fixture } from "../loader/support.js";
 
@@ -501,10 +501,7 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
   });
 
   it("runs the profile example for --duration 1: a perf link per CPU while attached, the samples by task name at the end, nothing left after", async () => {
-    const cpus = readFileSync("/sys/devices/system/cpu/online", "utf8").trim().split(",").reduce((n, part) => {
-      const [lo, hi] = part.split("-").map(Number);
-      return n + (hi === undefined ? 1 : hi - lo! + 1);
-    }, 0);
+    const cpus = onlineCpus().length;
     // Something to sample besides idle CPUs.
     const spinner = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
     const run = tsbpf(["run", "examples/profile.ts", "--duration", "1", "--no-cache"]);
@@ -526,6 +523,21 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
         if (left.length === 0) break;
       }
       assert.deepEqual(left, [], "program or link ids of the run still alive after it ended");
+    } finally {
+      spinner.kill("SIGKILL");
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("--command does not narrow a profile probe (as bpftrace's): other processes are sampled, and the run ends with the command", async () => {
+    const spinner = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+    const run = tsbpf(["run", "examples/profile.ts", "--json", "--no-cache", "--command", "sleep 1"]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      const line = run.stdout().split("\n").find((l) => l.startsWith('{"map":"samples"'));
+      assert.ok(line, `no samples map in ${run.stdout()}`);
+      const { entries } = JSON.parse(line) as { entries: { key: string; value: number }[] };
+      assert.ok(entries.some((e) => e.key === "sh" && e.value > 0), `the spinning sh, not the command, was sampled: ${line}`);
     } finally {
       spinner.kill("SIGKILL");
       run.child.kill("SIGKILL");

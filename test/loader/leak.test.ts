@@ -8,11 +8,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { probeEventsFile, removeAbandoned } from "../../runtime/loader/probe-events.js";
 import { listIds, missingRoot, missingTracefs, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, Session, TracePipe } from "../../runtime/loader/index.js";
-import { fixture, needsKernel, openFdCount } from "./support.js";
+import { fixture, heldLinks, needsKernel, openFdCount } from "./support.js";
 
 const sys = openSys();
 const ROUNDS = 50;
@@ -25,20 +25,6 @@ async function stillAlive(kind: "prog" | "map" | "link", ids: Set<number>): Prom
     if (left.length === 0 || Date.now() > deadline) return left;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** The ids of the BPF links this process holds (/proc/self/fdinfo's link_id lines). */
-function heldLinks(): number[] {
-  const out: number[] = [];
-  for (const fd of readdirSync("/proc/self/fdinfo")) {
-    try {
-      const m = /^link_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
-      if (m) out.push(Number(m[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return out;
 }
 
 test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`, needsKernel, async () => {

@@ -7,13 +7,13 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { AttachType, Errno, FakeSys, PerfAttrFlag, PerfSwConfig, PerfType, SysError, listIds, onlineCpus, openSys, perfMaxSampleRate, type LinkCreateOptions } from "../../runtime/sys/index.js";
 import { AttachError, ObjectError, Session, loadObject, openObject, type LoadedObject } from "../../runtime/loader/index.js";
 import { parsePerfEventTag } from "../../compiler/btf/index.js";
 import { compile } from "../../compiler/index.js";
 import { noLlvm } from "../llvm/support.js";
-import { compileC, fixturePath, needsClang, needsKernel, openFdCount, readU64, u32 } from "./support.js";
+import { compileC, fixturePath, heldLinks, needsClang, needsKernel, openFdCount, readU64, u32 } from "./support.js";
 
 describe("tsbpf:perf_event= tags", () => {
   it("name bpftrace's profile and interval probes in every unit", () => {
@@ -149,25 +149,11 @@ function busy(ms: number): Set<number> {
   return cpus;
 }
 
-/** The ids of the BPF links this process holds (/proc/self/fdinfo's link_id lines). */
-function heldLinks(): Set<number> {
-  const out = new Set<number>();
-  for (const fd of readdirSync("/proc/self/fdinfo")) {
-    try {
-      const m = /^link_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
-      if (m) out.add(Number(m[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return out;
-}
-
 /** The links `attach` made. */
 function linksMadeBy(attach: () => void): number[] {
-  const before = heldLinks();
+  const before = new Set(heldLinks());
   attach();
-  return [...heldLinks()].filter((id) => !before.has(id));
+  return heldLinks().filter((id) => !before.has(id));
 }
 
 async function gone(sys: ReturnType<typeof openSys>, kind: "prog" | "link", ids: number[]): Promise<number[]> {
