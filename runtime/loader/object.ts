@@ -358,7 +358,7 @@ const SECTIONS: Record<string, SectionKind> = {
   tp: { type: ProgType.TRACEPOINT, target: tracepointTarget },
   raw_tracepoint: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
   raw_tp: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
-  perf_event: { type: ProgType.PERF_EVENT, target: manual(`perf_event programs attach to a perf event you open (or tag the function btf_decl_tag("${PERF_EVENT_TAG}profile:hz:99"), compiler/btf/tags.ts)`) },
+  perf_event: { type: ProgType.PERF_EVENT, target: manual(`perf_event programs attach to a perf event you open, or, tagged __attribute__((btf_decl_tag("${PERF_EVENT_TAG}profile:hz:99"))), to bpftrace's profile and interval probes`) },
   socket: { type: ProgType.SOCKET_FILTER, target: manual("socket filters attach to a socket") },
   xdp: { type: ProgType.XDP, attachType: AttachType.XDP, target: manual("XDP programs attach to a network interface") },
   tc: { type: ProgType.SCHED_CLS, target: manual("tc programs attach to a network interface") },

@@ -3,7 +3,7 @@
 // per CPU for a profile probe, freq = 1; one event on the first CPU with the period for an interval probe; links,
 // the ioctl where the kernel has no perf links, nothing left open after close or after a failure); and the same
 // object plus tsbpf's own profile()/interval() probes (both backends) on the running kernel, where a busy loop
-// gets sampled, getStackId() records stacks and an interval fires about ten times a second.
+// gets sampled, getStackId() records stacks and an interval fires about ten times a second; and `tsbpf load` of it.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import { AttachError, ObjectError, Session, loadObject, openObject, type LoadedO
 import { parsePerfEventTag } from "../../compiler/btf/index.js";
 import { compile } from "../../compiler/index.js";
 import { noLlvm } from "../llvm/support.js";
-import { compileC, fixturePath, heldLinks, needsClang, needsKernel, openFdCount, readU64, u32 } from "./support.js";
+import { compileC, fixturePath, heldLinks, needsClang, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
 
 describe("tsbpf:perf_event= tags", () => {
   it("name bpftrace's profile and interval probes in every unit", () => {
@@ -244,6 +244,18 @@ export const tick = interval(100, () => {
       assert.equal(openFdCount(), fds, "fds left open");
     });
   }
+
+  it("tsbpf load attaches a clang object's tagged programs, says why the untagged one is not, and prints its maps", async () => {
+    const cpus = onlineCpus().length;
+    const run = startCli(["load", fixturePath("profile"), "--duration", "1"]);
+    assert.equal(await run.exited, 0, run.stderr());
+    const lines = run.stderr().split("\n");
+    assert.ok(lines.includes(`attached on_sample to profile:hz:99 (on ${cpus} CPU${cpus === 1 ? "" : "s"})`), run.stderr());
+    assert.ok(lines.includes("attached on_tick to interval:ms:100 (on CPU 0)"), run.stderr());
+    assert.ok(lines.some((l) => /^loaded by_hand without attaching it: perf_event programs attach to a perf event you open, or, tagged .*tsbpf:perf_event=profile:hz:99/.test(l)), run.stderr());
+    const samples = [...run.stdout().matchAll(/^@samples\[(\d+)\]: (\d+)$/gm)];
+    assert.ok(samples.length > 0 && samples.every((m) => Number(m[1]) < cpus && Number(m[2]) > 0), `per-CPU sample counts: ${run.stdout()}`);
+  });
 
   it("a frequency above kernel.perf_event_max_sample_rate is refused in one sentence, leaving nothing open", async () => {
     const max = perfMaxSampleRate();
