@@ -95,7 +95,9 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
       head = `usdt(${[t.binary, t.provider, t.name].map((x) => JSON.stringify(x)).join(", ")}, (${params.map((p) => `${p}: u64`).join(", ")}) =>`;
       probe = { kind: "usdt", binary: t.binary, provider: t.provider, name: t.name };
     } else {
-      if (t.kind !== "manual") skipped.push(`${t.kind === "perf_event" ? perfEventName(t) : `${t.kind} ${t.name}`}: not recorded`);
+      // A profile or interval probe runs on its own timer events: a recorder's events would fire at other moments.
+      if (t.kind === "perf_event") skipped.push(`${perfEventName(t)}: a timed probe, whose samples a recorder's own timer would not see`);
+      else if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
       continue;
     }
     handlers.push(
