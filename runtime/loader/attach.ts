@@ -356,7 +356,7 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
     if (max !== undefined && t.rate > max) {
       throw new AttachError(
         `cannot attach ${name}: ${t.rate} Hz is above kernel.perf_event_max_sample_rate (${max}, /proc/sys/kernel/perf_event_max_sample_rate); sample less often or raise the limit`,
-        "kernel",
+        "unsupported",
       );
     }
   }
