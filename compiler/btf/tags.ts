@@ -86,6 +86,13 @@ export const perfEventTag = (p: PerfEventProbe): string => `${PERF_EVENT_TAG}${p
 /** `profile:hz:99`, as bpftrace names the probe. */
 export const perfEventName = (p: PerfEventProbe): string => `${p.probe}:${p.unit}:${p.rate}`;
 
+/** The period of a probe's events in ns: its unit's, or a second over the rate for hz (a profile:hz:N's cpu-clock runs at it). */
+export function perfEventPeriodNs(p: Pick<PerfEventProbe, "unit" | "rate">): bigint {
+  const NS = { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n };
+  const period = p.unit === "hz" ? 1_000_000_000n / BigInt(p.rate) : BigInt(p.rate) * NS[p.unit];
+  return period > 0n ? period : 1n;
+}
+
 /** The probe a tag's value names, or a sentence saying why it names none. */
 export function parsePerfEventTag(value: string): PerfEventProbe | string {
   const m = /^(profile|interval):(hz|s|ms|us):(\d+)$/.exec(value.trim());

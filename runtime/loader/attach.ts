@@ -13,7 +13,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { AttachType, PERF_PROBE_CONFIG_IS_RETPROBE, PerfAttrFlag, PerfIoc, PerfSwConfig, PerfType } from "../sys/constants.js";
 import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
 import { missingTracefs, onlineCpus, perfMaxSampleRate, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
-import { perfEventName } from "../../compiler/btf/tags.js";
+import { perfEventName, perfEventPeriodNs } from "../../compiler/btf/tags.js";
 import { AttachError, type AttachFailure } from "./errors.js";
 import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
@@ -337,9 +337,6 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
   return attachment(sys, spec, description, links[0]!, undefined, [...links.slice(1), ...events]);
 }
 
-/** Nanoseconds in one unit of a perf_event probe's rate (hz: a period of a second over the rate). */
-const NS_PER_UNIT = { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n, hz: 1_000_000_000n } as const;
-
 /**
  * bpftrace's profile and interval probes: cpu-clock software events (a profile probe's on every online CPU, an interval
  * probe's on the first), each linked to the program (BPF_LINK_CREATE, or PERF_EVENT_IOC_SET_BPF on kernels without
@@ -360,10 +357,9 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
       );
     }
   }
-  const period = t.unit === "hz" ? NS_PER_UNIT.hz / BigInt(t.rate) : BigInt(t.rate) * NS_PER_UNIT[t.unit];
   const attr: PerfEventAttr = freq
     ? { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK), samplePeriod: BigInt(t.rate), flags: PerfAttrFlag.FREQ }
-    : { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK), samplePeriod: period > 0n ? period : 1n };
+    : { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK), samplePeriod: perfEventPeriodNs(t) };
   const links: number[] = [];
   const events: number[] = [];
   let perfLinks = true;

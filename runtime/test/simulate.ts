@@ -17,6 +17,7 @@ import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
+import { perfEventPeriodNs } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
 
 export interface SimulateOptions extends LoadOptions {
@@ -284,7 +285,7 @@ export class Simulation {
       this.kernel.vm.setStacks({ kernel: frames(options.stacks.kernel, "kernel"), user: frames(options.stacks.user, "user") });
     }
     const first = progs[0]!.spec.attach;
-    const period = first.kind !== "perf_event" ? 0n : first.unit === "hz" ? 1_000_000_000n / BigInt(first.rate) : BigInt(first.rate) * { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n }[first.unit];
+    const period = first.kind === "perf_event" ? perfEventPeriodNs(first) : 0n;
     return this.fire(progs, options, () => {
       const bytes = new Uint8Array(this.regsSize + 16);
       const view = new DataView(bytes.buffer);
