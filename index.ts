@@ -41,7 +41,7 @@ export type KernelStack = i64 & { readonly __tsbpfStack: "kernel" };
 /** ustack()'s value: the process's tgid in the high 32 bits and its user stack's id in the low (a u64). */
 export type UserStack = u64 & { readonly __tsbpfStack: "user" };
 
-export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint";
+export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval";
 
 /** What a probe constructor returns: enough for tools to list a file's probes. */
 export interface Probe {
@@ -49,6 +49,10 @@ export interface Probe {
   readonly kind: ProbeKind;
   /** The SEC() name the compiler gives the program. */
   readonly section: string;
+  /** profile(): samples a second on each CPU. */
+  readonly hz?: number;
+  /** interval(): milliseconds between runs. */
+  readonly ms?: number;
 }
 
 export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
@@ -60,7 +64,7 @@ export type Handler<A extends unknown[]> = (...args: A) => number | bigint | voi
  */
 export type TracepointContext<G extends string = string, N extends string = string> = { readonly [field: string]: any } & { readonly __tsbpfTracepoint?: `${G}/${N}` };
 
-const probe = (kind: ProbeKind, section: string): Probe => Object.freeze({ __tsbpfProbe: true, kind, section });
+const probe = (kind: ProbeKind, section: string, rate?: { hz: number } | { ms: number }): Probe => Object.freeze({ __tsbpfProbe: true, kind, section, ...rate });
 
 /** A kprobe on kernel function `fn`; the handler's parameters are its arguments (up to six). */
 export function kprobe(fn: string, _handler: Handler<any[]>): Probe {
@@ -88,6 +92,27 @@ export function usdt(binary: string, provider: string, name: string, _handler: H
 /** A static tracepoint, `group:name` as in /sys/kernel/tracing/events; the handler gets its record. */
 export function tracepoint<G extends string, N extends string>(group: G, name: N, _handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe {
   return probe("tracepoint", `tracepoint/${group}/${name}`);
+}
+
+/** The context of a profile() or interval() handler (struct bpf_perf_event_data); the handler reads none of it. */
+export interface PerfEventContext {
+  readonly __tsbpfPerfEvent?: true;
+}
+
+/**
+ * bpftrace's profile:hz:N: a sampling handler run `hz` times a second on every online CPU (a cpu-clock perf event per
+ * CPU), in the context of whatever runs there: pidTgid(), comm() and getStackId() describe the interrupted task.
+ * `hz` is an integer literal. The program goes in section `perf_event`, tagged `tsbpf:perf_event=profile:hz:N`.
+ */
+export function profile(hz: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
+  return probe("profile", "perf_event", { hz });
+}
+/**
+ * bpftrace's interval:ms:N: a handler run every `ms` milliseconds on one CPU (a cpu-clock perf event with that
+ * period), for periodic work in the kernel. `ms` is an integer literal; the tag is `tsbpf:perf_event=interval:ms:N`.
+ */
+export function interval(ms: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
+  return probe("interval", "perf_event", { ms });
 }
 
 function onlyInProbe(name: string): never {

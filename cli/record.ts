@@ -15,6 +15,7 @@ import { openObject } from "../runtime/loader/session.js";
 import type { RecordedProbe } from "../runtime/test/replay.js";
 import { toJson } from "./report.js";
 import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";
+import { perfEventName } from "../compiler/btf/tags.js";
 
 
 /** One generated handler: the ring buffer it writes and the probe it stands for. */
@@ -94,7 +95,9 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
       head = `usdt(${[t.binary, t.provider, t.name].map((x) => JSON.stringify(x)).join(", ")}, (${params.map((p) => `${p}: u64`).join(", ")}) =>`;
       probe = { kind: "usdt", binary: t.binary, provider: t.provider, name: t.name };
     } else {
-      if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
+      // A profile or interval probe runs on its own timer events: a recorder's events would fire at other moments.
+      if (t.kind === "perf_event") skipped.push(`${perfEventName(t)}: a timed probe, whose samples a recorder's own timer would not see`);
+      else if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
       continue;
     }
     handlers.push(

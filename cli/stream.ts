@@ -262,6 +262,10 @@ async function openRecording(path: string): Promise<Recording> {
  */
 function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Recorder }, recording: Recording, log: (line: string) => void, pid: number | undefined): { reader: EventReader; probe: RecorderProbe }[] {
   for (const s of r.recorder.skipped) log(`not recording ${s}`);
+  if (r.recorder.probes.length === 0) {
+    log(`warning: none of the probes' hits can be recorded; ${recording.path} gets the output only`);
+    return [];
+  }
   try {
     const obj = session.load(r.bytes, { name: "record" });
     const out = r.recorder.probes.map((probe) => ({ reader: session.events(obj, probe.map), probe }));

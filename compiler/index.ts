@@ -233,9 +233,9 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   if (!diagnostics.length) diagnostics.push(...verifyPrograms(programs, source, { rodataSize: lowered.module.rodata.length, maps: mapDescs(lowered.module.maps ?? []) }));
   if (diagnostics.length) return empty(diagnostics);
   const placements = placePrograms(programs);
-  const fnLocs = new Map(lowered.programs.map(({ fn }) => [fn.name, fn.loc]));
+  const fns = new Map(lowered.programs.map(({ fn }) => [fn.name, fn]));
   const btf = buildBtf(
-    programs.map((p, i) => ({ name: p.name, section: p.section, offset: placements[i]!.offset, lines: p.lines, loc: fnLocs.get(p.name), core: p.coreRelocations })),
+    programs.map((p, i) => ({ name: p.name, section: p.section, offset: placements[i]!.offset, lines: p.lines, loc: fns.get(p.name)?.loc, core: p.coreRelocations, tags: fns.get(p.name)?.tags })),
     kernelStructs,
     lowered.module.rodata,
     fileName,

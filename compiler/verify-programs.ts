@@ -178,7 +178,7 @@ export function expressionAt(line: string, column: number, firstCall = false): s
 
 /** The program type the kernel loads a compiled probe kind as. */
 export function progTypeOfKind(kind: string): number {
-  return kind === "tracepoint" ? 5 : kind === "raw_tracepoint" ? 17 : 2;
+  return kind === "tracepoint" ? 5 : kind === "raw_tracepoint" ? 17 : kind === "profile" || kind === "interval" ? 7 : 2;
 }
 
 /** A map the compiled programs may refer to by relocation symbol (`.rodata`, or a map's name). */

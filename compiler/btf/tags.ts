@@ -1,4 +1,5 @@
-// tsbpf's BTF declaration tags on `.maps` variables: what a map carries beyond its key and value, so that a
+// tsbpf's BTF declaration tags on `.maps` variables and on programs' FUNCs.
+// On maps: what a map carries beyond its key and value, so that a
 // reader of any object (tsbpf's, or clang's with `__attribute__((btf_decl_tag("tsbpf:event=struct event")))`
 // on the map) decodes ring buffer records and perf samples by type, prints histograms as histograms and leaves a probe's
 // bookkeeping maps out of what it prints.
@@ -68,4 +69,60 @@ function typeByCName(btf: Btf, name: string): number | undefined {
     if (t) return t.id;
   }
   return undefined;
+}
+
+// ---------------------------------------------------------------- programs
+
+/**
+ * libbpf's one section name for BPF_PROG_TYPE_PERF_EVENT programs (libbpf 1.x refuses `perf_event/...`). Several
+ * programs may share it; each says what it attaches to with a PERF_EVENT_TAG on its FUNC.
+ */
+export const PERF_EVENT_SECTION = "perf_event";
+
+/**
+ * `tsbpf:perf_event=PROBE:UNIT:N` on a perf_event program's FUNC (`__attribute__((btf_decl_tag(...)))` on the C
+ * function): the perf events `tsbpf load`/`run` open for it, named as bpftrace names its probes.
+ * - `profile:hz:N`: a cpu-clock software event on every online CPU sampling N times a second (`freq = 1`);
+ *   `profile:s:N`, `profile:ms:N`, `profile:us:N`: the same with a fixed period of N seconds, ms or µs.
+ * - `interval:ms:N` (also `interval:s:N`, `interval:us:N`): one cpu-clock event on one CPU with that period;
+ *   `interval:hz:N`: a period of 1/N second.
+ * N is a positive decimal integer. tsbpf's profile(hz, ...) writes `profile:hz:N`, interval(ms, ...) `interval:ms:N`.
+ */
+export const PERF_EVENT_TAG = "tsbpf:perf_event=";
+
+export type PerfEventUnit = "hz" | "s" | "ms" | "us";
+export interface PerfEventProbe {
+  probe: "profile" | "interval";
+  unit: PerfEventUnit;
+  rate: number;
+}
+
+export const perfEventTag = (p: PerfEventProbe): string => `${PERF_EVENT_TAG}${perfEventName(p)}`;
+/** `profile:hz:99`, as bpftrace names the probe. */
+export const perfEventName = (p: PerfEventProbe): string => `${p.probe}:${p.unit}:${p.rate}`;
+
+/** The period of a probe's events in ns: its unit's, or a second over the rate for hz (a profile:hz:N's cpu-clock runs at it). */
+export function perfEventPeriodNs(p: Pick<PerfEventProbe, "unit" | "rate">): bigint {
+  const NS = { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n };
+  const period = p.unit === "hz" ? 1_000_000_000n / BigInt(p.rate) : BigInt(p.rate) * NS[p.unit];
+  return period > 0n ? period : 1n;
+}
+
+/** The probe a tag's value names, or a sentence saying why it names none. */
+export function parsePerfEventTag(value: string): PerfEventProbe | string {
+  const m = /^(profile|interval):(hz|s|ms|us):(\d+)$/.exec(value.trim());
+  const rate = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isSafeInteger(rate) || rate <= 0 || rate > 0xffffffff) {
+    return `${PERF_EVENT_TAG}${value} is not ${PERF_EVENT_TAG}profile:UNIT:N or ${PERF_EVENT_TAG}interval:UNIT:N (UNIT hz, s, ms or us; N a positive integer below 2^32)`;
+  }
+  return { probe: m[1] as PerfEventProbe["probe"], unit: m[2] as PerfEventUnit, rate };
+}
+
+/** The values of the decl tags on the FUNC named `func` (the tags on the function itself, not its parameters). */
+export function funcTags(btf: Btf, func: string): string[] {
+  const ids = new Set(btf.findIdsByName(func, BtfKind.FUNC));
+  if (!ids.size) return [];
+  const out: string[] = [];
+  for (const t of btf.types()) if (t.kind === BtfKind.DECL_TAG && t.componentIdx === -1 && ids.has(t.type)) out.push(t.name);
+  return out;
 }

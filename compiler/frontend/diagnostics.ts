@@ -36,7 +36,7 @@ export const Code = {
   UnknownName: 1006,
   /** A type annotation other than u8..i64 and Ptr<T>. */
   UnsupportedType: 1007,
-  /** A probe constructor called with something other than string literals and an arrow function. */
+  /** A probe constructor called with something other than string literals (profile/interval: a positive integer literal) and an arrow function. */
   BadProbe: 1008,
   /** Too many probe parameters (the ABI passes six in registers; return probes get one). */
   TooManyParams: 1009,

@@ -56,6 +56,7 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
+import { PERF_EVENT_SECTION, perfEventTag } from "../btf/tags.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
@@ -165,6 +166,8 @@ const BPF_F_STACK_BUILD_ID = 1 << 5;
 const USER_STACKS: MapDef = { ...KERNEL_STACKS, name: "tsbpf_ustacks", maxEntries: 1024, value: STACK_DEPTH * 32, flags: BPF_F_STACK_BUILD_ID };
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
+/** The largest profile() frequency or interval() period accepted: what fits perf_event_attr's u32 and u64 once scaled. */
+const MAX_PERF_EVENT_RATE = 0xffffffff;
 
 const MAX_VPRINTK_ARGS = 12;
 /** What comm() fills: the task's name, char[TASK_COMM_LEN]. */
@@ -665,6 +668,7 @@ export function lower(
   // ---------------------------------------------------------------- probes
 
   function lowerProbe(name: string, kind: ProbeKind, call: TS.CallExpression): LoweredProgram {
+    if (kind === "profile" || kind === "interval") return lowerPerfEventProbe(name, kind, call);
     const strings = kind === "usdt" ? 3 : kind === "uprobe" || kind === "uretprobe" || kind === "tracepoint" ? 2 : 1;
     const args = call.arguments;
     if (args.length !== strings + 1) fail(call, Code.BadProbe, `${kind}() takes ${["a string", "two strings", "three strings"][strings - 1]} and a handler`);
@@ -718,6 +722,45 @@ export function lower(
     else fl.exprBody(handler.body);
     fb.terminate({ op: "ret", value: imm(0n, I64) });
     return { fn: fb.finish(name, section, locOf(handler)), kind };
+  }
+
+  /**
+   * profile(hz, handler) and interval(ms, handler): a perf_event program, in section `perf_event` (the only name
+   * libbpf gives the type), with what it attaches to in a BTF decl tag on its FUNC (compiler/btf/tags.ts).
+   */
+  function lowerPerfEventProbe(name: string, kind: "profile" | "interval", call: TS.CallExpression): LoweredProgram {
+    const unit = kind === "profile" ? "hz" : "ms";
+    const args = call.arguments;
+    if (args.length !== 2) fail(call, Code.BadProbe, `${kind}() takes ${kind === "profile" ? "a frequency in hertz" : "a period in milliseconds"} (an integer literal) and a handler`);
+    const rateArg = args[0]!;
+    const rate = ts.isNumericLiteral(rateArg) ? Number(rateArg.text.replace(/_/g, "")) : NaN;
+    if (!ts.isNumericLiteral(rateArg) || !Number.isSafeInteger(rate) || rate <= 0 || rate > MAX_PERF_EVENT_RATE) {
+      const what = kind === "profile" ? "samples a second on each CPU, as bpftrace's profile:hz:99" : "milliseconds between runs, as bpftrace's interval:ms:100";
+      fail(rateArg, Code.BadProbe, `the first argument of ${kind}() must be a positive integer literal (${what}), at most ${MAX_PERF_EVENT_RATE}, not \`${rateArg.getText(file)}\``);
+    }
+    const handler = args[1]!;
+    if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
+      return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
+    }
+    const params = handler.parameters;
+    if (params.length > 1) fail(params[1]!, Code.TooManyParams, `a ${kind} handler takes no parameters (at most its context, which it cannot read)`);
+    if (params[0]) {
+      // The context is struct bpf_perf_event_data; the helpers take it implicitly, so no code reads it.
+      const ctx = paramSymbol(params[0]);
+      const visit = (n: TS.Node): void => {
+        if (ts.isIdentifier(n) && n !== params[0]!.name && checker.getSymbolAtLocation(n) === ctx) {
+          fail(n, Code.Unsupported, `the context of a ${kind} handler (struct bpf_perf_event_data) cannot be read; pidTgid(), comm(), smpProcessorId() and getStackId() describe the interrupted task`);
+        }
+        ts.forEachChild(n, visit);
+      };
+      visit(handler.body);
+    }
+    const fb = new FunctionBuilder();
+    const fl = new FnLowering(fb, new Map<TS.Symbol, Binding>(moduleScope));
+    if (ts.isBlock(handler.body)) fl.block(handler.body);
+    else fl.exprBody(handler.body);
+    fb.terminate({ op: "ret", value: imm(0n, I64) });
+    return { fn: fb.finish(name, PERF_EVENT_SECTION, locOf(handler), [perfEventTag({ probe: kind, unit, rate })]), kind };
   }
 
   function parameterType(p: TS.ParameterDeclaration): IntType {

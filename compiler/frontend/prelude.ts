@@ -9,7 +9,7 @@ import type { TracepointFormat } from "./tracepoints.js";
 export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
-export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint"] as const;
+export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval"] as const;
 export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"] as const;
@@ -79,6 +79,12 @@ declare module "tsbpf" {
   export function uretprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
   export function usdt(binary: string, provider: string, name: string, handler: Handler<any[]>): Probe;
   export function tracepoint<G extends string, N extends string>(group: G, name: N, handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe;
+  /** The context of a profile() or interval() handler (struct bpf_perf_event_data); the handler reads none of it. */
+  export interface PerfEventContext { readonly __tsbpfPerfEvent?: true }
+  /** bpftrace's profile:hz:N: a handler run N times a second on every online CPU, on whatever runs there. */
+  export function profile(hz: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  /** bpftrace's interval:ms:N: a handler run every N milliseconds, on one CPU. */
+  export function interval(ms: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
   export type TracepointContext<G extends string, N extends string> = \`\${G}/\${N}\` extends keyof Tracepoints ? Tracepoints[\`\${G}/\${N}\`] : never;
   export function printk(message: string): void;
   export function pidTgid(): u64;

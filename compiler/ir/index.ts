@@ -141,6 +141,8 @@ export interface IrFunction {
   readonly stack: StackObject[];
   readonly vregCount: number;
   readonly loc?: Loc;
+  /** BTF decl tags on the program's FUNC (compiler/btf/tags.ts): what a perf_event program attaches to. */
+  readonly tags?: readonly string[];
 }
 
 /** A named object in `.rodata`: a printk format (NUL-terminated), or the u32 targetPid() reads. */
@@ -253,9 +255,9 @@ export class FunctionBuilder {
     return this.stack.length - 1;
   }
 
-  finish(name: string, section: string, loc?: Loc): IrFunction {
+  finish(name: string, section: string, loc?: Loc, tags?: readonly string[]): IrFunction {
     const rest = this.blocks.filter((b) => !this.entered.has(b.id));
-    return { name, section, ctx: this.ctx, blocks: [...this.order, ...rest], stack: this.stack, vregCount: this.next, loc };
+    return { name, section, ctx: this.ctx, blocks: [...this.order, ...rest], stack: this.stack, vregCount: this.next, loc, ...(tags?.length ? { tags } : {}) };
   }
 }
 

@@ -88,12 +88,12 @@ export class DebugInfo {
    * A program's DISubprogram and its `ctx` parameter (BTF takes parameter names from the
    * parameter's dbg.value, and the kernel refuses a FUNC whose parameters have no names).
    */
-  subprogram(name: string, line: number): { sp: number; ctx: number } {
+  subprogram(name: string, line: number, tags: readonly string[] = []): { sp: number; ctx: number } {
     const sp = this.reserve();
     const ctx = this.add(`!DILocalVariable(name: "ctx", arg: 1, scope: !${sp}, file: !${this.file}, line: ${line}, type: !${this.voidPtr})`);
     this.nodes[sp] =
       `distinct !DISubprogram(name: ${mdString(name)}, scope: !${this.file}, file: !${this.file}, line: ${line}, type: !${this.subroutine}, scopeLine: ${line}, ` +
-      `flags: DIFlagPrototyped | DIFlagAllCallsDescribed, spFlags: DISPFlagDefinition | DISPFlagOptimized, unit: !${this.unit}, retainedNodes: !{!${ctx}})`;
+      `flags: DIFlagPrototyped | DIFlagAllCallsDescribed, spFlags: DISPFlagDefinition | DISPFlagOptimized, unit: !${this.unit}, retainedNodes: !{!${ctx}}${annotations(tags)})`;
     return { sp, ctx };
   }
 
@@ -237,7 +237,7 @@ export class DebugInfo {
       ...(map.linear ? [linearHistogramTag(map.linear)] : []),
       ...(map.event ? [EVENT_TAG + this.eventType(map.name, map.event)] : []),
     ];
-    const tags = tagValues.length ? `, annotations: !{${tagValues.map((t) => `!{!"btf_decl_tag", !${mdString(t)}}`).join(", ")}}` : "";
+    const tags = annotations(tagValues);
     const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(map.name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${node}, isLocal: false, isDefinition: true${tags})`);
     const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
     this.globals.push(expr);
@@ -292,4 +292,9 @@ export class DebugInfo {
     lines.push(`!${flags} = !{i32 7, !"Dwarf Version", i32 5}`, `!${flags + 1} = !{i32 2, !"Debug Info Version", i32 3}`);
     return lines.join("\n") + "\n";
   }
+}
+
+/** `, annotations: ...` of a declaration carrying `btf_decl_tag`s (LLVM writes each as a BTF DECL_TAG), or "". */
+function annotations(tags: readonly string[]): string {
+  return tags.length ? `, annotations: !{${tags.map((t) => `!{!"btf_decl_tag", !${mdString(t)}}`).join(", ")}}` : "";
 }

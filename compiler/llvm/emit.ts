@@ -193,7 +193,7 @@ function emitFunction(
   for (const b of blocks) for (const s of successors(b.term)) preds.get(s)?.push(b.id);
   const entry = blocks[0]!.id;
   if (preds.get(entry)!.length) throw new Error(`${fn.name}: the LLVM backend needs an entry block without predecessors`);
-  const { sp, ctx: ctxVar } = debug.subprogram(fn.name, fn.loc?.line ?? 1);
+  const { sp, ctx: ctxVar } = debug.subprogram(fn.name, fn.loc?.line ?? 1, fn.tags);
   let needsV4 = false;
   /** Registers holding a `.rodata` address. */
   const rodataRegs = new Set<number>();

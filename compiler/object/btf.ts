@@ -27,6 +27,8 @@ export interface BtfProgram {
   loc?: Loc;
   /** Slots whose imm is a kernel struct member's offset. */
   core?: readonly ({ insn: number } & CoreAccess)[];
+  /** Decl tags on the program's FUNC (a perf_event program's `tsbpf:perf_event=...`). */
+  tags?: readonly string[];
 }
 
 import type { RodataVar } from "../ir/index.js";
@@ -227,6 +229,7 @@ export function buildBtf(
 
   for (const p of programs) {
     const func = btf.add({ kind: BtfKind.FUNC, name: p.name, type: proto, linkage: BtfFuncLinkage.GLOBAL });
+    for (const tag of p.tags ?? []) btf.add({ kind: BtfKind.DECL_TAG, name: tag, type: func, componentIdx: -1 });
     ext.addFuncInfo(p.section, p.offset, func);
     const lineRecords: number[][] = [];
     let last: Loc | undefined;

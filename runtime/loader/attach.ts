@@ -10,9 +10,10 @@
 // an unknown tracepoint, binary or symbol, a kprobe target inlined away or blacklisted).
 
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { AttachType, PERF_PROBE_CONFIG_IS_RETPROBE, PerfIoc, PerfType } from "../sys/constants.js";
+import { AttachType, PERF_PROBE_CONFIG_IS_RETPROBE, PerfAttrFlag, PerfIoc, PerfSwConfig, PerfType } from "../sys/constants.js";
 import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
-import { missingTracefs, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
+import { missingTracefs, onlineCpus, perfMaxSampleRate, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
+import { perfEventName, perfEventPeriodNs } from "../../compiler/btf/tags.js";
 import { AttachError, type AttachFailure } from "./errors.js";
 import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
@@ -54,6 +55,10 @@ export interface AttachOptions {
    * (kernels without the PMUs always do); for tests of that path.
    */
   legacyProbes?: boolean;
+  /** The CPUs profile probes sample (interval probes use the first); default /sys/devices/system/cpu/online. */
+  cpus?: readonly number[];
+  /** kernel.perf_event_max_sample_rate; default read from /proc/sys/kernel/perf_event_max_sample_rate. */
+  maxSampleRate?: number;
 }
 
 /** Attaches `spec` (loaded as `progFd`) to the target its section names. */
@@ -72,6 +77,8 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
       return attachUsdt(sys, progFd, spec, t, options, usdt);
     case "btf":
       return attachBtfHook(sys, progFd, spec, t);
+    case "perf_event":
+      return attachPerfEvent(sys, progFd, spec, t, options);
     case "manual":
       throw new AttachError(`program ${spec.name} (section ${spec.section}) cannot be attached automatically: ${t.why}`, "unsupported");
   }
@@ -328,6 +335,71 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
   }
   // Links first: closing one detaches the program; the perf events go after.
   return attachment(sys, spec, description, links[0]!, undefined, [...links.slice(1), ...events]);
+}
+
+/**
+ * bpftrace's profile and interval probes: cpu-clock software events (a profile probe's on every online CPU, an interval
+ * probe's on the first), each linked to the program (BPF_LINK_CREATE, or PERF_EVENT_IOC_SET_BPF on kernels without
+ * perf links) and enabled. profile:hz:N samples at a frequency (`freq = 1`), every other form at a fixed period.
+ */
+function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract<ProgramSpec["attach"], { kind: "perf_event" }>, options: AttachOptions): Attachment {
+  const name = perfEventName(t);
+  const online = options.cpus ?? onlineCpus();
+  const cpus = t.probe === "profile" ? online : online.slice(0, 1);
+  if (cpus.length === 0) throw new AttachError(`cannot attach ${name}: no CPU to open its event on`, "unsupported");
+  const freq = t.probe === "profile" && t.unit === "hz";
+  if (freq) {
+    const max = options.maxSampleRate ?? perfMaxSampleRate();
+    if (max !== undefined && t.rate > max) {
+      throw new AttachError(
+        `cannot attach ${name}: ${t.rate} Hz is above kernel.perf_event_max_sample_rate (${max}, /proc/sys/kernel/perf_event_max_sample_rate); sample less often or raise the limit`,
+        "unsupported",
+      );
+    }
+  }
+  const attr: PerfEventAttr = freq
+    ? { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK), samplePeriod: BigInt(t.rate), flags: PerfAttrFlag.FREQ }
+    : { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK), samplePeriod: perfEventPeriodNs(t) };
+  const links: number[] = [];
+  const events: number[] = [];
+  let perfLinks = true;
+  try {
+    for (const cpu of cpus) {
+      let pfd: number;
+      try {
+        pfd = sys.perfEventOpen(attr, { pid: -1, cpu });
+      } catch (e) {
+        // A CPU that went offline since the list was read has nothing to sample.
+        if (e instanceof SysError && e.code === "ENODEV" && t.probe === "profile" && cpus.length > 1) continue;
+        const why = e instanceof SysError && (e.code === "ENOENT" || e.code === "ENODEV") ? "the kernel has no cpu-clock software event (PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK)" : (e as Error).message;
+        throw new AttachError(`cannot create the ${name} event on CPU ${cpu} for program ${spec.name}: ${why}`, failure(e), { cause: e });
+      }
+      events.push(pfd);
+      try {
+        if (perfLinks) {
+          try {
+            links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT }));
+          } catch (e) {
+            // Perf event links came in Linux 5.15; before, the ioctl attaches (and closing the event detaches).
+            if (!(e instanceof SysError && e.code === "EINVAL" && links.length === 0)) throw e;
+            perfLinks = false;
+          }
+        }
+        if (!perfLinks) sys.ioctl(pfd, PerfIoc.SET_BPF, progFd);
+        sys.ioctl(pfd, PerfIoc.ENABLE, 0);
+      } catch (e) {
+        throw new AttachError(`cannot attach program ${spec.name} to ${name} on CPU ${cpu}: ${(e as Error).message}`, failure(e), { cause: e });
+      }
+    }
+  } catch (e) {
+    closeAll(sys, [...links, ...events]);
+    throw e;
+  }
+  if (events.length === 0) throw new AttachError(`cannot attach ${name}: every CPU it was to sample went offline`, "unsupported");
+  const opened = t.probe === "profile" ? `on ${events.length} CPU${events.length === 1 ? "" : "s"}` : `on CPU ${cpus[0]}`;
+  // Links first: closing one detaches the program; the perf events go after.
+  const fds = [...links, ...events];
+  return attachment(sys, spec, `${name} (${opened})`, fds[0]!, undefined, fds.slice(1));
 }
 
 export interface KprobeChecks {

@@ -11,6 +11,7 @@ import { STB, STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { NoProgramsError, ObjectError } from "./errors.js";
 import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
+import { PERF_EVENT_SECTION, PERF_EVENT_TAG, funcTags, parsePerfEventTag, type PerfEventProbe } from "../../compiler/btf/tags.js";
 
 export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm";
 
@@ -32,6 +33,11 @@ export type AttachTarget =
    * BPF_RAW_TRACEPOINT_OPEN. tp_btf names a tracepoint, fentry/fexit/fmod_ret a kernel function, lsm an LSM hook.
    */
   | { kind: "btf"; hook: BtfHook; name: string }
+  /**
+   * A perf_event program tagged `tsbpf:perf_event=...` on its FUNC (compiler/btf/tags.ts): bpftrace's profile (a
+   * cpu-clock event on every online CPU) or interval (one such event on one CPU) probe.
+   */
+  | { kind: "perf_event"; probe: PerfEventProbe["probe"]; unit: PerfEventProbe["unit"]; rate: number }
   /** The section names no target ("kprobe" alone, "socket", "xdp", ...): load only, attach by hand. */
   | { kind: "manual"; why: string };
 
@@ -186,6 +192,7 @@ function checkReferences(btf: Btf, t: BtfType): void {
 export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {
   const name = options.name ?? "obj";
   const programs = raw.programs.map(programSpec);
+  tagPerfEventTargets(raw, programs);
   const maps: MapSpec[] = [];
   for (const section of raw.mapSections) {
     const defs = section.kind === "legacy" ? readLegacyMaps(section) : readBtfSection(raw, section, options.btfMaps);
@@ -351,7 +358,7 @@ const SECTIONS: Record<string, SectionKind> = {
   tp: { type: ProgType.TRACEPOINT, target: tracepointTarget },
   raw_tracepoint: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
   raw_tp: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
-  perf_event: { type: ProgType.PERF_EVENT, target: manual("perf_event programs attach to a perf event you open") },
+  perf_event: { type: ProgType.PERF_EVENT, target: manual(`perf_event programs attach to a perf event you open, or, tagged __attribute__((btf_decl_tag("${PERF_EVENT_TAG}profile:hz:99"))), to bpftrace's profile and interval probes`) },
   socket: { type: ProgType.SOCKET_FILTER, target: manual("socket filters attach to a socket") },
   xdp: { type: ProgType.XDP, attachType: AttachType.XDP, target: manual("XDP programs attach to a network interface") },
   tc: { type: ProgType.SCHED_CLS, target: manual("tc programs attach to a network interface") },
@@ -449,6 +456,24 @@ function programSpec(p: BpfProgram): ProgramSpec {
   // libbpf: a leading "?" keeps the program's type but leaves it out of the default load.
   const optional = p.section.startsWith("?");
   return { name: p.name, section: p.section, ...classifySection(optional ? p.section.slice(1) : p.section), autoload: !optional, source: p };
+}
+
+/**
+ * Gives each perf_event program whose FUNC carries a `tsbpf:perf_event=` tag the probe it names; untagged ones stay
+ * attached by hand. A tag that names no probe, or two tags, are refused.
+ */
+function tagPerfEventTargets(raw: BpfObject, programs: ProgramSpec[]): void {
+  const tagged = programs.filter((p) => p.type === ProgType.PERF_EVENT && p.attach.kind === "manual" && p.section.replace(/^\?/, "") === PERF_EVENT_SECTION);
+  if (!tagged.length || !raw.btf) return;
+  const btf = parseBtf(raw.btf);
+  for (const p of tagged) {
+    const tags = funcTags(btf, p.name).filter((t) => t.startsWith(PERF_EVENT_TAG));
+    if (tags.length === 0) continue;
+    if (tags.length > 1) throw new ObjectError(`program ${p.name}: ${tags.length} ${PERF_EVENT_TAG} tags (${tags.join(", ")}); a perf_event program attaches to one probe`);
+    const probe = parsePerfEventTag(tags[0]!.slice(PERF_EVENT_TAG.length));
+    if (typeof probe === "string") throw new ObjectError(`program ${p.name}: ${probe}`);
+    p.attach = { kind: "perf_event", ...probe };
+  }
 }
 
 // ---------------------------------------------------------------- maps

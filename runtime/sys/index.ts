@@ -8,5 +8,5 @@ export * from "./constants.js";
 export * from "./sys.js";
 export * from "./kernel.js";
 export { FakeSys, type FakeSysOptions, type FakeTestRun, type FakePerfEvent, type FakeFdKind } from "./fake.js";
-export { LinuxSys, countCpus } from "./linux.js";
+export { LinuxSys, countCpus, cpuList } from "./linux.js";
 export { VMLINUX_BTF, readBtfFile } from "./btf-file.js";

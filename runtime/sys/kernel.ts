@@ -3,7 +3,7 @@
 // Takes nothing at import.
 
 import { existsSync, readFileSync } from "node:fs";
-import { LinuxSys } from "./linux.js";
+import { LinuxSys, cpuList } from "./linux.js";
 import { ProgType } from "./constants.js";
 import { SysError, type IdKind, type Sys } from "./sys.js";
 
@@ -135,6 +135,26 @@ export function tracepointId(group: string, name: string): number | undefined {
 export function pmuType(pmu: string): number | undefined {
   try {
     return Number(readFileSync(`/sys/bus/event_source/devices/${pmu}/type`, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** The online CPUs (/sys/devices/system/cpu/online), in order; [0] when the file cannot be read. */
+export function onlineCpus(): number[] {
+  try {
+    const cpus = cpuList(readFileSync("/sys/devices/system/cpu/online", "utf8"));
+    return cpus.length ? cpus : [0];
+  } catch {
+    return [0];
+  }
+}
+
+/** kernel.perf_event_max_sample_rate: the most samples a second a frequency-driven perf event may ask for; undefined when unreadable. */
+export function perfMaxSampleRate(): number | undefined {
+  try {
+    const n = Number(readFileSync("/proc/sys/kernel/perf_event_max_sample_rate", "utf8").trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;
   }

@@ -713,11 +713,16 @@ export class LinuxSys implements Sys {
 
 /** Counts CPUs in a sysfs list such as "0-3,5,7-8". */
 export function countCpus(list: string): number {
-  let n = 0;
+  return cpuList(list).length;
+}
+
+/** The CPUs of a sysfs list such as "0-3,5,7-8", in order. */
+export function cpuList(list: string): number[] {
+  const out: number[] = [];
   for (const part of list.trim().split(",")) {
     if (part === "") continue;
     const [lo, hi] = part.split("-").map(Number);
-    n += hi === undefined ? 1 : hi - lo! + 1;
+    for (let cpu = lo!; cpu <= (hi ?? lo!); cpu++) out.push(cpu);
   }
-  return n;
+  return out;
 }

@@ -1,11 +1,11 @@
 // simulate(): a probe loaded into the VM over a simulated kernel the test controls, and the Simulation
-// that fires its programs (kprobes, kretprobes, uprobes, tracepoints, raw tracepoints) and shows what
+// that fires its programs (kprobes, kretprobes, uprobes, tracepoints, raw tracepoints, profile and interval probes) and shows what
 // they did (printk lines, map contents, ring buffer and perf records, return values, instruction counts).
 // Takes a probe source and options; gives a Simulation. Plain values and functions: any test runner.
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
-import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type SimStacks, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
-import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
+import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { checkTask, integerIn, nanoseconds, oneOf, shown } from "./check.js";
 import { TestKernel } from "./kernel.js";
@@ -17,6 +17,7 @@ import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
+import { perfEventPeriodNs } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
 
 export interface SimulateOptions extends LoadOptions {
@@ -40,10 +41,11 @@ export interface SimulateOptions extends LoadOptions {
 export interface FireOptions extends Partial<TaskState> {
   cpu?: number;
   /**
-   * The stacks bpf_get_stackid and bpf_get_stack see (kstack(), ustack()): instruction pointers, innermost first;
-   * kept for later firings until given again. Absent at start: no stack can be taken.
+   * The stacks bpf_get_stackid and bpf_get_stack see (kstack(), ustack(), getStackId()): instruction pointers,
+   * innermost first; kept for later firings until given again (sim.kernel.vm.setStacks). None at start: no stack
+   * can be taken.
    */
-  stacks?: SimStacks;
+  stacks?: { kernel?: readonly (bigint | number)[]; user?: readonly (bigint | number)[] };
   /** Run only this program (by function name) of those attached to the probe point. */
   program?: string;
 }
@@ -68,6 +70,26 @@ export interface UsdtOptions extends FireOptions {
   spec?: string;
   /** Other pt_regs registers by name, set after the arguments. */
   regs?: Readonly<Record<string, CValue>>;
+}
+
+/** A profile or interval probe's firing: the interrupted task (FireOptions) and its registers. */
+export interface PerfEventOptions extends FireOptions {
+  /** pt_regs registers of the interrupted code by name (ip, sp, ... / pc, sp, ...); the rest are 0. */
+  regs?: Readonly<Record<string, CValue>>;
+  /** bpf_perf_event_data.sample_period; default the event's period in ns (a profile:hz:N's is 1e9 / N). */
+  samplePeriod?: CValue;
+  /** bpf_perf_event_data.addr (0 for cpu-clock samples, the default). */
+  addr?: CValue;
+}
+
+export interface ProfileOptions extends PerfEventOptions {
+  /** Only the profile probes at this frequency (default: every profile probe). */
+  hz?: number;
+}
+
+export interface IntervalOptions extends PerfEventOptions {
+  /** Only the interval probes with this period in milliseconds (default: every interval probe). */
+  ms?: number;
 }
 
 /** One program's run. */
@@ -233,6 +255,40 @@ export class Simulation {
     });
   }
 
+  /**
+   * Fires the profile probes (bpftrace's profile:hz:N; `hz` picks those at one frequency) as one sample does: on
+   * `cpu`, interrupting the given task. The context is a struct bpf_perf_event_data: `regs`, sample_period and addr.
+   */
+  profile(options: ProfileOptions = {}): FireResult {
+    if (options.hz !== undefined) integerIn(options.hz, 1, 0xffffffff, "profile() option hz");
+    return this.firePerfEvent("profile", options.hz === undefined ? undefined : { unit: "hz", rate: options.hz }, options);
+  }
+
+  /** Fires the interval probes (bpftrace's interval:ms:N; `ms` picks those with one period) once. */
+  interval(options: IntervalOptions = {}): FireResult {
+    if (options.ms !== undefined) integerIn(options.ms, 1, 0xffffffff, "interval() option ms");
+    return this.firePerfEvent("interval", options.ms === undefined ? undefined : { unit: "ms", rate: options.ms }, options);
+  }
+
+  private firePerfEvent(probe: "profile" | "interval", only: { unit: string; rate: number } | undefined, options: PerfEventOptions): FireResult {
+    checkRegs(options);
+    const what = only ? `${probe}:${only.unit}:${only.rate} probe` : `${probe} probe`;
+    const progs = this.select(what, options, (p) => {
+      const a = p.spec.attach;
+      return a.kind === "perf_event" && a.probe === probe && (only === undefined || (a.unit === only.unit && a.rate === only.rate));
+    });
+    const first = progs[0]!.spec.attach;
+    const period = first.kind === "perf_event" ? perfEventPeriodNs(first) : 0n;
+    return this.fire(progs, options, () => {
+      const bytes = new Uint8Array(this.regsSize + 16);
+      const view = new DataView(bytes.buffer);
+      writePtRegs(this.arch, { regs: options.regs }, bytes, view);
+      view.setBigUint64(this.regsSize, toU64(options.samplePeriod ?? period, "samplePeriod"), true);
+      view.setBigUint64(this.regsSize + 8, toU64(options.addr ?? 0, "addr"), true);
+      return bytes;
+    });
+  }
+
   /** Runs one program by name on a context of your own bytes (a socket buffer, a perf sample, ...). */
   run(program: string, ctx: Uint8Array, options: Omit<FireOptions, "program"> = {}): FireResult {
     if (!(ctx instanceof Uint8Array)) throw usage(`the context of program ${program} must be a Uint8Array of its bytes, not ${shown(ctx)}`);
@@ -280,7 +336,14 @@ export class Simulation {
       this.switchTo(options);
     }
     if (options.cpu !== undefined) this.kernel.cpu = options.cpu;
-    if (options.stacks !== undefined) this.kernel.vm.setStacks(options.stacks);
+    if (options.stacks !== undefined) {
+      const frames = (list: readonly (bigint | number)[] | undefined, which: string) => {
+        if (list === undefined) return undefined;
+        if (!Array.isArray(list)) throw usage(`stacks.${which} must be an array of instruction pointers, innermost first, not ${shown(list)}`);
+        return list.map((ip, i) => toU64(ip, `stacks.${which}[${i}]`));
+      };
+      this.kernel.vm.setStacks({ kernel: frames(options.stacks.kernel, "kernel"), user: frames(options.stacks.user, "user") });
+    }
     const record = context === undefined ? undefined : context();
     const runs: ProgramRun[] = new Array(progs.length);
     let instructions = 0;

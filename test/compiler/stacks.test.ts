@@ -219,3 +219,13 @@ test("tsbpf run -c names the user stacks of a command that has long exited when 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("examples/cpu-stacks.ts under tsbpf run -c: a command's samples by kernel and user stack, both named", { skip: noKernel }, () => {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "examples/cpu-stacks.ts", "-c", "dd if=/dev/zero of=/dev/null bs=1M count=6000"], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+  // bpftrace's tuple: the name, the kernel stack's frames, then the user stack's; dd spends its time in read(2) and write(2).
+  const entries = [...out.matchAll(/@samples\[dd, ((?:\n {4}\S+)*\n?), ((?:\n {4}\S+)*\n?)\]: (\d+)/g)];
+  assert.ok(entries.length > 0, out);
+  assert.ok(entries.some((e) => /\n {4}do_syscall_64\+\d+/.test(e[1]!) && /\n {4}(__)?(read|write)\+\d+/.test(e[2]!)), out);
+});

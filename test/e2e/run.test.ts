@@ -1,7 +1,8 @@
 // `tsbpf run` end to end against the running kernel, through the real command line (tsx, so the sources under
 // test are what runs and no build is needed). Takes the examples; checks that a cold run compiles, caches, attaches
 // and streams an rm's printk line, that a cached run never loads TypeScript, that SIGINT leaves no program or map
-// behind, that the uprobe example fires, that ring buffer events arrive typed and maps print at the end, and that
+// behind, that the uprobe example fires, that ring buffer events arrive typed and maps print at the end, that the
+// profile example samples a busy process and releases its perf links, and that
 // the first errors users meet are one sentence with their exit code.
 // trace_pipe is shared machine-wide: every check matches its own rm's pid and retries the rm.
 
@@ -15,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { objectKey, objectPath } from "../../cli/cache.js";
 import { resolveBinary } from "../../runtime/loader/elfsym.js";
 import { readRecording, replay, simulate, type RecordedHit } from "../../runtime/test/index.js";
-import { listIds, missingRoot, missingTracefs, missingUprobes, openSys, tracefsPath } from "../../runtime/sys/index.js";
+import { listIds, missingRoot, missingTracefs, missingUprobes, onlineCpus, openSys, tracefsPath } from "../../runtime/sys/index.js";
 import { Session } from "../../runtime/loader/index.js";
 import { fixture } from "../loader/support.js";
 
@@ -495,6 +496,50 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       assert.ok(calls >= 3, `three rm's timed at least: ${out}`);
       assert.equal(rows, calls, "every timed call is in one histogram row");
     } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("runs the profile example for --duration 1: a perf link per CPU while attached, the samples by task name at the end, nothing left after", async () => {
+    const cpus = onlineCpus().length;
+    // Something to sample besides idle CPUs.
+    const spinner = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+    const run = tsbpf(["run", "examples/profile.ts", "--duration", "1", "--no-cache"]);
+    try {
+      await run.until(() => run.stderr().includes("counting into the maps (no probe prints or sends events) for 1 s"), "tsbpf run never started");
+      assert.match(run.stderr(), new RegExp(`attached sample to profile:hz:99 \\(on ${cpus} CPUs?\\)`));
+      const live = heldBy(run.child.pid!);
+      // A link's fdinfo names its program too.
+      assert.equal(new Set(live.prog).size, 1, "the sampler is loaded");
+      assert.equal(live.link.length, cpus, "one perf link per online CPU");
+      assert.equal(await run.exited, 0, run.stderr());
+      const rows = [...run.stdout().matchAll(/^@samples\['([^']*)'\]: (\d+)$/gm)];
+      assert.ok(rows.length > 0, `no samples printed: ${run.stdout()}`);
+      assert.ok(rows.some((m) => m[1] === "sh" && Number(m[2]) > 0), `the spinning sh was sampled: ${run.stdout()}`);
+      let left: number[] = [];
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        const ids = { prog: new Set(listIds(sys, "prog")), link: new Set(listIds(sys, "link")) };
+        left = [...live.prog.filter((id) => ids.prog.has(id)), ...live.link.filter((id) => ids.link.has(id))];
+        if (left.length === 0) break;
+      }
+      assert.deepEqual(left, [], "program or link ids of the run still alive after it ended");
+    } finally {
+      spinner.kill("SIGKILL");
+      run.child.kill("SIGKILL");
+    }
+  });
+
+  it("--command does not narrow a profile probe (as bpftrace's): other processes are sampled, and the run ends with the command", async () => {
+    const spinner = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+    const run = tsbpf(["run", "examples/profile.ts", "--json", "--no-cache", "--command", "sleep 1"]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      const line = run.stdout().split("\n").find((l) => l.startsWith('{"map":"samples"'));
+      assert.ok(line, `no samples map in ${run.stdout()}`);
+      const { entries } = JSON.parse(line) as { entries: { key: string; value: number }[] };
+      assert.ok(entries.some((e) => e.key === "sh" && e.value > 0), `the spinning sh, not the command, was sampled: ${line}`);
+    } finally {
+      spinner.kill("SIGKILL");
       run.child.kill("SIGKILL");
     }
   });

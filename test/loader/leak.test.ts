@@ -1,5 +1,6 @@
 // Leak test against the kernel: 50 rounds of load, attach and close (tracepoint object with legacy map and
-// global data, uprobe object with a BTF map attached every 10th round, trace_pipe opened) leave no program, map or link created by the
+// global data, uprobe object with a BTF map and perf_event object with profile and interval probes attached every 10th
+// round, trace_pipe opened) leave no program, map or link created by the
 // test alive and the process's fd count unchanged. Failed loads and attaches release what they created too, and a trace pipe
 // closed synchronously mid-poll (a second Ctrl-C) removes its tracefs instance all the same, and the uprobe
 // definitions a killed run left are swept by the next run.
@@ -11,7 +12,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { probeEventsFile, removeAbandoned } from "../../runtime/loader/probe-events.js";
 import { listIds, missingRoot, missingTracefs, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, Session, TracePipe } from "../../runtime/loader/index.js";
-import { fixture, needsKernel, openFdCount } from "./support.js";
+import { fixture, heldLinks, needsKernel, openFdCount } from "./support.js";
 
 const sys = openSys();
 const ROUNDS = 50;
@@ -30,6 +31,7 @@ test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`
   const tp = fixture("tracepoint");
   const up = fixture("uprobe");
   const kp = fixture("kprobe");
+  const pe = fixture("profile");
   const rejected = fixture("rejected");
   const before = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")), link: new Set(listIds(sys, "link")) };
   const created = { prog: new Set<number>(), map: new Set<number>(), link: new Set<number>() };
@@ -37,12 +39,14 @@ test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`
   const round = async (i: number) => {
     const session = new Session(sys);
     try {
-      for (const [bytes, name] of [[tp, "tracepoint"], [up, "uprobe"]] as const) {
+      for (const [bytes, name] of [[tp, "tracepoint"], [up, "uprobe"], [pe, "profile"]] as const) {
         const obj = session.load(bytes, { name });
         for (const p of obj.programs.values()) created.prog.add(sys.progInfo(p.fd).id);
         for (const m of obj.maps.values()) created.map.add(sys.mapInfo(m.fd).id);
-        // Detaching a perf event waits for an RCU tasks grace period (~100 ms): uprobes attach every 10th round.
+        // Detaching a perf event waits for an RCU tasks grace period (~100 ms): uprobes and the profile and interval
+        // probes (a perf link and a cpu-clock event per CPU) attach every 10th round.
         if (name === "tracepoint" || i % 10 === 0) obj.attachAll();
+        for (const id of heldLinks()) created.link.add(id);
       }
       // A failed attach and a refused load must not leave anything either.
       assert.throws(() => session.load(kp, { name: "kprobe" }).attachAll(), AttachError);
@@ -67,7 +71,8 @@ test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`
     const fresh = listIds(sys, kind).filter((id) => !before[kind].has(id));
     assert.deepEqual(fresh.filter((id) => created[kind].has(id)), []);
   }
-  assert.ok(created.prog.size >= ROUNDS * 3 && created.map.size >= ROUNDS * 5, `created ${created.prog.size} programs and ${created.map.size} maps`);
+  assert.ok(created.prog.size >= ROUNDS * 6 && created.map.size >= ROUNDS * 5, `created ${created.prog.size} programs and ${created.map.size} maps`);
+  assert.ok(created.link.size >= (ROUNDS / 10) * 2, `created ${created.link.size} links`);
 });
 
 test("closing a trace pipe synchronously while its poll is in flight (a second Ctrl-C) removes its tracefs instance", { skip: missingRoot() ?? missingTracefs() ?? false }, async () => {

@@ -48,6 +48,20 @@ export const fixture = (name: string): Uint8Array => readFileSync(fixturePath(na
 
 export const openFdCount = (): number => readdirSync("/proc/self/fd").length;
 
+/** The ids of the BPF links this process holds (/proc/self/fdinfo's link_id lines). */
+export function heldLinks(): number[] {
+  const out: number[] = [];
+  for (const fd of readdirSync("/proc/self/fdinfo")) {
+    try {
+      const m = /^link_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
+      if (m) out.push(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
 export function readU64(b: Uint8Array, off = 0): bigint {
   return new DataView(b.buffer, b.byteOffset, b.length).getBigUint64(off, true);
 }

@@ -114,6 +114,16 @@ test("tracepoints with char arrays, integer arrays and __data_loc strings are re
   assert.ok(sim.trace().includes("18446744073709551615 5 2"), sim.trace().join("\n"));
 });
 
+test("profile and interval probes are left out of the recorder, each with the reason", () => {
+  const spec = openObject(compile({ fileName: "timed.ts", text: 'import { profile, interval } from "tsbpf";\nexport const license = "GPL";\nexport const p = profile(99, () => 0);\nexport const i = interval(250, () => 0);\n' }).object);
+  const recorder = recorderSource(spec.programs.map((p) => p.attach), fixtureFormat);
+  assert.deepEqual(recorder.skipped, [
+    "profile:hz:99: a timed probe, whose samples a recorder's own timer would not see",
+    "interval:ms:250: a timed probe, whose samples a recorder's own timer would not see",
+  ]);
+  assert.deepEqual(recorder.probes, []);
+});
+
 test("a malformed recording fails with its line and what the hit lacks, not a TypeError", async () => {
   const sim = await simulate("examples/unlink-uprobe.ts");
   const probe = { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", retprobe: false };
