@@ -123,6 +123,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
+    // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
+    const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     const { attached, skipped } = attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
@@ -158,7 +160,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const namer = stackNamer(loaded);
     const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind === "user"));
     // Frames the kernel names by build id are looked for in the command's and the probes' files first.
-    if (userStacks.length) namer.addFiles([...(target?.program ? [target.program] : []), ...probedFiles(loaded)]);
+    if (userStacks.length || [...recordStacks.values()].some((fields) => fields.some((f) => f.kind === "user"))) {
+      namer.addFiles([...(target?.program ? [target.program] : []), ...probedFiles(loaded)]);
+    }
     const rememberStacks = () => namer.remember(userStacks);
     const stackWatch = userStacks.length ? setInterval(rememberStacks, 250) : undefined;
     const targetWatch = userStacks.length && target ? setInterval(() => namer.rememberProcess(target!.pid), 20) : undefined;
@@ -198,7 +202,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         if (!at) recording?.output("map", mapJson(content));
       }
     };
-    const printEvent = (e: StreamEvent) => {
+    const printEvent = (event: StreamEvent) => {
+      const stacks = event.kind === "event" ? recordStacks.get(event.map) : undefined;
+      const e = stacks?.length && event.kind === "event" ? { ...event, value: stackNamer(loaded).name(event.value, stacks) } : event;
       write(eventLine(e, json));
       if (recording) recording.output(e.kind, e.kind === "lost" ? { map: e.map, cpu: e.cpu, count: e.count } : { map: e.map, cpu: e.cpu, value: e.value });
     };

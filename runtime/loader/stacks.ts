@@ -20,6 +20,10 @@ export class Stack {
   toJSON(): readonly string[] {
     return this.frames;
   }
+  /** node:util's inspect (an event printed as an object) shows the frames. */
+  [Symbol.for("nodejs.util.inspect.custom")](): readonly string[] {
+    return this.frames;
+  }
 }
 
 /** Where a stack id sits in a decoded value: the value itself (path []) or a struct member, and whose stack it is. */
@@ -72,6 +76,12 @@ export class StackNamer {
     const types = this.kernelStacks && mapBtfTypes(this.obj.spec, m.spec);
     if (!types) return { key: [], value: [] };
     return { key: types.key === undefined ? [] : stackFields(types.btf, types.key), value: types.value === undefined ? [] : stackFields(types.btf, types.value) };
+  }
+
+  /** The stack ids in the records of a ring buffer or perf event array whose BTF tags their type (`tsbpf:event`). */
+  recordFieldsOf(m: LoadedMap): StackField[] {
+    const types = this.kernelStacks && mapBtfTypes(this.obj.spec, m.spec);
+    return types?.event === undefined ? [] : stackFields(types.btf, types.event);
   }
 
   /** `value` with a Stack in place of the id at each of `fields`. */
@@ -139,6 +149,8 @@ export class StackNamer {
   private userFrames(value: bigint): string[] {
     const pid = Number(BigInt.asUintN(64, value) >> 32n);
     const user = this.symbolizer();
+    // While the process lives, its mappings name its files (a build id frame's too) and its ip frames.
+    user.remember(pid);
     return this.frames(this.userStacks, BigInt.asIntN(32, value)).map((f) => ("ip" in f ? user.symbolize(pid, f.ip) : user.symbolizeBuildId(f.buildId, f.offset)));
   }
 

@@ -229,3 +229,32 @@ test("examples/cpu-stacks.ts under tsbpf run -c: a command's samples by kernel a
   assert.ok(entries.length > 0, out);
   assert.ok(entries.some((e) => /\n {4}do_syscall_64\+\d+/.test(e[1]!) && /\n {4}(__)?(read|write)\+\d+/.test(e[2]!)), out);
 });
+
+test("stack ids in ring buffer records print as their frames, as bpftrace's printf(\"%s\", ustack) does", { skip: noKernel ?? noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-events-"));
+  try {
+    const bin = buildTarget(dir);
+    const probe = join(dir, "events.ts");
+    writeFileSync(probe, `import { uprobe, ustack, pidTgid, RingBuf, u32, type UserStack } from "tsbpf";
+export const license = "GPL";
+interface Call { pid: u32; stack: UserStack }
+export const calls = new RingBuf<Call>(4096);
+export const p = uprobe("${bin}", "leaf", () => {
+  calls.output({ pid: u32(pidTgid() >> 32), stack: ustack() });
+});
+`);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const run = (json: boolean) =>
+      execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "-c", `${bin} 2 0`, ...(json ? ["--json"] : [])], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    assert.match(run(false), /^calls: \{ pid: \d+, stack: \[ 'leaf\+0', 'mid\+\d+', 'main\+\d+'/m);
+    const records = run(true).split("\n").filter((l) => l.startsWith('{"map":"calls"')).map((l) => JSON.parse(l) as { value: { stack: string[] } });
+    assert.equal(records.length, 2);
+    for (const r of records) {
+      assert.equal(r.value.stack[0], "leaf+0");
+      assert.match(r.value.stack[1]!, /^mid\+\d+$/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
