@@ -67,8 +67,10 @@ export function mapContents(obj: LoadedObject): MapContent[] {
   const holder = () => (held ??= heldBy(obj));
   let symbolize: ((address: bigint) => string) | undefined;
   for (const m of obj.maps.values()) {
-    // A probe's bookkeeping (a map its file does not export) is not news.
-    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || mapBtfTypes(obj.spec, m.spec)?.internal) continue;
+    // A probe's bookkeeping (a map its file does not export) is not news; nor is a tagged stack map, whose stacks
+    // print where their ids are.
+    const tags = mapBtfTypes(obj.spec, m.spec);
+    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || tags?.internal || tags?.stacks) continue;
     try {
       const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer);
       if (content) out.push(content);
