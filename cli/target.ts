@@ -2,7 +2,6 @@
 // probes are attached before its first instruction runs, and `--pid PID` names a running process. Uprobes and
 // uretprobes then fire for that process alone (perf's pid filter follows it across exec), and the run stops when it
 // exits. A command still running when the run ends is ended with it; one never resumed is killed.
-import { spawn } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { UserError } from "./exit-codes.js";
@@ -93,6 +92,8 @@ const sleep = (ms: number) => void Atomics.wait(sleepCell, 0, 0, ms);
 export function startCommand(line: string, options: { quietStdout?: boolean } = {}): Target {
   const argv = splitCommand(line);
   const program = findExecutable(argv[0]!);
+  // node:child_process only here: loading it (with net, streams and dgram) costs every run ~5 ms at start.
+  const { spawn } = process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
   const child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "sh", program, ...argv.slice(1)], {
     stdio: ["inherit", options.quietStdout ? process.stderr.fd : "inherit", "inherit"],
   });
