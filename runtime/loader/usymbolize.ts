@@ -93,7 +93,7 @@ export class UserSymbolizer {
   private readonly proc: string;
   private readonly debugDir: string;
   private readonly mappings = new Map<number, KeptMapping[]>();
-  /** When each pid's mappings were read (performance.now()), and how old they may get before they are read again. */
+  /** When each pid's mappings were read (Date.now()), and how old they may get before they are read again. */
   private readonly readAt = new Map<number, number>();
   private readonly refreshMs: number;
   /** Function tables by file identity (device, inode, size, mtime); null for files without any. */
@@ -123,7 +123,7 @@ export class UserSymbolizer {
    */
   remember(pid: number, now = false): boolean {
     const kept = this.mappings.has(pid);
-    if (kept && !now && performance.now() - this.readAt.get(pid)! < this.refreshMs) return true;
+    if (kept && !now && Date.now() - this.readAt.get(pid)! < this.refreshMs) return true;
     if (!Number.isSafeInteger(pid) || pid <= 0) return false;
     let text: string;
     try {
@@ -133,7 +133,7 @@ export class UserSymbolizer {
     }
     // An exiting process (a zombie) reads as having none: keep the last ones read.
     if (!text && kept) return true;
-    this.readAt.set(pid, performance.now());
+    this.readAt.set(pid, Date.now());
     // Only file mappings can be named; a deleted file cannot be checked to be the one mapped.
     const mappings = parseMaps(text)
       .filter((e) => e.inode !== 0n && e.path.startsWith("/") && !e.deleted)
