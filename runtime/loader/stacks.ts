@@ -61,6 +61,8 @@ export class StackNamer {
   private readonly kernelStacks: LoadedMap | undefined;
   private readonly userStacks: LoadedMap | undefined;
   private readonly named = new Map<string, Stack>();
+  /** The processes remember() has read the mappings of. */
+  private readonly seen = new Set<number>();
   private kernel: ((address: bigint) => string) | undefined;
   private user: UserSymbolizer | undefined;
 
@@ -97,9 +99,9 @@ export class StackNamer {
   }
 
   /**
-   * Reads the mappings of every process a user stack id in `maps` names and this namer has not read yet: call it
-   * while the run goes on, since a process's mappings go when it exits (frames the kernel gave without a build id
-   * then print as addresses).
+   * Reads the mappings of every process a user stack id in `maps` names that this namer has not read yet: call it
+   * while the run goes on, since a process's mappings go when it exits (frames the kernel gave as ips rather than
+   * build ids would then print as addresses).
    */
   remember(maps: readonly LoadedMap[]): void {
     for (const m of maps) {
@@ -110,7 +112,11 @@ export class StackNamer {
         for (const key of view.keys()) {
           for (const f of fields) {
             const id = at(key, f.path);
-            if (typeof id === "number" || typeof id === "bigint") this.symbolizer().remember(Number(BigInt(id) >> 32n));
+            if (typeof id !== "number" && typeof id !== "bigint") continue;
+            // Once per process: its build id frames need no mappings, its ip frames (rare) the ones it had then.
+            const pid = Number(BigInt(id) >> 32n);
+            if (!this.seen.has(pid)) this.symbolizer().remember(pid);
+            this.seen.add(pid);
           }
         }
       } catch (e) {
