@@ -3,7 +3,8 @@
 // `0x…` hex when nothing names it. A process's mappings are read from /proc/PID/maps when it is first seen and kept,
 // so its frames can still be named after it has exited. A frame of a BPF_F_STACK_BUILD_ID stack (a build id and a
 // file offset) needs no process: it is named from the file with that build id, looked for among the files mapped by
-// processes seen, the files given, then the library directories and PATH. Files are read with positional reads (the headers, then only
+// processes seen, the files given, then the library directories and PATH. Code in no file (a JIT's) is named from the
+// /tmp/perf-PID.map the runtime writes. Files are read with positional reads (the headers, then only
 // the symbol and string tables) and their function tables are kept per file identity.
 
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
@@ -58,6 +59,27 @@ export function parseMaps(text: string): MapsEntry[] {
   return entries;
 }
 
+/** A perf map's entries sorted by start (later lines win for the same start, as code is replaced). */
+interface PerfMap {
+  starts: number[];
+  sizes: number[];
+  names: string[];
+}
+
+/** The `START SIZE name` lines (hex start and size) of a /tmp/perf-PID.map; others are left out. */
+export function parsePerfMap(text: string): PerfMap {
+  const byStart = new Map<number, [size: number, name: string]>();
+  for (const line of text.split("\n")) {
+    const m = /^([0-9a-fA-F]+) ([0-9a-fA-F]+) (.+)$/.exec(line);
+    if (!m) continue;
+    const start = parseInt(m[1]!, 16);
+    const size = parseInt(m[2]!, 16);
+    if (Number.isSafeInteger(start) && size > 0) byStart.set(start, [size, m[3]!]);
+  }
+  const starts = [...byStart.keys()].sort((a, b) => a - b);
+  return { starts, sizes: starts.map((s) => byStart.get(s)![0]), names: starts.map((s) => byStart.get(s)![1]) };
+}
+
 /** The functions of one file, sorted by start, with what maps a file offset to their addresses. */
 interface FunctionTable {
   segments: LoadSegment[];
@@ -104,6 +126,8 @@ export class UserSymbolizer {
   /** Files to look in for a build id before the directories are searched (a probe's binaries, a command). */
   private readonly candidates: string[] = [];
   private searchedDirectories = false;
+  /** Each pid's perf map (JIT code), sorted by start, with the file size it was read at. */
+  private readonly perfMaps = new Map<number, { size: number } & PerfMap>();
 
   /**
    * `proc`: where procfs is (default "/proc"); `debugDir`: the root of separate debug files looked up by build id
@@ -154,15 +178,57 @@ export class UserSymbolizer {
   /** `symbol+offset` for an address of PID (its kept mappings, read now if not yet kept), else `0x…` hex. Never throws for bad input: unreadable files, stripped binaries, anonymous/[vdso]/[stack] mappings, deleted files all give hex. */
   symbolize(pid: number, address: bigint): string {
     const hex = `0x${BigInt.asUintN(64, address).toString(16)}`;
-    if (!this.remember(pid)) return hex;
+    // Code no file holds (a JIT's) may be named in the perf map the runtime writes.
+    const jitted = () => this.perfMapName(pid, address) ?? hex;
+    if (!this.remember(pid)) return jitted();
     const mapping = this.mappings.get(pid)!.find((m) => address >= m.entry.start && address < m.entry.end);
-    if (!mapping) return hex;
+    if (!mapping) return jitted();
     const table = this.tableOf(pid, mapping);
     if (!table) return hex;
     const fileOffset = address - mapping.entry.start + mapping.entry.offset;
     const vaddr = fileVirtualAddress(table.segments, fileOffset, mapping.entry.perms[2] === "x");
     if (vaddr === undefined) return hex;
     return nameIn(table, Number(vaddr)) ?? hex;
+  }
+
+  /**
+   * `name+offset` from /tmp/perf-PID.map, where JIT compilers (node --perf-basic-prof, Java's perf-map-agent, Python's
+   * -X perf) list the code they generate as `START SIZE name` lines in hex; read again when it has grown.
+   */
+  private perfMapName(pid: number, address: bigint): string | undefined {
+    if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    let map = this.perfMaps.get(pid);
+    // The process's own /tmp first (it may be in another mount namespace), then ours once it has gone.
+    for (const path of [`${this.proc}/${pid}/root/tmp/perf-${pid}.map`, `/tmp/perf-${pid}.map`]) {
+      let size: number;
+      try {
+        size = statSync(path).size;
+      } catch {
+        continue;
+      }
+      if (map?.size !== size) {
+        try {
+          this.perfMaps.set(pid, (map = { size, ...parsePerfMap(readFileSync(path, "utf8")) }));
+        } catch {
+          continue;
+        }
+      }
+      break;
+    }
+    if (!map) return undefined;
+    const at = Number(address);
+    // The last entry starting at or below the address, if the address is inside it.
+    let lo = 0;
+    let hi = map.starts.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (map.starts[mid]! <= at) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found >= 0 && at < map.starts[found]! + map.sizes[found]! ? `${map.names[found]}+${at - map.starts[found]!}` : undefined;
   }
 
   /** Files to look in first when a build id names a frame's file (a probe's binaries, the command a run starts). */

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
@@ -256,5 +256,30 @@ export const p = uprobe("${bin}", "leaf", () => {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a Node.js program's JIT frames are named from the perf map node --perf-basic-prof writes", { skip: noKernel }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-jit-"));
+  try {
+    const script = join(dir, "busy.js");
+    writeFileSync(script, "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nlet s = 0;\nconst end = Date.now() + 600;\nwhile (Date.now() < end) s += fib(20);\nconsole.log(s > 0);\n");
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "examples/cpu-stacks.ts", "--json", "-c", `${process.execPath} --perf-basic-prof ${script}`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    const samples = JSON.parse(out.split("\n").find((l) => l.startsWith('{"map":"samples"'))!) as { entries: { key: { user: string[] } }[] };
+    const frames = samples.entries.flatMap((e) => e.key.user);
+    assert.ok(frames.some((f) => /^JS:\*?fib .*busy\.js:1:\d+\+\d+$/.test(f)), frames.slice(0, 40).join("\n"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    // The perf map our node wrote (other tests may have theirs in /tmp meanwhile).
+    for (const f of readdirSync("/tmp").filter((f) => /^perf-\d+\.map$/.test(f))) {
+      const path = join("/tmp", f);
+      try {
+        if (readFileSync(path, "utf8").includes(dir)) rmSync(path, { force: true });
+      } catch {
+        // Gone already.
+      }
+    }
   }
 });

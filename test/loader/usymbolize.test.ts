@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UserSymbolizer, parseMaps } from "../../runtime/loader/usymbolize.js";
+import { UserSymbolizer, parseMaps, parsePerfMap } from "../../runtime/loader/usymbolize.js";
 
 const LIBRARY = `int lib_twice(int x) { return x * 2; }\n`;
 
@@ -323,5 +323,32 @@ test("a build id frame (a file's build id and an offset in it) is named from the
     const load = [...segments.matchAll(/LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+R E/g)][0]!;
     const fileOffset = getpid - BigInt(load[2]!) + BigInt(load[1]!);
     assert.match(new UserSymbolizer().symbolizeBuildId(libcId, fileOffset), /^(__)?getpid\+0$/);
+  }
+});
+
+test("code no file holds (a JIT's) is named from the process's /tmp/perf-PID.map, also after it has gone", async () => {
+  assert.deepEqual(parsePerfMap("7f0000001000 40 JS:*old a.js:1\n7f0000001000 80 JS:*fib a.js:1\nnot a line\n7f0000002000 10 Builtin:Add\n"), {
+    starts: [0x7f0000001000, 0x7f0000002000],
+    sizes: [0x80, 0x10],
+    names: ["JS:*fib a.js:1", "Builtin:Add"],
+  });
+  const child = spawn("sleep", ["30"], { stdio: "ignore" });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const map = `/tmp/perf-${child.pid}.map`;
+  try {
+    // An address in no mapping of sleep's: code a JIT would have made.
+    writeFileSync(map, "7f0000001000 80 JS:*fib a.js:1\n");
+    const u = new UserSymbolizer();
+    assert.equal(u.symbolize(child.pid!, 0x7f0000001010n), "JS:*fib a.js:1+16");
+    assert.equal(u.symbolize(child.pid!, 0x7f0000001080n), "0x7f0000001080");
+    // The runtime appends as it compiles more.
+    writeFileSync(map, "7f0000001000 80 JS:*fib a.js:1\n7f0000003000 20 JS:*main a.js:5\n");
+    assert.equal(u.symbolize(child.pid!, 0x7f0000003001n), "JS:*main a.js:5+1");
+    child.kill();
+    await exited;
+    assert.equal(new UserSymbolizer().symbolize(child.pid!, 0x7f0000001010n), "JS:*fib a.js:1+16");
+  } finally {
+    child.kill();
+    rmSync(map, { force: true });
   }
 });
