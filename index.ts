@@ -34,12 +34,12 @@ export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T } & { read
 /** A fixed-size, NUL-padded char array of N bytes. */
 export type Str<N extends number = number> = string & { readonly __tsbpfLength?: N };
 /**
- * kstack()'s value: the id of a kernel stack (an i64, negative when none could be taken). As a map key (or a
- * key's field), `tsbpf run` prints the stack's frames in its place, as bpftrace prints `@[kstack]`.
+ * kstack()'s value: the id of a kernel stack (an i64, negative when none could be taken) of at most N frames. As a
+ * map key (or a key's field), `tsbpf run` prints the stack's frames in its place, as bpftrace prints `@[kstack]`.
  */
-export type KernelStack = i64 & { readonly __tsbpfStack: "kernel" };
+export type KernelStack<N extends number = 127> = i64 & { readonly __tsbpfStack: "kernel"; readonly __tsbpfFrames?: N };
 /** ustack()'s value: the process's tgid in the high 32 bits and its user stack's id in the low (a u64). */
-export type UserStack = u64 & { readonly __tsbpfStack: "user" };
+export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "user"; readonly __tsbpfFrames?: N };
 
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval";
 
@@ -154,9 +154,10 @@ export function targetPid(): u32 {
 /**
  * The current kernel stack (bpf_get_stackid() into the probe file's own stack map of 4096 stacks, 127 frames each):
  * count by it (`samples.increment(kstack())` with `HashMap<KernelStack, u64>`) and `tsbpf run` prints each stack's
- * frames, named from /proc/kallsyms, as bpftrace prints `@[kstack] = count()`.
+ * frames, named from /proc/kallsyms, as bpftrace prints `@[kstack] = count()`. `kstack(5)` keeps the innermost 5
+ * frames (a `KernelStack<5>`, in a stack map of its own), so stacks that differ only further out count as one.
  */
-export function kstack(): KernelStack {
+export function kstack<N extends number = 127>(_frames?: N): KernelStack<N> {
   return onlyInProbe("kstack");
 }
 /**
@@ -164,7 +165,7 @@ export function kstack(): KernelStack {
  * process's binary and libraries (`main+25`), found by the build ids the kernel records, so a process that has
  * exited is named too. Frames are found by frame pointers: code built without them gives short stacks, as in every tool.
  */
-export function ustack(): UserStack {
+export function ustack<N extends number = 127>(_frames?: N): UserStack<N> {
   return onlyInProbe("ustack");
 }
 /**

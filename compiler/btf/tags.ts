@@ -21,7 +21,10 @@ export const INTERNAL_TAG = "tsbpf:internal";
  * values) refer to; readers print the frames an id names in its place.
  */
 export const STACKS_TAG = "tsbpf:stacks";
-/** A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). */
+/**
+ * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
+ * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
+ */
 export const KERNEL_STACK_TYPEDEF = "tsbpf_kstack";
 /**
  * A typedef of `unsigned long long`: the process's tgid in the high 32 bits, bpf_get_stackid(BPF_F_USER_STACK)'s id

@@ -25,6 +25,8 @@ import {
   USER_STACK,
   PTR,
   STACK_TYPES,
+  MAX_STACK_FRAMES,
+  stackType,
   U8,
   U16,
   U64,
@@ -156,14 +158,18 @@ export const HISTOGRAM_SLOTS = 66;
 /** Stack frames a StackTraceMap entry holds (PERF_MAX_STACK_DEPTH). */
 const STACK_DEPTH = 127;
 const BPF_F_USER_STACK = 256n;
-/**
- * The stack maps kstack() and ustack() fill. Kernel stacks as bpftrace keeps them (4096 of 127 ips); user stacks as
- * build ids and file offsets (32 bytes a frame, so 1024 of them take what 4096 kernel stacks do), which name their
- * frames after the process has gone, where its mappings could not be read in time.
- */
-const KERNEL_STACKS: MapDef = { name: "tsbpf_kstacks", type: MAP_TYPES.StackTraceMap, maxEntries: 4096, key: 4, value: STACK_DEPTH * 8, internal: true, stacks: true };
 const BPF_F_STACK_BUILD_ID = 1 << 5;
-const USER_STACKS: MapDef = { ...KERNEL_STACKS, name: "tsbpf_ustacks", maxEntries: 1024, value: STACK_DEPTH * 32, flags: BPF_F_STACK_BUILD_ID };
+/**
+ * The stack map kstack(frames) (`tsbpf_kstacks`, `tsbpf_kstacks_5`) or ustack(frames) fills: one per frame limit, as
+ * bpftrace keeps them. Kernel stacks as bpftrace keeps them (4096 of them, as ips); user stacks as build ids and file
+ * offsets (32 bytes a frame, so 1024 of them take what 4096 kernel stacks do), which name their frames after the
+ * process has gone, where its mappings could not be read in time.
+ */
+function stackMap(user: boolean, frames: number): MapDef {
+  const name = `tsbpf_${user ? "u" : "k"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
+  const common = { name, type: MAP_TYPES.StackTraceMap, key: 4, internal: true, stacks: true };
+  return user ? { ...common, maxEntries: 1024, value: frames * 32, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries: 4096, value: frames * 8 };
+}
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
 /** The largest profile() frequency or interval() period accepted: what fits perf_event_attr's u32 and u64 once scaled. */
@@ -331,7 +337,10 @@ export function lower(
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
       if (name && INT_TYPES[name]) return INT_TYPES[name]!;
-      if (name && STACK_TYPES[name]) return STACK_TYPES[name]!;
+      if (name && STACK_TYPES[name]) {
+        const frames = node.typeArguments?.[0];
+        return stackType(STACK_TYPES[name]!, frames ? stackFrames(frames, `${name}<N>`) : MAX_STACK_FRAMES);
+      }
       // A kernel typedef (`pid_t`) or enum (`sock_type`) is the integer it stands for.
       const k = kernelName(node.typeName);
       const int = k === undefined ? undefined : (kernel.typedefs.get(k) ?? kernel.enums.get(k));
@@ -369,6 +378,13 @@ export function lower(
   const structLayouts = new Map<TS.Symbol, Layout>();
   const intLayout = (type: IntType): Layout => ({ kind: "int", type, size: (type.bits / 8) as 1 | 2 | 4 | 8, align: type.bits / 8 });
   const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+  /** A stack's frame limit, a literal 1..127 (`KernelStack<5>`, `kstack(5)`). */
+  const stackFrames = (node: TS.Node, what: string): number => {
+    const literal = ts.isLiteralTypeNode(node) ? node.literal : node;
+    const n = ts.isNumericLiteral(literal) ? Number(literal.text) : NaN;
+    return Number.isInteger(n) && n >= 1 && n <= MAX_STACK_FRAMES ? n : fail(node, Code.UnsupportedType, `${what}: the frame limit must be an integer literal from 1 to ${MAX_STACK_FRAMES}`);
+  };
 
   /** A literal number type argument (`Str<16>`). */
   const lengthOf = (node: TS.TypeNode | undefined, what: string, at: TS.Node): number => {
@@ -1548,19 +1564,20 @@ export function lower(
      * high half, since naming user frames takes the process's memory map (a failed id keeps its errno in the low half).
      */
     stack(name: "kstack" | "ustack", e: TS.CallExpression): Val {
-      if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, `${name}() takes no arguments`);
+      if (e.arguments.length > 1) fail(e.arguments[1]!, Code.UnsupportedCall, `${name}() takes at most a frame limit`);
+      const frames = e.arguments[0] ? stackFrames(e.arguments[0], `${name}(frames)`) : MAX_STACK_FRAMES;
       const user = name === "ustack";
-      const stacks = user ? USER_STACKS : KERNEL_STACKS;
+      const stacks = stackMap(user, frames);
       if (!maps.some((m) => m.name === stacks.name)) maps.push(stacks);
       const loc = locOf(e);
-      const id = this.fb.vreg(user ? I64 : KERNEL_STACK);
+      const id = this.fb.vreg(user ? I64 : stackType(KERNEL_STACK, frames));
       this.fb.emit({ op: "call", helper: Helper.get_stackid, args: [this.fb.ctx, { kind: "map", name: stacks.name }, imm(user ? BPF_F_USER_STACK : 0n, U64)], dst: id, loc });
       if (!user) return { op: id };
       const pidTgid = this.fb.vreg(U64);
       this.fb.emit({ op: "call", helper: Helper.get_current_pid_tgid, args: [], dst: pidTgid, loc });
       const tgid = this.binary("and", { op: pidTgid }, { op: imm(0xffff_ffff_0000_0000n, U64) }, e);
       const both = this.binary("or", tgid, this.convert({ op: id }, U32), e);
-      const dst = this.fb.vreg(USER_STACK);
+      const dst = this.fb.vreg(stackType(USER_STACK, frames));
       this.fb.emit({ op: "mov", dst, src: both.op });
       return { op: dst };
     }

@@ -67,10 +67,10 @@ declare module "tsbpf" {
   export type Ptr<T = unknown> = number & { readonly __tsbpfPointee?: T } & { readonly [K in keyof T]: T[K] };
   /** A fixed-size, NUL-padded char array. */
   export type Str<N extends number = number> = string & { readonly __tsbpfLength?: N };
-  /** kstack()'s id of a kernel stack; as a map key, printed as the stack's frames. */
-  export type KernelStack = i64 & { readonly __tsbpfStack: "kernel" };
-  /** ustack()'s tgid and user stack id; as a map key, printed as the stack's frames. */
-  export type UserStack = u64 & { readonly __tsbpfStack: "user" };
+  /** kstack()'s id of a kernel stack (of at most N frames); as a map key, printed as the stack's frames. */
+  export type KernelStack<N extends number = 127> = i64 & { readonly __tsbpfStack: "kernel"; readonly __tsbpfFrames?: N };
+  /** ustack()'s tgid and user stack id (of at most N frames); as a map key, printed as the stack's frames. */
+  export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "user"; readonly __tsbpfFrames?: N };
   export interface Probe { readonly __tsbpfProbe: true }
   export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
   export function kprobe(fn: string, handler: Handler<any[]>): Probe;
@@ -95,10 +95,10 @@ declare module "tsbpf" {
   export function comm(): Str<16>;
   /** The process \`tsbpf run --command\` started or \`--pid\` named (bpftrace's cpid), 0 without one: a constant to the verifier. */
   export function targetPid(): u32;
-  /** The current kernel stack, in the file's own stack map: count by it, and tsbpf run prints its frames. */
-  export function kstack(): KernelStack;
-  /** The current user stack and its process (bpftrace's ustack). */
-  export function ustack(): UserStack;
+  /** The current kernel stack, in the file's own stack map: count by it, and tsbpf run prints its frames; \`kstack(5)\`: its innermost 5 frames. */
+  export function kstack<N extends number = 127>(frames?: N): KernelStack<N>;
+  /** The current user stack and its process (bpftrace's ustack); \`ustack(5)\`: its innermost 5 frames. */
+  export function ustack<N extends number = 127>(frames?: N): UserStack<N>;
   /** bpf_get_current_task(): the current task_struct, read through as any kernel struct pointer. */
   export function currentTask(): Ptr<CurrentTask>;
   /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */

@@ -21,6 +21,8 @@ export interface IntType {
    * names instead of the number (compiler/btf/tags.ts).
    */
   readonly stack?: "kernel" | "user";
+  /** A stack id's frame limit (kstack(5)): ids of different limits index different stack maps. Absent: 127. */
+  readonly frames?: number;
 }
 
 const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });
@@ -41,6 +43,10 @@ export const KERNEL_STACK: IntType = Object.freeze({ bits: 64, signed: true, sta
 export const USER_STACK: IntType = Object.freeze({ bits: 64, signed: false, stack: "user" });
 /** The stack id types by their names in "tsbpf". */
 export const STACK_TYPES: Readonly<Record<string, IntType>> = { KernelStack: KERNEL_STACK, UserStack: USER_STACK };
+/** The most frames a stack map entry holds (PERF_MAX_STACK_DEPTH), and kstack()'s and ustack()'s default. */
+export const MAX_STACK_FRAMES = 127;
+/** A stack id type with a frame limit below the most (`KernelStack<5>`); the most is the plain type. */
+export const stackType = (t: IntType, frames: number): IntType => (frames === MAX_STACK_FRAMES ? t : Object.freeze({ ...t, frames }));
 
 export const typeName = (t: IntType): string => (t.ptr ? "Ptr" : t.bool ? "boolean" : `${t.signed ? "i" : "u"}${t.bits}`);
 export const sameType = (a: IntType, b: IntType): boolean => a.bits === b.bits && a.signed === b.signed && !!a.ptr === !!b.ptr && !!a.bool === !!b.bool;

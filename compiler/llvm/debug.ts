@@ -14,7 +14,7 @@
 // `u32` of `unsigned int`, ...), a Histogram tagged with compiler/btf/tags.ts's `btf_decl_tag`.
 
 import { EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, linearHistogramTag, STACKS_TAG } from "../btf/tags.js";
-import { C_INTS, intTypedefName } from "../object/btf.js";
+import { cIntName, intTypedefName } from "../object/btf.js";
 import type { KernelMember, KernelScalar, KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -179,7 +179,7 @@ export class DebugInfo {
         const name = intTypedefName(l);
         let id = this.typedefs.get(name);
         if (id === undefined) {
-          const base = this.basicType(C_INTS[name]!, l.size * 8, l.type.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+          const base = this.basicType(cIntName(l), l.size * 8, l.type.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
           this.typedefs.set(name, (id = this.add(`!DIDerivedType(tag: DW_TAG_typedef, name: ${mdString(name)}, file: !${this.file}, baseType: !${base})`)));
         }
         return id;

@@ -120,18 +120,19 @@ function mapMembers(m: MapDef): [string, number | Layout][] {
   return out;
 }
 
-/** `u32` and the other typedefs (stack ids: compiler/btf/tags.ts's), or `_Bool`, which clang emits as a base type of its own. */
+/** `u32` and the other typedefs (stack ids: compiler/btf/tags.ts's, `tsbpf_kstack_5` for a limit), or `_Bool`, which clang emits as a base type of its own. */
 export function intTypedefName(l: Layout & { kind: "int" }): string {
-  if (l.type.stack) return l.type.stack === "kernel" ? KERNEL_STACK_TYPEDEF : USER_STACK_TYPEDEF;
+  if (l.type.stack) return `${l.type.stack === "kernel" ? KERNEL_STACK_TYPEDEF : USER_STACK_TYPEDEF}${l.type.frames ? `_${l.type.frames}` : ""}`;
   return l.type.bool ? "_Bool" : `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
 }
 
-/** The C integer type each typedef of intTypedefName() stands for. */
-export const C_INTS: Readonly<Record<string, string>> = {
+const C_INTS: Readonly<Record<string, string>> = {
   u8: "unsigned char", u16: "unsigned short", u32: "unsigned int", u64: "unsigned long long",
   i8: "signed char", i16: "short", i32: "int", i64: "long long",
-  [KERNEL_STACK_TYPEDEF]: "long long", [USER_STACK_TYPEDEF]: "unsigned long long",
 };
+
+/** The C integer type the typedef of intTypedefName() stands for. */
+export const cIntName = (l: Layout & { kind: "int" }): string => C_INTS[`${l.type.ptr || !l.type.signed ? "u" : "i"}${l.type.bits}`]!;
 
 /** Adds the `.maps` DATASEC: one VAR per map, typed as clang types a BTF-defined map. */
 function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
@@ -149,7 +150,7 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
         const name = intTypedefName(l);
         if (l.type.bool) return once(name, () => btf.add({ kind: BtfKind.INT, name, size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 }));
         return once(name, () => {
-          const c = once(C_INTS[name]!, () => btf.add({ kind: BtfKind.INT, name: C_INTS[name]!, size: l.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: l.size * 8 }));
+          const c = once(cIntName(l), () => btf.add({ kind: BtfKind.INT, name: cIntName(l), size: l.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: l.size * 8 }));
           return btf.add({ kind: BtfKind.TYPEDEF, name, type: c });
         });
       }

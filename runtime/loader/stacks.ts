@@ -26,11 +26,16 @@ export class Stack {
   }
 }
 
-/** Where a stack id sits in a decoded value: the value itself (path []) or a struct member, and whose stack it is. */
+/** Where a stack id sits in a decoded value: the value itself (path []) or a struct member, whose stack it is and its frame limit. */
 export interface StackField {
   path: readonly string[];
   kind: "kernel" | "user";
+  frames: number;
 }
+
+/** `tsbpf_kstack`, `tsbpf_ustack`, and with a frame limit `tsbpf_kstack_5` (compiler/btf/tags.ts). */
+const STACK_TYPEDEF = new RegExp(`^(?:(${KERNEL_STACK_TYPEDEF})|${USER_STACK_TYPEDEF})(?:_(\\d+))?$`);
+const MAX_FRAMES = 127;
 
 const QUALIFIERS: ReadonlySet<number> = new Set([BtfKind.CONST, BtfKind.VOLATILE, BtfKind.RESTRICT, BtfKind.TYPE_TAG]);
 
@@ -38,8 +43,8 @@ const QUALIFIERS: ReadonlySet<number> = new Set([BtfKind.CONST, BtfKind.VOLATILE
 export function stackFields(btf: Btf, id: number, path: readonly string[] = [], depth = 0): StackField[] {
   let t = btf.typeById(id);
   for (let hops = 0; hops < 32 && (t.kind === BtfKind.TYPEDEF || QUALIFIERS.has(t.kind)); hops++) {
-    if (t.kind === BtfKind.TYPEDEF && t.name === KERNEL_STACK_TYPEDEF) return [{ path, kind: "kernel" }];
-    if (t.kind === BtfKind.TYPEDEF && t.name === USER_STACK_TYPEDEF) return [{ path, kind: "user" }];
+    const m = t.kind === BtfKind.TYPEDEF ? STACK_TYPEDEF.exec(t.name) : null;
+    if (m) return [{ path, kind: m[1] ? "kernel" : "user", frames: m[2] ? Number(m[2]) : MAX_FRAMES }];
     t = btf.typeById((t as { type: number }).type);
   }
   if ((t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION) || depth > 8) return [];
@@ -57,9 +62,8 @@ type Frame = { ip: bigint } | { buildId: string; offset: bigint };
 
 /** Names the stack ids of one loaded object; keeps what it has named, and the processes' mappings it has read. */
 export class StackNamer {
-  /** The maps the ids refer to: those tagged `tsbpf:stacks`, user stacks in the one with build id frames if any. */
-  private readonly kernelStacks: LoadedMap | undefined;
-  private readonly userStacks: LoadedMap | undefined;
+  /** The maps the ids refer to: those tagged `tsbpf:stacks`. */
+  private readonly tagged: LoadedMap[];
   private readonly named = new Map<string, Stack>();
   /** The processes remember() has read the mappings of. */
   private readonly seen = new Set<number>();
@@ -67,29 +71,37 @@ export class StackNamer {
   private user: UserSymbolizer | undefined;
 
   constructor(private readonly obj: LoadedObject) {
-    const tagged = [...obj.maps.values()].filter((m) => m.spec.type === MapType.STACK_TRACE && mapBtfTypes(obj.spec, m.spec)?.stacks);
+    this.tagged = [...obj.maps.values()].filter((m) => m.spec.type === MapType.STACK_TRACE && mapBtfTypes(obj.spec, m.spec)?.stacks);
+  }
+
+  /**
+   * The map a kind of stack id with a frame limit indexes: the tagged one whose entries hold that many frames, as
+   * ips for kernel stacks and (if there is one) as build id frames for user stacks; else the first that fits the kind.
+   */
+  private mapFor(kind: "kernel" | "user", frames: number): LoadedMap | undefined {
     const buildIds = (m: LoadedMap) => (m.spec.flags & BPF_F_STACK_BUILD_ID) !== 0;
-    this.kernelStacks = tagged.find((m) => !buildIds(m)) ?? tagged[0];
-    this.userStacks = tagged.find(buildIds) ?? tagged[0];
+    const fits = (m: LoadedMap) => (kind === "kernel" ? !buildIds(m) : buildIds(m));
+    const depth = (m: LoadedMap) => m.spec.valueSize / (buildIds(m) ? 32 : 8);
+    return this.tagged.find((m) => fits(m) && depth(m) === frames) ?? this.tagged.find(fits) ?? this.tagged[0];
   }
 
   /** The stack ids in a map's keys and values, by where they sit (none: the map holds no stack ids, or there is no stack map). */
   fieldsOf(m: LoadedMap): { key: StackField[]; value: StackField[] } {
-    const types = this.kernelStacks && mapBtfTypes(this.obj.spec, m.spec);
+    const types = this.tagged.length ? mapBtfTypes(this.obj.spec, m.spec) : undefined;
     if (!types) return { key: [], value: [] };
     return { key: types.key === undefined ? [] : stackFields(types.btf, types.key), value: types.value === undefined ? [] : stackFields(types.btf, types.value) };
   }
 
   /** The stack ids in the records of a ring buffer or perf event array whose BTF tags their type (`tsbpf:event`). */
   recordFieldsOf(m: LoadedMap): StackField[] {
-    const types = this.kernelStacks && mapBtfTypes(this.obj.spec, m.spec);
+    const types = this.tagged.length ? mapBtfTypes(this.obj.spec, m.spec) : undefined;
     return types?.event === undefined ? [] : stackFields(types.btf, types.event);
   }
 
   /** `value` with a Stack in place of the id at each of `fields`. */
   name(value: unknown, fields: readonly StackField[]): unknown {
     let out = value;
-    for (const f of fields) out = replaceAt(out, f.path, (id) => this.stack(id, f.kind));
+    for (const f of fields) out = replaceAt(out, f.path, (id) => this.stack(id, f));
     return out;
   }
 
@@ -135,29 +147,30 @@ export class StackNamer {
     return (this.user ??= new UserSymbolizer());
   }
 
-  private stack(id: number | bigint, kind: "kernel" | "user"): Stack {
-    const key = `${kind}:${id}`;
+  private stack(id: number | bigint, field: StackField): Stack {
+    const key = `${field.kind}:${field.frames}:${id}`;
     let stack = this.named.get(key);
     if (!stack) {
-      stack = new Stack(kind === "kernel" ? this.kernelFrames(BigInt(id)) : this.userFrames(BigInt(id)));
+      const map = this.mapFor(field.kind, field.frames);
+      stack = new Stack(field.kind === "kernel" ? this.kernelFrames(map, BigInt(id)) : this.userFrames(map, BigInt(id)));
       this.named.set(key, stack);
     }
     return stack;
   }
 
-  private kernelFrames(id: bigint): string[] {
+  private kernelFrames(map: LoadedMap | undefined, id: bigint): string[] {
     const name = (this.kernel ??= kernelSymbolizer(readKallsyms()));
     // A kernel stack in a build id map has its frames as ips.
-    return this.frames(this.kernelStacks, id).map((f) => ("ip" in f ? name(f.ip) : `0x${f.offset.toString(16)} (build id ${f.buildId})`));
+    return this.frames(map, id).map((f) => ("ip" in f ? name(f.ip) : `0x${f.offset.toString(16)} (build id ${f.buildId})`));
   }
 
   /** A user stack id: the tgid in the high 32 bits, the stack map's id (an s32) in the low. */
-  private userFrames(value: bigint): string[] {
+  private userFrames(map: LoadedMap | undefined, value: bigint): string[] {
     const pid = Number(BigInt.asUintN(64, value) >> 32n);
     const user = this.symbolizer();
     // While the process lives, its mappings name its files (a build id frame's too) and its ip frames.
     user.remember(pid);
-    return this.frames(this.userStacks, BigInt.asIntN(32, value)).map((f) => ("ip" in f ? user.symbolize(pid, f.ip) : user.symbolizeBuildId(f.buildId, f.offset)));
+    return this.frames(map, BigInt.asIntN(32, value)).map((f) => ("ip" in f ? user.symbolize(pid, f.ip) : user.symbolizeBuildId(f.buildId, f.offset)));
   }
 
   /** The frames under a stack map id; none for a failed id (negative) or one no longer in the map. */

@@ -43,19 +43,61 @@ test("stack ids are typed tsbpf_kstack and tsbpf_ustack in BTF, and their stack 
     assert.deepEqual([ustacks.maxEntries, ustacks.valueSize, ustacks.flags], [1024, 127 * 32, 1 << 5], backend);
     for (const name of ["tsbpf_kstacks", "tsbpf_ustacks"]) assert.deepEqual([types(name).stacks, types(name).internal], [true, true], `${backend} ${name}`);
     const kernel = types("byKernel");
-    assert.deepEqual(stackFields(kernel.btf, kernel.key!), [{ path: [], kind: "kernel" }], backend);
+    assert.deepEqual(stackFields(kernel.btf, kernel.key!), [{ path: [], kind: "kernel", frames: 127 }], backend);
     const user = types("byUser");
-    assert.deepEqual(stackFields(user.btf, user.key!), [{ path: ["stack"], kind: "user" }, { path: ["kernel"], kind: "kernel" }], backend);
+    assert.deepEqual(stackFields(user.btf, user.key!), [{ path: ["stack"], kind: "user", frames: 127 }, { path: ["kernel"], kind: "kernel", frames: 127 }], backend);
     const typedef = user.btf.find("tsbpf_ustack", BtfKind.TYPEDEF);
     assert.ok(typedef && typedef.kind === BtfKind.TYPEDEF && user.btf.typeById(typedef.type).name === "unsigned long long", backend);
   }
 });
 
-test("kstack() and ustack() take no arguments, and a stack key takes only a stack id", () => {
-  const args = compile({ fileName: "bad.ts", text: KPROBE.replace("byKernel.increment(kstack())", "byKernel.increment(kstack(3))") });
-  assert.ok(args.diagnostics.some((d) => /Expected 0 arguments/.test(d.message)), JSON.stringify(args.diagnostics));
-  const plain = compile({ fileName: "bad.ts", text: KPROBE.replace("byKernel.increment(kstack())", "byKernel.increment(42)") });
-  assert.ok(plain.diagnostics.some((d) => d.line === 7 && /KernelStack/.test(d.message)), JSON.stringify(plain.diagnostics));
+test("a stack key takes only a stack id of its frame limit; the limit is a literal from 1 to 127", () => {
+  const diagnostics = (from: string, to: string) => compile({ fileName: "bad.ts", text: KPROBE.replace(from, to) }).diagnostics;
+  const limited = diagnostics("byKernel.increment(kstack())", "byKernel.increment(kstack(3))");
+  assert.ok(limited.some((d) => d.line === 7 && /KernelStack<3>/.test(d.message)), JSON.stringify(limited));
+  const plain = diagnostics("byKernel.increment(kstack())", "byKernel.increment(42)");
+  assert.ok(plain.some((d) => d.line === 7 && /KernelStack/.test(d.message)), JSON.stringify(plain));
+  for (const bad of ["kstack(0)", "kstack(128)"]) {
+    const d = diagnostics("kernel: kstack() }", `kernel: ${bad} as any }`);
+    assert.ok(d.some((x) => x.code === "TSBPF1007" && /kstack\(frames\): the frame limit must be an integer literal from 1 to 127/.test(x.message)), JSON.stringify(d));
+  }
+  const typeLimit = diagnostics("new HashMap<KernelStack, u64>(64)", "new HashMap<KernelStack<0>, u64>(64)");
+  assert.ok(typeLimit.some((x) => /KernelStack<N>: the frame limit must be an integer literal from 1 to 127/.test(x.message)), JSON.stringify(typeLimit));
+});
+
+const LIMITED = (pid: number) => `import { tracepoint, pidTgid, kstack, HashMap, type u64, type KernelStack } from "tsbpf";
+export const license = "GPL";
+export const full = new HashMap<KernelStack, u64>(64);
+export const top2 = new HashMap<KernelStack<2>, u64>(64);
+export const p = tracepoint("syscalls", "sys_enter_openat", () => {
+  if (pidTgid() >> 32 !== ${pid}) return;
+  full.increment(kstack());
+  top2.increment(kstack(2));
+});
+`;
+
+test("kstack(2) keeps the innermost 2 frames, in a stack map of its own, printed as the full stack's first 2", { skip: noKernel }, async () => {
+  const { mapContents } = await import("../../cli/report.js");
+  const r = compile({ fileName: "limited.ts", text: LIMITED(process.pid) });
+  assert.deepEqual(r.diagnostics, []);
+  const spec = openObject(r.object, { name: "limited" });
+  assert.deepEqual(spec.maps.filter((m) => m.name.startsWith("tsbpf_")).map((m) => [m.name, m.valueSize]), [["tsbpf_kstacks", 127 * 8], ["tsbpf_kstacks_2", 2 * 8]]);
+  const loaded = loadObject(sys, spec);
+  try {
+    loaded.attachAll();
+    for (let i = 0; i < 3; i++) readFileSync("/proc/self/stat");
+    const byMap = new Map(mapContents(loaded).map((c) => [c.map, c]));
+    const full = byMap.get("full")!;
+    const top2 = byMap.get("top2")!;
+    assert.ok("entries" in full && "entries" in top2);
+    const [fullStack] = full.entries.at(-1)! as [Stack, unknown];
+    const [topStack, n] = top2.entries.at(-1)! as [Stack, unknown];
+    assert.equal(topStack.frames.length, 2);
+    assert.deepEqual(topStack.frames, fullStack.frames.slice(0, 2));
+    assert.ok(Number(n) >= 3);
+  } finally {
+    loaded.close();
+  }
 });
 
 const TRACEPOINT = (pid: number) => `import { tracepoint, pidTgid, kstack, comm, HashMap, type u64, type Str, type KernelStack } from "tsbpf";
@@ -266,7 +308,9 @@ test("a Node.js program's JIT frames are named from the perf map node --perf-bas
     writeFileSync(script, "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nlet s = 0;\nconst end = Date.now() + 600;\nwhile (Date.now() < end) s += fib(20);\nconsole.log(s > 0);\n");
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "examples/cpu-stacks.ts", "--json", "-c", `${process.execPath} --perf-basic-prof ${script}`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    // In its own directory: with --perf-basic-prof, V8 also writes an isolate-*.log into the working directory.
+    const command = `sh -c 'cd ${dir} && exec ${process.execPath} --perf-basic-prof ${script}'`;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "examples/cpu-stacks.ts", "--json", "-c", command], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
     const samples = JSON.parse(out.split("\n").find((l) => l.startsWith('{"map":"samples"'))!) as { entries: { key: { user: string[] } }[] };
     const frames = samples.entries.flatMap((e) => e.key.user);
     assert.ok(frames.some((f) => /^JS:\*?fib .*busy\.js:1:\d+\+\d+$/.test(f)), frames.slice(0, 40).join("\n"));
