@@ -152,6 +152,15 @@ export function targetPid(): u32 {
   return onlyInProbe("targetPid");
 }
 /**
+ * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`
+ * (0 by default; the first exit() of a run counts). It also ends the handler, as `return 0` would: the probe sends
+ * one record to its own small ring buffer, which `tsbpf run` watches; probes on other CPUs may still fire
+ * until the detach.
+ */
+export function exit(_code?: number): never {
+  return onlyInProbe("exit");
+}
+/**
  * The current kernel stack (bpf_get_stackid() into the probe file's own stack map of 4096 stacks, 127 frames each):
  * count by it (`samples.increment(kstack())` with `HashMap<KernelStack, u64>`) and `tsbpf run` prints each stack's
  * frames, named from /proc/kallsyms, as bpftrace prints `@[kstack] = count()`. `kstack(5)` keeps the innermost 5

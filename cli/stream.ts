@@ -8,13 +8,14 @@
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
 import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
-import { LogLevel } from "../runtime/sys/constants.js";
+import { LogLevel, MapType } from "../runtime/sys/constants.js";
+import { mapBtfTypes } from "../runtime/loader/maps.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
-import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
+import { checkRecordType, exitRecordCode, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import { removeAbandoned } from "../runtime/loader/probe-events.js";
@@ -120,9 +121,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         throw e;
       }
     }
+        // exit() writes to a tagged ring buffer of its own: its records stop the run instead of printing.
+    const exits = [...loaded.maps.values()].filter((m) => m.spec.type === MapType.RINGBUF && mapBtfTypes(loaded.spec, m.spec)?.exit);
     const readers = [...loaded.maps.values()]
-      .filter((m) => isEventMap(m.spec.type))
+      .filter((m) => isEventMap(m.spec.type) && !exits.includes(m))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
+    const exitReaders = exits.map((m) => session.events(loaded, m.name, { raw: true }));
     // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     const { attached, skipped } = attachEach(loaded, options, target?.pid);
@@ -139,13 +143,25 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
     const streams = [...(pipe ? ["bpf_printk output"] : []), ...(readers.length ? [readers.map((r) => r.map).join(", ")] : [])];
     const what = streams.length ? `streaming ${streams.join(" and ")}` : "counting into the maps (no probe prints or sends events)";
-    const until = [...(duration === undefined ? [] : [`for ${duration} s`]), ...(target ? [`until ${target.name} exits`] : [])].join(" or ");
+    const until = [
+      ...(duration === undefined ? [] : [`for ${duration} s`]),
+      ...(target ? [`until ${target.name} exits`] : []),
+      ...(exitReaders.length ? ["until a probe calls exit()"] : []),
+    ].join(" or ");
     log(`${what}${until && ` ${until}`}; Ctrl-C detaches and exits`);
     if (recording) log(`recording what arrives${hits.length ? " and the probe hits that caused it" : ""} in ${recording.path}`);
     // Start-up has run: the next start can take its compiled functions from the user's code caches.
     refreshCodeCaches();
     // How the target ended, said once its last output has been printed.
     let targetEnded: string | undefined;
+    // The code of the first exit() a probe called: the run's exit status.
+    let exitCode: number | undefined;
+    const probeExited = (e: StreamEvent) => {
+      if (e.kind !== "event" || exitCode !== undefined) return;
+      exitCode = exitRecordCode(e.value as Uint8Array);
+      if (verbose) log(`a probe called exit(${exitCode})`);
+      stop();
+    };
     if (target) {
       void target.exited.then((how) => {
         if (!stopping) targetEnded = how;
@@ -229,6 +245,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
           }
         })(),
         ...readers.map((r) => pump(r, printEvent)),
+        ...exitReaders.map((r) => pump(r, probeExited)),
         ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value))),
       ]);
     } finally {
@@ -242,7 +259,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     if (verbose && othersLeftOut) log(`left out ${othersLeftOut} bpf_printk lines of other programs`);
     printMaps();
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
-    return ExitCode.OK;
+    return exitCode ?? ExitCode.OK;
   } finally {
     releaseTarget();
     process.off("exit", releaseTarget);

@@ -21,6 +21,8 @@ export const INTERNAL_TAG = "tsbpf:internal";
  * values) refer to; readers print the frames an id names in its place.
  */
 export const STACKS_TAG = "tsbpf:stacks";
+/** `tsbpf:exit`: a ring buffer whose records are exit() calls, each an 8-byte exit code: a reader stops at the first. */
+export const EXIT_TAG = "tsbpf:exit";
 /**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
@@ -41,6 +43,7 @@ export interface MapTags {
   linear?: { min: number; max: number; step: number };
   internal?: boolean;
   stacks?: boolean;
+  exit?: boolean;
 }
 
 /** The tags on variable `varId`, with the event type name resolved in the same BTF. */
@@ -51,6 +54,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     if (t.name === HISTOGRAM_TAG) out.histogram = true;
     else if (t.name === INTERNAL_TAG) out.internal = true;
     else if (t.name === STACKS_TAG) out.stacks = true;
+    else if (t.name === EXIT_TAG) out.exit = true;
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);
       if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && Number.isSafeInteger(step) && step! > 0) out.linear = { min: min!, max: max!, step: step! };

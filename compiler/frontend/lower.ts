@@ -170,6 +170,9 @@ function stackMap(user: boolean, frames: number): MapDef {
   const common = { name, type: MAP_TYPES.StackTraceMap, key: 4, internal: true, stacks: true };
   return user ? { ...common, maxEntries: 1024, value: frames * 32, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries: 4096, value: frames * 8 };
 }
+/** The ring buffer exit() writes its code to (one page, the smallest a ring buffer can be), tagged for tsbpf run to watch. */
+const EXIT_MAP: MapDef = { name: "tsbpf_exit", type: MAP_TYPES.RingBuf, maxEntries: 4096, internal: true, exit: true };
+const EXIT_RECORD = { kind: "int", type: I64, size: 8, align: 8 } as const satisfies Layout;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
 /** The largest profile() frequency or interval() period accepted: what fits perf_event_attr's u32 and u64 once scaled. */
@@ -178,6 +181,8 @@ const MAX_PERF_EVENT_RATE = 0xffffffff;
 const MAX_VPRINTK_ARGS = 12;
 /** What comm() fills: the task's name, char[TASK_COMM_LEN]. */
 const COMM_LAYOUT = { kind: "str", size: 16, align: 1 } as const satisfies Layout;
+/** The buffer a string read straight into printk() gets: 64 bytes, bpftrace's default for str(). */
+const PRINTED_STRING = { kind: "str", size: 64, align: 1 } as const satisfies Layout;
 /** Two Str values sharing at most this many bytes compare unrolled; longer ones in a loop. */
 const UNROLLED_STRING_COMPARE = 16;
 /** The unsigned type a load of each size gives. */
@@ -1536,9 +1541,10 @@ export function lower(
         if (into.layout.kind !== "int") return fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(file)}>() gives a ${describeLayout(into.layout)}: bind it to a name or assign it to a field`);
         return this.loadInt(into, e);
       }
-      if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field)`);
+      if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field), or print it (\`\${${name}(p)}\` in printk)`);
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (name === "kstack" || name === "ustack") return this.stack(name, e);
+      if (name === "exit") return this.exitRun(e);
       if (name === "targetPid") {
         if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
         // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -1580,6 +1586,20 @@ export function lower(
       const dst = this.fb.vreg(stackType(USER_STACK, frames));
       this.fb.emit({ op: "mov", dst, src: both.op });
       return { op: dst };
+    }
+
+    /** exit(code): the code (an i64) as one record in the file's exit ring buffer, which tsbpf run watches; ends the handler. */
+    exitRun(e: TS.CallExpression): Val {
+      if (e.arguments.length > 1) fail(e.arguments[1]!, Code.UnsupportedCall, "exit() takes at most an exit code");
+      const code = e.arguments[0] ? this.value(e.arguments[0]) : { op: imm(0n, I64) };
+      if (!maps.some((m) => m.name === EXIT_MAP.name)) maps.push(EXIT_MAP);
+      const loc = locOf(e);
+      const record = this.stackTemp(EXIT_RECORD, e);
+      this.storeInt(record, code, e);
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args: [{ kind: "map", name: EXIT_MAP.name }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], loc });
+      this.fb.terminate({ op: "ret", value: imm(0n, I64), loc });
+      this.enter(this.fb.newBlock()); // anything after exit() is unreachable and dropped
+      return { op: imm(0n, I64) };
     }
 
     property(e: TS.PropertyAccessExpression): Val {
@@ -2635,6 +2655,15 @@ export function lower(
             const object = this.fb.stackObject(16);
             this.fb.emit({ op: "call", helper: Helper.get_current_comm, args: [{ kind: "stack", object }, imm(16n, U32)], loc: locOf(x) });
             args.push({ kind: "stack", object });
+            format += "%s" + escape(span.literal.text);
+            continue;
+          }
+          const read = this.stringCall(x);
+          if (read === "readUserStr" || read === "readKernelStr") {
+            // Read into a stack buffer of bpftrace's default string size; %s prints it from there.
+            const buffer = this.stackTemp(PRINTED_STRING, x);
+            this.assignInto(buffer, x);
+            args.push(this.addrOf(buffer, x));
             format += "%s" + escape(span.literal.text);
             continue;
           }

@@ -203,6 +203,8 @@ export interface MapDef {
   readonly internal?: boolean;
   /** The stack trace map kstack() and ustack() ids refer to, tagged in BTF so readers find their frames. */
   readonly stacks?: boolean;
+  /** The ring buffer exit() writes its code to, tagged in BTF so that tsbpf run stops when a record arrives. */
+  readonly exit?: boolean;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */

@@ -50,6 +50,8 @@ export interface MapBtfTypes {
   internal?: boolean;
   /** Tagged `tsbpf:stacks`: the stack trace map that stack ids in other maps refer to. */
   stacks?: boolean;
+  /** Tagged `tsbpf:exit`: the ring buffer exit() writes its code to. */
+  exit?: boolean;
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();

@@ -239,9 +239,12 @@ export class UserSymbolizer {
   /**
    * `symbol+offset` for an offset into the file whose GNU build id is `buildId` (hex), as a BPF_F_STACK_BUILD_ID
    * stack gives a frame; where nothing names it, the offset and the file (`0x1159 (/usr/bin/x)`), or the build id
-   * when no file with it is found (`0x1159 (build id 93ac…)`).
+   * when no file with it is found (`0x1159 (build id 93ac…)`). An offset below 0 is `[unknown]`: the kernel takes a
+   * frame's file from the first mapping ending above its address, so a stray value under a mapping (a frame-pointer
+   * walk through code built without them) gets a negative offset into it, which names nothing.
    */
   symbolizeBuildId(buildId: string, fileOffset: bigint): string {
+    if (BigInt.asIntN(64, fileOffset) < 0n) return "[unknown]";
     const unnamed = `0x${BigInt.asUintN(64, fileOffset).toString(16)}`;
     const path = this.fileWithBuildId(buildId.toLowerCase().padEnd(40, "0"));
     if (!path) return `${unnamed} (build id ${buildId})`;

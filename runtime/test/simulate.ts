@@ -13,7 +13,7 @@ import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Dec
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
-import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
+import { codecFor, exitRecordCode, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
@@ -137,6 +137,7 @@ export class Simulation {
   private readonly formats = new Map<string, TracepointLayout>();
   private readonly decoded = new WeakMap<SimProgram, Insn[]>();
   private readonly codecs = new Map<string, Codec | undefined>();
+  private firstExit: number | undefined;
   /** Attached programs by probed function, for firings that do not name a program. */
   private readonly kprobes = new Map<string, SimProgram[]>();
   private readonly kretprobes = new Map<string, SimProgram[]>();
@@ -466,6 +467,20 @@ export class Simulation {
       this.codecs.set(name, types?.event === undefined ? undefined : codecFor(types.btf, types.event));
     }
     return this.codecs.get(name);
+  }
+
+  /**
+   * The code of the first exit() a probe has called (bpftrace's exit(); `tsbpf run` stops there and exits with it),
+   * or undefined while none has. Probes still fire after it, as they do in the kernel until `tsbpf run` detaches.
+   */
+  exitCode(): number | undefined {
+    for (const spec of this.loaded.object.maps) {
+      if (this.firstExit !== undefined) break;
+      if (!mapBtfTypes(this.loaded.object, spec)?.exit) continue;
+      const [record] = this.rawEvents(spec.name);
+      if (record) this.firstExit = exitRecordCode(record);
+    }
+    return this.firstExit;
   }
 
   /** A global variable's current value (.data, .bss, .rodata), decoded by its BTF type. */

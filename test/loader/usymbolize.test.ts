@@ -311,6 +311,8 @@ test("a build id frame (a file's build id and an offset in it) is named from the
   const stripped = new UserSymbolizer({ debugDir: join(dir, "no-debug") });
   stripped.addFiles([join(dir, "stripped", "prog")]);
   assert.equal(stripped.symbolizeBuildId(id, mid), `${hex(mid)} (${join(dir, "stripped", "prog")})`);
+  // A stray address below the file's mapping, which the kernel gives as a negative offset into it.
+  assert.equal(stripped.symbolizeBuildId(id, BigInt.asUintN(64, -0x5000n)), "[unknown]");
   // libc, found among the library directories by its build id.
   const libc = parseMaps(readFileSync("/proc/self/maps", "utf8")).find((e) => /\/libc[.-]/.test(e.path) && e.perms[2] === "x");
   const libcId = libc && /Build ID: ([0-9a-f]+)/.exec(spawnSync("readelf", ["-n", libc.path], { encoding: "utf8" }).stdout ?? "")?.[1];

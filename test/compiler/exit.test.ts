@@ -1,0 +1,129 @@
+// exit(), as bpftrace's: a probe ends the run (tsbpf run prints the maps and exits with the code) and its own
+// handler. The code goes to a one-page ring buffer tagged `tsbpf:exit`; checked in the simulator and on this kernel,
+// with both backends. Also printk of a string read straight into the message (bpftrace's printf("%s", str(p))).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../compiler/index.js";
+import { loadObject, openObject } from "../../runtime/loader/index.js";
+import { mapBtfTypes } from "../../runtime/loader/maps.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { simulate } from "../../runtime/test/index.js";
+
+const sys = openSys();
+const noKernel = missingRoot() ?? missingBpf(sys);
+
+/** Counts unlinks under `dir`, printing each path, and ends the run with code 7 at the third. */
+const UNLINKS = (dir: string) => `import { tracepoint, exit, printk, readUserStr, HashMap, type u32, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+export const seen = new HashMap<u32, u64>(4);
+function stopAt(n: u64) {
+  if (n >= 3) exit(7);
+}
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
+  const path: Str<64> = readUserStr(ctx.pathname);
+  if (!path.startsWith("${dir}/")) return;
+  printk(\`unlink \${readUserStr(ctx.pathname)}\`);
+  seen.increment(0);
+  stopAt(seen.lookup(0) ?? 0);
+  seen.increment(1); // not reached once exit() has run: it ends the handler
+});
+`;
+
+const UPROBE = `import { uprobe, exit, printk, readUserStr, HashMap, type u32, type u64, type i32, type Ptr, type u8 } from "tsbpf";
+export const license = "GPL";
+export const calls = new HashMap<u32, u64>(4);
+export const p = uprobe("libc.so.6", "unlink", (path: Ptr<u8>) => {
+  printk(\`unlink \${readUserStr(path)}, as kernel memory \${readKernelStr(path)}\`);
+  calls.increment(0);
+  if ((calls.lookup(0) ?? 0) === 2) exit((calls.lookup(0) ?? 0) + 40);
+  calls.increment(1);
+});
+`.replace("readUserStr, HashMap", "readUserStr, readKernelStr, HashMap");
+
+test("exit() writes to a one-page ring buffer tagged tsbpf:exit, left out of what tsbpf run prints", () => {
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "unlinks.ts", text: UNLINKS("/tmp/x") }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const spec = openObject(r.object, { name: "unlinks" });
+    const map = spec.maps.find((m) => m.name === "tsbpf_exit");
+    assert.ok(map, `${backend}: the exit map`);
+    assert.deepEqual([map.type, map.maxEntries], [27, 4096], backend);
+    const tags = mapBtfTypes(spec, map)!;
+    assert.deepEqual([tags.exit, tags.internal], [true, true], backend);
+  }
+  // A file that never calls exit() has no such map.
+  const plain = compile({ fileName: "plain.ts", text: UNLINKS("/tmp/x").replace("if (n >= 3) exit(7);", "") });
+  assert.equal(openObject(plain.object, { name: "plain" }).maps.some((m) => m.name === "tsbpf_exit"), false);
+});
+
+test("exit() takes at most one code, a number", () => {
+  const diagnostics = (call: string) => compile({ fileName: "bad.ts", text: UNLINKS("/tmp/x").replace("exit(7)", call) }).diagnostics;
+  const two = diagnostics("exit(7, 8)");
+  assert.ok(two.some((d) => d.code === "TS2554" && d.line === 5), JSON.stringify(two));
+  const str = diagnostics(`exit("x")`);
+  assert.ok(str.some((d) => d.code === "TS2345" && d.line === 5), JSON.stringify(str));
+});
+
+test("in the simulator, exitCode() gives the first exit()'s code, and exit() ends the handler", async () => {
+  const sim = await simulate({ fileName: "uprobe.ts", text: UPROBE });
+  const path = sim.kernel.userString("/tmp/gone");
+  sim.uprobe("libc.so.6:unlink", { args: [path] });
+  assert.equal(sim.exitCode(), undefined);
+  sim.uprobe("libc.so.6:unlink", { args: [path] });
+  assert.equal(sim.exitCode(), 42);
+  // Probes still fire after it (the kernel's do until the detach); a later exit() does not change the code.
+  sim.uprobe("libc.so.6:unlink", { args: [path] });
+  assert.equal(sim.exitCode(), 42);
+  assert.deepEqual(sim.map("calls").toMap(), new Map([[0, 3n], [1, 2n]]));
+  // A string read straight into printk (64 bytes, as bpftrace's str()); a user address read as kernel memory faults.
+  assert.deepEqual(sim.trace(), Array(3).fill("unlink /tmp/gone, as kernel memory "));
+});
+
+test("a printed string longer than 63 bytes is cut there, as bpftrace's str() cuts it", async () => {
+  const sim = await simulate({ fileName: "uprobe.ts", text: UPROBE });
+  const long = "/tmp/" + "a".repeat(100);
+  sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString(long)] });
+  assert.deepEqual(sim.trace(), [`unlink ${long.slice(0, 63)}, as kernel memory `]);
+});
+
+test("both backends' exit() programs load into this kernel", { skip: noKernel }, () => {
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "uprobe.ts", text: UPROBE }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const loaded = loadObject(sys, openObject(r.object, { name: "uprobe" }));
+    try {
+      assert.ok(loaded.programs.get("p")!.fd > 0, backend);
+    } finally {
+      loaded.close();
+    }
+  }
+});
+
+test("tsbpf run stops at a probe's exit(), prints the maps and exits with its code", { skip: noKernel }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-exit-"));
+  try {
+    const probe = join(dir, "unlinks.ts");
+    writeFileSync(probe, UNLINKS(dir));
+    const files = [1, 2, 3, 4].map((i) => join(dir, `f${i}`));
+    // The command would run for 20 s more: the run ends it at the exit().
+    const script = `touch ${files.join(" ")}; rm ${files[0]}; rm ${files[1]}; rm ${files[2]}; rm ${files[3]}; exec sleep 20`;
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
+    assert.equal(r.status, 7, r.stderr);
+    assert.ok(Date.now() - started < 15_000, "stopped before the command's sleep ended");
+    assert.match(r.stderr, /exec sleep 20" exits or until a probe calls exit\(\)/);
+    const lines = r.stdout.split("\n");
+    // The fourth unlink comes after the exit(): whether the probe saw it before the detach, it counts in neither map.
+    assert.deepEqual(lines.filter((l) => l.includes(": unlink ")).map((l) => l.replace(/^.*: unlink /, "")).slice(0, 3), files.slice(0, 3));
+    assert.ok(lines.includes("@seen[1]: 2") && /@seen\[0\]: [34]/.test(r.stdout), r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
