@@ -232,7 +232,20 @@ abstract class MapMarker {
     readonly maxEntries: number,
   ) {}
 }
-abstract class KeyedMapMarker<K, V> extends MapMarker {
+/**
+ * A map `tsbpf run` prints. `print()` and `clear()` (bpftrace's print(@m) and clear(@m), as in an `interval()` probe)
+ * are carried out by `tsbpf run` when it reads the request, just after the handler: print() prints the map as it
+ * prints it at the end, clear() deletes a hash map's entries or zeroes an array's.
+ */
+abstract class PrintedMapMarker extends MapMarker {
+  print(): void {
+    onlyInProbe("print");
+  }
+  clear(): void {
+    onlyInProbe("clear");
+  }
+}
+abstract class KeyedMapMarker<K, V> extends PrintedMapMarker {
   /** The value stored under `key`, in place (assigning its fields writes the map), or null. */
   lookup(_key: K): V | null {
     return onlyInProbe("lookup");
@@ -321,7 +334,7 @@ export class StackTraceMap extends MapMarker {
  * formatHistogram prints the slots as bpftrace prints `@x = hist(v)`. `new Histogram<K>(maxKeys)` keeps one
  * histogram per key, as `@x[k] = hist(v)`: a hash map counting `{ key, slot }` pairs; `record(k, v)`.
  */
-export class Histogram<K = never> extends MapMarker {
+export class Histogram<K = never> extends PrintedMapMarker {
   constructor(maxKeys?: number) {
     super("Histogram", maxKeys === undefined ? 66 : maxKeys * 66);
   }
@@ -337,7 +350,7 @@ export class Histogram<K = never> extends MapMarker {
  * `step` wide bucket from `min` to `max`, and values from `max` up. `new LinearHistogram<K>(min, max, step, maxKeys)`
  * keeps one per key, as `@x[k] = lhist(v, ...)`: a hash map counting `{ key, slot }` pairs; `record(k, v)`.
  */
-export class LinearHistogram<K = never> extends MapMarker {
+export class LinearHistogram<K = never> extends PrintedMapMarker {
   constructor(min: number, max: number, step: number, maxKeys?: number) {
     super("LinearHistogram", (Math.ceil((max - min) / step) + 2) * (maxKeys ?? 1));
   }

@@ -59,8 +59,8 @@ export function stackNamer(obj: LoadedObject): StackNamer {
   return namer;
 }
 
-/** The maps of a loaded object worth printing at exit, read once; empty ones are left out. */
-export function mapContents(obj: LoadedObject): MapContent[] {
+/** The maps of a loaded object worth printing at exit (or only map `only`, which a probe's print() names), read once; empty ones are left out. */
+export function mapContents(obj: LoadedObject, only?: string): MapContent[] {
   const out: MapContent[] = [];
   const namer = stackNamer(obj);
   let held: Holder | undefined;
@@ -70,7 +70,8 @@ export function mapContents(obj: LoadedObject): MapContent[] {
     // A probe's bookkeeping (a map its file does not export) is not news; nor is a tagged stack map, whose stacks
     // print where their ids are.
     const tags = mapBtfTypes(obj.spec, m.spec);
-    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || tags?.internal || tags?.stacks) continue;
+    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || tags?.stacks) continue;
+    if (only !== undefined ? m.name !== only : tags?.internal) continue;
     try {
       const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer);
       if (content) out.push(content);

@@ -8,14 +8,14 @@
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
 import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
-import { LogLevel, MapType } from "../runtime/sys/constants.js";
-import { mapBtfTypes } from "../runtime/loader/maps.js";
+import { LogLevel } from "../runtime/sys/constants.js";
+import { actionMaps, clearMap, decodeAction } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
-import { checkRecordType, exitRecordCode, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
+import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import { removeAbandoned } from "../runtime/loader/probe-events.js";
@@ -121,12 +121,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         throw e;
       }
     }
-        // exit() writes to a tagged ring buffer of its own: its records stop the run instead of printing.
-    const exits = [...loaded.maps.values()].filter((m) => m.spec.type === MapType.RINGBUF && mapBtfTypes(loaded.spec, m.spec)?.exit);
+        // exit(), print() and clear() send records to a tagged ring buffer of their own, which is acted on, not printed.
+    const actions = actionMaps(loaded);
     const readers = [...loaded.maps.values()]
-      .filter((m) => isEventMap(m.spec.type) && !exits.includes(m))
+      .filter((m) => isEventMap(m.spec.type) && !actions.some((a) => a.map === m))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
-    const exitReaders = exits.map((m) => session.events(loaded, m.name, { raw: true }));
+    const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), targets: a.targets }));
     // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     const { attached, skipped } = attachEach(loaded, options, target?.pid);
@@ -141,12 +141,17 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // uprobes see the same process as theirs, so it records no hit they do not see.
     const hits = recording && options.record?.recorder ? attachRecorder(session, options.record.recorder, recording, log, target?.pid) : [];
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
-    const streams = [...(pipe ? ["bpf_printk output"] : []), ...(readers.length ? [readers.map((r) => r.map).join(", ")] : [])];
+    const named = actions.flatMap((a) => a.targets);
+    const streams = [
+      ...(pipe ? ["bpf_printk output"] : []),
+      ...(readers.length ? [readers.map((r) => r.map).join(", ")] : []),
+      ...(named.length ? [`${named.join(", ")} as probes print() them`] : []),
+    ];
     const what = streams.length ? `streaming ${streams.join(" and ")}` : "counting into the maps (no probe prints or sends events)";
     const until = [
       ...(duration === undefined ? [] : [`for ${duration} s`]),
       ...(target ? [`until ${target.name} exits`] : []),
-      ...(exitReaders.length ? ["until a probe calls exit()"] : []),
+      ...(actionReaders.length ? ["until a probe calls exit()"] : []),
     ].join(" or ");
     log(`${what}${until && ` ${until}`}; Ctrl-C detaches and exits`);
     if (recording) log(`recording what arrives${hits.length ? " and the probe hits that caused it" : ""} in ${recording.path}`);
@@ -156,11 +161,14 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     let targetEnded: string | undefined;
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;
-    const probeExited = (e: StreamEvent) => {
-      if (e.kind !== "event" || exitCode !== undefined) return;
-      exitCode = exitRecordCode(e.value as Uint8Array);
-      if (verbose) log(`a probe called exit(${exitCode})`);
-      stop();
+    const act = (targets: readonly string[]) => (e: StreamEvent) => {
+      const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, targets) : undefined;
+      if (action?.kind === "exit" && !stopping) {
+        exitCode = action.code;
+        if (verbose) log(`a probe called exit(${exitCode})`);
+        stop();
+      } else if (action?.kind === "print") printMaps(undefined, action.map);
+      else if (action?.kind === "clear") clearMap(loaded, loaded.maps.get(action.map)!);
     };
     if (target) {
       void target.exited.then((how) => {
@@ -208,14 +216,14 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       r.drain(emit);
     };
     /**
-     * The maps now; `at` (an --interval's printing) heads them with the time, or adds it to each JSON line. A
-     * recording keeps the final maps only.
+     * The maps now (or only `only`, a probe's print()); `at` (an --interval's printing) heads them with the time, or
+     * adds it to each JSON line. A recording keeps the final maps only.
      */
-    const printMaps = (at?: Date) => {
+    const printMaps = (at?: Date, only?: string) => {
       if (at && !json) write(at.toTimeString().slice(0, 8));
-      for (const content of mapContents(loaded)) {
+      for (const content of mapContents(loaded, only)) {
         for (const line of mapLines(content, json, at)) write(line);
-        if (!at) recording?.output("map", mapJson(content));
+        if (!at && !only) recording?.output("map", mapJson(content));
       }
     };
     const printEvent = (event: StreamEvent) => {
@@ -245,7 +253,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
           }
         })(),
         ...readers.map((r) => pump(r, printEvent)),
-        ...exitReaders.map((r) => pump(r, probeExited)),
+        ...actionReaders.map((a) => pump(a.reader, act(a.targets))),
         ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value))),
       ]);
     } finally {

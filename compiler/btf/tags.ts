@@ -21,8 +21,13 @@ export const INTERNAL_TAG = "tsbpf:internal";
  * values) refer to; readers print the frames an id names in its place.
  */
 export const STACKS_TAG = "tsbpf:stacks";
-/** `tsbpf:exit`: a ring buffer whose records are exit() calls, each an 8-byte exit code: a reader stops at the first. */
-export const EXIT_TAG = "tsbpf:exit";
+/**
+ * `tsbpf:actions=NAME,NAME...`: a ring buffer of what a probe asks its reader to do, as bpftrace's exit(), print(@m)
+ * and clear(@m): 8-byte records `{ u32 action; u32 arg; }`, `arg` the exit code or the index of a map in the tag's list.
+ */
+export const ACTIONS_TAG = "tsbpf:actions=";
+export const ACTIONS = { exit: 0, print: 1, clear: 2 } as const;
+export const actionsTag = (maps: readonly string[]): string => `${ACTIONS_TAG}${maps.join(",")}`;
 /**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
@@ -43,7 +48,8 @@ export interface MapTags {
   linear?: { min: number; max: number; step: number };
   internal?: boolean;
   stacks?: boolean;
-  exit?: boolean;
+  /** The maps an actions ring buffer's print and clear records name, by index. */
+  actions?: string[];
 }
 
 /** The tags on variable `varId`, with the event type name resolved in the same BTF. */
@@ -54,7 +60,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     if (t.name === HISTOGRAM_TAG) out.histogram = true;
     else if (t.name === INTERNAL_TAG) out.internal = true;
     else if (t.name === STACKS_TAG) out.stacks = true;
-    else if (t.name === EXIT_TAG) out.exit = true;
+    else if (t.name.startsWith(ACTIONS_TAG)) out.actions = t.name.slice(ACTIONS_TAG.length).split(",").filter((n) => n !== "");
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);
       if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && Number.isSafeInteger(step) && step! > 0) out.linear = { min: min!, max: max!, step: step! };

@@ -58,7 +58,7 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
-import { PERF_EVENT_SECTION, perfEventTag } from "../btf/tags.js";
+import { ACTIONS, PERF_EVENT_SECTION, perfEventTag } from "../btf/tags.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
@@ -170,9 +170,10 @@ function stackMap(user: boolean, frames: number): MapDef {
   const common = { name, type: MAP_TYPES.StackTraceMap, key: 4, internal: true, stacks: true };
   return user ? { ...common, maxEntries: 1024, value: frames * 32, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries: 4096, value: frames * 8 };
 }
-/** The ring buffer exit() writes its code to (one page, the smallest a ring buffer can be), tagged for tsbpf run to watch. */
-const EXIT_MAP: MapDef = { name: "tsbpf_exit", type: MAP_TYPES.RingBuf, maxEntries: 4096, internal: true, exit: true };
-const EXIT_RECORD = { kind: "int", type: I64, size: 8, align: 8 } as const satisfies Layout;
+/** The ring buffer exit(), print() and clear() send their records to (one page, the smallest a ring buffer can be). */
+const ACTIONS_MAP = "tsbpf_actions";
+/** An action record: `{ u32 action; u32 arg; }` (compiler/btf/tags.ts). */
+const ACTION_RECORD = { kind: "struct", name: "tsbpf_action", fields: [{ name: "action", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "arg", offset: 4, layout: { kind: "int", type: U32, size: 4, align: 4 } }], size: 8, align: 4 } as const satisfies Layout;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
 /** The largest profile() frequency or interval() period accepted: what fits perf_event_attr's u32 and u64 once scaled. */
@@ -453,6 +454,8 @@ export function lower(
   // ---------------------------------------------------------------- maps and functions
 
   const maps: MapDef[] = [];
+  /** The maps print() and clear() name, in the order of their numbers in action records (the actions map's tag). */
+  const actionTargets: string[] = [];
   /** Functions being inlined, innermost last (recursion is an error). */
   const inlining: TS.Node[] = [];
   const functions = new Map<TS.Symbol, TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression>();
@@ -1588,18 +1591,24 @@ export function lower(
       return { op: dst };
     }
 
-    /** exit(code): the code (an i64) as one record in the file's exit ring buffer, which tsbpf run watches; ends the handler. */
+    /** exit(code): the code in an action record, which tsbpf run stops at; ends the handler, as `return 0` would. */
     exitRun(e: TS.CallExpression): Val {
       if (e.arguments.length > 1) fail(e.arguments[1]!, Code.UnsupportedCall, "exit() takes at most an exit code");
-      const code = e.arguments[0] ? this.value(e.arguments[0]) : { op: imm(0n, I64) };
-      if (!maps.some((m) => m.name === EXIT_MAP.name)) maps.push(EXIT_MAP);
-      const loc = locOf(e);
-      const record = this.stackTemp(EXIT_RECORD, e);
-      this.storeInt(record, code, e);
-      this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args: [{ kind: "map", name: EXIT_MAP.name }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], loc });
-      this.fb.terminate({ op: "ret", value: imm(0n, I64), loc });
+      const code = e.arguments[0] ? this.value(e.arguments[0]) : { op: imm(0n, U32) };
+      this.action(ACTIONS.exit, code, e);
+      this.fb.terminate({ op: "ret", value: imm(0n, I64), loc: locOf(e) });
       this.enter(this.fb.newBlock()); // anything after exit() is unreachable and dropped
       return { op: imm(0n, I64) };
+    }
+
+    /** One record to the file's actions ring buffer (created by the first): what tsbpf run does when it reads it. */
+    action(action: number, arg: Val, e: TS.Node): void {
+      if (!maps.some((m) => m.name === ACTIONS_MAP)) maps.push({ name: ACTIONS_MAP, type: MAP_TYPES.RingBuf, maxEntries: 4096, internal: true, actions: actionTargets });
+      const record = this.stackTemp(ACTION_RECORD, e);
+      const [actionField, argField] = ACTION_RECORD.fields.map((f) => ({ ...record, layout: f.layout, offset: f.offset }));
+      this.storeInt(actionField!, { op: imm(BigInt(action), U32) }, e);
+      this.storeInt(argField!, arg, e);
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args: [{ kind: "map", name: ACTIONS_MAP }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], loc: locOf(e) });
     }
 
     property(e: TS.PropertyAccessExpression): Val {
@@ -2133,6 +2142,12 @@ export function lower(
         return { op: dst };
       };
       const none: Val = { op: imm(0n, I64) };
+      if (method === "print" || method === "clear") {
+        if (args.length) fail(args[0]!, Code.BadMap, `${method}() takes no arguments`);
+        if (!actionTargets.includes(m.def.name)) actionTargets.push(m.def.name);
+        this.action(ACTIONS[method], { op: imm(BigInt(actionTargets.indexOf(m.def.name)), U32) }, e);
+        return none;
+      }
       const keyed = !["RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"].includes(m.cls);
       switch (keyed ? method : `${m.cls}.${method}`) {
         case "update": {

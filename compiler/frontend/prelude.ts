@@ -125,18 +125,20 @@ declare module "tsbpf" {
     update(key: K, value: V, flags?: UpdateFlags): i64;
     delete(key: K): i64;
     increment(key: K, by?: number): void;
+    print(): void;
+    clear(): void;
   }
-  export class HashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; private __tsbpfMap: [K, V] }
-  export class PerCpuHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; private __tsbpfMap: [K, V] }
-  export class LruHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; private __tsbpfMap: [K, V] }
-  export class ArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; private __tsbpfMap: V }
-  export class PerCpuArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; private __tsbpfMap: V }
+  export class HashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class PerCpuHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class LruHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class ArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(): void; clear(): void; private __tsbpfMap: V }
+  export class PerCpuArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(): void; clear(): void; private __tsbpfMap: V }
   export class RingBuf<T> { constructor(bytes: number); output(value: T): i64; reserve(): T | null; submit(record: T): void; discard(record: T): void; private __tsbpfMap: T }
   export class PerfEventArray<T> { constructor(maxCpus?: number); output(value: T): i64; private __tsbpfMap: T }
   export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
-  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; private __tsbpfMap: true }
+  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
-  export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; private __tsbpfMap: true }
+  export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
 `;
 
 /**

@@ -203,8 +203,8 @@ export interface MapDef {
   readonly internal?: boolean;
   /** The stack trace map kstack() and ustack() ids refer to, tagged in BTF so readers find their frames. */
   readonly stacks?: boolean;
-  /** The ring buffer exit() writes its code to, tagged in BTF so that tsbpf run stops when a record arrives. */
-  readonly exit?: boolean;
+  /** The ring buffer of exit(), print() and clear() records; the maps the records name by index (tagged in BTF). */
+  readonly actions?: readonly string[];
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */

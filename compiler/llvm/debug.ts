@@ -13,7 +13,7 @@
 // (see mapVariable), their key and value types spelled as our own backend spells them (typedefs
 // `u32` of `unsigned int`, ...), a Histogram tagged with compiler/btf/tags.ts's `btf_decl_tag`.
 
-import { EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, linearHistogramTag, STACKS_TAG, EXIT_TAG } from "../btf/tags.js";
+import { EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, linearHistogramTag, STACKS_TAG, actionsTag } from "../btf/tags.js";
 import { cIntName, intTypedefName } from "../object/btf.js";
 import type { KernelMember, KernelScalar, KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
@@ -234,7 +234,7 @@ export class DebugInfo {
       ...(map.histogram ? [HISTOGRAM_TAG] : []),
       ...(map.internal ? [INTERNAL_TAG] : []),
       ...(map.stacks ? [STACKS_TAG] : []),
-      ...(map.exit ? [EXIT_TAG] : []),
+      ...(map.actions ? [actionsTag(map.actions)] : []),
       ...(map.linear ? [linearHistogramTag(map.linear)] : []),
       ...(map.event ? [EVENT_TAG + this.eventType(map.name, map.event)] : []),
     ];

@@ -29,11 +29,6 @@ export interface EventReaderOptions extends CodecOptions, PerfBufferOptions {
   type?: string;
 }
 
-/** An exit() record's code (an 8-byte integer, compiler/btf/tags.ts's EXIT_TAG) as a process exit status: its low 8 bits. */
-export function exitRecordCode(record: Uint8Array): number {
-  return record.length >= 8 ? Number(new DataView(record.buffer, record.byteOffset, 8).getBigUint64(0, true) & 0xffn) : 0;
-}
-
 /** Ring buffers and perf event arrays: the map types an EventReader reads. */
 export function isEventMap(type: number): boolean {
   return type === MapType.RINGBUF || type === MapType.PERF_EVENT_ARRAY;

@@ -50,8 +50,8 @@ export interface MapBtfTypes {
   internal?: boolean;
   /** Tagged `tsbpf:stacks`: the stack trace map that stack ids in other maps refer to. */
   stacks?: boolean;
-  /** Tagged `tsbpf:exit`: the ring buffer exit() writes its code to. */
-  exit?: boolean;
+  /** Tagged `tsbpf:actions=...`: the ring buffer of exit(), print() and clear() records, and the maps they name. */
+  actions?: string[];
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();

@@ -200,6 +200,16 @@ export class MapView {
     if (err !== 0) throw usage(`updating map ${this.name} failed: ${UPDATE_ERRORS[-err] ?? `errno ${-err}`}`);
   }
 
+  /** Empties the map as bpftrace's clear(@m) does (a probe's `m.clear()`): a hash map's entries deleted, an array's zeroed. */
+  clear(): void {
+    const m = this.map;
+    if (m instanceof HashMap || m instanceof PerCpuHashMap) for (const [key] of m.entries()) m.delete(key);
+    else if (m instanceof ArrayMap || m instanceof PerCpuArrayMap) {
+      const zero = new Uint8Array(m.valueSize);
+      for (let i = 0; i < m.maxEntries; i++) m.update(this.key(i), zero, 0);
+    } else throw usage(`map ${this.name} is a ${m.type} map; clear() empties hash and array maps`);
+  }
+
   /** BPF_MAP_DELETE_ELEM from user space; false when the key was absent. */
   delete(key: CValue): boolean {
     const m = this.map;

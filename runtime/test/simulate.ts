@@ -13,7 +13,8 @@ import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Dec
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
-import { codecFor, exitRecordCode, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
+import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
+import { decodeAction } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
@@ -138,6 +139,9 @@ export class Simulation {
   private readonly decoded = new WeakMap<SimProgram, Insn[]>();
   private readonly codecs = new Map<string, Codec | undefined>();
   private firstExit: number | undefined;
+  private readonly prints: { map: string; entries: Map<Decoded, Decoded> }[] = [];
+  /** The object's actions ring buffers (exit, print, clear), found at the first firing. */
+  private actionMaps: { name: string; targets: string[] }[] | undefined;
   /** Attached programs by probed function, for firings that do not name a program. */
   private readonly kprobes = new Map<string, SimProgram[]>();
   private readonly kretprobes = new Map<string, SimProgram[]>();
@@ -372,6 +376,7 @@ export class Simulation {
       runs[i] = run;
       this.runs.push(run);
     }
+    if (this.actionMaps === undefined || this.actionMaps.length) this.takeActions();
     return { runs, r0: runs[0]!.r0, instructions };
   }
 
@@ -474,13 +479,33 @@ export class Simulation {
    * or undefined while none has. Probes still fire after it, as they do in the kernel until `tsbpf run` detaches.
    */
   exitCode(): number | undefined {
-    for (const spec of this.loaded.object.maps) {
-      if (this.firstExit !== undefined) break;
-      if (!mapBtfTypes(this.loaded.object, spec)?.exit) continue;
-      const [record] = this.rawEvents(spec.name);
-      if (record) this.firstExit = exitRecordCode(record);
-    }
     return this.firstExit;
+  }
+
+  /**
+   * What probes' `m.print()` calls printed since the last call, in order: each map's entries as `sim.map(name).toMap()`
+   * gave them when the firing that printed it had ended (`tsbpf run` prints a map when it reads the request, just
+   * after the handler). `m.clear()` empties the map at that moment too, so a print then clear in one handler prints
+   * the map before it is cleared.
+   */
+  printed(): { map: string; entries: Map<Decoded, Decoded> }[] {
+    return this.prints.splice(0);
+  }
+
+  /** The requests of exit(), print() and clear() the last firing sent, carried out as `tsbpf run` carries them out. */
+  private takeActions(): void {
+    this.actionMaps ??= this.loaded.object.maps.flatMap((spec) => {
+      const targets = mapBtfTypes(this.loaded.object, spec)?.actions;
+      return targets ? [{ name: spec.name, targets }] : [];
+    });
+    for (const { name, targets } of this.actionMaps) {
+      for (const record of this.rawEvents(name)) {
+        const action = decodeAction(record, targets);
+        if (action?.kind === "exit") this.firstExit ??= action.code;
+        else if (action?.kind === "print") this.prints.push({ map: action.map, entries: this.map(action.map).toMap() });
+        else if (action?.kind === "clear") this.map(action.map).clear();
+      }
+    }
   }
 
   /** A global variable's current value (.data, .bss, .rodata), decoded by its BTF type. */

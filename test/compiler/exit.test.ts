@@ -1,6 +1,7 @@
-// exit(), as bpftrace's: a probe ends the run (tsbpf run prints the maps and exits with the code) and its own
-// handler. The code goes to a one-page ring buffer tagged `tsbpf:exit`; checked in the simulator and on this kernel,
-// with both backends. Also printk of a string read straight into the message (bpftrace's printf("%s", str(p))).
+// exit(), m.print() and m.clear(), as bpftrace's exit(), print(@m) and clear(@m): requests a probe sends to tsbpf run
+// through a one-page ring buffer tagged `tsbpf:actions=MAPS`, carried out when read (exit(): the maps print and the
+// run exits with the code; exit() also ends the handler). Checked in the simulator and on this kernel, with both
+// backends. Also printk of a string read straight into the message (bpftrace's printf("%s", str(p))).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -45,20 +46,20 @@ export const p = uprobe("libc.so.6", "unlink", (path: Ptr<u8>) => {
 });
 `.replace("readUserStr, HashMap", "readUserStr, readKernelStr, HashMap");
 
-test("exit() writes to a one-page ring buffer tagged tsbpf:exit, left out of what tsbpf run prints", () => {
+test("exit() writes to a one-page actions ring buffer tagged tsbpf:actions, left out of what tsbpf run prints", () => {
   for (const backend of ["own", "llvm"] as const) {
     const r = compile({ fileName: "unlinks.ts", text: UNLINKS("/tmp/x") }, { backend });
     assert.deepEqual(r.diagnostics, [], backend);
     const spec = openObject(r.object, { name: "unlinks" });
-    const map = spec.maps.find((m) => m.name === "tsbpf_exit");
-    assert.ok(map, `${backend}: the exit map`);
+    const map = spec.maps.find((m) => m.name === "tsbpf_actions");
+    assert.ok(map, `${backend}: the actions map`);
     assert.deepEqual([map.type, map.maxEntries], [27, 4096], backend);
     const tags = mapBtfTypes(spec, map)!;
-    assert.deepEqual([tags.exit, tags.internal], [true, true], backend);
+    assert.deepEqual([tags.actions, tags.internal], [[], true], backend);
   }
   // A file that never calls exit() has no such map.
   const plain = compile({ fileName: "plain.ts", text: UNLINKS("/tmp/x").replace("if (n >= 3) exit(7);", "") });
-  assert.equal(openObject(plain.object, { name: "plain" }).maps.some((m) => m.name === "tsbpf_exit"), false);
+  assert.equal(openObject(plain.object, { name: "plain" }).maps.some((m) => m.name === "tsbpf_actions"), false);
 });
 
 test("exit() takes at most one code, a number", () => {
@@ -123,6 +124,59 @@ test("tsbpf run stops at a probe's exit(), prints the maps and exits with its co
     // The fourth unlink comes after the exit(): whether the probe saw it before the detach, it counts in neither map.
     assert.deepEqual(lines.filter((l) => l.includes(": unlink ")).map((l) => l.replace(/^.*: unlink /, "")).slice(0, 3), files.slice(0, 3));
     assert.ok(lines.includes("@seen[1]: 2") && /@seen\[0\]: [34]/.test(r.stdout), r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Counts unlinks under `dir` by process name; every 100 ms prints the counts and starts again; exits at the 8th tick. */
+const PER_TICK = (dir: string) => `import { tracepoint, interval, exit, comm, readUserStr, HashMap, ArrayMap, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+export const unlinks = new HashMap<Str<16>, u64>(16);
+const ticks = new ArrayMap<u64>(1);
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
+  const path: Str<64> = readUserStr(ctx.pathname);
+  if (path.startsWith("${dir}/")) unlinks.increment(comm());
+});
+export const tick = interval(100, () => {
+  unlinks.print();
+  unlinks.clear();
+  ticks.increment(0);
+  if ((ticks.lookup(0) ?? 0) >= 8) exit();
+});
+`;
+
+test("print() and clear() name their map in the actions map's tag; in the simulator they act after the firing", async () => {
+  const r = compile({ fileName: "tick.ts", text: PER_TICK("/tmp/x") });
+  assert.deepEqual(r.diagnostics, []);
+  const spec = openObject(r.object, { name: "tick" });
+  assert.deepEqual(mapBtfTypes(spec, spec.maps.find((m) => m.name === "tsbpf_actions")!)!.actions, ["unlinks"]);
+  const sim = await simulate({ fileName: "uprobe.ts", text: UPROBE.replace("calls.increment(1);", "calls.increment(1);\n  calls.print();\n  calls.clear();\n  calls.increment(9);") });
+  const path = sim.kernel.userString("/tmp/gone");
+  sim.uprobe("libc.so.6:unlink", { args: [path] });
+  // The handler ran to its end before the print and the clear: the print shows what it left, then the map is empty.
+  assert.deepEqual(sim.printed(), [{ map: "calls", entries: new Map([[0, 1n], [1, 1n], [9, 1n]]) }]);
+  assert.equal(sim.map("calls").toMap().size, 0);
+  assert.deepEqual(sim.printed(), []);
+  const diagnostics = compile({ fileName: "bad.ts", text: PER_TICK("/tmp/x").replace("unlinks.clear()", "unlinks.clear(1)") }).diagnostics;
+  assert.ok(diagnostics.some((d) => d.code === "TS2554" && d.line === 11), JSON.stringify(diagnostics));
+});
+
+test("tsbpf run carries out print() and clear() as they arrive: counts per 100 ms, not a running total", { skip: noKernel }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-tick-"));
+  try {
+    const probe = join(dir, "tick.ts");
+    writeFileSync(probe, PER_TICK(dir));
+    const files = [1, 2, 3, 4].map((i) => join(dir, `f${i}`));
+    // Two unlinks, then one 300 ms later, then one more: never more than two in a 100 ms tick.
+    const script = `touch ${files.join(" ")}; rm ${files[0]}; rm ${files[1]}; sleep 0.3; rm ${files[2]}; sleep 0.3; rm ${files[3]}; sleep 0.3`;
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const counts = [...r.stdout.matchAll(/^@unlinks\['rm'\]: (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.equal(counts.reduce((a, b) => a + b, 0), 4, r.stdout);
+    assert.ok(counts.length >= 2 && counts.every((n) => n <= 2), r.stdout);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

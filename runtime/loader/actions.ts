@@ -1,0 +1,54 @@
+// What a probe asks its reader to do through its actions ring buffer (compiler/btf/tags.ts's `tsbpf:actions=`):
+// bpftrace's exit(), print(@m) and clear(@m), which run in user space when the record is read.
+import { ACTIONS } from "../../compiler/btf/tags.js";
+import { MapType } from "../sys/constants.js";
+import { SysError } from "../sys/sys.js";
+import { mapBtfTypes, MapView } from "./maps.js";
+import type { LoadedMap, LoadedObject } from "./load.js";
+
+export type Action = { kind: "exit"; code: number } | { kind: "print" | "clear"; map: string };
+
+/** The object's actions ring buffers, each with the maps its records name by index. */
+export function actionMaps(obj: LoadedObject): { map: LoadedMap; targets: string[] }[] {
+  return [...obj.maps.values()].flatMap((map) => {
+    const targets = map.spec.type === MapType.RINGBUF ? mapBtfTypes(obj.spec, map.spec)?.actions : undefined;
+    return targets ? [{ map, targets }] : [];
+  });
+}
+
+/** A record `{ u32 action; u32 arg; }` as an action; undefined for one this reader does not know. */
+export function decodeAction(record: Uint8Array, targets: readonly string[]): Action | undefined {
+  if (record.length < 8) return undefined;
+  const view = new DataView(record.buffer, record.byteOffset, 8);
+  const action = view.getUint32(0, true);
+  const arg = view.getUint32(4, true);
+  // A process exit status keeps the low 8 bits, as the kernel keeps them.
+  if (action === ACTIONS.exit) return { kind: "exit", code: arg & 0xff };
+  const map = targets[arg];
+  if (map === undefined) return undefined;
+  if (action === ACTIONS.print) return { kind: "print", map };
+  if (action === ACTIONS.clear) return { kind: "clear", map };
+  return undefined;
+}
+
+/** Empties a map as bpftrace's clear(@m) does: a hash map's entries deleted, an array's values zeroed. */
+export function clearMap(obj: LoadedObject, map: LoadedMap): void {
+  const view = new MapView(obj.sys, map, undefined, { raw: true });
+  if (map.spec.type === MapType.ARRAY || map.spec.type === MapType.PERCPU_ARRAY) {
+    const zero = new Uint8Array(view.perCpu ? ((view.valueSize + 7) & ~7) * view.cpus : view.valueSize);
+    const index = new Uint8Array(4);
+    for (let i = 0; i < view.maxEntries; i++) {
+      new DataView(index.buffer).setUint32(0, i, true);
+      view.set(index, zero);
+    }
+    return;
+  }
+  // Keys first: deleting the walk's current key would restart it. One the probe deleted meanwhile is gone anyway.
+  for (const key of [...view.rawKeys()]) {
+    try {
+      obj.sys.mapDelete(map.fd, key);
+    } catch (e) {
+      if (!(e instanceof SysError && e.code === "ENOENT")) throw e;
+    }
+  }
+}
