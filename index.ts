@@ -41,7 +41,7 @@ export type KernelStack<N extends number = 127> = i64 & { readonly __tsbpfStack:
 /** ustack()'s value: the process's tgid in the high 32 bits and its user stack's id in the low (a u64). */
 export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "user"; readonly __tsbpfFrames?: N };
 
-export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval";
+export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval" | "software" | "hardware";
 
 /** What a probe constructor returns: enough for tools to list a file's probes. */
 export interface Probe {
@@ -53,6 +53,9 @@ export interface Probe {
   readonly hz?: number;
   /** interval(): milliseconds between runs. */
   readonly ms?: number;
+  /** software() and hardware(): the event, and how many of them make a sample. */
+  readonly event?: string;
+  readonly count?: number;
 }
 
 export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
@@ -64,7 +67,7 @@ export type Handler<A extends unknown[]> = (...args: A) => number | bigint | voi
  */
 export type TracepointContext<G extends string = string, N extends string = string> = { readonly [field: string]: any } & { readonly __tsbpfTracepoint?: `${G}/${N}` };
 
-const probe = (kind: ProbeKind, section: string, rate?: { hz: number } | { ms: number }): Probe => Object.freeze({ __tsbpfProbe: true, kind, section, ...rate });
+const probe = (kind: ProbeKind, section: string, rate?: { hz: number } | { ms: number } | { event: string; count: number }): Probe => Object.freeze({ __tsbpfProbe: true, kind, section, ...rate });
 
 /** A kprobe on kernel function `fn`; the handler's parameters are its arguments (up to six). */
 export function kprobe(fn: string, _handler: Handler<any[]>): Probe {
@@ -113,6 +116,30 @@ export function profile(hz: number, _handler: (ctx: PerfEventContext) => number 
  */
 export function interval(ms: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
   return probe("interval", "perf_event", { ms });
+}
+
+/** bpftrace's software events by name and alias (PERF_TYPE_SOFTWARE). */
+export type SoftwareEvent =
+  | "cpu-clock" | "cpu" | "task-clock" | "page-faults" | "faults" | "context-switches" | "cs" | "cpu-migrations"
+  | "minor-faults" | "major-faults" | "alignment-faults" | "emulation-faults" | "dummy" | "bpf-output";
+/** bpftrace's hardware events by name and alias (PERF_TYPE_HARDWARE). */
+export type HardwareEvent =
+  | "cpu-cycles" | "cycles" | "instructions" | "cache-references" | "cache-misses" | "branch-instructions" | "branches"
+  | "branch-misses" | "bus-cycles" | "frontend-stalls" | "backend-stalls" | "ref-cycles";
+/**
+ * bpftrace's software:EVENT:N: a handler run at every `count`-th `event` (page faults, context switches, ...) on each
+ * online CPU, in the context of the task the event came from. `event` and `count` are literals; the program is
+ * tagged `tsbpf:perf_event=software:EVENT:N`.
+ */
+export function software(event: SoftwareEvent, count: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
+  return probe("software", "perf_event", { event, count });
+}
+/**
+ * bpftrace's hardware:EVENT:N: a handler run at every `count`-th `event` of the CPU's performance counters (cache
+ * misses, branch misses, ...) on each online CPU. Virtual machines often expose no counters: attaching then fails.
+ */
+export function hardware(event: HardwareEvent, count: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
+  return probe("hardware", "perf_event", { event, count });
 }
 
 function onlyInProbe(name: string): never {

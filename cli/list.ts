@@ -5,13 +5,14 @@
 // time, and each as the tsbpf call that probes it. Large sources (the kernel's function list, symbol tables) are
 // filtered as they are read; only what matches is kept, and only where it must be sorted or de-duplicated.
 
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { TRACEFS_ROOTS, parseTracepointFormat, readTracepointFormat } from "../compiler/frontend/tracepoints.js";
 import { kprobesUnsupported, tracepointAlternative } from "../runtime/loader/attach.js";
 import { SymbolError, functionNames, resolveBinary } from "../runtime/loader/elfsym.js";
 import { readUsdtSites } from "../runtime/loader/usdt.js";
 import { ExitCode, UserError } from "./exit-codes.js";
+import { PERF_EVENT_NAMES } from "../compiler/btf/tags.js";
 
 /** A tracepoint field as a probe reads it: `type` is the prelude's TypeScript type, null where tsbpf cannot read it yet. */
 export interface ListedField {
@@ -24,7 +25,8 @@ export type ListedProbe =
   | { kind: "tracepoint"; group: string; name: string; fields?: ListedField[] }
   | { kind: "kprobe" | "kretprobe"; function: string }
   | { kind: "uprobe" | "uretprobe"; binary: string; path: string; function: string }
-  | { kind: "usdt"; binary: string; path: string; provider: string; name: string; sites: number; args: string[] };
+  | { kind: "usdt"; binary: string; path: string; provider: string; name: string; sites: number; args: string[] }
+  | { kind: "software" | "hardware"; event: string; aliases: string[] };
 
 /** A parsed pattern: which source to read and the globs (as anchored RegExps) to filter it by. */
 export type Query =
@@ -32,7 +34,8 @@ export type Query =
   | { kind: "tracepoint"; group: RegExp | undefined; name: RegExp }
   | { kind: "kprobe" | "kretprobe"; func: RegExp; text: string }
   | { kind: "uprobe" | "uretprobe"; binary: string; func: RegExp }
-  | { kind: "usdt"; binary: string; provider: RegExp; name: RegExp };
+  | { kind: "usdt"; binary: string; provider: RegExp; name: RegExp }
+  | { kind: "software" | "hardware"; event: RegExp };
 
 /** bpftrace's short names for the kinds. */
 const KINDS: Record<string, Exclude<Query["kind"], "any">> = {
@@ -40,6 +43,7 @@ const KINDS: Record<string, Exclude<Query["kind"], "any">> = {
   kprobe: "kprobe", k: "kprobe", kretprobe: "kretprobe", kr: "kretprobe",
   uprobe: "uprobe", u: "uprobe", uretprobe: "uretprobe", ur: "uretprobe",
   usdt: "usdt", U: "usdt",
+  software: "software", s: "software", hardware: "hardware", h: "hardware",
 };
 
 /** A `*`/`?` glob as a RegExp matching the whole string. */
@@ -54,7 +58,7 @@ export function parsePattern(pattern: string | undefined): Query {
   const parts = pattern.split(":");
   if (parts.length === 1) return { kind: "any", glob: globRegExp(pattern) };
   const kind = Object.hasOwn(KINDS, parts[0]!) ? KINDS[parts[0]!]! : undefined;
-  if (!kind) throw new UserError(`unknown probe kind ${parts[0]} in ${pattern} (the kinds are tracepoint, kprobe, kretprobe, uprobe, uretprobe and usdt)`);
+  if (!kind) throw new UserError(`unknown probe kind ${parts[0]} in ${pattern} (the kinds are tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, software and hardware)`);
   const glob = (i: number): RegExp => globRegExp(parts[i] || "*");
   const tooMany = (form: string): UserError => new UserError(`${pattern} has too many parts: a ${kind} pattern is ${form}`);
   switch (kind) {
@@ -71,6 +75,10 @@ export function parsePattern(pattern: string | undefined): Query {
       if (!parts[1]) throw new UserError(`${pattern} names no binary: a ${kind} pattern is ${kind}:BINARY[:FUNCTION]`);
       if (parts.length > 3) throw tooMany(`${kind}:BINARY[:FUNCTION]`);
       return { kind, binary: parts[1], func: glob(2) };
+    case "software":
+    case "hardware":
+      if (parts.length > 2) throw tooMany(`${kind}:EVENT`);
+      return { kind, event: glob(1) };
     case "usdt":
       if (!parts[1]) throw new UserError(`${pattern} names no binary: a usdt pattern is usdt:BINARY[:[PROVIDER:]NAME]`);
       if (parts.length > 4) throw tooMany("usdt:BINARY[:[PROVIDER:]NAME]");
@@ -94,6 +102,9 @@ export function* listProbes(query: Query, options: ListOptions = {}): Generator<
   switch (query.kind) {
     case "any": {
       yield* tracepoints(undefined, query.glob, roots, options.verbose ?? false);
+      // Software events always; hardware ones where the CPU exposes counters (a bare glob says nothing of them otherwise).
+      yield* perfEvents("software", query.glob, options);
+      if (hardwareCounters()) yield* perfEvents("hardware", query.glob, options);
       const unsupported = kprobesUnsupported();
       if (unsupported) return options.note?.(`kernel functions (kprobes) are not listed: ${unsupported}`);
       try {
@@ -107,6 +118,9 @@ export function* listProbes(query: Query, options: ListOptions = {}): Generator<
     }
     case "tracepoint":
       return yield* tracepoints(query.group, query.name, roots, options.verbose ?? false);
+    case "software":
+    case "hardware":
+      return yield* perfEvents(query.kind, query.event, options);
     case "kprobe":
     case "kretprobe": {
       const unsupported = kprobesUnsupported();
@@ -143,6 +157,21 @@ export function* listProbes(query: Query, options: ListOptions = {}): Generator<
     }
   }
 }
+
+/**
+ * bpftrace's software or hardware events whose name or an alias `event` matches. Hardware ones are listed with a note
+ * where the CPU exposes no counters to the kernel (a virtual machine's often does not), since none would attach.
+ */
+function* perfEvents(kind: "software" | "hardware", event: RegExp, options: ListOptions): Generator<ListedProbe> {
+  const matching = Object.entries(PERF_EVENT_NAMES[kind]).filter(([name, e]) => [name, ...e.aliases].some((n) => event.test(n)));
+  if (kind === "hardware" && matching.length && !hardwareCounters()) {
+    options.note?.("this machine's CPU exposes no hardware counters to the kernel (no /sys/bus/event_source/devices/cpu): hardware probes will not attach here");
+  }
+  for (const [name, e] of matching) yield { kind, event: name, aliases: [...e.aliases] };
+}
+
+/** Whether the CPU's performance counters reach the kernel (its PMU is registered as the `cpu` event source). */
+const hardwareCounters = (): boolean => existsSync("/sys/bus/event_source/devices/cpu");
 
 /** `f()`, a SymbolError (not ELF, unreadable) becoming the user's one sentence (exit 2). */
 function guard<T>(f: () => T): T {
@@ -243,6 +272,9 @@ export function formatProbe(p: ListedProbe): string {
     case "uprobe":
     case "uretprobe":
       return `${p.kind}(${JSON.stringify(p.binary)}, ${JSON.stringify(p.function)})`;
+    case "software":
+    case "hardware":
+      return `${p.kind}(${JSON.stringify(p.event)}, N)${p.aliases.length ? `  // also ${p.aliases.map((a) => JSON.stringify(a)).join(", ")}` : ""}`;
     case "usdt": {
       const call = `usdt(${JSON.stringify(p.binary)}, ${JSON.stringify(p.provider)}, ${JSON.stringify(p.name)})`;
       const args = p.args.map((a) => a || "no arguments").join("; ");
@@ -256,7 +288,7 @@ const UNREADABLE = "(not readable yet)";
 
 /** The part of a probe a pattern's last part names: a tracepoint's or USDT probe's name, a function. */
 export function leafOf(p: ListedProbe): string {
-  return p.kind === "tracepoint" || p.kind === "usdt" ? p.name : p.function;
+  return "event" in p ? p.event : p.kind === "tracepoint" || p.kind === "usdt" ? p.name : p.function;
 }
 
 /** A probe as the pattern that lists it alone: `tracepoint:GROUP:NAME`, `uprobe:BINARY:FUNCTION`, ... */
@@ -272,5 +304,8 @@ export function patternOf(p: ListedProbe): string {
       return `${p.kind}:${p.binary}:${p.function}`;
     case "usdt":
       return `usdt:${p.binary}:${p.provider}:${p.name}`;
+    case "software":
+    case "hardware":
+      return `${p.kind}:${p.event}`;
   }
 }

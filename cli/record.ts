@@ -95,8 +95,8 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
       head = `usdt(${[t.binary, t.provider, t.name].map((x) => JSON.stringify(x)).join(", ")}, (${params.map((p) => `${p}: u64`).join(", ")}) =>`;
       probe = { kind: "usdt", binary: t.binary, provider: t.provider, name: t.name };
     } else {
-      // A profile or interval probe runs on its own timer events: a recorder's events would fire at other moments.
-      if (t.kind === "perf_event") skipped.push(`${perfEventName(t)}: a timed probe, whose samples a recorder's own timer would not see`);
+      // A perf event probe (profile, interval, software, hardware) runs on its own events: a recorder's would fire at other moments.
+      if (t.kind === "perf_event") skipped.push(`${perfEventName(t)}: a perf event probe, whose samples a recorder's own events would not see`);
       else if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
       continue;
     }

@@ -99,23 +99,80 @@ export const PERF_EVENT_SECTION = "perf_event";
  *   `profile:s:N`, `profile:ms:N`, `profile:us:N`: the same with a fixed period of N seconds, ms or µs.
  * - `interval:ms:N` (also `interval:s:N`, `interval:us:N`): one cpu-clock event on one CPU with that period;
  *   `interval:hz:N`: a period of 1/N second.
- * N is a positive decimal integer. tsbpf's profile(hz, ...) writes `profile:hz:N`, interval(ms, ...) `interval:ms:N`.
+ * - `software:EVENT:N` and `hardware:EVENT:N`: that software or hardware event on every online CPU, a sample every N
+ *   events (bpftrace's software:page-faults:100; EVENT as bpftrace names it, aliases included: PERF_EVENT_NAMES).
+ * N is a positive decimal integer. tsbpf's profile(hz, ...) writes `profile:hz:N`, interval(ms, ...) `interval:ms:N`,
+ * software(event, n, ...) `software:EVENT:N` with the event's full name.
  */
 export const PERF_EVENT_TAG = "tsbpf:perf_event=";
 
 export type PerfEventUnit = "hz" | "s" | "ms" | "us";
-export interface PerfEventProbe {
+/** A probe on a timer: profile samples every CPU, interval runs on one. */
+export interface TimedProbe {
   probe: "profile" | "interval";
   unit: PerfEventUnit;
   rate: number;
 }
+/** A probe on a counted software or hardware event: a sample every `count` events, on every CPU. */
+export interface CountedProbe {
+  probe: "software" | "hardware";
+  /** The event's full name as bpftrace spells it (`page-faults`, not the alias `faults`). */
+  event: string;
+  count: number;
+}
+export type PerfEventProbe = TimedProbe | CountedProbe;
+
+/**
+ * bpftrace's names of the software and hardware events, each with its perf_event_attr.config (PERF_COUNT_SW_* and
+ * PERF_COUNT_HW_* of uapi/linux/perf_event.h) and its aliases.
+ */
+export const PERF_EVENT_NAMES = {
+  software: {
+    "cpu-clock": { config: 0, aliases: ["cpu"] },
+    "task-clock": { config: 1, aliases: [] },
+    "page-faults": { config: 2, aliases: ["faults"] },
+    "context-switches": { config: 3, aliases: ["cs"] },
+    "cpu-migrations": { config: 4, aliases: [] },
+    "minor-faults": { config: 5, aliases: [] },
+    "major-faults": { config: 6, aliases: [] },
+    "alignment-faults": { config: 7, aliases: [] },
+    "emulation-faults": { config: 8, aliases: [] },
+    dummy: { config: 9, aliases: [] },
+    "bpf-output": { config: 10, aliases: [] },
+  },
+  hardware: {
+    "cpu-cycles": { config: 0, aliases: ["cycles"] },
+    instructions: { config: 1, aliases: [] },
+    "cache-references": { config: 2, aliases: [] },
+    "cache-misses": { config: 3, aliases: [] },
+    "branch-instructions": { config: 4, aliases: ["branches"] },
+    "branch-misses": { config: 5, aliases: [] },
+    "bus-cycles": { config: 6, aliases: [] },
+    "frontend-stalls": { config: 7, aliases: [] },
+    "backend-stalls": { config: 8, aliases: [] },
+    "ref-cycles": { config: 9, aliases: [] },
+  },
+} as const satisfies Record<CountedProbe["probe"], Record<string, { config: number; aliases: readonly string[] }>>;
+
+/** An event's full name from its name or alias, or undefined for one bpftrace does not name. */
+export function perfEventFullName(probe: CountedProbe["probe"], name: string): string | undefined {
+  const events: Record<string, { config: number; aliases: readonly string[] }> = PERF_EVENT_NAMES[probe];
+  if (Object.hasOwn(events, name)) return name;
+  return Object.keys(events).find((full) => events[full]!.aliases.includes(name));
+}
+
+/** perf_event_attr.config of a counted probe's event. */
+export function perfEventConfig(p: CountedProbe): number {
+  const events: Record<string, { config: number }> = PERF_EVENT_NAMES[p.probe];
+  return events[p.event]!.config;
+}
 
 export const perfEventTag = (p: PerfEventProbe): string => `${PERF_EVENT_TAG}${perfEventName(p)}`;
-/** `profile:hz:99`, as bpftrace names the probe. */
-export const perfEventName = (p: PerfEventProbe): string => `${p.probe}:${p.unit}:${p.rate}`;
+/** `profile:hz:99`, `software:page-faults:100`, as bpftrace names the probe. */
+export const perfEventName = (p: PerfEventProbe): string => ("event" in p ? `${p.probe}:${p.event}:${p.count}` : `${p.probe}:${p.unit}:${p.rate}`);
 
 /** The period of a probe's events in ns: its unit's, or a second over the rate for hz (a profile:hz:N's cpu-clock runs at it). */
-export function perfEventPeriodNs(p: Pick<PerfEventProbe, "unit" | "rate">): bigint {
+export function perfEventPeriodNs(p: Pick<TimedProbe, "unit" | "rate">): bigint {
   const NS = { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n };
   const period = p.unit === "hz" ? 1_000_000_000n / BigInt(p.rate) : BigInt(p.rate) * NS[p.unit];
   return period > 0n ? period : 1n;
@@ -123,12 +180,17 @@ export function perfEventPeriodNs(p: Pick<PerfEventProbe, "unit" | "rate">): big
 
 /** The probe a tag's value names, or a sentence saying why it names none. */
 export function parsePerfEventTag(value: string): PerfEventProbe | string {
-  const m = /^(profile|interval):(hz|s|ms|us):(\d+)$/.exec(value.trim());
-  const rate = m ? Number(m[3]) : NaN;
-  if (!m || !Number.isSafeInteger(rate) || rate <= 0 || rate > 0xffffffff) {
-    return `${PERF_EVENT_TAG}${value} is not ${PERF_EVENT_TAG}profile:UNIT:N or ${PERF_EVENT_TAG}interval:UNIT:N (UNIT hz, s, ms or us; N a positive integer below 2^32)`;
+  const m = /^(profile|interval|software|hardware):([\w-]+):(\d+)$/.exec(value.trim());
+  const n = m ? Number(m[3]) : NaN;
+  const usage = `${PERF_EVENT_TAG}${value} is not ${PERF_EVENT_TAG}profile:UNIT:N, interval:UNIT:N (UNIT hz, s, ms or us), software:EVENT:N or hardware:EVENT:N (N a positive integer below 2^32)`;
+  if (!m || !Number.isSafeInteger(n) || n <= 0 || n > 0xffffffff) return usage;
+  if (m[1] === "software" || m[1] === "hardware") {
+    const event = perfEventFullName(m[1], m[2]!);
+    if (!event) return `${PERF_EVENT_TAG}${value} names no ${m[1]} event; there are ${Object.keys(PERF_EVENT_NAMES[m[1]]).join(", ")}`;
+    return { probe: m[1], event, count: n };
   }
-  return { probe: m[1] as PerfEventProbe["probe"], unit: m[2] as PerfEventUnit, rate };
+  if (!/^(hz|s|ms|us)$/.test(m[2]!)) return usage;
+  return { probe: m[1] as TimedProbe["probe"], unit: m[2] as PerfEventUnit, rate: n };
 }
 
 /** The values of the decl tags on the FUNC named `func` (the tags on the function itself, not its parameters). */

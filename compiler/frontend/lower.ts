@@ -58,7 +58,7 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
-import { ACTIONS, PERF_EVENT_SECTION, perfEventTag } from "../btf/tags.js";
+import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, perfEventFullName, perfEventTag, type PerfEventProbe } from "../btf/tags.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
@@ -176,7 +176,7 @@ const ACTIONS_MAP = "tsbpf_actions";
 const ACTION_RECORD = { kind: "struct", name: "tsbpf_action", fields: [{ name: "action", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "arg", offset: 4, layout: { kind: "int", type: U32, size: 4, align: 4 } }], size: 8, align: 4 } as const satisfies Layout;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
-/** The largest profile() frequency or interval() period accepted: what fits perf_event_attr's u32 and u64 once scaled. */
+/** The largest profile() frequency, interval() period or software()/hardware() count accepted: what fits perf_event_attr once scaled. */
 const MAX_PERF_EVENT_RATE = 0xffffffff;
 
 const MAX_VPRINTK_ARGS = 12;
@@ -692,7 +692,7 @@ export function lower(
   // ---------------------------------------------------------------- probes
 
   function lowerProbe(name: string, kind: ProbeKind, call: TS.CallExpression): LoweredProgram {
-    if (kind === "profile" || kind === "interval") return lowerPerfEventProbe(name, kind, call);
+    if (kind === "profile" || kind === "interval" || kind === "software" || kind === "hardware") return lowerPerfEventProbe(name, kind, call);
     const strings = kind === "usdt" ? 3 : kind === "uprobe" || kind === "uretprobe" || kind === "tracepoint" ? 2 : 1;
     const args = call.arguments;
     if (args.length !== strings + 1) fail(call, Code.BadProbe, `${kind}() takes ${["a string", "two strings", "three strings"][strings - 1]} and a handler`);
@@ -749,20 +749,29 @@ export function lower(
   }
 
   /**
-   * profile(hz, handler) and interval(ms, handler): a perf_event program, in section `perf_event` (the only name
-   * libbpf gives the type), with what it attaches to in a BTF decl tag on its FUNC (compiler/btf/tags.ts).
+   * profile(hz, handler), interval(ms, handler), software(event, n, handler) and hardware(event, n, handler): a
+   * perf_event program, in section `perf_event` (the only name libbpf gives the type), with what it attaches to in a
+   * BTF decl tag on its FUNC (compiler/btf/tags.ts).
    */
-  function lowerPerfEventProbe(name: string, kind: "profile" | "interval", call: TS.CallExpression): LoweredProgram {
-    const unit = kind === "profile" ? "hz" : "ms";
+  function lowerPerfEventProbe(name: string, kind: PerfEventProbe["probe"], call: TS.CallExpression): LoweredProgram {
+    const counted = kind === "software" || kind === "hardware";
     const args = call.arguments;
-    if (args.length !== 2) fail(call, Code.BadProbe, `${kind}() takes ${kind === "profile" ? "a frequency in hertz" : "a period in milliseconds"} (an integer literal) and a handler`);
-    const rateArg = args[0]!;
-    const rate = ts.isNumericLiteral(rateArg) ? Number(rateArg.text.replace(/_/g, "")) : NaN;
-    if (!ts.isNumericLiteral(rateArg) || !Number.isSafeInteger(rate) || rate <= 0 || rate > MAX_PERF_EVENT_RATE) {
-      const what = kind === "profile" ? "samples a second on each CPU, as bpftrace's profile:hz:99" : "milliseconds between runs, as bpftrace's interval:ms:100";
-      fail(rateArg, Code.BadProbe, `the first argument of ${kind}() must be a positive integer literal (${what}), at most ${MAX_PERF_EVENT_RATE}, not \`${rateArg.getText(file)}\``);
+    const what = counted ? `an event name (a string literal), a count (an integer literal)` : kind === "profile" ? "a frequency in hertz (an integer literal)" : "a period in milliseconds (an integer literal)";
+    if (args.length !== (counted ? 3 : 2)) fail(call, Code.BadProbe, `${kind}() takes ${what} and a handler`);
+    const numberArg = args[counted ? 1 : 0]!;
+    const n = ts.isNumericLiteral(numberArg) ? Number(numberArg.text.replace(/_/g, "")) : NaN;
+    if (!ts.isNumericLiteral(numberArg) || !Number.isSafeInteger(n) || n <= 0 || n > MAX_PERF_EVENT_RATE) {
+      const meaning = counted ? `events per sample, as bpftrace's ${kind}:${kind === "software" ? "page-faults:100" : "cache-misses:1000000"}` : kind === "profile" ? "samples a second on each CPU, as bpftrace's profile:hz:99" : "milliseconds between runs, as bpftrace's interval:ms:100";
+      fail(numberArg, Code.BadProbe, `the ${counted ? "second" : "first"} argument of ${kind}() must be a positive integer literal (${meaning}), at most ${MAX_PERF_EVENT_RATE}, not \`${numberArg.getText(file)}\``);
     }
-    const handler = args[1]!;
+    let probe: PerfEventProbe;
+    if (counted) {
+      const eventArg = args[0]!;
+      const event = ts.isStringLiteral(eventArg) || ts.isNoSubstitutionTemplateLiteral(eventArg) ? perfEventFullName(kind, eventArg.text) : undefined;
+      if (!event) return fail(eventArg, Code.BadProbe, `the first argument of ${kind}() must name a ${kind} event: ${Object.keys(PERF_EVENT_NAMES[kind]).join(", ")}`);
+      probe = { probe: kind, event, count: n };
+    } else probe = { probe: kind, unit: kind === "profile" ? "hz" : "ms", rate: n };
+    const handler = args.at(-1)!;
     if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
       return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
     }
@@ -784,7 +793,7 @@ export function lower(
     if (ts.isBlock(handler.body)) fl.block(handler.body);
     else fl.exprBody(handler.body);
     fb.terminate({ op: "ret", value: imm(0n, I64) });
-    return { fn: fb.finish(name, PERF_EVENT_SECTION, locOf(handler), [perfEventTag({ probe: kind, unit, rate })]), kind };
+    return { fn: fb.finish(name, PERF_EVENT_SECTION, locOf(handler), [perfEventTag(probe)]), kind };
   }
 
   function parameterType(p: TS.ParameterDeclaration): IntType {

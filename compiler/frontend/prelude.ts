@@ -5,11 +5,12 @@
 // Keep in step with /index.ts, which users' editors see (a test compares their exports).
 
 import type { TracepointFormat } from "./tracepoints.js";
+import { PERF_EVENT_NAMES } from "../btf/tags.js";
 
 export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
-export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval"] as const;
+export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware"] as const;
 export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "exit"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"] as const;
@@ -43,6 +44,11 @@ interface BigInt {}
 interface Symbol {}
 interface Promise<T> {}
 `;
+
+/** The names and aliases of bpftrace's software or hardware events, as a union of string literal types. */
+function eventNames(probe: "software" | "hardware"): string {
+  return Object.entries(PERF_EVENT_NAMES[probe]).flatMap(([name, e]) => [name, ...e.aliases]).map((n) => JSON.stringify(n)).join(" | ");
+}
 
 const MODULE_HEAD = `
 declare module "tsbpf" {
@@ -85,6 +91,12 @@ declare module "tsbpf" {
   export function profile(hz: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
   /** bpftrace's interval:ms:N: a handler run every N milliseconds, on one CPU. */
   export function interval(ms: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  /** bpftrace's software:EVENT:N: a handler run at every N-th event on each online CPU, in the context of the task it came from. */
+  export function software(event: SoftwareEvent, count: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  /** bpftrace's hardware:EVENT:N: the same for a hardware counter of the CPU. */
+  export function hardware(event: HardwareEvent, count: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  export type SoftwareEvent = ${eventNames("software")};
+  export type HardwareEvent = ${eventNames("hardware")};
   export type TracepointContext<G extends string, N extends string> = \`\${G}/\${N}\` extends keyof Tracepoints ? Tracepoints[\`\${G}/\${N}\`] : never;
   export function printk(message: string): void;
   export function pidTgid(): u64;

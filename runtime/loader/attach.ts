@@ -13,7 +13,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { AttachType, PERF_PROBE_CONFIG_IS_RETPROBE, PerfAttrFlag, PerfIoc, PerfSwConfig, PerfType } from "../sys/constants.js";
 import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
 import { missingTracefs, onlineCpus, perfMaxSampleRate, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
-import { perfEventName, perfEventPeriodNs } from "../../compiler/btf/tags.js";
+import { perfEventConfig, perfEventName, perfEventPeriodNs, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { AttachError, type AttachFailure } from "./errors.js";
 import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
@@ -341,14 +341,15 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
  * bpftrace's profile and interval probes: cpu-clock software events (a profile probe's on every online CPU, an interval
  * probe's on the first), each linked to the program (BPF_LINK_CREATE, or PERF_EVENT_IOC_SET_BPF on kernels without
  * perf links) and enabled. profile:hz:N samples at a frequency (`freq = 1`), every other form at a fixed period.
+ * Its software and hardware probes: that event on every online CPU, a sample every N events.
  */
 function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract<ProgramSpec["attach"], { kind: "perf_event" }>, options: AttachOptions): Attachment {
   const name = perfEventName(t);
   const online = options.cpus ?? onlineCpus();
-  const cpus = t.probe === "profile" ? online : online.slice(0, 1);
+  const everyCpu = t.probe !== "interval";
+  const cpus = everyCpu ? online : online.slice(0, 1);
   if (cpus.length === 0) throw new AttachError(`cannot attach ${name}: no CPU to open its event on`, "unsupported");
-  const freq = t.probe === "profile" && t.unit === "hz";
-  if (freq) {
+  if (t.probe === "profile" && t.unit === "hz") {
     const max = options.maxSampleRate ?? perfMaxSampleRate();
     if (max !== undefined && t.rate > max) {
       throw new AttachError(
@@ -357,9 +358,7 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
       );
     }
   }
-  const attr: PerfEventAttr = freq
-    ? { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK), samplePeriod: BigInt(t.rate), flags: PerfAttrFlag.FREQ }
-    : { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK), samplePeriod: perfEventPeriodNs(t) };
+  const attr = perfEventAttr(t);
   const links: number[] = [];
   const events: number[] = [];
   let perfLinks = true;
@@ -370,8 +369,12 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
         pfd = sys.perfEventOpen(attr, { pid: -1, cpu });
       } catch (e) {
         // A CPU that went offline since the list was read has nothing to sample.
-        if (e instanceof SysError && e.code === "ENODEV" && t.probe === "profile" && cpus.length > 1) continue;
-        const why = e instanceof SysError && (e.code === "ENOENT" || e.code === "ENODEV") ? "the kernel has no cpu-clock software event (PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK)" : (e as Error).message;
+        if (e instanceof SysError && e.code === "ENODEV" && everyCpu && cpus.length > 1) continue;
+        const missing = e instanceof SysError && (e.code === "ENOENT" || e.code === "ENODEV" || (t.probe === "hardware" && e.code === "EOPNOTSUPP"));
+        if (missing && t.probe === "hardware") {
+          throw new AttachError(`cannot attach ${name}: this machine's CPU exposes no ${t.event} counter to the kernel (a virtual machine often exposes none: /sys/bus/event_source/devices has no cpu); count software events or sample with profile() instead`, "unsupported", { cause: e });
+        }
+        const why = missing ? `the kernel has no ${"event" in t ? t.event : "cpu-clock"} software event` : (e as Error).message;
         throw new AttachError(`cannot create the ${name} event on CPU ${cpu} for program ${spec.name}: ${why}`, failure(e), { cause: e });
       }
       events.push(pfd);
@@ -396,10 +399,19 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
     throw e;
   }
   if (events.length === 0) throw new AttachError(`cannot attach ${name}: every CPU it was to sample went offline`, "unsupported");
-  const opened = t.probe === "profile" ? `on ${events.length} CPU${events.length === 1 ? "" : "s"}` : `on CPU ${cpus[0]}`;
+  const opened = everyCpu ? `on ${events.length} CPU${events.length === 1 ? "" : "s"}` : `on CPU ${cpus[0]}`;
   // Links first: closing one detaches the program; the perf events go after.
   const fds = [...links, ...events];
   return attachment(sys, spec, `${name} (${opened})`, fds[0]!, undefined, fds.slice(1));
+}
+
+/** The event a perf_event probe opens on each of its CPUs. */
+function perfEventAttr(t: PerfEventProbe): PerfEventAttr {
+  if ("event" in t) {
+    return { type: t.probe === "software" ? PerfType.SOFTWARE : PerfType.HARDWARE, config: BigInt(perfEventConfig(t)), samplePeriod: BigInt(t.count) };
+  }
+  const clock = { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.CPU_CLOCK) };
+  return t.probe === "profile" && t.unit === "hz" ? { ...clock, samplePeriod: BigInt(t.rate), flags: PerfAttrFlag.FREQ } : { ...clock, samplePeriod: perfEventPeriodNs(t) };
 }
 
 export interface KprobeChecks {

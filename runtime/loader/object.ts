@@ -37,7 +37,7 @@ export type AttachTarget =
    * A perf_event program tagged `tsbpf:perf_event=...` on its FUNC (compiler/btf/tags.ts): bpftrace's profile (a
    * cpu-clock event on every online CPU) or interval (one such event on one CPU) probe.
    */
-  | { kind: "perf_event"; probe: PerfEventProbe["probe"]; unit: PerfEventProbe["unit"]; rate: number }
+  | ({ kind: "perf_event" } & PerfEventProbe)
   /** The section names no target ("kprobe" alone, "socket", "xdp", ...): load only, attach by hand. */
   | { kind: "manual"; why: string };
 

@@ -18,7 +18,7 @@ import { decodeAction } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
-import { perfEventPeriodNs } from "../../compiler/btf/tags.js";
+import { PERF_EVENT_NAMES, perfEventFullName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
 
 export interface SimulateOptions extends LoadOptions {
@@ -77,7 +77,7 @@ export interface UsdtOptions extends FireOptions {
 export interface PerfEventOptions extends FireOptions {
   /** pt_regs registers of the interrupted code by name (ip, sp, ... / pc, sp, ...); the rest are 0. */
   regs?: Readonly<Record<string, CValue>>;
-  /** bpf_perf_event_data.sample_period; default the event's period in ns (a profile:hz:N's is 1e9 / N). */
+  /** bpf_perf_event_data.sample_period; default the event's period in ns (a profile:hz:N's is 1e9 / N), a software or hardware probe's N. */
   samplePeriod?: CValue;
   /** bpf_perf_event_data.addr (0 for cpu-clock samples, the default). */
   addr?: CValue;
@@ -266,24 +266,43 @@ export class Simulation {
    */
   profile(options: ProfileOptions = {}): FireResult {
     if (options.hz !== undefined) integerIn(options.hz, 1, 0xffffffff, "profile() option hz");
-    return this.firePerfEvent("profile", options.hz === undefined ? undefined : { unit: "hz", rate: options.hz }, options);
+    return this.firePerfEvent(options.hz === undefined ? "profile probe" : `profile:hz:${options.hz} probe`, (a) => a.probe === "profile" && (options.hz === undefined || ("unit" in a && a.unit === "hz" && a.rate === options.hz)), options);
   }
 
   /** Fires the interval probes (bpftrace's interval:ms:N; `ms` picks those with one period) once. */
   interval(options: IntervalOptions = {}): FireResult {
     if (options.ms !== undefined) integerIn(options.ms, 1, 0xffffffff, "interval() option ms");
-    return this.firePerfEvent("interval", options.ms === undefined ? undefined : { unit: "ms", rate: options.ms }, options);
+    return this.firePerfEvent(options.ms === undefined ? "interval probe" : `interval:ms:${options.ms} probe`, (a) => a.probe === "interval" && (options.ms === undefined || ("unit" in a && a.unit === "ms" && a.rate === options.ms)), options);
   }
 
-  private firePerfEvent(probe: "profile" | "interval", only: { unit: string; rate: number } | undefined, options: PerfEventOptions): FireResult {
+  /**
+   * Fires the software probes on `event` (bpftrace's name or alias: "page-faults", "faults", "context-switches", ...)
+   * as one sample does, the N-th event of a software(event, N) probe; sample_period is N unless given.
+   */
+  software(event: string, options: PerfEventOptions = {}): FireResult {
+    return this.fireCounted("software", event, options);
+  }
+
+  /** The same for the hardware probes on `event` ("cpu-cycles", "cache-misses", ...). */
+  hardware(event: string, options: PerfEventOptions = {}): FireResult {
+    return this.fireCounted("hardware", event, options);
+  }
+
+  private fireCounted(probe: CountedProbe["probe"], event: string, options: PerfEventOptions): FireResult {
+    const full = typeof event === "string" ? perfEventFullName(probe, event) : undefined;
+    if (!full) throw usage(`${probe}() takes the name of a ${probe} event (${Object.keys(PERF_EVENT_NAMES[probe]).join(", ")}), not ${shown(event)}`);
+    return this.firePerfEvent(`${probe}:${full} probe`, (a) => "event" in a && a.probe === probe && a.event === full, options);
+  }
+
+  private firePerfEvent(what: string, matches: (a: PerfEventProbe) => boolean, options: PerfEventOptions): FireResult {
     checkRegs(options);
-    const what = only ? `${probe}:${only.unit}:${only.rate} probe` : `${probe} probe`;
+    const probeOf = (p: SimProgram): PerfEventProbe | undefined => (p.spec.attach.kind === "perf_event" ? p.spec.attach : undefined);
     const progs = this.select(what, options, (p) => {
-      const a = p.spec.attach;
-      return a.kind === "perf_event" && a.probe === probe && (only === undefined || (a.unit === only.unit && a.rate === only.rate));
+      const a = probeOf(p);
+      return a !== undefined && matches(a);
     });
-    const first = progs[0]!.spec.attach;
-    const period = first.kind === "perf_event" ? perfEventPeriodNs(first) : 0n;
+    const first = probeOf(progs[0]!)!;
+    const period = "event" in first ? BigInt(first.count) : perfEventPeriodNs(first);
     return this.fire(progs, options, () => {
       const bytes = new Uint8Array(this.regsSize + 16);
       const view = new DataView(bytes.buffer);

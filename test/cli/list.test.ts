@@ -70,7 +70,8 @@ test("no pattern lists every tracepoint, quickly; a pattern matching nothing exi
   const r = tsbpf(["list"]);
   assert.equal(r.status, 0, r.stderr);
   const all = lines(r.stdout);
-  assert.ok(all.length > 100 && all.every((l) => /^(tracepoint\("[\w.-]+", "[\w.-]+"\)|kprobe\("[^"]+"\))$/.test(l)), all.slice(0, 5).join("\n"));
+  assert.ok(all.length > 100 && all.every((l) => /^(tracepoint\("[\w.-]+", "[\w.-]+"\)|kprobe\("[^"]+"\)|(software|hardware)\("[\w-]+", N\)( {2}\/\/ also .*)?)$/.test(l)), all.slice(0, 5).join("\n"));
+  assert.ok(all.includes('software("page-faults", N)  // also "faults"'));
   const none = tsbpf(["list", "tracepoint:no_such_group:*"]);
   assert.equal(none.status, 0);
   assert.equal(none.stdout, "");
@@ -107,6 +108,20 @@ test("--verbose gives each field its TypeScript type, as the compiler types ctx.
   const text2 = lines(tsbpf(["list", "-v", "tracepoint:syscalls:sys_enter_unlinkat"]).stdout);
   assert.equal(text2[0], 'tracepoint("syscalls", "sys_enter_unlinkat")');
   assert.ok(text2.some((l) => /^ {4}pathname: Ptr +\/\/ const char \* pathname$/.test(l)), text2.join("\n"));
+});
+
+test("software: and hardware: list bpftrace's events as software()/hardware() calls, an alias matching its event", () => {
+  const r = tsbpf(["list", "software:*faults"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(lines(r.stdout), ['software("page-faults", N)  // also "faults"', 'software("minor-faults", N)', 'software("major-faults", N)', 'software("alignment-faults", N)', 'software("emulation-faults", N)']);
+  assert.deepEqual(lines(tsbpf(["list", "s:cs"]).stdout), ['software("context-switches", N)  // also "cs"']);
+  const json = lines(tsbpf(["list", "--json", "hardware:cycles"]).stdout).map((l) => JSON.parse(l) as unknown);
+  assert.deepEqual(json, [{ kind: "hardware", event: "cpu-cycles", aliases: ["cycles"] }]);
+  // Every listed call compiles as written, once N is a count.
+  const calls = lines(tsbpf(["list", "software:*"]).stdout).map((l) => l.replace(/  \/\/.*$/, "").replace("N)", "1, () => 0)"));
+  const text = `import { software } from "tsbpf";\nexport const license = "GPL";\n${calls.map((c, i) => `export const p${i} = ${c};`).join("\n")}\n`;
+  assert.deepEqual(compile({ fileName: "all.ts", text }).diagnostics, []);
+  assert.equal(calls.length, 11);
 });
 
 test("uprobe:libc.so.6 lists libc's functions as uprobe() calls", () => {

@@ -26,7 +26,7 @@ describe("tsbpf:perf_event= tags", () => {
     for (const bad of ["profile:hz:0", "profile:hz:-1", "profile:hz:", "kprobe:hz:99", "profile:ns:99", "profile:99", "interval:ms:1.5", "profile:hz:4294967296"]) {
       const r = parsePerfEventTag(bad);
       assert.equal(typeof r, "string", bad);
-      assert.match(r as string, /is not tsbpf:perf_event=profile:UNIT:N or tsbpf:perf_event=interval:UNIT:N/, bad);
+      assert.match(r as string, /is not tsbpf:perf_event=profile:UNIT:N, interval:UNIT:N \(UNIT hz, s, ms or us\), software:EVENT:N or hardware:EVENT:N/, bad);
     }
   });
 });

@@ -118,8 +118,8 @@ test("profile and interval probes are left out of the recorder, each with the re
   const spec = openObject(compile({ fileName: "timed.ts", text: 'import { profile, interval } from "tsbpf";\nexport const license = "GPL";\nexport const p = profile(99, () => 0);\nexport const i = interval(250, () => 0);\n' }).object);
   const recorder = recorderSource(spec.programs.map((p) => p.attach), fixtureFormat);
   assert.deepEqual(recorder.skipped, [
-    "profile:hz:99: a timed probe, whose samples a recorder's own timer would not see",
-    "interval:ms:250: a timed probe, whose samples a recorder's own timer would not see",
+    "profile:hz:99: a perf event probe, whose samples a recorder's own events would not see",
+    "interval:ms:250: a perf event probe, whose samples a recorder's own events would not see",
   ]);
   assert.deepEqual(recorder.probes, []);
 });
