@@ -16,6 +16,7 @@
 // their low 32 bits, so codegen may leave their upper halves unextended (consumers may ignore them).
 // `rodata` takes the address of a `.rodata` string into a register (printk's `true` and `false`).
 
+import type { Aggregate } from "../btf/tags.js";
 import type { IntType } from "./types.js";
 
 export * from "./types.js";
@@ -203,6 +204,8 @@ export interface MapDef {
   readonly internal?: boolean;
   /** The stack trace map kstack() and ustack() ids refer to, tagged in BTF so readers find their frames. */
   readonly stacks?: boolean;
+  /** An Avg, Min, Max or Stats map (per-CPU, its value compiler/btf/tags.ts's struct), tagged so readers merge the CPUs. */
+  readonly aggregate?: Aggregate;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */
