@@ -67,9 +67,10 @@ test("a value TypeScript does not take as a number is its own error, before tsbp
   assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TS2345 11:15"]);
 });
 
-test("bpftrace's text and --json for aggregates: values exact past 2^53, stats as count, average and total", () => {
+test("bpftrace's text and --json for aggregates: values exact past 2^53, stats as count, average and total, --interval's time", () => {
   const big = 2n ** 62n + 1n;
   assert.deepEqual(mapLines({ map: "x", aggregate: -42n }, false), ["@x: -42", ""]);
+  assert.deepEqual(mapLines({ map: "x", aggregate: -42n }, true, new Date(0)), ['{"time":"1970-01-01T00:00:00.000Z","map":"x","value":-42}'], "an --interval's printing");
   assert.deepEqual(mapLines({ map: "x", aggregate: { count: 3n, average: 5n, total: 15n } }, true), ['{"map":"x","value":{"count":3,"average":5,"total":15}}']);
   assert.deepEqual(mapLines({ map: "x", aggregates: [["sh", big]] }, true), [`{"map":"x","entries":[{"key":"sh","value":${big}}]}`]);
   assert.deepEqual(mapLines({ map: "x", aggregates: [[{ pid: 1 }, { count: 1n, average: -1n, total: -1n }]] }, false), ["@x[{ pid: 1 }]: count 1, average -1, total -1", ""]);
