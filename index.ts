@@ -388,6 +388,30 @@ export class LinearHistogram<K = never> extends PrintedMapMarker {
   }
 }
 
+/**
+ * bpftrace's `@x = avg(v)`, `min(v)`, `max(v)` and `stats(v)` of signed 64-bit values: a per-CPU array of one entry,
+ * or with `new Avg<K>(maxKeys)` a per-CPU hash map by key (`@x[k] = avg(v)`; `record(k, v)`). Each CPU keeps its own
+ * count and total (Avg, Stats) or extremum (Min, Max); `tsbpf run` merges them and prints as bpftrace does.
+ */
+abstract class AggregateMarker<K> extends PrintedMapMarker {
+  constructor(maxKeys?: number) {
+    super(new.target.name, maxKeys ?? 1);
+  }
+  record(value: number): void;
+  record(key: K, value: number): void;
+  record(_keyOrValue: K | number, _value?: number): void {
+    onlyInProbe("record");
+  }
+}
+/** The integer average (truncated toward zero), as bpftrace's avg(). */
+export class Avg<K = never> extends AggregateMarker<K> {}
+/** The smallest value recorded, as bpftrace's min(). */
+export class Min<K = never> extends AggregateMarker<K> {}
+/** The largest value recorded, as bpftrace's max(). */
+export class Max<K = never> extends AggregateMarker<K> {}
+/** The count, average and total, as bpftrace's stats(). */
+export class Stats<K = never> extends AggregateMarker<K> {}
+
 /** bpf_get_prandom_u32(): a pseudo-random 32-bit number. */
 export function prandomU32(): u32 {
   return onlyInProbe("prandomU32");

@@ -3,11 +3,13 @@
 // one JSON object per line instead. Program arrays and maps of maps show what each slot holds, by name and id.
 // Takes decoded values; gives lines without trailing newlines.
 import type { StreamEvent } from "../runtime/loader/events.js";
+import { aggregateText, compareAggregates, mergeAggregate, type AggregateValue } from "../runtime/loader/aggregate.js";
 import { formatHistogram, linearHistogramLines, linearLabel, slotLabel } from "../runtime/loader/histogram.js";
 import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
 import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
+import type { Aggregate } from "../compiler/btf/tags.js";
 import { kernelSymbolizer, stackFrames } from "../runtime/loader/symbolize.js";
 import { readKallsyms, Stack, StackNamer } from "../runtime/loader/stacks.js";
 
@@ -45,6 +47,8 @@ export type MapContent =
   | { map: string; stacks: { id: number; frames: string[] }[] }
   | { map: string; linear: Linear & { counts: (number | bigint)[] } }
   | { map: string; linears: Linear & { byKey: { key: unknown; counts: (number | bigint)[] }[] } }
+  | { map: string; aggregates: [unknown, AggregateValue][] }
+  | { map: string; aggregate: AggregateValue }
   | { map: string; unreadable: string };
 
 type Linear = { min: number; max: number; step: number };
@@ -108,6 +112,7 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, name
   const stackIds = namer.fieldsOf(m);
   const read = (): Iterable<[unknown, unknown]> =>
     stackIds.key.length || stackIds.value.length ? [...view.entries()].map(([k, v]) => [namer.name(k, stackIds.key), namer.name(v, stackIds.value)]) : view.entries();
+  if (types?.aggregate) return aggregates(m, types.aggregate, read());
   if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, read());
   if (types?.linear && m.spec.type === MapType.HASH) return keyedLinear(m.name, types.linear, read());
   if (types?.linear && m.spec.type === MapType.ARRAY) {
@@ -127,6 +132,18 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, name
   // bpftrace's order: by value, largest last, when the values are numbers.
   if (entries.every(([, v]) => typeof v === "number" || typeof v === "bigint")) entries.sort(([, a], [, b]) => compare(a as number | bigint, b as number | bigint));
   return { map: m.name, entries };
+}
+
+/** An Avg, Min, Max or Stats map: each key's CPUs merged, in bpftrace's order; a one-entry array is the keyless form. */
+function aggregates(m: LoadedMap, kind: Aggregate, entries: Iterable<[unknown, unknown]>): MapContent | undefined {
+  const merged: [unknown, AggregateValue][] = [];
+  for (const [k, v] of entries) {
+    const value = mergeAggregate(kind, v);
+    if (value !== undefined) merged.push([k, value]);
+  }
+  const keyless = (m.spec.type === MapType.PERCPU_ARRAY || m.spec.type === MapType.ARRAY) && m.spec.maxEntries === 1;
+  if (keyless) return merged.length ? { map: m.name, aggregate: merged[0]![1] } : undefined;
+  return merged.length ? { map: m.name, aggregates: merged.sort(([, a], [, b]) => compareAggregates(a, b)) } : undefined;
 }
 
 const emptySlots = (): Slots => ({ counts: new Array(NEGATIVE_SLOT).fill(0), negative: 0 });
@@ -189,6 +206,8 @@ function heldBy(obj: LoadedObject): Holder {
 export function mapJson(c: MapContent): Record<string, unknown> {
   if ("unreadable" in c) return { map: c.map, error: c.unreadable };
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
+  if ("aggregates" in c) return { map: c.map, entries: c.aggregates.map(([key, value]) => ({ key, value })) };
+  if ("aggregate" in c) return { map: c.map, value: c.aggregate };
   if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
   if ("stacks" in c) return { map: c.map, stacks: c.stacks };
   if ("linear" in c) return { map: c.map, histogram: linearBuckets(c.linear, c.linear.counts) };
@@ -215,6 +234,8 @@ export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if (json) return [toJson(at ? { time: at.toISOString(), ...mapJson(c) } : mapJson(c))];
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${showKey(v)}`), ""];
+  if ("aggregates" in c) return [...c.aggregates.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${aggregateText(v)}`), ""];
+  if ("aggregate" in c) return [`@${c.map}: ${aggregateText(c.aggregate)}`, ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${showKey(h.key)}]`, h.histogram));
   if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
   if ("linears" in c) {

@@ -14,6 +14,14 @@ export const HISTOGRAM_TAG = "tsbpf:histogram=log2";
 /** `tsbpf:histogram=linear:MIN:MAX:STEP`: an array map in the LinearHistogram slot layout. */
 export const LINEAR_HISTOGRAM_TAG = "tsbpf:histogram=linear:";
 export const linearHistogramTag = (l: { min: bigint; max: bigint; step: bigint }): string => `${LINEAR_HISTOGRAM_TAG}${l.min}:${l.max}:${l.step}`;
+/**
+ * `tsbpf:aggregate=avg|min|max|stats`: a per-CPU map of bpftrace's avg(), min(), max() or stats(), printed as one
+ * value per key with the CPUs merged. Its value is `struct { __u64 count; __s64 total; }` for avg and stats,
+ * `struct { __s64 value; __u64 set; }` for min and max (`set` 0: this CPU has recorded nothing).
+ */
+export const AGGREGATE_TAG = "tsbpf:aggregate=";
+export const AGGREGATES = ["avg", "min", "max", "stats"] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
 /** `tsbpf:internal`: the probe's own bookkeeping (a map its file does not export), not printed at exit. */
 export const INTERNAL_TAG = "tsbpf:internal";
 /**
@@ -48,8 +56,31 @@ export interface MapTags {
   linear?: { min: number; max: number; step: number };
   internal?: boolean;
   stacks?: boolean;
+  aggregate?: Aggregate;
   /** The maps an actions ring buffer's print and clear records name, by index. */
   actions?: string[];
+}
+
+/** What a map declares besides its key and value types, as compiler/ir's MapDef says it. */
+export interface MapMarks {
+  readonly histogram?: boolean;
+  readonly internal?: boolean;
+  readonly stacks?: boolean;
+  readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
+  readonly aggregate?: Aggregate;
+  readonly actions?: readonly string[];
+}
+
+/** The tags both backends write on a map for its marks (the event tag, which names a type, is each backend's own). */
+export function markTags(m: MapMarks): string[] {
+  return [
+    ...(m.histogram ? [HISTOGRAM_TAG] : []),
+    ...(m.internal ? [INTERNAL_TAG] : []),
+    ...(m.stacks ? [STACKS_TAG] : []),
+    ...(m.linear ? [linearHistogramTag(m.linear)] : []),
+    ...(m.aggregate ? [AGGREGATE_TAG + m.aggregate] : []),
+    ...(m.actions ? [actionsTag(m.actions)] : []),
+  ];
 }
 
 /** The tags on variable `varId`, with the event type name resolved in the same BTF. */
@@ -64,6 +95,10 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);
       if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && Number.isSafeInteger(step) && step! > 0) out.linear = { min: min!, max: max!, step: step! };
+    }
+    else if (t.name.startsWith(AGGREGATE_TAG)) {
+      const kind = t.name.slice(AGGREGATE_TAG.length);
+      if ((AGGREGATES as readonly string[]).includes(kind)) out.aggregate = kind as Aggregate;
     }
     else if (t.name.startsWith(EVENT_TAG)) out.event = typeByCName(btf, t.name.slice(EVENT_TAG.length).trim());
   }

@@ -58,7 +58,7 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
-import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, perfEventFullName, perfEventTag, type PerfEventProbe } from "../btf/tags.js";
+import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, perfEventFullName, perfEventTag, type Aggregate, type PerfEventProbe } from "../btf/tags.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
@@ -152,7 +152,19 @@ type Binding =
 /** BPF_MAP_TYPE_* of each map class (uapi/linux/bpf.h). */
 const MAP_TYPES: Record<MapClass, number> = {
   HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
+  Avg: 5, Min: 5, Max: 5, Stats: 5,
 };
+/** The aggregate classes, as their BTF tag (compiler/btf/tags.ts) names them. */
+const AGGREGATE_OF: Partial<Record<MapClass, Aggregate>> = { Avg: "avg", Min: "min", Max: "max", Stats: "stats" };
+/**
+ * One CPU's value of an aggregate map, as compiler/btf/tags.ts describes it: a count and a total for avg and stats,
+ * the extremum and whether this CPU has one for min and max.
+ */
+function aggregateValue(kind: Aggregate): Layout & { kind: "struct" } {
+  const [name, first, second] = kind === "avg" || kind === "stats" ? (["tsbpf_average", ["count", U64], ["total", I64]] as const) : (["tsbpf_extremum", ["value", I64], ["set", U64]] as const);
+  const fields = [first, second].map(([field, type], i) => ({ name: field, offset: i * 8, layout: { kind: "int" as const, type, size: 8 as const, align: 8 } }));
+  return { kind: "struct", name, fields, size: 16, align: 8 };
+}
 /** Histogram maps: entries 0..64 are log2 slots, entry 65 counts negative values. */
 export const HISTOGRAM_SLOTS = 66;
 /** Stack frames a StackTraceMap entry holds (PERF_MAX_STACK_DEPTH). */
@@ -563,6 +575,24 @@ export function lower(
         const maxKeys = constant(args[3]!);
         if (maxKeys * slots > 0xffffffff) fail(args[3]!, Code.BadMap, `${maxKeys} keys of ${slots} slots each is more than a map holds`);
         info = { cls, key, value, histogramKey, def: { name, type: MAP_TYPES.HashMap, maxEntries: maxKeys * slots, key, value, linear: { min, max, step } } };
+        break;
+      }
+      case "Avg":
+      case "Min":
+      case "Max":
+      case "Stats": {
+        // Per-CPU, as bpftrace keeps them: each CPU updates its own value without atomics; readers merge the CPUs.
+        const aggregate = AGGREGATE_OF[cls]!;
+        const value = aggregateValue(aggregate);
+        if (typeArgs.length === 0) {
+          if (args.length) fail(init, Code.BadMap, `without a key type, \`new ${cls}()\` takes no size; \`new ${cls}<K>(maxKeys)\` keeps one value per key`);
+          const key = intLayout(U32);
+          info = { cls, key, value, def: { name, type: MAP_TYPES.PerCpuArrayMap, maxEntries: 1, key, value, aggregate } };
+          break;
+        }
+        if (typeArgs.length !== 1) fail(init, Code.BadMap, `a keyed ${cls} has one type argument, its key: \`new ${cls}<K>(maxKeys)\``);
+        const key = keyValue(layoutOf(typeArgs[0]!), "key", typeArgs[0]!);
+        info = { cls, key, value, def: { name, type: MAP_TYPES[cls], maxEntries: needSize(`${cls}<K>(maxKeys)`), key, value, aggregate } };
         break;
       }
       case "Histogram": {
@@ -2157,6 +2187,11 @@ export function lower(
         this.action(ACTIONS[method], { op: imm(BigInt(actionTargets.indexOf(m.def.name)), U32) }, e);
         return none;
       }
+      if (m.def.aggregate) {
+        if (method !== "record") return fail(e.expression, Code.BadMap, `${m.cls} has the methods record(), print() and clear()`);
+        this.aggregate(m, m.def.aggregate, e);
+        return none;
+      }
       const keyed = !["RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram"].includes(m.cls);
       switch (keyed ? method : `${m.cls}.${method}`) {
         case "update": {
@@ -2266,6 +2301,69 @@ export function lower(
         this.enter(found2);
         add(p2);
         this.enter(missing2);
+        this.fb.terminate({ op: "jmp", target: done.id });
+      }
+      this.enter(done);
+    }
+
+    /**
+     * Avg/Min/Max/Stats.record([key,] v): this CPU's value under the key (a new key inserted zeroed, then looked up
+     * again) updated in place without atomics, as bpftrace updates them: only this CPU ever touches it.
+     */
+    aggregate(m: MapInfo, kind: Aggregate, e: TS.CallExpression): void {
+      const args = e.arguments;
+      const keyed = m.def.type !== MAP_TYPES.PerCpuArrayMap;
+      if (args.length !== (keyed ? 2 : 1)) {
+        fail(e, Code.BadMap, keyed ? `record() of a keyed ${m.cls} takes the key and the value` : `record() takes the value (\`new ${m.cls}<K>(maxKeys)\` keeps one per key)`);
+      }
+      const loc = locOf(e);
+      const map = { kind: "map" as const, name: m.def.name };
+      const keyAddr = this.addrOf(keyed ? this.materialize(args[0]!, m.key!, e) : this.temp(m.key!, e), e);
+      const arg = args[args.length - 1]!;
+      const v = this.value(arg);
+      if (v.op.type.ptr) fail(arg, Code.NotAnInteger, `${m.cls} records integers, not pointers`);
+      const x = this.convert(v, I64).op;
+      const p = this.fb.vreg(PTR);
+      const found = this.fb.newBlock();
+      const done = this.fb.newBlock();
+      const lookup = (missing: Block): void => {
+        this.fb.emit({ op: "call", helper: Helper.map_lookup_elem, args: [map, keyAddr], dst: p, loc });
+        this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: p, b: imm(0n, PTR), then: found.id, else: missing.id });
+      };
+      const missing = keyed ? this.fb.newBlock() : done;
+      lookup(missing);
+      if (keyed) {
+        this.enter(missing);
+        // BPF_NOEXIST: whichever CPU inserts first wins, and its values are the others' zeroes. A full map leaves no value.
+        const initial = this.temp(m.value!, e);
+        this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [map, keyAddr, this.addrOf(initial, e), imm(1n, U64)], loc });
+        lookup(done);
+      }
+      this.enter(found);
+      const field = (offset: number, type: IntType): VReg => {
+        const dst = this.fb.vreg(type);
+        this.fb.emit({ op: "load", dst, base: p, offset, size: 8, signed: type.signed, loc });
+        return dst;
+      };
+      const store = (offset: number, src: Operand): void => this.fb.emit({ op: "st", base: p, offset, size: 8, src, loc });
+      if (kind === "avg" || kind === "stats") {
+        const count = field(0, U64);
+        this.fb.emit({ op: "bin", kind: "add", dst: count, a: count, b: imm(1n, U64), loc });
+        store(0, count);
+        const total = field(8, I64);
+        this.fb.emit({ op: "bin", kind: "add", dst: total, a: total, b: x, loc });
+        store(8, total);
+        this.fb.terminate({ op: "jmp", target: done.id });
+      } else {
+        // The first value this CPU sees, or one beyond its extremum, becomes the extremum.
+        const replace = this.fb.newBlock();
+        const compare = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: field(8, U64), b: imm(0n, U64), then: replace.id, else: compare.id, loc });
+        this.enter(compare);
+        this.fb.terminate({ op: "br", cmp: kind === "min" ? "lt" : "gt", signed: true, a: x, b: field(0, I64), then: replace.id, else: done.id, loc });
+        this.enter(replace);
+        store(0, x);
+        store(8, imm(1n, U64));
         this.fb.terminate({ op: "jmp", target: done.id });
       }
       this.enter(done);

@@ -16,6 +16,7 @@
 // their low 32 bits, so codegen may leave their upper halves unextended (consumers may ignore them).
 // `rodata` takes the address of a `.rodata` string into a register (printk's `true` and `false`).
 
+import type { Aggregate } from "../btf/tags.js";
 import type { IntType } from "./types.js";
 
 export * from "./types.js";
@@ -205,6 +206,8 @@ export interface MapDef {
   readonly stacks?: boolean;
   /** The ring buffer of exit(), print() and clear() records; the maps the records name by index (tagged in BTF). */
   readonly actions?: readonly string[];
+  /** An Avg, Min, Max or Stats map (per-CPU, its value compiler/btf/tags.ts's struct), tagged so readers merge the CPUs. */
+  readonly aggregate?: Aggregate;
 }
 
 /** Builds one function's blocks; the frontend drives it statement by statement. */

@@ -13,7 +13,7 @@
 // (see mapVariable), their key and value types spelled as our own backend spells them (typedefs
 // `u32` of `unsigned int`, ...), a Histogram tagged with compiler/btf/tags.ts's `btf_decl_tag`.
 
-import { EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, linearHistogramTag, STACKS_TAG, actionsTag } from "../btf/tags.js";
+import { EVENT_TAG, markTags } from "../btf/tags.js";
 import { cIntName, intTypedefName } from "../object/btf.js";
 import type { KernelMember, KernelScalar, KernelStruct } from "../frontend/kernel-types.js";
 import type { Layout, Loc, MapDef } from "../ir/index.js";
@@ -230,14 +230,7 @@ export class DebugInfo {
       this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(name)}, scope: !${node}, file: !${this.file}, baseType: !${type}, size: 64, offset: ${i * 64})`),
     );
     this.nodes[node] = `distinct !DICompositeType(tag: DW_TAG_structure_type, file: !${this.file}, line: ${line}, size: ${fields.length * 64}, elements: !{${members.map((m) => `!${m}`).join(", ")}})`;
-    const tagValues = [
-      ...(map.histogram ? [HISTOGRAM_TAG] : []),
-      ...(map.internal ? [INTERNAL_TAG] : []),
-      ...(map.stacks ? [STACKS_TAG] : []),
-      ...(map.actions ? [actionsTag(map.actions)] : []),
-      ...(map.linear ? [linearHistogramTag(map.linear)] : []),
-      ...(map.event ? [EVENT_TAG + this.eventType(map.name, map.event)] : []),
-    ];
+    const tagValues = [...markTags(map), ...(map.event ? [EVENT_TAG + this.eventType(map.name, map.event)] : [])];
     const tags = annotations(tagValues);
     const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(map.name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${node}, isLocal: false, isDefinition: true${tags})`);
     const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);

@@ -12,7 +12,7 @@
 // `boolean` (an INT with BOOL encoding, as clang emits it), `char[N]` for `Str<N>`, arrays, and
 // named structs at their C layout.
 
-import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, HISTOGRAM_TAG, INTERNAL_TAG, KERNEL_STACK_TYPEDEF, linearHistogramTag, STACKS_TAG, actionsTag, USER_STACK_TYPEDEF, packLineCol, type KernelExtInfo } from "../btf/index.js";
+import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, KERNEL_STACK_TYPEDEF, markTags, USER_STACK_TYPEDEF, packLineCol, type KernelExtInfo } from "../btf/index.js";
 import { accessSteps, membersRead, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
 import type { CoreAccess, Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -190,12 +190,7 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
 
 /** The compiler/btf/tags.ts tags of a map; the event type is emitted (as `typeOf` does) so its name resolves. */
 function mapTagValues(btf: BtfBuilder, m: MapDef, typeOf: (l: Layout) => number): string[] {
-  const tags: string[] = [];
-  if (m.histogram) tags.push(HISTOGRAM_TAG);
-  if (m.internal) tags.push(INTERNAL_TAG);
-  if (m.stacks) tags.push(STACKS_TAG);
-  if (m.actions) tags.push(actionsTag(m.actions));
-  if (m.linear) tags.push(linearHistogramTag(m.linear));
+  const tags = markTags(m);
   if (m.event) {
     const type = typeOf(m.event);
     let name: string;

@@ -1,7 +1,7 @@
 // runtime/loader: BPF ELF objects into the kernel. Parse and relocate (pure: object.ts, relocate.ts,
 // btf-maps.ts), create maps and load programs (load.ts; pins in pin.ts, initial slots in slots.ts), attach them
 // (attach.ts), read bpf_printk output (trace.ts), stream ring/perf buffers (ringbuf.ts, perfbuf.ts), decode by
-// BTF (decode.ts, maps.ts), print histograms (histogram.ts), and own every fd in a Session (session.ts). Every
+// BTF (decode.ts, maps.ts), print histograms (histogram.ts) and merge aggregates (aggregate.ts), and own every fd in a Session (session.ts). Every
 // syscall goes through runtime/sys.
 export * from "./errors.js";
 export * from "./object.js";
@@ -25,4 +25,5 @@ export * from "./events.js";
 export * from "./decode.js";
 export * from "./maps.js";
 export * from "./histogram.js";
+export * from "./aggregate.js";
 export * from "./globals.js";

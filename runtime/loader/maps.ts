@@ -5,7 +5,7 @@
 // otherwise. Per-CPU maps give one value per possible CPU, in CPU order. Program arrays and maps of maps hold
 // fds going in and give ids coming out: their values are numbers, fds to `set`, the ids of what they hold from `get`.
 
-import { BtfKind, mapTags, parseBtf, type Btf } from "../../compiler/btf/index.js";
+import { BtfKind, mapTags, parseBtf, type Aggregate, type Btf } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
 import type { Sys } from "../sys/sys.js";
 import { codecFor, variablesCodec, type Codec, type CodecOptions, type VariableLayout } from "./decode.js";
@@ -46,6 +46,8 @@ export interface MapBtfTypes {
   histogram?: boolean;
   /** Tagged `tsbpf:histogram=linear:MIN:MAX:STEP`: a LinearHistogram's bounds. */
   linear?: { min: number; max: number; step: number };
+  /** Tagged `tsbpf:aggregate=KIND`: bpftrace's avg(), min(), max() or stats(), one value per CPU (aggregate.ts). */
+  aggregate?: Aggregate;
   /** Tagged `tsbpf:internal`: a map the probe file does not export. */
   internal?: boolean;
   /** Tagged `tsbpf:stacks`: the stack trace map that stack ids in other maps refer to. */

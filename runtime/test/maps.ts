@@ -18,6 +18,7 @@ import {
   type MapRegistry,
 } from "../vm/index.js";
 import type { MapBtfTypes, MapSpec } from "../loader/index.js";
+import { mergeAggregate } from "../loader/aggregate.js";
 import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
 
@@ -76,8 +77,8 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
 /** An array map's u32 index from its encoded key. */
 const readIndex = (key: Uint8Array): number => new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
 
-/** Key and value type ids of a map, as the loader reads them (runtime/loader/maps.ts mapBtfTypes). */
-export type MapTypes = Pick<MapBtfTypes, "btf" | "key" | "value">;
+/** Key and value type ids of a map and its aggregate tag, as the loader reads them (runtime/loader/maps.ts mapBtfTypes). */
+export type MapTypes = Pick<MapBtfTypes, "btf" | "key" | "value" | "aggregate">;
 
 const UPDATE_ERRORS: Record<number, string> = {
   1: "EPERM (the map is frozen, as the loader freezes .rodata)",
@@ -136,8 +137,21 @@ export class MapView {
     return this.encode(v, this.map.valueSize, this.types?.value, "value");
   }
 
-  /** Every entry, decoded; per-CPU maps give an array of values, one per CPU. */
+  /**
+   * Every entry, decoded; per-CPU maps give an array of values, one per CPU. An Avg, Min, Max or Stats map gives each
+   * key's CPUs merged (a bigint, or stats' `{ count, average, total }`), leaving out keys no CPU has recorded under.
+   */
   entries(): [Decoded, Decoded][] {
+    const kind = this.types?.aggregate;
+    if (!kind) return this.perCpuEntries();
+    return this.perCpuEntries().flatMap(([k, v]) => {
+      const merged = mergeAggregate(kind, v);
+      return merged === undefined ? [] : [[k, merged as Decoded]];
+    });
+  }
+
+  /** entries() as the map holds them: an aggregate's values per CPU too. */
+  perCpuEntries(): [Decoded, Decoded][] {
     const m = this.map;
     const v = (b: Uint8Array): Decoded => this.decode(b.subarray(0, m.valueSize), this.types?.value);
     const k = (b: Uint8Array): Decoded => this.decode(b, this.types?.key);
@@ -156,14 +170,20 @@ export class MapView {
     return new Map(this.entries());
   }
 
-  /** Array maps' values by index (per-CPU: an array per index). */
+  /** Array maps' values by index (per-CPU: an array per index; a keyless aggregate: its value, if recorded). */
   toArray(): Decoded[] {
     if (!(this.map instanceof ArrayMap || this.map instanceof PerCpuArrayMap)) throw usage(`map ${this.name} is a ${this.map.type} map; toArray() is for array maps (use toMap())`);
     return this.entries().map(([, v]) => v);
   }
 
-  /** One value (per-CPU: one per CPU), or undefined when the key is absent. */
+  /** One value (per-CPU: one per CPU; an aggregate's merged), or undefined when the key is absent (or an aggregate's unrecorded). */
   get(key: CValue): Decoded | undefined {
+    const raw = this.perCpuGet(key);
+    const kind = this.types?.aggregate;
+    return kind && raw !== undefined ? (mergeAggregate(kind, raw) as Decoded | undefined) : raw;
+  }
+
+  private perCpuGet(key: CValue): Decoded | undefined {
     const m = this.map;
     const v = (b: Uint8Array): Decoded => this.decode(b.subarray(0, m.valueSize), this.types?.value);
     if (m instanceof HashMap || m instanceof ArrayMap) {

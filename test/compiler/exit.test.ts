@@ -181,3 +181,25 @@ test("tsbpf run carries out print() and clear() as they arrive: counts per 100 m
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("an aggregate's print() shows its CPUs merged, and clear() empties every CPU's values", async () => {
+  const text = `import { uprobe, Max, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+export const largest = new Max<u32>(8);
+export const p = uprobe("libc.so.6", "malloc", (size: u64) => {
+  largest.record(7, size);
+  if (size === 0) {
+    largest.print();
+    largest.clear();
+  }
+});
+`;
+  const sim = await simulate({ fileName: "max.ts", text });
+  sim.uprobe("libc.so.6:malloc", { args: [100], cpu: 0 });
+  sim.uprobe("libc.so.6:malloc", { args: [300], cpu: 1 });
+  sim.uprobe("libc.so.6:malloc", { args: [0], cpu: 0 });
+  assert.deepEqual(sim.printed(), [{ map: "largest", entries: new Map([[7, 300n]]) }]);
+  assert.equal(sim.map("largest").toMap().size, 0);
+  sim.uprobe("libc.so.6:malloc", { args: [5], cpu: 1 });
+  assert.deepEqual(sim.map("largest").toMap(), new Map([[7, 5n]]));
+});

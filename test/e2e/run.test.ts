@@ -500,6 +500,30 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("prints Avg, Min, Max and Stats maps as bpftrace prints avg(), min(), max() and stats(), as text and as --json", async () => {
+    const command = "sh -c 'kill -0 1; kill -0 2; kill -0 -999998; true'";
+    // The second run loads the object the first compiled and cached.
+    const text = tsbpf(["run", "test/e2e/fixtures/kill-aggregates.ts", "-c", command]);
+    let json: Running | undefined;
+    try {
+      assert.equal(await text.exited, 0, text.stderr());
+      // By value (key 1's -999998 first); -999995 / 3 truncated toward zero.
+      const maps = ["@bySign[1]: -999998", "@bySign[0]: 1", "", "@low: -999998", "", "@high['sh']: 2", "", "@all: count 3, average -333331, total -999995", ""];
+      assert.equal(text.stdout(), maps.join("\n") + "\n");
+      json = tsbpf(["run", "test/e2e/fixtures/kill-aggregates.ts", "--json", "-c", command]);
+      assert.equal(await json.exited, 0, json.stderr());
+      assert.deepEqual(json.stdout().trimEnd().split("\n"), [
+        '{"map":"bySign","entries":[{"key":1,"value":-999998},{"key":0,"value":1}]}',
+        '{"map":"low","value":-999998}',
+        '{"map":"high","entries":[{"key":"sh","value":2}]}',
+        '{"map":"all","value":{"count":3,"average":-333331,"total":-999995}}',
+      ]);
+    } finally {
+      text.child.kill("SIGKILL");
+      json?.child.kill("SIGKILL");
+    }
+  });
+
   it("runs the profile example for --duration 1: a perf link per CPU while attached, the samples by task name at the end, nothing left after", async () => {
     const cpus = onlineCpus().length;
     // Something to sample besides idle CPUs.
