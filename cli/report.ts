@@ -213,7 +213,7 @@ function buckets({ counts, negative }: Slots): { bucket: string; count: number |
 export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if (json) return [toJson(at ? { time: at.toISOString(), ...mapJson(c) } : mapJson(c))];
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
-  if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${showKey(v)}`), ""];
+  if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${showValue(v)}`), ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${showKey(h.key)}]`, h.histogram));
   if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
   if ("linears" in c) {
@@ -239,16 +239,20 @@ export function toJson(value: unknown): string {
 let inspect: typeof import("node:util").inspect | undefined;
 
 /**
- * A key as bpftrace prints it where it holds stacks: a stack as its frames, one per line (`@[\n    f+1\n]`), and a
- * struct holding one as bpftrace's tuple (`@[bash, \n    f+1\n, 42]`); other keys as show() gives them.
+ * A key as bpftrace prints it: a string bare (`@[bash]`), a struct as bpftrace's tuple of its fields (`@[9, 42, bash]`),
+ * a stack as its frames, one per line (`@[\n    f+1\n]`); other keys as show() gives them.
  */
 function showKey(k: unknown): string {
   if (k instanceof Stack) return stackText(k);
-  if (k && typeof k === "object" && !Array.isArray(k) && !(k instanceof Uint8Array) && Object.values(k).some((v) => v instanceof Stack)) {
-    return Object.values(k).map((v) => (v instanceof Stack ? stackText(v) : typeof v === "string" ? v : show(v))).join(", ");
-  }
+  if (typeof k === "string") return k;
+  if (isStruct(k)) return Object.values(k).map(showValue).join(", ");
   return show(k);
 }
+
+/** A map value, or a field of a key, as bpftrace prints one: a struct as a tuple in parentheses (`(9, bash)`). */
+const showValue = (v: unknown): string => (isStruct(v) ? `(${showKey(v)})` : showKey(v));
+
+const isStruct = (v: unknown): v is object => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Stack);
 
 const stackText = (s: Stack): string => s.frames.map((f) => `\n    ${f}`).join("") + (s.frames.length ? "\n" : "");
 

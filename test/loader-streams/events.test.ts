@@ -113,12 +113,15 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   const zero = (label: string) => `${label.padEnd(16)}       0 |${" ".repeat(52)}|`;
   assert.deepEqual(mapLines(hist, false), ["@lat: ", "(..., 0)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", zero("[0]"), zero("[1]"), zero("[2, 4)"), "[4, 8)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|", "[8, 16)                1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", ""]);
   const counters = { map: "calls", entries: [[0, 3], [{ pid: 7 }, 2n ** 60n]] as [unknown, unknown][] };
-  assert.deepEqual(mapLines(counters, false), ["@calls[0]: 3", "@calls[{ pid: 7 }]: 1152921504606846976", ""]);
+  assert.deepEqual(mapLines(counters, false), ["@calls[0]: 3", "@calls[7]: 1152921504606846976", ""]);
+  // Strings bare and structs as bpftrace's tuples (`@t[cpu, comm, pid]`), a struct value or field in parentheses.
+  const tuples = { map: "t", entries: [["bash", "sh"], [{ cpu: 1, comm: "swapper/1", pid: 0, on: true }, { n: 2, who: { uid: 0, name: "root" } }]] as [unknown, unknown][] };
+  assert.deepEqual(mapLines(tuples, false), ["@t[bash]: sh", "@t[1, swapper/1, 0, true]: (2, (0, root))", ""]);
   assert.deepEqual(mapLines(counters, true), ['{"map":"calls","entries":[{"key":0,"value":3},{"key":{"pid":7},"value":1152921504606846976}]}']);
   // A keyed Histogram: one histogram per key, named as bpftrace names `@lat[k] = hist(v)`.
   const keyed = { map: "lat", histograms: [{ key: "sh", histogram: { counts: [0, 1], negative: 0 } }, { key: { pid: 7 }, histogram: { counts, negative: 0 } }] };
   const one = "[1]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|";
-  assert.deepEqual(mapLines(keyed, false).slice(0, 4), ["@lat['sh']: ", one, "", "@lat[{ pid: 7 }]: "]);
+  assert.deepEqual(mapLines(keyed, false).slice(0, 4), ["@lat[sh]: ", one, "", "@lat[7]: "]);
   const stacks = { map: "stacks", stacks: [{ id: 3, frames: ["schedule+35", "kthread+248"] }] };
   assert.deepEqual(mapLines(stacks, false), ["@stacks[3]:", "    schedule+35", "    kthread+248", ""]);
   assert.deepEqual(mapLines(stacks, true), ['{"map":"stacks","stacks":[{"id":3,"frames":["schedule+35","kthread+248"]}]}']);
