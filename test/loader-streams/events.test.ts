@@ -99,6 +99,10 @@ test("events print as one line each: inspected values, hex for raw bytes, JSON w
   assert.equal(eventLine({ kind: "event", map: "hits", value }, false), "hits: { pid: 7, big: 18446744073709551615n, name: 'rm' }");
   assert.equal(eventLine({ kind: "event", map: "hits", value, cpu: 1 }, true), '{"map":"hits","cpu":1,"value":{"pid":7,"big":18446744073709551615,"name":"rm"}}');
   assert.equal(eventLine({ kind: "event", map: "raw", value: new Uint8Array([1, 0xab]) }, false), "raw: 2 bytes 01 ab");
+  // A record is one line, its arrays too (node:util would put an array of more than six numbers in rows of their own).
+  const addrs = { family: 10, saddr6: [...new Array(15).fill(0), 1], inner: { ports: [1, 2, 3, 4, 5, 6, 7], none: [] }, frames: ["main+4", "f+1"] };
+  assert.equal(eventLine({ kind: "event", map: "changes", value: addrs }, false), `changes: { family: 10, saddr6: [ ${"0, ".repeat(15)}1 ], inner: { ports: [ 1, 2, 3, 4, 5, 6, 7 ], none: [] }, frames: [ 'main+4', 'f+1' ] }`);
+  assert.equal(eventLine({ kind: "event", map: "big", value: { xs: new Array(70).fill(2) } }, false), `big: { xs: [ ${"2, ".repeat(63)}2, ... 6 more items ] }`);
   assert.equal(eventLine({ kind: "lost", map: "hits", count: 3, cpu: 0 }, true), '{"map":"hits","cpu":0,"lost":3}');
   assert.equal(toJson({ n: -5n, b: new Uint8Array([255]) }), '{"n":-5,"b":"ff"}');
 });
