@@ -233,7 +233,7 @@ function buckets({ counts, negative }: Slots): { bucket: string; count: number |
 export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if (json) return [toJson(at ? { time: at.toISOString(), ...mapJson(c) } : mapJson(c))];
   if ("unreadable" in c) return [`@${c.map}: (the kernel refused to read it: ${c.unreadable})`, ""];
-  if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${showKey(v)}`), ""];
+  if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${showValue(v)}`), ""];
   if ("aggregates" in c) return [...c.aggregates.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${aggregateText(v)}`), ""];
   if ("aggregate" in c) return [`@${c.map}: ${aggregateText(c.aggregate)}`, ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${showKey(h.key)}]`, h.histogram));
@@ -261,16 +261,20 @@ export function toJson(value: unknown): string {
 let inspect: typeof import("node:util").inspect | undefined;
 
 /**
- * A key as bpftrace prints it where it holds stacks: a stack as its frames, one per line (`@[\n    f+1\n]`), and a
- * struct holding one as bpftrace's tuple (`@[bash, \n    f+1\n, 42]`); other keys as show() gives them.
+ * A key as bpftrace prints it: a string bare (`@[bash]`), a struct as bpftrace's tuple of its fields (`@[9, 42, bash]`),
+ * a stack as its frames, one per line (`@[\n    f+1\n]`); other keys as show() gives them.
  */
 function showKey(k: unknown): string {
   if (k instanceof Stack) return stackText(k);
-  if (k && typeof k === "object" && !Array.isArray(k) && !(k instanceof Uint8Array) && Object.values(k).some((v) => v instanceof Stack)) {
-    return Object.values(k).map((v) => (v instanceof Stack ? stackText(v) : typeof v === "string" ? v : show(v))).join(", ");
-  }
+  if (typeof k === "string") return k;
+  if (isStruct(k)) return Object.values(k).map(showValue).join(", ");
   return show(k);
 }
+
+/** A map value, or a field of a key, as bpftrace prints one: a struct as a tuple in parentheses (`(9, bash)`). */
+const showValue = (v: unknown): string => (isStruct(v) ? `(${showKey(v)})` : showKey(v));
+
+const isStruct = (v: unknown): v is object => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Stack);
 
 const stackText = (s: Stack): string => s.frames.map((f) => `\n    ${f}`).join("") + (s.frames.length ? "\n" : "");
 
@@ -279,7 +283,25 @@ function show(v: unknown): string {
   if (typeof v === "number" || typeof v === "bigint") return String(v);
   // node:util only once an event is shown: an ES import of a builtin costs every run's start-up.
   inspect ??= (process.getBuiltinModule("node:util") as typeof import("node:util")).inspect;
-  return inspect(v, { breakLength: Infinity, depth: 4, maxArrayLength: 64, maxStringLength: 256 });
+  return inspect(oneLine(v, inspect), INSPECT);
+}
+
+const INSPECT = { breakLength: Infinity, depth: 4, maxArrayLength: 64, maxStringLength: 256 } as const;
+
+/**
+ * `v` with its arrays made to print on one line: node:util groups an array of more than six short items into rows
+ * on lines of their own whatever breakLength says, which split a record holding an Arr<u8, 16> over many lines.
+ */
+function oneLine(v: unknown, format: typeof import("node:util").inspect): unknown {
+  if (Array.isArray(v)) {
+    const items = v.slice(0, INSPECT.maxArrayLength).map((x) => format(oneLine(x, format), INSPECT));
+    if (v.length > INSPECT.maxArrayLength) items.push(`... ${v.length - INSPECT.maxArrayLength} more items`);
+    return { [format.custom]: () => (items.length ? `[ ${items.join(", ")} ]` : "[]") };
+  }
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, oneLine(x, format)]));
+  }
+  return v;
 }
 
 function isZero(v: unknown): boolean {

@@ -123,7 +123,7 @@ function withoutRepeatedImportErrors(checked: Diagnostic[], reported: readonly D
  * imported structs point to. A BTF record this compiler cannot read leaves such pointers bare `Ptr`s.
  */
 function declareImplicitStructs(kernel: KernelImports, text: string, vmlinuxBtf: string | undefined): void {
-  const callsCurrentTask = /\bcurrentTask\s*\(/.test(text);
+  const callsCurrentTask = /\bcurrentTask\s*(<[^>]*>\s*)?\(/.test(text);
   if (!kernel.structs.size && !callsCurrentTask) return;
   const vmlinux = loadKernelBtf(vmlinuxBtf);
   if (!vmlinux) return;

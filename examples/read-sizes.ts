@@ -1,7 +1,7 @@
 // How much each program reads at a time: read(2)'s results per task name, as bpftrace's
 // `tracepoint:syscalls:sys_exit_read /args->ret >= 0/ { @bytes[comm] = stats(args->ret); @largest[comm] = max(args->ret); }`.
 //   tsbpf run examples/read-sizes.ts --duration 5
-// At the end: `@bytes['cat']: count 3, average 43690, total 131072` and `@largest['cat']: 131072`, by value.
+// At the end: `@bytes[cat]: count 3, average 43690, total 131072` and `@largest[cat]: 131072`, by value.
 import { tracepoint, comm, Stats, Max, type Str } from "tsbpf";
 
 export const license = "GPL";

@@ -1,6 +1,6 @@
-// Runs every test/**/*.test.ts and examples/**/*.test.ts with node's own test runner (TypeScript
+// Runs every test/**/*.test.ts, examples/**/*.test.ts and tools/**/*.test.ts with node's own test runner (TypeScript
 // through tsx). Extra arguments narrow the run to files whose path contains one of them.
-// The example tests import "tsbpf/test" as a user's tests do. The package's exports point at dist/,
+// The example and tool tests import "tsbpf/test" as a user's tests do. The package's exports point at dist/,
 // so a resolve hook sends tsbpf/test to the sources here: the tests need no build and test this tree.
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -22,7 +22,12 @@ const hook = `export function resolve(s, c, next) { return next(s === "tsbpf/tes
 const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
 
 const filters = process.argv.slice(2);
-const files = [...findTests("test"), ...findTests("examples")].filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+const files = [...findTests("test"), ...findTests("examples"), ...findTests("tools")].filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+// node --test given no files would look for tests everywhere, dist/ and node_modules/ included.
+if (files.length === 0) {
+  console.error(`no test file's path contains ${filters.map((f) => JSON.stringify(f)).join(" or ")}`);
+  process.exit(1);
+}
 // Two files at a time: many tests wait on the kernel or on child processes, so the default (one per CPU
 // beyond the first: one on a 2-CPU machine) leaves the machine idle for much of the run.
 const args = ["--import", "tsx", "--import", `data:text/javascript,${encodeURIComponent(register)}`, "--test", "--test-concurrency=2", "--test-reporter=spec", ...files];

@@ -1108,7 +1108,11 @@ export function lower(
           }
           if (helper || this.isDynamicString(init)) fail(init, Code.MissingType, `annotate the string's size: \`const ${d.name.getText(file)}: Str<64> = ${init.getText(file)}\``);
           const r = this.tryRef(init);
-          if (r) {
+          // An integer in memory is bound by reference only where it is looked up (`const n = m.lookup(k)`, whose
+          // assignments write the map): another name for it (`const before = n`) copies the number, as JavaScript does.
+          let bare = init;
+          while (ts.isParenthesizedExpression(bare)) bare = bare.expression;
+          if (r && (r.layout.kind !== "int" || !ts.isIdentifier(bare))) {
             this.bindRef(symbol0, r, mutable, d);
             continue;
           }

@@ -113,8 +113,11 @@ declare module "tsbpf" {
   export function kstack<N extends number = 127>(frames?: N): KernelStack<N>;
   /** The current user stack and its process (bpftrace's ustack); \`ustack(5)\`: its innermost 5 frames. */
   export function ustack<N extends number = 127>(frames?: N): UserStack<N>;
-  /** bpf_get_current_task(): the current task_struct, read through as any kernel struct pointer. */
-  export function currentTask(): Ptr<CurrentTask>;
+  /**
+   * bpf_get_current_task(): the current task_struct, read through as any kernel struct pointer. The type argument
+   * (\`currentTask<task_struct>()\`, which gives editors the \`tsbpf btf\` declarations' types) can only be task_struct.
+   */
+  export function currentTask<T extends CurrentTask = CurrentTask>(): Ptr<T>;
   /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */
   export function readKernelStr(p: Ptr<any> | u64): Str<never>;
   export function readUserStr(p: Ptr<any> | u64): Str<never>;

@@ -73,7 +73,7 @@ test("bpftrace's text and --json for aggregates: values exact past 2^53, stats a
   assert.deepEqual(mapLines({ map: "x", aggregate: -42n }, true, new Date(0)), ['{"time":"1970-01-01T00:00:00.000Z","map":"x","value":-42}'], "an --interval's printing");
   assert.deepEqual(mapLines({ map: "x", aggregate: { count: 3n, average: 5n, total: 15n } }, true), ['{"map":"x","value":{"count":3,"average":5,"total":15}}']);
   assert.deepEqual(mapLines({ map: "x", aggregates: [["sh", big]] }, true), [`{"map":"x","entries":[{"key":"sh","value":${big}}]}`]);
-  assert.deepEqual(mapLines({ map: "x", aggregates: [[{ pid: 1 }, { count: 1n, average: -1n, total: -1n }]] }, false), ["@x[{ pid: 1 }]: count 1, average -1, total -1", ""]);
+  assert.deepEqual(mapLines({ map: "x", aggregates: [[{ pid: 1 }, { count: 1n, average: -1n, total: -1n }]] }, false), ["@x[1]: count 1, average -1, total -1", ""]);
 });
 
 /** Records the pid argument of this process's kill(2) calls: 1, 2 and -999998 make the expected values below. */
@@ -123,10 +123,10 @@ test("tsbpf's aggregates print from the kernel as bpftrace prints them, through 
         "",
         "@low: -999998",
         "",
-        `@high[{ sig: 0, name: '${name}' }]: 2`,
+        `@high[0, ${name}]: 2`,
         "",
         // -999995 / 3 is -333331.67: truncated toward zero.
-        `@all['${name}']: count 3, average -333331, total -999995`,
+        `@all[${name}]: count 3, average -333331, total -999995`,
         "",
       ], backend);
       assert.deepEqual(mapContents(loaded).map((c) => mapLines(c, true)[0]), [

@@ -174,7 +174,7 @@ test("tsbpf run carries out print() and clear() as they arrive: counts per 100 m
     delete env.NODE_EXTRA_CA_CERTS;
     const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
-    const counts = [...r.stdout.matchAll(/^@unlinks\['rm'\]: (\d+)$/gm)].map((m) => Number(m[1]));
+    const counts = [...r.stdout.matchAll(/^@unlinks\[rm\]: (\d+)$/gm)].map((m) => Number(m[1]));
     assert.equal(counts.reduce((a, b) => a + b, 0), 4, r.stdout);
     assert.ok(counts.length >= 2 && counts.every((n) => n <= 2), r.stdout);
   } finally {

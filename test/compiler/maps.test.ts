@@ -248,6 +248,38 @@ test("`c = v` on a lookup of an integer value is refused with what to write inst
   ]);
 });
 
+// A lookup of an integer value is the map's value in place; another name for it is a number, as in JavaScript: it keeps
+// the value it had when bound (pidpersec's interval prints the count, then subtracts what it printed).
+const SNAPSHOT_SOURCE = `import { kprobe, printk, ArrayMap, type u64 } from "tsbpf";
+export const license = "GPL";
+export const counts = new ArrayMap<u64>(1);
+function show(v: u64) {
+  counts.increment(0, 1);
+  printk(\`show \${v}\`);
+}
+export const probe = kprobe("f", () => {
+  counts.increment(0, 5);
+  const n = counts.lookup(0);
+  if (n === null) return 1;
+  const before = n;
+  let copy = (n);
+  counts.increment(0, 1);
+  copy += 100;
+  printk(\`\${before} \${n} \${copy}\`);
+  show(n);
+  counts.increment(0, -before);
+  return 0;
+});
+`;
+
+test("`const before = n` on a lookup of an integer value copies the number: later map updates leave it as it was", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const sim = await simulate({ fileName: "snapshot.ts", text: SNAPSHOT_SOURCE });
+  sim.kprobe("f", {});
+  assert.deepEqual(sim.trace(), ["5 6 105", "show 6"], "before and copy keep 5, n reads the map's 6; show's v keeps 6");
+  assert.equal(sim.map("counts").get(0), 2n, "5 + 1 + 1 - 5: `copy += 100` wrote no map");
+});
+
 // "Look up, else insert a zero value and look up again", as C tools write it: a `let` bound to a lookup is a
 // pointer of its own that `s = m.lookup(k)` (or `= null`) sets again; another name for the old value keeps it.
 const REBIND_SOURCE = `import { kprobe, HashMap, RingBuf, type u32, type u64 } from "tsbpf";

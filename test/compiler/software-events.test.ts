@@ -136,9 +136,9 @@ describe("software and hardware probes on this kernel", { skip: noKernel }, () =
     const r = run(SOURCE.replace(/export const cm = hardware[\s\S]*$/, ""), ["-c", "dd if=/dev/zero of=/dev/null bs=8M count=2"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /attached pf to software:page-faults:1 \(on \d+ CPUs?\)/);
-    const dd = /^@faults\['dd'\]: (\d+)$/m.exec(r.stdout);
+    const dd = /^@faults\[dd\]: (\d+)$/m.exec(r.stdout);
     assert.ok(dd && Number(dd[1]) >= 2048, r.stdout);
-    assert.doesNotMatch(r.stdout, /@faults\['(?!dd')/, "only the command's faults: the probe filters by targetPid()");
+    assert.doesNotMatch(r.stdout, /@faults\[(?!dd\])/, "only the command's faults: the probe filters by targetPid()");
   });
 
   it("a hardware probe where the CPU exposes no counters is refused in one sentence (exit 4)", { skip: existsSync("/sys/bus/event_source/devices/cpu") && "this machine has a CPU PMU" }, () => {

@@ -163,11 +163,10 @@ test("a probe written against the declarations type-checks with tsc and compiles
   assert.deepEqual(r.programs.map((p) => p.section), ["kprobe/do_unlinkat", "kprobe/wake_up_new_task", "kprobe/tcp_sendmsg", "kprobe/kfree_skb_reason"]);
 });
 
-test("every example type-checks as a user's editor sees it: /index.ts, tsbpf btf declarations, tsc --init's strict options", { skip: noVmlinux }, () => {
-  const dir = join(ROOT, "examples");
+test("every example and tool type-checks as a user's editor sees it: /index.ts, tsbpf btf declarations, tsc --init's strict options", { skip: noVmlinux }, () => {
   const files: Record<string, string> = {};
   const kernelTypes = new Set<string>();
-  for (const name of readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
+  for (const dir of [join(ROOT, "examples"), join(ROOT, "tools")]) for (const name of readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
     const text = readFileSync(join(dir, name), "utf8");
     files[join(dir, name)] = text;
     for (const m of text.matchAll(/import type \{([^}]*)\} from "tsbpf\/kernel"/g)) for (const t of m[1]!.split(",")) kernelTypes.add(t.trim());

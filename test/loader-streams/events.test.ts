@@ -99,6 +99,10 @@ test("events print as one line each: inspected values, hex for raw bytes, JSON w
   assert.equal(eventLine({ kind: "event", map: "hits", value }, false), "hits: { pid: 7, big: 18446744073709551615n, name: 'rm' }");
   assert.equal(eventLine({ kind: "event", map: "hits", value, cpu: 1 }, true), '{"map":"hits","cpu":1,"value":{"pid":7,"big":18446744073709551615,"name":"rm"}}');
   assert.equal(eventLine({ kind: "event", map: "raw", value: new Uint8Array([1, 0xab]) }, false), "raw: 2 bytes 01 ab");
+  // A record is one line, its arrays too (node:util would put an array of more than six numbers in rows of their own).
+  const addrs = { family: 10, saddr6: [...new Array(15).fill(0), 1], inner: { ports: [1, 2, 3, 4, 5, 6, 7], none: [] }, frames: ["main+4", "f+1"] };
+  assert.equal(eventLine({ kind: "event", map: "changes", value: addrs }, false), `changes: { family: 10, saddr6: [ ${"0, ".repeat(15)}1 ], inner: { ports: [ 1, 2, 3, 4, 5, 6, 7 ], none: [] }, frames: [ 'main+4', 'f+1' ] }`);
+  assert.equal(eventLine({ kind: "event", map: "big", value: { xs: new Array(70).fill(2) } }, false), `big: { xs: [ ${"2, ".repeat(63)}2, ... 6 more items ] }`);
   assert.equal(eventLine({ kind: "lost", map: "hits", count: 3, cpu: 0 }, true), '{"map":"hits","cpu":0,"lost":3}');
   assert.equal(toJson({ n: -5n, b: new Uint8Array([255]) }), '{"n":-5,"b":"ff"}');
 });
@@ -113,12 +117,15 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   const zero = (label: string) => `${label.padEnd(16)}       0 |${" ".repeat(52)}|`;
   assert.deepEqual(mapLines(hist, false), ["@lat: ", "(..., 0)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", zero("[0]"), zero("[1]"), zero("[2, 4)"), "[4, 8)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|", "[8, 16)                1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", ""]);
   const counters = { map: "calls", entries: [[0, 3], [{ pid: 7 }, 2n ** 60n]] as [unknown, unknown][] };
-  assert.deepEqual(mapLines(counters, false), ["@calls[0]: 3", "@calls[{ pid: 7 }]: 1152921504606846976", ""]);
+  assert.deepEqual(mapLines(counters, false), ["@calls[0]: 3", "@calls[7]: 1152921504606846976", ""]);
+  // Strings bare and structs as bpftrace's tuples (`@t[cpu, comm, pid]`), a struct value or field in parentheses.
+  const tuples = { map: "t", entries: [["bash", "sh"], [{ cpu: 1, comm: "swapper/1", pid: 0, on: true }, { n: 2, who: { uid: 0, name: "root" } }]] as [unknown, unknown][] };
+  assert.deepEqual(mapLines(tuples, false), ["@t[bash]: sh", "@t[1, swapper/1, 0, true]: (2, (0, root))", ""]);
   assert.deepEqual(mapLines(counters, true), ['{"map":"calls","entries":[{"key":0,"value":3},{"key":{"pid":7},"value":1152921504606846976}]}']);
   // A keyed Histogram: one histogram per key, named as bpftrace names `@lat[k] = hist(v)`.
   const keyed = { map: "lat", histograms: [{ key: "sh", histogram: { counts: [0, 1], negative: 0 } }, { key: { pid: 7 }, histogram: { counts, negative: 0 } }] };
   const one = "[1]                    1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|";
-  assert.deepEqual(mapLines(keyed, false).slice(0, 4), ["@lat['sh']: ", one, "", "@lat[{ pid: 7 }]: "]);
+  assert.deepEqual(mapLines(keyed, false).slice(0, 4), ["@lat[sh]: ", one, "", "@lat[7]: "]);
   const stacks = { map: "stacks", stacks: [{ id: 3, frames: ["schedule+35", "kthread+248"] }] };
   assert.deepEqual(mapLines(stacks, false), ["@stacks[3]:", "    schedule+35", "    kthread+248", ""]);
   assert.deepEqual(mapLines(stacks, true), ['{"map":"stacks","stacks":[{"id":3,"frames":["schedule+35","kthread+248"]}]}']);

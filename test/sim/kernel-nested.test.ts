@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "../../runtime/test/index.js";
+import { compile } from "../../compiler/index.js";
 import { EXEC_FORMAT, needsVmlinux } from "./support.js";
 
 const PROBE = {
@@ -145,4 +146,20 @@ export const exec = tracepoint("sched", "sched_process_exec", (ctx) => {
   sim.kernel.currentTask = 0n;
   sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/id", pid: 102, old_pid: 102 });
   assert.deepEqual(sim.trace(), ["/usr/bin/ls from bash (100)", "/usr/bin/id from  (0)"]);
+});
+
+test("currentTask<task_struct>(), as editors type it with tsbpf btf's declarations, compiles as currentTask(); another struct is a type error", needsVmlinux, async () => {
+  const text = (struct: string) => `import { tracepoint, printk, currentTask } from "tsbpf";
+import type { ${struct} } from "tsbpf/kernel";
+export const license = "GPL";
+export const exec = tracepoint("sched", "sched_process_exec", () => {
+  printk(\`parent \${currentTask<${struct}>().real_parent.tgid}\`);
+});
+`;
+  const sim = await simulate({ fileName: "current-typed.ts", text: text("task_struct") }, { tracepointFormats: { "sched/sched_process_exec": EXEC_FORMAT } });
+  sim.kernel.currentTask = sim.kernel.alloc("task_struct", { tgid: 101, real_parent: sim.kernel.alloc("task_struct", { tgid: 100 }) });
+  sim.tracepoint("sched", "sched_process_exec", { filename: "/usr/bin/ls", pid: 101, old_pid: 101 });
+  assert.deepEqual(sim.trace(), ["parent 100"]);
+  const wrong = compile({ fileName: "current-sock.ts", text: text("sock") }, { tracepointFormat: () => EXEC_FORMAT });
+  assert.match(wrong.diagnostics.map((d) => d.message).join("\n"), /does not satisfy the constraint 'task_struct'/);
 });

@@ -14,6 +14,15 @@ export const tracepointFormat = (group: string, name: string): string | undefine
   return existsSync(path) ? readFileSync(path, "utf8") : undefined;
 };
 
+/** Fixture format files by `"group/name"`, as simulate()'s `tracepointFormats` takes them; a name without one throws. */
+export const tracepointFormats = (...names: string[]): Record<string, string> =>
+  Object.fromEntries(names.map((key) => {
+    const [group, name] = key.split("/") as [string, string];
+    const text = tracepointFormat(group, name);
+    if (text === undefined) throw new Error(`no format file for ${key} in ${FIXTURES}/tracepoints: copy /sys/kernel/tracing/events/${key}/format there`);
+    return [key, text];
+  }));
+
 /**
  * A small stand-in for the kernel's BTF, so "tsbpf/kernel" fixtures do not depend on the host:
  * struct filename { const char *name; const char *uptr; int refcnt; }, a task_struct with

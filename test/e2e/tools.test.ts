@@ -1,0 +1,117 @@
+// The tools/ ports against the running kernel: every tool compiles against this kernel's tracefs and BTF and each
+// program passes the kernel's verifier (loaded through runtime/loader, not attached); then a few run for real
+// through the command line (tsx, so the sources under test are what runs), each on a command it starts with -c,
+// and what they print is checked: syscount's maps, killsnoop's and statsnoop's records, gethostlatency's uprobe and
+// uretprobe pair. No tracefs instance or uprobe definition of theirs is left behind.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { objectKey, objectPath } from "../../cli/cache.js";
+import { compile, type CompileResult } from "../../compiler/index.js";
+import { loadObject, openObject } from "../../runtime/loader/index.js";
+import { missingBpf, missingRoot, missingTracefs, openSys, tracefsPath } from "../../runtime/sys/index.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const MAIN = join(ROOT, "cli/main.ts");
+const sys = openSys();
+const needsKernel = { skip: missingRoot() ?? missingTracefs() ?? missingBpf(sys) ?? false };
+const TOOLS = readdirSync(join(ROOT, "tools")).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts")).sort();
+
+let cacheHome: string;
+const compiled = new Map<string, CompileResult>();
+
+/** `tsbpf run tools/TOOL --json -c CMD`, to its end: the records and maps it printed, by map name, and its stderr. */
+async function run(tool: string, command: string): Promise<{ lines: Record<string, unknown>[]; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", `tools/${tool}`, "--json", "--verbose", "-c", command], {
+    cwd: ROOT,
+    env: { ...process.env, XDG_CACHE_HOME: cacheHome },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /compiled tools/, "the object came from the cache");
+  return { lines: stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), stderr };
+}
+
+const records = (lines: Record<string, unknown>[], map: string) => lines.filter((l) => l.map === map && "value" in l).map((l) => l.value as Record<string, unknown>);
+const entries = (lines: Record<string, unknown>[], map: string) => (lines.find((l) => l.map === map && "entries" in l)?.entries ?? []) as { key: unknown; value: number }[];
+
+describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
+  // Compiled here, in one process, and put where `tsbpf run` caches objects: the runs below skip the compiler.
+  before(() => {
+    cacheHome = mkdtempSync(join(tmpdir(), "tsbpf-tools-"));
+    mkdirSync(join(cacheHome, "tsbpf"));
+    for (const tool of TOOLS) {
+      const file = `tools/${tool}`;
+      const r = compile(file);
+      compiled.set(tool, r);
+      if (r.diagnostics.length === 0) writeFileSync(objectPath(join(cacheHome, "tsbpf"), objectKey(file, readFileSync(join(ROOT, file)))), r.object);
+    }
+  });
+  after(() => {
+    rmSync(cacheHome, { recursive: true, force: true });
+    const tracefs = tracefsPath();
+    if (!tracefs) return;
+    // Every run removes its instance and its uprobe definitions at exit (the uprobes attach through the PMU: none).
+    assert.deepEqual(readdirSync(join(tracefs, "instances")).filter((n) => n === `tsbpf-${process.pid}` || n.startsWith("tsbpf-") && !alive(n)), []);
+    assert.doesNotMatch(readFileSync(join(tracefs, "uprobe_events"), "utf8"), new RegExp(`tsbpf_${process.pid}\\b`));
+  });
+
+  it(`every tool compiles and its programs pass the kernel's verifier (${TOOLS.length} tools)`, () => {
+    for (const tool of TOOLS) {
+      const r = compiled.get(tool)!;
+      assert.deepEqual(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`), [], `tools/${tool} does not compile`);
+      const loaded = loadObject(sys, openObject(r.object, { name: tool.replace(/\.ts$/, "") }));
+      try {
+        assert.equal(loaded.programs.size, r.programs.length, `tools/${tool}`);
+      } finally {
+        loaded.close();
+      }
+    }
+  });
+
+  it("syscount counts the command's syscalls by number and its name", async () => {
+    const { lines } = await run("syscount.ts", "ls /");
+    const byNumber = new Map(entries(lines, "syscalls").map((e) => [e.key, e.value]));
+    assert.ok((byNumber.get(257) ?? 0) > 0, `openat (257) counted: ${JSON.stringify([...byNumber])}`);
+    assert.ok((byNumber.get(231) ?? 0) === 1, "one exit_group (231)");
+    assert.ok(entries(lines, "processes").some((e) => e.key === "ls" && e.value > 10), JSON.stringify(entries(lines, "processes")));
+  });
+
+  it("killsnoop sends each kill with its signal, target and result", async () => {
+    const { lines } = await run("killsnoop.ts", "bash -c 'kill -0 999999; kill -0 $$; true'");
+    const bash = records(lines, "kills").filter((k) => k.comm === "bash").map((k) => [k.signal, k.target === 999999 ? "absent" : "itself", k.result]);
+    assert.deepEqual(bash, [[0, "absent", -3], [0, "itself", 0]]);
+  });
+
+  it("statsnoop sends the paths the command stats, with their results", async () => {
+    const { lines } = await run("statsnoop.ts", "stat /etc/hostname /nonexistent-tsbpf");
+    const stats = records(lines, "stats").filter((s) => String(s.path).includes("hostname") || String(s.path).includes("nonexistent"));
+    assert.deepEqual(stats.map((s) => [s.comm, s.path, s.ret]), [["stat", "/etc/hostname", 0], ["stat", "/nonexistent-tsbpf", -2]]);
+  });
+
+  it("gethostlatency times the command's getaddrinfo() from its uprobe to its uretprobe", async () => {
+    const { lines } = await run("gethostlatency.ts", "getent ahosts localhost");
+    const [lookup, ...more] = records(lines, "lookups");
+    assert.deepEqual(more, []);
+    assert.deepEqual([lookup?.comm, lookup?.host], ["getent", "localhost"]);
+    assert.ok(typeof lookup?.usecs === "number" && lookup.usecs > 0 && lookup.usecs < 10_000_000, JSON.stringify(lookup));
+  });
+});
+
+function alive(instance: string): boolean {
+  try {
+    process.kill(Number(instance.slice("tsbpf-".length)), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
