@@ -179,6 +179,15 @@ export function targetPid(): u32 {
   return onlyInProbe("targetPid");
 }
 /**
+ * bpftrace's printf: a C format (`%d %u %x %s %c %p`, with flags, widths and precisions) and one value per conversion,
+ * checked when the probe compiles, sent to `tsbpf run` in a record and written on its standard output as formatted:
+ * `printf("%-6d %-16s %s\n", pidTgid() >> 32, comm(), readUserStr(ctx.filename))`. Unlike printk(), the text does not
+ * go through the kernel's trace pipe: no line prefix, no limit of three values, in order with exit().
+ */
+export function printf(_format: string, ..._values: unknown[]): void {
+  onlyInProbe("printf");
+}
+/**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`
  * (0 by default; the first exit() of a run counts). It also ends the handler, as `return 0` would: the probe sends
  * one record to its own small ring buffer, which `tsbpf run` watches; probes on other CPUs may still fire

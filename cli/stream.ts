@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
 import { LogLevel } from "../runtime/sys/constants.js";
-import { actionMaps, clearMap, decodeAction } from "../runtime/loader/actions.js";
+import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
@@ -126,7 +126,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type) && !actions.some((a) => a.map === m))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
-    const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), targets: a.targets }));
+    const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), table: a.table }));
     // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     const { attached, skipped } = attachEach(loaded, options, target?.pid);
@@ -141,9 +141,11 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // uprobes see the same process as theirs, so it records no hit they do not see.
     const hits = recording && options.record?.recorder ? attachRecorder(session, options.record.recorder, recording, log, target?.pid) : [];
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
-    const named = actions.flatMap((a) => a.targets);
+    const named = actions.flatMap((a) => a.table.targets);
+    const printing = actions.some((a) => a.table.printf.length > 0);
     const streams = [
       ...(pipe ? ["bpf_printk output"] : []),
+      ...(printing ? ["printf output"] : []),
       ...(readers.length ? [readers.map((r) => r.map).join(", ")] : []),
       ...(named.length ? [`${named.join(", ")} as probes print() them`] : []),
     ];
@@ -161,8 +163,14 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     let targetEnded: string | undefined;
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;
-    const act = (targets: readonly string[]) => (e: StreamEvent) => {
-      const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, targets) : undefined;
+    const act = (table: ActionTable) => (e: StreamEvent) => {
+      const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, table) : undefined;
+      if (action?.kind === "printf") {
+        // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
+        if (json) write(JSON.stringify({ printf: action.text }));
+        else if (!writeOut(action.text)) stop();
+        return;
+      }
       if (action?.kind === "exit" && !stopping) {
         exitCode = action.code;
         if (verbose) log(`a probe called exit(${exitCode})`);
@@ -253,7 +261,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
           }
         })(),
         ...readers.map((r) => pump(r, printEvent)),
-        ...actionReaders.map((a) => pump(a.reader, act(a.targets))),
+        ...actionReaders.map((a) => pump(a.reader, act(a.table))),
         ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value))),
       ]);
     } finally {

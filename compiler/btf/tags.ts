@@ -6,6 +6,7 @@
 // The kernel and libbpf load objects with them unchanged (decl tags exist since Linux 5.16).
 import type { Btf } from "./parse.js";
 import { BtfKind } from "./types.js";
+import type { ArgSpec } from "../ir/printf.js";
 
 /** `tsbpf:event=<C type name>`: the records of a ring buffer or perf event array are of this type. */
 export const EVENT_TAG = "tsbpf:event=";
@@ -34,8 +35,18 @@ export const STACKS_TAG = "tsbpf:stacks";
  * and clear(@m): 8-byte records `{ u32 action; u32 arg; }`, `arg` the exit code or the index of a map in the tag's list.
  */
 export const ACTIONS_TAG = "tsbpf:actions=";
-export const ACTIONS = { exit: 0, print: 1, clear: 2 } as const;
+export const ACTIONS = { exit: 0, print: 1, clear: 2, printf: 3 } as const;
 export const actionsTag = (maps: readonly string[]): string => `${ACTIONS_TAG}${maps.join(",")}`;
+/**
+ * `tsbpf:printf=ID:ARGS:FORMAT` on the actions ring buffer, one per printf() call: a printf record is the action
+ * header `{ 3, ID }` and the arguments ARGS (`i32,s64,u64`: compiler/ir/printf.ts's layout), formatted by FORMAT.
+ */
+export const PRINTF_TAG = "tsbpf:printf=";
+export interface PrintfSite {
+  readonly format: string;
+  readonly args: readonly ArgSpec[];
+}
+const printfTag = (site: PrintfSite, id: number): string => `${PRINTF_TAG}${id}:${site.args.join(",")}:${site.format}`;
 /**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
@@ -59,6 +70,8 @@ export interface MapTags {
   aggregate?: Aggregate;
   /** The maps an actions ring buffer's print and clear records name, by index. */
   actions?: string[];
+  /** An actions ring buffer's printf() calls, by id. */
+  printf?: PrintfSite[];
 }
 
 /** What a map declares besides its key and value types, as compiler/ir's MapDef says it. */
@@ -69,6 +82,7 @@ export interface MapMarks {
   readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
   readonly aggregate?: Aggregate;
   readonly actions?: readonly string[];
+  readonly printf?: readonly PrintfSite[];
 }
 
 /** The tags both backends write on a map for its marks (the event tag, which names a type, is each backend's own). */
@@ -80,6 +94,7 @@ export function markTags(m: MapMarks): string[] {
     ...(m.linear ? [linearHistogramTag(m.linear)] : []),
     ...(m.aggregate ? [AGGREGATE_TAG + m.aggregate] : []),
     ...(m.actions ? [actionsTag(m.actions)] : []),
+    ...(m.printf ?? []).map(printfTag),
   ];
 }
 
@@ -92,6 +107,11 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name === INTERNAL_TAG) out.internal = true;
     else if (t.name === STACKS_TAG) out.stacks = true;
     else if (t.name.startsWith(ACTIONS_TAG)) out.actions = t.name.slice(ACTIONS_TAG.length).split(",").filter((n) => n !== "");
+    else if (t.name.startsWith(PRINTF_TAG)) {
+      const m = /^(\d+):([\w,]*):/.exec(t.name.slice(PRINTF_TAG.length));
+      const args = m?.[2] ? m[2].split(",") : [];
+      if (m && args.every((a) => /^([iu](32|64)|s\d+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
+    }
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);
       if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && Number.isSafeInteger(step) && step! > 0) out.linear = { min: min!, max: max!, step: step! };

@@ -58,7 +58,8 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
-import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, perfEventFullName, perfEventTag, type Aggregate, type PerfEventProbe } from "../btf/tags.js";
+import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, perfEventFullName, perfEventTag, type Aggregate, type PerfEventProbe, type PrintfSite } from "../btf/tags.js";
+import { argKind, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
@@ -184,6 +185,8 @@ function stackMap(user: boolean, frames: number): MapDef {
 }
 /** The ring buffer exit(), print() and clear() send their records to (one page, the smallest a ring buffer can be). */
 const ACTIONS_MAP = "tsbpf_actions";
+/** The actions ring buffer's size once printf() sends records through it (exit, print and clear fit in a page). */
+const PRINTF_RING_BYTES = 1 << 18;
 /** An action record: `{ u32 action; u32 arg; }` (compiler/btf/tags.ts). */
 const ACTION_RECORD = { kind: "struct", name: "tsbpf_action", fields: [{ name: "action", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "arg", offset: 4, layout: { kind: "int", type: U32, size: 4, align: 4 } }], size: 8, align: 4 } as const satisfies Layout;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
@@ -468,6 +471,8 @@ export function lower(
   const maps: MapDef[] = [];
   /** The maps print() and clear() name, in the order of their numbers in action records (the actions map's tag). */
   const actionTargets: string[] = [];
+  /** The file's printf() calls, by the id their records carry (the actions map's tags). */
+  const printfSites: PrintfSite[] = [];
   /** Functions being inlined, innermost last (recursion is an error). */
   const inlining: TS.Node[] = [];
   const functions = new Map<TS.Symbol, TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression>();
@@ -1145,6 +1150,7 @@ export function lower(
     expressionStatement(e: TS.Expression): void {
       if (ts.isParenthesizedExpression(e)) return this.expressionStatement(e.expression);
       if (ts.isCallExpression(e) && builtin(e.expression) === "printk") return this.printk(e);
+      if (ts.isCallExpression(e) && builtin(e.expression) === "printf") return this.printf(e);
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
         if (op === ts.SyntaxKind.EqualsToken) return this.assign(e.left, () => this.value(e.right), e, ts.isIdentifier(e.left) ? undefined : e.right);
@@ -1160,6 +1166,7 @@ export function lower(
 
     discard(e: TS.Expression): void {
       if (ts.isCallExpression(e) && builtin(e.expression) === "printk") return this.printk(e);
+      if (ts.isCallExpression(e) && builtin(e.expression) === "printf") return this.printf(e);
       this.value(e);
     }
 
@@ -1581,7 +1588,7 @@ export function lower(
         if (fn) return this.inlineCall(fn, e);
       }
       const helper = name ? HELPER_CALLS[name] : undefined;
-      if (name === "printk") return fail(e, Code.Unsupported, "printk() returns nothing: call it as a statement");
+      if (name === "printk" || name === "printf") return fail(e, Code.Unsupported, `${name}() returns nothing: call it as a statement`);
       if (name === "readUser" || name === "readKernel") {
         const into = this.memoryRead(e)!;
         if (into.layout.kind !== "int") return fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(file)}>() gives a ${describeLayout(into.layout)}: bind it to a name or assign it to a field`);
@@ -1634,6 +1641,71 @@ export function lower(
       return { op: dst };
     }
 
+    /** The actions ring buffer, created by the first request; made larger by the first printf(), whose records are. */
+    actionsMap(printf: boolean): void {
+      const def: MapDef = { name: ACTIONS_MAP, type: MAP_TYPES.RingBuf, maxEntries: printf ? PRINTF_RING_BYTES : 4096, internal: true, actions: actionTargets, printf: printfSites };
+      const at = maps.findIndex((m) => m.name === ACTIONS_MAP);
+      if (at < 0) maps.push(def);
+      else if (printf) maps[at] = def;
+    }
+
+    /**
+     * printf(format, ...values), as bpftrace's printf: the values in a record sent to the actions ring buffer,
+     * formatted by tsbpf run in user space (C's conversions, widths and all; no trace_pipe, no limit of values).
+     * Integers keep their width (at least 32 bits, as C's varargs promote them) and sign; strings their Str size, 64
+     * bytes for one read straight in (bpftrace's str()), 16 for comm().
+     */
+    printf(e: TS.CallExpression): void {
+      const [formatArg, ...values] = e.arguments;
+      if (!formatArg || !(ts.isStringLiteral(formatArg) || ts.isNoSubstitutionTemplateLiteral(formatArg))) {
+        return fail(formatArg ?? e, Code.BadPrintk, 'printf() takes a format string literal first, then its values: printf("%-6d %s\\n", pid, name)');
+      }
+      const pieces = parseFormat(formatArg.text);
+      if (typeof pieces === "string") return fail(formatArg, Code.BadPrintk, pieces);
+      const conversions = pieces.filter((p): p is Conversion => typeof p !== "string");
+      if (conversions.length !== values.length) fail(e, Code.BadPrintk, `the format has ${conversions.length} conversion${conversions.length === 1 ? "" : "s"} and printf() is given ${values.length} value${values.length === 1 ? "" : "s"}`);
+      // Integers are evaluated now, into registers; strings are read or copied into the record once it is reserved.
+      const args = values.map((x, i): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } => {
+        const c = conversions[i]!;
+        if (argKind(c) === "str") {
+          const read = this.stringCall(x);
+          if (read || this.isDynamicString(x)) {
+            const size = read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size;
+            return { spec: `s${size}`, layout: { kind: "str", size, align: 1 }, fill: (dst) => this.assignInto(dst, x) };
+          }
+          const src = this.tryRef(x);
+          if (!src || src.layout.kind !== "str") return fail(x, Code.BadPrintk, `%${c.spec} prints a string (a Str<N>, comm(), readUserStr(p)), not \`${x.getText(file)}\``);
+          return { spec: `s${src.layout.size}`, layout: src.layout, fill: (dst) => this.chunks(dst, src.layout.size, x, src) };
+        }
+        const ref = this.tryRef(x);
+        if (ref && ref.layout.kind !== "int") fail(x, Code.BadPrintk, `%${c.spec} prints an integer, not a ${describeLayout(ref.layout)}`);
+        const v = this.value(x);
+        const t = v.op.type;
+        const type = v.untyped || t.bits > 32 || t.ptr ? (t.signed && !t.ptr ? I64 : U64) : t.signed ? I32 : U32;
+        const value = this.convert(v, type);
+        return { spec: `${type.signed ? "i" : "u"}${type.bits as 32 | 64}`, layout: { kind: "int", type, size: (type.bits / 8) as 4 | 8, align: type.bits / 8 }, fill: (dst) => this.storeInt(dst, value, x) };
+      });
+      const id = printfSites.push({ format: formatArg.text, args: args.map((a) => a.spec) }) - 1;
+      this.actionsMap(true);
+      const { offsets, size } = printfLayout(args.map((a) => a.spec));
+      const loc = locOf(e);
+      const record = this.fb.vreg(PTR);
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [{ kind: "map", name: ACTIONS_MAP }, imm(BigInt(size), U64), imm(0n, U64)], dst: record, loc });
+      // A full buffer drops the line, as bpftrace's printf drops it when its perf buffer is full.
+      const fill = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record, b: imm(0n, PTR), then: fill.id, else: join.id });
+      this.enter(fill);
+      this.zero({ layout: { kind: "array", element: { kind: "int", type: U64, size: 8, align: 8 }, length: size / 8, size, align: 8 }, base: record, offset: 0 }, e);
+      const [actionField, idField] = ACTION_RECORD.fields.map((f) => ({ layout: f.layout, base: record, offset: f.offset }));
+      this.storeInt(actionField!, { op: imm(BigInt(ACTIONS.printf), U32) }, e);
+      this.storeInt(idField!, { op: imm(BigInt(id), U32) }, e);
+      args.forEach((a, i) => a.fill({ layout: a.layout, base: record, offset: offsets[i]! }));
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record, imm(0n, U64)], loc });
+      this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(join);
+    }
+
     /** exit(code): the code in an action record, which tsbpf run stops at; ends the handler, as `return 0` would. */
     exitRun(e: TS.CallExpression): Val {
       if (e.arguments.length > 1) fail(e.arguments[1]!, Code.UnsupportedCall, "exit() takes at most an exit code");
@@ -1646,7 +1718,7 @@ export function lower(
 
     /** One record to the file's actions ring buffer (created by the first): what tsbpf run does when it reads it. */
     action(action: number, arg: Val, e: TS.Node): void {
-      if (!maps.some((m) => m.name === ACTIONS_MAP)) maps.push({ name: ACTIONS_MAP, type: MAP_TYPES.RingBuf, maxEntries: 4096, internal: true, actions: actionTargets });
+      this.actionsMap(false);
       const record = this.stackTemp(ACTION_RECORD, e);
       const [actionField, argField] = ACTION_RECORD.fields.map((f) => ({ ...record, layout: f.layout, offset: f.offset }));
       this.storeInt(actionField!, { op: imm(BigInt(action), U32) }, e);

@@ -16,7 +16,7 @@
 // their low 32 bits, so codegen may leave their upper halves unextended (consumers may ignore them).
 // `rodata` takes the address of a `.rodata` string into a register (printk's `true` and `false`).
 
-import type { Aggregate } from "../btf/tags.js";
+import type { Aggregate, PrintfSite } from "../btf/tags.js";
 import type { IntType } from "./types.js";
 
 export * from "./types.js";
@@ -206,6 +206,8 @@ export interface MapDef {
   readonly stacks?: boolean;
   /** The ring buffer of exit(), print() and clear() records; the maps the records name by index (tagged in BTF). */
   readonly actions?: readonly string[];
+  /** On the actions ring buffer: the file's printf() calls, by id (each tagged in BTF with its format and arguments). */
+  readonly printf?: readonly PrintfSite[];
   /** An Avg, Min, Max or Stats map (per-CPU, its value compiler/btf/tags.ts's struct), tagged so readers merge the CPUs. */
   readonly aggregate?: Aggregate;
 }

@@ -1,30 +1,57 @@
 // What a probe asks its reader to do through its actions ring buffer (compiler/btf/tags.ts's `tsbpf:actions=`):
-// bpftrace's exit(), print(@m) and clear(@m), which run in user space when the record is read.
-import { ACTIONS } from "../../compiler/btf/tags.js";
+// bpftrace's exit(), print(@m), clear(@m) and printf(), which run in user space when the record is read.
+import { ACTIONS, type PrintfSite } from "../../compiler/btf/tags.js";
+import { argSize, decodeArgs, formatPrintf, parseFormat, type FormatPiece } from "../../compiler/ir/printf.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
 import { mapBtfTypes, MapView } from "./maps.js";
 import type { LoadedMap, LoadedObject } from "./load.js";
 
-export type Action = { kind: "exit"; code: number } | { kind: "print" | "clear"; map: string };
+export type Action = { kind: "exit"; code: number } | { kind: "print" | "clear"; map: string } | { kind: "printf"; text: string };
 
-/** The object's actions ring buffers, each with the maps its records name by index. */
-export function actionMaps(obj: LoadedObject): { map: LoadedMap; targets: string[] }[] {
+/** What an actions ring buffer's records refer to: the maps print and clear name, the printf calls, by index. */
+export class ActionTable {
+  private readonly formats: (FormatPiece[] | undefined)[];
+  constructor(
+    readonly targets: readonly string[],
+    readonly printf: readonly (PrintfSite | undefined)[] = [],
+  ) {
+    this.formats = printf.map((site) => {
+      const pieces = site && parseFormat(site.format);
+      return typeof pieces === "string" ? undefined : pieces;
+    });
+  }
+
+  /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */
+  printfText(id: number, record: Uint8Array): string | undefined {
+    const site = this.printf[id];
+    const pieces = this.formats[id];
+    if (!site || !pieces) return undefined;
+    return formatPrintf(pieces, decodeArgs(record, site.args), site.args.map((a) => (a[0] === "s" ? 0 : argSize(a) * 8)));
+  }
+}
+
+/** The object's actions ring buffers, each with what its records refer to. */
+export function actionMaps(obj: LoadedObject): { map: LoadedMap; table: ActionTable }[] {
   return [...obj.maps.values()].flatMap((map) => {
-    const targets = map.spec.type === MapType.RINGBUF ? mapBtfTypes(obj.spec, map.spec)?.actions : undefined;
-    return targets ? [{ map, targets }] : [];
+    const types = map.spec.type === MapType.RINGBUF ? mapBtfTypes(obj.spec, map.spec) : undefined;
+    return types?.actions ? [{ map, table: new ActionTable(types.actions, types.printf) }] : [];
   });
 }
 
-/** A record `{ u32 action; u32 arg; }` as an action; undefined for one this reader does not know. */
-export function decodeAction(record: Uint8Array, targets: readonly string[]): Action | undefined {
+/** A record `{ u32 action; u32 arg; ... }` as an action; undefined for one this reader does not know. */
+export function decodeAction(record: Uint8Array, table: ActionTable): Action | undefined {
   if (record.length < 8) return undefined;
   const view = new DataView(record.buffer, record.byteOffset, 8);
   const action = view.getUint32(0, true);
   const arg = view.getUint32(4, true);
   // A process exit status keeps the low 8 bits, as the kernel keeps them.
   if (action === ACTIONS.exit) return { kind: "exit", code: arg & 0xff };
-  const map = targets[arg];
+  if (action === ACTIONS.printf) {
+    const text = table.printfText(arg, record);
+    return text === undefined ? undefined : { kind: "printf", text };
+  }
+  const map = table.targets[arg];
   if (map === undefined) return undefined;
   if (action === ACTIONS.print) return { kind: "print", map };
   if (action === ACTIONS.clear) return { kind: "clear", map };

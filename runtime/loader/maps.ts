@@ -5,7 +5,7 @@
 // otherwise. Per-CPU maps give one value per possible CPU, in CPU order. Program arrays and maps of maps hold
 // fds going in and give ids coming out: their values are numbers, fds to `set`, the ids of what they hold from `get`.
 
-import { BtfKind, mapTags, parseBtf, type Aggregate, type Btf } from "../../compiler/btf/index.js";
+import { BtfKind, mapTags, parseBtf, type Aggregate, type Btf, type PrintfSite } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
 import type { Sys } from "../sys/sys.js";
 import { codecFor, variablesCodec, type Codec, type CodecOptions, type VariableLayout } from "./decode.js";
@@ -54,6 +54,8 @@ export interface MapBtfTypes {
   stacks?: boolean;
   /** Tagged `tsbpf:actions=...`: the ring buffer of exit(), print() and clear() records, and the maps they name. */
   actions?: string[];
+  /** On an actions ring buffer: its printf() calls by id, each with its format and argument list. */
+  printf?: PrintfSite[];
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();

@@ -14,7 +14,7 @@ import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, 
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
 import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
-import { decodeAction } from "../loader/actions.js";
+import { ActionTable, decodeAction } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
@@ -141,7 +141,8 @@ export class Simulation {
   private firstExit: number | undefined;
   private readonly prints: { map: string; entries: Map<Decoded, Decoded> }[] = [];
   /** The object's actions ring buffers (exit, print, clear), found at the first firing. */
-  private actionMaps: { name: string; targets: string[] }[] | undefined;
+  private actionMaps: { name: string; table: ActionTable }[] | undefined;
+  private stdout = "";
   /** Attached programs by probed function, for firings that do not name a program. */
   private readonly kprobes = new Map<string, SimProgram[]>();
   private readonly kretprobes = new Map<string, SimProgram[]>();
@@ -511,16 +512,24 @@ export class Simulation {
     return this.prints.splice(0);
   }
 
-  /** The requests of exit(), print() and clear() the last firing sent, carried out as `tsbpf run` carries them out. */
+  /** What probes' printf() calls wrote since the last call, formatted as `tsbpf run` writes it to standard output. */
+  output(): string {
+    const text = this.stdout;
+    this.stdout = "";
+    return text;
+  }
+
+  /** The requests of exit(), print(), clear() and printf() the last firing sent, carried out as `tsbpf run` carries them out. */
   private takeActions(): void {
     this.actionMaps ??= this.loaded.object.maps.flatMap((spec) => {
-      const targets = mapBtfTypes(this.loaded.object, spec)?.actions;
-      return targets ? [{ name: spec.name, targets }] : [];
+      const types = mapBtfTypes(this.loaded.object, spec);
+      return types?.actions ? [{ name: spec.name, table: new ActionTable(types.actions, types.printf) }] : [];
     });
-    for (const { name, targets } of this.actionMaps) {
+    for (const { name, table } of this.actionMaps) {
       for (const record of this.rawEvents(name)) {
-        const action = decodeAction(record, targets);
+        const action = decodeAction(record, table);
         if (action?.kind === "exit") this.firstExit ??= action.code;
+        else if (action?.kind === "printf") this.stdout += action.text;
         else if (action?.kind === "print") this.prints.push({ map: action.map, entries: this.map(action.map).toMap() });
         else if (action?.kind === "clear") this.map(action.map).clear();
       }

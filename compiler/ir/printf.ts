@@ -1,0 +1,151 @@
+// printf(format, ...args), as bpftrace's printf: a C format checked at compile time, its arguments sent in a record
+// to tsbpf run's actions ring buffer and formatted there, in user space. Shared by the compiler (which parses the
+// format, types the arguments and lays out the record) and the readers (which format the record).
+// Takes a format string; gives its literal text and conversions, a record layout, and the formatted text.
+
+/** What a conversion takes: an integer (d i u x X o c p) or a string (s). */
+export type ArgKind = "int" | "str";
+
+export interface Conversion {
+  /** The conversion letter: d i u x X o c s p. */
+  spec: string;
+  flags: string;
+  width: number | undefined;
+  precision: number | undefined;
+}
+
+export type FormatPiece = string | Conversion;
+
+const CONVERSION = /%([-+ 0#]*)(\d+)?(?:\.(\d+))?(hh|h|ll|l|z|j|t)?([diuxXocsp%])/y;
+
+/** The pieces of a format, or a sentence saying what is wrong with it. */
+export function parseFormat(format: string): FormatPiece[] | string {
+  const out: FormatPiece[] = [];
+  let text = "";
+  for (let i = 0; i < format.length; ) {
+    if (format[i] !== "%") {
+      text += format[i++];
+      continue;
+    }
+    CONVERSION.lastIndex = i;
+    const m = CONVERSION.exec(format);
+    if (!m) {
+      const bad = /%[-+ 0#]*\d*(\.\d*)?[a-zA-Z]?/y;
+      bad.lastIndex = i;
+      return `${JSON.stringify(bad.exec(format)?.[0] ?? "%")} is not a conversion printf() takes: %d %i %u %x %X %o %c %s %p or %%, with flags, a width and a precision (%-16s, %08x, %.3d)`;
+    }
+    i = CONVERSION.lastIndex;
+    if (m[5] === "%") {
+      text += "%";
+      continue;
+    }
+    if (text) out.push(text);
+    text = "";
+    out.push({ spec: m[5]!, flags: m[1] ?? "", width: m[2] === undefined ? undefined : Number(m[2]), precision: m[3] === undefined ? undefined : Number(m[3]) });
+  }
+  if (text) out.push(text);
+  return out;
+}
+
+export const argKind = (c: Conversion): ArgKind => (c.spec === "s" ? "str" : "int");
+
+/**
+ * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...) or a string of N bytes (`s64`).
+ * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
+ */
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}`;
+
+/** Where each argument sits in a record: after the 8-byte action header, each at its natural alignment. */
+export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; size: number } {
+  let at = 8;
+  const offsets = args.map((a) => {
+    const size = argSize(a);
+    const align = a[0] === "s" ? 1 : size;
+    at = Math.ceil(at / align) * align;
+    const offset = at;
+    at += size;
+    return offset;
+  });
+  return { offsets, size: Math.ceil(at / 8) * 8 };
+}
+
+export const argSize = (a: ArgSpec): number => Number(a.slice(1)) / (a[0] === "s" ? 1 : 8);
+
+/** A record's arguments as JS values: integers as bigints of their width and sign, strings up to their NUL. */
+export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[]): (bigint | string)[] {
+  const { offsets } = printfLayout(args);
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  return args.map((a, i) => {
+    const at = offsets[i]!;
+    if (a[0] === "s") {
+      const bytes = record.subarray(at, at + argSize(a));
+      const end = bytes.indexOf(0);
+      return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+    }
+    if (a === "i32") return BigInt(view.getInt32(at, true));
+    if (a === "u32") return BigInt(view.getUint32(at, true));
+    return a === "i64" ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
+  });
+}
+
+/** The text C's printf writes for `pieces` and `values` (integers of `widths` bits: 32 or 64, as the record holds them). */
+export function formatPrintf(pieces: readonly FormatPiece[], values: readonly (bigint | string)[], widths: readonly number[]): string {
+  let out = "";
+  let n = 0;
+  for (const p of pieces) {
+    if (typeof p === "string") {
+      out += p;
+      continue;
+    }
+    const i = n++;
+    out += convert(p, values[i] ?? 0n, widths[i] ?? 64);
+  }
+  return out;
+}
+
+function convert(c: Conversion, value: bigint | string, bits: number): string {
+  const left = c.flags.includes("-");
+  const pad = (body: string, sign = ""): string => {
+    const width = c.width ?? 0;
+    const length = sign.length + body.length;
+    if (length >= width) return sign + body;
+    if (left) return sign + body + " ".repeat(width - length);
+    // Zero padding goes between the sign and the digits, and not with a precision (C).
+    if (c.flags.includes("0") && c.precision === undefined && c.spec !== "s" && c.spec !== "c") return sign + "0".repeat(width - length) + body;
+    return " ".repeat(width - length) + sign + body;
+  };
+  if (c.spec === "s") {
+    const s = String(value);
+    return pad(c.precision === undefined ? s : s.slice(0, c.precision));
+  }
+  const v = typeof value === "bigint" ? value : 0n;
+  if (c.spec === "c") return pad(String.fromCharCode(Number(BigInt.asUintN(8, v))));
+  const unsigned = BigInt.asUintN(bits, v);
+  const digits = (n: bigint, radix: number): string => {
+    const s = n.toString(radix);
+    return c.precision !== undefined && s.length < c.precision ? "0".repeat(c.precision - s.length) + s : c.precision === 0 && n === 0n ? "" : s;
+  };
+  switch (c.spec) {
+    case "d":
+    case "i": {
+      const signed = BigInt.asIntN(bits, v);
+      const sign = signed < 0n ? "-" : c.flags.includes("+") ? "+" : c.flags.includes(" ") ? " " : "";
+      return pad(digits(signed < 0n ? -signed : signed, 10), sign);
+    }
+    case "u":
+      return pad(digits(unsigned, 10));
+    case "x":
+    case "X": {
+      const body = digits(unsigned, 16);
+      const prefix = c.flags.includes("#") && unsigned !== 0n ? "0x" : "";
+      return c.spec === "X" ? pad(body.toUpperCase(), prefix.toUpperCase()) : pad(body, prefix);
+    }
+    case "o": {
+      const body = digits(unsigned, 8);
+      return pad(c.flags.includes("#") && !body.startsWith("0") ? `0${body}` : body);
+    }
+    default:
+      // %p: the address in hex with 0x, as the kernel and glibc print a non-null pointer.
+      return pad(`0x${BigInt.asUintN(64, v).toString(16)}`);
+  }
+}

@@ -1,0 +1,136 @@
+// printf(format, ...values), as bpftrace's printf: checked at compile time, sent as a record through the actions ring
+// buffer and formatted in user space. The formatter is checked against glibc's printf (a C program built here with the
+// same formats and values), the compiler's checks and record layout, the simulator, and tsbpf run on this kernel with
+// both backends.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../compiler/index.js";
+import { formatPrintf, parseFormat, type FormatPiece } from "../../compiler/ir/printf.js";
+import { loadObject, openObject } from "../../runtime/loader/index.js";
+import { mapBtfTypes } from "../../runtime/loader/maps.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { simulate } from "../../runtime/test/index.js";
+
+const noGcc = spawnSync("gcc", ["--version"]).status === 0 ? undefined : "gcc is not installed";
+
+/** Formats and values, each value with the C type it has (its width and sign): what the record keeps. */
+const CASES: [string, bigint | string, "int" | "unsigned" | "long long" | "unsigned long long" | "char *"][] = [
+  ["%d", -42n, "int"], ["%5d", 42n, "int"], ["%-5d|", 42n, "int"], ["%05d", -42n, "int"], ["%+d", 7n, "int"], ["% d", 7n, "int"],
+  ["%.3d", 7n, "int"], ["%8.3d", -7n, "int"], ["%.0d", 0n, "int"], ["%u", 4294967295n, "unsigned"], ["%x", 255n, "unsigned"],
+  ["%X", 48879n, "unsigned"], ["%#x", 255n, "unsigned"], ["%#x", 0n, "unsigned"], ["%08x", 48879n, "unsigned"], ["%o", 8n, "unsigned"],
+  ["%#o", 8n, "unsigned"], ["%lld", -9007199254740993n, "long long"], ["%llu", 18446744073709551615n, "unsigned long long"],
+  ["%llx", 18446744073709551615n, "unsigned long long"], ["%-20llx|", 3735928559n, "unsigned long long"], ["%c", 65n, "int"],
+  ["%3c|", 66n, "int"], ["%-3c|", 67n, "int"], ["%s", "hello", "char *"], ["%8s|", "hi", "char *"], ["%-8s|", "hi", "char *"],
+  ["%.3s|", "truncate", "char *"], ["%08s|", "pad", "char *"], ["%%d %d", 1n, "int"], ["%ld", -5n, "long long"],
+];
+
+test("the formatter writes what glibc's printf writes for the same formats and values", { skip: noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-printf-"));
+  try {
+    const lines = CASES.map(([format, value, type]) => {
+      const literal = typeof value === "string" ? JSON.stringify(value) : type.includes("unsigned") ? `${value}ULL` : value === -9007199254740993n ? "(-9007199254740992LL - 1)" : `${value}LL`;
+      return `  printf(${JSON.stringify(format.replace("%lld", "%lld"))}, (${type})${literal}); putchar('\\n');`;
+    });
+    writeFileSync(join(dir, "p.c"), `#include <stdio.h>\nint main(void) {\n${lines.join("\n")}\n  return 0;\n}\n`);
+    execFileSync("gcc", ["-w", "-o", join(dir, "p"), join(dir, "p.c")]);
+    const expected = execFileSync(join(dir, "p"), { encoding: "utf8" }).split("\n").slice(0, CASES.length);
+    const actual = CASES.map(([format, value, type]) => {
+      const pieces = parseFormat(format) as FormatPiece[];
+      return formatPrintf(pieces, [value], [type.includes("long long") || type === "char *" ? 64 : 32]);
+    });
+    assert.deepEqual(actual, expected);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const PROBE = `import { uprobe, printf, comm, readUserStr, HashMap, u64, type u8, type u32, type i32, type Ptr, type Str } from "tsbpf";
+export const license = "GPL";
+interface Name { s: Str<8> }
+const names = new HashMap<u32, Name>(4);
+export const p = uprobe("libc.so.6", "unlink", (path: Ptr<u8>) => {
+  const small: i32 = -1;
+  const big = u64(0xffff_ffff_ffffn);
+  names.update(0, { s: "abc" });
+  const n = names.lookup(0);
+  if (n === null) return;
+  printf("%-8s|%s|%d %x %llu %5s|%c\\n", comm(), readUserStr(path), small, small, big, n.s, 90);
+});
+`;
+
+test("a printf record carries its values at their width and sign; the actions map is tagged with the call", () => {
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "printf.ts", text: PROBE }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const spec = openObject(r.object, { name: "printf" });
+    const map = spec.maps.find((m) => m.name === "tsbpf_actions")!;
+    assert.equal(map.maxEntries, 1 << 18, backend);
+    assert.deepEqual(mapBtfTypes(spec, map)!.printf, [{ args: ["s16", "s64", "i32", "i32", "u64", "s8", "i64"], format: "%-8s|%s|%d %x %llu %5s|%c\n" }], backend);
+  }
+});
+
+test("printf's checks: a literal format, one value per conversion, strings for %s and integers for the rest", () => {
+  const diagnostics = (call: string) => compile({ fileName: "bad.ts", text: PROBE.replace(/printf\(.*\);/, call) }).diagnostics;
+  const expect = (call: string, message: RegExp) => {
+    const d = diagnostics(call);
+    assert.ok(d.some((x) => x.code === "TSBPF1011" && message.test(x.message)), `${call}: ${JSON.stringify(d)}`);
+  };
+  expect("printf(`%d${small}`, 1);", /printf\(\) takes a format string literal first/);
+  expect(`printf("%d %d\\n", small);`, /the format has 2 conversions and printf\(\) is given 1 value/);
+  expect(`printf("%s\\n", small);`, /%s prints a string \(a Str<N>, comm\(\), readUserStr\(p\)\), not `small`/);
+  expect(`printf("%d\\n", n);`, /%d prints an integer, not a struct/);
+  expect(`printf("%q\\n", small);`, /^"%q" is not a conversion printf\(\) takes/);
+  expect(`printf("100%\\n", small);`, /^"%" is not a conversion printf\(\) takes/);
+  const value = diagnostics(`const x = printf("%d", 1);`);
+  assert.ok(value.length > 0);
+});
+
+test("in the simulator, output() gives what printf wrote, formatted", async () => {
+  const sim = await simulate({ fileName: "printf.ts", text: PROBE });
+  sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/gone")], comm: "rm" });
+  sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/x")], comm: "unlinker" });
+  assert.equal(sim.output(), "rm      |/tmp/gone|-1 ffffffff 281474976710655   abc|Z\nunlinker|/tmp/x|-1 ffffffff 281474976710655   abc|Z\n");
+  assert.equal(sim.output(), "");
+});
+
+const noKernel = missingRoot() ?? missingBpf(openSys());
+
+test("tsbpf run writes printf's text as it comes, in order with exit(), from both backends' objects", { skip: noKernel }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-printf-run-"));
+  try {
+    const probe = join(dir, "p.ts");
+    writeFileSync(probe, `import { tracepoint, printf, exit, comm, readUserStr, ArrayMap, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+const seen = new ArrayMap<u64>(1);
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
+  const path: Str<64> = readUserStr(ctx.pathname);
+  if (!path.startsWith("${dir}/")) return;
+  seen.increment(0);
+  const n = seen.lookup(0) ?? 0;
+  printf("%-4d %-6s %s\\n", n, comm(), path);
+  if (n === 2) exit(3);
+});
+`);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const a = join(dir, "a");
+    const b = join(dir, "b");
+    for (const backend of ["own", "llvm"]) {
+      const object = join(dir, `p-${backend}.o`);
+      execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", probe, "-o", object, "--backend", backend], { env });
+      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "load", object, "-c", `sh -c "touch ${a} ${b}; rm ${a}; rm ${b}; exec sleep 20"`], { encoding: "utf8", env, timeout: 30_000 });
+      assert.equal(r.status, 3, `${backend}: ${r.stderr}`);
+      assert.equal(r.stdout, `1    rm     ${a}\n2    rm     ${b}\n`, backend);
+    }
+    // The loaded programs have nothing in .rodata that printf needs: the formats travel in BTF.
+    const loaded = loadObject(openSys(), openObject(compile({ fileName: probe, text: PROBE }).object, { name: "printf" }));
+    loaded.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
