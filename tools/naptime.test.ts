@@ -19,11 +19,11 @@ const naptime = async () => {
   return { sim, timespec };
 };
 
-test("naptime: each sleep's length in milliseconds, with the sleeper's parent", async () => {
+test("naptime: each sleep's length in seconds to the millisecond, with the sleeper's parent, in bpftrace's columns", async () => {
   const { sim, timespec } = await naptime();
   sim.tracepoint("syscalls", "sys_enter_clock_nanosleep", { which_clock: 0, flags: 0, rqtp: timespec(1, 5_000_000), rmtp: 0 }, { pid: 501, comm: "sleep" });
   sim.tracepoint("syscalls", "sys_enter_nanosleep", { rqtp: timespec(0, 250_000_000), rmtp: 0 }, { pid: 501, comm: "sleep" });
-  assert.deepEqual(sim.trace(), ["500 bash -> 501 sleep naps 1005 ms", "500 bash -> 501 sleep naps 250 ms"]);
+  assert.equal(sim.output(), "500    bash             501    sleep            1.005\n500    bash             501    sleep            0.250\n");
 });
 
 test("naptime: an absolute deadline (TIMER_ABSTIME), a zero-length nap and an unreadable request print nothing", async () => {
@@ -31,5 +31,5 @@ test("naptime: an absolute deadline (TIMER_ABSTIME), a zero-length nap and an un
   sim.tracepoint("syscalls", "sys_enter_clock_nanosleep", { which_clock: 1, flags: 1, rqtp: timespec(20_000, 0), rmtp: 0 });
   sim.tracepoint("syscalls", "sys_enter_nanosleep", { rqtp: timespec(0, 0), rmtp: 0 });
   sim.tracepoint("syscalls", "sys_enter_nanosleep", { rqtp: sim.kernel.faulting(undefined, { user: true }), rmtp: 0 });
-  assert.deepEqual(sim.trace(), []);
+  assert.equal(sim.output(), "");
 });

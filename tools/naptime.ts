@@ -2,7 +2,7 @@
 // nanosleep(2); glibc's sleep() and usleep() call clock_nanosleep(2), so both are traced here). The requested
 // time is a struct timespec in the caller's memory: readUser copies it. Zero-length naps are left out.
 //   npx tsbpf run tools/naptime.ts              # then, elsewhere: sleep 1.5
-import { tracepoint, pidTgid, comm, currentTask, printk, readUser, type i64, type u64 } from "tsbpf";
+import { tracepoint, pidTgid, comm, currentTask, printf, readUser, type i64, type u64 } from "tsbpf";
 import type { task_struct } from "tsbpf/kernel";
 
 export const license = "GPL";
@@ -19,7 +19,8 @@ function nap(request: u64) {
   const t = readUser<Timespec>(request);
   if (t.sec === 0 && t.nsec === 0) return; // sched_yield() by another name, or an unreadable request
   const parent = currentTask<task_struct>().real_parent;
-  printk(`${parent.tgid} ${parent.comm} -> ${pidTgid() >> 32} ${comm()} naps ${t.sec * 1000 + t.nsec / 1000000} ms`);
+  // bpftrace's columns: PPID, PCOMM, PID, COMM, SECONDS (to the millisecond).
+  printf("%-6d %-16s %-6d %-16s %d.%03d\n", parent.tgid, parent.comm, pidTgid() >> 32, comm(), t.sec, t.nsec / 1000000);
 }
 
 export const nanosleep = tracepoint("syscalls", "sys_enter_nanosleep", (ctx) => nap(ctx.rqtp));
