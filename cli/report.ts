@@ -283,25 +283,8 @@ function show(v: unknown): string {
   if (typeof v === "number" || typeof v === "bigint") return String(v);
   // node:util only once an event is shown: an ES import of a builtin costs every run's start-up.
   inspect ??= (process.getBuiltinModule("node:util") as typeof import("node:util")).inspect;
-  return inspect(oneLine(v, inspect), INSPECT);
-}
-
-const INSPECT = { breakLength: Infinity, depth: 4, maxArrayLength: 64, maxStringLength: 256 } as const;
-
-/**
- * `v` with its arrays made to print on one line: node:util groups an array of more than six short items into rows
- * on lines of their own whatever breakLength says, which split a record holding an Arr<u8, 16> over many lines.
- */
-function oneLine(v: unknown, format: typeof import("node:util").inspect): unknown {
-  if (Array.isArray(v)) {
-    const items = v.slice(0, INSPECT.maxArrayLength).map((x) => format(oneLine(x, format), INSPECT));
-    if (v.length > INSPECT.maxArrayLength) items.push(`... ${v.length - INSPECT.maxArrayLength} more items`);
-    return { [format.custom]: () => (items.length ? `[ ${items.join(", ")} ]` : "[]") };
-  }
-  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, oneLine(x, format)]));
-  }
-  return v;
+  // compact: true keeps arrays on the line too: the default groups an array of more than six items into rows.
+  return inspect(v, { breakLength: Infinity, compact: true, depth: 4, maxArrayLength: 64, maxStringLength: 256 });
 }
 
 function isZero(v: unknown): boolean {
