@@ -41,7 +41,7 @@ export type KernelStack<N extends number = 127> = i64 & { readonly __tsbpfStack:
 /** ustack()'s value: the process's tgid in the high 32 bits and its user stack's id in the low (a u64). */
 export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "user"; readonly __tsbpfFrames?: N };
 
-export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval" | "software" | "hardware";
+export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
 
 /** What a probe constructor returns: enough for tools to list a file's probes. */
 export interface Probe {
@@ -140,6 +140,18 @@ export function software(event: SoftwareEvent, count: number, _handler: (ctx: Pe
  */
 export function hardware(event: HardwareEvent, count: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
   return probe("hardware", "perf_event", { event, count });
+}
+
+/**
+ * bpftrace's BEGIN: a handler `tsbpf run` runs once before it attaches the probes (a raw tracepoint program run with
+ * BPF_PROG_TEST_RUN, in tsbpf's own process): print a header with printf(), set up a map, or exit() at once.
+ */
+export function begin(_handler: () => number | bigint | void): Probe {
+  return probe("begin", "raw_tp");
+}
+/** bpftrace's END: a handler `tsbpf run` runs once after it has detached the probes, before it prints the maps. */
+export function end(_handler: () => number | bigint | void): Probe {
+  return probe("end", "raw_tp");
 }
 
 function onlyInProbe(name: string): never {

@@ -97,6 +97,7 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
     } else {
       // A perf event probe (profile, interval, software, hardware) runs on its own events: a recorder's would fire at other moments.
       if (t.kind === "perf_event") skipped.push(`${perfEventName(t)}: a perf event probe, whose samples a recorder's own events would not see`);
+      else if (t.kind === "run") skipped.push(`${t.when}(): run once by tsbpf run, not a probe hit`);
       else if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
       continue;
     }

@@ -9,6 +9,8 @@
 import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
 import { LogLevel } from "../runtime/sys/constants.js";
+import { SysError } from "../runtime/sys/sys.js";
+import type { RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
@@ -121,7 +123,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         throw e;
       }
     }
-        // exit(), print() and clear() send records to a tagged ring buffer of their own, which is acted on, not printed.
+    // exit(), print(), clear() and printf() send records to a ring buffer of their own, acted on, not printed as records.
     const actions = actionMaps(loaded);
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type) && !actions.some((a) => a.map === m))
@@ -129,11 +131,56 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), table: a.table }));
     // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
+    /**
+     * The maps now (or only `only`, a probe's print()); `at` (an --interval's printing) heads them with the time, or
+     * adds it to each JSON line. A recording keeps the final maps only.
+     */
+    const printMaps = (at?: Date, only?: string) => {
+      if (at && !json) write(at.toTimeString().slice(0, 8));
+      for (const content of mapContents(loaded, only)) {
+        for (const line of mapLines(content, json, at)) write(line);
+        if (!at && !only) recording?.output("map", mapJson(content));
+      }
+    };
+    // The code of the first exit() a probe called: the run's exit status.
+    let exitCode: number | undefined;
+    const act = (table: ActionTable) => (e: StreamEvent) => {
+      const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, table) : undefined;
+      if (action?.kind === "printf") {
+        // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
+        if (json) write(JSON.stringify({ printf: action.text }));
+        else if (!writeOut(action.text)) stop();
+        return;
+      }
+      if (action?.kind === "exit" && !stopping) {
+        exitCode = action.code;
+        if (verbose) log(`a probe called exit(${exitCode})`);
+        stop();
+      } else if (action?.kind === "print") printMaps(undefined, action.map);
+      else if (action?.kind === "clear") clearMap(loaded, loaded.maps.get(action.map)!);
+    };
+    // begin() programs (bpftrace's BEGIN) run before the probes attach, end() ones once they are detached.
+    const runs = (when: RunWhen) => {
+      for (const p of loaded.programs.values()) {
+        if (p.spec.attach.kind !== "run" || p.spec.attach.when !== when) continue;
+        try {
+          loaded.run(p.name);
+          if (verbose) log(`ran ${p.name}, a ${when}() program`);
+        } catch (error) {
+          if (!(error instanceof SysError)) throw error;
+          log(`warning: ${when}() program ${p.name} did not run: ${error.message}`);
+        }
+      }
+    };
+    const runsAny = [...loaded.programs.values()].some((p) => p.spec.attach.kind === "run");
+    runs("begin");
+    // What begin() printed comes before anything the probes send.
+    for (const a of actionReaders) a.reader.drain(act(a.table));
     const { attached, skipped } = attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
     for (const p of loaded.spec.programs) if (!p.autoload) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
-    if (attached.length === 0) {
+    if (attached.length === 0 && !runsAny) {
       log("nothing to attach; releasing the object");
       return ExitCode.OK;
     }
@@ -161,23 +208,6 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     refreshCodeCaches();
     // How the target ended, said once its last output has been printed.
     let targetEnded: string | undefined;
-    // The code of the first exit() a probe called: the run's exit status.
-    let exitCode: number | undefined;
-    const act = (table: ActionTable) => (e: StreamEvent) => {
-      const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, table) : undefined;
-      if (action?.kind === "printf") {
-        // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
-        if (json) write(JSON.stringify({ printf: action.text }));
-        else if (!writeOut(action.text)) stop();
-        return;
-      }
-      if (action?.kind === "exit" && !stopping) {
-        exitCode = action.code;
-        if (verbose) log(`a probe called exit(${exitCode})`);
-        stop();
-      } else if (action?.kind === "print") printMaps(undefined, action.map);
-      else if (action?.kind === "clear") clearMap(loaded, loaded.maps.get(action.map)!);
-    };
     if (target) {
       void target.exited.then((how) => {
         if (!stopping) targetEnded = how;
@@ -211,6 +241,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         // Closing the session releases what could not be detached here.
         log(`warning: detaching failed: ${(error as Error).message}`);
       }
+      runs("end");
       await pipeClosed;
     });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
@@ -222,17 +253,6 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       await detached;
       r.drain(emit);
-    };
-    /**
-     * The maps now (or only `only`, a probe's print()); `at` (an --interval's printing) heads them with the time, or
-     * adds it to each JSON line. A recording keeps the final maps only.
-     */
-    const printMaps = (at?: Date, only?: string) => {
-      if (at && !json) write(at.toTimeString().slice(0, 8));
-      for (const content of mapContents(loaded, only)) {
-        for (const line of mapLines(content, json, at)) write(line);
-        if (!at && !only) recording?.output("map", mapJson(content));
-      }
     };
     const printEvent = (event: StreamEvent) => {
       const stacks = event.kind === "event" ? recordStacks.get(event.map) : undefined;
@@ -369,6 +389,7 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
   const skipped: { program: string; why: string }[] = [];
   for (const p of loaded.programs.values()) {
     const target = p.spec.attach;
+    if (target.kind === "run") continue;
     if (target.kind === "manual") {
       skipped.push({ program: p.name, why: target.why });
       continue;

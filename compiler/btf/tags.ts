@@ -248,6 +248,16 @@ export function parsePerfEventTag(value: string): PerfEventProbe | string {
   return { probe: m[1] as TimedProbe["probe"], unit: m[2] as PerfEventUnit, rate: n };
 }
 
+/**
+ * `tsbpf:run=begin` / `tsbpf:run=end` on a raw tracepoint program's FUNC in section `raw_tp` (RUN_SECTION): bpftrace's
+ * BEGIN and END. The program is not attached: `tsbpf run` runs it once with BPF_PROG_TEST_RUN, before it attaches
+ * the probes (begin) or after it has detached them (end), in its own process's context.
+ */
+export const RUN_TAG = "tsbpf:run=";
+export const RUN_SECTION = "raw_tp";
+export type RunWhen = "begin" | "end";
+export const runTag = (when: RunWhen): string => `${RUN_TAG}${when}`;
+
 /** The values of the decl tags on the FUNC named `func` (the tags on the function itself, not its parameters). */
 export function funcTags(btf: Btf, func: string): string[] {
   const ids = new Set(btf.findIdsByName(func, BtfKind.FUNC));

@@ -58,8 +58,8 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
-import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, perfEventFullName, perfEventTag, type Aggregate, type PerfEventProbe, type PrintfSite } from "../btf/tags.js";
-import { argKind, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
+import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, RUN_SECTION, perfEventFullName, perfEventTag, runTag, type Aggregate, type PerfEventProbe, type PrintfSite, type RunWhen } from "../btf/tags.js";
+import { argKind, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
@@ -728,6 +728,7 @@ export function lower(
 
   function lowerProbe(name: string, kind: ProbeKind, call: TS.CallExpression): LoweredProgram {
     if (kind === "profile" || kind === "interval" || kind === "software" || kind === "hardware") return lowerPerfEventProbe(name, kind, call);
+    if (kind === "begin" || kind === "end") return lowerRunProbe(name, kind, call);
     const strings = kind === "usdt" ? 3 : kind === "uprobe" || kind === "uretprobe" || kind === "tracepoint" ? 2 : 1;
     const args = call.arguments;
     if (args.length !== strings + 1) fail(call, Code.BadProbe, `${kind}() takes ${["a string", "two strings", "three strings"][strings - 1]} and a handler`);
@@ -810,15 +811,28 @@ export function lower(
     if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
       return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
     }
+    // The context is struct bpf_perf_event_data; the helpers take it implicitly, so no code reads it.
+    const unread = "(struct bpf_perf_event_data) cannot be read; pidTgid(), comm(), smpProcessorId() and getStackId() describe the interrupted task";
+    return lowerContextFree(name, kind, handler, PERF_EVENT_SECTION, perfEventTag(probe), unread);
+  }
+
+  /** begin(handler) and end(handler), bpftrace's BEGIN and END: a raw tracepoint program tsbpf run runs once. */
+  function lowerRunProbe(name: string, kind: RunWhen, call: TS.CallExpression): LoweredProgram {
+    const handler = call.arguments[0];
+    if (call.arguments.length !== 1 || !handler || !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler))) {
+      return fail(call, Code.BadProbe, `${kind}() takes one handler, an arrow function written in place`);
+    }
+    return lowerContextFree(name, kind, handler, RUN_SECTION, runTag(kind), "cannot be read: it runs in tsbpf's own process, with no probed event");
+  }
+
+  /** A handler that reads no context (it may name one and never use it): the program, its section and FUNC tag. */
+  function lowerContextFree(name: string, kind: ProbeKind, handler: TS.ArrowFunction | TS.FunctionExpression, section: string, tag: string, unread: string): LoweredProgram {
     const params = handler.parameters;
     if (params.length > 1) fail(params[1]!, Code.TooManyParams, `a ${kind} handler takes no parameters (at most its context, which it cannot read)`);
     if (params[0]) {
-      // The context is struct bpf_perf_event_data; the helpers take it implicitly, so no code reads it.
       const ctx = paramSymbol(params[0]);
       const visit = (n: TS.Node): void => {
-        if (ts.isIdentifier(n) && n !== params[0]!.name && checker.getSymbolAtLocation(n) === ctx) {
-          fail(n, Code.Unsupported, `the context of a ${kind} handler (struct bpf_perf_event_data) cannot be read; pidTgid(), comm(), smpProcessorId() and getStackId() describe the interrupted task`);
-        }
+        if (ts.isIdentifier(n) && n !== params[0]!.name && checker.getSymbolAtLocation(n) === ctx) fail(n, Code.Unsupported, `the context of a ${kind} handler ${unread}`);
         ts.forEachChild(n, visit);
       };
       visit(handler.body);
@@ -828,7 +842,7 @@ export function lower(
     if (ts.isBlock(handler.body)) fl.block(handler.body);
     else fl.exprBody(handler.body);
     fb.terminate({ op: "ret", value: imm(0n, I64) });
-    return { fn: fb.finish(name, PERF_EVENT_SECTION, locOf(handler), [perfEventTag(probe)]), kind };
+    return { fn: fb.finish(name, section, locOf(handler), [tag]), kind };
   }
 
   function parameterType(p: TS.ParameterDeclaration): IntType {
@@ -1664,9 +1678,19 @@ export function lower(
       if (typeof pieces === "string") return fail(formatArg, Code.BadPrintk, pieces);
       const conversions = pieces.filter((p): p is Conversion => typeof p !== "string");
       if (conversions.length !== values.length) fail(e, Code.BadPrintk, `the format has ${conversions.length} conversion${conversions.length === 1 ? "" : "s"} and printf() is given ${values.length} value${values.length === 1 ? "" : "s"}`);
+      // A string literal's conversion is done now (a header's "%-6s", "PID"): its text joins the format.
+      const literal = (x: TS.Expression): x is TS.StringLiteral | TS.NoSubstitutionTemplateLiteral => ts.isStringLiteral(x) || ts.isNoSubstitutionTemplateLiteral(x);
+      let n = 0;
+      const format = formatText(pieces.map((p) => {
+        if (typeof p === "string") return p;
+        const x = values[n++]!;
+        return argKind(p) === "str" && literal(x) ? formatPrintf([p], [x.text], [0]) : p;
+      }));
+      const kept = values.filter((x, i) => !(argKind(conversions[i]!) === "str" && literal(x)));
+      const keptConversions = conversions.filter((c, i) => !(argKind(c) === "str" && literal(values[i]!)));
       // Integers are evaluated now, into registers; strings are read or copied into the record once it is reserved.
-      const args = values.map((x, i): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } => {
-        const c = conversions[i]!;
+      const args = kept.map((x, i): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } => {
+        const c = keptConversions[i]!;
         if (argKind(c) === "str") {
           const read = this.stringCall(x);
           if (read || this.isDynamicString(x)) {
@@ -1685,7 +1709,7 @@ export function lower(
         const value = this.convert(v, type);
         return { spec: `${type.signed ? "i" : "u"}${type.bits as 32 | 64}`, layout: { kind: "int", type, size: (type.bits / 8) as 4 | 8, align: type.bits / 8 }, fill: (dst) => this.storeInt(dst, value, x) };
       });
-      const id = printfSites.push({ format: formatArg.text, args: args.map((a) => a.spec) }) - 1;
+      const id = printfSites.push({ format, args: args.map((a) => a.spec) }) - 1;
       this.actionsMap(true);
       const { offsets, size } = printfLayout(args.map((a) => a.spec));
       const loc = locOf(e);

@@ -10,7 +10,7 @@ import { PERF_EVENT_NAMES } from "../btf/tags.js";
 export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
-export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware"] as const;
+export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
 export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "exit", "printf"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
@@ -95,6 +95,10 @@ declare module "tsbpf" {
   export function software(event: SoftwareEvent, count: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
   /** bpftrace's hardware:EVENT:N: the same for a hardware counter of the CPU. */
   export function hardware(event: HardwareEvent, count: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  /** bpftrace's BEGIN: a handler tsbpf run runs once, in its own process, before it attaches the probes. */
+  export function begin(handler: () => number | bigint | void): Probe;
+  /** bpftrace's END: a handler tsbpf run runs once, after it has detached the probes and before it prints the maps. */
+  export function end(handler: () => number | bigint | void): Probe;
   export type SoftwareEvent = ${eventNames("software")};
   export type HardwareEvent = ${eventNames("hardware")};
   export type TracepointContext<G extends string, N extends string> = \`\${G}/\${N}\` extends keyof Tracepoints ? Tracepoints[\`\${G}/\${N}\`] : never;

@@ -12,6 +12,8 @@ export interface Conversion {
   flags: string;
   width: number | undefined;
   precision: number | undefined;
+  /** A length modifier (`ll` of `%llu`): accepted and kept, not needed (the record holds each value's width). */
+  length: string;
 }
 
 export type FormatPiece = string | Conversion;
@@ -41,13 +43,18 @@ export function parseFormat(format: string): FormatPiece[] | string {
     }
     if (text) out.push(text);
     text = "";
-    out.push({ spec: m[5]!, flags: m[1] ?? "", width: m[2] === undefined ? undefined : Number(m[2]), precision: m[3] === undefined ? undefined : Number(m[3]) });
+    out.push({ spec: m[5]!, flags: m[1] ?? "", width: m[2] === undefined ? undefined : Number(m[2]), precision: m[3] === undefined ? undefined : Number(m[3]), length: m[4] ?? "" });
   }
   if (text) out.push(text);
   return out;
 }
 
 export const argKind = (c: Conversion): ArgKind => (c.spec === "s" ? "str" : "int");
+
+/** A format's text again, from its pieces: `%` in literal text doubled. */
+export function formatText(pieces: readonly FormatPiece[]): string {
+  return pieces.map((p) => (typeof p === "string" ? p.replace(/%/g, "%%") : `%${p.flags}${p.width ?? ""}${p.precision === undefined ? "" : `.${p.precision}`}${p.length}${p.spec}`)).join("");
+}
 
 /**
  * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...) or a string of N bytes (`s64`).

@@ -81,6 +81,8 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
       return attachPerfEvent(sys, progFd, spec, t, options);
     case "manual":
       throw new AttachError(`program ${spec.name} (section ${spec.section}) cannot be attached automatically: ${t.why}`, "unsupported");
+    case "run":
+      throw new AttachError(`program ${spec.name} is a ${t.when}() program: it is run once, not attached`, "unsupported");
   }
 }
 

@@ -115,6 +115,16 @@ export class LoadedObject {
     throw new Error(`no global variable ${name}`);
   }
 
+  /**
+   * Runs a program once with BPF_PROG_TEST_RUN and no context (a begin() or end() program, bpftrace's BEGIN and END,
+   * in this process's context); gives its return value (the kernel's u32).
+   */
+  run(name: string): number {
+    this.checkOpen();
+    // A raw tracepoint's test run takes its arguments (none read here) and refuses a repeat count or an output buffer.
+    return this.sys.progTestRun(this.program(name).fd, { ctxIn: new Uint8Array(8), ctxSizeOut: 0, repeat: 0 }).retval;
+  }
+
   /** Attaches one program to the target its section names. */
   attach(name: string, options?: AttachOptions): Attachment {
     this.checkOpen();
@@ -133,8 +143,9 @@ export class LoadedObject {
     const skipped: { program: string; why: string }[] = [];
     try {
       for (const p of this.programs.values()) {
-        if (p.spec.attach.kind === "manual") {
-          skipped.push({ program: p.name, why: p.spec.attach.why });
+        const a = p.spec.attach;
+        if (a.kind === "manual" || a.kind === "run") {
+          skipped.push({ program: p.name, why: a.kind === "run" ? `a ${a.when}() program runs once (run()), it is not attached` : a.why });
           continue;
         }
         attached.push(this.attach(p.name, options));

@@ -11,7 +11,7 @@ import { STB, STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { NoProgramsError, ObjectError } from "./errors.js";
 import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
-import { PERF_EVENT_SECTION, PERF_EVENT_TAG, funcTags, parsePerfEventTag, type PerfEventProbe } from "../../compiler/btf/tags.js";
+import { PERF_EVENT_SECTION, PERF_EVENT_TAG, RUN_SECTION, RUN_TAG, funcTags, parsePerfEventTag, type PerfEventProbe, type RunWhen } from "../../compiler/btf/tags.js";
 
 export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm";
 
@@ -39,7 +39,9 @@ export type AttachTarget =
    */
   | ({ kind: "perf_event" } & PerfEventProbe)
   /** The section names no target ("kprobe" alone, "socket", "xdp", ...): load only, attach by hand. */
-  | { kind: "manual"; why: string };
+  | { kind: "manual"; why: string }
+  /** bpftrace's BEGIN and END: run once by tsbpf run (BPF_PROG_TEST_RUN), not attached (compiler/btf/tags.ts RUN_TAG). */
+  | { kind: "run"; when: RunWhen };
 
 export interface ProgramSpec {
   /** Function name (kernel program names keep the first 15 characters). */
@@ -193,6 +195,7 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
   const name = options.name ?? "obj";
   const programs = raw.programs.map(programSpec);
   tagPerfEventTargets(raw, programs);
+  tagRunTargets(raw, programs);
   const maps: MapSpec[] = [];
   for (const section of raw.mapSections) {
     const defs = section.kind === "legacy" ? readLegacyMaps(section) : readBtfSection(raw, section, options.btfMaps);
@@ -473,6 +476,20 @@ function tagPerfEventTargets(raw: BpfObject, programs: ProgramSpec[]): void {
     const probe = parsePerfEventTag(tags[0]!.slice(PERF_EVENT_TAG.length));
     if (typeof probe === "string") throw new ObjectError(`program ${p.name}: ${probe}`);
     p.attach = { kind: "perf_event", ...probe };
+  }
+}
+
+/** Gives each `raw_tp` program whose FUNC is tagged `tsbpf:run=begin` or `=end` that run; two tags are refused. */
+function tagRunTargets(raw: BpfObject, programs: ProgramSpec[]): void {
+  const tagged = programs.filter((p) => p.type === ProgType.RAW_TRACEPOINT && p.attach.kind === "manual" && p.section.replace(/^\?/, "") === RUN_SECTION);
+  if (!tagged.length || !raw.btf) return;
+  const btf = parseBtf(raw.btf);
+  for (const p of tagged) {
+    const tags = funcTags(btf, p.name).filter((t) => t.startsWith(RUN_TAG));
+    if (tags.length === 0) continue;
+    const when = tags[0]!.slice(RUN_TAG.length);
+    if (tags.length > 1 || (when !== "begin" && when !== "end")) throw new ObjectError(`program ${p.name}: ${tags.join(", ")} is not one ${RUN_TAG}begin or ${RUN_TAG}end tag`);
+    p.attach = { kind: "run", when };
   }
 }
 

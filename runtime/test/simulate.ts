@@ -314,6 +314,25 @@ export class Simulation {
     });
   }
 
+  /**
+   * Runs the begin() programs (bpftrace's BEGIN), as `tsbpf run` does once before it attaches the probes; the options
+   * say which task is current (tsbpf's own process, in a real run).
+   */
+  begin(options: FireOptions = {}): FireResult {
+    return this.fireRun("begin", options);
+  }
+
+  /** Runs the end() programs (bpftrace's END), as `tsbpf run` does once after detaching, before it prints the maps. */
+  end(options: FireOptions = {}): FireResult {
+    return this.fireRun("end", options);
+  }
+
+  private fireRun(when: "begin" | "end", options: FireOptions): FireResult {
+    const progs = this.select(`${when}() program`, options, (p) => p.spec.attach.kind === "run" && p.spec.attach.when === when);
+    // A raw tracepoint's context: its arguments, of which a begin() or end() handler reads none.
+    return this.fire(progs, options, () => new Uint8Array(8));
+  }
+
   /** Runs one program by name on a context of your own bytes (a socket buffer, a perf sample, ...). */
   run(program: string, ctx: Uint8Array, options: Omit<FireOptions, "program"> = {}): FireResult {
     if (!(ctx instanceof Uint8Array)) throw usage(`the context of program ${program} must be a Uint8Array of its bytes, not ${shown(ctx)}`);

@@ -18,7 +18,7 @@ const noKernel = missingRoot() ?? missingBpf(sys);
 const noBpftool = spawnSync("bpftool", ["version"]).status === 0 ? undefined : "bpftool is not installed";
 
 const EXAMPLES = ["examples/unlink.ts", "examples/unlink-tracepoint.ts"];
-const PROG_TYPES = { kprobe: ProgType.KPROBE, kretprobe: ProgType.KPROBE, uprobe: ProgType.KPROBE, uretprobe: ProgType.KPROBE, usdt: ProgType.KPROBE, tracepoint: ProgType.TRACEPOINT, profile: ProgType.PERF_EVENT, interval: ProgType.PERF_EVENT, software: ProgType.PERF_EVENT, hardware: ProgType.PERF_EVENT };
+const PROG_TYPES = { kprobe: ProgType.KPROBE, kretprobe: ProgType.KPROBE, uprobe: ProgType.KPROBE, uretprobe: ProgType.KPROBE, usdt: ProgType.KPROBE, tracepoint: ProgType.TRACEPOINT, profile: ProgType.PERF_EVENT, interval: ProgType.PERF_EVENT, software: ProgType.PERF_EVENT, hardware: ProgType.PERF_EVENT, begin: ProgType.RAW_TRACEPOINT, end: ProgType.RAW_TRACEPOINT };
 
 function compiled(path: string): CompileResult {
   const r = compile(path);
