@@ -64,6 +64,12 @@ const simple = {
   run: {
     positional: "file",
     options: {
+      expression: {
+        alias: "e",
+        type: "string",
+        requiresArg: true,
+        describe: "the probes themselves instead of a file, as bpftrace's -e: a probe file's body, with everything tsbpf exports imported and every map printed",
+      },
       duration: { type: "number", requiresArg: true, describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
       verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
@@ -205,11 +211,11 @@ export async function main(args: readonly string[]): Promise<void> {
     .scriptName("tsbpf")
     .usage("$0 <command> [options]")
     .command(
-      "run <file>",
+      "run [file]",
       "Compile a TypeScript probe file (or reuse its cached object), load and attach it, stream its output (bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
       (y) =>
         y
-          .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
+          .positional("file", { type: "string", describe: "the probe file (.ts); or give the probes with -e" })
           .options(simple.run.options),
       run(simple.run.load),
     )

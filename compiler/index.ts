@@ -45,6 +45,8 @@ export interface CompileOptions {
    * LlvmToolchainError when no suitable LLVM is installed, see compiler/llvm).
    */
   backend?: "own" | "llvm";
+  /** Every module-level map is printed as if exported: `tsbpf run -e`'s text, which does not write exports. */
+  exportAll?: boolean;
   /**
    * Called with the lowered file before code generation, so that a caller can hand the same IR to
    * the other backend too (the LLVM differential test runs the frontend once for both).
@@ -204,7 +206,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];
-  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel);
+  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll });
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
   options.onLowered?.(lowered, kernelStructs, source);
   if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);

@@ -18,10 +18,12 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 
   const backend = (argv.backend as string | undefined) ?? "own";
   if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
-  refuseBinary(file);
+  // `tsbpf run -e`: the text itself, named `file`, whose maps all print.
+  const source = typeof argv.source === "string" ? argv.source : undefined;
+  if (source === undefined) refuseBinary(file);
   let result: ReturnType<typeof compile>;
   try {
-    result = compile(file, { arch: argv.arch as string | undefined, backend });
+    result = compile(source === undefined ? file : { fileName: file, text: source }, { arch: argv.arch as string | undefined, backend, exportAll: source !== undefined });
   } catch (error) {
     if (error instanceof LlvmToolchainError) throw new UserError(error.message);
     throw error;

@@ -13,8 +13,13 @@ import { preflight, streamObject, type StreamOptions } from "../stream.js";
 import { parseDuration, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 
+/** The name diagnostics give `-e`'s text (`-e.ts:1:20 - error ...`): a .ts name, so that it is checked as TypeScript. */
+const EXPRESSION_FILE = "-e.ts";
+
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  const file = argv.file as string;
+  const expression = argv.expression as string | undefined;
+  if ((expression === undefined) === (argv.file === undefined)) throw new UserError("name a probe file, or give the probes themselves with -e (tsbpf run -e 'tracepoint(\"syscalls\", \"sys_enter_openat\", () => printf(\"%s\\n\", comm()))')");
+  const file = expression === undefined ? (argv.file as string) : EXPRESSION_FILE;
   const duration = parseDuration(argv.duration);
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
@@ -24,7 +29,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 
   let text: Buffer;
   try {
-    text = readFileSync(file);
+    text = expression === undefined ? readFileSync(file) : Buffer.from(expression);
   } catch (error) {
     throw fileError("read", file, error);
   }
@@ -32,7 +37,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   preflight();
 
   const backend = (argv.backend as string | undefined) ?? "own";
-  const dir = useCache ? cacheDir(file) : undefined;
+  const dir = useCache ? cacheDir(expression === undefined ? file : join(process.cwd(), file)) : undefined;
   // The backend is part of the key (the two backends' objects of one file are cached side by side), and for
   // LLVM the toolchain's version too, so that an upgraded LLVM compiles again.
   const key = backend === "own" ? objectKey(file, text) : `${objectKey(file, text)}-${backend}-${await llvmKey()}`;
@@ -40,7 +45,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (bytes) {
     if (verbose) log(`using the cached object ${objectPath(dir!, key)} (the compiler was not loaded)`);
   } else {
-    const compiled = await compileToObject(file, text, backend, dir, key, verbose, log);
+    const compiled = await compileToObject(file, text, expression !== undefined, backend, dir, key, verbose, log);
     if (typeof compiled === "number") return compiled;
     bytes = compiled;
   }
@@ -48,7 +53,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (typeof argv.record === "string") record = await (await import("../record.js")).recordOption(argv.record, bytes, log);
   return streamObject(bytes, {
     file,
-    name: basename(file).replace(/\.[cm]?tsx?$/, "") || "obj",
+    // Map names take letters, digits, _ and . only: `-e`'s object is "e".
+    name: expression === undefined ? basename(file).replace(/\.[cm]?tsx?$/, "") || "obj" : "e",
     duration,
     json: Boolean(argv.json),
     verbose,
@@ -60,7 +66,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 }
 
 /** Runs `tsbpf compile`'s own handler into the cache (or a temporary file): the object, or its exit code. */
-async function compileToObject(file: string, text: Buffer, backend: string, dir: string | undefined, key: string, verbose: boolean, log: (line: string) => void): Promise<Uint8Array | number> {
+async function compileToObject(file: string, text: Buffer, expression: boolean, backend: string, dir: string | undefined, key: string, verbose: boolean, log: (line: string) => void): Promise<Uint8Array | number> {
   // Date.now(), not performance.now(): performance's first use loads node:perf_hooks (~1 ms of the start).
   const started = Date.now();
   const slot = dir ? reserve(dir, key) : undefined;
@@ -69,11 +75,12 @@ async function compileToObject(file: string, text: Buffer, backend: string, dir:
   try {
     // Imported here: the compiler and TypeScript load only on a cache miss.
     const { handler: compile } = await import("./compile.js");
-    const code = await compile({ file, output: out, emit: "obj", backend, forRun: true });
+    const source = expression ? (await import("../expression.js")).expressionSource(text.toString("utf8")) : undefined;
+    const code = await compile({ file, source, output: out, emit: "obj", backend, forRun: true });
     if (code !== ExitCode.OK) return code;
     const bytes = readFileSync(out);
     // A file edited while it compiled must not be cached under the old text's key.
-    if (slot && readFileSync(file).equals(text)) {
+    if (slot && (expression || readFileSync(file).equals(text))) {
       slot.commit();
       committed = true;
     }

@@ -75,6 +75,11 @@ export interface LoweredProgram {
   kind: ProbeKind;
 }
 
+export interface LowerOptions {
+  /** Every module-level map is printed as if exported (`tsbpf run -e`'s text, which has no exports to write). */
+  exportAll?: boolean;
+}
+
 export interface Lowered {
   module: IrModule;
   programs: LoweredProgram[];
@@ -247,6 +252,7 @@ export function lower(
   target: Target | undefined,
   kernelStructs: ReadonlyMap<string, KernelStruct> = new Map(),
   kernel: KernelImports = noKernelImports(),
+  options: LowerOptions = {},
 ): Lowered {
   const { ts, checker, file, prelude } = checked;
   const diagnostics: Diagnostic[] = [];
@@ -620,7 +626,8 @@ export function lower(
     }
     // A map the file does not export is the probe's own bookkeeping: `tsbpf run` leaves it out of what it prints.
     const statement = decl.parent.parent;
-    if (!(ts.isVariableStatement(statement) && statement.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword))) info.def = { ...info.def, internal: true };
+    const exported = options.exportAll || (ts.isVariableStatement(statement) && statement.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword));
+    if (!exported) info.def = { ...info.def, internal: true };
     maps.push(info.def);
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "map", map: info });
   }
@@ -665,6 +672,7 @@ export function lower(
 
   function lowerModule(): Lowered {
     const probes: (() => void)[] = [];
+    let unnamed = 0;
 
     for (const stmt of file.statements) {
       if (ts.isImportDeclaration(stmt)) {
@@ -713,6 +721,14 @@ export function lower(
           }
           report(decl, Code.UnsupportedTopLevel, `module-level \`let\` and \`var\` are not supported: a probe file holds probes (\`const ${name} = kprobe(...)\`), integer constants, types and \`export const license\``);
         }
+        continue;
+      }
+      // A probe written as a bare call (`tracepoint(...)`, as a one-liner writes it) is named after its kind.
+      const call = ts.isExpressionStatement(stmt) && ts.isCallExpression(stmt.expression) ? stmt.expression : undefined;
+      const kind = call ? builtin(call.expression) : undefined;
+      if (call && kind && (PROBES as readonly string[]).includes(kind)) {
+        const name = `${kind}_${++unnamed}`;
+        probes.push(() => programs.push(lowerProbe(name, kind as ProbeKind, call)));
         continue;
       }
       report(stmt, Code.UnsupportedTopLevel, `${describe(ts, stmt)} are not supported at module level: a probe file holds imports, types, functions, maps, probes, integer constants and the license`);

@@ -45,6 +45,11 @@ interface Symbol {}
 interface Promise<T> {}
 `;
 
+/** Every name the "tsbpf" module exports (values and types), for a one-liner's implicit import of all of them. */
+export function tsbpfExports(): string[] {
+  return [...new Set([...MODULE_HEAD.matchAll(/\bexport (?:function|class|const|type|interface) (\w+)/g)].map((m) => m[1]!))];
+}
+
 /** The names and aliases of bpftrace's software or hardware events, as a union of string literal types. */
 function eventNames(probe: "software" | "hardware"): string {
   return Object.entries(PERF_EVENT_NAMES[probe]).flatMap(([name, e]) => [name, ...e.aliases]).map((n) => JSON.stringify(n)).join(" | ");

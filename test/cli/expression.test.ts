@@ -1,0 +1,62 @@
+// `tsbpf run -e TEXT`, as bpftrace's -e: the probes on the command line, everything tsbpf exports imported, a GPL
+// license, every map printed, bare probe calls named after their kind; diagnostics at the text's own columns; the
+// compiled object cached by the text. Also bare probe calls in a probe file.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../compiler/index.js";
+import { expressionSource } from "../../cli/expression.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+const tsbpf = (args: string[], extra: Record<string, string> = {}) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { encoding: "utf8", env: { ...env, ...extra }, timeout: 60_000 });
+
+test("a one-liner's text compiles as a probe file: imports and license after it, maps printed, bare probes named by kind", () => {
+  const text = 'const n = new HashMap<u32, u64>(8); uprobe("libc.so.6", "unlink", () => n.increment(0)); uretprobe("libc.so.6", "unlink", (r: i32) => printf("%d\\n", r))';
+  const source = expressionSource(text);
+  assert.ok(source.startsWith(`${text}\n`), "the text keeps its lines and columns");
+  const r = compile({ fileName: "-e.ts", text: source }, { exportAll: true });
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(r.programs.map((p) => p.name), ["uprobe_1", "uretprobe_2"]);
+  // Its own import or license is kept as written.
+  assert.doesNotMatch(expressionSource('import { begin } from "tsbpf";\nexport const license = "Dual BSD/GPL";\nbegin(() => 0)'), /import \{[^}]*\} from "tsbpf";\nexport const license = "GPL"/);
+  // In a file, a bare probe call is a probe too.
+  const file = compile({ fileName: "bare.ts", text: 'import { uprobe } from "tsbpf";\nexport const license = "GPL";\nuprobe("libc.so.6", "unlink", () => 0);\n' });
+  assert.deepEqual([file.diagnostics, file.programs.map((p) => p.name)], [[], ["uprobe_1"]]);
+});
+
+test("tsbpf run -e: a usage error without a file or expression, or with both; diagnostics point into the text", () => {
+  for (const args of [["run"], ["run", "x.ts", "-e", "begin(() => 0)"]]) {
+    const r = tsbpf(args);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /name a probe file, or give the probes themselves with -e/);
+  }
+  const bad = tsbpf(["run", "-e", 'tracepoint("syscalls", "sys_enter_openat", (ctx) => printf("%d\\n", ctx.nope))']);
+  assert.equal(bad.status, 3, bad.stderr);
+  assert.match(bad.stderr, /^-e\.ts:1:72 - error TS2339: tracepoint syscalls:sys_enter_openat has no field nope/);
+});
+
+const noKernel = missingRoot() ?? missingBpf(openSys());
+
+test("tsbpf run -e runs the probes, prints the maps, and caches the object by the text", { skip: noKernel }, () => {
+  const cache = mkdtempSync(join(tmpdir(), "tsbpf-e-cache-"));
+  try {
+    const text = 'const opens = new HashMap<Str<16>, u64>(16); tracepoint("syscalls", "sys_enter_openat", (ctx) => { if (pidTgid() >> 32 !== targetPid()) return; opens.increment(comm()); printf("%s\\n", readUserStr(ctx.filename)); })';
+    const args = ["run", "-e", text, "--verbose", "-c", "cat /etc/hostname"];
+    const first = tsbpf(args, { XDG_CACHE_HOME: cache });
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /^\/etc\/hostname$/m);
+    assert.match(first.stdout, /^@opens\[cat\]: \d+$/m);
+    assert.match(first.stderr, /attached tracepoint_1 to tracepoint syscalls:sys_enter_openat/);
+    const second = tsbpf(args, { XDG_CACHE_HOME: cache });
+    assert.equal(second.status, 0, second.stderr);
+    assert.match(second.stderr, /using the cached object/);
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
