@@ -157,7 +157,7 @@ test("yargs's usage errors read as one tsbpf sentence naming the command or opti
 test("tsbpf without a command prints the usage, and an option without its value is refused rather than ignored (exit 2)", () => {
   const none = tsbpf();
   assert.equal(none.status, 2, none.stderr);
-  assert.match(none.stderr, /^tsbpf <command> \[options\]\n\nCommands:\n  tsbpf run <file> /);
+  assert.match(none.stderr, /^tsbpf <command> \[options\]\n\nCommands:\n  tsbpf run \[file\] /);
   assert.match(none.stderr, /\nExit codes: 0 success, /);
   const valueless = tsbpf("run", PROBE, "--duration");
   assert.equal(valueless.status, 2, valueless.stderr);
