@@ -12,6 +12,6 @@ test("pidpersec: each second prints the forks since the last and starts again fr
   sim.interval({ ms: 1000 });
   fork(200);
   sim.interval({ ms: 1000 });
-  assert.deepEqual(sim.trace(), ["3 forks/s", "0 forks/s", "1 forks/s"]);
+  assert.equal(sim.output(), "3 forks/s\n0 forks/s\n1 forks/s\n");
   assert.deepEqual(sim.map("total").toArray(), [4n]);
 });

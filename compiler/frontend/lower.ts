@@ -188,7 +188,7 @@ function stackMap(user: boolean, frames: number): MapDef {
   const common = { name, type: MAP_TYPES.StackTraceMap, key: 4, internal: true, stacks: true };
   return user ? { ...common, maxEntries: 1024, value: frames * 32, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries: 4096, value: frames * 8 };
 }
-/** The ring buffer exit(), print() and clear() send their records to (one page, the smallest a ring buffer can be). */
+/** The ring buffer exit(), print(), clear() and printf() send their records to (one page, the smallest a ring buffer can be, without printf). */
 const ACTIONS_MAP = "tsbpf_actions";
 /** The actions ring buffer's size once printf() sends records through it (exit, print and clear fit in a page). */
 const PRINTF_RING_BYTES = 1 << 18;
