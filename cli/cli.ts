@@ -174,8 +174,9 @@ function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: R
     }
     values[key] = value;
   }
-  if (positionals.length !== 1) return undefined;
-  const argv: Record<string, unknown> = { _: [name], [command.positional]: positionals[0], $0: "tsbpf" };
+  // One positional, or none where the command's input is an option (`run -e TEXT`).
+  if (positionals.length > 1 || (positionals.length === 0 && !Object.hasOwn(values, "expression"))) return undefined;
+  const argv: Record<string, unknown> = { _: [name], ...(positionals.length ? { [command.positional]: positionals[0] } : {}), $0: "tsbpf" };
   for (const [n, o] of Object.entries(command.options)) {
     const value = Object.hasOwn(values, n) ? values[n] : o.default;
     if (value === undefined) continue;
