@@ -7,6 +7,7 @@
 // /tmp/perf-PID.map the runtime writes. Files are read with positional reads (the headers, then only
 // the symbol and string tables) and their function tables are kept per file identity.
 
+import { demangle } from "./demangle.js";
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
 import { delimiter, join } from "node:path";
 import { SHT_DYNSYM, SHT_SYMTAB, definedFunctions, libraryDirs, loadSegments, type LoadSegment } from "./elfsym.js";
@@ -539,10 +540,10 @@ function nameIn(table: FunctionTable, vaddr: number): string | undefined {
     } else hi = mid - 1;
   }
   if (found < 0) return undefined;
-  if (sizes[found] === 0) return `${names[found]}+${vaddr - starts[found]!}`;
+  if (sizes[found] === 0) return `${demangle(names[found]!)}+${vaddr - starts[found]!}`;
   // A function can enclose others (nested labels with sizes): look back while anything earlier reaches this far.
   for (let i = found; i >= 0 && furthestEnds[i]! > vaddr; i--) {
-    if (vaddr < starts[i]! + sizes[i]!) return `${names[i]}+${vaddr - starts[i]!}`;
+    if (vaddr < starts[i]! + sizes[i]!) return `${demangle(names[i]!)}+${vaddr - starts[i]!}`;
   }
   return undefined;
 }

@@ -95,14 +95,14 @@ interface Running {
 }
 
 /** Starts `exe` (or `command` with `args`, which must exec it in the same process) and reads what it prints. */
-async function start(exe: string, command = exe, args: string[] = []): Promise<Running> {
+async function start(exe: string, command = exe, args: string[] = [], lines = 6): Promise<Running> {
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const text = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
-      if (out.split("\n").length > 6) resolve(out);
+      if (out.split("\n").length > lines) resolve(out);
     });
     child.once("exit", (code) => reject(new Error(`${exe} exited (${code}) after printing ${JSON.stringify(out)}`)));
   });
@@ -352,5 +352,34 @@ test("code no file holds (a JIT's) is named from the process's /tmp/perf-PID.map
   } finally {
     child.kill();
     rmSync(map, { force: true });
+  }
+});
+
+test("C++ functions are named demangled, as bpftrace names them (binutils' c++filt)", { skip: spawnSync("g++", ["--version"]).status !== 0 ? "g++ is missing" : spawnSync("c++filt", ["--version"]).status !== 0 ? "c++filt is missing" : false }, async () => {
+  const { demangle } = await import("../../runtime/loader/demangle.js");
+  assert.equal(demangle("_ZN4node23WorkerThreadsTaskRunnerC2Ei"), "node::WorkerThreadsTaskRunner::WorkerThreadsTaskRunner(int)");
+  assert.equal(demangle("main"), "main");
+  assert.equal(demangle("_Znot-a-name"), "_Znot-a-name");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cxx-"));
+  try {
+    writeFileSync(join(dir, "p.cc"), `#include <cstdio>
+#include <unistd.h>
+namespace app { __attribute__((noinline)) int leaf(int x) { return x + 1; } }
+int main() {
+  std::printf("leaf %p\\n", (void *)app::leaf);
+  std::fflush(stdout);
+  char c;
+  return (int)read(0, &c, 1) + app::leaf(1) * 0;
+}
+`);
+    run("g++", ["-O1", "-o", join(dir, "p"), join(dir, "p.cc")]);
+    const p = await start(join(dir, "p"), join(dir, "p"), [], 1);
+    try {
+      assert.equal(new UserSymbolizer().symbolize(p.pid, p.at.leaf! + 2n), "app::leaf(int)+2");
+    } finally {
+      await p.end();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
