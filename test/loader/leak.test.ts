@@ -1,4 +1,4 @@
-// Leak test against the kernel: 50 rounds of load, attach and close (tracepoint object with legacy map and
+// Leak tests against the kernel: 200 load/attach/detach cycles of a tracepoint object; 50 rounds of load, attach and close (tracepoint object with legacy map and
 // global data, uprobe object with a BTF map and perf_event object with profile and interval probes attached every 10th
 // round, trace_pipe opened) leave no program, map or link created by the
 // test alive and the process's fd count unchanged. Failed loads and attaches release what they created too, and a trace pipe
@@ -73,6 +73,35 @@ test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`
   }
   assert.ok(created.prog.size >= ROUNDS * 6 && created.map.size >= ROUNDS * 5, `created ${created.prog.size} programs and ${created.map.size} maps`);
   assert.ok(created.link.size >= (ROUNDS / 10) * 2, `created ${created.link.size} links`);
+});
+
+test("200 load, attach and detach cycles of one object in one process leave no program, map, link or fd", needsKernel, async () => {
+  const tp = fixture("tracepoint");
+  const created = { prog: new Set<number>(), map: new Set<number>(), link: new Set<number>() };
+  const cycle = (): Promise<void> => {
+    const session = new Session(sys);
+    const obj = session.load(tp, { name: "tracepoint" });
+    for (const p of obj.programs.values()) created.prog.add(sys.progInfo(p.fd).id);
+    for (const m of obj.maps.values()) created.map.add(sys.mapInfo(m.fd).id);
+    const { attached } = obj.attachAll();
+    assert.equal(attached.length, 1);
+    for (const id of heldLinks()) created.link.add(id);
+    // As tsbpf run detaches: each attachment closed on a worker thread, then the rest released.
+    return session.detachAll().then(() => session.close());
+  };
+  await cycle();
+  const fds = openFdCount();
+  // A detach waits for RCU grace periods (~60 ms a cycle here): eight closes in flight at a time overlap those waits.
+  const closing = new Set<Promise<void>>();
+  for (let i = 1; i < 200; i++) {
+    const done = cycle().finally(() => closing.delete(done));
+    closing.add(done);
+    if (closing.size >= 8) await Promise.race(closing);
+  }
+  await Promise.all(closing);
+  assert.equal(openFdCount(), fds, "fds left open in /proc/self/fd");
+  for (const kind of ["prog", "map"] as const) assert.deepEqual(await stillAlive(kind, created[kind]), [], `${kind} ids created by the cycles are still alive`);
+  assert.ok(created.prog.size >= 200 && created.map.size >= 200, `created ${created.prog.size} programs and ${created.map.size} maps`);
 });
 
 test("closing a trace pipe synchronously while its poll is in flight (a second Ctrl-C) removes its tracefs instance", { skip: missingRoot() ?? missingTracefs() ?? false }, async () => {
