@@ -200,6 +200,14 @@ export function printf(_format: string, ..._values: unknown[]): void {
   onlyInProbe("printf");
 }
 /**
+ * bpftrace's time(): `tsbpf run` writes the current local time, formatted as C's strftime formats it (`%H %M %S %T %F
+ * %Y %m %d %a %b ...`; "%H:%M:%S\n" by default), where the handler calls it: `interval(1000, () => { time();
+ * counts.print(); counts.clear(); })`.
+ */
+export function time(_format?: string): void {
+  onlyInProbe("time");
+}
+/**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`
  * (0 by default; the first exit() of a run counts). It also ends the handler, as `return 0` would: the probe sends
  * one record to its own small ring buffer, which `tsbpf run` watches; probes on other CPUs may still fire

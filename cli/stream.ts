@@ -189,7 +189,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const hits = recording && options.record?.recorder ? attachRecorder(session, options.record.recorder, recording, log, target?.pid) : [];
     for (const r of readers) if (verbose) log(`reading ${r.map} ${r.typeName ? `as ${r.typeName}` : "as raw bytes (its BTF names no record type)"}`);
     const named = actions.flatMap((a) => a.table.targets);
-    const printing = actions.some((a) => a.table.printf.length > 0);
+    const printing = actions.some((a) => a.table.printf.length > 0 || a.table.times.length > 0);
     const streams = [
       ...(pipe ? ["bpf_printk output"] : []),
       ...(printing ? ["printf output"] : []),

@@ -12,6 +12,6 @@ test("pidpersec: each second prints the forks since the last and starts again fr
   sim.interval({ ms: 1000 });
   fork(200);
   sim.interval({ ms: 1000 });
-  assert.equal(sim.output(), "3 forks/s\n0 forks/s\n1 forks/s\n");
+  assert.match(sim.output(), /^\d\d:\d\d:\d\d 3 forks\/s\n\d\d:\d\d:\d\d 0 forks\/s\n\d\d:\d\d:\d\d 1 forks\/s\n$/);
   assert.deepEqual(sim.map("total").toArray(), [4n]);
 });

@@ -35,7 +35,7 @@ export const STACKS_TAG = "tsbpf:stacks";
  * and clear(@m): 8-byte records `{ u32 action; u32 arg; }`, `arg` the exit code or the index of a map in the tag's list.
  */
 export const ACTIONS_TAG = "tsbpf:actions=";
-export const ACTIONS = { exit: 0, print: 1, clear: 2, printf: 3 } as const;
+export const ACTIONS = { exit: 0, print: 1, clear: 2, printf: 3, time: 4 } as const;
 export const actionsTag = (maps: readonly string[]): string => `${ACTIONS_TAG}${maps.join(",")}`;
 /**
  * `tsbpf:printf=ID:ARGS:FORMAT` on the actions ring buffer, one per printf() call: a printf record is the action
@@ -47,6 +47,8 @@ export interface PrintfSite {
   readonly args: readonly ArgSpec[];
 }
 const printfTag = (site: PrintfSite, id: number): string => `${PRINTF_TAG}${id}:${site.args.join(",")}:${site.format}`;
+/** `tsbpf:time=ID:FORMAT` on the actions ring buffer, one per time() call: a time record `{ 4, ID }` prints the time so. */
+export const TIME_TAG = "tsbpf:time=";
 /**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
@@ -72,6 +74,8 @@ export interface MapTags {
   actions?: string[];
   /** An actions ring buffer's printf() calls, by id. */
   printf?: PrintfSite[];
+  /** Its time() calls' formats, by id. */
+  times?: string[];
 }
 
 /** What a map declares besides its key and value types, as compiler/ir's MapDef says it. */
@@ -83,6 +87,7 @@ export interface MapMarks {
   readonly aggregate?: Aggregate;
   readonly actions?: readonly string[];
   readonly printf?: readonly PrintfSite[];
+  readonly times?: readonly string[];
 }
 
 /** The tags both backends write on a map for its marks (the event tag, which names a type, is each backend's own). */
@@ -95,6 +100,7 @@ export function markTags(m: MapMarks): string[] {
     ...(m.aggregate ? [AGGREGATE_TAG + m.aggregate] : []),
     ...(m.actions ? [actionsTag(m.actions)] : []),
     ...(m.printf ?? []).map(printfTag),
+    ...(m.times ?? []).map((format, id) => `${TIME_TAG}${id}:${format}`),
   ];
 }
 
@@ -107,6 +113,10 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name === INTERNAL_TAG) out.internal = true;
     else if (t.name === STACKS_TAG) out.stacks = true;
     else if (t.name.startsWith(ACTIONS_TAG)) out.actions = t.name.slice(ACTIONS_TAG.length).split(",").filter((n) => n !== "");
+    else if (t.name.startsWith(TIME_TAG)) {
+      const m = /^(\d+):/.exec(t.name.slice(TIME_TAG.length));
+      if (m) (out.times ??= [])[Number(m[1])] = t.name.slice(TIME_TAG.length + m[0].length);
+    }
     else if (t.name.startsWith(PRINTF_TAG)) {
       const m = /^(\d+):([\w,]*):/.exec(t.name.slice(PRINTF_TAG.length));
       const args = m?.[2] ? m[2].split(",") : [];

@@ -59,7 +59,7 @@ import {
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
 import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, RUN_SECTION, perfEventFullName, perfEventTag, runTag, type Aggregate, type PerfEventProbe, type PrintfSite, type RunWhen } from "../btf/tags.js";
-import { argKind, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
+import { argKind, checkTimeFormat, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
@@ -479,6 +479,8 @@ export function lower(
   const actionTargets: string[] = [];
   /** The file's printf() calls, by the id their records carry (the actions map's tags). */
   const printfSites: PrintfSite[] = [];
+  /** The file's time() formats, by the id their records carry. */
+  const timeFormats: string[] = [];
   /** Functions being inlined, innermost last (recursion is an error). */
   const inlining: TS.Node[] = [];
   const functions = new Map<TS.Symbol, TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression>();
@@ -1628,6 +1630,7 @@ export function lower(
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (name === "kstack" || name === "ustack") return this.stack(name, e);
       if (name === "exit") return this.exitRun(e);
+      if (name === "time") return this.time(e);
       if (name === "targetPid") {
         if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
         // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -1673,7 +1676,7 @@ export function lower(
 
     /** The actions ring buffer, created by the first request; made larger by the first printf(), whose records are. */
     actionsMap(printf: boolean): void {
-      const def: MapDef = { name: ACTIONS_MAP, type: MAP_TYPES.RingBuf, maxEntries: printf ? PRINTF_RING_BYTES : 4096, internal: true, actions: actionTargets, printf: printfSites };
+      const def: MapDef = { name: ACTIONS_MAP, type: MAP_TYPES.RingBuf, maxEntries: printf ? PRINTF_RING_BYTES : 4096, internal: true, actions: actionTargets, printf: printfSites, times: timeFormats };
       const at = maps.findIndex((m) => m.name === ACTIONS_MAP);
       if (at < 0) maps.push(def);
       else if (printf) maps[at] = def;
@@ -1744,6 +1747,18 @@ export function lower(
       this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record, imm(0n, U64)], loc });
       this.fb.terminate({ op: "jmp", target: join.id });
       this.enter(join);
+    }
+
+    /** time(format), bpftrace's time(): tsbpf run prints the current local time in strftime's format (default "%H:%M:%S\n"). */
+    time(e: TS.CallExpression): Val {
+      const [formatArg] = e.arguments;
+      if (formatArg && !(ts.isStringLiteral(formatArg) || ts.isNoSubstitutionTemplateLiteral(formatArg))) return fail(formatArg, Code.BadPrintk, 'time() takes a format string literal: time("%H:%M:%S\\n")');
+      const format = formatArg ? formatArg.text : "%H:%M:%S\n";
+      const bad = checkTimeFormat(format);
+      if (bad) fail(formatArg!, Code.BadPrintk, bad);
+      const id = timeFormats.push(format) - 1;
+      this.action(ACTIONS.time, { op: imm(BigInt(id), U32) }, e);
+      return { op: imm(0n, I64) };
     }
 
     /** exit(code): the code in an action record, which tsbpf run stops at; ends the handler, as `return 0` would. */

@@ -11,7 +11,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "exit", "printf"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "exit", "printf", "time"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -118,6 +118,8 @@ declare module "tsbpf" {
   export function targetPid(): u32;
   /** bpftrace's printf: a C format (%d %u %x %s %c %p, widths and flags) and its values, formatted by tsbpf run. */
   export function printf(format: string, ...values: unknown[]): void;
+  /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
+  export function time(format?: string): void;
   /** Ends the run (bpftrace's exit()): tsbpf run prints the maps and exits with \`code\`; it also ends the handler. */
   export function exit(code?: number): never;
   /** The current kernel stack, in the file's own stack map: count by it, and tsbpf run prints its frames; \`kstack(5)\`: its innermost 5 frames. */

@@ -208,6 +208,8 @@ export interface MapDef {
   readonly actions?: readonly string[];
   /** On the actions ring buffer: the file's printf() calls, by id (each tagged in BTF with its format and arguments). */
   readonly printf?: readonly PrintfSite[];
+  /** On the actions ring buffer: the file's time() formats, by id. */
+  readonly times?: readonly string[];
   /** An Avg, Min, Max or Stats map (per-CPU, its value compiler/btf/tags.ts's struct), tagged so readers merge the CPUs. */
   readonly aggregate?: Aggregate;
 }

@@ -156,3 +156,60 @@ function convert(c: Conversion, value: bigint | string, bits: number): string {
       return pad(`0x${BigInt.asUintN(64, v).toString(16)}`);
   }
 }
+
+/**
+ * strftime's conversions that time(format) takes (bpftrace's time()), in the C locale: %a %A %b %B %d %e %H %I %j %m
+ * %M %p %S %y %Y %z %F %T %D %R %s %n %t %%.
+ */
+const STRFTIME = /%([aAbBdeHIjmMpSyYzFTDRsnt%])/g;
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/** A sentence saying what time() cannot print in `format`, or undefined when it can print all of it. */
+export function checkTimeFormat(format: string): string | undefined {
+  const bad = format.replace(STRFTIME, "").match(/%.?/);
+  return bad ? `${JSON.stringify(bad[0])} is not a conversion time() takes: %H %M %S %T %F %D %R %Y %y %m %d %e %j %a %A %b %B %I %p %z %s %n %t %%` : undefined;
+}
+
+/** `format` with the conversions replaced by `date`'s fields, in local time (or UTC), as C's strftime writes them. */
+export function strftime(format: string, date: Date, utc = false): string {
+  const get = (local: () => number, universal: () => number): number => (utc ? universal() : local());
+  const year = get(() => date.getFullYear(), () => date.getUTCFullYear());
+  const month = get(() => date.getMonth(), () => date.getUTCMonth());
+  const day = get(() => date.getDate(), () => date.getUTCDate());
+  const weekday = get(() => date.getDay(), () => date.getUTCDay());
+  const hour = get(() => date.getHours(), () => date.getUTCHours());
+  const minute = get(() => date.getMinutes(), () => date.getUTCMinutes());
+  const second = get(() => date.getSeconds(), () => date.getUTCSeconds());
+  const pad = (n: number, width = 2, fill = "0") => String(n).padStart(width, fill);
+  const yearDay = Math.floor((Date.UTC(year, month, day) - Date.UTC(year, 0, 1)) / 86_400_000) + 1;
+  const offset = utc ? 0 : -date.getTimezoneOffset();
+  return format.replace(STRFTIME, (_, c: string) => {
+    switch (c) {
+      case "a": return DAYS[weekday]!.slice(0, 3);
+      case "A": return DAYS[weekday]!;
+      case "b": return MONTHS[month]!.slice(0, 3);
+      case "B": return MONTHS[month]!;
+      case "d": return pad(day);
+      case "e": return pad(day, 2, " ");
+      case "H": return pad(hour);
+      case "I": return pad(hour % 12 || 12);
+      case "j": return pad(yearDay, 3);
+      case "m": return pad(month + 1);
+      case "M": return pad(minute);
+      case "p": return hour < 12 ? "AM" : "PM";
+      case "S": return pad(second);
+      case "y": return pad(year % 100);
+      case "Y": return String(year);
+      case "z": return `${offset < 0 ? "-" : "+"}${pad(Math.floor(Math.abs(offset) / 60))}${pad(Math.abs(offset) % 60)}`;
+      case "F": return `${year}-${pad(month + 1)}-${pad(day)}`;
+      case "T": return `${pad(hour)}:${pad(minute)}:${pad(second)}`;
+      case "D": return `${pad(month + 1)}/${pad(day)}/${pad(year % 100)}`;
+      case "R": return `${pad(hour)}:${pad(minute)}`;
+      case "s": return String(Math.floor(date.getTime() / 1000));
+      case "n": return "\n";
+      case "t": return "\t";
+      default: return "%";
+    }
+  });
+}

@@ -1,7 +1,7 @@
 // What a probe asks its reader to do through its actions ring buffer (compiler/btf/tags.ts's `tsbpf:actions=`):
 // bpftrace's exit(), print(@m), clear(@m) and printf(), which run in user space when the record is read.
 import { ACTIONS, type PrintfSite } from "../../compiler/btf/tags.js";
-import { argSize, decodeArgs, formatPrintf, parseFormat, type FormatPiece } from "../../compiler/ir/printf.js";
+import { argSize, decodeArgs, formatPrintf, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
 import { mapBtfTypes, MapView } from "./maps.js";
@@ -15,6 +15,7 @@ export class ActionTable {
   constructor(
     readonly targets: readonly string[],
     readonly printf: readonly (PrintfSite | undefined)[] = [],
+    readonly times: readonly (string | undefined)[] = [],
   ) {
     this.formats = printf.map((site) => {
       const pieces = site && parseFormat(site.format);
@@ -35,7 +36,7 @@ export class ActionTable {
 export function actionMaps(obj: LoadedObject): { map: LoadedMap; table: ActionTable }[] {
   return [...obj.maps.values()].flatMap((map) => {
     const types = map.spec.type === MapType.RINGBUF ? mapBtfTypes(obj.spec, map.spec) : undefined;
-    return types?.actions ? [{ map, table: new ActionTable(types.actions, types.printf) }] : [];
+    return types?.actions ? [{ map, table: new ActionTable(types.actions, types.printf, types.times) }] : [];
   });
 }
 
@@ -47,6 +48,10 @@ export function decodeAction(record: Uint8Array, table: ActionTable): Action | u
   const arg = view.getUint32(4, true);
   // A process exit status keeps the low 8 bits, as the kernel keeps them.
   if (action === ACTIONS.exit) return { kind: "exit", code: arg & 0xff };
+  if (action === ACTIONS.time) {
+    const format = table.times[arg];
+    return format === undefined ? undefined : { kind: "printf", text: strftime(format, new Date()) };
+  }
   if (action === ACTIONS.printf) {
     const text = table.printfText(arg, record);
     return text === undefined ? undefined : { kind: "printf", text };

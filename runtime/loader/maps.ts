@@ -56,6 +56,8 @@ export interface MapBtfTypes {
   actions?: string[];
   /** On an actions ring buffer: its printf() calls by id, each with its format and argument list. */
   printf?: PrintfSite[];
+  /** On an actions ring buffer: its time() formats by id. */
+  times?: string[];
 }
 
 const parsed = new WeakMap<Uint8Array, Btf>();

@@ -542,7 +542,7 @@ export class Simulation {
   private takeActions(): void {
     this.actionMaps ??= this.loaded.object.maps.flatMap((spec) => {
       const types = mapBtfTypes(this.loaded.object, spec);
-      return types?.actions ? [{ name: spec.name, table: new ActionTable(types.actions, types.printf) }] : [];
+      return types?.actions ? [{ name: spec.name, table: new ActionTable(types.actions, types.printf, types.times) }] : [];
     });
     for (const { name, table } of this.actionMaps) {
       for (const record of this.rawEvents(name)) {

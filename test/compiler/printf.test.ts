@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
-import { formatPrintf, parseFormat, type FormatPiece } from "../../compiler/ir/printf.js";
+import { checkTimeFormat, formatPrintf, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
@@ -49,7 +49,7 @@ test("the formatter writes what glibc's printf writes for the same formats and v
   }
 });
 
-const PROBE = `import { uprobe, printf, comm, readUserStr, HashMap, u64, type u8, type u32, type i32, type Ptr, type Str } from "tsbpf";
+const PROBE = `import { uprobe, printf, time, comm, readUserStr, HashMap, u64, type u8, type u32, type i32, type Ptr, type Str } from "tsbpf";
 export const license = "GPL";
 interface Name { s: Str<8> }
 const names = new HashMap<u32, Name>(4);
@@ -133,4 +133,29 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("time()'s formatter writes what GNU date's strftime writes, in UTC and in local time", () => {
+  const format = "%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %F %T %D %R %s %% %t|%n|";
+  for (const epoch of [1_700_000_000, 1_000_000_000, 1_709_251_199]) {
+    const date = new Date(epoch * 1000);
+    const utc = spawnSync("date", ["-u", "-d", `@${epoch}`, `+${format}`], { encoding: "utf8" });
+    assert.equal(strftime(format, date, true), utc.stdout.replace(/\n$/, ""), `UTC ${epoch}`);
+    const local = spawnSync("date", ["-d", `@${epoch}`, `+${format}`], { encoding: "utf8" });
+    assert.equal(strftime(format, date), local.stdout.replace(/\n$/, ""), `local ${epoch}`);
+  }
+  assert.equal(checkTimeFormat("%H:%M:%S\n"), undefined);
+  assert.match(checkTimeFormat("%H:%Q")!, /^"%Q" is not a conversion time\(\) takes/);
+});
+
+test("time() prints the current time where the handler calls it, in order with printf", async () => {
+  const text = PROBE.replace(/printf\(.*\);/, 'time(); printf("then\\n"); time("%Y-%m-%d|");');
+  const sim = await simulate({ fileName: "time.ts", text });
+  sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/x")] });
+  const out = sim.output();
+  assert.match(out, /^\d\d:\d\d:\d\d\nthen\n\d{4}-\d\d-\d\d\|$/, out);
+  const spec = openObject(compile({ fileName: "time.ts", text }).object, { name: "time" });
+  assert.deepEqual(mapBtfTypes(spec, spec.maps.find((m) => m.name === "tsbpf_actions")!)!.times, ["%H:%M:%S\n", "%Y-%m-%d|"]);
+  const bad = compile({ fileName: "bad.ts", text: PROBE.replace(/printf\(.*\);/, 'time("%H %Q");') }).diagnostics;
+  assert.ok(bad.some((d) => d.code === "TSBPF1011" && /"%Q" is not a conversion time\(\) takes/.test(d.message)), JSON.stringify(bad));
 });
