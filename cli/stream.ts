@@ -176,7 +176,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     runs("begin");
     // What begin() printed comes before anything the probes send.
     for (const a of actionReaders) a.reader.drain(act(a.table));
-    const { attached, skipped } = attachEach(loaded, options, target?.pid);
+    // A begin() that called exit() ends the run before anything attaches.
+    const { attached, skipped } = stopping ? { attached: [], skipped: [] } : attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
     for (const p of loaded.spec.programs) if (!p.autoload) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
@@ -202,7 +203,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       ...(target ? [`until ${target.name} exits`] : []),
       ...(actionReaders.length ? ["until a probe calls exit()"] : []),
     ].join(" or ");
-    log(`${what}${until && ` ${until}`}; Ctrl-C detaches and exits`);
+    if (!stopping) log(`${what}${until && ` ${until}`}; Ctrl-C detaches and exits`);
     if (recording) log(`recording what arrives${hits.length ? " and the probe hits that caused it" : ""} in ${recording.path}`);
     // Start-up has run: the next start can take its compiled functions from the user's code caches.
     refreshCodeCaches();
