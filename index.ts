@@ -208,6 +208,14 @@ export function time(_format?: string): void {
   onlyInProbe("time");
 }
 /**
+ * bpftrace's ntop(): an IPv4 or IPv6 address as inet_ntop writes it (`127.0.0.1`, `::1`), for printf's `%s`. The
+ * address is a u32 as the kernel keeps one (`sk.__sk_common.skc_daddr`, network byte order), or its bytes: an
+ * Arr<u8, 4> or Arr<u8, 16> (a tracepoint's `saddr`, `saddr_v6`).
+ */
+export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): string {
+  return onlyInProbe("ntop");
+}
+/**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`
  * (0 by default; the first exit() of a run counts). It also ends the handler, as `return 0` would: the probe sends
  * one record to its own small ring buffer, which `tsbpf run` watches; probes on other CPUs may still fire

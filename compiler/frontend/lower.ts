@@ -1631,6 +1631,7 @@ export function lower(
       if (name === "kstack" || name === "ustack") return this.stack(name, e);
       if (name === "exit") return this.exitRun(e);
       if (name === "time") return this.time(e);
+      if (name === "ntop") return fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
       if (name === "targetPid") {
         if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
         // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -1711,6 +1712,8 @@ export function lower(
       const args = kept.map((x, i): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } => {
         const c = keptConversions[i]!;
         if (argKind(c) === "str") {
+          const address = this.ntop(x);
+          if (address) return address;
           const read = this.stringCall(x);
           if (read || this.isDynamicString(x)) {
             const size = read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size;
@@ -1747,6 +1750,25 @@ export function lower(
       this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record, imm(0n, U64)], loc });
       this.fb.terminate({ op: "jmp", target: join.id });
       this.enter(join);
+    }
+
+    /**
+     * ntop(addr) as a printf value (bpftrace's ntop()): an Arr<u8, 4> or Arr<u8, 16> copied into the record as the
+     * address's bytes, or an integer (a __be32 read from the kernel) stored as it was read, so its bytes stay in network
+     * order; tsbpf run writes it as inet_ntop does. Undefined for any other expression.
+     */
+    ntop(x: TS.Expression): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } | undefined {
+      if (!ts.isCallExpression(x) || builtin(x.expression) !== "ntop") return undefined;
+      if (x.arguments.length !== 1) return fail(x, Code.UnsupportedCall, "ntop() takes one address");
+      const arg = x.arguments[0]!;
+      const src = this.tryRef(arg);
+      if (src && src.layout.kind === "array" && src.layout.element.size === 1 && (src.layout.length === 4 || src.layout.length === 16)) {
+        const layout = src.layout;
+        return { spec: layout.length === 4 ? "n4" : "n16", layout, fill: (dst) => this.chunks(dst, layout.size, arg, src) };
+      }
+      if (src && src.layout.kind !== "int") return fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not a ${describeLayout(src.layout)}`);
+      const value = this.convert(this.value(arg), U32);
+      return { spec: "n4", layout: intLayout(U32), fill: (dst) => this.storeInt(dst, value, arg) };
     }
 
     /** time(format), bpftrace's time(): tsbpf run prints the current local time in strftime's format (default "%H:%M:%S\n"). */

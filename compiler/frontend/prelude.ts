@@ -11,7 +11,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "exit", "printf", "time"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "exit", "printf", "time", "ntop"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -120,6 +120,8 @@ declare module "tsbpf" {
   export function printf(format: string, ...values: unknown[]): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;
+  /** bpftrace's ntop(): an IPv4 or IPv6 address as text, for printf's %s (a u32 as the kernel keeps it, or its bytes). */
+  export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): string;
   /** Ends the run (bpftrace's exit()): tsbpf run prints the maps and exits with \`code\`; it also ends the handler. */
   export function exit(code?: number): never;
   /** The current kernel stack, in the file's own stack map: count by it, and tsbpf run prints its frames; \`kstack(5)\`: its innermost 5 frames. */

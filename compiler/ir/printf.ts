@@ -57,17 +57,18 @@ export function formatText(pieces: readonly FormatPiece[]): string {
 }
 
 /**
- * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...) or a string of N bytes (`s64`).
+ * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...), a string of N bytes (`s64`), or an
+ * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16";
 
 /** Where each argument sits in a record: after the 8-byte action header, each at its natural alignment. */
 export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; size: number } {
   let at = 8;
   const offsets = args.map((a) => {
     const size = argSize(a);
-    const align = a[0] === "s" ? 1 : size;
+    const align = a[0] === "s" || a[0] === "n" ? 1 : size;
     at = Math.ceil(at / align) * align;
     const offset = at;
     at += size;
@@ -76,7 +77,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   return { offsets, size: Math.ceil(at / 8) * 8 };
 }
 
-export const argSize = (a: ArgSpec): number => Number(a.slice(1)) / (a[0] === "s" ? 1 : 8);
+export const argSize = (a: ArgSpec): number => Number(a.slice(1)) / (a[0] === "s" || a[0] === "n" ? 1 : 8);
 
 /** A record's arguments as JS values: integers as bigints of their width and sign, strings up to their NUL. */
 export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[]): (bigint | string)[] {
@@ -84,6 +85,7 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[]): (bigin
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   return args.map((a, i) => {
     const at = offsets[i]!;
+    if (a[0] === "n") return inetText(record.subarray(at, at + argSize(a)));
     if (a[0] === "s") {
       const bytes = record.subarray(at, at + argSize(a));
       const end = bytes.indexOf(0);
@@ -93,6 +95,43 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[]): (bigin
     if (a === "u32") return BigInt(view.getUint32(at, true));
     return a === "i64" ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
   });
+}
+
+/**
+ * An address as inet_ntop writes it: IPv4 dotted; IPv6 in lowercase hex groups, the longest run of two or more zero
+ * groups (the first of equals) as `::`, and an IPv4-mapped or -compatible address with its last 32 bits dotted.
+ */
+export function inetText(bytes: Uint8Array): string {
+  const dotted = (b: Uint8Array) => [...b].join(".");
+  if (bytes.length === 4) return dotted(bytes);
+  const words = Array.from({ length: 8 }, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
+  let best = { base: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > best.len) best = { base: i, len: j - i };
+    i = j;
+  }
+  if (best.len < 2) best = { base: -1, len: 0 };
+  // glibc: ::a.b.c.d (compatible) and ::ffff:a.b.c.d (mapped) keep their IPv4 part dotted.
+  if (best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff))) {
+    return `::${best.len === 5 ? "ffff:" : ""}${dotted(bytes.subarray(12))}`;
+  }
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === best.base) {
+      out += "::";
+      i += best.len - 1;
+      continue;
+    }
+    if (out && !out.endsWith(":")) out += ":";
+    out += words[i]!.toString(16);
+  }
+  return out;
 }
 
 /** The text C's printf writes for `pieces` and `values` (integers of `widths` bits: 32 or 64, as the record holds them). */

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
-import { checkTimeFormat, formatPrintf, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
+import { checkTimeFormat, formatPrintf, inetText, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
@@ -158,4 +158,61 @@ test("time() prints the current time where the handler calls it, in order with p
   assert.deepEqual(mapBtfTypes(spec, spec.maps.find((m) => m.name === "tsbpf_actions")!)!.times, ["%H:%M:%S\n", "%Y-%m-%d|"]);
   const bad = compile({ fileName: "bad.ts", text: PROBE.replace(/printf\(.*\);/, 'time("%H %Q");') }).diagnostics;
   assert.ok(bad.some((d) => d.code === "TSBPF1011" && /"%Q" is not a conversion time\(\) takes/.test(d.message)), JSON.stringify(bad));
+});
+
+test("ntop() writes addresses as the C library's inet_ntop does (through Python's socket.inet_ntop)", { skip: spawnSync("python3", ["--version"]).status !== 0 ? "python3 is missing" : false }, () => {
+  const addresses = ["0.0.0.0", "127.0.0.1", "255.255.255.255", "::", "::1", "1::", "2001:db8::1", "2001:db8:0:0:1:0:0:1", "fe80::1:2:3:4", "::ffff:10.1.2.3", "::10.1.2.3", "1:0:0:2:0:0:0:3", "1:2:3:4:5:6:7:8", "0:0:1::"];
+  const script = `import socket, sys\nfor a in sys.argv[1:]:\n    f = socket.AF_INET6 if ":" in a else socket.AF_INET\n    print(socket.inet_pton(f, a).hex(), socket.inet_ntop(f, socket.inet_pton(f, a)))`;
+  const lines = spawnSync("python3", ["-c", script, ...addresses], { encoding: "utf8" }).stdout.trim().split("\n");
+  assert.equal(lines.length, addresses.length);
+  for (const line of lines) {
+    const [hex, expected] = line.split(" ");
+    assert.equal(inetText(Uint8Array.from(Buffer.from(hex!, "hex"))), expected, hex);
+  }
+});
+
+test("printf's %s prints ntop() of a u32 read from the kernel and of a tracepoint's address arrays", async () => {
+  const text = `import { uprobe, printf, ntop, type u32, type u8, type Arr } from "tsbpf";
+export const license = "GPL";
+interface Addrs { v4: Arr<u8, 4>; v6: Arr<u8, 16> }
+export const p = uprobe("libc.so.6", "connect", (fd: u32, be: u32) => {
+  const a: Addrs = { v4: [10, 0, 0, 7], v6: [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] };
+  printf("%s %-12s|%s\\n", ntop(be), ntop(a.v4), ntop(a.v6));
+});
+`;
+  const sim = await simulate({ fileName: "ntop.ts", text });
+  // 127.0.0.1 as the kernel keeps a __be32: its bytes in network order, so the little-endian u32 0x0100007f.
+  sim.uprobe("libc.so.6:connect", { args: [3, 0x0100007f] });
+  assert.equal(sim.output(), "127.0.0.1 10.0.0.7    |2001:db8::1\n");
+  const misuse = compile({ fileName: "bad.ts", text: text.replace("printf(", "const x = ntop(be); printf(") }).diagnostics;
+  assert.ok(misuse.some((d) => /ntop\(\) gives an address's text for printf's %s/.test(d.message)), JSON.stringify(misuse));
+});
+
+test("ntop() on this kernel: a local TCP connection's state changes, IPv4 and IPv6", { skip: noKernel ?? (spawnSync("python3", ["--version"]).status !== 0 ? "python3 is missing" : false) }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ntop-"));
+  try {
+    writeFileSync(join(dir, "conn.py"), `import socket
+for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    server = socket.socket(family)
+    server.bind((host, 0))
+    server.listen()
+    client = socket.create_connection(server.getsockname()[:2])
+    server.accept()[0].close()
+    client.close()
+    server.close()
+`);
+    const probe = `tracepoint("sock", "inet_sock_set_state", (ctx) => {
+  if (ctx.protocol !== 6 || ctx.newstate !== 1) return;
+  if (ctx.family === 2) printf("%s -> %s\\n", ntop(ctx.saddr), ntop(ctx.daddr));
+  else printf("%s -> %s\\n", ntop(ctx.saddr_v6), ntop(ctx.daddr_v6));
+})`;
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "--no-cache", "-e", probe, "-c", `python3 ${join(dir, "conn.py")}`], { encoding: "utf8", env, timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    // Both ends of each connection reach ESTABLISHED (state 1).
+    assert.deepEqual(r.stdout.trim().split("\n").sort(), ["127.0.0.1 -> 127.0.0.1", "127.0.0.1 -> 127.0.0.1", "::1 -> ::1", "::1 -> ::1"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
