@@ -1,4 +1,4 @@
-// Leak tests against the kernel: 200 load/attach/detach cycles of a tracepoint object; 50 rounds of load, attach and close (tracepoint object with legacy map and
+// Leak tests against the kernel: 200 load/attach/detach cycles of a tracepoint object; 25 rounds of load, attach and close (tracepoint object with legacy map and
 // global data, uprobe object with a BTF map and perf_event object with profile and interval probes attached every 10th
 // round, trace_pipe opened) leave no program, map or link created by the
 // test alive and the process's fd count unchanged. Failed loads and attaches release what they created too, and a trace pipe
@@ -15,7 +15,7 @@ import { AttachError, LoadError, Session, TracePipe } from "../../runtime/loader
 import { fixture, heldLinks, needsKernel, openFdCount } from "./support.js";
 
 const sys = openSys();
-const ROUNDS = 50;
+const ROUNDS = 25;
 
 /** Objects go away after an RCU grace period: wait for that rather than a fixed time. */
 async function stillAlive(kind: "prog" | "map" | "link", ids: Set<number>): Promise<number[]> {
