@@ -194,8 +194,7 @@ function checkReferences(btf: Btf, t: BtfType): void {
 export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {
   const name = options.name ?? "obj";
   const programs = raw.programs.map(programSpec);
-  tagPerfEventTargets(raw, programs);
-  tagRunTargets(raw, programs);
+  tagTargets(raw, programs);
   const maps: MapSpec[] = [];
   for (const section of raw.mapSections) {
     const defs = section.kind === "legacy" ? readLegacyMaps(section) : readBtfSection(raw, section, options.btfMaps);
@@ -462,34 +461,44 @@ function programSpec(p: BpfProgram): ProgramSpec {
 }
 
 /**
- * Gives each perf_event program whose FUNC carries a `tsbpf:perf_event=` tag the probe it names; untagged ones stay
- * attached by hand. A tag that names no probe, or two tags, are refused.
+ * Programs attached by hand that name their target in a decl tag on their FUNC (compiler/btf/tags.ts): perf_event
+ * programs in section `perf_event` (`tsbpf:perf_event=profile:hz:99`, ...) and `raw_tp` ones run once
+ * (`tsbpf:run=begin`). `target` reads a tag's value, or says in a sentence why it names nothing.
  */
-function tagPerfEventTargets(raw: BpfObject, programs: ProgramSpec[]): void {
-  const tagged = programs.filter((p) => p.type === ProgType.PERF_EVENT && p.attach.kind === "manual" && p.section.replace(/^\?/, "") === PERF_EVENT_SECTION);
-  if (!tagged.length || !raw.btf) return;
-  const btf = parseBtf(raw.btf);
-  for (const p of tagged) {
-    const tags = funcTags(btf, p.name).filter((t) => t.startsWith(PERF_EVENT_TAG));
-    if (tags.length === 0) continue;
-    if (tags.length > 1) throw new ObjectError(`program ${p.name}: ${tags.length} ${PERF_EVENT_TAG} tags (${tags.join(", ")}); a perf_event program attaches to one probe`);
-    const probe = parsePerfEventTag(tags[0]!.slice(PERF_EVENT_TAG.length));
-    if (typeof probe === "string") throw new ObjectError(`program ${p.name}: ${probe}`);
-    p.attach = { kind: "perf_event", ...probe };
-  }
-}
+const TAGGED_TARGETS: { type: number; section: string; tag: string; one: string; target: (value: string) => AttachTarget | string }[] = [
+  {
+    type: ProgType.PERF_EVENT,
+    section: PERF_EVENT_SECTION,
+    tag: PERF_EVENT_TAG,
+    one: "a perf_event program attaches to one probe",
+    target: (value) => {
+      const probe = parsePerfEventTag(value);
+      return typeof probe === "string" ? probe : { kind: "perf_event", ...probe };
+    },
+  },
+  {
+    type: ProgType.RAW_TRACEPOINT,
+    section: RUN_SECTION,
+    tag: RUN_TAG,
+    one: "a program runs once, at the begin or at the end",
+    target: (value) => (value === "begin" || value === "end" ? { kind: "run", when: value } : `${RUN_TAG}${value} is not ${RUN_TAG}begin or ${RUN_TAG}end`),
+  },
+];
 
-/** Gives each `raw_tp` program whose FUNC is tagged `tsbpf:run=begin` or `=end` that run; two tags are refused. */
-function tagRunTargets(raw: BpfObject, programs: ProgramSpec[]): void {
-  const tagged = programs.filter((p) => p.type === ProgType.RAW_TRACEPOINT && p.attach.kind === "manual" && p.section.replace(/^\?/, "") === RUN_SECTION);
+/** Gives each such program the target its tag names; untagged ones stay attached by hand. A bad tag, or two, are refused. */
+function tagTargets(raw: BpfObject, programs: ProgramSpec[]): void {
+  const kindOf = (p: ProgramSpec) => (p.attach.kind === "manual" ? TAGGED_TARGETS.find((k) => k.type === p.type && p.section.replace(/^\?/, "") === k.section) : undefined);
+  const tagged = programs.filter((p) => kindOf(p));
   if (!tagged.length || !raw.btf) return;
   const btf = parseBtf(raw.btf);
   for (const p of tagged) {
-    const tags = funcTags(btf, p.name).filter((t) => t.startsWith(RUN_TAG));
+    const kind = kindOf(p)!;
+    const tags = funcTags(btf, p.name).filter((t) => t.startsWith(kind.tag));
     if (tags.length === 0) continue;
-    const when = tags[0]!.slice(RUN_TAG.length);
-    if (tags.length > 1 || (when !== "begin" && when !== "end")) throw new ObjectError(`program ${p.name}: ${tags.join(", ")} is not one ${RUN_TAG}begin or ${RUN_TAG}end tag`);
-    p.attach = { kind: "run", when };
+    if (tags.length > 1) throw new ObjectError(`program ${p.name}: ${tags.length} ${kind.tag} tags (${tags.join(", ")}); ${kind.one}`);
+    const target = kind.target(tags[0]!.slice(kind.tag.length));
+    if (typeof target === "string") throw new ObjectError(`program ${p.name}: ${target}`);
+    p.attach = target;
   }
 }
 
