@@ -152,6 +152,8 @@ type Binding =
   /** `rebindable`: a `let` holding its own pointer register, which `name = lookup(...)` sets again. */
   | { kind: "ref"; ref: Ref; rebindable?: boolean }
   | { kind: "map"; map: MapInfo }
+  /** A module-level string constant: a printf() or time() format (`const ROW = "%-6d %s\n"`). */
+  | { kind: "format"; text: string }
   /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
   | { kind: "failed" };
 
@@ -660,6 +662,10 @@ export function lower(
     while (ts.isAsExpression(init) || ts.isParenthesizedExpression(init) || ts.isSatisfiesExpression(init)) init = init.expression;
     if (ts.isObjectLiteralExpression(init) || ts.isArrayLiteralExpression(init)) {
       fail(init, Code.UnsupportedTopLevel, "a module-level constant must be an integer: write a table of constants as one `const` per value (`const SIGKILL = 9;`), or keep it in a map");
+    }
+    if (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init)) {
+      moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "format", text: init.text });
+      return;
     }
     const declared = decl.type ? intTypeOf(decl.type) : undefined;
     const fl = new FnLowering(new FunctionBuilder(), new Map(moduleScope));
@@ -1272,11 +1278,12 @@ export function lower(
       return type.bool ? this.convert(v, type).op : v.op;
     }
 
-    lookup(id: TS.Identifier): Exclude<Binding, { kind: "failed" }> {
+    lookup(id: TS.Identifier): Exclude<Binding, { kind: "failed" | "format" }> {
       // In `{ calls }` the name is the property; the value is the variable it names.
       const symbol = ts.isShorthandPropertyAssignment(id.parent) && id.parent.name === id ? checker.getShorthandAssignmentValueSymbol(id.parent) : checker.getSymbolAtLocation(id);
       const b = symbol && this.scope.get(symbol);
       if (b?.kind === "failed") throw new Abort();
+      if (b?.kind === "format") return fail(id, Code.NotAnInteger, `\`${id.text}\` is a string constant: it serves as the format of printf() or time()`);
       if (!b) {
         const what = builtin(id);
         return fail(id, Code.UnknownName, what ? `\`${what}\` is not a value: call it` : `\`${id.text}\` cannot be used here: handlers see their parameters and their own local constants and variables`);
@@ -1691,11 +1698,12 @@ export function lower(
      */
     printf(e: TS.CallExpression): void {
       const [formatArg, ...values] = e.arguments;
-      if (!formatArg || !(ts.isStringLiteral(formatArg) || ts.isNoSubstitutionTemplateLiteral(formatArg))) {
-        return fail(formatArg ?? e, Code.BadPrintk, 'printf() takes a format string literal first, then its values: printf("%-6d %s\\n", pid, name)');
+      const formatSource = formatArg && this.formatText(formatArg);
+      if (formatSource === undefined) {
+        return fail(formatArg ?? e, Code.BadPrintk, 'printf() takes a format first (a string literal, or a module-level string constant), then its values: printf("%-6d %s\\n", pid, name)');
       }
-      const pieces = parseFormat(formatArg.text);
-      if (typeof pieces === "string") return fail(formatArg, Code.BadPrintk, pieces);
+      const pieces = parseFormat(formatSource);
+      if (typeof pieces === "string") return fail(formatArg!, Code.BadPrintk, pieces);
       const conversions = pieces.filter((p): p is Conversion => typeof p !== "string");
       if (conversions.length !== values.length) fail(e, Code.BadPrintk, `the format has ${conversions.length} conversion${conversions.length === 1 ? "" : "s"} and printf() is given ${values.length} value${values.length === 1 ? "" : "s"}`);
       // A string literal's conversion is done now (a header's "%-6s", "PID"): its text joins the format.
@@ -1752,6 +1760,14 @@ export function lower(
       this.enter(join);
     }
 
+    /** A format's text: a string literal, or a module-level string constant; undefined for anything else. */
+    formatText(e: TS.Expression): string | undefined {
+      if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return e.text;
+      const symbol = ts.isIdentifier(e) ? checker.getSymbolAtLocation(e) : undefined;
+      const b = symbol && this.scope.get(symbol);
+      return b?.kind === "format" ? b.text : undefined;
+    }
+
     /**
      * ntop(addr) as a printf value (bpftrace's ntop()): an Arr<u8, 4> or Arr<u8, 16> copied into the record as the
      * address's bytes, or an integer (a __be32 read from the kernel) stored as it was read, so its bytes stay in network
@@ -1774,8 +1790,8 @@ export function lower(
     /** time(format), bpftrace's time(): tsbpf run prints the current local time in strftime's format (default "%H:%M:%S\n"). */
     time(e: TS.CallExpression): Val {
       const [formatArg] = e.arguments;
-      if (formatArg && !(ts.isStringLiteral(formatArg) || ts.isNoSubstitutionTemplateLiteral(formatArg))) return fail(formatArg, Code.BadPrintk, 'time() takes a format string literal: time("%H:%M:%S\\n")');
-      const format = formatArg ? formatArg.text : "%H:%M:%S\n";
+      const format = formatArg ? this.formatText(formatArg) : "%H:%M:%S\n";
+      if (format === undefined) return fail(formatArg!, Code.BadPrintk, 'time() takes a format (a string literal, or a module-level string constant): time("%H:%M:%S\\n")');
       const bad = checkTimeFormat(format);
       if (bad) fail(formatArg!, Code.BadPrintk, bad);
       const id = timeFormats.push(format) - 1;

@@ -80,7 +80,7 @@ test("printf's checks: a literal format, one value per conversion, strings for %
     const d = diagnostics(call);
     assert.ok(d.some((x) => x.code === "TSBPF1011" && message.test(x.message)), `${call}: ${JSON.stringify(d)}`);
   };
-  expect("printf(`%d${small}`, 1);", /printf\(\) takes a format string literal first/);
+  expect("printf(`%d${small}`, 1);", /printf\(\) takes a format first \(a string literal, or a module-level string constant\)/);
   expect(`printf("%d %d\\n", small);`, /the format has 2 conversions and printf\(\) is given 1 value/);
   expect(`printf("%s\\n", small);`, /%s prints a string \(a Str<N>, comm\(\), readUserStr\(p\)\), not `small`/);
   expect(`printf("%d\\n", n);`, /%d prints an integer, not a struct/);
@@ -215,4 +215,22 @@ for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a module-level string constant serves as a printf() or time() format, and only as one", async () => {
+  const text = `import { uprobe, printf, time, type u32 } from "tsbpf";
+export const license = "GPL";
+const ROW = "%-4d|%s\\n";
+const CLOCK = "%Y|";
+export const p = uprobe("libc.so.6", "unlink", (n: u32) => {
+  printf(ROW, n, "x");
+  printf(ROW, n + 1, "y");
+  time(CLOCK);
+});
+`;
+  const sim = await simulate({ fileName: "row.ts", text });
+  sim.uprobe("libc.so.6:unlink", { args: [7] });
+  assert.match(sim.output(), /^7   \|x\n8   \|y\n\d{4}\|$/);
+  const misuse = compile({ fileName: "bad.ts", text: text.replace('time(CLOCK);', 'const x = (ROW as any) as u32;') }).diagnostics;
+  assert.ok(misuse.some((d) => /`ROW` is a string constant: it serves as the format of printf\(\) or time\(\)/.test(d.message)), JSON.stringify(misuse));
 });
