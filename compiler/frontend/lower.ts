@@ -152,8 +152,8 @@ type Binding =
   /** `rebindable`: a `let` holding its own pointer register, which `name = lookup(...)` sets again. */
   | { kind: "ref"; ref: Ref; rebindable?: boolean }
   | { kind: "map"; map: MapInfo }
-  /** A module-level string constant: a printf() or time() format (`const ROW = "%-6d %s\n"`). */
-  | { kind: "format"; text: string }
+  /** A module-level string constant: a probe's binary or function (`const LIBC = "libc.so.6"`), a printf() or time() format. */
+  | { kind: "string"; text: string }
   /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
   | { kind: "failed" };
 
@@ -664,7 +664,7 @@ export function lower(
       fail(init, Code.UnsupportedTopLevel, "a module-level constant must be an integer: write a table of constants as one `const` per value (`const SIGKILL = 9;`), or keep it in a map");
     }
     if (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init)) {
-      moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "format", text: init.text });
+      moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "string", text: init.text });
       return;
     }
     const declared = decl.type ? intTypeOf(decl.type) : undefined;
@@ -756,10 +756,15 @@ export function lower(
     const strings = kind === "usdt" ? 3 : kind === "uprobe" || kind === "uretprobe" || kind === "tracepoint" ? 2 : 1;
     const args = call.arguments;
     if (args.length !== strings + 1) fail(call, Code.BadProbe, `${kind}() takes ${["a string", "two strings", "three strings"][strings - 1]} and a handler`);
+    // Names may be module-level string constants (`uprobe(LIBC, "malloc", ...)`), except a tracepoint's: its format
+    // is read, from the literals in the file's text, before the file is type-checked.
+    const constants = kind !== "tracepoint";
     const names = args.slice(0, strings).map((a) => {
-      if (!ts.isStringLiteral(a) && !ts.isNoSubstitutionTemplateLiteral(a)) return fail(a, Code.BadProbe, `the arguments of ${kind}() must be string literals`);
-      if (a.text === "") return fail(a, Code.BadProbe, `the arguments of ${kind}() must not be empty`);
-      return a.text;
+      const constant = constants && ts.isIdentifier(a) ? moduleScope.get(checker.getSymbolAtLocation(a)!) : undefined;
+      const text = ts.isStringLiteral(a) || ts.isNoSubstitutionTemplateLiteral(a) ? a.text : constant?.kind === "string" ? constant.text : undefined;
+      if (text === undefined) return fail(a, Code.BadProbe, `the arguments of ${kind}() must be string literals${constants ? " or module-level string constants" : ""}`);
+      if (text === "") return fail(a, Code.BadProbe, `the arguments of ${kind}() must not be empty`);
+      return text;
     });
     const handler = args[strings]!;
     if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
@@ -1278,12 +1283,12 @@ export function lower(
       return type.bool ? this.convert(v, type).op : v.op;
     }
 
-    lookup(id: TS.Identifier): Exclude<Binding, { kind: "failed" | "format" }> {
+    lookup(id: TS.Identifier): Exclude<Binding, { kind: "failed" | "string" }> {
       // In `{ calls }` the name is the property; the value is the variable it names.
       const symbol = ts.isShorthandPropertyAssignment(id.parent) && id.parent.name === id ? checker.getShorthandAssignmentValueSymbol(id.parent) : checker.getSymbolAtLocation(id);
       const b = symbol && this.scope.get(symbol);
       if (b?.kind === "failed") throw new Abort();
-      if (b?.kind === "format") return fail(id, Code.NotAnInteger, `\`${id.text}\` is a string constant: it serves as the format of printf() or time()`);
+      if (b?.kind === "string") return fail(id, Code.NotAnInteger, `\`${id.text}\` is a string constant: it names what a kprobe, uprobe or USDT probe probes, or serves as the format of printf() or time()`);
       if (!b) {
         const what = builtin(id);
         return fail(id, Code.UnknownName, what ? `\`${what}\` is not a value: call it` : `\`${id.text}\` cannot be used here: handlers see their parameters and their own local constants and variables`);
@@ -1765,7 +1770,7 @@ export function lower(
       if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return e.text;
       const symbol = ts.isIdentifier(e) ? checker.getSymbolAtLocation(e) : undefined;
       const b = symbol && this.scope.get(symbol);
-      return b?.kind === "format" ? b.text : undefined;
+      return b?.kind === "string" ? b.text : undefined;
     }
 
     /**

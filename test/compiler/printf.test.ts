@@ -217,12 +217,13 @@ for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
   }
 });
 
-test("a module-level string constant serves as a printf() or time() format, and only as one", async () => {
+test("a module-level string constant serves as a printf() or time() format or a uprobe's binary, and only as those", async () => {
   const text = `import { uprobe, printf, time, type u32 } from "tsbpf";
 export const license = "GPL";
 const ROW = "%-4d|%s\\n";
 const CLOCK = "%Y|";
-export const p = uprobe("libc.so.6", "unlink", (n: u32) => {
+const LIBC = "libc.so.6";
+export const p = uprobe(LIBC, "unlink", (n: u32) => {
   printf(ROW, n, "x");
   printf(ROW, n + 1, "y");
   time(CLOCK);
@@ -231,6 +232,7 @@ export const p = uprobe("libc.so.6", "unlink", (n: u32) => {
   const sim = await simulate({ fileName: "row.ts", text });
   sim.uprobe("libc.so.6:unlink", { args: [7] });
   assert.match(sim.output(), /^7   \|x\n8   \|y\n\d{4}\|$/);
+  assert.deepEqual(compile({ fileName: "row.ts", text }).programs.map((x) => x.section), ["uprobe/libc.so.6:unlink"]);
   const misuse = compile({ fileName: "bad.ts", text: text.replace('time(CLOCK);', 'const x = (ROW as any) as u32;') }).diagnostics;
-  assert.ok(misuse.some((d) => /`ROW` is a string constant: it serves as the format of printf\(\) or time\(\)/.test(d.message)), JSON.stringify(misuse));
+  assert.ok(misuse.some((d) => /`ROW` is a string constant: it names what a kprobe, uprobe or USDT probe probes, or serves as the format of printf\(\) or time\(\)/.test(d.message)), JSON.stringify(misuse));
 });
