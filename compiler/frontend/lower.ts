@@ -1713,17 +1713,16 @@ export function lower(
       if (conversions.length !== values.length) fail(e, Code.BadPrintk, `the format has ${conversions.length} conversion${conversions.length === 1 ? "" : "s"} and printf() is given ${values.length} value${values.length === 1 ? "" : "s"}`);
       // A string literal's conversion is done now (a header's "%-6s", "PID"): its text joins the format.
       const literal = (x: TS.Expression): x is TS.StringLiteral | TS.NoSubstitutionTemplateLiteral => ts.isStringLiteral(x) || ts.isNoSubstitutionTemplateLiteral(x);
+      const folded = values.map((x, i) => (argKind(conversions[i]!) === "str" && literal(x) ? x.text : undefined));
       let n = 0;
       const format = formatText(pieces.map((p) => {
         if (typeof p === "string") return p;
-        const x = values[n++]!;
-        return argKind(p) === "str" && literal(x) ? formatPrintf([p], [x.text], [0]) : p;
+        const text = folded[n++];
+        return text === undefined ? p : formatPrintf([p], [text], [0]);
       }));
-      const kept = values.filter((x, i) => !(argKind(conversions[i]!) === "str" && literal(x)));
-      const keptConversions = conversions.filter((c, i) => !(argKind(c) === "str" && literal(values[i]!)));
+      const kept = values.flatMap((x, i) => (folded[i] === undefined ? [{ x, c: conversions[i]! }] : []));
       // Integers are evaluated now, into registers; strings are read or copied into the record once it is reserved.
-      const args = kept.map((x, i): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } => {
-        const c = keptConversions[i]!;
+      const args = kept.map(({ x, c }): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } => {
         if (argKind(c) === "str") {
           const address = this.ntop(x);
           if (address) return address;

@@ -12,6 +12,8 @@ export type Action = { kind: "exit"; code: number } | { kind: "print" | "clear";
 /** What an actions ring buffer's records refer to: the maps print and clear name, the printf calls, by index. */
 export class ActionTable {
   private readonly formats: (FormatPiece[] | undefined)[];
+  /** Each printf call's integer widths in bits (0 for a string or an address), as formatPrintf takes them. */
+  private readonly widths: number[][];
   constructor(
     readonly targets: readonly string[],
     readonly printf: readonly (PrintfSite | undefined)[] = [],
@@ -21,6 +23,7 @@ export class ActionTable {
       const pieces = site && parseFormat(site.format);
       return typeof pieces === "string" ? undefined : pieces;
     });
+    this.widths = printf.map((site) => (site?.args ?? []).map((a) => (a[0] === "i" || a[0] === "u" ? argSize(a) * 8 : 0)));
   }
 
   /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */
@@ -28,7 +31,7 @@ export class ActionTable {
     const site = this.printf[id];
     const pieces = this.formats[id];
     if (!site || !pieces) return undefined;
-    return formatPrintf(pieces, decodeArgs(record, site.args), site.args.map((a) => (a[0] === "s" ? 0 : argSize(a) * 8)));
+    return formatPrintf(pieces, decodeArgs(record, site.args), this.widths[id]!);
   }
 }
 

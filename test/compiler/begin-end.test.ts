@@ -68,7 +68,9 @@ test("in the simulator, sim.begin() and sim.end() run them, with what they print
   assert.deepEqual(sim.map("phase").toArray(), [1n]);
   sim.end();
   assert.equal(sim.output(), "0 unlinks\n");
-  assert.throws(() => sim.end({ program: "p" }), /no end\(\) program|p/);
+  assert.throws(() => sim.end({ program: "nope" }), /no program nope in the object \(programs: header, footer, p\)/);
+  const beginOnly = await simulate({ fileName: "b.ts", text: 'import { begin } from "tsbpf";\nexport const license = "GPL";\nbegin(() => 0);\n' });
+  assert.throws(() => beginOnly.end(), /no end\(\) program in the object; its programs: begin_1 \(raw_tp\)/);
 });
 
 const noKernel = missingRoot() ?? missingBpf(openSys());
