@@ -13,6 +13,7 @@ import { SymbolError, functionNames, resolveBinary } from "../runtime/loader/elf
 import { readUsdtSites } from "../runtime/loader/usdt.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 import { PERF_EVENT_NAMES } from "../compiler/btf/tags.js";
+import { globRegExp } from "../compiler/glob.js";
 
 /** A tracepoint field as a probe reads it: `type` is the prelude's TypeScript type, null where tsbpf cannot read it yet. */
 export interface ListedField {
@@ -46,11 +47,6 @@ const KINDS: Record<string, Exclude<Query["kind"], "any">> = {
   software: "software", s: "software", hardware: "hardware", h: "hardware",
 };
 
-/** A `*`/`?` glob as a RegExp matching the whole string. */
-export function globRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${body}$`);
-}
 
 /** The pattern of `tsbpf list [PATTERN]`; throws a UserError (exit 2) for an unknown kind or a missing binary name. */
 export function parsePattern(pattern: string | undefined): Query {

@@ -20,7 +20,8 @@ import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diag
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
-import { parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
+import { commonFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
+import { globRegExp, isGlob } from "./glob.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { placePrograms, writeObject } from "./object/write.js";
@@ -38,6 +39,8 @@ export interface CompileOptions {
   tracefs?: string;
   /** Supplies a tracepoint's format file text instead of tracefs (for tests and cross-compiling). */
   tracepointFormat?: (group: string, name: string) => string | undefined;
+  /** With `tracepointFormat`: the tracepoints there are ("group/name"), which a glob (`sys_enter_*`) is matched against. */
+  tracepointNames?: () => readonly string[];
   /** The kernel BTF that "tsbpf/kernel" types come from; default /sys/kernel/btf/vmlinux. */
   vmlinuxBtf?: string;
   /**
@@ -151,22 +154,51 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   const roots = options.tracefs ? [options.tracefs] : TRACEFS_ROOTS;
   // Asked once, at the first format that cannot be read: "" when tracefs is readable (the tracepoint is unknown).
   let tracefsProblem: string | undefined;
+  const tracepointNotFound = (g: import("typescript").StringLiteralLike, n: import("typescript").StringLiteralLike, what: string, similar: readonly string[]): void => {
+    const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : "";
+    const why = `no format file under ${roots.map((r) => `${r}/events`).join(" or ")}`;
+    diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `${what} (${why})${hint}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
+    unknownTracepoints.push(`${g.text}/${n.text}`);
+  };
+  /** The format of one tracepoint: its text, or why it cannot be read ("" when tracefs is readable: it does not exist). */
+  const formatOf = (group: string, name: string): { text: string } | { unreadable: string } => {
+    const formatText = options.tracepointFormat ? options.tracepointFormat(group, name) : readTracepointFormat(group, name, roots);
+    if (formatText !== undefined) return { text: formatText };
+    return { unreadable: options.tracepointFormat ? "" : (tracefsProblem ??= unreadableTracefs(roots) ?? "") };
+  };
   const visit = (node: import("typescript").Node): void => {
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === "tracepoint" && node.arguments.length >= 2) {
       const [g, n] = node.arguments;
       if (g && n && ts.isStringLiteralLike(g) && ts.isStringLiteralLike(n) && !tracepoints.has(`${g.text}/${n.text}`)) {
-        const formatText = options.tracepointFormat ? options.tracepointFormat(g.text, n.text) : readTracepointFormat(g.text, n.text, roots);
-        const unreadable = formatText === undefined && !options.tracepointFormat ? (tracefsProblem ??= unreadableTracefs(roots) ?? "") : "";
-        if (unreadable) {
-          diagnostics.push(makeDiagnostic(source, Code.TracefsUnreadable, `cannot read the format of tracepoint ${g.text}:${n.text}: ${unreadable}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
-          unknownTracepoints.push(`${g.text}/${n.text}`);
-        } else if (formatText === undefined) {
-          const similar = options.tracepointFormat ? [] : similarTracepoints(g.text, n.text, roots);
-          const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : "";
-          const why = `no format file under ${roots.map((r) => `${r}/events`).join(" or ")}`;
-          diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `no tracepoint ${g.text}:${n.text} (${why})${hint}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
-          unknownTracepoints.push(`${g.text}/${n.text}`);
-        } else tracepoints.set(`${g.text}/${n.text}`, parseTracepointFormat(g.text, n.text, formatText));
+        const span = (): [number, number] => [g.getStart(parsed), n.getEnd() - g.getStart(parsed)];
+        if (isGlob(g.text) || isGlob(n.text)) {
+          // One program for every tracepoint the glob matches: its record is the fields they all share.
+          const names = options.tracepointFormat ? (options.tracepointNames?.() ?? []).filter((k) => globRegExp(`${g.text}/${n.text}`).test(k)) : matchingTracepoints(g.text, n.text, roots);
+          const unreadable = names === undefined ? (tracefsProblem ??= unreadableTracefs(roots) ?? "") : "";
+          if (unreadable || !names) {
+            diagnostics.push(makeDiagnostic(source, Code.TracefsUnreadable, `cannot list the tracepoints ${g.text}:${n.text} matches: ${unreadable || "tracefs has no available_events"}`, ...span()));
+            unknownTracepoints.push(`${g.text}/${n.text}`);
+          } else if (!names.length) {
+            tracepointNotFound(g, n, `no tracepoint matches ${g.text}:${n.text}`, []);
+          } else {
+            const formats: TracepointFormat[] = [];
+            for (const key of names) {
+              const [group, name] = key.split("/") as [string, string];
+              const format = formatOf(group, name);
+              // A tracepoint listed but without a readable format (gone since, or not a tracepoint) is left out.
+              if ("text" in format) formats.push(parseTracepointFormat(group, name, format.text));
+            }
+            if (formats.length) tracepoints.set(`${g.text}/${n.text}`, commonFormat(g.text, n.text, formats));
+            else tracepointNotFound(g, n, `no tracepoint ${g.text}:${n.text} matches has a readable format`, []);
+          }
+        } else {
+          const format = formatOf(g.text, n.text);
+          if ("text" in format) tracepoints.set(`${g.text}/${n.text}`, parseTracepointFormat(g.text, n.text, format.text));
+          else if (format.unreadable) {
+            diagnostics.push(makeDiagnostic(source, Code.TracefsUnreadable, `cannot read the format of tracepoint ${g.text}:${n.text}: ${format.unreadable}`, ...span()));
+            unknownTracepoints.push(`${g.text}/${n.text}`);
+          } else tracepointNotFound(g, n, `no tracepoint ${g.text}:${n.text}`, options.tracepointFormat ? [] : similarTracepoints(g.text, n.text, roots));
+        }
       }
     }
     ts.forEachChild(node, visit);

@@ -10,6 +10,7 @@ import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
 import { typescriptHint } from "./hints.js";
 import { similarNames } from "../similar.js";
+import { isGlob } from "../glob.js";
 
 export type Typescript = typeof TS;
 
@@ -136,8 +137,12 @@ function missingTracepointField(ts: Typescript, checker: TS.TypeChecker, file: T
   let call: TS.Node | undefined = access;
   while (call && !(ts.isCallExpression(call) && ts.isIdentifier(call.expression) && call.expression.text === "tracepoint")) call = call.parent;
   const args = call && ts.isCallExpression(call) ? call.arguments.slice(0, 2).filter(ts.isStringLiteralLike).map((a) => a.text) : [];
-  const which = args.length === 2 ? `tracepoint ${args[0]}:${args[1]}` : "this tracepoint";
   const own = fields.filter((f) => !f.startsWith("common_"));
+  if (args.length === 2 && (isGlob(args[0]!) || isGlob(args[1]!))) {
+    const shared = own.length ? `the fields they share are ${own.join(", ")}` : "they share only the common fields";
+    return `not every tracepoint ${args[0]}:${args[1]} matches has a field ${access.name.text} at the same place and of the same type; ${shared}`;
+  }
+  const which = args.length === 2 ? `tracepoint ${args[0]}:${args[1]}` : "this tracepoint";
   const near = similarNames(access.name.text, fields);
   const hint = near.length ? `; did you mean ${near.join(" or ")}?` : `; its fields are ${own.join(", ") || "only the common ones"} (from its format file)`;
   return `${which} has no field ${access.name.text}${hint}`;

@@ -1,11 +1,13 @@
 // Tracepoint record layouts from tracefs format files (events/<group>/<name>/format).
 // Takes the format text (or a tracefs root to read it from); gives each field's offset, size,
 // signedness, shape (scalar, fixed array, __data_loc string) and the TypeScript type the prelude
-// declares for it; for a tracepoint tracefs lacks, the ones spelled like it.
+// declares for it; for a tracepoint tracefs lacks, the ones spelled like it; for a glob (`sys_enter_*`), the
+// tracepoints it matches and the fields they all share, at the same place and of the same shape.
 
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { similarNames } from "../similar.js";
+import { globRegExp } from "../glob.js";
 
 /** An integer as the record stores it. */
 export interface TracepointInt {
@@ -48,6 +50,8 @@ export interface TracepointFormat {
   group: string;
   name: string;
   fields: TracepointField[];
+  /** For a glob: the tracepoints it matches ("syscalls:sys_enter_read", ...), whose common fields `fields` are. */
+  matches?: string[];
 }
 
 export const TRACEFS_ROOTS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -82,6 +86,44 @@ export function unreadableTracefs(roots: readonly string[] = TRACEFS_ROOTS): str
   }
   if (denied) return `${denied} is readable only by root, and tracepoint formats are read from it; compile as root (sudo)`;
   return `tracefs is not mounted, and tracepoint formats are read from it (mount -t tracefs tracefs ${roots[0]})`;
+}
+
+/**
+ * The tracepoints `group:name` matches, each "group/name" in tracefs's order, where either part may be a glob; from
+ * the first root whose available_events (or, failing that, events directory) can be read. Undefined when none can.
+ */
+export function matchingTracepoints(group: string, name: string, roots: readonly string[] = TRACEFS_ROOTS): string[] | undefined {
+  const g = globRegExp(group);
+  const n = globRegExp(name);
+  for (const root of roots) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(join(root, "available_events"), "utf8");
+    } catch {
+      const groups = list(join(root, "events"));
+      if (groups.length) text = groups.filter((x) => g.test(x)).flatMap((x) => list(join(root, "events", x)).map((y) => `${x}:${y}`)).join("\n");
+    }
+    if (text === undefined) continue;
+    const out: string[] = [];
+    for (const line of text.split("\n")) {
+      const colon = line.indexOf(":");
+      if (colon > 0 && g.test(line.slice(0, colon)) && n.test(line.slice(colon + 1))) out.push(`${line.slice(0, colon)}/${line.slice(colon + 1)}`);
+    }
+    return out;
+  }
+  return undefined;
+}
+
+/**
+ * The record every one of `formats` has: the fields that all of them have under the same name, at the same offset,
+ * of the same size and shape (a syscall tracepoint's `__syscall_nr`; not its arguments, which differ by call).
+ */
+export function commonFormat(group: string, name: string, formats: readonly TracepointFormat[]): TracepointFormat {
+  const same = (a: TracepointField, b: TracepointField | undefined): boolean =>
+    b !== undefined && a.offset === b.offset && a.size === b.size && a.signed === b.signed && a.tsType === b.tsType && JSON.stringify(a.shape) === JSON.stringify(b.shape);
+  const [first, ...rest] = formats;
+  const fields = (first?.fields ?? []).filter((f) => rest.every((other) => same(f, other.fields.find((x) => x.name === f.name))));
+  return { group, name, fields, matches: formats.map((f) => `${f.group}:${f.name}`) };
 }
 
 /** Up to three tracepoints named like group:name, closest first, from the first tracefs root that has events. */

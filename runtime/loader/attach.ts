@@ -18,6 +18,8 @@ import { AttachError, type AttachFailure } from "./errors.js";
 import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
 import { similarNames } from "../../compiler/similar.js";
+import { isGlob } from "../../compiler/glob.js";
+import { matchingTracepoints } from "../../compiler/frontend/tracepoints.js";
 import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
 import { kernelBtf } from "./core.js";
 import { BtfKind } from "../../compiler/btf/index.js";
@@ -30,6 +32,8 @@ export interface Attachment {
   description: string;
   /** The perf event or link fd; closing it detaches. */
   fd: number;
+  /** How many places it holds the program at (a glob's tracepoints, a USDT probe's sites); 1 for most. */
+  hooks: number;
   /** Detaches; idempotent. */
   close(): void;
   /** Detaches with the close on a worker thread (Sys.closeAsync), so that several detach at once; idempotent. */
@@ -97,6 +101,7 @@ function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number
     target: spec.attach,
     description,
     fd,
+    hooks: 1 + more.length,
     close() {
       if (!open) return;
       open = false;
@@ -180,6 +185,7 @@ function probeEventAttach(sys: Sys, progFd: number, spec: ProgramSpec, kind: Pro
 function attachTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { group: string; name: string }): Attachment {
   const noTracefs = missingTracefs();
   if (noTracefs) throw new AttachError(`cannot attach tracepoint ${t.group}:${t.name}: ${noTracefs}`, "unsupported");
+  if (isGlob(t.group) || isGlob(t.name)) return attachTracepoints(sys, progFd, spec, t);
   const id = tracepointId(t.group, t.name);
   if (id === undefined || !Number.isInteger(id)) {
     const groupExists = existsSync(`${tracefsPath()}/events/${t.group}`);
@@ -191,6 +197,29 @@ function attachTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { grou
     );
   }
   return perfAttach(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${t.group}:${t.name}`);
+}
+
+/** A glob (`syscalls:sys_enter_*`): the program on every tracepoint it matches, one perf event each, as one attachment. */
+function attachTracepoints(sys: Sys, progFd: number, spec: ProgramSpec, t: { group: string; name: string }): Attachment {
+  const pattern = `${t.group}:${t.name}`;
+  const root = tracefsPath();
+  const matches = matchingTracepoints(t.group, t.name, root ? [root] : undefined) ?? [];
+  if (!matches.length) throw new AttachError(`no tracepoint matches ${pattern} (in ${root}/available_events)`, "not-found");
+  const fds: number[] = [];
+  try {
+    for (const key of matches) {
+      const [group, name] = key.split("/") as [string, string];
+      const id = tracepointId(group, name);
+      // Listed in available_events but gone since (a module unloaded): nothing to attach there.
+      if (id === undefined || !Number.isInteger(id)) continue;
+      fds.push(perfAttach(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`).fd);
+    }
+  } catch (e) {
+    closeAll(sys, fds);
+    throw e;
+  }
+  if (!fds.length) throw new AttachError(`no tracepoint ${pattern} matches is left in ${root}/events`, "not-found");
+  return attachment(sys, spec, `tracepoint ${pattern} (${fds.length} tracepoint${fds.length === 1 ? "" : "s"})`, fds[0]!, undefined, fds.slice(1));
 }
 
 function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { name: string }): Attachment {

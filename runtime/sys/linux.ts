@@ -73,6 +73,73 @@ function native(): Ffi {
   return ffi;
 }
 
+/**
+ * pthread_create() with libc's close() as the thread's start routine and the fd as its argument: on x86-64 and
+ * arm64 (the architectures tsbpf runs on) a `void *` argument and result travel in the registers an `int` does.
+ */
+interface CloseThreads {
+  create: NativeFn;
+  join: NativeFn;
+  close: unknown;
+  attr: Buffer;
+}
+
+let threads: CloseThreads | null | undefined;
+let closesJoined: Promise<unknown> = Promise.resolve();
+
+function closeThreads(): CloseThreads | null {
+  if (threads !== undefined) return threads;
+  threads = null;
+  if (process.arch !== "x64" && process.arch !== "arm64") return threads;
+  try {
+    const { libc } = loadNative();
+    const dlsym = libc.func("void *dlsym(void *handle, const char *symbol)") as (handle: null, name: string) => unknown;
+    const close = dlsym(null, "close");
+    // pthread_attr_t is 56 bytes on x86-64 and 64 on arm64; a small stack, since close() needs little of one.
+    const attr = Buffer.alloc(128);
+    if (!close || (libc.func("int pthread_attr_init(void *attr)") as NativeFn)(attr) !== 0) return threads;
+    (libc.func("int pthread_attr_setstacksize(void *attr, size_t size)") as NativeFn)(attr, 256 * 1024);
+    threads = {
+      create: libc.func("int pthread_create(void *thread, void *attr, void *start, intptr_t arg)") as NativeFn,
+      join: libc.func("int pthread_join(uint64_t thread, void *result)") as NativeFn,
+      close,
+      attr,
+    };
+  } catch {
+    // No pthread functions to be had (another libc): closes go to koffi's worker threads.
+  }
+  return threads;
+}
+
+/** Waits for a close thread; its result is close()'s (an int in the low half), and -1 a failure whose errno went with it. */
+function joinClose(t: CloseThreads, tid: bigint): Promise<void> {
+  const result = Buffer.alloc(8);
+  return new Promise((resolve, reject) => {
+    t.join.async(tid, result, (err: unknown, r: number) => {
+      if (err) return reject(err);
+      if (r !== 0) return reject(new SysError("pthread_join", r));
+      if (result.readInt32LE(0) < 0) return reject(new SysError("close", Errno.EIO, "close(2) on a detaching thread failed"));
+      resolve();
+    });
+  });
+}
+
+const ASYNC_SLOTS = 64;
+let asyncCalls = 0;
+const asyncWaiting: (() => void)[] = [];
+
+/** Runs `call` once fewer than ASYNC_SLOTS such calls are in flight. */
+async function withAsyncSlot<T>(call: () => Promise<T>): Promise<T> {
+  if (asyncCalls >= ASYNC_SLOTS) await new Promise<void>((resolve) => asyncWaiting.push(resolve));
+  asyncCalls++;
+  try {
+    return await call();
+  } finally {
+    asyncCalls--;
+    asyncWaiting.shift()?.();
+  }
+}
+
 const address = (buf: Uint8Array): bigint => native().koffi.address(buf);
 const errno = (): number => native().koffi.errno();
 
@@ -582,14 +649,29 @@ export class LinuxSys implements Sys {
 
   closeAsync(fd: number): Promise<void> {
     this.shapes.delete(fd);
+    const threads = closeThreads();
+    const thread = Buffer.alloc(8);
+    // A thread of its own for each close: koffi's async calls share a pool of one thread per CPU, so a few hundred
+    // perf events (a tracepoint glob) would wait out their RCU grace periods two at a time.
+    if (threads && threads.create(thread, threads.attr, threads.close, fd) === 0) {
+      const tid = thread.readBigUInt64LE(0);
+      const joined = closesJoined.then(() => joinClose(threads, tid));
+      // One join at a time: each returns once its thread is done, and all the threads run meanwhile.
+      closesJoined = joined.catch(() => undefined);
+      return joined;
+    }
     const f = native();
-    return new Promise((resolve, reject) => {
-      f.close.async(fd, (err: unknown, r: number) => {
-        if (err) return reject(err);
-        if (r < 0) return reject(new SysError("close", f.koffi.errno()));
-        resolve();
-      });
-    });
+    // koffi refuses more than max_async_calls (256) running and queued calls at once.
+    return withAsyncSlot(
+      () =>
+        new Promise((resolve, reject) => {
+          f.close.async(fd, (err: unknown, r: number) => {
+            if (err) return reject(err);
+            if (r < 0) return reject(new SysError("close", f.koffi.errno()));
+            resolve();
+          });
+        }),
+    );
   }
 
   // ------------------------------------------------------------ memory

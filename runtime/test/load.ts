@@ -110,6 +110,7 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
     backend,
     tracefs: options.tracefs,
     tracepointFormat: formats ? (g, n) => formats[`${g}/${n}`] ?? formats[`${g}:${n}`] : undefined,
+    tracepointNames: formats ? () => Object.keys(formats).map((k) => k.replace(":", "/")) : undefined,
     vmlinuxBtf: typeof options.btf === "string" ? options.btf : undefined,
   });
   if (result.diagnostics.some((d) => d.severity === "error")) {

@@ -5,6 +5,7 @@
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
 import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { globRegExp, isGlob } from "../../compiler/glob.js";
 import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { checkTask, integerIn, nanoseconds, oneOf, shown } from "./check.js";
@@ -244,7 +245,9 @@ export class Simulation {
    */
   tracepoint(group: string, name: string, fields: Readonly<Record<string, CValue>> = {}, options: FireOptions = {}): FireResult {
     if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw usage(`the fields of tracepoint ${group}:${name} must be an object of values by field name, not ${shown(fields)}`);
-    const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && p.spec.attach.group === group && p.spec.attach.name === name);
+    // A program on a glob (`sys_enter_*`) fires on every tracepoint the glob matches.
+    const matches = (pattern: string, value: string) => pattern === value || (isGlob(pattern) && globRegExp(pattern).test(value));
+    const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && matches(p.spec.attach.group, group) && matches(p.spec.attach.name, name));
     const layout = this.tracepointLayout(group, name);
     return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }));
   }
