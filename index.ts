@@ -41,6 +41,12 @@ export type KernelStack<N extends number = 127> = i64 & { readonly __tsbpfStack:
 /** ustack()'s value: the process's tgid in the high 32 bits and its user stack's id in the low (a u64). */
 export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "user"; readonly __tsbpfFrames?: N };
 
+/**
+ * probe()'s value: which probe fired (a u64 id the loader gives each place a program attaches to). As a map key (or a
+ * key's field), `tsbpf run` prints its name, `tracepoint:syscalls:sys_enter_read`, as bpftrace prints `@[probe]`.
+ */
+export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
+
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
 
 /** What a probe constructor returns: enough for tools to list a file's probes. */
@@ -67,34 +73,34 @@ export type Handler<A extends unknown[]> = (...args: A) => number | bigint | voi
  */
 export type TracepointContext<G extends string = string, N extends string = string> = { readonly [field: string]: any } & { readonly __tsbpfTracepoint?: `${G}/${N}` };
 
-const probe = (kind: ProbeKind, section: string, rate?: { hz: number } | { ms: number } | { event: string; count: number }): Probe => Object.freeze({ __tsbpfProbe: true, kind, section, ...rate });
+const declared = (kind: ProbeKind, section: string, rate?: { hz: number } | { ms: number } | { event: string; count: number }): Probe => Object.freeze({ __tsbpfProbe: true, kind, section, ...rate });
 
 /** A kprobe on kernel function `fn`; the handler's parameters are its arguments (up to six). */
 export function kprobe(fn: string, _handler: Handler<any[]>): Probe {
-  return probe("kprobe", `kprobe/${fn}`);
+  return declared("kprobe", `kprobe/${fn}`);
 }
 /** A return probe on kernel function `fn`; the handler's one parameter is the return value. */
 export function kretprobe(fn: string, _handler: Handler<any[]>): Probe {
-  return probe("kretprobe", `kretprobe/${fn}`);
+  return declared("kretprobe", `kretprobe/${fn}`);
 }
 /** A uprobe on `symbol` in the executable or library at `binary`. */
 export function uprobe(binary: string, symbol: string, _handler: Handler<any[]>): Probe {
-  return probe("uprobe", `uprobe/${binary}:${symbol}`);
+  return declared("uprobe", `uprobe/${binary}:${symbol}`);
 }
 /** A return uprobe on `symbol` in `binary`. */
 export function uretprobe(binary: string, symbol: string, _handler: Handler<any[]>): Probe {
-  return probe("uretprobe", `uretprobe/${binary}:${symbol}`);
+  return declared("uretprobe", `uretprobe/${binary}:${symbol}`);
 }
 /**
  * A USDT probe (a static probe compiled into a program, `provider:name` as `readelf -n` lists them) in the executable or
  * library at `binary`; the handler's parameters are the probe's arguments, up to twelve, read where each site keeps them.
  */
 export function usdt(binary: string, provider: string, name: string, _handler: Handler<any[]>): Probe {
-  return probe("usdt", `usdt/${binary}:${provider}:${name}`);
+  return declared("usdt", `usdt/${binary}:${provider}:${name}`);
 }
 /** A static tracepoint, `group:name` as in /sys/kernel/tracing/events; the handler gets its record. */
 export function tracepoint<G extends string, N extends string>(group: G, name: N, _handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe {
-  return probe("tracepoint", `tracepoint/${group}/${name}`);
+  return declared("tracepoint", `tracepoint/${group}/${name}`);
 }
 
 /** The context of a profile() or interval() handler (struct bpf_perf_event_data); the handler reads none of it. */
@@ -108,14 +114,14 @@ export interface PerfEventContext {
  * `hz` is an integer literal. The program goes in section `perf_event`, tagged `tsbpf:perf_event=profile:hz:N`.
  */
 export function profile(hz: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
-  return probe("profile", "perf_event", { hz });
+  return declared("profile", "perf_event", { hz });
 }
 /**
  * bpftrace's interval:ms:N: a handler run every `ms` milliseconds on one CPU (a cpu-clock perf event with that
  * period), for periodic work in the kernel. `ms` is an integer literal; the tag is `tsbpf:perf_event=interval:ms:N`.
  */
 export function interval(ms: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
-  return probe("interval", "perf_event", { ms });
+  return declared("interval", "perf_event", { ms });
 }
 
 /** bpftrace's software events by name and alias (PERF_TYPE_SOFTWARE). */
@@ -132,14 +138,14 @@ export type HardwareEvent =
  * tagged `tsbpf:perf_event=software:EVENT:N`.
  */
 export function software(event: SoftwareEvent, count: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
-  return probe("software", "perf_event", { event, count });
+  return declared("software", "perf_event", { event, count });
 }
 /**
  * bpftrace's hardware:EVENT:N: a handler run at every `count`-th `event` of the CPU's performance counters (cache
  * misses, branch misses, ...) on each online CPU. Virtual machines often expose no counters: attaching then fails.
  */
 export function hardware(event: HardwareEvent, count: number, _handler: (ctx: PerfEventContext) => number | bigint | void): Probe {
-  return probe("hardware", "perf_event", { event, count });
+  return declared("hardware", "perf_event", { event, count });
 }
 
 /**
@@ -147,11 +153,11 @@ export function hardware(event: HardwareEvent, count: number, _handler: (ctx: Pe
  * BPF_PROG_TEST_RUN, in tsbpf's own process): print a header with printf(), set up a map, or exit() at once.
  */
 export function begin(_handler: () => number | bigint | void): Probe {
-  return probe("begin", "raw_tp");
+  return declared("begin", "raw_tp");
 }
 /** bpftrace's END: a handler `tsbpf run` runs once after it has detached the probes, before it prints the maps. */
 export function end(_handler: () => number | bigint | void): Probe {
-  return probe("end", "raw_tp");
+  return declared("end", "raw_tp");
 }
 
 function onlyInProbe(name: string): never {
@@ -214,6 +220,14 @@ export function time(_format?: string): void {
  */
 export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): string {
   return onlyInProbe("ntop");
+}
+/**
+ * Which probe fired, as bpftrace's `probe`: count by it (`HashMap<ProbeName, u64>`) in a handler on a glob
+ * (`tracepoint("syscalls", "sys_enter_*", ...)`, `uprobe(LIBC, "str*", ...)`) or shared by several probes, and `tsbpf
+ * run` prints each probe's name. Not in begin() and end(), which no probe fires.
+ */
+export function probe(): ProbeName {
+  return onlyInProbe("probe");
 }
 /**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`

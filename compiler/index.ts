@@ -154,9 +154,9 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   const roots = options.tracefs ? [options.tracefs] : TRACEFS_ROOTS;
   // Asked once, at the first format that cannot be read: "" when tracefs is readable (the tracepoint is unknown).
   let tracefsProblem: string | undefined;
-  const tracepointNotFound = (g: import("typescript").StringLiteralLike, n: import("typescript").StringLiteralLike, what: string, similar: readonly string[]): void => {
+  const tracepointNotFound = (g: import("typescript").StringLiteralLike, n: import("typescript").StringLiteralLike, what: string, similar: readonly string[], glob = false): void => {
     const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : "";
-    const why = `no format file under ${roots.map((r) => `${r}/events`).join(" or ")}`;
+    const why = glob ? `none in ${roots.map((r) => `${r}/available_events`).join(" or ")}` : `no format file under ${roots.map((r) => `${r}/events`).join(" or ")}`;
     diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, `${what} (${why})${hint}`, g.getStart(parsed), n.getEnd() - g.getStart(parsed)));
     unknownTracepoints.push(`${g.text}/${n.text}`);
   };
@@ -179,7 +179,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
             diagnostics.push(makeDiagnostic(source, Code.TracefsUnreadable, `cannot list the tracepoints ${g.text}:${n.text} matches: ${unreadable || "tracefs has no available_events"}`, ...span()));
             unknownTracepoints.push(`${g.text}/${n.text}`);
           } else if (!names.length) {
-            tracepointNotFound(g, n, `no tracepoint matches ${g.text}:${n.text}`, []);
+            tracepointNotFound(g, n, `no tracepoint matches ${g.text}:${n.text}`, [], true);
           } else {
             const formats: TracepointFormat[] = [];
             for (const key of names) {
@@ -189,7 +189,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
               if ("text" in format) formats.push(parseTracepointFormat(group, name, format.text));
             }
             if (formats.length) tracepoints.set(`${g.text}/${n.text}`, commonFormat(g.text, n.text, formats));
-            else tracepointNotFound(g, n, `no tracepoint ${g.text}:${n.text} matches has a readable format`, []);
+            else tracepointNotFound(g, n, `no tracepoint ${g.text}:${n.text} matches has a readable format`, [], true);
           }
         } else {
           const format = formatOf(g.text, n.text);

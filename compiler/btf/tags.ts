@@ -50,6 +50,15 @@ const printfTag = (site: PrintfSite, id: number): string => `${PRINTF_TAG}${id}:
 /** `tsbpf:time=ID:FORMAT` on the actions ring buffer, one per time() call: a time record `{ 4, ID }` prints the time so. */
 export const TIME_TAG = "tsbpf:time=";
 /**
+ * `tsbpf:probe` on a program's FUNC: it calls probe(), so the loader attaches it with the id of each place it
+ * attaches to (runtime/loader/probe-names.ts) in the high 32 bits of the attach cookie; the low 32 stay a USDT
+ * site's argument spec id.
+ */
+export const PROBE_TAG = "tsbpf:probe";
+export const PROBE_ID_SHIFT = 32;
+/** A typedef of `unsigned long long`: probe()'s id of the probe that fired, read as its name (`tracepoint:syscalls:sys_enter_read`). */
+export const PROBE_TYPEDEF = "tsbpf_probe";
+/**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
  */

@@ -25,6 +25,7 @@ import {
   USER_STACK,
   PTR,
   STACK_TYPES,
+  PROBE_NAME,
   MAX_STACK_FRAMES,
   stackType,
   U8,
@@ -58,7 +59,7 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
-import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, RUN_SECTION, perfEventFullName, perfEventTag, runTag, type Aggregate, type PerfEventProbe, type PrintfSite, type RunWhen } from "../btf/tags.js";
+import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, PROBE_ID_SHIFT, PROBE_TAG, RUN_SECTION, perfEventFullName, perfEventTag, runTag, type Aggregate, type PerfEventProbe, type PrintfSite, type RunWhen } from "../btf/tags.js";
 import { argKind, checkTimeFormat, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
@@ -366,6 +367,7 @@ export function lower(
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
       if (name && INT_TYPES[name]) return INT_TYPES[name]!;
+      if (name === "ProbeName") return PROBE_NAME;
       if (name && STACK_TYPES[name]) {
         const frames = node.typeArguments?.[0];
         return stackType(STACK_TYPES[name]!, frames ? stackFrames(frames, `${name}<N>`) : MAX_STACK_FRAMES);
@@ -867,7 +869,7 @@ export function lower(
       visit(handler.body);
     }
     const fb = new FunctionBuilder();
-    const fl = new FnLowering(fb, new Map<TS.Symbol, Binding>(moduleScope));
+    const fl = new FnLowering(fb, new Map<TS.Symbol, Binding>(moduleScope), section === RUN_SECTION ? kind : undefined);
     if (ts.isBlock(handler.body)) fl.block(handler.body);
     else fl.exprBody(handler.body);
     fb.terminate({ op: "ret", value: imm(0n, I64) });
@@ -901,6 +903,8 @@ export function lower(
     constructor(
       readonly fb: FunctionBuilder,
       readonly scope: Map<TS.Symbol, Binding>,
+      /** begin() or end(): run once, fired by no probe. */
+      readonly runsOnce?: string,
     ) {}
 
     // ---- statements
@@ -1641,6 +1645,7 @@ export function lower(
       if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field), or print it (\`\${${name}(p)}\` in printk)`);
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (name === "kstack" || name === "ustack") return this.stack(name, e);
+      if (name === "probe") return this.probeName(e);
       if (name === "exit") return this.exitRun(e);
       if (name === "time") return this.time(e);
       if (name === "ntop") return fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
@@ -1684,6 +1689,22 @@ export function lower(
       const both = this.binary("or", tgid, this.convert({ op: id }, U32), e);
       const dst = this.fb.vreg(stackType(USER_STACK, frames));
       this.fb.emit({ op: "mov", dst, src: both.op });
+      return { op: dst };
+    }
+
+    /**
+     * probe(): the id of the place the program was attached at, which the loader puts in the attach cookie's high half
+     * for a program tagged tsbpf:probe (the low half is a USDT site's argument spec id).
+     */
+    probeName(e: TS.CallExpression): Val {
+      if (e.arguments.length) fail(e.arguments[0]!, Code.UnsupportedCall, "probe() takes no arguments");
+      if (this.runsOnce) fail(e, Code.UnsupportedCall, `probe() names the probe that fired, and no probe fires a ${this.runsOnce}() handler: it runs once, by tsbpf run`);
+      this.fb.bodyTags.add(PROBE_TAG);
+      const cookie = this.fb.vreg(U64);
+      this.fb.emit({ op: "call", helper: Helper.get_attach_cookie, args: [this.fb.ctx], dst: cookie, loc: locOf(e) });
+      const id = this.binary("shr", { op: cookie }, { op: imm(BigInt(PROBE_ID_SHIFT), U64) }, e);
+      const dst = this.fb.vreg(PROBE_NAME);
+      this.fb.emit({ op: "mov", dst, src: id.op });
       return { op: dst };
     }
 

@@ -11,7 +11,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "exit", "printf", "time", "ntop"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "exit", "printf", "time", "ntop"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -82,6 +82,8 @@ declare module "tsbpf" {
   export type KernelStack<N extends number = 127> = i64 & { readonly __tsbpfStack: "kernel"; readonly __tsbpfFrames?: N };
   /** ustack()'s tgid and user stack id (of at most N frames); as a map key, printed as the stack's frames. */
   export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "user"; readonly __tsbpfFrames?: N };
+  /** probe()'s id of the probe that fired; as a map key, printed as the probe's name. */
+  export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
   export interface Probe { readonly __tsbpfProbe: true }
   export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
   export function kprobe(fn: string, handler: Handler<any[]>): Probe;
@@ -122,6 +124,8 @@ declare module "tsbpf" {
   export function time(format?: string): void;
   /** bpftrace's ntop(): an IPv4 or IPv6 address as text, for printf's %s (a u32 as the kernel keeps it, or its bytes). */
   export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): string;
+  /** Which probe fired (bpftrace's probe): count by it, and tsbpf run prints the probe's name, \`tracepoint:syscalls:sys_enter_read\`. */
+  export function probe(): ProbeName;
   /** Ends the run (bpftrace's exit()): tsbpf run prints the maps and exits with \`code\`; it also ends the handler. */
   export function exit(code?: number): never;
   /** The current kernel stack, in the file's own stack map: count by it, and tsbpf run prints its frames; \`kstack(5)\`: its innermost 5 frames. */

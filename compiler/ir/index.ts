@@ -264,9 +264,13 @@ export class FunctionBuilder {
     return this.stack.length - 1;
   }
 
-  finish(name: string, section: string, loc?: Loc, tags?: readonly string[]): IrFunction {
+  /** Tags the body asks for as it is lowered (probe() wants the probe's id in the attach cookie). */
+  readonly bodyTags = new Set<string>();
+
+  finish(name: string, section: string, loc?: Loc, tags: readonly string[] = []): IrFunction {
     const rest = this.blocks.filter((b) => !this.entered.has(b.id));
-    return { name, section, ctx: this.ctx, blocks: [...this.order, ...rest], stack: this.stack, vregCount: this.next, loc, ...(tags?.length ? { tags } : {}) };
+    const all = [...tags, ...this.bodyTags];
+    return { name, section, ctx: this.ctx, blocks: [...this.order, ...rest], stack: this.stack, vregCount: this.next, loc, ...(all.length ? { tags: all } : {}) };
   }
 }
 

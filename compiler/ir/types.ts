@@ -23,6 +23,8 @@ export interface IntType {
   readonly stack?: "kernel" | "user";
   /** A stack id's frame limit (kstack(5)): ids of different limits index different stack maps. Absent: 127. */
   readonly frames?: number;
+  /** probe()'s id of the probe that fired: a u64 typed in BTF so that readers print the probe's name. */
+  readonly probe?: boolean;
 }
 
 const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });
@@ -41,6 +43,7 @@ export const INT_TYPES: Readonly<Record<string, IntType>> = { i8: I8, i16: I16, 
 /** kstack()'s id (bpf_get_stackid's result: negative when there is no stack) and ustack()'s (the tgid above the id). */
 export const KERNEL_STACK: IntType = Object.freeze({ bits: 64, signed: true, stack: "kernel" });
 export const USER_STACK: IntType = Object.freeze({ bits: 64, signed: false, stack: "user" });
+export const PROBE_NAME: IntType = Object.freeze({ bits: 64, signed: false, probe: true });
 /** The stack id types by their names in "tsbpf". */
 export const STACK_TYPES: Readonly<Record<string, IntType>> = { KernelStack: KERNEL_STACK, UserStack: USER_STACK };
 /** The most frames a stack map entry holds (PERF_MAX_STACK_DEPTH), and kstack()'s and ustack()'s default. */

@@ -20,6 +20,7 @@ import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./
 import { similarNames } from "../../compiler/similar.js";
 import { isGlob } from "../../compiler/glob.js";
 import { matchingTracepoints } from "../../compiler/frontend/tracepoints.js";
+import { probeCookie } from "./probe-names.js";
 import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
 import { kernelBtf } from "./core.js";
 import { BtfKind } from "../../compiler/btf/index.js";
@@ -94,14 +95,14 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
  * `release` runs after the fd is closed: a tracefs probe definition can only go once no event uses it. `more` are
  * further fds the attachment owns (a USDT probe's other links and its perf events), closed after `fd`.
  */
-function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number, release?: () => void, more: readonly number[] = []): Attachment {
+function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number, release?: () => void, more: readonly number[] = [], hooks = 1): Attachment {
   let open = true;
   return {
     program: spec.name,
     target: spec.attach,
     description,
     fd,
-    hooks: 1 + more.length,
+    hooks,
     close() {
       if (!open) return;
       open = false;
@@ -148,6 +149,17 @@ function failure(e: unknown): AttachFailure {
 
 /** Opens a perf event, hands it the program and enables it; the fd is closed again on any failure. */
 function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAttr, description: string, pid = -1, release?: () => void): Attachment {
+  const fds = perfHook(sys, progFd, spec, attr, description, pid);
+  return attachment(sys, spec, description, fds[0]!, release, fds.slice(1));
+}
+
+/**
+ * One perf event with the program on it: its fds, a link first where there is one. A program that calls probe()
+ * (tagged tsbpf:probe) is linked with the probe's id in its attach cookie (BPF_LINK_CREATE, Linux 5.15), the probe
+ * named as bpftrace names it (the description's kind and target: `tracepoint:syscalls:sys_enter_read`); others are
+ * handed over with PERF_EVENT_IOC_SET_BPF, which every kernel with BPF tracing has.
+ */
+function perfHook(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAttr, description: string, pid = -1): number[] {
   let fd: number;
   try {
     // pid -1 on CPU 0: the program runs for every process on every CPU; the event is just its anchor.
@@ -155,14 +167,17 @@ function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEvent
   } catch (e) {
     throw new AttachError(`cannot create the ${description} event for program ${spec.name}: ${(e as Error).message}`, failure(e), { cause: e });
   }
+  const fds = [fd];
   try {
-    sys.ioctl(fd, PerfIoc.SET_BPF, progFd);
+    if (spec.probeNames) fds.unshift(sys.linkCreate({ progFd, targetFd: fd, attachType: AttachType.PERF_EVENT, perfEventCookie: probeCookie(description.replace(" ", ":")) }));
+    else sys.ioctl(fd, PerfIoc.SET_BPF, progFd);
     sys.ioctl(fd, PerfIoc.ENABLE, 0);
   } catch (e) {
-    sys.close(fd);
-    throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${(e as Error).message}`, failure(e), { cause: e });
+    closeAll(sys, fds);
+    const why = spec.probeNames && e instanceof SysError && e.code === "EINVAL" ? "the running kernel cannot link a program to a perf event with a cookie (Linux 5.15 can), which probe() needs" : (e as Error).message;
+    throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${why}`, failure(e), { cause: e });
   }
-  return attachment(sys, spec, description, fd, release);
+  return fds;
 }
 
 /** A kprobe or uprobe defined through tracefs (`target` in its syntax) and attached as the tracepoint it becomes. */
@@ -206,20 +221,22 @@ function attachTracepoints(sys: Sys, progFd: number, spec: ProgramSpec, t: { gro
   const matches = matchingTracepoints(t.group, t.name, root ? [root] : undefined) ?? [];
   if (!matches.length) throw new AttachError(`no tracepoint matches ${pattern} (in ${root}/available_events)`, "not-found");
   const fds: number[] = [];
+  let hooks = 0;
   try {
     for (const key of matches) {
       const [group, name] = key.split("/") as [string, string];
       const id = tracepointId(group, name);
       // Listed in available_events but gone since (a module unloaded): nothing to attach there.
       if (id === undefined || !Number.isInteger(id)) continue;
-      fds.push(perfAttach(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`).fd);
+      fds.push(...perfHook(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`));
+      hooks++;
     }
   } catch (e) {
     closeAll(sys, fds);
     throw e;
   }
-  if (!fds.length) throw new AttachError(`no tracepoint ${pattern} matches is left in ${root}/events`, "not-found");
-  return attachment(sys, spec, `tracepoint ${pattern} (${fds.length} tracepoint${fds.length === 1 ? "" : "s"})`, fds[0]!, undefined, fds.slice(1));
+  if (!hooks) throw new AttachError(`no tracepoint ${pattern} matches is left in ${root}/events`, "not-found");
+  return attachment(sys, spec, `tracepoint ${pattern} (${hooks} tracepoint${hooks === 1 ? "" : "s"})`, fds[0]!, undefined, fds.slice(1), hooks);
 }
 
 function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { name: string }): Attachment {
@@ -354,7 +371,7 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
       }
       events.push(pfd);
       try {
-        links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: BigInt(siteIds[i]!) }));
+        links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: spec.probeNames ? probeCookie(named.replace(" ", ":"), siteIds[i]!) : BigInt(siteIds[i]!) }));
         sys.ioctl(pfd, PerfIoc.ENABLE, 0);
       } catch (e) {
         throw new AttachError(`cannot attach program ${spec.name} to ${where}: ${(e as Error).message}`, failure(e), { cause: e });
@@ -365,7 +382,7 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
     throw e;
   }
   // Links first: closing one detaches the program; the perf events go after.
-  return attachment(sys, spec, description, links[0]!, undefined, [...links.slice(1), ...events]);
+  return attachment(sys, spec, description, links[0]!, undefined, [...links.slice(1), ...events], links.length);
 }
 
 /**
@@ -412,10 +429,10 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
       try {
         if (perfLinks) {
           try {
-            links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT }));
+            links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT, ...(spec.probeNames ? { perfEventCookie: probeCookie(name) } : {}) }));
           } catch (e) {
             // Perf event links came in Linux 5.15; before, the ioctl attaches (and closing the event detaches).
-            if (!(e instanceof SysError && e.code === "EINVAL" && links.length === 0)) throw e;
+            if (!(e instanceof SysError && e.code === "EINVAL" && links.length === 0) || spec.probeNames) throw e;
             perfLinks = false;
           }
         }
@@ -433,7 +450,7 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
   const opened = everyCpu ? `on ${events.length} CPU${events.length === 1 ? "" : "s"}` : `on CPU ${cpus[0]}`;
   // Links first: closing one detaches the program; the perf events go after.
   const fds = [...links, ...events];
-  return attachment(sys, spec, `${name} (${opened})`, fds[0]!, undefined, fds.slice(1));
+  return attachment(sys, spec, `${name} (${opened})`, fds[0]!, undefined, fds.slice(1), events.length);
 }
 
 /** The event a perf_event probe opens on each of its CPUs. */

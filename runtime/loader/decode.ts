@@ -9,7 +9,8 @@
 // to the first NUL (UTF-8); other arrays JS arrays; enums their numeric value; floats numbers; pointers
 // integers; a DATASEC (global data) an object keyed by variable name. Bitfields are read and written in place.
 
-import { BtfIntEncoding, BtfKind, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { BtfIntEncoding, BtfKind, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { probeId, probeName } from "./probe-names.js";
 
 /** A `char` (by name or CHAR encoding): arrays of it are strings. `unsigned char` arrays (u8, bytes) are numbers. */
 export function isStringChar(t: BtfType): boolean {
@@ -195,6 +196,21 @@ function intNode(size: number, signed: boolean, bigints: boolean, path: string):
   }
 }
 
+/**
+ * probe()'s id (a `tsbpf_probe`) as the probe's name (probe-names.ts); `probe#N` for an id this process did not give.
+ * A name, or the id as a number, encodes back to the id.
+ */
+function probeNameNode(id: Node): Node {
+  return {
+    size: id.size,
+    read: (dv, b, o) => {
+      const n = Number(id.read(dv, b, o));
+      return probeName(n) ?? `probe#${n}`;
+    },
+    write: (dv, b, o, v, p) => id.write(dv, b, o, typeof v === "string" ? (/^probe#\d+$/.test(v) ? Number(v.slice(6)) : probeId(v)) : v, p),
+  };
+}
+
 // ---------------------------------------------------------------- strings
 
 const utf8 = new TextDecoder("utf-8");
@@ -277,6 +293,8 @@ class Builder {
       case BtfKind.DATASEC:
         return this.datasec(t, depth);
       case BtfKind.TYPEDEF:
+        if (t.name === PROBE_TYPEDEF) return probeNameNode(this.build(t.type, depth + 1));
+        return this.build(t.type, depth + 1);
       case BtfKind.VOLATILE:
       case BtfKind.CONST:
       case BtfKind.RESTRICT:

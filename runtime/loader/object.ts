@@ -11,7 +11,7 @@ import { STB, STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { NoProgramsError, ObjectError } from "./errors.js";
 import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
-import { PERF_EVENT_SECTION, PERF_EVENT_TAG, RUN_SECTION, RUN_TAG, funcTags, parsePerfEventTag, type PerfEventProbe, type RunWhen } from "../../compiler/btf/tags.js";
+import { PERF_EVENT_SECTION, PERF_EVENT_TAG, PROBE_TAG, RUN_SECTION, RUN_TAG, funcTags, parsePerfEventTag, type PerfEventProbe, type RunWhen } from "../../compiler/btf/tags.js";
 
 export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm";
 
@@ -57,6 +57,8 @@ export interface ProgramSpec {
   /** False for a section written "?SEC" (libbpf): loaded only when asked for by name. */
   autoload: boolean;
   source: BpfProgram;
+  /** It calls probe() (tagged tsbpf:probe): attached with each place's probe id in the attach cookie. */
+  probeNames?: boolean;
 }
 
 /** Where a map came from: a `maps` record, a `.maps` variable, or a global data section. */
@@ -195,6 +197,7 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
   const name = options.name ?? "obj";
   const programs = raw.programs.map(programSpec);
   tagTargets(raw, programs);
+  markProbeNames(raw, programs);
   const maps: MapSpec[] = [];
   for (const section of raw.mapSections) {
     const defs = section.kind === "legacy" ? readLegacyMaps(section) : readBtfSection(raw, section, options.btfMaps);
@@ -458,6 +461,15 @@ function programSpec(p: BpfProgram): ProgramSpec {
   // libbpf: a leading "?" keeps the program's type but leaves it out of the default load.
   const optional = p.section.startsWith("?");
   return { name: p.name, section: p.section, ...classifySection(optional ? p.section.slice(1) : p.section), autoload: !optional, source: p };
+}
+
+const PROBE_TAG_BYTES = Buffer.from(PROBE_TAG);
+
+/** Marks the programs tagged tsbpf:probe (they call probe()); the BTF is parsed only when its strings hold the tag. */
+function markProbeNames(raw: BpfObject, programs: ProgramSpec[]): void {
+  if (!raw.btf || !Buffer.from(raw.btf.buffer, raw.btf.byteOffset, raw.btf.byteLength).includes(PROBE_TAG_BYTES)) return;
+  const btf = parseBtf(raw.btf);
+  for (const p of programs) if (funcTags(btf, p.name).includes(PROBE_TAG)) p.probeNames = true;
 }
 
 /**

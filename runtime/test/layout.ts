@@ -3,7 +3,8 @@
 // a type name; gives TypeRefs, `encodeValue` (JS object -> bytes, bitfields included) and
 // `decodeValue` (bytes -> numbers, bigints, booleans, strings, objects, arrays) for memory, maps and globals.
 
-import { BtfIntEncoding, BtfKind, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { BtfIntEncoding, BtfKind, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { probeId, probeName } from "../loader/probe-names.js";
 import { isStringChar } from "../loader/decode.js";
 import { usage } from "./errors.js";
 
@@ -107,6 +108,8 @@ export interface EncodeContext {
 
 /** Writes `value` as type `id` at `bytes[off..]`; `where` names the spot in messages ("filename.name"). */
 export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Array, off: number, where: string, ctx: EncodeContext = {}): void {
+  // probe()'s id, given as the probe's name (`sim.map("calls").get("tracepoint:syscalls:sys_enter_read")`).
+  if (typeof value === "string" && isProbeNameType(btf, id)) value = BigInt(probeId(value));
   const t = btf.resolveType(id);
   const size = t.kind === BtfKind.UNKN ? 0 : btf.sizeOf(t.id);
   if (value instanceof Uint8Array) {
@@ -192,8 +195,22 @@ function readBits(bytes: Uint8Array, base: number, bitOffset: number, bits: numb
   return bits <= 32 ? Number(v) : v;
 }
 
+/** probe()'s `tsbpf_probe` typedef (compiler/btf/tags.ts), through qualifiers: read as the probe's name. */
+function isProbeNameType(btf: Btf, id: number): boolean {
+  for (let t = btf.typeById(id), hops = 0; hops < 16; hops++) {
+    if (t.kind === BtfKind.TYPEDEF && t.name === PROBE_TYPEDEF) return true;
+    if (t.kind !== BtfKind.TYPEDEF && t.kind !== BtfKind.CONST && t.kind !== BtfKind.VOLATILE && t.kind !== BtfKind.RESTRICT && t.kind !== BtfKind.TYPE_TAG) return false;
+    t = btf.typeById(t.type);
+  }
+  return false;
+}
+
 /** Reads type `id` at `bytes[off..]` as a JS value. */
 export function decodeValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): Decoded {
+  if (isProbeNameType(btf, id)) {
+    const n = Number(readInt(bytes, off, 8));
+    return probeName(n) ?? `probe#${n}`;
+  }
   const t = btf.resolveType(id);
   switch (t.kind) {
     case BtfKind.INT: {

@@ -19,7 +19,8 @@ import { ActionTable, decodeAction } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
-import { PERF_EVENT_NAMES, perfEventFullName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
+import { probeCookie } from "../loader/probe-names.js";
+import { PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
 
 export interface SimulateOptions extends LoadOptions {
@@ -193,7 +194,7 @@ export class Simulation {
     const progs =
       (options.program === undefined ? this.kprobes.get(fn) : undefined) ??
       this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && p.spec.attach.func === fn, this.kprobes, fn);
-    return this.fire(progs, options, undefined, options);
+    return this.fire(progs, options, undefined, options, () => `kprobe:${fn}`);
   }
 
   /** Fires the kretprobes on kernel function `fn` with its return value. */
@@ -202,21 +203,21 @@ export class Simulation {
     const progs =
       (options.program === undefined ? this.kretprobes.get(fn) : undefined) ??
       this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && p.spec.attach.func === fn, this.kretprobes, fn);
-    return this.fire(progs, options, undefined, options);
+    return this.fire(progs, options, undefined, options, () => `kretprobe:${fn}`);
   }
 
   /** Fires the uprobes on `func` (or "binary:func") with its arguments. */
   uprobe(target: string, options: KprobeOptions = {}): FireResult {
     checkRegs(options);
     const progs = this.select(this.uprobeTarget("uprobe", target), options, (p) => p.spec.attach.kind === "uprobe" && !p.spec.attach.retprobe && matchesUprobe(p, target));
-    return this.fire(progs, options, undefined, options);
+    return this.fire(progs, options, undefined, options, (p) => uprobeName("uprobe", p, target));
   }
 
   /** Fires the uretprobes on `func` (or "binary:func") with its return value. */
   uretprobe(target: string, options: RetprobeOptions = {}): FireResult {
     checkRegs(options);
     const progs = this.select(this.uprobeTarget("uretprobe", target), options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
-    return this.fire(progs, options, undefined, options);
+    return this.fire(progs, options, undefined, options, (p) => uprobeName("uretprobe", p, target));
   }
 
   /**
@@ -230,7 +231,7 @@ export class Simulation {
     // The loader gives each distinct spec an index and attaches the site with it as the cookie: here, always 0.
     if (this.loaded.maps.has(USDT_SPECS_MAP)) this.map(USDT_SPECS_MAP).set(0, site.spec);
     this.kernel.vm.attachCookie = 0n;
-    return this.fire(progs, options, undefined, { regs: { ...site.regs, ...options.regs } });
+    return this.fire(progs, options, undefined, { regs: { ...site.regs, ...options.regs } }, (p) => (p.spec.attach.kind === "usdt" ? `usdt:${p.spec.attach.binary}:${p.spec.attach.provider}:${p.spec.attach.name}` : "usdt"));
   }
 
   /** "uprobe on TARGET" for messages; when TARGET is a probed binary, how to name one of its functions. */
@@ -249,7 +250,7 @@ export class Simulation {
     const matches = (pattern: string, value: string) => pattern === value || (isGlob(pattern) && globRegExp(pattern).test(value));
     const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && matches(p.spec.attach.group, group) && matches(p.spec.attach.name, name));
     const layout = this.tracepointLayout(group, name);
-    return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }));
+    return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }), undefined, () => `tracepoint:${group}:${name}`);
   }
 
   /** Fires raw tracepoint programs on `name`: the context is the tracepoint's arguments as u64s. */
@@ -314,7 +315,7 @@ export class Simulation {
       view.setBigUint64(this.regsSize, toU64(options.samplePeriod ?? period, "samplePeriod"), true);
       view.setBigUint64(this.regsSize + 8, toU64(options.addr ?? 0, "addr"), true);
       return bytes;
-    });
+    }, undefined, (p) => perfEventName(probeOf(p)!));
   }
 
   /**
@@ -376,7 +377,8 @@ export class Simulation {
    * `regs`. The context lives in one read-only region kept mapped between firings and rewritten
    * before each program (a program cannot change it, so runs never see each other's).
    */
-  private fire(progs: SimProgram[], options: FireOptions, context: (() => Uint8Array) | undefined, regs?: RegsInput): FireResult {
+  /** `probe`: the name of the probe each program fires as, whose id probe() reads (probe-names.ts), as the loader attaches it. */
+  private fire(progs: SimProgram[], options: FireOptions, context: (() => Uint8Array) | undefined, regs?: RegsInput, probe?: (p: SimProgram) => string): FireResult {
     // Task fields in the options make that task current, as a context switch does.
     if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.comm !== undefined) {
       checkTask(options, "the firing's task");
@@ -405,6 +407,8 @@ export class Simulation {
         region.bytes.set(record);
         this.regsWriter.forget();
       }
+      // As the loader attaches: a probe's id in the high half for a program that calls probe(); a USDT spec id (always 0 here) below.
+      this.kernel.vm.attachCookie = p.spec.probeNames && probe ? probeCookie(probe(p)) : 0n;
       let result: RunResult;
       try {
         result = this.vm.run(p.vm, this.runOptions);
@@ -610,6 +614,13 @@ function checkOptions(options: SimulateOptions): void {
 function matchesUsdt(p: SimProgram, target: string): boolean {
   const a = p.spec.attach;
   return a.kind === "usdt" && (target === `${a.provider}:${a.name}` || target === `${a.binary}:${a.provider}:${a.name}`);
+}
+
+/** A uprobe as the loader names it for probe(): its binary (as the program names it here) and the function fired. */
+function uprobeName(kind: "uprobe" | "uretprobe", p: SimProgram, target: string): string {
+  const a = p.spec.attach;
+  if (a.kind !== "uprobe") return kind;
+  return `${kind}:${a.binary}:${target.startsWith(`${a.binary}:`) ? target.slice(a.binary.length + 1) : target}`;
 }
 
 function matchesUprobe(p: SimProgram, target: string): boolean {
