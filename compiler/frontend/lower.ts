@@ -1747,6 +1747,11 @@ export function lower(
         if (argKind(c) === "str") {
           const address = this.ntop(x);
           if (address) return address;
+          // probe()'s id (a ProbeName): tsbpf run prints the probe's name.
+          if (checker.getTypeAtLocation(x).getProperty("__tsbpfProbeName")) {
+            const value = this.value(x);
+            return { spec: "p", layout: intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
+          }
           const read = this.stringCall(x);
           if (read || this.isDynamicString(x)) {
             const size = read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size;

@@ -58,10 +58,11 @@ export function formatText(pieces: readonly FormatPiece[]): string {
 
 /**
  * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...), a string of N bytes (`s64`), or an
- * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it).
+ * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
+ * or probe()'s u64 id (`p`, printed with %s as the probe's name).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16";
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p";
 
 /** Where each argument sits in a record: after the 8-byte action header, each at its natural alignment. */
 export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; size: number } {
@@ -77,15 +78,22 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   return { offsets, size: Math.ceil(at / 8) * 8 };
 }
 
-export const argSize = (a: ArgSpec): number => Number(a.slice(1)) / (a[0] === "s" || a[0] === "n" ? 1 : 8);
+export const argSize = (a: ArgSpec): number => (a === "p" ? 8 : Number(a.slice(1)) / (a[0] === "s" || a[0] === "n" ? 1 : 8));
 
-/** A record's arguments as JS values: integers as bigints of their width and sign, strings up to their NUL. */
-export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[]): (bigint | string)[] {
+/**
+ * A record's arguments as JS values: integers as bigints of their width and sign, strings up to their NUL, probe ids
+ * as `probeName` names them (the loader's table: runtime/loader/probe-names.ts).
+ */
+export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], probeName: (id: number) => string | undefined = () => undefined): (bigint | string)[] {
   const { offsets } = printfLayout(args);
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   return args.map((a, i) => {
     const at = offsets[i]!;
     if (a[0] === "n") return inetText(record.subarray(at, at + argSize(a)));
+    if (a === "p") {
+      const id = Number(view.getBigUint64(at, true));
+      return probeName(id) ?? `probe#${id}`;
+    }
     if (a[0] === "s") {
       const bytes = record.subarray(at, at + argSize(a));
       const end = bytes.indexOf(0);

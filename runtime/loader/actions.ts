@@ -1,6 +1,7 @@
 // What a probe asks its reader to do through its actions ring buffer (compiler/btf/tags.ts's `tsbpf:actions=`):
 // bpftrace's exit(), print(@m), clear(@m) and printf(), which run in user space when the record is read.
 import { ACTIONS, type PrintfSite } from "../../compiler/btf/tags.js";
+import { probeName } from "./probe-names.js";
 import { argSize, decodeArgs, formatPrintf, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
@@ -31,7 +32,7 @@ export class ActionTable {
     const site = this.printf[id];
     const pieces = this.formats[id];
     if (!site || !pieces) return undefined;
-    return formatPrintf(pieces, decodeArgs(record, site.args), this.widths[id]!);
+    return formatPrintf(pieces, decodeArgs(record, site.args, probeName), this.widths[id]!);
   }
 }
 

@@ -29,7 +29,7 @@ const withFormats: CompileOptions = { tracepointFormat: (g, n) => FORMATS[`${g}/
 
 const file = (body: string) => ({
   fileName: "globs.ts",
-  text: `import { HashMap, tracepoint, probe, begin, type ProbeName, type u64 } from "tsbpf";
+  text: `import { HashMap, tracepoint, probe, begin, printf, type ProbeName, type u64 } from "tsbpf";
 export const license = "GPL";
 export const calls = new HashMap<ProbeName, u64>(64);
 export const nrs = new HashMap<u64, u64>(64);
@@ -87,6 +87,12 @@ describe("probe() in the simulator", () => {
     assert.equal(sim.map("calls").get("tracepoint:syscalls:sys_enter_read"), 2n);
   });
 
+  it("printf's %s of a ProbeName (probe() itself, or a variable holding it) writes the name", async () => {
+    const sim = await simulate(file(`export const enter = tracepoint("syscalls", "sys_enter_*", () => { const p: ProbeName = probe(); printf("%-36s|%s\\n", probe(), p); });`), { tracepointFormats: FORMATS });
+    sim.tracepoint("syscalls", "sys_enter_read", { __syscall_nr: 0 });
+    assert.equal(sim.output(), "tracepoint:syscalls:sys_enter_read  |tracepoint:syscalls:sys_enter_read\n");
+  });
+
   it("names kprobes, uprobes, USDT probes and perf event probes as bpftrace does", async () => {
     const sim = await simulate({
       fileName: "kinds.ts",
@@ -137,12 +143,13 @@ describe("tracepoint globs and probe() on this kernel", { skip: noKernel }, () =
 
   it("a glob attaches to every match; probe() counts a command's unlinks under the tracepoint that fired", () => {
     const r = run(
-      `import { HashMap, tracepoint, probe, targetPid, pidTgid, type ProbeName, type u64 } from "tsbpf";
+      `import { HashMap, tracepoint, probe, printf, targetPid, pidTgid, type ProbeName, type u64 } from "tsbpf";
 export const license = "GPL";
 export const calls = new HashMap<ProbeName, u64>(64);
 export const unlinks = tracepoint("syscalls", "sys_enter_unlink*", () => {
   if (pidTgid() >> 32 !== targetPid()) return;
   calls.increment(probe());
+  printf("fired %s\\n", probe());
 });
 `,
       "rm DIR/a DIR/b",
@@ -153,6 +160,7 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlink*", () => {
     // rm unlinks with unlinkat(2): two files, two calls, none of unlink(2).
     assert.match(r.stdout, /^@calls\[tracepoint:syscalls:sys_enter_unlinkat\]: 2$/m);
     assert.doesNotMatch(r.stdout, /sys_enter_unlink\]/);
+    assert.equal(r.stdout.split("\n").filter((l) => l === "fired tracepoint:syscalls:sys_enter_unlinkat").length, 2, r.stdout);
   });
 
   it("a USDT probe's id rides above its argument spec id: probe() and the arguments read both", { skip: existsSync(PYTHON) && readFileSync(PYTHON).includes("gc__start") ? false : `${PYTHON} with CPython's USDT probes is not installed` }, () => {
