@@ -16,6 +16,7 @@ import type { RecordedProbe } from "../runtime/test/replay.js";
 import { toJson } from "./report.js";
 import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";
 import { perfEventName } from "../compiler/btf/tags.js";
+import { isGlob } from "../compiler/glob.js";
 
 
 /** One generated handler: the ring buffer it writes and the probe it stands for. */
@@ -57,6 +58,11 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
     let probe: RecordedProbe;
     const strings: string[] = [];
     if (t.kind === "tracepoint") {
+      // A glob's hits would each need the matched tracepoint's own record: one recorder per match, hundreds of them.
+      if (isGlob(t.group) || isGlob(t.name)) {
+        skipped.push(`tracepoint ${t.group}:${t.name}: the hits of a glob are not recorded (record its tracepoints by name)`);
+        continue;
+      }
       const text = formatText(t.group, t.name);
       if (!text) {
         skipped.push(`tracepoint ${t.group}:${t.name}: no format file`);
