@@ -222,21 +222,31 @@ function attachTracepoints(sys: Sys, progFd: number, spec: ProgramSpec, t: { gro
   if (!matches.length) throw new AttachError(`no tracepoint matches ${pattern} (in ${root}/available_events)`, "not-found");
   const fds: number[] = [];
   let hooks = 0;
+  // A tracepoint the kernel will not give a perf event (or this program) is left out, as bpftrace skips it; a
+  // lack of permission is not particular to one, so it ends the attach.
+  const refused: AttachError[] = [];
   try {
     for (const key of matches) {
       const [group, name] = key.split("/") as [string, string];
       const id = tracepointId(group, name);
       // Listed in available_events but gone since (a module unloaded): nothing to attach there.
       if (id === undefined || !Number.isInteger(id)) continue;
-      fds.push(...perfHook(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`));
-      hooks++;
+      try {
+        fds.push(...perfHook(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`));
+        hooks++;
+      } catch (e) {
+        if (!(e instanceof AttachError) || e.reason === "permission") throw e;
+        refused.push(e);
+      }
     }
   } catch (e) {
     closeAll(sys, fds);
     throw e;
   }
+  if (!hooks && refused[0]) throw refused[0];
   if (!hooks) throw new AttachError(`no tracepoint ${pattern} matches is left in ${root}/events`, "not-found");
-  return attachment(sys, spec, `tracepoint ${pattern} (${hooks} tracepoint${hooks === 1 ? "" : "s"})`, fds[0]!, undefined, fds.slice(1), hooks);
+  const left = refused.length ? `; ${refused.length} refused, the first: ${refused[0]!.message}` : "";
+  return attachment(sys, spec, `tracepoint ${pattern} (${hooks} tracepoint${hooks === 1 ? "" : "s"}${left})`, fds[0]!, undefined, fds.slice(1), hooks);
 }
 
 function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { name: string }): Attachment {

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileOptions } from "../../compiler/index.js";
 import { funcTags, parseBtf, PROBE_TAG, PROBE_TYPEDEF } from "../../compiler/btf/index.js";
-import { missingBpf, missingRoot, missingTracefs, openSys } from "../../runtime/sys/index.js";
+import { FakeSys, SysError, missingBpf, missingRoot, missingTracefs, openSys, type PerfEventAttr, type PerfEventOpenOptions } from "../../runtime/sys/index.js";
+import { loadObject, openObject } from "../../runtime/loader/index.js";
+import { probeName } from "../../runtime/loader/probe-names.js";
 import { simulate } from "../../runtime/test/index.js";
 
 /** A syscall tracepoint's format file: the common header, __syscall_nr at 8, then `fields`. */
@@ -121,6 +123,31 @@ export const s = software("faults", 100, () => { calls.increment(probe()); });
       "uprobe:/usr/bin/bash:readline",
       "usdt:/usr/bin/python3:python:gc__start",
     ]);
+  });
+});
+
+describe("tracepoint globs on FakeSys", { skip: missingTracefs() }, () => {
+  it("one perf event per match, each linked with its probe's id as the cookie; a match the kernel refuses is left out and said", () => {
+    // The kernel's own tracefs lists the matches; FakeSys refuses the perf event of one of them.
+    const unlinkId = BigInt(readFileSync("/sys/kernel/tracing/events/syscalls/sys_enter_unlink/id", "utf8").trim());
+    const sys = new (class extends FakeSys {
+      override perfEventOpen(attr: PerfEventAttr, options?: PerfEventOpenOptions): number {
+        if (attr.config === unlinkId) throw new SysError("perf_event_open", 22);
+        return super.perfEventOpen(attr, options);
+      }
+    })();
+    const r = compile(file(`export const unlinks = tracepoint("syscalls", "sys_enter_unlink*", () => { calls.increment(probe()); });`));
+    assert.deepEqual(messages(r), []);
+    const obj = loadObject(sys, openObject(r.object, { name: "globs" }));
+    const { attached } = obj.attachAll();
+    assert.equal(attached.length, 1);
+    assert.match(attached[0]!.description, /^tracepoint syscalls:sys_enter_unlink\* \(1 tracepoint; 1 refused, the first: cannot create the tracepoint syscalls:sys_enter_unlink event for program unlinks: perf_event_open failed: EINVAL/);
+    assert.equal(attached[0]!.hooks, 1);
+    const links = sys.openFds().filter((f) => f.kind === "link").map((f) => sys.link(f.fd)!.perfEventCookie!);
+    assert.deepEqual(links.map((c) => probeName(Number(c >> 32n))), ["tracepoint:syscalls:sys_enter_unlinkat"]);
+    assert.deepEqual(links.map((c) => c & 0xffff_ffffn), [0n]);
+    obj.close();
+    assert.deepEqual(sys.leaks(), []);
   });
 });
 
