@@ -129,6 +129,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       .filter((m) => isEventMap(m.spec.type) && !actions.some((a) => a.map === m))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
     const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), table: a.table }));
+    // printf's %s of a kstack()/ustack() prints its frames, named as the maps' stacks are.
+    for (const a of actionReaders) a.table.names = { ...a.table.names, stack: (kind, frames, id) => stackNamer(loaded).framesOf(kind, frames, id) };
     // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     /**
@@ -223,7 +225,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const namer = stackNamer(loaded);
     const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind === "user"));
     // Frames the kernel names by build id are looked for in the command's and the probes' files first.
-    if (userStacks.length || [...recordStacks.values()].some((fields) => fields.some((f) => f.kind === "user"))) {
+    const printsUserStacks = actionReaders.some((a) => a.table.printf.some((site) => site?.args.some((arg) => arg.startsWith("ustack"))));
+    if (userStacks.length || printsUserStacks || [...recordStacks.values()].some((fields) => fields.some((f) => f.kind === "user"))) {
       namer.addFiles([...(target?.program ? [target.program] : []), ...probedFiles(loaded)]);
     }
     const rememberStacks = () => namer.remember(userStacks);

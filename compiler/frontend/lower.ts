@@ -1748,9 +1748,16 @@ export function lower(
           const address = this.ntop(x);
           if (address) return address;
           // probe()'s id (a ProbeName): tsbpf run prints the probe's name.
-          if (checker.getTypeAtLocation(x).getProperty("__tsbpfProbeName")) {
+          const type = checker.getTypeAtLocation(x);
+          if (type.getProperty("__tsbpfProbeName")) {
             const value = this.value(x);
             return { spec: "p", layout: intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
+          }
+          // A kstack()/ustack() id: tsbpf run prints the stack's frames, as bpftrace's printf("%s", kstack).
+          if (type.getProperty("__tsbpfStack")) {
+            const value = this.value(x);
+            const t = value.op.type;
+            return { spec: `${t.stack === "user" ? "u" : "k"}stack${t.frames ?? MAX_STACK_FRAMES}`, layout: intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
           }
           const read = this.stringCall(x);
           if (read || this.isDynamicString(x)) {

@@ -59,10 +59,20 @@ export function formatText(pieces: readonly FormatPiece[]): string {
 /**
  * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...), a string of N bytes (`s64`), or an
  * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
- * or probe()'s u64 id (`p`, printed with %s as the probe's name).
+ * probe()'s u64 id (`p`, printed with %s as the probe's name), or a kstack()/ustack() id of a stack of at most N
+ * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p";
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | `${"k" | "u"}stack${number}`;
+
+/** An integer argument's width in bits, or undefined for any other kind. */
+export const intBits = (a: ArgSpec): 32 | 64 | undefined => (/^[iu](32|64)$/.test(a) ? (Number(a.slice(1)) as 32 | 64) : undefined);
+
+/** A stack argument's kind and frame limit, or undefined for any other kind. */
+export function stackArg(a: ArgSpec): { kind: "kernel" | "user"; frames: number } | undefined {
+  const m = /^([ku])stack(\d+)$/.exec(a);
+  return m ? { kind: m[1] === "k" ? "kernel" : "user", frames: Number(m[2]) } : undefined;
+}
 
 /** Where each argument sits in a record: after the 8-byte action header, each at its natural alignment. */
 export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; size: number } {
@@ -78,13 +88,26 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   return { offsets, size: Math.ceil(at / 8) * 8 };
 }
 
-export const argSize = (a: ArgSpec): number => (a === "p" ? 8 : Number(a.slice(1)) / (a[0] === "s" || a[0] === "n" ? 1 : 8));
+export function argSize(a: ArgSpec): number {
+  if (a === "p" || stackArg(a)) return 8;
+  return a[0] === "s" || a[0] === "n" ? Number(a.slice(1)) : intBits(a)! / 8;
+}
+
+/** What names the ids a record carries: probe ids (runtime/loader/probe-names.ts) and stack ids (a stack namer). */
+export interface ArgNames {
+  probe?(id: number): string | undefined;
+  /** A stack's frames, innermost first; undefined where the id names none that can be read. */
+  stack?(kind: "kernel" | "user", frames: number, id: bigint): readonly string[] | undefined;
+}
+
+/** A stack as bpftrace's printf("%s", kstack) writes it: a newline, then each frame indented on a line of its own. */
+export const stackText = (frames: readonly string[]): string => `\n${frames.map((f) => `        ${f}\n`).join("")}`;
 
 /**
- * A record's arguments as JS values: integers as bigints of their width and sign, strings up to their NUL, probe ids
- * as `probeName` names them (the loader's table: runtime/loader/probe-names.ts).
+ * A record's arguments as JS values: integers as bigints of their width and sign, strings up to their NUL, probe and
+ * stack ids as `names` names them (an id it cannot name prints as `probe#N`, `kstack#N`).
  */
-export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], probeName: (id: number) => string | undefined = () => undefined): (bigint | string)[] {
+export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: ArgNames = {}): (bigint | string)[] {
   const { offsets } = printfLayout(args);
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   return args.map((a, i) => {
@@ -92,7 +115,13 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], probeNa
     if (a[0] === "n") return inetText(record.subarray(at, at + argSize(a)));
     if (a === "p") {
       const id = Number(view.getBigUint64(at, true));
-      return probeName(id) ?? `probe#${id}`;
+      return names.probe?.(id) ?? `probe#${id}`;
+    }
+    const stack = stackArg(a);
+    if (stack) {
+      const id = view.getBigUint64(at, true);
+      const frames = names.stack?.(stack.kind, stack.frames, id);
+      return frames ? stackText(frames) : `${stack.kind === "kernel" ? "k" : "u"}stack#${stack.kind === "kernel" ? BigInt.asIntN(64, id) : id}`;
     }
     if (a[0] === "s") {
       const bytes = record.subarray(at, at + argSize(a));

@@ -2,7 +2,7 @@
 // bpftrace's exit(), print(@m), clear(@m) and printf(), which run in user space when the record is read.
 import { ACTIONS, type PrintfSite } from "../../compiler/btf/tags.js";
 import { probeName } from "./probe-names.js";
-import { argSize, decodeArgs, formatPrintf, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
+import { decodeArgs, formatPrintf, intBits, parseFormat, strftime, type ArgNames, type FormatPiece } from "../../compiler/ir/printf.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
 import { mapBtfTypes, MapView } from "./maps.js";
@@ -24,15 +24,18 @@ export class ActionTable {
       const pieces = site && parseFormat(site.format);
       return typeof pieces === "string" ? undefined : pieces;
     });
-    this.widths = printf.map((site) => (site?.args ?? []).map((a) => (a[0] === "i" || a[0] === "u" ? argSize(a) * 8 : 0)));
+    this.widths = printf.map((site) => (site?.args ?? []).map((a) => intBits(a) ?? 0));
   }
+
+  /** What names the probe and stack ids printf records carry: probe names always, stacks once a reader gives a namer. */
+  names: ArgNames = { probe: probeName };
 
   /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */
   printfText(id: number, record: Uint8Array): string | undefined {
     const site = this.printf[id];
     const pieces = this.formats[id];
     if (!site || !pieces) return undefined;
-    return formatPrintf(pieces, decodeArgs(record, site.args, probeName), this.widths[id]!);
+    return formatPrintf(pieces, decodeArgs(record, site.args, this.names), this.widths[id]!);
   }
 }
 

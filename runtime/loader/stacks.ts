@@ -147,6 +147,11 @@ export class StackNamer {
     return (this.user ??= new UserSymbolizer());
   }
 
+  /** The frames of a stack id of `kind` with a frame limit, innermost first (printf's %s of a kstack()). */
+  framesOf(kind: "kernel" | "user", frames: number, id: bigint): readonly string[] {
+    return this.stack(id, { path: [], kind, frames }).frames;
+  }
+
   private stack(id: number | bigint, field: StackField): Stack {
     const key = `${field.kind}:${field.frames}:${id}`;
     let stack = this.named.get(key);

@@ -20,6 +20,7 @@ import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
 import { probeCookie } from "../loader/probe-names.js";
+import { MAX_STACK_FRAMES } from "../../compiler/ir/types.js";
 import { PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
 
@@ -545,11 +546,24 @@ export class Simulation {
     return text;
   }
 
+  /** A stack id's frames in the file's stack map for that kind and frame limit, as hex instruction pointers. */
+  private stackIps(kind: "kernel" | "user", frames: number, id: bigint): string[] | undefined {
+    const name = `tsbpf_${kind === "kernel" ? "k" : "u"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
+    const index = kind === "kernel" ? BigInt.asIntN(64, id) : BigInt.asIntN(32, id);
+    if (!this.loaded.maps.has(name) || index < 0n) return undefined;
+    const ips = this.map(name).get(Number(index));
+    return Array.isArray(ips) ? ips.map((ip) => `0x${BigInt(ip as bigint).toString(16)}`) : undefined;
+  }
+
   /** The requests of exit(), print(), clear() and printf() the last firing sent, carried out as `tsbpf run` carries them out. */
   private takeActions(): void {
     this.actionMaps ??= this.loaded.object.maps.flatMap((spec) => {
       const types = mapBtfTypes(this.loaded.object, spec);
-      return types?.actions ? [{ name: spec.name, table: new ActionTable(types.actions, types.printf, types.times) }] : [];
+      if (!types?.actions) return [];
+      const table = new ActionTable(types.actions, types.printf, types.times);
+      // printf's %s of a kstack()/ustack(): the simulated stack's instruction pointers, as the test gave them.
+      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id) };
+      return [{ name: spec.name, table }];
     });
     for (const { name, table } of this.actionMaps) {
       for (const record of this.rawEvents(name)) {

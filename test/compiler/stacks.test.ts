@@ -14,6 +14,7 @@ import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { Stack, stackFields } from "../../runtime/loader/stacks.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { simulate } from "../../runtime/test/index.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -325,5 +326,39 @@ test("a Node.js program's JIT frames are named from the perf map node --perf-bas
         // Gone already.
       }
     }
+  }
+});
+
+test("printf's %s of a kstack() or ustack() writes the frames, as bpftrace's printf(\"%s\", ustack) does", { skip: noKernel ?? noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-printf-"));
+  try {
+    const bin = buildTarget(dir);
+    const probe = join(dir, "printf.ts");
+    writeFileSync(probe, `import { uprobe, ustack, printf } from "tsbpf";
+export const license = "GPL";
+export const p = uprobe("${bin}", "leaf", () => {
+  printf("leaf from:%s--\\n", ustack(3));
+});
+`);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `${bin} 2 0`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    const printed = out.match(/leaf from:\n {8}leaf\+0\n {8}mid\+\d+\n {8}main\+\d+\n--\n/g);
+    assert.equal(printed?.length, 2, out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("in the simulator, printf's %s of a stack writes the firing's instruction pointers, from both backends", async () => {
+  for (const backend of ["own", "llvm"] as const) {
+    const sim = await simulate({ fileName: "k.ts", text: `import { kprobe, kstack, ustack, printf, type KernelStack } from "tsbpf";
+export const license = "GPL";
+export const k = kprobe("f", () => { const s: KernelStack<2> = kstack(2); printf("k:%s u:%s|\\n", s, ustack()); });` }, { backend });
+    sim.kprobe("f", { stacks: { kernel: [0xffffffff81000010n, 0xffffffff81000020n, 0xffffffff81000030n], user: [0x401000n] } });
+    assert.equal(sim.output(), "k:\n        0xffffffff81000010\n        0xffffffff81000020\n u:\n        0x401000\n|\n", backend);
+    // No stack taken: the id is negative, and printf says so rather than inventing frames.
+    sim.kprobe("f", { stacks: { kernel: [], user: [] } });
+    assert.match(sim.output(), /^k:kstack#-\d+ u:ustack#\d+\|\n$/, backend);
   }
 });
