@@ -78,6 +78,10 @@ const simple = {
       record: RECORD_OPTION,
       interval: INTERVAL_OPTION,
       ...TARGET_OPTIONS,
+      set: {
+        type: "string",
+        describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false; repeatable)",
+      },
     },
     load: () => import("./commands/run.js"),
   },

@@ -1,4 +1,4 @@
-// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [--interval S] [-c CMD | -p PID]`: the main job. Compiles a probe file
+// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [--interval S] [-c CMD | -p PID] [--set NAME=VALUE]`: the main job. Compiles a probe file
 // (diagnostics exactly as `tsbpf compile` prints them, exit 3), or takes its object from the cache when neither
 // the file, the compiler nor the kernel changed (then TypeScript is never loaded); then loads, attaches and
 // streams its output as `tsbpf load` does (../stream.ts), releasing everything on every exit path. `--record`
@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
-import { parseDuration, parseInterval, parseTarget } from "../stream-options.js";
+import { parseDuration, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 
 /** The name diagnostics give `-e`'s text (`-e.ts:1:20 - error ...`): a .ts name, so that it is checked as TypeScript. */
@@ -23,6 +23,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const duration = parseDuration(argv.duration);
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
+  const globals = parseGlobals(argv.set);
   const verbose = Boolean(argv.verbose);
   const useCache = argv.cache !== false;
   const log = (line: string) => writeErr(`${line}\n`);
@@ -62,6 +63,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     record,
     target,
     interval,
+    globals,
   });
 }
 

@@ -155,6 +155,11 @@ type Binding =
   | { kind: "map"; map: MapInfo }
   /** A module-level string constant: a probe's binary or function (`const LIBC = "libc.so.6"`), a printf() or time() format. */
   | { kind: "string"; text: string }
+  /**
+   * A module-level `let`: a parameter of the probes, a `const volatile` integer in .rodata that the loader may set
+   * before loading (tsbpf run --set NAME=VALUE), read where a handler reads it.
+   */
+  | { kind: "param"; name: string; offset: number; type: IntType }
   /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
   | { kind: "failed" };
 
@@ -233,13 +238,19 @@ class Rodata {
   }
   /** Where targetPid()'s u32 is (4-byte aligned, added on first use). */
   targetPid(): number {
-    if (this.pid !== undefined) return this.pid;
-    const padding = (4 - (this.size % 4)) % 4;
-    this.parts.push(new Uint8Array(padding + 4));
-    this.pid = this.size + padding;
-    this.size += padding + 4;
-    this.vars.push({ name: TARGET_PID_VARIABLE, offset: this.pid, size: 4, kind: "u32" });
-    return this.pid;
+    return (this.pid ??= this.int(TARGET_PID_VARIABLE, U32, 0n));
+  }
+  /** A global integer the loader may set (naturally aligned), holding `value` in the object; its offset. */
+  int(name: string, type: IntType, value: bigint): number {
+    const size = type.bits / 8;
+    const padding = (size - (this.size % size)) % size;
+    const bytes = new Uint8Array(padding + size);
+    for (let i = 0; i < size; i++) bytes[padding + i] = Number((BigInt.asUintN(type.bits, value) >> BigInt(8 * i)) & 0xffn);
+    this.parts.push(bytes);
+    const at = this.size + padding;
+    this.size += padding + size;
+    this.vars.push({ name, offset: at, size, kind: "int", type });
+    return at;
   }
   bytes(): Uint8Array {
     const out = new Uint8Array(this.size);
@@ -680,6 +691,24 @@ export function lower(
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "const", val: declared ? { op: imm(value, declared) } : v });
   }
 
+  /**
+   * `let NAME: T = <integer constant>` at module level: a parameter of the probes, as bpftrace's $1 or a libbpf tool's
+   * `const volatile` knob. The object holds the value written; `tsbpf run --set NAME=VALUE` gives another before loading.
+   */
+  function moduleParameter(decl: TS.VariableDeclaration): void {
+    const name = (decl.name as TS.Identifier).text;
+    if (/^_*tsbpf_/.test(name)) fail(decl.name, Code.UnsupportedTopLevel, `names beginning with tsbpf_ are tsbpf's own: rename the parameter ${name}`);
+    const declared = decl.type ? intTypeOf(decl.type) : undefined;
+    if (declared?.ptr || declared?.stack || declared?.probe) fail(decl.type!, Code.UnsupportedTopLevel, `a parameter is an integer or a boolean, not a ${decl.type!.getText(file)}`);
+    const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(decl.initializer!);
+    if (v.op.kind !== "imm") fail(decl.initializer!, Code.UnsupportedTopLevel, "a parameter's value must be an integer computable at compile time; the loader may set another (tsbpf run --set NAME=VALUE)");
+    const value = (v.op as Imm).value;
+    // Unannotated, it takes the type a `let` in a handler would: i64, or the initializer's own type.
+    const type = declared ?? (v.untyped ? I64 : v.op.type);
+    if (v.untyped && !fitsBits(value, type)) fail(decl.initializer!, Code.OutOfRange, `${value} does not fit in ${typeName(type)}`);
+    moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "param", name, offset: rodata.int(name, type, value), type });
+  }
+
   function lowerModule(): Lowered {
     const probes: (() => void)[] = [];
     let unnamed = 0;
@@ -729,7 +758,11 @@ export function lower(
             attemptDeclaration(decl, () => moduleConstant(decl));
             continue;
           }
-          report(decl, Code.UnsupportedTopLevel, `module-level \`let\` and \`var\` are not supported: a probe file holds probes (\`const ${name} = kprobe(...)\`), integer constants, types and \`export const license\``);
+          if (stmt.declarationList.flags & ts.NodeFlags.Let) {
+            attemptDeclaration(decl, () => moduleParameter(decl));
+            continue;
+          }
+          report(decl, Code.UnsupportedTopLevel, `module-level \`var\` is not supported: a probe file holds probes (\`const ${name} = kprobe(...)\`), integer constants, parameters (\`let minMs: u64 = 10\`), types and \`export const license\``);
         }
         continue;
       }
@@ -1223,6 +1256,10 @@ export function lower(
         if (right) return this.assignInto(dst, right);
         return this.storeInt(dst, compute(this.loadInt(dst, target)), node);
       }
+      const param = this.scope.get(checker.getSymbolAtLocation(target)!);
+      if (param?.kind === "param") {
+        return fail(target, Code.Unsupported, `\`${param.name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${param.name}=VALUE), and a handler cannot change it`);
+      }
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
       if (b.kind === "ref" && b.rebindable && ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) return this.rebind(target, b.ref, node.right);
@@ -1287,11 +1324,19 @@ export function lower(
       return type.bool ? this.convert(v, type).op : v.op;
     }
 
-    lookup(id: TS.Identifier): Exclude<Binding, { kind: "failed" | "string" }> {
+    lookup(id: TS.Identifier): Exclude<Binding, { kind: "failed" | "string" | "param" }> {
       // In `{ calls }` the name is the property; the value is the variable it names.
       const symbol = ts.isShorthandPropertyAssignment(id.parent) && id.parent.name === id ? checker.getShorthandAssignmentValueSymbol(id.parent) : checker.getSymbolAtLocation(id);
       const b = symbol && this.scope.get(symbol);
       if (b?.kind === "failed") throw new Abort();
+      if (b?.kind === "param") {
+        // Read where it is named: a load from .rodata, which the verifier sees as the constant the loader wrote.
+        const address = this.fb.vreg(PTR);
+        this.fb.emit({ op: "rodata", dst: address, offset: b.offset, loc: locOf(id) });
+        const reg = this.fb.vreg(b.type);
+        this.fb.emit({ op: "load", dst: reg, base: address, offset: 0, size: (b.type.bits / 8) as 1 | 2 | 4 | 8, signed: b.type.signed, loc: locOf(id) });
+        return { kind: "var", reg, mutable: false };
+      }
       if (b?.kind === "string") return fail(id, Code.NotAnInteger, `\`${id.text}\` is a string constant: it names what a kprobe, uprobe or USDT probe probes, or serves as the format of printf() or time()`);
       if (!b) {
         const what = builtin(id);

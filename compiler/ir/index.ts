@@ -151,7 +151,13 @@ export interface RodataVar {
   readonly name: string;
   readonly offset: number;
   readonly size: number;
-  readonly kind: "string" | "u32";
+  /**
+   * "string": a printk or printf format (static). "int": a knob the loader may set before loading, as libbpf sets a
+   * `const volatile` global (global, found by name): targetPid()'s u32, or a module-level `let` parameter.
+   */
+  readonly kind: "string" | "int";
+  /** An "int" variable's type. */
+  readonly type?: IntType;
 }
 
 /**

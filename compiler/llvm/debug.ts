@@ -16,7 +16,7 @@
 import { EVENT_TAG, markTags } from "../btf/tags.js";
 import { cIntName, intTypedefName } from "../object/btf.js";
 import type { KernelMember, KernelScalar, KernelStruct } from "../frontend/kernel-types.js";
-import type { Layout, Loc, MapDef } from "../ir/index.js";
+import type { IntType, Layout, Loc, MapDef } from "../ir/index.js";
 
 /** A string in LLVM's metadata syntax. */
 export function mdString(s: string): string {
@@ -107,9 +107,11 @@ export class DebugInfo {
 
   /** A `static const char NAME[size]` in `.rodata`; gives its DIGlobalVariableExpression. */
   /** `const volatile unsigned int NAME`, a global the loader sets (targetPid()'s). */
-  rodataU32(name: string, line: number): number {
-    const uint = this.basicType("unsigned int", 32, "DW_ATE_unsigned");
-    const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${uint})`);
+  /** A `const volatile` integer the loader sets (targetPid()'s, a module-level `let` parameter), global so that it is found by name. */
+  rodataInt(name: string, t: IntType, line: number): number {
+    const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
+    const int = this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+    const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${int})`);
     const type = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);
     const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${type}, isLocal: false, isDefinition: true)`);
     const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);

@@ -23,7 +23,7 @@
 // element, which LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for
 // BPF_CORE_READ.
 
-import { reachableBlocks, widens, type RodataVar, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
+import { U32, reachableBlocks, widens, type RodataVar, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { rodataVars } from "../object/btf.js";
 import { Helper } from "../isa/helpers.js";
 import { accessSteps, membersRead, type KernelStruct } from "../frontend/kernel-types.js";
@@ -101,8 +101,13 @@ export function emitModule(input: EmitInput): EmitOutput {
   // loader finds by its global name.
   const vars = input.rodataVars ?? rodataVars(input.rodata);
   vars.forEach((v) => {
-    if (v.kind === "u32") {
-      globals.push(`@${v.name} = dso_local constant i32 0, section ".rodata", align 4, !dbg !${debug.rodataU32(v.name, 1)}`);
+    if (v.kind === "int") {
+      const type = v.type ?? U32;
+      const bytes = input.rodata.subarray(v.offset, v.offset + v.size);
+      let value = 0n;
+      for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
+      const initial = type.signed ? BigInt.asIntN(type.bits, value) : value;
+      globals.push(`@${v.name} = dso_local constant i${type.bits} ${initial}, section ".rodata", align ${v.size}, !dbg !${debug.rodataInt(v.name, type, 1)}`);
       return;
     }
     const expr = debug.rodataString(v.name, v.size, 1);

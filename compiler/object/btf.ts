@@ -31,7 +31,7 @@ export interface BtfProgram {
   tags?: readonly string[];
 }
 
-import type { RodataVar } from "../ir/index.js";
+import { U32, type RodataVar } from "../ir/index.js";
 export type { RodataVar };
 
 export interface ObjectBtf {
@@ -253,10 +253,11 @@ export function buildBtf(
     const constChar = strings ? btf.add({ kind: BtfKind.CONST, name: "", type: char }) : 0;
     const index = strings ? btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 }) : 0;
     const secinfo = vars.map((v) => {
-      if (v.kind === "u32") {
+      if (v.kind === "int") {
         // As clang writes `const volatile unsigned int`: a knob the loader sets, global so that it can be found by name.
-        const uint = btf.add({ kind: BtfKind.INT, name: "unsigned int", size: 4, encoding: 0, offset: 0, bits: 32 });
-        const type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: uint }) });
+        const l = { kind: "int" as const, type: v.type ?? U32, size: v.size as 1 | 2 | 4 | 8, align: v.size };
+        const int = btf.add({ kind: BtfKind.INT, name: cIntName(l), size: v.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: v.size * 8 });
+        const type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: int }) });
         return { type: btf.add({ kind: BtfKind.VAR, name: v.name, type, linkage: BtfVarLinkage.GLOBAL_ALLOCATED }), offset: v.offset, size: v.size };
       }
       const array = btf.add({ kind: BtfKind.ARRAY, name: "", type: constChar, indexType: index, nelems: v.size });

@@ -29,7 +29,7 @@ export interface ObjectInput {
   license: string;
   btf?: { btf: Uint8Array; ext?: Uint8Array };
   /** Named objects in `.rodata` (BTF VARs refer to them by name): printk formats local, a u32 knob global. */
-  rodataSymbols?: { name: string; offset: number; size: number; kind?: "string" | "u32" }[];
+  rodataSymbols?: { name: string; offset: number; size: number; kind?: "string" | "int" }[];
   /** Maps in `.maps`, in order: name and the size of its definition. */
   maps?: { name: string; size: number }[];
 }
@@ -89,7 +89,7 @@ export function writeObject(input: ObjectInput): { bytes: Uint8Array; placements
       elf.addRelocation(section, { offset: at + r.insn * 8, symbol: mapSymbols.get(r.map)!, type: R_BPF.R_64_64 });
     }
   }
-  for (const v of input.rodataSymbols ?? []) elf.addSymbol({ name: v.name, section: ".rodata", value: v.offset, size: v.size, type: "OBJECT", bind: v.kind === "u32" ? "GLOBAL" : "LOCAL" });
+  for (const v of input.rodataSymbols ?? []) elf.addSymbol({ name: v.name, section: ".rodata", value: v.offset, size: v.size, type: "OBJECT", bind: v.kind === "int" ? "GLOBAL" : "LOCAL" });
   elf.addSymbol({ name: "_license", section: "license", value: 0, size: license.length, type: "OBJECT", bind: "GLOBAL" });
   return { bytes: elf.toBytes(), placements };
 }

@@ -24,7 +24,8 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
   for (const [name, value] of values) {
     const map = data.find((m) => m.variables.some((v) => v.name === name));
     if (!map) {
-      const names = data.flatMap((m) => m.variables.map((v) => v.name));
+      // targetPid()'s variable is tsbpf's own, set by --command/--pid.
+      const names = data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => n !== TARGET_PID_VARIABLE);
       const near = similarNames(name, names);
       const known = names.length ? `its global variables are ${names.join(", ")}` : "it has no global variables";
       throw new GlobalValueError(`the object has no global variable ${name}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; ${known}`);
