@@ -63,6 +63,7 @@ import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, PROBE_ID_SHIFT, PROBE_TA
 import { argKind, checkTimeFormat, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
+import { isGlob } from "../glob.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
 import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usdt.js";
 import type { Target } from "./targets.js";
@@ -801,6 +802,10 @@ export function lower(
       if (text === "") return fail(a, Code.BadProbe, `the arguments of ${kind}() must not be empty`);
       return text;
     });
+    // The loader lists one binary's functions for a glob; it does not search the file system for binaries.
+    if ((kind === "uprobe" || kind === "uretprobe") && isGlob(names[0]!)) {
+      fail(args[0]!, Code.BadProbe, `the binary of ${kind}() must be one path, not a glob (\`${names[0]}\`): only its function name may hold * and ?`);
+    }
     const handler = args[strings]!;
     if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
       return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);

@@ -6,6 +6,8 @@
 // kernel has no such PMU (probe-events.ts); BTF hooks (tp_btf, fentry, ...) through a raw tracepoint link.
 // USDT probes: one uprobe per site (with the semaphore as its ref_ctr_offset), each linked to the program by
 // BPF_LINK_CREATE with the cookie of its argument spec, written into the object's `__bpf_usdt_specs` map.
+// Globs (`syscalls:sys_enter_*`, `uprobe/BIN:read*`, `kprobe/vfs_*`): one hook per tracepoint, function symbol of the
+// binary (aliases at one address once) or kallsyms function matched, all owned by one attachment.
 // Every failure is an `AttachError` whose message is one sentence for the user (a kernel without kprobes,
 // an unknown tracepoint, binary or symbol, a kprobe target inlined away or blacklisted).
 
@@ -15,10 +17,10 @@ import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
 import { missingTracefs, onlineCpus, perfMaxSampleRate, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
 import { perfEventConfig, perfEventName, perfEventPeriodNs, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { AttachError, type AttachFailure } from "./errors.js";
-import { SymbolError, resolveBinary, symbolFileOffset } from "./elfsym.js";
+import { SymbolError, matchingFunctions, resolveBinary, symbolFileOffset } from "./elfsym.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
 import { similarNames } from "../../compiler/similar.js";
-import { isGlob } from "../../compiler/glob.js";
+import { globRegExp, isGlob } from "../../compiler/glob.js";
 import { matchingTracepoints } from "../../compiler/frontend/tracepoints.js";
 import { probeCookie } from "./probe-names.js";
 import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
@@ -148,9 +150,9 @@ function failure(e: unknown): AttachFailure {
 }
 
 /** Opens a perf event, hands it the program and enables it; the fd is closed again on any failure. */
-function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAttr, description: string, pid = -1, release?: () => void): Attachment {
-  const fds = perfHook(sys, progFd, spec, attr, description, pid);
-  return attachment(sys, spec, description, fds[0]!, release, fds.slice(1));
+function perfAttach(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAttr, description: string): Attachment {
+  const fds = perfHook(sys, progFd, spec, attr, description);
+  return attachment(sys, spec, description, fds[0]!, undefined, fds.slice(1));
 }
 
 /**
@@ -180,8 +182,18 @@ function perfHook(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAt
   return fds;
 }
 
-/** A kprobe or uprobe defined through tracefs (`target` in its syntax) and attached as the tracepoint it becomes. */
-function probeEventAttach(sys: Sys, progFd: number, spec: ProgramSpec, kind: ProbeKind, target: string, retprobe: boolean, description: string, pid = -1): Attachment {
+/** One place the program is hooked at: its fds, and what deletes a tracefs probe definition once they are closed. */
+interface Hook {
+  fds: number[];
+  release?: () => void;
+}
+
+/**
+ * A kprobe or uprobe on its PMU (`pmu`, its perf event type) with `attr` saying where; where the kernel has no such
+ * PMU (`pmu` undefined), one defined through tracefs (`target` in its syntax) and hooked as the tracepoint it becomes.
+ */
+function dynamicProbeHook(sys: Sys, progFd: number, spec: ProgramSpec, kind: ProbeKind, pmu: number | undefined, attr: Omit<PerfEventAttr, "type" | "config">, target: string, retprobe: boolean, description: string, pid = -1): Hook {
+  if (pmu !== undefined) return { fds: perfHook(sys, progFd, spec, { type: pmu, config: retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, ...attr }, description, pid) };
   let event: ProbeEvent;
   try {
     event = createProbeEvent(kind, target, retprobe);
@@ -190,11 +202,35 @@ function probeEventAttach(sys: Sys, progFd: number, spec: ProgramSpec, kind: Pro
     throw new AttachError(`cannot define the ${description} probe in ${kind}_events: ${code ?? (e as Error).message}`, code === "ENOENT" ? "not-found" : code === "EACCES" || code === "EPERM" ? "permission" : "kernel", { cause: e });
   }
   try {
-    return perfAttach(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(event.id) }, description, pid, () => event.remove());
+    return { fds: perfHook(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(event.id) }, description, pid), release: () => event.remove() };
   } catch (e) {
     event.remove();
     throw e;
   }
+}
+
+/** Hooks the program at every place; on a failure part-way, undoes the hooks made so far and rethrows. */
+function hookEach<T>(sys: Sys, places: readonly T[], hook: (place: T) => Hook): Hook[] {
+  const hooks: Hook[] = [];
+  try {
+    for (const place of places) hooks.push(hook(place));
+  } catch (e) {
+    try {
+      closeAll(sys, hooks.flatMap((h) => h.fds));
+    } finally {
+      for (const h of hooks) h.release?.();
+    }
+    throw e;
+  }
+  return hooks;
+}
+
+/** One attachment owning every hook: their fds, closed in order, then their tracefs definitions deleted. */
+function hooksAttachment(sys: Sys, spec: ProgramSpec, description: string, hooks: readonly Hook[]): Attachment {
+  const fds = hooks.flatMap((h) => h.fds);
+  const releases = hooks.flatMap((h) => (h.release ? [h.release] : []));
+  const release = releases.length ? () => releases.forEach((r) => r()) : undefined;
+  return attachment(sys, spec, description, fds[0]!, release, fds.slice(1), hooks.length);
 }
 
 function attachTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { group: string; name: string }): Attachment {
@@ -277,41 +313,80 @@ export function kprobesUnsupported(): string | undefined {
 
 function attachKprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: string; offset: number; retprobe: boolean }, options: AttachOptions): Attachment {
   const kind = t.retprobe ? "kretprobe" : "kprobe";
+  if (isGlob(t.func)) return attachKprobes(sys, progFd, spec, t, options);
   const problem = kprobeProblem(t.func);
   if (problem) throw new AttachError(`cannot attach ${kind} ${t.func}: ${problem}`, "not-found");
-  const description = `${kind} ${t.func}${t.offset ? `+${t.offset}` : ""}`;
-  const type = options.legacyProbes ? undefined : pmuType("kprobe");
-  if (type === undefined && probeEventsFile("kprobe")) return probeEventAttach(sys, progFd, spec, "kprobe", `${t.func}+${t.offset}`, t.retprobe, description);
-  if (type === undefined) {
-    const alternative = tracepointAlternative(t.func);
-    throw new AttachError(
-      `cannot attach ${kind} ${t.func}: ${KPROBES_COMPILED_OUT}; ` +
-        `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a uprobe (SEC("uprobe/BINARY:FUNCTION")) instead`,
-      "unsupported",
-    );
-  }
-  const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, kprobeFunc: t.func, config2: BigInt(t.offset) };
-  return perfAttach(sys, progFd, spec, attr, description);
+  const pmu = kprobePmu(kind, t.func, options);
+  const description = kprobeDescription(kind, t.func, t.offset);
+  return hooksAttachment(sys, spec, description, [kprobeHook(sys, progFd, spec, pmu, t.func, t, description)]);
 }
 
-function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: string; func: string | undefined; offset: number; retprobe: boolean }, options: AttachOptions): Attachment {
+/** A glob (`vfs_*`): the program on every kernel function it matches (kprobeGlobMatches), one kprobe each, as one attachment. */
+function attachKprobes(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: string; offset: number; retprobe: boolean }, options: AttachOptions): Attachment {
+  const kind = t.retprobe ? "kretprobe" : "kprobe";
+  const pmu = kprobePmu(kind, t.func, options);
+  const funcs = kprobeGlobMatches(t.func, readText("/proc/kallsyms"), readText(KPROBE_BLACKLIST));
+  if (!funcs.length) throw new AttachError(`cannot attach ${kind} ${t.func}: no kernel function in /proc/kallsyms that kprobes can probe matches it`, "not-found");
+  const hooks = hookEach(sys, funcs, (func) => kprobeHook(sys, progFd, spec, pmu, func, t, kprobeDescription(kind, func, t.offset)));
+  return hooksAttachment(sys, spec, `${kprobeDescription(kind, t.func, t.offset)} (${funcs.length} function${funcs.length === 1 ? "" : "s"})`, hooks);
+}
+
+const kprobeDescription = (kind: string, func: string, offset: number): string => `${kind} ${func}${offset ? `+${offset}` : ""}`;
+
+function kprobeHook(sys: Sys, progFd: number, spec: ProgramSpec, pmu: number | undefined, func: string, t: { offset: number; retprobe: boolean }, description: string): Hook {
+  return dynamicProbeHook(sys, progFd, spec, "kprobe", pmu, { kprobeFunc: func, config2: BigInt(t.offset) }, `${func}+${t.offset}`, t.retprobe, description);
+}
+
+/** The kprobe PMU's perf event type, or undefined to define kprobes in tracefs's kprobe_events; throws where neither is. */
+function kprobePmu(kind: string, func: string, options: AttachOptions): number | undefined {
+  const pmu = options.legacyProbes ? undefined : pmuType("kprobe");
+  if (pmu !== undefined || probeEventsFile("kprobe")) return pmu;
+  const alternative = tracepointAlternative(func);
+  throw new AttachError(
+    `cannot attach ${kind} ${func}: ${KPROBES_COMPILED_OUT}; ` +
+      `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a uprobe (SEC("uprobe/BINARY:FUNCTION")) instead`,
+    "unsupported",
+  );
+}
+
+function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: UprobeTarget, options: AttachOptions): Attachment {
   const kind = t.retprobe ? "uretprobe" : "uprobe";
-  const type = options.legacyProbes ? undefined : pmuType("uprobe");
-  if (type === undefined && !probeEventsFile("uprobe")) throw new AttachError(`cannot attach ${kind} ${t.binary}: the running kernel has no uprobes (no uprobe PMU, no uprobe_events in tracefs: CONFIG_UPROBE_EVENTS is off)`, "unsupported");
+  const pmu = options.legacyProbes ? undefined : pmuType("uprobe");
+  if (pmu === undefined && !probeEventsFile("uprobe")) throw new AttachError(`cannot attach ${kind} ${t.binary}: the running kernel has no uprobes (no uprobe PMU, no uprobe_events in tracefs: CONFIG_UPROBE_EVENTS is off)`, "unsupported");
+  const at = t.offset ? `+${t.offset}` : "";
   let path: string;
-  let offset: number;
+  let places: UprobePlace[];
   try {
     path = resolveBinary(t.binary);
-    offset = t.func === undefined ? t.offset : symbolFileOffset(path, t.func, t.offset);
+    places = uprobePlaces(path, t);
   } catch (e) {
-    if (e instanceof SymbolError) throw new AttachError(`cannot attach ${kind} ${t.binary}:${t.func ?? t.offset}: ${e.message}`, "not-found", { cause: e });
+    if (e instanceof SymbolError) throw new AttachError(`cannot attach ${kind} ${t.binary}:${t.func === undefined ? t.offset : t.func + at}: ${e.message}`, "not-found", { cause: e });
     throw e;
   }
-  const where = t.func === undefined ? `0x${offset.toString(16)}` : `${t.func}${t.offset ? `+${t.offset}` : ""}`;
-  const description = `${kind} ${path}:${where}`;
-  if (type === undefined) return probeEventAttach(sys, progFd, spec, "uprobe", `${path}:0x${offset.toString(16)}`, t.retprobe, description, options.pid ?? -1);
-  const attr: PerfEventAttr = { type, config: t.retprobe ? PERF_PROBE_CONFIG_IS_RETPROBE : 0n, uprobePath: path, config2: BigInt(offset) };
-  return perfAttach(sys, progFd, spec, attr, description, options.pid ?? -1);
+  const describe = (p: UprobePlace) => `${kind} ${path}:${p.func === undefined ? `0x${p.offset.toString(16)}` : p.func + at}`;
+  const hooks = hookEach(sys, places, (p) =>
+    dynamicProbeHook(sys, progFd, spec, "uprobe", pmu, { uprobePath: path, config2: BigInt(p.offset) }, `${path}:0x${p.offset.toString(16)}`, t.retprobe, describe(p), options.pid ?? -1),
+  );
+  const glob = t.func !== undefined && isGlob(t.func);
+  return hooksAttachment(sys, spec, glob ? `${kind} ${path}:${t.func}${at} (${places.length} function${places.length === 1 ? "" : "s"})` : describe(places[0]!), hooks);
+}
+
+type UprobeTarget = Extract<AttachTarget, { kind: "uprobe" }>;
+
+/** A function (undefined for a bare offset) and the file offset its uprobe goes at. */
+interface UprobePlace {
+  func: string | undefined;
+  offset: number;
+}
+
+/** Where a uprobe's target lies in the file at `path`: its function, or each function its glob matches (one per address). */
+function uprobePlaces(path: string, t: UprobeTarget): UprobePlace[] {
+  if (t.func === undefined) return [{ func: undefined, offset: t.offset }];
+  if (!isGlob(t.func)) return [{ func: t.func, offset: symbolFileOffset(path, t.func, t.offset) }];
+  const glob = globRegExp(t.func);
+  const matches = matchingFunctions(path, (name) => glob.test(name));
+  if (!matches.length) throw new SymbolError(`no function in the symbol tables of ${path} matches ${t.func}`);
+  return matches.map((f) => ({ func: f.name, offset: f.offset + t.offset }));
 }
 
 function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: string; provider: string; name: string }, options: AttachOptions, usdt: UsdtSpecTable | undefined): Attachment {
@@ -493,7 +568,7 @@ export function kprobeProblem(func: string, checks: KprobeChecks = {}): string |
     if (inBtf(func)) return `${func} was inlined into its callers when the running kernel was built (its BTF describes it, but /proc/kallsyms has no symbol to probe); probe a function that calls it, or a tracepoint`;
     return `the running kernel has no function ${func} (not in /proc/kallsyms)`;
   }
-  if (blacklisted(func, checks.blacklist ?? "/sys/kernel/debug/kprobes/blacklist")) {
+  if (blacklisted(func, checks.blacklist ?? KPROBE_BLACKLIST)) {
     return `${func} is on the kernel's kprobe blacklist (functions kprobes cannot safely interrupt, listed in /sys/kernel/debug/kprobes/blacklist); probe a function that calls it, or a tracepoint`;
   }
   return undefined;
@@ -507,14 +582,45 @@ function functionInKernelBtf(func: string): boolean {
   }
 }
 
+const KPROBE_BLACKLIST = "/sys/kernel/debug/kprobes/blacklist";
+
 function blacklisted(func: string, path: string): boolean {
-  let text: string;
+  return blacklistedNames(readText(path)).has(func);
+}
+
+/** The functions debugfs's kprobes/blacklist names (`0xSTART-0xEND\tname` lines). */
+function blacklistedNames(text: string): Set<string> {
+  return new Set(text.split("\n").map((line) => line.slice(line.lastIndexOf("\t") + 1).trim()));
+}
+
+/** A file's text, or "" when it cannot be read (debugfs not mounted: nothing known). */
+function readText(path: string): string {
   try {
-    text = readFileSync(path, "latin1");
+    return readFileSync(path, "latin1");
   } catch {
-    return false;
+    return "";
   }
-  return text.split("\n").some((line) => line.slice(line.lastIndexOf("\t") + 1).trim() === func);
+}
+
+/**
+ * The kernel functions a kprobe glob (`vfs_*`) attaches to, from /proc/kallsyms's text (and debugfs's kprobe
+ * blacklist's), sorted. Text symbols only (t, T, w, W), each name once; left out are names kallsyms lists more than
+ * once (the kernel refuses a kprobe on an ambiguous name), functions on the blacklist (kprobeProblem refuses them; it
+ * refuses nothing else that kallsyms lists), and symbols that are not a function's entry: `.cold` fragments and the
+ * `__pfx_`/`__cfi_` padding before each function.
+ */
+export function kprobeGlobMatches(glob: string, kallsyms: string, blacklist = ""): string[] {
+  const pattern = globRegExp(glob);
+  const seen = new Map<string, number>();
+  for (const line of kallsyms.split("\n")) {
+    // "ffffffff81234560 T vfs_read" or "... t name\t[module]"
+    const [, type, name] = line.split(/[ \t]/, 3);
+    if (!name || !/^[tTwW]$/.test(type!) || !pattern.test(name)) continue;
+    seen.set(name, (seen.get(name) ?? 0) + 1);
+  }
+  const refused = blacklistedNames(blacklist);
+  const entry = (name: string) => !/\.cold(\.\d+)?$/.test(name) && !/^__(pfx|cfi)_/.test(name);
+  return [...seen].filter(([name, count]) => count === 1 && entry(name) && !refused.has(name)).map(([name]) => name).sort();
 }
 
 /** What /proc/kallsyms says of a function: whether it has a text symbol, and the compiler's copies of it. */

@@ -139,18 +139,29 @@ const inFile = (f: Buffer, at: number, len: number): boolean => at >= 0 && at + 
  * The functions an ELF file defines, .symtab's first (it also has local functions), then .dynsym's (all a stripped
  * library keeps): `name` as the table spells it (.symtab's can carry a version: unlinkat@@GLIBC_2.4), `base` without it.
  */
-function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<{ name: string; base: string; value: bigint }> {
+function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<{ name: string; base: string; value: bigint; bind: number }> {
   for (const wanted of [SHT_SYMTAB, SHT_DYNSYM]) {
     for (const s of sections) {
       if (s.type !== wanted || !inFile(f, s.offset, s.size)) continue;
       const strtab = sections[s.link];
       if (!strtab || !inFile(f, strtab.offset, strtab.size)) continue;
-      for (const { name, value } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
-        yield { name, base: name.split("@")[0]!, value };
+      for (const { name, value, bind } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
+        yield { name, base: name.split("@")[0]!, value, bind };
       }
     }
   }
 }
+
+const STB_LOCAL = 0;
+const STB_GLOBAL = 1;
+const STB_WEAK = 2;
+const STB_GNU_UNIQUE = 10;
+
+/**
+ * Preference among functions that start at the same address, lowest first: GLOBAL (and GNU_UNIQUE), WEAK, LOCAL.
+ * bpftrace names libc's getpid (weak) `__getpid` (global).
+ */
+export const bindingRank = (bind: number): number => (bind === STB_GLOBAL || bind === STB_GNU_UNIQUE ? 0 : bind === STB_WEAK ? 1 : bind === STB_LOCAL ? 2 : 3);
 
 /** A function an ELF64 symbol table defines; `bind` is STB_LOCAL (0), STB_GLOBAL (1), STB_WEAK (2), ... */
 export interface DefinedFunction {
@@ -180,17 +191,47 @@ export function* definedFunctions(table: Buffer, entsize: number, strings: Buffe
 
 /** The names of the functions the ELF file at `path` defines, each once (what `uprobe(path, NAME)` can probe). */
 export function* functionNames(path: string): Generator<string> {
-  let f: Buffer;
+  const f = readElf(path);
+  for (const { base } of probeableFunctions(f, elfSections(f, path))) yield base;
+}
+
+/**
+ * The functions of the ELF file at `path` whose names `match` accepts, with the file offset symbolFileOffset gives
+ * each, one per offset: of aliases at one address (libc's read and __read) the GLOBAL name is kept before a WEAK one,
+ * a WEAK before a LOCAL (bindingRank), as UserSymbolizer names the address; among equals, the tables' first.
+ */
+export function matchingFunctions(path: string, match: (name: string) => boolean): { name: string; offset: number }[] {
+  const f = readElf(path);
+  const byOffset = new Map<number, { name: string; offset: number; rank: number }>();
+  for (const { base, value, bind } of probeableFunctions(f, elfSections(f, path))) {
+    if (!match(base)) continue;
+    const offset = addressFileOffset(f, value);
+    if (offset === undefined) continue; // in no loadable segment: nothing a uprobe could hit
+    const rank = bindingRank(bind);
+    const kept = byOffset.get(offset);
+    if (!kept || rank < kept.rank) byOffset.set(offset, { name: base, offset, rank });
+  }
+  return [...byOffset.values()].map(({ name, offset }) => ({ name, offset })).sort((a, b) => a.offset - b.offset);
+}
+
+function readElf(path: string): Buffer {
   try {
-    f = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
     throw new SymbolError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+/**
+ * Each function name once, as findSymbol finds it (its first symbol in the tables), leaving out symbols at address 0
+ * (placeholders, never code).
+ */
+function* probeableFunctions(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<{ base: string; value: bigint; bind: number }> {
   const seen = new Set<string>();
-  for (const { base } of functionSymbols(f, elfSections(f, path))) {
-    if (seen.has(base)) continue;
-    seen.add(base);
-    yield base;
+  for (const s of functionSymbols(f, sections)) {
+    if (seen.has(s.base)) continue;
+    seen.add(s.base);
+    if (s.value !== 0n) yield s;
   }
 }
 

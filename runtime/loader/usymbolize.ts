@@ -10,7 +10,7 @@
 import { demangle } from "./demangle.js";
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, type BigIntStats } from "node:fs";
 import { delimiter, join } from "node:path";
-import { SHT_DYNSYM, SHT_SYMTAB, definedFunctions, libraryDirs, loadSegments, type LoadSegment } from "./elfsym.js";
+import { SHT_DYNSYM, SHT_SYMTAB, bindingRank, definedFunctions, libraryDirs, loadSegments, type LoadSegment } from "./elfsym.js";
 
 /** One line of /proc/PID/maps. */
 export interface MapsEntry {
@@ -97,13 +97,6 @@ interface KeptMapping {
   /** undefined: not looked at yet; null: nothing names addresses in it. */
   table?: FunctionTable | null;
 }
-
-// Preference among functions that start at the same address: bpftrace names libc's getpid (weak) `__getpid` (global).
-const STB_LOCAL = 0;
-const STB_GLOBAL = 1;
-const STB_WEAK = 2;
-const STB_GNU_UNIQUE = 10;
-const bindingRank = (bind: number): number => (bind === STB_GLOBAL || bind === STB_GNU_UNIQUE ? 0 : bind === STB_WEAK ? 1 : bind === STB_LOCAL ? 2 : 3);
 
 const PT_NOTE = 4;
 const NT_GNU_BUILD_ID = 3;

@@ -194,7 +194,7 @@ export class Simulation {
     checkRegs(options);
     const progs =
       (options.program === undefined ? this.kprobes.get(fn) : undefined) ??
-      this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && p.spec.attach.func === fn, this.kprobes, fn);
+      this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && nameMatches(p.spec.attach.func, fn), this.kprobes, fn);
     return this.fire(progs, options, undefined, options, () => `kprobe:${fn}`);
   }
 
@@ -203,7 +203,7 @@ export class Simulation {
     checkRegs(options);
     const progs =
       (options.program === undefined ? this.kretprobes.get(fn) : undefined) ??
-      this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && p.spec.attach.func === fn, this.kretprobes, fn);
+      this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && nameMatches(p.spec.attach.func, fn), this.kretprobes, fn);
     return this.fire(progs, options, undefined, options, () => `kretprobe:${fn}`);
   }
 
@@ -238,7 +238,9 @@ export class Simulation {
   /** "uprobe on TARGET" for messages; when TARGET is a probed binary, how to name one of its functions. */
   private uprobeTarget(kind: "uprobe" | "uretprobe", target: string): string {
     const a = this.loaded.programs.map((p) => p.spec.attach).find((x) => x.kind === "uprobe" && x.binary === target && x.func !== undefined);
-    return a?.kind === "uprobe" ? `${kind} on ${target} (a binary: name the function, "${target}:${a.func}" or "${a.func}")` : `${kind} on ${target}`;
+    if (a?.kind !== "uprobe" || a.func === undefined) return `${kind} on ${target}`;
+    const how = isGlob(a.func) ? `a function ${a.func} matches, "${target}:FUNCTION" or "FUNCTION"` : `the function, "${target}:${a.func}" or "${a.func}"`;
+    return `${kind} on ${target} (a binary: name ${how})`;
   }
 
   /**
@@ -247,9 +249,7 @@ export class Simulation {
    */
   tracepoint(group: string, name: string, fields: Readonly<Record<string, CValue>> = {}, options: FireOptions = {}): FireResult {
     if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw usage(`the fields of tracepoint ${group}:${name} must be an object of values by field name, not ${shown(fields)}`);
-    // A program on a glob (`sys_enter_*`) fires on every tracepoint the glob matches.
-    const matches = (pattern: string, value: string) => pattern === value || (isGlob(pattern) && globRegExp(pattern).test(value));
-    const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && matches(p.spec.attach.group, group) && matches(p.spec.attach.name, name));
+    const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && nameMatches(p.spec.attach.group, group) && nameMatches(p.spec.attach.name, name));
     const layout = this.tracepointLayout(group, name);
     return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }), undefined, () => `tracepoint:${group}:${name}`);
   }
@@ -630,18 +630,30 @@ function matchesUsdt(p: SimProgram, target: string): boolean {
   return a.kind === "usdt" && (target === `${a.provider}:${a.name}` || target === `${a.binary}:${a.provider}:${a.name}`);
 }
 
+/** Whether a probe's name matches what fired: the same name, or a glob (`sys_enter_*`, `read*`) matching it. */
+function nameMatches(pattern: string, fired: string): boolean {
+  return pattern === fired || (isGlob(pattern) && globRegExp(pattern).test(fired));
+}
+
+/** The function a uprobe firing names ("func" or "binary:func") in program `p`'s binary; undefined for another binary. */
+function firedFunction(p: SimProgram, target: string): string | undefined {
+  const a = p.spec.attach;
+  if (a.kind !== "uprobe") return undefined;
+  if (target.startsWith(`${a.binary}:`)) return target.slice(a.binary.length + 1);
+  return target.includes(":") ? undefined : target;
+}
+
 /** A uprobe as the loader names it for probe(): its binary (as the program names it here) and the function fired. */
 function uprobeName(kind: "uprobe" | "uretprobe", p: SimProgram, target: string): string {
   const a = p.spec.attach;
-  if (a.kind !== "uprobe") return kind;
-  return `${kind}:${a.binary}:${target.startsWith(`${a.binary}:`) ? target.slice(a.binary.length + 1) : target}`;
+  return a.kind === "uprobe" ? `${kind}:${a.binary}:${firedFunction(p, target) ?? target}` : kind;
 }
 
 function matchesUprobe(p: SimProgram, target: string): boolean {
   const a = p.spec.attach;
-  if (a.kind !== "uprobe") return false;
-  const fn = a.func ?? `0x${a.offset.toString(16)}`;
-  return target === fn || target === `${a.binary}:${fn}`;
+  const fired = firedFunction(p, target);
+  if (a.kind !== "uprobe" || fired === undefined) return false;
+  return a.func === undefined ? fired === `0x${a.offset.toString(16)}` : nameMatches(a.func, fired);
 }
 
 /**
