@@ -209,11 +209,14 @@ function dynamicProbeHook(sys: Sys, progFd: number, spec: ProgramSpec, kind: Pro
   }
 }
 
-/** Hooks the program at every place; on a failure part-way, undoes the hooks made so far and rethrows. */
-function hookEach<T>(sys: Sys, places: readonly T[], hook: (place: T) => Hook): Hook[] {
+/** Hooks the program at every place (`hook` may pass one by); on a failure part-way, undoes the hooks made so far and rethrows. */
+function hookEach<T>(sys: Sys, places: readonly T[], hook: (place: T) => Hook | undefined): Hook[] {
   const hooks: Hook[] = [];
   try {
-    for (const place of places) hooks.push(hook(place));
+    for (const place of places) {
+      const h = hook(place);
+      if (h) hooks.push(h);
+    }
   } catch (e) {
     try {
       closeAll(sys, hooks.flatMap((h) => h.fds));
@@ -223,6 +226,33 @@ function hookEach<T>(sys: Sys, places: readonly T[], hook: (place: T) => Hook): 
     throw e;
   }
   return hooks;
+}
+
+/** Errors particular to one place (its event or function the kernel will not probe), not to the run (fds, memory, permission). */
+const PLACE_ERRORS: ReadonlySet<string> = new Set(["EINVAL", "ENOENT", "ENODEV", "EOPNOTSUPP", "ENOTSUPP", "EBUSY", "EEXIST"]);
+
+/**
+ * A glob's hooks as one attachment, described as `what (N units)`. A place the kernel refuses for a reason of its own
+ * is left out, as bpftrace skips it, and the description says how many and why the first was; any other failure
+ * undoes the hooks made so far. None left: the first refusal is the error.
+ */
+function globAttachment<T>(sys: Sys, spec: ProgramSpec, places: readonly T[], what: string, unit: string, hook: (place: T) => Hook | undefined): Attachment {
+  const refused: AttachError[] = [];
+  const hooks = hookEach(sys, places, (place) => {
+    try {
+      return hook(place);
+    } catch (e) {
+      if (!(e instanceof AttachError)) throw e;
+      // The cause is a SysError, or for a tracefs probe definition the write's own error: both carry an errno name.
+      const code = (e.cause as { code?: unknown } | undefined)?.code;
+      if (typeof code !== "string" || !PLACE_ERRORS.has(code)) throw e;
+      refused.push(e);
+      return undefined;
+    }
+  });
+  if (!hooks.length) throw refused[0] ?? new AttachError(`cannot attach ${what}: nothing it matches is left to attach to`, "not-found");
+  const left = refused.length ? `; ${refused.length} refused, the first: ${refused[0]!.message}` : "";
+  return hooksAttachment(sys, spec, `${what} (${hooks.length} ${unit}${hooks.length === 1 ? "" : "s"}${left})`, hooks);
 }
 
 /** One attachment owning every hook: their fds, closed in order, then their tracefs definitions deleted. */
@@ -256,33 +286,13 @@ function attachTracepoints(sys: Sys, progFd: number, spec: ProgramSpec, t: { gro
   const root = tracefsPath();
   const matches = matchingTracepoints(t.group, t.name, root ? [root] : undefined) ?? [];
   if (!matches.length) throw new AttachError(`no tracepoint matches ${pattern} (in ${root}/available_events)`, "not-found");
-  const fds: number[] = [];
-  let hooks = 0;
-  // A tracepoint the kernel will not give a perf event (or this program) is left out, as bpftrace skips it; a
-  // lack of permission is not particular to one, so it ends the attach.
-  const refused: AttachError[] = [];
-  try {
-    for (const key of matches) {
-      const [group, name] = key.split("/") as [string, string];
-      const id = tracepointId(group, name);
-      // Listed in available_events but gone since (a module unloaded): nothing to attach there.
-      if (id === undefined || !Number.isInteger(id)) continue;
-      try {
-        fds.push(...perfHook(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`));
-        hooks++;
-      } catch (e) {
-        if (!(e instanceof AttachError) || e.reason === "permission") throw e;
-        refused.push(e);
-      }
-    }
-  } catch (e) {
-    closeAll(sys, fds);
-    throw e;
-  }
-  if (!hooks && refused[0]) throw refused[0];
-  if (!hooks) throw new AttachError(`no tracepoint ${pattern} matches is left in ${root}/events`, "not-found");
-  const left = refused.length ? `; ${refused.length} refused, the first: ${refused[0]!.message}` : "";
-  return attachment(sys, spec, `tracepoint ${pattern} (${hooks} tracepoint${hooks === 1 ? "" : "s"}${left})`, fds[0]!, undefined, fds.slice(1), hooks);
+  return globAttachment(sys, spec, matches, `tracepoint ${pattern}`, "tracepoint", (key) => {
+    const [group, name] = key.split("/") as [string, string];
+    const id = tracepointId(group, name);
+    // Listed in available_events but gone since (a module unloaded): nothing to attach there.
+    if (id === undefined || !Number.isInteger(id)) return undefined;
+    return { fds: perfHook(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`) };
+  });
 }
 
 function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { name: string }): Attachment {
@@ -327,8 +337,7 @@ function attachKprobes(sys: Sys, progFd: number, spec: ProgramSpec, t: { func: s
   const pmu = kprobePmu(kind, t.func, options);
   const funcs = kprobeGlobMatches(t.func, readText("/proc/kallsyms"), readText(KPROBE_BLACKLIST));
   if (!funcs.length) throw new AttachError(`cannot attach ${kind} ${t.func}: no kernel function in /proc/kallsyms that kprobes can probe matches it`, "not-found");
-  const hooks = hookEach(sys, funcs, (func) => kprobeHook(sys, progFd, spec, pmu, func, t, kprobeDescription(kind, func, t.offset)));
-  return hooksAttachment(sys, spec, `${kprobeDescription(kind, t.func, t.offset)} (${funcs.length} function${funcs.length === 1 ? "" : "s"})`, hooks);
+  return globAttachment(sys, spec, funcs, kprobeDescription(kind, t.func, t.offset), "function", (func) => kprobeHook(sys, progFd, spec, pmu, func, t, kprobeDescription(kind, func, t.offset)));
 }
 
 const kprobeDescription = (kind: string, func: string, offset: number): string => `${kind} ${func}${offset ? `+${offset}` : ""}`;
@@ -364,11 +373,10 @@ function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: UprobeTarg
     throw e;
   }
   const describe = (p: UprobePlace) => `${kind} ${path}:${p.func === undefined ? `0x${p.offset.toString(16)}` : p.func + at}`;
-  const hooks = hookEach(sys, places, (p) =>
-    dynamicProbeHook(sys, progFd, spec, "uprobe", pmu, { uprobePath: path, config2: BigInt(p.offset) }, `${path}:0x${p.offset.toString(16)}`, t.retprobe, describe(p), options.pid ?? -1),
-  );
-  const glob = t.func !== undefined && isGlob(t.func);
-  return hooksAttachment(sys, spec, glob ? `${kind} ${path}:${t.func}${at} (${places.length} function${places.length === 1 ? "" : "s"})` : describe(places[0]!), hooks);
+  const hook = (p: UprobePlace) =>
+    dynamicProbeHook(sys, progFd, spec, "uprobe", pmu, { uprobePath: path, config2: BigInt(p.offset) }, `${path}:0x${p.offset.toString(16)}`, t.retprobe, describe(p), options.pid ?? -1);
+  if (t.func !== undefined && isGlob(t.func)) return globAttachment(sys, spec, places, `${kind} ${path}:${t.func}${at}`, "function", hook);
+  return hooksAttachment(sys, spec, describe(places[0]!), hookEach(sys, places, hook));
 }
 
 type UprobeTarget = Extract<AttachTarget, { kind: "uprobe" }>;

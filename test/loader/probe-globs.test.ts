@@ -162,6 +162,29 @@ describe("uprobe globs in the loader", { skip: noGcc || (pmuType("uprobe") === u
     assert.throws(() => obj.attachAll(), (e: unknown) => e instanceof AttachError && e.reason === "not-found" && e.message === `cannot attach uprobe ${binary}:nothing_*: no function in the symbol tables of ${binary} matches nothing_*`);
   });
 
+  it("leave out a function the kernel refuses, and say so; one refused alone is the error", () => {
+    class RefusingSys extends FakeSys {
+      constructor(private readonly refuse: (n: number) => boolean) {
+        super();
+      }
+      opened = 0;
+      override perfEventOpen(attr: PerfEventAttr, options?: PerfEventOpenOptions): number {
+        if (this.refuse(++this.opened)) throw new SysError("perf_event_open", 22);
+        return super.perfEventOpen(attr, options);
+      }
+    }
+    const sys = new RefusingSys((n) => n === 2);
+    const obj = load(sys, "tsbpf_glob_*");
+    const [a] = obj.attachAll().attached;
+    assert.equal(a!.description, `uprobe ${binary}:tsbpf_glob_* (1 function; 1 refused, the first: cannot create the uprobe ${binary}:tsbpf_glob_beta event for program count: perf_event_open failed: EINVAL (errno 22))`);
+    assert.equal(a!.hooks, 1);
+    obj.close();
+    assert.deepEqual(sys.leaks(), []);
+    const none = load(new RefusingSys(() => true), "tsbpf_glob_*");
+    assert.throws(() => none.attachAll(), new RegExp(`^AttachError: cannot create the uprobe ${binary}:tsbpf_glob_alpha event for program count: perf_event_open failed: EINVAL`));
+    none.close();
+  });
+
   it("close the events already opened when one fails part-way", () => {
     class FailingSys extends FakeSys {
       opened = 0;
