@@ -50,8 +50,6 @@ export interface TracepointFormat {
   group: string;
   name: string;
   fields: TracepointField[];
-  /** For a glob: the tracepoints it matches ("syscalls:sys_enter_read", ...), whose common fields `fields` are. */
-  matches?: string[];
 }
 
 export const TRACEFS_ROOTS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -123,7 +121,7 @@ export function commonFormat(group: string, name: string, formats: readonly Trac
     b !== undefined && a.offset === b.offset && a.size === b.size && a.signed === b.signed && a.tsType === b.tsType && JSON.stringify(a.shape) === JSON.stringify(b.shape);
   const [first, ...rest] = formats;
   const fields = (first?.fields ?? []).filter((f) => rest.every((other) => same(f, other.fields.find((x) => x.name === f.name))));
-  return { group, name, fields, matches: formats.map((f) => `${f.group}:${f.name}`) };
+  return { group, name, fields };
 }
 
 /** Up to three tracepoints named like group:name, closest first, from the first tracefs root that has events. */

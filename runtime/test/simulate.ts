@@ -376,9 +376,9 @@ export class Simulation {
   /**
    * Runs `progs` on a context: `context()`'s bytes, or (when it is undefined) a pt_regs image of
    * `regs`. The context lives in one read-only region kept mapped between firings and rewritten
-   * before each program (a program cannot change it, so runs never see each other's).
+   * before each program (a program cannot change it, so runs never see each other's). `probe` names the probe each
+   * program fires as, whose id probe() reads (probe-names.ts), as the loader attaches it.
    */
-  /** `probe`: the name of the probe each program fires as, whose id probe() reads (probe-names.ts), as the loader attaches it. */
   private fire(progs: SimProgram[], options: FireOptions, context: (() => Uint8Array) | undefined, regs?: RegsInput, probe?: (p: SimProgram) => string): FireResult {
     // Task fields in the options make that task current, as a context switch does.
     if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.comm !== undefined) {
