@@ -2,7 +2,7 @@
 // program passes the kernel's verifier (loaded through runtime/loader, not attached); then a few run for real
 // through the command line (tsx, so the sources under test are what runs), each on a command it starts with -c,
 // and what they print is checked: syscount's maps, killsnoop's and statsnoop's records, gethostlatency's uprobe and
-// uretprobe pair. No tracefs instance or uprobe definition of theirs is left behind.
+// uretprobe pair, funccount's uprobe glob. No tracefs instance or uprobe definition of theirs is left behind.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -104,6 +104,14 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
     assert.deepEqual(more, []);
     assert.deepEqual([lookup?.comm, lookup?.host], ["getent", "localhost"]);
     assert.ok(typeof lookup?.usecs === "number" && lookup.usecs > 0 && lookup.usecs < 10_000_000, JSON.stringify(lookup));
+  });
+
+  it("funccount counts the command's calls of each libc *alloc function, named by probe()", async () => {
+    const { lines, stderr } = await run("funccount.ts", "ls -l /usr/bin");
+    assert.match(stderr, /attached count to uprobe \/\S+\/libc\.so\.6:\*alloc \(\d+ functions\)/);
+    const counts = entries(lines, "calls");
+    assert.ok(counts.length > 0 && counts.every((e) => /^uprobe:\/\S+\/libc\.so\.6:\w*alloc$/.test(String(e.key))), JSON.stringify(counts));
+    assert.ok(counts.some((e) => String(e.key).endsWith(":malloc") && e.value > 100), JSON.stringify(counts));
   });
 });
 
