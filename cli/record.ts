@@ -86,6 +86,10 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
         skipped.push(`${t.kind} ${t.kind === "uprobe" ? `${t.binary}:` : ""}${func ?? ""}+${t.offset}: only probes on a function's entry are recorded`);
         continue;
       }
+      if (isGlob(func)) {
+        skipped.push(`${t.kind} ${t.kind === "uprobe" ? `${t.binary}:` : ""}${func}: the hits of a glob are not recorded (record its functions by name)`);
+        continue;
+      }
       const ctor = `${t.kind === "uprobe" ? "u" : "k"}${t.retprobe ? "ret" : ""}probe`;
       const params = t.retprobe ? ["ret"] : Array.from({ length: ARGS }, (_, k) => `a${k}`);
       members = params.map((p) => `${p}: u64`);

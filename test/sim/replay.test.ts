@@ -124,6 +124,21 @@ test("profile and interval probes are left out of the recorder, each with the re
   assert.deepEqual(recorder.probes, []);
 });
 
+test("globs are left out of the recorder, each with the reason; their hits would each need the match's own record", () => {
+  const targets = [
+    { kind: "tracepoint", group: "syscalls", name: "sys_enter_*" },
+    { kind: "uprobe", binary: "/usr/bin/bash", func: "read*", offset: 0, retprobe: false },
+    { kind: "kprobe", func: "vfs_*", offset: 0, retprobe: true },
+  ] as const;
+  const recorder = recorderSource(targets, fixtureFormat);
+  assert.deepEqual(recorder.skipped, [
+    "tracepoint syscalls:sys_enter_*: the hits of a glob are not recorded (record its tracepoints by name)",
+    "uprobe /usr/bin/bash:read*: the hits of a glob are not recorded (record its functions by name)",
+    "kprobe vfs_*: the hits of a glob are not recorded (record its functions by name)",
+  ]);
+  assert.deepEqual(recorder.probes, []);
+});
+
 test("a malformed recording fails with its line and what the hit lacks, not a TypeError", async () => {
   const sim = await simulate("examples/unlink-uprobe.ts");
   const probe = { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", retprobe: false };
