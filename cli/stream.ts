@@ -239,9 +239,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // closes meanwhile (its lines after the stop are not waited for), so the kernel's waits in both overlap.
     const detached = stopped.then(async () => {
       const pipeClosed = pipe?.close().catch(() => {});
-      // Each tracepoint's detach waits out RCU grace periods under a kernel-wide lock: ~35 ms apiece here.
-      const hooks = loaded.attachments.reduce((n, a) => n + a.hooks, 0);
-      if (hooks >= 50) log(`detaching from ${hooks} probe points (the kernel takes tens of milliseconds for each)`);
+      // Each perf event's detach waits out RCU grace periods, a tracepoint's under a kernel-wide lock: ~35 ms apiece here.
+      const slow = loaded.attachments.reduce((n, a) => n + a.slowCloses, 0);
+      if (slow >= 50) log(`detaching from ${slow} probe points (the kernel takes tens of milliseconds for each)`);
       try {
         await session.detachAll();
       } catch (error) {

@@ -37,6 +37,11 @@ export interface Attachment {
   fd: number;
   /** How many places it holds the program at (a glob's tracepoints, a USDT probe's sites); 1 for most. */
   hooks: number;
+  /**
+   * How many of its fds wait out RCU grace periods in the kernel when closed, under a kernel-wide lock for
+   * tracepoint events: one per perf event, one per uprobe_multi link.
+   */
+  slowCloses: number;
   /** Detaches; idempotent. */
   close(): void;
   /** Detaches with the close on a worker thread (Sys.closeAsync), so that several detach at once; idempotent. */
@@ -97,7 +102,7 @@ export function attachProgram(sys: Sys, progFd: number, spec: ProgramSpec, optio
  * `release` runs after the fd is closed: a tracefs probe definition can only go once no event uses it. `more` are
  * further fds the attachment owns (a USDT probe's other links and its perf events), closed after `fd`.
  */
-function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number, release?: () => void, more: readonly number[] = [], hooks = 1): Attachment {
+function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number, release?: () => void, more: readonly number[] = [], hooks = 1, slowCloses = hooks): Attachment {
   let open = true;
   return {
     program: spec.name,
@@ -105,6 +110,7 @@ function attachment(sys: Sys, spec: ProgramSpec, description: string, fd: number
     description,
     fd,
     hooks,
+    slowCloses,
     close() {
       if (!open) return;
       open = false;
@@ -231,6 +237,12 @@ function hookEach<T>(sys: Sys, places: readonly T[], hook: (place: T) => Hook | 
 /** Errors particular to one place (its event or function the kernel will not probe), not to the run (fds, memory, permission). */
 const PLACE_ERRORS: ReadonlySet<string> = new Set(["EINVAL", "ENOENT", "ENODEV", "EOPNOTSUPP", "ENOTSUPP", "EBUSY", "EEXIST"]);
 
+/** Whether an error (a SysError, or a tracefs write's own: both carry an errno name) is one of PLACE_ERRORS. */
+const refusedHere = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && PLACE_ERRORS.has(code);
+};
+
 /**
  * A glob's hooks as one attachment, described as `what (N units)`. A place the kernel refuses for a reason of its own
  * is left out, as bpftrace skips it, and the description says how many and why the first was; any other failure
@@ -242,10 +254,7 @@ function globAttachment<T>(sys: Sys, spec: ProgramSpec, places: readonly T[], wh
     try {
       return hook(place);
     } catch (e) {
-      if (!(e instanceof AttachError)) throw e;
-      // The cause is a SysError, or for a tracefs probe definition the write's own error: both carry an errno name.
-      const code = (e.cause as { code?: unknown } | undefined)?.code;
-      if (typeof code !== "string" || !PLACE_ERRORS.has(code)) throw e;
+      if (!(e instanceof AttachError) || !refusedHere(e.cause)) throw e;
       refused.push(e);
       return undefined;
     }
@@ -373,11 +382,62 @@ function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: UprobeTarg
     throw e;
   }
   const describe = (p: UprobePlace) => `${kind} ${path}:${p.func === undefined ? `0x${p.offset.toString(16)}` : p.func + at}`;
+  // Loaded for a uprobe_multi link (load.ts, for a glob where the kernel has them): every function through one link.
+  if (spec.expectedAttachType === AttachType.TRACE_UPROBE_MULTI) return uprobeMultiAttach(sys, progFd, spec, `${kind} ${path}:${t.func}${at}`, path, places, t.retprobe, options.pid, describe);
   const hook = (p: UprobePlace) =>
     dynamicProbeHook(sys, progFd, spec, "uprobe", pmu, { uprobePath: path, config2: BigInt(p.offset) }, `${path}:0x${p.offset.toString(16)}`, t.retprobe, describe(p), options.pid ?? -1);
   if (t.func !== undefined && isGlob(t.func)) return globAttachment(sys, spec, places, `${kind} ${path}:${t.func}${at}`, "function", hook);
   return hooksAttachment(sys, spec, describe(places[0]!), hookEach(sys, places, hook));
 }
+
+/**
+ * A uprobe glob's functions through BPF_TRACE_UPROBE_MULTI links, each function with its probe's id as its cookie
+ * when the program calls probe(). Closing a link removes all of its uprobes after one RCU grace period, not one per
+ * function. One link takes them all unless the kernel refuses a function (an instruction uprobes cannot step): then
+ * the functions are halved until the ones refused stand alone, and are left out, as a perf event glob leaves them.
+ */
+function uprobeMultiAttach(sys: Sys, progFd: number, spec: ProgramSpec, what: string, path: string, places: readonly UprobePlace[], retprobe: boolean, pid: number | undefined, describe: (p: UprobePlace) => string): Attachment {
+  const links: number[] = [];
+  const refused: AttachError[] = [];
+  let attached = 0;
+  const link = (group: readonly UprobePlace[]): void => {
+    try {
+      links.push(
+        sys.linkCreate({
+          progFd,
+          targetFd: 0,
+          attachType: AttachType.TRACE_UPROBE_MULTI,
+          uprobeMulti: {
+            path,
+            offsets: group.map((p) => BigInt(p.offset)),
+            cookies: spec.probeNames ? group.map((p) => probeCookie(describe(p).replace(" ", ":"))) : undefined,
+            flags: retprobe ? BPF_F_UPROBE_MULTI_RETURN : 0,
+            pid: pid !== undefined && pid > 0 ? pid : 0,
+          },
+        }),
+      );
+      attached += group.length;
+    } catch (e) {
+      const error = new AttachError(`cannot attach program ${spec.name} to ${group.length === 1 ? describe(group[0]!) : what}: ${(e as Error).message}`, failure(e), { cause: e });
+      if (!refusedHere(e)) throw error;
+      if (group.length === 1) return void refused.push(error);
+      link(group.slice(0, group.length >> 1));
+      link(group.slice(group.length >> 1));
+    }
+  };
+  try {
+    link(places);
+  } catch (e) {
+    closeAll(sys, links);
+    throw e;
+  }
+  if (!links.length) throw refused[0]!;
+  const left = refused.length ? `; ${refused.length} refused, the first: ${refused[0]!.message}` : "";
+  return attachment(sys, spec, `${what} (${attached} function${attached === 1 ? "" : "s"}${left})`, links[0]!, undefined, links.slice(1), attached, links.length);
+}
+
+/** link_create.uprobe_multi.flags: return probes. */
+const BPF_F_UPROBE_MULTI_RETURN = 1;
 
 type UprobeTarget = Extract<AttachTarget, { kind: "uprobe" }>;
 

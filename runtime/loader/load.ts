@@ -9,7 +9,8 @@
 
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingBpfPrivileges } from "../sys/kernel.js";
-import { MapType, mapTypeName } from "../sys/constants.js";
+import { AttachType, MapType, ProgType, mapTypeName } from "../sys/constants.js";
+import { isGlob } from "../../compiler/glob.js";
 import { LoadError } from "./errors.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
 import { attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
@@ -45,6 +46,11 @@ export interface LoadOptions {
   globals?: ReadonlyMap<string, GlobalValue>;
   /** The pid a tsbpf probe's targetPid() gives (its `.rodata` variable, when the object has one); default 0. */
   targetPid?: number;
+  /**
+   * Load uprobe globs for one BPF_TRACE_UPROBE_MULTI link each (true), or for a perf event per function (false);
+   * default: where the running kernel has such links (Linux 6.6).
+   */
+  uprobeMulti?: boolean;
 }
 
 export interface LoadedMap {
@@ -244,7 +250,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     }
     fillSlots(loaded, "map");
     for (const l of linked) {
-      const p = loadProgram(sys, spec, l, fds, hookIds.get(l.spec.name), options.logLevel ?? 0, loaded, externs);
+      const p = loadProgram(sys, spec, multiUprobe(sys, l.spec, options) ? { ...l, spec: { ...l.spec, expectedAttachType: AttachType.TRACE_UPROBE_MULTI } } : l, fds, hookIds.get(l.spec.name), options.logLevel ?? 0, loaded, externs);
       loaded.programs.set(p.name, p);
     }
     fillSlots(loaded, "program");
@@ -402,6 +408,34 @@ const padded = (b: Uint8Array, size: number): Uint8Array => {
   out.set(b.subarray(0, size));
   return out;
 };
+
+/**
+ * Whether a program is a uprobe glob (`uprobe//usr/bin/bash:read*`) to load for one uprobe_multi link: one link for
+ * every matched function attaches and detaches in one step, where a perf event per function waits out an RCU grace
+ * period per function when it is closed (2,000 of libc's functions: about three minutes here).
+ */
+function multiUprobe(sys: Sys, p: ProgramSpec, options: LoadOptions): boolean {
+  if (p.attach.kind !== "uprobe" || p.attach.func === undefined || !isGlob(p.attach.func) || p.expectedAttachType !== undefined) return false;
+  return options.uprobeMulti ?? hasUprobeMulti(sys);
+}
+
+const uprobeMultiKernels = new WeakMap<Sys, boolean>();
+
+/** Whether the kernel loads a kprobe program for BPF_TRACE_UPROBE_MULTI (`r0 = 0; exit`, asked once per Sys). */
+function hasUprobeMulti(sys: Sys): boolean {
+  let has = uprobeMultiKernels.get(sys);
+  if (has === undefined) {
+    const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    try {
+      sys.close(sys.progLoad({ type: ProgType.KPROBE, insns, license: "GPL", expectedAttachType: AttachType.TRACE_UPROBE_MULTI }).fd);
+      has = true;
+    } catch {
+      has = false;
+    }
+    uprobeMultiKernels.set(sys, has);
+  }
+  return has;
+}
 
 function loadProgram(
   sys: Sys,

@@ -585,6 +585,17 @@ export class LinuxSys implements Sys {
     const a = new Attr(BPF_ATTR_SIZE).u32(0, o.progFd).u32(4, o.targetFd).u32(8, o.attachType).u32(12, o.flags ?? 0);
     if (o.perfEventCookie !== undefined) a.u64(16, o.perfEventCookie);
     else if (o.targetBtfId !== undefined) a.u32(16, o.targetBtfId);
+    else if (o.uprobeMulti) {
+      const m = o.uprobeMulti;
+      const u64s = (values: readonly bigint[]): Uint8Array => {
+        const out = new Uint8Array(8 * values.length);
+        const view = new DataView(out.buffer);
+        values.forEach((v, i) => view.setBigUint64(8 * i, v, true));
+        return out;
+      };
+      a.ptr(16, cString(m.path)).ptr(24, u64s(m.offsets)).u32(48, m.offsets.length).u32(52, m.flags).u32(56, m.pid);
+      if (m.cookies) a.ptr(40, u64s(m.cookies));
+    }
     return bpfCall(Cmd.LINK_CREATE, a);
   }
 

@@ -216,6 +216,19 @@ export interface LinkCreateOptions {
   targetBtfId?: number;
   /** bpf_cookie for BPF_PERF_EVENT links. */
   perfEventCookie?: bigint;
+  /** A BPF_TRACE_UPROBE_MULTI link (Linux 6.6): uprobes at `offsets` of one file, each with its cookie. */
+  uprobeMulti?: UprobeMultiOptions;
+}
+
+export interface UprobeMultiOptions {
+  path: string;
+  offsets: readonly bigint[];
+  /** bpf_get_attach_cookie()'s value at each offset; default 0. */
+  cookies?: readonly bigint[];
+  /** BPF_F_UPROBE_MULTI_RETURN (1): return probes. */
+  flags: number;
+  /** Only this process; 0: every process. */
+  pid: number;
 }
 
 /** What BPF_*_GET_NEXT_ID walks. */

@@ -15,7 +15,7 @@ import { AttachError, Session, loadObject, openObject } from "../../runtime/load
 import { kprobeGlobMatches } from "../../runtime/loader/attach.js";
 import { matchingFunctions } from "../../runtime/loader/elfsym.js";
 import { probeCookie } from "../../runtime/loader/probe-names.js";
-import { FakeSys, SysError, missingBpf, missingRoot, openSys, pmuType, type PerfEventAttr, type PerfEventOpenOptions } from "../../runtime/sys/index.js";
+import { FakeSys, SysError, missingBpf, missingRoot, openSys, pmuType, type LinkCreateOptions, type PerfEventAttr, type PerfEventOpenOptions } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
 import { mapContents } from "../../cli/report.js";
 
@@ -134,7 +134,8 @@ after(() => {
 });
 
 describe("uprobe globs in the loader", { skip: noGcc || (pmuType("uprobe") === undefined && "no uprobe PMU") }, () => {
-  const load = (sys: FakeSys, func: string) => loadObject(sys, openObject(compile({ fileName: "glob.ts", text: counting(["uprobe", binary, func]) }).object, { name: "glob" }));
+  // A perf event per function unless asked for uprobe_multi links (FakeSys loads a program for them as any kernel 6.6 does).
+  const load = (sys: FakeSys, func: string, uprobeMulti = false) => loadObject(sys, openObject(compile({ fileName: "glob.ts", text: counting(["uprobe", binary, func]) }).object, { name: "glob" }), { uprobeMulti });
 
   it("match the binary's functions, an alias at an address already matched left out for the GLOBAL name", () => {
     assert.deepEqual(matchingFunctions(binary, (name) => name.startsWith("tsbpf_glob_")).map((f) => f.name), ["tsbpf_glob_alpha", "tsbpf_glob_beta"]);
@@ -185,6 +186,39 @@ describe("uprobe globs in the loader", { skip: noGcc || (pmuType("uprobe") === u
     none.close();
   });
 
+  it("through uprobe_multi links: every function in one link, its cookie its probe's id; a function refused stands alone", () => {
+    const sys = new FakeSys();
+    const obj = load(sys, "tsbpf_glob_*", true);
+    const [a] = obj.attachAll().attached;
+    assert.equal(a!.description, `uprobe ${binary}:tsbpf_glob_* (2 functions)`);
+    assert.deepEqual([a!.hooks, a!.slowCloses], [2, 1]);
+    const [link, ...more] = sys.openFds().filter((f) => f.kind === "link").map((f) => sys.link(f.fd)!);
+    assert.deepEqual(more, []);
+    assert.equal(link!.attachType, 48);
+    assert.deepEqual(link!.uprobeMulti!.cookies, [probeCookie(`uprobe:${binary}:tsbpf_glob_alpha`), probeCookie(`uprobe:${binary}:tsbpf_glob_beta`)]);
+    assert.equal(link!.uprobeMulti!.offsets.length, 2);
+    assert.deepEqual([link!.uprobeMulti!.path, link!.uprobeMulti!.flags, link!.uprobeMulti!.pid], [binary, 0, 0]);
+    assert.deepEqual(sys.openFds().filter((f) => f.kind === "perf"), [], "no perf events");
+    obj.close();
+    assert.deepEqual(sys.leaks(), []);
+
+    // The kernel refuses beta's instruction: the link of both fails, alpha's alone is made, beta is said.
+    const beta = link!.uprobeMulti!.offsets[1]!;
+    class RefusingSys extends FakeSys {
+      override linkCreate(o: LinkCreateOptions): number {
+        if (o.uprobeMulti?.offsets.includes(beta)) throw new SysError("BPF_LINK_CREATE", 524);
+        return super.linkCreate(o);
+      }
+    }
+    const refusing = new RefusingSys();
+    const partly = load(refusing, "tsbpf_glob_*", true);
+    const [b] = partly.attachAll().attached;
+    assert.equal(b!.description, `uprobe ${binary}:tsbpf_glob_* (1 function; 1 refused, the first: cannot attach program count to uprobe ${binary}:tsbpf_glob_beta: BPF_LINK_CREATE failed: ENOTSUPP (errno 524))`);
+    assert.deepEqual(refusing.openFds().filter((f) => f.kind === "link").map((f) => refusing.link(f.fd)!.uprobeMulti!.cookies), [[probeCookie(`uprobe:${binary}:tsbpf_glob_alpha`)]]);
+    partly.close();
+    assert.deepEqual(refusing.leaks(), []);
+  });
+
   it("close the events already opened when one fails part-way", () => {
     class FailingSys extends FakeSys {
       opened = 0;
@@ -228,7 +262,7 @@ describe("uprobe globs on this kernel", { skip: noKernel }, () => {
   it("through tracefs's uprobe_events, each function gets a definition of its own, all gone at detach", async () => {
     const session = new Session(openSys());
     try {
-      const obj = session.load(compile({ fileName: "glob.ts", text: counting(["uretprobe", binary, "tsbpf_glob_*"]) }).object, { name: "glob" });
+      const obj = session.load(compile({ fileName: "glob.ts", text: counting(["uretprobe", binary, "tsbpf_glob_*"]) }).object, { name: "glob", uprobeMulti: false });
       const [a] = obj.attachAll({ legacyProbes: true }).attached;
       assert.equal(a!.description, `uretprobe ${binary}:tsbpf_glob_* (2 functions)`);
       assert.deepEqual(definitions().map((l) => l.replace(/_\d+ /, " ").replace(/0x[0-9a-f]+/g, "0x")), [
