@@ -824,7 +824,8 @@ export function lower(
     } else if (kind === "usdt") {
       // Where each argument is differs by site: the loader gives every site its spec, read at run time.
       if (params.length > USDT_MAX_ARGS) fail(params[USDT_MAX_ARGS]!, Code.TooManyParams, `a usdt handler can read at most ${USDT_MAX_ARGS} arguments (the most a USDT probe site describes)`);
-      if (params.length && !maps.some((m) => m.name === USDT_SPECS_MAP)) maps.push(usdtSpecsMap());
+      // Every USDT program's object has the specs map, as libbpf's loaders expect, its handler reading arguments or not.
+      if (!maps.some((m) => m.name === USDT_SPECS_MAP)) maps.push(usdtSpecsMap());
       const regs = params.map((p) => {
         const reg = fb.vreg(parameterType(p));
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });

@@ -475,15 +475,20 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
     throw e;
   }
   if (sites.length === 0) throw new AttachError(`${cannot}: ${path} has no USDT probes (no stapsdt notes in a .note.stapsdt section)`, "not-found");
-  const matching = sites.filter((s) => s.provider === t.provider && s.name === t.name);
-  if (matching.length === 0) {
+  // A glob in the provider or the name (`python:gc__*`) takes every probe it matches, each site with its own spec.
+  const glob = isGlob(t.provider) || isGlob(t.name);
+  const [provider, name] = [globRegExp(t.provider), globRegExp(t.name)];
+  const found = sites.filter((s) => provider.test(s.provider) && name.test(s.name));
+  // A glob leaves out the sites whose arguments no spec can describe; a probe named exactly is refused for one.
+  const unreadable = found.filter((s) => s.argError !== undefined);
+  const matching = glob ? found.filter((s) => s.argError === undefined) : found;
+  if (found.length === 0) {
     const all = [...new Set(sites.map((s) => `${s.provider}:${s.name}`))];
     const similar = similarNames(probe, all);
     const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : ` (its probes: ${all.slice(0, 12).join(", ")}${all.length > 12 ? ", ..." : ""})`;
     throw new AttachError(`${cannot}: no USDT probe ${probe} in ${path}${hint}`, "not-found");
   }
-  const unreadable = matching.find((s) => s.argError !== undefined);
-  if (unreadable) throw new AttachError(`${cannot}: ${unreadable.argError}`, "unsupported");
+  if (unreadable.length && (!glob || matching.length === 0)) throw new AttachError(`${cannot}: ${unreadable[0]!.argError}`, "unsupported");
 
   // Each distinct spec once in the map; its index is the cookie.
   const siteIds = matching.map((s) => {
@@ -506,7 +511,9 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
   });
 
   const named = `usdt ${path}:${probe}`;
-  const description = `${named} (${matching.length} site${matching.length === 1 ? "" : "s"})`;
+  const left = unreadable.length ? `; ${unreadable.length} left out, the first: ${unreadable[0]!.provider}:${unreadable[0]!.name}: ${unreadable[0]!.argError}` : "";
+  const probes = glob ? `${new Set(matching.map((s) => `${s.provider}:${s.name}`)).size} probes, ` : "";
+  const description = `${named} (${probes}${matching.length} site${matching.length === 1 ? "" : "s"}${left})`;
   const pid = options.pid ?? -1;
   const links: number[] = [];
   const events: number[] = [];
@@ -524,7 +531,7 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
       }
       events.push(pfd);
       try {
-        links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: spec.probeNames ? probeCookie(named.replace(" ", ":"), siteIds[i]!) : BigInt(siteIds[i]!) }));
+        links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: spec.probeNames ? probeCookie(`usdt:${path}:${s.provider}:${s.name}`, siteIds[i]!) : BigInt(siteIds[i]!) }));
         sys.ioctl(pfd, PerfIoc.ENABLE, 0);
       } catch (e) {
         throw new AttachError(`cannot attach program ${spec.name} to ${where}: ${(e as Error).message}`, failure(e), { cause: e });

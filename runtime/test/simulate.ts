@@ -232,7 +232,7 @@ export class Simulation {
     // The loader gives each distinct spec an index and attaches the site with it as the cookie: here, always 0.
     if (this.loaded.maps.has(USDT_SPECS_MAP)) this.map(USDT_SPECS_MAP).set(0, site.spec);
     this.kernel.vm.attachCookie = 0n;
-    return this.fire(progs, options, undefined, { regs: { ...site.regs, ...options.regs } }, (p) => (p.spec.attach.kind === "usdt" ? `usdt:${p.spec.attach.binary}:${p.spec.attach.provider}:${p.spec.attach.name}` : "usdt"));
+    return this.fire(progs, options, undefined, { regs: { ...site.regs, ...options.regs } }, (p) => firedUsdt(p, target) ?? "usdt");
   }
 
   /** "uprobe on TARGET" for messages; when TARGET is a probed binary, how to name one of its functions. */
@@ -626,8 +626,16 @@ function checkOptions(options: SimulateOptions): void {
 }
 
 function matchesUsdt(p: SimProgram, target: string): boolean {
+  return firedUsdt(p, target) !== undefined;
+}
+
+/** The USDT probe a firing names ("provider:name" or "binary:provider:name") that program `p`'s probe (or glob) takes. */
+function firedUsdt(p: SimProgram, target: string): string | undefined {
   const a = p.spec.attach;
-  return a.kind === "usdt" && (target === `${a.provider}:${a.name}` || target === `${a.binary}:${a.provider}:${a.name}`);
+  if (a.kind !== "usdt") return undefined;
+  const parts = (target.startsWith(`${a.binary}:`) ? target.slice(a.binary.length + 1) : target).split(":");
+  if (parts.length !== 2 || !nameMatches(a.provider, parts[0]!) || !nameMatches(a.name, parts[1]!)) return undefined;
+  return `usdt:${a.binary}:${parts[0]}:${parts[1]}`;
 }
 
 /** Whether a probe's name matches what fired: the same name, or a glob (`sys_enter_*`, `read*`) matching it. */

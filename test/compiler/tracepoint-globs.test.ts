@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileOptions } from "../../compiler/index.js";
 import { funcTags, parseBtf, PROBE_TAG, PROBE_TYPEDEF } from "../../compiler/btf/index.js";
-import { FakeSys, SysError, missingBpf, missingRoot, missingTracefs, openSys, type PerfEventAttr, type PerfEventOpenOptions } from "../../runtime/sys/index.js";
+import { FakeSys, SysError, pmuType, missingBpf, missingRoot, missingTracefs, openSys, type PerfEventAttr, type PerfEventOpenOptions } from "../../runtime/sys/index.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { probeName } from "../../runtime/loader/probe-names.js";
 import { simulate } from "../../runtime/test/index.js";
@@ -31,7 +31,7 @@ const withFormats: CompileOptions = { tracepointFormat: (g, n) => FORMATS[`${g}/
 
 const file = (body: string) => ({
   fileName: "globs.ts",
-  text: `import { HashMap, tracepoint, probe, begin, printf, type ProbeName, type u64 } from "tsbpf";
+  text: `import { HashMap, tracepoint, usdt, probe, begin, printf, type ProbeName, type u64 } from "tsbpf";
 export const license = "GPL";
 export const calls = new HashMap<ProbeName, u64>(64);
 export const nrs = new HashMap<u64, u64>(64);
@@ -95,6 +95,21 @@ describe("probe() in the simulator", () => {
     assert.equal(sim.output(), "tracepoint:syscalls:sys_enter_read  |tracepoint:syscalls:sys_enter_read\n");
   });
 
+  it("a USDT glob's program fires for each probe it matches, named as the probe fired", async () => {
+    const sim = await simulate({
+      fileName: "usdt.ts",
+      text: `import { HashMap, usdt, probe, type ProbeName, type u64 } from "tsbpf";
+export const license = "GPL";
+export const calls = new HashMap<ProbeName, u64>(64);
+export const gc = usdt("/usr/bin/python3", "python", "gc__*", () => { calls.increment(probe()); });
+`,
+    });
+    sim.usdt("python:gc__start");
+    sim.usdt("/usr/bin/python3:python:gc__done");
+    assert.throws(() => sim.usdt("python:line"), /no usdt probe python:line/);
+    assert.deepEqual(sim.map("calls").toMap(), new Map([["usdt:/usr/bin/python3:python:gc__start", 1n], ["usdt:/usr/bin/python3:python:gc__done", 1n]]));
+  });
+
   it("names kprobes, uprobes, USDT probes and perf event probes as bpftrace does", async () => {
     const sim = await simulate({
       fileName: "kinds.ts",
@@ -152,6 +167,26 @@ describe("tracepoint globs on FakeSys", { skip: missingTracefs() }, () => {
 });
 
 const PYTHON = "/usr/bin/python3";
+const noPythonUsdt = existsSync(PYTHON) && readFileSync(PYTHON).includes("gc__start") ? false : `${PYTHON} with CPython's USDT probes is not installed`;
+
+describe("USDT probes without parameters on FakeSys", { skip: noPythonUsdt || (pmuType("uprobe") === undefined && "the kernel has no uprobe PMU") }, () => {
+  it("attach as those with: the object has the __bpf_usdt_specs map the loader writes their sites' specs to", () => {
+    const sys = new FakeSys();
+    const r = compile(file(`export const starts = usdt("${PYTHON}", "python", "gc__*", () => { calls.increment(probe()); });`));
+    assert.deepEqual(messages(r), []);
+    const obj = loadObject(sys, openObject(r.object, { name: "noargs" }));
+    assert.ok(obj.maps.has("__bpf_usdt_specs"));
+    const [a] = obj.attachAll().attached;
+    assert.match(a!.description, /^usdt \/usr\/bin\/python3:python:gc__\* \(2 probes, 2 sites\)$/);
+    const cookies = sys.openFds().filter((f) => f.kind === "link").map((f) => sys.link(f.fd)!.perfEventCookie!);
+    // The probe's id above, its site's spec id (an index into the specs map) below.
+    assert.deepEqual(cookies.map((c) => probeName(Number(c >> 32n))).sort(), [`usdt:${PYTHON}:python:gc__done`, `usdt:${PYTHON}:python:gc__start`]);
+    assert.ok(cookies.every((c) => (c & 0xffff_ffffn) < 2n), String(cookies));
+    obj.close();
+    assert.deepEqual(sys.leaks(), []);
+  });
+});
+
 const noKernel = missingRoot() ?? missingBpf(openSys()) ?? missingTracefs();
 
 describe("tracepoint globs and probe() on this kernel", { skip: noKernel }, () => {
@@ -207,5 +242,30 @@ export const gc = usdt("${PYTHON}", "python", "gc__start", (generation: i32) => 
     assert.match(r.stdout, new RegExp(`^@byProbe\\[usdt:${PYTHON}:python:gc__start\\]: \\d+$`, "m"));
     assert.match(r.stdout, /^@generations\[2\]: [1-9]\d*$/m);
     assert.match(r.stdout, /^@generations\[1\]: [1-9]\d*$/m);
+  });
+
+  it("a USDT glob takes every probe it matches, each site with its own spec", { skip: noPythonUsdt }, () => {
+    const r = run(
+      `import { HashMap, usdt, probe, type ProbeName, type u64, type i64 } from "tsbpf";
+export const license = "GPL";
+export const byProbe = new HashMap<ProbeName, u64>(8);
+export const args = new HashMap<i64, u64>(64);
+export const collections = usdt("${PYTHON}", "python", "gc__*", (first: i64) => {
+  byProbe.increment(probe());
+  args.increment(first);
+});
+export const starts = usdt("${PYTHON}", "python", "gc__start", () => {
+  byProbe.increment(probe());
+});
+`,
+      `${PYTHON} -c 'import gc; gc.collect(2); gc.collect(2)'`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`attached collections to usdt ${PYTHON}:python:gc__\\* \\(2 probes, 2 sites\\)`));
+    const count = (name: string) => Number(new RegExp(`^@byProbe\\[usdt:${PYTHON}:python:${name}\\]: (\\d+)$`, "m").exec(r.stdout)?.[1]);
+    // Each collection fires gc__start twice (both programs) and gc__done once; gc__start's argument is the generation.
+    assert.ok(count("gc__done") >= 2, r.stdout);
+    assert.equal(count("gc__start"), 2 * count("gc__done"), r.stdout);
+    assert.match(r.stdout, /^@args\[2\]: [2-9]\d*$/m);
   });
 });
