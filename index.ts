@@ -46,6 +46,11 @@ export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "
  * key's field), `tsbpf run` prints its name, `tracepoint:syscalls:sys_enter_read`, as bpftrace prints `@[probe]`.
  */
 export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
+/**
+ * ksym()'s value: a kernel address (a u64). As a map key (or a key's field) or printf's `%s`, `tsbpf run` prints the
+ * kernel function it is in, named from /proc/kallsyms, as bpftrace prints `@[ksym(addr)]`.
+ */
+export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
 
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
 
@@ -228,6 +233,13 @@ export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): string {
  */
 export function probe(): ProbeName {
   return onlyInProbe("probe");
+}
+/**
+ * bpftrace's ksym(): a kernel address (a function pointer: a workqueue tracepoint's `function`, a timer's callback)
+ * that `tsbpf run` prints as the name of the kernel function it is in, `vmstat_update`; hex where none is.
+ */
+export function ksym(_address: number | bigint): KernelSymbol {
+  return onlyInProbe("ksym");
 }
 /**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`

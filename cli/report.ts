@@ -10,8 +10,8 @@ import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
 import type { Aggregate } from "../compiler/btf/tags.js";
-import { kernelSymbolizer, stackFrames } from "../runtime/loader/symbolize.js";
-import { readKallsyms, Stack, StackNamer } from "../runtime/loader/stacks.js";
+import { kernelSymbolizer, readKallsyms, stackFrames } from "../runtime/loader/symbolize.js";
+import { Stack, StackNamer } from "../runtime/loader/stacks.js";
 
 /** Slots of a Histogram map: 0..64 by log2 slot, then the count of negative values. */
 const NEGATIVE_SLOT = 65;

@@ -58,6 +58,8 @@ export const PROBE_TAG = "tsbpf:probe";
 export const PROBE_ID_SHIFT = 32;
 /** A typedef of `unsigned long long`: probe()'s id of the probe that fired, read as its name (`tracepoint:syscalls:sys_enter_read`). */
 export const PROBE_TYPEDEF = "tsbpf_probe";
+/** A typedef of `unsigned long long`: ksym()'s kernel address, read as the name of the kernel function it is in. */
+export const KSYM_TYPEDEF = "tsbpf_ksym";
 /**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
@@ -129,7 +131,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name.startsWith(PRINTF_TAG)) {
       const m = /^(\d+):([\w,]*):/.exec(t.name.slice(PRINTF_TAG.length));
       const args = m?.[2] ? m[2].split(",") : [];
-      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|p|[ku]stack\d+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
+      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|p|ksym|[ku]stack\d+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
     }
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);

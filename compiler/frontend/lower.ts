@@ -26,6 +26,7 @@ import {
   PTR,
   STACK_TYPES,
   PROBE_NAME,
+  KERNEL_SYMBOL,
   MAX_STACK_FRAMES,
   stackType,
   U8,
@@ -380,6 +381,7 @@ export function lower(
       const name = builtin(node.typeName);
       if (name && INT_TYPES[name]) return INT_TYPES[name]!;
       if (name === "ProbeName") return PROBE_NAME;
+      if (name === "KernelSymbol") return KERNEL_SYMBOL;
       if (name && STACK_TYPES[name]) {
         const frames = node.typeArguments?.[0];
         return stackType(STACK_TYPES[name]!, frames ? stackFrames(frames, `${name}<N>`) : MAX_STACK_FRAMES);
@@ -1697,6 +1699,12 @@ export function lower(
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (name === "kstack" || name === "ustack") return this.stack(name, e);
       if (name === "probe") return this.probeName(e);
+      if (name === "ksym") {
+        if (e.arguments.length !== 1) fail(e, Code.UnsupportedCall, "ksym() takes one kernel address");
+        const dst = this.fb.vreg(KERNEL_SYMBOL);
+        this.fb.emit({ op: "mov", dst, src: this.convert(this.value(e.arguments[0]!), U64).op });
+        return { op: dst };
+      }
       if (name === "exit") return this.exitRun(e);
       if (name === "time") return this.time(e);
       if (name === "ntop") return fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
@@ -1803,6 +1811,10 @@ export function lower(
           if (type.getProperty("__tsbpfProbeName")) {
             const value = this.value(x);
             return { spec: "p", layout: intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
+          }
+          if (type.getProperty("__tsbpfKsym")) {
+            const value = this.value(x);
+            return { spec: "ksym", layout: intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
           }
           // A kstack()/ustack() id: tsbpf run prints the stack's frames, as bpftrace's printf("%s", kstack).
           if (type.getProperty("__tsbpfStack")) {

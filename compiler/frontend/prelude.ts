@@ -11,7 +11,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "exit", "printf", "time", "ntop"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "exit", "printf", "time", "ntop"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -84,6 +84,8 @@ declare module "tsbpf" {
   export type UserStack<N extends number = 127> = u64 & { readonly __tsbpfStack: "user"; readonly __tsbpfFrames?: N };
   /** probe()'s id of the probe that fired; as a map key, printed as the probe's name. */
   export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
+  /** ksym()'s kernel address; as a map key, printed as the kernel function it is in. */
+  export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
   export interface Probe { readonly __tsbpfProbe: true }
   export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
   export function kprobe(fn: string, handler: Handler<any[]>): Probe;
@@ -126,6 +128,8 @@ declare module "tsbpf" {
   export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): string;
   /** Which probe fired (bpftrace's probe): count by it, and tsbpf run prints the probe's name, \`tracepoint:syscalls:sys_enter_read\`. */
   export function probe(): ProbeName;
+  /** bpftrace's ksym(): a kernel address, printed by tsbpf run as the function it is in (\`vmstat_update\`). */
+  export function ksym(address: number | bigint): KernelSymbol;
   /** Ends the run (bpftrace's exit()): tsbpf run prints the maps and exits with \`code\`; it also ends the handler. */
   export function exit(code?: number): never;
   /** The current kernel stack, in the file's own stack map: count by it, and tsbpf run prints its frames; \`kstack(5)\`: its innermost 5 frames. */

@@ -60,10 +60,11 @@ export function formatText(pieces: readonly FormatPiece[]): string {
  * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...), a string of N bytes (`s64`), or an
  * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
  * probe()'s u64 id (`p`, printed with %s as the probe's name), or a kstack()/ustack() id of a stack of at most N
- * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`).
+ * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`), or ksym()'s
+ * kernel address (`ksym`, printed with %s as the function it is in).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | `${"k" | "u"}stack${number}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | "ksym" | `${"k" | "u"}stack${number}`;
 
 /** An integer argument's width in bits, or undefined for any other kind. */
 export const intBits = (a: ArgSpec): 32 | 64 | undefined => (/^[iu](32|64)$/.test(a) ? (Number(a.slice(1)) as 32 | 64) : undefined);
@@ -89,13 +90,15 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
 }
 
 export function argSize(a: ArgSpec): number {
-  if (a === "p" || stackArg(a)) return 8;
+  if (a === "p" || a === "ksym" || stackArg(a)) return 8;
   return a[0] === "s" || a[0] === "n" ? Number(a.slice(1)) : intBits(a)! / 8;
 }
 
 /** What names the ids a record carries: probe ids (runtime/loader/probe-names.ts) and stack ids (a stack namer). */
 export interface ArgNames {
   probe?(id: number): string | undefined;
+  /** The kernel function an address is in. */
+  ksym?(address: bigint): string;
   /** A stack's frames, innermost first; undefined where the id names none that can be read. */
   stack?(kind: "kernel" | "user", frames: number, id: bigint): readonly string[] | undefined;
 }
@@ -116,6 +119,10 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
     if (a === "p") {
       const id = Number(view.getBigUint64(at, true));
       return names.probe?.(id) ?? `probe#${id}`;
+    }
+    if (a === "ksym") {
+      const address = view.getBigUint64(at, true);
+      return names.ksym?.(address) ?? `0x${address.toString(16)}`;
     }
     const stack = stackArg(a);
     if (stack) {

@@ -25,6 +25,8 @@ export interface IntType {
   readonly frames?: number;
   /** probe()'s id of the probe that fired: a u64 typed in BTF so that readers print the probe's name. */
   readonly probe?: boolean;
+  /** ksym()'s kernel address: a u64 typed in BTF so that readers print the kernel function it is in. */
+  readonly ksym?: boolean;
 }
 
 const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });
@@ -44,6 +46,7 @@ export const INT_TYPES: Readonly<Record<string, IntType>> = { i8: I8, i16: I16, 
 export const KERNEL_STACK: IntType = Object.freeze({ bits: 64, signed: true, stack: "kernel" });
 export const USER_STACK: IntType = Object.freeze({ bits: 64, signed: false, stack: "user" });
 export const PROBE_NAME: IntType = Object.freeze({ bits: 64, signed: false, probe: true });
+export const KERNEL_SYMBOL: IntType = Object.freeze({ bits: 64, signed: false, ksym: true });
 /** The stack id types by their names in "tsbpf". */
 export const STACK_TYPES: Readonly<Record<string, IntType>> = { KernelStack: KERNEL_STACK, UserStack: USER_STACK };
 /** The most frames a stack map entry holds (PERF_MAX_STACK_DEPTH), and kstack()'s and ustack()'s default. */

@@ -12,7 +12,7 @@
 // `boolean` (an INT with BOOL encoding, as clang emits it), `char[N]` for `Str<N>`, arrays, and
 // named structs at their C layout.
 
-import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, KERNEL_STACK_TYPEDEF, markTags, PROBE_TYPEDEF, USER_STACK_TYPEDEF, packLineCol, type KernelExtInfo } from "../btf/index.js";
+import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, KERNEL_STACK_TYPEDEF, markTags, KSYM_TYPEDEF, PROBE_TYPEDEF, USER_STACK_TYPEDEF, packLineCol, type KernelExtInfo } from "../btf/index.js";
 import { accessSteps, membersRead, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
 import type { CoreAccess, Layout, Loc, MapDef } from "../ir/index.js";
 
@@ -123,6 +123,7 @@ function mapMembers(m: MapDef): [string, number | Layout][] {
 /** `u32` and the other typedefs (stack ids: compiler/btf/tags.ts's, `tsbpf_kstack_5` for a limit), or `_Bool`, which clang emits as a base type of its own. */
 export function intTypedefName(l: Layout & { kind: "int" }): string {
   if (l.type.probe) return PROBE_TYPEDEF;
+  if (l.type.ksym) return KSYM_TYPEDEF;
   if (l.type.stack) return `${l.type.stack === "kernel" ? KERNEL_STACK_TYPEDEF : USER_STACK_TYPEDEF}${l.type.frames ? `_${l.type.frames}` : ""}`;
   return l.type.bool ? "_Bool" : `${l.type.ptr ? "u" : l.type.signed ? "i" : "u"}${l.type.bits}`;
 }

@@ -2,6 +2,7 @@
 // bpftrace's exit(), print(@m), clear(@m) and printf(), which run in user space when the record is read.
 import { ACTIONS, type PrintfSite } from "../../compiler/btf/tags.js";
 import { probeName } from "./probe-names.js";
+import { ksymName } from "./symbolize.js";
 import { decodeArgs, formatPrintf, intBits, parseFormat, strftime, type ArgNames, type FormatPiece } from "../../compiler/ir/printf.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
@@ -28,7 +29,7 @@ export class ActionTable {
   }
 
   /** What names the probe and stack ids printf records carry: probe names always, stacks once a reader gives a namer. */
-  names: ArgNames = { probe: probeName };
+  names: ArgNames = { probe: probeName, ksym: ksymName };
 
   /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */
   printfText(id: number, record: Uint8Array): string | undefined {

@@ -9,7 +9,8 @@
 // to the first NUL (UTF-8); other arrays JS arrays; enums their numeric value; floats numbers; pointers
 // integers; a DATASEC (global data) an object keyed by variable name. Bitfields are read and written in place.
 
-import { BtfIntEncoding, BtfKind, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { BtfIntEncoding, BtfKind, KSYM_TYPEDEF, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { ksymName } from "./symbolize.js";
 import { probeId, probeName } from "./probe-names.js";
 
 /** A `char` (by name or CHAR encoding): arrays of it are strings. `unsigned char` arrays (u8, bytes) are numbers. */
@@ -211,6 +212,15 @@ function probeNameNode(id: Node): Node {
   };
 }
 
+/** ksym()'s kernel address (a `tsbpf_ksym`) as the kernel function it is in; written back, a number or bigint. */
+function ksymNode(): Node {
+  return {
+    size: 8,
+    read: (dv, _b, o) => ksymName(dv.getBigUint64(o, true)),
+    write: (dv, _b, o, v, p) => dv.setBigUint64(o, BigInt.asUintN(64, toInteger(v, p)), true),
+  };
+}
+
 // ---------------------------------------------------------------- strings
 
 const utf8 = new TextDecoder("utf-8");
@@ -294,6 +304,7 @@ class Builder {
         return this.datasec(t, depth);
       case BtfKind.TYPEDEF:
         if (t.name === PROBE_TYPEDEF) return probeNameNode(this.build(t.type, depth + 1));
+        if (t.name === KSYM_TYPEDEF) return ksymNode();
         return this.build(t.type, depth + 1);
       case BtfKind.VOLATILE:
       case BtfKind.CONST:

@@ -5,13 +5,12 @@
 // /proc/kallsyms; user frames from the file their build id names (kstack's map keeps ips, ustack's build ids and
 // file offsets), or, where the kernel gave an ip, from the process's mappings, read while it lives (`remember`).
 
-import { readFileSync } from "node:fs";
 import { BtfKind, KERNEL_STACK_TYPEDEF, USER_STACK_TYPEDEF, type Btf } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
 import type { LoadedMap, LoadedObject } from "./load.js";
 import { MapView, mapBtfTypes } from "./maps.js";
-import { kernelSymbolizer, stackFrames } from "./symbolize.js";
+import { kernelSymbolizer, readKallsyms, stackFrames } from "./symbolize.js";
 import { UserSymbolizer } from "./usymbolize.js";
 
 /** A stack, outermost frame last: `function+offset`, or a hex address where nothing names it. */
@@ -199,14 +198,6 @@ export class StackNamer {
   }
 }
 
-/** /proc/kallsyms, or nothing where it cannot be read (addresses then print in hex). */
-export function readKallsyms(): string {
-  try {
-    return readFileSync("/proc/kallsyms", "latin1");
-  } catch {
-    return "";
-  }
-}
 
 function at(value: unknown, path: readonly string[]): unknown {
   let v = value;

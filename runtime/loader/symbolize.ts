@@ -1,5 +1,8 @@
 // Kernel addresses to `function+offset`, as bpftrace prints a kstack, from /proc/kallsyms text. Takes the text
-// (read by the caller: it is 10+ MB and needs root to show addresses); gives a function naming each address.
+// (read by the caller: it is 10+ MB and needs root to show addresses); gives a function naming each address, and
+// ksymName(), the function alone as bpftrace's ksym() prints it, from this host's kallsyms read once.
+
+import { readFileSync } from "node:fs";
 
 /** The frames of a stack trace map value: u64 instruction pointers up to the first zero. */
 export function stackFrames(value: Uint8Array): bigint[] {
@@ -18,7 +21,7 @@ export function stackFrames(value: Uint8Array): bigint[] {
  * addresses (user space, or no symbol at or below them) as hex. Addresses all zero (kptr_restrict hides them)
  * name nothing.
  */
-export function kernelSymbolizer(kallsyms: string): (address: bigint) => string {
+export function kernelSymbolizer(kallsyms: string, offsets = true): (address: bigint) => string {
   const symbols: [address: bigint, name: string][] = [];
   for (const line of kallsyms.split("\n")) {
     const [addr, type, name] = line.split(/\s+/, 3);
@@ -42,8 +45,25 @@ export function kernelSymbolizer(kallsyms: string): (address: bigint) => string 
     const hex = `0x${address.toString(16)}`;
     if (found < 0 || address < KERNEL_SPACE) return hex;
     const [start, name] = symbols[found]!;
-    return `${name}+${address - start}`;
+    return offsets ? `${name}+${address - start}` : name;
   };
+}
+
+/** /proc/kallsyms, or nothing where it cannot be read (addresses then print in hex). */
+export function readKallsyms(): string {
+  try {
+    return readFileSync("/proc/kallsyms", "latin1");
+  } catch {
+    return "";
+  }
+}
+
+let ksymNamer: ((address: bigint) => string) | undefined;
+
+/** The kernel function an address is in (bpftrace's ksym(): `vmstat_update`), or the address in hex. */
+export function ksymName(address: bigint): string {
+  ksymNamer ??= kernelSymbolizer(readKallsyms(), false);
+  return ksymNamer(address);
 }
 
 /** x86-64 and arm64 kernels live in the top half of the address space; user stacks below it. */

@@ -562,7 +562,8 @@ export class Simulation {
       if (!types?.actions) return [];
       const table = new ActionTable(types.actions, types.printf, types.times);
       // printf's %s of a kstack()/ustack(): the simulated stack's instruction pointers, as the test gave them.
-      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id) };
+      // ksym(): the address in hex, since the simulated kernel has no symbols.
+      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}` };
       return [{ name: spec.name, table }];
     });
     for (const { name, table } of this.actionMaps) {
