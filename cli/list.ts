@@ -13,7 +13,7 @@ import { SymbolError, functionNames, resolveBinary } from "../runtime/loader/elf
 import { readUsdtSites } from "../runtime/loader/usdt.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 import { PERF_EVENT_NAMES } from "../compiler/btf/tags.js";
-import { globRegExp } from "../compiler/glob.js";
+import { globRegExp, isGlob } from "../compiler/glob.js";
 
 /** A tracepoint field as a probe reads it: `type` is the prelude's TypeScript type, null where tsbpf cannot read it yet. */
 export interface ListedField {
@@ -47,6 +47,32 @@ const KINDS: Record<string, Exclude<Query["kind"], "any">> = {
   software: "software", s: "software", hardware: "hardware", h: "hardware",
 };
 
+/**
+ * The one probe that takes every match of a glob pattern (`tracepoint:syscalls:sys_enter_*` gives
+ * `tracepoint("syscalls", "sys_enter_*", (ctx) => ...)`), or undefined for a pattern without a glob or whose matches
+ * no one probe takes (a bare glob, a tracepoint without its group, a glob in a binary, perf events).
+ */
+export function globProbeCall(pattern: string | undefined): string | undefined {
+  if (!pattern || !isGlob(pattern)) return undefined;
+  const [first, ...rest] = pattern.split(":");
+  const kind = first !== undefined && Object.hasOwn(KINDS, first) ? KINDS[first] : undefined;
+  const args = (n: number): string | undefined => (rest.length === n && rest.every((x) => x !== "") ? rest.map((x) => JSON.stringify(x)).join(", ") : undefined);
+  const call = (a: string | undefined, handler: string) => (a === undefined ? undefined : `${kind}(${a}, ${handler} => ...)`);
+  switch (kind) {
+    case "tracepoint":
+      return call(args(2), "(ctx)");
+    case "kprobe":
+    case "kretprobe":
+      return call(args(1), "()");
+    case "uprobe":
+    case "uretprobe":
+      return isGlob(rest[0] ?? "") ? undefined : call(args(2), "()");
+    case "usdt":
+      return isGlob(rest[0] ?? "") ? undefined : call(args(3), "()");
+    default:
+      return undefined;
+  }
+}
 
 /** The pattern of `tsbpf list [PATTERN]`; throws a UserError (exit 2) for an unknown kind or a missing binary name. */
 export function parsePattern(pattern: string | undefined): Query {

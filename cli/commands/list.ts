@@ -3,7 +3,7 @@
 // bpftrace's): a note on standard error says so. The output is written in blocks: a listing can be thousands of lines.
 
 import { ExitCode } from "../exit-codes.js";
-import { formatProbe, leafOf, listProbes, parsePattern, patternOf } from "../list.js";
+import { formatProbe, globProbeCall, leafOf, listProbes, parsePattern, patternOf } from "../list.js";
 import { similarNames } from "../../compiler/similar.js";
 import { writeErr, writeOut } from "../output.js";
 
@@ -27,6 +27,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   }
   if (block) writeOut(block);
   if (!count) writeErr(`tsbpf: no probes match ${pattern ?? "*"}${didYouMean(pattern)}\n`);
+  const glob = count > 1 && !json ? globProbeCall(pattern) : undefined;
+  if (glob) writeErr(`tsbpf: one probe takes all ${count}: ${glob}\n`);
   return ExitCode.OK;
 }
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile } from "../../compiler/index.js";
 import { globRegExp } from "../../compiler/glob.js";
-import { formatProbe, kernelFunctions, listProbes, parsePattern, type ListedProbe } from "../../cli/list.js";
+import { formatProbe, globProbeCall, kernelFunctions, listProbes, parsePattern, type ListedProbe } from "../../cli/list.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { kprobesUnsupported } from "../../runtime/loader/attach.js";
 import { readUsdtSites } from "../../runtime/loader/usdt.js";
@@ -218,4 +218,15 @@ test("tsbpf --help names the list command", () => {
   assert.equal(r.status, 0);
   assert.match(r.stdout, /tsbpf list \[pattern\]/);
   assert.match(tsbpf(["list", "--help"]).stdout, /usdt:BINARY\[:\[PROVIDER:\]NAME\]/);
+});
+
+test("a glob pattern names the one probe that takes all its matches; patterns no one probe takes name none", () => {
+  assert.equal(globProbeCall("tracepoint:syscalls:sys_enter_*"), 'tracepoint("syscalls", "sys_enter_*", (ctx) => ...)');
+  assert.equal(globProbeCall("t:sched:sched_*"), 'tracepoint("sched", "sched_*", (ctx) => ...)');
+  assert.equal(globProbeCall("uprobe:/usr/bin/bash:read*"), 'uprobe("/usr/bin/bash", "read*", () => ...)');
+  assert.equal(globProbeCall("kr:vfs_*"), 'kretprobe("vfs_*", () => ...)');
+  assert.equal(globProbeCall("usdt:/usr/bin/python3:python:gc__*"), 'usdt("/usr/bin/python3", "python", "gc__*", () => ...)');
+  for (const none of [undefined, "tracepoint:syscalls:sys_enter_openat", "sys_enter_*", "tracepoint:sys_enter_*", "uprobe:/usr/bin/ba*:main", "usdt:/usr/bin/python3:gc__*", "software:*"]) {
+    assert.equal(globProbeCall(none), undefined, String(none));
+  }
 });
