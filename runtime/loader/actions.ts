@@ -28,7 +28,7 @@ export class ActionTable {
     this.widths = printf.map((site) => (site?.args ?? []).map((a) => intBits(a) ?? 0));
   }
 
-  /** What names the probe and stack ids printf records carry: probe names always, stacks once a reader gives a namer. */
+  /** What names the ids and addresses printf records carry: probes and kernel symbols always, stacks once a reader gives a namer. */
   names: ArgNames = { probe: probeName, ksym: ksymName };
 
   /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */

@@ -196,8 +196,11 @@ function checkReferences(btf: Btf, t: BtfType): void {
 export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {
   const name = options.name ?? "obj";
   const programs = raw.programs.map(programSpec);
-  tagTargets(raw, programs);
-  markProbeNames(raw, programs);
+  // The object's BTF, parsed once and only if a program's tags are to be read from it.
+  let parsed: Btf | undefined;
+  const btf = () => (parsed ??= parseBtf(raw.btf!));
+  tagTargets(raw, programs, btf);
+  markProbeNames(raw, programs, btf);
   const maps: MapSpec[] = [];
   for (const section of raw.mapSections) {
     const defs = section.kind === "legacy" ? readLegacyMaps(section) : readBtfSection(raw, section, options.btfMaps);
@@ -466,9 +469,9 @@ function programSpec(p: BpfProgram): ProgramSpec {
 const PROBE_TAG_BYTES = Buffer.from(PROBE_TAG);
 
 /** Marks the programs tagged tsbpf:probe (they call probe()); the BTF is parsed only when its strings hold the tag. */
-function markProbeNames(raw: BpfObject, programs: ProgramSpec[]): void {
+function markProbeNames(raw: BpfObject, programs: ProgramSpec[], objectBtf: () => Btf): void {
   if (!raw.btf || !Buffer.from(raw.btf.buffer, raw.btf.byteOffset, raw.btf.byteLength).includes(PROBE_TAG_BYTES)) return;
-  const btf = parseBtf(raw.btf);
+  const btf = objectBtf();
   for (const p of programs) if (funcTags(btf, p.name).includes(PROBE_TAG)) p.probeNames = true;
 }
 
@@ -498,11 +501,11 @@ const TAGGED_TARGETS: { type: number; section: string; tag: string; one: string;
 ];
 
 /** Gives each such program the target its tag names; untagged ones stay attached by hand. A bad tag, or two, are refused. */
-function tagTargets(raw: BpfObject, programs: ProgramSpec[]): void {
+function tagTargets(raw: BpfObject, programs: ProgramSpec[], objectBtf: () => Btf): void {
   const kindOf = (p: ProgramSpec) => (p.attach.kind === "manual" ? TAGGED_TARGETS.find((k) => k.type === p.type && p.section.replace(/^\?/, "") === k.section) : undefined);
   const tagged = programs.filter((p) => kindOf(p));
   if (!tagged.length || !raw.btf) return;
-  const btf = parseBtf(raw.btf);
+  const btf = objectBtf();
   for (const p of tagged) {
     const kind = kindOf(p)!;
     const tags = funcTags(btf, p.name).filter((t) => t.startsWith(kind.tag));

@@ -229,9 +229,9 @@ export class Simulation {
     checkRegs(options);
     const progs = this.select(`usdt probe ${target}`, options, (p) => matchesUsdt(p, target));
     const site = usdtSite(this.arch, options.args ?? [], options.spec, this.kernel);
-    // The loader gives each distinct spec an index and attaches the site with it as the cookie: here, always 0.
+    // The loader gives each distinct spec an index and attaches the site with it as the cookie: here, always 0 (fire()
+    // sets the cookie so).
     if (this.loaded.maps.has(USDT_SPECS_MAP)) this.map(USDT_SPECS_MAP).set(0, site.spec);
-    this.kernel.vm.attachCookie = 0n;
     return this.fire(progs, options, undefined, { regs: { ...site.regs, ...options.regs } }, (p) => firedUsdt(p, target) ?? "usdt");
   }
 
