@@ -234,6 +234,16 @@ export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): string {
 export function probe(): ProbeName {
   return onlyInProbe("probe");
 }
+/** A signal's name, with or without its SIG: what signal() takes besides a number. */
+export type SignalName = string;
+/**
+ * bpftrace's signal(): sends `sig` (a number, or a name: "SIGKILL", "KILL") to the process of the task the probe
+ * interrupted, or with `thread` true to that task alone (bpf_send_signal, bpf_send_signal_thread); 0, or a negative
+ * errno. `tsbpf run` runs a probe that calls it only with --unsafe, as bpftrace does.
+ */
+export function signal(_sig: number | SignalName, _thread?: boolean): i64 {
+  return onlyInProbe("signal");
+}
 /**
  * bpftrace's ksym(): a kernel address (a function pointer: a workqueue tracepoint's `function`, a timer's callback)
  * that `tsbpf run` prints as the name of the kernel function it is in, `vmstat_update`; hex where none is.

@@ -82,6 +82,7 @@ const simple = {
         type: "string",
         describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false; repeatable)",
       },
+      unsafe: { type: "boolean", default: false, describe: "allow probes that send signals (signal()), as bpftrace's --unsafe" },
     },
     load: () => import("./commands/run.js"),
   },

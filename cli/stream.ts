@@ -22,6 +22,7 @@ import type { LoadedObject } from "../runtime/loader/load.js";
 import { Session } from "../runtime/loader/session.js";
 import { removeAbandoned } from "../runtime/loader/probe-events.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
+import { Helper } from "../compiler/isa/helpers.js";
 import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines, stackNamer } from "./report.js";
@@ -34,6 +35,8 @@ import type { TargetOption } from "./stream-options.js";
 export interface StreamOptions {
   /** The file the user named, for messages. */
   file: string;
+  /** A TypeScript probe may send signals (signal()), as bpftrace's --unsafe allows. */
+  unsafe?: boolean;
   /** Object name: prefix of global data map names. */
   name: string;
   /** Seconds to stream before detaching; undefined streams until a signal. */
@@ -358,10 +361,19 @@ function openOutput(session: Session, verbose: boolean, log: (line: string) => v
   return pipe;
 }
 
+/** The first program that calls bpf_send_signal() or bpf_send_signal_thread() (a probe's signal()), if any. */
+function signallingProgram(loaded: LoadedObject): string | undefined {
+  const sends = (i: { code: number; src: number; imm: number }) => i.code === 0x85 && i.src === 0 && (i.imm === Helper.send_signal || i.imm === Helper.send_signal_thread);
+  return [...loaded.programs.values()].find((p) => p.spec.source.insns.some(sends))?.name;
+}
+
 function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined): LoadedObject {
   const { file, verbose = false } = options;
   try {
     const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid });
+    // Loaded but not attached: nothing has been signalled when this refuses.
+    const signals = options.source === "ts" && !options.unsafe ? signallingProgram(loaded) : undefined;
+    if (signals) throw new UserError(`${file}: ${signals} calls signal(), which sends signals to the processes its probes interrupt; run it with --unsafe to allow that (bpftrace asks the same)`);
     for (const w of loaded.warnings) log(`warning: ${w}`);
     for (const m of loaded.maps.values()) {
       if (m.pinPath) log(m.reused ? `map ${m.name}: reusing the map pinned at ${m.pinPath}` : `map ${m.name}: pinned at ${m.pinPath}, where it stays after exit`);

@@ -1,4 +1,4 @@
-// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [--interval S] [-c CMD | -p PID] [--set NAME=VALUE]`: the main job. Compiles a probe file
+// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [--interval S] [-c CMD | -p PID] [--set NAME=VALUE] [--unsafe]`: the main job. Compiles a probe file
 // (diagnostics exactly as `tsbpf compile` prints them, exit 3), or takes its object from the cache when neither
 // the file, the compiler nor the kernel changed (then TypeScript is never loaded); then loads, attaches and
 // streams its output as `tsbpf load` does (../stream.ts), releasing everything on every exit path. `--record`
@@ -64,6 +64,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     target,
     interval,
     globals,
+    unsafe: Boolean(argv.unsafe),
   });
 }
 

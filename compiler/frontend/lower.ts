@@ -66,6 +66,7 @@ import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { isGlob } from "../glob.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
+import { signalNumber } from "./signals.js";
 import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usdt.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
@@ -1699,6 +1700,7 @@ export function lower(
       if (name === "comm") return fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
       if (name === "kstack" || name === "ustack") return this.stack(name, e);
       if (name === "probe") return this.probeName(e);
+      if (name === "signal") return this.signal(e);
       if (name === "ksym") {
         if (e.arguments.length !== 1) fail(e, Code.UnsupportedCall, "ksym() takes one kernel address");
         const dst = this.fb.vreg(KERNEL_SYMBOL);
@@ -1748,6 +1750,29 @@ export function lower(
       const both = this.binary("or", tgid, this.convert({ op: id }, U32), e);
       const dst = this.fb.vreg(stackType(USER_STACK, frames));
       this.fb.emit({ op: "mov", dst, src: both.op });
+      return { op: dst };
+    }
+
+    /**
+     * signal(sig, thread?), bpftrace's signal(): bpf_send_signal() to the current task's process, or
+     * bpf_send_signal_thread() to the task alone (a literal `true`); a name (`"SIGUSR1"`, `"USR1"`) is its number.
+     */
+    signal(e: TS.CallExpression): Val {
+      const [given, thread] = e.arguments;
+      // TypeScript checks a name against the signals' unless cast: the name is looked at through the cast.
+      let sig = given;
+      while (sig && (ts.isAsExpression(sig) || ts.isParenthesizedExpression(sig))) sig = sig.expression;
+      if (!sig || e.arguments.length > 2) return fail(e, Code.UnsupportedCall, 'signal() takes a signal, by number or name ("SIGKILL"), and whether to signal the thread alone');
+      if (thread && thread.kind !== ts.SyntaxKind.TrueKeyword && thread.kind !== ts.SyntaxKind.FalseKeyword) fail(thread, Code.UnsupportedCall, "signal()'s second argument is a literal true (the thread alone) or false (its process)");
+      let number: Val;
+      if (ts.isStringLiteral(sig) || ts.isNoSubstitutionTemplateLiteral(sig)) {
+        const n = signalNumber(sig.text);
+        if (n === undefined) return fail(sig, Code.UnsupportedCall, `${sig.text} is not a signal's name (SIGKILL or KILL, SIGUSR1 or USR1, ...)`);
+        number = { op: imm(BigInt(n), U32) };
+      } else number = this.convert(this.value(sig), U32);
+      const toThread = thread?.kind === ts.SyntaxKind.TrueKeyword;
+      const dst = this.fb.vreg(I64);
+      this.fb.emit({ op: "call", helper: toThread ? Helper.send_signal_thread : Helper.send_signal, args: [number.op], dst, loc: locOf(e) });
       return { op: dst };
     }
 

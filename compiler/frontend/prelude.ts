@@ -5,13 +5,14 @@
 // Keep in step with /index.ts, which users' editors see (a test compares their exports).
 
 import type { TracepointFormat } from "./tracepoints.js";
+import { SIGNALS } from "./signals.js";
 import { PERF_EVENT_NAMES } from "../btf/tags.js";
 
 export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "exit", "printf", "time", "ntop"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "signal", "exit", "printf", "time", "ntop"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -130,6 +131,12 @@ declare module "tsbpf" {
   export function probe(): ProbeName;
   /** bpftrace's ksym(): a kernel address, printed by tsbpf run as the function it is in (\`vmstat_update\`). */
   export function ksym(address: number | bigint): KernelSymbol;
+  /**
+   * bpftrace's signal(): sends a signal to the current task's process (\`thread\`: to the task alone), by number or
+   * name (\`"SIGKILL"\`, \`"KILL"\`); 0, or a negative errno. tsbpf run asks for --unsafe to run a probe that does.
+   */
+  export function signal(sig: number | SignalName, thread?: boolean): i64;
+  export type SignalName = ${Object.keys(SIGNALS).flatMap((n) => [n, n.slice(3)]).map((n) => JSON.stringify(n)).join(" | ")};
   /** Ends the run (bpftrace's exit()): tsbpf run prints the maps and exits with \`code\`; it also ends the handler. */
   export function exit(code?: number): never;
   /** The current kernel stack, in the file's own stack map: count by it, and tsbpf run prints its frames; \`kstack(5)\`: its innermost 5 frames. */

@@ -539,6 +539,14 @@ export class Simulation {
     return this.prints.splice(0);
   }
 
+  /**
+   * The signals probes sent (signal(): bpf_send_signal, and with `thread` bpf_send_signal_thread) since the last call,
+   * in order: the signal's number and the process (tgid) or, for `thread`, the task (pid) it went to.
+   */
+  signals(): { signal: number; tgid: number; pid: number; thread: boolean }[] {
+    return this.kernel.vm.signals.splice(0);
+  }
+
   /** What probes' printf() calls wrote since the last call, formatted as `tsbpf run` writes it to standard output. */
   output(): string {
     const text = this.stdout;

@@ -164,6 +164,9 @@ export class SimKernel {
   /** What bpf_get_attach_cookie() gives: the cookie the running program was attached with (USDT spec ids use it). */
   attachCookie = 0n;
 
+  /** The signals bpf_send_signal() and bpf_send_signal_thread() sent, in order: to a process (tgid) or one thread (pid). */
+  readonly signals: { signal: number; tgid: number; pid: number; thread: boolean }[] = [];
+
   // --- CPUs ---
 
   get cpu(): number {

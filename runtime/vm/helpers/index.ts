@@ -182,6 +182,17 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   h.set(Helper.get_numa_node_id, () => 0);
   h.set(Helper.get_attach_cookie, () => kernel.attachCookie);
 
+  // --- signals: to the current task's process, or to the task alone; refused outside a task and for no signal ---
+  const sendSignal = (thread: boolean) => (ctx: HelperContext) => {
+    const signal = ctx.argU32(1);
+    if (signal < 1 || signal > 64) return -Errno.EINVAL;
+    if (!kernel.inTask) return -Errno.EPERM;
+    kernel.signals.push({ signal, tgid: kernel.tgid, pid: kernel.pid, thread });
+    return 0;
+  };
+  h.set(Helper.send_signal, sendSignal(false));
+  h.set(Helper.send_signal_thread, sendSignal(true));
+
   // --- current task ---
   h.set(Helper.get_current_pid_tgid, () => (kernel.inTask ? pair(kernel.tgid, kernel.pid) : -Errno.EINVAL));
   h.set(Helper.get_current_uid_gid, () => (kernel.inTask ? pair(kernel.gid, kernel.uid) : -Errno.EINVAL));

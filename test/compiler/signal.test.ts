@@ -1,0 +1,85 @@
+// signal(), bpftrace's: bpf_send_signal() to the interrupted task's process (bpf_send_signal_thread() to the task
+// alone), by number or name; both backends, the simulator (sim.signals()), and on this kernel, where `tsbpf run`
+// runs such a probe only with --unsafe.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../compiler/index.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { simulate } from "../../runtime/test/index.js";
+
+const SOURCE = `import { kprobe, signal, printf, type u32 } from "tsbpf";
+export const license = "GPL";
+export const byName = kprobe("f", () => { printf("%d\\n", signal("SIGUSR1")); });
+export const byShortName = kprobe("g", () => { signal("TERM", true); });
+export const byNumber = kprobe("h", (sig: u32) => { printf("%d\\n", signal(sig)); });
+`;
+const calls = (insns: readonly { code: number; imm: number }[]) => insns.filter((i) => i.code === 0x85).map((i) => i.imm);
+
+describe("signal()", () => {
+  it("calls bpf_send_signal (109), or bpf_send_signal_thread (117) for the thread alone, in both backends", () => {
+    for (const backend of ["own", "llvm"] as const) {
+      const r = compile({ fileName: "signal.ts", text: SOURCE }, { arch: "x86_64", backend });
+      assert.deepEqual(r.diagnostics, [], backend);
+      const [byName, byShortName, byNumber] = r.programs;
+      assert.ok(calls(byName!.insns).includes(109) && !calls(byName!.insns).includes(117), backend);
+      assert.ok(calls(byShortName!.insns).includes(117), backend);
+      assert.ok(calls(byNumber!.insns).includes(109), backend);
+    }
+  });
+
+  it("refuses a name that is no signal's, and a second argument that is not a literal boolean", () => {
+    const messages = (call: string) =>
+      compile({ fileName: "bad.ts", text: `import { kprobe, signal } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => { ${call}; });\n` }, { arch: "x86_64" }).diagnostics.map((d) => `${d.code} ${d.message}`);
+    assert.match(messages('signal("SIGNOPE" as any)').join("\n"), /SIGNOPE is not a signal's name \(SIGKILL or KILL, SIGUSR1 or USR1, \.\.\.\)/);
+    assert.match(messages('signal("SIGNOPE")').join("\n"), /TS2345/);
+    assert.match(messages("signal(9, 1 as any)").join("\n"), /signal\(\)'s second argument is a literal true \(the thread alone\) or false \(its process\)/);
+  });
+
+  it("in the simulator, sends to the current task's process or thread; no signal 0 or above 64, and none outside a task", async () => {
+    const sim = await simulate({ fileName: "signal.ts", text: SOURCE }, { arch: "x86_64" });
+    sim.kprobe("f", { pid: 12, tgid: 10 });
+    sim.kprobe("g", { pid: 12, tgid: 10 });
+    assert.deepEqual(sim.signals(), [
+      { signal: 10, tgid: 10, pid: 12, thread: false },
+      { signal: 15, tgid: 10, pid: 12, thread: true },
+    ]);
+    assert.equal(sim.output(), "0\n");
+    sim.kprobe("h", { args: [0] });
+    sim.kprobe("h", { args: [65] });
+    assert.equal(sim.output(), "-22\n-22\n");
+    assert.deepEqual(sim.signals(), []);
+  });
+});
+
+const noKernel = missingRoot() ?? missingBpf(openSys());
+
+describe("signal() on this kernel", { skip: noKernel }, () => {
+  it("tsbpf run refuses such a probe without --unsafe, before it attaches; with it, the command dies of the signal", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-signal-"));
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    try {
+      const file = join(dir, "stop-sleep.ts");
+      writeFileSync(file, `import { tracepoint, signal, targetPid, pidTgid } from "tsbpf";
+export const license = "GPL";
+export const stopSleep = tracepoint("syscalls", "sys_enter_clock_nanosleep", () => {
+  if (pidTgid() >> 32 === targetPid()) signal("SIGUSR1");
+});
+`);
+      const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, ...args, "-c", "sleep 30"], { encoding: "utf8", env, timeout: 60_000 });
+      const refused = run();
+      assert.equal(refused.status, 2, refused.stderr);
+      assert.equal(refused.stderr.trim(), `tsbpf: ${file}: stopSleep calls signal(), which sends signals to the processes its probes interrupt; run it with --unsafe to allow that (bpftrace asks the same)`);
+      const allowed = run("--unsafe");
+      assert.equal(allowed.status, 0, allowed.stderr);
+      assert.match(allowed.stderr, /^sleep 30 was ended by SIGUSR1$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
