@@ -1763,6 +1763,7 @@ export function lower(
       let sig = given;
       while (sig && (ts.isAsExpression(sig) || ts.isParenthesizedExpression(sig))) sig = sig.expression;
       if (!sig || e.arguments.length > 2) return fail(e, Code.UnsupportedCall, 'signal() takes a signal, by number or name ("SIGKILL"), and whether to signal the thread alone');
+      if (this.runsOnce) fail(e, Code.UnsupportedCall, `signal() signals the task a probe interrupted, and a ${this.runsOnce}() handler runs in tsbpf run itself: it would signal tsbpf`);
       if (thread && thread.kind !== ts.SyntaxKind.TrueKeyword && thread.kind !== ts.SyntaxKind.FalseKeyword) fail(thread, Code.UnsupportedCall, "signal()'s second argument is a literal true (the thread alone) or false (its process)");
       let number: Val;
       if (ts.isStringLiteral(sig) || ts.isNoSubstitutionTemplateLiteral(sig)) {

@@ -32,12 +32,14 @@ describe("signal()", () => {
     }
   });
 
-  it("refuses a name that is no signal's, and a second argument that is not a literal boolean", () => {
+  it("refuses a name that is no signal's, a second argument that is not a literal boolean, and begin()/end()", () => {
     const messages = (call: string) =>
       compile({ fileName: "bad.ts", text: `import { kprobe, signal } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => { ${call}; });\n` }, { arch: "x86_64" }).diagnostics.map((d) => `${d.code} ${d.message}`);
     assert.match(messages('signal("SIGNOPE" as any)').join("\n"), /SIGNOPE is not a signal's name \(SIGKILL or KILL, SIGUSR1 or USR1, \.\.\.\)/);
     assert.match(messages('signal("SIGNOPE")').join("\n"), /TS2345/);
     assert.match(messages("signal(9, 1 as any)").join("\n"), /signal\(\)'s second argument is a literal true \(the thread alone\) or false \(its process\)/);
+    const inBegin = compile({ fileName: "begin.ts", text: 'import { begin, signal } from "tsbpf";\nexport const license = "GPL";\nexport const b = begin(() => { signal("KILL"); });\n' }).diagnostics.map((d) => d.message);
+    assert.deepEqual(inBegin, ["signal() signals the task a probe interrupted, and a begin() handler runs in tsbpf run itself: it would signal tsbpf"]);
   });
 
   it("in the simulator, sends to the current task's process or thread; no signal 0 or above 64, and none outside a task", async () => {
