@@ -9,7 +9,7 @@
 // probe each of its ring buffers records, and `Recording` (the file being written).
 
 import { closeSync, openSync, writeSync } from "node:fs";
-import { parseTracepointFormat, readTracepointFormat, type TracepointField } from "../compiler/frontend/tracepoints.js";
+import { commonFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, type TracepointField, type TracepointFormat } from "../compiler/frontend/tracepoints.js";
 import type { AttachTarget } from "../runtime/loader/object.js";
 import { openObject } from "../runtime/loader/session.js";
 import type { RecordedProbe } from "../runtime/test/replay.js";
@@ -39,8 +39,16 @@ const RING_BYTES = 1 << 22;
 const STRING_BYTES = 256;
 const ARGS = 6;
 
-/** The recorder for `targets` (deduplicated); `formatText(group, name)` reads a tracepoint's format. */
-export function recorderSource(targets: readonly AttachTarget[], formatText: (group: string, name: string) => string | undefined): Recorder {
+/**
+ * The recorder for `targets` (deduplicated); `formatText(group, name)` reads a tracepoint's format, `tracepoints`
+ * lists the ones a glob matches ("group/name"). A glob's handler also records probe(), which probe fired, so that each
+ * hit is written as that probe's (Recording.hit); a tracepoint glob's hits hold the fields its matches all share.
+ */
+export function recorderSource(
+  targets: readonly AttachTarget[],
+  formatText: (group: string, name: string) => string | undefined,
+  tracepoints: (group: string, name: string) => readonly string[] | undefined = (g, n) => matchingTracepoints(g, n),
+): Recorder {
   const probes: RecorderProbe[] = [];
   const skipped: string[] = [];
   const handlers: string[] = [];
@@ -58,17 +66,12 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
     let probe: RecordedProbe;
     const strings: string[] = [];
     if (t.kind === "tracepoint") {
-      // A glob's hits would each need the matched tracepoint's own record: one recorder per match, hundreds of them.
-      if (isGlob(t.group) || isGlob(t.name)) {
-        skipped.push(`tracepoint ${t.group}:${t.name}: the hits of a glob are not recorded (record its tracepoints by name)`);
+      const format = tracepointFormat(t, formatText, tracepoints);
+      if (typeof format === "string") {
+        skipped.push(`tracepoint ${t.group}:${t.name}: ${format}`);
         continue;
       }
-      const text = formatText(t.group, t.name);
-      if (!text) {
-        skipped.push(`tracepoint ${t.group}:${t.name}: no format file`);
-        continue;
-      }
-      const fields = parseTracepointFormat(t.group, t.name, text).fields.filter((f) => f.readable && f.shape);
+      const fields = format.fields.filter((f) => f.readable && f.shape);
       // Pointers as their values (the strings they point to are recorded beside them); __data_loc strings as text.
       const memberType = (f: TracepointField) => (f.shape!.kind === "ptr" ? "u64" : f.shape!.kind === "dynamic-str" ? `Str<${STRING_BYTES}>` : f.tsType);
       members = fields.map((f) => `f_${f.name}: ${memberType(f)}`);
@@ -84,10 +87,6 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
       const func = t.func;
       if (func === undefined || t.offset !== 0) {
         skipped.push(`${t.kind} ${t.kind === "uprobe" ? `${t.binary}:` : ""}${func ?? ""}+${t.offset}: only probes on a function's entry are recorded`);
-        continue;
-      }
-      if (isGlob(func)) {
-        skipped.push(`${t.kind} ${t.kind === "uprobe" ? `${t.binary}:` : ""}${func}: the hits of a glob are not recorded (record its functions by name)`);
         continue;
       }
       const ctor = `${t.kind === "uprobe" ? "u" : "k"}${t.retprobe ? "ret" : ""}probe`;
@@ -111,6 +110,11 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
       else if (t.kind !== "manual") skipped.push(`${t.kind} ${t.name}: not recorded`);
       continue;
     }
+    // Which probe of a glob fired: the hit is recorded as that probe's.
+    if (targetIsGlob(t)) {
+      members.push("probe: ProbeName");
+      fill.push("h.probe = probe();");
+    }
     handlers.push(
       `interface Hit${i} { ${[...common, ...members].join("; ")} }`,
       `export const ${map} = new RingBuf<Hit${i}>(${RING_BYTES});`,
@@ -125,12 +129,38 @@ export function recorderSource(targets: readonly AttachTarget[], formatText: (gr
     probes.push({ map, probe, strings });
   }
   const text = [
-    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
+    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, probe, type ProbeName, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
     'export const license = "GPL";',
     ...handlers,
     "",
   ].join("\n");
   return { text, probes, skipped };
+}
+
+/** A target whose names hold a glob: its recorder records which probe fired. */
+function targetIsGlob(t: AttachTarget): boolean {
+  if (t.kind === "tracepoint") return isGlob(t.group) || isGlob(t.name);
+  if (t.kind === "uprobe" || t.kind === "kprobe") return t.func !== undefined && isGlob(t.func);
+  if (t.kind === "usdt") return isGlob(t.provider) || isGlob(t.name);
+  return false;
+}
+
+/** A tracepoint's record as its recorder reads it: its format, or for a glob the fields its matches share; else why not. */
+function tracepointFormat(
+  t: { group: string; name: string },
+  formatText: (group: string, name: string) => string | undefined,
+  tracepoints: (group: string, name: string) => readonly string[] | undefined,
+): TracepointFormat | string {
+  if (!isGlob(t.group) && !isGlob(t.name)) {
+    const text = formatText(t.group, t.name);
+    return text ? parseTracepointFormat(t.group, t.name, text) : "no format file";
+  }
+  const formats = (tracepoints(t.group, t.name) ?? []).flatMap((key) => {
+    const [group, name] = key.split("/") as [string, string];
+    const text = formatText(group, name);
+    return text ? [parseTracepointFormat(group, name, text)] : [];
+  });
+  return formats.length ? commonFormat(t.group, t.name, formats) : "no tracepoint it matches has a format file";
 }
 
 /** The recorder for an object's programs, compiled by tsbpf's compiler (loaded here: only --record pays for it). */
@@ -164,6 +194,22 @@ export async function recordOption(path: string, objectBytes: Uint8Array, log: (
 
 type HitRecord = { time: number | bigint; pidTgid: number | bigint; uidGid: number | bigint; cpu: number; comm: string } & Record<string, unknown>;
 
+/**
+ * The probe a glob's hit fired, from its probe() name (`tracepoint:syscalls:sys_enter_read`, `uprobe:PATH:FUNC`,
+ * `usdt:PATH:PROVIDER:NAME`), the binary kept as the program names it, as replay() fires it.
+ */
+function firedProbe(glob: RecordedProbe, name: string): RecordedProbe {
+  const parts = name.split(":");
+  switch (glob.kind) {
+    case "tracepoint":
+      return { kind: "tracepoint", group: parts[1]!, name: parts[2]! };
+    case "usdt":
+      return { ...glob, provider: parts.at(-2)!, name: parts.at(-1)! };
+    default:
+      return { ...glob, func: parts.at(-1)! };
+  }
+}
+
 /** A recording being written: one JSON object per line, flushed as it comes. */
 export class Recording {
   private fd: number | undefined;
@@ -179,7 +225,7 @@ export class Recording {
     const wide = (v: number | bigint) => BigInt(v);
     const line: Record<string, unknown> = {
       kind: "hit",
-      probe: p.probe,
+      probe: typeof h.probe === "string" ? firedProbe(p.probe, h.probe) : p.probe,
       time: String(h.time),
       cpu: h.cpu,
       pid: Number(wide(h.pidTgid) & 0xffffffffn),

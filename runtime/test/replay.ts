@@ -5,6 +5,7 @@
 // Takes a Simulation and a recording (a path, its text, or a parsed Recording); gives what was fired.
 
 import { readFileSync } from "node:fs";
+import { globRegExp } from "../../compiler/glob.js";
 import type { CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import { shown } from "./check.js";
@@ -157,14 +158,23 @@ function stringsOf(sim: Simulation): ReplayStrings {
   return strings;
 }
 
-/** Whether a program of the object is attached where the hit happened (by libbpf's section names). */
+const sectionPatterns = new Map<string, RegExp>();
+/** Whether a section name, whose names may be globs (`tracepoint/syscalls/sys_enter_*`), names `what`. */
+const names = (section: string, what: string): boolean => {
+  let pattern = sectionPatterns.get(section);
+  if (!pattern) sectionPatterns.set(section, (pattern = globRegExp(section)));
+  return pattern.test(what);
+};
+
+/** Whether a program of the object is attached where the hit happened (by libbpf's section names, or a glob of them). */
 function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
   for (const s of sections) {
-    if (p.kind === "tracepoint" && (s === `tracepoint/${p.group}/${p.name}` || s === `tp/${p.group}/${p.name}`)) return true;
-    if (p.kind === "usdt" && (s === `usdt/${p.binary}:${p.provider}:${p.name}` || s === `usdt.s/${p.binary}:${p.provider}:${p.name}`)) return true;
+    if (p.kind === "tracepoint" && (names(s, `tracepoint/${p.group}/${p.name}`) || names(s, `tp/${p.group}/${p.name}`))) return true;
+    if (p.kind === "usdt" && (names(s, `usdt/${p.binary}:${p.provider}:${p.name}`) || names(s, `usdt.s/${p.binary}:${p.provider}:${p.name}`))) return true;
     if (p.kind === "kprobe" || p.kind === "uprobe") {
       const kind = `${p.kind === "uprobe" ? "u" : "k"}${p.retprobe ? "ret" : ""}probe`;
-      if (s.startsWith(`${kind}/`) && (s.endsWith(`:${p.func}`) || s === `${kind}/${p.func}`)) return true;
+      // The function is what follows the binary (`uprobe/BINARY:FUNC`), or the kind (`kprobe/FUNC`).
+      if (s.startsWith(`${kind}/`) && names(s.slice(s.includes(":") ? s.lastIndexOf(":") + 1 : kind.length + 1), p.func)) return true;
     }
   }
   return false;

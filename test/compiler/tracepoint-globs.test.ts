@@ -13,7 +13,7 @@ import { funcTags, parseBtf, PROBE_TAG, PROBE_TYPEDEF } from "../../compiler/btf
 import { FakeSys, SysError, pmuType, missingBpf, missingRoot, missingTracefs, openSys, type PerfEventAttr, type PerfEventOpenOptions } from "../../runtime/sys/index.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { probeName } from "../../runtime/loader/probe-names.js";
-import { simulate } from "../../runtime/test/index.js";
+import { readRecording, replay, simulate } from "../../runtime/test/index.js";
 
 /** A syscall tracepoint's format file: the common header, __syscall_nr at 8, then `fields`. */
 const syscallFormat = (name: string, fields: string): string =>
@@ -223,6 +223,37 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlink*", () => {
     assert.match(r.stdout, /^@calls\[tracepoint:syscalls:sys_enter_unlinkat\]: 2$/m);
     assert.doesNotMatch(r.stdout, /sys_enter_unlink\]/);
     assert.equal(r.stdout.split("\n").filter((l) => l === "fired tracepoint:syscalls:sys_enter_unlinkat").length, 2, r.stdout);
+  });
+
+  it("--record writes a glob's hits as the tracepoints that fired, and replay() counts them as the kernel did", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-globs-record-"));
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    try {
+      const text = `import { HashMap, tracepoint, probe, targetPid, pidTgid, type ProbeName, type u64 } from "tsbpf";
+export const license = "GPL";
+export const calls = new HashMap<ProbeName, u64>(64);
+export const unlinks = tracepoint("syscalls", "sys_enter_unlink*", () => {
+  if (pidTgid() >> 32 === targetPid()) calls.increment(probe());
+});
+`;
+      writeFileSync(join(dir, "globs.ts"), text);
+      for (const f of ["a", "b"]) writeFileSync(join(dir, f), "");
+      const recording = join(dir, "hits.jsonl");
+      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", join(dir, "globs.ts"), "--no-cache", "--record", recording, "-c", `rm ${join(dir, "a")} ${join(dir, "b")}`], { encoding: "utf8", env, timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^@calls\[tracepoint:syscalls:sys_enter_unlinkat\]: 2$/m);
+      const hits = readRecording(recording).hits.filter((h) => h.comm === "rm");
+      assert.deepEqual(hits.map((h) => h.probe), [
+        { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" },
+        { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" },
+      ]);
+      const sim = await simulate({ fileName: "globs.ts", text }, { targetPid: hits[0]!.tgid });
+      replay(sim, recording);
+      assert.deepEqual(sim.map("calls").toMap(), new Map([["tracepoint:syscalls:sys_enter_unlinkat", 2n]]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a USDT probe's id rides above its argument spec id: probe() and the arguments read both", { skip: existsSync(PYTHON) && readFileSync(PYTHON).includes("gc__start") ? false : `${PYTHON} with CPython's USDT probes is not installed` }, () => {

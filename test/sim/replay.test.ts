@@ -124,19 +124,19 @@ test("profile and interval probes are left out of the recorder, each with the re
   assert.deepEqual(recorder.probes, []);
 });
 
-test("globs are left out of the recorder, each with the reason; their hits would each need the match's own record", () => {
+test("a glob's recorder records which probe fired, a tracepoint glob's the fields its matches share; it compiles", () => {
   const targets = [
-    { kind: "tracepoint", group: "syscalls", name: "sys_enter_*" },
+    { kind: "tracepoint", group: "sched", name: "sched_process_*" },
     { kind: "uprobe", binary: "/usr/bin/bash", func: "read*", offset: 0, retprobe: false },
     { kind: "kprobe", func: "vfs_*", offset: 0, retprobe: true },
   ] as const;
-  const recorder = recorderSource(targets, fixtureFormat);
-  assert.deepEqual(recorder.skipped, [
-    "tracepoint syscalls:sys_enter_*: the hits of a glob are not recorded (record its tracepoints by name)",
-    "uprobe /usr/bin/bash:read*: the hits of a glob are not recorded (record its functions by name)",
-    "kprobe vfs_*: the hits of a glob are not recorded (record its functions by name)",
-  ]);
-  assert.deepEqual(recorder.probes, []);
+  const recorder = recorderSource(targets, fixtureFormat, () => ["sched/sched_process_exec", "sched/sched_switch"].filter((k) => k.startsWith("sched/sched_process_")));
+  assert.deepEqual(recorder.skipped, []);
+  assert.deepEqual(recorder.probes.map((p) => p.probe), targets.map((t) => (t.kind === "tracepoint" ? t : t.kind === "uprobe" ? { kind: "uprobe", binary: t.binary, func: t.func, retprobe: false } : { kind: "kprobe", func: t.func, retprobe: true })));
+  assert.equal(recorder.text.match(/h\.probe = probe\(\);/g)?.length, 3);
+  assert.match(recorder.text, /interface Hit0 \{ [^}]*f_filename: Str<256>[^}]*probe: ProbeName \}/);
+  const r = compile({ fileName: "tsbpf-recorder.ts", text: recorder.text }, { arch: "x86_64", tracepointFormat: fixtureFormat, tracepointNames: () => ["sched/sched_process_exec"] });
+  assert.deepEqual(r.diagnostics.map((d) => d.message), []);
 });
 
 test("a malformed recording fails with its line and what the hit lacks, not a TypeError", async () => {
