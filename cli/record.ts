@@ -9,7 +9,7 @@
 // probe each of its ring buffers records, and `Recording` (the file being written).
 
 import { closeSync, openSync, writeSync } from "node:fs";
-import { commonFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, type TracepointField, type TracepointFormat } from "../compiler/frontend/tracepoints.js";
+import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, type TracepointField, type TracepointFormat } from "../compiler/frontend/tracepoints.js";
 import type { AttachTarget } from "../runtime/loader/object.js";
 import { openObject } from "../runtime/loader/session.js";
 import type { RecordedProbe } from "../runtime/test/replay.js";
@@ -155,12 +155,7 @@ function tracepointFormat(
     const text = formatText(t.group, t.name);
     return text ? parseTracepointFormat(t.group, t.name, text) : "no format file";
   }
-  const formats = (tracepoints(t.group, t.name) ?? []).flatMap((key) => {
-    const [group, name] = key.split("/") as [string, string];
-    const text = formatText(group, name);
-    return text ? [parseTracepointFormat(group, name, text)] : [];
-  });
-  return formats.length ? commonFormat(t.group, t.name, formats) : "no tracepoint it matches has a format file";
+  return globFormat(t.group, t.name, tracepoints(t.group, t.name) ?? [], formatText) ?? "no tracepoint it matches has a format file";
 }
 
 /** The recorder for an object's programs, compiled by tsbpf's compiler (loaded here: only --record pays for it). */

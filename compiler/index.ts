@@ -20,7 +20,7 @@ import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diag
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
-import { commonFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
+import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
 import { globRegExp, isGlob } from "./glob.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
@@ -181,14 +181,11 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
           } else if (!names.length) {
             tracepointNotFound(g, n, `no tracepoint matches ${g.text}:${n.text}`, [], true);
           } else {
-            const formats: TracepointFormat[] = [];
-            for (const key of names) {
-              const [group, name] = key.split("/") as [string, string];
-              const format = formatOf(group, name);
-              // A tracepoint listed but without a readable format (gone since, or not a tracepoint) is left out.
-              if ("text" in format) formats.push(parseTracepointFormat(group, name, format.text));
-            }
-            if (formats.length) tracepoints.set(`${g.text}/${n.text}`, commonFormat(g.text, n.text, formats));
+            const format = globFormat(g.text, n.text, names, (group, name) => {
+              const f = formatOf(group, name);
+              return "text" in f ? f.text : undefined;
+            });
+            if (format) tracepoints.set(`${g.text}/${n.text}`, format);
             else tracepointNotFound(g, n, `no tracepoint ${g.text}:${n.text} matches has a readable format`, [], true);
           }
         } else {

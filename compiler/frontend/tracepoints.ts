@@ -124,6 +124,19 @@ export function commonFormat(group: string, name: string, formats: readonly Trac
   return { group, name, fields };
 }
 
+/**
+ * The record a glob's program reads: the fields shared by the tracepoints `keys` names ("group/name") whose formats
+ * `formatText` gives (one listed but gone since is left out); undefined when it gives none.
+ */
+export function globFormat(group: string, name: string, keys: readonly string[], formatText: (group: string, name: string) => string | undefined): TracepointFormat | undefined {
+  const formats = keys.flatMap((key) => {
+    const [g, n] = key.split("/") as [string, string];
+    const text = formatText(g, n);
+    return text === undefined ? [] : [parseTracepointFormat(g, n, text)];
+  });
+  return formats.length ? commonFormat(group, name, formats) : undefined;
+}
+
 /** Up to three tracepoints named like group:name, closest first, from the first tracefs root that has events. */
 export function similarTracepoints(group: string, name: string, roots: readonly string[] = TRACEFS_ROOTS): string[] {
   for (const root of roots) {
