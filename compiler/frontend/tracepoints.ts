@@ -116,7 +116,7 @@ export function matchingTracepoints(group: string, name: string, roots: readonly
  * The record every one of `formats` has: the fields that all of them have under the same name, at the same offset,
  * of the same size and shape (a syscall tracepoint's `__syscall_nr`; not its arguments, which differ by call).
  */
-export function commonFormat(group: string, name: string, formats: readonly TracepointFormat[]): TracepointFormat {
+function commonFormat(group: string, name: string, formats: readonly TracepointFormat[]): TracepointFormat {
   const same = (a: TracepointField, b: TracepointField | undefined): boolean =>
     b !== undefined && a.offset === b.offset && a.size === b.size && a.signed === b.signed && a.tsType === b.tsType && JSON.stringify(a.shape) === JSON.stringify(b.shape);
   const [first, ...rest] = formats;

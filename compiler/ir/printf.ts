@@ -70,7 +70,7 @@ export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "
 export const intBits = (a: ArgSpec): 32 | 64 | undefined => (/^[iu](32|64)$/.test(a) ? (Number(a.slice(1)) as 32 | 64) : undefined);
 
 /** A stack argument's kind and frame limit, or undefined for any other kind. */
-export function stackArg(a: ArgSpec): { kind: "kernel" | "user"; frames: number } | undefined {
+function stackArg(a: ArgSpec): { kind: "kernel" | "user"; frames: number } | undefined {
   const m = /^([ku])stack(\d+)$/.exec(a);
   return m ? { kind: m[1] === "k" ? "kernel" : "user", frames: Number(m[2]) } : undefined;
 }
