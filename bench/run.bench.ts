@@ -42,12 +42,20 @@ async function measure(argv: string[], env: NodeJS.ProcessEnv, dir: string): Pro
   const child = spawn("/usr/bin/time", ["-f", "tsbpf-bench-maxrss=%M", ...argv], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
+  const pids: number[] = [];
+  let firstEventMs: number | undefined;
+  // Timed as the output arrives, not when the trigger loop next looks: the loop's 10 ms steps would otherwise
+  // round every sample up to them.
+  child.stdout.on("data", (d) => {
+    stdout += d;
+    if (firstEventMs !== undefined) return;
+    // bpftrace prints the bare pid; tsbpf's line says "pid = N".
+    const seen = new Set(stdout.split("\n").flatMap((l) => [...l.matchAll(/(?:^|pid = )(\d+)\b/g)].map((m) => Number(m[1]))));
+    if (pids.some((p) => seen.has(p))) firstEventMs = performance.now() - started;
+  });
   child.stderr.on("data", (d) => (stderr += d));
   const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
-  const pids: number[] = [];
   let serial = 0;
-  let firstEventMs: number | undefined;
   try {
     const deadline = started + 30_000;
     while (firstEventMs === undefined) {
@@ -57,9 +65,6 @@ async function measure(argv: string[], env: NodeJS.ProcessEnv, dir: string): Pro
       const rm = spawn("rm", ["-f", path], { stdio: "ignore" });
       if (rm.pid) pids.push(rm.pid);
       await new Promise((r) => setTimeout(r, TRIGGER_MS));
-      // bpftrace prints the bare pid; tsbpf's line says "pid = N".
-      const seen = new Set(stdout.split("\n").flatMap((l) => [...l.matchAll(/(?:^|pid = )(\d+)\b/g)].map((m) => Number(m[1]))));
-      if (pids.some((p) => seen.has(p))) firstEventMs = performance.now() - started;
     }
   } finally {
     if (child.exitCode === null) process.kill(-child.pid!, "SIGINT");
@@ -106,7 +111,7 @@ export default async function (): Promise<BenchTable[]> {
       columns: ["command", "start → first event (ms)", "× bpftrace", "start → exited (ms)", "× bpftrace", "peak RSS (MiB)", "× bpftrace"],
       rows: [row(`bpftrace -e '${BPFTRACE_PROGRAM}'`, samples.bpftrace), row(`tsbpf run ${EXAMPLE} (cold: compiles)`, samples.cold), row(`tsbpf run ${EXAMPLE} (warm: cached object)`, samples.warm)],
       notes: [
-        `An rm of a fresh file runs every ${TRIGGER_MS} ms from the spawn on; the clock stops when the tool prints one of those rm's pids, so times include up to ${TRIGGER_MS} ms of trigger granularity for every tool alike.`,
+        `An rm of a fresh file runs every ${TRIGGER_MS} ms from the spawn on; the clock stops when the tool's output naming one of those rm's pids arrives, so times include up to ${TRIGGER_MS} ms of trigger granularity for every tool alike.`,
         "Start → exited: SIGINT is sent once the first event has shown; the clock stops when the process has exited (detached, maps printed, everything released).",
         "Peak RSS is GNU time's maximum resident set size of the process (node for tsbpf, bpftrace itself).",
         "Every command runs without NODE_EXTRA_CA_CERTS (see the comment in measure()).",
