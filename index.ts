@@ -52,7 +52,7 @@ export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
  */
 export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
 
-export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
+export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "rawTracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
 
 /** What a probe constructor returns: enough for tools to list a file's probes. */
 export interface Probe {
@@ -106,6 +106,15 @@ export function usdt(binary: string, provider: string, name: string, _handler: H
 /** A static tracepoint, `group:name` as in /sys/kernel/tracing/events; the handler gets its record. */
 export function tracepoint<G extends string, N extends string>(group: G, name: N, _handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe {
   return declared("tracepoint", `tracepoint/${group}/${name}`);
+}
+
+/**
+ * A raw tracepoint (libbpf's tp_btf, bpftrace's rawtracepoint), by its name in the kernel (`sched_switch`): the
+ * handler's parameters are the tracepoint's own arguments (`(preempt, prev, next, prevState)`), which the compiler types
+ * from the kernel's BTF (`btf_trace_sched_switch`); editors see them untyped.
+ */
+export function rawTracepoint(name: string, _handler: Handler<any[]>): Probe {
+  return declared("rawTracepoint", `tp_btf/${name}`);
 }
 
 /** The context of a profile() or interval() handler (struct bpf_perf_event_data); the handler reads none of it. */

@@ -23,9 +23,13 @@ import { TARGETS, hostArch } from "./frontend/targets.js";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
 import { globRegExp, isGlob } from "./glob.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
-import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
+import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelScalar, type KernelStruct } from "./frontend/kernel-types.js";
+import { rawTracepointCalls, rawTracepointEntries, rawTracepointOf } from "./frontend/raw-tracepoints.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import { BtfError } from "./btf/types.js";
+import { parseBtf, type Btf } from "./btf/index.js";
+import { readBtfFile } from "../runtime/sys/btf-file.js";
+import { tracepointContext, type TracepointContext } from "./verifier/index.js";
 import type { KernelExtInfo } from "./btf/emit.js";
 import { compileLowered as compileLoweredWithLlvm } from "./llvm/index.js";
 import { verifyPrograms, type NamedMap } from "./verify-programs.js";
@@ -225,17 +229,39 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       if (why) diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
     }
   }
+  // A raw tracepoint's arguments are typed by its prototype in the kernel's BTF, so they too are read before checking.
+  const rawTracepoints = new Map<string, KernelScalar[]>();
+  for (const literal of rawTracepointCalls(ts, parsed)) {
+    const name = literal.text;
+    if (rawTracepoints.has(name)) continue;
+    const at = [literal.getStart(parsed), literal.getEnd() - literal.getStart(parsed)] as const;
+    if (isGlob(name)) {
+      diagnostics.push(makeDiagnostic(source, Code.BadProbe, `a raw tracepoint is named exactly, not by a glob (\`${name}\`): write one rawTracepoint() per tracepoint, or use tracepoint() with a glob`, ...at));
+      continue;
+    }
+    const vmlinux = loadKernelBtf(options.vmlinuxBtf);
+    let found: KernelScalar[] | string;
+    try {
+      found = vmlinux ? rawTracepointOf(vmlinux, name, kernel, mentionedMembers(text)) : `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF}), which types a raw tracepoint's arguments`;
+    } catch (error) {
+      if (!(error instanceof BtfError)) throw error;
+      found = `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF}): ${error.message}`;
+    }
+    if (typeof found === "string") diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, found, ...at));
+    else rawTracepoints.set(name, found);
+  }
   declareImplicitStructs(kernel, text, options.vmlinuxBtf);
 
   const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
-  const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints), parsed);
+  const rawEntries = rawTracepointEntries(rawTracepoints, new Set(kernelStructs.keys()), kernelModule !== "");
+  const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints, rawEntries), parsed);
   // After the first check the cache can hold the checker's compiled code too.
   saveCodeCache();
   diagnostics.push(...withoutRepeatedImportErrors(checked.diagnostics, diagnostics));
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];
-  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll });
+  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, rawTracepoints });
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
   options.onLowered?.(lowered, kernelStructs, source);
   if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);
@@ -261,7 +287,10 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     }
   }
   // The verifier model checks what codegen emitted; a rejection is reported at the TypeScript line.
-  if (!diagnostics.length) diagnostics.push(...verifyPrograms(programs, source, { rodataSize: lowered.module.rodata.length, maps: mapDescs(lowered.module.maps ?? []) }));
+  if (!diagnostics.length) {
+    const data = { rodataSize: lowered.module.rodata.length, maps: mapDescs(lowered.module.maps ?? []), rawTracepoint: rawTracepointContext(options.vmlinuxBtf) };
+    diagnostics.push(...verifyPrograms(programs, source, data));
+  }
   if (diagnostics.length) return empty(diagnostics);
   const placements = placePrograms(programs);
   const fns = new Map(lowered.programs.map(({ fn }) => [fn.name, fn]));
@@ -290,6 +319,25 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     rodataSymbols: btf.rodataVars,
   });
   return { object: bytes, programs, rodata: lowered.module.rodata, license: lowered.module.license, btf: btf.btf, diagnostics: [], source };
+}
+
+/**
+ * A raw tracepoint's typed arguments for the verifier model, from the kernel's whole BTF (parsed on first use, so
+ * only for files with a raw tracepoint: ~25 ms); undefined when it cannot be read.
+ */
+function rawTracepointContext(path = VMLINUX_BTF): (name: string) => TracepointContext | undefined {
+  let btf: Btf | null | undefined;
+  return (name) => {
+    if (btf === undefined) {
+      try {
+        btf = parseBtf(readBtfFile(path));
+      } catch {
+        btf = null;
+      }
+    }
+    const context = btf ? tracepointContext(btf, name) : undefined;
+    return typeof context === "object" ? context : undefined;
+  };
 }
 
 /** The maps as the verifier model sees them (sizes of keys and values; a ring buffer's bytes). */

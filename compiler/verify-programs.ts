@@ -10,7 +10,7 @@
 import { Op, PseudoLd } from "./isa/opcodes.js";
 import { type Insn } from "./isa/insn.js";
 import { Helper } from "./isa/helpers.js";
-import { describeError, progTypeName, verify, type MapDesc, type VerifyError } from "./verifier/index.js";
+import { TRACE_RAW_TP, describeError, progTypeName, verify, type MapDesc, type TracepointContext, type VerifyError } from "./verifier/index.js";
 import type { Diagnostic } from "./frontend/diagnostics.js";
 
 /** TSBPF20xx: the program was rejected by the verifier model; each code names the kind of reason. */
@@ -178,8 +178,9 @@ export function expressionAt(line: string, column: number, firstCall = false): s
 
 /** The program type the kernel loads a compiled probe kind as. */
 export function progTypeOfKind(kind: string): number {
-  return kind === "tracepoint" ? 5 : kind === "raw_tracepoint" ? 17 : kind === "profile" || kind === "interval" ? 7 : 2;
+  return kind === "tracepoint" ? 5 : kind === "raw_tracepoint" ? 17 : kind === "rawTracepoint" ? 26 : kind === "profile" || kind === "interval" ? 7 : 2;
 }
+
 
 /** A map the compiled programs may refer to by relocation symbol (`.rodata`, or a map's name). */
 export interface NamedMap extends Omit<MapDesc, "fd"> {
@@ -189,6 +190,8 @@ export interface NamedMap extends Omit<MapDesc, "fd"> {
 export interface ProgramToVerify {
   name: string;
   kind: string;
+  /** SEC() name: a tp_btf program's names its tracepoint, without which it is left unchecked. */
+  section?: string;
   insns: Insn[];
   /** LDDW slots naming `.rodata` (imm = offset in it) or a map. */
   relocations: readonly { insn: number; symbol: string }[];
@@ -201,7 +204,16 @@ const RODATA_FLAGS = 1 << 7; // BPF_F_RDONLY_PROG, as loaders create `.rodata`
  * Runs the model on each program as a loader would hand it to the kernel (map fds filled in) and turns
  * a rejection into a diagnostic at the offending instruction's source position.
  */
-export function verifyPrograms(programs: readonly ProgramToVerify[], source: { fileName: string; text: string }, data: { rodataSize: number; maps?: readonly NamedMap[] }): Diagnostic[] {
+export function verifyPrograms(
+  programs: readonly ProgramToVerify[],
+  source: { fileName: string; text: string },
+  data: {
+    rodataSize: number;
+    maps?: readonly NamedMap[];
+    /** A raw tracepoint's typed arguments in the kernel's BTF (tracepointContext), or undefined when unknown: unchecked. */
+    rawTracepoint?: (name: string) => TracepointContext | undefined;
+  },
+): Diagnostic[] {
   const named = new Map<string, MapDesc>();
   if (data.rodataSize > 0) named.set(".rodata", { fd: 1, type: 2, keySize: 4, valueSize: data.rodataSize, maxEntries: 1, flags: RODATA_FLAGS });
   (data.maps ?? []).forEach((m, i) => {
@@ -229,7 +241,10 @@ export function verifyPrograms(programs: readonly ProgramToVerify[], source: { f
     }
     if (!described) continue;
     const progType = progTypeOfKind(p.kind);
-    const result = verify(insns, { progType, maps: [...named.values()] });
+    // A tp_btf program's context is its tracepoint's arguments, which the model types from the kernel's BTF.
+    const tracepoint = p.kind === "rawTracepoint" && p.section ? data.rawTracepoint?.(p.section.slice("tp_btf/".length)) : undefined;
+    if (p.kind === "rawTracepoint" && !tracepoint) continue;
+    const result = verify(insns, { progType, maps: [...named.values()], ...(tracepoint ? { expectedAttachType: TRACE_RAW_TP, tracepoint } : {}) });
     if (result.accepted || !result.error) continue;
     diagnostics.push(rejectionDiagnostic(p.name, insns, result.error, progType, p.lines, source.fileName, lines));
   }

@@ -101,6 +101,8 @@ export const noKernelImports = (): KernelImports => ({ structs: new Map(), enums
 export type StructSource = Pick<Btf, "find" | "resolveType"> & {
   /** The value of an enumerator of any enum, named or anonymous. */
   enumerator?(name: string): bigint | undefined;
+  /** Every type name that starts with `prefix`. */
+  namesStartingWith?(prefix: string): string[];
 };
 
 /**
@@ -300,6 +302,29 @@ function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
   return { kind: "ptr", size: 8, signed: false, pointee: p.kind === BtfKind.INT && p.size === 1 ? "char" : "" };
 }
 
+/** The typedef libbpf and the kernel name a raw tracepoint's prototype by: `btf_trace_sched_switch`. */
+const RAW_TRACEPOINT_PREFIX = "btf_trace_";
+
+/**
+ * A raw tracepoint's arguments as a tp_btf program reads them: its `btf_trace_NAME` prototype less the leading
+ * `void *`, each an integer (enums and bools included) or a pointer; anything else reads as its raw 64-bit slot.
+ * Undefined when the kernel has no such tracepoint.
+ */
+export function rawTracepointArgs(btf: StructSource, name: string): KernelScalar[] | undefined {
+  const t = btf.find(RAW_TRACEPOINT_PREFIX + name, BtfKind.TYPEDEF);
+  if (!t) return undefined;
+  const ptr = btf.resolveType(t.id);
+  const proto = ptr.kind === BtfKind.PTR ? btf.resolveType(ptr.type) : undefined;
+  if (proto?.kind !== BtfKind.FUNC_PROTO) return undefined;
+  return proto.params.slice(1).map((p) => scalarRead(btf, p.type) ?? { kind: "int", size: 8, signed: false });
+}
+
+/** The names of the raw tracepoints the kernel's BTF declares (for suggestions and listings). */
+export function rawTracepointNames(btf: StructSource): string[] {
+  const names = btf.namesStartingWith ? btf.namesStartingWith(RAW_TRACEPOINT_PREFIX) : btf instanceof Btf ? [...btf.types()].map((t) => t.name).filter((n) => n.startsWith(RAW_TRACEPOINT_PREFIX)) : [];
+  return [...new Set(names.map((n) => n.slice(RAW_TRACEPOINT_PREFIX.length)))].filter(Boolean).sort();
+}
+
 /** A CO-RE access's root struct and member path, as ir/index.ts's CoreAccess has them. */
 interface MemberPath {
   readonly struct: string;
@@ -482,6 +507,13 @@ export class StructReader implements StructSource {
     throw new Error(`BTF: modifier chain from [${id}] is too long`);
   }
 
+  namesStartingWith(prefix: string): string[] {
+    const needle = Buffer.from(`\0${prefix}`, "utf8");
+    const names: string[] = [];
+    for (let at = this.bytes.indexOf(needle, this.strStart); at >= 0 && at < this.strEnd; at = this.bytes.indexOf(needle, at + 1)) names.push(this.name(at + 1 - this.strStart));
+    return names;
+  }
+
   /** The string-section offsets at which `name` is stored: one native indexOf per occurrence. */
   private nameOffsets(name: string): Set<number> {
     const needle = Buffer.from(`\0${name}\0`, "utf8");
@@ -536,6 +568,11 @@ export class StructReader implements StructSource {
       }
       case BtfKind.ARRAY:
         return { kind, id, name, type: w[p + 3]!, indexType: w[p + 4]!, nelems: w[p + 5]! };
+      case BtfKind.FUNC_PROTO: {
+        const params = [];
+        for (let j = 0, q = p + 3; j < vlen; j++, q += 2) params.push({ name: this.name(w[q]!), type: w[q + 1]! });
+        return { kind, id, name, returnType: st, params };
+      }
       case BtfKind.PTR:
       case BtfKind.TYPEDEF:
       case BtfKind.VOLATILE:

@@ -82,6 +82,8 @@ export interface LoweredProgram {
 export interface LowerOptions {
   /** Every module-level map is printed as if exported (`tsbpf run -e`'s text, which has no exports to write). */
   exportAll?: boolean;
+  /** The arguments of each raw tracepoint the file names, from the kernel's BTF (raw-tracepoints.ts). */
+  rawTracepoints?: ReadonlyMap<string, readonly KernelScalar[]>;
 }
 
 export interface Lowered {
@@ -796,8 +798,8 @@ export function lower(
     const args = call.arguments;
     if (args.length !== strings + 1) fail(call, Code.BadProbe, `${kind}() takes ${["a string", "two strings", "three strings"][strings - 1]} and a handler`);
     // Names may be module-level string constants (`uprobe(LIBC, "malloc", ...)`), except a tracepoint's: its format
-    // is read, from the literals in the file's text, before the file is type-checked.
-    const constants = kind !== "tracepoint";
+    // (or a raw tracepoint's prototype) is read, from the literals in the file's text, before the file is type-checked.
+    const constants = kind !== "tracepoint" && kind !== "rawTracepoint";
     const names = args.slice(0, strings).map((a) => {
       const constant = constants && ts.isIdentifier(a) ? moduleScope.get(checker.getSymbolAtLocation(a)!) : undefined;
       const text = ts.isStringLiteral(a) || ts.isNoSubstitutionTemplateLiteral(a) ? a.text : constant?.kind === "string" ? constant.text : undefined;
@@ -814,7 +816,7 @@ export function lower(
       return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
     }
     const section =
-      kind === "tracepoint" ? `tracepoint/${names[0]}/${names[1]}` : kind === "uprobe" || kind === "uretprobe" || kind === "usdt" ? `${kind}/${names.join(":")}` : `${kind}/${names[0]}`;
+      kind === "tracepoint" ? `tracepoint/${names[0]}/${names[1]}` : kind === "rawTracepoint" ? `tp_btf/${names[0]}` : kind === "uprobe" || kind === "uretprobe" || kind === "usdt" ? `${kind}/${names.join(":")}` : `${kind}/${names[0]}`;
 
     const fb = new FunctionBuilder();
     const scope = new Map<TS.Symbol, Binding>(moduleScope);
@@ -824,6 +826,18 @@ export function lower(
       const format = tracepoints.get(`${names[0]}/${names[1]}`);
       if (!format) throw new Abort(); // reported before type checking
       if (params[0]) scope.set(paramSymbol(params[0]), { kind: "tpctx", format });
+    } else if (kind === "rawTracepoint") {
+      // The context is the tracepoint's arguments, one u64 slot each, typed by its prototype (or the annotation).
+      const args = options.rawTracepoints?.get(names[0]!);
+      if (!args) throw new Abort(); // reported before type checking
+      if (params.length > args.length) fail(params[args.length]!, Code.TooManyParams, `raw tracepoint ${names[0]} passes ${args.length} argument${args.length === 1 ? "" : "s"}`);
+      params.forEach((p, i) => {
+        const arg = args[i]!;
+        const known = arg.kind === "int" || arg.pointee === "char" || (arg.pointee !== undefined && kernelStructs.has(arg.pointee));
+        const reg = fb.vreg(p.type ? intTypeOf(p.type) : known ? scalarIntType(arg) : PTR);
+        fb.emit({ op: "ctx", dst: reg, offset: 8 * i, size: 8, signed: false, loc: locOf(p) });
+        scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
+      });
     } else if (kind === "usdt") {
       // Where each argument is differs by site: the loader gives every site its spec, read at run time.
       if (params.length > USDT_MAX_ARGS) fail(params[USDT_MAX_ARGS]!, Code.TooManyParams, `a usdt handler can read at most ${USDT_MAX_ARGS} arguments (the most a USDT probe site describes)`);

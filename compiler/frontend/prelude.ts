@@ -11,7 +11,7 @@ import { PERF_EVENT_NAMES } from "../btf/tags.js";
 export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
-export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
+export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
 export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "signal", "exit", "printf", "time", "ntop"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
@@ -95,6 +95,9 @@ declare module "tsbpf" {
   export function uretprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
   export function usdt(binary: string, provider: string, name: string, handler: Handler<any[]>): Probe;
   export function tracepoint<G extends string, N extends string>(group: G, name: N, handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe;
+  /** A raw tracepoint (libbpf's tp_btf, bpftrace's rawtracepoint): the handler takes the tracepoint's own arguments, typed by the kernel's BTF. */
+  export function rawTracepoint<N extends string>(name: N, handler: RawTracepointHandler<N>): Probe;
+  type RawTracepointHandler<N extends string> = N extends keyof RawTracepoints ? RawTracepoints[N] : Handler<any[]>;
   /** The context of a profile() or interval() handler (struct bpf_perf_event_data); the handler reads none of it. */
   export interface PerfEventContext { readonly __tsbpfPerfEvent?: true }
   /** bpftrace's profile:hz:N: a handler run N times a second on every online CPU, on whatever runs there. */
@@ -193,9 +196,10 @@ declare module "tsbpf" {
 
 /**
  * The prelude for a file that uses the given tracepoints. Unknown ones (already a diagnostic) have records of
- * type `any`, so that their field reads add no errors of their own.
+ * type `any`, so that their field reads add no errors of their own. `rawTracepoints` are the RawTracepoints
+ * interface's members (raw-tracepoints.ts).
  */
-export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = "", unknown: readonly string[] = []): string {
+export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = "", unknown: readonly string[] = [], rawTracepoints: readonly string[] = []): string {
   const entries = tracepoints.map((tp) => {
     // Fields the compiler cannot read yet are declared `unknown`, so a read gets tsbpf's diagnostic, not "no such property".
     const fields = tp.fields.map((f) => `      /** ${f.cType.replace(/\*\//g, "* /")} */\n      readonly ${JSON.stringify(f.name)}: ${f.tsType ?? "unknown"};`);
@@ -204,5 +208,6 @@ export function preludeText(tracepoints: readonly TracepointFormat[], kernelModu
   for (const key of unknown) entries.push(`    ${JSON.stringify(key)}: any;`);
   // currentTask() points to task_struct when the compiler declared it (compiler/index.ts does when a file calls it).
   const currentTask = /export interface task_struct\b/.test(kernelModule) ? `import("tsbpf/kernel").task_struct` : "unknown";
-  return `${GLOBALS}${MODULE_HEAD}  type CurrentTask = ${currentTask};\n  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n${kernelModule}`;
+  const raw = `  export interface RawTracepoints {\n${rawTracepoints.join("\n")}\n  }\n`;
+  return `${GLOBALS}${MODULE_HEAD}  type CurrentTask = ${currentTask};\n  export interface Tracepoints {\n${entries.join("\n")}\n  }\n${raw}}\n${kernelModule}`;
 }

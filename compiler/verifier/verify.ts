@@ -20,7 +20,7 @@ import type { TracepointContext } from "./btf-types.js";
 import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
 
 /** BPF_TRACE_RAW_TP: a tracing program loaded for a tracepoint (tp_btf). */
-const TRACE_RAW_TP = 23;
+export const TRACE_RAW_TP = 23;
 
 export const COMPLEXITY_LIMIT = 1_000_000;
 /** States an unprivileged loader keeps per instruction (BPF_COMPLEXITY_LIMIT_STATES). */

@@ -313,11 +313,16 @@ function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { n
   }
 }
 
-/** tp_btf, fentry, fexit, fmod_ret and lsm programs were loaded for their hook; opening the link attaches them there. */
+/**
+ * tp_btf, fentry, fexit, fmod_ret and lsm programs were loaded for their hook; opening the link attaches them there.
+ * A program that asks probe() gets its hook's name (`rawtracepoint:sched_switch`, as bpftrace names a tp_btf probe) in
+ * the link's cookie.
+ */
 function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: string; name: string }): Attachment {
   const description = `${t.hook} ${t.name}`;
   try {
-    return attachment(sys, spec, description, sys.rawTracepointOpen(undefined, progFd));
+    const cookie = spec.probeNames ? probeCookie(`${t.hook === "tp_btf" ? "rawtracepoint" : t.hook}:${t.name}`) : undefined;
+    return attachment(sys, spec, description, sys.rawTracepointOpen(undefined, progFd, cookie));
   } catch (e) {
     throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${(e as Error).message}`, failure(e), { cause: e });
   }

@@ -487,9 +487,10 @@ export class FakeSys implements Sys {
     return this.allocFd({ kind: "link", id: this.nextIds.link++, options: { ...o }, progId: prog.id });
   }
 
-  rawTracepointOpen(name: string | undefined, progFd: number): number {
+  rawTracepointOpen(name: string | undefined, progFd: number, cookie?: bigint): number {
     const prog = this.get(progFd, "prog", Cmd.RAW_TRACEPOINT_OPEN);
-    const options: LinkCreateOptions = { progFd, targetFd: 0, attachType: AttachType.TRACE_RAW_TP };
+    // The link keeps its cookie where a perf event link keeps one.
+    const options: LinkCreateOptions = { progFd, targetFd: 0, attachType: AttachType.TRACE_RAW_TP, ...(cookie ? { perfEventCookie: cookie } : {}) };
     void name;
     return this.allocFd({ kind: "link", id: this.nextIds.link++, options, progId: prog.id });
   }

@@ -599,9 +599,9 @@ export class LinuxSys implements Sys {
     return bpfCall(Cmd.LINK_CREATE, a);
   }
 
-  rawTracepointOpen(name: string | undefined, progFd: number): number {
+  rawTracepointOpen(name: string | undefined, progFd: number, cookie = 0n): number {
     // No name: a tracing or LSM program, attached to the hook it was loaded for (attach_btf_id).
-    const attr = new Attr(BPF_ATTR_SIZE).u32(8, progFd);
+    const attr = new Attr(BPF_ATTR_SIZE).u32(8, progFd).u64(16, cookie);
     return bpfCall(Cmd.RAW_TRACEPOINT_OPEN, name === undefined ? attr : attr.ptr(0, cString(name)));
   }
 

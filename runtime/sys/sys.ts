@@ -343,8 +343,11 @@ export interface Sys {
   btfLoad(options: BtfLoadOptions): ProgLoadResult;
   /** BPF_LINK_CREATE: the link's fd. */
   linkCreate(options: LinkCreateOptions): number;
-  /** BPF_RAW_TRACEPOINT_OPEN: attaches a raw tracepoint program, gives the link fd. */
-  rawTracepointOpen(name: string | undefined, progFd: number): number;
+  /**
+   * BPF_RAW_TRACEPOINT_OPEN: attaches a raw tracepoint program, gives the link fd. A nonzero `cookie` is what
+   * bpf_get_attach_cookie gives the program (Linux 6.10).
+   */
+  rawTracepointOpen(name: string | undefined, progFd: number, cookie?: bigint): number;
   /** BPF_OBJ_PIN at a bpffs path. */
   objPin(fd: number, path: string): void;
   /** BPF_OBJ_GET: an fd for a pinned object; flags BPF_F_RDONLY/WRONLY. */

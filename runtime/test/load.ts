@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { decode } from "../../compiler/isa/index.js";
 import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
-import { describeError, verify, type MapDesc } from "../../compiler/verifier/index.js";
+import { describeError, tracepointContext, verify, type MapDesc, type TracepointContext } from "../../compiler/verifier/index.js";
 import {
   ObjectError,
   encodeProgram,
@@ -131,14 +131,22 @@ function checkProbeSource(input: unknown): void {
   throw usage(`simulate() takes a probe file's path, a compiled object's bytes (a Uint8Array) or { fileName, text } with both strings, not ${shown(input)}`);
 }
 
-function targetBtf(option: string | Btf | undefined): Btf {
+function targetBtf(option: string | Btf | undefined, need = "resolves the object's CO-RE relocations"): Btf {
   if (option && typeof option !== "string") return option;
   const path = option ?? "/sys/kernel/btf/vmlinux";
   try {
     return option ? parseBtf(readFileSync(path)) : kernelBtf();
   } catch (e) {
-    throw new SimulationError(`the object has CO-RE relocations, which resolve against the kernel's BTF, but ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? e}); pass simulate(..., { btf: "path/to/vmlinux.btf" })`, "object");
+    throw new SimulationError(`the kernel's BTF ${need}, but ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? e}); pass simulate(..., { btf: "path/to/vmlinux.btf" })`, "object");
   }
+}
+
+/** A tp_btf program's tracepoint, whose prototype in the kernel's BTF types its context for the verifier model. */
+function tracepointOf(p: ObjectSpec["programs"][number], btf: string | Btf | undefined): { tracepoint?: TracepointContext } {
+  if (p.attach.kind !== "btf" || p.attach.hook !== "tp_btf") return {};
+  const context = tracepointContext(targetBtf(btf, "types a tp_btf program's arguments"), p.attach.name);
+  if (typeof context === "string") throw new SimulationError(`program ${p.name} (section ${p.section}): ${context}`, "object", p.name);
+  return { tracepoint: context };
 }
 
 /** Writes `globals` into the initial images of the data maps, by variable name. */
@@ -237,7 +245,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     const source = new SourceMap(l, lines);
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
-      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs });
+      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, ...tracepointOf(p, options.btf) });
       if (!result.accepted) {
         const at = source.at(result.error!.pc);
         const where = at ? `\n  at ${formatLocation(at)}` : "";

@@ -254,16 +254,23 @@ export class Simulation {
     return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }), undefined, () => `tracepoint:${group}:${name}`);
   }
 
-  /** Fires raw tracepoint programs on `name`: the context is the tracepoint's arguments as u64s. */
+  /**
+   * Fires the programs on raw tracepoint `name` (rawTracepoint() probes, C's raw_tp and tp_btf sections): the context
+   * is the tracepoint's arguments as u64s, pointers being addresses in the simulated memory (`sim.kernel.alloc`).
+   */
   rawTracepoint(name: string, args: readonly CValue[] = [], options: FireOptions = {}): FireResult {
     if (!Array.isArray(args)) throw usage(`the arguments of raw tracepoint ${name} must be an array, not ${shown(args)}`);
-    const progs = this.select(`raw tracepoint ${name}`, options, (p) => p.spec.attach.kind === "raw_tracepoint" && p.spec.attach.name === name);
-    return this.fire(progs, options, () => {
+    const progs = this.select(`raw tracepoint ${name}`, options, (p) => {
+      const a = p.spec.attach;
+      return (a.kind === "raw_tracepoint" || (a.kind === "btf" && a.hook === "tp_btf")) && a.name === name;
+    });
+    const context = () => {
       const out = new Uint8Array(Math.max(8, args.length * 8));
       const view = new DataView(out.buffer);
       args.forEach((a, i) => view.setBigUint64(i * 8, toU64(a, `argument ${i + 1}`), true));
       return out;
-    });
+    };
+    return this.fire(progs, options, context, undefined, () => `rawtracepoint:${name}`);
   }
 
   /**

@@ -151,11 +151,12 @@ test("index.ts exports what the prelude declares, and its markers behave in Node
   const values = Object.keys(tsbpf).sort();
   for (const name of values) assert.ok(declared.has(name), `index.ts exports ${name}, the prelude does not declare it`);
   for (const name of declared) {
-    if (/^(Tracepoints|Handler|Probe|Ptr|Str|Arr|UpdateFlags|TracepointContext|PerfEventContext|KernelStack|UserStack|ProbeName|KernelSymbol|SignalName|SoftwareEvent|HardwareEvent)$/.test(name) || /^[ui](8|16|32|64)$/.test(name)) continue;
+    if (/^(Tracepoints|RawTracepoints|Handler|Probe|Ptr|Str|Arr|UpdateFlags|TracepointContext|PerfEventContext|KernelStack|UserStack|ProbeName|KernelSymbol|SignalName|SoftwareEvent|HardwareEvent)$/.test(name) || /^[ui](8|16|32|64)$/.test(name)) continue;
     assert.ok(values.includes(name), `the prelude declares ${name}, index.ts does not export it`);
   }
   assert.deepEqual(tsbpf.kprobe("do_unlinkat", () => 0), { __tsbpfProbe: true, kind: "kprobe", section: "kprobe/do_unlinkat" });
   assert.equal(tsbpf.tracepoint("syscalls", "sys_enter_unlinkat", () => 0).section, "tracepoint/syscalls/sys_enter_unlinkat");
+  assert.equal(tsbpf.rawTracepoint("sched_switch", () => 0).section, "tp_btf/sched_switch");
   assert.throws(() => tsbpf.pidTgid(), /only callable inside a probe compiled by tsbpf/);
   assert.equal(tsbpf.u8(-1), 255);
   assert.equal(tsbpf.i32(0xffffffff), -1);

@@ -1,0 +1,113 @@
+// rawTracepoint(), libbpf's tp_btf and bpftrace's rawtracepoint: a handler takes the tracepoint's own arguments,
+// typed by its btf_trace_NAME prototype in the kernel's BTF; compiled as a tp_btf program (both backends), checked by
+// the verifier model against that prototype, fired in the simulator, and attached on this kernel.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile } from "../../compiler/index.js";
+import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { simulate } from "../../runtime/test/index.js";
+
+const SOURCE = `import { rawTracepoint, printf, probe, readKernelStr, HashMap, type u32, type u64, type Str, type ProbeName } from "tsbpf";
+export const license = "GPL";
+export const switches = new HashMap<u32, u64>(1024);
+export const hits = new HashMap<ProbeName, u64>(4);
+export const switched = rawTracepoint("sched_switch", (preempt, prev, next, prevState) => {
+  switches.increment(next.pid);
+  hits.increment(probe());
+  printf("%s -> %s preempt=%d state=%u\\n", prev.comm, next.comm, preempt, prevState);
+});
+export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
+  const file: Str<32> = readKernelStr(bprm.filename);
+  printf("exec %s %d %s\\n", p.comm, oldPid, file);
+});
+`;
+
+const hasBtf = existsSync("/sys/kernel/btf/vmlinux") ? undefined : "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
+const messages = (text: string): string[] => compile({ fileName: "raw.ts", text }, { arch: "x86_64" }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+
+describe("rawTracepoint()", { skip: hasBtf }, () => {
+  it("compiles a tp_btf program per tracepoint, in both backends", () => {
+    for (const backend of ["own", "llvm"] as const) {
+      const r = compile({ fileName: "raw.ts", text: SOURCE }, { arch: "x86_64", backend });
+      assert.deepEqual(r.diagnostics, [], backend);
+      assert.deepEqual(
+        r.programs.map((p) => [p.name, p.section, p.kind]),
+        [
+          ["switched", "tp_btf/sched_switch", "rawTracepoint"],
+          ["exec", "tp_btf/sched_process_exec", "rawTracepoint"],
+        ],
+        backend,
+      );
+    }
+  });
+
+  it("types the parameters from the kernel's prototype: struct pointers, bools and integers", () => {
+    const probe = (body: string) => `import { rawTracepoint, type u32 } from "tsbpf";\nexport const license = "GPL";\nrawTracepoint("sched_switch", (preempt, prev, next, prevState) => {\n  ${body}\n});\n`;
+    assert.match(messages(probe("const x = prev.nosuch;")).join("\n"), /^TS2339: Property 'nosuch' does not exist on type 'Ptr<task_struct>'/);
+    assert.match(messages(probe("const x: u32 = preempt;")).join("\n"), /^TS2322: Type 'boolean' is not assignable to type 'number'/);
+    assert.deepEqual(messages(probe("const x: u32 = prevState + next.pid;")), []);
+  });
+
+  it("takes an annotation in place of the prototype's type", () => {
+    const r = compile({ fileName: "raw.ts", text: `import { rawTracepoint, printf, type u64 } from "tsbpf";\nexport const license = "GPL";\nrawTracepoint("sys_enter", (regs: u64, id: u64) => printf("%d\\n", id));\n` }, { arch: "x86_64" });
+    assert.deepEqual(r.diagnostics, []);
+  });
+
+  it("names an unknown tracepoint, with the names spelled like it", () => {
+    const text = `import { rawTracepoint } from "tsbpf";\nexport const license = "GPL";\nrawTracepoint("sched_swich", () => 0);\n`;
+    assert.deepEqual(messages(text), ["TSBPF1013: the kernel has no raw tracepoint sched_swich (no btf_trace_sched_swich in its BTF); did you mean sched_switch?"]);
+  });
+
+  it("refuses a glob, more parameters than the tracepoint passes, and a name that is not a literal", () => {
+    const file = (probe: string) => `import { rawTracepoint } from "tsbpf";\nexport const license = "GPL";\nconst NAME = "sched_switch";\n${probe}\n`;
+    assert.match(messages(file(`rawTracepoint("sched_*", () => 0);`))[0]!, /^TSBPF\d+: a raw tracepoint is named exactly, not by a glob \(`sched_\*`\)/);
+    assert.deepEqual(messages(file(`rawTracepoint("sched_wakeup", (p, extra) => 0);`)), ["TSBPF1009: raw tracepoint sched_wakeup passes 1 argument"]);
+    assert.match(messages(file(`rawTracepoint(NAME, () => 0);`))[0]!, /the arguments of rawTracepoint\(\) must be string literals$/);
+  });
+
+  it("fires in the simulator with the arguments as u64s, pointers placed in its kernel memory", async () => {
+    const sim = await simulate({ fileName: "raw.ts", text: SOURCE }, { arch: "x86_64" });
+    const prev = sim.kernel.alloc("task_struct", { pid: 10, comm: "before" });
+    const next = sim.kernel.alloc("task_struct", { pid: 20, comm: "after" });
+    sim.rawTracepoint("sched_switch", [1, prev, next, 0x100]);
+    sim.rawTracepoint("sched_switch", [0, next, next, 0]);
+    assert.equal(sim.output(), "before -> after preempt=1 state=256\nafter -> after preempt=0 state=0\n");
+    assert.deepEqual(sim.map("switches").toMap(), new Map([[20, 2n]]));
+    assert.deepEqual(sim.map("hits").toMap(), new Map([["rawtracepoint:sched_switch", 2n]]));
+  });
+});
+
+const noKernel = hasBtf ?? missingRoot() ?? missingBpf(openSys());
+
+describe("rawTracepoint() on this kernel", { skip: noKernel }, () => {
+  it("tsbpf run attaches tp_btf programs and names them for probe()", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-raw-tp-"));
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    try {
+      const file = join(dir, "exec.ts");
+      writeFileSync(file, `import { rawTracepoint, printf, probe, readKernelStr, targetPid, HashMap, type u64, type Str, type ProbeName } from "tsbpf";
+export const license = "GPL";
+export const hits = new HashMap<ProbeName, u64>(4);
+export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
+  if (p.tgid !== targetPid()) return;
+  hits.increment(probe());
+  const file: Str<32> = readKernelStr(bprm.filename);
+  printf("exec %s %s same=%d\\n", p.comm, file, oldPid === p.pid);
+});
+`);
+      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /attached exec to tp_btf sched_process_exec/);
+      assert.match(r.stdout, /^exec true \/bin\/true same=1$/m);
+      assert.match(r.stdout, /^@hits\[rawtracepoint:sched_process_exec\]: 1$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
