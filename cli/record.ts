@@ -4,7 +4,7 @@
 // user's object, compiled by tsbpf's own compiler and loaded beside it. Each handler sends the hit's clock,
 // task and CPU, and what the user's handler could read from its context (a tracepoint's fields by name, with
 // the strings its `char *` fields point to; a uprobe's or kprobe's argument registers; a return probe's return
-// value), through a ring buffer of its own.
+// value; a raw tracepoint's arguments), through a ring buffer of its own.
 // Takes the object's attach targets and a way to read tracepoint formats; gives the recorder's source, the
 // probe each of its ring buffers records, and `Recording` (the file being written).
 
@@ -17,6 +17,7 @@ import { toJson } from "./report.js";
 import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";
 import { perfEventName } from "../compiler/btf/tags.js";
 import { isGlob } from "../compiler/glob.js";
+import { loadKernelBtf, rawTracepointArgs, type KernelScalar } from "../compiler/frontend/kernel-types.js";
 
 
 /** One generated handler: the ring buffer it writes and the probe it stands for. */
@@ -41,13 +42,15 @@ const ARGS = 6;
 
 /**
  * The recorder for `targets` (deduplicated); `formatText(group, name)` reads a tracepoint's format, `tracepoints`
- * lists the ones a glob matches ("group/name"). A glob's handler also records probe(), which probe fired, so that each
- * hit is written as that probe's (Recording.hit); a tracepoint glob's hits hold the fields its matches all share.
+ * lists the ones a glob matches ("group/name"), `rawArgs` the arguments a raw tracepoint passes. A glob's handler
+ * also records probe(), which probe fired, so that each hit is written as that probe's (Recording.hit); a tracepoint
+ * glob's hits hold the fields its matches all share.
  */
 export function recorderSource(
   targets: readonly AttachTarget[],
   formatText: (group: string, name: string) => string | undefined,
   tracepoints: (group: string, name: string) => readonly string[] | undefined = (g, n) => matchingTracepoints(g, n),
+  rawArgs: (name: string) => readonly KernelScalar[] | undefined = kernelRawArgs,
 ): Recorder {
   const probes: RecorderProbe[] = [];
   const skipped: string[] = [];
@@ -103,6 +106,18 @@ export function recorderSource(
       fill.push(...params.map((p) => `h.${p} = ${p};`));
       head = `usdt(${[t.binary, t.provider, t.name].map((x) => JSON.stringify(x)).join(", ")}, (${params.map((p) => `${p}: u64`).join(", ")}) =>`;
       probe = { kind: "usdt", binary: t.binary, provider: t.provider, name: t.name };
+    } else if ((t.kind === "btf" && t.hook === "tp_btf") || t.kind === "raw_tracepoint") {
+      // Every argument as a u64, typed by the tracepoint's prototype: pointers replay as addresses, as a kprobe's do.
+      const args = rawArgs(t.name);
+      if (args === undefined) {
+        skipped.push(`raw tracepoint ${t.name}: the kernel's BTF has no btf_trace_${t.name}`);
+        continue;
+      }
+      const params = args.map((_, k) => `a${k}`);
+      members = params.map((p) => `${p}: u64`);
+      fill.push(...args.map((a, k) => `h.a${k} = ${a.kind === "ptr" ? `a${k} as u64` : a.bool ? `a${k} ? 1 : 0` : `a${k}`};`));
+      head = `rawTracepoint(${JSON.stringify(t.name)}, (${params.join(", ")}) =>`;
+      probe = { kind: "rawTracepoint", name: t.name };
     } else {
       // A perf event probe (profile, interval, software, hardware) runs on its own events: a recorder's would fire at other moments.
       if (t.kind === "perf_event") skipped.push(`${perfEventName(t)}: a perf event probe, whose samples a recorder's own events would not see`);
@@ -129,12 +144,18 @@ export function recorderSource(
     probes.push({ map, probe, strings });
   }
   const text = [
-    'import { tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, probe, type ProbeName, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
+    'import { tracepoint, rawTracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, probe, type ProbeName, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
     'export const license = "GPL";',
     ...handlers,
     "",
   ].join("\n");
   return { text, probes, skipped };
+}
+
+/** The arguments raw tracepoint `name` passes, from the running kernel's BTF. */
+function kernelRawArgs(name: string): readonly KernelScalar[] | undefined {
+  const btf = loadKernelBtf();
+  return btf && rawTracepointArgs(btf, name);
 }
 
 /** A target whose names hold a glob: its recorder records which probe fired. */
@@ -200,6 +221,8 @@ function firedProbe(glob: RecordedProbe, name: string): RecordedProbe {
       return { kind: "tracepoint", group: parts[1]!, name: parts[2]! };
     case "usdt":
       return { ...glob, provider: parts.at(-2)!, name: parts.at(-1)! };
+    case "rawTracepoint":
+      return glob; // named exactly: never a glob
     default:
       return { ...glob, func: parts.at(-1)! };
   }
@@ -235,6 +258,7 @@ export class Recording {
       line.fields = Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith("f_")).map(([k, v]) => [k.slice(2), exact(v)]));
       line.strings = Object.fromEntries(p.strings.map((s) => [s, h[`s_${s}`]]));
     } else if (p.probe.kind === "usdt") line.args = Array.from({ length: USDT_MAX_ARGS }, (_, k) => exact(h[`a${k}`]));
+    else if (p.probe.kind === "rawTracepoint") line.args = Object.keys(h).filter((k) => /^a\d+$/.test(k)).map((k) => exact(h[k]));
     else if (p.probe.retprobe) line.ret = exact(h.ret);
     else line.args = Array.from({ length: ARGS }, (_, k) => exact(h[`a${k}`]));
     this.write(line);

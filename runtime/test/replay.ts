@@ -17,7 +17,9 @@ export type RecordedProbe =
   | { kind: "tracepoint"; group: string; name: string }
   | { kind: "kprobe" | "uprobe"; binary?: string; func: string; retprobe: boolean }
   /** Its arguments as the site's spec decoded them: replayed as u64s in registers, which any handler type narrows alike. */
-  | { kind: "usdt"; binary: string; provider: string; name: string };
+  | { kind: "usdt"; binary: string; provider: string; name: string }
+  /** Its arguments as u64 slots, pointers as the addresses they were (replayed as unreadable, as a kprobe's). */
+  | { kind: "rawTracepoint"; name: string };
 
 /** One probe hit as the recorder saw it. */
 export interface RecordedHit {
@@ -113,6 +115,7 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
     return sim.tracepoint(p.group, p.name, fields, task);
   }
   if (p.kind === "usdt") return sim.usdt(`${p.binary}:${p.provider}:${p.name}`, { ...task, args: hit.args });
+  if (p.kind === "rawTracepoint") return sim.rawTracepoint(p.name, hit.args ?? [], task);
   const target = p.kind === "uprobe" ? `${p.binary}:${p.func}` : p.func;
   if (p.retprobe) return p.kind === "uprobe" ? sim.uretprobe(target, { ...task, ret: hit.ret }) : sim.kretprobe(target, { ...task, ret: hit.ret });
   return p.kind === "uprobe" ? sim.uprobe(target, { ...task, args: hit.args }) : sim.kprobe(target, { ...task, args: hit.args });
@@ -171,6 +174,7 @@ function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
   for (const s of sections) {
     if (p.kind === "tracepoint" && (names(s, `tracepoint/${p.group}/${p.name}`) || names(s, `tp/${p.group}/${p.name}`))) return true;
     if (p.kind === "usdt" && (names(s, `usdt/${p.binary}:${p.provider}:${p.name}`) || names(s, `usdt.s/${p.binary}:${p.provider}:${p.name}`))) return true;
+    if (p.kind === "rawTracepoint" && ["tp_btf", "raw_tp", "raw_tracepoint"].some((prefix) => s === `${prefix}/${p.name}`)) return true;
     if (p.kind === "kprobe" || p.kind === "uprobe") {
       const kind = `${p.kind === "uprobe" ? "u" : "k"}${p.retprobe ? "ret" : ""}probe`;
       // The function is what follows the binary (`uprobe/BINARY:FUNC`), or the kind (`kprobe/FUNC`).
@@ -228,7 +232,11 @@ function probeOf(p: unknown, bad: (what: string) => never): RecordedProbe {
     if (typeof probe.binary !== "string" || typeof probe.provider !== "string" || typeof probe.name !== "string") bad("usdt probe needs a binary, a provider and a name (strings)");
     return probe as RecordedProbe;
   }
-  if (probe.kind !== "kprobe" && probe.kind !== "uprobe") return bad(`probe kind must be "tracepoint", "kprobe", "uprobe" or "usdt", not ${shown(probe.kind)}`);
+  if (probe.kind === "rawTracepoint") {
+    if (typeof probe.name !== "string") bad("rawTracepoint probe needs a name (a string)");
+    return probe as RecordedProbe;
+  }
+  if (probe.kind !== "kprobe" && probe.kind !== "uprobe") return bad(`probe kind must be "tracepoint", "rawTracepoint", "kprobe", "uprobe" or "usdt", not ${shown(probe.kind)}`);
   if (typeof probe.func !== "string" || typeof probe.retprobe !== "boolean") bad(`${probe.kind} probe needs func (a string) and retprobe (a boolean)`);
   if (probe.kind === "uprobe" && typeof probe.binary !== "string") bad("uprobe probe needs its binary (a string)");
   return probe as RecordedProbe;

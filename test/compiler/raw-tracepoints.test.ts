@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
-import { simulate } from "../../runtime/test/index.js";
+import { readRecording, replay, simulate } from "../../runtime/test/index.js";
+import { openObject } from "../../runtime/loader/index.js";
+import { recorderSource } from "../../cli/record.js";
 
 const SOURCE = `import { rawTracepoint, printf, probe, readKernelStr, HashMap, type u32, type u64, type Str, type ProbeName } from "tsbpf";
 export const license = "GPL";
@@ -80,12 +82,25 @@ describe("rawTracepoint()", { skip: hasBtf }, () => {
     assert.deepEqual(sim.map("switches").toMap(), new Map([[20, 2n]]));
     assert.deepEqual(sim.map("hits").toMap(), new Map([["rawtracepoint:sched_switch", 2n]]));
   });
+
+  it("is recorded with every argument as its u64 slot, and replays (pointers as addresses that do not read)", async () => {
+    const spec = openObject(compile({ fileName: "raw.ts", text: SOURCE }, { arch: "x86_64" }).object);
+    const recorder = recorderSource(spec.programs.map((p) => p.attach), () => undefined);
+    assert.deepEqual(recorder.skipped, []);
+    assert.deepEqual(recorder.probes.map((p) => p.probe), [{ kind: "rawTracepoint", name: "sched_switch" }, { kind: "rawTracepoint", name: "sched_process_exec" }]);
+    assert.deepEqual(compile({ fileName: "recorder.ts", text: recorder.text }, { arch: "x86_64" }).diagnostics, [], recorder.text);
+    const probe = { kind: "rawTracepoint", name: "sched_switch" };
+    const sim = await simulate({ fileName: "raw.ts", text: SOURCE }, { arch: "x86_64" });
+    const hit = JSON.stringify({ kind: "hit", probe, time: "100", cpu: 0, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "x", args: [0, "18446612682453000000", "18446612682453010000", 1] });
+    assert.equal(replay(sim, readRecording(hit)).length, 1);
+    assert.equal(sim.output(), " ->  preempt=0 state=1\n");
+  });
 });
 
 const noKernel = hasBtf ?? missingRoot() ?? missingBpf(openSys());
 
 describe("rawTracepoint() on this kernel", { skip: noKernel }, () => {
-  it("tsbpf run attaches tp_btf programs and names them for probe()", () => {
+  it("tsbpf run attaches tp_btf programs, names them for probe() and records their hits", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tsbpf-raw-tp-"));
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
@@ -101,11 +116,19 @@ export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
   printf("exec %s %s same=%d\\n", p.comm, file, oldPid === p.pid);
 });
 `);
-      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
+      const recorded = join(dir, "exec.jsonl");
+      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "--record", recorded, "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /attached exec to tp_btf sched_process_exec/);
       assert.match(r.stdout, /^exec true \/bin\/true same=1$/m);
       assert.match(r.stdout, /^@hits\[rawtracepoint:sched_process_exec\]: 1$/m);
+      // The recorder saw every exec (system-wide); the command's is among them, with the tracepoint's three arguments.
+      const hits = readRecording(recorded).hits.filter((h) => h.comm === "true");
+      assert.ok(hits.length >= 1, "the exec of /bin/true was recorded");
+      assert.deepEqual(hits[0]!.probe, { kind: "rawTracepoint", name: "sched_process_exec" });
+      assert.equal(hits[0]!.args?.length, 3);
+      const sim = await simulate(file);
+      assert.equal(replay(sim, readRecording(recorded), { filter: (h) => h.time === hits[0]!.time }).length, 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
