@@ -1,7 +1,8 @@
-// What `tsbpf list` finds to probe, as bpftrace -l does: tracepoints (tracefs's available_events), kernel functions
-// (available_filter_functions, where kprobes can attach), the functions of an ELF binary (uprobes) and its USDT probes.
-// Takes a pattern in bpftrace's form (`tracepoint:syscalls:sys_enter_*`, `kprobe:do_unlink*`, `uprobe:BINARY:GLOB`,
-// `usdt:BINARY[:[PROVIDER:]NAME]`, or a bare glob for tracepoints and kernel functions); gives the probes one at a
+// What `tsbpf list` finds to probe, as bpftrace -l does: tracepoints (tracefs's available_events), raw tracepoints
+// (the kernel's BTF), kernel functions (available_filter_functions, where kprobes can attach), the functions of an ELF
+// binary (uprobes) and its USDT probes.
+// Takes a pattern in bpftrace's form (`tracepoint:syscalls:sys_enter_*`, `rawtracepoint:sched_*`, `kprobe:do_unlink*`,
+// `uprobe:BINARY:GLOB`, `usdt:BINARY[:[PROVIDER:]NAME]`, or a bare glob for tracepoints and kernel functions); gives the probes one at a
 // time, and each as the tsbpf call that probes it. Large sources (the kernel's function list, symbol tables) are
 // filtered as they are read; only what matches is kept, and only where it must be sorted or de-duplicated.
 
@@ -14,6 +15,8 @@ import { readUsdtSites } from "../runtime/loader/usdt.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 import { PERF_EVENT_NAMES } from "../compiler/btf/tags.js";
 import { globRegExp, isGlob } from "../compiler/glob.js";
+import { loadKernelBtf, rawTracepointArgs, rawTracepointNames } from "../compiler/frontend/kernel-types.js";
+import { rawTracepointParamType } from "../compiler/frontend/raw-tracepoints.js";
 
 /** A tracepoint field as a probe reads it: `type` is the prelude's TypeScript type, null where tsbpf cannot read it yet. */
 export interface ListedField {
@@ -24,6 +27,8 @@ export interface ListedField {
 
 export type ListedProbe =
   | { kind: "tracepoint"; group: string; name: string; fields?: ListedField[] }
+  /** With --verbose, the handler's parameters as the compiler types them (arg0, arg1, ...). */
+  | { kind: "rawtracepoint"; name: string; args?: string[] }
   | { kind: "kprobe" | "kretprobe"; function: string }
   | { kind: "uprobe" | "uretprobe"; binary: string; path: string; function: string }
   | { kind: "usdt"; binary: string; path: string; provider: string; name: string; sites: number; args: string[] }
@@ -33,6 +38,7 @@ export type ListedProbe =
 export type Query =
   | { kind: "any"; glob: RegExp }
   | { kind: "tracepoint"; group: RegExp | undefined; name: RegExp }
+  | { kind: "rawtracepoint"; name: RegExp }
   | { kind: "kprobe" | "kretprobe"; func: RegExp; text: string }
   | { kind: "uprobe" | "uretprobe"; binary: string; func: RegExp }
   | { kind: "usdt"; binary: string; provider: RegExp; name: RegExp }
@@ -40,7 +46,7 @@ export type Query =
 
 /** bpftrace's short names for the kinds. */
 const KINDS: Record<string, Exclude<Query["kind"], "any">> = {
-  tracepoint: "tracepoint", t: "tracepoint",
+  tracepoint: "tracepoint", t: "tracepoint", rawtracepoint: "rawtracepoint", rt: "rawtracepoint",
   kprobe: "kprobe", k: "kprobe", kretprobe: "kretprobe", kr: "kretprobe",
   uprobe: "uprobe", u: "uprobe", uretprobe: "uretprobe", ur: "uretprobe",
   usdt: "usdt", U: "usdt",
@@ -80,7 +86,7 @@ export function parsePattern(pattern: string | undefined): Query {
   const parts = pattern.split(":");
   if (parts.length === 1) return { kind: "any", glob: globRegExp(pattern) };
   const kind = Object.hasOwn(KINDS, parts[0]!) ? KINDS[parts[0]!]! : undefined;
-  if (!kind) throw new UserError(`unknown probe kind ${parts[0]} in ${pattern} (the kinds are tracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, software and hardware)`);
+  if (!kind) throw new UserError(`unknown probe kind ${parts[0]} in ${pattern} (the kinds are tracepoint, rawtracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, software and hardware)`);
   const glob = (i: number): RegExp => globRegExp(parts[i] || "*");
   const tooMany = (form: string): UserError => new UserError(`${pattern} has too many parts: a ${kind} pattern is ${form}`);
   switch (kind) {
@@ -88,6 +94,10 @@ export function parsePattern(pattern: string | undefined): Query {
       if (parts.length > 3) throw tooMany("tracepoint:GROUP:NAME");
       // One part after the kind: the name, or GROUP:NAME as a whole (`tracepoint:*unlink*`).
       return parts.length === 2 ? { kind, group: undefined, name: glob(1) } : { kind, group: glob(1), name: glob(2) };
+    case "rawtracepoint":
+      // bpftrace's rawtracepoint:MODULE:NAME: only the kernel's own (vmlinux) are listed.
+      if (parts.length > 3 || (parts.length === 3 && !globRegExp(parts[1] || "*").test("vmlinux"))) throw tooMany("rawtracepoint:[vmlinux:]NAME");
+      return { kind, name: glob(parts.length - 1) };
     case "kprobe":
     case "kretprobe":
       if (parts.length > 2) throw tooMany(`${kind}:FUNCTION`);
@@ -140,6 +150,8 @@ export function* listProbes(query: Query, options: ListOptions = {}): Generator<
     }
     case "tracepoint":
       return yield* tracepoints(query.group, query.name, roots, options.verbose ?? false);
+    case "rawtracepoint":
+      return yield* rawTracepoints(query.name, options.verbose ?? false);
     case "software":
     case "hardware":
       return yield* perfEvents(query.kind, query.event, options);
@@ -242,6 +254,16 @@ function* tracepoints(group: RegExp | undefined, name: RegExp, roots: readonly s
   }
 }
 
+/** The raw tracepoints of the kernel's BTF (its btf_trace_ typedefs), sorted; with `verbose`, each one's arguments. */
+function* rawTracepoints(name: RegExp, verbose: boolean): Generator<ListedProbe> {
+  const btf = loadKernelBtf();
+  if (!btf) throw new UserError("cannot list raw tracepoints: the kernel's BTF (/sys/kernel/btf/vmlinux) cannot be read; the kernel needs CONFIG_DEBUG_INFO_BTF", ExitCode.NO_PERMISSION);
+  for (const n of rawTracepointNames(btf)) {
+    if (!name.test(n)) continue;
+    yield verbose ? { kind: "rawtracepoint", name: n, args: (rawTracepointArgs(btf, n) ?? []).map(rawTracepointParamType) } : { kind: "rawtracepoint", name: n };
+  }
+}
+
 /** available_filter_functions, read a block at a time: it has tens of thousands of lines ("name" or "name [module]"). */
 export function* kernelFunctions(kind: "kprobe" | "kretprobe", func: RegExp, roots: readonly string[]): Generator<ListedProbe> {
   const file = "available_filter_functions";
@@ -288,6 +310,10 @@ export function formatProbe(p: ListedProbe): string {
       const width = Math.max(0, ...p.fields.map((f) => f.name.length + (f.type ?? UNREADABLE).length + 2));
       return [call, ...p.fields.map((f) => `    ${`${f.name}: ${f.type ?? UNREADABLE}`.padEnd(width)}  // ${f.cType}`)].join("\n");
     }
+    case "rawtracepoint": {
+      const call = `rawTracepoint(${JSON.stringify(p.name)})`;
+      return p.args ? [call, ...p.args.map((type, i) => `    arg${i}: ${type}`)].join("\n") : call;
+    }
     case "kprobe":
     case "kretprobe":
       return `${p.kind}(${JSON.stringify(p.function)})`;
@@ -310,7 +336,7 @@ const UNREADABLE = "(not readable yet)";
 
 /** The part of a probe a pattern's last part names: a tracepoint's or USDT probe's name, a function. */
 export function leafOf(p: ListedProbe): string {
-  return "event" in p ? p.event : p.kind === "tracepoint" || p.kind === "usdt" ? p.name : p.function;
+  return "event" in p ? p.event : p.kind === "tracepoint" || p.kind === "usdt" || p.kind === "rawtracepoint" ? p.name : p.function;
 }
 
 /** A probe as the pattern that lists it alone: `tracepoint:GROUP:NAME`, `uprobe:BINARY:FUNCTION`, ... */
@@ -318,6 +344,8 @@ export function patternOf(p: ListedProbe): string {
   switch (p.kind) {
     case "tracepoint":
       return `tracepoint:${p.group}:${p.name}`;
+    case "rawtracepoint":
+      return `rawtracepoint:${p.name}`;
     case "kprobe":
     case "kretprobe":
       return `${p.kind}:${p.function}`;

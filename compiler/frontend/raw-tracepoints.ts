@@ -44,9 +44,15 @@ export function rawTracepointOf(btf: StructSource, name: string, kernel: KernelI
 export function rawTracepointEntries(tracepoints: ReadonlyMap<string, readonly KernelScalar[]>, structs: ReadonlySet<string>, hasKernelModule: boolean): string[] {
   const kernel = (name: string) => `import("tsbpf/kernel").${name}`;
   const typeOf = (a: KernelScalar): string => {
-    if (a.kind === "int") return a.bool ? "boolean" : `${a.signed ? "i" : "u"}${a.size * 8}`;
+    if (a.kind === "int") return rawTracepointParamType(a);
     if (a.pointee && structs.has(a.pointee)) return `Ptr<${kernel(a.pointee)}>`;
     return a.pointee === "char" && hasKernelModule ? `Ptr<${kernel("CString")}>` : "Ptr";
   };
   return [...tracepoints].map(([name, args]) => `    ${JSON.stringify(name)}: (${[...args.map((a, i) => `arg${i}: ${typeOf(a)}`), "...more: never[]"].join(", ")}) => number | bigint | void;`);
+}
+
+/** An argument's type as a handler sees it: `boolean`, `u32`, `Ptr<task_struct>` (what `tsbpf list -v` shows). */
+export function rawTracepointParamType(a: KernelScalar): string {
+  if (a.kind === "int") return a.bool ? "boolean" : `${a.signed ? "i" : "u"}${a.size * 8}`;
+  return a.pointee === "char" ? "Ptr<CString>" : a.pointee ? `Ptr<${a.pointee}>` : "Ptr";
 }
