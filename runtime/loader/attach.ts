@@ -324,6 +324,10 @@ function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: s
     const cookie = spec.probeNames ? probeCookie(`${t.hook === "tp_btf" ? "rawtracepoint" : t.hook}:${t.name}`) : undefined;
     return attachment(sys, spec, description, sys.rawTracepointOpen(undefined, progFd, cookie));
   } catch (e) {
+    // Kernels before 6.10 have no cookie field for these links and refuse an attr that sets one.
+    if (spec.probeNames && e instanceof SysError && (e.code === "EINVAL" || e.code === "E2BIG")) {
+      throw new AttachError(`cannot attach program ${spec.name} to ${description}: it calls probe(), whose name this kind of link carries in its cookie, which the running kernel does not take (Linux 6.10 added it); leave probe() out of it`, "unsupported", { cause: e });
+    }
     throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${(e as Error).message}`, failure(e), { cause: e });
   }
 }

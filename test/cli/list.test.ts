@@ -173,7 +173,7 @@ test("where kprobes are compiled out, listing says so once and kprobe: patterns 
 });
 
 test("errors are one line with the documented exit code", () => {
-  assertOneLine(tsbpf(["list", "fentry:vfs_read"]), ExitCode.USAGE, /^tsbpf: unknown probe kind fentry in fentry:vfs_read \(the kinds are tracepoint, kprobe/);
+  assertOneLine(tsbpf(["list", "fentry:vfs_read"]), ExitCode.USAGE, /^tsbpf: unknown probe kind fentry in fentry:vfs_read \(the kinds are tracepoint, rawtracepoint, kprobe/);
   assertOneLine(tsbpf(["list", "uprobe:no-such-library.so.9:*"]), ExitCode.USAGE, /^tsbpf: cannot find shared library no-such-library\.so\.9/);
   assertOneLine(tsbpf(["list", "usdt:/no/such/binary"]), ExitCode.USAGE, /^tsbpf: no such binary: \/no\/such\/binary/);
   assertOneLine(tsbpf(["list", "uprobe:/etc/passwd"]), ExitCode.USAGE, /is not an ELF file/);

@@ -12,6 +12,8 @@ import { compile } from "../../compiler/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { readRecording, replay, simulate } from "../../runtime/test/index.js";
 import { openObject } from "../../runtime/loader/index.js";
+import { attachProgram } from "../../runtime/loader/attach.js";
+import { SysError, type Sys } from "../../runtime/sys/index.js";
 import { recorderSource } from "../../cli/record.js";
 
 const SOURCE = `import { rawTracepoint, printf, probe, readKernelStr, HashMap, type u32, type u64, type Str, type ProbeName } from "tsbpf";
@@ -94,6 +96,23 @@ describe("rawTracepoint()", { skip: hasBtf }, () => {
     const hit = JSON.stringify({ kind: "hit", probe, time: "100", cpu: 0, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "x", args: [0, "18446612682453000000", "18446612682453010000", 1] });
     assert.equal(replay(sim, readRecording(hit)).length, 1);
     assert.equal(sim.output(), " ->  preempt=0 state=1\n");
+  });
+});
+
+describe("rawTracepoint() attach", () => {
+  it("says that probe() needs a kernel that takes a cookie on the link (Linux 6.10) where it does not", () => {
+    const spec = openObject(compile({ fileName: "raw.ts", text: SOURCE }, { arch: "x86_64" }).object).programs[0]!;
+    assert.equal(spec.probeNames, true);
+    const cookies: (bigint | undefined)[] = [];
+    const old = {
+      rawTracepointOpen(_name: string | undefined, _fd: number, cookie?: bigint): number {
+        cookies.push(cookie);
+        throw new SysError("BPF_RAW_TRACEPOINT_OPEN", 22);
+      },
+    } as unknown as Sys;
+    assert.throws(() => attachProgram(old, 3, spec), /cannot attach program switched to tp_btf sched_switch: it calls probe\(\), whose name this kind of link carries in its cookie, which the running kernel does not take \(Linux 6\.10 added it\); leave probe\(\) out of it/);
+    assert.equal(cookies.length, 1);
+    assert.ok(cookies[0]! >> 32n > 0n, "the probe's id in the cookie's high half");
   });
 });
 
