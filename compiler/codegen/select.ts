@@ -7,7 +7,7 @@
 
 import { AluOp, AtomicOp, Class, FP, JmpOp, Mode, Op, PseudoLd, Size, Source, type Reg } from "../isa/opcodes.js";
 import { Helper } from "../isa/helpers.js";
-import { normalize, widens, type BinOp, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
+import { normalize, widens, type BinOp, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type StackAddr, type Terminator, type VReg } from "../ir/index.js";
 import { evalCmp } from "../ir/branches.js";
 import { VBASE, type MBlock, type MInsn } from "./machine.js";
 import { wideRegisters } from "./width.js";
@@ -145,16 +145,19 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         return;
       }
       case "kread": {
-        probeReadKernel(i);
         const d = vr(i.dst);
-        put(Class.LDX | 0x60 | SIZES[i.size], d, FP, 0, 0, { frame: i.object });
+        if (i.object === undefined) put(Class.LDX | Mode.MEM | SIZES[i.size], d, inReg(i.ptr), i.offset, 0, i.core ? { core: i.core } : {});
+        else {
+          probeReadKernel(i, i.object);
+          put(Class.LDX | Mode.MEM | SIZES[i.size], d, FP, 0, 0, { frame: i.object });
+        }
         const loaded: IntType = { bits: (i.size * 8) as 8 | 16 | 32 | 64, signed: i.signed };
         if (i.signed && i.size < 8) extend(d, loaded, i.dst);
         if (!widens(loaded, i.dst.type)) extend(d, i.dst.type, i.dst);
         return;
       }
       case "kcopy":
-        probeReadKernel(i);
+        probeReadKernel(i, i.into);
         return;
       case "load": {
         const d = vr(i.dst);
@@ -206,11 +209,11 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
     else alu(true, AluOp.MOV, r, vr(a));
   };
 
-  /** bpf_probe_read_kernel(&object, size, ptr + offset); the add carries the CO-RE relocation. */
-  const probeReadKernel = (i: Extract<Inst, { op: "kread" | "kcopy" }>): void => {
+  /** bpf_probe_read_kernel(into, size, ptr + offset); the add carries the CO-RE relocation. */
+  const probeReadKernel = (i: Extract<Inst, { op: "kread" | "kcopy" }>, into: number | StackAddr): void => {
     argument(3, i.ptr);
     put(Class.ALU64 | AluOp.ADD | Source.K, 3, 0, 0, i.offset, i.core ? { core: i.core } : {});
-    argument(1, i.op === "kread" ? { kind: "stack", object: i.object } : i.into);
+    argument(1, typeof into === "number" ? { kind: "stack", object: into } : into);
     loadImm(2, BigInt(i.size));
     put(Op.CALL, 0, 0, 0, Helper.probe_read_kernel, { args: 3 });
   };

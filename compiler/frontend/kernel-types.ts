@@ -26,6 +26,8 @@ export interface KernelScalar {
   pointeeId?: number;
   /** A `bool` (BTF's BOOL encoding): one byte holding 0 or 1, declared `boolean`. */
   bool?: true;
+  /** A pointer into user or per-CPU memory (`__user`, `__percpu`): the kernel's typed pointers cannot load through it. */
+  foreign?: true;
 }
 
 /** Where a member is: its name, its index and byte offset. */
@@ -98,7 +100,7 @@ export interface KernelImports {
 export const noKernelImports = (): KernelImports => ({ structs: new Map(), enums: new Map(), typedefs: new Map(), constants: new Map() });
 
 /** What kernelStruct reads from BTF: a `Btf`, or the lean `StructReader` the compiler uses for vmlinux. */
-export type StructSource = Pick<Btf, "find" | "resolveType"> & {
+export type StructSource = Pick<Btf, "find" | "resolveType" | "typeById"> & {
   /** The value of an enumerator of any enum, named or anonymous. */
   enumerator?(name: string): bigint | undefined;
   /** Every type name that starts with `prefix`. */
@@ -298,7 +300,9 @@ function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
   }
   if (r.kind !== BtfKind.PTR) return undefined;
   const p = btf.resolveType(r.type);
-  if ((p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION) && p.name) return { kind: "ptr", size: 8, signed: false, pointee: p.name, pointeeId: p.id };
+  const tag = btf.typeById(r.type);
+  const foreign = tag.kind === BtfKind.TYPE_TAG && (tag.name === "user" || tag.name === "percpu") ? { foreign: true as const } : {};
+  if ((p.kind === BtfKind.STRUCT || p.kind === BtfKind.UNION) && p.name) return { kind: "ptr", size: 8, signed: false, pointee: p.name, pointeeId: p.id, ...foreign };
   return { kind: "ptr", size: 8, signed: false, pointee: p.kind === BtfKind.INT && p.size === 1 ? "char" : "" };
 }
 
@@ -528,7 +532,7 @@ export class StructReader implements StructSource {
     return this.bytes.toString("utf8", start, end < 0 || end > this.strEnd ? this.strEnd : end);
   }
 
-  private typeById(id: number): BtfType {
+  typeById(id: number): BtfType {
     if (id === 0) return { kind: BtfKind.UNKN, id: 0, name: "" };
     if (id > this.indexed && !this.index(id)) throw new BtfError(`BTF: no type [${id}]`);
     const p = this.offsets[id - 1]!;

@@ -834,7 +834,9 @@ export function lower(
       params.forEach((p, i) => {
         const arg = args[i]!;
         const known = arg.kind === "int" || arg.pointee === "char" || (arg.pointee !== undefined && kernelStructs.has(arg.pointee));
-        const reg = fb.vreg(p.type ? intTypeOf(p.type) : known ? scalarIntType(arg) : PTR);
+        const type = p.type ? intTypeOf(p.type) : known ? scalarIntType(arg) : PTR;
+        // The kernel types a tp_btf argument that points to a struct (PTR_TO_BTF_ID), whatever the annotation says.
+        const reg = fb.vreg(type.ptr && type.pointee && type.pointee !== "char" && arg.kind === "ptr" && !arg.foreign ? { ...type, typed: true } : type);
         fb.emit({ op: "ctx", dst: reg, offset: 8 * i, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
@@ -1236,8 +1238,10 @@ export function lower(
           this.scope.set(symbol, { kind: "const", val: declared ? { op: imm(v.op.value, declared) } : v });
           continue;
         }
-        const type = declared ?? (v.untyped ? defaultType((v.op as Imm).value) : v.op.type);
-        if (v.op.kind === "reg" && !this.owned.has(v.op.id) && sameType(v.op.type, type)) {
+        // A `let` may later hold any pointer of its TypeScript type: only a `const` keeps a pointer's kernel typing.
+        const inferred = v.untyped ? defaultType((v.op as Imm).value) : mutable ? untypedPointer(v.op.type) : v.op.type;
+        const type = declared ?? inferred;
+        if (v.op.kind === "reg" && !this.owned.has(v.op.id) && sameType(v.op.type, type) && !!v.op.type.typed === !!type.typed) {
           // A fresh temporary (not another variable's register) simply becomes the variable.
           this.owned.add(v.op.id);
           this.scope.set(symbol, { kind: "var", reg: v.op, mutable });
@@ -1290,6 +1294,9 @@ export function lower(
       const v = compute({ op: b.reg });
       if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
         fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(b.reg.type)}`);
+      }
+      if (b.reg.type.typed && !v.op.type.typed) {
+        fail(node, Code.Unsupported, `\`${target.getText(file)}\` is an argument the kernel types (its members are read directly): assign it only another such pointer, or copy it first (\`let p: Ptr<${b.reg.type.pointee}> = ${target.getText(file)}\`)`);
       }
       this.fb.emit({ op: "mov", dst: b.reg, src: this.movable(v, b.reg.type), loc: locOf(node) });
     }
@@ -2006,10 +2013,16 @@ export function lower(
       return { ptr: at.ptr, root: at.root, members: [...at.members, name], offset: at.offset + m.offset, member: m };
     }
 
-    /** One integer or pointer at `offset` from a kernel pointer, through a probe read relocated by `core`. */
+    /**
+     * One integer or pointer at `offset` from a kernel pointer, relocated by `core`: a direct load through a pointer
+     * the kernel types (at a constant offset, as its verifier requires), else a probe read. A struct pointer loaded
+     * through a typed one is typed too, unless it points into user or per-CPU memory.
+     */
     kernelRead(place: KernelPlace, m: KernelScalar, offset: number, core: CoreAccess, node: TS.Node, ptr: Operand = place.ptr): Val {
-      const dst = this.fb.vreg(scalarIntType(m));
-      const object = this.fb.stackObject(8);
+      const direct = ptr === place.ptr && !!ptr.type.typed;
+      const type = scalarIntType(m);
+      const dst = this.fb.vreg(direct && type.ptr && type.pointee && type.pointee !== "char" && !m.foreign ? { ...type, typed: true } : type);
+      const object = direct ? undefined : this.fb.stackObject(8);
       this.fb.emit({ op: "kread", dst, ptr, offset, size: m.size, signed: m.signed, object, core, loc: locOf(node) });
       return { op: dst };
     }
@@ -3222,9 +3235,24 @@ function sameLayout(a: Layout, b: Layout): boolean {
   return true;
 }
 
-/** The type of `c ? a : b` and `lookup(k) ?? d`: booleans stay booleans, integers convert as C's do. */
+/**
+ * The type of `c ? a : b` and `lookup(k) ?? d`: booleans stay booleans, pointers pointers (to what both point to, typed
+ * by the kernel only if both are), integers convert as C's do.
+ */
 function joinType(a: IntType, b: IntType): IntType {
-  return a.bool && b.bool ? BOOL : commonType(a, b);
+  if (a.bool && b.bool) return BOOL;
+  if (a.ptr && b.ptr) {
+    const pointee = a.pointee === b.pointee ? a.pointee : undefined;
+    return pointee ? { ...PTR, pointee, ...(a.typed && b.typed ? { typed: true } : {}) } : PTR;
+  }
+  return commonType(a, b);
+}
+
+/** A pointer without the kernel's typing (read through probe reads), or any other type as it is. */
+function untypedPointer(t: IntType): IntType {
+  if (!t.typed) return t;
+  const { typed: _, ...rest } = t;
+  return rest;
 }
 
 /** The type an unannotated declaration of a literal gets. */

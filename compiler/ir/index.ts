@@ -73,10 +73,11 @@ export type Inst =
   /** dst = *(size *)(ctx + offset), extended as dst's type says. */
   | { op: "ctx"; dst: VReg; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; loc?: Loc }
   /**
-   * dst = *(size *)(ptr + offset) read with bpf_probe_read_kernel through a stack object; `core`
-   * names the struct member, so the offset gets a CO-RE relocation.
+   * dst = the integer at ptr + offset in kernel memory: a direct load when `object` is undefined (through a pointer the
+   * kernel types), else bpf_probe_read_kernel into stack object `object` and a load from there. `core` names the
+   * struct member, so the offset gets a CO-RE relocation (on the load, or on the add before the probe read).
    */
-  | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object: number; core?: CoreAccess; loc?: Loc }
+  | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object?: number; core?: CoreAccess; loc?: Loc }
   /** The stack at `into` gets `size` bytes at ptr + offset (a kernel array, or a member stored as it is) through bpf_probe_read_kernel, as kread does. */
   | { op: "kcopy"; into: StackAddr; ptr: Operand; offset: number; size: number; core?: CoreAccess; loc?: Loc }
   /** *(u64 *)(stack object + offset) = src (a value, or the address of another stack object). */

@@ -12,6 +12,11 @@ export interface IntType {
   /** What a pointer points to: a kernel struct's name, or "char" for a string (printed with %s). */
   readonly pointee?: string;
   /**
+   * A pointer the kernel's verifier types (PTR_TO_BTF_ID: a tp_btf program's arguments, and struct pointers read
+   * through them): its members are read with direct loads rather than bpf_probe_read_kernel.
+   */
+  readonly typed?: boolean;
+  /**
    * C's `_Bool` (TypeScript's `boolean`): a u8 that holds only 0 or 1. The frontend converts other
    * integers with `!= 0` before they reach one, so codegen treats it as the u8 it is.
    */

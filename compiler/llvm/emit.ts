@@ -419,8 +419,9 @@ function emitFunction(
         case "kread": {
           const bits = i.size * 8;
           const from = kernelAddress(i);
-          helperCall(Helper.probe_read_kernel, (s) => [`ptr %stack${i.object}`, `i32 ${i.size}`, `ptr ${s(from)}`]);
-          const v = inst(() => `load i${bits}, ptr %stack${i.object}, align ${i.size}`);
+          // Through a pointer the kernel types, a plain load, which llc relocates (CO-RE) as clang's `p->member`.
+          if (i.object !== undefined) helperCall(Helper.probe_read_kernel, (s) => [`ptr %stack${i.object}`, `i32 ${i.size}`, `ptr ${s(from)}`]);
+          const v = i.object === undefined ? inst((s) => `load i${bits}, ptr ${s(from)}, align ${i.size}`) : inst(() => `load i${bits}, ptr %stack${i.object}, align ${i.size}`);
           const loaded: IntType = { bits: bits as 8 | 16 | 32 | 64, signed: i.signed };
           const wide = bits === 64 ? v : inst((s) => `${i.signed ? "sext" : "zext"} i${bits} ${s(v)} to i64`);
           def(i.dst, convert(wide, loaded, i.dst.type));

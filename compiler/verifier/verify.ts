@@ -65,6 +65,8 @@ export interface VerifyResult {
   accepted: boolean;
   error?: VerifyError;
   processed: number;
+  /** The loads through typed kernel pointers (PTR_TO_BTF_ID), which the kernel runs as BPF_PROBE_MEM: a fault reads zero. */
+  probeMem?: number[];
   log?: string[];
 }
 
@@ -330,7 +332,9 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     for (const list of explored.values()) most = Math.max(most, list.length);
     log.push(`processed ${env.processed} insns (limit ${limit}) max_states_per_insn ${most} total_states ${states}`);
   }
-  return { accepted: true, processed: env.processed, ...(log ? { log } : {}) };
+  // Loads through typed kernel pointers, which the kernel turns into BPF_PROBE_MEM (a fault reads zero).
+  const probeMem = insns.flatMap((insn, pc) => ((insn.code & 7) === 1 && env.insnPtrKind[pc] === "btf_id" ? [pc] : []));
+  return { accepted: true, processed: env.processed, ...(probeMem.length ? { probeMem } : {}), ...(log ? { log } : {}) };
 }
 
 /** One instruction on the current path; returns the next pc or "exit" when the path ends. */

@@ -243,9 +243,11 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     const p = l.spec;
     const encoded = encodeProgram(l, fds);
     const source = new SourceMap(l, lines);
+    let probeMem: ReadonlySet<number> | undefined;
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
       const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, ...tracepointOf(p, options.btf) });
+      probeMem = result.probeMem && new Set(result.probeMem);
       if (!result.accepted) {
         const at = source.at(result.error!.pc);
         const where = at ? `\n  at ${formatLocation(at)}` : "";
@@ -254,7 +256,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     }
     let loaded: LoadedProgram;
     try {
-      loaded = vm.load(encoded, env);
+      loaded = vm.load(encoded, env, probeMem ? { probeMem } : {});
     } catch (e) {
       if (!(e instanceof VmLoadError)) throw e;
       const at = source.at(e.pc);

@@ -52,6 +52,8 @@ export interface RunResult {
 
 /** Saved state per frame: r6-r9 (8 halves), r10 (2 halves), return slot. */
 const FRAME_WORDS = 11;
+/** Bytes of an XOp.PROBE_LDX_* load by its size bits (W, H, B, DW). */
+const PROBE_LOAD_SIZES = [4, 2, 1, 8];
 const TWO32 = 4294967296;
 
 /** The HelperContext of one run: reads r1..r5 straight from the register file. */
@@ -839,6 +841,28 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             const o = (lo - REGION_BASE) >>> 0;
             X[d] = rg.view.getInt32(o, true);
             X[d + 1] = rg.view.getInt32(o + 4, true);
+            break;
+          }
+          case 0xc0: // XOp.PROBE_LDX_W, _H, _B, _DW: a fault reads zero (the kernel's BPF_PROBE_MEM)
+          case 0xc8:
+          case 0xd0:
+          case 0xd8: {
+            const s = w >>> 16;
+            const off = X[i + 3]!;
+            const lo = (X[s]! + off) | 0;
+            const size = PROBE_LOAD_SIZES[(w >> 3) & 3]!;
+            let rg: Region;
+            try {
+              rg = mem.resolve(addrHi(X[s + 1]!, X[s]!, off), lo, size, false);
+            } catch (e) {
+              if (!(e instanceof VmFault)) throw e;
+              X[d] = 0;
+              X[d + 1] = 0;
+              break;
+            }
+            const o = (lo - REGION_BASE) >>> 0;
+            X[d] = size >= 4 ? rg.view.getInt32(o, true) : size === 2 ? rg.view.getUint16(o, true) : rg.bytes[o]!;
+            X[d + 1] = size === 8 ? rg.view.getInt32(o + 4, true) : 0;
             break;
           }
           case 0x81: {

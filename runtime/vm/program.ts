@@ -58,7 +58,18 @@ export const XOp = {
   MOVSX64: 0xb0,
   /** ALU MOV X with off 8/16 (width in OFF). */
   MOVSX32: 0xb8,
+  /**
+   * LDX of 4, 2, 1 or 8 bytes (the size bits of LDX) whose fault reads zero: the kernel's BPF_PROBE_MEM, which its
+   * verifier makes of loads through typed kernel pointers (LoadOptions.probeMem).
+   */
+  PROBE_LDX_W: 0xc0,
+  PROBE_LDX_H: 0xc8,
+  PROBE_LDX_B: 0xd0,
+  PROBE_LDX_DW: 0xd8,
 } as const;
+
+/** Whether `op` is one of the XOp.PROBE_LDX_* loads. */
+export const isProbeLoad = (op: number): boolean => op === 0xc0 || op === 0xc8 || op === 0xd0 || op === 0xd8;
 
 /** Frames a run may have at once: the main program and 7 nested calls (kernel MAX_CALL_FRAMES). */
 export const MAX_CALL_FRAMES = 8;
@@ -74,6 +85,11 @@ export interface LoadOptions {
   name?: string;
   /** Default instruction budget of runs of this program. */
   budget?: number;
+  /**
+   * Slots of loads whose faults read zero rather than end the run: those the kernel runs as BPF_PROBE_MEM, its
+   * verifier having found their base a typed kernel pointer (VerifyResult.probeMem).
+   */
+  probeMem?: ReadonlySet<number>;
 }
 
 /** A program ready to run: checked, pseudo values resolved, helpers bound, pre-decoded. */
@@ -196,6 +212,8 @@ export function prepare(program: readonly Insn[] | Uint8Array, env: VmEnv, optio
       } else if (j !== JmpOp.EXIT) {
         code[at + F_AUX] = pc + 1 + insn.off;
       }
+    } else if (cls === Class.LDX && opMode(insn.code) === Mode.MEM && options.probeMem?.has(pc)) {
+      op = XOp.PROBE_LDX_W | (insn.code & 0x18);
     } else if (cls === Class.LD && opMode(insn.code) === Mode.IMM) {
       if (insn.dst === 10) fail(pc, "r10 is read-only");
       const [lo, hi] = resolveWide(insns, pc, env);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf } from "../../compiler/btf/index.js";
-import { MAX_EMBEDDED, StructReader, addPointedStructs, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports } from "../../compiler/frontend/kernel-types.js";
+import { MAX_EMBEDDED, StructReader, addPointedStructs, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports, rawTracepointArgs, rawTracepointNames } from "../../compiler/frontend/kernel-types.js";
 import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 
@@ -280,3 +280,33 @@ function importedAlone(btf: StructReader, name: string) {
   importKernelName(btf, name, into);
   return into.structs.get(name)!;
 }
+
+test("a raw tracepoint's arguments come from its btf_trace_ prototype, pointers tagged __user or __percpu marked foreign", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const bool = b.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 });
+  const task = b.reserve();
+  const tagged = (tag: string) => b.add({ kind: BtfKind.PTR, name: "", type: b.add({ kind: BtfKind.TYPE_TAG, name: tag, type: task }) });
+  b.set(task, { kind: BtfKind.STRUCT, name: "task_struct", size: 32, members: [
+    { name: "pid", type: int, bitOffset: 0, bitfieldSize: 0 },
+    { name: "parent", type: tagged("rcu"), bitOffset: 64, bitfieldSize: 0 },
+    { name: "user_copy", type: tagged("user"), bitOffset: 128, bitfieldSize: 0 },
+  ] });
+  const voidPtr = b.add({ kind: BtfKind.PTR, name: "", type: 0 });
+  const proto = b.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: 0, params: [{ name: "", type: voidPtr }, { name: "", type: bool }, { name: "", type: b.add({ kind: BtfKind.PTR, name: "", type: task }) }, { name: "", type: int }] });
+  b.add({ kind: BtfKind.TYPEDEF, name: "btf_trace_thing_switch", type: b.add({ kind: BtfKind.PTR, name: "", type: proto }) });
+  b.add({ kind: BtfKind.TYPEDEF, name: "btf_trace_thing_wake", type: b.add({ kind: BtfKind.PTR, name: "", type: proto }) });
+  const bytes = Buffer.from(b.toBytes());
+  for (const btf of [StructReader.open(bytes)!, parseBtf(bytes)]) {
+    assert.deepEqual(rawTracepointArgs(btf, "thing_switch"), [
+      { kind: "int", size: 1, signed: false, bool: true },
+      { kind: "ptr", size: 8, signed: false, pointee: "task_struct", pointeeId: task },
+      { kind: "int", size: 4, signed: true },
+    ]);
+    assert.equal(rawTracepointArgs(btf, "thing_nothing"), undefined);
+    assert.deepEqual(rawTracepointNames(btf), ["thing_switch", "thing_wake"]);
+    const members = kernelStruct(btf, "task_struct")!.members;
+    assert.equal((members.get("parent") as { foreign?: true }).foreign, undefined, "__rcu pointers load as typed pointers");
+    assert.equal((members.get("user_copy") as { foreign?: true }).foreign, true);
+  }
+});

@@ -57,6 +57,42 @@ describe("rawTracepoint()", { skip: hasBtf }, () => {
     assert.deepEqual(messages(probe("const x: u32 = prevState + next.pid;")), []);
   });
 
+  it("reads members through the kernel's typed pointers with direct loads, and through any other pointer with probe reads", () => {
+    const text = `import { rawTracepoint, currentTask, printf, type Ptr } from "tsbpf";
+import type { task_struct } from "tsbpf/kernel";
+export const license = "GPL";
+rawTracepoint("sched_switch", (preempt, prev, next) => {
+  let other = prev;
+  if (preempt) other = currentTask<task_struct>();
+  const either = preempt ? next : currentTask<task_struct>();
+  printf("%d %d %d %d\\n", next.pid, prev.real_parent.tgid, other.pid, either.tgid);
+});
+`;
+    for (const backend of ["own", "llvm"] as const) {
+      const r = compile({ fileName: "direct.ts", text }, { arch: "x86_64", backend });
+      assert.deepEqual(r.diagnostics, [], backend);
+      const insns = r.programs[0]!.insns;
+      const probeReads = insns.filter((i) => i.code === 0x85 && i.imm === 113).length;
+      const loads = insns.filter((i) => (i.code & 0x07) === 0x01 && i.src !== 10).length;
+      // next.pid, prev.real_parent and its tgid: loads; other (a let) and either (a join with an untyped pointer):
+      // probe reads.
+      assert.equal(probeReads, 2, backend);
+      assert.ok(loads >= 6, `${backend}: ${loads} loads outside the stack: three arguments, three members`);
+    }
+  });
+
+  it("refuses to assign an untyped pointer to an argument the kernel types", () => {
+    const text = `import { rawTracepoint, currentTask } from "tsbpf";
+import type { task_struct } from "tsbpf/kernel";
+export const license = "GPL";
+rawTracepoint("sched_wakeup", (p) => {
+  p = currentTask<task_struct>();
+  return p.pid;
+});
+`;
+    assert.deepEqual(messages(text), ["TSBPF1001: `p` is an argument the kernel types (its members are read directly): assign it only another such pointer, or copy it first (`let p: Ptr<task_struct> = p`)"]);
+  });
+
   it("takes an annotation in place of the prototype's type", () => {
     const r = compile({ fileName: "raw.ts", text: `import { rawTracepoint, printf, type u64 } from "tsbpf";\nexport const license = "GPL";\nrawTracepoint("sys_enter", (regs: u64, id: u64) => printf("%d\\n", id));\n` }, { arch: "x86_64" });
     assert.deepEqual(r.diagnostics, []);
@@ -72,6 +108,18 @@ describe("rawTracepoint()", { skip: hasBtf }, () => {
     assert.match(messages(file(`rawTracepoint("sched_*", () => 0);`))[0]!, /^TSBPF\d+: a raw tracepoint is named exactly, not by a glob \(`sched_\*`\)/);
     assert.deepEqual(messages(file(`rawTracepoint("sched_wakeup", (p, extra) => 0);`)), ["TSBPF1009: raw tracepoint sched_wakeup passes 1 argument"]);
     assert.match(messages(file(`rawTracepoint(NAME, () => 0);`))[0]!, /the arguments of rawTracepoint\(\) must be string literals$/);
+  });
+
+  it("reads zero through a typed pointer that faults, as the kernel's BPF_PROBE_MEM loads do, in both VM tiers", async () => {
+    for (const [backend, tier] of [["own", "interpreter"], ["own", "compiled"], ["llvm", "compiled"]] as const) {
+      const sim = await simulate({ fileName: "raw.ts", text: SOURCE }, { arch: "x86_64", backend, tier });
+      const next = sim.kernel.alloc("task_struct", { pid: 20, comm: "after" });
+      for (let i = 0; i < 3; i++) sim.rawTracepoint("sched_switch", [0, 0xffff888000001000n, next, 0]);
+      sim.rawTracepoint("sched_switch", [0, next, 0, 0]);
+      // The map key read through NULL is 0; comm through an unmapped pointer is a failed probe read: empty.
+      assert.deepEqual(sim.map("switches").toMap(), new Map([[20, 3n], [0, 1n]]), `${backend} ${tier}`);
+      assert.equal(sim.output(), " -> after preempt=0 state=0\n".repeat(3) + "after ->  preempt=0 state=0\n", `${backend} ${tier}`);
+    }
   });
 
   it("fires in the simulator with the arguments as u64s, pointers placed in its kernel memory", async () => {

@@ -18,7 +18,8 @@ import {
   type Insn,
 } from "../../compiler/isa/insn.js";
 import { PseudoLd, Size } from "../../compiler/isa/opcodes.js";
-import { VmError, VmFault, VmLoadError } from "../../runtime/vm/vm.js";
+import { Vm, VmError, VmFault, VmLoadError } from "../../runtime/vm/vm.js";
+import { selectTier } from "../../runtime/vm/tiers.js";
 import { Memory, REGION_BASE, type RegionKind } from "../../runtime/vm/memory.js";
 import { TASK_SIZE } from "../../runtime/vm/kernel.js";
 import { fakeMap, hex, makeEnv, vm } from "./util.js";
@@ -274,4 +275,20 @@ describe("LDDW", () => {
     assert.throws(load(lddw(1, 0n, PseudoLd.BTF_ID)), /instruction 1: LDDW of a BTF id is not supported by the VM/);
     assert.throws(load(lddw(1, 0n, PseudoLd.FUNC)), /instruction 1: LDDW of a function address is not supported by the VM/);
   });
+});
+
+describe("loads the kernel runs as BPF_PROBE_MEM (LoadOptions.probeMem)", () => {
+  // r0 = *(u32 *)(r1 + 4) + *(u8 *)(r2 + 0): the first through the buffer, the second through an unmapped address.
+  const insns = [...lddw(2, 0xffff888000001000n), ldx(Size.W, 0, 1, 4), ldx(Size.B, 3, 2, 0), { code: 0x0f, dst: 0, src: 3, off: 0, imm: 0 }, exit()];
+  for (const tier of ["interpreter", "compiled"] as const) {
+    test(`${tier}: a load marked probe-mem reads zero where it faults and the memory where it does not`, () => {
+      const machine = new Vm({ tier: selectTier(tier) });
+      const bytes = new Uint8Array(64);
+      bytes[4] = 7;
+      const marked = machine.load(insns, makeEnv(), { probeMem: new Set([2, 3]) });
+      assert.equal(machine.runOnBuffer(marked, bytes).r0, 7n);
+      // Unmarked, the same load faults as any other.
+      assert.ok(fault(() => machine.runOnBuffer(machine.load(insns, makeEnv()), bytes)) instanceof VmFault);
+    });
+  }
 });

@@ -19,7 +19,7 @@
 // a one-region cache in front of Memory.resolve, dropped after helper calls (a helper may unmap regions).
 
 import { REGION_BASE } from "../memory.js";
-import { F_AUX, F_HI, F_LO, F_OFF, F_SRC, F_DST, LoadedProgram, MAX_CALL_FRAMES, STACK_SIZE, STRIDE } from "../program.js";
+import { F_AUX, F_HI, F_LO, F_OFF, F_SRC, F_DST, LoadedProgram, MAX_CALL_FRAMES, STACK_SIZE, STRIDE, isProbeLoad } from "../program.js";
 import { FRAME_WORDS } from "./runtime.js";
 import { type BlockShape, type State, type Val, addNoCarry, analyze, operand, subNoBorrow, topState, transfer } from "./facts.js";
 
@@ -52,6 +52,7 @@ const KNOWN = new Set<number>([
   0xbc, 0xc4, 0xcc, 0xd4, 0x90, 0x98, 0xa0, 0xa8, 0xb8,
   // LD, LDX, ST, STX, atomics
   0x18, 0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x63, 0x6a, 0x6b, 0x72, 0x73, 0x7a, 0x7b,
+  0xc0, 0xc8, 0xd0, 0xd8,
   0xc3, 0xdb,
   // JMP, JMP32, calls
   0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d, 0xa5, 0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5,
@@ -494,6 +495,8 @@ function straight(g: Gen, pc: number, st: State): string {
   }
   if (op === 0xc3 || op === 0xdb) return atomic(pc, op, d, s, off, lo);
   if (cls === 1) return load(g, pc, op, d, s, off);
+  // XOp.PROBE_LDX_*: the LDX of the same size, a fault reading zero as the kernel's exception table makes it.
+  if (isProbeLoad(op)) return `try { ${load(g, pc, 0x61 | (op & 0x18), d, s, off)} } catch (e) { if (!isFault(e)) throw e; l${d} = 0; h${d} = 0; }`;
   if (cls === 2 || cls === 3) return store(g, pc, op, d, s, off, lo, hi);
   return alu(op, d, s, off, lo, hi, st);
 }
@@ -682,7 +685,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
   const source = `"use strict";
 const X = rt.X, hret = rt.hret, udiv64 = rt.udiv64, sdiv64 = rt.sdiv64, atomic32 = rt.atomic32, atomic64 = rt.atomic64,
   loadPacket = rt.loadPacket, tailCall = rt.tailCall, tooDeep = rt.tooDeep, pastEnd = rt.pastEnd,
-  notExecutable = rt.notExecutable, budgetExceeded = rt.budgetExceeded, umulh = rt.umulh, bswap32 = rt.bswap32,
+  notExecutable = rt.notExecutable, budgetExceeded = rt.budgetExceeded, umulh = rt.umulh, bswap32 = rt.bswap32, isFault = rt.isFault,
   EMPTY = rt.EMPTY, EMPTY_VIEW = rt.EMPTY_VIEW;
 return function run(S) {
   const R = S.R, F = S.F, FP = S.FP, C = S.C, budget = S.budget, stacks = S.stacks;

@@ -15,7 +15,7 @@
 // visits, then a few narrowing passes (each one a post-fixpoint, so still sound) win back bounds the
 // loop's own condition gives.
 
-import { F_AUX, F_DST, F_HI, F_LO, F_SRC, STRIDE } from "../program.js";
+import { F_AUX, F_DST, F_HI, F_LO, F_SRC, STRIDE, isProbeLoad } from "../program.js";
 
 export const FULL = 0xffffffff;
 const TWO32 = 4294967296;
@@ -193,8 +193,9 @@ export function transfer(code: Int32Array, pc: number, st: State): void {
   if (op === 0x18) st[d] = exact(hi, lo);
   else if (op === 0x85) st[0] = TOP;
   else if (op === 0xc3 || op === 0xdb) st[0] = st[s] = TOP;
-  else if (cls === 1) {
-    // LDX: zero-extending loads below 8 bytes give a lower half in range and a zero upper half.
+  else if (cls === 1 || isProbeLoad(op)) {
+    // LDX: zero-extending loads below 8 bytes give a lower half in range and a zero upper half (a fault of a
+    // PROBE_LDX gives zero, inside that range too).
     const max = (op & 0xe0) === 0x80 ? undefined : SIZE_MAX[op & 0x18];
     st[d] = max === undefined ? TOP : val(0, 0, max);
   } else if (cls !== 2 && cls !== 3) {

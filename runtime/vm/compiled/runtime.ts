@@ -280,6 +280,7 @@ export const rt = {
   budgetExceeded: (pc: number, budget: number): BudgetExceeded => new BudgetExceeded(pc, budget),
   umulh,
   bswap32,
+  isFault: (e: unknown): boolean => e instanceof VmFault,
   EMPTY: new Uint8Array(0),
   EMPTY_VIEW: new DataView(new ArrayBuffer(0)),
 } as const;
