@@ -939,6 +939,17 @@ export function lower(
     return intTypeOf(p.type!);
   }
 
+  /** Whether the body of `fn` assigns `symbol` (`=`, `+=`, `++`, ...). */
+  function assigns(fn: TS.FunctionLikeDeclaration, symbol: TS.Symbol): boolean {
+    const target = (e: TS.Expression): boolean => ts.isIdentifier(skipParentheses(e)) && checker.getSymbolAtLocation(skipParentheses(e)) === symbol;
+    const visit = (n: TS.Node): boolean => {
+      if (ts.isBinaryExpression(n) && n.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && n.operatorToken.kind <= ts.SyntaxKind.LastAssignment && target(n.left)) return true;
+      if ((ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === ts.SyntaxKind.PlusPlusToken || n.operator === ts.SyntaxKind.MinusMinusToken) && target(n.operand)) return true;
+      return ts.forEachChild(n, visit) ?? false;
+    };
+    return fn.body ? visit(fn.body) : false;
+  }
+
   function paramSymbol(p: TS.ParameterDeclaration): TS.Symbol {
     if (!ts.isIdentifier(p.name)) return fail(p.name, Code.Unsupported, "destructuring parameters is not supported");
     if (p.initializer) fail(p.initializer, Code.Unsupported, "default parameter values are not supported");
@@ -2841,7 +2852,10 @@ export function lower(
         }
         const v = this.value(arg);
         if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, l.type)) fail(arg, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(l.type)}`);
-        const reg = this.fb.vreg(l.type);
+        // A typed kernel pointer stays typed in a parameter of its struct that the body never assigns (each call is
+        // inlined, so another call may pass an untyped one).
+        const typed = v.op.type.typed && l.type.ptr && l.type.pointee === v.op.type.pointee && !assigns(decl, symbol);
+        const reg = this.fb.vreg(typed ? v.op.type : l.type);
         this.fb.emit({ op: "mov", dst: reg, src: this.convert(v, l.type).op, loc: locOf(arg) });
         child.owned.add(reg.id);
         scope.set(symbol, { kind: "var", reg, mutable: true });

@@ -81,6 +81,17 @@ rawTracepoint("sched_switch", (preempt, prev, next) => {
     }
   });
 
+  it("keeps a typed pointer typed in a function's parameter the function never assigns", () => {
+    const probeReads = (fn: string) => {
+      const text = `import { rawTracepoint, currentTask, type Ptr, type i32 } from "tsbpf";\nimport type { task_struct } from "tsbpf/kernel";\nexport const license = "GPL";\n${fn}\nrawTracepoint("sched_wakeup", (p) => pidOf(p));\n`;
+      const r = compile({ fileName: "fn.ts", text }, { arch: "x86_64" });
+      assert.deepEqual(r.diagnostics, []);
+      return r.programs[0]!.insns.filter((i) => i.code === 0x85 && i.imm === 113).length;
+    };
+    assert.equal(probeReads("function pidOf(t: Ptr<task_struct>): i32 { return t.pid; }"), 0);
+    assert.equal(probeReads("function pidOf(t: Ptr<task_struct>): i32 { if (t.pid === 0) t = currentTask<task_struct>(); return t.pid; }"), 2);
+  });
+
   it("refuses to assign an untyped pointer to an argument the kernel types", () => {
     const text = `import { rawTracepoint, currentTask } from "tsbpf";
 import type { task_struct } from "tsbpf/kernel";
