@@ -1,6 +1,6 @@
 // Leak tests against the kernel: 200 load/attach/detach cycles of a tracepoint object; 25 rounds of load, attach and close (tracepoint object with legacy map and
-// global data, uprobe object with a BTF map and perf_event object with profile and interval probes attached every 10th
-// round, trace_pipe opened) leave no program, map or link created by the
+// global data, uprobe object with a BTF map, perf_event object with profile and interval probes and a tp_btf program
+// attached every 10th round, trace_pipe opened) leave no program, map or link created by the
 // test alive and the process's fd count unchanged. Failed loads and attaches release what they created too, and a trace pipe
 // closed synchronously mid-poll (a second Ctrl-C) removes its tracefs instance all the same, and the uprobe
 // definitions a killed run left are swept by the next run.
@@ -12,7 +12,7 @@ import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { probeEventsFile, removeAbandoned } from "../../runtime/loader/probe-events.js";
 import { listIds, missingRoot, missingTracefs, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, Session, TracePipe } from "../../runtime/loader/index.js";
-import { fixture, heldLinks, needsKernel, openFdCount } from "./support.js";
+import { fixture, fixturePath, heldLinks, needsKernel, openFdCount } from "./support.js";
 
 const sys = openSys();
 const ROUNDS = 25;
@@ -33,6 +33,7 @@ test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`
   const kp = fixture("kprobe");
   const pe = fixture("profile");
   const rejected = fixture("rejected");
+  const tpBtf = fixturePath("tp-btf");
   const before = { prog: new Set(listIds(sys, "prog")), map: new Set(listIds(sys, "map")), link: new Set(listIds(sys, "link")) };
   const created = { prog: new Set<number>(), map: new Set<number>(), link: new Set<number>() };
 
@@ -48,6 +49,11 @@ test(`${ROUNDS} load/attach/close rounds leave no BPF objects and no fds behind`
         if (name === "tracepoint" || i % 10 === 0) obj.attachAll();
         for (const id of heldLinks()) created.link.add(id);
       }
+      // A tp_btf program, whose link is a raw tracepoint link.
+      const rawTp = session.loadFile(tpBtf, { name: "tp_btf", programs: ["on_exec"] });
+      for (const p of rawTp.programs.values()) created.prog.add(sys.progInfo(p.fd).id);
+      if (i % 10 === 0) rawTp.attachAll();
+      for (const id of heldLinks()) created.link.add(id);
       // A failed attach and a refused load must not leave anything either.
       assert.throws(() => session.load(kp, { name: "kprobe" }).attachAll(), AttachError);
       assert.throws(() => session.load(rejected, { name: "rejected" }), LoadError);
