@@ -106,6 +106,14 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
     assert.ok(typeof lookup?.usecs === "number" && lookup.usecs > 0 && lookup.usecs < 10_000_000, JSON.stringify(lookup));
   });
 
+  it("offcputime sums the command's sleep under the kernel stack it slept in, through the raw tracepoint", async () => {
+    const { lines } = await run("offcputime.ts", "sleep 0.2");
+    const stacks = entries(lines, "offcpu") as unknown as { key: string[]; value: number }[];
+    const slept = stacks.filter((s) => s.key.some((frame) => frame.startsWith("do_nanosleep+")));
+    assert.equal(slept.length, 1, JSON.stringify(stacks));
+    assert.ok(slept[0]!.value >= 190_000 && slept[0]!.value < 2_000_000, `${slept[0]!.value} us off CPU for a 0.2 s sleep`);
+  });
+
   it("funccount counts the command's calls of each libc *alloc function, named by probe()", async () => {
     const { lines, stderr } = await run("funccount.ts", "ls -l /usr/bin");
     assert.match(stderr, /attached count to uprobe \/\S+\/libc\.so\.6:\*alloc \(\d+ functions\)/);
