@@ -1,5 +1,5 @@
 // Unit tests for tools/offcputime.ts: time off CPU, from a task's switch out to its switch back in, summed by the
-// kernel stack it left the CPU in.
+// stacks it left the CPU in and its name.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate } from "tsbpf/test";
@@ -12,8 +12,12 @@ const offcputime = async (options: { targetPid?: number; globals?: Record<string
   const sim = await simulate("tools/offcputime.ts", options);
   const task = (pid: number, tgid: number, comm: string) => sim.kernel.alloc("task_struct", { pid, tgid, comm });
   /** `prev` leaves the CPU in `stack` (the switch runs in it), `next` comes on. */
-  const switchTo = (prev: object, next: object, stack: bigint[]) => sim.rawTracepoint("sched_switch", [0, prev, next, 1], { stacks: { kernel: stack } });
-  const offcpu = () => [...sim.map("offcpu").toMap()].map(([id, us]) => [sim.map("tsbpf_kstacks_32").get(Number(id)), us]);
+  const switchTo = (prev: object, next: object, stack: bigint[]) => sim.rawTracepoint("sched_switch", [0, prev, next, 1], { stacks: { kernel: stack, user: [0x40_1000n] } });
+  const offcpu = () =>
+    (sim.map("offcpu").entries() as [{ kernel: number; user: bigint; comm: string }, bigint][]).map(([where, us]) => {
+      assert.deepEqual(sim.map("tsbpf_ustacks_32").get(Number(BigInt.asUintN(32, BigInt(where.user)))), [0x40_1000n]);
+      return [sim.map("tsbpf_kstacks_32").get(Number(where.kernel)), where.comm, us];
+    });
   return { sim, task, switchTo, offcpu, idle: task(0, 0, "swapper/0") };
 };
 
@@ -29,7 +33,7 @@ test("offcputime: each spell off CPU adds its microseconds to the stack the task
   switchTo(worker, idle, READ);
   sim.kernel.advance(1n * MS);
   switchTo(idle, worker, []);
-  assert.deepEqual(offcpu().sort((a, b) => Number(a[1]) - Number(b[1])), [[READ, 1000n], [SLEEP, 8000n]]);
+  assert.deepEqual(offcpu().sort((a, b) => Number(a[2]) - Number(b[2])), [[READ, "worker", 1000n], [SLEEP, "worker", 8000n]]);
   assert.equal(sim.map("away").toMap().size, 0, "every spell ended");
 });
 
@@ -45,5 +49,5 @@ test("offcputime: with a target only its tasks are followed; minUs leaves short 
   switchTo(worker, idle, SLEEP);
   sim.kernel.advance(4n * MS);
   switchTo(idle, worker, []);
-  assert.deepEqual(offcpu(), [[SLEEP, 4000n]]);
+  assert.deepEqual(offcpu(), [[SLEEP, "worker", 4000n]]);
 });

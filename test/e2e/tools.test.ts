@@ -106,10 +106,10 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
     assert.ok(typeof lookup?.usecs === "number" && lookup.usecs > 0 && lookup.usecs < 10_000_000, JSON.stringify(lookup));
   });
 
-  it("offcputime sums the command's sleep under the kernel stack it slept in, through the raw tracepoint", async () => {
+  it("offcputime sums the command's sleep under the stacks it slept in and its name, through the raw tracepoint", async () => {
     const { lines } = await run("offcputime.ts", "sleep 0.2");
-    const stacks = entries(lines, "offcpu") as unknown as { key: string[]; value: number }[];
-    const slept = stacks.filter((s) => s.key.some((frame) => frame.startsWith("do_nanosleep+")));
+    const stacks = entries(lines, "offcpu") as unknown as { key: { kernel: string[]; comm: string }; value: number }[];
+    const slept = stacks.filter((s) => s.key.comm === "sleep" && s.key.kernel.some((frame) => frame.startsWith("do_nanosleep+")));
     assert.equal(slept.length, 1, JSON.stringify(stacks));
     assert.ok(slept[0]!.value >= 190_000 && slept[0]!.value < 2_000_000, `${slept[0]!.value} us off CPU for a 0.2 s sleep`);
   });
