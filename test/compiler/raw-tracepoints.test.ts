@@ -207,6 +207,10 @@ export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
       assert.equal(hits[0]!.args?.length, 3);
       const sim = await simulate(file);
       assert.equal(replay(sim, readRecording(recorded), { filter: (h) => h.time === hits[0]!.time }).length, 1);
+      // LLVM's object reads through the typed pointers as directly, and the kernel takes it too.
+      const llvm = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "--backend", "llvm", "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
+      assert.equal(llvm.status, 0, llvm.stderr);
+      assert.match(llvm.stdout, /^exec true \/bin\/true same=1$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
