@@ -80,11 +80,14 @@ export type TracepointContext<G extends string = string, N extends string = stri
 
 const declared = (kind: ProbeKind, section: string, rate?: { hz: number } | { ms: number } | { event: string; count: number }): Probe => Object.freeze({ __tsbpfProbe: true, kind, section, ...rate });
 
-/** A kprobe on kernel function `fn`; the handler's parameters are its arguments (up to six). */
+/**
+ * A kprobe on kernel function `fn`; the handler's parameters are its arguments (up to six), which the compiler types
+ * from the function's prototype in the kernel's BTF where they are not annotated (editors see them untyped).
+ */
 export function kprobe(fn: string, _handler: Handler<any[]>): Probe {
   return declared("kprobe", `kprobe/${fn}`);
 }
-/** A return probe on kernel function `fn`; the handler's one parameter is the return value. */
+/** A return probe on kernel function `fn`; the handler's one parameter is the return value (typed from BTF likewise). */
 export function kretprobe(fn: string, _handler: Handler<any[]>): Probe {
   return declared("kretprobe", `kretprobe/${fn}`);
 }

@@ -16,7 +16,7 @@ import { ExitCode, UserError } from "./exit-codes.js";
 import { PERF_EVENT_NAMES } from "../compiler/btf/tags.js";
 import { globRegExp, isGlob } from "../compiler/glob.js";
 import { loadKernelBtf, rawTracepointArgs, rawTracepointNames } from "../compiler/frontend/kernel-types.js";
-import { rawTracepointParamType } from "../compiler/frontend/raw-tracepoints.js";
+import { handlerParamType } from "../compiler/frontend/typed-handlers.js";
 
 /** A tracepoint field as a probe reads it: `type` is the prelude's TypeScript type, null where tsbpf cannot read it yet. */
 export interface ListedField {
@@ -260,7 +260,7 @@ function* rawTracepoints(name: RegExp, verbose: boolean): Generator<ListedProbe>
   if (!btf) throw new UserError("cannot list raw tracepoints: the kernel's BTF (/sys/kernel/btf/vmlinux) cannot be read; the kernel needs CONFIG_DEBUG_INFO_BTF", ExitCode.NO_PERMISSION);
   for (const n of rawTracepointNames(btf)) {
     if (!name.test(n)) continue;
-    yield verbose ? { kind: "rawtracepoint", name: n, args: (rawTracepointArgs(btf, n) ?? []).map(rawTracepointParamType) } : { kind: "rawtracepoint", name: n };
+    yield verbose ? { kind: "rawtracepoint", name: n, args: (rawTracepointArgs(btf, n) ?? []).map(handlerParamType) } : { kind: "rawtracepoint", name: n };
   }
 }
 

@@ -24,7 +24,7 @@ import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointF
 import { globRegExp, isGlob } from "./glob.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
 import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelScalar, type KernelStruct } from "./frontend/kernel-types.js";
-import { rawTracepointCalls, rawTracepointEntries, rawTracepointOf } from "./frontend/raw-tracepoints.js";
+import { handlerType, kernelFunctionOf, rawTracepointOf, typedHandlerCalls } from "./frontend/typed-handlers.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import { BtfError } from "./btf/types.js";
 import { parseBtf, type Btf } from "./btf/index.js";
@@ -229,10 +229,23 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       if (why) diagnostics.push(makeDiagnostic(source, Code.UnknownKernelType, why, spec.getStart(parsed), spec.getEnd() - spec.getStart(parsed)));
     }
   }
-  // A raw tracepoint's arguments are typed by its prototype in the kernel's BTF, so they too are read before checking.
+  // A raw tracepoint's arguments, and a kprobe's where its handler leaves them unannotated, are typed by prototypes in
+  // the kernel's BTF, so those too are read before checking.
   const rawTracepoints = new Map<string, KernelScalar[]>();
-  for (const literal of rawTracepointCalls(ts, parsed)) {
+  const kernelFunctions = new Map<string, { args: KernelScalar[]; ret: KernelScalar | undefined }>();
+  for (const { kind, name: literal } of typedHandlerCalls(ts, parsed)) {
     const name = literal.text;
+    if (kind !== "rawTracepoint") {
+      // Without BTF (or a function it does not describe) the parameters must be annotated, as they always could be.
+      const vmlinux = kernelFunctions.has(name) ? undefined : loadKernelBtf(options.vmlinuxBtf);
+      try {
+        const f = vmlinux && kernelFunctionOf(vmlinux, name, kernel, mentionedMembers(text));
+        if (f) kernelFunctions.set(name, f);
+      } catch (error) {
+        if (!(error instanceof BtfError)) throw error;
+      }
+      continue;
+    }
     if (rawTracepoints.has(name)) continue;
     const at = [literal.getStart(parsed), literal.getEnd() - literal.getStart(parsed)] as const;
     if (isGlob(name)) {
@@ -253,15 +266,21 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   declareImplicitStructs(kernel, text, options.vmlinuxBtf);
 
   const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
-  const rawEntries = rawTracepointEntries(rawTracepoints, new Set(kernelStructs.keys()), kernelModule !== "");
-  const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints, rawEntries), parsed);
+  const structs = new Set(kernelStructs.keys());
+  const type = (args: readonly KernelScalar[]) => handlerType(args, structs, kernelModule !== "");
+  const handlers = {
+    rawTracepoints: new Map([...rawTracepoints].map(([name, args]) => [name, type(args)])),
+    kprobes: new Map([...kernelFunctions].map(([name, f]) => [name, type(f.args)])),
+    kretprobes: new Map([...kernelFunctions].map(([name, f]) => [name, type(f.ret ? [f.ret] : [])])),
+  };
+  const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints, handlers), parsed);
   // After the first check the cache can hold the checker's compiled code too.
   saveCodeCache();
   diagnostics.push(...withoutRepeatedImportErrors(checked.diagnostics, diagnostics));
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];
-  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, rawTracepoints });
+  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, rawTracepoints, kernelFunctions });
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
   options.onLowered?.(lowered, kernelStructs, source);
   if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);

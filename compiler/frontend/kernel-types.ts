@@ -323,6 +323,21 @@ export function rawTracepointArgs(btf: StructSource, name: string): KernelScalar
   return proto.params.slice(1).map((p) => scalarRead(btf, p.type) ?? { kind: "int", size: 8, signed: false });
 }
 
+/**
+ * A kernel function's arguments and return value as a kprobe and kretprobe read them (each in a register): its FUNC's
+ * prototype in BTF, integers and pointers as they are, anything else as the register's 64 bits; `ret` undefined for
+ * a void function. Undefined when BTF has no function of that name (static and inlined ones often are not there).
+ */
+export function kernelFunctionArgs(btf: StructSource, name: string): { args: KernelScalar[]; ret: KernelScalar | undefined } | undefined {
+  const f = btf.find(name, BtfKind.FUNC);
+  const proto = f?.kind === BtfKind.FUNC ? btf.typeById(f.type) : undefined;
+  if (proto?.kind !== BtfKind.FUNC_PROTO) return undefined;
+  const register = (type: number): KernelScalar => scalarRead(btf, type) ?? { kind: "int", size: 8, signed: false };
+  // A variadic function's `...` is a last parameter of type 0.
+  const params = proto.params.filter((p, i) => !(p.type === 0 && i === proto.params.length - 1));
+  return { args: params.map((p) => register(p.type)), ret: proto.returnType === 0 ? undefined : register(proto.returnType) };
+}
+
 /** The names of the raw tracepoints the kernel's BTF declares (for suggestions and listings). */
 export function rawTracepointNames(btf: StructSource): string[] {
   const names = btf.namesStartingWith ? btf.namesStartingWith(RAW_TRACEPOINT_PREFIX) : btf instanceof Btf ? [...btf.types()].map((t) => t.name).filter((n) => n.startsWith(RAW_TRACEPOINT_PREFIX)) : [];
@@ -572,6 +587,8 @@ export class StructReader implements StructSource {
       }
       case BtfKind.ARRAY:
         return { kind, id, name, type: w[p + 3]!, indexType: w[p + 4]!, nelems: w[p + 5]! };
+      case BtfKind.FUNC:
+        return { kind, id, name, type: st, linkage: vlen };
       case BtfKind.FUNC_PROTO: {
         const params = [];
         for (let j = 0, q = p + 3; j < vlen; j++, q += 2) params.push({ name: this.name(w[q]!), type: w[q + 1]! });

@@ -82,8 +82,10 @@ export interface LoweredProgram {
 export interface LowerOptions {
   /** Every module-level map is printed as if exported (`tsbpf run -e`'s text, which has no exports to write). */
   exportAll?: boolean;
-  /** The arguments of each raw tracepoint the file names, from the kernel's BTF (raw-tracepoints.ts). */
+  /** The arguments of each raw tracepoint the file names, from the kernel's BTF (typed-handlers.ts). */
   rawTracepoints?: ReadonlyMap<string, readonly KernelScalar[]>;
+  /** The arguments and return value of each kernel function a kprobe or kretprobe leaves parameters unannotated for. */
+  kernelFunctions?: ReadonlyMap<string, { args: readonly KernelScalar[]; ret: KernelScalar | undefined }>;
 }
 
 export interface Lowered {
@@ -833,8 +835,7 @@ export function lower(
       if (params.length > args.length) fail(params[args.length]!, Code.TooManyParams, `raw tracepoint ${names[0]} passes ${args.length} argument${args.length === 1 ? "" : "s"}`);
       params.forEach((p, i) => {
         const arg = args[i]!;
-        const known = arg.kind === "int" || arg.pointee === "char" || (arg.pointee !== undefined && kernelStructs.has(arg.pointee));
-        const type = p.type ? intTypeOf(p.type) : known ? scalarIntType(arg) : PTR;
+        const type = p.type ? intTypeOf(p.type) : btfParamType(arg);
         // The kernel types a tp_btf argument that points to a struct (PTR_TO_BTF_ID), whatever the annotation says.
         const reg = fb.vreg(type.ptr && type.pointee && type.pointee !== "char" && arg.kind === "ptr" && !arg.foreign ? { ...type, typed: true } : type);
         fb.emit({ op: "ctx", dst: reg, offset: 8 * i, size: 8, signed: false, loc: locOf(p) });
@@ -846,7 +847,7 @@ export function lower(
       // Every USDT program's object has the specs map, as libbpf's loaders expect, its handler reading arguments or not.
       if (!maps.some((m) => m.name === USDT_SPECS_MAP)) maps.push(usdtSpecsMap());
       const regs = params.map((p) => {
-        const reg = fb.vreg(parameterType(p));
+        const reg = fb.vreg(parameterType(p, "a USDT probe's note gives its arguments' sizes, not their types"));
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
         return { reg, loc: locOf(p) };
       });
@@ -858,8 +859,16 @@ export function lower(
       if (params.length > max) {
         fail(params[max]!, Code.TooManyParams, ret ? `a ${kind} handler takes one parameter: the return value` : `a ${kind} handler can read at most ${max} arguments (those passed in registers)`);
       }
+      // Unannotated parameters of a kprobe or kretprobe take the types of the function's prototype in BTF.
+      const f = kind === "kprobe" || kind === "kretprobe" ? options.kernelFunctions?.get(names[0]!) : undefined;
+      const fromBtf = f && (ret ? (f.ret ? [f.ret] : []) : f.args);
+      if (fromBtf && params.length > fromBtf.length) {
+        fail(params[fromBtf.length]!, Code.TooManyParams, ret ? `${names[0]} returns nothing (void): a kretprobe on it takes no parameter` : `${names[0]} takes ${fromBtf.length} argument${fromBtf.length === 1 ? "" : "s"}`);
+      }
       params.forEach((p, i) => {
-        const reg = fb.vreg(parameterType(p));
+        const arg = fromBtf?.[i];
+        const why = kind === "kprobe" || kind === "kretprobe" ? `neither an annotation nor the kernel's BTF gives \`${names[0]}\`'s ${ret ? "return type" : "argument types"}` : "a user program's functions have no BTF to give their argument types";
+        const reg = fb.vreg(p.type || !arg ? parameterType(p, why) : btfParamType(arg));
         fb.emit({ op: "ctx", dst: reg, offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
@@ -934,8 +943,14 @@ export function lower(
     return { fn: fb.finish(name, section, locOf(handler), [tag]), kind };
   }
 
-  function parameterType(p: TS.ParameterDeclaration): IntType {
-    if (!p.type) fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type (u8..i64 or Ptr<T>): without BTF the compiler cannot know the probed function's argument types`);
+  /** A parameter's type from the kernel's BTF: a pointer keeps its pointee where the prelude declared that struct. */
+  function btfParamType(arg: KernelScalar): IntType {
+    const known = arg.kind === "int" || arg.pointee === "char" || (arg.pointee !== undefined && kernelStructs.has(arg.pointee));
+    return known ? scalarIntType(arg) : PTR;
+  }
+
+  function parameterType(p: TS.ParameterDeclaration, why = "the compiler cannot know the probed function's argument types"): IntType {
+    if (!p.type) fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type (u8..i64 or Ptr<T>): ${why}`);
     return intTypeOf(p.type!);
   }
 

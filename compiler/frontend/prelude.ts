@@ -48,7 +48,33 @@ interface Promise<T> {}
 
 /** Every name the "tsbpf" module exports (values and types), for a one-liner's implicit import of all of them. */
 export function tsbpfExports(): string[] {
-  return [...new Set([...MODULE_HEAD.matchAll(/\bexport (?:function|class|const|type|interface) (\w+)/g)].map((m) => m[1]!))];
+  return [...new Set([...(MODULE_HEAD + probeDeclarations()).matchAll(/\bexport (?:function|class|const|type|interface) (\w+)/g)].map((m) => m[1]!))];
+}
+
+/** Handler types from the kernel's BTF, by the name a probe gives (typed-handlers.ts's handlerType). */
+export interface HandlerTypes {
+  rawTracepoints: ReadonlyMap<string, string>;
+  kprobes: ReadonlyMap<string, string>;
+  kretprobes: ReadonlyMap<string, string>;
+}
+
+const NO_HANDLER_TYPES: HandlerTypes = { rawTracepoints: new Map(), kprobes: new Map(), kretprobes: new Map() };
+
+/**
+ * The probes whose handlers BTF may type: one overload per name the file gives with its handler's type, then the
+ * untyped one, which also takes handlers annotated otherwise (as a C cast would). A file without typed handlers has
+ * only the untyped overload, so its diagnostics name one signature.
+ */
+function probeDeclarations(types: HandlerTypes = NO_HANDLER_TYPES): string {
+  const overloads = (kind: string, param: string, typed: ReadonlyMap<string, string>) =>
+    [...[...typed].map(([name, type]) => `  export function ${kind}(${param}: ${JSON.stringify(name)}, handler: ${type}): Probe;`), `  export function ${kind}(${param}: string, handler: Handler<any[]>): Probe;`].join("\n");
+  return `  /** A kprobe on kernel function \`fn\`: the handler's parameters are its arguments, typed from the kernel's BTF where not annotated. */
+${overloads("kprobe", "fn", types.kprobes)}
+  /** A return probe on kernel function \`fn\`: the handler's parameter is its return value, typed from the kernel's BTF where not annotated. */
+${overloads("kretprobe", "fn", types.kretprobes)}
+  /** A raw tracepoint (libbpf's tp_btf, bpftrace's rawtracepoint): the handler takes the tracepoint's own arguments, typed by the kernel's BTF. */
+${overloads("rawTracepoint", "name", types.rawTracepoints)}
+`;
 }
 
 /** The names and aliases of bpftrace's software or hardware events, as a union of string literal types. */
@@ -89,15 +115,10 @@ declare module "tsbpf" {
   export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
   export interface Probe { readonly __tsbpfProbe: true }
   export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
-  export function kprobe(fn: string, handler: Handler<any[]>): Probe;
-  export function kretprobe(fn: string, handler: Handler<any[]>): Probe;
   export function uprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
   export function uretprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
   export function usdt(binary: string, provider: string, name: string, handler: Handler<any[]>): Probe;
   export function tracepoint<G extends string, N extends string>(group: G, name: N, handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe;
-  /** A raw tracepoint (libbpf's tp_btf, bpftrace's rawtracepoint): the handler takes the tracepoint's own arguments, typed by the kernel's BTF. */
-  export function rawTracepoint<N extends string>(name: N, handler: RawTracepointHandler<N>): Probe;
-  type RawTracepointHandler<N extends string> = N extends keyof RawTracepoints ? RawTracepoints[N] : Handler<any[]>;
   /** The context of a profile() or interval() handler (struct bpf_perf_event_data); the handler reads none of it. */
   export interface PerfEventContext { readonly __tsbpfPerfEvent?: true }
   /** bpftrace's profile:hz:N: a handler run N times a second on every online CPU, on whatever runs there. */
@@ -196,10 +217,10 @@ declare module "tsbpf" {
 
 /**
  * The prelude for a file that uses the given tracepoints. Unknown ones (already a diagnostic) have records of
- * type `any`, so that their field reads add no errors of their own. `rawTracepoints` are the RawTracepoints
- * interface's members (raw-tracepoints.ts).
+ * type `any`, so that their field reads add no errors of their own. `handlers` type raw tracepoint, kprobe and
+ * kretprobe handlers by name.
  */
-export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = "", unknown: readonly string[] = [], rawTracepoints: readonly string[] = []): string {
+export function preludeText(tracepoints: readonly TracepointFormat[], kernelModule = "", unknown: readonly string[] = [], handlers: HandlerTypes = NO_HANDLER_TYPES): string {
   const entries = tracepoints.map((tp) => {
     // Fields the compiler cannot read yet are declared `unknown`, so a read gets tsbpf's diagnostic, not "no such property".
     const fields = tp.fields.map((f) => `      /** ${f.cType.replace(/\*\//g, "* /")} */\n      readonly ${JSON.stringify(f.name)}: ${f.tsType ?? "unknown"};`);
@@ -208,6 +229,5 @@ export function preludeText(tracepoints: readonly TracepointFormat[], kernelModu
   for (const key of unknown) entries.push(`    ${JSON.stringify(key)}: any;`);
   // currentTask() points to task_struct when the compiler declared it (compiler/index.ts does when a file calls it).
   const currentTask = /export interface task_struct\b/.test(kernelModule) ? `import("tsbpf/kernel").task_struct` : "unknown";
-  const raw = `  export interface RawTracepoints {\n${rawTracepoints.join("\n")}\n  }\n`;
-  return `${GLOBALS}${MODULE_HEAD}  type CurrentTask = ${currentTask};\n  export interface Tracepoints {\n${entries.join("\n")}\n  }\n${raw}}\n${kernelModule}`;
+  return `${GLOBALS}${MODULE_HEAD}${probeDeclarations(handlers)}  type CurrentTask = ${currentTask};\n  export interface Tracepoints {\n${entries.join("\n")}\n  }\n}\n${kernelModule}`;
 }

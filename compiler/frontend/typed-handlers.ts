@@ -1,0 +1,84 @@
+// Handlers typed from the kernel's BTF: a raw tracepoint's (`rawTracepoint("sched_switch", (preempt, prev, next) =>
+// ...)`, libbpf's tp_btf, bpftrace's rawtracepoint) parameters are the tracepoint's arguments, typed by its
+// `btf_trace_NAME` prototype; a kprobe's are the function's arguments and a kretprobe's its return value, typed by
+// the function's prototype (`kprobe("do_unlinkat", (dfd, name) => ...)`). Takes the parsed probe file and the
+// kernel's BTF; gives each named tracepoint's or function's arguments, declares the structs they point to (so
+// `prev.comm` type-checks and reads), and writes the prelude's entries that type the handlers.
+
+import type * as TS from "typescript";
+import type { Typescript } from "./check.js";
+import { importKernelName, kernelFunctionArgs, rawTracepointArgs, rawTracepointNames, type KernelImports, type KernelScalar, type MemberFilter, type StructSource } from "./kernel-types.js";
+import { isGlob } from "../glob.js";
+import { similarNames } from "../similar.js";
+
+export type TypedProbe = "rawTracepoint" | "kprobe" | "kretprobe";
+
+/**
+ * The probes whose handlers BTF types, each with its name as a string literal; a kprobe's or kretprobe's only where
+ * its handler leaves a parameter to be typed (annotated ones need no lookup).
+ */
+export function typedHandlerCalls(ts: Typescript, file: TS.SourceFile): { kind: TypedProbe; name: TS.StringLiteralLike }[] {
+  const found: { kind: TypedProbe; name: TS.StringLiteralLike }[] = [];
+  const untyped = (handler: TS.Expression | undefined): boolean => !!handler && (ts.isArrowFunction(handler) || ts.isFunctionExpression(handler)) && handler.parameters.some((p) => !p.type);
+  const visit = (node: TS.Node): void => {
+    if (ts.isCallExpression(node) && ts.isIdentifier(node.expression)) {
+      const kind = node.expression.text;
+      const name = node.arguments[0];
+      const typed = kind === "rawTracepoint" || ((kind === "kprobe" || kind === "kretprobe") && untyped(node.arguments[1]));
+      if (typed && name && ts.isStringLiteralLike(name)) found.push({ kind: kind as TypedProbe, name });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return found;
+}
+
+/** Declares the structs `args` point to (as an import of them would), so that members read through them. */
+function importPointees(btf: StructSource, args: readonly (KernelScalar | undefined)[], kernel: KernelImports, mentioned: MemberFilter): void {
+  for (const a of args) if (a?.kind === "ptr" && a.pointee && a.pointee !== "char" && !kernel.structs.has(a.pointee)) importKernelName(btf, a.pointee, kernel, mentioned);
+}
+
+/**
+ * The arguments of a raw tracepoint, its pointed-to structs imported into `kernel`; or why there are none (no such
+ * tracepoint in the kernel, with the names spelled like it).
+ */
+export function rawTracepointOf(btf: StructSource, name: string, kernel: KernelImports, mentioned: MemberFilter): KernelScalar[] | string {
+  const args = rawTracepointArgs(btf, name);
+  if (!args) {
+    const near = similarNames(name, rawTracepointNames(btf));
+    return `the kernel has no raw tracepoint ${name} (no btf_trace_${name} in its BTF)${near.length ? `; did you mean ${near.join(" or ")}?` : ""}`;
+  }
+  importPointees(btf, args, kernel, mentioned);
+  return args;
+}
+
+/**
+ * A kernel function's arguments and return value, their pointed-to structs imported into `kernel`; undefined for a
+ * glob, an offset (`fn+8`) or a function BTF does not describe, whose handlers take annotated parameters as before.
+ */
+export function kernelFunctionOf(btf: StructSource, name: string, kernel: KernelImports, mentioned: MemberFilter): { args: KernelScalar[]; ret: KernelScalar | undefined } | undefined {
+  if (isGlob(name) || !/^[A-Za-z_][\w.]*$/.test(name)) return undefined;
+  const f = kernelFunctionArgs(btf, name);
+  if (f) importPointees(btf, [...f.args, f.ret], kernel, mentioned);
+  return f;
+}
+
+/**
+ * The handler type of a tracepoint or function for the prelude: its parameters named arg0, arg1, ... and a `never`
+ * rest, so that a handler taking more gets the lowering's sentence rather than TypeScript's signature dump.
+ */
+export function handlerType(args: readonly KernelScalar[], structs: ReadonlySet<string>, hasKernelModule: boolean): string {
+  const kernel = (n: string) => `import("tsbpf/kernel").${n}`;
+  const typeOf = (a: KernelScalar): string => {
+    if (a.kind === "int") return handlerParamType(a);
+    if (a.pointee && structs.has(a.pointee)) return `Ptr<${kernel(a.pointee)}>`;
+    return a.pointee === "char" && hasKernelModule ? `Ptr<${kernel("CString")}>` : "Ptr";
+  };
+  return `(${[...args.map((a, i) => `arg${i}: ${typeOf(a)}`), "...more: never[]"].join(", ")}) => number | bigint | void`;
+}
+
+/** An argument's type as a handler sees it: `boolean`, `u32`, `Ptr<task_struct>` (what `tsbpf list -v` shows). */
+export function handlerParamType(a: KernelScalar): string {
+  if (a.kind === "int") return a.bool ? "boolean" : `${a.signed ? "i" : "u"}${a.size * 8}`;
+  return a.pointee === "char" ? "Ptr<CString>" : a.pointee ? `Ptr<${a.pointee}>` : "Ptr";
+}
