@@ -12,7 +12,7 @@ const offcputime = async (options: { targetPid?: number; globals?: Record<string
   const sim = await simulate("tools/offcputime.ts", options);
   const task = (pid: number, tgid: number, comm: string) => sim.kernel.alloc("task_struct", { pid, tgid, comm });
   /** `prev` leaves the CPU in `stack` (the switch runs in it), `next` comes on. */
-  const switchTo = (prev: object, next: object, stack: bigint[]) => sim.rawTracepoint("sched_switch", [0, prev, next, 1], { stacks: { kernel: stack, user: [0x40_1000n] } });
+  const switchTo = (prev: ReturnType<typeof task>, next: ReturnType<typeof task>, stack: bigint[]) => sim.rawTracepoint("sched_switch", [0, prev, next, 1], { stacks: { kernel: stack, user: [0x40_1000n] } });
   const offcpu = () =>
     (sim.map("offcpu").entries() as [{ kernel: number; user: bigint; comm: string }, bigint][]).map(([where, us]) => {
       assert.deepEqual(sim.map("tsbpf_ustacks_32").get(Number(BigInt.asUintN(32, BigInt(where.user)))), [0x40_1000n]);
