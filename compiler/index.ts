@@ -23,8 +23,8 @@ import { TARGETS, hostArch } from "./frontend/targets.js";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
 import { globRegExp, isGlob } from "./glob.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
-import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelScalar, type KernelStruct } from "./frontend/kernel-types.js";
-import { handlerType, kernelFunctionOf, rawTracepointOf, typedHandlerCalls } from "./frontend/typed-handlers.js";
+import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
+import { handlerTypes, readTypedHandlers } from "./frontend/typed-handlers.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import { BtfError } from "./btf/types.js";
 import { parseBtf, type Btf } from "./btf/index.js";
@@ -231,48 +231,13 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   }
   // A raw tracepoint's arguments, and a kprobe's where its handler leaves them unannotated, are typed by prototypes in
   // the kernel's BTF, so those too are read before checking.
-  const rawTracepoints = new Map<string, KernelScalar[]>();
-  const kernelFunctions = new Map<string, { args: KernelScalar[]; ret: KernelScalar | undefined }>();
-  for (const { kind, name: literal } of typedHandlerCalls(ts, parsed)) {
-    const name = literal.text;
-    if (kind !== "rawTracepoint") {
-      // Without BTF (or a function it does not describe) the parameters must be annotated, as they always could be.
-      const vmlinux = kernelFunctions.has(name) ? undefined : loadKernelBtf(options.vmlinuxBtf);
-      try {
-        const f = vmlinux && kernelFunctionOf(vmlinux, name, kernel, mentionedMembers(text));
-        if (f) kernelFunctions.set(name, f);
-      } catch (error) {
-        if (!(error instanceof BtfError)) throw error;
-      }
-      continue;
-    }
-    if (rawTracepoints.has(name)) continue;
-    const at = [literal.getStart(parsed), literal.getEnd() - literal.getStart(parsed)] as const;
-    if (isGlob(name)) {
-      diagnostics.push(makeDiagnostic(source, Code.BadProbe, `a raw tracepoint is named exactly, not by a glob (\`${name}\`): write one rawTracepoint() per tracepoint, or use tracepoint() with a glob`, ...at));
-      continue;
-    }
-    const vmlinux = loadKernelBtf(options.vmlinuxBtf);
-    let found: KernelScalar[] | string;
-    try {
-      found = vmlinux ? rawTracepointOf(vmlinux, name, kernel, mentionedMembers(text)) : `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF}), which types a raw tracepoint's arguments`;
-    } catch (error) {
-      if (!(error instanceof BtfError)) throw error;
-      found = `cannot read the kernel's BTF (${options.vmlinuxBtf ?? VMLINUX_BTF}): ${error.message}`;
-    }
-    if (typeof found === "string") diagnostics.push(makeDiagnostic(source, Code.UnknownTracepoint, found, ...at));
-    else rawTracepoints.set(name, found);
-  }
+  const typed = readTypedHandlers(ts, parsed, kernel, mentionedMembers(text), options.vmlinuxBtf, (node, code, message) => {
+    diagnostics.push(makeDiagnostic(source, code, message, node.getStart(parsed), node.getEnd() - node.getStart(parsed)));
+  });
   declareImplicitStructs(kernel, text, options.vmlinuxBtf);
 
   const kernelModule = kernelStructs.size || kernel.enums.size || kernel.typedefs.size || kernel.constants.size ? kernelModuleText(kernel) : "";
-  const structs = new Set(kernelStructs.keys());
-  const type = (args: readonly KernelScalar[]) => handlerType(args, structs, kernelModule !== "");
-  const handlers = {
-    rawTracepoints: new Map([...rawTracepoints].map(([name, args]) => [name, type(args)])),
-    kprobes: new Map([...kernelFunctions].map(([name, f]) => [name, type(f.args)])),
-    kretprobes: new Map([...kernelFunctions].map(([name, f]) => [name, type(f.ret ? [f.ret] : [])])),
-  };
+  const handlers = handlerTypes(typed, new Set(kernelStructs.keys()), kernelModule !== "");
   const checked = check(fileName, text, preludeText([...tracepoints.values()], kernelModule, unknownTracepoints, handlers), parsed);
   // After the first check the cache can hold the checker's compiled code too.
   saveCodeCache();
@@ -280,7 +245,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];
-  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, rawTracepoints, kernelFunctions });
+  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, ...typed });
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
   options.onLowered?.(lowered, kernelStructs, source);
   if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);

@@ -70,6 +70,7 @@ import { signalNumber } from "./signals.js";
 import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usdt.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
+import type { KernelFunction } from "./typed-handlers.js";
 import { noKernelImports, type KernelArray, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
 
 export type ProbeKind = (typeof PROBES)[number];
@@ -85,7 +86,7 @@ export interface LowerOptions {
   /** The arguments of each raw tracepoint the file names, from the kernel's BTF (typed-handlers.ts). */
   rawTracepoints?: ReadonlyMap<string, readonly KernelScalar[]>;
   /** The arguments and return value of each kernel function a kprobe or kretprobe leaves parameters unannotated for. */
-  kernelFunctions?: ReadonlyMap<string, { args: readonly KernelScalar[]; ret: KernelScalar | undefined }>;
+  kernelFunctions?: ReadonlyMap<string, KernelFunction>;
 }
 
 export interface Lowered {

@@ -7,17 +7,90 @@
 
 import type * as TS from "typescript";
 import type { Typescript } from "./check.js";
-import { importKernelName, kernelFunctionArgs, rawTracepointArgs, rawTracepointNames, type KernelImports, type KernelScalar, type MemberFilter, type StructSource } from "./kernel-types.js";
+import { Code } from "./diagnostics.js";
+import type { HandlerTypes } from "./prelude.js";
+import { VMLINUX_BTF, importKernelName, kernelFunctionArgs, loadKernelBtf, rawTracepointArgs, rawTracepointNames, type KernelImports, type KernelScalar, type MemberFilter, type StructSource } from "./kernel-types.js";
+import { BtfError } from "../btf/types.js";
 import { isGlob } from "../glob.js";
 import { similarNames } from "../similar.js";
 
 export type TypedProbe = "rawTracepoint" | "kprobe" | "kretprobe";
 
+/** A kernel function's arguments and return value (undefined: void), each as its register reads. */
+export interface KernelFunction {
+  args: KernelScalar[];
+  ret: KernelScalar | undefined;
+}
+
+/** The prototypes a file's handlers are typed by: each raw tracepoint's arguments, each kprobed function's. */
+export interface TypedHandlers {
+  rawTracepoints: Map<string, KernelScalar[]>;
+  kernelFunctions: Map<string, KernelFunction>;
+}
+
+/**
+ * Reads, from the kernel's BTF (`btfPath`, default vmlinux), the prototypes the file's raw tracepoints and unannotated
+ * kprobe handlers need, declaring the structs they point to in `kernel`. A raw tracepoint BTF lacks (or a glob, or BTF
+ * that cannot be read) is reported; a function BTF does not describe is not: its handler needs annotations, and the
+ * lowering says so where one is missing.
+ */
+export function readTypedHandlers(
+  ts: Typescript,
+  file: TS.SourceFile,
+  kernel: KernelImports,
+  mentioned: MemberFilter,
+  btfPath: string | undefined,
+  report: (node: TS.Node, code: number, message: string) => void,
+): TypedHandlers {
+  const typed: TypedHandlers = { rawTracepoints: new Map(), kernelFunctions: new Map() };
+  const unreadable = (error?: BtfError) => `cannot read the kernel's BTF (${btfPath ?? VMLINUX_BTF})${error ? `: ${error.message}` : ""}, which types a raw tracepoint's arguments`;
+  for (const { kind, name: literal } of typedHandlerCalls(ts, file)) {
+    const name = literal.text;
+    if (kind !== "rawTracepoint") {
+      if (typed.kernelFunctions.has(name)) continue;
+      const btf = loadKernelBtf(btfPath);
+      try {
+        const f = btf && kernelFunctionOf(btf, name, kernel, mentioned);
+        if (f) typed.kernelFunctions.set(name, f);
+      } catch (error) {
+        if (!(error instanceof BtfError)) throw error;
+      }
+      continue;
+    }
+    if (typed.rawTracepoints.has(name)) continue;
+    if (isGlob(name)) {
+      report(literal, Code.BadProbe, `a raw tracepoint is named exactly, not by a glob (\`${name}\`): write one rawTracepoint() per tracepoint, or use tracepoint() with a glob`);
+      continue;
+    }
+    const btf = loadKernelBtf(btfPath);
+    let found: KernelScalar[] | string;
+    try {
+      found = btf ? rawTracepointOf(btf, name, kernel, mentioned) : unreadable();
+    } catch (error) {
+      if (!(error instanceof BtfError)) throw error;
+      found = unreadable(error);
+    }
+    if (typeof found === "string") report(literal, Code.UnknownTracepoint, found);
+    else typed.rawTracepoints.set(name, found);
+  }
+  return typed;
+}
+
+/** The prelude's handler types for what `typed` holds (pointers typed where the prelude declares their structs). */
+export function handlerTypes(typed: TypedHandlers, structs: ReadonlySet<string>, hasKernelModule: boolean): HandlerTypes {
+  const type = (args: readonly KernelScalar[]) => handlerType(args, structs, hasKernelModule);
+  return {
+    rawTracepoints: new Map([...typed.rawTracepoints].map(([name, args]) => [name, type(args)])),
+    kprobes: new Map([...typed.kernelFunctions].map(([name, f]) => [name, type(f.args)])),
+    kretprobes: new Map([...typed.kernelFunctions].map(([name, f]) => [name, type(f.ret ? [f.ret] : [])])),
+  };
+}
+
 /**
  * The probes whose handlers BTF types, each with its name as a string literal; a kprobe's or kretprobe's only where
  * its handler leaves a parameter to be typed (annotated ones need no lookup).
  */
-export function typedHandlerCalls(ts: Typescript, file: TS.SourceFile): { kind: TypedProbe; name: TS.StringLiteralLike }[] {
+function typedHandlerCalls(ts: Typescript, file: TS.SourceFile): { kind: TypedProbe; name: TS.StringLiteralLike }[] {
   const found: { kind: TypedProbe; name: TS.StringLiteralLike }[] = [];
   const untyped = (handler: TS.Expression | undefined): boolean => !!handler && (ts.isArrowFunction(handler) || ts.isFunctionExpression(handler)) && handler.parameters.some((p) => !p.type);
   const visit = (node: TS.Node): void => {
@@ -42,7 +115,7 @@ function importPointees(btf: StructSource, args: readonly (KernelScalar | undefi
  * The arguments of a raw tracepoint, its pointed-to structs imported into `kernel`; or why there are none (no such
  * tracepoint in the kernel, with the names spelled like it).
  */
-export function rawTracepointOf(btf: StructSource, name: string, kernel: KernelImports, mentioned: MemberFilter): KernelScalar[] | string {
+function rawTracepointOf(btf: StructSource, name: string, kernel: KernelImports, mentioned: MemberFilter): KernelScalar[] | string {
   const args = rawTracepointArgs(btf, name);
   if (!args) {
     const near = similarNames(name, rawTracepointNames(btf));
@@ -56,7 +129,7 @@ export function rawTracepointOf(btf: StructSource, name: string, kernel: KernelI
  * A kernel function's arguments and return value, their pointed-to structs imported into `kernel`; undefined for a
  * glob, an offset (`fn+8`) or a function BTF does not describe, whose handlers take annotated parameters as before.
  */
-export function kernelFunctionOf(btf: StructSource, name: string, kernel: KernelImports, mentioned: MemberFilter): { args: KernelScalar[]; ret: KernelScalar | undefined } | undefined {
+function kernelFunctionOf(btf: StructSource, name: string, kernel: KernelImports, mentioned: MemberFilter): KernelFunction | undefined {
   if (isGlob(name) || !/^[A-Za-z_][\w.]*$/.test(name)) return undefined;
   const f = kernelFunctionArgs(btf, name);
   if (f) importPointees(btf, [...f.args, f.ret], kernel, mentioned);
@@ -67,7 +140,7 @@ export function kernelFunctionOf(btf: StructSource, name: string, kernel: Kernel
  * The handler type of a tracepoint or function for the prelude: its parameters named arg0, arg1, ... and a `never`
  * rest, so that a handler taking more gets the lowering's sentence rather than TypeScript's signature dump.
  */
-export function handlerType(args: readonly KernelScalar[], structs: ReadonlySet<string>, hasKernelModule: boolean): string {
+function handlerType(args: readonly KernelScalar[], structs: ReadonlySet<string>, hasKernelModule: boolean): string {
   const kernel = (n: string) => `import("tsbpf/kernel").${n}`;
   const typeOf = (a: KernelScalar): string => {
     if (a.kind === "int") return handlerParamType(a);
