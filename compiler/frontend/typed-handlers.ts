@@ -58,6 +58,10 @@ export function readTypedHandlers(
       continue;
     }
     if (typed.rawTracepoints.has(name)) continue;
+    if (name === "") {
+      report(literal, Code.BadProbe, "the arguments of rawTracepoint() must not be empty");
+      continue;
+    }
     if (isGlob(name)) {
       report(literal, Code.BadProbe, `a raw tracepoint is named exactly, not by a glob (\`${name}\`): write one rawTracepoint() per tracepoint, or use tracepoint() with a glob`);
       continue;

@@ -119,6 +119,7 @@ rawTracepoint("sched_wakeup", (p) => {
     assert.match(messages(file(`rawTracepoint("sched_*", () => 0);`))[0]!, /^TSBPF\d+: a raw tracepoint is named exactly, not by a glob \(`sched_\*`\)/);
     assert.deepEqual(messages(file(`rawTracepoint("sched_wakeup", (p, extra) => 0);`)), ["TSBPF1009: raw tracepoint sched_wakeup passes 1 argument"]);
     assert.match(messages(file(`rawTracepoint(NAME, () => 0);`))[0]!, /the arguments of rawTracepoint\(\) must be string literals$/);
+    assert.deepEqual(messages(file(`rawTracepoint("", () => 0);`)), ["TSBPF1008: the arguments of rawTracepoint() must not be empty"]);
   });
 
   it("reads zero through a typed pointer that faults, as the kernel's BPF_PROBE_MEM loads do, in both VM tiers", async () => {
