@@ -868,7 +868,9 @@ export function lower(
       }
       params.forEach((p, i) => {
         const arg = fromBtf?.[i];
-        const why = kind === "kprobe" || kind === "kretprobe" ? `neither an annotation nor the kernel's BTF gives \`${names[0]}\`'s ${ret ? "return type" : "argument types"}` : "a user program's functions have no BTF to give their argument types";
+        // The prelude is written before checking, from the names written as literals: a constant's is not looked up.
+        const looked = ts.isStringLiteralLike(args[0]!) ? "" : " (written as a string literal, its name would be looked up there)";
+        const why = kind === "kprobe" || kind === "kretprobe" ? `neither an annotation nor the kernel's BTF gives \`${names[0]}\`'s ${ret ? "return type" : "argument types"}${looked}` : "a user program's functions have no BTF to give their argument types";
         const reg = fb.vreg(p.type || !arg ? parameterType(p, why) : btfParamType(arg));
         fb.emit({ op: "ctx", dst: reg, offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });

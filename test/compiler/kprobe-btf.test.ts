@@ -59,5 +59,8 @@ describe("kprobe() typed from BTF", { skip: hasBtf }, () => {
     assert.deepEqual(messages(file(`kprobe("tsbpf_no_such_function", (x) => x);`)), [
       "TSBPF1018: parameter `x` needs a type (u8..i64 or Ptr<T>): neither an annotation nor the kernel's BTF gives `tsbpf_no_such_function`'s argument types",
     ]);
+    assert.deepEqual(messages(file(`const FN = "do_unlinkat";\nkprobe(FN, (dfd) => dfd);`)), [
+      "TSBPF1018: parameter `dfd` needs a type (u8..i64 or Ptr<T>): neither an annotation nor the kernel's BTF gives `do_unlinkat`'s argument types (written as a string literal, its name would be looked up there)",
+    ]);
   });
 });
