@@ -2,9 +2,10 @@
 // (the kernel's BTF), kernel functions (available_filter_functions, where kprobes can attach), the functions of an ELF
 // binary (uprobes) and its USDT probes.
 // Takes a pattern in bpftrace's form (`tracepoint:syscalls:sys_enter_*`, `rawtracepoint:sched_*`, `kprobe:do_unlink*`,
-// `uprobe:BINARY:GLOB`, `usdt:BINARY[:[PROVIDER:]NAME]`, or a bare glob for tracepoints and kernel functions); gives the probes one at a
-// time, and each as the tsbpf call that probes it. Large sources (the kernel's function list, symbol tables) are
-// filtered as they are read; only what matches is kept, and only where it must be sorted or de-duplicated.
+// `uprobe:BINARY:GLOB`, `usdt:BINARY[:[PROVIDER:]NAME]`, or a bare glob for tracepoints and kernel functions); gives
+// the probes one at a time, and each as the tsbpf call that probes it. Large sources (the kernel's function list,
+// symbol tables) are filtered as they are read; only what matches is kept, and only where it must be sorted or
+// de-duplicated.
 
 import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
