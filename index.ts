@@ -80,15 +80,31 @@ export type TracepointContext<G extends string = string, N extends string = stri
 
 const declared = (kind: ProbeKind, section: string, rate?: { hz: number } | { ms: number } | { event: string; count: number }): Probe => Object.freeze({ __tsbpfProbe: true, kind, section, ...rate });
 
+declare global {
+  /**
+   * Handler types of kprobes, kretprobes and raw tracepoints by name, for editors: empty until `tsbpf btf
+   * kprobe:FN kretprobe:FN rawtracepoint:NAME` declares them from the kernel's BTF. The compiler types such handlers
+   * from BTF itself.
+   */
+  interface TsbpfKprobes {}
+  interface TsbpfKretprobes {}
+  interface TsbpfRawTracepoints {}
+}
+
 /**
  * A kprobe on kernel function `fn`; the handler's parameters are its arguments (up to six), which the compiler types
- * from the function's prototype in the kernel's BTF where they are not annotated (editors see them untyped).
+ * from the function's prototype in the kernel's BTF where they are not annotated (editors too, for the functions
+ * `tsbpf btf kprobe:FN` declared).
  */
-export function kprobe(fn: string, _handler: Handler<any[]>): Probe {
+export function kprobe<F extends keyof TsbpfKprobes & string>(fn: F, handler: TsbpfKprobes[F]): Probe;
+export function kprobe(fn: string, handler: Handler<any[]>): Probe;
+export function kprobe(fn: string, _handler: unknown): Probe {
   return declared("kprobe", `kprobe/${fn}`);
 }
 /** A return probe on kernel function `fn`; the handler's one parameter is the return value (typed from BTF likewise). */
-export function kretprobe(fn: string, _handler: Handler<any[]>): Probe {
+export function kretprobe<F extends keyof TsbpfKretprobes & string>(fn: F, handler: TsbpfKretprobes[F]): Probe;
+export function kretprobe(fn: string, handler: Handler<any[]>): Probe;
+export function kretprobe(fn: string, _handler: unknown): Probe {
   return declared("kretprobe", `kretprobe/${fn}`);
 }
 /** A uprobe on `symbol` in the executable or library at `binary`. */
@@ -114,9 +130,12 @@ export function tracepoint<G extends string, N extends string>(group: G, name: N
 /**
  * A raw tracepoint (libbpf's tp_btf, bpftrace's rawtracepoint), by its name in the kernel (`sched_switch`): the
  * handler's parameters are the tracepoint's own arguments (`(preempt, prev, next, prevState)`), which the compiler types
- * from the kernel's BTF (`btf_trace_sched_switch`); editors see them untyped.
+ * from the kernel's BTF (`btf_trace_sched_switch`); editors see them typed once `tsbpf btf rawtracepoint:NAME` has
+ * declared them, untyped before.
  */
-export function rawTracepoint(name: string, _handler: Handler<any[]>): Probe {
+export function rawTracepoint<N extends keyof TsbpfRawTracepoints & string>(name: N, handler: TsbpfRawTracepoints[N]): Probe;
+export function rawTracepoint(name: string, handler: Handler<any[]>): Probe;
+export function rawTracepoint(name: string, _handler: unknown): Probe {
   return declared("rawTracepoint", `tp_btf/${name}`);
 }
 

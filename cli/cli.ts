@@ -248,7 +248,7 @@ export async function main(args: readonly string[]): Promise<void> {
       "Print TypeScript declarations for kernel types from BTF (for editors; import them from \"tsbpf/kernel\")",
       (y) =>
         y
-          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), or enum constants (TCP_ESTABLISHED)" })
+          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), enum constants (TCP_ESTABLISHED), or kprobe:FN, kretprobe:FN, rawtracepoint:NAME for those handlers' parameter types" })
           .option("output", { alias: "o", type: "string", requiresArg: true, describe: "write the declarations to this file instead of standard output" })
           .option("btf", { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
           .option("depth", { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })

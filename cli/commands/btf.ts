@@ -1,6 +1,7 @@
 // `tsbpf btf TYPE... [-o FILE] [--btf PATH] [--depth N] [--max-types N]`: TypeScript declarations
 // for kernel types from BTF (compiler/declarations), so editors complete `name.name` in probes that
-// `import type { filename } from "tsbpf/kernel"`. Writes to standard output or FILE; an unknown type
+// `import type { filename } from "tsbpf/kernel"`, and with `kprobe:FN`, `kretprobe:FN` or
+// `rawtracepoint:NAME` type those handlers' parameters. Writes to standard output or FILE; an unknown type
 // is a USAGE error (2) naming it with close matches. There is no --all: the whole of vmlinux is
 // tens of thousands of types, far more than an editor wants to load.
 

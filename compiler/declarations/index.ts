@@ -6,15 +6,19 @@
 import { BtfKind, parseBtf, type Btf } from "../btf/index.js";
 import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";
 import { enumeratorValue, generateDeclarations, type DeclarationOptions, type Declarations, type KernelConstant } from "./generate.js";
+import { kernelFunctionArgs, rawTracepointArgs, rawTracepointNames, type KernelScalar } from "../frontend/kernel-types.js";
+import { handlerType } from "../frontend/typed-handlers.js";
+import { similarNames } from "../similar.js";
 
 export { generateDeclarations, type DeclarationOptions, type Declarations, type DeclaredMember, type KernelConstant } from "./generate.js";
 export const VMLINUX = VMLINUX_BTF;
 
 export class UnknownKernelTypeError extends Error {
-  constructor(readonly missing: { name: string; suggestions: string[] }[]) {
+  /** `what` names what is missing (default "type"): "function", "raw tracepoint". */
+  constructor(readonly missing: { name: string; suggestions: string[]; what?: string }[]) {
     super(
       missing
-        .map(({ name, suggestions }) => `the kernel's BTF has no type ${name}${suggestions.length ? ` (did you mean ${suggestions.join(", ")}?)` : ""}`)
+        .map(({ name, suggestions, what }) => `the kernel's BTF has no ${what ?? "type"} ${name}${suggestions.length ? ` (did you mean ${suggestions.join(", ")}?)` : ""}`)
         .join("\n"),
     );
     this.name = "UnknownKernelTypeError";
@@ -77,12 +81,56 @@ export function findKernelConstant(btf: Btf, name: string): KernelConstant | und
   return undefined;
 }
 
-/** Declarations for the named kernel types and enum constants; UnknownKernelTypeError when any is missing. */
+/** The global interfaces tsbpf's index.d.ts types kprobe(), kretprobe() and rawTracepoint() handlers by, by name prefix. */
+const HANDLER_INTERFACES: Readonly<Record<string, string>> = {
+  kprobe: "TsbpfKprobes", k: "TsbpfKprobes",
+  kretprobe: "TsbpfKretprobes", kr: "TsbpfKretprobes",
+  rawtracepoint: "TsbpfRawTracepoints", rt: "TsbpfRawTracepoints",
+};
+
+/** A handler `tsbpf btf kprobe:FN` (kretprobe:FN, rawtracepoint:NAME) declares: its interface, name and parameters. */
+interface HandlerDeclaration {
+  iface: string;
+  name: string;
+  params: KernelScalar[];
+}
+
+/** The parameters of the handler a `KIND:NAME` argument names, or undefined when BTF has no such function or tracepoint. */
+function handlerParams(btf: Btf, iface: string, name: string): KernelScalar[] | undefined {
+  if (iface === "TsbpfRawTracepoints") return rawTracepointArgs(btf, name);
+  const f = kernelFunctionArgs(btf, name);
+  return f && (iface === "TsbpfKprobes" ? f.args : f.ret ? [f.ret] : []);
+}
+
+/**
+ * Declarations for the named kernel types and enum constants, and for `kprobe:FN`, `kretprobe:FN` and
+ * `rawtracepoint:NAME` the handler types editors give those probes (global interfaces tsbpf's index.d.ts reads, with
+ * the structs their pointers point to); UnknownKernelTypeError when any is missing.
+ */
 export function declareKernelTypes(btf: Btf, names: readonly string[], options: DeclarationOptions = {}): Declarations {
   const ids: number[] = [];
   const constants: KernelConstant[] = [];
-  const missing: { name: string; suggestions: string[] }[] = [];
+  const missing: { name: string; suggestions: string[]; what?: string }[] = [];
+  const handlers: HandlerDeclaration[] = [];
+  const typeNames: string[] = [];
   for (const name of names) {
+    const m = /^(\w+):(\S+)$/.exec(name.trim());
+    const iface = m ? HANDLER_INTERFACES[m[1]!] : undefined;
+    if (!m || !iface) {
+      typeNames.push(name);
+      continue;
+    }
+    const params = handlerParams(btf, iface, m[2]!);
+    if (!params) {
+      const raw = iface === "TsbpfRawTracepoints";
+      const suggestions = raw ? similarNames(m[2]!, rawTracepointNames(btf)).map((n) => `${m[1]}:${n}`) : [];
+      missing.push({ name: m[2]!, what: raw ? "raw tracepoint" : "function", suggestions });
+      continue;
+    }
+    handlers.push({ iface, name: m[2]!, params });
+    for (const p of params) if (p.kind === "ptr" && p.pointee && p.pointee !== "char" && !typeNames.includes(`struct ${p.pointee}`)) typeNames.push(`struct ${p.pointee}`);
+  }
+  for (const name of typeNames) {
     const id = findKernelType(btf, name);
     const constant = id === undefined ? findKernelConstant(btf, name.trim()) : undefined;
     if (constant) {
@@ -91,7 +139,20 @@ export function declareKernelTypes(btf: Btf, names: readonly string[], options: 
     else if (!ids.includes(id)) ids.push(id);
   }
   if (missing.length) throw new UnknownKernelTypeError(missing);
-  return generateDeclarations(btf, ids, options, constants);
+  const d = generateDeclarations(btf, ids, options, constants);
+  return handlers.length ? { ...d, text: d.text + handlerInterfaces(handlers) } : d;
+}
+
+/** The global interfaces' members for `handlers`, after the "tsbpf/kernel" module that declares their structs. */
+function handlerInterfaces(handlers: readonly HandlerDeclaration[]): string {
+  const structs = new Set(handlers.flatMap((h) => h.params.flatMap((p) => (p.kind === "ptr" && p.pointee ? [p.pointee] : []))));
+  const out = ["", "// Handler types for editors (the compiler takes them from BTF itself): kprobe(\"FN\", (a, b) => ...) and the like."];
+  for (const iface of new Set(handlers.map((h) => h.iface))) {
+    out.push(`interface ${iface} {`);
+    for (const h of handlers.filter((x) => x.iface === iface)) out.push(`  ${JSON.stringify(h.name)}: ${handlerType(h.params, structs, true, 'import("tsbpf").')};`);
+    out.push("}");
+  }
+  return `${out.join("\n")}\n`;
 }
 
 /** Reads and parses a BTF file (vmlinux by default). */

@@ -141,15 +141,16 @@ function kernelFunctionOf(btf: StructSource, name: string, kernel: KernelImports
 }
 
 /**
- * The handler type of a tracepoint or function for the prelude: its parameters named arg0, arg1, ... and a `never`
- * rest, so that a handler taking more gets the lowering's sentence rather than TypeScript's signature dump.
+ * The handler type of a tracepoint or function: its parameters named arg0, arg1, ... and a `never` rest, so that a
+ * handler taking more gets the lowering's sentence rather than TypeScript's signature dump. `tsbpf` prefixes the
+ * module's own types where they are not in scope (`import("tsbpf").` in a declaration file).
  */
-function handlerType(args: readonly KernelScalar[], structs: ReadonlySet<string>, hasKernelModule: boolean): string {
+export function handlerType(args: readonly KernelScalar[], structs: ReadonlySet<string>, hasKernelModule: boolean, tsbpf = ""): string {
   const kernel = (n: string) => `import("tsbpf/kernel").${n}`;
   const typeOf = (a: KernelScalar): string => {
-    if (a.kind === "int") return handlerParamType(a);
-    if (a.pointee && structs.has(a.pointee)) return `Ptr<${kernel(a.pointee)}>`;
-    return a.pointee === "char" && hasKernelModule ? `Ptr<${kernel("CString")}>` : "Ptr";
+    if (a.kind === "int") return a.bool ? "boolean" : tsbpf + handlerParamType(a);
+    if (a.pointee && structs.has(a.pointee)) return `${tsbpf}Ptr<${kernel(a.pointee)}>`;
+    return a.pointee === "char" && hasKernelModule ? `${tsbpf}Ptr<${kernel("CString")}>` : `${tsbpf}Ptr`;
   };
   return `(${[...args.map((a, i) => `arg${i}: ${typeOf(a)}`), "...more: never[]"].join(", ")}) => number | bigint | void`;
 }

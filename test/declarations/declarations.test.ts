@@ -163,6 +163,30 @@ test("a probe written against the declarations type-checks with tsc and compiles
   assert.deepEqual(r.programs.map((p) => p.section), ["kprobe/do_unlinkat", "kprobe/wake_up_new_task", "kprobe/tcp_sendmsg", "kprobe/kfree_skb_reason"]);
 });
 
+test("tsbpf btf kprobe:FN kretprobe:FN rawtracepoint:NAME gives editors the handlers' parameter types", { skip: noVmlinux }, () => {
+  const d = declareKernelTypes(kernelBtf(), ["kprobe:do_unlinkat", "kretprobe:do_unlinkat", "rawtracepoint:sched_switch"], { maxDepth: 0 });
+  assert.match(d.text, /^interface TsbpfRawTracepoints \{$/m);
+  const probe = (body: string) => `import { kprobe, kretprobe, rawTracepoint, type u32 } from "tsbpf";\nexport const license = "GPL";\n${body}\n`;
+  const typed = probe(
+    [
+      'export const k = kprobe("do_unlinkat", (dfd, name) => { const file = name.name; return dfd; });',
+      'export const r = kretprobe("do_unlinkat", (ret) => ret + 1);',
+      'export const s = rawTracepoint("sched_switch", (preempt, prev, next, state) => { const s: u32 = state; return preempt ? prev.pid : next.pid + s; });',
+    ].join("\n"),
+  );
+  const kernel = join(ROOT, "__kernel.ts");
+  const file = join(ROOT, "__probe.ts");
+  assert.deepEqual(typeCheck({ [kernel]: d.text, [file]: typed }), []);
+  assert.deepEqual(compile({ fileName: "typed.ts", text: typed }, { arch: "x86_64" }).diagnostics, []);
+  // The editor now finds what the compiler finds; without the declarations the parameters are `any`.
+  const wrong = probe('export const s = rawTracepoint("sched_switch", (preempt, prev) => prev.nosuch);');
+  assert.ok(typeCheck({ [kernel]: d.text, [file]: wrong }).some((e) => e.includes("nosuch")));
+  assert.deepEqual(typeCheck({ [file]: wrong }), []);
+  assert.throws(() => declareKernelTypes(kernelBtf(), ["rawtracepoint:sched_swich", "kprobe:tsbpf_no_such_function"]), {
+    message: "the kernel's BTF has no raw tracepoint sched_swich (did you mean rawtracepoint:sched_switch?)\nthe kernel's BTF has no function tsbpf_no_such_function",
+  });
+});
+
 test("every example and tool type-checks as a user's editor sees it: /index.ts, tsbpf btf declarations, tsc --init's strict options", { skip: noVmlinux }, () => {
   const files: Record<string, string> = {};
   const kernelTypes = new Set<string>();
@@ -170,6 +194,8 @@ test("every example and tool type-checks as a user's editor sees it: /index.ts, 
     const text = readFileSync(join(dir, name), "utf8");
     files[join(dir, name)] = text;
     for (const m of text.matchAll(/import type \{([^}]*)\} from "tsbpf\/kernel"/g)) for (const t of m[1]!.split(",")) kernelTypes.add(t.trim());
+    // Their kprobes' and raw tracepoints' handlers typed too, as `tsbpf btf kprobe:FN rawtracepoint:NAME` types them.
+    for (const m of text.matchAll(/\b(kprobe|kretprobe|rawTracepoint)\("(\w+)"/g)) kernelTypes.add(`${m[1]!.toLowerCase()}:${m[2]}`);
   }
   files[join(ROOT, "__kernel.ts")] = declareKernelTypes(kernelBtf(), [...kernelTypes]).text;
   // Tracepoint records are open to editors: `ctx.filename` may be a string, a pointer or an array.
