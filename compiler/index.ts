@@ -305,20 +305,23 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   return { object: bytes, programs, rodata: lowered.module.rodata, license: lowered.module.license, btf: btf.btf, diagnostics: [], source };
 }
 
+/** The kernel's whole BTF by path, parsed once per process (null: unreadable), for the verifier model's tp_btf contexts. */
+const wholeBtf = new Map<string, Btf | null>();
+
 /**
  * A raw tracepoint's typed arguments for the verifier model, from the kernel's whole BTF (parsed on first use, so
- * only for files with a raw tracepoint: ~25 ms); undefined when it cannot be read.
+ * only in processes that compile a raw tracepoint: ~25 ms); undefined when it cannot be read.
  */
 function rawTracepointContext(path = VMLINUX_BTF): (name: string) => TracepointContext | undefined {
-  let btf: Btf | null | undefined;
   return (name) => {
-    if (btf === undefined) {
+    if (!wholeBtf.has(path)) {
       try {
-        btf = parseBtf(readBtfFile(path));
+        wholeBtf.set(path, parseBtf(readBtfFile(path)));
       } catch {
-        btf = null;
+        wholeBtf.set(path, null);
       }
     }
+    const btf = wholeBtf.get(path);
     const context = btf ? tracepointContext(btf, name) : undefined;
     return typeof context === "object" ? context : undefined;
   };
