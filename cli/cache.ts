@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { bundleKey } from "./bundle.cjs";
 import { makeDirectory } from "../compiler/frontend/code-cache.cjs";
 import { abandonedEntries } from "../runtime/loader/trace.js";
+import { fileResolutionStore, type ResolutionStore } from "../runtime/loader/btf-resolutions.js";
 
 /** Bumped when the key's recipe or the file layout changes. */
 const FORMAT = "tsbpf-object-cache-2";
@@ -38,6 +39,25 @@ export function objectKey(file: string, text: string | Uint8Array): string {
 }
 
 export const objectPath = (dir: string, key: string): string => join(dir, `${key}.bpf.o`);
+
+/**
+ * Where an object's kernel BTF lookups are kept between its loads (runtime/loader/btf-resolutions.ts): `key` is its
+ * objectKey, or for a prebuilt object the hash of its bytes.
+ */
+export function resolutionStore(dir: string, key: string): ResolutionStore {
+  const file = fileResolutionStore(join(dir, `${key}.btf.json`));
+  return {
+    read: () => file.read(),
+    write(resolutions) {
+      try {
+        makeDirectory(dir);
+      } catch {
+        return; // not writable: the next load looks them up again
+      }
+      file.write(resolutions);
+    },
+  };
+}
 
 /** The cached object's bytes, or undefined on a miss (or an unreadable entry, which is then recompiled). */
 export function readCached(dir: string, key: string): Uint8Array | undefined {

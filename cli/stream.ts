@@ -19,6 +19,7 @@ import { tracepointAlternative, type Attachment } from "../runtime/loader/attach
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
 import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
+import type { ResolutionStore } from "../runtime/loader/btf-resolutions.js";
 import { Session } from "../runtime/loader/session.js";
 import { removeAbandoned } from "../runtime/loader/probe-events.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
@@ -57,6 +58,8 @@ export interface StreamOptions {
   globals?: ReadonlyMap<string, GlobalValue>;
   /** `--command` or `--pid`: the process uprobes see alone, whose exit stops the run (./target.ts). */
   target?: TargetOption;
+  /** Where the object's kernel BTF lookups are kept between runs (the cache's resolutionStore). */
+  resolutions?: ResolutionStore;
 }
 
 /** A reader for an event map, decoding as `type` where the map names no record type; a type the BTF lacks is a usage error. */
@@ -370,7 +373,7 @@ function signallingProgram(loaded: LoadedObject): string | undefined {
 function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined): LoadedObject {
   const { file, verbose = false } = options;
   try {
-    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid });
+    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid, resolutions: options.resolutions });
     // Loaded but not attached: nothing has been signalled when this refuses.
     const signals = options.source === "ts" && !options.unsafe ? signallingProgram(loaded) : undefined;
     if (signals) throw new UserError(`${file}: ${signals} calls signal(), which sends signals to the processes its probes interrupt; run it with --unsafe to allow that (bpftrace asks the same)`);

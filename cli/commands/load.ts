@@ -9,6 +9,7 @@ import { preflight, streamObject } from "../stream.js";
 import { parseDuration, parseEventTypes, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 import { refuseProbeFile } from "../input.js";
+import { cacheDir, murmur3x86_128, resolutionStore } from "../cache.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -27,5 +28,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);
   const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;
-  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", eventTypes, record, target, globals, interval });
+  // The object cache's directory keeps what loading it looks up in the kernel's BTF, for the next load.
+  const resolutions = resolutionStore(cacheDir(file), murmur3x86_128(bytes));
+  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", eventTypes, record, target, globals, interval, resolutions });
 }

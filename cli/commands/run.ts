@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
-import { cacheDir, objectKey, objectPath, readCached, reserve } from "../cache.js";
+import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore } from "../cache.js";
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
 import { parseDuration, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
@@ -65,6 +65,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     interval,
     globals,
     unsafe: Boolean(argv.unsafe),
+    resolutions: dir ? resolutionStore(dir, key) : undefined,
   });
 }
 

@@ -17,6 +17,7 @@ import { attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable 
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
+import type { ResolutionStore } from "./btf-resolutions.js";
 import { hookBtfId, hookRefusal } from "./hooks.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
@@ -51,6 +52,11 @@ export interface LoadOptions {
    * default: where the running kernel has such links (Linux 6.6).
    */
   uprobeMulti?: boolean;
+  /**
+   * Where the CO-RE resolutions and hook BTF ids of this object were kept by an earlier load on this kernel (and are
+   * kept by this one): with them, vmlinux's BTF is not read. Not used with `targetBtf`.
+   */
+  resolutions?: ResolutionStore;
 }
 
 export interface LoadedMap {
@@ -228,10 +234,19 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     // Link first: relocation errors should not cost any kernel object.
     const wanted = options.programs ? new Set(options.programs) : undefined;
     if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
-    const core = hasCoreRelocations(spec.raw) ? resolveCore(spec.raw, options.targetBtf ?? kernelBtf()) : undefined;
+    const chosen = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload));
+    // What the kernel's BTF is read for, unless an earlier load of this object kept it.
+    const needsCore = hasCoreRelocations(spec.raw);
+    const hooked = chosen.flatMap((p) => (p.attach.kind === "btf" ? [{ program: p.name, hook: p.attach.hook, target: p.attach.name }] : []));
+    const store = options.targetBtf || !(needsCore || hooked.length) ? undefined : options.resolutions;
+    const kept = store?.read();
+    const target = () => options.targetBtf ?? kernelBtf();
+    const core = needsCore ? (kept?.core ?? resolveCore(spec.raw, target())) : undefined;
+    const hookIds = new Map(kept?.hooks);
+    for (const h of hooked) if (!hookIds.has(h.program)) hookIds.set(h.program, hookBtfId(target(), h.hook, h.target));
+    if (store && (kept?.core !== core || kept?.hooks.size !== hookIds.size)) store.write({ core, hooks: hookIds });
     const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
-    const linked = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload)).map((p) => linkProgram(spec, p, core, externs));
-    const hookIds = new Map(linked.flatMap(({ spec: { name, attach: a } }) => (a.kind === "btf" ? [[name, hookBtfId(options.targetBtf ?? kernelBtf(), a.hook, a.name)] as const] : [])));
+    const linked = chosen.map((p) => linkProgram(spec, p, core, externs));
     const globals = withTargetPid(spec, options.globals, options.targetPid);
     const initial = globals.size ? setGlobals(spec.maps, globals) : undefined;
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);

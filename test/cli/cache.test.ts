@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { objectPath, readCached, reserve } from "../../cli/cache.js";
+import { objectPath, readCached, reserve, resolutionStore } from "../../cli/cache.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -21,6 +21,21 @@ test("reserve() makes the cache directory, and commit() puts the object where re
     slot.commit();
     assert.ok(existsSync(objectPath(dir, "k1")));
     assert.equal(Buffer.from(readCached(dir, "k1")!).toString(), "obj");
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test("resolutionStore() keeps an object's BTF lookups beside the objects, making the directory when first written", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "kept only on a kernel with BTF" }, () => {
+  const base = mkdtempSync(join(tmpdir(), "tsbpf-object-cache-"));
+  try {
+    const dir = join(base, "a", "b");
+    const store = resolutionStore(dir, "k1");
+    assert.equal(store.read(), undefined);
+    store.write({ hooks: new Map([["on_switch", 7]]) });
+    assert.ok(existsSync(join(dir, "k1.btf.json")));
+    assert.deepEqual(resolutionStore(dir, "k1").read(), { core: undefined, hooks: new Map([["on_switch", 7]]) });
+    resolutionStore("/proc/tsbpf-no-such-dir", "k").write({ hooks: new Map() }); // returns: nothing kept
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

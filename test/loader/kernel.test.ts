@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
+import type { BtfResolutions, ResolutionStore } from "../../runtime/loader/btf-resolutions.js";
 import { verifyObject } from "../../cli/commands/verify.js";
 import { compileC, fixture, fixturePath, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
 
@@ -240,6 +241,32 @@ describe("loading into the running kernel", needsKernel, () => {
         return;
       }
       assert.fail("no tsbpf-tpbtf line for rm's exec after 3 tries");
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("kept BTF resolutions: a load fills the store, the next one takes CO-RE values and hook ids from it", async () => {
+    let stored: BtfResolutions | undefined;
+    let writes = 0;
+    const store: ResolutionStore = { read: () => stored, write: (r) => ((stored = r), writes++) };
+    const session = new Session(sys);
+    try {
+      const first = session.loadFile(fixturePath("tp-btf"), { programs: ["on_exec"], resolutions: store });
+      const hookId = sys.progInfo(first.program("on_exec").fd).attachBtfId;
+      assert.equal(writes, 1);
+      assert.deepEqual([...stored!.hooks], [["on_exec", hookId]]);
+      assert.equal([...stored!.core!.values()].flatMap((slots) => [...slots.values()]).length, 2, "task->pid and bprm->filename");
+      first.close();
+      const second = session.loadFile(fixturePath("tp-btf"), { programs: ["on_exec"], resolutions: store });
+      assert.equal(sys.progInfo(second.program("on_exec").fd).attachBtfId, hookId);
+      assert.equal(writes, 1, "nothing new to keep");
+      second.close();
+      // Kept values are used as they are, not looked up again.
+      const [section, slots] = [...stored!.core!][0]!;
+      const [slot] = [...slots][0]!;
+      stored = { ...stored!, core: new Map([[section, new Map([...slots, [slot, { ok: false, kind: 0, poison: false, error: "kept" }]])]]) };
+      assert.throws(() => session.loadFile(fixturePath("tp-btf"), { programs: ["on_exec"], resolutions: store }), /CO-RE relocation at .*: kept$/);
     } finally {
       await session.close();
     }
