@@ -1,7 +1,7 @@
 // `npm run bench -- run`: start to first event, and peak memory, of `tsbpf run` on the unlinkat tracepoint example
 // (cold: empty object and code caches in XDG_CACHE_HOME, so the compiler runs from the installation's code caches in
-// dist/.cache; warm: the cached object) beside bpftrace's one-line equivalent,
-// measured in the same run. Takes the built CLI (dist/, `npm run build` first), bpftrace and /usr/bin/time (GNU);
+// dist/.cache; warm: the cached object) beside bpftrace's one-line equivalent, measured in the same run; then the
+// same with one kernel struct read (bench/probes/unlink-parent.ts beside bpftrace's curtask->real_parent->tgid). Takes the built CLI (dist/, `npm run build` first), bpftrace and /usr/bin/time (GNU);
 // gives one table of medians with ratios to bpftrace.
 //
 // "First event": from spawning the command until its standard output shows the pid of an `rm` started after the
@@ -18,8 +18,21 @@ import type { BenchTable } from "./run.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const MAIN = join(ROOT, "dist/cli/tsbpf.cjs");
-const EXAMPLE = "examples/unlink-tracepoint.ts";
-const BPFTRACE_PROGRAM = 'tracepoint:syscalls:sys_enter_unlinkat { printf("%d\\n", pid); }';
+
+interface Scenario {
+  title: string;
+  probe: string;
+  bpftrace: string;
+}
+
+const SCENARIOS: Scenario[] = [
+  { title: "", probe: "examples/unlink-tracepoint.ts", bpftrace: 'tracepoint:syscalls:sys_enter_unlinkat { printf("%d\\n", pid); }' },
+  {
+    title: ", with a kernel struct read (BTF)",
+    probe: "bench/probes/unlink-parent.ts",
+    bpftrace: 'tracepoint:syscalls:sys_enter_unlinkat { printf("%d %d\\n", pid, curtask->real_parent->tgid); }',
+  },
+];
 const ROUNDS = 9;
 // Every 10 ms: finer steps than the tools' differences, and an rm costs the machine only ~1 ms of CPU.
 const TRIGGER_MS = 10;
@@ -79,6 +92,12 @@ async function measure(argv: string[], env: NodeJS.ProcessEnv, dir: string): Pro
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export default async function (): Promise<BenchTable[]> {
+  const tables: BenchTable[] = [];
+  for (const scenario of SCENARIOS) tables.push(await measureScenario(scenario));
+  return tables;
+}
+
+async function measureScenario({ title, probe, bpftrace }: Scenario): Promise<BenchTable> {
   if (!existsSync(join(ROOT, "dist/cli/commands/run.js"))) throw new Error("bench/run.bench.ts runs the built CLI: npm run build first");
   if (spawnSync("bpftrace", ["--version"]).status !== 0) throw new Error("bpftrace is not installed (apt-get install bpftrace)");
   if (!existsSync("/usr/bin/time")) throw new Error("GNU time is not installed (apt-get install time)");
@@ -87,10 +106,10 @@ export default async function (): Promise<BenchTable[]> {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-bench-run-"));
   const samples: Record<"bpftrace" | "cold" | "warm", Sample[]> = { bpftrace: [], cold: [], warm: [] };
   try {
-    const tsbpf = [process.execPath, MAIN, "run", EXAMPLE];
+    const tsbpf = [process.execPath, MAIN, "run", probe];
     for (let round = 0; round < ROUNDS; round++) {
       const cache = join(dir, `cache-${round}`); // empty: the cold run compiles, the warm run finds its object
-      samples.bpftrace.push(await measure(["bpftrace", "-B", "line", "-e", BPFTRACE_PROGRAM], {}, dir));
+      samples.bpftrace.push(await measure(["bpftrace", "-B", "line", "-e", bpftrace], {}, dir));
       samples.cold.push(await measure(tsbpf, { XDG_CACHE_HOME: cache }, dir));
       samples.warm.push(await measure(tsbpf, { XDG_CACHE_HOME: cache }, dir));
     }
@@ -105,17 +124,15 @@ export default async function (): Promise<BenchTable[]> {
     const times = (x: number, b: number) => `${(x / b).toFixed(2)}×`;
     return [name, Math.round(ms), times(ms, base.ms), Math.round(exit), times(exit, base.exit), (rss / 1024).toFixed(1), times(rss, base.rss)];
   };
-  return [
-    {
-      title: `tsbpf run vs bpftrace: start to first event, start to exit, and peak memory (median of ${ROUNDS})`,
-      columns: ["command", "start → first event (ms)", "× bpftrace", "start → exited (ms)", "× bpftrace", "peak RSS (MiB)", "× bpftrace"],
-      rows: [row(`bpftrace -e '${BPFTRACE_PROGRAM}'`, samples.bpftrace), row(`tsbpf run ${EXAMPLE} (cold: compiles)`, samples.cold), row(`tsbpf run ${EXAMPLE} (warm: cached object)`, samples.warm)],
-      notes: [
-        `An rm of a fresh file runs every ${TRIGGER_MS} ms from the spawn on; the clock stops when the tool's output naming one of those rm's pids arrives, so times include up to ${TRIGGER_MS} ms of trigger granularity for every tool alike.`,
-        "Start → exited: SIGINT is sent once the first event has shown; the clock stops when the process has exited (detached, maps printed, everything released).",
-        "Peak RSS is GNU time's maximum resident set size of the process (node for tsbpf, bpftrace itself).",
-        "Every command runs without NODE_EXTRA_CA_CERTS (see the comment in measure()).",
-      ],
-    },
-  ];
+  return {
+    title: `tsbpf run vs bpftrace${title}: start to first event, start to exit, and peak memory (median of ${ROUNDS})`,
+    columns: ["command", "start → first event (ms)", "× bpftrace", "start → exited (ms)", "× bpftrace", "peak RSS (MiB)", "× bpftrace"],
+    rows: [row(`bpftrace -e '${bpftrace}'`, samples.bpftrace), row(`tsbpf run ${probe} (cold: compiles)`, samples.cold), row(`tsbpf run ${probe} (warm: cached object)`, samples.warm)],
+    notes: [
+      `An rm of a fresh file runs every ${TRIGGER_MS} ms from the spawn on; the clock stops when the tool's output naming one of those rm's pids arrives, so times include up to ${TRIGGER_MS} ms of trigger granularity for every tool alike.`,
+      "Start → exited: SIGINT is sent once the first event has shown; the clock stops when the process has exited (detached, maps printed, everything released).",
+      "Peak RSS is GNU time's maximum resident set size of the process (node for tsbpf, bpftrace itself).",
+      "Every command runs without NODE_EXTRA_CA_CERTS (see the comment in measure()).",
+    ],
+  };
 }
