@@ -41,20 +41,22 @@ export function objectKey(file: string, text: string | Uint8Array): string {
 export const objectPath = (dir: string, key: string): string => join(dir, `${key}.bpf.o`);
 
 /**
- * Where an object's kernel BTF lookups are kept between its loads (runtime/loader/btf-resolutions.ts): `key` is its
- * objectKey, or for a prebuilt object the hash of its bytes.
+ * Where an object's kernel BTF lookups are kept between its loads (runtime/loader/btf-resolutions.ts): `key` gives
+ * its objectKey, or for a prebuilt object the hash of its bytes; it is asked for only if the object needs the
+ * kernel's BTF (the loader reads the store only then).
  */
-export function resolutionStore(dir: string, key: string): ResolutionStore {
-  const file = fileResolutionStore(join(dir, `${key}.btf.json`));
+export function resolutionStore(dir: string, key: () => string): ResolutionStore {
+  let file: ResolutionStore | undefined;
+  const store = () => (file ??= fileResolutionStore(join(dir, `${key()}.btf.json`)));
   return {
-    read: () => file.read(),
+    read: () => store().read(),
     write(resolutions) {
       try {
         makeDirectory(dir);
       } catch {
         return; // not writable: the next load looks them up again
       }
-      file.write(resolutions);
+      store().write(resolutions);
     },
   };
 }

@@ -29,6 +29,6 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const log = (line: string) => writeErr(`${line}\n`);
   const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;
   // The object cache's directory keeps what loading it looks up in the kernel's BTF, for the next load.
-  const resolutions = resolutionStore(cacheDir(file), murmur3x86_128(bytes));
+  const resolutions = resolutionStore(cacheDir(file), () => murmur3x86_128(bytes));
   return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", eventTypes, record, target, globals, interval, resolutions });
 }

@@ -65,7 +65,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     interval,
     globals,
     unsafe: Boolean(argv.unsafe),
-    resolutions: dir ? resolutionStore(dir, key) : undefined,
+    resolutions: dir ? resolutionStore(dir, () => key) : undefined,
   });
 }
 

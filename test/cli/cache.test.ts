@@ -30,12 +30,12 @@ test("resolutionStore() keeps an object's BTF lookups beside the objects, making
   const base = mkdtempSync(join(tmpdir(), "tsbpf-object-cache-"));
   try {
     const dir = join(base, "a", "b");
-    const store = resolutionStore(dir, "k1");
+    const store = resolutionStore(dir, () => "k1");
     assert.equal(store.read(), undefined);
     store.write({ hooks: new Map([["on_switch", 7]]) });
     assert.ok(existsSync(join(dir, "k1.btf.json")));
-    assert.deepEqual(resolutionStore(dir, "k1").read(), { core: undefined, hooks: new Map([["on_switch", 7]]) });
-    resolutionStore("/proc/tsbpf-no-such-dir", "k").write({ hooks: new Map() }); // returns: nothing kept
+    assert.deepEqual(resolutionStore(dir, () => "k1").read(), { core: undefined, hooks: new Map([["on_switch", 7]]) });
+    resolutionStore("/proc/tsbpf-no-such-dir", () => "k").write({ hooks: new Map() }); // returns: nothing kept
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
