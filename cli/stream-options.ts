@@ -8,8 +8,8 @@ import type { GlobalValue } from "../runtime/loader/globals.js";
 export type TargetOption = { command: string } | { pid: number };
 
 /**
- * Parses --set NAME=VALUE (repeatable): a decimal or 0x integer, true or false, else the text as a string. The
- * loader checks each against its variable (globals.ts).
+ * Parses --set NAME=VALUE (repeatable) into NAME -> the text of VALUE, which the loader reads as its variable's type
+ * reads it and checks (runtime/loader/globals.ts).
  */
 export function parseGlobals(value: unknown): Map<string, GlobalValue> | undefined {
   if (value === undefined) return undefined;
@@ -19,16 +19,10 @@ export function parseGlobals(value: unknown): Map<string, GlobalValue> | undefin
     if (!m) throw new UserError(`--set takes NAME=VALUE (a global variable of the object and its value, e.g. targ_pid=1234), not ${String(v)}`);
     const [, name, text] = m as unknown as [string, string, string];
     if (globals.has(name)) throw new UserError(`--set gives ${name} a value twice`);
-    globals.set(name, /^[+-]?(0x[0-9a-f]+|\d+)$/i.test(text) ? parseInteger(text) : text === "true" || text === "false" ? text === "true" : text);
+    // As text: the loader reads it as the variable's type reads it (runtime/loader/globals.ts).
+    globals.set(name, text);
   }
   return globals;
-}
-
-/** A decimal or 0x integer with an optional sign (BigInt() takes no sign before 0x). */
-function parseInteger(text: string): bigint {
-  const negative = text.startsWith("-");
-  const n = BigInt(text.replace(/^[+-]/, ""));
-  return negative ? -n : n;
 }
 
 /** Validates --command and --pid (at most one of them): the target a run traces, or undefined for every process. */

@@ -105,12 +105,13 @@ export class DebugInfo {
     return id;
   }
 
-  /** A `static const char NAME[size]` in `.rodata`; gives its DIGlobalVariableExpression. */
-  /** `const volatile unsigned int NAME`, a global the loader sets (targetPid()'s). */
-  /** A `const volatile` integer the loader sets (targetPid()'s, a module-level `let` parameter), global so that it is found by name. */
+  /**
+   * A `const volatile` integer (or `_Bool`) the loader sets (targetPid()'s, a module-level `let` parameter), global so
+   * that it is found by name.
+   */
   rodataInt(name: string, t: IntType, line: number): number {
     const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
-    const int = this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+    const int = t.bool ? this.basicType("_Bool", 8, "DW_ATE_boolean") : this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
     const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${int})`);
     const type = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);
     const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${type}, isLocal: false, isDefinition: true)`);
@@ -119,6 +120,7 @@ export class DebugInfo {
     return expr;
   }
 
+  /** A `static const char NAME[size]` in `.rodata`; gives its DIGlobalVariableExpression. */
   rodataString(name: string, size: number, line: number): number {
     const char = this.basicType("char", 8, "DW_ATE_signed_char");
     const constChar = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${char})`);

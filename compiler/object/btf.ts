@@ -257,7 +257,9 @@ export function buildBtf(
       if (v.kind === "int") {
         // As clang writes `const volatile unsigned int`: a knob the loader sets, global so that it can be found by name.
         const l = { kind: "int" as const, type: v.type ?? U32, size: v.size as 1 | 2 | 4 | 8, align: v.size };
-        const int = btf.add({ kind: BtfKind.INT, name: cIntName(l), size: v.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: v.size * 8 });
+        const int = l.type.bool
+          ? btf.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 })
+          : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: v.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: v.size * 8 });
         const type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: int }) });
         return { type: btf.add({ kind: BtfKind.VAR, name: v.name, type, linkage: BtfVarLinkage.GLOBAL_ALLOCATED }), offset: v.offset, size: v.size };
       }

@@ -1,15 +1,22 @@
 // Global variables given values before loading, as a libbpf skeleton sets a tool's `const volatile` knobs
 // (`obj->rodata->targ_pid = pid`): each value is written into the initial bytes of its data section's map, so a
 // `.rodata` one is still a constant the kernel's verifier knows, and code behind a false test of it is pruned.
-// Takes the object's data maps and NAME -> value; gives their new initial bytes, or a GlobalValueError naming the
-// variable and what is wrong with its value.
+// Takes the object's data maps and BTF and NAME -> value; gives their new initial bytes, or a GlobalValueError naming
+// the variable and what is wrong with its value. Text (a --set value) is read as the variable's BTF type reads it.
 import { similarNames } from "../../compiler/similar.js";
+import type { Btf } from "../../compiler/btf/parse.js";
+import { BtfError, BtfIntEncoding, BtfKind, isAnyEnum } from "../../compiler/btf/types.js";
 import { GlobalValueError } from "./errors.js";
 import { KCONFIG_SECTION } from "./externs.js";
 import type { MapSpec } from "./object.js";
 import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 
-/** An integer (bigint), a boolean, or text: a number for a 1-, 2-, 4- or 8-byte variable, else a NUL-terminated string. */
+/**
+ * An integer (bigint), a boolean, or text. Text is read as the variable's type in the object's BTF reads it: an
+ * integer (decimal or 0x, signed or not) for an integer, also `true`/`false` for a `_Bool`, also an enumerator's name
+ * for an enum, the bytes of a NUL-terminated string for a char array. Without BTF, text that reads as an integer is one
+ * for a 1-, 2-, 4- or 8-byte variable, `true`/`false` are booleans, and other text is a string.
+ */
 export type GlobalValue = bigint | boolean | string;
 
 /** Whether an object's probes read targetPid(): its data holds TARGET_PID_VARIABLE, which the loader then sets. */
@@ -18,7 +25,7 @@ export function readsTargetPid(maps: readonly MapSpec[]): boolean {
 }
 
 /** The data maps' initial bytes with `values` written in, by map name; maps no value touches are left out. */
-export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>): Map<string, Uint8Array> {
+export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>, btf?: Btf): Map<string, Uint8Array> {
   const data = maps.filter((m) => m.origin === "data" && m.name !== KCONFIG_SECTION);
   const out = new Map<string, Uint8Array>();
   for (const [name, value] of values) {
@@ -37,12 +44,58 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
       if (map.initial) bytes.set(map.initial.subarray(0, map.valueSize));
       out.set(map.name, bytes);
     }
-    bytes.set(encode(name, variable.size, value), variable.offset);
+    bytes.set(encode(name, variable.size, value, btf && typeOf(btf, name)), variable.offset);
   }
   return out;
 }
 
-function encode(name: string, size: number, value: GlobalValue): Uint8Array {
+/** What a variable holds, as far as a value given for it goes. */
+type Holds =
+  | { kind: "bool" }
+  | { kind: "int"; signed: boolean; type: string }
+  | { kind: "enum"; signed: boolean; type: string; values: readonly { name: string; value: bigint }[] }
+  | { kind: "chars" }
+  | { kind: "other"; type: string };
+
+/** The variable's type from its BTF VAR; undefined when the BTF has none of that name (or is malformed). */
+function typeOf(btf: Btf, name: string): Holds | undefined {
+  try {
+    return holds(btf, name);
+  } catch (e) {
+    if (e instanceof BtfError) return undefined;
+    throw e;
+  }
+}
+
+function holds(btf: Btf, name: string): Holds | undefined {
+  const variable = btf.find(name, BtfKind.VAR);
+  if (!variable || variable.kind !== BtfKind.VAR) return undefined;
+  const t = btf.resolveType(variable.type);
+  const type = btf.typeName(variable.type).replace(/^(const |volatile )+/, "");
+  if (t.kind === BtfKind.INT) {
+    if (t.encoding & BtfIntEncoding.BOOL) return { kind: "bool" };
+    return { kind: "int", signed: (t.encoding & BtfIntEncoding.SIGNED) !== 0, type };
+  }
+  if (isAnyEnum(t)) return { kind: "enum", signed: t.signed, type, values: t.values.map((v) => ({ name: v.name, value: BigInt(v.value) })) };
+  if (t.kind === BtfKind.ARRAY) {
+    const element = btf.resolveType(t.type);
+    if (element.kind === BtfKind.INT && element.size === 1) return { kind: "chars" };
+  }
+  return { kind: "other", type };
+}
+
+const INTEGER = /^[+-]?(0x[0-9a-f]+|\d+)$/i;
+
+/** A decimal or 0x integer with an optional sign (BigInt() takes no sign before 0x). */
+function parseInteger(text: string): bigint {
+  const n = BigInt(text.replace(/^[+-]/, ""));
+  return text.startsWith("-") ? -n : n;
+}
+
+function encode(name: string, size: number, given: GlobalValue, type: Holds | undefined): Uint8Array {
+  const value = typeof given === "string" && type?.kind !== "chars" ? readText(name, given, type) : given;
+  if (type?.kind === "other") throw new GlobalValueError(`${name} is of type ${type.type}: only integers, booleans, enums and char arrays can be given values`);
+  if (type?.kind === "chars" && typeof value !== "string") throw new GlobalValueError(`${name} is a char array: give it a string`);
   if (typeof value === "string") {
     const text = new TextEncoder().encode(value);
     if (text.length >= size) throw new GlobalValueError(`${name} holds ${size} bytes, so a string of at most ${size - 1} bytes (and its NUL); "${value}" has ${text.length}`);
@@ -53,9 +106,27 @@ function encode(name: string, size: number, value: GlobalValue): Uint8Array {
   const n = typeof value === "boolean" ? BigInt(value) : value;
   if (![1, 2, 4, 8].includes(size)) throw new GlobalValueError(`${name} is ${size} bytes, not an integer: give it a string`);
   const bits = BigInt(size * 8);
-  if (n < -(1n << (bits - 1n)) || n >= 1n << bits) throw new GlobalValueError(`${name} is a ${size}-byte integer, and ${n} does not fit in it`);
+  if (type?.kind === "bool" && n !== 0n && n !== 1n) throw new GlobalValueError(`${name} is of type _Bool: give it true or false, not ${n}`);
+  // Without a type, either reading of the bits: -1 for an unsigned variable is its largest value, as C converts.
+  const [low, high] = type?.kind === "int" || type?.kind === "enum" ? (type.signed ? [-(1n << (bits - 1n)), 1n << (bits - 1n)] : [0n, 1n << bits]) : [-(1n << (bits - 1n)), 1n << bits];
+  const what = type?.kind === "int" || type?.kind === "enum" ? `of type ${type.type}` : `a ${size}-byte integer`;
+  if (n < low || n >= high) throw new GlobalValueError(`${name} is ${what}, and ${n} does not fit in it (${low} to ${high - 1n})`);
   // Little-endian, as BPF objects for x86-64 and arm64 are.
   const bytes = new Uint8Array(8);
   new DataView(bytes.buffer).setBigUint64(0, BigInt.asUintN(64, n), true);
   return bytes.subarray(0, size);
+}
+
+/** Text given for a variable that is not a char array, read as its type reads it. */
+function readText(name: string, text: string, type: Holds | undefined): GlobalValue {
+  if (INTEGER.test(text)) return parseInteger(text);
+  if (text === "true" || text === "false") return text === "true"; // 1 or 0 for an integer, as in C
+  if (type?.kind === "enum") {
+    const value = type.values.find((v) => v.name === text)?.value;
+    if (value !== undefined) return value;
+    throw new GlobalValueError(`${name} is of type ${type.type}: give it one of ${type.values.map((v) => v.name).join(", ")} or an integer, not "${text}"`);
+  }
+  if (type?.kind === "bool") throw new GlobalValueError(`${name} is of type _Bool: give it true or false, not "${text}"`);
+  if (type?.kind === "int") throw new GlobalValueError(`${name} is of type ${type.type}: give it an integer (decimal or 0x, e.g. ${name}=42), not "${text}"`);
+  return text; // no type: a string, if the variable can hold it
 }

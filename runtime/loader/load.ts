@@ -17,6 +17,7 @@ import { attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable 
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
+import { parseBtf } from "../../compiler/btf/parse.js";
 import type { ResolutionStore } from "./btf-resolutions.js";
 import { hookBtfId, hookRefusal } from "./hooks.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
@@ -248,7 +249,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
     const linked = chosen.map((p) => linkProgram(spec, p, core, externs));
     const globals = withTargetPid(spec, options.globals, options.targetPid);
-    const initial = globals.size ? setGlobals(spec.maps, globals) : undefined;
+    const initial = globals.size ? setGlobals(spec.maps, globals, spec.raw.btf && parseBtf(spec.raw.btf)) : undefined;
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
     for (const m of spec.maps) {

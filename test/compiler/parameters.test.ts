@@ -37,7 +37,7 @@ describe("module-level let: parameters", () => {
       const vars = rodata.vars.map((v) => ({ v: btf.typeById(v.type), offset: v.offset, size: v.size })).filter(({ v }) => v.kind === BtfKind.VAR && v.linkage === BtfVarLinkage.GLOBAL_ALLOCATED);
       assert.deepEqual(vars.map(({ v, size }) => [v.name, btf.typeName((v as { type: number }).type), size]), [
         ["minBytes", "const volatile unsigned long long", 8],
-        ["verbose", "const volatile unsigned char", 1],
+        ["verbose", "const volatile _Bool", 1],
         ["bias", "const volatile short", 2],
       ], backend);
     }
@@ -93,6 +93,15 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
       const set = run("--set", "label=42", "--set", "shift=-9");
       assert.equal(set.status, 0, set.stderr);
       assert.match(set.stdout, /^label 42 shift -9$/m);
+      for (const [value, why] of [
+        ["label=abc", "tsbpf: --set: label is of type unsigned long long: give it an integer (decimal or 0x, e.g. label=42), not \"abc\""],
+        ["label=-1", "tsbpf: --set: label is of type unsigned long long, and -1 does not fit in it (0 to 18446744073709551615)"],
+        ["shift=1e3", "tsbpf: --set: shift is of type int: give it an integer (decimal or 0x, e.g. shift=42), not \"1e3\""],
+      ]) {
+        const refused = run("--set", value!);
+        assert.equal(refused.status, 2, refused.stderr);
+        assert.equal(refused.stderr.trim(), why);
+      }
       const unknown = run("--set", "lable=1");
       assert.equal(unknown.status, 2, unknown.stderr);
       assert.equal(unknown.stderr.trim(), "tsbpf: --set: the object has no global variable lable (did you mean label?); its global variables are label, shift");

@@ -8,20 +8,19 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GlobalValueError, Session, openObject, setGlobals } from "../../runtime/loader/index.js";
+import { parseBtf } from "../../compiler/btf/parse.js";
 import { openSys } from "../../runtime/sys/index.js";
 import { parseGlobals } from "../../cli/stream-options.js";
 import { UserError } from "../../cli/exit-codes.js";
 import { fixture, needsClang, needsKernel, openFdCount, readU64 } from "./support.js";
 
 describe("global variables set before loading", () => {
-  it("--set parses NAME=VALUE: integers (decimal, 0x, signed), true/false, else text; malformed or repeated names are usage errors", () => {
+  it("--set parses NAME=VALUE into the value's text (the loader reads it by the variable's type); malformed or repeated names are usage errors", () => {
     assert.deepEqual(
-      parseGlobals(["targ_pid=1234", "mask=0xff", "bias=-0x10", "on=true", "label=ab=c", "empty="]),
+      parseGlobals(["targ_pid=1234", "on=true", "label=ab=c", "empty="]),
       new Map<string, unknown>([
-        ["targ_pid", 1234n],
-        ["mask", 255n],
-        ["bias", -16n],
-        ["on", true],
+        ["targ_pid", "1234"],
+        ["on", "true"],
         ["label", "ab=c"],
         ["empty", ""],
       ]),
@@ -34,7 +33,8 @@ describe("global variables set before loading", () => {
 
   it("values are written into each data section's initial bytes; wrong names and values are refused saying why", needsClang, () => {
     const spec = openObject(fixture("globals"), { name: "globals" });
-    const out = setGlobals(spec.maps, new Map<string, bigint | boolean | string>([["targ_pid", 7n], ["label", "unlink"], ["adjust", -2n], ["seen", 5n], ["bias", true]]));
+    const btf = parseBtf(spec.raw.btf!);
+    const out = setGlobals(spec.maps, new Map<string, bigint | boolean | string>([["targ_pid", 7n], ["label", "unlink"], ["adjust", -2n], ["seen", 5n], ["bias", true]]), btf);
     const at = (section: string, name: string) => {
       const map = spec.maps.find((m) => m.origin === "data" && m.variables.some((v) => v.name === name))!;
       assert.ok(map.name.endsWith(section), `${name} is in ${map.name}`);
@@ -48,12 +48,29 @@ describe("global variables set before loading", () => {
     assert.equal(readU64(at(".bss", "seen")), 5n);
 
     const refused = (name: string, value: bigint | boolean | string, why: RegExp) =>
-      assert.throws(() => setGlobals(spec.maps, new Map([[name, value]])), (e: unknown) => e instanceof GlobalValueError && why.test(e.message), `${name}=${value}`);
+      assert.throws(() => setGlobals(spec.maps, new Map([[name, value]]), btf), (e: unknown) => e instanceof GlobalValueError && why.test(e.message), `${name}=${value}`);
     refused("targ_pdi", 1n, /^the object has no global variable targ_pdi \(did you mean targ_pid\?\); its global variables are .*targ_pid/);
-    refused("targ_pid", 2n ** 32n, /^targ_pid is a 4-byte integer, and 4294967296 does not fit in it$/);
-    refused("targ_pid", -(2n ** 31n) - 1n, /does not fit/);
+    refused("targ_pid", 2n ** 32n, /^targ_pid is of type __u32, and 4294967296 does not fit in it \(0 to 4294967295\)$/);
+    refused("targ_pid", -1n, /^targ_pid is of type __u32, and -1 does not fit in it/);
+    refused("bias", -(2n ** 63n) - 1n, /^bias is of type long long, and -9223372036854775809 does not fit in it/);
     refused("label", "twelve chars", /^label holds 12 bytes, so a string of at most 11 bytes \(and its NUL\); "twelve chars" has 12$/);
-    refused("label", 3n, /^label is 12 bytes, not an integer: give it a string$/);
+    refused("label", 3n, /^label is a char array: give it a string$/);
+    // Text, as --set gives it, is read as the variable's type reads it.
+    refused("targ_pid", "abc", /^targ_pid is of type __u32: give it an integer \(decimal or 0x, e\.g\. targ_pid=42\), not "abc"$/);
+    refused("targ_pid", "1e3", /give it an integer/);
+    refused("targ_pid", "", /give it an integer/);
+    const fromText = setGlobals(spec.maps, new Map([["targ_pid", "0x10"], ["label", "123"], ["bias", "-5"], ["seen", "true"]]), btf);
+    const rodata = spec.maps.find((m) => m.origin === "data" && m.name.endsWith(".rodata"))!;
+    const field = (bytes: Uint8Array, name: string) => {
+      const v = [...spec.maps].flatMap((m) => m.variables).find((x) => x.name === name)!;
+      return bytes.subarray(v.offset, v.offset + v.size);
+    };
+    assert.deepEqual([...field(fromText.get(rodata.name)!, "targ_pid")], [16, 0, 0, 0]);
+    assert.equal(new TextDecoder().decode(field(fromText.get(rodata.name)!, "label")), "123".padEnd(12, "\0"), "digits are a string for a char array");
+    assert.equal(readU64(field(fromText.get(rodata.name)!, "bias")), 2n ** 64n - 5n);
+    // Without BTF, by size alone: -1 fits a 4-byte variable as C converts it, text that is no integer is a string.
+    assert.deepEqual([...setGlobals(spec.maps, new Map([["targ_pid", "-1"]])).get(rodata.name)!.subarray(0, 4)], [255, 255, 255, 255]);
+    assert.throws(() => setGlobals(spec.maps, new Map([["targ_pid", "abcd"]])), /^GlobalValueError: targ_pid holds 4 bytes, so a string of at most 3 bytes/);
   });
 
   it("a .rodata pid filter set before loading counts that process alone; the values read back as given", needsKernel, async () => {
