@@ -1157,7 +1157,9 @@ export function lower(
         if (e.operator === ts.SyntaxKind.MinusMinusToken) return -1n;
       }
       if (ts.isBinaryExpression(e) && isCounter(e.left) && ts.isNumericLiteral(e.right)) {
-        const c = BigInt(e.right.text);
+        const step = Number(e.right.text);
+        if (!Number.isInteger(step)) fail(e.right, Code.BadLiteral, `${e.right.getText(file)} is not an integer: BPF has no floating point`);
+        const c = BigInt(step);
         if (c === 0n) return undefined;
         if (e.operatorToken.kind === ts.SyntaxKind.PlusEqualsToken) return c;
         if (e.operatorToken.kind === ts.SyntaxKind.MinusEqualsToken) return -c;
