@@ -31,7 +31,7 @@ import { parseBtf, type Btf } from "./btf/index.js";
 import { readBtfFile } from "../runtime/sys/btf-file.js";
 import { tracepointContext, type TracepointContext } from "./verifier/index.js";
 import type { KernelExtInfo } from "./btf/emit.js";
-import { compileLowered as compileLoweredWithLlvm } from "./llvm/index.js";
+import { compileLowered as compileLoweredWithLlvm, LlvmError } from "./llvm/index.js";
 import { verifyPrograms, type NamedMap } from "./verify-programs.js";
 
 export { formatDiagnostic, formatDiagnostics, type Diagnostic, type FormatOptions } from "./frontend/diagnostics.js";
@@ -248,7 +248,15 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, ...typed });
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
   options.onLowered?.(lowered, kernelStructs, source);
-  if (options.backend === "llvm") return compileLoweredWithLlvm(lowered, kernelStructs, source);
+  if (options.backend === "llvm") {
+    try {
+      return compileLoweredWithLlvm(lowered, kernelStructs, source);
+    } catch (error) {
+      const stack = error instanceof LlvmError ? llvmStackOverflow(error, source) : undefined;
+      if (!stack) throw error;
+      return empty([stack]);
+    }
+  }
 
   const programs: CompiledProgram[] = [];
   for (const { fn, kind } of lowered.programs) {
@@ -331,6 +339,18 @@ function rawTracepointContext(path = VMLINUX_BTF): (name: string) => TracepointC
 function mapDescs(maps: readonly MapDef[]): NamedMap[] {
   const size = (x: MapDef["key"]): number => (x === undefined ? 0 : typeof x === "number" ? x : x.size);
   return maps.map((m) => ({ name: m.name, type: m.type, keySize: size(m.key), valueSize: size(m.value), maxEntries: m.maxEntries, flags: m.flags ?? 0 }));
+}
+
+/**
+ * llc's "BPF stack limit is exceeded" as TSBPF1016 at the first line it names: LLVM's code needs stack for its own
+ * spills beyond the values tsbpf counts, so a handler near the limit may pass with the default backend alone.
+ */
+function llvmStackOverflow(error: LlvmError, source: { fileName: string; text: string }): Diagnostic | undefined {
+  const m = /^error: [^\n]*?:(\d+):(\d+): in function (\w+)[^\n]*BPF stack limit is exceeded/m.exec(error.stderr);
+  if (!m) return undefined;
+  const [, line, column, fn] = m as unknown as [string, string, string, string];
+  const message = `${fn}: LLVM's code for this handler needs more than BPF's 512 bytes of stack (its register spills come on top of the values the handler keeps): keep large values in a map, or compile with the default backend, which needs less`;
+  return makeDiagnostic(source, Code.StackTooLarge, message, locStart(source.text, { line: Number(line), column: Number(column) }), 0);
 }
 
 function locStart(text: string, loc: Loc): number {

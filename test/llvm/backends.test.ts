@@ -18,6 +18,7 @@ import { coreAccessText, type CoreAccess } from "../../compiler/ir/index.js";
 import { openObject, loadObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { compileBoth, disassemblies, noLlvm, runAll, words, type Both } from "./support.js";
+import { compile } from "../../compiler/index.js";
 import { exampleProbes } from "../support/examples.js";
 import { FIXTURES, fixtureVmlinux, tracepointFormat } from "../support/fixture-kernel.js";
 
@@ -156,3 +157,20 @@ for (const path of inputs) {
     }
   });
 }
+
+test("a handler whose LLVM code overflows BPF's stack gets TSBPF1016 at its line, not llc's error", { skip: noLlvm }, () => {
+  const text = `import { kprobe, readUserStr, printf, type Str, type u64 } from "tsbpf";
+export const license = "GPL";
+export const big = kprobe("f", (p: u64) => {
+  const a: Str<512> = readUserStr(p);
+  printf("%s\\n", a);
+});
+`;
+  const r = compile({ fileName: "big.ts", text }, { arch: "x86_64", backend: "llvm" });
+  assert.equal(r.diagnostics.length, 1, JSON.stringify(r.diagnostics));
+  const [d] = r.diagnostics;
+  assert.equal(d!.code, "TSBPF1016");
+  assert.match(d!.message, /^big: LLVM's code for this handler needs more than BPF's 512 bytes of stack .*compile with the default backend/);
+  assert.ok(d!.line >= 3 && d!.line <= 5, `line ${d!.line}`);
+  assert.deepEqual(compile({ fileName: "big.ts", text }, { arch: "x86_64" }).diagnostics, [], "the default backend fits it");
+});
