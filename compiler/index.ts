@@ -274,8 +274,8 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       });
     } catch (error) {
       if (!(error instanceof CodegenError)) throw error;
-      const at = fn.loc ? locStart(text, fn.loc) : 0;
-      diagnostics.push(makeDiagnostic(source, Code.StackTooLarge, `${fn.name}: ${error.message}`, at, 0));
+      if (error.loc) diagnostics.push(makeDiagnostic(source, Code.StackTooLarge, error.message, locStart(text, error.loc), 0));
+      else diagnostics.push(makeDiagnostic(source, Code.StackTooLarge, `${fn.name}: ${error.message}`, fn.loc ? locStart(text, fn.loc) : 0, 0));
     }
   }
   // The verifier model checks what codegen emitted; a rejection is reported at the TypeScript line.

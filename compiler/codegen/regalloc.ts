@@ -14,19 +14,13 @@
 import { AluOp, Class, FP, Size, Source } from "../isa/opcodes.js";
 import type { StackObject } from "../ir/index.js";
 import { VBASE, isVirtual, usesDefs, type MBlock, type MInsn } from "./machine.js";
+import { CodegenError, MAX_STACK, layoutFrame } from "./frame.js";
 
-export const MAX_STACK = 512;
+export { CodegenError, MAX_STACK };
 // Caller-saved registers first: short-lived values take them and leave r6-r9 to values that live
 // across helper calls (which clobber r0-r5). r0 and r5 are kept for spill code.
 const ALLOCATABLE = [1, 2, 3, 4, 6, 7, 8, 9];
 const SCRATCH = [0, 5];
-
-export class CodegenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CodegenError";
-  }
-}
 
 interface Interval {
   vreg: number;
@@ -90,14 +84,9 @@ export function allocate(blocks: MBlock[], stack: readonly StackObject[]): Alloc
     } else slots.set(iv.vreg, slots.size);
   }
 
-  // Frame: stack objects from r10 down, then spill slots.
-  const objectOffsets: number[] = [];
-  let depth = 0;
-  for (const o of stack) {
-    depth = Math.ceil((depth + o.size) / o.align) * o.align;
-    objectOffsets.push(-depth);
-  }
-  depth = Math.ceil(depth / 8) * 8;
+  // Frame: stack objects from r10 down (sharing bytes where their lifetimes allow), then spill slots.
+  const { offsets: objectOffsets, depth: objectDepth } = layoutFrame(blocks, stack, byVreg);
+  let depth = objectDepth;
   const spillBase = depth;
   depth += 8 * slots.size;
   if (depth > MAX_STACK) throw new CodegenError(`the program needs ${depth} bytes of stack; BPF allows ${MAX_STACK}`);

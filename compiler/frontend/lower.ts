@@ -2195,14 +2195,14 @@ export function lower(
       return ref;
     }
 
-    /** A stack object for a value of `layout`, left as it is (the caller fills every byte). */
+    /**
+     * A stack object for a value of `layout`, left as it is (the caller fills every byte). Objects whose lifetimes do
+     * not overlap share bytes (codegen/frame.ts), which is where a frame beyond BPF's 512 bytes is reported.
+     */
     stackTemp(layout: Layout, node: TS.Node): Ref {
       const size = align(layout.size, 8);
-      const used = this.fb.stack.reduce((n, o) => align(n + o.size, o.align), 0);
-      if (used + size > 512) {
-        fail(node, Code.StackTooLarge, `this needs ${size} more bytes of stack (${used + size} in all); BPF allows 512: keep large values in a map (a PerCpuArrayMap as scratch space) or reserve them in a ring buffer`);
-      }
-      const object = this.fb.stackObject(size);
+      if (size > 512) fail(node, Code.StackTooLarge, `this needs ${size} bytes of stack; BPF allows 512: keep large values in a map (a PerCpuArrayMap as scratch space) or reserve them in a ring buffer`);
+      const object = this.fb.stackObject(size, 8, locOf(node));
       return { layout, base: { kind: "stack", object }, offset: 0 };
     }
 

@@ -129,6 +129,8 @@ export function coreAccessText(c: CoreAccess): string {
 export interface StackObject {
   readonly size: number;
   readonly align: number;
+  /** The source of the value it holds, for an error when the stack runs out. */
+  readonly loc?: Loc;
 }
 
 export interface IrFunction {
@@ -266,8 +268,8 @@ export class FunctionBuilder {
     if (!this.current.term) this.current.term = term;
   }
 
-  stackObject(size: number, align = 8): number {
-    this.stack.push({ size, align });
+  stackObject(size: number, align = 8, loc?: Loc): number {
+    this.stack.push(loc ? { size, align, loc } : { size, align });
     return this.stack.length - 1;
   }
 
