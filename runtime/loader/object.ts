@@ -7,6 +7,7 @@
 import { BtfError, BtfKind, type BtfType } from "../../compiler/btf/types.js";
 import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
 import { readBpfObject, type BpfDataSymbol, type BpfMapSection, type BpfObject, type BpfProgram } from "../../compiler/elf/read.js";
+import { endianness } from "node:os";
 import { STB, STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { NoProgramsError, ObjectError } from "./errors.js";
@@ -147,6 +148,11 @@ export interface ParseOptions {
 /** Parses and classifies an object. Throws ElfError for malformed ELF and ObjectError for what the loader cannot handle. */
 export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
   const raw = readBpfObject(bytes);
+  // The kernel runs BPF in the machine's byte order; an object of the other one would load with every value swapped.
+  if (raw.littleEndian !== (endianness() === "LE")) {
+    const [ours, theirs] = raw.littleEndian ? ["big", "little"] : ["little", "big"];
+    throw new ObjectError(`the object is ${theirs}-endian and this machine is ${ours}-endian: compile it for this machine (clang -target bpf, which picks the host's order)`);
+  }
   try {
     checkBtf(raw);
     return specFromObject(raw, options);

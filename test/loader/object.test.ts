@@ -3,12 +3,15 @@
 
 import { after, describe, it } from "node:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { endianness, tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../../runtime/sys/index.js";
 import { ObjectError, classifySection, kprobeProblem, dataMapName, kernelName, objectNameOf, openObject, parseObject, parseTraceLine } from "../../runtime/loader/index.js";
 import { fixture, needsClang } from "./support.js";
+import { ElfWriter } from "../../compiler/elf/index.js";
+import { SHF, swapInsnBytes } from "../../compiler/elf/types.js";
+import { encode, exit, mov64Imm } from "../../compiler/isa/index.js";
 
 describe("section names", () => {
   const cases: [string, number, unknown, number?][] = [
@@ -169,5 +172,17 @@ describe("trace_pipe lines", () => {
   });
   it("leaves other lines alone", () => {
     assert.equal(parseTraceLine("CPU:1 [LOST 12 EVENTS]"), undefined);
+  });
+});
+
+describe("byte order", () => {
+  it("an object of the other byte order than the machine's is refused, saying so, before anything loads", () => {
+    const other = endianness() !== "LE";
+    const w = new ElfWriter({ littleEndian: other });
+    const code = encode([mov64Imm(0, 0), exit()]);
+    w.addSection("socket", { flags: SHF.ALLOC | SHF.EXECINSTR, data: other ? code : swapInsnBytes(code), align: 8 });
+    w.addSection("license", { flags: SHF.ALLOC | SHF.WRITE, data: new TextEncoder().encode("GPL\0"), align: 1 });
+    w.addSymbol({ name: "zero", section: "socket", size: 16, type: "FUNC", bind: "GLOBAL" });
+    assert.throws(() => parseObject(w.toBytes()), (e: unknown) => e instanceof ObjectError && /^the object is (big|little)-endian and this machine is (little|big)-endian: compile it for this machine/.test(e.message));
   });
 });
