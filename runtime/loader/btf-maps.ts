@@ -30,7 +30,7 @@ export const readBtfMaps: BtfMapReader = (object: BpfObject, section: BpfMapSect
     return { name: variable.name, offset, size: symbol?.size || v.size, ...def, valuesAt, slots: [] };
   });
   readSlots(object, section, defs);
-  return defs.map((d) => ({ name: d.name, offset: d.offset, type: d.type, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries, flags: d.flags, pinning: d.pinning, inner: d.inner, slots: d.slots }));
+  return defs.map(({ size, valuesAt, ...d }) => d);
 };
 
 /** A definition while the section's relocations are read: where its `values` member starts, and its size. */
@@ -80,8 +80,10 @@ function readDefinition(btf: Btf, name: string, typeId: number, inner: boolean):
         valueSize = setOnce(name, "value size", valueSize, pointeeSize(btf, name, m.name, m.type));
         break;
       case "numa_node":
+        out.numaNode = uintMember(btf, name, m.name, m.type);
+        break;
       case "map_extra":
-        if (uintMember(btf, name, m.name, m.type) !== 0) throw new ObjectError(`map ${name}: ${m.name} is not supported yet`);
+        out.mapExtra = BigInt(uintMember(btf, name, m.name, m.type));
         break;
       case "pinning": {
         const p = uintMember(btf, name, m.name, m.type);
@@ -127,7 +129,7 @@ function readValues(btf: Btf, name: string, mapType: number, typeId: number): Ma
   }
   if (target.kind !== BtfKind.STRUCT) throw new ObjectError(`map ${name}: a map of maps' values are an inner map definition: __array(values, struct {...})`);
   const { def } = readDefinition(btf, `${name}.inner`, target.id, true);
-  return { type: def.type, keySize: def.keySize, valueSize: def.valueSize, maxEntries: def.maxEntries, flags: def.flags };
+  return { type: def.type, keySize: def.keySize, valueSize: def.valueSize, maxEntries: def.maxEntries, flags: def.flags, ...(def.mapExtra !== undefined ? { mapExtra: def.mapExtra } : {}), ...(def.numaNode !== undefined ? { numaNode: def.numaNode } : {}) };
 }
 
 /** Relocations in `.maps` are initial values: slot i of a map's `values` is 8 bytes at i * 8 past the member's start. */

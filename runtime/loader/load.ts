@@ -328,8 +328,17 @@ function loadBtf(sys: Sys, spec: ObjectSpec, loaded: LoadedObject, features: Par
 
 /** The shape a map is created with: a perf event array sized 0 gets one slot per possible CPU, as libbpf does. */
 function mapShape(sys: Sys, m: MapShape): MapShape {
-  const maxEntries = m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.maxEntries;
-  return { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags };
+  const maxEntries =
+    m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0 ? sys.possibleCpus() : m.type === MapType.RINGBUF || m.type === MapType.USER_RINGBUF ? ringSize(sys, m.maxEntries) : m.maxEntries;
+  return { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries, flags: m.flags, ...(m.mapExtra !== undefined ? { mapExtra: m.mapExtra } : {}), ...(m.numaNode !== undefined ? { numaNode: m.numaNode } : {}) };
+}
+
+/** A ring buffer's size as the kernel takes it, a power-of-two number of pages: rounded up as libbpf rounds it. */
+function ringSize(sys: Sys, bytes: number): number {
+  if (bytes === 0) return 0; // unsized: refused with the hint for a size the definition leaves out
+  let size = sys.pageSize();
+  while (size < bytes && size < 2 ** 31) size *= 2;
+  return size;
 }
 
 /** Map types whose values are fds or special objects: the kernel takes no BTF key and value types for them. */

@@ -105,6 +105,10 @@ export interface MapShape {
   maxEntries: number;
   /** MapFlag bits. */
   flags: number;
+  /** `__uint(map_extra, ...)`: a bloom filter's hash count, an arena's address. */
+  mapExtra?: bigint;
+  /** `__uint(numa_node, ...)`: honoured by the kernel with BPF_F_NUMA_NODE in the flags. */
+  numaNode?: number;
 }
 
 /** One initial value of a program array (`kind` "program") or map of maps ("map"): the slot's key and the target's name. */
@@ -220,6 +224,8 @@ export function specFromObject(raw: BpfObject, options: ParseOptions = {}): Obje
         valueSize: d.valueSize,
         maxEntries: d.maxEntries,
         flags: d.flags,
+        ...(d.mapExtra !== undefined ? { mapExtra: d.mapExtra } : {}),
+        ...(d.numaNode !== undefined ? { numaNode: d.numaNode } : {}),
         sectionIndex: section.index,
         offset: d.offset,
         initial: undefined,

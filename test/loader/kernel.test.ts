@@ -333,6 +333,28 @@ describe("loading into the running kernel", needsKernel, () => {
     refused(withMap("999", "4", "__u32"), /^the kernel refused to create map m \(type 999, .*\): EINVAL; 999 is not a map type the kernel has \(tsbpf knows types up to \d+\)$/);
   });
 
+  it("a ring buffer's size is rounded up to a power-of-two number of pages, and map_extra reaches the kernel, as libbpf does", async () => {
+    const path = compileC(
+      "map-extras",
+      `#include "loader.h"
+static long (*push)(void *map, const void *value, __u64 flags) = (void *)87;
+static long (*ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;
+struct { __uint(type, 27); __uint(max_entries, 1000); } events SEC(".maps");
+struct { __uint(type, 30); __uint(max_entries, 16); __type(value, __u32); __uint(map_extra, 3); } seen SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_unlinkat") int p(void *ctx) { __u32 v = 1; push(&seen, &v, 0); return ringbuf_output(&events, &v, sizeof(v), 0); }
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(path);
+      assert.equal(sys.mapInfo(obj.map("events").fd).maxEntries, Math.max(4096, sys.pageSize()));
+      assert.equal(sys.mapInfo(obj.map("seen").fd).mapExtra, 3n);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("maps whose kind takes no BTF types are created without them, and only data maps are printed at exit", async () => {
     const session = new Session(sys);
     try {
