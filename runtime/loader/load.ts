@@ -525,8 +525,10 @@ function loadProgram(
   }
 }
 
-/** The instruction the verifier stopped at: the last one its log shows. */
+/** The instruction the verifier stopped at: the one its reason names ("infinite loop detected at insn 7"), else the last one its log shows. */
 function lastLoggedInsn(log: string): number | undefined {
+  const named = /^infinite loop detected at insn (\d+)$/m.exec(log) ?? /^back-edge from insn \d+ to (\d+)$/m.exec(log);
+  if (named) return Number(named[1]);
   const last = [...log.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)].at(-1);
   return last ? Number(last[1]) : undefined;
 }
@@ -555,12 +557,15 @@ function rejectedAt(spec: ObjectSpec, l: LinkedProgram, log: string): SourceLoca
   return at === undefined ? undefined : new SourceMap(l, lineInfo(spec)).at(at);
 }
 
-/** The verifier's reason: the last line of its log that is neither statistics nor a trace of instructions. */
+/**
+ * The verifier's reason: the last line of its log that is neither statistics nor a trace of instructions, nor the
+ * register states it prints after "infinite loop detected".
+ */
 export function verifierReason(log: string): string | undefined {
   const lines = log
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l !== "" && !/^(processed \d+ insns|verification time|stack depth|-- BEGIN PROG LOAD LOG|-- END PROG LOAD LOG)/.test(l));
+    .filter((l) => l !== "" && !/^(processed \d+ insns|verification time|stack depth|-- BEGIN PROG LOAD LOG|-- END PROG LOAD LOG|cur state:|old state:)/.test(l));
   return lines.at(-1);
 }
 

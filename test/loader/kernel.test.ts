@@ -333,6 +333,25 @@ describe("loading into the running kernel", needsKernel, () => {
     refused(withMap("999", "4", "__u32"), /^the kernel refused to create map m \(type 999, .*\): EINVAL; 999 is not a map type the kernel has \(tsbpf knows types up to \d+\)$/);
   });
 
+  it("an infinite loop is reported as the verifier words it, at the loop's line, not as the register states it prints after", () => {
+    const path = compileC(
+      "infinite-loop",
+      `#include "loader.h"
+static __u32 (*prandom)(void) = (void *)7;
+SEC("tracepoint/syscalls/sys_enter_unlinkat") int spin(void *ctx) {
+  __u32 x = 0;
+  while (prandom() != 5) { x = 1; }
+  return x;
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    assert.throws(
+      () => new Session(sys).loadFile(path),
+      (e: unknown) => e instanceof LoadError && /rejected by the kernel's verifier: infinite loop detected at insn \d+/.test(e.message) && e.location?.line === 5,
+    );
+  });
+
   it("a ring buffer's size is rounded up to a power-of-two number of pages, and map_extra reaches the kernel, as libbpf does", async () => {
     const path = compileC(
       "map-extras",
