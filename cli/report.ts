@@ -25,6 +25,9 @@ const PRINTED: ReadonlySet<number> = new Set([
   MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.STACK_TRACE,
 ]);
 
+/** Map types whose keys are u32 indexes. */
+const INDEXED: ReadonlySet<number> = new Set([MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS]);
+
 /** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
 export function eventLine(e: StreamEvent, json: boolean): string {
   if (e.kind === "lost") {
@@ -110,8 +113,11 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, name
     fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
   // Stack ids print as the frames they name (bpftrace's @[kstack]).
   const stackIds = namer.fieldsOf(m);
+  // An array's keys are u32 indexes by definition, also where no BTF says so (a legacy map, a program array).
+  const indexes = INDEXED.has(m.spec.type) && m.spec.keySize === 4;
+  const indexed = (): Iterable<[unknown, unknown]> => (indexes ? [...view.entries()].map(([k, v]) => [k instanceof Uint8Array ? Buffer.from(k).readUInt32LE(0) : k, v]) : view.entries());
   const read = (): Iterable<[unknown, unknown]> =>
-    stackIds.key.length || stackIds.value.length ? [...view.entries()].map(([k, v]) => [namer.name(k, stackIds.key), namer.name(v, stackIds.value)]) : view.entries();
+    stackIds.key.length || stackIds.value.length ? [...indexed()].map(([k, v]) => [namer.name(k, stackIds.key), namer.name(v, stackIds.value)]) : indexed();
   if (types?.aggregate) return aggregates(m, types.aggregate, read());
   if (types?.histogram && m.spec.type === MapType.HASH) return keyedHistograms(m.name, read());
   if (types?.linear && m.spec.type === MapType.HASH) return keyedLinear(m.name, types.linear, read());
@@ -252,10 +258,11 @@ function histogramText(name: string, h: Slots): string[] {
 
 /** JSON with bigints as exact numbers and raw bytes as hex strings. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `\u0000${v}` : v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v)).replace(
-    /"\\u0000(-?\d+)"/g,
-    "$1",
-  );
+  // The holder's own property, not `v`: a Buffer's toJSON() has already made `v` a { type: "Buffer", data } object.
+  return JSON.stringify(value, function (this: Record<string, unknown>, k, v: unknown) {
+    const raw = this[k];
+    return typeof v === "bigint" ? `\u0000${v}` : raw instanceof Uint8Array ? Buffer.from(raw).toString("hex") : v;
+  }).replace(/"\\u0000(-?\d+)"/g, "$1");
 }
 
 let inspect: typeof import("node:util").inspect | undefined;

@@ -105,6 +105,8 @@ test("events print as one line each: inspected values, hex for raw bytes, JSON w
   assert.equal(eventLine({ kind: "event", map: "big", value: { xs: new Array(70).fill(2) } }, false), `big: { xs: [ ${"2, ".repeat(63)}2, ... 6 more items ] }`);
   assert.equal(eventLine({ kind: "lost", map: "hits", count: 3, cpu: 0 }, true), '{"map":"hits","cpu":0,"lost":3}');
   assert.equal(toJson({ n: -5n, b: new Uint8Array([255]) }), '{"n":-5,"b":"ff"}');
+  // A Node Buffer (what map reads give) is hex too, not its toJSON() object.
+  assert.equal(toJson({ key: Buffer.from([1, 0, 0, 0]), value: { raw: Buffer.from([2]) } }), '{"key":"01000000","value":{"raw":"02"}}');
 });
 
 test("maps print at exit as bpftrace prints them, or as one JSON object each", () => {
