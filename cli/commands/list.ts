@@ -39,6 +39,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 function didYouMean(pattern: string | undefined): string {
   const parts = pattern?.split(":") ?? [];
   if (parts.length < 2 || /[*?]/.test(pattern!)) return "";
+  // A binary's probes (`usdt:/usr/bin/python3`): its last part is the binary itself, not a misspelt probe name.
+  if ("binary" in parsePattern(pattern) && parts.length < 3) return "";
   const word = parts.at(-1)!;
   const wider = listProbes(parsePattern([...parts.slice(0, -1), "*"].join(":")));
   const byLeaf = new Map<string, string[]>();

@@ -82,6 +82,10 @@ test("no pattern lists every tracepoint, quickly; a pattern matching nothing exi
   assert.equal(misspelt.status, 0);
   assert.match(misspelt.stderr, /^tsbpf: no probes match tracepoint:syscalls:sys_enter_unlnkat; did you mean tracepoint:syscalls:sys_enter_unlinkat( or [^\n]+)?\?\n$/);
   assert.match(tsbpf(["list", "uprobe:libc.so.6:unlinkt"]).stderr, /did you mean .*uprobe:libc\.so\.6:unlinkat/);
+  // A binary alone whose notes hold no USDT probes: nothing matches, and nothing is looked up as a misspelling.
+  const noNotes = tsbpf(["list", "usdt:libc.so.6"]);
+  assert.equal(noNotes.status, 0, noNotes.stderr);
+  assert.equal(noNotes.stderr, "tsbpf: no probes match usdt:libc.so.6\n");
 });
 
 test("--verbose gives each field its TypeScript type, as the compiler types ctx.FIELD", needsTracefs, () => {
