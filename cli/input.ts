@@ -1,5 +1,46 @@
-// Reading command input: standard input, and hex byte strings as conformance runners send them.
-import { UserError } from "./exit-codes.js";
+// Reading command input: files named on the command line, standard input, and hex byte strings as conformance
+// runners send them.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { UserError, fileError } from "./exit-codes.js";
+
+/** The most a named input may hold: far beyond any probe or object, and a bound on a pipe that never ends. */
+const MAX_INPUT = 256 << 20;
+
+/**
+ * A file named on the command line, read once: a regular file, or a pipe (`<(cat probe.ts)`, a FIFO) read to its end.
+ * A device (/dev/zero would never end) or a directory is refused, and so is more than 256 MiB; each as a UserError.
+ */
+export function readInputFile(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (error) {
+    throw fileError("read", file, error);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new UserError(`cannot read ${file}: it is a directory (EISDIR)`);
+    if (stat.isCharacterDevice() || stat.isBlockDevice()) throw new UserError(`cannot read ${file}: it is a device, not a file`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(stat.isFile() ? Math.max(1, Math.min(stat.size + 1, MAX_INPUT + 1 - total)) : 1 << 16);
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (error) {
+        throw fileError("read", file, error);
+      }
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > MAX_INPUT) throw new UserError(`cannot read ${file}: it holds more than ${MAX_INPUT >> 20} MiB, more than any probe or object`);
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -33,4 +74,17 @@ export function integerOption(argv: Record<string, unknown>, name: string, min: 
 export function refuseProbeFile(file: string, bytes: Uint8Array, instead: string): void {
   const elf = bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
   if (!elf && /\.[cm]?tsx?$/.test(file)) throw new UserError(`${file} is a TypeScript probe, not a compiled BPF object; ${instead}`);
+}
+
+/**
+ * A probe file's text, refused before the compiler sees it when it is not text: TypeScript would print its bytes as
+ * a source line. An ELF file is most likely a compiled object given to the wrong command.
+ */
+export function probeText(file: string, contents: Uint8Array): string {
+  const bytes = contents.subarray(0, 4096);
+  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+    throw new UserError(`${file} is an ELF file, not a TypeScript probe; a compiled BPF object is loaded with tsbpf load ${file}`);
+  }
+  if (bytes.includes(0)) throw new UserError(`${file} is a binary file, not a TypeScript probe`);
+  return Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength).toString("utf8");
 }

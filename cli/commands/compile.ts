@@ -3,12 +3,13 @@
 // file with errors exits REJECTED (3), an unreadable file or bad option USAGE (2), as does
 // `--backend llvm` without a suitable LLVM (the message names the package to install).
 
-import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { compile, formatDiagnostics, type Diagnostic } from "../../compiler/index.js";
 import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
+import { probeText, readInputFile } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
@@ -20,10 +21,12 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
   // `tsbpf run -e`: the text itself, named `file`, whose maps all print.
   const source = typeof argv.source === "string" ? argv.source : undefined;
-  if (source === undefined) refuseBinary(file);
+  // `tsbpf run FILE`: the text it read (and keyed its cache by); else the file, read here once.
+  const text = source ?? (typeof argv.text === "string" ? argv.text : probeText(file, readInputFile(file)));
+  if (out !== undefined && source === undefined && sameFile(file, out)) throw new UserError(`-o ${out} is the probe file itself: name another file for the object`);
   let result: ReturnType<typeof compile>;
   try {
-    result = compile(source === undefined ? file : { fileName: file, text: source }, { arch: argv.arch as string | undefined, backend, exportAll: source !== undefined });
+    result = compile({ fileName: file, text }, { arch: argv.arch as string | undefined, backend, exportAll: source !== undefined });
   } catch (error) {
     if (error instanceof LlvmToolchainError) throw new UserError(error.message);
     throw error;
@@ -71,26 +74,8 @@ export function diagnosticsExitCode(file: string, diagnostics: readonly Diagnost
   return diagnostics.every((d) => d.code === "TSBPF1026") ? ExitCode.NO_PERMISSION : ExitCode.REJECTED;
 }
 
-/**
- * Refuses a file that is not text before the compiler sees it: TypeScript would print its bytes as a source line.
- * An ELF file is most likely a compiled object given to the wrong command. An unreadable file is left to the compiler.
- */
-export function refuseBinary(file: string): void {
-  const head = new Uint8Array(4096);
-  let length: number;
-  try {
-    const fd = openSync(file, "r");
-    try {
-      length = readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return;
-  }
-  const bytes = head.subarray(0, length);
-  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
-    throw new UserError(`${file} is an ELF file, not a TypeScript probe; a compiled BPF object is loaded with tsbpf load ${file}`);
-  }
-  if (bytes.includes(0)) throw new UserError(`${file} is a binary file, not a TypeScript probe`);
+/** Whether two paths name one file (both exist and share device and inode). */
+function sameFile(a: string, b: string): boolean {
+  const [x, y] = [statSync(a, { throwIfNoEntry: false }), statSync(b, { throwIfNoEntry: false })];
+  return !!x && !!y && x.dev === y.dev && x.ino === y.ino;
 }

@@ -1,10 +1,9 @@
 // `tsbpf disasm FILE`: disassembles every program of a BPF ELF object, or raw instructions
 // (a binary file, or hex bytes on standard input when FILE is '-').
-import { readFileSync } from "node:fs";
 import { IsaError, decode, disassemble, type Insn, type Style } from "../../compiler/isa/index.js";
 import { ElfError, readBpfObject, type BpfProgram } from "../../compiler/elf/index.js";
-import { ExitCode, UserError, fileError } from "../exit-codes.js";
-import { parseHexBytes, readStdin, refuseProbeFile } from "../input.js";
+import { ExitCode, UserError } from "../exit-codes.js";
+import { parseHexBytes, readInputFile, readStdin, refuseProbeFile } from "../input.js";
 import { writeOut } from "../output.js";
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
@@ -13,20 +12,14 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   // yargs hands a lone "-" to a positional as an empty string (no file is named "").
   const file = argv.file === "" ? "-" : (argv.file as string);
   const style = argv.style as Style;
-  const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInput(file);
+  const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInputFile(file);
   if (!argv.raw) refuseProbeFile(file, bytes, `tsbpf compile ${file} --emit asm prints its programs' disassembly`);
   const isElf = !argv.raw && ELF_MAGIC.every((b, i) => bytes[i] === b);
   writeOut(isElf ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));
   return ExitCode.OK;
 }
 
-function readInput(file: string): Uint8Array {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw fileError("read", file, error);
-  }
-}
+
 
 function disasmRaw(bytes: Uint8Array, file: string, style: Style): string {
   let insns: Insn[];

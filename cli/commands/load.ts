@@ -2,13 +2,11 @@
 // every program its sections name a target for, streams bpf_printk output from trace_pipe until Ctrl-C or the
 // duration ends, then detaches and releases everything. The loading and streaming live in ../stream.ts,
 // shared with `tsbpf run`; this command only reads the object.
-import { readFileSync } from "node:fs";
 import { objectNameOf } from "../../runtime/loader/object.js";
-import { UserError, fileError } from "../exit-codes.js";
 import { preflight, streamObject } from "../stream.js";
 import { parseDuration, parseEventTypes, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
-import { refuseProbeFile } from "../input.js";
+import { readInputFile, refuseProbeFile } from "../input.js";
 import { cacheDir, murmur3x86_128, resolutionStore } from "../cache.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
@@ -18,12 +16,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
   const globals = parseGlobals(argv.set);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw fileError("read", file, error);
-  }
+  const bytes = readInputFile(file);
   refuseProbeFile(file, bytes, `tsbpf run ${file} compiles and loads it`);
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);

@@ -5,9 +5,10 @@
 // also compiles a recorder for the file's probe points (../record.ts) and writes what arrives, with the probe
 // hits that caused it, for tsbpf/test's replay().
 import { readFileSync, rmSync } from "node:fs";
+import { probeText, readInputFile } from "../input.js";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ExitCode, UserError, fileError } from "../exit-codes.js";
+import { ExitCode, UserError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore } from "../cache.js";
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
 import { parseDuration, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
@@ -28,12 +29,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const useCache = argv.cache !== false;
   const log = (line: string) => writeErr(`${line}\n`);
 
-  let text: Buffer;
-  try {
-    text = expression === undefined ? readFileSync(file) : Buffer.from(expression);
-  } catch (error) {
-    throw fileError("read", file, error);
-  }
+  // Read once: the cache key and the compile take this text, whatever the file holds by the time it compiles.
+  const text = expression === undefined ? readInputFile(file) : Buffer.from(expression);
   // Before compiling: the compiler reads tracepoint formats from tracefs, and a non-root user should hear why first.
   preflight();
 
@@ -80,11 +77,11 @@ async function compileToObject(file: string, text: Buffer, expression: boolean, 
     // Imported here: the compiler and TypeScript load only on a cache miss.
     const { handler: compile } = await import("./compile.js");
     const source = expression ? (await import("../expression.js")).expressionSource(text.toString("utf8")) : undefined;
-    const code = await compile({ file, source, output: out, emit: "obj", backend, forRun: true });
+    const code = await compile({ file, source, text: source === undefined ? probeText(file, text) : undefined, output: out, emit: "obj", backend, forRun: true });
     if (code !== ExitCode.OK) return code;
     const bytes = readFileSync(out);
-    // A file edited while it compiled must not be cached under the old text's key.
-    if (slot && (expression || readFileSync(file).equals(text))) {
+    // The object is the text's, read once, however the file changed since: cached under that text's key.
+    if (slot) {
       slot.commit();
       committed = true;
     }

@@ -10,7 +10,6 @@
 //
 // Object-level verification lives here, not in compiler/, because it needs the loader's object model.
 
-import { readFileSync } from "node:fs";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/index.js";
 import { describeError, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
@@ -34,10 +33,10 @@ import {
   type ObjectSpec,
   type ResolvedExterns,
 } from "../../runtime/loader/index.js";
-import { ExitCode, UserError, fileError } from "../exit-codes.js";
-import { diagnosticsExitCode, refuseBinary } from "./compile.js";
+import { ExitCode, UserError } from "../exit-codes.js";
+import { diagnosticsExitCode } from "./compile.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
-import { parseHexBytes } from "../input.js";
+import { parseHexBytes, probeText, readInputFile } from "../input.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
@@ -66,10 +65,10 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
   let bytes: Uint8Array;
   if (/\.[cm]?ts$/.test(file)) {
-    refuseBinary(file);
+    const text = probeText(file, readInputFile(file));
     let compiled: ReturnType<typeof compile>;
     try {
-      compiled = compile(file, { backend });
+      compiled = compile({ fileName: file, text }, { backend });
     } catch (error) {
       // No LLVM installed: the message names the package to install.
       if (error instanceof LlvmToolchainError) throw new UserError(error.message);
@@ -85,11 +84,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     bytes = compiled.object;
   } else {
     if (backend !== "own") throw new UserError(`--backend ${backend} compiles a probe file (.ts), but ${file} is read as a BPF object, already compiled`);
-    try {
-      bytes = readFileSync(file);
-    } catch (error) {
-      throw fileError("read", file, error);
-    }
+    bytes = readInputFile(file);
   }
 
   let report: ObjectReport;

@@ -44,7 +44,15 @@ export interface Checked {
 /** Parses only (no checking): cheap, for finding the tracepoints a file uses before building the prelude. */
 export function parse(fileName: string, text: string): TS.SourceFile {
   const ts = typescript();
-  return ts.createSourceFile(fileName, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  return ts.createSourceFile(typescriptName(fileName), text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+}
+
+/**
+ * The name TypeScript knows the probe file by: its own, or with `.ts` added when it has no TypeScript extension
+ * (`probe`, `probe.js`, /dev/fd/63), which TypeScript would otherwise take for JavaScript it was not asked to check.
+ */
+function typescriptName(fileName: string): string {
+  return /\.[cm]?tsx?$/.test(fileName) && !/\.d\.[cm]?ts$/.test(fileName) ? fileName : `${fileName}.ts`;
 }
 
 export function check(fileName: string, text: string, preludeText: string, parsed?: TS.SourceFile): Checked {
@@ -52,7 +60,7 @@ export function check(fileName: string, text: string, preludeText: string, parse
   const file = parsed ?? parse(fileName, text);
   const prelude = ts.createSourceFile(PRELUDE_FILE, preludeText, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const files = new Map<string, TS.SourceFile>([
-    [fileName, file],
+    [file.fileName, file],
     [PRELUDE_FILE, prelude],
   ]);
   const options: TS.CompilerOptions = {
@@ -80,7 +88,7 @@ export function check(fileName: string, text: string, preludeText: string, parse
     // Only "tsbpf" resolves (to the prelude's ambient module); everything else is reported by the lowering.
     resolveModuleNameLiterals: (literals) => literals.map(() => ({ resolvedModule: undefined })),
   };
-  const program = ts.createProgram({ rootNames: [PRELUDE_FILE, fileName], options, host });
+  const program = ts.createProgram({ rootNames: [PRELUDE_FILE, file.fileName], options, host });
   const raw = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file), ...program.getGlobalDiagnostics()];
   const source = { fileName, text };
   // Imports other than "tsbpf" get tsbpf's own diagnostic; TypeScript's ("cannot find module") would repeat it.

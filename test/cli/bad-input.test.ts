@@ -186,3 +186,22 @@ test("a probe file given to load or disasm names the command that takes it (exit
     usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf compile ${PROBE} --emit asm prints its programs' disassembly`),
   );
 });
+
+test("inputs read once: a pipe compiles, a device or directory is refused at once, and -o cannot overwrite the probe (exit 2)", () => {
+  withTempDir((dir) => {
+    // Process substitution: a pipe that can be read only once, as a FIFO.
+    const piped = spawnSync("bash", ["-c", `"${process.execPath}" --import tsx cli/main.ts compile <(cat "${PROBE}") -o "${join(dir, "p.o")}"`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    assert.equal(piped.status, 0, piped.stderr);
+    assertOneLine(tsbpf("load", "/dev/zero"), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file\n$/);
+    assertOneLine(tsbpf("compile", "/dev/zero", "-o", join(dir, "z.o")), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file\n$/);
+    assertOneLine(tsbpf("disasm", dir), 2, /^tsbpf: cannot read .*: it is a directory \(EISDIR\)\n$/);
+    const self = join(dir, "self.ts");
+    writeFileSync(self, "export const license = \"GPL\";\n");
+    assertOneLine(tsbpf("compile", self, "-o", self), 2, /^tsbpf: -o .*self\.ts is the probe file itself: name another file for the object\n$/);
+    // A probe file without a TypeScript extension is still TypeScript.
+    const bare = join(dir, "probe");
+    writeFileSync(bare, "import { kprobe, printk } from \"tsbpf\";\nexport const license = \"GPL\";\nexport const p = kprobe(\"f\", () => printk(\"x\"));\n");
+    const compiled = tsbpf("compile", bare, "-o", join(dir, "bare.o"));
+    assert.equal(compiled.status, 0, compiled.stderr);
+  });
+});
