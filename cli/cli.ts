@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import type { Options } from "yargs";
 import { saveCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { ExitCode, UserError } from "./exit-codes.js";
-import { writeErr } from "./output.js";
+import { OutputError, writeErr } from "./output.js";
 
 type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
 type CommandModule = { handler: Handler };
@@ -22,12 +22,13 @@ function run(command: () => Promise<CommandModule>) {
       saveCodeCaches();
       process.exitCode = (await handler(argv)) ?? ExitCode.OK;
     } catch (error) {
-      if (error instanceof UserError) {
+      if (error instanceof UserError || error instanceof OutputError) {
         writeErr(`tsbpf: ${error.message}\n`);
-        process.exitCode = error.exitCode;
+        process.exitCode = error instanceof UserError ? error.exitCode : ExitCode.USAGE;
       } else {
         const detail = error instanceof Error ? (process.env.TSBPF_DEBUG ? error.stack : error.message) : String(error);
-        writeErr(`tsbpf: internal error: ${detail}\n(set TSBPF_DEBUG=1 for the stack trace and please report it)\n`);
+        const hint = process.env.TSBPF_DEBUG ? "please report it" : "set TSBPF_DEBUG=1 for the stack trace and please report it";
+        writeErr(`tsbpf: internal error: ${detail}\n(${hint})\n`);
         process.exitCode = ExitCode.INTERNAL;
       }
     }
@@ -209,6 +210,9 @@ function ownVersion(): string {
 
 /** Runs the command line `args` (process.argv without node and the script); the exit code is set on `process`. */
 export async function main(args: readonly string[]): Promise<void> {
+  // Node opens its inspector on SIGUSR1 unless the signal has a listener: in a root process holding BPF programs, a
+  // debugger any local user could attach to.
+  process.on("SIGUSR1", () => {});
   const fast = parseSimple(args);
   if (fast) return run(fast.command.load)(fast.argv);
   // Everything else (help, usage errors, the other commands) goes through yargs.

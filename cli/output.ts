@@ -11,6 +11,14 @@ const { writeSync } = process.getBuiltinModule("node:fs");
 
 type Fd = 1 | 2;
 
+/** Standard output cannot take what is written (a full disk, an I/O error): the command cannot do its job. */
+export class OutputError extends Error {
+  constructor(readonly code: string) {
+    super(`cannot write to standard output (${code}${code === "ENOSPC" ? ": no space left on the device it goes to" : ""})`);
+    this.name = "OutputError";
+  }
+}
+
 /** Descriptors whose writes go through Node's stream (after an EAGAIN), and those whose reader has gone. */
 const viaStream = new Set<Fd>();
 const gone = new Set<Fd>();
@@ -40,7 +48,14 @@ function write(fd: Fd, text: string): boolean {
         gone.add(fd);
         return false;
       }
-      if (code !== "EAGAIN") throw error;
+      if (code !== "EAGAIN") {
+        // Standard error has nowhere to say why it failed: it counts as gone.
+        if (fd === 2) {
+          gone.add(fd);
+          return false;
+        }
+        throw new OutputError(code ?? "an unknown error");
+      }
       viaStream.add(fd);
       stream(fd).write(bytes.subarray(done));
       return !gone.has(fd);

@@ -95,7 +95,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   let stopping = false;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = () => ((stopping = true), resolve())));
-  // The first SIGINT/SIGTERM ends the stream (the maps are still printed, then everything is released); a
+  // The first SIGINT, SIGTERM, SIGHUP or SIGQUIT ends the stream (the maps are still printed, then everything is released); a
   // second one releases everything at once and exits.
   session.releaseOnExit(() => stop(), { graceful: true });
   let recording: Recording | undefined;

@@ -5,6 +5,7 @@
 // exceptions and exit release them too.
 
 import { readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { openSys } from "../sys/kernel.js";
 import type { Sys } from "../sys/sys.js";
 import { readBtfMaps } from "./btf-maps.js";
@@ -20,8 +21,11 @@ export function openObject(bytes: Uint8Array, options: ParseOptions = {}): Objec
 
 /** The shell's convention: 128 + the signal number. */
 function exitOnSignal(s: NodeJS.Signals): never {
-  process.exit(s === "SIGINT" ? 130 : 143);
+  process.exit(128 + (constants.signals[s] ?? 15));
 }
+
+/** The signals that end a session as Ctrl-C does: also a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT). */
+const ENDING_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
 export interface SessionLoadOptions extends LoadOptions {
   /** Object name (prefix of global data map names); default from the path, else "obj". */
@@ -117,7 +121,7 @@ export class Session {
   }
 
   /**
-   * Releases everything on SIGINT/SIGTERM (then calls `onSignal`, which decides how to finish), on an uncaught
+   * Releases everything on SIGINT, SIGTERM, SIGHUP or SIGQUIT (then calls `onSignal`, which decides how to finish), on an uncaught
    * exception (then rethrows it) and at exit. With `graceful`, the first signal only calls `onSignal` (which is
    * then expected to finish up and close the session) and a second one releases everything and exits.
    * Gives a function that removes the handlers; close() removes them too.
@@ -144,13 +148,11 @@ export class Session {
       }
     };
     const exit = () => this.closeSync();
-    process.on("SIGINT", signal);
-    process.on("SIGTERM", signal);
+    for (const s of ENDING_SIGNALS) process.on(s, signal);
     process.on("uncaughtException", crash);
     process.on("exit", exit);
     const uninstall = () => {
-      process.off("SIGINT", signal);
-      process.off("SIGTERM", signal);
+      for (const s of ENDING_SIGNALS) process.off(s, signal);
       process.off("uncaughtException", crash);
       process.off("exit", exit);
       if (this.uninstall === uninstall) this.uninstall = undefined;

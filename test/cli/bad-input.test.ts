@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -204,4 +204,14 @@ test("inputs read once: a pipe compiles, a device or directory is refused at onc
     const compiled = tsbpf("compile", bare, "-o", join(dir, "bare.o"));
     assert.equal(compiled.status, 0, compiled.stderr);
   });
+});
+
+test("standard output on a full device is a usage error saying so, not an internal error (exit 2)", { skip: existsSync("/dev/full") ? false : "no /dev/full" }, () => {
+  const full = openSync("/dev/full", "w");
+  try {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", PROBE, "--emit", "asm"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, stdio: ["ignore", full, "pipe"] });
+    assertOneLine(r, 2, /^tsbpf: cannot write to standard output \(ENOSPC: no space left on the device it goes to\)\n$/);
+  } finally {
+    closeSync(full);
+  }
 });

@@ -186,6 +186,25 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("a closed terminal (SIGHUP) ends a run as Ctrl-C does, its command included; SIGUSR1 opens no debugger", async () => {
+    assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
+    const marker = `${30 + Math.random()}`.slice(0, 8);
+    const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "-c", `sleep ${marker}`]);
+    try {
+      await run.until(() => run.stderr().includes("streaming bpf_printk output"), "tsbpf run never started streaming");
+      run.child.kill("SIGUSR1");
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(run.child.exitCode, null, "SIGUSR1 ended the run");
+      assert.doesNotMatch(run.stderr(), /Debugger listening/);
+      run.child.kill("SIGHUP");
+      assert.equal(await run.exited, 0, run.stderr());
+      assert.equal(existsSync(`${tracefsPath()}/instances/tsbpf-${run.child.pid}`), false, "the run's tracefs instance is still there");
+      assert.equal(spawnSync("pgrep", ["-f", `sleep ${marker}`]).status, 1, "the command the run started is still running");
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("ends the run when its output's reader goes away (as `tsbpf run | head -1`), releasing everything", async () => {
     assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
     const run = tsbpf(["run", "examples/unlink-tracepoint.ts"]);
