@@ -2,7 +2,7 @@
 // reason string when a feature is missing (undefined when present), shaped for `test(name, { skip: reason })`.
 // Takes nothing at import.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { LinuxSys, cpuList } from "./linux.js";
 import { ProgType } from "./constants.js";
 import { SysError, type IdKind, type Sys } from "./sys.js";
@@ -115,9 +115,18 @@ export function tracefsPath(): string | undefined {
   return TRACEFS_PATHS.find((p) => existsSync(`${p}/events`));
 }
 
-/** Reason when tracefs (tracepoint ids and formats) is not mounted. */
+/** Reason when tracefs (tracepoint ids and formats) is not mounted, or is mounted where this user cannot look. */
 export function missingTracefs(): string | undefined {
-  return tracefsPath() ? undefined : "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)";
+  if (tracefsPath()) return undefined;
+  for (const p of TRACEFS_PATHS) {
+    try {
+      statSync(`${p}/events`);
+    } catch (e) {
+      // Mounted, as root's alone (mode 700): CAP_BPF and CAP_PERFMON do not open it.
+      if ((e as NodeJS.ErrnoException).code === "EACCES") return `tracefs at ${p} is not readable by this user (mounted for root alone): run as root, or remount it readable (mount -o remount,mode=755 ${p})`;
+    }
+  }
+  return "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)";
 }
 
 /** The id of tracepoint `group:name`, or undefined when tracefs or the tracepoint is missing. */

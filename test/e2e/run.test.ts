@@ -9,7 +9,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -636,5 +636,19 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     const run = tsbpf(["run", "examples/unlink-tracepoint.ts"], { XDG_CACHE_HOME: join(dir, "nobody") }, { uid: 65534, gid: 65534 });
     assert.equal(await run.exited, 4, run.stderr());
     assert.match(run.stderr(), /^tsbpf: loading BPF programs needs root .*; run it with sudo\n$/);
+  });
+
+  it("tells a user with CAP_BPF and CAP_PERFMON that tracefs is root's alone, not that it is unmounted (exit 4)", (t) => {
+    if (statSync(tracefsPath()!).mode & 0o005) return t.skip("tracefs is readable by other users here");
+    if (spawnSync("setpriv", ["--version"]).status !== 0) return t.skip("needs setpriv (util-linux) to keep capabilities for another user");
+    const caps = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon"];
+    const r = spawnSync("setpriv", [...caps, process.execPath, "--import", "tsx", MAIN, "run", "examples/unlink-tracepoint.ts"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, XDG_CACHE_HOME: join(dir, "nobody") },
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /^tsbpf: tracefs at \S+ is not readable by this user \(mounted for root alone\): run as root, or remount it readable/);
   });
 });
