@@ -61,13 +61,32 @@ export function resolutionStore(dir: string, key: () => string): ResolutionStore
   };
 }
 
-/** The cached object's bytes, or undefined on a miss (or an unreadable entry, which is then recompiled). */
+/**
+ * The cached object's bytes, or undefined on a miss: also for an entry that cannot be read or is not a whole object
+ * (a disk error, an edit by hand), which is removed and so compiled again.
+ */
 export function readCached(dir: string, key: string): Uint8Array | undefined {
+  const path = objectPath(dir, key);
+  let bytes: Buffer;
   try {
-    return readFileSync(objectPath(dir, key));
+    bytes = readFileSync(path);
   } catch {
     return undefined;
   }
+  if (wholeObject(bytes)) return bytes;
+  try {
+    unlinkSync(path);
+  } catch {
+    // another run removed it, or the directory is not ours to change: compiled again either way
+  }
+  return undefined;
+}
+
+/** Whether bytes are an ELF64 file as long as its section header table says (what the compiler writes). */
+function wholeObject(b: Buffer): boolean {
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) return false;
+  const sectionHeaders = Number(b.readBigUInt64LE(0x28)) + b.readUInt16LE(0x3a) * b.readUInt16LE(0x3c);
+  return sectionHeaders <= b.length;
 }
 
 /**

@@ -56,7 +56,8 @@ export function parseHexBytes(text: string | Buffer, what: string): Uint8Array {
   const digits = tokens.length === 1 ? tokens[0]! : tokens.map((t) => (t.length === 1 ? `0${t}` : t)).join("");
   const bad = tokens.find((t) => !/^[0-9a-f]+$/i.test(t) || (tokens.length > 1 && t.length > 2));
   if (bad !== undefined || digits.length % 2 !== 0) {
-    throw new UserError(`${what}: expected hex bytes separated by spaces${bad !== undefined ? `, found '${bad}'` : " (odd number of hex digits)"}`);
+    const shown = bad !== undefined && bad.length > 24 ? `${bad.slice(0, 24)}... (${bad.length} characters)` : bad;
+    throw new UserError(`${what}: expected hex bytes separated by spaces${bad !== undefined ? `, found '${shown}'` : " (odd number of hex digits)"}`);
   }
   return Uint8Array.from(Buffer.from(digits, "hex"));
 }

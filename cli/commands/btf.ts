@@ -16,6 +16,7 @@ import { writeOut } from "../output.js";
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const types = ((argv.types as (string | number)[] | undefined) ?? []).map(String);
   if (!types.length) throw new UserError("name at least one kernel type, e.g. tsbpf btf filename task_struct");
+  if (types.some((t) => t.trim() === "")) throw new UserError("a kernel type's name cannot be empty: name each one, e.g. tsbpf btf filename task_struct");
   const maxDepth = integerOption(argv, "depth", 0);
   const maxTypes = integerOption(argv, "max-types", 1);
   const path = (argv.btf as string | undefined) ?? VMLINUX;

@@ -1981,6 +1981,8 @@ export function lower(
     exitRun(e: TS.CallExpression): Val {
       if (e.arguments.length > 1) fail(e.arguments[1]!, Code.UnsupportedCall, "exit() takes at most an exit code");
       const code = e.arguments[0] ? this.value(e.arguments[0]) : { op: imm(0n, U32) };
+      // A process's exit status is 8 bits: 256 would read as success.
+      if (code.op.kind === "imm" && (code.op.value < 0n || code.op.value > 255n)) fail(e.arguments[0]!, Code.OutOfRange, `exit(${code.op.value}): an exit status is 0 to 255 (the process's status keeps only its low 8 bits)`);
       this.action(ACTIONS.exit, code, e);
       this.fb.terminate({ op: "ret", value: imm(0n, I64), loc: locOf(e) });
       this.enter(this.fb.newBlock()); // anything after exit() is unreachable and dropped

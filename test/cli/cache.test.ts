@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { objectPath, readCached, reserve, resolutionStore } from "../../cli/cache.js";
+import { compile } from "../../compiler/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -17,10 +18,11 @@ test("reserve() makes the cache directory, and commit() puts the object where re
     const dir = join(base, "a", "b");
     const slot = reserve(dir, "k1");
     assert.ok(slot, "a writable directory is reserved");
-    writeFileSync(slot.path, "obj");
+    const { object } = compile(join(ROOT, "examples/unlink.ts"));
+    writeFileSync(slot.path, object);
     slot.commit();
     assert.ok(existsSync(objectPath(dir, "k1")));
-    assert.equal(Buffer.from(readCached(dir, "k1")!).toString(), "obj");
+    assert.deepEqual(new Uint8Array(readCached(dir, "k1")!), object);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
@@ -38,6 +40,22 @@ test("resolutionStore() keeps an object's BTF lookups beside the objects, making
     resolutionStore("/proc/tsbpf-no-such-dir", () => "k").write({ hooks: new Map() }); // returns: nothing kept
   } finally {
     rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test("a cached entry that is not a whole object is removed and read as a miss, so the probe compiles again", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-object-cache-"));
+  try {
+    const { object } = compile(join(ROOT, "examples/unlink.ts"));
+    writeFileSync(objectPath(dir, "whole"), object);
+    assert.deepEqual(new Uint8Array(readCached(dir, "whole")!), object);
+    for (const [key, bytes] of [["garbage", Buffer.from("not an object")], ["truncated", object.subarray(0, object.length - 100)]] as const) {
+      writeFileSync(objectPath(dir, key), bytes);
+      assert.equal(readCached(dir, key), undefined, key);
+      assert.equal(existsSync(objectPath(dir, key)), false, `${key} is removed`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -62,12 +62,18 @@ test("exit() writes to a one-page actions ring buffer tagged tsbpf:actions, left
   assert.equal(openObject(plain.object, { name: "plain" }).maps.some((m) => m.name === "tsbpf_actions"), false);
 });
 
-test("exit() takes at most one code, a number", () => {
+test("exit() takes at most one code, a number from 0 to 255", () => {
   const diagnostics = (call: string) => compile({ fileName: "bad.ts", text: UNLINKS("/tmp/x").replace("exit(7)", call) }).diagnostics;
   const two = diagnostics("exit(7, 8)");
   assert.ok(two.some((d) => d.code === "TS2554" && d.line === 5), JSON.stringify(two));
   const str = diagnostics(`exit("x")`);
   assert.ok(str.some((d) => d.code === "TS2345" && d.line === 5), JSON.stringify(str));
+  // The process's status keeps 8 bits: exit(256) would look like success.
+  for (const code of [256, -1]) {
+    const out = diagnostics(`exit(${code})`);
+    assert.deepEqual(out.map((d) => [d.code, d.message]), [["TSBPF1005", `exit(${code}): an exit status is 0 to 255 (the process's status keeps only its low 8 bits)`]]);
+  }
+  assert.deepEqual(diagnostics("exit(255)"), []);
 });
 
 test("in the simulator, exitCode() gives the first exit()'s code, and exit() ends the handler", async () => {
