@@ -103,7 +103,14 @@ export function explainRejection(
   if (/invalid bpf_context access/.test(m)) {
     return out(VerifierCode.Context, `${at} reads the probe's context where a ${progTypeName(progType)} program may not: that argument or field is not readable here`);
   }
-  if (/back-edge|infinite loop|too large|too complex|loop/.test(m)) {
+  if (/too large|too complex/.test(m)) {
+    // Bounded loops, but too many paths through them: a constant bound is not the cure.
+    return out(
+      VerifierCode.Loop,
+      `the kernel's verifier gives up on this program: following every path through the loop around ${at} and the code after it takes more than 1,000,000 instructions (each branch in a loop that changes a value read later multiplies the paths); use fewer iterations, or fewer such branches`,
+    );
+  }
+  if (/back-edge|infinite loop|loop/.test(m)) {
     const bounded = tsbpf ? "for (let i = 0; i < 16; i++)" : "for (int i = 0; i < 16; i++)";
     return out(VerifierCode.Loop, `the verifier cannot prove that the loop around ${at} ends; give it a constant bound (\`${bounded}\`)`);
   }

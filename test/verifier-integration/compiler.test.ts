@@ -106,3 +106,31 @@ test("a ring buffer record left unsubmitted on one path is named with its reserv
   assert.equal(d!.line, 8);
   assert.match(d!.message, /^p: the ring buffer record reserved by `rb\.reserve\(\)` on line 6 is neither submitted nor discarded on the path that ends here/);
 });
+
+test("bounded loops with too many paths for the verifier are named as such, not as loops without a bound (TSBPF2006)", () => {
+  // The basename, then up to 16 of its bytes: each '/' seen moves `start`, which the second loop reads.
+  const text = [
+    'import { tracepoint, readUserStr, printf, type u32, type Str } from "tsbpf";',
+    'export const license = "GPL";',
+    'export const t = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {',
+    "  const p: Str<64> = readUserStr(ctx.pathname);",
+    "  let start: u32 = 0;",
+    "  for (let i = 0; i < 64; i++) {",
+    "    const c = p.charCodeAt(i);",
+    "    if (c === 0) break;",
+    "    if (c === 47) start = i + 1;",
+    "  }",
+    "  let n: u32 = 0;",
+    "  for (let i = 0; i < 16; i++) {",
+    "    if (p.charCodeAt(start + i) === 0) break;",
+    "    n++;",
+    "  }",
+    '  printf("%s %u %u\\n", p, start, n);',
+    "});",
+  ].join("\n");
+  const r = compile({ fileName: "paths.ts", text }, { tracepointFormat });
+  assert.equal(r.diagnostics.length, 1, formatDiagnostics(r.diagnostics, { sources: { "paths.ts": text } }));
+  assert.equal(r.diagnostics[0]!.code, "TSBPF2006");
+  assert.match(r.diagnostics[0]!.message, /^t: the kernel's verifier gives up on this program: following every path through the loop around .* takes more than 1,000,000 instructions/);
+  assert.doesNotMatch(r.diagnostics[0]!.message, /give it a constant bound/);
+});
