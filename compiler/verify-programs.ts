@@ -253,6 +253,10 @@ export function verifyPrograms(
     if (p.kind === "rawTracepoint" && !tracepoint) continue;
     const result = verify(insns, { progType, maps: [...named.values()], ...(tracepoint ? { expectedAttachType: TRACE_RAW_TP, tracepoint } : {}) });
     if (result.accepted || !result.error) continue;
+    // The model gave up counting paths: its pruning is more cautious than the kernel's for some loops (a loop that
+    // moves a variable a later loop indexes with: 861,408 instructions in the model, 8,696 in Linux 6.18), so the
+    // kernel decides at load, where its own "too large" is reported at the source line.
+    if (/BPF program is too large/.test(result.error.message)) continue;
     diagnostics.push(rejectionDiagnostic(p.name, insns, result.error, progType, p.lines, source.fileName, lines));
   }
   return diagnostics;

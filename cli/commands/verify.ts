@@ -305,7 +305,11 @@ function kernelStyleLog(log: readonly string[], positionOf: (pc: number) => Sour
 export function formatReport(report: ObjectReport): string {
   const out: string[] = [];
   for (const p of report.programs) {
-    if (p.log) out.push(`${p.name} (${p.section}):`, ...p.log.map((l) => `  ${l}`));
+    if (p.log) {
+      // One line at a time: a log can hold a million lines, more arguments than a call takes.
+      out.push(`${p.name} (${p.section}):`);
+      for (const l of p.log) out.push(`  ${l}`);
+    }
     if (p.accepted) {
       out.push(`${p.name} (${p.section}, ${p.progType}): accepted, ${p.processed} instructions processed`);
       continue;
