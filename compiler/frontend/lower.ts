@@ -1587,7 +1587,9 @@ export function lower(
       if (length !== undefined) return { op: imm(BigInt(length), I64), untyped: true };
       if (ts.isPropertyAccessExpression(e)) return this.property(e);
       if (ts.isTemplateExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isStringLiteral(e)) {
-        return fail(e, Code.NotAnInteger, "strings are only supported as the message of printk()");
+        if (ts.isTemplateExpression(e)) return fail(e, Code.NotAnInteger, "a template string with values is formatted only as the message of printf() or printk(): pass it to one of them");
+        // Where a string is kept (a const, a ternary's arm), it needs a size: Str<N> is a NUL-padded char array.
+        return fail(e, Code.NotAnInteger, `a string here needs a size: give its binding a Str<N> type (\`const s: Str<16> = ${e.getText(file).length > 24 ? '"..."' : e.getText(file)}\`), or pass it straight to printf/printk`);
       }
       // Arr<T, N> indexing is handled above; anything else indexed is a record read by a computed name.
       if (ts.isElementAccessExpression(e)) {
