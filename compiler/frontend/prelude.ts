@@ -118,17 +118,17 @@ declare module "tsbpf" {
   export function uprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
   export function uretprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
   export function usdt(binary: string, provider: string, name: string, handler: Handler<any[]>): Probe;
-  export function tracepoint<G extends string, N extends string>(group: G, name: N, handler: (ctx: TracepointContext<G, N>) => number | bigint | void): Probe;
+  export function tracepoint<G extends string, N extends string>(group: G, name: N, handler: (ctx: TracepointContext<G, N>, ...more: never[]) => number | bigint | void): Probe;
   /** The context of a profile() or interval() handler (struct bpf_perf_event_data); the handler reads none of it. */
   export interface PerfEventContext { readonly __tsbpfPerfEvent?: true }
   /** bpftrace's profile:hz:N: a handler run N times a second on every online CPU, on whatever runs there. */
-  export function profile(hz: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  export function profile(hz: number, handler: (ctx: PerfEventContext, ...more: never[]) => number | bigint | void): Probe;
   /** bpftrace's interval:ms:N: a handler run every N milliseconds, on one CPU. */
-  export function interval(ms: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  export function interval(ms: number, handler: (ctx: PerfEventContext, ...more: never[]) => number | bigint | void): Probe;
   /** bpftrace's software:EVENT:N: a handler run at every N-th event on each online CPU, in the context of the task it came from. */
-  export function software(event: SoftwareEvent, count: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  export function software(event: SoftwareEvent, count: number, handler: (ctx: PerfEventContext, ...more: never[]) => number | bigint | void): Probe;
   /** bpftrace's hardware:EVENT:N: the same for a hardware counter of the CPU. */
-  export function hardware(event: HardwareEvent, count: number, handler: (ctx: PerfEventContext) => number | bigint | void): Probe;
+  export function hardware(event: HardwareEvent, count: number, handler: (ctx: PerfEventContext, ...more: never[]) => number | bigint | void): Probe;
   /** bpftrace's BEGIN: a handler tsbpf run runs once, in its own process, before it attaches the probes. */
   export function begin(handler: () => number | bigint | void): Probe;
   /** bpftrace's END: a handler tsbpf run runs once, after it has detached the probes and before it prints the maps. */
