@@ -318,8 +318,12 @@ function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { n
  * A program that asks probe() gets its hook's name (`rawtracepoint:sched_switch`, as bpftrace names a tp_btf probe) in
  * the link's cookie.
  */
+/** Why an iterator program (iter/NAME) is loaded but not attached. */
+export const ITERATOR_NOT_ATTACHED = "an iterator is read through a link and an iterator fd of its own, which tsbpf does not make";
+
 function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: string; name: string }): Attachment {
   const description = `${t.hook} ${t.name}`;
+  if (t.hook === "iter") throw new AttachError(`program ${spec.name} (section ${spec.section}) cannot be attached automatically: ${ITERATOR_NOT_ATTACHED}`, "unsupported");
   try {
     const cookie = spec.probeNames ? probeCookie(`${t.hook === "tp_btf" ? "rawtracepoint" : t.hook}:${t.name}`) : undefined;
     return attachment(sys, spec, description, sys.rawTracepointOpen(undefined, progFd, cookie));

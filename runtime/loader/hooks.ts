@@ -13,6 +13,8 @@ function hookType(hook: BtfHook, name: string): { typeName: string; kind: number
       return { typeName: `btf_trace_${name}`, kind: BtfKind.TYPEDEF, what: `tracepoint ${name}` };
     case "lsm":
       return { typeName: `bpf_lsm_${name}`, kind: BtfKind.FUNC, what: `LSM hook ${name}` };
+    case "iter":
+      return { typeName: `bpf_iter_${name}`, kind: BtfKind.FUNC, what: `iterator ${name}` };
     default:
       return { typeName: name, kind: BtfKind.FUNC, what: `function ${name}` };
   }

@@ -13,7 +13,7 @@ import { AttachType, MapType, ProgType, mapTypeName } from "../sys/constants.js"
 import { isGlob } from "../../compiler/glob.js";
 import { LoadError } from "./errors.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
-import { attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
+import { ITERATOR_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
@@ -161,6 +161,10 @@ export class LoadedObject {
           skipped.push({ program: p.name, why: a.kind === "run" ? `a ${a.when}() program runs once (run()), it is not attached` : a.why });
           continue;
         }
+        if (a.kind === "btf" && a.hook === "iter") {
+          skipped.push({ program: p.name, why: ITERATOR_NOT_ATTACHED });
+          continue;
+        }
         attached.push(this.attach(p.name, options));
       }
     } catch (e) {
@@ -236,6 +240,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const wanted = options.programs ? new Set(options.programs) : undefined;
     if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
     const chosen = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload));
+    for (const p of spec.programs) if (p.unloadable && !wanted) loaded.warnings.push(`program ${p.name} (section ${p.section}) is not loaded: ${p.unloadable}`);
     // What the kernel's BTF is read for, unless an earlier load of this object kept it.
     const needsCore = hasCoreRelocations(spec.raw);
     const hooked = chosen.flatMap((p) => (p.attach.kind === "btf" ? [{ program: p.name, hook: p.attach.hook, target: p.attach.name }] : []));

@@ -14,7 +14,7 @@ import { NoProgramsError, ObjectError } from "./errors.js";
 import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
 import { PERF_EVENT_SECTION, PERF_EVENT_TAG, PROBE_TAG, RUN_SECTION, RUN_TAG, funcTags, parsePerfEventTag, type PerfEventProbe, type RunWhen } from "../../compiler/btf/tags.js";
 
-export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm";
+export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm" | "iter";
 
 /** Where a program attaches, as its section name says. */
 export type AttachTarget =
@@ -55,8 +55,10 @@ export interface ProgramSpec {
   /** ProgFlag bits (sleepable). */
   flags: number;
   attach: AttachTarget;
-  /** False for a section written "?SEC" (libbpf): loaded only when asked for by name. */
+  /** False for a section written "?SEC" (libbpf), or one tsbpf cannot load (`unloadable`): loaded only when asked for by name. */
   autoload: boolean;
+  /** Why tsbpf does not load this kind of program (struct_ops, freplace): the rest of the object loads without it. */
+  unloadable?: string;
   source: BpfProgram;
   /** It calls probe() (tagged tsbpf:probe): attached with each place's probe id in the attach cookie. */
   probeNames?: boolean;
@@ -300,6 +302,8 @@ interface SectionKind {
   flags?: number;
   /** Builds the attach target from what follows "<prefix>/" (undefined when nothing follows). */
   target: (rest: string | undefined, section: string) => AttachTarget;
+  /** tsbpf does not load such programs, for this reason. */
+  unloadable?: string;
 }
 
 const manual = (why: string) => (): AttachTarget => ({ kind: "manual", why });
@@ -393,6 +397,20 @@ const SECTIONS: Record<string, SectionKind> = {
   "fexit.s": { type: ProgType.TRACING, attachType: AttachType.TRACE_FEXIT, flags: ProgFlag.SLEEPABLE, target: btfTarget("fexit") },
   lsm: { type: ProgType.LSM, attachType: AttachType.LSM_MAC, target: btfTarget("lsm") },
   "lsm.s": { type: ProgType.LSM, attachType: AttachType.LSM_MAC, flags: ProgFlag.SLEEPABLE, target: btfTarget("lsm") },
+  // One uprobe_multi link for every function the pattern matches (Linux 6.6).
+  "uprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_MULTI, target: uprobeTarget(false) },
+  "uretprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_MULTI, target: uprobeTarget(true) },
+  "uprobe.multi.s": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_MULTI, flags: ProgFlag.SLEEPABLE, target: uprobeTarget(false) },
+  "uretprobe.multi.s": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_MULTI, flags: ProgFlag.SLEEPABLE, target: uprobeTarget(true) },
+  "kprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_KPROBE_MULTI, target: manual("kprobe.multi programs attach through kprobe_multi links, which tsbpf does not make") },
+  "kretprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_KPROBE_MULTI, target: manual("kprobe.multi programs attach through kprobe_multi links, which tsbpf does not make") },
+  "raw_tp.w": { type: ProgType.RAW_TRACEPOINT_WRITABLE, target: rawTracepointTarget },
+  "raw_tracepoint.w": { type: ProgType.RAW_TRACEPOINT_WRITABLE, target: rawTracepointTarget },
+  iter: { type: ProgType.TRACING, attachType: AttachType.TRACE_ITER, target: btfTarget("iter") },
+  "iter.s": { type: ProgType.TRACING, attachType: AttachType.TRACE_ITER, flags: ProgFlag.SLEEPABLE, target: btfTarget("iter") },
+  struct_ops: { type: ProgType.STRUCT_OPS, target: manual("struct_ops"), unloadable: "struct_ops programs load with the struct_ops map that names them, which tsbpf does not create" },
+  "struct_ops.s": { type: ProgType.STRUCT_OPS, target: manual("struct_ops"), unloadable: "struct_ops programs load with the struct_ops map that names them, which tsbpf does not create" },
+  freplace: { type: ProgType.EXT, target: manual("freplace"), unloadable: "freplace programs load against a function of another loaded program, which tsbpf does not name" },
 };
 
 /**
@@ -461,7 +479,7 @@ const OTHER_SECTIONS: Record<string, SectionKind> = {
 };
 
 /** Program type, attach type and target of a section name; throws ObjectError for names libbpf would not know. */
-export function classifySection(section: string): Pick<ProgramSpec, "type" | "expectedAttachType" | "flags" | "attach"> {
+export function classifySection(section: string): Pick<ProgramSpec, "type" | "expectedAttachType" | "flags" | "attach" | "unloadable"> {
   const slash = section.indexOf("/");
   const head = slash < 0 ? section : section.slice(0, slash);
   const rest = slash < 0 ? undefined : section.slice(slash + 1);
@@ -469,13 +487,14 @@ export function classifySection(section: string): Pick<ProgramSpec, "type" | "ex
   if (!kind) {
     throw new ObjectError(`section ${section}: unknown program type; use a libbpf section name such as ${["tracepoint/GROUP/NAME", "kprobe/FUNC", "uprobe/BINARY:FUNC", "raw_tp/NAME", "socket", "xdp"].join(", ")}`);
   }
-  return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach: kind.target(rest || undefined, section) };
+  return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach: kind.target(rest || undefined, section), ...(kind.unloadable ? { unloadable: kind.unloadable } : {}) };
 }
 
 function programSpec(p: BpfProgram): ProgramSpec {
   // libbpf: a leading "?" keeps the program's type but leaves it out of the default load.
   const optional = p.section.startsWith("?");
-  return { name: p.name, section: p.section, ...classifySection(optional ? p.section.slice(1) : p.section), autoload: !optional, source: p };
+  const kind = classifySection(optional ? p.section.slice(1) : p.section);
+  return { name: p.name, section: p.section, ...kind, autoload: !optional && !kind.unloadable, source: p };
 }
 
 const PROBE_TAG_BYTES = Buffer.from(PROBE_TAG);

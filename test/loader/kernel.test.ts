@@ -333,6 +333,33 @@ describe("loading into the running kernel", needsKernel, () => {
     refused(withMap("999", "4", "__u32"), /^the kernel refused to create map m \(type 999, .*\): EINVAL; 999 is not a map type the kernel has \(tsbpf knows types up to \d+\)$/);
   });
 
+  it("uprobe.multi attaches one uprobe_multi link, an iterator loads unattached, struct_ops is left out saying why", async () => {
+    const path = compileC(
+      "more-sections",
+      `#include "loader.h"
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+SEC("uprobe.multi/libc.so.6:unlinka*") int multi(void *ctx) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&hits, &k); if (v) __sync_fetch_and_add(v, 1); return 0; }
+SEC("iter/task") int tasks(void *ctx) { return 0; }
+SEC("struct_ops/init") int ops(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(path);
+      assert.deepEqual(obj.warnings, ["program ops (section struct_ops/init) is not loaded: struct_ops programs load with the struct_ops map that names them, which tsbpf does not create"]);
+      assert.deepEqual([...obj.programs.keys()].sort(), ["multi", "tasks"]);
+      const { attached, skipped } = obj.attachAll();
+      assert.equal(attached.length, 1);
+      assert.match(attached[0]!.description, /unlinka\*/);
+      assert.deepEqual(skipped.map((s) => s.program), ["tasks"]);
+      rmChild("multi");
+      assert.ok(readU64(sys.mapLookup(obj.map("hits").fd, new Uint8Array(4))!) >= 1n, "the rm's unlinkat hit the multi-link uprobe");
+    } finally {
+      await session.close();
+    }
+  });
+
   it("an infinite loop is reported as the verifier words it, at the loop's line, not as the register states it prints after", () => {
     const path = compileC(
       "infinite-loop",

@@ -30,6 +30,10 @@ describe("section names", () => {
     ["fentry/do_unlinkat", ProgType.TRACING, { kind: "btf", hook: "fentry", name: "do_unlinkat" }],
     ["fexit.s/do_unlinkat", ProgType.TRACING, { kind: "btf", hook: "fexit", name: "do_unlinkat" }],
     ["lsm/file_open", ProgType.LSM, { kind: "btf", hook: "lsm", name: "file_open" }],
+    ["uprobe.multi/libc.so.6:str*", ProgType.KPROBE, { kind: "uprobe", binary: "libc.so.6", func: "str*", offset: 0, retprobe: false }],
+    ["uretprobe.multi//usr/bin/bash:read*", ProgType.KPROBE, { kind: "uprobe", binary: "/usr/bin/bash", func: "read*", offset: 0, retprobe: true }],
+    ["raw_tp.w/sys_enter", ProgType.RAW_TRACEPOINT_WRITABLE, { kind: "raw_tracepoint", name: "sys_enter" }],
+    ["iter/task", ProgType.TRACING, { kind: "btf", hook: "iter", name: "task" }],
   ];
   for (const [section, type, attach] of cases) {
     it(section, () => {
@@ -55,6 +59,14 @@ describe("section names", () => {
     assert.equal(classifySection("tc").expectedAttachType, undefined);
     assert.equal(classifySection("sk_skb").type, ProgType.SK_SKB);
     assert.equal(classifySection("sk_skb/stream_parser").expectedAttachType, AttachType.SK_SKB_STREAM_PARSER);
+  });
+
+  it("uprobe.multi loads for uprobe_multi links; struct_ops and freplace are known but not loaded, saying why", () => {
+    assert.equal(classifySection("uprobe.multi.s/libc.so.6:free").expectedAttachType, AttachType.TRACE_UPROBE_MULTI);
+    assert.equal(classifySection("kprobe.multi/vfs_*").expectedAttachType, AttachType.TRACE_KPROBE_MULTI);
+    assert.equal(classifySection("iter.s/task").expectedAttachType, AttachType.TRACE_ITER);
+    assert.match(classifySection("struct_ops/dctcp_init").unloadable ?? "", /^struct_ops programs load with the struct_ops map/);
+    assert.match(classifySection("freplace/handler").unloadable ?? "", /^freplace programs load against a function of another loaded program/);
   });
 
   it("unknown and malformed names are ObjectErrors", () => {
