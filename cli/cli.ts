@@ -105,6 +105,11 @@ const simple = {
         type: "string",
         describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, or a string; repeatable)",
       },
+      program: {
+        type: "string",
+        requiresArg: true,
+        describe: "load and attach only this program, by its function name (repeatable), as a libbpf tool leaves others out with bpf_program__set_autoload(false)",
+      },
     },
     load: () => import("./commands/load.js"),
   },

@@ -60,6 +60,8 @@ export interface StreamOptions {
   target?: TargetOption;
   /** Where the object's kernel BTF lookups are kept between runs (the cache's resolutionStore). */
   resolutions?: ResolutionStore;
+  /** `--program`: load only these programs, by function name. */
+  programs?: readonly string[];
 }
 
 /** A reader for an event map, decoding as `type` where the map names no record type; a type the BTF lacks is a usage error. */
@@ -373,7 +375,7 @@ function signallingProgram(loaded: LoadedObject): string | undefined {
 function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined): LoadedObject {
   const { file, verbose = false } = options;
   try {
-    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid, resolutions: options.resolutions });
+    const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid, resolutions: options.resolutions, programs: options.programs });
     // Loaded but not attached: nothing has been signalled when this refuses.
     const signals = options.source === "ts" && !options.unsafe ? signallingProgram(loaded) : undefined;
     if (signals) throw new UserError(`${file}: ${signals} calls signal(), which sends signals to the processes its probes interrupt; run it with --unsafe to allow that (bpftrace asks the same)`);

@@ -1,4 +1,4 @@
-// `tsbpf load OBJ.bpf.o [--duration S] [--json] [--verbose] [--event-type [MAP=]TYPE] [--record OUT] [--interval S] [-c CMD | -p PID] [--set NAME=VALUE]`: loads a BPF object into the kernel, attaches
+// `tsbpf load OBJ.bpf.o [--duration S] [--json] [--verbose] [--event-type [MAP=]TYPE] [--record OUT] [--interval S] [-c CMD | -p PID] [--set NAME=VALUE] [--program NAME]`: loads a BPF object into the kernel, attaches
 // every program its sections name a target for, streams bpf_printk output from trace_pipe until Ctrl-C or the
 // duration ends, then detaches and releases everything. The loading and streaming live in ../stream.ts,
 // shared with `tsbpf run`; this command only reads the object.
@@ -23,5 +23,6 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;
   // The object cache's directory keeps what loading it looks up in the kernel's BTF, for the next load.
   const resolutions = resolutionStore(cacheDir(file), () => murmur3x86_128(bytes));
-  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", eventTypes, record, target, globals, interval, resolutions });
+  const programs = argv.program === undefined ? undefined : [argv.program].flat().map(String);
+  return streamObject(bytes, { file, name: objectNameOf(file), duration, json: Boolean(argv.json), verbose: Boolean(argv.verbose), source: "c", eventTypes, record, target, globals, interval, resolutions, programs });
 }

@@ -11,7 +11,8 @@ import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingBpfPrivileges } from "../sys/kernel.js";
 import { AttachType, MapType, ProgType, mapTypeName } from "../sys/constants.js";
 import { isGlob } from "../../compiler/glob.js";
-import { LoadError } from "./errors.js";
+import { LoadError, ObjectError } from "./errors.js";
+import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
 import { ITERATOR_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
@@ -238,7 +239,12 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
   try {
     // Link first: relocation errors should not cost any kernel object.
     const wanted = options.programs ? new Set(options.programs) : undefined;
-    if (wanted) for (const n of wanted) if (!spec.programs.some((p) => p.name === n)) throw new Error(`no program ${n} in the object`);
+    for (const n of wanted ?? []) {
+      if (spec.programs.some((p) => p.name === n)) continue;
+      const names = spec.programs.map((p) => p.name);
+      const near = similarNames(n, names);
+      throw new ObjectError(`no program ${n} in the object${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; its programs are ${names.join(", ")}`);
+    }
     const chosen = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload));
     for (const p of spec.programs) if (p.unloadable && !wanted) loaded.warnings.push(`program ${p.name} (section ${p.section}) is not loaded: ${p.unloadable}`);
     // What the kernel's BTF is read for, unless an earlier load of this object kept it.

@@ -360,6 +360,24 @@ char LICENSE[] SEC("license") = "GPL";
     }
   });
 
+  it("tsbpf load --program loads only the programs named; a name the object lacks is a usage error listing its programs", async () => {
+    const path = compileC(
+      "pick-programs",
+      `#include "loader.h"
+SEC("tracepoint/syscalls/sys_enter_unlinkat") int wanted(void *ctx) { return 0; }
+SEC("kprobe/do_unlinkat") int unwanted(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const picked = startCli(["load", path, "--program", "wanted", "--duration", "0.5"]);
+    assert.equal(await picked.exited, 0, picked.stderr());
+    assert.match(picked.stderr(), /attached wanted to tracepoint syscalls:sys_enter_unlinkat/);
+    assert.doesNotMatch(picked.stderr(), /unwanted/);
+    const missing = startCli(["load", path, "--program", "wantd"]);
+    assert.equal(await missing.exited, 2, missing.stderr());
+    assert.match(missing.stderr(), /no program wantd in the object \(did you mean wanted\?\); its programs are wanted, unwanted\n$/);
+  });
+
   it("an infinite loop is reported as the verifier words it, at the loop's line, not as the register states it prints after", () => {
     const path = compileC(
       "infinite-loop",
