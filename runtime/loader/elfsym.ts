@@ -241,11 +241,15 @@ function findSymbol(path: string, symbol: string): number {
   let value: bigint | undefined;
   /** The functions seen, for a did-you-mean when `symbol` is not among them. */
   const functions: string[] = [];
+  // A versioned name (libbpf's `getppid@@GLIBC_2.2.5`) matches .symtab's spelling exactly; .dynsym keeps versions
+  // apart from names, so there it matches the name alone (the version is not checked).
+  const base = symbol.split("@")[0]!;
   for (const s of functionSymbols(f, sections)) {
     if (s.name === symbol || s.base === symbol) {
       value = s.value;
       break;
     }
+    if (base !== symbol && s.name === base) value ??= s.value;
     functions.push(s.base);
   }
   if (value === undefined) {

@@ -42,3 +42,11 @@ test("a directory named as a uprobe's binary, or an offset past the binary's end
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a versioned name, as libbpf takes it (getppid@@GLIBC_2.2.5), finds the function in a library's dynamic symbols", () => {
+  const libc = resolveBinary("libc.so.6");
+  const plain = symbolFileOffset(libc, "getppid");
+  assert.equal(symbolFileOffset(libc, "getppid@@GLIBC_2.2.5"), plain);
+  assert.equal(symbolFileOffset(libc, "getppid@GLIBC_2.2.5"), plain);
+  assert.throws(() => symbolFileOffset(libc, "tsbpf_no_such@@GLIBC_2.2.5"), /no function tsbpf_no_such@@GLIBC_2\.2\.5 in the symbol tables/);
+});
