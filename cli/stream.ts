@@ -19,6 +19,7 @@ import { tracepointAlternative, type Attachment } from "../runtime/loader/attach
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
 import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import type { LoadedObject } from "../runtime/loader/load.js";
+import { mapBtfTypes } from "../runtime/loader/maps.js";
 import type { ResolutionStore } from "../runtime/loader/btf-resolutions.js";
 import { Session } from "../runtime/loader/session.js";
 import { removeAbandoned } from "../runtime/loader/probe-events.js";
@@ -133,6 +134,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     }
     // exit(), print(), clear() and printf() send records to a ring buffer of their own, acted on, not printed as records.
     const actions = actionMaps(loaded);
+    for (const m of loaded.maps.values()) {
+      const missing = isEventMap(m.spec.type) && !options.eventTypes?.has(m.name) && !options.eventTypes?.has("") ? mapBtfTypes(loaded.spec, m.spec)?.missingEvent : undefined;
+      if (missing) log(`warning: map ${m.name} is tagged with record type ${missing}, which the object's BTF lacks (clang leaves out a type used only through pointers: declare a variable of it, or give --event-type); its records print as bytes`);
+    }
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type) && !actions.some((a) => a.map === m))
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));

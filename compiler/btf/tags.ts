@@ -75,6 +75,8 @@ export const USER_STACK_TYPEDEF = "tsbpf_ustack";
 export interface MapTags {
   /** The BTF id of the event type, when tagged and found. */
   event?: number;
+  /** The event type's name as tagged, when the BTF has no such type (clang leaves out types used only through pointers). */
+  missingEvent?: string;
   histogram?: boolean;
   /** A LinearHistogram's bounds. */
   linear?: { min: number; max: number; step: number };
@@ -141,7 +143,11 @@ export function mapTags(btf: Btf, varId: number): MapTags {
       const kind = t.name.slice(AGGREGATE_TAG.length);
       if ((AGGREGATES as readonly string[]).includes(kind)) out.aggregate = kind as Aggregate;
     }
-    else if (t.name.startsWith(EVENT_TAG)) out.event = typeByCName(btf, t.name.slice(EVENT_TAG.length).trim());
+    else if (t.name.startsWith(EVENT_TAG)) {
+      const name = t.name.slice(EVENT_TAG.length).trim();
+      out.event = typeByCName(btf, name);
+      if (out.event === undefined) out.missingEvent = name;
+    }
   }
   return out;
 }

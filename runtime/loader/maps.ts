@@ -42,6 +42,8 @@ export interface MapBtfTypes {
   variables?: VariableLayout[];
   /** A ring buffer's or perf event array's record type (the `tsbpf:event` tag of compiler/btf/tags.ts). */
   event?: number;
+  /** The tag's type name, when the object's BTF lacks the type. */
+  missingEvent?: string;
   /** Tagged `tsbpf:histogram=log2`: a Histogram's slots. */
   histogram?: boolean;
   /** Tagged `tsbpf:histogram=linear:MIN:MAX:STEP`: a LinearHistogram's bounds. */
