@@ -52,6 +52,8 @@ export type MapContent =
   | { map: string; linears: Linear & { byKey: { key: unknown; counts: (number | bigint)[] }[] } }
   | { map: string; aggregates: [unknown, AggregateValue][] }
   | { map: string; aggregate: AggregateValue }
+  /** A global variable of a C object's .data or .bss (bpftrace's `@name: value` of a keyless map). */
+  | { map: string; value: unknown }
   | { map: string; unreadable: string };
 
 type Linear = { min: number; max: number; step: number };
@@ -77,7 +79,11 @@ export function mapContents(obj: LoadedObject, only?: string): MapContent[] {
     // A probe's bookkeeping (a map its file does not export) is not news; nor is a tagged stack map, whose stacks
     // print where their ids are.
     const tags = mapBtfTypes(obj.spec, m.spec);
-    if (m.spec.origin === "data" || !PRINTED.has(m.spec.type) || tags?.stacks) continue;
+    if (m.spec.origin === "data") {
+      if (only === undefined) out.push(...variables(obj, m, tags));
+      continue;
+    }
+    if (!PRINTED.has(m.spec.type) || tags?.stacks) continue;
     if (only !== undefined ? m.name !== only : tags?.internal) continue;
     try {
       const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer);
@@ -89,6 +95,20 @@ export function mapContents(obj: LoadedObject, only?: string): MapContent[] {
     }
   }
   return out;
+}
+
+/**
+ * The variables of a writable data section (.data, .bss, .data.NAME) that hold something other than zero, as a C tool
+ * keeps its counters there. Constants (.rodata, frozen) are left out, and so are tsbpf's own variables; a tsbpf probe
+ * file has no writable globals (a module-level `let` is a constant).
+ */
+function variables(obj: LoadedObject, m: LoadedMap, types: ReturnType<typeof mapBtfTypes>): MapContent[] {
+  if (m.spec.freeze || !types?.variables || m.spec.name === ".kconfig") return [];
+  const value = new MapView(obj.sys, m, types).get(new Uint8Array(4)) as Record<string, unknown> | undefined;
+  if (!value) return [];
+  return Object.entries(value)
+    .filter(([name, v]) => !name.startsWith("tsbpf_") && !isZero(v))
+    .map(([name, v]) => ({ map: name, value: v }));
 }
 
 /** A stack trace map's stacks by id, kernel frames named as bpftrace names them (`schedule+45`). */
@@ -214,6 +234,7 @@ export function mapJson(c: MapContent): Record<string, unknown> {
   if ("entries" in c) return { map: c.map, entries: c.entries.map(([key, value]) => ({ key, value })) };
   if ("aggregates" in c) return { map: c.map, entries: c.aggregates.map(([key, value]) => ({ key, value })) };
   if ("aggregate" in c) return { map: c.map, value: c.aggregate };
+  if ("value" in c) return { map: c.map, value: c.value };
   if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
   if ("stacks" in c) return { map: c.map, stacks: c.stacks };
   if ("linear" in c) return { map: c.map, histogram: linearBuckets(c.linear, c.linear.counts) };
@@ -242,6 +263,7 @@ export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if ("entries" in c) return [...c.entries.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${showValue(v)}`), ""];
   if ("aggregates" in c) return [...c.aggregates.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${aggregateText(v)}`), ""];
   if ("aggregate" in c) return [`@${c.map}: ${aggregateText(c.aggregate)}`, ""];
+  if ("value" in c) return [`@${c.map}: ${showValue(c.value)}`, ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${showKey(h.key)}]`, h.histogram));
   if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
   if ("linears" in c) {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GlobalValueError, Session, openObject, setGlobals } from "../../runtime/loader/index.js";
 import { parseBtf } from "../../compiler/btf/parse.js";
+import { mapContents } from "../../cli/report.js";
 import { openSys } from "../../runtime/sys/index.js";
 import { parseGlobals } from "../../cli/stream-options.js";
 import { UserError } from "../../cli/exit-codes.js";
@@ -93,6 +94,14 @@ describe("global variables set before loading", () => {
       assert.equal(readU64(obj.variable("seen")), 102n, "an unlinkat per file of the traced rm, counted from the value given");
       assert.deepEqual([...obj.variable("targ_pid")], [...new Uint8Array(new Uint32Array([traced.pid!]).buffer)]);
       assert.equal(new TextDecoder().decode(obj.variable("label")), "rm".padEnd(12, "\0"));
+      // At exit the writable sections' variables print as bpftrace prints keyless maps; constants (.rodata) do not.
+      assert.deepEqual(
+        mapContents(obj).filter((c) => "value" in c),
+        [
+          { map: "adjust", value: -1 },
+          { map: "seen", value: 102 },
+        ],
+      );
     } finally {
       traced.kill("SIGKILL");
       await session.close();
