@@ -13,7 +13,7 @@ import { SysError } from "../runtime/sys/sys.js";
 import type { RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, LoadError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
+import { AttachError, GlobalValueError, LoadError, MissingKernelError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
@@ -398,7 +398,8 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
     if (error instanceof NoProgramsError && options.source === "ts") {
       throw new UserError(`${file} exports no probes, so there is nothing to load: export one, e.g. export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)`);
     }
-    if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
+    // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.
+    if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`, error instanceof MissingKernelError ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
     if (error instanceof LoadError) {
       if (verbose && error.log) writeErr(`${error.log.trimEnd()}\n`);
       const denied = error.code === "EPERM" && !error.log;

@@ -22,6 +22,14 @@ export class GlobalValueError extends ObjectError {
   }
 }
 
+/** The running kernel lacks what the object needs from it (a CONFIG_ value, a kernel symbol, a kfunc). */
+export class MissingKernelError extends ObjectError {
+  constructor(message: string) {
+    super(message);
+    this.name = "MissingKernelError";
+  }
+}
+
 /** The object holds no program at all (a probe file that exports no probes compiles to one). */
 export class NoProgramsError extends ObjectError {
   constructor() {

@@ -11,7 +11,7 @@ import { parseBtf, type Btf } from "../../compiler/btf/parse.js";
 import { typesCompat } from "../../compiler/btf/core.js";
 import type { BpfObject } from "../../compiler/elf/read.js";
 import { STB } from "../../compiler/elf/types.js";
-import { ObjectError } from "./errors.js";
+import { MissingKernelError, ObjectError } from "./errors.js";
 import { kernelBtf } from "./core.js";
 
 export const KCONFIG_SECTION = ".kconfig";
@@ -238,7 +238,7 @@ export function resolveExterns(object: { externs: readonly ExternSpec[]; raw: Bp
       if (raw === undefined) {
         if (!e.weak) {
           const where = configSource ? `the running kernel's config (${configSource})` : "the running kernel's config (no /proc/config.gz or /boot/config-RELEASE to read)";
-          throw new ObjectError(`${e.name} is not set in ${where}; declare it __weak to default to 0`);
+          throw new MissingKernelError(`${e.name} is not set in ${where}; declare it __weak to default to 0`);
         }
         values.set(e.name, { kind: "kconfig", offset: e.offset, value: e.type === "string" ? "" : 0n, from: "default" });
         return;
@@ -252,11 +252,11 @@ export function resolveExterns(object: { externs: readonly ExternSpec[]; raw: Bp
       const found = [...new Set(addresses.get(e.name) ?? [])];
       if (found.length > 1) throw new ObjectError(`ksym ${e.name} is ambiguous: /proc/kallsyms lists it at ${found.map((a) => `0x${a.toString(16)}`).join(", ")}`);
       if (found.length === 0) {
-        if (!e.weak) throw new ObjectError(`ksym ${e.name} is not in the running kernel's /proc/kallsyms; declare it __weak to default to 0`);
+        if (!e.weak) throw new MissingKernelError(`ksym ${e.name} is not in the running kernel's /proc/kallsyms; declare it __weak to default to 0`);
         values.set(e.name, { kind: "address", address: 0n });
         return;
       }
-      if (found[0] === 0n) throw new ObjectError(`ksym ${e.name}: /proc/kallsyms hides kernel addresses (they read as 0); reading them needs root (CAP_SYSLOG) and kernel.kptr_restrict below 2`);
+      if (found[0] === 0n) throw new MissingKernelError(`ksym ${e.name}: /proc/kallsyms hides kernel addresses (they read as 0); reading them needs root (CAP_SYSLOG) and kernel.kptr_restrict below 2`);
       values.set(e.name, { kind: "address", address: found[0]! });
       return;
     }
@@ -267,7 +267,7 @@ export function resolveExterns(object: { externs: readonly ExternSpec[]; raw: Bp
     const id = target.findIdsByName(e.name, kind)[0];
     if (id === undefined) {
       if (!e.weak) {
-        throw new ObjectError(
+        throw new MissingKernelError(
           e.kind === "kfunc"
             ? `kfunc ${e.name} is not exported by the running kernel (its BTF has no function ${e.name}; kfuncs of modules are not supported); declare it __weak to make calls to it fail only where they are reached`
             : `ksym ${e.name} is not a variable of the running kernel's BTF (which often describes only per-CPU variables); declare it __weak to default to 0`,

@@ -12,7 +12,7 @@ import { release, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
-import { AttachError, LoadError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
+import { AttachError, LoadError, MissingKernelError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
 import type { BtfResolutions, ResolutionStore } from "../../runtime/loader/btf-resolutions.js";
 import { verifyObject } from "../../cli/commands/verify.js";
@@ -638,8 +638,8 @@ describe("externs against the running kernel", { skip: needsKernel.skip || (exis
     const fds = openFdCount();
     const session = new Session(sys);
     try {
-      assert.throws(() => session.loadFile(fixturePath("externs-missing")), (e: unknown) => e instanceof ObjectError && e.message === "CONFIG_TSBPF_NO_SUCH_OPTION is not set in the running kernel's config (/proc/config.gz); declare it __weak to default to 0");
-      assert.throws(() => session.loadFile(fixturePath("kfunc-missing")), (e: unknown) => e instanceof ObjectError && /^kfunc bpf_tsbpf_no_such_kfunc is not exported by the running kernel/.test(e.message));
+      assert.throws(() => session.loadFile(fixturePath("externs-missing")), (e: unknown) => e instanceof MissingKernelError && e.message === "CONFIG_TSBPF_NO_SUCH_OPTION is not set in the running kernel's config (/proc/config.gz); declare it __weak to default to 0");
+      assert.throws(() => session.loadFile(fixturePath("kfunc-missing")), (e: unknown) => e instanceof MissingKernelError && /^kfunc bpf_tsbpf_no_such_kfunc is not exported by the running kernel/.test(e.message));
       assert.throws(
         () => session.loadFile(fixturePath("kfunc-weak")),
         (e: unknown) => e instanceof LoadError && /^invalid func unknown#2002000000 \(a call to __weak kfunc bpf_tsbpf_no_such_kfunc, which the running kernel does not export, is reachable\)$/.test(e.reason),
