@@ -147,7 +147,8 @@ function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: R
   const positionals: string[] = [];
   for (let i = 1; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith("-")) {
+    // A lone "-" is a positional: standard input.
+    if (!arg.startsWith("-") || arg === "-") {
       positionals.push(arg);
       continue;
     }

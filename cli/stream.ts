@@ -151,8 +151,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
      * adds it to each JSON line. A recording keeps the final maps only.
      */
     const printMaps = (at?: Date, only?: string) => {
-      if (at && !json) write(at.toTimeString().slice(0, 8));
-      for (const content of mapContents(loaded, only)) {
+      const contents = mapContents(loaded, only);
+      // An --interval's time heads what it prints: nothing, when the maps hold nothing yet.
+      if (at && !json && contents.length) write(at.toTimeString().slice(0, 8));
+      for (const content of contents) {
         for (const line of mapLines(content, json, at)) write(line);
         if (!at && !only) recording?.output("map", mapJson(content));
       }

@@ -9,10 +9,12 @@ import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
-import { probeText, readInputFile } from "../input.js";
+import { probeText, readInputFile, readStdin } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  const file = argv.file as string;
+  // `-`: the probe file on standard input (read from fd 0: /dev/stdin cannot be opened when it is a socket).
+  const stdin = argv.file === "-";
+  const file = stdin ? "/dev/stdin" : (argv.file as string);
   const emit = (argv.emit as string | undefined) ?? "obj";
   const out = argv.output as string | undefined;
   if (emit === "obj" && !out) throw new UserError("name the object file with -o FILE (or use --emit asm to print the disassembly)");
@@ -22,7 +24,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   // `tsbpf run -e`: the text itself, named `file`, whose maps all print.
   const source = typeof argv.source === "string" ? argv.source : undefined;
   // `tsbpf run FILE`: the text it read (and keyed its cache by); else the file, read here once.
-  const text = source ?? (typeof argv.text === "string" ? argv.text : probeText(file, readInputFile(file)));
+  const text = source ?? (typeof argv.text === "string" ? argv.text : probeText(file, stdin ? await readStdin() : readInputFile(file)));
   if (out !== undefined && source === undefined && sameFile(file, out)) throw new UserError(`-o ${out} is the probe file itself: name another file for the object`);
   let result: ReturnType<typeof compile>;
   try {

@@ -5,7 +5,7 @@
 // also compiles a recorder for the file's probe points (../record.ts) and writes what arrives, with the probe
 // hits that caused it, for tsbpf/test's replay().
 import { readFileSync, rmSync } from "node:fs";
-import { probeText, readInputFile } from "../input.js";
+import { probeText, readInputFile, readStdin } from "../input.js";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
@@ -18,9 +18,12 @@ import { writeErr } from "../output.js";
 const EXPRESSION_FILE = "-e.ts";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
+  if (Array.isArray(argv.expression)) throw new UserError("-e was given more than once: put every probe in one -e (statements may be separated by ;)");
   const expression = argv.expression as string | undefined;
-  if ((expression === undefined) === (argv.file === undefined)) throw new UserError("name a probe file, or give the probes themselves with -e (tsbpf run -e 'tracepoint(\"syscalls\", \"sys_enter_openat\", () => printf(\"%s\\n\", comm()))')");
-  const file = expression === undefined ? (argv.file as string) : EXPRESSION_FILE;
+  if (expression !== undefined && argv.file !== undefined) throw new UserError(`give a probe file or -e, not both (${String(argv.file)} and -e)`);
+  if (expression === undefined && argv.file === undefined) throw new UserError("name a probe file, or give the probes themselves with -e (tsbpf run -e 'tracepoint(\"syscalls\", \"sys_enter_openat\", () => printf(\"%s\\n\", comm()))')");
+  // `-`: the probe file on standard input, as bpftrace reads its program.
+  const file = expression !== undefined ? EXPRESSION_FILE : argv.file === "-" ? "/dev/stdin" : (argv.file as string);
   const duration = parseDuration(argv.duration);
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
@@ -30,7 +33,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const log = (line: string) => writeErr(`${line}\n`);
 
   // Read once: the cache key and the compile take this text, whatever the file holds by the time it compiles.
-  const text = expression === undefined ? readInputFile(file) : Buffer.from(expression);
+  const text = expression !== undefined ? Buffer.from(expression) : argv.file === "-" ? await readStdin() : readInputFile(file);
   // Before compiling: the compiler reads tracepoint formats from tracefs, and a non-root user should hear why first.
   preflight();
 

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -214,4 +214,12 @@ test("standard output on a full device is a usage error saying so, not an intern
   } finally {
     closeSync(full);
   }
+});
+
+test("- reads the probe file from standard input; -e twice, or -e beside a file, is a usage error saying so (exit 2)", () => {
+  const fromStdin = tsbpfWith(readFileSync(join(ROOT, "examples/unlink.ts"), "utf8"), "compile", "-", "--emit", "asm");
+  assert.equal(fromStdin.status, 0, fromStdin.stderr);
+  assert.match(fromStdin.stdout, /^kprobe\/do_unlinkat\/do_unlinkat:/m);
+  assertOneLine(tsbpf("run", "-e", "begin(() => exit())", "-e", "x"), 2, /^tsbpf: -e was given more than once: put every probe in one -e/);
+  assertOneLine(tsbpf("run", "-e", "begin(() => exit())", PROBE), 2, /^tsbpf: give a probe file or -e, not both/);
 });

@@ -587,6 +587,17 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("--interval prints no time lines while the maps hold nothing", async () => {
+    // acct(2) is not called while the run lasts: the map stays empty.
+    const run = tsbpf(["run", "-e", 'const m = new HashMap<u32, u64>(4); tracepoint("syscalls", "sys_enter_acct", () => { m.increment(1); })', "--interval", "0.2", "--duration", "1"]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      assert.equal(run.stdout(), "");
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("--interval prints the maps as they are every S seconds, each JSON line with its time, and once more at the end", async () => {
     const run = tsbpf(["run", "examples/latency.ts", "--json", "--interval", "0.2", "--duration", "2"]);
     try {
