@@ -99,7 +99,7 @@ export function check(fileName: string, text: string, preludeText: string, parse
   // Async functions and generators get tsbpf's one sentence; TypeScript's errors about them (no Promise or Iterator
   // type in the prelude, a handler returning a Promise) would only bury it.
   const suspending = suspendingFunctions(ts, file);
-  const inSuspending = (d: TS.Diagnostic) => d.code === MISSING_GLOBAL_TYPE || (d.file === file && suspending.some((f) => (d.start ?? -1) >= f.getStart(file) && (d.start ?? -1) < f.getEnd()));
+  const inSuspending = (d: TS.Diagnostic) => d.code === MISSING_GLOBAL_TYPE || d.code === MISSING_GLOBAL_VALUE || (d.file === file && suspending.some((f) => (d.start ?? -1) >= f.getStart(file) && (d.start ?? -1) < f.getEnd()));
   const diagnostics = raw
     .filter((d) => !(suspending.length && inSuspending(d)))
     .filter((d) => !(d.file === file && foreign.some(([from, to]) => (d.start ?? -1) >= from && (d.start ?? -1) < to)))
@@ -158,6 +158,8 @@ function missingTracepointField(ts: Typescript, checker: TS.TypeChecker, file: T
 
 /** TypeScript's "cannot find global type" (Promise, IterableIterator: the prelude declares neither). */
 const MISSING_GLOBAL_TYPE = 2318;
+/** "Cannot find global value 'Promise'": what an async function needs beside its type. */
+const MISSING_GLOBAL_VALUE = 2468;
 
 /** The outermost async functions and generators of the file. */
 function suspendingFunctions(ts: Typescript, file: TS.SourceFile): TS.FunctionLikeDeclaration[] {

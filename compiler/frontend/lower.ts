@@ -542,7 +542,7 @@ export function lower(
       return constant(args[0]!);
     };
     const keyValue = (l: Layout, what: string, at: TS.Node): Layout => {
-      if (l.kind === "int" && l.type.ptr && what === "key") fail(at, Code.BadMap, "a pointer cannot be a map key");
+      if (l.kind === "int" && l.type.ptr && what === "key") fail(at, Code.BadMap, "a pointer cannot be a map key: key by its address as a number, a u64, as bcc and bpftrace do (`starts.update(req as u64, ...)`)");
       return l;
     };
     let info: MapInfo;
@@ -1234,6 +1234,10 @@ export function lower(
         if (!d.initializer) fail(d, Code.Unsupported, `\`${d.name.getText(file)}\` needs an initial value`);
         const init = d.initializer!;
         const symbol0 = checker.getSymbolAtLocation(d.name)!;
+        // `const y = f()` of a function that returns nothing: TypeScript allows the void value, which has no bits.
+        if (ts.isCallExpression(init) && checker.getTypeAtLocation(init).flags & ts.TypeFlags.Void) {
+          fail(init, Code.Unsupported, `${init.expression.getText(file)}() returns nothing (void): there is no value to keep in \`${d.name.getText(file)}\``);
+        }
         // Memory values: structs, strings, arrays, map lookups (by reference, as JavaScript binds objects).
         const declaredLayout = d.type ? layoutOf(withoutNull(d.type)) : undefined;
         if (declaredLayout && declaredLayout.kind !== "int") {
@@ -1316,7 +1320,7 @@ export function lower(
       }
       const param = this.scope.get(checker.getSymbolAtLocation(target)!);
       if (param?.kind === "param") {
-        return fail(target, Code.Unsupported, `\`${param.name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${param.name}=VALUE), and a handler cannot change it`);
+        return fail(target, Code.Unsupported, `\`${param.name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${param.name}=VALUE), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u32, u64>(1)\`)`);
       }
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
