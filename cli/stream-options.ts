@@ -32,7 +32,7 @@ export function parseTarget(argv: Record<string, unknown>): TargetOption | undef
   if (command !== undefined && pid !== undefined) throw new UserError("give --command or --pid, not both");
   if (typeof command === "string") return { command };
   if (pid === undefined) return undefined;
-  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${String(pid)}`);
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${Number.isNaN(pid) ? "a word" : String(pid)}`);
   return { pid };
 }
 

@@ -28,11 +28,12 @@ export function readsTargetPid(maps: readonly MapSpec[]): boolean {
 export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>, btf?: Btf): Map<string, Uint8Array> {
   const data = maps.filter((m) => m.origin === "data" && m.name !== KCONFIG_SECTION);
   const out = new Map<string, Uint8Array>();
+  // tsbpf's own: targetPid()'s variable (set by --command/--pid) and the printf/printk formats.
+  const own = (n: string) => n === TARGET_PID_VARIABLE || n.startsWith("__tsbpf_");
   for (const [name, value] of values) {
-    const map = data.find((m) => m.variables.some((v) => v.name === name));
+    const map = own(name) ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
     if (!map) {
-      // targetPid()'s variable is tsbpf's own, set by --command/--pid.
-      const names = data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => n !== TARGET_PID_VARIABLE);
+      const names = data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => !own(n));
       const near = similarNames(name, names);
       const known = names.length ? `its global variables are ${names.join(", ")}` : "it has no global variables";
       throw new GlobalValueError(`the object has no global variable ${name}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; ${known}`);
