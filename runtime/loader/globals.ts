@@ -31,7 +31,8 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
   // tsbpf's own: targetPid()'s variable (set by --command/--pid) and the printf/printk formats.
   const own = (n: string) => n === TARGET_PID_VARIABLE || n.startsWith("__tsbpf_");
   for (const [name, value] of values) {
-    const map = own(name) ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
+    // The formats are constants printk reads; targetPid()'s variable is set through these values too.
+    const map = name.startsWith("__tsbpf_") ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
     if (!map) {
       const names = data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => !own(n));
       const near = similarNames(name, names);
