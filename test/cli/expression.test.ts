@@ -31,10 +31,13 @@ test("a one-liner's text compiles as a probe file: imports and license after it,
 });
 
 test("tsbpf run -e: a usage error without a file or expression, or with both; diagnostics point into the text", () => {
-  for (const args of [["run"], ["run", "x.ts", "-e", "begin(() => 0)"]]) {
-    const r = tsbpf(args);
+  for (const [args, message] of [
+    [["run"], /name a probe file, or give the probes themselves with -e/],
+    [["run", "x.ts", "-e", "begin(() => 0)"], /give a probe file or -e, not both \(x\.ts and -e\)/],
+  ] as const) {
+    const r = tsbpf([...args]);
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /name a probe file, or give the probes themselves with -e/);
+    assert.match(r.stderr, message);
   }
   const bad = tsbpf(["run", "-e", 'tracepoint("syscalls", "sys_enter_openat", (ctx) => printf("%d\\n", ctx.nope))']);
   assert.equal(bad.status, 3, bad.stderr);

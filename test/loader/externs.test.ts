@@ -212,7 +212,7 @@ describe("externs: the object model", needsClang, () => {
     assert.throws(() => resolveExterns(spec, kernel({ kallsyms: (n) => new Map([...n].map((x) => [x, [1n, 2n]])) })), /ksym do_unlinkat is ambiguous/);
     const typed = openObject(fixture("ksym-typed"), { name: "ksym" });
     const bare = parseBtf(new BtfBuilder().toBytes());
-    assert.throws(() => resolveExterns(typed, kernel({}, bare)), /^ObjectError: ksym bpf_prog_active is not a variable of the running kernel's BTF .*; declare it __weak to default to 0$/);
+    assert.throws(() => resolveExterns(typed, kernel({}, bare)), /^MissingKernelError: ksym bpf_prog_active is not a variable of the running kernel's BTF .*; declare it __weak to default to 0$/);
     // A kfunc whose kernel prototype differs from the declaration.
     assert.throws(() => resolveExterns(spec, kernel({}, kernelTypes(2).btf)), /kfunc bpf_task_acquire is declared as .*, which does not match the running kernel's/);
     // Config values the extern's type cannot hold.
