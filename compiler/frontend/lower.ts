@@ -1235,8 +1235,9 @@ export function lower(
         const init = d.initializer!;
         const symbol0 = checker.getSymbolAtLocation(d.name)!;
         // `const y = f()` of a function that returns nothing: TypeScript allows the void value, which has no bits.
-        if (ts.isCallExpression(init) && checker.getTypeAtLocation(init).flags & ts.TypeFlags.Void) {
-          fail(init, Code.Unsupported, `${init.expression.getText(file)}() returns nothing (void): there is no value to keep in \`${d.name.getText(file)}\``);
+        const callee = ts.isCallExpression(init) && ts.isIdentifier(init.expression) ? checker.getSymbolAtLocation(init.expression) : undefined;
+        if (callee && functions.has(callee) && checker.getTypeAtLocation(init).flags & ts.TypeFlags.Void) {
+          fail(init, Code.Unsupported, `${callee.name}() returns nothing (void): there is no value to keep in \`${d.name.getText(file)}\``);
         }
         // Memory values: structs, strings, arrays, map lookups (by reference, as JavaScript binds objects).
         const declaredLayout = d.type ? layoutOf(withoutNull(d.type)) : undefined;
