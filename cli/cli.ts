@@ -339,6 +339,7 @@ export async function main(args: readonly string[]): Promise<void> {
     .version(ownVersion())
     .epilogue(EXIT_CODES)
     .help()
+    .alias("h", "help")
     .parseAsync();
 }
 
