@@ -166,7 +166,16 @@ export class TracePipe {
     this.partial = parts.pop()!;
     for (const raw of parts) {
       if (raw === "") continue;
-      this.queue.push(parseTraceLine(raw) ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw });
+      const line = parseTraceLine(raw);
+      // A message with a newline of its own (bpf_printk("a\nb")) goes on past its line: the kernel writes the whole
+      // event at once, so the rest arrives with it, still queued. The ring buffer's "[LOST n EVENTS]" is its own line.
+      const last = this.queue.at(-1);
+      if (!line && last && last.task !== "" && !/^CPU:\d+ \[LOST \d+ EVENTS\]$/.test(raw)) {
+        last.message += `\n${raw}`;
+        last.raw += `\n${raw}`;
+        continue;
+      }
+      this.queue.push(line ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw });
     }
   }
 

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { endianness, tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
-import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../../runtime/sys/index.js";
-import { ObjectError, classifySection, kprobeProblem, dataMapName, kernelName, objectNameOf, openObject, parseObject, parseTraceLine } from "../../runtime/loader/index.js";
+import { AttachType, FakeSys, MapFlag, MapType, ProgFlag, ProgType } from "../../runtime/sys/index.js";
+import { ObjectError, TracePipe, classifySection, kprobeProblem, dataMapName, kernelName, objectNameOf, openObject, parseObject, parseTraceLine } from "../../runtime/loader/index.js";
 import { fixture, needsClang } from "./support.js";
 import { ElfWriter } from "../../compiler/elf/index.js";
 import { SHF, swapInsnBytes } from "../../compiler/elf/types.js";
@@ -184,6 +184,20 @@ describe("trace_pipe lines", () => {
   });
   it("leaves other lines alone", () => {
     assert.equal(parseTraceLine("CPU:1 [LOST 12 EVENTS]"), undefined);
+  });
+  it("a message with a newline of its own is one line, its rest joined on; a lost-events notice stays its own", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-trace-"));
+    try {
+      const path = join(dir, "trace_pipe");
+      writeFileSync(path, ["rm-1 [000] ..... 1.000000: bpf_trace_printk: first", "second", "CPU:1 [LOST 3 EVENTS]", "rm-1 [000] ..... 2.000000: bpf_trace_printk: next", ""].join("\n"));
+      const pipe = TracePipe.open({ path, sys: new FakeSys() });
+      const seen: string[] = [];
+      await pipe.waitFor((l) => (seen.push(l.message), l.message === "next"), 2000);
+      await pipe.close();
+      assert.deepEqual(seen, ["first\nsecond", "CPU:1 [LOST 3 EVENTS]", "next"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
