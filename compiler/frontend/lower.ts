@@ -1607,6 +1607,10 @@ export function lower(
 
     /** `m.lookup(k) ?? d`: the value found, or d. */
     orDefault(e: TS.BinaryExpression): Val {
+      // `p?.f ?? d`: name the optional chain, the construct the user reached for, not `??`.
+      if (ts.isPropertyAccessExpression(e.left) && e.left.questionDotToken) {
+        return fail(e.left, Code.Unsupported, `\`?.\` is not supported: test the value first (\`if (v !== null) ... v.${e.left.name.text}\`); a field read through a NULL kernel pointer gives 0`);
+      }
       const r = this.tryRef(e.left);
       if (!r || !r.nullable || r.base.kind !== "reg") return fail(e, Code.Unsupported, "`??` is supported after a map lookup (`m.lookup(k) ?? 0`)");
       const found = this.fb.newBlock();
