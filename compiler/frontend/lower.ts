@@ -1321,7 +1321,7 @@ export function lower(
       }
       const param = this.scope.get(checker.getSymbolAtLocation(target)!);
       if (param?.kind === "param") {
-        return fail(target, Code.Unsupported, `\`${param.name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${param.name}=VALUE), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u32, u64>(1)\`)`);
+        return fail(target, Code.Unsupported, `\`${param.name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${param.name}=VALUE), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`);
       }
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);

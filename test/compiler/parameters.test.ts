@@ -45,7 +45,7 @@ describe("module-level let: parameters", () => {
 
   it("a handler cannot assign one; it is an integer or boolean with a constant value, under a name of the user's own", () => {
     assert.deepEqual(messages("let bias: i16 = -3;\nexport const w = kprobe(\"f\", () => { bias = 2; });\n"), [
-      "TSBPF1001 `bias` is a parameter of the probes: the loader sets it before they load (tsbpf run --set bias=VALUE), and a handler cannot change it; keep a value the probes change in a map (`const counts = new ArrayMap<u32, u64>(1)`)",
+      "TSBPF1001 `bias` is a parameter of the probes: the loader sets it before they load (tsbpf run --set bias=VALUE), and a handler cannot change it; keep a value the probes change in a map (`const counts = new ArrayMap<u64>(1)`)",
     ]);
     assert.match(messages("let bias: i16 = pidTgid();\n").join("\n"), /a parameter's value must be an integer computable at compile time/);
     assert.match(messages("let bias: Ptr = 0;\n").join("\n"), /a parameter is an integer or a boolean, not a Ptr/);
