@@ -425,6 +425,15 @@ function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: nu
   return null;
 }
 
+/**
+ * Whether a rejection is the model giving up on the number of paths (the complexity limit), not a fault it found. The
+ * model prunes less than Linux 6.16+ in some loops (no strongly-connected-component backedges), so callers leave such
+ * programs to the kernel instead of refusing them.
+ */
+export function gaveUp(error: VerifyError | undefined): boolean {
+  return error !== undefined && /^BPF program is too large/.test(error.message);
+}
+
 /** A one-line description of a rejection: the instruction, disassembled, and the reason. */
 export function describeError(insns: readonly Insn[], error: VerifyError): string {
   const text = insns[error.pc] ? disassemble(insns.slice(error.pc, error.pc + (insns[error.pc]!.code === Op.LDDW ? 2 : 1)), {})[0] : undefined;
