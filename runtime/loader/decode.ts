@@ -139,6 +139,16 @@ function toNumber(value: unknown, path: string): number {
   throw new CodecError(`${path}: expected a number, got ${typeof value}`);
 }
 
+/**
+ * `value` as `bits` bits: refused when it fits neither as signed nor as unsigned (300 for a u8, 2^33 for a u32), so a
+ * value too large is an error rather than silently its low bits; -1 for an unsigned field is its largest value, as in C.
+ */
+function fitting(value: bigint, bits: number, path: string): bigint {
+  const n = BigInt(bits);
+  if (value < -(1n << (n - 1n)) || value >= 1n << n) throw new CodecError(`${path}: ${value} does not fit in ${bits} bits`);
+  return BigInt.asUintN(bits, value);
+}
+
 /** Reads `bits` bits at bit `bitOff` from byte `off` (little-endian), sign-extended when `signed`. */
 function readBits(bytes: Uint8Array, off: number, bitOff: number, bits: number, signed: boolean): bigint {
   const start = off + (bitOff >> 3);
@@ -169,11 +179,11 @@ function intNode(size: number, signed: boolean, bigints: boolean, path: string):
   const wide = bigints ? (v: bigint) => v : auto;
   switch (size) {
     case 1:
-      return { size, read: (dv, _b, o) => (signed ? dv.getInt8(o) : dv.getUint8(o)), write: (dv, _b, o, v, p) => dv.setUint8(o, Number(BigInt.asUintN(8, toInteger(v, p)))) };
+      return { size, read: (dv, _b, o) => (signed ? dv.getInt8(o) : dv.getUint8(o)), write: (dv, _b, o, v, p) => dv.setUint8(o, Number(fitting(toInteger(v, p), 8, p))) };
     case 2:
-      return { size, read: (dv, _b, o) => (signed ? dv.getInt16(o, true) : dv.getUint16(o, true)), write: (dv, _b, o, v, p) => dv.setUint16(o, Number(BigInt.asUintN(16, toInteger(v, p))), true) };
+      return { size, read: (dv, _b, o) => (signed ? dv.getInt16(o, true) : dv.getUint16(o, true)), write: (dv, _b, o, v, p) => dv.setUint16(o, Number(fitting(toInteger(v, p), 16, p)), true) };
     case 4:
-      return { size, read: (dv, _b, o) => (signed ? dv.getInt32(o, true) : dv.getUint32(o, true)), write: (dv, _b, o, v, p) => dv.setUint32(o, Number(BigInt.asUintN(32, toInteger(v, p))), true) };
+      return { size, read: (dv, _b, o) => (signed ? dv.getInt32(o, true) : dv.getUint32(o, true)), write: (dv, _b, o, v, p) => dv.setUint32(o, Number(fitting(toInteger(v, p), 32, p)), true) };
     case 8:
       return {
         size,
@@ -185,14 +195,14 @@ function intNode(size: number, signed: boolean, bigints: boolean, path: string):
               if (hi < 0x200000 && hi > -0x200000) return hi * 0x100000000 + dv.getUint32(o, true);
               return auto(signed ? dv.getBigInt64(o, true) : dv.getBigUint64(o, true));
             },
-        write: (dv, _b, o, v, p) => dv.setBigUint64(o, BigInt.asUintN(64, toInteger(v, p)), true),
+        write: (dv, _b, o, v, p) => dv.setBigUint64(o, fitting(toInteger(v, p), 64, p), true),
       };
     default:
       if (size <= 0) throw new CodecError(`${path}: integer of ${size} bytes`);
       return {
         size,
         read: (_dv, b, o) => wide(readBits(b, o, 0, size * 8, signed)),
-        write: (_dv, b, o, v, p) => writeBits(b, o, 0, size * 8, toInteger(v, p)),
+        write: (_dv, b, o, v, p) => writeBits(b, o, 0, size * 8, fitting(toInteger(v, p), size * 8, p)),
       };
   }
 }
@@ -338,7 +348,7 @@ class Builder {
         const v = readBits(b, o, bitOff, bits, signed);
         return wide ? v : v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : v;
       },
-      write: (_dv, b, o, v, p) => writeBits(b, o, bitOff, bits, toInteger(v, p)),
+      write: (_dv, b, o, v, p) => writeBits(b, o, bitOff, bits, fitting(toInteger(v, p), bits, p)),
     };
   }
 

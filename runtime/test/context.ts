@@ -3,7 +3,7 @@
 // Takes argument values, a return value, named registers or field values; gives the context bytes.
 
 import { existsSync, readFileSync } from "node:fs";
-import { toU64, type CValue } from "./layout.js";
+import { checkFits, toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import { Pointer } from "./kernel.js";
 import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
@@ -230,10 +230,11 @@ function fieldsByName(layout: TracepointLayout): Map<string, TracepointField> {
   return byName;
 }
 
-/** Stores the low `size` bytes of field `f`'s value, little-endian. */
+/** Stores field `f`'s value in its `size` bytes, little-endian (a value they cannot hold is refused). */
 function putInt(out: Uint8Array, layout: TracepointLayout, f: TracepointField, size: number, v: CValue, at = f.offset): void {
-  if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`));
   const n = Math.min(size, 8);
+  checkFits(v, n, `${layout.group}:${layout.name} field ${f.name}`);
+  if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`));
   for (let i = 0; i < n; i++) out[at + i] = i < 4 ? lo32 >>> (8 * i) : hi32 >>> (8 * (i - 4));
 }
 

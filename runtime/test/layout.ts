@@ -82,6 +82,17 @@ export function toU64(v: CValue, where: string): bigint {
   throw usage(`${where}: expected a number, bigint or pointer, got ${describe(v)}`);
 }
 
+/**
+ * Throws when an integer fits a `size`-byte spot neither as signed nor as unsigned (300 for a u8, 2^33 for a u32): a
+ * test's value is not silently cut to its low bytes. -1 for an unsigned spot is its largest value, as in C.
+ */
+export function checkFits(v: CValue, size: number, where: string): void {
+  if (size >= 8 || (typeof v !== "number" && typeof v !== "bigint")) return;
+  const bits = size * 8;
+  const ok = typeof v === "number" ? v >= -(2 ** (bits - 1)) && v < 2 ** bits : v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits);
+  if (!ok) throw usage(`${where}: ${v} does not fit in ${size} byte${size === 1 ? "" : "s"}`);
+}
+
 function describe(v: unknown): string {
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 30 ? v.slice(0, 30) + "..." : v)}`;
   if (v instanceof Uint8Array) return `${v.length} bytes`;
@@ -127,6 +138,7 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         writeInt(bytes, off, t.size, BigInt.asUintN(64, BigInt(e.value)));
         return;
       }
+      checkFits(value, t.size, where);
       writeInt(bytes, off, t.size, toU64(value, where));
       return;
     case BtfKind.PTR:
@@ -278,6 +290,7 @@ export function encodeScalar(value: CValue, size: number, where: string): Uint8A
   }
   if (size > 8) throw usage(`${where}: the type is ${size} bytes and the object has no BTF for it; pass a Uint8Array`);
   const out = new Uint8Array(size);
+  checkFits(value, size, where);
   writeInt(out, 0, size, toU64(value, where));
   return out;
 }

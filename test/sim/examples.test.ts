@@ -245,7 +245,7 @@ format:
 	field:void * e;	offset:24;	size:8;	signed:0;
 `);
   const pointer = { address: 0x1234_5678_9abc_def0n }; // anything with an address, as a Pointer has
-  const rec = tracepointRecord(layout, { a: 0x1ff, b: -2, c: 0xdeadbeef, d: (1n << 63n) + 5n, e: pointer }, { pid: 3 });
+  const rec = tracepointRecord(layout, { a: 0xff, b: -2, c: 0xdeadbeef, d: (1n << 63n) + 5n, e: pointer }, { pid: 3 });
   const view = new DataView(rec.buffer);
   assert.deepEqual(
     [view.getUint8(8), view.getInt16(10, true), view.getUint32(12, true), view.getBigUint64(16, true), view.getBigUint64(24, true)],
@@ -253,6 +253,10 @@ format:
   );
   assert.equal(rec.length, 32, "no __data_loc data: the record is the fixed part");
   assert.throws(() => tracepointRecord(layout, { d: 1.5 }, { pid: 3 }), /g:ints field d: 1\.5 is not an integer/);
+  // A value its field cannot hold is refused, not cut to its low bytes; -1 in an unsigned field is all ones, as in C.
+  assert.throws(() => tracepointRecord(layout, { a: 0x1ff }, { pid: 3 }), /g:ints field a: 511 does not fit in 1 byte/);
+  assert.throws(() => tracepointRecord(layout, { c: 2 ** 40 + 3 }, { pid: 3 }), /g:ints field c: 1099511627779 does not fit in 4 bytes/);
+  assert.equal(new DataView(tracepointRecord(layout, { c: -1 }, { pid: 3 }).buffer).getUint32(12, true), 0xffffffff);
 });
 
 test("kprobe contexts: a firing after a retprobe or a tracepoint sees only its own registers", async () => {
@@ -318,4 +322,18 @@ test("a __data_loc string longer than the field's 16-bit length is refused, not 
   const layout = parseFormat("g", "loc", "name: loc\nID: 9\nformat:\n\tfield:__data_loc char[] s;\toffset:8;\tsize:4;\tsigned:0;\n");
   assert.throws(() => tracepointRecord(layout, { s: "x".repeat(0x10000) }, { pid: 1 }), (e: unknown) => e instanceof SimulationError && /65537 bytes at offset 12 do not fit a __data_loc field/.test(e.message));
   assert.equal(tracepointRecord(layout, { s: "x".repeat(100) }, { pid: 1 }).length, 12 + 101);
+});
+
+test("a global or map value the type cannot hold is refused, not cut to its low bytes", async () => {
+  const text = `import { kprobe, printf, HashMap, type u8, type u16, type u32 } from "tsbpf";
+export const license = "GPL";
+let small: u8 = 1;
+export const m = new HashMap<u32, u16>(8);
+export const k = kprobe("f", () => { printf("%u\\n", small); });`;
+  await assert.rejects(simulate({ fileName: "r.ts", text }, { arch: "x86_64", globals: { small: 300 } }), /small: 300 does not fit in 1 byte/);
+  const sim = await simulate({ fileName: "r.ts", text }, { arch: "x86_64", globals: { small: 255 } });
+  sim.kprobe("f", { args: [] });
+  assert.equal(sim.output(), "255\n");
+  assert.throws(() => sim.map("m").set(2 ** 33 + 7, 1), /does not fit in 4 bytes/);
+  assert.throws(() => sim.map("m").set(7, 70000), /does not fit in 2 bytes/);
 });
