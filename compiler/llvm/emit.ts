@@ -296,6 +296,8 @@ function emitFunction(
     };
     const show32 = (show: (v: Value) => string, v: Value): string => (v.k === "const" ? constText(v.v, 32) : show(v));
     const def = (r: VReg, v: Value): void => void defs.set(r.id, v);
+    /** The pointer behind an integer that holds a stack address (an `addr`, or one plus an offset), in this block. */
+    const stackPointers = new Map<Value, Value>();
     const stackRef = (a: StackAddr): Value => {
       if (!a.offset) return { k: "name", name: `%stack${a.object}` };
       return inst(() => `getelementptr inbounds i8, ptr %stack${a.object}, i64 ${a.offset}`);
@@ -306,7 +308,7 @@ function emitFunction(
       if (base.kind === "stack") p = stackRef({ kind: "stack", object: base.object, offset: (base.offset ?? 0) + offset });
       else {
         const b = get(base);
-        const asPtr = inst((s) => `inttoptr i64 ${b.k === "const" ? constText(b.v, 64) : s(b)} to ptr`);
+        const asPtr = stackPointers.get(b) ?? inst((s) => `inttoptr i64 ${b.k === "const" ? constText(b.v, 64) : s(b)} to ptr`);
         p = offset ? inst((s) => `getelementptr i8, ptr ${s(asPtr)}, i64 ${offset}`) : asPtr;
       }
       return p;
@@ -354,6 +356,18 @@ function emitFunction(
     }
 
     const arith = (i: Extract<Inst, { op: "bin" }>): Value => {
+      // A stack address plus an offset stays an add: LLVM, knowing a slot's alignment and a small index's bits, would
+      // make it `|=`, which the verifier refuses on a pointer. An empty asm hides the alignment from it (libbpf's
+      // barrier_var does the same), and a GEP keeps the sum a pointer.
+      const stackBase = i.kind === "add" && i.dst.type.bits === 64 ? stackPointers.get(get(i.a)) : undefined;
+      if (stackBase) {
+        const by = get(i.b);
+        const base = by.k === "const" ? stackBase : inst((s) => `call ptr asm "", "=r,0"(ptr ${s(stackBase)})`);
+        const gep = inst((s) => `getelementptr i8, ptr ${s(base)}, i64 ${by.k === "const" ? constText(by.v, 64) : s(by)}`);
+        const asInt = inst((s) => `ptrtoint ptr ${s(gep)} to i64`);
+        stackPointers.set(asInt, gep);
+        return asInt;
+      }
       const t = i.dst.type;
       const bits = t.bits === 64 ? 64 : 32;
       const a = get(i.a);
@@ -478,7 +492,9 @@ function emitFunction(
         }
         case "addr": {
           const p = stackRef({ kind: "stack", object: i.object, offset: i.offset });
-          def(i.dst, inst((s) => `ptrtoint ptr ${s(p)} to i64`));
+          const asInt = inst((s) => `ptrtoint ptr ${s(p)} to i64`);
+          stackPointers.set(asInt, p);
+          def(i.dst, asInt);
           break;
         }
         case "rodata":

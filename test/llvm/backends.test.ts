@@ -174,3 +174,16 @@ export const big = kprobe("f", (p: u64) => {
   assert.ok(d!.line >= 3 && d!.line <= 5, `line ${d!.line}`);
   assert.deepEqual(compile({ fileName: "big.ts", text }, { arch: "x86_64" }).diagnostics, [], "the default backend fits it");
 });
+
+test("a variable index into a small stack array stays an add through LLVM (a |= on the pointer is refused by the verifier)", { skip: noLlvm }, () => {
+  const text = `import { uprobe, type u8, type Arr } from "tsbpf";
+export const license = "GPL";
+export const h = uprobe("libc.so.6", "free", (e: u8) => {
+  const xs: Arr<u8, 4> = [1, 2, 3, 4];
+  return xs[e & 3]!;
+});
+`;
+  const r = compile({ fileName: "index.ts", text }, { arch: "x86_64", backend: "llvm" });
+  // The model refused the object while LLVM made the add an or: "R1 bitwise operator |= on pointer prohibited".
+  assert.deepEqual(r.diagnostics, []);
+});
