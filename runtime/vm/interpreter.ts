@@ -266,6 +266,9 @@ function atomic64(mem: Memory, R: Int32Array, d: number, s: number, off: number,
  * LD_ABS/LD_IND: r0 = big-endian load of `size` bytes at `offset` of the packet the context in
  * r6 names. False when out of bounds (the kernel then exits the current function with r0 = 0).
  */
+/** linux/filter.h's SKF_NET_OFF: the offset of a classic BPF load relative to the network header. */
+const SKF_NET_OFF = -0x100000;
+
 function loadPacket(prog: LoadedProgram, mem: Memory, R: Int32Array, offset: number, size: number): boolean {
   const ctx = join(R[13]!, R[12]!);
   let packet: Uint8Array | undefined;
@@ -276,6 +279,9 @@ function loadPacket(prog: LoadedProgram, mem: Memory, R: Int32Array, offset: num
     if (region !== undefined && start <= region.bytes.length) packet = region.bytes.subarray(start);
   }
   if (packet === undefined) throw new VmFault(`legacy packet load: r6 (${fmt(ctx)}) does not name a packet`, ctx);
+  // Classic BPF's SKF_NET_OFF + k reads at the network header, where a test run's packet starts (the kernel moved the
+  // skb past its Ethernet header); SKF_LL_OFF + k (the link layer) fails there, as other negative offsets do.
+  if (offset >= SKF_NET_OFF && offset < SKF_NET_OFF + packet.length) offset -= SKF_NET_OFF;
   if (offset < 0 || offset + size > packet.length) return false;
   let v = 0;
   for (let k = 0; k < size; k++) v = (v << 8) | packet[offset + k]!;

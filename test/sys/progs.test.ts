@@ -84,6 +84,13 @@ test("test run: LD_ABS reads data_in (socket filters see it from the network hea
     const far = sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: prog(mov64Reg(Reg.R6, Reg.R1), ldAbs(Size.B, 1000), mov64Imm(Reg.R0, 5), exit()) });
     fds.add(far.fd);
     assert.equal(sys.progTestRun(far.fd, { dataIn: packet }).retval, 0);
+    // SKF_NET_OFF + k reads at the network header, where the test run's data starts (as runtime/vm models it).
+    const net = sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: prog(mov64Reg(Reg.R6, Reg.R1), ldAbs(Size.B, -0x100000 + 1), exit()) });
+    fds.add(net.fd);
+    assert.equal(sys.progTestRun(net.fd, { dataIn: packet }).retval, 0x00);
+    const netWord = sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: prog(mov64Reg(Reg.R6, Reg.R1), ldAbs(Size.W, -0x100000), exit()) });
+    fds.add(netWord.fd);
+    assert.equal(sys.progTestRun(netWord.fd, { dataIn: packet }).retval, 0x45001234);
   }),
 );
 

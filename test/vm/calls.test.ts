@@ -253,6 +253,16 @@ describe("legacy packet loads", () => {
     assert.equal(onPacket([ldAbs(Size.B, -1), mov64Imm(0, 77), exit()]), 0n);
   });
 
+  test("SKF_NET_OFF + k reads at the network header, where a test run's packet starts; SKF_LL_OFF + k fails", () => {
+    const SKF_NET_OFF = -0x100000;
+    const SKF_LL_OFF = -0x200000;
+    assert.equal(hex(onPacket([ldAbs(Size.B, SKF_NET_OFF), exit()])), hex(0x11n));
+    assert.equal(hex(onPacket([ldAbs(Size.H, SKF_NET_OFF + 1), exit()])), hex(0x2233n));
+    assert.equal(hex(onPacket([mov64Imm(7, SKF_NET_OFF), ldInd(Size.B, 7, 7), exit()])), hex(0x88n));
+    assert.equal(onPacket([ldAbs(Size.B, SKF_NET_OFF + 8), mov64Imm(0, 77), exit()]), 0n);
+    assert.equal(onPacket([ldAbs(Size.B, SKF_LL_OFF), mov64Imm(0, 77), exit()]), 0n);
+  });
+
   test("out of bounds in a subprogram returns 0 to its caller", () => {
     const insns = link({ main: [mov64Reg(6, 1), exit() /* call */, alu64Imm(AluOp.ADD, 0, 5), exit()], f: [ldAbs(Size.W, 100), mov64Imm(0, 9), exit()] }, { 1: "f" });
     assert.equal(vm.runOnBuffer(vm.load(insns, makeEnv()), packet.slice()).r0, 5n);
