@@ -11,6 +11,9 @@ import { join } from "node:path";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { assemble } from "../../compiler/isa/index.js";
 import { VerifierCode, explainRejection, expressionAt, verifyPrograms } from "../../compiler/verify-programs.js";
+import { BASENAME_PROBE } from "../support/basename-probe.js";
+import { LogLevel, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { Session } from "../../runtime/loader/index.js";
 
 const FIXTURES = "test/compiler/fixtures";
 const tracepointFormat = (group: string, name: string): string | undefined => {
@@ -108,31 +111,23 @@ test("a ring buffer record left unsubmitted on one path is named with its reserv
 });
 
 test("bounded loops with too many paths for the model are left to the kernel; its verdict is named as too many paths, not a missing bound", () => {
-  // The basename, then up to 16 of its bytes: each '/' seen moves `start`, which the second loop reads. The kernel
-  // accepts it (its pruning keeps the paths down: ~57,000 instructions for 30 bytes); the model gives up.
-  const text = [
-    'import { tracepoint, readUserStr, printf, type u32, type Str } from "tsbpf";',
-    'export const license = "GPL";',
-    'export const t = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {',
-    "  const p: Str<64> = readUserStr(ctx.pathname);",
-    "  let start: u32 = 0;",
-    "  for (let i = 0; i < 30; i++) {",
-    "    const c = p.charCodeAt(i);",
-    "    if (c === 0) break;",
-    "    if (c === 47) start = i + 1;",
-    "  }",
-    "  let n: u32 = 0;",
-    "  for (let i = 0; i < 16; i++) {",
-    "    if (p.charCodeAt(start + i) === 0) break;",
-    "    n++;",
-    "  }",
-    '  printf("%s %u %u\\n", p, start, n);',
-    "});",
-  ].join("\n");
+  const text = BASENAME_PROBE;
   const r = compile({ fileName: "paths.ts", text }, { tracepointFormat });
   assert.deepEqual(r.diagnostics, [], formatDiagnostics(r.diagnostics, { sources: { "paths.ts": text } }));
   const explained = explainRejection(assemble("r0 = 0\nexit"), { pc: 0, message: "BPF program is too large. Processed 1000001 insn" }, 17, () => ({ file: "paths.ts", line: 8, column: 5, text: "    if (c === 0) break;" }));
   assert.equal(explained.code, VerifierCode.Loop);
   assert.match(explained.sentence, /^the kernel's verifier gives up on this program: following every path through the loop around .* takes more than 1,000,000 instructions/);
   assert.doesNotMatch(explained.sentence, /give it a constant bound/);
+});
+
+test("the kernel loads the probe the model gives up on", { skip: missingRoot() ?? missingBpf(openSys()) ?? false }, async () => {
+  const r = compile({ fileName: "paths.ts", text: BASENAME_PROBE }, { tracepointFormat });
+  assert.deepEqual(r.diagnostics, []);
+  const session = new Session(openSys());
+  try {
+    const loaded = session.load(r.object, { name: "paths", logLevel: LogLevel.STATS });
+    assert.match(loaded.program("t").log, /processed \d+ insns/);
+  } finally {
+    await session.close();
+  }
 });
