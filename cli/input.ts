@@ -24,7 +24,8 @@ export function readInputFile(file: string): Buffer {
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const chunk = Buffer.allocUnsafe(stat.isFile() ? Math.max(1, Math.min(stat.size + 1, MAX_INPUT + 1 - total)) : 1 << 16);
+      // A regular file in one read of its size (and one more byte, to see its end); a pipe in 64 KiB pieces.
+      const chunk = Buffer.allocUnsafe(stat.isFile() && chunks.length === 0 ? Math.min(stat.size + 1, MAX_INPUT + 1) : 1 << 16);
       let n: number;
       try {
         n = readSync(fd, chunk, 0, chunk.length, null);

@@ -5,7 +5,6 @@
 // also compiles a recorder for the file's probe points (../record.ts) and writes what arrives, with the probe
 // hits that caused it, for tsbpf/test's replay().
 import { readFileSync, rmSync } from "node:fs";
-import { probeText, readInputFile, readStdin } from "../input.js";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
@@ -13,6 +12,7 @@ import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore }
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
 import { parseDuration, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
+import { probeText, readInputFile, readStdin } from "../input.js";
 
 /** The name diagnostics give `-e`'s text (`-e.ts:1:20 - error ...`): a .ts name, so that it is checked as TypeScript. */
 const EXPRESSION_FILE = "-e.ts";
