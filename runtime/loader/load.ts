@@ -18,13 +18,12 @@ import { ITERATOR_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachme
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
-import { parseBtf } from "../../compiler/btf/parse.js";
 import type { ResolutionStore } from "./btf-resolutions.js";
 import { hookBtfId, hookRefusal } from "./hooks.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
 import { BTF_FEATURES, btfForKernel, type BtfFeature, type BtfFeatures } from "./btf-sanitize.js";
-import { mapBtfTypes } from "./maps.js";
+import { mapBtfTypes, objectBtf } from "./maps.js";
 import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type ExternEnvironment, type ResolvedExterns } from "./externs.js";
 import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
 import { pinMap, pinPath, reusePinned } from "./pin.js";
@@ -260,7 +259,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
     const linked = chosen.map((p) => linkProgram(spec, p, core, externs));
     const globals = withTargetPid(spec, options.globals, options.targetPid);
-    const initial = globals.size ? setGlobals(spec.maps, globals, spec.raw.btf && parseBtf(spec.raw.btf)) : undefined;
+    const initial = globals.size ? setGlobals(spec.maps, globals, objectBtf(spec)) : undefined;
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
     for (const m of spec.maps) {
