@@ -87,14 +87,31 @@ export function replay(sim: Simulation, recording: string | Recording, options: 
   const rec = typeof recording === "string" ? readRecording(recording) : recording;
   const fired: { hit: RecordedHit; result: FireResult }[] = [];
   const attached = new Set(sim.programs.map((p) => p.section));
-  for (const hit of rec.hits) {
-    if (options.filter && !options.filter(hit)) continue;
+  const hits = rec.hits.filter((hit) => !options.filter || options.filter(hit));
+  // Hits of probes the file lacks are left out (a recording may cover more); none of its probes at all is a mistake.
+  if (hits.length && !hits.some((hit) => hasProgram(attached, hit.probe))) {
+    const probes = [...new Set(hits.map((h) => probeText(h.probe)))];
+    throw usage(`none of the recording's ${hits.length} hits is of a probe this file has (recorded: ${probes.slice(0, 4).join(", ")}${probes.length > 4 ? ", ..." : ""}; the file's programs: ${sim.programs.map((p) => p.section).join(", ") || "none"})`);
+  }
+  // Per-CPU maps and cpu() see the recorded CPU: the simulation needs at least as many.
+  const cpu = Math.max(-1, ...hits.filter((h) => hasProgram(attached, h.probe)).map((h) => h.cpu));
+  if (cpu >= sim.kernel.numCpus) throw usage(`the recording has hits on CPU ${cpu}, and the simulation has ${sim.kernel.numCpus} CPUs: simulate it with { cpus: ${cpu + 1} } or more`);
+  for (const hit of hits) {
     if (!hasProgram(attached, hit.probe)) continue;
     sim.kernel.setTime(hit.time);
-    const task = { pid: hit.pid, tgid: hit.tgid, uid: hit.uid, gid: hit.gid, comm: hit.comm, cpu: hit.cpu % sim.kernel.numCpus };
+    const task = { pid: hit.pid, tgid: hit.tgid, uid: hit.uid, gid: hit.gid, comm: hit.comm, cpu: hit.cpu };
     fired.push({ hit, result: fire(sim, hit, task) });
   }
   return fired;
+}
+
+/** A recorded probe as tsbpf list names one. */
+function probeText(p: RecordedHit["probe"]): string {
+  if (p.kind === "tracepoint") return `tracepoint:${p.group}:${p.name}`;
+  if (p.kind === "usdt") return `usdt:${p.binary}:${p.provider}:${p.name}`;
+  if (p.kind === "rawTracepoint") return `rawtracepoint:${p.name}`;
+  if (p.kind === "uprobe") return `${p.retprobe ? "uretprobe" : "uprobe"}:${p.binary}:${p.func}`;
+  return `${p.retprobe ? "kretprobe" : "kprobe"}:${p.func}`;
 }
 
 function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>): FireResult {

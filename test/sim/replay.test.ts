@@ -32,6 +32,16 @@ test("a recorded uprobe hit fires again with its task and argument registers; hi
   assert.equal(sim.kernel.time, 2000n, "the clock is the last hit's");
 });
 
+test("a recording of none of the file's probes, or of more CPUs than the simulation has, is a usage error saying so", async () => {
+  const open = { kind: "uprobe", binary: "libc.so.6", func: "open", retprobe: false };
+  const unlink = { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", retprobe: false };
+  const hit = (probe: unknown, cpu: number) => line({ kind: "hit", probe, time: "1000", cpu, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "rm", args: [0, 0, 0, 0, 0, 0] });
+  const sim = await simulate("examples/unlink-uprobe.ts", { cpus: 2 });
+  assert.throws(() => replay(sim, hit(open, 0)), (e: unknown) => e instanceof SimulationError && /^none of the recording's 1 hits is of a probe this file has \(recorded: uprobe:libc\.so\.6:open; the file's programs: uprobe\/libc\.so\.6:unlinkat\)$/.test(e.message));
+  assert.throws(() => replay(sim, hit(unlink, 5)), (e: unknown) => e instanceof SimulationError && /the recording has hits on CPU 5, and the simulation has 2 CPUs: simulate it with \{ cpus: 6 \} or more/.test(e.message));
+  assert.deepEqual(replay(sim, hit(open, 0), { filter: () => false }), [], "a filter that keeps nothing fires nothing");
+});
+
 test("a recorded tracepoint hit places its strings where its pointer fields now point; filter picks hits", async () => {
   const probe = { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" };
   const hit = (pid: number, comm: string) => line({ kind: "hit", probe, time: String(pid), cpu: 0, pid, tgid: pid, uid: 0, gid: 0, comm, fields: { __syscall_nr: 263, dfd: 4294967196, pathname: 140000000000, flag: 0 }, strings: { pathname: `/tmp/${pid}` } });
