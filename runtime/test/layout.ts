@@ -57,7 +57,11 @@ export function findType(sources: readonly BtfSource[], name: string): TypeRef {
       if (ids.length) return { btf, id: ids[0]!, name, size: btf.sizeOf(ids[0]!) };
     }
   }
-  throw usage(`no type ${name} in ${searched.join(" or ") || "any BTF"}; declare it in the probe or pass a BTF file with simulate(..., { btf })`);
+  // The compiler writes to the object's BTF the interfaces its maps, events and parameters hold; one only read with
+  // readUser<T>() or readKernel<T>() has no BTF of its own.
+  throw usage(
+    `no type ${name} in ${searched.join(" or ") || "any BTF"}; the probe's BTF holds the interfaces its maps and events use (one only read with readUser<T>() is not among them: use it in a map or an event, or lay the bytes out yourself), or pass a BTF file with simulate(..., { btf })`,
+  );
 }
 
 const isAddress = (v: unknown): v is HasAddress => typeof v === "object" && v !== null && typeof (v as HasAddress).address === "bigint";
