@@ -1,4 +1,6 @@
 // Exit codes of every tsbpf command, documented in the README.
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileErrorText } from "../compiler/file-error.js";
 
 export const ExitCode = {
@@ -29,7 +31,8 @@ export class UserError extends Error {
 
 /** A file the user named could not be read or written (exit 2), the reason in words. */
 export function fileError(verb: "read" | "write", path: string, error: unknown): UserError {
-  // Writing, ENOENT can only mean the directory.
-  const missingDir = verb === "write" && (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
-  return new UserError(`cannot ${verb} ${path}: ${missingDir ? "its directory does not exist (ENOENT)" : fileErrorText(error)}`);
+  // Writing, ENOENT means the directory: missing, or one that makes no new files (/proc, /sys).
+  const noEntry = verb === "write" && (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  const why = !noEntry ? fileErrorText(error) : existsSync(dirname(path)) ? "its directory takes no new files (ENOENT)" : "its directory does not exist (ENOENT)";
+  return new UserError(`cannot ${verb} ${path}: ${why}`);
 }

@@ -73,6 +73,10 @@ test("an unreadable file or a missing -o is a usage error (exit 2)", async () =>
     compileCommand({ file: "examples/unlink.ts", emit: "obj", output: "no/such/dir/x.o" }),
     (e) => usage(e) && (e as Error).message === "cannot write no/such/dir/x.o: its directory does not exist (ENOENT)",
   );
+  await assert.rejects(
+    compileCommand({ file: "examples/unlink.ts", emit: "obj", output: "/proc/tsbpf-x.o" }),
+    (e) => usage(e) && (e as Error).message === "cannot write /proc/tsbpf-x.o: its directory takes no new files (ENOENT)",
+  );
 });
 
 test("text TypeScript finds binary (not UTF-8, no NUL bytes) is refused in one line, not printed as a source line (exit 2)", async () => {
