@@ -172,7 +172,8 @@ function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: R
         if (args[i + 1] === "true" || args[i + 1] === "false") return undefined;
         value = true;
       } else if (inline === "true" || inline === "false") value = inline === "true";
-      else return undefined;
+      // yargs would read any other word as true.
+      else throw new UserError(`--${key} is a flag: give it alone, or as --${key}=true or --${key}=false, not --${key}=${inline}`);
     } else {
       const text = inline ?? args[++i];
       if (text === undefined || (inline === undefined && text.startsWith("-"))) return undefined;
@@ -219,7 +220,15 @@ export async function main(args: readonly string[]): Promise<void> {
   // Node opens its inspector on SIGUSR1 unless the signal has a listener: in a root process holding BPF programs, a
   // debugger any local user could attach to.
   process.on("SIGUSR1", () => {});
-  const fast = parseSimple(args);
+  let fast: ReturnType<typeof parseSimple>;
+  try {
+    fast = parseSimple(args);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    writeErr(`tsbpf: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+    return;
+  }
   if (fast) return run(fast.command.load)(fast.argv);
   // Everything else (help, usage errors, the other commands) goes through yargs.
   const yargs = (await import("yargs")).default;

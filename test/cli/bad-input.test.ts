@@ -223,3 +223,7 @@ test("- reads the probe file from standard input; -e twice, or -e beside a file,
   assertOneLine(tsbpf("run", "-e", "begin(() => exit())", "-e", "x"), 2, /^tsbpf: -e was given more than once: put every probe in one -e/);
   assertOneLine(tsbpf("run", "-e", "begin(() => exit())", PROBE), 2, /^tsbpf: give a probe file or -e, not both/);
 });
+
+test("a flag given a word other than true or false is a usage error, not read as true (exit 2)", () => {
+  assertOneLine(tsbpf("run", PROBE, "--json=maybe"), 2, /^tsbpf: --json is a flag: give it alone, or as --json=true or --json=false, not --json=maybe\n$/);
+});
