@@ -14,6 +14,7 @@ import { integerOption, parseHexBytes, readStdin } from "../input.js";
 import { writeOut } from "../output.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
+  if (argv.section !== undefined && !argv.elf) throw new UserError("--section picks a program of an ELF object: give --elf too (without it standard input is hex bytes)");
   const input = await readStdin();
   const insns = argv.elf ? programFromElf(input, argv.section as string | undefined) : programFromHex(input);
   const memory = parseHexBytes((argv.memory as string | undefined) ?? "", "memory argument");

@@ -227,3 +227,7 @@ test("- reads the probe file from standard input; -e twice, or -e beside a file,
 test("a flag given a word other than true or false is a usage error, not read as true (exit 2)", () => {
   assertOneLine(tsbpf("run", PROBE, "--json=maybe"), 2, /^tsbpf: --json is a flag: give it alone, or as --json=true or --json=false, not --json=maybe\n$/);
 });
+
+test("exec --section without --elf is a usage error saying so (exit 2)", () => {
+  assertOneLine(tsbpfWith("b7 00 00 00 01 00 00 00 95 00 00 00 00 00 00 00", "exec", "--section", "x"), 2, /^tsbpf: --section picks a program of an ELF object: give --elf too/);
+});
