@@ -252,7 +252,7 @@ export function resolveExterns(object: { externs: readonly ExternSpec[]; raw: Bp
       const found = [...new Set(addresses.get(e.name) ?? [])];
       if (found.length > 1) throw new ObjectError(`ksym ${e.name} is ambiguous: /proc/kallsyms lists it at ${found.map((a) => `0x${a.toString(16)}`).join(", ")}`);
       if (found.length === 0) {
-        if (!e.weak) throw new MissingKernelError(`ksym ${e.name} is not in the running kernel's /proc/kallsyms; declare it __weak to default to 0`);
+        if (!e.weak) throw new MissingKernelError(`ksym ${e.name} is not in the running kernel's /proc/kallsyms (which lists variables only with CONFIG_KALLSYMS_ALL); declare it __weak to default to 0`);
         values.set(e.name, { kind: "address", address: 0n });
         return;
       }
