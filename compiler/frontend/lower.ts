@@ -293,6 +293,14 @@ export function lower(
     report(node, code, message);
     throw new Abort();
   };
+  /** The value of `Sig.A` when it names a member of an enum of integers (TypeScript computes it); else undefined. */
+  const enumMemberValue = (e: TS.Expression): number | undefined => {
+    if (!ts.isPropertyAccessExpression(e) && !ts.isElementAccessExpression(e)) return undefined;
+    const member = checker.getSymbolAtLocation(ts.isPropertyAccessExpression(e) ? e.name : e.argumentExpression)?.valueDeclaration;
+    const value = member && ts.isEnumMember(member) ? checker.getConstantValue(member) : undefined;
+    return typeof value === "number" && Number.isInteger(value) ? value : undefined;
+  };
+
   const locOf = (node: TS.Node): Loc => {
     const p = file.getLineAndCharacterOfPosition(node.getStart(file));
     return { line: p.line + 1, column: p.character + 1 };
@@ -396,6 +404,12 @@ export function lower(
       const k = kernelName(node.typeName);
       const int = k === undefined ? undefined : (kernel.typedefs.get(k) ?? kernel.enums.get(k));
       if (int && INT_TYPES[`${int.signed ? "i" : "u"}${int.size * 8}`]) return INT_TYPES[`${int.signed ? "i" : "u"}${int.size * 8}`]!;
+      // The file's own enum is C's: an int, or a 64-bit integer when a member needs one.
+      const declared = checker.getSymbolAtLocation(node.typeName)?.declarations?.[0];
+      if (declared && ts.isEnumDeclaration(declared)) {
+        const wide = declared.members.some((m) => { const v = checker.getConstantValue(m); return typeof v === "number" && (v < -(2 ** 31) || v >= 2 ** 31); });
+        return wide ? INT_TYPES.i64! : INT_TYPES.i32!;
+      }
       if (name === "Ptr") {
         const arg = node.typeArguments?.[0];
         const pointee = arg && ts.isTypeReferenceNode(arg) ? kernelTypeName(arg.typeName) : undefined;
@@ -731,6 +745,12 @@ export function lower(
         continue;
       }
       if (ts.isTypeAliasDeclaration(stmt) || ts.isInterfaceDeclaration(stmt) || ts.isEmptyStatement(stmt)) continue;
+      // An enum of integers is a set of named constants (`Sig.A` is its value, as TypeScript computes it).
+      if (ts.isEnumDeclaration(stmt)) {
+        const other = stmt.members.find((m) => { const v = checker.getConstantValue(m); return typeof v !== "number" || !Number.isInteger(v); });
+        if (other) report(other, Code.UnsupportedTopLevel, `enum member ${other.name.getText(file)} is not an integer: an enum in a probe file names integer constants`);
+        continue;
+      }
       if (ts.isFunctionDeclaration(stmt) && stmt.name && stmt.body) {
         functions.set(checker.getSymbolAtLocation(stmt.name)!, stmt);
         continue;
@@ -1580,6 +1600,9 @@ export function lower(
         return this.value(e.expression);
       }
       if (ts.isConditionalExpression(e)) return this.conditional(e);
+      // An enum member (`Sig.A`, `Sig["A"]`): its value, as any integer constant.
+      const enumValue = enumMemberValue(e);
+      if (enumValue !== undefined) return { op: imm(BigInt(enumValue), I64), untyped: true };
       if (ts.isElementAccessExpression(e)) {
         const direct = this.recordElement(e) ?? this.kernelElement(e);
         if (direct) return direct;
@@ -2321,6 +2344,8 @@ export function lower(
     /** The memory an expression denotes, if it denotes memory (emits code only for map lookups and reservations). */
     tryRef(e: TS.Expression): Ref | undefined {
       if (ts.isParenthesizedExpression(e)) return this.tryRef(e.expression);
+      // An enum member is a number, not memory.
+      if (enumMemberValue(e) !== undefined) return undefined;
       if (ts.isNonNullExpression(e)) {
         const r = this.tryRef(e.expression);
         if (r?.nullable) fail(e, Code.Unsupported, "`!` does not check for null, and the verifier insists on a check: test the value (`if (v !== null)`)");
