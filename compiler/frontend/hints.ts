@@ -32,6 +32,10 @@ export function typescriptHint(code: number, message: string): string {
   if (name && CANNOT_FIND_NAME.has(code) && JS_GLOBALS.has(name)) {
     return " (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")";
   }
+  // Histogram, LinearHistogram, Avg, Min, Max and Stats default their key type to never: keyless.
+  if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
+    return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)`, or declare one, `new Histogram<u32>()`, to record by key)";
+  }
   const operator = /^Operator .*'bigint'/.test(message);
   const given = /type '(bigint|-?\d+n)' is not assignable to (parameter of )?type '(number|u\d+|i\d+)'/i.test(message);
   if (BIGINT_MIX.has(code) && (operator || given)) {
