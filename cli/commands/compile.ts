@@ -57,11 +57,12 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   return ExitCode.OK;
 }
 
+/** Writes the object or listing to `path`; `-` is standard output (`tsbpf compile x.ts -o - | bpftool ...`). */
 function writeOutput(path: string, data: string | Uint8Array): void {
   try {
-    writeFileSync(path, data);
+    writeFileSync(path === "-" ? 1 : path, data);
   } catch (error) {
-    throw fileError("write", path, error);
+    throw fileError("write", path === "-" ? "standard output" : path, error);
   }
 }
 

@@ -231,3 +231,10 @@ test("a flag given a word other than true or false is a usage error, not read as
 test("exec --section without --elf is a usage error saying so (exit 2)", () => {
   assertOneLine(tsbpfWith("b7 00 00 00 01 00 00 00 95 00 00 00 00 00 00 00", "exec", "--section", "x"), 2, /^tsbpf: --section picks a program of an ELF object: give --elf too/);
 });
+
+test("compile -o - writes the object to standard output", () => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", join(ROOT, "examples/unlink.ts"), "-o", "-"], { cwd: ROOT, timeout: 60_000 });
+  assert.equal(r.status, 0, String(r.stderr));
+  assert.deepEqual([...r.stdout.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+  assert.equal(existsSync(join(ROOT, "-")), false, "no file named -");
+});
