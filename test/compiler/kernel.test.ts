@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { compile, type CompileResult } from "../../compiler/index.js";
 import { PseudoLd, encode } from "../../compiler/isa/index.js";
 import { BpfLoadError, LogLevel, MapFlag, MapType, ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { Session } from "../../runtime/loader/index.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -185,5 +186,15 @@ test("bpftool prog loadall (libbpf's CO-RE) resolves the multi-level relocations
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the bench's own probe (bench/probes/unlink-parent.ts: a CO-RE read) compiles and loads", { skip: noKernel }, async () => {
+  const r = compiled("bench/probes/unlink-parent.ts");
+  const session = new Session(sys);
+  try {
+    assert.deepEqual([...session.load(r.object, { name: "unlink_parent" }).programs.keys()], ["unlinkat"]);
+  } finally {
+    await session.close();
   }
 });
