@@ -1,5 +1,5 @@
 // The options of tsbpf run and tsbpf load checked before anything is compiled or loaded: --duration, --interval,
-// --event-type, --set, --command and --pid. Takes yargs' values; gives typed ones, or a UserError that names the
+// --event-type, --set, --command, --pid and --record. Takes yargs' values; gives typed ones, or a UserError that names the
 // option and what it takes (exit 2).
 import { UserError } from "./exit-codes.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
@@ -34,6 +34,15 @@ export function parseTarget(argv: Record<string, unknown>): TargetOption | undef
   if (pid === undefined) return undefined;
   if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${Number.isNaN(pid) ? "a word" : String(pid)}`);
   return { pid };
+}
+
+/** Validates --record: undefined or the path of the file to write. */
+export function parseRecordPath(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new UserError("--record was given more than once");
+  // Standard output carries the run's own output: a recording interleaved with it could not be replayed.
+  if (value === "-" || value === "") throw new UserError("--record needs a file name (standard output carries the run's output)");
+  return String(value);
 }
 
 /** The longest --duration: Node's timers hold at most 2^31 - 1 ms (and fire at once beyond it). */

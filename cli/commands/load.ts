@@ -4,7 +4,7 @@
 // shared with `tsbpf run`; this command only reads the object.
 import { objectNameOf } from "../../runtime/loader/object.js";
 import { preflight, streamObject } from "../stream.js";
-import { parseDuration, parseEventTypes, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
+import { parseDuration, parseEventTypes, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 import { readInputFile, refuseProbeFile } from "../input.js";
 import { cacheDir, murmur3x86_128, resolutionStore } from "../cache.js";
@@ -16,11 +16,12 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
   const globals = parseGlobals(argv.set);
+  const recordPath = parseRecordPath(argv.record);
   const bytes = readInputFile(file);
   refuseProbeFile(file, bytes, `tsbpf run ${file} compiles and loads it`);
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);
-  const record = typeof argv.record === "string" ? await (await import("../record.js")).recordOption(argv.record, bytes, log) : undefined;
+  const record = recordPath !== undefined ? await (await import("../record.js")).recordOption(recordPath, bytes, log) : undefined;
   // The object cache's directory keeps what loading it looks up in the kernel's BTF, for the next load.
   const resolutions = resolutionStore(cacheDir(file), () => murmur3x86_128(bytes));
   const programs = argv.program === undefined ? undefined : [argv.program].flat().map(String);

@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore } from "../cache.js";
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
-import { parseDuration, parseGlobals, parseInterval, parseTarget } from "../stream-options.js";
+import { parseDuration, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 import { probeText, readInputFile, readStdin } from "../input.js";
 
@@ -28,6 +28,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
   const globals = parseGlobals(argv.set);
+  const recordPath = parseRecordPath(argv.record);
   const verbose = Boolean(argv.verbose);
   const useCache = argv.cache !== false;
   const log = (line: string) => writeErr(`${line}\n`);
@@ -51,7 +52,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     bytes = compiled;
   }
   let record: StreamOptions["record"];
-  if (typeof argv.record === "string") record = await (await import("../record.js")).recordOption(argv.record, bytes, log);
+  if (recordPath !== undefined) record = await (await import("../record.js")).recordOption(recordPath, bytes, log);
   return streamObject(bytes, {
     file,
     // Map names take letters, digits, _ and . only: `-e`'s object is "e".

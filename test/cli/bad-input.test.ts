@@ -232,6 +232,11 @@ test("exec --section without --elf is a usage error saying so (exit 2)", () => {
   assertOneLine(tsbpfWith("b7 00 00 00 01 00 00 00 95 00 00 00 00 00 00 00", "exec", "--section", "x"), 2, /^tsbpf: --section picks a program of an ELF object: give --elf too/);
 });
 
+test("--record - is a usage error: standard output carries the run's output (exit 2)", () => {
+  assertOneLine(tsbpf("run", PROBE, "--record", "-"), 2, /^tsbpf: --record needs a file name \(standard output carries the run's output\)\n$/);
+  assert.equal(existsSync(join(ROOT, "-")), false, "no file named -");
+});
+
 test("compile -o - writes the object to standard output", () => {
   const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", join(ROOT, "examples/unlink.ts"), "-o", "-"], { cwd: ROOT, timeout: 60_000 });
   assert.equal(r.status, 0, String(r.stderr));
