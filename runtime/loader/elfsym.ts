@@ -135,21 +135,77 @@ function elfSections(f: Buffer, path: string) {
 
 const inFile = (f: Buffer, at: number, len: number): boolean => at >= 0 && at + len <= f.length;
 
+/** A function symbol of an ELF file, with the symbol version it defines (`memcpy@@GLIBC_2.14`), if any. */
+interface FunctionSymbol {
+  /** The name without a version. */
+  base: string;
+  version: string | undefined;
+  /**
+   * A version other than the default (`memcpy@GLIBC_2.2.5` beside `memcpy@@GLIBC_2.14`): kept for programs linked
+   * against the old one, reached only by naming its version.
+   */
+  hidden: boolean;
+  value: bigint;
+  bind: number;
+}
+
 /**
  * The functions an ELF file defines, .symtab's first (it also has local functions), then .dynsym's (all a stripped
- * library keeps): `name` as the table spells it (.symtab's can carry a version: unlinkat@@GLIBC_2.4), `base` without it.
+ * library keeps). .symtab spells a version into the name (unlinkat@@GLIBC_2.4); .dynsym keeps it apart, in
+ * .gnu.version (a version index per symbol, bit 15 for a hidden one) and .gnu.version_d (the names of the indexes).
  */
-function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<{ name: string; base: string; value: bigint; bind: number }> {
+function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<FunctionSymbol> {
   for (const wanted of [SHT_SYMTAB, SHT_DYNSYM]) {
-    for (const s of sections) {
+    for (const [i, s] of sections.entries()) {
       if (s.type !== wanted || !inFile(f, s.offset, s.size)) continue;
       const strtab = sections[s.link];
       if (!strtab || !inFile(f, strtab.offset, strtab.size)) continue;
-      for (const { name, value, bind } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
-        yield { name, base: name.split("@")[0]!, value, bind };
+      const versions = wanted === SHT_DYNSYM ? symbolVersions(f, sections, i) : undefined;
+      for (const { name, index, value, bind } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
+        const at = name.indexOf("@");
+        if (at >= 0) yield { base: name.slice(0, at), version: name.slice(name.startsWith("@@", at) ? at + 2 : at + 1), hidden: !name.startsWith("@@", at), value, bind };
+        else yield { base: name, ...(versions?.(index) ?? { version: undefined, hidden: false }), value, bind };
       }
     }
   }
+}
+
+const SHT_GNU_VERDEF = 0x6ffffffd;
+const SHT_GNU_VERSYM = 0x6fffffff;
+const VERSYM_HIDDEN = 0x8000;
+
+/**
+ * The version of each symbol of the dynamic symbol table in section `dynsym`, by symbol index, from .gnu.version and
+ * the version definitions of .gnu.version_d; undefined when the file has no versions. Indexes 0 and 1 (local, the
+ * file's base) name no version.
+ */
+function symbolVersions(f: Buffer, sections: ReturnType<typeof elfSections>, dynsym: number): ((index: number) => { version: string | undefined; hidden: boolean }) | undefined {
+  const versym = sections.find((s) => s.type === SHT_GNU_VERSYM && s.link === dynsym && inFile(f, s.offset, s.size));
+  const verdef = sections.find((s) => s.type === SHT_GNU_VERDEF && inFile(f, s.offset, s.size));
+  if (!versym) return undefined;
+  const names = new Map<number, string>();
+  const strings = verdef && sections[verdef.link];
+  if (verdef && strings && inFile(f, strings.offset, strings.size)) {
+    // Verdef: vd_version u16, vd_flags u16, vd_ndx u16, vd_cnt u16, vd_hash u32, vd_aux u32, vd_next u32; its first
+    // Verdaux (vda_name u32, vda_next u32) names the version.
+    for (let at = verdef.offset, n = 0; at + 20 <= verdef.offset + verdef.size && n < 0x8000; n++) {
+      const aux = at + f.readUInt32LE(at + 12);
+      if (aux + 8 <= verdef.offset + verdef.size) {
+        const nameAt = strings.offset + f.readUInt32LE(aux);
+        const end = f.indexOf(0, nameAt);
+        if (nameAt < strings.offset + strings.size && end > nameAt) names.set(f.readUInt16LE(at + 4), f.toString("latin1", nameAt, end));
+      }
+      const next = f.readUInt32LE(at + 16);
+      if (next === 0) break;
+      at += next;
+    }
+  }
+  return (index) => {
+    const at = versym.offset + 2 * index;
+    if (at + 2 > versym.offset + versym.size) return { version: undefined, hidden: false };
+    const v = f.readUInt16LE(at);
+    return { version: (v & ~VERSYM_HIDDEN) > 1 ? names.get(v & ~VERSYM_HIDDEN) : undefined, hidden: (v & VERSYM_HIDDEN) !== 0 };
+  };
 }
 
 const STB_LOCAL = 0;
@@ -166,6 +222,8 @@ export const bindingRank = (bind: number): number => (bind === STB_GLOBAL || bin
 /** A function an ELF64 symbol table defines; `bind` is STB_LOCAL (0), STB_GLOBAL (1), STB_WEAK (2), ... */
 export interface DefinedFunction {
   name: string;
+  /** Its index in the table. */
+  index: number;
   value: bigint;
   size: bigint;
   bind: number;
@@ -185,7 +243,7 @@ export function* definedFunctions(table: Buffer, entsize: number, strings: Buffe
     const nameAt = table.readUInt32LE(at);
     const end = strings.indexOf(0, nameAt);
     if (end <= nameAt) continue;
-    yield { name: strings.toString("latin1", nameAt, end), value: table.readBigUInt64LE(at + 8), size: table.readBigUInt64LE(at + 16), bind: info >> 4 };
+    yield { name: strings.toString("latin1", nameAt, end), index: at / entsize, value: table.readBigUInt64LE(at + 8), size: table.readBigUInt64LE(at + 16), bind: info >> 4 };
   }
 }
 
@@ -223,16 +281,16 @@ function readElf(path: string): Buffer {
 }
 
 /**
- * Each function name once, as findSymbol finds it (its first symbol in the tables), leaving out symbols at address 0
- * (placeholders, never code).
+ * Each function name once, as findSymbol finds it without a version (its first symbol in the tables that is not a
+ * hidden version), leaving out symbols at address 0 (placeholders, never code).
  */
-function* probeableFunctions(f: Buffer, sections: ReturnType<typeof elfSections>): Generator<{ base: string; value: bigint; bind: number }> {
-  const seen = new Set<string>();
+function probeableFunctions(f: Buffer, sections: ReturnType<typeof elfSections>): FunctionSymbol[] {
+  const byName = new Map<string, FunctionSymbol>();
   for (const s of functionSymbols(f, sections)) {
-    if (seen.has(s.base)) continue;
-    seen.add(s.base);
-    if (s.value !== 0n) yield s;
+    const kept = byName.get(s.base);
+    if (!kept || (kept.hidden && !s.hidden)) byName.set(s.base, s);
   }
+  return [...byName.values()].filter((s) => s.value !== 0n);
 }
 
 function findSymbol(path: string, symbol: string): number {
@@ -241,16 +299,20 @@ function findSymbol(path: string, symbol: string): number {
   let value: bigint | undefined;
   /** The functions seen, for a did-you-mean when `symbol` is not among them. */
   const functions: string[] = [];
-  // A versioned name (libbpf's `getppid@@GLIBC_2.2.5`) matches .symtab's spelling exactly; .dynsym keeps versions
-  // apart from names, so there it matches the name alone (the version is not checked).
-  const base = symbol.split("@")[0]!;
+  // A versioned name (libbpf's `memcpy@GLIBC_2.2.5` or `getppid@@GLIBC_2.2.5`) takes the symbol of that version, as
+  // libbpf does (`@` or `@@` alike); a bare name the default version (what the linker binds new programs to), else
+  // the first hidden one.
+  const sign = symbol.indexOf("@");
+  const base = sign < 0 ? symbol : symbol.slice(0, sign);
+  const version = sign < 0 ? undefined : symbol.slice(symbol.startsWith("@@", sign) ? sign + 2 : sign + 1);
   for (const s of functionSymbols(f, sections)) {
-    if (s.name === symbol || s.base === symbol) {
+    functions.push(s.base);
+    if (s.base !== base || (version !== undefined && s.version !== version)) continue;
+    if (version !== undefined || !s.hidden) {
       value = s.value;
       break;
     }
-    if (base !== symbol && s.name === base) value ??= s.value;
-    functions.push(s.base);
+    value ??= s.value;
   }
   if (value === undefined) {
     const similar = similarNames(symbol, functions);

@@ -3,7 +3,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,4 +49,33 @@ test("a versioned name, as libbpf takes it (getppid@@GLIBC_2.2.5), finds the fun
   assert.equal(symbolFileOffset(libc, "getppid@@GLIBC_2.2.5"), plain);
   assert.equal(symbolFileOffset(libc, "getppid@GLIBC_2.2.5"), plain);
   assert.throws(() => symbolFileOffset(libc, "tsbpf_no_such@@GLIBC_2.2.5"), /no function tsbpf_no_such@@GLIBC_2\.2\.5 in the symbol tables/);
+});
+
+test("a function with two versions: a bare name is the default version, a versioned name that version (checked against readelf)", (t) => {
+  const libc = resolveBinary("libc.so.6");
+  const r = spawnSync("readelf", ["--dyn-syms", "-W", libc], { encoding: "utf8" });
+  if (r.status !== 0) return t.skip("readelf is not installed");
+  // readelf's spelling: memcpy@@GLIBC_2.14 (the default) and memcpy@GLIBC_2.2.5 (hidden, kept for old programs).
+  const address = (name: string) => {
+    const m = new RegExp(`^\\s*\\d+: ([0-9a-f]+) .* ${name.replace(/[.]/g, "\\.")}$`, "m").exec(r.stdout);
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  };
+  let checked = 0;
+  for (const [fn, old, current] of [
+    ["memcpy", "GLIBC_2.2.5", "GLIBC_2.14"],
+    ["realpath", "GLIBC_2.2.5", "GLIBC_2.3"],
+    ["pthread_cond_wait", "GLIBC_2.2.5", "GLIBC_2.3.2"],
+  ] as const) {
+    const oldAddress = address(`${fn}@${old}`);
+    const currentAddress = address(`${fn}@@${current}`);
+    if (oldAddress === undefined || currentAddress === undefined) continue;
+    const plain = symbolFileOffset(libc, fn);
+    assert.equal(symbolFileOffset(libc, `${fn}@@${current}`), plain, fn);
+    assert.equal(symbolFileOffset(libc, `${fn}@${current}`), plain, fn);
+    // Both in libc's text segment: their file offsets lie as far apart as their addresses.
+    assert.equal(BigInt(symbolFileOffset(libc, `${fn}@${old}`) - plain), oldAddress - currentAddress, fn);
+    assert.throws(() => symbolFileOffset(libc, `${fn}@GLIBC_0.0`), new RegExp(`no function ${fn}@GLIBC_0\\.0 in the symbol tables`));
+    checked++;
+  }
+  if (!checked) t.skip("this libc has none of the versioned functions looked for");
 });
