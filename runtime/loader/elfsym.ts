@@ -6,6 +6,7 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { similarNames } from "../../compiler/similar.js";
+import { indirectFunctionOffset } from "./ifunc.js";
 
 /** A name that cannot be resolved; the message is one sentence for the user. */
 export class SymbolError extends Error {
@@ -145,6 +146,7 @@ interface FunctionSymbol {
    * against the old one, reached only by naming its version.
    */
   hidden: boolean;
+  indirect: boolean;
   value: bigint;
   bind: number;
 }
@@ -161,10 +163,10 @@ function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): 
       const strtab = sections[s.link];
       if (!strtab || !inFile(f, strtab.offset, strtab.size)) continue;
       const versions = wanted === SHT_DYNSYM ? symbolVersions(f, sections, i) : undefined;
-      for (const { name, index, value, bind } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
+      for (const { name, index, indirect, value, bind } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
         const at = name.indexOf("@");
-        if (at >= 0) yield { base: name.slice(0, at), version: name.slice(name.startsWith("@@", at) ? at + 2 : at + 1), hidden: !name.startsWith("@@", at), value, bind };
-        else yield { base: name, ...(versions?.(index) ?? { version: undefined, hidden: false }), value, bind };
+        if (at >= 0) yield { base: name.slice(0, at), version: name.slice(name.startsWith("@@", at) ? at + 2 : at + 1), hidden: !name.startsWith("@@", at), indirect, value, bind };
+        else yield { base: name, ...(versions?.(index) ?? { version: undefined, hidden: false }), indirect, value, bind };
       }
     }
   }
@@ -224,6 +226,8 @@ export interface DefinedFunction {
   name: string;
   /** Its index in the table. */
   index: number;
+  /** An indirect function (STT_GNU_IFUNC): its value is a resolver that picks the implementation (ifunc.ts). */
+  indirect: boolean;
   value: bigint;
   size: bigint;
   bind: number;
@@ -243,7 +247,7 @@ export function* definedFunctions(table: Buffer, entsize: number, strings: Buffe
     const nameAt = table.readUInt32LE(at);
     const end = strings.indexOf(0, nameAt);
     if (end <= nameAt) continue;
-    yield { name: strings.toString("latin1", nameAt, end), index: at / entsize, value: table.readBigUInt64LE(at + 8), size: table.readBigUInt64LE(at + 16), bind: info >> 4 };
+    yield { name: strings.toString("latin1", nameAt, end), index: at / entsize, indirect: type === STT_GNU_IFUNC, value: table.readBigUInt64LE(at + 8), size: table.readBigUInt64LE(at + 16), bind: info >> 4 };
   }
 }
 
@@ -261,9 +265,11 @@ export function* functionNames(path: string): Generator<string> {
 export function matchingFunctions(path: string, match: (name: string) => boolean): { name: string; offset: number }[] {
   const f = readElf(path);
   const byOffset = new Map<number, { name: string; offset: number; rank: number }>();
-  for (const { base, value, bind } of probeableFunctions(f, elfSections(f, path))) {
+  for (const s of probeableFunctions(f, elfSections(f, path))) {
+    const { base, bind } = s;
     if (!match(base)) continue;
-    const offset = addressFileOffset(f, value);
+    // An indirect function where it resolves to on this machine, when that can be known (ifunc.ts); else left out.
+    const offset = s.indirect ? indirectFunctionOffset(path, base, s.version) : addressFileOffset(f, s.value);
     if (offset === undefined) continue; // in no loadable segment: nothing a uprobe could hit
     const rank = bindingRank(bind);
     const kept = byOffset.get(offset);
@@ -296,7 +302,7 @@ function probeableFunctions(f: Buffer, sections: ReturnType<typeof elfSections>)
 function findSymbol(path: string, symbol: string): number {
   const f = readFileSync(path);
   const sections = elfSections(f, path);
-  let value: bigint | undefined;
+  let found: FunctionSymbol | undefined;
   /** The functions seen, for a did-you-mean when `symbol` is not among them. */
   const functions: string[] = [];
   // A versioned name (libbpf's `memcpy@GLIBC_2.2.5` or `getppid@@GLIBC_2.2.5`) takes the symbol of that version, as
@@ -309,12 +315,12 @@ function findSymbol(path: string, symbol: string): number {
     functions.push(s.base);
     if (s.base !== base || (version !== undefined && s.version !== version)) continue;
     if (version !== undefined || !s.hidden) {
-      value = s.value;
+      found = s;
       break;
     }
-    value ??= s.value;
+    found ??= s;
   }
-  if (value === undefined) {
+  if (found === undefined) {
     const similar = similarNames(symbol, functions);
     const hint = similar.length
       ? `; did you mean ${similar.join(" or ")}?`
@@ -325,8 +331,17 @@ function findSymbol(path: string, symbol: string): number {
     throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${hint}`);
   }
 
-  const at = addressFileOffset(f, value);
-  if (at === undefined) throw new SymbolError(`${symbol} at 0x${value.toString(16)} lies in no loadable segment of ${path}`);
+  if (found.indirect) {
+    const at = indirectFunctionOffset(path, base, found.version);
+    if (at === undefined) {
+      throw new SymbolError(
+        `${symbol} in ${path} is an indirect function (IFUNC): its symbol is a resolver that picks an implementation once per program, so a probe there would not see calls, and tsbpf can ask which implementation it picks only of a library it has loaded itself (libc's, for one); probe the implementation by its own name`,
+      );
+    }
+    return at;
+  }
+  const at = addressFileOffset(f, found.value);
+  if (at === undefined) throw new SymbolError(`${symbol} at 0x${found.value.toString(16)} lies in no loadable segment of ${path}`);
   return at;
 }
 
