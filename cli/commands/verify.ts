@@ -12,7 +12,7 @@
 
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/index.js";
-import { describeError, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
+import { describeError, notModelled, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
 import { explainRejection, type SourcePosition } from "../../compiler/verify-programs.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
@@ -195,12 +195,18 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     }
     // Calls of kernel functions (kfuncs) are not modelled: the kernel judges those programs, as it does the hooks below.
     const kfuncs = insns.some((i) => i.code === Op.CALL && i.src === PseudoCall.KFUNC);
-    const notModelled = kfuncs ? "it calls kernel functions (kfuncs), which the model does not check" : tracepoint ? undefined : uncheckedReason(progType, hook);
-    if (notModelled) {
-      programs.push(unchecked(notModelled, insns.length));
+    const outOfModel = kfuncs ? "it calls kernel functions (kfuncs), which the model does not check" : tracepoint ? undefined : uncheckedReason(progType, hook);
+    if (outOfModel) {
+      programs.push(unchecked(outOfModel, insns.length));
       continue;
     }
     const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}) });
+    // A path reached what the model does not know (a helper such as bpf_spin_lock or bpf_loop): no verdict of its own.
+    const unknown = notModelled(result.error);
+    if (unknown) {
+      programs.push(unchecked(`${unknown} (instruction ${result.error!.pc})`, insns.length));
+      continue;
+    }
     // Linked slot -> (section, slot in section), for line info.
     const functions = linked.functions.map((f, i) => ({ ...f, end: linked.functions[i + 1]?.start ?? insns.length, source: [...spec.raw.programs, ...spec.raw.subprograms].find((s) => s.name === f.name) }));
     const positionOf = (pc: number): SourcePosition | undefined => {

@@ -5,7 +5,7 @@
 import { Mode, PseudoLd, opMode, opSize, Size } from "../isa/opcodes.js";
 import { wideImm, type Insn } from "../isa/insn.js";
 import { Helper, helperName } from "../isa/helpers.js";
-import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
+import { type Env, NOT_MODELLED, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { helperProto, type ArgKind } from "./helpers.js";
 import { BtfFlag } from "./btf-types.js";
 import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
@@ -261,6 +261,8 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   const name = helperName(id) ?? "unknown";
   if (proto === "out_of_range") fail(env, `invalid func ${name}#${id}: there is no helper with that number`);
   if (proto === "not_allowed") fail(env, `program of this type cannot use helper ${name}#${id}`);
+  // The kernel judges calls of the helpers the model has no prototype for (spin locks, timers, dynptrs, bpf_loop, ...).
+  if (proto === "not_modelled") fail(env, `helper ${name}#${id} is ${NOT_MODELLED}`);
   // The probed address: kprobes know it (and trampolines, whose types the model does not check), tracepoints do not.
   if (id === Helper.get_func_ip && env.progType === ProgTypeId.tracing) fail(env, `func ${name}#${id} supported only for fentry/fexit/fmod_ret programs`);
   if (id === Helper.get_func_ip && env.progType !== ProgTypeId.kprobe) fail(env, `func ${name}#${id} not supported for program type ${env.progType}`);

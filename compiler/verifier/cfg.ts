@@ -5,6 +5,7 @@
 import { Class, JmpOp, Mode, Op, PseudoCall, PseudoLd, jmpOp, opClass, opMode, opSize, opSource, Size } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 import type { MapDesc } from "./state.js";
+import { NOT_MODELLED } from "./env.js";
 
 export class CfgError extends Error {
   constructor(
@@ -84,7 +85,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
     if (isKfuncCall(insn)) {
       // kfunc #0 is a placeholder the kernel only rejects if it survives dead-code elimination
       if (insn.imm === 0 && insn.off === 0) continue;
-      throw cfgError(i, "kernel function calls (kfuncs) are not modelled by this verifier");
+      throw cfgError(i, `kernel function calls (kfuncs) are ${NOT_MODELLED}`);
     }
     const target = i + insn.imm + 1;
     if (target < 0 || target >= n) throw cfgError(i, "call to invalid destination");
@@ -125,7 +126,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
         i++;
         continue;
       }
-      if (insn.src === PseudoLd.BTF_ID) throw cfgError(i, "ldimm64 of a kernel BTF symbol is not modelled by this verifier");
+      if (insn.src === PseudoLd.BTF_ID) throw cfgError(i, `ldimm64 of a kernel BTF symbol is ${NOT_MODELLED}`);
       const okSrc = insn.src === PseudoLd.MAP_VALUE || ((insn.src === PseudoLd.MAP_FD) && next.imm === 0);
       if (insn.src === PseudoLd.MAP_IDX || insn.src === PseudoLd.MAP_IDX_VALUE) throw cfgError(i, "fd_idx without fd_array is invalid");
       if (!okSrc) throw cfgError(i, "unrecognized bpf_ld_imm64 insn");

@@ -182,10 +182,11 @@ const TRACING_PROTOS: Record<number, HelperProto> = {
   [Helper.get_socket_cookie]: p(["btf_sock_common"]),
 };
 
-/** The prototype of helper `id` for `progType`, or why it cannot be called. */
-export function helperProto(id: number, progType: number): HelperProto | "out_of_range" | "not_allowed" {
+/** The prototype of helper `id` for `progType`, or why it cannot be called, or that the model does not know it. */
+export function helperProto(id: number, progType: number): HelperProto | "out_of_range" | "not_allowed" | "not_modelled" {
   if (id < 0 || id >= HELPER_MAX_ID) return "out_of_range";
   const proto = (progType === ProgTypeId.tracing ? TRACING_PROTOS[id] : undefined) ?? PROTOS[id];
-  if (!proto || !allowed(progType).has(id)) return "not_allowed";
+  if (!proto) return "not_modelled";
+  if (!allowed(progType).has(id)) return "not_allowed";
   return proto;
 }

@@ -9,7 +9,7 @@ import { checkAlu } from "./alu.js";
 import { checkCondJmp } from "./branch.js";
 import { checkHelperCall, checkLdAbs, checkLdImm, checkLocalCall, checkProgramExit, checkSubprogExit } from "./calls.js";
 import { CfgError, checkStatic } from "./cfg.js";
-import { type Env, VerifierError, fail } from "./env.js";
+import { type Env, NOT_MODELLED, VerifierError, fail } from "./env.js";
 import { checkAtomic, checkLdx, checkSt, checkStx } from "./memory.js";
 import { liveRegs } from "./liveness.js";
 import { type FrameSnapshot, fullState, snapshot, touchedState, withState } from "./log.js";
@@ -377,7 +377,7 @@ function step(env: Env, insn: Insn): number | "exit" {
         }
         if (insn.src === PseudoCall.LOCAL) return checkLocalCall(env, insn);
         if (insn.src === PseudoCall.KFUNC) {
-          if (insn.imm !== 0 || insn.off !== 0) fail(env, "kernel function calls are not modelled");
+          if (insn.imm !== 0 || insn.off !== 0) fail(env, `kernel function calls are ${NOT_MODELLED}`);
           env.placeholderKfuncs.add(pc);
           return pc + 1;
         }
@@ -426,12 +426,17 @@ function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: nu
 }
 
 /**
- * Whether a rejection is the model giving up on the number of paths (the complexity limit), not a fault it found. The
- * model prunes less than Linux 6.16+ in some loops (no strongly-connected-component backedges), so callers leave such
- * programs to the kernel instead of refusing them.
+ * Whether a rejection is the model giving up, not a fault it found: on the number of paths (the complexity limit;
+ * the model prunes less than Linux 6.16+ in some loops, having no strongly-connected-component backedges), or at
+ * something it does not model (notModelled). Callers leave such programs to the kernel instead of refusing them.
  */
 export function gaveUp(error: VerifyError | undefined): boolean {
-  return error !== undefined && /^BPF program is too large/.test(error.message);
+  return error !== undefined && (/^BPF program is too large/.test(error.message) || notModelled(error) !== undefined);
+}
+
+/** For a rejection at something the model does not model (a helper, a kfunc), what that is; else undefined. */
+export function notModelled(error: VerifyError | undefined): string | undefined {
+  return error?.message.endsWith(NOT_MODELLED) ? error.message : undefined;
 }
 
 /** A one-line description of a rejection: the instruction, disassembled, and the reason. */
