@@ -68,7 +68,9 @@ export function readRecording(source: string): Recording {
     else if (value.kind === "printk" && typeof value.message === "string") out.printk.push({ message: value.message, pid: Number(value.pid), task: String(value.task) });
     else if (value.kind === "event") {
       const map = String(value.map);
-      out.events.set(map, [...(out.events.get(map) ?? []), value.value]);
+      const events = out.events.get(map);
+      if (events) events.push(value.value);
+      else out.events.set(map, [value.value]);
     }
   });
   out.hits.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
@@ -94,7 +96,8 @@ export function replay(sim: Simulation, recording: string | Recording, options: 
     throw usage(`none of the recording's ${hits.length} hits is of a probe this file has (recorded: ${probes.slice(0, 4).join(", ")}${probes.length > 4 ? ", ..." : ""}; the file's programs: ${sim.programs.map((p) => p.section).join(", ") || "none"})`);
   }
   // Per-CPU maps and cpu() see the recorded CPU: the simulation needs at least as many.
-  const cpu = Math.max(-1, ...hits.filter((h) => hasProgram(attached, h.probe)).map((h) => h.cpu));
+  // (a loop: a spread of a long recording's hits would pass the limit of a call's arguments)
+  const cpu = hits.reduce((most, h) => (h.cpu > most && hasProgram(attached, h.probe) ? h.cpu : most), -1);
   if (cpu >= sim.kernel.numCpus) throw usage(`the recording has hits on CPU ${cpu}, and the simulation has ${sim.kernel.numCpus} CPUs: simulate it with { cpus: ${cpu + 1} } or more`);
   for (const hit of hits) {
     if (!hasProgram(attached, hit.probe)) continue;

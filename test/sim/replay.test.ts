@@ -42,6 +42,24 @@ test("a recording of none of the file's probes, or of more CPUs than the simulat
   assert.deepEqual(replay(sim, hit(open, 0), { filter: () => false }), [], "a filter that keeps nothing fires nothing");
 });
 
+test("a long recording replays: 140,000 hits, and events by map in order (a spread of its hits passed the arguments' limit)", async () => {
+  const probe = { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", retprobe: false };
+  const n = 140_000;
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(line({ kind: "hit", probe, time: String(i), cpu: i % 2, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "rm", args: [0, 0, 0, 0, 0, 0] }));
+    if (i % 1000 === 0) lines.push(line({ kind: "event", map: "events", value: { n: i } }));
+  }
+  const recording = readRecording(lines.join("\n"));
+  assert.deepEqual(recording.events.get("events")?.map((e) => (e as { n: number }).n), Array.from({ length: n / 1000 }, (_, k) => k * 1000));
+  const sim = await simulate({
+    fileName: "count.ts",
+    text: `import { uprobe, ArrayMap, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const calls = new ArrayMap<u64>(1);\nexport const count = uprobe("libc.so.6", "unlinkat", () => { calls.increment(0); });\n`,
+  }, { cpus: 2 });
+  assert.equal(replay(sim, recording).length, n);
+  assert.equal(sim.map("calls").get(0), BigInt(n));
+});
+
 test("a recorded tracepoint hit places its strings where its pointer fields now point; filter picks hits", async () => {
   const probe = { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" };
   const hit = (pid: number, comm: string) => line({ kind: "hit", probe, time: String(pid), cpu: 0, pid, tgid: pid, uid: 0, gid: 0, comm, fields: { __syscall_nr: 263, dfd: 4294967196, pathname: 140000000000, flag: 0 }, strings: { pathname: `/tmp/${pid}` } });
