@@ -5,7 +5,7 @@
 //
 // How BTF maps to TypeScript (the same mapping the compiler's prelude uses for the members it can
 // read, frontend/kernel-types.ts; a test keeps the two in step):
-//   - integers and enums by size and signedness: u8..u64, i8..i64 (`_Bool` is u8); an enum-typed
+//   - integers and enums by size and signedness: u8..u64, i8..i64 (`_Bool` is `boolean`, as the compiler reads it); an enum-typed
 //     member keeps its integer type and names the enum in its doc comment; the enum itself is a
 //     `enum` (ambient, so it is usable under isolatedModules; ENUM64 values beyond 2^53 are listed in a comment instead);
 //   - pointers are `Ptr<T>`: `Ptr<CString>` for any 1-byte integer pointee (a string printk prints
@@ -30,6 +30,9 @@
 import { BtfIntEncoding, BtfKind, type Btf, type BtfMember, type BtfStruct, type BtfType } from "../btf/index.js";
 import { kernelStruct } from "../frontend/kernel-types.js";
 import { INTEGER_TYPEDEFS, Namer, skipQualifiers } from "./names.js";
+
+/** C's `_Bool` (BTF's BOOL encoding, one byte): the compiler reads it as a boolean (frontend/kernel-types.ts). */
+const isBool = (t: BtfType): boolean => t.kind === BtfKind.INT && t.size === 1 && (t.encoding & BtfIntEncoding.BOOL) !== 0;
 
 export interface DeclarationOptions {
   /** Deepest expanded level of referenced types (roots are 0); default 1. */
@@ -116,6 +119,7 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
       case BtfKind.UNKN:
         return "void";
       case BtfKind.INT:
+        if (isBool(t)) return "boolean";
         return intType(t.size, (t.encoding & BtfIntEncoding.SIGNED) !== 0) ?? (t.size === 16 ? "FixedArray<u64, 2>" : `FixedArray<u8, ${t.size}>`);
       case BtfKind.FLOAT:
         return `FixedArray<u8, ${t.size}>`;
@@ -205,7 +209,7 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
       if (elem.kind === BtfKind.INT && elem.size === 1 && elem.name === "char") return `Str<${r.nelems}>`;
       return r.nelems && scalar(elem) ? `Arr<${canonical(r.type)}, ${r.nelems}>` : "other";
     }
-    if (r.kind === BtfKind.INT) return intType(r.size, (r.encoding & BtfIntEncoding.SIGNED) !== 0) ?? "other";
+    if (r.kind === BtfKind.INT) return isBool(r) ? "boolean" : (intType(r.size, (r.encoding & BtfIntEncoding.SIGNED) !== 0) ?? "other");
     if (r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) return intType(r.size, r.signed) ?? "other";
     if (r.kind !== BtfKind.PTR) return "other";
     const p = btf.resolveType(r.type);

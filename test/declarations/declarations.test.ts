@@ -85,7 +85,7 @@ const escape = (s: string) => s.replace(/[<>.]/g, (c) => `\\${c}`);
  * the compiler names `outer__member`, is "other"), arrays as Str<N> or Arr<T, N>.
  */
 function canonicalPattern(m: KernelScalar | KernelMember, outer = ""): string {
-  if (m.kind === "int") return `${m.signed ? "i" : "u"}${m.size * 8}`;
+  if (m.kind === "int") return m.bool ? "boolean" : `${m.signed ? "i" : "u"}${m.size * 8}`;
   if (m.kind === "ptr") return m.pointee === "char" ? escape("Ptr<CString>") : m.pointee ? escape(`Ptr<${m.pointee}>`) : "Ptr(<\\.\\.\\.>)?";
   if (m.kind === "array") return m.string ? escape(`Str<${m.length}>`) : `Arr<${canonicalPattern(m.element)}, ${m.length}>`;
   if (m.kind === "struct") return m.struct === `${outer}__${m.name}` ? "other" : escape(m.struct);
