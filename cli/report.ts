@@ -300,8 +300,12 @@ function showKey(k: unknown): string {
   return show(k);
 }
 
-/** A map value, or a field of a key, as bpftrace prints one: a struct as a tuple in parentheses (`(9, bash)`). */
-const showValue = (v: unknown): string => (isStruct(v) ? `(${showKey(v)})` : showKey(v));
+/**
+ * A map value, or a field of a key, as bpftrace prints one: a struct as a tuple in parentheses (`(9, bash)`); a
+ * per-CPU value that cannot be summed (a struct) as a list of each CPU's.
+ */
+const showValue = (v: unknown): string =>
+  isStruct(v) ? `(${showKey(v)})` : Array.isArray(v) && v.some(isStruct) ? `[${v.map(showValue).join(", ")}]` : showKey(v);
 
 const isStruct = (v: unknown): v is object => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Stack);
 
@@ -313,7 +317,15 @@ function show(v: unknown): string {
   // node:util only once an event is shown: an ES import of a builtin costs every run's start-up.
   inspect ??= (process.getBuiltinModule("node:util") as typeof import("node:util")).inspect;
   // compact: true keeps arrays on the line too: the default groups an array of more than six items into rows.
-  return inspect(v, { breakLength: Infinity, compact: true, depth: 4, maxArrayLength: 64, maxStringLength: 256 });
+  return inspect(digits(v), { breakLength: Infinity, compact: true, depth: 4, maxArrayLength: 64, maxStringLength: 256 });
+}
+
+/** `v` with its bigints shown as their digits by inspect(), as numbers are (not `18446744073709551615n`). */
+function digits(v: unknown): unknown {
+  if (typeof v === "bigint") return { [inspect!.custom]: () => String(v) };
+  if (Array.isArray(v)) return v.map(digits);
+  if (isStruct(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, digits(x)]));
+  return v;
 }
 
 function isZero(v: unknown): boolean {

@@ -94,9 +94,9 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", () => { ids.output
   assert.equal(types("sizes").internal, undefined);
 });
 
-test("events print as one line each: inspected values, hex for raw bytes, JSON with exact 64-bit integers", () => {
+test("events print as one line each: inspected values (8-byte integers as digits), hex for raw bytes, JSON with exact 64-bit integers", () => {
   const value = { pid: 7, big: 2n ** 64n - 1n, name: "rm" };
-  assert.equal(eventLine({ kind: "event", map: "hits", value }, false), "hits: { pid: 7, big: 18446744073709551615n, name: 'rm' }");
+  assert.equal(eventLine({ kind: "event", map: "hits", value }, false), "hits: { pid: 7, big: 18446744073709551615, name: 'rm' }");
   assert.equal(eventLine({ kind: "event", map: "hits", value, cpu: 1 }, true), '{"map":"hits","cpu":1,"value":{"pid":7,"big":18446744073709551615,"name":"rm"}}');
   assert.equal(eventLine({ kind: "event", map: "raw", value: new Uint8Array([1, 0xab]) }, false), "raw: 2 bytes 01 ab");
   // A record is one line, its arrays too (node:util would put an array of more than six numbers in rows of their own).
@@ -123,6 +123,13 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   // Strings bare and structs as bpftrace's tuples (`@t[cpu, comm, pid]`), a struct value or field in parentheses.
   const tuples = { map: "t", entries: [["bash", "sh"], [{ cpu: 1, comm: "swapper/1", pid: 0, on: true }, { n: 2, who: { uid: 0, name: "root" } }]] as [unknown, unknown][] };
   assert.deepEqual(mapLines(tuples, false), ["@t[bash]: sh", "@t[1, swapper/1, 0, true]: (2, (0, root))", ""]);
+  // 8-byte integers in arrays and events as digits (inspect() writes a bigint `18446744073709551613n`); a per-CPU
+  // struct value as each CPU's tuple.
+  const wide = { map: "out", value: [0, 1n, 2n ** 64n - 3n] };
+  assert.deepEqual(mapLines(wide, false), ["@out: [ 0, 1, 18446744073709551613 ]", ""]);
+  const perCpu = { map: "lph", entries: [[0, [{ cnt: 0n, neg: 0 }, { cnt: 2n, neg: -1 }]]] as [unknown, unknown][] };
+  assert.deepEqual(mapLines(perCpu, false), ["@lph[0]: [(0, 0), (2, -1)]", ""]);
+  assert.equal(eventLine({ kind: "event", map: "events", value: { pid: 7, big: 2n ** 63n, xs: [1n] } } as StreamEvent, false), "events: { pid: 7, big: 9223372036854775808, xs: [ 1 ] }");
   assert.deepEqual(mapLines(counters, true), ['{"map":"calls","entries":[{"key":0,"value":3},{"key":{"pid":7},"value":1152921504606846976}]}']);
   // A keyed Histogram: one histogram per key, named as bpftrace names `@lat[k] = hist(v)`.
   const keyed = { map: "lat", histograms: [{ key: "sh", histogram: { counts: [0, 1], negative: 0 } }, { key: { pid: 7 }, histogram: { counts, negative: 0 } }] };
