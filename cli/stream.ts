@@ -18,7 +18,9 @@ import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
 import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
-import type { LoadedObject } from "../runtime/loader/load.js";
+import { notAttached, type LoadedObject } from "../runtime/loader/load.js";
+import type { ProgramSpec } from "../runtime/loader/object.js";
+import { lineInfo } from "../runtime/loader/lines.js";
 import { mapBtfTypes } from "../runtime/loader/maps.js";
 import type { ResolutionStore } from "../runtime/loader/btf-resolutions.js";
 import { Session } from "../runtime/loader/session.js";
@@ -197,7 +199,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const { attached, skipped } = stopping ? { attached: [], skipped: [] } : attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
-    for (const p of loaded.spec.programs) if (!p.autoload) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
+    for (const p of loaded.spec.programs) if (!p.autoload && !loaded.programs.has(p.name)) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
     if (attached.length === 0 && !runsAny) {
       log("nothing to attach; releasing the object");
       return ExitCode.OK;
@@ -421,9 +423,11 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
   const skipped: { program: string; why: string }[] = [];
   for (const p of loaded.programs.values()) {
     const target = p.spec.attach;
+    // begin() and end() programs run at the start and the end of the run.
     if (target.kind === "run") continue;
-    if (target.kind === "manual") {
-      skipped.push({ program: p.name, why: target.why });
+    const why = notAttached(p.spec);
+    if (why !== undefined) {
+      skipped.push({ program: p.name, why });
       continue;
     }
     try {
@@ -432,7 +436,7 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
       if (!(error instanceof AttachError)) throw error;
       const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;
       if (options.source !== "ts") throw new UserError(error.message, code);
-      const site = declarationSite(options.file, p.name);
+      const site = declarationSite(options.file, p.name, loaded, p.spec);
       if (error.reason === "unsupported" && target.kind === "kprobe") throw new UserError(kprobeHintTs(site, p.name, target.func, target.retprobe), code);
       throw new UserError(`${site}: ${error.message}`, code);
     }
@@ -440,8 +444,11 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
   return { attached, skipped };
 }
 
-/** Where a probe file declares `program` (`FILE:LINE:COL` of its `uprobe(...)` call), or the file alone if not found. */
-function declarationSite(file: string, program: string): string {
+/**
+ * Where a probe file declares `program` (`FILE:LINE:COL` of its `uprobe(...)` call); for a probe not bound to a name,
+ * where its handler starts (the line info of its first instruction); else the file alone.
+ */
+function declarationSite(file: string, program: string, loaded: LoadedObject, spec: ProgramSpec): string {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -449,7 +456,13 @@ function declarationSite(file: string, program: string): string {
     return file;
   }
   const m = new RegExp(`\\bconst\\s+${program.replace(/\$/g, "\\$")}\\s*=\\s*`).exec(text);
-  if (!m) return file;
+  if (!m) {
+    const first = lineInfo(loaded.spec)
+      .get(spec.section)
+      ?.filter((r) => r.insnOff >= spec.source.offset * 8 && r.line > 0)
+      .sort((a, b) => a.insnOff - b.insnOff)[0];
+    return first ? `${file}:${first.line}:${first.col}` : file;
+  }
   const at = m.index + m[0].length;
   const before = text.slice(0, at).split("\n");
   return `${file}:${before.length}:${before.at(-1)!.length + 1}`;

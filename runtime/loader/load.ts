@@ -83,6 +83,15 @@ export interface LoadedProgram {
 const ZERO_KEY = new Uint8Array(4);
 
 /** An object in the kernel: its maps and programs, and the attachments made through it. */
+/** Why attachAll() leaves a loaded program unattached (a section naming no target, begin/end, an iterator), or undefined. */
+export function notAttached(spec: ProgramSpec): string | undefined {
+  const a = spec.attach;
+  if (a.kind === "run") return `a ${a.when}() program runs once (run()), it is not attached`;
+  if (a.kind === "manual") return a.why;
+  if (a.kind === "btf" && a.hook === "iter") return ITERATOR_NOT_ATTACHED;
+  return undefined;
+}
+
 export class LoadedObject {
   readonly maps = new Map<string, LoadedMap>();
   readonly programs = new Map<string, LoadedProgram>();
@@ -156,16 +165,9 @@ export class LoadedObject {
     const skipped: { program: string; why: string }[] = [];
     try {
       for (const p of this.programs.values()) {
-        const a = p.spec.attach;
-        if (a.kind === "manual" || a.kind === "run") {
-          skipped.push({ program: p.name, why: a.kind === "run" ? `a ${a.when}() program runs once (run()), it is not attached` : a.why });
-          continue;
-        }
-        if (a.kind === "btf" && a.hook === "iter") {
-          skipped.push({ program: p.name, why: ITERATOR_NOT_ATTACHED });
-          continue;
-        }
-        attached.push(this.attach(p.name, options));
+        const why = notAttached(p.spec);
+        if (why !== undefined) skipped.push({ program: p.name, why });
+        else attached.push(this.attach(p.name, options));
       }
     } catch (e) {
       for (const a of attached) this.detach(a);

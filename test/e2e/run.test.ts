@@ -629,10 +629,14 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     writeFileSync(missing, `import { uprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = uprobe("libc.so.6", "tsbpf_no_such_symbol", () => 0);\n`);
     const misspelt = join(dir, "misspelt-symbol.ts");
     writeFileSync(misspelt, `import { uprobe } from "tsbpf";\nexport const license = "GPL";\n\nexport const p = uprobe("libc.so.6", "unlinkatt", () => 0);\n`);
+    // A probe bound to no name: the error points at its handler (it named the file alone).
+    const unnamed = join(dir, "unnamed-probe.ts");
+    writeFileSync(unnamed, `import { uprobe, printf } from "tsbpf";\nexport const license = "GPL";\nuprobe("libc.so.6", "tsbpf_no_such_symbol", () => printf("x\\n"));\n`);
     const compiled = tsbpf(["compile", bad, "-o", join(dir, "bad.o")]);
     const ran = tsbpf(["run", bad]);
     const run = tsbpf(["run", missing]);
     const misspeltRun = tsbpf(["run", misspelt]);
+    const unnamedRun = tsbpf(["run", unnamed]);
     assert.equal(await ran.exited, 3, ran.stderr());
     assert.equal(await compiled.exited, 3, compiled.stderr());
     assert.equal(ran.stderr(), compiled.stderr());
@@ -641,6 +645,8 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     assert.equal(run.stderr(), `tsbpf: ${missing}:3:18: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}\n`);
     assert.equal(await misspeltRun.exited, 2, misspeltRun.stderr());
     assert.match(misspeltRun.stderr(), /^tsbpf: .*misspelt-symbol\.ts:4:18: cannot attach uprobe libc\.so\.6:unlinkatt: no function unlinkatt in the symbol tables of .*; did you mean unlinkat\?\n$/);
+    assert.equal(await unnamedRun.exited, 2, unnamedRun.stderr());
+    assert.match(unnamedRun.stderr(), /^tsbpf: .*unnamed-probe\.ts:3:\d+: cannot attach uprobe libc\.so\.6:tsbpf_no_such_symbol: /);
   });
 
   it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {

@@ -370,6 +370,17 @@ char LICENSE[] SEC("license") = "GPL";
 `,
     );
     const picked = startCli(["load", path, "--program", "wanted", "--duration", "0.5"]);
+    // An iterator named loads and stays unattached, as in a whole object (it was "cannot be attached", exit 4); an
+    // optional (?SEC) program named is attached, and not also said to be left unloaded.
+    const iterator = startCli([
+      "load",
+      compileC("pick-iterator", `#include "loader.h"\nSEC("iter/task") int tasks(void *ctx) { return 0; }\nSEC("?tracepoint/syscalls/sys_enter_getpid") int opt(void *ctx) { return 0; }\nchar LICENSE[] SEC("license") = "GPL";\n`),
+      ...["--program", "tasks", "--program", "opt", "--duration", "0.5"],
+    ]);
+    assert.equal(await iterator.exited, 0, iterator.stderr());
+    assert.match(iterator.stderr(), /loaded tasks without attaching it: an iterator is read through a link/);
+    assert.match(iterator.stderr(), /attached opt to tracepoint syscalls:sys_enter_getpid/);
+    assert.doesNotMatch(iterator.stderr(), /left opt unloaded/);
     assert.equal(await picked.exited, 0, picked.stderr());
     assert.match(picked.stderr(), /attached wanted to tracepoint syscalls:sys_enter_unlinkat/);
     assert.doesNotMatch(picked.stderr(), /unwanted/);
