@@ -192,6 +192,12 @@ const cgroupSock: CtxValidator = (off, size, write) => {
   return narrowOk(size, 4) ? SCALAR : null;
 };
 
+/**
+ * A syscall program's context: the caller's bytes (BPF_PROG_TEST_RUN's ctx_in), read and written at any offset
+ * under 64 KiB aligned to the access size (syscall_prog_is_valid_access); the caller gets them back.
+ */
+const syscallProg: CtxValidator = (off, size) => (off < 0 || off >= 0xffff || off % size !== 0 ? null : SCALAR);
+
 export const CONTEXTS: Record<number, CtxValidator> = {
   1: socketFilter,
   2: kprobe,
@@ -209,4 +215,5 @@ export const CONTEXTS: Record<number, CtxValidator> = {
   17: rawTracepoint,
   18: sockAddr,
   30: skLookup,
+  31: syscallProg,
 };

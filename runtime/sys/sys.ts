@@ -118,10 +118,11 @@ export interface TestRunOptions {
   dataIn?: Uint8Array;
   /** Capacity for the data the program leaves; default dataIn.length + 256. 0 skips copying out. */
   dataSizeOut?: number;
+  /** The context; a syscall program's writes to it come back in these bytes (give it repeat: 0 and ctxSizeOut: 0). */
   ctxIn?: Uint8Array;
   /** Capacity for ctx_out; default ctxIn's length (0 without ctxIn). */
   ctxSizeOut?: number;
-  /** Runs the program this many times (the duration is the average); default 1. */
+  /** Runs the program this many times (the duration is the average); default 1 (0 for a syscall program, which runs once). */
   repeat?: number;
   /** TestRunFlag bits. */
   flags?: number;

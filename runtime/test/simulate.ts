@@ -20,6 +20,7 @@ import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
 import { probeCookie } from "../loader/probe-names.js";
+import { ProgType } from "../sys/constants.js";
 import { MAX_STACK_FRAMES } from "../../compiler/ir/types.js";
 import { PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
@@ -407,11 +408,13 @@ export class Simulation {
     for (let i = 0; i < progs.length; i++) {
       const p = progs[i]!;
       let region: Region;
+      // A syscall program writes its context, which BPF_PROG_TEST_RUN gives back to the caller.
+      const writable = p.spec.type === ProgType.SYSCALL;
       if (record === undefined) {
-        region = this.contextRegion(this.regsSize);
+        region = this.contextRegion(this.regsSize, false);
         this.regsWriter.write(regs!, region.bytes, region.view);
       } else {
-        region = this.contextRegion(record.length);
+        region = this.contextRegion(record.length, writable);
         region.bytes.set(record);
         this.regsWriter.forget();
       }
@@ -424,6 +427,7 @@ export class Simulation {
         if (e instanceof VmError) throw this.fault(p, e);
         throw e;
       }
+      if (writable && record !== undefined) record.set(region.bytes);
       const r0 = result.r0;
       const run: ProgramRun = { program: p.name, section: p.spec.section, r0, ret: r0 < INT64_SIGN ? r0 : BigInt.asIntN(64, r0), instructions: result.instructions, cpu: this.kernel.cpu };
       instructions += result.instructions;
@@ -447,13 +451,16 @@ export class Simulation {
     if (!same) k.setTask(task);
   }
 
-  /** The context region, `size` bytes; a different size replaces it (at the same address, as unmap frees it for reuse). */
-  private contextRegion(size: number): Region {
+  /**
+   * The context region, `size` bytes, `writable` or not; another size or kind replaces it (at the same address, as
+   * unmap frees it for reuse).
+   */
+  private contextRegion(size: number, writable: boolean): Region {
     let region = this.ctx;
-    if (region === undefined || region.size !== size) {
+    if (region === undefined || region.size !== size || region.writable !== writable) {
       const memory = this.env.memory;
       if (region !== undefined) memory.unmap(region);
-      region = memory.map("ctx", new Uint8Array(size), { writable: false, name: "context" });
+      region = memory.map("ctx", new Uint8Array(size), { writable, name: "context" });
       this.ctx = region;
       // r1 as a number (the address as a signed 64-bit value, a safe integer for every region the VM
       // places): the tiers split a number into register halves without BigInt arithmetic or compares.
