@@ -137,6 +137,7 @@ const LLVM_MARKS = [
   /\(r[0-9]+ [+-] 0x/,
   /\bgoto [+-]/,
   /\bgotol [+-]/,
+  /\bmay_goto [+-]/,
   /\bld_pseudo\b/,
   /\bcall (?:[+-]?0x|[+-])/,
   /^[rw][0-9]+ \S+= -?0x/,
@@ -349,6 +350,12 @@ class Parser {
       case "gotol":
         this.at++;
         return [slot(Op.JA32, 0, 0, 0, this.target(this.slotIndex, "imm"))];
+      case "may_goto":
+        this.at++;
+        return [slot(Op.MAY_GOTO, 0, 0, this.target(this.slotIndex, "off"), 0)];
+      case "store_release":
+        this.at++;
+        return [this.storeRelease()];
       case "call":
         this.at++;
         return [this.call()];
@@ -393,6 +400,30 @@ class Parser {
       return slot(Class.STX | Mode.MEM | size, reg, src.n, off, 0);
     }
     return slot(Class.ST | Mode.MEM | size, reg, 0, off, this.imm32());
+  }
+
+  /** `store_release((u64 *)(r1 +0), r2)`; llvm names a narrower value `w2`. */
+  private storeRelease(): Insn {
+    this.op("(");
+    const { size, signed, tok } = this.sizeCast();
+    if (signed) this.fail(`stores take an unsigned size, not "${tok.text}"`, tok);
+    const { reg, off } = this.memRef();
+    this.op(",");
+    const src = this.reg();
+    this.op(")");
+    if (src.w && size === Size.DW) this.fail(`a u64 store takes r${src.n}`, src);
+    return slot(Class.STX | Mode.ATOMIC | size, reg, src.n, off, AtomicOp.STORE_REL);
+  }
+
+  /** `rN = load_acquire((u64 *)(r1 +0))`; llvm names the destination of a narrower load `wN`. */
+  private loadAcquire(dst: Extract<Tok, { kind: "reg" }>): Insn {
+    this.op("(");
+    const { size, signed, tok } = this.sizeCast();
+    if (signed) this.fail(`load_acquire zero-extends: take "u${tok.text.slice(1)}", not "${tok.text}"`, tok);
+    if (dst.w && size === Size.DW) this.fail(`a u64 load writes r${dst.n}`, dst);
+    const { reg, off } = this.memRef();
+    this.op(")");
+    return slot(Class.STX | Mode.ATOMIC | size, dst.n, reg, off, AtomicOp.LOAD_ACQ);
   }
 
   private lock(): Insn {
@@ -589,6 +620,7 @@ class Parser {
       const code = m[1] === "bswap" ? Class.ALU64 | AluOp.END : Class.ALU | AluOp.END | (m[1] === "be" ? Source.X : Source.K);
       return [slot(code, dst.n, 0, 0, Number(m[2]))];
     }
+    if (name === "load_acquire") return [this.loadAcquire(dst)];
     m = /^atomic(64)?_(fetch_(add|or|and|xor)|xchg|cmpxchg)$/.exec(name);
     if (m) return [this.atomicCall(dst, t, m[1] === "64", m[3] ? FETCH_OPS[m[3]]! | AtomicOp.FETCH : m[2] === "xchg" ? AtomicOp.XCHG : AtomicOp.CMPXCHG)];
     m = /^(cmpxchg|xchg)(_64|32_32)$/.exec(name);

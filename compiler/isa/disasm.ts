@@ -11,6 +11,8 @@
 //     same as a helper call), helper ids print unsigned, kfunc calls use the kernel form
 //     `call kernel-function#ID`, and `skb[rN + IMM]` keeps the immediate of LD_IND;
 //   - llvm jumps print no `<symbol+offset>` annotation after the target;
+//   - llvm load-acquire and store-release print like LLVM 21 (`w0 = load_acquire((u32 *)(r1 + 0x0))`,
+//     `store_release((u16 *)(r1 + 0x0), w2)`), which llvm-objdump-19 cannot decode;
 //   - an encoding checkInsn rejects prints as `.insn CODE, DST, SRC, OFF, IMM`.
 
 import { helperName } from "./helpers.js";
@@ -171,6 +173,8 @@ function formatKernel(insns: readonly Insn[], i: number, names: Names | undefine
       const size = usize[opSize(x.code)]!;
       const mem = `(r${x.dst} ${plus(x.off)})`;
       if (opMode(x.code) === Mode.MEM) return `*(${size} *)${mem} = r${x.src}`;
+      if (x.imm === AtomicOp.LOAD_ACQ) return `r${x.dst} = load_acquire((${size} *)(r${x.src} ${plus(x.off)}))`;
+      if (x.imm === AtomicOp.STORE_REL) return `store_release((${size} *)${mem}, r${x.src})`;
       const a64 = opSize(x.code) === Size.DW ? "64" : "";
       if (x.imm === AtomicOp.CMPXCHG) return `r0 = atomic${a64}_cmpxchg((${size} *)${mem}, r0, r${x.src})`;
       if (x.imm === AtomicOp.XCHG) return `r${x.src} = atomic${a64}_xchg((${size} *)${mem}, r${x.src})`;
@@ -194,6 +198,7 @@ function formatKernel(insns: readonly Insn[], i: number, names: Names | undefine
       if (op === JmpOp.CALL) return kernelCall(x, names);
       if (op === JmpOp.EXIT) return "exit";
       if (op === JmpOp.JA) return cls === Class.JMP ? `goto pc${plus(x.off)}` : `gotol pc${plus(x.imm)}`;
+      if (op === JmpOp.JCOND) return `may_goto pc${plus(x.off)}`;
       const rhs = opSource(x.code) === Source.X ? `${w}${x.src}` : uhex32(x.imm);
       return `if ${w}${x.dst} ${jmpSym[op]} ${rhs} goto pc${plus(x.off)}`;
     }
@@ -267,6 +272,8 @@ function formatLlvm(insns: readonly Insn[], i: number, names: Names | undefined)
       const size = usize[sz]!;
       const v = vreg(sz);
       if (opMode(x.code) === Mode.MEM) return `*(${size} *)${mem(x.dst, x.off)} = ${v}${x.src}`;
+      if (x.imm === AtomicOp.LOAD_ACQ) return `${v}${x.dst} = load_acquire((${size} *)${mem(x.src, x.off)})`;
+      if (x.imm === AtomicOp.STORE_REL) return `store_release((${size} *)${mem(x.dst, x.off)}, ${v}${x.src})`;
       const suffix = sz === Size.DW ? "_64" : "32_32";
       const addr = mem(x.dst, x.off).slice(1, -1);
       if (x.imm === AtomicOp.CMPXCHG) return `${v}0 = cmpxchg${suffix}(${addr}, ${v}0, ${v}${x.src})`;
@@ -301,6 +308,7 @@ function formatLlvm(insns: readonly Insn[], i: number, names: Names | undefined)
       if (op === JmpOp.EXIT) return "exit";
       const target = (n: number): string => `${n < 0 ? "-" : "+"}0x${Math.abs(n).toString(16)}`;
       if (op === JmpOp.JA) return cls === Class.JMP ? `goto ${target(x.off)}` : `gotol ${target(x.imm)}`;
+      if (op === JmpOp.JCOND) return `may_goto ${target(x.off)}`;
       const rhs = opSource(x.code) === Source.X ? `${w}${x.src}` : shex(x.imm);
       return `if ${w}${x.dst} ${jmpSym[op]} ${rhs} goto ${target(x.off)}`;
     }

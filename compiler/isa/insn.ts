@@ -19,6 +19,7 @@ import {
   Source,
   aluOp,
   atomicImms,
+  isLoadStoreAtomic,
   jmpOp,
   opClass,
   opMode,
@@ -179,6 +180,12 @@ export function checkInsn(insns: readonly Insn[], i: number): string | undefined
     case Class.JMP32: {
       const op = jmpOp(code);
       const x = opSource(code) === Source.X;
+      if (op === JmpOp.JCOND) {
+        if (cls === Class.JMP32 || x) return `unknown opcode ${hex}`;
+        if (src !== 0) return `unknown BPF_JCOND kind src=${src} (may_goto is src 0)`;
+        if (dst !== 0 || imm !== 0) return "may_goto uses reserved fields";
+        return undefined;
+      }
       if (op > JmpOp.JSLE) return `unknown opcode ${hex}`;
       if (op === JmpOp.JA) {
         if (x || dst !== 0 || src !== 0) return "BPF_JA uses reserved fields";
@@ -251,6 +258,8 @@ export function checkInsn(insns: readonly Insn[], i: number): string | undefined
       }
       if (mode === Mode.ATOMIC) {
         const size = opSize(code);
+        // Load-acquire and store-release take any size; the read-modify-write operations 32 or 64 bits.
+        if (isLoadStoreAtomic(imm)) return undefined;
         if (size !== Size.W && size !== Size.DW) return "invalid atomic operand size";
         if (!atomicImms.includes(imm)) return `invalid atomic operation 0x${(imm >>> 0).toString(16)}`;
         return undefined;
@@ -290,6 +299,10 @@ export const stx = (size: Size, dst: Reg, src: Reg, off: number): Insn => insn(C
 export const st = (size: Size, dst: Reg, off: number, imm: number): Insn => insn(Class.ST | Mode.MEM | size, dst, 0, off, imm);
 export const atomic = (size: typeof Size.W | typeof Size.DW, op: number, dst: Reg, src: Reg, off: number): Insn =>
   insn(Class.STX | Mode.ATOMIC | size, dst, src, off, op);
+/** `dst = load_acquire((size *)(src + off))`: a load ordered before every later access. */
+export const loadAcquire = (size: Size, dst: Reg, src: Reg, off: number): Insn => insn(Class.STX | Mode.ATOMIC | size, dst, src, off, AtomicOp.LOAD_ACQ);
+/** `store_release((size *)(dst + off), src)`: a store ordered after every earlier access. */
+export const storeRelease = (size: Size, dst: Reg, src: Reg, off: number): Insn => insn(Class.STX | Mode.ATOMIC | size, dst, src, off, AtomicOp.STORE_REL);
 export const ldAbs = (size: Size, imm: number): Insn => insn(Class.LD | Mode.ABS | size, 0, 0, 0, imm);
 export const ldInd = (size: Size, src: Reg, imm: number): Insn => insn(Class.LD | Mode.IND | size, 0, src, 0, imm);
 
@@ -307,6 +320,8 @@ export const ldMapValue = (dst: Reg, fd: number, off: number): [Insn, Insn] => {
 };
 
 export const ja = (off: number): Insn => insn(Op.JA, 0, 0, off, 0);
+/** `may_goto pc+off`: jumps once the function's hidden loop counter is exhausted, else counts it down and falls through. */
+export const mayGoto = (off: number): Insn => insn(Op.MAY_GOTO, 0, 0, off, 0);
 /** `gotol`: JA with a 32-bit offset. */
 export const ja32 = (off: number): Insn => insn(Op.JA32, 0, 0, 0, off);
 export const jmpImm = (op: JmpOp, dst: Reg, imm: number, off: number): Insn => insn(Class.JMP | op | Source.K, dst, 0, off, imm);

@@ -56,6 +56,8 @@ export const JmpOp = {
   JLE: 0xb0,
   JSLT: 0xc0,
   JSLE: 0xd0,
+  /** Conditional pseudo jump (BPF_JCOND); its only kind, src 0, is `may_goto`. */
+  JCOND: 0xe0,
 } as const;
 export type JmpOp = (typeof JmpOp)[keyof typeof JmpOp];
 
@@ -86,9 +88,16 @@ export const AtomicOp = {
   FETCH: 0x01,
   XCHG: 0xe0 | 0x01,
   CMPXCHG: 0xf0 | 0x01,
+  /** `dst = load_acquire((size *)(src + off))` (BPF_LOAD_ACQ, Linux 6.15): any of the four sizes. */
+  LOAD_ACQ: 0x100,
+  /** `store_release((size *)(dst + off), src)` (BPF_STORE_REL, Linux 6.15): any of the four sizes. */
+  STORE_REL: 0x110,
 } as const;
 
-/** The atomic imm values the kernel accepts. */
+/** Whether an STX|ATOMIC imm is load-acquire or store-release, the atomics that are a plain load or store. */
+export const isLoadStoreAtomic = (imm: number): boolean => imm === AtomicOp.LOAD_ACQ || imm === AtomicOp.STORE_REL;
+
+/** The read-modify-write atomic imm values the kernel accepts (32 and 64 bits only). */
 export const atomicImms: readonly number[] = [
   AtomicOp.ADD,
   AtomicOp.OR,
@@ -136,6 +145,11 @@ export const Op = {
   JA: Class.JMP | JmpOp.JA,
   /** JA with a 32-bit offset in imm (`gotol`). */
   JA32: Class.JMP32 | JmpOp.JA,
+  /**
+   * `may_goto pc+off` (BPF_JMP | BPF_JCOND, src 0): falls through while the function's hidden loop counter is
+   * not exhausted (and counts it down), jumps when it is.
+   */
+  MAY_GOTO: Class.JMP | JmpOp.JCOND,
 } as const;
 
 export const opClass = (code: number): Class => (code & 0x07) as Class;

@@ -3,11 +3,12 @@
 // and propagation to linked copies of a register.
 
 import { BtfFlag } from "./btf-types.js";
-import { Class, JmpOp, Source, jmpOp, opClass, opSource } from "../isa/opcodes.js";
+import { Class, JmpOp, Op, Source, jmpOp, opClass, opSource } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 import { type Env, checkRegRead, fail, regs } from "./env.js";
 import { type Bounds, add32, add64, boundsInvalid, constValue, isConstBounds, markUnbounded, syncBounds } from "./scalar.js";
 import { linkedLocations } from "./precision.js";
+import { widenImpreciseScalars } from "./prune.js";
 import { AT_PKT_END, BEYOND_PKT_END, type Reg, type VState, allRegs, copyReg, copyState, curFrame, isPktPointer, isPointer, knownScalar } from "./state.js";
 import * as tn from "./tnum.js";
 import { u32, s32, U64_MAX } from "./tnum.js";
@@ -347,13 +348,18 @@ function matchPktPointers(insn: Insn, dst: Reg, src: Reg, fall: VState, jump: VS
 export function checkCondJmp(env: Env, insn: Insn): number {
   const op = jmpOp(insn.code);
   const pc = env.pc;
-  if ((op as number) === 0xe0) {
-    // may_goto: either continue or leave the loop
-    if (insn.code !== (Class.JMP | 0xe0) || insn.src !== 0 || insn.dst || insn.imm) fail(env, `invalid may_goto off ${insn.off} imm ${insn.imm}`);
+  if (op === JmpOp.JCOND) {
+    if (insn.code !== Op.MAY_GOTO || insn.src !== 0 || insn.dst || insn.imm) fail(env, `invalid may_goto imm ${insn.imm}`);
     // the running kernel accepts a may_goto to the next instruction as a no-op
     if (insn.off === 0) return pc + 1;
-    env.pushBranch(copyState(env.cur), pc + insn.off + 1);
-    return pc + 1;
+    // As the kernel: this path leaves the loop (the jump); the loop goes round once more in a queued state one
+    // may_goto deeper whose imprecise scalars that changed since the previous iteration are forgotten.
+    const again = copyState(env.cur);
+    again.mayGotoDepth++;
+    const previous = env.previousIteration();
+    if (previous) widenImpreciseScalars(previous, again);
+    env.pushBranch(again, pc + 1);
+    return pc + insn.off + 1;
   }
   if (op > JmpOp.JSLE || op === JmpOp.CALL || op === JmpOp.EXIT) fail(env, `invalid BPF_JMP/JMP32 opcode ${(op >> 4).toString(16)}`);
   const is32 = opClass(insn.code) === Class.JMP32;

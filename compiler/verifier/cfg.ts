@@ -56,15 +56,15 @@ const VALID_OPCODES: Set<number> = (() => {
     s.add(Class.ST | Mode.MEM | size);
     s.add(Class.LDX | Mode.MEM | size);
   }
-  s.add(Class.STX | Mode.ATOMIC | Size.W);
-  s.add(Class.STX | Mode.ATOMIC | Size.DW);
+  // Bytes and halves: load-acquire and store-release only (check_atomic tells the rest apart).
+  for (const size of [Size.B, Size.H, Size.W, Size.DW]) s.add(Class.STX | Mode.ATOMIC | size);
   for (const size of [Size.B, Size.H, Size.W]) {
     s.add(Class.LDX | Mode.MEMSX | size);
     s.add(Class.LD | Mode.ABS | size);
     s.add(Class.LD | Mode.IND | size);
   }
   s.add(Op.LDDW);
-  s.add(Class.JMP | 0xe0); // may_goto
+  s.add(Op.MAY_GOTO);
   return s;
 })();
 

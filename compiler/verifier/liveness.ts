@@ -2,7 +2,7 @@
 // path from it may read before writing them. Pruning ignores the others, as the kernel's
 // REG_LIVE_READ marks let it; a static over-approximation of reads keeps that sound.
 
-import { AluOp, Class, JmpOp, Mode, Op, aluOp, jmpOp, opClass, opMode } from "../isa/opcodes.js";
+import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, aluOp, jmpOp, opClass, opMode } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 
 const ALL = 0x7ff;
@@ -38,7 +38,11 @@ export function liveRegs(insns: readonly Insn[]): Uint16Array {
         s1[i] = i + 1;
         break;
       case Class.STX:
-        gen[i] = bit(x.dst) | bit(x.src) | (opMode(x.code) === Mode.ATOMIC ? 1 : 0);
+        if (opMode(x.code) === Mode.ATOMIC && x.imm === AtomicOp.LOAD_ACQ) {
+          // a load: reads src, writes dst
+          gen[i] = bit(x.src);
+          kill[i] = bit(x.dst) & ~gen[i]!;
+        } else gen[i] = bit(x.dst) | bit(x.src) | (opMode(x.code) === Mode.ATOMIC && x.imm !== AtomicOp.STORE_REL ? 1 : 0);
         s1[i] = i + 1;
         break;
       case Class.ST:

@@ -50,6 +50,7 @@ export function insnRegs(insn: Insn): { reads: number; writes: number } {
     case Class.LDX:
       return { reads: bit(insn.src), writes: bit(insn.dst) };
     case Class.STX: {
+      if (opMode(insn.code) === Mode.ATOMIC && insn.imm === AtomicOp.LOAD_ACQ) return { reads: bit(insn.src), writes: bit(insn.dst) };
       const reads = bit(insn.dst) | bit(insn.src);
       if (opMode(insn.code) !== Mode.ATOMIC || !(insn.imm & AtomicOp.FETCH)) return { reads, writes: 0 };
       return insn.imm === AtomicOp.CMPXCHG ? { reads: reads | 1, writes: 1 } : { reads, writes: bit(insn.src) };
@@ -61,7 +62,7 @@ export function insnRegs(insn: Insn): { reads: number; writes: number } {
     default: {
       const op = jmpOp(insn.code);
       if (op === JmpOp.CALL) return { reads: 0, writes: insn.src === PseudoCall.LOCAL ? 0 : 1 };
-      if (op === JmpOp.EXIT || op === JmpOp.JA || (op as number) === 0xe0) return { reads: 0, writes: 0 };
+      if (op === JmpOp.EXIT || op === JmpOp.JA || op === JmpOp.JCOND) return { reads: 0, writes: 0 };
       return { reads: bit(insn.dst) | (x ? bit(insn.src) : 0), writes: 0 };
     }
   }

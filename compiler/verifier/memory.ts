@@ -560,7 +560,13 @@ const ATOMIC_OPS = new Set<number>([
   AtomicOp.AND | AtomicOp.FETCH, AtomicOp.XOR | AtomicOp.FETCH, AtomicOp.XCHG, AtomicOp.CMPXCHG,
 ]);
 
+/** Pointers atomics may not access (atomic_ptr_type_ok): the context, packets, sockets, flow keys. */
+const atomicRefused = (type: Reg["type"]): boolean =>
+  type === "ctx" || type === "pkt" || type === "pkt_meta" || type === "sock" || type === "sock_common" || type === "flow_keys";
+
 export function checkAtomic(env: Env, insn: Insn): void {
+  if (insn.imm === AtomicOp.LOAD_ACQ) return checkLoadAcquire(env, insn);
+  if (insn.imm === AtomicOp.STORE_REL) return checkStoreRelease(env, insn);
   if (!ATOMIC_OPS.has(insn.imm)) fail(env, `BPF_ATOMIC uses invalid atomic opcode ${(insn.imm >>> 0).toString(16).padStart(2, "0")}`);
   const size = sizeBytes[opSize(insn.code)];
   if (size !== 4 && size !== 8) fail(env, "invalid atomic operand size");
@@ -571,9 +577,7 @@ export function checkAtomic(env: Env, insn: Insn): void {
     if (isPointer(r0) && !env.privileged) fail(env, "R0 leaks addr into mem", 0);
   }
   if (isPointer(regs(env)[insn.src]!) && !env.privileged) fail(env, `R${insn.src} leaks addr into mem`, insn.src);
-  if (dst.type === "ctx" || dst.type === "pkt" || dst.type === "pkt_meta" || dst.type === "sock" || dst.type === "sock_common" || dst.type === "flow_keys") {
-    fail(env, `BPF_ATOMIC stores into R${insn.dst} ${typeName(dst)} is not allowed`, insn.dst);
-  }
+  if (atomicRefused(dst.type)) fail(env, `BPF_ATOMIC stores into R${insn.dst} ${typeName(dst)} is not allowed`, insn.dst);
   let loadReg = -1;
   if (insn.imm & AtomicOp.FETCH) {
     loadReg = insn.imm === AtomicOp.CMPXCHG ? 0 : insn.src;
@@ -583,4 +587,29 @@ export function checkAtomic(env: Env, insn: Insn): void {
   checkMemAccess(env, insn.dst, insn.off, size, false, -1, { strictOnce: true });
   if (loadReg >= 0) checkMemAccess(env, insn.dst, insn.off, size, false, loadReg, { strictOnce: true });
   checkMemAccess(env, insn.dst, insn.off, size, true, -1, { strictOnce: true });
+}
+
+/**
+ * `dst = load_acquire((size *)(src + off))` (check_atomic_load): a load of any size, aligned even where plain loads need
+ * not be; then the pointer kind is checked, on the source register as the load left it (a load into the base register
+ * itself has replaced the pointer, as in the kernel).
+ */
+function checkLoadAcquire(env: Env, insn: Insn): void {
+  const r = checkRegRead(env, insn.src);
+  checkRegWrite(env, insn.dst);
+  const kind = r.type;
+  checkMemAccess(env, insn.src, insn.off, sizeBytes[opSize(insn.code)], false, insn.dst, { strictOnce: true });
+  savePtrKind(env, withType(r, kind));
+  const now = regs(env)[insn.src]!;
+  if (atomicRefused(now.type)) fail(env, `BPF_ATOMIC loads from R${insn.src} ${typeName(now)} is not allowed`, insn.src);
+}
+
+/** `store_release((size *)(dst + off), src)` (check_atomic_store): a store of a register, aligned; then the pointer kind. */
+function checkStoreRelease(env: Env, insn: Insn): void {
+  checkRegRead(env, insn.src);
+  const r = checkRegRead(env, insn.dst);
+  const kind = r.type;
+  checkMemAccess(env, insn.dst, insn.off, sizeBytes[opSize(insn.code)], true, insn.src, { strictOnce: true });
+  savePtrKind(env, withType(r, kind));
+  if (atomicRefused(kind)) fail(env, `BPF_ATOMIC stores into R${insn.dst} ${typeName(r)} is not allowed`, insn.dst);
 }

@@ -211,6 +211,9 @@ export class Precision {
         return this.load(insn.dst, note);
       case Class.STX:
         if (opMode(insn.code) === Mode.ATOMIC) {
+          // load-acquire and store-release move values like LDX and STX
+          if (insn.imm === AtomicOp.LOAD_ACQ) return this.load(insn.dst, note);
+          if (insn.imm === AtomicOp.STORE_REL) return this.store(insn, note, true);
           if (!(insn.imm & AtomicOp.FETCH)) return true;
           return this.load(insn.imm === AtomicOp.CMPXCHG ? 0 : insn.src, note);
         }
@@ -252,7 +255,7 @@ export class Precision {
         }
         if (op === JmpOp.JA) return true;
         this.syncLinked(note);
-        if (x && (op as number) !== 0xe0 && (m.hasReg(f, insn.dst) || m.hasReg(f, insn.src))) {
+        if (x && op !== JmpOp.JCOND && (m.hasReg(f, insn.dst) || m.hasReg(f, insn.src))) {
           m.setReg(f, insn.dst);
           m.setReg(f, insn.src);
         }

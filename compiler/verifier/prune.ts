@@ -2,7 +2,7 @@
 // state at the same instruction is safe (every register and stack slot at least as precise),
 // and an exact repeat of a state still being explored is an infinite loop.
 
-import { type Reg, type VState, type Frame, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO } from "./state.js";
+import { type Reg, type VState, type Frame, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, setUnknown, spilledForWrite } from "./state.js";
 import * as tn from "./tnum.js";
 
 class IdMap {
@@ -93,7 +93,7 @@ const plainData = (f: Frame, base: number): boolean => {
   return true;
 };
 
-function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: boolean, read: Uint8Array | null): boolean {
+function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: boolean, read: Uint8Array | null, imprecise: boolean): boolean {
   for (let spi = 0; spi < 64; spi++) {
     if (read && !exact && !read[spi]) continue;
     const base = spi * 8;
@@ -106,11 +106,11 @@ function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: b
     }
     if (oSpill && cSpill) {
       for (let i = 0; i < 8; i++) if (o.slotType[base + i] !== c.slotType[base + i]) return false;
-      if (!regSafe(o.spilled[spi]!, c.spilled[spi]!, ids, false, privileged)) return false;
+      if (!regSafe(o.spilled[spi]!, c.spilled[spi]!, ids, false, imprecise)) return false;
       continue;
     }
     // An imprecise 8-byte scalar spill covers any plain data: what it reads back is some scalar either way.
-    if (oSpill && privileged && !o.spilled[spi]!.precise && o.spilled[spi]!.type === "scalar" && fullSpill(o, base) && plainData(c, base)) continue;
+    if (oSpill && imprecise && !o.spilled[spi]!.precise && o.spilled[spi]!.type === "scalar" && fullSpill(o, base) && plainData(c, base)) continue;
     for (let i = 0; i < 8; i++) {
       const ot = o.slotType[base + i]!;
       const ct = c.slotType[base + i]!;
@@ -131,9 +131,11 @@ function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: b
 /**
  * True when `old` covers `cur` (or equals it, with `exact`). `live` masks the innermost frame's
  * registers that may still be read, `mainRead` the main frame's stack slots the explored path read;
- * the others cannot affect the rest of the path.
+ * the others cannot affect the rest of the path. `rangeWithin` (the kernel's RANGE_WITHIN, for loops
+ * still being explored) compares every scalar's range, precise or not.
  */
-export function statesCover(old: VState, cur: VState, privileged: boolean, exact = false, live = 0x7ff, mainRead: Uint8Array | null = null): boolean {
+export function statesCover(old: VState, cur: VState, privileged: boolean, exact = false, live = 0x7ff, mainRead: Uint8Array | null = null, rangeWithin = false): boolean {
+  const imprecise = privileged && !rangeWithin;
   if (old.frames.length !== cur.frames.length) return false;
   if (old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
@@ -143,8 +145,34 @@ export function statesCover(old: VState, cur: VState, privileged: boolean, exact
     const cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite) return false;
     const mask = exact || f < old.frames.length - 1 ? 0x7ff : live;
-    for (let r = 0; r <= 10; r++) if ((mask & (1 << r)) !== 0 && !regSafe(of.regs[r]!, cf.regs[r]!, ids, exact, privileged)) return false;
-    if (!stackSafe(of, cf, ids, exact, privileged, f === 0 ? mainRead : null)) return false;
+    for (let r = 0; r <= 10; r++) if ((mask & (1 << r)) !== 0 && !regSafe(of.regs[r]!, cf.regs[r]!, ids, exact, imprecise)) return false;
+    if (!stackSafe(of, cf, ids, exact, privileged, f === 0 ? mainRead : null, imprecise)) return false;
   }
   return true;
+}
+
+/** maybe_widen_reg: an imprecise scalar that changed since the loop's previous iteration becomes unknown. */
+function widenReg(o: Reg, c: Reg, ids: IdMap): boolean {
+  if (o.type !== "scalar" || c.type !== "scalar" || o.precise || c.precise) return false;
+  return !regsExact(o, c, ids);
+}
+
+/**
+ * widen_imprecise_scalars: the state a may_goto loop goes round in again (`cur`) forgets the values of imprecise
+ * scalars, in registers and 8-byte spills of every frame, that differ from the previous iteration's (`old`), so that
+ * the iterations converge on a state the loop check can prune.
+ */
+export function widenImpreciseScalars(old: VState, cur: VState): void {
+  const ids = new IdMap();
+  for (let f = Math.min(old.frames.length, cur.frames.length) - 1; f >= 0; f--) {
+    const of = old.frames[f]!;
+    const cf = cur.frames[f]!;
+    for (let r = 0; r <= 10; r++) if (widenReg(of.regs[r]!, cf.regs[r]!, ids)) setUnknown(cf.regs[r]!);
+    for (let spi = 0; spi < of.spilled.length; spi++) {
+      const o = of.spilled[spi];
+      const c = cf.spilled[spi];
+      if (!o || !c || of.slotType[spi * 8 + 7] !== STACK_SPILL || cf.slotType[spi * 8 + 7] !== STACK_SPILL) continue;
+      if (widenReg(o, c, ids)) setUnknown(spilledForWrite(cf, spi));
+    }
+  }
 }

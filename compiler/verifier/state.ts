@@ -126,6 +126,8 @@ export interface Ref {
 export interface VState {
   frames: Frame[];
   refs: Ref[];
+  /** may_goto fall-throughs taken on the path to this state (bpf_verifier_state.may_goto_depth). */
+  mayGotoDepth: number;
 }
 
 // Registers are built field by field, always in this order: V8 is slow to spread objects that
@@ -231,7 +233,7 @@ export function spilledForWrite(f: Frame, spi: number): Reg {
 }
 
 export function copyState(s: VState): VState {
-  return { frames: s.frames.map(copyFrame), refs: s.refs.map((r) => ({ ...r })) };
+  return { frames: s.frames.map(copyFrame), refs: s.refs.map((r) => ({ ...r })), mayGotoDepth: s.mayGotoDepth };
 }
 
 export const curFrame = (s: VState): Frame => s.frames[s.frames.length - 1]!;

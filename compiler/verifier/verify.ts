@@ -72,6 +72,9 @@ export interface VerifyResult {
 
 interface Checkpoint extends HistoryNode {
   state: VState;
+  pc: number;
+  /** env.processed when it was stored. */
+  step: number;
   /** Paths still being explored below this checkpoint. */
   branches: number;
   parent: Checkpoint | null;
@@ -165,7 +168,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     privileged,
     strictAlignment: ((options.flags ?? 0) & 1) !== 0,
     maps,
-    cur: { frames: [newFrame(0, 0, -1)], refs: [] },
+    cur: { frames: [newFrame(0, 0, -1)], refs: [], mayGotoDepth: 0 },
     pc: 0,
     idGen: 0,
     subprogStarts: cfg.subprogStarts,
@@ -174,6 +177,12 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     processed: 0,
     placeholderKfuncs: new Set(),
     log,
+    previousIteration() {
+      // Above the checkpoint just stored at this instruction, if this step stored one.
+      let c = parent && parent.pc === env.pc && parent.step === env.processed ? parent.parent : parent;
+      while (c && c.pc !== env.pc) c = c.parent;
+      return c?.state;
+    },
     pushBranch(state: VState, pc: number) {
       if (parent) parent.branches++;
       // The queued path continues after the current instruction (or repeats it, for a forked value).
@@ -242,34 +251,43 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         // inside a loop (a state at this instruction still being explored) only after 20 jumps or 100
         // instructions, and always when the path's history grows long; a state that keeps missing is dropped,
         // whether or not its paths are done, so states from late iterations of a loop get stored too.
-        const forceNew = trace.length > 2 * MAX_HISTORY;
+        // may_goto always stores a state (mark_force_checkpoint): its loop check needs one per iteration.
+        const mayGoto = insns[pc]!.code === Op.MAY_GOTO;
+        const forceNew = trace.length > 2 * MAX_HISTORY || mayGoto;
         let addNew = forceNew || (jumps - prevJumps >= 2 && env.processed - prevProcessed >= 8);
         for (let k = 0; k < list.length; k++) {
           const cp = list[k]!;
+          let hit: boolean;
           if (cp.branches === 0) {
-            if (statesCover(cp.state, env.cur, privileged, false, live[pc]!, cp.read)) {
-              // The rest of this path reads what the explored one read.
-              for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) liveness.markRead(spi);
-              // ... and relies on the values the explored one needed precisely.
-              if (privileged) {
-                precision.begin(env.cur);
-                precision.wantPreciseOf(cp.state, env.cur);
-                precision.run(trace, parent);
-              }
-              cp.hits++;
-              pruned = true;
-              break;
-            }
+            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, cp.read);
+            // The rest of this path reads what the explored one read.
+            if (hit) for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) liveness.markRead(spi);
           } else {
-            if (statesCover(cp.state, env.cur, privileged, true)) fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
+            // A may_goto loop that came round to a state within the ranges of an earlier iteration's is done: the
+            // earlier one goes on from there (and its may_goto ends the loop).
+            hit = mayGoto && cp.state.mayGotoDepth !== env.cur.mayGotoDepth && statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true);
+            if (!hit && cp.state.mayGotoDepth === env.cur.mayGotoDepth && statesCover(cp.state, env.cur, privileged, true)) {
+              fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
+            }
             if (!forceNew && jumps - prevJumps < 20 && env.processed - prevProcessed < 100) addNew = false;
+          }
+          if (hit) {
+            // The rest of this path relies on the values the explored one needed precisely.
+            if (privileged) {
+              precision.begin(env.cur);
+              precision.wantPreciseOf(cp.state, env.cur);
+              precision.run(trace, parent);
+            }
+            cp.hits++;
+            pruned = true;
+            break;
           }
           // A state that keeps failing to prune only costs comparisons (the kernel drops it too).
           if (addNew) cp.misses++;
           if (cp.misses > cp.hits * 3 + 3) list.splice(k--, 1);
         }
         if (!pruned && addNew) {
-          const cp: Checkpoint = { state: copyState(env.cur), branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
+          const cp: Checkpoint = { state: copyState(env.cur), pc, step: env.processed, branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
           // Unprivileged loaders keep at most BPF_COMPLEXITY_LIMIT_STATES per instruction.
           if (privileged || list.length < MAX_CHECKPOINTS) {
             list.push(cp);

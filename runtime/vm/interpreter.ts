@@ -359,7 +359,7 @@ function frameOp(op: number, base: number, off: number): number {
 function endsRun(op: number): boolean {
   const cls = op & 7;
   if (cls === 5 || cls === 6) return op !== 0x85;
-  return op === 0x00 || op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50 || op === 0x60 || op === 0x68;
+  return op === 0x00 || op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50 || op === 0x58 || op === 0x60 || op === 0x68;
 }
 
 function buildImage(prog: LoadedProgram): Int32Array {
@@ -377,7 +377,7 @@ function buildImage(prog: LoadedProgram): Int32Array {
     image[x + 3] = code[at + 3]!;
     image[x + 4] = code[at + 4]!;
     image[x + 5] = code[at + 5]!;
-    const jumps = op === 0x60 || ((cls === 5 || cls === 6) && op !== 0x85 && op !== 0x95);
+    const jumps = op === 0x58 || op === 0x60 || ((cls === 5 || cls === 6) && op !== 0x85 && op !== 0x95);
     image[x + 6] = jumps ? SLOTS + (code[at + 6]! << 3) : fop !== op ? STACK_SIZE + code[at + 3]! : code[at + 6]!;
   }
   for (let p = slots - 1; p >= 0; p--) {
@@ -405,6 +405,8 @@ const NO_IMAGE = new Int32Array(0);
 class RunScratch {
   readonly ctx = new RunContext(undefined as unknown as Memory, NO_IMAGE);
   readonly frames = new Int32Array(MAX_CALL_FRAMES * FRAME_WORDS);
+  /** may_goto fall-throughs each frame has left. */
+  readonly loops = new Float64Array(MAX_CALL_FRAMES);
   readonly framePrograms: LoadedProgram[] = [];
   readonly frameImages: Int32Array[] = [];
   /** Images taken for tail-call targets, as (program, image) pairs, given back at the end. */
@@ -437,6 +439,8 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
   const framePrograms = scratch.framePrograms;
   const frameImages = scratch.frameImages;
   const held = scratch.held;
+  const loops = scratch.loops;
+  loops[0] = program.mayGotoLoops;
   let prog = program;
   let helperFns = prog.helperFns;
   let depth = 0;
@@ -1164,6 +1168,7 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             framePrograms[depth] = prog;
             frameImages[depth] = X;
             depth++;
+            loops[depth] = prog.mayGotoLoops;
             const stack = stacks.enter(depth);
             X[20] = REGION_BASE + STACK_SIZE;
             X[21] = stack.hi;
@@ -1205,7 +1210,19 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
               prog = target;
               helperFns = prog.helperFns;
             }
+            // The target starts its own loop count, as its prologue does in the kernel.
+            loops[depth] = prog.mayGotoLoops;
             i = SLOTS;
+            continue enter;
+          }
+          case 0x58: {
+            // XOp.MAY_GOTO: jump once this frame's loop count is spent, else count down and fall through
+            const left = loops[depth]!;
+            if (left === 0) i = X[i + 6]!;
+            else {
+              loops[depth] = left - 1;
+              i += 8;
+            }
             continue enter;
           }
           case OP_BUDGET:

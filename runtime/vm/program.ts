@@ -17,6 +17,8 @@
 //     +7      0
 //   LDDW's second slot has OP 0 (XOp.INVALID) and is never executed: a jump cannot land there.
 //   An ALU op with K uses LO (32-bit) or LO/HI (64-bit); with X it reads SRC.
+//   Load-acquire and store-release become the LDX and STX of their size (the VM runs one thread:
+//   their ordering is every access's); may_goto becomes XOp.MAY_GOTO.
 //
 // Register file convention: an Int32Array of 22, register k at [2k] (low 32 bits) and [2k+1]
 // (high 32 bits), both as int32. Helpers get r1..r5 through a HelperContext, return r0; r1..r5
@@ -24,7 +26,7 @@
 
 import { Helper, helperName } from "../../compiler/isa/helpers.js";
 import { IsaError, checkProgram, decode, type Insn } from "../../compiler/isa/insn.js";
-import { AluOp, Class, JmpOp, Mode, Op, PseudoCall, PseudoLd, Source, aluOp, jmpOp, opClass, opMode } from "../../compiler/isa/opcodes.js";
+import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, PseudoCall, PseudoLd, Source, aluOp, isLoadStoreAtomic, jmpOp, opClass, opMode } from "../../compiler/isa/opcodes.js";
 import type { HelperFn, VmEnv } from "./env.js";
 import { VmLoadError } from "./errors.js";
 
@@ -66,6 +68,11 @@ export const XOp = {
   PROBE_LDX_H: 0xc8,
   PROBE_LDX_B: 0xd0,
   PROBE_LDX_DW: 0xd8,
+  /**
+   * may_goto; AUX is the jump target. Jumps when the current frame's loop counter is 0, else counts it down and
+   * falls through. Each frame's counter starts at LoadedProgram.mayGotoLoops when the frame (or a tail call) begins.
+   */
+  MAY_GOTO: 0x58,
 } as const;
 
 /** Whether `op` is one of the XOp.PROBE_LDX_* loads. */
@@ -79,6 +86,12 @@ export const MAX_TAIL_CALLS = 33;
 export const STACK_SIZE = 512;
 /** Instructions a run may execute unless told otherwise. */
 export const DEFAULT_BUDGET = 1_000_000;
+/**
+ * The fall-throughs of may_goto a frame gets: the kernel's BPF_MAX_LOOPS, its count where the JIT has no timed
+ * may_goto. x86-64 and arm64 kernels (6.15+) instead refresh a counter of 0xffff until 250 ms have passed, so
+ * there the count depends on the machine's speed.
+ */
+export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
 
 export interface LoadOptions {
   /** Shown in fault messages of tail-called programs. */
@@ -90,6 +103,8 @@ export interface LoadOptions {
    * verifier having found their base a typed kernel pointer (VerifyResult.probeMem).
    */
   probeMem?: ReadonlySet<number>;
+  /** Fall-throughs of may_goto per frame before it jumps (default BPF_MAX_LOOPS). */
+  mayGotoLoops?: number;
 }
 
 /** A program ready to run: checked, pseudo values resolved, helpers bound, pre-decoded. */
@@ -108,6 +123,8 @@ export class LoadedProgram {
     readonly env: VmEnv,
     readonly name: string,
     readonly budget: number,
+    /** Fall-throughs of may_goto each frame gets (LoadOptions.mayGotoLoops). */
+    readonly mayGotoLoops: number = BPF_MAX_LOOPS,
   ) {}
 
   /** Number of slots. */
@@ -210,8 +227,17 @@ export function prepare(program: readonly Insn[] | Uint8Array, env: VmEnv, optio
         op = Op.JA;
         code[at + F_AUX] = cls === Class.JMP32 ? pc + 1 + insn.imm : pc + 1 + insn.off;
       } else if (j !== JmpOp.EXIT) {
+        if (j === JmpOp.JCOND) op = XOp.MAY_GOTO;
         code[at + F_AUX] = pc + 1 + insn.off;
       }
+    } else if (cls === Class.STX && opMode(insn.code) === Mode.ATOMIC && isLoadStoreAtomic(insn.imm)) {
+      const size = insn.code & 0x18;
+      if (insn.imm === AtomicOp.LOAD_ACQ) {
+        if (insn.dst === 10) fail(pc, "r10 is read-only");
+        op = Class.LDX | Mode.MEM | size;
+      } else op = Class.STX | Mode.MEM | size;
+      code[at + F_LO] = 0;
+      code[at + F_HI] = 0;
     } else if (cls === Class.LDX && opMode(insn.code) === Mode.MEM && options.probeMem?.has(pc)) {
       op = XOp.PROBE_LDX_W | (insn.code & 0x18);
     } else if (cls === Class.LD && opMode(insn.code) === Mode.IMM) {
@@ -225,7 +251,9 @@ export function prepare(program: readonly Insn[] | Uint8Array, env: VmEnv, optio
     }
     code[at + F_OP] = op;
   }
-  return new LoadedProgram(insns, code, entries, helperFns, helperIds, env, options.name ?? "program", options.budget ?? DEFAULT_BUDGET);
+  const loops = options.mayGotoLoops ?? BPF_MAX_LOOPS;
+  if (!Number.isSafeInteger(loops) || loops < 0) throw new RangeError(`mayGotoLoops must be a non-negative integer, not ${loops}`);
+  return new LoadedProgram(insns, code, entries, helperFns, helperIds, env, options.name ?? "program", options.budget ?? DEFAULT_BUDGET, loops);
 }
 
 /** Kernel rules on functions: no jump leaves its function, none falls through into the next. */

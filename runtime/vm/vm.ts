@@ -11,9 +11,9 @@ import type { HelperFn, PseudoMap, VmEnv } from "./env.js";
 import { BudgetExceeded, VmError, VmFault, VmLoadError } from "./errors.js";
 import { interpret, type RegValue, type RunOptions, type RunResult } from "./interpreter.js";
 import { Memory, type RegionKind } from "./memory.js";
-import { DEFAULT_BUDGET, LoadedProgram, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE, XOp, prepare, type LoadOptions } from "./program.js";
+import { BPF_MAX_LOOPS, DEFAULT_BUDGET, LoadedProgram, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE, XOp, prepare, type LoadOptions } from "./program.js";
 
-export { BudgetExceeded, VmError, VmFault, VmLoadError, LoadedProgram, XOp, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE };
+export { BudgetExceeded, VmError, VmFault, VmLoadError, LoadedProgram, XOp, BPF_MAX_LOOPS, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE };
 export type { LoadOptions, RegValue, RunOptions, RunResult };
 
 /** An executing tier. */

@@ -204,6 +204,11 @@ const errorCases: ErrorCase[] = [
   { text: "w1 = *(s8 *)(r2 +0)\nexit", line: 1, column: 1, message: /a s8 load writes r1/ },
   { text: "*(u64 *)(r2 +0) = w1\nexit", line: 1, column: 19, message: /a u64 store takes r1/ },
   { text: "lock *(u64 *)(r2 +0) += w1\nexit", line: 1, column: 25, message: /a u64 atomic operation takes r1/ },
+  { text: "r0 = load_acquire((s32 *)(r1 +0))\nexit", line: 1, column: 20, message: /load_acquire zero-extends: take "u32"/ },
+  { text: "w0 = load_acquire((u64 *)(r1 +0))\nexit", line: 1, column: 1, message: /a u64 load writes r0/ },
+  { text: "store_release((u64 *)(r1 +0), w2)\nexit", line: 1, column: 31, message: /a u64 store takes r2/ },
+  { text: "may_goto nowhere\nexit", line: 1, column: 10, message: /undefined label "nowhere"/ },
+  { text: "may_goto pc+1\nexit", line: 1, column: 1, message: /jump out of range/ },
   { text: "goto pc\nexit", line: 1, column: 8, message: /expected "\+" or "-" after "pc"/ },
 ];
 

@@ -28,6 +28,9 @@ import {
   jmpImm,
   jmpReg,
   ldAbs,
+  loadAcquire,
+  mayGoto,
+  storeRelease,
   ldInd,
   ldMapFd,
   ldMapValue,
@@ -122,6 +125,10 @@ one(atomic(Size.DW, AtomicOp.XCHG, 1, 2, 0), "r2 = atomic64_xchg((u64 *)(r1 +0),
 one(atomic(Size.W, AtomicOp.XCHG, 1, 2, -8), "r2 = atomic_xchg((u32 *)(r1 -8), r2)", "w2 = xchg32_32(r1 - 0x8, w2)");
 one(atomic(Size.DW, AtomicOp.CMPXCHG, 1, 2, 0), "r0 = atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)", "r0 = cmpxchg_64(r1 + 0x0, r0, r2)");
 one(atomic(Size.W, AtomicOp.CMPXCHG, 1, 2, 0), "r0 = atomic_cmpxchg((u32 *)(r1 +0), r0, r2)", "w0 = cmpxchg32_32(r1 + 0x0, w0, w2)");
+for (const [size, name, v] of [[Size.B, "u8", "w"], [Size.H, "u16", "w"], [Size.W, "u32", "w"], [Size.DW, "u64", "r"]] as const) {
+  one(loadAcquire(size, 0, 1, 0), `r0 = load_acquire((${name} *)(r1 +0))`, `${v}0 = load_acquire((${name} *)(r1 + 0x0))`);
+  one(storeRelease(size, 1, 2, -8), `store_release((${name} *)(r1 -8), r2)`, `store_release((${name} *)(r1 - 0x8), ${v}2)`);
+}
 one(lddw(0, 0x1234n), "r0 = 0x1234", "r0 = 0x1234 ll");
 one(lddw(1, -1n), "r1 = 0xffffffffffffffff", "r1 = -0x1 ll");
 one(lddw(1, 0x123456789abcdefn), "r1 = 0x123456789abcdef", "r1 = 0x123456789abcdef ll");
@@ -156,6 +163,9 @@ one(ja(3), "goto pc+3", "goto +0x3");
 one(ja(-3), "goto pc-3", "goto -0x3");
 one(ja32(100000), "gotol pc+100000", "gotol +0x186a0");
 one(ja32(-1), "gotol pc-1", "gotol -0x1");
+one(mayGoto(2), "may_goto pc+2", "may_goto +0x2");
+one(mayGoto(-4), "may_goto pc-4", "may_goto -0x4");
+one(mayGoto(0), "may_goto pc+0", "may_goto +0x0");
 one(call(1), "call bpf_map_lookup_elem#1", "call 0x1");
 one(call(14), "call bpf_get_current_pid_tgid#14", "call 0xe");
 one(call(0), "call bpf_unspec#0", "call 0x0");

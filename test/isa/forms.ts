@@ -58,6 +58,10 @@ export function everyForm(): Insn[][] {
     }
   }
   for (const size of [Size.W, Size.DW]) for (const imm of atomicImms) out.push([s(Class.STX | Mode.ATOMIC | size, reg(), reg(), -16, imm)]);
+  for (const size of SIZES) {
+    out.push([s(Class.STX | Mode.ATOMIC | size, reg(), reg(), -8, AtomicOp.LOAD_ACQ)]);
+    out.push([s(Class.STX | Mode.ATOMIC | size, reg(), reg(), 4, AtomicOp.STORE_REL)]);
+  }
   out.push([s(Op.LDDW, reg(), PseudoLd.IMM64, 0, 0x9abcdef0 | 0), s(0, 0, 0, 0, 0x12345678)]);
   out.push([s(Op.LDDW, reg(), PseudoLd.IMM64, 0, -1), s(0, 0, 0, 0, -1)]);
   out.push([s(Op.LDDW, reg(), PseudoLd.MAP_FD, 0, 3), s(0)]);
@@ -74,6 +78,7 @@ export function everyForm(): Insn[][] {
   }
   out.push([s(Op.JA, 0, 0, 3)]);
   out.push([s(Op.JA32, 0, 0, 0, -4)]);
+  out.push([s(Op.MAY_GOTO, 0, 0, 2)]);
   out.push([s(Op.CALL, 0, PseudoCall.HELPER, 0, 1)]);
   out.push([s(Op.CALL, 0, PseudoCall.HELPER, 0, 500)]);
   out.push([s(Op.CALL, 0, PseudoCall.LOCAL, 0, 2)]);
@@ -123,7 +128,7 @@ export function randomProgram(seed: number, n: number): Insn[] {
     const op = x.code & 0xf0;
     const alu = cls === Class.ALU || cls === Class.ALU64;
     const jmp = cls === Class.JMP || cls === Class.JMP32;
-    const cond = jmp && op !== JmpOp.JA && op !== JmpOp.CALL && op !== JmpOp.EXIT;
+    const cond = jmp && op !== JmpOp.JA && op !== JmpOp.CALL && op !== JmpOp.EXIT && op !== JmpOp.JCOND;
     if (alu || cond || cls === Class.LDX || cls === Class.ST || cls === Class.STX || x.code === Op.LDDW) x.dst = int(0, 10);
     const regSrc = (alu || cond) && (x.code & Source.X) !== 0 && op !== AluOp.END;
     if (regSrc || cls === Class.LDX || cls === Class.STX || (cls === Class.LD && (x.code & 0xe0) === Mode.IND)) x.src = int(0, 10);

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   AluOp,
+  AtomicOp,
   IsaError,
   JmpOp,
   Op,
@@ -22,6 +23,7 @@ import {
   jmpImm,
   lddw,
   ldx,
+  mayGoto,
   mov64Imm,
   type Insn,
 } from "../../compiler/isa/index.js";
@@ -64,8 +66,9 @@ test("exactly the opcodes of the instruction set are accepted", () => {
   const valid = new Set(everyForm().map((f) => f[0]!.code));
   // RFC 9669 plus the kernel's v4 extensions: 1 LDDW, 6 LD_ABS/IND, 4+3 LDX, 4 ST, 4+2 STX,
   // ALU: 12 ops x K/X + NEG + END to-le/to-be; ALU64: 12 x 2 + NEG + BSWAP;
-  // 2 classes x 11 conditions x K/X; JA, JA32, CALL, EXIT.
-  assert.equal(valid.size, 1 + 6 + 7 + 4 + 6 + (12 * 2 + 1 + 2) + (12 * 2 + 1 + 1) + 2 * 11 * 2 + 4);
+  // 2 classes x 11 conditions x K/X; JA, JA32, CALL, EXIT, MAY_GOTO. STX|ATOMIC of bytes and halves are
+  // load-acquire and store-release only.
+  assert.equal(valid.size, 1 + 6 + 7 + 4 + (6 + 2) + (12 * 2 + 1 + 2) + (12 * 2 + 1 + 1) + 2 * 11 * 2 + 5);
   const probes = (code: number): Insn[][] => [
     [slot(code), slot(0)],
     [slot(code, 1, 2), slot(0)],
@@ -98,7 +101,17 @@ test("malformed programs are rejected with the slot index and the reason", () =>
     ["empty program", [], 0, /empty program/],
     ["unknown opcode", [ok, slot(0xff), exit()], 1, /unknown opcode 0xff/],
     ["unknown ALU op 0xe0", [slot(0xe7, 1), exit()], 0, /unknown opcode 0xe7/],
-    ["unknown jump op", [slot(0xe5, 1), exit()], 0, /unknown opcode 0xe5/],
+    ["unknown jump op", [slot(0xf5, 1), exit()], 0, /unknown opcode 0xf5/],
+    ["may_goto with dst", [slot(Op.MAY_GOTO, 1), exit()], 0, /may_goto uses reserved fields/],
+    ["may_goto with imm", [slot(Op.MAY_GOTO, 0, 0, 0, 1), exit()], 0, /may_goto uses reserved fields/],
+    ["JCOND kind 1", [slot(Op.MAY_GOTO, 0, 1), exit()], 0, /unknown BPF_JCOND kind src=1/],
+    ["JCOND in JMP32", [slot(0xe6), exit()], 0, /unknown opcode 0xe6/],
+    ["JCOND with X", [slot(0xed), exit()], 0, /unknown opcode 0xed/],
+    ["may_goto past the end", [mayGoto(1), exit()], 0, /jump out of range: target 2/],
+    ["byte atomic add", [slot(0xd3, 1, 2, 0, AtomicOp.ADD), exit()], 0, /invalid atomic operand size/],
+    ["half-word xchg", [slot(0xcb, 1, 2, 0, AtomicOp.XCHG), exit()], 0, /invalid atomic operand size/],
+    ["load-acquire with a fetch bit", [slot(0xdb, 1, 2, 0, AtomicOp.LOAD_ACQ | 1), exit()], 0, /invalid atomic operation 0x101/],
+    ["store-release from r11", [slot(0xcb, 1, 11, 0, AtomicOp.STORE_REL), exit()], 0, /invalid source register r11/],
     ["opcode 0 alone", [slot(0), exit()], 0, /unknown opcode 0x00/],
     ["LDX mode ABS", [slot(0x21, 1, 2), exit()], 0, /unknown opcode 0x21/],
     ["64-bit sign-extending load", [slot(0x99, 1, 2), exit()], 0, /unknown opcode 0x99/],

@@ -149,6 +149,7 @@ function memoryProgram(): string {
     for (const op of ["add", "or", "and", "xor"]) lines.push(`r1 = ${a}_fetch_${op}((${size} *)(r10 ${slot}), r1)`);
     lines.push(`r1 = ${a}_xchg((${size} *)(r10 ${slot}), r1)`, "r0 = 0", `r0 = ${a}_cmpxchg((${size} *)(r10 ${slot}), r0, r1)`);
   }
+  for (const size of ["u8", "u16", "u32", "u64"]) lines.push(`r1 = load_acquire((${size} *)(r10 -24))`, `store_release((${size} *)(r10 -24), r1)`);
   lines.push("r7 = 2");
   for (const size of ["u8", "u16", "u32"]) lines.push(`r0 = *(${size} *)skb[12]`, `r0 = *(${size} *)skb[r7 + 8]`);
   lines.push("r0 = 0x123456789abcdef0", "r0 = 0", "exit");
@@ -161,6 +162,12 @@ function jumpProgram(mapFd: number, kfunc: { lock: number; unlock: number } | un
   for (const r of ["r", "w"]) for (const op of COND) lines.push(`if ${r}1 ${op} 5 goto pc+0`, `if ${r}1 ${op} ${r}2 goto pc+0`);
   lines.push(
     "if r1 s< -5 goto pc+0",
+    "may_goto pc+0",
+    "r3 = 0",
+    "count: may_goto counted",
+    "r3 += 1",
+    "goto count",
+    "counted: r3 = 0",
     "call bpf_get_prandom_u32#7",
     "r1 = r0",
     "r3 = 3",

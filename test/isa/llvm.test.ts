@@ -7,6 +7,7 @@
 // a local call prints `call +0x2` (objdump `call 0x2`), a kfunc call prints
 // `call kernel-function#ID` (objdump `call ID`), LD_IND keeps its immediate (objdump drops it),
 // `ld_pseudo` shows the upper half when set, and we print no `<sym+0x..>` after jump targets.
+// Load-acquire and store-release (LLVM 21) are left out: objdump 19 misreads them as `lock ... +=`.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Mode, Op, PseudoCall, assemble, checkProgram, decode, disassemble, encode, type Insn } from "../../compiler/isa/index.js";
+import { Class, Mode, Op, PseudoCall, assemble, isLoadStoreAtomic, checkProgram, decode, disassemble, encode, type Insn } from "../../compiler/isa/index.js";
 import { everyForm } from "./forms.js";
 
 const have = (tool: string): boolean => spawnSync(tool, ["--version"], { stdio: "ignore" }).status === 0;
@@ -74,7 +75,9 @@ function compare(insns: Insn[], lines: ObjLine[], adjust: boolean): void {
 }
 
 test("llvm-objdump-19 prints every instruction form like disassemble (llvm style)", { skip: skipClang }, () => {
-  const insns = everyForm().flat();
+  const insns = everyForm()
+    .flat()
+    .filter((x) => (x.code & 0xe7) !== (Class.STX | Mode.ATOMIC) || !isLoadStoreAtomic(x.imm));
   withTmp((dir) => {
     const bytes = encode(insns);
     const view = new DataView(bytes.buffer);

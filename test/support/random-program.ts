@@ -5,7 +5,7 @@
 //
 // Shape: look up the map value (key 0) into r9, give r0-r8 and 64 stack bytes defined values,
 // then a body of random ALU32/ALU64 operations, byte swaps, sign-extending moves and loads,
-// stack and map-value loads and stores of every size, atomics, forward conditional jumps and
+// stack and map-value loads and stores of every size, atomics (load-acquire and store-release too), forward conditional jumps and
 // diamonds, and calls to random subprograms; finally copy the stack into the value and exit.
 // Every jump goes forward, so every program terminates; every read is of defined memory and
 // every divisor immediate is non-zero, so the kernel's verifier accepts them all.
@@ -37,11 +37,13 @@ import {
   ldMapFd,
   ldx,
   ldxsx,
+  loadAcquire,
   mov64Imm,
   mov64Reg,
   movsx32,
   movsx64,
   st,
+  storeRelease,
   stx,
   type Insn,
   type Reg,
@@ -179,12 +181,21 @@ class FunctionWriter {
 
   atomic(): void {
     const { rng } = this;
+    if (rng.chance(0.25)) return this.acquireRelease();
     const size = rng.pick([Size.W, Size.DW] as const);
     const { base, off } = this.place(WIDTH[size], true);
     const op = rng.pick(ATOMIC_OPS);
     // CMPXCHG compares with r0 and loads into it, so r0 must be one of ours.
     if (op === AtomicOp.CMPXCHG && !this.regs.includes(0 as Reg)) return this.alu();
     this.emit(atomic(size, op, base, this.reg(), off));
+  }
+
+  /** A load-acquire or store-release of any size; aligned, as the kernel wants every atomic. */
+  acquireRelease(): void {
+    const { rng } = this;
+    const size = rng.pick(SIZES);
+    const { base, off } = this.place(WIDTH[size], true);
+    this.emit(rng.chance(0.5) ? loadAcquire(size, this.reg(), base, off) : storeRelease(size, base, this.reg(), off));
   }
 
   branch(end: () => number): void {

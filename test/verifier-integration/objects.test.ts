@@ -11,11 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileResult } from "../../compiler/index.js";
 import { assemble, encode } from "../../compiler/isa/index.js";
-import { readElf } from "../../compiler/elf/index.js";
+import { readBpfObject, readElf } from "../../compiler/elf/index.js";
 import { verifyObject } from "../../cli/commands/verify.js";
 import { LoadError, loadObject, openObject } from "../../runtime/loader/index.js";
-import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { ProgType, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { exampleProbes } from "../support/examples.js";
+import { BPF_MAX_LOOPS, Vm } from "../../runtime/vm/vm.js";
+import { Memory } from "../../runtime/vm/memory.js";
+import { selectTier } from "../../runtime/vm/tiers.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -272,4 +275,37 @@ test("maps of maps: a lookup gives the inner map, a map argument once null-check
   assert.equal(byName.get("bad_outer_update")!.error!.message, "cannot pass map_type 12 into func bpf_map_update_elem#2");
   assert.equal(byName.get("bad_outer_delete")!.error!.message, "cannot pass map_type 13 into func bpf_map_delete_elem#3");
   assert.match(byName.get("inner_read")!.error!.message, /struct bpf_array through a map pointer/);
+});
+
+/** `tsbpf exec --elf` of one program of an object. */
+function execElf(bytes: Uint8Array, section: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "exec", "--elf", "--section", section, ...args], { input: bytes, encoding: "utf8" });
+}
+
+test("clang-19 can_loop (may_goto) loops: accepted by the model and the kernel; both VM tiers and tsbpf exec run them as the kernel does", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("can-loop"));
+  const model = verifyObject(bytes, { name: "canloop" });
+  assert.deepEqual(model.programs.map((p) => [p.name, p.verdict]), [["sum_below", "accepted"], ["count_all", "accepted"]]);
+  const programs = new Map(readBpfObject(bytes).programs.map((p) => [p.name, p.insns]));
+  const sum = (999 * 1000 * 1999) / 6;
+  let expected = sum % 65521;
+  if (!noKernel) {
+    for (const name of ["sum_below", "count_all"]) assert.deepEqual(kernelVerdictOf(bytes, "canloop", name), { accepted: true }, name);
+    const { fd } = sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: encode(programs.get("sum_below")!) });
+    try {
+      expected = sys.progTestRun(fd, { dataIn: new Uint8Array(64) }).retval;
+    } finally {
+      sys.close(fd);
+    }
+    assert.equal(expected, sum % 65521);
+  }
+  // Only may_goto ends count_all: after BPF_MAX_LOOPS in the VM (the kernel's count is time bound on x86-64).
+  for (const tier of ["interpreter", "compiled"] as const) {
+    const vm = new Vm({ tier: selectTier(tier) });
+    const run = (name: string): bigint => vm.run(vm.load(programs.get(name)!, { memory: new Memory(), helpers: new Map() }), { budget: 30_000_000 }).r0;
+    assert.equal(run("sum_below"), BigInt(expected), tier);
+    assert.equal(run("count_all"), BigInt(BPF_MAX_LOOPS), tier);
+  }
+  const r = execElf(bytes, "sum_below");
+  assert.equal(r.stdout, `0x${expected.toString(16)}\n`, r.stderr);
 });

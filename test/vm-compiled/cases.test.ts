@@ -42,13 +42,13 @@ function factory(c: Case): EnvFactory {
       env,
       observe: () => [bytes, value.data],
       options: { r1: region.address(), r2: 256n },
-      setup: (load) => c.targets?.forEach((t, k) => progs.set(k, load(t.insns as Insn[], { name: t.name }))),
+      setup: (load) => c.targets?.forEach((t, k) => progs.set(k, load(t.insns as Insn[], { ...c.load, name: t.name }))),
     };
   };
 }
 
 function check(c: Case): void {
-  const out = compareTiers(c.insns, factory(c), c.options, `(${c.name})`);
+  const out = compareTiers(c.insns, factory(c), c.options, `(${c.name})`, c.load);
   if (c.r0 !== undefined) assert.equal(out.r0, c.r0, `${c.name}: r0 (${out.error?.message ?? ""})`);
   if (c.error !== undefined) assert.match(out.error?.message ?? "(no error)", c.error, c.name);
   else assert.equal(out.error, undefined, `${c.name}: unexpected error`);

@@ -30,6 +30,7 @@ import {
   type Reg,
 } from "../../compiler/isa/index.js";
 import type { RunOptions } from "../../runtime/vm/interpreter.js";
+import type { LoadOptions } from "../../runtime/vm/program.js";
 
 export type EnvKind = "plain" | "buffer" | "readonly" | "full";
 
@@ -39,6 +40,8 @@ export interface Case {
   /** plain: no maps or helpers; buffer: r1/r2 = a 256-byte ctx buffer; readonly: the same, read-only; full: helpers, maps, prog array, buffer. */
   env: EnvKind;
   options?: RunOptions;
+  /** Load options of the program and of its tail-call targets. */
+  load?: LoadOptions;
   /** Expected r0 (checked on the interpreter too, so both tiers cannot be wrong together). */
   r0?: bigint;
   /** Expected error message pattern. */
@@ -327,6 +330,54 @@ export const programCases: Case[] = [
   { name: "buffer negative offset", env: "buffer", insns: asm("r0 = *(u8 *)(r1 -1)\nexit"), error: /read of 1 bytes/ },
   { name: "read-only buffer: reads pass", env: "readonly", insns: asm("r0 = *(u32 *)(r1 +4)\nexit") },
   { name: "read-only buffer: writes fault", env: "readonly", insns: asm("r0 = *(u32 *)(r1 +4)\n*(u32 *)(r1 +4) = r0\nexit"), error: /read-only/ },
+  {
+    name: "load-acquire reads a read-only buffer, store-release faults on it",
+    env: "readonly",
+    insns: asm("r0 = load_acquire((u16 *)(r1 +4))\nstore_release((u8 *)(r1 +4), r0)\nexit"),
+    error: /instruction 1: .*read-only/,
+  },
+  {
+    name: "load-acquire and store-release of every size on a buffer",
+    env: "buffer",
+    insns: asm(`
+      r3 = load_acquire((u64 *)(r1 +0))
+      store_release((u64 *)(r1 +8), r3)
+      r4 = load_acquire((u8 *)(r1 +3))
+      store_release((u8 *)(r1 +17), r4)
+      r4 = load_acquire((u16 *)(r1 +6))
+      store_release((u16 *)(r1 +18), r4)
+      r4 = load_acquire((u32 *)(r1 +4))
+      store_release((u32 *)(r1 +20), r4)
+      store_release((u64 *)(r10 -8), r1)
+      r5 = load_acquire((u64 *)(r10 -8))
+      r0 = load_acquire((u32 *)(r5 +20))
+      exit`),
+    r0: 0x0ee9c49fn,
+  },
+  { name: "load-acquire past the end of a buffer", env: "buffer", insns: asm("r0 = load_acquire((u64 *)(r1 +252))\nexit"), error: /instruction 0: read of 8 bytes.*out-of-bounds/ },
+  {
+    name: "may_goto: every frame counts on its own, from the start of each call",
+    env: "plain",
+    insns: asm("r6 = 0\nl: may_goto out\ncall sub\nr6 += r0\ngoto l\nout: r0 = r6\nexit\nsub: r0 = 0\ns: may_goto e\nr0 += 1\ngoto s\ne: exit"),
+    load: { mayGotoLoops: 10 },
+    r0: 100n,
+  },
+  {
+    name: "may_goto: a tail call starts the target's count afresh",
+    env: "full",
+    insns: asm("r6 = 0\nl: may_goto t\nr6 += 1\nif r6 < 3 goto l\nt: r2 = map[fd:4]\nr3 = 0\ncall bpf_tail_call#12\nr0 = 99\nexit"),
+    targets: [{ name: "target0", insns: asm("r0 = 0\nl: may_goto o\nr0 += 1\ngoto l\no: exit") }],
+    load: { mayGotoLoops: 5 },
+    r0: 5n,
+  },
+  { name: "may_goto: a count of 0 jumps at once", env: "plain", insns: asm("r0 = 1\nmay_goto +1\nr0 = 2\nexit"), load: { mayGotoLoops: 0 }, r0: 1n },
+  {
+    name: "may_goto loop runs out of budget long before its count",
+    env: "plain",
+    insns: asm("r0 = 0\nl: may_goto out\nr0 += 1\ngoto l\nout: exit"),
+    options: { budget: 5000 },
+    error: /budget of 5000 exhausted at instruction \d/,
+  },
   {
     name: "atomics on stack and buffer",
     env: "buffer",

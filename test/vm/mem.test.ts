@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   AtomicOp,
+  alu64Reg,
   atomic,
   exit,
   lddw,
@@ -11,13 +12,15 @@ import {
   ldMapValue,
   ldx,
   ldxsx,
+  loadAcquire,
   mov64Imm,
   mov64Reg,
   st,
+  storeRelease,
   stx,
   type Insn,
 } from "../../compiler/isa/insn.js";
-import { PseudoLd, Size } from "../../compiler/isa/opcodes.js";
+import { AluOp, PseudoLd, Size } from "../../compiler/isa/opcodes.js";
 import { Vm, VmError, VmFault, VmLoadError } from "../../runtime/vm/vm.js";
 import { selectTier } from "../../runtime/vm/tiers.js";
 import { Memory, REGION_BASE, type RegionKind } from "../../runtime/vm/memory.js";
@@ -96,6 +99,9 @@ describe("loads and stores", () => {
 
   test("r10 may not be written", () => {
     assert.throws(() => vm.load([mov64Imm(10, 0), exit()], makeEnv()), (e: unknown) => e instanceof VmLoadError && /instruction 0: r10 is read-only/.test(e.message));
+    // A load-acquire writes its dst like a load; a store-release of r10 only reads it.
+    assert.throws(() => vm.load([loadAcquire(Size.DW, 10, 10, -8), exit()], makeEnv()), (e: unknown) => e instanceof VmLoadError && /instruction 0: r10 is read-only/.test(e.message));
+    assert.equal(vm.run(vm.load([storeRelease(Size.DW, 10, 10, -8), loadAcquire(Size.DW, 0, 10, -8), alu64Reg(AluOp.SUB, 0, 10), exit()], makeEnv())).r0, 0n);
   });
 });
 

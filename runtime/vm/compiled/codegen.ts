@@ -19,7 +19,7 @@
 // a one-region cache in front of Memory.resolve, dropped after helper calls (a helper may unmap regions).
 
 import { REGION_BASE } from "../memory.js";
-import { F_AUX, F_HI, F_LO, F_OFF, F_SRC, F_DST, LoadedProgram, MAX_CALL_FRAMES, STACK_SIZE, STRIDE, isProbeLoad } from "../program.js";
+import { F_AUX, F_HI, F_LO, F_OFF, F_SRC, F_DST, LoadedProgram, MAX_CALL_FRAMES, STACK_SIZE, STRIDE, XOp, isProbeLoad } from "../program.js";
 import { FRAME_WORDS } from "./runtime.js";
 import { type BlockShape, type State, type Val, addNoCarry, analyze, operand, subNoBorrow, topState, transfer } from "./facts.js";
 
@@ -39,7 +39,7 @@ export function isCond(op: number): boolean {
 
 /** Whether the op ends a basic block (control leaves or may leave the straight line). */
 function isTerminator(op: number): boolean {
-  return op === 0x05 || op === 0x95 || op === 0x60 || op === 0x68 || isCond(op) || LD_PACKET.has(op) || !KNOWN.has(op);
+  return op === 0x05 || op === 0x95 || op === 0x60 || op === 0x68 || op === XOp.MAY_GOTO || isCond(op) || LD_PACKET.has(op) || !KNOWN.has(op);
 }
 
 // Every opcode the reference interpreter executes (others throw "not executable").
@@ -57,7 +57,7 @@ const KNOWN = new Set<number>([
   // JMP, JMP32, calls
   0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d, 0xa5, 0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5,
   0xdd, 0x16, 0x1e, 0x26, 0x2e, 0x36, 0x3e, 0x46, 0x4e, 0x56, 0x5e, 0x66, 0x6e, 0x76, 0x7e, 0xa6, 0xae, 0xb6, 0xbe, 0xc6, 0xce, 0xd6,
-  0xde, 0x85, 0x60, 0x95, 0x68,
+  0xde, 0x85, 0x60, 0x95, 0x68, XOp.MAY_GOTO,
 ]);
 
 /** Slots where a basic block starts: function entries, jump targets and successors of terminators. */
@@ -76,7 +76,7 @@ export function leaders(program: LoadedProgram, mode: Mode): Uint8Array {
       pc++;
       continue;
     }
-    if (op === 0x05 || op === 0x60 || isCond(op)) lead[code[at + F_AUX]!] = 1;
+    if (op === 0x05 || op === 0x60 || op === XOp.MAY_GOTO || isCond(op)) lead[code[at + F_AUX]!] = 1;
     if (isTerminator(op)) lead[pc + 1] = 1;
   }
   return lead;
@@ -586,7 +586,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
         if (lead[pc] || pc > n) return { start, body, fall: pc };
         continue;
       }
-      const falls = isCond(op) || op === 0x68 || LD_PACKET.has(op);
+      const falls = isCond(op) || op === 0x68 || op === XOp.MAY_GOTO || LD_PACKET.has(op);
       return { start, body, term: pc, fall: falls ? pc + 1 : undefined };
     }
   });
@@ -598,6 +598,9 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
     facts = analyze(code, shapes, blk, entries, isCond);
   }
   const out: string[] = [];
+  // A local call starts the callee's may_goto count (only programs with a may_goto look at it).
+  let startLoops = "";
+  for (let pc = 0; pc < n && startLoops === ""; pc++) if (code[pc * STRIDE] === XOp.MAY_GOTO) startLoops = `LP[depth] = ${program.mayGotoLoops}; `;
 
   for (let b = 0; b < starts.length; b++) {
     const { start, body: slots, term, fall } = shapes[b]!;
@@ -638,11 +641,14 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
         const save = [6, 7, 8, 9, 10].map((r, k) => `F[t + ${2 * k}] = l${r}; F[t + ${2 * k + 1}] = h${r};`).join(" ");
         tail =
           `if (depth >= ${MAX_CALL_FRAMES - 1}) { pc = ${pc}; throw tooDeep(depth, ${pc}); } ` +
-          `t = depth * ${w}; ${save} F[t + 10] = ${pc + 1}; FP[depth] = P; depth = depth + 1; ` +
+          `t = depth * ${w}; ${save} F[t + 10] = ${pc + 1}; FP[depth] = P; depth = depth + 1; ${startLoops}` +
           `stk = stacks.enter(depth); ${FRAME_MARK} sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth]; l10 = ${REGION_BASE + STACK_SIZE}; h10 = stk.hi; ` +
           jumpTo(g, aux);
+      } else if (op === XOp.MAY_GOTO) {
+        // The frame's loop count spent: jump; else count it down and fall through.
+        tail = `if (LP[depth] === 0) { ${jumpTo(g, aux)} } LP[depth] = LP[depth] - 1;`;
       } else if (op === 0x68) {
-        tail = `pc = ${pc}; if (tailCall(S, P, h2, l2, l3 >>> 0, ${pc})) { S.pc = 0; ret = 2; break main; }`;
+        tail = `pc = ${pc}; if (tailCall(S, P, h2, l2, l3 >>> 0, ${pc})) { LP[depth] = S.prog.mayGotoLoops; S.pc = 0; ret = 2; break main; }`;
       } else if (LD_PACKET.has(op)) {
         const size = (op & 0x18) === 0 ? 4 : (op & 0x18) === 0x08 ? 2 : 1;
         const offset = op >= 0x40 ? `(l${s} + ${lit(lo)}) | 0` : lit(lo);
@@ -688,7 +694,7 @@ const X = rt.X, hret = rt.hret, udiv64 = rt.udiv64, sdiv64 = rt.sdiv64, atomic32
   notExecutable = rt.notExecutable, budgetExceeded = rt.budgetExceeded, umulh = rt.umulh, bswap32 = rt.bswap32, isFault = rt.isFault,
   EMPTY = rt.EMPTY, EMPTY_VIEW = rt.EMPTY_VIEW;
 return function run(S) {
-  const R = S.R, F = S.F, FP = S.FP, C = S.C, budget = S.budget, stacks = S.stacks;
+  const R = S.R, F = S.F, FP = S.FP, LP = S.LP, C = S.C, budget = S.budget, stacks = S.stacks;
   let ${regs};
   let n = S.n, depth = S.depth, pc = 0, ret = 0, t = 0, u = 0, v = 0, pv = 0, g = null, hv = 0;
   let stk = stacks.regions[depth], sb = stk.bytes, sdv = stk.view, sw = stacks.words[depth];

@@ -15,7 +15,7 @@
 // visits, then a few narrowing passes (each one a post-fixpoint, so still sound) win back bounds the
 // loop's own condition gives.
 
-import { F_AUX, F_DST, F_HI, F_LO, F_SRC, STRIDE, isProbeLoad } from "../program.js";
+import { F_AUX, F_DST, F_HI, F_LO, F_SRC, STRIDE, XOp, isProbeLoad } from "../program.js";
 
 export const FULL = 0xffffffff;
 const TWO32 = 4294967296;
@@ -322,7 +322,11 @@ function edges(code: Int32Array, blk: BlockShape, inState: State, isCond: (op: n
   const at = blk.term * STRIDE;
   const op = code[at]!;
   if (op === 0x05) out.push([code[at + F_AUX]!, st]);
-  else if (isCond(op)) {
+  else if (op === XOp.MAY_GOTO) {
+    // Either way the registers are untouched.
+    out.push([code[at + F_AUX]!, st]);
+    if (blk.fall !== undefined) out.push([blk.fall, st.slice()]);
+  } else if (isCond(op)) {
     const yes = refine(code, blk.term, st, true);
     const no = refine(code, blk.term, st, false);
     if (yes !== undefined) out.push([code[at + F_AUX]!, yes]);

@@ -97,6 +97,8 @@ export class RunState {
   readonly F = new Int32Array(MAX_CALL_FRAMES * FRAME_WORDS);
   /** Program of the caller of each frame (tail calls can change programs inside a callee). */
   readonly FP: LoadedProgram[] = [];
+  /** may_goto fall-throughs each frame has left. */
+  readonly LP = new Float64Array(MAX_CALL_FRAMES);
   readonly C: CompiledContext;
   n = 0;
   depth = 0;
@@ -125,6 +127,7 @@ export class RunState {
     this.depth = 0;
     this.pc = 0;
     this.tailCalls = 0;
+    this.LP[0] = prog.mayGotoLoops;
     this.C.pc = -1;
   }
 }
