@@ -9,7 +9,7 @@ import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
 import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
 import { MapType } from "../runtime/sys/constants.js";
-import type { Aggregate } from "../compiler/btf/tags.js";
+import { ACTIONS_RING, type Aggregate } from "../compiler/btf/tags.js";
 import { kernelSymbolizer, readKallsyms, stackFrames } from "../runtime/loader/symbolize.js";
 import { Stack, StackNamer } from "../runtime/loader/stacks.js";
 
@@ -31,7 +31,11 @@ const INDEXED: ReadonlySet<number> = new Set([MapType.ARRAY, MapType.PERCPU_ARRA
 /** One line for an event (text: `events: { pid: 1, ... }`), or for records the kernel dropped. */
 export function eventLine(e: StreamEvent, json: boolean): string {
   if (e.kind === "lost") {
-    return json ? toJson({ map: e.map, cpu: e.cpu, lost: e.count }) : `${e.map}: the kernel dropped ${e.count} records on CPU ${e.cpu} (the reader fell behind)`;
+    if (json) return toJson(e.cpu === undefined ? { map: e.map, lost: e.count } : { map: e.map, cpu: e.cpu, lost: e.count });
+    if (e.cpu !== undefined) return `${e.map}: the kernel dropped ${e.count} records on CPU ${e.cpu} (the reader fell behind)`;
+    // The actions ring buffer carries printf()'s lines (and print(), clear() and exit() requests).
+    const what = e.map === ACTIONS_RING ? `printf: ${e.count} lines` : `${e.map}: ${e.count} records`;
+    return `${what} dropped: the ring buffer was full (the reader fell behind)`;
   }
   if (json) return toJson(e.cpu === undefined ? { map: e.map, value: e.value } : { map: e.map, cpu: e.cpu, value: e.value });
   return `${e.map}: ${show(e.value)}`;

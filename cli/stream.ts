@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
 import { LogLevel } from "../runtime/sys/constants.js";
 import { SysError } from "../runtime/sys/sys.js";
-import type { RunWhen } from "../compiler/btf/tags.js";
+import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, MissingKernelError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
@@ -269,14 +269,22 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       await pipeClosed;
     });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
-    // stop and the detach it drains once more, so events that arrived before the stop are all printed.
+    // stop and the detach it drains once more, so events that arrived before the stop are all printed. What a full
+    // ring buffer dropped is said once a second and at the end, as a perf buffer's losses are.
     const pump = async (r: EventReader, emit: (e: StreamEvent) => void) => {
+      const drops = droppedRecords(loaded, r.map);
+      let checked = 0;
       while (!stopping) {
         r.drain(emit);
+        if (drops && Date.now() - checked >= 1000) {
+          checked = Date.now();
+          drops.report(printEvent);
+        }
         if (!stopping) await r.wait(100);
       }
       await detached;
       r.drain(emit);
+      drops?.report(printEvent);
     };
     const printEvent = (event: StreamEvent) => {
       const stacks = event.kind === "event" ? recordStacks.get(event.map) : undefined;
@@ -327,6 +335,26 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Closes the readers and the pipe too, then removes its instance.
     await session.close();
   }
+}
+
+/**
+ * The records ring buffer `ring` dropped when full, from the counter the compiler keeps for it (droppedCounterName):
+ * report() sends a "lost" event for those counted since the last report. Undefined for a ring without one (a C object's).
+ */
+function droppedRecords(loaded: LoadedObject, ring: string): { report: (emit: (e: StreamEvent) => void) => void } | undefined {
+  const counter = loaded.maps.get(droppedCounterName(ring));
+  if (!counter) return undefined;
+  const key = new Uint8Array(4);
+  let reported = 0n;
+  return {
+    report(emit) {
+      const value = loaded.sys.mapLookup(counter.fd, key);
+      const now = value ? Buffer.from(value).readBigUInt64LE(0) : 0n;
+      if (now <= reported) return;
+      emit({ kind: "lost", map: ring, count: Number(now - reported) });
+      reported = now;
+    },
+  };
 }
 
 /** The recording file (cli/record.ts, loaded only with --record: it is not on every run's start-up path). */

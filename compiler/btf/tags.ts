@@ -36,7 +36,15 @@ export const STACKS_TAG = "tsbpf:stacks";
  */
 export const ACTIONS_TAG = "tsbpf:actions=";
 export const ACTIONS = { exit: 0, print: 1, clear: 2, printf: 3, time: 4 } as const;
+/** The actions ring buffer of a tsbpf probe file. */
+export const ACTIONS_RING = "tsbpf_actions";
 export const actionsTag = (maps: readonly string[]): string => `${ACTIONS_TAG}${maps.join(",")}`;
+/**
+ * The map counting the records ring buffer `ring` dropped because it was full (an internal ArrayMap<u64>(1)): the
+ * compiler keeps one for the actions ring (printf() lines, whose calls give the probe no result), adding one where a
+ * reserve or an output fails, and tsbpf run reports what it counts, as it reports what a perf buffer lost.
+ */
+export const droppedCounterName = (ring: string): string => `tsbpf_lost_${ring}`;
 /**
  * `tsbpf:printf=ID:ARGS:FORMAT` on the actions ring buffer, one per printf() call: a printf record is the action
  * header `{ 3, ID }` and the arguments ARGS (`i32,s64,u64`: compiler/ir/printf.ts's layout), formatted by FORMAT.

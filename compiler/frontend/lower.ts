@@ -60,7 +60,7 @@ import {
   TARGET_PID_VARIABLE,
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
-import { ACTIONS, PERF_EVENT_NAMES, PERF_EVENT_SECTION, PROBE_ID_SHIFT, PROBE_TAG, RUN_SECTION, perfEventFullName, perfEventTag, runTag, type Aggregate, type PerfEventProbe, type PrintfSite, type RunWhen } from "../btf/tags.js";
+import { ACTIONS, ACTIONS_RING, PERF_EVENT_NAMES, droppedCounterName, PERF_EVENT_SECTION, PROBE_ID_SHIFT, PROBE_TAG, RUN_SECTION, perfEventFullName, perfEventTag, runTag, type Aggregate, type PerfEventProbe, type PrintfSite, type RunWhen } from "../btf/tags.js";
 import { argKind, checkTimeFormat, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
@@ -205,7 +205,7 @@ function stackMap(user: boolean, frames: number): MapDef {
   return user ? { ...common, maxEntries: 1024, value: frames * 32, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries: 4096, value: frames * 8 };
 }
 /** The ring buffer exit(), print(), clear() and printf() send their records to (one page, the smallest a ring buffer can be, without printf). */
-const ACTIONS_MAP = "tsbpf_actions";
+const ACTIONS_MAP = ACTIONS_RING;
 /** The actions ring buffer's size once printf() sends records through it (exit, print and clear fit in a page). */
 const PRINTF_RING_BYTES = 1 << 18;
 /** An action record: `{ u32 action; u32 arg; }` (compiler/btf/tags.ts). */
@@ -243,6 +243,11 @@ class Rodata {
     this.offsets.set(s, at);
     this.vars.push({ name: `__tsbpf_fmt_${this.strings++}`, offset: at, size: bytes.length, kind: "string" });
     return at;
+  }
+  private zeroAt: number | undefined;
+  /** Where a u32 zero is (a map key for the dropped-record counters), added on first use. */
+  zero(): number {
+    return (this.zeroAt ??= this.int("__tsbpf_zero", U32, 0n));
   }
   /** Where targetPid()'s u32 is (4-byte aligned, added on first use). */
   targetPid(): number {
@@ -1957,10 +1962,14 @@ export function lower(
       const loc = locOf(e);
       const record = this.fb.vreg(PTR);
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [{ kind: "map", name: ACTIONS_MAP }, imm(BigInt(size), U64), imm(0n, U64)], dst: record, loc });
-      // A full buffer drops the line, as bpftrace's printf drops it when its perf buffer is full.
+      // A full buffer drops the line, as bpftrace's printf drops it when its perf buffer is full, and counts it.
       const fill = this.fb.newBlock();
+      const dropped = this.fb.newBlock();
       const join = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record, b: imm(0n, PTR), then: fill.id, else: join.id });
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record, b: imm(0n, PTR), then: fill.id, else: dropped.id });
+      this.enter(dropped);
+      this.countDropped(ACTIONS_MAP, e);
+      this.fb.terminate({ op: "jmp", target: join.id });
       this.enter(fill);
       this.zero({ layout: { kind: "array", element: { kind: "int", type: U64, size: 8, align: 8 }, length: size / 8, size, align: 8 }, base: record, offset: 0 }, e);
       const [actionField, idField] = ACTION_RECORD.fields.map((f) => ({ layout: f.layout, base: record, offset: f.offset }));
@@ -2030,7 +2039,33 @@ export function lower(
       const [actionField, argField] = ACTION_RECORD.fields.map((f) => ({ ...record, layout: f.layout, offset: f.offset }));
       this.storeInt(actionField!, { op: imm(BigInt(action), U32) }, e);
       this.storeInt(argField!, arg, e);
-      this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args: [{ kind: "map", name: ACTIONS_MAP }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], loc: locOf(e) });
+      this.outputCounted(ACTIONS_MAP, [{ kind: "map", name: ACTIONS_MAP }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], e);
+    }
+
+    /** bpf_ringbuf_output() to `ring` with `args`, counting the record when the full buffer drops it; gives its result. */
+    outputCounted(ring: string, args: CallArg[], e: TS.Node): VReg {
+      const r = this.fb.vreg(I64);
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args, dst: r, loc: locOf(e) });
+      const dropped = this.fb.newBlock();
+      const done = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: r, b: imm(0n, I64), then: done.id, else: dropped.id });
+      this.enter(dropped);
+      this.countDropped(ring, e);
+      this.fb.terminate({ op: "jmp", target: done.id });
+      this.enter(done);
+      return r;
+    }
+
+    /**
+     * One more record ring buffer `ring` dropped, in its counter (droppedCounterName), made by the first count. The
+     * key is a zero in .rodata, not on the stack: the stack then stays the same on both paths, so the verifier prunes
+     * where they join (a key zeroed on this path alone multiplied the states of a loop around printf()), and a frame
+     * already at BPF's 512 bytes still fits.
+     */
+    countDropped(ring: string, e: TS.Node): void {
+      const name = droppedCounterName(ring);
+      if (!maps.some((m) => m.name === name)) maps.push({ name, type: MAP_TYPES.ArrayMap, maxEntries: 1, key: intLayout(U32), value: intLayout(U64), internal: true });
+      this.increment({ kind: "map", name }, { kind: "rodata", offset: rodata.zero() }, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, e);
     }
 
     property(e: TS.PropertyAccessExpression): Val {
@@ -2610,6 +2645,8 @@ export function lower(
         case "RingBuf.output": {
           if (args.length !== 1) fail(e, Code.BadMap, "output() takes the value to send");
           const v = this.materialize(args[0]!, m.value!, e);
+          // The result (negative when the full ring dropped the record) is the probe's to count: tsbpf counts only
+          // the drops of its own printf() ring, whose calls give no result.
           return result(Helper.ringbuf_output, [map, this.addrOf(v, e), imm(BigInt(m.value!.size), U64), imm(0n, U64)]);
         }
         case "RingBuf.submit":
@@ -2658,8 +2695,8 @@ export function lower(
     }
 
     /** Lookup-or-insert, then an atomic add: `*lookup(key) += by`, inserting `by` when the key is new. */
-    increment(map: { kind: "map"; name: string }, key: Ref, l: Layout & { kind: "int" }, by: Operand, array: boolean, node: TS.Node): void {
-      const keyAddr = this.addrOf(key, node);
+    increment(map: { kind: "map"; name: string }, key: Ref | CallArg, l: Layout & { kind: "int" }, by: Operand, array: boolean, node: TS.Node): void {
+      const keyAddr = "layout" in key ? this.addrOf(key, node) : key;
       const done = this.fb.newBlock();
       const add = (p: VReg): void => {
         this.fb.emit({ op: "atomic", ptr: p, offset: 0, size: l.size as 4 | 8, src: by, loc: locOf(node) });

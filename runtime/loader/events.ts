@@ -17,7 +17,8 @@ import { RingBuffer } from "./ringbuf.js";
 /** One record (its decoded value, or its bytes when the map has no type), or a count of records the kernel dropped. */
 export type StreamEvent<T = unknown> =
   | { kind: "event"; map: string; value: T | Uint8Array; cpu?: number }
-  | { kind: "lost"; map: string; count: number; cpu: number };
+  /** Records the kernel dropped: a perf buffer's on `cpu`; a ring buffer's (counted by the probe) without one. */
+  | { kind: "lost"; map: string; count: number; cpu?: number };
 
 export interface EventReaderOptions extends CodecOptions, PerfBufferOptions {
   /** Ignore the map's type and give raw bytes. */

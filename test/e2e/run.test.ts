@@ -587,6 +587,35 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("says how many printf() lines a full ring buffer dropped (they went unsaid), as text and as --json", async () => {
+    // One begin() run sends 2,000 lines of 144 bytes into printf's 256 KiB ring before anything reads them: what does
+    // not fit is dropped, and counted. (A RingBuf's output() gives the probe its result: dropped records are its to count.)
+    const file = join(dir, "burst.ts");
+    writeFileSync(
+      file,
+      `import { begin, printf, exit, comm, type u32 } from "tsbpf";
+export const license = "GPL";
+begin(() => {
+  for (let i: u32 = 0; i < 2000; i++) printf("%u %s %s %s %s %s %s %s %s\\n", i, comm(), comm(), comm(), comm(), comm(), comm(), comm(), comm());
+  exit(0);
+});
+`,
+    );
+    const text = tsbpf(["run", file]);
+    assert.equal(await text.exited, 0, text.stderr());
+    const lines = text.stdout().trimEnd().split("\n");
+    const printed = lines.filter((l) => /^\d+( \S+){8}$/.test(l)).length;
+    const printfDropped = Number(/^printf: (\d+) lines dropped: the ring buffer was full \(the reader fell behind\)$/m.exec(text.stdout())?.[1]);
+    assert.ok(printfDropped > 0, text.stdout().slice(-500));
+    assert.equal(printed + printfDropped, 2000);
+
+    const json = tsbpf(["run", file, "--json"]);
+    assert.equal(await json.exited, 0, json.stderr());
+    const objects = json.stdout().trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lost = new Map(objects.filter((o) => "lost" in o).map((o) => [o.map, o.lost as number]));
+    assert.equal(objects.filter((o) => "printf" in o).length + lost.get("tsbpf_actions")!, 2000);
+  });
+
   it("--interval prints no time lines while the maps hold nothing", async () => {
     // acct(2) is not called while the run lasts: the map stays empty.
     const run = tsbpf(["run", "-e", 'const m = new HashMap<u32, u64>(4); tracepoint("syscalls", "sys_enter_acct", () => { m.increment(1); })', "--interval", "0.2", "--duration", "1"]);
