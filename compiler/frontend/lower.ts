@@ -1963,14 +1963,8 @@ export function lower(
       const record = this.fb.vreg(PTR);
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [{ kind: "map", name: ACTIONS_MAP }, imm(BigInt(size), U64), imm(0n, U64)], dst: record, loc });
       // A full buffer drops the line, as bpftrace's printf drops it when its perf buffer is full, and counts it.
-      const fill = this.fb.newBlock();
-      const dropped = this.fb.newBlock();
       const join = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record, b: imm(0n, PTR), then: fill.id, else: dropped.id });
-      this.enter(dropped);
-      this.countDropped(ACTIONS_MAP, e);
-      this.fb.terminate({ op: "jmp", target: join.id });
-      this.enter(fill);
+      this.unlessDropped(ACTIONS_MAP, "ne", record, imm(0n, PTR), join, e);
       this.zero({ layout: { kind: "array", element: { kind: "int", type: U64, size: 8, align: 8 }, length: size / 8, size, align: 8 }, base: record, offset: 0 }, e);
       const [actionField, idField] = ACTION_RECORD.fields.map((f) => ({ layout: f.layout, base: record, offset: f.offset }));
       this.storeInt(actionField!, { op: imm(BigInt(ACTIONS.printf), U32) }, e);
@@ -2039,21 +2033,26 @@ export function lower(
       const [actionField, argField] = ACTION_RECORD.fields.map((f) => ({ ...record, layout: f.layout, offset: f.offset }));
       this.storeInt(actionField!, { op: imm(BigInt(action), U32) }, e);
       this.storeInt(argField!, arg, e);
-      this.outputCounted(ACTIONS_MAP, [{ kind: "map", name: ACTIONS_MAP }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], e);
-    }
-
-    /** bpf_ringbuf_output() to `ring` with `args`, counting the record when the full buffer drops it; gives its result. */
-    outputCounted(ring: string, args: CallArg[], e: TS.Node): VReg {
       const r = this.fb.vreg(I64);
-      this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args, dst: r, loc: locOf(e) });
-      const dropped = this.fb.newBlock();
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args: [{ kind: "map", name: ACTIONS_MAP }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], dst: r, loc: locOf(e) });
       const done = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: r, b: imm(0n, I64), then: done.id, else: dropped.id });
-      this.enter(dropped);
-      this.countDropped(ring, e);
+      this.unlessDropped(ACTIONS_MAP, "eq", r, imm(0n, I64), done, e);
       this.fb.terminate({ op: "jmp", target: done.id });
       this.enter(done);
-      return r;
+    }
+
+    /**
+     * Goes on in a new block when `a cmp b` says the record went into ring buffer `ring`; otherwise counts one it
+     * dropped (countDropped) and goes to `join`.
+     */
+    unlessDropped(ring: string, cmp: "eq" | "ne", a: Operand, b: Operand, join: Block, e: TS.Node): void {
+      const sent = this.fb.newBlock();
+      const dropped = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp, signed: false, a, b, then: sent.id, else: dropped.id });
+      this.enter(dropped);
+      this.countDropped(ring, e);
+      this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(sent);
     }
 
     /**
