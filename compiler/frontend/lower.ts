@@ -245,9 +245,18 @@ class Rodata {
     return at;
   }
   private zeroAt: number | undefined;
-  /** Where a u32 zero is (a map key for the dropped-record counters), added on first use. */
+  /**
+   * Where a u32 zero is (the key of the dropped-record counters), added on first use: static data as a format is,
+   * not a parameter the loader could set.
+   */
   zero(): number {
-    return (this.zeroAt ??= this.int("__tsbpf_zero", U32, 0n));
+    if (this.zeroAt !== undefined) return this.zeroAt;
+    const padding = (4 - (this.size % 4)) % 4;
+    this.parts.push(new Uint8Array(padding + 4));
+    this.zeroAt = this.size + padding;
+    this.size += padding + 4;
+    this.vars.push({ name: "__tsbpf_zero", offset: this.zeroAt, size: 4, kind: "string" });
+    return this.zeroAt;
   }
   /** Where targetPid()'s u32 is (4-byte aligned, added on first use). */
   targetPid(): number {

@@ -155,7 +155,7 @@ export interface RodataVar {
   readonly offset: number;
   readonly size: number;
   /**
-   * "string": a printk or printf format (static). "int": a knob the loader may set before loading, as libbpf sets a
+   * "string": a printk or printf format, or other bytes the programs read (static). "int": a knob the loader may set before loading, as libbpf sets a
    * `const volatile` global (global, found by name): targetPid()'s u32, or a module-level `let` parameter.
    */
   readonly kind: "string" | "int";
