@@ -32,6 +32,9 @@ export interface SessionLoadOptions extends LoadOptions {
   name?: string;
 }
 
+/** How soon a signal again counts as the same one delivered twice (releaseOnExit): well under a person's second Ctrl-C. */
+const SAME_SIGNAL_MS = 250;
+
 export class Session {
   readonly sys: Sys;
   private readonly objects: LoadedObject[] = [];
@@ -123,15 +126,18 @@ export class Session {
   /**
    * Releases everything on SIGINT, SIGTERM, SIGHUP or SIGQUIT (then calls `onSignal`, which decides how to finish), on an uncaught
    * exception (then rethrows it) and at exit. With `graceful`, the first signal only calls `onSignal` (which is
-   * then expected to finish up and close the session) and a second one releases everything and exits.
+   * then expected to finish up and close the session) and a second one releases everything and exits. The same signal
+   * again within SAME_SIGNAL_MS is the first one delivered twice, not a second: timeout(1) sends it to its command
+   * and then to the command's process group, and a terminal's Ctrl-C reaches every process of the foreground group.
    * Gives a function that removes the handlers; close() removes them too.
    */
   releaseOnExit(onSignal: (signal: NodeJS.Signals) => void = exitOnSignal, options: { graceful?: boolean } = {}): () => void {
     this.uninstall?.();
-    let signalled = false;
+    let signalled: { signal: NodeJS.Signals; at: number } | undefined;
     const signal = (s: NodeJS.Signals) => {
       const first = !signalled;
-      signalled = true;
+      if (options.graceful && !first && s === signalled!.signal && performance.now() - signalled!.at < SAME_SIGNAL_MS) return;
+      signalled ??= { signal: s, at: performance.now() };
       if (options.graceful && first) return onSignal(s);
       try {
         this.closeSync();

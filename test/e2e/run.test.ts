@@ -186,6 +186,22 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("one SIGINT delivered twice (timeout -s INT signals the command and its group) ends the run as one does, maps printed", async () => {
+    const run = tsbpf(["run", "-e", 'const m = new HashMap<u32, u64>(4); begin(() => { m.increment(7); }); tracepoint("syscalls", "sys_enter_acct", () => { m.increment(1); })']);
+    try {
+      await run.until(() => run.stderr().includes("Ctrl-C detaches"), "tsbpf run never attached");
+      run.child.kill("SIGINT");
+      // After the first has been handled (at once, two would be one pending signal), while the run detaches.
+      await new Promise((r) => setTimeout(r, 40));
+      run.child.kill("SIGINT");
+      // (the second one exited at once, status 130, without the maps)
+      assert.equal(await run.exited, 0, run.stderr());
+      assert.match(run.stdout(), /^@m\[7\]: 1$/m);
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("a closed terminal (SIGHUP) ends a run as Ctrl-C does, its command included; SIGUSR1 opens no debugger", async () => {
     assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
     const marker = `${30 + Math.random()}`.slice(0, 8);
