@@ -131,7 +131,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     throw e;
   }
 
-  const live = liveRegs(insns);
+  const live = liveRegs(insns, progType);
   const stack: Path[] = [];
   const explored = new Map<number, Checkpoint[]>();
   let parent: Checkpoint | null = null;

@@ -106,6 +106,32 @@ test("the loop index stays precise: the loop is still walked round by round", ()
   assert.ok(long > 4 * short, `${short} -> ${long}`);
 });
 
+/** The kernel's "processed N insns" for `text` (a socket filter with the test's array map), or null without bpf(). */
+function kernelProcessed(text: string): number | null {
+  if (!sys) return null;
+  const fd = sys.mapCreate({ type: ARRAY.type, keySize: ARRAY.keySize, valueSize: ARRAY.valueSize, maxEntries: ARRAY.maxEntries, flags: 0 });
+  try {
+    const insns = assemble(text).map((x) => (x.code === 0x18 && x.src === 1 && x.imm === ARRAY.fd ? { ...x, imm: fd } : x));
+    const loaded = sys.progLoad({ type: ProgTypeId.socket_filter, insns: encode(insns), flags: 0, logLevel: 4 });
+    sys.close(loaded.fd);
+    return Number(/processed (\d+) insns/.exec(loaded.log)?.[1]);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+test("registers a helper takes no argument in are dead at its call: the switch loop is pruned as the kernel prunes it", () => {
+  // With r1-r5 live at every call (as if each helper took five arguments), r1 kept the loop's states apart at the
+  // call to bpf_get_prandom_u32: 2,965 instructions where Linux 6.18 takes 2,315, and 183 for 115 in 4 rounds.
+  for (const [rounds, linux] of [[4, 115], [32, 2315]] as const) {
+    const model = accepted(loopSwitch(rounds)).processed;
+    assert.equal(model, linux);
+    // the running kernel, which may store a state more or less than 6.18
+    const kernel = kernelProcessed(loopSwitch(rounds));
+    if (kernel !== null) assert.ok(Math.abs(model - kernel) <= kernel / 10, `${rounds} rounds: the model processed ${model} instructions, the kernel ${kernel}`);
+  }
+});
+
 test("a compiled probe with a loop and a switch compiles (the compiler runs the model) and loads", () => {
   const r = compile(join("test/verifier-integration/fixtures", "loop-switch.ts"));
   assert.deepEqual(r.diagnostics, []);
