@@ -253,8 +253,8 @@ export function verifyPrograms(
     if (p.kind === "rawTracepoint" && !tracepoint) continue;
     const result = verify(insns, { progType, maps: [...named.values()], ...(tracepoint ? { expectedAttachType: TRACE_RAW_TP, tracepoint } : {}) });
     if (result.accepted || !result.error) continue;
-    // The model gave up counting paths (a loop that moves a variable a later loop indexes with: 861,408 instructions
-    // in the model, 8,696 in Linux 6.18): the kernel decides at load, where its own "too large" is reported at the line.
+    // The model gave up counting paths: where it prunes less than Linux it counts more, so the kernel decides at load,
+    // where its own "too large" is reported at the line.
     if (gaveUp(result.error)) continue;
     diagnostics.push(rejectionDiagnostic(p.name, insns, result.error, progType, p.lines, source.fileName, lines));
   }

@@ -71,6 +71,11 @@ const VALID_OPCODES: Set<number> = (() => {
 export interface CfgInfo {
   subprogStarts: number[];
   prunePoints: Uint8Array;
+  /**
+   * Instructions a path may reach other than from the one before (jump targets, returns from calls): the kernel's
+   * jmp points, each visit to one an entry in the path's jump history.
+   */
+  jmpPoints: Uint8Array;
 }
 
 /** Runs the static passes; throws CfgError with the kernel's reason. */
@@ -146,6 +151,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
 
   // check_cfg: depth-first walk over the control flow
   const prunePoints = new Uint8Array(n + 1);
+  const jmpPoints = new Uint8Array(n + 1);
   const DISCOVERED = 0x10;
   const EXPLORED = 0x20;
   const FALLTHROUGH = 1;
@@ -159,7 +165,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
       if (e === FALLTHROUGH && state[t]! >= (DISCOVERED | FALLTHROUGH)) return "done";
       if (e === BRANCH && state[t]! >= (DISCOVERED | BRANCH)) return "done";
       if (w < 0 || w >= n) throw cfgError(t, `jump out of range from insn ${t} to ${w}`);
-      if (e === BRANCH) prunePoints[w] = 1;
+      if (e === BRANCH) prunePoints[w] = jmpPoints[w] = 1;
       if (state[w] === 0) {
         state[t] = DISCOVERED | e;
         state[w] = DISCOVERED;
@@ -179,7 +185,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
       if (isPseudoFunc(insn)) {
         const r = walk.push(t, t + 2, FALLTHROUGH);
         if (r !== "done") return r;
-        prunePoints[t + 2] = 1;
+        prunePoints[t + 2] = jmpPoints[t + 2] = 1;
         return walk.push(t, t + insn.imm + 1, BRANCH);
       }
       if (cls !== Class.JMP && cls !== Class.JMP32) return walk.push(t, t + (insn.code === Op.LDDW ? 2 : 1), FALLTHROUGH);
@@ -188,7 +194,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
       if (op === JmpOp.CALL) {
         const r = walk.push(t, t + 1, FALLTHROUGH);
         if (r !== "done") return r;
-        prunePoints[t + 1] = 1;
+        prunePoints[t + 1] = jmpPoints[t + 1] = 1;
         if (insn.src === PseudoCall.LOCAL) {
           prunePoints[t] = 1;
           return walk.push(t, t + insn.imm + 1, BRANCH);
@@ -199,7 +205,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
         if (opSource(insn.code) !== 0) throw cfgError(t, "BPF_JA uses reserved fields");
         const off = cls === Class.JMP ? insn.off : insn.imm;
         const r = walk.push(t, t + off + 1, FALLTHROUGH);
-        prunePoints[t + off + 1] = 1;
+        prunePoints[t + off + 1] = jmpPoints[t + off + 1] = 1;
         return r;
       }
       prunePoints[t] = 1;
@@ -223,5 +229,5 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
     }
   }
   void opSize;
-  return { subprogStarts, prunePoints };
+  return { subprogStarts, prunePoints, jmpPoints };
 }

@@ -2,15 +2,23 @@
 // path from it may read before writing them. Pruning ignores the others, as the kernel's
 // REG_LIVE_READ marks let it; a static over-approximation of reads keeps that sound.
 
-import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, aluOp, jmpOp, opClass, opMode } from "../isa/opcodes.js";
+import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, PseudoCall, aluOp, jmpOp, opClass, opMode } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
+import { helperProto } from "./helpers.js";
 
 const ALL = 0x7ff;
 const ARGS = 0x3e; // r1-r5
+const CALLER_SAVED = 0x3f; // r0-r5
 const bit = (r: number): number => (r <= 10 ? 1 << r : 0);
 
-/** Live-in register mask per instruction (bit r = register r). */
-export function liveRegs(insns: readonly Insn[]): Uint16Array {
+/** The registers a helper call reads: the arguments its prototype names (the kernel's get_call_summary), else r1-r5. */
+function helperArgs(id: number, progType: number): number {
+  const proto = helperProto(id, progType);
+  return typeof proto === "object" ? ((1 << (proto.args.length + 1)) - 2) & ARGS : ARGS;
+}
+
+/** Live-in register mask per instruction (bit r = register r), for a program of `progType`. */
+export function liveRegs(insns: readonly Insn[], progType: number): Uint16Array {
   const n = insns.length;
   const gen = new Uint16Array(n);
   const kill = new Uint16Array(n);
@@ -64,8 +72,10 @@ export function liveRegs(insns: readonly Insn[]): Uint16Array {
       case Class.JMP32: {
         const op = jmpOp(x.code);
         if (op === JmpOp.CALL) {
-          gen[i] = ARGS;
-          kill[i] = 1;
+          // A call reads its arguments and leaves r0-r5 written (a kfunc placeholder, which the model steps over,
+          // changes nothing).
+          gen[i] = x.src === 0 ? helperArgs(x.imm, progType) : ARGS;
+          kill[i] = x.src === PseudoCall.KFUNC ? 0 : CALLER_SAVED;
           s1[i] = i + 1;
         } else if (op === JmpOp.EXIT) {
           gen[i] = 1;

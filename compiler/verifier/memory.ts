@@ -242,6 +242,8 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
     if (size !== 8) fail(env, "invalid size of register spill: pointers can only be spilled with 8-byte stores");
     if (f !== cur && value.type === "fp") fail(env, "cannot spill pointers to stack into stack frame of the caller");
     saveSpill(f, spi, value, size);
+    // a spill all the same: an entry of the kernel's jump history
+    env.noteStack(f.frameno, spi);
     return;
   }
   scrubSlot(f, spi);
@@ -303,6 +305,7 @@ function stackReadFixed(env: Env, f: Frame, off: number, size: number, dst: numb
       return;
     }
     if (dst >= 0) {
+      if (spilled.type !== "scalar") env.noteStack(f.frameno, spi);
       cur.regs[dst] = copyReg(spilled);
       return;
     }

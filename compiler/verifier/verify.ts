@@ -26,10 +26,11 @@ export const COMPLEXITY_LIMIT = 1_000_000;
 /** States an unprivileged loader keeps per instruction (BPF_COMPLEXITY_LIMIT_STATES). */
 const MAX_CHECKPOINTS = 64;
 /**
- * Instructions of history after which a path stores a state anyway. The kernel counts jump history entries
- * (jmp_history_cnt > 40); the model's trace records every instruction, so it counts those.
+ * Jump history entries after which a path stores a state anyway (the kernel's jmp_history_cnt > 40): one per
+ * instruction that is a jump target or a return from a call, that spills to or fills from the stack, or that refines
+ * linked scalars.
  */
-const MAX_HISTORY = 128;
+const MAX_HISTORY = 40;
 
 export interface VerifyOptions {
   /** Program type number (`ProgTypeId`); 0 is treated as socket filter. */
@@ -96,6 +97,8 @@ interface Path {
   parent: Checkpoint | null;
   written: Uint8Array;
   trace: number[];
+  /** Jump history entries in `trace`. */
+  history: number;
 }
 
 // Under tsx (the tests, the bench) every named closure is wrapped as it is created, at a cost per
@@ -131,7 +134,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     throw e;
   }
 
-  const live = liveRegs(insns);
+  const live = liveRegs(insns, progType);
   const stack: Path[] = [];
   const explored = new Map<number, Checkpoint[]>();
   let parent: Checkpoint | null = null;
@@ -140,6 +143,9 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   let written: Uint8Array = new Uint8Array(STACK_SLOTS);
   // Precision history of the current path since `parent`, and the note of the current instruction.
   let trace: number[] = [];
+  // Entries the kernel's jump history would hold for `trace`.
+  let history = 0;
+  const jmpPoints = cfg.jmpPoints;
   let note = 0;
   const precision = new Precision(insns);
   const liveness = {
@@ -187,8 +193,12 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       if (parent) parent.branches++;
       // The queued path continues after the current instruction (or repeats it, for a forked value).
       const t = trace.slice();
-      if (pc !== env.pc) t.push(env.pc, note);
-      stack.push({ state, pc, from: env.pc, parent, written: written.slice(), trace: t });
+      let h = history;
+      if (pc !== env.pc) {
+        t.push(env.pc, note);
+        if (jmpPoints[env.pc] || note) h++;
+      }
+      stack.push({ state, pc, from: env.pc, parent, written: written.slice(), trace: t, history: h });
     },
     markPrecise(regno) {
       if (!privileged || env.cur.frames[env.cur.frames.length - 1]!.regs[regno]?.type !== "scalar") return;
@@ -250,12 +260,16 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         // The kernel's is_state_visited heuristics: a state is stored only after 2 jumps and 8 instructions,
         // inside a loop (a state at this instruction still being explored) only after 20 jumps or 100
         // instructions, and always when the path's history grows long; a state that keeps missing is dropped,
-        // whether or not its paths are done, so states from late iterations of a loop get stored too.
-        // may_goto always stores a state (mark_force_checkpoint): its loop check needs one per iteration.
+        // whether or not its paths are done, so states from late iterations of a loop get stored too. States are
+        // tried newest first, as the kernel adds each to the head of its list: the first that covers the path
+        // decides the precision handed back, and a state still being explored stops the miss counts of the older
+        // ones. (Oldest first, a loop that moves a variable a later loop indexes with took 861,384 instructions
+        // where the kernel takes 8,672.) may_goto always stores a state (mark_force_checkpoint): its loop check
+        // needs one per iteration.
         const mayGoto = insns[pc]!.code === Op.MAY_GOTO;
-        const forceNew = trace.length > 2 * MAX_HISTORY || mayGoto;
+        const forceNew = history > MAX_HISTORY || mayGoto;
         let addNew = forceNew || (jumps - prevJumps >= 2 && env.processed - prevProcessed >= 8);
-        for (let k = 0; k < list.length; k++) {
+        for (let k = list.length - 1; k >= 0; k--) {
           const cp = list[k]!;
           let hit: boolean;
           if (cp.branches === 0) {
@@ -284,7 +298,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           }
           // A state that keeps failing to prune only costs comparisons (the kernel drops it too).
           if (addNew) cp.misses++;
-          if (cp.misses > cp.hits * 3 + 3) list.splice(k--, 1);
+          if (cp.misses > cp.hits * 3 + 3) list.splice(k, 1);
         }
         if (!pruned && addNew) {
           const cp: Checkpoint = { state: copyState(env.cur), pc, step: env.processed, branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
@@ -297,6 +311,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           parent = cp;
           written = new Uint8Array(STACK_SLOTS);
           trace = [];
+          history = 0;
           prevJumps = jumps;
           prevProcessed = env.processed;
         }
@@ -317,6 +332,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         if (cls === Class.JMP || cls === Class.JMP32) jumps++;
         next = step(env, insns[pc]!);
         trace.push(pc, note);
+        if (jmpPoints[pc] || note) history++;
         if (log && before && next !== "exit") log[log.length - 1] = withState(log[log.length - 1]!, touchedState(insns[pc]!, before, curFrame(env.cur)));
       }
       resumedFrom = null;
@@ -329,6 +345,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         parent = path.parent;
         written = path.written;
         trace = path.trace;
+        history = path.history;
         resumedFrom = path.from;
         continue;
       }
@@ -445,7 +462,7 @@ function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: nu
 
 /**
  * Whether a rejection is the model giving up, not a fault it found: on the number of paths (the complexity limit;
- * the model prunes less than Linux 6.16+ in some loops, having no strongly-connected-component backedges), or at
+ * where the model prunes less than Linux, a precision or liveness rule it lacks, it counts more paths), or at
  * something it does not model (notModelled). Callers leave such programs to the kernel instead of refusing them.
  */
 export function gaveUp(error: VerifyError | undefined): boolean {

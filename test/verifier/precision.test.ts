@@ -106,6 +106,46 @@ test("the loop index stays precise: the loop is still walked round by round", ()
   assert.ok(long > 4 * short, `${short} -> ${long}`);
 });
 
+/** The kernel's "processed N insns" for `text` (a socket filter with the test's array map), or null without bpf(). */
+function kernelProcessed(text: string): number | null {
+  if (!sys) return null;
+  const fd = sys.mapCreate({ type: ARRAY.type, keySize: ARRAY.keySize, valueSize: ARRAY.valueSize, maxEntries: ARRAY.maxEntries, flags: 0 });
+  try {
+    const insns = assemble(text).map((x) => (x.code === 0x18 && x.src === 1 && x.imm === ARRAY.fd ? { ...x, imm: fd } : x));
+    const loaded = sys.progLoad({ type: ProgTypeId.socket_filter, insns: encode(insns), flags: 0, logLevel: 4 });
+    sys.close(loaded.fd);
+    return Number(/processed (\d+) insns/.exec(loaded.log)?.[1]);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+test("registers a helper takes no argument in are dead at its call: the switch loop is pruned as the kernel prunes it", () => {
+  // With r1-r5 live at every call (as if each helper took five arguments), r1 kept the loop's states apart at the
+  // call to bpf_get_prandom_u32: 2,965 instructions where Linux 6.18 takes 2,315, and 183 for 115 in 4 rounds.
+  for (const [rounds, linux] of [[4, 115], [32, 2315]] as const) {
+    const model = accepted(loopSwitch(rounds)).processed;
+    assert.equal(model, linux);
+    // the running kernel, which may store a state more or less than 6.18
+    const kernel = kernelProcessed(loopSwitch(rounds));
+    if (kernel !== null) assert.ok(Math.abs(model - kernel) <= kernel / 10, `${rounds} rounds: the model processed ${model} instructions, the kernel ${kernel}`);
+  }
+});
+
+test("spills and fills of pointers count in the jump history that makes a loop store a state, as scalars' do", () => {
+  // A long loop body with one branch stores a state only when its history passes 40 entries: counting the spills
+  // and fills of scalars but not of pointers, the model stored 376 states and processed 18,458 instructions where
+  // Linux 6.18 stores 447 and processes 32,503 (with a scalar in r8, both 32,503).
+  const body = Array(12).fill("*(u64 *)(r10 - 16) = r8\nr8 = *(u64 *)(r10 - 16)").join("\n");
+  for (const first of ["r8 = r10", "r8 = 5"]) {
+    const text = `r6 = 0\nr7 = 0\n${first}\nloop:\ncall bpf_get_prandom_u32\nif r0 > 100 goto +1\nr7 += 1\n${body}\nr6 += 1\nif r6 < 300 goto loop\nr0 = 0\nexit`;
+    const model = accepted(text).processed;
+    assert.equal(model, 32_503, first);
+    const kernel = kernelProcessed(text);
+    if (kernel !== null) assert.ok(Math.abs(model - kernel) <= kernel / 10, `${first}: the model processed ${model} instructions, the kernel ${kernel}`);
+  }
+});
+
 test("a compiled probe with a loop and a switch compiles (the compiler runs the model) and loads", () => {
   const r = compile(join("test/verifier-integration/fixtures", "loop-switch.ts"));
   assert.deepEqual(r.diagnostics, []);
