@@ -17,7 +17,6 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = stdin ? "/dev/stdin" : (argv.file as string);
   const emit = (argv.emit as string | undefined) ?? "obj";
   const out = argv.output as string | undefined;
-  if (emit === "obj" && !out) throw new UserError("name the object file with -o FILE (or use --emit asm to print the disassembly)");
 
   const backend = (argv.backend as string | undefined) ?? "own";
   if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
@@ -25,6 +24,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const source = typeof argv.source === "string" ? argv.source : undefined;
   // `tsbpf run FILE`: the text it read (and keyed its cache by); else the file, read here once.
   const text = source ?? (typeof argv.text === "string" ? argv.text : probeText(file, stdin ? await readStdin() : readInputFile(file)));
+  // After the file is read: a file that is not there is the first thing to hear about.
+  if (emit === "obj" && !out) throw new UserError("name the object file with -o FILE (or use --emit asm to print the disassembly)");
   if (out !== undefined && source === undefined && sameFile(file, out)) throw new UserError(`-o ${out} is the probe file itself: name another file for the object`);
   let result: ReturnType<typeof compile>;
   try {

@@ -237,6 +237,11 @@ test("--record - is a usage error: standard output carries the run's output (exi
   assert.equal(existsSync(join(ROOT, "-")), false, "no file named -");
 });
 
+test("compile of a file that is not there says so first, before asking for -o (exit 2)", () => {
+  assertOneLine(tsbpf("compile", "/nonexistent/probe.ts"), 2, /^tsbpf: .*\/nonexistent\/probe\.ts.*(not found|no such|does not exist)/i);
+  assertOneLine(tsbpf("compile", PROBE), 2, /^tsbpf: name the object file with -o FILE \(or use --emit asm to print the disassembly\)\n$/);
+});
+
 test("compile -o - writes the object to standard output", () => {
   const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", join(ROOT, "examples/unlink.ts"), "-o", "-"], { cwd: ROOT, timeout: 60_000 });
   assert.equal(r.status, 0, String(r.stderr));
