@@ -8,7 +8,7 @@
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
 import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
-import { LogLevel } from "../runtime/sys/constants.js";
+import { LogLevel, MapType } from "../runtime/sys/constants.js";
 import { SysError } from "../runtime/sys/sys.js";
 import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
@@ -160,6 +160,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         for (const line of mapLines(content, json, at)) write(line);
         if (!at && !only) recording?.output("map", mapJson(content));
       }
+      if (!at && !only) for (const m of fullHashMaps(loaded, contents.map((c) => c.map))) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of any other key failed; declare it larger`);
     };
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;
@@ -335,6 +336,22 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Closes the readers and the pipe too, then removes its instance.
     await session.close();
   }
+}
+
+/**
+ * Of the maps named, the hash maps holding as many keys as they can (bpftrace's "map full"): a new key's update failed.
+ * LRU maps are left out (they evict instead).
+ */
+function fullHashMaps(loaded: LoadedObject, names: readonly string[]): { name: string; maxEntries: number }[] {
+  const full: { name: string; maxEntries: number }[] = [];
+  for (const name of new Set(names)) {
+    const m = loaded.maps.get(name);
+    if (!m || (m.spec.type !== MapType.HASH && m.spec.type !== MapType.PERCPU_HASH)) continue;
+    let keys = 0;
+    for (let key = loaded.sys.mapGetNextKey(m.fd, undefined); key && keys < m.spec.maxEntries; key = loaded.sys.mapGetNextKey(m.fd, key)) keys++;
+    if (keys >= m.spec.maxEntries) full.push({ name, maxEntries: m.spec.maxEntries });
+  }
+  return full;
 }
 
 /**

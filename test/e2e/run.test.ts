@@ -632,6 +632,14 @@ begin(() => {
     assert.equal(objects.filter((o) => "printf" in o).length + lost.get("tsbpf_actions")!, 2000);
   });
 
+  it("warns at the end that a hash map is full, as bpftrace says a map is full (updates of new keys failed)", async () => {
+    const probe = 'const execs = new HashMap<u32, u64>(4); tracepoint("sched", "sched_process_exec", (c) => { execs.increment(c.pid); })';
+    const run = tsbpf(["run", "-e", probe, "-c", "sh -c 'for i in 1 2 3 4 5 6 7 8; do /bin/true; done'"]);
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.equal(run.stdout().split("\n").filter((l) => l.startsWith("@execs[")).length, 4);
+    assert.match(run.stderr(), /^warning: execs holds as many keys as it can \(4\): an update of any other key failed; declare it larger$/m);
+  });
+
   it("--interval prints no time lines while the maps hold nothing", async () => {
     // acct(2) is not called while the run lasts: the map stays empty.
     const run = tsbpf(["run", "-e", 'const m = new HashMap<u32, u64>(4); tracepoint("syscalls", "sys_enter_acct", () => { m.increment(1); })', "--interval", "0.2", "--duration", "1"]);
