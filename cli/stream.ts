@@ -160,7 +160,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         for (const line of mapLines(content, json, at)) write(line);
         if (!at && !only) recording?.output("map", mapJson(content));
       }
-      if (!at && !only) for (const m of fullHashMaps(loaded, contents.map((c) => c.map))) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of any other key failed; declare it larger`);
+      if (!at && !only) {
+        for (const m of fullHashMaps(loaded, contents.map((c) => c.map))) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of any other key failed; declare it larger`);
+        for (const [m, kind] of stackNamer(loaded).unrecorded) {
+          log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, was full or held another stack where one hashed`);
+        }
+      }
     };
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;

@@ -59,6 +59,9 @@ const BUILD_ID_IP = 2;
 /** A frame as a stack map holds it: an instruction pointer, or a file (by build id) and an offset in it. */
 type Frame = { ip: bigint } | { buildId: string; offset: bigint };
 
+const EEXIST = 17;
+const ENOMEM = 12;
+
 /** Names the stack ids of one loaded object; keeps what it has named, and the processes' mappings it has read. */
 export class StackNamer {
   /** The maps the ids refer to: those tagged `tsbpf:stacks`. */
@@ -68,6 +71,11 @@ export class StackNamer {
   private readonly seen = new Set<number>();
   private kernel: ((address: bigint) => string) | undefined;
   private user: UserSymbolizer | undefined;
+  /**
+   * The stack maps some of whose stacks were not recorded: bpf_get_stackid() gave -EEXIST (another stack already
+   * where this one hashed) or -ENOMEM (no room), and those ids name no frames.
+   */
+  readonly unrecorded = new Map<LoadedMap, "kernel" | "user">();
 
   constructor(private readonly obj: LoadedObject) {
     this.tagged = [...obj.maps.values()].filter((m) => m.spec.type === MapType.STACK_TRACE && mapBtfTypes(obj.spec, m.spec)?.stacks);
@@ -156,6 +164,9 @@ export class StackNamer {
     let stack = this.named.get(key);
     if (!stack) {
       const map = this.mapFor(field.kind, field.frames);
+      // A user stack's id keeps its errno in the low half (the tgid is in the high one).
+      const errno = -Number(BigInt.asIntN(field.kind === "user" ? 32 : 64, BigInt(id)));
+      if (map && (errno === EEXIST || errno === ENOMEM)) this.unrecorded.set(map, field.kind);
       stack = new Stack(field.kind === "kernel" ? this.kernelFrames(map, BigInt(id)) : this.userFrames(map, BigInt(id)));
       this.named.set(key, stack);
     }

@@ -113,8 +113,8 @@ export const p = tracepoint("syscalls", "sys_enter_openat", () => {
 });
 `;
 
-test("kernel stacks print as bpftrace prints @[kstack]: frames named from kallsyms, one per line", { skip: noKernel }, async () => {
-  const { mapContents, mapLines } = await import("../../cli/report.js");
+test("kernel stacks print as bpftrace prints @[kstack]: frames named from kallsyms, one per line; a failed id is noted", { skip: noKernel }, async () => {
+  const { mapContents, mapLines, stackNamer } = await import("../../cli/report.js");
   for (const backend of ["own", "llvm"] as const) {
     const r = compile({ fileName: "opens.ts", text: TRACEPOINT(process.pid) }, { backend });
     assert.deepEqual(r.diagnostics, [], backend);
@@ -140,6 +140,16 @@ test("kernel stacks print as bpftrace prints @[kstack]: frames named from kallsy
       const named = contents[1]!;
       assert.ok("entries" in named);
       assert.match(mapLines(named, false)[named.entries.length - 1]!, /^@named\[node, \n( {4}[\w.]+\+\d+\n)+\]: \d+$/);
+      // An id bpf_get_stackid() failed with -EEXIST (another stack where this one hashed) names no frames, and the
+      // namer says its stack map lost stacks, which tsbpf run warns of.
+      assert.equal(stackNamer(loaded).unrecorded.size, 0, backend);
+      const map = loaded.map("opens");
+      const key = new Uint8Array(map.spec.keySize);
+      new DataView(key.buffer).setBigInt64(0, -17n, true);
+      sys.mapUpdate(map.fd, key, new Uint8Array(map.spec.valueSize).fill(1));
+      const failed = mapContents(loaded)[0]!;
+      assert.ok("entries" in failed && failed.entries.some(([k]) => k instanceof Stack && k.frames.length === 0), backend);
+      assert.deepEqual([...stackNamer(loaded).unrecorded.values()], ["kernel"], backend);
     } finally {
       loaded.close();
     }
