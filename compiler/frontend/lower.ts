@@ -597,6 +597,13 @@ export function lower(
         const bytes = needSize("RingBuf<T>(bytes)");
         if (bytes < 4096 || (bytes & (bytes - 1)) !== 0) fail(args[0]!, Code.BadMap, `a ring buffer's size must be a power of two of at least 4096 bytes (a page), not ${bytes}`);
         const value = layoutOf(v!);
+        // A record takes its size rounded up to 8 and an 8-byte header: one that cannot fit is never sent.
+        const record = Math.ceil(value.size / 8) * 8 + 8;
+        if (record > bytes) {
+          let fits = 4096;
+          while (fits < record) fits *= 2;
+          fail(args[0]!, Code.BadMap, `a ring buffer of ${bytes} bytes cannot hold one ${v!.getText(file)} record (${value.size} bytes and an 8-byte header): every output() or reserve() would fail; give it at least ${fits} bytes`);
+        }
         info = { cls, value, def: { name, type: MAP_TYPES[cls], maxEntries: bytes, event: value } };
         break;
       }
