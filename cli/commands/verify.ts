@@ -17,6 +17,7 @@ import { explainRejection, type SourcePosition } from "../../compiler/verify-pro
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import { Op, PseudoCall } from "../../compiler/isa/opcodes.js";
+import { Helper } from "../../compiler/isa/helpers.js";
 import {
   KCONFIG_SECTION,
   ObjectError,
@@ -200,7 +201,9 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
       programs.push(unchecked(outOfModel, insns.length));
       continue;
     }
-    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}) });
+    // bpf_get_current_task_btf()'s task is typed by the running kernel's BTF (read only for programs that call it).
+    const kernelTypes = !tracepoint && insns.some((i) => i.code === Op.CALL && i.src === 0 && i.imm === Helper.get_current_task_btf) ? readableKernelBtf() : undefined;
+    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}), ...(kernelTypes ? { kernelBtf: kernelTypes } : {}) });
     // A path reached what the model does not know (a helper such as bpf_spin_lock or bpf_loop): no verdict of its own.
     const unknown = notModelled(result.error);
     if (unknown) {
@@ -241,6 +244,15 @@ function tracepointOf(name: string): TracepointContext | string {
     return "the model checks tp_btf programs against the running kernel's BTF, which cannot be read here (/sys/kernel/btf/vmlinux)";
   }
   return tracepointContext(btf, name);
+}
+
+/** The running kernel's BTF, or undefined where it cannot be read. */
+function readableKernelBtf(): ReturnType<typeof kernelBtf> | undefined {
+  try {
+    return kernelBtf();
+  } catch {
+    return undefined;
+  }
 }
 
 /** CO-RE relocations resolved against the running kernel; left as compiled when its BTF is unreadable. */

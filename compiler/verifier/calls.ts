@@ -7,7 +7,8 @@ import { wideImm, type Insn } from "../isa/insn.js";
 import { Helper, helperName } from "../isa/helpers.js";
 import { type Env, NOT_MODELLED, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { helperProto, type ArgKind } from "./helpers.js";
-import { BtfFlag } from "./btf-types.js";
+import { BtfFlag, structName } from "./btf-types.js";
+import { BtfKind } from "../btf/index.js";
 import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
 import { ProgTypeId, allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
 import {
@@ -124,7 +125,7 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       checkConstString(env, regno, r);
       return;
     case "task":
-      expectType(env, regno, r, r.type === "ptr_task" && !r.maybeNull, "ptr_task_struct");
+      expectType(env, regno, r, (r.type === "ptr_task" || (r.type === "btf_id" && structName(r.btf!) === "task_struct")) && !r.maybeNull, "ptr_task_struct");
       checkPtrOffZero(env, regno, r, false);
       return;
     case "btf_sock_common":
@@ -296,9 +297,12 @@ export function checkHelperCall(env: Env, insn: Insn): void {
       env.cur.refs.push({ id: rid, insn: env.pc });
       break;
     }
-    case "task":
-      rs[0] = pointer("ptr_task");
+    case "task": {
+      // A trusted struct task_struct * where the kernel's BTF is known: its members are walked as the kernel walks them.
+      const id = env.kernelBtf?.findIdsByName("task_struct", BtfKind.STRUCT)[0];
+      rs[0] = id === undefined ? pointer("ptr_task") : pointer("btf_id", { btf: { btf: env.kernelBtf!, id, flags: BtfFlag.TRUSTED } });
       break;
+    }
   }
   if (proto.changesPkt) clearPacketPointers(env);
 }

@@ -3,6 +3,7 @@
 
 import type { Insn } from "../isa/insn.js";
 import type { TracepointContext } from "./btf-types.js";
+import type { Btf } from "../btf/index.js";
 import { type Frame, type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
 
 /** A rejection: the instruction, the reason in plain words, and the register involved. */
@@ -24,6 +25,8 @@ export interface Env {
   attachType: number;
   /** A tp_btf program's tracepoint: its context is the tracepoint's typed arguments. */
   tracepoint: TracepointContext | undefined;
+  /** The running kernel's BTF, which types bpf_get_current_task_btf()'s result; undefined when not given. */
+  kernelBtf: Btf | undefined;
   /** Root-like loader: pointer leaks, uninitialised stack reads and loops are allowed. */
   privileged: boolean;
   strictAlignment: boolean;

@@ -17,6 +17,7 @@ import { type HistoryNode, Precision, stackNote } from "./precision.js";
 import { statesCover } from "./prune.js";
 import { ProgTypeId, needsAttachTarget, progTypeName, resolveProgType } from "./progtypes.js";
 import type { TracepointContext } from "./btf-types.js";
+import type { Btf } from "../btf/index.js";
 import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
 
 /** BPF_TRACE_RAW_TP: a tracing program loaded for a tracepoint (tp_btf). */
@@ -53,6 +54,11 @@ export interface VerifyOptions {
    * BPF_TRACE_RAW_TP is checked, its context being the tracepoint's typed arguments.
    */
   tracepoint?: TracepointContext;
+  /**
+   * The running kernel's BTF: with it, bpf_get_current_task_btf() gives a trusted `struct task_struct *` whose members
+   * can be walked (t->real_parent->tgid); without it (or a tp_btf tracepoint's), an opaque task pointer.
+   */
+  kernelBtf?: Btf;
 }
 
 export interface VerifyError {
@@ -171,6 +177,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     progType,
     attachType: options.expectedAttachType ?? 0,
     tracepoint,
+    kernelBtf: options.kernelBtf ?? tracepoint?.btf,
     privileged,
     strictAlignment: ((options.flags ?? 0) & 1) !== 0,
     maps,

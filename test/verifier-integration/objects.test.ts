@@ -227,7 +227,7 @@ test("helpers per program type and map type: the model and the kernel agree prog
 test("tp_btf programs: the context typed by the tracepoint's BTF prototype, loads walked over the kernel's structs, as the kernel judges them", { skip: CLANG ? false : "clang-19 is missing" }, () => {
   const bytes = readFileSync(clang("tp-btf"));
   const model = verifyObject(bytes, { name: "tp_btf" });
-  assert.equal(model.programs.length, 16);
+  assert.equal(model.programs.length, 17);
   const byName = new Map(model.programs.map((p) => [p.name, p]));
   for (const p of model.programs) {
     assert.equal(p.verdict, p.name.startsWith("bad_") ? "rejected" : "accepted", `${p.name}: ${p.unchecked ?? p.error?.text ?? "accepted"}`);

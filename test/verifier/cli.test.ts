@@ -79,7 +79,7 @@ test("--log: a resumed path starts with its whole state; a rejection ends the lo
 
 const CLANG = spawnSync("clang-19", ["--version"]).status === 0 ? "clang-19" : undefined;
 
-/** The C fixture with an fentry program, an accepted kprobe, a kprobe calling bpf_loop and a kprobe that dereferences a scalar. */
+/** The C fixture with an fentry program, an accepted kprobe, a raw_tp walking the current task, a kprobe calling bpf_loop and a kprobe that dereferences a scalar. */
 function unmodelledObject(): string {
   const out = join(mkdtempSync(join(tmpdir(), "tsbpf-verify-cli-")), "unmodelled.bpf.o");
   const r = spawnSync(CLANG!, ["-O2", "-g", "-target", "bpf", "-c", "test/verifier-integration/fixtures/unmodelled.bpf.c", "-o", out], { encoding: "utf8" });
@@ -93,11 +93,12 @@ test("a C object: an fentry program and a call of a helper the model does not kn
   assert.equal(r.status, 3, r.stderr);
   assert.match(r.stdout, /^on_unlinkat \(fentry\/do_unlinkat, tracing\): not checked: the model does not check fentry programs: their context is typed by their BTF attach target, which it does not model$/m);
   assert.match(r.stdout, /^on_unlink \(kprobe\/do_unlinkat, kprobe\): accepted/m);
+  assert.match(r.stdout, /^current_parent \(raw_tp\/sched_switch, raw_tracepoint\): accepted/m);
   // (it was rejected as "program of this type cannot use helper bpf_loop#181")
   assert.match(r.stdout, /^loop_helper \(kprobe\/do_unlinkat, kprobe\): not checked: helper bpf_loop#181 is not modelled by this verifier \(instruction \d+\)$/m);
-  assert.match(r.stdout, /unmodelled\.bpf\.c:40:\d+ - error TSBPF2001: the verifier model rejects `\*\(int \*\)addr`: R0 invalid mem access 'scalar'/);
+  assert.match(r.stdout, /unmodelled\.bpf\.c:53:\d+ - error TSBPF2001: the verifier model rejects `\*\(int \*\)addr`: R0 invalid mem access 'scalar'/);
   assert.doesNotMatch(r.stdout, /generated code|tsbpf bug/);
-  assert.match(r.stdout, /^1 of 4 programs rejected\.\n2 of 4 programs not checked by the model: the kernel's verifier judges them when loaded \(tsbpf load\)\.$/m);
+  assert.match(r.stdout, /^1 of 5 programs rejected\.\n2 of 5 programs not checked by the model: the kernel's verifier judges them when loaded \(tsbpf load\)\.$/m);
 
   // Without the rejected program nothing is rejected: exit 0, and --json says which program was not checked and why.
   const ok = cli(obj, "--program", "on_unlinkat", "--json");
@@ -123,6 +124,7 @@ test("a C object: an fentry program and a call of a helper the model does not kn
   // (fentry programs load only where the kernel allows BPF trampolines, which this test does not require)
   assert.equal(kernel("on_unlink"), "accepted");
   assert.equal(kernel("loop_helper"), "accepted");
+  assert.equal(kernel("current_parent"), "accepted");
   assert.match(kernel("deref_scalar"), /R0 invalid mem access 'scalar'/);
 });
 
