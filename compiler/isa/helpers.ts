@@ -231,3 +231,16 @@ export function helperId(name: string): number | undefined {
   const bare = name.startsWith("bpf_") ? name.slice(4) : name;
   return Object.hasOwn(Helper, bare) && bare !== "unspec" ? Helper[bare as HelperName] : undefined;
 }
+
+/** libbpf's poison for a failed CO-RE relocation: a call of a helper that does not exist, refused by the kernel only where reachable. */
+export const POISON_HELPER = 0xbad2310;
+
+/** libbpf's poison for a call of a weak kfunc the kernel lacks: helper POISON_KFUNC_BASE + the extern's index. */
+export const POISON_KFUNC_BASE = 2002000000;
+
+/** What a poisoned call (POISON_HELPER, POISON_KFUNC_BASE + n) stands for, or undefined for any other helper id. */
+export function poisonedCall(id: number): string | undefined {
+  if (id === POISON_HELPER) return "a CO-RE relocation that failed (a field, type or enum value the kernel's BTF lacks)";
+  if (id >= POISON_KFUNC_BASE && id < POISON_KFUNC_BASE + 0x10000) return "a call of a weak kfunc the kernel lacks";
+  return undefined;
+}

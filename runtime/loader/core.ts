@@ -16,8 +16,8 @@ import { VMLINUX_BTF, readBtfFile } from "../sys/btf-file.js";
 /** Per ELF section name: instruction slot in the section → resolution. */
 export type CoreResolutions = Map<string, Map<number, CoreResult>>;
 
-/** libbpf's poison: a call to a helper that does not exist, so the verifier rejects the program only if the slot is reachable. */
-export const POISON_HELPER = 0xbad2310;
+import { POISON_HELPER } from "../../compiler/isa/helpers.js";
+export { POISON_HELPER };
 
 let vmlinux: Btf | undefined;
 /** The running kernel's BTF, parsed once (lazily: only types that are looked at get decoded). */

@@ -208,8 +208,8 @@ export interface ResolvedExterns {
   values: Map<string, ExternValue>;
 }
 
-/** A poisoned weak kfunc call is a call to helper POISON_KFUNC_BASE + the extern's index (libbpf's constant). */
-export const POISON_KFUNC_BASE = 2002000000;
+import { POISON_KFUNC_BASE } from "../../compiler/isa/helpers.js";
+export { POISON_KFUNC_BASE };
 
 /** Resolves every extern against `env`; a non-weak extern the kernel lacks is an ObjectError naming it. */
 export function resolveExterns(object: { externs: readonly ExternSpec[]; raw: BpfObject }, env: ExternEnvironment, warnings: string[] = []): ResolvedExterns {

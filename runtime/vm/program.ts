@@ -24,11 +24,11 @@
 // (high 32 bits), both as int32. Helpers get r1..r5 through a HelperContext, return r0; r1..r5
 // are left as they were (they are clobbered as far as the program knows); r6..r9 untouched.
 
-import { Helper, helperName } from "../../compiler/isa/helpers.js";
+import { Helper, helperName, poisonedCall } from "../../compiler/isa/helpers.js";
 import { IsaError, checkProgram, decode, type Insn } from "../../compiler/isa/insn.js";
 import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, PseudoCall, PseudoLd, Source, aluOp, isLoadStoreAtomic, jmpOp, opClass, opMode } from "../../compiler/isa/opcodes.js";
 import type { HelperFn, VmEnv } from "./env.js";
-import { VmLoadError } from "./errors.js";
+import { VmError, VmLoadError } from "./errors.js";
 
 /** Int32 fields per slot in `LoadedProgram.code`. */
 export const STRIDE = 8;
@@ -212,7 +212,9 @@ export function prepare(program: readonly Insn[] | Uint8Array, env: VmEnv, optio
         } else if (insn.imm === Helper.tail_call && env.tailCallTarget !== undefined) {
           op = XOp.TAIL_CALL;
         } else {
-          const fn = env.helpers.get(insn.imm);
+          // A poisoned call stands where the loader could not resolve something: the kernel refuses it only if it can run.
+          const poison = poisonedCall(insn.imm);
+          const fn = env.helpers.get(insn.imm) ?? (poison === undefined ? undefined : poisonedHelper(poison));
           if (fn === undefined) fail(pc, `helper ${helperName(insn.imm) ?? "unknown"}#${insn.imm} is not supported by the VM`);
           let slot = helperSlot.get(insn.imm);
           if (slot === undefined) {
@@ -315,4 +317,11 @@ function resolveWide(insns: readonly Insn[], pc: number, env: VmEnv): [number, n
       return fail(pc, `invalid LDDW pseudo source ${first.src}`);
   }
   return [Number(BigInt.asIntN(32, value)), Number(BigInt.asIntN(32, value >> 32n))];
+}
+
+/** A poisoned call's stand-in: running it is the fault the kernel's verifier would have refused the program for. */
+function poisonedHelper(what: string): HelperFn {
+  return (ctx) => {
+    throw new VmError(`the program reached ${what}; the kernel's verifier refuses a program where such a call can run`, ctx.pc);
+  };
 }

@@ -225,3 +225,32 @@ test("clang object: an array of maps counts in the same inner maps in the simula
     await session.close();
   }
 });
+
+const POISONED = (unguarded: boolean) => `#include "loader.h"
+struct task_struct { int pid; int tsbpf_no_such_field; } __attribute__((preserve_access_index));
+SEC("raw_tp/sys_enter") int guarded(void *ctx)
+{
+	struct task_struct *t = 0;
+	if (__builtin_preserve_field_info(t->tsbpf_no_such_field, 2))
+		return __builtin_preserve_field_info(t->tsbpf_no_such_field, 0);
+	return 7 + __builtin_preserve_field_info(t->pid, 2);
+}
+${unguarded ? `SEC("raw_tp/sys_enter") int unguarded(void *ctx)
+{
+	struct task_struct *t = 0;
+	return __builtin_preserve_field_info(t->tsbpf_no_such_field, 0);
+}` : ""}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+test("clang object: a CO-RE relocation the kernel lacks is poisoned where it cannot run, and faults, saying so, where it can", needsBoth, async () => {
+  // (the whole object was refused: "helper unknown#195896080 is not supported by the VM")
+  const guarded = await simulate(readFileSync(compileC("core-poison", POISONED(false))));
+  assert.equal(guarded.run("guarded", new Uint8Array(8)).r0, 8n);
+  // Reachable, the kernel's verifier (and the model) refuse it; run anyway, it is the VM's fault, in the C program's terms.
+  const unguarded = await simulate(readFileSync(compileC("core-poison-reachable", POISONED(true))), { verify: false });
+  await assert.rejects(
+    async () => unguarded.run("unguarded", new Uint8Array(8)),
+    (e: unknown) => e instanceof SimulationError && /the program reached a CO-RE relocation that failed \(a field, type or enum value the kernel's BTF lacks\)/.test(e.message),
+  );
+});
