@@ -28,7 +28,7 @@ import {
   type ProgramSpec,
 } from "../loader/index.js";
 import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
-import { KCONFIG_SECTION } from "../loader/externs.js";
+import { KCONFIG_SECTION, POISON_KFUNC_BASE, type ExternValue, type ResolvedExterns } from "../loader/externs.js";
 import { SimulationError, usage } from "./errors.js";
 import { shown } from "./check.js";
 import { createMap, MapView } from "./maps.js";
@@ -206,7 +206,8 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   const linked: LinkedProgram[] = [];
   try {
     if (hasCoreRelocations(object.raw)) core = resolveCore(object.raw, targetBtf(options.btf));
-    for (const p of object.programs) linked.push(linkProgram(object, p, core));
+    const externs = simulatedExterns(object);
+    for (const p of object.programs) linked.push(linkProgram(object, p, core, externs));
   } catch (e) {
     if (e instanceof SimulationError) throw e;
     if (e instanceof ObjectError) throw new SimulationError(`cannot load the object: ${e.message}`, "object", undefined, undefined, { cause: e });
@@ -287,6 +288,19 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   const mapOf = (name: string): BpfMap | undefined => vmMaps[object.maps.findIndex((m) => m.name === name)];
   object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, typesOf(m), mapOf)));
   return { object, objectBtf, programs, maps };
+}
+
+/**
+ * The kernel symbols and kfuncs the simulated kernel resolves: none, so the weak ones are absent as on a kernel without
+ * them (libbpf's address 0, a poisoned call that faults only if it runs); a strong one still cannot be linked.
+ */
+function simulatedExterns(object: ObjectSpec): ResolvedExterns | undefined {
+  const values = new Map<string, ExternValue>();
+  object.externs.forEach((e, index) => {
+    if (!e.weak || e.kind === "kconfig") return;
+    values.set(e.name, e.kind === "kfunc" ? { kind: "poison", helper: POISON_KFUNC_BASE + index } : { kind: "address", address: 0n });
+  });
+  return values.size ? { kconfig: undefined, values } : undefined;
 }
 
 /**

@@ -254,3 +254,19 @@ test("clang object: a CO-RE relocation the kernel lacks is poisoned where it can
     (e: unknown) => e instanceof SimulationError && /the program reached a CO-RE relocation that failed \(a field, type or enum value the kernel's BTF lacks\)/.test(e.message),
   );
 });
+
+test("clang object: a weak kfunc the simulated kernel lacks is absent, as libbpf leaves one the kernel lacks (its guard skips the call)", needsClang, async () => {
+  const source = `#include "loader.h"
+extern int bpf_tsbpf_no_such_kfunc(int x) __attribute__((section(".ksyms"))) __attribute__((weak));
+SEC("raw_tp/sys_enter") int weak_kfunc(void *ctx)
+{
+	if (bpf_tsbpf_no_such_kfunc)
+		return bpf_tsbpf_no_such_kfunc(1);
+	return 2;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+  // (the object could not be loaded: "uses kfunc bpf_tsbpf_no_such_kfunc, which must be resolved against the running kernel")
+  const sim = await simulate(readFileSync(compileC("weak-kfunc", source)));
+  assert.equal(sim.run("weak_kfunc", new Uint8Array(8)).r0, 2n);
+});
