@@ -203,7 +203,7 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     }
     // bpf_get_current_task_btf()'s task is typed by the running kernel's BTF (read only for programs that call it).
     const kernelTypes = !tracepoint && insns.some((i) => i.code === Op.CALL && i.src === 0 && i.imm === Helper.get_current_task_btf) ? readableKernelBtf() : undefined;
-    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: 0, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}), ...(kernelTypes ? { kernelBtf: kernelTypes } : {}) });
+    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: p.flags, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}), ...(kernelTypes ? { kernelBtf: kernelTypes } : {}) });
     // A path reached what the model does not know (a helper such as bpf_spin_lock or bpf_loop): no verdict of its own.
     const unknown = notModelled(result.error);
     if (unknown) {

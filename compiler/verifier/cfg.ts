@@ -78,8 +78,15 @@ export interface CfgInfo {
   jmpPoints: Uint8Array;
 }
 
+/**
+ * The map types a sleepable program may name (check_map_prog_compatibility): hash and array maps of every kind, maps
+ * of maps, ring buffers, queues, stacks, arenas and sk, inode, task and cgroup local storage (Linux 6.18 answered so
+ * for each of these it creates without BTF, and refused the others: program and perf event arrays, stack traces, ...).
+ */
+const SLEEPABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 5, 6, 9, 10, 12, 13, 22, 23, 24, 27, 28, 29, 31, 32, 33]);
+
 /** Runs the static passes; throws CfgError with the kernel's reason. */
-export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, privileged: boolean): CfgInfo {
+export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, privileged: boolean, sleepable = false): CfgInfo {
   const n = insns.length;
   // add_subprog_and_kfunc
   const starts = new Set<number>([0]);
@@ -137,6 +144,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
       if (!okSrc) throw cfgError(i, "unrecognized bpf_ld_imm64 insn");
       const map = maps.get(insn.imm);
       if (!map) throw cfgError(i, `fd ${insn.imm} is not pointing to valid bpf_map`);
+      if (sleepable && !SLEEPABLE_MAP_TYPES.has(map.type)) throw cfgError(i, "Sleepable programs can only use array, hash, ringbuf and local storage maps");
       if (insn.src === PseudoLd.MAP_VALUE) {
         const off = next.imm >>> 0;
         if (off >= 1 << 29) throw cfgError(i, `direct value offset of ${off} is not allowed`);

@@ -33,6 +33,9 @@ const MAX_CHECKPOINTS = 64;
  */
 const MAX_HISTORY = 40;
 
+/** BPF_F_SLEEPABLE: a program that may sleep (libbpf's SEC("syscall"), "uprobe.s", ...). */
+const BPF_F_SLEEPABLE = 1 << 4;
+
 export interface VerifyOptions {
   /** Program type number (`ProgTypeId`); 0 is treated as socket filter. */
   progType: number;
@@ -40,7 +43,7 @@ export interface VerifyOptions {
   maps?: MapDesc[];
   /** Root-like loader (CAP_BPF, CAP_PERFMON): the default. */
   privileged?: boolean;
-  /** BPF_PROG_LOAD prog_flags: BPF_F_STRICT_ALIGNMENT (1) forces aligned accesses. */
+  /** BPF_PROG_LOAD prog_flags: BPF_F_STRICT_ALIGNMENT (1) forces aligned accesses; BPF_F_SLEEPABLE (16) limits the maps. */
   flags?: number;
   /**
    * Record the kernel's log_level 2 log: one line per processed instruction with the registers and
@@ -134,7 +137,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
 
   let cfg;
   try {
-    cfg = checkStatic(insns, maps, privileged);
+    cfg = checkStatic(insns, maps, privileged, ((options.flags ?? 0) & BPF_F_SLEEPABLE) !== 0);
   } catch (e) {
     if (e instanceof CfgError) return rejection(log, e.pc, e.reason, 0);
     throw e;

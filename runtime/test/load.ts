@@ -247,7 +247,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     let probeMem: ReadonlySet<number> | undefined;
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
-      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, ...tracepointOf(p, options.btf) });
+      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, ...tracepointOf(p, options.btf) });
       probeMem = result.probeMem && new Set(result.probeMem);
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).
       if (!result.accepted && !gaveUp(result.error)) {
