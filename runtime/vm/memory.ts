@@ -160,7 +160,7 @@ function accessFault(region: Region | undefined, hi: number, lo: number, size: n
     region === undefined ? "unmapped address"
     : offset + size > region.bytes.length ? `out-of-bounds access to ${region.name} (${region.bytes.length} bytes)`
     : `${region.name} is read-only`;
-  return new VmFault(`${write ? "write" : "read"} of ${size} bytes at ${formatAddress(address)}: ${what}`, address);
+  return new VmFault(`${write ? "write" : "read"} of ${size} byte${size === 1 ? "" : "s"} at ${formatAddress(address)}: ${what}`, address);
 }
 
 export function split(value: bigint): { hi: number; lo: number } {

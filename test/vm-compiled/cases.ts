@@ -327,7 +327,7 @@ export const programCases: Case[] = [
       exit`.replace("r0 += *(u8 *)(r5 -1)", "r6 = *(u8 *)(r5 -1)\nr0 += r6")),
   },
   { name: "buffer read past the end", env: "buffer", insns: asm("r0 = *(u64 *)(r1 +252)\nexit"), error: /read of 8 bytes.*out-of-bounds/ },
-  { name: "buffer negative offset", env: "buffer", insns: asm("r0 = *(u8 *)(r1 -1)\nexit"), error: /read of 1 bytes/ },
+  { name: "buffer negative offset", env: "buffer", insns: asm("r0 = *(u8 *)(r1 -1)\nexit"), error: /read of 1 byte/ },
   { name: "read-only buffer: reads pass", env: "readonly", insns: asm("r0 = *(u32 *)(r1 +4)\nexit") },
   { name: "read-only buffer: writes fault", env: "readonly", insns: asm("r0 = *(u32 *)(r1 +4)\n*(u32 *)(r1 +4) = r0\nexit"), error: /read-only/ },
   {

@@ -192,5 +192,5 @@ test("a counted loop with budget for all its iterations still faults at the righ
   const plain = (): TestEnv => ({ env: { memory: new Memory(), helpers: new Map() } });
   const insns = assemble("r0 = 0\nr1 = 0\nl: r2 = r10\nr2 -= r1\nr3 = *(u8 *)(r2 -1)\nr0 += r3\nr1 += 16\nif r1 < 4000 goto l\nexit");
   const out = compareTiers(insns, plain, {}, "(fault in a counted loop)");
-  assert.match(out.error?.message ?? "", /instruction 4: read of 1 bytes/);
+  assert.match(out.error?.message ?? "", /instruction 4: read of 1 byte/);
 });

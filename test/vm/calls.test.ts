@@ -213,7 +213,7 @@ describe("tail calls", () => {
   test("faults in a tail-called program name it", () => {
     const { env, slots } = tailEnv();
     slots.push(vm.load([mov64Imm(1, 0), ldx(Size.B, 0, 1, 0), exit()], env, { name: "inner" }));
-    const e = assert.throws(() => vm.run(vm.load([...tailCall(0), exit()], env)), /^VmFault: instruction 1 of inner: read of 1 bytes at 0x0: unmapped address$/);
+    const e = assert.throws(() => vm.run(vm.load([...tailCall(0), exit()], env)), /^VmFault: instruction 1 of inner: read of 1 byte at 0x0: unmapped address$/);
     void e;
   });
 

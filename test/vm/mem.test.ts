@@ -191,7 +191,7 @@ describe("faults name the instruction and the address", () => {
   test("before the start of a region", () => {
     const e = fault(() => onBuffer([mov64Imm(0, 0), st(Size.B, 1, -1, 0), exit()]));
     assert.equal(e.pc, 1);
-    assert.match(e.message, /^instruction 1: write of 1 bytes at 0x[0-9a-f]+: out-of-bounds access to buffer/);
+    assert.match(e.message, /^instruction 1: write of 1 byte at 0x[0-9a-f]+: out-of-bounds access to buffer/);
   });
 
   test("writes to a read-only region", () => {
@@ -201,7 +201,7 @@ describe("faults name the instruction and the address", () => {
 
   test("stack underflow and overflow", () => {
     const below = fault(() => vm.run(vm.load([ldx(Size.B, 0, 10, -513), exit()], makeEnv())));
-    assert.match(below.message, /^instruction 0: read of 1 bytes at 0x[0-9a-f]+: out-of-bounds access to stack of frame 0 \(512 bytes\)$/);
+    assert.match(below.message, /^instruction 0: read of 1 byte at 0x[0-9a-f]+: out-of-bounds access to stack of frame 0 \(512 bytes\)$/);
     const above = fault(() => vm.run(vm.load([mov64Imm(0, 0), stx(Size.DW, 10, 0, 0), exit()], makeEnv())));
     assert.equal(above.pc, 1);
     assert.equal(BigInt.asUintN(32, above.address), BigInt(REGION_BASE + 512));
