@@ -91,6 +91,8 @@ interface FunctionTable {
   furthestEnds: Float64Array;
 }
 
+const NO_FUNCTIONS: Omit<FunctionTable, "segments"> = { starts: new Float64Array(0), sizes: new Float64Array(0), names: [], furthestEnds: new Float64Array(0) };
+
 /** A file-backed mapping kept for a pid; `table` is filled in when an address in it is first named. */
 interface KeptMapping {
   entry: MapsEntry;
@@ -232,8 +234,9 @@ export class UserSymbolizer {
 
   /**
    * `symbol+offset` for an offset into the file whose GNU build id is `buildId` (hex), as a BPF_F_STACK_BUILD_ID
-   * stack gives a frame; where nothing names it, the offset and the file (`0x1159 (/usr/bin/x)`), or the build id
-   * when no file with it is found (`0x1159 (build id 93ac…)`). An offset below 0 is `[unknown]`: the kernel takes a
+   * stack gives a frame; where nothing names it, the file's virtual address for it (what addr2line and gdb take:
+   * `0x401159 (/usr/bin/x)` in an executable loaded at 0x400000), or the offset and the build id when no file with it
+   * is found (`0x1159 (build id 93ac…)`). An offset below 0 is `[unknown]`: the kernel takes a
    * frame's file from the first mapping ending above its address, so a stray value under a mapping (a frame-pointer
    * walk through code built without them) gets a negative offset into it, which names nothing.
    */
@@ -251,7 +254,7 @@ export class UserSymbolizer {
       table = null;
     }
     const vaddr = table ? fileVirtualAddress(table.segments, fileOffset, true) : undefined;
-    return (vaddr !== undefined && nameIn(table!, Number(vaddr))) || `${unnamed} (${path})`;
+    return (vaddr !== undefined && nameIn(table!, Number(vaddr))) || `${vaddr !== undefined ? `0x${vaddr.toString(16)}` : unnamed} (${path})`;
   }
 
   /** The path of a file with build id `padded`: among the files seen mapped, those given, then every file in the directories. */
@@ -347,8 +350,9 @@ export class UserSymbolizer {
         });
       }
       functions ??= readFunctions(fd, st.size, layout, SHT_DYNSYM);
-      // The debug file's program headers describe no file contents: the mapped file's own translate offsets.
-      return functions && layout.segments.length ? { segments: layout.segments, ...functions } : null;
+      // The debug file's program headers describe no file contents: the mapped file's own translate offsets. A file
+      // that names no function still translates them, into the addresses addr2line takes.
+      return layout.segments.length ? { segments: layout.segments, ...(functions ?? NO_FUNCTIONS) } : null;
     });
   }
 }
@@ -495,7 +499,9 @@ function readFunctions(fd: number, fileSize: bigint, layout: ElfLayout, tableTyp
     values.push(Number(f.value));
     lengths.push(Number(f.size));
     ranks.push(bindingRank(f.bind));
-    labels.push(f.name);
+    // .symtab spells a symbol's version into its name (clock_nanosleep@GLIBC_2.2.5): frames name the function.
+    const at = f.name.indexOf("@");
+    labels.push(at > 0 ? f.name.slice(0, at) : f.name);
   }
   if (!values.length) return null;
   // Among equal starts and bindings, the table's first wins.

@@ -328,6 +328,23 @@ test("a build id frame (a file's build id and an offset in it) is named from the
   }
 });
 
+test("an unnamed build id frame of an executable that is not position-independent shows the address addr2line takes, not the file offset", { skip: toolsSkip }, () => {
+  const dir = programs();
+  const plain = join(dir, "plain", "nopie");
+  const stripped = join(dir, "plain", "nopie.stripped");
+  run("strip", ["-o", stripped, plain]);
+  const id = /Build ID: ([0-9a-f]+)/.exec(spawnSync("readelf", ["-n", stripped], { encoding: "utf8" }).stdout)?.[1];
+  assert.ok(id, "gcc gave the program a build id");
+  const mid = BigInt(`0x${/^([0-9a-f]+) t mid$/m.exec(spawnSync("nm", [plain], { encoding: "utf8" }).stdout)![1]}`);
+  const load = [...spawnSync("readelf", ["-lW", plain], { encoding: "utf8" }).stdout.matchAll(/LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+R E/g)][0]!;
+  const fileOffset = mid - BigInt(load[2]!) + BigInt(load[1]!);
+  assert.notEqual(fileOffset, mid, "the program is loaded away from 0");
+  const symbolizer = new UserSymbolizer({ debugDir: join(dir, "no-debug") });
+  symbolizer.addFiles([stripped]);
+  // (it showed the file offset, which addr2line -e nopie reads as another address)
+  assert.equal(symbolizer.symbolizeBuildId(id, fileOffset), `${hex(mid)} (${stripped})`);
+});
+
 test("code no file holds (a JIT's) is named from the process's /tmp/perf-PID.map, also after it has gone", async () => {
   assert.deepEqual(parsePerfMap("7f0000001000 40 JS:*old a.js:1\n7f0000001000 80 JS:*fib a.js:1\nnot a line\n7f0000002000 10 Builtin:Add\n"), {
     starts: [0x7f0000001000, 0x7f0000002000],
