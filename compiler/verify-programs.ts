@@ -7,7 +7,7 @@
 // Layering: this module only needs the model and the ISA, so it lives in compiler/ and runs before the
 // object is written; relocating whole ELF objects (runtime/loader) stays in the CLI.
 
-import { Op, PseudoLd } from "./isa/opcodes.js";
+import { Class, Op, PseudoLd, opClass } from "./isa/opcodes.js";
 import { type Insn } from "./isa/insn.js";
 import { Helper } from "./isa/helpers.js";
 import { TRACE_RAW_TP, describeError, gaveUp, progTypeName, verify, type MapDesc, type TracepointContext, type VerifyError } from "./verifier/index.js";
@@ -101,6 +101,8 @@ export function explainRejection(
   if (/!read_ok/.test(m)) return out(VerifierCode.Uninitialised, `${at} reads a value that is not set on every path to this line; assign it on every path first`);
   if (/never (written|initialised)|uninit stack/.test(m)) return out(VerifierCode.Uninitialised, `${at} reads memory that was never written (a buffer or field used before it is filled); initialise it first`);
   if (/invalid bpf_context access/.test(m)) {
+    const cls = insns[error.pc] && opClass(insns[error.pc]!.code);
+    if (cls === Class.ST || cls === Class.STX) return out(VerifierCode.Context, `${at} writes the probe's context, which a ${progTypeName(progType)} program may not change there`);
     return out(VerifierCode.Context, `${at} reads the probe's context where a ${progTypeName(progType)} program may not: that argument or field is not readable here`);
   }
   if (/too large|too complex/.test(m)) {

@@ -240,6 +240,8 @@ test("tp_btf programs: the context typed by the tracepoint's BTF prototype, load
   assert.match(byName.get("bad_no_such_arg")!.error!.message, /^invalid bpf_context access off=24 size=8: func 'sched_process_exec' doesn't have 3-th argument$/);
   assert.match(byName.get("bad_half_arg")!.error!.message, /offset 12 is not multiple of 8$/);
   assert.equal(byName.get("bad_beyond_task")!.error!.message, "access beyond struct task_struct at off 1000000 size 8");
+  // A store into the context is said to write it (it was said to read it).
+  assert.match(byName.get("bad_ctx_write")!.error!.hint, /writes the probe's context, which a tracing program may not change there/);
   assert.match(byName.get("bad_untrusted_cookie")!.error!.message, /^R1 type=rcu_ptr_or_null_ expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_$/);
   // fentry and the other BTF hooks stay unchecked
   const hooks = verifyObject(readFileSync(clang("unmodelled")), { name: "unmodelled" });
