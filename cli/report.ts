@@ -247,14 +247,21 @@ export function mapJson(c: MapContent): Record<string, unknown> {
 }
 
 /** A linear histogram's non-empty buckets, labelled. */
-function linearBuckets({ min, max, step }: Linear, counts: readonly (number | bigint)[]): { bucket: string; count: number | bigint }[] {
-  return counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: linearLabel(slot, counts.length, min, max, step), count }] : []));
+/** A bucket in --json: its label, the values it holds (`min`, `max` inclusive, as bpftrace's JSON; open ends left out) and its count. */
+type Bucket = { bucket: string; min?: number | bigint; max?: number | bigint; count: number | bigint };
+
+function linearBuckets({ min, max, step }: Linear, counts: readonly (number | bigint)[]): Bucket[] {
+  const bounds = (slot: number): Pick<Bucket, "min" | "max"> =>
+    slot === 0 ? { max: min - 1 } : slot >= counts.length - 1 ? { min: max } : { min: min + (slot - 1) * step, max: Math.min(min + slot * step, max) - 1 };
+  return counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: linearLabel(slot, counts.length, min, max, step), ...bounds(slot), count }] : []));
 }
 
-/** A histogram's non-empty buckets, labelled. */
-function buckets({ counts, negative }: Slots): { bucket: string; count: number | bigint }[] {
-  const rows = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), count }] : []));
-  return Number(negative) > 0 ? [{ bucket: "(..., 0)", count: negative }, ...rows] : rows;
+/** A histogram's non-empty buckets, labelled: slot 0 holds 0, slot 1 holds 1, slot k holds [2^(k-1), 2^k). */
+function buckets({ counts, negative }: Slots): Bucket[] {
+  const exact = (v: bigint): number | bigint => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+  const bounds = (slot: number): Pick<Bucket, "min" | "max"> => (slot < 2 ? { min: slot, max: slot } : { min: exact(1n << BigInt(slot - 1)), max: exact((1n << BigInt(slot)) - 1n) });
+  const rows = counts.flatMap((count, slot) => (Number(count) > 0 ? [{ bucket: slotLabel(slot), ...bounds(slot), count }] : []));
+  return Number(negative) > 0 ? [{ bucket: "(..., 0)", max: -1, count: negative }, ...rows] : rows;
 }
 
 /**

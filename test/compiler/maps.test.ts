@@ -406,7 +406,7 @@ test("a keyed LinearHistogram counts each key's values in its own linear slots a
         // The same text bpftrace 0.17 prints for @x[1] = lhist(5, ...), lhist(15, ...) and @x[2] = lhist(150, ...): the fullest last.
         const bar = `|${"@".repeat(52)}|`;
         assert.deepEqual(mapLines(content!, false), ["@byKind[2]: ", `${"[100, ...)".padEnd(16)}       1 ${bar}`, "", "@byKind[1]: ", `${"[0, 10)".padEnd(16)}       1 ${bar}`, `${"[10, 20)".padEnd(16)}       1 ${bar}`, ""]);
-        assert.deepEqual(mapLines(content!, true), ['{"map":"byKind","histograms":[{"key":2,"histogram":[{"bucket":"[100, ...)","count":1}]},{"key":1,"histogram":[{"bucket":"[0, 10)","count":1},{"bucket":"[10, 20)","count":1}]}]}']);
+        assert.deepEqual(mapLines(content!, true), ['{"map":"byKind","histograms":[{"key":2,"histogram":[{"bucket":"[100, ...)","min":100,"count":1}]},{"key":1,"histogram":[{"bucket":"[0, 10)","min":0,"max":9,"count":1},{"bucket":"[10, 20)","min":10,"max":19,"count":1}]}]}']);
       });
     }
   }
@@ -465,7 +465,7 @@ test("a LinearHistogram counts values below min, each step up to max, and from m
         sys.mapUpdate(loaded.map("signed").fd, u32(2), new Uint8Array(new BigUint64Array([3n]).buffer));
         const [content] = mapContents(loaded);
         assert.deepEqual(mapLines(content!, false), ["@signed: ", `${"[0, 10)".padEnd(16)}       3 |${"@".repeat(52)}|`, ""]);
-        assert.deepEqual(mapLines(content!, true), ['{"map":"signed","histogram":[{"bucket":"[0, 10)","count":3}]}']);
+        assert.deepEqual(mapLines(content!, true), ['{"map":"signed","histogram":[{"bucket":"[0, 10)","min":0,"max":9,"count":3}]}']);
       });
     }
   }

@@ -9,6 +9,7 @@ import { compile } from "../../compiler/index.js";
 import { BtfKind } from "../../compiler/btf/index.js";
 import { mapBtfTypes, objectBtf, openObject, type StreamEvent } from "../../runtime/loader/index.js";
 import { eventLine, mapJson, mapLines, toJson } from "../../cli/report.js";
+import { slotLabel } from "../../runtime/loader/histogram.js";
 import { expectedEvent, mappingCount, needsKernel, openFdCount, run, withStreams, type Event } from "./support.js";
 
 test("ring buffer records of a tagged map decode to the tagged struct, and close with the session", needsKernel, async () => {
@@ -114,7 +115,12 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   counts[3] = 2;
   counts[4] = 1;
   const hist = { map: "lat", histogram: { counts, negative: 1 } };
-  assert.deepEqual(mapJson(hist), { map: "lat", histogram: [{ bucket: "(..., 0)", count: 1 }, { bucket: "[4, 8)", count: 2 }, { bucket: "[8, 16)", count: 1 }] });
+  // Each bucket with the values it holds, inclusive, as bpftrace's JSON gives them (an open end left out).
+  assert.deepEqual(mapJson(hist), { map: "lat", histogram: [{ bucket: "(..., 0)", max: -1, count: 1 }, { bucket: "[4, 8)", min: 4, max: 7, count: 2 }, { bucket: "[8, 16)", min: 8, max: 15, count: 1 }] });
+  const top: number[] = new Array(65).fill(0);
+  top[0] = 1;
+  top[64] = 1;
+  assert.deepEqual(mapJson({ map: "t", histogram: { counts: top, negative: 0 } }), { map: "t", histogram: [{ bucket: "[0]", min: 0, max: 0, count: 1 }, { bucket: slotLabel(64), min: 2n ** 63n, max: 2n ** 64n - 1n, count: 1 }] });
   // Every row from the first to the last non-zero one, as bpftrace prints them.
   const zero = (label: string) => `${label.padEnd(16)}       0 |${" ".repeat(52)}|`;
   assert.deepEqual(mapLines(hist, false), ["@lat: ", "(..., 0)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", zero("[0]"), zero("[1]"), zero("[2, 4)"), "[4, 8)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|", "[8, 16)                1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", ""]);
@@ -138,5 +144,5 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   const stacks = { map: "stacks", stacks: [{ id: 3, frames: ["schedule+35", "kthread+248"] }] };
   assert.deepEqual(mapLines(stacks, false), ["@stacks[3]:", "    schedule+35", "    kthread+248", ""]);
   assert.deepEqual(mapLines(stacks, true), ['{"map":"stacks","stacks":[{"id":3,"frames":["schedule+35","kthread+248"]}]}']);
-  assert.deepEqual(mapJson(keyed), { map: "lat", histograms: [{ key: "sh", histogram: [{ bucket: "[1]", count: 1 }] }, { key: { pid: 7 }, histogram: [{ bucket: "[4, 8)", count: 2 }, { bucket: "[8, 16)", count: 1 }] }] });
+  assert.deepEqual(mapJson(keyed), { map: "lat", histograms: [{ key: "sh", histogram: [{ bucket: "[1]", min: 1, max: 1, count: 1 }] }, { key: { pid: 7 }, histogram: [{ bucket: "[4, 8)", min: 4, max: 7, count: 2 }, { bucket: "[8, 16)", min: 8, max: 15, count: 1 }] }] });
 });
