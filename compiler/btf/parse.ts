@@ -540,7 +540,9 @@ export class Btf {
         const q = t.kind === BtfKind.CONST ? "const" : t.kind === BtfKind.VOLATILE ? "volatile" : "restrict";
         // Qualifiers of a pointer go after the star; others read naturally in front.
         if (this.kindOf(t.type) === BtfKind.PTR) return this.declare(t.type, inner ? `${q} ${inner}` : q, depth + 1);
-        return `${q} ${this.declare(t.type, inner, depth + 1)}`;
+        // A qualified array's elements may carry the qualifier too (pahole writes `const char[]` so): C says it once.
+        const rest = this.declare(t.type, inner, depth + 1);
+        return rest.startsWith(`${q} `) ? rest : `${q} ${rest}`;
       }
       case BtfKind.TYPE_TAG:
         return this.declare(t.type, inner, depth + 1);

@@ -129,6 +129,14 @@ test("emitted BTF round-trips through the parser in both byte orders", () => {
   }
 });
 
+test("a const array of const elements (as pahole writes `const char iname[]`) is named with one const", () => {
+  const b = new BtfBuilder({ littleEndian: true });
+  const ids = demoTypes(b);
+  const constArray = b.add({ kind: BtfKind.CONST, name: "", type: ids.comm! });
+  // (it was "const const char[16]")
+  assert.equal(parseBtf(b.toBytes()).typeName(constArray), "const char[16]");
+});
+
 test("emitted BTF dumps with bpftool like the types we put in", { skip: missingBpftool ?? false }, () => {
   const b = new BtfBuilder();
   demoTypes(b);
