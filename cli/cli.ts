@@ -267,7 +267,7 @@ export async function main(args: readonly string[]): Promise<void> {
       "Print TypeScript declarations for kernel types from BTF (for editors; import them from \"tsbpf/kernel\")",
       (y) =>
         y
-          .positional("types", { type: "string", array: true, demandOption: true, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), enum constants (TCP_ESTABLISHED), or kprobe:FN, kretprobe:FN, rawtracepoint:NAME for those handlers' parameter types" })
+          .positional("types", { type: "string", array: true, default: undefined, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), enum constants (TCP_ESTABLISHED), or kprobe:FN, kretprobe:FN, rawtracepoint:NAME for those handlers' parameter types" })
           .option("output", { alias: "o", type: "string", requiresArg: true, describe: "write the declarations to this file instead of standard output" })
           .option("btf", { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
           .option("depth", { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
@@ -299,8 +299,8 @@ export async function main(args: readonly string[]): Promise<void> {
           .positional("pattern", {
             type: "string",
             describe:
-              "tracepoint:GROUP:NAME, kprobe:FUNCTION, uprobe:BINARY[:FUNCTION] or usdt:BINARY[:[PROVIDER:]NAME], each part a glob (* and ?); " +
-              "a bare glob matches tracepoints and kernel functions; none lists them all",
+              "tracepoint:GROUP:NAME, rawtracepoint:NAME, kprobe:FUNCTION, uprobe:BINARY[:FUNCTION], usdt:BINARY[:[PROVIDER:]NAME], " +
+              "software:EVENT or hardware:EVENT, each part a glob (* and ?); a bare glob matches tracepoints, kernel functions and perf events; none lists them all",
           })
           .option("json", { type: "boolean", default: false, describe: "one JSON object per probe" })
           .option("verbose", { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe)" })
