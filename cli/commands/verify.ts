@@ -28,6 +28,7 @@ import {
   linkProgram,
   objectNameOf,
   openObject,
+  programFunctions,
   resolveCore,
   resolveExterns,
   type CoreResolutions,
@@ -203,7 +204,9 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     }
     // bpf_get_current_task_btf()'s task is typed by the running kernel's BTF (read only for programs that call it).
     const kernelTypes = !tracepoint && insns.some((i) => i.code === Op.CALL && i.src === 0 && i.imm === Helper.get_current_task_btf) ? readableKernelBtf() : undefined;
-    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: p.flags, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}), ...(kernelTypes ? { kernelBtf: kernelTypes } : {}) });
+    // Global functions are verified from their BTF prototypes, as the kernel does with the object's func_info.
+    const funcBtf = programFunctions(spec, linked);
+    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: p.flags, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}), ...(kernelTypes ? { kernelBtf: kernelTypes } : {}), ...(funcBtf ? { functions: funcBtf } : {}) });
     // A path reached what the model does not know (a helper such as bpf_spin_lock or bpf_loop): no verdict of its own.
     const unknown = notModelled(result.error);
     if (unknown) {

@@ -2,10 +2,11 @@
 // calls with their frames, subprogram and program exits (return values, reference leaks),
 // LDDW (constants, maps, functions) and the legacy LD_ABS/LD_IND packet loads.
 
-import { Mode, PseudoLd, opMode, opSize, Size } from "../isa/opcodes.js";
+import { Mode, Op, PseudoCall, PseudoLd, opMode, opSize, Size } from "../isa/opcodes.js";
 import { wideImm, type Insn } from "../isa/insn.js";
 import { Helper, helperName } from "../isa/helpers.js";
-import { type Env, NOT_MODELLED, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
+import { type Env, NOT_MODELLED, VerifierError, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
+import { type FuncArg, type Subprog, prepareFuncArgs } from "./funcs.js";
 import { helperProto, type ArgKind } from "./helpers.js";
 import { BtfFlag, structName } from "./btf-types.js";
 import { BtfKind } from "../btf/index.js";
@@ -307,18 +308,111 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   if (proto.changesPkt) clearPacketPointers(env);
 }
 
-/** A BPF-to-BPF call: a new frame whose r1-r5 are the caller's arguments. Returns the callee start. */
+/**
+ * A BPF-to-BPF call: a static function gets a new frame whose r1-r5 are the caller's arguments (returns the callee
+ * start); a global one is only checked against its prototype (returns the next instruction).
+ */
 export function checkLocalCall(env: Env, insn: Insn): number {
   const frames = env.cur.frames;
-  if (frames.length >= MAX_CALL_FRAMES) fail(env, `the call stack of ${frames.length + 1} frames is too deep`);
   const target = env.pc + insn.imm + 1;
   const sub = env.subprogStarts.indexOf(target);
+  const info = env.subprogs?.[sub];
+  if (info?.global) return checkGlobalCall(env, sub, info);
+  if (frames.length >= MAX_CALL_FRAMES) fail(env, `the call stack of ${frames.length + 1} frames is too deep`);
   const caller = curFrame(env.cur);
   const callee = newFrame(frames.length, sub, env.pc);
   for (let i = 1; i <= 5; i++) callee.regs[i] = copyReg(caller.regs[i]!);
   for (let i = 0; i <= 5; i++) setNotInit(caller.regs[i]!);
   frames.push(callee);
   return target;
+}
+
+/** A global function's arguments from its prototype, prepared once (the kernel caches them too). */
+export function globalArgs(env: Env, sub: number, info: Subprog): FuncArg[] | { error: string } {
+  if (!info.args) {
+    const fns = env.functions!;
+    const typeId = fns.funcInfo.find((f) => f.insn === env.subprogStarts[sub])!.typeId;
+    info.args = prepareFuncArgs(fns.btf, typeId, env.progType);
+  }
+  return info.args;
+}
+
+/** Register types a memory argument may have at any offset (check_func_arg_reg_off). */
+const ANY_OFF = new Set<Reg["type"]>(["fp", "pkt", "pkt_meta", "map_key", "map_value", "mem", "ringbuf_mem", "scalar"]);
+
+/** One argument of a global function call against the prototype (btf_check_func_arg_match). */
+function checkGlobalArg(env: Env, i: number, arg: FuncArg): void {
+  const regno = i + 1;
+  const rs = regs(env);
+  const r = rs[regno]!;
+  if (arg.kind === "scalar") {
+    if (r.type !== "scalar") fail(env, `R${regno} is not a scalar`, regno);
+    return;
+  }
+  if (r.type !== "not_init" && !(ANY_OFF.has(r.type) && !r.maybeNull)) checkPtrOffZero(env, regno, r, r.type === "btf_id");
+  if (arg.kind === "ctx") {
+    if (r.type !== "ctx") fail(env, `arg#${i} expects pointer to ctx`, regno);
+    return;
+  }
+  if (isNullConst(r)) return;
+  if (r.type === "ctx") fail(env, `R${regno}: the context as a global function's memory argument is ${NOT_MODELLED}`, regno);
+  if (!MEM_TYPES.has(r.type)) fail(env, `R${regno} type=${typeName(r)} expected=fp`, regno);
+  // read and written as if not NULL (check_mem_reg)
+  rs[regno] = { ...copyReg(r), maybeNull: false };
+  try {
+    helperMemAccess(env, regno, arg.size, true, false, null);
+    if (r.type === "map_key") fail(env, `R${regno} cannot write into ${typeName(r)}`, regno);
+  } finally {
+    rs[regno] = r;
+  }
+  if (!arg.nullable && r.maybeNull) fail(env, `arg#${i} is expected to be non-NULL`, regno);
+}
+
+/** Whether a subprogram or one it calls may move packet data (changes_pkt_data): the caller's packet pointers go stale. */
+function changesPacket(env: Env, sub: number, seen = new Set<number>()): boolean {
+  if (seen.has(sub)) return false;
+  seen.add(sub);
+  for (let pc = env.subprogStarts[sub]!; pc < env.subprogStarts[sub + 1]!; pc++) {
+    const insn = env.insns[pc]!;
+    if (insn.code !== Op.CALL) continue;
+    if (insn.src === 0) {
+      const proto = helperProto(insn.imm, env.progType);
+      if (typeof proto === "object" && proto.changesPkt) return true;
+    } else if (insn.src === PseudoCall.LOCAL && changesPacket(env, env.subprogStarts.indexOf(pc + insn.imm + 1), seen)) return true;
+  }
+  return false;
+}
+
+/**
+ * A call of a global function (check_func_call): the arguments checked against its prototype, the function marked to be
+ * verified on its own once the main program is, r1-r5 clobbered and r0 any scalar.
+ */
+function checkGlobalCall(env: Env, sub: number, info: Subprog): number {
+  const args = globalArgs(env, sub, info);
+  try {
+    if ("error" in args) fail(env, args.error);
+    args.forEach((arg, i) => checkGlobalArg(env, i, arg));
+  } catch (e) {
+    if (!(e instanceof VerifierError)) throw e;
+    env.log?.push(e.reason);
+    fail(env, `Caller passes invalid args into func#${sub} ('${info.name}'): ${e.reason}`, e.register);
+  }
+  env.log?.push(`Func#${sub} ('${info.name}') is global and assumed valid.`);
+  env.calledGlobals.add(sub);
+  if (changesPacket(env, sub)) clearPacketPointers(env);
+  const rs = regs(env);
+  for (let i = 1; i <= 5; i++) setNotInit(rs[i]!);
+  rs[0] = knownScalar(0n);
+  setUnknown(rs[0]);
+  return env.pc + 1;
+}
+
+/** The exit of a global function verified on its own: references released, R0 a scalar (check_return_code). */
+export function checkGlobalExit(env: Env): void {
+  checkReferenceLeak(env);
+  const r0 = checkRegRead(env, 0);
+  if (isPointer(r0) && !env.privileged) fail(env, "R0 leaks addr as return value", 0);
+  if (r0.type !== "scalar") fail(env, `At subprogram exit the register R0 is not a scalar value (${typeName(r0)})`, 0);
 }
 
 /** Returns from a subprogram: r0 goes to the caller. Returns the instruction after the call. */
@@ -334,11 +428,15 @@ export function checkSubprogExit(env: Env): number {
 }
 
 /** The end of the main program: references released, R0 initialised and in the allowed range. */
-export function checkProgramExit(env: Env): void {
+function checkReferenceLeak(env: Env): void {
   if (env.cur.refs.length > 0) {
     const ref = env.cur.refs[0]!;
     fail(env, `Unreleased reference id=${ref.id} alloc_insn=${ref.insn}: memory reserved there is neither submitted nor discarded on this path`);
   }
+}
+
+export function checkProgramExit(env: Env): void {
+  checkReferenceLeak(env);
   const r0 = checkRegRead(env, 0);
   if (isPointer(r0) && !env.privileged) fail(env, "R0 leaks addr as return value", 0);
   const range = exitRange(env.progType, env.attachType);

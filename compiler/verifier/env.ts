@@ -4,6 +4,7 @@
 import type { Insn } from "../isa/insn.js";
 import type { TracepointContext } from "./btf-types.js";
 import type { Btf } from "../btf/index.js";
+import type { FunctionsBtf, Subprog } from "./funcs.js";
 import { type Frame, type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
 
 /** A rejection: the instruction, the reason in plain words, and the register involved. */
@@ -36,6 +37,11 @@ export interface Env {
   idGen: number;
   /** Start index of each subprogram, ascending, plus the program length at the end. */
   subprogStarts: number[];
+  /** Per subprogram, from the object's BTF (func_info): name, linkage, a global function's arguments; null without. */
+  subprogs: Subprog[] | null;
+  functions: FunctionsBtf | undefined;
+  /** Global functions a call reached (the kernel's `called`): each is verified on its own after the main program. */
+  calledGlobals: Set<number>;
   /** Deepest stack use seen per subprogram, in bytes. */
   stackDepth: number[];
   /** Pointer kind each load/store instruction was first checked with (ctx vs other). */

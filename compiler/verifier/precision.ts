@@ -80,7 +80,11 @@ export class Precision {
   /** Linked-scalar sets noted at branches; history notes index them. */
   readonly linked: number[][] = [];
 
-  constructor(private readonly insns: readonly Insn[]) {}
+  /** `globalCall`: whether the BPF-to-BPF call at an instruction calls a global function, verified on its own. */
+  constructor(
+    private readonly insns: readonly Insn[],
+    private readonly globalCall?: (pc: number) => boolean,
+  ) {}
 
   /** Starts a request from the innermost frame of `cur`. */
   begin(cur: VState): void {
@@ -232,6 +236,11 @@ export class Precision {
       case Class.JMP32: {
         const op = jmpOp(insn.code);
         if (op === JmpOp.CALL) {
+          if (insn.src === PseudoCall.LOCAL && this.globalCall?.(pc)) {
+            // a global function's call: r0 is its result, any scalar; r1-r5 were clobbered
+            m.clearReg(f, 0);
+            return (m.regs[f]! & ARG_REGS) === 0;
+          }
           if (insn.src === PseudoCall.LOCAL) {
             // back out of the callee into the caller: only its arguments can still be wanted
             if (f === 0 || (m.regs[f]! & ~ARG_REGS) !== 0 || !m.slotsEmpty(f)) return false;

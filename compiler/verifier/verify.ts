@@ -7,9 +7,10 @@ import { type Insn } from "../isa/insn.js";
 import { disassemble } from "../isa/disasm.js";
 import { checkAlu } from "./alu.js";
 import { checkCondJmp } from "./branch.js";
-import { checkHelperCall, checkLdAbs, checkLdImm, checkLocalCall, checkProgramExit, checkSubprogExit } from "./calls.js";
+import { checkGlobalExit, checkHelperCall, checkLdAbs, checkLdImm, checkLocalCall, checkProgramExit, checkSubprogExit, globalArgs } from "./calls.js";
+import { type FunctionsBtf, prepareFuncArgs, subprogsOf } from "./funcs.js";
 import { CfgError, checkStatic } from "./cfg.js";
-import { type Env, NOT_MODELLED, VerifierError, fail } from "./env.js";
+import { type Env, NOT_MODELLED, VerifierError, fail, newId } from "./env.js";
 import { checkAtomic, checkLdx, checkSt, checkStx } from "./memory.js";
 import { liveRegs } from "./liveness.js";
 import { type FrameSnapshot, fullState, snapshot, touchedState, withState } from "./log.js";
@@ -18,7 +19,7 @@ import { statesCover } from "./prune.js";
 import { ProgTypeId, needsAttachTarget, progTypeName, resolveProgType } from "./progtypes.js";
 import type { TracepointContext } from "./btf-types.js";
 import type { Btf } from "../btf/index.js";
-import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, newFrame, pointer, regString } from "./state.js";
+import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, knownScalar, newFrame, pointer, regString, setUnknown } from "./state.js";
 
 /** BPF_TRACE_RAW_TP: a tracing program loaded for a tracepoint (tp_btf). */
 export const TRACE_RAW_TP = 23;
@@ -62,6 +63,12 @@ export interface VerifyOptions {
    * can be walked (t->real_parent->tgid); without it (or a tp_btf tracepoint's), an opaque task pointer.
    */
   kernelBtf?: Btf;
+  /**
+   * The object's BTF and func_info (each subprogram's FUNC), as BPF_PROG_LOAD gets them: with them a global function
+   * is verified once on its own from its prototype, and its calls are checked against the prototype, as the kernel
+   * does; without them every function is walked per call with the caller's arguments, like a static one.
+   */
+  functions?: FunctionsBtf;
 }
 
 export interface VerifyError {
@@ -143,6 +150,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     throw e;
   }
 
+  const subprogs = options.functions ? (subprogsOf(options.functions, cfg.subprogStarts) ?? null) : null;
   const live = liveRegs(insns, progType);
   const stack: Path[] = [];
   const explored = new Map<number, Checkpoint[]>();
@@ -156,7 +164,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   let history = 0;
   const jmpPoints = cfg.jmpPoints;
   let note = 0;
-  const precision = new Precision(insns);
+  const precision = new Precision(insns, subprogs ? (pc) => subprogs[cfg.subprogStarts.indexOf(pc + insns[pc]!.imm + 1)]?.global === true : undefined);
   const liveness = {
     markRead(spi: number): void {
       if (written[spi]) return;
@@ -188,6 +196,9 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     pc: 0,
     idGen: 0,
     subprogStarts: cfg.subprogStarts,
+    subprogs,
+    functions: options.functions,
+    calledGlobals: new Set(),
     stackDepth: cfg.subprogStarts.map(() => 0),
     insnPtrKind: new Array(insns.length),
     processed: 0,
@@ -257,8 +268,25 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       const m = /^(\d+): /.exec(text);
       if (m) lines[Number(m[1])] = text;
     }
+    // The main program's prototype is read too: what the kernel cannot use of it is logged, not refused.
+    if (subprogs?.[0]?.global) {
+      const main = prepareFuncArgs(options.functions!.btf, options.functions!.funcInfo.find((f) => f.insn === 0)!.typeId, progType);
+      if ("error" in main) log.push(main.error);
+    }
     log.push(`0:${fullState(curFrame(env.cur))}`);
   }
+  // Global functions are verified after the main program, each once, in passes in subprogram order (do_check_subprogs).
+  const verified = new Set<number>();
+  let current = 0;
+  let passFrom = 1;
+  let mostStates = 0;
+  const nextGlobal = (): number | undefined => {
+    const n = cfg.subprogStarts.length - 1;
+    const due = (i: number): boolean => env.calledGlobals.has(i) && !verified.has(i);
+    for (let i = passFrom; i < n; i++) if (due(i)) return (passFrom = i + 1) - 1;
+    for (let i = 1; i < n; i++) if (due(i)) return (passFrom = i + 1) - 1;
+    return undefined;
+  };
 
   try {
     for (;;) {
@@ -332,9 +360,11 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         next = "exit";
       } else {
         let before: FrameSnapshot | null = null;
+        let at = -1;
         if (log) {
           if (resumedFrom !== null) log.push("", `from ${resumedFrom} to ${pc}:${fullState(curFrame(env.cur))}`);
           log.push(lines[pc] ?? `${pc}:`);
+          at = log.length - 1;
           before = snapshot(curFrame(env.cur));
         }
         note = 0;
@@ -343,20 +373,35 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         next = step(env, insns[pc]!);
         trace.push(pc, note);
         if (jmpPoints[pc] || note) history++;
-        if (log && before && next !== "exit") log[log.length - 1] = withState(log[log.length - 1]!, touchedState(insns[pc]!, before, curFrame(env.cur)));
+        if (log && before && next !== "exit") {
+          const state = touchedState(insns[pc]!, before, curFrame(env.cur));
+          // A global function's call: its line, what the kernel says of the call, then the state after it.
+          if (log.length - 1 !== at) log.push(`${next}:${/ R0=/.test(state) ? "" : ` R0=${regString(curFrame(env.cur).regs[0]!)}`}${state}`);
+          else log[at] = withState(log[at]!, state);
+        }
       }
       resumedFrom = null;
       if (next === "exit") {
         liveness.endPath();
-        const path = stack.pop();
-        if (!path) break;
+        let path = stack.pop();
+        if (!path) {
+          if (current) log?.push(`Func#${current} ('${subprogs![current]!.name}') is safe for any args that match its prototype`);
+          const sub = nextGlobal();
+          if (sub === undefined) break;
+          verified.add(sub);
+          current = sub;
+          for (const list of explored.values()) mostStates = Math.max(mostStates, list.length);
+          explored.clear();
+          path = { state: globalEntry(env, sub), pc: cfg.subprogStarts[sub]!, from: -1, parent: null, written: new Uint8Array(STACK_SLOTS), trace: [], history: 0 };
+          log?.push(`Validating ${subprogs![sub]!.name}() func#${sub}...`, `${path.pc}:${fullState(curFrame(path.state))}`);
+        }
         env.cur = path.state;
         env.pc = path.pc;
         parent = path.parent;
         written = path.written;
         trace = path.trace;
         history = path.history;
-        resumedFrom = path.from;
+        resumedFrom = path.from < 0 ? null : path.from;
         continue;
       }
       env.pc = next;
@@ -373,13 +418,31 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   const depthError = checkStackDepth(insns, env);
   if (depthError) return rejection(log, depthError.pc, depthError.message, env.processed);
   if (log) {
-    let most = 0;
+    let most = mostStates;
     for (const list of explored.values()) most = Math.max(most, list.length);
     log.push(`processed ${env.processed} insns (limit ${limit}) max_states_per_insn ${most} total_states ${states}`);
   }
   // Loads through typed kernel pointers, which the kernel turns into BPF_PROBE_MEM (a fault reads zero).
   const probeMem = insns.flatMap((insn, pc) => ((insn.code & 7) === 1 && env.insnPtrKind[pc] === "btf_id" ? [pc] : []));
   return { accepted: true, processed: env.processed, ...(probeMem.length ? { probeMem } : {}), ...(log ? { log } : {}) };
+}
+
+/** The state a global function is verified from: its arguments as its prototype types them (do_check_common). */
+function globalEntry(env: Env, sub: number): VState {
+  const frame = newFrame(0, sub, -1);
+  const args = globalArgs(env, sub, env.subprogs![sub]!);
+  if (!("error" in args)) {
+    args.forEach((arg, i) => {
+      if (arg.kind === "ctx") frame.regs[i + 1] = pointer("ctx");
+      else if (arg.kind === "mem") frame.regs[i + 1] = pointer("mem", { memSize: arg.size, maybeNull: arg.nullable, id: arg.nullable ? newId(env) : 0 });
+      else {
+        const r = knownScalar(0n);
+        setUnknown(r);
+        frame.regs[i + 1] = r;
+      }
+    });
+  }
+  return { frames: [frame], refs: [], mayGotoDepth: 0 };
 }
 
 /** One instruction on the current path; returns the next pc or "exit" when the path ends. */
@@ -438,7 +501,8 @@ function step(env: Env, insn: Insn): number | "exit" {
       if (op === JmpOp.EXIT) {
         if ((insn.code & 0x08) !== 0 || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || cls === Class.JMP32) fail(env, "BPF_EXIT uses reserved fields");
         if (env.cur.frames.length > 1) return checkSubprogExit(env);
-        checkProgramExit(env);
+        if (env.cur.frames[0]!.subprog !== 0) checkGlobalExit(env);
+        else checkProgramExit(env);
         return "exit";
       }
       return checkCondJmp(env, insn);

@@ -206,3 +206,31 @@ export function programBtfInfo(spec: ObjectSpec, linked: LinkedProgram): { funcI
   lines.sort((a, b) => a.insnOff - b.insnOff);
   return { funcInfo: kernelFuncInfo(funcs, 0, ext.littleEndian), lineInfo: kernelLineInfo(lines, 0, ext.littleEndian) };
 }
+
+/**
+ * The object's BTF as the kernel gets it and each function's FUNC id at its place in a linked program, as in func_info
+ * (the verifier model verifies global functions from them); undefined when the object lacks them for any function.
+ */
+export function programFunctions(spec: ObjectSpec, linked: LinkedProgram): { btf: Btf; funcInfo: { insn: number; typeId: number }[] } | undefined {
+  const ext = objectBtfExt(spec);
+  if (!ext || !spec.raw.btf) return undefined;
+  const funcInfo: { insn: number; typeId: number }[] = [];
+  for (const f of linked.functions) {
+    const func = ext.funcInfo.find((s) => s.name === f.section)?.records.find((r) => r.insnOff === f.offset * 8);
+    if (!func) return undefined;
+    funcInfo.push({ insn: f.start, typeId: func.typeId });
+  }
+  let btf = parsedBtf.get(spec.raw.btf);
+  if (btf === undefined) {
+    try {
+      // as the kernel gets it: hidden global functions made static (kernelObjectBtf)
+      btf = parseBtf(kernelObjectBtf(spec)!);
+    } catch {
+      btf = null;
+    }
+    parsedBtf.set(spec.raw.btf, btf);
+  }
+  return btf ? { btf, funcInfo } : undefined;
+}
+
+const parsedBtf = new WeakMap<Uint8Array, Btf | null>();

@@ -15,6 +15,7 @@ import {
   hasCoreRelocations,
   kernelBtf,
   linkProgram,
+  programFunctions,
   mapBtfTypes,
   objectBtf as parsedObjectBtf,
   objectNameOf,
@@ -247,7 +248,8 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     let probeMem: ReadonlySet<number> | undefined;
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
-      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, ...tracepointOf(p, options.btf) });
+      const functions = programFunctions(object, l);
+      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
       probeMem = result.probeMem && new Set(result.probeMem);
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).
       if (!result.accepted && !gaveUp(result.error)) {

@@ -144,6 +144,24 @@ SEC("socket") int entry(void *ctx) { bpf_tail_call(ctx, &jmp, 1); return 7; }
   assert.equal(sim.run("entry", new Uint8Array(64)).r0, 42n);
 });
 
+test("clang object: a global function is verified from its prototype, as the kernel does: its pointer argument may be NULL", needsClang, async () => {
+  const source = (check: string) => `#include "loader.h"
+char LICENSE[] SEC("license") = "GPL";
+struct pair { int a; int b; };
+__attribute__((noinline)) int sum(struct pair *p) { ${check} return p->a + p->b; }
+SEC("socket") int entry(void *ctx) { struct pair p = { 40, 2 }; return sum(&p); }
+`;
+  const sim = await simulate(readFileSync(compileC("sim-global-checked", source("if (!p) return 0;"))), { name: "globalok" });
+  assert.equal(sim.run("entry", new Uint8Array(64)).r0, 42n);
+  const err = await simulate(readFileSync(compileC("sim-global-unchecked", source(""))), { name: "globalbad" }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof SimulationError);
+  assert.equal(err.kind, "verifier");
+  assert.match(err.message, /R1 invalid mem access 'mem_or_null'/);
+});
+
 // `count` looks up slot `slot` (a .bss global) of `outer` and counts in the inner map it finds: 2 when it
 // counted, 0 when the slot is empty (NULL).
 const MAP_OF_MAPS = `#include "loader.h"

@@ -146,7 +146,11 @@ test("clang objects: a map, a sub-program and printk are accepted by the CLI (--
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^count_unlinks \(tracepoint\/syscalls\/sys_enter_unlinkat, tracepoint\): accepted, \d+ instructions processed/m);
   assert.match(r.stdout, /^ {2}; __u64 \*n = bpf_map_lookup_elem\(&counts, &pid\); @ .*counts\.bpf\.c:14$/m);
-  assert.match(r.stdout, /^ {2}\d+: \(85\) call bpf_map_lookup_elem#1 +; frame1: R0_w=map_value_or_null\(id=\d+,ks=4,vs=8\)$/m);
+  // bump() is a global function: verified on its own after the program (its own frame 0), as the kernel logs it
+  assert.match(r.stdout, /^ {2}\d+: \(85\) call pc\+\d+\n {2}Func#1 \('bump'\) is global and assumed valid\.\n {2}\d+: R0=scalar\(\)$/m);
+  assert.match(r.stdout, /^ {2}Validating bump\(\) func#1\.\.\.\n {2}\d+: R1=scalar\(\) R10=fp0$/m);
+  assert.match(r.stdout, /^ {2}\d+: \(85\) call bpf_map_lookup_elem#1 +; R0_w=map_value_or_null\(id=\d+,ks=4,vs=8\)$/m);
+  assert.match(r.stdout, /^ {2}Func#1 \('bump'\) is safe for any args that match its prototype$/m);
   assert.match(r.stdout, /^ {2}0: R1=ctx\(\) R10=fp0$/m);
   assert.match(r.stdout, /^ {2}processed \d+ insns \(limit 1000000\)/m);
   assert.match(r.stdout, /^ {2}\d+: \(95\) exit$/m);
@@ -277,6 +281,57 @@ test("maps of maps: a lookup gives the inner map, a map argument once null-check
   assert.equal(byName.get("bad_outer_update")!.error!.message, "cannot pass map_type 12 into func bpf_map_update_elem#2");
   assert.equal(byName.get("bad_outer_delete")!.error!.message, "cannot pass map_type 13 into func bpf_map_delete_elem#3");
   assert.match(byName.get("inner_read")!.error!.message, /struct bpf_array through a map pointer/);
+});
+
+/** Loads one program of an object with a verifier log: the verdict, the rejection and the processed count. */
+function kernelRun(bytes: Uint8Array, name: string, program: string): { accepted: boolean; reason?: string; processed?: number } {
+  const processed = (log: string | undefined): number | undefined => {
+    const m = /^processed (\d+) insns/m.exec(log ?? "");
+    return m ? Number(m[1]) : undefined;
+  };
+  try {
+    const o = loadObject(sys, openObject(bytes, { name }), { programs: [program], logLevel: 1 });
+    const log = o.programs.get(program)?.log;
+    o.close();
+    return { accepted: true, processed: processed(log) };
+  } catch (e) {
+    if (e instanceof LoadError) return { accepted: false, reason: e.reason, processed: processed(e.log) };
+    throw e;
+  }
+}
+
+test("global functions: each verified once on its own from its BTF prototype, calls checked against it, as the kernel does (verdicts, reasons, processed counts)", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("global-funcs"));
+  const model = verifyObject(bytes, { name: "globals", log: true });
+  const byName = new Map(model.programs.map((p) => [p.name, p]));
+  const rejected = new Set(["not_checked", "void_arg", "dropped_arg", "result_unknown"]);
+  assert.deepEqual(model.programs.map((p) => p.name).sort(), ["ctx_arg", "dropped_arg", "nonnull_arg", "not_checked", "null_checked", "result_unknown", "scalar_args", "shared_a", "shared_b", "static_func", "void_arg"]);
+  for (const p of model.programs) {
+    assert.equal(p.verdict, rejected.has(p.name) ? "rejected" : "accepted", `${p.name}: ${p.error?.text ?? p.unchecked ?? "accepted"}`);
+    if (noKernel) continue;
+    const k = kernelRun(bytes, "globals", p.name);
+    assert.equal(k.accepted, p.accepted, `${p.name}: the kernel ${k.accepted ? "accepts" : `rejects: ${k.reason}`}`);
+    if (!k.accepted) assert.ok(p.error!.message.startsWith(k.reason!), `${p.name}: the model says ${p.error!.message}, the kernel ${k.reason}`);
+    assert.equal(p.processed, k.processed, `${p.name}: processed`);
+  }
+  // A pointer argument is memory of the pointee's size, or NULL: the function must check it (unless tagged arg:nonnull).
+  assert.match(byName.get("not_checked")!.error!.message, /^R1 invalid mem access 'mem_or_null'/);
+  assert.ok(byName.get("not_checked")!.log!.includes("13: R1=mem_or_null(id=2,sz=8) R10=fp0"));
+  // clang passes nothing for an unused argument; the prototype still wants a scalar there
+  assert.equal(byName.get("dropped_arg")!.error!.message, "Caller passes invalid args into func#1 ('first_only'): R2 is not a scalar");
+  assert.equal(byName.get("void_arg")!.error!.message, "Caller passes invalid args into func#1 ('untyped'): arg#0 reference type('UNKNOWN ') size cannot be determined: -22");
+  // called twice, verified once
+  const shared = byName.get("shared_b")!.log!;
+  assert.equal(shared.filter((l) => l === "Func#1 ('shared') is global and assumed valid.").length, 2);
+  assert.equal(shared.filter((l) => l === "Validating shared() func#1...").length, 1);
+  assert.ok(shared.includes("Func#1 ('shared') is safe for any args that match its prototype"));
+  // the static function is walked with the caller's stack pointer: no NULL check needed
+  assert.ok(!byName.get("static_func")!.log!.some((l) => /Validating|is global/.test(l)));
+  // counts.bpf.c's bump() is global too
+  const counts = readFileSync(clang("counts"));
+  const c = verifyObject(counts, { name: "counts" }).programs[0]!;
+  assert.equal(c.verdict, "accepted");
+  if (!noKernel) assert.equal(c.processed, kernelRun(counts, "counts", "count_unlinks").processed);
 });
 
 /** `tsbpf exec --elf` of one program of an object. */
