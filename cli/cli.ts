@@ -178,8 +178,8 @@ function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: R
       const text = inline ?? args[++i];
       if (text === undefined || (inline === undefined && text.startsWith("-"))) return undefined;
       if (option.type === "number") {
-        if (!NUMBER.test(text)) return undefined;
-        value = Number(text);
+        // Not a number: the text as given, for the option's check to say what it got (yargs would give NaN).
+        value = NUMBER.test(text) ? Number(text) : text;
       } else {
         if (option.choices && !(option.choices as readonly unknown[]).includes(text)) return undefined;
         value = text;

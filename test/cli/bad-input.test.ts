@@ -129,6 +129,12 @@ test("--duration that is not a positive number says what it got, a word as a wor
   }
 });
 
+test("--duration, --interval and --pid given a word say the word (exit 2)", () => {
+  assertOneLine(tsbpf("run", PROBE, "--duration", "abc"), 2, /^tsbpf: --duration must be a positive number of seconds, not abc\n$/);
+  assertOneLine(tsbpf("run", PROBE, "--interval=2x"), 2, /^tsbpf: --interval must be a positive number of seconds, not 2x\n$/);
+  assertOneLine(tsbpf("load", "/nonexistent.o", "-p", "12x"), 2, /^tsbpf: --pid must be a process id \(a positive integer\), not 12x\n$/);
+});
+
 test("tsbpf run of a probe file that exports no probes says so in the file's terms (exit 2)", { skip: missingRoot() ?? false }, async () => {
   const file = "noprobes.ts";
   const { object, diagnostics } = compile({ fileName: file, text: 'export const license = "GPL";\n' });
