@@ -179,7 +179,7 @@ function parseSimple(args: readonly string[]): { command: SimpleCommand; argv: R
       if (text === undefined || (inline === undefined && text.startsWith("-"))) return undefined;
       if (option.type === "number") {
         // Not a number: the text as given, for the option's check to say what it got (yargs would give NaN).
-        value = NUMBER.test(text) ? Number(text) : text;
+        value = NUMBER.test(text) || /^[+-]?Infinity$/.test(text) ? Number(text) : text;
       } else {
         if (option.choices && !(option.choices as readonly unknown[]).includes(text)) return undefined;
         value = text;
