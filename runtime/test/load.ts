@@ -78,7 +78,15 @@ export interface LoadedSimulation {
   /** The object's own BTF (its declared types), if any. */
   objectBtf: Btf | undefined;
   programs: SimProgram[];
+  /** Programs the simulator cannot run (one that calls a kfunc the simulated kernel lacks), and why: firing one is an error. */
+  unavailable: UnavailableProgram[];
   maps: Map<string, MapView>;
+}
+
+export interface UnavailableProgram {
+  name: string;
+  spec: ProgramSpec;
+  reason: string;
 }
 
 const compiled = new Map<string, Uint8Array>();
@@ -205,10 +213,20 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   // Link first, as the loader does: relocation problems should name the program, not a map.
   let core: CoreResolutions | undefined;
   const linked: LinkedProgram[] = [];
+  const unavailable: UnavailableProgram[] = [];
   try {
     if (hasCoreRelocations(object.raw)) core = resolveCore(object.raw, targetBtf(options.btf));
     const externs = simulatedExterns(object);
-    for (const p of object.programs) linked.push(linkProgram(object, p, core, externs));
+    for (const p of object.programs) {
+      try {
+        linked.push(linkProgram(object, p, core, externs));
+      } catch (e) {
+        // A program naming a kernel symbol or kfunc the simulated kernel lacks cannot run; the others still can.
+        const missing = e instanceof ObjectError ? object.externs.find((x) => !x.weak && e.message.includes(`${x.kind} ${x.name},`)) : undefined;
+        if (!missing) throw e;
+        unavailable.push({ name: p.name, spec: p, reason: `it uses ${missing.kind} ${missing.name}, which the simulated kernel does not have` });
+      }
+    }
   } catch (e) {
     if (e instanceof SimulationError) throw e;
     if (e instanceof ObjectError) throw new SimulationError(`cannot load the object: ${e.message}`, "object", undefined, undefined, { cause: e });
@@ -289,7 +307,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   };
   const mapOf = (name: string): BpfMap | undefined => vmMaps[object.maps.findIndex((m) => m.name === name)];
   object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, typesOf(m), mapOf)));
-  return { object, objectBtf, programs, maps };
+  return { object, objectBtf, programs, unavailable, maps };
 }
 
 /**

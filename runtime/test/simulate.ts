@@ -185,7 +185,9 @@ export class Simulation {
 
   /** Program names with their SEC() names. */
   get programs(): { name: string; section: string }[] {
-    return this.loaded.programs.map((p) => ({ name: p.name, section: p.spec.section }));
+    // Those it cannot run are listed too, in the object's order: firing one says why it cannot run.
+    const runnable = new Set(this.loaded.programs.map((p) => p.name));
+    return this.loaded.object.programs.filter((p) => runnable.has(p.name) || this.loaded.unavailable.some((u) => u.name === p.name)).map((p) => ({ name: p.name, section: p.section }));
   }
 
   // ---------------------------------------------------------------- firing
@@ -310,7 +312,7 @@ export class Simulation {
 
   private firePerfEvent(what: string, matches: (a: PerfEventProbe) => boolean, options: PerfEventOptions): FireResult {
     checkRegs(options);
-    const probeOf = (p: SimProgram): PerfEventProbe | undefined => (p.spec.attach.kind === "perf_event" ? p.spec.attach : undefined);
+    const probeOf = (p: Pick<SimProgram, "spec">): PerfEventProbe | undefined => (p.spec.attach.kind === "perf_event" ? p.spec.attach : undefined);
     const progs = this.select(what, options, (p) => {
       const a = probeOf(p);
       return a !== undefined && matches(a);
@@ -365,7 +367,10 @@ export class Simulation {
   }
 
   /** Programs attached to `what`, or the one `options.program` names; remembered in `cache` under `key` when attached. */
-  private select(what: string, options: FireOptions, attached: (p: SimProgram) => boolean, cache?: Map<string, SimProgram[]>, key?: string): SimProgram[] {
+  private select(what: string, options: FireOptions, attached: (p: Pick<SimProgram, "name" | "spec">) => boolean, cache?: Map<string, SimProgram[]>, key?: string): SimProgram[] {
+    // A program that would run here but cannot be simulated makes the firing an error, not a silent partial one.
+    const blocked = this.loaded.unavailable.find((p) => (options.program === undefined ? attached(p) : p.name === options.program));
+    if (blocked) throw new SimulationError(`program ${blocked.name} (section ${blocked.spec.section}) cannot run in the simulator: ${blocked.reason}`, "object", blocked.name);
     const all = this.loaded.programs;
     let progs = all.filter(attached);
     if (cache !== undefined && options.program === undefined && progs.length > 0) cache.set(key!, progs);
@@ -648,12 +653,12 @@ function checkOptions(options: SimulateOptions): void {
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
 }
 
-function matchesUsdt(p: SimProgram, target: string): boolean {
+function matchesUsdt(p: Pick<SimProgram, "spec">, target: string): boolean {
   return firedUsdt(p, target) !== undefined;
 }
 
 /** The USDT probe a firing names ("provider:name" or "binary:provider:name") that program `p`'s probe (or glob) takes. */
-function firedUsdt(p: SimProgram, target: string): string | undefined {
+function firedUsdt(p: Pick<SimProgram, "spec">, target: string): string | undefined {
   const a = p.spec.attach;
   if (a.kind !== "usdt") return undefined;
   const parts = (target.startsWith(`${a.binary}:`) ? target.slice(a.binary.length + 1) : target).split(":");
@@ -667,7 +672,7 @@ function nameMatches(pattern: string, fired: string): boolean {
 }
 
 /** The function a uprobe firing names ("func" or "binary:func") in program `p`'s binary; undefined for another binary. */
-function firedFunction(p: SimProgram, target: string): string | undefined {
+function firedFunction(p: Pick<SimProgram, "spec">, target: string): string | undefined {
   const a = p.spec.attach;
   if (a.kind !== "uprobe") return undefined;
   if (target.startsWith(`${a.binary}:`)) return target.slice(a.binary.length + 1);
@@ -680,7 +685,7 @@ function uprobeName(kind: "uprobe" | "uretprobe", p: SimProgram, target: string)
   return a.kind === "uprobe" ? `${kind}:${a.binary}:${firedFunction(p, target) ?? target}` : kind;
 }
 
-function matchesUprobe(p: SimProgram, target: string): boolean {
+function matchesUprobe(p: Pick<SimProgram, "spec">, target: string): boolean {
   const a = p.spec.attach;
   const fired = firedFunction(p, target);
   if (a.kind !== "uprobe" || fired === undefined) return false;

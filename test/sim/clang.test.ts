@@ -288,3 +288,30 @@ char LICENSE[] SEC("license") = "GPL";
   const sim = await simulate(readFileSync(compileC("weak-kfunc", source)));
   assert.equal(sim.run("weak_kfunc", new Uint8Array(8)).r0, 2n);
 });
+
+test("clang object: a program calling a kfunc the simulated kernel lacks cannot run, and says so; the object's other programs still run", needsClang, async () => {
+  const source = `#include "loader.h"
+struct task_struct;
+extern struct task_struct *bpf_task_from_pid(int pid) __attribute__((section(".ksyms")));
+extern void bpf_task_release(struct task_struct *p) __attribute__((section(".ksyms")));
+SEC("raw_tp/sys_enter") int plain(void *ctx) { return 5; }
+SEC("raw_tp/sys_enter") int with_kfunc(void *ctx)
+{
+	struct task_struct *t = bpf_task_from_pid(1);
+	if (t)
+		bpf_task_release(t);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+  // (the whole object was refused: "uses kfunc bpf_task_from_pid, which must be resolved against the running kernel")
+  const sim = await simulate(readFileSync(compileC("strong-kfunc", source)));
+  assert.deepEqual(sim.programs.map((p) => p.name), ["plain", "with_kfunc"]);
+  assert.equal(sim.run("plain", new Uint8Array(8)).r0, 5n);
+  assert.throws(
+    () => sim.run("with_kfunc", new Uint8Array(8)),
+    (e: unknown) => e instanceof SimulationError && e.message === "program with_kfunc (section raw_tp/sys_enter) cannot run in the simulator: it uses kfunc bpf_task_from_pid, which the simulated kernel does not have",
+  );
+  // A firing of the probe point both programs are on cannot be a partial one.
+  assert.throws(() => sim.rawTracepoint("sys_enter"), /program with_kfunc \(section raw_tp\/sys_enter\) cannot run in the simulator/);
+});
