@@ -177,9 +177,13 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         else if (!writeOut(action.text)) stop();
         return;
       }
-      if (action?.kind === "exit" && !stopping) {
-        exitCode = action.code;
-        if (verbose) log(`a probe called exit(${exitCode})`);
+      // The first exit() a probe called is the run's status, also when it is read after the run began to stop (the
+      // command of -c ended meanwhile, and its records are drained after the detach).
+      if (action?.kind === "exit") {
+        if (exitCode === undefined) {
+          exitCode = action.code;
+          if (verbose) log(`a probe called exit(${exitCode})`);
+        }
         stop();
       } else if (action?.kind === "print") printMaps(undefined, action.map);
       else if (action?.kind === "clear") clearMap(loaded, loaded.maps.get(action.map)!);

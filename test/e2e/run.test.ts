@@ -497,6 +497,30 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("a probe's exit(code) is the run's status also when the --command ends right after it (it was lost in that race)", async () => {
+    const file = join(dir, "exit-race.ts");
+    writeFileSync(
+      file,
+      `import { tracepoint, exit, pidTgid, targetPid, readUserStr, type Str } from "tsbpf";
+export const license = "GPL";
+export const t = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
+  if (pidTgid() >> 32 !== targetPid()) return;
+  const f: Str<32> = readUserStr(ctx.filename);
+  if (f.startsWith("/tmp/tsbpf-exit-race")) exit(7);
+});
+`,
+    );
+    // cat opens the file (the probe asks to exit) and ends at once, before the run reads that request.
+    for (let i = 0; i < 3; i++) {
+      const run = tsbpf(["run", file, "-c", "cat /tmp/tsbpf-exit-race-no-such-file"]);
+      try {
+        assert.equal(await run.exited, 7, run.stderr());
+      } finally {
+        run.child.kill("SIGKILL");
+      }
+    }
+  });
+
   it("--pid makes uprobes see that process alone and ends the run when it exits", { skip: missingUprobes() ?? false }, async () => {
     const files = [0, 1].map((i) => join(dir, `pid-${serial++}-${i}`));
     for (const f of files) writeFileSync(f, "x");
