@@ -18,12 +18,16 @@ const NEGATIVE_SLOT = 65;
 /**
  * Maps whose contents are printed: data, the programs and maps that program arrays and maps of maps hold, and
  * stack traces (kernel frames named from /proc/kallsyms). The others hold fds or sockets, stream events, or
- * cannot be iterated from user space (queues, bloom filters, storage keyed by fds).
+ * cannot be iterated from user space (bloom filters, storage keyed by fds); queues and stacks are read by popping
+ * them, so only at the run's end (POPPED).
  */
 const PRINTED: ReadonlySet<number> = new Set([
   MapType.HASH, MapType.ARRAY, MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE,
   MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.STACK_TRACE,
 ]);
+
+/** Map types read by popping their values: queues and stacks. */
+const POPPED: ReadonlySet<number> = new Set([MapType.QUEUE, MapType.STACK]);
 
 /** Map types whose keys are u32 indexes. */
 const INDEXED: ReadonlySet<number> = new Set([MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS]);
@@ -58,6 +62,8 @@ export type MapContent =
   | { map: string; aggregate: AggregateValue }
   /** A global variable of a C object's .data or .bss (bpftrace's `@name: value` of a keyless map). */
   | { map: string; value: unknown }
+  /** What a queue or stack map held, in the order it gives its values (popped: only when the run ends). */
+  | { map: string; values: unknown[] }
   | { map: string; unreadable: string };
 
 type Linear = { min: number; max: number; step: number };
@@ -72,8 +78,12 @@ export function stackNamer(obj: LoadedObject): StackNamer {
   return namer;
 }
 
-/** The maps of a loaded object worth printing at exit (or only map `only`, which a probe's print() names), read once; empty ones are left out. */
-export function mapContents(obj: LoadedObject, only?: string): MapContent[] {
+/**
+ * The maps of a loaded object worth printing at exit (or only map `only`, which a probe's print() names), read once;
+ * empty ones are left out. With `final` (the run's end), queue and stack maps that are not pinned are printed too:
+ * reading one pops its values, which is harmless only when the object is about to go.
+ */
+export function mapContents(obj: LoadedObject, only?: string, options: { final?: boolean } = {}): MapContent[] {
   const out: MapContent[] = [];
   const namer = stackNamer(obj);
   let held: Holder | undefined;
@@ -87,10 +97,13 @@ export function mapContents(obj: LoadedObject, only?: string): MapContent[] {
       if (only === undefined) out.push(...variables(obj, m, tags));
       continue;
     }
-    if (!PRINTED.has(m.spec.type) || tags?.stacks) continue;
+    const popped = options.final === true && only === undefined && POPPED.has(m.spec.type) && m.pinPath === undefined;
+    if ((!PRINTED.has(m.spec.type) && !popped) || tags?.stacks) continue;
     if (only !== undefined ? m.name !== only : tags?.internal) continue;
     try {
-      const content = m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer);
+      const content = popped
+        ? poppedValues(obj, m, tags)
+        : m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer);
       if (content) out.push(content);
     } catch (e) {
       // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
@@ -113,6 +126,16 @@ function variables(obj: LoadedObject, m: LoadedMap, types: ReturnType<typeof map
   return Object.entries(value)
     .filter(([name, v]) => !name.startsWith("tsbpf_") && !isZero(v))
     .map(([name, v]) => ({ map: name, value: v }));
+}
+
+/** A queue's or stack's values, popped in the order it gives them (first in first for a queue, last in first for a stack). */
+function poppedValues(obj: LoadedObject, m: LoadedMap, types: ReturnType<typeof mapBtfTypes>): MapContent | undefined {
+  const view = new MapView(obj.sys, m, types);
+  const values: unknown[] = [];
+  for (let bytes = obj.sys.mapLookupAndDelete(m.fd, undefined); bytes && values.length < m.spec.maxEntries; bytes = obj.sys.mapLookupAndDelete(m.fd, undefined)) {
+    values.push(view.decodeValue(bytes));
+  }
+  return values.length ? { map: m.name, values } : undefined;
 }
 
 /** A stack trace map's stacks by id, kernel frames named as bpftrace names them (`schedule+45`). */
@@ -239,6 +262,7 @@ export function mapJson(c: MapContent): Record<string, unknown> {
   if ("aggregates" in c) return { map: c.map, entries: c.aggregates.map(([key, value]) => ({ key, value })) };
   if ("aggregate" in c) return { map: c.map, value: c.aggregate };
   if ("value" in c) return { map: c.map, value: c.value };
+  if ("values" in c) return { map: c.map, values: c.values };
   if ("histograms" in c) return { map: c.map, histograms: c.histograms.map((h) => ({ key: h.key, histogram: buckets(h.histogram) })) };
   if ("stacks" in c) return { map: c.map, stacks: c.stacks };
   if ("linear" in c) return { map: c.map, histogram: linearBuckets(c.linear, c.linear.counts) };
@@ -275,6 +299,7 @@ export function mapLines(c: MapContent, json: boolean, at?: Date): string[] {
   if ("aggregates" in c) return [...c.aggregates.map(([k, v]) => `@${c.map}[${showKey(k)}]: ${aggregateText(v)}`), ""];
   if ("aggregate" in c) return [`@${c.map}: ${aggregateText(c.aggregate)}`, ""];
   if ("value" in c) return [`@${c.map}: ${showValue(c.value)}`, ""];
+  if ("values" in c) return [`@${c.map}: ${showValue(c.values)}`, ""];
   if ("histograms" in c) return c.histograms.flatMap((h) => histogramText(`${c.map}[${showKey(h.key)}]`, h.histogram));
   if ("linear" in c) return [`@${c.map}: `, ...linearHistogramLines(c.linear.counts, c.linear.min, c.linear.max, c.linear.step), ""];
   if ("linears" in c) {

@@ -153,7 +153,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
      * adds it to each JSON line. A recording keeps the final maps only.
      */
     const printMaps = (at?: Date, only?: string) => {
-      const contents = mapContents(loaded, only);
+      const contents = mapContents(loaded, only, { final: !at && !only });
       // An --interval's time heads what it prints: nothing, when the maps hold nothing yet.
       if (at && !json && contents.length) write(at.toTimeString().slice(0, 8));
       for (const content of contents) {

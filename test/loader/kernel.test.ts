@@ -360,6 +360,33 @@ char LICENSE[] SEC("license") = "GPL";
     }
   });
 
+  it("queue and stack maps print at the run's end, their values popped in the order each gives them (never before)", async () => {
+    const path = compileC(
+      "queue-stack",
+      `#include "loader.h"
+struct { __uint(type, 22); __uint(max_entries, 8); __type(value, __u32); } fifo SEC(".maps");
+struct { __uint(type, 23); __uint(max_entries, 8); __type(value, __u32); } lifo SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_getppid") int noop(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(path);
+      // A null key pushes (BPF_MAP_UPDATE_ELEM on a queue or stack).
+      for (const v of [1, 2, 3]) for (const m of ["fifo", "lifo"]) sys.mapUpdate(obj.map(m).fd, new Uint8Array(0), u32(v));
+      // Not while the run goes on (print(), --interval): reading pops them.
+      assert.deepEqual(mapContents(obj).map((c) => c.map), []);
+      const { mapLines } = await import("../../cli/report.js");
+      const final = mapContents(obj, undefined, { final: true });
+      assert.deepEqual(final, [{ map: "fifo", values: [1, 2, 3] }, { map: "lifo", values: [3, 2, 1] }]);
+      assert.deepEqual(mapLines(final[0]!, false), ["@fifo: [ 1, 2, 3 ]", ""]);
+      assert.deepEqual(mapLines(final[1]!, true), ['{"map":"lifo","values":[3,2,1]}']);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("tsbpf load --program loads only the programs named; a name the object lacks is a usage error listing its programs", async () => {
     const path = compileC(
       "pick-programs",
