@@ -359,8 +359,23 @@ function show(v: unknown): string {
 /** `v` with its bigints shown as their digits by inspect(), as numbers are (not `18446744073709551615n`). */
 function digits(v: unknown): unknown {
   if (typeof v === "bigint") return { [inspect!.custom]: () => String(v) };
-  if (Array.isArray(v)) return v.map(digits);
-  if (isStruct(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, digits(x)]));
+  // Copied only where a bigint is inside: most events hold none (8-byte fields are numbers while they fit 53 bits).
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    v.forEach((x, i) => {
+      const d = digits(x);
+      if (d !== x) (out ??= v.slice())[i] = d;
+    });
+    return out ?? v;
+  }
+  if (isStruct(v)) {
+    let out: Record<string, unknown> | undefined;
+    for (const [k, x] of Object.entries(v)) {
+      const d = digits(x);
+      if (d !== x) (out ??= { ...v })[k] = d;
+    }
+    return out ?? v;
+  }
   return v;
 }
 

@@ -240,12 +240,8 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
 
 /** The arguments of a tp_btf program's tracepoint in the running kernel's BTF, or why the model cannot know them. */
 function tracepointOf(name: string): TracepointContext | string {
-  let btf: ReturnType<typeof kernelBtf>;
-  try {
-    btf = kernelBtf();
-  } catch {
-    return "the model checks tp_btf programs against the running kernel's BTF, which cannot be read here (/sys/kernel/btf/vmlinux)";
-  }
+  const btf = readableKernelBtf();
+  if (!btf) return "the model checks tp_btf programs against the running kernel's BTF, which cannot be read here (/sys/kernel/btf/vmlinux)";
   return tracepointContext(btf, name);
 }
 

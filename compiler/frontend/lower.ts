@@ -250,12 +250,10 @@ class Rodata {
    * not a parameter the loader could set.
    */
   zero(): number {
-    if (this.zeroAt !== undefined) return this.zeroAt;
-    const padding = (4 - (this.size % 4)) % 4;
-    this.parts.push(new Uint8Array(padding + 4));
-    this.zeroAt = this.size + padding;
-    this.size += padding + 4;
-    this.vars.push({ name: "__tsbpf_zero", offset: this.zeroAt, size: 4, kind: "string" });
+    if (this.zeroAt === undefined) {
+      this.zeroAt = this.place(new Uint8Array(4));
+      this.vars.push({ name: "__tsbpf_zero", offset: this.zeroAt, size: 4, kind: "string" });
+    }
     return this.zeroAt;
   }
   /** Where targetPid()'s u32 is (4-byte aligned, added on first use). */
@@ -265,13 +263,19 @@ class Rodata {
   /** A global integer the loader may set (naturally aligned), holding `value` in the object; its offset. */
   int(name: string, type: IntType, value: bigint): number {
     const size = type.bits / 8;
-    const padding = (size - (this.size % size)) % size;
-    const bytes = new Uint8Array(padding + size);
-    for (let i = 0; i < size; i++) bytes[padding + i] = Number((BigInt.asUintN(type.bits, value) >> BigInt(8 * i)) & 0xffn);
-    this.parts.push(bytes);
-    const at = this.size + padding;
-    this.size += padding + size;
+    const bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i++) bytes[i] = Number((BigInt.asUintN(type.bits, value) >> BigInt(8 * i)) & 0xffn);
+    const at = this.place(bytes);
     this.vars.push({ name, offset: at, size, kind: "int", type });
+    return at;
+  }
+  /** `bytes` placed aligned to their size (an integer's natural alignment); their offset. */
+  private place(bytes: Uint8Array): number {
+    const padding = (bytes.length - (this.size % bytes.length)) % bytes.length;
+    if (padding) this.parts.push(new Uint8Array(padding));
+    const at = this.size + padding;
+    this.parts.push(bytes);
+    this.size = at + bytes.length;
     return at;
   }
   bytes(): Uint8Array {

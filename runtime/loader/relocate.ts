@@ -161,10 +161,21 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
   return { spec: program, insns, maps, functions, poisoned };
 }
 
+/** A program names an extern (a ksym or kfunc) that the externs given to linkProgram do not resolve. */
+export class UnresolvedExternError extends ObjectError {
+  constructor(
+    message: string,
+    readonly extern: ExternSpec,
+  ) {
+    super(message);
+    this.name = "UnresolvedExternError";
+  }
+}
+
 /** A ksym LDDW or a kfunc CALL rewritten as libbpf rewrites it, from what the extern resolved to. */
 function patchExtern(insns: Insn[], at: number, r: BpfRelocation, ext: ExternSpec, externs: ResolvedExterns | undefined, where: string): void {
   const value = externs?.values.get(ext.name);
-  if (!value) throw new ObjectError(`${where} uses ${ext.kind} ${ext.name}, which must be resolved against the running kernel before linking`);
+  if (!value) throw new UnresolvedExternError(`${where} uses ${ext.kind} ${ext.name}, which must be resolved against the running kernel before linking`, ext);
   const insn = insns[at]!;
   if (ext.kind === "kfunc" && r.kind === "call") {
     if (value.kind === "kfunc") insns[at] = { code: Op.CALL, dst: 0, src: PseudoCall.KFUNC, off: 0, imm: value.btfId };

@@ -27,6 +27,7 @@ import {
   type MapSpec,
   type ObjectSpec,
   type ProgramSpec,
+  UnresolvedExternError,
 } from "../loader/index.js";
 import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
 import { KCONFIG_SECTION, POISON_KFUNC_BASE, type ExternValue, type ResolvedExterns } from "../loader/externs.js";
@@ -222,9 +223,8 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
         linked.push(linkProgram(object, p, core, externs));
       } catch (e) {
         // A program naming a kernel symbol or kfunc the simulated kernel lacks cannot run; the others still can.
-        const missing = e instanceof ObjectError ? object.externs.find((x) => !x.weak && e.message.includes(`${x.kind} ${x.name},`)) : undefined;
-        if (!missing) throw e;
-        unavailable.push({ name: p.name, spec: p, reason: `it uses ${missing.kind} ${missing.name}, which the simulated kernel does not have` });
+        if (!(e instanceof UnresolvedExternError)) throw e;
+        unavailable.push({ name: p.name, spec: p, reason: `it uses ${e.extern.kind} ${e.extern.name}, which the simulated kernel does not have` });
       }
     }
   } catch (e) {
