@@ -1,7 +1,8 @@
 // Reading the kernel's trace buffer: bpf_printk output, from a private tracefs instance by default.
 // Takes tracefs (and a `Sys` for poll on a worker thread); gives `TracePipe`, an async stream of parsed
 // `TraceLine`s (task, pid, cpu, timestamp, message) that never blocks the event loop: the pipe is opened
-// non-blocking and waited on with `pollAsync` in short slices, so `close()` returns promptly.
+// non-blocking and waited on with `pollAsync` in short slices, beside an eventfd that `close()` signals, so a close
+// does not wait out the slice (the instance's removal, ~30-45 ms in the kernel, then overlaps the probes' detach).
 // Since Linux 6.5 the main trace_pipe allows one reader at a time (a second open is EBUSY), so each pipe is
 // read from an instance of its own, instances/tsbpf-PID[-N], with only the bpf_trace_printk event enabled
 // (every instance gets its own copy of each line); it is removed on close, and ones left by killed processes
@@ -39,7 +40,7 @@ export function parseTraceLine(raw: string): TraceLine | undefined {
   return { task: m[1]!.trim(), pid: Number(m[2]), cpu: Number(m[3]), flags: m[4], timestamp: Number(m[5]), event: m[6]!, message: m[7]!, raw };
 }
 
-/** Longest wait per poll: bounds how long close() takes. */
+/** Longest wait per poll: koffi runs async calls on a pool of one thread per CPU, which a poll holds while it waits. */
 const SLICE_MS = 100;
 
 export interface TracePipeOptions {
@@ -66,6 +67,8 @@ export class TracePipe {
   private readonly queue: TraceLine[] = [];
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly sys: Sys;
+  /** Polled beside the pipe, and signalled by close(): a poll in flight returns then rather than at its slice's end. */
+  private wake: number | undefined;
   /** Reads and polls in flight: the fd may be closed synchronously only when there are none. */
   private busy = 0;
   readonly path: string;
@@ -78,6 +81,7 @@ export class TracePipe {
     this.path = path;
     this.fd = fd;
     this.sys = sys;
+    this.wake = sys.eventfd();
     this.instance = instance;
     this.fallback = fallback;
   }
@@ -153,7 +157,7 @@ export class TracePipe {
   private async fill(waitMs: number): Promise<void> {
     const text = this.closing ? undefined : this.readAvailable();
     if (text === undefined) {
-      if (!this.closing) await this.track(this.sys.pollAsync([{ fd: this.fd! }], waitMs));
+      if (!this.closing) await this.track(this.sys.pollAsync([{ fd: this.fd! }, { fd: this.wake! }], waitMs));
       return;
     }
     this.queueText(text);
@@ -210,6 +214,7 @@ export class TracePipe {
    */
   close(): Promise<void> {
     this.closing = true;
+    if (!this.closed && this.wake !== undefined) this.sys.signalEventfd(this.wake);
     this.closed ??= this.pending.then(() => {
       try {
         // Bounded: a pipe fed without pause is never empty.
@@ -225,8 +230,8 @@ export class TracePipe {
 
   /**
    * For exit paths that cannot wait (a second Ctrl-C, `exit`): closes the pipe and removes the instance now. A poll
-   * in flight on a worker thread keeps the pipe open in the kernel until it returns, so the instance is then woken
-   * with a marker line and its removal retried for as long as one poll slice lasts.
+   * in flight on a worker thread keeps the pipe open in the kernel until it returns, so it is woken and the instance's
+   * removal retried for as long as one poll slice lasts.
    */
   closeSync(): void {
     this.closing = true;
@@ -235,18 +240,23 @@ export class TracePipe {
     const fd = this.fd;
     this.fd = undefined;
     closeSync(fd);
+    this.closeWake(polling);
     if (!this.instance) return;
     if (!polling) {
       removeInstance(this.instance);
       return;
     }
-    try {
-      writeFileSync(`${this.instance}/trace_marker`, "\n");
-    } catch {
-      // no marker: the poll returns at the end of its slice
-    }
     const deadline = Date.now() + SLICE_MS * 2;
     while (!removeInstance(this.instance) && Date.now() < deadline) Atomics.wait(PAUSE, 0, 0, 2);
+  }
+
+  /** Closes the eventfd, signalling it first when a poll may be waiting on it (the poll keeps its own reference). */
+  private closeWake(polling: boolean): void {
+    if (this.wake === undefined) return;
+    const wake = this.wake;
+    this.wake = undefined;
+    if (polling) this.sys.signalEventfd(wake);
+    this.sys.close(wake);
   }
 
   private release(): void {
@@ -254,6 +264,7 @@ export class TracePipe {
     const fd = this.fd;
     this.fd = undefined;
     closeSync(fd);
+    this.closeWake(false);
     // The kernel refuses to remove an instance while its trace_pipe is open, so only after the close.
     if (this.instance) removeInstance(this.instance);
   }

@@ -27,7 +27,7 @@ import {
   type TestRunResult,
 } from "./sys.js";
 
-export type FakeFdKind = "map" | "prog" | "link" | "btf" | "perf" | "epoll" | "stats";
+export type FakeFdKind = "map" | "prog" | "link" | "btf" | "perf" | "epoll" | "stats" | "eventfd";
 
 interface FakeMap {
   kind: "map";
@@ -82,8 +82,12 @@ interface FakeStats {
   kind: "stats";
 }
 
+interface FakeEventfd {
+  kind: "eventfd";
+}
+
 type IdObject = FakeMap | FakeProg | FakeLink | FakeBtf;
-type FdObject = IdObject | FakePerfEvent | FakeEpoll | FakeStats;
+type FdObject = IdObject | FakePerfEvent | FakeEpoll | FakeStats | FakeEventfd;
 
 /** What a scripted test run gives: a fixed result or a function of the program and input. */
 export type FakeTestRun =
@@ -620,6 +624,15 @@ export class FakeSys implements Sys {
 
   pollAsync(fds: readonly PollFd[], timeoutMs: number): Promise<number[]> {
     return Promise.resolve(this.poll(fds, timeoutMs));
+  }
+
+  eventfd(): number {
+    return this.allocFd({ kind: "eventfd" });
+  }
+
+  signalEventfd(fd: number): void {
+    this.get(fd, "eventfd", "write");
+    this.readyFds.add(fd);
   }
 
   epollCreate(): number {

@@ -3,7 +3,7 @@
 // koffi is loaded on first use, so importing tsbpf never touches native code. Attribute layouts follow
 // include/uapi/linux/bpf.h (union bpf_attr, 152 bytes in 6.12) and perf_event.h (perf_event_attr, 128 bytes).
 
-import { readFileSync, unlinkSync } from "node:fs";
+import { readFileSync, unlinkSync, writeSync } from "node:fs";
 import { Cmd, Errno, LogLevel, MapMem, MapType, PERF_ATTR_SIZE, PERF_UPROBE_REF_CTR_OFFSET_SHIFT, PerfFlag, Poll, Prot, SyscallNr } from "./constants.js";
 import {
   BpfLoadError,
@@ -45,9 +45,13 @@ interface Ffi {
   epollWait: NativeFn;
   getpid: NativeFn;
   sysconf: NativeFn;
+  eventfd: NativeFn;
 }
 
 let ffi: Ffi | undefined;
+
+/** What signalEventfd adds to an eventfd's counter: a u64 1. */
+const EVENTFD_ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 
 // Loaded with require so that the first syscall can stay synchronous.
 function native(): Ffi {
@@ -69,6 +73,7 @@ function native(): Ffi {
     epollWait: fn(libc.func("epoll_wait", "int", ["int", "uint64", "int", "int"])),
     getpid: fn(libc.func("int getpid()")),
     sysconf: fn(libc.func("long sysconf(int name)")),
+    eventfd: fn(libc.func("int eventfd(unsigned int initval, int flags)")),
   };
   return ffi;
 }
@@ -753,6 +758,20 @@ export class LinuxSys implements Sys {
         resolve(this.revents(buf, fds.length));
       });
     });
+  }
+
+  eventfd(): number {
+    // EFD_CLOEXEC | EFD_NONBLOCK
+    return check("eventfd", native().eventfd(0, 0o2000000 | 0o4000));
+  }
+
+  signalEventfd(fd: number): void {
+    try {
+      writeSync(fd, EVENTFD_ONE);
+    } catch (e) {
+      // EAGAIN: the counter is at its maximum, so the eventfd is readable already
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+    }
   }
 
   epollCreate(): number {

@@ -392,6 +392,10 @@ export interface Sys {
   epollWait(epfd: number, maxEvents: number, timeoutMs: number): EpollEvent[];
   /** epoll_wait on a worker thread. */
   epollWaitAsync(epfd: number, maxEvents: number, timeoutMs: number): Promise<EpollEvent[]>;
+  /** An eventfd (non-blocking, close-on-exec): a poll waiting on it returns once it is signalled. Closed with close(). */
+  eventfd(): number;
+  /** Makes an eventfd readable, waking a poll on another thread at once. */
+  signalEventfd(fd: number): void;
 
   getpid(): number;
 }

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { release, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
-import { listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
+import { Poll, listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, MissingKernelError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
 import type { BtfResolutions, ResolutionStore } from "../../runtime/loader/btf-resolutions.js";
@@ -117,6 +117,30 @@ describe("loading into the running kernel", needsKernel, () => {
       for await (const line of pipe.lines()) if (line.pid === child.pid) seen.push(line.message);
       await closing;
       assert.ok(seen.some((m) => m.startsWith("tsbpf-tp") && m.endsWith(`name=${child.path}`)), `lines of the rm: ${JSON.stringify(seen)}`);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("closing a trace pipe wakes the poll it has in flight, which would otherwise wait out its slice", async () => {
+    // The last poll's results, per fd polled: the pipe, then the eventfd close() signals.
+    let lastPoll: number[] = [];
+    const recorded = new Proxy(sys, {
+      get(target, name) {
+        if (name === "pollAsync") return (...args: Parameters<typeof sys.pollAsync>) => target.pollAsync(...args).then((r) => (lastPoll = r));
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const session = new Session(recorded);
+    try {
+      const pipe = session.tracePipe();
+      const reading = pipe.lines()[Symbol.asyncIterator]().next();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await pipe.close();
+      await reading;
+      assert.equal(lastPoll.length, 2);
+      assert.ok(lastPoll[1]! & Poll.IN, `the eventfd was not readable when the poll returned: ${JSON.stringify(lastPoll)}`);
     } finally {
       await session.close();
     }
