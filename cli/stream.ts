@@ -113,7 +113,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Before the load, which gives targetPid() its pid; a command is started stopped and resumed after the attach,
     // so that the probes see it from its start.
     target = options.target && ("command" in options.target ? startCommand(options.target.command, { quietStdout: json }) : existingProcess(options.target.pid));
-    const loaded = load(session, bytes, options, log, target?.pid);
+    const loaded = await load(session, bytes, options, log, target?.pid);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
@@ -435,7 +435,7 @@ function signallingProgram(loaded: LoadedObject): string | undefined {
   return [...loaded.programs.values()].find((p) => p.spec.source.insns.some(sends))?.name;
 }
 
-function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined): LoadedObject {
+async function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined): Promise<LoadedObject> {
   const { file, verbose = false } = options;
   try {
     const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid, resolutions: options.resolutions, programs: options.programs });
@@ -462,6 +462,11 @@ function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: 
       if (verbose && error.log) writeErr(`${error.log.trimEnd()}\n`);
       const denied = error.code === "EPERM" && !error.log;
       const hint = !verbose && error.log ? " (run with --verbose for the verifier log)" : "";
+      if (error.rejection) {
+        // Explained as `tsbpf verify` explains the model's rejections; loaded only here, off the path of a run that loads.
+        const { formatKernelRejection } = await import("./rejection.js");
+        throw new UserError(formatKernelRejection(error, error.rejection, { tsbpf: options.source === "ts", hint }), ExitCode.REJECTED);
+      }
       throw new UserError(`${error.message}${hint}`, denied ? ExitCode.NO_PERMISSION : ExitCode.REJECTED);
     }
     throw error;

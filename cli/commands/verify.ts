@@ -13,7 +13,8 @@
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/index.js";
 import { describeError, notModelled, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
-import { explainRejection, type SourcePosition } from "../../compiler/verify-programs.js";
+import type { SourcePosition } from "../../compiler/verify-programs.js";
+import { codeFrame, explainAt } from "../rejection.js";
 import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import { Op, PseudoCall } from "../../compiler/isa/opcodes.js";
@@ -223,13 +224,8 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     const verdict = result.accepted ? "accepted" : "rejected";
     const report: ProgramReport = { name: p.name, section: p.section, progType: progTypeName(progType), verdict, accepted: result.accepted, processed: result.processed, insns: insns.length };
     if (result.error) {
-      const source = positionOf(result.error.pc);
       // tsbpf's objects carry TypeScript line info; any other object is its author's code, not tsbpf's.
-      const why = explainRejection(insns, result.error, progType, positionOf, { tsbpf: /\.[cm]?ts$/.test(source?.file ?? "") });
-      if (source && why.expression && source.text) {
-        const i = source.text.indexOf(why.expression, Math.max(0, source.column - 1));
-        if (i >= 0) source.column = i + 1;
-      }
+      const { why, source } = explainAt(insns, result.error, progType, positionOf, { tsbpf: /\.[cm]?ts$/.test(positionOf(result.error.pc)?.file ?? "") });
       report.error = { ...result.error, insn: disassembleAt(insns, result.error.pc), text: describeError(insns, result.error), code: `TSBPF${why.code}`, hint: why.sentence, ...(source ? { source } : {}), ...(why.expression ? { expression: why.expression } : {}) };
     }
     if (result.log) report.log = kernelStyleLog(result.log, positionOf);
@@ -339,13 +335,7 @@ export function formatReport(report: ObjectReport): string {
     out.push(`${p.name} (${p.section}, ${p.progType}): rejected`);
     const where = e.source ? `${e.source.file}:${e.source.line}:${e.source.column} - ` : "";
     out.push(`${where}error ${e.code}: ${e.hint}`);
-    if (e.source?.text !== undefined) {
-      const gutter = String(e.source.line);
-      const text = e.source.text.replace(/\t/g, "    ");
-      const col = e.source.text.slice(0, Math.max(0, e.source.column - 1)).replace(/\t/g, "    ").length;
-      const width = e.expression && e.source.text.startsWith(e.expression, e.source.column - 1) ? e.expression.length : 1;
-      out.push("", `${gutter} ${text}`, `${" ".repeat(gutter.length)} ${" ".repeat(col)}${"~".repeat(width)}`, "");
-    }
+    if (e.source?.text !== undefined) out.push("", ...codeFrame(e.source as SourcePosition & { text: string }, e.expression), "");
     out.push(`  note: the verifier model rejects ${e.text}`);
   }
   const count = (verdict: ProgramReport["verdict"]): number => report.programs.filter((p) => p.verdict === verdict).length;

@@ -38,10 +38,23 @@ export class NoProgramsError extends ObjectError {
   }
 }
 
+/** What the kernel's verifier refused, for saying why in the source's terms (the CLI's diagnostics). */
+export interface VerifierRejection {
+  /** The program as it was loaded (encoded instructions, maps and calls relocated). */
+  insns: Uint8Array;
+  progType: number;
+  /** The instruction the verifier stopped at. */
+  pc: number;
+  /** Where an instruction of the program came from, through the object's line info. */
+  sourceAt(pc: number): SourceLocation | undefined;
+}
+
 /** The kernel refused a program (verifier rejection) or a map. */
 export class LoadError extends Error {
   /** The source line (TypeScript for tsbpf objects, C for clang -g ones) of the instruction the verifier refused. */
   readonly location: SourceLocation | undefined;
+  /** Set when the verifier rejected a program (not for a permission error, a signal or a missing kernel feature). */
+  readonly rejection: VerifierRejection | undefined;
   constructor(
     message: string,
     /** The program or map that was refused. */
@@ -52,11 +65,12 @@ export class LoadError extends Error {
     readonly log: string,
     /** Errno name of the failed call ("EACCES", "EINVAL", "EPERM"). */
     readonly code: string,
-    options?: { cause?: unknown; location?: SourceLocation },
+    options?: { cause?: unknown; location?: SourceLocation; rejection?: VerifierRejection },
   ) {
     super(message, options);
     this.name = "LoadError";
     this.location = options?.location;
+    this.rejection = options?.rejection;
   }
 }
 

@@ -10,7 +10,7 @@ export interface SourceLocation {
   file: string;
   line: number;
   column: number;
-  /** The source line's text, when the object carries it. */
+  /** The source line's whole text (`column` counts from its start), when the object carries it. */
   text: string | undefined;
 }
 
@@ -34,7 +34,8 @@ export class SourceMap {
     let best: BtfLineInfo | undefined;
     for (const r of records) if (r.insnOff <= byteOff && (!best || r.insnOff >= best.insnOff)) best = r;
     if (!best || best.line === 0) return undefined;
-    return { file: best.fileName ?? "?", line: best.line, column: best.col, text: best.lineText?.trim() || undefined };
+    const text = best.lineText?.replace(/\r$/, "");
+    return { file: best.fileName ?? "?", line: best.line, column: best.col, text: text?.trim() ? text : undefined };
   }
 }
 
@@ -56,5 +57,5 @@ export function lineInfo(object: ObjectSpec): Map<string, BtfLineInfo[]> {
 /** "file:line:col" and the line's text, for messages. */
 export function formatLocation(loc: SourceLocation | undefined): string {
   if (!loc) return "";
-  return `${loc.file}:${loc.line}:${loc.column}${loc.text ? `: ${loc.text}` : ""}`;
+  return `${loc.file}:${loc.line}:${loc.column}${loc.text ? `: ${loc.text.trim()}` : ""}`;
 }

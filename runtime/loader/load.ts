@@ -25,7 +25,7 @@ import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
 import { BTF_FEATURES, btfForKernel, type BtfFeature, type BtfFeatures } from "./btf-sanitize.js";
 import { mapBtfTypes, objectBtf } from "./maps.js";
 import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type ExternEnvironment, type ResolvedExterns } from "./externs.js";
-import { formatLocation, lineInfo, SourceMap, type SourceLocation } from "./lines.js";
+import { formatLocation, lineInfo, SourceMap } from "./lines.js";
 import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
 import { readsTargetPid, setGlobals, type GlobalValue } from "./globals.js";
@@ -528,9 +528,13 @@ function loadProgram(
             : core
               ? `refused: it reads what the running kernel does not have (${core.replace(/^CO-RE: /, "")})`
               : `rejected by the kernel's verifier: ${reason}`;
-      const location = interrupted ? undefined : rejectedAt(spec, l, e.log);
+      const pc = interrupted ? undefined : lastLoggedInsn(e.log);
+      const sourceMap = pc === undefined ? undefined : new SourceMap(l, lineInfo(spec));
+      const location = sourceMap?.at(pc!);
       const at = location ? `\n  at ${formatLocation(location)}` : "";
-      throw new LoadError(`program ${p.name} (section ${p.section}) was ${what}${at}`, p.name, reason, e.log, e.code, { cause: e, location });
+      const verifier = e.log !== "" && !core && sourceMap;
+      const rejection = verifier ? { insns, progType: p.type, pc: pc!, sourceAt: (i: number) => sourceMap.at(i) } : undefined;
+      throw new LoadError(`program ${p.name} (section ${p.section}) was ${what}${at}`, p.name, reason, e.log, e.code, { cause: e, location, rejection });
     }
     if (e instanceof SysError) throw new LoadError(`program ${p.name} (section ${p.section}) could not be loaded: ${e.message}`, p.name, e.code, "", e.code, { cause: e });
     throw e;
@@ -561,12 +565,6 @@ function explainExtern(spec: ObjectSpec, reason: string, externs: ResolvedExtern
     return `${reason} (the kernel finds typed ksyms by name in its kallsyms, which lists variables only with CONFIG_KALLSYMS_ALL)`;
   }
   return reason;
-}
-
-/** The source line of the instruction the verifier stopped at. */
-function rejectedAt(spec: ObjectSpec, l: LinkedProgram, log: string): SourceLocation | undefined {
-  const at = lastLoggedInsn(log);
-  return at === undefined ? undefined : new SourceMap(l, lineInfo(spec)).at(at);
 }
 
 /**

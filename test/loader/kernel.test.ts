@@ -459,6 +459,25 @@ char LICENSE[] SEC("license") = "GPL";
     );
   });
 
+  it("tsbpf load says a kernel rejection as a diagnostic: file:line:col, a TSBPF code, the sentence, the line marked, the kernel's reason", async () => {
+    const rejected = startCli(["load", fixturePath("rejected")]);
+    assert.equal(await rejected.exited, 3, rejected.stderr());
+    const file = /tsbpf: (\S+rejected\.bpf\.c):16:9 - /.exec(rejected.stderr())?.[1];
+    assert.ok(file, rejected.stderr());
+    assert.equal(
+      rejected.stderr(),
+      `tsbpf: ${file}:16:9 - error TSBPF2002: no_null_check: \`bpf_map_lookup_elem(&values, &key)\` may be null here; check it (\`if (!v) return 0;\`) before reading \`*v\`\n\n` +
+        "16     return *v;\n" +
+        "              ~~\n\n" +
+        "  note: program no_null_check (section tracepoint/syscalls/sys_enter_unlinkat) was rejected by the kernel's verifier: R0 invalid mem access 'map_value_or_null' (run with --verbose for the verifier log)\n",
+    );
+    // Without line info: the code and the sentence, with the instruction the kernel named.
+    const source = `#include "loader.h"\nstatic __u32 (*prandom)(void) = (void *)7;\nSEC("tracepoint/syscalls/sys_enter_unlinkat") int spin(void *ctx) {\n  __u32 x = 0;\n  while (prandom() != 5) { x = 1; }\n  return x;\n}\nchar LICENSE[] SEC("license") = "GPL";\n`;
+    const bare = startCli(["load", compileC("spin-bare", source, ["-g0"])]);
+    assert.equal(await bare.exited, 3, bare.stderr());
+    assert.match(bare.stderr(), /^tsbpf: error TSBPF2006: spin: the verifier cannot prove that the loop around this expression ends; .*\n  note: program spin \(section [^)]+\) was rejected by the kernel's verifier: infinite loop detected at insn \d+ \(run with --verbose for the verifier log\)\n$/);
+  });
+
   it("a ring buffer's size is rounded up to a power-of-two number of pages, and map_extra reaches the kernel, as libbpf does", async () => {
     const path = compileC(
       "map-extras",

@@ -23,22 +23,23 @@ export function fixturePath(name: string): string {
 }
 
 /** Compiles C source that includes "loader.h" (a fixture's variant, a malformed definition) once per content. */
-export function compileC(name: string, source: string): string {
+export function compileC(name: string, source: string, flags: readonly string[] = []): string {
   const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
   const path = join(CACHE, `${name}-${hash}.bpf.c`);
   mkdirSync(CACHE, { recursive: true });
   if (!existsSync(path)) writeFileSync(path, source);
-  return compile(name, path, source);
+  return compile(name, path, source, flags);
 }
 
-function compile(name: string, path: string, source: string | Uint8Array): string {
+/** clang-19 -O2 -g, then `flags` (-g0 drops the debug info). */
+function compile(name: string, path: string, source: string | Uint8Array, flags: readonly string[] = []): string {
   const header = readFileSync(join(FIXTURES, "loader.h"));
-  const hash = createHash("sha256").update(source).update(header).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(source).update(header).update(flags.join(" ")).digest("hex").slice(0, 16);
   const out = join(CACHE, `${name}-${hash}.bpf.o`);
   if (existsSync(out)) return out;
   mkdirSync(CACHE, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync(CLANG ?? "clang-19", ["-O2", "-g", "-target", "bpf", "-I", FIXTURES, "-c", path, "-o", tmp], { encoding: "utf8" });
+  const r = spawnSync(CLANG ?? "clang-19", ["-O2", "-g", ...flags, "-target", "bpf", "-I", FIXTURES, "-c", path, "-o", tmp], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`clang-19 failed on ${name}.bpf.c:\n${r.stderr}`);
   renameSync(tmp, out); // atomic: parallel test files never see half an object
   return out;

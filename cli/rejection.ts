@@ -1,0 +1,52 @@
+// Verifier rejections in the source's terms, for `tsbpf verify` (the model's) and for `tsbpf load`/`run` (the
+// kernel's, whose reasons the model words alike): a TSBPF20xx code and a sentence (verify-programs.ts's
+// explainRejection), the source line with the expression underlined, and the verifier's own words as a note.
+
+import { decode, type Insn } from "../compiler/isa/index.js";
+import { explainRejection, type ExplainOptions, type Explanation, type SourcePosition } from "../compiler/verify-programs.js";
+import type { VerifyError } from "../compiler/verifier/index.js";
+import type { LoadError, VerifierRejection } from "../runtime/loader/index.js";
+
+/** explainRejection, with the source position of the refused instruction moved onto the expression it names. */
+export function explainAt(
+  insns: readonly Insn[],
+  error: VerifyError,
+  progType: number,
+  positionOf: (pc: number) => SourcePosition | undefined,
+  options: ExplainOptions,
+): { why: Explanation; source: SourcePosition | undefined } {
+  const why = explainRejection(insns, error, progType, positionOf, options);
+  const source = positionOf(error.pc);
+  if (source?.text !== undefined && why.expression) {
+    const i = source.text.indexOf(why.expression, Math.max(0, source.column - 1));
+    if (i >= 0) source.column = i + 1;
+  }
+  return { why, source };
+}
+
+/** The source line and, under it, the expression (or the column) marked; tabs shown as four spaces. */
+export function codeFrame(source: SourcePosition & { text: string }, expression: string | undefined): string[] {
+  const gutter = String(source.line);
+  const text = source.text.replace(/\t/g, "    ");
+  const col = source.text.slice(0, Math.max(0, source.column - 1)).replace(/\t/g, "    ").length;
+  const width = expression && source.text.startsWith(expression, source.column - 1) ? expression.length : 1;
+  return [`${gutter} ${text}`, `${" ".repeat(gutter.length)} ${" ".repeat(col)}${"~".repeat(width)}`];
+}
+
+/**
+ * A program the kernel's verifier refused at load: `FILE:LINE:COL - error TSBPF20xx: sentence`, the code frame, and
+ * the loader's message (the kernel's reason) as the note, followed by `hint`.
+ */
+export function formatKernelRejection(error: LoadError, rejection: VerifierRejection, options: ExplainOptions & { hint?: string }): string {
+  const insns = decode(rejection.insns, { check: false });
+  const positionOf = (pc: number): SourcePosition | undefined => {
+    const at = rejection.sourceAt(pc);
+    return at && { file: at.file, line: at.line, column: at.column, ...(at.text !== undefined ? { text: at.text } : {}) };
+  };
+  const { why, source } = explainAt(insns, { pc: rejection.pc, message: error.reason }, rejection.progType, positionOf, options);
+  const where = source?.line ? `${source.file}:${source.line}:${source.column} - ` : "";
+  const frame = source?.text !== undefined ? ["", ...codeFrame(source as SourcePosition & { text: string }, why.expression), ""] : [];
+  // The loader's message without its "at FILE:LINE" line, which the head says.
+  const kernel = error.message.split("\n")[0]!;
+  return [`${where}error TSBPF${why.code}: ${error.object}: ${why.sentence}`, ...frame, `  note: ${kernel}${options.hint ?? ""}`].join("\n");
+}
