@@ -105,6 +105,12 @@ export function explainRejection(
     if (cls === Class.ST || cls === Class.STX) return out(VerifierCode.Context, `${at} writes the probe's context, which a ${progTypeName(progType)} program may not change there`);
     return out(VerifierCode.Context, `${at} reads the probe's context where a ${progTypeName(progType)} program may not: that argument or field is not readable here`);
   }
+  if (/jumps is too complex/.test(m)) {
+    return out(
+      VerifierCode.Loop,
+      `the kernel's verifier gives up on this program at ${at}: along one path, more than 8,192 conditions each leave their other way to be checked later; use fewer conditions on a path (a map looked up once instead of a long chain of comparisons)`,
+    );
+  }
   if (/too large|too complex/.test(m)) {
     // Bounded loops, but too many paths through them: a constant bound is not the cure.
     return out(

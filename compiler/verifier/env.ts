@@ -79,10 +79,10 @@ export const newId = (env: Env): number => ++env.idGen;
 
 export const regs = (env: Env): Reg[] => curFrame(env.cur).regs;
 
-/** Rejects at the current instruction; names the register and its state when given. */
 /** How the model's rejections for what it does not model end (a helper, kfuncs, kernel BTF symbols): see gaveUp(). */
 export const NOT_MODELLED = "not modelled by this verifier";
 
+/** Rejects at the current instruction; names the register and its state when given. */
 export function fail(env: Env, reason: string, regno?: number): never {
   let state: string | undefined;
   if (regno !== undefined && regno >= 0 && regno <= 10) state = regString(regs(env)[regno]!);

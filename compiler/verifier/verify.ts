@@ -33,6 +33,8 @@ const MAX_CHECKPOINTS = 64;
  * linked scalars.
  */
 const MAX_HISTORY = 40;
+/** Branches queued for later at once (BPF_COMPLEXITY_LIMIT_JMP_SEQ): a path forking at every jump, none joining. */
+const MAX_QUEUED_BRANCHES = 8192;
 
 /** BPF_F_SLEEPABLE: a program that may sleep (libbpf's SEC("syscall"), "uprobe.s", ...). */
 const BPF_F_SLEEPABLE = 1 << 4;
@@ -220,6 +222,8 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         if (jmpPoints[env.pc] || note) h++;
       }
       stack.push({ state, pc, from: env.pc, parent, written: written.slice(), trace: t, history: h });
+      // Linux's BPF_COMPLEXITY_LIMIT_JMP_SEQ: branches queued and not yet explored.
+      if (stack.length > MAX_QUEUED_BRANCHES) fail(env, `The sequence of ${stack.length} jumps is too complex.`);
     },
     markPrecise(regno) {
       if (!privileged || env.cur.frames[env.cur.frames.length - 1]!.regs[regno]?.type !== "scalar") return;
