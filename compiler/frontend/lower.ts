@@ -141,6 +141,8 @@ function kernelArrayType(m: KernelArray): string {
 }
 
 type MapClass = (typeof MAPS)[number];
+/** Maps whose delete and update free elements (an update replaces one): a lookup's pointer may then see another key's. */
+const HASH_MAPS: ReadonlySet<MapClass> = new Set(["HashMap", "PerCpuHashMap", "LruHashMap"]);
 
 /** One side of a string comparison: a literal's UTF-8 bytes, or a Str<N> in memory. */
 type StringOperand = { kind: "literal"; text: string; bytes: Uint8Array } | { kind: "str"; ref: Ref; size: number };
@@ -1304,7 +1306,9 @@ export function lower(
           let bare = init;
           while (ts.isParenthesizedExpression(bare)) bare = bare.expression;
           if (r && (r.layout.kind !== "int" || !ts.isIdentifier(bare))) {
-            this.bindRef(symbol0, r, mutable, d);
+            // A `const` is a number in TypeScript: where the map may change before it is read, it keeps its own copy.
+            const kept = !mutable && r.layout.kind === "int" && r.base.kind === "reg" && ts.isCallExpression(bare) && this.changedBeforeRead(d, bare) ? this.snapshot(r, d) : r;
+            this.bindRef(symbol0, kept, mutable, d);
             continue;
           }
         }
@@ -1394,6 +1398,70 @@ export function lower(
         return fail(node, Code.Unsupported, `\`${name}\` is the map's value in place, and \`${name} = ...\` cannot be checked for null: set it with the map's \`update(key, value)\`${change}`);
       }
       this.storeInt(ref, compute(this.loadInt(ref, target)), node);
+    }
+
+    /**
+     * Whether `const v = m.lookup(k)` of a hash map may be read after the element it found was freed: after an
+     * `m.delete()` or `m.update()` (which replaces an element by another), made here or by a function of the file
+     * this calls, later in the handler than the declaration and before a read of `v` (in text, or inside one loop
+     * that follows the declaration). A freed element goes back to the map's free list, and the next update may
+     * reuse it for another key. (An array's update writes its element in place: `v` reads what it holds now.)
+     */
+    changedBeforeRead(d: TS.VariableDeclaration, lookup: TS.CallExpression): boolean {
+      const map = ts.isPropertyAccessExpression(lookup.expression) ? this.mapOf(lookup.expression.expression) : undefined;
+      if (!map || !HASH_MAPS.has(map.cls)) return false;
+      const symbol = checker.getSymbolAtLocation(d.name);
+      const freeing = new Map<TS.Node, boolean>();
+      /** Whether `n` (a call of the map's methods, or of a function of the file) may free one of its elements. */
+      const frees = (n: TS.CallExpression): boolean => {
+        const callee = n.expression;
+        if (ts.isPropertyAccessExpression(callee)) return (callee.name.text === "delete" || callee.name.text === "update") && this.mapOf(callee.expression) === map;
+        const fn = ts.isIdentifier(callee) ? functions.get(checker.getSymbolAtLocation(callee)!) : undefined;
+        if (!fn) return false;
+        if (freeing.has(fn)) return freeing.get(fn)!;
+        freeing.set(fn, false); // while its body is looked at (recursion is refused elsewhere)
+        let found = false;
+        const look = (x: TS.Node): void => {
+          if (!found && ts.isCallExpression(x) && frees(x)) found = true;
+          if (!found) ts.forEachChild(x, look);
+        };
+        look(fn);
+        freeing.set(fn, found);
+        return found;
+      };
+      let body: TS.Node = d;
+      while (!ts.isFunctionLike(body) && !ts.isSourceFile(body)) body = body.parent;
+      const reads: TS.Node[] = [];
+      const changes: TS.Node[] = [];
+      const loops: TS.Node[] = [];
+      const visit = (n: TS.Node): void => {
+        if (n.pos >= d.end) {
+          if (ts.isIdentifier(n) && checker.getSymbolAtLocation(n) === symbol) reads.push(n);
+          if (ts.isIterationStatement(n, false)) loops.push(n);
+          if (ts.isCallExpression(n) && frees(n)) changes.push(n);
+        }
+        ts.forEachChild(n, visit);
+      };
+      visit(body);
+      const within = (n: TS.Node, outer: TS.Node): boolean => n.pos >= outer.pos && n.end <= outer.end;
+      return reads.some((r) => changes.some((c) => r.pos >= c.end)) || loops.some((l) => reads.some((r) => within(r, l)) && changes.some((c) => within(c, l)));
+    }
+
+    /** A copy on the stack of the integer a lookup found, or null where it found none. */
+    snapshot(r: Ref, node: TS.Node): Ref {
+      const object = this.fb.stackObject(r.layout.size, r.layout.size, locOf(node));
+      const copy = this.fb.vreg(PTR);
+      this.fb.emit({ op: "mov", dst: copy, src: imm(0n, PTR), loc: locOf(node) });
+      const found = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: r.base as VReg, b: imm(0n, PTR), then: found.id, else: join.id, loc: locOf(node) });
+      this.enter(found);
+      const kept: Ref = { layout: r.layout, base: { kind: "stack", object }, offset: 0 };
+      this.storeInt(kept, this.loadInt(r, node), node);
+      this.fb.emit({ op: "addr", dst: copy, object, offset: 0, loc: locOf(node) });
+      this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(join);
+      return { ...r, base: copy, offset: 0 };
     }
 
     /**

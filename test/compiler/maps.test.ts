@@ -472,3 +472,62 @@ test("a LinearHistogram counts values below min, each step up to max, and from m
   const bad = compile({ fileName: "linear.ts", text: LINEAR.replace("new LinearHistogram(0, 100, 50)", "new LinearHistogram(0, 100, 0)") });
   assert.deepEqual(bad.diagnostics.map((d) => `${d.code}: ${d.message}`), ["TSBPF1023: LinearHistogram needs min < max and a positive step"]);
 });
+
+// A hash map's delete() frees the element a lookup found and update() replaces it by another: the next update may
+// reuse it for another key (the simulator's free lists do as the kernel's). A `const` read after either keeps the
+// number it had when bound.
+const FREED_SOURCE = `import { kprobe, printf, HashMap, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+const start = new HashMap<u32, u64>(16);
+function forget(k: u32) {
+  start.delete(k);
+}
+export const direct = kprobe("f", () => {
+  start.update(1, 111);
+  const ts = start.lookup(1);
+  if (ts === null) return;
+  start.delete(1);
+  start.update(2, 222);
+  printf("direct %lu\\n", ts);
+  start.delete(2);
+});
+export const called = kprobe("g", () => {
+  start.update(1, 333);
+  const ts = start.lookup(1);
+  if (ts === null) return;
+  forget(1);
+  start.update(2, 444);
+  printf("called %lu\\n", ts);
+  start.delete(2);
+});
+export const looped = kprobe("h", () => {
+  start.update(1, 555);
+  const ts = start.lookup(1);
+  if (ts === null) return;
+  for (let i = 0; i < 2; i++) {
+    printf("looped %lu\\n", ts);
+    start.delete(1);
+    start.update(2, 666);
+  }
+  start.delete(2);
+});
+export const before = kprobe("k", () => {
+  start.update(1, 777);
+  const ts = start.lookup(1);
+  if (ts === null) return;
+  printf("before %lu\\n", ts);
+  start.delete(1);
+});
+`;
+
+test("a `const` bound to a hash map lookup and read after the element is deleted or replaced keeps the number it was bound to", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const sim = await simulate({ fileName: "freed.ts", text: FREED_SOURCE });
+  for (const f of ["f", "g", "h", "k"]) sim.kprobe(f, {});
+  assert.equal(sim.output(), "direct 111\ncalled 333\nlooped 555\nlooped 555\nbefore 777\n");
+  // Read before the delete: the map's value in place, no copy (as clang's code for `*ts`).
+  const r = compile({ fileName: "freed.ts", text: FREED_SOURCE }, { arch: "x86_64" });
+  const depth = (name: string) => r.programs.find((p) => p.name === name)!.stackDepth;
+  assert.equal(depth("before"), 16, "key and value of the update");
+  assert.equal(depth("direct"), 24, "and the copy");
+});
