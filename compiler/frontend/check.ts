@@ -8,7 +8,7 @@ import type * as TS from "typescript";
 import { loadTypescript, type LoadedTypescript } from "./load-typescript.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { PRELUDE_FILE } from "./prelude.js";
-import { typescriptHint } from "./hints.js";
+import { typescriptMessage } from "./hints.js";
 import { similarNames } from "../similar.js";
 import { isGlob } from "../glob.js";
 
@@ -123,7 +123,7 @@ export function check(fileName: string, text: string, preludeText: string, parse
   return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
 }
 
-const withHint = (code: number, message: string): string => message + typescriptHint(code, message);
+const withHint = typescriptMessage;
 
 /** TypeScript's "property X does not exist on type Y" (2551 when it also has a "did you mean"). */
 const MISSING_PROPERTY = [2339, 2551];

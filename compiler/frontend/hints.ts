@@ -19,11 +19,18 @@ const CONVERSIONS: ReadonlySet<string> = new Set(["Number", "BigInt", "String", 
 /** JavaScript's globals people reach for (Math.min, Date.now, console.log). */
 const JS_GLOBALS: ReadonlySet<string> = new Set(["Math", "Date", "JSON", "console", "process", "globalThis", "Array", "Object", "Map", "Set", "Buffer", "Symbol", "Promise", "Uint8Array", "DataView", "TextEncoder", "TextDecoder", "setTimeout", "performance"]);
 
-const CANNOT_FIND_NAME = new Set([2304, 2552]);
+// 2583 and 2584: a name a lib other than the one given declares (TypeScript then suggests changing the lib).
+const CANNOT_FIND_NAME = new Set([2304, 2552, 2583, 2584]);
 const ONLY_A_TYPE = 2693;
 const BIGINT_MIX = new Set([2322, 2345, 2362, 2363, 2365]);
 
-export function typescriptHint(code: number, message: string): string {
+/** TypeScript's message with what to do in a probe: its advice to change the lib (a probe has none) dropped, a hint added. */
+export function typescriptMessage(code: number, message: string): string {
+  const text = CANNOT_FIND_NAME.has(code) ? message.replace(/\. Do you need to change your target library\?[^\n]*/, ".") : message;
+  return text + typescriptHint(code, text);
+}
+
+function typescriptHint(code: number, message: string): string {
   const name = /^Cannot find name '([^']+)'/.exec(message)?.[1] ?? /^'([^']+)' only refers to a type/.exec(message)?.[1];
   if (name && CANNOT_FIND_NAME.has(code) && TSBPF_NAMES.has(name)) return ` (import it: \`import { ${name} } from "tsbpf"\`)`;
   if (name && (CANNOT_FIND_NAME.has(code) || code === ONLY_A_TYPE) && CONVERSIONS.has(name)) {

@@ -1106,7 +1106,7 @@ export function lower(
         return;
       }
       if (ts.isSwitchStatement(s)) return this.switchStatement(s);
-      fail(s, Code.Unsupported, `${describe(ts, s)} are not supported in a probe handler`);
+      fail(s, Code.Unsupported, `${describe(ts, s)} are not supported in a probe handler${insteadOf(ts, s)}`);
     }
 
     enter(b: Block): void {
@@ -1339,6 +1339,12 @@ export function lower(
       }
     }
 
+    /** JavaScript's `>>>`: shifts the left operand's bits as unsigned. */
+    unsignedShift(l: Val, r: Val, node: TS.Node): Val {
+      const lt = l.untyped ? U64 : promote(l.op.type);
+      return this.binary("shr", this.convert(l, { bits: lt.bits, signed: false }), r, node);
+    }
+
     expressionStatement(e: TS.Expression): void {
       if (ts.isParenthesizedExpression(e)) return this.expressionStatement(e.expression);
       if (ts.isCallExpression(e) && builtin(e.expression) === "printk") return this.printk(e);
@@ -1347,7 +1353,7 @@ export function lower(
         const op = e.operatorToken.kind;
         if (op === ts.SyntaxKind.EqualsToken) return this.assign(e.left, () => this.value(e.right), e, ts.isIdentifier(e.left) ? undefined : e.right);
         const bin = COMPOUND.get(op);
-        if (bin) return this.assign(e.left, (cur) => this.binary(bin, cur, this.value(e.right), e), e);
+        if (bin) return this.assign(e.left, (cur) => (bin === "ushr" ? this.unsignedShift(cur, this.value(e.right), e) : this.binary(bin, cur, this.value(e.right), e)), e);
       }
       if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && (e.operator === ts.SyntaxKind.PlusPlusToken || e.operator === ts.SyntaxKind.MinusMinusToken)) {
         const kind: BinOp = e.operator === ts.SyntaxKind.PlusPlusToken ? "add" : "sub";
@@ -1676,12 +1682,7 @@ export function lower(
         const bin = ARITH.get(op);
         if (bin && (isString(e.left) || isString(e.right))) return fail(e, Code.StringOperation, `strings cannot be joined or computed with \`${e.operatorToken.getText(file)}\`: printk formats several values in one message (\`printk(\`\${a} \${b}\`)\`)`);
         if (bin) return this.binary(bin, this.value(e.left), this.value(e.right), e);
-        if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) {
-          // JavaScript's unsigned shift: shift the left operand's bits as unsigned.
-          const l = this.value(e.left);
-          const lt = l.untyped ? U64 : promote(l.op.type);
-          return this.binary("shr", this.convert(l, { bits: lt.bits, signed: false }), this.value(e.right), e);
-        }
+        if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) return this.unsignedShift(this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.QuestionQuestionToken) return this.orDefault(e);
         if (COMPARE.has(op) || op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) return this.boolValue(e);
         if (op === ts.SyntaxKind.EqualsToken || COMPOUND.has(op)) return fail(e, Code.Unsupported, "assignments are statements here, not values");
@@ -1718,7 +1719,7 @@ export function lower(
         const byName = ts.isStringLiteralLike(key) ? `: write \`${e.expression.getText()}.${key.text}\`` : "";
         return fail(e, Code.Unsupported, `index expressions work on Arr<T, N> values only; fields are read by name, never by a computed key${byName}`);
       }
-      return fail(e, Code.Unsupported, `${describe(ts, e)} are not supported in a probe handler`);
+      return fail(e, Code.Unsupported, `${describe(ts, e)} are not supported in a probe handler${insteadOf(ts, e)}`);
     }
 
     /** `m.lookup(k) ?? d`: the value found, or d. */
@@ -3479,7 +3480,9 @@ function fold(kind: BinOp, a: bigint, b: bigint, t: IntType): bigint {
   }
 }
 
-let tables: { arith: Map<number, BinOp>; compound: Map<number, BinOp>; compare: Map<number, CmpOp> } | undefined;
+/** `>>>=`'s operation: JavaScript's unsigned shift, which BPF's `shr` is only for unsigned operands. */
+type CompoundOp = BinOp | "ushr";
+let tables: { arith: Map<number, BinOp>; compound: Map<number, CompoundOp>; compare: Map<number, CmpOp> } | undefined;
 function makeTables(ts: Typescript) {
   const K = ts.SyntaxKind;
   return {
@@ -3487,9 +3490,10 @@ function makeTables(ts: Typescript) {
       [K.PlusToken, "add"], [K.MinusToken, "sub"], [K.AsteriskToken, "mul"], [K.SlashToken, "div"], [K.PercentToken, "mod"],
       [K.AmpersandToken, "and"], [K.BarToken, "or"], [K.CaretToken, "xor"], [K.LessThanLessThanToken, "shl"], [K.GreaterThanGreaterThanToken, "shr"],
     ]),
-    compound: new Map<number, BinOp>([
+    compound: new Map<number, CompoundOp>([
       [K.PlusEqualsToken, "add"], [K.MinusEqualsToken, "sub"], [K.AsteriskEqualsToken, "mul"], [K.SlashEqualsToken, "div"], [K.PercentEqualsToken, "mod"],
       [K.AmpersandEqualsToken, "and"], [K.BarEqualsToken, "or"], [K.CaretEqualsToken, "xor"], [K.LessThanLessThanEqualsToken, "shl"], [K.GreaterThanGreaterThanEqualsToken, "shr"],
+      [K.GreaterThanGreaterThanGreaterThanEqualsToken, "ushr"],
     ]),
     compare: new Map<number, CmpOp>([
       [K.EqualsEqualsEqualsToken, "eq"], [K.EqualsEqualsToken, "eq"], [K.ExclamationEqualsEqualsToken, "ne"], [K.ExclamationEqualsToken, "ne"],
@@ -3499,7 +3503,7 @@ function makeTables(ts: Typescript) {
 }
 // Filled by initTables before lowering; module-level so the methods above can use them by name.
 let ARITH: Map<number, BinOp>;
-let COMPOUND: Map<number, BinOp>;
+let COMPOUND: Map<number, CompoundOp>;
 let COMPARE: Map<number, CmpOp>;
 
 export function initTables(ts: Typescript): void {
@@ -3507,6 +3511,20 @@ export function initTables(ts: Typescript): void {
   ARITH = tables.arith;
   COMPOUND = tables.compound;
   COMPARE = tables.compare;
+}
+
+/** What to write instead of a construct a handler cannot hold, where there is a usual way: "" otherwise. */
+function insteadOf(ts: Typescript, node: TS.Node): string {
+  if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && (MAPS as readonly string[]).includes(node.expression.text)) {
+    return `: declare maps at module level, outside the handlers (\`const counts = new ${node.expression.text}<u32, u64>(1024)\`)`;
+  }
+  if ((ts.isPostfixUnaryExpression(node) || ts.isPrefixUnaryExpression(node)) && (node.operator === ts.SyntaxKind.PlusPlusToken || node.operator === ts.SyntaxKind.MinusMinusToken)) {
+    return `: \`++\` and \`--\` are statements of their own here; write \`${node.operand.getText()}${ts.tokenToString(node.operator)};\` before or after the line that uses it`;
+  }
+  if (ts.isArrowFunction(node) || ts.isFunctionExpression(node) || ts.isFunctionDeclaration(node)) {
+    return ": declare it as a function at module level (`function f(x: u32): u32 { ... }`) and call it from the handler";
+  }
+  return "";
 }
 
 /** A plural name for a syntax kind, for "... are not supported" diagnostics. */

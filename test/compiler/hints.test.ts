@@ -42,3 +42,23 @@ test("a key given to a map without a key type says the map is keyless and how to
     "TS2345: Argument of type '1' is not assignable to parameter of type 'never'. (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)`, or declare one, `new Histogram<u32>()`, to record by key)",
   ]);
 });
+
+test("console has no lib to add: TypeScript's advice to change the lib is dropped for the hint", () => {
+  assert.deepEqual(messages('console.log("x")'), [
+    "TS2584: Cannot find name 'console'. (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")",
+  ]);
+});
+
+test("a map made, a function declared or ++ used inside a handler says where it goes instead", () => {
+  const inHandler = (body: string): string[] =>
+    compile({ fileName: "h.ts", text: `import { kprobe, printk, HashMap, type u32, type u64, type Arr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n${body}\n});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  assert.deepEqual(inHandler("  const m = new HashMap<u32, u64>(4);\n  m.update(x, 1);"), [
+    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const counts = new HashMap<u32, u64>(1024)`)",
+  ]);
+  assert.deepEqual(inHandler("  const f = (y: u32) => y + 1;\n  printk(`${f(x)}`);"), [
+    "TSBPF1001: arrow functions are not supported in a probe handler: declare it as a function at module level (`function f(x: u32): u32 { ... }`) and call it from the handler",
+  ]);
+  assert.deepEqual(inHandler("  const a: Arr<u32, 4> = [0, 0, 0, 0];\n  let k: u32 = x & 1;\n  a[k++] = 7;\n  printk(`${a[0]}`);"), [
+    "TSBPF1001: postfix unary expressions are not supported in a probe handler: `++` and `--` are statements of their own here; write `k++;` before or after the line that uses it",
+  ]);
+});

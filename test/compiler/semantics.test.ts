@@ -54,6 +54,8 @@ const BLOCKS: [body: string, expected: bigint][] = [
   ["let x: u8 = 250; x += 10; return x;", 4n], // assignment converts to the variable's type
   ["let x: i16 = 0; x -= 1; return x as u64;", M64],
   ["const k = 3; let y = c; y <<= k; y |= 1; return y;", 41n],
+  ["let x = a; x >>>= 28; return x;", 0xfn], // `>>>=` shifts the i32's bits as unsigned, as `>>>` does
+  ["let x = d; x >>>= 60; return x;", 0xfn],
   // A nested loop starting from the outer counter: pairs (i, j) with i <= j < 4, j !== 2, summing j: 4 + 4 + 3 + 3.
   ["let x = 0; for (let i = 0; i < 4; i++) { for (let j = i; j < 4; j++) { if (j === 2) continue; x += j; } } return x;", 14n],
   ["let x = 0; for (let i = 6; i > 0; i -= 2) for (let j = i - 1; j >= 0; j--) x += 1; return x;", 12n], // 6 + 4 + 2
