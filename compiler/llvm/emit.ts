@@ -10,6 +10,12 @@
 // by reading each register's value per block, with a phi at blocks of several predecessors, then
 // removing trivial phis until none is left (Braun et al.), so no allocas are left for `llc`.
 //
+// Stack objects are allocas in the entry block, each with `llvm.lifetime.start`/`end` around its uses
+// (lifetimeMarkers), so LLVM's stack colouring lets objects that are never live together share bytes,
+// as our own backend's frame.ts does: a handler with a map key per call fits in 512 bytes through
+// both. The markers are conservative: an address kept in a register or another object stretches the
+// lifetime, one stored elsewhere gets none, and a loop around a use is covered whole.
+//
 // Semantics kept from BPF where LLVM would otherwise call it undefined: shift counts are masked to
 // the width (as folding does), division and remainder by a non-constant divisor are inline `/=`
 // and `%=` (BPF defines x/0 = 0 and x%0 = x, and signed overflow); constant divisors are plain
@@ -152,6 +158,8 @@ export function emitModule(input: EmitInput): EmitOutput {
     "declare ptr @llvm.preserve.union.access.index.p0.p0(ptr, i32 immarg)",
     "declare ptr @llvm.preserve.array.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
     "declare void @llvm.dbg.value(metadata, metadata, metadata)",
+    "declare void @llvm.lifetime.start.p0(i64 immarg, ptr nocapture)",
+    "declare void @llvm.lifetime.end.p0(i64 immarg, ptr nocapture)",
     "",
     'attributes #0 = { nounwind "no-trapping-math"="true" }',
     "",
@@ -252,6 +260,7 @@ function emitFunction(
   const narrowArgs = new Set<Value>();
   const allocas: string[] = [];
   fn.stack.forEach((s, i) => allocas.push(`  %stack${i} = alloca [${s.size} x i8], align ${Math.max(8, s.align)}`));
+  const markers = lifetimeMarkers(blocks, preds);
 
   for (const block of order) {
     const defs = new Map<number, Value>();
@@ -401,8 +410,17 @@ function emitFunction(
       return bits === 64 ? r : widen32(r, t.signed);
     };
 
-    for (const i of block.insts) {
+    /** The lifetime markers that go before instruction `at` (the block's length: before its terminator). */
+    const mark = (at: number): void => {
+      const d = dbg();
+      for (const { object, end } of markers.get(block.id)?.get(at) ?? []) {
+        out.push(() => `  call void @llvm.lifetime.${end ? "end" : "start"}.p0(i64 ${fn.stack[object]!.size}, ptr %stack${object})${d}`);
+      }
+    };
+
+    for (const [at, i] of block.insts.entries()) {
       if (i.loc) loc = i.loc;
+      mark(at);
       switch (i.op) {
         case "mov":
           def(i.dst, convert(get(i.src), i.src.type, i.dst.type));
@@ -509,6 +527,7 @@ function emitFunction(
         }
       }
     }
+    mark(block.insts.length);
     const t = block.term;
     if (t?.loc) loc = t.loc;
     const d = dbg();
@@ -575,6 +594,178 @@ function emitFunction(
   });
   text.push("}", "");
   return { text: text.join("\n"), needsV4 };
+}
+
+/** A lifetime marker: where in its block it goes, by the instruction it comes before. */
+type Markers = Map<number, Map<number, { object: number; end: boolean }[]>>;
+
+/**
+ * Where each stack object's `llvm.lifetime.start` and `end` go, so that LLVM's stack colouring lets objects that are
+ * never live together share bytes, as our own backend's frame.ts does. LLVM takes an access outside the markers as
+ * undefined, so they are placed conservatively:
+ * - An object's uses are the instructions that name it or read a register that may hold its address (taken, copied,
+ *   offset, or loaded back from an object it was stored into), and every use of an object its address is stored
+ *   into. An object whose address is stored elsewhere (through a pointer to no stack object: a map value) gets no
+ *   markers and lives for the whole function.
+ * - Its region is the blocks of its uses and every block on a path from one use to another: a loop around a use is
+ *   in it whole, since a value may be carried around the back edge.
+ * - The start goes in the nearest dominator of the region that no use reaches (before its first use, if it has one,
+ *   else before its terminator); the end in the nearest post-dominator that reaches no use (after its last use, else
+ *   at its top). So neither lies between two uses, nor in a loop around one. When only the function's exit
+ *   post-dominates, there is no end: the object lives until the function returns.
+ */
+function lifetimeMarkers(blocks: readonly Block[], preds: ReadonlyMap<number, readonly number[]>): Markers {
+  const byId = new Map(blocks.map((b) => [b.id, b]));
+  const succ = (id: number): number[] => successors(byId.get(id)!.term);
+  const none: ReadonlySet<number> = new Set();
+  /** Objects whose address a register, or an object's bytes, may hold. */
+  const inReg = new Map<number, Set<number>>();
+  const inObject = new Map<number, Set<number>>();
+  const escaped = new Set<number>();
+  const addresses = (v: CallArg | Base): ReadonlySet<number> => (v.kind === "stack" ? new Set([v.object]) : v.kind === "reg" ? inReg.get(v.id) ?? none : none);
+  const insts = blocks.flatMap((b) => b.insts.map((i, at) => ({ block: b.id, at, i })));
+  // To a fixpoint: a loop carries addresses backwards.
+  for (let changed = true; changed; ) {
+    changed = false;
+    const add = (to: Map<number, Set<number>>, key: number, objects: Iterable<number>): void => {
+      let set = to.get(key);
+      if (!set) to.set(key, (set = new Set()));
+      for (const o of objects) if (!set.has(o)) (set.add(o), (changed = true));
+    };
+    for (const { i } of insts) {
+      if (i.op === "addr" || i.op === "mov" || i.op === "bin" || i.op === "neg" || i.op === "not") add(inReg, i.dst.id, operands(i).flatMap((o) => [...addresses(o)]));
+      else if (i.op === "load") for (const o of addresses(i.base)) add(inReg, i.dst.id, inObject.get(o) ?? none);
+      else if (i.op === "store") add(inObject, i.object, addresses(i.src));
+      else if (i.op === "st" || i.op === "atomic") {
+        const into = i.op === "st" ? addresses(i.base) : none;
+        for (const o of into) add(inObject, o, addresses(i.src));
+        if (!into.size) for (const o of addresses(i.src)) escaped.add(o);
+      }
+    }
+  }
+  /** Per object, the positions of its own uses by block. */
+  const own = new Map<number, Map<number, number[]>>();
+  for (const { block, at, i } of insts) {
+    for (const o of new Set(operands(i).flatMap((x) => [...addresses(x)]))) {
+      const byBlock = own.get(o) ?? own.set(o, new Map()).get(o)!;
+      byBlock.set(block, [...(byBlock.get(block) ?? []), at]);
+    }
+  }
+
+  const dom = dominators(blocks[0]!.id, succ, (n) => preds.get(n)!);
+  // Post-dominators: the reversed graph from a node every returning block leads to.
+  const EXIT = -1;
+  const exits = blocks.filter((b) => !succ(b.id).length).map((b) => b.id);
+  const postDom = dominators(EXIT, (n) => (n === EXIT ? exits : preds.get(n)!), (n) => (n === EXIT ? [] : succ(n).length ? succ(n) : [EXIT]));
+  /** Blocks reached from `from` by one edge or more. */
+  const reached = (from: Iterable<number>, edges: (n: number) => readonly number[]): Set<number> => {
+    const seen = new Set<number>();
+    const work = [...from].flatMap(edges);
+    while (work.length) {
+      const b = work.pop()!;
+      if (!seen.has(b)) (seen.add(b), work.push(...edges(b)));
+    }
+    return seen;
+  };
+
+  const out: Markers = new Map();
+  const put = (block: number, at: number, marker: { object: number; end: boolean }): void => {
+    const byAt = out.get(block) ?? out.set(block, new Map()).get(block)!;
+    byAt.set(at, [...(byAt.get(at) ?? []), marker]);
+  };
+  for (const object of own.keys()) {
+    // The object, and every object holding its address, transitively.
+    const holders = new Set([object]);
+    for (const h of holders) for (const [o, held] of inObject) if (held.has(h)) holders.add(o);
+    if ([...holders].some((h) => escaped.has(h))) continue;
+    const uses = new Map<number, number[]>();
+    for (const h of holders) for (const [block, ats] of own.get(h) ?? []) uses.set(block, [...(uses.get(block) ?? []), ...ats]);
+    const after = reached(uses.keys(), succ);
+    const before = reached(uses.keys(), (n) => preds.get(n)!);
+    const region = [...uses.keys(), ...[...after].filter((b) => before.has(b))];
+    let start = dom.common(region)!;
+    while (after.has(start)) start = dom.idom(start);
+    put(start, uses.has(start) ? Math.min(...uses.get(start)!) : byId.get(start)!.insts.length, { object, end: false });
+    let end = postDom.common(region);
+    while (end !== undefined && end !== EXIT && before.has(end)) end = postDom.idom(end);
+    if (end !== undefined && end !== EXIT) put(end, uses.has(end) ? Math.max(...uses.get(end)!) + 1 : 0, { object, end: true });
+  }
+  return out;
+}
+
+/** What an instruction reads that may be, or hold, a stack object's address. */
+function operands(i: Inst): (CallArg | Base)[] {
+  switch (i.op) {
+    case "mov":
+      return [i.src];
+    case "bin":
+      return [i.a, i.b];
+    case "neg":
+    case "not":
+      return [i.a];
+    case "kread":
+      return i.object === undefined ? [i.ptr] : [i.ptr, { kind: "stack", object: i.object }];
+    case "kcopy":
+      return [i.ptr, i.into];
+    case "store":
+      return [i.src, { kind: "stack", object: i.object }];
+    case "call":
+      return i.args;
+    case "load":
+      return [i.base];
+    case "st":
+    case "atomic":
+      return [i.op === "st" ? i.base : i.ptr, i.src];
+    case "addr":
+      return [{ kind: "stack", object: i.object }];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Dominators over the graph reached from `root` (Cooper, Harvey and Kennedy's iteration): a node's immediate
+ * dominator, and the nearest common dominator of nodes (undefined if one is not reached).
+ */
+function dominators(root: number, next: (n: number) => readonly number[], prev: (n: number) => readonly number[]): { idom: (n: number) => number; common: (nodes: Iterable<number>) => number | undefined } {
+  const post: number[] = [];
+  const seen = new Set<number>();
+  const visit = (n: number): void => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    for (const s of next(n)) visit(s);
+    post.push(n);
+  };
+  visit(root);
+  const rank = new Map(post.map((n, r) => [n, r]));
+  const idom = new Map<number, number>([[root, root]]);
+  const meet = (a: number, b: number): number => {
+    while (a !== b) {
+      while (rank.get(a)! < rank.get(b)!) a = idom.get(a)!;
+      while (rank.get(b)! < rank.get(a)!) b = idom.get(b)!;
+    }
+    return a;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const n of [...post].reverse()) {
+      if (n === root) continue;
+      // In reverse postorder a node's parent in the search comes first, so one predecessor at least has a dominator.
+      const d = prev(n).filter((p) => idom.has(p)).reduce(meet);
+      if (idom.get(n) !== d) (idom.set(n, d), (changed = true));
+    }
+  }
+  return {
+    idom: (n) => idom.get(n)!,
+    common: (nodes) => {
+      let d: number | undefined;
+      for (const n of nodes) {
+        if (!rank.has(n)) return undefined;
+        d = d === undefined ? n : meet(d, n);
+      }
+      return d;
+    },
+  };
 }
 
 function successors(t: Terminator | undefined): number[] {

@@ -11,6 +11,7 @@ import { readBpfObject } from "../elf/index.js";
 import { BtfKind, CoreReloKind, parseBtf, parseBtfExt, parseCoreSpec, type Btf } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Insn } from "../isa/insn.js";
+import { AluOp, Class, Op, Source } from "../isa/opcodes.js";
 import type { CoreAccess, IrFunction, Loc, MapDef, RodataVar } from "../ir/index.js";
 import { foldCopies } from "../ir/copies.js";
 import { eliminateDeadCode } from "../ir/dce.js";
@@ -94,8 +95,6 @@ export function readPrograms(object: Uint8Array): LlvmProgram[] {
         if (access) coreRelocations.push({ insn: slot, ...access });
       }
     }
-    let depth = 0;
-    for (const i of p.insns) if ((i.dst === 10 || i.src === 10) && i.off < 0) depth = Math.max(depth, -i.off);
     return {
       name: p.name,
       section: p.section,
@@ -103,9 +102,35 @@ export function readPrograms(object: Uint8Array): LlvmProgram[] {
       relocations: p.relocations.filter((r) => r.kind === "lddw" && r.symbolSection === ".rodata").map((r) => ({ insn: r.insn, symbol: ".rodata" as const })),
       coreRelocations,
       lines,
-      stackDepth: depth,
+      stackDepth: stackDepth(p.insns),
     };
   });
+}
+
+/**
+ * Bytes below r10 a program reaches: through r10 with an offset, or through a copy of r10 moved by a constant (LLVM
+ * passes a stack object's address as `r1 = r10; r1 += -16`). Read in order, which is how LLVM writes such pairs.
+ */
+function stackDepth(insns: readonly Insn[]): number {
+  let depth = 0;
+  /** Registers holding r10 plus an offset. */
+  const fp = new Map<number, number>([[10, 0]]);
+  const reach = (base: number, off: number): void => {
+    const at = fp.get(base);
+    if (at !== undefined) depth = Math.max(depth, -(at + off));
+  };
+  for (const i of insns) {
+    const cls = i.code & 0x07;
+    if (cls === Class.LDX) reach(i.src, i.off);
+    else if (cls === Class.ST || cls === Class.STX) reach(i.dst, i.off);
+    if (i.code === (Class.ALU64 | AluOp.MOV | Source.X) && fp.has(i.src)) fp.set(i.dst, fp.get(i.src)!);
+    else if (i.code === (Class.ALU64 | AluOp.ADD | Source.K) && fp.has(i.dst)) {
+      fp.set(i.dst, fp.get(i.dst)! + i.imm);
+      reach(i.dst, 0);
+    } else if (i.code === Op.CALL) for (let r = 0; r <= 5; r++) fp.delete(r);
+    else if (i.dst !== 10 && (cls === Class.ALU || cls === Class.ALU64 || cls === Class.LD || cls === Class.LDX)) fp.delete(i.dst);
+  }
+  return depth;
 }
 
 /** A field relocation's access string as the member path it walks from its (named) root struct. */
