@@ -2,27 +2,9 @@
 // kernel's, whose reasons the model words alike): a TSBPF20xx code and a sentence (verify-programs.ts's
 // explainRejection), the source line with the expression underlined, and the verifier's own words as a note.
 
-import { decode, type Insn } from "../compiler/isa/index.js";
-import { explainRejection, type ExplainOptions, type Explanation, type SourcePosition } from "../compiler/verify-programs.js";
-import type { VerifyError } from "../compiler/verifier/index.js";
+import { decode } from "../compiler/isa/index.js";
+import { explainAt, type ExplainOptions, type SourcePosition } from "../compiler/verify-programs.js";
 import type { LoadError, VerifierRejection } from "../runtime/loader/index.js";
-
-/** explainRejection, with the source position of the refused instruction moved onto the expression it names. */
-export function explainAt(
-  insns: readonly Insn[],
-  error: VerifyError,
-  progType: number,
-  positionOf: (pc: number) => SourcePosition | undefined,
-  options: ExplainOptions,
-): { why: Explanation; source: SourcePosition | undefined } {
-  const why = explainRejection(insns, error, progType, positionOf, options);
-  const source = positionOf(error.pc);
-  if (source?.text !== undefined && why.expression) {
-    const i = source.text.indexOf(why.expression, Math.max(0, source.column - 1));
-    if (i >= 0) source.column = i + 1;
-  }
-  return { why, source };
-}
 
 /** The source line and, under it, the expression (or the column) marked; tabs shown as four spaces. */
 export function codeFrame(source: SourcePosition & { text: string }, expression: string | undefined): string[] {

@@ -55,6 +55,8 @@ export interface Explanation {
   note: string;
   /** The expression the sentence is about, when one could be read off the source line. */
   expression?: string;
+  /** The instruction the sentence is about when it is not the refused one (the head of the loop whose paths ran out). */
+  pc?: number;
 }
 
 /** Helpers whose result must be null-checked, and the words for what they return. */
@@ -73,6 +75,39 @@ export interface ExplainOptions {
    * other objects (clang's) the sentences speak C and the rejection is the model's verdict on the author's code.
    */
   tsbpf?: boolean;
+}
+
+/** The head of the innermost loop (a backward jump's target) around `pc`, else of the last loop that ends before it. */
+function loopHead(insns: readonly Insn[], pc: number): number | undefined {
+  const loops: { head: number; end: number }[] = [];
+  insns.forEach((x, i) => {
+    const cls = opClass(x.code);
+    if ((cls === Class.JMP || cls === Class.JMP32) && x.code !== Op.CALL && x.code !== Op.EXIT && x.off < 0) loops.push({ head: i + x.off + 1, end: i });
+  });
+  const around = loops.filter((l) => l.head <= pc && pc <= l.end).sort((a, b) => a.end - a.head - (b.end - b.head))[0];
+  return (around ?? loops.filter((l) => l.end < pc).sort((a, b) => b.end - a.end)[0])?.head;
+}
+
+/**
+ * explainRejection, and the source position the sentence is about (the refused instruction's, or the loop's it
+ * names), moved onto the expression it names.
+ */
+export function explainAt(
+  insns: readonly Insn[],
+  error: VerifyError,
+  progType: number,
+  positionOf: (pc: number) => SourcePosition | undefined,
+  options: ExplainOptions = {},
+): { why: Explanation; source: SourcePosition | undefined } {
+  const why = explainRejection(insns, error, progType, positionOf, options);
+  const source = positionOf(why.pc ?? error.pc);
+  if (source?.text !== undefined && why.expression) {
+    // On or after the position, or (a loop's head, whose position is its condition) before it.
+    const after = source.text.indexOf(why.expression, Math.max(0, source.column - 1));
+    const i = after >= 0 ? after : source.text.indexOf(why.expression);
+    if (i >= 0) source.column = i + 1;
+  }
+  return { why, source };
 }
 
 /** Turns the model's kernel-style reason into a sentence about the source. */
@@ -112,11 +147,17 @@ export function explainRejection(
     );
   }
   if (/too large|too complex/.test(m)) {
-    // Bounded loops, but too many paths through them: a constant bound is not the cure.
-    return out(
-      VerifierCode.Loop,
-      `the kernel's verifier gives up on this program: following every path through the loop around ${at} and the code after it takes more than 1,000,000 instructions (each branch in a loop that changes a value read later multiplies the paths); use fewer iterations, or fewer such branches`,
-    );
+    // Bounded loops, but too many paths through them: a constant bound is not the cure. The instruction where the
+    // count ran out is anywhere on those paths: the sentence names the loop (around it, else the last before it).
+    const head = loopHead(insns, error.pc);
+    const loop = head === undefined ? undefined : positionOf(head);
+    // The loop's own head (`for (let i = 0; i < 48; i++)`) where its line has one, else what its position shows.
+    const statement = loop?.text === undefined ? undefined : /\b(?:for|while)\s*\(.*\)/.exec(loop.text)?.[0];
+    const loopExpr = statement ?? (loop?.text === undefined ? undefined : expressionAt(loop.text, loop.column));
+    const named = statement ? `the loop \`${statement}\`` : `the loop around ${loopExpr ? `\`${loopExpr}\`` : at}`;
+    const sentence = `the kernel's verifier gives up on this program: following every path through ${named} and the code after it takes more than 1,000,000 instructions (each branch in a loop that changes a value read later multiplies the paths); use fewer iterations, or fewer such branches`;
+    if (!loop) return out(VerifierCode.Loop, sentence);
+    return { code: VerifierCode.Loop, sentence, note, pc: head!, ...(loopExpr ? { expression: loopExpr } : {}) };
   }
   if (/back-edge|infinite loop|loop/.test(m)) {
     const bounded = tsbpf ? "for (let i = 0; i < 16; i++)" : "for (int i = 0; i < 16; i++)";
@@ -286,13 +327,7 @@ export function rejectionDiagnostic(
     }
     return undefined;
   };
-  const why = explainRejection(insns, error, progType, positionOf);
-  const at = positionOf(error.pc);
-  // Underline the expression itself, which may start after the statement's position.
-  if (at && why.expression) {
-    const i = at.text!.indexOf(why.expression, at.column - 1);
-    if (i >= 0) at.column = i + 1;
-  }
+  const { why, source: at } = explainAt(insns, error, progType, positionOf);
   let start = 0;
   for (let l = 1; at && l < at.line; l++) start += (sourceLines[l - 1]?.length ?? 0) + 1;
   if (at) start += at.column - 1;

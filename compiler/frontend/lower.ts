@@ -1015,6 +1015,18 @@ export function lower(
     return fn.body ? visit(fn.body) : false;
   }
 
+  /** For a choice between string literals (`c ? "W" : "R"`, nested or parenthesized), the bytes the longest needs with its NUL. */
+  function literalsSize(e: TS.Expression): number | undefined {
+    while (ts.isParenthesizedExpression(e)) e = e.expression;
+    if (!ts.isConditionalExpression(e)) return undefined;
+    const arm = (x: TS.Expression): number | undefined => {
+      while (ts.isParenthesizedExpression(x)) x = x.expression;
+      return ts.isStringLiteralLike(x) ? new TextEncoder().encode(x.text).length + 1 : literalsSize(x);
+    };
+    const [a, b] = [arm(e.whenTrue), arm(e.whenFalse)];
+    return a !== undefined && b !== undefined ? Math.max(a, b) : undefined;
+  }
+
   function paramSymbol(p: TS.ParameterDeclaration): TS.Symbol {
     if (!ts.isIdentifier(p.name)) return fail(p.name, Code.Unsupported, "destructuring parameters is not supported");
     if (p.initializer) fail(p.initializer, Code.Unsupported, "default parameter values are not supported");
@@ -1289,7 +1301,9 @@ export function lower(
         // Memory values: structs, strings, arrays, map lookups (by reference, as JavaScript binds objects).
         const declaredLayout = d.type ? layoutOf(withoutNull(d.type)) : undefined;
         if (declaredLayout && declaredLayout.kind !== "int") {
-          this.bindRef(symbol0, this.materialize(init, declaredLayout, d), mutable, d);
+          // A `let` string is a value of its own (`s = comm()` fills it later), never another string's bytes.
+          const own = mutable && declaredLayout.kind === "str";
+          this.bindRef(symbol0, own ? this.filledTemp(init, declaredLayout, d) : this.materialize(init, declaredLayout, d), mutable, d);
           continue;
         }
         if (!declaredLayout) {
@@ -1380,7 +1394,9 @@ export function lower(
       }
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
-      if (b.kind === "ref" && b.rebindable && ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken) return this.rebind(target, b.ref, node.right);
+      const plain = ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken;
+      if (b.kind === "ref" && b.rebindable && plain) return this.rebind(target, b.ref, (node as TS.BinaryExpression).right);
+      if (b.kind === "ref" && b.ref.layout.kind === "str" && plain) return this.refillString(b.ref, (node as TS.BinaryExpression).right);
       if (b.kind !== "var" || !b.mutable) return fail(target, Code.Unsupported, b.kind === "ref" ? `\`${target.getText(file)}\` refers to memory: assign its fields` : `\`${target.getText(file)}\` cannot be assigned`);
       const v = compute({ op: b.reg });
       if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
@@ -2029,8 +2045,10 @@ export function lower(
             return { spec: `${t.stack === "user" ? "u" : "k"}stack${t.frames ?? MAX_STACK_FRAMES}`, layout: intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
           }
           const read = this.stringCall(x);
-          if (read || this.isDynamicString(x)) {
-            const size = read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size;
+          // `c ? "W" : "R"`: a string as long as the longest literal, filled by the arm taken.
+          const chosen = literalsSize(x);
+          if (read || this.isDynamicString(x) || chosen) {
+            const size = chosen ?? (read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size);
             return { spec: `s${size}`, layout: { kind: "str", size, align: 1 }, fill: (dst) => this.assignInto(dst, x) };
           }
           const src = this.tryRef(x);
@@ -2532,9 +2550,26 @@ export function lower(
         if (!sameLayout(r.layout, layout)) fail(e, Code.UnsupportedType, `expected a ${describeLayout(layout)}, got a ${describeLayout(r.layout)}`);
         return r;
       }
+      return this.filledTemp(e, layout, node);
+    }
+
+    /** A zeroed stack copy of what `e` computes. */
+    filledTemp(e: TS.Expression, layout: Layout, node: TS.Node): Ref {
       const r = this.temp(layout, node);
       this.assignInto(r, e);
       return r;
+    }
+
+    /**
+     * `s = comm()`, `s = readUserStr(p)`, `s = "lit"`, `s = other` for a `let s: Str<N>`: its bytes are filled again,
+     * zeroed first unless the source fills all N bytes itself (a literal is zero-padded, comm() pads; a probe read
+     * ends at its NUL), so that equal strings stay equal map keys.
+     */
+    refillString(dst: Ref, e: TS.Expression): void {
+      let bare = e;
+      while (ts.isParenthesizedExpression(bare)) bare = bare.expression;
+      if (!ts.isStringLiteralLike(bare) && this.stringCall(bare) !== "comm") this.zero(dst, e);
+      this.assignInto(dst, e);
     }
 
     /** A `__data_loc` string field of a tracepoint record: copied into a Str<N> or printed, never bound as it is. */

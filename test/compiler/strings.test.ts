@@ -241,3 +241,42 @@ test("from the kernel: a tracepoint filters on its path prefix and compares comm
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a `let` Str is filled again by `s = comm()`, `s = readUserStr(p)`, `s = \"lit\"` and `s = other`, zeroed past what each writes", async () => {
+  const text = `import { kprobe, printf, comm, readUserStr, HashMap, type Str, type Ptr, type u8, type u32 } from "tsbpf";
+export const license = "GPL";
+export const seen = new HashMap<Str<16>, u32>(8);
+interface Rec { name: Str<16> }
+export const p = kprobe("f", (which: u32, user: Ptr<u8>) => {
+  let s: Str<16> = "long-default";
+  const r: Rec = { name: "record" };
+  let t: Str<16> = r.name;
+  if (which === 1) s = comm();
+  if (which === 2) s = readUserStr(user);
+  if (which === 3) s = "lit";
+  if (which === 4) s = t;
+  t = "changed";
+  printf("%s %s %s\\n", s, t, r.name);
+  seen.increment(s, 1);
+});
+`;
+  const sim = await simulate({ fileName: "refill.ts", text });
+  const user = sim.kernel.userString("abc");
+  for (const which of [0, 1, 2, 3, 4]) sim.kprobe("f", { args: [which, user], comm: "rm" });
+  sim.kprobe("f", { args: [2, user], comm: "rm" });
+  assert.equal(sim.output(), "long-default changed record\nrm changed record\nabc changed record\nlit changed record\nrecord changed record\nabc changed record\n");
+  // The two reads of "abc" are one key: the default's bytes past "abc" were zeroed first.
+  assert.equal(sim.map("seen").get("abc"), 2);
+});
+
+test("printf's %s takes a choice between string literals", async () => {
+  const text = `import { kprobe, printf, type u32 } from "tsbpf";
+export const license = "GPL";
+export const p = kprobe("f", (flags: u32) => {
+  printf("%s %s!\\n", (flags & 1) !== 0 ? "W" : "R", flags > 5 ? "big" : flags > 1 ? "middle" : "small");
+});
+`;
+  const sim = await simulate({ fileName: "choice.ts", text });
+  for (const flags of [0, 3, 6]) sim.kprobe("f", { args: [flags] });
+  assert.equal(sim.output(), "R small!\nW middle!\nR big!\n");
+});

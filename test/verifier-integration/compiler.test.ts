@@ -10,7 +10,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { assemble } from "../../compiler/isa/index.js";
-import { VerifierCode, explainRejection, expressionAt, verifyPrograms } from "../../compiler/verify-programs.js";
+import { VerifierCode, explainAt, explainRejection, expressionAt, verifyPrograms } from "../../compiler/verify-programs.js";
 import { BASENAME_PROBE, basenameProbe } from "../support/basename-probe.js";
 import { verifyObject } from "../../cli/commands/verify.js";
 import { LogLevel, missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
@@ -140,5 +140,20 @@ test("a loop that moves a variable a later loop indexes with: the model processe
     }
   } finally {
     await kernel?.close();
+  }
+});
+
+test("too many paths are said at the loop they run through (around the refused instruction, else the last before it), not at the instruction where the count ran out", () => {
+  const insns = assemble("r1 = 0\nl: r1 += 1\nif r1 < 10 goto l\nr0 = 0\nexit");
+  const lines = ["  let n = 0;", "  for (let i = 0; i < 48; i++) {", "  const ext: Arr<u8, 8> = [0, 0, 0, 0, 0, 0, 0, 0];"];
+  const positionOf = (pc: number) => {
+    const line = pc === 0 ? 1 : pc <= 2 ? 2 : 3;
+    return { file: "scan.ts", line, column: line === 2 ? 19 : 3, text: lines[line - 1] };
+  };
+  for (const pc of [2, 3]) {
+    const { why, source } = explainAt(insns, { pc, message: "BPF program is too large. Processed 1000001 insn" }, 1, positionOf);
+    assert.equal(why.code, VerifierCode.Loop);
+    assert.match(why.sentence, /following every path through the loop `for \(let i = 0; i < 48; i\+\+\)` and the code after it/);
+    assert.deepEqual([source?.line, source?.column, why.expression], [2, 3, "for (let i = 0; i < 48; i++)"]);
   }
 });
