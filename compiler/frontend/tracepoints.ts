@@ -202,8 +202,16 @@ function shapeOf(base: string, brackets: string | undefined, size: number, signe
   if (base.includes("*")) return size === 8 ? { kind: "ptr" } : undefined;
   if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
   if (size === 1 && /^(const\s+)?(bool|_Bool)$/.test(base)) return { kind: "int", size, signed: false, bool: true };
+  // A syscall's arguments sit in 8-byte slots marked unsigned whatever their C type (`int dfd`, size 8, signed 0):
+  // an integer type narrower than its slot is read as that type, from the slot's low bytes (BPF targets here are
+  // little-endian), so that `ctx.dfd === -100` (AT_FDCWD) holds and %d prints -100.
+  const declared = C_SIZES[base.replace(/^const\s+/, "")];
+  if (declared !== undefined && declared < size) return { kind: "int", size: declared as 1 | 2 | 4, signed: signedC(base.replace(/^const\s+/, "")) };
   return { kind: "int", size, signed };
 }
+
+/** Whether a C integer type of C_SIZES is signed (char is, on the targets here). */
+const signedC = (type: string): boolean => !/^(unsigned\b|u\d|__u\d)/.test(type);
 
 const intName = (t: TracepointInt): string => (t.bool ? "boolean" : `${t.signed ? "i" : "u"}${t.size * 8}`);
 

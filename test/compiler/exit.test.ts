@@ -135,7 +135,10 @@ test("tsbpf run stops at a probe's exit(), prints the maps and exits with its co
   }
 });
 
-/** Counts unlinks under `dir` by process name; every 100 ms prints the counts and starts again; exits at the 8th tick. */
+/**
+ * Counts unlinks under `dir` by process name; every 100 ms prints the counts and starts again; exits at the 50th tick,
+ * should the command not end the run first (under load its last unlink came after an exit at the 8th tick).
+ */
 const PER_TICK = (dir: string) => `import { tracepoint, interval, exit, comm, readUserStr, HashMap, ArrayMap, type u64, type Str } from "tsbpf";
 export const license = "GPL";
 export const unlinks = new HashMap<Str<16>, u64>(16);
@@ -148,7 +151,7 @@ export const tick = interval(100, () => {
   unlinks.print();
   unlinks.clear();
   ticks.increment(0);
-  if ((ticks.lookup(0) ?? 0) >= 8) exit();
+  if ((ticks.lookup(0) ?? 0) >= 50) exit();
 });
 `;
 
