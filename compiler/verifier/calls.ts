@@ -17,6 +17,7 @@ import {
   setNotInit, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
+import { scanFormat } from "../../runtime/vm/helpers/printf-format.js";
 
 export const MAX_CALL_FRAMES = 8;
 
@@ -180,8 +181,8 @@ function checkSockCommon(env: Env, regno: number, r: Reg): void {
 const RDONLY_PROG = 1 << 7;
 
 /**
- * ARG_PTR_TO_CONST_STR (bpf_snprintf's format): a constant address in a map the program cannot write.
- * The kernel also reads the string there to check its NUL; the model does not know map contents.
+ * ARG_PTR_TO_CONST_STR (bpf_snprintf's format): a constant address in a map the program cannot write, and a NUL
+ * after it in the map's value, which the model can check when it is told the frozen map's contents.
  */
 function checkConstString(env: Env, regno: number, r: Reg): void {
   expectType(env, regno, r, r.type === "map_value" && !r.maybeNull, "map_value");
@@ -189,6 +190,25 @@ function checkConstString(env: Env, regno: number, r: Reg): void {
   if (!tn.isConst(r.vo)) fail(env, `R${regno} is not a constant address'`, regno);
   const off = r.off + Number(tn.s64(r.vo.value));
   if (off < 0 || off >= r.map!.valueSize) fail(env, `invalid access to map value pointer, value_size=${r.map!.valueSize} off=${off}`, regno);
+  const frozen = r.map!.frozen;
+  if (frozen && frozen.subarray(off, r.map!.valueSize).indexOf(0) < 0) fail(env, "string is not zero-terminated", regno);
+}
+
+/**
+ * bpf_snprintf's format, checked at load as the kernel does (check_bpf_snprintf_call): data_len a multiple of 8, and
+ * the constant format (known when the map's frozen contents are given) accepted by bpf_bprintf_prepare for
+ * data_len / 8 arguments.
+ */
+function checkSnprintfFormat(env: Env): void {
+  const rs = regs(env);
+  const fmt = rs[3]!;
+  // the kernel reads var_off.value, the known bits, of the size (ARG_CONST_SIZE_OR_ZERO need not be constant)
+  const dataLen = rs[5]!.vo.value;
+  if (dataLen % 8n !== 0n) fail(env, `bpf_snprintf's data_len (R5 = ${dataLen}) is not a multiple of 8: its data is an array of u64`, 5);
+  const frozen = fmt.map!.frozen;
+  if (!frozen) return;
+  const at = frozen.subarray(fmt.off + Number(tn.s64(fmt.vo.value)), fmt.map!.valueSize);
+  if (!scanFormat(at, at.indexOf(0), Number(dataLen / 8n), () => {})) fail(env, "Invalid format string", 3);
 }
 
 /** Map types that only some helpers take, and helpers that take only some map types (check_map_func_compatibility). */
@@ -275,6 +295,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
     markStackWritten(env, meta.rawRegno, regs(env)[meta.rawRegno]!.off, meta.rawSize);
   }
   if (meta.release) releaseReference(env, meta.release.refId);
+  if (id === Helper.snprintf) checkSnprintfFormat(env);
   if (id === 12 /* tail_call */ && env.cur.refs.length > 0) fail(env, "tail_call would lead to reference leak");
   const rs = regs(env);
   for (let i = 1; i <= 5; i++) setNotInit(rs[i]!);
