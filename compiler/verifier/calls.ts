@@ -17,6 +17,7 @@ import {
   setNotInit, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
+import { syncBounds } from "./scalar.js";
 import { scanFormat } from "../../runtime/vm/helpers/printf-format.js";
 
 export const MAX_CALL_FRAMES = 8;
@@ -37,6 +38,8 @@ interface Meta {
   allocSize: number;
   release: Reg | null;
   pktAccess: boolean;
+  /** The largest value of the last size argument (msize_max_value). */
+  sizeMax: bigint;
 }
 
 /** Memory a helper reads or writes through a pointer argument (check_helper_mem_access). */
@@ -79,6 +82,7 @@ function checkSizeArg(env: Env, regno: number, zeroOk: boolean, meta: Meta, writ
   if (r.smin < 0n) fail(env, `R${regno} min value is negative, either use unsigned or 'var &= const'`, regno);
   if (r.umin === 0n && !zeroOk) fail(env, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`, regno);
   if (r.umax >= BigInt(MAX_VAR_OFF)) fail(env, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`, regno);
+  meta.sizeMax = r.umax;
   const constSize = tn.isConst(r.vo);
   helperMemAccess(env, regno - 1, Number(r.umax), zeroOk, write, constSize ? meta : null);
 }
@@ -288,7 +292,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   // The probed address: kprobes know it (and trampolines, whose types the model does not check), tracepoints do not.
   if (id === Helper.get_func_ip && env.progType === ProgTypeId.tracing) fail(env, `func ${name}#${id} supported only for fentry/fexit/fmod_ret programs`);
   if (id === Helper.get_func_ip && env.progType !== ProgTypeId.kprobe) fail(env, `func ${name}#${id} not supported for program type ${env.progType}`);
-  const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false };
+  const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false, sizeMax: 0n };
   proto.args.forEach((kind, i) => checkArg(env, i, kind, meta, proto.args));
   if (meta.map) checkMapCompatibility(env, meta.map, id, name);
   if (meta.rawRegno >= 0 && meta.rawSize > 0 && regs(env)[meta.rawRegno]!.type === "fp") {
@@ -303,6 +307,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
     case "int":
       rs[0] = knownScalar(0n);
       setUnknown(rs[0]);
+      refineReturn(env, rs[0], id, meta);
       break;
     case "void":
       rs[0] = notInit();
@@ -327,6 +332,22 @@ export function checkHelperCall(env: Env, insn: Insn): void {
     }
   }
   if (proto.changesPkt) clearPacketPointers(env);
+}
+
+/** Helpers whose result is an error or at most their size argument: the bytes they wrote. */
+const RETURNS_SIZE = new Set<number>([Helper.get_stack, Helper.get_task_stack, Helper.probe_read_str, Helper.probe_read_kernel_str, Helper.probe_read_user_str]);
+const MAX_ERRNO = 4095n;
+
+/** The ranges the kernel knows some helpers' results to be in (do_refine_retval_range). */
+function refineReturn(env: Env, r0: Reg, id: number, meta: Meta): void {
+  if (RETURNS_SIZE.has(id)) {
+    r0.smax = r0.s32max = meta.sizeMax;
+    r0.smin = r0.s32min = -MAX_ERRNO;
+  } else if (id === Helper.get_smp_processor_id) {
+    r0.umax = r0.u32max = r0.smax = r0.s32max = BigInt(env.nrCpus - 1);
+    r0.umin = r0.u32min = r0.smin = r0.s32min = 0n;
+  } else return;
+  syncBounds(r0);
 }
 
 /**

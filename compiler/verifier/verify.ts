@@ -2,6 +2,8 @@
 // instruction at a time, queueing the other side of undecided branches, pruning paths whose
 // state an explored one covers, and stopping at the first violation or the complexity limit.
 
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { Class, JmpOp, Mode, Op, PseudoCall, jmpOp, opClass, opMode } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 import { disassemble } from "../isa/disasm.js";
@@ -71,6 +73,24 @@ export interface VerifyOptions {
    * does; without them every function is walked per call with the caller's arguments, like a static one.
    */
   functions?: FunctionsBtf;
+  /**
+   * The kernel's nr_cpu_ids, which bounds bpf_get_smp_processor_id()'s result below it; default the host's (the
+   * highest CPU in /sys/devices/system/cpu/possible, plus one), as the kernel that loads the program is.
+   */
+  nrCpus?: number;
+}
+
+let hostCpus: number | undefined;
+/** nr_cpu_ids of this machine: one past the highest possible CPU, or the CPUs Node sees where sysfs cannot be read. */
+export function hostNrCpus(): number {
+  if (hostCpus === undefined) {
+    try {
+      hostCpus = Math.max(...(readFileSync("/sys/devices/system/cpu/possible", "utf8").match(/\d+/g) ?? ["0"]).map(Number)) + 1;
+    } catch {
+      hostCpus = availableParallelism();
+    }
+  }
+  return hostCpus;
 }
 
 export interface VerifyError {
@@ -191,6 +211,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     attachType: options.expectedAttachType ?? 0,
     tracepoint,
     kernelBtf: options.kernelBtf ?? tracepoint?.btf,
+    nrCpus: options.nrCpus ?? hostNrCpus(),
     privileged,
     strictAlignment: ((options.flags ?? 0) & 1) !== 0,
     maps,
