@@ -4,9 +4,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assemble, encode, type Insn } from "../../compiler/isa/index.js";
+import { assemble } from "../../compiler/isa/index.js";
 import { verify, type MapDesc } from "../../compiler/verifier/index.js";
-import { BpfLoadError, MapType, missingBpf, openSys } from "../../runtime/sys/index.js";
+import { MapType, missingBpf, openSys } from "../../runtime/sys/index.js";
+import { type Case, disagreements } from "./kernel-compare.js";
 
 const FD = 1000;
 const KPROBE = 2;
@@ -35,32 +36,14 @@ test("helpers' refined results: the model's verdicts are the kernel's", { skip: 
   const sys = openSys();
   const map = sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 256, maxEntries: 1 });
   const maps: MapDesc[] = [{ fd: FD, type: MapType.ARRAY, keySize: 4, valueSize: 256, maxEntries: 1 }];
-  const problems: string[] = [];
+  const cases: Case[] = CASES.map(([name, text, reason]) => [name, assemble(text), reason]);
   // 256 bytes per CPU: the second CPU's slot is past the value
-  const cases = [...CASES];
-  if (sys.possibleCpus() > 1) cases.push(["bpf_get_smp_processor_id past the value", `${LOOKUP}call bpf_get_smp_processor_id\nr0 <<= 8\nr1 = r9\nr1 += r0\nr0 = *(u8 *)(r1 +0)\nr0 = 0\nexit`, /R1 max value is outside of the allowed memory range/]);
+  if (sys.possibleCpus() > 1) cases.push(["bpf_get_smp_processor_id past the value", assemble(`${LOOKUP}call bpf_get_smp_processor_id\nr0 <<= 8\nr1 = r9\nr1 += r0\nr0 = *(u8 *)(r1 +0)\nr0 = 0\nexit`), /R1 max value is outside of the allowed memory range/]);
   try {
-    for (const [name, text, reason] of cases) {
-      const insns = assemble(text);
-      let kernel: { accepted: boolean; why: string };
-      try {
-        sys.close(sys.progLoad({ type: KPROBE, insns: encode(insns.map((x: Insn) => (x.code === 0x18 && x.imm === FD ? { ...x, imm: map } : x))) }).fd);
-        kernel = { accepted: true, why: "" };
-      } catch (e) {
-        if (!(e instanceof BpfLoadError)) throw e;
-        kernel = { accepted: false, why: e.log };
-      }
-      const model = verify(insns, { progType: KPROBE, maps });
-      const said = model.error ? `rejects at ${model.error.pc}: ${model.error.message}` : "accepts";
-      const kernelSaid = kernel.accepted ? "accepts" : `rejects: ${kernel.why.trim().split("\n").slice(-3).join(" | ")}`;
-      if (model.accepted !== kernel.accepted) problems.push(`${name}: the model ${said}, the kernel ${kernelSaid}`);
-      else if (reason && !(reason.test(kernel.why) && reason.test(model.error?.message ?? ""))) problems.push(`${name}: ${reason} is not in both reasons; the model ${said}; the kernel ${kernelSaid}`);
-      else if (!reason && !kernel.accepted) problems.push(`${name}: the kernel ${kernelSaid}, the case expects an accept`);
-    }
+    assert.deepEqual(disagreements(sys, cases, { progType: KPROBE, maps }, new Map([[FD, map]])), []);
   } finally {
     sys.close(map);
   }
-  assert.deepEqual(problems, []);
 });
 
 test("bpf_get_smp_processor_id() is below the nr_cpu_ids the model is given", () => {
