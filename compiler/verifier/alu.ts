@@ -182,16 +182,24 @@ function adjustRegMinMax(env: Env, insn: Insn, op: number, alu64: boolean, x: bo
   if ((sop === "and" || sop === "or") && tn.isConst(src.vo)) maybeForkScalars(env, insn, dst);
   // two copies of one register: operate on a snapshot of the source
   const s = x && insn.src === insn.dst ? copyReg(src) : src;
+  const umaxBefore = dst.umax;
   scalarAlu(dst, s, sop, alu32);
-  // A linked copy plus or minus a constant stays linked, that much ahead of the others (the
-  // kernel's BPF_ADD_CONST): 64-bit add or sub, privileged, a difference that fits in 32 signed bits
-  // (0 included: a copy that cannot be moved again), once. Any other arithmetic breaks the link.
-  const byConst = (sop === "add" || sop === "sub") && tn.isConst(s.vo);
-  const delta = byConst ? (sop === "add" ? tn.s64(s.vo.value) : -tn.s64(s.vo.value)) : 0n;
-  if (env.privileged && alu64 && dst.id && byConst && !dst.addConst && delta === BigInt.asIntN(32, delta) && !(x && insn.src === insn.dst)) {
-    dst.off = Number(delta);
-    dst.addConst = true;
-  } else clearScalarId(dst);
+  linkAddConst(env, dst, s, sop, alu32, umaxBefore, x && insn.src === insn.dst);
+}
+
+/**
+ * A linked copy plus or minus a constant stays linked, that much ahead of the others (the kernel's BPF_ADD_CONST64 and,
+ * since 7a433e519364 in 6.18 stable, BPF_ADD_CONST32): privileged, once, a 64-bit constant that fits in 32 signed bits
+ * or a 32-bit one on a value whose upper half was zero, not minus S32_MIN. Any other arithmetic breaks the link.
+ */
+function linkAddConst(env: Env, dst: Reg, s: Reg, sop: ScalarOp, alu32: boolean, umaxBefore: bigint, self: boolean): void {
+  const isConst = alu32 ? tn.subregIsConst(s.vo) : tn.isConst(s.vo);
+  if (!env.privileged || !dst.id || (sop !== "add" && sop !== "sub") || !isConst || self) return clearScalarId(dst);
+  let off = alu32 ? tn.s32(s.vo.value) : tn.s64(s.vo.value);
+  if (off !== tn.s32(off) || (alu32 && umaxBefore > tn.U32_MAX) || (sop === "sub" && off === -(1n << 31n)) || dst.addConst) return clearScalarId(dst);
+  if (sop === "sub") off = -off;
+  dst.off = Number(off);
+  dst.addConst = alu32 ? 32 : 64;
 }
 
 /** x & K / x | K with x in {-1, 0}: the kernel explores the two values separately. */

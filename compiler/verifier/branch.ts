@@ -6,7 +6,7 @@ import { BtfFlag } from "./btf-types.js";
 import { Class, JmpOp, Op, Source, jmpOp, opClass, opSource } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 import { type Env, checkRegRead, fail, regs } from "./env.js";
-import { type Bounds, add32, add64, boundsInvalid, constValue, isConstBounds, markUnbounded, syncBounds } from "./scalar.js";
+import { type Bounds, add32, add64, boundsInvalid, constValue, isConstBounds, markUnbounded, syncBounds, zext32to64 } from "./scalar.js";
 import { linkedLocations } from "./precision.js";
 import { widenImpreciseScalars } from "./prune.js";
 import { AT_PKT_END, BEYOND_PKT_END, type Reg, type VState, allRegs, copyReg, copyState, curFrame, isPktPointer, isPointer, knownScalar } from "./state.js";
@@ -243,18 +243,23 @@ function syncLinked(state: VState, r: Reg): void {
   if (r.type !== "scalar" || !r.id) return;
   const id = r.id;
   for (const o of allRegs(state, (o) => o !== r && o.type === "scalar" && o.id === id)) {
+    // a 32-bit and a 64-bit copy are not a constant apart once either wraps (the kernel skips mixed widths)
+    if (o.addConst && r.addConst && o.addConst !== r.addConst) continue;
     const off = o.off;
     const addConst = o.addConst;
+    const zext = addConst === 32 || r.addConst === 32;
     Object.assign(o, copyReg(r));
     if (off === r.off) continue;
     // a copy that many ahead keeps its own link (the kernel keeps its off and id)
     o.off = off;
     o.addConst = addConst;
-    // the difference in 32-bit arithmetic, as the kernel computes it
-    const delta = knownScalar(BigInt((off - r.off) | 0));
+    const delta = knownScalar(BigInt(off - r.off));
     add32(o, delta);
     add64(o, delta);
     o.vo = tn.add(o.vo, delta.vo);
+    // a 32-bit link holds between the low halves, the upper half being zero (BPF_ADD_CONST32)
+    if (zext) zext32to64(o);
+    syncBounds(o);
   }
 }
 

@@ -17,6 +17,8 @@ import {
   setNotInit, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
+import { S64_MAX, S64_MIN, syncBounds } from "./scalar.js";
+import { scanFormat } from "../../runtime/vm/helpers/printf-format.js";
 
 export const MAX_CALL_FRAMES = 8;
 
@@ -36,6 +38,8 @@ interface Meta {
   allocSize: number;
   release: Reg | null;
   pktAccess: boolean;
+  /** The largest value of the last size argument (msize_max_value). */
+  sizeMax: bigint;
 }
 
 /** Memory a helper reads or writes through a pointer argument (check_helper_mem_access). */
@@ -78,6 +82,7 @@ function checkSizeArg(env: Env, regno: number, zeroOk: boolean, meta: Meta, writ
   if (r.smin < 0n) fail(env, `R${regno} min value is negative, either use unsigned or 'var &= const'`, regno);
   if (r.umin === 0n && !zeroOk) fail(env, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`, regno);
   if (r.umax >= BigInt(MAX_VAR_OFF)) fail(env, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`, regno);
+  meta.sizeMax = r.umax;
   const constSize = tn.isConst(r.vo);
   helperMemAccess(env, regno - 1, Number(r.umax), zeroOk, write, constSize ? meta : null);
 }
@@ -180,8 +185,8 @@ function checkSockCommon(env: Env, regno: number, r: Reg): void {
 const RDONLY_PROG = 1 << 7;
 
 /**
- * ARG_PTR_TO_CONST_STR (bpf_snprintf's format): a constant address in a map the program cannot write.
- * The kernel also reads the string there to check its NUL; the model does not know map contents.
+ * ARG_PTR_TO_CONST_STR (bpf_snprintf's format): a constant address in a map the program cannot write, and a NUL
+ * after it in the map's value, which the model can check when it is told the frozen map's contents.
  */
 function checkConstString(env: Env, regno: number, r: Reg): void {
   expectType(env, regno, r, r.type === "map_value" && !r.maybeNull, "map_value");
@@ -189,6 +194,25 @@ function checkConstString(env: Env, regno: number, r: Reg): void {
   if (!tn.isConst(r.vo)) fail(env, `R${regno} is not a constant address'`, regno);
   const off = r.off + Number(tn.s64(r.vo.value));
   if (off < 0 || off >= r.map!.valueSize) fail(env, `invalid access to map value pointer, value_size=${r.map!.valueSize} off=${off}`, regno);
+  const frozen = r.map!.frozen;
+  if (frozen && frozen.subarray(off, r.map!.valueSize).indexOf(0) < 0) fail(env, "string is not zero-terminated", regno);
+}
+
+/**
+ * bpf_snprintf's format, checked at load as the kernel does (check_bpf_snprintf_call): data_len a multiple of 8, and
+ * the constant format (known when the map's frozen contents are given) accepted by bpf_bprintf_prepare for
+ * data_len / 8 arguments.
+ */
+function checkSnprintfFormat(env: Env): void {
+  const rs = regs(env);
+  const fmt = rs[3]!;
+  // the kernel reads var_off.value, the known bits, of the size (ARG_CONST_SIZE_OR_ZERO need not be constant)
+  const dataLen = rs[5]!.vo.value;
+  if (dataLen % 8n !== 0n) fail(env, `bpf_snprintf's data_len (R5 = ${dataLen}) is not a multiple of 8: its data is an array of u64`, 5);
+  const frozen = fmt.map!.frozen;
+  if (!frozen) return;
+  const at = frozen.subarray(fmt.off + Number(tn.s64(fmt.vo.value)), fmt.map!.valueSize);
+  if (!scanFormat(at, at.indexOf(0), Number(dataLen / 8n), () => {})) fail(env, "Invalid format string", 3);
 }
 
 /** Map types that only some helpers take, and helpers that take only some map types (check_map_func_compatibility). */
@@ -268,13 +292,14 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   // The probed address: kprobes know it (and trampolines, whose types the model does not check), tracepoints do not.
   if (id === Helper.get_func_ip && env.progType === ProgTypeId.tracing) fail(env, `func ${name}#${id} supported only for fentry/fexit/fmod_ret programs`);
   if (id === Helper.get_func_ip && env.progType !== ProgTypeId.kprobe) fail(env, `func ${name}#${id} not supported for program type ${env.progType}`);
-  const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false };
+  const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false, sizeMax: 0n };
   proto.args.forEach((kind, i) => checkArg(env, i, kind, meta, proto.args));
   if (meta.map) checkMapCompatibility(env, meta.map, id, name);
   if (meta.rawRegno >= 0 && meta.rawSize > 0 && regs(env)[meta.rawRegno]!.type === "fp") {
     markStackWritten(env, meta.rawRegno, regs(env)[meta.rawRegno]!.off, meta.rawSize);
   }
   if (meta.release) releaseReference(env, meta.release.refId);
+  if (id === Helper.snprintf) checkSnprintfFormat(env);
   if (id === 12 /* tail_call */ && env.cur.refs.length > 0) fail(env, "tail_call would lead to reference leak");
   const rs = regs(env);
   for (let i = 1; i <= 5; i++) setNotInit(rs[i]!);
@@ -282,6 +307,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
     case "int":
       rs[0] = knownScalar(0n);
       setUnknown(rs[0]);
+      refineReturn(env, rs[0], id, meta);
       break;
     case "void":
       rs[0] = notInit();
@@ -306,6 +332,22 @@ export function checkHelperCall(env: Env, insn: Insn): void {
     }
   }
   if (proto.changesPkt) clearPacketPointers(env);
+}
+
+/** Helpers whose result is an error or at most their size argument: the bytes they wrote. */
+const RETURNS_SIZE = new Set<number>([Helper.get_stack, Helper.get_task_stack, Helper.probe_read_str, Helper.probe_read_kernel_str, Helper.probe_read_user_str]);
+const MAX_ERRNO = 4095n;
+
+/** The ranges the kernel knows some helpers' results to be in (do_refine_retval_range). */
+function refineReturn(env: Env, r0: Reg, id: number, meta: Meta): void {
+  if (RETURNS_SIZE.has(id)) {
+    r0.smax = r0.s32max = meta.sizeMax;
+    r0.smin = r0.s32min = -MAX_ERRNO;
+  } else if (id === Helper.get_smp_processor_id) {
+    r0.umax = r0.u32max = r0.smax = r0.s32max = BigInt(env.nrCpus - 1);
+    r0.umin = r0.u32min = r0.smin = r0.s32min = 0n;
+  } else return;
+  syncBounds(r0);
 }
 
 /**
@@ -444,8 +486,9 @@ export function checkProgramExit(env: Env): void {
   if (r0.type !== "scalar") fail(env, `At program exit the register R0 is not a known value (${typeName(r0)})`, 0);
   env.markPrecise(0);
   if (r0.smin < range[0] || r0.smax > range[1]) {
-    const val = tn.isConst(r0.vo) ? `has value ${tn.s64(r0.vo.value)}` : `has smin=${r0.smin} smax=${r0.smax}`;
-    fail(env, `At program exit the register R0 ${val} should have been in [${range[0]}, ${range[1]}]`, 0);
+    // Linux 6.18's verbose_invalid_scalar: the signed bounds that are known, a constant's included
+    const known = [r0.smin > S64_MIN ? ` smin=${r0.smin}` : "", r0.smax < S64_MAX ? ` smax=${r0.smax}` : ""].join("");
+    fail(env, `At program exit the register R0 has${known || " unknown scalar value"} should have been in [${range[0]}, ${range[1]}]`, 0);
   }
 }
 

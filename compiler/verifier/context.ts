@@ -136,8 +136,12 @@ const kprobe: CtxValidator = (off, size, write) => {
   return SCALAR;
 };
 
+/** A tracepoint's record (PERF_MAX_TRACE_SIZE): 2048 bytes until Linux raised it to 8192, what 6.18 allows. */
+const PERF_MAX_TRACE_SIZE = 8192;
+
+/** tp_prog_is_valid_access: reads past the common header's first 8 bytes, aligned, within the record. */
 const tracepoint: CtxValidator = (off, size, write) => {
-  if (off < 8 || off >= 2048 || write || off % size !== 0) return null;
+  if (off < 8 || off >= PERF_MAX_TRACE_SIZE || write || off % size !== 0) return null;
   return SCALAR;
 };
 

@@ -28,6 +28,8 @@ export interface Env {
   tracepoint: TracepointContext | undefined;
   /** The running kernel's BTF, which types bpf_get_current_task_btf()'s result; undefined when not given. */
   kernelBtf: Btf | undefined;
+  /** The loading kernel's nr_cpu_ids (bpf_get_smp_processor_id() is below it). */
+  nrCpus: number;
   /** Root-like loader: pointer leaks, uninitialised stack reads and loops are allowed. */
   privileged: boolean;
   strictAlignment: boolean;

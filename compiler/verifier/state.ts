@@ -83,9 +83,10 @@ export interface Reg extends Bounds {
   precise: boolean;
   /**
    * A linked scalar made by `rX += K` (or `-= K`) from a copy, K = `off`, possibly 0: the kernel's
-   * BPF_ADD_CONST. It cannot take another constant; pruning matches it only with one as far ahead.
+   * BPF_ADD_CONST, 64 for a 64-bit add (BPF_ADD_CONST64), 32 for a 32-bit one, whose result is zero-extended
+   * (BPF_ADD_CONST32). It cannot take another constant; pruning matches it only with one as far ahead, the same width.
    */
-  addConst: boolean;
+  addConst: false | 32 | 64;
 }
 
 export const STACK_INVALID = 0;

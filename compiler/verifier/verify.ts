@@ -2,6 +2,8 @@
 // instruction at a time, queueing the other side of undecided branches, pruning paths whose
 // state an explored one covers, and stopping at the first violation or the complexity limit.
 
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { Class, JmpOp, Mode, Op, PseudoCall, jmpOp, opClass, opMode } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 import { disassemble } from "../isa/disasm.js";
@@ -71,6 +73,24 @@ export interface VerifyOptions {
    * does; without them every function is walked per call with the caller's arguments, like a static one.
    */
   functions?: FunctionsBtf;
+  /**
+   * The kernel's nr_cpu_ids, which bounds bpf_get_smp_processor_id()'s result below it; default the host's (the
+   * highest CPU in /sys/devices/system/cpu/possible, plus one), as the kernel that loads the program is.
+   */
+  nrCpus?: number;
+}
+
+let hostCpus: number | undefined;
+/** nr_cpu_ids of this machine: one past the highest possible CPU, or the CPUs Node sees where sysfs cannot be read. */
+export function hostNrCpus(): number {
+  if (hostCpus === undefined) {
+    try {
+      hostCpus = Math.max(...(readFileSync("/sys/devices/system/cpu/possible", "utf8").match(/\d+/g) ?? ["0"]).map(Number)) + 1;
+    } catch {
+      hostCpus = availableParallelism();
+    }
+  }
+  return hostCpus;
 }
 
 export interface VerifyError {
@@ -191,6 +211,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     attachType: options.expectedAttachType ?? 0,
     tracepoint,
     kernelBtf: options.kernelBtf ?? tracepoint?.btf,
+    nrCpus: options.nrCpus ?? hostNrCpus(),
     privileged,
     strictAlignment: ((options.flags ?? 0) & 1) !== 0,
     maps,
@@ -517,14 +538,42 @@ function step(env: Env, insn: Insn): number | "exit" {
 
 const roundUp16 = (n: number): number => Math.ceil(n / 16) * 16;
 
-/** Stack use summed along static call chains, and call depth (check_max_stack_depth). */
-function checkStackDepth(insns: readonly Insn[], env: Env): { pc: number; message: string } | null {
-  return stackDepthFrom(insns, env, 0, 0, 0);
+/** A frame that gets a private stack of its own is at least this large (BPF_PRIV_STACK_MIN_SIZE). */
+const PRIV_STACK_MIN_SIZE = 64;
+/** BPF_TRACE_ITER: iterator programs run without the recursion check a private stack relies on. */
+const TRACE_ITER = 28;
+
+/**
+ * Whether the JIT gives each large enough frame a private stack (bpf_enable_priv_stack, PRIV_STACK_ADAPTIVE; the
+ * x86-64 and arm64 JITs support it): program types with a recursion check, and no tail call anywhere in the program.
+ */
+function privateStacks(insns: readonly Insn[], env: Env): boolean {
+  if (insns.some((insn) => insn.code === Op.CALL && insn.src === 0 && insn.imm === 12 /* tail_call */)) return false;
+  switch (env.progType) {
+    case ProgTypeId.kprobe:
+    case ProgTypeId.tracepoint:
+    case ProgTypeId.perf_event:
+    case ProgTypeId.raw_tracepoint:
+      return true;
+    case ProgTypeId.tracing:
+      return env.attachType !== TRACE_ITER;
+    default:
+      return false;
+  }
 }
 
-function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: number, depth: number): { pc: number; message: string } | null {
+/**
+ * Stack use summed along static call chains, and call depth (check_max_stack_depth). A frame on a private stack is
+ * checked alone against 512 bytes (which its accesses already are) and left out of the sum.
+ */
+function checkStackDepth(insns: readonly Insn[], env: Env): { pc: number; message: string } | null {
+  return stackDepthFrom(insns, env, 0, 0, 0, privateStacks(insns, env));
+}
+
+function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: number, depth: number, priv: boolean): { pc: number; message: string } | null {
   const starts = env.subprogStarts;
-  const d = depth + roundUp16(env.stackDepth[idx] ?? 0);
+  const own = roundUp16(env.stackDepth[idx] ?? 0);
+  const d = priv && own >= PRIV_STACK_MIN_SIZE ? depth : depth + own;
   if (d > 512) return { pc: starts[idx]!, message: `combined stack size of ${frame + 1} calls is ${d}. Too large` };
   for (let i = starts[idx]!; i < starts[idx + 1]!; i++) {
     const insn = insns[i]!;
@@ -532,7 +581,7 @@ function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: nu
     if (!local) continue;
     const callee = starts.indexOf(i + insn.imm + 1);
     if (frame + 1 >= 8) return { pc: i, message: `the call stack of ${frame + 1} frames is too deep !` };
-    const err = stackDepthFrom(insns, env, callee, frame + 1, d);
+    const err = stackDepthFrom(insns, env, callee, frame + 1, d, priv);
     if (err) return err;
   }
   return null;

@@ -252,7 +252,7 @@ test("a helper's size argument is precise", () => {
 test("the return value checked against the program type's range is precise", () => {
   rejected(`${choose(2, 1)}
     r0 = r6
-    exit`, 5, /R0 has value 2 should have been in \[0, 1\]/, { progType: ProgTypeId.cgroup_skb });
+    exit`, 5, /R0 has smin=2 smax=2 should have been in \[0, 1\]/, { progType: ProgTypeId.cgroup_skb });
 });
 
 test("a zero written to the stack as data (not a spill) keeps the register that held it precise", () => {

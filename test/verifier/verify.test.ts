@@ -128,7 +128,7 @@ test("ring buffer reservations must be submitted or discarded on every path", ()
 
 test("exit values are checked where the program type restricts them", () => {
   accepts("r0 = 1\nexit", { progType: ProgTypeId.cgroup_skb });
-  rejects("r0 = 7\nexit", 1, /R0 has value 7 should have been in \[0, 1\]/, { progType: ProgTypeId.cgroup_skb });
+  rejects("r0 = 7\nexit", 1, /R0 has smin=7 smax=7 should have been in \[0, 1\]/, { progType: ProgTypeId.cgroup_skb });
   accepts("r0 = 7\nexit", { progType: ProgTypeId.xdp });
 });
 

@@ -3,16 +3,14 @@
 // Takes a SimKernel (to read strings and IPs from simulated memory, resolve symbols, hash
 // pointers), format bytes and raw u64 arguments; gives the output bytes, the length vsnprintf
 // would report, or -EINVAL / -ENOSPC.
-//
-// Accepted, as in the kernel: %% and, after optional flags [0 +-] and a width, %d %i %u %x %X with
-// l / ll, %c, %s (followed by NUL, space or punctuation), %p alone, %pK %px %ps %pS %pB,
-// %pks %pus, %pI4 %pi4 %pI6 %pi6. No precision, no '#', no h/z/t.
+// The format check itself is scanFormat (printf-format.ts).
 
 import { Errno } from "../maps/base.js";
 import type { SimKernel } from "../kernel.js";
 import { join } from "../memory.js";
 import type { TraceRecord } from "../kernel.js";
 import { copyFromKernelAt, isUserAt, sameStringAt, strncpyFromKernelAt, strncpyFromUserAt } from "./memaccess.js";
+import { S_CHAR, S_IP, S_NUM4, S_NUM8, S_PB, S_PTR, S_STR, S_STR_K, S_STR_U, ch, isAlnum, isDigit, scanFormat } from "./printf-format.js";
 
 /** Bytes of the per-CPU buffer the captured arguments live in (MAX_BPRINTF_BIN_ARGS). */
 export const MAX_BPRINTF_BIN_ARGS = 512;
@@ -27,31 +25,7 @@ type Arg =
   | { kind: "char"; value: number }
   | { kind: "str"; bytes: Uint8Array };
 
-const isAsciiByte = (c: number): boolean => c < 0x80;
-const isPrint = (c: number): boolean => c >= 0x20 && c <= 0x7e;
-// The kernel's ctype table (lib/ctype.c) covers Latin-1 too.
-const isSpace = (c: number): boolean => (c >= 9 && c <= 13) || c === 0x20 || c === 0xa0;
-const isPunct = (c: number): boolean =>
-  (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e) ||
-  (c >= 0xa1 && c <= 0xbf) || c === 0xd7 || c === 0xf7;
-const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-const ch = (s: string): number => s.charCodeAt(0);
-
 export type PrepareResult = { ok: true; args: Arg[] } | { ok: false; errno: number };
-
-// What bpf_bprintf_prepare captures for each conversion, in order (FormatPlan.steps).
-const S_NUM4 = 0;
-const S_NUM8 = 1;
-/** %p %pK %px %ps %pS: rendered from kernel state (hashing, kptr_restrict, symbols). */
-const S_PTR = 2;
-const S_PB = 3;
-/** +1: %pI (dotted without padding / colons); +2: IPv6. */
-const S_IP = 4;
-const S_CHAR = 8;
-const S_STR = 9;
-const S_STR_K = 10;
-const S_STR_U = 11;
 
 /** bstr_printf's view of one conversion (FormatPlan.convs), enough to know its output length. */
 interface RenderConv {
@@ -107,98 +81,13 @@ export function planFormat(fmtIn: Uint8Array, numArgs: number): FormatPlan {
   const slots: number[] = [];
   if (nul < 0) return { fmt: fmtIn.slice(), words: wordsOf(fmtIn), hasNul: false, numArgs, steps, slots, slotCount: 0, lastStrings: [], error: -Errno.EINVAL, literal: 0, convs: [], deferrable: false, settled: false };
   const fmt = fmtIn.slice(0, nul + 1);
-  const at = (i: number): number => (i < fmt.length ? fmt[i]! : 0);
   let slot = 0;
   const push = (step: number): void => {
     steps.push(step);
     slots.push(slot);
     slot += step <= S_PTR ? 2 : 1;
   };
-  let error = 0;
-  for (let i = 0; i < nul && error === 0; i++) {
-    let c = at(i);
-    if (isAsciiByte(c) && !isPrint(c) && !isSpace(c)) {
-      error = -Errno.EINVAL;
-      break;
-    }
-    if (c !== ch("%")) continue;
-    if (at(i + 1) === ch("%")) {
-      i++;
-      continue;
-    }
-    if (steps.length >= numArgs) {
-      error = -Errno.EINVAL;
-      break;
-    }
-    i++;
-    c = at(i);
-    if (!isAsciiByte(c)) {
-      error = -Errno.EINVAL;
-      break;
-    }
-    while (at(i) === ch("0") || at(i) === ch("+") || at(i) === ch("-") || at(i) === ch(" ")) i++;
-    if (at(i) >= ch("1") && at(i) <= ch("9")) {
-      i++;
-      while (isDigit(at(i))) i++;
-    }
-
-    let strType = 0;
-    if (at(i) === ch("p")) {
-      const n1 = at(i + 1);
-      if (n1 === 0 || isSpace(n1) || isPunct(n1)) {
-        push(S_PTR);
-        continue;
-      }
-      if ((n1 === ch("k") || n1 === ch("u")) && at(i + 2) === ch("s")) {
-        strType = n1;
-        i += 2;
-      } else if (n1 === ch("K") || n1 === ch("x") || n1 === ch("s") || n1 === ch("S")) {
-        i++;
-        push(S_PTR);
-        continue;
-      } else if (n1 === ch("B")) {
-        push(S_PB);
-        i++;
-        continue;
-      } else {
-        if ((n1 !== ch("i") && n1 !== ch("I")) || (at(i + 2) !== ch("4") && at(i + 2) !== ch("6"))) {
-          error = -Errno.EINVAL;
-          break;
-        }
-        i += 2;
-        push(S_IP + (at(i - 1) === ch("I") ? 1 : 0) + (at(i) === ch("6") ? 2 : 0));
-        continue;
-      }
-    } else if (at(i) === ch("s")) {
-      strType = ch("s");
-    } else if (at(i) === ch("c")) {
-      push(S_CHAR);
-      continue;
-    }
-
-    if (strType !== 0) {
-      const n = at(i + 1);
-      if (n !== 0 && !isSpace(n) && !isPunct(n)) {
-        error = -Errno.EINVAL;
-        break;
-      }
-      push(strType === ch("s") ? S_STR : strType === ch("k") ? S_STR_K : S_STR_U);
-      continue;
-    }
-
-    let size: 4 | 8 = 4;
-    if (at(i) === ch("l")) {
-      size = 8;
-      i++;
-    }
-    if (at(i) === ch("l")) i++;
-    const conv = at(i);
-    if (conv !== ch("i") && conv !== ch("d") && conv !== ch("u") && conv !== ch("x") && conv !== ch("X")) {
-      error = -Errno.EINVAL;
-      break;
-    }
-    push(size === 8 ? S_NUM8 : S_NUM4);
-  }
+  const error = scanFormat(fmt, nul, numArgs, push) ? 0 : -Errno.EINVAL;
   const { literal, convs } = error === 0 ? renderShape(fmt) : { literal: 0, convs: [] };
   const deferrable = error === 0 && convs.length <= steps.length && !steps.includes(S_PTR);
   return { fmt, words: wordsOf(fmt), hasNul: true, numArgs, steps, slots, slotCount: slot, lastStrings: [], error, literal, convs, deferrable, settled: false };
