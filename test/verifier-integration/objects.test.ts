@@ -164,10 +164,10 @@ test("a TypeScript probe: accepted through the CLI, and a broken object shows th
   assert.equal(out.accepted, true);
   assert.deepEqual(out.programs.map((p: { name: string; progType: string }) => [p.name, p.progType]), [["unlinkat", "tracepoint"]]);
 
-  // Break the compiled object: the first slot of line 10 (the printk) reads below the stack.
+  // Break the compiled object: the first slot of line 9 (the printk) reads below the stack.
   const r = compiled("examples/unlink-tracepoint.ts");
   const p = r.programs[0]!;
-  const at = p.lines.findIndex((l) => l?.line === 10);
+  const at = p.lines.findIndex((l) => l?.line === 9);
   const bytes = new Uint8Array(r.object);
   const section = readElf(bytes).sections.find((s) => s.name === p.section)!;
   bytes.set(encode(assemble("r1 = *(u64 *)(r10 - 520)")), section.offset + at * 8);
@@ -175,8 +175,8 @@ test("a TypeScript probe: accepted through the CLI, and a broken object shows th
   writeFileSync(path, bytes);
   const bad = await cli(path);
   assert.equal(bad.status, 3);
-  assert.match(bad.stdout, /unlink-tracepoint\.ts:10:\d+ - error TSBPF2004: /);
-  assert.match(bad.stdout, /^10 +printk\(`unlinkat by/m);
+  assert.match(bad.stdout, /unlink-tracepoint\.ts:9:\d+ - error TSBPF2004: /);
+  assert.match(bad.stdout, /^9 +printk\(`unlinkat by/m);
   if (!noKernel) assert.equal(kernelVerdict(bytes, "broken").accepted, false);
 });
 
