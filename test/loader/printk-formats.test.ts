@@ -34,7 +34,7 @@ describe("bpf_printk formats", () => {
     const r = compile({ fileName: "unlink-tracepoint.ts", text: readFileSync("examples/unlink-tracepoint.ts", "utf8") });
     assert.deepEqual(r.diagnostics, []);
     const object = readBpfObject(r.object);
-    assert.deepEqual(printkFormats(object), ["unlinkat by %s pid = %llu, dfd = %d, flags = %llu"]);
+    assert.deepEqual(printkFormats(object), ["unlinkat by %s pid = %llu, dfd = %d, flags = %d"]);
     const ours = printkMatcher(object)!;
     assert.equal(ours("unlinkat by rm pid = 12, dfd = -100, flags = 0"), true);
     assert.equal(ours("tsbpf-tp pid=1 magic=7e57 name=/x"), false);
