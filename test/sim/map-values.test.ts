@@ -1,0 +1,45 @@
+// Values a test gives the simulator's maps: a per-CPU map's set() takes one value per CPU (numbers of a tsbpf probe's
+// PerCpuArrayMap<u64>, structs of a clang object's LRU_PERCPU_HASH), and says what to give when the array's length
+// is not the number of CPUs.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { simulate, SimulationError } from "../../runtime/test/index.js";
+import { compileC, needsClang } from "../loader/support.js";
+
+const isUsage = (message: RegExp) => (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message);
+
+test("a per-CPU array of u64 takes an array of one value per CPU, which the program sees on each", async () => {
+  const text = `import { kprobe, PerCpuArrayMap, type u64, type Arr } from "tsbpf";
+export const license = "GPL";
+export const pc = new PerCpuArrayMap<u64>(2);
+export const pa = new PerCpuArrayMap<Arr<u64, 4>>(1);
+export const k = kprobe("f", () => { const v = pc.lookup(0); return v === null ? 0 : v; });`;
+  const sim = await simulate({ fileName: "pc.ts", text }, { arch: "x86_64", cpus: 4 });
+  sim.map("pc").set(0, [1n, 2n, 3n, 4n]);
+  assert.deepEqual(sim.map("pc").get(0), [1n, 2n, 3n, 4n]);
+  assert.deepEqual([0, 1, 2, 3].map((cpu) => sim.kprobe("f", { cpu }).r0), [1n, 2n, 3n, 4n]);
+  sim.map("pc").set(1, 9n); // one value: every CPU's
+  assert.deepEqual(sim.map("pc").get(1), [9n, 9n, 9n, 9n]);
+  assert.throws(() => sim.map("pc").set(0, [1n, 2n, 3n]), isUsage(/^map pc is a per-CPU map over 4 CPUs: set\(\) takes one value for all of them or an array of 4 values, one per CPU, not an array of 3$/));
+  // A value that is itself an array: an array of numbers is every CPU's, an array of arrays one per CPU.
+  sim.map("pa").set(0, [1n, 2n, 3n, 4n]);
+  assert.deepEqual(sim.map("pa").get(0), Array(4).fill([1n, 2n, 3n, 4n]));
+  sim.map("pa").set(0, [[1n], [2n], [3n], [4n]]);
+  assert.deepEqual(sim.map("pa").get(0), [[1n, 0n, 0n, 0n], [2n, 0n, 0n, 0n], [3n, 0n, 0n, 0n], [4n, 0n, 0n, 0n]]);
+});
+
+test("an LRU per-CPU hash of a struct (clang -g) takes one struct per CPU", needsClang, async () => {
+  const source = `#include "loader.h"
+#define BPF_MAP_TYPE_LRU_PERCPU_HASH 10
+struct pair { __u32 a; __u64 b; };
+struct { __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, struct pair); } lpc SEC(".maps");
+SEC("kprobe/f") int k(void *ctx) { __u32 key = 5; struct pair *p = bpf_map_lookup_elem(&lpc, &key); return p ? p->a + p->b : 0; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const sim = await simulate(compileC("lru-percpu", source), { cpus: 2 });
+  sim.map("lpc").set(5, [{ a: 1, b: 10n }, { a: 2, b: 20n }]);
+  assert.deepEqual(sim.map("lpc").get(5), [{ a: 1, b: 10n }, { a: 2, b: 20n }]);
+  assert.deepEqual([0, 1].map((cpu) => sim.kprobe("f", { cpu }).r0), [11n, 22n]);
+  assert.throws(() => sim.map("lpc").set(5, [{ a: 1, b: 10n }]), isUsage(/over 2 CPUs: .* not an array of 1$/));
+});
