@@ -142,6 +142,10 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         writeInt(bytes, off, t.size, BigInt.asUintN(64, BigInt(e.value)));
         return;
       }
+      // A _Bool holds 0 or 1 only (tsbpf run --set refuses 2 alike): anything else would read back as neither.
+      if (t.kind === BtfKind.INT && t.encoding & BtfIntEncoding.BOOL && !(typeof value === "boolean" || value === 0 || value === 1 || value === 0n || value === 1n)) {
+        throw usage(`${where} is of type ${t.name}: give it true or false, not ${typeof value === "bigint" ? `${value}n` : typeof value === "number" ? value : describe(value)}`);
+      }
       checkFits(value, t.size, where);
       writeInt(bytes, off, t.size, toU64(value, where));
       return;

@@ -43,3 +43,23 @@ char LICENSE[] SEC("license") = "GPL";
   assert.deepEqual([0, 1].map((cpu) => sim.kprobe("f", { cpu }).r0), [11n, 22n]);
   assert.throws(() => sim.map("lpc").set(5, [{ a: 1, b: 10n }]), isUsage(/over 2 CPUs: .* not an array of 1$/));
 });
+
+test("a boolean takes true, false, 0 or 1 from a test (globals, map values, alloc), as tsbpf run --set does", async () => {
+  const text = `import { kprobe, HashMap, type u32 } from "tsbpf";
+export const license = "GPL";
+export interface Flags { on: boolean; n: u32 }
+let flag = false;
+export const m = new HashMap<u32, Flags>(8);
+export const k = kprobe("f", () => { const f = m.lookup(1); return flag && f !== null && f.on ? 1 : 0; });`;
+  const probe = { fileName: "b.ts", text };
+  await assert.rejects(simulate(probe, { arch: "x86_64", globals: { flag: 2 } }), isUsage(/^flag is of type \w+: give it true or false, not 2$/));
+  const sim = await simulate(probe, { arch: "x86_64", globals: { flag: 1 } });
+  assert.throws(() => sim.map("m").set(1, { on: 2, n: 0 }), isUsage(/^m value\.on is of type \w+: give it true or false, not 2$/));
+  assert.throws(() => sim.map("m").set(1, { on: -1n, n: 0 }), isUsage(/give it true or false, not -1n$/));
+  assert.throws(() => sim.kernel.alloc("Flags", { on: "yes" }), isUsage(/give it true or false, not the string "yes"$/));
+  sim.map("m").set(1, { on: true, n: 0 });
+  assert.equal(sim.kprobe("f").r0, 1n);
+  sim.map("m").set(1, { on: 0n, n: 0 });
+  assert.deepEqual([sim.map("m").get(1), sim.kprobe("f").r0], [{ on: false, n: 0 }, 0n]);
+  assert.equal(sim.kernel.alloc("Flags", { on: 1 }).read().on, true);
+});
