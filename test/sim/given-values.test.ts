@@ -1,6 +1,6 @@
-// Values a test gives the simulator's maps: a per-CPU map's set() takes one value per CPU (numbers of a tsbpf probe's
+// Values a test gives the simulator: a per-CPU map's set() takes one value per CPU (numbers of a tsbpf probe's
 // PerCpuArrayMap<u64>, structs of a clang object's LRU_PERCPU_HASH), and says what to give when the array's length
-// is not the number of CPUs.
+// is not the number of CPUs; a boolean takes true, false, 0 or 1; the clock stays within 64 bits.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -62,4 +62,15 @@ export const k = kprobe("f", () => { const f = m.lookup(1); return flag && f !==
   sim.map("m").set(1, { on: 0n, n: 0 });
   assert.deepEqual([sim.map("m").get(1), sim.kprobe("f").r0], [{ on: false, n: 0 }, 0n]);
   assert.equal(sim.kernel.alloc("Flags", { on: 1 }).read().on, true);
+});
+
+test("the clock takes times within 64 bits: setTime, the time option and advance() past 2^64 are usage errors", async () => {
+  const probe = { fileName: "t.ts", text: 'import { kprobe, ktimeNs } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => ktimeNs());' };
+  await assert.rejects(simulate(probe, { arch: "x86_64", time: 2n ** 80n }), isUsage(/^simulate\(\) option time must fit in 64 bits \(at most 18446744073709551615n nanoseconds\), not 1208925819614629174706176n$/));
+  const sim = await simulate(probe, { arch: "x86_64", time: 2n ** 64n - 10n });
+  assert.throws(() => sim.kernel.setTime(2n ** 64n + 5n), isUsage(/^setTime\(\)'s time must fit in 64 bits/));
+  assert.throws(() => { sim.kernel.time = 2n ** 64n; }, isUsage(/^the time must fit in 64 bits/));
+  assert.throws(() => sim.kernel.advance(11), isUsage(/^advance\(\)'s step of 11n would take the clock past 2\^64 - 1 nanoseconds \(it is at 18446744073709551606n\)$/));
+  sim.kernel.advance(9);
+  assert.equal(sim.kprobe("f").r0, 2n ** 64n - 1n, "the clock did not wrap");
 });
