@@ -1,6 +1,7 @@
 // Values a test gives the simulator: a per-CPU map's set() takes one value per CPU (numbers of a tsbpf probe's
 // PerCpuArrayMap<u64>, structs of a clang object's LRU_PERCPU_HASH), and says what to give when the array's length
-// is not the number of CPUs; a boolean takes true, false, 0 or 1; the clock stays within 64 bits.
+// is not the number of CPUs; a boolean takes true, false, 0 or 1; the clock stays within 64 bits; a bitfield value
+// must fit its bits; simulate() refuses an unknown backend.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -61,7 +62,7 @@ export const k = kprobe("f", () => { const f = m.lookup(1); return flag && f !==
   assert.equal(sim.kprobe("f").r0, 1n);
   sim.map("m").set(1, { on: 0n, n: 0 });
   assert.deepEqual([sim.map("m").get(1), sim.kprobe("f").r0], [{ on: false, n: 0 }, 0n]);
-  assert.equal(sim.kernel.alloc("Flags", { on: 1 }).read().on, true);
+  assert.deepEqual(sim.kernel.alloc("Flags", { on: 1 }).read(), { on: true, n: 0 });
 });
 
 test("the clock takes times within 64 bits: setTime, the time option and advance() past 2^64 are usage errors", async () => {
@@ -73,4 +74,19 @@ test("the clock takes times within 64 bits: setTime, the time option and advance
   assert.throws(() => sim.kernel.advance(11), isUsage(/^advance\(\)'s step of 11n would take the clock past 2\^64 - 1 nanoseconds \(it is at 18446744073709551606n\)$/));
   sim.kernel.advance(9);
   assert.equal(sim.kprobe("f").r0, 2n ** 64n - 1n, "the clock did not wrap");
+});
+
+test("a bitfield value that does not fit is refused as other integers are; an unknown backend is refused", needsClang, async () => {
+  const source = `#include "loader.h"
+struct bits { __u32 lo: 3, mid: 5; int neg: 4; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct bits); } b SEC(".maps");
+SEC("kprobe/f") int k(void *ctx) { __u32 key = 0; struct bits *p = bpf_map_lookup_elem(&b, &key); return p ? p->mid : 0; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const sim = await simulate(compileC("bitfields", source));
+  assert.throws(() => sim.map("b").set(0, { lo: 8 }), isUsage(/^b value\.lo: 8 does not fit in 3 bits$/));
+  assert.throws(() => sim.map("b").set(0, { neg: -9n }), isUsage(/^b value\.neg: -9 does not fit in 4 bits$/));
+  sim.map("b").set(0, { lo: 7, mid: 31, neg: -8 });
+  assert.deepEqual(sim.map("b").get(0), { lo: 7, mid: 31, neg: -8 });
+  await assert.rejects(simulate(compileC("bitfields", source), { backend: "gcc" as never }), isUsage(/^simulate\(\) option backend must be "own", "llvm", not "gcc"$/));
 });
