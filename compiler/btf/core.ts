@@ -97,6 +97,11 @@ export interface CoreResultOk {
   targetAccess?: string;
   /** For FIELD_BYTE_OFFSET of a non-bitfield: the field's byte size on the target (load/store width). */
   fieldSize?: number;
+  /** The same field's byte size in the local BTF: a load/store is resized only when the two differ (libbpf's orig_sz). */
+  localFieldSize?: number;
+  /** False when the sizes differ but the field is neither a pointer nor an unsigned integer on both sides:
+   *  resizing would change the value, so a load/store of it is poisoned (libbpf's fail_memsz_adjust). */
+  resizable?: boolean;
   /** Candidate ids that matched. */
   matched: number[];
 }
@@ -383,6 +388,8 @@ function matchSpec(localSpec: CoreSpec, target: Btf, targetId: number): CoreSpec
 interface Calc {
   value: bigint;
   fieldSize?: number;
+  /** The field's type (modifiers and typedefs skipped) when fieldSize is set. */
+  fieldType?: BtfType;
   /** False when the value cannot be compared with the compiler's (bitfield layout). */
   comparable: boolean;
 }
@@ -396,7 +403,7 @@ function calcField(spec: CoreSpec): Calc {
   if (acc.name === undefined) {
     // The path ends on an array element (or the root): only offset and size make sense.
     const size = btf.sizeOf(acc.typeId);
-    if (kind === CoreReloKind.FIELD_BYTE_OFFSET) return { value: BigInt(spec.bitOffset >>> 3), fieldSize: size, comparable: true };
+    if (kind === CoreReloKind.FIELD_BYTE_OFFSET) return { value: BigInt(spec.bitOffset >>> 3), fieldSize: size, fieldType: skipMods(btf, acc.typeId).t, comparable: true };
     if (kind === CoreReloKind.FIELD_BYTE_SIZE) return { value: BigInt(size), comparable: true };
     throw new BtfError(`CO-RE: ${coreReloKindName(kind)} cannot apply to an array element access`);
   }
@@ -423,7 +430,7 @@ function calcField(spec: CoreSpec): Calc {
   }
   switch (kind) {
     case CoreReloKind.FIELD_BYTE_OFFSET:
-      return bitfield ? { value: BigInt(byteOff), comparable: false } : { value: BigInt(byteOff), fieldSize: byteSz, comparable: true };
+      return bitfield ? { value: BigInt(byteOff), comparable: false } : { value: BigInt(byteOff), fieldSize: byteSz, fieldType: mt.t, comparable: true };
     case CoreReloKind.FIELD_BYTE_SIZE:
       return { value: BigInt(byteSz), comparable: !bitfield };
     case CoreReloKind.FIELD_SIGNED: {
@@ -520,7 +527,11 @@ export function resolveCoreRelo(local: Btf, relo: CoreRelocation, target: Btf): 
     if (chosen) {
       const res: CoreResultOk = { ok: true, kind, value: chosen.calc.value, localValue, targetId: chosen.spec.rootId, matched };
       if (isFieldReloKind(kind)) res.targetAccess = chosen.spec.raw.join(":");
-      if (chosen.calc.fieldSize !== undefined) res.fieldSize = chosen.calc.fieldSize;
+      if (chosen.calc.fieldSize !== undefined) {
+        res.fieldSize = chosen.calc.fieldSize;
+        res.localFieldSize = localCalc.fieldSize;
+        if (localCalc.fieldSize !== chosen.calc.fieldSize) res.resizable = resizableField(localCalc.fieldType, chosen.calc.fieldType);
+      }
       return res;
     }
     // Nothing matched: existence checks answer 0; type relocations give 0; the rest poison the instruction.
@@ -534,6 +545,13 @@ export function resolveCoreRelo(local: Btf, relo: CoreRelocation, target: Btf): 
     if (e instanceof BtfError) return fail(e.message);
     throw e;
   }
+}
+
+/** A field whose size differs between local and target BTF reads the same value at the new width only when both
+ *  sides are pointers or both unsigned integers (zero extension keeps the value; libbpf's rule). */
+function resizableField(local: BtfType | undefined, target: BtfType | undefined): boolean {
+  if (local?.kind === BtfKind.PTR && target?.kind === BtfKind.PTR) return true;
+  return local?.kind === BtfKind.INT && target?.kind === BtfKind.INT && (local.encoding & 1) === 0 && (target.encoding & 1) === 0;
 }
 
 /** The local access in C-ish form: `struct task_struct::pid`, `enum foo::BAR`. */

@@ -24,7 +24,7 @@ export interface ResolutionStore {
 }
 
 /** Bumped when the file's layout changes. */
-const FORMAT = "tsbpf-btf-resolutions-1";
+const FORMAT = "tsbpf-btf-resolutions-2"; // 2: results carry the local field size
 
 /** The running kernel, as far as its BTF goes: undefined without BTF (nothing to keep then). */
 function kernelStamp(): string | undefined {

@@ -2,7 +2,7 @@
 // Takes a `BpfObject` (its .BTF and .BTF.ext core_relo records) and the target BTF (vmlinux); gives, per ELF
 // section, the resolved value of each relocated instruction slot (compiler/btf's resolveCoreRelo does the
 // type matching), and `patchCore` rewrites one instruction as libbpf does: ALU imm, load/store offset (and
-// width when the kernel's field is narrower or wider), LDDW imm64; unresolvable ones are poisoned.
+// width when the kernel's field's size differs from the object's), LDDW imm64; unresolvable ones are poisoned.
 
 import { readFileSync } from "node:fs";
 import { Class, Op, opClass, opSize, Size, Source } from "../../compiler/isa/opcodes.js";
@@ -54,13 +54,14 @@ export function resolveCore(object: BpfObject, target: Btf): CoreResolutions {
 const SIZE_BYTES: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
 const SIZE_OF_BYTES: Record<number, number> = { 1: Size.B, 2: Size.H, 4: Size.W, 8: Size.DW };
 
-/** Rewrites `insns[at]` (and its second slot for LDDW) with a resolution; `where` names it in errors. */
-export function patchCore(insns: Insn[], at: number, result: CoreResult, where: string): void {
+/** Rewrites `insns[at]` (and its second slot for LDDW) with a resolution; `where` names it in errors.
+ *  Gives why, when the instruction was poisoned instead (the verifier's rejection then says it). */
+export function patchCore(insns: Insn[], at: number, result: CoreResult, where: string): string | undefined {
   const insn = insns[at]!;
   if (!result.ok) {
     if (!result.poison) throw new ObjectError(`CO-RE relocation at ${where}: ${result.error}`);
     insns[at] = { code: Op.CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
-    return;
+    return result.error;
   }
   const value = result.value;
   const cls = opClass(insn.code);
@@ -72,13 +73,24 @@ export function patchCore(insns: Insn[], at: number, result: CoreResult, where: 
     insn.imm = Number(BigInt.asIntN(32, value));
   } else if (cls === Class.LDX || cls === Class.ST || cls === Class.STX) {
     if (value > 0x7fffn || value < -0x8000n) throw new ObjectError(`CO-RE relocation at ${where}: offset ${value} does not fit a 16-bit field`);
-    insn.off = Number(value);
-    // The kernel's field may be wider or narrower than the compiler assumed: loads follow it (libbpf does the same).
+    // Only a field whose size differs between the object's BTF and the kernel's changes the access's width (as
+    // libbpf): a narrower access into a field of the same size (a byte of a u64) is what the compiler meant.
     const want = result.fieldSize;
-    if (want !== undefined && cls === Class.LDX && SIZE_OF_BYTES[want] !== undefined && SIZE_BYTES[opSize(insn.code)] !== want) {
+    const had = result.localFieldSize;
+    if (want !== undefined && had !== undefined && want !== had) {
+      if (result.resizable === false) {
+        // Another width would read another value (a signed or non-integer field): the access must not run.
+        insns[at] = { code: Op.CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
+        return `CO-RE: the field is ${had} bytes here but ${want} bytes in the kernel, and only pointers and unsigned integers can be accessed at another width`;
+      }
+      const width = SIZE_BYTES[opSize(insn.code)];
+      if (width !== had) throw new ObjectError(`CO-RE relocation at ${where}: the access is ${width} bytes wide, not the field's ${had} bytes, so it cannot follow the kernel's ${want}-byte field`);
+      if (SIZE_OF_BYTES[want] === undefined) throw new ObjectError(`CO-RE relocation at ${where}: the kernel's field is ${want} bytes, which no load or store can access`);
       insn.code = (insn.code & ~0x18) | SIZE_OF_BYTES[want]!;
     }
+    insn.off = Number(value);
   } else {
     throw new ObjectError(`CO-RE relocation at ${where}: instruction 0x${insn.code.toString(16)} cannot carry a relocated value`);
   }
+  return undefined;
 }

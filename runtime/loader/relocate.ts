@@ -94,8 +94,8 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
       for (let i = 0; i < f.insns.length; i++) {
         const result = coreSlots.get(f.offset + i);
         if (!result) continue;
-        patchCore(insns, start + i, result, `${f.name}+${i} (section ${f.section})`);
-        if (!result.ok) poisoned.set(start + i, result.error);
+        const poison = patchCore(insns, start + i, result, `${f.name}+${i} (section ${f.section})`);
+        if (poison !== undefined) poisoned.set(start + i, poison);
       }
     }
     const relocated = new Set<number>();

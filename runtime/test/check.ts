@@ -24,8 +24,13 @@ export function integerIn(value: unknown, min: number, max: number, what: string
 export function nanoseconds(value: unknown, what: string): bigint {
   const ok = typeof value === "bigint" ? value >= 0n : typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
   if (!ok) throw usage(`${what} must be a whole number of nanoseconds, at least 0 (a number or a bigint), not ${shown(value)}`);
+  // The clock is a u64 (bpf_ktime_get_ns): a later time would wrap in the program's arithmetic.
+  if (BigInt(value as number | bigint) > MAX_NS) throw usage(`${what} must fit in 64 bits (at most ${MAX_NS}n nanoseconds), not ${shown(value)}`);
   return BigInt(value as number | bigint);
 }
+
+/** The latest time the simulated clock (a u64 of nanoseconds) can show. */
+export const MAX_NS = (1n << 64n) - 1n;
 
 /** One of `choices`. */
 export function oneOf<T extends string>(value: unknown, choices: readonly T[], what: string): T {

@@ -5,7 +5,7 @@
 import type { SimKernel, TaskState } from "../vm/index.js";
 import { decodeValue, encodeValue, findType, type BtfSource, type CValue, type Decoded, type TypeRef } from "./layout.js";
 import { usage } from "./errors.js";
-import { checkTask, integerIn, nanoseconds, shown } from "./check.js";
+import { MAX_NS, checkTask, integerIn, nanoseconds, shown } from "./check.js";
 
 export type Space = "kernel" | "user";
 
@@ -158,7 +158,10 @@ export class TestKernel {
     this.vm.setTime(nanoseconds(ns, "setTime()'s time"));
   }
   advance(ns: bigint | number): void {
-    this.vm.advance(nanoseconds(ns, "advance()'s step"));
+    const step = nanoseconds(ns, "advance()'s step");
+    // The clock stays a u64: moving it past 2^64 - 1 would wrap it back, which no kernel's clock does.
+    if (this.vm.timeNs + step > MAX_NS) throw usage(`advance()'s step of ${step}n would take the clock past 2^64 - 1 nanoseconds (it is at ${this.vm.timeNs}n)`);
+    this.vm.advance(step);
   }
 
   // --- memory ---

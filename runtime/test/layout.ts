@@ -91,10 +91,14 @@ export function toU64(v: CValue, where: string): bigint {
  * test's value is not silently cut to its low bytes. -1 for an unsigned spot is its largest value, as in C.
  */
 export function checkFits(v: CValue, size: number, where: string): void {
-  if (size >= 8 || (typeof v !== "number" && typeof v !== "bigint")) return;
-  const bits = size * 8;
-  const ok = typeof v === "number" ? v >= -(2 ** (bits - 1)) && v < 2 ** bits : v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits);
-  if (!ok) throw usage(`${where}: ${v} does not fit in ${size} byte${size === 1 ? "" : "s"}`);
+  if (size < 8 && !fitsBits(v, size * 8)) throw usage(`${where}: ${v} does not fit in ${size} byte${size === 1 ? "" : "s"}`);
+}
+
+/** Whether an integer fits `bits` bits as signed or as unsigned (anything else is not an integer to check here). */
+function fitsBits(v: CValue, bits: number): boolean {
+  if (typeof v === "number") return v >= -(2 ** (bits - 1)) && v < 2 ** bits;
+  if (typeof v === "bigint") return v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits);
+  return true;
 }
 
 function describe(v: unknown): string {
@@ -142,6 +146,10 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         writeInt(bytes, off, t.size, BigInt.asUintN(64, BigInt(e.value)));
         return;
       }
+      // A _Bool holds 0 or 1 only (tsbpf run --set refuses 2 alike): anything else would read back as neither.
+      if (t.kind === BtfKind.INT && t.encoding & BtfIntEncoding.BOOL && !(typeof value === "boolean" || value === 0 || value === 1 || value === 0n || value === 1n)) {
+        throw usage(`${where} is of type ${t.name}: give it true or false, not ${typeof value === "bigint" ? `${value}n` : typeof value === "number" ? value : describe(value)}`);
+      }
       checkFits(value, t.size, where);
       writeInt(bytes, off, t.size, toU64(value, where));
       return;
@@ -182,7 +190,11 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         }
         const m = found.member;
         const at = `${where}.${field}`;
-        if (m.bitfieldSize > 0) writeBits(bytes, off, found.bitOffset, m.bitfieldSize, toU64(v, at));
+        if (m.bitfieldSize > 0) {
+          // A value wider than the bitfield would lose its high bits silently, as other integers do not.
+          if (!fitsBits(v, m.bitfieldSize)) throw usage(`${at}: ${v} does not fit in ${m.bitfieldSize} bit${m.bitfieldSize === 1 ? "" : "s"}`);
+          writeBits(bytes, off, found.bitOffset, m.bitfieldSize, toU64(v, at));
+        }
         else if (found.bitOffset % 8) throw usage(`${at}: member is not byte-aligned`);
         else encodeValue(btf, m.type, v, bytes, off + found.bitOffset / 8, at, ctx);
       }

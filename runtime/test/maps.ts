@@ -21,6 +21,7 @@ import type { MapBtfTypes, MapSpec } from "../loader/index.js";
 import { mergeAggregate } from "../loader/aggregate.js";
 import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
+import { BtfKind } from "../../compiler/btf/index.js";
 
 // BPF_MAP_TYPE_* and BPF_F_RDONLY_PROG (include/uapi/linux/bpf.h).
 const T = { HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7, LRU_HASH: 9, LRU_PERCPU_HASH: 10, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, RINGBUF: 27 } as const;
@@ -138,6 +139,22 @@ export class MapView {
   }
 
   /**
+   * A per-CPU map's value from set(): an array holds one value per CPU, anything else is every CPU's value. When the
+   * value type is itself an array, only an array of arrays, strings or byte arrays is one per CPU.
+   */
+  private perCpuValues(value: CValue, cpus: number): Uint8Array | Uint8Array[] {
+    const types = this.types;
+    const arrayValued = types?.value !== undefined && types.btf.resolveType(types.value).kind === BtfKind.ARRAY;
+    const perCpu = Array.isArray(value) && (!arrayValued || value.every((x) => Array.isArray(x) || x instanceof Uint8Array || typeof x === "string"));
+    if (!perCpu) return this.value(value);
+    const list = value as CValue[];
+    if (list.length !== cpus) {
+      throw usage(`map ${this.name} is a per-CPU map over ${cpus} CPUs: set() takes one value for all of them or an array of ${cpus} values, one per CPU, not an array of ${list.length}`);
+    }
+    return list.map((x, cpu) => this.encode(x, this.map.valueSize, types?.value, `value for CPU ${cpu}`));
+  }
+
+  /**
    * Every entry, decoded; per-CPU maps give an array of values, one per CPU. An Avg, Min, Max or Stats map gives each
    * key's CPUs merged (a bigint, or stats' `{ count, average, total }`), leaving out keys no CPU has recorded under.
    */
@@ -213,10 +230,8 @@ export class MapView {
       }
     } else if (value instanceof MapView) throw usage(`map ${this.name} is a ${m.type} map; its values are not maps`);
     else if (m instanceof HashMap || m instanceof ArrayMap) err = m.update(this.key(key), this.value(value), flags);
-    else if (m instanceof PerCpuHashMap || m instanceof PerCpuArrayMap) {
-      const values = Array.isArray(value) && this.types?.value === undefined ? value.map((x) => this.value(x)) : this.value(value);
-      err = m.update(this.key(key), values, flags);
-    } else throw usage(`map ${this.name} is a ${m.type} map; user space cannot update it here`);
+    else if (m instanceof PerCpuHashMap || m instanceof PerCpuArrayMap) err = m.update(this.key(key), this.perCpuValues(value, m.host.numCpus), flags);
+    else throw usage(`map ${this.name} is a ${m.type} map; user space cannot update it here`);
     if (err !== 0) throw usage(`updating map ${this.name} failed: ${UPDATE_ERRORS[-err] ?? `errno ${-err}`}`);
   }
 

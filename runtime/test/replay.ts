@@ -32,7 +32,8 @@ export interface RecordedHit {
   uid: number;
   gid: number;
   comm: string;
-  /** Tracepoint fields by name (pointers as recorded). */
+  /** Tracepoint fields by name (pointers as recorded): a string field's text, an integer past 2^53 as its decimal
+   *  string (which of the two a string is, the tracepoint's format says when the hit is replayed). */
   fields?: Record<string, CValue>;
   /** What the tracepoint's `char *` fields pointed to. */
   strings?: Record<string, string>;
@@ -122,9 +123,11 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
   if (p.kind === "tracepoint") {
     const fields: Record<string, CValue> = { ...hit.fields };
     for (const f of sim.tracepointLayout(p.group, p.name).fields) {
-      // A task name of digits reads back as a number; a char array or __data_loc field holds it as text.
+      // The field's type, not its text, says whether a recorded string is text ("0123" stays "0123") or an integer.
       const v = fields[f.name];
-      if ((f.dataLoc || f.type === "char") && (typeof v === "bigint" || typeof v === "number")) fields[f.name] = String(v);
+      const text = f.dataLoc || (f.type === "char" && f.arrayLength !== undefined);
+      if (text && (typeof v === "bigint" || typeof v === "number")) fields[f.name] = String(v);
+      else if (!text && typeof v === "string" && /^-?\d+$/.test(v)) fields[f.name] = BigInt(v);
     }
     for (const [name, s] of Object.entries(hit.strings ?? {})) {
       // A NULL pointer stays NULL; a string the kernel could read is placed where the pointer now points.
@@ -222,7 +225,8 @@ function hitOf(v: Record<string, unknown>, line: number): RecordedHit {
     }
   }
   if (v.args !== undefined && !Array.isArray(v.args)) bad(`args must be an array, not ${shown(v.args)}`);
-  const value = (x: unknown): CValue => (Array.isArray(x) ? (x.map(int) as unknown as CValue) : int(x));
+  // A field's string stays as written: only the tracepoint's format tells text from a big integer (fire() does).
+  const value = (x: unknown): CValue => (Array.isArray(x) ? (x.map(int) as unknown as CValue) : (x as CValue));
   const time = typeof v.time === "number" && Number.isSafeInteger(v.time) ? BigInt(v.time) : typeof v.time === "string" && /^\d+$/.test(v.time) ? BigInt(v.time) : bad(`time must be nanoseconds (an integer or a decimal string), not ${shown(v.time)}`);
   return {
     probe,

@@ -647,6 +647,7 @@ function checkOptions(options: SimulateOptions): void {
   if (options.tier !== undefined) oneOf(options.tier, ["auto", "interpreter", "compiled"], "simulate() option tier");
   if (options.cpus !== undefined) integerIn(options.cpus, 1, 1024, "simulate() option cpus");
   if (options.arch !== undefined) oneOf(options.arch, Object.keys(LAYOUTS) as Arch[], "simulate() option arch");
+  if (options.backend !== undefined) oneOf(options.backend, ["own", "llvm"], "simulate() option backend");
   if (options.time !== undefined) nanoseconds(options.time, "simulate() option time");
   if (options.budget !== undefined) integerIn(options.budget, 1, Number.MAX_SAFE_INTEGER, "simulate() option budget");
   if (options.seed !== undefined) integerIn(options.seed, 0, Number.MAX_SAFE_INTEGER, "simulate() option seed");

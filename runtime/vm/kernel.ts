@@ -79,6 +79,7 @@ export interface SimStacks {
 }
 
 const u = (v: bigint | number): bigint => BigInt(v);
+const U64_MAX = (1n << 64n) - 1n;
 
 export class SimKernel {
   readonly memory: Memory;
@@ -129,7 +130,8 @@ export class SimKernel {
     if (!Number.isInteger(this.numCpus) || this.numCpus < 1 || this.numCpus > 1024) throw new RangeError(`numCpus must be 1..1024 (got ${this.numCpus})`);
     this.cpuNow = 0;
     this.cpu = opts.cpu ?? 0;
-    this.monoNs = u(opts.timeNs ?? NSEC_PER_SEC);
+    this.monoNs = 0n;
+    this.setTime(opts.timeNs ?? NSEC_PER_SEC);
     this.suspendedNs = u(opts.suspendedNs ?? 0);
     this.tickNs = u(opts.tickNs ?? 4_000_000);
     this.seed(opts.seed ?? 1);
@@ -185,12 +187,14 @@ export class SimKernel {
   }
   setTime(ns: bigint | number): void {
     const v = u(ns);
-    if (v < 0n) throw new RangeError(`time must be >= 0 (got ${v})`);
+    if (v < 0n || v > U64_MAX) throw new RangeError(`time must be 0..2^64-1 ns (got ${v})`);
     this.monoNs = v;
   }
   advance(ns: bigint | number): void {
     const d = u(ns);
     if (d < 0n) throw new RangeError(`the clock only moves forward (advance by ${d})`);
+    // bpf_ktime_get_ns is a u64: a clock past it would give programs values no kernel gives.
+    if (this.monoNs + d > U64_MAX) throw new RangeError(`advancing by ${d} ns takes the clock past 2^64-1 ns (it is at ${this.monoNs})`);
     this.monoNs += d;
   }
   /** Simulates a suspend of `ns`: boot time moves, the monotonic clock does not. */

@@ -261,11 +261,11 @@ describe("loadObject on FakeSys", needsClang, () => {
 const reclassify = (section: string) => ({ attach: classifySection(section).attach });
 
 describe("patchCore", () => {
-  const ok = (value: bigint, fieldSize?: number) => ({ ok: true as const, kind: 0, value, localValue: 0n, targetId: 1, matched: [1], ...(fieldSize ? { fieldSize } : {}) });
-  it("rewrites ALU immediates, load/store offsets (and load widths) and LDDW values", () => {
+  const ok = (value: bigint, fieldSize?: number, localFieldSize?: number) => ({ ok: true as const, kind: 0, value, localValue: 0n, targetId: 1, matched: [1], ...(fieldSize ? { fieldSize, localFieldSize, resizable: true } : {}) });
+  it("rewrites ALU immediates, load/store offsets (and the width of a field the kernel sizes otherwise) and LDDW values", () => {
     const insns = [mov64Imm(Reg.R1, 0), ldx(Size.W, Reg.R0, Reg.R1, 0), stx(Size.DW, Reg.R10, Reg.R1, 0), ...lddw(Reg.R2, 0n)];
     patchCore(insns, 0, ok(1268n), "a");
-    patchCore(insns, 1, ok(24n, 8), "b");
+    patchCore(insns, 1, ok(24n, 8, 4), "b");
     patchCore(insns, 2, ok(-16n), "c");
     patchCore(insns, 3, ok(0x1_0000_0002n), "d");
     assert.equal(insns[0]!.imm, 1268);

@@ -131,14 +131,15 @@ test("tracepoints with char arrays, integer arrays and __data_loc strings are re
   const hit = (probe: object, fields: object) => line({ kind: "hit", probe, time: "1", cpu: 0, pid: 3, tgid: 3, uid: 0, gid: 0, comm: "x", fields });
   const recording = [
     hit({ kind: "tracepoint", group: "sched", name: "sched_process_exec" }, { filename: "/usr/bin/id", pid: 3, old_pid: 3 }),
-    // A task named with digits only reads back as a number; it is still replayed as the name.
+    // A task named with digits only is replayed as the name, leading zeros and all (the field is a char array).
     hit({ kind: "tracepoint", group: "sched", name: "sched_switch" }, { prev_comm: "1234", prev_pid: 3, prev_prio: 120, prev_state: 0, next_comm: "sh", next_pid: 4, next_prio: 120 }),
+    hit({ kind: "tracepoint", group: "sched", name: "sched_switch" }, { prev_comm: "0123", prev_pid: 3, prev_prio: 120, prev_state: 0, next_comm: "007", next_pid: 4, next_prio: 120 }),
     hit({ kind: "tracepoint", group: "raw_syscalls", name: "sys_enter" }, { id: 2, args: ["18446744073709551615", 1, 2, 3, 4, 5] }),
   ].join("\n");
   const formats = Object.fromEntries(["sched/sched_process_exec", "sched/sched_switch", "raw_syscalls/sys_enter", "fixture/odd_fields", "block/block_rq_issue"].map((k) => [k, fixtureFormat(...(k.split("/") as [string, string]))!]));
   const sim = await simulate(fixture, { tracepointFormats: formats });
   replay(sim, recording);
-  for (const line of ["exec /usr/bin/id", "1234 -> sh"]) assert.ok(sim.trace().includes(line), sim.trace().join("\n"));
+  for (const line of ["exec /usr/bin/id", "1234 -> sh", "0123 -> 007"]) assert.ok(sim.trace().includes(line), sim.trace().join("\n"));
   assert.ok(sim.trace().includes("18446744073709551615 5 2"), sim.trace().join("\n"));
 });
 

@@ -11,10 +11,25 @@ const TWO32 = 4294967296;
 const TASK_SIZE_NUM = Number(TASK_SIZE);
 const TASK_SIZE_HI = Number(TASK_SIZE >> 32n);
 const TASK_SIZE_LO = Number(TASK_SIZE & 0xffffffffn);
-/** Upper half of TASK_SIZE + PAGE_SIZE (2^47): kernel addresses start there. */
+/** Upper half of TASK_SIZE + PAGE_SIZE (2^47): user reads stop there. */
 const USER_END_HI = Number((TASK_SIZE + 4096n) >> 32n);
 
-/** copy_from_kernel_nofault: -ERANGE for user addresses, -EFAULT if unreadable; `dst` is zeroed on failure. */
+/**
+ * copy_from_kernel_nofault_allowed (arch/x86/mm/maccess.c): a kernel read must start at a canonical kernel address
+ * (48-bit virtual: 0xffff800000000000 up; below is user space, its guard page, or non-canonical) other than the
+ * vsyscall page. The kernel refuses the rest with -ERANGE before touching memory.
+ */
+export function kernelAllowedAt(hi: number, lo: number): boolean {
+  const h = hi >>> 0;
+  if (h < CANONICAL_KERNEL_HI) return false;
+  return !(h === 0xffffffff && (lo >>> 12) === VSYSCALL_PAGE);
+}
+/** Upper half of the lowest canonical kernel address with 48-bit virtual addresses. */
+const CANONICAL_KERNEL_HI = 0xffff8000;
+/** The vsyscall page 0xffffffffff600000's low half, in pages. */
+const VSYSCALL_PAGE = 0xff600;
+
+/** copy_from_kernel_nofault: -ERANGE for user or non-canonical addresses, -EFAULT if unreadable; `dst` is zeroed on failure. */
 export function copyFromKernel(kernel: SimKernel, dst: Uint8Array, src: bigint): number {
   const a = BigInt.asUintN(64, src);
   return copyFromKernelAt(kernel, dst, Number(a >> 32n) | 0, Number(a & 0xffffffffn) | 0);
@@ -22,7 +37,7 @@ export function copyFromKernel(kernel: SimKernel, dst: Uint8Array, src: bigint):
 
 /** copy_from_kernel_nofault of the address (hi:lo) given as int32 halves. */
 export function copyFromKernelAt(kernel: SimKernel, dst: Uint8Array, hi: number, lo: number): number {
-  if (hi >>> 0 < USER_END_HI) return fail(dst, -Errno.ERANGE); // below TASK_SIZE + PAGE_SIZE = 2^47
+  if (!kernelAllowedAt(hi, lo)) return fail(dst, -Errno.ERANGE);
   return copyAt(kernel, dst, hi, lo);
 }
 
@@ -47,7 +62,7 @@ export const readSource = { bytes: new Uint8Array(0) as Uint8Array, offset: 0 };
  * or -errno. Spares the intermediate buffer when the caller copies straight to its destination.
  */
 export function readKernelAt(kernel: SimKernel, hi: number, lo: number, size: number): number {
-  if (hi >>> 0 < USER_END_HI) return -Errno.ERANGE;
+  if (!kernelAllowedAt(hi, lo)) return -Errno.ERANGE;
   return readAt(kernel, hi, lo, size);
 }
 
@@ -132,7 +147,7 @@ function copyString(kernel: SimKernel, dst: Uint8Array, count: number, hi: numbe
 export function sameStringAt(kernel: SimKernel, user: boolean, hi: number, lo: number, count: number, text: Uint8Array): boolean {
   const end = text.length;
   if (end >= count || kernel.hasFaulting) return false;
-  if (user ? !isUserAt(hi, lo) : hi >>> 0 < USER_END_HI) return false;
+  if (user ? !isUserAt(hi, lo) : !kernelAllowedAt(hi, lo)) return false;
   const region = kernel.memory.regions.get(hi | 0);
   const off = (lo >>> 0) - REGION_BASE;
   if (region === undefined || off < 0) return false;
@@ -151,7 +166,7 @@ export function strncpyFromKernel(kernel: SimKernel, dst: Uint8Array, src: bigin
 /** strncpy_from_kernel_nofault of (hi:lo) into the first `count` bytes of `dst`. */
 export function strncpyFromKernelAt(kernel: SimKernel, dst: Uint8Array, hi: number, lo: number, count = dst.length): number {
   if (count === 0) return 0;
-  if (hi >>> 0 < USER_END_HI) return -Errno.ERANGE;
+  if (!kernelAllowedAt(hi, lo)) return -Errno.ERANGE;
   return copyString(kernel, dst, count, hi, lo);
 }
 

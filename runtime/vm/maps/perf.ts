@@ -24,6 +24,7 @@ export interface PerfRecord {
   cpu: number;
   /** The slot index written to. */
   index: number;
+  /** The bytes written, zero-padded as the kernel pads them (4 + length rounded up to 8, less the 4). */
   data: Uint8Array;
 }
 
@@ -80,7 +81,11 @@ export class PerfEventArray extends BpfMap {
       return -Errno.ENOSPC;
     }
     ev.queuedBytes += cost;
-    ev.records.push({ cpu, index: Number(index), data: data.slice() });
+    // The kernel pads the raw sample so that its u32 size and data fill whole u64s (perf_sample_save_raw_data):
+    // a reader gets those bytes too, 40 bytes as 44. Its padding is whatever the ring held; here zeros.
+    const padded = new Uint8Array(Math.ceil((4 + data.length) / 8) * 8 - 4);
+    padded.set(data);
+    ev.records.push({ cpu, index: Number(index), data: padded });
     return 0;
   }
 

@@ -1,0 +1,92 @@
+// Values a test gives the simulator: a per-CPU map's set() takes one value per CPU (numbers of a tsbpf probe's
+// PerCpuArrayMap<u64>, structs of a clang object's LRU_PERCPU_HASH), and says what to give when the array's length
+// is not the number of CPUs; a boolean takes true, false, 0 or 1; the clock stays within 64 bits; a bitfield value
+// must fit its bits; simulate() refuses an unknown backend.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { simulate, SimulationError } from "../../runtime/test/index.js";
+import { compileC, needsClang } from "../loader/support.js";
+
+const isUsage = (message: RegExp) => (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message);
+
+test("a per-CPU array of u64 takes an array of one value per CPU, which the program sees on each", async () => {
+  const text = `import { kprobe, PerCpuArrayMap, type u64, type Arr } from "tsbpf";
+export const license = "GPL";
+export const pc = new PerCpuArrayMap<u64>(2);
+export const pa = new PerCpuArrayMap<Arr<u64, 4>>(1);
+export const k = kprobe("f", () => { const v = pc.lookup(0); return v === null ? 0 : v; });`;
+  const sim = await simulate({ fileName: "pc.ts", text }, { arch: "x86_64", cpus: 4 });
+  sim.map("pc").set(0, [1n, 2n, 3n, 4n]);
+  assert.deepEqual(sim.map("pc").get(0), [1n, 2n, 3n, 4n]);
+  assert.deepEqual([0, 1, 2, 3].map((cpu) => sim.kprobe("f", { cpu }).r0), [1n, 2n, 3n, 4n]);
+  sim.map("pc").set(1, 9n); // one value: every CPU's
+  assert.deepEqual(sim.map("pc").get(1), [9n, 9n, 9n, 9n]);
+  assert.throws(() => sim.map("pc").set(0, [1n, 2n, 3n]), isUsage(/^map pc is a per-CPU map over 4 CPUs: set\(\) takes one value for all of them or an array of 4 values, one per CPU, not an array of 3$/));
+  // A value that is itself an array: an array of numbers is every CPU's, an array of arrays one per CPU.
+  sim.map("pa").set(0, [1n, 2n, 3n, 4n]);
+  assert.deepEqual(sim.map("pa").get(0), Array(4).fill([1n, 2n, 3n, 4n]));
+  sim.map("pa").set(0, [[1n], [2n], [3n], [4n]]);
+  assert.deepEqual(sim.map("pa").get(0), [[1n, 0n, 0n, 0n], [2n, 0n, 0n, 0n], [3n, 0n, 0n, 0n], [4n, 0n, 0n, 0n]]);
+});
+
+test("an LRU per-CPU hash of a struct (clang -g) takes one struct per CPU", needsClang, async () => {
+  const source = `#include "loader.h"
+#define BPF_MAP_TYPE_LRU_PERCPU_HASH 10
+struct pair { __u32 a; __u64 b; };
+struct { __uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, struct pair); } lpc SEC(".maps");
+SEC("kprobe/f") int k(void *ctx) { __u32 key = 5; struct pair *p = bpf_map_lookup_elem(&lpc, &key); return p ? p->a + p->b : 0; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const sim = await simulate(compileC("lru-percpu", source), { cpus: 2 });
+  sim.map("lpc").set(5, [{ a: 1, b: 10n }, { a: 2, b: 20n }]);
+  assert.deepEqual(sim.map("lpc").get(5), [{ a: 1, b: 10n }, { a: 2, b: 20n }]);
+  assert.deepEqual([0, 1].map((cpu) => sim.kprobe("f", { cpu }).r0), [11n, 22n]);
+  assert.throws(() => sim.map("lpc").set(5, [{ a: 1, b: 10n }]), isUsage(/over 2 CPUs: .* not an array of 1$/));
+});
+
+test("a boolean takes true, false, 0 or 1 from a test (globals, map values, alloc), as tsbpf run --set does", async () => {
+  const text = `import { kprobe, HashMap, type u32 } from "tsbpf";
+export const license = "GPL";
+export interface Flags { on: boolean; n: u32 }
+let flag = false;
+export const m = new HashMap<u32, Flags>(8);
+export const k = kprobe("f", () => { const f = m.lookup(1); return flag && f !== null && f.on ? 1 : 0; });`;
+  const probe = { fileName: "b.ts", text };
+  await assert.rejects(simulate(probe, { arch: "x86_64", globals: { flag: 2 } }), isUsage(/^flag is of type \w+: give it true or false, not 2$/));
+  const sim = await simulate(probe, { arch: "x86_64", globals: { flag: 1 } });
+  assert.throws(() => sim.map("m").set(1, { on: 2, n: 0 }), isUsage(/^m value\.on is of type \w+: give it true or false, not 2$/));
+  assert.throws(() => sim.map("m").set(1, { on: -1n, n: 0 }), isUsage(/give it true or false, not -1n$/));
+  assert.throws(() => sim.kernel.alloc("Flags", { on: "yes" }), isUsage(/give it true or false, not the string "yes"$/));
+  sim.map("m").set(1, { on: true, n: 0 });
+  assert.equal(sim.kprobe("f").r0, 1n);
+  sim.map("m").set(1, { on: 0n, n: 0 });
+  assert.deepEqual([sim.map("m").get(1), sim.kprobe("f").r0], [{ on: false, n: 0 }, 0n]);
+  assert.deepEqual(sim.kernel.alloc("Flags", { on: 1 }).read(), { on: true, n: 0 });
+});
+
+test("the clock takes times within 64 bits: setTime, the time option and advance() past 2^64 are usage errors", async () => {
+  const probe = { fileName: "t.ts", text: 'import { kprobe, ktimeNs } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => ktimeNs());' };
+  await assert.rejects(simulate(probe, { arch: "x86_64", time: 2n ** 80n }), isUsage(/^simulate\(\) option time must fit in 64 bits \(at most 18446744073709551615n nanoseconds\), not 1208925819614629174706176n$/));
+  const sim = await simulate(probe, { arch: "x86_64", time: 2n ** 64n - 10n });
+  assert.throws(() => sim.kernel.setTime(2n ** 64n + 5n), isUsage(/^setTime\(\)'s time must fit in 64 bits/));
+  assert.throws(() => { sim.kernel.time = 2n ** 64n; }, isUsage(/^the time must fit in 64 bits/));
+  assert.throws(() => sim.kernel.advance(11), isUsage(/^advance\(\)'s step of 11n would take the clock past 2\^64 - 1 nanoseconds \(it is at 18446744073709551606n\)$/));
+  sim.kernel.advance(9);
+  assert.equal(sim.kprobe("f").r0, 2n ** 64n - 1n, "the clock did not wrap");
+});
+
+test("a bitfield value that does not fit is refused as other integers are; an unknown backend is refused", needsClang, async () => {
+  const source = `#include "loader.h"
+struct bits { __u32 lo: 3, mid: 5; int neg: 4; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct bits); } b SEC(".maps");
+SEC("kprobe/f") int k(void *ctx) { __u32 key = 0; struct bits *p = bpf_map_lookup_elem(&b, &key); return p ? p->mid : 0; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const sim = await simulate(compileC("bitfields", source));
+  assert.throws(() => sim.map("b").set(0, { lo: 8 }), isUsage(/^b value\.lo: 8 does not fit in 3 bits$/));
+  assert.throws(() => sim.map("b").set(0, { neg: -9n }), isUsage(/^b value\.neg: -9 does not fit in 4 bits$/));
+  sim.map("b").set(0, { lo: 7, mid: 31, neg: -8 });
+  assert.deepEqual(sim.map("b").get(0), { lo: 7, mid: 31, neg: -8 });
+  await assert.rejects(simulate(compileC("bitfields", source), { backend: "gcc" as never }), isUsage(/^simulate\(\) option backend must be "own", "llvm", not "gcc"$/));
+});
