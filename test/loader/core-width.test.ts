@@ -39,8 +39,7 @@ test("linked against the kernel's BTF, narrow loads of args[] keep clang's width
 });
 
 test("the simulator reads the low byte and word as clang meant, and the widened load all of the field", needsBtf, async () => {
-  // verify: false: the verifier model does not carry v[t]'s bound from w1 = w6 - 1 back to r6, as Linux 6.18 does.
-  const sim = await simulate(object(), { tracepointFormats: { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT }, verify: false });
+  const sim = await simulate(object(), { tracepointFormats: { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT } });
   sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: -100, pathname: 0x7ffd12345678n, flag: 0 }, { pid: 77 });
   assert.deepEqual(sim.map("seen").get(77), { low_byte: 0x9cn, low_word: 0xffffff9cn, path_word: 0x12345678n, resized: 0x7ffd12345678n });
 });
