@@ -1105,6 +1105,7 @@ export function lower(
         return;
       }
       if (ts.isForStatement(s)) return this.forLoop(s);
+      if (ts.isForOfStatement(s) && !s.awaitModifier) return this.forOf(s);
       if (ts.isWhileStatement(s) || ts.isDoStatement(s) || ts.isForOfStatement(s) || ts.isForInStatement(s)) {
         fail(s, Code.UnboundedLoop, `${describe(ts, s)} are not supported: the verifier needs loops it can bound; write \`for (let i = 0; i < N; i++)\` with a constant N`);
       }
@@ -1190,6 +1191,44 @@ export function lower(
       this.fb.terminate({ op: "jmp", target: latch.id });
       this.enter(latch);
       this.expressionStatement(s.incrementor!);
+      this.fb.terminate({ op: "jmp", target: top.id });
+      this.enter(exit);
+    }
+
+    /**
+     * `for (const x of xs)` over an Arr<T, N>: N turns, as `for (let i = 0; i < N; i++) { const x = xs[i]; ... }`;
+     * `x` is the element's value (an integer) or the element in place (a struct, a string).
+     */
+    forOf(s: TS.ForOfStatement): void {
+      const list = s.initializer;
+      const d = ts.isVariableDeclarationList(list) && list.declarations.length === 1 ? list.declarations[0]! : undefined;
+      if (!d || !ts.isIdentifier(d.name)) return fail(list, Code.Unsupported, "`for...of` takes one name per element (`for (const x of xs)`)");
+      const xs = this.tryRef(s.expression);
+      if (!xs || xs.layout.kind !== "array") {
+        return fail(s.expression, Code.UnboundedLoop, `\`for...of\` goes over an Arr<T, N> value (a local, a struct field, a map value); for \`${s.expression.getText(file)}\` write \`for (let i = 0; i < N; i++)\` with a constant N`);
+      }
+      const length = xs.layout.length;
+      const index = this.fb.vreg(U32);
+      this.owned.add(index.id);
+      this.fb.emit({ op: "mov", dst: index, src: imm(0n, U32), loc: locOf(s) });
+      const [top, body, latch, exit] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+      this.fb.terminate({ op: "jmp", target: top.id });
+      this.enter(top);
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: index, b: imm(BigInt(length), U32), then: body.id, else: exit.id, loc: locOf(s) });
+      this.enter(body);
+      const element = this.elementAt(xs, { op: index }, s.expression, s);
+      const symbol = checker.getSymbolAtLocation(d.name)!;
+      if (element.layout.kind === "int") {
+        const value = this.loadInt(element, d);
+        this.owned.add((value.op as VReg).id);
+        this.scope.set(symbol, { kind: "var", reg: value.op as VReg, mutable: (list.flags & ts.NodeFlags.Let) !== 0 });
+      } else this.scope.set(symbol, { kind: "ref", ref: element });
+      this.loops.push({ brk: exit, cont: latch });
+      this.statement(s.statement);
+      this.loops.pop();
+      this.fb.terminate({ op: "jmp", target: latch.id });
+      this.enter(latch);
+      this.fb.emit({ op: "bin", kind: "add", dst: index, a: index, b: imm(1n, U32), loc: locOf(s) });
       this.fb.terminate({ op: "jmp", target: top.id });
       this.enter(exit);
     }
@@ -1290,7 +1329,12 @@ export function lower(
       if (!mutable && !(list.flags & ts.NodeFlags.Const)) fail(list, Code.Unsupported, "`var` is not supported: use `const` or `let`");
       for (const d of list.declarations) {
         if (!ts.isIdentifier(d.name)) fail(d.name, Code.Unsupported, "destructuring is not supported");
-        if (!d.initializer) fail(d, Code.Unsupported, `\`${d.name.getText(file)}\` needs an initial value`);
+        if (!d.initializer) {
+          // `let x: u32;`: TypeScript lets no path read it before a value is assigned; zero stands for it until then.
+          if (!mutable || !d.type) fail(d, Code.Unsupported, `\`${d.name.getText(file)}\` needs an initial value${mutable ? ", or a type to start at zero (`let n: u32;`)" : ""}`);
+          this.zeroDeclaration(d, layoutOf(withoutNull(d.type!)));
+          continue;
+        }
         const init = d.initializer!;
         const symbol0 = checker.getSymbolAtLocation(d.name)!;
         // `const y = f()` of a function that returns nothing: TypeScript allows the void value, which has no bits.
@@ -1353,10 +1397,32 @@ export function lower(
       }
     }
 
+    /** `a ** n` of constants (n at most 64), folded as that many multiplications: BPF has no power instruction. */
+    power(e: TS.BinaryExpression): Val {
+      const [base, exponent] = [this.value(e.left), this.value(e.right)];
+      const n = exponent.op.kind === "imm" ? BigInt.asIntN(64, exponent.op.value) : -1n;
+      if (base.op.kind !== "imm" || n < 0n || n > 64n) {
+        return fail(e, Code.Unsupported, "`**` works on constants only, with an exponent from 0 to 64 (BPF has no power instruction): multiply, or shift for a power of two (`1 << n`)");
+      }
+      let product: Val = { op: imm(1n, base.untyped ? I64 : base.op.type), untyped: base.untyped };
+      for (let i = 0n; i < n; i++) product = this.binary("mul", product, base, e);
+      return product;
+    }
+
     /** JavaScript's `>>>`: shifts the left operand's bits as unsigned. */
     unsignedShift(l: Val, r: Val, node: TS.Node): Val {
       const lt = l.untyped ? U64 : promote(l.op.type);
       return this.binary("shr", this.convert(l, { bits: lt.bits, signed: false }), r, node);
+    }
+
+    /** `let x: T;` with no initial value: zero, or zeroed memory of T's layout. */
+    zeroDeclaration(d: TS.VariableDeclaration, layout: Layout): void {
+      const symbol = checker.getSymbolAtLocation(d.name)!;
+      if (layout.kind !== "int") return this.bindRef(symbol, this.temp(layout, d), true, d);
+      const reg = this.fb.vreg(layout.type);
+      this.owned.add(reg.id);
+      this.fb.emit({ op: "mov", dst: reg, src: imm(0n, layout.type), loc: locOf(d) });
+      this.scope.set(symbol, { kind: "var", reg, mutable: true });
     }
 
     expressionStatement(e: TS.Expression): void {
@@ -1700,6 +1766,7 @@ export function lower(
         if (bin) return this.binary(bin, this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) return this.unsignedShift(this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.QuestionQuestionToken) return this.orDefault(e);
+        if (op === ts.SyntaxKind.AsteriskAsteriskToken) return this.power(e);
         if (COMPARE.has(op) || op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) return this.boolValue(e);
         if (op === ts.SyntaxKind.EqualsToken || COMPOUND.has(op)) return fail(e, Code.Unsupported, "assignments are statements here, not values");
         return fail(e, Code.Unsupported, `the operator \`${e.operatorToken.getText(file)}\` is not supported`);

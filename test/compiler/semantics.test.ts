@@ -55,6 +55,11 @@ const BLOCKS: [body: string, expected: bigint][] = [
   ["let x: i16 = 0; x -= 1; return x as u64;", M64],
   ["const k = 3; let y = c; y <<= k; y |= 1; return y;", 41n],
   ["let x = a; x >>>= 28; return x;", 0xfn], // `>>>=` shifts the i32's bits as unsigned, as `>>>` does
+  ["let x: i32; if (a < 0) x = 5; else x = 6; return x;", 5n], // a `let` with a type may wait for its value
+  // for...of over an Arr: each element's value in turn; `continue` goes to the next one.
+  ["const xs: Arr<u32, 4> = [1, 2, 3, 4]; let s: u32 = 0; for (const v of xs) { if (v === 3) continue; s += v; } return s;", 7n],
+  ["const ps: Arr<Pair, 3> = [{ k: 1, v: -2 }, { k: 2, v: d }, { k: 3, v: 10 }]; let s: i64 = 0; for (const p of ps) { if (p.k === 3) break; s += p.v * p.k; } return s;", neg(-8n)],
+  ["return 2 ** 10 + 3 ** 0;", 1025n], // constants only
   ["let x = d; x >>>= 60; return x;", 0xfn],
   // A nested loop starting from the outer counter: pairs (i, j) with i <= j < 4, j !== 2, summing j: 4 + 4 + 3 + 3.
   ["let x = 0; for (let i = 0; i < 4; i++) { for (let j = i; j < 4; j++) { if (j === 2) continue; x += j; } } return x;", 14n],
@@ -70,7 +75,7 @@ const BLOCKS: [body: string, expected: bigint][] = [
 ];
 
 function source(): string {
-  const lines = ['import { kprobe, u16, u64, type u8, type i8, type i16, type i32, type u32, type i64 } from "tsbpf";', 'export const license = "GPL";'];
+  const lines = ['import { kprobe, u16, u64, type u8, type i8, type i16, type i32, type u32, type i64, type Arr } from "tsbpf";', 'export const license = "GPL";', "interface Pair { k: u32; v: i64 }"];
   const sig = "(a: i32, b: u32, c: u64, d: i64)";
   CASES.forEach(([expr], i) => lines.push(`export const e${i} = kprobe("f", ${sig} => ${expr});`));
   BLOCKS.forEach(([body], i) => lines.push(`export const s${i} = kprobe("f", ${sig} => { ${body} });`));
