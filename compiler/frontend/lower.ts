@@ -1331,7 +1331,7 @@ export function lower(
         if (!ts.isIdentifier(d.name)) fail(d.name, Code.Unsupported, "destructuring is not supported");
         if (!d.initializer) {
           // `let x: u32;`: TypeScript lets no path read it before a value is assigned; zero stands for it until then.
-          if (!mutable || !d.type) fail(d, Code.Unsupported, `\`${d.name.getText(file)}\` needs an initial value${mutable ? ", or a type to start at zero (`let n: u32;`)" : ""}`);
+          if (!mutable || !d.type) fail(d, Code.Unsupported, `\`${d.name.getText(file)}\` needs an initial value${mutable ? ", or a type (`let n: u32;`) and a value on every path before it is read" : ""}`);
           this.zeroDeclaration(d, layoutOf(withoutNull(d.type!)));
           continue;
         }

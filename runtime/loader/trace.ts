@@ -67,7 +67,7 @@ export class TracePipe {
   private readonly queue: TraceLine[] = [];
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly sys: Sys;
-  /** Polled beside the pipe, and signalled by close(): a poll in flight returns then rather than at its slice's end. */
+  /** Polled beside the pipe (made at the first poll), and signalled by close(): a poll in flight returns then, not at its slice's end. */
   private wake: number | undefined;
   /** Reads and polls in flight: the fd may be closed synchronously only when there are none. */
   private busy = 0;
@@ -81,7 +81,6 @@ export class TracePipe {
     this.path = path;
     this.fd = fd;
     this.sys = sys;
-    this.wake = sys.eventfd();
     this.instance = instance;
     this.fallback = fallback;
   }
@@ -157,7 +156,9 @@ export class TracePipe {
   private async fill(waitMs: number): Promise<void> {
     const text = this.closing ? undefined : this.readAvailable();
     if (text === undefined) {
-      if (!this.closing) await this.track(this.sys.pollAsync([{ fd: this.fd! }, { fd: this.wake! }], waitMs));
+      if (this.closing) return;
+      this.wake ??= this.sys.eventfd();
+      await this.track(this.sys.pollAsync([{ fd: this.fd! }, { fd: this.wake }], waitMs));
       return;
     }
     this.queueText(text);
