@@ -82,6 +82,16 @@ function processState(pid: number): string | undefined {
   }
 }
 
+/** The process a thread id belongs to (the Tgid line of /proc/ID/status), or undefined when it cannot be read. */
+function processOf(id: number): number | undefined {
+  try {
+    const tgid = /^Tgid:\s*(\d+)$/m.exec(readFileSync(`/proc/${id}/status`, "latin1"))?.[1];
+    return tgid === undefined ? undefined : Number(tgid);
+  } catch {
+    return undefined;
+  }
+}
+
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number) => void Atomics.wait(sleepCell, 0, 0, ms);
 
@@ -132,6 +142,9 @@ export function startCommand(line: string, options: { quietStdout?: boolean } = 
 export function existingProcess(pid: number): Target {
   if (!Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${pid}`);
   if (processState(pid) === undefined) throw new UserError(`--pid: there is no process ${pid}`);
+  // /proc lists threads too: a thread's id would pass here, then match no targetPid() filter and no uprobe_multi link.
+  const tgid = processOf(pid);
+  if (tgid !== undefined && tgid !== pid) throw new UserError(`--pid: ${pid} is a thread of process ${tgid}; give the process's id (-p ${tgid})`);
   let timer: NodeJS.Timeout | undefined;
   const exited = new Promise<string>((resolve) => {
     timer = setInterval(() => {

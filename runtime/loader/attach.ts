@@ -173,7 +173,10 @@ function perfHook(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAt
     // pid -1 on CPU 0: the program runs for every process on every CPU; the event is just its anchor.
     fd = sys.perfEventOpen({ samplePeriod: 1n, wakeupEvents: 1, ...attr }, { pid, cpu: pid === -1 ? 0 : -1 });
   } catch (e) {
-    throw new AttachError(`cannot create the ${description} event for program ${spec.name}: ${(e as Error).message}`, failure(e), { cause: e });
+    // x86-64 uprobes refuse instructions they cannot single-step out of line (AVX's VEX-encoded ones among them).
+    const stepless = e instanceof SysError && e.code === "ENOTSUPP" && /^uprobe|^uretprobe/.test(description);
+    const why = stepless ? "; the kernel cannot place a uprobe on the instruction there (it refuses some it cannot single-step, as AVX ones): probe a caller, or an offset past that instruction (`func+N`)" : "";
+    throw new AttachError(`cannot create the ${description} event for program ${spec.name}: ${(e as Error).message}${why}`, failure(e), { cause: e });
   }
   const fds = [fd];
   try {

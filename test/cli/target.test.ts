@@ -2,7 +2,7 @@
 // started command's life: stopped until resumed, its exit reported, never outliving the run. Needs no root.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { existingProcess, splitCommand, startCommand } from "../../cli/target.js";
@@ -48,6 +48,9 @@ describe("--command", () => {
     assert.throws(() => parseTarget({ pid: [1, 2] }), /one value each/);
     for (const pid of [0, -3, 1.5, Number.NaN]) assert.throws(() => parseTarget({ pid }), /--pid must be a process id/);
     assert.throws(() => existingProcess(2 ** 22 + 1), /--pid: there is no process 4194305/);
+    // A thread's id is in /proc too (Node's V8 threads are this process's).
+    const thread = readdirSync("/proc/self/task").map(Number).find((t) => t !== process.pid)!;
+    assert.throws(() => existingProcess(thread), new RegExp(`--pid: ${thread} is a thread of process ${process.pid}; give the process's id \\(-p ${process.pid}\\)`));
     assert.throws(() => startCommand("no-such-command-here x"), /no-such-command-here is not a command found in \$PATH/);
     assert.throws(() => startCommand("./no/such/file"), /\.\/no\/such\/file is not an executable file/);
   });

@@ -4,7 +4,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,5 +80,33 @@ int pick(void) __attribute__((ifunc("pick_resolver")));
     assert.equal(r.status, 0, r.stderr);
     const hits = Number(/^@calls\[0\]: (\d+)$/m.exec(r.stdout)?.[1]);
     assert.ok(hits >= 1000 && hits < 1100, r.stdout);
+  });
+});
+
+describe("uprobes on an instruction they cannot single-step", () => {
+  const noKernel = missingRoot() ?? missingBpf(openSys()) ?? (spawnSync("gcc", ["--version"]).status === 0 ? false : "gcc is missing");
+  it("say what to probe instead (x86-64 refuses AVX's VEX-encoded instructions, which some libc implementations start with)", { skip: noKernel || (process.arch === "x64" ? false : "x86-64's rule") }, () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-vex-"));
+    try {
+      // libc's __strchr_avx2 starts with this vmovd.
+      writeFileSync(join(dir, "vex.c"), `#include <unistd.h>\n__attribute__((naked, noinline)) void avx_first(void) { __asm__("vmovd %esi, %xmm0\\n\\tret"); }\nint main(void) { sleep(60); avx_first(); return 0; }\n`);
+      const built = spawnSync("gcc", ["-O2", "-o", join(dir, "vex"), join(dir, "vex.c")], { encoding: "utf8" });
+      assert.equal(built.status, 0, built.stderr);
+      writeFileSync(join(dir, "p.ts"), `import { uprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = uprobe(${JSON.stringify(join(dir, "vex"))}, "avx_first", () => 0);\n`);
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      // The kernel judges the instruction where the file is mapped when the probe is placed: run it first.
+      const mapped = spawn(join(dir, "vex"), { stdio: "ignore" });
+      let r;
+      try {
+        r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", join(dir, "p.ts"), "--no-cache", "--duration", "1"], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 });
+      } finally {
+        mapped.kill();
+      }
+      assert.equal(r.status, 4, r.stderr);
+      assert.match(r.stderr, /p\.ts:3:\d+: cannot create the uprobe .*vex:avx_first event for program p: perf_event_open failed: ENOTSUPP \(errno 524\); the kernel cannot place a uprobe on the instruction there .*: probe a caller, or an offset past that instruction/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
