@@ -17,7 +17,7 @@ import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
 import { missingTracefs, onlineCpus, perfMaxSampleRate, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
 import { perfEventConfig, perfEventName, perfEventPeriodNs, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { AttachError, type AttachFailure } from "./errors.js";
-import { SymbolError, matchingFunctions, resolveBinary, symbolFileOffset } from "./elfsym.js";
+import { SymbolError, bareFileOffset, matchingFunctions, resolveBinary, symbolFileOffset } from "./elfsym.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
 import { similarNames } from "../../compiler/similar.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
@@ -465,7 +465,7 @@ interface UprobePlace {
 
 /** Where a uprobe's target lies in the file at `path`: its function, or each function its glob matches (one per address). */
 function uprobePlaces(path: string, t: UprobeTarget): UprobePlace[] {
-  if (t.func === undefined) return [{ func: undefined, offset: t.offset }];
+  if (t.func === undefined) return [{ func: undefined, offset: bareFileOffset(path, t.offset) }];
   if (!isGlob(t.func)) return [{ func: t.func, offset: symbolFileOffset(path, t.func, t.offset) }];
   const glob = globRegExp(t.func);
   const matches = matchingFunctions(path, (name) => glob.test(name));

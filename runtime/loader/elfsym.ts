@@ -102,7 +102,7 @@ const SYM64_SIZE = 24;
 /** Size of an ELF64 program header. */
 const PHDR64_SIZE = 56;
 
-const offsets = new Map<string, number>();
+const offsets = new Map<string, { at: number; size: number }>();
 
 /** File offset of `symbol` (plus `offset`) in the ELF file at `path`; cached while the file's identity and mtime stay. */
 export function symbolFileOffset(path: string, symbol: string, offset = 0): number {
@@ -113,11 +113,33 @@ export function symbolFileOffset(path: string, symbol: string, offset = 0): numb
     throw new SymbolError(`no such binary: ${path}`);
   }
   const key = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${symbol}`;
-  let at = offsets.get(key);
-  if (at === undefined) offsets.set(key, (at = findSymbol(path, symbol)));
+  let found = offsets.get(key);
+  if (found === undefined) offsets.set(key, (found = findSymbol(path, symbol)));
+  // An offset past the function's end lands in another function (or between them), whose code it would corrupt.
+  if (offset > 0 && found.size > 0 && offset >= found.size) {
+    throw new SymbolError(`${symbol}+${offset} lies past the end of ${symbol}, which is ${found.size} bytes long: an offset must fall inside the function, at the start of one of its instructions`);
+  }
   // The kernel refuses a probe past the end of the file with a bare EINVAL.
-  if (at + offset >= st.size) throw new SymbolError(`${symbol}+${offset} lies beyond the end of ${path} (${st.size} bytes)`);
-  return at + offset;
+  if (found.at + offset >= st.size) throw new SymbolError(`${symbol}+${offset} lies beyond the end of ${path} (${st.size} bytes)`);
+  return found.at + offset;
+}
+
+/**
+ * A bare uprobe offset (`BINARY:0x13d9`), which is a file offset as libbpf reads it, checked to lie in the file. A
+ * number past its end that is one of its addresses (as a non-PIE executable's are, and as bpftrace reads them) is
+ * refused with the file offset it stands for.
+ */
+export function bareFileOffset(path: string, offset: number): number {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw new SymbolError(`no such binary: ${path}`);
+  }
+  if (offset < size) return offset;
+  const at = addressFileOffset(readElf(path), BigInt(offset));
+  const address = at === undefined ? "" : `; it is an address of the file, at file offset 0x${at.toString(16)}: write that (a bare number is a file offset, as libbpf reads it)`;
+  throw new SymbolError(`0x${offset.toString(16)} lies beyond the end of ${path} (${size} bytes)${address}`);
 }
 
 /** The section headers of a little-endian ELF64 file; throws SymbolError for anything else. */
@@ -148,6 +170,8 @@ interface FunctionSymbol {
   hidden: boolean;
   indirect: boolean;
   value: bigint;
+  /** st_size: the function's length in bytes (0 when unknown). */
+  size: bigint;
   bind: number;
 }
 
@@ -163,10 +187,10 @@ function* functionSymbols(f: Buffer, sections: ReturnType<typeof elfSections>): 
       const strtab = sections[s.link];
       if (!strtab || !inFile(f, strtab.offset, strtab.size)) continue;
       const versions = wanted === SHT_DYNSYM ? symbolVersions(f, sections, i) : undefined;
-      for (const { name, index, indirect, value, bind } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
+      for (const { name, index, indirect, value, size, bind } of definedFunctions(f.subarray(s.offset, s.offset + s.size), s.entsize, f.subarray(strtab.offset, strtab.offset + strtab.size))) {
         const at = name.indexOf("@");
-        if (at >= 0) yield { base: name.slice(0, at), version: name.slice(name.startsWith("@@", at) ? at + 2 : at + 1), hidden: !name.startsWith("@@", at), indirect, value, bind };
-        else yield { base: name, ...(versions?.(index) ?? { version: undefined, hidden: false }), indirect, value, bind };
+        if (at >= 0) yield { base: name.slice(0, at), version: name.slice(name.startsWith("@@", at) ? at + 2 : at + 1), hidden: !name.startsWith("@@", at), indirect, value, size, bind };
+        else yield { base: name, ...(versions?.(index) ?? { version: undefined, hidden: false }), indirect, value, size, bind };
       }
     }
   }
@@ -299,7 +323,8 @@ function probeableFunctions(f: Buffer, sections: ReturnType<typeof elfSections>)
   return [...byName.values()].filter((s) => s.value !== 0n);
 }
 
-function findSymbol(path: string, symbol: string): number {
+/** The file offset of a function's first instruction, and its length in bytes (0 when unknown, as for an IFUNC's pick). */
+function findSymbol(path: string, symbol: string): { at: number; size: number } {
   const f = readFileSync(path);
   const sections = elfSections(f, path);
   let found: FunctionSymbol | undefined;
@@ -338,11 +363,11 @@ function findSymbol(path: string, symbol: string): number {
         `${symbol} in ${path} is an indirect function (IFUNC): its symbol is a resolver that picks an implementation once per program, so a probe there would not see calls, and tsbpf can ask which implementation it picks only of a library it has loaded itself (libc's, for one); probe the implementation by its own name`,
       );
     }
-    return at;
+    return { at, size: 0 };
   }
   const at = addressFileOffset(f, found.value);
   if (at === undefined) throw new SymbolError(`${symbol} at 0x${found.value.toString(16)} lies in no loadable segment of ${path}`);
-  return at;
+  return { at, size: Number(found.size) };
 }
 
 /** A PT_LOAD segment: `fileSize` bytes at `fileOffset` in the file are loaded at `vaddr`; `executable` for PF_X. */

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveBinary, symbolFileOffset } from "../../runtime/loader/elfsym.js";
+import { bareFileOffset, resolveBinary, symbolFileOffset } from "../../runtime/loader/elfsym.js";
 
 test("a function missing from a stripped executable is explained by the stripping; from a library, or with a near name, it is not", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
@@ -37,7 +37,8 @@ test("a directory named as a uprobe's binary, or an offset past the binary's end
   try {
     assert.throws(() => resolveBinary(dir), { message: `${dir} is a directory, not a binary` });
     const lib = resolveBinary("libc.so.6");
-    assert.throws(() => symbolFileOffset(lib, "malloc", 1 << 30), { message: `malloc+${1 << 30} lies beyond the end of ${lib} (${statSync(lib).size} bytes)` });
+    assert.throws(() => symbolFileOffset(lib, "malloc", 1 << 30), { message: new RegExp(`^malloc\\+${1 << 30} lies past the end of malloc, which is \\d+ bytes long: an offset must fall inside the function`) });
+    assert.throws(() => bareFileOffset(lib, statSync(lib).size + 16), { message: new RegExp(`^0x[0-9a-f]+ lies beyond the end of ${lib} \\(${statSync(lib).size} bytes\\)$`) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -78,4 +79,29 @@ test("a function with two versions: a bare name is the default version, a versio
     checked++;
   }
   if (!checked) t.skip("this libc has none of the versioned functions looked for");
+});
+
+test("an offset past its function's end is refused; a bare number that is a non-PIE executable's address names the file offset to write", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
+  try {
+    writeFileSync(join(dir, "np.c"), "__attribute__((noinline)) int small(int x) { return x + 1; }\nint main(int c, char **v) { return small(c); }\n");
+    const built = spawnSync("gcc", ["-O2", "-no-pie", "-fno-pie", "-o", join(dir, "np"), join(dir, "np.c")], { encoding: "utf8" });
+    if (built.status !== 0) return t.skip("gcc cannot build a non-PIE executable here");
+    const exe = join(dir, "np");
+    const readelf = spawnSync("readelf", ["-sW", exe], { encoding: "utf8" });
+    const sym = /^\s*\d+: ([0-9a-f]+)\s+(\d+) FUNC .* small$/m.exec(readelf.stdout);
+    if (!sym) return t.skip("readelf is missing");
+    const [address, size] = [Number.parseInt(sym[1]!, 16), Number(sym[2])];
+    const start = symbolFileOffset(exe, "small");
+    assert.equal(symbolFileOffset(exe, "small", size - 1), start + size - 1);
+    assert.throws(() => symbolFileOffset(exe, "small", size), { message: `small+${size} lies past the end of small, which is ${size} bytes long: an offset must fall inside the function, at the start of one of its instructions` });
+    // 0x401136-style addresses lie past a small file's end: the same place, as a file offset.
+    assert.ok(address > statSync(exe).size);
+    assert.throws(() => bareFileOffset(exe, address + 1), {
+      message: `0x${(address + 1).toString(16)} lies beyond the end of ${exe} (${statSync(exe).size} bytes); it is an address of the file, at file offset 0x${(start + 1).toString(16)}: write that (a bare number is a file offset, as libbpf reads it)`,
+    });
+    assert.equal(bareFileOffset(exe, start + 1), start + 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
