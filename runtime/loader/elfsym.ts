@@ -102,7 +102,7 @@ const SYM64_SIZE = 24;
 /** Size of an ELF64 program header. */
 const PHDR64_SIZE = 56;
 
-const offsets = new Map<string, { at: number; size: number }>();
+const offsets = new Map<string, FoundFunction>();
 
 /** File offset of `symbol` (plus `offset`) in the ELF file at `path`; cached while the file's identity and mtime stay. */
 export function symbolFileOffset(path: string, symbol: string, offset = 0): number {
@@ -118,6 +118,15 @@ export function symbolFileOffset(path: string, symbol: string, offset = 0): numb
   // An offset past the function's end lands in another function (or between them), whose code it would corrupt.
   if (offset > 0 && found.size > 0 && offset >= found.size) {
     throw new SymbolError(`${symbol}+${offset} lies past the end of ${symbol}, which is ${found.size} bytes long: an offset must fall inside the function, at the start of one of its instructions`);
+  }
+  // The breakpoint replaces the byte there: inside an instruction it changes the program (an immediate, an operand).
+  if (offset > 0 && found.size > 0) {
+    const starts = instructionStarts(path, found);
+    if (typeof starts === "string") throw new SymbolError(`cannot check that ${symbol}+${offset} is the start of an instruction (${starts}), and a probe inside one would change the program; probe ${symbol} itself`);
+    if (starts && !starts.has(offset)) {
+      const near = [...starts].filter((s) => s < offset).at(-1) ?? 0;
+      throw new SymbolError(`${symbol}+${offset} is inside an instruction (the one at ${symbol}+${near}), where a probe would change the program; give an offset that starts one (objdump -d shows them)`);
+    }
   }
   // The kernel refuses a probe past the end of the file with a bare EINVAL.
   if (found.at + offset >= st.size) throw new SymbolError(`${symbol}+${offset} lies beyond the end of ${path} (${st.size} bytes)`);
@@ -323,8 +332,40 @@ function probeableFunctions(f: Buffer, sections: ReturnType<typeof elfSections>)
   return [...byName.values()].filter((s) => s.value !== 0n);
 }
 
-/** The file offset of a function's first instruction, and its length in bytes (0 when unknown, as for an IFUNC's pick). */
-function findSymbol(path: string, symbol: string): { at: number; size: number } {
+/** A function found by name: its first instruction's file offset and address, its length (0 when unknown, as for an IFUNC's pick). */
+interface FoundFunction {
+  at: number;
+  address: bigint;
+  size: number;
+  machine: number;
+}
+
+const EM_X86_64 = 62;
+const EM_AARCH64 = 183;
+
+/**
+ * The offsets (from the function's start) at which its instructions start: every 4 bytes on arm64; on x86-64, whose
+ * instructions are 1 to 15 bytes long, as objdump decodes them, or why they cannot be known; undefined for machines
+ * tsbpf does not check.
+ */
+function instructionStarts(path: string, f: FoundFunction): Set<number> | string | undefined {
+  if (f.machine === EM_AARCH64) return new Set(Array.from({ length: Math.ceil(f.size / 4) }, (_, i) => i * 4));
+  if (f.machine !== EM_X86_64) return undefined;
+  const end = f.address + BigInt(f.size);
+  // Loaded here, off the path of runs that probe no offsets.
+  const { spawnSync } = process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
+  const r = spawnSync("objdump", ["-d", "--no-show-raw-insn", `--start-address=0x${f.address.toString(16)}`, `--stop-address=0x${end.toString(16)}`, path], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.error || r.status !== 0) return "objdump, from binutils, is not installed";
+  const starts = new Set<number>();
+  for (const m of r.stdout.matchAll(/^\s*([0-9a-f]+):\t/gm)) {
+    const at = BigInt(`0x${m[1]}`);
+    if (at >= f.address && at < end) starts.add(Number(at - f.address));
+  }
+  return starts.size ? starts : "objdump decoded none of its instructions";
+}
+
+/** The function named `symbol` in the ELF file at `path`. */
+function findSymbol(path: string, symbol: string): FoundFunction {
   const f = readFileSync(path);
   const sections = elfSections(f, path);
   let found: FunctionSymbol | undefined;
@@ -363,11 +404,11 @@ function findSymbol(path: string, symbol: string): { at: number; size: number } 
         `${symbol} in ${path} is an indirect function (IFUNC): its symbol is a resolver that picks an implementation once per program, so a probe there would not see calls, and tsbpf can ask which implementation it picks only of a library it has loaded itself (libc's, for one); probe the implementation by its own name`,
       );
     }
-    return { at, size: 0 };
+    return { at, address: 0n, size: 0, machine: f.readUInt16LE(18) };
   }
   const at = addressFileOffset(f, found.value);
   if (at === undefined) throw new SymbolError(`${symbol} at 0x${found.value.toString(16)} lies in no loadable segment of ${path}`);
-  return { at, size: Number(found.size) };
+  return { at, address: found.value, size: Number(found.size), machine: f.readUInt16LE(18) };
 }
 
 /** A PT_LOAD segment: `fileSize` bytes at `fileOffset` in the file are loaded at `vaddr`; `executable` for PF_X. */

@@ -93,7 +93,6 @@ test("an offset past its function's end is refused; a bare number that is a non-
     if (!sym) return t.skip("readelf is missing");
     const [address, size] = [Number.parseInt(sym[1]!, 16), Number(sym[2])];
     const start = symbolFileOffset(exe, "small");
-    assert.equal(symbolFileOffset(exe, "small", size - 1), start + size - 1);
     assert.throws(() => symbolFileOffset(exe, "small", size), { message: `small+${size} lies past the end of small, which is ${size} bytes long: an offset must fall inside the function, at the start of one of its instructions` });
     // 0x401136-style addresses lie past a small file's end: the same place, as a file offset.
     assert.ok(address > statSync(exe).size);
@@ -101,6 +100,22 @@ test("an offset past its function's end is refused; a bare number that is a non-
       message: `0x${(address + 1).toString(16)} lies beyond the end of ${exe} (${statSync(exe).size} bytes); it is an address of the file, at file offset 0x${(start + 1).toString(16)}: write that (a bare number is a file offset, as libbpf reads it)`,
     });
     assert.equal(bareFileOffset(exe, start + 1), start + 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an offset inside an instruction is refused (its breakpoint would change the program); one that starts an instruction is taken", (t) => {
+  if (process.arch !== "x64") return t.skip("x86-64's variable-length instructions");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
+  try {
+    // A 10-byte movabs first: the probe's int3 at magic+4 would overwrite a byte of its immediate.
+    writeFileSync(join(dir, "imm.c"), '__attribute__((noinline)) unsigned long magic(void) { unsigned long r; __asm__ volatile("movabs $0x1122334455667788, %0" : "=r"(r)); return r; }\nint main(void) { return (int)magic(); }\n');
+    const built = spawnSync("gcc", ["-O2", "-o", join(dir, "imm"), join(dir, "imm.c")], { encoding: "utf8" });
+    if (built.status !== 0) return t.skip("gcc is missing");
+    const exe = join(dir, "imm");
+    assert.throws(() => symbolFileOffset(exe, "magic", 4), { message: "magic+4 is inside an instruction (the one at magic+0), where a probe would change the program; give an offset that starts one (objdump -d shows them)" });
+    assert.equal(symbolFileOffset(exe, "magic", 10), symbolFileOffset(exe, "magic") + 10);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
