@@ -30,9 +30,10 @@ export class UserError extends Error {
 }
 
 /** A file the user named could not be read or written (exit 2), the reason in words. */
-export function fileError(verb: "read" | "write", path: string, error: unknown): UserError {
+/** `name`: how the message names the file (`the recording r.jsonl`); `path` is where it is. */
+export function fileError(verb: "read" | "write", path: string, error: unknown, name = path): UserError {
   // Writing, ENOENT means the directory: missing, or one that makes no new files (/proc, /sys).
   const noEntry = verb === "write" && (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
   const why = !noEntry ? fileErrorText(error) : existsSync(dirname(path)) ? "its directory takes no new files (ENOENT)" : "its directory does not exist (ENOENT)";
-  return new UserError(`cannot ${verb} ${path}: ${why}`);
+  return new UserError(`cannot ${verb} ${name}: ${why}`);
 }

@@ -14,6 +14,7 @@ import type { AttachTarget } from "../runtime/loader/object.js";
 import { openObject } from "../runtime/loader/session.js";
 import type { RecordedProbe } from "../runtime/test/replay.js";
 import { toJson } from "./report.js";
+import { fileError } from "./exit-codes.js";
 import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";
 import { perfEventName } from "../compiler/btf/tags.js";
 import { isGlob } from "../compiler/glob.js";
@@ -275,6 +276,12 @@ export class Recording {
   }
 
   private write(value: unknown): void {
-    if (this.fd !== undefined) writeSync(this.fd, `${toJson(value)}\n`);
+    if (this.fd === undefined) return;
+    try {
+      writeSync(this.fd, `${toJson(value)}\n`);
+    } catch (error) {
+      // A full disk, or a device that takes nothing (/dev/full): the run stops with why (exit 2).
+      throw fileError("write", this.path, error, `the recording ${this.path}`);
+    }
   }
 }

@@ -302,8 +302,15 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       write(eventLine(e, json));
       if (recording) recording.output(e.kind, e.kind === "lost" ? { map: e.map, cpu: e.cpu, count: e.count } : { map: e.map, cpu: e.cpu, value: e.value });
     };
+    // One reader's failure (an output that cannot be written) stops them all: the others would read closed buffers.
+    const stopOnFailure = (p: Promise<unknown>) =>
+      p.catch((error: unknown) => {
+        stop();
+        throw error;
+      });
     try {
-      await Promise.all([
+      await Promise.all(
+        [
         (async () => {
           if (!pipe) {
             // Holds the stream open until the stop, as the pipe's lines would (the maps print then). A signal
@@ -325,7 +332,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         ...readers.map((r) => pump(r, printEvent)),
         ...actionReaders.map((a) => pump(a.reader, act(a.table))),
         ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value))),
-      ]);
+        ].map(stopOnFailure),
+      );
     } finally {
       if (timer) clearTimeout(timer);
       if (ticker) clearInterval(ticker);
@@ -389,7 +397,7 @@ async function openRecording(path: string): Promise<Recording> {
   try {
     return new Recording(path);
   } catch (error) {
-    throw fileError("write", `the recording ${path}`, error);
+    throw fileError("write", path, error, `the recording ${path}`);
   }
 }
 

@@ -240,6 +240,31 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("stops when its output or its recording cannot be written (a full disk): exit 2, the ring buffer readers stopped with it", async () => {
+    const probe = join(dir, "printf-unlink.ts");
+    writeFileSync(probe, 'import { tracepoint, printf } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("syscalls", "sys_enter_unlinkat", () => { printf("unlink\\n"); });\n');
+    for (const [args, said] of [
+      [[], /cannot write to standard output \(ENOSPC/],
+      [["--record", "/dev/full"], /cannot write the recording \/dev\/full: no space left on the device \(ENOSPC\)/],
+    ] as const) {
+      const full = openSync("/dev/full", "w");
+      const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", probe, "--no-cache", ...args], { cwd: ROOT, env: { ...process.env, XDG_CACHE_HOME: cacheHome }, stdio: ["ignore", args.length ? "ignore" : full, "pipe"] });
+      closeSync(full);
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      let code: number | null | undefined;
+      child.on("close", (c) => (code = c));
+      try {
+        // rm until the run has met the full device and ended (it spun at full CPU, reading closed buffers).
+        for (const deadline = Date.now() + 30_000; code === undefined && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) rmChild();
+        assert.equal(code, 2, `exit ${code}; stderr: ${stderr}`);
+        assert.match(stderr, said);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    }
+  });
+
   it("stops at --duration and at SIGINT while its own output keeps its probes firing (printk and ring buffer floods)", async () => {
     // Every write(2) on the machine prints a line (or sends an event), and printing it is one more write: with the
     // output going to a file (a write never waits), the readers always find data, and must still let the
