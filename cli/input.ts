@@ -1,6 +1,6 @@
 // Reading command input: files named on the command line, standard input, and hex byte strings as conformance
 // runners send them.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { UserError, fileError } from "./exit-codes.js";
 
 /** The most a named input may hold: far beyond any probe or object, and a bound on a pipe that never ends. */
@@ -89,4 +89,10 @@ export function probeText(file: string, contents: Uint8Array): string {
   }
   if (bytes.includes(0)) throw new UserError(`${file} is a binary file, not a TypeScript probe`);
   return Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength).toString("utf8");
+}
+
+/** Whether two paths name one existing file (an output that would overwrite the input). */
+export function sameFile(a: string, b: string): boolean {
+  const [x, y] = [statSync(a, { throwIfNoEntry: false }), statSync(b, { throwIfNoEntry: false })];
+  return !!x && !!y && x.dev === y.dev && x.ino === y.ino;
 }

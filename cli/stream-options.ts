@@ -2,6 +2,7 @@
 // --event-type, --set, --command, --pid and --record. Takes yargs' values; gives typed ones, or a UserError that names the
 // option and what it takes (exit 2).
 import { UserError } from "./exit-codes.js";
+import { sameFile } from "./input.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 
 /** `--command` or `--pid`: the process a run traces (./target.ts). */
@@ -37,11 +38,13 @@ export function parseTarget(argv: Record<string, unknown>): TargetOption | undef
 }
 
 /** Validates --record: undefined or the path of the file to write. */
-export function parseRecordPath(value: unknown): string | undefined {
+/** `input`: the file the run reads (the probe or the object), which the recording must not overwrite. */
+export function parseRecordPath(value: unknown, input?: string): string | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) throw new UserError("--record was given more than once");
   // Standard output carries the run's own output: a recording interleaved with it could not be replayed.
   if (value === "-" || value === "") throw new UserError("--record needs a file name (standard output carries the run's output)");
+  if (input !== undefined && sameFile(input, String(value))) throw new UserError(`--record ${value} is the file this run reads (${input}): name another file for the recording`);
   return String(value);
 }
 

@@ -3,13 +3,13 @@
 // file with errors exits REJECTED (3), an unreadable file or bad option USAGE (2), as does
 // `--backend llvm` without a suitable LLVM (the message names the package to install).
 
-import { statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { compile, formatDiagnostics, type Diagnostic } from "../../compiler/index.js";
 import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
-import { probeText, readInputFile, readStdin } from "../input.js";
+import { probeText, readInputFile, readStdin, sameFile } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   // `-`: the probe file on standard input (read from fd 0: /dev/stdin cannot be opened when it is a socket).
@@ -79,7 +79,3 @@ export function diagnosticsExitCode(file: string, diagnostics: readonly Diagnost
 }
 
 /** Whether two paths name one file (both exist and share device and inode). */
-function sameFile(a: string, b: string): boolean {
-  const [x, y] = [statSync(a, { throwIfNoEntry: false }), statSync(b, { throwIfNoEntry: false })];
-  return !!x && !!y && x.dev === y.dev && x.ino === y.ino;
-}

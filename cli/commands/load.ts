@@ -16,7 +16,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
   const globals = parseGlobals(argv.set);
-  const recordPath = parseRecordPath(argv.record);
+  const recordPath = parseRecordPath(argv.record, file);
   const bytes = readInputFile(file);
   refuseProbeFile(file, bytes, `tsbpf run ${file} compiles and loads it`);
   preflight();

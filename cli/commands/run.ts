@@ -28,7 +28,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
   const globals = parseGlobals(argv.set);
-  const recordPath = parseRecordPath(argv.record);
+  const recordPath = parseRecordPath(argv.record, expression !== undefined ? undefined : file);
   const verbose = Boolean(argv.verbose);
   const useCache = argv.cache !== false;
   const log = (line: string) => writeErr(`${line}\n`);

@@ -243,6 +243,15 @@ test("--record - is a usage error: standard output carries the run's output (exi
   assert.equal(existsSync(join(ROOT, "-")), false, "no file named -");
 });
 
+test("--record naming the probe file a run reads is a usage error, and leaves the file as it was (exit 2)", () => {
+  const before = readFileSync(PROBE);
+  // Spelled otherwise, the same file.
+  const same = PROBE.replace("/examples/", "/examples/./");
+  const escape = (s: string) => s.replace(/[./()]/g, "\\$&");
+  assertOneLine(tsbpf("run", PROBE, "--record", same), 2, new RegExp(`^tsbpf: --record ${escape(same)} is the file this run reads \\(${escape(PROBE)}\\): name another file for the recording\n$`));
+  assert.deepEqual(readFileSync(PROBE), before);
+});
+
 test("compile of a file that is not there says so first, before asking for -o (exit 2)", () => {
   assertOneLine(tsbpf("compile", "/nonexistent/probe.ts"), 2, /^tsbpf: .*\/nonexistent\/probe\.ts.*(not found|no such|does not exist)/i);
   assertOneLine(tsbpf("compile", PROBE), 2, /^tsbpf: name the object file with -o FILE \(or use --emit asm to print the disassembly\)\n$/);
