@@ -348,7 +348,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     return exitCode ?? ExitCode.OK;
   } finally {
     releaseTarget();
-    process.off("exit", releaseTarget);
+    // A command that ignores SIGTERM gets SIGKILL a second later, or at exit if the run exits first (a second Ctrl-C).
+    const forget = () => process.off("exit", releaseTarget);
+    if (target?.program !== undefined) void target.exited.then(forget);
+    else forget();
     recording?.close();
     // Closes the readers and the pipe too, then removes its instance.
     await session.close();

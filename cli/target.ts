@@ -2,7 +2,7 @@
 // probes are attached before its first instruction runs, and `--pid PID` names a running process. Uprobes and
 // uretprobes then fire for that process alone (perf's pid filter follows it across exec), and the run stops when it
 // exits. A command still running when the run ends is ended with it; one never resumed is killed.
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { UserError } from "./exit-codes.js";
 
@@ -63,8 +63,9 @@ function findExecutable(word: string): string {
   const candidates = word.includes("/") ? [word] : (process.env.PATH ?? "/usr/bin:/bin").split(delimiter).map((d) => join(d || ".", word));
   for (const path of candidates) {
     try {
+      // A directory passes X_OK too (the shell then fails to exec it, after the probes are attached).
       accessSync(path, constants.X_OK);
-      return path;
+      if (statSync(path).isFile()) return path;
     } catch {
       // not there, or not executable
     }
@@ -92,6 +93,9 @@ function processOf(id: number): number | undefined {
   }
 }
 
+/** How long a command given SIGTERM at the end of a run has before SIGKILL. */
+const TERM_GRACE_MS = 1000;
+
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number) => void Atomics.wait(sleepCell, 0, 0, ms);
 
@@ -114,6 +118,7 @@ export function startCommand(line: string, options: { quietStdout?: boolean } = 
   );
   let resumed = false;
   let running = true;
+  let terminated = false;
   void exited.then(() => (running = false));
   for (let waited = 0; processState(pid) !== "T"; waited++) {
     const state = processState(pid);
@@ -132,8 +137,14 @@ export function startCommand(line: string, options: { quietStdout?: boolean } = 
       resumed = true;
       process.kill(pid, "SIGCONT");
     },
+    // SIGTERM first (a command may clean up); one that ignores it is killed a second later, or at once when released
+    // again (the run exiting now: a second Ctrl-C), so that it never outlives the run.
     release() {
-      if (running && child.exitCode === null && child.signalCode === null) child.kill(resumed ? "SIGTERM" : "SIGKILL");
+      if (!running || child.exitCode !== null || child.signalCode !== null) return;
+      if (!resumed || terminated) return void child.kill("SIGKILL");
+      terminated = true;
+      child.kill("SIGTERM");
+      setTimeout(() => running && child.kill("SIGKILL"), TERM_GRACE_MS).unref();
     },
   };
 }

@@ -2,7 +2,7 @@
 // started command's life: stopped until resumed, its exit reported, never outliving the run. Needs no root.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { existingProcess, splitCommand, startCommand } from "../../cli/target.js";
@@ -82,6 +82,31 @@ describe("--command", () => {
     running.resume();
     running.release();
     assert.equal(await running.exited, "sleep 60 was ended by SIGTERM");
+  });
+
+  it("one that ignores SIGTERM is killed a second later, or at once when released again (the run exiting now)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-target-"));
+    try {
+      const stubborn = join(dir, "stubborn");
+      writeFileSync(stubborn, "#!/bin/sh\ntrap '' TERM\nkill -STOP $$\nexec sleep 60\n");
+      chmodSync(stubborn, 0o755);
+      for (const again of [false, true]) {
+        const target = startCommand(stubborn);
+        target.resume();
+        // Resumed, the script stops itself once its trap is set: the SIGTERM then meets the trap.
+        for (let i = 0; i < 500 && state(target.pid) !== "T"; i++) await new Promise((r) => setTimeout(r, 10));
+        target.release();
+        process.kill(target.pid, "SIGCONT");
+        if (again) target.release();
+        assert.equal(await target.exited, `${stubborn} was ended by SIGKILL`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is a file: a directory is refused before the probes attach", () => {
+    assert.throws(() => startCommand(tmpdir()), (e: unknown) => e instanceof UserError && e.message === `--command: ${tmpdir()} is not an executable file`);
   });
 });
 
