@@ -14,9 +14,22 @@ type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
 type CommandModule = { handler: Handler };
 
 /** Wraps a lazily imported command so that every failure becomes one line and an exit code. */
+/** Options that may be given more than once (yargs gives their values as an array). */
+const REPEATABLE: ReadonlySet<string> = new Set(["set", "event-type", "program", "map", "types", "expression", "command", "pid", "record"]);
+
+/** A single-valued option given twice is a usage error (yargs made it an array, which no command expects). */
+function refuseRepeated(argv: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(argv)) {
+    // Long names only: yargs also sets each alias and a camelCase copy.
+    if (!Array.isArray(value) || name.length < 2 || /[A-Z]/.test(name) || name === "_" || REPEATABLE.has(name)) continue;
+    throw new UserError(`--${name} was given more than once`);
+  }
+}
+
 function run(command: () => Promise<CommandModule>) {
   return async (argv: Record<string, unknown>) => {
     try {
+      refuseRepeated(argv);
       const { handler } = await command();
       // Code caches missing for what this command loaded are written shortly after it starts, or at exit.
       saveCodeCaches();

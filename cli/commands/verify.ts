@@ -15,7 +15,7 @@ import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/ind
 import { describeError, notModelled, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
 import { explainAt, type SourcePosition } from "../../compiler/verify-programs.js";
 import { codeFrame } from "../rejection.js";
-import { parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
+import { BtfError, parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import { Op, PseudoCall } from "../../compiler/isa/opcodes.js";
 import { Helper } from "../../compiler/isa/helpers.js";
@@ -56,12 +56,18 @@ function parseMap(spec: string): MapDesc {
 }
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  if (argv["insns-hex"] !== undefined) return verifyHex(argv);
   const file = argv.file as string | undefined;
+  if (argv["insns-hex"] !== undefined) {
+    if (file !== undefined) throw new UserError(`--insns-hex checks instructions instead of a file: give ${file} or --insns-hex, not both`);
+    return verifyHex(argv);
+  }
+  for (const flag of ["map", "unprivileged", "strict-alignment"]) {
+    if (argv[flag] !== undefined && argv[flag] !== false) throw new UserError(`--${flag} goes with --insns-hex; a file's maps and loader come from the file`);
+  }
   if (!file) throw new UserError("name a probe file (.ts) or a BPF object, or give --insns-hex HEX --prog-type TYPE");
   const json = Boolean(argv.json);
   const options: VerifyObjectOptions = { log: Boolean(argv.log), name: objectNameOf(file) };
-  if (argv.program !== undefined) options.programs = [argv.program as string];
+  if (argv.program !== undefined) options.programs = ([] as string[]).concat(argv.program as string | string[]);
   if (argv["prog-type"] !== undefined) options.progType = progTypeOrThrow(argv["prog-type"] as string);
 
   const backend = (argv.backend as string | undefined) ?? "own";
@@ -95,6 +101,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     report = verifyObject(bytes, options);
   } catch (error) {
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`);
+    // BTF that names types it does not have (a func_info's type id past the end): a malformed object, not a tsbpf bug.
+    if (error instanceof BtfError) throw new UserError(`${file}: its BTF is malformed: ${error.message}`);
     throw error;
   }
   if (json) writeOut(`${JSON.stringify({ file, ...report })}\n`);

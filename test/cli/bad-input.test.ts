@@ -263,3 +263,13 @@ test("compile -o - writes the object to standard output", () => {
   assert.deepEqual([...r.stdout.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
   assert.equal(existsSync(join(ROOT, "-")), false, "no file named -");
 });
+
+test("a single-valued option given twice is a usage error naming it, not an internal error or the two values joined (exit 2)", () => {
+  const object = join(ROOT, "test/loader/fixtures/loader.h");
+  assertOneLine(tsbpf("compile", PROBE, "--emit", "asm", "-o", "x", "-o", "y"), 2, /^tsbpf: --output was given more than once\n$/);
+  assertOneLine(tsbpf("verify", PROBE, "--prog-type", "kprobe", "--prog-type", "xdp"), 2, /^tsbpf: --prog-type was given more than once\n$/);
+  assertOneLine(tsbpf("btf", "task_struct", "--btf", "/x", "--btf", "/y"), 2, /^tsbpf: --btf was given more than once\n$/);
+  // --insns-hex is instead of a file; a file's maps come from the file.
+  assertOneLine(tsbpf("verify", object, "--insns-hex", "b7 00 00 00 00 00 00 00 95 00 00 00 00 00 00 00", "--prog-type", "xdp"), 2, /^tsbpf: --insns-hex checks instructions instead of a file: give .*loader\.h or --insns-hex, not both\n$/);
+  assertOneLine(tsbpf("verify", PROBE, "--map", "1:hash:4:8:16"), 2, /^tsbpf: --map goes with --insns-hex; a file's maps and loader come from the file\n$/);
+});
