@@ -505,7 +505,7 @@ function loadProgram(
         return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
       } catch (e) {
         // Line info the kernel cannot use (a clang quirk, an older kernel) costs the lines, not the program.
-        if (!(e instanceof BpfLoadError) || !/func_info|line_info|BTF/i.test(verifierReason(e.log) ?? "")) throw e;
+        if (!(e instanceof BpfLoadError) || !/func[_ ]info|line[_ ]info|BTF/i.test(verifierReason(e.log) ?? "")) throw e;
         loaded.warnings.push(`the kernel refused the line info of program ${p.name} (${verifierReason(e.log)}); loaded it without`);
       }
     }
@@ -572,7 +572,10 @@ function explainExtern(spec: ObjectSpec, reason: string, externs: ResolvedExtern
  * register states it prints after "infinite loop detected".
  */
 export function verifierReason(log: string): string | undefined {
+  // Some of the kernel's messages end without a newline ("invalid type id 999999 in func info"), so that its
+  // statistics follow on the same line.
   const lines = log
+    .replace(/(?<=\S)(processed \d+ insns)/g, "\n$1")
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "" && !/^(processed \d+ insns|verification time|stack depth|-- BEGIN PROG LOAD LOG|-- END PROG LOAD LOG|cur state:|old state:)/.test(l));
