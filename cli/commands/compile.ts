@@ -36,7 +36,10 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   }
   if (result.diagnostics.length) {
     const code = diagnosticsExitCode(file, result.diagnostics);
-    writeErr(formatDiagnostics(result.diagnostics, { color: stderrIsTTY(), sources: { [result.source.fileName]: result.source.text } }));
+    // `tsbpf run -e`: shown against the one-liner as written, without the import and license added after it.
+    const shown = typeof argv.shown === "string" ? argv.shown : undefined;
+    const diagnostics = shown === undefined ? result.diagnostics : (await import("../expression.js")).withinExpression(result.diagnostics, shown);
+    writeErr(formatDiagnostics(diagnostics, { color: stderrIsTTY(), sources: { [result.source.fileName]: shown ?? result.source.text } }));
     return code;
   }
 

@@ -81,7 +81,7 @@ async function compileToObject(file: string, text: Buffer, expression: boolean, 
     // Imported here: the compiler and TypeScript load only on a cache miss.
     const { handler: compile } = await import("./compile.js");
     const source = expression ? (await import("../expression.js")).expressionSource(text.toString("utf8")) : undefined;
-    const code = await compile({ file, source, text: source === undefined ? probeText(file, text) : undefined, output: out, emit: "obj", backend, forRun: true });
+    const code = await compile({ file, source, shown: expression ? text.toString("utf8") : undefined, text: source === undefined ? probeText(file, text) : undefined, output: out, emit: "obj", backend, forRun: true });
     if (code !== ExitCode.OK) return code;
     const bytes = readFileSync(out);
     // The object is the text's, read once, however the file changed since: cached under that text's key.

@@ -42,6 +42,19 @@ test("tsbpf run -e: a usage error without a file or expression, or with both; di
   const bad = tsbpf(["run", "-e", 'tracepoint("syscalls", "sys_enter_openat", (ctx) => printf("%d\\n", ctx.nope))']);
   assert.equal(bad.status, 3, bad.stderr);
   assert.match(bad.stderr, /^-e\.ts:1:72 - error TS2339: tracepoint syscalls:sys_enter_openat has no field nope/);
+  // An error past the text's end (an unfinished call) is shown at its end, not on the import added after it.
+  const unfinished = tsbpf(["run", "-e", "xyz("]);
+  assert.equal(unfinished.status, 3, unfinished.stderr);
+  assert.match(unfinished.stderr, /^-e\.ts:1:5 - error TS1135: Argument expression expected\.\n\n1 xyz\(\n/);
+  assert.doesNotMatch(unfinished.stderr, /import \{/);
+});
+
+test("a one-liner's own license and import are statements, not words in its strings", () => {
+  for (const text of ['begin(() => { printf("license\\n"); exit(); })', "begin(() => { printf(\"from 'tsbpf'\\n\"); exit(); })"]) {
+    const source = expressionSource(text);
+    assert.match(source, /\nimport \{[^}]*\} from "tsbpf";\nexport const license = "GPL";\n$/, text);
+  }
+  assert.doesNotMatch(expressionSource('begin(() => 0); export const license = "Dual BSD/GPL";'), /export const license = "GPL"/);
 });
 
 const noKernel = missingRoot() ?? missingBpf(openSys());
