@@ -262,7 +262,7 @@ export async function main(args: readonly string[]): Promise<void> {
       "Load a BPF object into the kernel, attach its programs, stream their output (bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
       (y) =>
         y
-          .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile)" })
+          .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile); - reads it from standard input" })
           .options(simple.load.options),
       run(simple.load.load),
     )

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { release, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Poll, listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
 import { AttachError, LoadError, MissingKernelError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
@@ -457,6 +458,14 @@ char LICENSE[] SEC("license") = "GPL";
       () => new Session(sys).loadFile(path),
       (e: unknown) => e instanceof LoadError && /rejected by the kernel's verifier: infinite loop detected at insn \d+/.test(e.message) && e.location?.line === 5,
     );
+  });
+
+  it("tsbpf load - reads the object from standard input", () => {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "load", "-", "--duration", "0.3"], { cwd: fileURLToPath(new URL("../..", import.meta.url)), input: fixture("tracepoint"), encoding: "utf8", env, timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat$/m);
   });
 
   it("tsbpf load says a kernel rejection as a diagnostic: file:line:col, a TSBPF code, the sentence, the line marked, the kernel's reason", async () => {
