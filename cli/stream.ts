@@ -161,7 +161,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         if (!at && !only) recording?.output("map", mapJson(content));
       }
       if (!at && !only) {
-        for (const m of fullHashMaps(loaded, contents.map((c) => c.map))) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of any other key failed; declare it larger`);
+        for (const m of fullHashMaps(loaded, contents.map((c) => c.map))) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of a key it does not hold fails; declare it larger if there are more`);
         for (const [m, kind] of stackNamer(loaded).unrecorded) {
           log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, was full or held another stack where one hashed`);
         }

@@ -14,12 +14,12 @@ export interface Import {
 }
 
 export const imports = new RingBuf<Import>(256 * 1024);
-/** Collections started, by generation (0, 1, 2). */
-export const collections = new HashMap<i32, u64>(3);
+/** Collections started, by generation (0, 1, 2): a spare entry, so that a full map is never in doubt. */
+export const collections = new HashMap<i32, u64>(4);
 /** Pause of each collection in ns. */
 export const pauses = new Histogram();
 /** Objects each collection freed, summed. */
-export const collected = new HashMap<u32, i64>(1);
+export const collected = new HashMap<u32, i64>(2);
 const started = new HashMap<u32, u64>(10240);
 
 const tid = (): u32 => pidTgid() as u32;

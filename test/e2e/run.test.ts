@@ -686,7 +686,7 @@ begin(() => {
     const run = tsbpf(["run", "-e", probe, "-c", "sh -c 'for i in 1 2 3 4 5 6 7 8; do /bin/true; done'"]);
     assert.equal(await run.exited, 0, run.stderr());
     assert.equal(run.stdout().split("\n").filter((l) => l.startsWith("@execs[")).length, 4);
-    assert.match(run.stderr(), /^warning: execs holds as many keys as it can \(4\): an update of any other key failed; declare it larger$/m);
+    assert.match(run.stderr(), /^warning: execs holds as many keys as it can \(4\): an update of a key it does not hold fails; declare it larger if there are more$/m);
   });
 
   it("--interval prints no time lines while the maps hold nothing", async () => {
