@@ -355,7 +355,8 @@ function instructionStarts(path: string, f: FoundFunction): Set<number> | string
   // Loaded here, off the path of runs that probe no offsets.
   const { spawnSync } = process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
   const r = spawnSync("objdump", ["-d", "--no-show-raw-insn", `--start-address=0x${f.address.toString(16)}`, `--stop-address=0x${end.toString(16)}`, path], { encoding: "utf8", maxBuffer: 64 << 20 });
-  if (r.error || r.status !== 0) return "objdump, from binutils, is not installed";
+  if (r.error) return "objdump, from binutils, is not installed";
+  if (r.status !== 0) return `objdump could not decode ${path}`;
   const starts = new Set<number>();
   for (const m of r.stdout.matchAll(/^\s*([0-9a-f]+):\t/gm)) {
     const at = BigInt(`0x${m[1]}`);
