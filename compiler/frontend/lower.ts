@@ -1208,15 +1208,16 @@ export function lower(
         return fail(s.expression, Code.UnboundedLoop, `\`for...of\` goes over an Arr<T, N> value (a local, a struct field, a map value); for \`${s.expression.getText(file)}\` write \`for (let i = 0; i < N; i++)\` with a constant N`);
       }
       const length = xs.layout.length;
-      const index = this.fb.vreg(U32);
+      const index = this.fb.vreg(U64);
       this.owned.add(index.id);
-      this.fb.emit({ op: "mov", dst: index, src: imm(0n, U32), loc: locOf(s) });
+      this.fb.emit({ op: "mov", dst: index, src: imm(0n, U64), loc: locOf(s) });
       const [top, body, latch, exit] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
       this.fb.terminate({ op: "jmp", target: top.id });
       this.enter(top);
-      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: index, b: imm(BigInt(length), U32), then: body.id, else: exit.id, loc: locOf(s) });
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: index, b: imm(BigInt(length), U64), then: body.id, else: exit.id, loc: locOf(s) });
       this.enter(body);
-      const element = this.elementAt(xs, { op: index }, s.expression, s);
+      // The loop's compare bounds the index: no check of its own.
+      const element = this.elementBelow(xs, index, s);
       const symbol = checker.getSymbolAtLocation(d.name)!;
       if (element.layout.kind === "int") {
         const value = this.loadInt(element, d);
@@ -1228,7 +1229,7 @@ export function lower(
       this.loops.pop();
       this.fb.terminate({ op: "jmp", target: latch.id });
       this.enter(latch);
-      this.fb.emit({ op: "bin", kind: "add", dst: index, a: index, b: imm(1n, U32), loc: locOf(s) });
+      this.fb.emit({ op: "bin", kind: "add", dst: index, a: index, b: imm(1n, U64), loc: locOf(s) });
       this.fb.terminate({ op: "jmp", target: top.id });
       this.enter(exit);
     }
@@ -2515,7 +2516,13 @@ export function lower(
         if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
         return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size };
       }
-      const idx = this.boundsCheck(i, length, index);
+      return this.elementBelow(base, this.boundsCheck(i, length, index), node);
+    }
+
+    /** The element at `idx` of an Arr value, `idx` known to be below its length (checked, or a loop's bound). */
+    elementBelow(base: Ref, idx: Operand, node: TS.Node): Ref {
+      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
+      const { element } = base.layout;
       let start: VReg;
       if (base.base.kind === "stack") {
         start = this.fb.vreg(PTR);
