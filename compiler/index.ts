@@ -100,7 +100,9 @@ export type CompileInput = string | { fileName: string; text: string };
 
 export function compile(input: CompileInput, options: CompileOptions = {}): CompileResult {
   const source = typeof input === "string" ? { fileName: input, text: "" } : input;
-  const empty = (diagnostics: Diagnostic[]): CompileResult => ({ object: new Uint8Array(0), programs: [], rodata: new Uint8Array(0), license: "", btf: new Uint8Array(0), diagnostics, source });
+  // A file TypeScript knows by another name (`/dev/stdin` as `/dev/stdin.ts`) is named as the user named it.
+  const named = (d: Diagnostic): Diagnostic => (d.file === `${source.fileName}.ts` ? { ...d, file: source.fileName } : d);
+  const empty = (diagnostics: Diagnostic[]): CompileResult => ({ object: new Uint8Array(0), programs: [], rodata: new Uint8Array(0), license: "", btf: new Uint8Array(0), diagnostics: diagnostics.map(named), source });
   if (typeof input === "string") {
     try {
       source.text = readFileSync(input, "utf8");

@@ -166,3 +166,10 @@ test("index.ts exports what the prelude declares, and its markers behave in Node
   assert.equal(tsbpf.i32(0xffffffff), -1);
   assert.equal(tsbpf.u32(0x1_0000_0005n), 5);
 });
+
+test("a file without a TypeScript extension (tsbpf run - reads /dev/stdin) is named as given in every diagnostic, tsbpf's and TypeScript's", () => {
+  const missingLicense = compile({ fileName: "/dev/stdin", text: "" });
+  assert.deepEqual(missingLicense.diagnostics.map((d) => [d.code, d.file]), [["TSBPF1010", "/dev/stdin"]]);
+  const syntax = compile({ fileName: "/dev/stdin", text: 'import { begin } from "tsbpf";\nexport const license = "GPL";\nbegin(() => { xyz( });\n' });
+  assert.ok(syntax.diagnostics.length > 0 && syntax.diagnostics.every((d) => d.file === "/dev/stdin"), JSON.stringify(syntax.diagnostics));
+});
