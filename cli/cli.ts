@@ -386,7 +386,8 @@ export function usageMessage(message: string, args: readonly string[], command: 
     const unknown = m[1]!.split(", ");
     const options = unknown.filter((u) => args.some((a) => a.replace(/^--?/, "").split("=")[0] === u && a.startsWith("-")));
     if (options.length) return `unknown option ${options.map((o) => (o.length === 1 ? `-${o}` : `--${o}`)).join(", ")}`;
-    return `unexpected argument ${unknown.join(", ")}: tsbpf ${command ?? ""} takes one ${command === "list" ? "pattern" : "file"}`.replace("  ", " ");
+    const one = command === "list" ? "pattern" : command === "exec" ? "memory argument (the program comes on standard input)" : "file";
+    return `unexpected argument ${unknown.join(", ")}: tsbpf ${command ?? ""} takes one ${one}`.replace("  ", " ");
   }
   if ((m = /^Invalid values:\s+Argument: ([\w-]+), Given: "?([^"]*)"?, Choices: (.+)$/s.exec(message.trim()))) {
     return `--${m[1]} takes ${m[3]!.replace(/"/g, "").split(", ").join(", ")}, not ${m[2]}`;

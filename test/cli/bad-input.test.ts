@@ -273,3 +273,10 @@ test("a single-valued option given twice is a usage error naming it, not an inte
   assertOneLine(tsbpf("verify", object, "--insns-hex", "b7 00 00 00 00 00 00 00 95 00 00 00 00 00 00 00", "--prog-type", "xdp"), 2, /^tsbpf: --insns-hex checks instructions instead of a file: give .*loader\.h or --insns-hex, not both\n$/);
   assertOneLine(tsbpf("verify", PROBE, "--map", "1:hash:4:8:16"), 2, /^tsbpf: --map goes with --insns-hex; a file's maps and loader come from the file\n$/);
 });
+
+test("tsbpf exec with no program on standard input, or stray arguments, is a usage error saying what it takes (exit 2)", () => {
+  assertOneLine(tsbpfWith("\n", "exec"), 2, /^tsbpf: standard input holds no program: give its instructions as hex bytes \(tsbpf exec < prog\.hex\), or an ELF object with --elf\n$/);
+  const stray = tsbpfWith("b7 00 00 00 00 00 00 00 95 00 00 00 00 00 00 00", "exec", "00", "01", "zz");
+  assert.equal(stray.status, 2, stray.stderr);
+  assert.match(stray.stderr, /^tsbpf: unexpected argument 01, zz: tsbpf exec takes one memory argument \(the program comes on standard input\)\n/);
+});
