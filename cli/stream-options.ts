@@ -5,6 +5,9 @@ import { UserError } from "./exit-codes.js";
 import { sameFile } from "./input.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 
+/** The name `tsbpf run -e TEXT` compiles its text under, and its diagnostics and messages give it. */
+export const EXPRESSION_FILE = "-e.ts";
+
 /** `--command` or `--pid`: the process a run traces (./target.ts). */
 export type TargetOption = { command: string } | { pid: number };
 

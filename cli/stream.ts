@@ -34,7 +34,7 @@ import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
 import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
 import { existingProcess, startCommand, type Target } from "./target.js";
-import type { TargetOption } from "./stream-options.js";
+import { EXPRESSION_FILE, type TargetOption } from "./stream-options.js";
 
 export interface StreamOptions {
   /** The file the user named, for messages. */
@@ -465,7 +465,9 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
   } catch (error) {
     if (error instanceof GlobalValueError) throw new UserError(`--set: ${error.message}`);
     if (error instanceof NoProgramsError && options.source === "ts") {
-      throw new UserError(`${file} exports no probes, so there is nothing to load: export one, e.g. export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)`);
+      // A one-liner's probes are bare calls.
+      const example = file === EXPRESSION_FILE ? 'give one, e.g. tsbpf run -e \'tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)\'' : 'export one, e.g. export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)';
+      throw new UserError(`${file === EXPRESSION_FILE ? "-e holds" : `${file} exports`} no probes, so there is nothing to load: ${example}`);
     }
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`, error instanceof MissingKernelError ? ExitCode.NO_PERMISSION : ExitCode.USAGE);

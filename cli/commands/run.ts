@@ -10,12 +10,11 @@ import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore } from "../cache.js";
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
-import { parseDuration, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
+import { EXPRESSION_FILE, parseDuration, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 import { probeText, readInputFile, readStdin } from "../input.js";
 
 /** The name diagnostics give `-e`'s text (`-e.ts:1:20 - error ...`): a .ts name, so that it is checked as TypeScript. */
-const EXPRESSION_FILE = "-e.ts";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (Array.isArray(argv.expression)) throw new UserError("-e was given more than once: put every probe in one -e (statements may be separated by ;)");

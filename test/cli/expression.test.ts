@@ -47,6 +47,10 @@ test("tsbpf run -e: a usage error without a file or expression, or with both; di
   assert.equal(unfinished.status, 3, unfinished.stderr);
   assert.match(unfinished.stderr, /^-e\.ts:1:5 - error TS1135: Argument expression expected\.\n\n1 xyz\(\n/);
   assert.doesNotMatch(unfinished.stderr, /import \{/);
+  // No probes: the example is a one-liner's bare call, not an exported probe.
+  const empty = tsbpf(["run", "-e", ""]);
+  assert.equal(empty.status, 2, empty.stderr);
+  assert.match(empty.stderr, /^tsbpf: -e holds no probes, so there is nothing to load: give one, e\.g\. tsbpf run -e 'tracepoint\(/);
 });
 
 test("a one-liner's own license and import are statements, not words in its strings", () => {
