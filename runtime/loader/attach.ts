@@ -391,7 +391,7 @@ function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: UprobeTarg
   let path: string;
   let places: UprobePlace[];
   try {
-    path = resolveBinary(t.binary);
+    path = resolveBinary(t.binary, options.pid);
     places = uprobePlaces(path, t);
   } catch (e) {
     if (e instanceof SymbolError) throw new AttachError(`cannot attach ${kind} ${t.binary}:${t.func === undefined ? t.offset : t.func + at}: ${e.message}`, "not-found", { cause: e });

@@ -65,20 +65,21 @@ export function libraryDirs(): string[] {
 }
 
 /** The absolute path a uprobe section's binary names; throws SymbolError when there is none. */
-export function resolveBinary(binary: string): string {
+export function resolveBinary(binary: string, pid?: number): string {
   if (binary.includes("/")) {
     if (!isFile(binary)) throw new SymbolError(existsSync(binary) ? `${binary} is ${statSync(binary).isDirectory() ? "a directory" : "not a regular file"}, not a binary` : `no such binary: ${binary}`);
     return binary;
   }
   if (binary.includes(".so")) {
-    // The copy this process runs is the one other processes most likely map too.
-    const mapped = readFileSync("/proc/self/maps", "utf8")
-      .split("\n")
-      .map((l) => l.slice(l.indexOf("/")))
-      .find((p) => p.startsWith("/") && p.split("/").pop() === binary);
+    // The copy the traced process maps (-p: one found through its rpath, say), else the one this process maps, which
+    // other processes most likely map too.
+    const target = pid !== undefined && pid > 0 ? mappedLibrary(`/proc/${pid}/maps`, binary) : undefined;
+    if (target) return isFile(target) ? target : `/proc/${pid}/root${target}`;
+    const mapped = mappedLibrary("/proc/self/maps", binary);
     if (mapped && isFile(mapped)) return mapped;
     for (const dir of libraryDirs()) if (isFile(join(dir, binary))) return join(dir, binary);
-    throw new SymbolError(`cannot find shared library ${binary} (searched this process's mappings, LD_LIBRARY_PATH, /etc/ld.so.conf and the standard directories)`);
+    const searched = pid !== undefined && pid > 0 ? `process ${pid}'s mappings and this process's` : "this process's mappings";
+    throw new SymbolError(`cannot find shared library ${binary} (searched ${searched}, LD_LIBRARY_PATH, /etc/ld.so.conf and the standard directories)`);
   }
   for (const dir of (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").filter(Boolean)) {
     const p = join(dir, binary);
@@ -90,6 +91,20 @@ export function resolveBinary(binary: string): string {
     }
   }
   throw new SymbolError(`cannot find binary ${binary} on PATH`);
+}
+
+/** The file a process's maps name `name` (a library's file name), or undefined (none, or the maps cannot be read). */
+function mappedLibrary(maps: string, name: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(maps, "utf8");
+  } catch {
+    return undefined;
+  }
+  return text
+    .split("\n")
+    .map((l) => l.slice(l.indexOf("/")))
+    .find((p) => p.startsWith("/") && p.split("/").pop() === name);
 }
 
 export const SHT_SYMTAB = 2;

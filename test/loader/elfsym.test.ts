@@ -3,8 +3,8 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bareFileOffset, resolveBinary, symbolFileOffset } from "../../runtime/loader/elfsym.js";
@@ -117,6 +117,28 @@ test("an offset inside an instruction is refused (its breakpoint would change th
     assert.throws(() => symbolFileOffset(exe, "magic", 4), { message: "magic+4 is inside an instruction (the one at magic+0), where a probe would change the program; give an offset that starts one (objdump -d shows them)" });
     assert.equal(symbolFileOffset(exe, "magic", 10), symbolFileOffset(exe, "magic") + 10);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a library's short name is looked up in the traced process's mappings first (one it loads through its rpath)", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
+  let sleeper: ReturnType<typeof spawn> | undefined;
+  try {
+    writeFileSync(join(dir, "v.c"), "int vfunc(int x) { return x + 1; }\n");
+    writeFileSync(join(dir, "main.c"), "#include <unistd.h>\nint vfunc(int);\nint main(void) { sleep(30); return vfunc(1); }\n");
+    const lib = spawnSync("gcc", ["-shared", "-fPIC", "-Wl,-soname,libtsbpfv.so.1", "-o", join(dir, "libtsbpfv.so.1"), join(dir, "v.c")], { encoding: "utf8" });
+    if (lib.status !== 0) return t.skip("gcc is missing");
+    const exe = spawnSync("gcc", ["-o", join(dir, "main"), join(dir, "main.c"), join(dir, "libtsbpfv.so.1"), `-Wl,-rpath,${dir}`], { encoding: "utf8" });
+    assert.equal(exe.status, 0, exe.stderr);
+    sleeper = spawn(join(dir, "main"), { stdio: "ignore" });
+    const pid = sleeper.pid!;
+    // Mapped once the dynamic linker has run.
+    for (let i = 0; i < 200 && !readFileSync(`/proc/${pid}/maps`, "utf8").includes("libtsbpfv.so.1"); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(resolveBinary("libtsbpfv.so.1", pid), join(dir, "libtsbpfv.so.1"));
+    assert.throws(() => resolveBinary("libtsbpfv.so.1"), { message: /^cannot find shared library libtsbpfv\.so\.1 \(searched this process's mappings,/ });
+  } finally {
+    sleeper?.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
 });
