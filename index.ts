@@ -235,7 +235,8 @@ export function targetPid(): u32 {
 /**
  * bpftrace's printf: a C format (`%d %u %x %s %c %p`, with flags, widths and precisions) and one value per conversion,
  * checked when the probe compiles, sent to `tsbpf run` in a record and written on its standard output as formatted:
- * `printf("%-6d %-16s %s\n", pidTgid() >> 32, comm(), readUserStr(ctx.filename))`. Unlike printk(), the text does not
+ * `printf("%-6d %-16s %s\n", pidTgid() >> 32, comm(), readUserStr(ctx.filename))`; or a template literal, each value
+ * printed as the template prints it: printf(`${pid} ${comm()}\n`). Unlike printk(), the text does not
  * go through the kernel's trace pipe: no line prefix, no limit of three values, in order with exit().
  */
 export function printf(_format: string, ..._values: unknown[]): void {

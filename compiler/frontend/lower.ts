@@ -61,7 +61,7 @@ import {
 } from "../ir/index.js";
 import { Helper } from "../isa/helpers.js";
 import { ACTIONS, ACTIONS_RING, PERF_EVENT_NAMES, droppedCounterName, PERF_EVENT_SECTION, PROBE_ID_SHIFT, PROBE_TAG, RUN_SECTION, perfEventFullName, perfEventTag, runTag, type Aggregate, type PerfEventProbe, type PrintfSite, type RunWhen } from "../btf/tags.js";
-import { argKind, checkTimeFormat, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion } from "../ir/printf.js";
+import { argKind, checkTimeFormat, formatPrintf, formatText, parseFormat, printfLayout, type ArgSpec, type Conversion, type FormatPiece } from "../ir/printf.js";
 import type { Checked, Typescript } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { isGlob } from "../glob.js";
@@ -145,6 +145,13 @@ type MapClass = (typeof MAPS)[number];
 const HASH_MAPS: ReadonlySet<MapClass> = new Set(["HashMap", "PerCpuHashMap", "LruHashMap"]);
 
 /** One side of a string comparison: a literal's UTF-8 bytes, or a Str<N> in memory. */
+/** One value of a printf record: its kind for the reader, its place in the record, and the code that fills it. */
+interface PrintfArg {
+  spec: ArgSpec;
+  layout: Layout;
+  fill: (dst: Ref) => void;
+}
+
 type StringOperand = { kind: "literal"; text: string; bytes: Uint8Array } | { kind: "str"; ref: Ref; size: number };
 
 interface MapInfo {
@@ -2070,29 +2077,44 @@ export function lower(
      * formatted by tsbpf run in user space (C's conversions, widths and all; no trace_pipe, no limit of values).
      * Integers keep their width (at least 32 bits, as C's varargs promote them) and sign; strings their Str size, 64
      * bytes for one read straight in (bpftrace's str()), 16 for comm().
+     * A template literal is a format too, each value printed as the template would print it (`${pid}` with %d or %u
+     * by its type, a string with %s, a boolean as `true` or `false`).
      */
     printf(e: TS.CallExpression): void {
-      const [formatArg, ...values] = e.arguments;
-      const formatSource = formatArg && this.formatText(formatArg);
+      const [formatArg, ...rest] = e.arguments;
+      const template = formatArg && ts.isTemplateExpression(formatArg) ? this.templateFormat(formatArg) : undefined;
+      if (template && rest.length) fail(rest[0]!, Code.BadPrintk, "a template literal format holds its values: printf(`${pid} ${comm()}\\n`), or a C format and values: printf(\"%d %s\\n\", pid, comm())");
+      const formatSource = template ? "" : formatArg && this.formatText(formatArg);
       if (formatSource === undefined) {
-        return fail(formatArg ?? e, Code.BadPrintk, 'printf() takes a format first (a string literal, or a module-level string constant), then its values: printf("%-6d %s\\n", pid, name)');
+        return fail(formatArg ?? e, Code.BadPrintk, 'printf() takes a format first (a string literal, a template literal, or a module-level string constant), then its values: printf("%-6d %s\\n", pid, name)');
       }
-      const pieces = parseFormat(formatSource);
+      const pieces = template?.pieces ?? parseFormat(formatSource);
       if (typeof pieces === "string") return fail(formatArg!, Code.BadPrintk, pieces);
+      const values = template?.values ?? rest;
       const conversions = pieces.filter((p): p is Conversion => typeof p !== "string");
       if (conversions.length !== values.length) fail(e, Code.BadPrintk, `the format has ${conversions.length} conversion${conversions.length === 1 ? "" : "s"} and printf() is given ${values.length} value${values.length === 1 ? "" : "s"}`);
-      // A string literal's conversion is done now (a header's "%-6s", "PID"): its text joins the format.
+      // Text known now joins the format: a string literal's (a header's "%-6s", "PID"), a template's constants.
       const literal = (x: TS.Expression): x is TS.StringLiteral | TS.NoSubstitutionTemplateLiteral => ts.isStringLiteral(x) || ts.isNoSubstitutionTemplateLiteral(x);
-      const folded = values.map((x, i) => (argKind(conversions[i]!) === "str" && literal(x) ? x.text : undefined));
-      let n = 0;
-      const format = formatText(pieces.map((p) => {
-        if (typeof p === "string") return p;
-        const text = folded[n++];
-        return text === undefined ? p : formatPrintf([p], [text], [0]);
-      }));
-      const kept = values.flatMap((x, i) => (folded[i] === undefined ? [{ x, c: conversions[i]! }] : []));
+      const folded = values.map((x, i): string | undefined => (argKind(conversions[i]!) === "str" && literal(x) ? x.text : undefined));
+      const kept = values.flatMap((x, i) => (folded[i] === undefined ? [{ x, c: conversions[i]!, i }] : []));
       // Integers are evaluated now, into registers; strings are read or copied into the record once it is reserved.
-      const args = kept.map(({ x, c }): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } => {
+      const args = kept.flatMap<PrintfArg>(({ x, c, i }) => {
+        if (template?.byType.has(c)) {
+          const v = this.value(x);
+          const t = v.op.type;
+          if (v.op.kind === "imm") {
+            folded[i] = t.bool ? String(v.op.value !== 0n) : t.ptr ? `0x${BigInt.asUintN(64, v.op.value).toString(16)}` : String(v.op.value);
+            c.spec = "s";
+            return [];
+          }
+          if (t.bool) {
+            const flag = v.op;
+            c.spec = "s";
+            return { spec: "s6", layout: { kind: "str", size: 6, align: 1 }, fill: (dst) => this.boolInto(dst, flag, x) };
+          }
+          c.spec = t.ptr ? "p" : t.signed ? "d" : "u";
+          return this.printfInt(v, x);
+        }
         if (argKind(c) === "str") {
           const address = this.ntop(x);
           if (address) return address;
@@ -2125,12 +2147,14 @@ export function lower(
         }
         const ref = this.tryRef(x);
         if (ref && ref.layout.kind !== "int") fail(x, Code.BadPrintk, `%${c.spec} prints an integer, not a ${describeLayout(ref.layout)}`);
-        const v = this.value(x);
-        const t = v.op.type;
-        const type = v.untyped || t.bits > 32 || t.ptr ? (t.signed && !t.ptr ? I64 : U64) : t.signed ? I32 : U32;
-        const value = this.convert(v, type);
-        return { spec: `${type.signed ? "i" : "u"}${type.bits as 32 | 64}`, layout: { kind: "int", type, size: (type.bits / 8) as 4 | 8, align: type.bits / 8 }, fill: (dst) => this.storeInt(dst, value, x) };
+        return this.printfInt(this.value(x), x);
       });
+      let n = 0;
+      const format = formatText(pieces.map((p) => {
+        if (typeof p === "string") return p;
+        const text = folded[n++];
+        return text === undefined ? p : formatPrintf([p], [text], [0]);
+      }));
       const id = printfSites.push({ format, args: args.map((a) => a.spec) }) - 1;
       this.actionsMap(true);
       const { offsets, size } = printfLayout(args.map((a) => a.spec));
@@ -2147,6 +2171,46 @@ export function lower(
       args.forEach((a, i) => a.fill({ layout: a.layout, base: record, offset: offsets[i]! }));
       this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record, imm(0n, U64)], loc });
       this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(join);
+    }
+
+    /** An integer printf value in the record: at least 32 bits (as C's varargs promote it), its sign kept. */
+    printfInt(v: Val, x: TS.Expression): PrintfArg {
+      const t = v.op.type;
+      const type = v.untyped || t.bits > 32 || t.ptr ? (t.signed && !t.ptr ? I64 : U64) : t.signed ? I32 : U32;
+      const value = this.convert(v, type);
+      return { spec: `${type.signed ? "i" : "u"}${type.bits as 32 | 64}`, layout: { kind: "int", type, size: (type.bits / 8) as 4 | 8, align: type.bits / 8 }, fill: (dst) => this.storeInt(dst, value, x) };
+    }
+
+    /**
+     * A template literal as printf's format: its text, and a conversion per value: %s for strings (and what %s prints
+     * by name: probe(), ksym(), stacks), and for the rest one whose letter the value's type picks once it is lowered.
+     */
+    templateFormat(t: TS.TemplateExpression): { pieces: FormatPiece[]; values: TS.Expression[]; byType: Set<Conversion> } {
+      const pieces: FormatPiece[] = [t.head.text];
+      const byType = new Set<Conversion>();
+      const members = (type: TS.Type): TS.Type[] => (type.isUnionOrIntersection() ? type.types.flatMap(members) : [type]);
+      for (const span of t.templateSpans) {
+        const type = checker.getTypeAtLocation(span.expression);
+        const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfStack"].some((p) => type.getProperty(p));
+        const text = named || members(type).some((m) => m.flags & ts.TypeFlags.StringLike);
+        const c: Conversion = { spec: text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
+        if (!text) byType.add(c);
+        pieces.push(c, span.literal.text);
+      }
+      return { pieces: pieces.filter((p) => p !== ""), values: t.templateSpans.map((s) => s.expression), byType };
+    }
+
+    /** "true" or "false" into a Str<6> of a printf record (zeroed) as `flag` is set or not. */
+    boolInto(dst: Ref, flag: Operand, node: TS.Node): void {
+      const loc = locOf(node);
+      const [set, clear, join] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: flag, b: imm(0n, flag.type), then: set.id, else: clear.id, loc });
+      for (const [block, text] of [[set, "true"], [clear, "false"]] as const) {
+        this.enter(block);
+        [...text].forEach((ch, i) => this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + i, size: 1, src: imm(BigInt(ch.charCodeAt(0)), U8), loc }));
+        this.fb.terminate({ op: "jmp", target: join.id });
+      }
       this.enter(join);
     }
 

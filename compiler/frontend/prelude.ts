@@ -145,7 +145,7 @@ declare module "tsbpf" {
   export function comm(): Str<16>;
   /** The process \`tsbpf run --command\` started or \`--pid\` named (bpftrace's cpid), 0 without one: a constant to the verifier. */
   export function targetPid(): u32;
-  /** bpftrace's printf: a C format (%d %u %x %s %c %p, widths and flags) and its values, formatted by tsbpf run. */
+  /** bpftrace's printf: a C format (%d %u %x %s %c %p, widths and flags) and its values, or a template literal, formatted by tsbpf run. */
   export function printf(format: string, ...values: unknown[]): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;

@@ -80,7 +80,8 @@ test("printf's checks: a literal format, one value per conversion, strings for %
     const d = diagnostics(call);
     assert.ok(d.some((x) => x.code === "TSBPF1011" && message.test(x.message)), `${call}: ${JSON.stringify(d)}`);
   };
-  expect("printf(`%d${small}`, 1);", /printf\(\) takes a format first \(a string literal, or a module-level string constant\)/);
+  expect("printf(comm());", /printf\(\) takes a format first \(a string literal, a template literal, or a module-level string constant\)/);
+  expect("printf(`%d${small}`, 1);", /a template literal format holds its values/);
   expect(`printf("%d %d\\n", small);`, /the format has 2 conversions and printf\(\) is given 1 value/);
   expect(`printf("%s\\n", small);`, /%s prints a string \(a Str<N>, comm\(\), readUserStr\(p\)\), not `small`/);
   expect(`printf("%d\\n", n);`, /%d prints an integer, not a struct/);
@@ -88,6 +89,27 @@ test("printf's checks: a literal format, one value per conversion, strings for %
   expect(`printf("100%\\n", small);`, /^"%" is not a conversion printf\(\) takes/);
   const value = diagnostics(`const x = printf("%d", 1);`);
   assert.ok(value.some((d) => d.code === "TSBPF1001" && d.message === "printf() returns nothing: call it as a statement"), JSON.stringify(value));
+});
+
+test("a template literal as printf's format prints each value as the template would: by its type, strings, booleans, constants", async () => {
+  const text = `import { uprobe, printf, comm, readUserStr, pidTgid, probe, type u8, type i32, type u64, type Ptr, type Str } from "tsbpf";
+export const license = "GPL";
+const LIMIT = 3;
+export const p = uprobe("libc.so.6", "unlink", (path: Ptr<u8>, mode: i32, big: u64) => {
+  const pid = pidTgid() >> 32;
+  const name: Str<8> = "abc";
+  printf(\`\${pid} \${comm()} [\${readUserStr(path)}] \${mode} \${big} \${mode < 0} \${pid === 0} \${LIMIT} \${true} 100% \${name} \${probe()} \${mode > 0 ? "pos" : "neg"}\\n\`);
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    const sim = await simulate({ fileName: "template.ts", text }, { backend });
+    sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/gone"), -5, 18446744073709551615n], comm: "rm", pid: 42 });
+    assert.equal(sim.output(), "42 rm [/tmp/gone] -5 18446744073709551615 true false 3 true 100% abc uprobe:libc.so.6:unlink neg\n", backend);
+  }
+  // The constants and the literal text join the format; only the values the handler computes travel in the record.
+  const spec = openObject(compile({ fileName: "template.ts", text }).object, { name: "template" });
+  const [site] = mapBtfTypes(spec, spec.maps.find((m) => m.name === "tsbpf_actions")!)!.printf!;
+  assert.deepEqual(site, { format: "%u %s [%s] %d %u %s %s 3 true 100%% %s %s %s\n", args: ["u64", "s16", "s64", "i32", "u64", "s6", "s6", "s8", "p", "s4"] });
 });
 
 test("in the simulator, output() gives what printf wrote, formatted", async () => {
@@ -113,6 +135,7 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
   seen.increment(0);
   const n = seen.lookup(0) ?? 0;
   printf("%-4d %-6s %s\\n", n, comm(), path);
+  printf(\`#\${n} \${n === 1} \${comm()}\\n\`);
   if (n === 2) exit(3);
 });
 `);
@@ -125,7 +148,7 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
       execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", probe, "-o", object, "--backend", backend], { env });
       const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "load", object, "-c", `sh -c "touch ${a} ${b}; rm ${a}; rm ${b}; exec sleep 20"`], { encoding: "utf8", env, timeout: 30_000 });
       assert.equal(r.status, 3, `${backend}: ${r.stderr}`);
-      assert.equal(r.stdout, `1    rm     ${a}\n2    rm     ${b}\n`, backend);
+      assert.equal(r.stdout, `1    rm     ${a}\n#1 true rm\n2    rm     ${b}\n#2 false rm\n`, backend);
     }
     // The loaded programs have nothing in .rodata that printf needs: the formats travel in BTF.
     const loaded = loadObject(openSys(), openObject(compile({ fileName: probe, text: PROBE }).object, { name: "printf" }));
