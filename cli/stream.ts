@@ -118,7 +118,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
     // A format that is not a constant string (undefined) counts as printing.
-    const formats = printkFormats(loaded.spec.raw);
+    const formats = printkFormats(loaded.spec.raw, [...loaded.programs.values()].map((p) => p.spec.source));
     const pipe = formats === undefined || formats.length > 0 ? openOutput(session, verbose, log) : undefined;
     // Every program's printk lines reach every instance: those no format of this object can produce are left out.
     const ours = pipe && formats ? formatsMatcher(formats) : undefined;

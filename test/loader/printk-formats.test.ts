@@ -40,6 +40,44 @@ describe("bpf_printk formats", () => {
     assert.equal(ours("tsbpf-tp pid=1 magic=7e57 name=/x"), false);
   });
 
+  it("counts only the programs loaded (tsbpf load --program) and the functions they call", needsClang, () => {
+    const quiet = compile({ fileName: "two.ts", text: `import { tracepoint, printk } from "tsbpf";
+export const license = "GPL";
+export const loud = tracepoint("syscalls", "sys_enter_unlinkat", () => { printk(\`loud\`); });
+export const quiet = tracepoint("syscalls", "sys_enter_openat", () => {});
+` });
+    assert.deepEqual(quiet.diagnostics, []);
+    const two = readBpfObject(quiet.object);
+    const program = (object: typeof two, name: string) => object.programs.find((p) => p.name === name)!;
+    assert.deepEqual(printkFormats(two), ["loud"]);
+    assert.deepEqual(printkFormats(two, [program(two, "quiet")]), []);
+    assert.deepEqual(printkFormats(two, [program(two, "loud")]), ["loud"]);
+    // A format in a function the program calls (a BPF-to-BPF call) counts; one in a function it does not, not.
+    const calls = readBpfObject(readFileSync(compileC(
+      "printk-calls",
+      `#include "loader.h"
+static __noinline int shout(int x)
+{
+	bpf_printk("shout %d", x);
+	return 0;
+}
+SEC("tracepoint/syscalls/sys_enter_unlinkat")
+int caller(void *ctx)
+{
+	return shout(1);
+}
+SEC("tracepoint/syscalls/sys_enter_openat")
+int silent(void *ctx)
+{
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+    )));
+    assert.deepEqual(printkFormats(calls, [program(calls, "caller")]), ["shout %d"]);
+    assert.deepEqual(printkFormats(calls, [program(calls, "silent")]), []);
+  });
+
   it("finds clang's bpf_printk formats in .rodata; a format built on the stack gives no verdict", needsClang, () => {
     assert.deepEqual(printkFormats(readBpfObject(fixture("tracepoint"))), ["tsbpf-tp pid=%d magic=%x name=%s"]);
     const onStack = compileC(
