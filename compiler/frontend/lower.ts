@@ -2846,11 +2846,10 @@ export function lower(
       if (m.cls !== "RingBuf") return fail(e, Code.BadMap, "reserve() is a RingBuf method");
       if (e.arguments.length) fail(e.arguments[0]!, Code.BadMap, "reserve() takes no arguments");
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [map, imm(BigInt(m.value!.size), U64), imm(0n, U64)], dst, loc: locOf(e) });
-      // The record starts zeroed, so padding and unset fields never leak kernel memory to user space.
-      const fill = this.fb.newBlock();
+      // The record starts zeroed, so padding and unset fields never leak kernel memory to user space. A full ring
+      // (no record) counts one dropped, which tsbpf run says.
       const join = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: dst, b: imm(0n, PTR), then: fill.id, else: join.id });
-      this.enter(fill);
+      this.unlessDropped(m.def.name, "ne", dst, imm(0n, PTR), join, e);
       const ref: Ref = { layout: m.value!, base: dst, offset: 0, nullable: true };
       this.zero(ref, e);
       this.fb.terminate({ op: "jmp", target: join.id });
@@ -2906,9 +2905,14 @@ export function lower(
         case "RingBuf.output": {
           if (args.length !== 1) fail(e, Code.BadMap, "output() takes the value to send");
           const v = this.materialize(args[0]!, m.value!, e);
-          // The result (negative when the full ring dropped the record) is the probe's to count: tsbpf counts only
-          // the drops of its own printf() ring, whose calls give no result.
-          return result(Helper.ringbuf_output, [map, this.addrOf(v, e), imm(BigInt(m.value!.size), U64), imm(0n, U64)]);
+          // The result is the probe's (negative when the full ring dropped the record); the drop is counted too, for
+          // tsbpf run to say, as it says a perf buffer's.
+          const sent = result(Helper.ringbuf_output, [map, this.addrOf(v, e), imm(BigInt(m.value!.size), U64), imm(0n, U64)]);
+          const done = this.fb.newBlock();
+          this.unlessDropped(m.def.name, "eq", sent.op, imm(0n, I64), done, e);
+          this.fb.terminate({ op: "jmp", target: done.id });
+          this.enter(done);
+          return sent;
         }
         case "RingBuf.submit":
         case "RingBuf.discard": {

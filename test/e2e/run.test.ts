@@ -654,7 +654,7 @@ export const t = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
 
   it("says how many printf() lines a full ring buffer dropped (they went unsaid), as text and as --json", async () => {
     // One begin() run sends 2,000 lines of 144 bytes into printf's 256 KiB ring before anything reads them: what does
-    // not fit is dropped, and counted. (A RingBuf's output() gives the probe its result: dropped records are its to count.)
+    // not fit is dropped, and counted.
     const file = join(dir, "burst.ts");
     writeFileSync(
       file,
@@ -679,6 +679,36 @@ begin(() => {
     const objects = json.stdout().trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     const lost = new Map(objects.filter((o) => "lost" in o).map((o) => [o.map, o.lost as number]));
     assert.equal(objects.filter((o) => "printf" in o).length + lost.get("tsbpf_actions")!, 2000);
+  });
+
+  it("says how many records a full RingBuf dropped, through output() and reserve(), as it says a perf buffer's", async () => {
+    // 400 records of 16 bytes (an 8-byte header, a u32 padded to 8) into a one-page ring, before anything reads them.
+    const file = join(dir, "ring-burst.ts");
+    writeFileSync(
+      file,
+      `import { begin, exit, RingBuf, type u32 } from "tsbpf";
+export const license = "GPL";
+interface Hit { i: u32 }
+const events = new RingBuf<Hit>(4096);
+begin(() => {
+  for (let i: u32 = 0; i < 200; i++) events.output({ i });
+  for (let i: u32 = 200; i < 400; i++) {
+    const r = events.reserve();
+    if (r === null) continue;
+    r.i = i;
+    events.submit(r);
+  }
+  exit(0);
+});
+`,
+    );
+    const run = tsbpf(["run", file, "--json"]);
+    assert.equal(await run.exited, 0, run.stderr());
+    const objects = run.stdout().trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const received = objects.filter((o) => o.map === "events" && "value" in o).length;
+    const lost = objects.filter((o) => o.map === "events" && "lost" in o).reduce((n, o) => n + (o.lost as number), 0);
+    assert.ok(received > 0 && lost > 0, run.stdout().slice(-500));
+    assert.equal(received + lost, 400);
   });
 
   it("warns at the end that a hash map is full, as bpftrace says a map is full (updates of new keys failed)", async () => {
