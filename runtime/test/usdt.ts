@@ -46,7 +46,8 @@ export function usdtSite(arch: Arch, args: readonly CValue[], text: string | und
     const what = `argument ${i + 1} (${s.text})`;
     const value = toU64(args[i]!, what);
     if (s.type === UsdtArgType.CONST) {
-      if (BigInt.asUintN(8 * s.size, value) !== BigInt.asUintN(8 * s.size, s.valOff)) throw usage(`${what} is the constant ${s.valOff} at this site, not ${args[i]}`);
+      const constant = (s.signed ? BigInt.asIntN : BigInt.asUintN)(8 * s.size, s.valOff);
+      if (BigInt.asUintN(8 * s.size, value) !== BigInt.asUintN(8 * s.size, s.valOff)) throw usage(`${what} is the constant ${constant} at this site, not ${args[i]}`);
     } else if (s.type === UsdtArgType.REG) setRegister(s.regOff, value, what);
     else memory.set(s.regOff, [...(memory.get(s.regOff) ?? []), { offset: s.valOff, size: s.size, value }]);
   });

@@ -31,6 +31,7 @@ test("sim.usdt: a wrong count, a constant that differs, an operand libbpf cannot
   const sim = await simulate(PROBE);
   assert.throws(() => sim.usdt("app:request", { args: [1], spec: "8@%rax 8@%rbx" }), /the site "8@%rax 8@%rbx" has 2 arguments; 1 given/);
   assert.throws(() => sim.usdt("app:request", { args: [1, 2], spec: "8@%rax 4@$3" }), /argument 2 \(4@\$3\) is the constant 3 at this site, not 2/);
+  assert.throws(() => sim.usdt("app:request", { args: [1, 2], spec: "8@%rax -4@$-1" }), /argument 2 \(-4@\$-1\) is the constant -1 at this site, not 2/);
   assert.throws(() => sim.usdt("app:request", { args: [1], spec: "8@counter(%rip)" }), /USDT site "8@counter\(%rip\)": /);
   assert.throws(() => sim.usdt("app:response", { args: [] }), /no usdt probe app:response in the object/);
   assert.throws(() => sim.usdt("app:request", { args: [1, 2], spec: "8@%rax 8@%rax" }), /both live in register ax with different values/);
