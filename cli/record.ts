@@ -12,7 +12,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, type TracepointField, type TracepointFormat } from "../compiler/frontend/tracepoints.js";
 import type { AttachTarget } from "../runtime/loader/object.js";
 import { openObject } from "../runtime/loader/session.js";
-import type { RecordedProbe } from "../runtime/test/replay.js";
+import type { RecordedProbe } from "../runtime/test/recorded-probe.js";
 import { toJson } from "./report.js";
 import { fileError } from "./exit-codes.js";
 import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";

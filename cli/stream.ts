@@ -33,6 +33,7 @@ import { eventLine, mapContents, mapJson, mapLines, stackNamer } from "./report.
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { writeErr, writeOut } from "./output.js";
 import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
+import { probeText } from "../runtime/test/recorded-probe.js";
 import { existingProcess, startCommand, type Target } from "./target.js";
 import { EXPRESSION_FILE, type TargetOption } from "./stream-options.js";
 
@@ -281,20 +282,19 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
     // stop and the detach it drains once more, so events that arrived before the stop are all printed. What a full
     // ring buffer dropped is said once a second and at the end, as a perf buffer's losses are.
-    const pump = async (r: EventReader, emit: (e: StreamEvent) => void) => {
-      const drops = droppedRecords(loaded, r.map);
+    const pump = async (r: EventReader, emit: (e: StreamEvent) => void, drops = droppedRecords(loaded, r.map), lost = printEvent) => {
       let checked = 0;
       while (!stopping) {
         r.drain(emit);
         if (drops && Date.now() - checked >= 1000) {
           checked = Date.now();
-          drops.report(printEvent);
+          drops.report(lost);
         }
         if (!stopping) await r.wait(100);
       }
       await detached;
       r.drain(emit);
-      drops?.report(printEvent);
+      drops?.report(lost);
     };
     const printEvent = (event: StreamEvent) => {
       const stacks = event.kind === "event" ? recordStacks.get(event.map) : undefined;
@@ -331,7 +331,11 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         })(),
         ...readers.map((r) => pump(r, printEvent)),
         ...actionReaders.map((a) => pump(a.reader, act(a.table))),
-        ...hits.map(({ reader, probe }) => pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value))),
+        ...hits.map(({ reader, probe, drops }) =>
+          pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value), drops, (e) => {
+            if (e.kind === "lost") log(`warning: ${e.count} hit${e.count === 1 ? "" : "s"} of ${probeText(probe.probe)} went unrecorded: the recorder's ring buffer was full`);
+          }),
+        ),
         ].map(stopOnFailure),
       );
     } finally {
@@ -408,7 +412,7 @@ async function openRecording(path: string): Promise<Recording> {
  * Loads and attaches the recorder (cli/record.ts) beside the user's object; gives its ring buffers' readers.
  * A recorder that cannot load or attach costs the hits, not the run.
  */
-function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Recorder }, recording: Recording, log: (line: string) => void, pid: number | undefined): { reader: EventReader; probe: RecorderProbe }[] {
+function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Recorder }, recording: Recording, log: (line: string) => void, pid: number | undefined): { reader: EventReader; probe: RecorderProbe; drops: ReturnType<typeof droppedRecords> }[] {
   for (const s of r.recorder.skipped) log(`not recording ${s}`);
   if (r.recorder.probes.length === 0) {
     log(`warning: none of the probes' hits can be recorded; ${recording.path} gets the output only`);
@@ -416,7 +420,7 @@ function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Reco
   }
   try {
     const obj = session.load(r.bytes, { name: "record" });
-    const out = r.recorder.probes.map((probe) => ({ reader: session.events(obj, probe.map), probe }));
+    const out = r.recorder.probes.map((probe) => ({ reader: session.events(obj, probe.map), probe, drops: droppedRecords(obj, probe.map) }));
     obj.attachAll({ pid });
     return out;
   } catch (error) {

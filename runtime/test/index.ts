@@ -9,4 +9,5 @@ export { parseFormat, ptRegs, tracepointRecord, type Arch, type TracepointLayout
 export type { CValue, Decoded, TypeRef } from "./layout.js";
 export type { ProbeSource, LoadOptions } from "./load.js";
 export type { SourceLocation } from "./source.js";
-export { readRecording, replay, type Recording, type RecordedHit, type RecordedProbe } from "./replay.js";
+export { readRecording, replay, type Recording, type RecordedHit } from "./replay.js";
+export type { RecordedProbe } from "./recorded-probe.js";

@@ -8,18 +8,11 @@ import { readFileSync } from "node:fs";
 import { globRegExp } from "../../compiler/glob.js";
 import type { CValue } from "./layout.js";
 import { usage } from "./errors.js";
+import { probeText, type RecordedProbe } from "./recorded-probe.js";
 import { shown } from "./check.js";
 import type { FireResult, Simulation } from "./simulate.js";
 import { cString, type SimKernel } from "../vm/kernel.js";
 import type { Region } from "../vm/memory.js";
-
-export type RecordedProbe =
-  | { kind: "tracepoint"; group: string; name: string }
-  | { kind: "kprobe" | "uprobe"; binary?: string; func: string; retprobe: boolean }
-  /** Its arguments as the site's spec decoded them: replayed as u64s in registers, which any handler type narrows alike. */
-  | { kind: "usdt"; binary: string; provider: string; name: string }
-  /** Its arguments as u64 slots, pointers as the addresses they were (replayed as unreadable, as a kprobe's). */
-  | { kind: "rawTracepoint"; name: string };
 
 /** One probe hit as the recorder saw it. */
 export interface RecordedHit {
@@ -107,15 +100,6 @@ export function replay(sim: Simulation, recording: string | Recording, options: 
     fired.push({ hit, result: fire(sim, hit, task) });
   }
   return fired;
-}
-
-/** A recorded probe as tsbpf list names one. */
-function probeText(p: RecordedHit["probe"]): string {
-  if (p.kind === "tracepoint") return `tracepoint:${p.group}:${p.name}`;
-  if (p.kind === "usdt") return `usdt:${p.binary}:${p.provider}:${p.name}`;
-  if (p.kind === "rawTracepoint") return `rawtracepoint:${p.name}`;
-  if (p.kind === "uprobe") return `${p.retprobe ? "uretprobe" : "uprobe"}:${p.binary}:${p.func}`;
-  return `${p.retprobe ? "kretprobe" : "kprobe"}:${p.func}`;
 }
 
 function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>): FireResult {
