@@ -1,13 +1,13 @@
 // unlinkat(2) latency: the entry timestamp in a hash map keyed by thread id, the time to the matching
 // exit in a log2 histogram (slot k counts [2^(k-1), 2^k) ns; runtime/loader prints it as bpftrace does).
-import { tracepoint, pidTgid, ktimeNs, HashMap, Histogram, type u32, type u64 } from "tsbpf";
+import { tracepoint, pidTgid, ktimeNs, ArrayMap, HashMap, Histogram, type u32, type u64 } from "tsbpf";
 
 export const license = "GPL";
 
 const start = new HashMap<u32, u64>(10240);
 export const latency = new Histogram();
 /** Calls seen and calls timed (an exit without its entry is not). */
-export const calls = new HashMap<u32, u64>(2);
+export const calls = new ArrayMap<u64>(2);
 
 function tid(): u32 {
   return pidTgid() as u32;
