@@ -19,14 +19,17 @@ const CONVERSIONS: ReadonlySet<string> = new Set(["Number", "BigInt", "String", 
 /** JavaScript's globals people reach for (Math.min, Date.now, console.log). */
 const JS_GLOBALS: ReadonlySet<string> = new Set(["Math", "Date", "JSON", "console", "process", "globalThis", "Array", "Object", "Map", "Set", "Buffer", "Symbol", "Promise", "Uint8Array", "DataView", "TextEncoder", "TextDecoder", "setTimeout", "performance"]);
 
-// 2583 and 2584: a name a lib other than the one given declares (TypeScript then suggests changing the lib).
-const CANNOT_FIND_NAME = new Set([2304, 2552, 2583, 2584]);
+// 2583 and 2584: a name a lib other than the one given declares (TypeScript then suggests changing the lib);
+// 2580 and 2591: a name Node's types declare (TypeScript then suggests installing them).
+const CANNOT_FIND_NAME = new Set([2304, 2552, 2580, 2583, 2584, 2591]);
 const ONLY_A_TYPE = 2693;
-const BIGINT_MIX = new Set([2322, 2345, 2362, 2363, 2365]);
+const BIGINT_MIX = new Set([2322, 2345, 2352, 2362, 2363, 2365]);
 
 /** TypeScript's message with what to do in a probe: its advice to change the lib (a probe has none) dropped, a hint added. */
 export function typescriptMessage(code: number, message: string): string {
-  const text = CANNOT_FIND_NAME.has(code) ? message.replace(/\. Do you need to change your target library\?[^\n]*/, ".") : message;
+  let text = CANNOT_FIND_NAME.has(code) ? message.replace(/\. Do you need to (change your target library|install type definitions for node)\?[^\n]*/, ".") : message;
+  // `0x...n as u64`: TypeScript's advice to convert through unknown would hide the bigint from the compiler too.
+  if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
   return text + typescriptHint(code, text);
 }
 
@@ -44,7 +47,7 @@ function typescriptHint(code: number, message: string): string {
     return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)`, or declare one, `new Histogram<u32>()`, to record by key)";
   }
   const operator = /^Operator .*'bigint'/.test(message);
-  const given = /type '(bigint|-?\d+n)' is not assignable to (parameter of )?type '(number|u\d+|i\d+)'/i.test(message);
+  const given = /type '(bigint|-?\d+n)' (is not assignable to (parameter of )?type|to type) '(number|u\d+|i\d+)'/i.test(message);
   if (BIGINT_MIX.has(code) && (operator || given)) {
     return " (a probe's integers are numbers, which TypeScript does not mix with bigint: write a number, or `u64(0xffff_ffff_ffff_fff0n)` for a constant beyond 2^53)";
   }

@@ -49,6 +49,15 @@ test("console has no lib to add: TypeScript's advice to change the lib is droppe
   ]);
 });
 
+test("Node's globals get the hint, not TypeScript's advice to install Node's types; a bigint cast gets the bigint hint", () => {
+  assert.deepEqual(messages("x + process.pid"), [
+    "TS2591: Cannot find name 'process'. (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")",
+  ]);
+  assert.deepEqual(messages("{ const y = 0xffff_ffff_ffff_fff0n as u32; return y; }"), [
+    "TS2352: Conversion of type 'bigint' to type 'number' may be a mistake because neither type sufficiently overlaps with the other. (a probe's integers are numbers, which TypeScript does not mix with bigint: write a number, or `u64(0xffff_ffff_ffff_fff0n)` for a constant beyond 2^53)",
+  ]);
+});
+
 test("a map made, a function declared or ++ used inside a handler says where it goes instead", () => {
   const inHandler = (body: string): string[] =>
     compile({ fileName: "h.ts", text: `import { kprobe, printk, HashMap, type u32, type u64, type Arr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n${body}\n});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);

@@ -83,7 +83,7 @@ test("printf's checks: a literal format, one value per conversion, strings for %
   expect("printf(comm());", /printf\(\) takes a format first \(a string literal, a template literal, or a module-level string constant\)/);
   expect("printf(`%d${small}`, 1);", /a template literal format holds its values/);
   expect(`printf("%d %d\\n", small);`, /the format has 2 conversions and printf\(\) is given 1 value/);
-  expect(`printf("%s\\n", small);`, /%s prints a string \(a Str<N>, comm\(\), readUserStr\(p\)\), not `small`/);
+  expect(`printf("%s\\n", small);`, /%s prints a string \(a Str<N>, comm\(\), readUserStr\(p\) of a user pointer, readKernelStr\(p\) of a kernel one\), not `small`/);
   expect(`printf("%d\\n", n);`, /%d prints an integer, not a struct/);
   expect(`printf("%q\\n", small);`, /^"%q" is not a conversion printf\(\) takes/);
   expect(`printf("100%\\n", small);`, /^"%" is not a conversion printf\(\) takes/);
