@@ -3485,6 +3485,16 @@ export function lower(
             format += "%s" + escape(span.literal.text);
             continue;
           }
+          if (ts.isStringLiteralLike(x)) {
+            format += escape(x.text) + escape(span.literal.text);
+            continue;
+          }
+          if (literalsSize(x) !== undefined) {
+            // `c ? "W" : "R"`: %s prints the literal the branch taken points to, in .rodata.
+            args.push(this.literalAddress(x));
+            format += "%s" + escape(span.literal.text);
+            continue;
+          }
           const dynamic = this.dynamicString(x);
           if (dynamic) {
             // %s reads the string where the record holds it.
@@ -3527,6 +3537,26 @@ export function lower(
       const object = this.fb.stackObject(8 * args.length);
       args.forEach((a, i) => this.fb.emit({ op: "store", object, offset: 8 * i, src: a as Operand | StackAddr, ...(low32(a) ? { low32: true } : {}), loc: locOf(e) }));
       this.fb.emit({ op: "call", helper: Helper.trace_vprintk, args: [...fmtArgs, { kind: "stack", object }, imm(BigInt(8 * args.length), U32)], loc: locOf(e) });
+    }
+
+    /** The .rodata address of the string literal a choice between literals (`c ? "W" : "R"`, nested) picks. */
+    literalAddress(e: TS.Expression): VReg {
+      while (ts.isParenthesizedExpression(e)) e = e.expression;
+      const dst = this.fb.vreg(PTR);
+      if (ts.isStringLiteralLike(e)) {
+        this.fb.emit({ op: "rodata", dst, offset: rodata.add(e.text), loc: locOf(e) });
+        return dst;
+      }
+      const c = e as TS.ConditionalExpression;
+      const [whenTrue, whenFalse, join] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+      this.cond(c.condition, whenTrue, whenFalse);
+      for (const [block, arm] of [[whenTrue, c.whenTrue], [whenFalse, c.whenFalse]] as const) {
+        this.enter(block);
+        this.fb.emit({ op: "mov", dst, src: this.literalAddress(arm) });
+        this.fb.terminate({ op: "jmp", target: join.id });
+      }
+      this.enter(join);
+      return dst;
     }
 
     /** The address of "true" or "false" in .rodata as `b` is 1 or 0: "false", replaced when b is set (one branch, two loads). */

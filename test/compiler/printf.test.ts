@@ -112,6 +112,20 @@ export const p = uprobe("libc.so.6", "unlink", (path: Ptr<u8>, mode: i32, big: u
   assert.deepEqual(site, { format: "%u %s [%s] %d %u %s %s 3 true 100%% %s %s %s\n", args: ["u64", "s16", "s64", "i32", "u64", "s6", "s6", "s8", "p", "s4"] });
 });
 
+test("printk's template takes a string literal (joined to the format) and a choice between literals (%s of the one picked)", async () => {
+  const text = `import { uprobe, printk, type i32 } from "tsbpf";
+export const license = "GPL";
+export const p = uprobe("libc.so.6", "unlink", (mode: i32) => {
+  printk(\`\${"lit"} \${mode > 0 ? "pos" : mode < 0 ? "neg" : "zero"} 5%\`);
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    const sim = await simulate({ fileName: "printk.ts", text }, { backend });
+    for (const mode of [3, -3, 0]) sim.uprobe("libc.so.6:unlink", { args: [mode] });
+    assert.deepEqual(sim.trace(), ["lit pos 5%", "lit neg 5%", "lit zero 5%"], backend);
+  }
+});
+
 test("in the simulator, output() gives what printf wrote, formatted", async () => {
   const sim = await simulate({ fileName: "printf.ts", text: PROBE });
   sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/gone")], comm: "rm" });
