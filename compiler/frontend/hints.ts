@@ -30,6 +30,8 @@ export function typescriptMessage(code: number, message: string): string {
   let text = CANNOT_FIND_NAME.has(code) ? message.replace(/\. Do you need to (change your target library|install type definitions for node)\?[^\n]*/, ".") : message;
   // `0x...n as u64`: TypeScript's advice to convert through unknown would hide the bigint from the compiler too.
   if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
+  // Str<16> into Str<64>: the chain below the first line is about the brand that carries a Str's size.
+  if (code === 2322 && /^Type 'Str<\d+>' is not assignable to type 'Str<\d+>'/.test(text)) text = text.split("\n")[0]!;
   return text + typescriptHint(code, text);
 }
 
@@ -46,6 +48,8 @@ function typescriptHint(code: number, message: string): string {
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
     return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)`, or declare one, `new Histogram<u32>()`, to record by key)";
   }
+  const sizes = /^Type 'Str<(\d+)>' is not assignable to type 'Str<(\d+)>'/.exec(message);
+  if (code === 2322 && sizes) return ` (a Str's size is part of its type: this string is a Str<${sizes[1]}>; declare the binding or field Str<${sizes[1]}>)`;
   const operator = /^Operator .*'bigint'/.test(message);
   const given = /type '(bigint|-?\d+n)' (is not assignable to (parameter of )?type|to type) '(number|u\d+|i\d+)'/i.test(message);
   if (BIGINT_MIX.has(code) && (operator || given)) {

@@ -512,6 +512,20 @@ export function lower(
     return intLayout(intTypeOf(node));
   };
 
+  /** The struct layout of a type (null left out) that is one of the file's interfaces, else undefined. */
+  function structOfType(type: TS.Type): Layout | undefined {
+    const members = type.isUnion() ? type.types.filter((t) => !(t.flags & ts.TypeFlags.Null)) : [type];
+    const symbol = members.length === 1 ? members[0]!.getSymbol() : undefined;
+    const decl = symbol?.declarations?.[0];
+    return symbol && decl && decl.getSourceFile() === file && ts.isInterfaceDeclaration(decl) ? structLayout(symbol, decl) : undefined;
+  }
+
+  /** `c ? a : b` or `a ?? b`, parenthesized or not. */
+  function isChoice(e: TS.Expression): boolean {
+    while (ts.isParenthesizedExpression(e)) e = e.expression;
+    return ts.isConditionalExpression(e) || (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken);
+  }
+
   function structLayout(symbol: TS.Symbol, decl: TS.InterfaceDeclaration | TS.TypeAliasDeclaration): Layout {
     const hit = structLayouts.get(symbol);
     if (hit) return hit;
@@ -1279,8 +1293,9 @@ export function lower(
         const target = ts.isBinaryExpression(n) && (n.operatorToken.kind === ts.SyntaxKind.EqualsToken || COMPOUND.has(n.operatorToken.kind)) ? n.left
           : (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === ts.SyntaxKind.PlusPlusToken || n.operator === ts.SyntaxKind.MinusMinusToken) ? n.operand
           : undefined;
-        if (target && ts.isIdentifier(target) && checker.getSymbolAtLocation(target) === counter) {
-          fail(n, Code.UnboundedLoop, `unbounded loop: the body changes the counter \`${target.text}\`; only the loop's update may`);
+        const bare = target && skipParentheses(target);
+        if (bare && ts.isIdentifier(bare) && checker.getSymbolAtLocation(bare) === counter) {
+          fail(n, Code.UnboundedLoop, `unbounded loop: the body changes the counter \`${bare.text}\`; only the loop's update may`);
         }
         ts.forEachChild(n, visit);
       };
@@ -1360,6 +1375,12 @@ export function lower(
         }
         if (!declaredLayout) {
           if (ts.isObjectLiteralExpression(init)) fail(init, Code.MissingType, `annotate \`${d.name.getText(file)}\` with the struct's interface: \`const ${d.name.getText(file)}: MyStruct = { ... }\``);
+          // A choice of structs (`c ? a : b`, `m.lookup(k) ?? { ... }`) is a struct of its own, as if annotated.
+          const chosen = isChoice(init) ? structOfType(checker.getTypeAtLocation(init)) : undefined;
+          if (chosen) {
+            this.bindRef(symbol0, mutable ? this.filledTemp(init, chosen, d) : this.materialize(init, chosen, d), mutable, d);
+            continue;
+          }
           const helper = this.stringCall(init);
           if (helper === "comm") {
             this.scope.set(symbol0, { kind: "ref", ref: this.materialize(init, { kind: "str", size: 16, align: 1 }, d) });
@@ -1439,7 +1460,8 @@ export function lower(
       if (ts.isCallExpression(e) && builtin(e.expression) === "printf") return this.printf(e);
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
-        if (op === ts.SyntaxKind.EqualsToken) return this.assign(e.left, () => this.value(e.right), e, ts.isIdentifier(e.left) ? undefined : e.right);
+        const left = skipParentheses(e.left);
+        if (op === ts.SyntaxKind.EqualsToken) return this.assign(left, () => this.value(e.right), e, ts.isIdentifier(left) ? undefined : e.right);
         const bin = COMPOUND.get(op);
         if (bin) return this.assign(e.left, (cur) => (bin === "ushr" ? this.unsignedShift(cur, this.value(e.right), e) : this.binary(bin, cur, this.value(e.right), e)), e);
       }
@@ -1457,6 +1479,8 @@ export function lower(
     }
 
     assign(target: TS.Expression, compute: (current: Val) => Val, node: TS.Node, right?: TS.Expression): void {
+      // `(x) = 5`, `(x)++`: the parentheses change nothing.
+      target = skipParentheses(target);
       if (!ts.isIdentifier(target)) {
         const dst = this.lvalue(target);
         if (right) return this.assignInto(dst, right);
@@ -1745,6 +1769,8 @@ export function lower(
         if (b.kind === "map") return fail(e, Code.NotAnInteger, `\`${e.text}\` is a map: call one of its methods`);
         return fail(e, Code.NotAnInteger, `\`${e.text}\` is the tracepoint record: read one of its fields (${b.format.fields.filter((f) => f.readable && f.tsType).map((f) => f.name).join(", ")})`);
       }
+      // `5 as const` changes only TypeScript's view of the literal.
+      if (ts.isAsExpression(e) && ts.isTypeReferenceNode(e.type) && e.type.typeName.getText(file) === "const") return this.value(e.expression);
       if (ts.isAsExpression(e)) return this.cast(this.value(e.expression), intTypeOf(e.type), e);
       if (ts.isPrefixUnaryExpression(e)) {
         switch (e.operator) {
@@ -2681,7 +2707,7 @@ export function lower(
 
     /** A value in memory of `layout`: an existing Ref, or a zeroed stack copy of what `e` computes. */
     materialize(e: TS.Expression, layout: Layout, node: TS.Node): Ref {
-      const filled = ts.isObjectLiteralExpression(e) || ts.isArrayLiteralExpression(e) || ts.isConditionalExpression(e) || ts.isStringLiteral(e);
+      const filled = ts.isObjectLiteralExpression(e) || ts.isArrayLiteralExpression(e) || isChoice(e) || ts.isStringLiteral(e);
       if (layout.kind !== "int" && !filled && !this.stringCall(e) && !this.isDynamicString(e)) {
         const r = this.tryRef(e);
         if (!r) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(layout)} here`);
@@ -2762,6 +2788,22 @@ export function lower(
       if (ts.isParenthesizedExpression(e)) return this.assignInto(dst, e.expression);
       const l = dst.layout;
       if (l.kind === "int") return this.storeInt(dst, this.value(e), e);
+      if (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken) {
+        // `m.lookup(k) ?? { ... }`: the element's bytes where the lookup found one, else the right side.
+        const src = this.tryRef(e.left);
+        if (src?.nullable && src.base.kind === "reg") {
+          if (!sameLayout(src.layout, l)) return fail(e.left, Code.UnsupportedType, `a ${describeLayout(src.layout)} cannot be assigned to a ${describeLayout(l)}`);
+          const [found, missing, done] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+          this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: src.base, b: imm(0n, PTR), then: found.id, else: missing.id, loc: locOf(e) });
+          this.enter(found);
+          this.chunks(dst, l.size, e.left, { ...src, nullable: false });
+          this.fb.terminate({ op: "jmp", target: done.id });
+          this.enter(missing);
+          this.assignInto(dst, e.right);
+          this.fb.terminate({ op: "jmp", target: done.id });
+          return this.enter(done);
+        }
+      }
       if (ts.isConditionalExpression(e)) {
         // `c ? "big" : "small"`: each branch fills the value.
         const [whenTrue, whenFalse, done] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
@@ -2811,10 +2853,12 @@ export function lower(
         this.fb.emit({ op: "call", helper: Helper.probe_read_kernel_str, args: [this.addrOf(dst, e), imm(BigInt(l.size), U32), src], loc: locOf(e) });
         return;
       }
-      if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) {
+      // A literal, or a module-level string constant (`const NAME = "bash"`).
+      const text = ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e) ? e.text : ts.isIdentifier(e) ? this.formatText(e) : undefined;
+      if (text !== undefined) {
         if (l.kind !== "str") return fail(e, Code.UnsupportedType, `a string cannot be a ${describeLayout(l)}`);
-        const bytes = new TextEncoder().encode(e.text);
-        if (bytes.length >= l.size) fail(e, Code.OutOfRange, `"${e.text}" needs ${bytes.length + 1} bytes; the Str holds ${l.size}`);
+        const bytes = new TextEncoder().encode(text);
+        if (bytes.length >= l.size) fail(e, Code.OutOfRange, `"${text}" needs ${bytes.length + 1} bytes; the Str holds ${l.size}`);
         this.zero(dst, e);
         bytes.forEach((b, i) => this.fb.emit({ op: "st", base: dst.base, offset: dst.offset + i, size: 1, src: imm(BigInt(b), U8), loc: locOf(e) }));
         return;

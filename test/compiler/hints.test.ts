@@ -58,6 +58,13 @@ test("Node's globals get the hint, not TypeScript's advice to install Node's typ
   ]);
 });
 
+test("a Str of one size given where another is declared says the sizes must match", () => {
+  const text = `import { kprobe, printf, comm, type u32, type Str } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => { const a: Str<64> = comm(); printf("%s", a); });\n`;
+  assert.deepEqual(compile({ fileName: "h.ts", text }).diagnostics.map((d) => `${d.code}: ${d.message}`), [
+    "TS2322: Type 'Str<16>' is not assignable to type 'Str<64>'. (a Str's size is part of its type: this string is a Str<16>; declare the binding or field Str<16>)",
+  ]);
+});
+
 test("a map made, a function declared or ++ used inside a handler says where it goes instead", () => {
   const inHandler = (body: string): string[] =>
     compile({ fileName: "h.ts", text: `import { kprobe, printk, HashMap, type u32, type u64, type Arr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n${body}\n});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
