@@ -447,6 +447,9 @@ export function lower(
     if (node.kind === ts.SyntaxKind.NumberKeyword) {
       return fail(node, Code.UnsupportedType, "`number` has no width: use one of u8 u16 u32 u64 i8 i16 i32 i64 (from \"tsbpf\")");
     }
+    if (ts.isTypeLiteralNode(node)) {
+      return fail(node, Code.UnsupportedType, `a struct type is declared by name: \`interface Value ${node.getText(file)}\` at module level, then \`Value\` here`);
+    }
     return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64, boolean or Ptr<T>`);
   };
 
