@@ -172,9 +172,11 @@ export function explainRejection(
   if (/cannot use helper|invalid func|type=\S+ expected=|leaks addr into helper/.test(m)) {
     return out(VerifierCode.Helper, `${at} calls a helper that a ${progTypeName(progType)} program may not call, or with an argument of the wrong kind`);
   }
+  // The model names the reservation; the kernel (`... would lead to reference leak`) does not: the nearest before.
   const unreleased = /Unreleased reference id=\d+ alloc_insn=(\d+)/.exec(m);
-  if (unreleased) {
-    const pos = positionOf(Number(unreleased[1]));
+  if (unreleased || /would lead to reference leak/.test(m)) {
+    const alloc = unreleased ? Number(unreleased[1]) : nullableProducer(insns, error.pc, Helper.ringbuf_reserve)?.pc;
+    const pos = alloc === undefined ? undefined : positionOf(alloc);
     const source = pos?.text !== undefined ? expressionAt(pos.text, pos.column, true) : undefined;
     const record = `the ring buffer record reserved ${source ? `by \`${source}\` ` : ""}${pos?.line ? `on line ${pos.line}` : "earlier"}`;
     const release = tsbpf ? "submit(r) or discard(r)" : "bpf_ringbuf_submit() or bpf_ringbuf_discard()";
@@ -192,11 +194,11 @@ export function explainRejection(
   return out(VerifierCode.Rejected, `the generated code for ${at} is rejected by the verifier (${m}); this is likely a tsbpf bug, please report it`);
 }
 
-/** The nearest earlier call to a helper returning a nullable pointer (straight-line, as compiled code is laid out). */
-function nullableProducer(insns: readonly Insn[], pc: number): { pc: number; what: string } | undefined {
+/** The nearest earlier call to a helper returning a nullable pointer (`only`: to that helper), straight-line, as compiled code is laid out. */
+function nullableProducer(insns: readonly Insn[], pc: number, only?: number): { pc: number; what: string } | undefined {
   for (let i = Math.min(pc, insns.length) - 1; i >= 0; i--) {
     const x = insns[i]!;
-    if (x.code === Op.CALL && x.src === 0 && NULLABLE[x.imm]) return { pc: i, what: NULLABLE[x.imm]! };
+    if (x.code === Op.CALL && x.src === 0 && NULLABLE[x.imm] && (only === undefined || x.imm === only)) return { pc: i, what: NULLABLE[x.imm]! };
   }
   return undefined;
 }

@@ -485,6 +485,11 @@ char LICENSE[] SEC("license") = "GPL";
     const bare = startCli(["load", compileC("spin-bare", source, ["-g0"])]);
     assert.equal(await bare.exited, 3, bare.stderr());
     assert.match(bare.stderr(), /^tsbpf: error TSBPF2006: spin: the verifier cannot prove that the loop around this expression ends; .*\n  note: program spin \(section [^)]+\) was rejected by the kernel's verifier: infinite loop detected at insn \d+ \(run with --verbose for the verifier log\)\n$/);
+    // A reservation left unsubmitted: the kernel does not say where it was made; the nearest before the exit is named.
+    const leak = `#include "loader.h"\nstruct { __uint(type, 27); __uint(max_entries, 4096); } rb SEC(".maps");\nstatic void *(*reserve)(void *, __u64, __u64) = (void *)131;\nstatic void (*submit)(void *, __u64) = (void *)132;\nstatic __u32 (*prandom)(void) = (void *)7;\nSEC("tracepoint/syscalls/sys_enter_unlinkat") int leaky(void *ctx) {\n  __u32 *r = reserve(&rb, 4, 0);\n  if (!r) return 0;\n  *r = 1;\n  if (prandom() & 1) return 0;\n  submit(r, 0);\n  return 0;\n}\nchar LICENSE[] SEC("license") = "GPL";\n`;
+    const leaked = startCli(["load", compileC("ringbuf-leak", leak)]);
+    assert.equal(await leaked.exited, 3, leaked.stderr());
+    assert.match(leaked.stderr(), /error TSBPF2010: leaky: the ring buffer record reserved by `reserve\(&rb, 4, 0\)` on line 7 is neither submitted nor discarded on the path that ends here; bpf_ringbuf_submit\(\) or bpf_ringbuf_discard\(\) it on every path/);
   });
 
   it("a ring buffer's size is rounded up to a power-of-two number of pages, and map_extra reaches the kernel, as libbpf does", async () => {
