@@ -878,6 +878,14 @@ export function lower(
     const fb = new FunctionBuilder();
     const scope = new Map<TS.Symbol, Binding>(moduleScope);
     const params = handler.parameters;
+    // Where a boolean parameter's register is read whole, to be converted once lowering starts.
+    const wholes: [VReg, VReg][] = [];
+    const wholeParam = (reg: VReg): VReg => {
+      if (!reg.type.bool) return reg;
+      const raw = fb.vreg(U64);
+      wholes.push([reg, raw]);
+      return raw;
+    };
     if (kind === "tracepoint") {
       if (params.length > 1) fail(params[1]!, Code.TooManyParams, "a tracepoint handler takes one parameter: the tracepoint's record");
       const format = tracepoints.get(`${names[0]}/${names[1]}`);
@@ -893,7 +901,7 @@ export function lower(
         const type = p.type ? intTypeOf(p.type) : btfParamType(arg);
         // The kernel types a tp_btf argument that points to a struct (PTR_TO_BTF_ID), whatever the annotation says.
         const reg = fb.vreg(type.ptr && type.pointee && type.pointee !== "char" && arg.kind === "ptr" && !arg.foreign ? { ...type, typed: true } : type);
-        fb.emit({ op: "ctx", dst: reg, offset: 8 * i, size: 8, signed: false, loc: locOf(p) });
+        fb.emit({ op: "ctx", dst: wholeParam(reg), offset: 8 * i, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
     } else if (kind === "usdt") {
@@ -904,7 +912,7 @@ export function lower(
       const regs = params.map((p) => {
         const reg = fb.vreg(parameterType(p, "a USDT probe's note gives its arguments' sizes, not their types"));
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
-        return { reg, loc: locOf(p) };
+        return { reg: wholeParam(reg), loc: locOf(p) };
       });
       emitUsdtArgs(fb, regs);
     } else {
@@ -926,12 +934,14 @@ export function lower(
         const looked = ts.isStringLiteralLike(args[0]!) ? "" : " (written as a string literal, its name would be looked up there)";
         const why = kind === "kprobe" || kind === "kretprobe" ? `neither an annotation nor the kernel's BTF gives \`${names[0]}\`'s ${ret ? "return type" : "argument types"}${looked}` : "a user program's functions have no BTF to give their argument types";
         const reg = fb.vreg(p.type || !arg ? parameterType(p, why) : btfParamType(arg));
-        fb.emit({ op: "ctx", dst: reg, offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
+        fb.emit({ op: "ctx", dst: wholeParam(reg), offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
     }
 
     const fl = new FnLowering(fb, scope);
+    // A boolean parameter is its whole register compared with zero (flags = 0x200 is true), as C converts to _Bool.
+    for (const [reg, raw] of wholes) fb.emit({ op: "mov", dst: reg, src: fl.convert({ op: raw }, BOOL).op });
     for (const b of scope.values()) if (b.kind === "var") fl.owned.add(b.reg.id);
     if (ts.isBlock(handler.body)) fl.block(handler.body);
     else fl.exprBody(handler.body);
@@ -1775,6 +1785,7 @@ export function lower(
         if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) return this.unsignedShift(this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.QuestionQuestionToken) return this.orDefault(e);
         if (op === ts.SyntaxKind.AsteriskAsteriskToken) return this.power(e);
+        if ((op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) && !isBoolean(e)) return this.logical(e);
         if (COMPARE.has(op) || op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) return this.boolValue(e);
         if (op === ts.SyntaxKind.EqualsToken || COMPOUND.has(op)) return fail(e, Code.Unsupported, "assignments are statements here, not values");
         return fail(e, Code.Unsupported, `the operator \`${e.operatorToken.getText(file)}\` is not supported`);
@@ -1820,7 +1831,10 @@ export function lower(
         return fail(e.left, Code.Unsupported, `\`?.\` is not supported: test the value first (\`if (v !== null) ... v.${e.left.name.text}\`); a field read through a NULL kernel pointer gives 0`);
       }
       const r = this.tryRef(e.left);
-      if (!r || !r.nullable || r.base.kind !== "reg") return fail(e, Code.Unsupported, "`??` is supported after a map lookup (`m.lookup(k) ?? 0`)");
+      if (!r || !r.nullable || r.base.kind !== "reg") {
+        const left = e.left.getText(file);
+        return fail(e, Code.Unsupported, `\`??\` gives its right side only for null, and \`${left}\` is never null: write \`${left}\` (or \`${left} || d\` for d where it is 0); \`??\` is for a map lookup (\`m.lookup(k) ?? 0\`)`);
+      }
       const found = this.fb.newBlock();
       const missing = this.fb.newBlock();
       const join = this.fb.newBlock();
@@ -1833,6 +1847,24 @@ export function lower(
       const mEnd = this.fb.current;
       const type = b.untyped ? a.op.type : joinType(a.op.type, b.op.type);
       return this.joinValues(type, [fEnd, this.convertIn(fEnd, a, type)], [mEnd, b], join);
+    }
+
+    /**
+     * `a || b` and `a && b` of integers, as TypeScript has them: the left value when it decides (truthy for
+     * `||`, 0 for `&&`), else the right one, evaluated only then; typed as a conditional expression's arms.
+     */
+    logical(e: TS.BinaryExpression): Val {
+      const or = e.operatorToken.kind === ts.SyntaxKind.BarBarToken;
+      const a = this.value(e.left);
+      if (a.op.kind === "imm") return (a.op.value !== 0n) === or ? a : this.value(e.right);
+      const left = this.fb.newBlock();
+      const right = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: a.op, b: imm(0n, a.op.type), then: (or ? left : right).id, else: (or ? right : left).id, loc: locOf(e) });
+      this.enter(right);
+      const b = this.value(e.right);
+      const rEnd = this.fb.current;
+      return this.joinValues(armsType(a, b), [left, a], [rEnd, b], join);
     }
 
     /** convert() emitting into block `b`. */
@@ -1863,13 +1895,7 @@ export function lower(
       this.enter(f);
       const b = this.value(e.whenFalse);
       const fEnd = this.fb.current;
-      if (a.untyped && b.untyped && a.op.kind === "imm" && b.op.kind === "imm") {
-        // Both constants: the result type is what a declaration of either would get.
-        const type = commonType(defaultType(a.op.value), defaultType(b.op.value));
-        return this.joinValues(type, [tEnd, a], [fEnd, b], join);
-      }
-      const type = a.untyped ? b.op.type : b.untyped ? a.op.type : joinType(a.op.type, b.op.type);
-      return this.joinValues(type, [tEnd, a], [fEnd, b], join);
+      return this.joinValues(armsType(a, b), [tEnd, a], [fEnd, b], join);
     }
 
     joinValues(type: IntType, ...rest: [[Block, Val], [Block, Val], Block]): Val {
@@ -2742,6 +2768,8 @@ export function lower(
       // The helper writes every byte of T (zeroes where the read faults); only the slot's tail past T needs zeroing.
       const into = read.layout.size % 8 ? this.temp(read.layout, e) : this.stackTemp(read.layout, e);
       this.readInto(into, read, e);
+      // readUser<boolean>: the byte read compared with zero, so a 2 reads as true (=== true too), as a boolean holds only 0 or 1.
+      if (read.layout.kind === "int" && read.layout.type.bool) this.storeInt(into, this.convert({ op: this.loadInt({ ...into, layout: intLayout(U8) }, e).op }, BOOL), e);
       return into;
     }
 
@@ -3620,6 +3648,16 @@ function joinType(a: IntType, b: IntType): IntType {
     return pointee ? { ...PTR, pointee, ...(a.typed && b.typed ? { typed: true } : {}) } : PTR;
   }
   return commonType(a, b);
+}
+
+/**
+ * The type of a value that is one of two: both constants, what a declaration of either would get; a constant
+ * takes the other's type when its value fits it (a number is no boolean: `flag || 5` is 1 or 5).
+ */
+function armsType(a: Val, b: Val): IntType {
+  if (a.untyped && b.untyped && a.op.kind === "imm" && b.op.kind === "imm") return commonType(defaultType(a.op.value), defaultType(b.op.value));
+  const adopt = (c: Val, t: IntType): IntType => (c.op.kind !== "imm" || (fits(c.op.value, t) && !t.bool) ? t : commonType(defaultType(c.op.value), t));
+  return a.untyped ? adopt(a, b.op.type) : b.untyped ? adopt(b, a.op.type) : joinType(a.op.type, b.op.type);
 }
 
 /** A pointer without the kernel's typing (read through probe reads), or any other type as it is. */
