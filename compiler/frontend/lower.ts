@@ -1507,28 +1507,40 @@ export function lower(
     }
 
     /**
-     * Whether `const v = m.lookup(k)` of a hash map may be read after the element it found was freed: after an
-     * `m.delete()` or `m.update()` (which replaces an element by another), made here or by a function of the file
-     * this calls, later in the handler than the declaration and before a read of `v` (in text, or inside one loop
-     * that follows the declaration). A freed element goes back to the map's free list, and the next update may
-     * reuse it for another key. (An array's update writes its element in place: `v` reads what it holds now.)
+     * Whether `const v = m.lookup(k)` may be read after the element it found changed: after an `m.delete()`,
+     * `m.update()` or `m.increment()`, or a `c += n` / `c++` of a `let` bound to a lookup of `m`, made here or by a
+     * function of the file this calls, later in the handler than the declaration and before a read of `v` (in text, or
+     * inside one loop that follows the declaration). A `const` is a number in TypeScript, and those write elements in
+     * place (an array's update and any increment) or free them: a freed hash element goes back to the map's free
+     * list, and the next update may reuse it for another key.
      */
     changedBeforeRead(d: TS.VariableDeclaration, lookup: TS.CallExpression): boolean {
       const map = ts.isPropertyAccessExpression(lookup.expression) ? this.mapOf(lookup.expression.expression) : undefined;
-      if (!map || !HASH_MAPS.has(map.cls)) return false;
+      if (!map) return false;
       const symbol = checker.getSymbolAtLocation(d.name);
       const freeing = new Map<TS.Node, boolean>();
-      /** Whether `n` (a call of the map's methods, or of a function of the file) may free one of its elements. */
-      const frees = (n: TS.CallExpression): boolean => {
+      const lookupOfMap = (x: TS.Expression | undefined): boolean => {
+        while (x && ts.isParenthesizedExpression(x)) x = x.expression;
+        return !!x && ts.isCallExpression(x) && ts.isPropertyAccessExpression(x.expression) && x.expression.name.text === "lookup" && this.mapOf(x.expression.expression) === map;
+      };
+      /** Whether `n` (a call of the map's methods, or of a function of the file, or an assignment) may change one of its elements. */
+      const frees = (n: TS.Node): boolean => {
+        const written = ts.isBinaryExpression(n) && COMPOUND.has(n.operatorToken.kind) ? n.left
+          : (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === ts.SyntaxKind.PlusPlusToken || n.operator === ts.SyntaxKind.MinusMinusToken) ? n.operand : undefined;
+        if (written) {
+          const decl = ts.isIdentifier(skipParentheses(written)) ? checker.getSymbolAtLocation(skipParentheses(written))?.valueDeclaration : undefined;
+          return !!decl && ts.isVariableDeclaration(decl) && lookupOfMap(decl.initializer);
+        }
+        if (!ts.isCallExpression(n)) return false;
         const callee = n.expression;
-        if (ts.isPropertyAccessExpression(callee)) return (callee.name.text === "delete" || callee.name.text === "update") && this.mapOf(callee.expression) === map;
+        if (ts.isPropertyAccessExpression(callee)) return ["delete", "update", "increment"].includes(callee.name.text) && this.mapOf(callee.expression) === map;
         const fn = ts.isIdentifier(callee) ? functions.get(checker.getSymbolAtLocation(callee)!) : undefined;
         if (!fn) return false;
         if (freeing.has(fn)) return freeing.get(fn)!;
         freeing.set(fn, false); // while its body is looked at (recursion is refused elsewhere)
         let found = false;
         const look = (x: TS.Node): void => {
-          if (!found && ts.isCallExpression(x) && frees(x)) found = true;
+          if (!found && frees(x)) found = true;
           if (!found) ts.forEachChild(x, look);
         };
         look(fn);
@@ -1544,7 +1556,7 @@ export function lower(
         if (n.pos >= d.end) {
           if (ts.isIdentifier(n) && checker.getSymbolAtLocation(n) === symbol) reads.push(n);
           if (ts.isIterationStatement(n, false)) loops.push(n);
-          if (ts.isCallExpression(n) && frees(n)) changes.push(n);
+          if (frees(n)) changes.push(n);
         }
         ts.forEachChild(n, visit);
       };
