@@ -1327,7 +1327,7 @@ export function lower(
       return (c, t, f) => {
         const v = this.value(c.expression);
         if (v.op.kind !== "imm") fail(c.expression, Code.Unsupported, "a `case` must be a constant");
-        const [a, b, type] = this.operands(x, v);
+        const [a, b, type] = this.comparands(x, v, c.expression, [s.expression, c.expression]);
         this.fb.terminate({ op: "br", cmp: "eq", signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(c) });
       };
     }
@@ -1673,7 +1673,7 @@ export function lower(
         }
         const cmp = COMPARE.get(op);
         if (cmp) {
-          const [a, b, type] = this.operands(this.value(e.left), this.value(e.right));
+          const [a, b, type] = this.comparands(this.value(e.left), this.value(e.right), e, [e.left, e.right]);
           return this.fb.terminate({ op: "br", cmp, signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(e) });
         }
       }
@@ -1947,6 +1947,24 @@ export function lower(
       else if (b.untyped) type = fitsBits((b.op as Imm).value, promote(a.op.type)) ? promote(a.op.type) : commonType(a.op.type, defaultType((b.op as Imm).value));
       else type = commonType(a.op.type, b.op.type);
       return [this.convert(a, type).op, this.convert(b, type).op, type];
+    }
+
+    /**
+     * operands() of a comparison: a constant is compared as the number it is, as TypeScript compares (`i32 x ===
+     * 0xffffffff` is false, not C's true for -1); a negative one against an unsigned value, which C compares as its
+     * bits, is refused.
+     */
+    comparands(a: Val, b: Val, node: TS.Node, sides: [TS.Node, TS.Node]): [Operand, Operand, IntType] {
+      for (const [c, o, other] of [[a, b, sides[1]], [b, a, sides[0]]] as const) {
+        if (!c.untyped || o.untyped || c.op.kind !== "imm" || fits(c.op.value, promote(o.op.type))) continue;
+        const t = promote(o.op.type);
+        if (c.op.value < 0n && !t.signed) {
+          fail(node, Code.OutOfRange, `\`${other.getText(file)}\` is a ${typeName(t)}, and C compares it with ${c.op.value} converted to ${BigInt.asUintN(t.bits, c.op.value)}, which is not TypeScript's answer: compare with 0 (a ${typeName(t)} is never negative), or convert it first (\`i64(${other.getText(file)})\`${t.bits === 64 ? ", when it is below 2^63" : ""})`);
+        }
+        const type = commonType(defaultType(c.op.value), o.op.type);
+        return [this.convert(a, type).op, this.convert(b, type).op, type];
+      }
+      return this.operands(a, b);
     }
 
     binary(kind: BinOp, a: Val, b: Val, node: TS.Node): Val {
