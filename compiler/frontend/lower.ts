@@ -1429,6 +1429,7 @@ export function lower(
 
     /** JavaScript's `>>>`: shifts the left operand's bits as unsigned. */
     unsignedShift(l: Val, r: Val, node: TS.Node): Val {
+      if (l.untyped && r.untyped && l.op.kind === "imm" && r.op.kind === "imm" && this.numberBits(node, r.op.value, true)) return { op: imm(NUMBER_BITS.ushr(l.op.value, r.op.value), I64), untyped: true };
       const lt = l.untyped ? U64 : promote(l.op.type);
       return this.binary("shr", this.convert(l, { bits: lt.bits, signed: false }), r, node);
     }
@@ -1779,7 +1780,7 @@ export function lower(
             const v = this.value(e.operand);
             const neg = e.operator === ts.SyntaxKind.MinusToken;
             if (v.op.kind === "imm") {
-              const r = neg ? -v.op.value : ~v.op.value;
+              const r = neg ? -v.op.value : v.untyped && this.numberBits(e) ? ~BigInt.asIntN(32, v.op.value) : ~v.op.value;
               return v.untyped ? { op: { kind: "imm", value: r, type: I64 }, untyped: true } : { op: imm(r, promote(v.op.type)) };
             }
             const dst = this.fb.vreg(promote(v.op.type));
@@ -1967,9 +1968,22 @@ export function lower(
       return this.operands(a, b);
     }
 
+    /**
+     * Whether constants of `node` fold as JavaScript's bitwise operators on numbers do (not bigints): on 32 bits. A shift
+     * count outside 0..31, which JavaScript takes mod 32 (`1 << 32` is 1), is refused rather than folded either way.
+     */
+    numberBits(node: TS.Node, count?: bigint, shift?: boolean): boolean {
+      if (checker.getTypeAtLocation(node).flags & ts.TypeFlags.BigIntLike) return false;
+      if (shift && (count! < 0n || count! > 31n)) {
+        fail(node, Code.OutOfRange, `\`${node.getText(file)}\` shifts a number by ${count}, which TypeScript takes mod 32 on 32 bits: shift by 0 to 31, or shift a 64-bit value (\`u64(1) << 40\`, \`i64(x) << 40\`)`);
+      }
+      return true;
+    }
+
     binary(kind: BinOp, a: Val, b: Val, node: TS.Node): Val {
       if ((kind === "div" || kind === "mod") && b.op.kind === "imm" && b.op.value === 0n) fail(node, Code.DivisionByZero, "division by zero");
       if (a.untyped && b.untyped && a.op.kind === "imm" && b.op.kind === "imm") {
+        if (kind in NUMBER_BITS && this.numberBits(node, b.op.value, kind === "shl" || kind === "shr")) return { op: imm(NUMBER_BITS[kind as keyof typeof NUMBER_BITS](a.op.value, b.op.value), I64), untyped: true };
         const type = commonType(defaultType(a.op.value), defaultType(b.op.value));
         return { op: { kind: "imm", value: normalize(fold(kind, a.op.value, b.op.value, type), type), type }, untyped: true };
       }
@@ -3696,6 +3710,16 @@ function untypedPointer(t: IntType): IntType {
   const { typed: _, ...rest } = t;
   return rest;
 }
+
+/** JavaScript's bitwise operators on number constants: ToInt32 operands (ToUint32 for `>>>`), counts below 32. */
+const NUMBER_BITS = {
+  and: (a: bigint, b: bigint) => BigInt.asIntN(32, a) & BigInt.asIntN(32, b),
+  or: (a: bigint, b: bigint) => BigInt.asIntN(32, a) | BigInt.asIntN(32, b),
+  xor: (a: bigint, b: bigint) => BigInt.asIntN(32, a) ^ BigInt.asIntN(32, b),
+  shl: (a: bigint, b: bigint) => BigInt.asIntN(32, a << b),
+  shr: (a: bigint, b: bigint) => BigInt.asIntN(32, a) >> b,
+  ushr: (a: bigint, b: bigint) => BigInt.asUintN(32, a) >> b,
+};
 
 /** The type an unannotated declaration of a literal gets. */
 function defaultType(v: bigint): IntType {
