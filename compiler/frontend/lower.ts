@@ -895,6 +895,14 @@ export function lower(
     const fb = new FunctionBuilder();
     const scope = new Map<TS.Symbol, Binding>(moduleScope);
     const params = handler.parameters;
+    // Where a boolean parameter's register is read whole, to be converted once lowering starts.
+    const wholes: [VReg, VReg][] = [];
+    const wholeParam = (reg: VReg): VReg => {
+      if (!reg.type.bool) return reg;
+      const raw = fb.vreg(U64);
+      wholes.push([reg, raw]);
+      return raw;
+    };
     if (kind === "tracepoint") {
       if (params.length > 1) fail(params[1]!, Code.TooManyParams, "a tracepoint handler takes one parameter: the tracepoint's record");
       const format = tracepoints.get(`${names[0]}/${names[1]}`);
@@ -910,7 +918,7 @@ export function lower(
         const type = p.type ? intTypeOf(p.type) : btfParamType(arg);
         // The kernel types a tp_btf argument that points to a struct (PTR_TO_BTF_ID), whatever the annotation says.
         const reg = fb.vreg(type.ptr && type.pointee && type.pointee !== "char" && arg.kind === "ptr" && !arg.foreign ? { ...type, typed: true } : type);
-        fb.emit({ op: "ctx", dst: reg, offset: 8 * i, size: 8, signed: false, loc: locOf(p) });
+        fb.emit({ op: "ctx", dst: wholeParam(reg), offset: 8 * i, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
     } else if (kind === "usdt") {
@@ -921,7 +929,7 @@ export function lower(
       const regs = params.map((p) => {
         const reg = fb.vreg(parameterType(p, "a USDT probe's note gives its arguments' sizes, not their types"));
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
-        return { reg, loc: locOf(p) };
+        return { reg: wholeParam(reg), loc: locOf(p) };
       });
       emitUsdtArgs(fb, regs);
     } else {
@@ -943,12 +951,14 @@ export function lower(
         const looked = ts.isStringLiteralLike(args[0]!) ? "" : " (written as a string literal, its name would be looked up there)";
         const why = kind === "kprobe" || kind === "kretprobe" ? `neither an annotation nor the kernel's BTF gives \`${names[0]}\`'s ${ret ? "return type" : "argument types"}${looked}` : "a user program's functions have no BTF to give their argument types";
         const reg = fb.vreg(p.type || !arg ? parameterType(p, why) : btfParamType(arg));
-        fb.emit({ op: "ctx", dst: reg, offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
+        fb.emit({ op: "ctx", dst: wholeParam(reg), offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
     }
 
     const fl = new FnLowering(fb, scope);
+    // A boolean parameter is its whole register compared with zero (flags = 0x200 is true), as C converts to _Bool.
+    for (const [reg, raw] of wholes) fb.emit({ op: "mov", dst: reg, src: fl.convert({ op: raw }, BOOL).op });
     for (const b of scope.values()) if (b.kind === "var") fl.owned.add(b.reg.id);
     if (ts.isBlock(handler.body)) fl.block(handler.body);
     else fl.exprBody(handler.body);
@@ -1335,7 +1345,7 @@ export function lower(
       return (c, t, f) => {
         const v = this.value(c.expression);
         if (v.op.kind !== "imm") fail(c.expression, Code.Unsupported, "a `case` must be a constant");
-        const [a, b, type] = this.operands(x, v);
+        const [a, b, type] = this.comparands(x, v, c.expression, [s.expression, c.expression]);
         this.fb.terminate({ op: "br", cmp: "eq", signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(c) });
       };
     }
@@ -1443,6 +1453,7 @@ export function lower(
 
     /** JavaScript's `>>>`: shifts the left operand's bits as unsigned. */
     unsignedShift(l: Val, r: Val, node: TS.Node): Val {
+      if (l.untyped && r.untyped && l.op.kind === "imm" && r.op.kind === "imm" && this.numberBits(node, r.op.value, true)) return { op: imm(NUMBER_BITS.ushr(l.op.value, r.op.value), I64), untyped: true };
       const lt = l.untyped ? U64 : promote(l.op.type);
       return this.binary("shr", this.convert(l, { bits: lt.bits, signed: false }), r, node);
     }
@@ -1524,28 +1535,40 @@ export function lower(
     }
 
     /**
-     * Whether `const v = m.lookup(k)` of a hash map may be read after the element it found was freed: after an
-     * `m.delete()` or `m.update()` (which replaces an element by another), made here or by a function of the file
-     * this calls, later in the handler than the declaration and before a read of `v` (in text, or inside one loop
-     * that follows the declaration). A freed element goes back to the map's free list, and the next update may
-     * reuse it for another key. (An array's update writes its element in place: `v` reads what it holds now.)
+     * Whether `const v = m.lookup(k)` may be read after the element it found changed: after an `m.delete()`,
+     * `m.update()` or `m.increment()`, or a `c += n` / `c++` of a `let` bound to a lookup of `m`, made here or by a
+     * function of the file this calls, later in the handler than the declaration and before a read of `v` (in text, or
+     * inside one loop that follows the declaration). A `const` is a number in TypeScript, and those write elements in
+     * place (an array's update and any increment) or free them: a freed hash element goes back to the map's free
+     * list, and the next update may reuse it for another key.
      */
     changedBeforeRead(d: TS.VariableDeclaration, lookup: TS.CallExpression): boolean {
       const map = ts.isPropertyAccessExpression(lookup.expression) ? this.mapOf(lookup.expression.expression) : undefined;
-      if (!map || !HASH_MAPS.has(map.cls)) return false;
+      if (!map) return false;
       const symbol = checker.getSymbolAtLocation(d.name);
       const freeing = new Map<TS.Node, boolean>();
-      /** Whether `n` (a call of the map's methods, or of a function of the file) may free one of its elements. */
-      const frees = (n: TS.CallExpression): boolean => {
+      const lookupOfMap = (x: TS.Expression | undefined): boolean => {
+        while (x && ts.isParenthesizedExpression(x)) x = x.expression;
+        return !!x && ts.isCallExpression(x) && ts.isPropertyAccessExpression(x.expression) && x.expression.name.text === "lookup" && this.mapOf(x.expression.expression) === map;
+      };
+      /** Whether `n` (a call of the map's methods, or of a function of the file, or an assignment) may change one of its elements. */
+      const frees = (n: TS.Node): boolean => {
+        const written = ts.isBinaryExpression(n) && COMPOUND.has(n.operatorToken.kind) ? n.left
+          : (ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === ts.SyntaxKind.PlusPlusToken || n.operator === ts.SyntaxKind.MinusMinusToken) ? n.operand : undefined;
+        if (written) {
+          const decl = ts.isIdentifier(skipParentheses(written)) ? checker.getSymbolAtLocation(skipParentheses(written))?.valueDeclaration : undefined;
+          return !!decl && ts.isVariableDeclaration(decl) && lookupOfMap(decl.initializer);
+        }
+        if (!ts.isCallExpression(n)) return false;
         const callee = n.expression;
-        if (ts.isPropertyAccessExpression(callee)) return (callee.name.text === "delete" || callee.name.text === "update") && this.mapOf(callee.expression) === map;
+        if (ts.isPropertyAccessExpression(callee)) return ["delete", "update", "increment"].includes(callee.name.text) && this.mapOf(callee.expression) === map;
         const fn = ts.isIdentifier(callee) ? functions.get(checker.getSymbolAtLocation(callee)!) : undefined;
         if (!fn) return false;
         if (freeing.has(fn)) return freeing.get(fn)!;
         freeing.set(fn, false); // while its body is looked at (recursion is refused elsewhere)
         let found = false;
         const look = (x: TS.Node): void => {
-          if (!found && ts.isCallExpression(x) && frees(x)) found = true;
+          if (!found && frees(x)) found = true;
           if (!found) ts.forEachChild(x, look);
         };
         look(fn);
@@ -1561,7 +1584,7 @@ export function lower(
         if (n.pos >= d.end) {
           if (ts.isIdentifier(n) && checker.getSymbolAtLocation(n) === symbol) reads.push(n);
           if (ts.isIterationStatement(n, false)) loops.push(n);
-          if (ts.isCallExpression(n) && frees(n)) changes.push(n);
+          if (frees(n)) changes.push(n);
         }
         ts.forEachChild(n, visit);
       };
@@ -1678,7 +1701,7 @@ export function lower(
         }
         const cmp = COMPARE.get(op);
         if (cmp) {
-          const [a, b, type] = this.operands(this.value(e.left), this.value(e.right));
+          const [a, b, type] = this.comparands(this.value(e.left), this.value(e.right), e, [e.left, e.right]);
           return this.fb.terminate({ op: "br", cmp, signed: type.signed, a, b, then: t.id, else: f.id, loc: locOf(e) });
         }
       }
@@ -1786,7 +1809,7 @@ export function lower(
             const v = this.value(e.operand);
             const neg = e.operator === ts.SyntaxKind.MinusToken;
             if (v.op.kind === "imm") {
-              const r = neg ? -v.op.value : ~v.op.value;
+              const r = neg ? -v.op.value : v.untyped && this.numberBits(e) ? ~BigInt.asIntN(32, v.op.value) : ~v.op.value;
               return v.untyped ? { op: { kind: "imm", value: r, type: I64 }, untyped: true } : { op: imm(r, promote(v.op.type)) };
             }
             const dst = this.fb.vreg(promote(v.op.type));
@@ -1804,6 +1827,7 @@ export function lower(
         if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) return this.unsignedShift(this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.QuestionQuestionToken) return this.orDefault(e);
         if (op === ts.SyntaxKind.AsteriskAsteriskToken) return this.power(e);
+        if ((op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) && !isBoolean(e)) return this.logical(e);
         if (COMPARE.has(op) || op === ts.SyntaxKind.AmpersandAmpersandToken || op === ts.SyntaxKind.BarBarToken) return this.boolValue(e);
         if (op === ts.SyntaxKind.EqualsToken || COMPOUND.has(op)) return fail(e, Code.Unsupported, "assignments are statements here, not values");
         return fail(e, Code.Unsupported, `the operator \`${e.operatorToken.getText(file)}\` is not supported`);
@@ -1849,7 +1873,10 @@ export function lower(
         return fail(e.left, Code.Unsupported, `\`?.\` is not supported: test the value first (\`if (v !== null) ... v.${e.left.name.text}\`); a field read through a NULL kernel pointer gives 0`);
       }
       const r = this.tryRef(e.left);
-      if (!r || !r.nullable || r.base.kind !== "reg") return fail(e, Code.Unsupported, "`??` is supported after a map lookup (`m.lookup(k) ?? 0`)");
+      if (!r || !r.nullable || r.base.kind !== "reg") {
+        const left = e.left.getText(file);
+        return fail(e, Code.Unsupported, `\`??\` gives its right side only for null, and \`${left}\` is never null: write \`${left}\` (or \`${left} || d\` for d where it is 0); \`??\` is for a map lookup (\`m.lookup(k) ?? 0\`)`);
+      }
       const found = this.fb.newBlock();
       const missing = this.fb.newBlock();
       const join = this.fb.newBlock();
@@ -1862,6 +1889,24 @@ export function lower(
       const mEnd = this.fb.current;
       const type = b.untyped ? a.op.type : joinType(a.op.type, b.op.type);
       return this.joinValues(type, [fEnd, this.convertIn(fEnd, a, type)], [mEnd, b], join);
+    }
+
+    /**
+     * `a || b` and `a && b` of integers, as TypeScript has them: the left value when it decides (truthy for
+     * `||`, 0 for `&&`), else the right one, evaluated only then; typed as a conditional expression's arms.
+     */
+    logical(e: TS.BinaryExpression): Val {
+      const or = e.operatorToken.kind === ts.SyntaxKind.BarBarToken;
+      const a = this.value(e.left);
+      if (a.op.kind === "imm") return (a.op.value !== 0n) === or ? a : this.value(e.right);
+      const left = this.fb.newBlock();
+      const right = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: a.op, b: imm(0n, a.op.type), then: (or ? left : right).id, else: (or ? right : left).id, loc: locOf(e) });
+      this.enter(right);
+      const b = this.value(e.right);
+      const rEnd = this.fb.current;
+      return this.joinValues(armsType(a, b), [left, a], [rEnd, b], join);
     }
 
     /** convert() emitting into block `b`. */
@@ -1892,13 +1937,7 @@ export function lower(
       this.enter(f);
       const b = this.value(e.whenFalse);
       const fEnd = this.fb.current;
-      if (a.untyped && b.untyped && a.op.kind === "imm" && b.op.kind === "imm") {
-        // Both constants: the result type is what a declaration of either would get.
-        const type = commonType(defaultType(a.op.value), defaultType(b.op.value));
-        return this.joinValues(type, [tEnd, a], [fEnd, b], join);
-      }
-      const type = a.untyped ? b.op.type : b.untyped ? a.op.type : joinType(a.op.type, b.op.type);
-      return this.joinValues(type, [tEnd, a], [fEnd, b], join);
+      return this.joinValues(armsType(a, b), [tEnd, a], [fEnd, b], join);
     }
 
     joinValues(type: IntType, ...rest: [[Block, Val], [Block, Val], Block]): Val {
@@ -1940,9 +1979,40 @@ export function lower(
       return [this.convert(a, type).op, this.convert(b, type).op, type];
     }
 
+    /**
+     * operands() of a comparison: a constant is compared as the number it is, as TypeScript compares (`i32 x ===
+     * 0xffffffff` is false, not C's true for -1); a negative one against an unsigned value, which C compares as its
+     * bits, is refused.
+     */
+    comparands(a: Val, b: Val, node: TS.Node, sides: [TS.Node, TS.Node]): [Operand, Operand, IntType] {
+      for (const [c, o, other] of [[a, b, sides[1]], [b, a, sides[0]]] as const) {
+        if (!c.untyped || o.untyped || c.op.kind !== "imm" || fits(c.op.value, promote(o.op.type))) continue;
+        const t = promote(o.op.type);
+        if (c.op.value < 0n && !t.signed) {
+          fail(node, Code.OutOfRange, `\`${other.getText(file)}\` is a ${typeName(t)}, and C compares it with ${c.op.value} converted to ${BigInt.asUintN(t.bits, c.op.value)}, which is not TypeScript's answer: compare with 0 (a ${typeName(t)} is never negative), or convert it first (\`i64(${other.getText(file)})\`${t.bits === 64 ? ", when it is below 2^63" : ""})`);
+        }
+        const type = commonType(defaultType(c.op.value), o.op.type);
+        return [this.convert(a, type).op, this.convert(b, type).op, type];
+      }
+      return this.operands(a, b);
+    }
+
+    /**
+     * Whether constants of `node` fold as JavaScript's bitwise operators on numbers do (not bigints): on 32 bits. A shift
+     * count outside 0..31, which JavaScript takes mod 32 (`1 << 32` is 1), is refused rather than folded either way.
+     */
+    numberBits(node: TS.Node, count?: bigint, shift?: boolean): boolean {
+      if (checker.getTypeAtLocation(node).flags & ts.TypeFlags.BigIntLike) return false;
+      if (shift && (count! < 0n || count! > 31n)) {
+        fail(node, Code.OutOfRange, `\`${node.getText(file)}\` shifts a number by ${count}, which TypeScript takes mod 32 on 32 bits: shift by 0 to 31, or shift a 64-bit value (\`u64(1) << 40\`, \`i64(x) << 40\`)`);
+      }
+      return true;
+    }
+
     binary(kind: BinOp, a: Val, b: Val, node: TS.Node): Val {
       if ((kind === "div" || kind === "mod") && b.op.kind === "imm" && b.op.value === 0n) fail(node, Code.DivisionByZero, "division by zero");
       if (a.untyped && b.untyped && a.op.kind === "imm" && b.op.kind === "imm") {
+        if (kind in NUMBER_BITS && this.numberBits(node, b.op.value, kind === "shl" || kind === "shr")) return { op: imm(NUMBER_BITS[kind as keyof typeof NUMBER_BITS](a.op.value, b.op.value), I64), untyped: true };
         const type = commonType(defaultType(a.op.value), defaultType(b.op.value));
         return { op: { kind: "imm", value: normalize(fold(kind, a.op.value, b.op.value, type), type), type }, untyped: true };
       }
@@ -2771,6 +2841,8 @@ export function lower(
       // The helper writes every byte of T (zeroes where the read faults); only the slot's tail past T needs zeroing.
       const into = read.layout.size % 8 ? this.temp(read.layout, e) : this.stackTemp(read.layout, e);
       this.readInto(into, read, e);
+      // readUser<boolean>: the byte read compared with zero, so a 2 reads as true (=== true too), as a boolean holds only 0 or 1.
+      if (read.layout.kind === "int" && read.layout.type.bool) this.storeInt(into, this.convert({ op: this.loadInt({ ...into, layout: intLayout(U8) }, e).op }, BOOL), e);
       return into;
     }
 
@@ -3699,12 +3771,32 @@ function joinType(a: IntType, b: IntType): IntType {
   return commonType(a, b);
 }
 
+/**
+ * The type of a value that is one of two: both constants, what a declaration of either would get; a constant
+ * takes the other's type when its value fits it (a number is no boolean: `flag || 5` is 1 or 5).
+ */
+function armsType(a: Val, b: Val): IntType {
+  if (a.untyped && b.untyped && a.op.kind === "imm" && b.op.kind === "imm") return commonType(defaultType(a.op.value), defaultType(b.op.value));
+  const adopt = (c: Val, t: IntType): IntType => (c.op.kind !== "imm" || (fits(c.op.value, t) && !t.bool) ? t : commonType(defaultType(c.op.value), t));
+  return a.untyped ? adopt(a, b.op.type) : b.untyped ? adopt(b, a.op.type) : joinType(a.op.type, b.op.type);
+}
+
 /** A pointer without the kernel's typing (read through probe reads), or any other type as it is. */
 function untypedPointer(t: IntType): IntType {
   if (!t.typed) return t;
   const { typed: _, ...rest } = t;
   return rest;
 }
+
+/** JavaScript's bitwise operators on number constants: ToInt32 operands (ToUint32 for `>>>`), counts below 32. */
+const NUMBER_BITS = {
+  and: (a: bigint, b: bigint) => BigInt.asIntN(32, a) & BigInt.asIntN(32, b),
+  or: (a: bigint, b: bigint) => BigInt.asIntN(32, a) | BigInt.asIntN(32, b),
+  xor: (a: bigint, b: bigint) => BigInt.asIntN(32, a) ^ BigInt.asIntN(32, b),
+  shl: (a: bigint, b: bigint) => BigInt.asIntN(32, a << b),
+  shr: (a: bigint, b: bigint) => BigInt.asIntN(32, a) >> b,
+  ushr: (a: bigint, b: bigint) => BigInt.asUintN(32, a) >> b,
+};
 
 /** The type an unannotated declaration of a literal gets. */
 function defaultType(v: bigint): IntType {

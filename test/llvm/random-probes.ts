@@ -5,7 +5,8 @@
 // unary minus and not, casts, ternaries over comparisons, && and ||), if/else with compound
 // assignments, a printk of up to three values, and a returned expression. Literal divisors are
 // never zero and literal shift counts stay below the width (both are compile-time errors or
-// kernel-rejected forms); everything else, division by a zero register included, is fair.
+// kernel-rejected forms), and a comparison's constant side is converted to i64 (a negative constant
+// against an unsigned value is an error); everything else, division by a zero register included, is fair.
 //
 // Maps: every file declares the maps of MAPS (hash, array, per-CPU hash and array, LRU hash, a
 // histogram; integer and struct keys and values), and about half the handlers operate on them:
@@ -91,7 +92,10 @@ function handler(rng: Prng, n: number): string {
     const r = rng.below(10);
     const left = r < 4 ? rng.pick(vars) : r < 8 ? `${rng.pick(TYPES)}(${rng.pick(vars)} ${rng.pick(BIN.slice(0, 6))} ${expr(depth)})` : `${rng.pick(TYPES)}(${literal()})`;
     const op = rng.pick(CMP);
-    const right = expr(depth);
+    // A constant compares as the number it is: a negative one against an unsigned value is refused, so one that
+    // names no variable is converted first.
+    const generated = expr(depth);
+    const right = vars.some((v) => new RegExp(`\\b${v}\\b`).test(generated)) ? generated : `i64(${generated})`;
     // Parenthesised: `f(x) < (y) > (z)` would parse as a generic call. TypeScript also reads
     // `x < ((y > z) ? ...` as the start of type arguments, so `<` is written mirrored as `>`.
     return op === "<" ? `(${right} > ${left})` : `(${left} ${op} ${right})`;
