@@ -30,18 +30,49 @@ describe("hash map", () => {
     assert.equal(m.size, 2);
   });
 
-  test("value memory is stable while the element exists, and programs write in place", () => {
+  test("an update puts the value in another element; the old one keeps its value until reused", () => {
     const { kernel, maps } = setup();
     const m = maps.hash({ keySize: 4, valueSize: 8, maxEntries: 4 });
     m.update(u32(7), u64(1));
     const a = m.lookupElem(u32(7));
     assert.notEqual(a, 0n);
-    m.update(u32(7), u64(2));
-    assert.equal(m.lookupElem(u32(7)), a);
+    assert.equal(m.lookupElem(u32(7)), a, "lookups without updates find the same element");
     kernel.memory.write(a + 0n, u64(99));
-    assert.equal(getU64(m.lookup(u32(7))!), 99n);
-    assert.equal(m.lookupElem(u32(8)), 0n);
+    assert.equal(getU64(m.lookup(u32(7))!), 99n, "programs write in place");
+    m.update(u32(7), u64(2));
+    const b = m.lookupElem(u32(7));
+    assert.notEqual(b, a);
+    assert.equal(getU64(kernel.memory.read(a, 8)), 99n, "the old element still holds the old value");
+    m.update(u32(8), u64(3));
+    assert.equal(getU64(kernel.memory.read(a, 8)), 99n, "inserts do not take it");
+    m.update(u32(8), u64(4));
+    assert.equal(m.lookupElem(u32(8)), a, "the next update of an existing key does");
+    assert.equal(m.lookupElem(u32(9)), 0n);
     assert.equal(kernel.memory.regionOf(a)!.kind, "map_value");
+  });
+
+  test("a deleted element is the next insert's (per-CPU LIFO free list)", () => {
+    const { maps } = setup();
+    const m = maps.hash({ keySize: 4, valueSize: 8, maxEntries: 4 });
+    m.update(u32(1), u64(1));
+    m.update(u32(2), u64(2));
+    const a1 = m.addressOf(u32(1));
+    const a2 = m.addressOf(u32(2));
+    m.delete(u32(1));
+    m.delete(u32(2));
+    m.update(u32(3), u64(3));
+    assert.equal(m.addressOf(u32(3)), a2);
+    m.update(u32(4), u64(4));
+    assert.equal(m.addressOf(u32(4)), a1);
+  });
+
+  test("per-CPU hash maps update values in place", () => {
+    const { maps } = setup();
+    const m = maps.percpuHash({ keySize: 4, valueSize: 8, maxEntries: 2 });
+    m.update(u32(1), u64(1));
+    const a = m.lookupElem(u32(1));
+    m.updateElem(u32(1), u64(2), 0n);
+    assert.equal(m.lookupElem(u32(1)), a);
   });
 
   test("iteration and get_next_key", () => {
@@ -74,12 +105,26 @@ describe("LRU hash", () => {
     assert.equal(m.update(u32(4), u32(4)), 0);
     assert.equal(m.has(u32(2)), false, "2 was least recently used");
     assert.deepEqual(m.keys(), [u32(3), u32(1), u32(4)]);
-    m.update(u32(3), u32(33)); // an update counts as a use
+    m.delete(u32(4));
+    m.update(u32(3), u32(33)); // an update counts as a use (with room for its new element: no eviction)
+    m.update(u32(4), u32(4));
     m.update(u32(5), u32(5));
     assert.equal(m.has(u32(1)), false);
+    assert.equal(m.has(u32(3)), true);
     assert.equal(m.evictions, 2);
     assert.equal(m.update(u32(9), u32(9), BPF_EXIST), -Errno.ENOENT);
     assert.equal(m.update(u32(9), u32(9), 4), -Errno.EINVAL);
+  });
+
+  test("an update in a full map takes its new element first, which may evict the key it updates", () => {
+    const { maps } = setup();
+    const m = maps.lruHash({ keySize: 4, valueSize: 4, maxEntries: 3 });
+    for (const k of [1, 2, 3]) m.update(u32(k), u32(k));
+    assert.equal(m.update(u32(1), u32(11)), 0);
+    assert.equal(m.evictions, 1);
+    assert.deepEqual(m.entries(), [[u32(2), u32(2)], [u32(3), u32(3)], [u32(1), u32(11)]]);
+    assert.equal(m.update(u32(2), u32(5), BPF_NOEXIST), 0, "2 was evicted before the flags were checked");
+    assert.deepEqual(m.lookup(u32(2)), u32(5));
   });
 
   test("JS lookups do not refresh recency", () => {

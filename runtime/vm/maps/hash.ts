@@ -1,10 +1,13 @@
 // Hash maps with the kernel's update semantics (kernel/bpf/hashtab.c): plain, per-CPU and LRU.
 // Takes a MapHost (memory + CPUs) and sizes; gives HashMap / PerCpuHashMap with program-side
-// lookups returning stable value addresses and a JS API with Uint8Array keys and values.
+// lookups returning value addresses and a JS API with Uint8Array keys and values.
 //
-// Differences from the kernel, on purpose: an update of an existing key copies the value in place
-// (the kernel swaps in a new element), so value addresses stay valid while the key exists; the LRU
-// list is exact (least recently looked up or updated goes first) where the kernel approximates.
+// As in the kernel, an update of an existing key (plain and LRU hash) puts the value in another
+// element and frees the old one, and a delete frees its element: a pointer from an earlier lookup
+// keeps reading the old value until the map reuses that element, in the order the kernel's free
+// lists give (see the pools below). Per-CPU maps update values in place, as the kernel does.
+// Difference, on purpose: LRU maps evict as many elements as the kernel does in the common case, but
+// pick them exactly (least recently looked up or updated first) where the kernel approximates.
 
 import { BPF_EXIST, BPF_NOEXIST, BpfMap, Errno, ValueSlab, checkSize, checkSpec, keyId, roundUp } from "./base.js";
 import type { MapHost, MapOptions, MapType } from "./base.js";
@@ -15,6 +18,8 @@ export interface HashMapOptions extends MapOptions {
   maxEntries: number;
   /** Evict the least recently used element when a new key arrives in a full map. */
   lru?: boolean;
+  /** BPF_F_NO_PREALLOC: elements come from the kernel's per-CPU object caches, not a preallocated free list. */
+  noPrealloc?: boolean;
 }
 
 interface Elem {
@@ -27,22 +32,178 @@ function checkHashSpec(type: MapType, opts: HashMapOptions): string {
   checkSpec(type, name, Number.isInteger(opts.keySize) && opts.keySize > 0, `key size must be > 0 (got ${opts.keySize})`);
   checkSpec(type, name, Number.isInteger(opts.valueSize) && opts.valueSize > 0, `value size must be > 0 (got ${opts.valueSize})`);
   checkSpec(type, name, Number.isInteger(opts.maxEntries) && opts.maxEntries > 0, `max entries must be > 0 (got ${opts.maxEntries})`);
+  checkSpec(type, name, !(opts.lru && opts.noPrealloc), "LRU maps are always preallocated (BPF_F_NO_PREALLOC is invalid)");
   return name;
+}
+
+/** Where a map's elements (value slots) come from and go back to, per CPU. */
+interface ElemPool {
+  /** Slots the slab needs. */
+  readonly capacity: number;
+  /** A free slot for a new element, or undefined when there is none. */
+  take(cpu: number): number | undefined;
+  /** A slot whose element left the map. */
+  give(slot: number, cpu: number): void;
+  /** The slot for an existing key's new element; `old` is freed. */
+  replace(old: number, cpu: number): number;
+}
+
+/**
+ * Preallocated maps: per-CPU LIFO free lists (kernel/bpf/percpu_freelist.c). A pop tries this CPU's list,
+ * then the next CPUs'. Plain hash maps also keep one spare element per CPU: an update of an existing key
+ * takes the spare and the old element becomes the spare, so it is reused by the next such update on that
+ * CPU, not by inserts.
+ */
+class FreeListPool implements ElemPool {
+  readonly capacity: number;
+  private readonly lists: Array<{ freed: number[]; fresh: number }> = [];
+  private readonly spare: number[] = [];
+  private nextSlot = 0;
+  constructor(maxEntries: number, private readonly cpus: number, spares: boolean) {
+    this.capacity = maxEntries + (spares ? cpus : 0);
+    // Spread as the kernel populates the lists; the spares are popped at creation (taken here as CPU 0).
+    for (let c = 0; c < cpus; c++) this.lists.push({ freed: [], fresh: Math.floor(this.capacity / cpus) + (c < this.capacity % cpus ? 1 : 0) });
+    if (spares) for (let c = 0; c < cpus; c++) this.spare.push(this.take(0)!);
+  }
+  take(cpu: number): number | undefined {
+    for (let i = 0; i < this.cpus; i++) {
+      const list = this.lists[(cpu + i) % this.cpus]!;
+      if (list.freed.length > 0) return list.freed.pop();
+      if (list.fresh > 0) {
+        list.fresh--;
+        return this.nextSlot++;
+      }
+    }
+    return undefined;
+  }
+  give(slot: number, cpu: number): void {
+    this.lists[cpu]!.freed.push(slot);
+  }
+  /** Only maps with spares replace elements (per-CPU maps update in place). */
+  replace(old: number, cpu: number): number {
+    const slot = this.spare[cpu]!;
+    this.spare[cpu] = old;
+    return slot;
+  }
+}
+
+/**
+ * BPF_F_NO_PREALLOC: the kernel's per-CPU object caches (kernel/bpf/memalloc.c), LIFO, so a freed element
+ * is the next one allocated on its CPU. An update allocates before it frees. When this CPU has none freed
+ * and the slab is used up, the oldest freed element of another CPU is taken (the kernel would allocate).
+ */
+class CachePool implements ElemPool {
+  readonly capacity: number;
+  private readonly freed: number[][] = [];
+  private nextSlot = 0;
+  constructor(maxEntries: number, private readonly cpus: number) {
+    this.capacity = maxEntries + cpus;
+    for (let c = 0; c < cpus; c++) this.freed.push([]);
+  }
+  take(cpu: number): number | undefined {
+    const mine = this.freed[cpu]!;
+    if (mine.length > 0) return mine.pop();
+    if (this.nextSlot < this.capacity) return this.nextSlot++;
+    return this.freed.find((l) => l.length > 0)?.shift();
+  }
+  give(slot: number, cpu: number): void {
+    this.freed[cpu]!.push(slot);
+  }
+  replace(old: number, cpu: number): number {
+    const slot = this.take(cpu)!;
+    this.give(old, cpu);
+    return slot;
+  }
+}
+
+/**
+ * LRU maps (kernel/bpf/bpf_lru_list.c, common LRU): each CPU allocates from its local free list, refilled
+ * from the global free list `target` at a time when empty. Elements allocated on a CPU since its last
+ * refill are "pending" there: freed, they go back to the head of that CPU's list (the next allocation
+ * reuses them); older ones go to the head of the global free list. `evict` frees the least recently
+ * used element.
+ */
+class LruPool implements ElemPool {
+  readonly capacity: number;
+  // Free lists as stacks: the head is the last item.
+  private readonly local: number[][] = [];
+  private readonly pending: Array<Set<number>> = [];
+  private readonly pendingOn: Int32Array;
+  private readonly global: number[] = [];
+  private fresh: number;
+  private readonly target: number;
+  constructor(maxEntries: number, private readonly cpus: number, private readonly evict: () => number | undefined) {
+    this.capacity = maxEntries;
+    this.fresh = maxEntries;
+    this.pendingOn = new Int32Array(maxEntries).fill(-1);
+    this.target = Math.min(128, Math.max(1, Math.floor(Math.floor(maxEntries / cpus) / 2)));
+    for (let c = 0; c < cpus; c++) {
+      this.local.push([]);
+      this.pending.push(new Set());
+    }
+  }
+  take(cpu: number): number | undefined {
+    const list = this.local[cpu]!;
+    if (list.length === 0) {
+      for (const slot of this.pending[cpu]!) this.pendingOn[slot] = -1;
+      this.pending[cpu]!.clear();
+      const batch: number[] = [];
+      while (batch.length < this.target && (this.global.length > 0 || this.fresh > 0)) {
+        batch.push(this.global.length > 0 ? this.global.pop()! : this.capacity - this.fresh--);
+      }
+      // Short of the target, the kernel evicts the difference, even from a map that is not full.
+      while (batch.length < this.target) {
+        const victim = this.evict();
+        if (victim === undefined) break;
+        batch.push(victim);
+      }
+      if (batch.length === 0) {
+        const stolen = this.local.find((l) => l.length > 0)?.pop();
+        if (stolen === undefined) return undefined;
+        batch.push(stolen);
+      }
+      list.push(...batch.reverse());
+    }
+    const slot = list.pop()!;
+    this.pendingOn[slot] = cpu;
+    this.pending[cpu]!.add(slot);
+    return slot;
+  }
+  give(slot: number): void {
+    const cpu = this.pendingOn[slot]!;
+    if (cpu < 0) {
+      this.global.push(slot);
+      return;
+    }
+    this.pendingOn[slot] = -1;
+    this.pending[cpu]!.delete(slot);
+    this.local[cpu]!.push(slot);
+  }
+  replace(old: number, cpu: number): number {
+    const slot = this.take(cpu)!;
+    this.give(old);
+    return slot;
+  }
 }
 
 abstract class HashBase extends BpfMap {
   protected readonly elems = new Map<string, Elem>();
-  private readonly freeSlots: number[] = [];
-  private nextSlot = 0;
+  private readonly pool: ElemPool;
   protected readonly slab: ValueSlab;
   readonly lru: boolean;
-  /** Elements evicted by LRU inserts, for tests. */
+  /** Elements evicted by LRU updates, for tests. */
   evictions = 0;
 
-  constructor(host: MapHost, type: MapType, opts: HashMapOptions, protected readonly copies: number) {
+  constructor(host: MapHost, type: MapType, opts: HashMapOptions, protected readonly copies: number, private readonly inPlace: boolean) {
     super(host, checkHashSpec(type, opts), opts.keySize, opts.valueSize, opts.maxEntries);
     this.lru = opts.lru ?? false;
-    this.slab = new ValueSlab(host.memory, this.name, opts.maxEntries, roundUp(opts.valueSize, 8), copies);
+    const cpus = host.numCpus;
+    this.pool = this.lru
+      ? new LruPool(opts.maxEntries, cpus, () => this.evictOne())
+      : opts.noPrealloc
+        ? new CachePool(opts.maxEntries, cpus)
+        : new FreeListPool(opts.maxEntries, cpus, !inPlace);
+    this.slab = new ValueSlab(host.memory, this.name, this.pool.capacity, roundUp(opts.valueSize, 8), copies);
   }
 
   get size(): number {
@@ -60,31 +221,55 @@ abstract class HashBase extends BpfMap {
     return e;
   }
 
+  private evictOne(): number | undefined {
+    const first = this.elems.entries().next();
+    if (first.done) return undefined;
+    const [id, victim] = first.value;
+    this.elems.delete(id);
+    this.evictions++;
+    return victim.slot;
+  }
+
   /**
-   * The update both sides share. `write(slot, isNew)` stores the value(s).
-   * Flags: anything above BPF_EXIST (BPF_F_LOCK included: no spin locks here) is -EINVAL.
+   * The update both sides share. `write(slot, isNew)` stores the value(s); isNew when the slot held no
+   * value of this key. Flags: anything above BPF_EXIST (BPF_F_LOCK included: no spin locks here) is -EINVAL.
    */
   protected upsert(key: Uint8Array, flags: bigint, write: (slot: number, isNew: boolean) => void): number {
     if (flags > BigInt(BPF_EXIST) || flags < 0n) return -Errno.EINVAL;
+    const cpu = this.host.cpu;
+    const exist = flags === BigInt(BPF_EXIST);
+    // LRU maps take the new element before looking the key up (which may evict, even this key); per-CPU
+    // LRU maps not for BPF_EXIST. An unused one goes back.
+    let taken: number | undefined;
+    if (this.lru && !(this.inPlace && exist)) {
+      taken = this.pool.take(cpu);
+      if (taken === undefined) return -Errno.ENOMEM;
+    }
     const id = keyId(key);
     const old = this.elems.get(id);
-    if (old && flags === BigInt(BPF_NOEXIST)) return -Errno.EEXIST;
-    if (!old && flags === BigInt(BPF_EXIST)) return -Errno.ENOENT;
-    if (old) {
+    let err = 0;
+    if (old && flags === BigInt(BPF_NOEXIST)) err = -Errno.EEXIST;
+    else if (!old && exist) err = -Errno.ENOENT;
+    else if (!old && !this.lru && this.elems.size >= this.maxEntries) err = -Errno.E2BIG;
+    if (taken !== undefined && (err !== 0 || (old && this.inPlace))) this.pool.give(taken, cpu);
+    if (err !== 0) return err;
+    if (old && this.inPlace) {
       write(old.slot, false);
       this.find(key, true);
       return 0;
     }
-    if (this.elems.size >= this.maxEntries) {
-      if (!this.lru) return -Errno.E2BIG;
-      const [victimId, victim] = this.elems.entries().next().value as [string, Elem];
-      this.elems.delete(victimId);
-      this.freeSlots.push(victim.slot);
-      this.evictions++;
+    let slot: number;
+    if (!old) slot = taken ?? this.pool.take(cpu)!;
+    else if (taken === undefined) slot = this.pool.replace(old.slot, cpu);
+    else {
+      slot = taken;
+      this.pool.give(old.slot, cpu);
     }
-    const slot = this.freeSlots.pop() ?? this.nextSlot++;
     write(slot, true);
-    this.elems.set(id, { key: key.slice(), slot });
+    if (old) {
+      old.slot = slot;
+      this.find(key, true);
+    } else this.elems.set(id, { key: key.slice(), slot });
     return 0;
   }
 
@@ -93,10 +278,9 @@ abstract class HashBase extends BpfMap {
     const e = this.elems.get(id);
     if (!e) return -Errno.ENOENT;
     this.elems.delete(id);
-    this.freeSlots.push(e.slot);
+    this.pool.give(e.slot, this.host.cpu);
     return 0;
   }
-
   override deleteElem(key: Uint8Array): number {
     return this.remove(key);
   }
@@ -129,7 +313,7 @@ abstract class HashBase extends BpfMap {
   }
 
   clear(): void {
-    for (const e of this.elems.values()) this.freeSlots.push(e.slot);
+    for (const e of this.elems.values()) this.pool.give(e.slot, this.host.cpu);
     this.elems.clear();
   }
 
@@ -147,7 +331,7 @@ abstract class HashBase extends BpfMap {
 export class HashMap extends HashBase {
   readonly type: MapType;
   constructor(host: MapHost, opts: HashMapOptions) {
-    super(host, opts.lru ? "lru_hash" : "hash", opts, 1);
+    super(host, opts.lru ? "lru_hash" : "hash", opts, 1, false);
     this.type = opts.lru ? "lru_hash" : "hash";
   }
 
@@ -197,7 +381,7 @@ export class HashMap extends HashBase {
 export class PerCpuHashMap extends HashBase {
   readonly type: MapType;
   constructor(host: MapHost, opts: HashMapOptions) {
-    super(host, opts.lru ? "lru_percpu_hash" : "percpu_hash", opts, host.numCpus);
+    super(host, opts.lru ? "lru_percpu_hash" : "percpu_hash", opts, host.numCpus, true);
     this.type = opts.lru ? "lru_percpu_hash" : "percpu_hash";
   }
   get numCpus(): number {
