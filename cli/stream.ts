@@ -170,8 +170,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     };
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;
+    // Once a probe has called exit(), what the probes send after it is not shown (bpftrace's printer stops there too);
+    // end() programs print again.
+    let afterExit = false;
     const act = (table: ActionTable) => (e: StreamEvent) => {
       const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, table) : undefined;
+      if (afterExit && action && action.kind !== "exit") return;
       if (action?.kind === "printf") {
         // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
         if (json) write(JSON.stringify({ printf: action.text }));
@@ -185,6 +189,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
           exitCode = action.code;
           if (verbose) log(`a probe called exit(${exitCode})`);
         }
+        afterExit = true;
         stop();
       } else if (action?.kind === "print") printMaps(undefined, action.map);
       else if (action?.kind === "clear") clearMap(loaded, loaded.maps.get(action.map)!);
@@ -276,6 +281,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         // Closing the session releases what could not be detached here.
         log(`warning: detaching failed: ${(error as Error).message}`);
       }
+      // What the probes sent before end() runs is read first, so that only what comes after exit() is left out.
+      for (const a of actionReaders) a.reader.drain(act(a.table));
+      afterExit = false;
       runs("end");
       await pipeClosed;
     });

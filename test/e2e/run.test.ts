@@ -522,6 +522,27 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("what the probes print after exit() is left out, as bpftrace leaves it out; end() still prints", async () => {
+    const file = join(dir, "exit-first.ts");
+    writeFileSync(
+      file,
+      `import { tracepoint, end, exit, printf, pidTgid, targetPid } from "tsbpf";
+export const license = "GPL";
+export const t = tracepoint("syscalls", "sys_enter_unlinkat", () => {
+  if (pidTgid() >> 32 !== targetPid()) return;
+  printf("unlink\\n");
+  exit(5);
+});
+end(() => { printf("end\\n"); });
+`,
+    );
+    // One rm unlinks 20 files before the run reads the first record: 20 printf and exit records are queued.
+    const files = Array.from({ length: 20 }, (_, i) => join(dir, `exit-first-${i}`));
+    const run = tsbpf(["run", file, "-c", `sh -c 'touch ${files.join(" ")}; exec rm ${files.join(" ")}'`]);
+    assert.equal(await run.exited, 5, run.stderr());
+    assert.equal(run.stdout(), "unlink\nend\n");
+  });
+
   it("a probe's exit(code) is the run's status also when the --command ends right after it (it was lost in that race)", async () => {
     const file = join(dir, "exit-race.ts");
     writeFileSync(
