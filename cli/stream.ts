@@ -8,8 +8,8 @@
 // Imports name loader modules, not the loader's index: this is `tsbpf run`'s start-up path.
 import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
-import { LogLevel, MapType } from "../runtime/sys/constants.js";
-import { SysError } from "../runtime/sys/sys.js";
+import { LogLevel, MapType, Poll } from "../runtime/sys/constants.js";
+import { SysError, type Sys } from "../runtime/sys/sys.js";
 import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
@@ -31,7 +31,7 @@ import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines, stackNamer } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
-import { writeErr, writeOut } from "./output.js";
+import { outputBacklog, outputRoom, paceOutput, writeErr, writeOut } from "./output.js";
 import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
 import { probeText } from "../runtime/test/recorded-probe.js";
 import { existingProcess, startCommand, type Target } from "./target.js";
@@ -98,6 +98,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   // What killed runs left in tracefs goes first, whatever this run attaches to.
   removeAbandoned();
   const session = new Session(openSys());
+  paceStandardOutput(session.sys);
   let stopping = false;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = () => ((stopping = true), resolve())));
@@ -290,9 +291,15 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
     // stop and the detach it drains once more, so events that arrived before the stop are all printed. What a full
     // ring buffer dropped is said once a second and at the end, as a perf buffer's losses are.
+    // While standard output's reader lags, the buffers are left to fill: the kernel drops and counts what does not fit.
+    const outputCaughtUp = async () => {
+      if (outputBacklog() > OUTPUT_BACKLOG) await Promise.race([outputRoom(OUTPUT_BACKLOG), stopped]);
+    };
     const pump = async (r: EventReader, emit: (e: StreamEvent) => void, drops = droppedRecords(loaded, r.map), lost = printEvent) => {
       let checked = 0;
       while (!stopping) {
+        await outputCaughtUp();
+        if (stopping) break;
         r.drain(emit);
         if (drops && Date.now() - checked >= 1000) {
           checked = Date.now();
@@ -335,6 +342,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
             }
             write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
             if (recording && line.event) recording.output("printk", jsonLine(line));
+            await outputCaughtUp();
           }
         })(),
         ...readers.map((r) => pump(r, printEvent)),
@@ -368,6 +376,19 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Closes the readers and the pipe too, then removes its instance.
     await session.close();
   }
+}
+
+/** How much output may wait for a lagging reader before the run stops reading the kernel's buffers. */
+const OUTPUT_BACKLOG = 1 << 20;
+
+/** Standard output written only as its reader takes it (cli/output.ts): a poll of fd 1, an error counting as ready (the write then says it). */
+function paceStandardOutput(sys: Sys): void {
+  const ready = (revents: number | undefined) => ((revents ?? 0) & (Poll.OUT | Poll.ERR | Poll.HUP | Poll.NVAL)) !== 0;
+  const stdout = [{ fd: 1, events: Poll.OUT }];
+  paceOutput({
+    now: () => ready(sys.poll(stdout, 0)[0]),
+    wait: async () => void (await sys.pollAsync(stdout, 100)),
+  });
 }
 
 /**

@@ -28,6 +28,8 @@ const missingPythonBz2 = (): string | false =>
 const missingPythonUsdt = (): string | false =>
   existsSync(PYTHON) && readFileSync(PYTHON).includes("function__entry") ? false : `${PYTHON} with CPython's USDT probes is not installed`;
 const MAIN = join(ROOT, "cli/main.ts");
+/** The command `npm run build` makes. */
+const BUILT = join(ROOT, "dist/cli/tsbpf.cjs");
 const needsKernel = { skip: missingRoot() ?? missingTracefs() ?? false };
 const sys = openSys();
 
@@ -519,6 +521,61 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     } finally {
       clearInterval(noise);
       run.child.kill("SIGKILL");
+    }
+  });
+
+  it("a reader that stops reading does not hold the run: Ctrl-C detaches at once, the output waits for it, a second Ctrl-C exits", async () => {
+    const file = join(dir, "stalled.ts");
+    // 2,000 lines a second on two CPUs fill a 64 KiB pipe in well under a second.
+    writeFileSync(file, `import { profile, printf } from "tsbpf";
+export const license = "GPL";
+export const stalledReader = profile(999, () => { printf("%s\\n", "a line for a reader that stopped reading, long enough to fill its pipe"); });
+`);
+    const attached = () => {
+      for (let id = sys.progGetNextId(0); id !== undefined; id = sys.progGetNextId(id)) {
+        let fd: number;
+        try {
+          fd = sys.progGetFdById(id);
+        } catch {
+          continue;
+        }
+        try {
+          if (sys.progInfo(fd).name === "stalledReader".slice(0, 15)) return true;
+        } finally {
+          sys.close(fd);
+        }
+      }
+      return false;
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (const second of [false, true]) {
+      // A shell's pipe (blocking, as a terminal user's `| less` is) whose reader reads once the test says go.
+      const [err, out, go] = ["err", "out", "go"].map((x) => join(dir, `stalled-${second}.${x}`)) as [string, string, string];
+      const reader = `(while [ ! -e "${go}" ]; do sleep 0.1; done; cat >"${out}")`;
+      // The built command, as users run it (tsx makes standard output non-blocking, which hides the case).
+      const shell = spawn("sh", ["-c", `"${process.execPath}" "${BUILT}" run "${file}" 2>"${err}" | ${reader}`], { cwd: ROOT, env: { ...process.env, XDG_CACHE_HOME: cacheHome }, stdio: "ignore" });
+      const done = new Promise((resolve) => shell.on("close", resolve));
+      try {
+        const streaming = () => existsSync(err) && /streaming/.test(readFileSync(err, "utf8"));
+        for (const deadline = Date.now() + 60_000; !streaming() && Date.now() < deadline; ) await sleep(50);
+        const pid = Number(spawnSync("pgrep", ["-f", `^${process.execPath} ${BUILT} run ${file}`], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+        assert.ok(pid > 0, readFileSync(err, "utf8"));
+        await sleep(1500);
+        const signalled = Date.now();
+        process.kill(pid, "SIGINT");
+        // Detached while the output still waits: nothing of the run stays in the kernel, long before the reader reads.
+        while (attached() && Date.now() - signalled < 10_000) await sleep(50);
+        assert.equal(attached(), false, `the program is still loaded 10 s after Ctrl-C: ${readFileSync(err, "utf8")}`);
+        if (second) {
+          process.kill(pid, "SIGINT");
+          for (const since = Date.now(); Date.now() - since < 5_000; await sleep(50)) if (spawnSync("kill", ["-0", String(pid)]).status !== 0) break;
+          assert.notEqual(spawnSync("kill", ["-0", String(pid)]).status, 0, "a second Ctrl-C did not end the run");
+        }
+      } finally {
+        writeFileSync(go, "");
+        await done;
+      }
+      if (!second) assert.match(readFileSync(out, "utf8"), /^a line for a reader that stopped reading, long enough to fill its pipe\n/);
     }
   });
 
