@@ -480,6 +480,15 @@ char LICENSE[] SEC("license") = "GPL";
         "              ~~\n\n" +
         "  note: program no_null_check (section tracepoint/syscalls/sys_enter_unlinkat) was rejected by the kernel's verifier: R0 invalid mem access 'map_value_or_null' (run with --verbose for the verifier log)\n",
     );
+    // --verbose: the kernel's whole log, its instruction lines too, and still the diagnostic (a statistics-only
+    // log names no instruction, so the load is asked again with them).
+    const verbose = startCli(["load", fixturePath("rejected"), "--verbose"]);
+    assert.equal(await verbose.exited, 3, verbose.stderr());
+    assert.match(verbose.stderr(), /^\d+: \(79\) r0 = \*\(u64 \*\)\(r0 \+0\)$/m);
+    assert.match(verbose.stderr(), /^R0 invalid mem access 'map_value_or_null'$/m);
+    assert.match(verbose.stderr(), /^processed \d+ insns/m);
+    assert.ok(verbose.stderr().includes(`tsbpf: ${file}:16:9 - error TSBPF2002: no_null_check: `), verbose.stderr());
+    assert.match(verbose.stderr(), /note: program no_null_check .*'map_value_or_null'\n$/);
     // Without line info: the code and the sentence, with the instruction the kernel named.
     const source = `#include "loader.h"\nstatic __u32 (*prandom)(void) = (void *)7;\nSEC("tracepoint/syscalls/sys_enter_unlinkat") int spin(void *ctx) {\n  __u32 x = 0;\n  while (prandom() != 5) { x = 1; }\n  return x;\n}\nchar LICENSE[] SEC("license") = "GPL";\n`;
     const bare = startCli(["load", compileC("spin-bare", source, ["-g0"])]);
