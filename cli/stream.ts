@@ -534,8 +534,17 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
       const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;
       // CAP_BPF and CAP_PERFMON load the program, but since Linux 6.16 only CAP_SYS_ADMIN creates a uprobe.
       const needsAdmin = error.reason === "permission" && (target.kind === "uprobe" || target.kind === "usdt") && missingSysAdmin();
-      const message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN (Linux 6.16 took it from CAP_PERFMON), which this process lacks: run it with sudo` : error.message;
-      if (options.source !== "ts") throw new UserError(message, code);
+      let message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN (Linux 6.16 took it from CAP_PERFMON), which this process lacks: run it with sudo` : error.message;
+      // A symbol that is not there, with no near name to suggest: the binary's functions are one command away.
+      if (error.reason === "not-found" && target.kind === "uprobe" && /^cannot attach .*: no function /.test(message) && !/did you mean/.test(message)) {
+        message += `; tsbpf list 'uprobe:${target.binary}:*' lists its functions`;
+      }
+      if (options.source !== "ts") {
+        // A kind of probe the kernel cannot attach (kprobes compiled out): --program loads the others without it.
+        const others = [...loaded.programs.values()].filter((o) => o.spec.attach.kind !== target.kind && o.spec.attach.kind !== "manual").map((o) => o.name);
+        if (error.reason === "unsupported" && others.length) message += `; or leave ${p.name} out, naming the programs that can attach: ${others.map((o) => `--program ${o}`).join(" ")}`;
+        throw new UserError(message, code);
+      }
       const site = declarationSite(options.file, p.name, loaded, p.spec);
       if (error.reason === "unsupported" && target.kind === "kprobe") throw new UserError(kprobeHintTs(site, p.name, target.func, target.retprobe), code);
       throw new UserError(`${site}: ${message}`, code);

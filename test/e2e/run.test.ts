@@ -769,16 +769,22 @@ begin(() => {
     const run = tsbpf(["run", missing]);
     const misspeltRun = tsbpf(["run", misspelt]);
     const unnamedRun = tsbpf(["run", unnamed]);
+    const glob = join(dir, "glob-nothing.ts");
+    writeFileSync(glob, `import { uprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = uprobe("libc.so.6", "tsbpf_nothing*", () => 0);\n`);
+    const globRun = tsbpf(["run", glob]);
     assert.equal(await ran.exited, 3, ran.stderr());
     assert.equal(await compiled.exited, 3, compiled.stderr());
     assert.equal(ran.stderr(), compiled.stderr());
     assert.match(ran.stderr(), /no tracepoint syscalls:sys_enter_no_such_call/);
     assert.equal(await run.exited, 2, run.stderr());
-    assert.equal(run.stderr(), `tsbpf: ${missing}:3:18: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}\n`);
+    assert.equal(run.stderr(), `tsbpf: ${missing}:3:18: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
     assert.equal(await misspeltRun.exited, 2, misspeltRun.stderr());
     assert.match(misspeltRun.stderr(), /^tsbpf: .*misspelt-symbol\.ts:4:18: cannot attach uprobe libc\.so\.6:unlinkatt: no function unlinkatt in the symbol tables of .*; did you mean unlinkat\?\n$/);
     assert.equal(await unnamedRun.exited, 2, unnamedRun.stderr());
     assert.match(unnamedRun.stderr(), /^tsbpf: .*unnamed-probe\.ts:3:\d+: cannot attach uprobe libc\.so\.6:tsbpf_no_such_symbol: /);
+    // A glob that matches nothing: the same next step.
+    assert.equal(await globRun.exited, 2, globRun.stderr());
+    assert.equal(globRun.stderr(), `tsbpf: ${glob}:3:18: cannot attach uprobe libc.so.6:tsbpf_nothing*: no function in the symbol tables of ${resolveBinary("libc.so.6")} matches tsbpf_nothing*; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
   });
 
   it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {

@@ -438,6 +438,12 @@ char LICENSE[] SEC("license") = "GPL";
     assert.doesNotMatch(picked.stderr(), /unwanted/);
     const missing = startCli(["load", path, "--program", "wantd"]);
     assert.equal(await missing.exited, 2, missing.stderr());
+    // Where kprobes are compiled out, the whole object stops at the kprobe: the error names --program for the rest.
+    if (missingKprobes()) {
+      const whole = startCli(["load", path, "--duration", "0.5"]);
+      assert.equal(await whole.exited, 4, whole.stderr());
+      assert.match(whole.stderr(), /^tsbpf: cannot attach kprobe do_unlinkat: kprobes are compiled out .*; or leave unwanted out, naming the programs that can attach: --program wanted\n$/);
+    }
     assert.match(missing.stderr(), /no program wantd in the object \(did you mean wanted\?\); its programs are wanted, unwanted\n$/);
   });
 
