@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { AttachError, LoadError, MissingKernelError, ObjectError, Session, loadO
 import { mapContents } from "../../cli/report.js";
 import type { BtfResolutions, ResolutionStore } from "../../runtime/loader/btf-resolutions.js";
 import { verifyObject } from "../../cli/commands/verify.js";
+import { murmur3x86_128 } from "../../cli/cache.js";
 import { compileC, fixture, fixturePath, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
 
 const sys = openSys();
@@ -472,6 +473,22 @@ char LICENSE[] SEC("license") = "GPL";
     const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "load", "-", "--duration", "0.3"], { cwd: fileURLToPath(new URL("../..", import.meta.url)), input: fixture("tracepoint"), encoding: "utf8", env, timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /^attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat$/m);
+  });
+
+  it("tsbpf load keeps a CO-RE object's BTF lookups as <hash of the object>.btf.json in the cache directory, not beside the object (README)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-json-"));
+    try {
+      const object = join(dir, "probe.bpf.o");
+      writeFileSync(object, fixture("core"));
+      const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: join(dir, "cache") };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "load", object, "--duration", "0.3"], { cwd: fileURLToPath(new URL("../..", import.meta.url)), encoding: "utf8", env, timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readdirSync(join(dir, "cache", "tsbpf")), [`${murmur3x86_128(fixture("core"))}.btf.json`]);
+      assert.deepEqual(readdirSync(dir).sort(), ["cache", "probe.bpf.o"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("tsbpf load says a kernel rejection as a diagnostic: file:line:col, a TSBPF code, the sentence, the line marked, the kernel's reason", async () => {
