@@ -815,9 +815,16 @@ begin(() => {
       chmodSync(home, 0o777);
     });
     after(() => rmSync(home, { recursive: true, force: true }));
-    // tsx runs the CLI from the worktree: that user must be able to read it.
-    const skipReason = () =>
-      spawnSync("setpriv", ["--version"]).status !== 0 ? "needs setpriv (util-linux) to keep capabilities for another user" : !(statSync(ROOT).mode & 0o005) ? `${ROOT} is not readable by uid 65534` : undefined;
+    // tsx runs the CLI from the worktree: that user must be able to reach it (every directory above it searchable
+    // by others) and read it.
+    const skipReason = () => {
+      if (spawnSync("setpriv", ["--version"]).status !== 0) return "needs setpriv (util-linux) to keep capabilities for another user";
+      const above = ROOT.split("/").filter(Boolean).map((_, i, parts) => `/${parts.slice(0, i + 1).join("/")}`);
+      const closed = ["/", ...above].find((d) => !(statSync(d).mode & 0o001));
+      if (closed) return `${closed} is not searchable by other users, so uid 65534 cannot reach ${ROOT}`;
+      if (!(statSync(ROOT).mode & 0o004)) return `${ROOT} is not readable by other users (uid 65534)`;
+      return undefined;
+    };
 
     it("runs a probe that needs no tracefs (an interval probe, no printk) with -c, where tracefs is root's alone", (t) => {
       if (skipReason()) return t.skip(skipReason());
