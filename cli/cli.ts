@@ -253,7 +253,7 @@ export async function main(args: readonly string[]): Promise<void> {
       "Compile a TypeScript probe file (or reuse its cached object), load and attach it, stream its output (bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
       (y) =>
         y
-          .positional("file", { type: "string", describe: "the probe file (.ts); or give the probes with -e" })
+          .positional("file", { type: "string", describe: "the probe file (.ts); - reads it from standard input; or give the probes with -e" })
           .options(simple.run.options),
       run(simple.run.load),
     )

@@ -12,7 +12,7 @@ import { LogLevel, MapType, Poll } from "../runtime/sys/constants.js";
 import { SysError, type Sys } from "../runtime/sys/sys.js";
 import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
-import { missingBpfPrivileges, missingTracefs, openSys } from "../runtime/sys/kernel.js";
+import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, MissingKernelError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
@@ -82,11 +82,27 @@ function eventReader(session: Session, loaded: LoadedObject, map: string, type: 
 export function preflight(): void {
   const unprivileged = missingBpfPrivileges();
   if (unprivileged) {
-    const advice = process.getuid?.() === 0 ? "run it with those capabilities kept" : "run it with sudo";
+    const lacking = /and without (CAP_\w+)$/.exec(unprivileged)?.[1];
+    const advice = process.getuid?.() === 0 ? "run it with those capabilities kept" : lacking ? `run it with sudo, or give it ${lacking} too` : "run it with sudo";
     throw new UserError(`loading BPF programs needs root (or CAP_BPF and CAP_PERFMON): ${unprivileged}; ${advice}`, ExitCode.NO_PERMISSION);
   }
-  const noTracefs = missingTracefs();
-  if (noTracefs) throw new UserError(`${noTracefs}; it is where tracepoints and bpf_printk output are read`, ExitCode.NO_PERMISSION);
+}
+
+/**
+ * What of the object this run reads tracefs for, or undefined when nothing: tracepoint ids, bpf_printk output, and
+ * kprobes or uprobes where the kernel has no PMU for them (they are defined in tracefs then). Uprobes, USDT probes,
+ * perf events and raw tracepoints attach without it, so a user with CAP_BPF and CAP_PERFMON runs them where tracefs
+ * is root's alone.
+ */
+function tracefsUse(loaded: LoadedObject, printing: boolean): string | undefined {
+  for (const p of loaded.programs.values()) {
+    const a = p.spec.attach;
+    if (notAttached(p.spec) !== undefined) continue;
+    if (a.kind === "tracepoint") return `${p.name} attaches to tracepoint ${a.group}:${a.name}, whose id is read from it`;
+    if (a.kind === "kprobe" && pmuType("kprobe") === undefined) return `${p.name} is a kprobe, defined in its kprobe_events where the kernel has no kprobe PMU`;
+    if ((a.kind === "uprobe" || a.kind === "usdt") && pmuType("uprobe") === undefined) return `${p.name} is a ${a.kind === "usdt" ? "USDT probe" : "uprobe"}, defined in its uprobe_events where the kernel has no uprobe PMU`;
+  }
+  return printing ? "the object calls bpf_printk, whose output is read from it" : undefined;
 }
 
 /** Loads, attaches, streams until stopped, prints the maps, releases. Call preflight() first. */
@@ -121,7 +137,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // prints nothing would show other runs' lines.
     // A format that is not a constant string (undefined) counts as printing.
     const formats = printkFormats(loaded.spec.raw, [...loaded.programs.values()].map((p) => p.spec.source));
-    const pipe = formats === undefined || formats.length > 0 ? openOutput(session, verbose, log) : undefined;
+    const printks = formats === undefined || formats.length > 0;
+    // Checked only where the object needs tracefs: uprobes and perf events attach without it.
+    const noTracefs = missingTracefs();
+    const use = noTracefs ? tracefsUse(loaded, printks) : undefined;
+    if (use) throw new UserError(`${noTracefs}; this run needs it: ${use}`, ExitCode.NO_PERMISSION);
+    const pipe = printks ? openOutput(session, verbose, log) : undefined;
     // Every program's printk lines reach every instance: those no format of this object can produce are left out.
     const ours = pipe && formats ? formatsMatcher(formats) : undefined;
     let othersLeftOut = 0;
@@ -540,10 +561,22 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
       const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;
-      if (options.source !== "ts") throw new UserError(error.message, code);
+      // CAP_BPF and CAP_PERFMON load the program, but since Linux 6.16 only CAP_SYS_ADMIN creates a uprobe.
+      const needsAdmin = error.reason === "permission" && (target.kind === "uprobe" || target.kind === "usdt") && missingSysAdmin();
+      let message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN (Linux 6.16 took it from CAP_PERFMON), which this process lacks: run it with sudo` : error.message;
+      // A symbol that is not there, with no near name to suggest: the binary's functions are one command away.
+      if (error.reason === "not-found" && target.kind === "uprobe" && /^cannot attach .*: no function /.test(message) && !/did you mean/.test(message)) {
+        message += `; tsbpf list 'uprobe:${target.binary}:*' lists its functions`;
+      }
+      if (options.source !== "ts") {
+        // A kind of probe the kernel cannot attach (kprobes compiled out): --program loads the others without it.
+        const others = [...loaded.programs.values()].filter((o) => o.spec.attach.kind !== target.kind && o.spec.attach.kind !== "manual").map((o) => o.name);
+        if (error.reason === "unsupported" && others.length) message += `; or leave ${p.name} out, naming the programs that can attach: ${others.map((o) => `--program ${o}`).join(" ")}`;
+        throw new UserError(message, code);
+      }
       const site = declarationSite(options.file, p.name, loaded, p.spec);
       if (error.reason === "unsupported" && target.kind === "kprobe") throw new UserError(kprobeHintTs(site, p.name, target.func, target.retprobe), code);
-      throw new UserError(`${site}: ${error.message}`, code);
+      throw new UserError(`${site}: ${message}`, code);
     }
   }
   return { attached, skipped };

@@ -34,7 +34,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 
   // Read once: the cache key and the compile take this text, whatever the file holds by the time it compiles.
   const text = expression !== undefined ? Buffer.from(expression) : argv.file === "-" ? await readStdin() : readInputFile(file);
-  // Before compiling: the compiler reads tracepoint formats from tracefs, and a non-root user should hear why first.
+  // Before compiling: a user who cannot load BPF programs hears so at once. tracefs is checked once the object says it needs it.
   preflight();
 
   const backend = (argv.backend as string | undefined) ?? "own";

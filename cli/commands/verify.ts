@@ -386,17 +386,23 @@ function verifyHex(argv: Record<string, unknown>): number {
     flags: argv["strict-alignment"] ? 1 : 0,
     log: Boolean(argv.log),
   });
+  // What the model does not know (a helper outside its table) is left to the kernel, as for an object's programs.
+  const unknown = notModelled(result.error);
+  const unchecked = unknown && `${unknown} (instruction ${result.error!.pc})`;
+  const verdict: ProgramReport["verdict"] = result.accepted ? "accepted" : unchecked ? "unchecked" : "rejected";
   if (argv.json) {
-    const out: Record<string, unknown> = { accepted: result.accepted, processed: result.processed };
-    if (result.error) out.error = { ...result.error, insn: disassembleAt(insns, result.error.pc), text: describeError(insns, result.error) };
+    const out: Record<string, unknown> = { verdict, accepted: result.accepted, processed: result.processed };
+    if (unchecked) out.unchecked = unchecked;
+    else if (result.error) out.error = { ...result.error, insn: disassembleAt(insns, result.error.pc), text: describeError(insns, result.error) };
     if (result.log) out.log = result.log;
     writeOut(`${JSON.stringify(out)}\n`);
   } else {
     if (result.log) writeOut(result.log.map((l) => `${l}\n`).join(""));
     if (result.accepted) writeOut(`accepted: ${result.processed} instructions processed\n`);
+    else if (unchecked) writeOut(`not checked: ${unchecked}; the kernel's verifier judges it when loaded\n`);
     else writeOut(`rejected: ${describeError(insns, result.error!)}\n`);
   }
-  return result.accepted ? ExitCode.OK : ExitCode.REJECTED;
+  return verdict === "rejected" ? ExitCode.REJECTED : ExitCode.OK;
 }
 
 function disassembleAt(insns: readonly Insn[], pc: number): string | undefined {

@@ -82,7 +82,7 @@ export function unreadableTracefs(roots: readonly string[] = TRACEFS_ROOTS): str
       if ((code === "EACCES" || code === "EPERM") && !denied) denied = root;
     }
   }
-  if (denied) return `${denied} is readable only by root, and tracepoint formats are read from it; compile as root (sudo)`;
+  if (denied) return `${denied} is readable only by root, and tracepoint formats are read from it: compile as root (sudo), or remount it readable (mount -o remount,mode=755 ${denied})`;
   return `tracefs is not mounted, and tracepoint formats are read from it (mount -t tracefs tracefs ${roots[0]})`;
 }
 

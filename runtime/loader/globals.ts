@@ -24,8 +24,24 @@ export function readsTargetPid(maps: readonly MapSpec[]): boolean {
   return maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
 }
 
-/** The data maps' initial bytes with `values` written in, by map name; maps no value touches are left out. */
-export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>, btf?: Btf): Map<string, Uint8Array> {
+/** The TypeScript names a probe declares its parameters with, for the C names tsbpf's BTF gives them. */
+const TS_NAMES: Readonly<Record<string, string>> = {
+  _Bool: "boolean",
+  "unsigned char": "u8",
+  "unsigned short": "u16",
+  "unsigned int": "u32",
+  "unsigned long long": "u64",
+  "signed char": "i8",
+  short: "i16",
+  int: "i32",
+  "long long": "i64",
+};
+
+/**
+ * The data maps' initial bytes with `values` written in, by map name; maps no value touches are left out. `typeScript`
+ * (an object compiled from a probe file) names types in errors as the probe declares them (u64, boolean), not as C.
+ */
+export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>, btf?: Btf, typeScript = false): Map<string, Uint8Array> {
   const data = maps.filter((m) => m.origin === "data" && m.name !== KCONFIG_SECTION);
   const out = new Map<string, Uint8Array>();
   // tsbpf's own: targetPid()'s variable (set by --command/--pid) and the printf/printk formats.
@@ -46,7 +62,8 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
       if (map.initial) bytes.set(map.initial.subarray(0, map.valueSize));
       out.set(map.name, bytes);
     }
-    bytes.set(encode(name, variable.size, value, btf && typeOf(btf, name)), variable.offset);
+    const type = btf && typeOf(btf, name);
+    bytes.set(encode(name, variable.size, value, type && typeScript && "type" in type ? { ...type, type: TS_NAMES[type.type] ?? type.type } : type, typeScript ? "boolean" : "_Bool"), variable.offset);
   }
   return out;
 }
@@ -94,8 +111,8 @@ function parseInteger(text: string): bigint {
   return text.startsWith("-") ? -n : n;
 }
 
-function encode(name: string, size: number, given: GlobalValue, type: Holds | undefined): Uint8Array {
-  const value = typeof given === "string" && type?.kind !== "chars" ? readText(name, given, type) : given;
+function encode(name: string, size: number, given: GlobalValue, type: Holds | undefined, bool: string): Uint8Array {
+  const value = typeof given === "string" && type?.kind !== "chars" ? readText(name, given, type, bool) : given;
   if (type?.kind === "other") throw new GlobalValueError(`${name} is of type ${type.type}: only integers, booleans, enums and char arrays can be given values`);
   if (type?.kind === "chars" && typeof value !== "string") throw new GlobalValueError(`${name} is a char array: give it a string`);
   if (typeof value === "string") {
@@ -108,7 +125,7 @@ function encode(name: string, size: number, given: GlobalValue, type: Holds | un
   const n = typeof value === "boolean" ? BigInt(value) : value;
   if (![1, 2, 4, 8].includes(size)) throw new GlobalValueError(`${name} is ${size} bytes, not an integer: give it a string`);
   const bits = BigInt(size * 8);
-  if (type?.kind === "bool" && n !== 0n && n !== 1n) throw new GlobalValueError(`${name} is of type _Bool: give it true or false, not ${n}`);
+  if (type?.kind === "bool" && n !== 0n && n !== 1n) throw new GlobalValueError(`${name} is of type ${bool}: give it true or false, not ${n}`);
   // Without a type, either reading of the bits: -1 for an unsigned variable is its largest value, as C converts.
   const [low, high] = type?.kind === "int" || type?.kind === "enum" ? (type.signed ? [-(1n << (bits - 1n)), 1n << (bits - 1n)] : [0n, 1n << bits]) : [-(1n << (bits - 1n)), 1n << bits];
   const what = type?.kind === "int" || type?.kind === "enum" ? `of type ${type.type}` : `a ${size}-byte integer`;
@@ -120,7 +137,7 @@ function encode(name: string, size: number, given: GlobalValue, type: Holds | un
 }
 
 /** Text given for a variable that is not a char array, read as its type reads it. */
-function readText(name: string, text: string, type: Holds | undefined): GlobalValue {
+function readText(name: string, text: string, type: Holds | undefined, bool: string): GlobalValue {
   if (INTEGER.test(text)) return parseInteger(text);
   if (text === "true" || text === "false") return text === "true"; // 1 or 0 for an integer, as in C
   if (type?.kind === "enum") {
@@ -128,7 +145,7 @@ function readText(name: string, text: string, type: Holds | undefined): GlobalVa
     if (value !== undefined) return value;
     throw new GlobalValueError(`${name} is of type ${type.type}: give it one of ${type.values.map((v) => v.name).join(", ")} or an integer, not "${text}"`);
   }
-  if (type?.kind === "bool") throw new GlobalValueError(`${name} is of type _Bool: give it true or false, not "${text}"`);
+  if (type?.kind === "bool") throw new GlobalValueError(`${name} is of type ${bool}: give it true or false, not "${text}"`);
   if (type?.kind === "int") throw new GlobalValueError(`${name} is of type ${type.type}: give it an integer (decimal or 0x, e.g. ${name}=42), not "${text}"`);
   return text; // no type: a string, if the variable can hold it
 }

@@ -261,7 +261,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
     const linked = chosen.map((p) => linkProgram(spec, p, core, externs));
     const globals = withTargetPid(spec, options.globals, options.targetPid);
-    const initial = globals.size ? setGlobals(spec.maps, globals, objectBtf(spec)) : undefined;
+    const initial = globals.size ? setGlobals(spec.maps, globals, objectBtf(spec), fromTypeScript(spec)) : undefined;
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
     for (const m of spec.maps) {
@@ -539,6 +539,12 @@ function loadProgram(
     if (e instanceof SysError) throw new LoadError(`program ${p.name} (section ${p.section}) could not be loaded: ${e.message}`, p.name, e.code, "", e.code, { cause: e });
     throw e;
   }
+}
+
+/** Whether the object was compiled from a probe file: its line info names TypeScript sources. */
+function fromTypeScript(spec: ObjectSpec): boolean {
+  for (const records of lineInfo(spec).values()) if (records.some((r) => /\.[cm]?tsx?$/.test(r.fileName ?? ""))) return true;
+  return false;
 }
 
 /** The instruction the verifier stopped at: the one its reason names ("infinite loop detected at insn 7"), else the last one its log shows. */

@@ -77,7 +77,27 @@ export function bpfPrivilegesMissing(status: string, uid: number | undefined): s
   const has = (cap: bigint) => ((effective >> cap) & 1n) === 1n || ((effective >> CAP_SYS_ADMIN) & 1n) === 1n;
   const lacking = [...(has(CAP_BPF) ? [] : ["CAP_BPF"]), ...(has(CAP_PERFMON) ? [] : ["CAP_PERFMON"])];
   if (lacking.length === 0) return undefined;
-  return uid === 0 ? `running as root but without ${lacking.join(" and ")} (dropped by capsh or a container's settings)` : `not running as root (uid ${uid ?? "unknown"})`;
+  if (uid === 0) return `running as root but without ${lacking.join(" and ")} (dropped by capsh or a container's settings)`;
+  // A user given one of the two (setcap, ambient capabilities) hears which one is still missing.
+  return lacking.length === 1 ? `not running as root (uid ${uid ?? "unknown"}), and without ${lacking[0]}` : `not running as root (uid ${uid ?? "unknown"})`;
+}
+
+/**
+ * Reason when the process lacks CAP_SYS_ADMIN, which creating uprobes needs since Linux 6.16 took it back from
+ * CAP_PERFMON; undefined when it has it or its capabilities cannot be read.
+ */
+export function missingSysAdmin(): string | undefined {
+  return once("sysadmin", () => {
+    let status: string;
+    try {
+      status = readFileSync("/proc/self/status", "utf8");
+    } catch {
+      return undefined;
+    }
+    const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(status);
+    if (!m || ((BigInt(`0x${m[1]}`) >> CAP_SYS_ADMIN) & 1n) === 1n) return undefined;
+    return process.getuid?.() === 0 ? "running as root but without CAP_SYS_ADMIN" : `not running as root (uid ${process.getuid?.() ?? "unknown"}), and without CAP_SYS_ADMIN`;
+  });
 }
 
 /** Reason when bpf() cannot load `r0 = 0; exit` as a socket filter. */

@@ -342,11 +342,12 @@ export class LinuxSys implements Sys {
     try {
       return this.progLoadOnce(o, level, o.logSize ?? DEFAULT_LOG_SIZE);
     } catch (e) {
-      // Without a log the error says little: ask again with one. A load that fails twice fails the same way.
-      if (level !== LogLevel.NONE || !(e instanceof BpfLoadError)) throw e;
+      // Without a log, or with statistics only (no instruction lines, so no rejected instruction), the error says
+      // little: ask again with the instructions logged. A load that fails twice fails the same way.
+      if ((level & (LogLevel.BRANCHES | LogLevel.INSNS)) !== 0 || !(e instanceof BpfLoadError)) throw e;
       let retried: ProgLoadResult;
       try {
-        retried = this.progLoadOnce(o, LogLevel.BRANCHES, o.logSize ?? DEFAULT_LOG_SIZE);
+        retried = this.progLoadOnce(o, level | LogLevel.BRANCHES, o.logSize ?? DEFAULT_LOG_SIZE);
       } catch (e2) {
         throw e2 instanceof BpfLoadError ? new BpfLoadError(e.command, e.errno, e2.log) : e;
       }

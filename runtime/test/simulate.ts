@@ -24,6 +24,7 @@ import { ProgType } from "../sys/constants.js";
 import { MAX_STACK_FRAMES } from "../../compiler/ir/types.js";
 import { PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
+import { similarNames } from "../../compiler/similar.js";
 
 export interface SimulateOptions extends LoadOptions {
   /** VM tier: "auto" (interpret, compile when hot; default), "interpreter" or "compiled". */
@@ -642,8 +643,20 @@ function checkRegs(options: KprobeOptions & RetprobeOptions): void {
   }
 }
 
+/** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
+const SIMULATE_OPTIONS = {
+  tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true,
+  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, name: true, backend: true,
+} as const satisfies Record<keyof SimulateOptions, true>;
+
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
 function checkOptions(options: SimulateOptions): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw usage(`simulate()'s options must be an object, not ${shown(options)}`);
+  const unknown = Object.keys(options).filter((k) => !Object.hasOwn(SIMULATE_OPTIONS, k));
+  if (unknown.length) {
+    const near = unknown.flatMap((k) => similarNames(k, Object.keys(SIMULATE_OPTIONS)));
+    throw usage(`simulate() has no option ${unknown.join(" or ")}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; its options are ${Object.keys(SIMULATE_OPTIONS).join(", ")}`);
+  }
   if (options.tier !== undefined) oneOf(options.tier, ["auto", "interpreter", "compiled"], "simulate() option tier");
   if (options.cpus !== undefined) integerIn(options.cpus, 1, 1024, "simulate() option cpus");
   if (options.arch !== undefined) oneOf(options.arch, Object.keys(LAYOUTS) as Arch[], "simulate() option arch");

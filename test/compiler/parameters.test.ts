@@ -78,9 +78,10 @@ describe("parameters on this kernel", { skip: noKernel }, () => {
 export const license = "GPL";
 let label: u64 = 7;
 let shift: i32 = -1;
+let verbose = false;
 export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
   if (pidTgid() >> 32 !== targetPid()) return;
-  printf("label %d shift %d\\n", label, shift);
+  printf("label %d shift %d%s\\n", label, shift, verbose ? " verbose" : "");
 });
 `);
       const run = (...args: string[]) => {
@@ -94,9 +95,11 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
       assert.equal(set.status, 0, set.stderr);
       assert.match(set.stdout, /^label 42 shift -9$/m);
       for (const [value, why] of [
-        ["label=abc", "tsbpf: --set: label is of type unsigned long long: give it an integer (decimal or 0x, e.g. label=42), not \"abc\""],
-        ["label=-1", "tsbpf: --set: label is of type unsigned long long, and -1 does not fit in it (0 to 18446744073709551615)"],
-        ["shift=1e3", "tsbpf: --set: shift is of type int: give it an integer (decimal or 0x, e.g. shift=42), not \"1e3\""],
+        // Types named as the probe declares them, not as C (unsigned long long, _Bool).
+        ["label=abc", "tsbpf: --set: label is of type u64: give it an integer (decimal or 0x, e.g. label=42), not \"abc\""],
+        ["label=-1", "tsbpf: --set: label is of type u64, and -1 does not fit in it (0 to 18446744073709551615)"],
+        ["shift=1e3", "tsbpf: --set: shift is of type i32: give it an integer (decimal or 0x, e.g. shift=42), not \"1e3\""],
+        ["verbose=2", "tsbpf: --set: verbose is of type boolean: give it true or false, not 2"],
       ]) {
         const refused = run("--set", value!);
         assert.equal(refused.status, 2, refused.stderr);
@@ -104,7 +107,7 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
       }
       const unknown = run("--set", "lable=1");
       assert.equal(unknown.status, 2, unknown.stderr);
-      assert.equal(unknown.stderr.trim(), "tsbpf: --set: the object has no global variable lable (did you mean label?); its global variables are label, shift");
+      assert.equal(unknown.stderr.trim(), "tsbpf: --set: the object has no global variable lable (did you mean label?); its global variables are label, shift, verbose");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

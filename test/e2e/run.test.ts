@@ -847,16 +847,22 @@ begin(() => {
     const run = tsbpf(["run", missing]);
     const misspeltRun = tsbpf(["run", misspelt]);
     const unnamedRun = tsbpf(["run", unnamed]);
+    const glob = join(dir, "glob-nothing.ts");
+    writeFileSync(glob, `import { uprobe } from "tsbpf";\nexport const license = "GPL";\nexport const p = uprobe("libc.so.6", "tsbpf_nothing*", () => 0);\n`);
+    const globRun = tsbpf(["run", glob]);
     assert.equal(await ran.exited, 3, ran.stderr());
     assert.equal(await compiled.exited, 3, compiled.stderr());
     assert.equal(ran.stderr(), compiled.stderr());
     assert.match(ran.stderr(), /no tracepoint syscalls:sys_enter_no_such_call/);
     assert.equal(await run.exited, 2, run.stderr());
-    assert.equal(run.stderr(), `tsbpf: ${missing}:3:18: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}\n`);
+    assert.equal(run.stderr(), `tsbpf: ${missing}:3:18: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
     assert.equal(await misspeltRun.exited, 2, misspeltRun.stderr());
     assert.match(misspeltRun.stderr(), /^tsbpf: .*misspelt-symbol\.ts:4:18: cannot attach uprobe libc\.so\.6:unlinkatt: no function unlinkatt in the symbol tables of .*; did you mean unlinkat\?\n$/);
     assert.equal(await unnamedRun.exited, 2, unnamedRun.stderr());
     assert.match(unnamedRun.stderr(), /^tsbpf: .*unnamed-probe\.ts:3:\d+: cannot attach uprobe libc\.so\.6:tsbpf_no_such_symbol: /);
+    // A glob that matches nothing: the same next step.
+    assert.equal(await globRun.exited, 2, globRun.stderr());
+    assert.equal(globRun.stderr(), `tsbpf: ${glob}:3:18: cannot attach uprobe libc.so.6:tsbpf_nothing*: no function in the symbol tables of ${resolveBinary("libc.so.6")} matches tsbpf_nothing*; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
   });
 
   it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {
@@ -865,17 +871,72 @@ begin(() => {
     assert.match(run.stderr(), /^tsbpf: loading BPF programs needs root .*; run it with sudo\n$/);
   });
 
-  it("tells a user with CAP_BPF and CAP_PERFMON that tracefs is root's alone, not that it is unmounted (exit 4)", (t) => {
-    if (statSync(tracefsPath()!).mode & 0o005) return t.skip("tracefs is readable by other users here");
-    if (spawnSync("setpriv", ["--version"]).status !== 0) return t.skip("needs setpriv (util-linux) to keep capabilities for another user");
-    const caps = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon"];
-    const r = spawnSync("setpriv", [...caps, process.execPath, "--import", "tsx", MAIN, "run", "examples/unlink-tracepoint.ts"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      env: { ...process.env, XDG_CACHE_HOME: join(dir, "nobody") },
-      timeout: 60_000,
+  describe("as a user with CAP_BPF and CAP_PERFMON, not root", () => {
+    let home: string;
+    /** `tsbpf ARGS` as uid 65534 keeping `caps` (setpriv's names), from a directory that user can read. */
+    const asUser = (args: string[], caps = "+bpf,+perfmon") =>
+      spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", `--inh-caps=${caps}`, `--ambient-caps=${caps}`, process.execPath, "--import", "tsx", MAIN, ...args], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, HOME: home, XDG_CACHE_HOME: join(home, "cache"), TSBPF_CACHE_DIR: join(home, "cache") },
+        timeout: 60_000,
+      });
+    /** A probe file that user can read. */
+    const probe = (name: string, text: string) => {
+      const file = join(home, name);
+      writeFileSync(file, `import { interval, uprobe, printk, HashMap, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const counts = new HashMap<u64, u64>(4);\n${text}\n`);
+      chmodSync(file, 0o644);
+      return file;
+    };
+    before(() => {
+      home = mkdtempSync(join(tmpdir(), "tsbpf-e2e-user-"));
+      chmodSync(home, 0o777);
     });
-    assert.equal(r.status, 4, r.stderr);
-    assert.match(r.stderr, /^tsbpf: tracefs at \S+ is not readable by this user \(mounted for root alone\): run as root, or remount it readable/);
+    after(() => rmSync(home, { recursive: true, force: true }));
+    // tsx runs the CLI from the worktree: that user must be able to reach it (every directory above it searchable
+    // by others) and read it.
+    const skipReason = () => {
+      if (spawnSync("setpriv", ["--version"]).status !== 0) return "needs setpriv (util-linux) to keep capabilities for another user";
+      const above = ROOT.split("/").filter(Boolean).map((_, i, parts) => `/${parts.slice(0, i + 1).join("/")}`);
+      const closed = ["/", ...above].find((d) => !(statSync(d).mode & 0o001));
+      if (closed) return `${closed} is not searchable by other users, so uid 65534 cannot reach ${ROOT}`;
+      if (!(statSync(ROOT).mode & 0o004)) return `${ROOT} is not readable by other users (uid 65534)`;
+      return undefined;
+    };
+
+    it("runs a probe that needs no tracefs (an interval probe, no printk) with -c, where tracefs is root's alone", (t) => {
+      if (skipReason()) return t.skip(skipReason());
+      const r = asUser(["run", probe("ticks.ts", "export const p = interval(10, () => { counts.increment(0); });"), "-c", "sleep 0.3"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^@counts\[0\]: [1-9]\d*$/m);
+    });
+
+    it("says tracefs is root's alone only for an object that needs it, naming what needs it (exit 4)", (t) => {
+      if (skipReason()) return t.skip(skipReason());
+      if (statSync(tracefsPath()!).mode & 0o005) return t.skip("tracefs is readable by other users here");
+      const printing = asUser(["run", probe("printing.ts", 'export const p = interval(10, () => { printk("tick"); });'), "--duration", "1"]);
+      assert.equal(printing.status, 4, printing.stderr);
+      assert.match(printing.stderr, /^tsbpf: tracefs at \S+ is not readable by this user \(mounted for root alone\): run as root, or remount it readable .*; this run needs it: the object calls bpf_printk, whose output is read from it\n$/);
+      // A tracepoint probe compiles against its format file, which the compiler cannot read.
+      const tracepoint = asUser(["run", "examples/unlink-tracepoint.ts"]);
+      assert.equal(tracepoint.status, 4, tracepoint.stderr);
+      assert.match(tracepoint.stderr, /error TSBPF1026: cannot read the format of tracepoint syscalls:sys_enter_unlinkat: \S+ is readable only by root, .*: compile as root \(sudo\), or remount it readable/);
+    });
+
+    it("says a uprobe needs CAP_SYS_ADMIN where the kernel refuses CAP_PERFMON one (Linux 6.16 and later)", (t) => {
+      if (skipReason()) return t.skip(skipReason());
+      const r = asUser(["run", probe("up.ts", 'export const p = uprobe("libc.so.6", "unlinkat", () => { counts.increment(0); });'), "-c", "rm -f /nonexistent"]);
+      // Older kernels let CAP_PERFMON create uprobes: then the run works.
+      if (r.status === 0) return assert.match(r.stdout, /^@counts\[0\]: [1-9]\d*$/m);
+      assert.equal(r.status, 4, r.stderr);
+      assert.match(r.stderr, /cannot create the uprobe \S+:unlinkat event for program p: perf_event_open failed: EACCES \(errno 13\); creating a uprobe needs CAP_SYS_ADMIN \(Linux 6\.16 took it from CAP_PERFMON\), which this process lacks: run it with sudo\n$/);
+    });
+
+    it("names the capability a user lacks when it has only one of the two (exit 4)", (t) => {
+      if (skipReason()) return t.skip(skipReason());
+      const r = asUser(["run", probe("only-bpf.ts", "export const p = interval(10, () => { counts.increment(0); });")], "+bpf");
+      assert.equal(r.status, 4, r.stderr);
+      assert.equal(r.stderr, "tsbpf: loading BPF programs needs root (or CAP_BPF and CAP_PERFMON): not running as root (uid 65534), and without CAP_PERFMON; run it with sudo, or give it CAP_PERFMON too\n");
+    });
   });
 });

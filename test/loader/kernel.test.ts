@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { AttachError, LoadError, MissingKernelError, ObjectError, Session, loadO
 import { mapContents } from "../../cli/report.js";
 import type { BtfResolutions, ResolutionStore } from "../../runtime/loader/btf-resolutions.js";
 import { verifyObject } from "../../cli/commands/verify.js";
+import { murmur3x86_128 } from "../../cli/cache.js";
 import { compileC, fixture, fixturePath, needsKernel, openFdCount, readU64, startCli, u32 } from "./support.js";
 
 const sys = openSys();
@@ -438,6 +439,12 @@ char LICENSE[] SEC("license") = "GPL";
     assert.doesNotMatch(picked.stderr(), /unwanted/);
     const missing = startCli(["load", path, "--program", "wantd"]);
     assert.equal(await missing.exited, 2, missing.stderr());
+    // Where kprobes are compiled out, the whole object stops at the kprobe: the error names --program for the rest.
+    if (missingKprobes()) {
+      const whole = startCli(["load", path, "--duration", "0.5"]);
+      assert.equal(await whole.exited, 4, whole.stderr());
+      assert.match(whole.stderr(), /^tsbpf: cannot attach kprobe do_unlinkat: kprobes are compiled out .*; or leave unwanted out, naming the programs that can attach: --program wanted\n$/);
+    }
     assert.match(missing.stderr(), /no program wantd in the object \(did you mean wanted\?\); its programs are wanted, unwanted\n$/);
   });
 
@@ -468,6 +475,22 @@ char LICENSE[] SEC("license") = "GPL";
     assert.match(r.stderr, /^attached on_unlinkat to tracepoint syscalls:sys_enter_unlinkat$/m);
   });
 
+  it("tsbpf load keeps a CO-RE object's BTF lookups as <hash of the object>.btf.json in the cache directory, not beside the object (README)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-json-"));
+    try {
+      const object = join(dir, "probe.bpf.o");
+      writeFileSync(object, fixture("core"));
+      const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: join(dir, "cache") };
+      delete env.NODE_EXTRA_CA_CERTS;
+      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "load", object, "--duration", "0.3"], { cwd: fileURLToPath(new URL("../..", import.meta.url)), encoding: "utf8", env, timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readdirSync(join(dir, "cache", "tsbpf")), [`${murmur3x86_128(fixture("core"))}.btf.json`]);
+      assert.deepEqual(readdirSync(dir).sort(), ["cache", "probe.bpf.o"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("tsbpf load says a kernel rejection as a diagnostic: file:line:col, a TSBPF code, the sentence, the line marked, the kernel's reason", async () => {
     const rejected = startCli(["load", fixturePath("rejected")]);
     assert.equal(await rejected.exited, 3, rejected.stderr());
@@ -480,6 +503,15 @@ char LICENSE[] SEC("license") = "GPL";
         "              ~~\n\n" +
         "  note: program no_null_check (section tracepoint/syscalls/sys_enter_unlinkat) was rejected by the kernel's verifier: R0 invalid mem access 'map_value_or_null' (run with --verbose for the verifier log)\n",
     );
+    // --verbose: the kernel's whole log, its instruction lines too, and still the diagnostic (a statistics-only
+    // log names no instruction, so the load is asked again with them).
+    const verbose = startCli(["load", fixturePath("rejected"), "--verbose"]);
+    assert.equal(await verbose.exited, 3, verbose.stderr());
+    assert.match(verbose.stderr(), /^\d+: \(79\) r0 = \*\(u64 \*\)\(r0 \+0\)$/m);
+    assert.match(verbose.stderr(), /^R0 invalid mem access 'map_value_or_null'$/m);
+    assert.match(verbose.stderr(), /^processed \d+ insns/m);
+    assert.ok(verbose.stderr().includes(`tsbpf: ${file}:16:9 - error TSBPF2002: no_null_check: `), verbose.stderr());
+    assert.match(verbose.stderr(), /note: program no_null_check .*'map_value_or_null'\n$/);
     // Without line info: the code and the sentence, with the instruction the kernel named.
     const source = `#include "loader.h"\nstatic __u32 (*prandom)(void) = (void *)7;\nSEC("tracepoint/syscalls/sys_enter_unlinkat") int spin(void *ctx) {\n  __u32 x = 0;\n  while (prandom() != 5) { x = 1; }\n  return x;\n}\nchar LICENSE[] SEC("license") = "GPL";\n`;
     const bare = startCli(["load", compileC("spin-bare", source, ["-g0"])]);

@@ -90,3 +90,15 @@ char LICENSE[] SEC("license") = "GPL";
   assert.deepEqual(sim.map("b").get(0), { lo: 7, mid: 31, neg: -8 });
   await assert.rejects(simulate(compileC("bitfields", source), { backend: "gcc" as never }), isUsage(/^simulate\(\) option backend must be "own", "llvm", not "gcc"$/));
 });
+
+test("an option simulate() does not know is refused, naming the options it has (cpu is not cpus)", async () => {
+  const probe = { fileName: "o.ts", text: 'import { kprobe } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => 0);' };
+  await assert.rejects(
+    simulate(probe, { arch: "x86_64", cpu: 2 } as never),
+    isUsage(/^simulate\(\) has no option cpu \(did you mean cpus\?\); its options are tier, cpus, arch, .*backend$/),
+  );
+  await assert.rejects(simulate(probe, { arch: "x86_64", frobnicate: true } as never), isUsage(/^simulate\(\) has no option frobnicate; its options are /));
+  // Every known option still goes through.
+  const sim = await simulate(probe, { arch: "x86_64", cpus: 2, seed: 3, budget: 1000, tier: "interpreter", verify: true, name: "o" });
+  assert.equal(sim.kprobe("f").r0, 0n);
+});

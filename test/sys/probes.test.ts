@@ -31,5 +31,8 @@ test("BPF privileges come from the effective capabilities: root with CAP_BPF and
   assert.equal(bpfPrivilegesMissing(status("0000003fffdfffff"), 0), "running as root but without CAP_BPF and CAP_PERFMON (dropped by capsh or a container's settings)");
   assert.equal(bpfPrivilegesMissing(status("0000008000000000"), 0), "running as root but without CAP_PERFMON (dropped by capsh or a container's settings)");
   assert.equal(bpfPrivilegesMissing(status("0000000000000000"), 65534), "not running as root (uid 65534)");
+  // A user with one of the two is told which one is missing.
+  assert.equal(bpfPrivilegesMissing(status("0000008000000000"), 65534), "not running as root (uid 65534), and without CAP_PERFMON");
+  assert.equal(bpfPrivilegesMissing(status("0000004000000000"), 65534), "not running as root (uid 65534), and without CAP_BPF");
   assert.equal(bpfPrivilegesMissing("Name:\tnode\n", 65534), undefined);
 });

@@ -39,6 +39,22 @@ test("--json gives the verdict, the error and its instruction; --map declares ma
   assert.equal(out.error.insn, "r0 = *(u64 *)(r0 +0)");
 });
 
+test("raw instructions calling a helper the model does not know are not checked (exit 0), as an object's program is, with the verdict in --json", () => {
+  const text = "call bpf_map_push_elem\nr0 = 0\nexit";
+  const r = cli("--insns-hex", hex(text), "--prog-type", "kprobe");
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "not checked: helper bpf_map_push_elem#87 is not modelled by this verifier (instruction 0); the kernel's verifier judges it when loaded\n");
+  const json = cli("--insns-hex", hex(text), "--prog-type", "kprobe", "--json");
+  assert.equal(json.status, 0, json.stderr);
+  const out = JSON.parse(json.stdout);
+  assert.equal(out.verdict, "unchecked");
+  assert.equal(out.unchecked, "helper bpf_map_push_elem#87 is not modelled by this verifier (instruction 0)");
+  assert.equal(out.error, undefined);
+  // Accepted and rejected programs carry their verdicts too.
+  assert.equal(JSON.parse(cli("--insns-hex", hex("r0 = 2\nexit"), "--prog-type", "xdp", "--json").stdout).verdict, "accepted");
+  assert.equal(JSON.parse(cli("--insns-hex", hex("exit"), "--prog-type", "xdp", "--json").stdout).verdict, "rejected");
+});
+
 test("usage errors exit 2", () => {
   assert.equal(cli("--insns-hex", "b7", "--prog-type", "xdp").status, 2);
   const r = cli("--insns-hex", hex("r0 = 0\nexit"), "--prog-type", "nope");
