@@ -761,7 +761,7 @@ export function lower(
       fail(decl.initializer!, Code.UnsupportedTopLevel, "a module-level constant must be an integer computable at compile time (helpers run only inside handlers)");
     }
     const value = (v.op as Imm).value;
-    if (declared && v.untyped && !fitsBits(value, declared)) fail(decl.initializer!, Code.OutOfRange, `${value} does not fit in ${typeName(declared)}`);
+    if (declared && v.untyped && !fits(value, declared)) fail(decl.initializer!, Code.OutOfRange, outOfRange(value, declared));
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "const", val: declared ? { op: imm(value, declared) } : v });
   }
 
@@ -779,7 +779,7 @@ export function lower(
     const value = (v.op as Imm).value;
     // Unannotated, it takes the type a `let` in a handler would: i64, or the initializer's own type.
     const type = declared ?? (v.untyped ? I64 : v.op.type);
-    if (v.untyped && !fitsBits(value, type)) fail(decl.initializer!, Code.OutOfRange, `${value} does not fit in ${typeName(type)}`);
+    if (v.untyped && !fits(value, type)) fail(decl.initializer!, Code.OutOfRange, outOfRange(value, type));
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "param", name, offset: rodata.int(name, type, value), type });
   }
 
@@ -1415,8 +1415,8 @@ export function lower(
         const declared = declaredLayout?.kind === "int" ? declaredLayout.type : undefined;
         const v = this.value(d.initializer!);
         const symbol = checker.getSymbolAtLocation(d.name)!;
-        if (v.untyped && declared && v.op.kind === "imm" && !fitsBits(v.op.value, declared)) {
-          fail(d.initializer!, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(declared)}`);
+        if (v.untyped && declared && v.op.kind === "imm" && !fits(v.op.value, declared)) {
+          fail(d.initializer!, Code.OutOfRange, outOfRange(v.op.value, declared));
         }
         if (!mutable && v.op.kind === "imm") {
           // Constants stay constants: folded wherever they are used.
@@ -1511,8 +1511,8 @@ export function lower(
       if (b.kind === "ref" && b.ref.layout.kind === "str" && plain) return this.refillString(b.ref, (node as TS.BinaryExpression).right);
       if (b.kind !== "var" || !b.mutable) return fail(target, Code.Unsupported, b.kind === "ref" ? `\`${target.getText(file)}\` refers to memory: assign its fields` : `\`${target.getText(file)}\` cannot be assigned`);
       const v = compute({ op: b.reg });
-      if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, b.reg.type)) {
-        fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(b.reg.type)}`);
+      if (v.untyped && v.op.kind === "imm" && !fits(v.op.value, b.reg.type)) {
+        fail(node, Code.OutOfRange, outOfRange(v.op.value, b.reg.type));
       }
       if (b.reg.type.typed && !v.op.type.typed) {
         fail(node, Code.Unsupported, `\`${target.getText(file)}\` is an argument the kernel types (its members are read directly): assign it only another such pointer, or copy it first (\`let p: Ptr<${b.reg.type.pointee}> = ${target.getText(file)}\`)`);
@@ -2633,7 +2633,7 @@ export function lower(
     storeInt(r: Ref, v: Val, node: TS.Node): void {
       if (r.layout.kind !== "int") return fail(node, Code.NotAnInteger, `a ${describeLayout(r.layout)} cannot hold an integer`);
       const type = r.layout.type;
-      if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, type)) fail(node, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(type)}`);
+      if (v.untyped && v.op.kind === "imm" && !fits(v.op.value, type)) fail(node, Code.OutOfRange, outOfRange(v.op.value, type));
       this.fb.emit({ op: "st", base: r.base, offset: r.offset, size: r.layout.size, src: this.convert(v, type).op, loc: locOf(node) });
     }
 
@@ -3330,7 +3330,7 @@ export function lower(
           return;
         }
         const v = this.value(arg);
-        if (v.untyped && v.op.kind === "imm" && !fitsBits(v.op.value, l.type)) fail(arg, Code.OutOfRange, `${v.op.value} does not fit in ${typeName(l.type)}`);
+        if (v.untyped && v.op.kind === "imm" && !fits(v.op.value, l.type)) fail(arg, Code.OutOfRange, outOfRange(v.op.value, l.type));
         // A typed kernel pointer stays typed in a parameter of its struct that the body never assigns (each call is
         // inlined, so another call may pass an untyped one).
         const typed = v.op.type.typed && l.type.ptr && l.type.pointee === v.op.type.pointee && !assigns(decl, symbol);
@@ -3801,6 +3801,16 @@ const NUMBER_BITS = {
 /** The type an unannotated declaration of a literal gets. */
 function defaultType(v: bigint): IntType {
   return v > 0x7fffffffffffffffn ? U64 : I64;
+}
+
+/**
+ * A constant given to a slot of a type it does not fit, as TypeScript would keep it: `const x: u32 = -1` reads -1 in
+ * TypeScript, 4294967295 in C; `const w: i8 = 200` reads 200, -56.
+ */
+function outOfRange(v: bigint, t: IntType): string {
+  const [min, max] = t.signed ? [-(1n << BigInt(t.bits - 1)), (1n << BigInt(t.bits - 1)) - 1n] : [0n, (1n << BigInt(t.bits)) - 1n];
+  const bits = fits(v, { bits: t.bits, signed: !t.signed }) ? `; for these bits as ${t.signed ? "an" : "a"} ${typeName(t)}, write ${BigInt.asIntN(t.bits, v) === v ? BigInt.asUintN(t.bits, v) : BigInt.asIntN(t.bits, v)}` : "";
+  return `${v} does not fit in ${typeName(t)} (${min} to ${max})${bits}`;
 }
 
 /** Whether a literal fits a type's bits in either signedness (C lets `u32 x = -1` through; `u8 x = 300` is an error). */
