@@ -6,13 +6,17 @@
 // fds going in and give ids coming out: their values are numbers, fds to `set`, the ids of what they hold from `get`.
 
 import { BtfKind, mapTags, parseBtf, type Aggregate, type Btf, type PrintfSite } from "../../compiler/btf/index.js";
-import { MapType } from "../sys/constants.js";
-import type { Sys } from "../sys/sys.js";
+import { Errno, MapType } from "../sys/constants.js";
+import { SysError, type Sys } from "../sys/sys.js";
 import { codecFor, variablesCodec, type Codec, type CodecOptions, type VariableLayout } from "./decode.js";
 import type { LoadedMap, LoadedObject } from "./load.js";
 import type { MapSpec, ObjectSpec } from "./object.js";
 
 const PERCPU: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
+/** Map types whose entries BPF_MAP_LOOKUP_BATCH reads (since Linux 5.6 for hashes, 5.9 for arrays). */
+const BATCHED: ReadonlySet<number> = new Set([MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY]);
+const BATCH_ENTRIES = 4096;
+const BATCH_REFUSALS: ReadonlySet<number> = new Set([Errno.EINVAL, Errno.ENOTSUPP, Errno.EOPNOTSUPP, Errno.ENOSPC]);
 
 /** Maps whose values are programs or maps: an fd when written, the id when read. */
 export const FD_VALUES: ReadonlySet<number> = new Set([MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS]);
@@ -185,6 +189,28 @@ export class MapView<K = unknown, V = unknown> {
     return this.valueCodec ? this.valueCodec.decode(bytes, off) : bytes.slice(off, off + this.valueSize);
   }
 
+  /**
+   * Every entry of a hash or array map in a few BPF_MAP_LOOKUP_BATCH calls (150,000 keys: tens of calls, not 300,000),
+   * or undefined where the map or the kernel reads none that way (the walk then does it key by key).
+   */
+  private batchedEntries(): [Uint8Array, Uint8Array][] | undefined {
+    if (!this.sys.mapLookupBatch || !BATCHED.has(this.type)) return undefined;
+    const out: [Uint8Array, Uint8Array][] = [];
+    let batch: Uint8Array | undefined;
+    try {
+      do {
+        const r = this.sys.mapLookupBatch(this.fd, batch, Math.min(this.maxEntries, BATCH_ENTRIES));
+        r.keys.forEach((k, i) => out.push([k, r.values[i]!]));
+        batch = r.next;
+      } while (batch);
+    } catch (e) {
+      // Older kernels, and a bucket holding more entries than one call takes (ENOSPC): key by key instead.
+      if (e instanceof SysError && BATCH_REFUSALS.has(e.errno)) return undefined;
+      throw e;
+    }
+    return out;
+  }
+
   /** Raw keys in the kernel's order. A hash map changed meanwhile may restart the walk; keys seen are not repeated. */
   *rawKeys(): Generator<Uint8Array> {
     const seen = new Set<string>();
@@ -209,6 +235,11 @@ export class MapView<K = unknown, V = unknown> {
 
   /** [key, value] pairs; entries deleted between the key walk and the lookup are skipped. */
   *entries(): Generator<[K, V]> {
+    const batched = this.batchedEntries();
+    if (batched) {
+      for (const [k, v] of batched) yield [this.decodeKey(k), this.decodeValue(v)];
+      return;
+    }
     for (const k of this.rawKeys()) {
       const v = this.sys.mapLookup(this.fd, k);
       if (v) yield [this.decodeKey(k), this.decodeValue(v)];
