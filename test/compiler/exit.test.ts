@@ -177,8 +177,9 @@ test("tsbpf run carries out print() and clear() as they arrive: counts per 100 m
     const probe = join(dir, "tick.ts");
     writeFileSync(probe, PER_TICK(dir));
     const files = [1, 2, 3, 4].map((i) => join(dir, `f${i}`));
-    // Two unlinks, then one 300 ms later, then one more: never more than two in a 100 ms tick.
-    const script = `touch ${files.join(" ")}; rm ${files[0]}; rm ${files[1]}; sleep 0.3; rm ${files[2]}; sleep 0.3; rm ${files[3]}; sleep 0.3`;
+    // Two unlinks, then one a second later, then one more: never more than two in a 100 ms tick (a second apart, so
+    // that a tick the loaded machine delays by a few hundred milliseconds still takes them apart).
+    const script = `touch ${files.join(" ")}; rm ${files[0]}; rm ${files[1]}; sleep 1; rm ${files[2]}; sleep 1; rm ${files[3]}; sleep 0.3`;
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
