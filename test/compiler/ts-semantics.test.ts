@@ -5,7 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -147,7 +147,7 @@ function reset(): void { arr.update(2, 0); }`;
 
 const noKernel = missingRoot() ?? missingBpf(openSys());
 
-test("on this kernel: tsbpf run of a begin() probe prints TypeScript's values, from both backends' objects", { skip: noKernel }, () => {
+test("on this kernel: tsbpf run of a begin() probe prints TypeScript's values, from both backends' objects", { skip: noKernel }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-ts-sem-"));
   try {
     const probe = join(dir, "sem.ts");
@@ -168,28 +168,34 @@ export const b = begin(() => {
 `);
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    for (const backend of BACKENDS) {
-      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "--backend", backend, "--duration", "0.1"], { encoding: "utf8", env, timeout: 30_000 });
-      assert.equal(r.status, 0, `${backend}: ${r.stderr}`);
-      assert.equal(r.stdout, "80 9 0 7 -2147483648 15 5\n", backend);
-    }
+    // Every run at once (each backend, each probe): the kernel keeps them apart.
+    const run = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, ["--import", "tsx", "cli/main.ts", "run", ...args, "--no-cache"], { encoding: "utf8", env, timeout: 30_000 }, (_, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr }));
+      });
+    const begins = BACKENDS.map((backend) => run([probe, "--backend", backend, "--duration", "0.1"]));
     // unlinkat(fd, "d", AT_REMOVEDIR): flags = 0x200, a boolean parameter's low byte 0, is true.
     const flags = join(dir, "flags.ts");
     writeFileSync(flags, `import { uprobe, printf, exit, readUserStr, type i32, type u64, type Str } from "tsbpf";
 export const license = "GPL";
 export const p = uprobe("libc.so.6", "unlinkat", (dfd: i32, path: u64, flags: boolean) => {
   const name: Str<32> = readUserStr(path);
-  if (name !== "tsbpf-ts-sem-dir") return;
+  if (!name.startsWith("tsbpf-ts-sem-dir")) return;
   printf(\`\${flags} \${flags === true} \${flags ? 1 : 0}\\n\`);
   exit(0);
 });
 `);
-    const python = `import os; fd = os.open('${dir}', os.O_RDONLY); os.mkdir('tsbpf-ts-sem-dir', dir_fd=fd); os.rmdir('tsbpf-ts-sem-dir', dir_fd=fd)`;
-    for (const backend of BACKENDS) {
-      if (spawnSync("python3", ["--version"]).status !== 0) break;
-      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", flags, "--no-cache", "--backend", backend, "-c", `python3 -c "${python}"`], { encoding: "utf8", env, timeout: 30_000 });
-      assert.equal(r.status, 0, `${backend}: ${r.stderr}`);
-      assert.equal(r.stdout, "true true 1\n", backend);
+    // Each run's own directory name (both runs see both rmdirs; each exits at the first).
+    const python = (name: string) => `import os; fd = os.open('${dir}', os.O_RDONLY); os.mkdir('${name}', dir_fd=fd); os.rmdir('${name}', dir_fd=fd)`;
+    const hasPython = spawnSync("python3", ["--version"]).status === 0;
+    const removals = hasPython ? BACKENDS.map((backend) => run([flags, "--backend", backend, "-c", `python3 -c "${python(`tsbpf-ts-sem-dir-${backend}`)}"`])) : [];
+    for (const [i, r] of (await Promise.all(begins)).entries()) {
+      assert.equal(r.status, 0, `${BACKENDS[i]}: ${r.stderr}`);
+      assert.equal(r.stdout, "80 9 0 7 -2147483648 15 5\n", BACKENDS[i]);
+    }
+    for (const [i, r] of (await Promise.all(removals)).entries()) {
+      assert.equal(r.status, 0, `${BACKENDS[i]}: ${r.stderr}`);
+      assert.equal(r.stdout, "true true 1\n", BACKENDS[i]);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
