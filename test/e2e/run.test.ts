@@ -759,18 +759,20 @@ begin(() => {
     assert.equal(objects.filter((o) => "printf" in o).length + lost.get("tsbpf_actions")!, 2000);
   });
 
-  it("says how many records a full RingBuf dropped, through output() and reserve(), as it says a perf buffer's", async () => {
-    // 400 records of 16 bytes (an 8-byte header, a u32 padded to 8) into a one-page ring, before anything reads them.
+  it("says how many records a full RingBuf dropped where reserve() gave null, as it says a perf buffer's; output() gives its result", async () => {
+    // 400 records of 16 bytes (an 8-byte header, a u32 padded to 8) into a one-page ring, before anything reads them:
+    // output()'s failures are the probe's to count (here in a map), reserve()'s are counted by tsbpf.
     const file = join(dir, "ring-burst.ts");
     writeFileSync(
       file,
-      `import { begin, exit, RingBuf, type u32 } from "tsbpf";
+      `import { begin, exit, RingBuf, ArrayMap, type u32, type u64 } from "tsbpf";
 export const license = "GPL";
 interface Hit { i: u32 }
 const events = new RingBuf<Hit>(4096);
+export const failedOutputs = new ArrayMap<u64>(1);
 begin(() => {
-  for (let i: u32 = 0; i < 200; i++) events.output({ i });
-  for (let i: u32 = 200; i < 400; i++) {
+  for (let i: u32 = 0; i < 300; i++) if (events.output({ i }) < 0) failedOutputs.increment(0);
+  for (let i: u32 = 300; i < 400; i++) {
     const r = events.reserve();
     if (r === null) continue;
     r.i = i;
@@ -785,8 +787,9 @@ begin(() => {
     const objects = run.stdout().trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     const received = objects.filter((o) => o.map === "events" && "value" in o).length;
     const lost = objects.filter((o) => o.map === "events" && "lost" in o).reduce((n, o) => n + (o.lost as number), 0);
-    assert.ok(received > 0 && lost > 0, run.stdout().slice(-500));
-    assert.equal(received + lost, 400);
+    const failed = Number((objects.find((o) => o.map === "failedOutputs")?.entries as { value: number }[] | undefined)?.[0]?.value ?? 0);
+    assert.ok(received > 0 && lost > 0 && failed > 0, run.stdout().slice(-500));
+    assert.equal(received + lost + failed, 400);
   });
 
   it("warns at the end that a hash map is full, as bpftrace says a map is full (updates of new keys failed)", async () => {
