@@ -2187,6 +2187,10 @@ export function lower(
       if (formatSource === undefined) {
         return fail(formatArg ?? e, Code.BadPrintk, 'printf() takes a format first (a string literal, a template literal, or a module-level string constant), then its values: printf("%-6d %s\\n", pid, name)');
       }
+      // The format travels as a C string (in BTF, and to the reader): a NUL would end it there.
+      if ((template?.pieces ?? [formatSource]).some((p) => typeof p === "string" && p.includes("\0"))) {
+        fail(formatArg!, Code.BadPrintk, "a printf format cannot hold a NUL character (\\0): it ends a C string; print it with %c and 0 if it must be written");
+      }
       const pieces = template?.pieces ?? parseFormat(formatSource);
       if (typeof pieces === "string") return fail(formatArg!, Code.BadPrintk, pieces);
       const values = template?.values ?? rest;
@@ -2194,7 +2198,7 @@ export function lower(
       if (conversions.length !== values.length) fail(e, Code.BadPrintk, `the format has ${conversions.length} conversion${conversions.length === 1 ? "" : "s"} and printf() is given ${values.length} value${values.length === 1 ? "" : "s"}`);
       // Text known now joins the format: a string literal's (a header's "%-6s", "PID"), a template's constants.
       const literal = (x: TS.Expression): x is TS.StringLiteral | TS.NoSubstitutionTemplateLiteral => ts.isStringLiteral(x) || ts.isNoSubstitutionTemplateLiteral(x);
-      const folded = values.map((x, i): string | undefined => (argKind(conversions[i]!) === "str" && literal(x) ? x.text : undefined));
+      const folded = values.map((x, i): string | undefined => (argKind(conversions[i]!) !== "str" ? undefined : literal(x) ? x.text : ts.isIdentifier(x) ? this.formatText(x) : undefined));
       const kept = values.flatMap((x, i) => (folded[i] === undefined ? [{ x, c: conversions[i]!, i }] : []));
       // Integers are evaluated now, into registers; strings are read or copied into the record once it is reserved.
       const args = kept.flatMap<PrintfArg>(({ x, c, i }) => {
@@ -3600,8 +3604,10 @@ export function lower(
             format += "%s" + escape(span.literal.text);
             continue;
           }
-          if (ts.isStringLiteralLike(x)) {
-            format += escape(x.text) + escape(span.literal.text);
+          // A literal, or a module-level string constant: its text joins the format.
+          const known = ts.isStringLiteralLike(x) ? x.text : ts.isIdentifier(x) ? this.formatText(x) : undefined;
+          if (known !== undefined) {
+            format += escape(known) + escape(span.literal.text);
             continue;
           }
           if (literalsSize(x) !== undefined) {
@@ -3639,6 +3645,7 @@ export function lower(
         }
       } else fail(msg, Code.BadPrintk, "printk() takes a template literal (`...${x}...`) or a string literal");
       if (args.length > MAX_VPRINTK_ARGS) fail(msg, Code.BadPrintk, `printk() prints at most ${MAX_VPRINTK_ARGS} values; this message has ${args.length}`);
+      if (format.includes("\0")) fail(msg, Code.BadPrintk, "a printk message cannot hold a NUL character (\\0): the kernel's format is a C string, which it ends");
       const fmt = rodata.add(format);
       const fmtArgs: CallArg[] = [{ kind: "rodata", offset: fmt }, imm(BigInt(new TextEncoder().encode(format).length + 1), U32)];
       // %d and %u read only the low 32 bits of a value (the kernel converts them as int).

@@ -126,6 +126,28 @@ export const p = uprobe("libc.so.6", "unlink", (mode: i32) => {
   }
 });
 
+test("a module-level string constant prints as its text in printf and printk; a NUL in a format is refused", async () => {
+  const text = `import { uprobe, printf, printk, type i32 } from "tsbpf";
+export const license = "GPL";
+const NAME = "bash";
+export const p = uprobe("libc.so.6", "unlink", (mode: i32) => {
+  printf(\`\${NAME}:\${mode}\\n\`);
+  printf("%-6s|%s\\n", NAME, NAME);
+  printk(\`k \${NAME} \${mode}\`);
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    const sim = await simulate({ fileName: "constants.ts", text }, { backend });
+    sim.uprobe("libc.so.6:unlink", { args: [3] });
+    assert.equal(sim.output(), "bash:3\nbash  |bash\n", backend);
+    assert.deepEqual(sim.trace(), ["k bash 3"], backend);
+  }
+  for (const call of ['printf("a\\0b\\n");', "printf(`x\\0 ${mode}\\n`);", "printk(`x\\0 ${mode}`);"]) {
+    const d = compile({ fileName: "nul.ts", text: text.replace(/printf\(`\$\{NAME\}.*\);/, call) }).diagnostics;
+    assert.ok(d.some((x) => x.code === "TSBPF1011" && /cannot hold a NUL character/.test(x.message)), `${call}: ${JSON.stringify(d)}`);
+  }
+});
+
 test("in the simulator, output() gives what printf wrote, formatted", async () => {
   const sim = await simulate({ fileName: "printf.ts", text: PROBE });
   sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/gone")], comm: "rm" });
