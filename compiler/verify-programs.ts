@@ -126,7 +126,10 @@ export function explainRejection(
   const note = `note: the verifier model rejects ${describeError(insns, error)}`;
   const out = (code: number, sentence: string): Explanation => ({ code, sentence, note, ...(expr ? { expression: expr } : {}) });
 
-  if (/_or_null|against NULL|null-check it first/.test(m)) {
+  // A lookup's result read where one path left it null: the pointer there is the scalar 0 (`let v = m.lookup(k);
+  // if (v !== null) ...; read v`).
+  const nullOnAPath = /invalid mem access 'scalar'/.test(m) && nullableProducer(insns, error.pc) !== undefined;
+  if (/_or_null|against NULL|null-check it first/.test(m) || nullOnAPath) {
     const producer = nullableProducer(insns, error.pc);
     const pos = producer !== undefined ? positionOf(producer.pc) : undefined;
     const source = pos?.text !== undefined ? expressionAt(pos.text, pos.column, true) : undefined;

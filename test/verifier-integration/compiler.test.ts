@@ -157,3 +157,14 @@ test("too many paths are said at the loop they run through (around the refused i
     assert.deepEqual([source?.line, source?.column, why.expression], [2, 3, "for (let i = 0; i < 48; i++)"]);
   }
 });
+
+test("a lookup read where one path left it null (a let narrowed in an if, read after it) is TSBPF2002, not a tsbpf bug", () => {
+  const text = `import { begin, printf, exit, HashMap, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+export const a = new HashMap<u32, u64>(8);
+export const b = begin(() => { const k: u32 = 1; let lt = a.lookup(k); if (lt !== null) { lt += 5; } printf(\`let: \${lt}\\n\`); exit(); });
+`;
+  const [d] = compile({ fileName: "null-path.ts", text }).diagnostics;
+  assert.equal(d?.code, "TSBPF2002", JSON.stringify(d));
+  assert.match(d!.message, /`a\.lookup\(k\)` may be null here; check it .* before reading `lt`/);
+});
