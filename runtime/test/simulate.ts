@@ -144,6 +144,8 @@ export class Simulation {
   private readonly decoded = new WeakMap<SimProgram, Insn[]>();
   private readonly codecs = new Map<string, Codec | undefined>();
   private firstExit: number | undefined;
+  /** While end() programs run: they print after an exit(), as in `tsbpf run`. */
+  private ending = false;
   private readonly prints: { map: string; entries: Map<Decoded, Decoded> }[] = [];
   /** The object's actions ring buffers (exit, print, clear), found at the first firing. */
   private actionMaps: { name: string; table: ActionTable }[] | undefined;
@@ -345,8 +347,13 @@ export class Simulation {
 
   private fireRun(when: "begin" | "end", options: FireOptions): FireResult {
     const progs = this.select(`${when}() program`, options, (p) => p.spec.attach.kind === "run" && p.spec.attach.when === when);
-    // A raw tracepoint's context: its arguments, of which a begin() or end() handler reads none.
-    return this.fire(progs, options, () => new Uint8Array(8));
+    this.ending = when === "end";
+    try {
+      // A raw tracepoint's context: its arguments, of which a begin() or end() handler reads none.
+      return this.fire(progs, options, () => new Uint8Array(8));
+    } finally {
+      this.ending = false;
+    }
   }
 
   /** Runs one program by name on a context of your own bytes (a socket buffer, a perf sample, ...). */
@@ -567,7 +574,10 @@ export class Simulation {
     return this.kernel.vm.signals.splice(0);
   }
 
-  /** What probes' printf() calls wrote since the last call, formatted as `tsbpf run` writes it to standard output. */
+  /**
+   * What probes' printf() calls wrote since the last call, formatted as `tsbpf run` writes it to standard output: what
+   * they print after the first exit() is left out, as there, and end() programs print again.
+   */
   output(): string {
     const text = this.stdout;
     this.stdout = "";
@@ -597,6 +607,8 @@ export class Simulation {
     for (const { name, table } of this.actionMaps) {
       for (const record of this.rawEvents(name)) {
         const action = decodeAction(record, table);
+        // What probes print after the first exit() is left out, as `tsbpf run` leaves it out; end() still prints.
+        if (this.firstExit !== undefined && !this.ending && action?.kind !== "exit") continue;
         if (action?.kind === "exit") this.firstExit ??= action.code;
         else if (action?.kind === "printf") this.stdout += action.text;
         else if (action?.kind === "print") this.prints.push({ map: action.map, entries: this.map(action.map).toMap() });

@@ -213,3 +213,19 @@ export const p = uprobe("libc.so.6", "malloc", (size: u64) => {
   sim.uprobe("libc.so.6:malloc", { args: [5], cpu: 1 });
   assert.deepEqual(sim.map("largest").toMap(), new Map([[7, 5n]]));
 });
+
+test("in the simulator, what probes print after the first exit() is left out, as tsbpf run leaves it out; end() prints", async () => {
+  const text = `import { begin, end, uprobe, printf, exit, type u32 } from "tsbpf";
+export const license = "GPL";
+begin(() => { printf("begin\\n"); });
+export const p = uprobe("libc.so.6", "unlink", (n: u32) => { printf("hit %u\\n", n); exit(3); });
+end(() => { printf("end\\n"); });
+`;
+  const sim = await simulate({ fileName: "after-exit.ts", text });
+  sim.begin();
+  sim.uprobe("libc.so.6:unlink", { args: [1] });
+  sim.uprobe("libc.so.6:unlink", { args: [2] });
+  sim.end();
+  assert.equal(sim.output(), "begin\nhit 1\nend\n");
+  assert.equal(sim.exitCode(), 3);
+});
