@@ -264,12 +264,20 @@ export class DebugInfo {
   }
 
   /**
-   * A never-called function in .text whose parameters point to the event types, so that they are in BTF
-   * (loaders link .text functions into a program only when it calls them); undefined without events.
+   * Never-called functions in .text whose parameters point to the event types, so that they are in BTF
+   * (loaders link .text functions into a program only when it calls them); none without events.
    */
-  eventTypesHolder(name: string): { sp: number; params: number } | undefined {
-    if (this.eventTypes.length === 0) return undefined;
-    const pointers = this.eventTypes.map((t) => this.add(`!DIDerivedType(tag: DW_TAG_pointer_type, baseType: !${t}, size: 64)`));
+  eventTypesHolders(name: string): { name: string; sp: number; params: number }[] {
+    // BPF passes at most five arguments in registers (llc refuses stack arguments): five types per holder.
+    const holders: { name: string; sp: number; params: number }[] = [];
+    for (let at = 0; at < this.eventTypes.length; at += 5) {
+      holders.push({ name: at === 0 ? name : `${name}_${at / 5}`, ...this.eventTypesHolder(at === 0 ? name : `${name}_${at / 5}`, this.eventTypes.slice(at, at + 5)) });
+    }
+    return holders;
+  }
+
+  private eventTypesHolder(name: string, types: readonly number[]): { sp: number; params: number } {
+    const pointers = types.map((t) => this.add(`!DIDerivedType(tag: DW_TAG_pointer_type, baseType: !${t}, size: 64)`));
     const type = this.add(`!DISubroutineType(types: !{!${this.basicType("long", 64, "DW_ATE_signed")}, ${pointers.map((p) => `!${p}`).join(", ")}})`);
     const sp = this.reserve();
     const args = pointers.map((p, i) => this.add(`!DILocalVariable(name: "e${i}", arg: ${i + 1}, scope: !${sp}, file: !${this.file}, line: 1, type: !${p})`));

@@ -145,11 +145,10 @@ export function emitModule(input: EmitInput): EmitOutput {
     globals.push(`@${ident(m.name)} = dso_local global { ${Array(members).fill("ptr").join(", ")} } zeroinitializer, section ".maps", align 8, !dbg !${expr}`);
     used.push(`ptr @${ident(m.name)}`);
   }
-  const holder = debug.eventTypesHolder(EVENT_TYPES_HOLDER);
-  if (holder) {
+  for (const holder of debug.eventTypesHolders(EVENT_TYPES_HOLDER)) {
     const params = Array.from({ length: holder.params }, (_, i) => `ptr %e${i}`).join(", ");
-    bodies.push(`define dso_local i64 @${EVENT_TYPES_HOLDER}(${params}) #0 section ".text" !dbg !${holder.sp} {\n  ret i64 0\n}\n`);
-    used.push(`ptr @${EVENT_TYPES_HOLDER}`);
+    bodies.push(`define dso_local i64 @${holder.name}(${params}) #0 section ".text" !dbg !${holder.sp} {\n  ret i64 0\n}\n`);
+    used.push(`ptr @${holder.name}`);
   }
   globals.push(`@llvm.compiler.used = appending global [${used.length} x ptr] [${used.join(", ")}], section "llvm.metadata"`);
 
@@ -190,7 +189,7 @@ function debugStructs(functions: readonly IrFunction[], kernelStructs: ReadonlyM
   return out;
 }
 
-/** The .text function whose parameters keep the event types in BTF (DebugInfo.eventTypesHolder). */
+/** The .text functions whose parameters keep the event types in BTF (DebugInfo.eventTypesHolders), five to each. */
 const EVENT_TYPES_HOLDER = "__tsbpf_event_types";
 
 function emitFunction(

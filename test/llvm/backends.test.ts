@@ -187,3 +187,17 @@ export const h = uprobe("libc.so.6", "free", (e: u8) => {
   // The model refused the object while LLVM made the add an or: "R1 bitwise operator |= on pointer prohibited".
   assert.deepEqual(r.diagnostics, []);
 });
+
+test("six ring buffers' record types reach LLVM's BTF through holders of five parameters each (llc takes no stack arguments)", { skip: noLlvm }, () => {
+  const text = `import { begin, RingBuf, type u32 } from "tsbpf";
+export const license = "GPL";
+interface A { i: u32 }
+interface B { j: u32 }
+${[0, 1, 2, 3, 4, 5].map((i) => `export const r${i} = new RingBuf<${i % 2 ? "B" : "A"}>(4096);`).join("\n")}
+export const b = begin(() => { r0.output({ i: 1 }); r5.output({ j: 2 }); });
+`;
+  const r = compileBoth({ fileName: "rings.ts", text });
+  assert.deepEqual(r.llvm.diagnostics, []);
+  assert.deepEqual(readBpfObject(r.llvm.object).subprograms.map((f) => f.name).sort(), ["__tsbpf_event_types", "__tsbpf_event_types_1"]);
+  assert.deepEqual(mapShapes(r.llvm.object), mapShapes(r.own.object));
+});
