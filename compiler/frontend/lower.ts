@@ -1127,6 +1127,10 @@ export function lower(
           else if (s.expression && this.inline.into) this.assignInto(this.inline.into, s.expression);
           else if (s.expression) {
             const v = this.value(s.expression);
+            // A constant returned as the function's type is in its range, as one stored there is (`return -1` from a u32 function).
+            if (this.inline.dst && v.untyped && v.op.kind === "imm" && !fits(v.op.value, this.inline.dst.type) && !this.inline.dst.type.bool) {
+              fail(s.expression, Code.OutOfRange, outOfRange(v.op.value, this.inline.dst.type));
+            }
             if (this.inline.dst) this.fb.emit({ op: "mov", dst: this.inline.dst, src: this.convert(v, this.inline.dst.type).op, loc: locOf(s) });
           }
           this.fb.terminate({ op: "jmp", target: this.inline.exit.id, loc: locOf(s) });
