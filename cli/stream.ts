@@ -384,6 +384,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     }
     await detached;
     if (targetEnded) log(targetEnded);
+    const printkLost = pipe && [pipe.lost.overwritten && `${pipe.lost.overwritten} overwritten in the trace buffer before they were read (the reader fell behind)`, pipe.lost.unread && `${pipe.lost.unread} still in it at the stop`].filter(Boolean);
+    if (printkLost?.length) log(`bpf_printk lines lost: ${printkLost.join(", ")}`);
     if (verbose && othersLeftOut) log(`left out ${othersLeftOut} bpf_printk lines of other programs`);
     printMaps();
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);

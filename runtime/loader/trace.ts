@@ -8,7 +8,7 @@
 // (every instance gets its own copy of each line); it is removed on close, and ones left by killed processes
 // are removed by the next process that opens a pipe. Where instances cannot be made, the shared pipe is read.
 
-import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import type { Sys } from "../sys/sys.js";
 import { openSys, tracefsPath } from "../sys/kernel.js";
 import { AttachError } from "./errors.js";
@@ -74,6 +74,12 @@ export class TracePipe {
   readonly path: string;
   /** The private tracefs instance read from (removed on close), or undefined for the shared pipe or a given path. */
   readonly instance: string | undefined;
+  /**
+   * Lines the instance's buffer overwrote before they were read (its per-CPU `overrun` counts: a reader that fell
+   * behind) and lines it still held when it closed (`entries`: a stop in a flood), any program's, read as it
+   * closes; 0 for the shared pipe, whose counts are not this run's alone.
+   */
+  lost = { overwritten: 0, unread: 0 };
   /** Why the shared trace_pipe is read although an instance was wanted. */
   readonly fallback: string | undefined;
 
@@ -262,12 +268,23 @@ export class TracePipe {
 
   private release(): void {
     if (this.fd === undefined) return;
+    if (this.instance) this.lost = { overwritten: stat(this.instance, "overrun"), unread: stat(this.instance, "entries") };
     const fd = this.fd;
     this.fd = undefined;
     closeSync(fd);
     this.closeWake(false);
     // The kernel refuses to remove an instance while its trace_pipe is open, so only after the close.
     if (this.instance) removeInstance(this.instance);
+  }
+}
+
+/** A count of a tracefs instance's ring buffer (`overrun`, `entries`), summed over its CPUs (per_cpu/cpuN/stats). */
+function stat(instance: string, name: string): number {
+  const line = new RegExp(`^${name}: (\\d+)$`, "m");
+  try {
+    return readdirSync(`${instance}/per_cpu`).reduce((n, cpu) => n + Number(line.exec(readFileSync(`${instance}/per_cpu/${cpu}/stats`, "utf8"))?.[1] ?? 0), 0);
+  } catch {
+    return 0;
   }
 }
 

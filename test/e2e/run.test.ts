@@ -579,6 +579,26 @@ export const stalledReader = profile(999, () => { printf("%s\\n", "a line for a 
     }
   });
 
+  it("bpf_printk lines the trace buffer overwrote, or still held at the stop, are counted and said", async () => {
+    // 40,000 lines from one begin() run, before the run reads any: the instance's buffer (~1.4 MB a CPU) overwrites.
+    const file = join(dir, "printk-flood.ts");
+    writeFileSync(file, `import { begin, printk, exit, type u32 } from "tsbpf";
+export const license = "GPL";
+begin(() => {
+  for (let i: u32 = 0; i < 40000; i++) printk(\`line \${i} of a burst of printk lines long enough to fill the instance buffer\`);
+  exit();
+});
+`);
+    const run = tsbpf(["run", file]);
+    assert.equal(await run.exited, 0, run.stderr());
+    const printed = run.stdout().split("\n").filter((l) => /line \d+ of a burst/.test(l)).length;
+    const m = /^bpf_printk lines lost: (\d+) overwritten in the trace buffer before they were read \(the reader fell behind\)(?:, (\d+) still in it at the stop)?$/m.exec(run.stderr());
+    assert.ok(m, run.stderr());
+    const lost = Number(m[1]) + Number(m[2] ?? 0);
+    // Every line is printed or counted, give or take the lines of a page the reader had begun.
+    assert.ok(printed + lost > 39_000 && printed + lost <= 40_000 + 1_000, `${printed} printed, ${lost} lost`);
+  });
+
   it("what the probes print after exit() is left out, as bpftrace leaves it out; end() still prints", async () => {
     const file = join(dir, "exit-first.ts");
     writeFileSync(
