@@ -565,9 +565,9 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
       const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;
-      // CAP_BPF and CAP_PERFMON load the program, but since Linux 6.16 only CAP_SYS_ADMIN creates a uprobe.
+      // CAP_BPF and CAP_PERFMON load the program, but some kernels (6.18 here) create a uprobe for CAP_SYS_ADMIN only.
       const needsAdmin = error.reason === "permission" && (target.kind === "uprobe" || target.kind === "usdt") && missingSysAdmin();
-      let message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN (Linux 6.16 took it from CAP_PERFMON), which this process lacks: run it with sudo` : error.message;
+      let message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN on this kernel (CAP_PERFMON is not enough), which this process lacks: run it with sudo` : error.message;
       // A symbol that is not there, with no near name to suggest: the binary's functions are one command away.
       if (error.reason === "not-found" && target.kind === "uprobe" && /^cannot attach .*: no function /.test(message) && !/did you mean/.test(message)) {
         message += `; tsbpf list 'uprobe:${target.binary}:*' lists its functions`;

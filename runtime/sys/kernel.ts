@@ -83,8 +83,8 @@ export function bpfPrivilegesMissing(status: string, uid: number | undefined): s
 }
 
 /**
- * Reason when the process lacks CAP_SYS_ADMIN, which creating uprobes needs since Linux 6.16 took it back from
- * CAP_PERFMON; undefined when it has it or its capabilities cannot be read.
+ * Reason when the process lacks CAP_SYS_ADMIN, which creating uprobes needs on kernels that refuse them to
+ * CAP_PERFMON (this one does); undefined when it has it or its capabilities cannot be read.
  */
 export function missingSysAdmin(): string | undefined {
   return once("sysadmin", () => {
