@@ -2294,18 +2294,31 @@ export function lower(
      * by name: probe(), ksym(), stacks), and for the rest one whose letter the value's type picks once it is lowered.
      */
     templateFormat(t: TS.TemplateExpression): { pieces: FormatPiece[]; values: TS.Expression[]; byType: Set<Conversion> } {
-      const pieces: FormatPiece[] = [t.head.text];
+      const pieces: FormatPiece[] = [];
+      const values: TS.Expression[] = [];
       const byType = new Set<Conversion>();
       const members = (type: TS.Type): TS.Type[] => (type.isUnionOrIntersection() ? type.types.flatMap(members) : [type]);
-      for (const span of t.templateSpans) {
-        const type = checker.getTypeAtLocation(span.expression);
-        const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfStack"].some((p) => type.getProperty(p));
-        const text = named || members(type).some((m) => m.flags & ts.TypeFlags.StringLike);
-        const c: Conversion = { spec: text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
-        if (!text) byType.add(c);
-        pieces.push(c, span.literal.text);
-      }
-      return { pieces: pieces.filter((p) => p !== ""), values: t.templateSpans.map((s) => s.expression), byType };
+      const add = (template: TS.TemplateExpression): void => {
+        pieces.push(template.head.text);
+        for (const span of template.templateSpans) {
+          let x = span.expression;
+          while (ts.isParenthesizedExpression(x)) x = x.expression;
+          // A template inside the template (`${`in ${x}`}`) is its text and values in place.
+          if (ts.isTemplateExpression(x)) add(x);
+          else {
+            const type = checker.getTypeAtLocation(x);
+            const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfStack"].some((p) => type.getProperty(p));
+            const text = named || members(type).some((m) => m.flags & ts.TypeFlags.StringLike);
+            const c: Conversion = { spec: text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
+            if (!text) byType.add(c);
+            pieces.push(c);
+            values.push(x);
+          }
+          pieces.push(span.literal.text);
+        }
+      };
+      add(t);
+      return { pieces: pieces.filter((p) => p !== ""), values, byType };
     }
 
     /** "true" or "false" into a Str<6> of a printf record (zeroed) as `flag` is set or not. */

@@ -126,12 +126,13 @@ export const p = uprobe("libc.so.6", "unlink", (mode: i32) => {
   }
 });
 
-test("a module-level string constant prints as its text in printf and printk; a NUL in a format is refused", async () => {
+test("a module-level string constant prints as its text in printf and printk, a template inside a template as its text; a NUL in a format is refused", async () => {
   const text = `import { uprobe, printf, printk, type i32 } from "tsbpf";
 export const license = "GPL";
 const NAME = "bash";
 export const p = uprobe("libc.so.6", "unlink", (mode: i32) => {
   printf(\`\${NAME}:\${mode}\\n\`);
+  printf(\`[\${\`in \${mode + 1} \${NAME}\`}]\\n\`);
   printf("%-6s|%s\\n", NAME, NAME);
   printk(\`k \${NAME} \${mode}\`);
 });
@@ -139,7 +140,7 @@ export const p = uprobe("libc.so.6", "unlink", (mode: i32) => {
   for (const backend of ["own", "llvm"] as const) {
     const sim = await simulate({ fileName: "constants.ts", text }, { backend });
     sim.uprobe("libc.so.6:unlink", { args: [3] });
-    assert.equal(sim.output(), "bash:3\nbash  |bash\n", backend);
+    assert.equal(sim.output(), "bash:3\n[in 4 bash]\nbash  |bash\n", backend);
     assert.deepEqual(sim.trace(), ["k bash 3"], backend);
   }
   for (const call of ['printf("a\\0b\\n");', "printf(`x\\0 ${mode}\\n`);", "printk(`x\\0 ${mode}`);"]) {
