@@ -10,6 +10,7 @@
 
 import * as self from "./bundle.cjs";
 import * as codeCache from "../compiler/frontend/code-cache.cjs";
+import * as cacheUpkeep from "../compiler/frontend/cache-upkeep.cjs";
 import { compileCached } from "../compiler/frontend/code-cache.cjs";
 import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -20,7 +21,7 @@ import { pathToFileURL } from "node:url";
 export const BUNDLE_FORMAT = "tsbpf-bundle-3";
 
 /** Modules the bundle does not contain but takes from this (CommonJS) side, so that their state is shared. */
-export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.cjs": codeCache, "cli/bundle.cjs": self };
+export const PROVIDED: Readonly<Record<string, unknown>> = { "compiler/frontend/code-cache.cjs": codeCache, "compiler/frontend/cache-upkeep.cjs": cacheUpkeep, "cli/bundle.cjs": self };
 
 let openedKey: string | undefined;
 

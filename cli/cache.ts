@@ -12,6 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleKey } from "./bundle.cjs";
 import { makeDirectory } from "../compiler/frontend/code-cache.cjs";
+import { markUsed, trimIfDue } from "../compiler/frontend/cache-upkeep.cjs";
 import { abandonedEntries } from "../runtime/loader/trace.js";
 import { fileResolutionStore, type ResolutionStore } from "../runtime/loader/btf-resolutions.js";
 
@@ -49,7 +50,11 @@ export function resolutionStore(dir: string, key: () => string): ResolutionStore
   let file: ResolutionStore | undefined;
   const store = () => (file ??= fileResolutionStore(join(dir, `${key()}.btf.json`)));
   return {
-    read: () => store().read(),
+    read() {
+      const resolutions = store().read();
+      if (resolutions) markUsed(join(dir, `${key()}.btf.json`));
+      return resolutions;
+    },
     write(resolutions) {
       try {
         makeDirectory(dir);
@@ -73,7 +78,10 @@ export function readCached(dir: string, key: string): Uint8Array | undefined {
   } catch {
     return undefined;
   }
-  if (wholeObject(bytes)) return bytes;
+  if (wholeObject(bytes)) {
+    markUsed(path);
+    return bytes;
+  }
   try {
     unlinkSync(path);
   } catch {
@@ -100,6 +108,7 @@ export function reserve(dir: string, key: string): { path: string; commit(): voi
     return undefined;
   }
   removeAbandoned(dir);
+  trimAtExit(dir);
   const path = `${objectPath(dir, key)}.${process.pid}.tmp`;
   try {
     writeFileSync(path, ""); // proves the directory is writable before the compiler runs
@@ -117,6 +126,17 @@ export function reserve(dir: string, key: string): { path: string; commit(): voi
       }
     },
   };
+}
+
+const trimmed = new Set<string>();
+
+/**
+ * Trims a directory this process writes an object to of the objects unused for five days (cache-upkeep.cts), at
+ * most once a day: at exit, off the way to the first event.
+ */
+function trimAtExit(dir: string): void {
+  if (!trimmed.size) process.once("exit", () => trimmed.forEach((d) => trimIfDue(d)));
+  trimmed.add(dir);
 }
 
 /** Removes the temporary objects of runs that were killed while compiling (Ctrl-C, SIGKILL): their process is gone. */

@@ -7,7 +7,8 @@
 // ~/.cache/tsbpf), then from the installation's (dist/.cache, filled by `npm run build` and at install
 // time, see cli/bundle-build.ts). A missing or rejected cache is written to the user's directory, and so are
 // new caches of `tsbpf run`'s bundle chunks once it has attached (refreshCodeCaches).
-// TSBPF_NO_CODE_CACHE=1 turns caching off. Any cache problem only costs speed.
+// TSBPF_NO_CODE_CACHE=1 turns caching off. Any cache problem only costs speed. The user's directory is trimmed
+// of caches unused for five days (cache-upkeep.cts) when caches are written to it.
 // This module is on every command's start-up path: node builtins only, nothing else is done at import. It is
 // CommonJS, as cli/bundle.cts, because the command's entry point (cli/tsbpf.cts) loads both before any ES module.
 
@@ -15,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
+import { markUsed, trimIfDue } from "./cache-upkeep.cjs";
 
 /** The user's cache directory for code caches. */
 export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -55,6 +57,7 @@ export function compileCached(source: string, filename: string, name: string, ke
     try {
       cached = readFileSync(path);
       installed = path !== user;
+      if (!installed) markUsed(path);
       break;
     } catch {
       // not cached there
@@ -93,9 +96,12 @@ const textFileName = (name: string, key: string): string => `${name}-${key}.js`;
 export function readCachedText(name: string, key: string): string | undefined {
   if (process.env.TSBPF_NO_CODE_CACHE) return undefined;
   const file = textFileName(name, key);
-  for (const path of [join(userCacheDir(), file), join(installCacheDir(), file)]) {
+  const user = join(userCacheDir(), file);
+  for (const path of [user, join(installCacheDir(), file)]) {
     try {
-      return readFileSync(path, "latin1");
+      const text = readFileSync(path, "latin1");
+      if (path === user) markUsed(path);
+      return text;
     } catch {
       // not kept there
     }
@@ -129,13 +135,15 @@ export function saveCodeCaches(): void {
   process.once("exit", () => writeCodeCaches());
 }
 
-/** Writes every pending cache now, to its user-directory path or into `dir`. */
+/** Writes every pending cache now, to its user-directory path or into `dir` (the installation's, never trimmed). */
 export function writeCodeCaches(dir?: string): void {
-  for (const { data, path, replaces } of pending.splice(0)) {
+  const written = pending.splice(0);
+  for (const { data, path, replaces } of written) {
     const target = dir ? join(dir, path.slice(dirname(path).length + 1)) : path;
     if (replaces) removeFiles(dirname(target), replaces);
     writeCache(target, data());
   }
+  if (written.length && !dir) trimIfDue(userCacheDir());
 }
 
 function removeFiles(dir: string, which: (file: string) => boolean): void {

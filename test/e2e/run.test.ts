@@ -9,7 +9,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -128,9 +128,17 @@ const tracepointLine = (pid: number) => new RegExp(`^rm-${pid} \\[\\d+\\] \\d+\\
 
 // Three at a time: most of each test is waiting for a child, but each child's start costs a core for a second or two.
 describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
+  // Entries nobody used for a week, and a file not tsbpf's: the first run that compiles trims the cache at exit.
+  const STALE = [`${"0".repeat(32)}.bpf.o`, `${"0".repeat(32)}.btf.json`, "bundle-run-00000000-1-v20.0.0-x64.v8"];
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "tsbpf-e2e-"));
     cacheHome = join(dir, "cache");
+    mkdirSync(join(cacheHome, "tsbpf"), { recursive: true });
+    const weekAgo = Date.now() / 1000 - 7 * 24 * 3600;
+    for (const name of [...STALE, "notes.txt"]) {
+      writeFileSync(join(cacheHome, "tsbpf", name), "x");
+      utimesSync(join(cacheHome, "tsbpf", name), weekAgo, weekAgo);
+    }
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -146,6 +154,8 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
       // Other tests compile into the same cache meanwhile: look only at this file's entry.
       const key = objectKey(EXAMPLE, readFileSync(join(ROOT, EXAMPLE)));
       assert.deepEqual(readdirSync(join(cacheHome, "tsbpf")).filter((f) => f.startsWith(key)), [`${key}.bpf.o`], "the object, and no temporary file");
+      assert.deepEqual(STALE.filter((f) => existsSync(join(cacheHome, "tsbpf", f))), [], "entries unused for a week are trimmed");
+      assert.ok(existsSync(join(cacheHome, "tsbpf", "notes.txt")), "a file not tsbpf's is kept");
       markWarm(true);
     } finally {
       markWarm(false);
