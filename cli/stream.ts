@@ -437,14 +437,13 @@ function fullHashMaps(loaded: LoadedObject, contents: readonly MapContent[]): { 
  * report() sends a "lost" event for those counted since the last report. Undefined for a ring without one (a C object's).
  */
 function droppedRecords(loaded: LoadedObject, ring: string): { report: (emit: (e: StreamEvent) => void) => void } | undefined {
-  const counter = loaded.maps.get(droppedCounterName(ring));
-  if (!counter) return undefined;
-  const key = new Uint8Array(4);
+  const name = droppedCounterName(ring);
+  const data = [...loaded.maps.values()].find((m) => m.spec.origin === "data" && m.spec.variables.some((v) => v.name === name));
+  if (!data) return undefined;
   let reported = 0n;
   return {
     report(emit) {
-      const value = loaded.sys.mapLookup(counter.fd, key);
-      const now = value ? Buffer.from(value).readBigUInt64LE(0) : 0n;
+      const now = Buffer.from(loaded.variable(name)).readBigUInt64LE(0);
       if (now <= reported) return;
       emit({ kind: "lost", map: ring, count: Number(now - reported) });
       reported = now;

@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { foldCopies } from "./ir/copies.js";
 import { eliminateDeadCode } from "./ir/dce.js";
-import type { CoreAccess, Loc, MapDef } from "./ir/index.js";
+import { bssSize, type CoreAccess, type Loc, type MapDef } from "./ir/index.js";
 import type { Insn } from "./isa/insn.js";
 import { CodegenError, generate } from "./codegen/index.js";
 import { check, parse, typescript, wholeTypescript } from "./frontend/check.js";
@@ -69,7 +69,7 @@ export interface CompiledProgram {
   kind: ProbeKind;
   insns: Insn[];
   /**
-   * LDDW slots to relocate: `.rodata` (imm = the offset in it, loaded as a map value address) or a
+   * LDDW slots to relocate: `.rodata` or `.bss` (imm = the offset in it, loaded as a map value address) or a
    * map's name (src = BPF_PSEUDO_MAP_FD; the loader puts the map's fd in imm).
    */
   relocations: { insn: number; symbol: string }[];
@@ -269,7 +269,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
         section: fn.section,
         kind,
         insns: out.insns,
-        relocations: [...out.rodataRelocs.map((insn) => ({ insn, symbol: ".rodata" })), ...out.mapRelocs.map((r) => ({ insn: r.insn, symbol: r.map }))].sort((a, b) => a.insn - b.insn),
+        relocations: [...out.rodataRelocs.map((insn) => ({ insn, symbol: ".rodata" })), ...out.bssRelocs.map((insn) => ({ insn, symbol: ".bss" })), ...out.mapRelocs.map((r) => ({ insn: r.insn, symbol: r.map }))].sort((a, b) => a.insn - b.insn),
         coreRelocations: out.coreRelocs,
         lines: out.locs,
         stackDepth: out.stackDepth,
@@ -282,7 +282,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   }
   // The verifier model checks what codegen emitted; a rejection is reported at the TypeScript line.
   if (!diagnostics.length) {
-    const data = { rodataSize: lowered.module.rodata.length, maps: mapDescs(lowered.module.maps ?? []), rawTracepoint: rawTracepointContext(options.vmlinuxBtf) };
+    const data = { rodataSize: lowered.module.rodata.length, bssSize: bssSize(lowered.module.bss), maps: mapDescs(lowered.module.maps ?? []), rawTracepoint: rawTracepointContext(options.vmlinuxBtf) };
     diagnostics.push(...verifyPrograms(programs, source, data));
   }
   if (diagnostics.length) return empty(diagnostics);
@@ -296,6 +296,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     text,
     lowered.module.maps ?? [],
     lowered.module.rodataVars,
+    lowered.module.bss,
   );
   for (const p of programs) Object.assign(p, btf.kernel.get(p.name));
   const { bytes } = writeObject({
@@ -304,13 +305,15 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
       section: p.section,
       insns: p.insns,
       rodataRelocs: p.relocations.filter((r) => r.symbol === ".rodata").map((r) => r.insn),
-      mapRelocs: p.relocations.filter((r) => r.symbol !== ".rodata").map((r) => ({ insn: r.insn, map: r.symbol })),
+      bssRelocs: p.relocations.filter((r) => r.symbol === ".bss").map((r) => r.insn),
+      mapRelocs: p.relocations.filter((r) => !r.symbol.startsWith(".")).map((r) => ({ insn: r.insn, map: r.symbol })),
     })),
     maps: (lowered.module.maps ?? []).map((m) => ({ name: m.name, size: mapDefSize(m) })),
     rodata: lowered.module.rodata,
     license: lowered.module.license,
     btf: { btf: btf.btf, ext: btf.ext },
     rodataSymbols: btf.rodataVars,
+    bss: lowered.module.bss,
   });
   return { object: bytes, programs, rodata: lowered.module.rodata, license: lowered.module.license, btf: btf.btf, diagnostics: [], source };
 }

@@ -8,7 +8,7 @@ import { disassemble } from "./isa/disasm.js";
 
 /** What each relocated slot refers to, by slot index. */
 function relocationNotes(p: CompiledProgram): Map<number, string> {
-  const notes = new Map<number, string>(p.relocations.map((r) => [r.insn, r.symbol === ".rodata" ? ".rodata" : `map ${r.symbol}`]));
+  const notes = new Map<number, string>(p.relocations.map((r) => [r.insn, r.symbol.startsWith(".") ? r.symbol : `map ${r.symbol}`]));
   for (const c of p.coreRelocations) notes.set(c.insn, `CO-RE ${coreAccessText(c)}`);
   return notes;
 }

@@ -243,7 +243,7 @@ export function progTypeOfKind(kind: string): number {
 }
 
 
-/** A map the compiled programs may refer to by relocation symbol (`.rodata`, or a map's name). */
+/** A map the compiled programs may refer to by relocation symbol (`.rodata`, `.bss`, or a map's name). */
 export interface NamedMap extends Omit<MapDesc, "fd"> {
   name: string;
 }
@@ -254,7 +254,7 @@ export interface ProgramToVerify {
   /** SEC() name: a tp_btf program's names its tracepoint, without which it is left unchecked. */
   section?: string;
   insns: Insn[];
-  /** LDDW slots naming `.rodata` (imm = offset in it) or a map. */
+  /** LDDW slots naming `.rodata` or `.bss` (imm = offset in it) or a map. */
   relocations: readonly { insn: number; symbol: string }[];
   lines: readonly ({ line: number; column: number } | undefined)[];
 }
@@ -270,6 +270,8 @@ export function verifyPrograms(
   source: { fileName: string; text: string },
   data: {
     rodataSize: number;
+    /** Bytes of `.bss` (tsbpf's own counters), 0 or absent for none. */
+    bssSize?: number;
     maps?: readonly NamedMap[];
     /** A raw tracepoint's typed arguments in the kernel's BTF (tracepointContext), or undefined when unknown: unchecked. */
     rawTracepoint?: (name: string) => TracepointContext | undefined;
@@ -277,9 +279,10 @@ export function verifyPrograms(
 ): Diagnostic[] {
   const named = new Map<string, MapDesc>();
   if (data.rodataSize > 0) named.set(".rodata", { fd: 1, type: 2, keySize: 4, valueSize: data.rodataSize, maxEntries: 1, flags: RODATA_FLAGS });
+  if (data.bssSize) named.set(".bss", { fd: 2, type: 2, keySize: 4, valueSize: data.bssSize, maxEntries: 1 });
   (data.maps ?? []).forEach((m, i) => {
     const { name, ...desc } = m;
-    named.set(name, { ...desc, fd: 2 + i });
+    named.set(name, { ...desc, fd: 3 + i });
   });
   const lines = source.text.split("\n");
   const diagnostics: Diagnostic[] = [];

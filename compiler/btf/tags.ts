@@ -40,11 +40,12 @@ export const ACTIONS = { exit: 0, print: 1, clear: 2, printf: 3, time: 4 } as co
 export const ACTIONS_RING = "tsbpf_actions";
 export const actionsTag = (maps: readonly string[]): string => `${ACTIONS_TAG}${maps.join(",")}`;
 /**
- * The map counting the records ring buffer `ring` dropped because it was full (an internal ArrayMap<u64>(1)): the
- * compiler keeps one for the actions ring (printf() lines, whose calls give the probe no result), adding one where a
- * reserve or an output fails, and tsbpf run reports what it counts, as it reports what a perf buffer lost.
+ * The `.bss` u64 counting the records ring buffer `ring` dropped because it was full: the compiler adds one where a
+ * reserve() or an output() of the ring fails (printf()'s and the probes' own), and tsbpf run reports what it counts,
+ * as it reports what a perf buffer lost.
  */
-export const droppedCounterName = (ring: string): string => `tsbpf_lost_${ring}`;
+export const droppedCounterName = (ring: string): string => `${DROPPED_COUNTER_PREFIX}${ring}`;
+export const DROPPED_COUNTER_PREFIX = "tsbpf_lost_";
 /**
  * `tsbpf:printf=ID:ARGS:FORMAT` on the actions ring buffer, one per printf() call: a printf record is the action
  * header `{ 3, ID }` and the arguments ARGS (`i32,s64,u64`: compiler/ir/printf.ts's layout), formatted by FORMAT.

@@ -16,6 +16,7 @@ export { CodegenError, MAX_STACK } from "./regalloc.js";
 export interface GeneratedFunction {
   insns: Insn[];
   rodataRelocs: number[];
+  bssRelocs: number[];
   mapRelocs: { insn: number; map: string }[];
   coreRelocs: ({ insn: number } & CoreAccess)[];
   locs: (Loc | undefined)[];

@@ -14,6 +14,8 @@ export interface Linked {
   insns: Insn[];
   /** Slot indices of LDDWs that load a `.rodata` address (their imm is the offset). */
   rodataRelocs: number[];
+  /** The same for `.bss`. */
+  bssRelocs: number[];
   /** LDDW slots that load a map's address, with the map's name. */
   mapRelocs: { insn: number; map: string }[];
   /** Slots whose imm is a struct member offset to relocate (CO-RE). */
@@ -112,6 +114,7 @@ export function link(blocks: MBlock[]): Linked {
   }
   const insns: Insn[] = [];
   const rodataRelocs: number[] = [];
+  const bssRelocs: number[] = [];
   const locs: (Loc | undefined)[] = [];
   const coreRelocs: Linked["coreRelocs"] = [];
   const mapRelocs: Linked["mapRelocs"] = [];
@@ -127,9 +130,10 @@ export function link(blocks: MBlock[]): Linked {
         insns.push({ code: 0, dst: 0, src: 0, off: 0, imm: (m.hi ?? 0) | 0 });
         locs.push(m.loc);
         if (m.reloc === ".rodata") rodataRelocs.push(here);
+        if (m.reloc === ".bss") bssRelocs.push(here);
         if (m.map !== undefined) mapRelocs.push({ insn: here, map: m.map });
       }
     }
   }
-  return { insns, rodataRelocs, mapRelocs, coreRelocs, locs };
+  return { insns, rodataRelocs, bssRelocs, mapRelocs, coreRelocs, locs };
 }

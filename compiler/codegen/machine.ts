@@ -17,8 +17,8 @@ export interface MInsn extends Insn {
   target?: number;
   /** Argument registers (r1..rN) a helper call reads. */
   args?: number;
-  /** An LDDW of a `.rodata` address; imm holds the offset into the section. */
-  reloc?: ".rodata";
+  /** An LDDW of a `.rodata` or `.bss` address; imm holds the offset into the section. */
+  reloc?: ".rodata" | ".bss";
   /** An LDDW of a map's address (src = BPF_PSEUDO_MAP_FD), relocated against the map's symbol. */
   map?: string;
   /** The imm of this add is a struct member offset that gets a CO-RE relocation. */

@@ -184,7 +184,8 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         cur[cur.length - 1]!.frame = i.object;
         return;
       case "rodata":
-        put(Op.LDDW, vr(i.dst), 0, 0, i.offset, { hi: 0, reloc: ".rodata" });
+      case "bss":
+        put(Op.LDDW, vr(i.dst), 0, 0, i.offset, { hi: 0, reloc: `.${i.op}` });
         return;
       case "call": {
         i.args.forEach((a, n) => argument((n + 1) as Reg, a));

@@ -35,7 +35,7 @@ export function wideRegisters(fn: IrFunction): Set<number> {
         case "load": full(i.base); break;
         case "st": full(i.base); if (i.size === 8) full(i.src); break;
         case "atomic": full(i.ptr); if (i.size === 8) full(i.src); break;
-        case "ctx": case "addr": case "rodata": break;
+        case "ctx": case "addr": case "rodata": case "bss": break;
       }
     }
     const t = b.term;

@@ -55,6 +55,7 @@ import {
   type Loc,
   type Operand,
   type RodataVar,
+  type BssVar,
   type StackAddr,
   type VReg,
   TARGET_PID_VARIABLE,
@@ -252,18 +253,6 @@ class Rodata {
     this.offsets.set(s, at);
     this.vars.push({ name: `__tsbpf_fmt_${this.strings++}`, offset: at, size: bytes.length, kind: "string" });
     return at;
-  }
-  private zeroAt: number | undefined;
-  /**
-   * Where a u32 zero is (the key of the dropped-record counters), added on first use: static data as a format is,
-   * not a parameter the loader could set.
-   */
-  zero(): number {
-    if (this.zeroAt === undefined) {
-      this.zeroAt = this.place(new Uint8Array(4));
-      this.vars.push({ name: "__tsbpf_zero", offset: this.zeroAt, size: 4, kind: "string" });
-    }
-    return this.zeroAt;
   }
   /** Where targetPid()'s u32 is (4-byte aligned, added on first use). */
   targetPid(): number {
@@ -557,6 +546,7 @@ export function lower(
   // ---------------------------------------------------------------- maps and functions
 
   const maps: MapDef[] = [];
+  const bss: BssVar[] = [];
   /** The maps print() and clear() name, in the order of their numbers in action records (the actions map's tag). */
   const actionTargets: string[] = [];
   /** The file's printf() calls, by the id their records carry (the actions map's tags). */
@@ -860,7 +850,7 @@ export function lower(
     if (license === undefined) {
       diagnostics.push(makeDiagnostic(file, Code.MissingLicense, 'missing `export const license = "GPL";`: the kernel requires a license, and printk needs a GPL-compatible one', 0, 0));
     }
-    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), rodataVars: rodata.vars, license: license ?? "", maps }, programs, diagnostics };
+    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), rodataVars: rodata.vars, ...(bss.length ? { bss } : {}), license: license ?? "", maps }, programs, diagnostics };
   }
 
   // ---------------------------------------------------------------- probes
@@ -2270,7 +2260,7 @@ export function lower(
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [{ kind: "map", name: ACTIONS_MAP }, imm(BigInt(size), U64), imm(0n, U64)], dst: record, loc });
       // A full buffer drops the line, as bpftrace's printf drops it when its perf buffer is full, and counts it.
       const join = this.fb.newBlock();
-      this.unlessDropped(ACTIONS_MAP, "ne", record, imm(0n, PTR), join, e);
+      this.unlessDropped(ACTIONS_MAP, record, join, e);
       this.zero({ layout: { kind: "array", element: { kind: "int", type: U64, size: 8, align: 8 }, length: size / 8, size, align: 8 }, base: record, offset: 0 }, e);
       const [actionField, idField] = ACTION_RECORD.fields.map((f) => ({ layout: f.layout, base: record, offset: f.offset }));
       this.storeInt(actionField!, { op: imm(BigInt(ACTIONS.printf), U32) }, e);
@@ -2394,36 +2384,41 @@ export function lower(
       this.storeInt(argField!, arg, e);
       const r = this.fb.vreg(I64);
       this.fb.emit({ op: "call", helper: Helper.ringbuf_output, args: [{ kind: "map", name: ACTIONS_MAP }, this.addrOf(record, e), imm(8n, U64), imm(0n, U64)], dst: r, loc: locOf(e) });
-      const done = this.fb.newBlock();
-      this.unlessDropped(ACTIONS_MAP, "eq", r, imm(0n, I64), done, e);
-      this.fb.terminate({ op: "jmp", target: done.id });
-      this.enter(done);
+      this.countFailed(ACTIONS_MAP, r, e);
     }
 
     /**
-     * Goes on in a new block when `a cmp b` says the record went into ring buffer `ring`; otherwise counts one it
-     * dropped (countDropped) and goes to `join`.
+     * Goes on in a new block when ring buffer `ring` gave a record (`record` is not null); otherwise counts one it
+     * dropped and goes to `join`.
      */
-    unlessDropped(ring: string, cmp: "eq" | "ne", a: Operand, b: Operand, join: Block, e: TS.Node): void {
+    unlessDropped(ring: string, record: VReg, join: Block, e: TS.Node): void {
       const sent = this.fb.newBlock();
       const dropped = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp, signed: false, a, b, then: sent.id, else: dropped.id });
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record, b: imm(0n, PTR), then: sent.id, else: dropped.id });
       this.enter(dropped);
-      this.countDropped(ring, e);
+      this.addToDropped(ring, imm(1n, U64), e);
       this.fb.terminate({ op: "jmp", target: join.id });
       this.enter(sent);
     }
 
     /**
-     * One more record ring buffer `ring` dropped, in its counter (droppedCounterName), made by the first count. The
-     * key is a zero in .rodata, not on the stack: the stack then stays the same on both paths, so the verifier prunes
-     * where they join (a key zeroed on this path alone multiplied the states of a loop around printf()), and a frame
-     * already at BPF's 512 bytes still fits.
+     * One more record dropped if `result`, a ringbuf_output's, is negative (the ring was full): its sign bit is added,
+     * without a branch, so a loop of output()s costs the verifier no more states than without the count.
      */
-    countDropped(ring: string, e: TS.Node): void {
+    countFailed(ring: string, result: VReg, e: TS.Node): void {
+      const failed = this.fb.vreg(U64);
+      this.fb.emit({ op: "bin", kind: "shr", dst: failed, a: result, b: imm(63n, U64), loc: locOf(e) });
+      this.addToDropped(ring, failed, e);
+    }
+
+    /** Adds `n` to ring buffer `ring`'s count of dropped records (droppedCounterName): a u64 in .bss, made by the first. */
+    addToDropped(ring: string, n: Operand, e: TS.Node): void {
       const name = droppedCounterName(ring);
-      if (!maps.some((m) => m.name === name)) maps.push({ name, type: MAP_TYPES.ArrayMap, maxEntries: 1, key: intLayout(U32), value: intLayout(U64), internal: true });
-      this.increment({ kind: "map", name }, { kind: "rodata", offset: rodata.zero() }, intLayout(U64) as Layout & { kind: "int" }, imm(1n, U64), true, e);
+      let counter = bss.find((v) => v.name === name);
+      if (!counter) bss.push((counter = { name, offset: bss.length * 8 }));
+      const p = this.fb.vreg(PTR);
+      this.fb.emit({ op: "bss", dst: p, offset: counter.offset, loc: locOf(e) });
+      this.fb.emit({ op: "atomic", ptr: p, offset: 0, size: 8, src: n, loc: locOf(e) });
     }
 
     property(e: TS.PropertyAccessExpression): Val {
@@ -2989,7 +2984,7 @@ export function lower(
       // The record starts zeroed, so padding and unset fields never leak kernel memory to user space. A full ring
       // (no record) counts one dropped, which tsbpf run says.
       const join = this.fb.newBlock();
-      this.unlessDropped(m.def.name, "ne", dst, imm(0n, PTR), join, e);
+      this.unlessDropped(m.def.name, dst, join, e);
       const ref: Ref = { layout: m.value!, base: dst, offset: 0, nullable: true };
       this.zero(ref, e);
       this.fb.terminate({ op: "jmp", target: join.id });
@@ -3045,10 +3040,11 @@ export function lower(
         case "RingBuf.output": {
           if (args.length !== 1) fail(e, Code.BadMap, "output() takes the value to send");
           const v = this.materialize(args[0]!, m.value!, e);
-          // The result (negative when the full ring dropped the record) is the probe's to count. Counting it here would
-          // add a branch the verifier queues at every call: a loop of 4,097 output()s would then be too complex for it.
-          // (A reserve() already has its branch, where a null record is counted.)
-          return result(Helper.ringbuf_output, [map, this.addrOf(v, e), imm(BigInt(m.value!.size), U64), imm(0n, U64)]);
+          // The result is negative when the full ring dropped the record, which is counted (tsbpf run says it) and
+          // given to the probe.
+          const sent = result(Helper.ringbuf_output, [map, this.addrOf(v, e), imm(BigInt(m.value!.size), U64), imm(0n, U64)]);
+          this.countFailed(m.def.name, sent.op as VReg, e);
+          return sent;
         }
         case "RingBuf.submit":
         case "RingBuf.discard": {

@@ -18,7 +18,7 @@ function instUses(i: Inst): (number | undefined)[] {
     case "load": return [regOf(i.base)];
     case "st": return [regOf(i.base), regOf(i.src)];
     case "atomic": return [i.ptr.id, regOf(i.src)];
-    case "addr": case "rodata": return [];
+    case "addr": case "rodata": case "bss": return [];
   }
 }
 

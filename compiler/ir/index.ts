@@ -94,7 +94,9 @@ export type Inst =
   /** dst = the address of a stack object plus offset. */
   | { op: "addr"; dst: VReg; object: number; offset: number; loc?: Loc }
   /** dst = the address of `.rodata` plus offset (a string a helper reads, as `true`/`false` for printk's %s). */
-  | { op: "rodata"; dst: VReg; offset: number; loc?: Loc };
+  | { op: "rodata"; dst: VReg; offset: number; loc?: Loc }
+  /** dst = the address of `.bss` plus offset (a counter of tsbpf's own, see BssVar). */
+  | { op: "bss"; dst: VReg; offset: number; loc?: Loc };
 
 export type Terminator =
   | { op: "jmp"; target: number; loc?: Loc }
@@ -169,12 +171,26 @@ export interface RodataVar {
  */
 export const TARGET_PID_VARIABLE = "tsbpf_target_pid";
 
+/**
+ * A u64 of tsbpf's own in `.bss`, as a C tool keeps a counter in a global: what a ring buffer dropped, counted without
+ * a branch (a map element would need a lookup and its null check, which the verifier queues at every count).
+ */
+export interface BssVar {
+  readonly name: string;
+  readonly offset: number;
+}
+
+/** The size of a `.bss` that holds `vars`. */
+export const bssSize = (vars: readonly BssVar[] = []): number => vars.reduce((n, v) => Math.max(n, v.offset + 8), 0);
+
 export interface IrModule {
   readonly functions: IrFunction[];
   /** Contents of `.rodata`: printk formats (NUL-terminated) and, when read, targetPid()'s u32. */
   readonly rodata: Uint8Array;
   /** What `.rodata` holds; absent: its NUL-terminated strings, one per printk format. */
   readonly rodataVars?: readonly RodataVar[];
+  /** The u64s in `.bss` (8 bytes each, at their offsets); absent: no `.bss`. */
+  readonly bss?: readonly BssVar[];
   readonly license: string;
   /** Maps declared at module level, in declaration order (absent: none). */
   readonly maps?: readonly MapDef[];
@@ -321,6 +337,7 @@ export function printFunction(fn: IrFunction): string {
         case "atomic": out.push(`  atomic add %${i.ptr.id}+${i.offset}:${i.size * 8} += ${opnd(i.src)}`); break;
         case "addr": out.push(`  %${i.dst.id}:ptr = &stack#${i.object}+${i.offset}`); break;
         case "rodata": out.push(`  %${i.dst.id}:ptr = &rodata+${i.offset}`); break;
+        case "bss": out.push(`  %${i.dst.id}:ptr = &bss+${i.offset}`); break;
       }
     }
     const t = b.term;

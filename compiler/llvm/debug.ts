@@ -120,6 +120,15 @@ export class DebugInfo {
     return expr;
   }
 
+  /** An `unsigned long long NAME` (a counter in `.bss`); gives its DIGlobalVariableExpression. */
+  u64Global(name: string, line: number): number {
+    const type = this.basicType("unsigned long long", 64, "DW_ATE_unsigned");
+    const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${type}, isLocal: false, isDefinition: true)`);
+    const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
+    this.globals.push(expr);
+    return expr;
+  }
+
   /** A `static const char NAME[size]` in `.rodata`; gives its DIGlobalVariableExpression. */
   rodataString(name: string, size: number, line: number): number {
     const char = this.basicType("char", 8, "DW_ATE_signed_char");

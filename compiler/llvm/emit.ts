@@ -29,7 +29,7 @@
 // element, which LLVM's BPF passes turn into CO-RE field offset relocations, as clang does for
 // BPF_CORE_READ.
 
-import { U32, reachableBlocks, widens, type RodataVar, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
+import { U32, reachableBlocks, widens, type RodataVar, type BssVar, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { rodataVars } from "../object/btf.js";
 import { Helper } from "../isa/helpers.js";
 import { accessSteps, membersRead, type KernelStruct } from "../frontend/kernel-types.js";
@@ -47,6 +47,8 @@ export interface EmitInput {
   sourceText: string;
   /** BTF-defined maps (`.maps`), from the IR module. */
   maps?: readonly MapDef[];
+  /** tsbpf's counters in `.bss` (IrModule.bss). */
+  bss?: readonly BssVar[];
 }
 
 export interface EmitOutput {
@@ -123,6 +125,9 @@ export function emitModule(input: EmitInput): EmitOutput {
     const v = vars.find((x) => offset >= x.offset && offset < x.offset + x.size)!;
     return offset === v.offset ? `ptr @${v.name}` : `ptr getelementptr inbounds (i8, ptr @${v.name}, i64 ${offset - v.offset})`;
   };
+  // .bss: tsbpf's counters, global (as a C file's `unsigned long long n;`) so that opt keeps what only they write.
+  for (const v of input.bss ?? []) globals.push(`@${v.name} = dso_local global i64 0, section ".bss", align 8, !dbg !${debug.u64Global(v.name, 1)}`);
+  const bssAt = (offset: number): string => `ptr @${input.bss!.find((v) => v.offset === offset)!.name}`;
 
   // Kernel structs read through CO-RE: one debug type with the members read, across all programs.
   const structs = debugStructs(input.functions, input.structs, debug);
@@ -131,7 +136,7 @@ export function emitModule(input: EmitInput): EmitOutput {
 
   let needsV4 = false;
   for (const fn of input.functions) {
-    const out = emitFunction(fn, debug, structs, rodataAt, input.structs);
+    const out = emitFunction(fn, debug, structs, rodataAt, bssAt, input.structs);
     needsV4 ||= out.needsV4;
     bodies.push(out.text);
   }
@@ -197,6 +202,7 @@ function emitFunction(
   debug: DebugInfo,
   structs: ReadonlyMap<string, DebugStruct>,
   rodataAt: (offset: number) => string,
+  bssAt: (offset: number) => string,
   kernelStructs: ReadonlyMap<string, KernelStruct>,
 ): { text: string; needsV4: boolean } {
   const blocks = reachableBlocks(fn);
@@ -517,6 +523,9 @@ function emitFunction(
         case "rodata":
           rodataRegs.add(i.dst.id);
           def(i.dst, inst(() => `ptrtoint ${rodataAt(i.offset)} to i64`));
+          break;
+        case "bss":
+          def(i.dst, inst(() => `ptrtoint ${bssAt(i.offset)} to i64`));
           break;
         case "call": {
           const vals = i.args.map((a, n) => (i.low32?.includes(n) ? lowHalf(argValue(a)) : argValue(a)));

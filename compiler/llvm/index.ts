@@ -12,7 +12,7 @@ import { BtfKind, CoreReloKind, parseBtf, parseBtfExt, parseCoreSpec, type Btf }
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Insn } from "../isa/insn.js";
 import { AluOp, Class, Op, Source } from "../isa/opcodes.js";
-import type { CoreAccess, IrFunction, Loc, MapDef, RodataVar } from "../ir/index.js";
+import type { BssVar, CoreAccess, IrFunction, Loc, MapDef, RodataVar } from "../ir/index.js";
 import { foldCopies } from "../ir/copies.js";
 import { eliminateDeadCode } from "../ir/dce.js";
 import type { Lowered } from "../frontend/lower.js";
@@ -34,6 +34,8 @@ export interface LlvmInput {
   sourceText: string;
   /** BTF-defined maps of the module, written to `.maps`. */
   maps?: readonly MapDef[];
+  /** tsbpf's counters in `.bss`. */
+  bss?: readonly BssVar[];
 }
 
 export interface LlvmOptions {
@@ -45,7 +47,7 @@ export interface LlvmProgram {
   name: string;
   section: string;
   insns: Insn[];
-  relocations: { insn: number; symbol: ".rodata" }[];
+  relocations: { insn: number; symbol: ".rodata" | ".bss" }[];
   coreRelocations: ({ insn: number } & CoreAccess)[];
   lines: (Loc | undefined)[];
   stackDepth: number;
@@ -60,7 +62,7 @@ export interface LlvmResult {
 }
 
 export function compileWithLlvm(input: LlvmInput, options: LlvmOptions = {}): LlvmResult {
-  const emitted = emitModule({ functions: input.functions, rodata: input.rodata, rodataVars: input.rodataVars, license: input.license, structs: input.kernelStructs, fileName: input.fileName, sourceText: input.sourceText, maps: input.maps });
+  const emitted = emitModule({ functions: input.functions, rodata: input.rodata, rodataVars: input.rodataVars, license: input.license, structs: input.kernelStructs, fileName: input.fileName, sourceText: input.sourceText, maps: input.maps, bss: input.bss });
   const cpu = emitted.needsV4 ? 4 : options.cpu ?? 3;
   const object = llvmToObject(emitted.text, { cpu });
   return { object, llvmIr: emitted.text, programs: readPrograms(object), btf: readBpfObject(object).btf ?? new Uint8Array(0) };
@@ -99,7 +101,7 @@ export function readPrograms(object: Uint8Array): LlvmProgram[] {
       name: p.name,
       section: p.section,
       insns: p.insns,
-      relocations: p.relocations.filter((r) => r.kind === "lddw" && r.symbolSection === ".rodata").map((r) => ({ insn: r.insn, symbol: ".rodata" as const })),
+      relocations: p.relocations.flatMap((r) => (r.kind === "lddw" && (r.symbolSection === ".rodata" || r.symbolSection === ".bss") ? [{ insn: r.insn, symbol: r.symbolSection }] : [])),
       coreRelocations,
       lines,
       stackDepth: stackDepth(p.insns),
@@ -150,7 +152,7 @@ function coreAccessOf(btf: Btf, typeId: number, access: string): CoreAccess | un
 export function compileLowered(lowered: Lowered, kernelStructs: ReadonlyMap<string, KernelStruct>, source: { fileName: string; text: string }, options: LlvmOptions = {}): CompileResult {
   const functions = lowered.programs.map(({ fn }) => foldCopies(eliminateDeadCode(fn)));
   const { module } = lowered;
-  const out = compileWithLlvm({ functions, rodata: module.rodata, rodataVars: module.rodataVars, license: module.license, kernelStructs, fileName: source.fileName, sourceText: source.text, maps: module.maps }, options);
+  const out = compileWithLlvm({ functions, rodata: module.rodata, rodataVars: module.rodataVars, license: module.license, kernelStructs, fileName: source.fileName, sourceText: source.text, maps: module.maps, bss: module.bss }, options);
   const kinds = new Map(lowered.programs.map(({ fn, kind }) => [fn.name, kind]));
   const programs: CompiledProgram[] = out.programs.map((p) => ({ ...p, kind: kinds.get(p.name)! }));
   return { object: out.object, programs, rodata: module.rodata, license: module.license, btf: out.btf, diagnostics: [], source };

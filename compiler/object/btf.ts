@@ -31,7 +31,7 @@ export interface BtfProgram {
   tags?: readonly string[];
 }
 
-import { U32, type RodataVar } from "../ir/index.js";
+import { U32, bssSize, type BssVar, type RodataVar } from "../ir/index.js";
 export type { RodataVar };
 
 export interface ObjectBtf {
@@ -216,6 +216,7 @@ export function buildBtf(
   sourceText: string,
   maps: readonly MapDef[] = [],
   vars: readonly RodataVar[] = rodataVars(rodata),
+  bss: readonly BssVar[] = [],
 ): ObjectBtf {
   const btf = new BtfBuilder();
   const ext = new BtfExtBuilder(btf);
@@ -268,6 +269,12 @@ export function buildBtf(
       return { type: variable, offset: v.offset, size: v.size };
     });
     btf.add({ kind: BtfKind.DATASEC, name: ".rodata", size: rodata.length, vars: secinfo });
+  }
+  if (bss.length) {
+    // As clang describes `unsigned long long name;` at file scope: a global the loader finds by name.
+    const u64 = btf.add({ kind: BtfKind.INT, name: "unsigned long long", size: 8, encoding: 0, offset: 0, bits: 64 });
+    const secinfo = bss.map((v) => ({ type: btf.add({ kind: BtfKind.VAR, name: v.name, type: u64, linkage: BtfVarLinkage.GLOBAL_ALLOCATED }), offset: v.offset, size: 8 }));
+    btf.add({ kind: BtfKind.DATASEC, name: ".bss", size: bssSize(bss), vars: secinfo });
   }
   if (maps.length) addMaps(btf, maps, int);
   // .BTF.ext first: it adds its strings to .BTF's table.

@@ -8,9 +8,11 @@
 // adds the two); `license` with a global `_license` object. `.BTF`/`.BTF.ext` are added when the
 // caller has them (object/btf.ts: func and line info; later CO-RE relocations), with local symbols
 // for the `.rodata` variables they describe. Maps go in `.maps` (zeroes: BTF describes them), one
-// global OBJECT symbol each; an LDDW of a map is `R_BPF_64_64` against the map's symbol.
+// global OBJECT symbol each; an LDDW of a map is `R_BPF_64_64` against the map's symbol. tsbpf's own counters are
+// u64s in a NOBITS `.bss`, addressed as `.rodata` is.
 
-import { ElfWriter, R_BPF, SHF } from "../elf/index.js";
+import { ElfWriter, R_BPF, SHF, SHT } from "../elf/index.js";
+import { bssSize } from "../ir/index.js";
 import { encode, type Insn } from "../isa/insn.js";
 
 export interface ObjectProgram {
@@ -19,6 +21,8 @@ export interface ObjectProgram {
   insns: Insn[];
   /** Slot indices of LDDWs whose imm is an offset into `.rodata`. */
   rodataRelocs: number[];
+  /** The same for `.bss`. */
+  bssRelocs?: number[];
   /** LDDW slots that load a map's address. */
   mapRelocs?: { insn: number; map: string }[];
 }
@@ -30,6 +34,8 @@ export interface ObjectInput {
   btf?: { btf: Uint8Array; ext?: Uint8Array };
   /** Named objects in `.rodata` (BTF VARs refer to them by name): printk formats local, a u32 knob global. */
   rodataSymbols?: { name: string; offset: number; size: number; kind?: "string" | "int" }[];
+  /** u64 variables in `.bss` (zeroes, NOBITS), each a global OBJECT symbol that its BTF VAR names. */
+  bss?: readonly { name: string; offset: number }[];
   /** Maps in `.maps`, in order: name and the size of its definition. */
   maps?: { name: string; size: number }[];
 }
@@ -65,6 +71,8 @@ export function writeObject(input: ObjectInput): { bytes: Uint8Array; placements
   const license = new TextEncoder().encode(input.license + "\0");
   elf.addSection("license", { flags: SHF.ALLOC | SHF.WRITE, data: license, align: 1 });
   if (input.rodata.length) elf.addSection(".rodata", { flags: SHF.ALLOC, data: input.rodata, align: 8 });
+  const bss = bssSize(input.bss);
+  if (bss) elf.addSection(".bss", { type: SHT.NOBITS, flags: SHF.ALLOC | SHF.WRITE, size: bss, align: 8 });
   const mapSymbols = new Map<string, number>();
   if (input.maps?.length) {
     const total = input.maps.reduce((n, m) => n + m.size, 0);
@@ -85,11 +93,15 @@ export function writeObject(input: ObjectInput): { bytes: Uint8Array; placements
     for (const slot of program.rodataRelocs) {
       elf.addRelocation(section, { offset: at + slot * 8, symbol: elf.sectionSymbol(".rodata"), type: R_BPF.R_64_64 });
     }
+    for (const slot of program.bssRelocs ?? []) {
+      elf.addRelocation(section, { offset: at + slot * 8, symbol: elf.sectionSymbol(".bss"), type: R_BPF.R_64_64 });
+    }
     for (const r of program.mapRelocs ?? []) {
       elf.addRelocation(section, { offset: at + r.insn * 8, symbol: mapSymbols.get(r.map)!, type: R_BPF.R_64_64 });
     }
   }
   for (const v of input.rodataSymbols ?? []) elf.addSymbol({ name: v.name, section: ".rodata", value: v.offset, size: v.size, type: "OBJECT", bind: v.kind === "int" ? "GLOBAL" : "LOCAL" });
+  for (const v of input.bss ?? []) elf.addSymbol({ name: v.name, section: ".bss", value: v.offset, size: 8, type: "OBJECT", bind: "GLOBAL" });
   elf.addSymbol({ name: "_license", section: "license", value: 0, size: license.length, type: "OBJECT", bind: "GLOBAL" });
   return { bytes: elf.toBytes(), placements };
 }

@@ -10,6 +10,7 @@ import { GlobalValueError } from "./errors.js";
 import { KCONFIG_SECTION } from "./externs.js";
 import type { MapSpec } from "./object.js";
 import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
+import { DROPPED_COUNTER_PREFIX } from "../../compiler/btf/tags.js";
 
 /**
  * An integer (bigint), a boolean, or text. Text is read as the variable's type in the object's BTF reads it: an
@@ -44,11 +45,13 @@ const TS_NAMES: Readonly<Record<string, string>> = {
 export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>, btf?: Btf, typeScript = false): Map<string, Uint8Array> {
   const data = maps.filter((m) => m.origin === "data" && m.name !== KCONFIG_SECTION);
   const out = new Map<string, Uint8Array>();
-  // tsbpf's own: targetPid()'s variable (set by --command/--pid) and the printf/printk formats.
-  const own = (n: string) => n === TARGET_PID_VARIABLE || n.startsWith("__tsbpf_");
+  // tsbpf's own: targetPid()'s variable (set by --command/--pid), the printf/printk formats and the counts of records
+  // ring buffers dropped.
+  const counter = (n: string) => n.startsWith("__tsbpf_") || n.startsWith(DROPPED_COUNTER_PREFIX);
+  const own = (n: string) => n === TARGET_PID_VARIABLE || counter(n);
   for (const [name, value] of values) {
-    // The formats are constants printk reads; targetPid()'s variable is set through these values too.
-    const map = name.startsWith("__tsbpf_") ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
+    // The formats are constants printk reads, the counts start at zero; targetPid()'s variable is set through these values too.
+    const map = counter(name) ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
     if (!map) {
       const names = data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => !own(n));
       const near = similarNames(name, names);

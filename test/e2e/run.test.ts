@@ -789,9 +789,9 @@ begin(() => {
     assert.equal(objects.filter((o) => "printf" in o).length + lost.get("tsbpf_actions")!, 2000);
   });
 
-  it("says how many records a full RingBuf dropped where reserve() gave null, as it says a perf buffer's; output() gives its result", async () => {
+  it("says how many records a full RingBuf dropped where reserve() gave null or output() failed, as it says a perf buffer's", async () => {
     // 400 records of 16 bytes (an 8-byte header, a u32 padded to 8) into a one-page ring, before anything reads them:
-    // output()'s failures are the probe's to count (here in a map), reserve()'s are counted by tsbpf.
+    // tsbpf counts every one dropped; output() also gives the probe its result (counted here in a map too).
     const file = join(dir, "ring-burst.ts");
     writeFileSync(
       file,
@@ -818,8 +818,9 @@ begin(() => {
     const received = objects.filter((o) => o.map === "events" && "value" in o).length;
     const lost = objects.filter((o) => o.map === "events" && "lost" in o).reduce((n, o) => n + (o.lost as number), 0);
     const failed = Number((objects.find((o) => o.map === "failedOutputs")?.entries as { value: number }[] | undefined)?.[0]?.value ?? 0);
-    assert.ok(received > 0 && lost > 0 && failed > 0, run.stdout().slice(-500));
-    assert.equal(received + lost + failed, 400);
+    assert.ok(received > 0 && failed > 0, run.stdout().slice(-500));
+    assert.equal(received + lost, 400);
+    assert.ok(lost > failed, "the failed output()s and the null reserve()s");
   });
 
   it("warns at the end that a hash map is full, as bpftrace says a map is full (updates of new keys failed)", async () => {
