@@ -1979,11 +1979,18 @@ export function lower(
      * bits, is refused.
      */
     comparands(a: Val, b: Val, node: TS.Node, sides: [TS.Node, TS.Node]): [Operand, Operand, IntType] {
-      for (const [c, o, other] of [[a, b, sides[1]], [b, a, sides[0]]] as const) {
+      for (const [c, o, other, self] of [[a, b, sides[1], sides[0]], [b, a, sides[0], sides[1]]] as const) {
         if (!c.untyped || o.untyped || c.op.kind !== "imm" || fits(c.op.value, promote(o.op.type))) continue;
         const t = promote(o.op.type);
         if (c.op.value < 0n && !t.signed) {
-          fail(node, Code.OutOfRange, `\`${other.getText(file)}\` is a ${typeName(t)}, and C compares it with ${c.op.value} converted to ${BigInt.asUintN(t.bits, c.op.value)}, which is not TypeScript's answer: compare with 0 (a ${typeName(t)} is never negative), or convert it first (\`i64(${other.getText(file)})\`${t.bits === 64 ? ", when it is below 2^63" : ""})`);
+          const advice = [`compare with 0 (a ${typeName(t)} is never negative)`, `convert it first (\`i64(${other.getText(file)})\`${t.bits === 64 ? ", when it is below 2^63" : ""})`];
+          // A number made by 32-bit bitwise operators (`F.TOP | F.A` with TOP = 1 << 31) is negative in JavaScript
+          // too; its bits as an unsigned number are what a flags test means.
+          if (c.op.value >= -(1n << 31n) && !(ts.isPrefixUnaryExpression(self) && self.operator === ts.SyntaxKind.MinusToken)) {
+            const text = ts.isParenthesizedExpression(self) || ts.isIdentifier(self) || ts.isPropertyAccessExpression(self) ? self.getText(file) : `(${self.getText(file)})`;
+            advice.unshift(`write the bits as the unsigned number they are (\`${text} >>> 0\` is ${BigInt.asUintN(32, c.op.value)})`);
+          }
+          fail(node, Code.OutOfRange, `\`${other.getText(file)}\` is a ${typeName(t)}, and C compares it with ${c.op.value} converted to ${BigInt.asUintN(t.bits, c.op.value)}, which is not TypeScript's answer: ${advice.slice(0, -1).join(", ")}, or ${advice.at(-1)}`);
         }
         const type = commonType(defaultType(c.op.value), o.op.type);
         return [this.convert(a, type).op, this.convert(b, type).op, type];

@@ -112,6 +112,15 @@ test("comparisons compare constants as numbers; a negative constant against an u
   }
 });
 
+test("a flags constant made negative by 32-bit operators is refused against an unsigned value, pointing to `>>> 0`, which matches", async () => {
+  const head = "enum F { A = 1, TOP = 1 << 31 }";
+  const bad = diagnostics(`${head}\nexport const p = uprobe("libc.so.6", "unlink", (a: u32) => {\n  if (a === (F.TOP | F.A)) return 1;\n  return 0;\n});`);
+  assert.equal(bad.length, 1, bad.join("\n"));
+  assert.ok(bad[0]!.includes("TSBPF1005 `a` is a u32, and C compares it with -2147483647 converted to 2147483649, which is not TypeScript's answer: write the bits as the unsigned number they are (`(F.TOP | F.A) >>> 0` is 2147483649), compare with 0"), bad[0]);
+  const body = `  printf("%d %d\\n", a === ((F.TOP | F.A) >>> 0), a === (F.TOP >>> 0));`;
+  assert.equal(await printed("a: u32", body, [[0x80000001]], head), "1 0\n");
+});
+
 test("a const bound to a map lookup keeps its number after the map's element is written", async () => {
   const head = `const arr = new ArrayMap<u64>(4);
 const h = new HashMap<u32, u64>(4);
