@@ -821,6 +821,10 @@ begin(() => {
     assert.ok(received > 0 && failed > 0, run.stdout().slice(-500));
     assert.equal(received + lost, 400);
     assert.ok(lost > failed, "the failed output()s and the null reserve()s");
+    // The simulator's ring fills where the kernel's does, and counts the same drops.
+    const sim = await simulate(file);
+    sim.begin();
+    assert.deepEqual([sim.events("events").length, sim.global("tsbpf_lost_events"), sim.map("failedOutputs").toArray()], [received, BigInt(lost), [BigInt(failed)]]);
   });
 
   it("warns at the end that a hash map is full, as bpftrace says a map is full (updates of new keys failed)", async () => {
