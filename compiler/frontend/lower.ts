@@ -2637,6 +2637,18 @@ export function lower(
       return { layout, base: { kind: "stack", object }, offset: 0 };
     }
 
+    /**
+     * A Str<N>'s text in a stack buffer of N + 1 bytes that ends with a NUL, for the kernel's %s, which reads to a NUL:
+     * a Str that fills its N bytes has none (one read from user memory or a map), and %s would print what follows.
+     */
+    terminated(str: Ref, node: TS.Node): StackAddr {
+      const size = str.layout.size + 1;
+      if (align(size, 8) > 512) fail(node, Code.StackTooLarge, `printing this Str needs ${align(size, 8)} bytes of stack; BPF allows 512: print it with printf(), which copies it into its record`);
+      const object = this.fb.stackObject(align(size, 8), 8, locOf(node));
+      this.fb.emit({ op: "call", helper: Helper.probe_read_kernel_str, args: [{ kind: "stack", object }, imm(BigInt(size), U32), this.addrOf(str, node)], loc: locOf(node) });
+      return { kind: "stack", object };
+    }
+
     /** The address of a Ref's bytes, as a helper argument. */
     addrOf(r: Ref, node: TS.Node): CallArg {
       if (r.base.kind === "stack") return { kind: "stack", object: r.base.object, offset: (r.base.offset ?? 0) + r.offset };
@@ -3647,7 +3659,7 @@ export function lower(
           // An integer in memory (a map lookup's value) prints as its value does, below.
           if (str && str.layout.kind !== "int") {
             if (str.layout.kind !== "str") fail(x, Code.BadPrintk, `printk() prints integers and strings, not a ${describeLayout(str.layout)}`);
-            args.push(this.addrOf(str, x));
+            args.push(this.terminated(str, x));
             format += "%s" + escape(span.literal.text);
             continue;
           }

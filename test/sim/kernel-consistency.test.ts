@@ -13,6 +13,7 @@ import { compile } from "../../compiler/index.js";
 import { Session } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, missingTracefs } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { missingLlvm } from "../../compiler/llvm/index.js";
 
 const skip = missingRoot() ?? missingTracefs() ?? missingBpf() ?? false;
 const AT_FDCWD = -100;
@@ -49,6 +50,47 @@ test("the kernel and the simulator print the same line for the same unlinkat", {
     const sim = await simulate(probe);
     sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: AT_FDCWD, pathname: sim.kernel.userString(join(dir, "f")), flag: 0 }, { pid: live.pid, comm: "rm" });
     assert.deepEqual(sim.trace(), [live.message]);
+  } finally {
+    await session.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("printk of a Str<N> that fills its N bytes (no NUL) prints those N bytes, in the kernel and the simulator", { skip, timeout: 20_000 }, async () => {
+  // The path an rm passes to unlinkat is read as a struct whose Str<8> has no NUL: what follows it must not print.
+  const text = `import { tracepoint, printk, readUser, type i32, type Str } from "tsbpf";
+export const license = "GPL";
+interface Pt { name: Str<8>; x: i32; }
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
+  const v = readUser<Pt>(ctx.pathname);
+  if (v.x !== 0x44434241) return;
+  printk(\`name=\${v.name}|\`);
+});
+`;
+  const compiled = compile({ fileName: "unterminated.ts", text });
+  assert.deepEqual(compiled.diagnostics, []);
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-sim-"));
+  const session = new Session();
+  try {
+    const pipe = session.tracePipe();
+    session.load(compiled.object, { name: "unterminated" }).attachAll();
+    let message: string | undefined;
+    for (let attempt = 0; attempt < 5 && !message; attempt++) {
+      writeFileSync(join(dir, "abcdefghABCD"), "x");
+      const pid = await new Promise<number>((resolve, reject) => {
+        const child = spawn("rm", ["-f", "abcdefghABCD"], { cwd: dir, stdio: "ignore" });
+        child.on("error", reject);
+        child.on("exit", () => resolve(child.pid!));
+      });
+      message = (await pipe.waitFor((l) => l.pid === pid && l.message.startsWith("name="), 3000))?.message;
+    }
+    assert.equal(message, "name=abcdefgh|");
+    for (const backend of ["own", "llvm"] as const) {
+      if (backend === "llvm" && missingLlvm()) continue;
+      const sim = await simulate({ fileName: "unterminated.ts", text }, { backend });
+      sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: AT_FDCWD, pathname: sim.kernel.userString("abcdefghABCD"), flag: 0 });
+      assert.deepEqual(sim.trace(), [message], backend);
+    }
   } finally {
     await session.close();
     rmSync(dir, { recursive: true, force: true });
