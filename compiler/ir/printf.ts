@@ -12,7 +12,7 @@ export interface Conversion {
   flags: string;
   width: number | undefined;
   precision: number | undefined;
-  /** A length modifier (`ll` of `%llu`): accepted and kept, not needed (the record holds each value's width). */
+  /** A length modifier: `hh` and `h` narrow the value as C does; `l`, `ll`, ... are not needed (the record holds each value's width). */
   length: string;
 }
 
@@ -193,11 +193,14 @@ export function formatPrintf(pieces: readonly FormatPiece[], values: readonly (b
   return out;
 }
 
-function convert(c: Conversion, value: bigint | string, bits: number): string {
+const UTF8 = new TextEncoder();
+const TEXT = new TextDecoder();
+
+function convert(c: Conversion, value: bigint | string, valueBits: number): string {
   const left = c.flags.includes("-");
-  const pad = (body: string, sign = ""): string => {
+  // `length`: what C counts, the bytes of the text as written (UTF-8).
+  const pad = (body: string, sign = "", length = sign.length + body.length): string => {
     const width = c.width ?? 0;
-    const length = sign.length + body.length;
     if (length >= width) return sign + body;
     if (left) return sign + body + " ".repeat(width - length);
     // Zero padding goes between the sign and the digits, and not with a precision (C).
@@ -205,11 +208,17 @@ function convert(c: Conversion, value: bigint | string, bits: number): string {
     return " ".repeat(width - length) + sign + body;
   };
   if (c.spec === "s") {
-    const s = String(value);
-    return pad(c.precision === undefined ? s : s.slice(0, c.precision));
+    // Precision and width count bytes, as C's do: a cut inside a character keeps its first bytes, which print as
+    // U+FFFD, as a terminal shows C's output.
+    const bytes = UTF8.encode(String(value));
+    const cut = c.precision === undefined ? bytes : bytes.subarray(0, c.precision);
+    return pad(TEXT.decode(cut), "", cut.length);
   }
   const v = typeof value === "bigint" ? value : 0n;
-  if (c.spec === "c") return pad(String.fromCharCode(Number(BigInt.asUintN(8, v))));
+  // One byte, as C writes it: above 127 it is no character on its own (U+FFFD).
+  if (c.spec === "c") return pad(TEXT.decode(Uint8Array.of(Number(BigInt.asUintN(8, v)))), "", 1);
+  // `hh` and `h` convert to char and short first, as C does.
+  const bits = c.length === "hh" ? 8 : c.length === "h" ? 16 : valueBits;
   const unsigned = BigInt.asUintN(bits, v);
   const digits = (n: bigint, radix: number): string => {
     const s = n.toString(radix);

@@ -27,6 +27,8 @@ const CASES: [string, bigint | string, "int" | "unsigned" | "long long" | "unsig
   ["%llx", 18446744073709551615n, "unsigned long long"], ["%-20llx|", 3735928559n, "unsigned long long"], ["%c", 65n, "int"],
   ["%3c|", 66n, "int"], ["%-3c|", 67n, "int"], ["%s", "hello", "char *"], ["%8s|", "hi", "char *"], ["%-8s|", "hi", "char *"],
   ["%.3s|", "truncate", "char *"], ["%08s|", "pad", "char *"], ["%%d %d", 1n, "int"], ["%ld", -5n, "long long"],
+  ["%hhd", 300n, "int"], ["%hd", 70000n, "int"], ["%hhu", -1n, "int"], ["%hx", 70000n, "unsigned"], ["%hhd", 200n, "unsigned"],
+  ["%5.2s|", "h\u00e9llo", "char *"], ["%.3s|", "h\u00e9llo", "char *"], ["%-4s|", "\u00e9", "char *"], ["%3c|", 233n, "int"],
 ];
 
 test("the formatter writes what glibc's printf writes for the same formats and values", { skip: noGcc }, () => {
