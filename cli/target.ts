@@ -2,9 +2,11 @@
 // probes are attached before its first instruction runs, and `--pid PID` names a running process. Uprobes and
 // uretprobes then fire for that process alone (perf's pid filter follows it across exec), and the run stops when it
 // exits. A command still running when the run ends is ended with it; one never resumed is killed.
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync, writeSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { UserError } from "./exit-codes.js";
+import { execStub } from "./exec-stub.js";
+import { native } from "../runtime/sys/native.js";
 
 export interface Target {
   pid: number;
@@ -99,18 +101,52 @@ const TERM_GRACE_MS = 1000;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number) => void Atomics.wait(sleepCell, 0, 0, ms);
 
+/** What the command's process is called (its comm) until it execs the command. */
+export const STARTER_NAME = "tsbpf-command";
+const MFD_CLOEXEC = 1;
+const MFD_EXEC = 0x10;
+let stubPath: string | null | undefined;
+
 /**
- * Starts `line` stopped (a shell stops itself, then execs the program in its place, keeping the pid), waits until
- * it has stopped, and gives it as the target. `quietStdout` sends its standard output to standard error (--json).
+ * Where the exec stub (exec-stub.ts) is: a memory file this process keeps open, which a child execs through /proc
+ * (a file in a temporary directory could be on a noexec mount); undefined where it cannot be made.
+ */
+function execStubPath(): string | undefined {
+  if (stubPath === undefined) {
+    stubPath = null;
+    const bytes = execStub();
+    try {
+      const memfdCreate = native().libc.func("memfd_create", "int", ["str", "uint"]) as (name: string, flags: number) => number;
+      // MFD_EXEC where the kernel knows it (6.3 on; a vm.memfd_noexec policy may ask for it), else without.
+      const fd = bytes && [MFD_CLOEXEC | MFD_EXEC, MFD_CLOEXEC].map((flags) => memfdCreate("tsbpf-command", flags)).find((f) => f >= 0);
+      if (bytes && fd !== undefined) {
+        writeSync(fd, bytes);
+        stubPath = `/proc/${process.pid}/fd/${fd}`;
+      }
+    } catch {
+      // no FFI here: the shell stops the command instead
+    }
+  }
+  return stubPath ?? undefined;
+}
+
+/**
+ * Starts `line` stopped (the exec stub, or where there is none a shell, stops itself, then execs the program in its
+ * place, keeping the pid), waits until it has stopped, and gives it as the target. `quietStdout` sends its standard
+ * output to standard error (--json).
  */
 export function startCommand(line: string, options: { quietStdout?: boolean } = {}): Target {
   const argv = splitCommand(line);
   const program = findExecutable(argv[0]!);
   // node:child_process only here: loading it (with net, streams and dgram) costs every run ~5 ms at start.
   const { spawn } = process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
-  const child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "sh", program, ...argv.slice(1)], {
-    stdio: ["inherit", options.quietStdout ? process.stderr.fd : "inherit", "inherit"],
-  });
+  const stdio: import("node:child_process").StdioOptions = ["inherit", options.quietStdout ? process.stderr.fd : "inherit", "inherit"];
+  const stub = execStubPath();
+  let child = stub === undefined ? undefined : spawn(stub, [program, ...argv.slice(1)], { stdio, argv0: STARTER_NAME });
+  if (child?.pid === undefined) {
+    child?.on("error", () => {}); // the stub could not be run: the shell's spawn below says what fails
+    child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "sh", program, ...argv.slice(1)], { stdio });
+  }
   const pid = child.pid;
   if (pid === undefined) throw new UserError(`--command: cannot start ${argv[0]}`);
   const exited = new Promise<string>((resolve) =>

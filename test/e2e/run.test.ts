@@ -467,6 +467,19 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("--command: uprobes on libc see the command's calls and none made before its exec (the starter calls no libc)", { skip: missingUprobes() ?? false }, async () => {
+    const probe = 'uprobe("libc.so.6", "malloc", () => { printf("malloc %s\\n", comm()); }); uprobe("libc.so.6", "strlen", () => { printf("strlen %s\\n", comm()); }); uprobe("libc.so.6", "__libc_start_main", () => { printf("start %s\\n", comm()); })';
+    const run = tsbpf(["run", "-e", probe, "--no-cache", "-c", "/bin/true"]);
+    try {
+      assert.equal(await run.exited, 0, run.stderr());
+      // A shell stopping the command ran malloc and strlen under its pid after the resume (`malloc sh`, `strlen sh`).
+      assert.deepEqual(run.stdout().split("\n").filter(Boolean), ["start true"]);
+      assert.match(run.stderr(), /^\/bin\/true exited with status 0$/m);
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("usdt() probes on CPython get the --command's imports (register arguments) and collections (a stack argument)", { skip: missingUprobes() ?? missingPythonUsdt() }, async () => {
     const script = join(dir, `gc-${serial++}.py`);
     writeFileSync(script, "import json, gc\ngc.collect(1)\ngc.collect(2)\n");
