@@ -7,6 +7,8 @@ import { checkFits, toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import { Pointer } from "./kernel.js";
 import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
+import { tracepointContext } from "../../compiler/verifier/index.js";
+import { BtfKind, type Btf } from "../../compiler/btf/index.js";
 
 export type Arch = "x86_64" | "arm64";
 
@@ -151,6 +153,26 @@ function sameValues(a: readonly CValue[] | undefined, last: readonly CValue[]): 
   if (a.length !== last.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== last[i]) return false;
   return true;
+}
+
+// ---------------------------------------------------------------- raw tracepoints
+
+/**
+ * The arguments raw tracepoint `name` passes, as C declares them ("struct task_struct *parent"): the types of its
+ * `btf_trace_<name>` prototype (the one a tp_btf program is checked against), named by `__bpf_trace_<name>`'s
+ * parameters where the BTF has that function. Undefined when the BTF has no such tracepoint.
+ */
+export function rawTracepointParams(btf: Btf, name: string): string[] | undefined {
+  const context = tracepointContext(btf, name);
+  if (typeof context === "string") return undefined;
+  const f = btf.find(`__bpf_trace_${name}`, BtfKind.FUNC);
+  const proto = f?.kind === BtfKind.FUNC ? btf.typeById(f.type) : undefined;
+  const names = proto?.kind === BtfKind.FUNC_PROTO && proto.params.length === context.args.length + 1 ? proto.params.slice(1).map((p) => p.name) : [];
+  return context.args.map((id, i) => {
+    const type = btf.typeName(id);
+    const param = names[i] ?? "";
+    return param === "" || type.endsWith("*") ? `${type}${param}` : `${type} ${param}`;
+  });
 }
 
 // ---------------------------------------------------------------- tracepoints

@@ -6,7 +6,7 @@
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
 import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
-import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
+import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, rawTracepointParams, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { checkTask, integerIn, knownKeys, nanoseconds, oneOf, shown } from "./check.js";
 import { TestKernel } from "./kernel.js";
@@ -158,6 +158,9 @@ export class Simulation {
   /** Bytes of the pt_regs context on this arch, and what writes it. */
   private readonly regsSize: number;
   private readonly regsWriter: PtRegsWriter;
+  /** The kernel's BTF (the first of the sources for layouts), and the raw tracepoints' arguments found in it. */
+  private readonly kernelTypes: BtfSource;
+  private readonly rawTracepoints = new Map<string, string[] | undefined>();
 
   /** Use `simulate()`. */
   constructor(
@@ -171,7 +174,9 @@ export class Simulation {
     this.regsSize = LAYOUTS[this.arch].size;
     this.regsWriter = new PtRegsWriter(this.arch);
     this.runOptions = { r1: 0, budget: options.budget, result: { r0: 0n, instructions: 0 } };
-    this.kernel = new TestKernel(vmKernel, btfSources(this));
+    const sources = btfSources(this);
+    this.kernel = new TestKernel(vmKernel, sources);
+    this.kernelTypes = sources[0]!;
   }
 
   /** @internal */
@@ -271,6 +276,11 @@ export class Simulation {
       const a = p.spec.attach;
       return (a.kind === "raw_tracepoint" || (a.kind === "btf" && a.hook === "tp_btf")) && a.name === name;
     });
+    const params = this.rawTracepointParams(name);
+    // The kernel passes every argument: fewer would fail as a read past the context, more would go unread.
+    if (params !== undefined && args.length !== params.length) {
+      throw usage(`raw tracepoint ${name} passes ${params.length} argument${params.length === 1 ? "" : "s"}${params.length ? ` (${params.join(", ")})` : ""}; ${args.length} given`);
+    }
     const context = () => {
       const out = new Uint8Array(Math.max(8, args.length * 8));
       const view = new DataView(out.buffer);
@@ -278,6 +288,15 @@ export class Simulation {
       return out;
     };
     return this.fire(progs, options, context, undefined, () => `rawtracepoint:${name}`);
+  }
+
+  /** Raw tracepoint `name`'s arguments in the kernel's BTF; undefined when that BTF is not at hand or lacks it. */
+  private rawTracepointParams(name: string): string[] | undefined {
+    if (!this.rawTracepoints.has(name)) {
+      const btf = this.kernelTypes.get();
+      this.rawTracepoints.set(name, btf && rawTracepointParams(btf, name));
+    }
+    return this.rawTracepoints.get(name);
   }
 
   /**

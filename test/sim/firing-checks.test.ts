@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate, SimulationError } from "../../runtime/test/index.js";
+import { needsVmlinux } from "./support.js";
 
 const isUsage = (message: RegExp) => (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message);
 
@@ -47,4 +48,16 @@ format:
   assert.throws(() => sim.begin({ cpus: 1 } as never), isUsage(/^sim\.begin\(\) has no option cpus \(did you mean cpu\?\)/));
   assert.throws(() => sim.run("b", new Uint8Array(8), { program: "t" } as never), isUsage(/^sim\.run\(\) has no option program; its options are pid, tgid, uid, gid, comm, cpu, stacks$/));
   assert.equal(sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 1 }, { pid: 3 }).r0, 0n);
+});
+
+test("a raw tracepoint given more or fewer arguments than its kernel prototype is refused, naming them", needsVmlinux, async () => {
+  const text = `import { rawTracepoint, type u64 } from "tsbpf";
+export const license = "GPL";
+export const fork = rawTracepoint("sched_process_fork", (parent: u64, child: u64) => child);`;
+  const sim = await simulate({ fileName: "fork.ts", text }, { arch: "x86_64" });
+  const p = sim.kernel.alloc("task_struct", { pid: 10 });
+  const args = /\(struct task_struct \*parent, struct task_struct \*child\)/.source;
+  assert.throws(() => sim.rawTracepoint("sched_process_fork", [p]), isUsage(new RegExp(`^raw tracepoint sched_process_fork passes 2 arguments ${args}; 1 given$`)));
+  assert.throws(() => sim.rawTracepoint("sched_process_fork", [p, p, 3]), isUsage(/passes 2 arguments .*; 3 given$/));
+  assert.equal(sim.rawTracepoint("sched_process_fork", [p, 7]).r0, 7n);
 });
