@@ -3,7 +3,7 @@
 // Takes argument values, a return value, named registers or field values; gives the context bytes.
 
 import { existsSync, readFileSync } from "node:fs";
-import { checkFits, toU64, type CValue } from "./layout.js";
+import { checkBool, checkFits, toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import { Pointer } from "./kernel.js";
 import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
@@ -278,6 +278,7 @@ export function tracepointRecord(layout: TracepointLayout, values: Readonly<Reco
   for (const f of layout.fields) {
     const v = values[f.name] ?? (f.name === "common_type" ? layout.id : f.name === "common_pid" ? task.pid : undefined);
     if (v === undefined) continue;
+    if ((f.type === "bool" || f.type === "_Bool") && f.arrayLength === undefined) checkBool(v, f.type, `${layout.group}:${layout.name} field ${f.name}`);
     if (f.dataLoc) {
       const where = `${layout.group}:${layout.name} field ${f.name}`;
       const data = typeof v === "string" ? cString(v) : v instanceof Uint8Array ? v : undefined;

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate, SimulationError } from "../../runtime/test/index.js";
 import { needsVmlinux } from "./support.js";
+import { tracepointFormats } from "../support/fixture-kernel.js";
 
 const isUsage = (message: RegExp) => (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message);
 
@@ -60,4 +61,16 @@ export const fork = rawTracepoint("sched_process_fork", (parent: u64, child: u64
   assert.throws(() => sim.rawTracepoint("sched_process_fork", [p]), isUsage(new RegExp(`^raw tracepoint sched_process_fork passes 2 arguments ${args}; 1 given$`)));
   assert.throws(() => sim.rawTracepoint("sched_process_fork", [p, p, 3]), isUsage(/passes 2 arguments .*; 3 given$/));
   assert.equal(sim.rawTracepoint("sched_process_fork", [p, 7]).r0, 7n);
+});
+
+test("a bool tracepoint field takes true, false, 0 or 1, as a boolean map value and global do", async () => {
+  const text = `import { tracepoint } from "tsbpf";
+export const license = "GPL";
+export const exit = tracepoint("sched", "sched_process_exit", (ctx) => (ctx.group_dead ? 1 : 0));`;
+  const sim = await simulate({ fileName: "exit.ts", text }, { arch: "x86_64", tracepointFormats: tracepointFormats("sched/sched_process_exit") });
+  assert.throws(() => sim.tracepoint("sched", "sched_process_exit", { group_dead: 2 }), isUsage(/^sched:sched_process_exit field group_dead is of type bool: give it true or false, not 2$/));
+  assert.throws(() => sim.tracepoint("sched", "sched_process_exit", { group_dead: "yes" }), isUsage(/^sched:sched_process_exit field group_dead is of type bool: give it true or false, not the string "yes"$/));
+  assert.equal(sim.tracepoint("sched", "sched_process_exit", { group_dead: true }).r0, 1n);
+  assert.equal(sim.tracepoint("sched", "sched_process_exit", { group_dead: 0 }).r0, 0n);
+  assert.equal(sim.tracepoint("sched", "sched_process_exit", { group_dead: 1n }).r0, 1n);
 });
