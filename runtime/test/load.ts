@@ -72,6 +72,8 @@ export interface SimProgram {
   bytes: Uint8Array;
   vm: LoadedProgram;
   source: SourceMap;
+  /** The verifier model gave up on it past its instruction limit: the kernel's verifier may refuse it as too large. */
+  tooLarge?: boolean;
 }
 
 export interface LoadedSimulation {
@@ -264,11 +266,13 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     const encoded = encodeProgram(l, fds);
     const source = new SourceMap(l, lines);
     let probeMem: ReadonlySet<number> | undefined;
+    let tooLarge = false;
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
       const functions = programFunctions(object, l);
       const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
       probeMem = result.probeMem && new Set(result.probeMem);
+      tooLarge = result.error?.message.startsWith("BPF program is too large") ?? false;
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).
       if (!result.accepted && !gaveUp(result.error)) {
         const at = source.at(result.error!.pc);
@@ -284,7 +288,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
       const at = source.at(e.pc);
       throw new SimulationError(`program ${p.name} (section ${p.section}) cannot run in the simulator: ${e.message}${at ? `\n  at ${formatLocation(at)}` : ""}`, "object", p.name);
     }
-    programs.push({ name: p.name, spec: p, linked: l, bytes: encoded, vm: loaded, source });
+    programs.push({ name: p.name, spec: p, linked: l, bytes: encoded, vm: loaded, source, ...(tooLarge ? { tooLarge } : {}) });
   }
   // A program array's `.values` (libbpf's initial slots) go in once every program is loaded, as in the kernel.
   for (const [i, m] of object.maps.entries()) {

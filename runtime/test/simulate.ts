@@ -4,7 +4,7 @@
 // Takes a probe source and options; gives a Simulation. Plain values and functions: any test runner.
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
-import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { BudgetExceeded, REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
 import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, rawTracepointParams, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
@@ -24,6 +24,7 @@ import { ProgType } from "../sys/constants.js";
 import { MAX_STACK_FRAMES } from "../../compiler/ir/types.js";
 import { PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
+import { COMPLEXITY_LIMIT } from "../../compiler/verifier/index.js";
 
 export interface SimulateOptions extends LoadOptions {
   /** VM tier: "auto" (interpret, compile when hot; default), "interpreter" or "compiled". */
@@ -517,7 +518,11 @@ export class Simulation {
     const at = e.pc >= 0 ? p.source.at(e.pc) : undefined;
     const where = at ? `\n  at ${formatLocation(at)}` : "";
     const head = e.pc >= 0 ? `instruction ${e.pc}${insn}: ` : "";
-    const reason = e.message.replace(/^instruction \d+: /, "").replace(/ at instruction \d+$/, "");
+    let reason = e.message.replace(/^instruction \d+: /, "").replace(/ at instruction \d+$/, "");
+    // A larger budget lets the run finish here, not the kernel load the program.
+    if (e instanceof BudgetExceeded && p.tooLarge) {
+      reason += ` (the verifier model also passed its limit of ${COMPLEXITY_LIMIT.toLocaleString("en")} instructions on this program, so the kernel's verifier may refuse to load it: "BPF program is too large")`;
+    }
     return new SimulationError(`program ${p.name} (section ${p.spec.section}) failed at ${head}${reason}${where}`, "fault", p.name, at && `${at.file}:${at.line}:${at.column}`, { cause: e });
   }
 
