@@ -175,7 +175,10 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         bytes.fill(0, off + s.length, off + t.nelems);
         return;
       }
-      if (!Array.isArray(value)) throw usage(`${where}: expected an array for ${btf.typeName(id)}, got ${describe(value)}`);
+      if (!Array.isArray(value)) {
+        const expected = isChar(elem) ? `a string of at most ${t.nelems} bytes` : "an array";
+        throw usage(`${where}: expected ${expected} for ${btf.typeName(id)} (or a Uint8Array of its bytes), got ${describe(value)}`);
+      }
       if (value.length > t.nelems) throw usage(`${where}: ${value.length} elements do not fit ${btf.typeName(id)}`);
       value.forEach((v, i) => encodeValue(btf, t.type, v, bytes, off + i * esize, `${where}[${i}]`, ctx));
       return;

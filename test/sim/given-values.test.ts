@@ -102,3 +102,14 @@ test("an option simulate() does not know is refused, naming the options it has (
   const sim = await simulate(probe, { arch: "x86_64", cpus: 2, seed: 3, budget: 1000, tier: "interpreter", verify: true, name: "o" });
   assert.equal(sim.kprobe("f").r0, 0n);
 });
+
+test("a Str<N> key or value given a number says that it takes a string", async () => {
+  const text = `import { kprobe, HashMap, comm, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+export const names = new HashMap<Str<16>, u64>(8);
+export const k = kprobe("f", () => { names.increment(comm()); return 0; });`;
+  const sim = await simulate({ fileName: "s.ts", text }, { arch: "x86_64" });
+  assert.throws(() => sim.map("names").get(5), isUsage(/^names key: expected a string of at most 16 bytes for char\[16\] \(or a Uint8Array of its bytes\), got number$/));
+  sim.map("names").set("bash", 2n);
+  assert.equal(sim.map("names").get("bash"), 2n);
+});
