@@ -17,6 +17,7 @@ import {
   linkProgram,
   programFunctions,
   mapBtfTypes,
+  noSuchGlobal,
   objectBtf as parsedObjectBtf,
   objectNameOf,
   openObject,
@@ -27,6 +28,7 @@ import {
   type MapSpec,
   type ObjectSpec,
   type ProgramSpec,
+  tsbpfVariable,
   UnresolvedExternError,
 } from "../loader/index.js";
 import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
@@ -166,10 +168,7 @@ function applyGlobals(spec: ObjectSpec, btf: Btf | undefined, globals: Readonly<
   for (const [name, value] of Object.entries(globals)) {
     const map = spec.maps.find((m) => m.origin === "data" && m.variables.some((v) => v.name === name));
     const v = map?.variables.find((x) => x.name === name);
-    if (!map || !v) {
-      const known = spec.maps.flatMap((m) => m.variables.map((x) => x.name));
-      throw new SimulationError(`no global variable ${name} in the object (globals: ${known.join(", ") || "none"})`, "usage");
-    }
+    if (!map || !v) throw usage(noSuchGlobal(name, spec.maps.flatMap((m) => m.variables.map((x) => x.name)).filter((n) => !tsbpfVariable(n))));
     const image = new Uint8Array(map.valueSize);
     if (map.initial) image.set(map.initial.subarray(0, map.valueSize));
     const typeId = btf && variableType(btf, map.name, name);

@@ -14,7 +14,7 @@ import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Dec
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
-import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
+import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, tsbpfVariable, type Codec } from "../loader/index.js";
 import { ActionTable, decodeAction } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
@@ -22,7 +22,7 @@ import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
 import { probeCookie } from "../loader/probe-names.js";
 import { ProgType } from "../sys/constants.js";
 import { MAX_STACK_FRAMES } from "../../compiler/ir/types.js";
-import { PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
+import { DROPPED_COUNTER_PREFIX, PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
 import { COMPLEXITY_LIMIT } from "../../compiler/verifier/index.js";
 
@@ -658,8 +658,9 @@ export class Simulation {
       const id = btf && variableType(btf, spec.name, name);
       return btf && id !== undefined ? decodeValue(btf, id, bytes) : decodeScalar(bytes);
     }
-    const known = this.loaded.object.maps.flatMap((m) => m.variables.map((x) => x.name));
-    throw usage(`no global variable ${name} in the object (globals: ${known.join(", ") || "none"})`);
+    // tsbpf's drop counters are read here too (docs/testing.md), its other variables are not.
+    const known = this.loaded.object.maps.flatMap((m) => m.variables.map((x) => x.name)).filter((n) => !tsbpfVariable(n) || n.startsWith(DROPPED_COUNTER_PREFIX));
+    throw usage(noSuchGlobal(name, known));
   }
 
   /** Runs and instructions per program so far. */
