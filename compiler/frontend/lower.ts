@@ -1634,7 +1634,7 @@ export function lower(
       if (!r || r.base.kind !== "reg") {
         return fail(right, Code.Unsupported, `\`${target.text}\` points into a map or record: it can be set to another lookup or record, or to null, not to a copy; assign its fields to change them`);
       }
-      if (!sameLayout(r.layout, ref.layout)) return fail(right, Code.UnsupportedType, `a ${describeLayout(r.layout)} cannot be assigned to a ${describeLayout(ref.layout)}`);
+      if (!sameLayout(r.layout, ref.layout)) return fail(right, Code.UnsupportedType, `${aLayout(r.layout)} cannot be assigned to ${aLayout(ref.layout)}`);
       this.fb.emit({ op: "mov", dst: base, src: this.addrOf(r, right) as VReg, loc: locOf(right) });
     }
 
@@ -2050,7 +2050,7 @@ export function lower(
           const method = e.expression.name.text;
           if (method === "lookup" || method === "reserve") {
             const r = this.mapRefCall(m, method, e);
-            return r.layout.kind === "int" ? fail(e, Code.Unsupported, `test the result of ${method}() for null before reading it (\`const v = m.${method}(...); if (v !== null) ...\`), or write \`m.lookup(k) ?? 0\``) : fail(e, Code.NotAnInteger, `${method}() gives a ${describeLayout(r.layout)}: bind it to a name and test it for null`);
+            return r.layout.kind === "int" ? fail(e, Code.Unsupported, `test the result of ${method}() for null before reading it (\`const v = m.${method}(...); if (v !== null) ...\`), or write \`m.lookup(k) ?? 0\``) : fail(e, Code.NotAnInteger, `${method}() gives ${aLayout(r.layout)}: bind it to a name and test it for null`);
           }
           return this.mapCall(m, method, e);
         }
@@ -2064,7 +2064,7 @@ export function lower(
       if (name === "printk" || name === "printf") return fail(e, Code.Unsupported, `${name}() returns nothing: call it as a statement`);
       if (name === "readUser" || name === "readKernel") {
         const into = this.memoryRead(e)!;
-        if (into.layout.kind !== "int") return fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(file)}>() gives a ${describeLayout(into.layout)}: bind it to a name or assign it to a field`);
+        if (into.layout.kind !== "int") return fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(file)}>() gives ${aLayout(into.layout)}: bind it to a name or assign it to a field`);
         return this.loadInt(into, e);
       }
       if (name === "readUserStr" || name === "readKernelStr") return fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field), or print it (\`\${${name}(p)}\` in printk)`);
@@ -2250,7 +2250,7 @@ export function lower(
           return { spec: `s${src.layout.size}`, layout: src.layout, fill: (dst) => this.chunks(dst, src.layout.size, x, src) };
         }
         const ref = this.tryRef(x);
-        if (ref && ref.layout.kind !== "int") fail(x, Code.BadPrintk, `%${c.spec} prints an integer, not a ${describeLayout(ref.layout)}`);
+        if (ref && ref.layout.kind !== "int") fail(x, Code.BadPrintk, `%${c.spec} prints an integer, not ${aLayout(ref.layout)}`);
         return this.printfInt(this.value(x), x);
       });
       let n = 0;
@@ -2353,7 +2353,7 @@ export function lower(
         const layout = src.layout;
         return { spec: layout.length === 4 ? "n4" : "n16", layout, fill: (dst) => this.chunks(dst, layout.size, arg, src) };
       }
-      if (src && src.layout.kind !== "int") return fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not a ${describeLayout(src.layout)}`);
+      if (src && src.layout.kind !== "int") return fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not ${aLayout(src.layout)}`);
       const value = this.convert(this.value(arg), U32);
       return { spec: "n4", layout: intLayout(U32), fill: (dst) => this.storeInt(dst, value, arg) };
     }
@@ -2497,7 +2497,7 @@ export function lower(
       const place = this.kernelPlace(e);
       const m = place.member as KernelArray;
       const layout: Layout = m.string ? { kind: "str", size: m.length, align: 1 } : { kind: "array", element: scalarLayout(m.element), length: m.length, size: m.size, align: m.element.size };
-      if (into && !sameLayout(into.layout, layout)) return fail(e, Code.UnsupportedType, `a ${describeLayout(layout)} cannot be assigned to a ${describeLayout(into.layout)}`);
+      if (into && !sameLayout(into.layout, layout)) return fail(e, Code.UnsupportedType, `${aLayout(layout)} cannot be assigned to ${aLayout(into.layout)}`);
       const ref = into ?? this.stackTemp(layout, e);
       const base = ref.base as StackAddr;
       this.fb.emit({ op: "kcopy", into: { ...base, offset: (base.offset ?? 0) + ref.offset }, ptr: place.ptr, offset: place.offset, size: m.size, core: { struct: place.root, members: place.members }, loc: locOf(e) });
@@ -2659,14 +2659,14 @@ export function lower(
     }
 
     loadInt(r: Ref, node: TS.Node): Val {
-      if (r.layout.kind !== "int") return fail(node, Code.NotAnInteger, `\`${node.getText(file)}\` is a ${describeLayout(r.layout)}, not an integer`);
+      if (r.layout.kind !== "int") return fail(node, Code.NotAnInteger, `\`${node.getText(file)}\` is ${aLayout(r.layout)}, not an integer`);
       const dst = this.fb.vreg(r.layout.type);
       this.fb.emit({ op: "load", dst, base: r.base, offset: r.offset, size: r.layout.size, signed: r.layout.type.signed, loc: locOf(node) });
       return { op: dst };
     }
 
     storeInt(r: Ref, v: Val, node: TS.Node): void {
-      if (r.layout.kind !== "int") return fail(node, Code.NotAnInteger, `a ${describeLayout(r.layout)} cannot hold an integer`);
+      if (r.layout.kind !== "int") return fail(node, Code.NotAnInteger, `${aLayout(r.layout)} cannot hold an integer`);
       const type = r.layout.type;
       if (v.untyped && v.op.kind === "imm" && !fits(v.op.value, type)) fail(node, Code.OutOfRange, outOfRange(v.op.value, type));
       this.fb.emit({ op: "st", base: r.base, offset: r.offset, size: r.layout.size, src: this.convert(v, type).op, loc: locOf(node) });
@@ -2693,7 +2693,7 @@ export function lower(
 
     fieldRef(base: Ref, name: TS.MemberName | TS.StringLiteral): Ref {
       if (base.layout.kind === "str") return noStringProperty(name);
-      if (base.layout.kind !== "struct") return fail(name, Code.Unsupported, `a ${describeLayout(base.layout)} has no fields`);
+      if (base.layout.kind !== "struct") return fail(name, Code.Unsupported, `${aLayout(base.layout)} has no fields`);
       const f = base.layout.fields.find((x) => x.name === name.getText(file));
       if (!f) return fail(name, Code.Unsupported, `struct ${base.layout.name} has no field \`${name.getText(file)}\``);
       return { layout: f.layout, base: base.base, offset: base.offset + f.offset };
@@ -2701,13 +2701,13 @@ export function lower(
 
     /** `a[i]`: a constant index is checked now; a variable one at run time (out of range ends the handler, returning 0). */
     elementRef(base: Ref, index: TS.Expression, node: TS.Node): Ref {
-      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
+      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not ${aLayout(base.layout)}`);
       return this.elementAt(base, this.value(index), index, node);
     }
 
     /** elementRef with the index already computed (`i`, from the expression `index`). */
     elementAt(base: Ref, i: Val, index: TS.Expression, node: TS.Node): Ref {
-      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
+      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not ${aLayout(base.layout)}`);
       const { element, length } = base.layout;
       if (i.op.kind === "imm") {
         const n = BigInt.asIntN(64, i.op.value);
@@ -2719,7 +2719,7 @@ export function lower(
 
     /** The element at `idx` of an Arr value, `idx` known to be below its length (checked, or a loop's bound). */
     elementBelow(base: Ref, idx: Operand, node: TS.Node): Ref {
-      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not a ${describeLayout(base.layout)}`);
+      if (base.layout.kind !== "array") return fail(node, Code.Unsupported, `only Arr<T, N> values can be indexed, not ${aLayout(base.layout)}`);
       const { element } = base.layout;
       let start: VReg;
       if (base.base.kind === "stack") {
@@ -2818,8 +2818,8 @@ export function lower(
       const filled = ts.isObjectLiteralExpression(e) || ts.isArrayLiteralExpression(e) || isChoice(e) || ts.isStringLiteral(e);
       if (layout.kind !== "int" && !filled && !this.stringCall(e) && !this.isDynamicString(e)) {
         const r = this.tryRef(e);
-        if (!r) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(layout)} here`);
-        if (!sameLayout(r.layout, layout)) fail(e, Code.UnsupportedType, `expected a ${describeLayout(layout)}, got a ${describeLayout(r.layout)}`);
+        if (!r) return fail(e, Code.NotAnInteger, `expected ${aLayout(layout)} here`);
+        if (!sameLayout(r.layout, layout)) fail(e, Code.UnsupportedType, `expected ${aLayout(layout)}, got ${aLayout(r.layout)}`);
         return r;
       }
       return this.filledTemp(e, layout, node);
@@ -2854,7 +2854,7 @@ export function lower(
       if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
       const p = this.value(call.arguments[0]!);
       if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
-        fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is a ${typeName(p.op.type)}, too narrow for one (use a Ptr or a u64)`);
+        fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is ${withArticle(typeName(p.op.type))}, too narrow for one (use a Ptr or a u64)`);
       }
       return p.op;
     }
@@ -2902,7 +2902,7 @@ export function lower(
         // `m.lookup(k) ?? { ... }`: the element's bytes where the lookup found one, else the right side.
         const src = this.tryRef(e.left);
         if (src?.nullable && src.base.kind === "reg") {
-          if (!sameLayout(src.layout, l)) return fail(e.left, Code.UnsupportedType, `a ${describeLayout(src.layout)} cannot be assigned to a ${describeLayout(l)}`);
+          if (!sameLayout(src.layout, l)) return fail(e.left, Code.UnsupportedType, `${aLayout(src.layout)} cannot be assigned to ${aLayout(l)}`);
           const [found, missing, done] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
           this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: src.base, b: imm(0n, PTR), then: found.id, else: missing.id, loc: locOf(e) });
           this.enter(found);
@@ -2926,7 +2926,7 @@ export function lower(
         return this.enter(done);
       }
       if (ts.isObjectLiteralExpression(e)) {
-        if (l.kind !== "struct") return fail(e, Code.UnsupportedType, `an object literal cannot be a ${describeLayout(l)}`);
+        if (l.kind !== "struct") return fail(e, Code.UnsupportedType, `an object literal cannot be ${aLayout(l)}`);
         for (const p of e.properties) {
           if (ts.isPropertyAssignment(p) && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name))) this.assignInto(this.fieldRef(dst, p.name), p.initializer);
           else if (ts.isShorthandPropertyAssignment(p)) this.assignInto(this.fieldRef(dst, p.name), p.name);
@@ -2935,7 +2935,7 @@ export function lower(
         return;
       }
       if (ts.isArrayLiteralExpression(e)) {
-        if (l.kind !== "array") return fail(e, Code.UnsupportedType, `an array literal cannot be a ${describeLayout(l)}`);
+        if (l.kind !== "array") return fail(e, Code.UnsupportedType, `an array literal cannot be ${aLayout(l)}`);
         if (e.elements.length > l.length) fail(e, Code.OutOfRange, `${e.elements.length} elements do not fit in Arr<..., ${l.length}>`);
         if (e.elements.length < l.length) this.zero(dst, e);
         e.elements.forEach((x, i) => this.assignInto({ layout: l.element, base: dst.base, offset: dst.offset + i * l.element.size }, x));
@@ -2943,7 +2943,7 @@ export function lower(
       }
       const helper = this.stringCall(e);
       if (helper) {
-        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `${helper}() gives a string: assign it to a Str<N>, not a ${describeLayout(l)}`);
+        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `${helper}() gives a string: assign it to a Str<N>, not ${aLayout(l)}`);
         const call = e as TS.CallExpression;
         const where = this.addrOf(dst, e);
         if (helper === "comm") {
@@ -2958,7 +2958,7 @@ export function lower(
         return;
       }
       if (this.isDynamicString(e)) {
-        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `\`${e.getText(file)}\` is a string: assign it to a Str<N>, not a ${describeLayout(l)}`);
+        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `\`${e.getText(file)}\` is a string: assign it to a Str<N>, not ${aLayout(l)}`);
         const src = this.dynamicString(e)!;
         this.fb.emit({ op: "call", helper: Helper.probe_read_kernel_str, args: [this.addrOf(dst, e), imm(BigInt(l.size), U32), src], loc: locOf(e) });
         return;
@@ -2966,7 +2966,7 @@ export function lower(
       // A literal, or a module-level string constant (`const NAME = "bash"`).
       const text = ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e) ? e.text : ts.isIdentifier(e) ? this.formatText(e) : undefined;
       if (text !== undefined) {
-        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `a string cannot be a ${describeLayout(l)}`);
+        if (l.kind !== "str") return fail(e, Code.UnsupportedType, `a string cannot be ${aLayout(l)}`);
         const bytes = new TextEncoder().encode(text);
         if (bytes.length >= l.size) fail(e, Code.OutOfRange, `"${text}" needs ${bytes.length + 1} bytes; the Str holds ${l.size}`);
         this.zero(dst, e);
@@ -2975,14 +2975,14 @@ export function lower(
       }
       const read = this.readCall(e);
       if (read) {
-        if (!sameLayout(read.layout, l)) return fail(e, Code.UnsupportedType, `a ${describeLayout(read.layout)} cannot be assigned to a ${describeLayout(l)}`);
+        if (!sameLayout(read.layout, l)) return fail(e, Code.UnsupportedType, `${aLayout(read.layout)} cannot be assigned to ${aLayout(l)}`);
         return this.readInto(dst, read, e as TS.CallExpression);
       }
       // A kernel array stored to the stack is read straight into place, as clang reads into an event's field.
       if (dst.base.kind === "stack" && ts.isPropertyAccessExpression(e) && kernelMemberOf(e)?.member?.kind === "array") return void this.kernelArrayCopy(e, dst);
       const src = this.tryRef(e);
-      if (!src) return fail(e, Code.NotAnInteger, `expected a ${describeLayout(l)} here`);
-      if (!sameLayout(src.layout, l)) return fail(e, Code.UnsupportedType, `a ${describeLayout(src.layout)} cannot be assigned to a ${describeLayout(l)}`);
+      if (!src) return fail(e, Code.NotAnInteger, `expected ${aLayout(l)} here`);
+      if (!sameLayout(src.layout, l)) return fail(e, Code.UnsupportedType, `${aLayout(src.layout)} cannot be assigned to ${aLayout(l)}`);
       this.chunks(dst, l.size, e, src);
     }
 
@@ -3335,7 +3335,7 @@ export function lower(
       if (e.kind === ts.SyntaxKind.NullKeyword) return void this.fb.emit({ op: "mov", dst: base, src: imm(0n, PTR), loc: locOf(e) });
       const r = this.tryRef(e);
       if (!r || r.base.kind !== "reg") return fail(e, Code.Unsupported, "a function typed `T | null` returns a map lookup, a ring buffer reservation or null: memory of its own would not outlive the call");
-      if (!sameLayout(r.layout, pointer.layout)) return fail(e, Code.UnsupportedType, `a ${describeLayout(r.layout)} cannot be returned as a ${describeLayout(pointer.layout)}`);
+      if (!sameLayout(r.layout, pointer.layout)) return fail(e, Code.UnsupportedType, `${aLayout(r.layout)} cannot be returned as ${aLayout(pointer.layout)}`);
       this.fb.emit({ op: "mov", dst: base, src: this.addrOf(r, e) as VReg, loc: locOf(e) });
     }
 
@@ -3377,7 +3377,7 @@ export function lower(
       } else if (decl.type) {
         if (decl.type.kind !== ts.SyntaxKind.VoidKeyword) {
           const l = layoutOf(decl.type);
-          if (l.kind !== "int") return fail(e, Code.NotAnInteger, `\`${name}\` gives a ${describeLayout(l)}, not an integer: bind it to a name (\`const v: ${decl.type.getText(file)} = ${e.getText(file)}\`) or pass it on`);
+          if (l.kind !== "int") return fail(e, Code.NotAnInteger, `\`${name}\` gives ${aLayout(l)}, not an integer: bind it to a name (\`const v: ${decl.type.getText(file)} = ${e.getText(file)}\`) or pass it on`);
           dst = this.fb.vreg(l.type);
         }
       } else {
@@ -3658,7 +3658,7 @@ export function lower(
           const str = this.tryRef(x);
           // An integer in memory (a map lookup's value) prints as its value does, below.
           if (str && str.layout.kind !== "int") {
-            if (str.layout.kind !== "str") fail(x, Code.BadPrintk, `printk() prints integers and strings, not a ${describeLayout(str.layout)}`);
+            if (str.layout.kind !== "str") fail(x, Code.BadPrintk, `printk() prints integers and strings, not ${aLayout(str.layout)}`);
             args.push(this.terminated(str, x));
             format += "%s" + escape(span.literal.text);
             continue;
@@ -3775,6 +3775,13 @@ function tripCount(start: bigint, op: CmpOp, limit: bigint, step: bigint, type: 
   }
   return MAX_LOOP_ITERATIONS + 2;
 }
+
+/** A type's name after "a" or "an", as it is read: an Arr<u8, 4>, an i32, a u32. */
+function withArticle(name: string): string {
+  return `${/^[aeio]/i.test(name) ? "an" : "a"} ${name}`;
+}
+
+const aLayout = (l: Layout): string => withArticle(describeLayout(l));
 
 function describeLayout(l: Layout): string {
   switch (l.kind) {

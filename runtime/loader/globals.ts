@@ -25,6 +25,21 @@ export function readsTargetPid(maps: readonly MapSpec[]): boolean {
   return maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
 }
 
+/**
+ * tsbpf's own variables, which a probe file does not declare: targetPid()'s (set by --command/--pid), the printf and
+ * printk formats and the counts of records ring buffers dropped.
+ */
+export function tsbpfVariable(name: string): boolean {
+  return name === TARGET_PID_VARIABLE || name.startsWith("__tsbpf_") || name.startsWith(DROPPED_COUNTER_PREFIX);
+}
+
+/** Why global `name` cannot be found: the nearest of `names`, and all of them (those a message should offer). */
+export function noSuchGlobal(name: string, names: readonly string[]): string {
+  const near = similarNames(name, names);
+  const known = names.length ? `its global variables are ${names.join(", ")}` : "it has no global variables";
+  return `the object has no global variable ${name}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; ${known}`;
+}
+
 /** The TypeScript names a probe declares its parameters with, for the C names tsbpf's BTF gives them. */
 const TS_NAMES: Readonly<Record<string, string>> = {
   _Bool: "boolean",
@@ -45,19 +60,10 @@ const TS_NAMES: Readonly<Record<string, string>> = {
 export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string, GlobalValue>, btf?: Btf, typeScript = false): Map<string, Uint8Array> {
   const data = maps.filter((m) => m.origin === "data" && m.name !== KCONFIG_SECTION);
   const out = new Map<string, Uint8Array>();
-  // tsbpf's own: targetPid()'s variable (set by --command/--pid), the printf/printk formats and the counts of records
-  // ring buffers dropped.
-  const counter = (n: string) => n.startsWith("__tsbpf_") || n.startsWith(DROPPED_COUNTER_PREFIX);
-  const own = (n: string) => n === TARGET_PID_VARIABLE || counter(n);
   for (const [name, value] of values) {
     // The formats are constants printk reads, the counts start at zero; targetPid()'s variable is set through these values too.
-    const map = counter(name) ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
-    if (!map) {
-      const names = data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => !own(n));
-      const near = similarNames(name, names);
-      const known = names.length ? `its global variables are ${names.join(", ")}` : "it has no global variables";
-      throw new GlobalValueError(`the object has no global variable ${name}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; ${known}`);
-    }
+    const map = tsbpfVariable(name) && name !== TARGET_PID_VARIABLE ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
+    if (!map) throw new GlobalValueError(noSuchGlobal(name, data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => !tsbpfVariable(n))));
     const variable = map.variables.find((v) => v.name === name)!;
     let bytes = out.get(map.name);
     if (!bytes) {

@@ -3,6 +3,7 @@
 // Takes values of unknown type; gives them typed.
 
 import { usage } from "./errors.js";
+import { similarNames } from "../../compiler/similar.js";
 
 /** A value as a message shows it. */
 export function shown(v: unknown): string {
@@ -44,4 +45,23 @@ export function checkTask(task: unknown, what: string): void {
   const fields = task as Record<string, unknown>;
   for (const id of ["pid", "tgid", "uid", "gid"]) if (fields[id] !== undefined) integerIn(fields[id], 0, 0xffff_ffff, `${what}.${id}`);
   if (fields.comm !== undefined && typeof fields.comm !== "string") throw usage(`${what}.comm must be a string (the task name), not ${shown(fields.comm)}`);
+}
+
+/**
+ * An object whose keys are all in `valid`: a misspelt or inapplicable one (`arg`, `ret` on an entry probe) would go
+ * unused, and tests run through tsx are not type-checked. The error names the key, the nearest valid one (or the
+ * key's entry in `hints`) and every valid key.
+ */
+export function knownKeys(value: unknown, valid: Readonly<Record<string, true>>, what: string, hints: Readonly<Record<string, string>> = {}, noun = "option"): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw usage(`${noun === "option" ? `${what}'s options` : what} must be an object, not ${shown(value)}`);
+  }
+  let unknown: string[] | undefined;
+  for (const k in value) if (!Object.hasOwn(valid, k) && Object.hasOwn(value, k)) (unknown ??= []).push(k);
+  if (unknown === undefined) return;
+  const names = Object.keys(valid);
+  const notes = unknown.flatMap((k) => (Object.hasOwn(hints, k) ? [hints[k]!] : []));
+  const near = unknown.flatMap((k) => (Object.hasOwn(hints, k) ? [] : similarNames(k, names, 1)));
+  if (near.length) notes.push(`did you mean ${near.join(" or ")}?`);
+  throw usage(`${what} has no ${noun} ${unknown.join(" or ")}${notes.length ? ` (${notes.join("; ")})` : ""}; its ${noun}s are ${names.join(", ")}`);
 }

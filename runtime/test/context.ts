@@ -3,10 +3,12 @@
 // Takes argument values, a return value, named registers or field values; gives the context bytes.
 
 import { existsSync, readFileSync } from "node:fs";
-import { checkFits, toU64, type CValue } from "./layout.js";
+import { checkBool, checkFits, toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import { Pointer } from "./kernel.js";
 import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
+import { tracepointContext } from "../../compiler/verifier/index.js";
+import { BtfKind, type Btf } from "../../compiler/btf/index.js";
 
 export type Arch = "x86_64" | "arm64";
 
@@ -153,6 +155,26 @@ function sameValues(a: readonly CValue[] | undefined, last: readonly CValue[]): 
   return true;
 }
 
+// ---------------------------------------------------------------- raw tracepoints
+
+/**
+ * The arguments raw tracepoint `name` passes, as C declares them ("struct task_struct *parent"): the types of its
+ * `btf_trace_<name>` prototype (the one a tp_btf program is checked against), named by `__bpf_trace_<name>`'s
+ * parameters where the BTF has that function. Undefined when the BTF has no such tracepoint.
+ */
+export function rawTracepointParams(btf: Btf, name: string): string[] | undefined {
+  const context = tracepointContext(btf, name);
+  if (typeof context === "string") return undefined;
+  const f = btf.find(`__bpf_trace_${name}`, BtfKind.FUNC);
+  const proto = f?.kind === BtfKind.FUNC ? btf.typeById(f.type) : undefined;
+  const names = proto?.kind === BtfKind.FUNC_PROTO && proto.params.length === context.args.length + 1 ? proto.params.slice(1).map((p) => p.name) : [];
+  return context.args.map((id, i) => {
+    const type = btf.typeName(id);
+    const param = names[i] ?? "";
+    return param === "" || type.endsWith("*") ? `${type}${param}` : `${type} ${param}`;
+  });
+}
+
 // ---------------------------------------------------------------- tracepoints
 
 export interface TracepointField {
@@ -256,6 +278,7 @@ export function tracepointRecord(layout: TracepointLayout, values: Readonly<Reco
   for (const f of layout.fields) {
     const v = values[f.name] ?? (f.name === "common_type" ? layout.id : f.name === "common_pid" ? task.pid : undefined);
     if (v === undefined) continue;
+    if ((f.type === "bool" || f.type === "_Bool") && f.arrayLength === undefined) checkBool(v, f.type, `${layout.group}:${layout.name} field ${f.name}`);
     if (f.dataLoc) {
       const where = `${layout.group}:${layout.name} field ${f.name}`;
       const data = typeof v === "string" ? cString(v) : v instanceof Uint8Array ? v : undefined;

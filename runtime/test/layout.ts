@@ -101,6 +101,12 @@ function fitsBits(v: CValue, bits: number): boolean {
   return true;
 }
 
+/** A _Bool holds 0 or 1 only (tsbpf run --set refuses 2 alike): anything else would read back as neither. */
+export function checkBool(value: CValue, type: string, where: string): void {
+  if (typeof value === "boolean" || value === 0 || value === 1 || value === 0n || value === 1n) return;
+  throw usage(`${where} is of type ${type}: give it true or false, not ${typeof value === "bigint" ? `${value}n` : typeof value === "number" ? value : describe(value)}`);
+}
+
 function describe(v: unknown): string {
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 30 ? v.slice(0, 30) + "..." : v)}`;
   if (v instanceof Uint8Array) return `${v.length} bytes`;
@@ -146,10 +152,7 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         writeInt(bytes, off, t.size, BigInt.asUintN(64, BigInt(e.value)));
         return;
       }
-      // A _Bool holds 0 or 1 only (tsbpf run --set refuses 2 alike): anything else would read back as neither.
-      if (t.kind === BtfKind.INT && t.encoding & BtfIntEncoding.BOOL && !(typeof value === "boolean" || value === 0 || value === 1 || value === 0n || value === 1n)) {
-        throw usage(`${where} is of type ${t.name}: give it true or false, not ${typeof value === "bigint" ? `${value}n` : typeof value === "number" ? value : describe(value)}`);
-      }
+      if (t.kind === BtfKind.INT && t.encoding & BtfIntEncoding.BOOL) checkBool(value, t.name, where);
       checkFits(value, t.size, where);
       writeInt(bytes, off, t.size, toU64(value, where));
       return;
@@ -172,7 +175,10 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         bytes.fill(0, off + s.length, off + t.nelems);
         return;
       }
-      if (!Array.isArray(value)) throw usage(`${where}: expected an array for ${btf.typeName(id)}, got ${describe(value)}`);
+      if (!Array.isArray(value)) {
+        const expected = isChar(elem) ? `a string of at most ${t.nelems} bytes` : "an array";
+        throw usage(`${where}: expected ${expected} for ${btf.typeName(id)} (or a Uint8Array of its bytes), got ${describe(value)}`);
+      }
       if (value.length > t.nelems) throw usage(`${where}: ${value.length} elements do not fit ${btf.typeName(id)}`);
       value.forEach((v, i) => encodeValue(btf, t.type, v, bytes, off + i * esize, `${where}[${i}]`, ctx));
       return;

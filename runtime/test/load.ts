@@ -17,6 +17,7 @@ import {
   linkProgram,
   programFunctions,
   mapBtfTypes,
+  noSuchGlobal,
   objectBtf as parsedObjectBtf,
   objectNameOf,
   openObject,
@@ -27,6 +28,7 @@ import {
   type MapSpec,
   type ObjectSpec,
   type ProgramSpec,
+  tsbpfVariable,
   UnresolvedExternError,
 } from "../loader/index.js";
 import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
@@ -72,6 +74,8 @@ export interface SimProgram {
   bytes: Uint8Array;
   vm: LoadedProgram;
   source: SourceMap;
+  /** The verifier model gave up on it past its instruction limit: the kernel's verifier may refuse it as too large. */
+  tooLarge?: boolean;
 }
 
 export interface LoadedSimulation {
@@ -164,10 +168,7 @@ function applyGlobals(spec: ObjectSpec, btf: Btf | undefined, globals: Readonly<
   for (const [name, value] of Object.entries(globals)) {
     const map = spec.maps.find((m) => m.origin === "data" && m.variables.some((v) => v.name === name));
     const v = map?.variables.find((x) => x.name === name);
-    if (!map || !v) {
-      const known = spec.maps.flatMap((m) => m.variables.map((x) => x.name));
-      throw new SimulationError(`no global variable ${name} in the object (globals: ${known.join(", ") || "none"})`, "usage");
-    }
+    if (!map || !v) throw usage(noSuchGlobal(name, spec.maps.flatMap((m) => m.variables.map((x) => x.name)).filter((n) => !tsbpfVariable(n))));
     const image = new Uint8Array(map.valueSize);
     if (map.initial) image.set(map.initial.subarray(0, map.valueSize));
     const typeId = btf && variableType(btf, map.name, name);
@@ -264,11 +265,13 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     const encoded = encodeProgram(l, fds);
     const source = new SourceMap(l, lines);
     let probeMem: ReadonlySet<number> | undefined;
+    let tooLarge = false;
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
       const functions = programFunctions(object, l);
       const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
       probeMem = result.probeMem && new Set(result.probeMem);
+      tooLarge = result.error?.message.startsWith("BPF program is too large") ?? false;
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).
       if (!result.accepted && !gaveUp(result.error)) {
         const at = source.at(result.error!.pc);
@@ -284,7 +287,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
       const at = source.at(e.pc);
       throw new SimulationError(`program ${p.name} (section ${p.section}) cannot run in the simulator: ${e.message}${at ? `\n  at ${formatLocation(at)}` : ""}`, "object", p.name);
     }
-    programs.push({ name: p.name, spec: p, linked: l, bytes: encoded, vm: loaded, source });
+    programs.push({ name: p.name, spec: p, linked: l, bytes: encoded, vm: loaded, source, ...(tooLarge ? { tooLarge } : {}) });
   }
   // A program array's `.values` (libbpf's initial slots) go in once every program is loaded, as in the kernel.
   for (const [i, m] of object.maps.entries()) {

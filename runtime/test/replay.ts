@@ -1,7 +1,7 @@
 // Replaying a live run in the simulator: the JSON lines `tsbpf run --record FILE` wrote (cli/record.ts) are
-// read back, and each recorded probe hit is fired again with the same task, CPU, clock, tracepoint fields
-// (with the strings their pointers pointed to placed in simulated memory) or argument registers, so that a
-// test can compare the simulator's printk lines and events with what the kernel produced.
+// read back, and each recorded probe hit is fired again with the same task, CPU, clock (as the recorder read it),
+// tracepoint fields (with the strings their pointers pointed to placed in simulated memory) or argument registers,
+// so that a test can compare the simulator's printk lines and events with what the kernel produced.
 // Takes a Simulation and a recording (a path, its text, or a parsed Recording); gives what was fired.
 
 import { readFileSync } from "node:fs";

@@ -4,17 +4,17 @@
 // Takes a probe source and options; gives a Simulation. Plain values and functions: any test runner.
 
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
-import { REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
+import { BudgetExceeded, REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
-import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
+import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, rawTracepointParams, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
-import { checkTask, integerIn, nanoseconds, oneOf, shown } from "./check.js";
+import { checkTask, integerIn, knownKeys, nanoseconds, oneOf, shown } from "./check.js";
 import { TestKernel } from "./kernel.js";
 import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Decoded } from "./layout.js";
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
-import { codecFor, kernelBtf, mapBtfTypes, type Codec } from "../loader/index.js";
+import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, tsbpfVariable, type Codec } from "../loader/index.js";
 import { ActionTable, decodeAction } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
@@ -22,9 +22,9 @@ import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
 import { probeCookie } from "../loader/probe-names.js";
 import { ProgType } from "../sys/constants.js";
 import { MAX_STACK_FRAMES } from "../../compiler/ir/types.js";
-import { PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
+import { DROPPED_COUNTER_PREFIX, PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
-import { similarNames } from "../../compiler/similar.js";
+import { COMPLEXITY_LIMIT } from "../../compiler/verifier/index.js";
 
 export interface SimulateOptions extends LoadOptions {
   /** VM tier: "auto" (interpret, compile when hot; default), "interpreter" or "compiled". */
@@ -159,6 +159,9 @@ export class Simulation {
   /** Bytes of the pt_regs context on this arch, and what writes it. */
   private readonly regsSize: number;
   private readonly regsWriter: PtRegsWriter;
+  /** The kernel's BTF (the first of the sources for layouts), and the raw tracepoints' arguments found in it. */
+  private readonly kernelTypes: BtfSource;
+  private readonly rawTracepoints = new Map<string, string[] | undefined>();
 
   /** Use `simulate()`. */
   constructor(
@@ -172,7 +175,9 @@ export class Simulation {
     this.regsSize = LAYOUTS[this.arch].size;
     this.regsWriter = new PtRegsWriter(this.arch);
     this.runOptions = { r1: 0, budget: options.budget, result: { r0: 0n, instructions: 0 } };
-    this.kernel = new TestKernel(vmKernel, btfSources(this));
+    const sources = btfSources(this);
+    this.kernel = new TestKernel(vmKernel, sources);
+    this.kernelTypes = sources[0]!;
   }
 
   /** @internal */
@@ -197,7 +202,7 @@ export class Simulation {
 
   /** Fires the kprobes on kernel function `fn` with its arguments. */
   kprobe(fn: string, options: KprobeOptions = {}): FireResult {
-    checkRegs(options);
+    checkFiring(options, KPROBE_OPTIONS, "sim.kprobe()", ENTRY_HINTS);
     const progs =
       (options.program === undefined ? this.kprobes.get(fn) : undefined) ??
       this.select(`kprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && !p.spec.attach.retprobe && nameMatches(p.spec.attach.func, fn), this.kprobes, fn);
@@ -206,7 +211,7 @@ export class Simulation {
 
   /** Fires the kretprobes on kernel function `fn` with its return value. */
   kretprobe(fn: string, options: RetprobeOptions = {}): FireResult {
-    checkRegs(options);
+    checkFiring(options, RETPROBE_OPTIONS, "sim.kretprobe()", RETURN_HINTS);
     const progs =
       (options.program === undefined ? this.kretprobes.get(fn) : undefined) ??
       this.select(`kretprobe on ${fn}`, options, (p) => p.spec.attach.kind === "kprobe" && p.spec.attach.retprobe && nameMatches(p.spec.attach.func, fn), this.kretprobes, fn);
@@ -215,14 +220,14 @@ export class Simulation {
 
   /** Fires the uprobes on `func` (or "binary:func") with its arguments. */
   uprobe(target: string, options: KprobeOptions = {}): FireResult {
-    checkRegs(options);
+    checkFiring(options, KPROBE_OPTIONS, "sim.uprobe()", ENTRY_HINTS);
     const progs = this.select(this.uprobeTarget("uprobe", target), options, (p) => p.spec.attach.kind === "uprobe" && !p.spec.attach.retprobe && matchesUprobe(p, target));
     return this.fire(progs, options, undefined, options, (p) => uprobeName("uprobe", p, target));
   }
 
   /** Fires the uretprobes on `func` (or "binary:func") with its return value. */
   uretprobe(target: string, options: RetprobeOptions = {}): FireResult {
-    checkRegs(options);
+    checkFiring(options, RETPROBE_OPTIONS, "sim.uretprobe()", RETURN_HINTS);
     const progs = this.select(this.uprobeTarget("uretprobe", target), options, (p) => p.spec.attach.kind === "uprobe" && p.spec.attach.retprobe && matchesUprobe(p, target));
     return this.fire(progs, options, undefined, options, (p) => uprobeName("uretprobe", p, target));
   }
@@ -232,7 +237,7 @@ export class Simulation {
    * `spec` (a site's argument text as `readelf -n` shows it) says; by default each is a u64 in a register.
    */
   usdt(target: string, options: UsdtOptions = {}): FireResult {
-    checkRegs(options);
+    checkFiring(options, USDT_OPTIONS, "sim.usdt()", ENTRY_HINTS);
     const progs = this.select(`usdt probe ${target}`, options, (p) => matchesUsdt(p, target));
     const site = usdtSite(this.arch, options.args ?? [], options.spec, this.kernel);
     // The loader gives each distinct spec an index and attaches the site with it as the cookie: here, always 0 (fire()
@@ -255,6 +260,7 @@ export class Simulation {
    */
   tracepoint(group: string, name: string, fields: Readonly<Record<string, CValue>> = {}, options: FireOptions = {}): FireResult {
     if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw usage(`the fields of tracepoint ${group}:${name} must be an object of values by field name, not ${shown(fields)}`);
+    checkFiring(options, FIRE_OPTIONS, "sim.tracepoint()");
     const progs = this.select(`tracepoint ${group}:${name}`, options, (p) => p.spec.attach.kind === "tracepoint" && nameMatches(p.spec.attach.group, group) && nameMatches(p.spec.attach.name, name));
     const layout = this.tracepointLayout(group, name);
     return this.fire(progs, options, () => tracepointRecord(layout, fields, { pid: this.kernel.pid }), undefined, () => `tracepoint:${group}:${name}`);
@@ -266,10 +272,16 @@ export class Simulation {
    */
   rawTracepoint(name: string, args: readonly CValue[] = [], options: FireOptions = {}): FireResult {
     if (!Array.isArray(args)) throw usage(`the arguments of raw tracepoint ${name} must be an array, not ${shown(args)}`);
+    checkFiring(options, FIRE_OPTIONS, "sim.rawTracepoint()", { args: "the arguments go in sim.rawTracepoint(name, args)" });
     const progs = this.select(`raw tracepoint ${name}`, options, (p) => {
       const a = p.spec.attach;
       return (a.kind === "raw_tracepoint" || (a.kind === "btf" && a.hook === "tp_btf")) && a.name === name;
     });
+    const params = this.rawTracepointParams(name);
+    // The kernel passes every argument: fewer would fail as a read past the context, more would go unread.
+    if (params !== undefined && args.length !== params.length) {
+      throw usage(`raw tracepoint ${name} passes ${params.length} argument${params.length === 1 ? "" : "s"}${params.length ? ` (${params.join(", ")})` : ""}; ${args.length} given`);
+    }
     const context = () => {
       const out = new Uint8Array(Math.max(8, args.length * 8));
       const view = new DataView(out.buffer);
@@ -279,17 +291,28 @@ export class Simulation {
     return this.fire(progs, options, context, undefined, () => `rawtracepoint:${name}`);
   }
 
+  /** Raw tracepoint `name`'s arguments in the kernel's BTF; undefined when that BTF is not at hand or lacks it. */
+  private rawTracepointParams(name: string): string[] | undefined {
+    if (!this.rawTracepoints.has(name)) {
+      const btf = this.kernelTypes.get();
+      this.rawTracepoints.set(name, btf && rawTracepointParams(btf, name));
+    }
+    return this.rawTracepoints.get(name);
+  }
+
   /**
    * Fires the profile probes (bpftrace's profile:hz:N; `hz` picks those at one frequency) as one sample does: on
    * `cpu`, interrupting the given task. The context is a struct bpf_perf_event_data: `regs`, sample_period and addr.
    */
   profile(options: ProfileOptions = {}): FireResult {
+    checkFiring(options, { hz: true, ...PERF_EVENT_OPTIONS }, "sim.profile()");
     if (options.hz !== undefined) integerIn(options.hz, 1, 0xffffffff, "profile() option hz");
     return this.firePerfEvent(options.hz === undefined ? "profile probe" : `profile:hz:${options.hz} probe`, (a) => a.probe === "profile" && (options.hz === undefined || ("unit" in a && a.unit === "hz" && a.rate === options.hz)), options);
   }
 
   /** Fires the interval probes (bpftrace's interval:ms:N; `ms` picks those with one period) once. */
   interval(options: IntervalOptions = {}): FireResult {
+    checkFiring(options, { ms: true, ...PERF_EVENT_OPTIONS }, "sim.interval()");
     if (options.ms !== undefined) integerIn(options.ms, 1, 0xffffffff, "interval() option ms");
     return this.firePerfEvent(options.ms === undefined ? "interval probe" : `interval:ms:${options.ms} probe`, (a) => a.probe === "interval" && (options.ms === undefined || ("unit" in a && a.unit === "ms" && a.rate === options.ms)), options);
   }
@@ -308,13 +331,13 @@ export class Simulation {
   }
 
   private fireCounted(probe: CountedProbe["probe"], event: string, options: PerfEventOptions): FireResult {
+    checkFiring(options, PERF_EVENT_OPTIONS, `sim.${probe}()`);
     const full = typeof event === "string" ? perfEventFullName(probe, event) : undefined;
     if (!full) throw usage(`${probe}() takes the name of a ${probe} event (${Object.keys(PERF_EVENT_NAMES[probe]).join(", ")}), not ${shown(event)}`);
     return this.firePerfEvent(`${probe}:${full} probe`, (a) => "event" in a && a.probe === probe && a.event === full, options);
   }
 
   private firePerfEvent(what: string, matches: (a: PerfEventProbe) => boolean, options: PerfEventOptions): FireResult {
-    checkRegs(options);
     const probeOf = (p: Pick<SimProgram, "spec">): PerfEventProbe | undefined => (p.spec.attach.kind === "perf_event" ? p.spec.attach : undefined);
     const progs = this.select(what, options, (p) => {
       const a = probeOf(p);
@@ -346,6 +369,7 @@ export class Simulation {
   }
 
   private fireRun(when: "begin" | "end", options: FireOptions): FireResult {
+    checkFiring(options, FIRE_OPTIONS, `sim.${when}()`);
     const progs = this.select(`${when}() program`, options, (p) => p.spec.attach.kind === "run" && p.spec.attach.when === when);
     this.ending = when === "end";
     try {
@@ -359,6 +383,7 @@ export class Simulation {
   /** Runs one program by name on a context of your own bytes (a socket buffer, a perf sample, ...). */
   run(program: string, ctx: Uint8Array, options: Omit<FireOptions, "program"> = {}): FireResult {
     if (!(ctx instanceof Uint8Array)) throw usage(`the context of program ${program} must be a Uint8Array of its bytes, not ${shown(ctx)}`);
+    checkFiring(options, TASK_OPTIONS, "sim.run()");
     return this.fire(this.select(`program ${program}`, { program }, () => true), options, () => ctx);
   }
 
@@ -493,7 +518,11 @@ export class Simulation {
     const at = e.pc >= 0 ? p.source.at(e.pc) : undefined;
     const where = at ? `\n  at ${formatLocation(at)}` : "";
     const head = e.pc >= 0 ? `instruction ${e.pc}${insn}: ` : "";
-    const reason = e.message.replace(/^instruction \d+: /, "").replace(/ at instruction \d+$/, "");
+    let reason = e.message.replace(/^instruction \d+: /, "").replace(/ at instruction \d+$/, "");
+    // A larger budget lets the run finish here, not the kernel load the program.
+    if (e instanceof BudgetExceeded && p.tooLarge) {
+      reason += ` (the verifier model also passed its limit of ${COMPLEXITY_LIMIT.toLocaleString("en")} instructions on this program, so the kernel's verifier may refuse to load it: "BPF program is too large")`;
+    }
     return new SimulationError(`program ${p.name} (section ${p.spec.section}) failed at ${head}${reason}${where}`, "fault", p.name, at && `${at.file}:${at.line}:${at.column}`, { cause: e });
   }
 
@@ -629,8 +658,9 @@ export class Simulation {
       const id = btf && variableType(btf, spec.name, name);
       return btf && id !== undefined ? decodeValue(btf, id, bytes) : decodeScalar(bytes);
     }
-    const known = this.loaded.object.maps.flatMap((m) => m.variables.map((x) => x.name));
-    throw usage(`no global variable ${name} in the object (globals: ${known.join(", ") || "none"})`);
+    // tsbpf's drop counters are read here too (docs/testing.md), its other variables are not.
+    const known = this.loaded.object.maps.flatMap((m) => m.variables.map((x) => x.name)).filter((n) => !tsbpfVariable(n) || n.startsWith(DROPPED_COUNTER_PREFIX));
+    throw usage(noSuchGlobal(name, known));
   }
 
   /** Runs and instructions per program so far. */
@@ -647,12 +677,29 @@ export class Simulation {
   }
 }
 
-/** kprobe and uprobe options: `args` an array of argument values, `regs` an object of register values. */
-function checkRegs(options: KprobeOptions & RetprobeOptions): void {
+/** The options of each kind of firing (the task's fields first): any other key is refused, not ignored. */
+const TASK_OPTIONS = { pid: true, tgid: true, uid: true, gid: true, comm: true, cpu: true, stacks: true } as const;
+const FIRE_OPTIONS = { ...TASK_OPTIONS, program: true } as const satisfies Record<keyof FireOptions, true>;
+const KPROBE_OPTIONS = { args: true, regs: true, ...FIRE_OPTIONS } as const satisfies Record<keyof KprobeOptions, true>;
+const RETPROBE_OPTIONS = { ret: true, regs: true, ...FIRE_OPTIONS } as const satisfies Record<keyof RetprobeOptions, true>;
+const USDT_OPTIONS = { args: true, spec: true, regs: true, ...FIRE_OPTIONS } as const satisfies Record<keyof UsdtOptions, true>;
+const PERF_EVENT_OPTIONS = { regs: true, samplePeriod: true, addr: true, ...FIRE_OPTIONS } as const satisfies Record<keyof PerfEventOptions, true>;
+const STACKS = { kernel: true, user: true } as const;
+/** The options a test gives the wrong kind of probe most often. */
+const ENTRY_HINTS = { ret: "only return probes take ret" };
+const RETURN_HINTS = { args: "a return probe has no arguments: give its return value as ret" };
+
+/**
+ * A firing's options: only the keys `valid` has (`what` names the firing), `args` an array of argument values, `regs`
+ * an object of register values, `stacks` an object of kernel and user stacks.
+ */
+function checkFiring(options: KprobeOptions & RetprobeOptions, valid: Readonly<Record<string, true>>, what: string, hints?: Readonly<Record<string, string>>): void {
+  knownKeys(options, valid, what, hints);
   if (options.args !== undefined && !Array.isArray(options.args)) throw usage(`args must be an array of the probed function's arguments, not ${shown(options.args)}`);
   if (options.regs !== undefined && (typeof options.regs !== "object" || options.regs === null || Array.isArray(options.regs))) {
     throw usage(`regs must be an object of register values by name, not ${shown(options.regs)}`);
   }
+  if (options.stacks !== undefined) knownKeys(options.stacks, STACKS, `${what} option stacks`, undefined, "key");
 }
 
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
@@ -663,12 +710,7 @@ const SIMULATE_OPTIONS = {
 
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
 function checkOptions(options: SimulateOptions): void {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) throw usage(`simulate()'s options must be an object, not ${shown(options)}`);
-  const unknown = Object.keys(options).filter((k) => !Object.hasOwn(SIMULATE_OPTIONS, k));
-  if (unknown.length) {
-    const near = unknown.flatMap((k) => similarNames(k, Object.keys(SIMULATE_OPTIONS)));
-    throw usage(`simulate() has no option ${unknown.join(" or ")}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; its options are ${Object.keys(SIMULATE_OPTIONS).join(", ")}`);
-  }
+  knownKeys(options, SIMULATE_OPTIONS, "simulate()");
   if (options.tier !== undefined) oneOf(options.tier, ["auto", "interpreter", "compiled"], "simulate() option tier");
   if (options.cpus !== undefined) integerIn(options.cpus, 1, 1024, "simulate() option cpus");
   if (options.arch !== undefined) oneOf(options.arch, Object.keys(LAYOUTS) as Arch[], "simulate() option arch");

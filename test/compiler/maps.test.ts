@@ -545,3 +545,11 @@ export const b = begin(() => { for (let i: u32 = 0; i < 5000; i++) { const e: Ev
   assert.deepEqual(r.diagnostics, []);
   assert.ok(r.programs[0]!.relocations.some((x) => x.symbol === ".bss"), "the failures are counted in .bss");
 });
+
+test("a value that is not the map's Arr<T, N> says `expected an Arr<u32, 4>`", () => {
+  const text = `import { kprobe, ArrayMap, pidTgid, type u32, type Arr } from "tsbpf";
+export const license = "GPL";
+export const m = new ArrayMap<Arr<u32, 4>>(2);
+export const k = kprobe("f", () => { m.update(0, pidTgid() as unknown as Arr<u32, 4>); return 0; });`;
+  assert.deepEqual(compile({ fileName: "a.ts", text }, { arch: "x86_64" }).diagnostics.map((d) => `${d.code}: ${d.message}`), ["TSBPF1012: expected an Arr<u32, 4> here"]);
+});

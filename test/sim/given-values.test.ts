@@ -1,7 +1,8 @@
 // Values a test gives the simulator: a per-CPU map's set() takes one value per CPU (numbers of a tsbpf probe's
 // PerCpuArrayMap<u64>, structs of a clang object's LRU_PERCPU_HASH), and says what to give when the array's length
 // is not the number of CPUs; a boolean takes true, false, 0 or 1; the clock stays within 64 bits; a bitfield value
-// must fit its bits; simulate() refuses an unknown backend.
+// must fit its bits; simulate() refuses an unknown backend; a Str<N> takes a string; a global the object lacks is
+// named with the probe's own globals.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -101,4 +102,35 @@ test("an option simulate() does not know is refused, naming the options it has (
   // Every known option still goes through.
   const sim = await simulate(probe, { arch: "x86_64", cpus: 2, seed: 3, budget: 1000, tier: "interpreter", verify: true, name: "o" });
   assert.equal(sim.kprobe("f").r0, 0n);
+});
+
+test("a Str<N> key or value given a number says that it takes a string", async () => {
+  const text = `import { kprobe, HashMap, comm, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+export const names = new HashMap<Str<16>, u64>(8);
+export const k = kprobe("f", () => { names.increment(comm()); return 0; });`;
+  const sim = await simulate({ fileName: "s.ts", text }, { arch: "x86_64" });
+  assert.throws(() => sim.map("names").get(5), isUsage(/^names key: expected a string of at most 16 bytes for char\[16\] \(or a Uint8Array of its bytes\), got number$/));
+  sim.map("names").set("bash", 2n);
+  assert.equal(sim.map("names").get("bash"), 2n);
+});
+
+test("a global the object lacks is named with the probe's own globals, not tsbpf's (formats, drop counters, targetPid's)", async () => {
+  const text = `import { kprobe, printf, printk, targetPid, pidTgid, RingBuf, type u32 } from "tsbpf";
+export const license = "GPL";
+let verbose = false;
+let label: u32 = 7;
+interface Seen { n: u32 }
+export const events = new RingBuf<Seen>(4096);
+export const k = kprobe("f", () => {
+  if (pidTgid() >> 32 === targetPid()) printk(\`hit \${label}\`);
+  if (verbose) printf("%u\\n", label);
+  events.output({ n: label });
+  return 0;
+});`;
+  const probe = { fileName: "g.ts", text };
+  await assert.rejects(simulate(probe, { arch: "x86_64", globals: { verbos: true } }), isUsage(/^the object has no global variable verbos \(did you mean verbose\?\); its global variables are verbose, label$/));
+  const sim = await simulate(probe, { arch: "x86_64", targetPid: 5 });
+  // tsbpf's drop counters are read with sim.global() (documented), so they are named there.
+  assert.throws(() => sim.global("lable"), isUsage(/^the object has no global variable lable \(did you mean label\?\); its global variables are verbose, label, tsbpf_lost_tsbpf_actions, tsbpf_lost_events$/));
 });

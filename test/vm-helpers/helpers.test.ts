@@ -219,6 +219,19 @@ describe("perf_event_output", () => {
     assert.deepEqual(p.drain(1).map((r) => [...r.data]), [[1, 2, 3, 0]]);
     assert.deepEqual(p.drain(0).map((r) => [...r.data]), [[1, 2, 0, 0]]);
   });
+
+  test("drain() of every slot gives the records in the order written; each CPU's buffer fills and loses alone", () => {
+    const { maps, kernel, callS, put } = setup({ numCpus: 2 });
+    const p = maps.perfEventArray({ bufferBytes: 32 }); // two 3-byte samples (16 bytes each) per CPU
+    const out = (cpu: number, n: number) => {
+      kernel.cpu = cpu;
+      return callS(Helper.perf_event_output, 0, p.address, 0xffffffffn, put(0, new Uint8Array([n, 0, 0])), 3);
+    };
+    assert.deepEqual([out(1, 1), out(0, 2), out(1, 3), out(1, 4), out(0, 5)], [0, 0, 0, -Errno.ENOSPC, 0]);
+    assert.deepEqual(p.drain().map((r) => [r.data[0], r.cpu]), [[1, 1], [2, 0], [3, 1], [5, 0]]);
+    assert.deepEqual([p.lost(0), p.lost(1)], [0, 1]);
+    assert.equal(out(1, 6), 0, "draining made room");
+  });
 });
 
 describe("stack helpers", () => {

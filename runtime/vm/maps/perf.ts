@@ -1,7 +1,8 @@
 // BPF_MAP_TYPE_PERF_EVENT_ARRAY as bpf_perf_event_output sees it (kernel/trace/bpf_trace.c).
 // Takes a MapHost; gives slots that JS "opens" on a CPU (like perf_event_open of a
 // PERF_COUNT_SW_BPF_OUTPUT event per CPU, which libbpf's perf_buffer does) and the records each
-// event received, in order, with optional per-event capacity to simulate lost samples.
+// event received, in order, with optional per-event capacity to simulate lost samples. Draining every slot gives
+// the records in the order they were written, across CPUs.
 
 import { BpfMap, Errno, checkSpec } from "./base.js";
 import type { MapHost, MapOptions, MapType } from "./base.js";
@@ -26,6 +27,8 @@ export interface PerfRecord {
   index: number;
   /** The bytes written, zero-padded as the kernel pads them (4 + length rounded up to 8, less the 4). */
   data: Uint8Array;
+  /** The record's place among all the map's records, across slots: the order they were written. */
+  seq: number;
 }
 
 interface PerfEvent {
@@ -42,6 +45,7 @@ export class PerfEventArray extends BpfMap {
   readonly type: MapType = "perf_event_array";
   private readonly events: Array<PerfEvent | undefined>;
   readonly bufferBytes: number;
+  private written = 0;
 
   constructor(host: MapHost, opts: PerfEventArrayOptions = {}) {
     const name = opts.name ?? "perf_event_array";
@@ -85,11 +89,11 @@ export class PerfEventArray extends BpfMap {
     // a reader gets those bytes too, 40 bytes as 44. Its padding is whatever the ring held; here zeros.
     const padded = new Uint8Array(Math.ceil((4 + data.length) / 8) * 8 - 4);
     padded.set(data);
-    ev.records.push({ cpu, index: Number(index), data: padded });
+    ev.records.push({ cpu, index: Number(index), data: padded, seq: this.written++ });
     return 0;
   }
 
-  /** JS: take the records of one slot, or of every slot ordered by slot, emptying their buffers. */
+  /** JS: take the records of one slot, or of every slot in the order they were written, emptying their buffers. */
   drain(index?: number): PerfRecord[] {
     const slots = index === undefined ? this.events.map((_, i) => i) : [index];
     const out: PerfRecord[] = [];
@@ -100,7 +104,8 @@ export class PerfEventArray extends BpfMap {
       ev.records = [];
       ev.queuedBytes = 0;
     }
-    return out;
+    // Each slot's records are in order already; a test compares them with events recorded in production order.
+    return slots.length > 1 ? out.sort((a, b) => a.seq - b.seq) : out;
   }
 
   /** JS: samples lost to a full buffer at slot `index` (or all slots). */
