@@ -12,7 +12,7 @@ export interface Conversion {
   flags: string;
   width: number | undefined;
   precision: number | undefined;
-  /** A length modifier: `hh` and `h` narrow the value as C does; `l`, `ll`, ... are not needed (the record holds each value's width). */
+  /** A length modifier: `hh` and `h` narrow the value as C does; `l`, `ll`, `j`, `z`, `t` print it at 64 bits. */
   length: string;
 }
 
@@ -217,8 +217,9 @@ function convert(c: Conversion, value: bigint | string, valueBits: number): stri
   const v = typeof value === "bigint" ? value : 0n;
   // One byte, as C writes it: above 127 it is no character on its own (U+FFFD).
   if (c.spec === "c") return pad(TEXT.decode(Uint8Array.of(Number(BigInt.asUintN(8, v)))), "", 1);
-  // `hh` and `h` convert to char and short first, as C does.
-  const bits = c.length === "hh" ? 8 : c.length === "h" ? 16 : valueBits;
+  // `hh` and `h` convert to char and short first, as C does; `l`, `ll`, ... print 64 bits, a signed value extended by
+  // its sign (bpftrace's printf promotes every integer so).
+  const bits = c.length === "hh" ? 8 : c.length === "h" ? 16 : c.length ? 64 : valueBits;
   const unsigned = BigInt.asUintN(bits, v);
   const digits = (n: bigint, radix: number): string => {
     const s = n.toString(radix);

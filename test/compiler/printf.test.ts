@@ -51,6 +51,11 @@ test("the formatter writes what glibc's printf writes for the same formats and v
   }
 });
 
+test("l and ll print a 32-bit value at 64 bits, a signed one extended by its sign, as bpftrace's printf does", () => {
+  const pieces = parseFormat("%llu %lld %lx %lu %d") as FormatPiece[];
+  assert.equal(formatPrintf(pieces, [-70000n, -1n, -1n, 4294967295n, -1n], [32, 32, 32, 32, 32]), "18446744073709481616 -1 ffffffffffffffff 4294967295 -1");
+});
+
 const PROBE = `import { uprobe, printf, time, comm, readUserStr, HashMap, u64, type u8, type u32, type i32, type Ptr, type Str } from "tsbpf";
 export const license = "GPL";
 interface Name { s: Str<8> }
