@@ -120,7 +120,10 @@ test("maps print at exit as bpftrace prints them, or as one JSON object each", (
   const top: number[] = new Array(65).fill(0);
   top[0] = 1;
   top[64] = 1;
-  assert.deepEqual(mapJson({ map: "t", histogram: { counts: top, negative: 0 } }), { map: "t", histogram: [{ bucket: "[0]", min: 0, max: 0, count: 1 }, { bucket: slotLabel(64), min: 2n ** 63n, max: 2n ** 64n - 1n, count: 1 }] });
+  // The empty buckets between the first and the last that counted are there, as the bars print them and bpftrace's JSON gives them.
+  const spread = (mapJson({ map: "t", histogram: { counts: top, negative: 0 } }) as { histogram: unknown[] }).histogram;
+  assert.equal(spread.length, 65);
+  assert.deepEqual([spread[0], spread[1], spread[64]], [{ bucket: "[0]", min: 0, max: 0, count: 1 }, { bucket: "[1]", min: 1, max: 1, count: 0 }, { bucket: slotLabel(64), min: 2n ** 63n, max: 2n ** 64n - 1n, count: 1 }]);
   // Every row from the first to the last non-zero one, as bpftrace prints them.
   const zero = (label: string) => `${label.padEnd(16)}       0 |${" ".repeat(52)}|`;
   assert.deepEqual(mapLines(hist, false), ["@lat: ", "(..., 0)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", zero("[0]"), zero("[1]"), zero("[2, 4)"), "[4, 8)                 2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|", "[8, 16)                1 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |", ""]);
