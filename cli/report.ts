@@ -81,9 +81,10 @@ export function stackNamer(obj: LoadedObject): StackNamer {
 /**
  * The maps of a loaded object worth printing at exit (or only map `only`, which a probe's print() names), read once;
  * empty ones are left out. With `final` (the run's end), queue and stack maps that are not pinned are printed too:
- * reading one pops its values, which is harmless only when the object is about to go.
+ * reading one pops its values, which is harmless only when the object is about to go. With `take`, each entry of a hash
+ * or array map is deleted (zeroed) as it is read: a print() and a clear() in one step.
  */
-export function mapContents(obj: LoadedObject, only?: string, options: { final?: boolean } = {}): MapContent[] {
+export function mapContents(obj: LoadedObject, only?: string, options: { final?: boolean; take?: boolean } = {}): MapContent[] {
   const out: MapContent[] = [];
   const namer = stackNamer(obj);
   let held: Holder | undefined;
@@ -103,7 +104,7 @@ export function mapContents(obj: LoadedObject, only?: string, options: { final?:
     try {
       const content = popped
         ? poppedValues(obj, m, tags)
-        : m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer);
+        : m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer, options.take);
       if (content) out.push(content);
     } catch (e) {
       // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
@@ -152,9 +153,11 @@ function stacks(obj: LoadedObject, m: LoadedMap, symbolizer: () => (address: big
 }
 
 /** One map's content, or undefined when it holds nothing worth printing. */
-function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, namer: StackNamer): MapContent | undefined {
+function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, namer: StackNamer, take = false): MapContent | undefined {
   const types = mapBtfTypes(obj.spec, m.spec);
   const view = new MapView(obj.sys, m, types);
+  // Each path below reads the map once.
+  const entriesOf = () => (take ? view.take() : view.entries());
   const fdKind = !FD_VALUES.has(m.spec.type) ? undefined : m.spec.type === MapType.PROG_ARRAY ? "program" : "map";
   const value = (v: unknown) =>
     fdKind ? holder()(fdKind, v) : view.perCpu && Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "bigint") ? sumPerCpu(v) : v;
@@ -162,7 +165,7 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, name
   const stackIds = namer.fieldsOf(m);
   // An array's keys are u32 indexes by definition, also where no BTF says so (a legacy map, a program array).
   const indexes = INDEXED.has(m.spec.type) && m.spec.keySize === 4;
-  const indexed = (): Iterable<[unknown, unknown]> => (indexes ? [...view.entries()].map(([k, v]) => [k instanceof Uint8Array ? Buffer.from(k).readUInt32LE(0) : k, v]) : view.entries());
+  const indexed = (): Iterable<[unknown, unknown]> => (indexes ? [...entriesOf()].map(([k, v]) => [k instanceof Uint8Array ? Buffer.from(k).readUInt32LE(0) : k, v]) : entriesOf());
   const read = (): Iterable<[unknown, unknown]> =>
     stackIds.key.length || stackIds.value.length ? [...indexed()].map(([k, v]) => [namer.name(k, stackIds.key), namer.name(v, stackIds.value)]) : indexed();
   if (types?.aggregate) return aggregates(m, types.aggregate, read());
@@ -170,12 +173,12 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, name
   if (types?.linear && m.spec.type === MapType.HASH) return keyedLinear(m.name, types.linear, read());
   if (types?.linear && m.spec.type === MapType.ARRAY) {
     const counts: (number | bigint)[] = new Array(m.spec.maxEntries).fill(0);
-    for (const [k, v] of view.entries()) if (typeof k === "number" && k < counts.length) counts[k] = v as number | bigint;
+    for (const [k, v] of entriesOf()) if (typeof k === "number" && k < counts.length) counts[k] = v as number | bigint;
     return counts.some((c) => Number(c) > 0) ? { map: m.name, linear: { ...types.linear, counts } } : undefined;
   }
   if (types?.histogram && m.spec.maxEntries > NEGATIVE_SLOT) {
     const slots = emptySlots();
-    for (const [k, v] of view.entries()) if (typeof k === "number") count(slots, k, value(v) as number);
+    for (const [k, v] of entriesOf()) if (typeof k === "number") count(slots, k, value(v) as number);
     return nonEmpty(slots) ? { map: m.name, histogram: slots } : undefined;
   }
   let entries = [...read()].map(([k, v]) => [k, value(v)] as [unknown, unknown]);

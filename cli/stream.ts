@@ -175,8 +175,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
      * The maps now (or only `only`, a probe's print()); `at` (an --interval's printing) heads them with the time, or
      * adds it to each JSON line. A recording keeps the final maps only.
      */
-    const printMaps = (at?: Date, only?: string) => {
-      const contents = mapContents(loaded, only, { final: !at && !only });
+    const printMaps = (at?: Date, only?: string, take = false) => {
+      const contents = mapContents(loaded, only, { final: !at && !only, take });
       // An --interval's time heads what it prints: nothing, when the maps hold nothing yet.
       if (at && !json && contents.length) write(at.toTimeString().slice(0, 8));
       for (const content of contents) {
@@ -196,9 +196,28 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Once a probe has called exit(), what the probes send after it is not shown (bpftrace's printer stops there too);
     // end() programs print again.
     let afterExit = false;
+    // A print() waits for the next record: when it is a clear() of the same map (bcc's print-and-clear per interval),
+    // the two are one read that deletes each entry as it reads it, so that what the probes add between a print's read
+    // and the clear is not lost. Flushed at the end of every drain.
+    let pendingPrint: string | undefined;
+    const flushPrint = () => {
+      const map = pendingPrint;
+      pendingPrint = undefined;
+      if (map !== undefined) printMaps(undefined, map);
+    };
     const act = (table: ActionTable) => (e: StreamEvent) => {
       const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, table) : undefined;
+      if (action?.kind === "clear" && pendingPrint === action.map && TAKEN.has(loaded.maps.get(action.map)!.spec.type)) {
+        pendingPrint = undefined;
+        printMaps(undefined, action.map, true);
+        return;
+      }
+      flushPrint();
       if (afterExit && action && action.kind !== "exit") return;
+      if (action?.kind === "print") {
+        pendingPrint = action.map;
+        return;
+      }
       if (action?.kind === "printf") {
         // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
         if (json) write(JSON.stringify({ printf: action.text }));
@@ -214,8 +233,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         }
         afterExit = true;
         stop();
-      } else if (action?.kind === "print") printMaps(undefined, action.map);
-      else if (action?.kind === "clear") clearMap(loaded, loaded.maps.get(action.map)!);
+      } else if (action?.kind === "clear") clearMap(loaded, loaded.maps.get(action.map)!);
     };
     // begin() programs (bpftrace's BEGIN) run before the probes attach, end() ones once they are detached.
     const runs = (when: RunWhen) => {
@@ -234,6 +252,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     runs("begin");
     // What begin() printed comes before anything the probes send.
     for (const a of actionReaders) a.reader.drain(act(a.table));
+    flushPrint();
     // A begin() that called exit() ends the run before anything attaches.
     const { attached, skipped } = stopping ? { attached: [], skipped: [] } : attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
@@ -306,6 +325,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       // What the probes sent before end() runs is read first, so that only what comes after exit() is left out.
       for (const a of actionReaders) a.reader.drain(act(a.table));
+      flushPrint();
       afterExit = false;
       runs("end");
       await pipeClosed;
@@ -317,12 +337,13 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const outputCaughtUp = async () => {
       if (outputBacklog() > OUTPUT_BACKLOG) await Promise.race([outputRoom(OUTPUT_BACKLOG), stopped]);
     };
-    const pump = async (r: EventReader, emit: (e: StreamEvent) => void, drops = droppedRecords(loaded, r.map), lost = printEvent) => {
+    const pump = async (r: EventReader, emit: (e: StreamEvent) => void, drops = droppedRecords(loaded, r.map), lost = printEvent, drained = () => {}) => {
       let checked = 0;
       while (!stopping) {
         await outputCaughtUp();
         if (stopping) break;
         r.drain(emit);
+        drained();
         if (drops && Date.now() - checked >= 1000) {
           checked = Date.now();
           drops.report(lost);
@@ -331,6 +352,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       await detached;
       r.drain(emit);
+      drained();
       drops?.report(lost);
     };
     const printEvent = (event: StreamEvent) => {
@@ -368,7 +390,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
           }
         })(),
         ...readers.map((r) => pump(r, printEvent)),
-        ...actionReaders.map((a) => pump(a.reader, act(a.table))),
+        ...actionReaders.map((a) => pump(a.reader, act(a.table), undefined, undefined, flushPrint)),
         ...hits.map(({ reader, probe, drops }) =>
           pump(reader, (e) => e.kind === "event" && recording?.hit(probe, e.value), drops, (e) => {
             if (e.kind === "lost") log(`warning: ${e.count} hit${e.count === 1 ? "" : "s"} of ${probeText(probe.probe)} went unrecorded: the recorder's ring buffer was full`);
@@ -404,6 +426,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
 
 /** How much output may wait for a lagging reader before the run stops reading the kernel's buffers. */
 const OUTPUT_BACKLOG = 1 << 20;
+
+/** Maps whose print() and clear() can be one read that deletes as it reads (MapView.take). */
+const TAKEN: ReadonlySet<number> = new Set([MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY]);
 
 /** Standard output written only as its reader takes it (cli/output.ts): a poll of fd 1, an error counting as ready (the write then says it). */
 function paceStandardOutput(sys: Sys): void {

@@ -16,6 +16,8 @@ const PERCPU: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU
 /** Map types whose entries BPF_MAP_LOOKUP_BATCH reads (since Linux 5.6 for hashes, 5.9 for arrays). */
 const BATCHED: ReadonlySet<number> = new Set([MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY, MapType.PERCPU_ARRAY]);
 const BATCH_ENTRIES = 4096;
+/** The maps BPF_MAP_LOOKUP_AND_DELETE_BATCH takes. */
+const HASHES: ReadonlySet<number> = new Set([MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH]);
 const BATCH_REFUSALS: ReadonlySet<number> = new Set([Errno.EINVAL, Errno.ENOTSUPP, Errno.EOPNOTSUPP, Errno.ENOSPC]);
 
 /** Maps whose values are programs or maps: an fd when written, the id when read. */
@@ -193,22 +195,53 @@ export class MapView<K = unknown, V = unknown> {
    * Every entry of a hash or array map in a few BPF_MAP_LOOKUP_BATCH calls (150,000 keys: tens of calls, not 300,000),
    * or undefined where the map or the kernel reads none that way (the walk then does it key by key).
    */
-  private batchedEntries(): [Uint8Array, Uint8Array][] | undefined {
-    if (!this.sys.mapLookupBatch || !BATCHED.has(this.type)) return undefined;
+  private batchedEntries(remove = false): [Uint8Array, Uint8Array][] | undefined {
+    if (!this.sys.mapLookupBatch || !BATCHED.has(this.type) || (remove && !HASHES.has(this.type))) return undefined;
     const out: [Uint8Array, Uint8Array][] = [];
     let batch: Uint8Array | undefined;
     try {
       do {
-        const r = this.sys.mapLookupBatch(this.fd, batch, Math.min(this.maxEntries, BATCH_ENTRIES));
+        const r = this.sys.mapLookupBatch(this.fd, batch, Math.min(this.maxEntries, BATCH_ENTRIES), remove);
         r.keys.forEach((k, i) => out.push([k, r.values[i]!]));
         batch = r.next;
       } while (batch);
     } catch (e) {
-      // Older kernels, and a bucket holding more entries than one call takes (ENOSPC): key by key instead.
-      if (e instanceof SysError && BATCH_REFUSALS.has(e.errno)) return undefined;
+      // Older kernels, and a bucket holding more entries than one call takes (ENOSPC): key by key instead (after
+      // what a removing read already took).
+      if (e instanceof SysError && BATCH_REFUSALS.has(e.errno) && (!remove || out.length === 0)) return undefined;
       throw e;
     }
     return out;
+  }
+
+  /**
+   * Every entry, each deleted as it is read (an array's slot zeroed), as one step where the kernel can
+   * (BPF_MAP_LOOKUP_AND_DELETE_BATCH for a hash map), else key by key: what a probe adds after an entry is read stays
+   * for the next read, where a read of the whole map and a clear after it lost what came between.
+   */
+  *take(): Generator<[K, V]> {
+    const batched = this.batchedEntries(true);
+    if (batched) {
+      for (const [k, v] of batched) yield [this.decodeKey(k), this.decodeValue(v)];
+      return;
+    }
+    const array = this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY;
+    const zero = array ? new Uint8Array(this.perCpu ? ((this.valueSize + 7) & ~7) * this.cpus : this.valueSize) : undefined;
+    // Keys first: deleting the walk's current key would restart it.
+    for (const k of [...this.rawKeys()]) {
+      const v = this.sys.mapLookup(this.fd, k);
+      if (!v) continue;
+      if (zero) this.sys.mapUpdate(this.fd, k, zero, 0);
+      else {
+        try {
+          this.sys.mapDelete(this.fd, k);
+        } catch (e) {
+          // the probe deleted it meanwhile: still printed as read
+          if (!(e instanceof SysError && e.code === "ENOENT")) throw e;
+        }
+      }
+      yield [this.decodeKey(k), this.decodeValue(v)];
+    }
   }
 
   /** Raw keys in the kernel's order. A hash map changed meanwhile may restart the walk; keys seen are not repeated. */

@@ -322,7 +322,7 @@ export class LinuxSys implements Sys {
     return found === undefined ? undefined : next;
   }
 
-  mapLookupBatch(fd: number, batch: Uint8Array | undefined, count: number): { keys: Uint8Array[]; values: Uint8Array[]; next: Uint8Array | undefined } {
+  mapLookupBatch(fd: number, batch: Uint8Array | undefined, count: number, remove = false): { keys: Uint8Array[]; values: Uint8Array[]; next: Uint8Array | undefined } {
     const s = this.shape(fd);
     const valueSize = this.valueBuffer(s).length;
     const [keys, values] = [Buffer.alloc(s.keySize * count), Buffer.alloc(valueSize * count)];
@@ -330,7 +330,7 @@ export class LinuxSys implements Sys {
     const next = Buffer.alloc(Math.max(4, s.keySize));
     // struct bpf_attr's batch: in_batch, out_batch, keys, values, count, map_fd, elem_flags, flags.
     const attr = new Attr(BPF_ATTR_SIZE).ptr(0, batch).ptr(8, next).ptr(16, keys).ptr(24, values).u32(32, count).u32(36, fd);
-    const more = bpfCallOrMissing(Cmd.MAP_LOOKUP_BATCH, attr) !== undefined;
+    const more = bpfCallOrMissing(remove ? Cmd.MAP_LOOKUP_AND_DELETE_BATCH : Cmd.MAP_LOOKUP_BATCH, attr) !== undefined;
     const n = attr.getU32(32);
     const slice = (b: Buffer, size: number) => Array.from({ length: n }, (_, i) => b.subarray(i * size, (i + 1) * size));
     return { keys: slice(keys, s.keySize), values: slice(values, valueSize), next: more ? next : undefined };

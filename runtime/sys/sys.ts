@@ -315,9 +315,10 @@ export interface Sys {
   /**
    * BPF_MAP_LOOKUP_BATCH: up to `count` entries from where `batch` (the previous call's `next`; undefined: the start)
    * left off, values as mapLookup gives them; `next` undefined once the map is read to its end. Absent where the
-   * implementation has none; a map type without batch reads throws EINVAL.
+   * implementation has none; a map type without batch reads throws EINVAL. `remove`: BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+   * which deletes each entry it gives (hash maps only).
    */
-  mapLookupBatch?(fd: number, batch: Uint8Array | undefined, count: number): { keys: Uint8Array[]; values: Uint8Array[]; next: Uint8Array | undefined };
+  mapLookupBatch?(fd: number, batch: Uint8Array | undefined, count: number, remove?: boolean): { keys: Uint8Array[]; values: Uint8Array[]; next: Uint8Array | undefined };
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM: pops queues/stacks with key undefined; undefined when empty. */
   mapLookupAndDelete(fd: number, key: Uint8Array | undefined): Uint8Array | undefined;
   /** BPF_MAP_FREEZE: no more writes from user space. */

@@ -58,3 +58,38 @@ test("batch reads give the entries a key-by-key walk gives, for hash, LRU, per-C
     }
   }
 });
+
+test("take() gives every entry and leaves the map empty (an array's slots zeroed), in one removing batch read or key by key", { skip }, () => {
+  const sys = openSys();
+  const withoutBatch = new Proxy(sys, {
+    get: (target, prop) => {
+      if (prop === "mapLookupBatch") return undefined;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  for (const type of [MapType.HASH, MapType.LRU_PERCPU_HASH, MapType.ARRAY]) {
+    for (const s of [sys, withoutBatch] as Sys[]) {
+      const maxEntries = 3_000;
+      const fd = sys.mapCreate({ type, keySize: 4, valueSize: 8, maxEntries, name: "take" });
+      try {
+        const perCpu = type === MapType.LRU_PERCPU_HASH;
+        for (let i = 0; i < 2_000; i++) {
+          const key = Buffer.alloc(4);
+          key.writeUInt32LE(i);
+          sys.mapUpdate(fd, key, Buffer.alloc(perCpu ? 8 * sys.possibleCpus() : 8, i + 1));
+        }
+        const map = { name: "take", fd, spec: { type, keySize: 4, valueSize: 8, maxEntries } } as unknown as LoadedMap;
+        const view = () => new MapView<Uint8Array, Uint8Array | Uint8Array[]>(s, map, undefined);
+        const before = dump(s, map);
+        const taken = [...view().take()].map(([k, v]) => `${hex(k)}=${Array.isArray(v) ? v.map(hex).join(",") : hex(v)}`).sort();
+        assert.deepEqual(taken, before, `${type}`);
+        const left = [...view().entries()];
+        if (type === MapType.ARRAY) assert.ok(left.every(([, v]) => hex(v) === "0000000000000000"), "zeroed");
+        else assert.equal(left.length, 0, `${type}: emptied`);
+      } finally {
+        sys.close(fd);
+      }
+    }
+  }
+});
