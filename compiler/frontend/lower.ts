@@ -1080,7 +1080,41 @@ export function lower(
     // ---- statements
 
     block(b: TS.Block): void {
+      this.releasedRecordUse(b.statements);
       for (const s of b.statements) this.statement(s);
+    }
+
+    /**
+     * Refuses a ring buffer record used later in the block whose statement gave it back (`events.submit(e); e.v = 1`):
+     * the kernel's verifier refuses it as an access through a scalar, which would read as a missing null check.
+     */
+    releasedRecordUse(statements: readonly TS.Statement[]): void {
+      statements.forEach((s, i) => {
+        const call = ts.isExpressionStatement(s) && ts.isCallExpression(s.expression) ? s.expression : undefined;
+        const callee = call?.expression;
+        if (!call || !callee || !ts.isPropertyAccessExpression(callee) || call.arguments.length !== 1 || !ts.isIdentifier(call.arguments[0]!)) return;
+        const how = callee.name.text === "submit" ? "submitted" : callee.name.text === "discard" ? "discarded" : undefined;
+        if (!how || checker.getTypeAtLocation(callee.expression).getSymbol()?.getName() !== "RingBuf") return;
+        const record = call.arguments[0];
+        const symbol = checker.getSymbolAtLocation(record);
+        if (!symbol) return;
+        for (const later of statements.slice(i + 1)) {
+          const use = usesAfter(later, symbol);
+          if (use === "reassigned") return;
+          if (use) {
+            const line = file.getLineAndCharacterOfPosition(call.getStart(file)).line + 1;
+            fail(use, Code.BadMap, `\`${record.text}\` was ${how} on line ${line}: the ring buffer took the record back, so it cannot be used after ${callee.name.text}(); fill it before, or reserve another`);
+          }
+        }
+      });
+      /** The first reference to `symbol` in `node`, or "reassigned" where `symbol = ...` comes first. */
+      function usesAfter(node: TS.Node, symbol: TS.Symbol): TS.Node | "reassigned" | undefined {
+        if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isIdentifier(node.left) && checker.getSymbolAtLocation(node.left) === symbol) {
+          return usesAfter(node.right, symbol) ?? "reassigned";
+        }
+        if (ts.isIdentifier(node) && checker.getSymbolAtLocation(node) === symbol) return node;
+        return ts.forEachChild(node, (child) => usesAfter(child, symbol));
+      }
     }
 
     exprBody(e: TS.Expression): void {

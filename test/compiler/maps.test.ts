@@ -553,3 +553,22 @@ export const m = new ArrayMap<Arr<u32, 4>>(2);
 export const k = kprobe("f", () => { m.update(0, pidTgid() as unknown as Arr<u32, 4>); return 0; });`;
   assert.deepEqual(compile({ fileName: "a.ts", text }, { arch: "x86_64" }).diagnostics.map((d) => `${d.code}: ${d.message}`), ["TSBPF1012: expected an Arr<u32, 4> here"]);
 });
+
+test("a record used after submit() or discard() later in its block is refused at the use, naming the line that gave it back", () => {
+  const probe = (body: string) => `import { uprobe, RingBuf, type u32 } from "tsbpf";
+export const license = "GPL";
+interface Ev { v: u32; w: u32 }
+export const events = new RingBuf<Ev>(4096);
+export const p = uprobe("libc.so.6", "read", (fd: u32, buf: u32, count: u32) => {
+  let e = events.reserve();
+  if (e === null) return;
+  e.w = 1;
+${body}
+});
+`;
+  const codes = (body: string) => compile({ fileName: "rec.ts", text: probe(body) }).diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`);
+  assert.deepEqual(codes("  events.submit(e);\n  e.v = count;"), ["10:3 TSBPF1023 `e` was submitted on line 9: the ring buffer took the record back, so it cannot be used after submit(); fill it before, or reserve another"]);
+  assert.match(codes("  events.discard(e);\n  if (count > 3) { events.submit(e); }")[0]!, /^10:\d+ TSBPF1023 `e` was discarded on line 9/);
+  // Reserved again: the name holds a new record.
+  assert.deepEqual(codes("  events.submit(e);\n  e = events.reserve();\n  if (e === null) return;\n  e.v = count;\n  events.submit(e);"), []);
+});
