@@ -82,8 +82,8 @@ function scalarBranchTaken(r1: Bounds, r2: Bounds, op: number, is32: boolean): n
 
 /** Pointer kinds the kernel knows are never NULL (reg_not_null); stack, ctx and packet are not among them. */
 const notNull = (r: Reg): boolean =>
-  !r.maybeNull && (r.type === "map_value" || r.type === "map_key" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common" || r.type === "ptr_task" ||
-    (r.type === "btf_id" && trustedBtf(r)));
+  !r.maybeNull && (r.type === "map_value" || r.type === "map_key" || r.type === "map_ptr" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common" ||
+    r.type === "ptr_task" || (r.type === "btf_id" && trustedBtf(r)));
 
 /** is_trusted_reg: a typed pointer the kernel vouches for (a tp_btf argument, a trusted field of one). */
 const trustedBtf = (r: Reg): boolean => r.btf !== null && (r.btf.flags & BtfFlag.TRUSTED) !== 0 && (r.btf.flags & BtfFlag.UNTRUSTED) === 0;
@@ -94,7 +94,7 @@ function branchTaken(r1: Reg, r2: Reg, op: number, is32: boolean): number {
   }
   if (isPointer(r1) || isPointer(r2)) {
     if (is32) return -1;
-    if (!isConstBounds(r2, false)) {
+    if (r2.type !== "scalar" || !isConstBounds(r2, false)) {
       op = FLIP[op]!;
       [r1, r2] = [r2, r1];
     }
