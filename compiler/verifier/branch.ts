@@ -92,15 +92,15 @@ function branchTaken(r1: Reg, r2: Reg, op: number, is32: boolean): number {
   if (isPktPointer(r1) || r1.type === "pkt_end") {
     if ((isPktPointer(r2) || r2.type === "pkt_end") && !is32) return pktBranchTaken(r1, r2, op);
   }
+  // A never-NULL pointer against 0 (in a 32-bit jump, a constant whose low half is 0): `==` fails, `!=` holds.
   if (isPointer(r1) || isPointer(r2)) {
-    if (is32) return -1;
-    if (r2.type !== "scalar" || !isConstBounds(r2, false)) {
+    if (r2.type !== "scalar" || !isConstBounds(r2, is32)) {
       op = FLIP[op]!;
       [r1, r2] = [r2, r1];
     }
-    if (r2.type !== "scalar" || !isConstBounds(r2, false)) return -1;
+    if (r2.type !== "scalar" || !isConstBounds(r2, is32)) return -1;
     if (!notNull(r1)) return -1;
-    if (constValue(r2, false) !== 0n) return -1;
+    if (constValue(r2, is32) !== 0n) return -1;
     if (op === JmpOp.JEQ) return 0;
     if (op === JmpOp.JNE) return 1;
     return -1;
