@@ -31,7 +31,7 @@ export const VerifierCode = {
   Helper: 2007,
   /** The return value is outside what the program type allows. */
   ReturnValue: 2008,
-  /** More than 512 bytes of stack along a call chain, or calls nested too deeply. */
+  /** More than 512 bytes of stack along a call chain, calls nested too deeply, or 256 before a tail call in a function. */
   Stack: 2009,
   /** A ring buffer record reserved and, on some path, neither submitted nor discarded. */
   Unreleased: 2010,
@@ -165,6 +165,10 @@ export function explainRejection(
   if (/back-edge|infinite loop|loop/.test(m)) {
     const bounded = tsbpf ? "for (let i = 0; i < 16; i++)" : "for (int i = 0; i < 16; i++)";
     return out(VerifierCode.Loop, `the verifier cannot prove that the loop around ${at} ends; give it a constant bound (\`${bounded}\`)`);
+  }
+  const tailCall = /tail_calls are not allowed when call stack of previous frames is (\d+) bytes/.exec(m);
+  if (tailCall) {
+    return out(VerifierCode.Stack, `${at} is a tail call from a function whose callers hold ${tailCall[1]} bytes of stack; the kernel allows less than 256 there (a tail call does not free its callers' stack): use fewer or smaller locals in those callers, or make the tail call from the probe itself`);
   }
   if (/stack size|call stack|too deep/.test(m)) return out(VerifierCode.Stack, "this program needs more than the 512 bytes of stack the kernel allows (or nests calls too deeply); use fewer or smaller locals");
   const mapType = /cannot pass map_type (\d+) into func (\w+)#/.exec(m);

@@ -82,8 +82,8 @@ function scalarBranchTaken(r1: Bounds, r2: Bounds, op: number, is32: boolean): n
 
 /** Pointer kinds the kernel knows are never NULL (reg_not_null); stack, ctx and packet are not among them. */
 const notNull = (r: Reg): boolean =>
-  !r.maybeNull && (r.type === "map_value" || r.type === "map_key" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common" || r.type === "ptr_task" ||
-    (r.type === "btf_id" && trustedBtf(r)));
+  !r.maybeNull && (r.type === "map_value" || r.type === "map_key" || r.type === "map_ptr" || r.type === "mem" || r.type === "ringbuf_mem" || r.type === "sock" || r.type === "sock_common" ||
+    r.type === "ptr_task" || (r.type === "btf_id" && trustedBtf(r)));
 
 /** is_trusted_reg: a typed pointer the kernel vouches for (a tp_btf argument, a trusted field of one). */
 const trustedBtf = (r: Reg): boolean => r.btf !== null && (r.btf.flags & BtfFlag.TRUSTED) !== 0 && (r.btf.flags & BtfFlag.UNTRUSTED) === 0;
@@ -92,15 +92,15 @@ function branchTaken(r1: Reg, r2: Reg, op: number, is32: boolean): number {
   if (isPktPointer(r1) || r1.type === "pkt_end") {
     if ((isPktPointer(r2) || r2.type === "pkt_end") && !is32) return pktBranchTaken(r1, r2, op);
   }
+  // A never-NULL pointer against 0 (in a 32-bit jump, a constant whose low half is 0): `==` fails, `!=` holds.
   if (isPointer(r1) || isPointer(r2)) {
-    if (is32) return -1;
-    if (!isConstBounds(r2, false)) {
+    if (r2.type !== "scalar" || !isConstBounds(r2, is32)) {
       op = FLIP[op]!;
       [r1, r2] = [r2, r1];
     }
-    if (r2.type !== "scalar" || !isConstBounds(r2, false)) return -1;
+    if (r2.type !== "scalar" || !isConstBounds(r2, is32)) return -1;
     if (!notNull(r1)) return -1;
-    if (constValue(r2, false) !== 0n) return -1;
+    if (constValue(r2, is32) !== 0n) return -1;
     if (op === JmpOp.JEQ) return 0;
     if (op === JmpOp.JNE) return 1;
     return -1;

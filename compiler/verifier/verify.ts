@@ -537,6 +537,7 @@ function step(env: Env, insn: Insn): number | "exit" {
 }
 
 const roundUp16 = (n: number): number => Math.ceil(n / 16) * 16;
+const isTailCall = (insn: Insn): boolean => insn.code === Op.CALL && insn.src === 0 && insn.imm === 12; /* bpf_tail_call */
 
 /** A frame that gets a private stack of its own is at least this large (BPF_PRIV_STACK_MIN_SIZE). */
 const PRIV_STACK_MIN_SIZE = 64;
@@ -548,7 +549,7 @@ const TRACE_ITER = 28;
  * x86-64 and arm64 JITs support it): program types with a recursion check, and no tail call anywhere in the program.
  */
 function privateStacks(insns: readonly Insn[], env: Env): boolean {
-  if (insns.some((insn) => insn.code === Op.CALL && insn.src === 0 && insn.imm === 12 /* tail_call */)) return false;
+  if (insns.some(isTailCall)) return false;
   switch (env.progType) {
     case ProgTypeId.kprobe:
     case ProgTypeId.tracepoint:
@@ -574,6 +575,11 @@ function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: nu
   const starts = env.subprogStarts;
   const own = roundUp16(env.stackDepth[idx] ?? 0);
   const d = priv && own >= PRIV_STACK_MIN_SIZE ? depth : depth + own;
+  // A tail call unwinds only its own frame, not its callers': theirs stay below 256 bytes, so 32 chained programs fit in 8k.
+  if (idx !== 0 && depth >= 256) {
+    const tailCall = insns.findIndex((insn, i) => i >= starts[idx]! && i < starts[idx + 1]! && isTailCall(insn));
+    if (tailCall >= 0) return { pc: tailCall, message: `tail_calls are not allowed when call stack of previous frames is ${depth} bytes. Too large` };
+  }
   if (d > 512) return { pc: starts[idx]!, message: `combined stack size of ${frame + 1} calls is ${d}. Too large` };
   for (let i = starts[idx]!; i < starts[idx + 1]!; i++) {
     const insn = insns[i]!;
