@@ -2249,7 +2249,14 @@ export function lower(
           if (!src || src.layout.kind !== "str") return fail(x, Code.BadPrintk, `%${c.spec} prints a string (a Str<N>, comm(), readUserStr(p) of a user pointer, readKernelStr(p) of a kernel one), not \`${x.getText(file)}\``);
           return { spec: `s${src.layout.size}`, layout: src.layout, fill: (dst) => this.chunks(dst, src.layout.size, x, src) };
         }
-        const ref = this.tryRef(x);
+        const read = this.stringCall(x);
+        const ref = read || literal(x) ? undefined : this.tryRef(x);
+        // A string given to %d: the format as it would print it, with %s there.
+        if (read || literal(x) || this.isDynamicString(x) || ref?.layout.kind === "str") {
+          const what = read === "comm" ? "comm() is a Str<16>" : ref?.layout.kind === "str" ? `\`${x.getText(file)}\` is ${aLayout(ref.layout)}` : `\`${x.getText(file)}\` is a string`;
+          const fixed = formatText(pieces.map((p) => (p === c ? { ...c, spec: "s", flags: c.flags.includes("-") ? "-" : "", length: "" } : p)));
+          fail(x, Code.BadPrintk, `%${c.spec} prints an integer, and ${what}, which %s prints: printf(${JSON.stringify(fixed)}, ${values.map((v) => v.getText(file)).join(", ")})`);
+        }
         if (ref && ref.layout.kind !== "int") fail(x, Code.BadPrintk, `%${c.spec} prints an integer, not ${aLayout(ref.layout)}`);
         return this.printfInt(this.value(x), x);
       });
