@@ -186,6 +186,8 @@ const MAP_TYPES: Record<MapClass, number> = {
   HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
   Avg: 5, Min: 5, Max: 5, Stats: 5,
 };
+/** The map classes whose first type argument is their key. */
+const KEYED_MAPS: ReadonlySet<string> = new Set<MapClass>(["HashMap", "PerCpuHashMap", "LruHashMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"]);
 /** The aggregate classes, as their BTF tag (compiler/btf/tags.ts) names them. */
 const AGGREGATE_OF: Partial<Record<MapClass, Aggregate>> = { Avg: "avg", Min: "min", Max: "max", Stats: "stats" };
 /**
@@ -406,6 +408,14 @@ export function lower(
     return stringLike(t) || (t.isIntersection() && t.types.some(stringLike));
   };
 
+  /** Whether a type is a map's key: the first type argument of `new HashMap<K, V>`, `Histogram<K>`, ... (ArrayMap's is its value). */
+  const isMapKey = (node: TS.TypeNode): boolean => {
+    const parent = node.parent;
+    const owner = ts.isNewExpression(parent) ? parent.expression : ts.isTypeReferenceNode(parent) ? parent.typeName : undefined;
+    const cls = owner && builtin(owner);
+    return parent && "typeArguments" in parent && (parent.typeArguments as TS.NodeArray<TS.TypeNode> | undefined)?.[0] === node && cls !== undefined && KEYED_MAPS.has(cls);
+  };
+
   const intTypeOf = (node: TS.TypeNode): IntType => {
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
@@ -437,7 +447,8 @@ export function lower(
       return fail(node, Code.UnsupportedType, "`number` has no width: use one of u8 u16 u32 u64 i8 i16 i32 i64 (from \"tsbpf\")");
     }
     if (ts.isTypeLiteralNode(node)) {
-      return fail(node, Code.UnsupportedType, `a struct type is declared by name: \`interface Value ${node.getText(file)}\` at module level, then \`Value\` here`);
+      const name = isMapKey(node) ? "Key" : "Value";
+      return fail(node, Code.UnsupportedType, `a struct type is declared by name: \`interface ${name} ${node.getText(file)}\` at module level, then \`${name}\` here`);
     }
     return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64, boolean or Ptr<T>`);
   };
