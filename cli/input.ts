@@ -9,6 +9,7 @@ const MAX_INPUT = 256 << 20;
 /**
  * A file named on the command line, read once: a regular file, or a pipe (`<(cat probe.ts)`, a FIFO) read to its end.
  * A device (/dev/zero would never end) or a directory is refused, and so is more than 256 MiB; each as a UserError.
+ * Standard input's names go through readInput, which reads it as `-` is read.
  */
 export function readInputFile(file: string): Buffer {
   let fd: number;
@@ -20,7 +21,7 @@ export function readInputFile(file: string): Buffer {
   try {
     const stat = fstatSync(fd);
     if (stat.isDirectory()) throw new UserError(`cannot read ${file}: it is a directory (EISDIR)`);
-    if (stat.isCharacterDevice() || stat.isBlockDevice()) throw new UserError(`cannot read ${file}: it is a device, not a file`);
+    if (stat.isCharacterDevice() || stat.isBlockDevice()) throw new UserError(`cannot read ${file}: it is a device, not a file (standard input is read as - or /dev/stdin)`);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -41,6 +42,17 @@ export function readInputFile(file: string): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Whether a file named on the command line is standard input: `-`, or a name of its descriptor (`/dev/stdin`,
+ * `/dev/fd/0`, `/proc/self/fd/0`), which cannot be opened when it is a socket and is a device when it is a terminal.
+ */
+export const namesStdin = (file: string): boolean => file === "-" || /^\/(dev\/stdin|dev\/fd\/0|proc\/self\/fd\/0)$/.test(file);
+
+/** A file named on the command line (readInputFile), or standard input read to its end when the name is one of its. */
+export async function readInput(file: string): Promise<Buffer> {
+  return namesStdin(file) ? readStdin() : readInputFile(file);
 }
 
 export async function readStdin(): Promise<Buffer> {

@@ -11,7 +11,8 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs
 import { join } from "node:path";
 import { TRACEFS_ROOTS, parseTracepointFormat, readTracepointFormat } from "../compiler/frontend/tracepoints.js";
 import { kprobesUnsupported, tracepointAlternative } from "../runtime/loader/attach.js";
-import { SymbolError, functionNames, resolveBinary } from "../runtime/loader/elfsym.js";
+import { SymbolError, cxxFunctionNames, functionNames, resolveBinary, splitUprobeTarget } from "../runtime/loader/elfsym.js";
+import { isCxxName } from "../runtime/loader/cxx-names.js";
 import { readUsdtSites } from "../runtime/loader/usdt.js";
 import { ExitCode, UserError } from "./exit-codes.js";
 import { PERF_EVENT_NAMES } from "../compiler/btf/tags.js";
@@ -41,7 +42,8 @@ export type Query =
   | { kind: "tracepoint"; group: RegExp | undefined; name: RegExp }
   | { kind: "rawtracepoint"; name: RegExp }
   | { kind: "kprobe" | "kretprobe"; func: RegExp; text: string }
-  | { kind: "uprobe" | "uretprobe"; binary: string; func: RegExp }
+  /** `cxx`: a C++ function's name or glob (`app::W::*`), matched against the names as c++filt shows them. */
+  | { kind: "uprobe" | "uretprobe"; binary: string; func: RegExp; cxx?: string }
   | { kind: "usdt"; binary: string; provider: RegExp; name: RegExp }
   | { kind: "software" | "hardware"; event: RegExp };
 
@@ -72,8 +74,10 @@ export function globProbeCall(pattern: string | undefined): string | undefined {
     case "kretprobe":
       return call(args(1), "()");
     case "uprobe":
-    case "uretprobe":
-      return isGlob(rest[0] ?? "") ? undefined : call(args(2), "()");
+    case "uretprobe": {
+      const [binary, func] = splitUprobeTarget(rest.join(":")) ?? [];
+      return binary === undefined || func === undefined || !binary || !func || isGlob(binary) || (func.includes(":") && !isCxxName(func)) ? undefined : call(`${JSON.stringify(binary)}, ${JSON.stringify(func)}`, "()");
+    }
     case "usdt":
       return isGlob(rest[0] ?? "") ? undefined : call(args(3), "()");
     default:
@@ -104,10 +108,15 @@ export function parsePattern(pattern: string | undefined): Query {
       if (parts.length > 2) throw tooMany(`${kind}:FUNCTION`);
       return { kind, func: glob(1), text: parts[1] ?? "" };
     case "uprobe":
-    case "uretprobe":
+    case "uretprobe": {
       if (!parts[1]) throw new UserError(`${pattern} names no binary: a ${kind} pattern is ${kind}:BINARY[:FUNCTION]`);
-      if (parts.length > 3) throw tooMany(`${kind}:BINARY[:FUNCTION]`);
-      return { kind, binary: parts[1], func: glob(2) };
+      // The function may be a C++ one's name, with its '::' (`uprobe:/tmp/app:app::W::*`), matched demangled.
+      const target = pattern.slice(pattern.indexOf(":") + 1);
+      const [binary, func] = splitUprobeTarget(target) ?? [target, ""];
+      if (isCxxName(func)) return { kind, binary, func: globRegExp(func), cxx: func };
+      if (func.includes(":")) throw tooMany(`${kind}:BINARY[:FUNCTION]`);
+      return { kind, binary, func: globRegExp(func || "*") };
+    }
     case "software":
     case "hardware":
       if (parts.length > 2) throw tooMany(`${kind}:EVENT`);
@@ -170,7 +179,8 @@ export function* listProbes(query: Query, options: ListOptions = {}): Generator<
       const path = binaryPath(query.binary);
       const names: string[] = [];
       guard(() => {
-        for (const name of functionNames(path)) if (query.func.test(name)) names.push(name);
+        if (query.cxx !== undefined) names.push(...cxxFunctionNames(path, query.cxx));
+        else for (const name of functionNames(path)) if (query.func.test(name)) names.push(name);
       });
       for (const name of names.sort()) yield { kind: query.kind, binary: query.binary, path, function: name };
       return;

@@ -18,6 +18,7 @@ import { fileError } from "./exit-codes.js";
 import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";
 import { perfEventName } from "../compiler/btf/tags.js";
 import { isGlob } from "../compiler/glob.js";
+import { splitUprobeTarget } from "../runtime/loader/elfsym.js";
 import { loadKernelBtf, rawTracepointArgs, type KernelScalar } from "../compiler/frontend/kernel-types.js";
 
 
@@ -224,6 +225,11 @@ function firedProbe(glob: RecordedProbe, name: string): RecordedProbe {
       return { ...glob, provider: parts.at(-2)!, name: parts.at(-1)! };
     case "rawTracepoint":
       return glob; // named exactly: never a glob
+    case "uprobe": {
+      // PATH:FUNC, FUNC perhaps a C++ function's signature (`app::W::leaf(int)`).
+      const target = name.slice(name.indexOf(":") + 1);
+      return { ...glob, func: splitUprobeTarget(target)?.[1] ?? target };
+    }
     default:
       return { ...glob, func: parts.at(-1)! };
   }

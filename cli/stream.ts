@@ -17,6 +17,7 @@ import { AttachError, GlobalValueError, LoadError, MissingKernelError, NoProgram
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
+import { isCxxName } from "../runtime/loader/cxx-names.js";
 import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import { notAttached, type LoadedObject } from "../runtime/loader/load.js";
 import type { ProgramSpec } from "../runtime/loader/object.js";
@@ -594,7 +595,9 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
       let message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN on this kernel (CAP_PERFMON is not enough), which this process lacks: run it with sudo` : error.message;
       // A symbol that is not there, with no near name to suggest: the binary's functions are one command away.
       if (error.reason === "not-found" && target.kind === "uprobe" && /^cannot attach .*: no function /.test(message) && !/did you mean/.test(message)) {
-        message += `; tsbpf list 'uprobe:${target.binary}:*' lists its functions`;
+        // A C++ name's: the C++ functions, with their parameters, as c++filt shows them.
+        const cxx = target.func !== undefined && isCxxName(target.func);
+        message += `; tsbpf list 'uprobe:${target.binary}:${cxx ? "*(*" : "*"}' lists its ${cxx ? "C++ " : ""}functions`;
       }
       if (options.source !== "ts") {
         // A kind of probe the kernel cannot attach (kprobes compiled out): --program loads the others without it.

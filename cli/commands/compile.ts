@@ -9,12 +9,12 @@ import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
-import { probeText, readInputFile, readStdin, sameFile } from "../input.js";
+import { probeText, readInput, sameFile } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  // `-`: the probe file on standard input (read from fd 0: /dev/stdin cannot be opened when it is a socket).
-  const stdin = argv.file === "-";
-  const file = stdin ? "/dev/stdin" : (argv.file as string);
+  // `-` (or /dev/stdin, /dev/fd/0): the probe file on standard input, read from fd 0 (/dev/stdin cannot be opened
+  // when it is a socket, and is a device when it is a terminal).
+  const file = argv.file === "-" ? "/dev/stdin" : (argv.file as string);
   const emit = (argv.emit as string | undefined) ?? "obj";
   const out = argv.output as string | undefined;
 
@@ -23,7 +23,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   // `tsbpf run -e`: the text itself, named `file`, whose maps all print.
   const source = typeof argv.source === "string" ? argv.source : undefined;
   // `tsbpf run FILE`: the text it read (and keyed its cache by); else the file, read here once.
-  const text = source ?? (typeof argv.text === "string" ? argv.text : probeText(file, stdin ? await readStdin() : readInputFile(file)));
+  const text = source ?? (typeof argv.text === "string" ? argv.text : probeText(file, await readInput(file)));
   // After the file is read: a file that is not there is the first thing to hear about.
   if (emit === "obj" && !out) throw new UserError("name the object file with -o FILE (or use --emit asm to print the disassembly)");
   if (out !== undefined && source === undefined && sameFile(file, out)) throw new UserError(`-o ${out} is the probe file itself: name another file for the object`);

@@ -5,6 +5,7 @@
 import { ExitCode } from "../exit-codes.js";
 import { formatProbe, globProbeCall, leafOf, listProbes, parsePattern, patternOf } from "../list.js";
 import { similarNames } from "../../compiler/similar.js";
+import { cxxParts } from "../../runtime/loader/cxx-names.js";
 import { writeErr, writeOut } from "../output.js";
 
 /** Bytes gathered before a write(2). */
@@ -39,13 +40,16 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 function didYouMean(pattern: string | undefined): string {
   const parts = pattern?.split(":") ?? [];
   if (parts.length < 2 || /[*?]/.test(pattern!)) return "";
+  const query = parsePattern(pattern);
   // A binary's probes (`usdt:/usr/bin/python3`): its last part is the binary itself, not a misspelt probe name.
-  if ("binary" in parsePattern(pattern) && parts.length < 3) return "";
-  const word = parts.at(-1)!;
-  const wider = listProbes(parsePattern([...parts.slice(0, -1), "*"].join(":")));
+  if ("binary" in query && parts.length < 3) return "";
+  // A C++ function's name (`app::W::leef`) is near the names of the binary's C++ functions, with or without parameters.
+  const cxx = "cxx" in query ? query.cxx : undefined;
+  const word = cxx ?? parts.at(-1)!;
+  const wider = listProbes(parsePattern(cxx !== undefined ? `${parts[0]}:${(query as { binary: string }).binary}:*(*` : [...parts.slice(0, -1), "*"].join(":")));
   const byLeaf = new Map<string, string[]>();
   for (const p of wider) {
-    const leaf = leafOf(p);
+    const leaf = cxx === undefined || cxx.includes("(") ? leafOf(p) : (cxxParts(leafOf(p))?.name ?? leafOf(p));
     byLeaf.set(leaf, [...(byLeaf.get(leaf) ?? []), patternOf(p)]);
   }
   const near = similarNames(word, byLeaf.keys()).flatMap((leaf) => byLeaf.get(leaf)!).slice(0, 3);

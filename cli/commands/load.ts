@@ -6,20 +6,19 @@ import { objectNameOf } from "../../runtime/loader/object.js";
 import { preflight, streamObject } from "../stream.js";
 import { parseDuration, parseEventTypes, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
-import { readInputFile, readStdin, refuseProbeFile } from "../input.js";
+import { readInput, refuseProbeFile } from "../input.js";
 import { cacheDir, murmur3x86_128, resolutionStore } from "../cache.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  // `-`: the object on standard input, as `tsbpf run -` reads a probe file.
-  const stdin = argv.file === "-";
-  const file = stdin ? "/dev/stdin" : (argv.file as string);
+  // `-` (or /dev/stdin, /dev/fd/0): the object on standard input, as `tsbpf run -` reads a probe file.
+  const file = argv.file === "-" ? "/dev/stdin" : (argv.file as string);
   const duration = parseDuration(argv.duration);
   const eventTypes = parseEventTypes(argv["event-type"]);
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
   const globals = parseGlobals(argv.set);
   const recordPath = parseRecordPath(argv.record, file);
-  const bytes = stdin ? await readStdin() : readInputFile(file);
+  const bytes = await readInput(file);
   refuseProbeFile(file, bytes, `tsbpf run ${file} compiles and loads it`);
   preflight();
   const log = (line: string) => writeErr(`${line}\n`);

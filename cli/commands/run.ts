@@ -12,7 +12,7 @@ import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore }
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
 import { EXPRESSION_FILE, parseDuration, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
-import { probeText, readInputFile, readStdin } from "../input.js";
+import { probeText, readInput } from "../input.js";
 
 /** The name diagnostics give `-e`'s text (`-e.ts:1:20 - error ...`): a .ts name, so that it is checked as TypeScript. */
 
@@ -33,7 +33,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const log = (line: string) => writeErr(`${line}\n`);
 
   // Read once: the cache key and the compile take this text, whatever the file holds by the time it compiles.
-  const text = expression !== undefined ? Buffer.from(expression) : argv.file === "-" ? await readStdin() : readInputFile(file);
+  const text = expression !== undefined ? Buffer.from(expression) : await readInput(file);
   // Before compiling: a user who cannot load BPF programs hears so at once. tracefs is checked once the object says it needs it.
   preflight();
 

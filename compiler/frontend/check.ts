@@ -108,7 +108,11 @@ export function check(fileName: string, text: string, preludeText: string, parse
       makeDiagnostic(
         d.file === file ? source : { fileName: d.file?.fileName ?? fileName, text: d.file?.text ?? "" },
         `TS${d.code}`,
-        withHint(d.code, (MISSING_PROPERTY.includes(d.code) && d.file === file && missingTracepointField(ts, program.getTypeChecker(), file, d.start ?? -1)) || ts.flattenDiagnosticMessageText(d.messageText, "\n")),
+        withHint(
+          d.code,
+          (MISSING_PROPERTY.includes(d.code) && d.file === file && missingTracepointField(ts, program.getTypeChecker(), file, d.start ?? -1)) || ts.flattenDiagnosticMessageText(d.messageText, "\n"),
+          d.file?.text[(d.start ?? 0) + (d.length ?? 0)] === ".",
+        ),
         d.start ?? 0,
         d.length ?? 0,
         d.category === ts.DiagnosticCategory.Error ? "error" : "warning",

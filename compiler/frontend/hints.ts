@@ -16,34 +16,51 @@ const TSBPF_NAMES: ReadonlySet<string> = new Set([
 /** Conversions JavaScript offers that a probe writes as C casts. */
 const CONVERSIONS: ReadonlySet<string> = new Set(["Number", "BigInt", "String", "Boolean", "parseInt"]);
 
-/** JavaScript's globals people reach for (Math.min, Date.now, console.log). */
-const JS_GLOBALS: ReadonlySet<string> = new Set(["Math", "Date", "JSON", "console", "process", "globalThis", "Array", "Object", "Map", "Set", "Buffer", "Symbol", "Promise", "Uint8Array", "DataView", "TextEncoder", "TextDecoder", "setTimeout", "performance"]);
+/** JavaScript's and Node's globals people reach for (Math.min, Date.now, console.log, Object.keys, setTimeout). */
+const JS_GLOBALS: ReadonlySet<string> = new Set([
+  ...["Math", "Date", "JSON", "console", "process", "globalThis", "Array", "Object", "Map", "Set", "WeakMap", "WeakSet", "Symbol", "Reflect", "RegExp", "Intl"],
+  ...["Promise", "setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "queueMicrotask", "fetch", "require", "structuredClone", "performance", "crypto"],
+  ...["Buffer", "ArrayBuffer", "Uint8Array", "Uint16Array", "Uint32Array", "BigUint64Array", "Int8Array", "Int16Array", "Int32Array", "BigInt64Array", "Float32Array", "Float64Array", "DataView", "TextEncoder", "TextDecoder"],
+]);
+
+/** JavaScript's errors: a probe cannot throw one. */
+const JS_ERRORS: ReadonlySet<string> = new Set(["Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError"]);
 
 // 2583 and 2584: a name a lib other than the one given declares (TypeScript then suggests changing the lib);
-// 2580 and 2591: a name Node's types declare (TypeScript then suggests installing them).
-const CANNOT_FIND_NAME = new Set([2304, 2552, 2580, 2583, 2584, 2591]);
+// 2580 and 2591: a name Node's types declare (TypeScript then suggests installing them); 2585: a value a later lib
+// declares whose type the prelude has (Promise).
+const CANNOT_FIND_NAME = new Set([2304, 2552, 2580, 2583, 2584, 2585, 2591]);
 const ONLY_A_TYPE = 2693;
 const BIGINT_MIX = new Set([2322, 2345, 2352, 2362, 2363, 2365]);
 
-/** TypeScript's message with what to do in a probe: its advice to change the lib (a probe has none) dropped, a hint added. */
-export function typescriptMessage(code: number, message: string): string {
+/**
+ * TypeScript's message with what to do in a probe: its advice to change the lib (a probe has none) dropped, a hint
+ * added. `member`: the name is the object of a property access (`Number.MAX_SAFE_INTEGER`, not `Number(x)`).
+ */
+export function typescriptMessage(code: number, message: string, member = false): string {
   let text = CANNOT_FIND_NAME.has(code) ? message.replace(/\. Do you need to (change your target library|install type definitions for node)\?[^\n]*/, ".") : message;
   // `0x...n as u64`: TypeScript's advice to convert through unknown would hide the bigint from the compiler too.
   if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
   // Str<16> into Str<64>: the chain below the first line is about the brand that carries a Str's size.
   if (code === 2322 && /^Type 'Str<\d+>' is not assignable to type 'Str<\d+>'/.test(text)) text = text.split("\n")[0]!;
-  return text + typescriptHint(code, text);
+  return text + typescriptHint(code, text, member);
 }
 
-function typescriptHint(code: number, message: string): string {
+const NO_GLOBALS = " (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")";
+
+function typescriptHint(code: number, message: string, member: boolean): string {
   const name = /^Cannot find name '([^']+)'/.exec(message)?.[1] ?? /^'([^']+)' only refers to a type/.exec(message)?.[1];
   if (name && CANNOT_FIND_NAME.has(code) && TSBPF_NAMES.has(name)) return ` (import it: \`import { ${name} } from "tsbpf"\`)`;
   if (name && (CANNOT_FIND_NAME.has(code) || code === ONLY_A_TYPE) && CONVERSIONS.has(name)) {
-    return " (a probe's integers are numbers of a C type: convert with `u32(x)` or `x as u32`)";
+    // Number.MAX_SAFE_INTEGER, Number.isInteger(x), String.fromCharCode(c): the global's members, not a conversion.
+    return member ? NO_GLOBALS : " (a probe's integers are numbers of a C type: convert with `u32(x)` or `x as u32`)";
   }
-  if (name && CANNOT_FIND_NAME.has(code) && JS_GLOBALS.has(name)) {
-    return " (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")";
+  // The prelude declares a few of them as types only (Object, Array, Function): TypeScript then says 2693.
+  const missing = name !== undefined && (CANNOT_FIND_NAME.has(code) || code === ONLY_A_TYPE);
+  if (missing && JS_ERRORS.has(name)) {
+    return " (a probe runs in the kernel, without JavaScript's globals, and cannot throw: `return` leaves the handler, `printf()` says what went wrong, `exit()` ends the run)";
   }
+  if (missing && (JS_GLOBALS.has(name) || name === "Function")) return NO_GLOBALS;
   // Histogram, LinearHistogram, Avg, Min, Max and Stats default their key type to never: keyless.
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
     return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)`, or declare one, `new Histogram<u32>()`, to record by key)";

@@ -186,6 +186,8 @@ const MAP_TYPES: Record<MapClass, number> = {
   HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
   Avg: 5, Min: 5, Max: 5, Stats: 5,
 };
+/** The map classes whose first type argument is their key. */
+const KEYED_MAPS: ReadonlySet<string> = new Set<MapClass>(["HashMap", "PerCpuHashMap", "LruHashMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"]);
 /** The aggregate classes, as their BTF tag (compiler/btf/tags.ts) names them. */
 const AGGREGATE_OF: Partial<Record<MapClass, Aggregate>> = { Avg: "avg", Min: "min", Max: "max", Stats: "stats" };
 /**
@@ -406,6 +408,14 @@ export function lower(
     return stringLike(t) || (t.isIntersection() && t.types.some(stringLike));
   };
 
+  /** Whether a type is a map's key: the first type argument of `new HashMap<K, V>`, `Histogram<K>`, ... (ArrayMap's is its value). */
+  const isMapKey = (node: TS.TypeNode): boolean => {
+    const parent = node.parent;
+    const owner = ts.isNewExpression(parent) ? parent.expression : ts.isTypeReferenceNode(parent) ? parent.typeName : undefined;
+    const cls = owner && builtin(owner);
+    return parent && "typeArguments" in parent && (parent.typeArguments as TS.NodeArray<TS.TypeNode> | undefined)?.[0] === node && cls !== undefined && KEYED_MAPS.has(cls);
+  };
+
   const intTypeOf = (node: TS.TypeNode): IntType => {
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
@@ -437,7 +447,8 @@ export function lower(
       return fail(node, Code.UnsupportedType, "`number` has no width: use one of u8 u16 u32 u64 i8 i16 i32 i64 (from \"tsbpf\")");
     }
     if (ts.isTypeLiteralNode(node)) {
-      return fail(node, Code.UnsupportedType, `a struct type is declared by name: \`interface Value ${node.getText(file)}\` at module level, then \`Value\` here`);
+      const name = isMapKey(node) ? "Key" : "Value";
+      return fail(node, Code.UnsupportedType, `a struct type is declared by name: \`interface ${name} ${node.getText(file)}\` at module level, then \`${name}\` here`);
     }
     return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64, boolean or Ptr<T>`);
   };
@@ -2283,7 +2294,14 @@ export function lower(
           if (!src || src.layout.kind !== "str") return fail(x, Code.BadPrintk, `%${c.spec} prints a string (a Str<N>, comm(), readUserStr(p) of a user pointer, readKernelStr(p) of a kernel one), not \`${x.getText(file)}\``);
           return { spec: `s${src.layout.size}`, layout: src.layout, fill: (dst) => this.chunks(dst, src.layout.size, x, src) };
         }
-        const ref = this.tryRef(x);
+        const read = this.stringCall(x);
+        const ref = read || literal(x) ? undefined : this.tryRef(x);
+        // A string given to %d: the format as it would print it, with %s there.
+        if (read || literal(x) || this.isDynamicString(x) || ref?.layout.kind === "str") {
+          const what = read === "comm" ? "comm() is a Str<16>" : ref?.layout.kind === "str" ? `\`${x.getText(file)}\` is ${aLayout(ref.layout)}` : `\`${x.getText(file)}\` is a string`;
+          const fixed = formatText(pieces.map((p) => (p === c ? { ...c, spec: "s", flags: c.flags.includes("-") ? "-" : "", length: "" } : p)));
+          fail(x, Code.BadPrintk, `%${c.spec} prints an integer, and ${what}, which %s prints: printf(${JSON.stringify(fixed)}, ${values.map((v) => v.getText(file)).join(", ")})`);
+        }
         if (ref && ref.layout.kind !== "int") fail(x, Code.BadPrintk, `%${c.spec} prints an integer, not ${aLayout(ref.layout)}`);
         return this.printfInt(this.value(x), x);
       });

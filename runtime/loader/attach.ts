@@ -17,7 +17,8 @@ import { SysError, type PerfEventAttr, type Sys } from "../sys/sys.js";
 import { missingTracefs, onlineCpus, perfMaxSampleRate, pmuType, tracefsPath, tracepointId } from "../sys/kernel.js";
 import { perfEventConfig, perfEventName, perfEventPeriodNs, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { AttachError, type AttachFailure } from "./errors.js";
-import { SymbolError, bareFileOffset, matchingFunctions, resolveBinary, symbolFileOffset } from "./elfsym.js";
+import { SymbolError, bareFileOffset, matchingCxxFunctions, matchingFunctions, resolveBinary, symbolFileOffset } from "./elfsym.js";
+import { isCxxName } from "./cxx-names.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
 import { similarNames } from "../../compiler/similar.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
@@ -468,7 +469,8 @@ function uprobePlaces(path: string, t: UprobeTarget): UprobePlace[] {
   if (t.func === undefined) return [{ func: undefined, offset: bareFileOffset(path, t.offset) }];
   if (!isGlob(t.func)) return [{ func: t.func, offset: symbolFileOffset(path, t.func, t.offset) }];
   const glob = globRegExp(t.func);
-  const matches = matchingFunctions(path, (name) => glob.test(name));
+  // `app::W::*`: C++ functions by their names as c++filt shows them.
+  const matches = isCxxName(t.func) ? matchingCxxFunctions(path, t.func) : matchingFunctions(path, (name) => glob.test(name));
   if (!matches.length) throw new SymbolError(`no function in the symbol tables of ${path} matches ${t.func}`);
   return matches.map((f) => ({ func: f.name, offset: f.offset + t.offset }));
 }

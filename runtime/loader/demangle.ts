@@ -20,3 +20,22 @@ export function demangle(name: string): string {
   demangled.set(name, readable);
   return readable;
 }
+
+/**
+ * `names` demangled through one c++filt, for a binary's whole symbol table (a uprobe on `app::W::leaf` matches it
+ * against every function's name); undefined where c++filt cannot be run.
+ */
+export function demangleAll(names: readonly string[]): string[] | undefined {
+  const wanted = [...new Set(names.filter((n) => n.startsWith("_Z") && !demangled.has(n)))];
+  if (wanted.length && !unavailable) {
+    const { spawnSync } = process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
+    const r = spawnSync("c++filt", [], { input: `${wanted.join("\n")}\n`, encoding: "utf8", timeout: 30_000, maxBuffer: 256 << 20 });
+    if (r.error) unavailable = true;
+    else if (r.status === 0) {
+      const lines = r.stdout.split("\n");
+      wanted.forEach((n, i) => demangled.set(n, lines[i]?.trim() || n));
+    }
+  }
+  if (unavailable && names.some((n) => n.startsWith("_Z"))) return undefined;
+  return names.map((n) => demangled.get(n) ?? n);
+}

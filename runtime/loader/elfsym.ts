@@ -6,6 +6,8 @@
 import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { similarNames } from "../../compiler/similar.js";
+import { cxxMatcher, cxxParts, cxxSignature, isCxxName } from "./cxx-names.js";
+import { demangleAll } from "./demangle.js";
 import { indirectFunctionOffset } from "./ifunc.js";
 
 /** A name that cannot be resolved; the message is one sentence for the user. */
@@ -91,6 +93,23 @@ export function resolveBinary(binary: string, pid?: number): string {
     }
   }
   throw new SymbolError(`cannot find binary ${binary} on PATH`);
+}
+
+/**
+ * BINARY and what follows it in `BINARY:FUNCTION` (a section's `uprobe/BINARY:FUNCTION`, a `uprobe:BINARY:FUNCTION`
+ * pattern), or undefined without a ':'. libbpf splits at the first ':', but a C++ function's name holds `::`
+ * (`/tmp/app:app::W::leaf`) and a path may hold ':': the binary is the first part that is an existing file's path,
+ * else it ends at the first ':' that is not half of a `::` (libbpf's split for every name without one).
+ */
+export function splitUprobeTarget(text: string): [binary: string, rest: string] | undefined {
+  const colons = [...text.matchAll(/:/g)].map((m) => m.index);
+  if (!colons.length) return undefined;
+  for (const at of colons) {
+    const binary = text.slice(0, at);
+    if (binary.includes("/") && isFile(binary)) return [binary, text.slice(at + 1)];
+  }
+  const at = colons.find((i) => text[i - 1] !== ":" && text[i + 1] !== ":") ?? colons[0]!;
+  return [text.slice(0, at), text.slice(at + 1)];
 }
 
 /** The file a process's maps name `name` (a library's file name), or undefined (none, or the maps cannot be read). */
@@ -312,18 +331,50 @@ export function* functionNames(path: string): Generator<string> {
  */
 export function matchingFunctions(path: string, match: (name: string) => boolean): { name: string; offset: number }[] {
   const f = readElf(path);
+  return onePerOffset(path, f, function* () {
+    for (const symbol of probeableFunctions(f, elfSections(f, path))) if (match(symbol.base)) yield { symbol, name: symbol.base };
+  });
+}
+
+/**
+ * The C++ functions of the ELF file at `path` that `pattern` names as c++filt shows them (`app::W::*`,
+ * `app::over(*)`, cxx-names.ts), each named by its signature (`app::over(int)`) and with its file offset, one per
+ * offset as matchingFunctions gives them.
+ */
+export function matchingCxxFunctions(path: string, pattern: string): { name: string; offset: number }[] {
+  const f = readElf(path);
+  const match = cxxMatcher(pattern);
+  return onePerOffset(path, f, function* () {
+    for (const { symbol, shown } of demangledFunctions(path, f, elfSections(f, path), pattern)) if (match(shown)) yield { symbol, name: cxxSignature(shown) };
+  });
+}
+
+/** Functions found, named, one per file offset (the best bound of aliases), in the order of their offsets. */
+function onePerOffset(path: string, f: Buffer, found: () => Iterable<{ symbol: FunctionSymbol; name: string }>): { name: string; offset: number }[] {
   const byOffset = new Map<number, { name: string; offset: number; rank: number }>();
-  for (const s of probeableFunctions(f, elfSections(f, path))) {
-    const { base, bind } = s;
-    if (!match(base)) continue;
-    // An indirect function where it resolves to on this machine, when that can be known (ifunc.ts); else left out.
-    const offset = s.indirect ? indirectFunctionOffset(path, base, s.version) : addressFileOffset(f, s.value);
+  for (const { symbol, name } of found()) {
+    const offset = functionOffset(path, f, symbol);
     if (offset === undefined) continue; // in no loadable segment: nothing a uprobe could hit
-    const rank = bindingRank(bind);
+    const rank = bindingRank(symbol.bind);
     const kept = byOffset.get(offset);
-    if (!kept || rank < kept.rank) byOffset.set(offset, { name: base, offset, rank });
+    if (!kept || rank < kept.rank) byOffset.set(offset, { name, offset, rank });
   }
   return [...byOffset.values()].map(({ name, offset }) => ({ name, offset })).sort((a, b) => a.offset - b.offset);
+}
+
+/** Where a function symbol's code lies in the file, or undefined (in no loadable segment, an IFUNC's unknown pick). */
+function functionOffset(path: string, f: Buffer, s: FunctionSymbol): number | undefined {
+  // An indirect function where it resolves to on this machine, when that can be known (ifunc.ts); else left out.
+  return s.indirect ? indirectFunctionOffset(path, s.base, s.version) : addressFileOffset(f, s.value);
+}
+
+/** The signatures (`app::over(int)`) of the C++ functions of the ELF file at `path` whose names `pattern` matches, sorted. */
+export function cxxFunctionNames(path: string, pattern: string): string[] {
+  const f = readElf(path);
+  const match = cxxMatcher(pattern);
+  const names = new Set<string>();
+  for (const { shown } of demangledFunctions(path, f, elfSections(f, path), pattern)) if (match(shown)) names.add(cxxSignature(shown));
+  return [...names].sort();
 }
 
 function readElf(path: string): Buffer {
@@ -402,6 +453,8 @@ function findSymbol(path: string, symbol: string): FoundFunction {
     }
     found ??= s;
   }
+  // A C++ function by its name as c++filt shows it (`app::W::leaf`, `app::over(int)`), not its mangled symbol.
+  if (found === undefined && version === undefined && isCxxName(symbol)) return findSymbol(path, cxxSymbol(path, f, sections, symbol));
   if (found === undefined) {
     const similar = similarNames(symbol, functions);
     const hint = similar.length
@@ -425,6 +478,44 @@ function findSymbol(path: string, symbol: string): FoundFunction {
   const at = addressFileOffset(f, found.value);
   if (at === undefined) throw new SymbolError(`${symbol} at 0x${found.value.toString(16)} lies in no loadable segment of ${path}`);
   return { at, address: found.value, size: Number(found.size), machine: f.readUInt16LE(18) };
+}
+
+/** The functions of the ELF file at `path` with their names as c++filt shows them; a SymbolError where it cannot be run. */
+function demangledFunctions(path: string, f: Buffer, sections: ReturnType<typeof elfSections>, what: string): { symbol: FunctionSymbol; shown: string }[] {
+  const functions = probeableFunctions(f, sections);
+  const shown = demangleAll(functions.map((s) => s.base));
+  if (!shown) throw new SymbolError(`cannot match ${what} against the C++ functions of ${path}: c++filt (binutils), which reads their names, is not installed; give a function's mangled symbol (tsbpf list 'uprobe:${path}:_Z*' lists them)`);
+  return functions.map((symbol, i) => ({ symbol, shown: shown[i]! }));
+}
+
+/**
+ * The symbol of the one C++ function `name` names (`app::W::leaf`, a template's `app::twice<int>`, an overload's
+ * `app::over(int)`); a SymbolError for none, or for several overloads (listed with their parameters, to pick one).
+ */
+function cxxSymbol(path: string, f: Buffer, sections: ReturnType<typeof elfSections>, name: string): string {
+  const functions = demangledFunctions(path, f, sections, name);
+  const match = cxxMatcher(name);
+  // One per address: a constructor's complete and base object symbols often share one.
+  const byAddress = new Map<bigint, { symbol: string; signature: string }>();
+  for (const { symbol, shown } of functions) {
+    if (match(shown) && !byAddress.has(symbol.value)) byAddress.set(symbol.value, { symbol: symbol.base, signature: cxxSignature(shown) });
+  }
+  const matches = [...byAddress.values()].sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0));
+  if (matches.length === 1) return matches[0]!.symbol;
+  if (matches.length > 1) {
+    const twice = (sig: string) => matches.filter((m) => m.signature === sig).length > 1;
+    const listed = matches.map((m) => (twice(m.signature) ? `${m.signature} (${m.symbol})` : m.signature));
+    throw new SymbolError(
+      `${name} names ${matches.length} functions of ${path}: ${listed.join(", ")}; name one with its parameter list (${twice(matches[0]!.signature) ? matches[0]!.symbol : matches[0]!.signature}), or probe them all with a glob (${name.includes("(") ? name : `${name}(*)`})`,
+    );
+  }
+  const names = functions.flatMap(({ shown }) => {
+    const parts = cxxParts(shown);
+    return parts ? [name.includes("(") ? parts.name + parts.params : parts.name] : [];
+  });
+  const similar = similarNames(name, names);
+  const signatures = similar.flatMap((n) => [...new Set(functions.map((x) => cxxSignature(x.shown)).filter((s) => s === n || s.startsWith(`${n}(`)))]);
+  throw new SymbolError(`no function ${name} in the symbol tables of ${path}${signatures.length ? `; did you mean ${signatures.join(" or ")}?` : ""}`);
 }
 
 /** A PT_LOAD segment: `fileSize` bytes at `fileOffset` in the file are loaded at `vaddr`; `executable` for PF_X. */

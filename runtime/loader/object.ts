@@ -11,6 +11,7 @@ import { endianness } from "node:os";
 import { STB, STT } from "../../compiler/elf/types.js";
 import { AttachType, MapFlag, MapType, ProgFlag, ProgType } from "../sys/constants.js";
 import { NoProgramsError, ObjectError } from "./errors.js";
+import { splitUprobeTarget } from "./elfsym.js";
 import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
 import { PERF_EVENT_SECTION, PERF_EVENT_TAG, PROBE_TAG, RUN_SECTION, RUN_TAG, funcTags, parsePerfEventTag, type PerfEventProbe, type RunWhen } from "../../compiler/btf/tags.js";
 
@@ -329,13 +330,12 @@ function ksyscallTarget(retprobe: boolean) {
 function uprobeTarget(retprobe: boolean) {
   return (rest: string | undefined): AttachTarget => {
     if (!rest) return { kind: "manual", why: "the section names no binary and function" };
-    // BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET; the binary may itself hold ':' only if the function is given.
-    const colon = rest.lastIndexOf(":");
-    if (colon <= 0) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
-    const binary = rest.slice(0, colon);
-    const where = rest.slice(colon + 1);
+    // BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET, the function a C++ one's name as well (`/tmp/app:app::W::leaf`).
+    const [binary, where] = splitUprobeTarget(rest) ?? ["", ""];
+    if (!binary || !where) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
     if (/^(0x[0-9a-fA-F]+|\d+)$/.test(where)) return { kind: "uprobe", binary, func: undefined, offset: Number(where), retprobe };
-    const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where);
+    // The name may hold '+' (C++'s `operator+`): an offset is only the digits after the last one.
+    const m = /^(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where);
     if (!m) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
     return { kind: "uprobe", binary, func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
   };

@@ -6,6 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { globRegExp } from "../../compiler/glob.js";
+import { splitUprobeTarget } from "../loader/elfsym.js";
 import type { CValue } from "./layout.js";
 import { usage } from "./errors.js";
 import { probeText, type RecordedProbe } from "./recorded-probe.js";
@@ -184,8 +185,10 @@ function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
     if (p.kind === "rawTracepoint" && ["tp_btf", "raw_tp", "raw_tracepoint"].some((prefix) => s === `${prefix}/${p.name}`)) return true;
     if (p.kind === "kprobe" || p.kind === "uprobe") {
       const kind = `${p.kind === "uprobe" ? "u" : "k"}${p.retprobe ? "ret" : ""}probe`;
-      // The function is what follows the binary (`uprobe/BINARY:FUNC`), or the kind (`kprobe/FUNC`).
-      if (s.startsWith(`${kind}/`) && names(s.slice(s.includes(":") ? s.lastIndexOf(":") + 1 : kind.length + 1), p.func)) return true;
+      // The function is what follows the binary (`uprobe/BINARY:FUNC`, FUNC perhaps a C++ name's `app::W::leaf`), or
+      // the kind (`kprobe/FUNC`).
+      const rest = s.slice(kind.length + 1);
+      if (s.startsWith(`${kind}/`) && names(p.kind === "uprobe" ? (splitUprobeTarget(rest)?.[1] ?? rest) : rest, p.func)) return true;
     }
   }
   return false;

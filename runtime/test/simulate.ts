@@ -744,7 +744,8 @@ function firedFunction(p: Pick<SimProgram, "spec">, target: string): string | un
   const a = p.spec.attach;
   if (a.kind !== "uprobe") return undefined;
   if (target.startsWith(`${a.binary}:`)) return target.slice(a.binary.length + 1);
-  return target.includes(":") ? undefined : target;
+  // A ':' names another binary; a C++ function's `::` does not (`app::W::leaf`).
+  return target.replaceAll("::", "").includes(":") ? undefined : target;
 }
 
 /** A uprobe as the loader names it for probe(): its binary (as the program names it here) and the function fired. */

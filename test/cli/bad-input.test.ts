@@ -198,8 +198,8 @@ test("inputs read once: a pipe compiles, a device or directory is refused at onc
     // Process substitution: a pipe that can be read only once, as a FIFO.
     const piped = spawnSync("bash", ["-c", `"${process.execPath}" --import tsx cli/main.ts compile <(cat "${PROBE}") -o "${join(dir, "p.o")}"`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(piped.status, 0, piped.stderr);
-    assertOneLine(tsbpf("load", "/dev/zero"), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file\n$/);
-    assertOneLine(tsbpf("compile", "/dev/zero", "-o", join(dir, "z.o")), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file\n$/);
+    assertOneLine(tsbpf("load", "/dev/zero"), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file \(standard input is read as - or \/dev\/stdin\)\n$/);
+    assertOneLine(tsbpf("compile", "/dev/zero", "-o", join(dir, "z.o")), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file \(standard input is read as - or \/dev\/stdin\)\n$/);
     assertOneLine(tsbpf("disasm", dir), 2, /^tsbpf: cannot read .*: it is a directory \(EISDIR\)\n$/);
     const self = join(dir, "self.ts");
     writeFileSync(self, "export const license = \"GPL\";\n");
@@ -220,6 +220,19 @@ test("standard output on a full device is a usage error saying so, not an intern
   } finally {
     closeSync(full);
   }
+});
+
+test("/dev/stdin and /dev/fd/0 read standard input as - does, a socket's (which cannot be opened) or a terminal's", () => {
+  // spawnSync's input reaches the child through a socket: opening /dev/stdin then fails with ENXIO.
+  for (const name of ["/dev/stdin", "/dev/fd/0"]) {
+    const r = tsbpfWith(readFileSync(join(ROOT, "examples/unlink.ts"), "utf8"), "compile", name, "--emit", "asm");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^kprobe\/do_unlinkat\/do_unlinkat:/m, name);
+  }
+  if (missingRoot()) return; // tsbpf run loads the probe
+  const run = tsbpfWith('import { begin, printf, exit } from "tsbpf";\nexport const license = "GPL";\nbegin(() => { printf("read\\n"); exit(); });\n', "run", "/dev/stdin", "--no-cache");
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, "read\n");
 });
 
 test("- reads the probe file from standard input; -e twice, or -e beside a file, is a usage error saying so (exit 2)", () => {

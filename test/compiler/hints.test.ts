@@ -21,6 +21,18 @@ test("bigint mixed with a probe's numbers, Number() and JavaScript's globals get
   ]);
 });
 
+test("Error, Object, Array, Promise, setTimeout and Number's members get the globals hint; an Error says a probe cannot throw", () => {
+  const globals = " (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")";
+  assert.deepEqual(messages('{ if (x > 5) throw new Error("x"); return x; }'), [
+    "TS2304: Cannot find name 'Error'. (a probe runs in the kernel, without JavaScript's globals, and cannot throw: `return` leaves the handler, `printf()` says what went wrong, `exit()` ends the run)",
+  ]);
+  assert.deepEqual(messages("Object.keys(x)"), [`TS2693: 'Object' only refers to a type, but is being used as a value here.${globals}`]);
+  assert.deepEqual(messages("Array.from([x])"), [`TS2693: 'Array' only refers to a type, but is being used as a value here.${globals}`]);
+  assert.deepEqual(messages("Promise.resolve(x)"), [`TS2585: 'Promise' only refers to a type, but is being used as a value here.${globals}`]);
+  assert.deepEqual(messages("setTimeout(() => x, 1)"), [`TS2304: Cannot find name 'setTimeout'.${globals}`]);
+  assert.deepEqual(messages("Number.MAX_SAFE_INTEGER"), [`TS2693: 'Number' only refers to a type, but is being used as a value here.${globals}`]);
+});
+
 test("a tsbpf name used without its import says which import to add; other unknown names are left as they are", () => {
   assert.deepEqual(messages("{ const y: u64 = x; return ktimeNs() + y; }"), [
     "TS2304: Cannot find name 'u64'. (import it: `import { u64 } from \"tsbpf\"`)",

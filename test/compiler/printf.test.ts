@@ -92,6 +92,10 @@ test("printf's checks: a literal format, one value per conversion, strings for %
   expect(`printf("%d %d\\n", small);`, /the format has 2 conversions and printf\(\) is given 1 value/);
   expect(`printf("%s\\n", small);`, /%s prints a string \(a Str<N>, comm\(\), readUserStr\(p\) of a user pointer, readKernelStr\(p\) of a kernel one\), not `small`/);
   expect(`printf("%d\\n", n);`, /%d prints an integer, not a struct/);
+  // A string given to an integer's conversion: the call with %s there.
+  expect(`printf("%d\\n", comm());`, /^%d prints an integer, and comm\(\) is a Str<16>, which %s prints: printf\("%s\\n", comm\(\)\)$/);
+  expect(`const c = comm(); printf("%-6u|%x\\n", c, small);`, /^%u prints an integer, and `c` is a Str<16>, which %s prints: printf\("%-6s\|%x\\n", c, small\)$/);
+  expect(`printf("%d\\n", "x");`, /^%d prints an integer, and `"x"` is a string, which %s prints: printf\("%s\\n", "x"\)$/);
   expect(`printf("%q\\n", small);`, /^"%q" is not a conversion printf\(\) takes/);
   expect(`printf("100%\\n", small);`, /^"%" is not a conversion printf\(\) takes/);
   const value = diagnostics(`const x = printf("%d", 1);`);

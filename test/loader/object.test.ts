@@ -24,6 +24,10 @@ describe("section names", () => {
     ["uretprobe//usr/bin/bash:readline", ProgType.KPROBE, { kind: "uprobe", binary: "/usr/bin/bash", func: "readline", offset: 0, retprobe: true }],
     ["uprobe//bin/true:0x1234", ProgType.KPROBE, { kind: "uprobe", binary: "/bin/true", func: undefined, offset: 0x1234, retprobe: false }],
     ["uprobe/libc.so.6:malloc+8", ProgType.KPROBE, { kind: "uprobe", binary: "libc.so.6", func: "malloc", offset: 8, retprobe: false }],
+    // A C++ function's name keeps its '::' (the binary ends at the first lone ':'), an operator its '+'.
+    ["uprobe//opt/app:app::W::leaf", ProgType.KPROBE, { kind: "uprobe", binary: "/opt/app", func: "app::W::leaf", offset: 0, retprobe: false }],
+    ["uretprobe//opt/app:app::over(int)+4", ProgType.KPROBE, { kind: "uprobe", binary: "/opt/app", func: "app::over(int)", offset: 4, retprobe: true }],
+    ["uprobe//opt/app:app::V::operator+(app::V const&)", ProgType.KPROBE, { kind: "uprobe", binary: "/opt/app", func: "app::V::operator+(app::V const&)", offset: 0, retprobe: false }],
     ["raw_tp/sys_enter", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sys_enter" }],
     ["raw_tracepoint/sched_switch", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sched_switch" }],
     ["tp_btf/sched_switch", ProgType.TRACING, { kind: "btf", hook: "tp_btf", name: "sched_switch" }],
