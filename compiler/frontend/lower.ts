@@ -2691,13 +2691,15 @@ export function lower(
 
     /**
      * A Str<N>'s text in a stack buffer of N + 1 bytes that ends with a NUL, for the kernel's %s, which reads to a NUL:
-     * a Str that fills its N bytes has none (one read from user memory or a map), and %s would print what follows.
+     * a Str that fills its N bytes has none (one read from user memory or a map), and %s would print what follows. Its
+     * N bytes are copied as they are (bpf_probe_read_kernel_str would read a byte past them, which may not be mapped).
      */
     terminated(str: Ref, node: TS.Node): StackAddr {
-      const size = str.layout.size + 1;
-      if (align(size, 8) > 512) fail(node, Code.StackTooLarge, `printing this Str needs ${align(size, 8)} bytes of stack; BPF allows 512: print it with printf(), which copies it into its record`);
-      const object = this.fb.stackObject(align(size, 8), 8, locOf(node));
-      this.fb.emit({ op: "call", helper: Helper.probe_read_kernel_str, args: [{ kind: "stack", object }, imm(BigInt(size), U32), this.addrOf(str, node)], loc: locOf(node) });
+      const n = str.layout.size;
+      if (align(n + 1, 8) > 512) fail(node, Code.StackTooLarge, `printing this Str needs ${align(n + 1, 8)} bytes of stack; BPF allows 512: print it with printf(), which copies it into its record`);
+      const object = this.fb.stackObject(align(n + 1, 8), 8, locOf(node));
+      this.fb.emit({ op: "call", helper: Helper.probe_read_kernel, args: [{ kind: "stack", object }, imm(BigInt(n), U32), this.addrOf(str, node)], loc: locOf(node) });
+      this.fb.emit({ op: "st", base: { kind: "stack", object }, offset: n, size: 1, src: imm(0n, U8), loc: locOf(node) });
       return { kind: "stack", object };
     }
 
