@@ -322,8 +322,8 @@ describe("perf event array", () => {
     assert.equal(p.lost(1), 1);
     kernel.cpu = 0;
     p.output(0xffffffffn, new Uint8Array([9]));
-    // Lengths padded as the kernel's raw samples are: 1 byte reads as 4, 30 as 36.
-    assert.deepEqual(p.drain().map((r) => [r.cpu, r.index, r.data.length]), [[0, 0, 4], [1, 1, 36]]);
+    // Lengths padded as the kernel's raw samples are: 1 byte reads as 4, 30 as 36; in the order they were sent.
+    assert.deepEqual(p.drain().map((r) => [r.cpu, r.index, r.data.length]), [[1, 1, 36], [0, 0, 4]]);
     assert.deepEqual(p.drain(), []);
   });
 });
