@@ -1,6 +1,6 @@
 // Differential test: random verifier-valid programs run in the kernel (BPF_PROG_TEST_RUN, socket
 // filter) and in both VM tiers; r0 and every observable byte must match exactly.
-// TSBPF_DIFF_COUNT=N runs more programs (default 2,500, to keep `npm test` under its time budget; 5,000 and more
+// TSBPF_DIFF_COUNT=N runs more programs (default 1,500, to keep `npm test` under its time budget; 5,000 and more
 // before a release), TSBPF_DIFF_SEED=S starts elsewhere.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +12,7 @@ import { Vm } from "../../runtime/vm/vm.js";
 import { selectTier } from "../../runtime/vm/tiers.js";
 import { MAP_FD_PLACEHOLDER, VALUE_SIZE, randomProgram } from "../support/random-program.js";
 
-const COUNT = Number(process.env.TSBPF_DIFF_COUNT ?? 2_500);
+const COUNT = Number(process.env.TSBPF_DIFF_COUNT ?? 1_500);
 const FIRST_SEED = Number(process.env.TSBPF_DIFF_SEED ?? 1);
 const PACKET = new Uint8Array(64).map((_, i) => (i * 37 + 11) & 0xff);
 /** A socket filter's skb data starts after the 14-byte Ethernet header of data_in. */

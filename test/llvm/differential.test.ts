@@ -4,7 +4,7 @@
 // handler uses after its runs (the handlers of a file share its maps, and run in the same order on
 // both objects, so a handler that leaves different bytes is the one that wrote them).
 // A disagreement prints the handler's source and both disassemblies. Handlers are batched many to a
-// file so that the frontend and LLVM run once per file. TSBPF_DIFF_FILES=N runs N files of them (default 3, to keep
+// file so that the frontend and LLVM run once per file. TSBPF_DIFF_FILES=N runs N files of them (default 2, to keep
 // `npm test` under its time budget; 6 and more before a release).
 
 import { test } from "node:test";
@@ -13,7 +13,7 @@ import { compileBoth, disassemblies, noLlvm, runAll, words } from "./support.js"
 import { MAPS, randomProbeFile } from "./random-probes.js";
 import { Prng } from "../support/prng.js";
 
-const FILES = Number(process.env.TSBPF_DIFF_FILES ?? 3);
+const FILES = Number(process.env.TSBPF_DIFF_FILES ?? 2);
 const PER_FILE = 100;
 const FIRST_SEED = 0x7eb0f;
 /** pt_regs offsets (x86-64) of di, si, dx, cx, r8, r9. */
