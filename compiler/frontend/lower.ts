@@ -558,6 +558,8 @@ export function lower(
 
   const maps: MapDef[] = [];
   const bss: BssVar[] = [];
+  /** String temporaries with a spare byte after their text (stringTemp). */
+  const endsWithRoom = new WeakSet<Ref>();
   /** The maps print() and clear() name, in the order of their numbers in action records (the actions map's tag). */
   const actionTargets: string[] = [];
   /** The file's printf() calls, by the id their records carry (the actions map's tags). */
@@ -2550,7 +2552,7 @@ export function lower(
       const m = place.member as KernelArray;
       const layout: Layout = m.string ? { kind: "str", size: m.length, align: 1 } : { kind: "array", element: scalarLayout(m.element), length: m.length, size: m.size, align: m.element.size };
       if (into && !sameLayout(into.layout, layout)) return fail(e, Code.UnsupportedType, `${aLayout(layout)} cannot be assigned to ${aLayout(into.layout)}`);
-      const ref = into ?? this.stackTemp(layout, e);
+      const ref = into ?? (layout.kind === "str" ? this.stringTemp(layout, e) : this.stackTemp(layout, e));
       const base = ref.base as StackAddr;
       this.fb.emit({ op: "kcopy", into: { ...base, offset: (base.offset ?? 0) + ref.offset }, ptr: place.ptr, offset: place.offset, size: m.size, core: { struct: place.root, members: place.members }, loc: locOf(e) });
       return ref;
@@ -2625,7 +2627,7 @@ export function lower(
         const element = intLayout({ bits: (shape.element.size * 8) as 8 | 16 | 32 | 64, signed: shape.element.signed });
         layout = { kind: "array", element, length: shape.length, size: f.size, align: element.align };
       } else return undefined;
-      const ref = this.stackTemp(layout, node);
+      const ref = layout.kind === "str" ? this.stringTemp(layout, node) : this.stackTemp(layout, node);
       for (let at = 0; at < f.size; ) {
         const n = ([8, 4, 2, 1] as const).find((c) => (f.offset + at) % c === 0 && at % c === 0 && at + c <= f.size)!;
         const v = this.fb.vreg(U64);
@@ -2682,6 +2684,16 @@ export function lower(
      * A stack object for a value of `layout`, left as it is (the caller fills every byte). Objects whose lifetimes do
      * not overlap share bytes (codegen/frame.ts), which is where a frame beyond BPF's 512 bytes is reported.
      */
+    /**
+     * A stack temporary for a string copied out of the kernel or a tracepoint's record, with a byte after it: printk
+     * ends it there with a NUL (terminated), not in a copy.
+     */
+    stringTemp(layout: Layout & { kind: "str" }, node: TS.Node): Ref {
+      const ref: Ref = { layout, base: { kind: "stack", object: this.fb.stackObject(align(layout.size + 1, 8), 8, locOf(node)) }, offset: 0 };
+      endsWithRoom.add(ref);
+      return ref;
+    }
+
     stackTemp(layout: Layout, node: TS.Node): Ref {
       const size = align(layout.size, 8);
       if (size > 512) fail(node, Code.StackTooLarge, `this needs ${size} bytes of stack; BPF allows 512: keep large values in a map (a PerCpuArrayMap as scratch space) or reserve them in a ring buffer`);
@@ -2696,6 +2708,11 @@ export function lower(
      */
     terminated(str: Ref, node: TS.Node): StackAddr {
       const n = str.layout.size;
+      if (endsWithRoom.has(str)) {
+        const base = str.base as StackAddr;
+        this.fb.emit({ op: "st", base, offset: n, size: 1, src: imm(0n, U8), loc: locOf(node) });
+        return base;
+      }
       if (align(n + 1, 8) > 512) fail(node, Code.StackTooLarge, `printing this Str needs ${align(n + 1, 8)} bytes of stack; BPF allows 512: print it with printf(), which copies it into its record`);
       const object = this.fb.stackObject(align(n + 1, 8), 8, locOf(node));
       this.fb.emit({ op: "call", helper: Helper.probe_read_kernel, args: [{ kind: "stack", object }, imm(BigInt(n), U32), this.addrOf(str, node)], loc: locOf(node) });
