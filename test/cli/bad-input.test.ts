@@ -19,13 +19,14 @@ import { handler as loadCommand } from "../../cli/commands/load.js";
 import { handler as disasmCommand } from "../../cli/commands/disasm.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { missingRoot } from "../../runtime/sys/index.js";
+import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
 
 /** `tsbpf ARGS` from the sources, `input` on standard input; its exit status, standard output and standard error. */
 function tsbpfWith(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input });
+  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -215,7 +216,7 @@ test("inputs read once: a pipe compiles, a device or directory is refused at onc
 test("standard output on a full device is a usage error saying so, not an internal error (exit 2)", { skip: existsSync("/dev/full") ? false : "no /dev/full" }, () => {
   const full = openSync("/dev/full", "w");
   try {
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", PROBE, "--emit", "asm"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, stdio: ["ignore", full, "pipe"] });
+    const r = spawnSync(process.execPath, [...CLI, "compile", PROBE, "--emit", "asm"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, stdio: ["ignore", full, "pipe"] });
     assertOneLine(r, 2, /^tsbpf: cannot write to standard output \(ENOSPC: no space left on the device it goes to\)\n$/);
   } finally {
     closeSync(full);
@@ -271,7 +272,7 @@ test("compile of a file that is not there says so first, before asking for -o (e
 });
 
 test("compile -o - writes the object to standard output", () => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", join(ROOT, "examples/unlink.ts"), "-o", "-"], { cwd: ROOT, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...CLI, "compile", join(ROOT, "examples/unlink.ts"), "-o", "-"], { cwd: ROOT, timeout: 60_000 });
   assert.equal(r.status, 0, String(r.stderr));
   assert.deepEqual([...r.stdout.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
   assert.equal(existsSync(join(ROOT, "-")), false, "no file named -");

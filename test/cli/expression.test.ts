@@ -11,10 +11,11 @@ import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { expressionSource } from "../../cli/expression.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { CLI } from "../support/cli.js";
 
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
-const tsbpf = (args: string[], extra: Record<string, string> = {}) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { encoding: "utf8", env: { ...env, ...extra }, timeout: 60_000 });
+const tsbpf = (args: string[], extra: Record<string, string> = {}) => spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8", env: { ...env, ...extra }, timeout: 60_000 });
 
 test("a one-liner's text compiles as a probe file: imports and license after it, maps printed, bare probes named by kind", () => {
   const text = 'const n = new HashMap<u32, u64>(8); uprobe("libc.so.6", "unlink", () => n.increment(0)); uretprobe("libc.so.6", "unlink", (r: i32) => printf("%d\\n", r))';

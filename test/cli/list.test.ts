@@ -17,11 +17,12 @@ import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { kprobesUnsupported } from "../../runtime/loader/attach.js";
 import { readUsdtSites } from "../../runtime/loader/usdt.js";
 import { missingRoot, missingTracefs } from "../../runtime/sys/index.js";
+import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 function tsbpf(args: string[], options: SpawnSyncOptions = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, ...options });
+  const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, ...options });
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

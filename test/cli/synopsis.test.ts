@@ -6,15 +6,16 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const COMMANDS = ["run", "load", "compile", "verify", "btf", "list", "exec", "disasm"];
 
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
-/** `tsbpf CMD --help` of every command, through tsx (the sources, no build), all started at once. */
+/** `tsbpf CMD --help` of every command (test/support/cli.ts), all started at once. */
 const helps = new Map(
-  COMMANDS.map((c) => [c, promisify(execFile)(process.execPath, ["--import", "tsx", "cli/main.ts", c, "--help"], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 }).then((r) => r.stdout)]),
+  COMMANDS.map((c) => [c, promisify(execFile)(process.execPath, [...CLI, c, "--help"], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 }).then((r) => r.stdout)]),
 );
 const help = (command: string): Promise<string> => helps.get(command)!;
 

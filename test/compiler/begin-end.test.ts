@@ -15,6 +15,7 @@ import { FakeSys, missingBpf, missingRoot, openSys } from "../../runtime/sys/ind
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { verifyObject } from "../../cli/commands/verify.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const PROBE = (dir: string) => `import { begin, end, tracepoint, printf, comm, readUserStr, HashMap, ArrayMap, type u64, type Str } from "tsbpf";
 export const license = "GPL";
@@ -82,13 +83,13 @@ test("tsbpf run runs begin() before attaching and end() after detaching; a begin
     writeFileSync(probe, PROBE(dir));
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `sh -c "touch ${dir}/a; rm ${dir}/a"`], { encoding: "utf8", env, timeout: 30_000 });
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "-c", `sh -c "touch ${dir}/a; rm ${dir}/a"`], { encoding: "utf8", env, timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
     // The header first, the event (which saw begin()'s map update), the footer, then the maps: unlinks was cleared.
     assert.equal(r.stdout, `COMM   PATH\nrm     ${dir}/a (phase 1)\n1 unlinks\n`);
     const hello = join(dir, "hello.ts");
     writeFileSync(hello, `import { begin, printf, exit } from "tsbpf";\nexport const license = "GPL";\nexport const hi = begin(() => {\n  printf("Hello, World!\\n");\n  exit(4);\n});\n`);
-    const h = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", hello, "--no-cache"], { encoding: "utf8", env, timeout: 30_000 });
+    const h = spawnSync(process.execPath, [...CLI, "run", hello, "--no-cache"], { encoding: "utf8", env, timeout: 30_000 });
     assert.deepEqual([h.status, h.stdout], [4, "Hello, World!\n"], h.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });

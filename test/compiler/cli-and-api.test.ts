@@ -13,8 +13,9 @@ import { preludeText } from "../../compiler/frontend/prelude.js";
 import * as tsbpf from "../../index.js";
 import { handler as compileCommand, diagnosticsExitCode } from "../../cli/commands/compile.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
+import { CLI } from "../support/cli.js";
 
-const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { encoding: "utf8" });
+const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: "utf8" });
 
 test("tsbpf compile writes an object whose programs match compile()", () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-cli-"));

@@ -14,6 +14,7 @@ import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -122,7 +123,7 @@ test("tsbpf run stops at a probe's exit(), prints the maps and exits with its co
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const started = Date.now();
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
     assert.equal(r.status, 7, r.stderr);
     assert.ok(Date.now() - started < 15_000, "stopped before the command's sleep ended");
     assert.match(r.stderr, /exec sleep 20" exits or until a probe calls exit\(\)/);
@@ -182,7 +183,7 @@ test("tsbpf run carries out print() and clear() as they arrive: counts per 100 m
     const script = `touch ${files.join(" ")}; rm ${files[0]}; rm ${files[1]}; sleep 1; rm ${files[2]}; sleep 1; rm ${files[3]}; sleep 0.3`;
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "-c", `sh -c "${script}"`], { encoding: "utf8", env, timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
     const counts = [...r.stdout.matchAll(/^@unlinks\[rm\]: (\d+)$/gm)].map((m) => Number(m[1]));
     assert.equal(counts.reduce((a, b) => a + b, 0), 4, r.stdout);
@@ -213,7 +214,7 @@ interval(20, () => { reads.print(); reads.clear(); });
     writeFileSync(probe, text);
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "--json", "-c", "dd if=/dev/zero of=/dev/null bs=1 count=100000 status=none"], { encoding: "utf8", env, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "--json", "-c", "dd if=/dev/zero of=/dev/null bs=1 count=100000 status=none"], { encoding: "utf8", env, timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { map: string; entries: { value: number }[] });
     const printed = lines.filter((l) => l.map === "reads");

@@ -13,6 +13,7 @@ import { KSYM_TYPEDEF, mapTags, parseBtf } from "../../compiler/btf/index.js";
 import { kernelSymbolizer } from "../../runtime/loader/symbolize.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const SOURCE = `import { kprobe, ksym, printf, HashMap, type KernelSymbol, type u64 } from "tsbpf";
 export const license = "GPL";
@@ -74,7 +75,7 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
 });
 `);
       writeFileSync(join(dir, "victim"), "");
-      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "--set", `address=0x${address}`, "-c", `rm ${join(dir, "victim")}`], { encoding: "utf8", env, timeout: 60_000 });
+      const r = spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", "--set", `address=0x${address}`, "-c", `rm ${join(dir, "victim")}`], { encoding: "utf8", env, timeout: 60_000 });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^in do_unlinkat$/m);
       assert.match(r.stdout, /^@seen\[do_unlinkat\]: 1$/m);

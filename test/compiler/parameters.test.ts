@@ -12,6 +12,7 @@ import { compile } from "../../compiler/index.js";
 import { BtfKind, BtfVarLinkage, parseBtf } from "../../compiler/btf/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const SOURCE = `import { kprobe, printf, pidTgid, type u64, type i16, type Ptr } from "tsbpf";
 export const license = "GPL";
@@ -86,7 +87,7 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
 `);
       const run = (...args: string[]) => {
         writeFileSync(join(dir, "victim"), "");
-        return spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, ...args, "-c", `rm ${join(dir, "victim")}`], { encoding: "utf8", env, timeout: 60_000 });
+        return spawnSync(process.execPath, [...CLI, "run", file, ...args, "-c", `rm ${join(dir, "victim")}`], { encoding: "utf8", env, timeout: 60_000 });
       };
       const defaults = run();
       assert.equal(defaults.status, 0, defaults.stderr);

@@ -15,6 +15,7 @@ import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const noGcc = spawnSync("gcc", ["--version"]).status === 0 ? undefined : "gcc is not installed";
 
@@ -193,8 +194,8 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
     const b = join(dir, "b");
     for (const backend of ["own", "llvm"]) {
       const object = join(dir, `p-${backend}.o`);
-      execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "compile", probe, "-o", object, "--backend", backend], { env });
-      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "load", object, "-c", `sh -c "touch ${a} ${b}; rm ${a}; rm ${b}; exec sleep 20"`], { encoding: "utf8", env, timeout: 30_000 });
+      execFileSync(process.execPath, [...CLI, "compile", probe, "-o", object, "--backend", backend], { env });
+      const r = spawnSync(process.execPath, [...CLI, "load", object, "-c", `sh -c "touch ${a} ${b}; rm ${a}; rm ${b}; exec sleep 20"`], { encoding: "utf8", env, timeout: 30_000 });
       assert.equal(r.status, 3, `${backend}: ${r.stderr}`);
       assert.equal(r.stdout, `1    rm     ${a}\n#1 true rm\n2    rm     ${b}\n#2 false rm\n`, backend);
     }
@@ -279,7 +280,7 @@ for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
 })`;
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "--no-cache", "-e", probe, "-c", `python3 ${join(dir, "conn.py")}`], { encoding: "utf8", env, timeout: 30_000 });
+    const r = spawnSync(process.execPath, [...CLI, "run", "--no-cache", "-e", probe, "-c", `python3 ${join(dir, "conn.py")}`], { encoding: "utf8", env, timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
     // Both ends of each connection reach ESTABLISHED (state 1).
     assert.deepEqual(r.stdout.trim().split("\n").sort(), ["127.0.0.1 -> 127.0.0.1", "127.0.0.1 -> 127.0.0.1", "::1 -> ::1", "::1 -> ::1"]);

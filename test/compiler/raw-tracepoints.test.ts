@@ -15,6 +15,7 @@ import { openObject } from "../../runtime/loader/index.js";
 import { attachProgram } from "../../runtime/loader/attach.js";
 import { SysError, type Sys } from "../../runtime/sys/index.js";
 import { recorderSource } from "../../cli/record.js";
+import { CLI } from "../support/cli.js";
 
 const SOURCE = `import { rawTracepoint, printf, probe, readKernelStr, HashMap, type u32, type u64, type Str, type ProbeName } from "tsbpf";
 export const license = "GPL";
@@ -196,7 +197,7 @@ export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
 });
 `);
       const recorded = join(dir, "exec.jsonl");
-      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "--record", recorded, "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
+      const r = spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", "--record", recorded, "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /attached exec to tp_btf sched_process_exec/);
       assert.match(r.stdout, /^exec true \/bin\/true same=1$/m);
@@ -209,7 +210,7 @@ export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
       const sim = await simulate(file);
       assert.equal(replay(sim, readRecording(recorded), { filter: (h) => h.time === hits[0]!.time }).length, 1);
       // LLVM's object reads through the typed pointers as directly, and the kernel takes it too.
-      const llvm = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "--backend", "llvm", "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
+      const llvm = spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", "--backend", "llvm", "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });
       assert.equal(llvm.status, 0, llvm.stderr);
       assert.match(llvm.stdout, /^exec true \/bin\/true same=1$/m);
     } finally {

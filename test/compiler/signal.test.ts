@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const SOURCE = `import { kprobe, signal, printf, type u32 } from "tsbpf";
 export const license = "GPL";
@@ -73,7 +74,7 @@ export const stopSleep = tracepoint("syscalls", "sys_enter_clock_nanosleep", () 
   if (pidTgid() >> 32 === targetPid()) signal("SIGUSR1");
 });
 `);
-      const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, ...args, "-c", "sleep 30"], { encoding: "utf8", env, timeout: 60_000 });
+      const run = (...args: string[]) => spawnSync(process.execPath, [...CLI, "run", file, ...args, "-c", "sleep 30"], { encoding: "utf8", env, timeout: 60_000 });
       const refused = run();
       assert.equal(refused.status, 2, refused.stderr);
       assert.equal(refused.stderr.trim(), `tsbpf: ${file}: stopSleep calls signal(), which sends signals to the processes its probes interrupt; run it with --unsafe to allow that (bpftrace asks the same)`);

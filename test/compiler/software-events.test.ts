@@ -15,6 +15,7 @@ import { FakeSys, PerfType, missingBpf, missingRoot, openSys } from "../../runti
 import { verifyObject } from "../../cli/commands/verify.js";
 import { simulate } from "../../runtime/test/index.js";
 import * as tsbpf from "../../index.js";
+import { CLI } from "../support/cli.js";
 
 const SOURCE = `import { software, hardware, comm, targetPid, pidTgid, HashMap, type Str, type u64 } from "tsbpf";
 export const license = "GPL";
@@ -127,7 +128,7 @@ describe("software and hardware probes on this kernel", { skip: noKernel }, () =
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     try {
-      return spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", ...args], { encoding: "utf8", env, timeout: 60_000 });
+      return spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", ...args], { encoding: "utf8", env, timeout: 60_000 });
     } finally {
       spawnSync("rm", ["-rf", dir]);
     }

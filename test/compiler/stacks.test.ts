@@ -15,6 +15,7 @@ import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { Stack, stackFields } from "../../runtime/loader/stacks.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -266,7 +267,7 @@ test("tsbpf run -c names the user stacks of a command that has long exited when 
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     // It exits at once, long before the run's first look at the maps: its frames are named by build id.
-    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "-c", `${bin} 3 0`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync(process.execPath, [...CLI, "run", probe, "-c", `${bin} 3 0`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
     assert.match(out, /@calls\[\n {4}leaf\+0\n {4}mid\+\d+\n {4}main\+\d+\n[\s\S]*\]: 3\n/, out);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -276,7 +277,7 @@ test("tsbpf run -c names the user stacks of a command that has long exited when 
 test("examples/cpu-stacks.ts under tsbpf run -c: a command's samples by kernel and user stack, both named", { skip: noKernel }, () => {
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
-  const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "examples/cpu-stacks.ts", "-c", "dd if=/dev/zero of=/dev/null bs=1M count=6000"], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+  const out = execFileSync(process.execPath, [...CLI, "run", "examples/cpu-stacks.ts", "-c", "dd if=/dev/zero of=/dev/null bs=1M count=6000"], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
   // bpftrace's tuple: the name, the kernel stack's frames, then the user stack's; dd spends its time in read(2) and write(2).
   const entries = [...out.matchAll(/@samples\[dd, ((?:\n {4}\S+)*\n?), ((?:\n {4}\S+)*\n?)\]: (\d+)/g)];
   assert.ok(entries.length > 0, out);
@@ -299,7 +300,7 @@ export const p = uprobe("${bin}", "leaf", () => {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const run = (json: boolean) =>
-      execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "-c", `${bin} 2 0`, ...(json ? ["--json"] : [])], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+      execFileSync(process.execPath, [...CLI, "run", probe, "-c", `${bin} 2 0`, ...(json ? ["--json"] : [])], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
     assert.match(run(false), /^calls: \{ pid: \d+, stack: \[ 'leaf\+0', 'mid\+\d+', 'main\+\d+'/m);
     const records = run(true).split("\n").filter((l) => l.startsWith('{"map":"calls"')).map((l) => JSON.parse(l) as { value: { stack: string[] } });
     assert.equal(records.length, 2);
@@ -321,7 +322,7 @@ test("a Node.js program's JIT frames are named from the perf map node --perf-bas
     delete env.NODE_EXTRA_CA_CERTS;
     // In its own directory: with --perf-basic-prof, V8 also writes an isolate-*.log into the working directory.
     const command = `sh -c 'cd ${dir} && exec ${process.execPath} --perf-basic-prof ${script}'`;
-    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", "examples/cpu-stacks.ts", "--json", "-c", command], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync(process.execPath, [...CLI, "run", "examples/cpu-stacks.ts", "--json", "-c", command], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
     const samples = JSON.parse(out.split("\n").find((l) => l.startsWith('{"map":"samples"'))!) as { entries: { key: { user: string[] } }[] };
     const frames = samples.entries.flatMap((e) => e.key.user);
     assert.ok(frames.some((f) => /^JS:\*?fib .*busy\.js:1:\d+\+\d+$/.test(f)), frames.slice(0, 40).join("\n"));
@@ -352,7 +353,7 @@ export const p = uprobe("${bin}", "leaf", () => {
 `);
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const out = execFileSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", probe, "--no-cache", "-c", `${bin} 2 0`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
+    const out = execFileSync(process.execPath, [...CLI, "run", probe, "--no-cache", "-c", `${bin} 2 0`], { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
     const printed = out.match(/leaf from:\n {8}leaf\+0\n {8}mid\+\d+\n {8}main\+\d+\n--\n/g);
     assert.equal(printed?.length, 2, out);
   } finally {

@@ -14,6 +14,7 @@ import { FakeSys, SysError, pmuType, missingBpf, missingRoot, missingTracefs, op
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { probeName } from "../../runtime/loader/probe-names.js";
 import { readRecording, replay, simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 /** A syscall tracepoint's format file: the common header, __syscall_nr at 8, then `fields`. */
 const syscallFormat = (name: string, fields: string): string =>
@@ -197,7 +198,7 @@ describe("tracepoint globs and probe() on this kernel", { skip: noKernel }, () =
     try {
       writeFileSync(join(dir, "globs.ts"), text);
       for (const f of files) writeFileSync(join(dir, f), "");
-      return spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", join(dir, "globs.ts"), "--no-cache", "-c", command.replaceAll("DIR", dir)], { encoding: "utf8", env, timeout: 60_000 });
+      return spawnSync(process.execPath, [...CLI, "run", join(dir, "globs.ts"), "--no-cache", "-c", command.replaceAll("DIR", dir)], { encoding: "utf8", env, timeout: 60_000 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -240,7 +241,7 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlink*", () => {
       writeFileSync(join(dir, "globs.ts"), text);
       for (const f of ["a", "b"]) writeFileSync(join(dir, f), "");
       const recording = join(dir, "hits.jsonl");
-      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", join(dir, "globs.ts"), "--no-cache", "--record", recording, "-c", `rm ${join(dir, "a")} ${join(dir, "b")}`], { encoding: "utf8", env, timeout: 60_000 });
+      const r = spawnSync(process.execPath, [...CLI, "run", join(dir, "globs.ts"), "--no-cache", "--record", recording, "-c", `rm ${join(dir, "a")} ${join(dir, "b")}`], { encoding: "utf8", env, timeout: 60_000 });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^@calls\[tracepoint:syscalls:sys_enter_unlinkat\]: 2$/m);
       const hits = readRecording(recording).hits.filter((h) => h.comm === "rm");

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const BACKENDS = ["own", "llvm"] as const;
 
@@ -180,7 +181,7 @@ export const b = begin(() => {
     // Every run at once (each backend, each probe): the kernel keeps them apart.
     const run = (args: string[]) =>
       new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = execFile(process.execPath, ["--import", "tsx", "cli/main.ts", "run", ...args, "--no-cache"], { encoding: "utf8", env, timeout: 30_000 }, (_, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr }));
+        const child = execFile(process.execPath, [...CLI, "run", ...args, "--no-cache"], { encoding: "utf8", env, timeout: 30_000 }, (_, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr }));
       });
     const begins = BACKENDS.map((backend) => run([probe, "--backend", backend, "--duration", "0.1"]));
     // unlinkat(fd, "d", AT_REMOVEDIR): flags = 0x200, a boolean parameter's low byte 0, is true.

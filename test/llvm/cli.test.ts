@@ -1,8 +1,8 @@
 // `--backend llvm` on the command line: `tsbpf verify` checks the object LLVM wrote, `tsbpf run` compiles
 // through LLVM and caches that object under its own key (beside our own backend's), and without LLVM on the
 // PATH verify and run stop with one sentence naming the package to install (exit 2), as compile does. The refusal
-// of an object calls the command's handler in this process; the others start the real command line through tsx,
-// as test/e2e does, side by side (each start loads TypeScript, seconds on a loaded machine).
+// of an object calls the command's handler in this process; the others start the real command line (test/support/cli.ts),
+// side by side (each start loads TypeScript, seconds on a loaded machine).
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -21,15 +21,15 @@ import { missingRoot, missingTracefs } from "../../runtime/sys/index.js";
 import { fnv1a } from "../../compiler/frontend/load-typescript.js";
 import { toolchainIdentity } from "../../compiler/llvm/toolchain.js";
 import { noLlvm } from "./support.js";
+import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MAIN = join(ROOT, "cli/main.ts");
 const EXAMPLE = "examples/latency.ts";
 const noKernel = missingRoot() ?? missingTracefs();
 
 /** `tsbpf ARGS` from the repository root. */
 function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));

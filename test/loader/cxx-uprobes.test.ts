@@ -18,6 +18,7 @@ import { matchingCxxFunctions, splitUprobeTarget, symbolFileOffset } from "../..
 import { formatProbe, globProbeCall, listProbes, parsePattern } from "../../cli/list.js";
 import { missingBpf, missingRoot, openSys, pmuType } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -158,7 +159,7 @@ describe("C++ functions of a built binary", { skip: noCompiler || noCxxfilt }, (
     assert.ok(listed(`uprobe:${binary}:*`).includes(`uprobe("${binary}", "_ZN3app4overEi")`), "a plain glob lists the symbols");
     assert.equal(globProbeCall(`uprobe:${binary}:app::*`), `uprobe("${binary}", "app::*", () => ...)`);
     assert.throws(() => parsePattern(`uprobe:${binary}:a:b`), { message: `uprobe:${binary}:a:b has too many parts: a uprobe pattern is uprobe:BINARY[:FUNCTION]` });
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "list", `uprobe:${binary}:app::W::leef`], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_EXTRA_CA_CERTS: "" } });
+    const r = spawnSync(process.execPath, [...CLI, "list", `uprobe:${binary}:app::W::leef`], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_EXTRA_CA_CERTS: "" } });
     assert.equal(r.stderr, `tsbpf: no probes match uprobe:${binary}:app::W::leef; did you mean uprobe:${binary}:app::W::leaf(int)?\n`);
   });
 });
@@ -171,7 +172,7 @@ describe("C++ uprobes on this kernel", { skip: noKernel }, () => {
     writeFileSync(file, text);
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    return spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "-c", binary], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 });
+    return spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", "-c", binary], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 });
   };
 
   it("count the calls of functions named as c++filt shows them", () => {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveBinary, symbolFileOffset } from "../../runtime/loader/elfsym.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const libc = resolveBinary("libc.so.6");
@@ -76,7 +77,7 @@ int pick(void) __attribute__((ifunc("pick_resolver")));
   it("see every call a program makes", { skip: noKernel }, () => {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", join(dir, "count.ts"), "--no-cache", "-c", join(dir, "strlens")], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...CLI, "run", join(dir, "count.ts"), "--no-cache", "-c", join(dir, "strlens")], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     const hits = Number(/^@calls\[0\]: (\d+)$/m.exec(r.stdout)?.[1]);
     assert.ok(hits >= 1000 && hits < 1100, r.stdout);
@@ -99,7 +100,7 @@ describe("uprobes on an instruction they cannot single-step", () => {
       const mapped = spawn(join(dir, "vex"), { stdio: "ignore" });
       let r;
       try {
-        r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", join(dir, "p.ts"), "--no-cache", "--duration", "1"], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 });
+        r = spawnSync(process.execPath, [...CLI, "run", join(dir, "p.ts"), "--no-cache", "--duration", "1"], { cwd: ROOT, encoding: "utf8", env, timeout: 60_000 });
       } finally {
         mapped.kill();
       }

@@ -18,6 +18,7 @@ import { probeCookie } from "../../runtime/loader/probe-names.js";
 import { FakeSys, SysError, missingBpf, missingRoot, openSys, pmuType, type LinkCreateOptions, type PerfEventAttr, type PerfEventOpenOptions } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
 import { mapContents } from "../../cli/report.js";
+import { CLI } from "../support/cli.js";
 
 /** A probe file counting calls by probe() into `calls` on each `kind(target..., h)`, for the process tsbpf run -c starts (or any). */
 const counting = (...probes: [kind: string, ...target: string[]][]) => `import { uprobe, uretprobe, kprobe, kretprobe, probe, pidTgid, targetPid, HashMap, type ProbeName, type u64 } from "tsbpf";
@@ -245,7 +246,7 @@ describe("uprobe globs on this kernel", { skip: noKernel }, () => {
     writeFileSync(file, counting(["uprobe", binary, "tsbpf_glob_*"], ["uretprobe", binary, "tsbpf_glob_*"]));
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "run", file, "--no-cache", "-c", binary], { encoding: "utf8", env, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", "-c", binary], { encoding: "utf8", env, timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`attached count to uprobe ${binary}:tsbpf_glob_\\* \\(2 functions\\)`));
     assert.match(r.stderr, new RegExp(`attached count1 to uretprobe ${binary}:tsbpf_glob_\\* \\(2 functions\\)`));

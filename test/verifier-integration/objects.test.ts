@@ -19,6 +19,7 @@ import { exampleProbes } from "../support/examples.js";
 import { BPF_MAX_LOOPS, Vm } from "../../runtime/vm/vm.js";
 import { Memory } from "../../runtime/vm/memory.js";
 import { selectTier } from "../../runtime/vm/tiers.js";
+import { CLI } from "../support/cli.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -30,7 +31,7 @@ const FIXTURES = "test/compiler/fixtures";
 /** Runs `tsbpf verify` asynchronously, so the CLI tests overlap. */
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "verify", ...args]);
+    const child = spawn(process.execPath, [...CLI, "verify", ...args]);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -336,7 +337,7 @@ test("global functions: each verified once on its own from its BTF prototype, ca
 
 /** `tsbpf exec --elf` of one program of an object. */
 function execElf(bytes: Uint8Array, section: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "exec", "--elf", "--section", section, ...args], { input: bytes, encoding: "utf8" });
+  return spawnSync(process.execPath, [...CLI, "exec", "--elf", "--section", section, ...args], { input: bytes, encoding: "utf8" });
 }
 
 test("clang-19 can_loop (may_goto) loops: accepted by the model and the kernel; both VM tiers and tsbpf exec run them as the kernel does", { skip: CLANG ? false : "clang-19 is missing" }, () => {

@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { assemble, encode } from "../../compiler/isa/index.js";
 import { LoadError, loadObject, openObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { CLI } from "../support/cli.js";
 
-const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "verify", ...args], { encoding: "utf8" });
+const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, "verify", ...args], { encoding: "utf8" });
 const hex = (text: string): string => Buffer.from(encode(assemble(text))).toString("hex");
 
 test("an accepted program exits 0", () => {
