@@ -47,12 +47,19 @@ export const objectPath = (dir: string, key: string): string => join(dir, `${key
  * kernel's BTF (the loader reads the store only then).
  */
 export function resolutionStore(dir: string, key: () => string): ResolutionStore {
-  let file: ResolutionStore | undefined;
-  const store = () => (file ??= fileResolutionStore(join(dir, `${key()}.btf.json`)));
+  let file: { path: string; store: ResolutionStore } | undefined;
+  const store = () => {
+    if (!file) {
+      const path = join(dir, `${key()}.btf.json`);
+      file = { path, store: fileResolutionStore(path) };
+    }
+    return file;
+  };
   return {
     read() {
-      const resolutions = store().read();
-      if (resolutions) markUsed(join(dir, `${key()}.btf.json`));
+      const { path, store: s } = store();
+      const resolutions = s.read();
+      if (resolutions) markUsed(path);
       return resolutions;
     },
     write(resolutions) {
@@ -61,7 +68,7 @@ export function resolutionStore(dir: string, key: () => string): ResolutionStore
       } catch {
         return; // not writable: the next load looks them up again
       }
-      store().write(resolutions);
+      store().store.write(resolutions);
     },
   };
 }

@@ -599,7 +599,12 @@ function stackDepthFrom(insns: readonly Insn[], env: Env, idx: number, frame: nu
  * something it does not model (notModelled). Callers leave such programs to the kernel instead of refusing them.
  */
 export function gaveUp(error: VerifyError | undefined): boolean {
-  return error !== undefined && (/^BPF program is too large/.test(error.message) || notModelled(error) !== undefined);
+  return passedLimit(error) || notModelled(error) !== undefined;
+}
+
+/** Whether the model stopped at its instruction limit (the kernel's "BPF program is too large"). */
+export function passedLimit(error: VerifyError | undefined): boolean {
+  return error !== undefined && /^BPF program is too large/.test(error.message);
 }
 
 /** For a rejection at something the model does not model (a helper, a kfunc), what that is; else undefined. */

@@ -2,7 +2,8 @@
 // Takes the bytes of a relocatable BPF object (compiler/elf's `readBpfObject` view); gives an `ObjectSpec`:
 // programs with their program type and attach target derived from `SEC()` names (libbpf's conventions),
 // and map specs for legacy `maps`, BTF-defined `.maps` (through a pluggable reader) and global data
-// (.rodata*, .data*, .bss*). Pure: no syscalls, no files.
+// (.rodata*, .data*, .bss*). No syscalls, and no files but a stat of a uprobe section's binary path where a ':' could
+// end it or belong to it (elfsym.ts splitUprobeTarget).
 
 import { BtfError, BtfKind, type BtfType } from "../../compiler/btf/types.js";
 import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";

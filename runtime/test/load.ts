@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { decode } from "../../compiler/isa/index.js";
 import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
-import { describeError, gaveUp, tracepointContext, verify, type MapDesc, type TracepointContext } from "../../compiler/verifier/index.js";
+import { describeError, gaveUp, passedLimit, tracepointContext, verify, type MapDesc, type TracepointContext } from "../../compiler/verifier/index.js";
 import {
   ObjectError,
   encodeProgram,
@@ -271,7 +271,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
       const functions = programFunctions(object, l);
       const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
       probeMem = result.probeMem && new Set(result.probeMem);
-      tooLarge = result.error?.message.startsWith("BPF program is too large") ?? false;
+      tooLarge = passedLimit(result.error);
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).
       if (!result.accepted && !gaveUp(result.error)) {
         const at = source.at(result.error!.pc);
