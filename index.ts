@@ -494,9 +494,26 @@ export class LinearHistogram<K = never> extends PrintedMapMarker {
 }
 
 /**
- * bpftrace's `@x = avg(v)`, `min(v)`, `max(v)` and `stats(v)` of signed 64-bit values: a per-CPU array of one entry,
- * or with `new Avg<K>(maxKeys)` a per-CPU hash map by key (`@x[k] = avg(v)`; `record(k, v)`). Each CPU keeps its own
- * count and total (Avg, Stats) or extremum (Min, Max); `tsbpf run` merges them and prints as bpftrace does.
+ * bpftrace's `@x = count()`: a per-CPU array of one entry, or with `new Count<K>(maxKeys)` a per-CPU hash map by key
+ * (`@x[k] = count()`; `increment(k)`). Each CPU counts on its own, without atomics; `tsbpf run` sums the CPUs and
+ * prints `@x: 42`, a keyed one's entries by count.
+ */
+export class Count<K = never> extends PrintedMapMarker {
+  constructor(maxKeys?: number) {
+    super("Count", maxKeys ?? 1);
+  }
+  increment(): void;
+  increment(key: K): void;
+  increment(_key?: K): void {
+    onlyInProbe("increment");
+  }
+}
+
+/**
+ * bpftrace's `@x = sum(v)`, `avg(v)`, `min(v)`, `max(v)` and `stats(v)` of signed 64-bit values: a per-CPU array of
+ * one entry, or with `new Avg<K>(maxKeys)` a per-CPU hash map by key (`@x[k] = avg(v)`; `record(k, v)`). Each CPU
+ * keeps its own count and total (Sum, Avg, Stats) or extremum (Min, Max); `tsbpf run` merges them and prints as
+ * bpftrace does.
  */
 abstract class AggregateMarker<K> extends PrintedMapMarker {
   constructor(maxKeys?: number) {
@@ -508,6 +525,8 @@ abstract class AggregateMarker<K> extends PrintedMapMarker {
     onlyInProbe("record");
   }
 }
+/** The sum, as bpftrace's sum(). */
+export class Sum<K = never> extends AggregateMarker<K> {}
 /** The integer average (truncated toward zero), as bpftrace's avg(). */
 export class Avg<K = never> extends AggregateMarker<K> {}
 /** The smallest value recorded, as bpftrace's min(). */

@@ -190,7 +190,7 @@ function readContent(obj: LoadedObject, m: LoadedMap, holder: () => Holder, name
   return { map: m.name, entries };
 }
 
-/** An Avg, Min, Max or Stats map: each key's CPUs merged, in bpftrace's order; a one-entry array is the keyless form. */
+/** A Count, Sum, Avg, Min, Max or Stats map: each key's CPUs merged, in bpftrace's order; a one-entry array is the keyless form. */
 function aggregates(m: LoadedMap, kind: Aggregate, entries: Iterable<[unknown, unknown]>): MapContent | undefined {
   const merged: [unknown, AggregateValue][] = [];
   for (const [k, v] of entries) {

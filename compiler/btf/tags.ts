@@ -16,12 +16,13 @@ export const HISTOGRAM_TAG = "tsbpf:histogram=log2";
 export const LINEAR_HISTOGRAM_TAG = "tsbpf:histogram=linear:";
 export const linearHistogramTag = (l: { min: bigint; max: bigint; step: bigint }): string => `${LINEAR_HISTOGRAM_TAG}${l.min}:${l.max}:${l.step}`;
 /**
- * `tsbpf:aggregate=avg|min|max|stats`: a per-CPU map of bpftrace's avg(), min(), max() or stats(), printed as one
- * value per key with the CPUs merged. Its value is `struct { __u64 count; __s64 total; }` for avg and stats,
- * `struct { __s64 value; __u64 set; }` for min and max (`set` 0: this CPU has recorded nothing).
+ * `tsbpf:aggregate=count|sum|avg|min|max|stats`: a per-CPU map of bpftrace's count(), sum(), avg(), min(), max() or
+ * stats(), printed as one value per key with the CPUs merged. Its value is `struct { __u64 count; __s64 total; }` for
+ * count, sum, avg and stats, `struct { __s64 value; __u64 set; }` for min and max (`set` 0: this CPU has recorded
+ * nothing).
  */
 export const AGGREGATE_TAG = "tsbpf:aggregate=";
-export const AGGREGATES = ["avg", "min", "max", "stats"] as const;
+export const AGGREGATES = ["count", "sum", "avg", "min", "max", "stats"] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
 /** `tsbpf:internal`: the probe's own bookkeeping (a map its file does not export), not printed at exit. */
 export const INTERNAL_TAG = "tsbpf:internal";

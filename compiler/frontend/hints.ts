@@ -61,9 +61,9 @@ function typescriptHint(code: number, message: string, member: boolean): string 
     return " (a probe runs in the kernel, without JavaScript's globals, and cannot throw: `return` leaves the handler, `printf()` says what went wrong, `exit()` ends the run)";
   }
   if (missing && (JS_GLOBALS.has(name) || name === "Function")) return NO_GLOBALS;
-  // Histogram, LinearHistogram, Avg, Min, Max and Stats default their key type to never: keyless.
+  // Histogram, LinearHistogram, Count, Sum, Avg, Min, Max and Stats default their key type to never: keyless.
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
-    return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)`, or declare one, `new Histogram<u32>()`, to record by key)";
+    return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)` (a Count's `increment()`), or declare one, `new Histogram<u32>()`, to record by key)";
   }
   const sizes = /^Type 'Str<(\d+)>' is not assignable to type 'Str<(\d+)>'/.exec(message);
   if (code === 2322 && sizes) return ` (a Str's size is part of its type: this string is a Str<${sizes[1]}>; declare the binding or field Str<${sizes[1]}>)`;

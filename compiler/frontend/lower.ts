@@ -184,18 +184,18 @@ type Binding =
 /** BPF_MAP_TYPE_* of each map class (uapi/linux/bpf.h). */
 const MAP_TYPES: Record<MapClass, number> = {
   HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
-  Avg: 5, Min: 5, Max: 5, Stats: 5,
+  Count: 5, Sum: 5, Avg: 5, Min: 5, Max: 5, Stats: 5,
 };
 /** The map classes whose first type argument is their key. */
-const KEYED_MAPS: ReadonlySet<string> = new Set<MapClass>(["HashMap", "PerCpuHashMap", "LruHashMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"]);
+const KEYED_MAPS: ReadonlySet<string> = new Set<MapClass>(["HashMap", "PerCpuHashMap", "LruHashMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"]);
 /** The aggregate classes, as their BTF tag (compiler/btf/tags.ts) names them. */
-const AGGREGATE_OF: Partial<Record<MapClass, Aggregate>> = { Avg: "avg", Min: "min", Max: "max", Stats: "stats" };
+const AGGREGATE_OF: Partial<Record<MapClass, Aggregate>> = { Count: "count", Sum: "sum", Avg: "avg", Min: "min", Max: "max", Stats: "stats" };
 /**
- * One CPU's value of an aggregate map, as compiler/btf/tags.ts describes it: a count and a total for avg and stats,
- * the extremum and whether this CPU has one for min and max.
+ * One CPU's value of an aggregate map, as compiler/btf/tags.ts describes it: a count and a total for count, sum, avg
+ * and stats, the extremum and whether this CPU has one for min and max.
  */
 function aggregateValue(kind: Aggregate): Layout & { kind: "struct" } {
-  const [name, first, second] = kind === "avg" || kind === "stats" ? (["tsbpf_average", ["count", U64], ["total", I64]] as const) : (["tsbpf_extremum", ["value", I64], ["set", U64]] as const);
+  const [name, first, second] = kind !== "min" && kind !== "max" ? (["tsbpf_average", ["count", U64], ["total", I64]] as const) : (["tsbpf_extremum", ["value", I64], ["set", U64]] as const);
   const fields = [first, second].map(([field, type], i) => ({ name: field, offset: i * 8, layout: { kind: "int" as const, type, size: 8 as const, align: 8 } }));
   return { kind: "struct", name, fields, size: 16, align: 8 };
 }
@@ -682,6 +682,8 @@ export function lower(
         info = { cls, key, value, histogramKey, def: { name, type: MAP_TYPES.HashMap, maxEntries: maxKeys * slots, key, value, linear: { min, max, step } } };
         break;
       }
+      case "Count":
+      case "Sum":
       case "Avg":
       case "Min":
       case "Max":
@@ -3099,7 +3101,8 @@ export function lower(
         return none;
       }
       if (m.def.aggregate) {
-        if (method !== "record") return fail(e.expression, Code.BadMap, `${m.cls} has the methods record(), print() and clear()`);
+        const adds = m.def.aggregate === "count" ? "increment" : "record";
+        if (method !== adds) return fail(e.expression, Code.BadMap, `${m.cls} has the methods ${adds}(), print() and clear()`);
         this.aggregate(m, m.def.aggregate, e);
         return none;
       }
@@ -3222,22 +3225,28 @@ export function lower(
     }
 
     /**
-     * Avg/Min/Max/Stats.record([key,] v): this CPU's value under the key (a new key inserted zeroed, then looked up
-     * again) updated in place without atomics, as bpftrace updates them: only this CPU ever touches it.
+     * Count.increment([key]) and Sum/Avg/Min/Max/Stats.record([key,] v): this CPU's value under the key (a new key
+     * inserted zeroed, then looked up again) updated in place without atomics, as bpftrace updates them: only this
+     * CPU ever touches it.
      */
     aggregate(m: MapInfo, kind: Aggregate, e: TS.CallExpression): void {
       const args = e.arguments;
       const keyed = m.def.type !== MAP_TYPES.PerCpuArrayMap;
-      if (args.length !== (keyed ? 2 : 1)) {
+      const valued = kind !== "count";
+      if (args.length !== (keyed ? 1 : 0) + (valued ? 1 : 0)) {
+        if (!valued) fail(e, Code.BadMap, keyed ? `increment() of a keyed Count takes the key` : `increment() of a Count without a key type takes nothing (\`new Count<K>(maxKeys)\` keeps one per key)`);
         fail(e, Code.BadMap, keyed ? `record() of a keyed ${m.cls} takes the key and the value` : `record() takes the value (\`new ${m.cls}<K>(maxKeys)\` keeps one per key)`);
       }
       const loc = locOf(e);
       const map = { kind: "map" as const, name: m.def.name };
       const keyAddr = this.addrOf(keyed ? this.materialize(args[0]!, m.key!, e) : this.temp(m.key!, e), e);
-      const arg = args[args.length - 1]!;
-      const v = this.value(arg);
-      if (v.op.type.ptr) fail(arg, Code.NotAnInteger, `${m.cls} records integers, not pointers`);
-      const x = this.convert(v, I64).op;
+      let x: Operand = imm(0n, I64);
+      if (valued) {
+        const arg = args[args.length - 1]!;
+        const v = this.value(arg);
+        if (v.op.type.ptr) fail(arg, Code.NotAnInteger, `${m.cls} records integers, not pointers`);
+        x = this.convert(v, I64).op;
+      }
       const p = this.fb.vreg(PTR);
       const found = this.fb.newBlock();
       const done = this.fb.newBlock();
@@ -3261,13 +3270,16 @@ export function lower(
         return dst;
       };
       const store = (offset: number, src: Operand): void => this.fb.emit({ op: "st", base: p, offset, size: 8, src, loc });
-      if (kind === "avg" || kind === "stats") {
+      if (kind !== "min" && kind !== "max") {
         const count = field(0, U64);
         this.fb.emit({ op: "bin", kind: "add", dst: count, a: count, b: imm(1n, U64), loc });
         store(0, count);
-        const total = field(8, I64);
-        this.fb.emit({ op: "bin", kind: "add", dst: total, a: total, b: x, loc });
-        store(8, total);
+        // A count's total would only repeat its count.
+        if (kind !== "count") {
+          const total = field(8, I64);
+          this.fb.emit({ op: "bin", kind: "add", dst: total, a: total, b: x, loc });
+          store(8, total);
+        }
         this.fb.terminate({ op: "jmp", target: done.id });
       } else {
         // The first value this CPU sees, or one beyond its extremum, becomes the extremum.

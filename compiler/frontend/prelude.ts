@@ -14,7 +14,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
 export const HELPERS = ["printk", "pidTgid", "uidGid", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "signal", "exit", "printf", "time", "ntop"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
-export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Avg", "Min", "Max", "Stats"] as const;
+export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
 export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n };
 
@@ -208,6 +208,10 @@ declare module "tsbpf" {
   export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
   export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  /** bpftrace's count(): \`new Count()\`, or \`new Count<K>(maxKeys)\` for one per key. */
+  export class Count<K = never> { constructor(maxKeys?: number); increment(): void; increment(key: K): void; print(): void; clear(): void; private __tsbpfMap: true }
+  /** bpftrace's sum(v) of signed 64-bit values: \`new Sum()\`, or \`new Sum<K>(maxKeys)\` for one per key. */
+  export class Sum<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's avg(v), min(v), max(v) and stats(v) of signed 64-bit values: \`new Avg()\`, or \`new Avg<K>(maxKeys)\` for one per key. */
   export class Avg<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
   export class Min<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }

@@ -1,4 +1,4 @@
-// bpftrace's avg(), min(), max() and stats() maps read back (maps tagged `tsbpf:aggregate=KIND`, compiler/btf/tags.ts).
+// bpftrace's count(), sum(), avg(), min(), max() and stats() maps read back (maps tagged `tsbpf:aggregate=KIND`, compiler/btf/tags.ts).
 // Takes each CPU's decoded value (two 64-bit members: count and total, or value and whether it is set); gives the CPUs
 // merged into one value, its text as bpftrace prints it and the order bpftrace prints entries in.
 // Members are read by position, not name, so a C object's own struct reads the same as tsbpf's.
@@ -12,7 +12,7 @@ export interface StatsValue {
   total: bigint;
 }
 
-/** avg(), min() and max() give one signed value; stats() three. */
+/** count(), sum(), avg(), min() and max() give one value; stats() three. */
 export type AggregateValue = bigint | StatsValue;
 
 /**
@@ -21,7 +21,7 @@ export type AggregateValue = bigint | StatsValue;
  */
 export function mergeAggregate(kind: Aggregate, perCpu: unknown): AggregateValue | undefined {
   const cpus = (Array.isArray(perCpu) ? perCpu : [perCpu]).map(members);
-  if (kind === "avg" || kind === "stats") {
+  if (kind !== "min" && kind !== "max") {
     let count = 0n;
     let total = 0n;
     for (const [c, t] of cpus) {
@@ -29,6 +29,8 @@ export function mergeAggregate(kind: Aggregate, perCpu: unknown): AggregateValue
       total += BigInt.asIntN(64, t);
     }
     if (count === 0n) return undefined;
+    if (kind === "count") return count;
+    if (kind === "sum") return total;
     // BigInt division truncates toward zero, as C's (and bpftrace's) does.
     const average = total / count;
     return kind === "avg" ? average : { count, average, total };

@@ -156,7 +156,7 @@ export class MapView {
   }
 
   /**
-   * Every entry, decoded; per-CPU maps give an array of values, one per CPU. An Avg, Min, Max or Stats map gives each
+   * Every entry, decoded; per-CPU maps give an array of values, one per CPU. A Count, Sum, Avg, Min, Max or Stats map gives each
    * key's CPUs merged (a bigint, or stats' `{ count, average, total }`), leaving out keys no CPU has recorded under.
    */
   entries(): [Decoded, Decoded][] {

@@ -1,4 +1,4 @@
-// bpftrace's avg(), min(), max() and stats() as Avg, Min, Max and Stats: per-CPU maps (a one-entry array without a
+// bpftrace's count(), sum(), avg(), min(), max() and stats() as Count, Sum, Avg, Min, Max and Stats: per-CPU maps (a one-entry array without a
 // key) that each CPU updates in place. In the simulator from several CPUs through both backends (merged values,
 // negative values, integer, struct and Str keys, the keyless form); in the kernel, tsbpf's objects (both backends)
 // and a clang object carrying the same BTF tag print as bpftrace prints them, as text and as --json.
@@ -18,14 +18,22 @@ const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys) ?? missingTracefs() ?? false;
 const BACKENDS = ["own", "llvm"] as const;
 
-const PROBE = `import { kprobe, Avg, Min, Max, Stats, type i64, type u32, type Str } from "tsbpf";
+const PROBE = `import { kprobe, Count, Sum, Avg, Min, Max, Stats, type i64, type u32, type Str } from "tsbpf";
 export const license = "GPL";
 interface Who { name: Str<8>; kind: u32 }
+export const calls = new Count();
+export const byKind = new Count<u32>(8);
+export const total = new Sum();
+export const totals = new Sum<Str<8>>(8);
 export const avg = new Avg<u32>(8);
 export const low = new Min<Who>(8);
 export const high = new Max();
 export const all = new Stats<Str<8>>(8);
 export const p = kprobe("f", (kind: u32, x: i64) => {
+  calls.increment();
+  byKind.increment(kind);
+  total.record(x);
+  totals.record(kind === 1 ? "one" : "other", x);
   avg.record(kind, x);
   low.record({ name: kind === 1 ? "one" : "other", kind }, x);
   high.record(x);
@@ -34,14 +42,25 @@ export const p = kprobe("f", (kind: u32, x: i64) => {
 });
 `;
 
-test("Avg, Min, Max and Stats merge every CPU's values into one per key", async () => {
+test("Count, Sum, Avg, Min, Max and Stats merge every CPU's values into one per key", async () => {
   for (const backend of BACKENDS) {
     const r = compile({ fileName: "aggregates.ts", text: PROBE }, { backend });
     assert.deepEqual(r.diagnostics, [], backend);
     const sim = await simulate(r.object, { name: "aggregates", cpus: 4 });
     assert.deepEqual(sim.map("high").toArray(), [], `${backend}: nothing recorded yet`);
+    assert.deepEqual(sim.map("calls").toArray(), [], `${backend}: nothing counted yet`);
     // Key 1 gets 5 on CPU 0 and -3 and 7 on CPU 1; key 2 gets -10 on CPU 2 and -1 on CPU 3.
     for (const [kind, x, cpu] of [[1, 5, 0], [1, -3, 1], [2, -10, 2], [1, 7, 1], [2, -1, 3]]) sim.kprobe("f", { args: [kind, x], cpu });
+    assert.deepEqual(sim.map("calls").toArray(), [5n], backend);
+    assert.deepEqual(sim.map("byKind").toMap(), new Map([[1, 3n], [2, 2n]]), backend);
+    assert.deepEqual(sim.map("total").toArray(), [-2n], backend);
+    assert.deepEqual(sim.map("totals").toMap(), new Map([["one", 9n], ["other", -11n]]), backend);
+    assert.deepEqual(sim.map("byKind").perCpuEntries().find(([k]) => k === 1)?.[1], [
+      { count: 1n, total: 0n },
+      { count: 2n, total: 0n },
+      { count: 0n, total: 0n },
+      { count: 0n, total: 0n },
+    ], `${backend}: a count adds nothing to its total`);
     assert.deepEqual(sim.map("avg").toMap(), new Map([[1, 3n], [2, -5n]]), `${backend}: (5 - 3 + 7) / 3, and -11 / 2 truncated toward zero`);
     assert.deepEqual(sim.map("low").toMap(), new Map([[{ name: "one", kind: 1 }, -3n], [{ name: "other", kind: 2 }, -10n]]), backend);
     assert.deepEqual(sim.map("high").toArray(), [7n], backend);
@@ -64,7 +83,7 @@ test("Avg, Min, Max and Stats merge every CPU's values into one per key", async 
 
 test("a value TypeScript does not take as a number is its own error, before tsbpf's", () => {
   const r = compile({ fileName: "bad.ts", text: PROBE.replace("high.record(x);", 'high.record("x");') });
-  assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TS2345 11:15"]);
+  assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TS2345 19:15"]);
 });
 
 test("bpftrace's text and --json for aggregates: values exact past 2^53, stats as count, average and total, --interval's time", () => {
@@ -77,17 +96,23 @@ test("bpftrace's text and --json for aggregates: values exact past 2^53, stats a
 });
 
 /** Records the pid argument of this process's kill(2) calls: 1, 2 and -999998 make the expected values below. */
-const KILLS = (pid: number) => `import { tracepoint, pidTgid, comm, Avg, Min, Max, Stats, type i32, type u32, type Str } from "tsbpf";
+const KILLS = (pid: number) => `import { tracepoint, pidTgid, comm, Count, Sum, Avg, Min, Max, Stats, type i32, type u32, type Str } from "tsbpf";
 export const license = "GPL";
 interface Call { sig: u32; name: Str<16> }
-export const bySign = new Avg<u32>(8);
+export const calls = new Count();
+export const bySign = new Count<u32>(8);
+export const total = new Sum<Str<16>>(8);
+export const average = new Avg<u32>(8);
 export const low = new Min();
 export const high = new Max<Call>(8);
 export const all = new Stats<Str<16>>(8);
 export const kills = tracepoint("syscalls", "sys_enter_kill", (ctx) => {
   if (pidTgid() >> 32 !== ${pid}) return 0;
   const target = ctx.pid as i32;
-  bySign.record(target < 0 ? 1 : 0, target);
+  calls.increment();
+  bySign.increment(target < 0 ? 1 : 0);
+  total.record(comm(), target);
+  average.record(target < 0 ? 1 : 0, target);
   low.record(target);
   high.record({ sig: ctx.sig as u32, name: comm() }, target);
   all.record(comm(), target);
@@ -117,9 +142,17 @@ test("tsbpf's aggregates print from the kernel as bpftrace prints them, through 
       killChecks([1, 2, -999998]);
       const lines = mapContents(loaded).flatMap((c) => mapLines(c, false));
       assert.deepEqual(lines, [
+        "@calls: 3",
+        "",
+        // By count, as bpftrace orders count()'s entries.
+        "@bySign[1]: 1",
+        "@bySign[0]: 2",
+        "",
+        `@total[${name}]: -999995`,
+        "",
         // By value: key 1's -999998 before key 0's (1 + 2) / 2.
-        "@bySign[1]: -999998",
-        "@bySign[0]: 1",
+        "@average[1]: -999998",
+        "@average[0]: 1",
         "",
         "@low: -999998",
         "",
@@ -130,7 +163,10 @@ test("tsbpf's aggregates print from the kernel as bpftrace prints them, through 
         "",
       ], backend);
       assert.deepEqual(mapContents(loaded).map((c) => mapLines(c, true)[0]), [
-        '{"map":"bySign","entries":[{"key":1,"value":-999998},{"key":0,"value":1}]}',
+        '{"map":"calls","value":3}',
+        '{"map":"bySign","entries":[{"key":1,"value":1},{"key":0,"value":2}]}',
+        `{"map":"total","entries":[{"key":"${name}","value":-999995}]}`,
+        '{"map":"average","entries":[{"key":1,"value":-999998},{"key":0,"value":1}]}',
         '{"map":"low","value":-999998}',
         `{"map":"high","entries":[{"key":{"sig":0,"name":"${name}"},"value":2}]}`,
         `{"map":"all","entries":[{"key":"${name}","value":{"count":3,"average":-333331,"total":-999995}}]}`,

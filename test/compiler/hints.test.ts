@@ -51,7 +51,7 @@ test("a key given to a map without a key type says the map is keyless and how to
   const text = `import { kprobe, Histogram, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const h = new Histogram();\nexport const k = kprobe("f", (x: u64) => { h.record(1, x); });\n`;
   const diagnostics = compile({ fileName: "h.ts", text }).diagnostics.map((d) => `${d.code}: ${d.message}`);
   assert.deepEqual(diagnostics, [
-    "TS2345: Argument of type '1' is not assignable to parameter of type 'never'. (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)`, or declare one, `new Histogram<u32>()`, to record by key)",
+    "TS2345: Argument of type '1' is not assignable to parameter of type 'never'. (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)` (a Count's `increment()`), or declare one, `new Histogram<u32>()`, to record by key)",
   ]);
 });
 
