@@ -212,6 +212,13 @@ export function pidTgid(): u64 {
 export function uidGid(): u64 {
   return onlyInProbe("uidGid");
 }
+/**
+ * bpftrace's `cgroup`, bpf_get_current_cgroup_id(): the current task's cgroup v2 id, the inode number of its
+ * directory under /sys/fs/cgroup (`stat -c %i /sys/fs/cgroup/system.slice`).
+ */
+export function cgroupId(): u64 {
+  return onlyInProbe("cgroupId");
+}
 /** bpf_ktime_get_ns(): nanoseconds since boot (CLOCK_MONOTONIC). */
 export function ktimeNs(): u64 {
   return onlyInProbe("ktimeNs");

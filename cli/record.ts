@@ -64,8 +64,8 @@ export function recorderSource(
     seen.add(id);
     const i = probes.length;
     const map = `hits${i}`;
-    const common = ["time: u64", "pidTgid: u64", "uidGid: u64", "cpu: u32", "comm: Str<16>"];
-    const fill = ["h.time = ktimeNs();", "h.pidTgid = pidTgid();", "h.uidGid = uidGid();", "h.cpu = smpProcessorId();", "h.comm = comm();"];
+    const common = ["time: u64", "pidTgid: u64", "uidGid: u64", "cgroup: u64", "cpu: u32", "comm: Str<16>"];
+    const fill = ["h.time = ktimeNs();", "h.pidTgid = pidTgid();", "h.uidGid = uidGid();", "h.cgroup = cgroupId();", "h.cpu = smpProcessorId();", "h.comm = comm();"];
     let members: string[];
     let head: string;
     let probe: RecordedProbe;
@@ -146,7 +146,7 @@ export function recorderSource(
     probes.push({ map, probe, strings });
   }
   const text = [
-    'import { tracepoint, rawTracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, RingBuf, ktimeNs, pidTgid, uidGid, smpProcessorId, comm, readUserStr, readKernelStr, probe, type ProbeName, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
+    'import { tracepoint, rawTracepoint, kprobe, kretprobe, uprobe, uretprobe, usdt, RingBuf, ktimeNs, pidTgid, uidGid, cgroupId, smpProcessorId, comm, readUserStr, readKernelStr, probe, type ProbeName, type u8, type u16, type u32, type u64, type i8, type i16, type i32, type i64, type Str, type Arr } from "tsbpf";',
     'export const license = "GPL";',
     ...handlers,
     "",
@@ -210,7 +210,7 @@ export async function recordOption(path: string, objectBytes: Uint8Array, log: (
   }
 }
 
-type HitRecord = { time: number | bigint; pidTgid: number | bigint; uidGid: number | bigint; cpu: number; comm: string } & Record<string, unknown>;
+type HitRecord = { time: number | bigint; pidTgid: number | bigint; uidGid: number | bigint; cgroup: number | bigint; cpu: number; comm: string } & Record<string, unknown>;
 
 /**
  * The probe a glob's hit fired, from its probe() name (`tracepoint:syscalls:sys_enter_read`, `uprobe:PATH:FUNC`,
@@ -257,6 +257,7 @@ export class Recording {
       tgid: Number(wide(h.pidTgid) >> 32n),
       uid: Number(wide(h.uidGid) & 0xffffffffn),
       gid: Number(wide(h.uidGid) >> 32n),
+      cgroup: String(h.cgroup),
       comm: h.comm,
     };
     // Integers beyond 2^53 as decimal strings: JSON.parse would round them.

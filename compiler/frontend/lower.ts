@@ -3818,6 +3818,7 @@ export function lower(
 const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
   pidTgid: { id: Helper.get_current_pid_tgid, type: U64 },
   uidGid: { id: Helper.get_current_uid_gid, type: U64 },
+  cgroupId: { id: Helper.get_current_cgroup_id, type: U64 },
   ktimeNs: { id: Helper.ktime_get_ns, type: U64 },
   smpProcessorId: { id: Helper.get_smp_processor_id, type: U32 },
   prandomU32: { id: Helper.get_prandom_u32, type: U32 },

@@ -30,8 +30,9 @@ export function nanoseconds(value: unknown, what: string): bigint {
   return BigInt(value as number | bigint);
 }
 
+const MAX_U64 = (1n << 64n) - 1n;
 /** The latest time the simulated clock (a u64 of nanoseconds) can show. */
-export const MAX_NS = (1n << 64n) - 1n;
+export const MAX_NS = MAX_U64;
 
 /** One of `choices`. */
 export function oneOf<T extends string>(value: unknown, choices: readonly T[], what: string): T {
@@ -39,11 +40,16 @@ export function oneOf<T extends string>(value: unknown, choices: readonly T[], w
   return value as T;
 }
 
-/** Task fields (pid, tgid, uid, gid: u32; comm: a string), those given. */
+/** Task fields (pid, tgid, uid, gid: u32; cgroup: u64; comm: a string), those given. */
 export function checkTask(task: unknown, what: string): void {
-  if (typeof task !== "object" || task === null) throw usage(`${what} must be an object of task fields (pid, tgid, uid, gid, comm), not ${shown(task)}`);
+  if (typeof task !== "object" || task === null) throw usage(`${what} must be an object of task fields (pid, tgid, uid, gid, cgroup, comm), not ${shown(task)}`);
   const fields = task as Record<string, unknown>;
   for (const id of ["pid", "tgid", "uid", "gid"]) if (fields[id] !== undefined) integerIn(fields[id], 0, 0xffff_ffff, `${what}.${id}`);
+  const cgroup = fields.cgroup;
+  if (cgroup !== undefined) {
+    const ok = typeof cgroup === "bigint" ? cgroup >= 0n && cgroup <= MAX_U64 : typeof cgroup === "number" && Number.isSafeInteger(cgroup) && cgroup >= 0;
+    if (!ok) throw usage(`${what}.cgroup must be a cgroup id, a whole number from 0 to 2^64 - 1 (a number or a bigint), not ${shown(cgroup)}`);
+  }
   if (fields.comm !== undefined && typeof fields.comm !== "string") throw usage(`${what}.comm must be a string (the task name), not ${shown(fields.comm)}`);
 }
 

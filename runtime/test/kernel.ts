@@ -114,6 +114,14 @@ export class TestKernel {
     checkTask({ gid: v }, "the task");
     this.vm.gid = v;
   }
+  /** The task's cgroup v2 id (cgroupId(), bpf_get_current_cgroup_id); 1, the root cgroup's, by default. */
+  get cgroup(): bigint {
+    return this.vm.cgroup;
+  }
+  set cgroup(v: bigint | number) {
+    checkTask({ cgroup: v }, "the task");
+    this.vm.cgroup = BigInt(v);
+  }
   get comm(): string {
     return this.vm.comm;
   }

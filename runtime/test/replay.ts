@@ -25,6 +25,8 @@ export interface RecordedHit {
   tgid: number;
   uid: number;
   gid: number;
+  /** The task's cgroup v2 id (recordings before cgroupId() have none: the simulation's stays). */
+  cgroup?: bigint;
   comm: string;
   /** Tracepoint fields by name (pointers as recorded): a string field's text, an integer past 2^53 as its decimal
    *  string (which of the two a string is, the tracepoint's format says when the hit is replayed). */
@@ -97,7 +99,7 @@ export function replay(sim: Simulation, recording: string | Recording, options: 
   for (const hit of hits) {
     if (!hasProgram(attached, hit.probe)) continue;
     sim.kernel.setTime(hit.time);
-    const task = { pid: hit.pid, tgid: hit.tgid, uid: hit.uid, gid: hit.gid, comm: hit.comm, cpu: hit.cpu };
+    const task = { pid: hit.pid, tgid: hit.tgid, uid: hit.uid, gid: hit.gid, cgroup: hit.cgroup, comm: hit.comm, cpu: hit.cpu };
     fired.push({ hit, result: fire(sim, hit, task) });
   }
   return fired;
@@ -214,7 +216,9 @@ function hitOf(v: Record<string, unknown>, line: number): RecordedHit {
   if (v.args !== undefined && !Array.isArray(v.args)) bad(`args must be an array, not ${shown(v.args)}`);
   // A field's string stays as written: only the tracepoint's format tells text from a big integer (fire() does).
   const value = (x: unknown): CValue => (Array.isArray(x) ? (x.map(int) as unknown as CValue) : (x as CValue));
-  const time = typeof v.time === "number" && Number.isSafeInteger(v.time) ? BigInt(v.time) : typeof v.time === "string" && /^\d+$/.test(v.time) ? BigInt(v.time) : bad(`time must be nanoseconds (an integer or a decimal string), not ${shown(v.time)}`);
+  const u64 = (x: unknown, expected: string): bigint =>
+    typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? BigInt(x) : typeof x === "string" && /^\d+$/.test(x) && BigInt(x) < 1n << 64n ? BigInt(x) : bad(`${expected}, not ${shown(x)}`);
+  const time = u64(v.time, "time must be nanoseconds (an integer or a decimal string)");
   return {
     probe,
     time,
@@ -223,6 +227,7 @@ function hitOf(v: Record<string, unknown>, line: number): RecordedHit {
     tgid: whole(v.tgid, "tgid"),
     uid: whole(v.uid, "uid"),
     gid: whole(v.gid, "gid"),
+    cgroup: v.cgroup === undefined ? undefined : u64(v.cgroup, "cgroup must be a cgroup id (an integer or a decimal string)"),
     comm: String(v.comm ?? ""),
     fields: fields && Object.fromEntries(Object.entries(fields).map(([k, x]) => [k, value(x)])),
     strings: strings as Record<string, string> | undefined,

@@ -427,7 +427,7 @@ export class Simulation {
    */
   private fire(progs: SimProgram[], options: FireOptions, context: (() => Uint8Array) | undefined, regs?: RegsInput, probe?: (p: SimProgram) => string): FireResult {
     // Task fields in the options make that task current, as a context switch does.
-    if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.comm !== undefined) {
+    if (options.pid !== undefined || options.tgid !== undefined || options.uid !== undefined || options.gid !== undefined || options.cgroup !== undefined || options.comm !== undefined) {
       checkTask(options, "the firing's task");
       this.switchTo(options);
     }
@@ -485,6 +485,7 @@ export class Simulation {
       (task.tgid ?? task.pid ?? k.tgid) === k.tgid &&
       (task.uid === undefined || task.uid === k.uid) &&
       (task.gid === undefined || task.gid === k.gid) &&
+      (task.cgroup === undefined || BigInt(task.cgroup) === k.cgroup) &&
       (task.comm === undefined || task.comm === k.comm);
     if (!same) k.setTask(task);
   }
@@ -678,7 +679,7 @@ export class Simulation {
 }
 
 /** The options of each kind of firing (the task's fields first): any other key is refused, not ignored. */
-const TASK_OPTIONS = { pid: true, tgid: true, uid: true, gid: true, comm: true, cpu: true, stacks: true } as const;
+const TASK_OPTIONS = { pid: true, tgid: true, uid: true, gid: true, cgroup: true, comm: true, cpu: true, stacks: true } as const;
 const FIRE_OPTIONS = { ...TASK_OPTIONS, program: true } as const satisfies Record<keyof FireOptions, true>;
 const KPROBE_OPTIONS = { args: true, regs: true, ...FIRE_OPTIONS } as const satisfies Record<keyof KprobeOptions, true>;
 const RETPROBE_OPTIONS = { ret: true, regs: true, ...FIRE_OPTIONS } as const satisfies Record<keyof RetprobeOptions, true>;

@@ -18,6 +18,8 @@ export interface TaskState {
   uid: number;
   gid: number;
   comm: string;
+  /** The task's cgroup v2 id, bpf_get_current_cgroup_id() (the inode number of its directory where cgroup2 is mounted). */
+  cgroup: bigint | number;
 }
 
 export interface SimKernelOptions extends Partial<TaskState> {
@@ -88,6 +90,7 @@ export class SimKernel {
   tgid: number;
   uid: number;
   gid: number;
+  cgroup: bigint;
   private commText: string;
   inTask = true;
   /** The current task_struct's address (bpf_get_current_task); 0 until a test places one. */
@@ -124,6 +127,8 @@ export class SimKernel {
     this.tgid = opts.tgid ?? this.pid;
     this.uid = opts.uid ?? 0;
     this.gid = opts.gid ?? 0;
+    // The root cgroup's id.
+    this.cgroup = BigInt(opts.cgroup ?? 1);
     this.commText = "";
     this.comm = opts.comm ?? "tsbpf-test";
     this.numCpus = opts.numCpus ?? 4;
@@ -159,6 +164,7 @@ export class SimKernel {
     else if (task.pid !== undefined) this.tgid = task.pid;
     if (task.uid !== undefined) this.uid = task.uid;
     if (task.gid !== undefined) this.gid = task.gid;
+    if (task.cgroup !== undefined) this.cgroup = BigInt(task.cgroup);
     if (task.comm !== undefined) this.comm = task.comm;
     this.inTask = true;
   }

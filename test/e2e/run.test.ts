@@ -19,6 +19,7 @@ import { readRecording, replay, simulate, type RecordedHit } from "../../runtime
 import { listIds, missingRoot, missingTracefs, missingUprobes, onlineCpus, openSys, tracefsPath } from "../../runtime/sys/index.js";
 import { Session } from "../../runtime/loader/index.js";
 import { fixture } from "../loader/support.js";
+import { cgroup2Mount, ownCgroupId } from "../support/cgroup.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Debian's CPython, built with USDT probes (`readelf -n` lists python:function__entry). */
@@ -440,6 +441,8 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     const recording = readRecording(recordPath);
     const ours = (h: RecordedHit) => h.comm === "cat" && h.strings?.filename === path;
     assert.ok(recording.hits.some(ours), "the recorder saw cat's openat");
+    const mount = cgroup2Mount();
+    if (mount !== undefined) assert.deepEqual(new Set(recording.hits.filter(ours).map((h) => h.cgroup)), new Set([ownCgroupId(mount)]), "cat's cgroup, this process's");
     const live = (recording.events.get("events") ?? []).filter((e) => (e as { filename: string; comm: string }).filename === path && (e as { comm: string }).comm === "cat");
     const sim = await simulate("examples/opensnoop.ts");
     const fired = replay(sim, recording, { filter: ours });

@@ -189,3 +189,21 @@ test("a malformed recording fails with its line and what the hit lacks, not a Ty
   assert.throws(() => replay(sim, `${line(hit)}\n`, { filter: true as never }), (e: unknown) => e instanceof SimulationError && /filter must be a function/.test(e.message));
   assert.equal(replay(sim, `${line(hit)}\n`).length, 1, "the well-formed hit replays");
 });
+
+test("a hit's recorded cgroup is the task's cgroup when it replays; a recording without one keeps the simulation's", async () => {
+  const r = compile({
+    fileName: "cgroups.ts",
+    text: `import { uprobe, cgroupId, HashMap, type u64 } from "tsbpf";
+export const license = "GPL";
+export const calls = new HashMap<u64, u64>(8);
+export const u = uprobe("libc.so.6", "unlinkat", () => { calls.increment(cgroupId()); });
+`,
+  });
+  assert.deepEqual(r.diagnostics, []);
+  const sim = await simulate(r.object, { name: "cgroups" });
+  const probe = { kind: "uprobe", binary: "libc.so.6", func: "unlinkat", retprobe: false };
+  const hit = { kind: "hit", probe, time: "1000", cpu: 0, pid: 7, tgid: 7, uid: 0, gid: 0, comm: "rm", args: [0, 0, 0, 0, 0, 0] };
+  replay(sim, [line({ ...hit, cgroup: "18446744073709551615" }), line({ ...hit, time: "2000" }), line({ ...hit, time: "3000", cgroup: 25 })].join("\n"));
+  assert.deepEqual(sim.map("calls").toMap(), new Map([[2n ** 64n - 1n, 2n], [25n, 1n]]), "the second hit, recorded without a cgroup, stays in the first's");
+  assert.throws(() => replay(sim, `${line({ ...hit, cgroup: -1 })}\n`), /the hit's cgroup must be a cgroup id \(an integer or a decimal string\), not -1/);
+});

@@ -196,6 +196,8 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   // --- current task ---
   h.set(Helper.get_current_pid_tgid, () => (kernel.inTask ? pair(kernel.tgid, kernel.pid) : -Errno.EINVAL));
   h.set(Helper.get_current_uid_gid, () => (kernel.inTask ? pair(kernel.gid, kernel.uid) : -Errno.EINVAL));
+  // Every context has a current task and so a cgroup; the VM's without one answers 0.
+  h.set(Helper.get_current_cgroup_id, () => (kernel.inTask ? kernel.cgroup : 0n));
   h.set(Helper.get_current_task, () => (kernel.inTask ? kernel.currentTask : 0n));
   h.set(Helper.get_current_comm, (ctx) => {
     const size = ctx.argU32(2);
