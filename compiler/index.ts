@@ -282,7 +282,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   }
   // The verifier model checks what codegen emitted; a rejection is reported at the TypeScript line.
   if (!diagnostics.length) {
-    const data = { rodataSize: lowered.module.rodata.length, bssSize: bssSize(lowered.module.bss), maps: mapDescs(lowered.module.maps ?? []), rawTracepoint: rawTracepointContext(options.vmlinuxBtf) };
+    const data = { rodataSize: lowered.module.rodata.length, bssSize: bssSize(lowered.module.bss), maps: mapDescs(lowered.module.maps ?? []), rawTracepoint: rawTracepointContext(options.vmlinuxBtf), license: lowered.module.license };
     diagnostics.push(...verifyPrograms(programs, source, data));
   }
   if (diagnostics.length) return empty(diagnostics);

@@ -9,7 +9,7 @@
 
 import { Class, Op, PseudoLd, opClass } from "./isa/opcodes.js";
 import { type Insn } from "./isa/insn.js";
-import { Helper } from "./isa/helpers.js";
+import { Helper, helperName } from "./isa/helpers.js";
 import { TRACE_RAW_TP, describeError, gaveUp, progTypeName, verify, type MapDesc, type TracepointContext, type VerifyError } from "./verifier/index.js";
 import type { Diagnostic } from "./frontend/diagnostics.js";
 
@@ -176,6 +176,12 @@ export function explainRejection(
     const kind = MAP_TYPE_WORDS[Number(mapType[1])] ?? `type ${mapType[1]}`;
     return out(VerifierCode.Helper, `${at} passes ${/^[aeiou]/i.test(kind) ? "an" : "a"} ${kind} map to ${mapType[2]}, which does not take that kind of map`);
   }
+  if (/GPL-restricted/.test(m)) {
+    const call = insns[error.pc];
+    const helper = call?.code === Op.CALL && call.src === 0 ? helperName(call.imm) : undefined;
+    const license = tsbpf ? '`export const license = "GPL";`' : '`char LICENSE[] SEC("license") = "GPL";`';
+    return out(VerifierCode.Helper, `${at} calls ${helper ?? "a helper"}, which the kernel allows only in programs under a GPL-compatible license; declare ${license} (or "Dual MIT/GPL", "Dual BSD/GPL")`);
+  }
   if (/cannot use helper|invalid func|type=\S+ expected=|leaks addr into helper/.test(m)) {
     return out(VerifierCode.Helper, `${at} calls a helper that a ${progTypeName(progType)} program may not call, or with an argument of the wrong kind`);
   }
@@ -279,6 +285,8 @@ export function verifyPrograms(
     maps?: readonly NamedMap[];
     /** A raw tracepoint's typed arguments in the kernel's BTF (tracepointContext), or undefined when unknown: unchecked. */
     rawTracepoint?: (name: string) => TracepointContext | undefined;
+    /** The file's license, which GPL-only helpers need to be GPL-compatible. */
+    license?: string;
   },
 ): Diagnostic[] {
   const named = new Map<string, MapDesc>();
@@ -312,7 +320,7 @@ export function verifyPrograms(
     // A tp_btf program's context is its tracepoint's arguments, which the model types from the kernel's BTF.
     const tracepoint = p.kind === "rawTracepoint" && p.section ? data.rawTracepoint?.(p.section.slice("tp_btf/".length)) : undefined;
     if (p.kind === "rawTracepoint" && !tracepoint) continue;
-    const result = verify(insns, { progType, maps: [...named.values()], ...(tracepoint ? { expectedAttachType: TRACE_RAW_TP, tracepoint } : {}) });
+    const result = verify(insns, { progType, maps: [...named.values()], license: data.license, ...(tracepoint ? { expectedAttachType: TRACE_RAW_TP, tracepoint } : {}) });
     if (result.accepted || !result.error) continue;
     // The model gave up counting paths: where it prunes less than Linux it counts more, so the kernel decides at load,
     // where its own "too large" is reported at the line.

@@ -215,7 +215,7 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     const kernelTypes = !tracepoint && insns.some((i) => i.code === Op.CALL && i.src === 0 && i.imm === Helper.get_current_task_btf) ? readableKernelBtf() : undefined;
     // Global functions are verified from their BTF prototypes, as the kernel does with the object's func_info.
     const funcBtf = programFunctions(spec, linked);
-    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: p.flags, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}), ...(kernelTypes ? { kernelBtf: kernelTypes } : {}), ...(funcBtf ? { functions: funcBtf } : {}) });
+    const result = verify(insns, { progType, expectedAttachType: p.expectedAttachType ?? 0, maps, flags: p.flags, license: spec.license, log: options.log ?? false, ...(tracepoint ? { tracepoint } : {}), ...(kernelTypes ? { kernelBtf: kernelTypes } : {}), ...(funcBtf ? { functions: funcBtf } : {}) });
     // A path reached what the model does not know (a helper such as bpf_spin_lock or bpf_loop): no verdict of its own.
     const unknown = notModelled(result.error);
     if (unknown) {

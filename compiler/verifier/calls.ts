@@ -7,7 +7,7 @@ import { wideImm, type Insn } from "../isa/insn.js";
 import { Helper, helperName } from "../isa/helpers.js";
 import { type Env, NOT_MODELLED, VerifierError, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { type FuncArg, type Subprog, prepareFuncArgs } from "./funcs.js";
-import { helperProto, type ArgKind } from "./helpers.js";
+import { GPL_ONLY, helperProto, type ArgKind } from "./helpers.js";
 import { BtfFlag, structName } from "./btf-types.js";
 import { BtfKind } from "../btf/index.js";
 import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
@@ -287,6 +287,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   const name = helperName(id) ?? "unknown";
   if (proto === "out_of_range") fail(env, `invalid func ${name}#${id}: there is no helper with that number`);
   if (proto === "not_allowed") fail(env, `program of this type cannot use helper ${name}#${id}`);
+  if (!env.gplCompatible && GPL_ONLY.has(id)) fail(env, "cannot call GPL-restricted function from non-GPL compatible program");
   // The kernel judges calls of the helpers the model has no prototype for (spin locks, timers, dynptrs, bpf_loop, ...).
   if (proto === "not_modelled") fail(env, `helper ${name}#${id} is ${NOT_MODELLED}`);
   // The probed address: kprobes know it (and trampolines, whose types the model does not check), tracepoints do not.

@@ -30,6 +30,8 @@ export interface Env {
   kernelBtf: Btf | undefined;
   /** The loading kernel's nr_cpu_ids (bpf_get_smp_processor_id() is below it). */
   nrCpus: number;
+  /** The license is one the kernel counts as GPL-compatible (license_is_gpl_compatible): GPL-only helpers need it. */
+  gplCompatible: boolean;
   /** Root-like loader: pointer leaks, uninitialised stack reads and loops are allowed. */
   privileged: boolean;
   strictAlignment: boolean;

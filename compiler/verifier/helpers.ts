@@ -108,6 +108,21 @@ export const PROTOS: Record<number, HelperProto> = {
   [Helper.get_attach_cookie]: p(["ctx"]),
 };
 
+/**
+ * Helpers the kernel lets only GPL-compatible programs call (`gpl_only` in their bpf_func_proto): of those modelled,
+ * each checked against Linux 6.18 by loading a call of it under the license "MIT".
+ */
+export const GPL_ONLY: ReadonlySet<number> = new Set([
+  Helper.probe_read, Helper.probe_read_str, Helper.probe_read_user, Helper.probe_read_kernel, Helper.probe_read_user_str,
+  Helper.probe_read_kernel_str, Helper.trace_printk, Helper.trace_vprintk, Helper.snprintf, Helper.get_current_task,
+  Helper.get_current_task_btf, Helper.perf_event_read, Helper.perf_event_read_value, Helper.perf_event_output,
+  Helper.get_stackid, Helper.get_stack, Helper.get_func_ip,
+]);
+
+/** Licenses the kernel counts as GPL-compatible (license_is_gpl_compatible), exactly as written. */
+const GPL_COMPATIBLE = new Set(["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"]);
+export const gplCompatible = (license: string): boolean => GPL_COMPATIBLE.has(license);
+
 /** Helper ids at or beyond this are not helpers at all (__BPF_FUNC_MAX_ID). */
 export const HELPER_MAX_ID = 212;
 

@@ -20,6 +20,7 @@ import { type HistoryNode, Precision, stackNote } from "./precision.js";
 import { statesCover } from "./prune.js";
 import { ProgTypeId, needsAttachTarget, progTypeName, resolveProgType } from "./progtypes.js";
 import type { TracepointContext } from "./btf-types.js";
+import { gplCompatible } from "./helpers.js";
 import type { Btf } from "../btf/index.js";
 import { type MapDesc, type VState, MAX_BPF_STACK, STACK_SLOTS, copyState, curFrame, knownScalar, newFrame, pointer, regString, setUnknown } from "./state.js";
 
@@ -78,6 +79,8 @@ export interface VerifyOptions {
    * highest CPU in /sys/devices/system/cpu/possible, plus one), as the kernel that loads the program is.
    */
   nrCpus?: number;
+  /** The program's license (BPF_PROG_LOAD's): GPL-only helpers need a GPL-compatible one. Default "GPL". */
+  license?: string;
 }
 
 let hostCpus: number | undefined;
@@ -212,6 +215,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     tracepoint,
     kernelBtf: options.kernelBtf ?? tracepoint?.btf,
     nrCpus: options.nrCpus ?? hostNrCpus(),
+    gplCompatible: gplCompatible(options.license ?? "GPL"),
     privileged,
     strictAlignment: ((options.flags ?? 0) & 1) !== 0,
     maps,

@@ -269,7 +269,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
       const functions = programFunctions(object, l);
-      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
+      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, license: object.license, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
       probeMem = result.probeMem && new Set(result.probeMem);
       tooLarge = passedLimit(result.error);
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).
