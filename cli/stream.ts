@@ -24,7 +24,7 @@ import type { ProgramSpec } from "../runtime/loader/object.js";
 import { lineInfo } from "../runtime/loader/lines.js";
 import { mapBtfTypes } from "../runtime/loader/maps.js";
 import type { ResolutionStore } from "../runtime/loader/btf-resolutions.js";
-import { Session } from "../runtime/loader/session.js";
+import { exitOnSignal, Session } from "../runtime/loader/session.js";
 import { removeAbandoned } from "../runtime/loader/probe-events.js";
 import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { Helper } from "../compiler/isa/helpers.js";
@@ -121,7 +121,11 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   const stopped = new Promise<void>((resolve) => (stop = () => ((stopping = true), resolve())));
   // The first SIGINT, SIGTERM, SIGHUP or SIGQUIT ends the stream (the maps are still printed, then everything is released); a
   // second one releases everything at once and exits.
-  session.releaseOnExit(() => stop(), { graceful: true });
+  let endedBy: NodeJS.Signals | undefined;
+  session.releaseOnExit((signal) => {
+    endedBy ??= signal;
+    stop();
+  }, { graceful: true });
   let recording: Recording | undefined;
   let target: Target | undefined;
   // A command of ours never outlives the run, however it ends (a second Ctrl-C exits at once).
@@ -132,7 +136,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Before the load, which gives targetPid() its pid; a command is started stopped and resumed after the attach,
     // so that the probes see it from its start.
     target = options.target && ("command" in options.target ? startCommand(options.target.command, { quietStdout: json }) : existingProcess(options.target.pid));
-    const loaded = await load(session, bytes, options, log, target?.pid);
+    const loaded = await load(session, bytes, options, log, target?.pid, () => endedBy);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
@@ -529,8 +533,13 @@ function signallingProgram(loaded: LoadedObject): string | undefined {
   return [...loaded.programs.values()].find((p) => p.spec.source.insns.some(sends))?.name;
 }
 
-async function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined): Promise<LoadedObject> {
+async function load(session: Session, bytes: Uint8Array, options: StreamOptions, log: (line: string) => void, targetPid: number | undefined, endedBy: () => NodeJS.Signals | undefined): Promise<LoadedObject> {
   const { file, verbose = false } = options;
+  // A signal that came while the file compiled has its handler run before the kernel's verifier starts: a load
+  // cannot be interrupted by a signal already taken.
+  await new Promise((resolve) => setImmediate(resolve));
+  const early = endedBy();
+  if (early) exitOnSignal(early);
   try {
     const loaded = session.load(bytes, { name: options.name, logLevel: verbose ? LogLevel.STATS : 0, globals: options.globals, targetPid, resolutions: options.resolutions, programs: options.programs });
     // Loaded but not attached: nothing has been signalled when this refuses.
@@ -555,6 +564,12 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`, error instanceof MissingKernelError ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
     if (error instanceof LoadError) {
+      // A signal that came while the kernel's verifier ran (ending the load with EAGAIN) or between its loads has its
+      // handler run once the event loop turns. Nothing ran: end as the signal ends the command before its run
+      // (everything is released at exit), not with the verdict.
+      await new Promise((resolve) => setImmediate(resolve));
+      const signal = endedBy();
+      if (signal) exitOnSignal(signal);
       if (verbose && error.log) writeErr(`${error.log.trimEnd()}\n`);
       const denied = error.code === "EPERM" && !error.log;
       const hint = !verbose && error.log ? " (run with --verbose for the verifier log)" : "";

@@ -513,18 +513,19 @@ function loadProgram(
     return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
   } catch (e) {
     if (e instanceof BpfLoadError) {
-      // EAGAIN: signals kept interrupting the verifier (sys retries five times); its partial log names no reason.
+      // EAGAIN: a signal ended the verifier's run (Ctrl-C; sys blocks the others, or retries five times where it cannot);
+      // its partial log names no reason.
       const interrupted = e.code === "EAGAIN";
       // A poisoned CO-RE slot the verifier reached: the kernel lacks what the program reads; say what, not "unknown func".
       const core = interrupted ? undefined : l.poisoned.get(lastLoggedInsn(e.log) ?? -1);
-      const reason = interrupted ? "interrupted by signals on every attempt (EAGAIN)" : (core ?? explainExtern(spec, verifierReason(e.log) ?? e.code, externs));
+      const reason = interrupted ? "interrupted by a signal (EAGAIN)" : (core ?? explainExtern(spec, verifierReason(e.log) ?? e.code, externs));
       const what =
         e.code === "EPERM" && !e.log
           ? p.attach.kind === "btf" && missingBpfPrivileges() === undefined
             ? hookRefusal(p.attach.hook)
             : "refused (permission denied: loading BPF needs root or CAP_BPF)"
           : interrupted
-            ? "not loaded: the kernel's verifier was interrupted by signals on every attempt (EAGAIN); run it again"
+            ? "not loaded: a signal interrupted the kernel's verifier (EAGAIN)"
             : core
               ? `refused: it reads what the running kernel does not have (${core.replace(/^CO-RE: /, "")})`
               : `rejected by the kernel's verifier: ${reason}`;

@@ -19,8 +19,8 @@ export function openObject(bytes: Uint8Array, options: ParseOptions = {}): Objec
   return parseObject(bytes, { btfMaps: readBtfMaps, ...options });
 }
 
-/** The shell's convention: 128 + the signal number. */
-function exitOnSignal(s: NodeJS.Signals): never {
+/** Exits as the shell's convention has it: 128 + the signal number. */
+export function exitOnSignal(s: NodeJS.Signals): never {
   process.exit(128 + (constants.signals[s] ?? 15));
 }
 

@@ -46,6 +46,8 @@ interface Ffi {
   getpid: NativeFn;
   sysconf: NativeFn;
   eventfd: NativeFn;
+  /** pthread_sigmask, or undefined where libc has none to be had. */
+  sigmask: NativeFn | undefined;
 }
 
 let ffi: Ffi | undefined;
@@ -74,8 +76,40 @@ function native(): Ffi {
     getpid: fn(libc.func("int getpid()")),
     sysconf: fn(libc.func("long sysconf(int name)")),
     eventfd: fn(libc.func("int eventfd(unsigned int initval, int flags)")),
+    sigmask: optional(() => fn(libc.func("int pthread_sigmask(int how, void *set, void *oldset)"))),
   };
   return ffi;
+}
+
+function optional<T>(make: () => T): T | undefined {
+  try {
+    return make();
+  } catch {
+    return undefined;
+  }
+}
+
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+/** glibc's sigset_t: 1,024 bits, of which the kernel reads the first 64. */
+const SIGSET_BYTES = 128;
+/** Every signal but SIGHUP (1), SIGINT (2), SIGQUIT (3) and SIGTERM (15), the signals that end a run. */
+const ALL_BUT_ENDING = (() => {
+  const set = Buffer.alloc(SIGSET_BYTES);
+  set.writeBigUInt64LE(~((1n << 0n) | (1n << 1n) | (1n << 2n) | (1n << 14n)) & 0xffff_ffff_ffff_ffffn);
+  return set;
+})();
+
+/**
+ * Blocks every signal but those that end a run in this thread (they go to Node's other threads, or wait): a signal
+ * arriving while the kernel's verifier runs ends the load with EAGAIN, so that then only Ctrl-C and its kind can.
+ * Gives what restores the thread's mask, or undefined when nothing could be blocked.
+ */
+function blockAllButEndingSignals(): (() => void) | undefined {
+  const sigmask = native().sigmask;
+  const old = Buffer.alloc(SIGSET_BYTES);
+  if (sigmask === undefined || sigmask(SIG_BLOCK, ALL_BUT_ENDING, old) !== 0) return undefined;
+  return () => sigmask(SIG_SETMASK, old, null);
 }
 
 /**
@@ -357,12 +391,15 @@ export class LinuxSys implements Sys {
       return this.progLoadOnce(o, level, o.logSize ?? DEFAULT_LOG_SIZE);
     } catch (e) {
       // Without a log, or with statistics only (no instruction lines, so no rejected instruction), the error says
-      // little: ask again with the instructions logged. A load that fails twice fails the same way.
-      if ((level & (LogLevel.BRANCHES | LogLevel.INSNS)) !== 0 || !(e instanceof BpfLoadError)) throw e;
+      // little: ask again with the instructions logged. A load that fails twice fails the same way; one a signal ended
+      // (EAGAIN) is not asked again.
+      if ((level & (LogLevel.BRANCHES | LogLevel.INSNS)) !== 0 || !(e instanceof BpfLoadError) || e.errno === Errno.EAGAIN) throw e;
       let retried: ProgLoadResult;
       try {
-        retried = this.progLoadOnce(o, level | LogLevel.BRANCHES, o.logSize ?? DEFAULT_LOG_SIZE);
+        retried = this.progLoadOnce(o, level | LogLevel.BRANCHES, o.logSize ?? DEFAULT_LOG_SIZE, 5, true);
       } catch (e2) {
+        // A signal that ended the second load ends the loading: its partial log is no reason.
+        if (e2 instanceof BpfLoadError && e2.errno === Errno.EAGAIN) throw e2;
         throw e2 instanceof BpfLoadError ? new BpfLoadError(e.command, e.errno, e2.log) : e;
       }
       this.close(retried.fd);
@@ -370,8 +407,12 @@ export class LinuxSys implements Sys {
     }
   }
 
-  /** A signal arriving while the verifier runs fails the load with EAGAIN; libbpf retries that up to five times, as here. */
-  private progLoadOnce(o: ProgLoadOptions, level: number, logSize: number, attempts = 5): ProgLoadResult {
+  /**
+   * A signal arriving while the verifier runs fails the load with EAGAIN. Only the signals that end a run can arrive
+   * (blockAllButEndingSignals), and then the load is not tried again; where no others can be blocked, a load is tried up
+   * to five times, as libbpf tries it.
+   */
+  private progLoadOnce(o: ProgLoadOptions, level: number, logSize: number, attempts = 5, reasonOnly = false): ProgLoadResult {
     const log = level === LogLevel.NONE ? undefined : Buffer.alloc(logSize);
     const license = cString(o.license ?? "GPL");
     const fdArray = o.fdArray?.length ? Buffer.from(Int32Array.from(o.fdArray).buffer) : undefined;
@@ -394,18 +435,26 @@ export class LinuxSys implements Sys {
       .ptr(120, fdArray);
     if (o.funcInfo) a.u32(76, o.funcInfo.recSize).ptr(80, o.funcInfo.data).u32(88, o.funcInfo.data.length / o.funcInfo.recSize);
     if (o.lineInfo) a.u32(92, o.lineInfo.recSize).ptr(96, o.lineInfo.data).u32(104, o.lineInfo.data.length / o.lineInfo.recSize);
+    const restoreSignals = blockAllButEndingSignals();
     try {
       const fd = bpfCall(Cmd.PROG_LOAD, a);
       return { fd, log: log ? decodeCString(log) : "" };
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
-      // ENOSPC with a log: the buffer was too small; the kernel says how much it needed (log_true_size).
+      // ENOSPC with a log: the buffer was too small; the kernel says how much it needed (log_true_size). A log wanted
+      // only for a failed load's reason is not asked for again: such a kernel keeps the log's end, where the reason
+      // is, and a large program's whole log is tens of megabytes and another full check.
       const needed = a.getU32(140);
+      if (log && e.errno === Errno.ENOSPC && needed > logSize && reasonOnly) {
+        throw new BpfLoadError("BPF_PROG_LOAD", e.errno, `... (the verifier log's first ${needed - logSize} bytes are left out)\n${decodeCString(log)}`);
+      }
       if (log && e.errno === Errno.ENOSPC && needed > logSize && logSize < MAX_LOG_SIZE) {
         return this.progLoadOnce(o, level, Math.min(needed, MAX_LOG_SIZE), attempts);
       }
-      if (e.errno === Errno.EAGAIN && attempts > 1) return this.progLoadOnce(o, level, logSize, attempts - 1);
+      if (e.errno === Errno.EAGAIN && !restoreSignals && attempts > 1) return this.progLoadOnce(o, level, logSize, attempts - 1, reasonOnly);
       throw new BpfLoadError("BPF_PROG_LOAD", e.errno, log ? decodeCString(log) : "");
+    } finally {
+      restoreSignals?.();
     }
   }
 

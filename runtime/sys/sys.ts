@@ -81,7 +81,10 @@ export interface ProgLoadOptions {
   license?: string;
   /** LogLevel bits; default 0. A failed load with level 0 is retried once with level 1 so the error carries a log. */
   logLevel?: number;
-  /** Log buffer bytes; default 1 MiB. Grown once to the size the kernel asks for when it reports ENOSPC. */
+  /**
+   * Log buffer bytes; default 256 KiB. Grown to the size the kernel asks for when it reports ENOSPC, except for the
+   * log a failed load without one is retried for: there the end the kernel keeps (Linux 6.4 on) holds the reason.
+   */
   logSize?: number;
   /** AttachType value. */
   expectedAttachType?: number;

@@ -199,6 +199,36 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
     }
   });
 
+  it("SIGINT while the kernel's verifier checks a program ends the run at once (exit 130), not with the verdict", async () => {
+    // A loop the kernel follows for its 1,000,000 instructions (seconds) before refusing the program as too large.
+    const file = join(dir, `long-check-${serial++}.ts`);
+    writeFileSync(
+      file,
+      `import { tracepoint, prandomU32, ArrayMap, type u64 } from "tsbpf";
+export const license = "GPL";
+export const out = new ArrayMap<u64>(1);
+export const t = tracepoint("syscalls", "sys_enter_acct", () => {
+  let s = 0;
+  for (let i = 0; i < 60000; i++) {
+    s = s * 7 + prandomU32(); s = s ^ (s >> 3); s = s * 13 + i; s = s ^ (s << 5); s = s + 11;
+  }
+  out.update(0, s);
+});
+`,
+    );
+    const run = tsbpf(["run", file, "--no-cache", "--verbose"]);
+    try {
+      await run.until(() => /^compiled /m.test(run.stderr()), "the run never compiled the file");
+      // The load follows at once, and the kernel's check of the loop takes a second or more.
+      await new Promise((r) => setTimeout(r, 300));
+      run.child.kill("SIGINT");
+      assert.equal(await run.exited, 130, run.stderr());
+      assert.doesNotMatch(run.stderr(), /rejected|too large|interrupted/);
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  });
+
   it("one SIGINT delivered twice (timeout -s INT signals the command and its group) ends the run as one does, maps printed", async () => {
     const run = tsbpf(["run", "-e", 'const m = new HashMap<u32, u64>(4); begin(() => { m.increment(7); }); tracepoint("syscalls", "sys_enter_acct", () => { m.increment(1); })']);
     try {

@@ -209,13 +209,13 @@ describe("loadObject on FakeSys", needsClang, () => {
     assert.deepEqual(sys.leaks(), []);
   });
 
-  it("a load that signals kept interrupting (EAGAIN) says so, not a line of the partial log", () => {
+  it("a load a signal interrupted (EAGAIN) says so, not a line of the partial log", () => {
     const sys = new FakeSys();
     // The kernel's note on a main program's `void *ctx`, which a partial log can end with; it is no reason.
     sys.failNextProgLoad(11, "arg#0 reference type('UNKNOWN ') size cannot be determined: -22\n0: R1=ctx() R10=fp0\n");
     assert.throws(
       () => loadObject(sys, openObject(fixture("tracepoint"), { name: "tracepoint" })),
-      (e: unknown) => e instanceof LoadError && e.code === "EAGAIN" && /interrupted by signals/.test(e.message) && !/UNKNOWN/.test(e.message),
+      (e: unknown) => e instanceof LoadError && e.code === "EAGAIN" && /a signal interrupted the kernel's verifier/.test(e.message) && !/UNKNOWN/.test(e.message),
     );
     assert.deepEqual(sys.leaks(), []);
   });

@@ -20,7 +20,7 @@ export const f = uretprobe("/bin/app", "f", (ret: u64) => ret);`,
 test("a firing refuses an option it does not take, naming the nearest and the options of that kind of firing", async () => {
   const sim = await simulate(UPROBES, { arch: "x86_64" });
   const p = sim.kernel.userString("bob");
-  assert.throws(() => sim.uprobe("greet", { arg: [p, 5] } as never), isUsage(/^sim\.uprobe\(\) has no option arg \(did you mean args\?\); its options are args, regs, pid, tgid, uid, gid, comm, cpu, stacks, program$/));
+  assert.throws(() => sim.uprobe("greet", { arg: [p, 5] } as never), isUsage(/^sim\.uprobe\(\) has no option arg \(did you mean args\?\); its options are args, regs, pid, tgid, uid, gid, cgroup, comm, cpu, stacks, program$/));
   assert.throws(() => sim.uprobe("greet", { ret: 5 } as never), isUsage(/^sim\.uprobe\(\) has no option ret \(only return probes take ret\); its options are args, /));
   assert.throws(() => sim.uretprobe("f", { retval: 5 } as never), isUsage(/^sim\.uretprobe\(\) has no option retval; its options are ret, regs, pid, /));
   assert.throws(() => sim.uretprobe("f", { args: [5] } as never), isUsage(/^sim\.uretprobe\(\) has no option args \(a return probe has no arguments: give its return value as ret\); its options are ret, /));
@@ -44,10 +44,10 @@ format:
 \tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;
 `;
   const sim = await simulate({ fileName: "tp.ts", text }, { arch: "x86_64", tracepointFormats: { "syscalls/sys_enter_unlinkat": FORMAT } });
-  assert.throws(() => sim.tracepoint("syscalls", "sys_enter_unlinkat", {}, { pidd: 3 } as never), isUsage(/^sim\.tracepoint\(\) has no option pidd \(did you mean pid\?\); its options are pid, tgid, uid, gid, comm, cpu, stacks, program$/));
+  assert.throws(() => sim.tracepoint("syscalls", "sys_enter_unlinkat", {}, { pidd: 3 } as never), isUsage(/^sim\.tracepoint\(\) has no option pidd \(did you mean pid\?\); its options are pid, tgid, uid, gid, cgroup, comm, cpu, stacks, program$/));
   assert.throws(() => sim.rawTracepoint("sched_switch", [], { args: [1] } as never), isUsage(/^sim\.rawTracepoint\(\) has no option args \(the arguments go in sim\.rawTracepoint\(name, args\)\); /));
   assert.throws(() => sim.begin({ cpus: 1 } as never), isUsage(/^sim\.begin\(\) has no option cpus \(did you mean cpu\?\)/));
-  assert.throws(() => sim.run("b", new Uint8Array(8), { program: "t" } as never), isUsage(/^sim\.run\(\) has no option program; its options are pid, tgid, uid, gid, comm, cpu, stacks$/));
+  assert.throws(() => sim.run("b", new Uint8Array(8), { program: "t" } as never), isUsage(/^sim\.run\(\) has no option program; its options are pid, tgid, uid, gid, cgroup, comm, cpu, stacks$/));
   assert.equal(sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: 1 }, { pid: 3 }).r0, 0n);
 });
 

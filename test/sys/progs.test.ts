@@ -51,6 +51,31 @@ test("a rejected program is BpfLoadError with EACCES and the verifier log", need
   }
 });
 
+test("a failed load's reason comes from the end of a log too long for the buffer, without a load to fill a larger one", needsKernel, () => {
+  // A loop of 20,000 turns, then an exit without r0: the log of the 60,000 instructions followed is ~2 MB.
+  const loop = prog(mov64Imm(Reg.R1, 0), alu64Imm(AluOp.ADD, Reg.R1, 1), jmpImm(JmpOp.JLT, Reg.R1, 20000, -2), exit());
+  const loads = (logLevel: number): BpfLoadError => {
+    try {
+      sys.close(sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: loop, logLevel }).fd);
+    } catch (e) {
+      assert.ok(e instanceof BpfLoadError, String(e));
+      return e;
+    }
+    assert.fail("`exit` without setting r0 was accepted");
+  };
+  // Logged only for the reason: the kernel keeps the log's end.
+  const tail = loads(LogLevel.NONE);
+  assert.equal(tail.code, "EACCES");
+  assert.match(tail.log, /^\.\.\. \(the verifier log's first \d+ bytes are left out\)\n/);
+  assert.match(tail.log, /R0 !read_ok/);
+  assert.ok(tail.log.length <= 256 * 1024 + 100, `${tail.log.length} bytes`);
+  // A log asked for: the whole of it.
+  const whole = loads(LogLevel.BRANCHES);
+  assert.match(whole.log, /^0: R1=ctx\(\) R10=fp0\n0: \(b7\) r1 = 0/);
+  assert.match(whole.log, /R0 !read_ok/);
+  assert.ok(whole.log.length > 1_000_000, `${whole.log.length} bytes`);
+});
+
 test("malformed instruction bytes fail before the syscall", () => {
   assert.throws(() => sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: new Uint8Array(12) }), (e: unknown) => e instanceof SysError && e.code === "EINVAL");
 });
