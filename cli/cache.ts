@@ -5,7 +5,7 @@
 // misses), and the running kernel (tracepoint formats and BTF types come from it). This module must stay cheap to
 // import: it is on the path that skips TypeScript (so it hashes with MurmurHash3 rather than node:crypto, whose
 // ~40 internal modules cost 10-40 ms to load; the key guards against edits, not adversaries).
-import { readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir, release, version } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -74,8 +74,8 @@ export function resolutionStore(dir: string, key: () => string): ResolutionStore
 }
 
 /**
- * The cached object's bytes, or undefined on a miss: also for an entry that cannot be read or is not a whole object
- * (a disk error, an edit by hand), which is removed and so compiled again.
+ * The cached object's bytes, or undefined on a miss: also for an entry that cannot be read or is not the object that
+ * was stored (a disk error, an edit by hand: its seal does not match), which is removed and so compiled again.
  */
 export function readCached(dir: string, key: string): Uint8Array | undefined {
   const path = objectPath(dir, key);
@@ -85,9 +85,10 @@ export function readCached(dir: string, key: string): Uint8Array | undefined {
   } catch {
     return undefined;
   }
-  if (wholeObject(bytes)) {
+  const object = unsealed(bytes);
+  if (object && wholeObject(object)) {
     markUsed(path);
-    return bytes;
+    return object;
   }
   try {
     unlinkSync(path);
@@ -95,6 +96,21 @@ export function readCached(dir: string, key: string): Uint8Array | undefined {
     // another run removed it, or the directory is not ours to change: compiled again either way
   }
   return undefined;
+}
+
+/**
+ * A stored object ends with a seal, `\ntsbpf-seal:` and the hash of the bytes before it: an ELF file's readers ignore
+ * what follows its contents, so the entry stays an object `tsbpf load` and bpftool take.
+ */
+const SEAL = "\ntsbpf-seal:";
+const SEAL_BYTES = SEAL.length + 32;
+const sealOf = (object: Uint8Array): string => `${SEAL}${murmur3x86_128(object)}`;
+
+/** The object a sealed entry holds, or undefined when the seal is missing or does not match its bytes. */
+function unsealed(entry: Buffer): Buffer | undefined {
+  if (entry.length < SEAL_BYTES) return undefined;
+  const object = entry.subarray(0, entry.length - SEAL_BYTES);
+  return entry.subarray(object.length).toString("latin1") === sealOf(object) ? object : undefined;
 }
 
 /** Whether bytes are an ELF64 file as long as its section header table says (what the compiler writes). */
@@ -124,7 +140,10 @@ export function reserve(dir: string, key: string): { path: string; commit(): voi
   }
   return {
     path,
-    commit: () => renameSync(path, objectPath(dir, key)),
+    commit: () => {
+      appendFileSync(path, sealOf(readFileSync(path)));
+      renameSync(path, objectPath(dir, key));
+    },
     discard: () => {
       try {
         unlinkSync(path);

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,13 +43,21 @@ test("resolutionStore() keeps an object's BTF lookups beside the objects, making
   }
 });
 
-test("a cached entry that is not a whole object is removed and read as a miss, so the probe compiles again", () => {
+test("a cached entry that is not the object stored is removed and read as a miss, so the probe compiles again", () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-object-cache-"));
   try {
     const { object } = compile(join(ROOT, "examples/unlink.ts"));
-    writeFileSync(objectPath(dir, "whole"), object);
+    const slot = reserve(dir, "whole")!;
+    writeFileSync(slot.path, object);
+    slot.commit();
     assert.deepEqual(new Uint8Array(readCached(dir, "whole")!), object);
-    for (const [key, bytes] of [["garbage", Buffer.from("not an object")], ["truncated", object.subarray(0, object.length - 100)]] as const) {
+    const stored = readFileSync(objectPath(dir, "whole"));
+    // Two bytes of an instruction flipped: the size and the ELF headers are as they were.
+    const flipped = Buffer.from(stored);
+    flipped[object.length - 200] ^= 0xff;
+    flipped[object.length - 199] ^= 0xff;
+    const entries = [["garbage", Buffer.from("not an object")], ["truncated", stored.subarray(0, stored.length - 100)], ["unsealed", object], ["flipped", flipped]] as const;
+    for (const [key, bytes] of entries) {
       writeFileSync(objectPath(dir, key), bytes);
       assert.equal(readCached(dir, key), undefined, key);
       assert.equal(existsSync(objectPath(dir, key)), false, `${key} is removed`);
