@@ -3,7 +3,7 @@
 // gives the absolute path (searching this process's mappings, the library directories and PATH) and the
 // offset the uprobe PMU wants: the symbol's address (.symtab or .dynsym) translated through its PT_LOAD segment.
 
-import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { similarNames } from "../../compiler/similar.js";
 import { cxxMatcher, cxxParts, cxxSignature, isCxxName } from "./cxx-names.js";
@@ -83,16 +83,48 @@ export function resolveBinary(binary: string, pid?: number): string {
     const searched = pid !== undefined && pid > 0 ? `process ${pid}'s mappings and this process's` : "this process's mappings";
     throw new SymbolError(`cannot find shared library ${binary} (searched ${searched}, LD_LIBRARY_PATH, /etc/ld.so.conf and the standard directories)`);
   }
+  const found = onPath(binary);
+  if (found.length === 0) throw new SymbolError(`cannot find binary ${binary} on PATH`);
+  const [first, ...later] = found;
+  const interpreter = scriptInterpreter(first!);
+  if (interpreter === undefined) return first!;
+  // A launcher (pyenv's shims, a wrapper script) runs another binary, which is the one to probe.
+  const elsewhere = later.filter((p) => scriptInterpreter(p) === undefined);
+  const also = elsewhere.length ? `; PATH also has ${elsewhere.join(", ")}` : "";
+  throw new SymbolError(`${binary} on PATH is ${first}, a script (${interpreter}), not a binary that can be probed: name the binary it runs by its path${also}`);
+}
+
+/** The executable regular files named `binary` in PATH's directories, in PATH's order, each file once (/bin is often /usr/bin). */
+function onPath(binary: string): string[] {
+  const files = new Map<string, string>();
   for (const dir of (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").filter(Boolean)) {
     const p = join(dir, binary);
     try {
       accessSync(p, constants.X_OK);
-      if (isFile(p)) return p;
+      const real = realpathSync(p);
+      if (isFile(p) && !files.has(real)) files.set(real, p);
     } catch {
       /* not here */
     }
   }
-  throw new SymbolError(`cannot find binary ${binary} on PATH`);
+  return [...files.values()];
+}
+
+/** A script's `#!` line, or undefined for any other file (an ELF binary). */
+function scriptInterpreter(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return undefined; // unreadable: the ELF reader says why
+  }
+  try {
+    const head = Buffer.alloc(128);
+    const text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString("latin1");
+    return text.startsWith("#!") ? text.split("\n")[0]!.trim() : undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

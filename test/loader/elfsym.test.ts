@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bareFileOffset, resolveBinary, symbolFileOffset } from "../../runtime/loader/elfsym.js";
@@ -139,6 +139,28 @@ test("a library's short name is looked up in the traced process's mappings first
     assert.throws(() => resolveBinary("libtsbpfv.so.1"), { message: /^cannot find shared library libtsbpfv\.so\.1 \(searched this process's mappings,/ });
   } finally {
     sleeper?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a name found on PATH as a script (a launcher such as pyenv's shims) is explained, with the binaries later on PATH", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
+  const path = process.env.PATH;
+  try {
+    const [shims, bin, other] = ["shims", "bin", "other"].map((d) => join(dir, d));
+    for (const d of [shims, bin, other]) mkdirSync(d);
+    writeFileSync(join(shims, "tool"), "#!/usr/bin/env bash\nexec tool \"$@\"\n", { mode: 0o755 });
+    copyFileSync("/bin/true", join(bin, "tool"));
+    chmodSync(join(bin, "tool"), 0o755);
+    symlinkSync(join(bin, "tool"), join(other, "tool")); // the same file again (/bin and /usr/bin): named once
+    process.env.PATH = [shims, bin, other].join(":");
+    assert.throws(() => resolveBinary("tool"), {
+      message: `tool on PATH is ${join(shims, "tool")}, a script (#!/usr/bin/env bash), not a binary that can be probed: name the binary it runs by its path; PATH also has ${join(bin, "tool")}`,
+    });
+    process.env.PATH = [bin, shims].join(":");
+    assert.equal(resolveBinary("tool"), join(bin, "tool"), "the first on PATH, a binary");
+  } finally {
+    process.env.PATH = path;
     rmSync(dir, { recursive: true, force: true });
   }
 });
