@@ -154,6 +154,14 @@ export function reserve(dir: string, key: string): { path: string; commit(): voi
   };
 }
 
+/** Stores an object as a run would have compiled it (sealed, atomically): for tools that fill a cache ahead of runs. */
+export function storeCached(dir: string, key: string, object: Uint8Array): void {
+  makeDirectory(dir);
+  const path = `${objectPath(dir, key)}.${process.pid}.tmp`;
+  writeFileSync(path, Buffer.concat([object, Buffer.from(sealOf(object), "latin1")]));
+  renameSync(path, objectPath(dir, key));
+}
+
 const trimmed = new Set<string>();
 
 /**

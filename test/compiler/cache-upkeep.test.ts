@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TRIM_MARK, isCacheEntry, markUsed, trimIfDue } from "../../compiler/frontend/cache-upkeep.cjs";
 import { cacheFileName } from "../../compiler/frontend/code-cache.cjs";
-import { objectKey, objectPath, readCached } from "../../cli/cache.js";
+import { objectKey, objectPath, readCached, storeCached } from "../../cli/cache.js";
 import { compile } from "../../compiler/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -97,7 +97,7 @@ test("a cached object read by a run counts as a use", () => {
   withDir((dir) => {
     const { object } = compile(join(ROOT, "examples/unlink.ts"));
     const path = objectPath(dir, key);
-    writeFileSync(path, object);
+    storeCached(dir, key, object);
     const t = (Date.now() - 6 * DAY) / 1000;
     utimesSync(path, t, t);
     assert.ok(readCached(dir, key));

@@ -6,11 +6,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { objectKey, objectPath } from "../../cli/cache.js";
+import { objectKey, storeCached } from "../../cli/cache.js";
 import { compile, type CompileResult } from "../../compiler/index.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, missingTracefs, openSys, tracefsPath } from "../../runtime/sys/index.js";
@@ -53,7 +53,7 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
       const file = `tools/${tool}`;
       const r = compile(file);
       compiled.set(tool, r);
-      if (r.diagnostics.length === 0) writeFileSync(objectPath(join(cacheHome, "tsbpf"), objectKey(file, readFileSync(join(ROOT, file)))), r.object);
+      if (r.diagnostics.length === 0) storeCached(join(cacheHome, "tsbpf"), objectKey(file, readFileSync(join(ROOT, file))), r.object);
     }
   });
   after(() => {
