@@ -21,14 +21,26 @@ const REPEATABLE: ReadonlySet<string> = new Set(["set", "event-type", "program",
 function refuseRepeated(argv: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(argv)) {
     // Long names only: yargs also sets each alias and a camelCase copy.
-    if (!Array.isArray(value) || name.length < 2 || /[A-Z]/.test(name) || name === "_" || REPEATABLE.has(name)) continue;
+    if (!Array.isArray(value) || name.length < 2 || /[A-Z]/.test(name) || name === "_" || name === "--" || REPEATABLE.has(name)) continue;
     throw new UserError(`--${name} was given more than once`);
   }
+}
+
+/**
+ * Words after `--` (yargs gives them as `argv["--"]`, parserConfiguration "populate--") are a usage error: no command
+ * takes any, and an option there (`tsbpf run f.ts -- --duration 1`) would otherwise be silently ignored.
+ */
+function refuseAfterDashes(argv: Record<string, unknown>): void {
+  const words = argv["--"];
+  if (!Array.isArray(words) || words.length === 0) return;
+  const command = typeof (argv._ as unknown[] | undefined)?.[0] === "string" ? `tsbpf ${(argv._ as string[])[0]}` : "tsbpf";
+  throw new UserError(`${command} takes nothing after -- (${words.map(String).join(" ")} would be ignored): give options before --`);
 }
 
 function run(command: () => Promise<CommandModule>) {
   return async (argv: Record<string, unknown>) => {
     try {
+      refuseAfterDashes(argv);
       refuseRepeated(argv);
       const { handler } = await command();
       // Code caches missing for what this command loaded are written shortly after it starts, or at exit.
@@ -59,16 +71,17 @@ interface SimpleCommand {
 const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", requiresArg: true, default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
 
 /** `--interval` of run and load. */
-const INTERVAL_OPTION = { type: "number", describe: "also print the maps every this many seconds, each time headed by the time (they are printed at the end as well)" } as const;
+const INTERVAL_OPTION = { type: "number", requiresArg: true, describe: "also print the maps every this many seconds, each time headed by the time (they are printed at the end as well)" } as const;
 
 /** `--command` and `--pid` of run and load (cli/target.ts). */
 const TARGET_OPTIONS = {
   command: {
     alias: "c",
     type: "string",
+    requiresArg: true,
     describe: "start this command (words split as sh splits them, without a shell) once the probes are attached; uprobes see only its process, and the run stops when it exits",
   },
-  pid: { alias: "p", type: "number", describe: "uprobes see only this process, and the run stops when it exits" },
+  pid: { alias: "p", type: "number", requiresArg: true, describe: "uprobes see only this process, and the run stops when it exits" },
 } as const;
 
 /** `--record` of run and load. */
@@ -94,6 +107,7 @@ const simple = {
       ...TARGET_OPTIONS,
       set: {
         type: "string",
+        requiresArg: true,
         describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false; repeatable)",
       },
       unsafe: { type: "boolean", default: false, describe: "allow probes that send signals (signal()), as bpftrace's --unsafe" },
@@ -116,6 +130,7 @@ const simple = {
       ...TARGET_OPTIONS,
       set: {
         type: "string",
+        requiresArg: true,
         describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, or a string; repeatable)",
       },
       program: {
@@ -297,7 +312,7 @@ export async function main(args: readonly string[]): Promise<void> {
           .option("prog-type", { type: "string", requiresArg: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
           .option("program", { type: "string", requiresArg: true, describe: "with a file: check only this program (function name)" })
           .option("backend", { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" })
-          .option("map", { type: "string", array: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
+          .option("map", { type: "string", array: true, requiresArg: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
           .option("unprivileged", { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" })
           .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })
           .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
@@ -345,6 +360,8 @@ export async function main(args: readonly string[]): Promise<void> {
       run(() => import("./commands/disasm.js")),
     )
     .demandCommand(1, NO_COMMAND)
+    // Words after `--` kept apart, for refuseAfterDashes to name.
+    .parserConfiguration({ "populate--": true })
     .strict()
     .recommendCommands()
     .exitProcess(true)

@@ -171,6 +171,30 @@ test("tsbpf without a command prints the usage, and an option without its value 
   assert.equal(valueless.stderr, "tsbpf: --duration needs a value\nRun 'tsbpf run --help' for usage.\n");
 });
 
+test("every option that takes a value refuses to go without one, rather than being dropped (exit 2)", () => {
+  const cases: [string[], string][] = [
+    [["run", PROBE, "--duration", "0.1", "--pid"], "--pid"],
+    [["run", PROBE, "--duration", "0.1", "-p"], "-p"],
+    [["run", PROBE, "--duration", "0.1", "--interval"], "--interval"],
+    [["run", PROBE, "-c"], "-c"],
+    [["run", PROBE, "--set"], "--set"],
+    [["load", "/nonexistent.o", "--interval"], "--interval"],
+    [["load", "/nonexistent.o", "--pid"], "--pid"],
+    [["load", "/nonexistent.o", "--set"], "--set"],
+    [["verify", PROBE, "--map"], "--map"],
+  ];
+  for (const [args, option] of cases) {
+    const r = tsbpf(...args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.split("\n")[0], `tsbpf: ${option} needs a value`, args.join(" "));
+  }
+});
+
+test("words after -- are a usage error naming them, not silently ignored (exit 2)", () => {
+  assertOneLine(tsbpf("run", PROBE, "--", "--duration", "1"), 2, /^tsbpf: tsbpf run takes nothing after -- \(--duration 1 would be ignored\): give options before --\n$/);
+  assertOneLine(tsbpf("load", "/nonexistent.o", "--", "-p", "1"), 2, /^tsbpf: tsbpf load takes nothing after -- \(-p 1 would be ignored\)/);
+});
+
 test("--event-type naming a type the object's BTF lacks is refused even where the map names its own record type (exit 2)", { skip: missingRoot() ?? false }, async () => {
   const { object, diagnostics } = compile(join(ROOT, "examples/opensnoop.ts"));
   assert.deepEqual(diagnostics, []);
