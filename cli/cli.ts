@@ -37,9 +37,18 @@ function refuseAfterDashes(argv: Record<string, unknown>): void {
   throw new UserError(`${command} takes nothing after -- (${words.map(String).join(" ")} would be ignored): give options before --`);
 }
 
-function run(command: () => Promise<CommandModule>) {
+/**
+ * yargs gives a lone `-` as a positional as "" (it parses `--file -` again, and `-` there is no value): the file is
+ * `-` (standard input) again, for every command, unless the command line held an empty word itself.
+ */
+function stdinPositional(argv: Record<string, unknown>, args: readonly string[]): void {
+  if (argv.file === "" && !args.includes("")) argv.file = "-";
+}
+
+function run(command: () => Promise<CommandModule>, args: readonly string[]) {
   return async (argv: Record<string, unknown>) => {
     try {
+      stdinPositional(argv, args);
       refuseAfterDashes(argv);
       refuseRepeated(argv);
       const { handler } = await command();
@@ -257,7 +266,7 @@ export async function main(args: readonly string[]): Promise<void> {
     process.exitCode = error.exitCode;
     return;
   }
-  if (fast) return run(fast.command.load)(fast.argv);
+  if (fast) return run(fast.command.load, args)(fast.argv);
   // Everything else (help, usage errors, the other commands) goes through yargs.
   const yargs = (await import("yargs")).default;
   await yargs([...args])
@@ -270,7 +279,7 @@ export async function main(args: readonly string[]): Promise<void> {
         y
           .positional("file", { type: "string", describe: "the probe file (.ts); - reads it from standard input; or give the probes with -e" })
           .options(simple.run.options),
-      run(simple.run.load),
+      run(simple.run.load, args),
     )
     .command(
       "load <file>",
@@ -279,16 +288,16 @@ export async function main(args: readonly string[]): Promise<void> {
         y
           .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile); - reads it from standard input" })
           .options(simple.load.options),
-      run(simple.load.load),
+      run(simple.load.load, args),
     )
     .command(
       "compile <file>",
       "Compile a TypeScript probe file to a BPF ELF object (libbpf layout; bpftool and tsbpf load read it)",
       (y) =>
         y
-          .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
+          .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts); - reads it from standard input" })
           .options(simple.compile.options),
-      run(simple.compile.load),
+      run(simple.compile.load, args),
     )
     .command(
       "btf <types..>",
@@ -300,14 +309,14 @@ export async function main(args: readonly string[]): Promise<void> {
           .option("btf", { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
           .option("depth", { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
           .option("max-types", { type: "number", requiresArg: true, describe: "most types expanded in one file (default 200)" }),
-      run(() => import("./commands/btf.js")),
+      run(() => import("./commands/btf.js"), args),
     )
     .command(
       "verify [file]",
       "Check a probe file (.ts), a BPF ELF object (clang's too) or raw instructions with tsbpf's verifier model; explain a rejection by source line (exit 3)",
       (y) =>
         y
-          .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object" })
+          .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object; - reads either from standard input" })
           .option("insns-hex", { type: "string", requiresArg: true, describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
           .option("prog-type", { type: "string", requiresArg: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
           .option("program", { type: "string", requiresArg: true, describe: "with a file: check only this program (function name)" })
@@ -317,7 +326,7 @@ export async function main(args: readonly string[]): Promise<void> {
           .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })
           .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
           .option("log", { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" }),
-      run(() => import("./commands/verify.js")),
+      run(() => import("./commands/verify.js"), args),
     )
     .command(
       "list [pattern]",
@@ -335,7 +344,7 @@ export async function main(args: readonly string[]): Promise<void> {
           .example("$0 list 'tracepoint:syscalls:sys_enter_*'", "the syscall entry tracepoints")
           .example("$0 list uprobe:libc.so.6:'*unlink*'", "libc's functions named like unlink")
           .example("$0 list usdt:/usr/bin/python3", "CPython's USDT probes, with their arguments"),
-      run(() => import("./commands/list.js")),
+      run(() => import("./commands/list.js"), args),
     )
     .command(
       "exec [memory]",
@@ -347,7 +356,7 @@ export async function main(args: readonly string[]): Promise<void> {
           .option("section", { type: "string", requiresArg: true, describe: "with --elf: the program section to run (default: the first)" })
           .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, requiresArg: true, default: "auto", describe: "which VM tier executes the program" })
           .option("budget", { type: "number", requiresArg: true, describe: "instruction budget (default 1,000,000)" }),
-      run(() => import("./commands/exec.js")),
+      run(() => import("./commands/exec.js"), args),
     )
     .command(
       "disasm <file>",
@@ -357,7 +366,7 @@ export async function main(args: readonly string[]): Promise<void> {
           .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
           .option("style", { choices: ["kernel", "llvm"] as const, requiresArg: true, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
           .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
-      run(() => import("./commands/disasm.js")),
+      run(() => import("./commands/disasm.js"), args),
     )
     .demandCommand(1, NO_COMMAND)
     // Words after `--` kept apart, for refuseAfterDashes to name.

@@ -9,12 +9,11 @@ import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
-import { probeText, readInput, sameFile } from "../input.js";
+import { inputName, probeText, readInput, sameFile } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  // `-` (or /dev/stdin, /dev/fd/0): the probe file on standard input, read from fd 0 (/dev/stdin cannot be opened
-  // when it is a socket, and is a device when it is a terminal).
-  const file = argv.file === "-" ? "/dev/stdin" : (argv.file as string);
+  // `-` (or /dev/stdin, /dev/fd/0): the probe file on standard input.
+  const file = inputName(argv.file as string);
   const emit = (argv.emit as string | undefined) ?? "obj";
   const out = argv.output as string | undefined;
 

@@ -268,6 +268,35 @@ test("- reads the probe file from standard input; -e twice, or -e beside a file,
   assertOneLine(tsbpf("run", "-e", "begin(() => exit())", PROBE), 2, /^tsbpf: give a probe file or -e, not both/);
 });
 
+test("- reads standard input however yargs takes the command line apart: with repeated options, a flag's value, -o -, and in verify (exit 0)", () => {
+  const probe = readFileSync(join(ROOT, "examples/unlink.ts"), "utf8");
+  // -o - goes past the fast path's parser to yargs, which gave a lone - as "" (a file that is not there).
+  const compiled = spawnSync(process.execPath, [...CLI, "compile", "-", "-o", "-"], { cwd: ROOT, timeout: 60_000, input: probe });
+  assert.equal(compiled.status, 0, String(compiled.stderr));
+  assert.deepEqual([...compiled.stdout.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+  // verify - tells a probe from an object by the ELF magic.
+  const text = tsbpfWith(probe, "verify", "-");
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^do_unlinkat \(kprobe\/do_unlinkat, kprobe\): accepted/);
+  const object = spawnSync(process.execPath, [...CLI, "verify", "-", "--json"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input: compiled.stdout });
+  assert.equal(object.status, 0, object.stderr);
+  assert.match(object.stdout, /^\{"file":"\/dev\/stdin","accepted":true,/);
+  // An empty word is not standard input.
+  assertOneLine(tsbpf("compile", "", "-o", "-"), 2, /^tsbpf: the file name is empty: name a file, or - for standard input\n$/);
+});
+
+test("run - and load - read standard input with options yargs parses (repeated --set, --json true) (exit 2 for the unknown global)", { skip: missingRoot() ?? false }, () => {
+  const probe = 'import { begin, exit } from "tsbpf";\nexport const license = "GPL";\nbegin(() => { exit(); });\n';
+  // --set of a global the probe lacks fails after reading it: the message shows the file was read.
+  const unknownGlobal = /^tsbpf: --set: the object has no global variable a; it has no global variables\n$/;
+  assertOneLine(tsbpfWith(probe, "run", "-", "--no-cache", "--set", "a=1", "--set", "b=2"), 2, unknownGlobal);
+  const json = tsbpfWith(probe, "run", "-", "--no-cache", "--json", "true");
+  assert.equal(json.status, 0, json.stderr);
+  const { object } = compile({ fileName: "p.ts", text: probe });
+  const loaded = spawnSync(process.execPath, [...CLI, "load", "-", "--set", "a=1", "--set", "b=2"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input: object });
+  assertOneLine(loaded, 2, unknownGlobal);
+});
+
 test("a flag given a word other than true or false is a usage error, not read as true (exit 2)", () => {
   assertOneLine(tsbpf("run", PROBE, "--json=maybe"), 2, /^tsbpf: --json is a flag: give it alone, or as --json=true or --json=false, not --json=maybe\n$/);
 });
