@@ -406,6 +406,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (targetWatch) clearInterval(targetWatch);
     }
     await detached;
+    // The command never ran (the exec failed after the probes attached): a usage error, released as any other.
+    if (target?.cannotExecute) throw target.cannotExecute;
     if (targetEnded) log(targetEnded);
     const printkLost = pipe && [pipe.lost.overwritten && `${pipe.lost.overwritten} overwritten in the trace buffer before they were read (the reader fell behind)`, pipe.lost.unread && `${pipe.lost.unread} still in it at the stop`].filter(Boolean);
     if (printkLost?.length) log(`bpf_printk lines lost: ${printkLost.join(", ")}`);

@@ -670,6 +670,22 @@ export const t = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
     }
   });
 
+  it("--command that cannot be executed is a usage error (exit 2): before attaching when its file shows why, else once its exec fails, releasing everything", async () => {
+    const script = join(dir, `no-shebang-${serial++}.sh`);
+    writeFileSync(script, "echo hi\n", { mode: 0o755 });
+    const early = tsbpf(["run", "examples/unlink-tracepoint.ts", "-c", script]);
+    assert.equal(await early.exited, 2, early.stderr());
+    assert.equal(early.stderr(), `tsbpf: --command: cannot execute ${script}: it is not an executable: neither a binary for this machine nor a script with a #! line (ENOEXEC); a shell script without one runs as -c 'sh ${script}'\n`);
+    // An ELF file that is no executable passes the look at its first bytes; the starter reports execve's ENOEXEC.
+    const object = join(dir, `object-${serial++}.o`);
+    writeFileSync(object, Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...new Array(57).fill(0)]), { mode: 0o755 });
+    const late = tsbpf(["run", "examples/unlink-tracepoint.ts", "-c", object]);
+    assert.equal(await late.exited, 2, late.stderr());
+    assert.equal(late.stderr().trimEnd().split("\n").at(-1), `tsbpf: --command: cannot execute ${object}: it is not an executable: neither a binary for this machine nor a script with a #! line (ENOEXEC)`);
+    assert.doesNotMatch(late.stderr(), /exited with status 127/);
+    assert.equal(existsSync(`${tracefsPath()}/instances/tsbpf-${late.child.pid}`), false, "the run's tracefs instance is still there");
+  });
+
   it("--pid makes uprobes see that process alone and ends the run when it exits", { skip: missingUprobes() ?? false }, async () => {
     const files = [0, 1].map((i) => join(dir, `pid-${serial++}-${i}`));
     for (const f of files) writeFileSync(f, "x");
