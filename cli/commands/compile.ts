@@ -37,7 +37,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     const code = diagnosticsExitCode(file, result.diagnostics);
     // `tsbpf run -e`: shown against the one-liner as written, without the import and license added after it.
     const shown = typeof argv.shown === "string" ? argv.shown : undefined;
-    const diagnostics = shown === undefined ? result.diagnostics : (await import("../expression.js")).withinExpression(result.diagnostics, shown);
+    const diagnostics = shown === undefined ? result.diagnostics : (await import("../expression.js")).expressionDiagnostics(result.diagnostics, shown);
     writeErr(formatDiagnostics(diagnostics, { color: stderrIsTTY(), sources: { [result.source.fileName]: shown ?? result.source.text } }));
     return code;
   }
