@@ -54,6 +54,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (recordPath !== undefined) record = await (await import("../record.js")).recordOption(recordPath, bytes, log);
   return streamObject(bytes, {
     file,
+    sourceText: text.toString("utf8"),
     // Map names take letters, digits, _ and . only: `-e`'s object is "e".
     name: expression === undefined ? basename(file).replace(/\.[cm]?tsx?$/, "") || "obj" : "e",
     duration,

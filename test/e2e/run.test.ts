@@ -935,6 +935,24 @@ begin(() => {
     assert.equal(globRun.stderr(), `tsbpf: ${glob}:3:18: cannot attach uprobe libc.so.6:tsbpf_nothing*: no function in the symbol tables of ${resolveBinary("libc.so.6")} matches tsbpf_nothing*; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
   });
 
+  it("a map the kernel will not create for its size is a usage error at its declaration (exit 2), in a file, in -e and for an object", async () => {
+    const file = join(dir, "huge-map.ts");
+    writeFileSync(file, `import { tracepoint, HashMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\n\nexport const huge = new HashMap<u32, u64>(4000000000);\nexport const p = tracepoint("syscalls", "sys_enter_openat", () => { huge.increment(1); });\n`);
+    const refused = (map: string) => `the kernel refused to create map ${map} (type 1, key 4 B, value 8 B, 4000000000 entries, flags 0x0): E2BIG; 4000000000 entries of 12 B are about 44.7 GiB, more than the kernel will allocate: lower max_entries or the value size\n`;
+    const run = tsbpf(["run", file, "--no-cache"]);
+    const oneLiner = tsbpf(["run", "--no-cache", "-e", 'const big = new HashMap<u32, u64>(4000000000); tracepoint("syscalls", "sys_enter_openat", () => { big.increment(1); })']);
+    assert.equal(await run.exited, 2, run.stderr());
+    assert.equal(run.stderr(), `tsbpf: ${file}:4:21: ${refused("huge")}`);
+    assert.equal(await oneLiner.exited, 2, oneLiner.stderr());
+    assert.equal(oneLiner.stderr(), `tsbpf: -e.ts:1:13: ${refused("big")}`);
+    const object = join(dir, "huge-map.o");
+    const compiled = tsbpf(["compile", file, "-o", object]);
+    assert.equal(await compiled.exited, 0, compiled.stderr());
+    const load = tsbpf(["load", object]);
+    assert.equal(await load.exited, 2, load.stderr());
+    assert.equal(load.stderr(), `tsbpf: ${object}: ${refused("huge")}`);
+  });
+
   it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {
     const run = tsbpf(["run", "examples/unlink-tracepoint.ts"], { XDG_CACHE_HOME: join(dir, "nobody") }, { uid: 65534, gid: 65534 });
     assert.equal(await run.exited, 4, run.stderr());
