@@ -9,6 +9,7 @@ import type { Options } from "yargs";
 import { saveCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { ExitCode, UserError } from "./exit-codes.js";
 import { OutputError, writeErr } from "./output.js";
+import { similarNames } from "../compiler/similar.js";
 
 type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
 type CommandModule = { handler: Handler };
@@ -162,6 +163,41 @@ const simple = {
   },
 } satisfies Record<string, SimpleCommand>;
 
+/** The options of the commands yargs alone parses, as data (as `simple`'s are): the builders and the "did you mean" of an unknown option read them. */
+const other = {
+  btf: {
+    output: { alias: "o", type: "string", requiresArg: true, describe: "write the declarations to this file instead of standard output" },
+    btf: { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" },
+    depth: { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" },
+    "max-types": { type: "number", requiresArg: true, describe: "most types expanded in one file (default 200)" },
+  },
+  verify: {
+    "insns-hex": { type: "string", requiresArg: true, describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" },
+    "prog-type": { type: "string", requiresArg: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" },
+    program: { type: "string", requiresArg: true, describe: "with a file: check only this program (function name)" },
+    backend: { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" },
+    map: { type: "string", array: true, requiresArg: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" },
+    unprivileged: { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" },
+    "strict-alignment": { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" },
+    json: { type: "boolean", default: false, describe: "print the verdict as one JSON object" },
+    log: { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" },
+  },
+  list: {
+    json: { type: "boolean", default: false, describe: "one JSON object per probe" },
+    verbose: { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe)" },
+  },
+  exec: {
+    elf: { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" },
+    section: { type: "string", requiresArg: true, describe: "with --elf: the program section to run (default: the first)" },
+    tier: { choices: ["auto", "interpreter", "compiled"] as const, requiresArg: true, default: "auto", describe: "which VM tier executes the program" },
+    budget: { type: "number", requiresArg: true, describe: "instruction budget (default 1,000,000)" },
+  },
+  disasm: {
+    style: { choices: ["kernel", "llvm"] as const, requiresArg: true, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" },
+    raw: { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" },
+  },
+} satisfies Record<string, Record<string, Options>>;
+
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /**
@@ -305,10 +341,7 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("types", { type: "string", array: true, default: undefined, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), enum constants (TCP_ESTABLISHED), or kprobe:FN, kretprobe:FN, rawtracepoint:NAME for those handlers' parameter types" })
-          .option("output", { alias: "o", type: "string", requiresArg: true, describe: "write the declarations to this file instead of standard output" })
-          .option("btf", { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
-          .option("depth", { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
-          .option("max-types", { type: "number", requiresArg: true, describe: "most types expanded in one file (default 200)" }),
+          .options(other.btf),
       run(() => import("./commands/btf.js"), args),
     )
     .command(
@@ -317,15 +350,7 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object; - reads either from standard input" })
-          .option("insns-hex", { type: "string", requiresArg: true, describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
-          .option("prog-type", { type: "string", requiresArg: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
-          .option("program", { type: "string", requiresArg: true, describe: "with a file: check only this program (function name)" })
-          .option("backend", { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" })
-          .option("map", { type: "string", array: true, requiresArg: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
-          .option("unprivileged", { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" })
-          .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })
-          .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
-          .option("log", { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" }),
+          .options(other.verify),
       run(() => import("./commands/verify.js"), args),
     )
     .command(
@@ -339,8 +364,7 @@ export async function main(args: readonly string[]): Promise<void> {
               "tracepoint:GROUP:NAME, rawtracepoint:NAME, kprobe:FUNCTION, uprobe:BINARY[:FUNCTION], usdt:BINARY[:[PROVIDER:]NAME], " +
               "software:EVENT or hardware:EVENT, each part a glob (* and ?); a bare glob matches tracepoints, kernel functions and perf events; none lists them all",
           })
-          .option("json", { type: "boolean", default: false, describe: "one JSON object per probe" })
-          .option("verbose", { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe)" })
+          .options(other.list)
           .example("$0 list 'tracepoint:syscalls:sys_enter_*'", "the syscall entry tracepoints")
           .example("$0 list uprobe:libc.so.6:'*unlink*'", "libc's functions named like unlink")
           .example("$0 list usdt:/usr/bin/python3", "CPython's USDT probes, with their arguments"),
@@ -352,10 +376,7 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("memory", { type: "string", describe: "initial memory as hex bytes separated by spaces; r1 points to it, r2 holds its length" })
-          .option("elf", { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" })
-          .option("section", { type: "string", requiresArg: true, describe: "with --elf: the program section to run (default: the first)" })
-          .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, requiresArg: true, default: "auto", describe: "which VM tier executes the program" })
-          .option("budget", { type: "number", requiresArg: true, describe: "instruction budget (default 1,000,000)" }),
+          .options(other.exec),
       run(() => import("./commands/exec.js"), args),
     )
     .command(
@@ -364,8 +385,7 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
-          .option("style", { choices: ["kernel", "llvm"] as const, requiresArg: true, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
-          .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
+          .options(other.disasm),
       run(() => import("./commands/disasm.js"), args),
     )
     .demandCommand(1, NO_COMMAND)
@@ -410,8 +430,18 @@ export function usageMessage(message: string, args: readonly string[], command: 
   if ((m = /^Not enough non-option arguments: got 0, need at least (\d+)$/.exec(message))) return `tsbpf ${command ?? ""} needs ${command === "btf" ? "at least one type name" : "a file"}`.replace("  ", " ");
   if ((m = /^Unknown arguments?: (.+)$/.exec(message))) {
     const unknown = m[1]!.split(", ");
-    const options = unknown.filter((u) => args.some((a) => a.replace(/^--?/, "").split("=")[0] === u && a.startsWith("-")));
-    if (options.length) return `unknown option ${options.map((o) => (o.length === 1 ? `-${o}` : `--${o}`)).join(", ")}`;
+    // As typed: yargs names `--no-cahce` as cahce.
+    const typed = (u: string) => args.find((a) => a.startsWith("-") && [u, `no-${u}`].includes(a.replace(/^--?/, "").split("=")[0]!));
+    const options = unknown.filter((u) => typed(u) !== undefined);
+    if (options.length) {
+      const named = options.map((o) => {
+        const as = typed(o)!.split("=")[0]!;
+        const near = nearOption(o, command, as.startsWith("--no-"));
+        return { as, near };
+      });
+      if (named.length === 1) return `unknown option ${named[0]!.as}${named[0]!.near ? `; did you mean ${named[0]!.near}?` : ""}`;
+      return `unknown options ${named.map(({ as, near }) => (near ? `${as} (did you mean ${near}?)` : as)).join(", ")}`;
+    }
     const one = command === "list" ? "pattern" : command === "exec" ? "memory argument (the program comes on standard input)" : "file";
     return `unexpected argument ${unknown.join(", ")}: tsbpf ${command ?? ""} takes one ${one}`.replace("  ", " ");
   }
@@ -419,4 +449,26 @@ export function usageMessage(message: string, args: readonly string[], command: 
     return `--${m[1]} takes ${m[3]!.replace(/"/g, "").split(", ").join(", ")}, not ${m[2]}`;
   }
   return message;
+}
+
+/** The long options `command` takes (without --), each with its one-letter alias if it has one and its type. */
+function optionsOf(command: string | undefined): Map<string, Options> {
+  const table: Record<string, Options> = command === undefined ? {} : Object.hasOwn(simple, command) ? simple[command as keyof typeof simple].options : Object.hasOwn(other, command) ? other[command as keyof typeof other] : {};
+  return new Map<string, Options>([["help", { alias: "h", type: "boolean" }], ["version", { type: "boolean" }], ...Object.entries(table)]);
+}
+
+/**
+ * The option a misspelt one most likely meant, as typed (`--command (-c)`, `--no-cache` for a negated flag): the
+ * shortest one it abbreviates (--cmd for --command: its letters in order, from the first), else a near spelling
+ * (--jsno for --json). A single letter is too short to guess from.
+ */
+function nearOption(typed: string, command: string | undefined, negated: boolean): string | undefined {
+  if (typed.length < 2) return undefined;
+  const options = optionsOf(command);
+  const names = [...options.keys()].filter((n) => !negated || options.get(n)!.type === "boolean");
+  const abbreviates = (name: string) => name[0] === typed[0] && [...typed].every(((from) => (c: string) => (from = name.indexOf(c, from) + 1) > 0)(0));
+  const near = names.filter(abbreviates).sort((a, b) => a.length - b.length)[0] ?? similarNames(typed, names, 1)[0];
+  if (near === undefined) return undefined;
+  const alias = options.get(near)!.alias;
+  return negated ? `--no-${near}` : `--${near}${typeof alias === "string" ? ` (-${alias})` : ""}`;
 }

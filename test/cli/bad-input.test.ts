@@ -150,7 +150,12 @@ test("yargs's usage errors read as one tsbpf sentence naming the command or opti
   const cases: [string, string[], string | undefined, string][] = [
     ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
     ["Unknown argument: nosuch", ["nosuch"], undefined, "unknown command nosuch (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
-    ["Unknown argument: jsn", ["run", "x.ts", "--jsn"], "run", "unknown option --jsn"],
+    ["Unknown argument: jsn", ["run", "x.ts", "--jsn"], "run", "unknown option --jsn; did you mean --json?"],
+    ["Unknown argument: cmd", ["run", "x.ts", "--cmd", "ls"], "run", "unknown option --cmd; did you mean --command (-c)?"],
+    ["Unknown argument: cahce", ["run", "x.ts", "--no-cahce"], "run", "unknown option --no-cahce; did you mean --no-cache?"],
+    ["Unknown argument: outptu", ["compile", "x.ts", "--outptu=y"], "compile", "unknown option --outptu; did you mean --output (-o)?"],
+    ["Unknown argument: lgo", ["verify", "x.ts", "--lgo"], "verify", "unknown option --lgo; did you mean --log?"],
+    ["Unknown arguments: jsno, zzzzzz", ["run", "x.ts", "--jsno", "--zzzzzz"], "run", "unknown options --jsno (did you mean --json?), --zzzzzz"],
     ["Unknown argument: q", ["run", "x.ts", "-q"], "run", "unknown option -q"],
     ["Unknown argument: b", ["disasm", "a", "b"], "disasm", "unexpected argument b: tsbpf disasm takes one file"],
     ["Not enough arguments following: duration", ["run", "x.ts", "--duration"], "run", "--duration needs a value"],
