@@ -9,6 +9,7 @@ import type { Options } from "yargs";
 import { saveCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { ExitCode, UserError } from "./exit-codes.js";
 import { OutputError, writeErr } from "./output.js";
+import { similarNames } from "../compiler/similar.js";
 
 type Handler = (argv: Record<string, unknown>) => Promise<number | void>;
 type CommandModule = { handler: Handler };
@@ -21,14 +22,35 @@ const REPEATABLE: ReadonlySet<string> = new Set(["set", "event-type", "program",
 function refuseRepeated(argv: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(argv)) {
     // Long names only: yargs also sets each alias and a camelCase copy.
-    if (!Array.isArray(value) || name.length < 2 || /[A-Z]/.test(name) || name === "_" || REPEATABLE.has(name)) continue;
+    if (!Array.isArray(value) || name.length < 2 || /[A-Z]/.test(name) || name === "_" || name === "--" || REPEATABLE.has(name)) continue;
     throw new UserError(`--${name} was given more than once`);
   }
 }
 
-function run(command: () => Promise<CommandModule>) {
+/**
+ * Words after `--` (yargs gives them as `argv["--"]`, parserConfiguration "populate--") are a usage error: no command
+ * takes any, and an option there (`tsbpf run f.ts -- --duration 1`) would otherwise be silently ignored.
+ */
+function refuseAfterDashes(argv: Record<string, unknown>): void {
+  const words = argv["--"];
+  if (!Array.isArray(words) || words.length === 0) return;
+  const command = typeof (argv._ as unknown[] | undefined)?.[0] === "string" ? `tsbpf ${(argv._ as string[])[0]}` : "tsbpf";
+  throw new UserError(`${command} takes nothing after -- (${words.map(String).join(" ")} would be ignored): give options before --`);
+}
+
+/**
+ * yargs gives a lone `-` as a positional as "" (it parses `--file -` again, and `-` there is no value): the file is
+ * `-` (standard input) again, for every command, unless the command line held an empty word itself.
+ */
+function stdinPositional(argv: Record<string, unknown>, args: readonly string[]): void {
+  if (argv.file === "" && !args.includes("")) argv.file = "-";
+}
+
+function run(command: () => Promise<CommandModule>, args: readonly string[]) {
   return async (argv: Record<string, unknown>) => {
     try {
+      stdinPositional(argv, args);
+      refuseAfterDashes(argv);
       refuseRepeated(argv);
       const { handler } = await command();
       // Code caches missing for what this command loaded are written shortly after it starts, or at exit.
@@ -59,16 +81,17 @@ interface SimpleCommand {
 const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", requiresArg: true, default: "own", describe: "code generator: tsbpf's own, or LLVM (llc-19/clang-19, from the llvm-19 package)" } as const;
 
 /** `--interval` of run and load. */
-const INTERVAL_OPTION = { type: "number", describe: "also print the maps every this many seconds, each time headed by the time (they are printed at the end as well)" } as const;
+const INTERVAL_OPTION = { type: "number", requiresArg: true, describe: "also print the maps every this many seconds, each time headed by the time (they are printed at the end as well)" } as const;
 
 /** `--command` and `--pid` of run and load (cli/target.ts). */
 const TARGET_OPTIONS = {
   command: {
     alias: "c",
     type: "string",
+    requiresArg: true,
     describe: "start this command (words split as sh splits them, without a shell) once the probes are attached; uprobes see only its process, and the run stops when it exits",
   },
-  pid: { alias: "p", type: "number", describe: "uprobes see only this process, and the run stops when it exits" },
+  pid: { alias: "p", type: "number", requiresArg: true, describe: "uprobes see only this process, and the run stops when it exits" },
 } as const;
 
 /** `--record` of run and load. */
@@ -94,6 +117,7 @@ const simple = {
       ...TARGET_OPTIONS,
       set: {
         type: "string",
+        requiresArg: true,
         describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false; repeatable)",
       },
       unsafe: { type: "boolean", default: false, describe: "allow probes that send signals (signal()), as bpftrace's --unsafe" },
@@ -116,6 +140,7 @@ const simple = {
       ...TARGET_OPTIONS,
       set: {
         type: "string",
+        requiresArg: true,
         describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, or a string; repeatable)",
       },
       program: {
@@ -137,6 +162,41 @@ const simple = {
     load: () => import("./commands/compile.js"),
   },
 } satisfies Record<string, SimpleCommand>;
+
+/** The options of the commands yargs alone parses, as data (as `simple`'s are): the builders and the "did you mean" of an unknown option read them. */
+const other = {
+  btf: {
+    output: { alias: "o", type: "string", requiresArg: true, describe: "write the declarations to this file instead of standard output" },
+    btf: { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" },
+    depth: { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" },
+    "max-types": { type: "number", requiresArg: true, describe: "most types expanded in one file (default 200)" },
+  },
+  verify: {
+    "insns-hex": { type: "string", requiresArg: true, describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" },
+    "prog-type": { type: "string", requiresArg: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" },
+    program: { type: "string", requiresArg: true, describe: "with a file: check only this program (function name)" },
+    backend: { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" },
+    map: { type: "string", array: true, requiresArg: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" },
+    unprivileged: { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" },
+    "strict-alignment": { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" },
+    json: { type: "boolean", default: false, describe: "print the verdict as one JSON object" },
+    log: { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" },
+  },
+  list: {
+    json: { type: "boolean", default: false, describe: "one JSON object per probe" },
+    verbose: { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe)" },
+  },
+  exec: {
+    elf: { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" },
+    section: { type: "string", requiresArg: true, describe: "with --elf: the program section to run (default: the first)" },
+    tier: { choices: ["auto", "interpreter", "compiled"] as const, requiresArg: true, default: "auto", describe: "which VM tier executes the program" },
+    budget: { type: "number", requiresArg: true, describe: "instruction budget (default 1,000,000)" },
+  },
+  disasm: {
+    style: { choices: ["kernel", "llvm"] as const, requiresArg: true, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" },
+    raw: { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" },
+  },
+} satisfies Record<string, Record<string, Options>>;
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
@@ -242,7 +302,7 @@ export async function main(args: readonly string[]): Promise<void> {
     process.exitCode = error.exitCode;
     return;
   }
-  if (fast) return run(fast.command.load)(fast.argv);
+  if (fast) return run(fast.command.load, args)(fast.argv);
   // Everything else (help, usage errors, the other commands) goes through yargs.
   const yargs = (await import("yargs")).default;
   await yargs([...args])
@@ -255,7 +315,7 @@ export async function main(args: readonly string[]): Promise<void> {
         y
           .positional("file", { type: "string", describe: "the probe file (.ts); - reads it from standard input; or give the probes with -e" })
           .options(simple.run.options),
-      run(simple.run.load),
+      run(simple.run.load, args),
     )
     .command(
       "load <file>",
@@ -264,16 +324,16 @@ export async function main(args: readonly string[]): Promise<void> {
         y
           .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile); - reads it from standard input" })
           .options(simple.load.options),
-      run(simple.load.load),
+      run(simple.load.load, args),
     )
     .command(
       "compile <file>",
       "Compile a TypeScript probe file to a BPF ELF object (libbpf layout; bpftool and tsbpf load read it)",
       (y) =>
         y
-          .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts)" })
+          .positional("file", { type: "string", demandOption: true, describe: "the probe file (.ts); - reads it from standard input" })
           .options(simple.compile.options),
-      run(simple.compile.load),
+      run(simple.compile.load, args),
     )
     .command(
       "btf <types..>",
@@ -281,28 +341,17 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("types", { type: "string", array: true, default: undefined, describe: "C type names: structs, unions, enums, typedefs (e.g. filename task_struct), enum constants (TCP_ESTABLISHED), or kprobe:FN, kretprobe:FN, rawtracepoint:NAME for those handlers' parameter types" })
-          .option("output", { alias: "o", type: "string", requiresArg: true, describe: "write the declarations to this file instead of standard output" })
-          .option("btf", { type: "string", requiresArg: true, describe: "the BTF to read (default /sys/kernel/btf/vmlinux)" })
-          .option("depth", { type: "number", requiresArg: true, describe: "how many levels of referenced types to expand (default 1); deeper ones are opaque" })
-          .option("max-types", { type: "number", requiresArg: true, describe: "most types expanded in one file (default 200)" }),
-      run(() => import("./commands/btf.js")),
+          .options(other.btf),
+      run(() => import("./commands/btf.js"), args),
     )
     .command(
       "verify [file]",
       "Check a probe file (.ts), a BPF ELF object (clang's too) or raw instructions with tsbpf's verifier model; explain a rejection by source line (exit 3)",
       (y) =>
         y
-          .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object" })
-          .option("insns-hex", { type: "string", requiresArg: true, describe: "instead of a file: the instructions as hex bytes (8 per slot, little-endian)" })
-          .option("prog-type", { type: "string", requiresArg: true, describe: "program type by the kernel's name: kprobe, socket_filter, tracepoint, xdp, sched_cls, ... (needed with --insns-hex; for a file it overrides the section's)" })
-          .option("program", { type: "string", requiresArg: true, describe: "with a file: check only this program (function name)" })
-          .option("backend", { ...BACKEND_OPTION, describe: "with a probe file (.ts): the code generator that compiles it, tsbpf's own or LLVM (llc-19/clang-19, from the llvm-19 package)" })
-          .option("map", { type: "string", array: true, describe: "with --insns-hex: a map the program references: FD:TYPE:KEY_SIZE:VALUE_SIZE:MAX_ENTRIES (TYPE e.g. hash, array, ringbuf)" })
-          .option("unprivileged", { type: "boolean", default: false, describe: "with --insns-hex: check as an unprivileged loader (no pointer leaks, no loops)" })
-          .option("strict-alignment", { type: "boolean", default: false, describe: "with --insns-hex: as BPF_F_STRICT_ALIGNMENT" })
-          .option("json", { type: "boolean", default: false, describe: "print the verdict as one JSON object" })
-          .option("log", { type: "boolean", default: false, describe: "print every processed instruction (kernel-style, with source lines when the object has line info)" }),
-      run(() => import("./commands/verify.js")),
+          .positional("file", { type: "string", describe: "a probe file (.ts, compiled first) or a BPF ELF object; - reads either from standard input" })
+          .options(other.verify),
+      run(() => import("./commands/verify.js"), args),
     )
     .command(
       "list [pattern]",
@@ -315,12 +364,11 @@ export async function main(args: readonly string[]): Promise<void> {
               "tracepoint:GROUP:NAME, rawtracepoint:NAME, kprobe:FUNCTION, uprobe:BINARY[:FUNCTION], usdt:BINARY[:[PROVIDER:]NAME], " +
               "software:EVENT or hardware:EVENT, each part a glob (* and ?); a bare glob matches tracepoints, kernel functions and perf events; none lists them all",
           })
-          .option("json", { type: "boolean", default: false, describe: "one JSON object per probe" })
-          .option("verbose", { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe)" })
+          .options(other.list)
           .example("$0 list 'tracepoint:syscalls:sys_enter_*'", "the syscall entry tracepoints")
           .example("$0 list uprobe:libc.so.6:'*unlink*'", "libc's functions named like unlink")
           .example("$0 list usdt:/usr/bin/python3", "CPython's USDT probes, with their arguments"),
-      run(() => import("./commands/list.js")),
+      run(() => import("./commands/list.js"), args),
     )
     .command(
       "exec [memory]",
@@ -328,11 +376,8 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("memory", { type: "string", describe: "initial memory as hex bytes separated by spaces; r1 points to it, r2 holds its length" })
-          .option("elf", { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" })
-          .option("section", { type: "string", requiresArg: true, describe: "with --elf: the program section to run (default: the first)" })
-          .option("tier", { choices: ["auto", "interpreter", "compiled"] as const, requiresArg: true, default: "auto", describe: "which VM tier executes the program" })
-          .option("budget", { type: "number", requiresArg: true, describe: "instruction budget (default 1,000,000)" }),
-      run(() => import("./commands/exec.js")),
+          .options(other.exec),
+      run(() => import("./commands/exec.js"), args),
     )
     .command(
       "disasm <file>",
@@ -340,11 +385,12 @@ export async function main(args: readonly string[]): Promise<void> {
       (y) =>
         y
           .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
-          .option("style", { choices: ["kernel", "llvm"] as const, requiresArg: true, default: "kernel", describe: "the kernel's verifier-log syntax or llvm-objdump's" })
-          .option("raw", { type: "boolean", default: false, describe: "treat the file as raw instructions even if it looks like ELF" }),
-      run(() => import("./commands/disasm.js")),
+          .options(other.disasm),
+      run(() => import("./commands/disasm.js"), args),
     )
     .demandCommand(1, NO_COMMAND)
+    // Words after `--` kept apart, for refuseAfterDashes to name.
+    .parserConfiguration({ "populate--": true })
     .strict()
     .recommendCommands()
     .exitProcess(true)
@@ -384,8 +430,18 @@ export function usageMessage(message: string, args: readonly string[], command: 
   if ((m = /^Not enough non-option arguments: got 0, need at least (\d+)$/.exec(message))) return `tsbpf ${command ?? ""} needs ${command === "btf" ? "at least one type name" : "a file"}`.replace("  ", " ");
   if ((m = /^Unknown arguments?: (.+)$/.exec(message))) {
     const unknown = m[1]!.split(", ");
-    const options = unknown.filter((u) => args.some((a) => a.replace(/^--?/, "").split("=")[0] === u && a.startsWith("-")));
-    if (options.length) return `unknown option ${options.map((o) => (o.length === 1 ? `-${o}` : `--${o}`)).join(", ")}`;
+    // As typed: yargs names `--no-cahce` as cahce.
+    const typed = (u: string) => args.find((a) => a.startsWith("-") && [u, `no-${u}`].includes(a.replace(/^--?/, "").split("=")[0]!));
+    const options = unknown.filter((u) => typed(u) !== undefined);
+    if (options.length) {
+      const named = options.map((o) => {
+        const as = typed(o)!.split("=")[0]!;
+        const near = nearOption(o, command, as.startsWith("--no-"));
+        return { as, near };
+      });
+      if (named.length === 1) return `unknown option ${named[0]!.as}${named[0]!.near ? `; did you mean ${named[0]!.near}?` : ""}`;
+      return `unknown options ${named.map(({ as, near }) => (near ? `${as} (did you mean ${near}?)` : as)).join(", ")}`;
+    }
     const one = command === "list" ? "pattern" : command === "exec" ? "memory argument (the program comes on standard input)" : "file";
     return `unexpected argument ${unknown.join(", ")}: tsbpf ${command ?? ""} takes one ${one}`.replace("  ", " ");
   }
@@ -393,4 +449,26 @@ export function usageMessage(message: string, args: readonly string[], command: 
     return `--${m[1]} takes ${m[3]!.replace(/"/g, "").split(", ").join(", ")}, not ${m[2]}`;
   }
   return message;
+}
+
+/** The long options `command` takes (without --), each with its one-letter alias if it has one and its type. */
+function optionsOf(command: string | undefined): Map<string, Options> {
+  const table: Record<string, Options> = command === undefined ? {} : Object.hasOwn(simple, command) ? simple[command as keyof typeof simple].options : Object.hasOwn(other, command) ? other[command as keyof typeof other] : {};
+  return new Map<string, Options>([["help", { alias: "h", type: "boolean" }], ["version", { type: "boolean" }], ...Object.entries(table)]);
+}
+
+/**
+ * The option a misspelt one most likely meant, as typed (`--command (-c)`, `--no-cache` for a negated flag): the
+ * shortest one it abbreviates (--cmd for --command: its letters in order, from the first), else a near spelling
+ * (--jsno for --json). A single letter is too short to guess from.
+ */
+function nearOption(typed: string, command: string | undefined, negated: boolean): string | undefined {
+  if (typed.length < 2) return undefined;
+  const options = optionsOf(command);
+  const names = [...options.keys()].filter((n) => !negated || options.get(n)!.type === "boolean");
+  const abbreviates = (name: string) => name[0] === typed[0] && [...typed].every(((from) => (c: string) => (from = name.indexOf(c, from) + 1) > 0)(0));
+  const near = names.filter(abbreviates).sort((a, b) => a.length - b.length)[0] ?? similarNames(typed, names, 1)[0];
+  if (near === undefined) return undefined;
+  const alias = options.get(near)!.alias;
+  return negated ? `--no-${near}` : `--${near}${typeof alias === "string" ? ` (-${alias})` : ""}`;
 }

@@ -12,6 +12,8 @@ const MAX_INPUT = 256 << 20;
  * Standard input's names go through readInput, which reads it as `-` is read.
  */
 export function readInputFile(file: string): Buffer {
+  // An unset shell variable (`tsbpf run "$F"`): opening "" would say ENOENT without a name.
+  if (file === "") throw new UserError("the file name is empty: name a file, or - for standard input");
   let fd: number;
   try {
     fd = openSync(file, "r");
@@ -50,6 +52,15 @@ export function readInputFile(file: string): Buffer {
  */
 export const namesStdin = (file: string): boolean => file === "-" || /^\/(dev\/stdin|dev\/fd\/0|proc\/self\/fd\/0)$/.test(file);
 
+/**
+ * The name a command reads its file by and diagnostics show: `-` (standard input) as /dev/stdin, which readInput
+ * reads from fd 0 (/dev/stdin cannot be opened when it is a socket, and is a device when it is a terminal).
+ */
+export const inputName = (file: string): string => (file === "-" ? "/dev/stdin" : file);
+
+/** Whether bytes start as an ELF file does. */
+export const isElf = (bytes: Uint8Array): boolean => bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+
 /** A file named on the command line (readInputFile), or standard input read to its end when the name is one of its. */
 export async function readInput(file: string): Promise<Buffer> {
   return namesStdin(file) ? readStdin() : readInputFile(file);
@@ -86,8 +97,7 @@ export function integerOption(argv: Record<string, unknown>, name: string, min: 
 
 /** Refuses a TypeScript probe file given where a compiled object belongs, saying which command takes it. */
 export function refuseProbeFile(file: string, bytes: Uint8Array, instead: string): void {
-  const elf = bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
-  if (!elf && /\.[cm]?tsx?$/.test(file)) throw new UserError(`${file} is a TypeScript probe, not a compiled BPF object; ${instead}`);
+  if (!isElf(bytes) && /\.[cm]?tsx?$/.test(file)) throw new UserError(`${file} is a TypeScript probe, not a compiled BPF object; ${instead}`);
 }
 
 /**
@@ -96,7 +106,7 @@ export function refuseProbeFile(file: string, bytes: Uint8Array, instead: string
  */
 export function probeText(file: string, contents: Uint8Array): string {
   const bytes = contents.subarray(0, 4096);
-  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+  if (isElf(bytes)) {
     throw new UserError(`${file} is an ELF file, not a TypeScript probe; a compiled BPF object is loaded with tsbpf load ${file}`);
   }
   if (bytes.includes(0)) throw new UserError(`${file} is a binary file, not a TypeScript probe`);

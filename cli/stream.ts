@@ -13,7 +13,7 @@ import { SysError, type Sys } from "../runtime/sys/sys.js";
 import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, LoadError, MissingKernelError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
+import { AttachError, GlobalValueError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
@@ -36,11 +36,14 @@ import { outputBacklog, outputRoom, paceOutput, writeErr, writeOut } from "./out
 import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
 import { probeText } from "../runtime/test/recorded-probe.js";
 import { existingProcess, startCommand, type Target } from "./target.js";
+import { namesStdin } from "./input.js";
 import { EXPRESSION_FILE, type TargetOption } from "./stream-options.js";
 
 export interface StreamOptions {
   /** The file the user named, for messages. */
   file: string;
+  /** The probe file's text as compiled (`tsbpf run`; -e's text), for pointing at declarations without reading it again. */
+  sourceText?: string;
   /** A TypeScript probe may send signals (signal()), as bpftrace's --unsafe allows. */
   unsafe?: boolean;
   /** Object name: prefix of global data map names. */
@@ -410,6 +413,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (targetWatch) clearInterval(targetWatch);
     }
     await detached;
+    // The command never ran (the exec failed after the probes attached): a usage error, released as any other.
+    if (target?.cannotExecute) throw target.cannotExecute;
     if (targetEnded) log(targetEnded);
     const printkLost = pipe && [pipe.lost.overwritten && `${pipe.lost.overwritten} overwritten in the trace buffer before they were read (the reader fell behind)`, pipe.lost.unread && `${pipe.lost.unread} still in it at the stop`].filter(Boolean);
     if (printkLost?.length) log(`bpf_printk lines lost: ${printkLost.join(", ")}`);
@@ -563,6 +568,12 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
     }
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`, error instanceof MissingKernelError ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
+    // A map the kernel will not create: at its declaration in a probe file; its definition's fault is a usage error,
+    // else (a map type or flag the kernel lacks, a memlock limit) the running kernel's, as a missing feature.
+    if (error instanceof MapRefusedError) {
+      const site = options.source === "ts" ? declarationSite(options, error.object) : undefined;
+      throw new UserError(`${site ?? file}: ${error.message}`, error.ofDefinition ? ExitCode.USAGE : ExitCode.NO_PERMISSION);
+    }
     if (error instanceof LoadError) {
       // A signal that came while the kernel's verifier ran (ending the load with EAGAIN) or between its loads has its
       // handler run once the event loop turns. Nothing ran: end as the signal ends the command before its run
@@ -620,7 +631,7 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
         if (error.reason === "unsupported" && others.length) message += `; or leave ${p.name} out, naming the programs that can attach: ${others.map((o) => `--program ${o}`).join(" ")}`;
         throw new UserError(message, code);
       }
-      const site = declarationSite(options.file, p.name, loaded, p.spec);
+      const site = declarationSite(options, p.name) ?? handlerSite(options.file, loaded, p.spec);
       if (error.reason === "unsupported" && target.kind === "kprobe") throw new UserError(kprobeHintTs(site, p.name, target.func, target.retprobe), code);
       throw new UserError(`${site}: ${message}`, code);
     }
@@ -629,27 +640,32 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
 }
 
 /**
- * Where a probe file declares `program` (`FILE:LINE:COL` of its `uprobe(...)` call); for a probe not bound to a name,
- * where its handler starts (the line info of its first instruction); else the file alone.
+ * Where a probe file declares `name` (a probe or a map: `FILE:LINE:COL` of the `uprobe(...)` call or `new HashMap(...)`
+ * bound to it), from the text the run compiled or the file read again (never standard input: it has been read);
+ * undefined when no `const` declares it.
  */
-function declarationSite(file: string, program: string, loaded: LoadedObject, spec: ProgramSpec): string {
-  let text: string;
+function declarationSite(options: StreamOptions, name: string): string | undefined {
+  const { file } = options;
+  let text = options.sourceText;
   try {
-    text = readFileSync(file, "utf8");
+    text ??= namesStdin(file) ? undefined : readFileSync(file, "utf8");
   } catch {
-    return file;
+    return undefined;
   }
-  const m = new RegExp(`\\bconst\\s+${program.replace(/\$/g, "\\$")}\\s*=\\s*`).exec(text);
-  if (!m) {
-    const first = lineInfo(loaded.spec)
-      .get(spec.section)
-      ?.filter((r) => r.insnOff >= spec.source.offset * 8 && r.line > 0)
-      .sort((a, b) => a.insnOff - b.insnOff)[0];
-    return first ? `${file}:${first.line}:${first.col}` : file;
-  }
+  const m = text === undefined ? null : new RegExp(`\\bconst\\s+${name.replace(/\$/g, "\\$")}\\s*=\\s*`).exec(text);
+  if (!m) return undefined;
   const at = m.index + m[0].length;
-  const before = text.slice(0, at).split("\n");
+  const before = text!.slice(0, at).split("\n");
   return `${file}:${before.length}:${before.at(-1)!.length + 1}`;
+}
+
+/** For a probe not bound to a name, where its handler starts (the line info of its first instruction); else the file. */
+function handlerSite(file: string, loaded: LoadedObject, spec: ProgramSpec): string {
+  const first = lineInfo(loaded.spec)
+    .get(spec.section)
+    ?.filter((r) => r.insnOff >= spec.source.offset * 8 && r.line > 0)
+    .sort((a, b) => a.insnOff - b.insnOff)[0];
+  return first ? `${file}:${first.line}:${first.col}` : file;
 }
 
 /** The kprobes-compiled-out explanation in the probe file's own terms (the loader's names SEC() sections). */

@@ -2,7 +2,8 @@
 // probes are attached before its first instruction runs, and `--pid PID` names a running process. Uprobes and
 // uretprobes then fire for that process alone (perf's pid filter follows it across exec), and the run stops when it
 // exits. A command still running when the run ends is ended with it; one never resumed is killed.
-import { accessSync, constants, readFileSync, statSync, writeSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
+import { constants as os } from "node:os";
 import { delimiter, join } from "node:path";
 import { UserError } from "./exit-codes.js";
 import { execStub } from "./exec-stub.js";
@@ -20,6 +21,8 @@ export interface Target {
   readonly exited: Promise<string>;
   /** Ends a started command that is still running (SIGTERM once resumed, else SIGKILL); nothing for --pid. */
   release(): void;
+  /** Set before `exited` resolves when the command could not be executed (the exec stub's report): the usage error. */
+  cannotExecute?: UserError;
 }
 
 /**
@@ -73,6 +76,59 @@ function findExecutable(word: string): string {
     }
   }
   throw new UserError(`--command: ${word} is ${word.includes("/") ? "not an executable file" : "not a command found in $PATH"}`);
+}
+
+/** What an execve error means for a command, in words (with the code). */
+const EXEC_ERRORS: Record<string, string> = {
+  ENOEXEC: "it is not an executable: neither a binary for this machine nor a script with a #! line (ENOEXEC)",
+  ENOENT: "the interpreter it names (in its #! line, or an ELF binary's program interpreter) does not exist (ENOENT)",
+  EACCES: "permission denied (EACCES: not executable, or on a file system mounted noexec)",
+  ELOOP: "too many levels of #! interpreters or symbolic links (ELOOP)",
+  ETXTBSY: "it is open for writing (ETXTBSY)",
+};
+
+function cannotExecute(program: string, code: string, why = EXEC_ERRORS[code] ?? code): UserError {
+  return new UserError(`--command: cannot execute ${program}: ${why}`);
+}
+
+/** The most of a file's start that execve reads to tell its format (BINPRM_BUF_SIZE), and its #! nesting limit. */
+const BINPRM_BUF_SIZE = 256;
+const MAX_INTERPRETERS = 4;
+
+/**
+ * Why execve would refuse `program`, told from its first bytes before anything is attached: not an ELF binary and
+ * no #! line (ENOEXEC), or a #! interpreter that is not there (ENOENT) or not executable (EACCES). Undefined when it
+ * looks executable (or cannot be read): the stub's report then says what the exec itself found.
+ */
+function execProblem(program: string, depth = 0): UserError | undefined {
+  const head = Buffer.alloc(BINPRM_BUF_SIZE);
+  let n: number;
+  try {
+    const fd = openSync(program, "r");
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  if (n >= 4 && head[0] === 0x7f && head.toString("latin1", 1, 4) === "ELF") return undefined;
+  // A shell runs such a file as a script; execve does not.
+  if (head.toString("latin1", 0, 2) !== "#!") return cannotExecute(program, "ENOEXEC", `${EXEC_ERRORS.ENOEXEC}; a shell script without one runs as -c 'sh ${program}'`);
+  const line = head.toString("latin1", 2, n).split("\n")[0]!;
+  const interpreter = line.trim().split(/[ \t]/)[0]!;
+  if (interpreter === "") return cannotExecute(program, "ENOEXEC", "its #! line names no interpreter (ENOEXEC)");
+  if (depth >= MAX_INTERPRETERS) return cannotExecute(program, "ELOOP");
+  if (!statSync(interpreter, { throwIfNoEntry: false })) return cannotExecute(program, "ENOENT", `its #! line names ${interpreter}, which does not exist (ENOENT)`);
+  try {
+    accessSync(interpreter, constants.X_OK);
+    if (!statSync(interpreter).isFile()) throw new Error("not a file");
+  } catch {
+    return cannotExecute(program, "EACCES", `its #! line names ${interpreter}, which is not an executable file (EACCES)`);
+  }
+  const nested = execProblem(interpreter, depth + 1);
+  return nested && new UserError(`--command: cannot execute ${program}: its #! line names ${interpreter}, which cannot be executed either: ${nested.message.replace(/^--command: cannot execute [^:]*: /, "")}`);
 }
 
 /** The one-letter state in /proc/PID/stat ("T" stopped, "Z" exited but not reaped), or undefined once it is gone. */
@@ -138,19 +194,34 @@ function execStubPath(): string | undefined {
 export function startCommand(line: string, options: { quietStdout?: boolean } = {}): Target {
   const argv = splitCommand(line);
   const program = findExecutable(argv[0]!);
+  const problem = execProblem(program);
+  if (problem) throw problem;
   // node:child_process only here: loading it (with net, streams and dgram) costs every run ~5 ms at start.
   const { spawn } = process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
   const stdio: import("node:child_process").StdioOptions = ["inherit", options.quietStdout ? process.stderr.fd : "inherit", "inherit"];
   const stub = execStubPath();
-  let child = stub === undefined ? undefined : spawn(stub, [program, ...argv.slice(1)], { stdio, argv0: STARTER_NAME });
+  // fd 3: where the stub reports a failed exec (exec-stub.ts).
+  let child = stub === undefined ? undefined : spawn(stub, [program, ...argv.slice(1)], { stdio: [...stdio, "pipe"], argv0: STARTER_NAME });
   if (child?.pid === undefined) {
     child?.on("error", () => {}); // the stub could not be run: the shell's spawn below says what fails
     child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "sh", program, ...argv.slice(1)], { stdio });
   }
   const pid = child.pid;
   if (pid === undefined) throw new UserError(`--command: cannot start ${argv[0]}`);
+  const report: Buffer[] = [];
+  child.stdio[3]?.on("data", (chunk: Buffer) => report.push(chunk));
+  let target: Target;
+  // "close": after the exit and the end of fd 3, so that the stub's report has been read.
   const exited = new Promise<string>((resolve) =>
-    child.on("exit", (code, signal) => resolve(signal ? `${line} was ended by ${signal}` : `${line} exited with status ${code}`)),
+    child.on("close", (code, signal) => {
+      const errno = report.length ? Buffer.concat(report) : undefined;
+      if (errno?.length === 4) {
+        const number = errno.readInt32LE(0);
+        const name = Object.entries(os.errno).find(([, n]) => n === number)?.[0] ?? `errno ${number}`;
+        target.cannotExecute = cannotExecute(program, name);
+      }
+      resolve(signal ? `${line} was ended by ${signal}` : `${line} exited with status ${code}`);
+    }),
   );
   let resumed = false;
   let running = true;
@@ -164,7 +235,7 @@ export function startCommand(line: string, options: { quietStdout?: boolean } = 
     }
     sleep(1);
   }
-  return {
+  target = {
     pid,
     name: line,
     program,
@@ -183,6 +254,7 @@ export function startCommand(line: string, options: { quietStdout?: boolean } = 
       setTimeout(() => running && child.kill("SIGKILL"), TERM_GRACE_MS).unref();
     },
   };
+  return target;
 }
 
 /** A running process named by --pid; the run stops when it exits (checked every 100 ms). */

@@ -9,12 +9,11 @@ import { programListing } from "../../compiler/listing.js";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
-import { probeText, readInput, sameFile } from "../input.js";
+import { inputName, probeText, readInput, sameFile } from "../input.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  // `-` (or /dev/stdin, /dev/fd/0): the probe file on standard input, read from fd 0 (/dev/stdin cannot be opened
-  // when it is a socket, and is a device when it is a terminal).
-  const file = argv.file === "-" ? "/dev/stdin" : (argv.file as string);
+  // `-` (or /dev/stdin, /dev/fd/0): the probe file on standard input.
+  const file = inputName(argv.file as string);
   const emit = (argv.emit as string | undefined) ?? "obj";
   const out = argv.output as string | undefined;
 
@@ -38,7 +37,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     const code = diagnosticsExitCode(file, result.diagnostics);
     // `tsbpf run -e`: shown against the one-liner as written, without the import and license added after it.
     const shown = typeof argv.shown === "string" ? argv.shown : undefined;
-    const diagnostics = shown === undefined ? result.diagnostics : (await import("../expression.js")).withinExpression(result.diagnostics, shown);
+    const diagnostics = shown === undefined ? result.diagnostics : (await import("../expression.js")).expressionDiagnostics(result.diagnostics, shown);
     writeErr(formatDiagnostics(diagnostics, { color: stderrIsTTY(), sources: { [result.source.fileName]: shown ?? result.source.text } }));
     return code;
   }

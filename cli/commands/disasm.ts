@@ -9,8 +9,7 @@ import { writeOut } from "../output.js";
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  // yargs hands a lone "-" to a positional as an empty string (no file is named "").
-  const file = argv.file === "" ? "-" : (argv.file as string);
+  const file = argv.file as string;
   const style = argv.style as Style;
   const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInputFile(file);
   if (!argv.raw) refuseProbeFile(file, bytes, `tsbpf compile ${file} --emit asm prints its programs' disassembly`);

@@ -6,12 +6,12 @@ import { objectNameOf } from "../../runtime/loader/object.js";
 import { preflight, streamObject } from "../stream.js";
 import { parseDuration, parseEventTypes, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
-import { readInput, refuseProbeFile } from "../input.js";
+import { inputName, readInput, refuseProbeFile } from "../input.js";
 import { cacheDir, murmur3x86_128, resolutionStore } from "../cache.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   // `-` (or /dev/stdin, /dev/fd/0): the object on standard input, as `tsbpf run -` reads a probe file.
-  const file = argv.file === "-" ? "/dev/stdin" : (argv.file as string);
+  const file = inputName(argv.file as string);
   const duration = parseDuration(argv.duration);
   const eventTypes = parseEventTypes(argv["event-type"]);
   const target = parseTarget(argv);

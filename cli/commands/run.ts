@@ -12,7 +12,7 @@ import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore }
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
 import { EXPRESSION_FILE, parseDuration, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
-import { probeText, readInput } from "../input.js";
+import { inputName, probeText, readInput } from "../input.js";
 
 /** The name diagnostics give `-e`'s text (`-e.ts:1:20 - error ...`): a .ts name, so that it is checked as TypeScript. */
 
@@ -22,7 +22,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (expression !== undefined && argv.file !== undefined) throw new UserError(`give a probe file or -e, not both (${String(argv.file)} and -e)`);
   if (expression === undefined && argv.file === undefined) throw new UserError("name a probe file, or give the probes themselves with -e (tsbpf run -e 'tracepoint(\"syscalls\", \"sys_enter_openat\", () => printf(\"%s\\n\", comm()))')");
   // `-`: the probe file on standard input, as bpftrace reads its program.
-  const file = expression !== undefined ? EXPRESSION_FILE : argv.file === "-" ? "/dev/stdin" : (argv.file as string);
+  const file = expression !== undefined ? EXPRESSION_FILE : inputName(argv.file as string);
   const duration = parseDuration(argv.duration);
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
@@ -54,6 +54,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (recordPath !== undefined) record = await (await import("../record.js")).recordOption(recordPath, bytes, log);
   return streamObject(bytes, {
     file,
+    sourceText: text.toString("utf8"),
     // Map names take letters, digits, _ and . only: `-e`'s object is "e".
     name: expression === undefined ? basename(file).replace(/\.[cm]?tsx?$/, "") || "obj" : "e",
     duration,

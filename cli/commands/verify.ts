@@ -39,7 +39,7 @@ import {
 import { ExitCode, UserError } from "../exit-codes.js";
 import { diagnosticsExitCode } from "./compile.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
-import { parseHexBytes, probeText, readInputFile } from "../input.js";
+import { inputName, isElf, namesStdin, parseHexBytes, probeText, readInputFile, readStdin } from "../input.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
@@ -56,7 +56,8 @@ function parseMap(spec: string): MapDesc {
 }
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
-  const file = argv.file as string | undefined;
+  // `-` (or /dev/stdin): the probe file or object on standard input, told apart by the ELF magic.
+  const file = argv.file === undefined ? undefined : inputName(argv.file as string);
   if (argv["insns-hex"] !== undefined) {
     if (file !== undefined) throw new UserError(`--insns-hex checks instructions instead of a file: give ${file} or --insns-hex, not both`);
     return verifyHex(argv);
@@ -73,8 +74,9 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const backend = (argv.backend as string | undefined) ?? "own";
   if (backend !== "own" && backend !== "llvm") throw new UserError(`--backend takes own or llvm, not ${backend}`);
   let bytes: Uint8Array;
-  if (/\.[cm]?ts$/.test(file)) {
-    const text = probeText(file, readInputFile(file));
+  const stdin = namesStdin(file) ? await readStdin() : undefined;
+  if (stdin ? !isElf(stdin) : /\.[cm]?ts$/.test(file)) {
+    const text = probeText(file, stdin ?? readInputFile(file));
     let compiled: ReturnType<typeof compile>;
     try {
       compiled = compile({ fileName: file, text }, { backend });
@@ -93,7 +95,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     bytes = compiled.object;
   } else {
     if (backend !== "own") throw new UserError(`--backend ${backend} compiles a probe file (.ts), but ${file} is read as a BPF object, already compiled`);
-    bytes = readInputFile(file);
+    bytes = stdin ?? readInputFile(file);
   }
 
   let report: ObjectReport;

@@ -48,6 +48,20 @@ export function parse(fileName: string, text: string): TS.SourceFile {
 }
 
 /**
+ * A text's syntax errors alone (parsed, not checked), as tsbpf Diagnostics at its own positions: for `tsbpf run -e`,
+ * whose text an unclosed brace or string would join to the import added after it.
+ */
+export function syntaxErrors(fileName: string, text: string): Diagnostic[] {
+  const ts = typescript();
+  const file = parse(fileName, text);
+  const host = ts.createCompilerHost({});
+  host.getSourceFile = (name) => (name === file.fileName ? file : undefined);
+  const program = ts.createProgram({ rootNames: [file.fileName], options: { noLib: true, noResolve: true, types: [] }, host });
+  const source = { fileName, text };
+  return program.getSyntacticDiagnostics(file).map((d) => makeDiagnostic(source, `TS${d.code}`, ts.flattenDiagnosticMessageText(d.messageText, "\n"), d.start ?? 0, d.length ?? 0));
+}
+
+/**
  * The name TypeScript knows the probe file by: its own, or with `.ts` added when it has no TypeScript extension
  * (`probe`, `probe.js`, /dev/fd/63), which TypeScript would otherwise take for JavaScript it was not asked to check.
  */

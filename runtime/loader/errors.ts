@@ -1,7 +1,7 @@
 // The errors the loader throws, each meant to be shown to a user as one sentence.
 // Takes nothing; gives `ObjectError` (malformed or unsupported object; `GlobalValueError`, a value given for a
 // global variable that does not fit it), `LoadError` (the kernel refused
-// a map or program: its reason line and the verifier log) and `AttachError` (a probe cannot be attached,
+// a map or program: its reason line and the verifier log; `MapRefusedError` for a map) and `AttachError` (a probe cannot be attached,
 // with a `reason` category the CLI maps to exit codes).
 
 import type { SourceLocation } from "./lines.js";
@@ -71,6 +71,25 @@ export class LoadError extends Error {
     this.name = "LoadError";
     this.location = options?.location;
     this.rejection = options?.rejection;
+  }
+}
+
+/**
+ * The kernel refused to create a map (`object` names it). `ofDefinition` when what it refused is the map's own
+ * definition, which the object's author changes (a size it will not allocate, E2BIG; no max_entries or value size),
+ * rather than a limit or feature of the running kernel (a map type or flag it lacks, a memlock limit).
+ */
+export class MapRefusedError extends LoadError {
+  constructor(
+    message: string,
+    map: string,
+    reason: string,
+    code: string,
+    readonly ofDefinition: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, map, reason, "", code, options);
+    this.name = "MapRefusedError";
   }
 }
 

@@ -11,7 +11,7 @@ import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingBpfPrivileges } from "../sys/kernel.js";
 import { AttachType, MapType, ProgType, mapTypeName } from "../sys/constants.js";
 import { isGlob } from "../../compiler/glob.js";
-import { LoadError, ObjectError } from "./errors.js";
+import { LoadError, MapRefusedError, ObjectError } from "./errors.js";
 import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
 import { ITERATOR_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
@@ -419,15 +419,18 @@ function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknow
   // libbpf tools often leave a size out of the definition and set it from their own code before loading.
   const unsized = m.maxEntries === 0 ? "max_entries" : m.valueSize === 0 && m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF ? "value size" : undefined;
   const bytes = m.maxEntries * (m.keySize + m.valueSize);
+  const tooLarge = (e.code === "ENOMEM" || e.code === "E2BIG") && bytes >= 2 ** 30;
   const hint =
     e.code === "EINVAL" && unsized
       ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition`
       : e.code === "EINVAL" && mapTypeName(m.type) === undefined
         ? `; ${m.type} is not a map type the kernel has (tsbpf knows types up to ${Math.max(...Object.values(MapType))})`
-        : (e.code === "ENOMEM" || e.code === "E2BIG") && bytes >= 2 ** 30
+        : tooLarge
           ? `; ${m.maxEntries} entries of ${m.keySize + m.valueSize} B are about ${humanBytes(bytes)}, more than the kernel will allocate: lower max_entries or the value size`
           : "";
-  return new LoadError(`the kernel refused to create ${what} (${shape}): ${reason}${hint}`, name, reason, "", e.code, { cause: e });
+  // E2BIG is always the definition's (a size, or a key or value too large); EINVAL only where it gives no size.
+  const ofDefinition = e.code === "E2BIG" || tooLarge || (e.code === "EINVAL" && unsized !== undefined);
+  return new MapRefusedError(`the kernel refused to create ${what} (${shape}): ${reason}${hint}`, name, reason, e.code, ofDefinition, { cause: e });
 }
 
 /** A byte count as GiB or TiB, for sizes too large to create. */

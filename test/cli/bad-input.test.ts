@@ -150,7 +150,12 @@ test("yargs's usage errors read as one tsbpf sentence naming the command or opti
   const cases: [string, string[], string | undefined, string][] = [
     ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
     ["Unknown argument: nosuch", ["nosuch"], undefined, "unknown command nosuch (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
-    ["Unknown argument: jsn", ["run", "x.ts", "--jsn"], "run", "unknown option --jsn"],
+    ["Unknown argument: jsn", ["run", "x.ts", "--jsn"], "run", "unknown option --jsn; did you mean --json?"],
+    ["Unknown argument: cmd", ["run", "x.ts", "--cmd", "ls"], "run", "unknown option --cmd; did you mean --command (-c)?"],
+    ["Unknown argument: cahce", ["run", "x.ts", "--no-cahce"], "run", "unknown option --no-cahce; did you mean --no-cache?"],
+    ["Unknown argument: outptu", ["compile", "x.ts", "--outptu=y"], "compile", "unknown option --outptu; did you mean --output (-o)?"],
+    ["Unknown argument: lgo", ["verify", "x.ts", "--lgo"], "verify", "unknown option --lgo; did you mean --log?"],
+    ["Unknown arguments: jsno, zzzzzz", ["run", "x.ts", "--jsno", "--zzzzzz"], "run", "unknown options --jsno (did you mean --json?), --zzzzzz"],
     ["Unknown argument: q", ["run", "x.ts", "-q"], "run", "unknown option -q"],
     ["Unknown argument: b", ["disasm", "a", "b"], "disasm", "unexpected argument b: tsbpf disasm takes one file"],
     ["Not enough arguments following: duration", ["run", "x.ts", "--duration"], "run", "--duration needs a value"],
@@ -169,6 +174,30 @@ test("tsbpf without a command prints the usage, and an option without its value 
   const valueless = tsbpf("run", PROBE, "--duration");
   assert.equal(valueless.status, 2, valueless.stderr);
   assert.equal(valueless.stderr, "tsbpf: --duration needs a value\nRun 'tsbpf run --help' for usage.\n");
+});
+
+test("every option that takes a value refuses to go without one, rather than being dropped (exit 2)", () => {
+  const cases: [string[], string][] = [
+    [["run", PROBE, "--duration", "0.1", "--pid"], "--pid"],
+    [["run", PROBE, "--duration", "0.1", "-p"], "-p"],
+    [["run", PROBE, "--duration", "0.1", "--interval"], "--interval"],
+    [["run", PROBE, "-c"], "-c"],
+    [["run", PROBE, "--set"], "--set"],
+    [["load", "/nonexistent.o", "--interval"], "--interval"],
+    [["load", "/nonexistent.o", "--pid"], "--pid"],
+    [["load", "/nonexistent.o", "--set"], "--set"],
+    [["verify", PROBE, "--map"], "--map"],
+  ];
+  for (const [args, option] of cases) {
+    const r = tsbpf(...args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.split("\n")[0], `tsbpf: ${option} needs a value`, args.join(" "));
+  }
+});
+
+test("words after -- are a usage error naming them, not silently ignored (exit 2)", () => {
+  assertOneLine(tsbpf("run", PROBE, "--", "--duration", "1"), 2, /^tsbpf: tsbpf run takes nothing after -- \(--duration 1 would be ignored\): give options before --\n$/);
+  assertOneLine(tsbpf("load", "/nonexistent.o", "--", "-p", "1"), 2, /^tsbpf: tsbpf load takes nothing after -- \(-p 1 would be ignored\)/);
 });
 
 test("--event-type naming a type the object's BTF lacks is refused even where the map names its own record type (exit 2)", { skip: missingRoot() ?? false }, async () => {
@@ -242,6 +271,35 @@ test("- reads the probe file from standard input; -e twice, or -e beside a file,
   assert.match(fromStdin.stdout, /^kprobe\/do_unlinkat\/do_unlinkat:/m);
   assertOneLine(tsbpf("run", "-e", "begin(() => exit())", "-e", "x"), 2, /^tsbpf: -e was given more than once: put every probe in one -e/);
   assertOneLine(tsbpf("run", "-e", "begin(() => exit())", PROBE), 2, /^tsbpf: give a probe file or -e, not both/);
+});
+
+test("- reads standard input however yargs takes the command line apart: with repeated options, a flag's value, -o -, and in verify (exit 0)", () => {
+  const probe = readFileSync(join(ROOT, "examples/unlink.ts"), "utf8");
+  // -o - goes past the fast path's parser to yargs, which gave a lone - as "" (a file that is not there).
+  const compiled = spawnSync(process.execPath, [...CLI, "compile", "-", "-o", "-"], { cwd: ROOT, timeout: 60_000, input: probe });
+  assert.equal(compiled.status, 0, String(compiled.stderr));
+  assert.deepEqual([...compiled.stdout.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+  // verify - tells a probe from an object by the ELF magic.
+  const text = tsbpfWith(probe, "verify", "-");
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^do_unlinkat \(kprobe\/do_unlinkat, kprobe\): accepted/);
+  const object = spawnSync(process.execPath, [...CLI, "verify", "-", "--json"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input: compiled.stdout });
+  assert.equal(object.status, 0, object.stderr);
+  assert.match(object.stdout, /^\{"file":"\/dev\/stdin","accepted":true,/);
+  // An empty word is not standard input.
+  assertOneLine(tsbpf("compile", "", "-o", "-"), 2, /^tsbpf: the file name is empty: name a file, or - for standard input\n$/);
+});
+
+test("run - and load - read standard input with options yargs parses (repeated --set, --json true) (exit 2 for the unknown global)", { skip: missingRoot() ?? false }, () => {
+  const probe = 'import { begin, exit } from "tsbpf";\nexport const license = "GPL";\nbegin(() => { exit(); });\n';
+  // --set of a global the probe lacks fails after reading it: the message shows the file was read.
+  const unknownGlobal = /^tsbpf: --set: the object has no global variable a; it has no global variables\n$/;
+  assertOneLine(tsbpfWith(probe, "run", "-", "--no-cache", "--set", "a=1", "--set", "b=2"), 2, unknownGlobal);
+  const json = tsbpfWith(probe, "run", "-", "--no-cache", "--json", "true");
+  assert.equal(json.status, 0, json.stderr);
+  const { object } = compile({ fileName: "p.ts", text: probe });
+  const loaded = spawnSync(process.execPath, [...CLI, "load", "-", "--set", "a=1", "--set", "b=2"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input: object });
+  assertOneLine(loaded, 2, unknownGlobal);
 });
 
 test("a flag given a word other than true or false is a usage error, not read as true (exit 2)", () => {

@@ -46,8 +46,21 @@ test("tsbpf run -e: a usage error without a file or expression, or with both; di
   // An error past the text's end (an unfinished call) is shown at its end, not on the import added after it.
   const unfinished = tsbpf(["run", "-e", "xyz("]);
   assert.equal(unfinished.status, 3, unfinished.stderr);
-  assert.match(unfinished.stderr, /^-e\.ts:1:5 - error TS1135: Argument expression expected\.\n\n1 xyz\(\n/);
+  assert.match(unfinished.stderr, /^-e\.ts:1:5 - error TS1005: '\)' expected\.\n\n1 xyz\(\n/);
   assert.doesNotMatch(unfinished.stderr, /import \{/);
+  // An unclosed brace or string would take the import added after the text into it: the syntax error alone is shown,
+  // not every tsbpf name as missing.
+  for (const [text, error] of [
+    ['tracepoint("syscalls", "sys_enter_openat", (ctx) => {', /^-e\.ts:1:54 - error TS1005: '\}' expected\.\n/],
+    ['begin(() => {\n  printf("x\\n");\n', /^-e\.ts:3:1 - error TS1005: '\}' expected\.\n/],
+    ['begin(() => printf("x\\n))', /^-e\.ts:1:26 - error TS1002: Unterminated string literal\.\n/],
+  ] as const) {
+    const r = tsbpf(["run", "--no-cache", "-e", text]);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, error, text);
+    assert.match(r.stderr, /\nFound 1 error\.\n$/, text);
+    assert.doesNotMatch(r.stderr, /TS2304|Cannot find name/, text);
+  }
   // No probes: the example is a one-liner's bare call, not an exported probe.
   const empty = tsbpf(["run", "-e", ""]);
   assert.equal(empty.status, 2, empty.stderr);

@@ -18,6 +18,16 @@ const state = (pid: number) => {
   }
 };
 
+/** Runs `body` with a fresh temporary directory, removed after it. */
+async function withTempDir(body: (dir: string) => void | Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-target-"));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("--command", () => {
   it("splits words as sh does for a simple command: quotes, escapes, blanks", () => {
     assert.deepEqual(splitCommand("rm -f /tmp/a  /tmp/b"), ["rm", "-f", "/tmp/a", "/tmp/b"]);
@@ -104,6 +114,50 @@ describe("--command", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("that execve would refuse is a usage error before anything starts: no #! line, a missing or unrunnable #! interpreter", () =>
+    withTempDir((dir) => {
+      const file = (name: string, text: string | Uint8Array) => {
+        const path = join(dir, name);
+        writeFileSync(path, text, { mode: 0o755 });
+        return path;
+      };
+      const noShebang = file("no-shebang.sh", "echo hi\n");
+      const cases: [string, string][] = [
+        [noShebang, `cannot execute ${noShebang}: it is not an executable: neither a binary for this machine nor a script with a #! line (ENOEXEC); a shell script without one runs as -c 'sh ${noShebang}'`],
+        [file("bytes", Uint8Array.from([0x13, 0x37, 0, 1, 2, 3])), "(ENOEXEC)"],
+        [file("empty", ""), "(ENOEXEC)"],
+        [file("bare.sh", "#!\necho hi\n"), "its #! line names no interpreter (ENOEXEC)"],
+        [file("missing.sh", "#!/nonexistent/interp -x\necho hi\n"), "its #! line names /nonexistent/interp, which does not exist (ENOENT)"],
+        [file("dir.sh", `#!${dir}\n`), `its #! line names ${dir}, which is not an executable file (EACCES)`],
+        [file("nested.sh", `#!${noShebang}\n`), `its #! line names ${noShebang}, which cannot be executed either: it is not an executable`],
+      ];
+      for (const [path, why] of cases) {
+        assert.throws(() => startCommand(`${path} arg`), (e: unknown) => e instanceof UserError && e.message.startsWith(`--command: cannot execute ${path}: `) && e.message.includes(why), path);
+      }
+    }));
+
+  it("whose exec fails once resumed (an ELF file that is no executable) says why through the starter, not as a status 127", () =>
+    withTempDir(async (dir) => {
+      const object = join(dir, "object.o");
+      // An ELF header's start: the check before the start lets it through; execve refuses it (ENOEXEC).
+      writeFileSync(object, Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...new Array(57).fill(0)]), { mode: 0o755 });
+      const target = startCommand(object);
+      target.resume();
+      await target.exited;
+      assert.equal(target.cannotExecute?.message, `--command: cannot execute ${object}: it is not an executable: neither a binary for this machine nor a script with a #! line (ENOEXEC)`);
+      const ran = startCommand("true");
+      ran.resume();
+      assert.equal(await ran.exited, "true exited with status 0");
+      assert.equal(ran.cannotExecute, undefined);
+      // A command's own status 127 is its own.
+      const script = join(dir, "exits-127");
+      writeFileSync(script, "#!/bin/sh\nexit 127\n", { mode: 0o755 });
+      const own = startCommand(script);
+      own.resume();
+      assert.equal(await own.exited, `${script} exited with status 127`);
+      assert.equal(own.cannotExecute, undefined);
+    }));
 
   it("is a file: a directory is refused before the probes attach", () => {
     assert.throws(() => startCommand(tmpdir()), (e: unknown) => e instanceof UserError && e.message === `--command: ${tmpdir()} is not an executable file`);

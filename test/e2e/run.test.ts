@@ -700,6 +700,22 @@ export const t = tracepoint("syscalls", "sys_enter_openat", (ctx) => {
     }
   });
 
+  it("--command that cannot be executed is a usage error (exit 2): before attaching when its file shows why, else once its exec fails, releasing everything", async () => {
+    const script = join(dir, `no-shebang-${serial++}.sh`);
+    writeFileSync(script, "echo hi\n", { mode: 0o755 });
+    const early = tsbpf(["run", "examples/unlink-tracepoint.ts", "-c", script]);
+    assert.equal(await early.exited, 2, early.stderr());
+    assert.equal(early.stderr(), `tsbpf: --command: cannot execute ${script}: it is not an executable: neither a binary for this machine nor a script with a #! line (ENOEXEC); a shell script without one runs as -c 'sh ${script}'\n`);
+    // An ELF file that is no executable passes the look at its first bytes; the starter reports execve's ENOEXEC.
+    const object = join(dir, `object-${serial++}.o`);
+    writeFileSync(object, Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...new Array(57).fill(0)]), { mode: 0o755 });
+    const late = tsbpf(["run", "examples/unlink-tracepoint.ts", "-c", object]);
+    assert.equal(await late.exited, 2, late.stderr());
+    assert.equal(late.stderr().trimEnd().split("\n").at(-1), `tsbpf: --command: cannot execute ${object}: it is not an executable: neither a binary for this machine nor a script with a #! line (ENOEXEC)`);
+    assert.doesNotMatch(late.stderr(), /exited with status 127/);
+    assert.equal(existsSync(`${tracefsPath()}/instances/tsbpf-${late.child.pid}`), false, "the run's tracefs instance is still there");
+  });
+
   it("--pid makes uprobes see that process alone and ends the run when it exits", { skip: missingUprobes() ?? false }, async () => {
     const files = [0, 1].map((i) => join(dir, `pid-${serial++}-${i}`));
     for (const f of files) writeFileSync(f, "x");
@@ -947,6 +963,24 @@ begin(() => {
     // A glob that matches nothing: the same next step.
     assert.equal(await globRun.exited, 2, globRun.stderr());
     assert.equal(globRun.stderr(), `tsbpf: ${glob}:3:18: cannot attach uprobe libc.so.6:tsbpf_nothing*: no function in the symbol tables of ${resolveBinary("libc.so.6")} matches tsbpf_nothing*; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
+  });
+
+  it("a map the kernel will not create for its size is a usage error at its declaration (exit 2), in a file, in -e and for an object", async () => {
+    const file = join(dir, "huge-map.ts");
+    writeFileSync(file, `import { tracepoint, HashMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\n\nexport const huge = new HashMap<u32, u64>(4000000000);\nexport const p = tracepoint("syscalls", "sys_enter_openat", () => { huge.increment(1); });\n`);
+    const refused = (map: string) => `the kernel refused to create map ${map} (type 1, key 4 B, value 8 B, 4000000000 entries, flags 0x0): E2BIG; 4000000000 entries of 12 B are about 44.7 GiB, more than the kernel will allocate: lower max_entries or the value size\n`;
+    const run = tsbpf(["run", file, "--no-cache"]);
+    const oneLiner = tsbpf(["run", "--no-cache", "-e", 'const big = new HashMap<u32, u64>(4000000000); tracepoint("syscalls", "sys_enter_openat", () => { big.increment(1); })']);
+    assert.equal(await run.exited, 2, run.stderr());
+    assert.equal(run.stderr(), `tsbpf: ${file}:4:21: ${refused("huge")}`);
+    assert.equal(await oneLiner.exited, 2, oneLiner.stderr());
+    assert.equal(oneLiner.stderr(), `tsbpf: -e.ts:1:13: ${refused("big")}`);
+    const object = join(dir, "huge-map.o");
+    const compiled = tsbpf(["compile", file, "-o", object]);
+    assert.equal(await compiled.exited, 0, compiled.stderr());
+    const load = tsbpf(["load", object]);
+    assert.equal(await load.exited, 2, load.stderr());
+    assert.equal(load.stderr(), `tsbpf: ${object}: ${refused("huge")}`);
   });
 
   it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {
