@@ -529,24 +529,47 @@ export function lower(
     return ts.isConditionalExpression(e) || (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken);
   }
 
+  /** The structs being laid out, outermost first, with the field each is at: a struct met again holds itself. */
+  const layingOut: { symbol: TS.Symbol; field?: TS.PropertySignature }[] = [];
+
   function structLayout(symbol: TS.Symbol, decl: TS.InterfaceDeclaration | TS.TypeAliasDeclaration): Layout {
     const hit = structLayouts.get(symbol);
     if (hit) return hit;
+    const again = layingOut.findIndex((s) => s.symbol === symbol);
+    if (again >= 0) {
+      // Reported at the field that closes the cycle; laying it out would never end.
+      const cycle = layingOut.slice(again);
+      const path = cycle.map((s) => `${s.symbol.name}.${(s.field!.name as TS.Identifier).text}`).join(" and ");
+      const field = cycle.at(-1)!.field!;
+      return fail(
+        field,
+        Code.UnsupportedType,
+        `${symbol.name} contains itself through ${path}: a struct holds its fields by value, so it cannot hold itself ` +
+          `(C would hold a pointer, but a probe's structs hold values): hold the fields it needs, or a key to look it up in a map`,
+      );
+    }
     if (ts.isInterfaceDeclaration(decl) && decl.heritageClauses?.length) fail(decl, Code.UnsupportedType, "interfaces used as C structs cannot extend others");
     const members = ts.isInterfaceDeclaration(decl) ? decl.members : (decl.type as TS.TypeLiteralNode).members;
     const fields: { name: string; offset: number; layout: Layout }[] = [];
     let size = 0;
     let maxAlign = 1;
-    for (const m of members) {
-      if (!ts.isPropertySignature(m) || !m.type || !ts.isIdentifier(m.name) || m.questionToken) {
-        fail(m, Code.UnsupportedType, "a struct interface holds only required fields with types (`pid: u32;`)");
+    const entry: (typeof layingOut)[number] = { symbol };
+    layingOut.push(entry);
+    try {
+      for (const m of members) {
+        if (!ts.isPropertySignature(m) || !m.type || !ts.isIdentifier(m.name) || m.questionToken) {
+          fail(m, Code.UnsupportedType, "a struct interface holds only required fields with types (`pid: u32;`)");
+        }
+        const pm = m as TS.PropertySignature;
+        entry.field = pm;
+        const l = layoutOf(pm.type!);
+        size = align(size, l.align);
+        fields.push({ name: (pm.name as TS.Identifier).text, offset: size, layout: l });
+        size += l.size;
+        maxAlign = Math.max(maxAlign, l.align);
       }
-      const pm = m as TS.PropertySignature;
-      const l = layoutOf(pm.type!);
-      size = align(size, l.align);
-      fields.push({ name: (pm.name as TS.Identifier).text, offset: size, layout: l });
-      size += l.size;
-      maxAlign = Math.max(maxAlign, l.align);
+    } finally {
+      layingOut.pop();
     }
     if (!fields.length) fail(decl, Code.UnsupportedType, "an empty struct has no C layout");
     const layout: Layout = { kind: "struct", name: symbol.name, fields, size: align(size, maxAlign), align: maxAlign };
