@@ -186,6 +186,13 @@ const MAP_TYPES: Record<MapClass, number> = {
   HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
   Count: 5, Sum: 5, Avg: 5, Min: 5, Max: 5, Stats: 5,
 };
+/** How each map class is declared, its constructor's arguments as the prelude declares them (what to write instead of a map made in a handler). */
+const MAP_EXAMPLES: Record<MapClass, string> = {
+  HashMap: "new HashMap<u32, u64>(1024)", PerCpuHashMap: "new PerCpuHashMap<u32, u64>(1024)", LruHashMap: "new LruHashMap<u32, u64>(1024)",
+  ArrayMap: "new ArrayMap<u64>(256)", PerCpuArrayMap: "new PerCpuArrayMap<u64>(256)", RingBuf: "new RingBuf<MyEvent>(65536)", PerfEventArray: "new PerfEventArray<MyEvent>()",
+  StackTraceMap: "new StackTraceMap(1024)", Histogram: "new Histogram()", LinearHistogram: "new LinearHistogram(0, 100, 10)",
+  Count: "new Count()", Sum: "new Sum()", Avg: "new Avg()", Min: "new Min()", Max: "new Max()", Stats: "new Stats()",
+};
 /** The map classes whose first type argument is their key. */
 const KEYED_MAPS: ReadonlySet<string> = new Set<MapClass>(["HashMap", "PerCpuHashMap", "LruHashMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"]);
 /** The aggregate classes, as their BTF tag (compiler/btf/tags.ts) names them. */
@@ -1454,6 +1461,13 @@ export function lower(
         }
         if (!declaredLayout) {
           if (ts.isObjectLiteralExpression(init)) fail(init, Code.MissingType, `annotate \`${d.name.getText(file)}\` with the struct's interface: \`const ${d.name.getText(file)}: MyStruct = { ... }\``);
+          // An array is an Arr<T, N> in memory: its element type and length come from the annotation, not the literal.
+          if (ts.isArrayLiteralExpression(init)) {
+            const element = checker.getTypeAtLocation(init).getNumberIndexType()?.getSymbol();
+            const elementDecl = element?.declarations?.[0];
+            const elementName = element && elementDecl?.getSourceFile() === file && ts.isInterfaceDeclaration(elementDecl) ? element.name : "u64";
+            fail(init, Code.MissingType, `annotate \`${d.name.getText(file)}\` with its element type and length: \`const ${d.name.getText(file)}: Arr<${elementName}, ${init.elements.length}> = ${init.getText(file)}\``);
+          }
           // A choice of structs (`c ? a : b`, `m.lookup(k) ?? { ... }`) is a struct of its own, as if annotated.
           const chosen = isChoice(init) ? structOfType(checker.getTypeAtLocation(init)) : undefined;
           if (chosen) {
@@ -4021,7 +4035,10 @@ export function initTables(ts: Typescript): void {
 /** What to write instead of a construct a handler cannot hold, where there is a usual way: "" otherwise. */
 function insteadOf(ts: Typescript, node: TS.Node): string {
   if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && (MAPS as readonly string[]).includes(node.expression.text)) {
-    return `: declare maps at module level, outside the handlers (\`const counts = new ${node.expression.text}<u32, u64>(1024)\`)`;
+    const cls = node.expression.text as MapClass;
+    const name = ts.isVariableDeclaration(node.parent) && ts.isIdentifier(node.parent.name) ? node.parent.name.text : "counts";
+    const keyed = KEYED_MAPS.has(cls) && !MAP_EXAMPLES[cls].includes("<") ? `, or \`new ${cls}<K>(${cls === "LinearHistogram" ? "0, 100, 10, " : ""}maxKeys)\` for one per key` : "";
+    return `: declare maps at module level, outside the handlers (\`const ${name} = ${MAP_EXAMPLES[cls]}\`${keyed})`;
   }
   if ((ts.isPostfixUnaryExpression(node) || ts.isPrefixUnaryExpression(node)) && (node.operator === ts.SyntaxKind.PlusPlusToken || node.operator === ts.SyntaxKind.MinusMinusToken)) {
     return `: \`++\` and \`--\` are statements of their own here; write \`${node.operand.getText()}${ts.tokenToString(node.operator)};\` before or after the line that uses it`;

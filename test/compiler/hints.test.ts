@@ -77,12 +77,20 @@ test("a Str of one size given where another is declared says the sizes must matc
   ]);
 });
 
-test("a map made, a function declared or ++ used inside a handler says where it goes instead", () => {
+test("a map made, a function declared, ++ used or an array literal left unannotated inside a handler says what to write instead", () => {
   const inHandler = (body: string): string[] =>
-    compile({ fileName: "h.ts", text: `import { kprobe, printk, HashMap, type u32, type u64, type Arr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n${body}\n});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+    compile({ fileName: "h.ts", text: `import { kprobe, printk, HashMap, Histogram, RingBuf, type u32, type u64, type Arr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n${body}\n});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
   assert.deepEqual(inHandler("  const m = new HashMap<u32, u64>(4);\n  m.update(x, 1);"), [
-    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const counts = new HashMap<u32, u64>(1024)`)",
+    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const m = new HashMap<u32, u64>(1024)`)",
   ]);
+  // Each map class's own constructor: a Histogram takes no key and value types.
+  assert.deepEqual(inHandler("  const h = new Histogram();\n  h.record(x);"), [
+    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const h = new Histogram()`, or `new Histogram<K>(maxKeys)` for one per key)",
+  ]);
+  assert.deepEqual(inHandler("  const e = new RingBuf<u64>(4096);\n  e.output(x);"), [
+    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const e = new RingBuf<MyEvent>(65536)`)",
+  ]);
+  assert.deepEqual(inHandler("  const a = [1, 2];\n  printk(`${a[0]}`);"), ["TSBPF1018: annotate `a` with its element type and length: `const a: Arr<u64, 2> = [1, 2]`"]);
   assert.deepEqual(inHandler("  const f = (y: u32) => y + 1;\n  printk(`${f(x)}`);"), [
     "TSBPF1001: arrow functions are not supported in a probe handler: declare it as a function at module level (`function f(x: u32): u32 { ... }`) and call it from the handler",
   ]);
