@@ -88,6 +88,8 @@ export interface LowerOptions {
   rawTracepoints?: ReadonlyMap<string, readonly KernelScalar[]>;
   /** The arguments and return value of each kernel function a kprobe or kretprobe leaves parameters unannotated for. */
   kernelFunctions?: ReadonlyMap<string, KernelFunction>;
+  /** Functions such probes name that the kernel's BTF does not describe, with the names spelled like them. */
+  unknownFunctions?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface Lowered {
@@ -977,6 +979,13 @@ export function lower(
       // Unannotated parameters of a kprobe or kretprobe take the types of the function's prototype in BTF.
       const f = kind === "kprobe" || kind === "kretprobe" ? options.kernelFunctions?.get(names[0]!) : undefined;
       const fromBtf = f && (ret ? (f.ret ? [f.ret] : []) : f.args);
+      // Most often a misspelling: the name is the mistake to point at, not the parameter BTF could not type.
+      const untyped = params.find((p) => !p.type);
+      const near = f ? undefined : options.unknownFunctions?.get(names[0]!);
+      if (untyped && near) {
+        const suggestion = near.length ? ` (did you mean ${near.join(" or ")}?)` : "";
+        fail(args[0]!, Code.MissingType, `the kernel's BTF has no function ${names[0]}${suggestion} to give the type of parameter \`${untyped.name.getText(file)}\`: correct the name, or annotate the parameters (\`${untyped.name.getText(file)}: u64\`) to probe a function BTF does not describe`);
+      }
       if (fromBtf && params.length > fromBtf.length) {
         fail(params[fromBtf.length]!, Code.TooManyParams, ret ? `${names[0]} returns nothing (void): a kretprobe on it takes no parameter` : `${names[0]} takes ${fromBtf.length} argument${fromBtf.length === 1 ? "" : "s"}`);
       }
