@@ -68,6 +68,7 @@ import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { isGlob } from "../glob.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
 import { signalNumber } from "./signals.js";
+import { COMPLEXITY_LIMIT } from "../verifier/verify.js";
 import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usdt.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
@@ -1283,7 +1284,16 @@ export function lower(
       for (const first of starts) {
         const n = tripCount(first, op!, (limit.op as Imm).value, step, counterReg.type);
         if (n === undefined) return unbounded(`the counter goes from ${first} by ${step} and never fails the condition`);
-        if (n > MAX_LOOP_ITERATIONS) unbounded(`it runs more than ${MAX_LOOP_ITERATIONS} times, the most the verifier walks`);
+        // Bounded, but the verifier walks every turn: say the limit and the ways around it the subset has (no bpf_loop).
+        if (n > MAX_LOOP_ITERATIONS) {
+          fail(
+            cond,
+            Code.UnboundedLoop,
+            `loop too long: it runs more than ${MAX_LOOP_ITERATIONS.toLocaleString("en-US")} times, the most a loop may (the verifier walks every turn, ` +
+              `${COMPLEXITY_LIMIT.toLocaleString("en-US")} instructions in all): give it a bound of at most ${MAX_LOOP_ITERATIONS.toLocaleString("en-US")}, fewer for a long body, ` +
+              "or spread the work over several runs of the handler, keeping where it got to in an ArrayMap",
+          );
+        }
         iterations = Math.max(iterations, n);
         // The values the counter takes, for loops nested in this one that start from it.
         if (n > 0) {
