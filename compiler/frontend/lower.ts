@@ -234,6 +234,8 @@ const PRINTF_RING_BYTES = 1 << 18;
 const ACTION_RECORD = { kind: "struct", name: "tsbpf_action", fields: [{ name: "action", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "arg", offset: 4, layout: { kind: "int", type: U32, size: 4, align: 4 } }], size: 8, align: 4 } as const satisfies Layout;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
+/** The longest Str<N> or Arr<T, N> the compiler lays out (only a map value can be that large). */
+const MAX_LENGTH = 1 << 20;
 /** The largest profile() frequency, interval() period or software()/hardware() count accepted: what fits perf_event_attr once scaled. */
 const MAX_PERF_EVENT_RATE = 0xffffffff;
 
@@ -491,25 +493,26 @@ export function lower(
     return Number.isInteger(n) && n >= 1 && n <= MAX_STACK_FRAMES ? n : fail(node, Code.UnsupportedType, `${what}: the frame limit must be an integer literal from 1 to ${MAX_STACK_FRAMES}`);
   };
 
-  /** A literal number type argument (`Str<16>`). */
-  const lengthOf = (node: TS.TypeNode | undefined, what: string, at: TS.Node): number => {
+  /** A literal number type argument (`Str<16>`); `form` writes the type with a length, for the diagnostic. */
+  const lengthOf = (node: TS.TypeNode | undefined, form: (n: string) => string, at: TS.Node): number => {
     if (node && ts.isLiteralTypeNode(node) && ts.isNumericLiteral(node.literal)) {
       const n = Number(node.literal.text);
-      if (Number.isInteger(n) && n > 0 && n <= 1 << 20) return n;
+      if (Number.isInteger(n) && n > 0 && n <= MAX_LENGTH) return n;
     }
-    return fail(node ?? at, Code.UnsupportedType, `${what} needs a positive integer literal length (\`${what}<16>\`)`);
+    const max = MAX_LENGTH.toLocaleString("en-US");
+    return fail(node ?? at, Code.UnsupportedType, `${form("N")} takes an integer literal N from 1 to ${max} (\`${form("64")}\`); a local is on the stack, which has 512 bytes, so larger ones go in map values`);
   };
 
   /** The C layout of a type: integers, Ptr<T>, Str<N>, Arr<T, N> and interfaces of the probe file. */
   const layoutOf = (node: TS.TypeNode): Layout => {
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
-      if (name === "Str") return { kind: "str", size: lengthOf(node.typeArguments?.[0], "Str", node), align: 1 };
+      if (name === "Str") return { kind: "str", size: lengthOf(node.typeArguments?.[0], (n) => `Str<${n}>`, node), align: 1 };
       if (name === "Arr") {
         const [t, n] = node.typeArguments ?? [];
         if (!t) fail(node, Code.UnsupportedType, "Arr<T, N> needs an element type and a length");
         const element = layoutOf(t!);
-        const length = lengthOf(n, "Arr", node);
+        const length = lengthOf(n, (n) => `Arr<${t!.getText(file)}, ${n}>`, node);
         return { kind: "array", element, length, size: element.size * length, align: element.align };
       }
       if (!name) {
