@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
+import { tsbpfExports } from "../../compiler/frontend/prelude.js";
 
 const messages = (body: string): string[] =>
   compile({ fileName: "h.ts", text: `import { kprobe, pidTgid, type u32 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => ${body});\n` }).diagnostics.map(
@@ -39,6 +40,18 @@ test("a tsbpf name used without its import says which import to add; other unkno
     "TS2304: Cannot find name 'ktimeNs'. (import it: `import { ktimeNs } from \"tsbpf\"`)",
   ]);
   assert.deepEqual(messages("helper(x)"), ["TS2304: Cannot find name 'helper'."]);
+});
+
+test("every name the tsbpf module exports, types (ProbeName, KernelStack) and values (cgroupId, Count) alike, gets the import hint", () => {
+  const names = tsbpfExports();
+  for (const name of ["ProbeName", "KernelStack", "UserStack", "KernelSymbol", "Count", "Sum", "cgroupId", "kprobe", "u64"]) assert.ok(names.includes(name), name);
+  const text = `export const license = "GPL";\n${names.map((n) => `type Use_${n} = ${n};`).join("\n")}\n`;
+  const hinted = compile({ fileName: "h.ts", text }).diagnostics.filter((d) => d.code === "TS2304" || d.code === "TS2552");
+  assert.deepEqual(
+    hinted.map((d) => /'(\w+)'/.exec(d.message)![1]),
+    names,
+  );
+  for (const d of hinted) assert.match(d.message, /\(import it: `import \{ (\w+) \} from "tsbpf"`\)$/, d.message);
 });
 
 test("a bigint given where a probe's number is expected gets the hint too", () => {
