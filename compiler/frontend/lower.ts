@@ -91,6 +91,8 @@ export interface LowerOptions {
   kernelFunctions?: ReadonlyMap<string, KernelFunction>;
   /** Functions such probes name that the kernel's BTF does not describe, with the names spelled like them. */
   unknownFunctions?: ReadonlyMap<string, readonly string[]>;
+  /** How many arguments a USDT probe passes, where its binary can be read (compiler/index.ts's CompileOptions). */
+  usdtArguments?: (binary: string, provider: string, name: string) => number | undefined;
 }
 
 export interface Lowered {
@@ -965,6 +967,18 @@ export function lower(
     } else if (kind === "usdt") {
       // Where each argument is differs by site: the loader gives every site its spec, read at run time.
       if (params.length > USDT_MAX_ARGS) fail(params[USDT_MAX_ARGS]!, Code.TooManyParams, `a usdt handler can read at most ${USDT_MAX_ARGS} arguments (the most a USDT probe site describes)`);
+      // A parameter past the probe's arguments would read 0 at every site: where the binary's notes say so, it is an error.
+      const [binary, provider, probeName] = names as [string, string, string];
+      const passed = isGlob(provider) || isGlob(probeName) ? undefined : options.usdtArguments?.(binary, provider, probeName);
+      if (passed !== undefined && params.length > passed) {
+        const extra = params[passed]!;
+        fail(
+          extra,
+          Code.TooManyParams,
+          `USDT probe ${provider}:${probeName} in ${binary} passes ${passed} argument${passed === 1 ? "" : "s"} (its .note.stapsdt says so), so \`${extra.name.getText(file)}\` would always be 0: ` +
+            `the handler takes at most ${passed} parameter${passed === 1 ? "" : "s"}`,
+        );
+      }
       // Every USDT program's object has the specs map, as libbpf's loaders expect, its handler reading arguments or not.
       if (!maps.some((m) => m.name === USDT_SPECS_MAP)) maps.push(usdtSpecsMap());
       const regs = params.map((p) => {
