@@ -55,6 +55,12 @@ export interface CompileOptions {
   /** Every module-level map is printed as if exported: `tsbpf run -e`'s text, which does not write exports. */
   exportAll?: boolean;
   /**
+   * How many arguments a USDT probe passes, undefined where unknown: the CLI reads the binary's notes where it resolves
+   * (runtime/loader/usdt.ts's usdtArgumentCount). A handler with more parameters is then TSBPF1009; without it the
+   * compiler cannot know (the binary need not be on the compiling machine), and a missing argument reads as 0.
+   */
+  usdtArguments?: (binary: string, provider: string, name: string) => number | undefined;
+  /**
    * Called with the lowered file before code generation, so that a caller can hand the same IR to
    * the other backend too (the LLVM differential test runs the frontend once for both).
    */
@@ -247,7 +253,7 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
   if (diagnostics.length) return empty(diagnostics);
 
   const target = TARGETS[options.arch ?? hostArch()];
-  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, ...typed });
+  const lowered = lower(checked, tracepoints, target, kernelStructs, kernel, { exportAll: options.exportAll, usdtArguments: options.usdtArguments, ...typed });
   if (lowered.diagnostics.length) return empty(lowered.diagnostics);
   options.onLowered?.(lowered, kernelStructs, source);
   if (options.backend === "llvm") {

@@ -10,6 +10,7 @@ import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
 import { inputName, probeText, readInput, sameFile } from "../input.js";
+import { usdtArgumentCount } from "../../runtime/loader/usdt.js";
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   // `-` (or /dev/stdin, /dev/fd/0): the probe file on standard input.
@@ -28,7 +29,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   if (out !== undefined && source === undefined && sameFile(file, out)) throw new UserError(`-o ${out} is the probe file itself: name another file for the object`);
   let result: ReturnType<typeof compile>;
   try {
-    result = compile({ fileName: file, text }, { arch: argv.arch as string | undefined, backend, exportAll: source !== undefined });
+    result = compile({ fileName: file, text }, { arch: argv.arch as string | undefined, backend, exportAll: source !== undefined, usdtArguments: usdtArgumentCount });
   } catch (error) {
     if (error instanceof LlvmToolchainError) throw new UserError(error.message);
     throw error;

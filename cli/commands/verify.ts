@@ -41,6 +41,7 @@ import { diagnosticsExitCode } from "./compile.js";
 import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { inputName, isElf, namesStdin, parseHexBytes, probeText, readInputFile, readStdin } from "../input.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
+import { usdtArgumentCount } from "../../runtime/loader/usdt.js";
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
 
@@ -79,7 +80,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     const text = probeText(file, stdin ?? readInputFile(file));
     let compiled: ReturnType<typeof compile>;
     try {
-      compiled = compile({ fileName: file, text }, { backend });
+      compiled = compile({ fileName: file, text }, { backend, usdtArguments: usdtArgumentCount });
     } catch (error) {
       // No LLVM installed: the message names the package to install.
       if (error instanceof LlvmToolchainError) throw new UserError(error.message);

@@ -119,7 +119,8 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions = {}): st
   const head = `${where} - ${paint(color, d.severity === "error" ? "91" : "93", d.severity)} ${paint(color, "90", `${d.code}:`)} ${d.message}`;
   if (text === undefined || !d.line) return head;
   const lines = text.split("\n");
-  const src = (lines[d.line - 1] ?? "").replace(/\r$/, "");
+  // A tab is one space, as tsc prints it: the underline counts characters, and a terminal would widen a tab.
+  const src = (lines[d.line - 1] ?? "").replace(/\r$/, "").replace(/\t/g, " ");
   const gutter = String(d.line);
   const from = d.column - 1;
   const width = Math.max(1, Math.min(d.length, src.length - from));

@@ -2,16 +2,11 @@
 // integers are `number`s (bigint does not mix with them), the file sees no JavaScript globals, and tsbpf's
 // names come from an import. Takes a TypeScript error's code and message; gives a sentence to append, or "".
 
-import { CONSTANTS, HELPERS, MAPS, PROBES } from "./prelude.js";
+import { tsbpfExports } from "./prelude.js";
 
-/** Every name `import { ... } from "tsbpf"` offers. */
-const TSBPF_NAMES: ReadonlySet<string> = new Set([
-  ...["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "Ptr", "Str", "Arr", "UpdateFlags"],
-  ...PROBES,
-  ...HELPERS,
-  ...MAPS,
-  ...Object.keys(CONSTANTS),
-]);
+/** Every name `import { ... } from "tsbpf"` offers, read from the prelude's module so that a new export has the hint too. */
+let tsbpfNames: ReadonlySet<string> | undefined;
+const isTsbpfName = (name: string): boolean => (tsbpfNames ??= new Set(tsbpfExports())).has(name);
 
 /** Conversions JavaScript offers that a probe writes as C casts. */
 const CONVERSIONS: ReadonlySet<string> = new Set(["Number", "BigInt", "String", "Boolean", "parseInt"]);
@@ -50,7 +45,7 @@ const NO_GLOBALS = " (a probe runs in the kernel, without JavaScript's globals: 
 
 function typescriptHint(code: number, message: string, member: boolean): string {
   const name = /^Cannot find name '([^']+)'/.exec(message)?.[1] ?? /^'([^']+)' only refers to a type/.exec(message)?.[1];
-  if (name && CANNOT_FIND_NAME.has(code) && TSBPF_NAMES.has(name)) return ` (import it: \`import { ${name} } from "tsbpf"\`)`;
+  if (name && CANNOT_FIND_NAME.has(code) && isTsbpfName(name)) return ` (import it: \`import { ${name} } from "tsbpf"\`)`;
   if (name && (CANNOT_FIND_NAME.has(code) || code === ONLY_A_TYPE) && CONVERSIONS.has(name)) {
     // Number.MAX_SAFE_INTEGER, Number.isInteger(x), String.fromCharCode(c): the global's members, not a conversion.
     return member ? NO_GLOBALS : " (a probe's integers are numbers of a C type: convert with `u32(x)` or `x as u32`)";

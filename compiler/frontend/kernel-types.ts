@@ -110,6 +110,8 @@ export type StructSource = Pick<Btf, "find" | "resolveType" | "typeById"> & {
   enumerator?(name: string): bigint | undefined;
   /** Every type name that starts with `prefix`. */
   namesStartingWith?(prefix: string): string[];
+  /** The names of every type of one kind. */
+  namesOfKind?(kind: number): string[];
 };
 
 /**
@@ -349,6 +351,11 @@ export function rawTracepointNames(btf: StructSource): string[] {
   return [...new Set(names.map((n) => n.slice(RAW_TRACEPOINT_PREFIX.length)))].filter(Boolean).sort();
 }
 
+/** The names of the functions the kernel's BTF describes (for suggestions). */
+export function kernelFunctionNames(btf: StructSource): string[] {
+  return btf.namesOfKind ? btf.namesOfKind(BtfKind.FUNC) : btf instanceof Btf ? [...btf.types()].filter((t) => t.kind === BtfKind.FUNC).map((t) => t.name) : [];
+}
+
 /** A CO-RE access's root struct and member path, as ir/index.ts's CoreAccess has them. */
 interface MemberPath {
   readonly struct: string;
@@ -535,6 +542,15 @@ export class StructReader implements StructSource {
     const needle = Buffer.from(`\0${prefix}`, "utf8");
     const names: string[] = [];
     for (let at = this.bytes.indexOf(needle, this.strStart); at >= 0 && at < this.strEnd; at = this.bytes.indexOf(needle, at + 1)) names.push(this.name(at + 1 - this.strStart));
+    return names;
+  }
+
+  namesOfKind(kind: number): string[] {
+    const names: string[] = [];
+    for (let i = 0; i < this.indexed || this.index(i + 1); i++) {
+      const p = this.offsets[i]!;
+      if (((this.words[p + 1]! >>> 24) & 0x1f) === kind) names.push(this.name(this.words[p]!));
+    }
     return names;
   }
 

@@ -68,6 +68,7 @@ import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { isGlob } from "../glob.js";
 import { CONSTANTS, MAPS, PROBES } from "./prelude.js";
 import { signalNumber } from "./signals.js";
+import { COMPLEXITY_LIMIT } from "../verifier/verify.js";
 import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usdt.js";
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
@@ -88,6 +89,10 @@ export interface LowerOptions {
   rawTracepoints?: ReadonlyMap<string, readonly KernelScalar[]>;
   /** The arguments and return value of each kernel function a kprobe or kretprobe leaves parameters unannotated for. */
   kernelFunctions?: ReadonlyMap<string, KernelFunction>;
+  /** Functions such probes name that the kernel's BTF does not describe, with the names spelled like them. */
+  unknownFunctions?: ReadonlyMap<string, readonly string[]>;
+  /** How many arguments a USDT probe passes, where its binary can be read (compiler/index.ts's CompileOptions). */
+  usdtArguments?: (binary: string, provider: string, name: string) => number | undefined;
 }
 
 export interface Lowered {
@@ -186,6 +191,13 @@ const MAP_TYPES: Record<MapClass, number> = {
   HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
   Count: 5, Sum: 5, Avg: 5, Min: 5, Max: 5, Stats: 5,
 };
+/** How each map class is declared, its constructor's arguments as the prelude declares them (what to write instead of a map made in a handler). */
+const MAP_EXAMPLES: Record<MapClass, string> = {
+  HashMap: "new HashMap<u32, u64>(1024)", PerCpuHashMap: "new PerCpuHashMap<u32, u64>(1024)", LruHashMap: "new LruHashMap<u32, u64>(1024)",
+  ArrayMap: "new ArrayMap<u64>(256)", PerCpuArrayMap: "new PerCpuArrayMap<u64>(256)", RingBuf: "new RingBuf<MyEvent>(65536)", PerfEventArray: "new PerfEventArray<MyEvent>()",
+  StackTraceMap: "new StackTraceMap(1024)", Histogram: "new Histogram()", LinearHistogram: "new LinearHistogram(0, 100, 10)",
+  Count: "new Count()", Sum: "new Sum()", Avg: "new Avg()", Min: "new Min()", Max: "new Max()", Stats: "new Stats()",
+};
 /** The map classes whose first type argument is their key. */
 const KEYED_MAPS: ReadonlySet<string> = new Set<MapClass>(["HashMap", "PerCpuHashMap", "LruHashMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"]);
 /** The aggregate classes, as their BTF tag (compiler/btf/tags.ts) names them. */
@@ -224,6 +236,8 @@ const PRINTF_RING_BYTES = 1 << 18;
 const ACTION_RECORD = { kind: "struct", name: "tsbpf_action", fields: [{ name: "action", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "arg", offset: 4, layout: { kind: "int", type: U32, size: 4, align: 4 } }], size: 8, align: 4 } as const satisfies Layout;
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 const MAX_LOOP_ITERATIONS = 1 << 16;
+/** The longest Str<N> or Arr<T, N> the compiler lays out (only a map value can be that large). */
+const MAX_LENGTH = 1 << 20;
 /** The largest profile() frequency, interval() period or software()/hardware() count accepted: what fits perf_event_attr once scaled. */
 const MAX_PERF_EVENT_RATE = 0xffffffff;
 
@@ -481,25 +495,26 @@ export function lower(
     return Number.isInteger(n) && n >= 1 && n <= MAX_STACK_FRAMES ? n : fail(node, Code.UnsupportedType, `${what}: the frame limit must be an integer literal from 1 to ${MAX_STACK_FRAMES}`);
   };
 
-  /** A literal number type argument (`Str<16>`). */
-  const lengthOf = (node: TS.TypeNode | undefined, what: string, at: TS.Node): number => {
+  /** A literal number type argument (`Str<16>`); `form` writes the type with a length, for the diagnostic. */
+  const lengthOf = (node: TS.TypeNode | undefined, form: (n: string) => string, at: TS.Node): number => {
     if (node && ts.isLiteralTypeNode(node) && ts.isNumericLiteral(node.literal)) {
       const n = Number(node.literal.text);
-      if (Number.isInteger(n) && n > 0 && n <= 1 << 20) return n;
+      if (Number.isInteger(n) && n > 0 && n <= MAX_LENGTH) return n;
     }
-    return fail(node ?? at, Code.UnsupportedType, `${what} needs a positive integer literal length (\`${what}<16>\`)`);
+    const max = MAX_LENGTH.toLocaleString("en-US");
+    return fail(node ?? at, Code.UnsupportedType, `${form("N")} takes an integer literal N from 1 to ${max} (\`${form("64")}\`); a local is on the stack, which has 512 bytes, so larger ones go in map values`);
   };
 
   /** The C layout of a type: integers, Ptr<T>, Str<N>, Arr<T, N> and interfaces of the probe file. */
   const layoutOf = (node: TS.TypeNode): Layout => {
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
-      if (name === "Str") return { kind: "str", size: lengthOf(node.typeArguments?.[0], "Str", node), align: 1 };
+      if (name === "Str") return { kind: "str", size: lengthOf(node.typeArguments?.[0], (n) => `Str<${n}>`, node), align: 1 };
       if (name === "Arr") {
         const [t, n] = node.typeArguments ?? [];
         if (!t) fail(node, Code.UnsupportedType, "Arr<T, N> needs an element type and a length");
         const element = layoutOf(t!);
-        const length = lengthOf(n, "Arr", node);
+        const length = lengthOf(n, (n) => `Arr<${t!.getText(file)}, ${n}>`, node);
         return { kind: "array", element, length, size: element.size * length, align: element.align };
       }
       if (!name) {
@@ -529,24 +544,47 @@ export function lower(
     return ts.isConditionalExpression(e) || (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken);
   }
 
+  /** The structs being laid out, outermost first, with the field each is at: a struct met again holds itself. */
+  const layingOut: { symbol: TS.Symbol; field?: TS.PropertySignature }[] = [];
+
   function structLayout(symbol: TS.Symbol, decl: TS.InterfaceDeclaration | TS.TypeAliasDeclaration): Layout {
     const hit = structLayouts.get(symbol);
     if (hit) return hit;
+    const again = layingOut.findIndex((s) => s.symbol === symbol);
+    if (again >= 0) {
+      // Reported at the field that closes the cycle; laying it out would never end.
+      const cycle = layingOut.slice(again);
+      const path = cycle.map((s) => `${s.symbol.name}.${(s.field!.name as TS.Identifier).text}`).join(" and ");
+      const field = cycle.at(-1)!.field!;
+      return fail(
+        field,
+        Code.UnsupportedType,
+        `${symbol.name} contains itself through ${path}: a struct holds its fields by value, so it cannot hold itself ` +
+          `(C would hold a pointer, but a probe's structs hold values): hold the fields it needs, or a key to look it up in a map`,
+      );
+    }
     if (ts.isInterfaceDeclaration(decl) && decl.heritageClauses?.length) fail(decl, Code.UnsupportedType, "interfaces used as C structs cannot extend others");
     const members = ts.isInterfaceDeclaration(decl) ? decl.members : (decl.type as TS.TypeLiteralNode).members;
     const fields: { name: string; offset: number; layout: Layout }[] = [];
     let size = 0;
     let maxAlign = 1;
-    for (const m of members) {
-      if (!ts.isPropertySignature(m) || !m.type || !ts.isIdentifier(m.name) || m.questionToken) {
-        fail(m, Code.UnsupportedType, "a struct interface holds only required fields with types (`pid: u32;`)");
+    const entry: (typeof layingOut)[number] = { symbol };
+    layingOut.push(entry);
+    try {
+      for (const m of members) {
+        if (!ts.isPropertySignature(m) || !m.type || !ts.isIdentifier(m.name) || m.questionToken) {
+          fail(m, Code.UnsupportedType, "a struct interface holds only required fields with types (`pid: u32;`)");
+        }
+        const pm = m as TS.PropertySignature;
+        entry.field = pm;
+        const l = layoutOf(pm.type!);
+        size = align(size, l.align);
+        fields.push({ name: (pm.name as TS.Identifier).text, offset: size, layout: l });
+        size += l.size;
+        maxAlign = Math.max(maxAlign, l.align);
       }
-      const pm = m as TS.PropertySignature;
-      const l = layoutOf(pm.type!);
-      size = align(size, l.align);
-      fields.push({ name: (pm.name as TS.Identifier).text, offset: size, layout: l });
-      size += l.size;
-      maxAlign = Math.max(maxAlign, l.align);
+    } finally {
+      layingOut.pop();
     }
     if (!fields.length) fail(decl, Code.UnsupportedType, "an empty struct has no C layout");
     const layout: Layout = { kind: "struct", name: symbol.name, fields, size: align(size, maxAlign), align: maxAlign };
@@ -929,6 +967,18 @@ export function lower(
     } else if (kind === "usdt") {
       // Where each argument is differs by site: the loader gives every site its spec, read at run time.
       if (params.length > USDT_MAX_ARGS) fail(params[USDT_MAX_ARGS]!, Code.TooManyParams, `a usdt handler can read at most ${USDT_MAX_ARGS} arguments (the most a USDT probe site describes)`);
+      // A parameter past the probe's arguments would read 0 at every site: where the binary's notes say so, it is an error.
+      const [binary, provider, probeName] = names as [string, string, string];
+      const passed = isGlob(provider) || isGlob(probeName) ? undefined : options.usdtArguments?.(binary, provider, probeName);
+      if (passed !== undefined && params.length > passed) {
+        const extra = params[passed]!;
+        fail(
+          extra,
+          Code.TooManyParams,
+          `USDT probe ${provider}:${probeName} in ${binary} passes ${passed} argument${passed === 1 ? "" : "s"} (its .note.stapsdt says so), so \`${extra.name.getText(file)}\` would always be 0: ` +
+            `the handler takes at most ${passed} parameter${passed === 1 ? "" : "s"}`,
+        );
+      }
       // Every USDT program's object has the specs map, as libbpf's loaders expect, its handler reading arguments or not.
       if (!maps.some((m) => m.name === USDT_SPECS_MAP)) maps.push(usdtSpecsMap());
       const regs = params.map((p) => {
@@ -947,6 +997,13 @@ export function lower(
       // Unannotated parameters of a kprobe or kretprobe take the types of the function's prototype in BTF.
       const f = kind === "kprobe" || kind === "kretprobe" ? options.kernelFunctions?.get(names[0]!) : undefined;
       const fromBtf = f && (ret ? (f.ret ? [f.ret] : []) : f.args);
+      // Most often a misspelling: the name is the mistake to point at, not the parameter BTF could not type.
+      const untyped = params.find((p) => !p.type);
+      const near = f ? undefined : options.unknownFunctions?.get(names[0]!);
+      if (untyped && near) {
+        const suggestion = near.length ? ` (did you mean ${near.join(" or ")}?)` : "";
+        fail(args[0]!, Code.MissingType, `the kernel's BTF has no function ${names[0]}${suggestion} to give the type of parameter \`${untyped.name.getText(file)}\`: correct the name, or annotate the parameters (\`${untyped.name.getText(file)}: u64\`) to probe a function BTF does not describe`);
+      }
       if (fromBtf && params.length > fromBtf.length) {
         fail(params[fromBtf.length]!, Code.TooManyParams, ret ? `${names[0]} returns nothing (void): a kretprobe on it takes no parameter` : `${names[0]} takes ${fromBtf.length} argument${fromBtf.length === 1 ? "" : "s"}`);
       }
@@ -1244,7 +1301,16 @@ export function lower(
       for (const first of starts) {
         const n = tripCount(first, op!, (limit.op as Imm).value, step, counterReg.type);
         if (n === undefined) return unbounded(`the counter goes from ${first} by ${step} and never fails the condition`);
-        if (n > MAX_LOOP_ITERATIONS) unbounded(`it runs more than ${MAX_LOOP_ITERATIONS} times, the most the verifier walks`);
+        // Bounded, but the verifier walks every turn: say the limit and the ways around it the subset has (no bpf_loop).
+        if (n > MAX_LOOP_ITERATIONS) {
+          fail(
+            cond,
+            Code.UnboundedLoop,
+            `loop too long: it runs more than ${MAX_LOOP_ITERATIONS.toLocaleString("en-US")} times, the most a loop may (the verifier walks every turn, ` +
+              `${COMPLEXITY_LIMIT.toLocaleString("en-US")} instructions in all): give it a bound of at most ${MAX_LOOP_ITERATIONS.toLocaleString("en-US")}, fewer for a long body, ` +
+              "or spread the work over several runs of the handler, keeping where it got to in an ArrayMap",
+          );
+        }
         iterations = Math.max(iterations, n);
         // The values the counter takes, for loops nested in this one that start from it.
         if (n > 0) {
@@ -1431,6 +1497,13 @@ export function lower(
         }
         if (!declaredLayout) {
           if (ts.isObjectLiteralExpression(init)) fail(init, Code.MissingType, `annotate \`${d.name.getText(file)}\` with the struct's interface: \`const ${d.name.getText(file)}: MyStruct = { ... }\``);
+          // An array is an Arr<T, N> in memory: its element type and length come from the annotation, not the literal.
+          if (ts.isArrayLiteralExpression(init)) {
+            const element = checker.getTypeAtLocation(init).getNumberIndexType()?.getSymbol();
+            const elementDecl = element?.declarations?.[0];
+            const elementName = element && elementDecl?.getSourceFile() === file && ts.isInterfaceDeclaration(elementDecl) ? element.name : "u64";
+            fail(init, Code.MissingType, `annotate \`${d.name.getText(file)}\` with its element type and length: \`const ${d.name.getText(file)}: Arr<${elementName}, ${init.elements.length}> = ${init.getText(file)}\``);
+          }
           // A choice of structs (`c ? a : b`, `m.lookup(k) ?? { ... }`) is a struct of its own, as if annotated.
           const chosen = isChoice(init) ? structOfType(checker.getTypeAtLocation(init)) : undefined;
           if (chosen) {
@@ -3998,7 +4071,10 @@ export function initTables(ts: Typescript): void {
 /** What to write instead of a construct a handler cannot hold, where there is a usual way: "" otherwise. */
 function insteadOf(ts: Typescript, node: TS.Node): string {
   if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && (MAPS as readonly string[]).includes(node.expression.text)) {
-    return `: declare maps at module level, outside the handlers (\`const counts = new ${node.expression.text}<u32, u64>(1024)\`)`;
+    const cls = node.expression.text as MapClass;
+    const name = ts.isVariableDeclaration(node.parent) && ts.isIdentifier(node.parent.name) ? node.parent.name.text : "counts";
+    const keyed = KEYED_MAPS.has(cls) && !MAP_EXAMPLES[cls].includes("<") ? `, or \`new ${cls}<K>(${cls === "LinearHistogram" ? "0, 100, 10, " : ""}maxKeys)\` for one per key` : "";
+    return `: declare maps at module level, outside the handlers (\`const ${name} = ${MAP_EXAMPLES[cls]}\`${keyed})`;
   }
   if ((ts.isPostfixUnaryExpression(node) || ts.isPrefixUnaryExpression(node)) && (node.operator === ts.SyntaxKind.PlusPlusToken || node.operator === ts.SyntaxKind.MinusMinusToken)) {
     return `: \`++\` and \`--\` are statements of their own here; write \`${node.operand.getText()}${ts.tokenToString(node.operator)};\` before or after the line that uses it`;

@@ -9,7 +9,7 @@ import type * as TS from "typescript";
 import type { Typescript } from "./check.js";
 import { Code } from "./diagnostics.js";
 import type { HandlerTypes } from "./prelude.js";
-import { VMLINUX_BTF, importKernelName, kernelFunctionArgs, loadKernelBtf, rawTracepointArgs, rawTracepointNames, type KernelImports, type KernelScalar, type MemberFilter, type StructSource } from "./kernel-types.js";
+import { VMLINUX_BTF, importKernelName, kernelFunctionArgs, kernelFunctionNames, loadKernelBtf, rawTracepointArgs, rawTracepointNames, type KernelImports, type KernelScalar, type MemberFilter, type StructSource } from "./kernel-types.js";
 import { BtfError } from "../btf/types.js";
 import { isGlob } from "../glob.js";
 import { similarNames } from "../similar.js";
@@ -26,6 +26,8 @@ export interface KernelFunction {
 export interface TypedHandlers {
   rawTracepoints: Map<string, KernelScalar[]>;
   kernelFunctions: Map<string, KernelFunction>;
+  /** Functions named by a kprobe or kretprobe that the kernel's BTF (read) does not describe, each with the names spelled like it. */
+  unknownFunctions: Map<string, string[]>;
 }
 
 /**
@@ -42,16 +44,18 @@ export function readTypedHandlers(
   btfPath: string | undefined,
   report: (node: TS.Node, code: number, message: string) => void,
 ): TypedHandlers {
-  const typed: TypedHandlers = { rawTracepoints: new Map(), kernelFunctions: new Map() };
+  const typed: TypedHandlers = { rawTracepoints: new Map(), kernelFunctions: new Map(), unknownFunctions: new Map() };
   const unreadable = (error?: BtfError) => `cannot read the kernel's BTF (${btfPath ?? VMLINUX_BTF})${error ? `: ${error.message}` : ""}, which types a raw tracepoint's arguments`;
   for (const { kind, name: literal } of typedHandlerCalls(ts, file)) {
     const name = literal.text;
     if (kind !== "rawTracepoint") {
-      if (typed.kernelFunctions.has(name)) continue;
+      if (typed.kernelFunctions.has(name) || typed.unknownFunctions.has(name)) continue;
       const btf = loadKernelBtf(btfPath);
       try {
         const f = btf && kernelFunctionOf(btf, name, kernel, mentioned);
         if (f) typed.kernelFunctions.set(name, f);
+        // Likely misspelt: the lowering names it, and the functions spelled like it, where a parameter needs its type.
+        else if (btf && isFunctionName(name)) typed.unknownFunctions.set(name, similarNames(name, kernelFunctionNames(btf)));
       } catch (error) {
         if (!(error instanceof BtfError)) throw error;
       }
@@ -134,11 +138,14 @@ function rawTracepointOf(btf: StructSource, name: string, kernel: KernelImports,
  * glob, an offset (`fn+8`) or a function BTF does not describe, whose handlers take annotated parameters as before.
  */
 function kernelFunctionOf(btf: StructSource, name: string, kernel: KernelImports, mentioned: MemberFilter): KernelFunction | undefined {
-  if (isGlob(name) || !/^[A-Za-z_][\w.]*$/.test(name)) return undefined;
+  if (!isFunctionName(name)) return undefined;
   const f = kernelFunctionArgs(btf, name);
   if (f) importPointees(btf, [...f.args, f.ret], kernel, mentioned);
   return f;
 }
+
+/** A function's name as BTF would hold it: not a glob, nor an offset (`fn+8`). */
+const isFunctionName = (name: string): boolean => !isGlob(name) && /^[A-Za-z_][\w.]*$/.test(name);
 
 /**
  * The handler type of a tracepoint or function: its parameters named arg0, arg1, ... and a `never` rest, so that a

@@ -32,9 +32,14 @@ export function parseFormat(format: string): FormatPiece[] | string {
     CONVERSION.lastIndex = i;
     const m = CONVERSION.exec(format);
     if (!m) {
-      const bad = /%[-+ 0#]*\d*(\.\d*)?[a-zA-Z]?/y;
+      const bad = /%[-+ 0#]*[\d*]*(\.[\d*]*)?[a-zA-Z]?/y;
       bad.lastIndex = i;
-      return `${JSON.stringify(bad.exec(format)?.[0] ?? "%")} is not a conversion printf() takes: %d %i %u %x %X %o %c %s %p or %%, with flags, a width and a precision (%-16s, %08x, %.3d)`;
+      const found = bad.exec(format)?.[0] ?? "%";
+      // C's `*` takes the width or precision from an argument; the record holds values only, so it is a literal here.
+      if (found.includes("*")) {
+        return `${JSON.stringify(found)}: a \`*\` width or precision (taken from an argument) is not supported: write the number in the format, as ${JSON.stringify(found.replace(/\*/g, "8"))}`;
+      }
+      return `${JSON.stringify(found)} is not a conversion printf() takes: %d %i %u %x %X %o %c %s %p or %%, with flags, a width and a precision (%-16s, %08x, %.3d)`;
     }
     i = CONVERSION.lastIndex;
     if (m[5] === "%") {

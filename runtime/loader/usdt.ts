@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { readElf } from "../../compiler/elf/read.js";
 import { ElfError, SHT } from "../../compiler/elf/types.js";
 import { ArgSpec, USDT_MAX_ARGS, USDT_SPECS_MAP, UsdtArgType, UsdtSpec } from "../../compiler/object/usdt-spec.js";
-import { SymbolError, addressFileOffset } from "./elfsym.js";
+import { SymbolError, addressFileOffset, resolveBinary } from "./elfsym.js";
 
 export { USDT_MAX_ARGS, USDT_SPECS_MAP, UsdtArgType };
 
@@ -188,6 +188,23 @@ export function encodeUsdtSpec(args: readonly UsdtArg[], usdtCookie = 0n): Uint8
   v.setBigUint64(UsdtSpec.USDT_COOKIE, BigInt.asUintN(64, usdtCookie), true);
   v.setInt16(UsdtSpec.ARG_CNT, args.length, true);
   return bytes;
+}
+
+/**
+ * How many arguments the USDT probe PROVIDER:NAME of `binary` passes (the most any of its sites describes); undefined
+ * where the binary does not resolve or cannot be read here, or has no such probe. The CLI's compiles check a handler's
+ * parameters against it (compiler/index.ts's usdtArguments).
+ */
+export function usdtArgumentCount(binary: string, provider: string, name: string): number | undefined {
+  let sites: UsdtSite[];
+  try {
+    sites = readUsdtSites(resolveBinary(binary));
+  } catch (e) {
+    if (e instanceof SymbolError) return undefined;
+    throw e;
+  }
+  const counts = sites.filter((s) => s.provider === provider && s.name === name && s.argError === undefined).map((s) => s.args.length);
+  return counts.length ? Math.max(...counts) : undefined;
 }
 
 /**

@@ -136,6 +136,15 @@ test("compile() turns garbage into diagnostics, never exceptions", () => {
   }
 });
 
+test("a code frame of a tab-indented line keeps the underline under the text it marks, each tab printed as one space as tsc does", () => {
+  const text = 'import { kprobe, printf, type u32 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n\tif (x) {\n\t\tprintf("%q", x);\n\t}\n});\n';
+  const r = compile({ fileName: "tabs.ts", text }, { arch: "x86_64" });
+  const frame = formatDiagnostics(r.diagnostics, { sources: { "tabs.ts": text } }).split("\n");
+  const line = frame.findIndex((l) => l.startsWith("5 "));
+  assert.equal(frame[line], '5   printf("%q", x);');
+  assert.equal(frame[line + 1]!.indexOf("~"), frame[line]!.indexOf('"%q"'), frame.join("\n"));
+});
+
 test("compile() reports a missing tracepoint and an unsupported architecture", () => {
   const tp = compile({ fileName: "t.ts", text: 'import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const t = tracepoint("a", "b", () => 0);\n' }, { tracepointFormat: () => undefined });
   assert.deepEqual(tp.diagnostics.map((d) => d.code), ["TSBPF1013"]);

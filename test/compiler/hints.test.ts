@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
+import { tsbpfExports } from "../../compiler/frontend/prelude.js";
 
 const messages = (body: string): string[] =>
   compile({ fileName: "h.ts", text: `import { kprobe, pidTgid, type u32 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => ${body});\n` }).diagnostics.map(
@@ -41,6 +42,18 @@ test("a tsbpf name used without its import says which import to add; other unkno
   assert.deepEqual(messages("helper(x)"), ["TS2304: Cannot find name 'helper'."]);
 });
 
+test("every name the tsbpf module exports, types (ProbeName, KernelStack) and values (cgroupId, Count) alike, gets the import hint", () => {
+  const names = tsbpfExports();
+  for (const name of ["ProbeName", "KernelStack", "UserStack", "KernelSymbol", "Count", "Sum", "cgroupId", "kprobe", "u64"]) assert.ok(names.includes(name), name);
+  const text = `export const license = "GPL";\n${names.map((n) => `type Use_${n} = ${n};`).join("\n")}\n`;
+  const hinted = compile({ fileName: "h.ts", text }).diagnostics.filter((d) => d.code === "TS2304" || d.code === "TS2552");
+  assert.deepEqual(
+    hinted.map((d) => /'(\w+)'/.exec(d.message)![1]),
+    names,
+  );
+  for (const d of hinted) assert.match(d.message, /\(import it: `import \{ (\w+) \} from "tsbpf"`\)$/, d.message);
+});
+
 test("a bigint given where a probe's number is expected gets the hint too", () => {
   assert.deepEqual(messages("{ const y: u32 = 5n; return y; }"), [
     "TS2322: Type 'bigint' is not assignable to type 'number'. (a probe's integers are numbers, which TypeScript does not mix with bigint: write a number, or `u64(0xffff_ffff_ffff_fff0n)` for a constant beyond 2^53)",
@@ -77,12 +90,20 @@ test("a Str of one size given where another is declared says the sizes must matc
   ]);
 });
 
-test("a map made, a function declared or ++ used inside a handler says where it goes instead", () => {
+test("a map made, a function declared, ++ used or an array literal left unannotated inside a handler says what to write instead", () => {
   const inHandler = (body: string): string[] =>
-    compile({ fileName: "h.ts", text: `import { kprobe, printk, HashMap, type u32, type u64, type Arr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n${body}\n});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+    compile({ fileName: "h.ts", text: `import { kprobe, printk, HashMap, Histogram, RingBuf, type u32, type u64, type Arr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n${body}\n});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
   assert.deepEqual(inHandler("  const m = new HashMap<u32, u64>(4);\n  m.update(x, 1);"), [
-    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const counts = new HashMap<u32, u64>(1024)`)",
+    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const m = new HashMap<u32, u64>(1024)`)",
   ]);
+  // Each map class's own constructor: a Histogram takes no key and value types.
+  assert.deepEqual(inHandler("  const h = new Histogram();\n  h.record(x);"), [
+    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const h = new Histogram()`, or `new Histogram<K>(maxKeys)` for one per key)",
+  ]);
+  assert.deepEqual(inHandler("  const e = new RingBuf<u64>(4096);\n  e.output(x);"), [
+    "TSBPF1001: `new` expressions are not supported in a probe handler: declare maps at module level, outside the handlers (`const e = new RingBuf<MyEvent>(65536)`)",
+  ]);
+  assert.deepEqual(inHandler("  const a = [1, 2];\n  printk(`${a[0]}`);"), ["TSBPF1018: annotate `a` with its element type and length: `const a: Arr<u64, 2> = [1, 2]`"]);
   assert.deepEqual(inHandler("  const f = (y: u32) => y + 1;\n  printk(`${f(x)}`);"), [
     "TSBPF1001: arrow functions are not supported in a probe handler: declare it as a function at module level (`function f(x: u32): u32 { ... }`) and call it from the handler",
   ]);

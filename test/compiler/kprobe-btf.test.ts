@@ -53,12 +53,17 @@ describe("kprobe() typed from BTF", { skip: hasBtf }, () => {
     assert.deepEqual(messages(file(`kprobe("do_unlinkat", (dfd: u64, name: Ptr<sock>) => name.__sk_common.skc_family);`)), []);
   });
 
-  it("says how many arguments the function takes, that a void function returns nothing, and what to do without BTF", () => {
+  it("says how many arguments the function takes, that a void function returns nothing, and names a function BTF lacks and those spelled like it", () => {
     assert.deepEqual(messages(file(`kprobe("do_unlinkat", (dfd, name, extra) => 0);`)), ["TSBPF1009: do_unlinkat takes 2 arguments"]);
     assert.deepEqual(messages(file(`kretprobe("schedule", (ret) => 0);`)), ["TSBPF1009: schedule returns nothing (void): a kretprobe on it takes no parameter"]);
     assert.deepEqual(messages(file(`kprobe("tsbpf_no_such_function", (x) => x);`)), [
-      "TSBPF1018: parameter `x` needs a type (u8..i64 or Ptr<T>): neither an annotation nor the kernel's BTF gives `tsbpf_no_such_function`'s argument types",
+      "TSBPF1018: the kernel's BTF has no function tsbpf_no_such_function to give the type of parameter `x`: correct the name, or annotate the parameters (`x: u64`) to probe a function BTF does not describe",
     ]);
+    // A misspelt function is reported at its name, with the functions spelled like it, and not at the parameter.
+    const misspelt = compile({ fileName: "k.ts", text: file(`kprobe("do_unlinkatt", (dfd, name) => dfd);`) }, { arch: "x86_64" }).diagnostics;
+    assert.equal(misspelt.length, 1);
+    assert.match(misspelt[0]!.message, /^the kernel's BTF has no function do_unlinkatt \(did you mean do_unlinkat\b.*\?\) to give the type of parameter `dfd`: correct the name/);
+    assert.equal(misspelt[0]!.column, 8);
     assert.deepEqual(messages(file(`const FN = "do_unlinkat";\nkprobe(FN, (dfd) => dfd);`)), [
       "TSBPF1018: parameter `dfd` needs a type (u8..i64 or Ptr<T>): neither an annotation nor the kernel's BTF gives `do_unlinkat`'s argument types (written as a string literal, its name would be looked up there)",
     ]);

@@ -99,6 +99,8 @@ test("printf's checks: a literal format, one value per conversion, strings for %
   expect(`printf("%d\\n", "x");`, /^%d prints an integer, and `"x"` is a string, which %s prints: printf\("%s\\n", "x"\)$/);
   expect(`printf("%q\\n", small);`, /^"%q" is not a conversion printf\(\) takes/);
   expect(`printf("100%\\n", small);`, /^"%" is not a conversion printf\(\) takes/);
+  expect(`printf("%*d\\n", 5, small);`, /^"%\*d": a `\*` width or precision \(taken from an argument\) is not supported: write the number in the format, as "%8d"$/);
+  expect(`printf("%-.*s\\n", 3, comm());`, /^"%-\.\*s": a `\*` width or precision .* as "%-\.8s"$/);
   const value = diagnostics(`const x = printf("%d", 1);`);
   assert.ok(value.some((d) => d.code === "TSBPF1001" && d.message === "printf() returns nothing: call it as a statement"), JSON.stringify(value));
 });

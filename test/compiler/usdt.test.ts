@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
+import { usdtArgumentCount } from "../../runtime/loader/usdt.js";
+import { CLI } from "../support/cli.js";
 
 const noKernel = missingRoot() ?? missingBpf(openSys());
 const noBpftool = spawnSync("bpftool", ["version"]).status === 0 ? undefined : "bpftool is not installed";
@@ -50,6 +52,38 @@ test("usdt(): wrong arguments, too many parameters and untyped ones are diagnost
   // Twelve is the most a site describes, and fine.
   assert.deepEqual(compile(probe(Array.from({ length: 12 }, (_, i) => `a${i}: u64`).join(", "))).diagnostics, []);
   assert.match(codes(compile(probe("a", "return 0;")))[0]!, /TSBPF1018 parameter `a` needs a type/);
+});
+
+test("usdt(): a parameter past the arguments the binary's notes give the probe is TSBPF1009 at that parameter, naming how many there are", () => {
+  const counts = (binary: string, provider: string, name: string) => (binary === "/usr/bin/python3" && provider === "python" && name === "function__entry" ? 3 : undefined);
+  const r = compile(probe("file: u64, func: u64, line: i32, extra: u64"), { usdtArguments: counts });
+  assert.deepEqual(codes(r), [
+    "TSBPF1009 USDT probe python:function__entry in /usr/bin/python3 passes 3 arguments (its .note.stapsdt says so), so `extra` would always be 0: the handler takes at most 3 parameters",
+  ]);
+  assert.equal(r.diagnostics[0]!.column, r.source.text.split("\n")[2]!.indexOf("extra: u64") + 1);
+  assert.deepEqual(compile(probe("file: u64, func: u64, line: i32"), { usdtArguments: counts }).diagnostics, []);
+  // A probe the notes do not describe (another binary, a glob) is left as before: its missing arguments read 0.
+  assert.deepEqual(compile(probe("a: u64, b: u64, c: u64, d: u64", "return 0;", '"/usr/bin/python3", "python", "function__*"'), { usdtArguments: counts }).diagnostics, []);
+});
+
+const pythonEntry = usdtArgumentCount("/usr/bin/python3", "python", "function__entry");
+test("usdtArgumentCount() reads a probe's argument count from the binary's .note.stapsdt", { skip: pythonEntry === undefined ? "/usr/bin/python3 has no python:function__entry probe" : undefined }, () => {
+  assert.equal(pythonEntry, 3);
+  assert.equal(usdtArgumentCount("/usr/bin/python3", "python", "tsbpf_no_such_probe"), undefined);
+  assert.equal(usdtArgumentCount("/nonexistent/tsbpf-binary", "python", "function__entry"), undefined);
+  // tsbpf compile and verify read them: the extra parameter is the error.
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-usdt-args-"));
+  try {
+    const file = join(dir, "extra.ts");
+    writeFileSync(file, probe("file: u64, func: u64, line: i32, extra: u64").text);
+    for (const command of [["compile", file, "-o", join(dir, "extra.o")], ["verify", file]]) {
+      const r = spawnSync(process.execPath, [...CLI, ...command], { encoding: "utf8" });
+      assert.notEqual(r.status, 0, command[0]);
+      assert.match(r.stderr + r.stdout, /extra\.ts:3:\d+ - error TSBPF1009: USDT probe python:function__entry in \/usr\/bin\/python3 passes 3 arguments/, command[0]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 for (const backend of ["own", "llvm"] as const) {
