@@ -26,6 +26,11 @@ export interface KernelScalar {
   pointeeId?: number;
   /** A `bool` (BTF's BOOL encoding): one byte holding 0 or 1, declared `boolean`. */
   bool?: true;
+  /**
+   * An enum's C name ("" for an anonymous one): an object's local BTF must declare the member as an enum of that
+   * name, since libbpf matches an enum field only with an enum of the same name (or an anonymous one).
+   */
+  enum?: string;
   /** A pointer into user or per-CPU memory (`__user`, `__percpu`): the kernel's typed pointers cannot load through it. */
   foreign?: true;
 }
@@ -296,7 +301,7 @@ function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
     const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : r.signed;
     if (r.kind === BtfKind.INT && size === 1 && r.encoding & BtfIntEncoding.BOOL) return { kind: "int", size, signed: false, bool: true };
-    return { kind: "int", size, signed };
+    return r.kind === BtfKind.INT ? { kind: "int", size, signed } : { kind: "int", size, signed, enum: r.name };
   }
   if (r.kind !== BtfKind.PTR) return undefined;
   const p = btf.resolveType(r.type);

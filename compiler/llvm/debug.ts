@@ -53,6 +53,7 @@ export class DebugInfo {
   private readonly eventTypes: number[] = [];
   private readonly basic = new Map<string, number>();
   private readonly typedefs = new Map<string, number>();
+  private readonly enums = new Map<string, number>();
   readonly file: number;
   private readonly unit: number;
   private readonly subroutine: number;
@@ -180,7 +181,17 @@ export class DebugInfo {
 
   private scalarTypes(m: KernelScalar): { di: number; llvm: string } {
     if (m.kind === "ptr") return { di: this.voidPtr, llvm: "ptr" };
-    return { di: this.basicType(`${m.signed ? "__s" : "__u"}${m.size * 8}`, m.size * 8, m.signed ? "DW_ATE_signed" : "DW_ATE_unsigned"), llvm: `i${m.size * 8}` };
+    const int = this.basicType(`${m.signed ? "__s" : "__u"}${m.size * 8}`, m.size * 8, m.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+    if (m.enum === undefined) return { di: int, llvm: `i${m.size * 8}` };
+    // As object/btf.ts: an enum of the kernel's name, without enumerators (libbpf matches enum members by name);
+    // the base type gives BTF its size and sign, and LLVM writes ENUM64 past 32 bits.
+    const key = `enum ${m.enum}/${m.size}/${m.signed}`;
+    let di = this.enums.get(key);
+    if (di === undefined) {
+      const name = m.enum ? `name: ${mdString(m.enum)}, ` : "";
+      this.enums.set(key, (di = this.add(`!DICompositeType(tag: DW_TAG_enumeration_type, ${name}file: !${this.file}, baseType: !${int}, size: ${m.size * 8}, elements: !{})`)));
+    }
+    return { di, llvm: `i${m.size * 8}` };
   }
 
   /** A value layout (map keys and values) as a debug type. */

@@ -64,7 +64,17 @@ function localStructs(btf: BtfBuilder, programs: readonly BtfProgram[], structs:
   };
   let voidPtr: number | undefined;
   let arrayIndex: number | undefined;
-  const scalarType = (m: KernelScalar): number => (m.kind === "ptr" ? (voidPtr ??= btf.add({ kind: BtfKind.PTR, name: "", type: 0 })) : intType(m.size, m.signed));
+  const enums = new Map<string, number>();
+  // libbpf and the kernel match an enum member only with an enum of the same name (or an anonymous one), never an
+  // integer: an empty enum of the kernel's name and size, ENUM64 at 8 bytes as LLVM writes it.
+  const enumType = (name: string, size: number, signed: boolean): number => {
+    const key = `${name}/${size}/${signed}`;
+    let id = enums.get(key);
+    if (id === undefined) enums.set(key, (id = btf.add(size === 8 ? { kind: BtfKind.ENUM64, name, size, signed, values: [] } : { kind: BtfKind.ENUM, name, size, signed, values: [] })));
+    return id;
+  };
+  const scalarType = (m: KernelScalar): number =>
+    m.kind === "ptr" ? (voidPtr ??= btf.add({ kind: BtfKind.PTR, name: "", type: 0 })) : m.enum !== undefined ? enumType(m.enum, m.size, m.signed) : intType(m.size, m.signed);
   const out = new Map<string, LocalStruct>();
   // Ids first: a struct's member may be a struct defined after it.
   for (const name of used.keys()) out.set(name, { id: btf.reserve(), index: new Map() });
