@@ -346,3 +346,22 @@ export const q = rawTracepoint("block_rq_issue", (rq) => {
     assert.ok(results.length > 0 && results.every((c) => c.ok), `${backend}: ${results.map((c) => (c.ok ? "ok" : c.error)).join("; ")}`);
   }
 });
+
+test("a kernel struct named by a TypeScript reserved word is imported as tsbpf btf declares it (class_ for struct class), and relocated by its C name", onVmlinux, () => {
+  const text = `import { kprobe, printf, readKernelStr, type Ptr } from "tsbpf";
+import type { device, class_ } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("device_add", (dev: Ptr<device>) => {
+  const c: Ptr<class_> | null = dev.class;
+  if (c) printf("%s\\n", readKernelStr(c.name));
+});
+`;
+  const r = compile({ fileName: "class.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics, []);
+  const raw = readBpfObject(r.object);
+  assert.equal(parseBtf(raw.btf!).find("class", BtfKind.STRUCT)?.kind, BtfKind.STRUCT, "the object's BTF names the kernel's struct class");
+  const results = [...resolveCore(raw, kernelBtf()).values()].flatMap((s) => [...s.values()]);
+  assert.ok(results.length > 0 && results.every((c) => c.ok), results.map((c) => (c.ok ? "ok" : c.error)).join("; "));
+  const missing = compile({ fileName: "class.ts", text: text.replace("class_ }", "class }") }, { arch: "x86_64" });
+  assert.ok(missing.diagnostics.length > 0, "class itself is not a name a TypeScript import can take");
+});
