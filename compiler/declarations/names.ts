@@ -31,6 +31,20 @@ const RESERVED = new Set([
 export const TSBPF_TYPE_NAMES = ["Arr", "Ptr", "Str", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "CString", "FixedArray"] as const;
 const OWN = new Set<string>(TSBPF_TYPE_NAMES);
 
+/**
+ * A kernel type's C name as a declaration spells it when no other rule renames it (rule 4: `class_` for
+ * `struct class`). The compiler's own "tsbpf/kernel" module spells names so too, so a probe imports what
+ * `tsbpf btf` declares.
+ */
+export function tsTypeName(c: string): string {
+  return RESERVED.has(c) || OWN.has(c) ? `${c}_` : c;
+}
+
+/** The C name a declared name stands for: tsTypeName's inverse. */
+export function cTypeName(name: string): string {
+  return name.endsWith("_") && tsTypeName(name.slice(0, -1)) === name ? name.slice(0, -1) : name;
+}
+
 /** tsbpf's integer type for a kernel typedef of the same name, when they agree. */
 export const INTEGER_TYPEDEFS = new Set(["u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64"]);
 
@@ -71,7 +85,7 @@ export class Namer {
     } else if (t.kind === BtfKind.TYPEDEF) {
       if (this.has(t.name, [BtfKind.STRUCT, BtfKind.UNION, BtfKind.FWD, BtfKind.ENUM, BtfKind.ENUM64])) base = `typedef_${t.name}`;
     }
-    if (RESERVED.has(base) || OWN.has(base)) base = `${base}_`;
+    base = tsTypeName(base);
     let name = base;
     for (let n = 2; this.taken.has(name) && this.taken.get(name) !== t.id; n++) name = `${base}_${n}`;
     this.taken.set(name, t.id);

@@ -12,8 +12,9 @@
 
 import { BTF_MAGIC, Btf, BtfError, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../btf/index.js";
 import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";
+import { cTypeName, tsTypeName } from "../declarations/names.js";
 
-export { VMLINUX_BTF };
+export { VMLINUX_BTF, cTypeName, tsTypeName };
 
 /** An integer or pointer: what one probe read gives. */
 export interface KernelScalar {
@@ -116,27 +117,30 @@ export type StructSource = Pick<Btf, "find" | "resolveType" | "typeById"> & {
 
 /**
  * Resolves one imported name: a struct or union, else a named enum, else an integer typedef, else an
- * enumerator (an enum constant). False when the BTF has none of them.
+ * enumerator (an enum constant). False when the BTF has none of them. A type whose C name TypeScript reserves is
+ * imported as `tsbpf btf` declares it (`class_` for `struct class`). Structs are keyed by their C name (what CO-RE
+ * matches), enums and typedefs by the name the probe imports.
  */
 export function importKernelName(btf: StructSource, name: string, into: KernelImports, mentioned: MemberFilter = allMembers): boolean {
-  const struct = kernelStruct(btf, name, mentioned);
+  const c = cTypeName(name);
+  const struct = kernelStruct(btf, c, mentioned);
   if (struct) {
-    into.structs.set(name, struct);
+    into.structs.set(c, struct);
     addEmbedded(btf, struct, into.structs, mentioned);
     return true;
   }
-  const e = btf.find(name, BtfKind.ENUM) ?? btf.find(name, BtfKind.ENUM64);
+  const e = btf.find(c, BtfKind.ENUM) ?? btf.find(c, BtfKind.ENUM64);
   if (e && (e.kind === BtfKind.ENUM || e.kind === BtfKind.ENUM64)) {
-    into.enums.set(name, { name, size: e.size, signed: e.signed, values: new Map(e.values.map((v) => [v.name, BigInt(v.value)])) });
+    into.enums.set(name, { name: c, size: e.size, signed: e.signed, values: new Map(e.values.map((v) => [v.name, BigInt(v.value)])) });
     return true;
   }
-  const t = btf.find(name, BtfKind.TYPEDEF);
+  const t = btf.find(c, BtfKind.TYPEDEF);
   if (t) {
     const r = btf.resolveType(t.id);
     const size = r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64 ? r.size : 0;
     if (size === 1 || size === 2 || size === 4 || size === 8) {
       const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : (r as { signed: boolean }).signed;
-      into.typedefs.set(name, { name, size, signed });
+      into.typedefs.set(name, { name: c, size, signed });
       return true;
     }
   }
@@ -392,13 +396,13 @@ export function kernelModuleText(imports: KernelImports): string {
   const body = structs.map((s) => {
     const fields = [...s.members.values()].map((m) => `    readonly ${JSON.stringify(m.name)}: ${memberType(m, known)};`);
     for (const [name, why] of s.unreadable) fields.push(`    readonly ${JSON.stringify(name)}: Unreadable<${JSON.stringify(why)}>;`);
-    return `  export interface ${s.name} {\n${fields.join("\n")}\n  }`;
+    return `  export interface ${tsTypeName(s.name)} {\n${fields.join("\n")}\n  }`;
   });
   for (const e of imports.enums.values()) {
     const members = [...e.values].filter(([, v]) => v >= -MAX_SAFE && v <= MAX_SAFE).map(([n, v]) => `    ${n} = ${v},`);
-    body.push(`  export enum ${e.name} {\n${members.join("\n")}\n  }`);
+    body.push(`  export enum ${tsTypeName(e.name)} {\n${members.join("\n")}\n  }`);
   }
-  for (const t of imports.typedefs.values()) body.push(`  export type ${t.name} = ${int(t.size, t.signed)};`);
+  for (const t of imports.typedefs.values()) body.push(`  export type ${tsTypeName(t.name)} = ${int(t.size, t.signed)};`);
   for (const [name, v] of imports.constants) body.push(`  export const ${name}: ${literal(v)};`);
   return `declare module "tsbpf/kernel" {\n  import type { Arr, Ptr, Str, u8, u16, u32, u64, i8, i16, i32, i64 } from "tsbpf";\n  /** A NUL-terminated kernel string: printk prints it with %s. */\n  export interface CString { readonly __tsbpfCString: true }\n  /** A member tsbpf cannot read, and why. */\n  export interface Unreadable<Why extends string> { readonly __tsbpfUnreadable: Why }\n${body.join("\n")}\n}\n`;
 }
@@ -407,7 +411,7 @@ export function kernelModuleText(imports: KernelImports): string {
 function memberType(m: KernelMember, known: ReadonlySet<string>): string {
   switch (m.kind) {
     case "struct":
-      return m.struct;
+      return tsTypeName(m.struct);
     case "array":
       return m.string ? `Str<${m.length}>` : `Arr<${scalarType(m.element, known)}, ${m.length}>`;
     default:
@@ -417,7 +421,7 @@ function memberType(m: KernelMember, known: ReadonlySet<string>): string {
 
 function scalarType(m: KernelScalar, known: ReadonlySet<string>): string {
   if (m.kind === "int") return m.bool ? "boolean" : `${m.signed ? "i" : "u"}${m.size * 8}`;
-  return m.pointee && known.has(m.pointee) ? `Ptr<${m.pointee}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
+  return m.pointee && known.has(m.pointee) ? `Ptr<${tsTypeName(m.pointee)}>` : m.pointee === "char" ? "Ptr<CString>" : "Ptr";
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

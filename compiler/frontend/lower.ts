@@ -73,7 +73,7 @@ import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usd
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
 import type { KernelFunction } from "./typed-handlers.js";
-import { noKernelImports, type KernelArray, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
+import { cTypeName, noKernelImports, type KernelArray, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
 
 export type ProbeKind = (typeof PROBES)[number];
 
@@ -344,7 +344,8 @@ export function lower(
     if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
     const decl = symbol?.declarations?.[0];
     const mod = decl?.parent?.parent;
-    return decl && decl.getSourceFile() === prelude && mod && ts.isModuleDeclaration(mod) && mod.name.text === "tsbpf/kernel" ? symbol!.name : undefined;
+    // Structs are known by their C name; the module spells reserved words with a trailing `_` (`class_`).
+    return decl && decl.getSourceFile() === prelude && mod && ts.isModuleDeclaration(mod) && mod.name.text === "tsbpf/kernel" ? cTypeName(symbol!.name) : undefined;
   };
 
   /** The name a node refers to when "tsbpf/kernel" declares it (a type, enum or constant at any depth of the module). */
@@ -386,7 +387,7 @@ export function lower(
     // The prelude's global interfaces (String's `length`) sit in no module.
     const module = owner.parent.parent as TS.Node | undefined;
     if (!module || !ts.isModuleDeclaration(module) || module.name.text !== "tsbpf/kernel") return undefined;
-    const struct = kernelStructs.get(owner.name.text);
+    const struct = kernelStructs.get(cTypeName(owner.name.text));
     return struct && { struct, member: struct.members.get(e.name.text) };
   };
 

@@ -9,7 +9,7 @@ import type * as TS from "typescript";
 import type { Typescript } from "./check.js";
 import { Code } from "./diagnostics.js";
 import type { HandlerTypes } from "./prelude.js";
-import { VMLINUX_BTF, importKernelName, kernelFunctionArgs, kernelFunctionNames, loadKernelBtf, rawTracepointArgs, rawTracepointNames, type KernelImports, type KernelScalar, type MemberFilter, type StructSource } from "./kernel-types.js";
+import { VMLINUX_BTF, importKernelName, kernelFunctionArgs, kernelFunctionNames, loadKernelBtf, rawTracepointArgs, rawTracepointNames, tsTypeName, type KernelImports, type KernelScalar, type MemberFilter, type StructSource } from "./kernel-types.js";
 import { BtfError } from "../btf/types.js";
 import { isGlob } from "../glob.js";
 import { similarNames } from "../similar.js";
@@ -156,7 +156,7 @@ export function handlerType(args: readonly KernelScalar[], structs: ReadonlySet<
   const kernel = (n: string) => `import("tsbpf/kernel").${n}`;
   const typeOf = (a: KernelScalar): string => {
     if (a.kind === "int") return a.bool ? "boolean" : tsbpf + handlerParamType(a);
-    if (a.pointee && structs.has(a.pointee)) return `${tsbpf}Ptr<${kernel(a.pointee)}>`;
+    if (a.pointee && structs.has(a.pointee)) return `${tsbpf}Ptr<${kernel(tsTypeName(a.pointee))}>`;
     return a.pointee === "char" && hasKernelModule ? `${tsbpf}Ptr<${kernel("CString")}>` : `${tsbpf}Ptr`;
   };
   return `(${[...args.map((a, i) => `arg${i}: ${typeOf(a)}`), "...more: never[]"].join(", ")}) => number | bigint | void`;
@@ -165,5 +165,5 @@ export function handlerType(args: readonly KernelScalar[], structs: ReadonlySet<
 /** An argument's type as a handler sees it: `boolean`, `u32`, `Ptr<task_struct>` (what `tsbpf list -v` shows). */
 export function handlerParamType(a: KernelScalar): string {
   if (a.kind === "int") return a.bool ? "boolean" : `${a.signed ? "i" : "u"}${a.size * 8}`;
-  return a.pointee === "char" ? "Ptr<CString>" : a.pointee ? `Ptr<${a.pointee}>` : "Ptr";
+  return a.pointee === "char" ? "Ptr<CString>" : a.pointee ? `Ptr<${tsTypeName(a.pointee)}>` : "Ptr";
 }

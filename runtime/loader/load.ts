@@ -530,7 +530,8 @@ function loadProgram(
           : interrupted
             ? "not loaded: a signal interrupted the kernel's verifier (EAGAIN)"
             : core
-              ? `refused: it reads what the running kernel does not have (${core.replace(/^CO-RE: /, "")})`
+              ? // A member of another type is there all the same: saying it is missing would send the reader looking for the wrong thing.
+                `refused: ${/incompatible with local/.test(core) ? "a kernel member it reads has a type in the running kernel that the object's BTF does not match" : "it reads what the running kernel does not have"} (${core.replace(/^CO-RE: /, "")})`
               : `rejected by the kernel's verifier: ${reason}`;
       const pc = interrupted ? undefined : lastLoggedInsn(e.log);
       const sourceMap = pc === undefined ? undefined : new SourceMap(l, lineInfo(spec));

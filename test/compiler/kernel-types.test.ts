@@ -11,6 +11,8 @@ import { BtfBuilder, BtfError, BtfIntEncoding, BtfKind, parseBtf } from "../../c
 import { MAX_EMBEDDED, StructReader, addPointedStructs, importKernelName, kernelModuleText, kernelStruct, mentionedMembers, noKernelImports, rawTracepointArgs, rawTracepointNames } from "../../compiler/frontend/kernel-types.js";
 import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
+import { readBpfObject } from "../../compiler/elf/read.js";
+import { kernelBtf, resolveCore } from "../../runtime/loader/core.js";
 
 function same(bytes: Buffer, names: string[]): void {
   const lean = StructReader.open(bytes);
@@ -311,4 +313,55 @@ test("a raw tracepoint's arguments come from its btf_trace_ prototype, pointers 
     assert.equal((members.get("parent") as { foreign?: true }).foreign, undefined, "__rcu pointers load as typed pointers");
     assert.equal((members.get("user_copy") as { foreign?: true }).foreign, true);
   }
+});
+
+test("an enum member is declared in the object's BTF as an enum of the kernel's name, which CO-RE matches (both backends)", onVmlinux, () => {
+  // libbpf matches an enum member only with an enum of the same name (or an anonymous one): an integer in the
+  // object's BTF made every enum member (request.state, socket.state) fail to relocate.
+  const text = `import { rawTracepoint, printf } from "tsbpf";
+export const license = "GPL";
+export const p = rawTracepoint("inet_sock_set_state", (sk) => {
+  printf("%d\\n", sk.sk_socket.state);
+});
+export const q = rawTracepoint("block_rq_issue", (rq) => {
+  printf("%d\\n", rq.state);
+});
+`;
+  const vmlinux = kernelBtf();
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "enum.ts", text }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const raw = readBpfObject(r.object);
+    const local = parseBtf(raw.btf!);
+    const memberType = (struct: string, member: string) => {
+      const t = local.find(struct, BtfKind.STRUCT);
+      assert.ok(t?.kind === BtfKind.STRUCT, backend);
+      const m = local.resolveType(t.members.find((x) => x.name === member)!.type);
+      return [m.kind, m.name, (m as { size: number }).size];
+    };
+    assert.deepEqual(memberType("request", "state"), [BtfKind.ENUM, "mq_rq_state", 4], backend);
+    // socket_state is a typedef of an anonymous enum: anonymous here too, which libbpf matches with any enum.
+    assert.deepEqual(memberType("socket", "state"), [BtfKind.ENUM, "", 4], backend);
+    const results = [...resolveCore(raw, vmlinux).values()].flatMap((s) => [...s.values()]);
+    assert.ok(results.length > 0 && results.every((c) => c.ok), `${backend}: ${results.map((c) => (c.ok ? "ok" : c.error)).join("; ")}`);
+  }
+});
+
+test("a kernel struct named by a TypeScript reserved word is imported as tsbpf btf declares it (class_ for struct class), and relocated by its C name", onVmlinux, () => {
+  const text = `import { kprobe, printf, readKernelStr, type Ptr } from "tsbpf";
+import type { device, class_ } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = kprobe("device_add", (dev: Ptr<device>) => {
+  const c: Ptr<class_> | null = dev.class;
+  if (c) printf("%s\\n", readKernelStr(c.name));
+});
+`;
+  const r = compile({ fileName: "class.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics, []);
+  const raw = readBpfObject(r.object);
+  assert.equal(parseBtf(raw.btf!).find("class", BtfKind.STRUCT)?.kind, BtfKind.STRUCT, "the object's BTF names the kernel's struct class");
+  const results = [...resolveCore(raw, kernelBtf()).values()].flatMap((s) => [...s.values()]);
+  assert.ok(results.length > 0 && results.every((c) => c.ok), results.map((c) => (c.ok ? "ok" : c.error)).join("; "));
+  const missing = compile({ fileName: "class.ts", text: text.replace("class_ }", "class }") }, { arch: "x86_64" });
+  assert.ok(missing.diagnostics.length > 0, "class itself is not a name a TypeScript import can take");
 });

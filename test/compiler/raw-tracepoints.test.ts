@@ -217,4 +217,29 @@ export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it("reads enum members through the kernel's typed pointers (socket.state at listen() is SS_UNCONNECTED), in both backends", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-raw-tp-enum-"));
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    try {
+      const file = join(dir, "listen.ts");
+      writeFileSync(file, `import { rawTracepoint, printf, pidTgid, targetPid } from "tsbpf";
+import { SS_UNCONNECTED } from "tsbpf/kernel";
+export const license = "GPL";
+export const state = rawTracepoint("inet_sock_set_state", (sk, oldState, newState) => {
+  if (pidTgid() >> 32 !== targetPid() || newState !== 10) return;
+  printf("socket state=%d unconnected=%d\\n", sk.sk_socket.state, SS_UNCONNECTED);
+});
+`);
+      // inet_listen() refuses a socket whose state is not SS_UNCONNECTED, so the listen's transition to TCP_LISTEN (10) sees 1.
+      const listen = `/usr/bin/python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()"`;
+      for (const backend of ["own", "llvm"]) {
+        const r = spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", "--backend", backend, "-c", listen], { encoding: "utf8", env, timeout: 60_000 });
+        assert.equal(r.status, 0, `${backend}: ${r.stderr}`);
+        assert.match(r.stdout, /^socket state=1 unconnected=1$/m, backend);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

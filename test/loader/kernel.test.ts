@@ -574,6 +574,16 @@ char LICENSE[] SEC("license") = "GPL";
     );
   });
 
+  it("a CO-RE read of a field whose type differs in the running kernel is refused as a type mismatch, not as a missing field", () => {
+    assert.throws(
+      () => new Session(sys).loadFile(fixturePath("core-mismatch")),
+      (e: unknown) =>
+        e instanceof LoadError &&
+        e.message.startsWith("program read_mismatch (section tracepoint/syscalls/sys_enter_unlinkat) was refused: a kernel member it reads has a type in the running kernel that the object's BTF does not match (") &&
+        /field comm of struct task_struct \[\d+\] has type char\[16\], incompatible with local int/.test(e.reason),
+    );
+  });
+
   it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {
