@@ -314,7 +314,8 @@ function kprobeTarget(retprobe: boolean) {
   return (rest: string | undefined): AttachTarget => {
     if (!rest) return { kind: "manual", why: "the section names no kernel function" };
     const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(rest);
-    if (!m) throw new ObjectError(`kprobe target "${rest}" is not FUNCTION or FUNCTION+OFFSET`);
+    // libbpf loads such a program and refuses only to attach it: the other programs must not suffer for it.
+    if (!m) return { kind: "manual", why: `kprobe target "${rest}" is not FUNCTION or FUNCTION+OFFSET, so it cannot be attached from its section` };
     return { kind: "kprobe", func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
   };
 }
@@ -329,15 +330,19 @@ function ksyscallTarget(retprobe: boolean) {
 }
 
 function uprobeTarget(retprobe: boolean) {
-  return (rest: string | undefined): AttachTarget => {
+  return (rest: string | undefined, section: string): AttachTarget => {
     if (!rest) return { kind: "manual", why: "the section names no binary and function" };
     // BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET, the function a C++ one's name as well (`/tmp/app:app::W::leaf`).
     const [binary, where] = splitUprobeTarget(rest) ?? ["", ""];
-    if (!binary || !where) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
+    // libbpf loads `uretprobe/readline` (bashreadline's) and leaves it to the tool's user space, which knows the binary.
+    if (!binary || !where) {
+      const head = section.replace(/^\?/, "").slice(0, section.replace(/^\?/, "").indexOf("/"));
+      const example = `${head}//bin/bash:${rest.replace(/^:+|:+$/g, "") || "readline"}`;
+      return { kind: "manual", why: `the section names no binary ("${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET); to attach it, name the binary in the section, as in SEC("${example}")` };
+    }
     if (/^(0x[0-9a-fA-F]+|\d+)$/.test(where)) return { kind: "uprobe", binary, func: undefined, offset: Number(where), retprobe };
     // The name may hold '+' (C++'s `operator+`): an offset is only the digits after the last one.
-    const m = /^(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where);
-    if (!m) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
+    const m = /^(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where)!;
     return { kind: "uprobe", binary, func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
   };
 }
@@ -346,7 +351,8 @@ function uprobeTarget(retprobe: boolean) {
 function usdtTarget(rest: string | undefined, section: string): AttachTarget {
   if (!rest) return { kind: "manual", why: 'the section names no binary and probe (libbpf\'s form is SEC("usdt/BINARY:PROVIDER:NAME"))' };
   const parts = rest.split(":");
-  if (parts.length !== 3 || parts.some((p) => p === "")) throw new ObjectError(`section ${section}: a USDT section is usdt/BINARY:PROVIDER:NAME`);
+  // libbpf loads it and refuses only to attach it.
+  if (parts.length !== 3 || parts.some((p) => p === "")) return { kind: "manual", why: `section ${section} is not usdt/BINARY:PROVIDER:NAME, so it cannot be attached from its section` };
   return { kind: "usdt", binary: parts[0]!, provider: parts[1]!, name: parts[2]! };
 }
 
@@ -354,7 +360,9 @@ function tracepointTarget(rest: string | undefined, section: string): AttachTarg
   const parts = rest?.split("/") ?? [];
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
     if (!rest) return { kind: "manual", why: "the section names no tracepoint" };
-    throw new ObjectError(`section ${section}: a tracepoint section is tracepoint/GROUP/NAME`);
+    // libbpf loads it and refuses only to attach it.
+    const name = parts.filter((p) => p).pop() ?? "NAME";
+    return { kind: "manual", why: `section ${section} is not tracepoint/GROUP/NAME; to attach it, name the group too, as in SEC("tracepoint/GROUP/${name}") (tsbpf list 'tracepoint:*:${name}' finds it)` };
   }
   return { kind: "tracepoint", group: parts[0], name: parts[1] };
 }
