@@ -137,7 +137,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
     // A format that is not a constant string (undefined) counts as printing.
-    const formats = printkFormats(loaded.spec.raw, [...loaded.programs.values()].map((p) => p.spec.source));
+    const formats = printkFormats(loaded.spec.raw, [...loaded.programs.values()].flatMap((p) => p.functions));
     const printks = formats === undefined || formats.length > 0;
     // Checked only where the object needs tracefs: uprobes and perf events attach without it.
     const noTracefs = missingTracefs();

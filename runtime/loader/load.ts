@@ -21,6 +21,7 @@ import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import type { ResolutionStore } from "./btf-resolutions.js";
 import { hookBtfId, hookRefusal } from "./hooks.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
+import type { BpfProgram } from "../../compiler/elf/read.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
 import { BTF_FEATURES, btfForKernel, type BtfFeature, type BtfFeatures } from "./btf-sanitize.js";
 import { mapBtfTypes, objectBtf } from "./maps.js";
@@ -76,6 +77,8 @@ export interface LoadedProgram {
   fd: number;
   /** Instructions handed to the kernel (sub-programs included). */
   insnCount: number;
+  /** The functions linked into it: the program, then every sub-program it calls or takes the address of. */
+  functions: readonly BpfProgram[];
   /** The verifier log; empty unless a log level was asked for. */
   log: string;
 }
@@ -502,7 +505,7 @@ function loadProgram(
     if (info) {
       try {
         const { fd, log } = sys.progLoad({ ...base, btfFd: loaded.btfFd, ...info });
-        return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
+        return { name: p.name, spec: p, fd, insnCount: l.insns.length, functions: l.functions.map((f) => f.source), log };
       } catch (e) {
         // Line info the kernel cannot use (a clang quirk, an older kernel) costs the lines, not the program.
         if (!(e instanceof BpfLoadError) || !/func[_ ]info|line[_ ]info|BTF/i.test(verifierReason(e.log) ?? "")) throw e;
@@ -510,7 +513,7 @@ function loadProgram(
       }
     }
     const { fd, log } = sys.progLoad(base);
-    return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
+    return { name: p.name, spec: p, fd, insnCount: l.insns.length, functions: l.functions.map((f) => f.source), log };
   } catch (e) {
     if (e instanceof BpfLoadError) {
       // EAGAIN: signals kept interrupting the verifier (sys retries five times); its partial log names no reason.
