@@ -14,7 +14,7 @@ import { isGlob } from "../../compiler/glob.js";
 import { LoadError, ObjectError } from "./errors.js";
 import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
-import { ITERATOR_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
+import { BTF_HOOK_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
@@ -91,7 +91,7 @@ export function notAttached(spec: ProgramSpec): string | undefined {
   const a = spec.attach;
   if (a.kind === "run") return `a ${a.when}() program runs once (run()), it is not attached`;
   if (a.kind === "manual") return a.why;
-  if (a.kind === "btf" && a.hook === "iter") return ITERATOR_NOT_ATTACHED;
+  if (a.kind === "btf") return BTF_HOOK_NOT_ATTACHED[a.hook];
   return undefined;
 }
 
@@ -250,6 +250,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
       throw new ObjectError(`no program ${n} in the object${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; its programs are ${names.join(", ")}`);
     }
     const chosen = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload));
+    for (const p of chosen) if (p.unloadable) throw new ObjectError(`program ${p.name} (section ${p.section}) cannot be loaded: ${p.unloadable}`);
     for (const p of spec.programs) if (p.unloadable && !wanted) loaded.warnings.push(`program ${p.name} (section ${p.section}) is not loaded: ${p.unloadable}`);
     // What the kernel's BTF is read for, unless an earlier load of this object kept it.
     const needsCore = hasCoreRelocations(spec.raw);

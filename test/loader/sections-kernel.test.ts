@@ -29,4 +29,33 @@ ${LICENSE}`,
     assert.match(picked.stderr(), /attached other to tracepoint syscalls:sys_enter_getppid/);
     assert.doesNotMatch(picked.stderr(), /printret|switched|loaded probe/);
   });
+
+  it("libbpf's xdp.frags, session and lirc sections are known; an unknown section and struct_ops leave only their program out", async () => {
+    const path = compileC(
+      "more-libbpf-sections",
+      `#include "loader.h"
+SEC("xdp.frags") int frags(void *ctx) { return 2; }
+SEC("xdp.frags/devmap") int frags_devmap(void *ctx) { return 2; }
+SEC("xdp.frags/cpumap") int frags_cpumap(void *ctx) { return 2; }
+SEC("kprobe.session/do_unlinkat") int kses(void *ctx) { return 0; }
+SEC("uprobe.session/libc.so.6:malloc") int uses(void *ctx) { return 0; }
+SEC("uprobe.session.s/libc.so.6:malloc") int uses_s(void *ctx) { return 0; }
+SEC("probe/foo") int unknown(void *ctx) { return 0; }
+SEC("struct_ops/init") int ops(void *ctx) { return 0; }
+SEC("tracepoint/syscalls/sys_enter_getppid") int other(void *ctx) { return 0; }
+${LICENSE}`,
+    );
+    const run = startCli(["load", path, "--duration", "0.3"]);
+    const named = startCli(["load", path, "--program", "unknown"]);
+    assert.equal(await run.exited, 0, run.stderr());
+    const err = run.stderr();
+    assert.match(err, /attached other to tracepoint syscalls:sys_enter_getppid/);
+    for (const p of ["frags", "frags_devmap", "frags_cpumap"]) assert.match(err, new RegExp(`loaded ${p} without attaching it: these programs attach to a network interface`));
+    assert.match(err, /loaded kses without attaching it: kprobe\.session programs attach through kprobe_multi links/);
+    assert.match(err, /loaded uses_s without attaching it: uprobe\.session programs attach through session uprobe_multi links/);
+    assert.match(err, /warning: program unknown \(section probe\/foo\) is not loaded: section probe\/foo names no program type libbpf knows; use a libbpf section name such as /);
+    assert.match(err, /warning: program ops \(section struct_ops\/init\) is not loaded: struct_ops programs load with the struct_ops map/);
+    assert.equal(await named.exited, 2, named.stderr());
+    assert.match(named.stderr(), /program unknown \(section probe\/foo\) cannot be loaded: section probe\/foo names no program type libbpf knows/);
+  });
 });
