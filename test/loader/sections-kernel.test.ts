@@ -55,6 +55,8 @@ ${LICENSE}`,
     assert.match(err, /loaded uses_s without attaching it: uprobe\.session programs attach through session uprobe_multi links/);
     assert.match(err, /warning: program unknown \(section probe\/foo\) is not loaded: section probe\/foo names no program type libbpf knows; use a libbpf section name such as /);
     assert.match(err, /warning: program ops \(section struct_ops\/init\) is not loaded: struct_ops programs load with the struct_ops map/);
+    // Only a "?" section marks a program optional.
+    assert.doesNotMatch(err, /marks it optional/);
     assert.equal(await named.exited, 2, named.stderr());
     assert.match(named.stderr(), /program unknown \(section probe\/foo\) cannot be loaded: section probe\/foo names no program type libbpf knows/);
   });
