@@ -144,7 +144,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
     // prints nothing would show other runs' lines.
     // A format that is not a constant string (undefined) counts as printing.
-    const formats = printkFormats(loaded.spec.raw, [...loaded.programs.values()].map((p) => p.spec.source));
+    const formats = printkFormats(loaded.spec.raw, [...loaded.programs.values()].flatMap((p) => p.functions));
     const printks = formats === undefined || formats.length > 0;
     // Checked only where the object needs tracefs: uprobes and perf events attach without it.
     const noTracefs = missingTracefs();
@@ -265,7 +265,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const { attached, skipped } = stopping ? { attached: [], skipped: [] } : attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
-    for (const p of loaded.spec.programs) if (!p.autoload && !loaded.programs.has(p.name)) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
+    // Programs tsbpf cannot load (struct_ops, unknown sections) were named in a warning already.
+    for (const p of loaded.spec.programs) if (p.section.startsWith("?") && !p.unloadable && !loaded.programs.has(p.name)) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
     if (attached.length === 0 && !runsAny) {
       log("nothing to attach; releasing the object");
       return ExitCode.OK;

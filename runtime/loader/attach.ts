@@ -27,7 +27,7 @@ import { probeCookie } from "./probe-names.js";
 import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
 import { kernelBtf } from "./core.js";
 import { BtfKind } from "../../compiler/btf/index.js";
-import type { AttachTarget, ProgramSpec } from "./object.js";
+import type { AttachTarget, BtfHook, ProgramSpec } from "./object.js";
 
 export interface Attachment {
   program: string;
@@ -322,12 +322,16 @@ function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { n
  * A program that asks probe() gets its hook's name (`rawtracepoint:sched_switch`, as bpftrace names a tp_btf probe) in
  * the link's cookie.
  */
-/** Why an iterator program (iter/NAME) is loaded but not attached. */
-export const ITERATOR_NOT_ATTACHED = "an iterator is read through a link and an iterator fd of its own, which tsbpf does not make";
+/** Why programs of these BTF hooks are loaded (for their hook's type) but not attached. */
+export const BTF_HOOK_NOT_ATTACHED: Partial<Record<BtfHook, string>> = {
+  iter: "an iterator is read through a link and an iterator fd of its own, which tsbpf does not make",
+  lsm_cgroup: "lsm_cgroup programs attach to a cgroup, which tsbpf does not do for them",
+};
 
-function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: string; name: string }): Attachment {
+function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: BtfHook; name: string }): Attachment {
   const description = `${t.hook} ${t.name}`;
-  if (t.hook === "iter") throw new AttachError(`program ${spec.name} (section ${spec.section}) cannot be attached automatically: ${ITERATOR_NOT_ATTACHED}`, "unsupported");
+  const manual = BTF_HOOK_NOT_ATTACHED[t.hook];
+  if (manual) throw new AttachError(`program ${spec.name} (section ${spec.section}) cannot be attached automatically: ${manual}`, "unsupported");
   try {
     const cookie = spec.probeNames ? probeCookie(`${t.hook === "tp_btf" ? "rawtracepoint" : t.hook}:${t.name}`) : undefined;
     return attachment(sys, spec, description, sys.rawTracepointOpen(undefined, progFd, cookie));

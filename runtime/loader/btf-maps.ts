@@ -83,7 +83,7 @@ function readDefinition(btf: Btf, name: string, typeId: number, inner: boolean):
         out.numaNode = uintMember(btf, name, m.name, m.type);
         break;
       case "map_extra":
-        out.mapExtra = BigInt(uintMember(btf, name, m.name, m.type));
+        out.mapExtra = longMember(btf, name, m.name, m.type);
         break;
       case "pinning": {
         const p = uintMember(btf, name, m.name, m.type);
@@ -179,6 +179,19 @@ function uintMember(btf: Btf, map: string, member: string, typeId: number): numb
   const arr = btf.resolveType(ptr.type);
   if (arr.kind !== BtfKind.ARRAY) throw new ObjectError(`map ${map}: ${member} is not written as __uint(${member}, N)`);
   return arr.nelems;
+}
+
+/**
+ * `__uint(map_extra, N)`, or libbpf 1.4's `__ulong(map_extra, N)`: an anonymous enum whose one value is N, the way to
+ * write a 64-bit value (an arena's address) in a definition.
+ */
+function longMember(btf: Btf, map: string, member: string, typeId: number): bigint {
+  const t = btf.resolveType(typeId);
+  if (t.kind === BtfKind.PTR) return BigInt(uintMember(btf, map, member, typeId));
+  if ((t.kind === BtfKind.ENUM || t.kind === BtfKind.ENUM64) && t.values.length === 1) {
+    return BigInt.asUintN(t.kind === BtfKind.ENUM ? 32 : 64, BigInt(t.values[0]!.value));
+  }
+  throw new ObjectError(`map ${map}: ${member} is not written as __uint(${member}, N) or __ulong(${member}, N)`);
 }
 
 /** `T *name` gives sizeof(T). */

@@ -12,6 +12,7 @@ function hookType(hook: BtfHook, name: string): { typeName: string; kind: number
     case "tp_btf":
       return { typeName: `btf_trace_${name}`, kind: BtfKind.TYPEDEF, what: `tracepoint ${name}` };
     case "lsm":
+    case "lsm_cgroup":
       return { typeName: `bpf_lsm_${name}`, kind: BtfKind.FUNC, what: `LSM hook ${name}` };
     case "iter":
       return { typeName: `bpf_iter_${name}`, kind: BtfKind.FUNC, what: `iterator ${name}` };

@@ -14,13 +14,14 @@ import { isGlob } from "../../compiler/glob.js";
 import { LoadError, MapRefusedError, ObjectError } from "./errors.js";
 import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
-import { ITERATOR_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
+import { BTF_HOOK_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
 import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import type { ResolutionStore } from "./btf-resolutions.js";
 import { hookBtfId, hookRefusal } from "./hooks.js";
 import { encodeProgram, linkProgram, type LinkedProgram } from "./relocate.js";
+import type { BpfProgram } from "../../compiler/elf/read.js";
 import { kernelObjectBtf, programBtfInfo } from "./btf-load.js";
 import { BTF_FEATURES, btfForKernel, type BtfFeature, type BtfFeatures } from "./btf-sanitize.js";
 import { mapBtfTypes, objectBtf } from "./maps.js";
@@ -76,6 +77,8 @@ export interface LoadedProgram {
   fd: number;
   /** Instructions handed to the kernel (sub-programs included). */
   insnCount: number;
+  /** The functions linked into it: the program, then every sub-program it calls or takes the address of. */
+  functions: readonly BpfProgram[];
   /** The verifier log; empty unless a log level was asked for. */
   log: string;
 }
@@ -88,7 +91,7 @@ export function notAttached(spec: ProgramSpec): string | undefined {
   const a = spec.attach;
   if (a.kind === "run") return `a ${a.when}() program runs once (run()), it is not attached`;
   if (a.kind === "manual") return a.why;
-  if (a.kind === "btf" && a.hook === "iter") return ITERATOR_NOT_ATTACHED;
+  if (a.kind === "btf") return BTF_HOOK_NOT_ATTACHED[a.hook];
   return undefined;
 }
 
@@ -247,6 +250,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
       throw new ObjectError(`no program ${n} in the object${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; its programs are ${names.join(", ")}`);
     }
     const chosen = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload));
+    for (const p of chosen) if (p.unloadable) throw new ObjectError(`program ${p.name} (section ${p.section}) cannot be loaded: ${p.unloadable}`);
     for (const p of spec.programs) if (p.unloadable && !wanted) loaded.warnings.push(`program ${p.name} (section ${p.section}) is not loaded: ${p.unloadable}`);
     // What the kernel's BTF is read for, unless an earlier load of this object kept it.
     const needsCore = hasCoreRelocations(spec.raw);
@@ -505,7 +509,7 @@ function loadProgram(
     if (info) {
       try {
         const { fd, log } = sys.progLoad({ ...base, btfFd: loaded.btfFd, ...info });
-        return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
+        return { name: p.name, spec: p, fd, insnCount: l.insns.length, functions: l.functions.map((f) => f.source), log };
       } catch (e) {
         // Line info the kernel cannot use (a clang quirk, an older kernel) costs the lines, not the program.
         if (!(e instanceof BpfLoadError) || !/func[_ ]info|line[_ ]info|BTF/i.test(verifierReason(e.log) ?? "")) throw e;
@@ -513,7 +517,7 @@ function loadProgram(
       }
     }
     const { fd, log } = sys.progLoad(base);
-    return { name: p.name, spec: p, fd, insnCount: l.insns.length, log };
+    return { name: p.name, spec: p, fd, insnCount: l.insns.length, functions: l.functions.map((f) => f.source), log };
   } catch (e) {
     if (e instanceof BpfLoadError) {
       // EAGAIN: a signal ended the verifier's run (Ctrl-C; sys blocks the others, or retries five times where it cannot);

@@ -16,7 +16,7 @@ import { splitUprobeTarget } from "./elfsym.js";
 import { KCONFIG_SECTION, kconfigSize, readExterns, type ExternSpec } from "./externs.js";
 import { PERF_EVENT_SECTION, PERF_EVENT_TAG, PROBE_TAG, RUN_SECTION, RUN_TAG, funcTags, parsePerfEventTag, type PerfEventProbe, type RunWhen } from "../../compiler/btf/tags.js";
 
-export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm" | "iter";
+export type BtfHook = "tp_btf" | "fentry" | "fexit" | "fmod_ret" | "lsm" | "lsm_cgroup" | "iter";
 
 /** Where a program attaches, as its section name says. */
 export type AttachTarget =
@@ -314,7 +314,8 @@ function kprobeTarget(retprobe: boolean) {
   return (rest: string | undefined): AttachTarget => {
     if (!rest) return { kind: "manual", why: "the section names no kernel function" };
     const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(rest);
-    if (!m) throw new ObjectError(`kprobe target "${rest}" is not FUNCTION or FUNCTION+OFFSET`);
+    // libbpf loads such a program and refuses only to attach it: the other programs must not suffer for it.
+    if (!m) return { kind: "manual", why: `kprobe target "${rest}" is not FUNCTION or FUNCTION+OFFSET, so it cannot be attached from its section` };
     return { kind: "kprobe", func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
   };
 }
@@ -329,15 +330,19 @@ function ksyscallTarget(retprobe: boolean) {
 }
 
 function uprobeTarget(retprobe: boolean) {
-  return (rest: string | undefined): AttachTarget => {
+  return (rest: string | undefined, section: string): AttachTarget => {
     if (!rest) return { kind: "manual", why: "the section names no binary and function" };
     // BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET, the function a C++ one's name as well (`/tmp/app:app::W::leaf`).
     const [binary, where] = splitUprobeTarget(rest) ?? ["", ""];
-    if (!binary || !where) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
+    // libbpf loads `uretprobe/readline` (bashreadline's) and leaves it to the tool's user space, which knows the binary.
+    if (!binary || !where) {
+      const head = section.replace(/^\?/, "").slice(0, section.replace(/^\?/, "").indexOf("/"));
+      const example = `${head}//bin/bash:${rest.replace(/^:+|:+$/g, "") || "readline"}`;
+      return { kind: "manual", why: `the section names no binary ("${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET); to attach it, name the binary in the section, as in SEC("${example}")` };
+    }
     if (/^(0x[0-9a-fA-F]+|\d+)$/.test(where)) return { kind: "uprobe", binary, func: undefined, offset: Number(where), retprobe };
     // The name may hold '+' (C++'s `operator+`): an offset is only the digits after the last one.
-    const m = /^(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where);
-    if (!m) throw new ObjectError(`uprobe target "${rest}" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET`);
+    const m = /^(.+?)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(where)!;
     return { kind: "uprobe", binary, func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
   };
 }
@@ -346,7 +351,8 @@ function uprobeTarget(retprobe: boolean) {
 function usdtTarget(rest: string | undefined, section: string): AttachTarget {
   if (!rest) return { kind: "manual", why: 'the section names no binary and probe (libbpf\'s form is SEC("usdt/BINARY:PROVIDER:NAME"))' };
   const parts = rest.split(":");
-  if (parts.length !== 3 || parts.some((p) => p === "")) throw new ObjectError(`section ${section}: a USDT section is usdt/BINARY:PROVIDER:NAME`);
+  // libbpf loads it and refuses only to attach it.
+  if (parts.length !== 3 || parts.some((p) => p === "")) return { kind: "manual", why: `section ${section} is not usdt/BINARY:PROVIDER:NAME, so it cannot be attached from its section` };
   return { kind: "usdt", binary: parts[0]!, provider: parts[1]!, name: parts[2]! };
 }
 
@@ -354,7 +360,9 @@ function tracepointTarget(rest: string | undefined, section: string): AttachTarg
   const parts = rest?.split("/") ?? [];
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
     if (!rest) return { kind: "manual", why: "the section names no tracepoint" };
-    throw new ObjectError(`section ${section}: a tracepoint section is tracepoint/GROUP/NAME`);
+    // libbpf loads it and refuses only to attach it.
+    const name = parts.filter((p) => p).pop() ?? "NAME";
+    return { kind: "manual", why: `section ${section} is not tracepoint/GROUP/NAME; to attach it, name the group too, as in SEC("tracepoint/GROUP/${name}") (tsbpf list 'tracepoint:*:${name}' finds it)` };
   }
   return { kind: "tracepoint", group: parts[0], name: parts[1] };
 }
@@ -364,7 +372,7 @@ function rawTracepointTarget(rest: string | undefined): AttachTarget {
 }
 
 function btfTarget(hook: BtfHook) {
-  return (rest: string | undefined): AttachTarget => (rest ? { kind: "btf", hook, name: rest } : { kind: "manual", why: `the section names no ${hook === "tp_btf" ? "tracepoint" : hook === "lsm" ? "LSM hook" : "kernel function"}` });
+  return (rest: string | undefined): AttachTarget => (rest ? { kind: "btf", hook, name: rest } : { kind: "manual", why: `the section names no ${hook === "tp_btf" ? "tracepoint" : hook.startsWith("lsm") ? "LSM hook" : "kernel function"}` });
 }
 
 /** libbpf's section prefixes (tools/lib/bpf/libbpf.c section_defs) for the program types tsbpf loads. */
@@ -381,8 +389,12 @@ const SECTIONS: Record<string, SectionKind> = {
   "usdt.s": { type: ProgType.KPROBE, flags: ProgFlag.SLEEPABLE, target: usdtTarget },
   tracepoint: { type: ProgType.TRACEPOINT, target: tracepointTarget },
   tp: { type: ProgType.TRACEPOINT, target: tracepointTarget },
+  "tracepoint.s": { type: ProgType.TRACEPOINT, flags: ProgFlag.SLEEPABLE, target: tracepointTarget },
+  "tp.s": { type: ProgType.TRACEPOINT, flags: ProgFlag.SLEEPABLE, target: tracepointTarget },
   raw_tracepoint: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
   raw_tp: { type: ProgType.RAW_TRACEPOINT, target: rawTracepointTarget },
+  "raw_tracepoint.s": { type: ProgType.RAW_TRACEPOINT, flags: ProgFlag.SLEEPABLE, target: rawTracepointTarget },
+  "raw_tp.s": { type: ProgType.RAW_TRACEPOINT, flags: ProgFlag.SLEEPABLE, target: rawTracepointTarget },
   perf_event: { type: ProgType.PERF_EVENT, target: manual(`perf_event programs attach to a perf event you open, or, tagged __attribute__((btf_decl_tag("${PERF_EVENT_TAG}profile:hz:99"))), to bpftrace's profile and interval probes`) },
   socket: { type: ProgType.SOCKET_FILTER, target: manual("socket filters attach to a socket") },
   xdp: { type: ProgType.XDP, attachType: AttachType.XDP, target: manual("XDP programs attach to a network interface") },
@@ -391,13 +403,17 @@ const SECTIONS: Record<string, SectionKind> = {
   action: { type: ProgType.SCHED_ACT, target: manual("tc actions attach to a network interface") },
   syscall: { type: ProgType.SYSCALL, flags: ProgFlag.SLEEPABLE, target: manual("syscall programs are run with BPF_PROG_RUN") },
   tp_btf: { type: ProgType.TRACING, attachType: AttachType.TRACE_RAW_TP, target: btfTarget("tp_btf") },
+  "tp_btf.s": { type: ProgType.TRACING, attachType: AttachType.TRACE_RAW_TP, flags: ProgFlag.SLEEPABLE, target: btfTarget("tp_btf") },
   fentry: { type: ProgType.TRACING, attachType: AttachType.TRACE_FENTRY, target: btfTarget("fentry") },
   fexit: { type: ProgType.TRACING, attachType: AttachType.TRACE_FEXIT, target: btfTarget("fexit") },
   fmod_ret: { type: ProgType.TRACING, attachType: AttachType.MODIFY_RETURN, target: btfTarget("fmod_ret") },
   "fentry.s": { type: ProgType.TRACING, attachType: AttachType.TRACE_FENTRY, flags: ProgFlag.SLEEPABLE, target: btfTarget("fentry") },
   "fexit.s": { type: ProgType.TRACING, attachType: AttachType.TRACE_FEXIT, flags: ProgFlag.SLEEPABLE, target: btfTarget("fexit") },
+  "fmod_ret.s": { type: ProgType.TRACING, attachType: AttachType.MODIFY_RETURN, flags: ProgFlag.SLEEPABLE, target: btfTarget("fmod_ret") },
   lsm: { type: ProgType.LSM, attachType: AttachType.LSM_MAC, target: btfTarget("lsm") },
   "lsm.s": { type: ProgType.LSM, attachType: AttachType.LSM_MAC, flags: ProgFlag.SLEEPABLE, target: btfTarget("lsm") },
+  // Loaded for its bpf_lsm_ hook, attached to a cgroup by hand (attach.ts BTF_HOOK_NOT_ATTACHED).
+  lsm_cgroup: { type: ProgType.LSM, attachType: AttachType.LSM_CGROUP, target: btfTarget("lsm_cgroup") },
   // One uprobe_multi link for every function the pattern matches (Linux 6.6).
   "uprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_MULTI, target: uprobeTarget(false) },
   "uretprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_MULTI, target: uprobeTarget(true) },
@@ -405,6 +421,9 @@ const SECTIONS: Record<string, SectionKind> = {
   "uretprobe.multi.s": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_MULTI, flags: ProgFlag.SLEEPABLE, target: uprobeTarget(true) },
   "kprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_KPROBE_MULTI, target: manual("kprobe.multi programs attach through kprobe_multi links, which tsbpf does not make") },
   "kretprobe.multi": { type: ProgType.KPROBE, attachType: AttachType.TRACE_KPROBE_MULTI, target: manual("kprobe.multi programs attach through kprobe_multi links, which tsbpf does not make") },
+  "kprobe.session": { type: ProgType.KPROBE, attachType: AttachType.TRACE_KPROBE_SESSION, target: manual("kprobe.session programs attach through kprobe_multi links, which tsbpf does not make") },
+  "uprobe.session": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_SESSION, target: manual("uprobe.session programs attach through session uprobe_multi links, which tsbpf does not make") },
+  "uprobe.session.s": { type: ProgType.KPROBE, attachType: AttachType.TRACE_UPROBE_SESSION, flags: ProgFlag.SLEEPABLE, target: manual("uprobe.session programs attach through session uprobe_multi links, which tsbpf does not make") },
   "raw_tp.w": { type: ProgType.RAW_TRACEPOINT_WRITABLE, target: rawTracepointTarget },
   "raw_tracepoint.w": { type: ProgType.RAW_TRACEPOINT_WRITABLE, target: rawTracepointTarget },
   iter: { type: ProgType.TRACING, attachType: AttachType.TRACE_ITER, target: btfTarget("iter") },
@@ -458,6 +477,11 @@ const EXACT_SECTIONS: Record<string, SectionKind> = {
   "sk_reuseport/migrate": socket(ProgType.SK_REUSEPORT, AttachType.SK_REUSEPORT_SELECT_OR_MIGRATE),
   "xdp/devmap": network(ProgType.XDP, AttachType.XDP_DEVMAP),
   "xdp/cpumap": network(ProgType.XDP, AttachType.XDP_CPUMAP),
+  // Multi-buffer XDP: the kernel lets the program see packets beyond one page only with this flag.
+  "xdp.frags": { ...network(ProgType.XDP, AttachType.XDP), flags: ProgFlag.XDP_HAS_FRAGS },
+  "xdp.frags/devmap": { ...network(ProgType.XDP, AttachType.XDP_DEVMAP), flags: ProgFlag.XDP_HAS_FRAGS },
+  "xdp.frags/cpumap": { ...network(ProgType.XDP, AttachType.XDP_CPUMAP), flags: ProgFlag.XDP_HAS_FRAGS },
+  lirc_mode2: byHand(ProgType.LIRC_MODE2, AttachType.LIRC_MODE2, "lirc_mode2 programs attach to a LIRC device, which tsbpf does not do for them"),
   "tc/ingress": network(ProgType.SCHED_CLS, AttachType.TCX_INGRESS),
   "tc/egress": network(ProgType.SCHED_CLS, AttachType.TCX_EGRESS),
   "tcx/ingress": network(ProgType.SCHED_CLS, AttachType.TCX_INGRESS),
@@ -486,7 +510,7 @@ export function classifySection(section: string): Pick<ProgramSpec, "type" | "ex
   const rest = slash < 0 ? undefined : section.slice(slash + 1);
   const kind = Object.hasOwn(EXACT_SECTIONS, section) ? EXACT_SECTIONS[section] : Object.hasOwn(SECTIONS, head) ? SECTIONS[head] : Object.hasOwn(OTHER_SECTIONS, head) ? OTHER_SECTIONS[head] : undefined;
   if (!kind) {
-    throw new ObjectError(`section ${section}: unknown program type; use a libbpf section name such as ${["tracepoint/GROUP/NAME", "kprobe/FUNC", "uprobe/BINARY:FUNC", "raw_tp/NAME", "socket", "xdp"].join(", ")}`);
+    throw new ObjectError(`section ${section} names no program type libbpf knows; use a libbpf section name such as ${["tracepoint/GROUP/NAME", "kprobe/FUNC", "uprobe/BINARY:FUNC", "raw_tp/NAME", "socket", "xdp"].join(", ")}`);
   }
   return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach: kind.target(rest || undefined, section), ...(kind.unloadable ? { unloadable: kind.unloadable } : {}) };
 }
@@ -494,8 +518,18 @@ export function classifySection(section: string): Pick<ProgramSpec, "type" | "ex
 function programSpec(p: BpfProgram): ProgramSpec {
   // libbpf: a leading "?" keeps the program's type but leaves it out of the default load.
   const optional = p.section.startsWith("?");
-  const kind = classifySection(optional ? p.section.slice(1) : p.section);
+  const kind = knownSection(optional ? p.section.slice(1) : p.section);
   return { name: p.name, section: p.section, ...kind, autoload: !optional && !kind.unloadable, source: p };
+}
+
+/** classifySection, but a name libbpf does not know leaves only its program out (with a warning when loading), not the object. */
+function knownSection(section: string): ReturnType<typeof classifySection> {
+  try {
+    return classifySection(section);
+  } catch (e) {
+    if (!(e instanceof ObjectError)) throw e;
+    return { type: ProgType.UNSPEC, expectedAttachType: undefined, flags: 0, attach: { kind: "manual", why: e.message }, unloadable: e.message };
+  }
 }
 
 const PROBE_TAG_BYTES = Buffer.from(PROBE_TAG);

@@ -26,12 +26,13 @@ export function formatsMatcher(formats: readonly string[]): (message: string) =>
 
 /**
  * The format string of every printk call, or undefined when one is not a string the object holds: r1 at the call
- * is traced back (through register copies) to an LDDW of a read-only data address. With `programs` (those loaded),
- * only the calls in them and in the functions they call count.
+ * is traced back (through register copies) to an LDDW of a read-only data address. With `functions` (those the
+ * loaded programs were linked with, relocate.ts: calls without relocations and callbacks included), only the calls
+ * in them count.
  */
-export function printkFormats(object: BpfObject, programs?: readonly BpfProgram[]): string[] | undefined {
+export function printkFormats(object: BpfObject, functions?: Iterable<BpfProgram>): string[] | undefined {
   const formats: string[] = [];
-  for (const fn of programs ? reachable(object, programs) : [...object.programs, ...object.subprograms]) {
+  for (const fn of new Set(functions ?? [...object.programs, ...object.subprograms])) {
     for (let i = 0; i < fn.insns.length; i++) {
       const insn = fn.insns[i]!;
       if (insn.code !== Op.CALL || insn.src !== PseudoCall.HELPER || !PRINTK.has(insn.imm)) continue;
@@ -41,21 +42,6 @@ export function printkFormats(object: BpfObject, programs?: readonly BpfProgram[
     }
   }
   return formats;
-}
-
-/** `programs` and every function they call, directly or not. */
-function reachable(object: BpfObject, programs: readonly BpfProgram[]): Set<BpfProgram> {
-  const seen = new Set<BpfProgram>();
-  const visit = (fn: BpfProgram): void => {
-    if (seen.has(fn)) return;
-    seen.add(fn);
-    for (const r of fn.relocations) {
-      const callee = r.callee && object.subprograms.find((s) => s.sectionIndex === r.callee!.sectionIndex && s.offset === r.callee!.offset);
-      if (callee) visit(callee);
-    }
-  };
-  programs.forEach(visit);
-  return seen;
 }
 
 /** The string r1 points to at slot `call`, found by the latest write to it before the call. */

@@ -44,6 +44,8 @@ export interface LinkedFunction {
   /** ELF section and first slot within it. */
   section: string;
   offset: number;
+  /** The function as the object holds it. */
+  source: BpfProgram;
 }
 
 const key = (sectionIndex: number, slot: number): string => `${sectionIndex}:${slot}`;
@@ -87,7 +89,7 @@ export function linkProgram(object: ObjectSpec, program: ProgramSpec, core?: Cor
     const f = pending.shift()!;
     const start = insns.length;
     placed.set(f, start);
-    functions.push({ name: f.name, start, length: f.insns.length, section: f.section, offset: f.offset });
+    functions.push({ name: f.name, start, length: f.insns.length, section: f.section, offset: f.offset, source: f });
     for (const insn of f.insns) insns.push({ ...insn });
     const coreSlots = core?.get(f.section);
     if (coreSlots) {

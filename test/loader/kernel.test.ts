@@ -13,7 +13,7 @@ import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Poll, listIds, missingKprobes, openSys } from "../../runtime/sys/index.js";
-import { AttachError, LoadError, MissingKernelError, ObjectError, Session, loadObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
+import { AttachError, LoadError, MissingKernelError, ObjectError, Session, loadObject, openObject, parseObject, type TracePipe } from "../../runtime/loader/index.js";
 import { mapContents } from "../../cli/report.js";
 import type { BtfResolutions, ResolutionStore } from "../../runtime/loader/btf-resolutions.js";
 import { verifyObject } from "../../cli/commands/verify.js";
@@ -543,6 +543,29 @@ char LICENSE[] SEC("license") = "GPL";
       const obj = session.loadFile(path);
       assert.equal(sys.mapInfo(obj.map("events").fd).maxEntries, Math.max(4096, sys.pageSize()));
       assert.equal(sys.mapInfo(obj.map("seen").fd).mapExtra, 3n);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("map_extra written as libbpf 1.4's __ulong (a one-value enum, 64 bits wide when it must be) reaches the kernel", async () => {
+    const ulong = (value: string) =>
+      compileC(
+        "map-extra-ulong",
+        `#include "loader.h"
+#define __ulong(name, val) enum { ___ulong_##name = val } name
+struct { __uint(type, 30); __uint(max_entries, 16); __type(value, __u32); __ulong(map_extra, ${value}); } seen SEC(".maps");
+static long (*push)(void *map, const void *value, __u64 flags) = (void *)87;
+SEC("tracepoint/syscalls/sys_enter_unlinkat") int p(void *ctx) { __u32 v = 1; return push(&seen, &v, 0); }
+char LICENSE[] SEC("license") = "GPL";
+`,
+      );
+    const wide = openObject(readFileSync(ulong("0x100000002ULL"))).maps.find((m) => m.name === "seen") as { mapExtra?: bigint } | undefined;
+    assert.equal(wide?.mapExtra, 0x100000002n);
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(ulong("5"));
+      assert.equal(sys.mapInfo(obj.map("seen").fd).mapExtra, 5n);
     } finally {
       await session.close();
     }

@@ -38,6 +38,13 @@ describe("section names", () => {
     ["uretprobe.multi//usr/bin/bash:read*", ProgType.KPROBE, { kind: "uprobe", binary: "/usr/bin/bash", func: "read*", offset: 0, retprobe: true }],
     ["raw_tp.w/sys_enter", ProgType.RAW_TRACEPOINT_WRITABLE, { kind: "raw_tracepoint", name: "sys_enter" }],
     ["iter/task", ProgType.TRACING, { kind: "btf", hook: "iter", name: "task" }],
+    ["tp.s/syscalls/sys_enter_openat", ProgType.TRACEPOINT, { kind: "tracepoint", group: "syscalls", name: "sys_enter_openat" }],
+    ["tracepoint.s/syscalls/sys_enter_openat", ProgType.TRACEPOINT, { kind: "tracepoint", group: "syscalls", name: "sys_enter_openat" }],
+    ["raw_tp.s/sys_enter", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sys_enter" }],
+    ["raw_tracepoint.s/sys_enter", ProgType.RAW_TRACEPOINT, { kind: "raw_tracepoint", name: "sys_enter" }],
+    ["tp_btf.s/sys_enter", ProgType.TRACING, { kind: "btf", hook: "tp_btf", name: "sys_enter" }],
+    ["fmod_ret.s/do_unlinkat", ProgType.TRACING, { kind: "btf", hook: "fmod_ret", name: "do_unlinkat" }],
+    ["lsm_cgroup/file_open", ProgType.LSM, { kind: "btf", hook: "lsm_cgroup", name: "file_open" }],
   ];
   for (const [section, type, attach] of cases) {
     it(section, () => {
@@ -73,11 +80,40 @@ describe("section names", () => {
     assert.match(classifySection("freplace/handler").unloadable ?? "", /^freplace programs load against a function of another loaded program/);
   });
 
-  it("unknown and malformed names are ObjectErrors", () => {
-    assert.throws(() => classifySection("probe/foo"), (e: unknown) => e instanceof ObjectError && /unknown program type/.test(e.message));
-    assert.throws(() => classifySection("tracepoint/only_one"), ObjectError);
-    assert.throws(() => classifySection("uprobe/nocolon"), ObjectError);
+  it("libbpf's sleepable, xdp.frags, session, lsm_cgroup and lirc sections get its types, attach types and flags", () => {
+    const of = (s: string) => {
+      const c = classifySection(s);
+      return [c.type, c.expectedAttachType, c.flags];
+    };
+    for (const s of ["tp.s/a/b", "tracepoint.s/a/b", "raw_tp.s/a", "raw_tracepoint.s/a"]) assert.equal(of(s)[2], ProgFlag.SLEEPABLE, s);
+    assert.deepEqual(of("tp_btf.s/sys_enter"), [ProgType.TRACING, AttachType.TRACE_RAW_TP, ProgFlag.SLEEPABLE]);
+    assert.deepEqual(of("fmod_ret.s/f"), [ProgType.TRACING, AttachType.MODIFY_RETURN, ProgFlag.SLEEPABLE]);
+    assert.deepEqual(of("xdp.frags"), [ProgType.XDP, AttachType.XDP, ProgFlag.XDP_HAS_FRAGS]);
+    assert.deepEqual(of("xdp.frags/devmap"), [ProgType.XDP, AttachType.XDP_DEVMAP, ProgFlag.XDP_HAS_FRAGS]);
+    assert.deepEqual(of("xdp.frags/cpumap"), [ProgType.XDP, AttachType.XDP_CPUMAP, ProgFlag.XDP_HAS_FRAGS]);
+    assert.deepEqual(of("kprobe.session/f"), [ProgType.KPROBE, AttachType.TRACE_KPROBE_SESSION, 0]);
+    assert.deepEqual(of("uprobe.session/libc.so.6:f"), [ProgType.KPROBE, AttachType.TRACE_UPROBE_SESSION, 0]);
+    assert.deepEqual(of("uprobe.session.s/libc.so.6:f"), [ProgType.KPROBE, AttachType.TRACE_UPROBE_SESSION, ProgFlag.SLEEPABLE]);
+    assert.deepEqual(of("lsm_cgroup/file_open"), [ProgType.LSM, AttachType.LSM_CGROUP, 0]);
+    assert.deepEqual(of("lirc_mode2"), [ProgType.LIRC_MODE2, AttachType.LIRC_MODE2, 0]);
+  });
+
+  it("unknown names are ObjectErrors", () => {
+    assert.throws(() => classifySection("probe/foo"), (e: unknown) => e instanceof ObjectError && /names no program type libbpf knows/.test(e.message));
     assert.throws(() => classifySection("__proto__"), ObjectError);
+  });
+
+  it("targets libbpf cannot attach from the section load, to be attached by hand, saying how to name one", () => {
+    const why = (s: string) => {
+      const a = classifySection(s).attach;
+      return a.kind === "manual" ? a.why : `attached as ${a.kind}`;
+    };
+    // bcc's bashreadline: its user space finds the binary and attaches the program itself.
+    assert.equal(why("uretprobe/readline"), 'the section names no binary ("readline" is not BINARY:FUNCTION[+OFFSET] or BINARY:OFFSET); to attach it, name the binary in the section, as in SEC("uretprobe//bin/bash:readline")');
+    assert.match(why("uprobe.s/malloc"), /as in SEC\("uprobe\.s\/\/bin\/bash:malloc"\)$/);
+    assert.equal(why("tracepoint/sched_switch"), "section tracepoint/sched_switch is not tracepoint/GROUP/NAME; to attach it, name the group too, as in SEC(\"tracepoint/GROUP/sched_switch\") (tsbpf list 'tracepoint:*:sched_switch' finds it)");
+    assert.equal(why("usdt/foo:bar"), "section usdt/foo:bar is not usdt/BINARY:PROVIDER:NAME, so it cannot be attached from its section");
+    assert.match(why("kprobe/a+b"), /^kprobe target "a\+b" is not FUNCTION or FUNCTION\+OFFSET/);
   });
 });
 

@@ -10,9 +10,46 @@ import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { readBpfObject } from "../../compiler/elf/read.js";
 import { formatPattern, printkFormats, printkMatcher } from "../../runtime/loader/printk-formats.js";
-import { Session } from "../../runtime/loader/index.js";
+import { Session, linkProgram, openObject, type ObjectSpec } from "../../runtime/loader/index.js";
 import { openSys } from "../../runtime/sys/index.js";
-import { compileC, fixture, needsClang, needsKernel } from "./support.js";
+import { compileC, fixture, needsClang, needsKernel, startCli } from "./support.js";
+
+/** The functions a program is linked with: itself, then what it calls or takes the address of. */
+const linkedFunctions = (spec: ObjectSpec, name: string) => linkProgram(spec, spec.programs.find((p) => p.name === name)!).functions.map((f) => f.source);
+
+/** A program whose printk calls sit in a static function of .text, one that function calls (no relocation) and a bpf_loop callback. */
+const NESTED = `#include "loader.h"
+static long (*loop)(__u32, void *, void *, __u64) = (void *)181;
+static __noinline int inner(int x)
+{
+	bpf_printk("inner %d", x);
+	return x;
+}
+static __noinline int middle(int x)
+{
+	bpf_printk("middle %d", x);
+	return inner(x + 1);
+}
+static int looped(__u32 i, void *ctx)
+{
+	bpf_printk("looped %d", i);
+	return 0;
+}
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int outer(void *ctx)
+{
+	bpf_printk("outer %d", 0);
+	loop(1, looped, 0, 0);
+	return middle(1);
+}
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int other(void *ctx)
+{
+	bpf_printk("other");
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
 
 describe("bpf_printk formats", () => {
   it("a format matches exactly the messages it can print: conversions as any text, %% as %, literal text as itself", () => {
@@ -53,7 +90,7 @@ export const quiet = tracepoint("syscalls", "sys_enter_openat", () => {});
     assert.deepEqual(printkFormats(two, [program(two, "quiet")]), []);
     assert.deepEqual(printkFormats(two, [program(two, "loud")]), ["loud"]);
     // A format in a function the program calls (a BPF-to-BPF call) counts; one in a function it does not, not.
-    const calls = readBpfObject(readFileSync(compileC(
+    const calls = openObject(readFileSync(compileC(
       "printk-calls",
       `#include "loader.h"
 static __noinline int shout(int x)
@@ -74,8 +111,15 @@ int silent(void *ctx)
 char LICENSE[] SEC("license") = "GPL";
 `,
     )));
-    assert.deepEqual(printkFormats(calls, [program(calls, "caller")]), ["shout %d"]);
-    assert.deepEqual(printkFormats(calls, [program(calls, "silent")]), []);
+    // The functions each program was linked with (relocate.ts), as tsbpf run passes those of the loaded programs.
+    assert.deepEqual(printkFormats(calls.raw, linkedFunctions(calls, "caller")), ["shout %d"]);
+    assert.deepEqual(printkFormats(calls.raw, linkedFunctions(calls, "silent")), []);
+  });
+
+  it("counts the formats of functions reached by calls without relocations (.text to .text) and of callbacks", needsClang, () => {
+    const spec = openObject(readFileSync(compileC("printk-nested", NESTED)));
+    assert.deepEqual(printkFormats(spec.raw, linkedFunctions(spec, "outer"))?.sort(), ["inner %d", "looped %d", "middle %d", "outer %d"]);
+    assert.deepEqual(printkFormats(spec.raw, linkedFunctions(spec, "other")), ["other"]);
   });
 
   it("finds clang's bpf_printk formats in .rodata; a format built on the stack gives no verdict", needsClang, () => {
@@ -96,6 +140,19 @@ char LICENSE[] SEC("license") = "GPL";
     const object = readBpfObject(readFileSync(onStack));
     assert.equal(printkFormats(object), undefined);
     assert.equal(printkMatcher(object), undefined);
+  });
+
+  it("tsbpf load shows the lines of nested functions and callbacks beside the program's own", needsKernel, async () => {
+    const run = startCli(["load", compileC("printk-nested", NESTED), "--program", "outer", "--json", "--duration", "8"]);
+    const lines = () => run.jsonLines().flatMap((l) => (typeof l.message === "string" ? [l.message] : []));
+    const all = ["outer 0", "middle 1", "inner 2", "looped 0"];
+    try {
+      await run.until(() => run.stderr().includes("attached outer"), "outer attached");
+      await run.until(() => (spawnSync("/usr/bin/python3", ["-c", "import os; os.getppid()"]), all.every((m) => lines().includes(m))), `every line of ${JSON.stringify(all)} shown (shown: ${JSON.stringify(lines())})`);
+    } finally {
+      run.child.kill("SIGINT");
+      await run.exited;
+    }
   });
 
   it("in the kernel, two objects printing for the same rm each recognise only their own lines", needsKernel, async () => {
