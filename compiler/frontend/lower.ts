@@ -3387,8 +3387,9 @@ export function lower(
 
     /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */
     memoryCall(e: TS.CallExpression): Ref | undefined {
-      const read = this.memoryRead(e);
-      if (read) return read.layout.kind === "int" ? undefined : read;
+      // An integer read is a value (value() emits it): emitting it here too would call the helper twice.
+      const read = this.readCall(e);
+      if (read) return read.layout.kind === "int" ? undefined : this.memoryRead(e);
       const symbol = ts.isIdentifier(e.expression) ? checker.getSymbolAtLocation(e.expression) : undefined;
       const decl = symbol && functions.get(symbol);
       if (decl && !decl.type) {
