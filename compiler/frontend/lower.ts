@@ -1243,6 +1243,11 @@ export function lower(
       let iterations = 0;
       for (const first of starts) {
         const n = tripCount(first, op!, (limit.op as Imm).value, step, counterReg.type);
+        const bound = (limit.op as Imm).value;
+        if (n === undefined && normalize(bound, counterReg.type) !== bound) {
+          const wider = (counterReg.type.signed ? [I32, I64] : [U16, U32, I64]).find((t) => normalize(bound, t) === bound && normalize(first, t) === first) ?? I64;
+          return unbounded(`the counter is ${withArticle(typeName(counterReg.type))}, which never reaches ${bound} (it wraps first): declare it wider (\`let ${decl.name.getText(file)}: ${typeName(wider)} = ${decl.initializer!.getText(file)}\`)`);
+        }
         if (n === undefined) return unbounded(`the counter goes from ${first} by ${step} and never fails the condition`);
         if (n > MAX_LOOP_ITERATIONS) unbounded(`it runs more than ${MAX_LOOP_ITERATIONS} times, the most the verifier walks`);
         iterations = Math.max(iterations, n);
@@ -3838,7 +3843,8 @@ const MIRROR_CMP: Record<CmpOp, CmpOp> = { eq: "eq", ne: "ne", lt: "gt", le: "ge
 /** How many times `for (i = start; i OP limit; i += step)` runs at the counter's type; undefined if it never stops. */
 function tripCount(start: bigint, op: CmpOp, limit: bigint, step: bigint, type: IntType): number | undefined {
   const holds = (i: bigint): boolean => {
-    const [a, b] = [normalize(i, type), normalize(limit, type)];
+    // The bound as the number it is, as the comparison compiles (in i64 when it lies outside the counter's type).
+    const [a, b] = [normalize(i, type), limit];
     switch (op) {
       case "lt": return a < b;
       case "le": return a <= b;
