@@ -1144,6 +1144,7 @@ export function lower(
       if (ts.isVariableStatement(s)) return this.declarations(s.declarationList);
       if (ts.isExpressionStatement(s)) return this.expressionStatement(s.expression);
       if (ts.isIfStatement(s)) {
+        if (this.conditionalStep(s)) return;
         const then = this.fb.newBlock();
         const join = this.fb.newBlock();
         const otherwise = s.elseStatement ? this.fb.newBlock() : join;
@@ -1786,6 +1787,104 @@ export function lower(
       }
       const v = this.value(e);
       this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: v.op, b: imm(0n, v.op.type), then: t.id, else: f.id, loc: locOf(e) });
+    }
+
+    /**
+     * `if (c) x++` (`x--`, `x += K`, `x -= K`) on a local, without a branch: `x += flag * K`, flag being c's 0 or 1.
+     * Each branch doubles the states the verifier walks where x differs (a counter made precise by a constant
+     * array map key never prunes), so a loop counting matches costs it per path, not per iteration. c is a
+     * one-bit test (`(v & 4) !== 0`: the bit itself) or a comparison of values of at most 32 bits, whose sign
+     * a 64-bit subtraction of the extended values gives (BPF has no setcc); a wider one keeps its branch.
+     * Returns false, having emitted nothing, where the statement has another shape.
+     */
+    conditionalStep(s: TS.IfStatement): boolean {
+      if (s.elseStatement) return false;
+      let body: TS.Statement = s.thenStatement;
+      while (ts.isBlock(body) && body.statements.length === 1) body = body.statements[0]!;
+      if (!ts.isExpressionStatement(body)) return false;
+      const e = skipParentheses(body.expression);
+      let target: TS.Expression;
+      let kind: BinOp;
+      let amount: bigint;
+      if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && (e.operator === ts.SyntaxKind.PlusPlusToken || e.operator === ts.SyntaxKind.MinusMinusToken)) {
+        [target, kind, amount] = [e.operand, e.operator === ts.SyntaxKind.PlusPlusToken ? "add" : "sub", 1n];
+      } else if (ts.isBinaryExpression(e) && (e.operatorToken.kind === ts.SyntaxKind.PlusEqualsToken || e.operatorToken.kind === ts.SyntaxKind.MinusEqualsToken) && ts.isNumericLiteral(e.right)) {
+        [target, kind, amount] = [e.left, e.operatorToken.kind === ts.SyntaxKind.PlusEqualsToken ? "add" : "sub", BigInt(e.right.text.replace(/_/g, ""))];
+      } else return false;
+      target = skipParentheses(target);
+      if (!ts.isIdentifier(target) || amount <= 0n || amount >= 1n << 31n) return false;
+      const b = this.scope.get(checker.getSymbolAtLocation(target)!);
+      if (b?.kind !== "var" || !b.mutable) return false;
+      const flag = this.flag(s.expression, () => this.statement(s.thenStatement));
+      if (flag === "branched") return true;
+      if (!flag) return false;
+      const loc = locOf(s.expression);
+      let step: Operand = flag;
+      if (amount > 1n) {
+        const k = amount & (amount - 1n) ? undefined : BigInt(amount.toString(2).length - 1);
+        const scaled = this.fb.vreg(I32);
+        this.fb.emit(k !== undefined ? { op: "bin", kind: "shl", dst: scaled, a: flag, b: imm(k, I32), loc } : { op: "bin", kind: "mul", dst: scaled, a: flag, b: imm(amount, I32), loc });
+        step = scaled;
+      }
+      this.assign(target, (cur) => this.binary(kind, cur, { op: step }, e), e);
+      return true;
+    }
+
+    /**
+     * c's truth as a 0/1 i32 computed without a branch, for a one-bit test or a comparison of values of at most
+     * 32 bits; "branched" when c compared wider values, which it then branched on around `then`; undefined,
+     * with nothing emitted, for other conditions.
+     */
+    flag(c: TS.Expression, then: () => void): VReg | "branched" | undefined {
+      c = skipParentheses(c);
+      if (!ts.isBinaryExpression(c)) return undefined;
+      const cmp = COMPARE.get(c.operatorToken.kind);
+      if (!cmp) return undefined;
+      const loc = locOf(c);
+      const bin = (kind: BinOp, type: IntType, a: Operand, b: Operand): VReg => {
+        const dst = this.fb.vreg(type);
+        this.fb.emit({ op: "bin", kind, dst, a, b, loc });
+        return dst;
+      };
+      const zero = (x: TS.Expression): boolean => ts.isNumericLiteral(x) && BigInt(x.text.replace(/_/g, "")) === 0n;
+      const tested = zero(c.right) ? skipParentheses(c.left) : zero(c.left) ? skipParentheses(c.right) : undefined;
+      if ((cmp === "eq" || cmp === "ne") && tested && ts.isBinaryExpression(tested) && tested.operatorToken.kind === ts.SyntaxKind.AmpersandToken) {
+        const [x, m] = ts.isNumericLiteral(tested.right) ? [tested.left, tested.right] : ts.isNumericLiteral(tested.left) ? [tested.right, tested.left] : [];
+        const mask = m && BigInt(m.text.replace(/_/g, ""));
+        if (x && mask && !(mask & (mask - 1n)) && mask < 1n << 31n) {
+          // `(v & 2^k) !== 0` is bit k of v; `=== 0` that bit flipped.
+          const v = this.value(x);
+          let bit: Operand = v.untyped ? imm((v.op as Imm).value, I64) : this.convert(v, promote(v.op.type)).op;
+          const shift = BigInt(mask.toString(2).length - 1);
+          if (shift > 0n) bit = bin("shr", U64, bit, imm(shift, U32));
+          bit = bin("and", I32, bit, imm(1n, I32));
+          return cmp === "eq" ? bin("xor", I32, bit, imm(1n, I32)) : bit;
+        }
+      }
+      const [a, b, type] = this.comparands(this.value(c.left), this.value(c.right), c, [c.left, c.right]);
+      if (type.bits > 32) {
+        const body = this.fb.newBlock();
+        const join = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp, signed: type.signed, a, b, then: body.id, else: join.id, loc });
+        this.enter(body);
+        then();
+        this.fb.terminate({ op: "jmp", target: join.id });
+        this.enter(join);
+        return "branched";
+      }
+      if (cmp === "eq" || cmp === "ne") {
+        // a ^ b in 32 bits is 0 exactly when they are equal: 0 - 1 is negative, any other value minus 1 is not,
+        // and only 0 negated is not negative.
+        const diff = bin("xor", U32, a, b);
+        const top = cmp === "eq" ? bin("sub", I64, diff, imm(1n, I64)) : this.fb.vreg(I64);
+        if (cmp === "ne") this.fb.emit({ op: "neg", dst: top, a: diff, loc });
+        return bin("and", I32, bin("shr", U64, top, imm(63n, U32)), imm(1n, I32));
+      }
+      // Values of at most 32 bits, extended to 64 as their type says, subtract without overflow: a < b is the sign of a - b.
+      const [x, y] = cmp === "lt" || cmp === "ge" ? [a, b] : [b, a];
+      const sign = bin("shr", U64, bin("sub", I64, x, y), imm(63n, U32));
+      const less = bin("and", I32, sign, imm(1n, I32));
+      return cmp === "lt" || cmp === "gt" ? less : bin("xor", I32, less, imm(1n, I32));
     }
 
     /**
