@@ -467,6 +467,8 @@ export function lower(
    * verifier insists on aligned stack access, and their alignment is unknown.
    */
   const stackAtRunTimeOffset = new WeakSet<VReg>();
+  /** Registers holding a ring buffer reservation from reserve() itself (a `const`'s; a `let` may later hold a lookup). */
+  const reservations = new WeakSet<VReg>();
   /** Whether an n-byte access at `r` + `at` is one the verifier accepts as aligned (objects and map values start 8-aligned). */
   const aligned = (r: Ref, at: number, n: number): boolean => n === 1 || (!(r.base.kind === "reg" && stackAtRunTimeOffset.has(r.base)) && (r.offset + at) % n === 0);
 
@@ -2891,7 +2893,10 @@ export function lower(
         if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
         return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size };
       }
-      return this.elementBelow(base, this.boundsCheck(i, length, index), node);
+      // Indexing a record (non-null, since it is accessed) that the out-of-range exit would leave reserved: the
+      // verifier refuses a program that ends holding one, so that exit gives it back.
+      const held = base.base.kind === "reg" && reservations.has(base.base) ? base.base : undefined;
+      return this.elementBelow(base, this.boundsCheck(i, length, index, held), node);
     }
 
     /** The element at `idx` of an Arr value, `idx` known to be below its length (checked, or a loop's bound). */
@@ -2911,13 +2916,14 @@ export function lower(
       return { layout: element, base: at, offset: 0 };
     }
 
-    /** A variable index as u64, past a check that it is below `length` (out of range ends the handler, returning 0). */
-    boundsCheck(i: Val, length: number, index: TS.Expression): Operand {
+    /** A variable index as u64, past a check that it is below `length` (out of range ends the handler, returning 0, having discarded `held`). */
+    boundsCheck(i: Val, length: number, index: TS.Expression, held?: VReg): Operand {
       const idx = this.convert(i, U64).op;
       const ok = this.fb.newBlock();
       const trap = this.fb.newBlock();
       this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, loc: locOf(index) });
       this.enter(trap);
+      if (held) this.fb.emit({ op: "call", helper: Helper.ringbuf_discard, args: [held, imm(0n, U64)], loc: locOf(index) });
       this.fb.terminate({ op: "ret", value: imm(0n, I64) });
       this.enter(ok);
       return idx;
@@ -3177,6 +3183,7 @@ export function lower(
       if (m.cls !== "RingBuf") return fail(e, Code.BadMap, "reserve() is a RingBuf method");
       if (e.arguments.length) fail(e.arguments[0]!, Code.BadMap, "reserve() takes no arguments");
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [map, imm(BigInt(m.value!.size), U64), imm(0n, U64)], dst, loc: locOf(e) });
+      reservations.add(dst);
       // The record starts zeroed, so padding and unset fields never leak kernel memory to user space. A full ring
       // (no record) counts one dropped, which tsbpf run says.
       const join = this.fb.newBlock();
