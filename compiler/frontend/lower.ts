@@ -2921,7 +2921,7 @@ export function lower(
       const idx = this.convert(i, U64).op;
       const ok = this.fb.newBlock();
       const trap = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, loc: locOf(index) });
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, bounds: true, loc: locOf(index) });
       this.enter(trap);
       if (held) this.fb.emit({ op: "call", helper: Helper.ringbuf_discard, args: [held, imm(0n, U64)], loc: locOf(index) });
       this.fb.terminate({ op: "ret", value: imm(0n, I64) });
