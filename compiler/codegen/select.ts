@@ -107,8 +107,10 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         if (i.a.kind === "imm") loadImm(d, i.a.value);
         else if (vr(i.a) !== d) alu(true, AluOp.MOV, d, vr(i.a));
         alu(is64, op, d, b, off);
-        // 32-bit ALU ops zero-extend their result; only signed results need extending again.
-        if (!is64 && t.signed) extend(d, t, i.dst);
+        // 32-bit ALU ops zero-extend their result; only signed results need extending again, unless an AND with a
+        // mask below the sign bit left it non-negative (`w1 &= 1`), where zero and sign extension agree.
+        const nonNegative = i.kind === "and" && typeof b === "object" && b.imm >= 0 && b.imm < 2 ** (t.bits - 1);
+        if (!is64 && t.signed && !nonNegative) extend(d, t, i.dst);
         return;
       }
       case "neg":

@@ -482,6 +482,8 @@ export function lower(
    * verifier insists on aligned stack access, and their alignment is unknown.
    */
   const stackAtRunTimeOffset = new WeakSet<VReg>();
+  /** Registers holding a ring buffer reservation from reserve() itself (a `const`'s; a `let` may later hold a lookup). */
+  const reservations = new WeakSet<VReg>();
   /** Whether an n-byte access at `r` + `at` is one the verifier accepts as aligned (objects and map values start 8-aligned). */
   const aligned = (r: Ref, at: number, n: number): boolean => n === 1 || (!(r.base.kind === "reg" && stackAtRunTimeOffset.has(r.base)) && (r.offset + at) % n === 0);
 
@@ -1202,6 +1204,7 @@ export function lower(
       if (ts.isVariableStatement(s)) return this.declarations(s.declarationList);
       if (ts.isExpressionStatement(s)) return this.expressionStatement(s.expression);
       if (ts.isIfStatement(s)) {
+        if (this.conditionalStep(s)) return;
         const then = this.fb.newBlock();
         const join = this.fb.newBlock();
         const otherwise = s.elseStatement ? this.fb.newBlock() : join;
@@ -1301,6 +1304,11 @@ export function lower(
       let iterations = 0;
       for (const first of starts) {
         const n = tripCount(first, op!, (limit.op as Imm).value, step, counterReg.type);
+        const bound = (limit.op as Imm).value;
+        if (n === undefined && normalize(bound, counterReg.type) !== bound) {
+          const wider = (counterReg.type.signed ? [I32, I64] : [U16, U32, I64]).find((t) => normalize(bound, t) === bound && normalize(first, t) === first) ?? I64;
+          return unbounded(`the counter is ${withArticle(typeName(counterReg.type))}, which never reaches ${bound} (it wraps first): declare it wider (\`let ${decl.name.getText(file)}: ${typeName(wider)} = ${decl.initializer!.getText(file)}\`)`);
+        }
         if (n === undefined) return unbounded(`the counter goes from ${first} by ${step} and never fails the condition`);
         // Bounded, but the verifier walks every turn: say the limit and the ways around it the subset has (no bpf_loop).
         if (n > MAX_LOOP_ITERATIONS) {
@@ -1855,6 +1863,104 @@ export function lower(
       }
       const v = this.value(e);
       this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: v.op, b: imm(0n, v.op.type), then: t.id, else: f.id, loc: locOf(e) });
+    }
+
+    /**
+     * `if (c) x++` (`x--`, `x += K`, `x -= K`) on a local, without a branch: `x += flag * K`, flag being c's 0 or 1.
+     * Each branch doubles the states the verifier walks where x differs (a counter made precise by a constant
+     * array map key never prunes), so a loop counting matches costs it per path, not per iteration. c is a
+     * one-bit test (`(v & 4) !== 0`: the bit itself) or a comparison of values of at most 32 bits, whose sign
+     * a 64-bit subtraction of the extended values gives (BPF has no setcc); a wider one keeps its branch.
+     * Returns false, having emitted nothing, where the statement has another shape.
+     */
+    conditionalStep(s: TS.IfStatement): boolean {
+      if (s.elseStatement) return false;
+      let body: TS.Statement = s.thenStatement;
+      while (ts.isBlock(body) && body.statements.length === 1) body = body.statements[0]!;
+      if (!ts.isExpressionStatement(body)) return false;
+      const e = skipParentheses(body.expression);
+      let target: TS.Expression;
+      let kind: BinOp;
+      let amount: bigint;
+      if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && (e.operator === ts.SyntaxKind.PlusPlusToken || e.operator === ts.SyntaxKind.MinusMinusToken)) {
+        [target, kind, amount] = [e.operand, e.operator === ts.SyntaxKind.PlusPlusToken ? "add" : "sub", 1n];
+      } else if (ts.isBinaryExpression(e) && (e.operatorToken.kind === ts.SyntaxKind.PlusEqualsToken || e.operatorToken.kind === ts.SyntaxKind.MinusEqualsToken) && ts.isNumericLiteral(e.right)) {
+        [target, kind, amount] = [e.left, e.operatorToken.kind === ts.SyntaxKind.PlusEqualsToken ? "add" : "sub", BigInt(e.right.text.replace(/_/g, ""))];
+      } else return false;
+      target = skipParentheses(target);
+      if (!ts.isIdentifier(target) || amount <= 0n || amount >= 1n << 31n) return false;
+      const b = this.scope.get(checker.getSymbolAtLocation(target)!);
+      if (b?.kind !== "var" || !b.mutable) return false;
+      const flag = this.flag(s.expression, () => this.statement(s.thenStatement));
+      if (flag === "branched") return true;
+      if (!flag) return false;
+      const loc = locOf(s.expression);
+      let step: Operand = flag;
+      if (amount > 1n) {
+        const k = amount & (amount - 1n) ? undefined : BigInt(amount.toString(2).length - 1);
+        const scaled = this.fb.vreg(I32);
+        this.fb.emit(k !== undefined ? { op: "bin", kind: "shl", dst: scaled, a: flag, b: imm(k, I32), loc } : { op: "bin", kind: "mul", dst: scaled, a: flag, b: imm(amount, I32), loc });
+        step = scaled;
+      }
+      this.assign(target, (cur) => this.binary(kind, cur, { op: step }, e), e);
+      return true;
+    }
+
+    /**
+     * c's truth as a 0/1 i32 computed without a branch, for a one-bit test or a comparison of values of at most
+     * 32 bits; "branched" when c compared wider values, which it then branched on around `then`; undefined,
+     * with nothing emitted, for other conditions.
+     */
+    flag(c: TS.Expression, then: () => void): VReg | "branched" | undefined {
+      c = skipParentheses(c);
+      if (!ts.isBinaryExpression(c)) return undefined;
+      const cmp = COMPARE.get(c.operatorToken.kind);
+      if (!cmp) return undefined;
+      const loc = locOf(c);
+      const bin = (kind: BinOp, type: IntType, a: Operand, b: Operand): VReg => {
+        const dst = this.fb.vreg(type);
+        this.fb.emit({ op: "bin", kind, dst, a, b, loc });
+        return dst;
+      };
+      const zero = (x: TS.Expression): boolean => ts.isNumericLiteral(x) && BigInt(x.text.replace(/_/g, "")) === 0n;
+      const tested = zero(c.right) ? skipParentheses(c.left) : zero(c.left) ? skipParentheses(c.right) : undefined;
+      if ((cmp === "eq" || cmp === "ne") && tested && ts.isBinaryExpression(tested) && tested.operatorToken.kind === ts.SyntaxKind.AmpersandToken) {
+        const [x, m] = ts.isNumericLiteral(tested.right) ? [tested.left, tested.right] : ts.isNumericLiteral(tested.left) ? [tested.right, tested.left] : [];
+        const mask = m && BigInt(m.text.replace(/_/g, ""));
+        if (x && mask && !(mask & (mask - 1n)) && mask < 1n << 31n) {
+          // `(v & 2^k) !== 0` is bit k of v; `=== 0` that bit flipped.
+          const v = this.value(x);
+          let bit: Operand = v.untyped ? imm((v.op as Imm).value, I64) : this.convert(v, promote(v.op.type)).op;
+          const shift = BigInt(mask.toString(2).length - 1);
+          if (shift > 0n) bit = bin("shr", U64, bit, imm(shift, U32));
+          bit = bin("and", I32, bit, imm(1n, I32));
+          return cmp === "eq" ? bin("xor", I32, bit, imm(1n, I32)) : bit;
+        }
+      }
+      const [a, b, type] = this.comparands(this.value(c.left), this.value(c.right), c, [c.left, c.right]);
+      if (type.bits > 32) {
+        const body = this.fb.newBlock();
+        const join = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp, signed: type.signed, a, b, then: body.id, else: join.id, loc });
+        this.enter(body);
+        then();
+        this.fb.terminate({ op: "jmp", target: join.id });
+        this.enter(join);
+        return "branched";
+      }
+      if (cmp === "eq" || cmp === "ne") {
+        // a ^ b in 32 bits is 0 exactly when they are equal: 0 - 1 is negative, any other value minus 1 is not,
+        // and only 0 negated is not negative.
+        const diff = bin("xor", U32, a, b);
+        const top = cmp === "eq" ? bin("sub", I64, diff, imm(1n, I64)) : this.fb.vreg(I64);
+        if (cmp === "ne") this.fb.emit({ op: "neg", dst: top, a: diff, loc });
+        return bin("and", I32, bin("shr", U64, top, imm(63n, U32)), imm(1n, I32));
+      }
+      // Values of at most 32 bits, extended to 64 as their type says, subtract without overflow: a < b is the sign of a - b.
+      const [x, y] = cmp === "lt" || cmp === "ge" ? [a, b] : [b, a];
+      const sign = bin("shr", U64, bin("sub", I64, x, y), imm(63n, U32));
+      const less = bin("and", I32, sign, imm(1n, I32));
+      return cmp === "lt" || cmp === "gt" ? less : bin("xor", I32, less, imm(1n, I32));
     }
 
     /**
@@ -2861,7 +2967,10 @@ export function lower(
         if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
         return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size };
       }
-      return this.elementBelow(base, this.boundsCheck(i, length, index), node);
+      // Indexing a record (non-null, since it is accessed) that the out-of-range exit would leave reserved: the
+      // verifier refuses a program that ends holding one, so that exit gives it back.
+      const held = base.base.kind === "reg" && reservations.has(base.base) ? base.base : undefined;
+      return this.elementBelow(base, this.boundsCheck(i, length, index, held), node);
     }
 
     /** The element at `idx` of an Arr value, `idx` known to be below its length (checked, or a loop's bound). */
@@ -2881,13 +2990,14 @@ export function lower(
       return { layout: element, base: at, offset: 0 };
     }
 
-    /** A variable index as u64, past a check that it is below `length` (out of range ends the handler, returning 0). */
-    boundsCheck(i: Val, length: number, index: TS.Expression): Operand {
+    /** A variable index as u64, past a check that it is below `length` (out of range ends the handler, returning 0, having discarded `held`). */
+    boundsCheck(i: Val, length: number, index: TS.Expression, held?: VReg): Operand {
       const idx = this.convert(i, U64).op;
       const ok = this.fb.newBlock();
       const trap = this.fb.newBlock();
-      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, loc: locOf(index) });
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, bounds: true, loc: locOf(index) });
       this.enter(trap);
+      if (held) this.fb.emit({ op: "call", helper: Helper.ringbuf_discard, args: [held, imm(0n, U64)], loc: locOf(index) });
       this.fb.terminate({ op: "ret", value: imm(0n, I64) });
       this.enter(ok);
       return idx;
@@ -3147,6 +3257,7 @@ export function lower(
       if (m.cls !== "RingBuf") return fail(e, Code.BadMap, "reserve() is a RingBuf method");
       if (e.arguments.length) fail(e.arguments[0]!, Code.BadMap, "reserve() takes no arguments");
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [map, imm(BigInt(m.value!.size), U64), imm(0n, U64)], dst, loc: locOf(e) });
+      reservations.add(dst);
       // The record starts zeroed, so padding and unset fields never leak kernel memory to user space. A full ring
       // (no record) counts one dropped, which tsbpf run says.
       const join = this.fb.newBlock();
@@ -3461,8 +3572,9 @@ export function lower(
 
     /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */
     memoryCall(e: TS.CallExpression): Ref | undefined {
-      const read = this.memoryRead(e);
-      if (read) return read.layout.kind === "int" ? undefined : read;
+      // An integer read is a value (value() emits it): emitting it here too would call the helper twice.
+      const read = this.readCall(e);
+      if (read) return read.layout.kind === "int" ? undefined : this.memoryRead(e);
       const symbol = ts.isIdentifier(e.expression) ? checker.getSymbolAtLocation(e.expression) : undefined;
       const decl = symbol && functions.get(symbol);
       if (decl && !decl.type) {
@@ -3911,7 +4023,8 @@ const MIRROR_CMP: Record<CmpOp, CmpOp> = { eq: "eq", ne: "ne", lt: "gt", le: "ge
 /** How many times `for (i = start; i OP limit; i += step)` runs at the counter's type; undefined if it never stops. */
 function tripCount(start: bigint, op: CmpOp, limit: bigint, step: bigint, type: IntType): number | undefined {
   const holds = (i: bigint): boolean => {
-    const [a, b] = [normalize(i, type), normalize(limit, type)];
+    // The bound as the number it is, as the comparison compiles (in i64 when it lies outside the counter's type).
+    const [a, b] = [normalize(i, type), limit];
     switch (op) {
       case "lt": return a < b;
       case "le": return a <= b;

@@ -101,7 +101,8 @@ export type Inst =
 export type Terminator =
   | { op: "jmp"; target: number; loc?: Loc }
   /** if (a CMP b) goto then else goto else; compared at the operands' common type. */
-  | { op: "br"; cmp: CmpOp; signed: boolean; a: Operand; b: Operand; then: number; else: number; loc?: Loc }
+  /** `bounds`: a check the verifier needs to bound `a` (an index), which a backend must not fold away. */
+  | { op: "br"; cmp: CmpOp; signed: boolean; a: Operand; b: Operand; then: number; else: number; bounds?: true; loc?: Loc }
   | { op: "ret"; value: Operand; loc?: Loc };
 
 export interface Block {

@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
+import { disassemble } from "../../compiler/isa/index.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
@@ -73,4 +74,29 @@ test("readUser and readKernel need the type they read and a whole address", () =
   assert.deepEqual(diagnose("readUser(x)"), ["TSBPF1018: readUser() needs the type it reads: `readUser<u64>(p)`, or a struct's interface"]);
   assert.deepEqual(diagnose("readKernel<u32>(x as u32)"), ["TSBPF1019: readKernel() reads at an address: `x as u32` is a u32, too narrow for one (use a Ptr or a u64)"]);
   assert.deepEqual(diagnose("{ const p = readKernel<P>(x); return p.a; }"), []);
+});
+
+// An integer read bound to a name or passed on is one helper call: the name's memory is not read a second time.
+test("an integer readUser() calls bpf_probe_read_user once, whatever takes its value", async () => {
+  const bodies = {
+    constant: "const v = readUser<u32>(p); counts.increment(v);",
+    variable: "let v = readUser<u32>(p); v += 1; counts.increment(v);",
+    boolean: "const b = readUser<boolean>(p); if (b) counts.increment(1);",
+    printf: 'printf("%d\\n", readUser<u32>(p));',
+  };
+  for (const backend of ["own", "llvm"] as const) {
+    for (const [name, body] of Object.entries(bodies)) {
+      const text = `import { kprobe, readUser, printf, ArrayMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const counts = new ArrayMap<u64>(8);\nexport const f = kprobe("f", (p: u64) => { ${body} });\n`;
+      const r = compile({ fileName: `${name}.ts`, text }, { arch: "x86_64", backend });
+      assert.deepEqual(r.diagnostics, [], `${name} (${backend})`);
+      const calls = disassemble(r.programs[0]!.insns).filter((l) => l.includes("call bpf_probe_read_user"));
+      assert.equal(calls.length, 1, `${name} (${backend}): ${calls.length} calls`);
+    }
+    // The value bound is the one read.
+    const text = `import { kprobe, readUser, ArrayMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const counts = new ArrayMap<u64>(8);\nexport const f = kprobe("f", (p: u64) => { const v = readUser<u32>(p); let w = readUser<u32>(p + 4); w += 1; counts.increment(v); counts.increment(w); });\n`;
+    const r = compile({ fileName: "values.ts", text }, { arch: "x86_64", backend });
+    const sim = await simulate(r.object, { arch: "x86_64", name: "values" });
+    sim.kprobe("f", { args: [sim.kernel.bytes(le([32, 3n], [32, 5n]), { user: true })] });
+    assert.deepEqual(sim.map("counts").entries().filter(([, v]) => v !== 0n), [[3, 1n], [6, 1n]], backend);
+  }
 });
