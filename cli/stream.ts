@@ -35,7 +35,7 @@ import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { outputBacklog, outputRoom, paceOutput, writeErr, writeOut } from "./output.js";
 import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
 import { probeText } from "../runtime/test/recorded-probe.js";
-import { existingProcess, startCommand, type Target } from "./target.js";
+import { existingProcess, filesNotMapped, startCommand, type Target } from "./target.js";
 import { namesStdin } from "./input.js";
 import { EXPRESSION_FILE, type TargetOption } from "./stream-options.js";
 
@@ -264,6 +264,13 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // A begin() that called exit() ends the run before anything attaches.
     const { attached, skipped } = stopping ? { attached: [], skipped: [] } : attachEach(loaded, options, target?.pid);
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
+    if (target && options.target && !("command" in options.target)) {
+      for (const p of loaded.spec.programs.filter((p) => attached.some((a) => a.program === p.name))) {
+        for (const file of filesNotMapped(target.pid, probedFiles(loaded, [p], target.pid))) {
+          log(`warning: process ${target.pid} does not map ${file}, so ${p.name} sees none of its calls there (unless it loads the file later)`);
+        }
+      }
+    }
     for (const s of skipped) log(`loaded ${s.program} without attaching it: ${s.why}`);
     // Programs tsbpf cannot load (struct_ops, unknown sections) were named in a warning already.
     for (const p of loaded.spec.programs) if (p.section.startsWith("?") && !p.unloadable && !loaded.programs.has(p.name)) log(`left ${p.name} unloaded: its section "${p.section}" marks it optional`);
@@ -691,13 +698,13 @@ function jsonLine(l: TraceLine): Record<string, unknown> {
   return l.event ? { task: l.task, pid: l.pid, cpu: l.cpu, timestamp: l.timestamp, event: l.event, message: l.message } : { raw: l.raw };
 }
 
-/** The files the object's uprobes and USDT probes name (those that resolve). */
-function probedFiles(loaded: LoadedObject): string[] {
+/** The files the object's uprobes and USDT probes name (those that resolve), as process `pid` would have them found. */
+function probedFiles(loaded: LoadedObject, programs = loaded.spec.programs, pid?: number): string[] {
   const files = new Set<string>();
-  for (const p of loaded.spec.programs) {
+  for (const p of programs) {
     if (p.attach.kind !== "uprobe" && p.attach.kind !== "usdt") continue;
     try {
-      files.add(resolveBinary(p.attach.binary));
+      files.add(resolveBinary(p.attach.binary, pid));
     } catch (e) {
       if (!(e instanceof SymbolError)) throw e;
     }

@@ -275,3 +275,34 @@ export function existingProcess(pid: number): Target {
   });
   return { pid, name: `process ${pid}`, exited, resume() {}, release: () => clearInterval(timer) };
 }
+
+/**
+ * Of `files`, those process `pid` maps no part of (by device and inode, or by path, as /proc/PID/maps names them):
+ * a uprobe there sees none of its calls unless it loads the file later (dlopen). None when the maps cannot be read.
+ */
+export function filesNotMapped(pid: number, files: readonly string[]): string[] {
+  let maps: string;
+  try {
+    maps = readFileSync(`/proc/${pid}/maps`, "latin1");
+  } catch {
+    return [];
+  }
+  const mapped = new Set<string>();
+  for (const line of maps.split("\n")) {
+    const m = /^\S+\s+\S+\s+\S+\s+([0-9a-f]+):([0-9a-f]+)\s+(\d+)\s+(.*)$/.exec(line);
+    if (!m || m[3] === "0") continue;
+    mapped.add(`${parseInt(m[1]!, 16)}:${parseInt(m[2]!, 16)}:${m[3]}`);
+    mapped.add(m[4]!.replace(/ \(deleted\)$/, ""));
+  }
+  return files.filter((file) => {
+    try {
+      const { dev, ino } = statSync(file, { bigint: true });
+      // The kernel's dev_t split as MAJOR()/MINOR() split it for /proc/PID/maps.
+      const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+      const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+      return !mapped.has(`${major}:${minor}:${ino}`) && !mapped.has(file);
+    } catch {
+      return false;
+    }
+  });
+}

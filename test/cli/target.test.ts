@@ -2,10 +2,11 @@
 // started command's life: stopped until resumed, its exit reported, never outliving the run. Needs no root.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { existingProcess, splitCommand, startCommand } from "../../cli/target.js";
+import { existingProcess, filesNotMapped, splitCommand, startCommand } from "../../cli/target.js";
 import { parseTarget } from "../../cli/stream-options.js";
 import { UserError } from "../../cli/exit-codes.js";
 
@@ -171,5 +172,23 @@ describe("--pid", () => {
     assert.equal(target.name, `process ${sleeper.pid}`);
     sleeper.resume();
     assert.equal(await target.exited, `process ${sleeper.pid} exited`);
+  });
+
+  it("tells the probed files a process does not map from those it maps, under any path to them", async () => {
+    const sleeper = spawn("sleep", ["5"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => sleeper.once("spawn", resolve));
+      // The exec has happened once the maps name sleep's own file.
+      const sleep = realpathSync(execFileSync("sh", ["-c", "command -v sleep"], { encoding: "utf8" }).trim());
+      for (let i = 0; i < 100 && !readFileSync(`/proc/${sleeper.pid}/maps`, "latin1").includes(sleep); i++) await new Promise((r) => setTimeout(r, 10));
+      const libc = readFileSync(`/proc/${sleeper.pid}/maps`, "latin1").split("\n").map((l) => l.slice(l.indexOf("/"))).find((p) => /\/libc\.so\.6$/.test(p));
+      assert.ok(libc, "sleep maps libc");
+      const viaLink = existsSync(`/lib/${libc.split("/").slice(-2).join("/")}`) ? `/lib/${libc.split("/").slice(-2).join("/")}` : libc;
+      const other = realpathSync(process.execPath); // node's binary, which sleep does not map
+      assert.deepEqual(filesNotMapped(sleeper.pid!, [sleep, libc, viaLink, other]), [other]);
+      assert.deepEqual(filesNotMapped(2 ** 22 + 1, [other]), [], "no maps to read: nothing said");
+    } finally {
+      sleeper.kill("SIGKILL");
+    }
   });
 });
