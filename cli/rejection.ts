@@ -6,14 +6,7 @@ import { decode } from "../compiler/isa/index.js";
 import { explainAt, type ExplainOptions, type SourcePosition } from "../compiler/verify-programs.js";
 import type { LoadError, VerifierRejection } from "../runtime/loader/index.js";
 
-/** The source line and, under it, the expression (or the column) marked; tabs shown as four spaces. */
-export function codeFrame(source: SourcePosition & { text: string }, expression: string | undefined): string[] {
-  const gutter = String(source.line);
-  const text = source.text.replace(/\t/g, "    ");
-  const col = source.text.slice(0, Math.max(0, source.column - 1)).replace(/\t/g, "    ").length;
-  const width = expression && source.text.startsWith(expression, source.column - 1) ? expression.length : 1;
-  return [`${gutter} ${text}`, `${" ".repeat(gutter.length)} ${" ".repeat(col)}${"~".repeat(width)}`];
-}
+import { codeFrame } from "./source-error.js";
 
 /**
  * A program the kernel's verifier refused at load: `FILE:LINE:COL - error TSBPF20xx: sentence`, the code frame, and

@@ -13,7 +13,8 @@ import { SysError, type Sys } from "../runtime/sys/sys.js";
 import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError } from "../runtime/loader/errors.js";
+import { AttachError, GlobalValueError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
+import { RunCode, sourceError, type SourcePlace } from "./source-error.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
 import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
@@ -579,8 +580,9 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
     // A map the kernel will not create: at its declaration in a probe file; its definition's fault is a usage error,
     // else (a map type or flag the kernel lacks, a memlock limit) the running kernel's, as a missing feature.
     if (error instanceof MapRefusedError) {
-      const site = options.source === "ts" ? declarationSite(options, error.object) : undefined;
-      throw new UserError(`${site ?? file}: ${error.message}`, error.ofDefinition ? ExitCode.USAGE : ExitCode.NO_PERMISSION);
+      const at = options.source === "ts" ? declarationSite(options, error.object) : undefined;
+      const message = at ? sourceError(at.place, RunCode.MapRefused, error.message, at.expression) : `${file}: ${error.message}`;
+      throw new UserError(message, error.ofDefinition ? ExitCode.USAGE : ExitCode.NO_PERMISSION);
     }
     if (error instanceof LoadError) {
       // A signal that came while the kernel's verifier ran (ending the load with EAGAIN) or between its loads has its
@@ -639,45 +641,59 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
         if (error.reason === "unsupported" && others.length) message += `; or leave ${p.name} out, naming the programs that can attach: ${others.map((o) => `--program ${o}`).join(" ")}`;
         throw new UserError(message, code);
       }
-      const site = declarationSite(options, p.name) ?? handlerSite(options.file, loaded, p.spec);
-      if (error.reason === "unsupported" && target.kind === "kprobe") throw new UserError(kprobeHintTs(site, p.name, target.func, target.retprobe), code);
-      throw new UserError(`${site}: ${message}`, code);
+      const at = declarationSite(options, p.name) ?? { place: handlerSite(options, loaded, p.spec), expression: undefined };
+      if (error.reason === "unsupported" && target.kind === "kprobe") message = kprobeHintTs(p.name, target.func, target.retprobe);
+      throw new UserError(sourceError(at.place, ATTACH_CODES[error.reason], message, at.expression), code);
     }
   }
   return { attached, skipped };
 }
 
-/**
- * Where a probe file declares `name` (a probe or a map: `FILE:LINE:COL` of the `uprobe(...)` call or `new HashMap(...)`
- * bound to it), from the text the run compiled or the file read again (never standard input: it has been read);
- * undefined when no `const` declares it.
- */
-function declarationSite(options: StreamOptions, name: string): string | undefined {
-  const { file } = options;
-  let text = options.sourceText;
+/** The code of each way an attachment fails. */
+const ATTACH_CODES: Record<AttachFailure, number> = {
+  unsupported: RunCode.AttachUnsupported,
+  "not-found": RunCode.AttachTargetMissing,
+  permission: RunCode.AttachDenied,
+  busy: RunCode.AttachRefused,
+  kernel: RunCode.AttachRefused,
+};
+
+/** The probe file's text: what the run compiled, or the file read again (never standard input: it has been read). */
+function sourceText(options: StreamOptions): string | undefined {
   try {
-    text ??= namesStdin(file) ? undefined : readFileSync(file, "utf8");
+    return options.sourceText ?? (namesStdin(options.file) ? undefined : readFileSync(options.file, "utf8"));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where a probe file declares `name` (a probe or a map: the `uprobe(...)` call or `new HashMap(...)` bound to it),
+ * with the call's head to underline (`uprobe("libc.so.6", "malloc"`); undefined when no `const` declares it.
+ */
+function declarationSite(options: StreamOptions, name: string): { place: SourcePlace; expression: string } | undefined {
+  const text = sourceText(options);
   const m = text === undefined ? null : new RegExp(`\\bconst\\s+${name.replace(/\$/g, "\\$")}\\s*=\\s*`).exec(text);
   if (!m) return undefined;
   const at = m.index + m[0].length;
   const before = text!.slice(0, at).split("\n");
-  return `${file}:${before.length}:${before.at(-1)!.length + 1}`;
+  const line = before.length;
+  const expression = /^(new\s+)?[\w$.]+(<[^>\n]*>)?\(\s*("[^"\n]*"\s*,?\s*|\d+\s*,?\s*)*/.exec(text!.slice(at))?.[0].replace(/[\s,]+$/, "");
+  return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: expression ?? "" };
 }
 
 /** For a probe not bound to a name, where its handler starts (the line info of its first instruction); else the file. */
-function handlerSite(file: string, loaded: LoadedObject, spec: ProgramSpec): string {
+function handlerSite(options: StreamOptions, loaded: LoadedObject, spec: ProgramSpec): SourcePlace {
   const first = lineInfo(loaded.spec)
     .get(spec.section)
     ?.filter((r) => r.insnOff >= spec.source.offset * 8 && r.line > 0)
     .sort((a, b) => a.insnOff - b.insnOff)[0];
-  return first ? `${file}:${first.line}:${first.col}` : file;
+  if (!first) return { file: options.file, line: 0, column: 0 };
+  return { file: options.file, line: first.line, column: first.col, text: sourceText(options)?.split("\n")[first.line - 1] };
 }
 
 /** The kprobes-compiled-out explanation in the probe file's own terms (the loader's names SEC() sections). */
-function kprobeHintTs(file: string, program: string, func: string, retprobe: boolean): string {
+function kprobeHintTs(program: string, func: string, retprobe: boolean): string {
   const kind = retprobe ? "kretprobe" : "kprobe";
   const tp = tracepointAlternative(func);
   const [group, name] = tp ? tp.split(":") : ["GROUP", "NAME"];
@@ -685,7 +701,7 @@ function kprobeHintTs(file: string, program: string, func: string, retprobe: boo
   const symbol = tp ? JSON.stringify(name!.replace(/^sys_enter_/, "")) : "SYMBOL";
   const binary = tp ? `"libc.so.6"` : "BINARY";
   return (
-    `${file}: ${program} is a ${kind} on ${func}, but kprobes are compiled out of the running kernel (CONFIG_KPROBES is off, no kprobe PMU); ` +
+    `${program} is a ${kind} on ${func}, but kprobes are compiled out of the running kernel (CONFIG_KPROBES is off, no kprobe PMU); ` +
     `use tracepoint("${group}", "${exit}", ...) or ${retprobe ? "uretprobe" : "uprobe"}(${binary}, ${symbol}, ...) instead`
   );
 }

@@ -14,7 +14,7 @@ import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { decode, disassemble, IsaError, type Insn } from "../../compiler/isa/index.js";
 import { describeError, notModelled, ProgTypeId, progTypeFromName, progTypeName, tracepointContext, uncheckedReason, verify, type MapDesc, type TracepointContext, type VerifyError } from "../../compiler/verifier/index.js";
 import { explainAt, type SourcePosition } from "../../compiler/verify-programs.js";
-import { codeFrame } from "../rejection.js";
+import { codeFrame } from "../source-error.js";
 import { BtfError, parseBtf, parseBtfExt } from "../../compiler/btf/index.js";
 import { ElfError } from "../../compiler/elf/index.js";
 import { Op, PseudoCall } from "../../compiler/isa/opcodes.js";

@@ -115,6 +115,10 @@ function heldBy(pid: number): { prog: number[]; map: number[]; link: number[] } 
 }
 
 /** The fixture that counts libc unlinkat calls per process, and those counts from a `--json` run's output. */
+/** A run-time error's frame as tsbpf prints it: a blank line, the source line, the expression at `column` underlined. */
+const frame = (line: number, text: string, column: number, expression: string): string =>
+  `\n${line} ${text}\n${" ".repeat(String(line).length)} ${" ".repeat(column - 1)}${"~".repeat(expression.length)}\n`;
+
 const COUNTS = "test/e2e/fixtures/unlink-counts.ts";
 function countsByPid(stdout: string): Map<number, number> {
   const line = stdout.split("\n").find((l) => l.startsWith('{"map":"calls"'));
@@ -362,10 +366,11 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
     const code = await run.exited;
     assert.equal(run.stdout(), "");
     assert.equal(code, 4, run.stderr());
-    const lines = run.stderr().trimEnd().split("\n");
-    assert.equal(lines.length, 1, run.stderr());
-    assert.match(lines[0]!, /^tsbpf: examples\/unlink\.ts:7:28: do_unlinkat is a kprobe on do_unlinkat, but kprobes are compiled out of the running kernel/);
-    assert.match(lines[0]!, /use tracepoint\("syscalls", "sys_enter_unlinkat", \.\.\.\) or uprobe\("libc\.so\.6", "unlinkat", \.\.\.\) instead$/);
+    const [head, ...rest] = run.stderr().split("\n");
+    assert.match(head!, /^tsbpf: examples\/unlink\.ts:7:28 - error TSBPF3001: do_unlinkat is a kprobe on do_unlinkat, but kprobes are compiled out of the running kernel/);
+    assert.match(head!, /use tracepoint\("syscalls", "sys_enter_unlinkat", \.\.\.\) or uprobe\("libc\.so\.6", "unlinkat", \.\.\.\) instead$/);
+    const line = readFileSync(join(ROOT, "examples/unlink.ts"), "utf8").split("\n")[6]!;
+    assert.equal(rest.join("\n"), frame(7, line, 28, 'kprobe("do_unlinkat"'), run.stderr());
   });
 
   it("streams the libc unlinkat uprobe example's line for an rm, and not another program's line for it", { skip: missingUprobes() ?? false }, async () => {
@@ -956,32 +961,33 @@ begin(() => {
     assert.equal(ran.stderr(), compiled.stderr());
     assert.match(ran.stderr(), /no tracepoint syscalls:sys_enter_no_such_call/);
     assert.equal(await run.exited, 2, run.stderr());
-    assert.equal(run.stderr(), `tsbpf: ${missing}:3:18: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
+    const missingLine = 'export const p = uprobe("libc.so.6", "tsbpf_no_such_symbol", () => 0);';
+    assert.equal(run.stderr(), `tsbpf: ${missing}:3:18 - error TSBPF3002: cannot attach uprobe libc.so.6:tsbpf_no_such_symbol: no function tsbpf_no_such_symbol in the symbol tables of ${resolveBinary("libc.so.6")}; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n${frame(3, missingLine, 18, 'uprobe("libc.so.6", "tsbpf_no_such_symbol"')}`);
     assert.equal(await misspeltRun.exited, 2, misspeltRun.stderr());
-    assert.match(misspeltRun.stderr(), /^tsbpf: .*misspelt-symbol\.ts:4:18: cannot attach uprobe libc\.so\.6:unlinkatt: no function unlinkatt in the symbol tables of .*; did you mean unlinkat\?\n$/);
+    assert.match(misspeltRun.stderr(), /^tsbpf: .*misspelt-symbol\.ts:4:18 - error TSBPF3002: cannot attach uprobe libc\.so\.6:unlinkatt: no function unlinkatt in the symbol tables of .*; did you mean unlinkat\?\n\n4 export/);
     assert.equal(await unnamedRun.exited, 2, unnamedRun.stderr());
-    assert.match(unnamedRun.stderr(), /^tsbpf: .*unnamed-probe\.ts:3:\d+: cannot attach uprobe libc\.so\.6:tsbpf_no_such_symbol: /);
+    assert.match(unnamedRun.stderr(), /^tsbpf: .*unnamed-probe\.ts:3:\d+ - error TSBPF3002: cannot attach uprobe libc\.so\.6:tsbpf_no_such_symbol: .*\n\n3 uprobe\(/);
     // A glob that matches nothing: the same next step.
     assert.equal(await globRun.exited, 2, globRun.stderr());
-    assert.equal(globRun.stderr(), `tsbpf: ${glob}:3:18: cannot attach uprobe libc.so.6:tsbpf_nothing*: no function in the symbol tables of ${resolveBinary("libc.so.6")} matches tsbpf_nothing*; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n`);
+    assert.equal(globRun.stderr(), `tsbpf: ${glob}:3:18 - error TSBPF3002: cannot attach uprobe libc.so.6:tsbpf_nothing*: no function in the symbol tables of ${resolveBinary("libc.so.6")} matches tsbpf_nothing*; tsbpf list 'uprobe:libc.so.6:*' lists its functions\n${frame(3, 'export const p = uprobe("libc.so.6", "tsbpf_nothing*", () => 0);', 18, 'uprobe("libc.so.6", "tsbpf_nothing*"')}`);
   });
 
   it("a map the kernel will not create for its size is a usage error at its declaration (exit 2), in a file, in -e and for an object", async () => {
     const file = join(dir, "huge-map.ts");
     writeFileSync(file, `import { tracepoint, HashMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\n\nexport const huge = new HashMap<u32, u64>(4000000000);\nexport const p = tracepoint("syscalls", "sys_enter_openat", () => { huge.increment(1); });\n`);
-    const refused = (map: string) => `the kernel refused to create map ${map} (type 1, key 4 B, value 8 B, 4000000000 entries, flags 0x0): E2BIG; 4000000000 entries of 12 B are about 44.7 GiB, more than the kernel will allocate: lower max_entries or the value size\n`;
+    const refused = (map: string) => `the kernel refused to create map ${map} (type 1, key 4 B, value 8 B, 4000000000 entries, flags 0x0): E2BIG; 4000000000 entries of 12 B are about 44.7 GiB, more than the kernel will allocate: lower max_entries or the value size`;
     const run = tsbpf(["run", file, "--no-cache"]);
     const oneLiner = tsbpf(["run", "--no-cache", "-e", 'const big = new HashMap<u32, u64>(4000000000); tracepoint("syscalls", "sys_enter_openat", () => { big.increment(1); })']);
     assert.equal(await run.exited, 2, run.stderr());
-    assert.equal(run.stderr(), `tsbpf: ${file}:4:21: ${refused("huge")}`);
+    assert.equal(run.stderr(), `tsbpf: ${file}:4:21 - error TSBPF3005: ${refused("huge")}\n${frame(4, "export const huge = new HashMap<u32, u64>(4000000000);", 21, "new HashMap<u32, u64>(4000000000")}`);
     assert.equal(await oneLiner.exited, 2, oneLiner.stderr());
-    assert.equal(oneLiner.stderr(), `tsbpf: -e.ts:1:13: ${refused("big")}`);
+    assert.match(oneLiner.stderr(), new RegExp(`^tsbpf: -e\\.ts:1:13 - error TSBPF3005: ${refused("big").replace(/[()]/g, "\\$&")}\n\n1 `));
     const object = join(dir, "huge-map.o");
     const compiled = tsbpf(["compile", file, "-o", object]);
     assert.equal(await compiled.exited, 0, compiled.stderr());
     const load = tsbpf(["load", object]);
     assert.equal(await load.exited, 2, load.stderr());
-    assert.equal(load.stderr(), `tsbpf: ${object}: ${refused("huge")}`);
+    assert.equal(load.stderr(), `tsbpf: ${object}: ${refused("huge")}\n`);
   });
 
   it("tells a user who is not root to use sudo (exit 4), before compiling", async () => {
@@ -1048,7 +1054,7 @@ begin(() => {
       // Older kernels let CAP_PERFMON create uprobes: then the run works.
       if (r.status === 0) return assert.match(r.stdout, /^@counts\[0\]: [1-9]\d*$/m);
       assert.equal(r.status, 4, r.stderr);
-      assert.match(r.stderr, /cannot create the uprobe \S+:unlinkat event for program p: perf_event_open failed: EACCES \(errno 13\); creating a uprobe needs CAP_SYS_ADMIN on this kernel \(CAP_PERFMON is not enough\), which this process lacks: run it with sudo\n$/);
+      assert.match(r.stderr, /cannot create the uprobe \S+:unlinkat event for program p: perf_event_open failed: EACCES \(errno 13\); creating a uprobe needs CAP_SYS_ADMIN on this kernel \(CAP_PERFMON is not enough\), which this process lacks: run it with sudo\n\n4 export const p = uprobe\(/);
     });
 
     it("names the capability a user lacks when it has only one of the two (exit 4)", (t) => {

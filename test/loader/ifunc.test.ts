@@ -105,7 +105,7 @@ describe("uprobes on an instruction they cannot single-step", () => {
         mapped.kill();
       }
       assert.equal(r.status, 4, r.stderr);
-      assert.match(r.stderr, /p\.ts:3:\d+: cannot create the uprobe .*vex:avx_first event for program p: perf_event_open failed: ENOTSUPP \(errno 524\); the kernel cannot place a uprobe on the instruction there .*: probe a caller, or an offset past that instruction/);
+      assert.match(r.stderr, /p\.ts:3:\d+ - error TSBPF3001: cannot create the uprobe .*vex:avx_first event for program p: perf_event_open failed: ENOTSUPP \(errno 524\); the kernel cannot place a uprobe on the instruction there .*: probe a caller, or an offset past that instruction/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
