@@ -11,6 +11,7 @@ import { ElfError } from "../compiler/elf/types.js";
 import { LogLevel, MapType, Poll } from "../runtime/sys/constants.js";
 import { SysError, type Sys } from "../runtime/sys/sys.js";
 import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
+import type { BtfLineInfo } from "../compiler/btf/parse.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
 import { AttachError, GlobalValueError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
@@ -639,7 +640,10 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
         // A kind of probe the kernel cannot attach (kprobes compiled out): --program loads the others without it.
         const others = [...loaded.programs.values()].filter((o) => o.spec.attach.kind !== target.kind && o.spec.attach.kind !== "manual").map((o) => o.name);
         if (error.reason === "unsupported" && others.length) message += `; or leave ${p.name} out, naming the programs that can attach: ${others.map((o) => `--program ${o}`).join(" ")}`;
-        throw new UserError(message, code);
+        // At the program's first line in its C source, as the object's line info records it (clang -g).
+        const first = firstLine(loaded, p.spec);
+        const place = first?.fileName && { file: first.fileName, line: first.line, column: Math.max(1, first.col), text: first.lineText };
+        throw new UserError(place ? sourceError(place, ATTACH_CODES[error.reason], message) : message, code);
       }
       const at = declarationSite(options, p.name) ?? { place: handlerSite(options, loaded, p.spec), expression: undefined };
       if (error.reason === "unsupported" && target.kind === "kprobe") message = kprobeHintTs(p.name, target.func, target.retprobe);
@@ -682,12 +686,17 @@ function declarationSite(options: StreamOptions, name: string): { place: SourceP
   return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: expression ?? "" };
 }
 
-/** For a probe not bound to a name, where its handler starts (the line info of its first instruction); else the file. */
-function handlerSite(options: StreamOptions, loaded: LoadedObject, spec: ProgramSpec): SourcePlace {
-  const first = lineInfo(loaded.spec)
+/** The line info record of a program's first instruction that has one. */
+function firstLine(loaded: LoadedObject, spec: ProgramSpec): BtfLineInfo | undefined {
+  return lineInfo(loaded.spec)
     .get(spec.section)
     ?.filter((r) => r.insnOff >= spec.source.offset * 8 && r.line > 0)
     .sort((a, b) => a.insnOff - b.insnOff)[0];
+}
+
+/** For a probe not bound to a name, where its handler starts (the line info of its first instruction); else the file. */
+function handlerSite(options: StreamOptions, loaded: LoadedObject, spec: ProgramSpec): SourcePlace {
+  const first = firstLine(loaded, spec);
   if (!first) return { file: options.file, line: 0, column: 0 };
   return { file: options.file, line: first.line, column: first.col, text: sourceText(options)?.split("\n")[first.line - 1] };
 }

@@ -444,7 +444,8 @@ char LICENSE[] SEC("license") = "GPL";
     if (missingKprobes()) {
       const whole = startCli(["load", path, "--duration", "0.5"]);
       assert.equal(await whole.exited, 4, whole.stderr());
-      assert.match(whole.stderr(), /^tsbpf: cannot attach kprobe do_unlinkat: kprobes are compiled out .*; or leave unwanted out, naming the programs that can attach: --program wanted\n$/);
+      // At the program's line in the C source, which the object's line info records.
+      assert.match(whole.stderr(), /^tsbpf: \S*pick-programs-\w+\.bpf\.c:3:\d+ - error TSBPF3001: cannot attach kprobe do_unlinkat: kprobes are compiled out .*; or leave unwanted out, naming the programs that can attach: --program wanted\n\n3 SEC\("kprobe\/do_unlinkat"\) int unwanted\(void \*ctx\) \{ return 0; \}\n +~\n$/);
     }
     assert.match(missing.stderr(), /no program wantd in the object \(did you mean wanted\?\); its programs are wanted, unwanted\n$/);
   });
