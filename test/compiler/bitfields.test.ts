@@ -24,7 +24,7 @@ import { CLI } from "../support/cli.js";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const hasBtf = existsSync(VMLINUX) ? undefined : "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
-const BACKENDS = ["own"] as const;
+const BACKENDS = ["own", "llvm"] as const;
 
 /** A task_struct-like struct: `pid`, then the bitfields at `bits` (name -> [bit offset, width, signed]). */
 function blob(bits: Record<string, [number, number, boolean]>, extra: { name: string; type: "u8" | "u64"; bitOffset: number; bits: number }[] = []): Btf {
