@@ -197,3 +197,48 @@ describe("bitfields read on this kernel", { skip: noKernel }, () => {
     });
   }
 });
+
+/** A kernel BTF of one task_struct: `pid`, then bitfields where `at` says (in_execve: 1 bit; nice_bits: a signed int:5). */
+function kernelBlob(dir: string, name: string, at: { in_execve: number; nice_bits: number }): string {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const uint = b.add({ kind: BtfKind.INT, name: "unsigned int", size: 4, encoding: 0, offset: 0, bits: 32 });
+  b.add({ kind: BtfKind.STRUCT, name: "task_struct", size: 32, members: [
+    { name: "pid", type: int, bitOffset: 0, bitfieldSize: 0 },
+    { name: "in_execve", type: uint, bitOffset: at.in_execve, bitfieldSize: 1 },
+    { name: "nice_bits", type: int, bitOffset: at.nice_bits, bitfieldSize: 5 },
+  ] });
+  const path = join(dir, name);
+  writeFileSync(path, b.toBytes());
+  return path;
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: the simulator reads bitfields a test placed with alloc(), through a kernel layout other than the one compiled against`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-bitfields-sim-"));
+    try {
+      // Compiled where both sit in the word at 4; run where nice_bits spans bytes 13 and 14 and in_execve is at bit 127.
+      const compiled = kernelBlob(dir, "compiled.btf", { in_execve: 35, nice_bits: 38 });
+      const running = kernelBlob(dir, "running.btf", { in_execve: 127, nice_bits: 110 });
+      const text = `import { kprobe, type Ptr, type i64 } from "tsbpf";
+import type { task_struct } from "tsbpf/kernel";
+export const license = "GPL";
+export const nice = kprobe("f", (task: Ptr<task_struct>): i64 => task.nice_bits);
+export const execve = kprobe("g", (task: Ptr<task_struct>) => task.in_execve * 100 + task.pid);
+`;
+      const r = compile({ fileName: "sim.ts", text }, { arch: "x86_64", backend, vmlinuxBtf: compiled });
+      assert.deepEqual(r.diagnostics, []);
+      const sim = await simulate(r.object, { btf: running });
+      for (const [nice, execve, pid] of [[-3, 1, 7], [15, 0, 9], [-16, 1, 0]] as const) {
+        const task = sim.kernel.alloc("task_struct", { pid, in_execve: execve, nice_bits: nice });
+        assert.equal(BigInt.asIntN(64, sim.kprobe("f", { args: [task] }).r0), BigInt(nice), `nice_bits ${nice}`);
+        assert.equal(sim.kprobe("g", { args: [task] }).r0, BigInt(execve * 100 + pid), `in_execve ${execve}`);
+        assert.deepEqual(task.read(), { pid, in_execve: execve, nice_bits: nice });
+      }
+      // A bitfield is a value, not a place: it has no address to point at.
+      assert.throws(() => sim.kernel.alloc("task_struct").field("nice_bits"), /nice_bits is a bitfield and has no address/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
