@@ -102,6 +102,8 @@ export interface CoreResultOk {
   /** False when the sizes differ but the field is neither a pointer nor an unsigned integer on both sides:
    *  resizing would change the value, so a load/store of it is poisoned (libbpf's fail_memsz_adjust). */
   resizable?: boolean;
+  /** For FIELD_RSHIFT_U64: whether the target's field is signed, so an arithmetic shift is the one that reads it. */
+  fieldSigned?: boolean;
   /** Candidate ids that matched. */
   matched: number[];
 }
@@ -385,13 +387,42 @@ function matchSpec(localSpec: CoreSpec, target: Btf, targetId: number): CoreSpec
   return spec;
 }
 
+const isSigned = (t: BtfType): boolean => (isAnyEnum(t) && t.signed) || (t.kind === BtfKind.INT && (t.encoding & 1) === 1);
+
 interface Calc {
   value: bigint;
+  /** For FIELD_RSHIFT_U64: whether the field is signed (the shift must then be arithmetic). */
+  signed?: boolean;
   fieldSize?: number;
   /** The field's type (modifiers and typedefs skipped) when fieldSize is set. */
   fieldType?: BtfType;
   /** False when the value cannot be compared with the compiler's (bitfield layout). */
   comparable: boolean;
+}
+
+/** How a bitfield is read: `byteSize` bytes at `byteOffset` into the low bytes of a zeroed u64, then `<<= lshift`, `>>= rshift`. */
+export interface BitfieldLoad {
+  byteOffset: number;
+  byteSize: 1 | 2 | 4 | 8;
+  lshift: number;
+  rshift: number;
+}
+
+/**
+ * libbpf's bitfield arithmetic (little-endian) for a bitfield of `bitSize` bits at `bitOffset` from the access's root,
+ * declared with an integer type of `typeSize` bytes: the smallest naturally aligned unit, from the type's size up,
+ * that holds every bit. Undefined when no 8-byte unit does.
+ */
+export function bitfieldLoad(bitOffset: number, bitSize: number, typeSize: number): BitfieldLoad | undefined {
+  let byteSize = typeSize;
+  let byteOffset = Math.floor(bitOffset / 8 / byteSize) * byteSize;
+  while (bitOffset + bitSize - byteOffset * 8 > byteSize * 8) {
+    if (byteSize >= 8) return undefined;
+    byteSize *= 2;
+    byteOffset = Math.floor(bitOffset / 8 / byteSize) * byteSize;
+  }
+  if (byteSize !== 1 && byteSize !== 2 && byteSize !== 4 && byteSize !== 8) return undefined;
+  return { byteOffset, byteSize, lshift: 64 - (bitOffset + bitSize - byteOffset * 8), rshift: 64 - bitSize };
 }
 
 /** The value of a field relocation for a matched spec (libbpf's field arithmetic, little-endian). */
@@ -416,13 +447,9 @@ function calcField(spec: CoreSpec): Calc {
   let byteOff: number;
   const bitfield = bitSz > 0;
   if (bitfield) {
-    byteSz = btf.sizeOf(mt.id);
-    byteOff = Math.floor(bitOff / 8 / byteSz) * byteSz;
-    while (bitOff + bitSz - byteOff * 8 > byteSz * 8) {
-      if (byteSz >= 8) throw new BtfError(`CO-RE: bitfield ${acc.name} cannot be read with one 64-bit load`);
-      byteSz *= 2;
-      byteOff = Math.floor(bitOff / 8 / byteSz) * byteSz;
-    }
+    const load = bitfieldLoad(bitOff, bitSz, btf.sizeOf(mt.id));
+    if (!load) throw new BtfError(`CO-RE: bitfield ${acc.name} cannot be read with one 64-bit load`);
+    ({ byteOffset: byteOff, byteSize: byteSz } = load);
   } else {
     byteSz = btf.sizeOf(mt.id);
     byteOff = bitOff >>> 3;
@@ -433,15 +460,12 @@ function calcField(spec: CoreSpec): Calc {
       return bitfield ? { value: BigInt(byteOff), comparable: false } : { value: BigInt(byteOff), fieldSize: byteSz, fieldType: mt.t, comparable: true };
     case CoreReloKind.FIELD_BYTE_SIZE:
       return { value: BigInt(byteSz), comparable: !bitfield };
-    case CoreReloKind.FIELD_SIGNED: {
-      const t = mt.t;
-      const signed = (isAnyEnum(t) && t.signed) || (t.kind === BtfKind.INT && (t.encoding & 1) === 1);
-      return { value: signed ? 1n : 0n, comparable: true };
-    }
+    case CoreReloKind.FIELD_SIGNED:
+      return { value: isSigned(mt.t) ? 1n : 0n, comparable: true };
     case CoreReloKind.FIELD_LSHIFT_U64:
       return { value: BigInt(64 - (bitOff + bitSz - byteOff * 8)), comparable: !bitfield };
     case CoreReloKind.FIELD_RSHIFT_U64:
-      return { value: BigInt(64 - bitSz), comparable: true };
+      return { value: BigInt(64 - bitSz), signed: isSigned(mt.t), comparable: true };
     default:
       throw new BtfError(`CO-RE: unknown field relocation kind ${kind}`);
   }
@@ -527,6 +551,7 @@ export function resolveCoreRelo(local: Btf, relo: CoreRelocation, target: Btf): 
     if (chosen) {
       const res: CoreResultOk = { ok: true, kind, value: chosen.calc.value, localValue, targetId: chosen.spec.rootId, matched };
       if (isFieldReloKind(kind)) res.targetAccess = chosen.spec.raw.join(":");
+      if (chosen.calc.signed !== undefined) res.fieldSigned = chosen.calc.signed;
       if (chosen.calc.fieldSize !== undefined) {
         res.fieldSize = chosen.calc.fieldSize;
         res.localFieldSize = localCalc.fieldSize;

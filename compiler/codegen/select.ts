@@ -7,7 +7,8 @@
 
 import { AluOp, AtomicOp, Class, FP, JmpOp, Mode, Op, PseudoLd, Size, Source, type Reg } from "../isa/opcodes.js";
 import { Helper } from "../isa/helpers.js";
-import { normalize, widens, type BinOp, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type StackAddr, type Terminator, type VReg } from "../ir/index.js";
+import { CoreReloKind } from "../btf/core.js";
+import { normalize, widens, type BinOp, type BitfieldShifts, type CallArg, type CmpOp, type Inst, type IntType, type IrFunction, type Loc, type Operand, type StackAddr, type Terminator, type VReg } from "../ir/index.js";
 import { evalCmp } from "../ir/branches.js";
 import { VBASE, type MBlock, type MInsn } from "./machine.js";
 import { wideRegisters } from "./width.js";
@@ -148,6 +149,7 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
       }
       case "kread": {
         const d = vr(i.dst);
+        if (i.bitfield && i.object !== undefined) return bitfieldRead(i, i.bitfield, i.object, d);
         if (i.object === undefined) put(Class.LDX | Mode.MEM | SIZES[i.size], d, inReg(i.ptr), i.offset, 0, i.core ? { core: i.core } : {});
         else {
           probeReadKernel(i, i.object);
@@ -212,13 +214,29 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
     else alu(true, AluOp.MOV, r, vr(a));
   };
 
-  /** bpf_probe_read_kernel(into, size, ptr + offset); the add carries the CO-RE relocation. */
+  /** bpf_probe_read_kernel(into, size, ptr + offset); the add carries the CO-RE relocation, and the size's `mov` a bitfield's. */
   const probeReadKernel = (i: Extract<Inst, { op: "kread" | "kcopy" }>, into: number | StackAddr): void => {
     argument(3, i.ptr);
     put(Class.ALU64 | AluOp.ADD | Source.K, 3, 0, 0, i.offset, i.core ? { core: i.core } : {});
     argument(1, typeof into === "number" ? { kind: "stack", object: into } : into);
-    loadImm(2, BigInt(i.size));
+    // The verifier needs the size as a known constant: a `mov` of an immediate, which CO-RE may rewrite.
+    if (i.op === "kread" && i.bitfield && i.core) put(Class.ALU64 | AluOp.MOV | Source.K, 2, 0, 0, i.size, { core: { ...i.core, kind: CoreReloKind.FIELD_BYTE_SIZE } });
+    else loadImm(2, BigInt(i.size));
     put(Op.CALL, 0, 0, 0, Helper.probe_read_kernel, { args: 3 });
+  };
+
+  /**
+   * A bitfield: its storage unit probe-read into the low bytes of a zeroed u64 (little-endian), then shifted left to
+   * drop the bits above it and right to drop those below, arithmetically for a signed one; the value ends extended
+   * to 64 bits as its type says. The shifts carry their CO-RE relocations.
+   */
+  const bitfieldRead = (i: Extract<Inst, { op: "kread" }>, shifts: BitfieldShifts, object: number, d: number): void => {
+    put(Class.ST | Mode.MEM | Size.DW, FP, 0, 0, 0, { frame: object });
+    probeReadKernel(i, object);
+    put(Class.LDX | Mode.MEM | Size.DW, d, FP, 0, 0, { frame: object });
+    const relocated = (kind: number): Partial<MInsn> => (i.core ? { core: { ...i.core, kind } } : {});
+    put(Class.ALU64 | AluOp.LSH | Source.K, d, 0, 0, shifts.lshift, relocated(CoreReloKind.FIELD_LSHIFT_U64));
+    put(Class.ALU64 | (i.signed ? AluOp.ARSH : AluOp.RSH) | Source.K, d, 0, 0, shifts.rshift, relocated(CoreReloKind.FIELD_RSHIFT_U64));
   };
 
   const term = (t: Terminator): void => {

@@ -14,8 +14,8 @@
 //     both), other arrays `FixedArray<T, N>` (nested for more dimensions);
 //   - nested structs and unions by name; anonymous struct/union types of named members inline;
 //     anonymous members flattened into the enclosing interface, as C lets you name them;
-//   - bitfields as their declared integer type, with `@bitfield WIDTH` and the bit offset in the
-//     member's doc comment (every member's doc gives its C type and byte offset);
+//   - bitfields as their declared integer type (what the compiler reads them as), with `@bitfield WIDTH` and the
+//     bit offset in the member's doc comment (every member's doc gives its C type and byte offset);
 //   - typedefs as type aliases (a typedef of an anonymous struct is that struct's interface);
 //   - 128-bit integers and floats as FixedArray of their bytes.
 //
@@ -189,7 +189,7 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
       }
       const type = m.bitfieldSize ? bitfieldType(m) : tsType(m.type, depth, indent);
       const canRead = readable?.has(m.name) ?? false;
-      record?.set(m.name, { type, canonical: m.bitfieldSize ? "other" : canonical(m.type), readable: canRead });
+      record?.set(m.name, { type, canonical: m.bitfieldSize ? type : canonical(m.type), readable: canRead });
       const note = t.name || via ? (canRead ? "" : "; the compiler cannot read it yet") : "";
       lines.push(`${indent}/** ${memberDoc(m, base, via)}${note} */`, `${indent}readonly ${m.name}: ${type};`);
     }
@@ -220,6 +220,7 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
 
   const bitfieldType = (m: BtfMember): string => {
     const r = btf.resolveType(m.type);
+    if (isBool(r)) return "boolean";
     const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64 ? r.signed : false;
     const size = r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64 ? r.size : 8;
     return intType(size, signed) ?? "u64";
@@ -233,7 +234,7 @@ export function generateDeclarations(btf: Btf, roots: readonly number[], options
     if ((r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) && r.name) parts.push(`holds enum ${r.name}`);
     if (via) parts.push(via);
     let doc = parts.join(", ");
-    if (m.bitfieldSize) doc += ` @bitfield ${m.bitfieldSize} bits from bit ${bit}`;
+    if (m.bitfieldSize) doc += ` @bitfield a ${m.bitfieldSize}-bit bitfield from bit ${bit}`;
     return doc;
   };
 

@@ -7,8 +7,8 @@
 // Members that are named nested structs (`sock.__sk_common`) are declared with their struct's type, and
 // the structs they embed join the declarations (a bounded closure); arrays of integers or pointers are
 // `Str<N>` (char) or `Arr<T, N>`. Members of anonymous structs and unions are declared as the outer
-// struct's. Bitfields, clashing names and other types are declared `Unreadable<why>`, so a read of one
-// is a diagnostic that says why. A compile declares only the members its probe names (mentionedMembers).
+// struct's. Bitfields are declared as their integer type and read through their storage unit. Clashing names and
+// other types are declared `Unreadable<why>`, so a read of one is a diagnostic that says why. A compile declares only the members its probe names (mentionedMembers).
 
 import { BTF_MAGIC, Btf, BtfError, BtfIntEncoding, BtfKind, parseBtf, type BtfType } from "../btf/index.js";
 import { VMLINUX_BTF, readBtfFile } from "../../runtime/sys/btf-file.js";
@@ -34,6 +34,12 @@ export interface KernelScalar {
   enum?: string;
   /** A pointer into user or per-CPU memory (`__user`, `__percpu`): the kernel's typed pointers cannot load through it. */
   foreign?: true;
+  /**
+   * A bitfield member (`unsigned int in_execve:1`): its bits, from `bitOffset` bits into its struct. `size` and `signed`
+   * are its declared integer type's; it is read as libbpf's BPF_CORE_READ_BITFIELD_PROBED reads it (btf/core.ts's
+   * bitfieldLoad), and `offset` is the byte its first bit is in.
+   */
+  bitfield?: { bitOffset: number; bits: number };
 }
 
 /** Where a member is: its name, its index and byte offset. */
@@ -275,8 +281,15 @@ function addMembers(btf: StructSource, t: BtfMembers, base: number, into: Kernel
       into.unreadable.set(m.name, "two members of its anonymous structs and unions have this name");
       return;
     }
-    if (m.bitfieldSize || bitOffset % 8) return void into.unreadable.set(m.name, "it is a bitfield, which tsbpf cannot read yet");
-    const place = { name: m.name, index, offset: bitOffset / 8 };
+    const place = { name: m.name, index, offset: Math.floor(bitOffset / 8) };
+    if (m.bitfieldSize) {
+      const read = scalarRead(btf, m.type);
+      if (read?.kind !== "int") into.unreadable.set(m.name, "it is a bitfield of a type other than an integer or enum");
+      else into.members.set(m.name, { ...place, ...read, bitfield: { bitOffset, bits: m.bitfieldSize } });
+      return;
+    }
+    // Without kind_flag, BTF gives a bitfield's width in its INT type, which libbpf does not read as a bitfield either.
+    if (bitOffset % 8) return void into.unreadable.set(m.name, "it does not start on a byte and its struct's BTF does not describe it as a bitfield");
     const read = memberRead(btf, m.type, `${into.name}__${m.name}`);
     if (typeof read === "string") into.unreadable.set(m.name, read);
     else into.members.set(m.name, { ...place, ...read });
@@ -376,6 +389,9 @@ export function accessSteps(access: MemberPath, structs: ReadonlyMap<string, Ker
     return step;
   });
 }
+
+/** Where a member starts, in bits from its struct's start (a bitfield need not start on a byte). */
+export const memberBitOffset = (m: KernelMember): number => (m.kind === "int" && m.bitfield ? m.bitfield.bitOffset : m.offset * 8);
 
 /** Per struct, the members some access reads or walks through: what an object's local struct types declare. */
 export function membersRead(accesses: Iterable<MemberPath>, structs: ReadonlyMap<string, KernelStruct>): Map<string, Set<string>> {

@@ -73,6 +73,7 @@ import { emitUsdtArgs, USDT_MAX_ARGS, USDT_SPECS_MAP, usdtSpecsMap } from "./usd
 import type { Target } from "./targets.js";
 import type { TracepointField, TracepointFormat } from "./tracepoints.js";
 import type { KernelFunction } from "./typed-handlers.js";
+import { bitfieldLoad } from "../btf/core.js";
 import { cTypeName, noKernelImports, type KernelArray, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
 
 export type ProbeKind = (typeof PROBES)[number];
@@ -2717,11 +2718,27 @@ export function lower(
      * through a typed one is typed too, unless it points into user or per-CPU memory.
      */
     kernelRead(place: KernelPlace, m: KernelScalar, offset: number, core: CoreAccess, node: TS.Node, ptr: Operand = place.ptr): Val {
+      if (m.bitfield) return this.kernelBitfield(place, m, m.bitfield, core, node);
       const direct = ptr === place.ptr && !!ptr.type.typed;
       const type = scalarIntType(m);
       const dst = this.fb.vreg(direct && type.ptr && type.pointee && type.pointee !== "char" && !m.foreign ? { ...type, typed: true } : type);
       const object = direct ? undefined : this.fb.stackObject(8);
       this.fb.emit({ op: "kread", dst, ptr, offset, size: m.size, signed: m.signed, object, core, loc: locOf(node) });
+      return { op: dst };
+    }
+
+    /**
+     * A bitfield member: its storage unit probe-read into a zeroed u64, then shifted into place, as libbpf's
+     * BPF_CORE_READ_BITFIELD_PROBED reads it; each of the four numbers is relocated, so the read follows the
+     * running kernel's layout. A typed pointer is probe-read too: a direct load's width could not follow it.
+     */
+    kernelBitfield(place: KernelPlace, m: KernelScalar, bits: { bitOffset: number; bits: number }, core: CoreAccess, node: TS.Node): Val {
+      // The unit is found from the access's root, as libbpf finds it: the member's struct may be embedded in another.
+      const load = bitfieldLoad((place.offset - place.member.offset) * 8 + bits.bitOffset, bits.bits, m.size);
+      if (!load) return fail(node, Code.PointerAccess, `tsbpf cannot read bitfield \`${place.members.at(-1)}\` of struct ${place.root}: its ${bits.bits} bits are not within one aligned 8-byte unit`);
+      const dst = this.fb.vreg(scalarIntType(m));
+      const object = this.fb.stackObject(8);
+      this.fb.emit({ op: "kread", dst, ptr: place.ptr, offset: load.byteOffset, size: load.byteSize, signed: m.signed, object, core, bitfield: { lshift: load.lshift, rshift: load.rshift }, loc: locOf(node) });
       return { op: dst };
     }
 

@@ -35,6 +35,8 @@ function reads(fn: IrFunction): Map<number, number> {
 function readInPlace(read: Extract<Inst, { op: "kread" }>, store: Extract<Inst, { op: "st" }>, count: ReadonlyMap<number, number>): Inst | undefined {
   // A direct load and a store are two instructions: cheaper than the probe read this would make.
   if (read.object === undefined) return undefined;
+  // A bitfield's value is its unit's bytes shifted, not bytes a probe read can place.
+  if (read.bitfield) return undefined;
   if (store.base.kind !== "stack" || store.src.kind !== "reg" || store.src.id !== read.dst.id || store.size !== read.size || count.get(read.dst.id) !== 1) return undefined;
   const into: StackAddr = { kind: "stack", object: store.base.object, offset: (store.base.offset ?? 0) + store.offset };
   return { op: "kcopy", into, ptr: read.ptr, offset: read.offset, size: read.size, core: read.core, loc: read.loc };

@@ -77,7 +77,7 @@ export type Inst =
    * kernel types), else bpf_probe_read_kernel into stack object `object` and a load from there. `core` names the
    * struct member, so the offset gets a CO-RE relocation (on the load, or on the add before the probe read).
    */
-  | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object?: number; core?: CoreAccess; loc?: Loc }
+  | { op: "kread"; dst: VReg; ptr: Operand; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; object?: number; core?: CoreAccess; bitfield?: BitfieldShifts; loc?: Loc }
   /** The stack at `into` gets `size` bytes at ptr + offset (a kernel array, or a member stored as it is) through bpf_probe_read_kernel, as kread does. */
   | { op: "kcopy"; into: StackAddr; ptr: Operand; offset: number; size: number; core?: CoreAccess; loc?: Loc }
   /** *(u64 *)(stack object + offset) = src (a value, or the address of another stack object). */
@@ -112,6 +112,16 @@ export interface Block {
 }
 
 /**
+ * A kread of a bitfield (always a probe read into its stack object): `size` bytes at `offset` are its storage unit,
+ * read into the low bytes of a zeroed u64, then `<<= lshift` and `>>= rshift` (arithmetic when the kread is `signed`).
+ * With a `core` access, the offset, size and both shifts each get their CO-RE relocation.
+ */
+export interface BitfieldShifts {
+  readonly lshift: number;
+  readonly rshift: number;
+}
+
+/**
  * A struct member read that libbpf relocates against the running kernel's BTF: from the root struct
  * through members embedded by value (`sock.__sk_common.skc_family`), and optionally one element of
  * the array member reached.
@@ -122,11 +132,16 @@ export interface CoreAccess {
   readonly members: readonly string[];
   /** The element read, when the last member is an array and one element is read. */
   readonly index?: number;
+  /** What the relocated immediate is: a CoreReloKind (compiler/btf/core.ts); absent, the byte offset (FIELD_BYTE_OFFSET). */
+  readonly kind?: number;
 }
+
+/** How listings name the field relocation kinds other than the byte offset (libbpf's names in its CO-RE notes). */
+const FIELD_KIND_NAMES: Readonly<Record<number, string>> = { 1: "byte_sz", 2: "field_exists", 3: "signed", 4: "lshift_u64", 5: "rshift_u64" };
 
 /** `sock.__sk_common.skc_family`, `task_struct.comm[3]`: how disassembly notes and IR dumps show an access. */
 export function coreAccessText(c: CoreAccess): string {
-  return `${c.struct}.${c.members.join(".")}${c.index === undefined ? "" : `[${c.index}]`}`;
+  return `${c.struct}.${c.members.join(".")}${c.index === undefined ? "" : `[${c.index}]`}${c.kind ? ` (${FIELD_KIND_NAMES[c.kind] ?? `kind ${c.kind}`})` : ""}`;
 }
 
 export interface StackObject {
@@ -330,7 +345,7 @@ export function printFunction(fn: IrFunction): string {
         case "neg": case "not": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.op} ${opnd(i.a)}`); break;
         case "ctx": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ctx[${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}]`); break;
         case "store": out.push(`  stack#${i.object}[${i.offset}] = ${arg(i.src)}`); break;
-        case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
+        case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.bitfield ? ` <<${i.bitfield.lshift} >>${i.bitfield.rshift}` : ""}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
         case "kcopy": out.push(`  kcopy stack${i.into.object}+${i.into.offset ?? 0} <- ${opnd(i.ptr)}+${i.offset}:${i.size}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;
         case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
         case "load": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = load ${arg(i.base)}+${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}`); break;

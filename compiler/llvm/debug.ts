@@ -15,7 +15,8 @@
 
 import { EVENT_TAG, markTags } from "../btf/tags.js";
 import { cIntName, intTypedefName } from "../object/btf.js";
-import type { KernelMember, KernelScalar, KernelStruct } from "../frontend/kernel-types.js";
+import { memberBitOffset, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
+import { bitfieldLoad } from "../btf/core.js";
 import type { IntType, Layout, Loc, MapDef } from "../ir/index.js";
 
 /** A string in LLVM's metadata syntax. */
@@ -34,8 +35,26 @@ export interface DebugStruct {
   /** The LLVM struct type name (`%struct.NAME`) and its body. */
   llvmName: string;
   llvmBody: string;
+  /** Its alignment as LLVM lays it out (1 when packed). */
+  align: number;
   /** Per member read: its index among the DI members and its field index in the LLVM struct. */
   members: Map<string, DebugMember>;
+}
+
+/** A bitfield's storage unit, from its struct's start (btf/core.ts's arithmetic, as LLVM and libbpf find it). */
+function bitfieldUnit(bits: { bitOffset: number; bits: number }, typeSize: number): { byteOffset: number; byteSize: number } {
+  return bitfieldLoad(bits.bitOffset, bits.bits, typeSize) ?? { byteOffset: Math.floor(bits.bitOffset / 64) * 8, byteSize: 8 };
+}
+
+/** The ABI alignment LLVM gives a member's type (BPF's data layout: integers and pointers by their size, at most 8). */
+function llvmAlign(type: string, nested: ReadonlyMap<string, DebugStruct>): number {
+  if (type === "ptr") return 8;
+  const int = /^i(\d+)$/.exec(type);
+  if (int) return Math.min(8, Number(int[1]) / 8);
+  const array = /^\[\d+ x (.+)\]$/.exec(type);
+  if (array) return llvmAlign(array[1]!, nested);
+  for (const s of nested.values()) if (s.llvmName === type) return s.align;
+  return 1;
 }
 
 export interface DebugMember {
@@ -148,24 +167,61 @@ export class DebugInfo {
    * struct's types from `nested` (made first).
    */
   struct(s: KernelStruct, read: ReadonlySet<string>, nested: ReadonlyMap<string, DebugStruct>): DebugStruct {
-    const list = [...read].map((m) => s.members.get(m)!).sort((a, b) => a.offset - b.offset);
+    const list = [...read].map((m) => s.members.get(m)!).sort((a, b) => memberBitOffset(a) - memberBitOffset(b));
     const node = this.reserve();
     const types = list.map((m) => this.memberTypes(m, nested));
-    const elements = list.map((m, i) => this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(m.name)}, scope: !${node}, file: !${this.file}, baseType: !${types[i]!.di}, size: ${m.size * 8}, offset: ${m.offset * 8})`));
+    const units = list.map((m) => (m.kind === "int" && m.bitfield ? bitfieldUnit(m.bitfield, m.size) : undefined));
+    const elements = list.map((m, i) => {
+      const unit = units[i];
+      const bits = m.kind === "int" ? m.bitfield : undefined;
+      // A bitfield as clang describes one: its width and bit offset, and its storage unit's offset as extraData.
+      const place = bits && unit ? `size: ${bits.bits}, offset: ${bits.bitOffset}, flags: DIFlagBitField, extraData: i64 ${unit.byteOffset * 8}` : `size: ${m.size * 8}, offset: ${m.offset * 8}`;
+      return this.add(`!DIDerivedType(tag: DW_TAG_member, name: ${mdString(m.name)}, scope: !${node}, file: !${this.file}, baseType: !${types[i]!.di}, ${place})`);
+    });
     const tag = s.union ? "DW_TAG_union_type" : "DW_TAG_structure_type";
     this.nodes[node] = `distinct !DICompositeType(tag: ${tag}, name: ${mdString(s.name)}, file: !${this.file}, size: ${s.size * 8}, elements: !{${elements.map((e) => `!${e}`).join(", ")}})`;
+    // LLVM's CO-RE pass bounds a bitfield's unit by the record's alignment, which a packed struct's (1) would make a
+    // byte: a struct with a bitfield read is not packed, its units typed as integers of their size (so aligned), and a
+    // member its type would misalign is bytes instead.
+    const packed = units.every((u) => u === undefined);
     const fields: string[] = [];
+    const aligns: number[] = [];
     const members = new Map<string, DebugMember>();
     let at = 0;
+    let lastUnit: { start: number; end: number; gep: number } | undefined;
+    const pad = (to: number): void => {
+      if (!s.union && to > at) fields.push(`[${to - at} x i8]`), aligns.push(1);
+    };
     list.forEach((m, i) => {
-      if (!s.union && m.offset > at) fields.push(`[${m.offset - at} x i8]`);
+      const unit = units[i];
+      if (unit) {
+        const start = unit.byteOffset;
+        const end = start + unit.byteSize;
+        if (lastUnit && start >= lastUnit.start && end <= lastUnit.end) {
+          members.set(m.name, { diIndex: i, gepIndex: lastUnit.gep });
+          return;
+        }
+        pad(start);
+        const overlaps = !s.union && start < at;
+        lastUnit = { start, end, gep: fields.length };
+        members.set(m.name, { diIndex: i, gepIndex: fields.length });
+        fields.push(overlaps ? `[${Math.max(1, end - at)} x i8]` : `i${unit.byteSize * 8}`);
+        aligns.push(overlaps ? 1 : unit.byteSize);
+        if (!s.union) at = Math.max(at, end);
+        return;
+      }
+      pad(m.offset);
+      const align = packed ? 1 : llvmAlign(types[i]!.llvm, nested);
+      const misaligned = !packed && m.offset % align !== 0;
       members.set(m.name, { diIndex: i, gepIndex: s.union ? i : fields.length, ...(m.kind === "array" ? { array: types[i] } : {}) });
-      fields.push(types[i]!.llvm);
-      if (!s.union) at = m.offset + m.size;
+      fields.push(misaligned ? `[${m.size} x i8]` : types[i]!.llvm);
+      aligns.push(misaligned ? 1 : align);
+      if (!s.union) at = Math.max(at, m.offset + m.size);
     });
-    if (!s.union && s.size > at) fields.push(`[${s.size - at} x i8]`);
+    if (!s.union && s.size > at) fields.push(`[${s.size - at} x i8]`), aligns.push(1);
     // A union's members all start at 0; LLVM has no union type, so it is walked as a struct of its members.
-    return { node, llvmName: `%struct.${s.name}`, llvmBody: `<{ ${fields.join(", ")} }>`, members };
+    const body = `{ ${fields.join(", ")} }`;
+    return { node, llvmName: `%struct.${s.name}`, llvmBody: packed ? `<${body}>` : body, align: packed ? 1 : Math.max(1, ...aligns), members };
   }
 
   /** A kernel struct member's debug type and LLVM type. */

@@ -32,6 +32,7 @@
 import { U32, reachableBlocks, widens, type RodataVar, type BssVar, type Base, type MapDef, type StackAddr, type BinOp, type Block, type CallArg, type Inst, type IntType, type IrFunction, type Loc, type Operand, type Terminator, type VReg } from "../ir/index.js";
 import { rodataVars } from "../object/btf.js";
 import { Helper } from "../isa/helpers.js";
+import { CoreReloKind } from "../btf/core.js";
 import { accessSteps, membersRead, type KernelStruct } from "../frontend/kernel-types.js";
 import { DebugInfo, mdString, type DebugStruct } from "./debug.js";
 
@@ -161,6 +162,7 @@ export function emitModule(input: EmitInput): EmitOutput {
     "declare ptr @llvm.preserve.struct.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
     "declare ptr @llvm.preserve.union.access.index.p0.p0(ptr, i32 immarg)",
     "declare ptr @llvm.preserve.array.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
+    "declare i32 @llvm.bpf.preserve.field.info.p0(ptr, i64 immarg)",
     "declare void @llvm.dbg.value(metadata, metadata, metadata)",
     "declare void @llvm.lifetime.start.p0(i64 immarg, ptr nocapture)",
     "declare void @llvm.lifetime.end.p0(i64 immarg, ptr nocapture)",
@@ -360,6 +362,33 @@ function emitFunction(
       const index = i.core.index;
       return inst((s) => `call ptr @llvm.preserve.array.access.index.p0.p0(ptr elementtype(${llvm}) ${s(from)}, i32 1, i32 ${index}), !llvm.preserve.access.index !${di}`);
     };
+    /**
+     * A bitfield, as clang compiles libbpf's BPF_CORE_READ_BITFIELD_PROBED: `llvm.bpf.preserve.field.info` of the
+     * member (each on its own access chain, as the macro's expansions are) gives the unit's offset and size and the two
+     * shifts, each a relocated immediate; the unit is probe-read into a zeroed u64 and shifted into place. The right
+     * shift's kind follows the member's signedness in the object (the loader checks the kernel's agrees).
+     */
+    const bitfieldRead = (i: Extract<Inst, { op: "kread" }>, object: number): Value => {
+      const info = (kind: number): Value => {
+        const member = kernelAddress(i);
+        const v = inst((s) => `call i32 @llvm.bpf.preserve.field.info.p0(ptr ${s(member)}, i64 ${kind})`);
+        return inst((s) => `zext i32 ${s(v)} to i64`);
+      };
+      const base = get(i.ptr);
+      const root = inst((s) => `inttoptr i64 ${base.k === "const" ? constText(base.v, 64) : s(base)} to ptr`);
+      const offset = info(CoreReloKind.FIELD_BYTE_OFFSET);
+      const unit = inst((s) => `getelementptr i8, ptr ${s(root)}, i64 ${s(offset)}`);
+      const member = kernelAddress(i);
+      const size = inst((s) => `call i32 @llvm.bpf.preserve.field.info.p0(ptr ${s(member)}, i64 ${CoreReloKind.FIELD_BYTE_SIZE})`);
+      const d = dbg();
+      out.push(() => `  store i64 0, ptr %stack${object}, align 8${d}`);
+      helperCall(Helper.probe_read_kernel, (s) => [`ptr %stack${object}`, `i32 ${s(size)}`, `ptr ${s(unit)}`]);
+      const loaded = inst(() => `load i64, ptr %stack${object}, align 8`);
+      const left = info(CoreReloKind.FIELD_LSHIFT_U64);
+      const shifted = inst((s) => `shl i64 ${s(loaded)}, ${s(left)}`);
+      const right = info(CoreReloKind.FIELD_RSHIFT_U64);
+      return inst((s) => `${i.signed ? "ashr" : "lshr"} i64 ${s(shifted)}, ${s(right)}`);
+    };
     const helperCall = (id: number, args: string[] | ((show: (v: Value) => string) => string[])): Value =>
       inst((s) => `call i64 inttoptr (i64 ${id} to ptr)(${(typeof args === "function" ? args(s) : args).join(", ")})`);
 
@@ -454,6 +483,10 @@ function emitFunction(
           break;
         }
         case "kread": {
+          if (i.bitfield && i.core && i.object !== undefined) {
+            def(i.dst, bitfieldRead(i, i.object));
+            break;
+          }
           const bits = i.size * 8;
           const from = kernelAddress(i);
           // Through a pointer the kernel types, a plain load, which llc relocates (CO-RE) as clang's `p->member`.

@@ -8,7 +8,7 @@
 // emit.ts writes the module (debug.ts its debug metadata); toolchain.ts finds and runs llc/clang.
 
 import { readBpfObject } from "../elf/index.js";
-import { BtfKind, CoreReloKind, parseBtf, parseBtfExt, parseCoreSpec, type Btf } from "../btf/index.js";
+import { BtfKind, CoreReloKind, isFieldReloKind, parseBtf, parseBtfExt, parseCoreSpec, type Btf } from "../btf/index.js";
 import type { KernelStruct } from "../frontend/kernel-types.js";
 import type { Insn } from "../isa/insn.js";
 import { AluOp, Class, Op, Source } from "../isa/opcodes.js";
@@ -92,9 +92,9 @@ export function readPrograms(object: Uint8Array): LlvmProgram[] {
       if (sec.name !== p.section) continue;
       for (const r of sec.records) {
         const slot = inProgram(r.insnOff);
-        if (slot === undefined || r.kind !== CoreReloKind.FIELD_BYTE_OFFSET || !btf) continue;
+        if (slot === undefined || !isFieldReloKind(r.kind) || !btf) continue;
         const access = coreAccessOf(btf, r.typeId, r.access ?? btf.stringAt(r.accessStrOff));
-        if (access) coreRelocations.push({ insn: slot, ...access });
+        if (access) coreRelocations.push({ insn: slot, ...access, ...(r.kind === CoreReloKind.FIELD_BYTE_OFFSET ? {} : { kind: r.kind }) });
       }
     }
     return {

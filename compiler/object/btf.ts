@@ -13,7 +13,7 @@
 // named structs at their C layout.
 
 import { BtfBuilder, BtfExtBuilder, BtfFuncLinkage, BtfIntEncoding, BtfKind, BtfVarLinkage, CoreReloKind, encodeKernelInfo, EVENT_TAG, KERNEL_STACK_TYPEDEF, markTags, KSYM_TYPEDEF, PROBE_TYPEDEF, USER_STACK_TYPEDEF, packLineCol, type KernelExtInfo } from "../btf/index.js";
-import { accessSteps, membersRead, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
+import { accessSteps, memberBitOffset, membersRead, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
 import type { CoreAccess, Layout, Loc, MapDef } from "../ir/index.js";
 
 export interface BtfProgram {
@@ -86,11 +86,13 @@ function localStructs(btf: BtfBuilder, programs: readonly BtfProgram[], structs:
   };
   for (const [name, members] of used) {
     const s = structs.get(name)!;
-    const list = [...members].map((m) => s.members.get(m)!).sort((a, b) => a.offset - b.offset);
+    const list = [...members].map((m) => s.members.get(m)!).sort((a, b) => memberBitOffset(a) - memberBitOffset(b));
     const local = out.get(name)!;
     const btfMembers = list.map((m, i) => {
       local.index.set(m.name, i);
-      return { name: m.name, type: memberType(m), bitOffset: m.offset * 8, bitfieldSize: 0 };
+      // A bitfield as clang describes one (the builder sets kind_flag): its bit offset and width, so CO-RE computes its unit and shifts.
+      const bits = m.kind === "int" && m.bitfield;
+      return { name: m.name, type: memberType(m), bitOffset: bits ? bits.bitOffset : m.offset * 8, bitfieldSize: bits ? bits.bits : 0 };
     });
     btf.set(local.id, { kind: s.union ? BtfKind.UNION : BtfKind.STRUCT, name, size: s.size, members: btfMembers });
   }
@@ -255,7 +257,7 @@ export function buildBtf(
     });
     kernel.set(p.name, { funcInfo: encodeKernelInfo(8, [[0, func]]), lineInfo: encodeKernelInfo(16, lineRecords) });
     for (const r of p.core ?? []) {
-      ext.addCoreRelo(p.section, p.offset + r.insn * 8, local.get(r.struct)!.id, accessString(r, local, structs), CoreReloKind.FIELD_BYTE_OFFSET);
+      ext.addCoreRelo(p.section, p.offset + r.insn * 8, local.get(r.struct)!.id, accessString(r, local, structs), r.kind ?? CoreReloKind.FIELD_BYTE_OFFSET);
     }
   }
 

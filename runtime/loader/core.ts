@@ -5,10 +5,10 @@
 // width when the kernel's field's size differs from the object's), LDDW imm64; unresolvable ones are poisoned.
 
 import { readFileSync } from "node:fs";
-import { Class, Op, opClass, opSize, Size, Source } from "../../compiler/isa/opcodes.js";
+import { AluOp, Class, Op, opClass, opSize, Size, Source } from "../../compiler/isa/opcodes.js";
 import type { Insn } from "../../compiler/isa/insn.js";
 import { parseBtf, parseBtfExt, type Btf } from "../../compiler/btf/parse.js";
-import { resolveCoreRelo, type CoreResult } from "../../compiler/btf/core.js";
+import { CoreReloKind, resolveCoreRelo, type CoreResult } from "../../compiler/btf/core.js";
 import type { BpfObject } from "../../compiler/elf/read.js";
 import { ObjectError } from "./errors.js";
 import { VMLINUX_BTF, readBtfFile } from "../sys/btf-file.js";
@@ -69,6 +69,13 @@ export function patchCore(insns: Insn[], at: number, result: CoreResult, where: 
     insn.imm = Number(BigInt.asIntN(32, value));
     insns[at + 1]!.imm = Number(BigInt.asIntN(32, value >> 32n));
   } else if ((cls === Class.ALU || cls === Class.ALU64) && (insn.code & 0x08) === Source.K) {
+    const shift = insn.code & 0xf0;
+    if (result.kind === CoreReloKind.FIELD_RSHIFT_U64 && result.fieldSigned !== undefined && (shift === AluOp.ARSH || shift === AluOp.RSH) && (shift === AluOp.ARSH) !== result.fieldSigned) {
+      // A bitfield's last shift was chosen by the object's signedness of the member (tsbpf types the value by it):
+      // the other shift would give another value, or one the compiled code does not expect, so it must not run.
+      insns[at] = { code: Op.CALL, dst: 0, src: 0, off: 0, imm: POISON_HELPER };
+      return `CO-RE: the bitfield is ${result.fieldSigned ? "signed" : "unsigned"} in the kernel but ${result.fieldSigned ? "unsigned" : "signed"} in the object`;
+    }
     if (value > 0xffffffffn || value < -0x80000000n) throw new ObjectError(`CO-RE relocation at ${where}: value ${value} does not fit a 32-bit immediate`);
     insn.imm = Number(BigInt.asIntN(32, value));
   } else if (cls === Class.LDX || cls === Class.ST || cls === Class.STX) {

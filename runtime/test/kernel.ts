@@ -39,7 +39,7 @@ export class Pointer {
     for (const part of path.split(".")) {
       const m = btf.findMember(id, part);
       if (!m) throw usage(`${btf.typeName(id)} has no member ${part}`);
-      if (m.member.bitfieldSize > 0 || m.bitOffset % 8) throw usage(`${path} is a bitfield and has no address`);
+      if (m.member.bitfieldSize > 0 || m.bitOffset % 8) throw usage(`${path} is a bitfield and has no address: give its value among the struct's fields (alloc(), write()), and read() it back`);
       offset += m.bitOffset / 8;
       id = m.member.type;
     }

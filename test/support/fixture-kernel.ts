@@ -27,7 +27,8 @@ export const tracepointFormats = (...names: string[]): Record<string, string> =>
  * A small stand-in for the kernel's BTF, so "tsbpf/kernel" fixtures do not depend on the host:
  * struct filename { const char *name; const char *uptr; int refcnt; }, a task_struct with
  * thread_info (embedded), pid, tgid, real_parent, comm (char[16]) and counts (int[4]) at made-up
- * offsets, sock_common with its anonymous unions, and sock embedding it (and a bitfield).
+ * offsets and bitfields (in_execve, and nice_bits, signed across a byte), sock_common with its anonymous unions, and
+ * sock embedding it (and bitfields: sk_userlocks, and sk_straddle, which no 8-byte unit holds).
  */
 export function fixtureVmlinux(): string {
   const b = new BtfBuilder();
@@ -48,10 +49,14 @@ export function fixtureVmlinux(): string {
     { name: "flags", type: u64, bitOffset: 0, bitfieldSize: 0 },
     { name: "syscall_work", type: u64, bitOffset: 64, bitfieldSize: 0 },
   ] });
-  b.set(task, { kind: BtfKind.STRUCT, name: "task_struct", size: 4096, members: [
+  const uint = b.add({ kind: BtfKind.INT, name: "unsigned int", size: 4, encoding: 0, offset: 0, bits: 32 });
+  b.set(task, { kind: BtfKind.STRUCT, name: "task_struct", size: 4096, kindFlag: true, members: [
     { name: "thread_info", type: threadInfo, bitOffset: 0, bitfieldSize: 0 },
     { name: "pid", type: int, bitOffset: 1000 * 8, bitfieldSize: 0 },
     { name: "tgid", type: int, bitOffset: 1004 * 8, bitfieldSize: 0 },
+    { name: "in_execve", type: uint, bitOffset: 1008 * 8 + 3, bitfieldSize: 1 },
+    // A signed bitfield across a byte boundary (bits 6..10 of its unit).
+    { name: "nice_bits", type: int, bitOffset: 1008 * 8 + 6, bitfieldSize: 5 },
     { name: "real_parent", type: taskPtr, bitOffset: 1016 * 8, bitfieldSize: 0 },
     { name: "comm", type: b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: index, nelems: 16 }), bitOffset: 1100 * 8, bitfieldSize: 0 },
     { name: "counts", type: b.add({ kind: BtfKind.ARRAY, name: "", type: int, indexType: index, nelems: 4 }), bitOffset: 1120 * 8, bitfieldSize: 0 },
@@ -79,6 +84,8 @@ export function fixtureVmlinux(): string {
     { name: "__sk_common", type: common, bitOffset: 0, bitfieldSize: 0 },
     { name: "sk_mark", type: u32, bitOffset: 400 * 8, bitfieldSize: 0 },
     { name: "sk_userlocks", type: u8, bitOffset: 404 * 8 + 4, bitfieldSize: 4 },
+    // A bitfield no aligned 8-byte unit holds (as only a packed struct could have one).
+    { name: "sk_straddle", type: u64, bitOffset: 412 * 8, bitfieldSize: 60 },
   ] });
   const path = join(mkdtempSync(join(tmpdir(), "tsbpf-fixture-")), "vmlinux.btf");
   writeFileSync(path, b.toBytes());
