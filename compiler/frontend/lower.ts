@@ -451,6 +451,10 @@ export function lower(
         const wide = declared.members.some((m) => { const v = checker.getConstantValue(m); return typeof v === "number" && (v < -(2 ** 31) || v >= 2 ** 31); });
         return wide ? INT_TYPES.i64! : INT_TYPES.i32!;
       }
+      // A map passed to a function (`function send(m: HashMap<u32, V>, ...)`): maps are module-level names, used as such.
+      if (name && (MAPS as readonly string[]).includes(name)) {
+        return fail(node, Code.UnsupportedType, `a map cannot be a parameter or a value: maps are module-level constants, named where they are used (to act on one of several, pass a flag and choose the map inside, or keep one map keyed by the choice)`);
+      }
       if (name === "Ptr") {
         const arg = node.typeArguments?.[0];
         const pointee = arg && ts.isTypeReferenceNode(arg) ? kernelTypeName(arg.typeName) : undefined;
