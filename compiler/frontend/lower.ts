@@ -452,6 +452,10 @@ export function lower(
         const wide = declared.members.some((m) => { const v = checker.getConstantValue(m); return typeof v === "number" && (v < -(2 ** 31) || v >= 2 ** 31); });
         return wide ? INT_TYPES.i64! : INT_TYPES.i32!;
       }
+      // A map passed to a function (`function send(m: HashMap<u32, V>, ...)`): maps are module-level names, used as such.
+      if (name && (MAPS as readonly string[]).includes(name)) {
+        return fail(node, Code.UnsupportedType, `a map cannot be a parameter or a value: maps are module-level constants, named where they are used (to act on one of several, pass a flag and choose the map inside, or keep one map keyed by the choice)`);
+      }
       if (name === "Ptr") {
         const arg = node.typeArguments?.[0];
         const pointee = arg && ts.isTypeReferenceNode(arg) ? kernelTypeName(arg.typeName) : undefined;
@@ -3125,7 +3129,8 @@ export function lower(
 
     /** The one argument of a helper reading at an address: a Ptr or all 64 bits of an integer (a u64 argument, `ctx.args[1]`). */
     address(call: TS.CallExpression, helper: string): Operand {
-      if (call.arguments.length !== 1) fail(call, Code.UnsupportedCall, `${helper}() takes one pointer`);
+      const sized = helper === "readUser" || helper === "readKernel";
+      if (call.arguments.length !== 1 && !(sized && call.arguments.length === 2)) fail(call, Code.UnsupportedCall, sized ? `${helper}() takes a pointer and, for a Str<N> or Arr<T, N>, a length in bytes` : `${helper}() takes one pointer`);
       const p = this.value(call.arguments[0]!);
       if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
         fail(call.arguments[0]!, Code.PointerAccess, `${helper}() reads at an address: \`${call.arguments[0]!.getText(file)}\` is ${withArticle(typeName(p.op.type))}, too narrow for one (use a Ptr or a u64)`);
@@ -3147,17 +3152,58 @@ export function lower(
     memoryRead(e: TS.CallExpression): Ref | undefined {
       const read = this.readCall(e);
       if (!read) return undefined;
-      // The helper writes every byte of T (zeroes where the read faults); only the slot's tail past T needs zeroing.
-      const into = read.layout.size % 8 ? this.temp(read.layout, e) : this.stackTemp(read.layout, e);
-      this.readInto(into, read, e);
+      // The helper writes every byte of T (zeroes where the read faults); only the slot's tail past T needs zeroing,
+      // or all of it for a read of a length, which writes only that many bytes.
+      const sized = e.arguments.length > 1;
+      const into = read.layout.size % 8 || sized ? this.temp(read.layout, e) : this.stackTemp(read.layout, e);
+      this.readInto(into, read, e, sized);
       // readUser<boolean>: the byte read compared with zero, so a 2 reads as true (=== true too), as a boolean holds only 0 or 1.
       if (read.layout.kind === "int" && read.layout.type.bool) this.storeInt(into, this.convert({ op: this.loadInt({ ...into, layout: intLayout(U8) }, e).op }, BOOL), e);
       return into;
     }
 
-    readInto(dst: Ref, read: { helper: number; layout: Layout }, e: TS.CallExpression): void {
+    /** The read of `e` into `dst`; `zeroed` when dst holds zeroes already (a read of a length leaves the rest as it is). */
+    readInto(dst: Ref, read: { helper: number; layout: Layout }, e: TS.CallExpression, zeroed = false): void {
       const p = this.address(e, builtin(e.expression)!);
-      this.fb.emit({ op: "call", helper: read.helper, args: [this.addrOf(dst, e), imm(BigInt(read.layout.size), U32), p], loc: locOf(e) });
+      const length = e.arguments[1];
+      const size = length ? this.readLength(read.layout, length, e) : imm(BigInt(read.layout.size), U32);
+      // Bytes past the length read are zero, as a Str<N> ends at its first NUL and an Arr read whole would be.
+      if (length && !zeroed) this.zero(dst, e);
+      this.fb.emit({ op: "call", helper: read.helper, args: [this.addrOf(dst, e), size, p], loc: locOf(e) });
+    }
+
+    /**
+     * `readUser<Str<N>>(p, len)`'s byte count: len clamped to [0, N], which the verifier must see bounded (the
+     * helper's size is checked against the destination). A negative signed length reads nothing.
+     */
+    readLength(layout: Layout, length: TS.Expression, e: TS.CallExpression): Operand {
+      const name = builtin(e.expression)!;
+      if (layout.kind !== "str" && layout.kind !== "array") return fail(length, Code.UnsupportedCall, `${name}() of ${aLayout(layout)} reads all of it: a length is for a Str<N> or an Arr<T, N> (read at most that many bytes)`);
+      const max = BigInt(layout.size);
+      const v = this.value(length);
+      if (v.op.kind === "imm") {
+        const n = v.op.type.signed ? BigInt.asIntN(64, v.op.value) : v.op.value;
+        if (n < 0n || n > max) fail(length, Code.OutOfRange, `a length of ${n} bytes is outside ${aLayout(layout)} (0 to ${max})`);
+        return imm(n, U32);
+      }
+      const n = this.fb.vreg(U64);
+      this.fb.emit({ op: "mov", dst: n, src: this.convert(v, v.op.type.signed ? I64 : U64).op, loc: locOf(length) });
+      const [clamp, done] = [this.fb.newBlock(), this.fb.newBlock()];
+      const toZero = v.op.type.signed ? this.fb.newBlock() : undefined;
+      if (toZero) {
+        const high = this.fb.newBlock();
+        this.fb.terminate({ op: "br", cmp: "lt", signed: true, a: n, b: imm(0n, I64), then: toZero.id, else: high.id, bounds: true, loc: locOf(length) });
+        this.enter(toZero);
+        this.fb.emit({ op: "mov", dst: n, src: imm(0n, U64), loc: locOf(length) });
+        this.fb.terminate({ op: "jmp", target: done.id });
+        this.enter(high);
+      }
+      this.fb.terminate({ op: "br", cmp: "gt", signed: false, a: n, b: imm(max, U64), then: clamp.id, else: done.id, bounds: true, loc: locOf(length) });
+      this.enter(clamp);
+      this.fb.emit({ op: "mov", dst: n, src: imm(max, U64), loc: locOf(length) });
+      this.fb.terminate({ op: "jmp", target: done.id });
+      this.enter(done);
+      return n;
     }
 
     /** comm(), readUserStr(p), readKernelStr(p): helpers that fill a Str<N>. */

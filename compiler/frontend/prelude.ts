@@ -177,9 +177,13 @@ declare module "tsbpf" {
   /** bpf_probe_read_kernel_str / bpf_probe_read_user_str into the Str<N> it is assigned to; the address a Ptr or a u64. */
   export function readKernelStr(p: Ptr<any> | u64): Str<never>;
   export function readUserStr(p: Ptr<any> | u64): Str<never>;
-  /** bpf_probe_read_kernel / bpf_probe_read_user of a T (an integer, struct, Str<N> or Arr<T, N>) at an address; zero where it faults. */
-  export function readKernel<T>(p: Ptr<any> | u64): T;
-  export function readUser<T>(p: Ptr<any> | u64): T;
+  /**
+   * bpf_probe_read_kernel / bpf_probe_read_user of a T (an integer, struct, Str<N> or Arr<T, N>) at an address; zero where it faults.
+   * With \`length\`, a Str<N> or Arr<T, N> gets at most that many bytes (clamped to its size; the rest zero), as C's
+   * \`bpf_probe_read_user(buf, len & (N - 1), p)\`: \`readUser<Str<4096>>(buf, ret)\` copies what SSL_read() returned.
+   */
+  export function readKernel<T>(p: Ptr<any> | u64, length?: number): T;
+  export function readUser<T>(p: Ptr<any> | u64, length?: number): T;
   /** A fixed-size array of N elements (C \`T name[N]\`). */
   export interface Arr<T, N extends number> { [index: number]: T; readonly length: number; readonly __tsbpfLength?: N }
   /** map.update() flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST. */

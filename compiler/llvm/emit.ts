@@ -452,6 +452,7 @@ function emitFunction(
       }
     };
 
+    const unmerged = longZeroRuns(block.insts);
     for (const [at, i] of block.insts.entries()) {
       if (i.loc) loc = i.loc;
       mark(at);
@@ -535,7 +536,8 @@ function emitFunction(
           const v = get(i.src);
           const narrow = bits === 64 || v.k === "const" ? v : inst((s) => `trunc i64 ${s(v)} to i${bits}`);
           const d = dbg();
-          out.push((s) => `  store i${bits} ${narrow.k === "const" ? constText(narrow.v, bits) : s(narrow)}, ptr ${s(p)}, align ${i.size}${d}`);
+          const keep = unmerged.has(at) ? " volatile" : "";
+          out.push((s) => `  store${keep} i${bits} ${narrow.k === "const" ? constText(narrow.v, bits) : s(narrow)}, ptr ${s(p)}, align ${i.size}${d}`);
           break;
         }
         case "atomic": {
@@ -769,6 +771,37 @@ function operands(i: Inst): (CallArg | Base)[] {
     default:
       return [];
   }
+}
+
+/**
+ * The zero stores of a block that LLVM would merge into a memset longer than its BPF target expands inline (128
+ * stores: 1 KiB of 8-byte ones), which it leaves as a call of memset that BPF has no way to make: a reserved 4 KiB
+ * record's zeroing, a Str<4096> cleared before a read of a length. They stay volatile, each one store.
+ */
+function longZeroRuns(insts: readonly Inst[]): Set<number> {
+  const MAX_INLINE_STORES = 128;
+  const long = new Set<number>();
+  const sameBase = (a: Base, b: Base) => (a.kind === "stack" && b.kind === "stack" ? a.object === b.object && a.offset === b.offset : a.kind === "reg" && b.kind === "reg" && a.id === b.id);
+  for (let at = 0; at < insts.length; ) {
+    const first = insts[at]!;
+    if (first.op !== "st" || first.src.kind !== "imm" || first.src.value !== 0n) {
+      at++;
+      continue;
+    }
+    // Stores of zero, each where the last one ended, into one base: a run LLVM's MemCpyOpt turns into one memset.
+    let end = at + 1;
+    let next = first.offset + first.size;
+    let smallest: number = first.size;
+    for (; end < insts.length; end++) {
+      const i = insts[end]!;
+      if (i.op !== "st" || i.src.kind !== "imm" || i.src.value !== 0n || !sameBase(i.base, first.base) || i.offset !== next) break;
+      next += i.size;
+      smallest = Math.min(smallest, i.size);
+    }
+    if (next - first.offset > MAX_INLINE_STORES * smallest) for (let k = at; k < end; k++) long.add(k);
+    at = end;
+  }
+  return long;
 }
 
 /**

@@ -125,3 +125,14 @@ test("a function typed `T | null` returns a lookup, a reservation or null", asyn
     "TSBPF1001: a function typed `T | null` returns a map lookup, a ring buffer reservation or null: memory of its own would not outlive the call",
   ]);
 });
+
+test("a map as a function's parameter is TSBPF1007 saying maps are module-level names, not a list of integer types", () => {
+  const text = `import { uprobe, HashMap, pidTgid, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+const reads = new HashMap<u32, u64>(16);
+function put(m: HashMap<u32, u64>, v: u64) { m.update(pidTgid() as u32, v); }
+export const p = uprobe("libc.so.6", "free", (x: u64) => put(reads, x));
+`;
+  const d = compile({ fileName: "maps.ts", text }).diagnostics.map((x) => `${x.line}:${x.column} ${x.code}: ${x.message}`);
+  assert.deepEqual(d, ["4:17 TSBPF1007: a map cannot be a parameter or a value: maps are module-level constants, named where they are used (to act on one of several, pass a flag and choose the map inside, or keep one map keyed by the choice)"]);
+});

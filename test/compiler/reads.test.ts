@@ -100,3 +100,49 @@ test("an integer readUser() calls bpf_probe_read_user once, whatever takes its v
     assert.deepEqual(sim.map("counts").entries().filter(([, v]) => v !== 0n), [[3, 1n], [6, 1n]], backend);
   }
 });
+
+// readUser<Str<N>>(p, len) / readUser<Arr<T, N>>(p, len): sslsniff's copy of the bytes SSL_read() returned. Only
+// that many bytes are read (a buffer that ends where its page does reads whole), the rest of the value is zero, and
+// the length is clamped to the value's size, a negative one to 0, where the verifier sees it bounded.
+const SIZED = `import { uprobe, readUser, RingBuf, type i32, type u64, type u8, type Str, type Arr } from "tsbpf";
+export const license = "GPL";
+interface Ev { text: Str<8>; bytes: Arr<u8, 4>; fixed: Str<8>; big: Str<4096> }
+export const events = new RingBuf<Ev>(1 << 16);
+export const copy = uprobe("/bin/true", "main", (buf: u64, len: i32) => {
+  const e = events.reserve();
+  if (e === null) return;
+  const text = readUser<Str<8>>(buf, len);
+  e.text = text;
+  e.bytes = readUser<Arr<u8, 4>>(buf, len);
+  e.fixed = readUser<Str<8>>(buf, 3);
+  e.big = readUser<Str<4096>>(buf, len);
+  events.submit(e);
+});
+`;
+
+for (const backend of ["own", "llvm"] as const) {
+  test(`readUser<Str<N>>(p, len) reads at most len bytes, the rest zero, clamped to 0..N (${backend})`, async () => {
+    const r = compile({ fileName: "sized.ts", text: SIZED }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, []);
+    const sim = await simulate(r.object, { arch: "x86_64", name: "sized", verify: true });
+    // Six bytes at the end of the mapping: a whole read of 8 would fault and give nothing.
+    const buf = sim.kernel.bytes(new TextEncoder().encode("hello!"), { user: true });
+    for (const len of [5, 6, 100, -1, 0]) sim.uprobe("/bin/true:main", { args: [buf, BigInt.asUintN(64, BigInt(len))] });
+    assert.deepEqual(sim.events("events"), [
+      { text: "hello", bytes: [104, 101, 108, 108], fixed: "hel", big: "hello" },
+      { text: "hello!", bytes: [104, 101, 108, 108], fixed: "hel", big: "hello!" },
+      { text: "", bytes: [104, 101, 108, 108], fixed: "hel", big: "" }, // 8 bytes from a 6-byte mapping: faults, zero
+      { text: "", bytes: [0, 0, 0, 0], fixed: "hel", big: "" },
+      { text: "", bytes: [0, 0, 0, 0], fixed: "hel", big: "" },
+    ]);
+    if (!noKernel) loadObject(sys, openObject(r.object, { name: "sized" })).close();
+  });
+}
+
+test("readUser()'s length is for a Str or an Arr, within its size", () => {
+  const diagnose = (body: string) =>
+    compile({ fileName: "r.ts", text: `import { kprobe, readUser, type u32, type u64, type Str } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u64) => ${body});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  assert.deepEqual(diagnose("readUser<u32>(x, 4)"), ["TSBPF1017: readUser() of a u32 reads all of it: a length is for a Str<N> or an Arr<T, N> (read at most that many bytes)"]);
+  assert.deepEqual(diagnose("{ const s = readUser<Str<8>>(x, 9); return s.charCodeAt(0); }"), ["TSBPF1005: a length of 9 bytes is outside a Str<8> (0 to 8)"]);
+  assert.deepEqual(diagnose("{ const s = readUser<Str<8>>(x, 1, 2); return s.charCodeAt(0); }").map((d) => d.slice(0, 9)), ["TS2554: E"]);
+});

@@ -1,8 +1,8 @@
 // The tools/ ports against the running kernel: every tool compiles against this kernel's tracefs and BTF and each
 // program passes the kernel's verifier (loaded through runtime/loader, not attached); then a few run for real
 // through the command line (tsx, so the sources under test are what runs), each on a command it starts with -c,
-// and what they print is checked: syscount's maps, killsnoop's and statsnoop's records, gethostlatency's uprobe and
-// uretprobe pair, funccount's uprobe glob. No tracefs instance or uprobe definition of theirs is left behind.
+// and what they print is checked: syscount's maps, killsnoop's, statsnoop's and exitsnoop's records, opensnoop's
+// printf lines, gethostlatency's uprobe and uretprobe pair, funccount's uprobe glob. No tracefs instance or uprobe definition of theirs is left behind.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -24,9 +24,9 @@ const TOOLS = readdirSync(join(ROOT, "tools")).filter((f) => f.endsWith(".ts") &
 let cacheHome: string;
 const compiled = new Map<string, CompileResult>();
 
-/** `tsbpf run tools/TOOL --json -c CMD`, to its end: the records and maps it printed, by map name, and its stderr. */
-async function run(tool: string, command: string): Promise<{ lines: Record<string, unknown>[]; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", `tools/${tool}`, "--json", "--verbose", "-c", command], {
+/** `tsbpf run tools/TOOL --json [OPTIONS] -c CMD`, to its end: the records and maps it printed, by map name, and its stderr. */
+async function run(tool: string, command: string, options: string[] = []): Promise<{ lines: Record<string, unknown>[]; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", `tools/${tool}`, "--json", "--verbose", ...options, "-c", command], {
     cwd: ROOT,
     env: { ...process.env, XDG_CACHE_HOME: cacheHome },
     stdio: ["ignore", "pipe", "pipe"],
@@ -98,6 +98,21 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
     assert.deepEqual(stats.map((s) => [s.comm, s.path, s.ret]), [["stat", "/etc/hostname", 0], ["stat", "/nonexistent-tsbpf", -2]]);
   });
 
+  it("exitsnoop sends each process's exit code or signal with its parent", async () => {
+    const { lines } = await run("exitsnoop.ts", "sh -c 'sh -c \"exit 3\"; sh -c \"kill -9 \\$\\$\"; true'");
+    const exits = records(lines, "exits").filter((e) => e.comm === "sh");
+    assert.deepEqual(exits.map((e) => [e.exitCode, e.signal, e.core]), [[3, 0, false], [0, 9, false], [0, 0, false]]);
+    assert.ok(exits[0]!.ppid === exits[2]!.pid && exits[1]!.ppid === exits[2]!.pid, JSON.stringify(exits));
+  });
+
+  it("opensnoop prints the command's opens with fd or errno, and only the failed ones with --set failedOnly=1", async () => {
+    const texts = (lines: Record<string, unknown>[]) => lines.filter((l) => "printf" in l).map((l) => String(l.printf).trim().split(/\s+/)).filter((c) => c[1] === "cat" && /hostname|nonexistent/.test(c[6] ?? ""));
+    const { lines } = await run("opensnoop.ts", "cat /etc/hostname /nonexistent-tsbpf");
+    assert.deepEqual(texts(lines).map((c) => [c[3], c[5], c[6]]), [["0", "O_RDONLY", "/etc/hostname"], ["2", "O_RDONLY", "/nonexistent-tsbpf"]]);
+    const failed = await run("opensnoop.ts", "cat /etc/hostname /nonexistent-tsbpf", ["--set", "failedOnly=1"]);
+    assert.deepEqual(texts(failed.lines).map((c) => [c[2], c[3], c[6]]), [["-1", "2", "/nonexistent-tsbpf"]]);
+  });
+
   it("gethostlatency times the command's getaddrinfo() from its uprobe to its uretprobe", async () => {
     const { lines } = await run("gethostlatency.ts", "getent ahosts localhost");
     const [lookup, ...more] = records(lines, "lookups");
@@ -123,9 +138,10 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
   });
 });
 
+/** Whether the process of an instance, tsbpf-PID or tsbpf-PID-N (a process's later pipes), is still running. */
 function alive(instance: string): boolean {
   try {
-    process.kill(Number(instance.slice("tsbpf-".length)), 0);
+    process.kill(Number(/^tsbpf-(\d+)/.exec(instance)?.[1]), 0);
     return true;
   } catch {
     return false;

@@ -19,6 +19,7 @@ import { openObject, loadObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { compileBoth, disassemblies, noLlvm, runAll, words, type Both } from "./support.js";
 import { compile } from "../../compiler/index.js";
+import { simulate } from "../../runtime/test/index.js";
 import { exampleProbes } from "../support/examples.js";
 import { FIXTURES, fixtureVmlinux, tracepointFormat } from "../support/fixture-kernel.js";
 
@@ -186,6 +187,26 @@ export const h = uprobe("libc.so.6", "free", (e: u8) => {
   const r = compile({ fileName: "index.ts", text }, { arch: "x86_64", backend: "llvm" });
   // The model refused the object while LLVM made the add an or: "R1 bitwise operator |= on pointer prohibited".
   assert.deepEqual(r.diagnostics, []);
+});
+
+test("a reserved 4 KiB record is zeroed one store at a time through LLVM, not by a memset call BPF cannot make", { skip: noLlvm }, async () => {
+  const text = `import { uprobe, RingBuf, type u32, type Str } from "tsbpf";
+export const license = "GPL";
+interface Big { n: u32; data: Str<4096> }
+export const out = new RingBuf<Big>(1 << 16);
+export const h = uprobe("libc.so.6", "free", (n: u32) => {
+  const e = out.reserve();
+  if (e === null) return;
+  e.n = n;
+  out.submit(e);
+});
+`;
+  // llc said "A call to built-in function 'memset' is not supported" (an internal error, exit 1).
+  const r = compileBoth({ fileName: "big-record.ts", text });
+  assert.deepEqual(r.llvm.diagnostics, []);
+  const sim = await simulate(r.llvm.object, { arch: "x86_64", name: "big" });
+  sim.uprobe("libc.so.6:free", { args: [7] });
+  assert.deepEqual(sim.events("out"), [{ n: 7, data: "" }]);
 });
 
 test("six ring buffers' record types reach LLVM's BTF through holders of five parameters each (llc takes no stack arguments)", { skip: noLlvm }, () => {
