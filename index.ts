@@ -334,13 +334,18 @@ export function readUserStr(_p: Ptr<any> | u64): Str<never> {
 }
 /**
  * bpf_probe_read_kernel() of a T at an address: an integer (`readKernel<u64>(p + 8)`), or a struct, Str<N> or
- * Arr<T, N> to bind or assign. The value is zero where the address faults.
+ * Arr<T, N> to bind or assign. The value is zero where the address faults. With `length`, a Str<N> or Arr<T, N>
+ * gets at most that many bytes (clamped to its size; the rest zero).
  */
-export function readKernel<T>(_p: Ptr<any> | u64): T {
+export function readKernel<T>(_p: Ptr<any> | u64, _length?: number): T {
   return onlyInProbe("readKernel");
 }
-/** bpf_probe_read_user() of a T at a user address (`readUser<u64>(argv + i * 8)` reads argv[i]); zero where it faults. */
-export function readUser<T>(_p: Ptr<any> | u64): T {
+/**
+ * bpf_probe_read_user() of a T at a user address (`readUser<u64>(argv + i * 8)` reads argv[i]); zero where it faults.
+ * With `length`, a Str<N> or Arr<T, N> gets at most that many bytes (`readUser<Str<4096>>(buf, ret)` copies what
+ * SSL_read() returned), the rest zero.
+ */
+export function readUser<T>(_p: Ptr<any> | u64, _length?: number): T {
   return onlyInProbe("readUser");
 }
 /** A fixed-size array of N elements (C `T name[N]`); indexes out of range end the handler. */
