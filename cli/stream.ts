@@ -645,8 +645,10 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
         const place = first?.fileName && { file: first.fileName, line: first.line, column: Math.max(1, first.col), text: first.lineText };
         throw new UserError(place ? sourceError(place, ATTACH_CODES[error.reason], message) : message, code);
       }
-      const at = declarationSite(options, p.name) ?? { place: handlerSite(options, loaded, p.spec), expression: undefined };
-      if (error.reason === "unsupported" && target.kind === "kprobe") message = kprobeHintTs(p.name, target.func, target.retprobe);
+      const declared = declarationSite(options, p.name);
+      const at = declared ?? { place: handlerSite(options, loaded, p.spec), expression: undefined };
+      // A probe bound to no name (a one-liner's) has a made-up program name: it is "this kprobe".
+      if (error.reason === "unsupported" && target.kind === "kprobe") message = kprobeHintTs(declared ? p.name : undefined, target.func, target.retprobe);
       throw new UserError(sourceError(at.place, ATTACH_CODES[error.reason], message, at.expression), code);
     }
   }
@@ -702,7 +704,7 @@ function handlerSite(options: StreamOptions, loaded: LoadedObject, spec: Program
 }
 
 /** The kprobes-compiled-out explanation in the probe file's own terms (the loader's names SEC() sections). */
-function kprobeHintTs(program: string, func: string, retprobe: boolean): string {
+function kprobeHintTs(program: string | undefined, func: string, retprobe: boolean): string {
   const kind = retprobe ? "kretprobe" : "kprobe";
   const tp = tracepointAlternative(func);
   const [group, name] = tp ? tp.split(":") : ["GROUP", "NAME"];
@@ -710,7 +712,7 @@ function kprobeHintTs(program: string, func: string, retprobe: boolean): string 
   const symbol = tp ? JSON.stringify(name!.replace(/^sys_enter_/, "")) : "SYMBOL";
   const binary = tp ? `"libc.so.6"` : "BINARY";
   return (
-    `${program} is a ${kind} on ${func}, but kprobes are compiled out of the running kernel (CONFIG_KPROBES is off, no kprobe PMU); ` +
+    `${program ? `${program} is a ${kind}` : `this is a ${kind}`} on ${func}, but kprobes are compiled out of the running kernel (CONFIG_KPROBES is off, no kprobe PMU); ` +
     `use tracepoint("${group}", "${exit}", ...) or ${retprobe ? "uretprobe" : "uprobe"}(${binary}, ${symbol}, ...) instead`
   );
 }

@@ -363,6 +363,10 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
 
   it("explains that kprobes are compiled out and names the tracepoint and uprobe to use instead (exit 4)", async () => {
     const run = tsbpf(["run", "examples/unlink.ts"]);
+    // A one-liner's probe has no name of its own: it is "this kprobe", at its handler.
+    const oneLiner = tsbpf(["run", "-e", 'kprobe("vfs_read", () => { printf("x\\n"); })']);
+    assert.equal(await oneLiner.exited, 4, oneLiner.stderr());
+    assert.match(oneLiner.stderr(), /^tsbpf: -e\.ts:1:\d+ - error TSBPF3001: this is a kprobe on vfs_read, but kprobes are compiled out of the running kernel .*\n\n1 kprobe\("vfs_read"/);
     const code = await run.exited;
     assert.equal(run.stdout(), "");
     assert.equal(code, 4, run.stderr());
