@@ -100,7 +100,7 @@ export function mapContents(obj: LoadedObject, only?: string, options: { final?:
     }
     const popped = options.final === true && only === undefined && POPPED.has(m.spec.type) && m.pinPath === undefined;
     if ((!PRINTED.has(m.spec.type) && !popped) || tags?.stacks) continue;
-    if (only !== undefined ? m.name !== only : tags?.internal) continue;
+    if (only !== undefined ? m.name !== only : tags?.internal || isLibraryMap(m.name)) continue;
     try {
       const content = popped
         ? poppedValues(obj, m, tags)
@@ -114,6 +114,9 @@ export function mapContents(obj: LoadedObject, only?: string, options: { final?:
   }
   return out;
 }
+
+/** libbpf's usdt.bpf.h keeps the argument specs of USDT probes in maps of its own: the library's, not the tool's output. */
+const isLibraryMap = (name: string): boolean => name.startsWith("__bpf_usdt_");
 
 /**
  * The variables of a writable data section (.data, .bss, .data.NAME) that hold something other than zero, as a C tool
