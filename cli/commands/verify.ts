@@ -42,6 +42,7 @@ import { LlvmToolchainError } from "../../compiler/llvm/toolchain.js";
 import { inputName, isElf, namesStdin, parseHexBytes, probeText, readInputFile, readStdin } from "../input.js";
 import { stderrIsTTY, writeErr, writeOut } from "../output.js";
 import { usdtArgumentCount } from "../../runtime/loader/usdt.js";
+import { mapValueFields } from "../../runtime/loader/maps.js";
 
 const MAP_TYPES: Record<string, number> = { hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
 
@@ -173,7 +174,7 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
   // A map of maps carries its inner definition: a lookup in it gives a map of that shape.
   const maps: MapDesc[] = spec.maps.map((m, i) => {
     const initial = m.origin === "data" && m.name === KCONFIG_SECTION ? externs?.kconfig : m.initial;
-    return { fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, ...(m.freeze && initial ? { frozen: initial } : {}), ...(m.inner ? { inner: { ...m.inner } } : {}) };
+    return { fd: 100 + i, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, ...(m.freeze && initial ? { frozen: initial } : {}), ...(m.inner ? { inner: { ...m.inner } } : {}), valueFields: mapValueFields(spec, m) };
   });
   const fds = maps.map((m) => m.fd);
   const lines = lineInfo(spec);

@@ -10,7 +10,7 @@ import { type FuncArg, type Subprog, prepareFuncArgs } from "./funcs.js";
 import { GPL_ONLY, helperProto, type ArgKind } from "./helpers.js";
 import { BtfFlag, structName } from "./btf-types.js";
 import { BtfKind } from "../btf/index.js";
-import { MAX_VAR_OFF, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
+import { MAX_VAR_OFF, checkMapFields, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
 import { ProgTypeId, allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
 import {
   STACK_SPILL, STACK_ZERO, type Reg, allRegs, copyReg, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
@@ -56,6 +56,7 @@ function helperMemAccess(env: Env, regno: number, size: number, zeroOk: boolean,
       return;
     case "map_value":
       checkMemRegion(env, regno, r, r.off, size, r.map!.valueSize, zeroOk);
+      checkMapFields(env, regno, r, r.off, size);
       return;
     case "mem":
     case "ringbuf_mem":

@@ -85,8 +85,27 @@ export interface CfgInfo {
  */
 const SLEEPABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 5, 6, 9, 10, 12, 13, 22, 23, 24, 27, 28, 29, 31, 32, 33]);
 
+/** is_tracing_prog_type: kprobe, tracepoint, perf_event, raw_tracepoint and raw_tracepoint_writable. */
+const TRACING_PROG_TYPES: ReadonlySet<number> = new Set([2, 5, 7, 17, 24]);
+
+/**
+ * check_map_prog_compatibility: the kernel refuses a reference to a map whose value holds a lock, a timer or a graph
+ * root from program types that may run where those cannot be used safely (in any context, even NMI).
+ */
+function mapRefusal(map: MapDesc, progType: number): string | undefined {
+  const fields = new Set((map.valueFields ?? []).map((f) => f.name));
+  const tracing = TRACING_PROG_TYPES.has(progType);
+  if (tracing && (fields.has("bpf_list_head") || fields.has("bpf_rb_root"))) return "tracing progs cannot use bpf_{list_head,rb_root} yet";
+  if (fields.has("bpf_spin_lock") || fields.has("bpf_res_spin_lock")) {
+    if (progType === 1) return "socket filter progs cannot use bpf_spin_lock yet";
+    if (tracing) return "tracing progs cannot use bpf_spin_lock yet";
+  }
+  if (tracing && fields.has("bpf_timer")) return "tracing progs cannot use bpf_timer yet";
+  return undefined;
+}
+
 /** Runs the static passes; throws CfgError with the kernel's reason. */
-export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, privileged: boolean, sleepable = false): CfgInfo {
+export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, privileged: boolean, sleepable = false, progType = 0): CfgInfo {
   const n = insns.length;
   // add_subprog_and_kfunc
   const starts = new Set<number>([0]);
@@ -144,6 +163,8 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
       if (!okSrc) throw cfgError(i, "unrecognized bpf_ld_imm64 insn");
       const map = maps.get(insn.imm);
       if (!map) throw cfgError(i, `fd ${insn.imm} is not pointing to valid bpf_map`);
+      const refused = mapRefusal(map, progType);
+      if (refused) throw cfgError(i, refused);
       if (sleepable && !SLEEPABLE_MAP_TYPES.has(map.type)) throw cfgError(i, "Sleepable programs can only use array, hash, ringbuf and local storage maps");
       if (insn.src === PseudoLd.MAP_VALUE) {
         const off = next.imm >>> 0;

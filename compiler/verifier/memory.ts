@@ -96,6 +96,15 @@ export function checkMemRegion(env: Env, regno: number, r: Reg, off: number, siz
   }
 }
 
+/** check_map_access: no load, store or helper access may touch a lock, timer or graph root inside a map value. */
+export function checkMapFields(env: Env, regno: number, r: Reg, off: number, size: number): void {
+  for (const f of r.map?.valueFields ?? []) {
+    if (r.smin + BigInt(off) < BigInt(f.offset + f.size) && BigInt(f.offset) < r.umax + BigInt(off + size)) {
+      fail(env, `${f.name} cannot be accessed directly by load/store`, regno);
+    }
+  }
+}
+
 export function checkPacketAccess(env: Env, regno: number, r: Reg, off: number, size: number, zeroOk: boolean): void {
   if (r.smin < 0n) fail(env, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`, regno);
   if (r.range < 0 || !memOk(BigInt(off), size, r.range, zeroOk)) {
@@ -437,6 +446,7 @@ export function checkMemAccess(
       if (write && flags & (1 << 7)) fail(env, `write into map forbidden, value_size=${r.map!.valueSize} off=${off} size=${size}`, regno);
       if (!write && flags & (1 << 8)) fail(env, `read from map forbidden, value_size=${r.map!.valueSize} off=${off} size=${size}`, regno);
       checkMemRegion(env, regno, r, off, size, r.map!.valueSize, false);
+      checkMapFields(env, regno, r, off, size);
       // A frozen read-only map (`.rodata`) reads as its contents at a constant offset (bpf_map_direct_read).
       const frozen = r.map!.frozen;
       const direct = frozen && flags & (1 << 7) && tn.isConst(r.vo) && (size === 1 || size === 2 || size === 4 || size === 8) ? off + Number(tn.s64(r.vo.value)) : -1;

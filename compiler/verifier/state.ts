@@ -40,6 +40,11 @@ export interface MapShape {
    * A lookup gives a pointer to a map of this shape (NULL when the slot is empty).
    */
   inner?: MapShape;
+  /**
+   * Special kernel types in the value (bpf_spin_lock, bpf_timer, ...) that the map's BTF shows the kernel: some
+   * program types may not name such a map, and no load or store may touch one.
+   */
+  valueFields?: readonly { name: string; offset: number; size: number }[];
 }
 
 /** A map the program may reference, by the fd its LDDW carries. */

@@ -169,7 +169,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
 
   let cfg;
   try {
-    cfg = checkStatic(insns, maps, privileged, ((options.flags ?? 0) & BPF_F_SLEEPABLE) !== 0);
+    cfg = checkStatic(insns, maps, privileged, ((options.flags ?? 0) & BPF_F_SLEEPABLE) !== 0, progType);
   } catch (e) {
     if (e instanceof CfgError) return rejection(log, e.pc, e.reason, 0);
     throw e;

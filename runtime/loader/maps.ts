@@ -114,6 +114,47 @@ export function mapBtfTypes(spec: ObjectSpec, map: MapSpec): MapBtfTypes | undef
   return undefined;
 }
 
+/** Kernel types the verifier treats specially inside a map value (btf_parse_fields). */
+const SPECIAL_FIELDS: ReadonlySet<string> = new Set(["bpf_spin_lock", "bpf_res_spin_lock", "bpf_timer", "bpf_wq", "bpf_list_head", "bpf_rb_root"]);
+
+/** A special kernel type inside a map value: where it is, so that loads and stores can keep off it. */
+export interface ValueField {
+  /** Its kernel type: bpf_spin_lock, bpf_timer, ... */
+  name: string;
+  offset: number;
+  size: number;
+}
+
+/**
+ * The special kernel types (bpf_spin_lock, bpf_timer, ...) a map's value holds, found as the kernel finds them: in the
+ * value's struct, its nested structs and arrays, or a data section's variables. None without BTF, as the kernel then
+ * knows none.
+ */
+export function mapValueFields(spec: ObjectSpec, map: MapSpec): ValueField[] {
+  const types = mapBtfTypes(spec, map);
+  if (!types || types.value === undefined) return [];
+  const { btf } = types;
+  const found: ValueField[] = [];
+  const walk = (id: number, offset: number, depth: number): void => {
+    if (depth > 16) return;
+    const t = btf.resolveType(id);
+    if (t.kind === BtfKind.STRUCT && SPECIAL_FIELDS.has(t.name)) found.push({ name: t.name, offset, size: t.size });
+    else if (t.kind === BtfKind.STRUCT || t.kind === BtfKind.UNION) {
+      for (const m of t.members) if (m.bitfieldSize === 0) walk(m.type, offset + m.bitOffset / 8, depth + 1);
+    } else if (t.kind === BtfKind.VAR) {
+      walk(t.type, offset, depth + 1);
+    } else if (t.kind === BtfKind.ARRAY) {
+      const size = btf.sizeOf(t.type);
+      // Only arrays of structs can hold one; an array of a million bytes is not walked element by element.
+      if (btf.resolveType(t.type).kind === BtfKind.STRUCT) for (let i = 0; i < Math.min(t.nelems, 64); i++) walk(t.type, offset + i * size, depth + 1);
+    }
+  };
+  // A data section's variables sit at their ELF symbols' offsets (clang leaves the DATASEC's at 0).
+  if (types.variables) for (const v of types.variables) walk(v.type, v.offset, 0);
+  else walk(types.value, 0, 0);
+  return found;
+}
+
 export interface MapViewOptions extends CodecOptions {
   /** Ignore BTF and give raw bytes for keys and values. */
   raw?: boolean;
