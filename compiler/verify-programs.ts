@@ -182,6 +182,16 @@ export function explainRejection(
     const license = tsbpf ? '`export const license = "GPL";`' : '`char LICENSE[] SEC("license") = "GPL";`';
     return out(VerifierCode.Helper, `${at} calls ${helper ?? "a helper"}, which the kernel allows only in programs under a GPL-compatible license; declare ${license} (or "Dual MIT/GPL", "Dual BSD/GPL")`);
   }
+  // A global function is verified once, from its BTF signature: a caller's argument must fit that signature alone.
+  const globalArgs = /Caller passes invalid args into func#\d+ \('([^']+)'\)/.exec(m);
+  if (globalArgs) {
+    const name = globalArgs[1]!;
+    const fix = tsbpf ? "" : `; make ${name} \`static __noinline\` to have it verified with each caller's own arguments`;
+    return out(
+      VerifierCode.Helper,
+      `${at} passes ${name} an argument its signature does not allow: a global (non-static) function is verified once, on its own, so a pointer parameter takes only memory of the pointed-to type's size (the caller's stack, a map value) or NULL${fix}`,
+    );
+  }
   if (/cannot use helper|invalid func|type=\S+ expected=|leaks addr into helper/.test(m)) {
     return out(VerifierCode.Helper, `${at} calls a helper that a ${progTypeName(progType)} program may not call, or with an argument of the wrong kind`);
   }

@@ -10,7 +10,7 @@ import { type FuncArg, type Subprog, prepareFuncArgs } from "./funcs.js";
 import { GPL_ONLY, helperProto, type ArgKind } from "./helpers.js";
 import { BtfFlag, structName } from "./btf-types.js";
 import { BtfKind } from "../btf/index.js";
-import { MAX_VAR_OFF, checkMapFields, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
+import { MAX_VAR_OFF, btfPointerLoad, checkMapFields, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
 import { ProgTypeId, allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
 import {
   STACK_SPILL, STACK_ZERO, type Reg, allRegs, copyReg, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
@@ -400,6 +400,12 @@ function checkGlobalArg(env: Env, i: number, arg: FuncArg): void {
   }
   if (isNullConst(r)) return;
   if (r.type === "ctx") fail(env, `R${regno}: the context as a global function's memory argument is ${NOT_MODELLED}`, regno);
+  if (r.type === "btf_id") {
+    // A kernel pointer passes when the parameter's size reads inside one of its struct's members (check_ptr_to_btf_access).
+    btfPointerLoad(env, regno, { ...copyReg(r), maybeNull: false }, r.off, arg.size, false, -1);
+    if (!arg.nullable && r.maybeNull) fail(env, `arg#${i} is expected to be non-NULL`, regno);
+    return;
+  }
   if (!MEM_TYPES.has(r.type)) fail(env, `R${regno} type=${typeName(r)} expected=fp`, regno);
   // read and written as if not NULL (check_mem_reg)
   rs[regno] = { ...copyReg(r), maybeNull: false };

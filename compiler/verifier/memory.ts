@@ -140,7 +140,7 @@ function tracepointCtxLoad(env: Env, regno: number, off: number, size: number, w
 }
 
 /** A load through a typed kernel pointer: walked over the struct's members (check_ptr_to_btf_access). */
-function btfPointerLoad(env: Env, regno: number, r: Reg, off: number, size: number, write: boolean, valueReg: number): void {
+export function btfPointerLoad(env: Env, regno: number, r: Reg, off: number, size: number, write: boolean, valueReg: number): void {
   const name = `ptr_${structName(r.btf!)}`;
   if (write) fail(env, "only read is supported", regno);
   if (off < 0) fail(env, `R${regno} is ${name} invalid negative access: off=${off}`, regno);
