@@ -182,6 +182,10 @@ export function explainRejection(
     const license = tsbpf ? '`export const license = "GPL";`' : '`char LICENSE[] SEC("license") = "GPL";`';
     return out(VerifierCode.Helper, `${at} calls ${helper ?? "a helper"}, which the kernel allows only in programs under a GPL-compatible license; declare ${license} (or "Dual MIT/GPL", "Dual BSD/GPL")`);
   }
+  if (/programs can be sleepable/.test(m)) {
+    // Refused before any instruction is checked: the sentence is about the program, not an expression in it.
+    return { code: VerifierCode.Rejected, sentence: `a sleepable ${progTypeName(progType)} program is refused: the kernel lets only fentry, fexit, fmod_ret, lsm, iter, uprobe, struct_ops and syscall programs sleep; drop the ".s" from its section (\`tp.s/...\` → \`tp/...\`) and the helpers that may sleep (bpf_copy_from_user)`, note };
+  }
   // A global function is verified once, from its BTF signature: a caller's argument must fit that signature alone.
   const globalArgs = /Caller passes invalid args into func#\d+ \('([^']+)'\)/.exec(m);
   if (globalArgs) {

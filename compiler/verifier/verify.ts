@@ -153,6 +153,15 @@ function rejection(log: string[] | null, pc: number, message: string, processed:
   return { accepted: false, error, processed, ...(log ? { log } : {}) };
 }
 
+/**
+ * can_be_sleepable: the program types the kernel lets sleep (tracing ones only as fentry, fexit, fmod_ret or iter;
+ * kprobe as uprobes; syscall programs always may). A sleepable tracepoint, raw tracepoint or tp_btf is refused.
+ */
+function canBeSleepable(progType: number, attachType: number): boolean {
+  if (progType === ProgTypeId.tracing) return attachType === 24 || attachType === 25 || attachType === 26 || attachType === 28;
+  return progType === ProgTypeId.lsm || progType === ProgTypeId.kprobe || progType === ProgTypeId.struct_ops || progType === ProgTypeId.syscall;
+}
+
 /** Checks `insns` the way the kernel's verifier would and reports the first violation. */
 export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyResult {
   const privileged = options.privileged ?? true;
@@ -166,6 +175,10 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   // name one in their section, and `tsbpf verify` reports those programs as not checked (uncheckedReason).
   const tracepoint = progType === ProgTypeId.tracing && options.expectedAttachType === TRACE_RAW_TP ? options.tracepoint : undefined;
   if (needsAttachTarget(progType) && !tracepoint) return rejection(log, 0, `a ${progTypeName(progType)} program needs a BTF attach target (attach_btf_id), which raw instructions do not name`, 0);
+
+  if (((options.flags ?? 0) & BPF_F_SLEEPABLE) !== 0 && !canBeSleepable(progType, options.expectedAttachType ?? 0)) {
+    return rejection(log, 0, "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable", 0);
+  }
 
   let cfg;
   try {

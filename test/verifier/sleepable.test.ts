@@ -52,3 +52,32 @@ test("the kernel agrees, type by type", { skip: missingRoot() ?? missingBpf(open
     }
   }
 });
+
+// can_be_sleepable: of the types loadable without an attach target, kprobes (uprobes) and syscall programs may sleep; a
+// sleepable tracepoint or raw tracepoint (libbpf's tp.s, raw_tp.s) is refused before any instruction is checked.
+const SLEEPERS: [string, number, boolean][] = [
+  ["kprobe", ProgTypeId.kprobe, true], ["syscall", ProgTypeId.syscall, true], ["tracepoint", ProgTypeId.tracepoint, false],
+  ["raw tracepoint", ProgTypeId.raw_tracepoint, false], ["perf event", ProgTypeId.perf_event, false], ["socket filter", ProgTypeId.socket_filter, false],
+  ["xdp", ProgTypeId.xdp, false],
+];
+const CANNOT_SLEEP = "Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable";
+
+test("only the program types the kernel lets sleep may be sleepable, in the model and in the kernel", () => {
+  const sys = missingRoot() ?? missingBpf(openSys()) ? undefined : openSys();
+  const insns = assemble("r0 = 0\nexit");
+  for (const [name, progType, allowed] of SLEEPERS) {
+    const model = verify(insns, { progType, flags: SLEEPABLE });
+    assert.equal(model.accepted, allowed, `${name}: ${model.error?.message ?? "accepted"}`);
+    if (!allowed) assert.equal(model.error!.message, CANNOT_SLEEP, name);
+    if (!sys) continue;
+    let reason: string | undefined;
+    try {
+      sys.close(sys.progLoad({ type: progType, insns: encode(insns), flags: SLEEPABLE, logLevel: 1 }).fd);
+    } catch (e) {
+      if (!(e instanceof SysError || e instanceof LoadError)) throw e;
+      reason = e.message;
+    }
+    assert.equal(reason === undefined, allowed, `kernel, ${name}: ${reason ?? "accepted"}`);
+    if (reason !== undefined) assert.match(reason, new RegExp(CANNOT_SLEEP), name);
+  }
+});
