@@ -35,7 +35,7 @@ import type { Recorder, RecorderProbe, Recording } from "./record.js";
 import { eventLine, mapContents, mapJson, mapLines, stackNamer, type MapContent } from "./report.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { outputBacklog, outputRoom, paceOutput, writeErr, writeOut } from "./output.js";
-import { formatsMatcher, printkFormats } from "../runtime/loader/printk-formats.js";
+import { formatsMatcher, printkFormats, refusedFormats } from "../runtime/loader/printk-formats.js";
 import { probeText } from "../runtime/test/recorded-probe.js";
 import { existingProcess, filesNotMapped, startCommand, type Target } from "./target.js";
 import { namesStdin } from "./input.js";
@@ -148,6 +148,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // A format that is not a constant string (undefined) counts as printing.
     const formats = printkFormats(loaded.spec.raw, [...loaded.programs.values()].flatMap((p) => p.functions));
     const printks = formats === undefined || formats.length > 0;
+    for (const { format, conversion } of refusedFormats(formats ?? [])) {
+      const what = conversion ? `${conversion}, which bpf_trace_printk does not support (it takes %d %i %u %x %X with l or ll, %c, %s and %p forms, after flags 0 + - and space and a width; no #, precision, h or z)` : "a character bpf_trace_printk does not print";
+      log(`warning: the bpf_printk format ${JSON.stringify(format)} has ${what}: the kernel refuses it each time it is called, so that call prints nothing`);
+    }
     // Checked only where the object needs tracefs: uprobes and perf events attach without it.
     const noTracefs = missingTracefs();
     const use = noTracefs ? tracefsUse(loaded, printks) : undefined;

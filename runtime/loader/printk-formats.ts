@@ -8,6 +8,8 @@ import { Op, PseudoCall } from "../../compiler/isa/opcodes.js";
 import type { Insn } from "../../compiler/isa/insn.js";
 import type { BpfObject, BpfProgram } from "../../compiler/elf/read.js";
 
+import { scanFormat } from "../vm/helpers/printf-format.js";
+
 const PRINTK = new Set<number>([Helper.trace_printk, Helper.trace_vprintk]);
 const LDDW = 0x18;
 const MOV64_X = 0xbf;
@@ -95,3 +97,33 @@ export function formatPattern(format: string): RegExp {
 }
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** bpf_trace_vprintk takes up to 12 arguments: a format refused with that many is refused with any. */
+const MAX_ARGS = 12;
+
+/**
+ * The formats the kernel's bpf_bprintf_prepare refuses (-EINVAL at run time: the call prints nothing, and the verifier
+ * does not check printk formats), each with the conversion it stops at (`%#x`, `%5.2d`, `%hd`), or undefined when what
+ * it stops at is not a conversion (a control character).
+ */
+export function refusedFormats(formats: readonly string[]): { format: string; conversion: string | undefined }[] {
+  const refused = (text: string): boolean => {
+    const bytes = new TextEncoder().encode(`${text}\0`);
+    return !scanFormat(bytes, bytes.length - 1, MAX_ARGS, () => {});
+  };
+  const out: { format: string; conversion: string | undefined }[] = [];
+  for (const format of new Set(formats)) {
+    if (!refused(format)) continue;
+    // The first conversion whose text, with what precedes it, is refused.
+    let conversion: string | undefined;
+    const conversions = /%(?:%|[-+ #0]*\d*(?:\.\d*)?[a-zA-Z]*)/g;
+    for (let m = conversions.exec(format); m; m = conversions.exec(format)) {
+      if (refused(format.slice(0, m.index + m[0].length))) {
+        if (!refused(format.slice(0, m.index))) conversion = m[0];
+        break;
+      }
+    }
+    out.push({ format, conversion });
+  }
+  return out;
+}

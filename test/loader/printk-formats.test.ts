@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { readBpfObject } from "../../compiler/elf/read.js";
-import { formatPattern, printkFormats, printkMatcher } from "../../runtime/loader/printk-formats.js";
+import { formatPattern, printkFormats, printkMatcher, refusedFormats } from "../../runtime/loader/printk-formats.js";
 import { Session, linkProgram, openObject, type ObjectSpec } from "../../runtime/loader/index.js";
 import { openSys } from "../../runtime/sys/index.js";
 import { compileC, fixture, needsClang, needsKernel, startCli } from "./support.js";
@@ -184,5 +184,32 @@ char LICENSE[] SEC("license") = "GPL";
       await session.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("formats the kernel refuses at run time", () => {
+  it("are named with the conversion they stop at; supported ones are not", () => {
+    assert.deepEqual(refusedFormats(["c=%c pct=%% hex=%#x pad=%-5d", "n=%5.2d", "short %hd", "pid %d comm %s\n", "%-08lld %+d % d %pS %pI4 %%"]), [
+      { format: "c=%c pct=%% hex=%#x pad=%-5d", conversion: "%#x" },
+      { format: "n=%5.2d", conversion: "%5.2d" },
+      { format: "short %hd", conversion: "%hd" },
+    ]);
+    assert.deepEqual(refusedFormats(["bell\x07 %d"]), [{ format: "bell\x07 %d", conversion: undefined }]);
+  });
+
+  it("tsbpf load warns of one, and the kernel indeed prints nothing for it", needsKernel, async () => {
+    const path = compileC(
+      "printk-refused",
+      `#include "loader.h"
+SEC("tracepoint/syscalls/sys_enter_getppid") int refused(void *ctx) { bpf_printk("refused %#x", 1); bpf_printk("printed %x", 2); return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const { stdout, stderr, exited } = startCli(["load", path, "-c", "/usr/bin/python3 -c 'import os; os.getppid()'"]);
+    assert.equal(await exited, 0, stderr());
+    assert.match(stderr(), /warning: the bpf_printk format "refused %#x" has %#x, which bpf_trace_printk does not support/);
+    assert.doesNotMatch(stderr(), /printed %x/);
+    assert.match(stdout(), /printed 2/);
+    assert.doesNotMatch(stdout(), /refused/);
   });
 });
