@@ -202,7 +202,7 @@ export function verifyObject(bytes: Uint8Array, options: VerifyObjectOptions = {
     }
     const insns = decode(encodeProgram(linked, fds), { check: false });
     // A tp_btf program's context is its tracepoint's arguments, typed by the running kernel's BTF.
-    const hook = p.section.split("/")[0]!;
+    const hook = p.section.replace(/^\?/, "").split("/")[0]!; // an optional section ("?struct_ops/...") is of its kind
     const tracepoint = hook === "tp_btf" && progType === ProgTypeId.tracing ? tracepointOf(p.section.slice(hook.length + 1)) : undefined;
     if (typeof tracepoint === "string") {
       programs.push(unchecked(tracepoint, insns.length));

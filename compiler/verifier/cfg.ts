@@ -6,6 +6,7 @@ import { Class, JmpOp, Mode, Op, PseudoCall, PseudoLd, jmpOp, opClass, opMode, o
 import { type Insn } from "../isa/insn.js";
 import type { MapDesc } from "./state.js";
 import { NOT_MODELLED } from "./env.js";
+import { isTracing } from "./progtypes.js";
 
 export class CfgError extends Error {
   constructor(
@@ -85,16 +86,13 @@ export interface CfgInfo {
  */
 const SLEEPABLE_MAP_TYPES: ReadonlySet<number> = new Set([1, 2, 5, 6, 9, 10, 12, 13, 22, 23, 24, 27, 28, 29, 31, 32, 33]);
 
-/** is_tracing_prog_type: kprobe, tracepoint, perf_event, raw_tracepoint and raw_tracepoint_writable. */
-const TRACING_PROG_TYPES: ReadonlySet<number> = new Set([2, 5, 7, 17, 24]);
-
 /**
  * check_map_prog_compatibility: the kernel refuses a reference to a map whose value holds a lock, a timer or a graph
- * root from program types that may run where those cannot be used safely (in any context, even NMI).
+ * root from tracing program types (is_tracing_prog_type), which may run where those cannot be used safely (even NMI).
  */
 function mapRefusal(map: MapDesc, progType: number): string | undefined {
   const fields = new Set((map.valueFields ?? []).map((f) => f.name));
-  const tracing = TRACING_PROG_TYPES.has(progType);
+  const tracing = isTracing(progType);
   if (tracing && (fields.has("bpf_list_head") || fields.has("bpf_rb_root"))) return "tracing progs cannot use bpf_{list_head,rb_root} yet";
   if (fields.has("bpf_spin_lock") || fields.has("bpf_res_spin_lock")) {
     if (progType === 1) return "socket filter progs cannot use bpf_spin_lock yet";
