@@ -191,6 +191,11 @@ export function explainRejection(
   if (globalArgs) {
     const name = globalArgs[1]!;
     const fix = tsbpf ? "" : `; make ${name} \`static __noinline\` to have it verified with each caller's own arguments`;
+    const unsized = /arg#(\d+) reference type\('([^']*)'\) size cannot be determined/.exec(m);
+    if (unsized) {
+      const type = unsized[2]!.trim() === "UNKNOWN" ? "void" : unsized[2]!.trim();
+      return out(VerifierCode.Helper, `${at} calls the global function ${name}, whose parameter ${Number(unsized[1]) + 1} points to ${type}, a type of no known size: a global (non-static) function is verified once, on its own, from its signature, and the kernel cannot check such a parameter${fix}`);
+    }
     return out(
       VerifierCode.Helper,
       `${at} passes ${name} an argument its signature does not allow: a global (non-static) function is verified once, on its own, so a pointer parameter takes only memory of the pointed-to type's size (the caller's stack, a map value) or NULL${fix}`,

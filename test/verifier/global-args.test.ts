@@ -1,7 +1,8 @@
 // A global (non-static) function is verified once, on its own, from its BTF signature, and a caller's kernel pointer
 // (a tp_btf program's task) passes as one of its pointer parameters only when the parameter's size reads inside one
 // member of the kernel's struct (check_ptr_to_btf_access). The model decides as the kernel does, program by program,
-// and for a refused call the hint names the function (not a helper) and the fix.
+// and for a refused call the hint names the function (not a helper) and the fix. A `void *` parameter is refused
+// whatever is passed: the kernel cannot size it.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -19,13 +20,15 @@ __u64 seen;
 __attribute__((noinline)) int record_whole(struct task_struct___whole *t) { if (t) seen = t->pid; return 0; }
 static __attribute__((noinline)) int record_whole_static(struct task_struct___whole *t) { if (t) seen = t->pid; return 0; }
 __attribute__((noinline)) int record_pid(int *pid) { if (pid) seen = *pid; return 0; }
+__attribute__((noinline)) int takes_void(void *p) { return p != 0; }
+SEC("tracepoint/syscalls/sys_enter_getpid") int void_param(void *ctx) { __u64 buf = 0; return takes_void(&buf); }
 SEC("tp_btf/sched_switch") int whole(__u64 *ctx) { return record_whole((void *)ctx[1]); }
 SEC("tp_btf/sched_switch") int whole_static(__u64 *ctx) { return record_whole_static((void *)ctx[1]); }
 SEC("tp_btf/sched_switch") int pid_only(__u64 *ctx) { return record_pid(&((struct task_struct *)ctx[1])->pid); }
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-const EXPECTED: Record<string, boolean> = { whole: false, whole_static: true, pid_only: true };
+const EXPECTED: Record<string, boolean> = { whole: false, whole_static: true, pid_only: true, void_param: false };
 const object = (): Uint8Array => readFileSync(compileC("global-args", SOURCE));
 
 test("a kernel pointer passed to a global function: refused when the parameter spans the struct, with a hint naming the function", needsClang, () => {
@@ -38,6 +41,10 @@ test("a kernel pointer passed to a global function: refused when the parameter s
   assert.match(hint, /`record_whole\(\(void \*\)ctx\[1\]\)` passes record_whole an argument its signature does not allow/);
   assert.match(hint, /make record_whole `static __noinline`/);
   assert.doesNotMatch(hint, /helper/);
+  // A void * parameter has no size the kernel can check, whatever the caller passes.
+  const unsized = report.programs.find((x) => x.name === "void_param")!.error!.hint;
+  assert.match(unsized, /calls the global function takes_void, whose parameter 1 points to void, a type of no known size/);
+  assert.match(unsized, /make takes_void `static __noinline`/);
 });
 
 const sys = openSys();
@@ -52,6 +59,6 @@ test("the kernel agrees", { skip: missingRoot() ?? missingBpf(sys) ?? needsClang
       reason = e.reason;
     }
     assert.equal(reason === undefined, accepted, `${name}: ${reason ?? "accepted"}`);
-    if (!accepted) assert.match(reason!, /Caller passes invalid args into func#\d+ \('record_whole'\)/);
+    if (!accepted) assert.match(reason!, new RegExp(`Caller passes invalid args into func#\\d+ \\('${name === "whole" ? "record_whole" : "takes_void"}'\\)`));
   }
 });
