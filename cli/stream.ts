@@ -22,7 +22,7 @@ import { resolveBinary, SymbolError } from "../runtime/loader/elfsym.js";
 import { isCxxName } from "../runtime/loader/cxx-names.js";
 import { checkRecordType, isEventMap, type EventReader, type StreamEvent } from "../runtime/loader/events.js";
 import { notAttached, type LoadedObject } from "../runtime/loader/load.js";
-import type { ProgramSpec } from "../runtime/loader/object.js";
+import type { AttachTarget, ProgramSpec } from "../runtime/loader/object.js";
 import { lineInfo } from "../runtime/loader/lines.js";
 import { mapBtfTypes } from "../runtime/loader/maps.js";
 import type { ResolutionStore } from "../runtime/loader/btf-resolutions.js";
@@ -650,7 +650,7 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
         throw new UserError(place ? sourceError(place, ATTACH_CODES[error.reason], message) : message, code);
       }
       const declared = declarationSite(options, p.name);
-      const at = declared ?? { place: handlerSite(options, loaded, p.spec), expression: undefined };
+      const at = declared ?? callSite(options, target) ?? { place: handlerSite(options, loaded, p.spec), expression: undefined };
       // A probe bound to no name (a one-liner's) has a made-up program name: it is "this kprobe".
       if (error.reason === "unsupported" && target.kind === "kprobe") message = kprobeHintTs(declared ? p.name : undefined, target.func, target.retprobe);
       throw new UserError(sourceError(at.place, ATTACH_CODES[error.reason], message, at.expression), code);
@@ -690,6 +690,22 @@ function declarationSite(options: StreamOptions, name: string): { place: SourceP
   const line = before.length;
   const expression = /^(new\s+)?[\w$.]+(<[^>\n]*>)?\(\s*("[^"\n]*"\s*,?\s*|\d+\s*,?\s*)*/.exec(text!.slice(at))?.[0].replace(/[\s,]+$/, "");
   return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: expression ?? "" };
+}
+
+/**
+ * For a probe bound to no name (a one-liner's), the one call in the file naming its target (`kprobe("vfs_read"`), with
+ * that call's head to underline; undefined when no call, or more than one, names it.
+ */
+function callSite(options: StreamOptions, target: AttachTarget): { place: SourcePlace; expression: string } | undefined {
+  const named = target.kind === "uprobe" ? (target.func ?? target.binary) : target.kind === "kprobe" ? target.func : "name" in target ? target.name : undefined;
+  const text = sourceText(options);
+  if (named === undefined || text === undefined) return undefined;
+  const quoted = JSON.stringify(named).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const calls = [...text.matchAll(new RegExp(`\\b[\\w$]+\\(\\s*(?:"[^"\\n]*"\\s*,\\s*)*${quoted}`, "g"))];
+  if (calls.length !== 1) return undefined;
+  const before = text.slice(0, calls[0]!.index).split("\n");
+  const line = before.length;
+  return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text.split("\n")[line - 1] }, expression: calls[0]![0] };
 }
 
 /** The line info record of a program's first instruction that has one. */
