@@ -466,7 +466,11 @@ function nearOption(typed: string, command: string | undefined, negated: boolean
   if (typed.length < 2) return undefined;
   const options = optionsOf(command);
   const names = [...options.keys()].filter((n) => !negated || options.get(n)!.type === "boolean");
-  const abbreviates = (name: string) => name[0] === typed[0] && [...typed].every(((from) => (c: string) => (from = name.indexOf(c, from) + 1) > 0)(0));
+  // Its letters in `name` in order: each found after the one before.
+  const abbreviates = (name: string): boolean => {
+    let from = 0;
+    return name[0] === typed[0] && [...typed].every((c) => (from = name.indexOf(c, from) + 1) > 0);
+  };
   const near = names.filter(abbreviates).sort((a, b) => a.length - b.length)[0] ?? similarNames(typed, names, 1)[0];
   if (near === undefined) return undefined;
   const alias = options.get(near)!.alias;

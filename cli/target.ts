@@ -8,6 +8,7 @@ import { delimiter, join } from "node:path";
 import { UserError } from "./exit-codes.js";
 import { execStub } from "./exec-stub.js";
 import { native } from "../runtime/sys/native.js";
+import { isMappedFile, parseMaps, type MapsEntry } from "../runtime/loader/usymbolize.js";
 
 export interface Target {
   pid: number;
@@ -281,26 +282,16 @@ export function existingProcess(pid: number): Target {
  * a uprobe there sees none of its calls unless it loads the file later (dlopen). None when the maps cannot be read.
  */
 export function filesNotMapped(pid: number, files: readonly string[]): string[] {
-  let maps: string;
+  let maps: MapsEntry[];
   try {
-    maps = readFileSync(`/proc/${pid}/maps`, "latin1");
+    maps = parseMaps(readFileSync(`/proc/${pid}/maps`, "latin1")).filter((m) => m.inode !== 0n);
   } catch {
     return [];
   }
-  const mapped = new Set<string>();
-  for (const line of maps.split("\n")) {
-    const m = /^\S+\s+\S+\s+\S+\s+([0-9a-f]+):([0-9a-f]+)\s+(\d+)\s+(.*)$/.exec(line);
-    if (!m || m[3] === "0") continue;
-    mapped.add(`${parseInt(m[1]!, 16)}:${parseInt(m[2]!, 16)}:${m[3]}`);
-    mapped.add(m[4]!.replace(/ \(deleted\)$/, ""));
-  }
   return files.filter((file) => {
     try {
-      const { dev, ino } = statSync(file, { bigint: true });
-      // The kernel's dev_t split as MAJOR()/MINOR() split it for /proc/PID/maps.
-      const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-      const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-      return !mapped.has(`${major}:${minor}:${ino}`) && !mapped.has(file);
+      const st = statSync(file, { bigint: true });
+      return !maps.some((m) => isMappedFile(st, m) || m.path === file);
     } catch {
       return false;
     }

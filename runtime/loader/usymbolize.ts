@@ -360,7 +360,7 @@ export class UserSymbolizer {
 const identity = (st: BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
 
 /** Whether a stat describes the file a maps entry names (glibc's st_dev encoding of major and minor). */
-function isMappedFile(st: BigIntStats, entry: MapsEntry): boolean {
+export function isMappedFile(st: BigIntStats, entry: MapsEntry): boolean {
   const major = Number(((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn));
   const minor = Number((st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn));
   return st.ino === entry.inode && major === entry.major && minor === entry.minor;
