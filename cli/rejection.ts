@@ -5,7 +5,6 @@
 import { decode } from "../compiler/isa/index.js";
 import { explainAt, type ExplainOptions, type SourcePosition } from "../compiler/verify-programs.js";
 import type { LoadError, VerifierRejection } from "../runtime/loader/index.js";
-
 import { codeFrame } from "./source-error.js";
 
 /**
