@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
+import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as TS from "typescript";
@@ -187,19 +188,47 @@ test("tsbpf btf kprobe:FN kretprobe:FN rawtracepoint:NAME gives editors the hand
   });
 });
 
-test("every example and tool type-checks as a user's editor sees it: /index.ts, tsbpf btf declarations, tsc --init's strict options", { skip: noVmlinux }, () => {
-  const files: Record<string, string> = {};
+/** Every example's and tool's probe file by path, and `tsbpf btf` declarations of the kernel types they import. */
+function userProbes(): { probes: Record<string, string>; kernel: string } {
+  const probes: Record<string, string> = {};
   const kernelTypes = new Set<string>();
   for (const dir of [join(ROOT, "examples"), join(ROOT, "tools")]) for (const name of readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
     const text = readFileSync(join(dir, name), "utf8");
-    files[join(dir, name)] = text;
+    probes[join(dir, name)] = text;
     for (const m of text.matchAll(/import type \{([^}]*)\} from "tsbpf\/kernel"/g)) for (const t of m[1]!.split(",")) kernelTypes.add(t.trim());
     // Their kprobes' and raw tracepoints' handlers typed too, as `tsbpf btf kprobe:FN rawtracepoint:NAME` types them.
     for (const m of text.matchAll(/\b(kprobe|kretprobe|rawTracepoint)\("(\w+)"/g)) kernelTypes.add(`${m[1]!.toLowerCase()}:${m[2]}`);
   }
-  files[join(ROOT, "__kernel.ts")] = declareKernelTypes(kernelBtf(), [...kernelTypes]).text;
+  return { probes, kernel: declareKernelTypes(kernelBtf(), [...kernelTypes]).text };
+}
+
+test("every example and tool type-checks as a user's editor sees it: /index.ts, tsbpf btf declarations, tsc --init's strict options", { skip: noVmlinux }, () => {
+  const { probes, kernel } = userProbes();
   // Tracepoint records are open to editors: `ctx.filename` may be a string, a pointer or an array.
-  assert.deepEqual(typeCheck(files, { noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true }), []);
+  assert.deepEqual(typeCheck({ ...probes, [join(ROOT, "__kernel.ts")]: kernel }, { noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true }), []);
+});
+
+// `npm install -D typescript` gives a probe project TypeScript 7 (the native compiler) since its release; tsbpf's own
+// compiler reads probes with TypeScript 6's API, but editors and a user's tsc check them with whatever the project has.
+const typescript7 = join(ROOT, "node_modules/typescript-7/bin/tsc");
+test("every example and tool type-checks with TypeScript 7's tsc in a project as tsc --init sets it up", { skip: noVmlinux ?? (existsSync(typescript7) ? undefined : "no node_modules/typescript-7 (npm ci installs it)") }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ts7-"));
+  try {
+    const { probes, kernel } = userProbes();
+    for (const [path, text] of Object.entries(probes)) writeFileSync(join(dir, path.slice(ROOT.length).replaceAll("/", "-")), text);
+    writeFileSync(join(dir, "kernel.d.ts"), kernel);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
+    const init = spawnSync(process.execPath, [typescript7, "--init"], { cwd: dir, encoding: "utf8" });
+    assert.equal(init.status, 0, init.stdout + init.stderr);
+    // "tsbpf" is this tree's declarations, as an installed package's would be.
+    writeFileSync(join(dir, "tsconfig.tsbpf.json"), JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { noEmit: true, paths: { tsbpf: [join(ROOT, "index.ts")] } }, include: ["*.ts"] }));
+    const r = spawnSync(process.execPath, [typescript7, "-p", "tsconfig.tsbpf.json"], { cwd: dir, encoding: "utf8" });
+    assert.match(spawnSync(process.execPath, [typescript7, "--version"], { encoding: "utf8" }).stdout, /^Version 7\./);
+    assert.equal(r.stdout + r.stderr, "");
+    assert.equal(r.status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const sys = openSys();
