@@ -141,7 +141,7 @@ const simple = {
       set: {
         type: "string",
         requiresArg: true,
-        describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, or a string; repeatable)",
+        describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, a string, or comma-separated elements for an array, targ_pids=12,34; repeatable)",
       },
       program: {
         type: "string",
