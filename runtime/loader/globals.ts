@@ -90,9 +90,13 @@ type Scalar = { kind: "bool" } | { kind: "int"; signed: boolean; type: string } 
 type ArrayOf = { kind: "array"; element: Scalar; elementSize: number; dimensions: readonly number[]; count: number; type: string };
 type Holds = Scalar | ArrayOf | { kind: "chars" } | { kind: "other"; type: string };
 
-/** `type` with the C type names tsbpf's BTF gives a probe's declarations replaced by their TypeScript names. */
+/** `type` with the C type names tsbpf's BTF gives a probe's declarations replaced by their TypeScript names (`Arr<u16, 4>`). */
 function inTypeScript<T extends Holds>(type: T): T {
-  if (type.kind === "array") return { ...type, element: inTypeScript(type.element), type: type.type.replace(/^[^[]+/, (c) => TS_NAMES[c] ?? c) };
+  if (type.kind === "array") {
+    const element = inTypeScript(type.element);
+    const name = type.dimensions.reduceRight((inner, length) => `Arr<${inner}, ${length}>`, element.kind === "bool" ? "boolean" : element.type);
+    return { ...type, element, type: name };
+  }
   return "type" in type ? { ...type, type: TS_NAMES[type.type] ?? type.type } : type;
 }
 
