@@ -117,6 +117,8 @@ interface Ref {
   base: Base;
   offset: number;
   nullable?: boolean;
+  /** The array parameter this memory is part of, under whatever name: .rodata, which no program may write. */
+  parameter?: string;
 }
 
 /** A kernel struct member read through a pointer: see `kernelPlace`. */
@@ -1679,17 +1681,13 @@ export function lower(
       // `(x) = 5`, `(x)++`: the parentheses change nothing.
       target = skipParentheses(target);
       if (!ts.isIdentifier(target)) {
-        // An element of an array parameter: .rodata, which the kernel does not let a program write.
-        let root: TS.Expression = target;
-        while (ts.isElementAccessExpression(root) || ts.isParenthesizedExpression(root)) root = root.expression;
-        const array = ts.isIdentifier(root) ? this.scope.get(checker.getSymbolAtLocation(root)!) : undefined;
-        if (array?.kind === "param") return fail(target, Code.Unsupported, parameterAssigned(array.name));
         const dst = this.lvalue(target);
+        if (dst.parameter) return fail(target, Code.Unsupported, parameterAssigned(dst.parameter, true));
         if (right) return this.assignInto(dst, right);
         return this.storeInt(dst, compute(this.loadInt(dst, target)), node);
       }
       const param = this.scope.get(checker.getSymbolAtLocation(target)!);
-      if (param?.kind === "param") return fail(target, Code.Unsupported, parameterAssigned(param.name));
+      if (param?.kind === "param") return fail(target, Code.Unsupported, parameterAssigned(param.name, !!param.array));
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
       const plain = ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken;
@@ -1842,7 +1840,7 @@ export function lower(
       if (b?.kind === "failed") throw new Abort();
       if (b?.kind === "param") {
         // Read where it is named: a load from .rodata, which the verifier sees as the constant the loader wrote.
-        if (b.array) return { kind: "ref", ref: this.parameterArray(b.offset, b.array, id) };
+        if (b.array) return { kind: "ref", ref: this.parameterArray(b, id) };
         const address = this.fb.vreg(PTR);
         this.fb.emit({ op: "rodata", dst: address, offset: b.offset, loc: locOf(id) });
         const reg = this.fb.vreg(b.type);
@@ -1858,10 +1856,10 @@ export function lower(
     }
 
     /** An array parameter where it is named: its .rodata memory, read element by element where it is indexed. */
-    parameterArray(offset: number, layout: Layout, node: TS.Node): Ref {
+    parameterArray(param: Binding & { kind: "param" }, node: TS.Node): Ref {
       const address = this.fb.vreg(PTR);
-      this.fb.emit({ op: "rodata", dst: address, offset, loc: locOf(node) });
-      return { layout, base: address, offset: 0 };
+      this.fb.emit({ op: "rodata", dst: address, offset: param.offset, loc: locOf(node) });
+      return { layout: param.array!, base: address, offset: 0, parameter: param.name };
     }
 
     // ---- conditions
@@ -3050,7 +3048,7 @@ export function lower(
       if (i.op.kind === "imm") {
         const n = BigInt.asIntN(64, i.op.value);
         if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
-        return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size };
+        return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size, ...(base.parameter && { parameter: base.parameter }) };
       }
       // Indexing a record (non-null, since it is accessed) that the out-of-range exit would leave reserved: the
       // verifier refuses a program that ends holding one, so that exit gives it back.
@@ -3072,7 +3070,7 @@ export function lower(
       const at = this.fb.vreg(PTR);
       this.fb.emit({ op: "bin", kind: "add", dst: at, a: start, b: off, loc: locOf(node) });
       if (base.base.kind === "stack" || stackAtRunTimeOffset.has(base.base)) stackAtRunTimeOffset.add(at);
-      return { layout: element, base: at, offset: 0 };
+      return { layout: element, base: at, offset: 0, ...(base.parameter && { parameter: base.parameter }) };
     }
 
     /** A variable index as u64, past a check that it is below `length` (out of range ends the handler, returning 0, having discarded `held`). */
@@ -3111,7 +3109,7 @@ export function lower(
         const b = symbol && this.scope.get(symbol);
         // A declaration already reported: its uses say nothing more.
         if (b?.kind === "failed") throw new Abort();
-        if (b?.kind === "param" && b.array) return this.parameterArray(b.offset, b.array, e);
+        if (b?.kind === "param" && b.array) return this.parameterArray(b, e);
         return b?.kind === "ref" ? b.ref : undefined;
       }
       if (ts.isPropertyAccessExpression(e)) {
@@ -4246,9 +4244,9 @@ function defaultType(v: bigint): IntType {
   return v > 0x7fffffffffffffffn ? U64 : I64;
 }
 
-/** Why a handler cannot assign parameter `name` (or an element of it). */
-function parameterAssigned(name: string): string {
-  return `\`${name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${name}=VALUE), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`;
+/** Why a handler cannot assign parameter `name` (or an element of it, `array`). */
+function parameterAssigned(name: string, array: boolean): string {
+  return `\`${name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${name}=${array ? "1,2" : "VALUE"}), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`;
 }
 
 /**
