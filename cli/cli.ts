@@ -118,7 +118,7 @@ const simple = {
       set: {
         type: "string",
         requiresArg: true,
-        describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false; repeatable)",
+        describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false, or comma-separated elements for an Arr<T, N> one, ports=22,8080; repeatable)",
       },
       unsafe: { type: "boolean", default: false, describe: "allow probes that send signals (signal()), as bpftrace's --unsafe" },
     },
@@ -141,7 +141,7 @@ const simple = {
       set: {
         type: "string",
         requiresArg: true,
-        describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, or a string; repeatable)",
+        describe: "give a global variable of the object a value before it loads, as a libbpf tool sets its const volatile knobs (NAME=VALUE: an integer, true/false, a string, or comma-separated elements for an array, targ_pids=12,34; repeatable)",
       },
       program: {
         type: "string",

@@ -117,6 +117,8 @@ interface Ref {
   base: Base;
   offset: number;
   nullable?: boolean;
+  /** The array parameter this memory is part of, under whatever name: .rodata, which no program may write. */
+  parameter?: string;
 }
 
 /** A kernel struct member read through a pointer: see `kernelPlace`. */
@@ -181,9 +183,10 @@ type Binding =
   | { kind: "string"; text: string }
   /**
    * A module-level `let`: a parameter of the probes, a `const volatile` integer in .rodata that the loader may set
-   * before loading (tsbpf run --set NAME=VALUE), read where a handler reads it.
+   * before loading (tsbpf run --set NAME=VALUE), read where a handler reads it. `array`: an Arr<T, N> one's layout,
+   * read element by element in place; `type` is then its elements' type.
    */
-  | { kind: "param"; name: string; offset: number; type: IntType }
+  | { kind: "param"; name: string; offset: number; type: IntType; array?: Layout & { kind: "array" } }
   /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
   | { kind: "failed" };
 
@@ -277,16 +280,25 @@ class Rodata {
   }
   /** A global integer the loader may set (naturally aligned), holding `value` in the object; its offset. */
   int(name: string, type: IntType, value: bigint): number {
+    return this.ints(name, type, [value]);
+  }
+  /** A global array of integers the loader may set, of `dimensions` (outermost first), holding `values` in C's order; its offset. */
+  array(name: string, type: IntType, values: readonly bigint[], dimensions: readonly number[]): number {
+    return this.ints(name, type, values, dimensions);
+  }
+  private ints(name: string, type: IntType, values: readonly bigint[], dimensions?: readonly number[]): number {
     const size = type.bits / 8;
-    const bytes = new Uint8Array(size);
-    for (let i = 0; i < size; i++) bytes[i] = Number((BigInt.asUintN(type.bits, value) >> BigInt(8 * i)) & 0xffn);
-    const at = this.place(bytes);
-    this.vars.push({ name, offset: at, size, kind: "int", type });
+    const bytes = new Uint8Array(size * values.length);
+    values.forEach((value, at) => {
+      for (let i = 0; i < size; i++) bytes[at * size + i] = Number((BigInt.asUintN(type.bits, value) >> BigInt(8 * i)) & 0xffn);
+    });
+    const at = this.place(bytes, size);
+    this.vars.push({ name, offset: at, size: bytes.length, kind: "int", type, ...(dimensions && { dimensions }) });
     return at;
   }
-  /** `bytes` placed aligned to their size (an integer's natural alignment); their offset. */
-  private place(bytes: Uint8Array): number {
-    const padding = (bytes.length - (this.size % bytes.length)) % bytes.length;
+  /** `bytes` placed aligned to `alignment` (an integer's natural alignment); their offset. */
+  private place(bytes: Uint8Array, alignment: number): number {
+    const padding = (alignment - (this.size % alignment)) % alignment;
     if (padding) this.parts.push(new Uint8Array(padding));
     const at = this.size + padding;
     this.parts.push(bytes);
@@ -823,8 +835,12 @@ export function lower(
   function moduleParameter(decl: TS.VariableDeclaration): void {
     const name = (decl.name as TS.Identifier).text;
     if (/^_*tsbpf_/.test(name)) fail(decl.name, Code.UnsupportedTopLevel, `names beginning with tsbpf_ are tsbpf's own: rename the parameter ${name}`);
+    if (decl.type && ts.isTypeReferenceNode(decl.type) && builtin(decl.type.typeName) === "Arr") return arrayParameter(decl, name, decl.type);
+    if (ts.isArrayLiteralExpression(skipParentheses(decl.initializer!))) {
+      fail(decl.initializer!, Code.UnsupportedTopLevel, `an array parameter needs its type, Arr<T, N> (\`let ${name}: Arr<u32, 4> = [1, 2];\`)`);
+    }
     const declared = decl.type ? intTypeOf(decl.type) : undefined;
-    if (declared?.ptr || declared?.stack || declared?.probe) fail(decl.type!, Code.UnsupportedTopLevel, `a parameter is an integer or a boolean, not a ${decl.type!.getText(file)}`);
+    if (declared?.ptr || declared?.stack || declared?.probe) fail(decl.type!, Code.UnsupportedTopLevel, `a parameter is an integer, a boolean or an Arr<T, N> of them, not a ${decl.type!.getText(file)}`);
     const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(decl.initializer!);
     if (v.op.kind !== "imm") fail(decl.initializer!, Code.UnsupportedTopLevel, "a parameter's value must be an integer computable at compile time; the loader may set another (tsbpf run --set NAME=VALUE)");
     const value = (v.op as Imm).value;
@@ -832,6 +848,45 @@ export function lower(
     const type = declared ?? (v.untyped ? I64 : v.op.type);
     if (v.untyped && !fits(value, type)) fail(decl.initializer!, Code.OutOfRange, outOfRange(value, type));
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "param", name, offset: rodata.int(name, type, value), type });
+  }
+
+  /**
+   * `let NAME: Arr<T, N> = [...]`: an array parameter, as a libbpf tool's `const volatile pid_t targ_pids[4]`, which
+   * `tsbpf run --set NAME=1,2` fills. Its initializer is a list of integer constants (nested for an Arr of Arrs),
+   * elements it leaves out zero, as in C.
+   */
+  function arrayParameter(decl: TS.VariableDeclaration, name: string, typeNode: TS.TypeNode): void {
+    const layout = layoutOf(typeNode) as Layout & { kind: "array" };
+    const dimensions: number[] = [];
+    let element: Layout = layout;
+    for (; element.kind === "array"; element = element.element) dimensions.push(element.length);
+    if (element.kind !== "int" || element.type.ptr || element.type.stack || element.type.probe) {
+      fail(typeNode, Code.UnsupportedTopLevel, `an array parameter's elements are integers or booleans, not ${aLayout(element)}`);
+    }
+    const type = (element as Layout & { kind: "int" }).type;
+    const lowering = new FnLowering(new FunctionBuilder(), new Map(moduleScope));
+    const values: bigint[] = [];
+    const fill = (e: TS.Expression, depth: number): void => {
+      const literal = skipParentheses(e);
+      if (depth === dimensions.length) {
+        const v = lowering.value(e);
+        if (v.op.kind !== "imm") fail(e, Code.UnsupportedTopLevel, "an array parameter's elements must be integers computable at compile time; the loader may set others (tsbpf run --set NAME=1,2)");
+        const value = (v.op as Imm).value;
+        if (v.untyped && !fits(value, type)) fail(e, Code.OutOfRange, outOfRange(value, type));
+        values.push(value);
+        return;
+      }
+      if (!ts.isArrayLiteralExpression(literal)) return fail(e, Code.UnsupportedTopLevel, `an array parameter's value is a list of constants (\`[1, 2]\`), not ${e.getText(file)}`);
+      if (literal.elements.length > dimensions[depth]!) {
+        fail(literal, Code.OutOfRange, `${literal.elements.length} values do not fit in ${depth ? `Arr<..., ${dimensions[depth]}>` : typeNode.getText(file)}`);
+      }
+      for (const item of literal.elements) fill(item, depth + 1);
+      // Elements left out are zero, as C's initializer leaves them.
+      const stride = dimensions.slice(depth + 1).reduce((a, b) => a * b, 1);
+      for (let i = literal.elements.length; i < dimensions[depth]!; i++) values.push(...new Array<bigint>(stride).fill(0n));
+    };
+    fill(decl.initializer!, 0);
+    moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "param", name, offset: rodata.array(name, type, values, dimensions), type, array: layout });
   }
 
   function lowerModule(): Lowered {
@@ -1627,13 +1682,12 @@ export function lower(
       target = skipParentheses(target);
       if (!ts.isIdentifier(target)) {
         const dst = this.lvalue(target);
+        if (dst.parameter) return fail(target, Code.Unsupported, parameterAssigned(dst.parameter, true));
         if (right) return this.assignInto(dst, right);
         return this.storeInt(dst, compute(this.loadInt(dst, target)), node);
       }
       const param = this.scope.get(checker.getSymbolAtLocation(target)!);
-      if (param?.kind === "param") {
-        return fail(target, Code.Unsupported, `\`${param.name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${param.name}=VALUE), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`);
-      }
+      if (param?.kind === "param") return fail(target, Code.Unsupported, parameterAssigned(param.name, !!param.array));
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
       const plain = ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken;
@@ -1786,6 +1840,7 @@ export function lower(
       if (b?.kind === "failed") throw new Abort();
       if (b?.kind === "param") {
         // Read where it is named: a load from .rodata, which the verifier sees as the constant the loader wrote.
+        if (b.array) return { kind: "ref", ref: this.parameterArray(b, id) };
         const address = this.fb.vreg(PTR);
         this.fb.emit({ op: "rodata", dst: address, offset: b.offset, loc: locOf(id) });
         const reg = this.fb.vreg(b.type);
@@ -1798,6 +1853,13 @@ export function lower(
         return fail(id, Code.UnknownName, what ? `\`${what}\` is not a value: call it` : `\`${id.text}\` cannot be used here: handlers see their parameters and their own local constants and variables`);
       }
       return b;
+    }
+
+    /** An array parameter where it is named: its .rodata memory, read element by element where it is indexed. */
+    parameterArray(param: Binding & { kind: "param" }, node: TS.Node): Ref {
+      const address = this.fb.vreg(PTR);
+      this.fb.emit({ op: "rodata", dst: address, offset: param.offset, loc: locOf(node) });
+      return { layout: param.array!, base: address, offset: 0, parameter: param.name };
     }
 
     // ---- conditions
@@ -2986,7 +3048,7 @@ export function lower(
       if (i.op.kind === "imm") {
         const n = BigInt.asIntN(64, i.op.value);
         if (n < 0n || n >= BigInt(length)) fail(index, Code.OutOfRange, `index ${n} is outside Arr<..., ${length}>`);
-        return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size };
+        return { layout: element, base: base.base, offset: base.offset + Number(n) * element.size, ...(base.parameter && { parameter: base.parameter }) };
       }
       // Indexing a record (non-null, since it is accessed) that the out-of-range exit would leave reserved: the
       // verifier refuses a program that ends holding one, so that exit gives it back.
@@ -3008,7 +3070,7 @@ export function lower(
       const at = this.fb.vreg(PTR);
       this.fb.emit({ op: "bin", kind: "add", dst: at, a: start, b: off, loc: locOf(node) });
       if (base.base.kind === "stack" || stackAtRunTimeOffset.has(base.base)) stackAtRunTimeOffset.add(at);
-      return { layout: element, base: at, offset: 0 };
+      return { layout: element, base: at, offset: 0, ...(base.parameter && { parameter: base.parameter }) };
     }
 
     /** A variable index as u64, past a check that it is below `length` (out of range ends the handler, returning 0, having discarded `held`). */
@@ -3045,6 +3107,9 @@ export function lower(
       if (ts.isIdentifier(e)) {
         const symbol = ts.isShorthandPropertyAssignment(e.parent) && e.parent.name === e ? checker.getShorthandAssignmentValueSymbol(e.parent) : checker.getSymbolAtLocation(e);
         const b = symbol && this.scope.get(symbol);
+        // A declaration already reported: its uses say nothing more.
+        if (b?.kind === "failed") throw new Abort();
+        if (b?.kind === "param" && b.array) return this.parameterArray(b, e);
         return b?.kind === "ref" ? b.ref : undefined;
       }
       if (ts.isPropertyAccessExpression(e)) {
@@ -4177,6 +4242,11 @@ const NUMBER_BITS = {
 /** The type an unannotated declaration of a literal gets. */
 function defaultType(v: bigint): IntType {
   return v > 0x7fffffffffffffffn ? U64 : I64;
+}
+
+/** Why a handler cannot assign parameter `name` (or an element of it, `array`). */
+function parameterAssigned(name: string, array: boolean): string {
+  return `\`${name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${name}=${array ? "1,2" : "VALUE"}), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`;
 }
 
 /**

@@ -177,8 +177,10 @@ export interface RodataVar {
    * `const volatile` global (global, found by name): targetPid()'s u32, or a module-level `let` parameter.
    */
   readonly kind: "string" | "int";
-  /** An "int" variable's type. */
+  /** An "int" variable's type (its elements' type, for an array). */
   readonly type?: IntType;
+  /** An "int" variable that is an array (`let ports: Arr<u16, 4>`): its lengths, outermost first. */
+  readonly dimensions?: readonly number[];
 }
 
 /**

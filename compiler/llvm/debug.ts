@@ -126,14 +126,18 @@ export class DebugInfo {
   }
 
   /**
-   * A `const volatile` integer (or `_Bool`) the loader sets (targetPid()'s, a module-level `let` parameter), global so
+   * A `const volatile` integer (or `_Bool`, or an array of either) the loader sets (targetPid()'s, a module-level `let` parameter), global so
    * that it is found by name.
    */
-  rodataInt(name: string, t: IntType, line: number): number {
+  rodataInt(name: string, t: IntType, line: number, dimensions: readonly number[] = []): number {
     const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
     const int = t.bool ? this.basicType("_Bool", 8, "DW_ATE_boolean") : this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
     const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${int})`);
-    const type = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);
+    const qualified = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);
+    // An array parameter, as clang describes `const volatile unsigned int name[2][4]`: one array type, a subrange a dimension.
+    const bits = dimensions.reduce((a, b) => a * b, t.bits);
+    const subranges = dimensions.map((n) => `!DISubrange(count: ${n})`).join(", ");
+    const type = dimensions.length ? this.add(`!DICompositeType(tag: DW_TAG_array_type, baseType: !${qualified}, size: ${bits}, elements: !{${subranges}})`) : qualified;
     const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${type}, isLocal: false, isDefinition: true)`);
     const expr = this.add(`!DIGlobalVariableExpression(var: !${variable}, expr: !DIExpression())`);
     this.globals.push(expr);

@@ -112,11 +112,24 @@ export function emitModule(input: EmitInput): EmitOutput {
   vars.forEach((v) => {
     if (v.kind === "int") {
       const type = v.type ?? U32;
-      const bytes = input.rodata.subarray(v.offset, v.offset + v.size);
-      let value = 0n;
-      for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
-      const initial = type.signed ? BigInt.asIntN(type.bits, value) : value;
-      globals.push(`@${v.name} = dso_local constant i${type.bits} ${initial}, section ".rodata", align ${v.size}, !dbg !${debug.rodataInt(v.name, type, 1)}`);
+      const size = type.bits / 8;
+      const element = (at: number): string => {
+        const bytes = input.rodata.subarray(at, at + size);
+        let value = 0n;
+        for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
+        return String(type.signed ? BigInt.asIntN(type.bits, value) : value);
+      };
+      // An array parameter: nested LLVM arrays, `[2 x [3 x i16]] [[3 x i16] [i16 1, ...], ...]`, in C's order.
+      const constant = (dimensions: readonly number[], at: number): { type: string; value: string } => {
+        if (!dimensions.length) return { type: `i${type.bits}`, value: element(at) };
+        const [length, ...inner] = dimensions as [number, ...number[]];
+        const stride = inner.reduce((a, b) => a * b, size);
+        const items = Array.from({ length }, (_, i) => constant(inner, at + i * stride));
+        const itemType = items[0]!.type;
+        return { type: `[${length} x ${itemType}]`, value: `[${items.map((x) => `${itemType} ${x.value}`).join(", ")}]` };
+      };
+      const { type: llvmType, value } = constant(v.dimensions ?? [], v.offset);
+      globals.push(`@${v.name} = dso_local constant ${llvmType} ${value}, section ".rodata", align ${size}, !dbg !${debug.rodataInt(v.name, type, 1, v.dimensions)}`);
       return;
     }
     const expr = debug.rodataString(v.name, v.size, 1);

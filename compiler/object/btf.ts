@@ -265,15 +265,18 @@ export function buildBtf(
     const strings = vars.some((v) => v.kind === "string");
     const char = strings ? btf.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 }) : 0;
     const constChar = strings ? btf.add({ kind: BtfKind.CONST, name: "", type: char }) : 0;
-    const index = strings ? btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 }) : 0;
+    const index = strings || vars.some((v) => v.dimensions) ? btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 }) : 0;
     const secinfo = vars.map((v) => {
       if (v.kind === "int") {
-        // As clang writes `const volatile unsigned int`: a knob the loader sets, global so that it can be found by name.
-        const l = { kind: "int" as const, type: v.type ?? U32, size: v.size as 1 | 2 | 4 | 8, align: v.size };
+        // As clang writes `const volatile unsigned int` (`const volatile unsigned int name[4]`, the qualifiers on its
+        // elements): a knob the loader sets, global so that it can be found by name.
+        const t = v.type ?? U32;
+        const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
         const int = l.type.bool
           ? btf.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 })
-          : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: v.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: v.size * 8 });
-        const type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: int }) });
+          : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: l.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: t.bits });
+        let type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: int }) });
+        for (const length of [...(v.dimensions ?? [])].reverse()) type = btf.add({ kind: BtfKind.ARRAY, name: "", type, indexType: index, nelems: length });
         return { type: btf.add({ kind: BtfKind.VAR, name: v.name, type, linkage: BtfVarLinkage.GLOBAL_ALLOCATED }), offset: v.offset, size: v.size };
       }
       const array = btf.add({ kind: BtfKind.ARRAY, name: "", type: constChar, indexType: index, nelems: v.size });

@@ -5,7 +5,8 @@
 // the variable and what is wrong with its value. Text (a --set value) is read as the variable's BTF type reads it.
 import { similarNames } from "../../compiler/similar.js";
 import type { Btf } from "../../compiler/btf/parse.js";
-import { BtfError, BtfIntEncoding, BtfKind, isAnyEnum } from "../../compiler/btf/types.js";
+import { BtfError, BtfIntEncoding, BtfKind, isAnyEnum, type BtfType } from "../../compiler/btf/types.js";
+import { isStringChar } from "./decode.js";
 import { GlobalValueError } from "./errors.js";
 import { KCONFIG_SECTION } from "./externs.js";
 import type { MapSpec } from "./object.js";
@@ -13,12 +14,15 @@ import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 import { DROPPED_COUNTER_PREFIX } from "../../compiler/btf/tags.js";
 
 /**
- * An integer (bigint), a boolean, or text. Text is read as the variable's type in the object's BTF reads it: an
- * integer (decimal or 0x, signed or not) for an integer, also `true`/`false` for a `_Bool`, also an enumerator's name
- * for an enum, the bytes of a NUL-terminated string for a char array. Without BTF, text that reads as an integer is one
- * for a 1-, 2-, 4- or 8-byte variable, `true`/`false` are booleans, and other text is a string.
+ * An integer (bigint), a boolean, or text, or a list of them for an array. Text is read as the variable's type in the
+ * object's BTF reads it: an integer (decimal or 0x, signed or not) for an integer, also `true`/`false` for a `_Bool`,
+ * also an enumerator's name for an enum, the bytes of a NUL-terminated string for a `char` array, and a
+ * comma-separated list of such elements for an array of integers, booleans or enums (a multi-dimensional one filled
+ * in C's order). Without BTF, text that reads as an integer is one for a 1-, 2-, 4- or 8-byte variable,
+ * `true`/`false` are booleans, and other text is a string.
  */
-export type GlobalValue = bigint | boolean | string;
+export type GlobalValue = GlobalScalar | readonly GlobalScalar[];
+type GlobalScalar = bigint | boolean | string;
 
 /** Whether an object's probes read targetPid(): its data holds TARGET_PID_VARIABLE, which the loader then sets. */
 export function readsTargetPid(maps: readonly MapSpec[]): boolean {
@@ -71,19 +75,30 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
       if (map.initial) bytes.set(map.initial.subarray(0, map.valueSize));
       out.set(map.name, bytes);
     }
-    const type = btf && typeOf(btf, name);
-    bytes.set(encode(name, variable.size, value, type && typeScript && "type" in type ? { ...type, type: TS_NAMES[type.type] ?? type.type } : type, typeScript ? "boolean" : "_Bool"), variable.offset);
+    const typed = btf && typeOf(btf, name);
+    const type = typed && typeScript ? inTypeScript(typed) : typed;
+    const bool = typeScript ? "boolean" : "_Bool";
+    if (type?.kind === "array") writeArray(bytes, variable.offset, name, value, type, bool);
+    else bytes.set(encode(name, variable.size, scalar(name, value, type, bool), type, bool), variable.offset);
   }
   return out;
 }
 
-/** What a variable holds, as far as a value given for it goes. */
-type Holds =
-  | { kind: "bool" }
-  | { kind: "int"; signed: boolean; type: string }
-  | { kind: "enum"; signed: boolean; type: string; values: readonly { name: string; value: bigint }[] }
-  | { kind: "chars" }
-  | { kind: "other"; type: string };
+/** What a variable, or an element of an array, holds, as far as a value given for it goes. */
+type Scalar = { kind: "bool" } | { kind: "int"; signed: boolean; type: string } | { kind: "enum"; signed: boolean; type: string; values: readonly { name: string; value: bigint }[] };
+/** An array of scalars: `dimensions` outermost first (`[2, 3]` for `x[2][3]`), `count` their product. */
+type ArrayOf = { kind: "array"; element: Scalar; elementSize: number; dimensions: readonly number[]; count: number; type: string };
+type Holds = Scalar | ArrayOf | { kind: "chars" } | { kind: "other"; type: string };
+
+/** `type` with the C type names tsbpf's BTF gives a probe's declarations replaced by their TypeScript names (`Arr<u16, 4>`). */
+function inTypeScript<T extends Holds>(type: T): T {
+  if (type.kind === "array") {
+    const element = inTypeScript(type.element);
+    const name = type.dimensions.reduceRight((inner, length) => `Arr<${inner}, ${length}>`, element.kind === "bool" ? "boolean" : element.type);
+    return { ...type, element, type: name };
+  }
+  return "type" in type ? { ...type, type: TS_NAMES[type.type] ?? type.type } : type;
+}
 
 /** The variable's type from its BTF VAR; undefined when the BTF has none of that name (or is malformed). */
 function typeOf(btf: Btf, name: string): Holds | undefined {
@@ -95,21 +110,39 @@ function typeOf(btf: Btf, name: string): Holds | undefined {
   }
 }
 
+const unqualified = (name: string) => name.replace(/^(const |volatile )+/, "");
+
 function holds(btf: Btf, name: string): Holds | undefined {
   const variable = btf.find(name, BtfKind.VAR);
   if (!variable || variable.kind !== BtfKind.VAR) return undefined;
   const t = btf.resolveType(variable.type);
-  const type = btf.typeName(variable.type).replace(/^(const |volatile )+/, "");
+  const type = unqualified(btf.typeName(variable.type));
+  if (t.kind !== BtfKind.ARRAY) return scalarType(t, type) ?? { kind: "other", type };
+  const dimensions: number[] = [];
+  let elementId = variable.type;
+  let element: BtfType = t;
+  while (element.kind === BtfKind.ARRAY) {
+    dimensions.push(element.nelems);
+    elementId = element.type;
+    element = btf.resolveType(element.type);
+  }
+  // Only `char` arrays are strings, as tsbpf prints them; a `__u8` array is numbers.
+  if (dimensions.length === 1 && isStringChar(element)) return { kind: "chars" };
+  const elementType = unqualified(btf.typeName(elementId));
+  const scalar = scalarType(element, elementType);
+  if (!scalar) return { kind: "other", type };
+  const count = dimensions.reduce((a, b) => a * b, 1);
+  return { kind: "array", element: scalar, elementSize: btf.sizeOf(elementId), dimensions, count, type: `${elementType}${dimensions.map((d) => `[${d}]`).join("")}` };
+}
+
+/** An integer, _Bool or enum type (`t` resolved, `type` its name as declared); undefined for any other. */
+function scalarType(t: BtfType, type: string): Scalar | undefined {
   if (t.kind === BtfKind.INT) {
     if (t.encoding & BtfIntEncoding.BOOL) return { kind: "bool" };
     return { kind: "int", signed: (t.encoding & BtfIntEncoding.SIGNED) !== 0, type };
   }
   if (isAnyEnum(t)) return { kind: "enum", signed: t.signed, type, values: t.values.map((v) => ({ name: v.name, value: BigInt(v.value) })) };
-  if (t.kind === BtfKind.ARRAY) {
-    const element = btf.resolveType(t.type);
-    if (element.kind === BtfKind.INT && element.size === 1) return { kind: "chars" };
-  }
-  return { kind: "other", type };
+  return undefined;
 }
 
 const INTEGER = /^[+-]?(0x[0-9a-f]+|\d+)$/i;
@@ -120,9 +153,44 @@ function parseInteger(text: string): bigint {
   return text.startsWith("-") ? -n : n;
 }
 
-function encode(name: string, size: number, given: GlobalValue, type: Holds | undefined, bool: string): Uint8Array {
-  const value = typeof given === "string" && type?.kind !== "chars" ? readText(name, given, type, bool) : given;
-  if (type?.kind === "other") throw new GlobalValueError(`${name} is of type ${type.type}: only integers, booleans, enums and char arrays can be given values`);
+/** A value for a variable that is no array: a list is refused, text is read as the variable's type reads it. */
+function scalar(name: string, given: GlobalValue, type: Holds | undefined, bool: string): GlobalScalar {
+  if (type?.kind === "other") throw new GlobalValueError(`${name} is of type ${type.type}: only integers, booleans, enums, char arrays and arrays of integers, booleans or enums can be given values`);
+  if (typeof given === "object") {
+    if (type?.kind === "chars") throw new GlobalValueError(`${name} is a char array: give it a string, not a list`);
+    const what = !type ? "has no type in the object's BTF to lay a list out by" : `is of type ${type.kind === "bool" ? bool : type.type}, not an array`;
+    throw new GlobalValueError(`${name} ${what}: give it one value, not a list of ${given.length}`);
+  }
+  return typeof given === "string" && type?.kind !== "chars" ? readText(name, given, type, bool, `${name}=42`) : given;
+}
+
+/**
+ * Writes `given` (a list, or text of comma-separated elements) into the array at `offset`, element by element, each
+ * read as its element type reads a scalar; elements past the list keep the bytes they were initialised with.
+ */
+function writeArray(bytes: Uint8Array, offset: number, name: string, given: GlobalValue, type: ArrayOf, bool: string): void {
+  const list = typeof given === "string" ? given.split(",").map((s) => s.trim()) : typeof given === "object" ? given : [given];
+  if (list.length > type.count) {
+    throw new GlobalValueError(`${name} is of type ${type.type}, which holds ${type.count} elements, and ${list.length} values were given`);
+  }
+  list.forEach((value, i) => {
+    const element = `${name}${indexOf(i, type.dimensions)}`;
+    const n = typeof value === "string" ? readText(element, value, type.element, bool, `${name}=12,34`) : value;
+    bytes.set(encode(element, type.elementSize, n, type.element, bool), offset + i * type.elementSize);
+  });
+}
+
+/** The C subscripts of the `i`th element in memory of an array of `dimensions` (`[1][0]` for 3 of `[2][3]`). */
+function indexOf(i: number, dimensions: readonly number[]): string {
+  let subscripts = "";
+  for (let d = dimensions.length - 1; d >= 0; d--) {
+    subscripts = `[${i % dimensions[d]!}]${subscripts}`;
+    i = Math.floor(i / dimensions[d]!);
+  }
+  return subscripts;
+}
+
+function encode(name: string, size: number, value: GlobalScalar, type: Holds | undefined, bool: string): Uint8Array {
   if (type?.kind === "chars" && typeof value !== "string") throw new GlobalValueError(`${name} is a char array: give it a string`);
   if (typeof value === "string") {
     const text = new TextEncoder().encode(value);
@@ -145,8 +213,8 @@ function encode(name: string, size: number, given: GlobalValue, type: Holds | un
   return bytes.subarray(0, size);
 }
 
-/** Text given for a variable that is not a char array, read as its type reads it. */
-function readText(name: string, text: string, type: Holds | undefined, bool: string): GlobalValue {
+/** Text given for a variable (or an array's element) that is not a char array, read as its type reads it. */
+function readText(name: string, text: string, type: Holds | undefined, bool: string, example: string): GlobalScalar {
   if (INTEGER.test(text)) return parseInteger(text);
   if (text === "true" || text === "false") return text === "true"; // 1 or 0 for an integer, as in C
   if (type?.kind === "enum") {
@@ -155,6 +223,6 @@ function readText(name: string, text: string, type: Holds | undefined, bool: str
     throw new GlobalValueError(`${name} is of type ${type.type}: give it one of ${type.values.map((v) => v.name).join(", ")} or an integer, not "${text}"`);
   }
   if (type?.kind === "bool") throw new GlobalValueError(`${name} is of type ${bool}: give it true or false, not "${text}"`);
-  if (type?.kind === "int") throw new GlobalValueError(`${name} is of type ${type.type}: give it an integer (decimal or 0x, e.g. ${name}=42), not "${text}"`);
+  if (type?.kind === "int") throw new GlobalValueError(`${name} is of type ${type.type}: give it an integer (decimal or 0x, e.g. ${example}), not "${text}"`);
   return text; // no type: a string, if the variable can hold it
 }
