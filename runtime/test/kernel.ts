@@ -136,7 +136,7 @@ export class TestKernel {
   set currentTask(task: Pointer | bigint) {
     this.vm.currentTask = task instanceof Pointer ? task.address : task;
   }
-  /** Sets several task fields; a pid without a tgid makes a single-threaded process (tgid = pid). */
+  /** Sets several task fields; another pid switches tasks: one seen before comes back as it was, a new one without a tgid is a single-threaded process (tgid = pid). */
   setTask(task: Partial<TaskState>): void {
     checkTask(task, "setTask()'s task");
     this.vm.setTask(task);

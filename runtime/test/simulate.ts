@@ -482,7 +482,7 @@ export class Simulation {
     const same =
       k.inTask &&
       (task.pid === undefined || task.pid === k.pid) &&
-      (task.tgid ?? task.pid ?? k.tgid) === k.tgid &&
+      (task.tgid === undefined || task.tgid === k.tgid) &&
       (task.uid === undefined || task.uid === k.uid) &&
       (task.gid === undefined || task.gid === k.gid) &&
       (task.cgroup === undefined || BigInt(task.cgroup) === k.cgroup) &&

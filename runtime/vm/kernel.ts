@@ -95,6 +95,8 @@ export class SimKernel {
   inTask = true;
   /** The current task_struct's address (bpf_get_current_task); 0 until a test places one. */
   currentTask = 0n;
+  /** The tasks switched away from, by pid (setTask). */
+  private readonly tasks = new Map<number, Omit<TaskState, "pid" | "cgroup"> & { cgroup: bigint; currentTask: bigint }>();
 
   readonly numCpus: number;
   private cpuNow: number;
@@ -158,10 +160,20 @@ export class SimKernel {
     out.set(new TextEncoder().encode(this.commText).subarray(0, TASK_COMM_LEN - 1));
     return out;
   }
+  /**
+   * Makes `task` current. Another pid is a context switch: a task switched to before comes back as it was left (tgid,
+   * uid, gid, cgroup, comm and task_struct), as a thread keeps its own; a new one is a single-threaded process
+   * (tgid = pid) with the other fields of the task it replaces. Fields given then override.
+   */
   setTask(task: Partial<TaskState>): void {
-    if (task.pid !== undefined) this.pid = task.pid;
+    if (task.pid !== undefined && task.pid !== this.pid) {
+      this.tasks.set(this.pid, { tgid: this.tgid, uid: this.uid, gid: this.gid, cgroup: this.cgroup, comm: this.commText, currentTask: this.currentTask });
+      const known = this.tasks.get(task.pid);
+      this.pid = task.pid;
+      if (known === undefined) this.tgid = task.pid;
+      else ({ tgid: this.tgid, uid: this.uid, gid: this.gid, cgroup: this.cgroup, comm: this.commText, currentTask: this.currentTask } = known);
+    }
     if (task.tgid !== undefined) this.tgid = task.tgid;
-    else if (task.pid !== undefined) this.tgid = task.pid;
     if (task.uid !== undefined) this.uid = task.uid;
     if (task.gid !== undefined) this.gid = task.gid;
     if (task.cgroup !== undefined) this.cgroup = BigInt(task.cgroup);

@@ -223,15 +223,43 @@ async function readFileAsObject(arch: string): Promise<Uint8Array> {
   return result.object;
 }
 
-test("firing options switch the task only as setTask would: pid alone makes tgid = pid, other fields keep it", async () => {
+test("firing options switch the task only as setTask would: a new pid alone makes tgid = pid, other fields keep it", async () => {
   const sim = await simulate("examples/unlink-uprobe.ts");
   const fire = (options: object) => sim.uprobe("unlinkat", { args: [1, 0, 0], ...options });
   fire({ pid: 10, tgid: 9 });
   fire({}); // the same task again
   fire({ comm: "other" });
-  fire({ pid: 10 }); // a single-threaded process 10
-  assert.deepEqual(sim.trace().map((l) => /pid = (\d+)/.exec(l)![1]), ["9", "9", "9", "10"]);
-  assert.deepEqual([sim.kernel.pid, sim.kernel.tgid, sim.kernel.comm], [10, 10, "other"]);
+  fire({ pid: 10 }); // still thread 10 of process 9
+  fire({ pid: 11 }); // a single-threaded process 11, named as the task it replaced
+  assert.deepEqual(sim.trace().map((l) => /pid = (\d+)/.exec(l)![1]), ["9", "9", "9", "9", "11"]);
+  assert.deepEqual([sim.kernel.pid, sim.kernel.tgid, sim.kernel.comm], [11, 11, "other"]);
+});
+
+test("a task switched back to is the task it was: a return probe fired with its pid alone sees its tgid, comm, uid, cgroup and task_struct", async () => {
+  const text = `import { uprobe, uretprobe, pidTgid, uidGid, cgroupId, comm, currentTask, RingBuf, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+interface Seen { pidTgid: u64; uidGid: u64; cgroup: u64; task: u64; comm: Str<16> }
+export const seen = new RingBuf<Seen>(4096);
+const note = () => { seen.output({ pidTgid: pidTgid(), uidGid: uidGid(), cgroup: cgroupId(), task: currentTask() as u64, comm: comm() }); };
+export const enter = uprobe("/bin/app", "work", () => note());
+export const leave = uretprobe("/bin/app", "work", () => note());`;
+  const sim = await simulate({ fileName: "tasks.ts", text });
+  sim.uprobe("work", { pid: 10, tgid: 9, comm: "curl", uid: 1000, gid: 100, cgroup: 7 });
+  const curlTask = sim.kernel.alloc("task_struct", { pid: 10 });
+  sim.kernel.currentTask = curlTask;
+  sim.uprobe("work", { pid: 21, tgid: 20, comm: "wget" }); // a new task: uid, gid, cgroup and task_struct as the one it replaced
+  sim.kernel.currentTask = 0n;
+  sim.uretprobe("work", { pid: 10 });
+  sim.uretprobe("work", { pid: 21 });
+  const pair = (hi: number, lo: number) => (BigInt(hi) << 32n) | BigInt(lo);
+  const seenBy = (tgid: number, pid: number, comm: string, uid: number, gid: number, cgroup: number, task: bigint) => ({ pidTgid: Number(pair(tgid, pid)), uidGid: Number(pair(gid, uid)), cgroup, task: task < 2n ** 53n ? Number(task) : task, comm }); // an 8-byte field past 53 bits is a bigint
+  const curl = curlTask.address;
+  assert.deepEqual(sim.events("seen"), [
+    seenBy(9, 10, "curl", 1000, 100, 7, 0n),
+    seenBy(20, 21, "wget", 1000, 100, 7, curl),
+    seenBy(9, 10, "curl", 1000, 100, 7, curl),
+    seenBy(20, 21, "wget", 1000, 100, 7, 0n),
+  ]);
 });
 
 test("tracepoint records: integer fields of each width from numbers, bigints and pointers, little-endian", () => {
