@@ -12,11 +12,11 @@ test("cpu-stacks: samples with the same name and stacks add up; another stack co
   const counts = sim.map("samples").entries() as [{ comm: string; kernel: number | bigint; user: bigint }, bigint][];
   assert.deepEqual(counts.map(([k, n]) => [k.comm, Number(n)]).sort(), [["dd", 1], ["dd", 2]]);
   for (const [k] of counts) {
-    assert.deepEqual(sim.map("tsbpf_kstacks").get(Number(k.kernel)), busy.kernel);
+    assert.deepEqual(sim.kstack(k.kernel), busy.kernel);
     assert.equal(BigInt(k.user) >> 32n, 30n);
   }
-  const users = counts.map(([k]) => sim.map("tsbpf_ustacks").get(Number(BigInt.asUintN(32, BigInt(k.user)))));
-  assert.deepEqual(users.sort((a, b) => (a as bigint[]).length - (b as bigint[]).length), [[0x40_3000n], busy.user]);
+  const users = counts.map(([k]) => sim.ustack(k.user)!);
+  assert.deepEqual(users.sort((a, b) => a.length - b.length), [[0x40_3000n], busy.user]);
 });
 
 test("cpu-stacks: with a target (tsbpf run -c/-p), other processes' samples are left out", async () => {

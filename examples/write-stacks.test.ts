@@ -10,7 +10,7 @@ test("write-stacks: counts each user stack that writes, with the process beside 
   sim.tracepoint("syscalls", "sys_enter_write", { fd: 1, count: 3 }, { pid: 42, stacks: a });
   sim.tracepoint("syscalls", "sys_enter_write", { fd: 1, count: 3 }, { pid: 42 });
   sim.tracepoint("syscalls", "sys_enter_write", { fd: 2, count: 9 }, { pid: 42, stacks: b });
-  const counts = sim.map("writes").entries().map(([key, n]) => [BigInt(key as bigint) >> 32n, sim.map("tsbpf_ustacks").get(Number(BigInt.asUintN(32, BigInt(key as bigint)))), Number(n)]);
+  const counts = sim.map("writes").entries().map(([key, n]) => [BigInt(key as bigint) >> 32n, sim.ustack(key as bigint), Number(n)]);
   assert.deepEqual(counts.sort((x, y) => (x[2] as number) - (y[2] as number)), [[42n, b.user, 1], [42n, a.user, 2]]);
 });
 

@@ -15,8 +15,8 @@ const offcputime = async (options: { targetPid?: number; globals?: Record<string
   const switchTo = (prev: ReturnType<typeof task>, next: ReturnType<typeof task>, stack: bigint[]) => sim.rawTracepoint("sched_switch", [0, prev, next, 1], { stacks: { kernel: stack, user: [0x40_1000n] } });
   const offcpu = () =>
     (sim.map("offcpu").entries() as [{ kernel: number; user: bigint; comm: string }, bigint][]).map(([where, us]) => {
-      assert.deepEqual(sim.map("tsbpf_ustacks_32").get(Number(BigInt.asUintN(32, BigInt(where.user)))), [0x40_1000n]);
-      return [sim.map("tsbpf_kstacks_32").get(Number(where.kernel)), where.comm, us];
+      assert.deepEqual(sim.ustack(where.user), [0x40_1000n]);
+      return [sim.kstack(where.kernel), where.comm, us];
     });
   return { sim, task, switchTo, offcpu, idle: task(0, 0, "swapper/0") };
 };

@@ -12,5 +12,5 @@ test("threadsnoop: a record per pthread_create() with the start routine and the 
   assert.deepEqual({ ...t!, stack: undefined }, { time: 5_000_000_000, pid: 60, comm: "server", routine: 0x40_2222, stack: undefined });
   // A UserStack is the stack's id in the low half and the process in the high half.
   assert.equal(BigInt(t!.stack) >> 32n, 60n);
-  assert.deepEqual(sim.map("tsbpf_ustacks_8").get(Number(BigInt.asUintN(32, BigInt(t!.stack)))), user.slice(0, 8));
+  assert.deepEqual(sim.ustack(t!.stack), user.slice(0, 8));
 });

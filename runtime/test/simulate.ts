@@ -616,11 +616,43 @@ export class Simulation {
 
   /** A stack id's frames in the file's stack map for that kind and frame limit, as hex instruction pointers. */
   private stackIps(kind: "kernel" | "user", frames: number, id: bigint): string[] | undefined {
-    const name = `tsbpf_${kind === "kernel" ? "k" : "u"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
-    const index = kind === "kernel" ? BigInt.asIntN(64, id) : BigInt.asIntN(32, id);
-    if (!this.loaded.maps.has(name) || index < 0n) return undefined;
+    return this.stackFrames(kind, stackMapName(kind, frames), id)?.map((ip) => `0x${ip.toString(16)}`);
+  }
+
+  /**
+   * The frames a kstack() value stands for (a map key, a map value or an event's field holding it): the instruction
+   * pointers the firing's `stacks.kernel` gave, innermost first; undefined for a stack that was not taken (no stacks
+   * given). `frames` is the probe's kstack(N) limit, needed only when it takes kernel stacks of more than one.
+   */
+  kstack(value: CValue, frames?: number): bigint[] | undefined {
+    return this.stackFrames("kernel", this.stackMap("kernel", "kstack", frames), toU64(value, "kstack()'s value"));
+  }
+
+  /** The same for a ustack() value (its process in the high 32 bits, the stack's id in the low): `stacks.user`'s frames. */
+  ustack(value: CValue, frames?: number): bigint[] | undefined {
+    return this.stackFrames("user", this.stackMap("user", "ustack", frames), toU64(value, "ustack()'s value"));
+  }
+
+  /** The stack map kstack(frames) or ustack(frames) fills; without `frames`, the only one of its kind. */
+  private stackMap(kind: "kernel" | "user", call: string, frames: number | undefined): string {
+    const names = [...this.loaded.maps.keys()].filter((n) => n === stackMapName(kind, MAX_STACK_FRAMES) || n.startsWith(`${stackMapName(kind, MAX_STACK_FRAMES)}_`));
+    const limit = (n: string) => Number(/_(\d+)$/.exec(n)?.[1] ?? MAX_STACK_FRAMES);
+    const limits = names.map(limit).join(", ");
+    if (frames !== undefined) {
+      integerIn(frames, 1, MAX_STACK_FRAMES, `sim.${call}()'s frames`);
+      if (names.includes(stackMapName(kind, frames))) return stackMapName(kind, frames);
+      throw usage(names.length ? `the probe takes ${call}() of ${limits} frames, not ${frames}` : `the probe takes no ${call}()`);
+    }
+    if (names.length === 1) return names[0]!;
+    throw usage(names.length ? `the probe takes ${call}() of ${limits} frames: say which, sim.${call}(value, ${limit(names[0]!)})` : `the probe takes no ${call}()`);
+  }
+
+  private stackFrames(kind: "kernel" | "user", name: string, value: bigint): bigint[] | undefined {
+    // A kernel stack's value is the id (negative: an errno); a user stack's low 32 bits are.
+    const index = kind === "kernel" ? BigInt.asIntN(64, value) : BigInt.asIntN(32, value);
+    if (!this.loaded.maps.has(name) || index < 0n || index > 0xffffffffn) return undefined;
     const ips = this.map(name).get(Number(index));
-    return Array.isArray(ips) ? ips.map((ip) => `0x${BigInt(ip as bigint).toString(16)}`) : undefined;
+    return Array.isArray(ips) ? ips.map((ip) => BigInt(ip as bigint)) : undefined;
   }
 
   /** The requests of exit(), print(), clear() and printf() the last firing sent, carried out as `tsbpf run` carries them out. */
@@ -721,6 +753,9 @@ function checkOptions(options: SimulateOptions): void {
   if (options.seed !== undefined) integerIn(options.seed, 0, Number.MAX_SAFE_INTEGER, "simulate() option seed");
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
 }
+
+/** The stack map kstack(frames) (ustack(frames)) fills: `tsbpf_kstacks`, and with a limit `tsbpf_kstacks_5`. */
+const stackMapName = (kind: "kernel" | "user", frames: number): string => `tsbpf_${kind === "kernel" ? "k" : "u"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
 
 function matchesUsdt(p: Pick<SimProgram, "spec">, target: string): boolean {
   return firedUsdt(p, target) !== undefined;

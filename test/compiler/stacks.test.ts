@@ -181,6 +181,33 @@ test("in the simulator, kstack() and ustack() count by the stacks a firing gives
   }
 });
 
+test("in the simulator, sim.kstack() and sim.ustack() give the frames a stack value stands for, whatever map or event holds it", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const text = `import { kprobe, kstack, ustack, HashMap, RingBuf, type KernelStack, type UserStack, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Ev { k: KernelStack<2>; u: UserStack }
+export const byKernel = new HashMap<KernelStack, u64>(16);
+export const events = new RingBuf<Ev>(4096);
+export const f = kprobe("vfs_read", () => { byKernel.increment(kstack()); events.output({ k: kstack(2), u: ustack() }); });`;
+  const sim = await simulate({ fileName: "stack-frames.ts", text });
+  const a = { kernel: [0xffff_ffff_8100_0010n, 0xffff_ffff_8100_0020n, 0xffff_ffff_8100_0030n], user: [0x40_1000n, 0x40_2000n] };
+  sim.kprobe("vfs_read", { pid: 7 }); // no stacks given yet: none is taken
+  sim.kprobe("vfs_read", { pid: 7, stacks: a });
+  const [none, taken] = sim.events<{ k: number | bigint; u: number | bigint }>("events");
+  assert.equal(sim.kstack(none!.k, 2), undefined);
+  assert.equal(sim.ustack(none!.u), undefined);
+  assert.deepEqual(sim.kstack(taken!.k, 2), a.kernel.slice(0, 2), "kstack(2) keeps the innermost two frames");
+  assert.deepEqual(sim.ustack(taken!.u), a.user, "the process in the value's high half is no part of the id");
+  const [[key]] = sim.map("byKernel").entries().filter(([k]) => sim.kstack(k as bigint, 127) !== undefined);
+  assert.deepEqual(sim.kstack(key as bigint, 127), a.kernel);
+  // Kernel stacks of two limits: the call says which; a limit the probe does not take, or a kind it has none of, is refused.
+  assert.throws(() => sim.kstack(key as bigint), /^SimulationError: the probe takes kstack\(\) of 127, 2 frames: say which, sim\.kstack\(value, 127\)$/);
+  assert.throws(() => sim.kstack(key as bigint, 5), /^SimulationError: the probe takes kstack\(\) of 127, 2 frames, not 5$/);
+  const plain = await simulate({ fileName: "no-stacks.ts", text: `import { kprobe } from "tsbpf";\nexport const license = "GPL";\nexport const f = kprobe("vfs_read", () => 0);` });
+  assert.throws(() => plain.ustack(1), /^SimulationError: the probe takes no ustack\(\)$/);
+  assert.throws(() => sim.ustack("1" as never), /ustack\(\)'s value: expected a number, bigint or pointer, got the string "1"/);
+});
+
 const noGcc = spawnSync("gcc", ["--version"]).status === 0 ? undefined : "gcc is not installed";
 
 /**
