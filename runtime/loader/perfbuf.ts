@@ -21,8 +21,11 @@ const DATA_HEAD = 1024 / 8;
 const DATA_TAIL = 1032 / 8;
 const SLICE_MS = 100;
 
+/** Data pages per CPU that `tsbpf run` reads a perf event array with (the simulator's rings are as large). */
+export const PERF_BUFFER_PAGES = 8;
+
 export interface PerfBufferOptions {
-  /** Data pages per CPU, a power of two; default 8. */
+  /** Data pages per CPU, a power of two; default PERF_BUFFER_PAGES. */
   pages?: number;
   /** CPUs to read; default every possible CPU that the map has a slot for (offline ones are skipped). */
   cpus?: readonly number[];
@@ -66,7 +69,7 @@ export class PerfBuffer {
   static open(sys: Sys, mapFd: number, options: PerfBufferOptions = {}): PerfBuffer {
     const info = sys.mapInfo(mapFd);
     if (info.type !== MapType.PERF_EVENT_ARRAY) throw new Error(`map ${info.name || mapFd} is not a perf event array (type ${info.type})`);
-    const pages = options.pages ?? 8;
+    const pages = options.pages ?? PERF_BUFFER_PAGES;
     if (pages <= 0 || (pages & (pages - 1)) !== 0) throw new Error(`perf buffer pages must be a power of two, not ${pages}`);
     const page = sys.pageSize();
     const cpus = options.cpus ?? Array.from({ length: Math.min(sys.possibleCpus(), info.maxEntries) }, (_, i) => i);

@@ -19,6 +19,7 @@ import {
 } from "../vm/index.js";
 import type { MapBtfTypes, MapSpec } from "../loader/index.js";
 import { mergeAggregate } from "../loader/aggregate.js";
+import { PERF_BUFFER_PAGES } from "../loader/perfbuf.js";
 import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
 import { BtfKind } from "../../compiler/btf/index.js";
@@ -51,9 +52,10 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
         return registry.percpuArray({ name, valueSize: spec.valueSize, maxEntries: spec.maxEntries });
       case T.RINGBUF:
         return registry.ringbuf({ name, maxEntries: spec.maxEntries });
-      // libbpf sizes a perf event array without max_entries to the number of CPUs.
+      // libbpf sizes a perf event array without max_entries to the number of CPUs. Each CPU's ring is as large as the one
+      // `tsbpf run` reads it with (8 pages of 4 KiB), so a test that does not read its records fills it as a run would.
       case T.PERF_EVENT_ARRAY:
-        return registry.perfEventArray({ name, maxEntries: spec.maxEntries || undefined });
+        return registry.perfEventArray({ name, maxEntries: spec.maxEntries || undefined, bufferBytes: PERF_BUFFER_PAGES * 4096 });
       case T.STACK_TRACE:
         return registry.stackTrace({ name, maxEntries: spec.maxEntries, valueSize: spec.valueSize || undefined, buildId: (spec.flags & BPF_F_STACK_BUILD_ID) !== 0 });
       case T.PROG_ARRAY:

@@ -71,3 +71,48 @@ test("the kernel's perf buffer gives the same lengths and bytes, decoded as tsbp
     await session.close();
   }
 });
+
+/** A socket filter that sends a `size`-byte sample 1,000 times and returns how many its CPU's ring took. */
+const FILL = (size: number) => `#include "loader.h"
+#define BPF_MAP_TYPE_PERF_EVENT_ARRAY 4
+#define BPF_F_CURRENT_CPU 0xffffffffULL
+static long (*bpf_perf_event_output)(void *ctx, void *map, __u64 flags, void *data, __u64 size) = (void *)25;
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");
+SEC("socket") int fill(void *skb) {
+	char b[${size}] = {};
+	int taken = 0;
+	for (int i = 0; i < 1000; i++) if (bpf_perf_event_output(skb, &events, BPF_F_CURRENT_CPU, b, sizeof(b)) == 0) taken++;
+	return taken;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+// Each sample costs its 8-byte header and its u32 size and data rounded up to 8: 52 bytes cost 64, 40 cost 56, 100
+// cost 112. A ring of 8 pages (32 KiB, what tsbpf run reads with) keeps a byte free, so it takes 511 of 64 bytes, not 512.
+const TAKEN = { 52: 511, 40: 585, 100: 292, 4: 1000 };
+
+test("a perf event array's ring in the simulator is as large as tsbpf run's and fills as the kernel's: a sample that does not fit is lost", needsClang, async () => {
+  for (const [size, taken] of Object.entries(TAKEN)) {
+    const sim = await simulate(compileC(`perf-fill-${size}`, FILL(Number(size))));
+    assert.equal(sim.run("fill", new Uint8Array(64)).r0, BigInt(taken), `${size}-byte samples`);
+    assert.equal(sim.rawEvents("events").length, taken);
+    assert.equal(sim.run("fill", new Uint8Array(64)).r0, BigInt(taken), "reading the records made room again");
+  }
+});
+
+test("the kernel's perf ring of 8 pages takes as many samples", needsKernel, async () => {
+  const sys = openSys();
+  const session = new Session(sys);
+  try {
+    for (const [size, taken] of Object.entries(TAKEN)) {
+      const obj = session.loadFile(compileC(`perf-fill-${size}`, FILL(Number(size))));
+      const pb = PerfBuffer.open(sys, obj.map("events").fd, {});
+      try {
+        assert.equal(sys.progTestRun(obj.program("fill").fd, { dataIn: new Uint8Array(64), dataSizeOut: 0, repeat: 1 }).retval, taken, `${size}-byte samples`);
+      } finally {
+        await pb.close();
+      }
+    }
+  } finally {
+    await session.close();
+  }
+});

@@ -222,7 +222,8 @@ describe("perf_event_output", () => {
 
   test("drain() of every slot gives the records in the order written; each CPU's buffer fills and loses alone", () => {
     const { maps, kernel, callS, put } = setup({ numCpus: 2 });
-    const p = maps.perfEventArray({ bufferBytes: 32 }); // two 3-byte samples (16 bytes each) per CPU
+    // Two 3-byte samples (16 bytes each) per CPU: the ring keeps a byte free, as the kernel's does, so a third does not fit.
+    const p = maps.perfEventArray({ bufferBytes: 48 });
     const out = (cpu: number, n: number) => {
       kernel.cpu = cpu;
       return callS(Helper.perf_event_output, 0, p.address, 0xffffffffn, put(0, new Uint8Array([n, 0, 0])), 3);

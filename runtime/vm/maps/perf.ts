@@ -16,7 +16,7 @@ export interface PerfEventArrayOptions extends MapOptions {
   maxEntries?: number;
   /** Open slot i on CPU i for every i < numCpus at creation (default true). */
   openAll?: boolean;
-  /** Bytes each event's buffer holds before samples are lost (default: unlimited). */
+  /** The size of each event's ring; a sample that would fill it is lost (default: unlimited). */
   bufferBytes?: number;
 }
 
@@ -80,7 +80,8 @@ export class PerfEventArray extends BpfMap {
     if (!ev) return -Errno.ENOENT;
     if (ev.cpu !== cpu) return -Errno.EOPNOTSUPP;
     const cost = sampleCost(data.length);
-    if (ev.queuedBytes + cost > this.bufferBytes) {
+    // The ring keeps a byte free, as the kernel's CIRC_SPACE does: a full ring of bufferBytes holds bufferBytes - 1.
+    if (ev.queuedBytes + cost >= this.bufferBytes) {
       ev.lost++;
       return -Errno.ENOSPC;
     }
