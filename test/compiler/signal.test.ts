@@ -12,6 +12,8 @@ import { compile } from "../../compiler/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
 import { CLI } from "../support/cli.js";
+import { Session } from "../../runtime/loader/index.js";
+import { compileC, needsClang } from "../loader/support.js";
 
 const SOURCE = `import { kprobe, signal, printf, type u32 } from "tsbpf";
 export const license = "GPL";
@@ -43,7 +45,7 @@ describe("signal()", () => {
     assert.deepEqual(inBegin, ["signal() signals the task a probe interrupted, and a begin() handler runs in tsbpf run itself: it would signal tsbpf"]);
   });
 
-  it("in the simulator, sends to the current task's process or thread; no signal 0 or above 64, and none outside a task", async () => {
+  it("in the simulator, sends to the current task's process or thread; signal 0 sends nothing, none above 64, and none to init, the idle task or outside a task", async () => {
     const sim = await simulate({ fileName: "signal.ts", text: SOURCE }, { arch: "x86_64" });
     sim.kprobe("f", { pid: 12, tgid: 10 });
     sim.kprobe("g", { pid: 12, tgid: 10 });
@@ -54,7 +56,13 @@ describe("signal()", () => {
     assert.equal(sim.output(), "0\n");
     sim.kprobe("h", { args: [0] });
     sim.kprobe("h", { args: [65] });
-    assert.equal(sim.output(), "-22\n-22\n");
+    assert.equal(sim.output(), "0\n-22\n");
+    sim.kprobe("f", { pid: 1 }); // init: the kernel refuses it, so as not to kill it
+    sim.kprobe("f", { pid: 0 }); // the idle task, a kernel thread
+    assert.equal(sim.output(), "-1\n-1\n");
+    sim.kernel.vm.inTask = false;
+    sim.kprobe("f");
+    assert.equal(sim.output(), "-1\n");
     assert.deepEqual(sim.signals(), []);
   });
 });
@@ -62,6 +70,29 @@ describe("signal()", () => {
 const noKernel = missingRoot() ?? missingBpf(openSys());
 
 describe("signal() on this kernel", { skip: noKernel }, () => {
+  it("bpf_send_signal of signal 0 succeeds and of 65 fails with EINVAL, in the kernel and the simulator alike", { skip: needsClang.skip }, async () => {
+    const object = compileC("send-signal", `#include "loader.h"
+static long (*bpf_send_signal)(__u32 sig) = (void *)109;
+static long (*bpf_send_signal_thread)(__u32 sig) = (void *)117;
+SEC("raw_tp/sys_enter") int send(__u64 *ctx) { return ctx[1] ? bpf_send_signal_thread(ctx[0]) : bpf_send_signal(ctx[0]); }
+char LICENSE[] SEC("license") = "GPL";
+`);
+    const ctx = (signal: number, thread: number) => new Uint8Array(new BigUint64Array([BigInt(signal), BigInt(thread)]).buffer);
+    const sim = await simulate(object);
+    const session = new Session();
+    try {
+      const obj = session.loadFile(object);
+      // Sent to this test's own process: no signal that could end it.
+      for (const [signal, thread] of [[0, 0], [0, 1], [65, 0], [65, 1]] as const) {
+        const kernel = obj.sys.progTestRun(obj.program("send").fd, { ctxIn: ctx(signal, thread), repeat: 0, ctxSizeOut: 0 }).retval | 0;
+        assert.equal(Number(sim.run("send", ctx(signal, thread)).runs[0]!.ret), kernel, `signal ${signal}${thread ? " to the thread" : ""}`);
+      }
+      assert.deepEqual(sim.signals(), []);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("tsbpf run refuses such a probe without --unsafe, before it attaches; with it, the command dies of the signal", () => {
     const dir = mkdtempSync(join(tmpdir(), "tsbpf-signal-"));
     const env = { ...process.env };

@@ -182,12 +182,14 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   h.set(Helper.get_numa_node_id, () => 0);
   h.set(Helper.get_attach_cookie, () => kernel.attachCookie);
 
-  // --- signals: to the current task's process, or to the task alone; refused outside a task and for no signal ---
+  // --- signals: to the current task's process, or to the task alone (kernel/trace/bpf_trace.c). Refused outside a
+  // task, in a kernel thread (the idle task, pid 0) and in init (tgid 1), then for a signal above 64; signal 0 sends
+  // nothing and succeeds, as kill(pid, 0) does.
   const sendSignal = (thread: boolean) => (ctx: HelperContext) => {
     const signal = ctx.argU32(1);
-    if (signal < 1 || signal > 64) return -Errno.EINVAL;
-    if (!kernel.inTask) return -Errno.EPERM;
-    kernel.signals.push({ signal, tgid: kernel.tgid, pid: kernel.pid, thread });
+    if (!kernel.inTask || kernel.pid === 0 || kernel.tgid === 1) return -Errno.EPERM;
+    if (signal > 64) return -Errno.EINVAL;
+    if (signal !== 0) kernel.signals.push({ signal, tgid: kernel.tgid, pid: kernel.pid, thread });
     return 0;
   };
   h.set(Helper.send_signal, sendSignal(false));
