@@ -124,8 +124,6 @@ function readInt(bytes: Uint8Array, off: number, size: number): bigint {
   return v;
 }
 
-const isChar = (t: BtfType): boolean => t.kind === BtfKind.INT && t.size === 1 && ((t.encoding & BtfIntEncoding.CHAR) !== 0 || /char/.test(t.name));
-
 export interface EncodeContext {
   /** Turns a string into memory a `char *` member can point at (kernel or user, as the owner is). */
   string?(s: string): HasAddress;
@@ -168,7 +166,8 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
       const elem = btf.resolveType(t.type);
       const esize = btf.sizeOf(t.type);
       if (typeof value === "string") {
-        if (!isChar(elem)) throw usage(`${where}: a string only fills a char array, not ${btf.typeName(id)}`);
+        // As decoding reads them, and tsbpf run --set: only a `char` array is a string, a u8 (unsigned char) array numbers.
+        if (!isStringChar(elem)) throw usage(`${where}: a string only fills a char array, not ${btf.typeName(id)}: give its elements as numbers`);
         const s = new TextEncoder().encode(value);
         if (s.length > t.nelems) throw usage(`${where}: "${value}" is ${s.length} bytes, ${btf.typeName(id)} holds ${t.nelems}`);
         bytes.set(s, off);
@@ -176,7 +175,7 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
         return;
       }
       if (!Array.isArray(value)) {
-        const expected = isChar(elem) ? `a string of at most ${t.nelems} bytes` : "an array";
+        const expected = isStringChar(elem) ? `a string of at most ${t.nelems} bytes` : "an array";
         throw usage(`${where}: expected ${expected} for ${btf.typeName(id)} (or a Uint8Array of its bytes), got ${describe(value)}`);
       }
       if (value.length > t.nelems) throw usage(`${where}: ${value.length} elements do not fit ${btf.typeName(id)}`);

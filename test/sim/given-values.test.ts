@@ -134,3 +134,18 @@ export const k = kprobe("f", () => {
   // tsbpf's drop counters are read with sim.global() (documented), so they are named there.
   assert.throws(() => sim.global("lable"), isUsage(/^the object has no global variable lable \(did you mean label\?\); its global variables are verbose, label, tsbpf_lost_tsbpf_actions, tsbpf_lost_events$/));
 });
+
+test("a u8 array (Arr<u8, N>, unsigned char[N]) takes numbers, not a string, as events() decodes it and tsbpf run --set reads it", async () => {
+  const text = `import { kprobe, HashMap, type u8, type u32, type Arr, type Str } from "tsbpf";
+export const license = "GPL";
+interface Peer { addr: Arr<u8, 4>; name: Str<4> }
+let grid: Arr<Arr<u8, 2>, 2> = [[1, 2], [3, 4]];
+export const peers = new HashMap<u32, Peer>(4);
+export const k = kprobe("f", (i: u32) => grid[i & 1]![1]!);`;
+  const sim = await simulate({ fileName: "u8-arrays.ts", text }, { arch: "x86_64", globals: { grid: [[5, 6], [7, 8]] } });
+  assert.equal(sim.kprobe("f", { args: [1] }).r0, 8n);
+  sim.map("peers").set(1, { addr: [10, 0, 0, 1], name: "eth" });
+  assert.deepEqual(sim.map("peers").get(1), { addr: [10, 0, 0, 1], name: "eth" });
+  assert.throws(() => sim.map("peers").set(2, { addr: "ab" }), isUsage(/^peers value\.addr: a string only fills a char array, not u8\[4\]: give its elements as numbers$/));
+  await assert.rejects(simulate({ fileName: "u8-arrays.ts", text }, { globals: { grid: [5, 6] } }), isUsage(/^grid\[0\]: expected an array for .*\[2\] \(or a Uint8Array of its bytes\), got number$/));
+});
