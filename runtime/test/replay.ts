@@ -46,12 +46,24 @@ export interface Recording {
   printk: { message: string; pid: number; task: string }[];
   /** Ring buffer and perf event records the run printed, by map, in order. */
   events: Map<string, unknown[]>;
+  /**
+   * Maps as the run printed them, by name, each time it printed them (--interval, print()): the line `tsbpf run --json`
+   * prints without its `map`, such as `{ entries: [{ key, value }] }` or `{ histogram: [{ bucket, min, max, count }] }`.
+   */
+  maps: Map<string, Record<string, unknown>[]>;
+}
+
+/** The list under `key`, added empty when there is none. */
+function listed<T>(lists: Map<string, T[]>, key: string): T[] {
+  let list = lists.get(key);
+  if (!list) lists.set(key, (list = []));
+  return list;
 }
 
 /** Parses a recording: a file path, or the file's text (anything with a newline or starting with `{`). */
 export function readRecording(source: string): Recording {
   const text = source.includes("\n") || source.trimStart().startsWith("{") ? source : readFile(source);
-  const out: Recording = { hits: [], printk: [], events: new Map() };
+  const out: Recording = { hits: [], printk: [], events: new Map(), maps: new Map() };
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     let value: Record<string, unknown>;
@@ -63,11 +75,10 @@ export function readRecording(source: string): Recording {
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw usage(`recording line ${i + 1} is not a JSON object: ${line.slice(0, 80)}`);
     if (value.kind === "hit") out.hits.push(hitOf(value, i + 1));
     else if (value.kind === "printk" && typeof value.message === "string") out.printk.push({ message: value.message, pid: Number(value.pid), task: String(value.task) });
-    else if (value.kind === "event") {
-      const map = String(value.map);
-      const events = out.events.get(map);
-      if (events) events.push(value.value);
-      else out.events.set(map, [value.value]);
+    else if (value.kind === "event") listed(out.events, String(value.map)).push(value.value);
+    else if (value.kind === "map" && typeof value.map === "string") {
+      const { kind: _kind, map, ...printed } = value;
+      listed(out.maps, map).push(printed);
     }
   });
   out.hits.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));

@@ -207,3 +207,24 @@ export const u = uprobe("libc.so.6", "unlinkat", () => { calls.increment(cgroupI
   assert.deepEqual(sim.map("calls").toMap(), new Map([[2n ** 64n - 1n, 2n], [25n, 1n]]), "the second hit, recorded without a cgroup, stays in the first's");
   assert.throws(() => replay(sim, `${line({ ...hit, cgroup: -1 })}\n`), /the hit's cgroup must be a cgroup id \(an integer or a decimal string\), not -1/);
 });
+
+test("readRecording gives the maps the run printed, so a replay's maps compare with the kernel's", async () => {
+  const probe = (name: string) => ({ kind: "tracepoint", group: "syscalls", name });
+  const task = { cpu: 1, pid: 3701, tgid: 3701, uid: 0, gid: 0, cgroup: "1", comm: "rm" };
+  const text = [
+    line({ kind: "hit", probe: probe("sys_enter_unlinkat"), time: "26844846805767", ...task, fields: { __syscall_nr: 263, dfd: -100, pathname: 94846673312752, flag: 0 }, strings: { pathname: "/tmp/x" } }),
+    line({ kind: "hit", probe: probe("sys_exit_unlinkat"), time: "26844846831184", ...task, fields: { __syscall_nr: 263, ret: -2 }, strings: {} }),
+    line({ kind: "map", map: "latency", histogram: [{ bucket: "[16K, 32K)", min: 16384, max: 32767, count: 1 }] }),
+    line({ kind: "map", map: "calls", entries: [{ key: 0, value: 1 }, { key: 1, value: 1 }] }),
+  ].join("\n");
+  const recording = readRecording(text);
+  assert.deepEqual([...recording.maps.keys()], ["latency", "calls"]);
+  const sim = await simulate("examples/latency.ts", { tracepointFormats: { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT, "syscalls/sys_exit_unlinkat": UNLINKAT_EXIT_FORMAT } });
+  replay(sim, recording);
+  const calls = recording.maps.get("calls")!.at(-1)!.entries as { key: number; value: number }[];
+  assert.deepEqual(sim.map("calls").entries(), calls.map((e) => [e.key, BigInt(e.value)]));
+  // A log2 histogram's bucket [2^(k-1), 2^k) is slot k: 25,417 ns is slot 15.
+  const buckets = recording.maps.get("latency")!.at(-1)!.histogram as { min: number; count: number }[];
+  const slots = sim.map("latency").toArray().flatMap((n, k) => (n ? [[k, Number(n)]] : []));
+  assert.deepEqual(slots, buckets.map((b) => [Math.log2(b.min) + 1, b.count]));
+});
