@@ -14,3 +14,12 @@ test("mallocstacks: bytes and calls add up per stack and process; another stack 
   assert.deepEqual(bytes.sort((a, b) => Number(a[2]) - Number(b[2])), [[21, parse, 1n], [20, parse, 128n], [20, [0x40_3000n], 4096n]]);
   assert.deepEqual([...sim.map("calls").toMap().values()].sort(), [1n, 1n, 2n]);
 });
+
+test("mallocstacks: with a target (tsbpf run -c/-p) the uprobe is attached to its process alone; its threads count, other processes' calls do not", async () => {
+  const sim = await simulate("tools/mallocstacks.ts", { targetPid: 20 });
+  const stacks = { user: [0x40_1000n] };
+  sim.uprobe("libc.so.6:malloc", { args: [100], pid: 20, stacks });
+  sim.uprobe("libc.so.6:malloc", { args: [50], pid: 23, tgid: 20 }); // another thread of the target
+  assert.deepEqual(sim.uprobe("libc.so.6:malloc", { args: [7], pid: 21 }).runs, [], "another process: the probe does not fire");
+  assert.deepEqual(sim.map("bytes").entries().map(([stack, n]) => [Number(BigInt(stack as bigint) >> 32n), n]), [[20, 150n]]);
+});

@@ -114,7 +114,7 @@ export interface ProgramRun {
 /** One firing: every program attached to the probe point ran, in the object's order. */
 export interface FireResult {
   runs: ProgramRun[];
-  /** r0 of the first program that ran. */
+  /** r0 of the first program that ran (0 when none did: a uprobe fired outside the target process). */
   r0: bigint;
   /** Instructions executed by all of them. */
   instructions: number;
@@ -440,6 +440,9 @@ export class Simulation {
       };
       this.kernel.vm.setStacks({ kernel: frames(options.stacks.kernel, "kernel"), user: frames(options.stacks.user, "user") });
     }
+    // With a target, tsbpf run attaches uprobes and USDT probes to its process alone: another process runs none of them.
+    const target = this.options.targetPid;
+    if (target && progs.some((p) => inProcess(p)) && this.kernel.tgid !== target) progs = progs.filter((p) => !inProcess(p));
     const record = context === undefined ? undefined : context();
     const runs: ProgramRun[] = new Array(progs.length);
     let instructions = 0;
@@ -473,7 +476,7 @@ export class Simulation {
       this.runs.push(run);
     }
     if (this.actionMaps === undefined || this.actionMaps.length) this.takeActions();
-    return { runs, r0: runs[0]!.r0, instructions };
+    return { runs, r0: runs[0]?.r0 ?? 0n, instructions };
   }
 
   /** Makes `task` current (setTask), unless it already is: firing after firing by the same task is the common case. */
@@ -753,6 +756,9 @@ function checkOptions(options: SimulateOptions): void {
   if (options.seed !== undefined) integerIn(options.seed, 0, Number.MAX_SAFE_INTEGER, "simulate() option seed");
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
 }
+
+/** A uprobe, uretprobe or USDT program: attached to one process when there is a target (perf_event_open's pid). */
+const inProcess = (p: Pick<SimProgram, "spec">): boolean => p.spec.attach.kind === "uprobe" || p.spec.attach.kind === "usdt";
 
 /** The stack map kstack(frames) (ustack(frames)) fills: `tsbpf_kstacks`, and with a limit `tsbpf_kstacks_5`. */
 const stackMapName = (kind: "kernel" | "user", frames: number): string => `tsbpf_${kind === "kernel" ? "k" : "u"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;

@@ -365,3 +365,21 @@ export const k = kprobe("f", () => { printf("%u\\n", small); });`;
   assert.throws(() => sim.map("m").set(2 ** 33 + 7, 1), /does not fit in 4 bytes/);
   assert.throws(() => sim.map("m").set(7, 70000), /does not fit in 2 bytes/);
 });
+
+test("with targetPid, uprobes, uretprobes and USDT probes fire only in the target's process, as tsbpf run attaches them; kprobes everywhere", async () => {
+  const text = `import { uprobe, uretprobe, usdt, kprobe, ArrayMap, type u64 } from "tsbpf";
+export const license = "GPL";
+export const hits = new ArrayMap<u64>(4);
+export const u = uprobe("/bin/app", "work", () => { hits.increment(0); return 1; });
+export const ur = uretprobe("/bin/app", "work", () => { hits.increment(1); return 2; });
+export const us = usdt("/bin/app", "app", "tick", () => { hits.increment(2); return 3; });
+export const k = kprobe("vfs_read", () => { hits.increment(3); return 4; });`;
+  const sim = await simulate({ fileName: "target.ts", text }, { targetPid: 50 });
+  const fire = (task: { pid: number; tgid?: number }) => [sim.uprobe("work", task), sim.uretprobe("work", task), sim.usdt("app:tick", task), sim.kprobe("vfs_read", task)].map((r) => [r.runs.length, r.r0]);
+  assert.deepEqual(fire({ pid: 51, tgid: 50 }), [[1, 1n], [1, 2n], [1, 3n], [1, 4n]], "a thread of the target");
+  assert.deepEqual(fire({ pid: 60 }), [[0, 0n], [0, 0n], [0, 0n], [1, 4n]], "another process: only the kprobe runs");
+  assert.deepEqual(sim.map("hits").toArray(), [1n, 1n, 1n, 2n]);
+  const untargeted = await simulate({ fileName: "target.ts", text });
+  untargeted.uprobe("work", { pid: 60 });
+  assert.deepEqual(untargeted.map("hits").toArray(), [1n, 0n, 0n, 0n], "without a target every process fires");
+});
