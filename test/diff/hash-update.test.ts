@@ -203,3 +203,45 @@ test("pointers from lookups before updates: simulate() prints what tsbpf run pri
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// An LRU hash filled from two CPUs (a raw tracepoint program run on each by BPF_PROG_TEST_RUN): while programs only
+// insert, the keys that remain are the kernel's (docs/testing.md: with lookups its reference bits keep others).
+const LRU_SOURCE = `#include "loader.h"
+#define BPF_MAP_TYPE_LRU_HASH 9
+struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, __u64); } lru SEC(".maps");
+SEC("raw_tp/sys_enter") int put(__u64 *ctx)
+{
+	__u32 key = ctx[0];
+	__u64 value = key;
+	return bpf_map_update_elem(&lru, &key, &value, BPF_ANY);
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+const LRU_FILLS: [string, (i: number) => number, number[]][] = [
+  ["alternate CPUs", (i) => i % 2, [32, 33, 34, 35, 36, 37, 38, 39]],
+  ["runs of three on each CPU", (i) => Math.floor(i / 3) % 2, [34, 35, 36, 37, 38, 39]],
+];
+
+test("lru_hash: keys 0 to 39 inserted from two CPUs leave the kernel's keys", async () => {
+  const { compileC, CLANG } = await import("../loader/support.js");
+  if (!CLANG || possibleCpus() !== 2) return; // the recorded keys are 2 CPUs' (the refill target depends on them)
+  const object = compileC("lru-two-cpus", LRU_SOURCE);
+  const key = (k: number) => new Uint8Array(new BigUint64Array([BigInt(k)]).buffer);
+  for (const [how, cpuOf, kept] of LRU_FILLS) {
+    const sim = await simulate(object, { cpus: 2 });
+    for (let k = 0; k < 40; k++) assert.equal(sim.run("put", key(k), { cpu: cpuOf(k) }).r0, 0n);
+    assert.deepEqual(sim.map("lru").entries().map(([k]) => k).sort((a, b) => Number(a) - Number(b)), kept, `${how}: the simulator`);
+    if (skip) continue;
+    const { Session, openMap } = await import("../../runtime/loader/index.js");
+    const session = new Session();
+    try {
+      const obj = session.loadFile(object);
+      // BPF_F_TEST_RUN_ON_CPU (1): a raw tracepoint program runs on the CPU asked for.
+      for (let k = 0; k < 40; k++) obj.sys.progTestRun(obj.program("put").fd, { ctxIn: key(k), flags: 1, cpu: cpuOf(k), repeat: 0, ctxSizeOut: 0 });
+      const lru = openMap(obj, "lru");
+      assert.deepEqual(Array.from({ length: 40 }, (_, k) => k).filter((k) => lru.get(key(k).subarray(0, 4)) !== undefined), kept, `${how}: the kernel`);
+    } finally {
+      await session.close();
+    }
+  }
+});
