@@ -228,8 +228,20 @@ function emitFunction(
   if (preds.get(entry)!.length) throw new Error(`${fn.name}: the LLVM backend needs an entry block without predecessors`);
   const { sp, ctx: ctxVar } = debug.subprogram(fn.name, fn.loc?.line ?? 1, fn.tags);
   let needsV4 = false;
-  /** Registers holding a `.rodata` address. */
+  /**
+   * Registers holding a `.rodata` address, or one computed from it (an array parameter's element, `ports[i]` or a
+   * for...of over it): loads through them are volatile, or LLVM folds those at offsets it knows to the initial values.
+   */
   const rodataRegs = new Set<number>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const b of blocks) {
+      for (const i of b.insts) {
+        const derived = i.op === "rodata" || ((i.op === "mov" || i.op === "bin") && operands(i).some((o) => o.kind === "reg" && rodataRegs.has(o.id)));
+        if (derived && !rodataRegs.has(i.dst.id)) (rodataRegs.add(i.dst.id), (changed = true));
+      }
+    }
+  }
 
   // Blocks in reverse postorder: every predecessor but a loop's back edge comes first.
   const order: Block[] = [];
@@ -535,7 +547,8 @@ function emitFunction(
         case "load": {
           const bits = i.size * 8;
           const p = address(i.base, i.offset);
-          // A .rodata value the loader sets (targetPid()): volatile, as clang reads a const volatile, or LLVM would fold it to 0.
+          // A .rodata value the loader sets (targetPid(), a parameter): volatile, as clang reads a const volatile, or LLVM
+          // would fold it to its initial value.
           const knob = "id" in i.base && rodataRegs.has(i.base.id) ? " volatile" : "";
           const v = inst((s) => `load${knob} i${bits}, ptr ${s(p)}, align ${i.size}`);
           const loaded: IntType = { bits: bits as 8 | 16 | 32 | 64, signed: i.signed };
@@ -569,7 +582,6 @@ function emitFunction(
           break;
         }
         case "rodata":
-          rodataRegs.add(i.dst.id);
           def(i.dst, inst(() => `ptrtoint ${rodataAt(i.offset)} to i64`));
           break;
         case "bss":

@@ -104,6 +104,17 @@ describe("module-level let of Arr<T, N>: array parameters", () => {
     }
   });
 
+  it("a for...of over one reads every element the loader set, in both backends (LLVM folded the first to its initial value)", async () => {
+    const text = `import { kprobe, type u16, type Arr } from "tsbpf";
+export const license = "GPL";
+let ports: Arr<u16, 4> = [80, 443];
+export const k = kprobe("f", (port: u16) => { let hit = 0; for (const p of ports) if (p === port) hit = 1; return hit; });`;
+    for (const backend of ["own", "llvm"] as const) {
+      const sim = await simulate({ fileName: "watch.ts", text }, { arch: "x86_64", backend, globals: { ports: [22] } });
+      assert.deepEqual([22, 80, 443, 0].map((port) => sim.kprobe("f", { args: [port] }).r0), [1n, 0n, 1n, 1n], backend);
+    }
+  });
+
   it("a handler cannot assign an element; the initializer is a typed list of constants that fits", () => {
     const assigned = (name: string) => `TSBPF1001 \`${name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${name}=1,2), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`;
     assert.deepEqual(arrayMessages("let ports: Arr<u16, 4> = [80];\n", "ports[1] = 22;"), [assigned("ports")]);
