@@ -7,6 +7,7 @@ import { BtfIntEncoding, BtfKind, PROBE_TYPEDEF, type Btf, type BtfType } from "
 import { probeId, probeName } from "../loader/probe-names.js";
 import { isStringChar } from "../loader/decode.js";
 import { usage } from "./errors.js";
+import { shown } from "./check.js";
 
 /** Something that is an address: a pointer handed out by the simulated kernel, or a raw number. */
 export interface HasAddress {
@@ -107,11 +108,9 @@ export function checkBool(value: CValue, type: string, where: string): void {
   throw usage(`${where} is of type ${type}: give it true or false, not ${typeof value === "bigint" ? `${value}n` : typeof value === "number" ? value : describe(value)}`);
 }
 
+/** A value as a message shows it: a string as one, a number as itself (`got 5`, not `got number`). */
 function describe(v: unknown): string {
-  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 30 ? v.slice(0, 30) + "..." : v)}`;
-  if (v instanceof Uint8Array) return `${v.length} bytes`;
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  return typeof v;
+  return typeof v === "string" ? `the string ${shown(v)}` : shown(v);
 }
 
 function writeInt(bytes: Uint8Array, off: number, size: number, value: bigint): void {

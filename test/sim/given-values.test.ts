@@ -110,7 +110,7 @@ export const license = "GPL";
 export const names = new HashMap<Str<16>, u64>(8);
 export const k = kprobe("f", () => { names.increment(comm()); return 0; });`;
   const sim = await simulate({ fileName: "s.ts", text }, { arch: "x86_64" });
-  assert.throws(() => sim.map("names").get(5), isUsage(/^names key: expected a string of at most 16 bytes for char\[16\] \(or a Uint8Array of its bytes\), got number$/));
+  assert.throws(() => sim.map("names").get(5), isUsage(/^names key: expected a string of at most 16 bytes for char\[16\] \(or a Uint8Array of its bytes\), got 5$/));
   sim.map("names").set("bash", 2n);
   assert.equal(sim.map("names").get("bash"), 2n);
 });
@@ -147,5 +147,8 @@ export const k = kprobe("f", (i: u32) => grid[i & 1]![1]!);`;
   sim.map("peers").set(1, { addr: [10, 0, 0, 1], name: "eth" });
   assert.deepEqual(sim.map("peers").get(1), { addr: [10, 0, 0, 1], name: "eth" });
   assert.throws(() => sim.map("peers").set(2, { addr: "ab" }), isUsage(/^peers value\.addr: a string only fills a char array, not u8\[4\]: give its elements as numbers$/));
-  await assert.rejects(simulate({ fileName: "u8-arrays.ts", text }, { globals: { grid: [5, 6] } }), isUsage(/^grid\[0\]: expected an array for .*\[2\] \(or a Uint8Array of its bytes\), got number$/));
+  // The value given is shown as itself, not as its JavaScript type.
+  assert.throws(() => sim.map("peers").get({ key: 1 } as never), isUsage(/^peers key: expected a number, bigint or pointer, got an object$/));
+  assert.throws(() => sim.map("peers").set(3, 7), isUsage(/^peers value: expected an object of fields for struct Peer, got 7$/));
+  await assert.rejects(simulate({ fileName: "u8-arrays.ts", text }, { globals: { grid: [5, 6] } }), isUsage(/^grid\[0\]: expected an array for .*\[2\] \(or a Uint8Array of its bytes\), got 5$/));
 });
