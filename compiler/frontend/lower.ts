@@ -410,6 +410,16 @@ export function lower(
     return literal?.isNumberLiteral() ? literal.value : undefined;
   };
 
+  /** The name of T in a `Ptr<T>` whose T is an interface or type alias the probe file declares, else undefined. */
+  const ownPointee = (e: TS.Expression): string | undefined => {
+    const marker = checker.getTypeAtLocation(e).getProperty("__tsbpfPointee");
+    if (!marker) return undefined;
+    const t = checker.getNonNullableType(checker.getTypeOfSymbolAtLocation(marker, e));
+    const symbol = t.aliasSymbol ?? t.getSymbol();
+    const decl = symbol?.declarations?.[0];
+    return decl && decl.getSourceFile() === file && (ts.isInterfaceDeclaration(decl) || ts.isTypeAliasDeclaration(decl)) ? symbol!.name : undefined;
+  };
+
   /** `s.length` and other properties of a string: TSBPF1025. */
   const noStringProperty = (name: TS.MemberName | TS.StringLiteral): never =>
     fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
@@ -2703,6 +2713,12 @@ export function lower(
         if (!type.ptr) return fail(e, Code.Unsupported, `property access \`${e.getText(file)}\` is not supported here`);
         const struct = type.pointee ? kernelStructs.get(type.pointee) : undefined;
         if (!struct) {
+          // A Ptr to the file's own struct (a uprobe's `Ptr<Request>`): its memory is read whole, by readUser or readKernel.
+          const own = ownPointee(e.expression);
+          if (own) {
+            const p = e.expression.getText(file);
+            return fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` through a Ptr<${own}> needs a kernel struct's layout, and ${own} is this file's own type: read the struct at the address with readUser<${own}>(${p}) (user memory, where a uprobe's pointers point) or readKernel<${own}>(${p}), then its fields: readUser<${own}>(${p}).${e.name.text}`);
+          }
           return fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` needs the pointee's layout: declare the parameter as Ptr<T> with T a kernel struct imported from "tsbpf/kernel"`);
         }
         at = { ptr: base.op, root: struct.name, members: [], offset: 0, struct };
