@@ -1115,6 +1115,12 @@ export function lower(
 
   function parameterType(p: TS.ParameterDeclaration, why = "the compiler cannot know the probed function's argument types"): IntType {
     if (!p.type) fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type (u8..i64 or Ptr<T>): ${why}`);
+    // A struct passed by value comes in registers (x86-64 and arm64: up to 16 bytes in one or two), which hold no layout.
+    const declared = ts.isTypeReferenceNode(p.type!) ? checker.getSymbolAtLocation(p.type.typeName)?.declarations?.[0] : undefined;
+    if (declared && declared.getSourceFile() === file && (ts.isInterfaceDeclaration(declared) || ts.isTypeAliasDeclaration(declared))) {
+      const t = p.type!.getText(file);
+      fail(p.type!, Code.UnsupportedType, `a struct parameter (\`${t}\`) cannot be read from the registers it is passed in: take a struct passed by value as u64 (up to 8 bytes, one register: its first i32 is \`x as i32\`, its second \`(x >> 32) as i32\`; 9 to 16 bytes take two parameters), and one passed by pointer as Ptr<${t}>, read with readUser<${t}>(p)`);
+    }
     return intTypeOf(p.type!);
   }
 
