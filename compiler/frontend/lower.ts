@@ -545,6 +545,10 @@ export function lower(
         if (symbol && decl && ts.isTypeAliasDeclaration(decl) && decl.getSourceFile() === file) return layoutOf(decl.type);
       }
     }
+    // A kernel enum stored in a map or record keeps its enumerators, for readers to print names (object/btf.ts).
+    const k = ts.isTypeReferenceNode(node) ? kernelName(node.typeName) : undefined;
+    const e = k === undefined || kernel.typedefs.has(k) ? undefined : kernel.enums.get(k);
+    if (e) return intLayout(Object.freeze({ ...intTypeOf(node), enumeration: { name: e.name, values: [...e.values] } }));
     return intLayout(intTypeOf(node));
   };
 

@@ -161,6 +161,12 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
   const typeOf = (l: Layout): number => {
     switch (l.kind) {
       case "int": {
+        const e = l.type.enumeration;
+        if (e) {
+          return once(`enum ${e.name}/${l.size}`, () => l.size === 8
+            ? btf.add({ kind: BtfKind.ENUM64, name: e.name, size: 8, signed: l.type.signed, values: e.values.map(([name, value]) => ({ name, value })) })
+            : btf.add({ kind: BtfKind.ENUM, name: e.name, size: l.size, signed: l.type.signed, values: e.values.map(([name, value]) => ({ name, value: Number(value) })) }));
+        }
         const name = intTypedefName(l);
         if (l.type.bool) return once(name, () => btf.add({ kind: BtfKind.INT, name, size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 }));
         return once(name, () => {
@@ -209,7 +215,7 @@ function mapTagValues(btf: BtfBuilder, m: MapDef, typeOf: (l: Layout) => number)
     const type = typeOf(m.event);
     let name: string;
     if (m.event.kind === "struct") name = `struct ${m.event.name}`;
-    else if (m.event.kind === "int") name = intTypedefName(m.event);
+    else if (m.event.kind === "int") name = m.event.type.enumeration ? `enum ${m.event.type.enumeration.name}` : intTypedefName(m.event);
     else {
       // Str<N> and arrays have no name of their own: a typedef gives them one.
       name = `${m.name}_event`;
