@@ -1,0 +1,23 @@
+// skbdrop: packets the kernel dropped, counted by the drop reason (by name), the function that freed them and the
+// protocol, through skb:kfree_skb (Linux 5.17 added its reason): what bcc's tcpdrop and bpftrace's tcpdrop.bt find
+// with a kprobe on tcp_drop, for every protocol and with the kernel's own reason. A map keyed by a kernel enum prints
+// the enumerator's name; ksym() names the freeing function.
+//   npx tsbpf run tools/skbdrop.ts --duration 10       # then, elsewhere: curl -s http://127.0.0.1:1/ (a closed port)
+import { tracepoint, ksym, Count, type u16, type KernelSymbol } from "tsbpf";
+import type { skb_drop_reason } from "tsbpf/kernel";
+
+export const license = "GPL";
+
+interface Drop {
+  reason: skb_drop_reason;
+  location: KernelSymbol;
+  /** The packet's ethertype, in host order as the tracepoint gives it: 2048 (0x800) is IPv4, 34525 (0x86dd) IPv6. */
+  protocol: u16;
+}
+
+/** Drops by reason, freeing function and protocol. */
+export const drops = new Count<Drop>(10240);
+
+export const kfree = tracepoint("skb", "kfree_skb", (ctx) => {
+  drops.increment({ reason: ctx.reason, location: ksym(ctx.location), protocol: ctx.protocol });
+});
