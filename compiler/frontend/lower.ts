@@ -480,6 +480,14 @@ export function lower(
       const name = isMapKey(node) ? "Key" : "Value";
       return fail(node, Code.UnsupportedType, `a struct type is declared by name: \`interface ${name} ${node.getText(file)}\` at module level, then \`${name}\` here`);
     }
+    // TypeScript's own array and tuple types have no length to lay out: Arr<T, N> has one.
+    if (ts.isArrayTypeNode(node) || ts.isTupleTypeNode(node)) {
+      const elements = ts.isArrayTypeNode(node) ? [node.elementType] : node.elements;
+      const kinds = new Set(elements.map((t) => t.getText(file)));
+      if (kinds.size > 1) return fail(node, Code.UnsupportedType, `a tuple of different types (\`${node.getText(file)}\`) has no C layout: declare an interface with a field for each`);
+      const length = ts.isTupleTypeNode(node) ? String(node.elements.length) : "N";
+      return fail(node, Code.UnsupportedType, `an array is declared with its length, as Arr<T, N>: \`Arr<${[...kinds][0] ?? "T"}, ${length}>\` for \`${node.getText(file)}\``);
+    }
     return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64, boolean or Ptr<T>`);
   };
 
