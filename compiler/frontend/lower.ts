@@ -2507,6 +2507,11 @@ export function lower(
             const size = chosen ?? (read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size);
             return { spec: `s${size}`, layout: { kind: "str", size, align: 1 }, fill: (dst) => this.assignInto(dst, x) };
           }
+          // An enum field of a tracepoint's record (`enum skb_drop_reason reason`) is an integer here: where its name goes.
+          const enumType = /^enum\s+(\w+)\s/.exec(this.tracepointField(x)?.cType ?? "")?.[1];
+          if (enumType) {
+            return fail(x, Code.BadPrintk, `\`${x.getText(file)}\` is an enum ${enumType}, an integer to printf(): print it with %d, or count by it in a map keyed by the enum (\`import type { ${enumType} } from "tsbpf/kernel"\`, \`new Count<${enumType}>(n)\`), which tsbpf run prints by the enumerators' names`);
+          }
           const src = this.tryRef(x);
           if (!src || src.layout.kind !== "str") return fail(x, Code.BadPrintk, `%${c.spec} prints a string (a Str<N>, comm(), readUserStr(p) of a user pointer, readKernelStr(p) of a kernel one), not \`${x.getText(file)}\``);
           return { spec: `s${src.layout.size}`, layout: src.layout, fill: (dst) => this.chunks(dst, src.layout.size, x, src) };
