@@ -245,6 +245,8 @@ const MAX_PERF_EVENT_RATE = 0xffffffff;
 const MAX_VPRINTK_ARGS = 12;
 /** What comm() fills: the task's name, char[TASK_COMM_LEN]. */
 const COMM_LAYOUT = { kind: "str", size: 16, align: 1 } as const satisfies Layout;
+/** A RingBuf record larger than this, given to output() as a literal, is built in a reservation rather than on the stack. */
+const OUTPUT_IN_PLACE = 256;
 /** The buffer a string read straight into printk() gets: 64 bytes, bpftrace's default for str(). */
 const PRINTED_STRING = { kind: "str", size: 64, align: 1 } as const satisfies Layout;
 /** Two Str values sharing at most this many bytes compare unrolled; longer ones in a loop. */
@@ -572,6 +574,12 @@ export function lower(
   function isChoice(e: TS.Expression): boolean {
     while (ts.isParenthesizedExpression(e)) e = e.expression;
     return ts.isConditionalExpression(e) || (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken);
+  }
+
+  /** A value the compiler builds (an object or array literal, a choice), rather than one already in memory. */
+  function isBuilt(e: TS.Expression): boolean {
+    while (ts.isParenthesizedExpression(e)) e = e.expression;
+    return ts.isObjectLiteralExpression(e) || ts.isArrayLiteralExpression(e) || isChoice(e);
   }
 
   /** The structs being laid out, outermost first, with the field each is at: a struct met again holds itself. */
@@ -3346,6 +3354,27 @@ export function lower(
     }
 
     /** lookup() and reserve(): a pointer the caller must test for null. */
+    /**
+     * `ring.output({...})` of a record larger than OUTPUT_IN_PLACE: built in a reservation, as reserve() and submit()
+     * would, rather than on the stack, which a record of half its 512 bytes leaves little of. The result is 0, or -1
+     * when the full ring dropped the record (counted, as output()'s failure is).
+     */
+    outputInPlace(m: MapInfo, value: TS.Expression, e: TS.CallExpression): Val {
+      const record = this.reserve(m, e);
+      const sent = this.fb.vreg(I64);
+      const filled = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.emit({ op: "mov", dst: sent, src: imm(-1n, I64), loc: locOf(e) });
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record.base as VReg, b: imm(0n, PTR), then: filled.id, else: join.id });
+      this.enter(filled);
+      this.assignInto({ ...record, nullable: false }, value);
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record.base as VReg, imm(0n, U64)], loc: locOf(e) });
+      this.fb.emit({ op: "mov", dst: sent, src: imm(0n, I64), loc: locOf(e) });
+      this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(join);
+      return { op: sent };
+    }
+
     mapRefCall(m: MapInfo, method: "lookup" | "reserve", e: TS.CallExpression): Ref {
       const map = { kind: "map" as const, name: m.def.name };
       const dst = this.fb.vreg(PTR);
@@ -3358,6 +3387,13 @@ export function lower(
       }
       if (m.cls !== "RingBuf") return fail(e, Code.BadMap, "reserve() is a RingBuf method");
       if (e.arguments.length) fail(e.arguments[0]!, Code.BadMap, "reserve() takes no arguments");
+      return this.reserve(m, e);
+    }
+
+    /** A zeroed record reserved in ring buffer `m`, or null (counted as dropped) when the ring is full. */
+    reserve(m: MapInfo, e: TS.CallExpression): Ref {
+      const map = { kind: "map" as const, name: m.def.name };
+      const dst = this.fb.vreg(PTR);
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [map, imm(BigInt(m.value!.size), U64), imm(0n, U64)], dst, loc: locOf(e) });
       reservations.add(dst);
       // The record starts zeroed, so padding and unset fields never leak kernel memory to user space. A full ring
@@ -3419,6 +3455,7 @@ export function lower(
         }
         case "RingBuf.output": {
           if (args.length !== 1) fail(e, Code.BadMap, "output() takes the value to send");
+          if (m.value!.size > OUTPUT_IN_PLACE && isBuilt(args[0]!)) return this.outputInPlace(m, args[0]!, e);
           const v = this.materialize(args[0]!, m.value!, e);
           // The result is negative when the full ring dropped the record, which is counted (tsbpf run says it) and
           // given to the probe.
