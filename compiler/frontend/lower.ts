@@ -1185,6 +1185,8 @@ export function lower(
     readonly owned = new Set<number>();
     /** Pointer registers of `let` names that `rebind` may set again. */
     readonly rebindable = new Set<number>();
+    /** The reservation output() is filling in place (outputInPlace), which an index out of range gives back. */
+    filling: VReg | undefined;
 
     constructor(
       readonly fb: FunctionBuilder,
@@ -3065,7 +3067,7 @@ export function lower(
       const trap = this.fb.newBlock();
       this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, bounds: true, loc: locOf(index) });
       this.enter(trap);
-      if (held) this.fb.emit({ op: "call", helper: Helper.ringbuf_discard, args: [held, imm(0n, U64)], loc: locOf(index) });
+      for (const r of new Set([held, this.filling])) if (r) this.fb.emit({ op: "call", helper: Helper.ringbuf_discard, args: [r, imm(0n, U64)], loc: locOf(index) });
       this.fb.terminate({ op: "ret", value: imm(0n, I64) });
       this.enter(ok);
       return idx;
@@ -3367,7 +3369,11 @@ export function lower(
       this.fb.emit({ op: "mov", dst: sent, src: imm(-1n, I64), loc: locOf(e) });
       this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record.base as VReg, b: imm(0n, PTR), then: filled.id, else: join.id });
       this.enter(filled);
+      // An index out of range in the value ends the handler: it gives the record back on the way.
+      const outer = this.filling;
+      this.filling = record.base as VReg;
       this.assignInto({ ...record, nullable: false }, value);
+      this.filling = outer;
       this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record.base as VReg, imm(0n, U64)], loc: locOf(e) });
       this.fb.emit({ op: "mov", dst: sent, src: imm(0n, I64), loc: locOf(e) });
       this.fb.terminate({ op: "jmp", target: join.id });

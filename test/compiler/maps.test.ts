@@ -602,3 +602,25 @@ export const b = begin(() => {
     assert.equal(new DataView(bss.buffer, bss.byteOffset).getBigUint64(0, true), 3n, `${backend}: tsbpf_lost_events, the dropped records`);
   }
 });
+
+test("an index out of range in a literal record output() builds in place ends the handler giving the reservation back, as the verifier requires", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const { noLlvm } = await import("../llvm/support.js");
+  const text = `import { uprobe, RingBuf, type u32, type Str, type Arr } from "tsbpf";
+export const license = "GPL";
+interface Ev { v: u32; pad: Str<300>; }
+export const events = new RingBuf<Ev>(4096);
+export const f = uprobe("/bin/true", "f", (i: u32) => {
+  const xs: Arr<u32, 4> = [10, 20, 30, 40];
+  events.output({ v: xs[i], pad: "x" });
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const sim = await simulate({ fileName: "inplace.ts", text }, { backend });
+    sim.uprobe("f", { args: [2] });
+    sim.uprobe("f", { args: [7] }); // out of range: no record, and none left reserved
+    sim.uprobe("f", { args: [3] });
+    assert.deepEqual(sim.events<{ v: number }>("events").map((e) => e.v), [30, 40], backend);
+  }
+});
