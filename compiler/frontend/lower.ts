@@ -2517,10 +2517,16 @@ export function lower(
             const size = chosen ?? (read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size);
             return { spec: `s${size}`, layout: { kind: "str", size, align: 1 }, fill: (dst) => this.assignInto(dst, x) };
           }
-          // An enum field of a tracepoint's record (`enum skb_drop_reason reason`) is an integer here: where its name goes.
-          const enumType = /^enum\s+(\w+)\s/.exec(this.tracepointField(x)?.cType ?? "")?.[1];
-          if (enumType) {
-            return fail(x, Code.BadPrintk, `\`${x.getText(file)}\` is an enum ${enumType}, an integer to printf(): print it with %d, or count by it in a map keyed by the enum (\`import type { ${enumType} } from "tsbpf/kernel"\`, \`new Count<${enumType}>(n)\`), which tsbpf run prints by the enumerators' names`);
+          // A kernel enum (a record's `enum skb_drop_reason reason`, or a value typed as one imported from "tsbpf/kernel"):
+          // its value, which tsbpf run prints as the enumerator's name in the running kernel's BTF.
+          const field = this.tracepointField(x);
+          const fieldEnum = /^enum\s+(\w+)\s/.exec(field?.cType ?? "")?.[1];
+          const typed = kernel.enums.get(checker.getTypeAtLocation(x).getSymbol()?.getName() ?? "");
+          const enumName = fieldEnum ?? typed?.name;
+          if (enumName) {
+            const value = this.value(x);
+            const wide = (field?.size ?? typed?.size ?? 4) > 4;
+            return { spec: `e${wide ? 64 : 32}.${enumName}`, layout: intLayout(wide ? U64 : U32), fill: (dst) => this.storeInt(dst, value, x) };
           }
           const src = this.tryRef(x);
           if (!src || src.layout.kind !== "str") return fail(x, Code.BadPrintk, `%${c.spec} prints a string (a Str<N>, comm(), readUserStr(p) of a user pointer, readKernelStr(p) of a kernel one), not \`${x.getText(file)}\``);
