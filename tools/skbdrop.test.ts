@@ -17,6 +17,7 @@ test("skbdrop: drops counted by reason, location and protocol; the reason reads 
   drop(3, UDP_RCV, 0x800);
   drop(2, UDP_RCV, 0x86dd); // NOT_SPECIFIED
   drop(100000, UDP_RCV, 0x86dd); // a reason this kernel's enum does not name stays a number
+  assert.equal(sim.output(), "", "no lines unless --set lines=1");
   const counts = new Map(sim.map("drops").entries().map(([k, n]) => {
     const { reason, location, protocol } = k as { reason: string | number; location: bigint; protocol: number };
     return [`${reason} 0x${location.toString(16)} ${protocol}`, n];
@@ -27,4 +28,12 @@ test("skbdrop: drops counted by reason, location and protocol; the reason reads 
     ["SKB_DROP_REASON_NOT_SPECIFIED 0xffffffff81b05678 34525", 1n],
     ["100000 0xffffffff81b05678 34525", 1n],
   ]));
+});
+
+test("skbdrop --set lines=1: a header, then each drop with its reason by name and its freeing function", async () => {
+  const sim = await simulate("tools/skbdrop.ts", { tracepointFormats: tracepointFormats("skb/kfree_skb"), globals: { lines: 1 } });
+  sim.begin();
+  assert.deepEqual(sim.output().trim().split(/\s+/), ["TIME", "PID", "COMM", "PROTO", "REASON", "LOCATION"]);
+  sim.tracepoint("skb", "kfree_skb", { skbaddr: 0n, location: TCP_V4_RCV, rx_sk: 0n, protocol: 0x800, reason: 3 }, { pid: 0, comm: "swapper/1" });
+  assert.deepEqual(sim.output().slice(9).trim().split(/\s+/), ["0", "swapper/1", "0x0800", "SKB_DROP_REASON_NO_SOCKET", "0xffffffff81a01234"]);
 });
