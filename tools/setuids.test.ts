@@ -35,3 +35,12 @@ test("setuids: an exit without its entry (the probe attached mid-call) prints no
   sim.tracepoint("syscalls", "sys_exit_setuid", { ret: 0 }, { pid: 701 });
   assert.equal(sim.output(), "");
 });
+
+test("setuids: with -c or -p (targetPid), only that process's calls", async () => {
+  const sim = await simulate("tools/setuids.ts", { tracepointFormats: formats, targetPid: 800 });
+  for (const pid of [799, 800]) {
+    sim.tracepoint("syscalls", "sys_enter_setuid", { uid: 65534 }, { pid, comm: "x" });
+    sim.tracepoint("syscalls", "sys_exit_setuid", { ret: 0 }, { pid });
+  }
+  assert.deepEqual(rows(sim.output()).map((r) => r[0]), ["800"]);
+});

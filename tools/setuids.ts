@@ -1,9 +1,9 @@
 // setuids: privilege changes through setuid(2), setfsuid(2), setreuid(2) and setresuid(2), with the caller, the ids
 // asked for and the result, as bpftrace's tools/setuids.bt. The entry keeps the call by thread; the exit prints it
 // with the return value (setfsuid returns the previous fsuid, the others 0 or -errno). -1, "leave unchanged", prints
-// as -1.
+// as -1. With -c or -p, only that process's calls.
 //   npx tsbpf run tools/setuids.ts       # then, elsewhere: sudo -u nobody true; su nobody -s /bin/true
-import { begin, tracepoint, printf, time, pidTgid, uidGid, comm, HashMap, type i32, type i64, type u32, type Arr } from "tsbpf";
+import { begin, tracepoint, printf, time, pidTgid, uidGid, comm, targetPid, HashMap, type i32, type i64, type u32, type Arr } from "tsbpf";
 
 export const license = "GPL";
 
@@ -25,6 +25,7 @@ export const header = begin(() => {
 });
 
 function enter(kind: u32, a: i32, b: i32, c: i32) {
+  if (targetPid() !== 0 && pidTgid() >> 32 !== targetPid()) return;
   calls.update(pidTgid() as u32, { kind, ids: [a, b, c] });
 }
 
