@@ -555,12 +555,18 @@ export function lower(
         if (symbol && decl && ts.isTypeAliasDeclaration(decl) && decl.getSourceFile() === file) return layoutOf(decl.type);
       }
     }
-    // A kernel enum stored in a map or record keeps its enumerators, for readers to print names (object/btf.ts).
+    return intLayout(enumTypeOf(node) ?? intTypeOf(node));
+  };
+
+  /**
+   * A kernel enum's type, its enumerators kept, for a map's key or value, a record's field or a parameter: readers print
+   * the value's name (object/btf.ts) and `tsbpf run --set` takes one; undefined for any other type.
+   */
+  function enumTypeOf(node: TS.TypeNode): IntType | undefined {
     const k = ts.isTypeReferenceNode(node) ? kernelName(node.typeName) : undefined;
     const e = k === undefined || kernel.typedefs.has(k) ? undefined : kernel.enums.get(k);
-    if (e) return intLayout(Object.freeze({ ...intTypeOf(node), enumeration: { name: e.name, values: [...e.values] } }));
-    return intLayout(intTypeOf(node));
-  };
+    return e && Object.freeze({ ...intTypeOf(node), enumeration: { name: e.name, values: [...e.values] } });
+  }
 
   /** The struct layout of a type (null left out) that is one of the file's interfaces, else undefined. */
   function structOfType(type: TS.Type): Layout | undefined {
@@ -853,7 +859,7 @@ export function lower(
   function moduleParameter(decl: TS.VariableDeclaration): void {
     const name = (decl.name as TS.Identifier).text;
     if (/^_*tsbpf_/.test(name)) fail(decl.name, Code.UnsupportedTopLevel, `names beginning with tsbpf_ are tsbpf's own: rename the parameter ${name}`);
-    const declared = decl.type ? intTypeOf(decl.type) : undefined;
+    const declared = decl.type ? (enumTypeOf(decl.type) ?? intTypeOf(decl.type)) : undefined;
     if (declared?.ptr || declared?.stack || declared?.probe) fail(decl.type!, Code.UnsupportedTopLevel, `a parameter is an integer or a boolean, not a ${decl.type!.getText(file)}`);
     const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(decl.initializer!);
     if (v.op.kind !== "imm") fail(decl.initializer!, Code.UnsupportedTopLevel, "a parameter's value must be an integer computable at compile time; the loader may set another (tsbpf run --set NAME=VALUE)");

@@ -131,7 +131,9 @@ export class DebugInfo {
    */
   rodataInt(name: string, t: IntType, line: number): number {
     const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
-    const int = t.bool ? this.basicType("_Bool", 8, "DW_ATE_boolean") : this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+    const int = t.enumeration
+      ? this.enumeration(t.enumeration, t.bits / 8, t.signed)
+      : t.bool ? this.basicType("_Bool", 8, "DW_ATE_boolean") : this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
     const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${int})`);
     const type = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);
     const variable = this.add(`distinct !DIGlobalVariable(name: ${mdString(name)}, scope: !${this.unit}, file: !${this.file}, line: ${line}, type: !${type}, isLocal: false, isDefinition: true)`);

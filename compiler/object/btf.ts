@@ -31,7 +31,7 @@ export interface BtfProgram {
   tags?: readonly string[];
 }
 
-import { U32, bssSize, type BssVar, type RodataVar } from "../ir/index.js";
+import { U32, bssSize, type BssVar, type KernelEnumeration, type RodataVar } from "../ir/index.js";
 export type { RodataVar };
 
 export interface ObjectBtf {
@@ -148,6 +148,13 @@ const C_INTS: Readonly<Record<string, string>> = {
 /** The C integer type the typedef of intTypedefName() stands for. */
 export const cIntName = (l: Layout & { kind: "int" }): string => C_INTS[`${l.type.ptr || !l.type.signed ? "u" : "i"}${l.type.bits}`]!;
 
+/** A kernel enum with all its enumerators, as a map's key or value, a record's field or a parameter holds it. */
+function enumBtf(e: KernelEnumeration, size: number, signed: boolean) {
+  return size === 8
+    ? { kind: BtfKind.ENUM64, name: e.name, size: 8, signed, values: e.values.map(([name, value]) => ({ name, value })) }
+    : { kind: BtfKind.ENUM, name: e.name, size, signed, values: e.values.map(([name, value]) => ({ name, value: Number(value) })) };
+}
+
 /** Adds the `.maps` DATASEC: one VAR per map, typed as clang types a BTF-defined map. */
 function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
   const types = new Map<string, number>();
@@ -162,11 +169,7 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
     switch (l.kind) {
       case "int": {
         const e = l.type.enumeration;
-        if (e) {
-          return once(`enum ${e.name}/${l.size}`, () => l.size === 8
-            ? btf.add({ kind: BtfKind.ENUM64, name: e.name, size: 8, signed: l.type.signed, values: e.values.map(([name, value]) => ({ name, value })) })
-            : btf.add({ kind: BtfKind.ENUM, name: e.name, size: l.size, signed: l.type.signed, values: e.values.map(([name, value]) => ({ name, value: Number(value) })) }));
-        }
+        if (e) return once(`enum ${e.name}/${l.size}`, () => btf.add(enumBtf(e, l.size, l.type.signed)));
         const name = intTypedefName(l);
         if (l.type.bool) return once(name, () => btf.add({ kind: BtfKind.INT, name, size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 }));
         return once(name, () => {
@@ -276,9 +279,13 @@ export function buildBtf(
       if (v.kind === "int") {
         // As clang writes `const volatile unsigned int`: a knob the loader sets, global so that it can be found by name.
         const l = { kind: "int" as const, type: v.type ?? U32, size: v.size as 1 | 2 | 4 | 8, align: v.size };
-        const int = l.type.bool
-          ? btf.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 })
-          : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: v.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: v.size * 8 });
+        const e = l.type.enumeration;
+        // A kernel enum's parameter is that enum, so that `tsbpf run --set` takes its enumerators' names.
+        const int = e
+          ? btf.add(enumBtf(e, v.size, l.type.signed))
+          : l.type.bool
+            ? btf.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 })
+            : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: v.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: v.size * 8 });
         const type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: int }) });
         return { type: btf.add({ kind: BtfKind.VAR, name: v.name, type, linkage: BtfVarLinkage.GLOBAL_ALLOCATED }), offset: v.offset, size: v.size };
       }

@@ -395,3 +395,25 @@ export const once = begin(() => {
     assert.deepEqual(sim.events("events"), [{ kind: "SOCK_DGRAM" }], backend);
   }
 });
+
+test("a parameter declared as a kernel enum is that enum in BTF, so --set and simulate()'s globals take an enumerator's name (both backends)", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, async () => {
+  const text = `import { begin, printf } from "tsbpf";
+import type { sock_type } from "tsbpf/kernel";
+export const license = "GPL";
+let kind: sock_type = 1 as sock_type;
+export const once = begin(() => printf("%d %s\\n", kind, kind));
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const r = compile({ fileName: "param.ts", text }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const btf = parseBtf(readBpfObject(r.object).btf!);
+    const v = btf.find("kind", BtfKind.VAR);
+    assert.ok(v?.kind === BtfKind.VAR, backend);
+    const t = btf.resolveType(v.type);
+    assert.ok(t.kind === BtfKind.ENUM && t.name === "sock_type" && t.values.some((x) => x.name === "SOCK_RAW" && x.value === 3), `${backend}: ${btf.typeName(v.type)}`);
+    const sim = await simulate({ fileName: "param.ts", text }, { backend, globals: { kind: "SOCK_RAW" } });
+    sim.begin();
+    assert.equal(sim.output(), "3 SOCK_RAW\n", backend);
+  }
+});
