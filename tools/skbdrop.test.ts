@@ -37,3 +37,9 @@ test("skbdrop --set lines=1: a header, then each drop with its reason by name an
   sim.tracepoint("skb", "kfree_skb", { skbaddr: 0n, location: TCP_V4_RCV, rx_sk: 0n, protocol: 0x800, reason: 3 }, { pid: 0, comm: "swapper/1" });
   assert.deepEqual(sim.output().slice(9).trim().split(/\s+/), ["0", "swapper/1", "0x0800", "SKB_DROP_REASON_NO_SOCKET", "0xffffffff81a01234"]);
 });
+
+test("skbdrop --set reason=NAME: only that reason's drops are counted", async () => {
+  const sim = await simulate("tools/skbdrop.ts", { tracepointFormats: tracepointFormats("skb/kfree_skb"), globals: { reason: "SKB_DROP_REASON_NO_SOCKET" } });
+  for (const reason of [2, 3, 3]) sim.tracepoint("skb", "kfree_skb", { skbaddr: 0n, location: TCP_V4_RCV, rx_sk: 0n, protocol: 0x800, reason });
+  assert.deepEqual(sim.map("drops").entries().map(([k, n]) => [(k as { reason: string }).reason, n]), [["SKB_DROP_REASON_NO_SOCKET", 2n]]);
+});
