@@ -2525,13 +2525,16 @@ export function lower(
           }
           // A kernel enum (a record's `enum skb_drop_reason reason`, or a value typed as one imported from "tsbpf/kernel"):
           // its value, which tsbpf run prints as the enumerator's name in the running kernel's BTF.
+          // So is a kernel struct's enum member (`sk.sk_socket.state`, a socket_state).
           const field = this.tracepointField(x);
           const fieldEnum = /^enum\s+(\w+)\s/.exec(field?.cType ?? "")?.[1];
           const typed = kernel.enums.get(checker.getTypeAtLocation(x).getSymbol()?.getName() ?? "");
-          const enumName = fieldEnum ?? typed?.name;
+          const member = ts.isPropertyAccessExpression(x) ? kernelMemberOf(x)?.member : undefined;
+          const memberEnum = member?.kind === "int" && member.enum ? member : undefined;
+          const enumName = fieldEnum ?? typed?.name ?? memberEnum?.enum;
           if (enumName) {
             const value = this.value(x);
-            const wide = (field?.size ?? typed?.size ?? 4) > 4;
+            const wide = (field?.size ?? typed?.size ?? memberEnum?.size ?? 4) > 4;
             return { spec: `e${wide ? 64 : 32}.${enumName}`, layout: intLayout(wide ? U64 : U32), fill: (dst) => this.storeInt(dst, value, x) };
           }
           const src = this.tryRef(x);

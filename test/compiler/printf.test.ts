@@ -264,7 +264,7 @@ export const p = uprobe("libc.so.6", "connect", (fd: u32, be: u32) => {
   assert.ok(misuse.some((d) => /ntop\(\) gives an address's text for printf's %s/.test(d.message)), JSON.stringify(misuse));
 });
 
-test("printf's %s of a kernel enum (a record's enum field, a value typed as one) prints its enumerator's name from the kernel's BTF; a value without one, the number", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, async () => {
+test("printf's %s of a kernel enum (a record's enum field, a value typed as one, a struct's enum member) prints its enumerator's name from the kernel's BTF; a value without one, the number", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, async () => {
   const text = `import { tracepoint, printf } from "tsbpf";
 import type { sock_type } from "tsbpf/kernel";
 export const license = "GPL";
@@ -280,6 +280,14 @@ export const p = tracepoint("skb", "kfree_skb", (ctx) => {
     sim.tracepoint("skb", "kfree_skb", { skbaddr: 0n, location: 0n, rx_sk: 0n, protocol: 77, reason: 100000 });
     assert.equal(sim.output(), "SKB_DROP_REASON_NO_SOCKET   |SOCK_DGRAM|3\n100000                      |77|100000\n", backend);
   }
+  // A kernel struct's enum member, read through a raw tracepoint's typed pointer.
+  const member = `import { rawTracepoint, printf } from "tsbpf";
+export const license = "GPL";
+export const s = rawTracepoint("block_rq_issue", (rq) => printf("%s\\n", rq.state));
+`;
+  const sim = await simulate({ fileName: "rq.ts", text: member });
+  sim.rawTracepoint("block_rq_issue", [sim.kernel.alloc("request", { state: 1 }).address]);
+  assert.equal(sim.output(), "MQ_RQ_IN_FLIGHT\n");
   const site = decodeArgs(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0]), ["e32.skb_drop_reason"], { enumerator: (name, value) => `${name}#${value}` });
   assert.deepEqual(site, ["skb_drop_reason#3"]);
 });
