@@ -264,11 +264,18 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     };
     const runsAny = [...loaded.programs.values()].some((p) => p.spec.attach.kind === "run");
     runs("begin");
-    // What begin() printed comes before anything the probes send.
-    for (const a of actionReaders) a.reader.drain(act(a.table));
-    flushPrint();
-    // A begin() that called exit() ends the run before anything attaches.
+    // What begin() printed is written once the probes are attached, still before anything they send (it is first in its
+    // ring), so that a probe that will not attach ends the run with its error alone, as bpftrace's BEGIN prints nothing
+    // then; a begin() that called exit() ends the run before anything attaches.
+    const early = actionReaders.map((a) => ({ table: a.table, events: a.reader.read() }));
+    const writeEarly = () => {
+      for (const { table, events } of early) events.forEach(act(table));
+      flushPrint();
+    };
+    const exits = early.some(({ table, events }) => events.some((e) => e.kind === "event" && decodeAction(e.value as Uint8Array, table)?.kind === "exit"));
+    if (exits) writeEarly();
     const { attached, skipped } = stopping ? { attached: [], skipped: [] } : attachEach(loaded, options, target?.pid);
+    if (!exits) writeEarly();
     for (const a of attached) log(`attached ${a.program} to ${a.description}`);
     if (target && options.target && !("command" in options.target)) {
       for (const p of loaded.spec.programs.filter((p) => attached.some((a) => a.program === p.name))) {

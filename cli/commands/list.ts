@@ -6,6 +6,7 @@ import { ExitCode } from "../exit-codes.js";
 import { formatProbe, globProbeCall, leafOf, listProbes, parsePattern, patternOf } from "../list.js";
 import { similarNames } from "../../compiler/similar.js";
 import { cxxParts } from "../../runtime/loader/cxx-names.js";
+import { resolveBinary, strippedNote } from "../../runtime/loader/elfsym.js";
 import { writeErr, writeOut } from "../output.js";
 
 /** Bytes gathered before a write(2). */
@@ -27,10 +28,22 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     if (!open) return ExitCode.OK;
   }
   if (block) writeOut(block);
-  if (!count) writeErr(`tsbpf: no probes match ${pattern ?? "*"}${didYouMean(pattern)}\n`);
+  if (!count) writeErr(`tsbpf: no probes match ${pattern ?? "*"}${didYouMean(pattern)}${strippedFunctions(query)}\n`);
   const glob = count > 1 && !json ? globProbeCall(pattern) : undefined;
   if (glob) writeErr(`tsbpf: one probe takes all ${count}: ${glob}\n`);
   return ExitCode.OK;
+}
+
+/** For a uprobe pattern that found no function in a stripped executable: why (`(/tmp/app: it is stripped: ...)`). */
+function strippedFunctions(query: ReturnType<typeof parsePattern>): string {
+  if (query.kind !== "uprobe" && query.kind !== "uretprobe") return "";
+  let note: string | undefined;
+  try {
+    note = strippedNote(resolveBinary(query.binary));
+  } catch {
+    note = undefined; // a binary that cannot be found has been reported
+  }
+  return note ? ` (${note})` : "";
 }
 
 /**

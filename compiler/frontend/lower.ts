@@ -248,6 +248,8 @@ const MAX_PERF_EVENT_RATE = 0xffffffff;
 const MAX_VPRINTK_ARGS = 12;
 /** What comm() fills: the task's name, char[TASK_COMM_LEN]. */
 const COMM_LAYOUT = { kind: "str", size: 16, align: 1 } as const satisfies Layout;
+/** A RingBuf record larger than this, given to output() as a literal, is built in a reservation rather than on the stack. */
+const OUTPUT_IN_PLACE = 256;
 /** The buffer a string read straight into printk() gets: 64 bytes, bpftrace's default for str(). */
 const PRINTED_STRING = { kind: "str", size: 64, align: 1 } as const satisfies Layout;
 /** Two Str values sharing at most this many bytes compare unrolled; longer ones in a loop. */
@@ -422,6 +424,16 @@ export function lower(
     return literal?.isNumberLiteral() ? literal.value : undefined;
   };
 
+  /** The name of T in a `Ptr<T>` whose T is an interface or type alias the probe file declares, else undefined. */
+  const ownPointee = (e: TS.Expression): string | undefined => {
+    const marker = checker.getTypeAtLocation(e).getProperty("__tsbpfPointee");
+    if (!marker) return undefined;
+    const t = checker.getNonNullableType(checker.getTypeOfSymbolAtLocation(marker, e));
+    const symbol = t.aliasSymbol ?? t.getSymbol();
+    const decl = symbol?.declarations?.[0];
+    return decl && decl.getSourceFile() === file && (ts.isInterfaceDeclaration(decl) || ts.isTypeAliasDeclaration(decl)) ? symbol!.name : undefined;
+  };
+
   /** `s.length` and other properties of a string: TSBPF1025. */
   const noStringProperty = (name: TS.MemberName | TS.StringLiteral): never =>
     fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
@@ -481,6 +493,14 @@ export function lower(
     if (ts.isTypeLiteralNode(node)) {
       const name = isMapKey(node) ? "Key" : "Value";
       return fail(node, Code.UnsupportedType, `a struct type is declared by name: \`interface ${name} ${node.getText(file)}\` at module level, then \`${name}\` here`);
+    }
+    // TypeScript's own array and tuple types have no length to lay out: Arr<T, N> has one.
+    if (ts.isArrayTypeNode(node) || ts.isTupleTypeNode(node)) {
+      const elements = ts.isArrayTypeNode(node) ? [node.elementType] : node.elements;
+      const kinds = new Set(elements.map((t) => t.getText(file)));
+      if (kinds.size > 1) return fail(node, Code.UnsupportedType, `a tuple of different types (\`${node.getText(file)}\`) has no C layout: declare an interface with a field for each`);
+      const length = ts.isTupleTypeNode(node) ? String(node.elements.length) : "N";
+      return fail(node, Code.UnsupportedType, `an array is declared with its length, as Arr<T, N>: \`Arr<${[...kinds][0] ?? "T"}, ${length}>\` for \`${node.getText(file)}\``);
     }
     return fail(node, Code.UnsupportedType, `type \`${node.getText(file)}\` is not supported: use one of u8 u16 u32 u64 i8 i16 i32 i64, boolean or Ptr<T>`);
   };
@@ -547,8 +567,18 @@ export function lower(
         if (symbol && decl && ts.isTypeAliasDeclaration(decl) && decl.getSourceFile() === file) return layoutOf(decl.type);
       }
     }
-    return intLayout(intTypeOf(node));
+    return intLayout(enumTypeOf(node) ?? intTypeOf(node));
   };
+
+  /**
+   * A kernel enum's type, its enumerators kept, for a map's key or value, a record's field or a parameter: readers print
+   * the value's name (object/btf.ts) and `tsbpf run --set` takes one; undefined for any other type.
+   */
+  function enumTypeOf(node: TS.TypeNode): IntType | undefined {
+    const k = ts.isTypeReferenceNode(node) ? kernelName(node.typeName) : undefined;
+    const e = k === undefined || kernel.typedefs.has(k) ? undefined : kernel.enums.get(k);
+    return e && Object.freeze({ ...intTypeOf(node), enumeration: { name: e.name, values: [...e.values] } });
+  }
 
   /** The struct layout of a type (null left out) that is one of the file's interfaces, else undefined. */
   function structOfType(type: TS.Type): Layout | undefined {
@@ -562,6 +592,12 @@ export function lower(
   function isChoice(e: TS.Expression): boolean {
     while (ts.isParenthesizedExpression(e)) e = e.expression;
     return ts.isConditionalExpression(e) || (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken);
+  }
+
+  /** A value the compiler builds (an object or array literal, a choice), rather than one already in memory. */
+  function isBuilt(e: TS.Expression): boolean {
+    while (ts.isParenthesizedExpression(e)) e = e.expression;
+    return ts.isObjectLiteralExpression(e) || ts.isArrayLiteralExpression(e) || isChoice(e);
   }
 
   /** The structs being laid out, outermost first, with the field each is at: a struct met again holds itself. */
@@ -839,7 +875,7 @@ export function lower(
     if (ts.isArrayLiteralExpression(skipParentheses(decl.initializer!))) {
       fail(decl.initializer!, Code.UnsupportedTopLevel, `an array parameter needs its type, Arr<T, N> (\`let ${name}: Arr<u32, 4> = [1, 2];\`)`);
     }
-    const declared = decl.type ? intTypeOf(decl.type) : undefined;
+    const declared = decl.type ? (enumTypeOf(decl.type) ?? intTypeOf(decl.type)) : undefined;
     if (declared?.ptr || declared?.stack || declared?.probe) fail(decl.type!, Code.UnsupportedTopLevel, `a parameter is an integer, a boolean or an Arr<T, N> of them, not a ${decl.type!.getText(file)}`);
     const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(decl.initializer!);
     if (v.op.kind !== "imm") fail(decl.initializer!, Code.UnsupportedTopLevel, "a parameter's value must be an integer computable at compile time; the loader may set another (tsbpf run --set NAME=VALUE)");
@@ -1160,6 +1196,12 @@ export function lower(
 
   function parameterType(p: TS.ParameterDeclaration, why = "the compiler cannot know the probed function's argument types"): IntType {
     if (!p.type) fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type (u8..i64 or Ptr<T>): ${why}`);
+    // A struct passed by value comes in registers (x86-64 and arm64: up to 16 bytes in one or two), which hold no layout.
+    const declared = ts.isTypeReferenceNode(p.type!) ? checker.getSymbolAtLocation(p.type.typeName)?.declarations?.[0] : undefined;
+    if (declared && declared.getSourceFile() === file && (ts.isInterfaceDeclaration(declared) || ts.isTypeAliasDeclaration(declared))) {
+      const t = p.type!.getText(file);
+      fail(p.type!, Code.UnsupportedType, `a struct parameter (\`${t}\`) cannot be read from the registers it is passed in: take a struct passed by value as u64 (up to 8 bytes, one register: its first i32 is \`x as i32\`, its second \`(x >> 32) as i32\`; 9 to 16 bytes take two parameters), and one passed by pointer as Ptr<${t}>, read with readUser<${t}>(p)`);
+    }
     return intTypeOf(p.type!);
   }
 
@@ -1204,6 +1246,8 @@ export function lower(
     readonly owned = new Set<number>();
     /** Pointer registers of `let` names that `rebind` may set again. */
     readonly rebindable = new Set<number>();
+    /** The reservation output() is filling in place (outputInPlace), which an index out of range gives back. */
+    filling: VReg | undefined;
 
     constructor(
       readonly fb: FunctionBuilder,
@@ -2541,6 +2585,20 @@ export function lower(
             const size = chosen ?? (read === "comm" ? COMM_LAYOUT.size : PRINTED_STRING.size);
             return { spec: `s${size}`, layout: { kind: "str", size, align: 1 }, fill: (dst) => this.assignInto(dst, x) };
           }
+          // A kernel enum (a record's `enum skb_drop_reason reason`, or a value typed as one imported from "tsbpf/kernel"):
+          // its value, which tsbpf run prints as the enumerator's name in the running kernel's BTF.
+          // So is a kernel struct's enum member (`sk.sk_socket.state`, a socket_state).
+          const field = this.tracepointField(x);
+          const fieldEnum = /^enum\s+(\w+)\s/.exec(field?.cType ?? "")?.[1];
+          const typed = kernel.enums.get(checker.getTypeAtLocation(x).getSymbol()?.getName() ?? "");
+          const member = ts.isPropertyAccessExpression(x) ? kernelMemberOf(x)?.member : undefined;
+          const memberEnum = member?.kind === "int" && member.enum ? member : undefined;
+          const enumName = fieldEnum ?? typed?.name ?? memberEnum?.enum;
+          if (enumName) {
+            const value = this.value(x);
+            const wide = (field?.size ?? typed?.size ?? memberEnum?.size ?? 4) > 4;
+            return { spec: `e${wide ? 64 : 32}.${enumName}`, layout: intLayout(wide ? U64 : U32), fill: (dst) => this.storeInt(dst, value, x) };
+          }
           const src = this.tryRef(x);
           if (!src || src.layout.kind !== "str") return fail(x, Code.BadPrintk, `%${c.spec} prints a string (a Str<N>, comm(), readUserStr(p) of a user pointer, readKernelStr(p) of a kernel one), not \`${x.getText(file)}\``);
           return { spec: `s${src.layout.size}`, layout: src.layout, fill: (dst) => this.chunks(dst, src.layout.size, x, src) };
@@ -2765,6 +2823,12 @@ export function lower(
         if (!type.ptr) return fail(e, Code.Unsupported, `property access \`${e.getText(file)}\` is not supported here`);
         const struct = type.pointee ? kernelStructs.get(type.pointee) : undefined;
         if (!struct) {
+          // A Ptr to the file's own struct (a uprobe's `Ptr<Request>`): its memory is read whole, by readUser or readKernel.
+          const own = ownPointee(e.expression);
+          if (own) {
+            const p = e.expression.getText(file);
+            return fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` through a Ptr<${own}> needs a kernel struct's layout, and ${own} is this file's own type: read the struct at the address with readUser<${own}>(${p}) (user memory, where a uprobe's pointers point) or readKernel<${own}>(${p}), then its fields: readUser<${own}>(${p}).${e.name.text}`);
+          }
           return fail(e, Code.PointerAccess, `reading \`${e.getText(file)}\` needs the pointee's layout: declare the parameter as Ptr<T> with T a kernel struct imported from "tsbpf/kernel"`);
         }
         at = { ptr: base.op, root: struct.name, members: [], offset: 0, struct };
@@ -3080,7 +3144,7 @@ export function lower(
       const trap = this.fb.newBlock();
       this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: idx, b: imm(BigInt(length), U64), then: ok.id, else: trap.id, bounds: true, loc: locOf(index) });
       this.enter(trap);
-      if (held) this.fb.emit({ op: "call", helper: Helper.ringbuf_discard, args: [held, imm(0n, U64)], loc: locOf(index) });
+      for (const r of new Set([held, this.filling])) if (r) this.fb.emit({ op: "call", helper: Helper.ringbuf_discard, args: [r, imm(0n, U64)], loc: locOf(index) });
       this.fb.terminate({ op: "ret", value: imm(0n, I64) });
       this.enter(ok);
       return idx;
@@ -3372,6 +3436,31 @@ export function lower(
     }
 
     /** lookup() and reserve(): a pointer the caller must test for null. */
+    /**
+     * `ring.output({...})` of a record larger than OUTPUT_IN_PLACE: built in a reservation, as reserve() and submit()
+     * would, rather than on the stack, which a record of half its 512 bytes leaves little of. The result is 0, or -1
+     * when the full ring dropped the record (counted, as output()'s failure is).
+     */
+    outputInPlace(m: MapInfo, value: TS.Expression, e: TS.CallExpression): Val {
+      const record = this.reserve(m, e);
+      const sent = this.fb.vreg(I64);
+      const filled = this.fb.newBlock();
+      const join = this.fb.newBlock();
+      this.fb.emit({ op: "mov", dst: sent, src: imm(-1n, I64), loc: locOf(e) });
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: record.base as VReg, b: imm(0n, PTR), then: filled.id, else: join.id });
+      this.enter(filled);
+      // An index out of range in the value ends the handler: it gives the record back on the way.
+      const outer = this.filling;
+      this.filling = record.base as VReg;
+      this.assignInto({ ...record, nullable: false }, value);
+      this.filling = outer;
+      this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record.base as VReg, imm(0n, U64)], loc: locOf(e) });
+      this.fb.emit({ op: "mov", dst: sent, src: imm(0n, I64), loc: locOf(e) });
+      this.fb.terminate({ op: "jmp", target: join.id });
+      this.enter(join);
+      return { op: sent };
+    }
+
     mapRefCall(m: MapInfo, method: "lookup" | "reserve", e: TS.CallExpression): Ref {
       const map = { kind: "map" as const, name: m.def.name };
       const dst = this.fb.vreg(PTR);
@@ -3384,6 +3473,13 @@ export function lower(
       }
       if (m.cls !== "RingBuf") return fail(e, Code.BadMap, "reserve() is a RingBuf method");
       if (e.arguments.length) fail(e.arguments[0]!, Code.BadMap, "reserve() takes no arguments");
+      return this.reserve(m, e);
+    }
+
+    /** A zeroed record reserved in ring buffer `m`, or null (counted as dropped) when the ring is full. */
+    reserve(m: MapInfo, e: TS.CallExpression): Ref {
+      const map = { kind: "map" as const, name: m.def.name };
+      const dst = this.fb.vreg(PTR);
       this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [map, imm(BigInt(m.value!.size), U64), imm(0n, U64)], dst, loc: locOf(e) });
       reservations.add(dst);
       // The record starts zeroed, so padding and unset fields never leak kernel memory to user space. A full ring
@@ -3445,6 +3541,7 @@ export function lower(
         }
         case "RingBuf.output": {
           if (args.length !== 1) fail(e, Code.BadMap, "output() takes the value to send");
+          if (m.value!.size > OUTPUT_IN_PLACE && isBuilt(args[0]!)) return this.outputInPlace(m, args[0]!, e);
           const v = this.materialize(args[0]!, m.value!, e);
           // The result is negative when the full ring dropped the record, which is counted (tsbpf run says it) and
           // given to the probe.

@@ -66,10 +66,17 @@ export function formatText(pieces: readonly FormatPiece[]): string {
  * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
  * probe()'s u64 id (`p`, printed with %s as the probe's name), or a kstack()/ustack() id of a stack of at most N
  * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`), or ksym()'s
- * kernel address (`ksym`, printed with %s as the function it is in).
+ * kernel address (`ksym`, printed with %s as the function it is in), or the value of a kernel enum of 32 or 64 bits
+ * (`e32.skb_drop_reason`, printed with %s as its enumerator's name in the running kernel's BTF).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | "ksym" | `${"k" | "u"}stack${number}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | "ksym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}`;
+
+/** A kernel enum argument's width and the enum's name, or undefined for any other kind. */
+export function enumArg(a: ArgSpec): { bits: 32 | 64; name: string } | undefined {
+  const m = /^e(32|64)\.(\w+)$/.exec(a);
+  return m ? { bits: Number(m[1]) as 32 | 64, name: m[2]! } : undefined;
+}
 
 /** An integer argument's width in bits, or undefined for any other kind. */
 export const intBits = (a: ArgSpec): 32 | 64 | undefined => (/^[iu](32|64)$/.test(a) ? (Number(a.slice(1)) as 32 | 64) : undefined);
@@ -96,6 +103,8 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
 
 export function argSize(a: ArgSpec): number {
   if (a === "p" || a === "ksym" || stackArg(a)) return 8;
+  const e = enumArg(a);
+  if (e) return e.bits / 8;
   return a[0] === "s" || a[0] === "n" ? Number(a.slice(1)) : intBits(a)! / 8;
 }
 
@@ -106,6 +115,8 @@ export interface ArgNames {
   ksym?(address: bigint): string;
   /** A stack's frames, innermost first; undefined where the id names none that can be read. */
   stack?(kind: "kernel" | "user", frames: number, id: bigint): readonly string[] | undefined;
+  /** The name of kernel enum `name`'s enumerator of value `value`; undefined where it has none. */
+  enumerator?(name: string, value: bigint): string | undefined;
 }
 
 /** A stack as bpftrace's printf("%s", kstack) writes it: a newline, then each frame indented on a line of its own. */
@@ -128,6 +139,11 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
     if (a === "ksym") {
       const address = view.getBigUint64(at, true);
       return names.ksym?.(address) ?? `0x${address.toString(16)}`;
+    }
+    const e = enumArg(a);
+    if (e) {
+      const value = e.bits === 32 ? BigInt(view.getUint32(at, true)) : view.getBigUint64(at, true);
+      return names.enumerator?.(e.name, value) ?? value.toString();
     }
     const stack = stackArg(a);
     if (stack) {

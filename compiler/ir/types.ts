@@ -32,6 +32,17 @@ export interface IntType {
   readonly probe?: boolean;
   /** ksym()'s kernel address: a u64 typed in BTF so that readers print the kernel function it is in. */
   readonly ksym?: boolean;
+  /**
+   * A kernel enum a map key, value or record field is declared as (`Count<skb_drop_reason>`): written into BTF as
+   * that enum with its enumerators, so that readers print a value by its name.
+   */
+  readonly enumeration?: KernelEnumeration;
+}
+
+/** A kernel enum's name and enumerators, as BTF gives them. */
+export interface KernelEnumeration {
+  readonly name: string;
+  readonly values: readonly (readonly [string, bigint])[];
 }
 
 const mk = (bits: Bits, signed: boolean): IntType => Object.freeze({ bits, signed });

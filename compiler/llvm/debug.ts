@@ -17,7 +17,7 @@ import { EVENT_TAG, markTags } from "../btf/tags.js";
 import { cIntName, intTypedefName } from "../object/btf.js";
 import { memberBitOffset, type KernelMember, type KernelScalar, type KernelStruct } from "../frontend/kernel-types.js";
 import { bitfieldLoad } from "../btf/core.js";
-import type { IntType, Layout, Loc, MapDef } from "../ir/index.js";
+import type { IntType, KernelEnumeration, Layout, Loc, MapDef } from "../ir/index.js";
 
 /** A string in LLVM's metadata syntax. */
 export function mdString(s: string): string {
@@ -131,7 +131,9 @@ export class DebugInfo {
    */
   rodataInt(name: string, t: IntType, line: number, dimensions: readonly number[] = []): number {
     const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
-    const int = t.bool ? this.basicType("_Bool", 8, "DW_ATE_boolean") : this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+    const int = t.enumeration
+      ? this.enumeration(t.enumeration, t.bits / 8, t.signed)
+      : t.bool ? this.basicType("_Bool", 8, "DW_ATE_boolean") : this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
     const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${int})`);
     const qualified = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);
     // An array parameter, as clang describes `const volatile unsigned int name[2][4]`: one array type, a subrange a dimension.
@@ -239,6 +241,18 @@ export class DebugInfo {
     return { di: this.array(element.di, m.length, m.element.size * 8), llvm: `[${m.length} x ${element.llvm}]` };
   }
 
+  /** A kernel enum a map key, value or record holds, with its enumerators (object/btf.ts writes the same), so readers print names. */
+  private enumeration(e: KernelEnumeration, size: number, signed: boolean): number {
+    const key = `enum ${e.name}/${size}/${signed}/values`;
+    let di = this.enums.get(key);
+    if (di === undefined) {
+      const base = this.basicType(`${signed ? "__s" : "__u"}${size * 8}`, size * 8, signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
+      const values = e.values.map(([name, value]) => `!${this.add(`!DIEnumerator(name: ${mdString(name)}, value: ${value}${signed ? "" : ", isUnsigned: true"})`)}`);
+      this.enums.set(key, (di = this.add(`!DICompositeType(tag: DW_TAG_enumeration_type, name: ${mdString(e.name)}, file: !${this.file}, baseType: !${base}, size: ${size * 8}, elements: !{${values.join(", ")}})`)));
+    }
+    return di;
+  }
+
   private scalarTypes(m: KernelScalar): { di: number; llvm: string } {
     if (m.kind === "ptr") return { di: this.voidPtr, llvm: "ptr" };
     const int = this.basicType(`${m.signed ? "__s" : "__u"}${m.size * 8}`, m.size * 8, m.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
@@ -260,6 +274,7 @@ export class DebugInfo {
       case "int": {
         // As object/btf.ts names them: `u32` a typedef of `unsigned int`, pointers as u64, `_Bool` (LLVM's BTF gives it BOOL encoding).
         if (l.type.bool) return this.basicType("_Bool", 8, "DW_ATE_boolean");
+        if (l.type.enumeration) return this.enumeration(l.type.enumeration, l.size, l.type.signed);
         const name = intTypedefName(l);
         let id = this.typedefs.get(name);
         if (id === undefined) {
@@ -336,7 +351,7 @@ export class DebugInfo {
     }
     if (event.kind === "int") {
       this.eventTypes.push(type);
-      return intTypedefName(event);
+      return event.type.enumeration ? `enum ${event.type.enumeration.name}` : intTypedefName(event);
     }
     const name = `${mapName}_event`;
     this.eventTypes.push(this.add(`!DIDerivedType(tag: DW_TAG_typedef, name: ${mdString(name)}, file: !${this.file}, baseType: !${type})`));

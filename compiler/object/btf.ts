@@ -31,7 +31,7 @@ export interface BtfProgram {
   tags?: readonly string[];
 }
 
-import { U32, bssSize, type BssVar, type RodataVar } from "../ir/index.js";
+import { U32, bssSize, type BssVar, type KernelEnumeration, type RodataVar } from "../ir/index.js";
 export type { RodataVar };
 
 export interface ObjectBtf {
@@ -148,6 +148,13 @@ const C_INTS: Readonly<Record<string, string>> = {
 /** The C integer type the typedef of intTypedefName() stands for. */
 export const cIntName = (l: Layout & { kind: "int" }): string => C_INTS[`${l.type.ptr || !l.type.signed ? "u" : "i"}${l.type.bits}`]!;
 
+/** A kernel enum with all its enumerators, as a map's key or value, a record's field or a parameter holds it. */
+function enumBtf(e: KernelEnumeration, size: number, signed: boolean) {
+  return size === 8
+    ? { kind: BtfKind.ENUM64, name: e.name, size: 8, signed, values: e.values.map(([name, value]) => ({ name, value })) }
+    : { kind: BtfKind.ENUM, name: e.name, size, signed, values: e.values.map(([name, value]) => ({ name, value: Number(value) })) };
+}
+
 /** Adds the `.maps` DATASEC: one VAR per map, typed as clang types a BTF-defined map. */
 function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
   const types = new Map<string, number>();
@@ -161,6 +168,8 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
   const typeOf = (l: Layout): number => {
     switch (l.kind) {
       case "int": {
+        const e = l.type.enumeration;
+        if (e) return once(`enum ${e.name}/${l.size}`, () => btf.add(enumBtf(e, l.size, l.type.signed)));
         const name = intTypedefName(l);
         if (l.type.bool) return once(name, () => btf.add({ kind: BtfKind.INT, name, size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 }));
         return once(name, () => {
@@ -209,7 +218,7 @@ function mapTagValues(btf: BtfBuilder, m: MapDef, typeOf: (l: Layout) => number)
     const type = typeOf(m.event);
     let name: string;
     if (m.event.kind === "struct") name = `struct ${m.event.name}`;
-    else if (m.event.kind === "int") name = intTypedefName(m.event);
+    else if (m.event.kind === "int") name = m.event.type.enumeration ? `enum ${m.event.type.enumeration.name}` : intTypedefName(m.event);
     else {
       // Str<N> and arrays have no name of their own: a typedef gives them one.
       name = `${m.name}_event`;
@@ -272,9 +281,13 @@ export function buildBtf(
         // elements): a knob the loader sets, global so that it can be found by name.
         const t = v.type ?? U32;
         const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
-        const int = l.type.bool
-          ? btf.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 })
-          : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: l.size, encoding: l.type.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: t.bits });
+        const e = t.enumeration;
+        // A kernel enum's parameter is that enum, so that `tsbpf run --set` takes its enumerators' names.
+        const int = e
+          ? btf.add(enumBtf(e, l.size, t.signed))
+          : t.bool
+            ? btf.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 })
+            : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: l.size, encoding: t.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: t.bits });
         let type = btf.add({ kind: BtfKind.CONST, name: "", type: btf.add({ kind: BtfKind.VOLATILE, name: "", type: int }) });
         for (const length of [...(v.dimensions ?? [])].reverse()) type = btf.add({ kind: BtfKind.ARRAY, name: "", type, indexType: index, nelems: length });
         return { type: btf.add({ kind: BtfKind.VAR, name: v.name, type, linkage: BtfVarLinkage.GLOBAL_ALLOCATED }), offset: v.offset, size: v.size };

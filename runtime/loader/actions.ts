@@ -4,6 +4,8 @@ import { ACTIONS, type PrintfSite } from "../../compiler/btf/tags.js";
 import { probeName } from "./probe-names.js";
 import { ksymName } from "./symbolize.js";
 import { decodeArgs, formatPrintf, intBits, parseFormat, strftime, type ArgNames, type FormatPiece } from "../../compiler/ir/printf.js";
+import { BtfKind, type Btf } from "../../compiler/btf/index.js";
+import { kernelBtf } from "./core.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
 import { mapBtfTypes, MapView } from "./maps.js";
@@ -28,8 +30,11 @@ export class ActionTable {
     this.widths = printf.map((site) => (site?.args ?? []).map((a) => intBits(a) ?? 0));
   }
 
-  /** What names the ids and addresses printf records carry: probes and kernel symbols always, stacks once a reader gives a namer. */
-  names: ArgNames = { probe: probeName, ksym: ksymName };
+  /**
+   * What names the ids and addresses printf records carry: probes, kernel symbols and kernel enums' values always, stacks
+   * once a reader gives a namer.
+   */
+  names: ArgNames = { probe: probeName, ksym: ksymName, enumerator: enumeratorsIn(() => kernelBtf()) };
 
   /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */
   printfText(id: number, record: Uint8Array): string | undefined {
@@ -38,6 +43,35 @@ export class ActionTable {
     if (!site || !pieces) return undefined;
     return formatPrintf(pieces, decodeArgs(record, site.args, this.names), this.widths[id]!);
   }
+}
+
+/**
+ * A namer of kernel enums' values from `btf` (read the first time a value is named): the first enumerator of the enum
+ * of that name with the value, or undefined where there is none (or no BTF).
+ */
+export function enumeratorsIn(btf: () => Btf | undefined): (name: string, value: bigint) => string | undefined {
+  const enums = new Map<string, Map<bigint, string>>();
+  return (name, value) => {
+    let names = enums.get(name);
+    if (!names) {
+      names = new Map();
+      let found: Btf | undefined;
+      try {
+        found = btf();
+      } catch {
+        found = undefined; // no BTF to read: the value prints as a number
+      }
+      const t = found?.find(name, BtfKind.ENUM) ?? found?.find(name, BtfKind.ENUM64);
+      if (t && (t.kind === BtfKind.ENUM || t.kind === BtfKind.ENUM64)) {
+        for (const v of t.values) {
+          const key = BigInt.asUintN(t.size * 8, BigInt(v.value));
+          if (!names.has(key)) names.set(key, v.name);
+        }
+      }
+      enums.set(name, names);
+    }
+    return names.get(value);
+  };
 }
 
 /** The object's actions ring buffers, each with what its records refer to. */

@@ -289,9 +289,18 @@ class Builder {
       case BtfKind.ENUM64: {
         const inner = intNode(t.size, t.signed, this.bigints, t.name);
         const byName = new Map<string, number | bigint>(t.values.map((v) => [v.name, v.value]));
+        // A value reads as its enumerator's name, as bpftrace prints an enum (the first name where two share a value);
+        // one no enumerator has stays a number.
+        const bits = t.size * 8;
+        const norm = (v: number | bigint) => (t.signed ? BigInt.asIntN(bits, BigInt(v)) : BigInt.asUintN(bits, BigInt(v)));
+        const byValue = new Map<bigint, string>();
+        for (const v of t.values) if (!byValue.has(norm(v.value))) byValue.set(norm(v.value), v.name);
         return {
           size: t.size,
-          read: inner.read,
+          read: (dv, b, o) => {
+            const v = inner.read(dv, b, o) as number | bigint;
+            return byValue.get(norm(v)) ?? v;
+          },
           write: (dv, b, o, v, p) => {
             if (typeof v === "string") {
               if (!byName.has(v)) throw new CodecError(`${p}: ${v} is not a value of enum ${t.name || "(anonymous)"}`);

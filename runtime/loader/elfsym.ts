@@ -463,6 +463,20 @@ function instructionStarts(path: string, f: FoundFunction): Set<number> | string
   return starts.size ? starts : "objdump decoded none of its instructions";
 }
 
+const STRIPPED = "stripped: only the functions it exports are left; probe one of those, or a build with symbols";
+
+/** Whether an executable is stripped: its own functions (main) are gone, only what it exports is left (a library's API stays). */
+const stripped = (path: string, sections: readonly { type: number }[]): boolean => !/\.so(\.|$)/.test(basename(path)) && !sections.some((s) => s.type === SHT_SYMTAB);
+
+/** Why the ELF file at `path` has fewer functions than its source, for a listing that found none: it is stripped. */
+export function strippedNote(path: string): string | undefined {
+  try {
+    return stripped(path, elfSections(readFileSync(path), path)) ? `${path} is ${STRIPPED}` : undefined;
+  } catch {
+    return undefined; // not readable or not ELF: the listing has said so
+  }
+}
+
 /** The function named `symbol` in the ELF file at `path`. */
 function findSymbol(path: string, symbol: string): FoundFunction {
   const f = readFileSync(path);
@@ -489,12 +503,7 @@ function findSymbol(path: string, symbol: string): FoundFunction {
   if (found === undefined && version === undefined && isCxxName(symbol)) return findSymbol(path, cxxSymbol(path, f, sections, symbol));
   if (found === undefined) {
     const similar = similarNames(symbol, functions);
-    const hint = similar.length
-      ? `; did you mean ${similar.join(" or ")}?`
-      : // A stripped executable keeps only what it exports, so its own functions (main) are gone; a library's API stays.
-        !/\.so(\.|$)/.test(basename(path)) && !sections.some((s) => s.type === SHT_SYMTAB)
-        ? " (it is stripped: only the functions it exports are left; probe one of those, or a build with symbols)"
-        : "";
+    const hint = similar.length ? `; did you mean ${similar.join(" or ")}?` : stripped(path, sections) ? ` (it is ${STRIPPED})` : "";
     throw new SymbolError(`no function ${symbol} in the symbol tables of ${path}${hint}`);
   }
 

@@ -254,7 +254,10 @@ export function decodeValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): D
     }
     case BtfKind.ENUM:
     case BtfKind.ENUM64: {
+      // By its enumerator's name where it has one, as runtime/loader/decode.ts reads an enum for tsbpf run.
       const raw = readInt(bytes, off, t.size);
+      const named = t.values.find((x) => BigInt.asUintN(t.size * 8, BigInt(x.value)) === raw);
+      if (named) return named.name;
       const v = t.signed ? BigInt.asIntN(t.size * 8, raw) : raw;
       return t.size <= 4 ? Number(v) : v;
     }

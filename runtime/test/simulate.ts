@@ -15,7 +15,7 @@ import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, 
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
 import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, tsbpfVariable, type Codec } from "../loader/index.js";
-import { ActionTable, decodeAction } from "../loader/actions.js";
+import { ActionTable, decodeAction, enumeratorsIn } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
@@ -666,7 +666,8 @@ export class Simulation {
       const table = new ActionTable(types.actions, types.printf, types.times);
       // printf's %s of a kstack()/ustack(): the simulated stack's instruction pointers, as the test gave them.
       // ksym(): the address in hex, since the simulated kernel has no symbols.
-      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}` };
+      // A kernel enum's value: its enumerator in the simulation's kernel BTF (the `btf` option).
+      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
       return [{ name: spec.name, table }];
     });
     for (const { name, table } of this.actionMaps) {

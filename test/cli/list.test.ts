@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -249,4 +249,21 @@ test("rawtracepoint patterns list the kernel's BTF tracepoints; -v gives the par
   assert.deepEqual(compile({ fileName: "listed.ts", text }, { arch: "x86_64" }).diagnostics, []);
   assertOneLine(tsbpf(["list", "rawtracepoint:sched_swich"]), 0, /no probes match rawtracepoint:sched_swich; did you mean rawtracepoint:sched_switch\?/);
   assert.throws(() => parsePattern("rawtracepoint:mymodule:x"), (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && /too many parts: a rawtracepoint pattern is rawtracepoint:\[vmlinux:\]NAME/.test(e.message));
+});
+
+test("a uprobe pattern matching no function of a stripped executable says it is stripped; of a library, it does not", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-list-stripped-"));
+  try {
+    const exe = join(dir, "tool");
+    copyFileSync("/bin/true", exe);
+    if (spawnSync("strip", [exe]).status !== 0) return t.skip("strip is missing");
+    const r = tsbpf(["list", `uprobe:${exe}:*`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, `tsbpf: no probes match uprobe:${exe}:* (${exe} is stripped: only the functions it exports are left; probe one of those, or a build with symbols)\n`);
+    const lib = join(dir, "libtool.so.1");
+    copyFileSync(exe, lib);
+    assert.equal(tsbpf(["list", `uprobe:${lib}:*`]).stderr, `tsbpf: no probes match uprobe:${lib}:*\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -13,6 +13,8 @@ import { compile } from "../../compiler/index.js";
 import { disassemble } from "../../compiler/isa/index.js";
 import { readBpfObject } from "../../compiler/elf/read.js";
 import { kernelBtf, resolveCore } from "../../runtime/loader/core.js";
+import { simulate } from "../../runtime/test/index.js";
+import { noLlvm } from "../llvm/support.js";
 
 function same(bytes: Buffer, names: string[]): void {
   const lean = StructReader.open(bytes);
@@ -364,4 +366,54 @@ export const p = kprobe("device_add", (dev: Ptr<device>) => {
   assert.ok(results.length > 0 && results.every((c) => c.ok), results.map((c) => (c.ok ? "ok" : c.error)).join("; "));
   const missing = compile({ fileName: "class.ts", text: text.replace("class_ }", "class }") }, { arch: "x86_64" });
   assert.ok(missing.diagnostics.length > 0, "class itself is not a name a TypeScript import can take");
+});
+
+test("a map keyed by a kernel enum has that enum in BTF, enumerators and all, so its keys read by name (both backends)", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, async () => {
+  const text = `import { begin, Count, RingBuf } from "tsbpf";
+import { type sock_type, SOCK_DGRAM } from "tsbpf/kernel";
+export const license = "GPL";
+export const kinds = new Count<sock_type>(16);
+interface Event { kind: sock_type }
+export const events = new RingBuf<Event>(4096);
+export const once = begin(() => {
+  const t: sock_type = SOCK_DGRAM;
+  kinds.increment(t);
+  kinds.increment(9 as sock_type);
+  events.output({ kind: t });
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const r = compile({ fileName: "kinds.ts", text }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const btf = parseBtf(readBpfObject(r.object).btf!);
+    const e = btf.findByName("sock_type", BtfKind.ENUM).find((t) => t.kind === BtfKind.ENUM && t.values.length > 0);
+    assert.ok(e && e.kind === BtfKind.ENUM && e.values.some((v) => v.name === "SOCK_DGRAM" && v.value === 2), backend);
+    const sim = await simulate({ fileName: "kinds.ts", text }, { backend });
+    sim.begin();
+    assert.deepEqual(sim.map("kinds").entries(), [["SOCK_DGRAM", 1n], [9, 1n]], backend);
+    assert.deepEqual(sim.events("events"), [{ kind: "SOCK_DGRAM" }], backend);
+  }
+});
+
+test("a parameter declared as a kernel enum is that enum in BTF, so --set and simulate()'s globals take an enumerator's name (both backends)", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, async () => {
+  const text = `import { begin, printf } from "tsbpf";
+import type { sock_type } from "tsbpf/kernel";
+export const license = "GPL";
+let kind: sock_type = 1 as sock_type;
+export const once = begin(() => printf("%d %s\\n", kind, kind));
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const r = compile({ fileName: "param.ts", text }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const btf = parseBtf(readBpfObject(r.object).btf!);
+    const v = btf.find("kind", BtfKind.VAR);
+    assert.ok(v?.kind === BtfKind.VAR, backend);
+    const t = btf.resolveType(v.type);
+    assert.ok(t.kind === BtfKind.ENUM && t.name === "sock_type" && t.values.some((x) => x.name === "SOCK_RAW" && x.value === 3), `${backend}: ${btf.typeName(v.type)}`);
+    const sim = await simulate({ fileName: "param.ts", text }, { backend, globals: { kind: "SOCK_RAW" } });
+    sim.begin();
+    assert.equal(sim.output(), "3 SOCK_RAW\n", backend);
+  }
 });

@@ -572,3 +572,55 @@ ${body}
   // Reserved again: the name holds a new record.
   assert.deepEqual(codes("  events.submit(e);\n  e = events.reserve();\n  if (e === null) return;\n  e.v = count;\n  events.submit(e);"), []);
 });
+
+test("RingBuf output() of a literal record over 256 bytes builds it in a reservation, not on the 512-byte stack; a full ring drops it, counted, and gives -1", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const { noLlvm } = await import("../llvm/support.js");
+  // 4 + 16 + 512 bytes: on the stack with its pieces this needed 536 bytes, over BPF's 512 (TSBPF1016).
+  const text = `import { begin, printf, RingBuf, comm, type u32, type i64, type Str } from "tsbpf";
+export const license = "GPL";
+interface Ev { pid: u32; comm: Str<16>; path: Str<512>; }
+export const events = new RingBuf<Ev>(4096);
+export const b = begin(() => {
+  let sent: i64 = 0;
+  for (let i: u32 = 0; i < 10; i++) sent += events.output({ pid: i, comm: comm(), path: i % 2 === 0 ? "/even" : "/odd" });
+  printf("%d\\n", sent);
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const r = compile({ fileName: "big.ts", text }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    assert.ok(r.programs[0]!.stackDepth < 256, `${backend}: ${r.programs[0]!.stackDepth} bytes of stack`);
+    const sim = await simulate({ fileName: "big.ts", text }, { backend, task: { pid: 9, comm: "big" } });
+    sim.begin();
+    // A 4096-byte ring holds seven 544-byte records (with their 8-byte headers); the other three are dropped.
+    const events = sim.events<{ pid: number; comm: string; path: string }>("events");
+    assert.deepEqual(events.map((e) => [e.pid, e.comm, e.path]), [0, 1, 2, 3, 4, 5, 6].map((i) => [i, "big", i % 2 === 0 ? "/even" : "/odd"]), backend);
+    assert.equal(sim.output(), "-3\n", backend);
+    const bss = sim.map(".bss").toArray()[0] as Uint8Array;
+    assert.equal(new DataView(bss.buffer, bss.byteOffset).getBigUint64(0, true), 3n, `${backend}: tsbpf_lost_events, the dropped records`);
+  }
+});
+
+test("an index out of range in a literal record output() builds in place ends the handler giving the reservation back, as the verifier requires", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const { noLlvm } = await import("../llvm/support.js");
+  const text = `import { uprobe, RingBuf, type u32, type Str, type Arr } from "tsbpf";
+export const license = "GPL";
+interface Ev { v: u32; pad: Str<300>; }
+export const events = new RingBuf<Ev>(4096);
+export const f = uprobe("/bin/true", "f", (i: u32) => {
+  const xs: Arr<u32, 4> = [10, 20, 30, 40];
+  events.output({ v: xs[i], pad: "x" });
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const sim = await simulate({ fileName: "inplace.ts", text }, { backend });
+    sim.uprobe("f", { args: [2] });
+    sim.uprobe("f", { args: [7] }); // out of range: no record, and none left reserved
+    sim.uprobe("f", { args: [3] });
+    assert.deepEqual(sim.events<{ v: number }>("events").map((e) => e.v), [30, 40], backend);
+  }
+});

@@ -6,16 +6,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
-import { checkTimeFormat, formatPrintf, inetText, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
+import { checkTimeFormat, decodeArgs, formatPrintf, inetText, parseFormat, strftime, type FormatPiece } from "../../compiler/ir/printf.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
 import { CLI } from "../support/cli.js";
+import { tracepointFormats } from "../support/fixture-kernel.js";
+import { noLlvm } from "../llvm/support.js";
 
 const noGcc = spawnSync("gcc", ["--version"]).status === 0 ? undefined : "gcc is not installed";
 
@@ -260,6 +262,34 @@ export const p = uprobe("libc.so.6", "connect", (fd: u32, be: u32) => {
   assert.equal(sim.output(), "127.0.0.1 10.0.0.7    |2001:db8::1\n");
   const misuse = compile({ fileName: "bad.ts", text: text.replace("printf(", "const x = ntop(be); printf(") }).diagnostics;
   assert.ok(misuse.some((d) => /ntop\(\) gives an address's text for printf's %s/.test(d.message)), JSON.stringify(misuse));
+});
+
+test("printf's %s of a kernel enum (a record's enum field, a value typed as one, a struct's enum member) prints its enumerator's name from the kernel's BTF; a value without one, the number", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, async () => {
+  const text = `import { tracepoint, printf } from "tsbpf";
+import type { sock_type } from "tsbpf/kernel";
+export const license = "GPL";
+export const p = tracepoint("skb", "kfree_skb", (ctx) => {
+  const t: sock_type = ctx.protocol as sock_type;
+  printf("%-28s|%s|%d\\n", ctx.reason, t, ctx.reason);
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const sim = await simulate({ fileName: "drops.ts", text }, { backend, tracepointFormats: tracepointFormats("skb/kfree_skb") });
+    sim.tracepoint("skb", "kfree_skb", { skbaddr: 0n, location: 0n, rx_sk: 0n, protocol: 2, reason: 3 });
+    sim.tracepoint("skb", "kfree_skb", { skbaddr: 0n, location: 0n, rx_sk: 0n, protocol: 77, reason: 100000 });
+    assert.equal(sim.output(), "SKB_DROP_REASON_NO_SOCKET   |SOCK_DGRAM|3\n100000                      |77|100000\n", backend);
+  }
+  // A kernel struct's enum member, read through a raw tracepoint's typed pointer.
+  const member = `import { rawTracepoint, printf } from "tsbpf";
+export const license = "GPL";
+export const s = rawTracepoint("block_rq_issue", (rq) => printf("%s\\n", rq.state));
+`;
+  const sim = await simulate({ fileName: "rq.ts", text: member });
+  sim.rawTracepoint("block_rq_issue", [sim.kernel.alloc("request", { state: 1 }).address]);
+  assert.equal(sim.output(), "MQ_RQ_IN_FLIGHT\n");
+  const site = decodeArgs(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0]), ["e32.skb_drop_reason"], { enumerator: (name, value) => `${name}#${value}` });
+  assert.deepEqual(site, ["skb_drop_reason#3"]);
 });
 
 test("ntop() on this kernel: a local TCP connection's state changes, IPv4 and IPv6", { skip: noKernel ?? (spawnSync("python3", ["--version"]).status !== 0 ? "python3 is missing" : false) }, () => {

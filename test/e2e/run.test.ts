@@ -233,6 +233,21 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
     }
   });
 
+  it("begin()'s output is written once the probes are attached: a probe that will not attach ends the run with its error alone", async () => {
+    const header = 'begin(() => { printf("HEADER\\n"); });';
+    const missing = tsbpf(["run", "-e", `${header} uprobe("/nonexistent/tsbpf-app", "f", () => printf("call\\n"));`]);
+    assert.equal(await missing.exited, 2, missing.stderr());
+    assert.equal(missing.stdout(), "");
+    assert.match(missing.stderr(), /TSBPF3002: cannot attach uprobe \/nonexistent\/tsbpf-app:f: no such binary/);
+    // Attached, the header comes first; exit() in begin() still ends the run before anything attaches.
+    const ok = tsbpf(["run", "-e", `${header} tracepoint("syscalls", "sys_enter_acct", () => printf("acct\\n"));`, "--duration", "0.2"]);
+    assert.equal(await ok.exited, 0, ok.stderr());
+    assert.equal(ok.stdout(), "HEADER\n");
+    const exits = tsbpf(["run", "-e", 'begin(() => { printf("bye\\n"); exit(5); }); uprobe("/nonexistent/tsbpf-app", "f", () => printf("call\\n"));']);
+    assert.equal(await exits.exited, 5, exits.stderr());
+    assert.equal(exits.stdout(), "bye\n");
+  });
+
   it("one SIGINT delivered twice (timeout -s INT signals the command and its group) ends the run as one does, maps printed", async () => {
     const run = tsbpf(["run", "-e", 'const m = new HashMap<u32, u64>(4); begin(() => { m.increment(7); }); tracepoint("syscalls", "sys_enter_acct", () => { m.increment(1); })']);
     try {

@@ -2,7 +2,8 @@
 // program passes the kernel's verifier (loaded through runtime/loader, not attached); then a few run for real
 // through the command line (tsx, so the sources under test are what runs), each on a command it starts with -c,
 // and what they print is checked: syscount's maps, killsnoop's, statsnoop's and exitsnoop's records, opensnoop's
-// printf lines, gethostlatency's uprobe and uretprobe pair, funccount's uprobe glob. No tracefs instance or uprobe definition of theirs is left behind.
+// printf lines, gethostlatency's uprobe and uretprobe pair, funccount's uprobe glob, setuids' printf lines and
+// skbdrop's drop reason by name. No tracefs instance or uprobe definition of theirs is left behind.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -127,6 +128,18 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
     const slept = stacks.filter((s) => s.key.comm === "sleep" && s.key.kernel.some((frame) => frame.startsWith("do_nanosleep+")));
     assert.equal(slept.length, 1, JSON.stringify(stacks));
     assert.ok(slept[0]!.value >= 190_000 && slept[0]!.value < 2_000_000, `${slept[0]!.value} us off CPU for a 0.2 s sleep`);
+  });
+
+  it("setuids prints the command's setresuid() with the ids asked for, its uid after it and the result", async () => {
+    const { lines } = await run("setuids.ts", "setpriv --reuid=65534 --regid=65534 --clear-groups true");
+    const calls = lines.filter((l) => "printf" in l).map((l) => String(l.printf).trim().split(/\s+/)).filter((c) => c[1] === "setpriv");
+    assert.deepEqual(calls.map((c) => c.slice(2)), [["65534", "setresuid", "ruid=65534", "euid=65534", "suid=65534", "(0)"]]);
+  });
+
+  it("skbdrop counts the refused connect's SYN under its drop reason by name and the function that freed it", async () => {
+    const { lines } = await run("skbdrop.ts", "bash -c 'echo > /dev/tcp/127.0.0.1/1 || true'");
+    const drops = entries(lines, "drops") as unknown as { key: { reason: unknown; location: unknown; protocol: number }; value: number }[];
+    assert.ok(drops.some((d) => d.key.reason === "SKB_DROP_REASON_NO_SOCKET" && d.key.location === "tcp_v4_rcv" && d.key.protocol === 0x800 && d.value >= 1), JSON.stringify(drops));
   });
 
   it("funccount counts the command's calls of each libc *alloc function, named by probe()", async () => {

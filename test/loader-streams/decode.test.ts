@@ -98,3 +98,17 @@ test("8-byte integers at the edges of 53 bits: numbers up to 2^53 - 1 in magnitu
   for (const [v, want] of [[max, Number(max)], [max + 1n, max + 1n], [0xffffffffn, 0xffffffff], [2n ** 64n - 1n, 2n ** 64n - 1n]] as const) assert.equal(roundTrip(u64, v), want, `u64 ${v}`);
   for (const [v, want] of [[-max, -Number(max)], [-max - 1n, -max - 1n], [-1n, -1], [-(2n ** 32n), -(2 ** 32)], [-(2n ** 63n), -(2n ** 63n)], [max, Number(max)]] as const) assert.equal(roundTrip(s64, v), want, `s64 ${v}`);
 });
+
+test("an enum reads as its enumerator's name (the first of two sharing a value), a value no enumerator has as the number; names write back", () => {
+  const b = new BtfBuilder();
+  const reason = b.add({ kind: BtfKind.ENUM, name: "reason", size: 4, signed: false, values: [{ name: "R_NONE", value: 0 }, { name: "R_NO_SOCKET", value: 3 }, { name: "R_ALIAS", value: 3 }, { name: "R_HIGH", value: -2 }] });
+  const signed = b.add({ kind: BtfKind.ENUM64, name: "wide", size: 8, signed: true, values: [{ name: "W_NEG", value: -5n }] });
+  const btf = parseBtf(b.toBytes());
+  const codec = codecFor(btf, reason);
+  const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
+  assert.equal(codec.decode(u32(3)), "R_NO_SOCKET");
+  assert.equal(codec.decode(u32(0xfffffffe)), "R_HIGH", "BTF's value -2 is 0xfffffffe of an unsigned enum");
+  assert.equal(codec.decode(u32(9)), 9);
+  assert.deepEqual(codec.encode("R_NO_SOCKET"), u32(3));
+  assert.equal(codecFor(btf, signed).decode(new Uint8Array(new BigInt64Array([-5n]).buffer)), "W_NEG");
+});
