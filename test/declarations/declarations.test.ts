@@ -195,7 +195,8 @@ function userProbes(): { probes: Record<string, string>; kernel: string } {
   for (const dir of [join(ROOT, "examples"), join(ROOT, "tools")]) for (const name of readdirSync(dir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
     const text = readFileSync(join(dir, name), "utf8");
     probes[join(dir, name)] = text;
-    for (const m of text.matchAll(/import type \{([^}]*)\} from "tsbpf\/kernel"/g)) for (const t of m[1]!.split(",")) kernelTypes.add(t.trim());
+    // `import type { sock }`, and `import { type tcp_sock, TCP_CLOSE }` for enum constants too.
+    for (const m of text.matchAll(/import (?:type )?\{([^}]*)\} from "tsbpf\/kernel"/g)) for (const t of m[1]!.split(",")) kernelTypes.add(t.trim().replace(/^type\s+/, ""));
     // Their kprobes' and raw tracepoints' handlers typed too, as `tsbpf btf kprobe:FN rawtracepoint:NAME` types them.
     for (const m of text.matchAll(/\b(kprobe|kretprobe|rawTracepoint)\("(\w+)"/g)) kernelTypes.add(`${m[1]!.toLowerCase()}:${m[2]}`);
   }
