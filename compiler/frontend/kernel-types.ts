@@ -32,6 +32,8 @@ export interface KernelScalar {
    * name, since libbpf matches an enum field only with an enum of the same name (or an anonymous one).
    */
   enum?: string;
+  /** The typedef an anonymous enum is known by (`socket_state` for `typedef enum { SS_FREE, ... } socket_state`). */
+  enumTypedef?: string;
   /** A pointer into user or per-CPU memory (`__user`, `__percpu`): the kernel's typed pointers cannot load through it. */
   foreign?: true;
   /**
@@ -313,6 +315,14 @@ function memberRead(btf: StructSource, id: number, anonymousName: string): Kerne
   return { kind: "array", size: element.size * r.nelems, element, length: r.nelems, string };
 }
 
+/** The first typedef on the way from type `id` through typedefs and qualifiers to what they name, if any. */
+function typedefName(btf: StructSource, id: number): string | undefined {
+  for (let t = btf.typeById(id); ; t = btf.typeById(t.type)) {
+    if (t.kind === BtfKind.TYPEDEF) return t.name;
+    if (t.kind !== BtfKind.CONST && t.kind !== BtfKind.VOLATILE && t.kind !== BtfKind.RESTRICT && t.kind !== BtfKind.TYPE_TAG) return undefined;
+  }
+}
+
 function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
   const r = btf.resolveType(id);
   if (r.kind === BtfKind.INT || r.kind === BtfKind.ENUM || r.kind === BtfKind.ENUM64) {
@@ -320,7 +330,9 @@ function scalarRead(btf: StructSource, id: number): KernelScalar | undefined {
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
     const signed = r.kind === BtfKind.INT ? (r.encoding & BtfIntEncoding.SIGNED) !== 0 : r.signed;
     if (r.kind === BtfKind.INT && size === 1 && r.encoding & BtfIntEncoding.BOOL) return { kind: "int", size, signed: false, bool: true };
-    return r.kind === BtfKind.INT ? { kind: "int", size, signed } : { kind: "int", size, signed, enum: r.name };
+    if (r.kind === BtfKind.INT) return { kind: "int", size, signed };
+    const typedef = r.name ? undefined : typedefName(btf, id);
+    return { kind: "int", size, signed, enum: r.name, ...(typedef && { enumTypedef: typedef }) };
   }
   if (r.kind !== BtfKind.PTR) return undefined;
   const p = btf.resolveType(r.type);

@@ -2592,8 +2592,9 @@ export function lower(
           const fieldEnum = /^enum\s+(\w+)\s/.exec(field?.cType ?? "")?.[1];
           const typed = kernel.enums.get(checker.getTypeAtLocation(x).getSymbol()?.getName() ?? "");
           const member = ts.isPropertyAccessExpression(x) ? kernelMemberOf(x)?.member : undefined;
-          const memberEnum = member?.kind === "int" && member.enum ? member : undefined;
-          const enumName = fieldEnum ?? typed?.name ?? memberEnum?.enum;
+          const memberEnum = member?.kind === "int" && (member.enum || member.enumTypedef) ? member : undefined;
+          // An anonymous enum goes by its typedef (`socket_state`), which the reader resolves to the enum.
+          const enumName = fieldEnum ?? typed?.name ?? (memberEnum?.enum || memberEnum?.enumTypedef);
           if (enumName) {
             const value = this.value(x);
             const wide = (field?.size ?? typed?.size ?? memberEnum?.size ?? 4) > 4;

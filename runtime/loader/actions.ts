@@ -47,7 +47,8 @@ export class ActionTable {
 
 /**
  * A namer of kernel enums' values from `btf` (read the first time a value is named): the first enumerator of the enum
- * of that name with the value, or undefined where there is none (or no BTF).
+ * of that name (or the anonymous enum a typedef of that name stands for) with the value, or undefined where there is
+ * none (or no BTF).
  */
 export function enumeratorsIn(btf: () => Btf | undefined): (name: string, value: bigint) => string | undefined {
   const enums = new Map<string, Map<bigint, string>>();
@@ -61,7 +62,9 @@ export function enumeratorsIn(btf: () => Btf | undefined): (name: string, value:
       } catch {
         found = undefined; // no BTF to read: the value prints as a number
       }
-      const t = found?.find(name, BtfKind.ENUM) ?? found?.find(name, BtfKind.ENUM64);
+      // An anonymous enum is named by its typedef (socket_state).
+      const typedef = found?.find(name, BtfKind.TYPEDEF);
+      const t = found?.find(name, BtfKind.ENUM) ?? found?.find(name, BtfKind.ENUM64) ?? (typedef && found!.resolveType(typedef.id));
       if (t && (t.kind === BtfKind.ENUM || t.kind === BtfKind.ENUM64)) {
         for (const v of t.values) {
           const key = BigInt.asUintN(t.size * 8, BigInt(v.value));

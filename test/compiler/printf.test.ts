@@ -288,6 +288,19 @@ export const s = rawTracepoint("block_rq_issue", (rq) => printf("%s\\n", rq.stat
   const sim = await simulate({ fileName: "rq.ts", text: member });
   sim.rawTracepoint("block_rq_issue", [sim.kernel.alloc("request", { state: 1 }).address]);
   assert.equal(sim.output(), "MQ_RQ_IN_FLIGHT\n");
+  // An anonymous enum known by its typedef: struct socket's `socket_state state` (typedef enum { SS_FREE, ... }).
+  const anonymous = `import { kprobe, printf, type Ptr } from "tsbpf";
+import type { socket } from "tsbpf/kernel";
+export const license = "GPL";
+export const s = kprobe("sock_sendmsg", (sock: Ptr<socket>) => printf("%s %d\\n", sock.state, sock.state));
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const sock = await simulate({ fileName: "sock.ts", text: anonymous }, { backend });
+    sock.kprobe("sock_sendmsg", { args: [sock.kernel.alloc("socket", { state: 3 }).address] });
+    sock.kprobe("sock_sendmsg", { args: [sock.kernel.alloc("socket", { state: 9 }).address] });
+    assert.equal(sock.output(), "SS_CONNECTED 3\n9 9\n", backend);
+  }
   const site = decodeArgs(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0]), ["e32.skb_drop_reason"], { enumerator: (name, value) => `${name}#${value}` });
   assert.deepEqual(site, ["skb_drop_reason#3"]);
 });
