@@ -36,6 +36,9 @@ export class ActionTable {
    */
   names: ArgNames = { probe: probeName, ksym: ksymName, enumerator: enumeratorsIn(() => kernelBtf()) };
 
+  /** The wall clock time() prints, and whether in UTC (else local time): now, as the record is read, unless a simulation keeps its own. */
+  clock: { now: () => Date; utc: boolean } = { now: () => new Date(), utc: false };
+
   /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */
   printfText(id: number, record: Uint8Array): string | undefined {
     const site = this.printf[id];
@@ -95,7 +98,7 @@ export function decodeAction(record: Uint8Array, table: ActionTable): Action | u
   if (action === ACTIONS.exit) return { kind: "exit", code: arg & 0xff };
   if (action === ACTIONS.time) {
     const format = table.times[arg];
-    return format === undefined ? undefined : { kind: "printf", text: strftime(format, new Date()) };
+    return format === undefined ? undefined : { kind: "printf", text: strftime(format, table.clock.now(), table.clock.utc) };
   }
   if (action === ACTIONS.printf) {
     const text = table.printfText(arg, record);

@@ -39,6 +39,11 @@ export interface SimulateOptions extends LoadOptions {
   time?: bigint | number;
   /** bpf_get_prandom_u32 seed (default 1). */
   seed?: number;
+  /**
+   * The wall clock time() prints, at the start (a Date, or ms since the epoch), advancing with the simulated clock and
+   * printed in UTC; without it, time() prints the host's clock as tsbpf run does.
+   */
+  realtime?: Date | number;
   /** Most instructions one run may execute before it fails (default: the VM's, 1,000,000). */
   budget?: number;
 }
@@ -162,6 +167,8 @@ export class Simulation {
   /** The kernel's BTF (the first of the sources for layouts), and the raw tracepoints' arguments found in it. */
   private readonly kernelTypes: BtfSource;
   private readonly rawTracepoints = new Map<string, string[] | undefined>();
+  /** The simulated clock at the start, from which the `realtime` option's clock advances. */
+  private readonly startNs: bigint;
 
   /** Use `simulate()`. */
   constructor(
@@ -178,6 +185,7 @@ export class Simulation {
     const sources = btfSources(this);
     this.kernel = new TestKernel(vmKernel, sources);
     this.kernelTypes = sources[0]!;
+    this.startNs = this.kernel.time;
   }
 
   /** @internal */
@@ -668,6 +676,11 @@ export class Simulation {
       // ksym(): the address in hex, since the simulated kernel has no symbols.
       // A kernel enum's value: its enumerator in the simulation's kernel BTF (the `btf` option).
       table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
+      // time(): the `realtime` option's clock, moved on as far as the simulated one since the start.
+      if (this.options.realtime !== undefined) {
+        const start = Number(this.options.realtime);
+        table.clock = { now: () => new Date(start + Number(this.kernel.time - this.startNs) / 1e6), utc: true };
+      }
       return [{ name: spec.name, table }];
     });
     for (const { name, table } of this.actionMaps) {
@@ -741,7 +754,7 @@ function checkFiring(options: KprobeOptions & RetprobeOptions, valid: Readonly<R
 
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
-  tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true,
+  tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true, realtime: true,
   btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, name: true, backend: true,
 } as const satisfies Record<keyof SimulateOptions, true>;
 
@@ -755,6 +768,9 @@ function checkOptions(options: SimulateOptions): void {
   if (options.time !== undefined) nanoseconds(options.time, "simulate() option time");
   if (options.budget !== undefined) integerIn(options.budget, 1, Number.MAX_SAFE_INTEGER, "simulate() option budget");
   if (options.seed !== undefined) integerIn(options.seed, 0, Number.MAX_SAFE_INTEGER, "simulate() option seed");
+  if (options.realtime !== undefined && !(options.realtime instanceof Date ? Number.isFinite(options.realtime.getTime()) : Number.isFinite(options.realtime))) {
+    throw usage(`simulate() option realtime is the wall clock at the start, a Date or milliseconds since the epoch, not ${shown(options.realtime)}`);
+  }
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
 }
 

@@ -230,6 +230,13 @@ test("time() prints the current time where the handler calls it, in order with p
   sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/x")] });
   const out = sim.output();
   assert.match(out, /^\d\d:\d\d:\d\d\nthen\n\d{4}-\d\d-\d\d\|$/, out);
+  // With the realtime option, the simulation's own wall clock, moved on with the simulated one, in UTC.
+  const timed = await simulate({ fileName: "time.ts", text }, { realtime: new Date("2026-11-24T23:59:58.500Z") });
+  timed.uprobe("libc.so.6:unlink", { args: [timed.kernel.userString("/tmp/x")] });
+  timed.kernel.advance(2_000_000_000n);
+  timed.uprobe("libc.so.6:unlink", { args: [timed.kernel.userString("/tmp/x")] });
+  assert.equal(timed.output(), "23:59:58\nthen\n2026-11-24|00:00:00\nthen\n2026-11-25|");
+  await assert.rejects(simulate({ fileName: "time.ts", text }, { realtime: Number.NaN }), /simulate\(\) option realtime is the wall clock at the start, a Date or milliseconds since the epoch, not NaN/);
   const spec = openObject(compile({ fileName: "time.ts", text }).object, { name: "time" });
   assert.deepEqual(mapBtfTypes(spec, spec.maps.find((m) => m.name === "tsbpf_actions")!)!.times, ["%H:%M:%S\n", "%Y-%m-%d|"]);
   const bad = compile({ fileName: "bad.ts", text: PROBE.replace(/printf\(.*\);/, 'time("%H %Q");') }).diagnostics;
