@@ -22,7 +22,7 @@ import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
 import { probeCookie } from "../loader/probe-names.js";
 import { ProgType } from "../sys/constants.js";
 import { MAX_STACK_FRAMES } from "../../compiler/ir/types.js";
-import { DROPPED_COUNTER_PREFIX, PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
+import { DROPPED_COUNTER_PREFIX, droppedCounterName, PERF_EVENT_NAMES, perfEventFullName, perfEventName, perfEventPeriodNs, type CountedProbe, type PerfEventProbe } from "../../compiler/btf/tags.js";
 import { usdtSite } from "./usdt.js";
 import { COMPLEXITY_LIMIT } from "../../compiler/verifier/index.js";
 
@@ -578,6 +578,22 @@ export class Simulation {
     if (m instanceof RingBufMap) return m.consume();
     if (m instanceof PerfEventArray) return m.drain().map((r) => r.data);
     throw usage(`map ${name} is a ${m.type} map; events() reads ringbuf and perf_event_array maps`);
+  }
+
+  /**
+   * Records map `name` lost since the start, as `tsbpf run` reports them: a perf event array's samples its full
+   * per-CPU rings refused (the kernel's PERF_RECORD_LOST counts, summed over CPUs), a ring buffer's that the probe
+   * counted (tsbpf's `tsbpf_lost_<ring>`: failed reserve()s and output()s; the kernel keeps no count for a ring buffer).
+   */
+  lost(name: string): number {
+    const m = this.map(name).map;
+    if (m instanceof PerfEventArray) return m.lost();
+    if (!(m instanceof RingBufMap)) throw usage(`map ${name} is a ${m.type} map; lost() counts what ringbuf and perf_event_array maps dropped`);
+    const counter = droppedCounterName(name);
+    if (!this.loaded.object.maps.some((s) => s.origin === "data" && s.variables.some((v) => v.name === counter))) {
+      throw usage(`ring buffer ${name} has no drop count: the kernel keeps none for a ring buffer, and this object's probes keep none (${counter}, which tsbpf's compiler adds)`);
+    }
+    return Number(this.global(counter));
   }
 
   private eventCodec(name: string): Codec | undefined {

@@ -90,12 +90,28 @@ char LICENSE[] SEC("license") = "GPL";
 // cost 112. A ring of 8 pages (32 KiB, what tsbpf run reads with) keeps a byte free, so it takes 511 of 64 bytes, not 512.
 const TAKEN = { 52: 511, 40: 585, 100: 292, 4: 1000 };
 
+test("sim.lost() counts what a ring buffer's probe dropped (tsbpf's count) and refuses a map that is no event stream", async () => {
+  const sim = await simulate({ fileName: "lost.ts", text: `import { tracepoint, RingBuf, HashMap, type u64 } from "tsbpf";
+export const license = "GPL";
+const events = new RingBuf<u64>(4096);
+const other = new HashMap<u64, u64>(4);
+export const p = tracepoint("syscalls", "sys_enter_getpid", () => { events.output(1); other.update(1, 1); });
+` }, { tracepointFormats: { "syscalls/sys_enter_getpid": "name: sys_enter_getpid\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\nprint fmt: \"\"\n" } });
+  // A 4 KiB ring takes 255 16-byte records (8-byte header, 8-byte value): as the kernel's, it never fills completely.
+  for (let i = 0; i < 300; i++) sim.tracepoint("syscalls", "sys_enter_getpid", {});
+  assert.equal(sim.lost("events"), 45);
+  assert.equal(sim.events("events").length, 255);
+  assert.throws(() => sim.lost("other"), /map other is a hash map; lost\(\) counts what ringbuf and perf_event_array maps dropped/);
+});
+
 test("a perf event array's ring in the simulator is as large as tsbpf run's and fills as the kernel's: a sample that does not fit is lost", needsClang, async () => {
   for (const [size, taken] of Object.entries(TAKEN)) {
     const sim = await simulate(compileC(`perf-fill-${size}`, FILL(Number(size))));
     assert.equal(sim.run("fill", new Uint8Array(64)).r0, BigInt(taken), `${size}-byte samples`);
+    assert.equal(sim.lost("events"), 1000 - taken, "the samples that did not fit, as tsbpf run reports them lost");
     assert.equal(sim.rawEvents("events").length, taken);
     assert.equal(sim.run("fill", new Uint8Array(64)).r0, BigInt(taken), "reading the records made room again");
+    assert.equal(sim.lost("events"), 2 * (1000 - taken));
   }
 });
 
