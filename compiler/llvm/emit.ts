@@ -238,7 +238,9 @@ function emitFunction(
     for (const b of blocks) {
       for (const i of b.insts) {
         const derived = i.op === "rodata" || ((i.op === "mov" || i.op === "bin") && operands(i).some((o) => o.kind === "reg" && rodataRegs.has(o.id)));
-        if (derived && !rodataRegs.has(i.dst.id)) (rodataRegs.add(i.dst.id), (changed = true));
+        if (!derived || rodataRegs.has(i.dst.id)) continue;
+        rodataRegs.add(i.dst.id);
+        changed = true;
       }
     }
   }
