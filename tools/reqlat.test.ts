@@ -6,15 +6,9 @@ import { simulate } from "tsbpf/test";
 
 const columns = (line: string) => line.trim().split(/\s+/);
 
-/** struct request { int id; int kind; long size; char path[24]; } in the process's memory. */
+/** The probe's Request (tools/reqd.c's struct request) in the process's memory. */
 function request(sim: Awaited<ReturnType<typeof simulate>>, id: number, kind: number, size: number, path: string): bigint {
-  const bytes = new Uint8Array(40);
-  const view = new DataView(bytes.buffer);
-  view.setInt32(0, id, true);
-  view.setInt32(4, kind, true);
-  view.setBigInt64(8, BigInt(size), true);
-  bytes.set(new TextEncoder().encode(path), 16);
-  return sim.kernel.bytes(bytes, { user: true }).address;
+  return sim.kernel.alloc("Request", { id, kind, size, path }, { user: true }).address;
 }
 
 /** struct tag { int a; int b; } by value: a in the register's low half, b in its high half. */

@@ -100,6 +100,8 @@ export interface Lowered {
   module: IrModule;
   programs: LoweredProgram[];
   diagnostics: Diagnostic[];
+  /** The layouts of the structs the file declares and uses (interfaces), whether or not a map or record holds them. */
+  structs: Layout[];
 }
 
 /** Stops lowering the current handler after a diagnostic (the rest of the file is still checked). */
@@ -1002,7 +1004,7 @@ export function lower(
     if (license === undefined) {
       diagnostics.push(makeDiagnostic(file, Code.MissingLicense, 'missing `export const license = "GPL";`: the kernel requires a license, and printk needs a GPL-compatible one', 0, 0));
     }
-    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), rodataVars: rodata.vars, ...(bss.length ? { bss } : {}), license: license ?? "", maps }, programs, diagnostics };
+    return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), rodataVars: rodata.vars, ...(bss.length ? { bss } : {}), license: license ?? "", maps }, programs, diagnostics, structs: [...structLayouts.values()].filter((l) => l.kind === "struct") };
   }
 
   // ---------------------------------------------------------------- probes

@@ -155,14 +155,11 @@ function enumBtf(e: KernelEnumeration, size: number, signed: boolean) {
     : { kind: BtfKind.ENUM, name: e.name, size, signed, values: e.values.map(([name, value]) => ({ name, value: Number(value) })) };
 }
 
-/** Adds the `.maps` DATASEC: one VAR per map, typed as clang types a BTF-defined map. */
-function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
-  const types = new Map<string, number>();
-  const once = (key: string, make: () => number): number => {
-    let id = types.get(key);
-    if (id === undefined) types.set(key, (id = make()));
-    return id;
-  };
+/**
+ * Adds a layout's BTF types to `btf` as the object declares them (`u32` a typedef of `unsigned int`, structs by name),
+ * each once; `once` is the table shared with the caller's own types.
+ */
+function layoutTypes(btf: BtfBuilder, once: (key: string, make: () => number) => number): (l: Layout) => number {
   const index = once("__ARRAY_SIZE_TYPE__", () => btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 }));
   const char = once("char", () => btf.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 }));
   const typeOf = (l: Layout): number => {
@@ -192,6 +189,35 @@ function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
         });
     }
   };
+  return typeOf;
+}
+
+/** A table of BTF ids by key, each made the first time it is asked for. */
+function typeTable(): (key: string, make: () => number) => number {
+  const types = new Map<string, number>();
+  return (key, make) => {
+    let id = types.get(key);
+    if (id === undefined) types.set(key, (id = make()));
+    return id;
+  };
+}
+
+/**
+ * BTF holding `structs` (and what they contain) alone: the probe file's own structs, for tests that place one in
+ * simulated memory. One read only with readUser<T>() is in no map or record, so the object's BTF lacks it.
+ */
+export function structsBtf(structs: readonly Layout[]): Uint8Array {
+  const btf = new BtfBuilder();
+  const typeOf = layoutTypes(btf, typeTable());
+  for (const s of structs) typeOf(s);
+  return btf.toBytes();
+}
+
+/** Adds the `.maps` DATASEC: one VAR per map, typed as clang types a BTF-defined map. */
+function addMaps(btf: BtfBuilder, maps: readonly MapDef[], int: number): void {
+  const once = typeTable();
+  const index = once("__ARRAY_SIZE_TYPE__", () => btf.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, encoding: 0, offset: 0, bits: 32 }));
+  const typeOf = layoutTypes(btf, once);
   let offset = 0;
   const secinfo = maps.map((m) => {
     const members = mapMembers(m).map(([name, v], i) => {

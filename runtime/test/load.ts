@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { decode } from "../../compiler/isa/index.js";
-import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
+import { TARGET_PID_VARIABLE, type Layout } from "../../compiler/ir/index.js";
 import { describeError, gaveUp, passedLimit, tracepointContext, verify, type MapDesc, type TracepointContext } from "../../compiler/verifier/index.js";
 import {
   ObjectError,
@@ -82,6 +82,8 @@ export interface LoadedSimulation {
   object: ObjectSpec;
   /** The object's own BTF (its declared types), if any. */
   objectBtf: Btf | undefined;
+  /** A probe file's own structs, those no map or record holds too (the object's BTF lacks them); undefined for an object. */
+  fileTypes: Btf | undefined;
   programs: SimProgram[];
   /** Programs the simulator cannot run (one that calls a kfunc the simulated kernel lacks), and why: firing one is an error. */
   unavailable: UnavailableProgram[];
@@ -94,10 +96,19 @@ export interface UnavailableProgram {
   reason: string;
 }
 
-const compiled = new Map<string, Uint8Array>();
+/** A compiled probe file: its object, and BTF of the structs the file declares (compiler/object/btf.ts's structsBtf). */
+interface CompiledProbe {
+  bytes: Uint8Array;
+  fileTypes: Uint8Array;
+}
 
-/** Object bytes and a name for the probe; TypeScript is compiled (and cached by content for this process). */
-async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ bytes: Uint8Array; name: string }> {
+const compiled = new Map<string, CompiledProbe>();
+
+/**
+ * Object bytes and a name for the probe; TypeScript is compiled (and cached by content for this process), and then
+ * also gives the BTF of the file's own structs.
+ */
+async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ bytes: Uint8Array; name: string; fileTypes?: Uint8Array }> {
   checkProbeSource(input);
   if (input instanceof Uint8Array) return { bytes: input, name: options.name ?? "obj" };
   let ts: { fileName: string; text: string };
@@ -116,10 +127,13 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
   const backend = options.backend ?? (process.env.TSBPF_BACKEND === "llvm" ? "llvm" : "own");
   const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null, options.arch ?? null, backend]);
   const hit = compiled.get(key);
-  if (hit) return { bytes: hit, name };
+  if (hit) return { ...hit, name };
   // The compiler loads TypeScript: only objects that need it pay for that.
   const { compile, formatDiagnostics } = await import("../../compiler/index.js");
+  const { structsBtf } = await import("../../compiler/object/btf.js");
+  let structs: Layout[] = [];
   const result = compile(ts, {
+    onLowered: (lowered) => (structs = lowered.structs),
     arch: options.arch,
     backend,
     tracefs: options.tracefs,
@@ -133,8 +147,9 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
     const hint = !formats && result.diagnostics.some((d) => d.code === "TSBPF1013" || d.code === "TSBPF1026") ? 'Pass the formats with simulate(..., { tracepointFormats: { "group/name": text } }).\n' : "";
     throw new SimulationError(`${ts.fileName} does not compile:\n${text}${hint}`, "compile");
   }
-  compiled.set(key, result.object);
-  return { bytes: result.object, name };
+  const probe = { bytes: result.object, fileTypes: structsBtf(structs) };
+  compiled.set(key, probe);
+  return { ...probe, name };
 }
 
 /** A path, object bytes, or `{ fileName, text }`: anything else fails here rather than inside the compiler. */
@@ -194,7 +209,7 @@ export function variableType(btf: Btf, section: string, name: string): number | 
 }
 
 export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { maps: MapRegistry }, options: LoadOptions): Promise<LoadedSimulation> {
-  const { bytes, name } = await objectBytes(input, options);
+  const { bytes, name, fileTypes } = await objectBytes(input, options);
   let object: ObjectSpec;
   try {
     object = openObject(bytes, { name });
@@ -310,7 +325,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   };
   const mapOf = (name: string): BpfMap | undefined => vmMaps[object.maps.findIndex((m) => m.name === name)];
   object.maps.forEach((m, i) => maps.set(m.name, new MapView(vmMaps[i]!, typesOf(m), mapOf)));
-  return { object, objectBtf, programs, unavailable, maps };
+  return { object, objectBtf, fileTypes: fileTypes && parseBtf(fileTypes), programs, unavailable, maps };
 }
 
 /**

@@ -199,6 +199,11 @@ export class Simulation {
     return this.loaded?.objectBtf;
   }
 
+  /** A probe file's own structs, for layouts the object's BTF lacks. */
+  get fileTypes() {
+    return this.loaded?.fileTypes;
+  }
+
   /** Program names with their SEC() names. */
   get programs(): { name: string; section: string }[] {
     // Those it cannot run are listed too, in the object's order: firing one says why it cannot run.
@@ -862,6 +867,8 @@ export async function simulate(probe: ProbeSource, options: SimulateOptions = {}
       missing: () => kernelError,
     },
     { label: "the probe's BTF", get: () => s.objectBtf, missing: () => "the object has no BTF" },
+    // A struct the file declares but only reads from memory (readUser<Request>(p)) is in no map, so not in that BTF.
+    { label: "the probe file's structs", get: () => s.fileTypes, missing: () => "the probe is an object, not a file" },
   ]);
   return sim.load(probe);
 }

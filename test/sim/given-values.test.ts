@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { simulate, SimulationError } from "../../runtime/test/index.js";
 import { compileC, needsClang } from "../loader/support.js";
+import { noLlvm } from "../llvm/support.js";
 
 const isUsage = (message: RegExp) => (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message);
 
@@ -151,4 +152,24 @@ export const k = kprobe("f", (i: u32) => grid[i & 1]![1]!);`;
   assert.throws(() => sim.map("peers").get({ key: 1 } as never), isUsage(/^peers key: expected a number, bigint or pointer, got an object$/));
   assert.throws(() => sim.map("peers").set(3, 7), isUsage(/^peers value: expected an object of fields for struct Peer, got 7$/));
   await assert.rejects(simulate({ fileName: "u8-arrays.ts", text }, { globals: { grid: [5, 6] } }), isUsage(/^grid\[0\]: expected an array for .*\[2\] \(or a Uint8Array of its bytes\), got 5$/));
+});
+
+test("kernel.alloc() places a struct the probe file declares and only reads from memory (readUser<T>), with either backend", async () => {
+  const text = `import { uprobe, printf, readUser, type Ptr, type i32, type i64, type Str } from "tsbpf";
+export const license = "GPL";
+interface Request { id: i32; size: i64; path: Str<16>; }
+export const enter = uprobe("/bin/app", "handle", (r: Ptr<Request>) => {
+  const req = readUser<Request>(r);
+  printf("%d %d %s\\n", req.id, req.size, req.path);
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const sim = await simulate({ fileName: "app.ts", text }, { backend });
+    // In no map or record, so not in the object's BTF: the file's own types give its layout.
+    assert.equal(sim.objectBtf?.find("Request"), undefined, backend);
+    sim.uprobe("/bin/app:handle", { args: [sim.kernel.alloc("Request", { id: 7, size: -320n, path: "/api" }, { user: true }).address] });
+    assert.equal(sim.output(), "7 -320 /api\n", backend);
+    assert.throws(() => sim.kernel.alloc("Request", { idd: 1 }), isUsage(/idd/), backend);
+  }
 });
