@@ -19,6 +19,12 @@ interface Request {
   path: Str<24>;
 }
 
+/** struct tag of tools/reqd.c, passed by value: 8 bytes, in one register. */
+interface Tag {
+  a: i32;
+  b: i32;
+}
+
 interface Call {
   start: u64;
   kind: i32;
@@ -36,10 +42,11 @@ export const header = begin(() => {
   printf("%-7s %-6s %-4s %-8s %-24s %s\n", "TID", "ID", "KIND", "SIZE", "PATH", "TAG");
 });
 
-// long handle(struct request *r, struct tag t, int flags): the tag, two ints, comes by value in one register.
-export const enter = uprobe(APP, "handle", (r: Ptr<Request>, tag: u64) => {
+// long handle(struct request *r, struct tag t, int flags): the request by pointer, read from the process's memory; the
+// tag by value, in the register after it.
+export const enter = uprobe(APP, "handle", (r: Ptr<Request>, tag: Tag) => {
   const req = readUser<Request>(r);
-  printf("%-7d %-6d %-4d %-8d %-24s %d,%d\n", pidTgid() as u32, req.id, req.kind, req.size, req.path, tag as i32, (tag >> 32) as i32);
+  printf("%-7d %-6d %-4d %-8d %-24s %d,%d\n", pidTgid() as u32, req.id, req.kind, req.size, req.path, tag.a, tag.b);
   calls.update(pidTgid() as u32, { start: ktimeNs(), kind: req.kind });
 });
 

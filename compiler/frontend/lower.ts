@@ -1041,6 +1041,8 @@ export function lower(
     const params = handler.parameters;
     // Where a boolean parameter's register is read whole, to be converted once lowering starts.
     const wholes: [VReg, VReg][] = [];
+    /** The registers of structs passed by value, stored to their stack copies once the body's lowering has begun. */
+    const byValueParts: { object: number; offset: number; part: VReg; node: TS.Node }[] = [];
     const wholeParam = (reg: VReg): VReg => {
       if (!reg.type.bool) return reg;
       const raw = fb.vreg(U64);
@@ -1092,8 +1094,13 @@ export function lower(
       if (!target) fail(call, Code.UnsupportedArch, "the compiler has no register layout for this architecture (x86_64 and arm64 only): pass `--arch x86_64` or `--arch arm64`");
       const ret = kind === "kretprobe" || kind === "uretprobe";
       const max = ret ? 1 : target!.params.length;
-      if (params.length > max) {
-        fail(params[max]!, Code.TooManyParams, ret ? `a ${kind} handler takes one parameter: the return value` : `a ${kind} handler can read at most ${max} arguments (those passed in registers)`);
+      // A struct passed by value takes one register per 8 bytes (up to two), as x86-64's and arm64's calling conventions pass it.
+      const registers = params.map((p) => (ret ? 1 : Math.max(1, Math.ceil((byValueStruct(p)?.size ?? 8) / 8))));
+      const past = registers.findIndex((_, i) => registers.slice(0, i + 1).reduce((a, b) => a + b, 0) > max);
+      if (past >= 0) {
+        const left = max - registers.slice(0, past).reduce((a, b) => a + b, 0);
+        const struct = left > 0 ? `: \`${params[past]!.name.getText(file)}\`, a struct of ${byValueStruct(params[past]!)!.size} bytes passed by value, needs ${registers[past]} and ${left} is left` : "";
+        fail(params[past]!, Code.TooManyParams, ret ? `a ${kind} handler takes one parameter: the return value` : `a ${kind} handler can read at most ${max} arguments (those passed in registers)${struct}`);
       }
       // Unannotated parameters of a kprobe or kretprobe take the types of the function's prototype in BTF.
       const f = kind === "kprobe" || kind === "kretprobe" ? options.kernelFunctions?.get(names[0]!) : undefined;
@@ -1108,18 +1115,32 @@ export function lower(
       if (fromBtf && params.length > fromBtf.length) {
         fail(params[fromBtf.length]!, Code.TooManyParams, ret ? `${names[0]} returns nothing (void): a kretprobe on it takes no parameter` : `${names[0]} takes ${fromBtf.length} argument${fromBtf.length === 1 ? "" : "s"}`);
       }
+      let next = 0;
       params.forEach((p, i) => {
+        const struct = ret ? undefined : byValueStruct(p);
+        if (struct) {
+          // Its registers hold its bytes as memory does (each the next 8): copied to the stack, it is read as a local struct.
+          const object = fb.stackObject(registers[i]! * 8, 8, locOf(p));
+          for (let k = 0; k < registers[i]!; k++) {
+            const part = fb.vreg(U64);
+            fb.emit({ op: "ctx", dst: part, offset: target!.params[next++]!, size: 8, signed: false, loc: locOf(p) });
+            byValueParts.push({ object, offset: 8 * k, part, node: p });
+          }
+          scope.set(paramSymbol(p), { kind: "ref", ref: { layout: struct, base: { kind: "stack", object }, offset: 0 } });
+          return;
+        }
         const arg = fromBtf?.[i];
         // The prelude is written before checking, from the names written as literals: a constant's is not looked up.
         const looked = ts.isStringLiteralLike(args[0]!) ? "" : " (written as a string literal, its name would be looked up there)";
         const why = kind === "kprobe" || kind === "kretprobe" ? `neither an annotation nor the kernel's BTF gives \`${names[0]}\`'s ${ret ? "return type" : "argument types"}${looked}` : "a user program's functions have no BTF to give their argument types";
         const reg = fb.vreg(p.type || !arg ? parameterType(p, why) : btfParamType(arg));
-        fb.emit({ op: "ctx", dst: wholeParam(reg), offset: ret ? target!.ret : target!.params[i]!, size: 8, signed: false, loc: locOf(p) });
+        fb.emit({ op: "ctx", dst: wholeParam(reg), offset: ret ? target!.ret : target!.params[next++]!, size: 8, signed: false, loc: locOf(p) });
         scope.set(paramSymbol(p), { kind: "var", reg, mutable: true });
       });
     }
 
     const fl = new FnLowering(fb, scope);
+    for (const { object, offset, part, node } of byValueParts) fl.storeInt({ layout: intLayout(U64), base: { kind: "stack", object }, offset }, { op: part }, node);
     // A boolean parameter is its whole register compared with zero (flags = 0x200 is true), as C converts to _Bool.
     for (const [reg, raw] of wholes) fb.emit({ op: "mov", dst: reg, src: fl.convert({ op: raw }, BOOL).op });
     for (const b of scope.values()) if (b.kind === "var") fl.owned.add(b.reg.id);
@@ -1198,13 +1219,33 @@ export function lower(
 
   function parameterType(p: TS.ParameterDeclaration, why = "the compiler cannot know the probed function's argument types"): IntType {
     if (!p.type) fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type (u8..i64 or Ptr<T>): ${why}`);
-    // A struct passed by value comes in registers (x86-64 and arm64: up to 16 bytes in one or two), which hold no layout.
-    const declared = ts.isTypeReferenceNode(p.type!) ? checker.getSymbolAtLocation(p.type.typeName)?.declarations?.[0] : undefined;
-    if (declared && declared.getSourceFile() === file && (ts.isInterfaceDeclaration(declared) || ts.isTypeAliasDeclaration(declared))) {
+    if (ownStruct(p.type!)) {
       const t = p.type!.getText(file);
-      fail(p.type!, Code.UnsupportedType, `a struct parameter (\`${t}\`) cannot be read from the registers it is passed in: take a struct passed by value as u64 (up to 8 bytes, one register: its first i32 is \`x as i32\`, its second \`(x >> 32) as i32\`; 9 to 16 bytes take two parameters), and one passed by pointer as Ptr<${t}>, read with readUser<${t}>(p)`);
+      fail(p.type!, Code.UnsupportedType, `a struct (\`${t}\`) is read from registers only as an entry probe's parameter (up to 16 bytes, passed by value): a return value and a USDT argument are integers here; a pointer to one is Ptr<${t}>, read with readUser<${t}>(p)`);
     }
     return intTypeOf(p.type!);
+  }
+
+  /** The declaration of the file's own struct a type names (an interface or a type alias of an object type), if it does. */
+  function ownStruct(type: TS.TypeNode): TS.Declaration | undefined {
+    const declared = ts.isTypeReferenceNode(type) ? checker.getSymbolAtLocation(type.typeName)?.declarations?.[0] : undefined;
+    return declared && declared.getSourceFile() === file && (ts.isInterfaceDeclaration(declared) || ts.isTypeAliasDeclaration(declared)) ? declared : undefined;
+  }
+
+  /**
+   * The layout of a kprobe's or uprobe's parameter that is the file's own struct, passed by value: in the registers
+   * (x86-64's and arm64's conventions pass a struct of up to 16 bytes of integers in one or two, its bytes as in memory).
+   * A larger one, or one holding pointers' pointees, goes on the stack or by reference: TSBPF1007 saying so.
+   */
+  function byValueStruct(p: TS.ParameterDeclaration): (Layout & { kind: "struct" }) | undefined {
+    if (!p.type || !ownStruct(p.type)) return undefined;
+    const layout = layoutOf(p.type);
+    if (layout.kind !== "struct") return undefined;
+    const t = p.type.getText(file);
+    if (layout.size > 16) {
+      fail(p.type, Code.UnsupportedType, `a struct parameter of ${layout.size} bytes (\`${t}\`) is not passed in registers (only up to 16 bytes are), so a probe cannot read it: take a pointer to it where the program passes one (Ptr<${t}>, read with readUser<${t}>(p))`);
+    }
+    return layout;
   }
 
   /** Whether the body of `fn` assigns `symbol` (`=`, `+=`, `++`, ...). */

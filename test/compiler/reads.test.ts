@@ -9,6 +9,7 @@ import { disassemble } from "../../compiler/isa/index.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
+import { noLlvm } from "../llvm/support.js";
 
 const SOURCE = `import { kprobe, readUser, readKernel, readUserStr, RingBuf, type u16, type u32, type u64, type Ptr, type Str, type Arr } from "tsbpf";
 export const license = "GPL";
@@ -145,4 +146,26 @@ test("readUser()'s length is for a Str or an Arr, within its size", () => {
   assert.deepEqual(diagnose("readUser<u32>(x, 4)"), ["TSBPF1017: readUser() of a u32 reads all of it: a length is for a Str<N> or an Arr<T, N> (read at most that many bytes)"]);
   assert.deepEqual(diagnose("{ const s = readUser<Str<8>>(x, 9); return s.charCodeAt(0); }"), ["TSBPF1005: a length of 9 bytes is outside a Str<8> (0 to 8)"]);
   assert.deepEqual(diagnose("{ const s = readUser<Str<8>>(x, 1, 2); return s.charCodeAt(0); }").map((d) => d.slice(0, 9)), ["TS2554: E"]);
+});
+
+test("a uprobe's struct parameters passed by value are read from their registers, one per 8 bytes, the later parameters from the registers after them; both backends, both architectures", async () => {
+  const text = `import { uprobe, printf, type i32, type i64, type u8, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Tag { a: i32; b: i32 }
+interface Span { start: i64; flags: u8; len: i32 }
+export const f = uprobe("/bin/app", "f", (n: u64, tag: Tag, span: Span, last: u64) => {
+  printf("%d %d %d %d %d %d %d\\n", n, tag.a, tag.b, span.start, span.flags, span.len, last);
+});
+`;
+  const tag = (BigInt.asUintN(32, -7n) << 32n) | 7n;
+  // Span { i64 start; u8 flags; i32 len } is 16 bytes: start in one register, flags (byte 8) and len (bytes 12-15) in the next.
+  const spanHigh = (BigInt.asUintN(32, -300n) << 32n) | 0x2an | (0xffn << 8n); // padding bytes hold garbage, as registers may
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const sim = await simulate({ fileName: "byvalue.ts", text }, { backend, arch });
+      sim.uprobe("/bin/app:f", { args: [1, tag, -5n, spanHigh, 99] });
+      assert.equal(sim.output(), "1 7 -7 -5 42 -300 99\n", `${backend} ${arch}`);
+    }
+  }
 });
