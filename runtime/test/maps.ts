@@ -24,9 +24,10 @@ import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
 import { BtfKind } from "../../compiler/btf/index.js";
 
-// BPF_MAP_TYPE_*, BPF_F_NO_PREALLOC and BPF_F_RDONLY_PROG (include/uapi/linux/bpf.h).
+// BPF_MAP_TYPE_*, BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU and BPF_F_RDONLY_PROG (include/uapi/linux/bpf.h).
 const T = { HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7, LRU_HASH: 9, LRU_PERCPU_HASH: 10, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, RINGBUF: 27 } as const;
 const NO_PREALLOC = 1 << 0;
+const NO_COMMON_LRU = 1 << 1;
 const RDONLY_PROG = 1 << 7;
 const INNER_MAP = 1 << 12;
 
@@ -39,11 +40,11 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
       case T.HASH:
         return registry.hash({ ...sized, noPrealloc: (spec.flags & NO_PREALLOC) !== 0 });
       case T.LRU_HASH:
-        return registry.lruHash(sized);
+        return registry.lruHash({ ...sized, noCommonLru: (spec.flags & NO_COMMON_LRU) !== 0 });
       case T.PERCPU_HASH:
         return registry.percpuHash({ ...sized, noPrealloc: (spec.flags & NO_PREALLOC) !== 0 });
       case T.LRU_PERCPU_HASH:
-        return registry.lruPercpuHash(sized);
+        return registry.lruPercpuHash({ ...sized, noCommonLru: (spec.flags & NO_COMMON_LRU) !== 0 });
       case T.ARRAY: {
         const m = registry.array({ name, valueSize: spec.valueSize, maxEntries: spec.maxEntries, readonlyProg: (spec.flags & RDONLY_PROG) !== 0, initial: spec.initial });
         return m;

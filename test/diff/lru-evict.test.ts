@@ -1,7 +1,8 @@
 // Which keys an LRU hash map keeps, against the kernel: random sequences of updates, lookups and deletes by programs
 // on two CPUs (raw tracepoint programs run by BPF_PROG_TEST_RUN on the CPU asked for, as in hash-update.test.ts), for
-// several map sizes. Every program's result and the keys left must match the simulator's. The kernel's results are
-// recorded for one sequence (Linux 6.18, 2 possible CPUs); the others need BPF_PROG_TEST_RUN, root and clang-19.
+// several map sizes, with common and (BPF_F_NO_COMMON_LRU) per-CPU LRU lists. Every program's result and the keys
+// left must match the simulator's. The kernel's results are recorded for one sequence (Linux 6.18, 2 possible CPUs);
+// the others need BPF_PROG_TEST_RUN, root and clang-19.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { missingTestRun, openSys } from "../../runtime/sys/index.js";
@@ -15,9 +16,10 @@ type Kind = "lru_hash" | "lru_percpu_hash";
 /** [program, key, CPU, flags]: `put` updates the key (with the flags) and returns the result, `get` returns 1 when a lookup finds it, `del` deletes it. */
 type Op = ["put" | "get" | "del", number, number, number?];
 
-function source(kind: Kind, maxEntries: number): string {
+/** `flags`: the map's; BPF_F_NO_COMMON_LRU (2) gives each CPU an LRU list. */
+function source(kind: Kind, maxEntries: number, flags: number): string {
   return `#include "loader.h"
-struct { __uint(type, ${kind === "lru_hash" ? 9 : 10}); __uint(max_entries, ${maxEntries}); __type(key, __u32); __type(value, __u64); } lru SEC(".maps");
+struct { __uint(type, ${kind === "lru_hash" ? 9 : 10}); __uint(max_entries, ${maxEntries}); __uint(map_flags, ${flags}); __type(key, __u32); __type(value, __u64); } lru SEC(".maps");
 static long (*bpf_map_delete_elem)(void *map, const void *key) = (void *)3;
 SEC("raw_tp/sys_enter") int put(__u64 *ctx)
 {
@@ -90,9 +92,9 @@ function sequence(seed: number, count: number, keys: number, split = false): Op[
   return ops;
 }
 
-async function compile(kind: Kind, maxEntries: number): Promise<string | undefined> {
+async function compile(kind: Kind, maxEntries: number, flags = 0): Promise<string | undefined> {
   const { compileC, CLANG } = await import("../loader/support.js");
-  return CLANG ? compileC(`lru-evict-${kind}-${maxEntries}`, source(kind, maxEntries)) : undefined;
+  return CLANG ? compileC(`lru-evict-${kind}-${maxEntries}-${flags}`, source(kind, maxEntries, flags)) : undefined;
 }
 
 // Keys 0 to 39 updated on alternate CPUs, each update followed by a lookup of the key 3 below it on the other CPU:
@@ -111,7 +113,7 @@ test("lru_hash: lookups on the other CPU keep the keys the kernel keeps", async 
 });
 
 /** [kind, max entries, keys, ops, seeds]: maps of 1 to 3 take elements from the other CPU's lists. */
-const SHAPES: Array<[Kind, number, number, number, number[]]> = [
+const SHAPES: Array<[Kind, number, number, number, number[], number?]> = [
   ["lru_hash", 1, 4, 100, [21, 22]],
   ["lru_hash", 2, 5, 150, [23, 24]],
   ["lru_hash", 3, 8, 150, [25, 26]],
@@ -123,11 +125,16 @@ const SHAPES: Array<[Kind, number, number, number, number[]]> = [
   ["lru_hash", 600, 1000, 5000, [14]],
   ["lru_percpu_hash", 8, 20, 300, [15, 16]],
   ["lru_percpu_hash", 40, 70, 600, [17, 18]],
+  // BPF_F_NO_COMMON_LRU: max entries round up to a multiple of the CPUs (3 to 4).
+  ["lru_hash", 3, 8, 200, [27, 28], 2],
+  ["lru_hash", 16, 30, 400, [29, 30], 2],
+  ["lru_hash", 101, 180, 1500, [31], 2],
+  ["lru_percpu_hash", 9, 20, 300, [32, 33], 2],
 ];
 
-for (const [kind, maxEntries, keys, count, seeds] of SHAPES) {
-  test(`${kind} of ${maxEntries}: random updates, lookups and deletes on two CPUs keep the kernel's keys`, { skip: skip ?? false }, async () => {
-    const object = await compile(kind, maxEntries);
+for (const [kind, maxEntries, keys, count, seeds, flags] of SHAPES) {
+  test(`${kind}${flags ? " (BPF_F_NO_COMMON_LRU)" : ""} of ${maxEntries}: random updates, lookups and deletes on two CPUs keep the kernel's keys`, { skip: skip ?? false }, async () => {
+    const object = await compile(kind, maxEntries, flags);
     if (!object || possibleCpus() !== 2) return;
     for (const seed of seeds) {
       for (const split of [false, true]) {

@@ -136,6 +136,19 @@ describe("LRU hash", () => {
     m.update(u32(3), u32(3));
     assert.equal(m.has(u32(1)), false);
   });
+
+  test("BPF_F_NO_COMMON_LRU gives each CPU an equal share: max entries round up to a multiple of the CPUs", () => {
+    const { maps, kernel } = setup({ numCpus: 4 });
+    const m = maps.lruHash({ keySize: 4, valueSize: 4, maxEntries: 5, noCommonLru: true });
+    assert.equal(m.maxEntries, 8);
+    // CPU 1's two elements are all it has: for its third key it shrinks its list by up to 4, evicting both.
+    kernel.cpu = 0;
+    for (const k of [1, 2]) m.update(u32(k), u32(k));
+    kernel.cpu = 1;
+    for (const k of [3, 4, 5]) m.update(u32(k), u32(k));
+    assert.deepEqual(m.keys(), [u32(1), u32(2), u32(5)]);
+    assert.throws(() => maps.hash({ keySize: 4, valueSize: 4, maxEntries: 4, noCommonLru: true }), /BPF_F_NO_COMMON_LRU is for LRU maps only/);
+  });
 });
 
 describe("array map", () => {

@@ -6,11 +6,11 @@
 // element and frees the old one, and a delete frees its element: a pointer from an earlier lookup
 // keeps reading the old value until the map reuses that element, in the order the kernel's free
 // lists give (see the pools below). Per-CPU maps update values in place, as the kernel does.
-// LRU maps take their elements from the kernel's common LRU lists (./lru.ts), which decide what they evict.
+// LRU maps take their elements from the kernel's LRU lists (./lru.ts: common or per-CPU), which decide what they evict.
 
 import { BPF_EXIST, BPF_NOEXIST, BpfMap, Errno, ValueSlab, checkSize, checkSpec, keyId, roundUp } from "./base.js";
 import type { MapHost, MapOptions, MapType } from "./base.js";
-import { CommonLru } from "./lru.js";
+import { CommonLru, PerCpuLru } from "./lru.js";
 
 export interface HashMapOptions extends MapOptions {
   keySize: number;
@@ -20,6 +20,8 @@ export interface HashMapOptions extends MapOptions {
   lru?: boolean;
   /** BPF_F_NO_PREALLOC: elements come from the kernel's per-CPU object caches, not a preallocated free list. */
   noPrealloc?: boolean;
+  /** BPF_F_NO_COMMON_LRU: an LRU list per CPU; max entries round up to a multiple of the CPUs, one share each. */
+  noCommonLru?: boolean;
 }
 
 interface Elem {
@@ -34,6 +36,7 @@ function checkHashSpec(type: MapType, opts: HashMapOptions): string {
   checkSpec(type, name, Number.isInteger(opts.valueSize) && opts.valueSize > 0, `value size must be > 0 (got ${opts.valueSize})`);
   checkSpec(type, name, Number.isInteger(opts.maxEntries) && opts.maxEntries > 0, `max entries must be > 0 (got ${opts.maxEntries})`);
   checkSpec(type, name, !(opts.lru && opts.noPrealloc), "LRU maps are always preallocated (BPF_F_NO_PREALLOC is invalid)");
+  checkSpec(type, name, !(opts.noCommonLru && !opts.lru), "BPF_F_NO_COMMON_LRU is for LRU maps only");
   return name;
 }
 
@@ -130,14 +133,17 @@ abstract class HashBase extends BpfMap {
   evictions = 0;
 
   constructor(host: MapHost, type: MapType, opts: HashMapOptions, protected readonly copies: number, private readonly inPlace: boolean) {
-    super(host, checkHashSpec(type, opts), opts.keySize, opts.valueSize, opts.maxEntries);
-    this.lru = opts.lru ?? false;
     const cpus = host.numCpus;
-    this.pool = this.lru
-      ? new CommonLru(opts.maxEntries, cpus, (slot) => this.evict(slot))
-      : opts.noPrealloc
-        ? new CachePool(opts.maxEntries, cpus)
-        : new FreeListPool(opts.maxEntries, cpus, !inPlace);
+    super(host, checkHashSpec(type, opts), opts.keySize, opts.valueSize, opts.noCommonLru ? Math.ceil(opts.maxEntries / cpus) * cpus : opts.maxEntries);
+    this.lru = opts.lru ?? false;
+    const evict = (slot: number) => this.evict(slot);
+    this.pool = opts.noCommonLru
+      ? new PerCpuLru(this.maxEntries, cpus, evict)
+      : this.lru
+        ? new CommonLru(this.maxEntries, cpus, evict)
+        : opts.noPrealloc
+          ? new CachePool(this.maxEntries, cpus)
+          : new FreeListPool(this.maxEntries, cpus, !inPlace);
     this.slab = new ValueSlab(host.memory, this.name, this.pool.capacity, roundUp(opts.valueSize, 8), copies);
   }
 

@@ -17,10 +17,26 @@ const LOCAL_NR_SCANS = LOCAL_FREE_TARGET;
 const PERCPU_FREE_TARGET = 4;
 const PERCPU_NR_SCANS = PERCPU_FREE_TARGET;
 
-export class CommonLru implements ElemPool {
-  readonly capacity: number;
+/** What both LRUs share: the elements' lists and ref bits. */
+abstract class LruPool implements ElemPool {
+  constructor(readonly capacity: number, protected readonly nodes: LruNodes) {}
+  abstract take(cpu: number): number | undefined;
+  abstract give(slot: number): void;
+
+  replace(old: number, cpu: number): number {
+    const slot = this.take(cpu)!;
+    this.give(old);
+    return slot;
+  }
+
+  /** bpf_lru_node_set_ref: a program looked the element up (or updated its key). */
+  ref(slot: number): void {
+    this.nodes.ref[slot] = 1;
+  }
+}
+
+export class CommonLru extends LruPool {
   private readonly targetFree: number;
-  private readonly nodes: LruNodes;
   private readonly list: LruList;
   private readonly localFree: number[] = [];
   private readonly pending: number[] = [];
@@ -30,9 +46,8 @@ export class CommonLru implements ElemPool {
 
   /** `evict(slot)` removes the slot's key from the map (the kernel's del_from_htab); false if it holds none. */
   constructor(maxEntries: number, private readonly cpus: number, private readonly evict: (slot: number) => boolean) {
-    this.capacity = maxEntries;
+    super(maxEntries, new LruNodes(maxEntries, 3 + 2 * cpus));
     this.targetFree = Math.min(LOCAL_FREE_TARGET, Math.max(1, Math.floor(Math.floor(maxEntries / cpus) / 2)));
-    this.nodes = new LruNodes(maxEntries, 3 + 2 * cpus);
     this.list = new LruList(this.nodes, LOCAL_NR_SCANS, evict);
     this.cpuOf = new Int32Array(maxEntries);
     for (let c = 0; c < cpus; c++) {
@@ -103,15 +118,47 @@ export class CommonLru implements ElemPool {
       this.nodes.moveHead(slot, this.localFree[cpu]!);
     } else this.list.move(slot, this.list.FREE);
   }
+}
 
-  replace(old: number, cpu: number): number {
-    const slot = this.take(cpu)!;
-    this.give(old);
-    return slot;
+/**
+ * BPF_F_NO_COMMON_LRU: one LRU list per CPU, each given an equal share of the elements at creation (max_entries is a
+ * multiple of the CPUs). A CPU allocates from its own list only, rotating it first and, with no free element, shrinking
+ * it by PERCPU_FREE_TARGET; a new element joins the inactive list at once. A freed element goes back to its CPU's list.
+ */
+export class PerCpuLru extends LruPool {
+  private readonly lists: LruList[] = [];
+  /** The CPU whose list each element belongs to. */
+  private readonly cpuOf: Int32Array;
+
+  constructor(maxEntries: number, cpus: number, evict: (slot: number) => boolean) {
+    super(maxEntries, new LruNodes(maxEntries, 3 * cpus));
+    for (let c = 0; c < cpus; c++) this.lists.push(new LruList(this.nodes, PERCPU_NR_SCANS, evict));
+    this.cpuOf = new Int32Array(maxEntries);
+    const share = maxEntries / cpus;
+    for (let s = 0; s < maxEntries; s++) {
+      this.cpuOf[s] = Math.floor(s / share);
+      this.nodes.addHead(s, this.lists[this.cpuOf[s]!]!.FREE);
+    }
   }
 
-  /** bpf_lru_node_set_ref: a program looked the element up (or updated its key). */
-  ref(slot: number): void {
-    this.nodes.ref[slot] = 1;
+  /** bpf_percpu_lru_pop_free. */
+  take(cpu: number): number | undefined {
+    const list = this.lists[cpu]!;
+    list.rotate();
+    if (this.nodes.empty(list.FREE)) {
+      const got: number[] = [];
+      list.shrink(PERCPU_FREE_TARGET, got);
+      for (const n of got) this.nodes.addHead(n, list.FREE);
+    }
+    if (this.nodes.empty(list.FREE)) return undefined;
+    const n = this.nodes.next[list.FREE]!;
+    list.move(n, list.INACTIVE);
+    return n;
+  }
+
+  /** bpf_percpu_lru_push_free: to the head of its CPU's free list. */
+  give(slot: number): void {
+    const list = this.lists[this.cpuOf[slot]!]!;
+    list.move(slot, list.FREE);
   }
 }
