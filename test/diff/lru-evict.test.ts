@@ -149,3 +149,36 @@ for (const [kind, maxEntries, keys, count, seeds, flags] of SHAPES) {
     }
   });
 }
+
+// BPF_F_NO_COMMON_LRU rounds max entries up to a multiple of the CPUs, for the template a map of maps checks its
+// inner maps against too: an inner LRU map of 3 such entries (4 on 2 CPUs) fits.
+test("lru_hash (BPF_F_NO_COMMON_LRU) of 3 fits a map of maps declaring 3", async () => {
+  const { compileC, CLANG } = await import("../loader/support.js");
+  if (!CLANG) return;
+  const object = compileC(
+    "lru-evict-inner",
+    `#include "loader.h"
+struct inner { __uint(type, 9); __uint(max_entries, 3); __uint(map_flags, 2); __type(key, __u32); __type(value, __u64); } in1 SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); __uint(max_entries, 1); __type(key, __u32); __array(values, struct inner); } outer SEC(".maps") = { .values = { &in1 } };
+SEC("raw_tp/sys_enter") int put(__u64 *ctx)
+{
+	__u32 key = 0;
+	__u64 value = 1;
+	void *m = bpf_map_lookup_elem(&outer, &key);
+	return m ? bpf_map_update_elem(m, &key, &value, BPF_ANY) : 1;
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+  );
+  const sim = await simulate(object, { cpus: 2 });
+  assert.equal(sim.run("put", ctx(0), { cpu: 0 }).r0, 0n);
+  if (skip) return;
+  const { Session } = await import("../../runtime/loader/index.js");
+  const session = new Session();
+  try {
+    const obj = session.loadFile(object);
+    assert.equal(obj.sys.progTestRun(obj.program("put").fd, { ctxIn: ctx(0), flags: 1, cpu: 0, repeat: 0, ctxSizeOut: 0 }).retval, 0);
+  } finally {
+    await session.close();
+  }
+});

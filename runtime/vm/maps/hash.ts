@@ -24,6 +24,9 @@ export interface HashMapOptions extends MapOptions {
   noCommonLru?: boolean;
 }
 
+/** The max entries the kernel gives a hash map: with BPF_F_NO_COMMON_LRU a multiple of the CPUs (an equal share each). */
+export const hashMaxEntries = (maxEntries: number, cpus: number, noCommonLru = false): number => (noCommonLru ? roundUp(maxEntries, cpus) : maxEntries);
+
 interface Elem {
   id: string;
   key: Uint8Array;
@@ -134,7 +137,7 @@ abstract class HashBase extends BpfMap {
 
   constructor(host: MapHost, type: MapType, opts: HashMapOptions, protected readonly copies: number, private readonly inPlace: boolean) {
     const cpus = host.numCpus;
-    super(host, checkHashSpec(type, opts), opts.keySize, opts.valueSize, opts.noCommonLru ? Math.ceil(opts.maxEntries / cpus) * cpus : opts.maxEntries);
+    super(host, checkHashSpec(type, opts), opts.keySize, opts.valueSize, hashMaxEntries(opts.maxEntries, cpus, opts.noCommonLru));
     this.lru = opts.lru ?? false;
     const evict = (slot: number) => this.evict(slot);
     this.pool = opts.noCommonLru
