@@ -14,6 +14,7 @@ import {
   RingBufMap,
   StackTraceMap,
   BPF_F_STACK_BUILD_ID,
+  hashMaxEntries,
   type BpfMap,
   type MapRegistry,
 } from "../vm/index.js";
@@ -24,26 +25,28 @@ import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
 import { BtfKind } from "../../compiler/btf/index.js";
 
-// BPF_MAP_TYPE_*, BPF_F_NO_PREALLOC and BPF_F_RDONLY_PROG (include/uapi/linux/bpf.h).
+// BPF_MAP_TYPE_*, BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU and BPF_F_RDONLY_PROG (include/uapi/linux/bpf.h).
 const T = { HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6, STACK_TRACE: 7, LRU_HASH: 9, LRU_PERCPU_HASH: 10, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, RINGBUF: 27 } as const;
 const NO_PREALLOC = 1 << 0;
+const NO_COMMON_LRU = 1 << 1;
 const RDONLY_PROG = 1 << 7;
 const INNER_MAP = 1 << 12;
 
 /** Creates the VM map a MapSpec describes, with its initial data (global sections). */
 export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
   const name = spec.name;
+  const noCommonLru = (s: MapSpec | NonNullable<MapSpec["inner"]>) => (s.type === T.LRU_HASH || s.type === T.LRU_PERCPU_HASH) && (s.flags & NO_COMMON_LRU) !== 0;
   const sized = { name, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries };
   try {
     switch (spec.type) {
       case T.HASH:
         return registry.hash({ ...sized, noPrealloc: (spec.flags & NO_PREALLOC) !== 0 });
       case T.LRU_HASH:
-        return registry.lruHash(sized);
+        return registry.lruHash({ ...sized, noCommonLru: noCommonLru(spec) });
       case T.PERCPU_HASH:
         return registry.percpuHash({ ...sized, noPrealloc: (spec.flags & NO_PREALLOC) !== 0 });
       case T.LRU_PERCPU_HASH:
-        return registry.lruPercpuHash(sized);
+        return registry.lruPercpuHash({ ...sized, noCommonLru: noCommonLru(spec) });
       case T.ARRAY: {
         const m = registry.array({ name, valueSize: spec.valueSize, maxEntries: spec.maxEntries, readonlyProg: (spec.flags & RDONLY_PROG) !== 0, initial: spec.initial });
         return m;
@@ -65,7 +68,9 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
       case T.HASH_OF_MAPS: {
         const s = spec.inner;
         if (!s) throw new SimulationError(`map ${name}: a map of maps needs its inner map's definition (__array(values, struct {...}))`, "object");
-        const inner = { type: s.type, keySize: s.keySize, valueSize: s.valueSize, maxEntries: s.maxEntries, anySize: (s.flags & INNER_MAP) !== 0 };
+        // The kernel compares the inner maps' max entries as created (BPF_F_NO_COMMON_LRU rounds them).
+        const maxEntries = hashMaxEntries(s.maxEntries, registry.host.numCpus, noCommonLru(s));
+        const inner = { type: s.type, keySize: s.keySize, valueSize: s.valueSize, maxEntries, anySize: (s.flags & INNER_MAP) !== 0 };
         const opts = { name, keySize: spec.keySize, maxEntries: spec.maxEntries, inner };
         return spec.type === T.ARRAY_OF_MAPS ? registry.arrayOfMaps(opts) : registry.hashOfMaps(opts);
       }

@@ -205,7 +205,7 @@ test("pointers from lookups before updates: simulate() prints what tsbpf run pri
 });
 
 // An LRU hash filled from two CPUs (a raw tracepoint program run on each by BPF_PROG_TEST_RUN): while programs only
-// insert, the keys that remain are the kernel's (docs/testing.md: with lookups its reference bits keep others).
+// insert, the keys that remain are the kernel's (lookups too: lru-evict.test.ts).
 const LRU_SOURCE = `#include "loader.h"
 #define BPF_MAP_TYPE_LRU_HASH 9
 struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, 8); __type(key, __u32); __type(value, __u64); } lru SEC(".maps");

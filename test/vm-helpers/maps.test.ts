@@ -97,13 +97,13 @@ describe("hash map", () => {
 });
 
 describe("LRU hash", () => {
-  test("a full insert evicts the least recently used element", () => {
+  test("a full insert evicts from the inactive list, sparing an element a program looked up", () => {
     const { maps } = setup();
     const m = maps.lruHash({ keySize: 4, valueSize: 4, maxEntries: 3 });
     for (const k of [1, 2, 3]) assert.equal(m.update(u32(k), u32(k)), 0);
     m.lookupElem(u32(1)); // a program lookup counts as a use
     assert.equal(m.update(u32(4), u32(4)), 0);
-    assert.equal(m.has(u32(2)), false, "2 was least recently used");
+    assert.equal(m.has(u32(2)), false, "2 was the inactive list's tail once 1 was activated");
     assert.deepEqual(m.keys(), [u32(3), u32(1), u32(4)]);
     m.delete(u32(4));
     m.update(u32(3), u32(33)); // an update counts as a use (with room for its new element: no eviction)
@@ -135,6 +135,19 @@ describe("LRU hash", () => {
     m.lookup(u32(1));
     m.update(u32(3), u32(3));
     assert.equal(m.has(u32(1)), false);
+  });
+
+  test("BPF_F_NO_COMMON_LRU gives each CPU an equal share: max entries round up to a multiple of the CPUs", () => {
+    const { maps, kernel } = setup({ numCpus: 4 });
+    const m = maps.lruHash({ keySize: 4, valueSize: 4, maxEntries: 5, noCommonLru: true });
+    assert.equal(m.maxEntries, 8);
+    // CPU 1's two elements are all it has: for its third key it shrinks its list by up to 4, evicting both.
+    kernel.cpu = 0;
+    for (const k of [1, 2]) m.update(u32(k), u32(k));
+    kernel.cpu = 1;
+    for (const k of [3, 4, 5]) m.update(u32(k), u32(k));
+    assert.deepEqual(m.keys(), [u32(1), u32(2), u32(5)]);
+    assert.throws(() => maps.hash({ keySize: 4, valueSize: 4, maxEntries: 4, noCommonLru: true }), /BPF_F_NO_COMMON_LRU is for LRU maps only/);
   });
 });
 

@@ -6,23 +6,29 @@
 // element and frees the old one, and a delete frees its element: a pointer from an earlier lookup
 // keeps reading the old value until the map reuses that element, in the order the kernel's free
 // lists give (see the pools below). Per-CPU maps update values in place, as the kernel does.
-// Difference, on purpose: LRU maps evict as many elements as the kernel does in the common case, but
-// pick them exactly (least recently looked up or updated first) where the kernel approximates.
+// LRU maps take their elements from the kernel's LRU lists (./lru.ts: common or per-CPU), which decide what they evict.
 
 import { BPF_EXIST, BPF_NOEXIST, BpfMap, Errno, ValueSlab, checkSize, checkSpec, keyId, roundUp } from "./base.js";
 import type { MapHost, MapOptions, MapType } from "./base.js";
+import { CommonLru, PerCpuLru } from "./lru.js";
 
 export interface HashMapOptions extends MapOptions {
   keySize: number;
   valueSize: number;
   maxEntries: number;
-  /** Evict the least recently used element when a new key arrives in a full map. */
+  /** Evict elements as the kernel's LRU lists pick them when a CPU finds no free one. */
   lru?: boolean;
   /** BPF_F_NO_PREALLOC: elements come from the kernel's per-CPU object caches, not a preallocated free list. */
   noPrealloc?: boolean;
+  /** BPF_F_NO_COMMON_LRU: an LRU list per CPU; max entries round up to a multiple of the CPUs, one share each. */
+  noCommonLru?: boolean;
 }
 
+/** The max entries the kernel gives a hash map: with BPF_F_NO_COMMON_LRU a multiple of the CPUs (an equal share each). */
+export const hashMaxEntries = (maxEntries: number, cpus: number, noCommonLru = false): number => (noCommonLru ? roundUp(maxEntries, cpus) : maxEntries);
+
 interface Elem {
+  id: string;
   key: Uint8Array;
   slot: number;
 }
@@ -33,11 +39,12 @@ function checkHashSpec(type: MapType, opts: HashMapOptions): string {
   checkSpec(type, name, Number.isInteger(opts.valueSize) && opts.valueSize > 0, `value size must be > 0 (got ${opts.valueSize})`);
   checkSpec(type, name, Number.isInteger(opts.maxEntries) && opts.maxEntries > 0, `max entries must be > 0 (got ${opts.maxEntries})`);
   checkSpec(type, name, !(opts.lru && opts.noPrealloc), "LRU maps are always preallocated (BPF_F_NO_PREALLOC is invalid)");
+  checkSpec(type, name, !(opts.noCommonLru && !opts.lru), "BPF_F_NO_COMMON_LRU is for LRU maps only");
   return name;
 }
 
 /** Where a map's elements (value slots) come from and go back to, per CPU. */
-interface ElemPool {
+export interface ElemPool {
   /** Slots the slab needs. */
   readonly capacity: number;
   /** A free slot for a new element, or undefined when there is none. */
@@ -46,6 +53,8 @@ interface ElemPool {
   give(slot: number, cpu: number): void;
   /** The slot for an existing key's new element; `old` is freed. */
   replace(old: number, cpu: number): number;
+  /** A program looked the element up (LRU maps keep it). */
+  ref?(slot: number): void;
 }
 
 /**
@@ -116,78 +125,10 @@ class CachePool implements ElemPool {
   }
 }
 
-/**
- * LRU maps (kernel/bpf/bpf_lru_list.c, common LRU): each CPU allocates from its local free list, refilled
- * from the global free list `target` at a time when empty. Elements allocated on a CPU since its last
- * refill are "pending" there: freed, they go back to the head of that CPU's list (the next allocation
- * reuses them); older ones go to the head of the global free list. `evict` frees the least recently
- * used element.
- */
-class LruPool implements ElemPool {
-  readonly capacity: number;
-  // Free lists as stacks: the head is the last item.
-  private readonly local: number[][] = [];
-  private readonly pending: Array<Set<number>> = [];
-  private readonly pendingOn: Int32Array;
-  private readonly global: number[] = [];
-  private fresh: number;
-  private readonly target: number;
-  constructor(maxEntries: number, private readonly cpus: number, private readonly evict: () => number | undefined) {
-    this.capacity = maxEntries;
-    this.fresh = maxEntries;
-    this.pendingOn = new Int32Array(maxEntries).fill(-1);
-    this.target = Math.min(128, Math.max(1, Math.floor(Math.floor(maxEntries / cpus) / 2)));
-    for (let c = 0; c < cpus; c++) {
-      this.local.push([]);
-      this.pending.push(new Set());
-    }
-  }
-  take(cpu: number): number | undefined {
-    const list = this.local[cpu]!;
-    if (list.length === 0) {
-      for (const slot of this.pending[cpu]!) this.pendingOn[slot] = -1;
-      this.pending[cpu]!.clear();
-      const batch: number[] = [];
-      while (batch.length < this.target && (this.global.length > 0 || this.fresh > 0)) {
-        batch.push(this.global.length > 0 ? this.global.pop()! : this.capacity - this.fresh--);
-      }
-      // Short of the target, the kernel evicts the difference, even from a map that is not full.
-      while (batch.length < this.target) {
-        const victim = this.evict();
-        if (victim === undefined) break;
-        batch.push(victim);
-      }
-      if (batch.length === 0) {
-        const stolen = this.local.find((l) => l.length > 0)?.pop();
-        if (stolen === undefined) return undefined;
-        batch.push(stolen);
-      }
-      list.push(...batch.reverse());
-    }
-    const slot = list.pop()!;
-    this.pendingOn[slot] = cpu;
-    this.pending[cpu]!.add(slot);
-    return slot;
-  }
-  give(slot: number): void {
-    const cpu = this.pendingOn[slot]!;
-    if (cpu < 0) {
-      this.global.push(slot);
-      return;
-    }
-    this.pendingOn[slot] = -1;
-    this.pending[cpu]!.delete(slot);
-    this.local[cpu]!.push(slot);
-  }
-  replace(old: number, cpu: number): number {
-    const slot = this.take(cpu)!;
-    this.give(old);
-    return slot;
-  }
-}
-
 abstract class HashBase extends BpfMap {
   protected readonly elems = new Map<string, Elem>();
+  /** LRU maps: the element in each slot, for evictions. */
+  private readonly bySlot: Array<Elem | undefined> = [];
   private readonly pool: ElemPool;
   protected readonly slab: ValueSlab;
   readonly lru: boolean;
@@ -195,14 +136,17 @@ abstract class HashBase extends BpfMap {
   evictions = 0;
 
   constructor(host: MapHost, type: MapType, opts: HashMapOptions, protected readonly copies: number, private readonly inPlace: boolean) {
-    super(host, checkHashSpec(type, opts), opts.keySize, opts.valueSize, opts.maxEntries);
-    this.lru = opts.lru ?? false;
     const cpus = host.numCpus;
-    this.pool = this.lru
-      ? new LruPool(opts.maxEntries, cpus, () => this.evictOne())
-      : opts.noPrealloc
-        ? new CachePool(opts.maxEntries, cpus)
-        : new FreeListPool(opts.maxEntries, cpus, !inPlace);
+    super(host, checkHashSpec(type, opts), opts.keySize, opts.valueSize, hashMaxEntries(opts.maxEntries, cpus, opts.noCommonLru));
+    this.lru = opts.lru ?? false;
+    const evict = (slot: number) => this.evict(slot);
+    this.pool = opts.noCommonLru
+      ? new PerCpuLru(this.maxEntries, cpus, evict)
+      : this.lru
+        ? new CommonLru(this.maxEntries, cpus, evict)
+        : opts.noPrealloc
+          ? new CachePool(this.maxEntries, cpus)
+          : new FreeListPool(this.maxEntries, cpus, !inPlace);
     this.slab = new ValueSlab(host.memory, this.name, this.pool.capacity, roundUp(opts.valueSize, 8), copies);
   }
 
@@ -210,24 +154,32 @@ abstract class HashBase extends BpfMap {
     return this.elems.size;
   }
 
+  /** `touch`: a program's lookup or update, which sets an LRU element's ref bit. */
   protected find(key: Uint8Array, touch: boolean): Elem | undefined {
     const id = keyId(key);
     const e = this.elems.get(id);
     if (e && touch && this.lru) {
-      // Map order is recency order: the first element is the least recently used.
+      this.pool.ref?.(e.slot);
+      // Iteration order is recency order: the first element is the least recently used.
       this.elems.delete(id);
       this.elems.set(id, e);
     }
     return e;
   }
 
-  private evictOne(): number | undefined {
-    const first = this.elems.entries().next();
-    if (first.done) return undefined;
-    const [id, victim] = first.value;
-    this.elems.delete(id);
+  private place(e: Elem): void {
+    this.elems.set(e.id, e);
+    if (this.lru) this.bySlot[e.slot] = e;
+  }
+
+  /** The LRU lists evict the element in `slot`. */
+  private evict(slot: number): boolean {
+    const e = this.bySlot[slot];
+    if (e === undefined || this.elems.get(e.id) !== e || e.slot !== slot) return false;
+    this.elems.delete(e.id);
+    this.bySlot[slot] = undefined;
     this.evictions++;
-    return victim.slot;
+    return true;
   }
 
   /**
@@ -268,8 +220,9 @@ abstract class HashBase extends BpfMap {
     write(slot, true);
     if (old) {
       old.slot = slot;
+      this.place(old);
       this.find(key, true);
-    } else this.elems.set(id, { key: key.slice(), slot });
+    } else this.place({ id, key: key.slice(), slot });
     return 0;
   }
 
@@ -296,7 +249,7 @@ abstract class HashBase extends BpfMap {
     return this.elems.has(keyId(key));
   }
 
-  /** Keys in iteration order (for LRU maps: least recently used first). */
+  /** Keys in iteration order (for LRU maps: least recently used by a program first). */
   keys(): Uint8Array[] {
     return [...this.elems.values()].map((e) => e.key.slice());
   }
