@@ -10,8 +10,8 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { compile, type CompileOptions } from "../../compiler/index.js";
+import { CLI } from "../support/cli.js";
 import { BtfIntEncoding, BtfKind, mapTags, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { readBpfObject } from "../../compiler/elf/index.js";
 import { encode } from "../../compiler/isa/index.js";
@@ -231,8 +231,7 @@ test("tsbpf run prints boolean printk values, event fields and map values as tru
   try {
     const file = join(dir, "flags.ts");
     writeFileSync(file, TRACEPOINT);
-    const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", main, "run", "--json", "--no-cache", "--duration", "2", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...CLI, "run", "--json", "--no-cache", "--duration", "2", file], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

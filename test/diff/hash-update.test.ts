@@ -17,6 +17,7 @@ import { SimKernel } from "../../runtime/vm/kernel.js";
 import { createVmEnv } from "../../runtime/vm/helpers/index.js";
 import { Vm } from "../../runtime/vm/vm.js";
 import { selectTier } from "../../runtime/vm/tiers.js";
+import { CLI } from "../support/cli.js";
 
 const OUT_FD = 1000;
 const HASH_FD = 1001;
@@ -196,7 +197,7 @@ test("pointers from lookups before updates: simulate() prints what tsbpf run pri
     const file = join(dir, "update-old.ts");
     writeFileSync(file, PROBE);
     const root = fileURLToPath(new URL("../../", import.meta.url));
-    const run = spawnSync(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), "run", file], { cwd: root, env: { ...process.env, XDG_CACHE_HOME: dir }, encoding: "utf8", timeout: 100_000 });
+    const run = spawnSync(process.execPath, [...CLI, "run", file], { cwd: root, env: { ...process.env, XDG_CACHE_HOME: dir }, encoding: "utf8", timeout: 100_000 });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, kernelOutput);
   } finally {

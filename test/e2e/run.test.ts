@@ -1,5 +1,5 @@
-// `tsbpf run` end to end against the running kernel, through the real command line (tsx, so the sources under
-// test are what runs and no build is needed). Takes the examples; checks that a cold run compiles, caches, attaches
+// `tsbpf run` end to end against the running kernel, through the real command line (the build when it is as new as
+// the sources, else the sources through tsx: test/support/cli.ts; either way the code under test is what runs). Takes the examples; checks that a cold run compiles, caches, attaches
 // and streams an rm's printk line, that a cached run never loads TypeScript, that SIGINT leaves no program or map
 // behind, that the uprobe example fires, that ring buffer events arrive typed and maps print at the end, that the
 // profile example samples a busy process and releases its perf links, and that
@@ -20,6 +20,7 @@ import { listIds, missingRoot, missingTracefs, missingUprobes, onlineCpus, openS
 import { Session } from "../../runtime/loader/index.js";
 import { fixture } from "../loader/support.js";
 import { cgroup2Mount, ownCgroupId } from "../support/cgroup.js";
+import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** Debian's CPython, built with USDT probes (`readelf -n` lists python:function__entry). */
@@ -50,13 +51,17 @@ interface Running {
   until: (ok: () => boolean, what: string) => Promise<void>;
 }
 
-/** Starts `tsbpf ARGS` from the repository root with its own cache directory. */
-function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}, extra: { uid?: number; gid?: number } = {}): Running {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+/**
+ * Starts `tsbpf ARGS` from the repository root with its own cache directory. `sources`: from the ES modules through
+ * tsx even where the build is current, for a check that needs TypeScript's package loaded as a module (NODE_DEBUG).
+ */
+function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}, extra: { uid?: number; gid?: number; sources?: boolean } = {}): Running {
+  const { sources, ...ids } = extra;
+  const child = spawn(process.execPath, [...(sources ? ["--import", "tsx", MAIN] : CLI), ...args], {
     cwd: ROOT,
     env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env },
     stdio: ["ignore", "pipe", "pipe"],
-    ...extra,
+    ...ids,
   });
   let stdout = "";
   let stderr = "";
@@ -148,7 +153,9 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("compiles the tracepoint example into the cache, attaches, streams an rm's line and ends after --duration", async () => {
-    const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "--duration", "5", "--verbose"]);
+    // From the sources, as the cached run below (NODE_DEBUG sees TypeScript's package loaded only there), and with the
+    // object key this process computes (the build's names its bundle's code instead).
+    const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "--duration", "5", "--verbose"], {}, { sources: true });
     try {
       await run.until(() => run.stderr().includes("streaming bpf_printk output for 5 s"), "tsbpf run never started streaming");
       assert.match(run.stderr(), /compiled examples\/unlink-tracepoint\.ts in \d+ ms; cached as .*\/tsbpf\/[0-9a-f]{32}\.bpf\.o/);
@@ -171,7 +178,7 @@ describe("tsbpf run", { ...needsKernel, concurrency: 3 }, () => {
   it("reuses the cached object without loading TypeScript, and SIGINT releases every program and map", async () => {
     assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
     // NODE_DEBUG=module logs every CommonJS load: the compiler loads TypeScript that way.
-    const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "--json", "--verbose"], { NODE_DEBUG: "module" });
+    const run = tsbpf(["run", "examples/unlink-tracepoint.ts", "--json", "--verbose"], { NODE_DEBUG: "module" }, { sources: true });
     try {
       await run.until(() => run.stderr().includes("streaming bpf_printk output; Ctrl-C detaches"), "tsbpf run never started streaming");
       assert.ok(existsSync(`${tracefsPath()}/instances/tsbpf-${run.child.pid}`), "output is read from a private tracefs instance");
@@ -310,7 +317,7 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
       [["--record", "/dev/full"], /cannot write the recording \/dev\/full: no space left on the device \(ENOSPC\)/],
     ] as const) {
       const full = openSync("/dev/full", "w");
-      const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", probe, "--no-cache", ...args], { cwd: ROOT, env: { ...process.env, XDG_CACHE_HOME: cacheHome }, stdio: ["ignore", args.length ? "ignore" : full, "pipe"] });
+      const child = spawn(process.execPath, [...CLI, "run", probe, "--no-cache", ...args], { cwd: ROOT, env: { ...process.env, XDG_CACHE_HOME: cacheHome }, stdio: ["ignore", args.length ? "ignore" : full, "pipe"] });
       closeSync(full);
       let stderr = "";
       child.stderr!.on("data", (d) => (stderr += d));
@@ -353,7 +360,7 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
       );
       const out = join(dir, `flood-${name}.out`);
       const fd = openSync(out, "w");
-      const child = spawn(process.execPath, ["--import", "tsx", MAIN, "run", probe, ...(stop === "duration" ? ["--duration", "1"] : [])], {
+      const child = spawn(process.execPath, [...CLI, "run", probe, ...(stop === "duration" ? ["--duration", "1"] : [])], {
         cwd: ROOT,
         env: { ...process.env, XDG_CACHE_HOME: cacheHome },
         stdio: ["ignore", fd, "pipe"],
@@ -394,7 +401,8 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
   });
 
   it("streams the libc unlinkat uprobe example's line for an rm, and not another program's line for it", { skip: missingUprobes() ?? false }, async () => {
-    const run = tsbpf(["run", "examples/unlink-uprobe.ts", "--no-cache"]);
+    // From the sources: the check that nothing was cached looks under the key this process computes.
+    const run = tsbpf(["run", "examples/unlink-uprobe.ts", "--no-cache"], {}, { sources: true });
     // Another program prints for every unlinkat too: its lines reach the run's tracefs instance as well.
     const other = new Session(sys);
     try {
@@ -1021,7 +1029,7 @@ begin(() => {
     let home: string;
     /** `tsbpf ARGS` as uid 65534 keeping `caps` (setpriv's names), from a directory that user can read. */
     const asUser = (args: string[], caps = "+bpf,+perfmon") =>
-      spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", `--inh-caps=${caps}`, `--ambient-caps=${caps}`, process.execPath, "--import", "tsx", MAIN, ...args], {
+      spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", `--inh-caps=${caps}`, `--ambient-caps=${caps}`, process.execPath, ...CLI, ...args], {
         cwd: ROOT,
         encoding: "utf8",
         env: { ...process.env, HOME: home, XDG_CACHE_HOME: join(home, "cache"), TSBPF_CACHE_DIR: join(home, "cache") },

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { missingRoot } from "../../runtime/sys/index.js";
+import { CLI } from "../support/cli.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const CACHE = join(tmpdir(), "tsbpf-loader-fixtures");
@@ -84,10 +85,9 @@ export interface CliRun {
   until(ok: () => boolean, what: string): Promise<void>;
 }
 
-/** Runs cli/main.ts (tsbpf from the sources) with `args`, collecting its output. */
+/** Runs the tsbpf command (the build where it is current, else the sources: test/support/cli.ts) with `args`, collecting its output. */
 export function startCli(args: string[]): CliRun {
-  const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", main, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
