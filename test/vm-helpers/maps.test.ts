@@ -104,7 +104,7 @@ describe("LRU hash", () => {
     m.lookupElem(u32(1)); // a program lookup counts as a use
     assert.equal(m.update(u32(4), u32(4)), 0);
     assert.equal(m.has(u32(2)), false, "2 was the inactive list's tail once 1 was activated");
-    assert.deepEqual(m.keys(), [u32(3), u32(1), u32(4)]);
+    assert.deepEqual(m.keys(), [u32(1), u32(3), u32(4)], "in the order they were added");
     m.delete(u32(4));
     m.update(u32(3), u32(33)); // an update counts as a use (with room for its new element: no eviction)
     m.update(u32(4), u32(4));

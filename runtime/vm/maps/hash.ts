@@ -158,12 +158,7 @@ abstract class HashBase extends BpfMap {
   protected find(key: Uint8Array, touch: boolean): Elem | undefined {
     const id = keyId(key);
     const e = this.elems.get(id);
-    if (e && touch && this.lru) {
-      this.pool.ref?.(e.slot);
-      // Iteration order is recency order: the first element is the least recently used.
-      this.elems.delete(id);
-      this.elems.set(id, e);
-    }
+    if (e && touch) this.pool.ref?.(e.slot);
     return e;
   }
 
@@ -249,7 +244,7 @@ abstract class HashBase extends BpfMap {
     return this.elems.has(keyId(key));
   }
 
-  /** Keys in iteration order (for LRU maps: least recently used by a program first). */
+  /** Keys in iteration order: the order they were added in. */
   keys(): Uint8Array[] {
     return [...this.elems.values()].map((e) => e.key.slice());
   }
