@@ -1095,11 +1095,12 @@ export function lower(
       const ret = kind === "kretprobe" || kind === "uretprobe";
       const max = ret ? 1 : target!.params.length;
       // A struct passed by value takes one register per 8 bytes (up to two), as x86-64's and arm64's calling conventions pass it.
-      const registers = params.map((p) => (ret ? 1 : Math.max(1, Math.ceil((byValueStruct(p)?.size ?? 8) / 8))));
+      const structs = params.map((p) => (ret ? undefined : byValueStruct(p)));
+      const registers = structs.map((s) => Math.max(1, Math.ceil((s?.size ?? 8) / 8)));
       const past = registers.findIndex((_, i) => registers.slice(0, i + 1).reduce((a, b) => a + b, 0) > max);
       if (past >= 0) {
         const left = max - registers.slice(0, past).reduce((a, b) => a + b, 0);
-        const struct = left > 0 ? `: \`${params[past]!.name.getText(file)}\`, a struct of ${byValueStruct(params[past]!)!.size} bytes passed by value, needs ${registers[past]} and ${left} is left` : "";
+        const struct = left > 0 ? `: \`${params[past]!.name.getText(file)}\`, a struct of ${structs[past]!.size} bytes passed by value, needs ${registers[past]} and ${left} is left` : "";
         fail(params[past]!, Code.TooManyParams, ret ? `a ${kind} handler takes one parameter: the return value` : `a ${kind} handler can read at most ${max} arguments (those passed in registers)${struct}`);
       }
       // Unannotated parameters of a kprobe or kretprobe take the types of the function's prototype in BTF.
@@ -1117,7 +1118,7 @@ export function lower(
       }
       let next = 0;
       params.forEach((p, i) => {
-        const struct = ret ? undefined : byValueStruct(p);
+        const struct = structs[i];
         if (struct) {
           // Its registers hold its bytes as memory does (each the next 8): copied to the stack, it is read as a local struct.
           const object = fb.stackObject(registers[i]! * 8, 8, locOf(p));
