@@ -20,9 +20,12 @@ import { handler as disasmCommand } from "../../cli/commands/disasm.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { missingRoot } from "../../runtime/sys/index.js";
 import { CLI } from "../support/cli.js";
+import { tracepointFormat } from "../support/fixture-kernel.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
+/** A probe that compiles without tracefs (whose tracepoint formats only root may read): for the commands that compile. */
+const KPROBE = join(ROOT, "examples/unlink.ts");
 
 /** `tsbpf ARGS` from the sources, `input` on standard input; its exit status, standard output and standard error. */
 function tsbpfWith(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -51,7 +54,7 @@ function withTempDir(body: (dir: string) => void): void {
 
 /** A compiled probe with its .BTF section's bytes changed by `edit` (given the section's offset in the file). */
 function objectWithBtfEdit(probe: string, edit: (view: DataView, btfOffset: number) => void): Uint8Array {
-  const { object, diagnostics } = compile(probe);
+  const { object, diagnostics } = compile(probe, { tracepointFormat });
   assert.deepEqual(diagnostics, []);
   const bytes = object.slice();
   const btf = readElf(bytes).sections.find((s) => s.name === ".BTF");
@@ -210,7 +213,7 @@ test("--event-type naming a type the object's BTF lacks is refused even where th
 });
 
 test("a truncated object is reported as possibly truncated, naming what lies past its end", () => {
-  const { object } = compile(PROBE);
+  const { object } = compile(PROBE, { tracepointFormat });
   assert.throws(() => readElf(object.subarray(0, 200)), (e: unknown) => e instanceof Error && /lie outside the file \(200 bytes: is it truncated\?\)$/.test(e.message));
 });
 
@@ -226,7 +229,7 @@ test("a probe file given to load or disasm names the command that takes it (exit
 test("inputs read once: a pipe compiles, a device or directory is refused at once, and -o cannot overwrite the probe (exit 2)", () => {
   withTempDir((dir) => {
     // Process substitution: a pipe that can be read only once, as a FIFO.
-    const piped = spawnSync("bash", ["-c", `"${process.execPath}" --import tsx cli/main.ts compile <(cat "${PROBE}") -o "${join(dir, "p.o")}"`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const piped = spawnSync("bash", ["-c", `"${process.execPath}" --import tsx cli/main.ts compile <(cat "${KPROBE}") -o "${join(dir, "p.o")}"`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(piped.status, 0, piped.stderr);
     assertOneLine(tsbpf("load", "/dev/zero"), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file \(standard input is read as - or \/dev\/stdin\)\n$/);
     assertOneLine(tsbpf("compile", "/dev/zero", "-o", join(dir, "z.o")), 2, /^tsbpf: cannot read \/dev\/zero: it is a device, not a file \(standard input is read as - or \/dev\/stdin\)\n$/);
@@ -245,7 +248,7 @@ test("inputs read once: a pipe compiles, a device or directory is refused at onc
 test("standard output on a full device is a usage error saying so, not an internal error (exit 2)", { skip: existsSync("/dev/full") ? false : "no /dev/full" }, () => {
   const full = openSync("/dev/full", "w");
   try {
-    const r = spawnSync(process.execPath, [...CLI, "compile", PROBE, "--emit", "asm"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, stdio: ["ignore", full, "pipe"] });
+    const r = spawnSync(process.execPath, [...CLI, "compile", KPROBE, "--emit", "asm"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, stdio: ["ignore", full, "pipe"] });
     assertOneLine(r, 2, /^tsbpf: cannot write to standard output \(ENOSPC: no space left on the device it goes to\)\n$/);
   } finally {
     closeSync(full);

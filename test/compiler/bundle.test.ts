@@ -157,7 +157,7 @@ test(
       const probe = join(dir, "loaded.cjs");
       writeFileSync(probe, 'process.on("exit", () => require("fs").writeSync(2, "\\nloaded: " + process.moduleLoadList.filter((m) => m.includes("/esm/")).join(" ") + "\\n"));\n');
       const start = (env: Record<string, string>) =>
-        spawnSync(process.execPath, ["--require", probe, join(DIST, "cli/tsbpf.cjs"), "compile", "examples/unlink-tracepoint.ts", "--emit", "asm"], {
+        spawnSync(process.execPath, ["--require", probe, join(DIST, "cli/tsbpf.cjs"), "compile", "examples/unlink.ts", "--emit", "asm"], {
           cwd: ROOT,
           encoding: "utf8",
           env: { ...process.env, TSBPF_CACHE_DIR: dir, ...env },
@@ -165,7 +165,7 @@ test(
       const loaded = (stderr: string) => /loaded: (.*)/.exec(stderr)?.[1] ?? "";
       const bundled = start({});
       assert.equal(bundled.status, 0, bundled.stderr);
-      assert.match(bundled.stdout, /tracepoint\/syscalls\/sys_enter_unlinkat/);
+      assert.match(bundled.stdout, /kprobe\/do_unlinkat/);
       assert.doesNotMatch(loaded(bundled.stderr), /esm\/(module_job|translators)/);
       const plain = start({ TSBPF_NO_BUNDLE: "1" });
       assert.equal(plain.status, 0, plain.stderr);

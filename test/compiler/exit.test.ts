@@ -15,6 +15,7 @@ import { mapBtfTypes } from "../../runtime/loader/maps.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
 import { CLI } from "../support/cli.js";
+import { tracepointFormat } from "../support/fixture-kernel.js";
 
 const sys = openSys();
 const noKernel = missingRoot() ?? missingBpf(sys);
@@ -49,7 +50,7 @@ export const p = uprobe("libc.so.6", "unlink", (path: Ptr<u8>) => {
 
 test("exit() writes to a one-page actions ring buffer tagged tsbpf:actions, left out of what tsbpf run prints", () => {
   for (const backend of ["own", "llvm"] as const) {
-    const r = compile({ fileName: "unlinks.ts", text: UNLINKS("/tmp/x") }, { backend });
+    const r = compile({ fileName: "unlinks.ts", text: UNLINKS("/tmp/x") }, { backend, tracepointFormat });
     assert.deepEqual(r.diagnostics, [], backend);
     const spec = openObject(r.object, { name: "unlinks" });
     const map = spec.maps.find((m) => m.name === "tsbpf_actions");
@@ -59,12 +60,12 @@ test("exit() writes to a one-page actions ring buffer tagged tsbpf:actions, left
     assert.deepEqual([tags.actions, tags.internal], [[], true], backend);
   }
   // A file that never calls exit() has no such map.
-  const plain = compile({ fileName: "plain.ts", text: UNLINKS("/tmp/x").replace("if (n >= 3) exit(7);", "") });
+  const plain = compile({ fileName: "plain.ts", text: UNLINKS("/tmp/x").replace("if (n >= 3) exit(7);", "") }, { tracepointFormat });
   assert.equal(openObject(plain.object, { name: "plain" }).maps.some((m) => m.name === "tsbpf_actions"), false);
 });
 
 test("exit() takes at most one code, a number from 0 to 255", () => {
-  const diagnostics = (call: string) => compile({ fileName: "bad.ts", text: UNLINKS("/tmp/x").replace("exit(7)", call) }).diagnostics;
+  const diagnostics = (call: string) => compile({ fileName: "bad.ts", text: UNLINKS("/tmp/x").replace("exit(7)", call) }, { tracepointFormat }).diagnostics;
   const two = diagnostics("exit(7, 8)");
   assert.ok(two.some((d) => d.code === "TS2554" && d.line === 5), JSON.stringify(two));
   const str = diagnostics(`exit("x")`);
@@ -157,7 +158,7 @@ export const tick = interval(100, () => {
 `;
 
 test("print() and clear() name their map in the actions map's tag; in the simulator they act after the firing", async () => {
-  const r = compile({ fileName: "tick.ts", text: PER_TICK("/tmp/x") });
+  const r = compile({ fileName: "tick.ts", text: PER_TICK("/tmp/x") }, { tracepointFormat });
   assert.deepEqual(r.diagnostics, []);
   const spec = openObject(r.object, { name: "tick" });
   assert.deepEqual(mapBtfTypes(spec, spec.maps.find((m) => m.name === "tsbpf_actions")!)!.actions, ["unlinks"]);
@@ -168,7 +169,7 @@ test("print() and clear() name their map in the actions map's tag; in the simula
   assert.deepEqual(sim.printed(), [{ map: "calls", entries: new Map([[0, 1n], [1, 1n], [9, 1n]]) }]);
   assert.equal(sim.map("calls").toMap().size, 0);
   assert.deepEqual(sim.printed(), []);
-  const diagnostics = compile({ fileName: "bad.ts", text: PER_TICK("/tmp/x").replace("unlinks.clear()", "unlinks.clear(1)") }).diagnostics;
+  const diagnostics = compile({ fileName: "bad.ts", text: PER_TICK("/tmp/x").replace("unlinks.clear()", "unlinks.clear(1)") }, { tracepointFormat }).diagnostics;
   assert.ok(diagnostics.some((d) => d.code === "TS2554" && d.line === 11), JSON.stringify(diagnostics));
 });
 

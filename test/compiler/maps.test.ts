@@ -10,7 +10,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, type CompileInput } from "../../compiler/index.js";
-import { tracepointFormat } from "../support/fixture-kernel.js";
+import { tracepointFormat, tracepointFormats } from "../support/fixture-kernel.js";
 import { loadObject, openObject, RingBuffer, type LoadedObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 
@@ -347,7 +347,7 @@ test("a keyed Histogram counts each key's values in its own log2 slots", async (
   for (const backend of ["own", "llvm"] as const) {
     const r = compile({ fileName: "keyed.ts", text: KEYED_HISTOGRAM(42) }, { backend, tracepointFormat });
     assert.deepEqual(r.diagnostics, []);
-    const sim = await simulate(r.object, { name: "keyed" });
+    const sim = await simulate(r.object, { name: "keyed", tracepointFormats: tracepointFormats("syscalls/sys_enter_openat") });
     for (const flags of [0, 1, 1]) sim.tracepoint("syscalls", "sys_enter_openat", { flags }, { pid: 42, tgid: 42 });
     assert.deepEqual([...sim.map("byFlag").toMap()].sort(([a], [b]) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
       [{ key: 0, slot: 0 }, 1n],

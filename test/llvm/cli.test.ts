@@ -25,6 +25,8 @@ import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const EXAMPLE = "examples/latency.ts";
+/** For the commands that only compile: a probe that needs no tracefs (whose tracepoint formats only root may read). */
+const COMPILED = "examples/profile.ts";
 const noKernel = missingRoot() ?? missingTracefs();
 
 /** `tsbpf ARGS` from the repository root. */
@@ -39,13 +41,13 @@ function tsbpf(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: n
 
 describe("--backend llvm on the command line", { concurrency: true }, () => {
   it("tsbpf verify --backend llvm checks the object LLVM wrote", { skip: noLlvm }, async () => {
-    const { status, stdout } = await tsbpf(["verify", EXAMPLE, "--backend", "llvm", "--json"]);
+    const { status, stdout } = await tsbpf(["verify", COMPILED, "--backend", "llvm", "--json"]);
     assert.equal(status, ExitCode.OK);
     const report = JSON.parse(stdout) as { accepted: boolean; programs: { name: string; insns: number }[] };
     assert.equal(report.accepted, true);
     const sizes = (programs: { name: string; insns: { length: number } | number }[]) => programs.map((p) => [p.name, typeof p.insns === "number" ? p.insns : p.insns.length]);
-    const llvm = compile(join(ROOT, EXAMPLE), { backend: "llvm" });
-    const own = compile(join(ROOT, EXAMPLE));
+    const llvm = compile(join(ROOT, COMPILED), { backend: "llvm" });
+    const own = compile(join(ROOT, COMPILED));
     assert.deepEqual(sizes(report.programs), sizes(llvm.programs));
     assert.notDeepEqual(sizes(report.programs), sizes(own.programs), "the two backends' objects differ, so the check above tells them apart");
   });
@@ -61,7 +63,7 @@ describe("--backend llvm on the command line", { concurrency: true }, () => {
     const empty = mkdtempSync(join(tmpdir(), "tsbpf-no-llvm-"));
     // (compile reports it the same way: run and verify take compile's error.)
     const commands = [
-      ["verify", EXAMPLE, "--backend", "llvm"],
+      ["verify", COMPILED, "--backend", "llvm"],
       // run checks for root and tracefs before it compiles.
       ...(noKernel ? [] : [["run", EXAMPLE, "--backend", "llvm", "--no-cache", "--duration", "1"]]),
     ];

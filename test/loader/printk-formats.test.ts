@@ -13,6 +13,7 @@ import { formatPattern, printkFormats, printkMatcher, refusedFormats } from "../
 import { Session, linkProgram, openObject, type ObjectSpec } from "../../runtime/loader/index.js";
 import { openSys } from "../../runtime/sys/index.js";
 import { compileC, fixture, needsClang, needsKernel, startCli } from "./support.js";
+import { tracepointFormat } from "../support/fixture-kernel.js";
 
 /** The functions a program is linked with: itself, then what it calls or takes the address of. */
 const linkedFunctions = (spec: ObjectSpec, name: string) => linkProgram(spec, spec.programs.find((p) => p.name === name)!).functions.map((f) => f.source);
@@ -68,7 +69,7 @@ describe("bpf_printk formats", () => {
   });
 
   it("finds the formats of a tsbpf probe's printk calls", () => {
-    const r = compile({ fileName: "unlink-tracepoint.ts", text: readFileSync("examples/unlink-tracepoint.ts", "utf8") });
+    const r = compile({ fileName: "unlink-tracepoint.ts", text: readFileSync("examples/unlink-tracepoint.ts", "utf8") }, { tracepointFormat });
     assert.deepEqual(r.diagnostics, []);
     const object = readBpfObject(r.object);
     assert.deepEqual(printkFormats(object), ["unlinkat by %s pid = %llu, dfd = %d, flags = %d"]);
@@ -82,7 +83,7 @@ describe("bpf_printk formats", () => {
 export const license = "GPL";
 export const loud = tracepoint("syscalls", "sys_enter_unlinkat", () => { printk(\`loud\`); });
 export const quiet = tracepoint("syscalls", "sys_enter_openat", () => {});
-` });
+` }, { tracepointFormat });
     assert.deepEqual(quiet.diagnostics, []);
     const two = readBpfObject(quiet.object);
     const program = (object: typeof two, name: string) => object.programs.find((p) => p.name === name)!;
