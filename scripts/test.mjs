@@ -53,6 +53,8 @@ const GROUP_SIZE = 8;
 
 const groupDir = mkdtempSync(join(tmpdir(), "tsbpf-test-groups-"));
 process.on("exit", () => rmSync(groupDir, { recursive: true, force: true }));
+// A terminal's Ctrl-C reaches the test runner too: it stops, and then this process removes the entries as it exits.
+process.on("SIGINT", () => {});
 const byDir = new Map();
 for (const file of files.filter((f) => !alone(f))) {
   const dir = file.slice(0, file.lastIndexOf("/"));
