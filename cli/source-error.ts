@@ -13,6 +13,8 @@ export const RunCode = {
   AttachRefused: 3004,
   /** The kernel will not create a map as declared: its definition, or a map type, flag or limit of the running kernel. */
   MapRefused: 3005,
+  /** No file descriptor is left for the attachment: the process's limit (ulimit -n) or the system's. */
+  AttachLimit: 3006,
 } as const;
 
 /** A place in a source file; `text` is its whole line. */

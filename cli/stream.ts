@@ -672,6 +672,7 @@ const ATTACH_CODES: Record<AttachFailure, number> = {
   "not-found": RunCode.AttachTargetMissing,
   permission: RunCode.AttachDenied,
   busy: RunCode.AttachRefused,
+  limit: RunCode.AttachLimit,
   kernel: RunCode.AttachRefused,
 };
 

@@ -14,7 +14,15 @@ const WORDS: Record<string, string> = {
   ELOOP: "too many symbolic links",
   EIO: "input/output error",
   EINVAL: "the file does not accept this (a special file?)",
+  EMFILE: "the process has too many files open",
+  ENFILE: "the system has too many files open",
 };
+
+/** Out of file descriptors (the process's or the system's): a failed read that says nothing about the file itself. */
+export function outOfFiles(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+}
 
 /** `error`'s reason in words (with the code, for searching), or its message when it carries no code. */
 export function fileErrorText(error: unknown): string {

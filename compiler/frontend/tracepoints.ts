@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { similarNames } from "../similar.js";
 import { globRegExp } from "../glob.js";
+import { outOfFiles } from "../file-error.js";
 
 /** An integer as the record stores it. */
 export interface TracepointInt {
@@ -97,7 +98,8 @@ export function matchingTracepoints(group: string, name: string, roots: readonly
     let text: string | undefined;
     try {
       text = readFileSync(join(root, "available_events"), "utf8");
-    } catch {
+    } catch (error) {
+      if (outOfFiles(error)) throw error;
       const groups = list(join(root, "events"));
       if (groups.length) text = groups.filter((x) => g.test(x)).flatMap((x) => list(join(root, "events", x)).map((y) => `${x}:${y}`)).join("\n");
     }
@@ -153,7 +155,8 @@ export function similarTracepoints(group: string, name: string, roots: readonly 
 function list(dir: string): string[] {
   try {
     return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
+  } catch (error) {
+    if (outOfFiles(error)) throw error;
     return [];
   }
 }

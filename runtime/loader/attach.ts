@@ -23,6 +23,7 @@ import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./
 import { similarNames } from "../../compiler/similar.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
 import { matchingTracepoints } from "../../compiler/frontend/tracepoints.js";
+import { outOfFiles } from "../../compiler/file-error.js";
 import { probeCookie } from "./probe-names.js";
 import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
 import { kernelBtf } from "./core.js";
@@ -149,11 +150,20 @@ function closeAll(sys: Sys, fds: readonly number[]): void {
 }
 
 function failure(e: unknown): AttachFailure {
+  if (outOfFiles(e)) return "limit";
   if (!(e instanceof SysError)) return "kernel";
   if (e.code === "EPERM" || e.code === "EACCES") return "permission";
   if (e.code === "ENOENT" || e.code === "ENODEV") return "not-found";
   if (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP" || e.code === "ENOSYS") return "unsupported";
   return "kernel";
+}
+
+/** Why an attachment failed, in words: out of file descriptors (each probe holds one or two) said with what to do. */
+function failureText(e: unknown): string {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (code === "EMFILE") return "the process has no file descriptor left (EMFILE; each attached probe holds one or two): raise its limit, which `ulimit -n` shows (`ulimit -n 65536`), or attach fewer probes";
+  if (code === "ENFILE") return "the system's file table is full (ENFILE): close other programs' files, or raise fs.file-max";
+  return (e as Error).message;
 }
 
 /** Opens a perf event, hands it the program and enables it; the fd is closed again on any failure. */
@@ -177,7 +187,7 @@ function perfHook(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAt
     // x86-64 uprobes refuse instructions they cannot single-step out of line (AVX's VEX-encoded ones among them).
     const stepless = e instanceof SysError && e.code === "ENOTSUPP" && /^uprobe|^uretprobe/.test(description);
     const why = stepless ? "; the kernel cannot place a uprobe on the instruction there (it refuses some it cannot single-step, as AVX ones): probe a caller, or an offset past that instruction (`func+N`)" : "";
-    throw new AttachError(`cannot create the ${description} event for program ${spec.name}: ${(e as Error).message}${why}`, failure(e), { cause: e });
+    throw new AttachError(`cannot create the ${description} event for program ${spec.name}: ${failureText(e)}${why}`, failure(e), { cause: e });
   }
   const fds = [fd];
   try {
@@ -186,7 +196,7 @@ function perfHook(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAt
     sys.ioctl(fd, PerfIoc.ENABLE, 0);
   } catch (e) {
     closeAll(sys, fds);
-    const why = spec.probeNames && e instanceof SysError && e.code === "EINVAL" ? "the running kernel cannot link a program to a perf event with a cookie (Linux 5.15 can), which probe() needs" : (e as Error).message;
+    const why = spec.probeNames && e instanceof SysError && e.code === "EINVAL" ? "the running kernel cannot link a program to a perf event with a cookie (Linux 5.15 can), which probe() needs" : failureText(e);
     throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${why}`, failure(e), { cause: e });
   }
   return fds;
@@ -280,7 +290,7 @@ function attachTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { grou
   const noTracefs = missingTracefs();
   if (noTracefs) throw new AttachError(`cannot attach tracepoint ${t.group}:${t.name}: ${noTracefs}`, "unsupported");
   if (isGlob(t.group) || isGlob(t.name)) return attachTracepoints(sys, progFd, spec, t);
-  const id = tracepointId(t.group, t.name);
+  const id = readingTracefs(`tracepoint ${t.group}:${t.name}`, () => tracepointId(t.group, t.name));
   if (id === undefined || !Number.isInteger(id)) {
     const groupExists = existsSync(`${tracefsPath()}/events/${t.group}`);
     throw new AttachError(
@@ -293,15 +303,25 @@ function attachTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { grou
   return perfAttach(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${t.group}:${t.name}`);
 }
 
+/** What `read` gives from tracefs; no file descriptor left to read it with is an AttachError saying so. */
+function readingTracefs<T>(description: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (!outOfFiles(e)) throw e;
+    throw new AttachError(`cannot attach ${description}: ${failureText(e)}`, "limit", { cause: e });
+  }
+}
+
 /** A glob (`syscalls:sys_enter_*`): the program on every tracepoint it matches, one perf event each, as one attachment. */
 function attachTracepoints(sys: Sys, progFd: number, spec: ProgramSpec, t: { group: string; name: string }): Attachment {
   const pattern = `${t.group}:${t.name}`;
   const root = tracefsPath();
-  const matches = matchingTracepoints(t.group, t.name, root ? [root] : undefined) ?? [];
+  const matches = readingTracefs(`tracepoint ${pattern}`, () => matchingTracepoints(t.group, t.name, root ? [root] : undefined)) ?? [];
   if (!matches.length) throw new AttachError(`no tracepoint matches ${pattern} (in ${root}/available_events)`, "not-found");
   return globAttachment(sys, spec, matches, `tracepoint ${pattern}`, "tracepoint", (key) => {
     const [group, name] = key.split("/") as [string, string];
-    const id = tracepointId(group, name);
+    const id = readingTracefs(`tracepoint ${group}:${name}`, () => tracepointId(group, name));
     // Listed in available_events but gone since (a module unloaded): nothing to attach there.
     if (id === undefined || !Number.isInteger(id)) return undefined;
     return { fds: perfHook(sys, progFd, spec, { type: PerfType.TRACEPOINT, config: BigInt(id) }, `tracepoint ${group}:${name}`) };
@@ -313,7 +333,7 @@ function attachRawTracepoint(sys: Sys, progFd: number, spec: ProgramSpec, t: { n
     return attachment(sys, spec, `raw tracepoint ${t.name}`, sys.rawTracepointOpen(t.name, progFd));
   } catch (e) {
     const reason = failure(e);
-    throw new AttachError(reason === "not-found" ? `unknown raw tracepoint ${t.name}` : `cannot attach program ${spec.name} to raw tracepoint ${t.name}: ${(e as Error).message}`, reason, { cause: e });
+    throw new AttachError(reason === "not-found" ? `unknown raw tracepoint ${t.name}` : `cannot attach program ${spec.name} to raw tracepoint ${t.name}: ${failureText(e)}`, reason, { cause: e });
   }
 }
 
@@ -340,7 +360,7 @@ function attachBtfHook(sys: Sys, progFd: number, spec: ProgramSpec, t: { hook: B
     if (spec.probeNames && e instanceof SysError && (e.code === "EINVAL" || e.code === "E2BIG")) {
       throw new AttachError(`cannot attach program ${spec.name} to ${description}: it calls probe(), whose name this kind of link carries in its cookie, which the running kernel does not take (Linux 6.10 added it); leave probe() out of it`, "unsupported", { cause: e });
     }
-    throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${(e as Error).message}`, failure(e), { cause: e });
+    throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${failureText(e)}`, failure(e), { cause: e });
   }
 }
 
@@ -439,7 +459,7 @@ function uprobeMultiAttach(sys: Sys, progFd: number, spec: ProgramSpec, what: st
       );
       attached += group.length;
     } catch (e) {
-      const error = new AttachError(`cannot attach program ${spec.name} to ${group.length === 1 ? describe(group[0]!) : what}: ${(e as Error).message}`, failure(e), { cause: e });
+      const error = new AttachError(`cannot attach program ${spec.name} to ${group.length === 1 ? describe(group[0]!) : what}: ${failureText(e)}`, failure(e), { cause: e });
       if (!refusedHere(e)) throw error;
       if (group.length === 1) return void refused.push(error);
       link(group.slice(0, group.length >> 1));
@@ -525,7 +545,7 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
       try {
         sys.mapUpdate(map.fd, k, bytes);
       } catch (e) {
-        throw new AttachError(`${cannot}: writing its argument spec into __bpf_usdt_specs failed: ${(e as Error).message}`, failure(e), { cause: e });
+        throw new AttachError(`${cannot}: writing its argument spec into __bpf_usdt_specs failed: ${failureText(e)}`, failure(e), { cause: e });
       }
       usdt!.ids.set(key, id);
     }
@@ -549,14 +569,14 @@ function attachUsdt(sys: Sys, progFd: number, spec: ProgramSpec, t: { binary: st
           { pid, cpu: pid === -1 ? 0 : -1 },
         );
       } catch (e) {
-        throw new AttachError(`cannot create the ${where} event for program ${spec.name}: ${(e as Error).message}`, failure(e), { cause: e });
+        throw new AttachError(`cannot create the ${where} event for program ${spec.name}: ${failureText(e)}`, failure(e), { cause: e });
       }
       events.push(pfd);
       try {
         links.push(sys.linkCreate({ progFd, targetFd: pfd, attachType: AttachType.PERF_EVENT, perfEventCookie: spec.probeNames ? probeCookie(`usdt:${path}:${s.provider}:${s.name}`, siteIds[i]!) : BigInt(siteIds[i]!) }));
         sys.ioctl(pfd, PerfIoc.ENABLE, 0);
       } catch (e) {
-        throw new AttachError(`cannot attach program ${spec.name} to ${where}: ${(e as Error).message}`, failure(e), { cause: e });
+        throw new AttachError(`cannot attach program ${spec.name} to ${where}: ${failureText(e)}`, failure(e), { cause: e });
       }
     });
   } catch (e) {
@@ -604,7 +624,7 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
         if (missing && t.probe === "hardware") {
           throw new AttachError(`cannot attach ${name}: this machine's CPU exposes no ${t.event} counter to the kernel (a virtual machine often exposes none: /sys/bus/event_source/devices has no cpu); count software events or sample with profile() instead`, "unsupported", { cause: e });
         }
-        const why = missing ? `the kernel has no ${"event" in t ? t.event : "cpu-clock"} software event` : (e as Error).message;
+        const why = missing ? `the kernel has no ${"event" in t ? t.event : "cpu-clock"} software event` : failureText(e);
         throw new AttachError(`cannot create the ${name} event on CPU ${cpu} for program ${spec.name}: ${why}`, failure(e), { cause: e });
       }
       events.push(pfd);
@@ -621,7 +641,7 @@ function attachPerfEvent(sys: Sys, progFd: number, spec: ProgramSpec, t: Extract
         if (!perfLinks) sys.ioctl(pfd, PerfIoc.SET_BPF, progFd);
         sys.ioctl(pfd, PerfIoc.ENABLE, 0);
       } catch (e) {
-        throw new AttachError(`cannot attach program ${spec.name} to ${name} on CPU ${cpu}: ${(e as Error).message}`, failure(e), { cause: e });
+        throw new AttachError(`cannot attach program ${spec.name} to ${name} on CPU ${cpu}: ${failureText(e)}`, failure(e), { cause: e });
       }
     }
   } catch (e) {

@@ -103,6 +103,8 @@ export type AttachFailure =
   | "permission"
   /** Another process holds it: the shared trace_pipe allows one reader at a time (EBUSY). */
   | "busy"
+  /** The process, or the system, has no file descriptor left for another perf event (EMFILE, ENFILE). */
+  | "limit"
   /** Anything else the kernel refused. */
   | "kernel";
 

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { LinuxSys, cpuList } from "./linux.js";
 import { ProgType } from "./constants.js";
 import { SysError, type IdKind, type Sys } from "./sys.js";
+import { outOfFiles } from "../../compiler/file-error.js";
 
 let shared: LinuxSys | undefined;
 
@@ -155,7 +156,9 @@ export function tracepointId(group: string, name: string): number | undefined {
   if (!root) return undefined;
   try {
     return Number(readFileSync(`${root}/events/${group}/${name}/id`, "utf8").trim());
-  } catch {
+  } catch (error) {
+    // Out of file descriptors is no sign that the tracepoint is missing.
+    if (outOfFiles(error)) throw error;
     return undefined;
   }
 }

@@ -18,7 +18,7 @@ import { usageMessage } from "../../cli/cli.js";
 import { handler as loadCommand } from "../../cli/commands/load.js";
 import { handler as disasmCommand } from "../../cli/commands/disasm.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
-import { missingRoot } from "../../runtime/sys/index.js";
+import { missingRoot, missingTracefs } from "../../runtime/sys/index.js";
 import { CLI } from "../support/cli.js";
 import { tracepointFormat } from "../support/fixture-kernel.js";
 
@@ -354,4 +354,14 @@ test("tsbpf exec with no program on standard input, or stray arguments, is a usa
   const stray = tsbpfWith("b7 00 00 00 00 00 00 00 95 00 00 00 00 00 00 00", "exec", "00", "01", "zz");
   assert.equal(stray.status, 2, stray.stderr);
   assert.match(stray.stderr, /^tsbpf: unexpected argument 01, zz: tsbpf exec takes one memory argument \(the program comes on standard input\)\n/);
+});
+
+test("probes that need more file descriptors than the process may open say so and how to raise the limit (exit 4)", { skip: missingRoot() ?? missingTracefs() ?? false }, () => {
+  // 360 syscall tracepoints (a perf event and a link each) under a limit of 400: tracefs's files, or a perf event, fail.
+  const glob = 'tracepoint("syscalls", "sys_enter_*", () => { calls.increment(probe()); }); export const calls = new Count<ProbeName>(512);';
+  const command = [process.execPath, ...CLI, "run", "--duration", "1", "-e", glob].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const r = spawnSync("bash", ["-c", `ulimit -n 400 && exec ${command}`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 4, r.stderr);
+  assert.match(r.stderr, /error TSBPF3006: cannot attach .*tracepoint syscalls:sys_enter_\w+: the process has no file descriptor left \(EMFILE; .*`ulimit -n`/);
+  assert.doesNotMatch(r.stderr, /no tracepoint matches|errno/);
 });

@@ -112,6 +112,25 @@ describe("a clang object's perf_event programs", needsClang, () => {
     assert.deepEqual(sys.leaks(), []);
   });
 
+  it("out of file descriptors (EMFILE) is a limit to raise, not a kernel refusal, and leaves nothing open", () => {
+    class FullSys extends FakeSys {
+      override perfEventOpen(...args: Parameters<FakeSys["perfEventOpen"]>): number {
+        if (args[1]?.cpu === 1) throw new SysError("perf_event_open", Errno.EMFILE);
+        return super.perfEventOpen(...args);
+      }
+    }
+    const sys = new FullSys();
+    const obj = loadObject(sys, openObject(readFileSync(fixturePath("profile")), { name: "profile" }));
+    const before = sys.openFds();
+    assert.throws(
+      () => obj.attach("on_sample", { cpus: [0, 1], maxSampleRate: 1000 }),
+      (e: unknown) => e instanceof AttachError && e.reason === "limit" && /event on CPU 1 for program on_sample: the process has no file descriptor left \(EMFILE; .*`ulimit -n`/.test(e.message),
+    );
+    assert.deepEqual(sys.openFds(), before);
+    obj.close();
+    assert.deepEqual(sys.leaks(), []);
+  });
+
   it("a kernel without perf links (BPF_LINK_CREATE EINVAL) gets the program through PERF_EVENT_IOC_SET_BPF", () => {
     class NoPerfLinks extends FakeSys {
       override linkCreate(o: LinkCreateOptions): number {
