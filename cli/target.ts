@@ -8,6 +8,9 @@ import { delimiter, join } from "node:path";
 import { UserError } from "./exit-codes.js";
 import { execStub } from "./exec-stub.js";
 import { native } from "../runtime/sys/native.js";
+import { Poll } from "../runtime/sys/constants.js";
+import { openSys } from "../runtime/sys/kernel.js";
+import type { Sys } from "../runtime/sys/sys.js";
 import { isMappedFile, parseMaps, type MapsEntry } from "../runtime/loader/usymbolize.js";
 
 export interface Target {
@@ -258,23 +261,42 @@ export function startCommand(line: string, options: { quietStdout?: boolean } = 
   return target;
 }
 
-/** A running process named by --pid; the run stops when it exits (checked every 100 ms). */
-export function existingProcess(pid: number): Target {
+/**
+ * A running process named by --pid; the run stops when it exits (checked every 100 ms). Through a pidfd (Linux 5.3),
+ * which names that very process, whatever reuses its id, and is polled without opening a file: a read of
+ * /proc/PID/stat, the fallback, is an open the run's own probes see (tools/opensnoop.ts -p listed ten a second).
+ */
+export function existingProcess(pid: number, sys: Pick<Sys, "pidfdOpen" | "poll" | "close"> = openSys()): Target {
   if (!Number.isInteger(pid) || pid <= 0) throw new UserError(`--pid must be a process id (a positive integer), not ${pid}`);
   if (processState(pid) === undefined) throw new UserError(`--pid: there is no process ${pid}`);
   // /proc lists threads too: a thread's id would pass here, then match no targetPid() filter and no uprobe_multi link.
   const tgid = processOf(pid);
   if (tgid !== undefined && tgid !== pid) throw new UserError(`--pid: ${pid} is a thread of process ${tgid}; give the process's id (-p ${tgid})`);
+  let pidfd: number | undefined;
+  try {
+    pidfd = sys.pidfdOpen(pid);
+  } catch {
+    // A kernel before 5.3 (ENOSYS), or a process gone meanwhile (ESRCH): /proc says which.
+  }
+  const gone = (): boolean => {
+    if (pidfd !== undefined) return (sys.poll([{ fd: pidfd, events: Poll.IN }], 0)[0]! & Poll.IN) !== 0;
+    const state = processState(pid);
+    return state === undefined || state === "Z";
+  };
   let timer: NodeJS.Timeout | undefined;
   const exited = new Promise<string>((resolve) => {
     timer = setInterval(() => {
-      const state = processState(pid);
-      if (state !== undefined && state !== "Z") return;
+      if (!gone()) return;
       clearInterval(timer);
       resolve(`process ${pid} exited`);
     }, 100);
   });
-  return { pid, name: `process ${pid}`, exited, resume() {}, release: () => clearInterval(timer) };
+  const release = () => {
+    clearInterval(timer);
+    if (pidfd !== undefined) sys.close(pidfd);
+    pidfd = undefined;
+  };
+  return { pid, name: `process ${pid}`, exited, resume() {}, release };
 }
 
 /**

@@ -417,9 +417,9 @@ export const Epoll = {
 } as const;
 
 /** Numbers of the syscalls glibc has no wrapper for; they differ per architecture (arch/x86/entry/syscalls, include/uapi/asm-generic/unistd.h). */
-const SYSCALLS_BY_ARCH: Record<string, { BPF: number; PERF_EVENT_OPEN: number }> = {
-  x64: { BPF: 321, PERF_EVENT_OPEN: 298 },
-  arm64: { BPF: 280, PERF_EVENT_OPEN: 241 },
+const SYSCALLS_BY_ARCH: Record<string, { BPF: number; PERF_EVENT_OPEN: number; PIDFD_OPEN: number }> = {
+  x64: { BPF: 321, PERF_EVENT_OPEN: 298, PIDFD_OPEN: 434 },
+  arm64: { BPF: 280, PERF_EVENT_OPEN: 241, PIDFD_OPEN: 434 },
 };
 export const SyscallNr = SYSCALLS_BY_ARCH[process.arch] ?? SYSCALLS_BY_ARCH.x64!;
 

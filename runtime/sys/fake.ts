@@ -674,4 +674,8 @@ export class FakeSys implements Sys {
   getpid(): number {
     return this.pid;
   }
+
+  pidfdOpen(): number {
+    return fail("pidfd_open", Errno.ENOSYS);
+  }
 }

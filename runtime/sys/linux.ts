@@ -46,6 +46,7 @@ interface Ffi {
   getpid: NativeFn;
   sysconf: NativeFn;
   eventfd: NativeFn;
+  pidfdOpen: NativeFn;
   /** pthread_sigmask, or undefined where libc has none to be had. */
   sigmask: NativeFn | undefined;
 }
@@ -65,6 +66,7 @@ function native(): Ffi {
     koffi,
     bpf: fn(libc.func("syscall", "long", ["long", "int", "uint64", "uint"])),
     perfEventOpen: fn(libc.func("syscall", "long", ["long", "uint64", "int", "int", "int", "ulong"])),
+    pidfdOpen: fn(libc.func("syscall", "long", ["long", "int", "uint"])),
     ioctl: fn(libc.func("ioctl", "int", ["int", "ulong", "uint64"])),
     close: fn(libc.func("int close(int fd)")),
     mmap: libc.func("mmap", "void *", ["uint64", "size_t", "int", "int", "int", "int64"]),
@@ -884,6 +886,11 @@ export class LinuxSys implements Sys {
 
   getpid(): number {
     return native().getpid();
+  }
+
+  pidfdOpen(pid: number): number {
+    // The fd is close-on-exec without a flag (the kernel always sets it).
+    return check("pidfd_open", native().pidfdOpen(SyscallNr.PIDFD_OPEN, pid, 0));
   }
 }
 

@@ -406,6 +406,8 @@ export interface Sys {
   eventfd(): number;
   /** Makes an eventfd readable, waking a poll on another thread at once. */
   signalEventfd(fd: number): void;
+  /** pidfd_open (Linux 5.3): an fd for the process, readable (Poll.IN) once it has exited. Closed with close(). */
+  pidfdOpen(pid: number): number;
 
   getpid(): number;
 }

@@ -3,12 +3,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { existingProcess, filesNotMapped, splitCommand, startCommand } from "../../cli/target.js";
 import { parseTarget } from "../../cli/stream-options.js";
 import { UserError } from "../../cli/exit-codes.js";
+import { SysError, openSys } from "../../runtime/sys/index.js";
 
 const state = (pid: number) => {
   try {
@@ -165,6 +166,9 @@ describe("--command", () => {
   });
 });
 
+/** The methods existingProcess() calls, bound to `sys`, to be replaced one at a time. */
+const bind = (sys: ReturnType<typeof openSys>) => ({ pidfdOpen: sys.pidfdOpen.bind(sys), poll: sys.poll.bind(sys), close: sys.close.bind(sys) });
+
 describe("--pid", () => {
   it("follows a running process and says when it has exited", async () => {
     const sleeper = startCommand("sleep 0.2");
@@ -172,6 +176,32 @@ describe("--pid", () => {
     assert.equal(target.name, `process ${sleeper.pid}`);
     sleeper.resume();
     assert.equal(await target.exited, `process ${sleeper.pid} exited`);
+  });
+
+  it("waits on a pidfd, which it closes at release, and on /proc where the kernel has no pidfd_open", async () => {
+    const link = (fd: string) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return undefined; // the directory's own fd, closed once listed
+      }
+    };
+    const pidfds = () => readdirSync("/proc/self/fd").filter((fd) => link(fd) === "anon_inode:[pidfd]").length;
+    for (const sys of [openSys(), { ...bind(openSys()), pidfdOpen: () => { throw new SysError("pidfd_open", 38); } }]) {
+      const sleeper = startCommand("sleep 0.2");
+      try {
+        // (The command's own process may hold one: Node's spawn does where libuv has pidfds.)
+        const before = pidfds();
+        const target = existingProcess(sleeper.pid, sys);
+        assert.equal(pidfds(), before + (sys === openSys() ? 1 : 0), "a pidfd is open while it waits, where there is one");
+        sleeper.resume();
+        assert.equal(await target.exited, `process ${sleeper.pid} exited`);
+        target.release();
+        assert.ok(pidfds() <= before);
+      } finally {
+        sleeper.release();
+      }
+    }
   });
 
   it("tells the probed files a process does not map from those it maps, under any path to them", async () => {
