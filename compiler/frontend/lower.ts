@@ -152,6 +152,8 @@ function kernelArrayType(m: KernelArray): string {
 }
 
 type MapClass = (typeof MAPS)[number];
+/** A probe's handler: a function written in place, or a module-level one named (a declaration with its body). */
+type Handler = TS.ArrowFunction | TS.FunctionExpression | (TS.FunctionDeclaration & { body: TS.Block });
 /** Maps whose delete and update free elements (an update replaces one): a lookup's pointer may then see another key's. */
 const HASH_MAPS: ReadonlySet<MapClass> = new Set(["HashMap", "PerCpuHashMap", "LruHashMap"]);
 
@@ -1029,10 +1031,7 @@ export function lower(
     if ((kind === "uprobe" || kind === "uretprobe") && isGlob(names[0]!)) {
       fail(args[0]!, Code.BadProbe, `the binary of ${kind}() must be one path, not a glob (\`${names[0]}\`): only its function name may hold * and ?`);
     }
-    const handler = args[strings]!;
-    if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
-      return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
-    }
+    const handler = handlerOf(kind, args[strings]!);
     const section =
       kind === "tracepoint" ? `tracepoint/${names[0]}/${names[1]}` : kind === "rawTracepoint" ? `tp_btf/${names[0]}` : kind === "uprobe" || kind === "uretprobe" || kind === "usdt" ? `${kind}/${names.join(":")}` : `${kind}/${names[0]}`;
 
@@ -1174,10 +1173,7 @@ export function lower(
       if (!event) return fail(eventArg, Code.BadProbe, `the first argument of ${kind}() must name a ${kind} event: ${Object.keys(PERF_EVENT_NAMES[kind]).join(", ")}`);
       probe = { probe: kind, event, count: n };
     } else probe = { probe: kind, unit: kind === "profile" ? "hz" : "ms", rate: n };
-    const handler = args.at(-1)!;
-    if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
-      return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
-    }
+    const handler = handlerOf(kind, args.at(-1)!);
     // The context is struct bpf_perf_event_data; the helpers take it implicitly, so no code reads it.
     const unread = "(struct bpf_perf_event_data) cannot be read; pidTgid(), comm(), smpProcessorId() and getStackId() describe the interrupted task";
     return lowerContextFree(name, kind, handler, PERF_EVENT_SECTION, perfEventTag(probe), unread);
@@ -1186,14 +1182,26 @@ export function lower(
   /** begin(handler) and end(handler), bpftrace's BEGIN and END: a raw tracepoint program tsbpf run runs once. */
   function lowerRunProbe(name: string, kind: RunWhen, call: TS.CallExpression): LoweredProgram {
     const handler = call.arguments[0];
-    if (call.arguments.length !== 1 || !handler || !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler))) {
-      return fail(call, Code.BadProbe, `${kind}() takes one handler, an arrow function written in place`);
+    if (call.arguments.length !== 1 || !handler) {
+      return fail(call, Code.BadProbe, `${kind}() takes one handler, an arrow function written in place or a module-level function's name`);
     }
-    return lowerContextFree(name, kind, handler, RUN_SECTION, runTag(kind), "cannot be read: it runs in tsbpf's own process, with no probed event");
+    return lowerContextFree(name, kind, handlerOf(kind, handler), RUN_SECTION, runTag(kind), "cannot be read: it runs in tsbpf's own process, with no probed event");
+  }
+
+  /**
+   * A probe's handler: an arrow function (or function expression) written in place, or the name of a module-level
+   * function (`function count() {...}`, `const count = () => ...`), which several probes may share, as a bpftrace
+   * probe list shares one action block; each probe lowers its body as its own program.
+   */
+  function handlerOf(kind: ProbeKind, node: TS.Expression): Handler {
+    if (ts.isArrowFunction(node) || ts.isFunctionExpression(node)) return node;
+    const named = ts.isIdentifier(node) ? functions.get(checker.getSymbolAtLocation(node)!) : undefined;
+    if (named) return named as Handler;
+    return fail(node, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place or the name of a module-level function`);
   }
 
   /** A handler that reads no context (it may name one and never use it): the program, its section and FUNC tag. */
-  function lowerContextFree(name: string, kind: ProbeKind, handler: TS.ArrowFunction | TS.FunctionExpression, section: string, tag: string, unread: string): LoweredProgram {
+  function lowerContextFree(name: string, kind: ProbeKind, handler: Handler, section: string, tag: string, unread: string): LoweredProgram {
     const params = handler.parameters;
     if (params.length > 1) fail(params[1]!, Code.TooManyParams, `a ${kind} handler takes no parameters (at most its context, which it cannot read)`);
     if (params[0]) {
