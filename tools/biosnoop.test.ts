@@ -31,3 +31,16 @@ test("biosnoop: each completed request prints its issuer, disk name, direction, 
   ]);
   assert.equal(sim.map("issued").toMap().size, 0);
 });
+
+test("biosnoop: --set disk=NAME keeps that disk's requests alone", async () => {
+  const sim = await simulate("tools/biosnoop.ts", { globals: { disk: "nvme0n1" } });
+  const { kernel } = sim;
+  const queue = (name: string) => kernel.alloc("request_queue", { disk: kernel.alloc("gendisk", { disk_name: name }) });
+  const onVda = kernel.alloc("request", { q: queue("vda"), __sector: 8n });
+  const onNvme = kernel.alloc("request", { q: queue("nvme0n1"), __sector: 16n });
+  const onNvme1 = kernel.alloc("request", { q: queue("nvme0n1p1"), __sector: 24n });
+  for (const rq of [onVda, onNvme, onNvme1]) sim.rawTracepoint("block_rq_issue", [rq], { pid: 7, comm: "fio" });
+  kernel.advance(100_000);
+  for (const rq of [onVda, onNvme, onNvme1]) sim.rawTracepoint("block_rq_complete", [rq, 0, 4096]);
+  assert.deepEqual(sim.output().trimEnd().split("\n").map(columns).map((c) => [c[3], c[5]]), [["nvme0n1", "16"]]);
+});

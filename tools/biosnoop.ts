@@ -3,6 +3,7 @@
 // The scheduler's block_rq_issue and block_rq_complete raw tracepoints hand over the kernel's struct request, typed
 // from BTF: a request is known by its address, as bcc keys it, and its disk's name is rq.q.disk.disk_name.
 //   npx tsbpf run tools/biosnoop.ts          # then, elsewhere: dd if=/dev/zero of=/var/tmp/x bs=64k count=16 oflag=direct
+//   npx tsbpf run tools/biosnoop.ts --set disk=vda      # one disk's requests (bcc's -d)
 import { begin, rawTracepoint, ktimeNs, pidTgid, comm, printf, ArrayMap, HashMap, type u32, type u64, type Str } from "tsbpf";
 import type { request } from "tsbpf/kernel";
 
@@ -11,6 +12,9 @@ export const license = "GPL";
 /** The operation in a request's cmd_flags (include/linux/blk_types.h: REQ_OP_BITS is 8). */
 const REQ_OP_MASK = 0xff;
 const REQ_OP_WRITE = 1;
+
+/** Only this disk's requests (bcc's -d); every disk's while empty. */
+let disk: Str<32> = "";
 
 /** Who issued a request, and when. */
 interface Issue {
@@ -29,6 +33,7 @@ export const header = begin(() => {
 });
 
 export const issue = rawTracepoint("block_rq_issue", (rq) => {
+  if (disk && rq.q.disk.disk_name !== disk) return;
   issued.update(rq as u64, { ts: ktimeNs(), pid: pidTgid() >> 32, comm: comm() });
 });
 
