@@ -25,3 +25,10 @@ test("syncsnoop: each sync syscall prints the caller and the tracepoint that fir
     "",
   ].join("\n"));
 });
+
+test("syncsnoop: with a target (-c, -p) only its calls print", async () => {
+  const sim = await simulate("tools/syncsnoop.ts", { tracepointFormats: tracepointFormats(...calls.map((c) => `syscalls/sys_enter_${c}`)), targetPid: 50 });
+  sim.tracepoint("syscalls", "sys_enter_sync", { __syscall_nr: 162 }, { pid: 49, comm: "sync" });
+  sim.tracepoint("syscalls", "sys_enter_syncfs", { __syscall_nr: 306, fd: 3 }, { pid: 51, tgid: 50, comm: "sync" });
+  assert.match(sim.output(), /^\d\d:\d\d:\d\d  50     sync             tracepoint:syscalls:sys_enter_syncfs\n$/);
+});

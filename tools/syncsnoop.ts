@@ -1,8 +1,9 @@
 // syncsnoop: every call that flushes file data to storage (sync, syncfs, fsync, fdatasync, msync, sync_file_range),
 // with the caller and the call's tracepoint, as bpftrace's tools/syncsnoop.bt and bcc's syncsnoop. One probe takes
-// the six syscalls' entry tracepoints through a glob; probe() names the one that fired.
+// the six syscalls' entry tracepoints through a glob; probe() names the one that fired. With -c or -p, only that
+// process's calls print.
 //   npx tsbpf run tools/syncsnoop.ts         # then, elsewhere: sync
-import { begin, tracepoint, pidTgid, comm, probe, printf, time } from "tsbpf";
+import { begin, tracepoint, pidTgid, targetPid, comm, probe, printf, time } from "tsbpf";
 
 export const license = "GPL";
 
@@ -12,6 +13,7 @@ export const header = begin(() => {
 });
 
 export const syncs = tracepoint("syscalls", "sys_enter_*sync*", () => {
+  if (targetPid() !== 0 && pidTgid() >> 32 !== targetPid()) return;
   time("%H:%M:%S  ");
   printf("%-6d %-16s %s\n", pidTgid() >> 32, comm(), probe());
 });
