@@ -18,6 +18,7 @@ import type * as TS from "typescript";
 import {
   BOOL,
   FunctionBuilder,
+  I8,
   I32,
   I64,
   INT_TYPES,
@@ -152,6 +153,8 @@ function kernelArrayType(m: KernelArray): string {
 }
 
 type MapClass = (typeof MAPS)[number];
+/** A probe's handler: a function written in place, or a module-level one named (a declaration with its body). */
+type Handler = TS.ArrowFunction | TS.FunctionExpression | (TS.FunctionDeclaration & { body: TS.Block });
 /** Maps whose delete and update free elements (an update replaces one): a lookup's pointer may then see another key's. */
 const HASH_MAPS: ReadonlySet<MapClass> = new Set(["HashMap", "PerCpuHashMap", "LruHashMap"]);
 
@@ -188,7 +191,7 @@ type Binding =
    * before loading (tsbpf run --set NAME=VALUE), read where a handler reads it. `array`: an Arr<T, N> one's layout,
    * read element by element in place; `type` is then its elements' type.
    */
-  | { kind: "param"; name: string; offset: number; type: IntType; array?: Layout & { kind: "array" } }
+  | { kind: "param"; name: string; offset: number; type: IntType; array?: Layout & { kind: "array" | "str" } }
   /** A module-level map or constant whose declaration was reported: its uses end lowering without more diagnostics. */
   | { kind: "failed" };
 
@@ -289,6 +292,14 @@ class Rodata {
   /** A global array of integers the loader may set, of `dimensions` (outermost first), holding `values` in C's order; its offset. */
   array(name: string, type: IntType, values: readonly bigint[], dimensions: readonly number[]): number {
     return this.ints(name, type, values, dimensions);
+  }
+  /** A global `char name[size]` the loader may set from text, holding `text` and zeros after it; its offset. */
+  chars(name: string, text: Uint8Array, size: number): number {
+    const bytes = new Uint8Array(size);
+    bytes.set(text);
+    const at = this.place(bytes, 1);
+    this.vars.push({ name, offset: at, size, kind: "int", type: I8, dimensions: [size], chars: true });
+    return at;
   }
   private ints(name: string, type: IntType, values: readonly bigint[], dimensions?: readonly number[]): number {
     const size = type.bits / 8;
@@ -874,11 +885,12 @@ export function lower(
     const name = (decl.name as TS.Identifier).text;
     if (/^_*tsbpf_/.test(name)) fail(decl.name, Code.UnsupportedTopLevel, `names beginning with tsbpf_ are tsbpf's own: rename the parameter ${name}`);
     if (decl.type && ts.isTypeReferenceNode(decl.type) && builtin(decl.type.typeName) === "Arr") return arrayParameter(decl, name, decl.type);
+    if (decl.type && ts.isTypeReferenceNode(decl.type) && builtin(decl.type.typeName) === "Str") return stringParameter(decl, name, decl.type);
     if (ts.isArrayLiteralExpression(skipParentheses(decl.initializer!))) {
       fail(decl.initializer!, Code.UnsupportedTopLevel, `an array parameter needs its type, Arr<T, N> (\`let ${name}: Arr<u32, 4> = [1, 2];\`)`);
     }
     const declared = decl.type ? (enumTypeOf(decl.type) ?? intTypeOf(decl.type)) : undefined;
-    if (declared?.ptr || declared?.stack || declared?.probe) fail(decl.type!, Code.UnsupportedTopLevel, `a parameter is an integer, a boolean or an Arr<T, N> of them, not a ${decl.type!.getText(file)}`);
+    if (declared?.ptr || declared?.stack || declared?.probe) fail(decl.type!, Code.UnsupportedTopLevel, `a parameter is an integer, a boolean, an Arr<T, N> of them or a Str<N>, not a ${decl.type!.getText(file)}`);
     const v = new FnLowering(new FunctionBuilder(), new Map(moduleScope)).value(decl.initializer!);
     if (v.op.kind !== "imm") fail(decl.initializer!, Code.UnsupportedTopLevel, "a parameter's value must be an integer computable at compile time; the loader may set another (tsbpf run --set NAME=VALUE)");
     const value = (v.op as Imm).value;
@@ -925,6 +937,22 @@ export function lower(
     };
     fill(decl.initializer!, 0);
     moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "param", name, offset: rodata.array(name, type, values, dimensions), type, array: layout });
+  }
+
+  /**
+   * `let NAME: Str<N> = "text"`: a string parameter, as a libbpf tool's `const volatile char name[16]`, which
+   * `tsbpf run --set NAME=TEXT` fills (at most N - 1 bytes and a NUL). Handlers read it in place, as a Str<N>.
+   */
+  function stringParameter(decl: TS.VariableDeclaration, name: string, typeNode: TS.TypeNode): void {
+    const layout = layoutOf(typeNode) as Layout & { kind: "str" };
+    const init = skipParentheses(decl.initializer!);
+    if (!ts.isStringLiteral(init) && !ts.isNoSubstitutionTemplateLiteral(init)) {
+      return fail(decl.initializer!, Code.UnsupportedTopLevel, `a string parameter's value is a string literal (\`let ${name}: ${typeNode.getText(file)} = "";\`); the loader may set another (tsbpf run --set ${name}=TEXT)`);
+    }
+    const text = new TextEncoder().encode(init.text);
+    if (text.length >= layout.size) fail(init, Code.OutOfRange, `"${init.text}" has ${text.length} bytes: ${typeNode.getText(file)} holds at most ${layout.size - 1} and a NUL`);
+    if (text.includes(0)) fail(init, Code.OutOfRange, `a string parameter's value cannot hold a NUL: it would end there`);
+    moduleScope.set(checker.getSymbolAtLocation(decl.name)!, { kind: "param", name, offset: rodata.chars(name, text, layout.size), type: I8, array: layout });
   }
 
   function lowerModule(): Lowered {
@@ -1029,10 +1057,7 @@ export function lower(
     if ((kind === "uprobe" || kind === "uretprobe") && isGlob(names[0]!)) {
       fail(args[0]!, Code.BadProbe, `the binary of ${kind}() must be one path, not a glob (\`${names[0]}\`): only its function name may hold * and ?`);
     }
-    const handler = args[strings]!;
-    if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
-      return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
-    }
+    const handler = handlerOf(kind, args[strings]!);
     const section =
       kind === "tracepoint" ? `tracepoint/${names[0]}/${names[1]}` : kind === "rawTracepoint" ? `tp_btf/${names[0]}` : kind === "uprobe" || kind === "uretprobe" || kind === "usdt" ? `${kind}/${names.join(":")}` : `${kind}/${names[0]}`;
 
@@ -1174,10 +1199,7 @@ export function lower(
       if (!event) return fail(eventArg, Code.BadProbe, `the first argument of ${kind}() must name a ${kind} event: ${Object.keys(PERF_EVENT_NAMES[kind]).join(", ")}`);
       probe = { probe: kind, event, count: n };
     } else probe = { probe: kind, unit: kind === "profile" ? "hz" : "ms", rate: n };
-    const handler = args.at(-1)!;
-    if (!ts.isArrowFunction(handler) && !ts.isFunctionExpression(handler)) {
-      return fail(handler, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place`);
-    }
+    const handler = handlerOf(kind, args.at(-1)!);
     // The context is struct bpf_perf_event_data; the helpers take it implicitly, so no code reads it.
     const unread = "(struct bpf_perf_event_data) cannot be read; pidTgid(), comm(), smpProcessorId() and getStackId() describe the interrupted task";
     return lowerContextFree(name, kind, handler, PERF_EVENT_SECTION, perfEventTag(probe), unread);
@@ -1186,14 +1208,26 @@ export function lower(
   /** begin(handler) and end(handler), bpftrace's BEGIN and END: a raw tracepoint program tsbpf run runs once. */
   function lowerRunProbe(name: string, kind: RunWhen, call: TS.CallExpression): LoweredProgram {
     const handler = call.arguments[0];
-    if (call.arguments.length !== 1 || !handler || !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler))) {
-      return fail(call, Code.BadProbe, `${kind}() takes one handler, an arrow function written in place`);
+    if (call.arguments.length !== 1 || !handler) {
+      return fail(call, Code.BadProbe, `${kind}() takes one handler, an arrow function written in place or a module-level function's name`);
     }
-    return lowerContextFree(name, kind, handler, RUN_SECTION, runTag(kind), "cannot be read: it runs in tsbpf's own process, with no probed event");
+    return lowerContextFree(name, kind, handlerOf(kind, handler), RUN_SECTION, runTag(kind), "cannot be read: it runs in tsbpf's own process, with no probed event");
+  }
+
+  /**
+   * A probe's handler: an arrow function (or function expression) written in place, or the name of a module-level
+   * function (`function count() {...}`, `const count = () => ...`), which several probes may share, as a bpftrace
+   * probe list shares one action block; each probe lowers its body as its own program.
+   */
+  function handlerOf(kind: ProbeKind, node: TS.Expression): Handler {
+    if (ts.isArrowFunction(node) || ts.isFunctionExpression(node)) return node;
+    const named = ts.isIdentifier(node) ? functions.get(checker.getSymbolAtLocation(node)!) : undefined;
+    if (named) return named as Handler;
+    return fail(node, Code.BadProbe, `the handler of ${kind}() must be an arrow function written in place or the name of a module-level function`);
   }
 
   /** A handler that reads no context (it may name one and never use it): the program, its section and FUNC tag. */
-  function lowerContextFree(name: string, kind: ProbeKind, handler: TS.ArrowFunction | TS.FunctionExpression, section: string, tag: string, unread: string): LoweredProgram {
+  function lowerContextFree(name: string, kind: ProbeKind, handler: Handler, section: string, tag: string, unread: string): LoweredProgram {
     const params = handler.parameters;
     if (params.length > 1) fail(params[1]!, Code.TooManyParams, `a ${kind} handler takes no parameters (at most its context, which it cannot read)`);
     if (params[0]) {
@@ -1770,12 +1804,12 @@ export function lower(
       target = skipParentheses(target);
       if (!ts.isIdentifier(target)) {
         const dst = this.lvalue(target);
-        if (dst.parameter) return fail(target, Code.Unsupported, parameterAssigned(dst.parameter, true));
+        if (dst.parameter) return fail(target, Code.Unsupported, parameterAssigned(dst.parameter, "1,2"));
         if (right) return this.assignInto(dst, right);
         return this.storeInt(dst, compute(this.loadInt(dst, target)), node);
       }
       const param = this.scope.get(checker.getSymbolAtLocation(target)!);
-      if (param?.kind === "param") return fail(target, Code.Unsupported, parameterAssigned(param.name, !!param.array));
+      if (param?.kind === "param") return fail(target, Code.Unsupported, parameterAssigned(param.name, param.array?.kind === "str" ? "TEXT" : param.array ? "1,2" : "VALUE"));
       const b = this.lookup(target as TS.Identifier);
       if (b.kind === "ref" && b.ref.layout.kind === "int") return this.assignMapSlot(target, b.ref, compute, node);
       const plain = ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.EqualsToken;
@@ -4387,8 +4421,8 @@ function defaultType(v: bigint): IntType {
 }
 
 /** Why a handler cannot assign parameter `name` (or an element of it, `array`). */
-function parameterAssigned(name: string, array: boolean): string {
-  return `\`${name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${name}=${array ? "1,2" : "VALUE"}), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`;
+function parameterAssigned(name: string, value: string): string {
+  return `\`${name}\` is a parameter of the probes: the loader sets it before they load (tsbpf run --set ${name}=${value}), and a handler cannot change it; keep a value the probes change in a map (\`const counts = new ArrayMap<u64>(1)\`)`;
 }
 
 /**

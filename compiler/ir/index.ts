@@ -181,6 +181,8 @@ export interface RodataVar {
   readonly type?: IntType;
   /** An "int" variable that is an array (`let ports: Arr<u16, 4>`): its lengths, outermost first. */
   readonly dimensions?: readonly number[];
+  /** An "int" array of C `char` (`let disk: Str<32>`): a string, which the loader sets from text (tsbpf run --set disk=vda). */
+  readonly chars?: boolean;
 }
 
 /**

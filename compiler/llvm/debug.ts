@@ -129,10 +129,12 @@ export class DebugInfo {
    * A `const volatile` integer (or `_Bool`, or an array of either) the loader sets (targetPid()'s, a module-level `let` parameter), global so
    * that it is found by name.
    */
-  rodataInt(name: string, t: IntType, line: number, dimensions: readonly number[] = []): number {
+  rodataInt(name: string, t: IntType, line: number, dimensions: readonly number[] = [], chars = false): number {
     const l = { kind: "int" as const, type: t, size: (t.bits / 8) as 1 | 2 | 4 | 8, align: t.bits / 8 };
     const int = t.enumeration
       ? this.enumeration(t.enumeration, t.bits / 8, t.signed)
+      : chars
+        ? this.basicType("char", 8, "DW_ATE_signed_char")
       : t.bool ? this.basicType("_Bool", 8, "DW_ATE_boolean") : this.basicType(cIntName(l), t.bits, t.signed ? "DW_ATE_signed" : "DW_ATE_unsigned");
     const volatile = this.add(`!DIDerivedType(tag: DW_TAG_volatile_type, baseType: !${int})`);
     const qualified = this.add(`!DIDerivedType(tag: DW_TAG_const_type, baseType: !${volatile})`);

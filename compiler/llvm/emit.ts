@@ -129,7 +129,7 @@ export function emitModule(input: EmitInput): EmitOutput {
         return { type: `[${length} x ${itemType}]`, value: `[${items.map((x) => `${itemType} ${x.value}`).join(", ")}]` };
       };
       const { type: llvmType, value } = constant(v.dimensions ?? [], v.offset);
-      globals.push(`@${v.name} = dso_local constant ${llvmType} ${value}, section ".rodata", align ${size}, !dbg !${debug.rodataInt(v.name, type, 1, v.dimensions)}`);
+      globals.push(`@${v.name} = dso_local constant ${llvmType} ${value}, section ".rodata", align ${size}, !dbg !${debug.rodataInt(v.name, type, 1, v.dimensions, v.chars)}`);
       return;
     }
     const expr = debug.rodataString(v.name, v.size, 1);

@@ -311,6 +311,8 @@ export function buildBtf(
         // A kernel enum's parameter is that enum, so that `tsbpf run --set` takes its enumerators' names.
         const int = e
           ? btf.add(enumBtf(e, l.size, t.signed))
+          : v.chars
+            ? btf.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 })
           : t.bool
             ? btf.add({ kind: BtfKind.INT, name: "_Bool", size: 1, encoding: BtfIntEncoding.BOOL, offset: 0, bits: 8 })
             : btf.add({ kind: BtfKind.INT, name: cIntName(l), size: l.size, encoding: t.signed ? BtfIntEncoding.SIGNED : 0, offset: 0, bits: t.bits });

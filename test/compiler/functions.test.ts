@@ -136,3 +136,53 @@ export const p = uprobe("libc.so.6", "free", (x: u64) => put(reads, x));
   const d = compile({ fileName: "maps.ts", text }).diagnostics.map((x) => `${x.line}:${x.column} ${x.code}: ${x.message}`);
   assert.deepEqual(d, ["4:17 TSBPF1007: a map cannot be a parameter or a value: maps are module-level constants, named where they are used (to act on one of several, pass a flag and choose the map inside, or keep one map keyed by the choice)"]);
 });
+
+// A probe's handler may be a module-level function named in place of an arrow function, as a bpftrace probe list
+// shares one action block: each probe lowers its body as a program of its own.
+const SHARED = `import { kprobe, profile, begin, probe, printf, Count, type ProbeName, type u32 } from "tsbpf";
+export const license = "GPL";
+export const calls = new Count<ProbeName>(8);
+export const sizes = new Count<u32>(8);
+function count() { calls.increment(probe()); }
+const size = (n: u32) => { sizes.increment(n); if (n > 100) return; calls.increment(probe()); };
+function hello(): void { printf("hello\\n"); }
+export const f = kprobe("f", count);
+export const g = kprobe("g", count);
+export const h = kprobe("h", size);
+export const i = kprobe("i", size);
+export const tick = profile(99, count);
+export const hi = begin(hello);
+`;
+
+test("a module-level function, declared or a const arrow function, is the handler of every probe that names it", async () => {
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "shared.ts", text: SHARED }, { arch: "x86_64", backend });
+    assert.deepEqual(r.diagnostics, []);
+    assert.deepEqual(r.programs.map((p) => p.name), ["f", "g", "h", "i", "tick", "hi"]);
+    const sim = await simulate(r.object, { arch: "x86_64", name: "shared" });
+    sim.begin();
+    assert.equal(sim.output(), "hello\n");
+    sim.kprobe("f");
+    sim.kprobe("g");
+    sim.kprobe("g");
+    sim.kprobe("h", { args: [7] });
+    sim.kprobe("i", { args: [700] });
+    sim.profile();
+    assert.deepEqual(sim.map("calls").toMap(), new Map([["kprobe:f", 1n], ["kprobe:g", 2n], ["kprobe:h", 1n], ["profile:hz:99", 1n]]), backend);
+    assert.deepEqual(sim.map("sizes").toMap(), new Map([[7, 1n], [700, 1n]]));
+    if (backend === "own" && !(missingRoot() ?? missingBpf(sys))) loadObject(sys, openObject(r.object, { name: "shared" })).close();
+  }
+});
+
+test("a shared handler's error is reported once; a handler that is neither written in place nor a module-level function's name is TSBPF1008", () => {
+  const text = `import { kprobe, type u32 } from "tsbpf";
+export const license = "GPL";
+function bad(x: u32) { while (x > 1) x = x / 2; }
+function make() { return (x: u32) => 0; }
+export const p = kprobe("f", bad);
+export const q = kprobe("g", bad);
+export const r = kprobe("h", make());
+`;
+  const d = compile({ fileName: "f.ts", text }).diagnostics.map((x) => `${x.code} ${x.line}:${x.column}`);
+  assert.deepEqual(d, ["TSBPF1022 3:24", "TSBPF1008 7:30"]);
+});

@@ -52,7 +52,7 @@ describe("module-level let: parameters", () => {
       "TSBPF1001 `bias` is a parameter of the probes: the loader sets it before they load (tsbpf run --set bias=VALUE), and a handler cannot change it; keep a value the probes change in a map (`const counts = new ArrayMap<u64>(1)`)",
     ]);
     assert.match(messages("let bias: i16 = pidTgid();\n").join("\n"), /a parameter's value must be an integer computable at compile time/);
-    assert.match(messages("let bias: Ptr = 0;\n").join("\n"), /a parameter is an integer, a boolean or an Arr<T, N> of them, not a Ptr/);
+    assert.match(messages("let bias: Ptr = 0;\n").join("\n"), /a parameter is an integer, a boolean, an Arr<T, N> of them or a Str<N>, not a Ptr/);
     assert.match(messages("let bias = 1;\nlet tsbpf_knob = 1;\n").join("\n"), /names beginning with tsbpf_ are tsbpf's own: rename the parameter tsbpf_knob/);
     assert.match(messages("let bias: i16 = 70000;\n").join("\n"), /70000 does not fit in i16/);
     assert.match(messages("var bias = 1;\n").join("\n"), /module-level `var` is not supported/);
@@ -129,6 +129,47 @@ export const k = kprobe("f", (port: u16) => { let hit = 0; for (const p of ports
     assert.match(arrayMessages("let ports = [80, 443];\n").join("\n"), /an array parameter needs its type, Arr<T, N> \(`let ports: Arr<u32, 4> = \[1, 2\];`\)/);
     assert.match(arrayMessages("let ports: Arr<u16, 4> = [80, pidTgid()];\n").join("\n"), /an array parameter's elements must be integers computable at compile time/);
     assert.match(arrayMessages("interface Pair { a: u16; b: u16 }\nlet ports: Arr<Pair, 4> = [];\n").join("\n"), /an array parameter's elements are integers or booleans, not a struct Pair/);
+  });
+});
+
+/** String parameters, as a libbpf tool's `const volatile char comm[16]`: set with text, read as a Str<N> in place. */
+const STRINGS = `import { kprobe, printf, comm, type u64, type Str } from "tsbpf";
+export const license = "GPL";
+let name: Str<16> = "";
+let label: Str<8> = "disk";
+export const k = kprobe("vfs_read", (file: u64) => {
+  if (name && comm() !== name) return;
+  printf("%s %s %d\\n", comm(), label, label.startsWith("sd") ? 1 : 0);
+});
+`;
+const stringMessages = (declaration: string, body = "") =>
+  compile({ fileName: "p.ts", text: STRINGS.replace(/let name[^\n]*\n/, declaration).replace("  if (name", `${body}\n  if (name`) }, { arch: "x86_64" }).diagnostics.map((d) => `${d.code} ${d.message}`);
+
+describe("module-level let of Str<N>: string parameters", () => {
+  it("each is a global array of const volatile char in .rodata, as clang writes one, in both backends' objects", () => {
+    assertRodataKnobs(STRINGS, [
+      ["name", "const volatile char[16]", 16],
+      ["label", "const volatile char[8]", 8],
+    ]);
+  });
+
+  it("the simulator reads them in place as strings (compared, tested, printed), with the text written or the globals given", async () => {
+    for (const backend of ["own", "llvm"] as const) {
+      const defaults = await simulate({ fileName: "p.ts", text: STRINGS }, { arch: "x86_64", backend });
+      defaults.kprobe("vfs_read", { comm: "cat" });
+      assert.equal(defaults.output(), "cat disk 0\n", backend);
+      const set = await simulate({ fileName: "p.ts", text: STRINGS }, { arch: "x86_64", backend, globals: { name: "dd", label: "sdb" } });
+      set.kprobe("vfs_read", { comm: "cat" });
+      set.kprobe("vfs_read", { comm: "dd" });
+      assert.equal(set.output(), "dd sdb 1\n", backend);
+    }
+  });
+
+  it("a handler cannot assign one; its value is a string literal that leaves room for the NUL", () => {
+    const assigned = "TSBPF1001 `name` is a parameter of the probes: the loader sets it before they load (tsbpf run --set name=TEXT), and a handler cannot change it; keep a value the probes change in a map (`const counts = new ArrayMap<u64>(1)`)";
+    assert.deepEqual(stringMessages("let name: Str<16> = \"\";\n", "name = comm();"), [assigned]);
+    assert.deepEqual(stringMessages("let name: Str<4> = \"bash\";\n"), ["TSBPF1005 \"bash\" has 4 bytes: Str<4> holds at most 3 and a NUL"]);
+    assert.match(stringMessages("let name: Str<16> = comm();\n").join("\n"), /a string parameter's value is a string literal \(`let name: Str<16> = "";`\); the loader may set another \(tsbpf run --set name=TEXT\)/);
   });
 });
 
@@ -210,6 +251,25 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
         ["bias=0,0,0,-129", "tsbpf: --set: bias[1][1] is of type i8, and -129 does not fit in it (-128 to 127)"],
         ["bias=1,2,3,4,5", "tsbpf: --set: bias is of type Arr<Arr<i8, 2>, 2>, which holds 4 elements, and 5 values were given"],
       ]);
+    });
+  });
+
+  it("tsbpf run --set name=TEXT fills a string parameter; text that does not fit is refused", () => {
+    withProbe(`import { tracepoint, printf, targetPid, pidTgid, comm, type Str } from "tsbpf";
+export const license = "GPL";
+let name: Str<8> = "nobody";
+export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
+  if (pidTgid() >> 32 !== targetPid()) return;
+  printf("%s %s\\n", name, comm() === name ? "matches" : "differs");
+});
+`, (run) => {
+      const defaults = run();
+      assert.equal(defaults.status, 0, defaults.stderr);
+      assert.match(defaults.stdout, /^nobody differs$/m);
+      const set = run("--set", "name=rm");
+      assert.equal(set.status, 0, set.stderr);
+      assert.match(set.stdout, /^rm matches$/m);
+      assertRefused(run, [["name=12345678", "tsbpf: --set: name holds 8 bytes, so a string of at most 7 bytes (and its NUL); \"12345678\" has 8"]]);
     });
   });
 });

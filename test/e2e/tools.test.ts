@@ -2,7 +2,7 @@
 // program passes the kernel's verifier (loaded through runtime/loader, not attached); then a few run for real
 // through the command line (tsx, so the sources under test are what runs), each on a command it starts with -c,
 // and what they print is checked: syscount's maps, killsnoop's, statsnoop's and exitsnoop's records, opensnoop's
-// printf lines, gethostlatency's uprobe and uretprobe pair, funccount's uprobe glob, setuids' printf lines and
+// printf lines, syncsnoop's tracepoint glob named by probe(), gethostlatency's uprobe and uretprobe pair, funccount's uprobe glob, setuids' printf lines and
 // skbdrop's drop reason by name. No tracefs instance or uprobe definition of theirs is left behind.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -112,6 +112,13 @@ describe("tools/ in the kernel", { ...needsKernel, concurrency: 4 }, () => {
     assert.deepEqual(texts(lines).map((c) => [c[3], c[5], c[6]]), [["0", "O_RDONLY", "/etc/hostname"], ["2", "O_RDONLY", "/nonexistent-tsbpf"]]);
     const failed = await run("opensnoop.ts", "cat /etc/hostname /nonexistent-tsbpf", ["--set", "failedOnly=1"]);
     assert.deepEqual(texts(failed.lines).map((c) => [c[2], c[3], c[6]]), [["-1", "2", "/nonexistent-tsbpf"]]);
+  });
+
+  it("syncsnoop prints the command's sync calls, each named by the tracepoint its glob matched", async () => {
+    const { lines } = await run("syncsnoop.ts", "sync -f /tmp /etc/hostname");
+    // time() and printf() send a line each: the time, then pid, name and tracepoint.
+    const texts = lines.filter((l) => "printf" in l).map((l) => String(l.printf).trim().split(/\s+/)).filter((c) => c[2]?.startsWith("tracepoint:"));
+    assert.deepEqual(texts.map((c) => c[2]), ["tracepoint:syscalls:sys_enter_syncfs", "tracepoint:syscalls:sys_enter_syncfs"]);
   });
 
   it("gethostlatency times the command's getaddrinfo() from its uprobe to its uretprobe", async () => {
