@@ -637,7 +637,7 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
       attached.push(loaded.attach(p.name, { pid }));
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
-      const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;
+      const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : error.reason === "program" ? ExitCode.REJECTED : ExitCode.NO_PERMISSION;
       // CAP_BPF and CAP_PERFMON load the program, but some kernels (6.18 here) create a uprobe for CAP_SYS_ADMIN only.
       const needsAdmin = error.reason === "permission" && (target.kind === "uprobe" || target.kind === "usdt") && missingSysAdmin();
       let message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN on this kernel (CAP_PERFMON is not enough), which this process lacks: run it with sudo` : error.message;
@@ -672,6 +672,7 @@ const ATTACH_CODES: Record<AttachFailure, number> = {
   "not-found": RunCode.AttachTargetMissing,
   permission: RunCode.AttachDenied,
   busy: RunCode.AttachRefused,
+  program: RunCode.AttachRefused,
   kernel: RunCode.AttachRefused,
 };
 

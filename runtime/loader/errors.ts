@@ -103,6 +103,8 @@ export type AttachFailure =
   | "permission"
   /** Another process holds it: the shared trace_pipe allows one reader at a time (EBUSY). */
   | "busy"
+  /** The program, though verified, does not fit the hook (it reads a tracepoint's context past the record's end). */
+  | "program"
   /** Anything else the kernel refused. */
   | "kernel";
 
