@@ -14,8 +14,8 @@ import { isGlob } from "../../compiler/glob.js";
 import { LoadError, MapRefusedError, ObjectError } from "./errors.js";
 import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
-import { BTF_HOOK_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
-import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
+import { BTF_HOOK_NOT_ATTACHED, attachProgram, kprobesUnsupported, tracepointAlternative, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
+import { kernelName, type BtfHook, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import type { ResolutionStore } from "./btf-resolutions.js";
@@ -529,7 +529,7 @@ function loadProgram(
       const what =
         e.code === "EPERM" && !e.log
           ? p.attach.kind === "btf" && missingBpfPrivileges() === undefined
-            ? hookRefusal(p.attach.hook)
+            ? hookRefusal(p.attach.hook, { kprobes: kprobesUnsupported() === undefined, tracepoint: syscallTracepoint(p.attach.hook, p.attach.name) })
             : "refused (permission denied: loading BPF needs root or CAP_BPF)"
           : interrupted
             ? "not loaded: a signal interrupted the kernel's verifier (EAGAIN)"
@@ -597,3 +597,9 @@ export function verifierReason(log: string): string | undefined {
   return lines.at(-1);
 }
 
+/** The syscall tracepoint an fentry (sys_enter_), fexit (sys_exit_) or fmod_ret program's function stands for, if any. */
+function syscallTracepoint(hook: BtfHook, func: string): string | undefined {
+  if (hook !== "fentry" && hook !== "fexit" && hook !== "fmod_ret") return undefined;
+  const entry = tracepointAlternative(func);
+  return hook === "fexit" ? entry?.replace(":sys_enter_", ":sys_exit_") : entry;
+}
