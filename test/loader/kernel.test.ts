@@ -417,6 +417,32 @@ char LICENSE[] SEC("license") = "GPL";
     }
   });
 
+  it("an object without BTF (clang -g0) prints the .data and .bss variables that are not zero as bytes, named by their ELF symbols", async () => {
+    const path = compileC(
+      "globals-bare",
+      `#include "loader.h"
+__u64 hits;
+__u64 untouched;
+int initialized = 42;
+char tag[3] = "ab";
+SEC("tracepoint/syscalls/sys_enter_getppid") int noop(void *ctx) { hits++; tag[0]++; return initialized + untouched; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+      ["-g0"],
+    );
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(path);
+      sys.mapUpdate(obj.map(".bss").fd, new Uint8Array(4), new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+      const { mapLines } = await import("../../cli/report.js");
+      const contents = mapContents(obj);
+      const lines = contents.flatMap((c) => mapLines(c, false)).filter((l) => l !== "");
+      assert.deepEqual(lines.sort(), ["@hits: 8 bytes 07 00 00 00 00 00 00 00", "@initialized: 4 bytes 2a 00 00 00", "@tag: 3 bytes 61 62 00"]);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("tsbpf load --program loads only the programs named; a name the object lacks is a usage error listing its programs", async () => {
     const path = compileC(
       "pick-programs",
