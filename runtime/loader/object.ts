@@ -209,6 +209,10 @@ function checkReferences(btf: Btf, t: BtfType): void {
 
 export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {
   const name = options.name ?? "obj";
+  // A static function in a program's section (`SEC("tp/...") static int f(...)`) is no program to libbpf, which
+  // refuses the object rather than leave it out unseen.
+  const isStatic = raw.subprograms.find((f) => f.section !== ".text" && f.symbol !== undefined);
+  if (isStatic) throw new ObjectError(`program ${isStatic.name} (section ${isStatic.section}) is static: libbpf loads only global functions as programs, and refuses an object with a static one; remove \`static\` from its definition`);
   const programs = raw.programs.map(programSpec);
   // The object's BTF, parsed once and only if a program's tags are to be read from it.
   let parsed: Btf | undefined;
