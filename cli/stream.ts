@@ -162,7 +162,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     let othersLeftOut = 0;
     if (pipe && verbose) log(ours ? "showing the bpf_printk lines the object's formats can produce (other programs' lines are left out)" : "showing every bpf_printk line: a format of the object is not a constant string, so other programs' lines cannot be told apart");
     for (const [name, type] of options.eventTypes ?? []) {
-      if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object`);
+      if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) {
+        const events = [...loaded.maps.values()].filter((m) => isEventMap(m.spec.type)).map((m) => m.name);
+        throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object; ${events.length ? `it has ${events.join(", ")}` : "it has none"}`);
+      }
       // A misspelt type is an error even where the map names its own record type and the option goes unused.
       try {
         checkRecordType(loaded, type);

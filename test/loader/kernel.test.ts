@@ -443,6 +443,30 @@ char LICENSE[] SEC("license") = "GPL";
     }
   });
 
+  it("tsbpf load --event-type decodes a C object's records as the struct named, a flexible array member holding the bytes past it; a map the object lacks is named with those it has", async () => {
+    const path = compileC(
+      "event-type-flexible",
+      `#include "loader.h"
+static long (*ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;
+struct { __uint(type, 27); __uint(max_entries, 4096); } lines SEC(".maps");
+struct line { __u32 len; char text[]; };
+/* Records are sent from a buffer: the struct is in the BTF through this variable, as libbpf tools keep theirs. */
+struct line *unused_line __attribute__((unused));
+SEC("tracepoint/syscalls/sys_enter_execve") int sent(void *ctx) {
+	struct { __u32 len; char text[8]; } b = { 7, "execve" };
+	return ringbuf_output(&lines, &b, sizeof(b), 0);
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const run = startCli(["load", path, "--event-type", "line", "--json", "--duration", "5", "-c", "/bin/true"]);
+    const wrong = startCli(["load", path, "--event-type", "events=line"]);
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.ok(run.jsonLines().some((l) => l.map === "lines" && JSON.stringify(l.value) === JSON.stringify({ len: 7, text: "execve" })), run.stdout());
+    assert.equal(await wrong.exited, 2, wrong.stderr());
+    assert.equal(wrong.stderr(), "tsbpf: --event-type names events, which is not a ring buffer or perf event array of the object; it has lines\n");
+  });
+
   it("tsbpf load --program loads only the programs named; a name the object lacks is a usage error listing its programs", async () => {
     const path = compileC(
       "pick-programs",
