@@ -516,7 +516,18 @@ export function classifySection(section: string): Pick<ProgramSpec, "type" | "ex
   if (!kind) {
     throw new ObjectError(`section ${section} names no program type libbpf knows; use a libbpf section name such as ${["tracepoint/GROUP/NAME", "kprobe/FUNC", "uprobe/BINARY:FUNC", "raw_tp/NAME", "socket", "xdp"].join(", ")}`);
   }
-  return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach: kind.target(rest || undefined, section), ...(kind.unloadable ? { unloadable: kind.unloadable } : {}) };
+  const attach = kind.target(rest || undefined, section);
+  // A BTF hook's program is loaded for its hook's vmlinux type: without one named, the kernel refuses it (libbpf too,
+  // unless the tool calls bpf_program__set_attach_target), so it is left out as tsbpf leaves out what it cannot load.
+  const hookless = (kind.type === ProgType.TRACING || kind.type === ProgType.LSM) && attach.kind === "manual" ? hooklessWhy(head) : undefined;
+  const unloadable = kind.unloadable ?? hookless;
+  return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach, ...(unloadable ? { unloadable } : {}) };
+}
+
+function hooklessWhy(head: string): string {
+  const hook = head.replace(/\.s$/, "");
+  const [what, example] = hook === "tp_btf" ? ["tracepoint", "tp_btf/sched_switch"] : hook === "iter" ? ["iterator", "iter/task"] : hook.startsWith("lsm") ? ["LSM hook", `${hook}/file_open`] : ["kernel function", `${hook}/do_unlinkat`];
+  return `${hook} programs are loaded for their ${what}'s BTF type, and the section names none; name one, as in SEC("${example}")`;
 }
 
 function programSpec(p: BpfProgram): ProgramSpec {

@@ -78,6 +78,11 @@ describe("section names", () => {
     assert.equal(classifySection("iter.s/task").expectedAttachType, AttachType.TRACE_ITER);
     assert.match(classifySection("struct_ops/dctcp_init").unloadable ?? "", /^struct_ops programs load with the struct_ops map/);
     assert.match(classifySection("freplace/handler").unloadable ?? "", /^freplace programs load against a function of another loaded program/);
+    // A BTF hook's program names its hook, or the kernel refuses it (libbpf too): left out, saying how to name one.
+    assert.equal(classifySection("tp_btf").unloadable, `tp_btf programs are loaded for their tracepoint's BTF type, and the section names none; name one, as in SEC("tp_btf/sched_switch")`);
+    assert.equal(classifySection("fexit.s").unloadable, `fexit programs are loaded for their kernel function's BTF type, and the section names none; name one, as in SEC("fexit/do_unlinkat")`);
+    assert.equal(classifySection("iter").unloadable, `iter programs are loaded for their iterator's BTF type, and the section names none; name one, as in SEC("iter/task")`);
+    assert.equal(classifySection("tp_btf/sched_switch").unloadable, undefined);
   });
 
   it("libbpf's sleepable, xdp.frags, session, lsm_cgroup and lirc sections get its types, attach types and flags", () => {
