@@ -404,10 +404,13 @@ function kprobeHook(sys: Sys, progFd: number, spec: ProgramSpec, pmu: number | u
 function kprobePmu(kind: string, func: string, options: AttachOptions): number | undefined {
   const pmu = options.legacyProbes ? undefined : pmuType("kprobe");
   if (pmu !== undefined || probeEventsFile("kprobe")) return pmu;
-  const alternative = tracepointAlternative(func);
+  // A return probe's counterparts: the syscall's exit tracepoint, a uretprobe.
+  const ret = kind === "kretprobe";
+  const alternative = ret ? tracepointAlternative(func)?.replace(":sys_enter_", ":sys_exit_") : tracepointAlternative(func);
+  const uprobe = ret ? "uretprobe" : "uprobe";
   throw new AttachError(
     `cannot attach ${kind} ${func}: ${KPROBES_COMPILED_OUT}; ` +
-      `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a uprobe (SEC("uprobe/BINARY:FUNCTION")) instead`,
+      `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a ${uprobe} (SEC("${uprobe}/BINARY:FUNCTION")) instead`,
     "unsupported",
   );
 }

@@ -661,7 +661,7 @@ char LICENSE[] SEC("license") = "GPL";
     );
   });
 
-  it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
+  it("kprobe: loads, and attaching explains that kprobes are compiled out, naming a kretprobe's exit counterparts", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {
       const obj = session.loadFile(fixturePath("kprobe"));
@@ -674,6 +674,11 @@ char LICENSE[] SEC("license") = "GPL";
           /kprobes are compiled out of the running kernel \(CONFIG_KPROBES is off/.test(e.message) &&
           /tracepoint syscalls:sys_enter_unlinkat/.test(e.message) &&
           /uprobe/.test(e.message),
+      );
+      // The return probe's counterparts: the syscall's exit tracepoint, a uretprobe.
+      assert.throws(
+        () => obj.attach("on_do_unlinkat_ret"),
+        (e: unknown) => e instanceof AttachError && /use the tracepoint syscalls:sys_exit_unlinkat \(SEC\("tracepoint\/syscalls\/sys_exit_unlinkat"\)\) or a uretprobe \(SEC\("uretprobe\/BINARY:FUNCTION"\)\) instead$/.test(e.message),
       );
       assert.equal(obj.attachments.length, 0);
     } finally {
