@@ -124,8 +124,14 @@ const isLibraryMap = (name: string): boolean => name.startsWith("__bpf_usdt_");
  * file has no writable globals (a module-level `let` is a constant).
  */
 function variables(obj: LoadedObject, m: LoadedMap, types: ReturnType<typeof mapBtfTypes>): MapContent[] {
-  if (m.spec.freeze || !types?.variables || m.spec.name === ".kconfig") return [];
-  const value = new MapView(obj.sys, m, types).get(new Uint8Array(4)) as Record<string, unknown> | undefined;
+  if (m.spec.freeze || m.spec.name === ".kconfig") return [];
+  let value: Record<string, unknown> | undefined;
+  if (types?.variables) value = new MapView(obj.sys, m, types).get(new Uint8Array(4)) as Record<string, unknown> | undefined;
+  else {
+    // An object without BTF (clang -g0): its ELF symbols name the variables and give their sizes; their bytes print.
+    const bytes = obj.sys.mapLookup(m.fd, new Uint8Array(4));
+    if (bytes) value = Object.fromEntries(m.spec.variables.filter((v) => v.size > 0).map((v) => [v.name, bytes.slice(v.offset, v.offset + v.size)]));
+  }
   if (!value) return [];
   return Object.entries(value)
     .filter(([name, v]) => !name.startsWith("tsbpf_") && !isZero(v))

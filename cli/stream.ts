@@ -162,7 +162,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     let othersLeftOut = 0;
     if (pipe && verbose) log(ours ? "showing the bpf_printk lines the object's formats can produce (other programs' lines are left out)" : "showing every bpf_printk line: a format of the object is not a constant string, so other programs' lines cannot be told apart");
     for (const [name, type] of options.eventTypes ?? []) {
-      if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object`);
+      if (name && !(loaded.maps.has(name) && isEventMap(loaded.maps.get(name)!.spec.type))) {
+        const events = [...loaded.maps.values()].filter((m) => isEventMap(m.spec.type)).map((m) => m.name);
+        throw new UserError(`--event-type names ${name}, which is not a ring buffer or perf event array of the object; ${events.length ? `it has ${events.join(", ")}` : "it has none"}`);
+      }
       // A misspelt type is an error even where the map names its own record type and the option goes unused.
       try {
         checkRecordType(loaded, type);
@@ -637,7 +640,7 @@ function attachEach(loaded: LoadedObject, options: StreamOptions, pid: number | 
       attached.push(loaded.attach(p.name, { pid }));
     } catch (error) {
       if (!(error instanceof AttachError)) throw error;
-      const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : ExitCode.NO_PERMISSION;
+      const code = error.reason === "not-found" ? ExitCode.USAGE : error.reason === "kernel" ? ExitCode.INTERNAL : error.reason === "program" ? ExitCode.REJECTED : ExitCode.NO_PERMISSION;
       // CAP_BPF and CAP_PERFMON load the program, but some kernels (6.18 here) create a uprobe for CAP_SYS_ADMIN only.
       const needsAdmin = error.reason === "permission" && (target.kind === "uprobe" || target.kind === "usdt") && missingSysAdmin();
       let message = needsAdmin ? `${error.message}; creating a uprobe needs CAP_SYS_ADMIN on this kernel (CAP_PERFMON is not enough), which this process lacks: run it with sudo` : error.message;
@@ -673,6 +676,7 @@ const ATTACH_CODES: Record<AttachFailure, number> = {
   permission: RunCode.AttachDenied,
   busy: RunCode.AttachRefused,
   limit: RunCode.AttachLimit,
+  program: RunCode.AttachRefused,
   kernel: RunCode.AttachRefused,
 };
 

@@ -131,6 +131,10 @@ export function explainRejection(
   const nullOnAPath = /invalid mem access 'scalar'/.test(m) && nullableProducer(insns, error.pc) !== undefined;
   if (/_or_null|against NULL|null-check it first/.test(m) || nullOnAPath) {
     const producer = nullableProducer(insns, error.pc);
+    // No lookup before it: a pointer parameter of a global function, which is verified on its own and may get NULL.
+    if (producer === undefined && /mem_or_null/.test(m)) {
+      return out(VerifierCode.MaybeNull, `${expr ? at : "this expression"} reads through a pointer that may be null: a global (non-static) function is verified once, on its own, where each pointer parameter may be NULL; check it (\`if (!p) return 0;\`) first${tsbpf ? "" : ", or make the function `static __noinline`"}`);
+    }
     const pos = producer !== undefined ? positionOf(producer.pc) : undefined;
     const source = pos?.text !== undefined ? expressionAt(pos.text, pos.column, true) : undefined;
     const what = source ? `\`${source}\`` : `the ${producer?.what ?? "map lookup"}'s result`;
@@ -195,6 +199,14 @@ export function explainRejection(
     if (unsized) {
       const type = unsized[2]!.trim() === "UNKNOWN" ? "void" : unsized[2]!.trim();
       return out(VerifierCode.Helper, `${at} calls the global function ${name}, whose parameter ${Number(unsized[1]) + 1} points to ${type}, a type of no known size: a global (non-static) function is verified once, on its own, from its signature, and the kernel cannot check such a parameter${fix}`);
+    }
+    // Read-only memory (a frozen .rodata map: a constant clang placed in `.rodata.cst16`, a const global) for a pointer
+    // parameter, which the kernel takes as memory the function may write, const or not.
+    if (/write into map forbidden/.test(m)) {
+      return out(
+        VerifierCode.Helper,
+        `${at} passes ${name} read-only memory (a constant the compiler placed in .rodata, or a const global): a global (non-static) function is verified once, on its own, and the kernel takes its pointer parameters as memory it may write, const or not${fix}`,
+      );
     }
     return out(
       VerifierCode.Helper,

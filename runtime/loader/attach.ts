@@ -22,7 +22,7 @@ import { isCxxName } from "./cxx-names.js";
 import { USDT_SPEC_SIZE, encodeUsdtSpec, readUsdtSites, type UsdtSite } from "./usdt.js";
 import { similarNames } from "../../compiler/similar.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
-import { matchingTracepoints } from "../../compiler/frontend/tracepoints.js";
+import { matchingTracepoints, parseTracepointFormat, readTracepointFormat } from "../../compiler/frontend/tracepoints.js";
 import { outOfFiles } from "../../compiler/file-error.js";
 import { probeCookie } from "./probe-names.js";
 import { createProbeEvent, probeEventsFile, type ProbeEvent, type ProbeKind } from "./probe-events.js";
@@ -196,10 +196,34 @@ function perfHook(sys: Sys, progFd: number, spec: ProgramSpec, attr: PerfEventAt
     sys.ioctl(fd, PerfIoc.ENABLE, 0);
   } catch (e) {
     closeAll(sys, fds);
+    const pastEnd = e instanceof SysError && e.code === "EACCES" && attr.type === PerfType.TRACEPOINT ? pastRecordEnd(description) : undefined;
+    if (pastEnd) throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${pastEnd}`, "program", { cause: e });
     const why = spec.probeNames && e instanceof SysError && e.code === "EINVAL" ? "the running kernel cannot link a program to a perf event with a cookie (Linux 5.15 can), which probe() needs" : failureText(e);
     throw new AttachError(`cannot attach program ${spec.name} to ${description}: ${why}`, failure(e), { cause: e });
   }
   return fds;
+}
+
+/**
+ * Why the kernel refuses a verified program on tracepoint `description` (`tracepoint GROUP:NAME`) with EACCES: it
+ * compares the furthest byte of the context the verifier saw the program read with the end of the tracepoint's
+ * record, and a program that reads past it (a field the record lacks, `args[3]` of a syscall with two arguments,
+ * `trace_event_raw_sys_enter`'s 8-byte `id` where the record has only a 4-byte `__syscall_nr`) is refused at attach.
+ * Undefined when the description is no tracepoint's or its format cannot be read.
+ */
+function pastRecordEnd(description: string): string | undefined {
+  const m = /^tracepoint ([\w.-]+):([\w.-]+)$/.exec(description);
+  const root = tracefsPath();
+  const text = m && root ? readTracepointFormat(m[1]!, m[2]!, [root]) : undefined;
+  if (!m || !text) return undefined;
+  const fields = parseTracepointFormat(m[1]!, m[2]!, text).fields;
+  const last = fields.reduce<(typeof fields)[number] | undefined>((a, f) => (!a || f.offset + f.size > a.offset + a.size ? f : a), undefined);
+  if (!last) return undefined;
+  const end = last.offset + last.size;
+  return (
+    `the program reads its context past the end of the tracepoint's record, which is ${end} bytes (its last field is ${last.cType} at offset ${last.offset}, ${last.size} bytes; ` +
+    `${root}/events/${m[1]}/${m[2]}/format lists them): read only the fields the format lists, at their offsets and sizes`
+  );
 }
 
 /** One place the program is hooked at: its fds, and what deletes a tracefs probe definition once they are closed. */
@@ -400,10 +424,13 @@ function kprobeHook(sys: Sys, progFd: number, spec: ProgramSpec, pmu: number | u
 function kprobePmu(kind: string, func: string, options: AttachOptions): number | undefined {
   const pmu = options.legacyProbes ? undefined : pmuType("kprobe");
   if (pmu !== undefined || probeEventsFile("kprobe")) return pmu;
-  const alternative = tracepointAlternative(func);
+  // A return probe's counterparts: the syscall's exit tracepoint, a uretprobe.
+  const ret = kind === "kretprobe";
+  const alternative = ret ? tracepointAlternative(func)?.replace(":sys_enter_", ":sys_exit_") : tracepointAlternative(func);
+  const uprobe = ret ? "uretprobe" : "uprobe";
   throw new AttachError(
     `cannot attach ${kind} ${func}: ${KPROBES_COMPILED_OUT}; ` +
-      `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a uprobe (SEC("uprobe/BINARY:FUNCTION")) instead`,
+      `use ${alternative ? `the tracepoint ${alternative} (SEC("tracepoint/${alternative.replace(":", "/")}"))` : `a tracepoint (SEC("tracepoint/GROUP/NAME"))`} or a ${uprobe} (SEC("${uprobe}/BINARY:FUNCTION")) instead`,
     "unsupported",
   );
 }

@@ -7,7 +7,8 @@
 // in 53 bits and bigints otherwise (per value, so a u64 counter reads as a number until it grows; option
 // `int64: "bigint"` makes every 8- and 16-byte integer a bigint); `_Bool` a boolean; `char` arrays strings up
 // to the first NUL (UTF-8); other arrays JS arrays; enums their numeric value; floats numbers; pointers
-// integers; a DATASEC (global data) an object keyed by variable name. Bitfields are read and written in place.
+// integers; a DATASEC (global data) an object keyed by variable name. Bitfields are read and written in place. A
+// record longer than its struct (`decodeRecord`) gives a last member that is a flexible array the bytes past it.
 
 import { BtfIntEncoding, BtfKind, KSYM_TYPEDEF, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
 import { ksymName } from "./symbolize.js";
@@ -30,6 +31,12 @@ export interface Codec {
   readonly typeName: string;
   /** Decodes the type at `offset` of `bytes` (which must hold `size` bytes from there). */
   decode(bytes: Uint8Array, offset?: number): unknown;
+  /**
+   * Decodes a record of `length` bytes (at least `size`) at `offset`: a struct whose last member is a flexible array
+   * (`char data[]`, `__u32 vals[]`) has it hold what the record has past the struct, as many whole elements as fit
+   * (a char array up to its first NUL); any other type decodes as `decode` does.
+   */
+  decodeRecord(bytes: Uint8Array, offset: number, length: number): unknown;
   /** A fresh `size`-byte buffer holding `value`; members or elements not given are zero. */
   encode(value: unknown): Uint8Array;
   /** Writes `value` into `out` at `offset`. */
@@ -47,6 +54,8 @@ interface Node {
   size: number;
   read(dv: DataView, bytes: Uint8Array, off: number): unknown;
   write(dv: DataView, bytes: Uint8Array, off: number, value: unknown, path: string): void;
+  /** A struct's last member when it is a flexible array: its name, offset and element, to read past `size`. */
+  flexible?: { name: string; off: number; elem: Node | "char" };
 }
 
 const MAX_DEPTH = 64;
@@ -85,17 +94,35 @@ export function variablesCodec(btf: Btf, vars: readonly VariableLayout[], size: 
 function wrap(node: Node, typeName: string): Codec {
   let lastBytes: Uint8Array | undefined;
   let lastView: DataView | undefined;
+  const decode = (bytes: Uint8Array, offset = 0): unknown => {
+    if (offset < 0 || offset + node.size > bytes.length) throw new CodecError(`${typeName} needs ${node.size} bytes at offset ${offset}, the buffer has ${bytes.length}`);
+    // A stream decodes record after record from one buffer (a ring's data area): one DataView serves them all.
+    if (bytes !== lastBytes) {
+      lastBytes = bytes;
+      lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    }
+    return node.read(lastView!, bytes, offset);
+  };
   return {
     size: node.size,
     typeName,
-    decode(bytes, offset = 0) {
-      if (offset < 0 || offset + node.size > bytes.length) throw new CodecError(`${typeName} needs ${node.size} bytes at offset ${offset}, the buffer has ${bytes.length}`);
-      // A stream decodes record after record from one buffer (a ring's data area): one DataView serves them all.
-      if (bytes !== lastBytes) {
-        lastBytes = bytes;
-        lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    decode,
+    decodeRecord(bytes, offset, length) {
+      const flex = node.flexible;
+      const value = decode(bytes, offset);
+      if (!flex || length <= flex.off) return value;
+      const n = Math.min(length, bytes.length - offset) - flex.off;
+      const at = offset + flex.off;
+      const elem = flex.elem;
+      let tail: unknown;
+      if (elem === "char") tail = stringNode(n).read(lastView!, bytes, at);
+      else {
+        const items: unknown[] = [];
+        for (let i = 0; elem.size > 0 && (i + 1) * elem.size <= n; i++) items.push(elem.read(lastView!, bytes, at + i * elem.size));
+        tail = items;
       }
-      return node.read(lastView!, bytes, offset);
+      (value as Record<string, unknown>)[flex.name] = tail;
+      return value;
     },
     encode(value) {
       const out = new Uint8Array(node.size);
@@ -407,8 +434,16 @@ class Builder {
     }
     const size = t.size;
     const typeName = t.name || "(anonymous)";
+    // C's flexible array member: the struct's last member, an array of no elements (`char data[]`).
+    const last = t.kind === BtfKind.STRUCT ? t.members.at(-1) : undefined;
+    const lastType = last && last.name !== "" && last.bitfieldSize === 0 ? this.btf.resolveType(last.type) : undefined;
+    const flexible =
+      last && lastType?.kind === BtfKind.ARRAY && lastType.nelems === 0 && (last.bitOffset & 7) === 0
+        ? { name: last.name, off: last.bitOffset >> 3, elem: this.isChar(lastType.type) ? ("char" as const) : this.build(lastType.type, depth + 1) }
+        : undefined;
     return {
       size,
+      flexible,
       read(dv, b, o) {
         const out: Record<string, unknown> = {};
         for (const f of fields) {

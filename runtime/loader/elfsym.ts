@@ -211,7 +211,18 @@ export function bareFileOffset(path: string, offset: number): number {
   } catch {
     throw new SymbolError(`no such binary: ${path}`);
   }
-  if (offset < size) return offset;
+  if (offset < size) {
+    // The kernel refuses a uprobe outside the file's code (ENOEXEC): say where the code is instead.
+    const f = readElf(path);
+    const isElf64 = f.length >= 64 && f.readUInt32BE(0) === 0x7f454c46 && f[4] === 2 && f[5] === 1;
+    const code = isElf64 ? loadSegments(f, Number(f.readBigUInt64LE(0x20)), f.readUInt16LE(0x38), f.readUInt16LE(0x36)).filter((s) => s.executable) : [];
+    const inCode = code.some((s) => BigInt(offset) >= s.fileOffset && BigInt(offset) < s.fileOffset + s.fileSize);
+    if (code.length && !inCode) {
+      const ranges = code.map((s) => `0x${s.fileOffset.toString(16)}..0x${(s.fileOffset + s.fileSize).toString(16)}`).join(", ");
+      throw new SymbolError(`0x${offset.toString(16)} is not in the code of ${path}, whose executable segments hold file offsets ${ranges} (a bare number is a file offset, as libbpf reads it)`);
+    }
+    return offset;
+  }
   const at = addressFileOffset(readElf(path), BigInt(offset));
   const address = at === undefined ? "" : `; it is an address of the file, at file offset 0x${at.toString(16)}: write that (a bare number is a file offset, as libbpf reads it)`;
   throw new SymbolError(`0x${offset.toString(16)} lies beyond the end of ${path} (${size} bytes)${address}`);

@@ -105,6 +105,8 @@ export type AttachFailure =
   | "busy"
   /** The process, or the system, has no file descriptor left for another perf event (EMFILE, ENFILE). */
   | "limit"
+  /** The program, though verified, does not fit the hook (it reads a tracepoint's context past the record's end). */
+  | "program"
   /** Anything else the kernel refused. */
   | "kernel";
 

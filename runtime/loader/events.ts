@@ -149,7 +149,7 @@ export class EventReader<T = unknown> implements AsyncIterable<StreamEvent<T>> {
   private decode(bytes: Uint8Array, offset: number, size: number): T | Uint8Array {
     const c = this.codec;
     if (!c) return bytes.slice(offset, offset + size);
-    if (size >= c.size) return c.decode(bytes, offset) as T;
+    if (size >= c.size) return c.decodeRecord(bytes, offset, size) as T;
     if (!this.padShort) return bytes.slice(offset, offset + size);
     const whole = new Uint8Array(c.size);
     whole.set(bytes.subarray(offset, offset + size));

@@ -73,7 +73,7 @@ export function readExterns(raw: BpfObject): ExternSpec[] {
     const name = sym.name;
     const weak = sym.bind === STB.WEAK;
     const d = declared.get(name);
-    if (!d) throw new ObjectError(`extern ${name} is neither __kconfig nor __ksym (the object's BTF has it in no .kconfig or .ksyms section)`);
+    if (!d) throw new ObjectError(unlinkedExtern(btf, name));
     if (d.section === KCONFIG_SECTION) {
       externs.push({ kind: "kconfig", name, weak, ...kconfigType(btf, d.id, name), offset: 0 });
       continue;
@@ -96,6 +96,23 @@ export function readExterns(raw: BpfObject): ExternSpec[] {
     offset = e.offset + e.size;
   }
   return externs;
+}
+
+/**
+ * Why an extern in neither `.kconfig` nor `.ksyms` cannot be loaded: a function, map or variable another BPF object
+ * defines (clang leaves it for the linker), or one the BTF says nothing of.
+ */
+function unlinkedExtern(btf: Btf, name: string): string {
+  const what = btf.findIdsByName(name, BtfKind.FUNC).length
+    ? "a function"
+    : [...btf.types()].some((t) => t.kind === BtfKind.DATASEC && t.name === ".maps" && t.vars.some((v) => btf.nameOf(v.type) === name))
+      ? "a map"
+      : btf.findIdsByName(name, BtfKind.VAR).length
+        ? "a variable"
+        : undefined;
+  const kernel = "an extern of the kernel's is declared __kconfig or __ksym";
+  if (!what) return `extern ${name} is neither __kconfig nor __ksym (the object's BTF has it in no .kconfig or .ksyms section)`;
+  return `extern ${name} is ${what} another BPF object defines: link the objects into one first, as libbpf needs too (bpftool gen object linked.bpf.o this.bpf.o other.bpf.o); ${kernel}`;
 }
 
 /** Bytes the `.kconfig` map's value needs for the object's kconfig externs. */

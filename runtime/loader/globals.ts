@@ -67,7 +67,12 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
   for (const [name, value] of values) {
     // The formats are constants printk reads, the counts start at zero; targetPid()'s variable is set through these values too.
     const map = tsbpfVariable(name) && name !== TARGET_PID_VARIABLE ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
-    if (!map) throw new GlobalValueError(noSuchGlobal(name, data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => !tsbpfVariable(n))));
+    if (!map) {
+      // A __kconfig extern has no initial value to give: the running kernel's config, or its release, decides it.
+      const kconfig = maps.some((m) => m.name === KCONFIG_SECTION && m.variables.some((v) => v.name === name));
+      if (kconfig) throw new GlobalValueError(`${name} is a __kconfig extern, whose value comes from the running kernel (its config, or its release for LINUX_KERNEL_VERSION), not from the command line`);
+      throw new GlobalValueError(noSuchGlobal(name, data.flatMap((m) => m.variables.map((v) => v.name)).filter((n) => !tsbpfVariable(n))));
+    }
     const variable = map.variables.find((v) => v.name === name)!;
     let bytes = out.get(map.name);
     if (!bytes) {

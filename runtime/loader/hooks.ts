@@ -33,9 +33,13 @@ export function hookBtfId(btf: Btf, hook: BtfHook, name: string): number {
 
 /**
  * Why a BTF-hooked program load failed with EPERM before the verifier ran (empty log) in a process that may
- * otherwise load BPF: the kernel's policy or configuration forbids the hook, so say that and name the alternatives.
+ * otherwise load BPF: the kernel's policy or configuration forbids the hook, so say that and name the alternatives:
+ * the syscall tracepoint of the function (`tracepoint`, when it has one), and kprobes only where `kprobes` is not false
+ * (a kernel with kprobes compiled out).
  */
-export function hookRefusal(hook: BtfHook): string {
-  const alternative = hook === "tp_btf" ? "a tracepoint or raw_tp section" : "a kprobe, uprobe or tracepoint";
+export function hookRefusal(hook: BtfHook, running: { kprobes?: boolean; tracepoint?: string } = {}): string {
+  const others = running.kprobes === false ? "a uprobe" : "a kprobe or uprobe";
+  const tracepoint = running.tracepoint ? `the tracepoint ${running.tracepoint} (SEC("tracepoint/${running.tracepoint.replace(":", "/")}"))` : "a tracepoint";
+  const alternative = hook === "tp_btf" ? "a tracepoint or raw_tp section" : `${tracepoint} or ${others}${running.kprobes === false ? " (kprobes are compiled out of the running kernel too)" : ""}`;
   return `refused with EPERM before verification, although other programs load: the running kernel does not allow ${hook} programs here (a security policy or its configuration); use ${alternative} instead`;
 }

@@ -14,8 +14,8 @@ import { isGlob } from "../../compiler/glob.js";
 import { LoadError, MapRefusedError, ObjectError } from "./errors.js";
 import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
-import { BTF_HOOK_NOT_ATTACHED, attachProgram, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
-import { kernelName, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
+import { BTF_HOOK_NOT_ATTACHED, attachProgram, kprobesUnsupported, tracepointAlternative, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
+import { kernelName, type BtfHook, type MapShape, type MapSpec, type ObjectSpec, type ProgramSpec } from "./object.js";
 import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { hasCoreRelocations, kernelBtf, resolveCore } from "./core.js";
 import type { ResolutionStore } from "./btf-resolutions.js";
@@ -252,6 +252,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     const chosen = spec.programs.filter((p) => (wanted ? wanted.has(p.name) : p.autoload));
     for (const p of chosen) if (p.unloadable) throw new ObjectError(`program ${p.name} (section ${p.section}) cannot be loaded: ${p.unloadable}`);
     for (const p of spec.programs) if (p.unloadable && !wanted) loaded.warnings.push(`program ${p.name} (section ${p.section}) is not loaded: ${p.unloadable}`);
+    loaded.warnings.push(...unrelocatedData(spec));
     // What the kernel's BTF is read for, unless an earlier load of this object kept it.
     const needsCore = hasCoreRelocations(spec.raw);
     const hooked = chosen.flatMap((p) => (p.attach.kind === "btf" ? [{ program: p.name, hook: p.attach.hook, target: p.attach.name }] : []));
@@ -529,7 +530,7 @@ function loadProgram(
       const what =
         e.code === "EPERM" && !e.log
           ? p.attach.kind === "btf" && missingBpfPrivileges() === undefined
-            ? hookRefusal(p.attach.hook)
+            ? hookRefusal(p.attach.hook, { kprobes: kprobesUnsupported() === undefined, tracepoint: syscallTracepoint(p.attach.hook, p.attach.name) })
             : "refused (permission denied: loading BPF needs root or CAP_BPF)"
           : interrupted
             ? "not loaded: a signal interrupted the kernel's verifier (EAGAIN)"
@@ -597,3 +598,26 @@ export function verifierReason(log: string): string | undefined {
   return lines.at(-1);
 }
 
+/** The syscall tracepoint an fentry (sys_enter_), fexit (sys_exit_) or fmod_ret program's function stands for, if any. */
+function syscallTracepoint(hook: BtfHook, func: string): string | undefined {
+  if (hook !== "fentry" && hook !== "fexit" && hook !== "fmod_ret") return undefined;
+  const entry = tracepointAlternative(func);
+  return hook === "fexit" ? entry?.replace(":sys_enter_", ":sys_exit_") : entry;
+}
+
+/**
+ * Addresses that global data holds (`const char *names[] = { "read", "write" }`): BPF has no relocation to fill them
+ * in, so they keep their offsets into the sections they point to, as libbpf leaves them; a program that follows one
+ * reads nothing it meant to. One warning per data section that has them.
+ */
+function unrelocatedData(spec: ObjectSpec): string[] {
+  return spec.raw.dataSections.flatMap((d) => {
+    const first = d.relocations[0];
+    if (!first) return [];
+    const holder = d.symbols.find((v) => first.offset >= v.offset && first.offset < v.offset + Math.max(v.size, 1))?.name;
+    const target = first.symbolSection ?? first.symbol;
+    return [
+      `${d.name} holds addresses${holder ? ` (${holder})` : ""} of ${target}, which nothing fills in for BPF (libbpf leaves them too): a program following one reads from an offset into ${target}, not from what it pointed to; keep such strings in an array of char arrays instead (const char names[][8] = { ... })`,
+    ];
+  });
+}

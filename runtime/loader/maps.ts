@@ -28,6 +28,7 @@ const ID_CODEC: Codec = {
   size: 4,
   typeName: "__u32",
   decode: (bytes, offset = 0) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, true),
+  decodeRecord: (bytes, offset) => ID_CODEC.decode(bytes, offset),
   encode: (value) => {
     const out = new Uint8Array(4);
     ID_CODEC.encodeInto(value, out);

@@ -209,6 +209,10 @@ function checkReferences(btf: Btf, t: BtfType): void {
 
 export function specFromObject(raw: BpfObject, options: ParseOptions = {}): ObjectSpec {
   const name = options.name ?? "obj";
+  // A static function in a program's section (`SEC("tp/...") static int f(...)`) is no program to libbpf, which
+  // refuses the object rather than leave it out unseen.
+  const isStatic = raw.subprograms.find((f) => f.section !== ".text" && f.symbol !== undefined);
+  if (isStatic) throw new ObjectError(`program ${isStatic.name} (section ${isStatic.section}) is static: libbpf loads only global functions as programs, and refuses an object with a static one; remove \`static\` from its definition`);
   const programs = raw.programs.map(programSpec);
   // The object's BTF, parsed once and only if a program's tags are to be read from it.
   let parsed: Btf | undefined;
@@ -512,7 +516,18 @@ export function classifySection(section: string): Pick<ProgramSpec, "type" | "ex
   if (!kind) {
     throw new ObjectError(`section ${section} names no program type libbpf knows; use a libbpf section name such as ${["tracepoint/GROUP/NAME", "kprobe/FUNC", "uprobe/BINARY:FUNC", "raw_tp/NAME", "socket", "xdp"].join(", ")}`);
   }
-  return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach: kind.target(rest || undefined, section), ...(kind.unloadable ? { unloadable: kind.unloadable } : {}) };
+  const attach = kind.target(rest || undefined, section);
+  // A BTF hook's program is loaded for its hook's vmlinux type: without one named, the kernel refuses it (libbpf too,
+  // unless the tool calls bpf_program__set_attach_target), so it is left out as tsbpf leaves out what it cannot load.
+  const hookless = (kind.type === ProgType.TRACING || kind.type === ProgType.LSM) && attach.kind === "manual" ? hooklessWhy(head) : undefined;
+  const unloadable = kind.unloadable ?? hookless;
+  return { type: kind.type, expectedAttachType: kind.attachType, flags: kind.flags ?? 0, attach, ...(unloadable ? { unloadable } : {}) };
+}
+
+function hooklessWhy(head: string): string {
+  const hook = head.replace(/\.s$/, "");
+  const [what, example] = hook === "tp_btf" ? ["tracepoint", "tp_btf/sched_switch"] : hook === "iter" ? ["iterator", "iter/task"] : hook.startsWith("lsm") ? ["LSM hook", `${hook}/file_open`] : ["kernel function", `${hook}/do_unlinkat`];
+  return `${hook} programs are loaded for their ${what}'s BTF type, and the section names none; name one, as in SEC("${example}")`;
 }
 
 function programSpec(p: BpfProgram): ProgramSpec {

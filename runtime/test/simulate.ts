@@ -574,7 +574,7 @@ export class Simulation {
   events<T = unknown>(name: string): T[] {
     const raw = this.rawEvents(name);
     const codec = this.eventCodec(name);
-    return codec ? raw.map((b) => (b.length >= codec.size ? codec.decode(b) : b) as T) : (raw as T[]);
+    return codec ? raw.map((b) => (b.length >= codec.size ? codec.decodeRecord(b, 0, b.length) : b) as T) : (raw as T[]);
   }
 
   /** events() without decoding: each record's bytes. */

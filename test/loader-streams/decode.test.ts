@@ -112,3 +112,22 @@ test("an enum reads as its enumerator's name (the first of two sharing a value),
   assert.deepEqual(codec.encode("R_NO_SOCKET"), u32(3));
   assert.equal(codecFor(btf, signed).decode(new Uint8Array(new BigInt64Array([-5n]).buffer)), "W_NEG");
 });
+
+test("a record longer than its struct gives a flexible array member the bytes past the struct: chars as a string, other elements as many as fit", () => {
+  const b = new BtfBuilder();
+  const u32 = b.add({ kind: BtfKind.INT, name: "unsigned int", size: 4, encoding: 0, offset: 0, bits: 32 });
+  const u16 = b.add({ kind: BtfKind.INT, name: "short unsigned int", size: 2, encoding: 0, offset: 0, bits: 16 });
+  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 8 });
+  const chars = b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: u32, nelems: 0 });
+  const shorts = b.add({ kind: BtfKind.ARRAY, name: "", type: u16, indexType: u32, nelems: 0 });
+  const text = b.add({ kind: BtfKind.STRUCT, name: "text", size: 4, members: [{ name: "len", type: u32, bitOffset: 0, bitfieldSize: 0 }, { name: "data", type: chars, bitOffset: 32, bitfieldSize: 0 }] });
+  const nums = b.add({ kind: BtfKind.STRUCT, name: "nums", size: 4, members: [{ name: "n", type: u32, bitOffset: 0, bitfieldSize: 0 }, { name: "vals", type: shorts, bitOffset: 32, bitfieldSize: 0 }] });
+  const btf = parseBtf(b.toBytes());
+  const record = new Uint8Array([8, 0, 0, 0, ...new TextEncoder().encode("tailtai"), 0, 0xee]);
+  const textCodec = codecFor(btf, text);
+  assert.deepEqual(textCodec.decode(record), { len: 8, data: "" }, "decode() reads the struct alone");
+  assert.deepEqual(textCodec.decodeRecord(record, 0, 12), { len: 8, data: "tailtai" });
+  assert.deepEqual(textCodec.decodeRecord(record, 0, 4), { len: 8, data: "" });
+  // 5 bytes past the struct: two whole u16 elements.
+  assert.deepEqual(codecFor(btf, nums).decodeRecord(new Uint8Array([2, 0, 0, 0, 1, 0, 2, 0, 3]), 0, 9), { n: 2, vals: [1, 2] });
+});

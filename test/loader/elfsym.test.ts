@@ -32,13 +32,17 @@ test("a function missing from a stripped executable is explained by the strippin
   }
 });
 
-test("a directory named as a uprobe's binary, or an offset past the binary's end, is explained rather than left to the kernel's EINVAL", () => {
+test("a directory named as a uprobe's binary, or an offset past the binary's end or outside its code, is explained rather than left to the kernel's EINVAL", () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
   try {
     assert.throws(() => resolveBinary(dir), { message: `${dir} is a directory, not a binary` });
     const lib = resolveBinary("libc.so.6");
     assert.throws(() => symbolFileOffset(lib, "malloc", 1 << 30), { message: new RegExp(`^malloc\\+${1 << 30} lies past the end of malloc, which is \\d+ bytes long: an offset must fall inside the function`) });
     assert.throws(() => bareFileOffset(lib, statSync(lib).size + 16), { message: new RegExp(`^0x[0-9a-f]+ lies beyond the end of ${lib} \\(${statSync(lib).size} bytes\\)$`) });
+    // The ELF header is in the file but in no executable segment: the kernel would refuse it with ENOEXEC.
+    assert.throws(() => bareFileOffset(lib, 0x10), { message: new RegExp(`^0x10 is not in the code of ${lib}, whose executable segments hold file offsets 0x[0-9a-f]+\\.\\.0x[0-9a-f]+.* \\(a bare number is a file offset, as libbpf reads it\\)$`) });
+    const malloc = symbolFileOffset(lib, "malloc", 0);
+    assert.equal(bareFileOffset(lib, malloc), malloc);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@
 // linked instructions, and the errors for what the kernel lacks; `tsbpf verify` and the simulator on kconfig reads.
 
 import { describe, it } from "node:test";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { BtfBuilder, BtfFuncLinkage, BtfKind, BtfVarLinkage, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { Op, PseudoCall, PseudoLd, decode } from "../../compiler/isa/index.js";
@@ -23,7 +24,7 @@ import {
 } from "../../runtime/loader/index.js";
 import { simulate } from "../../runtime/test/index.js";
 import { UNLINKAT_FORMAT } from "../sim/support.js";
-import { fixture, needsClang } from "./support.js";
+import { compileC, fixture, needsClang } from "./support.js";
 
 /** A kernel's BTF with task_struct, bpf_task_acquire/release (prototypes as `acquireParams` says) and a per-CPU int. */
 function kernelTypes(acquireParams = 1): { btf: Btf; acquire: number; release: number; rcu: number; active: number } {
@@ -233,6 +234,19 @@ describe("externs: the object model", needsClang, () => {
     assert.equal(value("LINUX_HAS_BPF_COOKIE", { release: () => "5.15.0-rc1" }), 1);
     assert.equal(value("LINUX_HAS_SYSCALL_WRAPPER", {}), 1);
     assert.equal(value("LINUX_HAS_SYSCALL_WRAPPER", { arch: "arm64" }), 0); // no __arm64_sys_bpf in these kallsyms
+  });
+
+  it("a function, map or variable another object defines is refused as needing the objects linked first", () => {
+    const uses: Record<string, [string, string]> = {
+      function: ["extern int elsewhere(int x);", "return elsewhere(1);"],
+      variable: ["extern int elsewhere;", "return elsewhere;"],
+      map: ['extern struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u32); } elsewhere SEC(".maps");', "__u32 k = 0; return bpf_map_lookup_elem(&elsewhere, &k) != 0;"],
+    };
+    for (const [what, [declaration, body]] of Object.entries(uses)) {
+      const path = compileC(`extern-${what}`, `#include "loader.h"\n${declaration}\nSEC("tracepoint/syscalls/sys_enter_getppid") int p(void *ctx) { ${body} }\nchar LICENSE[] SEC("license") = "GPL";\n`);
+      const expected = `extern elsewhere is a ${what} another BPF object defines: link the objects into one first, as libbpf needs too (bpftool gen object linked.bpf.o this.bpf.o other.bpf.o); an extern of the kernel's is declared __kconfig or __ksym`;
+      assert.throws(() => openObject(readFileSync(path), { name: what }), (e: unknown) => e instanceof ObjectError && e.message === expected, what);
+    }
   });
 
   it("the simulator reads kconfig externs as 0, or as `globals` sets them", async () => {

@@ -69,6 +69,9 @@ describe("global variables set before loading", () => {
     const refused = (name: string, value: bigint | boolean | string, why: RegExp) =>
       assert.throws(() => setGlobals(spec.maps, new Map([[name, value]]), btf), (e: unknown) => e instanceof GlobalValueError && why.test(e.message), `${name}=${value}`);
     refused("targ_pdi", 1n, /^the object has no global variable targ_pdi \(did you mean targ_pid or targ_pids\?\); its global variables are .*targ_pid/);
+    // The externs fixture's kconfig values: the running kernel gives them.
+    const externs = openObject(fixture("externs"), { name: "externs" });
+    assert.throws(() => setGlobals(externs.maps, new Map([["CONFIG_HZ", 100n]])), (e: unknown) => e instanceof GlobalValueError && e.message === "CONFIG_HZ is a __kconfig extern, whose value comes from the running kernel (its config, or its release for LINUX_KERNEL_VERSION), not from the command line");
     refused("targ_pid", 2n ** 32n, /^targ_pid is of type __u32, and 4294967296 does not fit in it \(0 to 4294967295\)$/);
     refused("targ_pid", -1n, /^targ_pid is of type __u32, and -1 does not fit in it/);
     refused("bias", -(2n ** 63n) - 1n, /^bias is of type long long, and -9223372036854775809 does not fit in it/);

@@ -311,7 +311,10 @@ describe("loading into the running kernel", needsKernel, () => {
       assert.ok(sys.progInfo(obj.program("on_unlinkat").fd).attachBtfId > 0);
     } catch (e) {
       assert.ok(e instanceof LoadError && e.code === "EPERM", String(e));
-      assert.match(e.message, /^program on_unlinkat \(section fentry\/do_unlinkat\) was refused with EPERM before verification, although other programs load: the running kernel does not allow fentry programs here .*; use a kprobe, uprobe or tracepoint instead$/);
+      // The alternatives the running kernel has: do_unlinkat's syscall tracepoint, and kprobes only where they are compiled in.
+      const kprobes = missingKprobes() === undefined;
+      const alternatives = `use the tracepoint syscalls:sys_enter_unlinkat \\(SEC\\("tracepoint/syscalls/sys_enter_unlinkat"\\)\\) or ${kprobes ? "a kprobe or uprobe" : "a uprobe \\(kprobes are compiled out of the running kernel too\\)"} instead`;
+      assert.match(e.message, new RegExp(`^program on_unlinkat \\(section fentry/do_unlinkat\\) was refused with EPERM before verification, although other programs load: the running kernel does not allow fentry programs here .*; ${alternatives}$`));
     } finally {
       void session.close();
     }
@@ -412,6 +415,56 @@ char LICENSE[] SEC("license") = "GPL";
     } finally {
       await session.close();
     }
+  });
+
+  it("an object without BTF (clang -g0) prints the .data and .bss variables that are not zero as bytes, named by their ELF symbols", async () => {
+    const path = compileC(
+      "globals-bare",
+      `#include "loader.h"
+__u64 hits;
+__u64 untouched;
+int initialized = 42;
+char tag[3] = "ab";
+SEC("tracepoint/syscalls/sys_enter_getppid") int noop(void *ctx) { hits++; tag[0]++; return initialized + untouched; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+      ["-g0"],
+    );
+    const session = new Session(sys);
+    try {
+      const obj = session.loadFile(path);
+      sys.mapUpdate(obj.map(".bss").fd, new Uint8Array(4), new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+      const { mapLines } = await import("../../cli/report.js");
+      const contents = mapContents(obj);
+      const lines = contents.flatMap((c) => mapLines(c, false)).filter((l) => l !== "");
+      assert.deepEqual(lines.sort(), ["@hits: 8 bytes 07 00 00 00 00 00 00 00", "@initialized: 4 bytes 2a 00 00 00", "@tag: 3 bytes 61 62 00"]);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("tsbpf load --event-type decodes a C object's records as the struct named, a flexible array member holding the bytes past it; a map the object lacks is named with those it has", async () => {
+    const path = compileC(
+      "event-type-flexible",
+      `#include "loader.h"
+static long (*ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;
+struct { __uint(type, 27); __uint(max_entries, 4096); } lines SEC(".maps");
+struct line { __u32 len; char text[]; };
+/* Records are sent from a buffer: the struct is in the BTF through this variable, as libbpf tools keep theirs. */
+struct line *unused_line __attribute__((unused));
+SEC("tracepoint/syscalls/sys_enter_execve") int sent(void *ctx) {
+	struct { __u32 len; char text[8]; } b = { 7, "execve" };
+	return ringbuf_output(&lines, &b, sizeof(b), 0);
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const run = startCli(["load", path, "--event-type", "line", "--json", "--duration", "5", "-c", "/bin/true"]);
+    const wrong = startCli(["load", path, "--event-type", "events=line"]);
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.ok(run.jsonLines().some((l) => l.map === "lines" && JSON.stringify(l.value) === JSON.stringify({ len: 7, text: "execve" })), run.stdout());
+    assert.equal(await wrong.exited, 2, wrong.stderr());
+    assert.equal(wrong.stderr(), "tsbpf: --event-type names events, which is not a ring buffer or perf event array of the object; it has lines\n");
   });
 
   it("tsbpf load --program loads only the programs named; a name the object lacks is a usage error listing its programs", async () => {
@@ -608,7 +661,7 @@ char LICENSE[] SEC("license") = "GPL";
     );
   });
 
-  it("kprobe: loads, and attaching explains that kprobes are compiled out", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
+  it("kprobe: loads, and attaching explains that kprobes are compiled out, naming a kretprobe's exit counterparts", { skip: missingKprobes() ? false : "this kernel has kprobes" }, async () => {
     const session = new Session(sys);
     try {
       const obj = session.loadFile(fixturePath("kprobe"));
@@ -621,6 +674,11 @@ char LICENSE[] SEC("license") = "GPL";
           /kprobes are compiled out of the running kernel \(CONFIG_KPROBES is off/.test(e.message) &&
           /tracepoint syscalls:sys_enter_unlinkat/.test(e.message) &&
           /uprobe/.test(e.message),
+      );
+      // The return probe's counterparts: the syscall's exit tracepoint, a uretprobe.
+      assert.throws(
+        () => obj.attach("on_do_unlinkat_ret"),
+        (e: unknown) => e instanceof AttachError && /use the tracepoint syscalls:sys_exit_unlinkat \(SEC\("tracepoint\/syscalls\/sys_exit_unlinkat"\)\) or a uretprobe \(SEC\("uretprobe\/BINARY:FUNCTION"\)\) instead$/.test(e.message),
       );
       assert.equal(obj.attachments.length, 0);
     } finally {

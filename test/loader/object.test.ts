@@ -2,13 +2,13 @@
 // (legacy `maps`, BTF `.maps`, global data) and their kernel names, read from clang-19 fixtures.
 
 import { after, describe, it } from "node:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { endianness, tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import { AttachType, FakeSys, MapFlag, MapType, ProgFlag, ProgType } from "../../runtime/sys/index.js";
 import { ObjectError, TracePipe, classifySection, kprobeProblem, dataMapName, kernelName, objectNameOf, openObject, parseObject, parseTraceLine } from "../../runtime/loader/index.js";
-import { fixture, needsClang } from "./support.js";
+import { compileC, fixture, needsClang } from "./support.js";
 import { ElfWriter } from "../../compiler/elf/index.js";
 import { SHF, swapInsnBytes } from "../../compiler/elf/types.js";
 import { encode, exit, mov64Imm } from "../../compiler/isa/index.js";
@@ -78,6 +78,11 @@ describe("section names", () => {
     assert.equal(classifySection("iter.s/task").expectedAttachType, AttachType.TRACE_ITER);
     assert.match(classifySection("struct_ops/dctcp_init").unloadable ?? "", /^struct_ops programs load with the struct_ops map/);
     assert.match(classifySection("freplace/handler").unloadable ?? "", /^freplace programs load against a function of another loaded program/);
+    // A BTF hook's program names its hook, or the kernel refuses it (libbpf too): left out, saying how to name one.
+    assert.equal(classifySection("tp_btf").unloadable, `tp_btf programs are loaded for their tracepoint's BTF type, and the section names none; name one, as in SEC("tp_btf/sched_switch")`);
+    assert.equal(classifySection("fexit.s").unloadable, `fexit programs are loaded for their kernel function's BTF type, and the section names none; name one, as in SEC("fexit/do_unlinkat")`);
+    assert.equal(classifySection("iter").unloadable, `iter programs are loaded for their iterator's BTF type, and the section names none; name one, as in SEC("iter/task")`);
+    assert.equal(classifySection("tp_btf/sched_switch").unloadable, undefined);
   });
 
   it("libbpf's sleepable, xdp.frags, session, lsm_cgroup and lirc sections get its types, attach types and flags", () => {
@@ -137,6 +142,18 @@ describe("map and object names", () => {
 });
 
 describe("clang-19 fixtures", needsClang, () => {
+  it("a static function in a program's section is refused as libbpf refuses it, not left out unseen", () => {
+    const source = `#include "loader.h"
+SEC("tracepoint/syscalls/sys_enter_getppid") static int hidden_away(void *ctx) { return 0; }
+SEC("tracepoint/syscalls/sys_enter_getppid") int shown(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+    assert.throws(
+      () => parseObject(readFileSync(compileC("static-program", source)), { name: "static-program" }),
+      (e: unknown) => e instanceof ObjectError && e.message === "program hidden_away (section tracepoint/syscalls/sys_enter_getppid) is static: libbpf loads only global functions as programs, and refuses an object with a static one; remove `static` from its definition",
+    );
+  });
+
   it("tracepoint: a legacy map and three global data maps", () => {
     const spec = parseObject(fixture("tracepoint"), { name: "tracepoint" });
     assert.equal(spec.license, "GPL");

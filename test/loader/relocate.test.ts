@@ -3,6 +3,7 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { Helper, Op, PseudoCall, PseudoLd, Reg, Size, call, callLocal, decode, exit, lddw, ldx, mov64Imm, stx, type Insn } from "../../compiler/isa/index.js";
 import { R_BPF, STB, STT, type BpfDataSection, type BpfMapSection, type BpfObject, type BpfProgram, type BpfRelocation, type ElfFile } from "../../compiler/elf/index.js";
 import { FakeSys, MapFlag, MapType, PERF_PROBE_CONFIG_IS_RETPROBE, PerfType, ProgType, missingTracefs, pmuType, tracepointId } from "../../runtime/sys/index.js";
@@ -21,7 +22,7 @@ import {
   specFromObject,
   type ObjectSpec,
 } from "../../runtime/loader/index.js";
-import { fixture, needsClang } from "./support.js";
+import { compileC, fixture, needsClang } from "./support.js";
 
 // ---------------------------------------------------------------- synthetic objects
 
@@ -171,6 +172,24 @@ describe("linkProgram", () => {
 });
 
 describe("loadObject on FakeSys", needsClang, () => {
+  it("warns of addresses in global data, which BPF leaves unrelocated (an array of string pointers)", () => {
+    const source = `#include "loader.h"
+const char *const names[] = { "alpha", "beta" };
+SEC("tracepoint/syscalls/sys_enter_getppid") int pick(void *ctx) { return names[bpf_get_current_pid_tgid() & 1][0]; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+    const sys = new FakeSys();
+    const loaded = loadObject(sys, openObject(readFileSync(compileC("data-pointers", source)), { name: "pointers" }));
+    loaded.close();
+    assert.deepEqual(loaded.warnings, [
+      ".rodata holds addresses (names) of .rodata.str1.1, which nothing fills in for BPF (libbpf leaves them too): a program following one reads from an offset into .rodata.str1.1, not from what it pointed to; keep such strings in an array of char arrays instead (const char names[][8] = { ... })",
+    ]);
+    // The tracepoint fixture's data holds no addresses.
+    const plain = loadObject(sys, openObject(fixture("tracepoint"), { name: "tracepoint" }));
+    plain.close();
+    assert.deepEqual(plain.warnings, []);
+  });
+
   it("creates maps with their shapes, fills and freezes data, patches fds, and closes everything", () => {
     const sys = new FakeSys();
     const spec = openObject(fixture("tracepoint"), { name: "tracepoint" });

@@ -60,4 +60,17 @@ ${LICENSE}`,
     assert.equal(await named.exited, 2, named.stderr());
     assert.match(named.stderr(), /program unknown \(section probe\/foo\) cannot be loaded: section probe\/foo names no program type libbpf knows/);
   });
+
+  it("a tracepoint program that reads past the tracepoint's record is refused at attach, saying how long the record is", async () => {
+    // getppid's record ends with its 4-byte __syscall_nr at 8: dfd, at 16, is another syscall's argument.
+    const path = compileC(
+      "past-record",
+      `#include "loader.h"
+SEC("tracepoint/syscalls/sys_enter_getppid") int past(struct sys_enter_unlinkat *ctx) { return ctx->dfd; }
+${LICENSE}`,
+    );
+    const run = startCli(["load", path, "--duration", "0.3"]);
+    assert.equal(await run.exited, 3, run.stderr());
+    assert.match(run.stderr(), /cannot attach program past to tracepoint syscalls:sys_enter_getppid: the program reads its context past the end of the tracepoint's record, which is 12 bytes \(its last field is int __syscall_nr at offset 8, 4 bytes; \S+\/events\/syscalls\/sys_enter_getppid\/format lists them\)/);
+  });
 });

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { verifyObject } from "../../cli/commands/verify.js";
 import { LoadError, loadObject, openObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
-import { compileC, needsClang } from "../loader/support.js";
+import { compileC, needsClang, startCli } from "../loader/support.js";
 
 const SOURCE = `#include "loader.h"
 struct task_struct { int pid; } __attribute__((preserve_access_index));
@@ -61,4 +61,24 @@ test("the kernel agrees", { skip: missingRoot() ?? missingBpf(sys) ?? needsClang
     assert.equal(reason === undefined, accepted, `${name}: ${reason ?? "accepted"}`);
     if (!accepted) assert.match(reason!, new RegExp(`Caller passes invalid args into func#\\d+ \\('${name === "whole" ? "record_whole" : "takes_void"}'\\)`));
   }
+});
+
+// A local array clang folds into a constant (`.rodata.cst16`, a read-only map) passed to a global function: the kernel
+// refuses it as memory the function may write (const or not), and the function alone, as the model checks it, reads
+// through a pointer that may be NULL.
+const CONSTANT = `#include "loader.h"
+__attribute__((noinline)) int sum4(const int *p, int n) { int s = 0; for (int i = 0; i < n; i++) s += p[i]; return s; }
+SEC("tracepoint/syscalls/sys_enter_getppid") int constant_arg(void *ctx) { int a[4] = { 1, 2, 3, 4 }; return sum4(a, 4); }
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+test("a constant array passed to a global function: the model names the parameter that may be NULL, the kernel's refusal says the memory is read-only", needsClang, async () => {
+  const path = compileC("global-constant-arg", CONSTANT);
+  const hint = verifyObject(readFileSync(path), { name: "constant" }).programs.find((x) => x.name === "constant_arg")!.error!.hint;
+  assert.match(hint, /`p\[i\]` reads through a pointer that may be null: a global \(non-static\) function is verified once, on its own, where each pointer parameter may be NULL/);
+  assert.doesNotMatch(hint, /map lookup/);
+  if (missingRoot() ?? missingBpf(sys)) return;
+  const run = startCli(["load", path]);
+  assert.equal(await run.exited, 3, run.stderr());
+  assert.match(run.stderr(), /error TSBPF2007: constant_arg: `sum4\(a, 4\)` passes sum4 read-only memory \(a constant the compiler placed in \.rodata, or a const global\): .*the kernel takes its pointer parameters as memory it may write, const or not; make sum4 `static __noinline`/);
 });
