@@ -260,7 +260,8 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     try {
       return compileLoweredWithLlvm(lowered, kernelStructs, source);
     } catch (error) {
-      const stack = error instanceof LlvmError ? llvmStackOverflow(error, source) : undefined;
+      const handlers = new Map(lowered.programs.map(({ fn }) => [fn.name, fn.loc]));
+      const stack = error instanceof LlvmError ? llvmStackOverflow(error, source, handlers) : undefined;
       if (!stack) throw error;
       return empty([stack]);
     }
@@ -355,13 +356,15 @@ function mapDescs(maps: readonly MapDef[]): NamedMap[] {
 /**
  * llc's "BPF stack limit is exceeded" as TSBPF1016 at the first line it names: LLVM's code needs stack for its own
  * spills beyond the values tsbpf counts, so a handler near the limit may pass with the default backend alone.
+ * `handlers`: each handler's line, for when llc names none (`<unknown>:0:0`, as for deeply nested loops' counters).
  */
-function llvmStackOverflow(error: LlvmError, source: { fileName: string; text: string }): Diagnostic | undefined {
+function llvmStackOverflow(error: LlvmError, source: { fileName: string; text: string }, handlers: ReadonlyMap<string, Loc | undefined>): Diagnostic | undefined {
   const m = /^error: [^\n]*?:(\d+):(\d+): in function (\w+)[^\n]*BPF stack limit is exceeded/m.exec(error.stderr);
   if (!m) return undefined;
   const [, line, column, fn] = m as unknown as [string, string, string, string];
   const message = `${fn}: LLVM's code for this handler needs more than BPF's 512 bytes of stack (its register spills come on top of the values the handler keeps): keep large values in a map, or compile with the default backend, which needs less`;
-  return makeDiagnostic(source, Code.StackTooLarge, message, locStart(source.text, { line: Number(line), column: Number(column) }), 0);
+  const loc = Number(line) > 0 && Number(column) > 0 ? { line: Number(line), column: Number(column) } : handlers.get(fn);
+  return makeDiagnostic(source, Code.StackTooLarge, message, loc ? locStart(source.text, loc) : 0, 0);
 }
 
 function locStart(text: string, loc: Loc): number {
