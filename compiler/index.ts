@@ -19,6 +19,7 @@ import { fileErrorText } from "./file-error.js";
 import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
+import { deepNestingDiagnostic } from "./frontend/nesting.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
 import { globRegExp, isGlob } from "./glob.js";
@@ -119,6 +120,8 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   try {
     return compileSource(source, options, empty);
   } catch (error) {
+    const deep = deepNestingDiagnostic(typescript(), error, source);
+    if (deep) return empty([deep]);
     // The cut TypeScript (frontend/trim-typescript.ts) lacks paths a check should never take: if one was taken,
     // the compile runs again with the whole module.
     if (!thrownByTrimmedTypescript(error) || !wholeTypescript()) throw error;
