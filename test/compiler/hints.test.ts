@@ -111,3 +111,33 @@ test("a map made, a function declared, ++ used or an array literal left unannota
     "TSBPF1001: postfix unary expressions are not supported in a probe handler: `++` and `--` are statements of their own here; write `k++;` before or after the line that uses it",
   ]);
 });
+
+test("a method a tsbpf map lacks lists the map's methods, and names the one a JavaScript Map's name means", () => {
+  const text = `import { kprobe, HashMap, ArrayMap, Histogram, Count, RingBuf, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+export const m = new HashMap<u32, u64>(8);
+export const a = new ArrayMap<u64>(8);
+export const h = new Histogram();
+export const c = new Count();
+export const rb = new RingBuf<u64>(4096);
+export const p = kprobe("f", (x: u32) => {
+  m.set(x, 1);
+  a.get(x);
+  h.add(x);
+  c.inc();
+  rb.push(1);
+  m.size;
+});
+`;
+  assert.deepEqual(
+    compile({ fileName: "h.ts", text }).diagnostics.map((d) => d.message.replace(/^Property '\w+' does not exist on type '[^']+'\. /, "")),
+    [
+      "(a HashMap has lookup(), update(), delete(), increment(), print() and clear(): call update() for set())",
+      "(an ArrayMap has lookup(), update(), increment(), print() and clear(): call lookup() for get())",
+      "(a Histogram has record(), print() and clear(): call record() for add())",
+      "(a Count has increment(), print() and clear(): call increment() for inc())",
+      "(a RingBuf has output(), reserve(), submit() and discard(): call output() for push())",
+      "(a HashMap has lookup(), update(), delete(), increment(), print() and clear())",
+    ],
+  );
+});
