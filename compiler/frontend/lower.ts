@@ -1276,6 +1276,7 @@ export function lower(
     if (!ts.isIdentifier(p.name)) return fail(p.name, Code.Unsupported, "destructuring parameters is not supported");
     if (p.initializer) fail(p.initializer, Code.Unsupported, "default parameter values are not supported");
     if (p.dotDotDotToken) fail(p, Code.Unsupported, "rest parameters are not supported");
+    if (p.questionToken) fail(p, Code.Unsupported, "optional parameters are not supported: a function is inlined, and each call gives every parameter a value");
     return checker.getSymbolAtLocation(p.name)!;
   }
 
@@ -3886,13 +3887,16 @@ export function lower(
       const name = e.expression.getText(file);
       if (inlining.includes(decl)) return fail(e, Code.BadFunction, `\`${name}\` calls itself: functions are inlined, so recursion is not supported`);
       if (decl.typeParameters?.length) fail(decl, Code.BadFunction, "generic functions are not supported");
-      if (e.arguments.length > decl.parameters.length) fail(e.arguments[decl.parameters.length]!, Code.BadFunction, `\`${name}\` takes ${decl.parameters.length} arguments`);
+      // The parameters first: a rest or optional one explains a count that does not match.
+      decl.parameters.forEach(paramSymbol);
+      const count = `${decl.parameters.length} argument${decl.parameters.length === 1 ? "" : "s"}`;
+      if (e.arguments.length > decl.parameters.length) fail(e.arguments[decl.parameters.length]!, Code.BadFunction, `\`${name}\` takes ${count}`);
       const scope = new Map<TS.Symbol, Binding>(moduleScope);
       const child = new FnLowering(this.fb, scope);
       decl.parameters.forEach((p, i) => {
         const symbol = paramSymbol(p);
         const arg = e.arguments[i];
-        if (!arg) return fail(e, Code.BadFunction, `\`${name}\` needs ${decl.parameters.length} arguments`);
+        if (!arg) return fail(e, Code.BadFunction, `\`${name}\` needs ${count}`);
         if (!p.type) return fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type`);
         const l = layoutOf(p.type);
         if (l.kind !== "int") {

@@ -64,6 +64,16 @@ test("a function returning memory needs its type written, and its result is no i
   assert.deepEqual(diagnose(`function mk(pid: u32): Ev { return { pid }; }\nexport const p = kprobe("f", (x: u32) => { if (mk(x)) return 1; return 0; });\n`), []);
 });
 
+test("optional and rest parameters are named as unsupported, not as a call given too few or too many arguments", () => {
+  const diagnose = (fn: string, call: string) =>
+    compile({ fileName: "f.ts", text: `import { kprobe, type u32 } from "tsbpf";\nexport const license = "GPL";\n${fn}\nexport const p = kprobe("f", (x: u32) => ${call});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  const cases: [string, string, string][] = [
+    ["function f(a?: u32): u32 { return 1; }", "f()", "TSBPF1001: optional parameters are not supported: a function is inlined, and each call gives every parameter a value"],
+    ["function f(...a: u32[]): u32 { return 0; }", "f(1, 2)", "TSBPF1001: rest parameters are not supported"],
+  ];
+  for (const [fn, call, message] of cases) assert.deepEqual(diagnose(fn, call).filter((d) => d.startsWith("TSBPF")), [message], fn);
+});
+
 test("an error in a function's body is reported once, however many calls inline it", () => {
   const text = `import { kprobe, tracepoint, type u32 } from "tsbpf";
 export const license = "GPL";
