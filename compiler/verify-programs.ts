@@ -170,6 +170,10 @@ export function explainRejection(
   if (tailCall) {
     return out(VerifierCode.Stack, `${at} is a tail call from a function whose callers hold ${tailCall[1]} bytes of stack; the kernel allows less than 256 there (a tail call does not free its callers' stack): use fewer or smaller locals in those callers, or make the tail call from the probe itself`);
   }
+  const maps = /The total number of maps per program has reached the limit of (\d+)/.exec(m);
+  if (maps) {
+    return out(VerifierCode.Rejected, `${at} uses one map more than the ${maps[1]} the kernel lets a program use: use fewer maps in this probe (one map whose value holds several counters, or one keyed by what told the maps apart)`);
+  }
   if (/stack size|call stack|too deep/.test(m)) return out(VerifierCode.Stack, "this program needs more than the 512 bytes of stack the kernel allows (or nests calls too deeply); use fewer or smaller locals");
   const mapType = /cannot pass map_type (\d+) into func (\w+)#/.exec(m);
   if (mapType) {

@@ -31,6 +31,7 @@ import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
 import { readsTargetPid, setGlobals, type GlobalValue } from "./globals.js";
 import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
+import { Op } from "../../compiler/isa/opcodes.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
@@ -537,7 +538,7 @@ function loadProgram(
               ? // A member of another type is there all the same: saying it is missing would send the reader looking for the wrong thing.
                 `refused: ${/incompatible with local/.test(core) ? "a kernel member it reads has a type in the running kernel that the object's BTF does not match" : "it reads what the running kernel does not have"} (${core.replace(/^CO-RE: /, "")})`
               : `rejected by the kernel's verifier: ${reason}`;
-      const pc = interrupted ? undefined : lastLoggedInsn(e.log);
+      const pc = interrupted ? undefined : (lastLoggedInsn(e.log) ?? tooManyMapsAt(e.log, insns));
       const sourceMap = pc === undefined ? undefined : new SourceMap(l, lineInfo(spec));
       const location = sourceMap?.at(pc!);
       const at = location ? `\n  at ${formatLocation(location)}` : "";
@@ -562,6 +563,29 @@ function lastLoggedInsn(log: string): number | undefined {
   if (named) return Number(named[1]);
   const last = [...log.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)].at(-1);
   return last ? Number(last[1]) : undefined;
+}
+
+/**
+ * For "The total number of maps per program has reached the limit of N", which the kernel says before it logs any
+ * instruction: the LDDW naming the program's (N+1)th map, the one resolve_pseudo_ldimm64 refused.
+ */
+function tooManyMapsAt(log: string, insns: Uint8Array): number | undefined {
+  const limit = /The total number of maps per program has reached the limit of (\d+)/.exec(log);
+  if (!limit) return undefined;
+  const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  const seen = new Set<number>();
+  for (let pc = 0; pc * 8 + 16 <= insns.length; pc++) {
+    if (insns[pc * 8] !== Op.LDDW) continue;
+    // BPF_PSEUDO_MAP_FD and BPF_PSEUDO_MAP_VALUE name a map by its fd in imm; the source register is the high nibble.
+    const src = insns[pc * 8 + 1]! >> 4;
+    if (src === 1 || src === 2) {
+      const fd = view.getInt32(pc * 8 + 4, true);
+      if (!seen.has(fd) && seen.size >= Number(limit[1])) return pc;
+      seen.add(fd);
+    }
+    pc++;
+  }
+  return undefined;
 }
 
 /**
