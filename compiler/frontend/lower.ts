@@ -959,8 +959,13 @@ export function lower(
           }
           const name = decl.name.text;
           const init = decl.initializer;
-          if (name === "license" && isConst && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))) {
-            license = init.text;
+          if (name === "license") {
+            if (isConst && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))) license = init.text;
+            else {
+              // Said here, where it is written, rather than as a license missing from the file.
+              report(decl, Code.MissingLicense, 'the license is a `const` string literal, which the loader gives the kernel: `export const license = "GPL";`');
+              license ??= "";
+            }
             continue;
           }
           const mapClass = ts.isNewExpression(init) ? builtin(init.expression) : undefined;
