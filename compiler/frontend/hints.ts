@@ -57,8 +57,16 @@ export function typescriptMessage(code: number, message: string, member = false)
   if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
   // Str<16> into Str<64>: the chain below the first line is about the brand that carries a Str's size.
   if (code === 2322 && /^Type 'Str<\d+>' is not assignable to type 'Str<\d+>'/.test(text)) text = text.split("\n")[0]!;
+  // `s[0]` on a Str<16>: TypeScript names the type by the brand that carries its size; the second line says it again.
+  if (code === STR_INDEX && /__tsbpfLength/.test(text)) {
+    const named = text.split("\n")[0]!.replace(/'String & \{ readonly __tsbpfLength\?: (\d+|number)( \| undefined)?; \}'/, (_, n: string) => `'Str<${n}>'`);
+    return `${named} (a Str's bytes are read with charCodeAt(i), as \`s.charCodeAt(0)\`)`;
+  }
   return text + typescriptHint(code, text, member);
 }
+
+/** "Element implicitly has an 'any' type because expression of type X can't be used to index type Y". */
+const STR_INDEX = 7053;
 
 const NO_GLOBALS = " (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")";
 

@@ -141,3 +141,10 @@ export const p = kprobe("f", (x: u32) => {
     ],
   );
 });
+
+test("indexing a Str names it Str<N>, not by the brand that carries its size, and says to read its bytes with charCodeAt()", () => {
+  const text = `import { kprobe, comm } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", () => comm()[0]);\n`;
+  assert.deepEqual(compile({ fileName: "h.ts", text }).diagnostics.map((d) => `${d.code}: ${d.message}`), [
+    "TS7053: Element implicitly has an 'any' type because expression of type '0' can't be used to index type 'Str<16>'. (a Str's bytes are read with charCodeAt(i), as `s.charCodeAt(0)`)",
+  ]);
+});
