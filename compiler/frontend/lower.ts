@@ -1942,6 +1942,8 @@ export function lower(
         return { kind: "var", reg, mutable: false };
       }
       if (b?.kind === "string") return fail(id, Code.NotAnInteger, `\`${id.text}\` is a string constant: it names what a kprobe, uprobe or USDT probe probes, or serves as the format of printf() or time()`);
+      // JavaScript's undefined is a global name, not a keyword: not a variable the handler cannot see.
+      if (!b && id.text === "undefined") return fail(id, Code.Unsupported, "`undefined` values are not supported in a probe handler: a value is an integer, a boolean, a Str or a struct (`return;` leaves a handler without one)");
       if (!b) {
         const what = builtin(id);
         return fail(id, Code.UnknownName, what ? `\`${what}\` is not a value: call it` : `\`${id.text}\` cannot be used here: handlers see their parameters and their own local constants and variables`);

@@ -110,6 +110,10 @@ test("a map made, a function declared, ++ used or an array literal left unannota
   assert.deepEqual(inHandler("  const a: Arr<u32, 4> = [0, 0, 0, 0];\n  let k: u32 = x & 1;\n  a[k++] = 7;\n  printk(`${a[0]}`);"), [
     "TSBPF1001: postfix unary expressions are not supported in a probe handler: `++` and `--` are statements of their own here; write `k++;` before or after the line that uses it",
   ]);
+  // JavaScript's undefined is a global name: not a variable the handler cannot see.
+  assert.deepEqual(inHandler("  const u = undefined;\n  printk(`${u}`);").filter((d) => d.startsWith("TSBPF")), [
+    "TSBPF1001: `undefined` values are not supported in a probe handler: a value is an integer, a boolean, a Str or a struct (`return;` leaves a handler without one)",
+  ]);
 });
 
 test("a method a tsbpf map lacks lists the map's methods, and names the one a JavaScript Map's name means", () => {
