@@ -2533,7 +2533,12 @@ export function lower(
         const n = signalNumber(sig.text);
         if (n === undefined) return fail(sig, Code.UnsupportedCall, `${sig.text} is not a signal's name (SIGKILL or KILL, SIGUSR1 or USR1, ...)`);
         number = { op: imm(BigInt(n), U32) };
-      } else number = this.convert(this.value(sig), U32);
+      } else {
+        const given = this.value(sig);
+        // The helper refuses what valid_signal() does (EINVAL), and says so only in its result, at run time.
+        if (given.op.kind === "imm" && (given.op.value < 0n || given.op.value > 64n)) fail(sig, Code.OutOfRange, `signal(${given.op.value}): Linux's signals are 1 to 64 (0 sends none), or give a name ("SIGUSR1")`);
+        number = this.convert(given, U32);
+      }
       const toThread = thread?.kind === ts.SyntaxKind.TrueKeyword;
       const dst = this.fb.vreg(I64);
       this.fb.emit({ op: "call", helper: toThread ? Helper.send_signal_thread : Helper.send_signal, args: [number.op], dst, loc: locOf(e) });
