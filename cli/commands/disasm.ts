@@ -12,6 +12,8 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
   const style = argv.style as Style;
   const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInputFile(file);
+  // Nothing to print is not a success: the file or the pipe was likely not the one meant.
+  if (bytes.length === 0) throw new UserError(`${file === "-" ? "standard input" : file} is empty: give a BPF object, raw instructions, or their hex bytes on standard input (tsbpf disasm - < prog.hex)`);
   if (!argv.raw) refuseProbeFile(file, bytes, `tsbpf compile ${file} --emit asm prints its programs' disassembly`);
   const isElf = !argv.raw && ELF_MAGIC.every((b, i) => bytes[i] === b);
   writeOut(isElf ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));

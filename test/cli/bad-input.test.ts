@@ -49,6 +49,15 @@ function withTempDir(body: (dir: string) => void): void {
   }
 }
 
+async function withTempDirAsync(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bad-input-"));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A compiled probe with its .BTF section's bytes changed by `edit` (given the section's offset in the file). */
 function objectWithBtfEdit(probe: string, edit: (view: DataView, btfOffset: number) => void): Uint8Array {
   const { object, diagnostics } = compile(probe);
@@ -221,6 +230,19 @@ test("a probe file given to load or disasm names the command that takes it (exit
     disasmCommand({ file: PROBE, style: "kernel" }),
     usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf compile ${PROBE} --emit asm prints its programs' disassembly`),
   );
+});
+
+test("disasm of an empty file is a usage error saying so, not an empty success (exit 2)", async () => {
+  await withTempDirAsync(async (dir) => {
+    const empty = join(dir, "empty.o");
+    writeFileSync(empty, "");
+    for (const raw of [false, true]) {
+      await assert.rejects(
+        disasmCommand({ file: empty, style: "kernel", raw }),
+        (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === `${empty} is empty: give a BPF object, raw instructions, or their hex bytes on standard input (tsbpf disasm - < prog.hex)`,
+      );
+    }
+  });
 });
 
 test("inputs read once: a pipe compiles, a device or directory is refused at once, and -o cannot overwrite the probe (exit 2)", () => {
