@@ -18,6 +18,7 @@ import { usageMessage } from "../../cli/cli.js";
 import { handler as loadCommand } from "../../cli/commands/load.js";
 import { handler as disasmCommand } from "../../cli/commands/disasm.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
+import { parseHexBytes } from "../../cli/input.js";
 import { missingRoot } from "../../runtime/sys/index.js";
 import { CLI } from "../support/cli.js";
 
@@ -25,7 +26,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
 
 /** `tsbpf ARGS` from the sources, `input` on standard input; its exit status, standard output and standard error. */
-function tsbpfWith(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+function tsbpfWith(input: string | Buffer, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -230,6 +231,20 @@ test("a probe file given to load or disasm names the command that takes it (exit
     disasmCommand({ file: PROBE, style: "kernel" }),
     usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf compile ${PROBE} --emit asm prints its programs' disassembly`),
   );
+});
+
+test("binary bytes where hex text belongs are named as binary, not echoed into the message; disasm - reads an ELF object as load - does", () => {
+  const hex = 'give the instructions as hex bytes, such as "b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00"';
+  const { object } = compile(PROBE);
+  assert.throws(() => parseHexBytes(Buffer.from([0x9c, 0x01, 0x02, 0xff]), "standard input"), (e: unknown) => e instanceof UserError && e.message === `standard input holds binary bytes, not hex text: ${hex}`);
+  assert.throws(
+    () => parseHexBytes(Buffer.from(object), "standard input", "this is an ELF object: tsbpf exec --elf runs one"),
+    (e: unknown) => e instanceof UserError && e.message === `standard input holds binary bytes, not hex text: ${hex} (this is an ELF object: tsbpf exec --elf runs one)`,
+  );
+  assert.deepEqual([...parseHexBytes(Buffer.from("b7 00 00 00 2a 00 00 00\t95 00 00 00 00 00 00 00\r\n"), "standard input")].slice(0, 2), [0xb7, 0]);
+  const r = tsbpfWith(Buffer.from(object), "disasm", "-");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tracepoint\/syscalls\/sys_enter_unlinkat\/unlinkat:\n0: \(bf\) r6 = r1\n/);
 });
 
 test("disasm of an empty file is a usage error saying so, not an empty success (exit 2)", async () => {
