@@ -57,6 +57,15 @@ export function typescriptMessage(code: number, message: string, member = false)
   if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
   // Str<16> into Str<64>: the chain below the first line is about the brand that carries a Str's size.
   if (code === 2322 && /^Type 'Str<\d+>' is not assignable to type 'Str<\d+>'/.test(text)) text = text.split("\n")[0]!;
+  // A handler returning what no probe returns: TypeScript prints the handler's whole type, a tracepoint's record in it.
+  // (TS2322 at the returned value of an arrow function whose body is an expression.)
+  const returned =
+    code === 2345 && /^Argument of type '\(/.test(text)
+      ? /\n\s*Type '([^']+)' is not assignable to type 'number \| bigint \| void'\.$/.exec(text)
+      : code === 2322
+        ? /^Type '([^']+)' is not assignable to type 'number \| bigint \| void'\.$/.exec(text)
+        : null;
+  if (returned) return `this handler returns ${returned[1]}, and a probe's handler returns an integer or nothing: \`return 0;\` or \`return;\``;
   // `s[0]` on a Str<16>: TypeScript names the type by the brand that carries its size; the second line says it again.
   if (code === STR_INDEX && /__tsbpfLength/.test(text)) {
     const named = text.split("\n")[0]!.replace(/'String & \{ readonly __tsbpfLength\?: (\d+|number)( \| undefined)?; \}'/, (_, n: string) => `'Str<${n}>'`);

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
 import { tsbpfExports } from "../../compiler/frontend/prelude.js";
+import { tracepointFormat } from "../support/fixture-kernel.js";
 
 const messages = (body: string): string[] =>
   compile({ fileName: "h.ts", text: `import { kprobe, pidTgid, type u32 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => ${body});\n` }).diagnostics.map(
@@ -150,5 +151,19 @@ test("indexing a Str names it Str<N>, not by the brand that carries its size, an
   const text = `import { kprobe, comm } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", () => comm()[0]);\n`;
   assert.deepEqual(compile({ fileName: "h.ts", text }).diagnostics.map((d) => `${d.code}: ${d.message}`), [
     "TS7053: Element implicitly has an 'any' type because expression of type '0' can't be used to index type 'Str<16>'. (a Str's bytes are read with charCodeAt(i), as `s.charCodeAt(0)`)",
+  ]);
+});
+
+test("a handler returning a boolean or a string is told what a handler returns, not shown its whole type", () => {
+  const text = (value: string) =>
+    `import { tracepoint, kprobe, comm } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => ${value});\nexport const t = tracepoint("syscalls", "sys_enter_openat", (ctx) => { if (ctx.dfd > 0) return 0; return ${value}; });\n`;
+  const diagnostics = (value: string) => compile({ fileName: "h.ts", text: text(value) }, { tracepointFormat }).diagnostics.map((d) => `${d.line}:${d.column} ${d.code}: ${d.message}`);
+  assert.deepEqual(diagnostics("true"), [
+    "3:36 TS2322: this handler returns boolean, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
+    "4:61 TS2345: this handler returns boolean, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
+  ]);
+  assert.deepEqual(diagnostics("comm()"), [
+    "3:36 TS2322: this handler returns Str<16>, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
+    "4:61 TS2345: this handler returns Str<16>, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
   ]);
 });
