@@ -664,6 +664,8 @@ export function lower(
   const timeFormats: string[] = [];
   /** Functions being inlined, innermost last (recursion is an error). */
   const inlining: TS.Node[] = [];
+  /** Calls inlined into each handler so far: functions calling others twice each grow exponentially. */
+  const inlinedCalls = new WeakMap<FunctionBuilder, number>();
   const functions = new Map<TS.Symbol, TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression>();
 
   /** The key of a keyed histogram's hash map: the user's key and the slot it counts, `{ key: K; slot: u32 }`. */
@@ -3898,6 +3900,11 @@ export function lower(
     inlineCall(decl: TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression, e: TS.CallExpression, into?: Ref): Val {
       const name = e.expression.getText(file);
       if (inlining.includes(decl)) return fail(e, Code.BadFunction, `\`${name}\` calls itself: functions are inlined, so recursion is not supported`);
+      const inlined = (inlinedCalls.get(this.fb) ?? 0) + 1;
+      inlinedCalls.set(this.fb, inlined);
+      if (inlined > MAX_INLINED_CALLS) {
+        return fail(e, Code.BadFunction, `this handler makes more than ${MAX_INLINED_CALLS} function calls once its functions' calls are counted (each call is a copy of the function's body, and the calls in it copy theirs): call functions from fewer places, or from a loop`);
+      }
       if (decl.typeParameters?.length) fail(decl, Code.BadFunction, "generic functions are not supported");
       // The parameters first: a rest or optional one explains a count that does not match.
       decl.parameters.forEach(paramSymbol);
@@ -4472,6 +4479,12 @@ export function initTables(ts: Typescript): void {
   COMPOUND = tables.compound;
   COMPARE = tables.compare;
 }
+
+/**
+ * The most calls inlined into one handler: the probes of tools/ and examples/ inline at most 6, and functions that
+ * each call the next twice would otherwise be copied for minutes (2^20 bodies for 20 of them).
+ */
+const MAX_INLINED_CALLS = 1_000;
 
 /** What to write instead of a construct a handler cannot hold, where there is a usual way: "" otherwise. */
 function insteadOf(ts: Typescript, node: TS.Node): string {
