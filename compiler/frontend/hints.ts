@@ -71,6 +71,11 @@ export function typescriptMessage(code: number, message: string, member = false)
     const named = text.split("\n")[0]!.replace(/'String & \{ readonly __tsbpfLength\?: (\d+|number)( \| undefined)?; \}'/, (_, n: string) => `'Str<${n}>'`);
     return `${named} (a Str's bytes are read with charCodeAt(i), as \`s.charCodeAt(0)\`)`;
   }
+  // `p[3]` on a Ptr<u8>: the same for the brand that carries a pointer's pointee.
+  if (code === STR_INDEX && /__tsbpfPointee/.test(text)) {
+    const named = text.split("\n")[0]!.replace(/'Number & \{ readonly __tsbpfPointee\?: [^}]*\}'/, "'Ptr'");
+    return `${named} (what a Ptr points to is read with readUser<u8>(p + i) for a user pointer, readKernel<u8>(p + i) for a kernel one)`;
+  }
   return text + typescriptHint(code, text, member);
 }
 

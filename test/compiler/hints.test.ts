@@ -147,10 +147,14 @@ export const p = kprobe("f", (x: u32) => {
   );
 });
 
-test("indexing a Str names it Str<N>, not by the brand that carries its size, and says to read its bytes with charCodeAt()", () => {
+test("indexing a Str or a Ptr names the type, not the brand that carries its size or pointee, and says how to read it", () => {
   const text = `import { kprobe, comm } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", () => comm()[0]);\n`;
   assert.deepEqual(compile({ fileName: "h.ts", text }).diagnostics.map((d) => `${d.code}: ${d.message}`), [
     "TS7053: Element implicitly has an 'any' type because expression of type '0' can't be used to index type 'Str<16>'. (a Str's bytes are read with charCodeAt(i), as `s.charCodeAt(0)`)",
+  ]);
+  const pointer = `import { kprobe, type u8, type Ptr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (q: Ptr<u8>) => q[3]);\n`;
+  assert.deepEqual(compile({ fileName: "h.ts", text: pointer }).diagnostics.map((d) => `${d.code}: ${d.message}`), [
+    "TS7053: Element implicitly has an 'any' type because expression of type '3' can't be used to index type 'Ptr'. (what a Ptr points to is read with readUser<u8>(p + i) for a user pointer, readKernel<u8>(p + i) for a kernel one)",
   ]);
 });
 
