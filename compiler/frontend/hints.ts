@@ -65,7 +65,11 @@ export function typescriptMessage(code: number, message: string, member = false)
       : code === 2322
         ? /^Type '([^']+)' is not assignable to type 'number \| bigint \| void'\.$/.exec(text)
         : null;
-  if (returned) return `this handler returns ${returned[1]}, and a probe's handler returns an integer or nothing: \`return 0;\` or \`return;\``;
+  if (returned) {
+    // `() => pidTgid`: a helper named without its call.
+    if (returned[1]!.startsWith("(")) return "this handler returns a function, and a probe's handler returns an integer or nothing: call it (`pidTgid()`), or `return 0;`";
+    return `this handler returns ${returned[1]}, and a probe's handler returns an integer or nothing: \`return 0;\` or \`return;\``;
+  }
   // `s[0]` on a Str<16>: TypeScript names the type by the brand that carries its size; the second line says it again.
   if (code === STR_INDEX && /__tsbpfLength/.test(text)) {
     const named = text.split("\n")[0]!.replace(/'String & \{ readonly __tsbpfLength\?: (\d+|number)( \| undefined)?; \}'/, (_, n: string) => `'Str<${n}>'`);
