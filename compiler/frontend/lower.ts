@@ -450,6 +450,16 @@ export function lower(
     return stringLike(t) || (t.isIntersection() && t.types.some(stringLike));
   };
 
+  /**
+   * Whether an arithmetic operand is a string. An operand that is itself arithmetic is not asked: its own operands are
+   * checked when it is lowered, and asking TypeScript the type of `a + b + c + ...` checks all of it again, at each
+   * level (minutes for a sum of a thousand terms).
+   */
+  const arithmeticString = (e: TS.Expression): boolean => {
+    const inner = skipParentheses(e);
+    return !(ts.isBinaryExpression(inner) && ARITH.has(inner.operatorToken.kind)) && isString(e);
+  };
+
   /** Whether a type is a map's key: the first type argument of `new HashMap<K, V>`, `Histogram<K>`, ... (ArrayMap's is its value). */
   const isMapKey = (node: TS.TypeNode): boolean => {
     const parent = node.parent;
@@ -2210,7 +2220,7 @@ export function lower(
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
         const bin = ARITH.get(op);
-        if (bin && (isString(e.left) || isString(e.right))) return fail(e, Code.StringOperation, `strings cannot be joined or computed with \`${e.operatorToken.getText(file)}\`: printk formats several values in one message (\`printk(\`\${a} \${b}\`)\`)`);
+        if (bin && (arithmeticString(e.left) || arithmeticString(e.right))) return fail(e, Code.StringOperation, `strings cannot be joined or computed with \`${e.operatorToken.getText(file)}\`: printk formats several values in one message (\`printk(\`\${a} \${b}\`)\`)`);
         if (bin) return this.binary(bin, this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) return this.unsignedShift(this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.QuestionQuestionToken) return this.orDefault(e);

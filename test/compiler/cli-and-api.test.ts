@@ -160,6 +160,17 @@ test("a file nested deeper than the compiler's stack follows is TSBPF1001 at its
   assert.equal(deepNestingDiagnostic(typescript(), overflow, { fileName: "shallow.ts", text: probe("printf(\"x\\n\");") }), undefined);
 });
 
+test("a long sum compiles without TypeScript checking it again at each of its levels, and a string in it is still refused where it is", () => {
+  const probe = (sum: string) => `import { kprobe, printk, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u64) => {\n  printk(\`\${${sum}}\`);\n});\n`;
+  const started = performance.now();
+  assert.deepEqual(compile({ fileName: "sum.ts", text: probe(`x${" + x".repeat(600)}`) }, { arch: "x86_64" }).diagnostics, []);
+  // Asked at each level, the operands' types took ~10 s here for 600 terms (quadratic in them).
+  assert.ok(performance.now() - started < 6_000, `${performance.now() - started} ms`);
+  const strings = compile({ fileName: "sum.ts", text: probe('1 + ("a" + "b") + x') }, { arch: "x86_64" }).diagnostics;
+  // At `"a" + "b"`, the inner sum, which is the one that joins strings.
+  assert.deepEqual(strings.map((d) => `${d.line}:${d.column} ${d.code}`), ["4:18 TSBPF1025"]);
+});
+
 test("a code frame of a tab-indented line keeps the underline under the text it marks, each tab printed as one space as tsc does", () => {
   const text = 'import { kprobe, printf, type u32 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => {\n\tif (x) {\n\t\tprintf("%q", x);\n\t}\n});\n';
   const r = compile({ fileName: "tabs.ts", text }, { arch: "x86_64" });
