@@ -17,6 +17,7 @@ import { parseDuration } from "../../cli/stream-options.js";
 import { usageMessage } from "../../cli/cli.js";
 import { handler as loadCommand } from "../../cli/commands/load.js";
 import { handler as disasmCommand } from "../../cli/commands/disasm.js";
+import { handler as btfCommand } from "../../cli/commands/btf.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
 import { parseHexBytes } from "../../cli/input.js";
 import { missingRoot } from "../../runtime/sys/index.js";
@@ -245,6 +246,17 @@ test("binary bytes where hex text belongs are named as binary, not echoed into t
   const r = tsbpfWith(Buffer.from(object), "disasm", "-");
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^tracepoint\/syscalls\/sys_enter_unlinkat\/unlinkat:\n0: \(bf\) r6 = r1\n/);
+});
+
+test("btf --btf given a BPF object says --btf takes a kernel's BTF, not the BTF magic the object lacks (exit 2)", async () => {
+  await withTempDirAsync(async (dir) => {
+    const object = join(dir, "probe.bpf.o");
+    writeFileSync(object, compile(PROBE).object);
+    await assert.rejects(
+      btfCommand({ types: ["task_struct"], btf: object }),
+      (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === `cannot read BTF from ${object}: it is an ELF file; --btf takes a kernel's BTF, as /sys/kernel/btf/vmlinux or a module's /sys/kernel/btf/MODULE`,
+    );
+  });
 });
 
 test("disasm of an empty file is a usage error saying so, not an empty success (exit 2)", async () => {
