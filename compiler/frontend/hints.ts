@@ -70,6 +70,11 @@ export function typescriptMessage(code: number, message: string, member = false)
     if (returned[1]!.startsWith("(")) return "this handler returns a function, and a probe's handler returns an integer or nothing: call it (`pidTgid()`), or `return 0;`";
     return `this handler returns ${returned[1]}, and a probe's handler returns an integer or nothing: \`return 0;\` or \`return;\``;
   }
+  // `import type { u64 } from "tsbpf/kernel"`: the kernel's u64 is tsbpf's, so the module spells its own `u64_`.
+  const kernelsOwn = /^'"tsbpf\/kernel"' has no exported member named '(\w+)'/.exec(text);
+  if ((code === 2305 || code === 2724) && kernelsOwn && isTsbpfName(kernelsOwn[1]!)) {
+    return `'"tsbpf/kernel"' has no exported member named '${kernelsOwn[1]}': it is tsbpf's own, the same type as the kernel's; import it from "tsbpf" (\`import type { ${kernelsOwn[1]} } from "tsbpf"\`)`;
+  }
   // `s[0]` on a Str<16>: TypeScript names the type by the brand that carries its size; the second line says it again.
   if (code === STR_INDEX && /__tsbpfLength/.test(text)) {
     const named = text.split("\n")[0]!.replace(/'String & \{ readonly __tsbpfLength\?: (\d+|number)( \| undefined)?; \}'/, (_, n: string) => `'Str<${n}>'`);

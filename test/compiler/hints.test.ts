@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
 import { tsbpfExports } from "../../compiler/frontend/prelude.js";
+import { typescriptMessage } from "../../compiler/frontend/hints.js";
 import { tracepointFormat } from "../support/fixture-kernel.js";
 
 const messages = (body: string): string[] =>
@@ -170,4 +171,13 @@ test("a handler returning a boolean or a string is told what a handler returns, 
     "3:36 TS2322: this handler returns Str<16>, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
     "4:61 TS2345: this handler returns Str<16>, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
   ]);
+});
+
+test("a tsbpf type imported from \"tsbpf/kernel\" (the kernel's u64 is tsbpf's) says to import it from \"tsbpf\", not to use the module's own u64_", () => {
+  assert.equal(
+    typescriptMessage(2724, `'"tsbpf/kernel"' has no exported member named 'u64'. Did you mean 'u64_'?`),
+    `'"tsbpf/kernel"' has no exported member named 'u64': it is tsbpf's own, the same type as the kernel's; import it from "tsbpf" (\`import type { u64 } from "tsbpf"\`)`,
+  );
+  // A name tsbpf does not have keeps TypeScript's message.
+  assert.equal(typescriptMessage(2305, `'"tsbpf/kernel"' has no exported member named 'nosuch'.`), `'"tsbpf/kernel"' has no exported member named 'nosuch'.`);
 });
