@@ -425,8 +425,11 @@ function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknow
   const unsized = m.maxEntries === 0 ? "max_entries" : m.valueSize === 0 && m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF ? "value size" : undefined;
   const bytes = m.maxEntries * (m.keySize + m.valueSize);
   const tooLarge = (e.code === "ENOMEM" || e.code === "E2BIG") && bytes >= 2 ** 30;
-  const hint =
-    e.code === "EINVAL" && unsized
+  // The per-CPU allocator gives one value at most PCPU_MIN_UNIT_SIZE, which the kernel checks when the map is made.
+  const perCpu = PER_CPU_MAPS.has(m.type) && m.valueSize > PCPU_MIN_UNIT_SIZE && e.code === "E2BIG";
+  const hint = perCpu
+    ? `; a per-CPU map's value can be at most ${PCPU_MIN_UNIT_SIZE} B (one copy for each CPU): use a smaller value, or a map that is not per-CPU`
+    : e.code === "EINVAL" && unsized
       ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition`
       : e.code === "EINVAL" && mapTypeName(m.type) === undefined
         ? `; ${m.type} is not a map type the kernel has (tsbpf knows types up to ${Math.max(...Object.values(MapType))})`
@@ -437,6 +440,10 @@ function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknow
   const ofDefinition = e.code === "E2BIG" || tooLarge || (e.code === "EINVAL" && unsized !== undefined);
   return new MapRefusedError(`the kernel refused to create ${what} (${shape}): ${reason}${hint}`, name, reason, e.code, ofDefinition, { cause: e });
 }
+
+/** Maps of one value per CPU, whose values the kernel's per-CPU allocator gives (PCPU_MIN_UNIT_SIZE each at most). */
+const PER_CPU_MAPS: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
+const PCPU_MIN_UNIT_SIZE = 32768;
 
 /** A byte count as GiB or TiB, for sizes too large to create. */
 function humanBytes(n: number): string {

@@ -157,6 +157,27 @@ test("tsbpf run of a probe file that exports no probes says so in the file's ter
   );
 });
 
+test("a per-CPU map whose value is over the kernel's 32 KiB says so, underlined whole at its declaration (exit 2)", { skip: missingRoot() ?? false }, async () => {
+  const file = "percpu.ts";
+  const text = `import { tracepoint, PerCpuArrayMap, type Arr, type u8 } from "tsbpf";
+export const license = "GPL";
+export const m = new PerCpuArrayMap<Arr<u8, 40000>>(1);
+export const p = tracepoint("syscalls", "sys_enter_getppid", () => {
+  const v = m.lookup(0);
+  if (v) v[5] = 1;
+});
+`;
+  const { object, diagnostics } = compile({ fileName: file, text }, { tracepointFormat: () => "name: sys_enter_getppid\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\nprint fmt: \"\"\n" });
+  assert.deepEqual(diagnostics, []);
+  await assert.rejects(streamObject(object, { file, name: "percpu", source: "ts", sourceText: text, log: () => {} }), (e: unknown) => {
+    assert.ok(e instanceof UserError && e.exitCode === ExitCode.USAGE, String(e));
+    assert.match(e.message, /^percpu\.ts:3:18 - error TSBPF3005: the kernel refused to create map m \(type 6, key 4 B, value 40000 B, 1 entries, flags 0x0\): E2BIG; a per-CPU map's value can be at most 32768 B \(one copy for each CPU\): use a smaller value, or a map that is not per-CPU\n/);
+    // The declaration up to its arguments (as for any map), its nested type arguments too.
+    assert.match(e.message, new RegExp(`\n {19}~{${"new PerCpuArrayMap<Arr<u8, 40000>>(1".length}}$`));
+    return true;
+  });
+});
+
 test("yargs's usage errors read as one tsbpf sentence naming the command or option as typed", () => {
   const cases: [string, string[], string | undefined, string][] = [
     ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
