@@ -384,7 +384,7 @@ export async function main(args: readonly string[]): Promise<void> {
       "Disassemble a BPF ELF object (every program section) or raw bytecode",
       (y) =>
         y
-          .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex on standard input" })
+          .positional("file", { type: "string", demandOption: true, describe: "an ELF object, a raw binary, or '-' for hex (or an ELF object) on standard input" })
           .options(other.disasm),
       run(() => import("./commands/disasm.js"), args),
     )

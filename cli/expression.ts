@@ -24,7 +24,31 @@ export function expressionSource(text: string): string {
  */
 export function expressionDiagnostics(diagnostics: readonly Diagnostic[], text: string): Diagnostic[] {
   const syntax = diagnostics.length ? syntaxErrors(diagnostics[0]!.file, text) : [];
-  return withinExpression(syntax.length ? syntax : diagnostics, text);
+  const hint = syntax.length ? bpftraceHint(text) : undefined;
+  const [first, ...rest] = syntax;
+  const shown = first && hint ? [{ ...first, message: `${first.message} (${hint})` }, ...rest] : syntax;
+  return withinExpression(shown.length ? shown : diagnostics, text);
+}
+
+/** `kind:target {` (or `BEGIN {`, a `/filter/` before the brace) at the start of a one-liner: bpftrace's probe syntax. */
+const BPFTRACE_PROBE = /^\s*(BEGIN|END|[a-z_]+(?::[^\s{:]*)+)\s*(?:\/[^/]*\/\s*)?\{/;
+
+/** bpftrace's long names for its probe kinds' short ones, as tsbpf names the calls. */
+const PROBE_CALLS: Readonly<Record<string, string>> = {
+  t: "tracepoint", tracepoint: "tracepoint", k: "kprobe", kprobe: "kprobe", kr: "kretprobe", kretprobe: "kretprobe",
+  u: "uprobe", uprobe: "uprobe", ur: "uretprobe", uretprobe: "uretprobe", U: "usdt", usdt: "usdt", rawtracepoint: "rawTracepoint", rt: "rawTracepoint",
+};
+
+/** For a one-liner in bpftrace's language: the call tsbpf's -e takes for its first probe. */
+function bpftraceHint(text: string): string | undefined {
+  const m = BPFTRACE_PROBE.exec(text);
+  if (!m) return undefined;
+  const [kind, ...parts] = m[1]!.split(":");
+  const [unit, count] = parts;
+  const timed = count && /^\d+$/.test(count) ? (kind === "profile" && unit === "hz" ? `profile(${count}, () => { ... })` : kind === "interval" && (unit === "ms" || unit === "s") ? `interval(${unit === "s" ? Number(count) * 1000 : count}, () => { ... })` : undefined) : undefined;
+  const call = kind === "BEGIN" ? "begin(() => { ... })" : kind === "END" ? "end(() => { ... })" : (timed ?? PROBE_CALLS[kind!]);
+  const written = !call || call.endsWith(")") ? call : `${call}(${parts.map((p) => JSON.stringify(p)).join(", ")}, ${call === "tracepoint" ? "(ctx)" : "()"} => { ... })`;
+  return `-e takes TypeScript, not bpftrace's language: write each probe as a call${written ? `, as ${written}` : ""}, with printf(), comm() and the rest of tsbpf imported`;
 }
 
 /** Diagnostics positioned past the one-liner's own text (on the lines added to it) moved to its end. */

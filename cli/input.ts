@@ -73,7 +73,11 @@ export async function readStdin(): Promise<Buffer> {
 }
 
 /** Parses "b7 00 2a ..." (any white space, an optional 0x per byte, or one unbroken hex string). */
-export function parseHexBytes(text: string | Buffer, what: string): Uint8Array {
+export function parseHexBytes(text: string | Buffer, what: string, elf = ""): Uint8Array {
+  // Binary bytes (an object, raw instructions) would be echoed into the message as they are: name them instead.
+  if (typeof text !== "string" && text.some((b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)) {
+    throw new UserError(`${what} holds binary bytes, not hex text: give the instructions as hex bytes, such as "b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00"${isElf(text) && elf ? ` (${elf})` : ""}`);
+  }
   const source = text.toString("utf8").trim();
   if (source === "") return new Uint8Array(0);
   const tokens = source.split(/\s+/).map((t) => t.replace(/^0x/i, ""));

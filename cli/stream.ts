@@ -700,7 +700,8 @@ function declarationSite(options: StreamOptions, name: string): { place: SourceP
   const at = m.index + m[0].length;
   const before = text!.slice(0, at).split("\n");
   const line = before.length;
-  const expression = /^(new\s+)?[\w$.]+(<[^>\n]*>)?\(\s*("[^"\n]*"\s*,?\s*|\d+\s*,?\s*)*/.exec(text!.slice(at))?.[0].replace(/[\s,]+$/, "");
+  // Type arguments may nest a level (`new PerCpuArrayMap<Arr<u8, 64>>(1)`).
+  const expression = /^(new\s+)?[\w$.]+(<(?:[^<>\n]|<[^<>\n]*>)*>)?\(\s*("[^"\n]*"\s*,?\s*|\d+\s*,?\s*)*/.exec(text!.slice(at))?.[0].replace(/[\s,]+$/, "");
   return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: expression ?? "" };
 }
 

@@ -19,6 +19,7 @@ import { fileErrorText } from "./file-error.js";
 import { Code, codeName, makeDiagnostic, type Diagnostic } from "./frontend/diagnostics.js";
 import { initTables, lower, type Lowered, type ProbeKind } from "./frontend/lower.js";
 import { preludeText } from "./frontend/prelude.js";
+import { deepNestingDiagnostic } from "./frontend/nesting.js";
 import { TARGETS, hostArch } from "./frontend/targets.js";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
 import { globRegExp, isGlob } from "./glob.js";
@@ -119,6 +120,8 @@ export function compile(input: CompileInput, options: CompileOptions = {}): Comp
   try {
     return compileSource(source, options, empty);
   } catch (error) {
+    const deep = deepNestingDiagnostic(typescript(), error, source);
+    if (deep) return empty([deep]);
     // The cut TypeScript (frontend/trim-typescript.ts) lacks paths a check should never take: if one was taken,
     // the compile runs again with the whole module.
     if (!thrownByTrimmedTypescript(error) || !wholeTypescript()) throw error;
@@ -260,7 +263,8 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     try {
       return compileLoweredWithLlvm(lowered, kernelStructs, source);
     } catch (error) {
-      const stack = error instanceof LlvmError ? llvmStackOverflow(error, source) : undefined;
+      const handlers = new Map(lowered.programs.map(({ fn }) => [fn.name, fn.loc]));
+      const stack = error instanceof LlvmError ? llvmStackOverflow(error, source, handlers) : undefined;
       if (!stack) throw error;
       return empty([stack]);
     }
@@ -355,13 +359,15 @@ function mapDescs(maps: readonly MapDef[]): NamedMap[] {
 /**
  * llc's "BPF stack limit is exceeded" as TSBPF1016 at the first line it names: LLVM's code needs stack for its own
  * spills beyond the values tsbpf counts, so a handler near the limit may pass with the default backend alone.
+ * `handlers`: each handler's line, for when llc names none (`<unknown>:0:0`, as for deeply nested loops' counters).
  */
-function llvmStackOverflow(error: LlvmError, source: { fileName: string; text: string }): Diagnostic | undefined {
+function llvmStackOverflow(error: LlvmError, source: { fileName: string; text: string }, handlers: ReadonlyMap<string, Loc | undefined>): Diagnostic | undefined {
   const m = /^error: [^\n]*?:(\d+):(\d+): in function (\w+)[^\n]*BPF stack limit is exceeded/m.exec(error.stderr);
   if (!m) return undefined;
   const [, line, column, fn] = m as unknown as [string, string, string, string];
   const message = `${fn}: LLVM's code for this handler needs more than BPF's 512 bytes of stack (its register spills come on top of the values the handler keeps): keep large values in a map, or compile with the default backend, which needs less`;
-  return makeDiagnostic(source, Code.StackTooLarge, message, locStart(source.text, { line: Number(line), column: Number(column) }), 0);
+  const loc = Number(line) > 0 && Number(column) > 0 ? { line: Number(line), column: Number(column) } : handlers.get(fn);
+  return makeDiagnostic(source, Code.StackTooLarge, message, loc ? locStart(source.text, loc) : 0, 0);
 }
 
 function locStart(text: string, loc: Loc): number {

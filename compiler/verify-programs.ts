@@ -37,6 +37,12 @@ export const VerifierCode = {
   Unreleased: 2010,
 } as const;
 
+/** "a tracepoint program", "an xdp program", "an iter program": the article as the type's name is said. */
+const aProgram = (progType: number): string => {
+  const name = progTypeName(progType);
+  return `${/^([aeiou]|xdp|lsm|lwt)/.test(name) ? "an" : "a"} ${name} program`;
+};
+
 /** Where an instruction came from: a source file position and, when known, the text of that line. */
 export interface SourcePosition {
   file: string;
@@ -144,8 +150,8 @@ export function explainRejection(
   if (/never (written|initialised)|uninit stack/.test(m)) return out(VerifierCode.Uninitialised, `${at} reads memory that was never written (a buffer or field used before it is filled); initialise it first`);
   if (/invalid bpf_context access/.test(m)) {
     const cls = insns[error.pc] && opClass(insns[error.pc]!.code);
-    if (cls === Class.ST || cls === Class.STX) return out(VerifierCode.Context, `${at} writes the probe's context, which a ${progTypeName(progType)} program may not change there`);
-    return out(VerifierCode.Context, `${at} reads the probe's context where a ${progTypeName(progType)} program may not: that argument or field is not readable here`);
+    if (cls === Class.ST || cls === Class.STX) return out(VerifierCode.Context, `${at} writes the probe's context, which ${aProgram(progType)} may not change there`);
+    return out(VerifierCode.Context, `${at} reads the probe's context where ${aProgram(progType)} may not: that argument or field is not readable here`);
   }
   if (/jumps is too complex/.test(m)) {
     return out(
@@ -173,6 +179,10 @@ export function explainRejection(
   const tailCall = /tail_calls are not allowed when call stack of previous frames is (\d+) bytes/.exec(m);
   if (tailCall) {
     return out(VerifierCode.Stack, `${at} is a tail call from a function whose callers hold ${tailCall[1]} bytes of stack; the kernel allows less than 256 there (a tail call does not free its callers' stack): use fewer or smaller locals in those callers, or make the tail call from the probe itself`);
+  }
+  const maps = /The total number of maps per program has reached the limit of (\d+)/.exec(m);
+  if (maps) {
+    return out(VerifierCode.Rejected, `${at} uses one map more than the ${maps[1]} the kernel lets a program use: use fewer maps in this probe (one map whose value holds several counters, or one keyed by what told the maps apart)`);
   }
   if (/stack size|call stack|too deep/.test(m)) return out(VerifierCode.Stack, "this program needs more than the 512 bytes of stack the kernel allows (or nests calls too deeply); use fewer or smaller locals");
   const mapType = /cannot pass map_type (\d+) into func (\w+)#/.exec(m);
@@ -214,7 +224,7 @@ export function explainRejection(
     );
   }
   if (/cannot use helper|invalid func|type=\S+ expected=|leaks addr into helper/.test(m)) {
-    return out(VerifierCode.Helper, `${at} calls a helper that a ${progTypeName(progType)} program may not call, or with an argument of the wrong kind`);
+    return out(VerifierCode.Helper, `${at} calls a helper that ${aProgram(progType)} may not call, or with an argument of the wrong kind`);
   }
   // The model names the reservation; the kernel (`... would lead to reference leak`) does not: the nearest before.
   const unreleased = /Unreleased reference id=\d+ alloc_insn=(\d+)/.exec(m);
@@ -226,7 +236,7 @@ export function explainRejection(
     const release = tsbpf ? "submit(r) or discard(r)" : "bpf_ringbuf_submit() or bpf_ringbuf_discard()";
     return out(VerifierCode.Unreleased, `${record} is neither submitted nor discarded on the path that ends here; ${release} it on every path`);
   }
-  if (/At program exit/.test(m)) return out(VerifierCode.ReturnValue, `the value returned here is outside what a ${progTypeName(progType)} program may return`);
+  if (/At program exit/.test(m)) return out(VerifierCode.ReturnValue, `the value returned here is outside what ${aProgram(progType)} may return`);
   const oob = /invalid access to (map value|map key|packet|memory)|outside of the allowed memory range|unbounded memory access|min value is negative|outside of the packet|out of bounds|stack R\d+ off=|invalid (variable-offset|unbounded)|goes out of range|(read from|write into) map forbidden/.exec(m);
   if (oob) {
     const object = /map value|map forbidden/.test(m) ? "the map value" : /packet/.test(m) ? "the packet" : /stack/.test(m) ? "its stack buffer" : "the object it points into";

@@ -5,13 +5,22 @@
 // is a USAGE error (2) naming it with close matches. There is no --all: the whole of vmlinux is
 // tens of thousands of types, far more than an editor wants to load.
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { UnknownKernelTypeError, VMLINUX, declareKernelTypes, readBtf } from "../../compiler/declarations/index.js";
-import type { Btf } from "../../compiler/btf/index.js";
+import { BtfError, type Btf } from "../../compiler/btf/index.js";
 import { ExitCode, UserError, fileError } from "../exit-codes.js";
 import { fileErrorText } from "../../compiler/file-error.js";
-import { integerOption } from "../input.js";
+import { integerOption, isElf } from "../input.js";
 import { writeOut } from "../output.js";
+
+/** The file at `path` starts with ELF's magic. */
+function isElfFile(path: string): boolean {
+  try {
+    return isElf(readFileSync(path).subarray(0, 4));
+  } catch {
+    return false;
+  }
+}
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const types = ((argv.types as (string | number)[] | undefined) ?? []).map(String);
@@ -24,6 +33,10 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   try {
     btf = readBtf(path);
   } catch (error) {
+    // An object's BTF describes its own types, not the kernel's that "tsbpf/kernel" imports; its magic says nothing to a reader.
+    if (error instanceof BtfError && isElfFile(path)) {
+      throw new UserError(`cannot read BTF from ${path}: it is an ELF file; --btf takes a kernel's BTF, as /sys/kernel/btf/vmlinux or a module's /sys/kernel/btf/MODULE`);
+    }
     throw new UserError(`cannot read BTF from ${path}: ${fileErrorText(error)}`, path === VMLINUX ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
   }
   const out = argv.output as string | undefined;

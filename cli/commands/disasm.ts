@@ -1,20 +1,22 @@
 // `tsbpf disasm FILE`: disassembles every program of a BPF ELF object, or raw instructions
-// (a binary file, or hex bytes on standard input when FILE is '-').
+// (a binary file, or hex bytes or an ELF object on standard input when FILE is '-').
 import { IsaError, decode, disassemble, type Insn, type Style } from "../../compiler/isa/index.js";
 import { ElfError, readBpfObject, type BpfProgram } from "../../compiler/elf/index.js";
 import { ExitCode, UserError } from "../exit-codes.js";
-import { parseHexBytes, readInputFile, readStdin, refuseProbeFile } from "../input.js";
+import { isElf, parseHexBytes, readInputFile, readStdin, refuseProbeFile } from "../input.js";
 import { writeOut } from "../output.js";
-
-const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 
 export async function handler(argv: Record<string, unknown>): Promise<number> {
   const file = argv.file as string;
   const style = argv.style as Style;
-  const bytes = file === "-" ? parseHexBytes(await readStdin(), "standard input") : readInputFile(file);
+  // Standard input holds hex text, or an object as `tsbpf load -` and `tsbpf verify -` read one.
+  const stdin = file === "-" ? await readStdin() : undefined;
+  const bytes = stdin === undefined ? readInputFile(file) : isElf(stdin) ? Uint8Array.from(stdin) : parseHexBytes(stdin, "standard input");
+  // Nothing to print is not a success: the file or the pipe was likely not the one meant.
+  if (bytes.length === 0) throw new UserError(`${file === "-" ? "standard input" : file} is empty: give a BPF object, raw instructions, or their hex bytes on standard input (tsbpf disasm - < prog.hex)`);
   if (!argv.raw) refuseProbeFile(file, bytes, `tsbpf compile ${file} --emit asm prints its programs' disassembly`);
-  const isElf = !argv.raw && ELF_MAGIC.every((b, i) => bytes[i] === b);
-  writeOut(isElf ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));
+  const object = !argv.raw && isElf(bytes);
+  writeOut(object ? disasmObject(bytes, file, style) : disasmRaw(bytes, file, style));
   return ExitCode.OK;
 }
 

@@ -36,7 +36,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
 }
 
 function programFromHex(input: Buffer): Insn[] {
-  const bytes = parseHexBytes(input, "standard input");
+  const bytes = parseHexBytes(input, "standard input", "this is an ELF object: tsbpf exec --elf runs one");
   // Nothing given is a usage error; a program the VM cannot run is exit 3, as a verifier's refusal.
   if (bytes.length === 0) throw new UserError("standard input holds no program: give its instructions as hex bytes (tsbpf exec < prog.hex), or an ELF object with --elf");
   try {

@@ -2,11 +2,29 @@
 // integers are `number`s (bigint does not mix with them), the file sees no JavaScript globals, and tsbpf's
 // names come from an import. Takes a TypeScript error's code and message; gives a sentence to append, or "".
 
-import { tsbpfExports } from "./prelude.js";
+import { tsbpfClassMethods, tsbpfExports } from "./prelude.js";
 
 /** Every name `import { ... } from "tsbpf"` offers, read from the prelude's module so that a new export has the hint too. */
 let tsbpfNames: ReadonlySet<string> | undefined;
 const isTsbpfName = (name: string): boolean => (tsbpfNames ??= new Set(tsbpfExports())).has(name);
+
+/** Each map class's methods, read from the prelude as the names are. */
+let mapMethods: ReadonlyMap<string, string[]> | undefined;
+
+/** What JavaScript's Map and Set (and other libraries) call what a tsbpf map's method does. */
+const METHOD_ALIASES: Readonly<Record<string, readonly string[]>> = {
+  set: ["update"],
+  put: ["update"],
+  get: ["lookup"],
+  has: ["lookup"],
+  remove: ["delete"],
+  add: ["record", "increment"],
+  observe: ["record"],
+  inc: ["increment"],
+  push: ["output"],
+  emit: ["output"],
+  send: ["output"],
+};
 
 /** Conversions JavaScript offers that a probe writes as C casts. */
 const CONVERSIONS: ReadonlySet<string> = new Set(["Number", "BigInt", "String", "Boolean", "parseInt"]);
@@ -27,6 +45,7 @@ const JS_ERRORS: ReadonlySet<string> = new Set(["Error", "TypeError", "RangeErro
 const CANNOT_FIND_NAME = new Set([2304, 2552, 2580, 2583, 2584, 2585, 2591]);
 const ONLY_A_TYPE = 2693;
 const BIGINT_MIX = new Set([2322, 2345, 2352, 2362, 2363, 2365]);
+const MISSING_PROPERTY = 2339;
 
 /**
  * TypeScript's message with what to do in a probe: its advice to change the lib (a probe has none) dropped, a hint
@@ -38,8 +57,39 @@ export function typescriptMessage(code: number, message: string, member = false)
   if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
   // Str<16> into Str<64>: the chain below the first line is about the brand that carries a Str's size.
   if (code === 2322 && /^Type 'Str<\d+>' is not assignable to type 'Str<\d+>'/.test(text)) text = text.split("\n")[0]!;
+  // A handler returning what no probe returns: TypeScript prints the handler's whole type, a tracepoint's record in it.
+  // (TS2322 at the returned value of an arrow function whose body is an expression.)
+  const returned =
+    code === 2345 && /^Argument of type '\(/.test(text)
+      ? /\n\s*Type '([^']+)' is not assignable to type 'number \| bigint \| void'\.$/.exec(text)
+      : code === 2322
+        ? /^Type '([^']+)' is not assignable to type 'number \| bigint \| void'\.$/.exec(text)
+        : null;
+  if (returned) {
+    // `() => pidTgid`: a helper named without its call.
+    if (returned[1]!.startsWith("(")) return "this handler returns a function, and a probe's handler returns an integer or nothing: call it (`pidTgid()`), or `return 0;`";
+    return `this handler returns ${returned[1]}, and a probe's handler returns an integer or nothing: \`return 0;\` or \`return;\``;
+  }
+  // `import type { u64 } from "tsbpf/kernel"`: the kernel's u64 is tsbpf's, so the module spells its own `u64_`.
+  const kernelsOwn = /^'"tsbpf\/kernel"' has no exported member named '(\w+)'/.exec(text);
+  if ((code === 2305 || code === 2724) && kernelsOwn && isTsbpfName(kernelsOwn[1]!)) {
+    return `'"tsbpf/kernel"' has no exported member named '${kernelsOwn[1]}': it is tsbpf's own, the same type as the kernel's; import it from "tsbpf" (\`import type { ${kernelsOwn[1]} } from "tsbpf"\`)`;
+  }
+  // `s[0]` on a Str<16>: TypeScript names the type by the brand that carries its size; the second line says it again.
+  if (code === STR_INDEX && /__tsbpfLength/.test(text)) {
+    const named = text.split("\n")[0]!.replace(/'String & \{ readonly __tsbpfLength\?: (\d+|number)( \| undefined)?; \}'/, (_, n: string) => `'Str<${n}>'`);
+    return `${named} (a Str's bytes are read with charCodeAt(i), as \`s.charCodeAt(0)\`)`;
+  }
+  // `p[3]` on a Ptr<u8>: the same for the brand that carries a pointer's pointee.
+  if (code === STR_INDEX && /__tsbpfPointee/.test(text)) {
+    const named = text.split("\n")[0]!.replace(/'Number & \{ readonly __tsbpfPointee\?: [^}]*\}'/, "'Ptr'");
+    return `${named} (what a Ptr points to is read with readUser<u8>(p + i) for a user pointer, readKernel<u8>(p + i) for a kernel one)`;
+  }
   return text + typescriptHint(code, text, member);
 }
+
+/** "Element implicitly has an 'any' type because expression of type X can't be used to index type Y". */
+const STR_INDEX = 7053;
 
 const NO_GLOBALS = " (a probe runs in the kernel, without JavaScript's globals: it calls tsbpf's helpers, imported from \"tsbpf\")";
 
@@ -60,6 +110,8 @@ function typescriptHint(code: number, message: string, member: boolean): string 
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
     return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)` (a Count's `increment()`), or declare one, `new Histogram<u32>()`, to record by key)";
   }
+  const method = code === MISSING_PROPERTY ? missingMapMethod(message) : "";
+  if (method) return method;
   const sizes = /^Type 'Str<(\d+)>' is not assignable to type 'Str<(\d+)>'/.exec(message);
   if (code === 2322 && sizes) return ` (a Str's size is part of its type: this string is a Str<${sizes[1]}>; declare the binding or field Str<${sizes[1]}>)`;
   const operator = /^Operator .*'bigint'/.test(message);
@@ -68,4 +120,15 @@ function typescriptHint(code: number, message: string, member: boolean): string 
     return " (a probe's integers are numbers, which TypeScript does not mix with bigint: write a number, or `u64(0xffff_ffff_ffff_fff0n)` for a constant beyond 2^53)";
   }
   return "";
+}
+
+/** `m.set(k, v)` on a HashMap: the map's methods, and the one that does what the name meant where it has one. */
+function missingMapMethod(message: string): string {
+  const m = /^Property '(\w+)' does not exist on type '(\w+)(<[^']*>)?'/.exec(message);
+  const methods = m && (mapMethods ??= tsbpfClassMethods()).get(m[2]!);
+  if (!m || !methods?.length) return "";
+  const list = methods.map((x) => `${x}()`);
+  const listed = list.length > 1 ? `${list.slice(0, -1).join(", ")} and ${list.at(-1)}` : list[0]!;
+  const instead = (METHOD_ALIASES[m[1]!] ?? []).find((x) => methods.includes(x));
+  return ` (${/^[AEIOU]/.test(m[2]!) ? "an" : "a"} ${m[2]} has ${listed}${instead ? `: call ${instead}() for ${m[1]}()` : ""})`;
 }

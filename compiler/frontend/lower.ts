@@ -461,6 +461,16 @@ export function lower(
     return stringLike(t) || (t.isIntersection() && t.types.some(stringLike));
   };
 
+  /**
+   * Whether an arithmetic operand is a string. An operand that is itself arithmetic is not asked: its own operands are
+   * checked when it is lowered, and asking TypeScript the type of `a + b + c + ...` checks all of it again, at each
+   * level (minutes for a sum of a thousand terms).
+   */
+  const arithmeticString = (e: TS.Expression): boolean => {
+    const inner = skipParentheses(e);
+    return !(ts.isBinaryExpression(inner) && ARITH.has(inner.operatorToken.kind)) && isString(e);
+  };
+
   /** Whether a type is a map's key: the first type argument of `new HashMap<K, V>`, `Histogram<K>`, ... (ArrayMap's is its value). */
   const isMapKey = (node: TS.TypeNode): boolean => {
     const parent = node.parent;
@@ -675,6 +685,8 @@ export function lower(
   const timeFormats: string[] = [];
   /** Functions being inlined, innermost last (recursion is an error). */
   const inlining: TS.Node[] = [];
+  /** Calls inlined into each handler so far: functions calling others twice each grow exponentially. */
+  const inlinedCalls = new WeakMap<FunctionBuilder, number>();
   const functions = new Map<TS.Symbol, TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression>();
 
   /** The key of a keyed histogram's hash map: the user's key and the slot it counts, `{ key: K; slot: u32 }`. */
@@ -987,8 +999,13 @@ export function lower(
           }
           const name = decl.name.text;
           const init = decl.initializer;
-          if (name === "license" && isConst && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))) {
-            license = init.text;
+          if (name === "license") {
+            if (isConst && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))) license = init.text;
+            else {
+              // Said here, where it is written, rather than as a license missing from the file.
+              report(decl, Code.MissingLicense, 'the license is a `const` string literal, which the loader gives the kernel: `export const license = "GPL";`');
+              license ??= "";
+            }
             continue;
           }
           const mapClass = ts.isNewExpression(init) ? builtin(init.expression) : undefined;
@@ -1310,6 +1327,7 @@ export function lower(
     if (!ts.isIdentifier(p.name)) return fail(p.name, Code.Unsupported, "destructuring parameters is not supported");
     if (p.initializer) fail(p.initializer, Code.Unsupported, "default parameter values are not supported");
     if (p.dotDotDotToken) fail(p, Code.Unsupported, "rest parameters are not supported");
+    if (p.questionToken) fail(p, Code.Unsupported, "optional parameters are not supported: a function is inlined, and each call gives every parameter a value");
     return checker.getSymbolAtLocation(p.name)!;
   }
 
@@ -1970,6 +1988,8 @@ export function lower(
         return { kind: "var", reg, mutable: false };
       }
       if (b?.kind === "string") return fail(id, Code.NotAnInteger, `\`${id.text}\` is a string constant: it names what a kprobe, uprobe or USDT probe probes, or serves as the format of printf() or time()`);
+      // JavaScript's undefined is a global name, not a keyword: not a variable the handler cannot see.
+      if (!b && id.text === "undefined") return fail(id, Code.Unsupported, "`undefined` values are not supported in a probe handler: a value is an integer, a boolean, a Str or a struct (`return;` leaves a handler without one)");
       if (!b) {
         const what = builtin(id);
         return fail(id, Code.UnknownName, what ? `\`${what}\` is not a value: call it` : `\`${id.text}\` cannot be used here: handlers see their parameters and their own local constants and variables`);
@@ -2234,7 +2254,7 @@ export function lower(
       if (ts.isBinaryExpression(e)) {
         const op = e.operatorToken.kind;
         const bin = ARITH.get(op);
-        if (bin && (isString(e.left) || isString(e.right))) return fail(e, Code.StringOperation, `strings cannot be joined or computed with \`${e.operatorToken.getText(file)}\`: printk formats several values in one message (\`printk(\`\${a} \${b}\`)\`)`);
+        if (bin && (arithmeticString(e.left) || arithmeticString(e.right))) return fail(e, Code.StringOperation, `strings cannot be joined or computed with \`${e.operatorToken.getText(file)}\`: printk formats several values in one message (\`printk(\`\${a} \${b}\`)\`)`);
         if (bin) return this.binary(bin, this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken) return this.unsignedShift(this.value(e.left), this.value(e.right), e);
         if (op === ts.SyntaxKind.QuestionQuestionToken) return this.orDefault(e);
@@ -2559,7 +2579,12 @@ export function lower(
         const n = signalNumber(sig.text);
         if (n === undefined) return fail(sig, Code.UnsupportedCall, `${sig.text} is not a signal's name (SIGKILL or KILL, SIGUSR1 or USR1, ...)`);
         number = { op: imm(BigInt(n), U32) };
-      } else number = this.convert(this.value(sig), U32);
+      } else {
+        const given = this.value(sig);
+        // The helper refuses what valid_signal() does (EINVAL), and says so only in its result, at run time.
+        if (given.op.kind === "imm" && (given.op.value < 0n || given.op.value > 64n)) fail(sig, Code.OutOfRange, `signal(${given.op.value}): Linux's signals are 1 to 64 (0 sends none), or give a name ("SIGUSR1")`);
+        number = this.convert(given, U32);
+      }
       const toThread = thread?.kind === ts.SyntaxKind.TrueKeyword;
       const dst = this.fb.vreg(I64);
       this.fb.emit({ op: "call", helper: toThread ? Helper.send_signal_thread : Helper.send_signal, args: [number.op], dst, loc: locOf(e) });
@@ -3919,14 +3944,22 @@ export function lower(
     inlineCall(decl: TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression, e: TS.CallExpression, into?: Ref): Val {
       const name = e.expression.getText(file);
       if (inlining.includes(decl)) return fail(e, Code.BadFunction, `\`${name}\` calls itself: functions are inlined, so recursion is not supported`);
+      const inlined = (inlinedCalls.get(this.fb) ?? 0) + 1;
+      inlinedCalls.set(this.fb, inlined);
+      if (inlined > MAX_INLINED_CALLS) {
+        return fail(e, Code.BadFunction, `this handler makes more than ${MAX_INLINED_CALLS} function calls once its functions' calls are counted (each call is a copy of the function's body, and the calls in it copy theirs): call functions from fewer places, or from a loop`);
+      }
       if (decl.typeParameters?.length) fail(decl, Code.BadFunction, "generic functions are not supported");
-      if (e.arguments.length > decl.parameters.length) fail(e.arguments[decl.parameters.length]!, Code.BadFunction, `\`${name}\` takes ${decl.parameters.length} arguments`);
+      // The parameters first: a rest or optional one explains a count that does not match.
+      decl.parameters.forEach(paramSymbol);
+      const count = `${decl.parameters.length} argument${decl.parameters.length === 1 ? "" : "s"}`;
+      if (e.arguments.length > decl.parameters.length) fail(e.arguments[decl.parameters.length]!, Code.BadFunction, `\`${name}\` takes ${count}`);
       const scope = new Map<TS.Symbol, Binding>(moduleScope);
       const child = new FnLowering(this.fb, scope);
       decl.parameters.forEach((p, i) => {
         const symbol = paramSymbol(p);
         const arg = e.arguments[i];
-        if (!arg) return fail(e, Code.BadFunction, `\`${name}\` needs ${decl.parameters.length} arguments`);
+        if (!arg) return fail(e, Code.BadFunction, `\`${name}\` needs ${count}`);
         if (!p.type) return fail(p, Code.MissingType, `parameter \`${p.name.getText(file)}\` needs a type`);
         const l = layoutOf(p.type);
         if (l.kind !== "int") {
@@ -4490,6 +4523,12 @@ export function initTables(ts: Typescript): void {
   COMPOUND = tables.compound;
   COMPARE = tables.compare;
 }
+
+/**
+ * The most calls inlined into one handler: the probes of tools/ and examples/ inline at most 6, and functions that
+ * each call the next twice would otherwise be copied for minutes (2^20 bodies for 20 of them).
+ */
+const MAX_INLINED_CALLS = 1_000;
 
 /** What to write instead of a construct a handler cannot hold, where there is a usual way: "" otherwise. */
 function insteadOf(ts: Typescript, node: TS.Node): string {

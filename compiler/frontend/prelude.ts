@@ -51,6 +51,16 @@ export function tsbpfExports(): string[] {
   return [...new Set([...(MODULE_HEAD + probeDeclarations()).matchAll(/\bexport (?:function|class|const|type|interface) (\w+)/g)].map((m) => m[1]!))];
 }
 
+/** The methods of each map class the "tsbpf" module exports (`HashMap`: lookup, update, ...), in declaration order. */
+export function tsbpfClassMethods(): Map<string, string[]> {
+  const classes = new Map<string, string[]>();
+  for (const [, name, body] of MODULE_HEAD.matchAll(/\bexport class (\w+)[^{]*\{([^\n]*)\}/g)) {
+    const methods = [...body!.matchAll(/(?:^|; )(\w+)\(/g)].map((m) => m[1]!).filter((m) => m !== "constructor");
+    classes.set(name!, [...new Set(methods)]);
+  }
+  return classes;
+}
+
 /** Handler types from the kernel's BTF, by the name a probe gives (typed-handlers.ts's handlerType). */
 export interface HandlerTypes {
   rawTracepoints: ReadonlyMap<string, string>;

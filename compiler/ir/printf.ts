@@ -18,6 +18,9 @@ export interface Conversion {
 
 export type FormatPiece = string | Conversion;
 
+/** The largest width or precision: a Str<N>'s largest N, so that `%.Ns` can print any string whole. */
+const MAX_WIDTH = 1_048_576;
+
 const CONVERSION = /%([-+ 0#]*)(\d+)?(?:\.(\d+))?(hh|h|ll|l|z|j|t)?([diuxXocsp%])/y;
 
 /** The pieces of a format, or a sentence saying what is wrong with it. */
@@ -40,6 +43,10 @@ export function parseFormat(format: string): FormatPiece[] | string {
         return `${JSON.stringify(found)}: a \`*\` width or precision (taken from an argument) is not supported: write the number in the format, as ${JSON.stringify(found.replace(/\*/g, "8"))}`;
       }
       return `${JSON.stringify(found)} is not a conversion printf() takes: %d %i %u %x %X %o %c %s %p or %%, with flags, a width and a precision (%-16s, %08x, %.3d)`;
+    }
+    // Beyond this a line is no use to print, and JavaScript's strings end at 2^29 characters (RangeError).
+    if (Number(m[2] ?? 0) > MAX_WIDTH || Number(m[3] ?? 0) > MAX_WIDTH) {
+      return `${JSON.stringify(m[0])}: a width or precision can be at most ${MAX_WIDTH} (the largest Str<N>): write a smaller one`;
     }
     i = CONVERSION.lastIndex;
     if (m[5] === "%") {

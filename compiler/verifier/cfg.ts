@@ -27,6 +27,9 @@ function cfgError(pc: number, reason: string): CfgError {
 }
 
 const isPseudoCall = (i: Insn): boolean => i.code === Op.CALL && i.src === PseudoCall.LOCAL;
+/** MAX_USED_MAPS (include/linux/bpf.h). */
+const MAX_USED_MAPS = 64;
+
 const isPseudoFunc = (i: Insn): boolean => i.code === Op.LDDW && i.src === PseudoLd.FUNC;
 const isKfuncCall = (i: Insn): boolean => i.code === Op.CALL && i.src === PseudoCall.KFUNC;
 
@@ -143,6 +146,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
   }
 
   // resolve_pseudo_ldimm64: LDX fields, LDDW pairs and map references, known opcodes
+  const usedMaps = new Set<number>();
   for (let i = 0; i < n; i++) {
     const insn = insns[i]!;
     if (opClass(insn.code) === Class.LDX && ((opMode(insn.code) !== Mode.MEM && opMode(insn.code) !== Mode.MEMSX) || insn.imm !== 0)) {
@@ -161,6 +165,9 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
       if (!okSrc) throw cfgError(i, "unrecognized bpf_ld_imm64 insn");
       const map = maps.get(insn.imm);
       if (!map) throw cfgError(i, `fd ${insn.imm} is not pointing to valid bpf_map`);
+      // __add_used_map: a program references at most MAX_USED_MAPS maps, counted as the kernel meets them.
+      if (!usedMaps.has(insn.imm) && usedMaps.size >= MAX_USED_MAPS) throw cfgError(i, `The total number of maps per program has reached the limit of ${MAX_USED_MAPS}`);
+      usedMaps.add(insn.imm);
       const refused = mapRefusal(map, progType);
       if (refused) throw cfgError(i, refused);
       if (sleepable && !SLEEPABLE_MAP_TYPES.has(map.type)) throw cfgError(i, "Sleepable programs can only use array, hash, ringbuf and local storage maps");

@@ -31,6 +31,7 @@ import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
 import { readsTargetPid, setGlobals, type GlobalValue } from "./globals.js";
 import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
+import { Op } from "../../compiler/isa/opcodes.js";
 
 export interface LoadOptions {
   /** Verifier log level for successful loads too (LogLevel bits); default 0 (a log only on rejection). */
@@ -425,8 +426,11 @@ function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknow
   const unsized = m.maxEntries === 0 ? "max_entries" : m.valueSize === 0 && m.type !== MapType.RINGBUF && m.type !== MapType.USER_RINGBUF ? "value size" : undefined;
   const bytes = m.maxEntries * (m.keySize + m.valueSize);
   const tooLarge = (e.code === "ENOMEM" || e.code === "E2BIG") && bytes >= 2 ** 30;
-  const hint =
-    e.code === "EINVAL" && unsized
+  // The per-CPU allocator gives one value at most PCPU_MIN_UNIT_SIZE, which the kernel checks when the map is made.
+  const perCpu = PER_CPU_MAPS.has(m.type) && m.valueSize > PCPU_MIN_UNIT_SIZE && e.code === "E2BIG";
+  const hint = perCpu
+    ? `; a per-CPU map's value can be at most ${PCPU_MIN_UNIT_SIZE} B (one copy for each CPU): use a smaller value, or a map that is not per-CPU`
+    : e.code === "EINVAL" && unsized
       ? `; its definition gives no ${unsized}, which a libbpf tool sets from its own code before loading: give it one in the definition`
       : e.code === "EINVAL" && mapTypeName(m.type) === undefined
         ? `; ${m.type} is not a map type the kernel has (tsbpf knows types up to ${Math.max(...Object.values(MapType))})`
@@ -437,6 +441,10 @@ function mapRefused(what: string, name: string, m: MapShape, e: unknown): unknow
   const ofDefinition = e.code === "E2BIG" || tooLarge || (e.code === "EINVAL" && unsized !== undefined);
   return new MapRefusedError(`the kernel refused to create ${what} (${shape}): ${reason}${hint}`, name, reason, e.code, ofDefinition, { cause: e });
 }
+
+/** Maps of one value per CPU, whose values the kernel's per-CPU allocator gives (PCPU_MIN_UNIT_SIZE each at most). */
+const PER_CPU_MAPS: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
+const PCPU_MIN_UNIT_SIZE = 32768;
 
 /** A byte count as GiB or TiB, for sizes too large to create. */
 function humanBytes(n: number): string {
@@ -538,7 +546,7 @@ function loadProgram(
               ? // A member of another type is there all the same: saying it is missing would send the reader looking for the wrong thing.
                 `refused: ${/incompatible with local/.test(core) ? "a kernel member it reads has a type in the running kernel that the object's BTF does not match" : "it reads what the running kernel does not have"} (${core.replace(/^CO-RE: /, "")})`
               : `rejected by the kernel's verifier: ${reason}`;
-      const pc = interrupted ? undefined : lastLoggedInsn(e.log);
+      const pc = interrupted ? undefined : (lastLoggedInsn(e.log) ?? tooManyMapsAt(e.log, insns));
       const sourceMap = pc === undefined ? undefined : new SourceMap(l, lineInfo(spec));
       const location = sourceMap?.at(pc!);
       const at = location ? `\n  at ${formatLocation(location)}` : "";
@@ -563,6 +571,29 @@ function lastLoggedInsn(log: string): number | undefined {
   if (named) return Number(named[1]);
   const last = [...log.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)].at(-1);
   return last ? Number(last[1]) : undefined;
+}
+
+/**
+ * For "The total number of maps per program has reached the limit of N", which the kernel says before it logs any
+ * instruction: the LDDW naming the program's (N+1)th map, the one resolve_pseudo_ldimm64 refused.
+ */
+function tooManyMapsAt(log: string, insns: Uint8Array): number | undefined {
+  const limit = /The total number of maps per program has reached the limit of (\d+)/.exec(log);
+  if (!limit) return undefined;
+  const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  const seen = new Set<number>();
+  for (let pc = 0; pc * 8 + 16 <= insns.length; pc++) {
+    if (insns[pc * 8] !== Op.LDDW) continue;
+    // BPF_PSEUDO_MAP_FD and BPF_PSEUDO_MAP_VALUE name a map by its fd in imm; the source register is the high nibble.
+    const src = insns[pc * 8 + 1]! >> 4;
+    if (src === 1 || src === 2) {
+      const fd = view.getInt32(pc * 8 + 4, true);
+      if (!seen.has(fd) && seen.size >= Number(limit[1])) return pc;
+      seen.add(fd);
+    }
+    pc++;
+  }
+  return undefined;
 }
 
 /**

@@ -17,7 +17,9 @@ import { parseDuration } from "../../cli/stream-options.js";
 import { usageMessage } from "../../cli/cli.js";
 import { handler as loadCommand } from "../../cli/commands/load.js";
 import { handler as disasmCommand } from "../../cli/commands/disasm.js";
+import { handler as btfCommand } from "../../cli/commands/btf.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
+import { parseHexBytes } from "../../cli/input.js";
 import { missingRoot, missingTracefs } from "../../runtime/sys/index.js";
 import { CLI } from "../support/cli.js";
 import { tracepointFormat } from "../support/fixture-kernel.js";
@@ -28,7 +30,7 @@ const PROBE = join(ROOT, "examples/unlink-tracepoint.ts");
 const KPROBE = join(ROOT, "examples/unlink.ts");
 
 /** `tsbpf ARGS` from the sources, `input` on standard input; its exit status, standard output and standard error. */
-function tsbpfWith(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+function tsbpfWith(input: string | Buffer, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -47,6 +49,15 @@ function withTempDir(body: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-bad-input-"));
   try {
     body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function withTempDirAsync(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bad-input-"));
+  try {
+    await body(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -149,6 +160,27 @@ test("tsbpf run of a probe file that exports no probes says so in the file's ter
   );
 });
 
+test("a per-CPU map whose value is over the kernel's 32 KiB says so, underlined whole at its declaration (exit 2)", { skip: missingRoot() ?? false }, async () => {
+  const file = "percpu.ts";
+  const text = `import { tracepoint, PerCpuArrayMap, type Arr, type u8 } from "tsbpf";
+export const license = "GPL";
+export const m = new PerCpuArrayMap<Arr<u8, 40000>>(1);
+export const p = tracepoint("syscalls", "sys_enter_getppid", () => {
+  const v = m.lookup(0);
+  if (v) v[5] = 1;
+});
+`;
+  const { object, diagnostics } = compile({ fileName: file, text }, { tracepointFormat: () => "name: sys_enter_getppid\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\nprint fmt: \"\"\n" });
+  assert.deepEqual(diagnostics, []);
+  await assert.rejects(streamObject(object, { file, name: "percpu", source: "ts", sourceText: text, log: () => {} }), (e: unknown) => {
+    assert.ok(e instanceof UserError && e.exitCode === ExitCode.USAGE, String(e));
+    assert.match(e.message, /^percpu\.ts:3:18 - error TSBPF3005: the kernel refused to create map m \(type 6, key 4 B, value 40000 B, 1 entries, flags 0x0\): E2BIG; a per-CPU map's value can be at most 32768 B \(one copy for each CPU\): use a smaller value, or a map that is not per-CPU\n/);
+    // The declaration up to its arguments (as for any map), its nested type arguments too.
+    assert.match(e.message, new RegExp(`\n {19}~{${"new PerCpuArrayMap<Arr<u8, 40000>>(1".length}}$`));
+    return true;
+  });
+});
+
 test("yargs's usage errors read as one tsbpf sentence naming the command or option as typed", () => {
   const cases: [string, string[], string | undefined, string][] = [
     ["Did you mean run?", ["rn", "x.ts"], undefined, "unknown command rn; did you mean run? (the commands are run, load, compile, verify, btf, list, exec, disasm)"],
@@ -224,6 +256,44 @@ test("a probe file given to load or disasm names the command that takes it (exit
     disasmCommand({ file: PROBE, style: "kernel" }),
     usage(`${PROBE} is a TypeScript probe, not a compiled BPF object; tsbpf compile ${PROBE} --emit asm prints its programs' disassembly`),
   );
+});
+
+test("binary bytes where hex text belongs are named as binary, not echoed into the message; disasm - reads an ELF object as load - does", () => {
+  const hex = 'give the instructions as hex bytes, such as "b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00"';
+  const { object } = compile(PROBE, { tracepointFormat });
+  assert.throws(() => parseHexBytes(Buffer.from([0x9c, 0x01, 0x02, 0xff]), "standard input"), (e: unknown) => e instanceof UserError && e.message === `standard input holds binary bytes, not hex text: ${hex}`);
+  assert.throws(
+    () => parseHexBytes(Buffer.from(object), "standard input", "this is an ELF object: tsbpf exec --elf runs one"),
+    (e: unknown) => e instanceof UserError && e.message === `standard input holds binary bytes, not hex text: ${hex} (this is an ELF object: tsbpf exec --elf runs one)`,
+  );
+  assert.deepEqual([...parseHexBytes(Buffer.from("b7 00 00 00 2a 00 00 00\t95 00 00 00 00 00 00 00\r\n"), "standard input")].slice(0, 2), [0xb7, 0]);
+  const r = tsbpfWith(Buffer.from(object), "disasm", "-");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tracepoint\/syscalls\/sys_enter_unlinkat\/unlinkat:\n0: \(bf\) r6 = r1\n/);
+});
+
+test("btf --btf given a BPF object says --btf takes a kernel's BTF, not the BTF magic the object lacks (exit 2)", async () => {
+  await withTempDirAsync(async (dir) => {
+    const object = join(dir, "probe.bpf.o");
+    writeFileSync(object, compile(PROBE, { tracepointFormat }).object);
+    await assert.rejects(
+      btfCommand({ types: ["task_struct"], btf: object }),
+      (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === `cannot read BTF from ${object}: it is an ELF file; --btf takes a kernel's BTF, as /sys/kernel/btf/vmlinux or a module's /sys/kernel/btf/MODULE`,
+    );
+  });
+});
+
+test("disasm of an empty file is a usage error saying so, not an empty success (exit 2)", async () => {
+  await withTempDirAsync(async (dir) => {
+    const empty = join(dir, "empty.o");
+    writeFileSync(empty, "");
+    for (const raw of [false, true]) {
+      await assert.rejects(
+        disasmCommand({ file: empty, style: "kernel", raw }),
+        (e: unknown) => e instanceof UserError && e.exitCode === ExitCode.USAGE && e.message === `${empty} is empty: give a BPF object, raw instructions, or their hex bytes on standard input (tsbpf disasm - < prog.hex)`,
+      );
+    }
+  });
 });
 
 test("inputs read once: a pipe compiles, a device or directory is refused at once, and -o cannot overwrite the probe (exit 2)", () => {

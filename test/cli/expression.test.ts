@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
-import { expressionSource } from "../../cli/expression.js";
+import { expressionDiagnostics, expressionSource } from "../../cli/expression.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { CLI } from "../support/cli.js";
 
@@ -68,6 +68,23 @@ test("tsbpf run -e: diagnostics point into the text", { skip: missingRoot() ?? f
   const empty = tsbpf(["run", "-e", ""]);
   assert.equal(empty.status, 2, empty.stderr);
   assert.match(empty.stderr, /^tsbpf: -e holds no probes, so there is nothing to load: give one, e\.g\. tsbpf run -e 'tracepoint\(/);
+});
+
+test("a one-liner in bpftrace's language is told -e takes TypeScript, with the call its first probe would be", () => {
+  const told = (text: string) => expressionDiagnostics(compile({ fileName: "-e.ts", text: expressionSource(text) }, { arch: "x86_64" }).diagnostics, text)[0]!.message;
+  const hint = (call: string) => `(-e takes TypeScript, not bpftrace's language: write each probe as a call, as ${call}, with printf(), comm() and the rest of tsbpf imported)`;
+  const cases: [string, string][] = [
+    ['tracepoint:syscalls:sys_enter_openat { printf("%s\\n", comm); }', 'tracepoint("syscalls", "sys_enter_openat", (ctx) => { ... })'],
+    ["t:syscalls:sys_enter_openat /pid == 1/ { @ = count(); }", 'tracepoint("syscalls", "sys_enter_openat", (ctx) => { ... })'],
+    ["kprobe:do_nanosleep { @[comm] = count(); }", 'kprobe("do_nanosleep", () => { ... })'],
+    ['uprobe:/bin/bash:readline { printf("x\\n"); }', 'uprobe("/bin/bash", "readline", () => { ... })'],
+    ['BEGIN { printf("hi\\n"); exit(); }', "begin(() => { ... })"],
+    ["profile:hz:99 { @[kstack] = count(); }", "profile(99, () => { ... })"],
+    ["interval:s:1 { print(@); }", "interval(1000, () => { ... })"],
+  ];
+  for (const [text, call] of cases) assert.ok(told(text).endsWith(hint(call)), `${text}: ${told(text)}`);
+  // TypeScript with a syntax error of its own gets none.
+  assert.equal(told('tracepoint("syscalls", "sys_enter_openat", (ctx) => {'), "'}' expected.");
 });
 
 test("a one-liner's own license and import are statements, not words in its strings", () => {

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { compile, formatDiagnostics } from "../../compiler/index.js";
 import { readBpfObject } from "../../compiler/elf/index.js";
 import { preludeText } from "../../compiler/frontend/prelude.js";
+import { deepNestingDiagnostic } from "../../compiler/frontend/nesting.js";
+import { typescript } from "../../compiler/frontend/check.js";
 import * as tsbpf from "../../index.js";
 import { handler as compileCommand, diagnosticsExitCode } from "../../cli/commands/compile.js";
 import { ExitCode, UserError } from "../../cli/exit-codes.js";
@@ -134,6 +136,39 @@ test("compile() turns garbage into diagnostics, never exceptions", () => {
     assert.equal(r.object.length, 0);
     assert.ok(formatDiagnostics(r.diagnostics, { sources: { "junk.ts": text } }).length > 0);
   }
+});
+
+test("a file nested deeper than the compiler's stack follows is TSBPF1001 at its deepest point, not an internal error", () => {
+  const probe = (body: string) => `import { kprobe, printf, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u64) => {\n  ${body}\n});\n`;
+  const cases: [string, string, RegExp][] = [
+    // Too deep for TypeScript's parser: found by bracket.
+    ["parentheses", probe(`printf("%d\\n", ${"(".repeat(3000)}x${")".repeat(3000)});`), /^this is nested 300\d levels deep, more than the compiler follows: split it/],
+    // Parsed, then too deep for the checks that walk the tree.
+    ["a long sum", probe(`printf("%d\\n", x${" + x".repeat(5000)});`), /^this is nested 50\d\d levels deep/],
+    ["nested ifs", probe(`${"if (x) { ".repeat(3000)}printf("x\\n");${" }".repeat(3000)}`), /^this is nested \d{4} levels deep/],
+  ];
+  for (const [what, text, message] of cases) {
+    const r = compile({ fileName: "deep.ts", text }, { arch: "x86_64" });
+    assert.equal(r.diagnostics.length, 1, what);
+    const [d] = r.diagnostics;
+    assert.equal(d!.code, "TSBPF1001", what);
+    assert.match(d!.message, message, what);
+    assert.equal(d!.line, 4, what);
+  }
+  // Running out of stack on a shallow file is tsbpf's own bug: it stays an error for the command to report as internal.
+  const overflow = new RangeError("Maximum call stack size exceeded");
+  assert.equal(deepNestingDiagnostic(typescript(), overflow, { fileName: "shallow.ts", text: probe("printf(\"x\\n\");") }), undefined);
+});
+
+test("a long sum compiles without TypeScript checking it again at each of its levels, and a string in it is still refused where it is", () => {
+  const probe = (sum: string) => `import { kprobe, printk, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u64) => {\n  printk(\`\${${sum}}\`);\n});\n`;
+  const started = performance.now();
+  assert.deepEqual(compile({ fileName: "sum.ts", text: probe(`x${" + x".repeat(600)}`) }, { arch: "x86_64" }).diagnostics, []);
+  // Asked at each level, the operands' types took ~10 s here for 600 terms (quadratic in them).
+  assert.ok(performance.now() - started < 6_000, `${performance.now() - started} ms`);
+  const strings = compile({ fileName: "sum.ts", text: probe('1 + ("a" + "b") + x') }, { arch: "x86_64" }).diagnostics;
+  // At `"a" + "b"`, the inner sum, which is the one that joins strings.
+  assert.deepEqual(strings.map((d) => `${d.line}:${d.column} ${d.code}`), ["4:18 TSBPF1025"]);
 });
 
 test("a code frame of a tab-indented line keeps the underline under the text it marks, each tab printed as one space as tsc does", () => {

@@ -64,6 +64,27 @@ test("a function returning memory needs its type written, and its result is no i
   assert.deepEqual(diagnose(`function mk(pid: u32): Ev { return { pid }; }\nexport const p = kprobe("f", (x: u32) => { if (mk(x)) return 1; return 0; });\n`), []);
 });
 
+test("optional and rest parameters are named as unsupported, not as a call given too few or too many arguments", () => {
+  const diagnose = (fn: string, call: string) =>
+    compile({ fileName: "f.ts", text: `import { kprobe, type u32 } from "tsbpf";\nexport const license = "GPL";\n${fn}\nexport const p = kprobe("f", (x: u32) => ${call});\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  const cases: [string, string, string][] = [
+    ["function f(a?: u32): u32 { return 1; }", "f()", "TSBPF1001: optional parameters are not supported: a function is inlined, and each call gives every parameter a value"],
+    ["function f(...a: u32[]): u32 { return 0; }", "f(1, 2)", "TSBPF1001: rest parameters are not supported"],
+  ];
+  for (const [fn, call, message] of cases) assert.deepEqual(diagnose(fn, call).filter((d) => d.startsWith("TSBPF")), [message], fn);
+});
+
+test("functions that each call the next twice are refused once the handler passes 1,000 inlined calls, rather than copied for minutes", () => {
+  const chain = Array.from({ length: 20 }, (_, i) => `function f${i}(a: u32): u32 { return f${i + 1}(a) + f${i + 1}(a + 1); }`).join("\n");
+  const text = `import { kprobe, type u32 } from "tsbpf";\nexport const license = "GPL";\n${chain}\nfunction f20(a: u32): u32 { return a; }\nexport const p = kprobe("f", (x: u32) => f0(x));\n`;
+  const started = performance.now();
+  const r = compile({ fileName: "f.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(r.diagnostics.map((d) => `${d.line} ${d.code}: ${d.message}`), [
+    "21 TSBPF1024: this handler makes more than 1000 function calls once its functions' calls are counted (each call is a copy of the function's body, and the calls in it copy theirs): call functions from fewer places, or from a loop",
+  ]);
+  assert.ok(performance.now() - started < 10_000, "refused without copying 2^20 bodies");
+});
+
 test("an error in a function's body is reported once, however many calls inline it", () => {
   const text = `import { kprobe, tracepoint, type u32 } from "tsbpf";
 export const license = "GPL";

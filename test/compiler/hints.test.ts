@@ -4,6 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile } from "../../compiler/index.js";
 import { tsbpfExports } from "../../compiler/frontend/prelude.js";
+import { typescriptMessage } from "../../compiler/frontend/hints.js";
+import { tracepointFormat } from "../support/fixture-kernel.js";
 
 const messages = (body: string): string[] =>
   compile({ fileName: "h.ts", text: `import { kprobe, pidTgid, type u32 } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (x: u32) => ${body});\n` }).diagnostics.map(
@@ -110,4 +112,72 @@ test("a map made, a function declared, ++ used or an array literal left unannota
   assert.deepEqual(inHandler("  const a: Arr<u32, 4> = [0, 0, 0, 0];\n  let k: u32 = x & 1;\n  a[k++] = 7;\n  printk(`${a[0]}`);"), [
     "TSBPF1001: postfix unary expressions are not supported in a probe handler: `++` and `--` are statements of their own here; write `k++;` before or after the line that uses it",
   ]);
+  // JavaScript's undefined is a global name: not a variable the handler cannot see.
+  assert.deepEqual(inHandler("  const u = undefined;\n  printk(`${u}`);").filter((d) => d.startsWith("TSBPF")), [
+    "TSBPF1001: `undefined` values are not supported in a probe handler: a value is an integer, a boolean, a Str or a struct (`return;` leaves a handler without one)",
+  ]);
+});
+
+test("a method a tsbpf map lacks lists the map's methods, and names the one a JavaScript Map's name means", () => {
+  const text = `import { kprobe, HashMap, ArrayMap, Histogram, Count, RingBuf, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+export const m = new HashMap<u32, u64>(8);
+export const a = new ArrayMap<u64>(8);
+export const h = new Histogram();
+export const c = new Count();
+export const rb = new RingBuf<u64>(4096);
+export const p = kprobe("f", (x: u32) => {
+  m.set(x, 1);
+  a.get(x);
+  h.add(x);
+  c.inc();
+  rb.push(1);
+  m.size;
+});
+`;
+  assert.deepEqual(
+    compile({ fileName: "h.ts", text }).diagnostics.map((d) => d.message.replace(/^Property '\w+' does not exist on type '[^']+'\. /, "")),
+    [
+      "(a HashMap has lookup(), update(), delete(), increment(), print() and clear(): call update() for set())",
+      "(an ArrayMap has lookup(), update(), increment(), print() and clear(): call lookup() for get())",
+      "(a Histogram has record(), print() and clear(): call record() for add())",
+      "(a Count has increment(), print() and clear(): call increment() for inc())",
+      "(a RingBuf has output(), reserve(), submit() and discard(): call output() for push())",
+      "(a HashMap has lookup(), update(), delete(), increment(), print() and clear())",
+    ],
+  );
+});
+
+test("indexing a Str or a Ptr names the type, not the brand that carries its size or pointee, and says how to read it", () => {
+  const text = `import { kprobe, comm } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", () => comm()[0]);\n`;
+  assert.deepEqual(compile({ fileName: "h.ts", text }).diagnostics.map((d) => `${d.code}: ${d.message}`), [
+    "TS7053: Element implicitly has an 'any' type because expression of type '0' can't be used to index type 'Str<16>'. (a Str's bytes are read with charCodeAt(i), as `s.charCodeAt(0)`)",
+  ]);
+  const pointer = `import { kprobe, type u8, type Ptr } from "tsbpf";\nexport const license = "GPL";\nexport const p = kprobe("f", (q: Ptr<u8>) => q[3]);\n`;
+  assert.deepEqual(compile({ fileName: "h.ts", text: pointer }).diagnostics.map((d) => `${d.code}: ${d.message}`), [
+    "TS7053: Element implicitly has an 'any' type because expression of type '3' can't be used to index type 'Ptr'. (what a Ptr points to is read with readUser<u8>(p + i) for a user pointer, readKernel<u8>(p + i) for a kernel one)",
+  ]);
+});
+
+test("a handler returning a boolean or a string is told what a handler returns, not shown its whole type", () => {
+  const text = (value: string) =>
+    `import { tracepoint, kprobe, comm } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", () => ${value});\nexport const t = tracepoint("syscalls", "sys_enter_openat", (ctx) => { if (ctx.dfd > 0) return 0; return ${value}; });\n`;
+  const diagnostics = (value: string) => compile({ fileName: "h.ts", text: text(value) }, { tracepointFormat }).diagnostics.map((d) => `${d.line}:${d.column} ${d.code}: ${d.message}`);
+  assert.deepEqual(diagnostics("true"), [
+    "3:36 TS2322: this handler returns boolean, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
+    "4:61 TS2345: this handler returns boolean, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
+  ]);
+  assert.deepEqual(diagnostics("comm()"), [
+    "3:36 TS2322: this handler returns Str<16>, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
+    "4:61 TS2345: this handler returns Str<16>, and a probe's handler returns an integer or nothing: `return 0;` or `return;`",
+  ]);
+});
+
+test("a tsbpf type imported from \"tsbpf/kernel\" (the kernel's u64 is tsbpf's) says to import it from \"tsbpf\", not to use the module's own u64_", () => {
+  assert.equal(
+    typescriptMessage(2724, `'"tsbpf/kernel"' has no exported member named 'u64'. Did you mean 'u64_'?`),
+    `'"tsbpf/kernel"' has no exported member named 'u64': it is tsbpf's own, the same type as the kernel's; import it from "tsbpf" (\`import type { u64 } from "tsbpf"\`)`,
+  );
+  // A name tsbpf does not have keeps TypeScript's message.
+  assert.equal(typescriptMessage(2305, `'"tsbpf/kernel"' has no exported member named 'nosuch'.`), `'"tsbpf/kernel"' has no exported member named 'nosuch'.`);
 });

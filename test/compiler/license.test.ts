@@ -55,3 +55,14 @@ test("a clang object without a license that calls bpf_trace_printk: the model re
   assert.match(error.message, /cannot call GPL-restricted function from non-GPL compatible program/);
   assert.match(error.hint, /calls bpf_trace_printk, which the kernel allows only in programs under a GPL-compatible license; declare `char LICENSE\[\] SEC\("license"\) = "GPL";`/);
 });
+
+test("a license that is not a const string literal is refused where it is written, not as a missing license", () => {
+  const at = (declaration: string) =>
+    compile({ fileName: "l.ts", text: `import { kprobe } from "tsbpf";\n${declaration}\nexport const p = kprobe("f", () => 0);\n` }, { arch: "x86_64" }).diagnostics.map(
+      (d) => `${d.line}:${d.column} ${d.code}: ${d.message}`,
+    );
+  const refused = 'TSBPF1010: the license is a `const` string literal, which the loader gives the kernel: `export const license = "GPL";`';
+  assert.deepEqual(at("export const license = 5;"), [`2:14 ${refused}`]);
+  assert.deepEqual(at('export let license = "GPL";'), [`2:12 ${refused}`]);
+  assert.deepEqual(at('export const license = "GPL";'), []);
+});

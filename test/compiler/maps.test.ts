@@ -546,6 +546,18 @@ export const b = begin(() => { for (let i: u32 = 0; i < 5000; i++) { const e: Ev
   assert.ok(r.programs[0]!.relocations.some((x) => x.symbol === ".bss"), "the failures are counted in .bss");
 });
 
+test("a probe using more than the 64 maps the kernel allows a program is refused at the 65th, saying what to do", () => {
+  const maps = Array.from({ length: 65 }, (_, i) => `export const m${i} = new ArrayMap<u64>(1);`).join("\n");
+  const updates = Array.from({ length: 65 }, (_, i) => `m${i}.update(0, 1);`).join("\n  ");
+  const text = `import { kprobe, ArrayMap, type u64 } from "tsbpf";\nexport const license = "GPL";\n${maps}\nexport const k = kprobe("f", () => {\n  ${updates}\n});\n`;
+  const r = compile({ fileName: "maps.ts", text }, { arch: "x86_64" });
+  assert.deepEqual(
+    r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code}: ${d.message.split("\n")[0]}`),
+    ["133:3 TSBPF2001: k: `m64.update(0, 1)` uses one map more than the 64 the kernel lets a program use: use fewer maps in this probe (one map whose value holds several counters, or one keyed by what told the maps apart)"],
+  );
+  assert.deepEqual(compile({ fileName: "maps.ts", text: text.replace("m64.update(0, 1);", "") }, { arch: "x86_64" }).diagnostics, []);
+});
+
 test("a value that is not the map's Arr<T, N> says `expected an Arr<u32, 4>`", () => {
   const text = `import { kprobe, ArrayMap, pidTgid, type u32, type Arr } from "tsbpf";
 export const license = "GPL";

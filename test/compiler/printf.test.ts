@@ -103,6 +103,9 @@ test("printf's checks: a literal format, one value per conversion, strings for %
   expect(`printf("100%\\n", small);`, /^"%" is not a conversion printf\(\) takes/);
   expect(`printf("%*d\\n", 5, small);`, /^"%\*d": a `\*` width or precision \(taken from an argument\) is not supported: write the number in the format, as "%8d"$/);
   expect(`printf("%-.*s\\n", 3, comm());`, /^"%-\.\*s": a `\*` width or precision .* as "%-\.8s"$/);
+  // A width no string can hold was a RangeError where tsbpf run formats the line.
+  expect(`printf("%99999999999d\\n", small);`, /^"%99999999999d": a width or precision can be at most 1048576 \(the largest Str<N>\): write a smaller one$/);
+  expect(`printf("%.2000000s\\n", comm());`, /^"%\.2000000s": a width or precision can be at most 1048576/);
   const value = diagnostics(`const x = printf("%d", 1);`);
   assert.ok(value.some((d) => d.code === "TSBPF1001" && d.message === "printf() returns nothing: call it as a statement"), JSON.stringify(value));
 });

@@ -41,6 +41,10 @@ describe("signal()", () => {
     assert.match(messages('signal("SIGNOPE" as any)').join("\n"), /SIGNOPE is not a signal's name \(SIGKILL or KILL, SIGUSR1 or USR1, \.\.\.\)/);
     assert.match(messages('signal("SIGNOPE")').join("\n"), /TS2345/);
     assert.match(messages("signal(9, 1 as any)").join("\n"), /signal\(\)'s second argument is a literal true \(the thread alone\) or false \(its process\)/);
+    // A constant the helper would refuse with EINVAL at run time, which the probe would see only in its result.
+    assert.deepEqual(messages("signal(99)"), ['TSBPF1005 signal(99): Linux\'s signals are 1 to 64 (0 sends none), or give a name ("SIGUSR1")']);
+    assert.deepEqual(messages("signal(-1)"), ['TSBPF1005 signal(-1): Linux\'s signals are 1 to 64 (0 sends none), or give a name ("SIGUSR1")']);
+    assert.deepEqual(messages("signal(64)"), []);
     const inBegin = compile({ fileName: "begin.ts", text: 'import { begin, signal } from "tsbpf";\nexport const license = "GPL";\nexport const b = begin(() => { signal("KILL"); });\n' }).diagnostics.map((d) => d.message);
     assert.deepEqual(inBegin, ["signal() signals the task a probe interrupted, and a begin() handler runs in tsbpf run itself: it would signal tsbpf"]);
   });

@@ -19,6 +19,7 @@ import { openObject, loadObject } from "../../runtime/loader/index.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { compileBoth, disassemblies, noLlvm, runAll, words, type Both } from "./support.js";
 import { compile } from "../../compiler/index.js";
+import { formatDiagnostics } from "../../compiler/frontend/diagnostics.js";
 import { simulate } from "../../runtime/test/index.js";
 import { exampleProbes } from "../support/examples.js";
 import { FIXTURES, fixtureVmlinux, tracepointFormat } from "../support/fixture-kernel.js";
@@ -174,6 +175,23 @@ export const big = kprobe("f", (p: u64) => {
   assert.match(d!.message, /^big: LLVM's code for this handler needs more than BPF's 512 bytes of stack .*compile with the default backend/);
   assert.ok(d!.line >= 3 && d!.line <= 5, `line ${d!.line}`);
   assert.deepEqual(compile({ fileName: "big.ts", text }, { arch: "x86_64" }).diagnostics, [], "the default backend fits it");
+});
+
+test("a handler whose LLVM code overflows BPF's stack where llc names no line gets TSBPF1016 at the handler", { skip: noLlvm }, () => {
+  // 70 nested loops: llc reports their counters' spills at `<unknown>:0:0`.
+  const loops = Array.from({ length: 70 }, (_, i) => `for (let i${i} = 0; i${i} < 2; i${i}++) `).join("");
+  const text = `import { kprobe, printf } from "tsbpf";
+export const license = "GPL";
+export const deep = kprobe("f", () => {
+  ${loops}printf("x\\n");
+});
+`;
+  const r = compile({ fileName: "deep.ts", text }, { arch: "x86_64", backend: "llvm" });
+  assert.equal(r.diagnostics.length, 1, JSON.stringify(r.diagnostics));
+  const [d] = r.diagnostics;
+  assert.match(d!.message, /^deep: LLVM's code for this handler needs more than BPF's 512 bytes of stack/);
+  assert.deepEqual([d!.line, d!.column], [3, 33]);
+  assert.doesNotThrow(() => formatDiagnostics(r.diagnostics, { sources: { "deep.ts": text } }));
 });
 
 test("a variable index into a small stack array stays an add through LLVM (a |= on the pointer is refused by the verifier)", { skip: noLlvm }, () => {

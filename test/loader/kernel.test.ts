@@ -714,6 +714,26 @@ char LICENSE[] SEC("license") = "GPL";
     }
   });
 
+  it("a program using more than the kernel's 64 maps is refused at the line of the 65th, which the kernel's log does not name", () => {
+    const maps = Array.from({ length: 65 }, (_, i) => `struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } m${i} SEC(".maps");`);
+    const updates = Array.from({ length: 65 }, (_, i) => `  bpf_map_update_elem(&m${i}, &k, &v, BPF_ANY);`);
+    const source = `#include "loader.h"\n${maps.join("\n")}\nSEC("tracepoint/syscalls/sys_enter_unlinkat") int many(void *ctx) {\n  __u32 k = 0;\n  __u64 v = 1;\n${updates.join("\n")}\n  return 0;\n}\nchar LICENSE[] SEC("license") = "GPL";\n`;
+    const session = new Session(sys);
+    try {
+      assert.throws(
+        () => session.loadFile(compileC("many-maps", source)),
+        (e: unknown) =>
+          e instanceof LoadError &&
+          e.reason === "The total number of maps per program has reached the limit of 64" &&
+          // #include, 65 maps, the function's head and two locals: m64's update is line 134.
+          e.location?.line === 134 &&
+          e.rejection !== undefined,
+      );
+    } finally {
+      void session.close();
+    }
+  });
+
   it("a verifier rejection carries the kernel's reason and log, and nothing of the object stays", () => {
     const progsBefore = new Set(listIds(sys, "prog"));
     const session = new Session(sys);

@@ -168,3 +168,10 @@ export const b = begin(() => { const k: u32 = 1; let lt = a.lookup(k); if (lt !=
   assert.equal(d?.code, "TSBPF2002", JSON.stringify(d));
   assert.match(d!.message, /`a\.lookup\(k\)` may be null here; check it .* before reading `lt`/);
 });
+
+test("a sentence naming the program type takes the article the type's name is said with", () => {
+  const context = (progType: number) =>
+    explainRejection(assemble("r0 = *(u32 *)(r1 +999)\nexit"), { pc: 0, message: "invalid bpf_context access off=999 size=4" }, progType, () => ({ file: "c.ts", line: 3, column: 3, text: "  ctx.dfd;" })).sentence;
+  assert.match(context(5), /where a tracepoint program may not/);
+  assert.match(context(6), /where an xdp program may not/);
+});
