@@ -96,39 +96,26 @@ describe("a clang object's perf_event programs", needsClang, () => {
     assert.deepEqual(sys.leaks(), []);
   });
 
-  it("a failure on the second CPU closes the first CPU's event and link", () => {
-    class FailingSys extends FakeSys {
-      override perfEventOpen(...args: Parameters<FakeSys["perfEventOpen"]>): number {
-        if (args[1]?.cpu === 1) throw new SysError("perf_event_open", Errno.EBUSY);
-        return super.perfEventOpen(...args);
+  it("a failure on the second CPU closes the first CPU's event and link; out of file descriptors (EMFILE) is a limit to raise", () => {
+    const failures = [
+      { errno: Errno.EBUSY, reason: "kernel", says: /^cannot create the profile:hz:99 event on CPU 1 for program on_sample: perf_event_open failed: EBUSY/ },
+      { errno: Errno.EMFILE, reason: "limit", says: /^cannot create the profile:hz:99 event on CPU 1 for program on_sample: the process has no file descriptor left \(EMFILE; .*`ulimit -n`/ },
+    ];
+    for (const { errno, reason, says } of failures) {
+      class FailingSys extends FakeSys {
+        override perfEventOpen(...args: Parameters<FakeSys["perfEventOpen"]>): number {
+          if (args[1]?.cpu === 1) throw new SysError("perf_event_open", errno);
+          return super.perfEventOpen(...args);
+        }
       }
+      const sys = new FailingSys();
+      const obj = loadObject(sys, openObject(readFileSync(fixturePath("profile")), { name: "profile" }));
+      const before = sys.openFds();
+      assert.throws(() => obj.attach("on_sample", { cpus: [0, 1], maxSampleRate: 1000 }), (e: unknown) => e instanceof AttachError && e.reason === reason && says.test(e.message));
+      assert.deepEqual(sys.openFds(), before);
+      obj.close();
+      assert.deepEqual(sys.leaks(), []);
     }
-    const sys = new FailingSys();
-    const obj = loadObject(sys, openObject(readFileSync(fixturePath("profile")), { name: "profile" }));
-    const before = sys.openFds();
-    assert.throws(() => obj.attach("on_sample", { cpus: [0, 1], maxSampleRate: 1000 }), (e: unknown) => e instanceof AttachError && /^cannot create the profile:hz:99 event on CPU 1 for program on_sample: /.test(e.message));
-    assert.deepEqual(sys.openFds(), before);
-    obj.close();
-    assert.deepEqual(sys.leaks(), []);
-  });
-
-  it("out of file descriptors (EMFILE) is a limit to raise, not a kernel refusal, and leaves nothing open", () => {
-    class FullSys extends FakeSys {
-      override perfEventOpen(...args: Parameters<FakeSys["perfEventOpen"]>): number {
-        if (args[1]?.cpu === 1) throw new SysError("perf_event_open", Errno.EMFILE);
-        return super.perfEventOpen(...args);
-      }
-    }
-    const sys = new FullSys();
-    const obj = loadObject(sys, openObject(readFileSync(fixturePath("profile")), { name: "profile" }));
-    const before = sys.openFds();
-    assert.throws(
-      () => obj.attach("on_sample", { cpus: [0, 1], maxSampleRate: 1000 }),
-      (e: unknown) => e instanceof AttachError && e.reason === "limit" && /event on CPU 1 for program on_sample: the process has no file descriptor left \(EMFILE; .*`ulimit -n`/.test(e.message),
-    );
-    assert.deepEqual(sys.openFds(), before);
-    obj.close();
-    assert.deepEqual(sys.leaks(), []);
   });
 
   it("a kernel without perf links (BPF_LINK_CREATE EINVAL) gets the program through PERF_EVENT_IOC_SET_BPF", () => {
