@@ -185,15 +185,7 @@ export function symbolFileOffset(path: string, symbol: string, offset = 0): numb
   if (offset > 0 && found.size > 0 && offset >= found.size) {
     throw new SymbolError(`${symbol}+${offset} lies past the end of ${symbol}, which is ${found.size} bytes long: an offset must fall inside the function, at the start of one of its instructions`);
   }
-  // The breakpoint replaces the byte there: inside an instruction it changes the program (an immediate, an operand).
-  if (offset > 0 && found.size > 0) {
-    const starts = instructionStarts(path, found);
-    if (typeof starts === "string") throw new SymbolError(`cannot check that ${symbol}+${offset} is the start of an instruction (${starts}), and a probe inside one would change the program; probe ${symbol} itself`);
-    if (starts && !starts.has(offset)) {
-      const near = [...starts].filter((s) => s < offset).at(-1) ?? 0;
-      throw new SymbolError(`${symbol}+${offset} is inside an instruction (the one at ${symbol}+${near}), where a probe would change the program; give an offset that starts one (objdump -d shows them)`);
-    }
-  }
+  if (offset > 0 && found.size > 0) refuseInsideInstruction(path, found, symbol, offset, `${symbol}+${offset}`, true);
   // The kernel refuses a probe past the end of the file with a bare EINVAL.
   if (found.at + offset >= st.size) throw new SymbolError(`${symbol}+${offset} lies beyond the end of ${path} (${st.size} bytes)`);
   return found.at + offset;
@@ -221,11 +213,48 @@ export function bareFileOffset(path: string, offset: number): number {
       const ranges = code.map((s) => `0x${s.fileOffset.toString(16)}..0x${(s.fileOffset + s.fileSize).toString(16)}`).join(", ");
       throw new SymbolError(`0x${offset.toString(16)} is not in the code of ${path}, whose executable segments hold file offsets ${ranges} (a bare number is a file offset, as libbpf reads it)`);
     }
+    // Inside a function the symbol tables know, it must start an instruction, as a symbol's offset must; elsewhere,
+    // or where the instructions cannot be decoded, the number is taken as given.
+    const inside = isElf64 ? functionAt(path, f, offset) : undefined;
+    if (inside && offset > inside.at) refuseInsideInstruction(path, inside, inside.name, offset - inside.at, `0x${offset.toString(16)} (${inside.name}+${offset - inside.at})`, false);
     return offset;
   }
   const at = addressFileOffset(readElf(path), BigInt(offset));
   const address = at === undefined ? "" : `; it is an address of the file, at file offset 0x${at.toString(16)}: write that (a bare number is a file offset, as libbpf reads it)`;
   throw new SymbolError(`0x${offset.toString(16)} lies beyond the end of ${path} (${size} bytes)${address}`);
+}
+
+/**
+ * Refuses a probe `offset` bytes into function `f` that does not start an instruction: its breakpoint replaces the byte
+ * there, which inside an instruction changes the program (an immediate, an operand). `shown` names the place; where
+ * the instructions cannot be decoded (no objdump), `unknownRefused` says whether that refuses it too.
+ */
+function refuseInsideInstruction(path: string, f: FoundFunction, symbol: string, offset: number, shown: string, unknownRefused: boolean): void {
+  const starts = instructionStarts(path, f);
+  if (typeof starts === "string") {
+    if (unknownRefused) throw new SymbolError(`cannot check that ${shown} is the start of an instruction (${starts}), and a probe inside one would change the program; probe ${symbol} itself`);
+    return;
+  }
+  if (starts && !starts.has(offset)) {
+    const near = [...starts].filter((s) => s < offset).at(-1) ?? 0;
+    throw new SymbolError(`${shown} is inside an instruction (the one at ${symbol}+${near}), where a probe would change the program; give an offset that starts one (objdump -d shows them)`);
+  }
+}
+
+/** The function of the symbol tables whose code holds file offset `offset`, or undefined. */
+function functionAt(path: string, f: Buffer, offset: number): (FoundFunction & { name: string }) | undefined {
+  let sections: ReturnType<typeof elfSections>;
+  try {
+    sections = elfSections(f, path);
+  } catch {
+    return undefined;
+  }
+  for (const s of functionSymbols(f, sections)) {
+    if (s.indirect || s.size === 0n || s.value === 0n) continue;
+    const at = addressFileOffset(f, s.value);
+    if (at !== undefined && at <= offset && offset < at + Number(s.size)) return { name: s.base, at, address: s.value, size: Number(s.size), machine: f.readUInt16LE(18) };
+  }
+  return undefined;
 }
 
 /** The section headers of a little-endian ELF64 file; throws SymbolError for anything else. */

@@ -100,10 +100,10 @@ test("an offset past its function's end is refused; a bare number that is a non-
     assert.throws(() => symbolFileOffset(exe, "small", size), { message: `small+${size} lies past the end of small, which is ${size} bytes long: an offset must fall inside the function, at the start of one of its instructions` });
     // 0x401136-style addresses lie past a small file's end: the same place, as a file offset.
     assert.ok(address > statSync(exe).size);
-    assert.throws(() => bareFileOffset(exe, address + 1), {
-      message: `0x${(address + 1).toString(16)} lies beyond the end of ${exe} (${statSync(exe).size} bytes); it is an address of the file, at file offset 0x${(start + 1).toString(16)}: write that (a bare number is a file offset, as libbpf reads it)`,
+    assert.throws(() => bareFileOffset(exe, address), {
+      message: `0x${address.toString(16)} lies beyond the end of ${exe} (${statSync(exe).size} bytes); it is an address of the file, at file offset 0x${start.toString(16)}: write that (a bare number is a file offset, as libbpf reads it)`,
     });
-    assert.equal(bareFileOffset(exe, start + 1), start + 1);
+    assert.equal(bareFileOffset(exe, start), start);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -120,6 +120,10 @@ test("an offset inside an instruction is refused (its breakpoint would change th
     const exe = join(dir, "imm");
     assert.throws(() => symbolFileOffset(exe, "magic", 4), { message: "magic+4 is inside an instruction (the one at magic+0), where a probe would change the program; give an offset that starts one (objdump -d shows them)" });
     assert.equal(symbolFileOffset(exe, "magic", 10), symbolFileOffset(exe, "magic") + 10);
+    // A bare file offset inside the function is held to the same.
+    const magic = symbolFileOffset(exe, "magic");
+    assert.throws(() => bareFileOffset(exe, magic + 4), { message: `0x${(magic + 4).toString(16)} (magic+4) is inside an instruction (the one at magic+0), where a probe would change the program; give an offset that starts one (objdump -d shows them)` });
+    assert.equal(bareFileOffset(exe, magic + 10), magic + 10);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
