@@ -446,7 +446,7 @@ function attachUprobe(sys: Sys, progFd: number, spec: ProgramSpec, t: UprobeTarg
     path = resolveBinary(t.binary, options.pid);
     places = uprobePlaces(path, t);
   } catch (e) {
-    if (e instanceof SymbolError) throw new AttachError(`cannot attach ${kind} ${t.binary}:${t.func === undefined ? t.offset : t.func + at}: ${e.message}`, "not-found", { cause: e });
+    if (e instanceof SymbolError) throw new AttachError(`cannot attach ${kind} ${t.binary}:${t.func === undefined ? `0x${t.offset.toString(16)}` : t.func + at}: ${e.message}`, "not-found", { cause: e });
     throw e;
   }
   const describe = (p: UprobePlace) => `${kind} ${path}:${p.func === undefined ? `0x${p.offset.toString(16)}` : p.func + at}`;

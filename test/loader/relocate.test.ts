@@ -272,6 +272,8 @@ char LICENSE[] SEC("license") = "GPL";
       assert.throws(() => tryAttach("tracepoint/syscalls/sys_enter_nonexistent"), (e: unknown) => e instanceof AttachError && (tracefs !== undefined || e.reason === "not-found") && e.message.includes(unknownTracepoint));
       assert.throws(() => tryAttach("uprobe/libnonexistent.so.9:f"), (e: unknown) => e instanceof AttachError && e.reason === "not-found" && /cannot find shared library libnonexistent\.so\.9/.test(e.message));
       assert.throws(() => tryAttach("uprobe/libc.so.6:no_such_function_here"), (e: unknown) => e instanceof AttachError && /no function no_such_function_here/.test(e.message));
+      // A bare offset is named in hex, as written.
+      assert.throws(() => tryAttach("uprobe/libc.so.6:0x10"), (e: unknown) => e instanceof AttachError && /^cannot attach uprobe libc\.so\.6:0x10: 0x10 is not in the code of /.test(e.message));
       assert.throws(() => tryAttach("socket"), (e: unknown) => e instanceof AttachError && /cannot be attached automatically/.test(e.message));
     } finally {
       loaded.close();
