@@ -1018,6 +1018,12 @@ export function lower(
             continue;
           }
           const kind = ts.isCallExpression(init) ? builtin(init.expression) : undefined;
+          // A probe, map or function bound with `let` or `var`: `let` would make it a parameter, which it cannot be.
+          const bound = !isConst && boundWithConst(name, init, mapClass, kind);
+          if (bound) {
+            report(decl, Code.UnsupportedTopLevel, bound);
+            continue;
+          }
           if (isConst && kind && (PROBES as readonly string[]).includes(kind)) {
             // Handlers are lowered once every module constant is known (they may use later ones).
             probes.push(() => programs.push(lowerProbe(name, kind as ProbeKind, init as TS.CallExpression)));
@@ -1050,6 +1056,22 @@ export function lower(
       diagnostics.push(makeDiagnostic(file, Code.MissingLicense, 'missing `export const license = "GPL";`: the kernel requires a license, and printk needs a GPL-compatible one', 0, 0));
     }
     return { module: { functions: programs.map((p) => p.fn), rodata: rodata.bytes(), rodataVars: rodata.vars, ...(bss.length ? { bss } : {}), license: license ?? "", maps }, programs, diagnostics, structs: [...structLayouts.values()].filter((l) => l.kind === "struct") };
+  }
+
+  /**
+   * What to write for a probe, a map or a function a module-level `let` or `var` declares (`const`, as they are bound
+   * once), or undefined for anything else.
+   */
+  function boundWithConst(name: string, init: TS.Expression, mapClass: string | undefined, kind: string | undefined): string | undefined {
+    const what =
+      mapClass && (MAPS as readonly string[]).includes(mapClass)
+        ? `a map, \`export const ${name} = new ${mapClass}(...)\``
+        : kind && (PROBES as readonly string[]).includes(kind)
+          ? `a probe, \`export const ${name} = ${kind}(...)\``
+          : ts.isArrowFunction(init) || ts.isFunctionExpression(init)
+            ? `a function, \`const ${name} = (...) => ...\``
+            : undefined;
+    return what && `declare ${what}, with \`const\`: a module-level \`let\` is a parameter the loader may set (\`let minMs: u64 = 10\`), and \`var\` is not supported`;
   }
 
   // ---------------------------------------------------------------- probes

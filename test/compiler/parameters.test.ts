@@ -56,6 +56,13 @@ describe("module-level let: parameters", () => {
     assert.match(messages("let bias = 1;\nlet tsbpf_knob = 1;\n").join("\n"), /names beginning with tsbpf_ are tsbpf's own: rename the parameter tsbpf_knob/);
     assert.match(messages("let bias: i16 = 70000;\n").join("\n"), /70000 does not fit in i16/);
     assert.match(messages("var bias = 1;\n").join("\n"), /module-level `var` is not supported/);
+    // A probe, map or function is bound with const, whatever let or var would mean.
+    const text = 'import { kprobe, HashMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport let p = kprobe("f", () => 0);\nlet m = new HashMap<u32, u64>(8);\nvar f = () => 1;\n';
+    assert.deepEqual(compile({ fileName: "p.ts", text }, { arch: "x86_64" }).diagnostics.map((d) => `${d.code} ${d.message}`), [
+      "TSBPF1002 declare a probe, `export const p = kprobe(...)`, with `const`: a module-level `let` is a parameter the loader may set (`let minMs: u64 = 10`), and `var` is not supported",
+      "TSBPF1002 declare a map, `export const m = new HashMap(...)`, with `const`: a module-level `let` is a parameter the loader may set (`let minMs: u64 = 10`), and `var` is not supported",
+      "TSBPF1002 declare a function, `const f = (...) => ...`, with `const`: a module-level `let` is a parameter the loader may set (`let minMs: u64 = 10`), and `var` is not supported",
+    ]);
   });
 
   it("the simulator runs with the values written, or with the globals given", async () => {
