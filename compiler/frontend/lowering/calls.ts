@@ -1,0 +1,148 @@
+// Lowering calls: tsbpf's helpers, stacks, signals, probe names and module-level functions' results.
+
+import type * as TS from "typescript";
+import { PROBE_ID_SHIFT, PROBE_TAG } from "../../btf/tags.js";
+import { I64, INT_TYPES, KERNEL_STACK, KERNEL_SYMBOL, MAX_STACK_FRAMES, PROBE_NAME, PTR, U32, U64, USER_STACK, stackType } from "../../ir/index.js";
+import { Helper } from "../../isa/helpers.js";
+import { Code } from "../diagnostics.js";
+import { PROBES } from "../prelude.js";
+import { signalNumber } from "../signals.js";
+import { BPF_F_USER_STACK, HELPER_CALLS, stackMap } from "./constants.js";
+import { KernelReadLowering } from "./kernel-reads.js";
+import { aLayout, imm } from "./types.js";
+import type { Val } from "./values.js";
+
+export abstract class CallLowering extends KernelReadLowering {
+  call(e: TS.CallExpression): Val {
+    if (this.ts.isPropertyAccessExpression(e.expression) && this.cx.isString(e.expression.expression)) return this.stringMethod(e, e.expression);
+    const name = this.cx.builtin(e.expression);
+    if (name && INT_TYPES[name]) {
+      // u32(x) converts like `x as u32`; it is also how a bigint literal becomes a number-typed constant.
+      if (e.arguments.length !== 1) this.fail(e, Code.Unsupported, `${name}() converts one value`);
+      return this.cast(this.value(e.arguments[0]!), INT_TYPES[name]!, e);
+    }
+    if (this.ts.isPropertyAccessExpression(e.expression)) {
+      const m = this.mapOf(e.expression.expression);
+      if (m) {
+        const method = e.expression.name.text;
+        if (method === "lookup" || method === "reserve") {
+          const r = this.mapRefCall(m, method, e);
+          return r.layout.kind === "int" ? this.fail(e, Code.Unsupported, `test the result of ${method}() for null before reading it (\`const v = m.${method}(...); if (v !== null) ...\`), or write \`m.lookup(k) ?? 0\``) : this.fail(e, Code.NotAnInteger, `${method}() gives ${aLayout(r.layout)}: bind it to a name and test it for null`);
+        }
+        return this.mapCall(m, method, e);
+      }
+    }
+    if (this.ts.isIdentifier(e.expression)) {
+      const symbol = this.checker.getSymbolAtLocation(e.expression);
+      const fn = symbol && this.cx.functions.get(symbol);
+      if (fn) return this.inlineCall(fn, e);
+    }
+    const helper = name ? HELPER_CALLS[name] : undefined;
+    if (name === "printk" || name === "printf") return this.fail(e, Code.Unsupported, `${name}() returns nothing: call it as a statement`);
+    if (name === "readUser" || name === "readKernel") {
+      const into = this.memoryRead(e)!;
+      if (into.layout.kind !== "int") return this.fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(this.file)}>() gives ${aLayout(into.layout)}: bind it to a name or assign it to a field`);
+      return this.loadInt(into, e);
+    }
+    if (name === "readUserStr" || name === "readKernelStr") return this.fail(e, Code.UnsupportedCall, `${name}() fills a Str<N>: assign it to one (\`const s: Str<64> = ${name}(p)\`, or a struct field), or print it (\`\${${name}(p)}\` in printk)`);
+    if (name === "comm") return this.fail(e, Code.UnsupportedCall, "comm() gives a Str<16>, not an integer: bind it (`const c = comm()`), compare it (`comm() === \"bash\"`) or print it (`${comm()}`)");
+    if (name === "kstack" || name === "ustack") return this.stack(name, e);
+    if (name === "probe") return this.probeName(e);
+    if (name === "signal") return this.signal(e);
+    if (name === "ksym") {
+      if (e.arguments.length !== 1) this.fail(e, Code.UnsupportedCall, "ksym() takes one kernel address");
+      const dst = this.fb.vreg(KERNEL_SYMBOL);
+      this.fb.emit({ op: "mov", dst, src: this.convert(this.value(e.arguments[0]!), U64).op });
+      return { op: dst };
+    }
+    if (name === "exit") return this.exitRun(e);
+    if (name === "time") return this.time(e);
+    if (name === "ntop") return this.fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
+    if (name === "targetPid") {
+      if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
+      // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
+      const address = this.fb.vreg(PTR);
+      this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.targetPid(), loc: this.locOf(e) });
+      const dst = this.fb.vreg(U32);
+      this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 4, signed: false, loc: this.locOf(e) });
+      return { op: dst };
+    }
+    if (!helper) {
+      return this.fail(e, Code.UnsupportedCall, name && (PROBES as readonly string[]).includes(name)
+        ? `${name}() declares a probe: it belongs at module level (\`export const x = ${name}(...)\`)`
+        : `only tsbpf helpers can be called in a probe handler, not \`${e.expression.getText(this.file)}\``);
+    }
+    if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, `${name}() takes no arguments`);
+    const dst = this.fb.vreg(helper!.type);
+    this.fb.emit({ op: "call", helper: helper!.id, args: [], dst, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * kstack(): bpf_get_stackid() into the file's stack map. ustack(): the same for the user stack, with the tgid in the
+   * high half, since naming user frames takes the process's memory map (a failed id keeps its errno in the low half).
+   */
+  stack(name: "kstack" | "ustack", e: TS.CallExpression): Val {
+    if (e.arguments.length > 1) this.fail(e.arguments[1]!, Code.UnsupportedCall, `${name}() takes at most a frame limit`);
+    const frames = e.arguments[0] ? this.cx.stackFrames(e.arguments[0], `${name}(frames)`) : MAX_STACK_FRAMES;
+    const user = name === "ustack";
+    const stacks = stackMap(user, frames);
+    if (!this.cx.maps.some((m) => m.name === stacks.name)) this.cx.maps.push(stacks);
+    const loc = this.locOf(e);
+    const id = this.fb.vreg(user ? I64 : stackType(KERNEL_STACK, frames));
+    this.fb.emit({ op: "call", helper: Helper.get_stackid, args: [this.fb.ctx, { kind: "map", name: stacks.name }, imm(user ? BPF_F_USER_STACK : 0n, U64)], dst: id, loc });
+    if (!user) return { op: id };
+    const pidTgid = this.fb.vreg(U64);
+    this.fb.emit({ op: "call", helper: Helper.get_current_pid_tgid, args: [], dst: pidTgid, loc });
+    const tgid = this.binary("and", { op: pidTgid }, { op: imm(0xffff_ffff_0000_0000n, U64) }, e);
+    const both = this.binary("or", tgid, this.convert({ op: id }, U32), e);
+    const dst = this.fb.vreg(stackType(USER_STACK, frames));
+    this.fb.emit({ op: "mov", dst, src: both.op });
+    return { op: dst };
+  }
+
+  /**
+   * signal(sig, thread?), bpftrace's signal(): bpf_send_signal() to the current task's process, or
+   * bpf_send_signal_thread() to the task alone (a literal `true`); a name (`"SIGUSR1"`, `"USR1"`) is its number.
+   */
+  signal(e: TS.CallExpression): Val {
+    const [given, thread] = e.arguments;
+    // TypeScript checks a name against the signals' unless cast: the name is looked at through the cast.
+    let sig = given;
+    while (sig && (this.ts.isAsExpression(sig) || this.ts.isParenthesizedExpression(sig))) sig = sig.expression;
+    if (!sig || e.arguments.length > 2) return this.fail(e, Code.UnsupportedCall, 'signal() takes a signal, by number or name ("SIGKILL"), and whether to signal the thread alone');
+    if (this.runsOnce) this.fail(e, Code.UnsupportedCall, `signal() signals the task a probe interrupted, and a ${this.runsOnce}() handler runs in tsbpf run itself: it would signal tsbpf`);
+    if (thread && thread.kind !== this.ts.SyntaxKind.TrueKeyword && thread.kind !== this.ts.SyntaxKind.FalseKeyword) this.fail(thread, Code.UnsupportedCall, "signal()'s second argument is a literal true (the thread alone) or false (its process)");
+    let number: Val;
+    if (this.ts.isStringLiteral(sig) || this.ts.isNoSubstitutionTemplateLiteral(sig)) {
+      const n = signalNumber(sig.text);
+      if (n === undefined) return this.fail(sig, Code.UnsupportedCall, `${sig.text} is not a signal's name (SIGKILL or KILL, SIGUSR1 or USR1, ...)`);
+      number = { op: imm(BigInt(n), U32) };
+    } else {
+      const given = this.value(sig);
+      // The helper refuses what valid_signal() does (EINVAL), and says so only in its result, at run time.
+      if (given.op.kind === "imm" && (given.op.value < 0n || given.op.value > 64n)) this.fail(sig, Code.OutOfRange, `signal(${given.op.value}): Linux's signals are 1 to 64 (0 sends none), or give a name ("SIGUSR1")`);
+      number = this.convert(given, U32);
+    }
+    const toThread = thread?.kind === this.ts.SyntaxKind.TrueKeyword;
+    const dst = this.fb.vreg(I64);
+    this.fb.emit({ op: "call", helper: toThread ? Helper.send_signal_thread : Helper.send_signal, args: [number.op], dst, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * probe(): the id of the place the program was attached at, which the loader puts in the attach cookie's high half
+   * for a program tagged tsbpf:probe (the low half is a USDT site's argument spec id).
+   */
+  probeName(e: TS.CallExpression): Val {
+    if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "probe() takes no arguments");
+    if (this.runsOnce) this.fail(e, Code.UnsupportedCall, `probe() names the probe that fired, and no probe fires a ${this.runsOnce}() handler: it runs once, by tsbpf run`);
+    this.fb.bodyTags.add(PROBE_TAG);
+    const cookie = this.fb.vreg(U64);
+    this.fb.emit({ op: "call", helper: Helper.get_attach_cookie, args: [this.fb.ctx], dst: cookie, loc: this.locOf(e) });
+    const id = this.binary("shr", { op: cookie }, { op: imm(BigInt(PROBE_ID_SHIFT), U64) }, e);
+    const dst = this.fb.vreg(PROBE_NAME);
+    this.fb.emit({ op: "mov", dst, src: id.op });
+    return { op: dst };
+  }
+}

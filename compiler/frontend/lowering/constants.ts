@@ -1,0 +1,114 @@
+// Lowering's fixed numbers and shapes: the kernel's map types and flags, the maps tsbpf adds, and the limits it holds
+// a file to.
+
+import { ACTIONS_RING, type Aggregate } from "../../btf/tags.js";
+import { I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
+import { Helper } from "../../isa/helpers.js";
+import type { MapClass } from "./values.js";
+
+/** Maps whose delete and update free elements (an update replaces one): a lookup's pointer may then see another key's. */
+export const HASH_MAPS: ReadonlySet<MapClass> = new Set(["HashMap", "PerCpuHashMap", "LruHashMap"]);
+
+/** BPF_MAP_TYPE_* of each map class (uapi/linux/bpf.h). */
+export const MAP_TYPES: Record<MapClass, number> = {
+  HashMap: 1, ArrayMap: 2, PerfEventArray: 4, PerCpuHashMap: 5, PerCpuArrayMap: 6, StackTraceMap: 7, LruHashMap: 9, RingBuf: 27, Histogram: 2, LinearHistogram: 2,
+  Count: 5, Sum: 5, Avg: 5, Min: 5, Max: 5, Stats: 5,
+};
+
+/** How each map class is declared, its constructor's arguments as the prelude declares them (what to write instead of a map made in a handler). */
+export const MAP_EXAMPLES: Record<MapClass, string> = {
+  HashMap: "new HashMap<u32, u64>(1024)", PerCpuHashMap: "new PerCpuHashMap<u32, u64>(1024)", LruHashMap: "new LruHashMap<u32, u64>(1024)",
+  ArrayMap: "new ArrayMap<u64>(256)", PerCpuArrayMap: "new PerCpuArrayMap<u64>(256)", RingBuf: "new RingBuf<MyEvent>(65536)", PerfEventArray: "new PerfEventArray<MyEvent>()",
+  StackTraceMap: "new StackTraceMap(1024)", Histogram: "new Histogram()", LinearHistogram: "new LinearHistogram(0, 100, 10)",
+  Count: "new Count()", Sum: "new Sum()", Avg: "new Avg()", Min: "new Min()", Max: "new Max()", Stats: "new Stats()",
+};
+
+/** The map classes whose first type argument is their key. */
+export const KEYED_MAPS: ReadonlySet<string> = new Set<MapClass>(["HashMap", "PerCpuHashMap", "LruHashMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"]);
+
+/** The aggregate classes, as their BTF tag (compiler/btf/tags.ts) names them. */
+export const AGGREGATE_OF: Partial<Record<MapClass, Aggregate>> = { Count: "count", Sum: "sum", Avg: "avg", Min: "min", Max: "max", Stats: "stats" };
+
+/**
+ * One CPU's value of an aggregate map, as compiler/btf/tags.ts describes it: a count and a total for count, sum, avg
+ * and stats, the extremum and whether this CPU has one for min and max.
+ */
+export function aggregateValue(kind: Aggregate): Layout & { kind: "struct" } {
+  const [name, first, second] = kind !== "min" && kind !== "max" ? (["tsbpf_average", ["count", U64], ["total", I64]] as const) : (["tsbpf_extremum", ["value", I64], ["set", U64]] as const);
+  const fields = [first, second].map(([field, type], i) => ({ name: field, offset: i * 8, layout: { kind: "int" as const, type, size: 8 as const, align: 8 } }));
+  return { kind: "struct", name, fields, size: 16, align: 8 };
+}
+
+/** Histogram maps: entries 0..64 are log2 slots, entry 65 counts negative values. */
+export const HISTOGRAM_SLOTS = 66;
+
+/** Stack frames a StackTraceMap entry holds (PERF_MAX_STACK_DEPTH). */
+export const STACK_DEPTH = 127;
+
+export const BPF_F_USER_STACK = 256n;
+
+export const BPF_F_STACK_BUILD_ID = 1 << 5;
+
+/**
+ * The stack map kstack(frames) (`tsbpf_kstacks`, `tsbpf_kstacks_5`) or ustack(frames) fills: one per frame limit, as
+ * bpftrace keeps them. Kernel stacks as bpftrace keeps them (4096 of them, as ips); user stacks as build ids and file
+ * offsets (32 bytes a frame, so 1024 of them take what 4096 kernel stacks do), which name their frames after the
+ * process has gone, where its mappings could not be read in time.
+ */
+export function stackMap(user: boolean, frames: number): MapDef {
+  const name = `tsbpf_${user ? "u" : "k"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
+  const common = { name, type: MAP_TYPES.StackTraceMap, key: 4, internal: true, stacks: true };
+  return user ? { ...common, maxEntries: 1024, value: frames * 32, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries: 4096, value: frames * 8 };
+}
+
+/** The ring buffer exit(), print(), clear() and printf() send their records to (one page, the smallest a ring buffer can be, without printf). */
+export const ACTIONS_MAP = ACTIONS_RING;
+
+/** The actions ring buffer's size once printf() sends records through it (exit, print and clear fit in a page). */
+export const PRINTF_RING_BYTES = 1 << 18;
+
+/** An action record: `{ u32 action; u32 arg; }` (compiler/btf/tags.ts). */
+export const ACTION_RECORD = { kind: "struct", name: "tsbpf_action", fields: [{ name: "action", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "arg", offset: 4, layout: { kind: "int", type: U32, size: 4, align: 4 } }], size: 8, align: 4 } as const satisfies Layout;
+
+export const BPF_F_CURRENT_CPU = 0xffffffffn;
+
+export const MAX_LOOP_ITERATIONS = 1 << 16;
+
+/** The longest Str<N> or Arr<T, N> the compiler lays out (only a map value can be that large). */
+export const MAX_LENGTH = 1 << 20;
+
+/** The largest profile() frequency, interval() period or software()/hardware() count accepted: what fits perf_event_attr once scaled. */
+export const MAX_PERF_EVENT_RATE = 0xffffffff;
+
+export const MAX_VPRINTK_ARGS = 12;
+
+/** What comm() fills: the task's name, char[TASK_COMM_LEN]. */
+export const COMM_LAYOUT = { kind: "str", size: 16, align: 1 } as const satisfies Layout;
+
+/** A RingBuf record larger than this, given to output() as a literal, is built in a reservation rather than on the stack. */
+export const OUTPUT_IN_PLACE = 256;
+
+/** The buffer a string read straight into printk() gets: 64 bytes, bpftrace's default for str(). */
+export const PRINTED_STRING = { kind: "str", size: 64, align: 1 } as const satisfies Layout;
+
+/** Two Str values sharing at most this many bytes compare unrolled; longer ones in a loop. */
+export const UNROLLED_STRING_COMPARE = 16;
+
+/** The unsigned type a load of each size gives. */
+export const UNSIGNED_OF_SIZE = { 1: U8, 2: U16, 4: U32, 8: U64 } as const;
+
+export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
+  pidTgid: { id: Helper.get_current_pid_tgid, type: U64 },
+  uidGid: { id: Helper.get_current_uid_gid, type: U64 },
+  cgroupId: { id: Helper.get_current_cgroup_id, type: U64 },
+  ktimeNs: { id: Helper.ktime_get_ns, type: U64 },
+  smpProcessorId: { id: Helper.get_smp_processor_id, type: U32 },
+  prandomU32: { id: Helper.get_prandom_u32, type: U32 },
+  currentTask: { id: Helper.get_current_task, type: { ...PTR, pointee: "task_struct" } },
+};
+
+/**
+ * The most calls inlined into one handler: the probes of tools/ and examples/ inline at most 6, and functions that
+ * each call the next twice would otherwise be copied for minutes (2^20 bodies for 20 of them).
+ */
+export const MAX_INLINED_CALLS = 1_000;
