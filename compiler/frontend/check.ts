@@ -110,12 +110,13 @@ export function check(fileName: string, text: string, preludeText: string, parse
     .filter((s): s is TS.ImportDeclaration => ts.isImportDeclaration(s) && ts.isStringLiteral(s.moduleSpecifier) && s.moduleSpecifier.text !== "tsbpf")
     .map((s) => [s.moduleSpecifier.getStart(file), s.moduleSpecifier.getEnd()] as const);
   const casts = raw.some((d) => d.code === UNRELATED_CAST) ? pointerCasts(ts, program.getTypeChecker(), file) : new Set<number>();
-  // Async functions and generators get tsbpf's one sentence; TypeScript's errors about them (no Promise or Iterator
-  // type in the prelude, a handler returning a Promise) would only bury it.
-  const suspending = suspendingFunctions(ts, file);
-  const inSuspending = (d: TS.Diagnostic) => d.code === MISSING_GLOBAL_TYPE || d.code === MISSING_GLOBAL_VALUE || (d.file === file && suspending.some((f) => (d.start ?? -1) >= f.getStart(file) && (d.start ?? -1) < f.getEnd()));
+  // Async functions, generators, decorators and `using` get tsbpf's one sentence each; TypeScript's errors about them
+  // (no Promise, Iterator, Disposable or decorator context type in the prelude, a handler returning a Promise), the
+  // missing global types reported at 1:1, would only bury it.
+  const refused = refusedConstructs(ts, file);
+  const inRefused = (d: TS.Diagnostic) => d.code === MISSING_GLOBAL_TYPE || d.code === MISSING_GLOBAL_VALUE || (d.file === file && refused.some(({ node }) => (d.start ?? -1) >= node.getStart(file) && (d.start ?? -1) < node.getEnd()));
   const diagnostics = raw
-    .filter((d) => !(suspending.length && inSuspending(d)))
+    .filter((d) => !(refused.length && inRefused(d)))
     .filter((d) => !(d.file === file && foreign.some(([from, to]) => (d.start ?? -1) >= from && (d.start ?? -1) < to)))
     .filter((d) => !(d.file === file && d.code === UNRELATED_CAST && casts.has(d.start ?? -1)))
     .map((d) =>
@@ -133,10 +134,9 @@ export function check(fileName: string, text: string, preludeText: string, parse
       ),
     )
     .filter((d) => d.severity === "error");
-  for (const f of suspending) {
-    const what = f.asteriskToken ? "generator functions" : "async functions";
-    const start = f.getStart(file);
-    diagnostics.push(makeDiagnostic(source, Code.Unsupported, `${what} are not supported: a BPF program runs to completion in one call and cannot wait or yield`, start, f.getEnd() - start));
+  for (const { node, message } of refused) {
+    const start = node.getStart(file);
+    diagnostics.push(makeDiagnostic(source, Code.Unsupported, message, start, node.getEnd() - start));
   }
   return { ts, program, checker: program.getTypeChecker(), file, prelude, diagnostics };
 }
@@ -179,16 +179,29 @@ const MISSING_GLOBAL_TYPE = 2318;
 /** "Cannot find global value 'Promise'": what an async function needs beside its type. */
 const MISSING_GLOBAL_VALUE = 2468;
 
-/** The outermost async functions and generators of the file. */
-function suspendingFunctions(ts: Typescript, file: TS.SourceFile): TS.FunctionLikeDeclaration[] {
-  const found: TS.FunctionLikeDeclaration[] = [];
+/**
+ * The outermost async functions and generators, the decorators and the `using` declarations of the file, each with
+ * what to say about it: constructs whose TypeScript errors are about types a probe's prelude does not declare.
+ */
+function refusedConstructs(ts: Typescript, file: TS.SourceFile): { node: TS.Node; message: string }[] {
+  const found: { node: TS.Node; message: string }[] = [];
   const visit = (node: TS.Node): void => {
     if (ts.isFunctionLike(node) && "body" in node) {
       const f = node as TS.FunctionLikeDeclaration;
-      if (f.asteriskToken || ts.canHaveModifiers(f) && ts.getModifiers(f)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) {
-        found.push(f);
+      if (f.asteriskToken || (ts.canHaveModifiers(f) && ts.getModifiers(f)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword))) {
+        const what = f.asteriskToken ? "generator functions" : "async functions";
+        found.push({ node: f, message: `${what} are not supported: a BPF program runs to completion in one call and cannot wait or yield` });
         return;
       }
+    }
+    if (ts.isDecorator(node)) {
+      found.push({ node, message: "decorators are not supported: a probe file holds probes, maps, constants and functions, and a BPF program has no classes to decorate" });
+      return;
+    }
+    if (ts.isVariableDeclarationList(node) && node.flags & ts.NodeFlags.Using) {
+      const keyword = (node.flags & ts.NodeFlags.AwaitUsing) === ts.NodeFlags.AwaitUsing ? "await using" : "using";
+      found.push({ node, message: `\`${keyword}\` declarations are not supported: a BPF program holds nothing to dispose of when it returns; declare the value with \`const\`` });
+      return;
     }
     ts.forEachChild(node, visit);
   };

@@ -105,6 +105,20 @@ test("async functions and generators get one tsbpf diagnostic each, not TypeScri
   }
 });
 
+test("decorators and `using` declarations get one tsbpf diagnostic at the construct, not TypeScript's missing global types at 1:1", () => {
+  const options = { tracepointFormat: () => "name: b\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n" };
+  const file = (body: string) => `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\n${body}\n`;
+  const cases = [
+    [file("function log(_t: unknown, _k: unknown) {}\nclass A { @log m() {} }\nexport const p = tracepoint(\"a\", \"b\", () => 0);"), 4, 11, "decorators are not supported"],
+    [file("export const p = tracepoint(\"a\", \"b\", () => {\n  using x = { [Symbol.dispose]() {} };\n  return 0;\n});"), 4, 3, "`using` declarations are not supported"],
+    [file("export const p = tracepoint(\"a\", \"b\", async () => {\n  await using x = { async [Symbol.asyncDispose]() {} };\n  return 0;\n});"), 3, 39, "async functions are not supported"],
+  ] as const;
+  for (const [text, line, column, message] of cases) {
+    const r = compile({ fileName: "d.ts", text }, options);
+    assert.deepEqual(r.diagnostics.map((d) => [d.code, d.line, d.column, d.message.split(":")[0]]), [["TSBPF1001", line, column, message]]);
+  }
+});
+
 test("a tracepoint field that does not exist is named with the tracepoint, and a near miss gets a did-you-mean, instead of the whole record type", () => {
   const format = "name: t\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\n\tfield:int dfd;\toffset:8;\tsize:4;\tsigned:1;\n\tfield:int flag;\toffset:12;\tsize:4;\tsigned:1;\n";
   const read = (field: string) => compile({ fileName: "f.ts", text: `import { tracepoint } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("g", "t", (ctx) => ctx.${field});\n` }, { tracepointFormat: () => format });
