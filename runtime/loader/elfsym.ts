@@ -188,6 +188,7 @@ export function symbolFileOffset(path: string, symbol: string, offset = 0): numb
   if (offset > 0 && found.size > 0) refuseInsideInstruction(path, found, symbol, offset, `${symbol}+${offset}`, true);
   // The kernel refuses a probe past the end of the file with a bare EINVAL.
   if (found.at + offset >= st.size) throw new SymbolError(`${symbol}+${offset} lies beyond the end of ${path} (${st.size} bytes)`);
+  refuseSyscallInstruction(path, found.machine, found.at + offset, `${symbol}+${offset}`, `${symbol}+${offset + SYSCALL_LENGTH}`);
   return found.at + offset;
 }
 
@@ -217,6 +218,8 @@ export function bareFileOffset(path: string, offset: number): number {
     // or where the instructions cannot be decoded, the number is taken as given.
     const inside = isElf64 ? functionAt(path, f, offset) : undefined;
     if (inside && offset > inside.at) refuseInsideInstruction(path, inside, inside.name, offset - inside.at, `0x${offset.toString(16)} (${inside.name}+${offset - inside.at})`, false);
+    const shown = inside ? `0x${offset.toString(16)} (${inside.name}+${offset - inside.at})` : `0x${offset.toString(16)}`;
+    if (isElf64) refuseSyscallInstruction(path, f.readUInt16LE(18), offset, shown, `0x${(offset + SYSCALL_LENGTH).toString(16)}`, f);
     return offset;
   }
   const at = addressFileOffset(readElf(path), BigInt(offset));
@@ -239,6 +242,21 @@ function refuseInsideInstruction(path: string, f: FoundFunction, symbol: string,
     const near = [...starts].filter((s) => s < offset).at(-1) ?? 0;
     throw new SymbolError(`${shown} is inside an instruction (the one at ${symbol}+${near}), where a probe would change the program; give an offset that starts one (objdump -d shows them)`);
   }
+}
+
+/** x86-64's `syscall` instruction (0f 05). */
+const SYSCALL_LENGTH = 2;
+
+/**
+ * Refuses a uprobe on an x86-64 `syscall` instruction: the kernel steps the instruction out of line after the
+ * breakpoint, and on Linux 6.18 the process that runs it dies of SIGSEGV instead (every process of the system that
+ * calls the function, as long as the probe stays). The instruction after it sees the same call return.
+ */
+function refuseSyscallInstruction(path: string, machine: number, fileOffset: number, shown: string, next: string, bytes?: Buffer): void {
+  if (machine !== EM_X86_64) return;
+  const f = bytes?.subarray(fileOffset, fileOffset + SYSCALL_LENGTH) ?? readAt(path, fileOffset, SYSCALL_LENGTH);
+  if (f[0] !== 0x0f || f[1] !== 0x05) return;
+  throw new SymbolError(`${shown} is a \`syscall\` instruction, and a uprobe there kills the process that runs it (SIGSEGV, on Linux 6.18): probe the instruction after it, ${next}, or the one before it`);
 }
 
 /** The function of the symbol tables whose code holds file offset `offset`, or undefined. */
@@ -447,6 +465,20 @@ export function cxxFunctionNames(path: string, pattern: string): string[] {
   const names = new Set<string>();
   for (const { shown } of demangledFunctions(path, f, elfSections(f, path), pattern)) if (match(shown)) names.add(cxxSignature(shown));
   return [...names].sort();
+}
+
+/** `length` bytes of the file at `path` from `position` (fewer at its end). */
+function readAt(path: string, position: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    return out.subarray(0, readSync(fd, out, 0, length, position));
+  } catch (e) {
+    throw new SymbolError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 function readElf(path: string): Buffer {

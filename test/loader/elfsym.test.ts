@@ -129,6 +129,26 @@ test("an offset inside an instruction is refused (its breakpoint would change th
   }
 });
 
+test("a uprobe on an x86-64 syscall instruction is refused, by symbol offset or bare offset; the instruction after it is taken", (t) => {
+  if (process.arch !== "x64") return t.skip("x86-64's syscall instruction");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
+  try {
+    // getppid as libc writes it: mov $110, %eax (5 bytes); syscall (2); ret.
+    writeFileSync(join(dir, "sys.c"), '__attribute__((noinline)) long parent(void) { long r; __asm__ volatile("mov $110, %%eax\\n\\tsyscall" : "=a"(r) : : "rcx", "r11", "memory"); return r; }\nint main(void) { return (int)parent(); }\n');
+    const built = spawnSync("gcc", ["-O2", "-o", join(dir, "sys"), join(dir, "sys.c")], { encoding: "utf8" });
+    if (built.status !== 0) return t.skip("gcc is missing");
+    const exe = join(dir, "sys");
+    const parent = symbolFileOffset(exe, "parent");
+    const message = (shown: string, next: string) => `${shown} is a \`syscall\` instruction, and a uprobe there kills the process that runs it (SIGSEGV, on Linux 6.18): probe the instruction after it, ${next}, or the one before it`;
+    assert.throws(() => symbolFileOffset(exe, "parent", 5), { message: message("parent+5", "parent+7") });
+    assert.throws(() => bareFileOffset(exe, parent + 5), { message: message(`0x${(parent + 5).toString(16)} (parent+5)`, `0x${(parent + 7).toString(16)}`) });
+    assert.equal(symbolFileOffset(exe, "parent", 7), parent + 7);
+    assert.equal(bareFileOffset(exe, parent + 7), parent + 7);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a library's short name is looked up in the traced process's mappings first (one it loads through its rpath)", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-elfsym-"));
   let sleeper: ReturnType<typeof spawn> | undefined;
