@@ -1,12 +1,14 @@
-// What lowering one file shares between its handlers' lowerings: built by lower() (lower.ts).
+// What lowering one file shares between its handlers' lowerings: built by lower() (lower.ts), where each member is
+// declared and documented: the checker and the file, the maps and .rodata being built, struct layouts, and the
+// questions about types and names that module-level code and handlers both ask.
 
 import type * as TS from "typescript";
-import { type PrintfSite } from "../../btf/tags.js";
-import { FunctionBuilder, type BssVar, type IntType, type Layout, type Loc, type MapDef, type VReg } from "../../ir/index.js";
-import { type KernelImports, type KernelMember, type KernelStruct } from "../kernel-types.js";
-import { Rodata } from "./rodata.js";
-import type { Binding, Ref, Val } from "./values.js";
+import type { PrintfSite } from "../../btf/tags.js";
+import type { BssVar, FunctionBuilder, IntType, Layout, Loc, MapDef, VReg } from "../../ir/index.js";
 import type { Typescript } from "../check.js";
+import type { KernelImports, KernelMember, KernelStruct } from "../kernel-types.js";
+import type { Rodata } from "./rodata.js";
+import type { Binding, Ref, Val } from "./values.js";
 
 export interface LoweringContext {
   readonly actionTargets: string[];

@@ -4,7 +4,7 @@ import type * as TS from "typescript";
 import { bitfieldLoad } from "../../btf/core.js";
 import { BOOL, INT_TYPES, PTR, U32, U64, type CoreAccess, type Layout, type Operand, type StackAddr, type VReg } from "../../ir/index.js";
 import { Code } from "../diagnostics.js";
-import { type KernelArray, type KernelScalar, type KernelStruct } from "../kernel-types.js";
+import type { KernelArray, KernelScalar, KernelStruct } from "../kernel-types.js";
 import type { TracepointField, TracepointFormat } from "../tracepoints.js";
 import { MemoryLowering } from "./memory.js";
 import { aLayout, imm, kernelArrayType, sameLayout, scalarIntType, scalarLayout } from "./types.js";

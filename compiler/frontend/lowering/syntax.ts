@@ -2,7 +2,7 @@
 // cannot hold.
 
 import type * as TS from "typescript";
-import { type BinOp, type CmpOp } from "../../ir/index.js";
+import type { BinOp, CmpOp } from "../../ir/index.js";
 import type { Typescript } from "../check.js";
 import { MAPS } from "../prelude.js";
 import { KEYED_MAPS, MAP_EXAMPLES } from "./constants.js";

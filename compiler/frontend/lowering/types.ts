@@ -17,7 +17,7 @@ import {
   type IntType,
   type Layout,
 } from "../../ir/index.js";
-import { type KernelArray, type KernelScalar } from "../kernel-types.js";
+import type { KernelArray, KernelScalar } from "../kernel-types.js";
 import { MAX_LOOP_ITERATIONS } from "./constants.js";
 import type { Val } from "./values.js";
 

@@ -5,9 +5,9 @@
 // check tests.
 
 import type * as TS from "typescript";
-import { type Base, type IntType, type Layout, type MapDef, type Operand, type VReg } from "../../ir/index.js";
-import { type ArgSpec } from "../../ir/printf.js";
-import { type KernelMember } from "../kernel-types.js";
+import type { Base, IntType, Layout, MapDef, Operand, VReg } from "../../ir/index.js";
+import type { ArgSpec } from "../../ir/printf.js";
+import type { KernelMember } from "../kernel-types.js";
 import { MAPS } from "../prelude.js";
 import type { TracepointFormat } from "../tracepoints.js";
 
