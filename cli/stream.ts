@@ -342,10 +342,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     if (stackWatch) void stopped.then(rememberStacks);
     // As bcc's tools print per interval: the time, then the maps as they are now (nothing is cleared).
     const ticker = options.interval === undefined ? undefined : setInterval(() => printMaps(new Date()), options.interval * 1000);
-    // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe
-    // closes meanwhile (its lines after the stop are not waited for), so the kernel's waits in both overlap.
+    // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe closes
+    // after the detach and end(), reading every line they wrote until then (the lines and the counts of lost ones add up).
     const detached = stopped.then(async () => {
-      const pipeClosed = pipe?.close().catch(() => {});
       // Each perf event's detach waits out RCU grace periods, a tracepoint's under a kernel-wide lock: ~35 ms apiece here.
       const slow = loaded.attachments.reduce((n, a) => n + a.slowCloses, 0);
       if (slow >= 50) log(`detaching from ${slow} probe points (the kernel takes tens of milliseconds for each)`);
@@ -360,7 +359,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       flushPrint();
       afterExit = false;
       runs("end");
-      await pipeClosed;
+      await pipe?.close().catch(() => {});
     });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
     // stop and the detach it drains once more, so events that arrived before the stop are all printed. What a full

@@ -65,6 +65,8 @@ export class TracePipe {
   private partial = "";
   /** Lines read but not yet consumed. */
   private readonly queue: TraceLine[] = [];
+  /** Lines queued since the open. */
+  private queued = 0;
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly sys: Sys;
   /** Polled beside the pipe (made at the first poll), and signalled by close(): a poll in flight returns then, not at its slice's end. */
@@ -187,6 +189,7 @@ export class TracePipe {
         continue;
       }
       this.queue.push(line ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw });
+      this.queued++;
     }
   }
 
@@ -224,8 +227,15 @@ export class TracePipe {
     if (!this.closed && this.wake !== undefined) this.sys.signalEventfd(this.wake);
     this.closed ??= this.pending.then(() => {
       try {
-        // Bounded: a pipe fed without pause is never empty.
-        for (let text = this.readAvailable(), n = 0; text !== undefined && n < 64; text = this.readAvailable(), n++) this.queueText(text);
+        // Every line the buffer holds now, and no more: a pipe fed without pause (another program's bpf_printk) is
+        // never empty, and what arrives from now on is counted as unread. The shared pipe has no counts of its own.
+        const held = this.instance ? stat(this.instance, "entries") : SHARED_CLOSE_LINES;
+        const start = this.queued;
+        while (this.queued - start < held) {
+          const text = this.readAvailable();
+          if (text === undefined) break;
+          this.queueText(text);
+        }
       } catch {
         // a failing read loses only those last lines; the pipe is released all the same
       } finally {
@@ -287,6 +297,9 @@ function stat(instance: string, name: string): number {
     return 0;
   }
 }
+
+/** Lines the close of the shared trace_pipe reads at most (about 100 reads): it cannot tell what it held. */
+const SHARED_CLOSE_LINES = 10_000;
 
 /** For short synchronous pauses. */
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
