@@ -383,6 +383,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       await detached;
       r.drain(emit);
+      r.drainLost(emit);
       drained();
       drops?.report(lost);
     };
