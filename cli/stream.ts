@@ -411,13 +411,18 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
             clearInterval(alive);
             return;
           }
-          for await (const line of pipe.lines()) {
-            if (ours && line.event === "bpf_trace_printk" && !ours(line.message)) {
-              othersLeftOut++;
-              continue;
+          // A batch in one write: a write(2) and a poll per line made the reader fall behind sooner.
+          for await (const batch of pipe.batches()) {
+            const text: string[] = [];
+            for (const line of batch) {
+              if (ours && line.event === "bpf_trace_printk" && !ours(line.message)) {
+                othersLeftOut++;
+                continue;
+              }
+              text.push(json ? JSON.stringify(jsonLine(line)) : textLine(line));
+              if (recording && line.event) recording.output("printk", jsonLine(line));
             }
-            write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
-            if (recording && line.event) recording.output("printk", jsonLine(line));
+            if (text.length) write(text.join("\n"));
             await outputCaughtUp();
           }
         })(),

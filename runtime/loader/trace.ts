@@ -64,7 +64,7 @@ export class TracePipe {
   private closed: Promise<void> | undefined;
   private partial = "";
   /** Lines read but not yet consumed. */
-  private readonly queue: TraceLine[] = [];
+  private queue: TraceLine[] = [];
   /** Lines queued since the open. */
   private queued = 0;
   private readonly buffer = Buffer.alloc(64 * 1024);
@@ -129,13 +129,24 @@ export class TracePipe {
 
   /** Parsed lines as they arrive, until close() (and the lines the pipe held then). One consumer at a time. */
   async *lines(): AsyncGenerator<TraceLine> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  /**
+   * The lines as lines() gives them, in batches of those read together, so that a consumer can write each batch at
+   * once (a close in a flood reads ~100,000 lines). One consumer at a time.
+   */
+  async *batches(): AsyncGenerator<TraceLine[]> {
     for (;;) {
-      const line = this.queue.shift();
-      if (line) yield line;
-      else if (!this.closing) await this.fill(SLICE_MS);
+      // Taken whole: shift() of a long queue moves all of it, once per line.
+      const batch = this.queue;
+      if (batch.length) {
+        this.queue = [];
+        yield batch;
+      } else if (!this.closing) await this.fill(SLICE_MS);
       else if (this.closed) {
         await this.closed;
-        yield* this.queue.splice(0);
+        if (this.queue.length) yield this.queue.splice(0);
         return;
       } else return;
     }
