@@ -32,7 +32,8 @@ import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { Helper } from "../compiler/isa/helpers.js";
 import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
-import { eventLine, mapContents, mapJson, mapLines, stackNamer, type MapContent } from "./report.js";
+import { eachMapContent, eventLine, mapContents, mapJson, mapLines, stackNamer, type MapContent } from "./report.js";
+import { nextTurn } from "../runtime/loader/next-turn.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { outputBacklog, outputRoom, paceOutput, writeErr, writeOut } from "./output.js";
 import { formatsMatcher, printkFormats, refusedFormats } from "../runtime/loader/printk-formats.js";
@@ -190,22 +191,36 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     /**
      * The maps now (or only `only`, a probe's print()); `at` (an --interval's printing) heads them with the time, or
-     * adds it to each JSON line. A recording keeps the final maps only.
+     * adds it to each JSON line.
      */
     const printMaps = (at?: Date, only?: string, take = false) => {
-      const contents = mapContents(loaded, only, { final: !at && !only, take });
+      const contents = mapContents(loaded, only, { take });
       // An --interval's time heads what it prints: nothing, when the maps hold nothing yet.
       if (at && !json && contents.length) write(at.toTimeString().slice(0, 8));
-      for (const content of contents) {
-        // One write for a map's lines (150,000 keys print in one go, not in 150,000 writes).
-        write(mapLines(content, json, at).join("\n"));
-        if (!at && !only) recording?.output("map", mapJson(content));
-      }
-      if (!at && !only) {
-        for (const m of fullHashMaps(loaded, contents)) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of a key it does not hold fails; declare it larger if there are more`);
-        for (const [m, kind] of stackNamer(loaded).unrecorded) {
-          log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, was full or held another stack where one hashed`);
+      // One write for a map's lines (150,000 keys print in one go, not in 150,000 writes).
+      for (const content of contents) write(mapLines(content, json, at).join("\n"));
+    };
+    /**
+     * The maps at the end, each read and printed in turn, its lines in parts of FINAL_LINES: signals are taken in between
+     * (a second Ctrl-C then ends the run at once), where printing 150,000 keys in one go held them for seconds. A
+     * recording keeps these.
+     */
+    const printFinalMaps = async () => {
+      const contents: MapContent[] = [];
+      for (const content of eachMapContent(loaded, undefined, { final: true })) {
+        contents.push(content);
+        await nextTurn();
+        const lines = mapLines(content, json);
+        for (let i = 0; i < lines.length; i += FINAL_LINES) {
+          if (i > 0) await nextTurn();
+          write(lines.slice(i, i + FINAL_LINES).join("\n"));
         }
+        recording?.output("map", mapJson(content));
+        await nextTurn();
+      }
+      for (const m of fullHashMaps(loaded, contents)) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of a key it does not hold fails; declare it larger if there are more`);
+      for (const [m, kind] of stackNamer(loaded).unrecorded) {
+        log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, was full or held another stack where one hashed`);
       }
     };
     // The code of the first exit() a probe called: the run's exit status.
@@ -448,7 +463,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const printkLost = pipe && [pipe.lost.overwritten && `${pipe.lost.overwritten} overwritten in the trace buffer before they were read (the reader fell behind)`, pipe.lost.unread && `${pipe.lost.unread} still in it at the stop`].filter(Boolean);
     if (printkLost?.length) log(`bpf_printk lines lost: ${printkLost.join(", ")}`);
     if (verbose && othersLeftOut) log(`left out ${othersLeftOut} bpf_printk lines of other programs`);
-    printMaps();
+    await printFinalMaps();
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return exitCode ?? ExitCode.OK;
   } finally {
@@ -462,6 +477,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     await session.close();
   }
 }
+
+/** Lines of a map printed at the end between two turns of the event loop. */
+const FINAL_LINES = 5_000;
 
 /** How much output may wait for a lagging reader before the run stops reading the kernel's buffers. */
 const OUTPUT_BACKLOG = 1 << 20;

@@ -271,6 +271,41 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
     }
   });
 
+  it("a second Ctrl-C while a large map prints ends the run at once (the printing takes signals between its parts)", async () => {
+    // A process's 150,000 writes put 150,000 keys in a map, which prints in parts of a few thousand lines.
+    const file = join(dir, "large-map.ts");
+    writeFileSync(file, `import { tracepoint, pidTgid, targetPid, HashMap, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+const seq = new HashMap<u32, u64>(1);
+export const writes = new HashMap<u64, u64>(200000);
+export const w = tracepoint("syscalls", "sys_enter_write", () => {
+  if ((pidTgid() >> 32) !== targetPid()) return 0;
+  seq.increment(0);
+  const n = seq.lookup(0);
+  if (n !== null) writes.update(n, n);
+  return 0;
+});
+`);
+    const writer = spawn(process.execPath, ["-e", "process.stdin.once('data', () => { for (let i = 0; i < 150000; i++) require('fs').writeSync(1, 'x'); process.stderr.write('done'); }); setTimeout(() => {}, 60000)"], { stdio: ["pipe", "ignore", "pipe"] });
+    let written = "";
+    writer.stderr!.on("data", (d) => (written += d));
+    const run = tsbpf(["run", file, "-p", String(writer.pid)]);
+    try {
+      await run.until(() => run.stderr().includes("Ctrl-C detaches"), "tsbpf run never attached");
+      writer.stdin!.write("go");
+      await run.until(() => written === "done", "the writes never ended");
+      run.child.kill("SIGINT");
+      await run.until(() => run.stdout().includes("@writes["), "the map never began to print");
+      run.child.kill("SIGINT");
+      assert.equal(await run.exited, 130, run.stderr());
+      const printed = run.stdout().split("\n").filter((l) => l.startsWith("@writes[")).length;
+      assert.ok(printed < 150_000, `${printed} keys printed`);
+    } finally {
+      run.child.kill("SIGKILL");
+      writer.kill("SIGKILL");
+    }
+  });
+
   it("a closed terminal (SIGHUP) ends a run as Ctrl-C does, its command included; SIGUSR1 opens no debugger", async () => {
     assert.ok(await warm, "the cold run failed, so there is no cached object to reuse");
     const marker = `${30 + Math.random()}`.slice(0, 8);
