@@ -773,11 +773,14 @@ function kprobeHintTs(program: string | undefined, func: string, retprobe: boole
   );
 }
 
+// The pipe's "CPU:1 [LOST 5 EVENTS]" is said as a ring buffer's or a perf buffer's losses are.
 function textLine(l: TraceLine): string {
+  if (l.lost !== undefined) return `bpf_printk: ${l.lost} line${l.lost === 1 ? "" : "s"} lost on CPU ${l.cpu}: the trace buffer overwrote them (the reader fell behind)`;
   return l.event ? `${l.task}-${l.pid} [${String(l.cpu).padStart(3, "0")}] ${l.timestamp.toFixed(6)}: ${l.message}` : l.raw;
 }
 
 function jsonLine(l: TraceLine): Record<string, unknown> {
+  if (l.lost !== undefined) return { event: "bpf_trace_printk", cpu: l.cpu, lost: l.lost };
   return l.event ? { task: l.task, pid: l.pid, cpu: l.cpu, timestamp: l.timestamp, event: l.event, message: l.message } : { raw: l.raw };
 }
 

@@ -28,10 +28,15 @@ export interface TraceLine {
   message: string;
   /** The line as the kernel wrote it. */
   raw: string;
+  /** For the pipe's "CPU:1 [LOST 5 EVENTS]" (cpu 1): the lines the buffer overwrote there before they were read. */
+  lost?: number;
 }
 
 // "  rm-1234  [001] d..31  1234.567890: bpf_trace_printk: text", with the optional tgid and irq-info columns.
 const LINE = /^\s*(.*)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:(\S{4,6})\s+)?(\d+\.\d+):\s+([^:\s]+):\s?(.*)$/;
+
+/** The trace pipe's line for events its buffer overwrote before they were read. */
+const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]$/;
 
 /** Parses one trace_pipe line; undefined for lines in another shape ("CPU:1 [LOST 5 EVENTS]"). */
 export function parseTraceLine(raw: string): TraceLine | undefined {
@@ -194,7 +199,13 @@ export class TracePipe {
       // A message with a newline of its own (bpf_printk("a\nb")) goes on past its line: the kernel writes the whole
       // event at once, so the rest arrives with it, still queued. The ring buffer's "[LOST n EVENTS]" is its own line.
       const last = this.queue.at(-1);
-      if (!line && last && last.task !== "" && !/^CPU:\d+ \[LOST \d+ EVENTS\]$/.test(raw)) {
+      const lost = line ? null : LOST.exec(raw);
+      if (lost) {
+        this.queue.push({ task: "", pid: 0, cpu: Number(lost[1]), flags: undefined, timestamp: 0, event: "", message: raw, raw, lost: Number(lost[2]) });
+        this.queued++;
+        continue;
+      }
+      if (!line && last && last.task !== "") {
         last.message += `\n${raw}`;
         last.raw += `\n${raw}`;
         continue;

@@ -721,6 +721,10 @@ begin(() => {
     const lost = Number(m[1]) + Number(m[2] ?? 0);
     // Every line is printed or counted (the counts are the instance's, so other programs' lines may add to them).
     assert.ok(printed + lost >= 40_000 && printed + lost <= 40_000 + 1_000, `${printed} printed, ${lost} lost`);
+    // Where they went missing, in the stream, as the trace pipe says it (CPU:0 [LOST 123 EVENTS]): all of the overwritten.
+    const said = [...run.stdout().matchAll(/^bpf_printk: (\d+) lines? lost on CPU \d+: the trace buffer overwrote them \(the reader fell behind\)$/gm)];
+    assert.equal(said.reduce((n, s) => n + Number(s[1]), 0), Number(m[1]), run.stdout().slice(0, 500));
+    assert.doesNotMatch(run.stdout(), /LOST/);
   });
 
   it("prints every bpf_printk line of a --command that ends in a burst: what the trace buffer holds at the stop is read, not counted lost", async () => {
