@@ -116,8 +116,22 @@ function tracefsUse(loaded: LoadedObject, printing: boolean): string | undefined
 export async function streamObject(bytes: Uint8Array, options: StreamOptions): Promise<number> {
   const { file, json = false, verbose = false, duration } = options;
   const log = options.log ?? ((line: string) => writeErr(`${line}\n`));
-  // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would.
-  const write = (line: string) => void (writeOut(`${line}\n`) || stop());
+  // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would. Within gathered(), text is kept and
+  // written at its end, one write for a drain's records (a write(2) and a poll each made the reader fall behind sooner).
+  let gathering: string[] | undefined;
+  const writeText = (text: string) => void (gathering ? gathering.push(text) : writeOut(text) || stop());
+  const write = (line: string) => writeText(`${line}\n`);
+  const gathered = (f: () => void) => {
+    if (gathering) return f();
+    gathering = [];
+    try {
+      f();
+    } finally {
+      const text = gathering.join("");
+      gathering = undefined;
+      if (text) writeText(text);
+    }
+  };
   // What killed runs left in tracefs goes first, whatever this run attaches to.
   removeAbandoned();
   const session = new Session(openSys());
@@ -253,7 +267,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (action?.kind === "printf") {
         // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
         if (json) write(JSON.stringify({ printf: action.text }));
-        else if (!writeOut(action.text)) stop();
+        else writeText(action.text);
         return;
       }
       // The first exit() a probe called is the run's status, also when it is read after the run began to stop (the
@@ -370,7 +384,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         log(`warning: detaching failed: ${(error as Error).message}`);
       }
       // What the probes sent before end() runs is read first, so that only what comes after exit() is left out.
-      for (const a of actionReaders) a.reader.drain(act(a.table));
+      for (const a of actionReaders) gathered(() => a.reader.drain(act(a.table)));
       flushPrint();
       afterExit = false;
       runs("end");
@@ -388,19 +402,23 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       while (!stopping) {
         await outputCaughtUp();
         if (stopping) break;
-        r.drain(emit);
-        drained();
-        if (drops && Date.now() - checked >= 1000) {
-          checked = Date.now();
-          drops.report(lost);
-        }
+        gathered(() => {
+          r.drain(emit);
+          drained();
+          if (drops && Date.now() - checked >= 1000) {
+            checked = Date.now();
+            drops.report(lost);
+          }
+        });
         if (!stopping) await r.wait(100);
       }
       await detached;
-      r.drain(emit);
-      r.drainLost(emit);
-      drained();
-      drops?.report(lost);
+      gathered(() => {
+        r.drain(emit);
+        r.drainLost(emit);
+        drained();
+        drops?.report(lost);
+      });
     };
     const printEvent = (event: StreamEvent) => {
       const stacks = event.kind === "event" ? recordStacks.get(event.map) : undefined;
