@@ -70,7 +70,7 @@ export class TracePipe {
   private partial = "";
   /** Lines read but not yet consumed. */
   private queue: TraceLine[] = [];
-  /** Lines queued since the open. */
+  /** Events (lines) queued since the open. */
   private queued = 0;
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly sys: Sys;
@@ -201,8 +201,8 @@ export class TracePipe {
       const last = this.queue.at(-1);
       const lost = line ? null : LOST.exec(raw);
       if (lost) {
+        // Not an event of the buffer: not counted in `queued`.
         this.queue.push({ task: "", pid: 0, cpu: Number(lost[1]), flags: undefined, timestamp: 0, event: "", message: raw, raw, lost: Number(lost[2]) });
-        this.queued++;
         continue;
       }
       if (!line && last && last.task !== "") {
