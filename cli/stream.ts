@@ -239,6 +239,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     };
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;
+    // When that exit() was read, and when end() began (CLOCK_MONOTONIC seconds): bpf_printk lines between the two
+    // are left out as printf's after exit() are, where the trace pipe's timestamps are on that clock.
+    let exitReadAt: number | undefined;
+    let endAt: number | undefined;
     // Once a probe has called exit(), what the probes send after it is not shown (bpftrace's printer stops there too);
     // end() programs print again.
     let afterExit = false;
@@ -275,6 +279,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (action?.kind === "exit") {
         if (exitCode === undefined) {
           exitCode = action.code;
+          exitReadAt = monotonicSeconds();
           if (verbose) log(`a probe called exit(${exitCode})`);
         }
         afterExit = true;
@@ -387,6 +392,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       for (const a of actionReaders) gathered(() => a.reader.drain(act(a.table)));
       flushPrint();
       afterExit = false;
+      endAt = monotonicSeconds();
       runs("end");
       await pipe?.close().catch(() => {});
     });
@@ -452,6 +458,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
                 othersLeftOut++;
                 continue;
               }
+              if (pipe.monotonic && exitReadAt !== undefined && line.event && line.timestamp > exitReadAt && (endAt === undefined || line.timestamp < endAt)) continue;
               text.push(json ? JSON.stringify(jsonLine(line)) : textLine(line));
               if (recording && line.event) recording.output("printk", jsonLine(line));
             }
@@ -495,6 +502,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     await session.close();
   }
 }
+
+/** CLOCK_MONOTONIC now, in seconds (the clock of bpf_ktime_get_ns() and of a tracefs instance whose trace_clock is mono). */
+const monotonicSeconds = (): number => Number(process.hrtime.bigint()) / 1e9;
 
 /** Lines of a map printed at the end between two turns of the event loop. */
 const FINAL_LINES = 5_000;

@@ -81,6 +81,8 @@ export class TracePipe {
   readonly path: string;
   /** The private tracefs instance read from (removed on close), or undefined for the shared pipe or a given path. */
   readonly instance: string | undefined;
+  /** Whether the timestamps are CLOCK_MONOTONIC's seconds (the instance's trace_clock is mono), as process.hrtime gives them. */
+  readonly monotonic: boolean;
   /**
    * Lines the instance's buffer overwrote before they were read (its per-CPU `overrun` counts: a reader that fell
    * behind) and lines it still held when it closed (`entries`: a stop in a flood), any program's, read as it
@@ -95,6 +97,7 @@ export class TracePipe {
     this.fd = fd;
     this.sys = sys;
     this.instance = instance;
+    this.monotonic = instance !== undefined && /\[mono\]/.test(readText(`${instance}/trace_clock`));
     this.fallback = fallback;
   }
 
@@ -323,6 +326,14 @@ function stat(instance: string, name: string): number {
 /** Lines the close of the shared trace_pipe reads at most (about 100 reads): it cannot tell what it held. */
 const SHARED_CLOSE_LINES = 10_000;
 
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 /** For short synchronous pauses. */
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
@@ -356,6 +367,12 @@ function makeInstance(instances: string): string {
     } catch (e) {
       removeInstance(dir);
       throw e;
+    }
+    try {
+      // Timestamps on bpf_ktime_get_ns()'s clock (CLOCK_MONOTONIC), which user space reads too.
+      writeFileSync(`${dir}/trace_clock`, "mono");
+    } catch {
+      // an older kernel's clocks: timestamps stay on the default
     }
     return dir;
   }

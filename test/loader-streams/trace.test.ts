@@ -36,3 +36,20 @@ test("closing a trace pipe gives every line its instance held, however many read
   assert.equal(got.length, 10_000);
   assert.deepEqual(got, Array.from({ length: 10_000 }, (_, i) => i));
 });
+
+test("a private instance's timestamps are CLOCK_MONOTONIC's, the clock of bpf_ktime_get_ns() and process.hrtime", needsTracefs, async () => {
+  const pipe = TracePipe.open({ sys });
+  try {
+    assert.ok(pipe.instance, "a private instance was made");
+    assert.equal(pipe.monotonic, true);
+    const before = Number(process.hrtime.bigint()) / 1e9;
+    mark(pipe.instance, 1);
+    const after = Number(process.hrtime.bigint()) / 1e9;
+    const line = await pipe.waitFor((l) => l.event === "tracing_mark_write", 5_000);
+    assert.ok(line, "the marker's line");
+    // Printed to the microsecond.
+    assert.ok(line.timestamp >= before - 1e-6 && line.timestamp <= after + 1e-6, `${line.timestamp} not in [${before}, ${after}]`);
+  } finally {
+    await pipe.close();
+  }
+});
