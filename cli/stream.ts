@@ -119,7 +119,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would. Within gathered(), text is kept and
   // written at its end, one write for a drain's records (a write(2) and a poll each made the reader fall behind sooner).
   let gathering: string[] | undefined;
-  const writeText = (text: string) => void (gathering ? gathering.push(text) : writeOut(text) || stop());
+  let readerGone = false;
+  const writeText = (text: string) => void (gathering ? gathering.push(text) : writeOut(text) || ((readerGone = true), stop()));
   const write = (line: string) => writeText(`${line}\n`);
   const gathered = (f: () => void) => {
     if (gathering) return f();
@@ -222,10 +223,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const printFinalMaps = async () => {
       const contents: MapContent[] = [];
       for (const content of eachMapContent(loaded, undefined, { final: true })) {
+        // Nobody reads them (`tsbpf run | head`): the rest are not formatted.
+        if (readerGone) break;
         contents.push(content);
         await nextTurn();
         const lines = mapLines(content, json);
-        for (let i = 0; i < lines.length; i += FINAL_LINES) {
+        for (let i = 0; i < lines.length && !readerGone; i += FINAL_LINES) {
           if (i > 0) await nextTurn();
           write(lines.slice(i, i + FINAL_LINES).join("\n"));
         }
