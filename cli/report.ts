@@ -85,7 +85,11 @@ export function stackNamer(obj: LoadedObject): StackNamer {
  * or array map is deleted (zeroed) as it is read: a print() and a clear() in one step.
  */
 export function mapContents(obj: LoadedObject, only?: string, options: { final?: boolean; take?: boolean } = {}): MapContent[] {
-  const out: MapContent[] = [];
+  return [...eachMapContent(obj, only, options)];
+}
+
+/** mapContents() a map at a time, each read when the one before has been taken. */
+export function* eachMapContent(obj: LoadedObject, only?: string, options: { final?: boolean; take?: boolean } = {}): Generator<MapContent> {
   const namer = stackNamer(obj);
   let held: Holder | undefined;
   const holder = () => (held ??= heldBy(obj));
@@ -95,24 +99,24 @@ export function mapContents(obj: LoadedObject, only?: string, options: { final?:
     // print where their ids are.
     const tags = mapBtfTypes(obj.spec, m.spec);
     if (m.spec.origin === "data") {
-      if (only === undefined) out.push(...variables(obj, m, tags));
+      if (only === undefined) yield* variables(obj, m, tags);
       continue;
     }
     const popped = options.final === true && only === undefined && POPPED.has(m.spec.type) && m.pinPath === undefined;
     if ((!PRINTED.has(m.spec.type) && !popped) || tags?.stacks) continue;
     if (only !== undefined ? m.name !== only : tags?.internal || isLibraryMap(m.name)) continue;
+    let content: MapContent | undefined;
     try {
-      const content = popped
+      content = popped
         ? poppedValues(obj, m, tags)
         : m.spec.type === MapType.STACK_TRACE ? stacks(obj, m, () => (symbolize ??= kernelSymbolizer(readKallsyms()))) : readContent(obj, m, holder, namer, options.take);
-      if (content) out.push(content);
     } catch (e) {
       // The kernel may refuse reads of a map this process could create (a security policy): the rest still print.
       if (!(e instanceof SysError)) throw e;
-      out.push({ map: m.name, unreadable: e.code });
+      content = { map: m.name, unreadable: e.code };
     }
+    if (content) yield content;
   }
-  return out;
 }
 
 /** libbpf's usdt.bpf.h keeps the argument specs of USDT probes in maps of its own: the library's, not the tool's output. */

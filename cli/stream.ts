@@ -32,7 +32,8 @@ import type { TraceLine, TracePipe } from "../runtime/loader/trace.js";
 import { Helper } from "../compiler/isa/helpers.js";
 import { ExitCode, UserError, fileError } from "./exit-codes.js";
 import type { Recorder, RecorderProbe, Recording } from "./record.js";
-import { eventLine, mapContents, mapJson, mapLines, stackNamer, type MapContent } from "./report.js";
+import { eachMapContent, eventLine, mapContents, mapJson, mapLines, stackNamer, type MapContent } from "./report.js";
+import { nextTurn } from "../runtime/loader/next-turn.js";
 import { refreshCodeCaches } from "../compiler/frontend/code-cache.cjs";
 import { outputBacklog, outputRoom, paceOutput, writeErr, writeOut } from "./output.js";
 import { formatsMatcher, printkFormats, refusedFormats } from "../runtime/loader/printk-formats.js";
@@ -115,8 +116,23 @@ function tracefsUse(loaded: LoadedObject, printing: boolean): string | undefined
 export async function streamObject(bytes: Uint8Array, options: StreamOptions): Promise<number> {
   const { file, json = false, verbose = false, duration } = options;
   const log = options.log ?? ((line: string) => writeErr(`${line}\n`));
-  // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would.
-  const write = (line: string) => void (writeOut(`${line}\n`) || stop());
+  // A reader that has gone (`tsbpf run | head`) ends the stream as Ctrl-C would. Within gathered(), text is kept and
+  // written at its end, one write for a drain's records (a write(2) and a poll each made the reader fall behind sooner).
+  let gathering: string[] | undefined;
+  let readerGone = false;
+  const writeText = (text: string) => void (gathering ? gathering.push(text) : writeOut(text) || ((readerGone = true), stop()));
+  const write = (line: string) => writeText(`${line}\n`);
+  const gathered = (f: () => void) => {
+    if (gathering) return f();
+    gathering = [];
+    try {
+      f();
+    } finally {
+      const text = gathering.join("");
+      gathering = undefined;
+      if (text) writeText(text);
+    }
+  };
   // What killed runs left in tracefs goes first, whatever this run attaches to.
   removeAbandoned();
   const session = new Session(openSys());
@@ -190,26 +206,46 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     /**
      * The maps now (or only `only`, a probe's print()); `at` (an --interval's printing) heads them with the time, or
-     * adds it to each JSON line. A recording keeps the final maps only.
+     * adds it to each JSON line.
      */
     const printMaps = (at?: Date, only?: string, take = false) => {
-      const contents = mapContents(loaded, only, { final: !at && !only, take });
+      const contents = mapContents(loaded, only, { take });
       // An --interval's time heads what it prints: nothing, when the maps hold nothing yet.
       if (at && !json && contents.length) write(at.toTimeString().slice(0, 8));
-      for (const content of contents) {
-        // One write for a map's lines (150,000 keys print in one go, not in 150,000 writes).
-        write(mapLines(content, json, at).join("\n"));
-        if (!at && !only) recording?.output("map", mapJson(content));
-      }
-      if (!at && !only) {
-        for (const m of fullHashMaps(loaded, contents)) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of a key it does not hold fails; declare it larger if there are more`);
-        for (const [m, kind] of stackNamer(loaded).unrecorded) {
-          log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, was full or held another stack where one hashed`);
+      // One write for a map's lines (150,000 keys print in one go, not in 150,000 writes).
+      for (const content of contents) write(mapLines(content, json, at).join("\n"));
+    };
+    /**
+     * The maps at the end, each read and printed in turn, its lines in parts of FINAL_LINES: signals are taken in between
+     * (a second Ctrl-C then ends the run at once), where printing 150,000 keys in one go held them for seconds. A
+     * recording keeps these.
+     */
+    const printFinalMaps = async () => {
+      const contents: MapContent[] = [];
+      for (const content of eachMapContent(loaded, undefined, { final: true })) {
+        // Nobody reads them (`tsbpf run | head`): the rest are not formatted.
+        if (readerGone) break;
+        contents.push(content);
+        await nextTurn();
+        const lines = mapLines(content, json);
+        for (let i = 0; i < lines.length && !readerGone; i += FINAL_LINES) {
+          if (i > 0) await nextTurn();
+          write(lines.slice(i, i + FINAL_LINES).join("\n"));
         }
+        recording?.output("map", mapJson(content));
+        await nextTurn();
+      }
+      for (const m of fullHashMaps(loaded, contents)) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of a key it does not hold fails; declare it larger if there are more`);
+      for (const [m, kind] of stackNamer(loaded).unrecorded) {
+        log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, was full or held another stack where one hashed`);
       }
     };
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;
+    // When that exit() was read, and when end() began (CLOCK_MONOTONIC seconds): bpf_printk lines between the two
+    // are left out as printf's after exit() are, where the trace pipe's timestamps are on that clock.
+    let exitReadAt: number | undefined;
+    let endAt: number | undefined;
     // Once a probe has called exit(), what the probes send after it is not shown (bpftrace's printer stops there too);
     // end() programs print again.
     let afterExit = false;
@@ -238,7 +274,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (action?.kind === "printf") {
         // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
         if (json) write(JSON.stringify({ printf: action.text }));
-        else if (!writeOut(action.text)) stop();
+        else writeText(action.text);
         return;
       }
       // The first exit() a probe called is the run's status, also when it is read after the run began to stop (the
@@ -246,6 +282,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (action?.kind === "exit") {
         if (exitCode === undefined) {
           exitCode = action.code;
+          exitReadAt = monotonicSeconds();
           if (verbose) log(`a probe called exit(${exitCode})`);
         }
         afterExit = true;
@@ -342,10 +379,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     if (stackWatch) void stopped.then(rememberStacks);
     // As bcc's tools print per interval: the time, then the maps as they are now (nothing is cleared).
     const ticker = options.interval === undefined ? undefined : setInterval(() => printMaps(new Date()), options.interval * 1000);
-    // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe
-    // closes meanwhile (its lines after the stop are not waited for), so the kernel's waits in both overlap.
+    // At the stop, detach first: what the maps and buffers hold is then final when they are read. The pipe closes
+    // after the detach and end(), reading every line they wrote until then (the lines and the counts of lost ones add up).
     const detached = stopped.then(async () => {
-      const pipeClosed = pipe?.close().catch(() => {});
       // Each perf event's detach waits out RCU grace periods, a tracepoint's under a kernel-wide lock: ~35 ms apiece here.
       const slow = loaded.attachments.reduce((n, a) => n + a.slowCloses, 0);
       if (slow >= 50) log(`detaching from ${slow} probe points (the kernel takes tens of milliseconds for each)`);
@@ -356,11 +392,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
         log(`warning: detaching failed: ${(error as Error).message}`);
       }
       // What the probes sent before end() runs is read first, so that only what comes after exit() is left out.
-      for (const a of actionReaders) a.reader.drain(act(a.table));
+      for (const a of actionReaders) gathered(() => a.reader.drain(act(a.table)));
       flushPrint();
       afterExit = false;
+      endAt = monotonicSeconds();
       runs("end");
-      await pipeClosed;
+      await pipe?.close().catch(() => {});
     });
     // Each reader drains what is there, waits (on a worker thread, 100 ms at most) and drains again; after the
     // stop and the detach it drains once more, so events that arrived before the stop are all printed. What a full
@@ -374,18 +411,23 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       while (!stopping) {
         await outputCaughtUp();
         if (stopping) break;
-        r.drain(emit);
-        drained();
-        if (drops && Date.now() - checked >= 1000) {
-          checked = Date.now();
-          drops.report(lost);
-        }
+        gathered(() => {
+          r.drain(emit);
+          drained();
+          if (drops && Date.now() - checked >= 1000) {
+            checked = Date.now();
+            drops.report(lost);
+          }
+        });
         if (!stopping) await r.wait(100);
       }
       await detached;
-      r.drain(emit);
-      drained();
-      drops?.report(lost);
+      gathered(() => {
+        r.drain(emit);
+        r.drainLost(emit);
+        drained();
+        drops?.report(lost);
+      });
     };
     const printEvent = (event: StreamEvent) => {
       const stacks = event.kind === "event" ? recordStacks.get(event.map) : undefined;
@@ -411,13 +453,19 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
             clearInterval(alive);
             return;
           }
-          for await (const line of pipe.lines()) {
-            if (ours && line.event === "bpf_trace_printk" && !ours(line.message)) {
-              othersLeftOut++;
-              continue;
+          // A batch in one write: a write(2) and a poll per line made the reader fall behind sooner.
+          for await (const batch of pipe.batches()) {
+            const text: string[] = [];
+            for (const line of batch) {
+              if (ours && line.event === "bpf_trace_printk" && !ours(line.message)) {
+                othersLeftOut++;
+                continue;
+              }
+              if (pipe.monotonic && exitReadAt !== undefined && line.event && line.timestamp > exitReadAt && (endAt === undefined || line.timestamp < endAt)) continue;
+              text.push(json ? JSON.stringify(jsonLine(line)) : textLine(line));
+              if (recording && line.event) recording.output("printk", jsonLine(line));
             }
-            write(json ? JSON.stringify(jsonLine(line)) : textLine(line));
-            if (recording && line.event) recording.output("printk", jsonLine(line));
+            if (text.length) write(text.join("\n"));
             await outputCaughtUp();
           }
         })(),
@@ -443,7 +491,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const printkLost = pipe && [pipe.lost.overwritten && `${pipe.lost.overwritten} overwritten in the trace buffer before they were read (the reader fell behind)`, pipe.lost.unread && `${pipe.lost.unread} still in it at the stop`].filter(Boolean);
     if (printkLost?.length) log(`bpf_printk lines lost: ${printkLost.join(", ")}`);
     if (verbose && othersLeftOut) log(`left out ${othersLeftOut} bpf_printk lines of other programs`);
-    printMaps();
+    await printFinalMaps();
     if (verbose) log(`detaching and releasing every map, program and perf event of ${file}`);
     return exitCode ?? ExitCode.OK;
   } finally {
@@ -457,6 +505,12 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     await session.close();
   }
 }
+
+/** CLOCK_MONOTONIC now, in seconds (the clock of bpf_ktime_get_ns() and of a tracefs instance whose trace_clock is mono). */
+const monotonicSeconds = (): number => Number(process.hrtime.bigint()) / 1e9;
+
+/** Lines of a map printed at the end between two turns of the event loop. */
+const FINAL_LINES = 5_000;
 
 /** How much output may wait for a lagging reader before the run stops reading the kernel's buffers. */
 const OUTPUT_BACKLOG = 1 << 20;
@@ -750,11 +804,14 @@ function kprobeHintTs(program: string | undefined, func: string, retprobe: boole
   );
 }
 
+// The pipe's "CPU:1 [LOST 5 EVENTS]" is said as a ring buffer's or a perf buffer's losses are.
 function textLine(l: TraceLine): string {
+  if (l.lost !== undefined) return `bpf_printk: ${l.lost} line${l.lost === 1 ? "" : "s"} lost on CPU ${l.cpu}: the trace buffer overwrote them (the reader fell behind)`;
   return l.event ? `${l.task}-${l.pid} [${String(l.cpu).padStart(3, "0")}] ${l.timestamp.toFixed(6)}: ${l.message}` : l.raw;
 }
 
 function jsonLine(l: TraceLine): Record<string, unknown> {
+  if (l.lost !== undefined) return { event: "bpf_trace_printk", cpu: l.cpu, lost: l.lost };
   return l.event ? { task: l.task, pid: l.pid, cpu: l.cpu, timestamp: l.timestamp, event: l.event, message: l.message } : { raw: l.raw };
 }
 

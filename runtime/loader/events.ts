@@ -113,6 +113,14 @@ export class EventReader<T = unknown> implements AsyncIterable<StreamEvent<T>> {
     });
   }
 
+  /**
+   * For a perf event array, hands `handler` the samples lost that no lost record said (a ring full to the end): for
+   * the end, once the programs are detached and the reader drained. A ring buffer's losses the kernel does not count.
+   */
+  drainLost(handler: (event: StreamEvent<T>) => void): void {
+    if ("perf" in this.source) this.source.perf.drainLost({ sample: () => {}, lost: (count, cpu) => handler({ kind: "lost", map: this.map, count, cpu }) });
+  }
+
   /** Copies of the events available now. */
   read(): StreamEvent<T>[] {
     const out: StreamEvent<T>[] = [];

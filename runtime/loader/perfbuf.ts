@@ -10,9 +10,13 @@
 // with PERF_SAMPLE_RAW carries {u32 size, data}, PERF_RECORD_LOST (2) {u64 id, u64 lost}. The ring is mapped
 // once, so a record may wrap around its end; such records are copied into one buffer. Ordering follows
 // ringbuf.ts: Atomics.load of data_head is the acquire, Atomics.store of data_tail the release.
+// The kernel writes PERF_RECORD_LOST only once a record fits again: losses while a ring stays full to the end are
+// said by no record. Since Linux 6.0 each event also counts its losses (read_format PERF_FORMAT_LOST), which
+// drainLost() reads once the producers are gone.
 
 import type { Mapping, Sys } from "../sys/sys.js";
-import { Epoll, MapType, PerfFlag, PerfIoc, PerfSample, PerfSwConfig, PerfType, Prot } from "../sys/constants.js";
+import { readSync } from "node:fs";
+import { Epoll, MapType, PerfFlag, PerfFormat, PerfIoc, PerfSample, PerfSwConfig, PerfType, Prot } from "../sys/constants.js";
 import { nextTurn } from "./next-turn.js";
 
 const PERF_RECORD_LOST = 2;
@@ -49,6 +53,9 @@ interface CpuRing {
   data: Uint8Array;
   size: number;
   tail: number;
+  /** Lost samples reported so far, and those PERF_RECORD_LOST records have said (the two differ after drainLost()). */
+  reported: number;
+  recorded: number;
 }
 
 export class PerfBuffer {
@@ -59,6 +66,8 @@ export class PerfBuffer {
   private scratch = new Uint8Array(256);
   /** Samples dropped by the kernel, summed over CPUs, as reported so far. */
   lostTotal = 0;
+  /** Whether the events count their lost samples (PERF_FORMAT_LOST, Linux 6.0), so that drainLost() can report all. */
+  countsLost = true;
 
   private constructor(
     private readonly sys: Sys,
@@ -78,11 +87,20 @@ export class PerfBuffer {
       pb.epfd = sys.epollCreate();
       for (const cpu of cpus) {
         let fd: number;
-        try {
-          fd = sys.perfEventOpen(
-            { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.BPF_OUTPUT), sampleType: PerfSample.RAW, samplePeriod: 1n, wakeupEvents: 1 },
+        const event = (readFormat: bigint) =>
+          sys.perfEventOpen(
+            { type: PerfType.SOFTWARE, config: BigInt(PerfSwConfig.BPF_OUTPUT), sampleType: PerfSample.RAW, samplePeriod: 1n, wakeupEvents: 1, readFormat },
             { pid: -1, cpu, flags: PerfFlag.FD_CLOEXEC },
           );
+        try {
+          try {
+            fd = event(pb.countsLost ? PerfFormat.LOST : 0n);
+          } catch (e) {
+            // A kernel before 6.0 refuses the read format it does not know.
+            if (!pb.countsLost || (e as { code?: string }).code !== "EINVAL") throw e;
+            pb.countsLost = false;
+            fd = event(0n);
+          }
         } catch (e) {
           if (options.cpus === undefined && (e as { code?: string }).code === "ENODEV") continue; // offline CPU
           throw e;
@@ -99,7 +117,7 @@ export class PerfBuffer {
         // data_offset/data_size (offsets 1040/1048) exist since 4.1; older kernels put data right after page 0.
         const dataOffset = Number(meta[1040 / 8]) || page;
         const dataSize = Number(meta[1048 / 8]) || page * pages;
-        const ring: CpuRing = { cpu, fd, mapping, meta, view: new DataView(b.buffer, b.byteOffset + dataOffset, dataSize), data: b.subarray(dataOffset, dataOffset + dataSize), size: dataSize, tail: Number(Atomics.load(meta, DATA_TAIL)) };
+        const ring: CpuRing = { cpu, fd, mapping, meta, view: new DataView(b.buffer, b.byteOffset + dataOffset, dataSize), data: b.subarray(dataOffset, dataOffset + dataSize), size: dataSize, tail: Number(Atomics.load(meta, DATA_TAIL)), reported: 0, recorded: 0 };
         pb.rings.push(ring);
         sys.epollCtl(pb.epfd, Epoll.CTL_ADD, fd, Epoll.IN, BigInt(pb.rings.length - 1));
         sys.ioctl(fd, PerfIoc.ENABLE, 0);
@@ -167,9 +185,8 @@ export class PerfBuffer {
           }
         } else {
           if (type === PERF_RECORD_LOST) {
-            const count = Number(dv.getBigUint64(at + 16, true));
-            this.lostTotal += count;
-            h.lost?.(count, r.cpu);
+            r.recorded += Number(dv.getBigUint64(at + 16, true));
+            this.reportLost(r, r.recorded, h);
           }
           tail += size;
         }
@@ -179,6 +196,36 @@ export class PerfBuffer {
       Atomics.store(r.meta, DATA_TAIL, BigInt(tail));
     }
     return n;
+  }
+
+  /** Reports the losses of `r` up to `total`, those not reported yet (drainLost() may have said some). */
+  private reportLost(r: CpuRing, total: number, h: PerfHandlers): void {
+    if (total <= r.reported) return;
+    const count = total - r.reported;
+    r.reported = total;
+    this.lostTotal += count;
+    h.lost?.(count, r.cpu);
+  }
+
+  /**
+   * Reports the samples each CPU's event lost that no PERF_RECORD_LOST has said (the ring stayed full after them),
+   * from the event's own count; for the end, once the programs that send are detached and the rings drained. A later
+   * record of the same losses is not reported again. Nothing where the kernel does not count them (countsLost).
+   */
+  drainLost(handlers: PerfHandlers): void {
+    if (this.closed || !this.countsLost) return;
+    const values = new BigUint64Array(2);
+    const bytes = new Uint8Array(values.buffer);
+    for (const r of this.rings) {
+      // { u64 value; u64 lost } for read_format PERF_FORMAT_LOST.
+      let n: number;
+      try {
+        n = readSync(r.fd, bytes, 0, 16, null);
+      } catch {
+        continue; // not an event read(2) can read (a test's fake one): its losses are the records' alone
+      }
+      if (n === 16) this.reportLost(r, Number(values[1]), handlers);
+    }
   }
 
   /** A record that wraps around the ring's end, copied into one piece. */

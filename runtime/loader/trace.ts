@@ -28,10 +28,15 @@ export interface TraceLine {
   message: string;
   /** The line as the kernel wrote it. */
   raw: string;
+  /** For the pipe's "CPU:1 [LOST 5 EVENTS]" (cpu 1): the lines the buffer overwrote there before they were read. */
+  lost?: number;
 }
 
 // "  rm-1234  [001] d..31  1234.567890: bpf_trace_printk: text", with the optional tgid and irq-info columns.
 const LINE = /^\s*(.*)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:(\S{4,6})\s+)?(\d+\.\d+):\s+([^:\s]+):\s?(.*)$/;
+
+/** The trace pipe's line for events its buffer overwrote before they were read. */
+const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]$/;
 
 /** Parses one trace_pipe line; undefined for lines in another shape ("CPU:1 [LOST 5 EVENTS]"). */
 export function parseTraceLine(raw: string): TraceLine | undefined {
@@ -64,7 +69,9 @@ export class TracePipe {
   private closed: Promise<void> | undefined;
   private partial = "";
   /** Lines read but not yet consumed. */
-  private readonly queue: TraceLine[] = [];
+  private queue: TraceLine[] = [];
+  /** Events (lines) queued since the open. */
+  private queued = 0;
   private readonly buffer = Buffer.alloc(64 * 1024);
   private readonly sys: Sys;
   /** Polled beside the pipe (made at the first poll), and signalled by close(): a poll in flight returns then, not at its slice's end. */
@@ -74,6 +81,8 @@ export class TracePipe {
   readonly path: string;
   /** The private tracefs instance read from (removed on close), or undefined for the shared pipe or a given path. */
   readonly instance: string | undefined;
+  /** Whether the timestamps are CLOCK_MONOTONIC's seconds (the instance's trace_clock is mono), as process.hrtime gives them. */
+  readonly monotonic: boolean;
   /**
    * Lines the instance's buffer overwrote before they were read (its per-CPU `overrun` counts: a reader that fell
    * behind) and lines it still held when it closed (`entries`: a stop in a flood), any program's, read as it
@@ -88,6 +97,7 @@ export class TracePipe {
     this.fd = fd;
     this.sys = sys;
     this.instance = instance;
+    this.monotonic = instance !== undefined && /\[mono\]/.test(readText(`${instance}/trace_clock`));
     this.fallback = fallback;
   }
 
@@ -127,13 +137,24 @@ export class TracePipe {
 
   /** Parsed lines as they arrive, until close() (and the lines the pipe held then). One consumer at a time. */
   async *lines(): AsyncGenerator<TraceLine> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  /**
+   * The lines as lines() gives them, in batches of those read together, so that a consumer can write each batch at
+   * once (a close in a flood reads ~100,000 lines). One consumer at a time.
+   */
+  async *batches(): AsyncGenerator<TraceLine[]> {
     for (;;) {
-      const line = this.queue.shift();
-      if (line) yield line;
-      else if (!this.closing) await this.fill(SLICE_MS);
+      // Taken whole: shift() of a long queue moves all of it, once per line.
+      const batch = this.queue;
+      if (batch.length) {
+        this.queue = [];
+        yield batch;
+      } else if (!this.closing) await this.fill(SLICE_MS);
       else if (this.closed) {
         await this.closed;
-        yield* this.queue.splice(0);
+        if (this.queue.length) yield this.queue.splice(0);
         return;
       } else return;
     }
@@ -181,12 +202,19 @@ export class TracePipe {
       // A message with a newline of its own (bpf_printk("a\nb")) goes on past its line: the kernel writes the whole
       // event at once, so the rest arrives with it, still queued. The ring buffer's "[LOST n EVENTS]" is its own line.
       const last = this.queue.at(-1);
-      if (!line && last && last.task !== "" && !/^CPU:\d+ \[LOST \d+ EVENTS\]$/.test(raw)) {
+      const lost = line ? null : LOST.exec(raw);
+      if (lost) {
+        // Not an event of the buffer: not counted in `queued`.
+        this.queue.push({ task: "", pid: 0, cpu: Number(lost[1]), flags: undefined, timestamp: 0, event: "", message: raw, raw, lost: Number(lost[2]) });
+        continue;
+      }
+      if (!line && last && last.task !== "") {
         last.message += `\n${raw}`;
         last.raw += `\n${raw}`;
         continue;
       }
       this.queue.push(line ?? { task: "", pid: 0, cpu: -1, flags: undefined, timestamp: 0, event: "", message: raw, raw });
+      this.queued++;
     }
   }
 
@@ -224,8 +252,15 @@ export class TracePipe {
     if (!this.closed && this.wake !== undefined) this.sys.signalEventfd(this.wake);
     this.closed ??= this.pending.then(() => {
       try {
-        // Bounded: a pipe fed without pause is never empty.
-        for (let text = this.readAvailable(), n = 0; text !== undefined && n < 64; text = this.readAvailable(), n++) this.queueText(text);
+        // Every line the buffer holds now, and no more: a pipe fed without pause (another program's bpf_printk) is
+        // never empty, and what arrives from now on is counted as unread. The shared pipe has no counts of its own.
+        const held = this.instance ? stat(this.instance, "entries") : SHARED_CLOSE_LINES;
+        const start = this.queued;
+        while (this.queued - start < held) {
+          const text = this.readAvailable();
+          if (text === undefined) break;
+          this.queueText(text);
+        }
       } catch {
         // a failing read loses only those last lines; the pipe is released all the same
       } finally {
@@ -288,6 +323,17 @@ function stat(instance: string, name: string): number {
   }
 }
 
+/** Lines the close of the shared trace_pipe reads at most (about 100 reads): it cannot tell what it held. */
+const SHARED_CLOSE_LINES = 10_000;
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 /** For short synchronous pauses. */
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
@@ -321,6 +367,12 @@ function makeInstance(instances: string): string {
     } catch (e) {
       removeInstance(dir);
       throw e;
+    }
+    try {
+      // Timestamps on bpf_ktime_get_ns()'s clock (CLOCK_MONOTONIC), which user space reads too.
+      writeFileSync(`${dir}/trace_clock`, "mono");
+    } catch {
+      // an older kernel's clocks: timestamps stay on the default
     }
     return dir;
   }

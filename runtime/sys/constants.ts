@@ -339,6 +339,16 @@ export const PerfSample = {
   RAW: 1n << 10n,
 } as const;
 
+/** perf_event_attr.read_format bits: what read(2) of the event gives after its u64 value. */
+export const PerfFormat = {
+  TOTAL_TIME_ENABLED: 1n << 0n,
+  TOTAL_TIME_RUNNING: 1n << 1n,
+  ID: 1n << 2n,
+  GROUP: 1n << 3n,
+  /** The samples the event lost (Linux 6.0). */
+  LOST: 1n << 4n,
+} as const;
+
 /** Bits of the perf_event_attr bit-field word (offset 40): `disabled`, `inherit`, ... */
 export const PerfAttrFlag = {
   DISABLED: 1n << 0n,

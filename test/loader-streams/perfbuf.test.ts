@@ -104,6 +104,33 @@ test("a full ring reports the dropped samples as PERF_RECORD_LOST", needsKernel,
   }
 });
 
+test("samples lost while the ring stayed full to the end, which no PERF_RECORD_LOST can say, are reported from the events' lost counts", needsKernel, () =>
+  withStreams(async (obj) => {
+    const pb = open(obj, 1);
+    try {
+      if (!pb.countsLost) return; // a kernel before 6.0 (no PERF_FORMAT_LOST): the test below cannot pass there
+      // 300 samples into one-page rings: each CPU's ring fills and stays full, and nothing more is sent.
+      run(obj, "perf_output", 300);
+      const events = pb.read();
+      const lostRecords = events.reduce((n, e) => n + (e.kind === "lost" ? e.count : 0), 0);
+      const kept = samples(events).length;
+      assert.ok(kept < 300, `kept ${kept}`);
+      const late: PerfEvent[] = [];
+      pb.drainLost({ sample: () => assert.fail("no samples"), lost: (count, cpu) => void late.push({ kind: "lost", count, cpu }) });
+      const lateLost = late.reduce((n, e) => n + (e.kind === "lost" ? e.count : 0), 0);
+      assert.equal(kept + lostRecords + lateLost, 300, `${kept} kept, ${lostRecords} in lost records, ${lateLost} counted`);
+      assert.equal(pb.lostTotal, lostRecords + lateLost);
+      // Reported once: a later record of the same losses adds nothing, and a second call reports nothing.
+      pb.drainLost({ sample: () => assert.fail("no samples"), lost: () => assert.fail("reported twice") });
+      run(obj, "perf_output", 1);
+      const after = pb.read();
+      assert.deepEqual(after.filter((e) => e.kind === "lost"), []);
+      assert.equal(samples(after).length, 1);
+    } finally {
+      await pb.close();
+    }
+  }));
+
 test("async iteration wakes on new samples; close ends it and releases everything", needsKernel, () =>
   withStreams(async (obj) => {
     const fds = openFdCount();

@@ -249,9 +249,11 @@ describe("trace_pipe lines", () => {
       writeFileSync(path, ["rm-1 [000] ..... 1.000000: bpf_trace_printk: first", "second", "CPU:1 [LOST 3 EVENTS]", "rm-1 [000] ..... 2.000000: bpf_trace_printk: next", ""].join("\n"));
       const pipe = TracePipe.open({ path, sys: new FakeSys() });
       const seen: string[] = [];
-      await pipe.waitFor((l) => (seen.push(l.message), l.message === "next"), 2000);
+      const lost: [number, number | undefined][] = [];
+      await pipe.waitFor((l) => (seen.push(l.message), lost.push([l.cpu, l.lost]), l.message === "next"), 2000);
       await pipe.close();
       assert.deepEqual(seen, ["first\nsecond", "CPU:1 [LOST 3 EVENTS]", "next"]);
+      assert.deepEqual(lost, [[0, undefined], [1, 3], [0, undefined]], "the notice's CPU and count");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
