@@ -51,6 +51,14 @@ export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
  * kernel function it is in, named from /proc/kallsyms, as bpftrace prints `@[ksym(addr)]`.
  */
 export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
+/**
+ * usym()'s value: a user address and the process it was taken in (16 bytes, as bpftrace keeps them). As a map key (or
+ * a key's field, a record's field) or printf's `%s`, `tsbpf run` prints the function it is in within that process,
+ * named from the symbols of the file mapped there, as bpftrace prints `@[usym(addr)]`; hex where nothing names it.
+ */
+export interface UserSymbol {
+  readonly __tsbpfUsym: true;
+}
 
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "rawTracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
 
@@ -289,6 +297,15 @@ export function signal(_sig: number | SignalName, _thread?: boolean): i64 {
  */
 export function ksym(_address: number | bigint): KernelSymbol {
   return onlyInProbe("ksym");
+}
+/**
+ * bpftrace's usym(): an address in the current process's memory (a function pointer a uprobe is given:
+ * pthread_create()'s start routine, a callback) that `tsbpf run` prints as the name of the function it is in, `worker`,
+ * from the symbol tables of the binary or library mapped there; hex where none is. The process's mappings are read
+ * while it runs, so its addresses are still named after it has exited.
+ */
+export function usym(_address: number | bigint): UserSymbol {
+  return onlyInProbe("usym");
 }
 /**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`

@@ -185,7 +185,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
     const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), table: a.table }));
     // printf's %s of a kstack()/ustack() prints its frames, named as the maps' stacks are.
-    for (const a of actionReaders) a.table.names = { ...a.table.names, stack: (kind, frames, id) => stackNamer(loaded).framesOf(kind, frames, id) };
+    // usym()'s %s: the function the address is in, named from that process's mappings as user stacks are.
+    for (const a of actionReaders) a.table.names = { ...a.table.names, stack: (kind, frames, id) => stackNamer(loaded).framesOf(kind, frames, id), usym: (pid, address) => stackNamer(loaded).symbolOf(pid, address) };
     // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     /**
@@ -330,7 +331,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // the maps name while the run goes on (4 times a second), and once more at the stop; the command's or --pid's
     // every 20 ms, so that a command that runs for a moment still gets its frames named.
     const namer = stackNamer(loaded);
-    const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind === "user"));
+    const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind !== "kernel"));
     // Frames the kernel names by build id are looked for in the command's and the probes' files first.
     const printsUserStacks = actionReaders.some((a) => a.table.printf.some((site) => site?.args.some((arg) => arg.startsWith("ustack"))));
     if (userStacks.length || printsUserStacks || [...recordStacks.values()].some((fields) => fields.some((f) => f.kind === "user"))) {
@@ -338,7 +339,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     }
     const rememberStacks = () => namer.remember(userStacks);
     const stackWatch = userStacks.length ? setInterval(rememberStacks, 250) : undefined;
-    const targetWatch = userStacks.length && target ? setInterval(() => namer.rememberProcess(target!.pid), 20) : undefined;
+    // printf's usym() is named when its record is read, maybe after a short command has exited: its mappings are kept too.
+    const printsUserSymbols = actionReaders.some((a) => a.table.printf.some((site) => site?.args.includes("usym")));
+    const targetWatch = (userStacks.length || printsUserSymbols) && target ? setInterval(() => namer.rememberProcess(target!.pid), 20) : undefined;
     if (stackWatch) void stopped.then(rememberStacks);
     // As bcc's tools print per interval: the time, then the maps as they are now (nothing is cleared).
     const ticker = options.interval === undefined ? undefined : setInterval(() => printMaps(new Date()), options.interval * 1000);

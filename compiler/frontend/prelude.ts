@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "signal", "exit", "printf", "time", "ntop"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "signal", "exit", "printf", "time", "ntop"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -123,6 +123,8 @@ declare module "tsbpf" {
   export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
   /** ksym()'s kernel address; as a map key, printed as the kernel function it is in. */
   export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
+  /** usym()'s user address and its process; as a map key or printf's %s, printed as the function it is in. */
+  export interface UserSymbol { readonly __tsbpfUsym: true }
   export interface Probe { readonly __tsbpfProbe: true }
   export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
   export function uprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
@@ -167,6 +169,8 @@ declare module "tsbpf" {
   export function probe(): ProbeName;
   /** bpftrace's ksym(): a kernel address, printed by tsbpf run as the function it is in (\`vmstat_update\`). */
   export function ksym(address: number | bigint): KernelSymbol;
+  /** bpftrace's usym(): a user address of the current process, printed by tsbpf run as the function it is in (\`main\`). */
+  export function usym(address: number | bigint): UserSymbol;
   /**
    * bpftrace's signal(): sends a signal to the current task's process (\`thread\`: to the task alone), by number or
    * name (\`"SIGKILL"\`, \`"KILL"\`); 0, or a negative errno. tsbpf run asks for --unsafe to run a probe that does.

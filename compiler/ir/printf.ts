@@ -73,11 +73,12 @@ export function formatText(pieces: readonly FormatPiece[]): string {
  * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
  * probe()'s u64 id (`p`, printed with %s as the probe's name), or a kstack()/ustack() id of a stack of at most N
  * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`), or ksym()'s
- * kernel address (`ksym`, printed with %s as the function it is in), or the value of a kernel enum of 32 or 64 bits
+ * kernel address (`ksym`, printed with %s as the function it is in), or usym()'s user address and the tgid of its
+ * process (`usym`, 16 bytes, printed with %s as the function it is in within that process), or the value of a kernel enum of 32 or 64 bits
  * (`e32.skb_drop_reason`, printed with %s as its enumerator's name in the running kernel's BTF).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | "ksym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}`;
 
 /** A kernel enum argument's width and the enum's name, or undefined for any other kind. */
 export function enumArg(a: ArgSpec): { bits: 32 | 64; name: string } | undefined {
@@ -99,7 +100,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   let at = 8;
   const offsets = args.map((a) => {
     const size = argSize(a);
-    const align = a[0] === "s" || a[0] === "n" ? 1 : size;
+    const align = a[0] === "s" || a[0] === "n" ? 1 : Math.min(size, 8);
     at = Math.ceil(at / align) * align;
     const offset = at;
     at += size;
@@ -110,6 +111,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
 
 export function argSize(a: ArgSpec): number {
   if (a === "p" || a === "ksym" || stackArg(a)) return 8;
+  if (a === "usym") return 16;
   const e = enumArg(a);
   if (e) return e.bits / 8;
   return a[0] === "s" || a[0] === "n" ? Number(a.slice(1)) : intBits(a)! / 8;
@@ -120,6 +122,8 @@ export interface ArgNames {
   probe?(id: number): string | undefined;
   /** The kernel function an address is in. */
   ksym?(address: bigint): string;
+  /** The function a user address of process `pid` is in. */
+  usym?(pid: number, address: bigint): string;
   /** A stack's frames, innermost first; undefined where the id names none that can be read. */
   stack?(kind: "kernel" | "user", frames: number, id: bigint): readonly string[] | undefined;
   /** The name of kernel enum `name`'s enumerator of value `value`; undefined where it has none. */
@@ -146,6 +150,10 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
     if (a === "ksym") {
       const address = view.getBigUint64(at, true);
       return names.ksym?.(address) ?? `0x${address.toString(16)}`;
+    }
+    if (a === "usym") {
+      const address = view.getBigUint64(at, true);
+      return names.usym?.(Number(view.getBigUint64(at + 8, true)), address) ?? `0x${address.toString(16)}`;
     }
     const e = enumArg(a);
     if (e) {

@@ -694,9 +694,9 @@ export class Simulation {
       if (!types?.actions) return [];
       const table = new ActionTable(types.actions, types.printf, types.times);
       // printf's %s of a kstack()/ustack(): the simulated stack's instruction pointers, as the test gave them.
-      // ksym(): the address in hex, since the simulated kernel has no symbols.
+      // ksym() and usym(): the address in hex, since the simulated kernel and processes have no symbols.
       // A kernel enum's value: its enumerator in the simulation's kernel BTF (the `btf` option).
-      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
+      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, usym: (_pid, address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
       // time(): the `realtime` option's clock, moved on as far as the simulated one since the start.
       if (this.options.realtime !== undefined) {
         const start = Number(this.options.realtime);

@@ -1,7 +1,7 @@
 // Lowering's fixed numbers and shapes: the kernel's map types and flags, the maps tsbpf adds, and the limits it holds
 // a file to.
 
-import { ACTIONS_RING, type Aggregate } from "../../btf/tags.js";
+import { ACTIONS_RING, USYM_STRUCT, type Aggregate } from "../../btf/tags.js";
 import { I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import type { MapClass } from "./values.js";
@@ -95,6 +95,9 @@ export const PRINTED_STRING = { kind: "str", size: 64, align: 1 } as const satis
 export const UNROLLED_STRING_COMPARE = 16;
 
 /** The unsigned type a load of each size gives. */
+/** usym()'s value: a user address and the tgid of the process it was taken in, a struct readers print by name. */
+export const USER_SYMBOL_LAYOUT = { kind: "struct", name: USYM_STRUCT, fields: [{ name: "address", offset: 0, layout: { kind: "int", type: U64, size: 8, align: 8 } }, { name: "pid", offset: 8, layout: { kind: "int", type: U64, size: 8, align: 8 } }], size: 16, align: 8 } as const satisfies Layout;
+
 export const UNSIGNED_OF_SIZE = { 1: U8, 2: U16, 4: U32, 8: U64 } as const;
 
 export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {

@@ -16,7 +16,7 @@ import {
 } from "../../ir/printf.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
-import { ACTIONS_MAP, ACTION_RECORD, COMM_LAYOUT, MAP_TYPES, PRINTED_STRING, PRINTF_RING_BYTES } from "./constants.js";
+import { ACTIONS_MAP, ACTION_RECORD, COMM_LAYOUT, MAP_TYPES, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
 import { PrintkLowering } from "./printk.js";
 import { aLayout, imm } from "./types.js";
 import type { PrintfArg, Ref, Val } from "./values.js";
@@ -89,6 +89,12 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (type.getProperty("__tsbpfKsym")) {
           const value = this.value(x);
           return { spec: "ksym", layout: this.cx.intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
+        }
+        // usym()'s address and process: tsbpf run prints the function it is in within that process.
+        if (type.getProperty("__tsbpfUsym")) {
+          const src = this.tryRef(x);
+          if (!src) return this.fail(x, Code.BadPrintk, `%${c.spec} of a UserSymbol takes usym(address) or a value it gave`);
+          return { spec: "usym", layout: USER_SYMBOL_LAYOUT, fill: (dst) => this.chunks(dst, USER_SYMBOL_LAYOUT.size, x, src) };
         }
         // A kstack()/ustack() id: tsbpf run prints the stack's frames, as bpftrace's printf("%s", kstack).
         if (type.getProperty("__tsbpfStack")) {
@@ -184,7 +190,7 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (this.ts.isTemplateExpression(x)) add(x);
         else {
           const type = this.checker.getTypeAtLocation(x);
-          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfStack"].some((p) => type.getProperty(p));
+          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack"].some((p) => type.getProperty(p));
           const text = named || members(type).some((m) => m.flags & this.ts.TypeFlags.StringLike);
           const c: Conversion = { spec: text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
           if (!text) byType.add(c);
