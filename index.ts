@@ -59,6 +59,10 @@ export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
 export interface UserSymbol {
   readonly __tsbpfUsym: true;
 }
+/** buf()'s and kbuf()'s value: bytes read in a probe, which printf's `%r` writes as bpftrace writes a buffer. */
+export interface Bytes {
+  readonly __tsbpfBuf: true;
+}
 
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "rawTracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
 
@@ -248,7 +252,7 @@ export function targetPid(): u32 {
   return onlyInProbe("targetPid");
 }
 /**
- * bpftrace's printf: a C format (`%d %u %x %s %c %p`, with flags, widths and precisions) and one value per conversion,
+ * bpftrace's printf: a C format (`%d %u %x %s %c %p`, and `%r` for buf(), with flags, widths and precisions) and one value per conversion,
  * checked when the probe compiles, sent to `tsbpf run` in a record and written on its standard output as formatted:
  * `printf("%-6d %-16s %s\n", pidTgid() >> 32, comm(), readUserStr(ctx.filename))`; or a template literal, each value
  * printed as the template prints it: printf(`${pid} ${comm()}\n`). Unlike printk(), the text does not
@@ -306,6 +310,19 @@ export function ksym(_address: number | bigint): KernelSymbol {
  */
 export function usym(_address: number | bigint): UserSymbol {
   return onlyInProbe("usym");
+}
+/**
+ * bpftrace's buf(): `length` bytes of user memory at `p` (a syscall's buffer, a uprobe's argument), for printf's `%r`,
+ * which writes printable ASCII as it is and every other byte as `\x` and two hex digits: `hi\x0a\x00`. `length` is a
+ * constant up to 1024, or a value known only at run time (what write() was asked to write), then read up to `max`
+ * bytes (a constant up to 1024, 64 by default, as bpftrace's strlen); a read that faults gives zeroes.
+ */
+export function buf(_p: Ptr<any> | u64, _length: number, _max?: number): Bytes {
+  return onlyInProbe("buf");
+}
+/** buf() of kernel memory (bpf_probe_read_kernel): a kernel struct's bytes, a tracepoint's kernel pointer. */
+export function kbuf(_p: Ptr<any> | u64, _length: number, _max?: number): Bytes {
+  return onlyInProbe("kbuf");
 }
 /**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`

@@ -56,6 +56,7 @@ export abstract class CallLowering extends KernelReadLowering {
       return { op: dst };
     }
     if (name === "usym") return this.fail(e, Code.UnsupportedCall, "usym() gives a UserSymbol (an address and its process), not an integer: count by it (`calls.increment(usym(fn))` in a map keyed by UserSymbol), keep it in a struct field, or print it with printf's %s");
+    if (name === "buf" || name === "kbuf") return this.fail(e, Code.UnsupportedCall, `${name}() gives bytes for printf's %r: printf("%r\\n", ${name}(p, 16))`);
     if (name === "exit") return this.exitRun(e);
     if (name === "time") return this.time(e);
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');

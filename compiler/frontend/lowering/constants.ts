@@ -115,3 +115,6 @@ export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
  * each call the next twice would otherwise be copied for minutes (2^20 bodies for 20 of them).
  */
 export const MAX_INLINED_CALLS = 1_000;
+
+/** The most bytes buf() and kbuf() read for printf's %r. */
+export const MAX_BUF = 1024;

@@ -323,6 +323,11 @@ export abstract class MemoryLowering extends MapLowering {
       if (n < 0n || n > max) this.fail(length, Code.OutOfRange, `a length of ${n} bytes is outside ${aLayout(layout)} (0 to ${max})`);
       return imm(n, U32);
     }
+    return this.clampLength(v, max, length);
+  }
+
+  /** A length known only at run time, clamped to [0, max] where the verifier sees it so (a negative signed one is 0). */
+  override clampLength(v: Val, max: bigint, length: TS.Node): Operand {
     const n = this.fb.vreg(U64);
     this.fb.emit({ op: "mov", dst: n, src: this.convert(v, v.op.type.signed ? I64 : U64).op, loc: this.locOf(length) });
     const [clamp, done] = [this.fb.newBlock(), this.fb.newBlock()];
