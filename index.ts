@@ -278,6 +278,14 @@ export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): string {
   return onlyInProbe("ntop");
 }
 /**
+ * bpftrace's macaddr(): a MAC address, 6 bytes in an `Arr<u8, 6>` (a kernel struct's `h_source`, a record's array, or
+ * `readUser<Arr<u8, 6>>(p)`, `readKernel<Arr<u8, 6>>(p)` read at a pointer), for printf's `%s`, which writes it in
+ * upper-case hex separated by colons, `AA:BB:CC:DD:EE:FF`, as bpftrace does.
+ */
+export function macaddr(_address: Arr<u8, 6>): string {
+  return onlyInProbe("macaddr");
+}
+/**
  * Which probe fired, as bpftrace's `probe`: count by it (`HashMap<ProbeName, u64>`) in a handler on a glob
  * (`tracepoint("syscalls", "sys_enter_*", ...)`, `uprobe(LIBC, "str*", ...)`) or shared by several probes, and `tsbpf
  * run` prints each probe's name. Not in begin() and end(), which no probe fires.

@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -167,6 +167,8 @@ declare module "tsbpf" {
   export function time(format?: string): void;
   /** bpftrace's ntop(): an IPv4 or IPv6 address as text, for printf's %s (a u32 as the kernel keeps it, or its bytes). */
   export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): string;
+  /** bpftrace's macaddr(): a MAC address's 6 bytes as text, \`AA:BB:CC:DD:EE:FF\`, for printf's %s. */
+  export function macaddr(address: Arr<u8, 6>): string;
   /** Which probe fired (bpftrace's probe): count by it, and tsbpf run prints the probe's name, \`tracepoint:syscalls:sys_enter_read\`. */
   export function probe(): ProbeName;
   /** bpftrace's ksym(): a kernel address, printed by tsbpf run as the function it is in (\`vmstat_update\`). */

@@ -71,6 +71,7 @@ export function formatText(pieces: readonly FormatPiece[]): string {
 /**
  * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...), a string of N bytes (`s64`), or an
  * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
+ * a MAC address's 6 bytes (`m6`: macaddr(), printed with %s as `AA:BB:CC:DD:EE:FF`),
  * probe()'s u64 id (`p`, printed with %s as the probe's name), or a kstack()/ustack() id of a stack of at most N
  * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`), or ksym()'s
  * kernel address (`ksym`, printed with %s as the function it is in), or usym()'s user address and the tgid of its
@@ -80,7 +81,7 @@ export function formatText(pieces: readonly FormatPiece[]): string {
  * printable ASCII).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}`;
 
 /** A kernel enum argument's width and the enum's name, or undefined for any other kind. */
 export function enumArg(a: ArgSpec): { bits: 32 | 64; name: string } | undefined {
@@ -105,7 +106,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   let at = 8;
   const offsets = args.map((a) => {
     const size = argSize(a);
-    const align = a[0] === "s" || a[0] === "n" ? 1 : bytesArg(a) !== undefined ? 4 : Math.min(size, 8);
+    const align = a[0] === "s" || a[0] === "n" || a === "m6" ? 1 : bytesArg(a) !== undefined ? 4 : Math.min(size, 8);
     at = Math.ceil(at / align) * align;
     const offset = at;
     at += size;
@@ -121,7 +122,7 @@ export function argSize(a: ArgSpec): number {
   if (room !== undefined) return 4 + room;
   const e = enumArg(a);
   if (e) return e.bits / 8;
-  return a[0] === "s" || a[0] === "n" ? Number(a.slice(1)) : intBits(a)! / 8;
+  return a[0] === "s" || a[0] === "n" || a === "m6" ? Number(a.slice(1)) : intBits(a)! / 8;
 }
 
 /** What names the ids a record carries: probe ids (runtime/loader/probe-names.ts) and stack ids (a stack namer). */
@@ -150,6 +151,7 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
   return args.map((a, i) => {
     const at = offsets[i]!;
     if (a[0] === "n") return inetText(record.subarray(at, at + argSize(a)));
+    if (a === "m6") return [...record.subarray(at, at + 6)].map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
     if (a === "p") {
       const id = Number(view.getBigUint64(at, true));
       return names.probe?.(id) ?? `probe#${id}`;

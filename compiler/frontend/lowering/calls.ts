@@ -59,6 +59,7 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "buf" || name === "kbuf") return this.fail(e, Code.UnsupportedCall, `${name}() gives bytes for printf's %r: printf("%r\\n", ${name}(p, 16))`);
     if (name === "exit") return this.exitRun(e);
     if (name === "time") return this.time(e);
+    if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, 'macaddr() gives a MAC address\'s text for printf\'s %s: printf("%s\\n", macaddr(addr))');
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
     if (name === "targetPid") {
       if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");

@@ -81,6 +81,8 @@ export abstract class PrintfLowering extends PrintkLowering {
       if (argKind(c) === "str") {
         const address = this.ntop(x);
         if (address) return address;
+        const mac = this.macaddr(x);
+        if (mac) return mac;
         // probe()'s id (a ProbeName): tsbpf run prints the probe's name.
         const type = this.checker.getTypeAtLocation(x);
         if (type.getProperty("__tsbpfProbeName")) {
@@ -248,6 +250,23 @@ export abstract class PrintfLowering extends PrintkLowering {
     if (src && src.layout.kind !== "int") return this.fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not ${aLayout(src.layout)}`);
     const value = this.convert(this.value(arg), U32);
     return { spec: "n4", layout: this.cx.intLayout(U32), fill: (dst) => this.storeInt(dst, value, arg) };
+  }
+
+  /**
+   * macaddr(addr) as a printf value (bpftrace's macaddr()): an Arr<u8, 6> (or a Str<6>) copied into the record, which
+   * tsbpf run writes as `AA:BB:CC:DD:EE:FF`. Undefined for any other expression.
+   */
+  macaddr(x: TS.Expression): PrintfArg | undefined {
+    if (!this.ts.isCallExpression(x) || this.cx.builtin(x.expression) !== "macaddr") return undefined;
+    if (x.arguments.length !== 1) return this.fail(x, Code.UnsupportedCall, "macaddr() takes one address");
+    // A cast (`as any`, which TypeScript needs for an array of another length) is looked through.
+    let arg = x.arguments[0]!;
+    while (this.ts.isAsExpression(arg) || this.ts.isParenthesizedExpression(arg)) arg = arg.expression;
+    const src = this.tryRef(arg);
+    const bytes = src && ((src.layout.kind === "array" && src.layout.element.size === 1) || src.layout.kind === "str") && src.layout.size === 6;
+    if (!src || !bytes) return this.fail(arg, Code.BadPrintk, `macaddr() takes a MAC address's 6 bytes, an Arr<u8, 6> (readUser<Arr<u8, 6>>(p) or readKernel<Arr<u8, 6>>(p) reads them at a pointer), not ${src ? aLayout(src.layout) : `\`${arg.getText(this.file)}\``}`);
+    const layout = src.layout;
+    return { spec: "m6", layout, fill: (dst) => this.chunks(dst, 6, arg, src) };
   }
 
   /**
