@@ -311,6 +311,15 @@ export function ksym(_address: number | bigint): KernelSymbol {
   return onlyInProbe("ksym");
 }
 /**
+ * bpftrace's kaddr(): the address of a kernel symbol (a variable or a function, `kaddr("jiffies")`), as /proc/kallsyms
+ * lists it. The name is a string literal or a module-level string constant; `tsbpf run` reads the address when it loads
+ * the probe and writes it into the program's read-only data, so the kernel's verifier sees a constant, and a symbol
+ * the running kernel lacks fails the run before anything loads, naming it.
+ */
+export function kaddr(_symbol: string): u64 {
+  return onlyInProbe("kaddr");
+}
+/**
  * bpftrace's usym(): an address in the current process's memory (a function pointer a uprobe is given:
  * pthread_create()'s start routine, a callback) that `tsbpf run` prints as the name of the function it is in, `worker`,
  * from the symbol tables of the binary or library mapped there; hex where none is. The process's mappings are read

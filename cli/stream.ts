@@ -14,7 +14,7 @@ import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import type { BtfLineInfo } from "../compiler/btf/parse.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
+import { AttachError, GlobalValueError, KernelSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
 import { RunCode, sourceError, type SourcePlace } from "./source-error.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
@@ -593,6 +593,11 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
       const example = file === EXPRESSION_FILE ? 'give one, e.g. tsbpf run -e \'tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)\'' : 'export one, e.g. export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)';
       throw new UserError(`${file === EXPRESSION_FILE ? "-e holds" : `${file} exports`} no probes, so there is nothing to load: ${example}`);
     }
+    // A kaddr() of a symbol the kernel lacks: at the call that names it, when one call does.
+    if (error instanceof KernelSymbolError && options.source === "ts") {
+      const at = kaddrSite(options, error.symbol);
+      if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.NO_PERMISSION);
+    }
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`, error instanceof MissingKernelError ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
     // A map the kernel will not create: at its declaration in a probe file; its definition's fault is a usage error,
@@ -706,6 +711,16 @@ function declarationSite(options: StreamOptions, name: string): { place: SourceP
   // Type arguments may nest a level (`new PerCpuArrayMap<Arr<u8, 64>>(1)`).
   const expression = /^(new\s+)?[\w$.]+(<(?:[^<>\n]|<[^<>\n]*>)*>)?\(\s*("[^"\n]*"\s*,?\s*|\d+\s*,?\s*)*/.exec(text!.slice(at))?.[0].replace(/[\s,]+$/, "");
   return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: expression ?? "" };
+}
+
+/** The first `kaddr("symbol")` call in the probe's text, to underline; undefined when none names it there (a constant does). */
+function kaddrSite(options: StreamOptions, symbol: string): { place: SourcePlace; expression: string } | undefined {
+  const text = sourceText(options);
+  const calls = text === undefined ? [] : [...text.matchAll(new RegExp(`\\bkaddr\\(\\s*(["'\`])${symbol}\\1\\s*\\)`, "g"))];
+  if (!calls.length) return undefined;
+  const before = text!.slice(0, calls[0]!.index).split("\n");
+  const line = before.length;
+  return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: calls[0]![0] };
 }
 
 /**

@@ -30,6 +30,14 @@ export class MissingKernelError extends ObjectError {
   }
 }
 
+/** A kaddr() names a symbol /proc/kallsyms does not list (or lists without addresses, to a user without root). */
+export class KernelSymbolError extends MissingKernelError {
+  constructor(readonly symbol: string, message: string) {
+    super(message);
+    this.name = "KernelSymbolError";
+  }
+}
+
 /** The object holds no program at all (a probe file that exports no probes compiles to one). */
 export class NoProgramsError extends ObjectError {
   constructor() {

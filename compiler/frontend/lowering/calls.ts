@@ -61,6 +61,7 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "time") return this.time(e);
     if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, 'macaddr() gives a MAC address\'s text for printf\'s %s: printf("%s\\n", macaddr(addr))');
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
+    if (name === "kaddr") return this.kaddr(e);
     if (name === "targetPid") {
       if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
       // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -78,6 +79,23 @@ export abstract class CallLowering extends KernelReadLowering {
     if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, `${name}() takes no arguments`);
     const dst = this.fb.vreg(helper!.type);
     this.fb.emit({ op: "call", helper: helper!.id, args: [], dst, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * kaddr("symbol"), bpftrace's kaddr(): the symbol's address in the running kernel, a `.rodata` u64 the loader writes
+   * from /proc/kallsyms before loading (a symbol it lacks fails the load, naming it), so the verifier sees a constant.
+   */
+  kaddr(e: TS.CallExpression): Val {
+    const [arg] = e.arguments;
+    const symbol = arg && e.arguments.length === 1 ? this.formatText(arg) : undefined;
+    if (symbol === undefined) return this.fail(arg ?? e, Code.UnsupportedCall, 'kaddr() takes a kernel symbol\'s name, a string literal (or a module-level string constant): kaddr("jiffies")');
+    // The name becomes part of a BTF variable's, which the kernel takes as a C identifier.
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(symbol)) this.fail(arg!, Code.UnsupportedCall, `kaddr() takes a symbol's name as /proc/kallsyms lists it, a C identifier, not ${JSON.stringify(symbol)}`);
+    const address = this.fb.vreg(PTR);
+    this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.kaddr(symbol), loc: this.locOf(e) });
+    const dst = this.fb.vreg(U64);
+    this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
     return { op: dst };
   }
 
