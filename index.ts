@@ -231,6 +231,17 @@ export function uidGid(): u64 {
 export function cgroupId(): u64 {
   return onlyInProbe("cgroupId");
 }
+/**
+ * bpftrace's `jiffies`, bpf_jiffies64(): the kernel's timer tick count, HZ a second (CONFIG_HZ, often 250 or 1000),
+ * starting 5 minutes before wrapping a 32-bit count at boot, as the kernel starts it; /proc/timer_list shows it too.
+ */
+export function jiffies(): u64 {
+  return onlyInProbe("jiffies");
+}
+/** bpftrace's `numaid`, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on (0 on a machine with one). */
+export function numaNodeId(): i32 {
+  return onlyInProbe("numaNodeId");
+}
 /** bpf_ktime_get_ns(): nanoseconds since boot (CLOCK_MONOTONIC). */
 export function ktimeNs(): u64 {
   return onlyInProbe("ktimeNs");

@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -155,6 +155,10 @@ declare module "tsbpf" {
   export function uidGid(): u64;
   /** bpftrace's cgroup: the current task's cgroup v2 id (bpf_get_current_cgroup_id), the inode number of its directory where cgroup2 is mounted. */
   export function cgroupId(): u64;
+  /** bpftrace's jiffies, bpf_jiffies64(): the kernel's tick count since boot (HZ a second, plus its start offset). */
+  export function jiffies(): u64;
+  /** bpftrace's numaid, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on. */
+  export function numaNodeId(): i32;
   export function ktimeNs(): u64;
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;

@@ -2,7 +2,7 @@
 // a file to.
 
 import { ACTIONS_RING, USYM_STRUCT, type Aggregate } from "../../btf/tags.js";
-import { I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
+import { I32, I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import type { MapClass } from "./values.js";
 
@@ -104,6 +104,8 @@ export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
   pidTgid: { id: Helper.get_current_pid_tgid, type: U64 },
   uidGid: { id: Helper.get_current_uid_gid, type: U64 },
   cgroupId: { id: Helper.get_current_cgroup_id, type: U64 },
+  jiffies: { id: Helper.jiffies64, type: U64 },
+  numaNodeId: { id: Helper.get_numa_node_id, type: I32 },
   ktimeNs: { id: Helper.ktime_get_ns, type: U64 },
   smpProcessorId: { id: Helper.get_smp_processor_id, type: U32 },
   prandomU32: { id: Helper.get_prandom_u32, type: U32 },
