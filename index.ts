@@ -331,6 +331,15 @@ export function kaddr(_symbol: string): u64 {
   return onlyInProbe("kaddr");
 }
 /**
+ * bpftrace's uaddr(): the address of a symbol (a global variable, a function) of an executable, `uaddr("/opt/app/server",
+ * "requests")`, from its symbol tables when `tsbpf run` loads the probe (the binary is found as uprobe() finds one).
+ * The executable must be position-dependent (linked with -no-pie): a PIE's or a library's symbols move with each
+ * process's load address, so such a binary is refused, naming it (bpftrace gives their unrelocated value).
+ */
+export function uaddr(_binary: string, _symbol: string): u64 {
+  return onlyInProbe("uaddr");
+}
+/**
  * bpftrace's usym(): an address in the current process's memory (a function pointer a uprobe is given:
  * pthread_create()'s start routine, a callback) that `tsbpf run` prints as the name of the function it is in, `worker`,
  * from the symbol tables of the binary or library mapped there; hex where none is. The process's mappings are read

@@ -14,7 +14,7 @@ import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import type { BtfLineInfo } from "../compiler/btf/parse.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, KernelSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
+import { AttachError, GlobalValueError, KernelSymbolError, UserSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
 import { RunCode, sourceError, type SourcePlace } from "./source-error.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
@@ -595,8 +595,13 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
     }
     // A kaddr() of a symbol the kernel lacks: at the call that names it, when one call does.
     if (error instanceof KernelSymbolError && options.source === "ts") {
-      const at = kaddrSite(options, error.symbol);
+      const at = callNaming(options, "kaddr", [error.symbol]);
       if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.NO_PERMISSION);
+    }
+    // A uaddr() whose binary or symbol cannot be resolved: a usage error, as a uprobe's is, at the call.
+    if (error instanceof UserSymbolError && options.source === "ts") {
+      const at = callNaming(options, "uaddr", [error.binary, error.symbol]);
+      if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.USAGE);
     }
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`, error instanceof MissingKernelError ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
@@ -713,14 +718,15 @@ function declarationSite(options: StreamOptions, name: string): { place: SourceP
   return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: expression ?? "" };
 }
 
-/** The first `kaddr("symbol")` call in the probe's text, to underline; undefined when none names it there (a constant does). */
-function kaddrSite(options: StreamOptions, symbol: string): { place: SourcePlace; expression: string } | undefined {
+/** The first call of `fn` with string literals `args` in the probe's text, to underline; undefined when none (a constant names them). */
+function callNaming(options: StreamOptions, fn: string, args: readonly string[]): { place: SourcePlace; expression: string } | undefined {
   const text = sourceText(options);
-  const calls = text === undefined ? [] : [...text.matchAll(new RegExp(`\\bkaddr\\(\\s*(["'\`])${symbol}\\1\\s*\\)`, "g"))];
-  if (!calls.length) return undefined;
-  const before = text!.slice(0, calls[0]!.index).split("\n");
+  const quoted = args.map((a, i) => `(["'\`])${a.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\${i + 1}`).join("\\s*,\\s*");
+  const call = text === undefined ? null : new RegExp(`\\b${fn}\\(\\s*${quoted}\\s*\\)`).exec(text);
+  if (!call) return undefined;
+  const before = text!.slice(0, call.index).split("\n");
   const line = before.length;
-  return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: calls[0]![0] };
+  return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: call[0] };
 }
 
 /**

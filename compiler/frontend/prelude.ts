@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -179,6 +179,8 @@ declare module "tsbpf" {
   export function ksym(address: number | bigint): KernelSymbol;
   /** bpftrace's kaddr(): a kernel symbol's address, which tsbpf run reads from /proc/kallsyms when it loads the probe. */
   export function kaddr(symbol: string): u64;
+  /** bpftrace's uaddr(): a symbol's address in a position-dependent executable (-no-pie), read from it when tsbpf run loads the probe. */
+  export function uaddr(binary: string, symbol: string): u64;
   /** bpftrace's usym(): a user address of the current process, printed by tsbpf run as the function it is in (\`main\`). */
   export function usym(address: number | bigint): UserSymbol;
   /**

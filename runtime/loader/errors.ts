@@ -38,6 +38,14 @@ export class KernelSymbolError extends MissingKernelError {
   }
 }
 
+/** A uaddr() names a binary or a symbol that cannot be resolved, or a position-independent binary. */
+export class UserSymbolError extends ObjectError {
+  constructor(readonly binary: string, readonly symbol: string, message: string) {
+    super(message);
+    this.name = "UserSymbolError";
+  }
+}
+
 /** The object holds no program at all (a probe file that exports no probes compiles to one). */
 export class NoProgramsError extends ObjectError {
   constructor() {

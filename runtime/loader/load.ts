@@ -11,7 +11,8 @@ import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingBpfPrivileges } from "../sys/kernel.js";
 import { AttachType, MapType, ProgType, mapTypeName } from "../sys/constants.js";
 import { isGlob } from "../../compiler/glob.js";
-import { KernelSymbolError, LoadError, MapRefusedError, ObjectError } from "./errors.js";
+import { KernelSymbolError, LoadError, MapRefusedError, ObjectError, UserSymbolError } from "./errors.js";
+import { SymbolError, executableSymbol, resolveBinary } from "./elfsym.js";
 import { kallsymsAddresses, readKallsyms } from "./symbolize.js";
 import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
@@ -30,7 +31,7 @@ import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type E
 import { formatLocation, lineInfo, SourceMap } from "./lines.js";
 import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
-import { kaddrSymbols, readsTargetPid, setGlobals, type GlobalValue } from "./globals.js";
+import { kaddrSymbols, readsTargetPid, setGlobals, uaddrSymbols, type GlobalValue } from "./globals.js";
 import { KADDR_PREFIX, TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 import { Op } from "../../compiler/isa/opcodes.js";
 
@@ -242,7 +243,18 @@ function withTargetPid(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue>
   if (pid !== undefined && readsTargetPid(spec.maps)) values.set(TARGET_PID_VARIABLE, BigInt(pid));
   const symbols = kaddrSymbols(spec.maps);
   if (symbols.length) for (const [name, address] of kernelAddresses(symbols, kallsyms())) values.set(`${KADDR_PREFIX}${name}`, address);
+  for (const u of uaddrSymbols(spec.maps)) values.set(u.variable, userAddress(u.binary, u.symbol, pid));
   return values;
+}
+
+/** uaddr(binary, symbol): the symbol's address in the executable found as uprobe() finds it (-p's copy of a library first). */
+export function userAddress(binary: string, symbol: string, pid?: number): bigint {
+  try {
+    return executableSymbol(resolveBinary(binary, pid), symbol);
+  } catch (e) {
+    if (e instanceof SymbolError) throw new UserSymbolError(binary, symbol, `uaddr("${binary}", "${symbol}"): ${e.message}`);
+    throw e;
+  }
 }
 
 /** The addresses of the symbols kaddr() names; a symbol kallsyms lacks, or shows as 0, fails the load naming it. */

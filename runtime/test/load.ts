@@ -23,6 +23,7 @@ import {
   openObject,
   readsTargetPid,
   kaddrSymbols,
+  uaddrSymbols,
   resolveCore,
   type CoreResolutions,
   type LinkedProgram,
@@ -58,6 +59,8 @@ export interface LoadOptions {
   targetPid?: number;
   /** The addresses kaddr("NAME") gives, by NAME, as `tsbpf run` reads them from /proc/kallsyms; a kaddr() of another fails the load. */
   kernelSymbols?: Readonly<Record<string, bigint | number>>;
+  /** The addresses uaddr(BINARY, NAME) gives, by "BINARY:NAME" as the probe writes them, as `tsbpf run` reads them from the binary. */
+  userSymbols?: Readonly<Record<string, bigint | number>>;
   /** Object name (prefix of global data map names); default from the file name. */
   name?: string;
   /** The architecture whose pt_regs layout a TypeScript probe's arguments are compiled for (default: the host's). */
@@ -233,6 +236,12 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     const address = options.kernelSymbols?.[symbol];
     if (address === undefined) throw new SimulationError(`kaddr("${symbol}") names a kernel symbol the simulation was not given an address for: simulate(probe, { kernelSymbols: { ${symbol}: 0xffffffff81000000n } })`, "object");
     globals = { ...globals, [`${KADDR_PREFIX}${symbol}`]: address };
+  }
+  // uaddr()'s: by "binary:symbol", as the loader reads them from the binary.
+  for (const u of uaddrSymbols(object.maps)) {
+    const address = options.userSymbols?.[`${u.binary}:${u.symbol}`];
+    if (address === undefined) throw new SimulationError(`uaddr("${u.binary}", "${u.symbol}") names a symbol the simulation was not given an address for: simulate(probe, { userSymbols: { "${u.binary}:${u.symbol}": 0x404018 } })`, "object");
+    globals = { ...globals, [u.variable]: address };
   }
   if (globals) applyGlobals(object, objectBtf, globals);
 

@@ -776,7 +776,7 @@ function checkFiring(options: KprobeOptions & RetprobeOptions, valid: Readonly<R
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
   tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true, realtime: true,
-  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, kernelSymbols: true, name: true, backend: true,
+  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, kernelSymbols: true, userSymbols: true, name: true, backend: true,
 } as const satisfies Record<keyof SimulateOptions, true>;
 
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
@@ -793,9 +793,11 @@ function checkOptions(options: SimulateOptions): void {
     throw usage(`simulate() option realtime is the wall clock at the start, a Date or milliseconds since the epoch, not ${shown(options.realtime)}`);
   }
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
-  const symbols = options.kernelSymbols;
-  const badSymbol = symbols === undefined ? undefined : typeof symbols !== "object" || symbols === null || Array.isArray(symbols) ? [] : Object.entries(symbols).find(([, a]) => typeof a !== "bigint" && !Number.isSafeInteger(a));
-  if (badSymbol) throw usage(`simulate() option kernelSymbols gives addresses by symbol name, { do_unlinkat: 0xffffffff816d2cd0n }, not ${shown(badSymbol.length ? badSymbol[1] : symbols)}${badSymbol.length ? ` for ${badSymbol[0]}` : ""}`);
+  for (const [option, example] of [["kernelSymbols", "{ do_unlinkat: 0xffffffff816d2cd0n }"], ["userSymbols", '{ "/opt/app:counter": 0x404018 }']] as const) {
+    const symbols = options[option];
+    const bad = symbols === undefined ? undefined : typeof symbols !== "object" || symbols === null || Array.isArray(symbols) ? [] : Object.entries(symbols).find(([, a]) => typeof a !== "bigint" && !Number.isSafeInteger(a));
+    if (bad) throw usage(`simulate() option ${option} gives addresses by symbol name, ${example}, not ${shown(bad.length ? bad[1] : symbols)}${bad.length ? ` for ${bad[0]}` : ""}`);
+  }
 }
 
 /** A uprobe, uretprobe or USDT program: attached to one process when there is a target (perf_event_open's pid). */

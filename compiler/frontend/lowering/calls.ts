@@ -62,6 +62,7 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, 'macaddr() gives a MAC address\'s text for printf\'s %s: printf("%s\\n", macaddr(addr))');
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
     if (name === "kaddr") return this.kaddr(e);
+    if (name === "uaddr") return this.uaddr(e);
     if (name === "targetPid") {
       if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
       // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -94,6 +95,21 @@ export abstract class CallLowering extends KernelReadLowering {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(symbol)) this.fail(arg!, Code.UnsupportedCall, `kaddr() takes a symbol's name as /proc/kallsyms lists it, a C identifier, not ${JSON.stringify(symbol)}`);
     const address = this.fb.vreg(PTR);
     this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.kaddr(symbol), loc: this.locOf(e) });
+    const dst = this.fb.vreg(U64);
+    this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * uaddr(binary, "symbol"), bpftrace's uaddr(): the symbol's address in a position-dependent executable, a `.rodata`
+   * u64 the loader writes from the file's symbol tables before loading (the names beside it, for the loader).
+   */
+  uaddr(e: TS.CallExpression): Val {
+    const [binary, symbol] = e.arguments.map((a) => this.formatText(a));
+    if (e.arguments.length !== 2 || binary === undefined || symbol === undefined) return this.fail(e, Code.UnsupportedCall, 'uaddr() takes a binary and a symbol\'s name, string literals (or module-level string constants): uaddr("/usr/local/bin/app", "counter")');
+    if (!binary || !symbol || binary.includes("\0") || symbol.includes("\0")) this.fail(e, Code.UnsupportedCall, "uaddr()'s binary and symbol are names, not empty and without NUL characters");
+    const address = this.fb.vreg(PTR);
+    this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.uaddr(binary, symbol), loc: this.locOf(e) });
     const dst = this.fb.vreg(U64);
     this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
     return { op: dst };
