@@ -51,6 +51,18 @@ export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
  * kernel function it is in, named from /proc/kallsyms, as bpftrace prints `@[ksym(addr)]`.
  */
 export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
+/**
+ * usym()'s value: a user address and the process it was taken in (16 bytes, as bpftrace keeps them). As a map key (or
+ * a key's field, a record's field) or printf's `%s`, `tsbpf run` prints the function it is in within that process,
+ * named from the symbols of the file mapped there, as bpftrace prints `@[usym(addr)]`; hex where nothing names it.
+ */
+export interface UserSymbol {
+  readonly __tsbpfUsym: true;
+}
+/** buf()'s and kbuf()'s value: bytes read in a probe, which printf's `%r` writes as bpftrace writes a buffer. */
+export interface Bytes {
+  readonly __tsbpfBuf: true;
+}
 
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "rawTracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
 
@@ -219,6 +231,17 @@ export function uidGid(): u64 {
 export function cgroupId(): u64 {
   return onlyInProbe("cgroupId");
 }
+/**
+ * bpftrace's `jiffies`, bpf_jiffies64(): the kernel's timer tick count, HZ a second (CONFIG_HZ, often 250 or 1000),
+ * starting 5 minutes before wrapping a 32-bit count at boot, as the kernel starts it; /proc/timer_list shows it too.
+ */
+export function jiffies(): u64 {
+  return onlyInProbe("jiffies");
+}
+/** bpftrace's `numaid`, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on (0 on a machine with one). */
+export function numaNodeId(): i32 {
+  return onlyInProbe("numaNodeId");
+}
 /** bpf_ktime_get_ns(): nanoseconds since boot (CLOCK_MONOTONIC). */
 export function ktimeNs(): u64 {
   return onlyInProbe("ktimeNs");
@@ -240,7 +263,7 @@ export function targetPid(): u32 {
   return onlyInProbe("targetPid");
 }
 /**
- * bpftrace's printf: a C format (`%d %u %x %s %c %p`, with flags, widths and precisions) and one value per conversion,
+ * bpftrace's printf: a C format (`%d %u %x %s %c %p`, and `%r` for buf(), with flags, widths and precisions) and one value per conversion,
  * checked when the probe compiles, sent to `tsbpf run` in a record and written on its standard output as formatted:
  * `printf("%-6d %-16s %s\n", pidTgid() >> 32, comm(), readUserStr(ctx.filename))`; or a template literal, each value
  * printed as the template prints it: printf(`${pid} ${comm()}\n`). Unlike printk(), the text does not
@@ -266,6 +289,14 @@ export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): string {
   return onlyInProbe("ntop");
 }
 /**
+ * bpftrace's macaddr(): a MAC address, 6 bytes in an `Arr<u8, 6>` (a kernel struct's `h_source`, a record's array, or
+ * `readUser<Arr<u8, 6>>(p)`, `readKernel<Arr<u8, 6>>(p)` read at a pointer), for printf's `%s`, which writes it in
+ * upper-case hex separated by colons, `AA:BB:CC:DD:EE:FF`, as bpftrace does.
+ */
+export function macaddr(_address: Arr<u8, 6>): string {
+  return onlyInProbe("macaddr");
+}
+/**
  * Which probe fired, as bpftrace's `probe`: count by it (`HashMap<ProbeName, u64>`) in a handler on a glob
  * (`tracepoint("syscalls", "sys_enter_*", ...)`, `uprobe(LIBC, "str*", ...)`) or shared by several probes, and `tsbpf
  * run` prints each probe's name. Not in begin() and end(), which no probe fires.
@@ -289,6 +320,46 @@ export function signal(_sig: number | SignalName, _thread?: boolean): i64 {
  */
 export function ksym(_address: number | bigint): KernelSymbol {
   return onlyInProbe("ksym");
+}
+/**
+ * bpftrace's kaddr(): the address of a kernel symbol (a variable or a function, `kaddr("jiffies")`), as /proc/kallsyms
+ * lists it. The name is a string literal or a module-level string constant; `tsbpf run` reads the address when it loads
+ * the probe and writes it into the program's read-only data, so the kernel's verifier sees a constant, and a symbol
+ * the running kernel lacks fails the run before anything loads, naming it.
+ */
+export function kaddr(_symbol: string): u64 {
+  return onlyInProbe("kaddr");
+}
+/**
+ * bpftrace's uaddr(): the address of a symbol (a global variable, a function) of an executable, `uaddr("/opt/app/server",
+ * "requests")`, from its symbol tables when `tsbpf run` loads the probe (the binary is found as uprobe() finds one).
+ * The executable must be position-dependent (linked with -no-pie): a PIE's or a library's symbols move with each
+ * process's load address, so such a binary is refused, naming it (bpftrace gives their unrelocated value).
+ */
+export function uaddr(_binary: string, _symbol: string): u64 {
+  return onlyInProbe("uaddr");
+}
+/**
+ * bpftrace's usym(): an address in the current process's memory (a function pointer a uprobe is given:
+ * pthread_create()'s start routine, a callback) that `tsbpf run` prints as the name of the function it is in, `worker`,
+ * from the symbol tables of the binary or library mapped there; hex where none is. The process's mappings are read
+ * while it runs, so its addresses are still named after it has exited.
+ */
+export function usym(_address: number | bigint): UserSymbol {
+  return onlyInProbe("usym");
+}
+/**
+ * bpftrace's buf(): `length` bytes of user memory at `p` (a syscall's buffer, a uprobe's argument), for printf's `%r`,
+ * which writes printable ASCII as it is and every other byte as `\x` and two hex digits: `hi\x0a\x00`. `length` is a
+ * constant up to 1024, or a value known only at run time (what write() was asked to write), then read up to `max`
+ * bytes (a constant up to 1024, 64 by default, as bpftrace's strlen); a read that faults gives zeroes.
+ */
+export function buf(_p: Ptr<any> | u64, _length: number, _max?: number): Bytes {
+  return onlyInProbe("buf");
+}
+/** buf() of kernel memory (bpf_probe_read_kernel): a kernel struct's bytes, a tracepoint's kernel pointer. */
+export function kbuf(_p: Ptr<any> | u64, _length: number, _max?: number): Bytes {
+  return onlyInProbe("kbuf");
 }
 /**
  * Ends the run, as bpftrace's exit(): `tsbpf run` stops streaming, prints the maps, detaches and exits with `code`

@@ -15,6 +15,8 @@ export const RunCode = {
   MapRefused: 3005,
   /** No file descriptor is left for the attachment: the process's limit (ulimit -n) or the system's. */
   AttachLimit: 3006,
+  /** A kaddr() names a symbol the running kernel's /proc/kallsyms does not list (or shows without its address). */
+  SymbolMissing: 3007,
 } as const;
 
 /** A place in a source file; `text` is its whole line. */

@@ -14,7 +14,7 @@ import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
 import type { BtfLineInfo } from "../compiler/btf/parse.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
+import { AttachError, GlobalValueError, KernelSymbolError, UserSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
 import { RunCode, sourceError, type SourcePlace } from "./source-error.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
@@ -201,7 +201,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
     const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), table: a.table }));
     // printf's %s of a kstack()/ustack() prints its frames, named as the maps' stacks are.
-    for (const a of actionReaders) a.table.names = { ...a.table.names, stack: (kind, frames, id) => stackNamer(loaded).framesOf(kind, frames, id) };
+    // usym()'s %s: the function the address is in, named from that process's mappings as user stacks are.
+    for (const a of actionReaders) a.table.names = { ...a.table.names, stack: (kind, frames, id) => stackNamer(loaded).framesOf(kind, frames, id), usym: (pid, address) => stackNamer(loaded).symbolOf(pid, address) };
     // Stack ids in a record print as the frames they name, as bpftrace's printf("%s", kstack) prints them.
     const recordStacks = new Map(readers.map((r) => [r.map, stackNamer(loaded).recordFieldsOf(loaded.maps.get(r.map)!)]));
     /**
@@ -367,7 +368,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // the maps name while the run goes on (4 times a second), and once more at the stop; the command's or --pid's
     // every 20 ms, so that a command that runs for a moment still gets its frames named.
     const namer = stackNamer(loaded);
-    const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind === "user"));
+    const userStacks = [...loaded.maps.values()].filter((m) => namer.fieldsOf(m).key.some((f) => f.kind !== "kernel"));
     // Frames the kernel names by build id are looked for in the command's and the probes' files first.
     const printsUserStacks = actionReaders.some((a) => a.table.printf.some((site) => site?.args.some((arg) => arg.startsWith("ustack"))));
     if (userStacks.length || printsUserStacks || [...recordStacks.values()].some((fields) => fields.some((f) => f.kind === "user"))) {
@@ -375,7 +376,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     }
     const rememberStacks = () => namer.remember(userStacks);
     const stackWatch = userStacks.length ? setInterval(rememberStacks, 250) : undefined;
-    const targetWatch = userStacks.length && target ? setInterval(() => namer.rememberProcess(target!.pid), 20) : undefined;
+    // printf's usym() is named when its record is read, maybe after a short command has exited: its mappings are kept too.
+    const printsUserSymbols = actionReaders.some((a) => a.table.printf.some((site) => site?.args.includes("usym")));
+    const targetWatch = (userStacks.length || printsUserSymbols) && target ? setInterval(() => namer.rememberProcess(target!.pid), 20) : undefined;
     if (stackWatch) void stopped.then(rememberStacks);
     // As bcc's tools print per interval: the time, then the maps as they are now (nothing is cleared).
     const ticker = options.interval === undefined ? undefined : setInterval(() => printMaps(new Date()), options.interval * 1000);
@@ -644,6 +647,16 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
       const example = file === EXPRESSION_FILE ? 'give one, e.g. tsbpf run -e \'tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)\'' : 'export one, e.g. export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => 0)';
       throw new UserError(`${file === EXPRESSION_FILE ? "-e holds" : `${file} exports`} no probes, so there is nothing to load: ${example}`);
     }
+    // A kaddr() of a symbol the kernel lacks: at the call that names it, when one call does.
+    if (error instanceof KernelSymbolError && options.source === "ts") {
+      const at = callNaming(options, "kaddr", [error.symbol]);
+      if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.NO_PERMISSION);
+    }
+    // A uaddr() whose binary or symbol cannot be resolved: a usage error, as a uprobe's is, at the call.
+    if (error instanceof UserSymbolError && options.source === "ts") {
+      const at = callNaming(options, "uaddr", [error.binary, error.symbol]);
+      if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.USAGE);
+    }
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.
     if (error instanceof ElfError || error instanceof ObjectError) throw new UserError(`${file}: ${error.message}`, error instanceof MissingKernelError ? ExitCode.NO_PERMISSION : ExitCode.USAGE);
     // A map the kernel will not create: at its declaration in a probe file; its definition's fault is a usage error,
@@ -757,6 +770,17 @@ function declarationSite(options: StreamOptions, name: string): { place: SourceP
   // Type arguments may nest a level (`new PerCpuArrayMap<Arr<u8, 64>>(1)`).
   const expression = /^(new\s+)?[\w$.]+(<(?:[^<>\n]|<[^<>\n]*>)*>)?\(\s*("[^"\n]*"\s*,?\s*|\d+\s*,?\s*)*/.exec(text!.slice(at))?.[0].replace(/[\s,]+$/, "");
   return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: expression ?? "" };
+}
+
+/** The first call of `fn` with string literals `args` in the probe's text, to underline; undefined when none (a constant names them). */
+function callNaming(options: StreamOptions, fn: string, args: readonly string[]): { place: SourcePlace; expression: string } | undefined {
+  const text = sourceText(options);
+  const quoted = args.map((a, i) => `(["'\`])${a.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\${i + 1}`).join("\\s*,\\s*");
+  const call = text === undefined ? null : new RegExp(`\\b${fn}\\(\\s*${quoted}\\s*\\)`).exec(text);
+  if (!call) return undefined;
+  const before = text!.slice(0, call.index).split("\n");
+  const line = before.length;
+  return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text!.split("\n")[line - 1] }, expression: call[0] };
 }
 
 /**

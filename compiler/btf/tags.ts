@@ -71,6 +71,11 @@ export const PROBE_TYPEDEF = "tsbpf_probe";
 /** A typedef of `unsigned long long`: ksym()'s kernel address, read as the name of the kernel function it is in. */
 export const KSYM_TYPEDEF = "tsbpf_ksym";
 /**
+ * A struct `{ u64 address; u64 pid; }`: usym()'s user address and the process it belongs to (its tgid), read as the
+ * name of the function it is in within that process, as bpftrace's usym() keeps both.
+ */
+export const USYM_STRUCT = "tsbpf_usym";
+/**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
  */
@@ -143,7 +148,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name.startsWith(PRINTF_TAG)) {
       const m = /^(\d+):([\w,.]*):/.exec(t.name.slice(PRINTF_TAG.length));
       const args = m?.[2] ? m[2].split(",") : [];
-      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|p|ksym|[ku]stack\d+|e(32|64)\.\w+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
+      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|m6|p|ksym|usym|[ku]stack\d+|e(32|64)\.\w+|r\d+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
     }
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);

@@ -46,7 +46,7 @@ import {
 import type { Checked } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { cTypeName, noKernelImports, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
-import { AGGREGATE_OF, HISTOGRAM_SLOTS, KEYED_MAPS, MAP_TYPES, MAX_LENGTH, MAX_PERF_EVENT_RATE, STACK_DEPTH, aggregateValue } from "./lowering/constants.js";
+import { AGGREGATE_OF, HISTOGRAM_SLOTS, KEYED_MAPS, MAP_TYPES, MAX_LENGTH, MAX_PERF_EVENT_RATE, STACK_DEPTH, USER_SYMBOL_LAYOUT, aggregateValue } from "./lowering/constants.js";
 import type { LoweringContext } from "./lowering/context.js";
 import { FnLowering } from "./lowering/function.js";
 import { Rodata } from "./lowering/rodata.js";
@@ -332,6 +332,7 @@ export function lower(
     if (ts.isTypeReferenceNode(node)) {
       const name = builtin(node.typeName);
       if (name === "Str") return { kind: "str", size: lengthOf(node.typeArguments?.[0], (n) => `Str<${n}>`, node), align: 1 };
+      if (name === "UserSymbol") return USER_SYMBOL_LAYOUT;
       if (name === "Arr") {
         const [t, n] = node.typeArguments ?? [];
         if (!t) fail(node, Code.UnsupportedType, "Arr<T, N> needs an element type and a length");

@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "signal", "exit", "printf", "time", "ntop"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -123,6 +123,10 @@ declare module "tsbpf" {
   export type ProbeName = u64 & { readonly __tsbpfProbeName: true };
   /** ksym()'s kernel address; as a map key, printed as the kernel function it is in. */
   export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
+  /** usym()'s user address and its process; as a map key or printf's %s, printed as the function it is in. */
+  export interface UserSymbol { readonly __tsbpfUsym: true }
+  /** buf()'s and kbuf()'s bytes, for printf's %r. */
+  export interface Bytes { readonly __tsbpfBuf: true }
   export interface Probe { readonly __tsbpfProbe: true }
   export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
   export function uprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
@@ -151,22 +155,40 @@ declare module "tsbpf" {
   export function uidGid(): u64;
   /** bpftrace's cgroup: the current task's cgroup v2 id (bpf_get_current_cgroup_id), the inode number of its directory where cgroup2 is mounted. */
   export function cgroupId(): u64;
+  /** bpftrace's jiffies, bpf_jiffies64(): the kernel's tick count since boot (HZ a second, plus its start offset). */
+  export function jiffies(): u64;
+  /** bpftrace's numaid, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on. */
+  export function numaNodeId(): i32;
   export function ktimeNs(): u64;
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
   export function comm(): Str<16>;
   /** The process \`tsbpf run --command\` started or \`--pid\` named (bpftrace's cpid), 0 without one: a constant to the verifier. */
   export function targetPid(): u32;
-  /** bpftrace's printf: a C format (%d %u %x %s %c %p, widths and flags) and its values, or a template literal, formatted by tsbpf run. */
+  /** bpftrace's printf: a C format (%d %u %x %s %c %p, %r for buf(), widths and flags) and its values, or a template literal, formatted by tsbpf run. */
   export function printf(format: string, ...values: unknown[]): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;
   /** bpftrace's ntop(): an IPv4 or IPv6 address as text, for printf's %s (a u32 as the kernel keeps it, or its bytes). */
   export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): string;
+  /** bpftrace's macaddr(): a MAC address's 6 bytes as text, \`AA:BB:CC:DD:EE:FF\`, for printf's %s. */
+  export function macaddr(address: Arr<u8, 6>): string;
   /** Which probe fired (bpftrace's probe): count by it, and tsbpf run prints the probe's name, \`tracepoint:syscalls:sys_enter_read\`. */
   export function probe(): ProbeName;
   /** bpftrace's ksym(): a kernel address, printed by tsbpf run as the function it is in (\`vmstat_update\`). */
   export function ksym(address: number | bigint): KernelSymbol;
+  /** bpftrace's kaddr(): a kernel symbol's address, which tsbpf run reads from /proc/kallsyms when it loads the probe. */
+  export function kaddr(symbol: string): u64;
+  /** bpftrace's uaddr(): a symbol's address in a position-dependent executable (-no-pie), read from it when tsbpf run loads the probe. */
+  export function uaddr(binary: string, symbol: string): u64;
+  /** bpftrace's usym(): a user address of the current process, printed by tsbpf run as the function it is in (\`main\`). */
+  export function usym(address: number | bigint): UserSymbol;
+  /**
+   * bpftrace's buf(): \`length\` bytes of user memory for printf's %r (\`hi\\x0a\`): a constant up to 1024, or a value known at
+   * run time, then at most \`max\` bytes (a constant, 64 by default). kbuf() reads kernel memory.
+   */
+  export function buf(p: Ptr<any> | u64, length: number, max?: number): Bytes;
+  export function kbuf(p: Ptr<any> | u64, length: number, max?: number): Bytes;
   /**
    * bpftrace's signal(): sends a signal to the current task's process (\`thread\`: to the task alone), by number or
    * name (\`"SIGKILL"\`, \`"KILL"\`); 0, or a negative errno. tsbpf run asks for --unsafe to run a probe that does.

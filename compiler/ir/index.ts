@@ -192,6 +192,18 @@ export interface RodataVar {
 export const TARGET_PID_VARIABLE = "tsbpf_target_pid";
 
 /**
+ * The `.rodata` u64s kaddr("NAME") reads, `__tsbpf_kaddr_NAME`: 0 in the object; the loader writes NAME's address
+ * from /proc/kallsyms into each before loading (bpftrace resolves kaddr() when it compiles), a constant to the verifier.
+ */
+export const KADDR_PREFIX = "__tsbpf_kaddr_";
+
+/**
+ * The `.rodata` u64s uaddr(BINARY, NAME) reads, `__tsbpf_uaddr_K`, each beside `__tsbpf_uaddr_K_name`, the chars
+ * `BINARY\0NAME\0`: the loader writes NAME's address in BINARY (a position-dependent executable's) into the first.
+ */
+export const UADDR_PREFIX = "__tsbpf_uaddr_";
+
+/**
  * A u64 of tsbpf's own in `.bss`, as a C tool keeps a counter in a global: what a ring buffer dropped, counted without
  * a branch (a map element would need a lookup and its null check, which the verifier queues at every count).
  */

@@ -3,11 +3,11 @@
 // format, types the arguments and lays out the record) and the readers (which format the record).
 // Takes a format string; gives its literal text and conversions, a record layout, and the formatted text.
 
-/** What a conversion takes: an integer (d i u x X o c p) or a string (s). */
-export type ArgKind = "int" | "str";
+/** What a conversion takes: an integer (d i u x X o c p), a string (s) or bytes (r: buf()'s, as bpftrace's %r). */
+export type ArgKind = "int" | "str" | "bytes";
 
 export interface Conversion {
-  /** The conversion letter: d i u x X o c s p. */
+  /** The conversion letter: d i u x X o c s p r. */
   spec: string;
   flags: string;
   width: number | undefined;
@@ -21,7 +21,7 @@ export type FormatPiece = string | Conversion;
 /** The largest width or precision: a Str<N>'s largest N, so that `%.Ns` can print any string whole. */
 const MAX_WIDTH = 1_048_576;
 
-const CONVERSION = /%([-+ 0#]*)(\d+)?(?:\.(\d+))?(hh|h|ll|l|z|j|t)?([diuxXocsp%])/y;
+const CONVERSION = /%([-+ 0#]*)(\d+)?(?:\.(\d+))?(hh|h|ll|l|z|j|t)?([diuxXocspr%])/y;
 
 /** The pieces of a format, or a sentence saying what is wrong with it. */
 export function parseFormat(format: string): FormatPiece[] | string {
@@ -42,7 +42,7 @@ export function parseFormat(format: string): FormatPiece[] | string {
       if (found.includes("*")) {
         return `${JSON.stringify(found)}: a \`*\` width or precision (taken from an argument) is not supported: write the number in the format, as ${JSON.stringify(found.replace(/\*/g, "8"))}`;
       }
-      return `${JSON.stringify(found)} is not a conversion printf() takes: %d %i %u %x %X %o %c %s %p or %%, with flags, a width and a precision (%-16s, %08x, %.3d)`;
+      return `${JSON.stringify(found)} is not a conversion printf() takes: %d %i %u %x %X %o %c %s %p %r or %%, with flags, a width and a precision (%-16s, %08x, %.3d)`;
     }
     // Beyond this a line is no use to print, and JavaScript's strings end at 2^29 characters (RangeError).
     if (Number(m[2] ?? 0) > MAX_WIDTH || Number(m[3] ?? 0) > MAX_WIDTH) {
@@ -61,7 +61,7 @@ export function parseFormat(format: string): FormatPiece[] | string {
   return out;
 }
 
-export const argKind = (c: Conversion): ArgKind => (c.spec === "s" ? "str" : "int");
+export const argKind = (c: Conversion): ArgKind => (c.spec === "s" ? "str" : c.spec === "r" ? "bytes" : "int");
 
 /** A format's text again, from its pieces: `%` in literal text doubled. */
 export function formatText(pieces: readonly FormatPiece[]): string {
@@ -71,19 +71,26 @@ export function formatText(pieces: readonly FormatPiece[]): string {
 /**
  * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...), a string of N bytes (`s64`), or an
  * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
+ * a MAC address's 6 bytes (`m6`: macaddr(), printed with %s as `AA:BB:CC:DD:EE:FF`),
  * probe()'s u64 id (`p`, printed with %s as the probe's name), or a kstack()/ustack() id of a stack of at most N
  * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`), or ksym()'s
- * kernel address (`ksym`, printed with %s as the function it is in), or the value of a kernel enum of 32 or 64 bits
- * (`e32.skb_drop_reason`, printed with %s as its enumerator's name in the running kernel's BTF).
+ * kernel address (`ksym`, printed with %s as the function it is in), or usym()'s user address and the tgid of its
+ * process (`usym`, 16 bytes, printed with %s as the function it is in within that process), or the value of a kernel enum of 32 or 64 bits
+ * (`e32.skb_drop_reason`, printed with %s as its enumerator's name in the running kernel's BTF), or buf()'s bytes, a
+ * u32 count and room for N (`r64`, printed with %r as bpftrace prints a buffer: `\x0a` for each byte that is no
+ * printable ASCII).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "p" | "ksym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}`;
 
 /** A kernel enum argument's width and the enum's name, or undefined for any other kind. */
 export function enumArg(a: ArgSpec): { bits: 32 | 64; name: string } | undefined {
   const m = /^e(32|64)\.(\w+)$/.exec(a);
   return m ? { bits: Number(m[1]) as 32 | 64, name: m[2]! } : undefined;
 }
+
+/** A buf() argument's room in bytes (after its u32 count), or undefined for any other kind. */
+export const bytesArg = (a: ArgSpec): number | undefined => (/^r\d+$/.test(a) ? Number(a.slice(1)) : undefined);
 
 /** An integer argument's width in bits, or undefined for any other kind. */
 export const intBits = (a: ArgSpec): 32 | 64 | undefined => (/^[iu](32|64)$/.test(a) ? (Number(a.slice(1)) as 32 | 64) : undefined);
@@ -99,7 +106,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   let at = 8;
   const offsets = args.map((a) => {
     const size = argSize(a);
-    const align = a[0] === "s" || a[0] === "n" ? 1 : size;
+    const align = a[0] === "s" || a[0] === "n" || a === "m6" ? 1 : bytesArg(a) !== undefined ? 4 : Math.min(size, 8);
     at = Math.ceil(at / align) * align;
     const offset = at;
     at += size;
@@ -110,9 +117,12 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
 
 export function argSize(a: ArgSpec): number {
   if (a === "p" || a === "ksym" || stackArg(a)) return 8;
+  if (a === "usym") return 16;
+  const room = bytesArg(a);
+  if (room !== undefined) return 4 + room;
   const e = enumArg(a);
   if (e) return e.bits / 8;
-  return a[0] === "s" || a[0] === "n" ? Number(a.slice(1)) : intBits(a)! / 8;
+  return a[0] === "s" || a[0] === "n" || a === "m6" ? Number(a.slice(1)) : intBits(a)! / 8;
 }
 
 /** What names the ids a record carries: probe ids (runtime/loader/probe-names.ts) and stack ids (a stack namer). */
@@ -120,6 +130,8 @@ export interface ArgNames {
   probe?(id: number): string | undefined;
   /** The kernel function an address is in. */
   ksym?(address: bigint): string;
+  /** The function a user address of process `pid` is in. */
+  usym?(pid: number, address: bigint): string;
   /** A stack's frames, innermost first; undefined where the id names none that can be read. */
   stack?(kind: "kernel" | "user", frames: number, id: bigint): readonly string[] | undefined;
   /** The name of kernel enum `name`'s enumerator of value `value`; undefined where it has none. */
@@ -139,6 +151,7 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
   return args.map((a, i) => {
     const at = offsets[i]!;
     if (a[0] === "n") return inetText(record.subarray(at, at + argSize(a)));
+    if (a === "m6") return [...record.subarray(at, at + 6)].map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
     if (a === "p") {
       const id = Number(view.getBigUint64(at, true));
       return names.probe?.(id) ?? `probe#${id}`;
@@ -146,6 +159,12 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
     if (a === "ksym") {
       const address = view.getBigUint64(at, true);
       return names.ksym?.(address) ?? `0x${address.toString(16)}`;
+    }
+    const room = bytesArg(a);
+    if (room !== undefined) return bytesText(record.subarray(at + 4, at + 4 + Math.min(view.getUint32(at, true), room)));
+    if (a === "usym") {
+      const address = view.getBigUint64(at, true);
+      return names.usym?.(Number(view.getBigUint64(at + 8, true)), address) ?? `0x${address.toString(16)}`;
     }
     const e = enumArg(a);
     if (e) {
@@ -167,6 +186,13 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
     if (a === "u32") return BigInt(view.getUint32(at, true));
     return a === "i64" ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
   });
+}
+
+/** Bytes as bpftrace's %r writes a buffer: printable ASCII as it is, every other byte as `\x` and two hex digits. */
+export function bytesText(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
+  return out;
 }
 
 /**
@@ -235,7 +261,7 @@ function convert(c: Conversion, value: bigint | string, valueBits: number): stri
     if (c.flags.includes("0") && c.precision === undefined && c.spec !== "s" && c.spec !== "c") return sign + "0".repeat(width - length) + body;
     return " ".repeat(width - length) + sign + body;
   };
-  if (c.spec === "s") {
+  if (c.spec === "s" || c.spec === "r") {
     // Precision and width count bytes, as C's do: a cut inside a character keeps its first bytes, which print as
     // U+FFFD, as a terminal shows C's output.
     const bytes = UTF8.encode(String(value));

@@ -408,6 +408,43 @@ export function* definedFunctions(table: Buffer, entsize: number, strings: Buffe
   }
 }
 
+const ET_EXEC = 2;
+const STT_TLS = 6;
+
+/**
+ * The address of symbol `name` (a variable or a function, defined, its version left out) in the position-dependent
+ * executable at `path`, where every process maps it: bpftrace's uaddr(). Throws SymbolError naming what is wrong: the
+ * file is position-independent (a PIE, a library), or has no such symbol (with the nearest names it has).
+ */
+export function executableSymbol(path: string, name: string): bigint {
+  const f = readElf(path);
+  const sections = elfSections(f, path);
+  if (f.readUInt16LE(16) !== ET_EXEC) {
+    throw new SymbolError(`${path} is position-independent (a PIE executable or a library): its symbols' addresses move with each process's load address, so uaddr() takes a position-dependent executable (linked with -no-pie)`);
+  }
+  const names = new Set<string>();
+  for (const wanted of [SHT_SYMTAB, SHT_DYNSYM]) {
+    for (const s of sections) {
+      if (s.type !== wanted || s.entsize < SYM64_SIZE || !inFile(f, s.offset, s.size)) continue;
+      const strtab = sections[s.link];
+      if (!strtab || !inFile(f, strtab.offset, strtab.size)) continue;
+      for (let at = s.offset; at + SYM64_SIZE <= s.offset + s.size; at += s.entsize) {
+        // Defined (not SHN_UNDEF), and not thread-local: a TLS symbol's value is an offset in each thread's block.
+        if (f.readUInt16LE(at + 6) === 0 || (f[at + 4]! & 0xf) === STT_TLS) continue;
+        const nameAt = strtab.offset + f.readUInt32LE(at);
+        const end = f.indexOf(0, nameAt);
+        if (end <= nameAt || end > strtab.offset + strtab.size) continue;
+        const full = f.toString("latin1", nameAt, end);
+        const base = full.includes("@") ? full.slice(0, full.indexOf("@")) : full;
+        if (base === name) return f.readBigUInt64LE(at + 8);
+        names.add(base);
+      }
+    }
+  }
+  const near = similarNames(name, [...names]);
+  throw new SymbolError(`${path} defines no symbol ${name}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}`);
+}
+
 /** The names of the functions the ELF file at `path` defines, each once (what `uprobe(path, NAME)` can probe). */
 export function* functionNames(path: string): Generator<string> {
   const f = readElf(path);

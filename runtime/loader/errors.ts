@@ -30,6 +30,22 @@ export class MissingKernelError extends ObjectError {
   }
 }
 
+/** A kaddr() names a symbol /proc/kallsyms does not list (or lists without addresses, to a user without root). */
+export class KernelSymbolError extends MissingKernelError {
+  constructor(readonly symbol: string, message: string) {
+    super(message);
+    this.name = "KernelSymbolError";
+  }
+}
+
+/** A uaddr() names a binary or a symbol that cannot be resolved, or a position-independent binary. */
+export class UserSymbolError extends ObjectError {
+  constructor(readonly binary: string, readonly symbol: string, message: string) {
+    super(message);
+    this.name = "UserSymbolError";
+  }
+}
+
 /** The object holds no program at all (a probe file that exports no probes compiles to one). */
 export class NoProgramsError extends ObjectError {
   constructor() {

@@ -10,7 +10,7 @@ import { isStringChar } from "./decode.js";
 import { GlobalValueError } from "./errors.js";
 import { KCONFIG_SECTION } from "./externs.js";
 import type { MapSpec } from "./object.js";
-import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
+import { KADDR_PREFIX, TARGET_PID_VARIABLE, UADDR_PREFIX } from "../../compiler/ir/index.js";
 import { DROPPED_COUNTER_PREFIX } from "../../compiler/btf/tags.js";
 
 /**
@@ -27,6 +27,30 @@ type GlobalScalar = bigint | boolean | string;
 /** Whether an object's probes read targetPid(): its data holds TARGET_PID_VARIABLE, which the loader then sets. */
 export function readsTargetPid(maps: readonly MapSpec[]): boolean {
   return maps.some((m) => m.origin === "data" && m.variables.some((v) => v.name === TARGET_PID_VARIABLE));
+}
+
+/** The kernel symbols an object's kaddr() calls name: its `.rodata` variables `__tsbpf_kaddr_NAME`, which the loader sets. */
+export function kaddrSymbols(maps: readonly MapSpec[]): string[] {
+  return maps.flatMap((m) => (m.origin === "data" ? m.variables.filter((v) => v.name.startsWith(KADDR_PREFIX)).map((v) => v.name.slice(KADDR_PREFIX.length)) : []));
+}
+
+/**
+ * The binaries and symbols an object's uaddr() calls name, with the variable each address goes into: its `.rodata`
+ * `__tsbpf_uaddr_K` and, beside it, `__tsbpf_uaddr_K_name`'s chars `BINARY\0SYMBOL\0`.
+ */
+export function uaddrSymbols(maps: readonly MapSpec[]): { variable: string; binary: string; symbol: string }[] {
+  const out: { variable: string; binary: string; symbol: string }[] = [];
+  for (const m of maps) {
+    if (m.origin !== "data") continue;
+    for (const v of m.variables) {
+      if (!v.name.startsWith(UADDR_PREFIX) || v.name.endsWith("_name")) continue;
+      const names = m.variables.find((x) => x.name === `${v.name}_name`);
+      const bytes = names && m.initial?.subarray(names.offset, names.offset + names.size);
+      const [binary, symbol] = bytes ? new TextDecoder().decode(bytes).split("\0") : [];
+      if (binary && symbol) out.push({ variable: v.name, binary, symbol });
+    }
+  }
+  return out;
 }
 
 /**
@@ -66,7 +90,7 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
   const out = new Map<string, Uint8Array>();
   for (const [name, value] of values) {
     // The formats are constants printk reads, the counts start at zero; targetPid()'s variable is set through these values too.
-    const map = tsbpfVariable(name) && name !== TARGET_PID_VARIABLE ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
+    const map = tsbpfVariable(name) && name !== TARGET_PID_VARIABLE && !name.startsWith(KADDR_PREFIX) && !name.startsWith(UADDR_PREFIX) ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
     if (!map) {
       // A __kconfig extern has no initial value to give: the running kernel's config, or its release, decides it.
       const kconfig = maps.some((m) => m.name === KCONFIG_SECTION && m.variables.some((v) => v.name === name));

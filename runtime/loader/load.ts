@@ -11,7 +11,9 @@ import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingBpfPrivileges } from "../sys/kernel.js";
 import { AttachType, MapType, ProgType, mapTypeName } from "../sys/constants.js";
 import { isGlob } from "../../compiler/glob.js";
-import { LoadError, MapRefusedError, ObjectError } from "./errors.js";
+import { KernelSymbolError, LoadError, MapRefusedError, ObjectError, UserSymbolError } from "./errors.js";
+import { SymbolError, executableSymbol, resolveBinary } from "./elfsym.js";
+import { kallsymsAddresses, readKallsyms } from "./symbolize.js";
 import { similarNames } from "../../compiler/similar.js";
 import { USDT_SPECS_MAP } from "./usdt.js";
 import { BTF_HOOK_NOT_ATTACHED, attachProgram, kprobesUnsupported, tracepointAlternative, type AttachOptions, type Attachment, type UsdtSpecTable } from "./attach.js";
@@ -29,8 +31,8 @@ import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type E
 import { formatLocation, lineInfo, SourceMap } from "./lines.js";
 import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
-import { readsTargetPid, setGlobals, type GlobalValue } from "./globals.js";
-import { TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
+import { kaddrSymbols, readsTargetPid, setGlobals, uaddrSymbols, type GlobalValue } from "./globals.js";
+import { KADDR_PREFIX, TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 import { Op } from "../../compiler/isa/opcodes.js";
 
 export interface LoadOptions {
@@ -232,9 +234,49 @@ export class LoadedObject {
   }
 }
 
-/** The values to write into global variables: the ones given, and targetPid()'s when the object reads it. */
-function withTargetPid(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined): ReadonlyMap<string, GlobalValue> {
-  return pid !== undefined && readsTargetPid(spec.maps) ? new Map([...(given ?? []), [TARGET_PID_VARIABLE, BigInt(pid)]]) : (given ?? new Map());
+/**
+ * The values to write into global variables: the ones given, targetPid()'s when the object reads it, and each kaddr()'s
+ * address from /proc/kallsyms (`kallsyms` gives the text, for tests).
+ */
+function withTargetPid(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined, kallsyms: () => string = readKallsyms): ReadonlyMap<string, GlobalValue> {
+  const values = new Map(given ?? []);
+  if (pid !== undefined && readsTargetPid(spec.maps)) values.set(TARGET_PID_VARIABLE, BigInt(pid));
+  const symbols = kaddrSymbols(spec.maps);
+  if (symbols.length) for (const [name, address] of kernelAddresses(symbols, kallsyms())) values.set(`${KADDR_PREFIX}${name}`, address);
+  for (const u of uaddrSymbols(spec.maps)) values.set(u.variable, userAddress(u.binary, u.symbol, pid));
+  return values;
+}
+
+/** uaddr(binary, symbol): the symbol's address in the executable found as uprobe() finds it (-p's copy of a library first). */
+export function userAddress(binary: string, symbol: string, pid?: number): bigint {
+  try {
+    return executableSymbol(resolveBinary(binary, pid), symbol);
+  } catch (e) {
+    if (e instanceof SymbolError) throw new UserSymbolError(binary, symbol, `uaddr("${binary}", "${symbol}"): ${e.message}`);
+    throw e;
+  }
+}
+
+/** The addresses of the symbols kaddr() names; a symbol kallsyms lacks, or shows as 0, fails the load naming it. */
+export function kernelAddresses(symbols: readonly string[], kallsyms: string): Map<string, bigint> {
+  const found = kallsymsAddresses(kallsyms, symbols);
+  for (const symbol of symbols) {
+    const address = found.get(symbol);
+    if (address === 0n) throw new KernelSymbolError(symbol, `kaddr("${symbol}"): /proc/kallsyms shows kernel addresses as 0 to this user (kernel.kptr_restrict): run as root`);
+    if (address !== undefined) continue;
+    if (!kallsyms) throw new KernelSymbolError(symbol, `kaddr("${symbol}"): /proc/kallsyms cannot be read, so no symbol's address is known`);
+    const near = similarNames(symbol, nearKallsyms(kallsyms, symbol));
+    throw new KernelSymbolError(symbol, `kaddr("${symbol}"): the running kernel has no symbol ${symbol} in /proc/kallsyms${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; it lists variables only where CONFIG_KALLSYMS_ALL is set`);
+  }
+  return found;
+}
+
+/** kallsyms' names sharing a 3-character prefix with `symbol`: what a suggestion is chosen from (it lists ~200,000). */
+function nearKallsyms(kallsyms: string, symbol: string): string[] {
+  const prefix = symbol.slice(0, 3);
+  const out = new Set<string>();
+  for (const m of kallsyms.matchAll(/^\S+ \S (\S+)/gm)) if (m[1]!.startsWith(prefix)) out.add(m[1]!);
+  return [...out];
 }
 
 /** Creates the maps, links and loads the programs. On any failure everything created so far is closed. */

@@ -5,7 +5,7 @@
 // /proc/kallsyms; user frames from the file their build id names (kstack's map keeps ips, ustack's build ids and
 // file offsets), or, where the kernel gave an ip, from the process's mappings, read while it lives (`remember`).
 
-import { BtfKind, KERNEL_STACK_TYPEDEF, USER_STACK_TYPEDEF, type Btf } from "../../compiler/btf/index.js";
+import { BtfKind, KERNEL_STACK_TYPEDEF, USER_STACK_TYPEDEF, USYM_STRUCT, type Btf } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
 import { SysError } from "../sys/sys.js";
 import type { LoadedMap, LoadedObject } from "./load.js";
@@ -25,10 +25,13 @@ export class Stack {
   }
 }
 
-/** Where a stack id sits in a decoded value: the value itself (path []) or a struct member, whose stack it is and its frame limit. */
+/**
+ * Where a stack id sits in a decoded value: the value itself (path []) or a struct member, whose stack it is and its
+ * frame limit; or where a usym() value (`{ address, pid }`, kind "symbol") sits, named as the function it is in.
+ */
 export interface StackField {
   path: readonly string[];
-  kind: "kernel" | "user";
+  kind: "kernel" | "user" | "symbol";
   frames: number;
 }
 
@@ -47,6 +50,7 @@ export function stackFields(btf: Btf, id: number, path: readonly string[] = [], 
     t = btf.typeById((t as { type: number }).type);
   }
   if ((t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION) || depth > 8) return [];
+  if (t.kind === BtfKind.STRUCT && t.name === USYM_STRUCT) return [{ path, kind: "symbol", frames: 0 }];
   return t.members.flatMap((m) => (m.name ? stackFields(btf, m.type, [...path, m.name], depth + 1) : []));
 }
 
@@ -94,22 +98,37 @@ export class StackNamer {
 
   /** The stack ids in a map's keys and values, by where they sit (none: the map holds no stack ids, or there is no stack map). */
   fieldsOf(m: LoadedMap): { key: StackField[]; value: StackField[] } {
-    const types = this.tagged.length ? mapBtfTypes(this.obj.spec, m.spec) : undefined;
+    const types = mapBtfTypes(this.obj.spec, m.spec);
     if (!types) return { key: [], value: [] };
-    return { key: types.key === undefined ? [] : stackFields(types.btf, types.key), value: types.value === undefined ? [] : stackFields(types.btf, types.value) };
+    return { key: types.key === undefined ? [] : this.nameable(stackFields(types.btf, types.key)), value: types.value === undefined ? [] : this.nameable(stackFields(types.btf, types.value)) };
   }
 
   /** The stack ids in the records of a ring buffer or perf event array whose BTF tags their type (`tsbpf:event`). */
   recordFieldsOf(m: LoadedMap): StackField[] {
-    const types = this.tagged.length ? mapBtfTypes(this.obj.spec, m.spec) : undefined;
-    return types?.event === undefined ? [] : stackFields(types.btf, types.event);
+    const types = mapBtfTypes(this.obj.spec, m.spec);
+    return types?.event === undefined ? [] : this.nameable(stackFields(types.btf, types.event));
+  }
+
+  /** Stack ids name frames only where there is a stack map; usym() values need none. */
+  private nameable(fields: StackField[]): StackField[] {
+    return this.tagged.length ? fields : fields.filter((f) => f.kind === "symbol");
   }
 
   /** `value` with a Stack in place of the id at each of `fields`. */
   name(value: unknown, fields: readonly StackField[]): unknown {
     let out = value;
-    for (const f of fields) out = replaceAt(out, f.path, (id) => this.stack(id, f));
+    for (const f of fields) {
+      const kind = f.kind;
+      out = kind === "symbol" ? replaceSymbolAt(out, f.path, (pid, address) => this.symbolOf(pid, address)) : replaceAt(out, f.path, (id) => this.stack(id, { ...f, kind }));
+    }
     return out;
+  }
+
+  /** The function a user address of process `pid` is in (bpftrace's usym(): `main`), or the address in hex. */
+  symbolOf(pid: number, address: bigint): string {
+    const user = this.symbolizer();
+    user.remember(pid);
+    return user.symbolize(pid, address, false);
   }
 
   /** Files to look in first for the files user stack frames name by build id (the probes' binaries, a command's). */
@@ -124,16 +143,16 @@ export class StackNamer {
    */
   remember(maps: readonly LoadedMap[]): void {
     for (const m of maps) {
-      const fields = this.fieldsOf(m).key.filter((f) => f.kind === "user");
+      const fields = this.fieldsOf(m).key.filter((f) => f.kind !== "kernel");
       if (!fields.length) continue;
       const view = new MapView(this.obj.sys, m, mapBtfTypes(this.obj.spec, m.spec));
       try {
         for (const key of view.keys()) {
           for (const f of fields) {
-            const id = at(key, f.path);
+            const id = f.kind === "symbol" ? (at(key, f.path) as { pid?: unknown } | undefined)?.pid : at(key, f.path);
             if (typeof id !== "number" && typeof id !== "bigint") continue;
             // Once per process: its build id frames need no mappings, its ip frames (rare) the ones it had then.
-            const pid = Number(BigInt(id) >> 32n);
+            const pid = Number(f.kind === "symbol" ? BigInt(id) : BigInt(id) >> 32n);
             if (!this.seen.has(pid)) this.symbolizer().remember(pid);
             this.seen.add(pid);
           }
@@ -159,7 +178,7 @@ export class StackNamer {
     return this.stack(id, { path: [], kind, frames }).frames;
   }
 
-  private stack(id: number | bigint, field: StackField): Stack {
+  private stack(id: number | bigint, field: StackField & { kind: "kernel" | "user" }): Stack {
     const key = `${field.kind}:${field.frames}:${id}`;
     let stack = this.named.get(key);
     if (!stack) {
@@ -214,6 +233,19 @@ function at(value: unknown, path: readonly string[]): unknown {
   let v = value;
   for (const p of path) v = v && typeof v === "object" ? (v as Record<string, unknown>)[p] : undefined;
   return v;
+}
+
+/** A copy of `value` with `make(pid, address)` at `path` when a usym() value is there; the value itself otherwise. */
+function replaceSymbolAt(value: unknown, path: readonly string[], make: (pid: number, address: bigint) => string): unknown {
+  if (path.length === 0) {
+    const v = value as { address?: unknown; pid?: unknown } | undefined;
+    const integer = (x: unknown): x is number | bigint => typeof x === "number" || typeof x === "bigint";
+    return v && typeof v === "object" && integer(v.address) && integer(v.pid) ? make(Number(v.pid), BigInt(v.address)) : value;
+  }
+  if (!value || typeof value !== "object") return value;
+  const [first, ...rest] = path;
+  const record = value as Record<string, unknown>;
+  return { ...record, [first!]: replaceSymbolAt(record[first!], rest, make) };
 }
 
 /** A copy of `value` with `make(id)` at `path` when an integer is there; the value itself otherwise. */

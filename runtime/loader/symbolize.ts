@@ -66,5 +66,24 @@ export function ksymName(address: bigint): string {
   return ksymNamer(address);
 }
 
+/**
+ * The addresses of kernel symbols `names` in kallsyms text (bpftrace's kaddr()): each name's first line of any type, a
+ * variable's too; a name listed only with an address of 0 (kptr_restrict hides them from users without root) maps to 0n.
+ */
+export function kallsymsAddresses(kallsyms: string, names: Iterable<string>): Map<string, bigint> {
+  const wanted = new Set(names);
+  const out = new Map<string, bigint>();
+  for (let at = 0; at < kallsyms.length && out.size < wanted.size; ) {
+    let end = kallsyms.indexOf("\n", at);
+    if (end < 0) end = kallsyms.length;
+    // `ffffffff81000000 T _stext`, and ` [module]` after a module's symbols.
+    const line = kallsyms.slice(at, end);
+    at = end + 1;
+    const [addr, , name] = line.split(/\s+/, 3);
+    if (name && wanted.has(name) && addr && !out.has(name)) out.set(name, BigInt(`0x${addr}`));
+  }
+  return out;
+}
+
 /** x86-64 and arm64 kernels live in the top half of the address space; user stacks below it. */
 const KERNEL_SPACE = 0x8000_0000_0000_0000n;

@@ -171,11 +171,15 @@ export class UserSymbolizer {
     this.readAt.delete(pid);
   }
 
-  /** `symbol+offset` for an address of PID (its kept mappings, read now if not yet kept), else `0x…` hex. Never throws for bad input: unreadable files, stripped binaries, anonymous/[vdso]/[stack] mappings, deleted files all give hex. */
-  symbolize(pid: number, address: bigint): string {
+  /**
+   * `symbol+offset` for an address of PID (its kept mappings, read now if not yet kept), else `0x…` hex; without
+   * `offsets`, the symbol alone (bpftrace's usym()). Never throws for bad input: unreadable files, stripped binaries,
+   * anonymous/[vdso]/[stack] mappings, deleted files all give hex.
+   */
+  symbolize(pid: number, address: bigint, offsets = true): string {
     const hex = `0x${BigInt.asUintN(64, address).toString(16)}`;
     // Code no file holds (a JIT's) may be named in the perf map the runtime writes.
-    const jitted = () => this.perfMapName(pid, address) ?? hex;
+    const jitted = () => this.perfMapName(pid, address, offsets) ?? hex;
     if (!this.remember(pid)) return jitted();
     const mapping = this.mappings.get(pid)!.find((m) => address >= m.entry.start && address < m.entry.end);
     if (!mapping) return jitted();
@@ -184,14 +188,14 @@ export class UserSymbolizer {
     const fileOffset = address - mapping.entry.start + mapping.entry.offset;
     const vaddr = fileVirtualAddress(table.segments, fileOffset, mapping.entry.perms[2] === "x");
     if (vaddr === undefined) return hex;
-    return nameIn(table, Number(vaddr)) ?? hex;
+    return nameIn(table, Number(vaddr), offsets) ?? hex;
   }
 
   /**
    * `name+offset` from /tmp/perf-PID.map, where JIT compilers (node --perf-basic-prof, Java's perf-map-agent, Python's
    * -X perf) list the code they generate as `START SIZE name` lines in hex; read again when it has grown.
    */
-  private perfMapName(pid: number, address: bigint): string | undefined {
+  private perfMapName(pid: number, address: bigint, offsets = true): string | undefined {
     if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
     let map = this.perfMaps.get(pid);
     // The process's own /tmp first (it may be in another mount namespace), then ours once it has gone.
@@ -224,7 +228,8 @@ export class UserSymbolizer {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found >= 0 && at < map.starts[found]! + map.sizes[found]! ? `${map.names[found]}+${at - map.starts[found]!}` : undefined;
+    if (found < 0 || at >= map.starts[found]! + map.sizes[found]!) return undefined;
+    return offsets ? `${map.names[found]}+${at - map.starts[found]!}` : map.names[found];
   }
 
   /** Files to look in first when a build id names a frame's file (a probe's binaries, the command a run starts). */
@@ -526,7 +531,7 @@ function fileVirtualAddress(segments: LoadSegment[], fileOffset: bigint, executa
 }
 
 /** `name+offset` of the function holding `vaddr`: one whose [start, start+size) does, or the nearest below when it has no size. */
-function nameIn(table: FunctionTable, vaddr: number): string | undefined {
+function nameIn(table: FunctionTable, vaddr: number, offsets = true): string | undefined {
   const { starts, sizes, names, furthestEnds } = table;
   let lo = 0;
   let hi = starts.length - 1;
@@ -539,10 +544,11 @@ function nameIn(table: FunctionTable, vaddr: number): string | undefined {
     } else hi = mid - 1;
   }
   if (found < 0) return undefined;
-  if (sizes[found] === 0) return `${demangle(names[found]!)}+${vaddr - starts[found]!}`;
+  const named = (i: number) => (offsets ? `${demangle(names[i]!)}+${vaddr - starts[i]!}` : demangle(names[i]!));
+  if (sizes[found] === 0) return named(found);
   // A function can enclose others (nested labels with sizes): look back while anything earlier reaches this far.
   for (let i = found; i >= 0 && furthestEnds[i]! > vaddr; i--) {
-    if (vaddr < starts[i]! + sizes[i]!) return `${demangle(names[i]!)}+${vaddr - starts[i]!}`;
+    if (vaddr < starts[i]! + sizes[i]!) return named(i);
   }
   return undefined;
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
 import { decode } from "../../compiler/isa/index.js";
-import { TARGET_PID_VARIABLE, type Layout } from "../../compiler/ir/index.js";
+import { KADDR_PREFIX, TARGET_PID_VARIABLE, type Layout } from "../../compiler/ir/index.js";
 import { describeError, gaveUp, passedLimit, tracepointContext, verify, type MapDesc, type TracepointContext } from "../../compiler/verifier/index.js";
 import {
   ObjectError,
@@ -22,6 +22,8 @@ import {
   objectNameOf,
   openObject,
   readsTargetPid,
+  kaddrSymbols,
+  uaddrSymbols,
   resolveCore,
   type CoreResolutions,
   type LinkedProgram,
@@ -55,6 +57,10 @@ export interface LoadOptions {
   globals?: Readonly<Record<string, CValue>>;
   /** What a probe's targetPid() gives, as `tsbpf run --command`/`--pid` sets it (default 0, no target). */
   targetPid?: number;
+  /** The addresses kaddr("NAME") gives, by NAME, as `tsbpf run` reads them from /proc/kallsyms; a kaddr() of another fails the load. */
+  kernelSymbols?: Readonly<Record<string, bigint | number>>;
+  /** The addresses uaddr(BINARY, NAME) gives, by "BINARY:NAME" as the probe writes them, as `tsbpf run` reads them from the binary. */
+  userSymbols?: Readonly<Record<string, bigint | number>>;
   /** Object name (prefix of global data map names); default from the file name. */
   name?: string;
   /** The architecture whose pt_regs layout a TypeScript probe's arguments are compiled for (default: the host's). */
@@ -224,7 +230,19 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     objectBtf = undefined;
   }
   // Set only in an object whose probes read it, as the loader does.
-  const globals = options.targetPid !== undefined && readsTargetPid(object.maps) ? { ...options.globals, [TARGET_PID_VARIABLE]: options.targetPid! } : options.globals;
+  let globals = options.targetPid !== undefined && readsTargetPid(object.maps) ? { ...options.globals, [TARGET_PID_VARIABLE]: options.targetPid! } : options.globals;
+  // kaddr()'s symbols: the addresses the test gives, as the loader reads them from /proc/kallsyms.
+  for (const symbol of kaddrSymbols(object.maps)) {
+    const address = options.kernelSymbols?.[symbol];
+    if (address === undefined) throw new SimulationError(`kaddr("${symbol}") names a kernel symbol the simulation was not given an address for: simulate(probe, { kernelSymbols: { ${symbol}: 0xffffffff81000000n } })`, "object");
+    globals = { ...globals, [`${KADDR_PREFIX}${symbol}`]: address };
+  }
+  // uaddr()'s: by "binary:symbol", as the loader reads them from the binary.
+  for (const u of uaddrSymbols(object.maps)) {
+    const address = options.userSymbols?.[`${u.binary}:${u.symbol}`];
+    if (address === undefined) throw new SimulationError(`uaddr("${u.binary}", "${u.symbol}") names a symbol the simulation was not given an address for: simulate(probe, { userSymbols: { "${u.binary}:${u.symbol}": 0x404018 } })`, "object");
+    globals = { ...globals, [u.variable]: address };
+  }
   if (globals) applyGlobals(object, objectBtf, globals);
 
   // Link first, as the loader does: relocation problems should name the program, not a map.

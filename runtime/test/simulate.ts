@@ -694,9 +694,9 @@ export class Simulation {
       if (!types?.actions) return [];
       const table = new ActionTable(types.actions, types.printf, types.times);
       // printf's %s of a kstack()/ustack(): the simulated stack's instruction pointers, as the test gave them.
-      // ksym(): the address in hex, since the simulated kernel has no symbols.
+      // ksym() and usym(): the address in hex, since the simulated kernel and processes have no symbols.
       // A kernel enum's value: its enumerator in the simulation's kernel BTF (the `btf` option).
-      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
+      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, usym: (_pid, address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
       // time(): the `realtime` option's clock, moved on as far as the simulated one since the start.
       if (this.options.realtime !== undefined) {
         const start = Number(this.options.realtime);
@@ -776,7 +776,7 @@ function checkFiring(options: KprobeOptions & RetprobeOptions, valid: Readonly<R
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
   tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true, realtime: true,
-  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, name: true, backend: true,
+  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, kernelSymbols: true, userSymbols: true, name: true, backend: true,
 } as const satisfies Record<keyof SimulateOptions, true>;
 
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
@@ -793,6 +793,11 @@ function checkOptions(options: SimulateOptions): void {
     throw usage(`simulate() option realtime is the wall clock at the start, a Date or milliseconds since the epoch, not ${shown(options.realtime)}`);
   }
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
+  for (const [option, example] of [["kernelSymbols", "{ do_unlinkat: 0xffffffff816d2cd0n }"], ["userSymbols", '{ "/opt/app:counter": 0x404018 }']] as const) {
+    const symbols = options[option];
+    const bad = symbols === undefined ? undefined : typeof symbols !== "object" || symbols === null || Array.isArray(symbols) ? [] : Object.entries(symbols).find(([, a]) => typeof a !== "bigint" && !Number.isSafeInteger(a));
+    if (bad) throw usage(`simulate() option ${option} gives addresses by symbol name, ${example}, not ${shown(bad.length ? bad[1] : symbols)}${bad.length ? ` for ${bad[0]}` : ""}`);
+  }
 }
 
 /** A uprobe, uretprobe or USDT program: attached to one process when there is a target (perf_event_open's pid). */

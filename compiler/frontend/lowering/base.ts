@@ -3,7 +3,7 @@
 // a layer calls what a later one implements through the abstract methods below.
 
 import type * as TS from "typescript";
-import { FunctionBuilder, type BinOp, type Block, type CallArg, type IntType, type Layout, type Loc, type StackAddr, type VReg } from "../../ir/index.js";
+import { FunctionBuilder, type BinOp, type Block, type CallArg, type IntType, type Layout, type Loc, type Operand, type StackAddr, type VReg } from "../../ir/index.js";
 import type { TracepointField } from "../tracepoints.js";
 import type { LoweringContext } from "./context.js";
 import type { Binding, MapInfo, Ref, Val } from "./values.js";
@@ -66,6 +66,7 @@ export abstract class LoweringBase {
   abstract storeInt(r: Ref, v: Val, node: TS.Node): void;
   abstract chunks(dst: Ref, size: number, node: TS.Node, src?: Ref): void;
   abstract zero(r: Ref, node: TS.Node): void;
+  abstract clampLength(v: Val, max: bigint, length: TS.Node): Operand;
   abstract elementAt(base: Ref, i: Val, index: TS.Expression, node: TS.Node): Ref;
   abstract tryRef(e: TS.Expression): Ref | undefined;
   abstract materialize(e: TS.Expression, layout: Layout, node: TS.Node): Ref;

@@ -55,9 +55,14 @@ export abstract class CallLowering extends KernelReadLowering {
       this.fb.emit({ op: "mov", dst, src: this.convert(this.value(e.arguments[0]!), U64).op });
       return { op: dst };
     }
+    if (name === "usym") return this.fail(e, Code.UnsupportedCall, "usym() gives a UserSymbol (an address and its process), not an integer: count by it (`calls.increment(usym(fn))` in a map keyed by UserSymbol), keep it in a struct field, or print it with printf's %s");
+    if (name === "buf" || name === "kbuf") return this.fail(e, Code.UnsupportedCall, `${name}() gives bytes for printf's %r: printf("%r\\n", ${name}(p, 16))`);
     if (name === "exit") return this.exitRun(e);
     if (name === "time") return this.time(e);
+    if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, 'macaddr() gives a MAC address\'s text for printf\'s %s: printf("%s\\n", macaddr(addr))');
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
+    if (name === "kaddr") return this.kaddr(e);
+    if (name === "uaddr") return this.uaddr(e);
     if (name === "targetPid") {
       if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
       // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -75,6 +80,38 @@ export abstract class CallLowering extends KernelReadLowering {
     if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, `${name}() takes no arguments`);
     const dst = this.fb.vreg(helper!.type);
     this.fb.emit({ op: "call", helper: helper!.id, args: [], dst, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * kaddr("symbol"), bpftrace's kaddr(): the symbol's address in the running kernel, a `.rodata` u64 the loader writes
+   * from /proc/kallsyms before loading (a symbol it lacks fails the load, naming it), so the verifier sees a constant.
+   */
+  kaddr(e: TS.CallExpression): Val {
+    const [arg] = e.arguments;
+    const symbol = arg && e.arguments.length === 1 ? this.formatText(arg) : undefined;
+    if (symbol === undefined) return this.fail(arg ?? e, Code.UnsupportedCall, 'kaddr() takes a kernel symbol\'s name, a string literal (or a module-level string constant): kaddr("jiffies")');
+    // The name becomes part of a BTF variable's, which the kernel takes as a C identifier.
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(symbol)) this.fail(arg!, Code.UnsupportedCall, `kaddr() takes a symbol's name as /proc/kallsyms lists it, a C identifier, not ${JSON.stringify(symbol)}`);
+    const address = this.fb.vreg(PTR);
+    this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.kaddr(symbol), loc: this.locOf(e) });
+    const dst = this.fb.vreg(U64);
+    this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * uaddr(binary, "symbol"), bpftrace's uaddr(): the symbol's address in a position-dependent executable, a `.rodata`
+   * u64 the loader writes from the file's symbol tables before loading (the names beside it, for the loader).
+   */
+  uaddr(e: TS.CallExpression): Val {
+    const [binary, symbol] = e.arguments.map((a) => this.formatText(a));
+    if (e.arguments.length !== 2 || binary === undefined || symbol === undefined) return this.fail(e, Code.UnsupportedCall, 'uaddr() takes a binary and a symbol\'s name, string literals (or module-level string constants): uaddr("/usr/local/bin/app", "counter")');
+    if (!binary || !symbol || binary.includes("\0") || symbol.includes("\0")) this.fail(e, Code.UnsupportedCall, "uaddr()'s binary and symbol are names, not empty and without NUL characters");
+    const address = this.fb.vreg(PTR);
+    this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.uaddr(binary, symbol), loc: this.locOf(e) });
+    const dst = this.fb.vreg(U64);
+    this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
     return { op: dst };
   }
 

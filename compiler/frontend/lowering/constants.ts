@@ -1,8 +1,8 @@
 // Lowering's fixed numbers and shapes: the kernel's map types and flags, the maps tsbpf adds, and the limits it holds
 // a file to.
 
-import { ACTIONS_RING, type Aggregate } from "../../btf/tags.js";
-import { I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
+import { ACTIONS_RING, USYM_STRUCT, type Aggregate } from "../../btf/tags.js";
+import { I32, I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import type { MapClass } from "./values.js";
 
@@ -95,12 +95,17 @@ export const PRINTED_STRING = { kind: "str", size: 64, align: 1 } as const satis
 export const UNROLLED_STRING_COMPARE = 16;
 
 /** The unsigned type a load of each size gives. */
+/** usym()'s value: a user address and the tgid of the process it was taken in, a struct readers print by name. */
+export const USER_SYMBOL_LAYOUT = { kind: "struct", name: USYM_STRUCT, fields: [{ name: "address", offset: 0, layout: { kind: "int", type: U64, size: 8, align: 8 } }, { name: "pid", offset: 8, layout: { kind: "int", type: U64, size: 8, align: 8 } }], size: 16, align: 8 } as const satisfies Layout;
+
 export const UNSIGNED_OF_SIZE = { 1: U8, 2: U16, 4: U32, 8: U64 } as const;
 
 export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
   pidTgid: { id: Helper.get_current_pid_tgid, type: U64 },
   uidGid: { id: Helper.get_current_uid_gid, type: U64 },
   cgroupId: { id: Helper.get_current_cgroup_id, type: U64 },
+  jiffies: { id: Helper.jiffies64, type: U64 },
+  numaNodeId: { id: Helper.get_numa_node_id, type: I32 },
   ktimeNs: { id: Helper.ktime_get_ns, type: U64 },
   smpProcessorId: { id: Helper.get_smp_processor_id, type: U32 },
   prandomU32: { id: Helper.get_prandom_u32, type: U32 },
@@ -112,3 +117,6 @@ export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
  * each call the next twice would otherwise be copied for minutes (2^20 bodies for 20 of them).
  */
 export const MAX_INLINED_CALLS = 1_000;
+
+/** The most bytes buf() and kbuf() read for printf's %r. */
+export const MAX_BUF = 1024;

@@ -4,6 +4,7 @@ import type * as TS from "typescript";
 import { BOOL, I64, PTR, U32, U64, U8, fits, typeName, type CallArg, type Layout, type Operand, type StackAddr, type VReg } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
+import { USER_SYMBOL_LAYOUT } from "./constants.js";
 import { MapLowering } from "./maps.js";
 import { aLayout, imm, outOfRange, sameLayout, withArticle } from "./types.js";
 import { Abort, type MapInfo, type Ref, type Val } from "./values.js";
@@ -322,6 +323,11 @@ export abstract class MemoryLowering extends MapLowering {
       if (n < 0n || n > max) this.fail(length, Code.OutOfRange, `a length of ${n} bytes is outside ${aLayout(layout)} (0 to ${max})`);
       return imm(n, U32);
     }
+    return this.clampLength(v, max, length);
+  }
+
+  /** A length known only at run time, clamped to [0, max] where the verifier sees it so (a negative signed one is 0). */
+  override clampLength(v: Val, max: bigint, length: TS.Node): Operand {
     const n = this.fb.vreg(U64);
     this.fb.emit({ op: "mov", dst: n, src: this.convert(v, v.op.type.signed ? I64 : U64).op, loc: this.locOf(length) });
     const [clamp, done] = [this.fb.newBlock(), this.fb.newBlock()];
@@ -442,6 +448,23 @@ export abstract class MemoryLowering extends MapLowering {
     this.chunks(dst, l.size, e, src);
   }
 
+  /**
+   * usym(address): the address and the current process's tgid in a 16-byte value, as bpftrace keeps them: naming a
+   * user address takes that process's mappings, which the reader looks up by the tgid.
+   */
+  userSymbol(e: TS.CallExpression): Ref {
+    if (e.arguments.length !== 1) this.fail(e, Code.UnsupportedCall, "usym() takes one user address: usym(routine)");
+    if (this.runsOnce) this.fail(e, Code.UnsupportedCall, `usym() names an address of the process a probe interrupted, and a ${this.runsOnce}() handler runs in tsbpf run itself`);
+    const address = this.convert(this.value(e.arguments[0]!), U64);
+    const into = this.stackTemp(USER_SYMBOL_LAYOUT, e);
+    const [addressField, pidField] = USER_SYMBOL_LAYOUT.fields.map((f) => ({ ...into, layout: f.layout, offset: f.offset }));
+    this.storeInt(addressField!, address, e);
+    const pidTgid = this.fb.vreg(U64);
+    this.fb.emit({ op: "call", helper: Helper.get_current_pid_tgid, args: [], dst: pidTgid, loc: this.locOf(e) });
+    this.storeInt(pidField!, this.binary("shr", { op: pidTgid }, { op: imm(32n, U64) }, e), e);
+    return into;
+  }
+
   /** lookup() and reserve(): a pointer the caller must test for null. */
   /**
    * `ring.output({...})` of a record larger than OUTPUT_IN_PLACE: built in a reservation, as reserve() and submit()
@@ -502,6 +525,7 @@ export abstract class MemoryLowering extends MapLowering {
 
   /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */
   memoryCall(e: TS.CallExpression): Ref | undefined {
+    if (this.cx.builtin(e.expression) === "usym") return this.userSymbol(e);
     // An integer read is a value (value() emits it): emitting it here too would call the helper twice.
     const read = this.readCall(e);
     if (read) return read.layout.kind === "int" ? undefined : this.memoryRead(e);

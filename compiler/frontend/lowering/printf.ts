@@ -2,7 +2,7 @@
 
 import type * as TS from "typescript";
 import { ACTIONS, droppedCounterName } from "../../btf/tags.js";
-import { I32, I64, MAX_STACK_FRAMES, PTR, U32, U64, U8, type Block, type Layout, type MapDef, type Operand, type VReg } from "../../ir/index.js";
+import { I32, I64, MAX_STACK_FRAMES, PTR, U32, U64, U8, typeName, type Block, type Layout, type MapDef, type Operand, type VReg } from "../../ir/index.js";
 import {
   argKind,
   checkTimeFormat,
@@ -16,9 +16,9 @@ import {
 } from "../../ir/printf.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
-import { ACTIONS_MAP, ACTION_RECORD, COMM_LAYOUT, MAP_TYPES, PRINTED_STRING, PRINTF_RING_BYTES } from "./constants.js";
+import { ACTIONS_MAP, ACTION_RECORD, COMM_LAYOUT, MAP_TYPES, MAX_BUF, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
 import { PrintkLowering } from "./printk.js";
-import { aLayout, imm } from "./types.js";
+import { aLayout, imm, withArticle } from "./types.js";
 import type { PrintfArg, Ref, Val } from "./values.js";
 
 export abstract class PrintfLowering extends PrintkLowering {
@@ -77,9 +77,12 @@ export abstract class PrintfLowering extends PrintkLowering {
         c.spec = t.ptr ? "p" : t.signed ? "d" : "u";
         return this.printfInt(v, x);
       }
+      if (argKind(c) === "bytes") return this.bytes(x, c);
       if (argKind(c) === "str") {
         const address = this.ntop(x);
         if (address) return address;
+        const mac = this.macaddr(x);
+        if (mac) return mac;
         // probe()'s id (a ProbeName): tsbpf run prints the probe's name.
         const type = this.checker.getTypeAtLocation(x);
         if (type.getProperty("__tsbpfProbeName")) {
@@ -89,6 +92,16 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (type.getProperty("__tsbpfKsym")) {
           const value = this.value(x);
           return { spec: "ksym", layout: this.cx.intLayout(U64), fill: (dst) => this.storeInt(dst, value, x) };
+        }
+        // usym()'s address and process: tsbpf run prints the function it is in within that process.
+        if (type.getProperty("__tsbpfUsym")) {
+          const src = this.tryRef(x);
+          if (!src) return this.fail(x, Code.BadPrintk, `%${c.spec} of a UserSymbol takes usym(address) or a value it gave`);
+          return { spec: "usym", layout: USER_SYMBOL_LAYOUT, fill: (dst) => this.chunks(dst, USER_SYMBOL_LAYOUT.size, x, src) };
+        }
+        if (type.getProperty("__tsbpfBuf")) {
+          const fixed = formatText(pieces.map((p) => (p === c ? { ...c, spec: "r" } : p)));
+          return this.fail(x, Code.BadPrintk, `%s prints a string, and buf()'s bytes print with %r: printf(${JSON.stringify(fixed)}, ${values.map((v) => v.getText(this.file)).join(", ")})`);
         }
         // A kstack()/ustack() id: tsbpf run prints the stack's frames, as bpftrace's printf("%s", kstack).
         if (type.getProperty("__tsbpfStack")) {
@@ -184,10 +197,11 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (this.ts.isTemplateExpression(x)) add(x);
         else {
           const type = this.checker.getTypeAtLocation(x);
-          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfStack"].some((p) => type.getProperty(p));
+          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack"].some((p) => type.getProperty(p));
           const text = named || members(type).some((m) => m.flags & this.ts.TypeFlags.StringLike);
-          const c: Conversion = { spec: text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
-          if (!text) byType.add(c);
+          const bytes = !!type.getProperty("__tsbpfBuf");
+          const c: Conversion = { spec: bytes ? "r" : text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
+          if (!text && !bytes) byType.add(c);
           pieces.push(c);
           values.push(x);
         }
@@ -236,6 +250,65 @@ export abstract class PrintfLowering extends PrintkLowering {
     if (src && src.layout.kind !== "int") return this.fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not ${aLayout(src.layout)}`);
     const value = this.convert(this.value(arg), U32);
     return { spec: "n4", layout: this.cx.intLayout(U32), fill: (dst) => this.storeInt(dst, value, arg) };
+  }
+
+  /**
+   * macaddr(addr) as a printf value (bpftrace's macaddr()): an Arr<u8, 6> (or a Str<6>) copied into the record, which
+   * tsbpf run writes as `AA:BB:CC:DD:EE:FF`. Undefined for any other expression.
+   */
+  macaddr(x: TS.Expression): PrintfArg | undefined {
+    if (!this.ts.isCallExpression(x) || this.cx.builtin(x.expression) !== "macaddr") return undefined;
+    if (x.arguments.length !== 1) return this.fail(x, Code.UnsupportedCall, "macaddr() takes one address");
+    // A cast (`as any`, which TypeScript needs for an array of another length) is looked through.
+    let arg = x.arguments[0]!;
+    while (this.ts.isAsExpression(arg) || this.ts.isParenthesizedExpression(arg)) arg = arg.expression;
+    const src = this.tryRef(arg);
+    const bytes = src && ((src.layout.kind === "array" && src.layout.element.size === 1) || src.layout.kind === "str") && src.layout.size === 6;
+    if (!src || !bytes) return this.fail(arg, Code.BadPrintk, `macaddr() takes a MAC address's 6 bytes, an Arr<u8, 6> (readUser<Arr<u8, 6>>(p) or readKernel<Arr<u8, 6>>(p) reads them at a pointer), not ${src ? aLayout(src.layout) : `\`${arg.getText(this.file)}\``}`);
+    const layout = src.layout;
+    return { spec: "m6", layout, fill: (dst) => this.chunks(dst, 6, arg, src) };
+  }
+
+  /**
+   * %r's buf(p, length) or kbuf(p, length), bpftrace's buf(): a u32 count and the bytes read, probe-read straight into the
+   * record. A constant length is the room; one known at run time is clamped to the room, `max` (64 by default).
+   */
+  bytes(x: TS.Expression, c: Conversion): PrintfArg {
+    const name = this.ts.isCallExpression(x) ? this.cx.builtin(x.expression) : undefined;
+    if (name !== "buf" && name !== "kbuf") return this.fail(x, Code.BadPrintk, `%${c.spec} prints the bytes buf(p, length) reads from user memory, or kbuf(p, length) from kernel memory, not \`${x.getText(this.file)}\``);
+    const call = x as TS.CallExpression;
+    const [pointer, length, max] = call.arguments;
+    if (!pointer || !length || call.arguments.length > 3) return this.fail(call, Code.UnsupportedCall, `${name}() takes a pointer, a length in bytes and, for a length known only at run time, the most it reads: ${name}(p, 16), ${name}(p, n, 256)`);
+    const p = this.value(pointer);
+    if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) this.fail(pointer, Code.PointerAccess, `${name}() reads at an address: \`${pointer.getText(this.file)}\` is ${withArticle(typeName(p.op.type))}, too narrow for one (use a Ptr or a u64)`);
+    const constant = (e: TS.Expression, what: string): number => {
+      const v = this.value(e);
+      const n = v.op.kind === "imm" ? BigInt.asIntN(64, v.op.value) : undefined;
+      if (n === undefined || n < 1n || n > BigInt(MAX_BUF)) return this.fail(e, Code.OutOfRange, `${what} must be a constant from 1 to ${MAX_BUF}${n === undefined ? "" : `, not ${n}`}`);
+      return Number(n);
+    };
+    const n = this.value(length);
+    let room: number;
+    let count: Operand;
+    if (n.op.kind === "imm") {
+      if (max) this.fail(max, Code.UnsupportedCall, `${name}()'s third argument bounds a length known only at run time; ${length.getText(this.file)} is a constant`);
+      room = constant(length, `${name}()'s length`);
+      count = imm(BigInt(room), U32);
+    } else {
+      room = max ? constant(max, `${name}()'s most bytes`) : PRINTED_STRING.size;
+      count = this.clampLength(n, BigInt(room), length);
+    }
+    const data: Layout = { kind: "array", element: { kind: "int", type: U8, size: 1, align: 1 }, length: room, size: room, align: 1 };
+    const layout: Layout = { kind: "struct", name: "tsbpf_buf", fields: [{ name: "count", offset: 0, layout: this.cx.intLayout(U32) }, { name: "data", offset: 4, layout: data }], size: 4 + room, align: 4 };
+    const helper = name === "buf" ? Helper.probe_read_user : Helper.probe_read_kernel;
+    return {
+      spec: `r${room}`,
+      layout,
+      fill: (dst) => {
+        this.storeInt({ ...dst, layout: this.cx.intLayout(U32) }, { op: count }, x);
+        this.fb.emit({ op: "call", helper, args: [this.addrOf({ ...dst, layout: data, offset: dst.offset + 4 }, x), count, p.op], loc: this.locOf(x) });
+      },
+    };
   }
 
   /** time(format), bpftrace's time(): tsbpf run prints the current local time in strftime's format (default "%H:%M:%S\n"). */

@@ -1,6 +1,6 @@
 // The .rodata a file builds: deduplicated format strings and the parameters the loader may set.
 
-import { I8, TARGET_PID_VARIABLE, U32, type IntType, type RodataVar } from "../../ir/index.js";
+import { I8, KADDR_PREFIX, TARGET_PID_VARIABLE, U32, U64, UADDR_PREFIX, type IntType, type RodataVar } from "../../ir/index.js";
 
 /** Rodata strings, deduplicated. */
 export class Rodata {
@@ -24,6 +24,26 @@ export class Rodata {
   /** Where targetPid()'s u32 is (4-byte aligned, added on first use). */
   targetPid(): number {
     return (this.pid ??= this.int(TARGET_PID_VARIABLE, U32, 0n));
+  }
+  private readonly kaddrs = new Map<string, number>();
+  /** Where kaddr(symbol)'s u64 is, which the loader sets to the symbol's address (added on first use). */
+  kaddr(symbol: string): number {
+    let at = this.kaddrs.get(symbol);
+    if (at === undefined) this.kaddrs.set(symbol, (at = this.int(`${KADDR_PREFIX}${symbol}`, U64, 0n)));
+    return at;
+  }
+  private readonly uaddrs = new Map<string, number>();
+  /** Where uaddr(binary, symbol)'s u64 is, which the loader sets to the symbol's address, with the names beside it. */
+  uaddr(binary: string, symbol: string): number {
+    const key = `${binary}\0${symbol}`;
+    let at = this.uaddrs.get(key);
+    if (at === undefined) {
+      const k = this.uaddrs.size;
+      this.uaddrs.set(key, (at = this.int(`${UADDR_PREFIX}${k}`, U64, 0n)));
+      const names = new TextEncoder().encode(`${key}\0`);
+      this.chars(`${UADDR_PREFIX}${k}_name`, names, names.length);
+    }
+    return at;
   }
   /** A global integer the loader may set (naturally aligned), holding `value` in the object; its offset. */
   int(name: string, type: IntType, value: bigint): number {

@@ -17,6 +17,7 @@ import {
   type IntType,
   type Layout,
 } from "../../ir/index.js";
+import { USYM_STRUCT } from "../../btf/tags.js";
 import type { KernelArray, KernelScalar } from "../kernel-types.js";
 import { MAX_LOOP_ITERATIONS } from "./constants.js";
 import type { Val } from "./values.js";
@@ -90,7 +91,8 @@ export function describeLayout(l: Layout): string {
     case "int": return typeName(l.type);
     case "str": return `Str<${l.size}>`;
     case "array": return `Arr<${describeLayout(l.element)}, ${l.length}>`;
-    case "struct": return `struct ${l.name}`;
+    // usym()'s value goes by its name in "tsbpf", not by its BTF struct's.
+    case "struct": return l.name === USYM_STRUCT ? "UserSymbol (usym(), printed with printf's %s)" : `struct ${l.name}`;
   }
 }
 
