@@ -238,7 +238,7 @@ export class LoadedObject {
  * The values to write into global variables: the ones given, targetPid()'s when the object reads it, and each kaddr()'s
  * address from /proc/kallsyms (`kallsyms` gives the text, for tests).
  */
-function withTargetPid(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined, kallsyms: () => string = readKallsyms): ReadonlyMap<string, GlobalValue> {
+function globalValues(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined, kallsyms: () => string = readKallsyms): ReadonlyMap<string, GlobalValue> {
   const values = new Map(given ?? []);
   if (pid !== undefined && readsTargetPid(spec.maps)) values.set(TARGET_PID_VARIABLE, BigInt(pid));
   const symbols = kaddrSymbols(spec.maps);
@@ -308,7 +308,7 @@ export function loadObject(sys: Sys, spec: ObjectSpec, options: LoadOptions = {}
     if (store && (kept?.core !== core || kept?.hooks.size !== hookIds.size)) store.write({ core, hooks: hookIds });
     const externs = spec.externs.length > 0 ? resolveExterns(spec, { ...hostExterns(), ...options.externs }, loaded.warnings) : undefined;
     const linked = chosen.map((p) => linkProgram(spec, p, core, externs));
-    const globals = withTargetPid(spec, options.globals, options.targetPid);
+    const globals = globalValues(spec, options.globals, options.targetPid);
     const initial = globals.size ? setGlobals(spec.maps, globals, objectBtf(spec), fromTypeScript(spec)) : undefined;
     loaded.btfFd = loadBtf(sys, spec, loaded, options.btfFeatures);
     const fds: number[] = [];
