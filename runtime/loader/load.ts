@@ -236,13 +236,13 @@ export class LoadedObject {
 
 /**
  * The values to write into global variables: the ones given, targetPid()'s when the object reads it, and each kaddr()'s
- * address from /proc/kallsyms (`kallsyms` gives the text, for tests).
+ * address from /proc/kallsyms.
  */
-function globalValues(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined, kallsyms: () => string = readKallsyms): ReadonlyMap<string, GlobalValue> {
+function globalValues(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> | undefined, pid: number | undefined): ReadonlyMap<string, GlobalValue> {
   const values = new Map(given ?? []);
   if (pid !== undefined && readsTargetPid(spec.maps)) values.set(TARGET_PID_VARIABLE, BigInt(pid));
   const symbols = kaddrSymbols(spec.maps);
-  if (symbols.length) for (const [name, address] of kernelAddresses(symbols, kallsyms())) values.set(`${KADDR_PREFIX}${name}`, address);
+  if (symbols.length) for (const [name, address] of kernelAddresses(symbols, readKallsyms())) values.set(`${KADDR_PREFIX}${name}`, address);
   for (const u of uaddrSymbols(spec.maps)) values.set(u.variable, userAddress(u.binary, u.symbol, pid));
   return values;
 }
