@@ -744,8 +744,12 @@ export const unlinks = tracepoint("syscalls", "sys_enter_unlinkat", () => {
     const run = tsbpf(["run", file, "-c", `rm -f ${names}`]);
     assert.equal(await run.exited, 0, run.stderr());
     const printed = run.stdout().split("\n").filter((l) => /: an unlinkat by the command of a burst, \d+$/.test(l)).length;
-    assert.equal(printed, 10_000, run.stderr());
-    assert.doesNotMatch(run.stderr(), /bpf_printk lines lost/);
+    // Other programs' bpf_printk lines share the instance's buffer: while tests run beside this one they may overwrite
+    // some of these, which the run must then count. Every line is printed or counted, and none is left unread.
+    const lost = /^bpf_printk lines lost: (\d+) overwritten in the trace buffer before they were read \(the reader fell behind\)(, \d+ still in it at the stop)?$/m.exec(run.stderr());
+    assert.equal(lost?.[2], undefined, run.stderr().slice(-300));
+    assert.ok(printed <= 10_000 && printed + Number(lost?.[1] ?? 0) >= 10_000, `${printed} printed; ${run.stderr().slice(-300)}`);
+    if (!lost) assert.equal(printed, 10_000);
   });
 
   it("what the probes print after exit() is left out, as bpftrace leaves it out; end() still prints", async () => {
