@@ -9,7 +9,7 @@ import { globRegExp } from "../../compiler/glob.js";
 import { splitUprobeTarget } from "../loader/elfsym.js";
 import type { CValue } from "./layout.js";
 import { usage } from "./errors.js";
-import { probeText, type RecordedProbe } from "./recorded-probe.js";
+import { pointsToText, probeText, type RecordedProbe } from "./recorded-probe.js";
 import { shown } from "./check.js";
 import type { FireResult, Simulation } from "./simulate.js";
 import { cString, type SimKernel } from "../vm/kernel.js";
@@ -120,7 +120,8 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
   const p = hit.probe;
   if (p.kind === "tracepoint") {
     const fields: Record<string, CValue> = { ...hit.fields };
-    for (const f of sim.tracepointLayout(p.group, p.name).fields) {
+    const layout = sim.tracepointLayout(p.group, p.name);
+    for (const f of layout.fields) {
       // The field's type, not its text, says whether a recorded string is text ("0123" stays "0123") or an integer.
       const v = fields[f.name];
       const text = f.dataLoc || (f.type === "char" && f.arrayLength !== undefined);
@@ -128,9 +129,11 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
       else if (!text && typeof v === "string" && /^-?\d+$/.test(v)) fields[f.name] = BigInt(v);
     }
     for (const [name, s] of Object.entries(hit.strings ?? {})) {
-      // A NULL pointer stays NULL; a string the kernel could read is placed where the pointer now points.
+      // A NULL pointer stays NULL; a string the kernel could read is placed where the pointer now points. Text an older
+      // recorder read through a pointer to pointers (execve's argv) was their bytes: the pointer stays unreadable.
       const recorded = BigInt(fields[name] as number | bigint);
-      if (recorded === 0n) continue;
+      const field = layout.fields.find((f) => f.name === name);
+      if (recorded === 0n || (field !== undefined && !pointsToText(field.type))) continue;
       fields[name] = stringsOf(sim).place(p.group === "syscalls" ? "user" : "kernel", recorded, s);
     }
     return sim.tracepoint(p.group, p.name, fields, task);

@@ -228,3 +228,20 @@ test("readRecording gives the maps the run printed, so a replay's maps compare w
   const slots = sim.map("latency").toArray().flatMap((n, k) => (n ? [[k, Number(n)]] : []));
   assert.deepEqual(slots, buckets.map((b) => [Math.log2(b.min) + 1, b.count]));
 });
+
+test("an execve's argv and envp (char *const *: arrays of pointers, not text) are not recorded as strings, and a recording that has them replays them unreadable", async () => {
+  const formats = { "syscalls/sys_enter_execve": fixtureFormat("syscalls", "sys_enter_execve")! };
+  const tracepointFormat = (g: string, n: string) => formats[`${g}/${n}` as keyof typeof formats];
+  const spec = openObject(compile("examples/execargs.ts", { tracepointFormat }).object);
+  const recorder = recorderSource(spec.programs.map((p) => p.attach), tracepointFormat);
+  assert.match(recorder.text, /h\.s_filename = readUserStr\(ctx\.filename\)/);
+  assert.doesNotMatch(recorder.text, /s_argv|s_envp/);
+
+  // An older recorder read the pointer arrays' bytes as text; replayed, the probe read them as argv's pointers.
+  const probe = { kind: "tracepoint", group: "syscalls", name: "sys_enter_execve" };
+  const fields = { __syscall_nr: 59, filename: 140000000000, argv: 140000000100, envp: 140000000200 };
+  const strings = { filename: "/usr/bin/cat", argv: "\u00b0\u00a0\\\u00e9\u00ff\u007f", envp: "\u0017\u00e0\\\u00e9\u00ff\u007f" };
+  const sim = await simulate("examples/execargs.ts", { tracepointFormats: formats });
+  replay(sim, line({ kind: "hit", probe, time: "1", cpu: 0, pid: 3, tgid: 3, uid: 0, gid: 0, comm: "sh", fields, strings }));
+  assert.deepEqual(sim.events("execs"), [{ pid: 3, argc: 0, comm: "sh", args: ["", "", "", "", "", ""] }]);
+});
