@@ -11,6 +11,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, type TracepointField, type TracepointFormat } from "../compiler/frontend/tracepoints.js";
 import type { AttachTarget } from "../runtime/loader/object.js";
+import type { GlobalValue } from "../runtime/loader/globals.js";
 import { openObject } from "../runtime/loader/session.js";
 import { pointsToText, type RecordedProbe } from "../runtime/test/recorded-probe.js";
 import { toJson } from "./report.js";
@@ -270,6 +271,13 @@ export class Recording {
     else if (p.probe.retprobe) line.ret = exact(h.ret);
     else line.args = Array.from({ length: ARGS }, (_, k) => exact(h[`a${k}`]));
     this.write(line);
+  }
+
+  /** How the run was made, which a replay needs to see what it saw: its --command or --pid process and its --set texts. */
+  run(targetPid: number | undefined, globals: ReadonlyMap<string, GlobalValue> | undefined): void {
+    if (targetPid === undefined && !globals?.size) return;
+    const set = globals?.size ? { set: Object.fromEntries([...globals].map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)])) } : {};
+    this.write({ kind: "run", ...(targetPid !== undefined ? { targetPid } : {}), ...set });
   }
 
   /** Something the run printed: a printk line, an event (or a count of lost ones), a map. */

@@ -33,6 +33,8 @@ import {
 } from "../loader/index.js";
 import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
 import { KCONFIG_SECTION, POISON_KFUNC_BASE, type ExternValue, type ResolvedExterns } from "../loader/externs.js";
+import { setGlobals } from "../loader/globals.js";
+import { GlobalValueError } from "../loader/errors.js";
 import { SimulationError, usage } from "./errors.js";
 import { shown } from "./check.js";
 import { createMap, MapView } from "./maps.js";
@@ -53,6 +55,11 @@ export interface LoadOptions {
   tracefs?: string;
   /** Initial values of global variables (.rodata, .data, .bss) by name, set before loading, as a libbpf skeleton does. */
   globals?: Readonly<Record<string, CValue>>;
+  /**
+   * Global variables' values as text, by name, read as `tsbpf run --set NAME=TEXT` reads them (`{ minMs: "10" }`, an
+   * array's elements comma-separated): what a recording's `run.set` holds. Applied after `globals`.
+   */
+  set?: Readonly<Record<string, string>>;
   /** What a probe's targetPid() gives, as `tsbpf run --command`/`--pid` sets it (default 0, no target). */
   targetPid?: number;
   /** Object name (prefix of global data map names); default from the file name. */
@@ -193,6 +200,18 @@ function applyGlobals(spec: ObjectSpec, btf: Btf | undefined, globals: Readonly<
   }
 }
 
+/** Writes --set texts into the data maps' initial images through the loader's own reading of them. */
+function applySet(spec: ObjectSpec, btf: Btf | undefined, set: Readonly<Record<string, string>>): void {
+  let images: Map<string, Uint8Array>;
+  try {
+    images = setGlobals(spec.maps, new Map(Object.entries(set)), btf, true);
+  } catch (e) {
+    if (e instanceof GlobalValueError) throw usage(`set: ${e.message}`);
+    throw e;
+  }
+  for (const [name, image] of images) spec.maps.find((m) => m.name === name)!.initial = image;
+}
+
 /** The BTF type of global `name` in data section `section`. */
 export function variableType(btf: Btf, section: string, name: string): number | undefined {
   try {
@@ -226,6 +245,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
   // Set only in an object whose probes read it, as the loader does.
   const globals = options.targetPid !== undefined && readsTargetPid(object.maps) ? { ...options.globals, [TARGET_PID_VARIABLE]: options.targetPid! } : options.globals;
   if (globals) applyGlobals(object, objectBtf, globals);
+  if (options.set) applySet(object, objectBtf, options.set);
 
   // Link first, as the loader does: relocation problems should name the program, not a map.
   let core: CoreResolutions | undefined;

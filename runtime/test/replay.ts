@@ -51,6 +51,11 @@ export interface Recording {
    * prints without its `map`, such as `{ entries: [{ key, value }] }` or `{ histogram: [{ bucket, min, max, count }] }`.
    */
   maps: Map<string, Record<string, unknown>[]>;
+  /**
+   * How the run was made, as simulate()'s options take it (`simulate(file, { ...recording.run })`): the process of its
+   * --command or --pid (`targetPid`) and the text of its --set values (`set`). Absent from recordings of older tsbpf.
+   */
+  run?: { targetPid?: number; set?: Record<string, string> };
 }
 
 /** The list under `key`, added empty when there is none. */
@@ -74,6 +79,7 @@ export function readRecording(source: string): Recording {
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw usage(`recording line ${i + 1} is not a JSON object: ${line.slice(0, 80)}`);
     if (value.kind === "hit") out.hits.push(hitOf(value, i + 1));
+    else if (value.kind === "run") out.run = runOf(value, i + 1);
     else if (value.kind === "printk" && typeof value.message === "string") out.printk.push({ message: value.message, pid: Number(value.pid), task: String(value.task) });
     else if (value.kind === "event") listed(out.events, String(value.map)).push(value.value);
     else if (value.kind === "map" && typeof value.map === "string") {
@@ -95,6 +101,11 @@ export function replay(sim: Simulation, recording: string | Recording, options: 
   }
   if (options.filter !== undefined && typeof options.filter !== "function") throw usage(`replay()'s filter must be a function of a hit, not ${shown(options.filter)}`);
   const rec = typeof recording === "string" ? readRecording(recording) : recording;
+  // A probe filtering by targetPid() saw only the target's hits as its own: without the target it would take them all.
+  const target = rec.run?.targetPid;
+  if (target !== undefined && sim.readsTargetPid && sim.targetPid !== target) {
+    throw usage(`the recording was made with --command or --pid, process ${target}: simulate(..., { targetPid: ${target} }) as that run set it (the simulation's targetPid() is ${sim.targetPid}); simulate(..., { ...recording.run }) also gives its --set values`);
+  }
   const fired: { hit: RecordedHit; result: FireResult }[] = [];
   const attached = new Set(sim.programs.map((p) => p.section));
   const hits = rec.hits.filter((hit) => !options.filter || options.filter(hit));
@@ -208,6 +219,23 @@ function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
     }
   }
   return false;
+}
+
+/** The run line (cli/record.ts writes it before the hits). */
+function runOf(v: Record<string, unknown>, line: number): NonNullable<Recording["run"]> {
+  const bad = (what: string): never => {
+    throw usage(`recording line ${line}: the run's ${what} (a recording is what tsbpf run --record writes)`);
+  };
+  const run: NonNullable<Recording["run"]> = {};
+  if (v.targetPid !== undefined) {
+    if (typeof v.targetPid !== "number" || !Number.isInteger(v.targetPid) || v.targetPid <= 0) bad(`targetPid must be a process id, not ${shown(v.targetPid)}`);
+    run.targetPid = v.targetPid as number;
+  }
+  if (v.set !== undefined) {
+    if (!isRecord(v.set) || !Object.values(v.set).every((x) => typeof x === "string")) bad(`set must be an object of --set texts by variable name, not ${shown(v.set)}`);
+    run.set = v.set as Record<string, string>;
+  }
+  return run;
 }
 
 function hitOf(v: Record<string, unknown>, line: number): RecordedHit {

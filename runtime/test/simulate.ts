@@ -14,7 +14,7 @@ import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Dec
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
-import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, tsbpfVariable, type Codec } from "../loader/index.js";
+import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, readsTargetPid, tsbpfVariable, type Codec } from "../loader/index.js";
 import { ActionTable, decodeAction, enumeratorsIn } from "../loader/actions.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
@@ -717,6 +717,15 @@ export class Simulation {
     }
   }
 
+  /** What the probes' targetPid() gives (the targetPid option; 0: no target). */
+  get targetPid(): number {
+    return this.options.targetPid ?? 0;
+  }
+  /** Whether any program reads targetPid(). */
+  get readsTargetPid(): boolean {
+    return readsTargetPid(this.loaded.object.maps);
+  }
+
   /** A global variable's current value (.data, .bss, .rodata), decoded by its BTF type. */
   global(name: string): Decoded {
     for (const spec of this.loaded.object.maps) {
@@ -776,7 +785,7 @@ function checkFiring(options: KprobeOptions & RetprobeOptions, valid: Readonly<R
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
   tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true, realtime: true,
-  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, name: true, backend: true,
+  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, set: true, targetPid: true, name: true, backend: true,
 } as const satisfies Record<keyof SimulateOptions, true>;
 
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
@@ -793,6 +802,9 @@ function checkOptions(options: SimulateOptions): void {
     throw usage(`simulate() option realtime is the wall clock at the start, a Date or milliseconds since the epoch, not ${shown(options.realtime)}`);
   }
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
+  if (options.set !== undefined && (typeof options.set !== "object" || options.set === null || !Object.values(options.set).every((v) => typeof v === "string"))) {
+    throw usage(`simulate() option set takes --set texts by variable name ({ minMs: "10" }), not ${shown(options.set)}; typed values go in globals`);
+  }
 }
 
 /** A uprobe, uretprobe or USDT program: attached to one process when there is a target (perf_event_open's pid). */
