@@ -84,7 +84,9 @@ export function toU64(v: CValue, where: string): bigint {
   }
   if (typeof v === "boolean") return v ? 1n : 0n;
   if (isAddress(v)) return BigInt.asUintN(64, v.address);
-  throw usage(`${where}: expected a number, bigint or pointer, got ${describe(v)}`);
+  // A C string is an address: the test places the text first, in the memory the probe reads it from.
+  const place = typeof v === "string" ? "; a string is passed by its address: place it with sim.kernel.userString(s) (user memory) or sim.kernel.string(s) (kernel memory) and pass that pointer" : "";
+  throw usage(`${where}: expected a number, bigint or pointer, got ${describe(v)}${place}`);
 }
 
 /**

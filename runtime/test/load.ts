@@ -37,6 +37,7 @@ import { setGlobals } from "../loader/globals.js";
 import { GlobalValueError } from "../loader/errors.js";
 import { SimulationError, usage } from "./errors.js";
 import { shown } from "./check.js";
+import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
 import { createMap, MapView } from "./maps.js";
 import { encodeScalar, encodeValue, type CValue } from "./layout.js";
 import { formatLocation, lineInfo, SourceMap } from "./source.js";
@@ -131,6 +132,14 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
   } else ts = input;
   const name = options.name ?? (ts.fileName.split("/").pop() ?? "probe").replace(/\.[cm]?tsx?$/, "");
   const formats = options.tracepointFormats;
+  // A text the compiler finds no field in would type the record as {}: its fields' errors would not say why.
+  for (const [key, text] of Object.entries(formats ?? {})) {
+    const [group, tp] = key.split(/[/:]/);
+    if (typeof text !== "string" || !tp) throw usage(`tracepointFormats takes format-file texts by "group/name", not ${shown(key)}: ${shown(text)}`);
+    if (parseTracepointFormat(group!, tp, text).fields.length === 0) {
+      throw usage(`tracepointFormats["${key}"] has no field lines (\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;): give the text of /sys/kernel/tracing/events/${group}/${tp}/format`);
+    }
+  }
   const backend = options.backend ?? (process.env.TSBPF_BACKEND === "llvm" ? "llvm" : "own");
   const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null, options.arch ?? null, backend]);
   const hit = compiled.get(key);

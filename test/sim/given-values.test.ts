@@ -173,3 +173,17 @@ export const enter = uprobe("/bin/app", "handle", (r: Ptr<Request>) => {
     assert.throws(() => sim.kernel.alloc("Request", { idd: 1 }), isUsage(/idd/), backend);
   }
 });
+
+test("a string given for a pointer argument or field says to place it in memory and pass its address", async () => {
+  const sim = await simulate({ fileName: "s.ts", text: `import { kprobe, printk, readUserStr, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", (p: u64) => printk(\`\${readUserStr(p)}\`));\n` });
+  assert.throws(() => sim.kprobe("f", { args: ["/tmp/x"] as never }), isUsage(/^argument 1: expected a number, bigint or pointer, got the string "\/tmp\/x"; a string is passed by its address: place it with sim\.kernel\.userString\(s\)/));
+  sim.kprobe("f", { args: [sim.kernel.userString("/tmp/x")] });
+  assert.deepEqual(sim.trace(), ["/tmp/x"]);
+});
+
+test("a tracepoint format text with no field lines is refused saying what to give, not compiled into a record without fields", async () => {
+  await assert.rejects(
+    simulate("examples/unlink-tracepoint.ts", { tracepointFormats: { "syscalls/sys_enter_unlinkat": "garbage" } }),
+    isUsage(/^tracepointFormats\["syscalls\/sys_enter_unlinkat"\] has no field lines .*: give the text of \/sys\/kernel\/tracing\/events\/syscalls\/sys_enter_unlinkat\/format$/),
+  );
+});
