@@ -280,8 +280,8 @@ export class Recording {
     this.write({ kind: "run", ...(targetPid !== undefined ? { targetPid } : {}), ...set });
   }
 
-  /** Something the run printed: a printk line, an event (or a count of lost ones), a map. */
-  output(kind: "printk" | "event" | "lost" | "map", value: Record<string, unknown>): void {
+  /** Something the run printed: a printk line, printf's text, an event (or a count of lost ones), a map. */
+  output(kind: "printk" | "printf" | "event" | "lost" | "map", value: Record<string, unknown>): void {
     this.write({ kind, ...value });
   }
 

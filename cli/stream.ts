@@ -238,6 +238,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       if (action?.kind === "printf") {
         // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
+        recording?.output("printf", { text: action.text });
         if (json) write(JSON.stringify({ printf: action.text }));
         else if (!writeOut(action.text)) stop();
         return;

@@ -44,6 +44,8 @@ export interface Recording {
   hits: RecordedHit[];
   /** The printk messages the run printed, in order, with the task that printed them. */
   printk: { message: string; pid: number; task: string }[];
+  /** What printf() and time() wrote, as the run wrote it (what sim.output() gives). */
+  printf: string;
   /** Ring buffer and perf event records the run printed, by map, in order. */
   events: Map<string, unknown[]>;
   /**
@@ -68,7 +70,7 @@ function listed<T>(lists: Map<string, T[]>, key: string): T[] {
 /** Parses a recording: a file path, or the file's text (anything with a newline or starting with `{`). */
 export function readRecording(source: string): Recording {
   const text = source.includes("\n") || source.trimStart().startsWith("{") ? source : readFile(source);
-  const out: Recording = { hits: [], printk: [], events: new Map(), maps: new Map() };
+  const out: Recording = { hits: [], printk: [], printf: "", events: new Map(), maps: new Map() };
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     let value: Record<string, unknown>;
@@ -80,6 +82,7 @@ export function readRecording(source: string): Recording {
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw usage(`recording line ${i + 1} is not a JSON object: ${line.slice(0, 80)}`);
     if (value.kind === "hit") out.hits.push(hitOf(value, i + 1));
     else if (value.kind === "run") out.run = runOf(value, i + 1);
+    else if (value.kind === "printf" && typeof value.text === "string") out.printf += value.text;
     else if (value.kind === "printk" && typeof value.message === "string") out.printk.push({ message: value.message, pid: Number(value.pid), task: String(value.task) });
     else if (value.kind === "event") listed(out.events, String(value.map)).push(value.value);
     else if (value.kind === "map" && typeof value.map === "string") {
