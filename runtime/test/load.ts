@@ -17,6 +17,7 @@ import {
   linkProgram,
   programFunctions,
   mapBtfTypes,
+  mapValueFields,
   noSuchGlobal,
   objectBtf as parsedObjectBtf,
   objectNameOf,
@@ -300,7 +301,19 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     }
   }
   const fds = vmMaps.map((m) => m.fd);
-  const descs: MapDesc[] = object.maps.map((m, i) => ({ fd: fds[i]!, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: vmMaps[i]!.maxEntries, flags: m.flags, ...(m.inner ? { inner: { ...m.inner } } : {}) }));
+  // As the kernel's verifier: a frozen map's contents (.rodata, with the globals given) are known, pruning branches and
+  // checking bpf_snprintf's format; a value's special fields (spin locks, timers) are the BTF's.
+  const descs: MapDesc[] = object.maps.map((m, i) => ({
+    fd: fds[i]!,
+    type: m.type,
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: vmMaps[i]!.maxEntries,
+    flags: m.flags,
+    ...(m.freeze && m.initial ? { frozen: m.initial } : {}),
+    ...(m.inner ? { inner: { ...m.inner } } : {}),
+    valueFields: mapValueFields(object, m),
+  }));
   const lines = lineInfo(object);
 
   const programs: SimProgram[] = [];
