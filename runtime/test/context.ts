@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { checkBool, checkFits, toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
+import { shown } from "./check.js";
 import { Pointer } from "./kernel.js";
 import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
 import { tracepointContext } from "../../compiler/verifier/index.js";
@@ -302,6 +303,11 @@ export function tracepointRecord(layout: TracepointLayout, values: Readonly<Reco
       if (data.length > f.size) throw usage(`${where} holds ${f.size} bytes; ${data.length} were given`);
       fixed.set(data, f.offset);
     } else {
+      // One number for a whole array would be written as one integer of the array's bytes: a test's mistake.
+      if (f.arrayLength !== undefined) {
+        const what = f.type === "char" ? "a string (or a Uint8Array of its bytes)" : `an array of its ${f.arrayLength} elements`;
+        throw usage(`${layout.group}:${layout.name} field ${f.name} is a ${f.type}[${f.arrayLength}]: give ${what}, not ${shown(v)}`);
+      }
       putInt(fixed, layout, f, f.size, v);
     }
   }

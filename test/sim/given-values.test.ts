@@ -187,3 +187,14 @@ test("a tracepoint format text with no field lines is refused saying what to giv
     isUsage(/^tracepointFormats\["syscalls\/sys_enter_unlinkat"\] has no field lines .*: give the text of \/sys\/kernel\/tracing\/events\/syscalls\/sys_enter_unlinkat\/format$/),
   );
 });
+
+test("one number for a tracepoint's array field (a char[16] comm, a u64 args[6]) is refused, saying what the field takes", async () => {
+  const { tracepointFormats } = await import("../support/fixture-kernel.js");
+  const text = `import { tracepoint, printk, type Str } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("sched", "sched_switch", (ctx) => { const c: Str<16> = ctx.prev_comm; printk(\`\${c}\`); });\nexport const q = tracepoint("raw_syscalls", "sys_enter", (ctx) => printk(\`\${ctx.args[0]}\`));\n`;
+  const sim = await simulate({ fileName: "arrays.ts", text }, { tracepointFormats: tracepointFormats("sched/sched_switch", "raw_syscalls/sys_enter") });
+  assert.throws(() => sim.tracepoint("sched", "sched_switch", { prev_comm: 5 }), isUsage(/^sched:sched_switch field prev_comm is a char\[16\]: give a string \(or a Uint8Array of its bytes\), not 5$/));
+  assert.throws(() => sim.tracepoint("raw_syscalls", "sys_enter", { id: 1, args: 7 }), isUsage(/^raw_syscalls:sys_enter field args is a .*\[6\]: give an array of its 6 elements, not 7$/));
+  sim.tracepoint("sched", "sched_switch", { prev_comm: "bash" });
+  sim.tracepoint("raw_syscalls", "sys_enter", { id: 1, args: [7] });
+  assert.deepEqual(sim.trace(), ["bash", "7"]);
+});
