@@ -94,7 +94,7 @@ function splitU64(u: bigint): void {
 
 /** Stores a register value at byte `off` as two little-endian 32-bit halves. */
 function putAt(view: DataView, off: number, v: CValue, what: What): void {
-  if (!split(v)) splitU64(toU64(v, describeWhat(what)));
+  if (!split(v)) splitU64(toU64(v, describeWhat(what), true));
   view.setInt32(off, lo32, true);
   view.setInt32(off + 4, hi32, true);
 }
@@ -257,7 +257,7 @@ function fieldsByName(layout: TracepointLayout): Map<string, TracepointField> {
 function putInt(out: Uint8Array, layout: TracepointLayout, f: TracepointField, size: number, v: CValue, at = f.offset): void {
   const n = Math.min(size, 8);
   checkFits(v, n, `${layout.group}:${layout.name} field ${f.name}`);
-  if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`));
+  if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`, true));
   for (let i = 0; i < n; i++) out[at + i] = i < 4 ? lo32 >>> (8 * i) : hi32 >>> (8 * (i - 4));
 }
 

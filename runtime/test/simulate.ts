@@ -298,7 +298,7 @@ export class Simulation {
     const context = () => {
       const out = new Uint8Array(Math.max(8, args.length * 8));
       const view = new DataView(out.buffer);
-      args.forEach((a, i) => view.setBigUint64(i * 8, toU64(a, `argument ${i + 1}`), true));
+      args.forEach((a, i) => view.setBigUint64(i * 8, toU64(a, `argument ${i + 1}`, true), true));
       return out;
     };
     return this.fire(progs, options, context, undefined, () => `rawtracepoint:${name}`);

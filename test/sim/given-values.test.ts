@@ -179,6 +179,9 @@ test("a string given for a pointer argument or field says to place it in memory 
   assert.throws(() => sim.kprobe("f", { args: ["/tmp/x"] as never }), isUsage(/^argument 1: expected a number, bigint or pointer, got the string "\/tmp\/x"; a string is passed by its address: place it with sim\.kernel\.userString\(s\)/));
   sim.kprobe("f", { args: [sim.kernel.userString("/tmp/x")] });
   assert.deepEqual(sim.trace(), ["/tmp/x"]);
+  // Where no pointer goes (a map's u64 value), the string is only refused.
+  const counts = await simulate({ fileName: "v.ts", text: `import { kprobe, HashMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const m = new HashMap<u32, u64>(4);\nexport const k = kprobe("f", () => 0);\n` });
+  assert.throws(() => counts.map("m").set(1, "x" as never), isUsage(/^m value: expected a number, bigint or pointer, got the string "x"$/));
 });
 
 test("a tracepoint format text with no field lines is refused saying what to give, not compiled into a record without fields", async () => {
