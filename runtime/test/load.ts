@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
-import { decode } from "../../compiler/isa/index.js";
+import { decode, Helper } from "../../compiler/isa/index.js";
 import { TARGET_PID_VARIABLE, type Layout } from "../../compiler/ir/index.js";
 import { describeError, gaveUp, passedLimit, tracepointContext, verify, type MapDesc, type TracepointContext } from "../../compiler/verifier/index.js";
 import {
@@ -326,7 +326,10 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
       const functions = programFunctions(object, l);
-      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, license: object.license, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
+      const tracepoint = tracepointOf(p, options.btf);
+      // bpf_get_current_task_btf()'s task is typed by the kernel's BTF, as tsbpf verify types it: its loads are probe reads.
+      const taskBtf = !tracepoint.tracepoint && insns.some((i) => i.code === 0x85 && i.src === 0 && i.imm === Helper.get_current_task_btf);
+      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, license: object.license, ...tracepoint, ...(taskBtf ? { kernelBtf: targetBtf(options.btf, "types bpf_get_current_task_btf()'s task") } : {}), ...(functions ? { functions } : {}) });
       probeMem = result.probeMem && new Set(result.probeMem);
       tooLarge = passedLimit(result.error);
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).

@@ -350,3 +350,30 @@ test("clang object: the verifier model reads the frozen .rodata as the kernel's 
     await session.close();
   }
 });
+
+test("clang object: bpf_get_current_task_btf() gives the current task, whose members the program reads directly", needsBoth, async () => {
+  const text = `#include "loader.h"
+struct task_struct { int pid; int tgid; } __attribute__((preserve_access_index));
+SEC("raw_tp/sys_enter") int prog(void *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return t->tgid;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const bytes = readFileSync(compileC("current-task-btf", text));
+  const sim = await simulate(bytes);
+  // Before a task is placed its reads fail as the kernel's probe reads do, giving 0, not a fault.
+  assert.equal(sim.run("prog", new Uint8Array(8)).r0, 0n);
+  sim.kernel.currentTask = sim.kernel.alloc("task_struct", { pid: 41, tgid: 40 });
+  assert.equal(sim.run("prog", new Uint8Array(8)).r0, 40n);
+  if (missingRoot() ?? missingBpf()) return;
+  // The kernel runs it in this process: its tgid is ours.
+  const session = new Session();
+  try {
+    const obj = session.load(bytes, { name: "task_btf" });
+    assert.equal(obj.sys.progTestRun(obj.program("prog").fd, { ctxIn: new Uint8Array(8), ctxSizeOut: 0, repeat: 0 }).retval, process.pid);
+  } finally {
+    await session.close();
+  }
+});
