@@ -16,6 +16,7 @@ import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
 import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, readsTargetPid, tsbpfVariable, type Codec } from "../loader/index.js";
 import { ActionTable, decodeAction, enumeratorsIn } from "../loader/actions.js";
+import { buckets, linearBuckets, type Bucket } from "../loader/histogram.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
@@ -726,6 +727,57 @@ export class Simulation {
     return readsTargetPid(this.loaded.object.maps);
   }
 
+  /**
+   * A keyless Histogram's or LinearHistogram's buckets as `tsbpf run --json` gives them (its `histogram`): from the first
+   * that counted to the last, each `{ bucket, min, max, count }` (`"[4, 8)"`, bounds inclusive, an open end left out).
+   */
+  histogram(name: string): Bucket[] {
+    const h = this.histogramsOf(name, "histogram");
+    return "keyed" in h ? [] : h.buckets;
+  }
+
+  /** A keyed Histogram's or LinearHistogram's buckets by key, as `tsbpf run --json` gives them (`histograms`: the fullest last). */
+  histograms(name: string): { key: Decoded; histogram: Bucket[] }[] {
+    const h = this.histogramsOf(name, "histograms");
+    return "keyed" in h ? h.keyed : [];
+  }
+
+  private histogramsOf(name: string, call: "histogram" | "histograms"): { buckets: Bucket[] } | { keyed: { key: Decoded; histogram: Bucket[] }[] } {
+    const view = this.map(name);
+    const spec = this.loaded.object.maps.find((m) => m.name === view.name)!;
+    const types = mapBtfTypes(this.loaded.object, spec);
+    if (!types?.histogram && !types?.linear) throw usage(`map ${name} is not a Histogram or LinearHistogram; read it with sim.map("${name}")`);
+    const keyed = spec.type !== 2 && spec.type !== 6; // a hash map of { key, slot }: one histogram per key
+    if (keyed !== (call === "histograms")) throw usage(`map ${name} is a ${keyed ? "keyed" : "keyless"} histogram: read it with sim.${keyed ? "histograms" : "histogram"}("${name}")`);
+    // Counts as tsbpf run --json prints them: numbers while exact.
+    const n = (v: Decoded): number | bigint => {
+      const b = Array.isArray(v) ? v.reduce<bigint>((t, x) => t + BigInt(x as bigint), 0n) : BigInt(v as bigint);
+      return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+    };
+    const slots = types.linear ? Math.ceil((types.linear.max - types.linear.min) / types.linear.step) + 2 : NEGATIVE_SLOT + 1;
+    const bucketsOf = (counts: (number | bigint)[]): Bucket[] =>
+      types.linear ? linearBuckets(types.linear, counts) : buckets({ counts: counts.slice(0, NEGATIVE_SLOT), negative: counts[NEGATIVE_SLOT] ?? 0 });
+    const add = (counts: (number | bigint)[], slot: number, v: Decoded) => {
+      if (slot >= 0 && slot < slots) counts[slot] = n(BigInt(counts[slot]!) + BigInt(n(v)));
+    };
+    if (!keyed) {
+      const counts: (number | bigint)[] = new Array(slots).fill(0);
+      for (const [k, v] of view.entries()) add(counts, Number(k), v);
+      return { buckets: bucketsOf(counts) };
+    }
+    const byKey = new Map<string, { key: Decoded; counts: (number | bigint)[] }>();
+    for (const [k, v] of view.entries()) {
+      const { key, slot } = k as { key: Decoded; slot: number };
+      const id = JSON.stringify(key, (_k, x) => (typeof x === "bigint" ? `${x}n` : x));
+      let h = byKey.get(id);
+      if (!h) byKey.set(id, (h = { key, counts: new Array(slots).fill(0) }));
+      add(h.counts, slot, v);
+    }
+    const total = (c: (number | bigint)[]) => c.reduce<bigint>((t, x) => t + BigInt(x), 0n);
+    const keyedOut = [...byKey.values()].filter((h) => total(h.counts) > 0n).sort((a, b) => (total(a.counts) < total(b.counts) ? -1 : total(a.counts) > total(b.counts) ? 1 : 0));
+    return { keyed: keyedOut.map((h) => ({ key: h.key, histogram: bucketsOf(h.counts) })) };
+  }
+
   /** A global variable's current value (.data, .bss, .rodata), decoded by its BTF type. */
   global(name: string): Decoded {
     for (const spec of this.loaded.object.maps) {
@@ -781,6 +833,9 @@ function checkFiring(options: KprobeOptions & RetprobeOptions, valid: Readonly<R
   }
   if (options.stacks !== undefined) knownKeys(options.stacks, STACKS, `${what} option stacks`, undefined, "key");
 }
+
+/** A Histogram's slot of negative values (slots 0..64 are log2's). */
+const NEGATIVE_SLOT = 65;
 
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
