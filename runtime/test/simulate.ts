@@ -6,7 +6,7 @@
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
 import { BudgetExceeded, REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
-import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, rawTracepointParams, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
+import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, rawSlotValue, rawTracepointParams, rawTracepointSlots, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RawSlot, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { checkTask, integerIn, knownKeys, nanoseconds, oneOf, shown } from "./check.js";
 import { TestKernel } from "./kernel.js";
@@ -296,13 +296,19 @@ export class Simulation {
     if (params !== undefined && args.length !== params.length) {
       throw usage(`raw tracepoint ${name} passes ${params.length} argument${params.length === 1 ? "" : "s"}${params.length ? ` (${params.join(", ")})` : ""}; ${args.length} given`);
     }
+    const slots = params === undefined ? undefined : this.rawTracepointSlots(name);
     const context = () => {
       const out = new Uint8Array(Math.max(8, args.length * 8));
       const view = new DataView(out.buffer);
-      args.forEach((a, i) => view.setBigUint64(i * 8, toU64(a, `argument ${i + 1}`, true), true));
+      args.forEach((a, i) => view.setBigUint64(i * 8, rawSlotValue(a, slots?.[i], `argument ${i + 1}${params?.[i] ? ` (${params[i]})` : ""}`), true));
       return out;
     };
     return this.fire(progs, options, context, undefined, () => `rawtracepoint:${name}`);
+  }
+
+  private rawTracepointSlots(name: string): RawSlot[] | undefined {
+    const btf = this.kernelTypes.get();
+    return btf && rawTracepointSlots(btf, name);
   }
 
   /** Raw tracepoint `name`'s arguments in the kernel's BTF; undefined when that BTF is not at hand or lacks it. */

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { simulate, SimulationError } from "../../runtime/test/index.js";
 import { compileC, needsClang } from "../loader/support.js";
 import { noLlvm } from "../llvm/support.js";
+import { hasVmlinux } from "./support.js";
 
 const isUsage = (message: RegExp) => (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message);
 
@@ -200,4 +201,15 @@ test("one number for a tracepoint's array field (a char[16] comm, a u64 args[6])
   sim.tracepoint("sched", "sched_switch", { prev_comm: "bash" });
   sim.tracepoint("raw_syscalls", "sys_enter", { id: 1, args: [7] });
   assert.deepEqual(sim.trace(), ["bash", "7"]);
+});
+
+test("a raw tracepoint's arguments are checked and placed as the kernel casts them: a bool 0 or 1, a narrower integer extended by its sign", { skip: hasVmlinux ? false : "no /sys/kernel/btf/vmlinux (raw tracepoints are typed by it)" }, async () => {
+  const text = `import { rawTracepoint, printk, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = rawTracepoint("sched_switch", (preempt, prev, next, state) => { printk(\`\${preempt} \${state}\`); });\n`;
+  const sim = await simulate({ fileName: "rawargs.ts", text });
+  assert.throws(() => sim.rawTracepoint("sched_switch", [5, 0, 0, 0]), isUsage(/^argument 1 \(bool preempt\) is of type bool: give it true or false, not 5$/));
+  assert.throws(() => sim.rawTracepoint("sched_switch", [1, 0, 0, 2 ** 32]), isUsage(/^argument 4 \(unsigned int prev_state\): 4294967296 does not fit in 4 bytes$/));
+  // -1 for an unsigned int is its 32 bits, as C converts it; a recording's u64 of a value the type holds is taken too.
+  sim.rawTracepoint("sched_switch", [true, 0, 0, -1]);
+  sim.rawTracepoint("sched_switch", [0, 0, 0, 0x1n]);
+  assert.deepEqual(sim.trace(), ["true 4294967295", "false 1"]);
 });
