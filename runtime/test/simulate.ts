@@ -701,9 +701,10 @@ export class Simulation {
       if (!types?.actions) return [];
       const table = new ActionTable(types.actions, types.printf, types.times);
       // printf's %s of a kstack()/ustack(): the simulated stack's instruction pointers, as the test gave them.
-      // ksym(): the address in hex, since the simulated kernel has no symbols.
+      // ksym(): the function of a symbol the test gave the simulated kernel (as %pS names it), else the address in hex.
       // A kernel enum's value: its enumerator in the simulation's kernel BTF (the `btf` option).
-      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
+      const ksym = (address: bigint) => this.kernel.vm.symbolize(address)?.symbol.name ?? `0x${address.toString(16)}`;
+      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
       // time(): the `realtime` option's clock, moved on as far as the simulated one since the start.
       if (this.options.realtime !== undefined) {
         const start = Number(this.options.realtime);
