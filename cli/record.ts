@@ -11,8 +11,9 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, type TracepointField, type TracepointFormat } from "../compiler/frontend/tracepoints.js";
 import type { AttachTarget } from "../runtime/loader/object.js";
+import type { GlobalValue } from "../runtime/loader/globals.js";
 import { openObject } from "../runtime/loader/session.js";
-import type { RecordedProbe } from "../runtime/test/recorded-probe.js";
+import { pointsToText, type RecordedProbe } from "../runtime/test/recorded-probe.js";
 import { toJson } from "./report.js";
 import { fileError } from "./exit-codes.js";
 import { USDT_MAX_ARGS } from "../compiler/object/usdt-spec.js";
@@ -81,7 +82,7 @@ export function recorderSource(
       const memberType = (f: TracepointField) => (f.shape!.kind === "ptr" ? "u64" : f.shape!.kind === "dynamic-str" ? `Str<${STRING_BYTES}>` : f.tsType);
       members = fields.map((f) => `f_${f.name}: ${memberType(f)}`);
       for (const f of fields) fill.push(f.shape!.kind === "ptr" ? `h.f_${f.name} = ctx.${f.name} as u64;` : `h.f_${f.name} = ctx.${f.name};`);
-      for (const f of fields.filter((x) => x.tsType === "Ptr" && /\bchar\s*\*/.test(x.cType))) {
+      for (const f of fields.filter((x) => x.tsType === "Ptr" && pointsToText(x.cType))) {
         strings.push(f.name);
         members.push(`s_${f.name}: Str<${STRING_BYTES}>`);
         fill.push(`h.s_${f.name} = ${t.group === "syscalls" ? "readUserStr" : "readKernelStr"}(ctx.${f.name});`);
@@ -272,8 +273,15 @@ export class Recording {
     this.write(line);
   }
 
-  /** Something the run printed: a printk line, an event (or a count of lost ones), a map. */
-  output(kind: "printk" | "event" | "lost" | "map", value: Record<string, unknown>): void {
+  /** How the run was made, which a replay needs to see what it saw: its --command or --pid process and its --set texts. */
+  run(targetPid: number | undefined, globals: ReadonlyMap<string, GlobalValue> | undefined): void {
+    if (targetPid === undefined && !globals?.size) return;
+    const set = globals?.size ? { set: Object.fromEntries([...globals].map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)])) } : {};
+    this.write({ kind: "run", ...(targetPid !== undefined ? { targetPid } : {}), ...set });
+  }
+
+  /** Something the run printed: a printk line, printf's text, an event (or a count of lost ones), a map. */
+  output(kind: "printk" | "printf" | "event" | "lost" | "map", value: Record<string, unknown>): void {
     this.write({ kind, ...value });
   }
 

@@ -4,7 +4,7 @@
 // Takes decoded values; gives lines without trailing newlines.
 import type { StreamEvent } from "../runtime/loader/events.js";
 import { aggregateText, compareAggregates, mergeAggregate, type AggregateValue } from "../runtime/loader/aggregate.js";
-import { formatHistogram, linearHistogramLines, linearLabel, slotLabel } from "../runtime/loader/histogram.js";
+import { buckets, formatHistogram, linearBuckets, linearHistogramLines } from "../runtime/loader/histogram.js";
 import type { LoadedMap, LoadedObject } from "../runtime/loader/load.js";
 import { SysError } from "../runtime/sys/sys.js";
 import { FD_VALUES, MapView, mapBtfTypes, sumPerCpu } from "../runtime/loader/maps.js";
@@ -284,33 +284,6 @@ export function mapJson(c: MapContent): Record<string, unknown> {
   if ("linear" in c) return { map: c.map, histogram: linearBuckets(c.linear, c.linear.counts) };
   if ("linears" in c) return { map: c.map, histograms: c.linears.byKey.map((h) => ({ key: h.key, histogram: linearBuckets(c.linears, h.counts) })) };
   return { map: c.map, histogram: buckets(c.histogram) };
-}
-
-/** A bucket in --json: its label, the values it holds (`min`, `max` inclusive, as bpftrace's JSON; open ends left out) and its count. */
-type Bucket = { bucket: string; min?: number | bigint; max?: number | bigint; count: number | bigint };
-
-/** The slots from the first that counted something to the last, empty ones between included (as the bars print them). */
-function countedSlots(counts: readonly (number | bigint)[]): number[] {
-  const first = counts.findIndex((c) => Number(c) > 0);
-  if (first < 0) return [];
-  let last = counts.length - 1;
-  while (Number(counts[last]) <= 0) last--;
-  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
-}
-
-/** A linear histogram's buckets, labelled. */
-function linearBuckets({ min, max, step }: Linear, counts: readonly (number | bigint)[]): Bucket[] {
-  const bounds = (slot: number): Pick<Bucket, "min" | "max"> =>
-    slot === 0 ? { max: min - 1 } : slot >= counts.length - 1 ? { min: max } : { min: min + (slot - 1) * step, max: Math.min(min + slot * step, max) - 1 };
-  return countedSlots(counts).map((slot) => ({ bucket: linearLabel(slot, counts.length, min, max, step), ...bounds(slot), count: counts[slot]! }));
-}
-
-/** A histogram's buckets, labelled: slot 0 holds 0, slot 1 holds 1, slot k holds [2^(k-1), 2^k). */
-function buckets({ counts, negative }: Slots): Bucket[] {
-  const exact = (v: bigint): number | bigint => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-  const bounds = (slot: number): Pick<Bucket, "min" | "max"> => (slot < 2 ? { min: slot, max: slot } : { min: exact(1n << BigInt(slot - 1)), max: exact((1n << BigInt(slot)) - 1n) });
-  const rows = countedSlots(counts).map((slot) => ({ bucket: slotLabel(slot), ...bounds(slot), count: counts[slot]! }));
-  return Number(negative) > 0 ? [{ bucket: "(..., 0)", max: -1, count: negative }, ...rows] : rows;
 }
 
 /**

@@ -157,6 +157,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // Before the load, which gives targetPid() its pid; a command is started stopped and resumed after the attach,
     // so that the probes see it from its start.
     target = options.target && ("command" in options.target ? startCommand(options.target.command, { quietStdout: json }) : existingProcess(options.target.pid));
+    recording?.run(target?.pid, options.globals);
     const loaded = await load(session, bytes, options, log, target?.pid, () => endedBy);
     // Before attaching, so that no line or event is lost: the instance buffers from the moment its event is enabled.
     // Only for an object that prints: every program's bpf_printk lines reach every reader, so a run of one that
@@ -274,6 +275,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       if (action?.kind === "printf") {
         // As bpftrace's printf writes: the text as formatted, newlines where the format has them.
+        recording?.output("printf", { text: action.text });
         if (json) write(JSON.stringify({ printf: action.text }));
         else writeText(action.text);
         return;

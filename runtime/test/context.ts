@@ -5,10 +5,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { checkBool, checkFits, toU64, type CValue } from "./layout.js";
 import { usage } from "./errors.js";
+import { shown } from "./check.js";
 import { Pointer } from "./kernel.js";
 import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
 import { tracepointContext } from "../../compiler/verifier/index.js";
-import { BtfKind, type Btf } from "../../compiler/btf/index.js";
+import { BtfIntEncoding, BtfKind, type Btf } from "../../compiler/btf/index.js";
 
 export type Arch = "x86_64" | "arm64";
 
@@ -93,7 +94,7 @@ function splitU64(u: bigint): void {
 
 /** Stores a register value at byte `off` as two little-endian 32-bit halves. */
 function putAt(view: DataView, off: number, v: CValue, what: What): void {
-  if (!split(v)) splitU64(toU64(v, describeWhat(what)));
+  if (!split(v)) splitU64(toU64(v, describeWhat(what), true));
   view.setInt32(off, lo32, true);
   view.setInt32(off + 4, hi32, true);
 }
@@ -173,6 +174,40 @@ export function rawTracepointParams(btf: Btf, name: string): string[] | undefine
     const param = names[i] ?? "";
     return param === "" || type.endsWith("*") ? `${type}${param}` : `${type} ${param}`;
   });
+}
+
+/** How the kernel fills each u64 slot of raw tracepoint `name`'s context: an integer's size and sign, or a bool. */
+export interface RawSlot {
+  size: number;
+  signed: boolean;
+  bool: boolean;
+}
+
+/** The slots of raw tracepoint `name`'s arguments in the kernel's BTF; undefined where it lacks the tracepoint. */
+export function rawTracepointSlots(btf: Btf, name: string): RawSlot[] | undefined {
+  const context = tracepointContext(btf, name);
+  if (typeof context === "string") return undefined;
+  return context.args.map((id) => {
+    const t = btf.resolveType(id);
+    if (t.kind === BtfKind.INT) return { size: btf.sizeOf(t.id), signed: (t.encoding & BtfIntEncoding.SIGNED) !== 0, bool: (t.encoding & BtfIntEncoding.BOOL) !== 0 };
+    if (t.kind === BtfKind.ENUM || t.kind === BtfKind.ENUM64) return { size: btf.sizeOf(t.id), signed: t.signed, bool: false };
+    return { size: 8, signed: false, bool: false };
+  });
+}
+
+/**
+ * An argument as the kernel's cast to u64 leaves it in its slot: a bool 0 or 1, a narrower integer sign- or
+ * zero-extended. A value its type cannot hold is refused; the sign-extended u64 of one it can (a recording's) is not.
+ */
+export function rawSlotValue(v: CValue, slot: RawSlot | undefined, where: string): bigint {
+  if (slot?.bool) checkBool(v, "bool", where);
+  const u = toU64(v, where, true);
+  if (!slot || slot.size >= 8) return u;
+  const bits = BigInt(slot.size * 8);
+  const s = BigInt.asIntN(64, u);
+  const fits = (typeof v === "bigint" || typeof v === "number" ? BigInt(v) : u) < 1n << bits && s >= -(1n << (bits - 1n));
+  if (!fits) throw usage(`${where}: ${typeof v === "bigint" ? `${v}n` : String(v)} does not fit in ${slot.size} byte${slot.size === 1 ? "" : "s"}`);
+  return slot.signed ? BigInt.asUintN(64, BigInt.asIntN(Number(bits), u)) : BigInt.asUintN(Number(bits), u);
 }
 
 // ---------------------------------------------------------------- tracepoints
@@ -256,7 +291,7 @@ function fieldsByName(layout: TracepointLayout): Map<string, TracepointField> {
 function putInt(out: Uint8Array, layout: TracepointLayout, f: TracepointField, size: number, v: CValue, at = f.offset): void {
   const n = Math.min(size, 8);
   checkFits(v, n, `${layout.group}:${layout.name} field ${f.name}`);
-  if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`));
+  if (!split(v)) splitU64(toU64(v, `${layout.group}:${layout.name} field ${f.name}`, true));
   for (let i = 0; i < n; i++) out[at + i] = i < 4 ? lo32 >>> (8 * i) : hi32 >>> (8 * (i - 4));
 }
 
@@ -302,6 +337,11 @@ export function tracepointRecord(layout: TracepointLayout, values: Readonly<Reco
       if (data.length > f.size) throw usage(`${where} holds ${f.size} bytes; ${data.length} were given`);
       fixed.set(data, f.offset);
     } else {
+      // One number for a whole array would be written as one integer of the array's bytes: a test's mistake.
+      if (f.arrayLength !== undefined) {
+        const what = f.type === "char" ? "a string (or a Uint8Array of its bytes)" : `an array of its ${f.arrayLength} elements`;
+        throw usage(`${layout.group}:${layout.name} field ${f.name} is a ${f.type}[${f.arrayLength}]: give ${what}, not ${shown(v)}`);
+      }
       putInt(fixed, layout, f, f.size, v);
     }
   }

@@ -189,30 +189,31 @@ export class TestKernel {
     const extra = options.extra === undefined ? 0 : integerIn(options.extra, 0, MAX_EXTRA, "alloc()'s extra bytes");
     const type = this.type(typeName);
     const space: Space = options.user ? "user" : "kernel";
-    const bytes = new Uint8Array(type.size + extra);
-    encodeValue(type.btf, type.id, fields, bytes, 0, typeName, this.stringsFor(space));
+    const size = type.size + extra;
+    const bytes = new Uint8Array(pageBacked(size));
+    encodeValue(type.btf, type.id, fields, bytes.subarray(0, size), 0, typeName, this.stringsFor(space));
     const region = space === "user" ? this.vm.userRegion(bytes, `user ${typeName}`) : this.vm.kernelRegion(bytes, `kernel ${typeName}`);
-    return new Pointer(region.address(0), space, bytes.length, type, this);
+    return new Pointer(region.address(0), space, size, type, this);
   }
 
   /** A NUL-terminated string in kernel memory. */
   string(s: string): Pointer {
     const bytes = cString(text(s, "string()"));
-    return new Pointer(this.vm.kernelBytes(bytes, `kernel string "${s.slice(0, 20)}"`), "kernel", bytes.length, undefined, this);
+    return new Pointer(this.vm.kernelBytes(inPage(bytes), `kernel string "${s.slice(0, 20)}"`), "kernel", bytes.length, undefined, this);
   }
 
   /** A NUL-terminated string in the current process's user memory. */
   userString(s: string): Pointer {
     const bytes = cString(text(s, "userString()"));
-    return new Pointer(this.vm.userBytes(bytes, `user string "${s.slice(0, 20)}"`), "user", bytes.length, undefined, this);
+    return new Pointer(this.vm.userBytes(inPage(bytes), `user string "${s.slice(0, 20)}"`), "user", bytes.length, undefined, this);
   }
 
   /** Raw bytes (a copy) in kernel or user memory. */
   bytes(data: Uint8Array, options: { user?: boolean } = {}): Pointer {
     if (!(data instanceof Uint8Array)) throw usage(`bytes() takes a Uint8Array, not ${shown(data)}; strings go through string() or userString()`);
-    const copy = data.slice();
+    const copy = inPage(data);
     const address = options.user ? this.vm.userBytes(copy) : this.vm.kernelBytes(copy);
-    return new Pointer(address, options.user ? "user" : "kernel", copy.length, undefined, this);
+    return new Pointer(address, options.user ? "user" : "kernel", data.length, undefined, this);
   }
 
   /**
@@ -257,6 +258,18 @@ export class TestKernel {
   stringsFor(space: Space): { string(s: string): Pointer } {
     return { string: (s: string) => (space === "user" ? this.userString(s) : this.string(s)) };
   }
+}
+
+/**
+ * What the test places starts a page of its own, the rest of which is mapped and zero: a probe read past the object's
+ * end reads on, as a read past a string or struct in a real process or the kernel does, until the page ends.
+ */
+const PAGE = 4096;
+const pageBacked = (size: number): number => Math.max(PAGE, Math.ceil(size / PAGE) * PAGE);
+function inPage(data: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(pageBacked(data.length));
+  bytes.set(data);
+  return bytes;
 }
 
 /** Most bytes alloc() places after a type (a flexible array's elements): more is a mistake, not a struct. */

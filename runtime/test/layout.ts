@@ -71,7 +71,7 @@ const INT64_MIN = -(1n << 63n);
 const UINT64_MAX = (1n << 64n) - 1n;
 
 /** A JS scalar as the 64-bit pattern C would store. */
-export function toU64(v: CValue, where: string): bigint {
+export function toU64(v: CValue, where: string, pointer = false): bigint {
   if (typeof v === "bigint") {
     if (v < INT64_MIN || v > UINT64_MAX) throw usage(`${where}: ${v}n does not fit in 64 bits`);
     return BigInt.asUintN(64, v);
@@ -84,7 +84,9 @@ export function toU64(v: CValue, where: string): bigint {
   }
   if (typeof v === "boolean") return v ? 1n : 0n;
   if (isAddress(v)) return BigInt.asUintN(64, v.address);
-  throw usage(`${where}: expected a number, bigint or pointer, got ${describe(v)}`);
+  // Where a pointer may go (a register, a tracepoint field), a C string is its address: the test places the text first.
+  const place = pointer && typeof v === "string" ? "; a string is passed by its address: place it with sim.kernel.userString(s) (user memory) or sim.kernel.string(s) (kernel memory) and pass that pointer" : "";
+  throw usage(`${where}: expected a number, bigint or pointer, got ${describe(v)}${place}`);
 }
 
 /**

@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { BtfKind, parseBtf, type Btf } from "../../compiler/btf/index.js";
-import { decode } from "../../compiler/isa/index.js";
+import { decode, Helper } from "../../compiler/isa/index.js";
 import { KADDR_PREFIX, TARGET_PID_VARIABLE, type Layout } from "../../compiler/ir/index.js";
 import { describeError, gaveUp, passedLimit, tracepointContext, verify, type MapDesc, type TracepointContext } from "../../compiler/verifier/index.js";
 import {
@@ -17,6 +17,7 @@ import {
   linkProgram,
   programFunctions,
   mapBtfTypes,
+  mapValueFields,
   noSuchGlobal,
   objectBtf as parsedObjectBtf,
   objectNameOf,
@@ -35,8 +36,11 @@ import {
 } from "../loader/index.js";
 import { ArrayOfMaps, HashOfMaps, ProgArrayMap, VmLoadError, type BpfMap, type LoadedProgram, type MapRegistry, type Vm, type VmEnv } from "../vm/index.js";
 import { KCONFIG_SECTION, POISON_KFUNC_BASE, type ExternValue, type ResolvedExterns } from "../loader/externs.js";
+import { setGlobals } from "../loader/globals.js";
+import { GlobalValueError } from "../loader/errors.js";
 import { SimulationError, usage } from "./errors.js";
 import { shown } from "./check.js";
+import { parseTracepointFormat } from "../../compiler/frontend/tracepoints.js";
 import { createMap, MapView } from "./maps.js";
 import { encodeScalar, encodeValue, type CValue } from "./layout.js";
 import { formatLocation, lineInfo, SourceMap } from "./source.js";
@@ -55,6 +59,11 @@ export interface LoadOptions {
   tracefs?: string;
   /** Initial values of global variables (.rodata, .data, .bss) by name, set before loading, as a libbpf skeleton does. */
   globals?: Readonly<Record<string, CValue>>;
+  /**
+   * Global variables' values as text, by name, read as `tsbpf run --set NAME=TEXT` reads them (`{ minMs: "10" }`, an
+   * array's elements comma-separated): what a recording's `run.set` holds. Applied after `globals`.
+   */
+  set?: Readonly<Record<string, string>>;
   /** What a probe's targetPid() gives, as `tsbpf run --command`/`--pid` sets it (default 0, no target). */
   targetPid?: number;
   /** The addresses kaddr("NAME") gives, by NAME, as `tsbpf run` reads them from /proc/kallsyms; a kaddr() of another fails the load. */
@@ -130,6 +139,14 @@ async function objectBytes(input: ProbeSource, options: LoadOptions): Promise<{ 
   } else ts = input;
   const name = options.name ?? (ts.fileName.split("/").pop() ?? "probe").replace(/\.[cm]?tsx?$/, "");
   const formats = options.tracepointFormats;
+  // A text the compiler finds no field in would type the record as {}: its fields' errors would not say why.
+  for (const [key, text] of Object.entries(formats ?? {})) {
+    const [group, tp] = key.split(/[/:]/);
+    if (typeof text !== "string" || !tp) throw usage(`tracepointFormats takes format-file texts by "group/name", not ${shown(key)}: ${shown(text)}`);
+    if (parseTracepointFormat(group!, tp, text).fields.length === 0) {
+      throw usage(`tracepointFormats["${key}"] has no field lines (\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;): give the text of /sys/kernel/tracing/events/${group}/${tp}/format`);
+    }
+  }
   const backend = options.backend ?? (process.env.TSBPF_BACKEND === "llvm" ? "llvm" : "own");
   const key = JSON.stringify([ts.fileName, ts.text, formats ?? null, options.tracefs ?? null, typeof options.btf === "string" ? options.btf : null, options.arch ?? null, backend]);
   const hit = compiled.get(key);
@@ -199,6 +216,18 @@ function applyGlobals(spec: ObjectSpec, btf: Btf | undefined, globals: Readonly<
   }
 }
 
+/** Writes --set texts into the data maps' initial images through the loader's own reading of them. */
+function applySet(spec: ObjectSpec, btf: Btf | undefined, set: Readonly<Record<string, string>>): void {
+  let images: Map<string, Uint8Array>;
+  try {
+    images = setGlobals(spec.maps, new Map(Object.entries(set)), btf, true);
+  } catch (e) {
+    if (e instanceof GlobalValueError) throw usage(`set: ${e.message}`);
+    throw e;
+  }
+  for (const [name, image] of images) spec.maps.find((m) => m.name === name)!.initial = image;
+}
+
 /** The BTF type of global `name` in data section `section`. */
 export function variableType(btf: Btf, section: string, name: string): number | undefined {
   try {
@@ -244,6 +273,7 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     globals = { ...globals, [u.variable]: address };
   }
   if (globals) applyGlobals(object, objectBtf, globals);
+  if (options.set) applySet(object, objectBtf, options.set);
 
   // Link first, as the loader does: relocation problems should name the program, not a map.
   let core: CoreResolutions | undefined;
@@ -289,7 +319,19 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     }
   }
   const fds = vmMaps.map((m) => m.fd);
-  const descs: MapDesc[] = object.maps.map((m, i) => ({ fd: fds[i]!, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: vmMaps[i]!.maxEntries, flags: m.flags, ...(m.inner ? { inner: { ...m.inner } } : {}) }));
+  // As the kernel's verifier: a frozen map's contents (.rodata, with the globals given) are known, pruning branches and
+  // checking bpf_snprintf's format; a value's special fields (spin locks, timers) are the BTF's.
+  const descs: MapDesc[] = object.maps.map((m, i) => ({
+    fd: fds[i]!,
+    type: m.type,
+    keySize: m.keySize,
+    valueSize: m.valueSize,
+    maxEntries: vmMaps[i]!.maxEntries,
+    flags: m.flags,
+    ...(m.freeze && m.initial ? { frozen: m.initial } : {}),
+    ...(m.inner ? { inner: { ...m.inner } } : {}),
+    valueFields: mapValueFields(object, m),
+  }));
   const lines = lineInfo(object);
 
   const programs: SimProgram[] = [];
@@ -302,7 +344,10 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     if (options.verify ?? true) {
       const insns = decode(encoded, { check: false });
       const functions = programFunctions(object, l);
-      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, license: object.license, ...tracepointOf(p, options.btf), ...(functions ? { functions } : {}) });
+      const tracepoint = tracepointOf(p, options.btf);
+      // bpf_get_current_task_btf()'s task is typed by the kernel's BTF, as tsbpf verify types it: its loads are probe reads.
+      const taskBtf = !tracepoint.tracepoint && insns.some((i) => i.code === 0x85 && i.src === 0 && i.imm === Helper.get_current_task_btf);
+      const result = verify(insns, { progType: p.type, expectedAttachType: p.expectedAttachType, maps: descs, flags: p.flags, license: object.license, ...tracepoint, ...(taskBtf ? { kernelBtf: targetBtf(options.btf, "types bpf_get_current_task_btf()'s task") } : {}), ...(functions ? { functions } : {}) });
       probeMem = result.probeMem && new Set(result.probeMem);
       tooLarge = passedLimit(result.error);
       // A model that gave up on the paths has found no fault: the program runs (the kernel may well take it).

@@ -32,9 +32,76 @@ const NO_COMMON_LRU = 1 << 1;
 const RDONLY_PROG = 1 << 7;
 const INNER_MAP = 1 << 12;
 
+// Map flags the kernel's map_alloc_check functions take (include/uapi/linux/bpf.h).
+const NUMA_NODE = 1 << 2;
+const ACCESS = (1 << 3) | (1 << 4) | (1 << 7) | (1 << 8); // BPF_F_RDONLY, WRONLY, RDONLY_PROG, WRONLY_PROG
+const ZERO_SEED = 1 << 6;
+const MMAPABLE = 1 << 10;
+const PRESERVE_ELEMS = 1 << 11;
+const STACK_BUILD_ID = 1 << 5;
+const ARRAY_FLAGS = NUMA_NODE | MMAPABLE | ACCESS | PRESERVE_ELEMS | INNER_MAP;
+const HASH_FLAGS = NO_PREALLOC | NO_COMMON_LRU | NUMA_NODE | ACCESS | ZERO_SEED;
+/** The per-CPU allocator's largest unit: a per-CPU value (rounded up to 8 bytes) may be no larger. */
+const PCPU_MIN_UNIT_SIZE = 32768;
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(T).map(([k, v]) => [v, k.toLowerCase()]));
+
+/**
+ * Why the kernel would refuse to create the map (its map_alloc_check for the type), as `ERRNO: reason`, or undefined.
+ * The VM's maps check sizes of their own; these are the kernel's rules they do not know.
+ */
+function kernelRefusal(spec: MapSpec): string | undefined {
+  const kind = TYPE_NAMES[spec.type] ?? `type ${spec.type}`;
+  const flags = (allowed: number) => (spec.flags & ~allowed ? `EINVAL: flags 0x${(spec.flags & ~allowed).toString(16)} are not for ${kind === "array" ? "an" : "a"} ${kind} map` : undefined);
+  const perCpuValue = () => (Math.ceil(spec.valueSize / 8) * 8 > PCPU_MIN_UNIT_SIZE ? `E2BIG: a per-CPU map's value can be at most ${PCPU_MIN_UNIT_SIZE} B (one copy for each CPU), not ${spec.valueSize}` : undefined);
+  switch (spec.type) {
+    case T.ARRAY:
+    case T.PERCPU_ARRAY:
+    case T.PROG_ARRAY:
+    case T.PERF_EVENT_ARRAY:
+    case T.ARRAY_OF_MAPS: {
+      const fds = spec.type !== T.ARRAY && spec.type !== T.PERCPU_ARRAY;
+      if (fds && spec.valueSize !== 4 && spec.type !== T.ARRAY_OF_MAPS) return `EINVAL: a ${kind} map's value is a 4-byte fd, not ${spec.valueSize} bytes`;
+      if (spec.keySize !== 4) return `EINVAL: an array's key is a 4-byte index, not ${spec.keySize} bytes`;
+      if (spec.flags & MMAPABLE && spec.type !== T.ARRAY) return `EINVAL: BPF_F_MMAPABLE is for array maps`;
+      if (spec.flags & PRESERVE_ELEMS && spec.type !== T.PERF_EVENT_ARRAY) return `EINVAL: BPF_F_PRESERVE_ELEMS is for perf_event_array maps`;
+      return flags(ARRAY_FLAGS) ?? (spec.type === T.PERCPU_ARRAY ? perCpuValue() : undefined);
+    }
+    case T.HASH:
+    case T.LRU_HASH:
+    case T.PERCPU_HASH:
+    case T.LRU_PERCPU_HASH:
+    case T.HASH_OF_MAPS: {
+      const lru = spec.type === T.LRU_HASH || spec.type === T.LRU_PERCPU_HASH;
+      const refused = flags(HASH_FLAGS);
+      if (refused) return refused;
+      if (lru && spec.flags & NO_PREALLOC) return "ENOTSUPP: an LRU map is always preallocated (BPF_F_NO_PREALLOC is for hash maps)";
+      if (!lru && spec.flags & NO_COMMON_LRU) return "EINVAL: BPF_F_NO_COMMON_LRU is for LRU maps";
+      return spec.type === T.PERCPU_HASH || spec.type === T.LRU_PERCPU_HASH ? perCpuValue() : undefined;
+    }
+    case T.STACK_TRACE:
+      if (spec.keySize !== 4) return `EINVAL: a stack trace map's key is a 4-byte id, not ${spec.keySize} bytes`;
+      return flags(NUMA_NODE | (1 << 3) | (1 << 4) | STACK_BUILD_ID);
+    case T.RINGBUF:
+      return flags(NUMA_NODE);
+  }
+  return undefined;
+}
+
+/** A ring buffer's data size as the loader creates it (libbpf's adjust_ringbuf_sz): a power of two of whole pages. */
+function ringSize(bytes: number): number {
+  if (bytes === 0) return 0;
+  let size = 4096;
+  while (size < bytes && size < 2 ** 31) size *= 2;
+  return size;
+}
+
 /** Creates the VM map a MapSpec describes, with its initial data (global sections). */
 export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
   const name = spec.name;
+  const refusal = kernelRefusal(spec);
+  if (refusal) {
+    throw new SimulationError(`map ${name}: the kernel refuses to create it (${TYPE_NAMES[spec.type] ?? `type ${spec.type}`}, key ${spec.keySize} B, value ${spec.valueSize} B, ${spec.maxEntries} entries, flags 0x${spec.flags.toString(16)}): ${refusal}`, "object");
+  }
   const noCommonLru = (s: MapSpec | NonNullable<MapSpec["inner"]>) => (s.type === T.LRU_HASH || s.type === T.LRU_PERCPU_HASH) && (s.flags & NO_COMMON_LRU) !== 0;
   const sized = { name, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries };
   try {
@@ -54,7 +121,7 @@ export function createMap(registry: MapRegistry, spec: MapSpec): BpfMap {
       case T.PERCPU_ARRAY:
         return registry.percpuArray({ name, valueSize: spec.valueSize, maxEntries: spec.maxEntries });
       case T.RINGBUF:
-        return registry.ringbuf({ name, maxEntries: spec.maxEntries });
+        return registry.ringbuf({ name, maxEntries: ringSize(spec.maxEntries) });
       // libbpf sizes a perf event array without max_entries to the number of CPUs. Each CPU's ring is as large as the one
       // `tsbpf run` reads it with (8 pages of 4 KiB), so a test that does not read its records fills it as a run would.
       case T.PERF_EVENT_ARRAY:

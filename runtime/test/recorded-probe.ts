@@ -16,3 +16,9 @@ export function probeText(p: RecordedProbe): string {
   if (p.kind === "uprobe") return `${p.retprobe ? "uretprobe" : "uprobe"}:${p.binary}:${p.func}`;
   return `${p.retprobe ? "kretprobe" : "kprobe"}:${p.func}`;
 }
+
+/**
+ * Whether a tracepoint field of this C type (its name after it or not) points to text the recorder reads: a `char *`,
+ * not a `char *const *` (execve's argv and envp), whose bytes are pointers.
+ */
+export const pointsToText = (cType: string): boolean => /\bchar\s*\*\s*(?:const\b\s*)?(?:[A-Za-z_]\w*)?$/.test(cType.trim());

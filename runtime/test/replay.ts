@@ -9,7 +9,7 @@ import { globRegExp } from "../../compiler/glob.js";
 import { splitUprobeTarget } from "../loader/elfsym.js";
 import type { CValue } from "./layout.js";
 import { usage } from "./errors.js";
-import { probeText, type RecordedProbe } from "./recorded-probe.js";
+import { pointsToText, probeText, type RecordedProbe } from "./recorded-probe.js";
 import { shown } from "./check.js";
 import type { FireResult, Simulation } from "./simulate.js";
 import { cString, type SimKernel } from "../vm/kernel.js";
@@ -44,6 +44,8 @@ export interface Recording {
   hits: RecordedHit[];
   /** The printk messages the run printed, in order, with the task that printed them. */
   printk: { message: string; pid: number; task: string }[];
+  /** What printf() and time() wrote, as the run wrote it (what sim.output() gives). */
+  printf: string;
   /** Ring buffer and perf event records the run printed, by map, in order. */
   events: Map<string, unknown[]>;
   /**
@@ -51,6 +53,11 @@ export interface Recording {
    * prints without its `map`, such as `{ entries: [{ key, value }] }` or `{ histogram: [{ bucket, min, max, count }] }`.
    */
   maps: Map<string, Record<string, unknown>[]>;
+  /**
+   * How the run was made, as simulate()'s options take it (`simulate(file, { ...recording.run })`): the process of its
+   * --command or --pid (`targetPid`) and the text of its --set values (`set`). Absent from recordings of older tsbpf.
+   */
+  run?: { targetPid?: number; set?: Record<string, string> };
 }
 
 /** The list under `key`, added empty when there is none. */
@@ -63,7 +70,7 @@ function listed<T>(lists: Map<string, T[]>, key: string): T[] {
 /** Parses a recording: a file path, or the file's text (anything with a newline or starting with `{`). */
 export function readRecording(source: string): Recording {
   const text = source.includes("\n") || source.trimStart().startsWith("{") ? source : readFile(source);
-  const out: Recording = { hits: [], printk: [], events: new Map(), maps: new Map() };
+  const out: Recording = { hits: [], printk: [], printf: "", events: new Map(), maps: new Map() };
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     let value: Record<string, unknown>;
@@ -74,6 +81,8 @@ export function readRecording(source: string): Recording {
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw usage(`recording line ${i + 1} is not a JSON object: ${line.slice(0, 80)}`);
     if (value.kind === "hit") out.hits.push(hitOf(value, i + 1));
+    else if (value.kind === "run") out.run = runOf(value, i + 1);
+    else if (value.kind === "printf" && typeof value.text === "string") out.printf += value.text;
     else if (value.kind === "printk" && typeof value.message === "string") out.printk.push({ message: value.message, pid: Number(value.pid), task: String(value.task) });
     else if (value.kind === "event") listed(out.events, String(value.map)).push(value.value);
     else if (value.kind === "map" && typeof value.map === "string") {
@@ -95,6 +104,11 @@ export function replay(sim: Simulation, recording: string | Recording, options: 
   }
   if (options.filter !== undefined && typeof options.filter !== "function") throw usage(`replay()'s filter must be a function of a hit, not ${shown(options.filter)}`);
   const rec = typeof recording === "string" ? readRecording(recording) : recording;
+  // A probe filtering by targetPid() saw only the target's hits as its own: without the target it would take them all.
+  const target = rec.run?.targetPid;
+  if (target !== undefined && sim.readsTargetPid && sim.targetPid !== target) {
+    throw usage(`the recording was made with --command or --pid, process ${target}: simulate(..., { targetPid: ${target} }) as that run set it (the simulation's targetPid() is ${sim.targetPid}); simulate(..., { ...recording.run }) also gives its --set values`);
+  }
   const fired: { hit: RecordedHit; result: FireResult }[] = [];
   const attached = new Set(sim.programs.map((p) => p.section));
   const hits = rec.hits.filter((hit) => !options.filter || options.filter(hit));
@@ -120,7 +134,8 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
   const p = hit.probe;
   if (p.kind === "tracepoint") {
     const fields: Record<string, CValue> = { ...hit.fields };
-    for (const f of sim.tracepointLayout(p.group, p.name).fields) {
+    const layout = sim.tracepointLayout(p.group, p.name);
+    for (const f of layout.fields) {
       // The field's type, not its text, says whether a recorded string is text ("0123" stays "0123") or an integer.
       const v = fields[f.name];
       const text = f.dataLoc || (f.type === "char" && f.arrayLength !== undefined);
@@ -128,9 +143,11 @@ function fire(sim: Simulation, hit: RecordedHit, task: Record<string, unknown>):
       else if (!text && typeof v === "string" && /^-?\d+$/.test(v)) fields[f.name] = BigInt(v);
     }
     for (const [name, s] of Object.entries(hit.strings ?? {})) {
-      // A NULL pointer stays NULL; a string the kernel could read is placed where the pointer now points.
+      // A NULL pointer stays NULL; a string the kernel could read is placed where the pointer now points. Text an older
+      // recorder read through a pointer to pointers (execve's argv) was their bytes: the pointer stays unreadable.
       const recorded = BigInt(fields[name] as number | bigint);
-      if (recorded === 0n) continue;
+      const field = layout.fields.find((f) => f.name === name);
+      if (recorded === 0n || (field !== undefined && !pointsToText(field.type))) continue;
       fields[name] = stringsOf(sim).place(p.group === "syscalls" ? "user" : "kernel", recorded, s);
     }
     return sim.tracepoint(p.group, p.name, fields, task);
@@ -205,6 +222,23 @@ function hasProgram(sections: ReadonlySet<string>, p: RecordedProbe): boolean {
     }
   }
   return false;
+}
+
+/** The run line (cli/record.ts writes it before the hits). */
+function runOf(v: Record<string, unknown>, line: number): NonNullable<Recording["run"]> {
+  const bad = (what: string): never => {
+    throw usage(`recording line ${line}: the run's ${what} (a recording is what tsbpf run --record writes)`);
+  };
+  const run: NonNullable<Recording["run"]> = {};
+  if (v.targetPid !== undefined) {
+    if (typeof v.targetPid !== "number" || !Number.isInteger(v.targetPid) || v.targetPid <= 0) bad(`targetPid must be a process id, not ${shown(v.targetPid)}`);
+    run.targetPid = v.targetPid as number;
+  }
+  if (v.set !== undefined) {
+    if (!isRecord(v.set) || !Object.values(v.set).every((x) => typeof x === "string")) bad(`set must be an object of --set texts by variable name, not ${shown(v.set)}`);
+    run.set = v.set as Record<string, string>;
+  }
+  return run;
 }
 
 function hitOf(v: Record<string, unknown>, line: number): RecordedHit {

@@ -6,7 +6,7 @@
 import { decode, disassemble, type Insn } from "../../compiler/isa/index.js";
 import { BudgetExceeded, REGION_BASE, SimKernel, Vm, VmError, createVmEnv, selectTier, PerfEventArray, RingBufMap, type MapRegistry, type Region, type RunOptions, type RunResult, type TaskState, type TierChoice, type VmEnv } from "../vm/index.js";
 import { globRegExp, isGlob } from "../../compiler/glob.js";
-import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, rawTracepointParams, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RegsInput, type TracepointLayout } from "./context.js";
+import { hostArch, LAYOUTS, parseFormat, PtRegsWriter, rawSlotValue, rawTracepointParams, rawTracepointSlots, readFormat, tracepointRecord, TRACEFS_ROOTS, writePtRegs, type Arch, type RawSlot, type RegsInput, type TracepointLayout } from "./context.js";
 import { SimulationError, usage } from "./errors.js";
 import { checkTask, integerIn, knownKeys, nanoseconds, oneOf, shown } from "./check.js";
 import { TestKernel } from "./kernel.js";
@@ -14,8 +14,9 @@ import { decodeScalar, decodeValue, toU64, type BtfSource, type CValue, type Dec
 import { loadSimulation, variableType, type LoadOptions, type LoadedSimulation, type ProbeSource, type SimProgram } from "./load.js";
 import type { MapView } from "./maps.js";
 import { formatLocation } from "./source.js";
-import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, tsbpfVariable, type Codec } from "../loader/index.js";
+import { codecFor, kernelBtf, mapBtfTypes, noSuchGlobal, readsTargetPid, tsbpfVariable, type Codec } from "../loader/index.js";
 import { ActionTable, decodeAction, enumeratorsIn } from "../loader/actions.js";
+import { buckets, linearBuckets, type Bucket } from "../loader/histogram.js";
 import { parseBtf } from "../../compiler/btf/index.js";
 import { readFileSync } from "node:fs";
 import { USDT_SPECS_MAP } from "../../compiler/object/usdt-spec.js";
@@ -295,13 +296,19 @@ export class Simulation {
     if (params !== undefined && args.length !== params.length) {
       throw usage(`raw tracepoint ${name} passes ${params.length} argument${params.length === 1 ? "" : "s"}${params.length ? ` (${params.join(", ")})` : ""}; ${args.length} given`);
     }
+    const slots = params === undefined ? undefined : this.rawTracepointSlots(name);
     const context = () => {
       const out = new Uint8Array(Math.max(8, args.length * 8));
       const view = new DataView(out.buffer);
-      args.forEach((a, i) => view.setBigUint64(i * 8, toU64(a, `argument ${i + 1}`), true));
+      args.forEach((a, i) => view.setBigUint64(i * 8, rawSlotValue(a, slots?.[i], `argument ${i + 1}${params?.[i] ? ` (${params[i]})` : ""}`), true));
       return out;
     };
     return this.fire(progs, options, context, undefined, () => `rawtracepoint:${name}`);
+  }
+
+  private rawTracepointSlots(name: string): RawSlot[] | undefined {
+    const btf = this.kernelTypes.get();
+    return btf && rawTracepointSlots(btf, name);
   }
 
   /** Raw tracepoint `name`'s arguments in the kernel's BTF; undefined when that BTF is not at hand or lacks it. */
@@ -694,9 +701,11 @@ export class Simulation {
       if (!types?.actions) return [];
       const table = new ActionTable(types.actions, types.printf, types.times);
       // printf's %s of a kstack()/ustack(): the simulated stack's instruction pointers, as the test gave them.
-      // ksym() and usym(): the address in hex, since the simulated kernel and processes have no symbols.
+      // ksym(): the function of a symbol the test gave the simulated kernel (as %pS names it), else the address in hex.
+      // usym(): the address in hex, since the simulated processes have no symbols.
       // A kernel enum's value: its enumerator in the simulation's kernel BTF (the `btf` option).
-      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym: (address) => `0x${address.toString(16)}`, usym: (_pid, address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
+      const ksym = (address: bigint) => this.kernel.vm.symbolize(address)?.symbol.name ?? `0x${address.toString(16)}`;
+      table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym, usym: (_pid, address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
       // time(): the `realtime` option's clock, moved on as far as the simulated one since the start.
       if (this.options.realtime !== undefined) {
         const start = Number(this.options.realtime);
@@ -715,6 +724,66 @@ export class Simulation {
         else if (action?.kind === "clear") this.map(action.map).clear();
       }
     }
+  }
+
+  /** What the probes' targetPid() gives (the targetPid option; 0: no target). */
+  get targetPid(): number {
+    return this.options.targetPid ?? 0;
+  }
+  /** Whether any program reads targetPid(). */
+  get readsTargetPid(): boolean {
+    return readsTargetPid(this.loaded.object.maps);
+  }
+
+  /**
+   * A keyless Histogram's or LinearHistogram's buckets as `tsbpf run --json` gives them (its `histogram`): from the first
+   * that counted to the last, each `{ bucket, min, max, count }` (`"[4, 8)"`, bounds inclusive, an open end left out).
+   */
+  histogram(name: string): Bucket[] {
+    const h = this.histogramsOf(name, "histogram");
+    return "keyed" in h ? [] : h.buckets;
+  }
+
+  /** A keyed Histogram's or LinearHistogram's buckets by key, as `tsbpf run --json` gives them (`histograms`: the fullest last). */
+  histograms(name: string): { key: Decoded; histogram: Bucket[] }[] {
+    const h = this.histogramsOf(name, "histograms");
+    return "keyed" in h ? h.keyed : [];
+  }
+
+  private histogramsOf(name: string, call: "histogram" | "histograms"): { buckets: Bucket[] } | { keyed: { key: Decoded; histogram: Bucket[] }[] } {
+    const view = this.map(name);
+    const spec = this.loaded.object.maps.find((m) => m.name === view.name)!;
+    const types = mapBtfTypes(this.loaded.object, spec);
+    if (!types?.histogram && !types?.linear) throw usage(`map ${name} is not a Histogram or LinearHistogram; read it with sim.map("${name}")`);
+    const keyed = spec.type !== 2 && spec.type !== 6; // a hash map of { key, slot }: one histogram per key
+    if (keyed !== (call === "histograms")) throw usage(`map ${name} is a ${keyed ? "keyed" : "keyless"} histogram: read it with sim.${keyed ? "histograms" : "histogram"}("${name}")`);
+    // Counts as tsbpf run --json prints them: numbers while exact.
+    const n = (v: Decoded): number | bigint => {
+      const b = Array.isArray(v) ? v.reduce<bigint>((t, x) => t + BigInt(x as bigint), 0n) : BigInt(v as bigint);
+      return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+    };
+    const slots = types.linear ? Math.ceil((types.linear.max - types.linear.min) / types.linear.step) + 2 : NEGATIVE_SLOT + 1;
+    const bucketsOf = (counts: (number | bigint)[]): Bucket[] =>
+      types.linear ? linearBuckets(types.linear, counts) : buckets({ counts: counts.slice(0, NEGATIVE_SLOT), negative: counts[NEGATIVE_SLOT] ?? 0 });
+    const add = (counts: (number | bigint)[], slot: number, v: Decoded) => {
+      if (slot >= 0 && slot < slots) counts[slot] = n(BigInt(counts[slot]!) + BigInt(n(v)));
+    };
+    if (!keyed) {
+      const counts: (number | bigint)[] = new Array(slots).fill(0);
+      for (const [k, v] of view.entries()) add(counts, Number(k), v);
+      return { buckets: bucketsOf(counts) };
+    }
+    const byKey = new Map<string, { key: Decoded; counts: (number | bigint)[] }>();
+    for (const [k, v] of view.entries()) {
+      const { key, slot } = k as { key: Decoded; slot: number };
+      const id = JSON.stringify(key, (_k, x) => (typeof x === "bigint" ? `${x}n` : x));
+      let h = byKey.get(id);
+      if (!h) byKey.set(id, (h = { key, counts: new Array(slots).fill(0) }));
+      add(h.counts, slot, v);
+    }
+    const total = (c: (number | bigint)[]) => c.reduce<bigint>((t, x) => t + BigInt(x), 0n);
+    const keyedOut = [...byKey.values()].filter((h) => total(h.counts) > 0n).sort((a, b) => (total(a.counts) < total(b.counts) ? -1 : total(a.counts) > total(b.counts) ? 1 : 0));
+    return { keyed: keyedOut.map((h) => ({ key: h.key, histogram: bucketsOf(h.counts) })) };
   }
 
   /** A global variable's current value (.data, .bss, .rodata), decoded by its BTF type. */
@@ -773,10 +842,13 @@ function checkFiring(options: KprobeOptions & RetprobeOptions, valid: Readonly<R
   if (options.stacks !== undefined) knownKeys(options.stacks, STACKS, `${what} option stacks`, undefined, "key");
 }
 
+/** A Histogram's slot of negative values (slots 0..64 are log2's). */
+const NEGATIVE_SLOT = 65;
+
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
   tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true, realtime: true,
-  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, targetPid: true, kernelSymbols: true, userSymbols: true, name: true, backend: true,
+  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, set: true, targetPid: true, kernelSymbols: true, userSymbols: true, name: true, backend: true,
 } as const satisfies Record<keyof SimulateOptions, true>;
 
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
@@ -797,6 +869,9 @@ function checkOptions(options: SimulateOptions): void {
     const symbols = options[option];
     const bad = symbols === undefined ? undefined : typeof symbols !== "object" || symbols === null || Array.isArray(symbols) ? [] : Object.entries(symbols).find(([, a]) => typeof a !== "bigint" && !Number.isSafeInteger(a));
     if (bad) throw usage(`simulate() option ${option} gives addresses by symbol name, ${example}, not ${shown(bad.length ? bad[1] : symbols)}${bad.length ? ` for ${bad[0]}` : ""}`);
+  }
+  if (options.set !== undefined && (typeof options.set !== "object" || options.set === null || !Object.values(options.set).every((v) => typeof v === "string"))) {
+    throw usage(`simulate() option set takes --set texts by variable name ({ minMs: "10" }), not ${shown(options.set)}; typed values go in globals`);
   }
 }
 

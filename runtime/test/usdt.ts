@@ -44,7 +44,7 @@ export function usdtSite(arch: Arch, args: readonly CValue[], text: string | und
   const memory = new Map<number, { offset: bigint; size: number; value: bigint }[]>();
   specs.forEach((s, i) => {
     const what = `argument ${i + 1} (${s.text})`;
-    const value = toU64(args[i]!, what);
+    const value = toU64(args[i]!, what, true);
     if (s.type === UsdtArgType.CONST) {
       const constant = (s.signed ? BigInt.asIntN : BigInt.asUintN)(8 * s.size, s.valOff);
       if (BigInt.asUintN(8 * s.size, value) !== BigInt.asUintN(8 * s.size, s.valOff)) throw usage(`${what} is the constant ${constant} at this site, not ${args[i]}`);

@@ -44,11 +44,15 @@ describe("ksym()", () => {
     assert.equal(name(0x7f0000001000n), "0x7f0000001000");
   });
 
-  it("in the simulator, keys stay addresses and printf writes them in hex (the simulated kernel has no symbols)", async () => {
+  it("in the simulator, keys stay addresses and printf writes them in hex, or as the function of a symbol the test gave the simulated kernel", async () => {
     const sim = await simulate({ fileName: "ksym.ts", text: SOURCE }, { arch: "x86_64" });
     sim.kprobe("queue_work_on", { args: [0, 0, 0xffffffff81234560n] });
     assert.deepEqual(sim.map("callers").toMap(), new Map([[0xffffffff81234560n, 1n]]));
     assert.equal(sim.output(), "0xffffffff81234560|\n");
+    // As %pS names it, and as tsbpf run names it from /proc/kallsyms: the function alone.
+    sim.kernel.vm.addSymbol({ name: "vmstat_update", address: 0xffffffff81234500n, size: 0x100 });
+    sim.kprobe("queue_work_on", { args: [0, 0, 0xffffffff81234560n] });
+    assert.equal(sim.output(), "vmstat_update|\n");
   });
 });
 

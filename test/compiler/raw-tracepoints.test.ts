@@ -207,7 +207,8 @@ export const exec = rawTracepoint("sched_process_exec", (p, oldPid, bprm) => {
       assert.ok(hits.length >= 1, "the exec of /bin/true was recorded");
       assert.deepEqual(hits[0]!.probe, { kind: "rawTracepoint", name: "sched_process_exec" });
       assert.equal(hits[0]!.args?.length, 3);
-      const sim = await simulate(file);
+      // The run's -c target is what targetPid() gave: the replay gives it too.
+      const sim = await simulate(file, { ...readRecording(recorded).run });
       assert.equal(replay(sim, readRecording(recorded), { filter: (h) => h.time === hits[0]!.time }).length, 1);
       // LLVM's object reads through the typed pointers as directly, and the kernel takes it too.
       const llvm = spawnSync(process.execPath, [...CLI, "run", file, "--no-cache", "--backend", "llvm", "-c", "/bin/true"], { encoding: "utf8", env, timeout: 60_000 });

@@ -126,8 +126,10 @@ for (const backend of ["own", "llvm"] as const) {
     const r = compile({ fileName: "sized.ts", text: SIZED }, { arch: "x86_64", backend });
     assert.deepEqual(r.diagnostics, []);
     const sim = await simulate(r.object, { arch: "x86_64", name: "sized", verify: true });
-    // Six bytes at the end of the mapping: a whole read of 8 would fault and give nothing.
-    const buf = sim.kernel.bytes(new TextEncoder().encode("hello!"), { user: true });
+    // Six bytes at the end of a page with none after it: a whole read of 8 would fault and give nothing.
+    const page = new Uint8Array(4096);
+    page.set(new TextEncoder().encode("hello!"), 4090);
+    const buf = sim.kernel.bytes(page, { user: true }).address + 4090n;
     for (const len of [5, 6, 100, -1, 0]) sim.uprobe("/bin/true:main", { args: [buf, BigInt.asUintN(64, BigInt(len))] });
     assert.deepEqual(sim.events("events"), [
       { text: "hello", bytes: [104, 101, 108, 108], fixed: "hel", big: "hello" },

@@ -315,3 +315,65 @@ char LICENSE[] SEC("license") = "GPL";
   // A firing of the probe point both programs are on cannot be a partial one.
   assert.throws(() => sim.rawTracepoint("sys_enter"), /program with_kfunc \(section raw_tp\/sys_enter\) cannot run in the simulator/);
 });
+
+const READONLY = (format: string) => `#include "loader.h"
+static long (*bpf_snprintf)(char *str, __u32 str_size, const char *fmt, __u64 *data, __u32 data_len) = (void *)165;
+const volatile int limit = 4;
+char out[16];
+SEC("raw_tp/sys_enter") int prog(void *ctx)
+{
+	__u64 args[1] = { 7 };
+	/* Only a verifier that reads the frozen .rodata knows this branch is dead. */
+	if (limit > 8)
+		return *(int *)(long)limit;
+	return bpf_snprintf(out, sizeof(out), "${format}", args, sizeof(args));
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+test("clang object: the verifier model reads the frozen .rodata as the kernel's does, pruning a dead branch and checking bpf_snprintf's format at load", needsClang, async () => {
+  const ok = await simulate(readFileSync(compileC("rodata-known", READONLY("%d|"))));
+  assert.equal(ok.run("prog", new Uint8Array(8)).r0, 3n);
+  assert.equal(ok.global("out"), "7|");
+  // The kernel refuses a precision on %s (and flags, %h, %z) when it loads the program: bpf_snprintf's checks at run time never see it.
+  await assert.rejects(
+    simulate(readFileSync(compileC("rodata-format", READONLY("%.2d|")))),
+    (e: unknown) => e instanceof SimulationError && e.kind === "verifier" && /Invalid format string/.test(e.message),
+  );
+  if (missingRoot() ?? missingBpf()) return;
+  // The kernel agrees on both.
+  const session = new Session();
+  try {
+    session.load(readFileSync(compileC("rodata-known", READONLY("%d|"))), { name: "rodata_known" });
+    assert.throws(() => session.load(readFileSync(compileC("rodata-format", READONLY("%.2d|"))), { name: "rodata_format" }), (e: unknown) => e instanceof LoadError && /Invalid format string/.test(e.message));
+  } finally {
+    await session.close();
+  }
+});
+
+test("clang object: bpf_get_current_task_btf() gives the current task, whose members the program reads directly", needsBoth, async () => {
+  const text = `#include "loader.h"
+struct task_struct { int pid; int tgid; } __attribute__((preserve_access_index));
+SEC("raw_tp/sys_enter") int prog(void *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return t->tgid;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const bytes = readFileSync(compileC("current-task-btf", text));
+  const sim = await simulate(bytes);
+  // Before a task is placed its reads fail as the kernel's probe reads do, giving 0, not a fault.
+  assert.equal(sim.run("prog", new Uint8Array(8)).r0, 0n);
+  sim.kernel.currentTask = sim.kernel.alloc("task_struct", { pid: 41, tgid: 40 });
+  assert.equal(sim.run("prog", new Uint8Array(8)).r0, 40n);
+  if (missingRoot() ?? missingBpf()) return;
+  // The kernel runs it in this process: its tgid is ours.
+  const session = new Session();
+  try {
+    const obj = session.load(bytes, { name: "task_btf" });
+    assert.equal(obj.sys.progTestRun(obj.program("prog").fd, { ctxIn: new Uint8Array(8), ctxSizeOut: 0, repeat: 0 }).retval, process.pid);
+  } finally {
+    await session.close();
+  }
+});

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { simulate, SimulationError } from "../../runtime/test/index.js";
 import { compileC, needsClang } from "../loader/support.js";
 import { noLlvm } from "../llvm/support.js";
+import { hasVmlinux } from "./support.js";
 
 const isUsage = (message: RegExp) => (e: unknown) => e instanceof SimulationError && e.kind === "usage" && message.test(e.message);
 
@@ -172,4 +173,43 @@ export const enter = uprobe("/bin/app", "handle", (r: Ptr<Request>) => {
     assert.equal(sim.output(), "7 -320 /api\n", backend);
     assert.throws(() => sim.kernel.alloc("Request", { idd: 1 }), isUsage(/idd/), backend);
   }
+});
+
+test("a string given for a pointer argument or field says to place it in memory and pass its address", async () => {
+  const sim = await simulate({ fileName: "s.ts", text: `import { kprobe, printk, readUserStr, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const k = kprobe("f", (p: u64) => printk(\`\${readUserStr(p)}\`));\n` });
+  assert.throws(() => sim.kprobe("f", { args: ["/tmp/x"] as never }), isUsage(/^argument 1: expected a number, bigint or pointer, got the string "\/tmp\/x"; a string is passed by its address: place it with sim\.kernel\.userString\(s\)/));
+  sim.kprobe("f", { args: [sim.kernel.userString("/tmp/x")] });
+  assert.deepEqual(sim.trace(), ["/tmp/x"]);
+  // Where no pointer goes (a map's u64 value), the string is only refused.
+  const counts = await simulate({ fileName: "v.ts", text: `import { kprobe, HashMap, type u32, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const m = new HashMap<u32, u64>(4);\nexport const k = kprobe("f", () => 0);\n` });
+  assert.throws(() => counts.map("m").set(1, "x" as never), isUsage(/^m value: expected a number, bigint or pointer, got the string "x"$/));
+});
+
+test("a tracepoint format text with no field lines is refused saying what to give, not compiled into a record without fields", async () => {
+  await assert.rejects(
+    simulate("examples/unlink-tracepoint.ts", { tracepointFormats: { "syscalls/sys_enter_unlinkat": "garbage" } }),
+    isUsage(/^tracepointFormats\["syscalls\/sys_enter_unlinkat"\] has no field lines .*: give the text of \/sys\/kernel\/tracing\/events\/syscalls\/sys_enter_unlinkat\/format$/),
+  );
+});
+
+test("one number for a tracepoint's array field (a char[16] comm, a u64 args[6]) is refused, saying what the field takes", async () => {
+  const { tracepointFormats } = await import("../support/fixture-kernel.js");
+  const text = `import { tracepoint, printk, type Str } from "tsbpf";\nexport const license = "GPL";\nexport const p = tracepoint("sched", "sched_switch", (ctx) => { const c: Str<16> = ctx.prev_comm; printk(\`\${c}\`); });\nexport const q = tracepoint("raw_syscalls", "sys_enter", (ctx) => printk(\`\${ctx.args[0]}\`));\n`;
+  const sim = await simulate({ fileName: "arrays.ts", text }, { tracepointFormats: tracepointFormats("sched/sched_switch", "raw_syscalls/sys_enter") });
+  assert.throws(() => sim.tracepoint("sched", "sched_switch", { prev_comm: 5 }), isUsage(/^sched:sched_switch field prev_comm is a char\[16\]: give a string \(or a Uint8Array of its bytes\), not 5$/));
+  assert.throws(() => sim.tracepoint("raw_syscalls", "sys_enter", { id: 1, args: 7 }), isUsage(/^raw_syscalls:sys_enter field args is a .*\[6\]: give an array of its 6 elements, not 7$/));
+  sim.tracepoint("sched", "sched_switch", { prev_comm: "bash" });
+  sim.tracepoint("raw_syscalls", "sys_enter", { id: 1, args: [7] });
+  assert.deepEqual(sim.trace(), ["bash", "7"]);
+});
+
+test("a raw tracepoint's arguments are checked and placed as the kernel casts them: a bool 0 or 1, a narrower integer extended by its sign", { skip: hasVmlinux ? false : "no /sys/kernel/btf/vmlinux (raw tracepoints are typed by it)" }, async () => {
+  const text = `import { rawTracepoint, printk, type u64 } from "tsbpf";\nexport const license = "GPL";\nexport const p = rawTracepoint("sched_switch", (preempt, prev, next, state) => { printk(\`\${preempt} \${state}\`); });\n`;
+  const sim = await simulate({ fileName: "rawargs.ts", text });
+  assert.throws(() => sim.rawTracepoint("sched_switch", [5, 0, 0, 0]), isUsage(/^argument 1 \(bool preempt\) is of type bool: give it true or false, not 5$/));
+  assert.throws(() => sim.rawTracepoint("sched_switch", [1, 0, 0, 2 ** 32]), isUsage(/^argument 4 \(unsigned int prev_state\): 4294967296 does not fit in 4 bytes$/));
+  // -1 for an unsigned int is its 32 bits, as C converts it; a recording's u64 of a value the type holds is taken too.
+  sim.rawTracepoint("sched_switch", [true, 0, 0, -1]);
+  sim.rawTracepoint("sched_switch", [0, 0, 0, 0x1n]);
+  assert.deepEqual(sim.trace(), ["true 4294967295", "false 1"]);
 });

@@ -96,3 +96,36 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a fixed-size read of a short user string reads past its NUL, in the kernel and the simulator", { skip, timeout: 20_000 }, async () => {
+  // readUser<Str<64>>(p, 64) takes 64 bytes whatever the string's length: the page around rm's argument is mapped.
+  const text = `import { tracepoint, printk, readUser, comm, type Str } from "tsbpf";
+export const license = "GPL";
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
+  if (comm() !== "rm") return;
+  printk(\`fixed=\${readUser<Str<64>>(ctx.pathname, 64)}|\`);
+});
+`;
+  const compiled = compile({ fileName: "fixed.ts", text });
+  assert.deepEqual(compiled.diagnostics, []);
+  const session = new Session();
+  try {
+    const pipe = session.tracePipe();
+    session.load(compiled.object, { name: "fixedread" }).attachAll();
+    let message: string | undefined;
+    for (let attempt = 0; attempt < 5 && !message; attempt++) {
+      const pid = await new Promise<number>((resolve, reject) => {
+        const child = spawn("rm", ["-f", "/x"], { stdio: "ignore" });
+        child.on("error", reject);
+        child.on("exit", () => resolve(child.pid!));
+      });
+      message = (await pipe.waitFor((l) => l.pid === pid && l.message.startsWith("fixed="), 3000))?.message;
+    }
+    assert.equal(message, "fixed=/x|");
+    const sim = await simulate({ fileName: "fixed.ts", text });
+    sim.tracepoint("syscalls", "sys_enter_unlinkat", { dfd: AT_FDCWD, pathname: sim.kernel.userString("/x"), flag: 0 }, { comm: "rm" });
+    assert.deepEqual(sim.trace(), [message]);
+  } finally {
+    await session.close();
+  }
+});

@@ -228,3 +228,48 @@ test("readRecording gives the maps the run printed, so a replay's maps compare w
   const slots = sim.map("latency").toArray().flatMap((n, k) => (n ? [[k, Number(n)]] : []));
   assert.deepEqual(slots, buckets.map((b) => [Math.log2(b.min) + 1, b.count]));
 });
+
+test("an execve's argv and envp (char *const *: arrays of pointers, not text) are not recorded as strings, and a recording that has them replays them unreadable", async () => {
+  const formats = { "syscalls/sys_enter_execve": fixtureFormat("syscalls", "sys_enter_execve")! };
+  const tracepointFormat = (g: string, n: string) => formats[`${g}/${n}` as keyof typeof formats];
+  const spec = openObject(compile("examples/execargs.ts", { tracepointFormat }).object);
+  const recorder = recorderSource(spec.programs.map((p) => p.attach), tracepointFormat);
+  assert.match(recorder.text, /h\.s_filename = readUserStr\(ctx\.filename\)/);
+  assert.doesNotMatch(recorder.text, /s_argv|s_envp/);
+
+  // An older recorder read the pointer arrays' bytes as text; replayed, the probe read them as argv's pointers.
+  const probe = { kind: "tracepoint", group: "syscalls", name: "sys_enter_execve" };
+  const fields = { __syscall_nr: 59, filename: 140000000000, argv: 140000000100, envp: 140000000200 };
+  const strings = { filename: "/usr/bin/cat", argv: "\u00b0\u00a0\\\u00e9\u00ff\u007f", envp: "\u0017\u00e0\\\u00e9\u00ff\u007f" };
+  const sim = await simulate("examples/execargs.ts", { tracepointFormats: formats });
+  replay(sim, line({ kind: "hit", probe, time: "1", cpu: 0, pid: 3, tgid: 3, uid: 0, gid: 0, comm: "sh", fields, strings }));
+  assert.deepEqual(sim.events("execs"), [{ pid: 3, argc: 0, comm: "sh", args: ["", "", "", "", "", ""] }]);
+});
+
+test("a recording names the run's target process and --set texts, which simulate() takes as its targetPid and set options; replaying one made with a target into a simulation without it says to pass them", async () => {
+  const run = line({ kind: "run", targetPid: 77, set: { minMs: "0x10" } });
+  const probe = { kind: "tracepoint", group: "syscalls", name: "sys_enter_unlinkat" };
+  const hit = line({ kind: "hit", probe, time: "1", cpu: 0, pid: 77, tgid: 77, uid: 0, gid: 0, comm: "rm", fields: { __syscall_nr: 263, dfd: -100, pathname: 0, flag: 0 } });
+  const recording = readRecording([run, hit].join("\n"));
+  assert.deepEqual(recording.run, { targetPid: 77, set: { minMs: "0x10" } });
+
+  const text = `import { tracepoint, printk, targetPid, pidTgid, type u64 } from "tsbpf";
+export const license = "GPL";
+let minMs: u64 = 1;
+export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
+  if (targetPid() !== 0 && pidTgid() >> 32 !== targetPid()) return;
+  printk(\`\${targetPid()} \${minMs}\`);
+});
+`;
+  const formats = { tracepointFormats: { "syscalls/sys_enter_unlinkat": UNLINKAT_FORMAT } };
+  const without = await simulate({ fileName: "target.ts", text }, formats);
+  assert.throws(() => replay(without, recording), (e: unknown) => e instanceof SimulationError && e.kind === "usage" && /with --command or --pid, process 77: simulate\(\.\.\., \{ targetPid: 77 \}\)/.test(e.message));
+  // The --set texts read as tsbpf run's loader reads them (0x10 is 16), a wrong one refused as it refuses it.
+  const sim = await simulate({ fileName: "target.ts", text }, { ...formats, ...recording.run });
+  replay(sim, recording);
+  assert.deepEqual(sim.trace(), ["77 16"]);
+  await assert.rejects(simulate({ fileName: "target.ts", text }, { ...formats, set: { minMs: "-1" } }), (e: unknown) => e instanceof SimulationError && e.kind === "usage" && /minMs/.test(e.message));
+  await assert.rejects(simulate({ fileName: "target.ts", text }, { ...formats, set: { minMs: 16 } as never }), (e: unknown) => e instanceof SimulationError && e.kind === "usage" && /set/.test(e.message));
+  // A recording without a run line (before tsbpf wrote one) replays as before.
+  assert.equal(readRecording(hit).run, undefined);
+});

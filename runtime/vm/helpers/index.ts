@@ -201,6 +201,8 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   // Every context has a current task and so a cgroup; the VM's without one answers 0.
   h.set(Helper.get_current_cgroup_id, () => (kernel.inTask ? kernel.cgroup : 0n));
   h.set(Helper.get_current_task, () => (kernel.inTask ? kernel.currentTask : 0n));
+  // The same task, typed: the program reads its members directly (loads the verifier marks as probe reads).
+  h.set(Helper.get_current_task_btf, () => (kernel.inTask ? kernel.currentTask : 0n));
   h.set(Helper.get_current_comm, (ctx) => {
     const size = ctx.argU32(2);
     const buf = new Uint8Array(size);
