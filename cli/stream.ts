@@ -173,7 +173,9 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const noTracefs = missingTracefs();
     const use = noTracefs ? tracefsUse(loaded, printks) : undefined;
     if (use) throw new UserError(`${noTracefs}; this run needs it: ${use}`, ExitCode.NO_PERMISSION);
-    const pipe = printks ? openOutput(session, verbose, log) : undefined;
+    // exit() leaves out the lines printed after it, by their times, which a monotonic clock makes comparable with the
+    // run's: an object that cannot call exit() (no actions map) keeps the default clock, whose setting costs ~20 ms.
+    const pipe = printks ? openOutput(session, verbose, log, actionMaps(loaded).length > 0) : undefined;
     // Every program's printk lines reach every instance: those no format of this object can produce are left out.
     const ours = pipe && formats ? formatsMatcher(formats) : undefined;
     let othersLeftOut = 0;
@@ -601,10 +603,10 @@ function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Reco
 }
 
 /** The session's trace pipe (a private tracefs instance, else the shared pipe), its failures as one sentence. */
-function openOutput(session: Session, verbose: boolean, log: (line: string) => void): TracePipe {
+function openOutput(session: Session, verbose: boolean, log: (line: string) => void, monotonic: boolean): TracePipe {
   let pipe: TracePipe;
   try {
-    pipe = session.tracePipe();
+    pipe = session.tracePipe({ monotonic });
   } catch (error) {
     if (error instanceof AttachError) throw new UserError(error.message, ExitCode.NO_PERMISSION);
     throw error;

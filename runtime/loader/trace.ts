@@ -53,6 +53,12 @@ export interface TracePipeOptions {
   path?: string;
   /** Read the machine-wide trace_pipe rather than a private instance (one reader at a time). */
   shared?: boolean;
+  /**
+   * Time the private instance's lines on CLOCK_MONOTONIC (trace_clock mono, bpf_ktime_get_ns()'s clock), so that they
+   * compare with the reader's own times. Changing the clock resets the buffer, which waits out an RCU grace period:
+   * ~20 ms of the start, for a reader that needs it.
+   */
+  monotonic?: boolean;
   sys?: Sys;
 }
 
@@ -115,7 +121,7 @@ export class TracePipe {
     if (!options.shared) {
       let instance: string | undefined;
       try {
-        instance = makeInstance(`${root}/instances`);
+        instance = makeInstance(`${root}/instances`, options.monotonic ?? false);
         return new TracePipe(`${instance}/trace_pipe`, openPipe(`${instance}/trace_pipe`), sys, instance);
       } catch (e) {
         if (instance) removeInstance(instance);
@@ -350,7 +356,7 @@ function openPipe(path: string): number {
 }
 
 /** Creates instances/tsbpf-PID (tsbpf-PID-N for a process's later pipes) with only bpf_trace_printk enabled. */
-function makeInstance(instances: string): string {
+function makeInstance(instances: string, monotonic: boolean): string {
   removeAbandonedInstances(instances);
   for (;;) {
     const n = instanceSerial++;
@@ -370,7 +376,7 @@ function makeInstance(instances: string): string {
     }
     try {
       // Timestamps on bpf_ktime_get_ns()'s clock (CLOCK_MONOTONIC), which user space reads too.
-      writeFileSync(`${dir}/trace_clock`, "mono");
+      if (monotonic) writeFileSync(`${dir}/trace_clock`, "mono");
     } catch {
       // an older kernel's clocks: timestamps stay on the default
     }

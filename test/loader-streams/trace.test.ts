@@ -37,8 +37,15 @@ test("closing a trace pipe gives every line its instance held, however many read
   assert.deepEqual(got, Array.from({ length: 10_000 }, (_, i) => i));
 });
 
-test("a private instance's timestamps are CLOCK_MONOTONIC's, the clock of bpf_ktime_get_ns() and process.hrtime", needsTracefs, async () => {
-  const pipe = TracePipe.open({ sys });
+test("a private instance asked for monotonic timestamps has CLOCK_MONOTONIC's, the clock of bpf_ktime_get_ns() and process.hrtime; one not asked keeps the default clock", needsTracefs, async () => {
+  const plain = TracePipe.open({ sys });
+  try {
+    assert.ok(plain.instance, "a private instance was made");
+    assert.equal(plain.monotonic, false);
+  } finally {
+    await plain.close();
+  }
+  const pipe = TracePipe.open({ sys, monotonic: true });
   try {
     assert.ok(pipe.instance, "a private instance was made");
     assert.equal(pipe.monotonic, true);
