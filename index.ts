@@ -59,9 +59,31 @@ export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
 export interface UserSymbol {
   readonly __tsbpfUsym: true;
 }
-/** buf()'s and kbuf()'s value: bytes read in a probe, which printf's `%r` writes as bpftrace writes a buffer. */
-export interface Bytes {
-  readonly __tsbpfBuf: true;
+/**
+ * buf()'s and kbuf()'s value: at most N bytes read in a probe and their count (`4 + N` bytes, rounded up to 4). As a
+ * map key (or a key's field, a record's field) or printf's `%r`, `tsbpf run` writes them as bpftrace writes a buffer,
+ * printable ASCII as it is and every other byte as `\x` and two hex digits: `@[hi\x0a]: 1`. `buf(p, 16)` is a
+ * `Buf<16>`; a length known only at run time gives `Buf<64>`, or `Buf<M>` with a third argument M.
+ */
+export interface Buf<N extends number = number> {
+  readonly __tsbpfBuf: N;
+}
+/** A Buf of any length, as printf's `%r` takes it. */
+export type Bytes = Buf<number>;
+/**
+ * macaddr()'s value: a MAC address's 6 bytes. As a map key (or a key's field, a record's field) or printf's `%s`,
+ * `tsbpf run` writes it in upper-case hex separated by colons, `52:54:00:12:34:56`, as bpftrace prints `@[macaddr(a)]`.
+ */
+export interface MacAddr {
+  readonly __tsbpfMacAddr: true;
+}
+/**
+ * ntop()'s value: an IPv4 or IPv6 address and its family (20 bytes; IPv4 and IPv6 addresses can share a map). As a
+ * map key (or a key's field, a record's field) or printf's `%s`, `tsbpf run` writes it as inet_ntop does,
+ * `127.0.0.1`, `::1`, as bpftrace prints `@[ntop(addr)]`.
+ */
+export interface IpAddr {
+  readonly __tsbpfIpAddr: true;
 }
 
 export type ProbeKind = "kprobe" | "kretprobe" | "uprobe" | "uretprobe" | "usdt" | "tracepoint" | "rawTracepoint" | "profile" | "interval" | "software" | "hardware" | "begin" | "end";
@@ -281,19 +303,21 @@ export function time(_format?: string): void {
   onlyInProbe("time");
 }
 /**
- * bpftrace's ntop(): an IPv4 or IPv6 address as inet_ntop writes it (`127.0.0.1`, `::1`), for printf's `%s`. The
- * address is a u32 as the kernel keeps one (`sk.__sk_common.skc_daddr`, network byte order), or its bytes: an
- * Arr<u8, 4> or Arr<u8, 16> (a tracepoint's `saddr`, `saddr_v6`).
+ * bpftrace's ntop(): an IPv4 or IPv6 address, an IpAddr that printf's `%s` and map keys write as inet_ntop does
+ * (`127.0.0.1`, `::1`): count by it (`peers.increment(ntop(ctx.daddr))` in a `HashMap<IpAddr, u64>`) or keep it in a
+ * struct field. The address is a u32 as the kernel keeps one (`sk.__sk_common.skc_daddr`, network byte order), or
+ * its bytes: an Arr<u8, 4> or Arr<u8, 16> (a tracepoint's `saddr`, `saddr_v6`).
  */
-export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): string {
+export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr {
   return onlyInProbe("ntop");
 }
 /**
  * bpftrace's macaddr(): a MAC address, 6 bytes in an `Arr<u8, 6>` (a kernel struct's `h_source`, a record's array, or
  * `readUser<Arr<u8, 6>>(p)`, `readKernel<Arr<u8, 6>>(p)` read at a pointer), for printf's `%s`, which writes it in
- * upper-case hex separated by colons, `AA:BB:CC:DD:EE:FF`, as bpftrace does.
+ * upper-case hex separated by colons, `AA:BB:CC:DD:EE:FF`, as bpftrace does; a MacAddr, also a map key
+ * (`HashMap<MacAddr, u64>`) or a struct field, printed the same way.
  */
-export function macaddr(_address: Arr<u8, 6>): string {
+export function macaddr(_address: Arr<u8, 6>): MacAddr {
   return onlyInProbe("macaddr");
 }
 /**
@@ -354,10 +378,14 @@ export function usym(_address: number | bigint): UserSymbol {
  * constant up to 1024, or a value known only at run time (what write() was asked to write), then read up to `max`
  * bytes (a constant up to 1024, 64 by default, as bpftrace's strlen); a read that faults gives zeroes.
  */
+export function buf<N extends number>(p: Ptr<any> | u64, length: N): Buf<number extends N ? 64 : N>;
+export function buf<M extends number>(p: Ptr<any> | u64, length: number, max: M): Buf<M>;
 export function buf(_p: Ptr<any> | u64, _length: number, _max?: number): Bytes {
   return onlyInProbe("buf");
 }
 /** buf() of kernel memory (bpf_probe_read_kernel): a kernel struct's bytes, a tracepoint's kernel pointer. */
+export function kbuf<N extends number>(p: Ptr<any> | u64, length: N): Buf<number extends N ? 64 : N>;
+export function kbuf<M extends number>(p: Ptr<any> | u64, length: number, max: M): Buf<M>;
 export function kbuf(_p: Ptr<any> | u64, _length: number, _max?: number): Bytes {
   return onlyInProbe("kbuf");
 }

@@ -75,6 +75,12 @@ export const KSYM_TYPEDEF = "tsbpf_ksym";
  * name of the function it is in within that process, as bpftrace's usym() keeps both.
  */
 export const USYM_STRUCT = "tsbpf_usym";
+/** A struct `{ u8 addr[6]; }`: macaddr()'s MAC address, read as `AA:BB:CC:DD:EE:FF` as bpftrace prints one. */
+export const MACADDR_STRUCT = "tsbpf_macaddr";
+/** A struct `{ u32 family; u8 addr[16]; }`: ntop()'s address (AF_INET's in the first 4 bytes), read as inet_ntop text. */
+export const INET_STRUCT = "tsbpf_inet";
+/** `tsbpf_buf_16`: a struct `{ u32 count; u8 data[16]; }`, buf()'s bytes, read as bpftrace's %r writes them. */
+export const BUF_STRUCT_PREFIX = "tsbpf_buf_";
 /**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
@@ -148,7 +154,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name.startsWith(PRINTF_TAG)) {
       const m = /^(\d+):([\w,.]*):/.exec(t.name.slice(PRINTF_TAG.length));
       const args = m?.[2] ? m[2].split(",") : [];
-      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|m6|p|ksym|usym|[ku]stack\d+|e(32|64)\.\w+|r\d+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
+      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|m6|inet|p|ksym|usym|[ku]stack\d+|e(32|64)\.\w+|r\d+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
     }
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);

@@ -46,7 +46,7 @@ import {
 import type { Checked } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { cTypeName, noKernelImports, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
-import { AGGREGATE_OF, HISTOGRAM_SLOTS, KEYED_MAPS, MAP_TYPES, MAX_LENGTH, MAX_PERF_EVENT_RATE, STACK_DEPTH, USER_SYMBOL_LAYOUT, aggregateValue } from "./lowering/constants.js";
+import { AGGREGATE_OF, HISTOGRAM_SLOTS, KEYED_MAPS, MAP_TYPES, MAX_LENGTH, MAX_PERF_EVENT_RATE, STACK_DEPTH, USER_SYMBOL_LAYOUT, MAC_ADDR_LAYOUT, INET_LAYOUT, MAX_BUF, bufLayout, aggregateValue } from "./lowering/constants.js";
 import type { LoweringContext } from "./lowering/context.js";
 import { FnLowering } from "./lowering/function.js";
 import { Rodata } from "./lowering/rodata.js";
@@ -333,6 +333,14 @@ export function lower(
       const name = builtin(node.typeName);
       if (name === "Str") return { kind: "str", size: lengthOf(node.typeArguments?.[0], (n) => `Str<${n}>`, node), align: 1 };
       if (name === "UserSymbol") return USER_SYMBOL_LAYOUT;
+      if (name === "MacAddr") return MAC_ADDR_LAYOUT;
+      if (name === "IpAddr") return INET_LAYOUT;
+      if (name === "Buf") {
+        const n = node.typeArguments?.[0];
+        const room = n && ts.isLiteralTypeNode(n) && ts.isNumericLiteral(n.literal) ? Number(n.literal.text) : NaN;
+        if (!Number.isInteger(room) || room < 1 || room > MAX_BUF) fail(n ?? node, Code.UnsupportedType, `Buf<N> takes the most bytes buf() reads, an integer literal N from 1 to ${MAX_BUF}: Buf<16> for buf(p, 16), Buf<64> for buf(p, n) and buf(p, n, 64)`);
+        return bufLayout(room);
+      }
       if (name === "Arr") {
         const [t, n] = node.typeArguments ?? [];
         if (!t) fail(node, Code.UnsupportedType, "Arr<T, N> needs an element type and a length");

@@ -125,8 +125,14 @@ declare module "tsbpf" {
   export type KernelSymbol = u64 & { readonly __tsbpfKsym: true };
   /** usym()'s user address and its process; as a map key or printf's %s, printed as the function it is in. */
   export interface UserSymbol { readonly __tsbpfUsym: true }
-  /** buf()'s and kbuf()'s bytes, for printf's %r. */
-  export interface Bytes { readonly __tsbpfBuf: true }
+  /** buf()'s and kbuf()'s bytes, at most N; a map key or field, printed as printf's %r writes them (\`hi\\x0a\`). */
+  export interface Buf<N extends number = number> { readonly __tsbpfBuf: N }
+  /** Buf of any length, as printf's %r takes it. */
+  export type Bytes = Buf<number>;
+  /** macaddr()'s MAC address; a map key or field, printed as \`AA:BB:CC:DD:EE:FF\`. */
+  export interface MacAddr { readonly __tsbpfMacAddr: true }
+  /** ntop()'s IPv4 or IPv6 address; a map key or field, printed as inet_ntop writes it (\`127.0.0.1\`, \`::1\`). */
+  export interface IpAddr { readonly __tsbpfIpAddr: true }
   export interface Probe { readonly __tsbpfProbe: true }
   export type Handler<A extends unknown[]> = (...args: A) => number | bigint | void;
   export function uprobe(binary: string, symbol: string, handler: Handler<any[]>): Probe;
@@ -169,10 +175,10 @@ declare module "tsbpf" {
   export function printf(format: string, ...values: unknown[]): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;
-  /** bpftrace's ntop(): an IPv4 or IPv6 address as text, for printf's %s (a u32 as the kernel keeps it, or its bytes). */
-  export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): string;
-  /** bpftrace's macaddr(): a MAC address's 6 bytes as text, \`AA:BB:CC:DD:EE:FF\`, for printf's %s. */
-  export function macaddr(address: Arr<u8, 6>): string;
+  /** bpftrace's ntop(): an IPv4 or IPv6 address (a u32 as the kernel keeps it, or its bytes), a map key or printf's %s. */
+  export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+  /** bpftrace's macaddr(): a MAC address's 6 bytes, a map key or printf's %s, written \`AA:BB:CC:DD:EE:FF\`. */
+  export function macaddr(address: Arr<u8, 6>): MacAddr;
   /** Which probe fired (bpftrace's probe): count by it, and tsbpf run prints the probe's name, \`tracepoint:syscalls:sys_enter_read\`. */
   export function probe(): ProbeName;
   /** bpftrace's ksym(): a kernel address, printed by tsbpf run as the function it is in (\`vmstat_update\`). */
@@ -187,8 +193,10 @@ declare module "tsbpf" {
    * bpftrace's buf(): \`length\` bytes of user memory for printf's %r (\`hi\\x0a\`): a constant up to 1024, or a value known at
    * run time, then at most \`max\` bytes (a constant, 64 by default). kbuf() reads kernel memory.
    */
-  export function buf(p: Ptr<any> | u64, length: number, max?: number): Bytes;
-  export function kbuf(p: Ptr<any> | u64, length: number, max?: number): Bytes;
+  export function buf<N extends number>(p: Ptr<any> | u64, length: N): Buf<number extends N ? 64 : N>;
+  export function buf<M extends number>(p: Ptr<any> | u64, length: number, max: M): Buf<M>;
+  export function kbuf<N extends number>(p: Ptr<any> | u64, length: N): Buf<number extends N ? 64 : N>;
+  export function kbuf<M extends number>(p: Ptr<any> | u64, length: number, max: M): Buf<M>;
   /**
    * bpftrace's signal(): sends a signal to the current task's process (\`thread\`: to the task alone), by number or
    * name (\`"SIGKILL"\`, \`"KILL"\`); 0, or a negative errno. tsbpf run asks for --unsafe to run a probe that does.

@@ -3,6 +3,8 @@
 // format, types the arguments and lays out the record) and the readers (which format the record).
 // Takes a format string; gives its literal text and conversions, a record layout, and the formatted text.
 
+import { BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT } from "../btf/tags.js";
+
 /** What a conversion takes: an integer (d i u x X o c p), a string (s) or bytes (r: buf()'s, as bpftrace's %r). */
 export type ArgKind = "int" | "str" | "bytes";
 
@@ -71,7 +73,8 @@ export function formatText(pieces: readonly FormatPiece[]): string {
 /**
  * One argument in a printf record: an integer of 4 or 8 bytes (`i32`, `u64`, ...), a string of N bytes (`s64`), or an
  * IPv4 or IPv6 address's 4 or 16 bytes in network order (`n4`, `n16`: ntop(), printed with %s as inet_ntop writes it),
- * a MAC address's 6 bytes (`m6`: macaddr(), printed with %s as `AA:BB:CC:DD:EE:FF`),
+ * a MAC address's 6 bytes (`m6`: macaddr(), printed with %s as `AA:BB:CC:DD:EE:FF`), an IpAddr kept in a
+ * variable, its u32 family and 16 bytes (`inet`, printed with %s as inet_ntop writes it),
  * probe()'s u64 id (`p`, printed with %s as the probe's name), or a kstack()/ustack() id of a stack of at most N
  * frames (`kstackN`, `ustackN`, printed with %s as the frames, as bpftrace's `printf("%s", kstack)`), or ksym()'s
  * kernel address (`ksym`, printed with %s as the function it is in), or usym()'s user address and the tgid of its
@@ -81,7 +84,7 @@ export function formatText(pieces: readonly FormatPiece[]): string {
  * printable ASCII).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "inet" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}`;
 
 /** A kernel enum argument's width and the enum's name, or undefined for any other kind. */
 export function enumArg(a: ArgSpec): { bits: 32 | 64; name: string } | undefined {
@@ -106,7 +109,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   let at = 8;
   const offsets = args.map((a) => {
     const size = argSize(a);
-    const align = a[0] === "s" || a[0] === "n" || a === "m6" ? 1 : bytesArg(a) !== undefined ? 4 : Math.min(size, 8);
+    const align = a[0] === "s" || a[0] === "n" || a === "m6" ? 1 : bytesArg(a) !== undefined || a === "inet" ? 4 : Math.min(size, 8);
     at = Math.ceil(at / align) * align;
     const offset = at;
     at += size;
@@ -118,6 +121,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
 export function argSize(a: ArgSpec): number {
   if (a === "p" || a === "ksym" || stackArg(a)) return 8;
   if (a === "usym") return 16;
+  if (a === "inet") return 20;
   const room = bytesArg(a);
   if (room !== undefined) return 4 + room;
   const e = enumArg(a);
@@ -151,7 +155,8 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
   return args.map((a, i) => {
     const at = offsets[i]!;
     if (a[0] === "n") return inetText(record.subarray(at, at + argSize(a)));
-    if (a === "m6") return [...record.subarray(at, at + 6)].map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
+    if (a === "m6") return macText(record.subarray(at, at + 6));
+    if (a === "inet") return taggedStructText(INET_STRUCT, record.subarray(at, at + 20))!;
     if (a === "p") {
       const id = Number(view.getBigUint64(at, true));
       return names.probe?.(id) ?? `probe#${id}`;
@@ -186,6 +191,89 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
     if (a === "u32") return BigInt(view.getUint32(at, true));
     return a === "i64" ? view.getBigInt64(at, true) : view.getBigUint64(at, true);
   });
+}
+
+/**
+ * A value of one of the tagged structs macaddr(), ntop() and buf() give (compiler/btf/tags.ts) as the text printf
+ * writes for it, for map keys and record fields; undefined for any other struct.
+ */
+export function taggedStructText(name: string, bytes: Uint8Array): string | undefined {
+  if (name === MACADDR_STRUCT) return macText(bytes.subarray(0, 6));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (name === INET_STRUCT) return inetText(bytes.subarray(4, view.getUint32(0, true) === AF_INET6 ? 20 : 8));
+  if (name.startsWith(BUF_STRUCT_PREFIX)) return bytesText(bytes.subarray(4, 4 + Math.min(view.getUint32(0, true), bufRoom(name, bytes.length))));
+  return undefined;
+}
+
+/** taggedStructText's inverse, for a test's key (`sim.map("m").get("52:54:00:12:34:56")`); undefined for other text. */
+export function taggedStructBytes(name: string, size: number, text: string): Uint8Array | undefined {
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  if (name === MACADDR_STRUCT) {
+    const parts = text.split(":");
+    if (parts.length !== 6 || !parts.every((p) => /^[0-9a-f]{2}$/i.test(p))) return undefined;
+    out.set(parts.map((p) => parseInt(p, 16)));
+    return out;
+  }
+  if (name === INET_STRUCT) {
+    const bytes = inetBytes(text);
+    if (!bytes) return undefined;
+    view.setUint32(0, bytes.length === 4 ? AF_INET : AF_INET6, true);
+    out.set(bytes, 4);
+    return out;
+  }
+  if (name.startsWith(BUF_STRUCT_PREFIX)) {
+    const bytes: number[] = [];
+    for (let i = 0; i < text.length; i++) {
+      const hex = text[i] === "\\" ? /^\\x([0-9a-f]{2})/i.exec(text.slice(i)) : null;
+      if (hex) (bytes.push(parseInt(hex[1]!, 16)), (i += 3));
+      else bytes.push(text.charCodeAt(i) & 0xff);
+    }
+    if (bytes.length > bufRoom(name, size)) return undefined;
+    view.setUint32(0, bytes.length, true);
+    out.set(bytes, 4);
+    return out;
+  }
+  return undefined;
+}
+
+/** A `tsbpf_buf_N`'s N, the most bytes it holds (its size is rounded up to 4). */
+const bufRoom = (name: string, size: number): number => Math.min(Number(name.slice(BUF_STRUCT_PREFIX.length)) || 0, size - 4);
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/** A MAC address as bpftrace's macaddr() writes it: upper-case hex bytes joined by colons. */
+export const macText = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
+
+/** An IPv4 (dotted) or IPv6 address's bytes, as inet_pton reads the text; undefined for anything else. */
+function inetBytes(text: string): Uint8Array | undefined {
+  const v4 = (t: string) => {
+    const parts = t.split(".");
+    return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256) ? parts.map(Number) : undefined;
+  };
+  const four = v4(text);
+  if (four) return Uint8Array.from(four);
+  if (!text.includes(":")) return undefined;
+  const words = (t: string): number[] | undefined => {
+    if (t === "") return [];
+    const out: number[] = [];
+    const parts = t.split(":");
+    for (const [i, p] of parts.entries()) {
+      const dotted = i === parts.length - 1 ? v4(p) : undefined;
+      if (dotted) out.push((dotted[0]! << 8) | dotted[1]!, (dotted[2]! << 8) | dotted[3]!);
+      else if (/^[0-9a-f]{1,4}$/i.test(p)) out.push(parseInt(p, 16));
+      else return undefined;
+    }
+    return out;
+  };
+  const [head, tail, more] = text.split("::");
+  if (more !== undefined) return undefined;
+  const h = words(head!);
+  const t = tail === undefined ? [] : words(tail);
+  if (!h || !t || (tail === undefined ? h.length !== 8 : h.length + t.length > 7)) return undefined;
+  const all = [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
+  return Uint8Array.from(all.flatMap((w) => [w >> 8, w & 0xff]));
 }
 
 /** Bytes as bpftrace's %r writes a buffer: printable ASCII as it is, every other byte as `\x` and two hex digits. */

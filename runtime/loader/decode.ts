@@ -12,6 +12,7 @@
 
 import { BtfIntEncoding, BtfKind, KSYM_TYPEDEF, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
 import { ksymName } from "./symbolize.js";
+import { taggedStructBytes, taggedStructText } from "../../compiler/ir/printf.js";
 import { probeId, probeName } from "./probe-names.js";
 
 /** A `char` (by name or CHAR encoding): arrays of it are strings. `unsigned char` arrays (u8, bytes) are numbers. */
@@ -258,6 +259,19 @@ function ksymNode(): Node {
   };
 }
 
+/** macaddr()'s, ntop()'s and buf()'s value as the text printf writes for it; written back, that text or the bytes. */
+function taggedNode(name: string, size: number): Node {
+  return {
+    size,
+    read: (_dv, b, o) => taggedStructText(name, b.subarray(o, o + size)),
+    write: (_dv, b, o, v, p) => {
+      const bytes = typeof v === "string" ? taggedStructBytes(name, size, v) : v instanceof Uint8Array && v.length === size ? v : undefined;
+      if (!bytes) throw new CodecError(`${p}: expected the text ${name} prints as, or ${size} bytes`);
+      b.set(bytes, o);
+    },
+  };
+}
+
 // ---------------------------------------------------------------- strings
 
 const utf8 = new TextDecoder("utf-8");
@@ -345,6 +359,7 @@ class Builder {
         return this.array(t.type, t.nelems, depth);
       case BtfKind.STRUCT:
       case BtfKind.UNION:
+        if (t.kind === BtfKind.STRUCT && taggedStructText(t.name, new Uint8Array(t.size)) !== undefined) return taggedNode(t.name, t.size);
         return this.composite(t, depth);
       case BtfKind.DATASEC:
         return this.datasec(t, depth);

@@ -3,9 +3,10 @@
 // a type name; gives TypeRefs, `encodeValue` (JS object -> bytes, bitfields included) and
 // `decodeValue` (bytes -> numbers, bigints, booleans, strings, objects, arrays) for memory, maps and globals.
 
-import { BtfIntEncoding, BtfKind, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
+import { BtfIntEncoding, BtfKind, BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
 import { probeId, probeName } from "../loader/probe-names.js";
 import { isStringChar } from "../loader/decode.js";
+import { taggedStructBytes, taggedStructText } from "../../compiler/ir/printf.js";
 import { usage } from "./errors.js";
 import { shown } from "./check.js";
 
@@ -185,6 +186,13 @@ export function encodeValue(btf: Btf, id: number, value: CValue, bytes: Uint8Arr
     }
     case BtfKind.STRUCT:
     case BtfKind.UNION: {
+      // macaddr(), ntop() and buf() values, given as the text they print as.
+      if (typeof value === "string" && t.kind === BtfKind.STRUCT && taggedStructText(t.name, new Uint8Array(size)) !== undefined) {
+        const text = taggedStructBytes(t.name, size, value);
+        if (!text) throw usage(`${where}: ${JSON.stringify(value)} is not ${t.name === MACADDR_STRUCT ? "a MAC address (52:54:00:12:34:56)" : t.name === INET_STRUCT ? "an IPv4 or IPv6 address (127.0.0.1, ::1)" : `at most ${t.name.slice(BUF_STRUCT_PREFIX.length)} bytes (\\x0a for a byte written so)`}`);
+        bytes.set(text, off);
+        return;
+      }
       if (typeof value !== "object" || value === null || Array.isArray(value) || isAddress(value)) {
         throw usage(`${where}: expected an object of fields for ${btf.typeName(id)}, got ${describe(value)}`);
       }
@@ -278,6 +286,9 @@ export function decodeValue(btf: Btf, id: number, bytes: Uint8Array, off = 0): D
     }
     case BtfKind.STRUCT:
     case BtfKind.UNION: {
+      // macaddr(), ntop() and buf() values read as the text printf writes for them.
+      const text = t.kind === BtfKind.STRUCT ? taggedStructText(t.name, bytes.subarray(off, off + t.size)) : undefined;
+      if (text !== undefined) return text;
       const out: { [field: string]: Decoded } = {};
       for (const m of t.members) {
         if (m.bitfieldSize > 0) {

@@ -57,7 +57,7 @@ describe("buf() and %r", () => {
     const bad = (body: string) => compile({ fileName: "bad.ts", text: `import { uprobe, buf, printf, type u64, type Ptr } from "tsbpf";\nexport const license = "GPL";\nexport const p = uprobe("/bin/true", "main", (d: Ptr, n: u64) => { ${body} });\n` }, { arch: "x86_64" }).diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join("\n");
     assert.match(bad(`printf("%s\\n", buf(d, 4));`), /^3:\d+ TSBPF\d+ %s prints a string, and buf\(\)'s bytes print with %r: printf\("%r\\n", buf\(d, 4\)\)$/);
     assert.match(bad(`printf("%r\\n", d);`), /%r prints the bytes buf\(p, length\) reads from user memory, or kbuf\(p, length\) from kernel memory, not `d`/);
-    assert.match(bad(`const x = buf(d, 4);`), /buf\(\) gives bytes for printf's %r: printf\("%r\\n", buf\(p, 16\)\)/);
+    assert.match(bad(`const x: u64 = buf(d, 4) as any;`), /buf\(\) gives a Buf<N> \(bytes and their count\), not an integer: count by it \(`calls.increment\(buf\(p, 16\)\)` in a map keyed by Buf<16>\)/);
     assert.match(bad(`printf("%r\\n", buf(d, 2000));`), /buf\(\)'s length must be a constant from 1 to 1024, not 2000/);
     assert.match(bad(`printf("%r\\n", buf(d, 4, 8));`), /buf\(\)'s third argument bounds a length known only at run time; 4 is a constant/);
     assert.match(bad(`printf("%r\\n", buf(d, n, n));`), /buf\(\)'s most bytes must be a constant from 1 to 1024/);

@@ -56,11 +56,11 @@ export abstract class CallLowering extends KernelReadLowering {
       return { op: dst };
     }
     if (name === "usym") return this.fail(e, Code.UnsupportedCall, "usym() gives a UserSymbol (an address and its process), not an integer: count by it (`calls.increment(usym(fn))` in a map keyed by UserSymbol), keep it in a struct field, or print it with printf's %s");
-    if (name === "buf" || name === "kbuf") return this.fail(e, Code.UnsupportedCall, `${name}() gives bytes for printf's %r: printf("%r\\n", ${name}(p, 16))`);
+    if (name === "buf" || name === "kbuf") return this.fail(e, Code.UnsupportedCall, `${name}() gives a Buf<N> (bytes and their count), not an integer: count by it (\`calls.increment(${name}(p, 16))\` in a map keyed by Buf<16>), keep it in a struct field, or print it with printf's %r`);
     if (name === "exit") return this.exitRun(e);
     if (name === "time") return this.time(e);
-    if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, 'macaddr() gives a MAC address\'s text for printf\'s %s: printf("%s\\n", macaddr(addr))');
-    if (name === "ntop") return this.fail(e, Code.UnsupportedCall, 'ntop() gives an address\'s text for printf\'s %s: printf("%s\\n", ntop(addr))');
+    if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, "macaddr() gives a MacAddr (a MAC address's 6 bytes), not an integer: count by it (`seen.increment(macaddr(addr))` in a map keyed by MacAddr), keep it in a struct field, or print it with printf's %s");
+    if (name === "ntop") return this.fail(e, Code.UnsupportedCall, "ntop() gives an IpAddr (an IPv4 or IPv6 address), not an integer: count by it (`peers.increment(ntop(addr))` in a map keyed by IpAddr), keep it in a struct field, or print it with printf's %s");
     if (name === "kaddr") return this.kaddr(e);
     if (name === "uaddr") return this.uaddr(e);
     if (name === "targetPid") {

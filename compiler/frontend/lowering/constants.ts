@@ -1,7 +1,7 @@
 // Lowering's fixed numbers and shapes: the kernel's map types and flags, the maps tsbpf adds, and the limits it holds
 // a file to.
 
-import { ACTIONS_RING, USYM_STRUCT, type Aggregate } from "../../btf/tags.js";
+import { ACTIONS_RING, BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT, type Aggregate } from "../../btf/tags.js";
 import { I32, I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import type { MapClass } from "./values.js";
@@ -97,6 +97,19 @@ export const UNROLLED_STRING_COMPARE = 16;
 /** The unsigned type a load of each size gives. */
 /** usym()'s value: a user address and the tgid of the process it was taken in, a struct readers print by name. */
 export const USER_SYMBOL_LAYOUT = { kind: "struct", name: USYM_STRUCT, fields: [{ name: "address", offset: 0, layout: { kind: "int", type: U64, size: 8, align: 8 } }, { name: "pid", offset: 8, layout: { kind: "int", type: U64, size: 8, align: 8 } }], size: 16, align: 8 } as const satisfies Layout;
+
+const BYTE = { kind: "int", type: U8, size: 1, align: 1 } as const;
+const bytesOf = (length: number) => ({ kind: "array", element: BYTE, length, size: length, align: 1 }) as const;
+/** macaddr()'s value: a MAC address's 6 bytes in a struct readers print as `AA:BB:CC:DD:EE:FF`. */
+export const MAC_ADDR_LAYOUT = { kind: "struct", name: MACADDR_STRUCT, fields: [{ name: "addr", offset: 0, layout: bytesOf(6) }], size: 6, align: 1 } as const satisfies Layout;
+/** ntop()'s value: AF_INET or AF_INET6 and the address's bytes (IPv4's in the first 4), one type for both, as bpftrace's inet. */
+export const INET_LAYOUT = { kind: "struct", name: INET_STRUCT, fields: [{ name: "family", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "addr", offset: 4, layout: bytesOf(16) }], size: 20, align: 4 } as const satisfies Layout;
+export const AF_INET = 2n;
+export const AF_INET6 = 10n;
+/** buf()'s value of up to `room` bytes: the count read, then the bytes (zeroed past the count, so equal reads are equal keys). */
+export function bufLayout(room: number): Layout {
+  return { kind: "struct", name: `${BUF_STRUCT_PREFIX}${room}`, fields: [{ name: "count", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "data", offset: 4, layout: bytesOf(room) }], size: 4 + room + ((4 - (room % 4)) % 4), align: 4 };
+}
 
 export const UNSIGNED_OF_SIZE = { 1: U8, 2: U16, 4: U32, 8: U64 } as const;
 

@@ -4,7 +4,7 @@ import type * as TS from "typescript";
 import { BOOL, I64, PTR, U32, U64, U8, fits, typeName, type CallArg, type Layout, type Operand, type StackAddr, type VReg } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
-import { USER_SYMBOL_LAYOUT } from "./constants.js";
+import { AF_INET, AF_INET6, INET_LAYOUT, MAC_ADDR_LAYOUT, USER_SYMBOL_LAYOUT, bufLayout } from "./constants.js";
 import { MapLowering } from "./maps.js";
 import { aLayout, imm, outOfRange, sameLayout, withArticle } from "./types.js";
 import { Abort, type MapInfo, type Ref, type Val } from "./values.js";
@@ -465,6 +465,33 @@ export abstract class MemoryLowering extends MapLowering {
     return into;
   }
 
+  /**
+   * macaddr(), ntop(), buf() and kbuf() as values (a map key, a struct field, a local): the bytes printf would send,
+   * in the tagged struct tsbpf run and the simulator read as the text printf writes. Zeroed first, so that the same
+   * address or bytes are the same key whatever the stack held.
+   */
+  byteValue(e: TS.CallExpression, name: "macaddr" | "ntop" | "buf" | "kbuf"): Ref {
+    if (name === "macaddr") {
+      const arg = this.macaddr(e)!;
+      const into = this.stackTemp(MAC_ADDR_LAYOUT, e);
+      arg.fill({ ...into, layout: arg.layout });
+      return into;
+    }
+    if (name === "ntop") {
+      const arg = this.ntop(e)!;
+      const into = this.stackTemp(INET_LAYOUT, e);
+      this.zero(into, e);
+      this.storeInt({ ...into, layout: INET_LAYOUT.fields[0].layout }, { op: imm(arg.spec === "n16" ? AF_INET6 : AF_INET, U32) }, e);
+      arg.fill({ ...into, layout: arg.layout, offset: into.offset + 4 });
+      return into;
+    }
+    const arg = this.bytes(e, { spec: "r", flags: "", width: undefined, precision: undefined, length: "" });
+    const into = this.stackTemp(bufLayout(Number(arg.spec.slice(1))), e);
+    this.zero(into, e);
+    arg.fill({ ...into, layout: arg.layout });
+    return into;
+  }
+
   /** lookup() and reserve(): a pointer the caller must test for null. */
   /**
    * `ring.output({...})` of a record larger than OUTPUT_IN_PLACE: built in a reservation, as reserve() and submit()
@@ -525,7 +552,9 @@ export abstract class MemoryLowering extends MapLowering {
 
   /** The call's result when `e` calls a module-level function returning a struct, Str or Arr: a zeroed stack value it fills. */
   memoryCall(e: TS.CallExpression): Ref | undefined {
-    if (this.cx.builtin(e.expression) === "usym") return this.userSymbol(e);
+    const name = this.cx.builtin(e.expression);
+    if (name === "usym") return this.userSymbol(e);
+    if (name === "macaddr" || name === "ntop" || name === "buf" || name === "kbuf") return this.byteValue(e, name);
     // An integer read is a value (value() emits it): emitting it here too would call the helper twice.
     const read = this.readCall(e);
     if (read) return read.layout.kind === "int" ? undefined : this.memoryRead(e);

@@ -1,7 +1,7 @@
 // Lowering printf(), time(), exit() and the other actions: records sent to the actions ring buffer for tsbpf run to print.
 
 import type * as TS from "typescript";
-import { ACTIONS, droppedCounterName } from "../../btf/tags.js";
+import { ACTIONS, INET_STRUCT, droppedCounterName } from "../../btf/tags.js";
 import { I32, I64, MAX_STACK_FRAMES, PTR, U32, U64, U8, typeName, type Block, type Layout, type MapDef, type Operand, type VReg } from "../../ir/index.js";
 import {
   argKind,
@@ -77,7 +77,15 @@ export abstract class PrintfLowering extends PrintkLowering {
         c.spec = t.ptr ? "p" : t.signed ? "d" : "u";
         return this.printfInt(v, x);
       }
-      if (argKind(c) === "bytes") return this.bytes(x, c);
+      if (argKind(c) === "bytes") {
+        // A Buf kept in a local, field or map: its count and bytes, as buf() would have read them into the record.
+        const kept = !(this.ts.isCallExpression(x) && ["buf", "kbuf"].includes(this.cx.builtin(x.expression) ?? "")) && this.checker.getTypeAtLocation(x).getProperty("__tsbpfBuf") ? this.tryRef(x) : undefined;
+        if (kept?.layout.kind === "struct") {
+          const room = kept.layout.size - 4;
+          return { spec: `r${room}`, layout: kept.layout, fill: (dst) => this.chunks(dst, kept.layout.size, x, kept) };
+        }
+        return this.bytes(x, c);
+      }
       if (argKind(c) === "str") {
         const address = this.ntop(x);
         if (address) return address;
@@ -98,6 +106,13 @@ export abstract class PrintfLowering extends PrintkLowering {
           const src = this.tryRef(x);
           if (!src) return this.fail(x, Code.BadPrintk, `%${c.spec} of a UserSymbol takes usym(address) or a value it gave`);
           return { spec: "usym", layout: USER_SYMBOL_LAYOUT, fill: (dst) => this.chunks(dst, USER_SYMBOL_LAYOUT.size, x, src) };
+        }
+        // A MacAddr or IpAddr kept in a local, field or map: its bytes (an IpAddr with its family) into the record.
+        if (type.getProperty("__tsbpfMacAddr") || type.getProperty("__tsbpfIpAddr")) {
+          const src = this.tryRef(x);
+          if (!src || src.layout.kind !== "struct") return this.fail(x, Code.BadPrintk, `%${c.spec} of ${type.getProperty("__tsbpfMacAddr") ? "a MacAddr takes macaddr(addr)" : "an IpAddr takes ntop(addr)"} or a value it gave`);
+          const layout = src.layout;
+          return { spec: layout.name === INET_STRUCT ? "inet" : "m6", layout, fill: (dst) => this.chunks(dst, layout.size, x, src) };
         }
         if (type.getProperty("__tsbpfBuf")) {
           const fixed = formatText(pieces.map((p) => (p === c ? { ...c, spec: "r" } : p)));
@@ -197,7 +212,7 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (this.ts.isTemplateExpression(x)) add(x);
         else {
           const type = this.checker.getTypeAtLocation(x);
-          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack"].some((p) => type.getProperty(p));
+          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack", "__tsbpfMacAddr", "__tsbpfIpAddr"].some((p) => type.getProperty(p));
           const text = named || members(type).some((m) => m.flags & this.ts.TypeFlags.StringLike);
           const bytes = !!type.getProperty("__tsbpfBuf");
           const c: Conversion = { spec: bytes ? "r" : text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };

@@ -17,7 +17,7 @@ import {
   type IntType,
   type Layout,
 } from "../../ir/index.js";
-import { USYM_STRUCT } from "../../btf/tags.js";
+import { BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT } from "../../btf/tags.js";
 import type { KernelArray, KernelScalar } from "../kernel-types.js";
 import { MAX_LOOP_ITERATIONS } from "./constants.js";
 import type { Val } from "./values.js";
@@ -92,7 +92,12 @@ export function describeLayout(l: Layout): string {
     case "str": return `Str<${l.size}>`;
     case "array": return `Arr<${describeLayout(l.element)}, ${l.length}>`;
     // usym()'s value goes by its name in "tsbpf", not by its BTF struct's.
-    case "struct": return l.name === USYM_STRUCT ? "UserSymbol (usym(), printed with printf's %s)" : `struct ${l.name}`;
+    case "struct":
+      if (l.name === USYM_STRUCT) return "UserSymbol (usym(), printed with printf's %s)";
+      if (l.name === MACADDR_STRUCT) return "MacAddr (macaddr())";
+      if (l.name === INET_STRUCT) return "IpAddr (ntop())";
+      if (l.name.startsWith(BUF_STRUCT_PREFIX)) return `Buf<${l.name.slice(BUF_STRUCT_PREFIX.length)}> (buf())`;
+      return `struct ${l.name}`;
   }
 }
 
