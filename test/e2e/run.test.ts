@@ -299,9 +299,15 @@ export const w = tracepoint("syscalls", "sys_enter_write", () => {
       run.child.kill("SIGINT");
       await Promise.race([printing, run.exited]);
       run.child.kill("SIGINT");
-      assert.equal(await run.exited, 130, run.stderr());
+      const code = await run.exited;
       const printed = run.stdout().split("\n").filter((l) => l.startsWith("@writes[")).length;
-      assert.ok(printed < 150_000, `${printed} keys printed`);
+      // On a loaded machine the printing may have ended, and the run released everything, before the signal came:
+      // it then dies of it, having nothing left to do.
+      if (code === null) assert.equal(run.child.signalCode, "SIGINT");
+      else {
+        assert.equal(code, 130, run.stderr());
+        assert.ok(printed < 150_000, `${printed} keys printed`);
+      }
     } finally {
       run.child.kill("SIGKILL");
       writer.kill("SIGKILL");
@@ -721,8 +727,9 @@ begin(() => {
     const m = /^bpf_printk lines lost: (\d+) overwritten in the trace buffer before they were read \(the reader fell behind\)(?:, (\d+) still in it at the stop)?$/m.exec(run.stderr());
     assert.ok(m, run.stderr());
     const lost = Number(m[1]) + Number(m[2] ?? 0);
-    // Every line is printed or counted (the counts are the instance's, so other programs' lines may add to them).
-    assert.ok(printed + lost >= 40_000 && printed + lost <= 40_000 + 1_000, `${printed} printed, ${lost} lost`);
+    // Every line is printed or counted (the counts are the instance's, so other programs' lines, those of tests running
+    // beside this one, may add to them).
+    assert.ok(printed <= 40_000 && printed + lost >= 40_000, `${printed} printed, ${lost} lost`);
     // Where they went missing, in the stream, as the trace pipe says it (CPU:0 [LOST 123 EVENTS]): all of the overwritten.
     const said = [...run.stdout().matchAll(/^bpf_printk: (\d+) lines? lost on CPU \d+: the trace buffer overwrote them \(the reader fell behind\)$/gm)];
     assert.equal(said.reduce((n, s) => n + Number(s[1]), 0), Number(m[1]), run.stdout().slice(0, 500));
