@@ -7,6 +7,7 @@ import { Helper } from "../../../compiler/isa/helpers.js";
 import type { HelperContext, HelperFn, VmEnv, PseudoMap } from "../env.js";
 import type { SimKernel } from "../kernel.js";
 import { VmFault, formatAddress, join } from "../memory.js";
+import { VmError } from "../errors.js";
 import { Errno, MapRegistry, PerfEventArray, RingBufMap, StackTraceMap } from "../maps/index.js";
 import type { BpfMap } from "../maps/index.js";
 import { BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK, PERF_EVENT_MAX_STACK } from "../maps/stack.js";
@@ -106,6 +107,15 @@ function pair(high: number, low: number): bigint | number {
   return high >>> 0 < 0x200000 ? (high >>> 0) * 4294967296 + (low >>> 0) : join(high, low);
 }
 
+/** bpf_loop's most iterations (the kernel's BPF_MAX_LOOPS). */
+const BPF_MAX_LOOPS = 1 << 23;
+
+/** The tier's way to call the program back; a context without one (a helper called from JS) cannot. */
+function callbackOf(ctx: HelperContext, helper: string): (fn: bigint, ...args: bigint[]) => bigint {
+  if (ctx.callback === undefined) throw new VmError(`${helper}: this context cannot call functions of a program`, ctx.pc);
+  return ctx.callback.bind(ctx);
+}
+
 export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number, HelperFn> {
   const h = new Map<number, HelperFn>();
 
@@ -181,6 +191,24 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   h.set(Helper.get_smp_processor_id, () => kernel.cpu);
   h.set(Helper.get_numa_node_id, () => 0);
   h.set(Helper.get_attach_cookie, () => kernel.attachCookie);
+
+  // --- callbacks (kernel/bpf/bpf_iter.c): the tiers run the program's function through ctx.callback ---
+  // With flags 0 (a constant, as programs pass it) the kernel's verifier inlines the call as a loop of its own: that loop
+  // compares all 64 bits of nr and sets -E2BIG as a 32-bit value (zero-extended). Other flags reach the helper.
+  h.set(Helper.loop, (ctx) => {
+    const fn = ctx.arg(2);
+    const data = ctx.arg(3);
+    if (ctx.arg(4) !== 0n) return -Errno.EINVAL;
+    const wide = ctx.arg(1);
+    if (wide > BigInt(BPF_MAX_LOOPS)) return 2 ** 32 - Errno.E2BIG;
+    const nr = Number(wide);
+    const call = callbackOf(ctx, "bpf_loop");
+    for (let i = 0; i < nr; i++) {
+      // Any non-zero return stops the loop (the verifier allows only 0 and 1).
+      if (call(fn, BigInt(i), data) !== 0n) return i + 1;
+    }
+    return nr;
+  });
 
   // --- signals: to the current task's process, or to the task alone (kernel/trace/bpf_trace.c). Refused outside a
   // task, in a kernel thread (the idle task, pid 0) and in init (tgid 1), then for a signal above 64; signal 0 sends
