@@ -1,10 +1,12 @@
-// Differential test of bpf_loop: the same programs run in the kernel (BPF_PROG_TEST_RUN, socket filter) and in both
-// VM tiers; bpf_loop's return value, the context its callback updates on the caller's stack and the map the callback
-// writes must match, for counts of 0, 1 and more, an early stop, a count above BPF_MAX_LOOPS and non-zero flags.
+// Differential tests of the helpers that call back: the same programs run in the kernel (BPF_PROG_TEST_RUN, socket
+// filter) and in both VM tiers. bpf_loop: its return value, the context its callback updates on the caller's stack and
+// the map the callback writes must match, for counts of 0, 1 and more, an early stop, a count above BPF_MAX_LOOPS and
+// non-zero flags. bpf_for_each_map_elem: the elements visited, the context and the values the callback writes, over
+// array and hash maps, with and without an early stop (over an array only: a hash map's order is the VM's own).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assemble, encode } from "../../compiler/isa/index.js";
-import { MapType, ProgType, missingTestRun, openSys } from "../../runtime/sys/index.js";
+import { MapType, ProgType, missingTestRun, openSys, type Sys } from "../../runtime/sys/index.js";
 import { SimKernel } from "../../runtime/vm/kernel.js";
 import { createVmEnv } from "../../runtime/vm/helpers/index.js";
 import { Vm } from "../../runtime/vm/vm.js";
@@ -124,5 +126,112 @@ test("bpf_loop in both VM tiers agrees with the kernel", { skip: missingTestRun(
     }
   } finally {
     sys.close(kernelMap);
+  }
+});
+
+/** Loads `insns` into the kernel as a socket filter, with BTF naming its functions, and runs it once. */
+function kernelRun(sys: Sys, insns: ReturnType<typeof assemble>): void {
+  const btf = subprogramBtf(insns);
+  const btfFd = sys.btfLoad({ data: btf.data }).fd;
+  try {
+    const { fd } = sys.progLoad({ type: ProgType.SOCKET_FILTER, insns: encode(insns), ...btf.load, btfFd });
+    try {
+      sys.progTestRun(fd, { dataIn: PACKET });
+    } finally {
+      sys.close(fd);
+    }
+  } finally {
+    sys.close(btfFd);
+  }
+}
+
+/**
+ * r0 = bpf_for_each_map_elem(&it, cb, &acc, flags); the result map's value gets r0 at 0 and acc at 8. The callback adds
+ * key * 1000 + value to acc (the same in any order), adds 1 to the value, and stops (returns 1) at key `stop`.
+ */
+const forEachProgram = (flags: number, stop: number): string => `
+    *(u64 *)(r10 - 8) = 0
+    r1 = map[it]
+    r2 = subprog[cb]
+    r3 = r10
+    r3 += -8
+    r4 = ${flags}
+    call bpf_for_each_map_elem
+    r6 = r0
+    *(u32 *)(r10 - 12) = 0
+    r1 = map[res]
+    r2 = r10
+    r2 += -12
+    call bpf_map_lookup_elem
+    if r0 == 0 goto end
+    *(u64 *)(r0 + 0) = r6
+    r1 = *(u64 *)(r10 - 8)
+    *(u64 *)(r0 + 8) = r1
+  end:
+    r0 = 0
+    exit
+  cb:
+    r6 = *(u32 *)(r2 + 0)
+    r7 = *(u64 *)(r3 + 0)
+    r8 = r6
+    r8 *= 1000
+    r8 += r7
+    r0 = *(u64 *)(r4 + 0)
+    r0 += r8
+    *(u64 *)(r4 + 0) = r0
+    r7 += 1
+    *(u64 *)(r3 + 0) = r7
+    r0 = 0
+    if r6 != ${stop} goto +1
+    r0 = 1
+    exit
+`;
+
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
+const u64 = (n: number): Uint8Array => new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
+
+test("bpf_for_each_map_elem in both VM tiers agrees with the kernel", { skip: missingTestRun() }, () => {
+  const sys = openSys();
+  const env = createVmEnv({ kernel: new SimKernel() });
+  const tiers = { interpreter: new Vm({ tier: selectTier("interpreter") }), compiled: new Vm({ tier: selectTier("compiled") }) };
+  const HASH_KEYS = [2, 5, 9, 40];
+  const cases: { name: string; hash: boolean; keys?: number[]; flags?: number; stop?: number; r0: bigint }[] = [
+    { name: "array, every element", hash: false, r0: 8n },
+    { name: "array, stop at key 3", hash: false, stop: 3, r0: 4n },
+    { name: "array, stop at key 0", hash: false, stop: 0, r0: 1n },
+    { name: "array, flags 1: -EINVAL", hash: false, flags: 1, r0: BigInt.asUintN(64, -22n) },
+    { name: "hash, every element", hash: true, keys: HASH_KEYS, r0: 4n },
+    { name: "hash, stop at its only key", hash: true, keys: [7], stop: 7, r0: 1n },
+    { name: "empty hash", hash: true, keys: [], r0: 0n },
+  ];
+  const kres = sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1, name: "tsbpf_res" });
+  const vres = env.maps.array({ name: "res", valueSize: 16, maxEntries: 1 });
+  try {
+    for (const c of cases) {
+      const type = c.hash ? MapType.HASH : MapType.ARRAY;
+      const kit = sys.mapCreate({ type, keySize: 4, valueSize: 8, maxEntries: c.hash ? 16 : 8, name: "tsbpf_it" });
+      try {
+        const keys = c.hash ? c.keys! : [0, 1, 2, 3, 4, 5, 6, 7];
+        for (const k of keys) sys.mapUpdate(kit, u32(k), u64(k * 3 + 1));
+        sys.mapUpdate(kres, KEY, new Uint8Array(16));
+        const text = forEachProgram(c.flags ?? 0, c.stop ?? NEVER);
+        kernelRun(sys, assemble(text, { maps: { it: kit, res: kres } }));
+        const contents = (lookup: (k: Uint8Array) => Uint8Array | undefined) => keys.map((k) => hex(lookup(u32(k))!)).join(" ");
+        const result = sys.mapLookup(kres, KEY)!;
+        assert.equal(Buffer.from(result).readBigUInt64LE(0), c.r0, `${c.name}: the kernel's result`);
+        const kernel = `${hex(result)} / ${contents((k) => sys.mapLookup(kit, k))}`;
+        for (const [tier, vm] of Object.entries(tiers)) {
+          const vit = c.hash ? env.maps.hash({ name: "it", keySize: 4, valueSize: 8, maxEntries: 16 }) : env.maps.array({ name: "it", valueSize: 8, maxEntries: 8 });
+          for (const k of keys) vit.update(u32(k), u64(k * 3 + 1));
+          vres.update(0, new Uint8Array(16));
+          vm.run(vm.load(assemble(text, { maps: { it: vit.fd, res: vres.fd } }), env));
+          assert.equal(`${hex(vres.lookup(0)!)} / ${contents((k) => vit.lookup(k))}`, kernel, `${c.name}: the ${tier} tier differs from the kernel`);
+        }
+      } finally {
+        sys.close(kit);
+      }
+    }
+  } finally {
+    sys.close(kres);
   }
 });

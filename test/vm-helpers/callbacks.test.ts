@@ -135,3 +135,75 @@ for (const [name, tier] of Object.entries(TIERS)) {
     });
   });
 }
+
+/** bpf_for_each_map_elem(&m, cb, &acc, 0): the callback adds the value to acc and, with `del`, deletes the next key. */
+const forEach = (del: boolean, write = false): string => `
+    *(u64 *)(r10 - 8) = 0
+    r1 = map[m]
+    r2 = subprog[cb]
+    r3 = r10
+    r3 += -8
+    r4 = 0
+    call bpf_for_each_map_elem
+    r1 = *(u64 *)(r10 - 8)
+    r1 <<= 32
+    r0 += r1
+    exit
+  cb:
+    r6 = r1
+    r7 = r2
+    r0 = *(u64 *)(r3 + 0)
+    r1 = *(u64 *)(r4 + 0)
+    r1 += r0
+    *(u64 *)(r4 + 0) = r1
+    ${write ? "*(u32 *)(r7 + 0) = 1" : ""}
+    ${del ? "r1 = *(u32 *)(r7 + 0)\n    r1 += 1\n    *(u32 *)(r10 - 4) = r1\n    r1 = r6\n    r2 = r10\n    r2 += -4\n    call bpf_map_delete_elem" : ""}
+    r0 = 0
+    exit
+`;
+
+const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
+const u64 = (n: number): Uint8Array => new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
+
+for (const [name, tier] of Object.entries(TIERS)) {
+  describe(`bpf_for_each_map_elem (${name} tier)`, () => {
+    const runOn = (text: string, setup: (env: ReturnType<typeof createVmEnv>) => { fd: number }, cpu = 0) => {
+      const kernel = new SimKernel({ numCpus: 4, cpu });
+      const env = createVmEnv({ kernel });
+      const m = setup(env);
+      return tier.run(tier.load(assemble(text, { maps: { m: m.fd } }), env));
+    };
+
+    test("visits a per-CPU array's values of the current CPU", () => {
+      const r = runOn(forEach(false), (env) => {
+        const m = env.maps.percpuArray({ name: "m", valueSize: 8, maxEntries: 3 });
+        for (let i = 0; i < 3; i++) m.update(i, [0, 1, 2, 3].map((c) => u64(10 * c + i)));
+        return m;
+      }, 2);
+      assert.equal(r.r0, ((20n + 21n + 22n) << 32n) | 3n);
+    });
+
+    test("skips hash elements a callback deleted", () => {
+      const r = runOn(forEach(true), (env) => {
+        const m = env.maps.hash({ name: "m", keySize: 4, valueSize: 8, maxEntries: 8 });
+        for (const k of [1, 2, 3, 4]) m.update(u32(k), u64(k * 100));
+        return m;
+      });
+      // Key 1 deletes 2, key 3 deletes 4: two visited.
+      assert.equal(r.r0, (400n << 32n) | 2n);
+    });
+
+    test("gives the key read-only, and refuses maps the kernel does not iterate", () => {
+      const hash = (env: ReturnType<typeof createVmEnv>) => {
+        const m = env.maps.hash({ name: "m", keySize: 4, valueSize: 8, maxEntries: 8 });
+        m.update(u32(1), u64(1));
+        return m;
+      };
+      assert.throws(() => runOn(forEach(false, true), hash), (e: unknown) => e instanceof VmError && /read-only|not writable/.test(e.message));
+      assert.throws(
+        () => runOn(forEach(false), (env) => env.maps.ringbuf({ name: "m", maxEntries: 4096 })),
+        (e: unknown) => e instanceof VmError && /ringbuf map, which the kernel does not iterate/.test(e.message),
+      );
+    });
+  });
+}

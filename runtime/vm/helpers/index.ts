@@ -209,6 +209,33 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
     }
     return nr;
   });
+  // The key a callback gets points to the kernel's copy (an array's index, a hash element's key), read-only to it.
+  const keyRegions = new WeakMap<BpfMap, Region>();
+  h.set(Helper.for_each_map_elem, (ctx) => {
+    const m = mapArg(maps, ctx, 1, "bpf_for_each_map_elem");
+    const fn = ctx.arg(2);
+    const data = ctx.arg(3);
+    if (ctx.arg(4) !== 0n) return -Errno.EINVAL;
+    const keys = m.forEachKeys();
+    if (keys === undefined) throw new VmFault(`bpf_for_each_map_elem: map "${m.name}" is a ${m.type} map, which the kernel does not iterate`, m.address, ctx.pc);
+    const call = callbackOf(ctx, "bpf_for_each_map_elem");
+    let region = keyRegions.get(m);
+    if (region === undefined) {
+      region = ctx.memory.map("map_key", new Uint8Array(m.keySize), { writable: false, name: `${m.name} key` });
+      keyRegions.set(m, region);
+    }
+    const keyAddress = region.address(0);
+    let visited = 0;
+    for (const key of keys) {
+      // An element a callback deleted is not visited.
+      const value = m.forEachValue(key);
+      if (value === undefined) continue;
+      region.bytes.set(key);
+      visited++;
+      if (call(fn, m.address, keyAddress, value, data) !== 0n) break;
+    }
+    return visited;
+  });
 
   // --- signals: to the current task's process, or to the task alone (kernel/trace/bpf_trace.c). Refused outside a
   // task, in a kernel thread (the idle task, pid 0) and in init (tgid 1), then for a signal above 64; signal 0 sends
