@@ -194,7 +194,8 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
 
   // --- callbacks (kernel/bpf/bpf_iter.c): the tiers run the program's function through ctx.callback ---
   // With flags 0 (a constant, as programs pass it) the kernel's verifier inlines the call as a loop of its own: that loop
-  // compares all 64 bits of nr and sets -E2BIG as a 32-bit value (zero-extended). Other flags reach the helper.
+  // compares all 64 bits of nr and sets -E2BIG as a 32-bit value (zero-extended). Other flags reach the helper. A 0 the
+  // verifier cannot see as constant reaches the helper too (nr's low 32 bits, -E2BIG in 64): the VM cannot tell.
   h.set(Helper.loop, (ctx) => {
     const fn = ctx.arg(2);
     const data = ctx.arg(3);
