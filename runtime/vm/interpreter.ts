@@ -487,9 +487,10 @@ function execute(
   loops[bottom] = program.mayGotoLoops;
   let prog = program;
   let helperFns = prog.helperFns;
-  let depth = bottom;
+  // `| 0`: typed as small integers from the start, as constants would be (else the hot loop runs ~25% slower).
+  let depth = bottom | 0;
   let tailCalls = 0;
-  let i = start;
+  let i = start | 0;
   let n = n0;
   // The current frame's arrays.
   let fr = stacks.frames[bottom]!;
