@@ -207,3 +207,42 @@ for (const [name, tier] of Object.entries(TIERS)) {
     });
   });
 }
+
+describe("bpf_for_each_map_elem nested in its own callback", () => {
+  // The outer callback walks the same array again, then reads its own key: each level has its own key copy.
+  const text = `
+      *(u64 *)(r10 - 8) = 0
+      r1 = map[m]
+      r2 = subprog[outer]
+      r3 = r10
+      r3 += -8
+      r4 = 0
+      call bpf_for_each_map_elem
+      r0 = *(u64 *)(r10 - 8)
+      exit
+    outer:
+      r6 = r2
+      r7 = r4
+      r2 = subprog[inner]
+      r3 = 0
+      r4 = 0
+      call bpf_for_each_map_elem
+      r1 = *(u32 *)(r6 + 0)
+      r0 = *(u64 *)(r7 + 0)
+      r0 *= 10
+      r0 += r1
+      *(u64 *)(r7 + 0) = r0
+      r0 = 0
+      exit
+    inner:
+      r0 = 0
+      exit
+  `;
+  for (const [name, tier] of Object.entries(TIERS)) {
+    test(`${name} tier: the outer callback still reads its own key`, () => {
+      const env = createVmEnv({ kernel: new SimKernel() });
+      const m = env.maps.array({ name: "m", valueSize: 8, maxEntries: 3 });
+      assert.equal(tier.run(tier.load(assemble(text, { maps: { m: m.fd } }), env)).r0, 12n);
+    });
+  }
+});

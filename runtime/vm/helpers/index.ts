@@ -210,8 +210,10 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
     }
     return nr;
   });
-  // The key a callback gets points to the kernel's copy (an array's index, a hash element's key), read-only to it.
-  const keyRegions = new WeakMap<BpfMap, Region>();
+  // The key a callback gets points to the kernel's copy (an array's index, a hash element's key), read-only to it: a
+  // region per map and nesting level, so that a walk of the map inside a callback leaves the outer walk's key alone.
+  const keyRegions = new WeakMap<BpfMap, Region[]>();
+  const walking = new WeakMap<BpfMap, number>();
   h.set(Helper.for_each_map_elem, (ctx) => {
     const m = mapArg(maps, ctx, 1, "bpf_for_each_map_elem");
     const fn = ctx.arg(2);
@@ -220,20 +222,24 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
     const keys = m.forEachKeys();
     if (keys === undefined) throw new VmFault(`bpf_for_each_map_elem: map "${m.name}" is a ${m.type} map, which the kernel does not iterate`, m.address, ctx.pc);
     const call = callbackOf(ctx, "bpf_for_each_map_elem");
-    let region = keyRegions.get(m);
-    if (region === undefined) {
-      region = ctx.memory.map("map_key", new Uint8Array(m.keySize), { writable: false, name: `${m.name} key` });
-      keyRegions.set(m, region);
-    }
+    let regions = keyRegions.get(m);
+    if (regions === undefined) keyRegions.set(m, (regions = []));
+    const level = walking.get(m) ?? 0;
+    const region = (regions[level] ??= ctx.memory.map("map_key", new Uint8Array(m.keySize), { writable: false, name: `${m.name} key` }));
     const keyAddress = region.address(0);
     let visited = 0;
-    for (const key of keys) {
-      // An element a callback deleted is not visited.
-      const value = m.forEachValue(key);
-      if (value === undefined) continue;
-      region.bytes.set(key);
-      visited++;
-      if (call(fn, m.address, keyAddress, value, data) !== 0n) break;
+    walking.set(m, level + 1);
+    try {
+      for (const key of keys) {
+        // An element a callback deleted is not visited.
+        const value = m.forEachValue(key);
+        if (value === undefined) continue;
+        region.bytes.set(key);
+        visited++;
+        if (call(fn, m.address, keyAddress, value, data) !== 0n) break;
+      }
+    } finally {
+      walking.set(m, level);
     }
     return visited;
   });
