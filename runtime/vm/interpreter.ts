@@ -1211,7 +1211,6 @@ function execute(
             ctx.n = n;
             ctx.budget = budget;
             const v = helperFns[X[i + 6]!]!(ctx);
-            ctx.prog = undefined;
             n = ctx.n;
             if (typeof v === "number") {
               X[0] = v | 0;
@@ -1317,6 +1316,8 @@ function execute(
     if (frameImages.length !== 0) frameImages.length = 0;
     ctx.memory = undefined as unknown as Memory;
     ctx.regs = NO_IMAGE;
+    ctx.prog = undefined;
+    ctx.stacks = undefined;
     scratchPool.push(scratch);
   }
   const r0 = X[1] === 0 && X[0]! >>> 0 < 256 ? SMALL[X[0]!]! : join(X[1]!, X[0]!);
