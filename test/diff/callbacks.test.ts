@@ -2,7 +2,8 @@
 // filter) and in both VM tiers. bpf_loop: its return value, the context its callback updates on the caller's stack and
 // the map the callback writes must match, for counts of 0, 1 and more, an early stop, a count above BPF_MAX_LOOPS and
 // non-zero flags. bpf_for_each_map_elem: the elements visited, the context and the values the callback writes, over
-// array and hash maps, with and without an early stop (over an array only: a hash map's order is the VM's own).
+// array and hash maps, with and without an early stop (over an array only: a hash map's order is the VM's own). And a
+// callback that makes a BPF-to-BPF call and runs bpf_loop itself, each frame keeping its registers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { assemble, encode } from "../../compiler/isa/index.js";
@@ -233,5 +234,89 @@ test("bpf_for_each_map_elem in both VM tiers agrees with the kernel", { skip: mi
     }
   } finally {
     sys.close(kres);
+  }
+});
+
+/**
+ * Nesting: the outer callback calls a function and bpf_loops an inner callback over the same context, which writes
+ * through the caller's stack and keeps r6-r9 of each frame; the map's value gets r0 at 32 and the context at 40.
+ */
+const NESTED = `
+    *(u64 *)(r10 - 8) = 1
+    r6 = 100
+    r1 = 4
+    r2 = subprog[outer]
+    r3 = r10
+    r3 += -8
+    r4 = 0
+    call bpf_loop
+    r0 += r6
+    r6 = r0
+    *(u32 *)(r10 - 12) = 0
+    r1 = map[m]
+    r2 = r10
+    r2 += -12
+    call bpf_map_lookup_elem
+    if r0 == 0 goto end
+    *(u64 *)(r0 + 32) = r6
+    r1 = *(u64 *)(r10 - 8)
+    *(u64 *)(r0 + 40) = r1
+  end:
+    r0 = 0
+    exit
+  outer:
+    r6 = r1
+    r7 = r2
+    r1 = r6
+    call double
+    r1 = *(u64 *)(r7 + 0)
+    r1 += r0
+    *(u64 *)(r7 + 0) = r1
+    r1 = r6
+    r2 = subprog[inner]
+    r3 = r7
+    r4 = 0
+    call bpf_loop
+    r1 = *(u64 *)(r7 + 0)
+    r1 *= 3
+    r1 += r0
+    r1 += r6
+    *(u64 *)(r7 + 0) = r1
+    r0 = 0
+    exit
+  double:
+    r0 = r1
+    r0 += r1
+    exit
+  inner:
+    r6 = r1
+    r0 = *(u64 *)(r2 + 0)
+    r0 *= 5
+    r0 += r6
+    *(u64 *)(r2 + 0) = r0
+    r0 = 0
+    if r6 != 1 goto +1
+    r0 = 1
+    exit
+`;
+
+test("callbacks nested with BPF-to-BPF calls agree with the kernel in both VM tiers", { skip: missingTestRun() }, () => {
+  const sys = openSys();
+  const kernelMap = sys.mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: VALUE_SIZE, maxEntries: 1, name: "tsbpf_nest" });
+  const env = createVmEnv({ kernel: new SimKernel() });
+  const vmMap = env.maps.array({ name: "nest", valueSize: VALUE_SIZE, maxEntries: 1 });
+  try {
+    sys.mapUpdate(kernelMap, KEY, new Uint8Array(VALUE_SIZE));
+    kernelRun(sys, assemble(NESTED, { maps: { m: kernelMap } }));
+    const kernel = hex(sys.mapLookup(kernelMap, KEY)!);
+    assert.notEqual(kernel, hex(new Uint8Array(VALUE_SIZE)));
+    for (const tier of ["interpreter", "compiled"] as const) {
+      const vm = new Vm({ tier: selectTier(tier) });
+      vmMap.update(0, new Uint8Array(VALUE_SIZE));
+      vm.run(vm.load(assemble(NESTED, { maps: { m: vmMap.fd } }), env));
+      assert.equal(hex(vmMap.lookup(0)!), kernel, `the ${tier} tier differs from the kernel`);
+    }
+  } finally {
+    sys.close(kernelMap);
   }
 });
