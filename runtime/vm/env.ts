@@ -13,6 +13,12 @@ export interface HelperContext {
   argU32(n: 1 | 2 | 3 | 4 | 5): number;
   /** Index of the CALL instruction, for faults. */
   readonly pc: number;
+  /**
+   * Calls the program's function at `fn` (the value an LDDW of it loaded) with r1..r5 = `args`, in a frame of its own
+   * as a BPF-to-BPF call would, its instructions counting toward the run's budget; gives its r0. Only the tiers'
+   * contexts of helpers that call back (program.ts CALLBACK_HELPERS) have it.
+   */
+  callback?(fn: bigint, ...args: bigint[]): bigint;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   MAX_CALL_FRAMES,
   MAX_TAIL_CALLS,
   STACK_SIZE,
+  funcSlot,
 } from "./program.js";
 
 export type RegValue = bigint | number;
@@ -59,6 +60,13 @@ const TWO32 = 4294967296;
 /** The HelperContext of one run: reads r1..r5 straight from the register file. */
 class RunContext implements HelperContext {
   pc = -1;
+  // The run's state at a callback helper's call (XOp.CALL_CALLBACK), for callback().
+  prog: LoadedProgram | undefined = undefined;
+  stacks: StackSet | undefined = undefined;
+  depth = 0;
+  /** Instructions the run has executed, through the call; callback() adds the callee's. */
+  n = 0;
+  budget = 0;
   constructor(
     public memory: Memory,
     /** The image whose registers are live. */
@@ -73,6 +81,29 @@ class RunContext implements HelperContext {
   /** The upper half as an int32 (helpers use it to avoid building a BigInt). */
   argHi(n: 1 | 2 | 3 | 4 | 5): number {
     return this.regs[2 * n + 1]!;
+  }
+  callback(fn: bigint, ...args: bigint[]): bigint {
+    const prog = this.prog!;
+    const entry = funcSlot(prog, fn);
+    if (entry === undefined) throw new VmError(`instruction ${this.pc}: callback ${fmt(fn)} is not a function of the program`, this.pc);
+    const depth = this.depth + 1;
+    if (depth >= MAX_CALL_FRAMES) {
+      throw new VmError(`instruction ${this.pc}: the call stack of ${depth + 1} frames is too deep (at most ${MAX_CALL_FRAMES})`, this.pc);
+    }
+    // A fresh register file: the callee's r6-r9 are its own and the caller's stay in the caller's image.
+    const image = acquireImage(prog);
+    try {
+      image.fill(0, 0, 22);
+      for (let k = 0; k < args.length && k < 5; k++) setReg(image, 2 + 2 * k, args[k]!);
+      const stack = this.stacks!.enter(depth);
+      image[20] = REGION_BASE + STACK_SIZE;
+      image[21] = stack.hi;
+      const r = execute(prog, image, this.memory, this.stacks!, this.budget, undefined, SLOTS + entry * 8, depth, this.n);
+      this.n = r.instructions;
+      return r.r0;
+    } finally {
+      releaseImage(prog, image);
+    }
   }
 }
 
@@ -359,7 +390,7 @@ function frameOp(op: number, base: number, off: number): number {
 function endsRun(op: number): boolean {
   const cls = op & 7;
   if (cls === 5 || cls === 6) return op !== 0x85;
-  return op === 0x00 || op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50 || op === 0x58 || op === 0x60 || op === 0x68;
+  return op === 0x00 || op === 0x20 || op === 0x28 || op === 0x30 || op === 0x40 || op === 0x48 || op === 0x50 || op === 0x58 || op === 0x60 || op === 0x68 || op === 0xe8;
 }
 
 function buildImage(prog: LoadedProgram): Int32Array {
@@ -427,8 +458,21 @@ function budgetTrap(image: Int32Array, i: number, k: number): Int32Array {
   return trapped;
 }
 
-/** Runs `image` (registers set, taken from `program`'s pool) from slot 0. */
-function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks: StackSet, budget: number, out: RunResult | undefined): RunResult {
+/**
+ * Runs `image` (registers set, taken from `program`'s pool) from image index `start` in frame `bottom` until that frame
+ * exits, `n0` instructions of the run already executed (a callback runs so, its frame above its caller's).
+ */
+function execute(
+  program: LoadedProgram,
+  image: Int32Array,
+  mem: Memory,
+  stacks: StackSet,
+  budget: number,
+  out: RunResult | undefined,
+  start = SLOTS,
+  bottom = 0,
+  n0 = 0,
+): RunResult {
   let X = image;
   const scratch = scratchPool.pop() ?? new RunScratch();
   const ctx = scratch.ctx;
@@ -440,15 +484,16 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
   const frameImages = scratch.frameImages;
   const held = scratch.held;
   const loops = scratch.loops;
-  loops[0] = program.mayGotoLoops;
+  loops[bottom] = program.mayGotoLoops;
   let prog = program;
   let helperFns = prog.helperFns;
-  let depth = 0;
+  // `| 0`: typed as small integers from the start, as constants would be (else the hot loop runs ~25% slower).
+  let depth = bottom | 0;
   let tailCalls = 0;
-  let i = SLOTS;
-  let n = 0;
+  let i = start | 0;
+  let n = n0;
   // The current frame's arrays.
-  let fr = stacks.frames[0]!;
+  let fr = stacks.frames[bottom]!;
   // Runs are counted whole on entry; n >= budget before an instruction is n > limit after its run's count.
   const limit = Math.ceil(budget);
   try {
@@ -776,7 +821,7 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             }
             // Out of bounds: the kernel's lowering zeroes r0 and exits the current function.
             X[0] = X[1] = 0;
-            if (depth === 0) break enter;
+            if (depth === bottom) break enter;
             depth--;
             fr = stacks.frames[depth]!;
             const base = depth * FRAME_WORDS;
@@ -1157,6 +1202,24 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             else X[0] = X[1] = 0;
             break;
           }
+          case 0xe8: {
+            // XOp.CALL_CALLBACK: a helper that runs functions of the program; their instructions join the count
+            ctx.pc = pcOf(i);
+            ctx.prog = prog;
+            ctx.stacks = stacks;
+            ctx.depth = depth;
+            ctx.n = n;
+            ctx.budget = budget;
+            const v = helperFns[X[i + 6]!]!(ctx);
+            n = ctx.n;
+            if (typeof v === "number") {
+              X[0] = v | 0;
+              X[1] = Math.floor(v / TWO32) | 0;
+            } else if (typeof v === "bigint") setReg(X, 0, v);
+            else X[0] = X[1] = 0;
+            i += 8;
+            continue enter;
+          }
           case 0x60: {
             // XOp.CALL_LOCAL
             if (depth + 1 >= MAX_CALL_FRAMES) {
@@ -1177,7 +1240,7 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
             continue enter;
           }
           case 0x95: {
-            if (depth === 0) break enter;
+            if (depth === bottom) break enter;
             depth--;
             fr = stacks.frames[depth]!;
             const base = depth * FRAME_WORDS;
@@ -1253,6 +1316,8 @@ function execute(program: LoadedProgram, image: Int32Array, mem: Memory, stacks:
     if (frameImages.length !== 0) frameImages.length = 0;
     ctx.memory = undefined as unknown as Memory;
     ctx.regs = NO_IMAGE;
+    ctx.prog = undefined;
+    ctx.stacks = undefined;
     scratchPool.push(scratch);
   }
   const r0 = X[1] === 0 && X[0]! >>> 0 < 256 ? SMALL[X[0]!]! : join(X[1]!, X[0]!);

@@ -73,7 +73,32 @@ export const XOp = {
    * falls through. Each frame's counter starts at LoadedProgram.mayGotoLoops when the frame (or a tail call) begins.
    */
   MAY_GOTO: 0x58,
+  /**
+   * A call of a helper that calls back into the program (bpf_loop, bpf_for_each_map_elem); AUX as for helper calls.
+   * It ends a straight-line run, since the callbacks' instructions count toward the run's budget in between.
+   */
+  CALL_CALLBACK: 0xe8,
 } as const;
+
+/** Helpers that call a function of the program (through HelperContext.callback). */
+export const CALLBACK_HELPERS: ReadonlySet<number> = new Set([Helper.loop, Helper.for_each_map_elem]);
+
+/**
+ * The value LDDW of a function (BPF_PSEUDO_FUNC) loads: an address in the kernel's text range where no region is
+ * mapped (a load through it faults), naming the function's first slot.
+ */
+export const FUNC_ADDRESS_HI = 0xffffffff;
+const FUNC_ADDRESS_LO = 0xc0000000;
+export const funcAddress = (slot: number): bigint => (BigInt(FUNC_ADDRESS_HI) << 32n) | BigInt(FUNC_ADDRESS_LO + slot * 8);
+
+/** The first slot of the function of `program` that `address` (from funcAddress) names, or undefined. */
+export function funcSlot(program: LoadedProgram, address: bigint): number | undefined {
+  if (address >> 32n !== BigInt(FUNC_ADDRESS_HI)) return undefined;
+  const off = Number(address & 0xffffffffn) - FUNC_ADDRESS_LO;
+  if (off < 0 || off % 8 !== 0) return undefined;
+  const slot = off / 8;
+  return slot !== 0 && program.entries.includes(slot) ? slot : undefined;
+}
 
 /** Whether `op` is one of the XOp.PROBE_LDX_* loads. */
 export const isProbeLoad = (op: number): boolean => op === 0xc0 || op === 0xc8 || op === 0xd0 || op === 0xd8;
@@ -164,7 +189,15 @@ export function prepare(program: readonly Insn[] | Uint8Array, env: VmEnv, optio
   for (let i = 0; i < n; i++) {
     const insn = insns[i]!;
     if (insn.code === Op.CALL && insn.src === PseudoCall.LOCAL) entrySet.add(i + 1 + insn.imm);
-    if (insn.code === Op.LDDW) i++;
+    if (insn.code === Op.LDDW) {
+      // A function whose address is loaded (a callback) is a function too, as the kernel's subprograms count it.
+      if (insn.src === PseudoLd.FUNC) {
+        const target = i + 1 + insn.imm;
+        if (target <= 0 || target >= n) fail(i, `function address out of range: insn ${target}`);
+        entrySet.add(target);
+      }
+      i++;
+    }
   }
   const entries = [...entrySet].sort((a, b) => a - b);
   checkFunctions(insns, entries);
@@ -224,6 +257,7 @@ export function prepare(program: readonly Insn[] | Uint8Array, env: VmEnv, optio
             helperSlot.set(insn.imm, slot);
           }
           code[at + F_AUX] = slot;
+          if (CALLBACK_HELPERS.has(insn.imm)) op = XOp.CALL_CALLBACK;
         }
       } else if (j === JmpOp.JA) {
         op = Op.JA;
@@ -312,7 +346,8 @@ function resolveWide(insns: readonly Insn[], pc: number, env: VmEnv): [number, n
     case PseudoLd.BTF_ID:
       return fail(pc, "LDDW of a BTF id is not supported by the VM");
     case PseudoLd.FUNC:
-      return fail(pc, "LDDW of a function address is not supported by the VM");
+      value = funcAddress(pc + 1 + first.imm);
+      break;
     default:
       return fail(pc, `invalid LDDW pseudo source ${first.src}`);
   }

@@ -272,14 +272,15 @@ describe("LDDW", () => {
     assert.equal(r([{ ...idxValue[0], imm: 1 }, { ...idxValue[1], imm: 8 }]), 0xffffa000_10000008n);
   });
 
-  test("unknown maps, maps without values, BTF ids and functions are load errors", () => {
+  test("unknown maps, maps without values, BTF ids and functions out of range are load errors", () => {
     const env = makeEnv({ mapsByFd: new Map([[5, fakeMap(0x1000n)]]) });
     const load = (insns: Insn[]) => () => vm.load([mov64Imm(0, 0), ...insns, exit()], env);
     assert.throws(load(ldMapFd(1, 9)), /instruction 1: LDDW names map fd 9, which the environment does not have/);
     assert.throws(load(ldMapValue(1, 5, 0)), /instruction 1: map fd 5 has no value at offset 0/);
     assert.throws(load(lddw(1, 0n, PseudoLd.MAP_IDX)), /instruction 1: LDDW names map index 0/);
     assert.throws(load(lddw(1, 0n, PseudoLd.BTF_ID)), /instruction 1: LDDW of a BTF id is not supported by the VM/);
-    assert.throws(load(lddw(1, 0n, PseudoLd.FUNC)), /instruction 1: LDDW of a function address is not supported by the VM/);
+    const func = lddw(1, 0n, PseudoLd.FUNC);
+    assert.throws(load([{ ...func[0], imm: 5 }, func[1]]), /instruction 1: function address out of range: insn 7/);
   });
 });
 

@@ -39,7 +39,7 @@ export function isCond(op: number): boolean {
 
 /** Whether the op ends a basic block (control leaves or may leave the straight line). */
 function isTerminator(op: number): boolean {
-  return op === 0x05 || op === 0x95 || op === 0x60 || op === 0x68 || op === XOp.MAY_GOTO || isCond(op) || LD_PACKET.has(op) || !KNOWN.has(op);
+  return op === 0x05 || op === 0x95 || op === 0x60 || op === 0x68 || op === XOp.MAY_GOTO || op === XOp.CALL_CALLBACK || isCond(op) || LD_PACKET.has(op) || !KNOWN.has(op);
 }
 
 // Every opcode the reference interpreter executes (others throw "not executable").
@@ -57,7 +57,7 @@ const KNOWN = new Set<number>([
   // JMP, JMP32, calls
   0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d, 0xa5, 0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5,
   0xdd, 0x16, 0x1e, 0x26, 0x2e, 0x36, 0x3e, 0x46, 0x4e, 0x56, 0x5e, 0x66, 0x6e, 0x76, 0x7e, 0xa6, 0xae, 0xb6, 0xbe, 0xc6, 0xce, 0xd6,
-  0xde, 0x85, 0x60, 0x95, 0x68, XOp.MAY_GOTO,
+  0xde, 0x85, 0x60, 0x95, 0x68, XOp.MAY_GOTO, XOp.CALL_CALLBACK,
 ]);
 
 /** Slots where a basic block starts: function entries, jump targets and successors of terminators. */
@@ -555,7 +555,7 @@ function countedLoop(code: Int32Array, slots: number[], term: number, count: num
 }
 
 /** Leaves the current function: the shared exit case. */
-const exitFn = (g: Gen): string => `if (depth === 0) { ret = 0; break main; } L = ${g.exitLabel}; continue main;`;
+const exitFn = (g: Gen): string => `if (depth === base) { ret = 0; break main; } L = ${g.exitLabel}; continue main;`;
 
 export function generate(program: LoadedProgram, mode: Mode): { source: string; blk: Int32Array; blocks: number } {
   const code = program.code;
@@ -586,7 +586,7 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
         if (lead[pc] || pc > n) return { start, body, fall: pc };
         continue;
       }
-      const falls = isCond(op) || op === 0x68 || op === XOp.MAY_GOTO || LD_PACKET.has(op);
+      const falls = isCond(op) || op === 0x68 || op === XOp.MAY_GOTO || op === XOp.CALL_CALLBACK || LD_PACKET.has(op);
       return { start, body, term: pc, fall: falls ? pc + 1 : undefined };
     }
   });
@@ -644,6 +644,12 @@ export function generate(program: LoadedProgram, mode: Mode): { source: string; 
           `t = depth * ${w}; ${save} F[t + 10] = ${pc + 1}; FP[depth] = P; depth = depth + 1; ${startLoops}` +
           `stk = stacks.enter(depth); ${FRAME_MARK} sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth]; l10 = ${REGION_BASE + STACK_SIZE}; h10 = stk.hi; ` +
           jumpTo(g, aux);
+      } else if (op === XOp.CALL_CALLBACK) {
+        // A helper that runs functions of the program (CompiledContext.callback): the count goes through S.
+        const spill = [1, 2, 3, 4, 5].map((r) => `R[${2 * r}] = l${r}; R[${2 * r + 1}] = h${r};`).join(" ");
+        tail =
+          `${spill} pc = ${pc}; C.pc = ${pc}; S.n = n; S.depth = depth; hv = H[${aux}](C); n = S.n; ` +
+          `if (typeof hv === "number") { l0 = hv | 0; h0 = Math.floor(hv / 4294967296) | 0; } else { hret(hv); l0 = X[0]; h0 = X[1]; } cb = EMPTY;`;
       } else if (op === XOp.MAY_GOTO) {
         // The frame's loop count spent: jump; else count it down and fall through.
         tail = `if (LP[depth] === 0) { ${jumpTo(g, aux)} } LP[depth] = LP[depth] - 1;`;
@@ -694,7 +700,7 @@ const X = rt.X, hret = rt.hret, udiv64 = rt.udiv64, sdiv64 = rt.sdiv64, atomic32
   notExecutable = rt.notExecutable, budgetExceeded = rt.budgetExceeded, umulh = rt.umulh, bswap32 = rt.bswap32, isFault = rt.isFault,
   EMPTY = rt.EMPTY, EMPTY_VIEW = rt.EMPTY_VIEW;
 return function run(S) {
-  const R = S.R, F = S.F, FP = S.FP, LP = S.LP, C = S.C, budget = S.budget, stacks = S.stacks;
+  const R = S.R, F = S.F, FP = S.FP, LP = S.LP, C = S.C, budget = S.budget, stacks = S.stacks, base = S.base;
   let ${regs};
   let n = S.n, depth = S.depth, pc = 0, ret = 0, t = 0, u = 0, v = 0, pv = 0, g = null, hv = 0;
   let stk = stacks.regions[depth], sb = stk.bytes, sdv = stk.view, sw = stacks.words[depth];
@@ -706,7 +712,7 @@ return function run(S) {
       switch (L) {
 ${out.join("\n")}
 case ${g.exitLabel}:
-  if (depth === 0) { ret = 0; break main; }
+  if (depth === base) { ret = 0; break main; }
   depth = depth - 1; t = depth * ${FRAME_WORDS}; ${restore}
   stk = stacks.regions[depth]; ${frameMark} sb = stk.bytes; sdv = stk.view; sw = stacks.words[depth];
   u = F[t + 10];

@@ -333,7 +333,8 @@ function edges(code: Int32Array, blk: BlockShape, inState: State, isCond: (op: n
     if (no !== undefined && blk.fall !== undefined) out.push([blk.fall, no]);
   } else if (blk.fall !== undefined) {
     // LD_ABS/LD_IND set r0 to a zero-extended packet value; a tail call that falls through changes nothing.
-    if (op !== 0x68) {
+    if (op === XOp.CALL_CALLBACK) st[0] = TOP;
+    else if (op !== 0x68) {
       const size = (op & 0x18) === 0 ? FULL : (op & 0x18) === 0x08 ? 0xffff : 0xff;
       st[0] = val(0, 0, size);
     }

@@ -75,7 +75,11 @@ export class CompiledContext implements HelperContext {
   constructor(
     readonly memory: Memory,
     private readonly regs: Int32Array,
+    private readonly state: RunState,
   ) {}
+  callback(fn: bigint, ...args: bigint[]): bigint {
+    return runCallback(this.state, fn, args);
+  }
   arg(n: 1 | 2 | 3 | 4 | 5): bigint {
     return join(this.regs[2 * n + 1]!, this.regs[2 * n]!);
   }
@@ -102,6 +106,10 @@ export class RunState {
   readonly C: CompiledContext;
   n = 0;
   depth = 0;
+  /** The frame whose exit ends this run: 0, or a callback's frame above its caller's. */
+  base = 0;
+  /** The state a callback made from this run runs in (kept for the next callback). */
+  child: RunState | undefined = undefined;
   pc = 0;
   tailCalls = 0;
   /**
@@ -115,7 +123,7 @@ export class RunState {
     public budget: number,
     readonly stacks: StackSet,
   ) {
-    this.C = new CompiledContext(prog.env.memory, this.R);
+    this.C = new CompiledContext(prog.env.memory, this.R, this);
   }
   /** Ready for a new run of `prog`: zero registers and counters (frames are written before they are read). */
   reset(prog: LoadedProgram, budget: number): void {
@@ -125,11 +133,20 @@ export class RunState {
     this.budget = budget;
     this.n = 0;
     this.depth = 0;
+    this.base = 0;
     this.pc = 0;
     this.tailCalls = 0;
     this.LP[0] = prog.mayGotoLoops;
     this.C.pc = -1;
   }
+}
+
+/** Runs a callback for CompiledContext.callback: set by tier.ts, which drives generated code. */
+let runCallback: (S: RunState, fn: bigint, args: readonly bigint[]) => bigint = () => {
+  throw new Error("compiled tier: no callback runner");
+};
+export function setCallbackRunner(fn: typeof runCallback): void {
+  runCallback = fn;
 }
 
 // Run states (with their stacks) are reused per Memory: a run allocates nothing to start.

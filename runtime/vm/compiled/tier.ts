@@ -11,9 +11,10 @@
 
 import { interpret, type RegValue, type RunOptions, type RunResult } from "../interpreter.js";
 import { REGION_BASE, VmFault, join } from "../memory.js";
-import { DEFAULT_BUDGET, type LoadedProgram, STACK_SIZE } from "../program.js";
+import { VmError } from "../errors.js";
+import { DEFAULT_BUDGET, type LoadedProgram, MAX_CALL_FRAMES, STACK_SIZE, funcSlot } from "../program.js";
 import { generate, type Mode } from "./codegen.js";
-import { RunState, acquireState, releaseState, rt } from "./runtime.js";
+import { RunState, acquireState, releaseState, rt, setCallbackRunner } from "./runtime.js";
 
 type RunFn = (S: RunState) => number;
 
@@ -108,6 +109,73 @@ const NO_OPTIONS: RunOptions = {};
 let lastProgram: LoadedProgram | undefined;
 let lastFast: RunFn | undefined;
 
+/** Runs generated code from S.pc of S.prog (whose fast code is `first`) until the exit of frame S.base; r0 in S.R. */
+function drive(S: RunState, program: LoadedProgram, first: RunFn): void {
+  let mode: Mode = "fast";
+  let fn = first;
+  for (;;) {
+    let ret: number;
+    try {
+      ret = fn(S);
+    } catch (e) {
+      if (e instanceof VmFault) {
+        if (e.pc < 0) e.pc = S.pc;
+        if (!e.message.startsWith("instruction ")) {
+          e.message = `instruction ${e.pc}${S.prog === program ? "" : ` of ${S.prog.name}`}: ${e.message}`;
+        }
+      }
+      throw e;
+    }
+    if (ret === 0) return;
+    if (ret === 1) mode = "step";
+    // A tail call (or a return into another program's frame) keeps r10. Fast code takes r10 for
+    // the frame top; if an unverified program moved it, the new program goes on in step code.
+    else if (S.R[20] !== REGION_BASE + STACK_SIZE || S.R[21] !== S.stacks.regions[S.depth]!.hi) mode = "step";
+    const next = compiledFunction(S.prog, mode);
+    if (next === undefined) throw new Error(`compiled tier: cannot generate code for ${S.prog.name} (${String(cache.get(S.prog)?.failed)})`);
+    fn = next;
+  }
+}
+
+/**
+ * HelperContext.callback of the compiled tier: runs the function at `fn` of the program calling the helper in the
+ * frame above the caller's, in a state of its own (its registers) over the same stacks, counting into the run's count.
+ */
+function runCallback(S: RunState, fn: bigint, args: readonly bigint[]): bigint {
+  const prog = S.prog;
+  const pc = S.C.pc;
+  const entry = funcSlot(prog, fn);
+  if (entry === undefined) throw new VmError(`instruction ${pc}: callback 0x${BigInt.asUintN(64, fn).toString(16)} is not a function of the program`, pc);
+  const depth = S.depth + 1;
+  if (depth >= MAX_CALL_FRAMES) throw new VmError(`instruction ${pc}: the call stack of ${depth + 1} frames is too deep (at most ${MAX_CALL_FRAMES})`, pc);
+  const first = compiledFunction(prog, "fast");
+  if (first === undefined) throw new Error(`compiled tier: cannot generate code for ${prog.name} (${String(cache.get(prog)?.failed)})`);
+  const C = (S.child ??= new RunState(prog, S.budget, S.stacks));
+  C.reset(prog, S.budget);
+  C.n = S.n;
+  C.depth = C.base = depth;
+  C.pc = entry;
+  C.tailCalls = S.tailCalls;
+  C.LP[depth] = prog.mayGotoLoops;
+  const R = C.R;
+  for (let k = 0; k < args.length && k < 5; k++) setReg(R, 2 + 2 * k, args[k]!);
+  const stack = S.stacks.enter(depth);
+  R[20] = REGION_BASE + STACK_SIZE;
+  R[21] = stack.hi;
+  try {
+    drive(C, prog, first);
+  } finally {
+    S.n = C.n;
+    S.tailCalls = C.tailCalls;
+    C.FP.length = 0;
+  }
+  const r0 = join(R[1]!, R[0]!);
+  R[0] = R[1] = 0;
+  C.clean = true;
+  return r0;
+}
+setCallbackRunner(runCallback);
+
 export function runCompiled(program: LoadedProgram, options: RunOptions = NO_OPTIONS): RunResult {
   const first = program === lastProgram ? lastFast : compiledFunction(program, "fast");
   if (first === undefined) return interpret(program, options);
@@ -127,39 +195,15 @@ export function runCompiled(program: LoadedProgram, options: RunOptions = NO_OPT
     const stack = stacks.enter(0);
     R[20] = REGION_BASE + STACK_SIZE;
     R[21] = stack.hi;
-    let mode: Mode = "fast";
-    let fn = first;
-    for (;;) {
-      let ret: number;
-      try {
-        ret = fn(S);
-      } catch (e) {
-        if (e instanceof VmFault) {
-          if (e.pc < 0) e.pc = S.pc;
-          if (!e.message.startsWith("instruction ")) {
-            e.message = `instruction ${e.pc}${S.prog === program ? "" : ` of ${S.prog.name}`}: ${e.message}`;
-          }
-        }
-        throw e;
-      }
-      if (ret === 0) {
-        const r0 = R[1] === 0 && R[0]! >>> 0 < 256 ? SMALL[R[0]!]! : join(R[1]!, R[0]!);
-        R[0] = R[1] = 0;
-        S.clean = true;
-        const out = options.result;
-        if (out === undefined) return { r0, instructions: S.n };
-        out.r0 = r0;
-        out.instructions = S.n;
-        return out;
-      }
-      if (ret === 1) mode = "step";
-      // A tail call (or a return into another program's frame) keeps r10. Fast code takes r10 for
-      // the frame top; if an unverified program moved it, the new program goes on in step code.
-      else if (R[20] !== REGION_BASE + STACK_SIZE || R[21] !== stacks.regions[S.depth]!.hi) mode = "step";
-      const next = compiledFunction(S.prog, mode);
-      if (next === undefined) throw new Error(`compiled tier: cannot generate code for ${S.prog.name} (${String(cache.get(S.prog)?.failed)})`);
-      fn = next;
-    }
+    drive(S, program, first);
+    const r0 = R[1] === 0 && R[0]! >>> 0 < 256 ? SMALL[R[0]!]! : join(R[1]!, R[0]!);
+    R[0] = R[1] = 0;
+    S.clean = true;
+    const out = options.result;
+    if (out === undefined) return { r0, instructions: S.n };
+    out.r0 = r0;
+    out.instructions = S.n;
+    return out;
   } finally {
     releaseState(mem, S);
   }

@@ -7,6 +7,7 @@ import { Helper } from "../../../compiler/isa/helpers.js";
 import type { HelperContext, HelperFn, VmEnv, PseudoMap } from "../env.js";
 import type { SimKernel } from "../kernel.js";
 import { VmFault, formatAddress, join } from "../memory.js";
+import { VmError } from "../errors.js";
 import { Errno, MapRegistry, PerfEventArray, RingBufMap, StackTraceMap } from "../maps/index.js";
 import type { BpfMap } from "../maps/index.js";
 import { BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK, PERF_EVENT_MAX_STACK } from "../maps/stack.js";
@@ -106,6 +107,15 @@ function pair(high: number, low: number): bigint | number {
   return high >>> 0 < 0x200000 ? (high >>> 0) * 4294967296 + (low >>> 0) : join(high, low);
 }
 
+/** bpf_loop's most iterations (the kernel's BPF_MAX_LOOPS). */
+const BPF_MAX_LOOPS = 1 << 23;
+
+/** The tier's way to call the program back; a context without one (a helper called from JS) cannot. */
+function callbackOf(ctx: HelperContext, helper: string): (fn: bigint, ...args: bigint[]) => bigint {
+  if (ctx.callback === undefined) throw new VmError(`${helper}: this context cannot call functions of a program`, ctx.pc);
+  return ctx.callback.bind(ctx);
+}
+
 export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number, HelperFn> {
   const h = new Map<number, HelperFn>();
 
@@ -181,6 +191,58 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
   h.set(Helper.get_smp_processor_id, () => kernel.cpu);
   h.set(Helper.get_numa_node_id, () => 0);
   h.set(Helper.get_attach_cookie, () => kernel.attachCookie);
+
+  // --- callbacks (kernel/bpf/bpf_iter.c): the tiers run the program's function through ctx.callback ---
+  // With flags 0 (a constant, as programs pass it) the kernel's verifier inlines the call as a loop of its own: that loop
+  // compares all 64 bits of nr and sets -E2BIG as a 32-bit value (zero-extended). Other flags reach the helper. A 0 the
+  // verifier cannot see as constant reaches the helper too (nr's low 32 bits, -E2BIG in 64): the VM cannot tell.
+  h.set(Helper.loop, (ctx) => {
+    const fn = ctx.arg(2);
+    const data = ctx.arg(3);
+    if (ctx.arg(4) !== 0n) return -Errno.EINVAL;
+    const wide = ctx.arg(1);
+    if (wide > BigInt(BPF_MAX_LOOPS)) return 2 ** 32 - Errno.E2BIG;
+    const nr = Number(wide);
+    const call = callbackOf(ctx, "bpf_loop");
+    for (let i = 0; i < nr; i++) {
+      // Any non-zero return stops the loop (the verifier allows only 0 and 1).
+      if (call(fn, BigInt(i), data) !== 0n) return i + 1;
+    }
+    return nr;
+  });
+  // The key a callback gets points to the kernel's copy (an array's index, a hash element's key), read-only to it: a
+  // region per map and nesting level, so that a walk of the map inside a callback leaves the outer walk's key alone.
+  const keyRegions = new WeakMap<BpfMap, Region[]>();
+  const walking = new WeakMap<BpfMap, number>();
+  h.set(Helper.for_each_map_elem, (ctx) => {
+    const m = mapArg(maps, ctx, 1, "bpf_for_each_map_elem");
+    const fn = ctx.arg(2);
+    const data = ctx.arg(3);
+    if (ctx.arg(4) !== 0n) return -Errno.EINVAL;
+    const keys = m.forEachKeys();
+    if (keys === undefined) throw new VmFault(`bpf_for_each_map_elem: map "${m.name}" is a ${m.type} map, which the kernel does not iterate`, m.address, ctx.pc);
+    const call = callbackOf(ctx, "bpf_for_each_map_elem");
+    let regions = keyRegions.get(m);
+    if (regions === undefined) keyRegions.set(m, (regions = []));
+    const level = walking.get(m) ?? 0;
+    const region = (regions[level] ??= ctx.memory.map("map_key", new Uint8Array(m.keySize), { writable: false, name: `${m.name} key` }));
+    const keyAddress = region.address(0);
+    let visited = 0;
+    walking.set(m, level + 1);
+    try {
+      for (const key of keys) {
+        // An element a callback deleted is not visited.
+        const value = m.forEachValue(key);
+        if (value === undefined) continue;
+        region.bytes.set(key);
+        visited++;
+        if (call(fn, m.address, keyAddress, value, data) !== 0n) break;
+      }
+    } finally {
+      walking.set(m, level);
+    }
+    return visited;
+  });
 
   // --- signals: to the current task's process, or to the task alone (kernel/trace/bpf_trace.c). Refused outside a
   // task, in a kernel thread (the idle task, pid 0) and in init (tgid 1), then for a signal above 64; signal 0 sends

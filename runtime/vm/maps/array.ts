@@ -2,7 +2,7 @@
 // Takes a MapHost and sizes; gives ArrayMap (also the home of global data: .rodata, .data, .bss
 // through valueAddress) and PerCpuArrayMap. Keys are u32 indexes; values start zeroed and can't be deleted.
 
-import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, BpfMap, Errno, checkSize, checkSpec, readU32, roundUp } from "./base.js";
+import { BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST, BpfMap, Errno, checkSize, checkSpec, readU32, roundUp, u32Key } from "./base.js";
 import type { MapHost, MapOptions, MapType } from "./base.js";
 import type { Region } from "../memory.js";
 
@@ -61,6 +61,14 @@ abstract class ArrayBase extends BpfMap {
   protected bytesAt(index: number, cpu: number): Uint8Array {
     const o = this.offset(index, cpu);
     return this.values.bytes.subarray(o, o + this.valueSize);
+  }
+
+  override *forEachKeys(): Iterable<Uint8Array> {
+    for (let i = 0; i < this.maxEntries; i++) yield u32Key(i);
+  }
+  override forEachValue(key: Uint8Array): bigint | undefined {
+    const address = this.lookupElem(key);
+    return address === 0n ? undefined : address;
   }
 
   override deleteElem(_key: Uint8Array): number {

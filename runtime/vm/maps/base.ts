@@ -186,4 +186,15 @@ export abstract class BpfMap implements PseudoMap {
   deleteElem(_key: Uint8Array): number {
     return -Errno.EINVAL;
   }
+  /**
+   * bpf_for_each_map_elem: the keys to visit, in order (taken as the iteration starts, so elements a callback adds
+   * are not visited); undefined for a map type the kernel does not iterate.
+   */
+  forEachKeys(): Iterable<Uint8Array> | undefined {
+    return undefined;
+  }
+  /** bpf_for_each_map_elem: the address of `key`'s value (the current CPU's copy), or undefined once it is gone. */
+  forEachValue(_key: Uint8Array): bigint | undefined {
+    return undefined;
+  }
 }

@@ -244,6 +244,16 @@ abstract class HashBase extends BpfMap {
     return this.elems.has(keyId(key));
   }
 
+  override forEachKeys(): Iterable<Uint8Array> {
+    return this.keys();
+  }
+  override forEachValue(key: Uint8Array): bigint | undefined {
+    // Not a lookup: the kernel's walk sets no LRU reference bit.
+    const e = this.find(key, false);
+    if (e === undefined) return undefined;
+    return this.slab.address(e.slot, this.copies > 1 ? this.host.cpu : 0);
+  }
+
   /** Keys in iteration order: the order they were added in. */
   keys(): Uint8Array[] {
     return [...this.elems.values()].map((e) => e.key.slice());
