@@ -173,9 +173,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     const noTracefs = missingTracefs();
     const use = noTracefs ? tracefsUse(loaded, printks) : undefined;
     if (use) throw new UserError(`${noTracefs}; this run needs it: ${use}`, ExitCode.NO_PERMISSION);
-    // exit() leaves out the lines printed after it, by their times, which a monotonic clock makes comparable with the
-    // run's: an object that cannot call exit() (no actions map) keeps the default clock, whose setting costs ~20 ms.
-    const pipe = printks ? openOutput(session, verbose, log, actionMaps(loaded).length > 0) : undefined;
+    const pipe = printks ? openOutput(session, verbose, log) : undefined;
     // Every program's printk lines reach every instance: those no format of this object can produce are left out.
     const ours = pipe && formats ? formatsMatcher(formats) : undefined;
     let othersLeftOut = 0;
@@ -246,10 +244,10 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     };
     // The code of the first exit() a probe called: the run's exit status.
     let exitCode: number | undefined;
-    // When that exit() was read, and when end() began (CLOCK_MONOTONIC seconds): bpf_printk lines between the two
-    // are left out as printf's after exit() are, where the trace pipe's timestamps are on that clock.
-    let exitReadAt: number | undefined;
-    let endAt: number | undefined;
+    // Marks written into the trace buffer when that exit() was read and when end() begins: bpf_printk lines between
+    // the two are left out, as printf's after exit() are.
+    const exitMark = `tsbpf ${process.pid}: exit() read`;
+    const endMark = `tsbpf ${process.pid}: end()`;
     // Once a probe has called exit(), what the probes send after it is not shown (bpftrace's printer stops there too);
     // end() programs print again.
     let afterExit = false;
@@ -287,7 +285,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       if (action?.kind === "exit") {
         if (exitCode === undefined) {
           exitCode = action.code;
-          exitReadAt = monotonicSeconds();
+          pipe?.mark(exitMark);
           if (verbose) log(`a probe called exit(${exitCode})`);
         }
         afterExit = true;
@@ -402,7 +400,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       for (const a of actionReaders) gathered(() => a.reader.drain(act(a.table)));
       flushPrint();
       afterExit = false;
-      endAt = monotonicSeconds();
+      pipe?.mark(endMark);
       runs("end");
       await pipe?.close().catch(() => {});
     });
@@ -461,6 +459,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
             return;
           }
           // A batch in one write: a write(2) and a poll per line made the reader fall behind sooner.
+          let afterExitMark = false;
           for await (const batch of pipe.batches()) {
             const text: string[] = [];
             for (const line of batch) {
@@ -468,7 +467,11 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
                 othersLeftOut++;
                 continue;
               }
-              if (pipe.monotonic && exitReadAt !== undefined && line.event && line.timestamp > exitReadAt && (endAt === undefined || line.timestamp < endAt)) continue;
+              if (line.event === "tracing_mark_write" && (line.message === exitMark || line.message === endMark)) {
+                afterExitMark = line.message === exitMark;
+                continue;
+              }
+              if (afterExitMark && line.event === "bpf_trace_printk") continue;
               text.push(json ? JSON.stringify(jsonLine(line)) : textLine(line));
               if (recording && line.event) recording.output("printk", jsonLine(line));
             }
@@ -513,8 +516,6 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
   }
 }
 
-/** CLOCK_MONOTONIC now, in seconds (the clock of bpf_ktime_get_ns() and of a tracefs instance whose trace_clock is mono). */
-const monotonicSeconds = (): number => Number(process.hrtime.bigint()) / 1e9;
 
 /** Lines of a map printed at the end between two turns of the event loop. */
 const FINAL_LINES = 5_000;
@@ -603,10 +604,10 @@ function attachRecorder(session: Session, r: { bytes: Uint8Array; recorder: Reco
 }
 
 /** The session's trace pipe (a private tracefs instance, else the shared pipe), its failures as one sentence. */
-function openOutput(session: Session, verbose: boolean, log: (line: string) => void, monotonic: boolean): TracePipe {
+function openOutput(session: Session, verbose: boolean, log: (line: string) => void): TracePipe {
   let pipe: TracePipe;
   try {
-    pipe = session.tracePipe({ monotonic });
+    pipe = session.tracePipe();
   } catch (error) {
     if (error instanceof AttachError) throw new UserError(error.message, ExitCode.NO_PERMISSION);
     throw error;

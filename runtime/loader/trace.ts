@@ -53,12 +53,6 @@ export interface TracePipeOptions {
   path?: string;
   /** Read the machine-wide trace_pipe rather than a private instance (one reader at a time). */
   shared?: boolean;
-  /**
-   * Time the private instance's lines on CLOCK_MONOTONIC (trace_clock mono, bpf_ktime_get_ns()'s clock), so that they
-   * compare with the reader's own times. Changing the clock resets the buffer, which waits out an RCU grace period:
-   * ~20 ms of the start, for a reader that needs it.
-   */
-  monotonic?: boolean;
   sys?: Sys;
 }
 
@@ -87,8 +81,6 @@ export class TracePipe {
   readonly path: string;
   /** The private tracefs instance read from (removed on close), or undefined for the shared pipe or a given path. */
   readonly instance: string | undefined;
-  /** Whether the timestamps are CLOCK_MONOTONIC's seconds (the instance's trace_clock is mono), as process.hrtime gives them. */
-  readonly monotonic: boolean;
   /**
    * Lines the instance's buffer overwrote before they were read (its per-CPU `overrun` counts: a reader that fell
    * behind) and lines it still held when it closed (`entries`: a stop in a flood), any program's, read as it
@@ -103,7 +95,6 @@ export class TracePipe {
     this.fd = fd;
     this.sys = sys;
     this.instance = instance;
-    this.monotonic = instance !== undefined && /\[mono\]/.test(readText(`${instance}/trace_clock`));
     this.fallback = fallback;
   }
 
@@ -121,7 +112,7 @@ export class TracePipe {
     if (!options.shared) {
       let instance: string | undefined;
       try {
-        instance = makeInstance(`${root}/instances`, options.monotonic ?? false);
+        instance = makeInstance(`${root}/instances`);
         return new TracePipe(`${instance}/trace_pipe`, openPipe(`${instance}/trace_pipe`), sys, instance);
       } catch (e) {
         if (instance) removeInstance(instance);
@@ -134,6 +125,21 @@ export class TracePipe {
     } catch (e) {
       if (fallback && e instanceof AttachError && e.reason === "busy") throw new AttachError(`${e.message} (no private tracefs instance: ${fallback})`, "busy", { cause: e });
       throw e;
+    }
+  }
+
+  /**
+   * Writes `text` into the private instance's buffer (its trace_marker), where the reader meets it in order with the
+   * probes' lines, as a `tracing_mark_write` line: a point in the stream without comparing clocks. False for the
+   * shared pipe, which others read, and where the marker cannot be written.
+   */
+  mark(text: string): boolean {
+    if (!this.instance || this.closing) return false;
+    try {
+      writeFileSync(`${this.instance}/trace_marker`, text);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -356,7 +362,7 @@ function openPipe(path: string): number {
 }
 
 /** Creates instances/tsbpf-PID (tsbpf-PID-N for a process's later pipes) with only bpf_trace_printk enabled. */
-function makeInstance(instances: string, monotonic: boolean): string {
+function makeInstance(instances: string): string {
   removeAbandonedInstances(instances);
   for (;;) {
     const n = instanceSerial++;
@@ -373,12 +379,6 @@ function makeInstance(instances: string, monotonic: boolean): string {
     } catch (e) {
       removeInstance(dir);
       throw e;
-    }
-    try {
-      // Timestamps on bpf_ktime_get_ns()'s clock (CLOCK_MONOTONIC), which user space reads too.
-      if (monotonic) writeFileSync(`${dir}/trace_clock`, "mono");
-    } catch {
-      // an older kernel's clocks: timestamps stay on the default
     }
     return dir;
   }
