@@ -134,6 +134,16 @@ function countsByPid(stdout: string): Map<number, number> {
 
 // The example's wording may grow (a comm, a path); the pid, dfd and flags an rm passes are what is checked.
 const EXAMPLE = "examples/unlink-tracepoint.ts";
+/** `--json` output's objects, a line each. */
+const jsonLines = (stdout: string): Record<string, unknown>[] => stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** The records of event map `map` a `--json` run printed, and the drops it said. */
+function eventCounts(objects: readonly Record<string, unknown>[], map: string): { received: number; lost: number } {
+  const received = objects.filter((o) => o.map === map && "value" in o).length;
+  const lost = objects.filter((o) => o.map === map && "lost" in o).reduce((n, o) => n + (o.lost as number), 0);
+  return { received, lost };
+}
+
 const tracepointLine = (pid: number) => new RegExp(`^rm-${pid} \\[\\d+\\] \\d+\\.\\d+: unlinkat .*pid = ${pid}, dfd = -100, flags = 0$`);
 
 // Three at a time: most of each test is waiting for a child, but each child's start costs a core for a second or two.
@@ -981,9 +991,8 @@ begin(() => {
     );
     const run = tsbpf(["run", file, "--json"]);
     assert.equal(await run.exited, 0, run.stderr());
-    const objects = run.stdout().trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    const received = objects.filter((o) => o.map === "events" && "value" in o).length;
-    const lost = objects.filter((o) => o.map === "events" && "lost" in o).reduce((n, o) => n + (o.lost as number), 0);
+    const objects = jsonLines(run.stdout());
+    const { received, lost } = eventCounts(objects, "events");
     const failed = Number((objects.find((o) => o.map === "failedOutputs")?.entries as { value: number }[] | undefined)?.[0]?.value ?? 0);
     assert.ok(received > 0 && failed > 0, run.stdout().slice(-500));
     assert.equal(received + lost, 400);
@@ -1012,9 +1021,7 @@ begin(() => {
     );
     const run = tsbpf(["run", file, "--json"]);
     assert.equal(await run.exited, 0, run.stderr());
-    const objects = run.stdout().trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    const received = objects.filter((o) => o.map === "events" && "value" in o).length;
-    const lost = objects.filter((o) => o.map === "events" && "lost" in o).reduce((n, o) => n + (o.lost as number), 0);
+    const { received, lost } = eventCounts(jsonLines(run.stdout()), "events");
     assert.ok(received > 0 && received < 2000, run.stdout().slice(-500));
     assert.equal(received + lost, 2000, run.stdout().slice(-500));
   });
