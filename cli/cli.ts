@@ -83,6 +83,13 @@ const BACKEND_OPTION = { choices: ["own", "llvm"] as const, type: "string", requ
 /** `--interval` of run and load. */
 const INTERVAL_OPTION = { type: "number", requiresArg: true, describe: "also print the maps every this many seconds, each time headed by the time (they are printed at the end as well)" } as const;
 
+/** `--perf-pages` of run and load. */
+const PERF_PAGES_OPTION = {
+  type: "number",
+  requiresArg: true,
+  describe: "pages per CPU each perf event array is read through, a power of two (default 8; bpftrace reads with 64): more hold longer bursts before records are dropped",
+} as const;
+
 /** `--command` and `--pid` of run and load (cli/target.ts). */
 const TARGET_OPTIONS = {
   command: {
@@ -114,6 +121,7 @@ const simple = {
       backend: BACKEND_OPTION,
       record: RECORD_OPTION,
       interval: INTERVAL_OPTION,
+      "perf-pages": PERF_PAGES_OPTION,
       ...TARGET_OPTIONS,
       set: {
         type: "string",
@@ -137,6 +145,7 @@ const simple = {
       },
       record: RECORD_OPTION,
       interval: INTERVAL_OPTION,
+      "perf-pages": PERF_PAGES_OPTION,
       ...TARGET_OPTIONS,
       set: {
         type: "string",

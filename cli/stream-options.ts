@@ -64,6 +64,20 @@ export function parseInterval(value: unknown): number | undefined {
   return parseSeconds(value, "--interval", "leave it out to print the maps only at the end");
 }
 
+/** The most pages per CPU --perf-pages takes: 4 MiB of ring for each CPU. */
+const MAX_PERF_PAGES = 1024;
+
+/** Validates --perf-pages: a power of two from 1 to MAX_PERF_PAGES, as a perf event's ring is mapped. */
+export function parsePerfPages(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new UserError("--perf-pages was given more than once");
+  const n = typeof value === "number" ? value : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PERF_PAGES || (n & (n - 1)) !== 0) {
+    throw new UserError(`--perf-pages must be a power of two from 1 to ${MAX_PERF_PAGES} (pages per CPU, as the kernel maps a perf ring), not ${Number.isNaN(n) ? "a word" : String(value)}`);
+  }
+  return n;
+}
+
 function parseSeconds(value: unknown, flag: string, instead: string): number | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) throw new UserError(`${flag} was given more than once`);

@@ -65,6 +65,8 @@ export interface StreamOptions {
   record?: { path: string; recorder?: { bytes: Uint8Array; recorder: Recorder } };
   /** `--interval`: seconds between printings of the maps while the run goes on (they are printed at the end too). */
   interval?: number;
+  /** `--perf-pages`: pages per CPU each perf event array is read through (default PERF_BUFFER_PAGES). */
+  perfPages?: number;
   /** `--set NAME=VALUE`: global variables' values, written before the object loads. */
   globals?: ReadonlyMap<string, GlobalValue>;
   /** `--command` or `--pid`: the process uprobes see alone, whose exit stops the run (./target.ts). */
@@ -76,9 +78,9 @@ export interface StreamOptions {
 }
 
 /** A reader for an event map, decoding as `type` where the map names no record type; a type the BTF lacks is a usage error. */
-function eventReader(session: Session, loaded: LoadedObject, map: string, type: string | undefined): EventReader {
+function eventReader(session: Session, loaded: LoadedObject, map: string, type: string | undefined, pages: number | undefined): EventReader {
   try {
-    return session.events(loaded, map, { type });
+    return session.events(loaded, map, { type, pages });
   } catch (e) {
     if (e instanceof ObjectError) throw new UserError(`--event-type: ${e.message}`);
     throw e;
@@ -199,7 +201,7 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     }
     const readers = [...loaded.maps.values()]
       .filter((m) => isEventMap(m.spec.type) && !actions.some((a) => a.map === m))
-      .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get("")));
+      .map((m) => eventReader(session, loaded, m.name, options.eventTypes?.get(m.name) ?? options.eventTypes?.get(""), options.perfPages));
     const actionReaders = actions.map((a) => ({ reader: session.events(loaded, a.map.name, { raw: true }), table: a.table }));
     // printf's %s of a kstack()/ustack() prints its frames, named as the maps' stacks are.
     // usym()'s %s: the function the address is in, named from that process's mappings as user stacks are.

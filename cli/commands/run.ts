@@ -1,4 +1,4 @@
-// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [--interval S] [-c CMD | -p PID] [--set NAME=VALUE] [--unsafe]`: the main job. Compiles a probe file
+// `tsbpf run FILE.ts [--duration S] [--json] [--verbose] [--no-cache] [--backend own|llvm] [--record OUT] [--interval S] [--perf-pages N] [-c CMD | -p PID] [--set NAME=VALUE] [--unsafe]`: the main job. Compiles a probe file
 // (diagnostics exactly as `tsbpf compile` prints them, exit 3), or takes its object from the cache when neither
 // the file, the compiler nor the kernel changed (then TypeScript is never loaded); then loads, attaches and
 // streams its output as `tsbpf load` does (../stream.ts), releasing everything on every exit path. `--record`
@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import { ExitCode, UserError } from "../exit-codes.js";
 import { cacheDir, objectKey, objectPath, readCached, reserve, resolutionStore } from "../cache.js";
 import { preflight, streamObject, type StreamOptions } from "../stream.js";
-import { EXPRESSION_FILE, parseDuration, parseGlobals, parseInterval, parseRecordPath, parseTarget } from "../stream-options.js";
+import { EXPRESSION_FILE, parseDuration, parseGlobals, parseInterval, parsePerfPages, parseRecordPath, parseTarget } from "../stream-options.js";
 import { writeErr } from "../output.js";
 import { inputName, probeText, readInput } from "../input.js";
 
@@ -26,6 +26,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
   const duration = parseDuration(argv.duration);
   const target = parseTarget(argv);
   const interval = parseInterval(argv.interval);
+  const perfPages = parsePerfPages(argv["perf-pages"]);
   const globals = parseGlobals(argv.set);
   const recordPath = parseRecordPath(argv.record, expression !== undefined ? undefined : file);
   const verbose = Boolean(argv.verbose);
@@ -64,6 +65,7 @@ export async function handler(argv: Record<string, unknown>): Promise<number> {
     record,
     target,
     interval,
+    perfPages,
     globals,
     unsafe: Boolean(argv.unsafe),
     resolutions: dir ? resolutionStore(dir, () => key) : undefined,

@@ -134,6 +134,17 @@ function countsByPid(stdout: string): Map<number, number> {
 
 // The example's wording may grow (a comm, a path); the pid, dfd and flags an rm passes are what is checked.
 const EXAMPLE = "examples/unlink-tracepoint.ts";
+/** 2,000 records of 48 bytes a perf event array takes from one begin() run, before anything reads them. */
+const PERF_BURST = `import { begin, exit, PerfEventArray, type u32, type u64 } from "tsbpf";
+export const license = "GPL";
+interface Hit { i: u32; a: u64; b: u64; c: u64 }
+const events = new PerfEventArray<Hit>();
+begin(() => {
+  for (let i: u32 = 0; i < 2000; i++) events.output({ i, a: 1, b: 2, c: 3 });
+  exit(0);
+});
+`;
+
 /** `--json` output's objects, a line each. */
 const jsonLines = (stdout: string): Record<string, unknown>[] => stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -1007,23 +1018,23 @@ begin(() => {
     // 2,000 records of 48 bytes from one begin() run, before anything reads them: one CPU's 32 KiB ring takes 682, and
     // no record fits after the losses to say them (Linux 6.0 counts them in the event, PERF_FORMAT_LOST).
     const file = join(dir, "perf-burst.ts");
-    writeFileSync(
-      file,
-      `import { begin, exit, PerfEventArray, type u32, type u64 } from "tsbpf";
-export const license = "GPL";
-interface Hit { i: u32; a: u64; b: u64; c: u64 }
-const events = new PerfEventArray<Hit>();
-begin(() => {
-  for (let i: u32 = 0; i < 2000; i++) events.output({ i, a: 1, b: 2, c: 3 });
-  exit(0);
-});
-`,
-    );
+    writeFileSync(file, PERF_BURST);
     const run = tsbpf(["run", file, "--json"]);
     assert.equal(await run.exited, 0, run.stderr());
     const { received, lost } = eventCounts(jsonLines(run.stdout()), "events");
     assert.ok(received > 0 && received < 2000, run.stdout().slice(-500));
     assert.equal(received + lost, 2000, run.stdout().slice(-500));
+  });
+
+  it("--perf-pages gives each CPU's perf ring the pages asked for: the burst a 32 KiB ring drops fits whole; a count that is no power of two is a usage error", async () => {
+    const file = join(dir, "perf-burst-pages.ts");
+    writeFileSync(file, PERF_BURST);
+    const run = tsbpf(["run", file, "--json", "--perf-pages", "64"]);
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.deepEqual(eventCounts(jsonLines(run.stdout()), "events"), { received: 2000, lost: 0 });
+    const odd = tsbpf(["run", file, "--perf-pages", "48"]);
+    assert.equal(await odd.exited, 2);
+    assert.match(odd.stderr(), /--perf-pages must be a power of two from 1 to 1024 \(pages per CPU, as the kernel maps a perf ring\), not 48/);
   });
 
   it("warns at the end that a hash map is full, as bpftrace says a map is full (updates of new keys failed)", async () => {
