@@ -338,14 +338,6 @@ function stat(instance: string, name: string): number {
 /** Lines the close of the shared trace_pipe reads at most (about 100 reads): it cannot tell what it held. */
 const SHARED_CLOSE_LINES = 10_000;
 
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-}
-
 /** For short synchronous pauses. */
 const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
