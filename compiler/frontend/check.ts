@@ -44,7 +44,7 @@ export interface Checked {
 /** Parses only (no checking): cheap, for finding the tracepoints a file uses before building the prelude. */
 export function parse(fileName: string, text: string): TS.SourceFile {
   const ts = typescript();
-  return ts.createSourceFile(typescriptName(fileName), text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  return ts.createSourceFile(typescriptName(fileName), text, sourceOptions(ts), true, ts.ScriptKind.TS);
 }
 
 /**
@@ -62,6 +62,15 @@ export function syntaxErrors(fileName: string, text: string): Diagnostic[] {
 }
 
 /**
+ * How probe files and the prelude are parsed: without their JSDoc comments, which no error in a .ts file depends on
+ * (they type JavaScript files only; tsc itself skips most of them in .ts files since TypeScript 5.3). Parsing them
+ * was ~5% of a cold compile (unlink-tracepoint 175 -> 167 ms, tcplife 339 -> 318 ms, medians of 15 interleaved runs).
+ */
+function sourceOptions(ts: Typescript): TS.CreateSourceFileOptions {
+  return { languageVersion: ts.ScriptTarget.ES2022, jsDocParsingMode: ts.JSDocParsingMode.ParseNone };
+}
+
+/**
  * The name TypeScript knows the probe file by: its own, or with `.ts` added when it has no TypeScript extension
  * (`probe`, `probe.js`, /dev/fd/63), which TypeScript would otherwise take for JavaScript it was not asked to check.
  */
@@ -72,7 +81,7 @@ function typescriptName(fileName: string): string {
 export function check(fileName: string, text: string, preludeText: string, parsed?: TS.SourceFile): Checked {
   const ts = typescript();
   const file = parsed ?? parse(fileName, text);
-  const prelude = ts.createSourceFile(PRELUDE_FILE, preludeText, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const prelude = ts.createSourceFile(PRELUDE_FILE, preludeText, sourceOptions(ts), true, ts.ScriptKind.TS);
   const files = new Map<string, TS.SourceFile>([
     [file.fileName, file],
     [PRELUDE_FILE, prelude],
