@@ -215,9 +215,24 @@ export function lower(
 
   /** Whether TypeScript types an expression as a string: a literal, or a Str<N> (`string & {...}`). */
   const isString = (e: TS.Expression): boolean => {
+    if (!mayBeString(e)) return false;
     const t = checker.getTypeAtLocation(e);
-    const stringLike = (x: TS.Type): boolean => (x.flags & ts.TypeFlags.StringLike) !== 0;
     return stringLike(t) || (t.isIntersection() && t.types.some(stringLike));
+  };
+  const stringLike = (t: TS.Type): boolean => (t.flags & ts.TypeFlags.StringLike) !== 0;
+  const holdsString = (t: TS.Type): boolean => stringLike(t) || (t.isUnionOrIntersection() && t.types.some(holdsString));
+
+  /**
+   * False for a variable whose declared type holds no string, which no narrowing makes one: asking TypeScript for
+   * a variable's narrowed type walks back over every condition before it, so that an else-if chain comparing one
+   * variable in each of its n arms cost n^2 condition checks (a second for 400 arms).
+   */
+  const mayBeString = (e: TS.Expression): boolean => {
+    const inner = skipParentheses(e);
+    if (ts.isNumericLiteral(inner) || ts.isBigIntLiteral(inner)) return false;
+    if (!ts.isIdentifier(inner)) return true;
+    const symbol = checker.getSymbolAtLocation(inner);
+    return !symbol || (symbol.flags & ts.SymbolFlags.Variable) === 0 || holdsString(checker.getTypeOfSymbol(symbol));
   };
 
   /**
