@@ -792,14 +792,14 @@ function callNaming(options: StreamOptions, fn: string, args: readonly string[])
 
 /**
  * For a probe bound to no name (a one-liner's), the one call in the file naming its target (`kprobe("vfs_read"`,
- * `hardware("cycles"`), with that call's head to underline; undefined when no call, or more than one, names it.
+ * `hardware("cycles"`, `profile(99`), with that call's head to underline; undefined when no call, or more than one,
+ * names it.
  */
 function callSite(options: StreamOptions, target: AttachTarget): { place: SourcePlace; expression: string } | undefined {
   const text = sourceText(options);
   if (text === undefined) return undefined;
   for (const [fn, named] of targetNames(target)) {
-    const quoted = JSON.stringify(named).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const calls = [...text.matchAll(new RegExp(`\\b${fn}\\(\\s*(?:"[^"\\n]*"\\s*,\\s*)*${quoted}`, "g"))];
+    const calls = [...text.matchAll(new RegExp(`\\b${fn}\\(\\s*(?:"[^"\\n]*"\\s*,\\s*)*${named}`, "g"))];
     if (calls.length !== 1) continue;
     const before = text.slice(0, calls[0]!.index).split("\n");
     const line = before.length;
@@ -809,19 +809,24 @@ function callSite(options: StreamOptions, target: AttachTarget): { place: Source
 }
 
 /**
- * What a call of a probe may give as its target, with the pattern of the call's name: a function's or tracepoint's
- * name, or a software or hardware event's full name or one of its aliases (`hardware("cycles"` for cpu-cycles).
+ * What a call of a probe may give as its target, as patterns of the call's name and of the argument naming it: a
+ * function's or tracepoint's name, a software or hardware event's full name or one of its aliases (`hardware("cycles"`
+ * for cpu-cycles), or a profile's rate in hertz and an interval's in milliseconds, as profile() and interval() take them.
  */
-function targetNames(target: AttachTarget): [fn: string, name: string][] {
+function targetNames(target: AttachTarget): [fn: string, named: string][] {
   const any = "[\\w$]+";
-  if (target.kind === "uprobe") return [[any, target.func ?? target.binary]];
-  if (target.kind === "kprobe") return [[any, target.func]];
+  const quoted = (name: string): string => JSON.stringify(name).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (target.kind === "uprobe") return [[any, quoted(target.func ?? target.binary)]];
+  if (target.kind === "kprobe") return [[any, quoted(target.func)]];
   if (target.kind === "perf_event") {
-    if (!("event" in target)) return [];
-    const events: Record<string, { aliases: readonly string[] }> = PERF_EVENT_NAMES[target.probe];
-    return [target.event, ...(events[target.event]?.aliases ?? [])].map((name) => [target.probe, name]);
+    if ("event" in target) {
+      const events: Record<string, { aliases: readonly string[] }> = PERF_EVENT_NAMES[target.probe];
+      return [target.event, ...(events[target.event]?.aliases ?? [])].map((name) => [target.probe, quoted(name)]);
+    }
+    const written = target.probe === "profile" ? target.unit === "hz" : target.unit === "ms";
+    return written ? [[target.probe, `${target.rate}(?![\\w.])`]] : [];
   }
-  return "name" in target ? [[any, target.name]] : [];
+  return "name" in target ? [[any, quoted(target.name)]] : [];
 }
 
 /** The line info record of a program's first instruction that has one. */
