@@ -116,7 +116,7 @@ const simple = {
       },
       duration: { type: "number", requiresArg: true, describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
-      verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
+      verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print each map's definition, verifier statistics, and the verifier log on rejection" },
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
       backend: BACKEND_OPTION,
       record: RECORD_OPTION,
@@ -137,7 +137,7 @@ const simple = {
     options: {
       duration: { type: "number", requiresArg: true, describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
-      verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
+      verbose: { type: "boolean", default: false, describe: "print each map's definition, verifier statistics, and the verifier log on rejection" },
       "event-type": {
         type: "string",
         requiresArg: true,
