@@ -116,7 +116,7 @@ const simple = {
       },
       duration: { type: "number", requiresArg: true, describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
-      verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print maps, verifier statistics, and the verifier log on rejection" },
+      verbose: { type: "boolean", default: false, describe: "say whether the object came from the cache; print each map's definition, verifier statistics, and the verifier log on rejection" },
       cache: { type: "boolean", default: true, describe: "reuse and store compiled objects (--no-cache always compiles)" },
       backend: BACKEND_OPTION,
       record: RECORD_OPTION,
@@ -126,7 +126,7 @@ const simple = {
       set: {
         type: "string",
         requiresArg: true,
-        describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false, or comma-separated elements for an Arr<T, N> one, ports=22,8080; repeatable)",
+        describe: "give a parameter of the probes (a module-level `let`) a value before they load, as bpftrace's $1 (NAME=VALUE: an integer or true/false, an enumerator's name for a kernel enum one, text for a Str<N> one, or comma-separated elements for an Arr<T, N> one, ports=22,8080; repeatable)",
       },
       unsafe: { type: "boolean", default: false, describe: "allow probes that send signals (signal()), as bpftrace's --unsafe" },
     },
@@ -137,7 +137,7 @@ const simple = {
     options: {
       duration: { type: "number", requiresArg: true, describe: "detach and exit after this many seconds" },
       json: { type: "boolean", default: false, describe: "one JSON object per output line" },
-      verbose: { type: "boolean", default: false, describe: "print maps, verifier statistics, and the verifier log on rejection" },
+      verbose: { type: "boolean", default: false, describe: "print each map's definition, verifier statistics, and the verifier log on rejection" },
       "event-type": {
         type: "string",
         requiresArg: true,
@@ -193,7 +193,7 @@ const other = {
   },
   list: {
     json: { type: "boolean", default: false, describe: "one JSON object per probe" },
-    verbose: { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe)" },
+    verbose: { alias: "v", type: "boolean", default: false, describe: "with each tracepoint, its fields and their TypeScript types (what ctx.FIELD gives a probe); with each raw tracepoint, its parameters' types" },
   },
   exec: {
     elf: { type: "boolean", default: false, describe: "standard input is an ELF object, not hex bytes" },
@@ -319,7 +319,7 @@ export async function main(args: readonly string[]): Promise<void> {
     .usage("$0 <command> [options]")
     .command(
       "run [file]",
-      "Compile a TypeScript probe file (or reuse its cached object), load and attach it, stream its output (bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
+      "Compile a TypeScript probe file (or reuse its cached object), load and attach it, stream its output (printf and bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
       (y) =>
         y
           .positional("file", { type: "string", describe: "the probe file (.ts); - reads it from standard input; or give the probes with -e" })
@@ -328,7 +328,7 @@ export async function main(args: readonly string[]): Promise<void> {
     )
     .command(
       "load <file>",
-      "Load a BPF object into the kernel, attach its programs, stream their output (bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
+      "Load a BPF object into the kernel, attach its programs, stream their output (printf and bpf_printk lines, ring and perf buffer events) until Ctrl-C or --duration, then print its maps",
       (y) =>
         y
           .positional("file", { type: "string", demandOption: true, describe: "a BPF ELF object (clang -target bpf, or tsbpf compile); - reads it from standard input" })
@@ -364,7 +364,7 @@ export async function main(args: readonly string[]): Promise<void> {
     )
     .command(
       "list [pattern]",
-      "List what can be probed, as bpftrace -l does: tracepoints, kernel functions (where kprobes attach), a binary's functions and USDT probes, each as the tsbpf call that probes it",
+      "List what can be probed, as bpftrace -l does: tracepoints, raw tracepoints, kernel functions (where kprobes attach), a binary's functions and USDT probes, software and hardware events, each as the tsbpf call that probes it",
       (y) =>
         y
           .positional("pattern", {

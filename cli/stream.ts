@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { ElfError } from "../compiler/elf/types.js";
 import { LogLevel, MapType, Poll } from "../runtime/sys/constants.js";
 import { SysError, type Sys } from "../runtime/sys/sys.js";
-import { droppedCounterName, type RunWhen } from "../compiler/btf/tags.js";
+import { droppedCounterName, PERF_EVENT_NAMES, type RunWhen } from "../compiler/btf/tags.js";
 import type { BtfLineInfo } from "../compiler/btf/parse.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
@@ -791,19 +791,42 @@ function callNaming(options: StreamOptions, fn: string, args: readonly string[])
 }
 
 /**
- * For a probe bound to no name (a one-liner's), the one call in the file naming its target (`kprobe("vfs_read"`), with
- * that call's head to underline; undefined when no call, or more than one, names it.
+ * For a probe bound to no name (a one-liner's), the one call in the file naming its target (`kprobe("vfs_read"`,
+ * `hardware("cycles"`, `profile(99`), with that call's head to underline; undefined when no call, or more than one,
+ * names it.
  */
 function callSite(options: StreamOptions, target: AttachTarget): { place: SourcePlace; expression: string } | undefined {
-  const named = target.kind === "uprobe" ? (target.func ?? target.binary) : target.kind === "kprobe" ? target.func : "name" in target ? target.name : undefined;
   const text = sourceText(options);
-  if (named === undefined || text === undefined) return undefined;
-  const quoted = JSON.stringify(named).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const calls = [...text.matchAll(new RegExp(`\\b[\\w$]+\\(\\s*(?:"[^"\\n]*"\\s*,\\s*)*${quoted}`, "g"))];
-  if (calls.length !== 1) return undefined;
-  const before = text.slice(0, calls[0]!.index).split("\n");
-  const line = before.length;
-  return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text.split("\n")[line - 1] }, expression: calls[0]![0] };
+  if (text === undefined) return undefined;
+  for (const [fn, named] of targetNames(target)) {
+    const calls = [...text.matchAll(new RegExp(`\\b${fn}\\(\\s*(?:"[^"\\n]*"\\s*,\\s*)*${named}`, "g"))];
+    if (calls.length !== 1) continue;
+    const before = text.slice(0, calls[0]!.index).split("\n");
+    const line = before.length;
+    return { place: { file: options.file, line, column: before.at(-1)!.length + 1, text: text.split("\n")[line - 1] }, expression: calls[0]![0] };
+  }
+  return undefined;
+}
+
+/**
+ * What a call of a probe may give as its target, as patterns of the call's name and of the argument naming it: a
+ * function's or tracepoint's name, a software or hardware event's full name or one of its aliases (`hardware("cycles"`
+ * for cpu-cycles), or a profile's rate in hertz and an interval's in milliseconds, as profile() and interval() take them.
+ */
+function targetNames(target: AttachTarget): [fn: string, named: string][] {
+  const any = "[\\w$]+";
+  const quoted = (name: string): string => JSON.stringify(name).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (target.kind === "uprobe") return [[any, quoted(target.func ?? target.binary)]];
+  if (target.kind === "kprobe") return [[any, quoted(target.func)]];
+  if (target.kind === "perf_event") {
+    if ("event" in target) {
+      const events: Record<string, { aliases: readonly string[] }> = PERF_EVENT_NAMES[target.probe];
+      return [target.event, ...(events[target.event]?.aliases ?? [])].map((name) => [target.probe, quoted(name)]);
+    }
+    const written = target.probe === "profile" ? target.unit === "hz" : target.unit === "ms";
+    return written ? [[target.probe, `${target.rate}(?![\\w.])`]] : [];
+  }
+  return "name" in target ? [[any, quoted(target.name)]] : [];
 }
 
 /** The line info record of a program's first instruction that has one. */

@@ -1,5 +1,6 @@
 // README.md's synopsis of the command line against the commands' own --help: every option a command takes is in
-// its synopsis line, so the README does not fall behind the code; and `run --help` says `-` reads standard input.
+// its synopsis line, so the README does not fall behind the code, and every option a synopsis line names is one the
+// command takes; and `run --help` says `-` reads standard input.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -40,6 +41,17 @@ test("README's synopsis names every option each command takes (in its long or sh
       const named = [`--${long}`, `--no-${long}`, ...(short ? [`-${short}`] : [])].some((o) => new RegExp(`(^|[\\s\\[(|])${o}(?![\\w-])`).test(line));
       assert.ok(named, `README.md's synopsis of tsbpf ${command} leaves out --${long}:\n${line}`);
     }
+  }
+});
+
+test("README's synopsis names no option a command does not take", async () => {
+  for (const command of COMMANDS) {
+    const text = await help(command);
+    const taken = new Set([...text.matchAll(/^ {2,6}(?:-(\w), )?--([a-z][a-z-]*)/gm)].flatMap(([, short, long]) => [`--${long}`, `--no-${long}`, ...(short ? [`-${short}`] : [])]));
+    // Options in the synopsis line, not its trailing comment: `-o -` and `[-c CMD | -p PID]` name -o, -c and -p.
+    const named = synopsis(command).split("\n").flatMap((l) => [...l.replace(/\s+#.*$/, "").matchAll(/(?<=^|[\s\[(|])(--?[a-z][a-z-]*)/g)].map((m) => m[1]!));
+    assert.ok(named.length > 0, `the synopsis of tsbpf ${command} names options`);
+    for (const option of named) assert.ok(taken.has(option), `README.md's synopsis of tsbpf ${command} names ${option}, which tsbpf ${command} --help does not list`);
   }
 });
 

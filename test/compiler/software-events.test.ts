@@ -151,4 +151,15 @@ describe("software and hardware probes on this kernel", { skip: noKernel }, () =
     assert.match(head!, /events\.ts:\d+:\d+ - error TSBPF3001: cannot attach hardware:cache-misses:100000: this machine's CPU exposes no cache-misses counter to the kernel/);
     assert.deepEqual(frame.slice(1).map((l) => l.replace(/^\d+ /, "").trim()), ['export const cm = hardware("cache-misses", 100000, () => {', "~".repeat('hardware("cache-misses", 100000'.length)], r.stderr);
   });
+
+  it("a one-liner's hardware probe, named by an alias, is refused at its call, not inside its handler", { skip: existsSync("/sys/bus/event_source/devices/cpu") && "this machine has a CPU PMU" }, () => {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const text = 'const n = new Count(); hardware("cycles", 1000000, () => { n.increment(); })';
+    const r = spawnSync(process.execPath, [...CLI, "run", "-e", text, "--no-cache", "--duration", "1"], { encoding: "utf8", env, timeout: 60_000 });
+    assert.equal(r.status, 4, r.stderr);
+    const [head, ...frame] = r.stderr.trim().split("\n");
+    assert.match(head!, /^tsbpf: -e\.ts:1:24 - error TSBPF3001: cannot attach hardware:cpu-cycles:1000000: this machine's CPU exposes no cpu-cycles counter/);
+    assert.deepEqual(frame.slice(1).map((l) => l.replace(/^\d+ /, "").trim()), [text, "~".repeat('hardware("cycles"'.length)], r.stderr);
+  });
 });

@@ -278,4 +278,15 @@ export const tick = interval(100, () => {
     }
     assert.equal(openFdCount(), fds, "fds left open");
   });
+
+  it("a one-liner's profile() at a refused frequency is shown at its call, not inside its handler", async () => {
+    const max = perfMaxSampleRate();
+    assert.ok(max, "kernel.perf_event_max_sample_rate is readable");
+    const text = `const n = new Count(); profile(${max + 1}, () => { n.increment(); })`;
+    const run = startCli(["run", "-e", text, "--no-cache", "--duration", "1"]);
+    assert.equal(await run.exited, 4, run.stderr());
+    const [head, ...frame] = run.stderr().trim().split("\n");
+    assert.match(head!, new RegExp(`^tsbpf: -e\\.ts:1:24 - error TSBPF3001: cannot attach profile:hz:${max + 1}: ${max + 1} Hz is above kernel\\.perf_event_max_sample_rate`));
+    assert.deepEqual(frame.slice(1).map((l) => l.replace(/^\d+ /, "").trim()), [text, "~".repeat(`profile(${max + 1}`.length)], run.stderr());
+  });
 });
