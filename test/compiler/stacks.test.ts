@@ -43,6 +43,16 @@ test("stack ids are typed tsbpf_kstack and tsbpf_ustack in BTF, and their stack 
     assert.ok(kstacks && ustacks, `${backend}: the stack maps`);
     assert.deepEqual([kstacks.maxEntries, kstacks.valueSize, kstacks.flags], [4096, 127 * 8, 0], backend);
     assert.deepEqual([ustacks.maxEntries, ustacks.valueSize, ustacks.flags], [1024, 127 * 32, 1 << 5], backend);
+    // Fewer frames, more stacks in the same 4 MiB, up to 16384.
+    const text = KPROBE.replace("HashMap<KernelStack,", "HashMap<KernelStack<5>,").replace("byKernel.increment(kstack())", "byKernel.increment(kstack(5))").replace("stack: UserStack;", "stack: UserStack<16>;").replace("ustack()", "ustack(16)");
+    const limited = compile({ fileName: "stacks.ts", text }, { backend });
+    assert.deepEqual(limited.diagnostics, [], backend);
+    const limitedMaps = openObject(limited.object, { name: "stacks" }).maps;
+    assert.deepEqual(
+      ["tsbpf_kstacks_5", "tsbpf_ustacks_16"].map((name) => limitedMaps.find((m) => m.name === name)?.maxEntries),
+      [16384, 8192],
+      `${backend}: ${limitedMaps.map((m) => m.name).join(", ")}`,
+    );
     for (const name of ["tsbpf_kstacks", "tsbpf_ustacks"]) assert.deepEqual([types(name).stacks, types(name).internal], [true, true], `${backend} ${name}`);
     const kernel = types("byKernel");
     assert.deepEqual(stackFields(kernel.btf, kernel.key!), [{ path: [], kind: "kernel", frames: 127 }], backend);

@@ -51,15 +51,24 @@ export const BPF_F_STACK_BUILD_ID = 1 << 5;
 
 /**
  * The stack map kstack(frames) (`tsbpf_kstacks`, `tsbpf_kstacks_5`) or ustack(frames) fills: one per frame limit, as
- * bpftrace keeps them. Kernel stacks as bpftrace keeps them (4096 of them, as ips); user stacks as build ids and file
- * offsets (32 bytes a frame, so 1024 of them take what 4096 kernel stacks do), which name their frames after the
- * process has gone, where its mappings could not be read in time.
+ * bpftrace keeps them. Kernel stacks as ips; user stacks as build ids and file offsets (32 bytes a frame), which name
+ * their frames after the process has gone, where its mappings could not be read in time. Each map takes what 4096
+ * kernel stacks of 127 frames do (4 MiB): 1024 full user stacks, more of fewer frames (8192 of ustack(16)), up to
+ * 16384, since a stack whose hash bucket is taken by another is not recorded, and that happens long before the map
+ * is full (`ls -l /usr/bin`'s malloc() stacks lost some of theirs in 1024 buckets).
  */
 export function stackMap(user: boolean, frames: number): MapDef {
   const name = `tsbpf_${user ? "u" : "k"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
   const common = { name, type: MAP_TYPES.StackTraceMap, key: 4, internal: true, stacks: true };
-  return user ? { ...common, maxEntries: 1024, value: frames * 32, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries: 4096, value: frames * 8 };
+  const value = frames * (user ? 32 : 8);
+  const fit = 2 ** Math.floor(Math.log2(STACK_MAP_BYTES / value));
+  const maxEntries = Math.min(MAX_STACK_ENTRIES, fit);
+  return user ? { ...common, maxEntries, value, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries, value };
 }
+
+/** What one stack map's frames take at most (the kernel allocates them all when it creates the map). */
+const STACK_MAP_BYTES = 4 << 20;
+const MAX_STACK_ENTRIES = 16384;
 
 /** The ring buffer exit(), print(), clear() and printf() send their records to (one page, the smallest a ring buffer can be, without printf). */
 export const ACTIONS_MAP = ACTIONS_RING;
