@@ -106,7 +106,12 @@ async function compileToObject(file: string, text: Buffer, expression: boolean, 
 
 /** A short hash of the LLVM toolchain's identity ("none" without one: compiling then says what to install). */
 async function llvmKey(): Promise<string> {
-  const [{ toolchainIdentity }, { fnv1a }] = await Promise.all([import("../../compiler/llvm/toolchain.js"), import("../../compiler/frontend/load-typescript.js")]);
-  const id = toolchainIdentity();
+  const [{ toolchainIdentity, LlvmToolchainError }, { fnv1a }] = await Promise.all([import("../../compiler/llvm/toolchain.js"), import("../../compiler/frontend/load-typescript.js")]);
+  let id: string | undefined;
+  try {
+    id = toolchainIdentity();
+  } catch (error) {
+    throw error instanceof LlvmToolchainError ? new UserError(error.message) : error;
+  }
   return id ? fnv1a(id) : "none";
 }

@@ -50,7 +50,7 @@ let cached: Toolchain | null | undefined;
 /** The toolchain to use, or undefined when none fits. */
 export function findToolchain(): Toolchain | undefined {
   if (cached !== undefined) return cached ?? undefined;
-  const force = process.env.TSBPF_LLVM;
+  const force = forcedKind();
   const candidates: (() => Toolchain | undefined)[] = [];
   const llc = (suffix: string) => (): Toolchain | undefined => {
     const v = majorVersion(`llc${suffix}`);
@@ -72,6 +72,13 @@ export function findToolchain(): Toolchain | undefined {
   }
   cached = null;
   return undefined;
+}
+
+/** The kind TSBPF_LLVM asks for, if it is set; a value other than llc or clang is an error rather than ignored. */
+function forcedKind(): "llc" | "clang" | undefined {
+  const force = process.env.TSBPF_LLVM;
+  if (force === undefined || force === "" || force === "llc" || force === "clang") return force || undefined;
+  throw new LlvmToolchainError(`TSBPF_LLVM takes llc or clang (the kind of LLVM tool to compile with), not ${JSON.stringify(force)}`);
 }
 
 /**

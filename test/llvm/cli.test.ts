@@ -76,6 +76,20 @@ describe("--backend llvm on the command line", { concurrency: true }, () => {
     });
   });
 
+  it("TSBPF_LLVM other than llc or clang is a usage error naming what it takes, in compile, verify and run", async () => {
+    const commands = [
+      ["compile", COMPILED, "--backend", "llvm", "-o", join(mkdtempSync(join(tmpdir(), "tsbpf-llvm-kind-")), "p.o")],
+      ["verify", COMPILED, "--backend", "llvm"],
+      ...(noKernel ? [] : [["run", EXAMPLE, "--backend", "llvm", "--duration", "1"]]),
+    ];
+    const results = await Promise.all(commands.map((args) => tsbpf(args, { TSBPF_LLVM: "gcc" })));
+    results.forEach((r, i) => {
+      const what = `${commands[i]![0]}: ${r.stderr}`;
+      assert.equal(r.status, ExitCode.USAGE, what);
+      assert.equal(r.stderr, 'tsbpf: TSBPF_LLVM takes llc or clang (the kind of LLVM tool to compile with), not "gcc"\n', what);
+    });
+  });
+
   it("tsbpf run --backend llvm caches LLVM's object under its own key", { skip: noLlvm ?? noKernel ?? false }, async () => {
     const cacheHome = mkdtempSync(join(tmpdir(), "tsbpf-llvm-cache-"));
     const env = { XDG_CACHE_HOME: cacheHome };
