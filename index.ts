@@ -308,7 +308,14 @@ export function time(_format?: string): void {
  * struct field. The address is a u32 as the kernel keeps one (`sk.__sk_common.skc_daddr`, network byte order), or
  * its bytes: an Arr<u8, 4> or Arr<u8, 16> (a tracepoint's `saddr`, `saddr_v6`).
  */
-export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr {
+export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+/**
+ * ntop() with the address family given first, as bpftrace's two-argument form: AF_INET or AF_INET6, a constant (which
+ * must suit the address) or a value known at run time (`ntop(ctx.family, ctx.daddr_v6)`), which `tsbpf run` reads to
+ * write the address as IPv4 or IPv6 (and as nothing for another family, as bpftrace does).
+ */
+export function ntop(family: number, address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+export function ntop(_first: unknown, _address?: unknown): IpAddr {
   return onlyInProbe("ntop");
 }
 /**
@@ -463,6 +470,9 @@ export type UpdateFlags = 0 | 1 | 2;
 export const USER_STACK = 256;
 export const FAST_STACK_CMP = 512;
 export const REUSE_STACKID = 1024;
+/** Address families, ntop()'s first argument (AF_INET: IPv4, AF_INET6: IPv6). */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
 
 /**
  * Maps are module-level constants. In Node a map only describes itself (so a probe file can be

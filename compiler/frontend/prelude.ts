@@ -16,7 +16,7 @@ export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "n
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
-export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n };
+export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n, AF_INET: 2n, AF_INET6: 10n };
 
 // String declares what a Str<N> supports (startsWith, charCodeAt) and a few methods people reach for,
 // so that those type-check and the lowering explains that they are not supported.
@@ -177,6 +177,8 @@ declare module "tsbpf" {
   export function time(format?: string): void;
   /** bpftrace's ntop(): an IPv4 or IPv6 address (a u32 as the kernel keeps it, or its bytes), a map key or printf's %s. */
   export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+  /** ntop() with the address family given, AF_INET or AF_INET6 (a constant, or a value such as a socket's family). */
+  export function ntop(family: number, address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
   /** bpftrace's macaddr(): a MAC address's 6 bytes, a map key or printf's %s, written \`AA:BB:CC:DD:EE:FF\`. */
   export function macaddr(address: Arr<u8, 6>): MacAddr;
   /** Which probe fired (bpftrace's probe): count by it, and tsbpf run prints the probe's name, \`tracepoint:syscalls:sys_enter_read\`. */
@@ -234,6 +236,9 @@ declare module "tsbpf" {
   export const USER_STACK: 256;
   export const FAST_STACK_CMP: 512;
   export const REUSE_STACKID: 1024;
+  /** Address families, ntop()'s first argument: AF_INET (IPv4), AF_INET6 (IPv6). */
+  export const AF_INET: 2;
+  export const AF_INET6: 10;
   export type UpdateFlags = 0 | 1 | 2;
   interface KeyedMap<K, V> {
     lookup(key: K): V | null;

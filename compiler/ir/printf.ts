@@ -200,7 +200,11 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
 export function taggedStructText(name: string, bytes: Uint8Array): string | undefined {
   if (name === MACADDR_STRUCT) return macText(bytes.subarray(0, 6));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (name === INET_STRUCT) return inetText(bytes.subarray(4, view.getUint32(0, true) === AF_INET6 ? 20 : 8));
+  if (name === INET_STRUCT) {
+    // ntop(family, addr)'s family is known at run time: another than AF_INET or AF_INET6 writes nothing, as bpftrace's does.
+    const family = view.getUint32(0, true);
+    return family === AF_INET || family === AF_INET6 ? inetText(bytes.subarray(4, family === AF_INET6 ? 20 : 8)) : "";
+  }
   if (name.startsWith(BUF_STRUCT_PREFIX)) return bytesText(bytes.subarray(4, 4 + Math.min(view.getUint32(0, true), bufRoom(name, bytes.length))));
   return undefined;
 }

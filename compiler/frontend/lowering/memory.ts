@@ -481,8 +481,12 @@ export abstract class MemoryLowering extends MapLowering {
       const arg = this.ntop(e)!;
       const into = this.stackTemp(INET_LAYOUT, e);
       this.zero(into, e);
-      this.storeInt({ ...into, layout: INET_LAYOUT.fields[0].layout }, { op: imm(arg.spec === "n16" ? AF_INET6 : AF_INET, U32) }, e);
-      arg.fill({ ...into, layout: arg.layout, offset: into.offset + 4 });
+      // A family known at run time is filled with the address; a constant one is stored here.
+      if (arg.spec === "inet") arg.fill({ ...into, layout: arg.layout });
+      else {
+        this.storeInt({ ...into, layout: INET_LAYOUT.fields[0].layout }, { op: imm(arg.spec === "n16" ? AF_INET6 : AF_INET, U32) }, e);
+        arg.fill({ ...into, layout: arg.layout, offset: into.offset + 4 });
+      }
       return into;
     }
     const arg = this.bytes(e, { spec: "r", flags: "", width: undefined, precision: undefined, length: "" });

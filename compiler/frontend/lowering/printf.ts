@@ -16,7 +16,7 @@ import {
 } from "../../ir/printf.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
-import { ACTIONS_MAP, ACTION_RECORD, COMM_LAYOUT, MAP_TYPES, MAX_BUF, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
+import { ACTIONS_MAP, ACTION_RECORD, AF_INET, AF_INET6, COMM_LAYOUT, INET_LAYOUT, MAP_TYPES, MAX_BUF, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
 import { PrintkLowering } from "./printk.js";
 import { aLayout, imm, withArticle } from "./types.js";
 import type { PrintfArg, Ref, Val } from "./values.js";
@@ -251,20 +251,41 @@ export abstract class PrintfLowering extends PrintkLowering {
   /**
    * ntop(addr) as a printf value (bpftrace's ntop()): an Arr<u8, 4> or Arr<u8, 16> copied into the record as the
    * address's bytes, or an integer (a __be32 read from the kernel) stored as it was read, so its bytes stay in network
-   * order; tsbpf run writes it as inet_ntop does. Undefined for any other expression.
+   * order; tsbpf run writes it as inet_ntop does. ntop(family, addr) with a constant family is checked against the
+   * address and is the same; with a family known only at run time, the record holds it beside the address (`inet`),
+   * and tsbpf run writes the address as the family says. Undefined for any other expression.
    */
-  ntop(x: TS.Expression): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } | undefined {
+  ntop(x: TS.Expression): PrintfArg | undefined {
     if (!this.ts.isCallExpression(x) || this.cx.builtin(x.expression) !== "ntop") return undefined;
-    if (x.arguments.length !== 1) return this.fail(x, Code.UnsupportedCall, "ntop() takes one address");
-    const arg = x.arguments[0]!;
+    if (x.arguments.length < 1 || x.arguments.length > 2) return this.fail(x, Code.UnsupportedCall, "ntop() takes an address, or an address family and an address: ntop(addr), ntop(AF_INET6, addr)");
+    const [familyArg, arg] = x.arguments.length === 2 ? [x.arguments[0]!, x.arguments[1]!] : [undefined, x.arguments[0]!];
     const src = this.tryRef(arg);
-    if (src && src.layout.kind === "array" && src.layout.element.size === 1 && (src.layout.length === 4 || src.layout.length === 16)) {
-      const layout = src.layout;
-      return { spec: layout.length === 4 ? "n4" : "n16", layout, fill: (dst) => this.chunks(dst, layout.size, arg, src) };
+    const bytes = src && src.layout.kind === "array" && src.layout.element.size === 1 && (src.layout.length === 4 || src.layout.length === 16) ? src.layout : undefined;
+    if (src && !bytes && src.layout.kind !== "int") return this.fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not ${aLayout(src.layout)}`);
+    const family = familyArg && this.value(familyArg);
+    if (family && family.op.kind === "imm") {
+      const af = BigInt.asIntN(64, family.op.value);
+      if (af !== AF_INET && af !== AF_INET6) return this.fail(familyArg!, Code.OutOfRange, `ntop()'s address family is AF_INET (2) or AF_INET6 (10), not ${af}`);
+      const size = bytes?.length ?? 4;
+      if ((af === AF_INET6) !== (size === 16)) {
+        const given = bytes ? aLayout(bytes) : "an integer";
+        return this.fail(arg, Code.BadPrintk, af === AF_INET6 ? `ntop(AF_INET6, addr) takes an IPv6 address's 16 bytes (an Arr<u8, 16>), not ${given}` : `ntop(AF_INET, addr) takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>), not ${given}`);
+      }
     }
-    if (src && src.layout.kind !== "int") return this.fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not ${aLayout(src.layout)}`);
-    const value = this.convert(this.value(arg), U32);
-    return { spec: "n4", layout: this.cx.intLayout(U32), fill: (dst) => this.storeInt(dst, value, arg) };
+    const value = bytes ? undefined : this.convert(this.value(arg), U32);
+    const fillAddress = (dst: Ref): void => (bytes ? this.chunks({ ...dst, layout: bytes }, bytes.size, arg, src!) : this.storeInt({ ...dst, layout: this.cx.intLayout(U32) }, value!, arg));
+    if (!family || family.op.kind === "imm") return { spec: bytes?.length === 16 ? "n16" : "n4", layout: bytes ?? this.cx.intLayout(U32), fill: fillAddress };
+    // A family known at run time: AF_INET's 4 bytes or AF_INET6's 16 after it, as bpftrace's inet keeps them.
+    const af = this.convert(family, U32);
+    const [familyField, addressField] = INET_LAYOUT.fields;
+    return {
+      spec: "inet",
+      layout: INET_LAYOUT,
+      fill: (dst) => {
+        this.storeInt({ ...dst, layout: familyField.layout, offset: dst.offset + familyField.offset }, af, familyArg!);
+        fillAddress({ ...dst, offset: dst.offset + addressField.offset });
+      },
+    };
   }
 
   /**
