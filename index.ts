@@ -78,6 +78,14 @@ export interface MacAddr {
   readonly __tsbpfMacAddr: true;
 }
 /**
+ * strftime()'s value: nanoseconds since boot (8 bytes), of format F. As a map key (or a key's field, a record's field)
+ * or printf's `%s`, `tsbpf run` writes the wall-clock time then in that format, `@[12:32:44]: 3`, as bpftrace prints
+ * `@[strftime("%H:%M:%S", nsecs)]`; the simulator's `sim.map()` gives its nanoseconds, as a decimal string.
+ */
+export interface Strftime<F extends string = string> {
+  readonly __tsbpfStrftime: F;
+}
+/**
  * ntop()'s value: an IPv4 or IPv6 address and its family (20 bytes; IPv4 and IPv6 addresses can share a map). As a
  * map key (or a key's field, a record's field) or printf's `%s`, `tsbpf run` writes it as inet_ntop does,
  * `127.0.0.1`, `::1`, as bpftrace prints `@[ntop(addr)]`.
@@ -268,6 +276,13 @@ export function numaNodeId(): i32 {
 export function ktimeNs(): u64 {
   return onlyInProbe("ktimeNs");
 }
+/**
+ * bpf_ktime_get_boot_ns(): nanoseconds since boot, time suspended included (CLOCK_BOOTTIME), bpftrace 0.17's `nsecs`:
+ * what strftime() takes. ktimeNs() gives the same on a host never suspended.
+ */
+export function ktimeBootNs(): u64 {
+  return onlyInProbe("ktimeBootNs");
+}
 /** bpf_get_smp_processor_id(): the CPU the probe runs on. */
 export function smpProcessorId(): u32 {
   return onlyInProbe("smpProcessorId");
@@ -301,6 +316,16 @@ export function printf(_format: string, ..._values: unknown[]): void {
  */
 export function time(_format?: string): void {
   onlyInProbe("time");
+}
+/**
+ * bpftrace's strftime(): `ns` nanoseconds since boot (`ktimeBootNs()`, bpftrace's `nsecs`) as the wall-clock time
+ * then, which `tsbpf run` writes in strftime's `format` (a string literal or module-level constant: %H %M %S %T %F %Y
+ * %m %d %a %b %s ..., and %f, the microseconds, as bpftrace's): `printf("%s\n", strftime("%H:%M:%S.%f", ktimeBootNs()))`
+ * prints `12:32:44.144586`. A Strftime, also a map key or a struct field, printed the same way. The time is the real
+ * time at boot (read once, from /proc/timer_list) plus `ns`, in local time, as bpftrace 0.17 reads it.
+ */
+export function strftime<F extends string>(_format: F, _ns: number | bigint): Strftime<F> {
+  return onlyInProbe("strftime");
 }
 /**
  * bpftrace's ntop(): an IPv4 or IPv6 address, an IpAddr that printf's `%s` and map keys write as inet_ntop does

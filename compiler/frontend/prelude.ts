@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "macaddr"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -129,6 +129,8 @@ declare module "tsbpf" {
   export interface Buf<N extends number = number> { readonly __tsbpfBuf: N }
   /** Buf of any length, as printf's %r takes it. */
   export type Bytes = Buf<number>;
+  /** strftime()'s time, nanoseconds since boot; a map key or field, printed as format F writes the wall-clock time then. */
+  export interface Strftime<F extends string = string> { readonly __tsbpfStrftime: F }
   /** macaddr()'s MAC address; a map key or field, printed as \`AA:BB:CC:DD:EE:FF\`. */
   export interface MacAddr { readonly __tsbpfMacAddr: true }
   /** ntop()'s IPv4 or IPv6 address; a map key or field, printed as inet_ntop writes it (\`127.0.0.1\`, \`::1\`). */
@@ -166,6 +168,8 @@ declare module "tsbpf" {
   /** bpftrace's numaid, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on. */
   export function numaNodeId(): i32;
   export function ktimeNs(): u64;
+  /** bpf_ktime_get_boot_ns(), bpftrace 0.17's nsecs: nanoseconds since boot, time suspended included (strftime() takes it). */
+  export function ktimeBootNs(): u64;
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
   export function comm(): Str<16>;
@@ -175,6 +179,11 @@ declare module "tsbpf" {
   export function printf(format: string, ...values: unknown[]): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;
+  /**
+   * bpftrace's strftime(): \`ns\` nanoseconds since boot (ktimeBootNs(), bpftrace's nsecs) as the wall-clock time then,
+   * in strftime's \`format\` (%H:%M:%S, %f the microseconds), written by tsbpf run: printf's %s, a map key or field.
+   */
+  export function strftime<F extends string>(format: F, ns: number | bigint): Strftime<F>;
   /** bpftrace's ntop(): an IPv4 or IPv6 address (a u32 as the kernel keeps it, or its bytes), a map key or printf's %s. */
   export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
   /** ntop() with the address family given, AF_INET or AF_INET6 (a constant, or a value such as a socket's family). */

@@ -59,6 +59,7 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "buf" || name === "kbuf") return this.fail(e, Code.UnsupportedCall, `${name}() gives a Buf<N> (bytes and their count), not an integer: count by it (\`calls.increment(${name}(p, 16))\` in a map keyed by Buf<16>), keep it in a struct field, or print it with printf's %r`);
     if (name === "exit") return this.exitRun(e);
     if (name === "time") return this.time(e);
+    if (name === "strftime") return this.fail(e, Code.UnsupportedCall, "strftime() gives a Strftime (a time tsbpf run writes in the format), not an integer: print it with printf's %s, count by it (`seen.increment(strftime(\"%H:%M\", ktimeBootNs()))` in a map keyed by Strftime<\"%H:%M\">) or keep it in a struct field; ktimeBootNs() gives the nanoseconds");
     if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, "macaddr() gives a MacAddr (a MAC address's 6 bytes), not an integer: count by it (`seen.increment(macaddr(addr))` in a map keyed by MacAddr), keep it in a struct field, or print it with printf's %s");
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, "ntop() gives an IpAddr (an IPv4 or IPv6 address), not an integer: count by it (`peers.increment(ntop(addr))` in a map keyed by IpAddr), keep it in a struct field, or print it with printf's %s");
     if (name === "kaddr") return this.kaddr(e);

@@ -559,6 +559,12 @@ export abstract class MemoryLowering extends MapLowering {
     const name = this.cx.builtin(e.expression);
     if (name === "usym") return this.userSymbol(e);
     if (name === "macaddr" || name === "ntop" || name === "buf" || name === "kbuf") return this.byteValue(e, name);
+    if (name === "strftime") {
+      const arg = this.strftime(e)!;
+      const into = this.stackTemp(arg.layout, e);
+      arg.fill(into);
+      return into;
+    }
     // An integer read is a value (value() emits it): emitting it here too would call the helper twice.
     const read = this.readCall(e);
     if (read) return read.layout.kind === "int" ? undefined : this.memoryRead(e);

@@ -1,7 +1,7 @@
 // Lowering printf(), time(), exit() and the other actions: records sent to the actions ring buffer for tsbpf run to print.
 
 import type * as TS from "typescript";
-import { ACTIONS, INET_STRUCT, droppedCounterName } from "../../btf/tags.js";
+import { ACTIONS, INET_STRUCT, MAX_STRFTIME_FORMAT, droppedCounterName, strftimeFormatOf } from "../../btf/tags.js";
 import { I32, I64, MAX_STACK_FRAMES, PTR, U32, U64, U8, typeName, type Block, type Layout, type MapDef, type Operand, type VReg } from "../../ir/index.js";
 import {
   argKind,
@@ -10,13 +10,14 @@ import {
   formatText,
   parseFormat,
   printfLayout,
+  strftimeSpec,
   type ArgSpec,
   type Conversion,
   type FormatPiece,
 } from "../../ir/printf.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
-import { ACTIONS_MAP, ACTION_RECORD, AF_INET, AF_INET6, COMM_LAYOUT, INET_LAYOUT, MAP_TYPES, MAX_BUF, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
+import { ACTIONS_MAP, ACTION_RECORD, AF_INET, AF_INET6, COMM_LAYOUT, INET_LAYOUT, strftimeLayout, MAP_TYPES, MAX_BUF, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
 import { PrintkLowering } from "./printk.js";
 import { aLayout, imm, withArticle } from "./types.js";
 import type { PrintfArg, Ref, Val } from "./values.js";
@@ -91,6 +92,8 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (address) return address;
         const mac = this.macaddr(x);
         if (mac) return mac;
+        const stamp = this.strftime(x);
+        if (stamp) return stamp;
         // probe()'s id (a ProbeName): tsbpf run prints the probe's name.
         const type = this.checker.getTypeAtLocation(x);
         if (type.getProperty("__tsbpfProbeName")) {
@@ -106,6 +109,13 @@ export abstract class PrintfLowering extends PrintkLowering {
           const src = this.tryRef(x);
           if (!src) return this.fail(x, Code.BadPrintk, `%${c.spec} of a UserSymbol takes usym(address) or a value it gave`);
           return { spec: "usym", layout: USER_SYMBOL_LAYOUT, fill: (dst) => this.chunks(dst, USER_SYMBOL_LAYOUT.size, x, src) };
+        }
+        // A Strftime kept in a local, field or map: its nanoseconds, printed in the format its type carries.
+        if (type.getProperty("__tsbpfStrftime")) {
+          const src = this.tryRef(x);
+          const format = src?.layout.kind === "struct" ? strftimeFormatOf(src.layout.name) : undefined;
+          if (format === undefined) return this.fail(x, Code.BadPrintk, `%${c.spec} of a Strftime takes strftime(format, ns) or a value it gave`);
+          return { spec: strftimeSpec(format), layout: src!.layout, fill: (dst) => this.chunks(dst, 8, x, src!) };
         }
         // A MacAddr or IpAddr kept in a local, field or map: its bytes (an IpAddr with its family) into the record.
         if (type.getProperty("__tsbpfMacAddr") || type.getProperty("__tsbpfIpAddr")) {
@@ -212,7 +222,7 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (this.ts.isTemplateExpression(x)) add(x);
         else {
           const type = this.checker.getTypeAtLocation(x);
-          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack", "__tsbpfMacAddr", "__tsbpfIpAddr"].some((p) => type.getProperty(p));
+          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack", "__tsbpfMacAddr", "__tsbpfIpAddr", "__tsbpfStrftime"].some((p) => type.getProperty(p));
           const text = named || members(type).some((m) => m.flags & this.ts.TypeFlags.StringLike);
           const bytes = !!type.getProperty("__tsbpfBuf");
           const c: Conversion = { spec: bytes ? "r" : text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
@@ -286,6 +296,25 @@ export abstract class PrintfLowering extends PrintkLowering {
         fillAddress({ ...dst, offset: dst.offset + addressField.offset });
       },
     };
+  }
+
+  /**
+   * strftime(format, ns) as a printf value (bpftrace's strftime()): the u64 nanoseconds in the record, the format in its
+   * argument spec (`t` and its bytes in hex), which tsbpf run writes the wall-clock time in. The format is a string
+   * literal or a module-level constant, checked as time()'s is, with %f (microseconds) besides. Undefined for any
+   * other expression.
+   */
+  strftime(x: TS.Expression): PrintfArg | undefined {
+    if (!this.ts.isCallExpression(x) || this.cx.builtin(x.expression) !== "strftime") return undefined;
+    const [formatArg, ns] = x.arguments;
+    if (!formatArg || !ns || x.arguments.length > 2) return this.fail(x, Code.UnsupportedCall, 'strftime() takes a format and nanoseconds since boot: strftime("%H:%M:%S", ktimeBootNs())');
+    const format = this.formatText(formatArg);
+    if (format === undefined) return this.fail(formatArg, Code.BadPrintk, 'strftime() takes a format (a string literal, or a module-level string constant): strftime("%H:%M:%S.%f", ktimeBootNs())');
+    const bad = checkTimeFormat(format, "strftime") ?? (format.includes("\0") ? "a strftime() format cannot hold a NUL character (\\0): it ends a C string" : undefined);
+    if (bad) this.fail(formatArg, Code.BadPrintk, bad);
+    if (Buffer.byteLength(format, "utf8") > MAX_STRFTIME_FORMAT) this.fail(formatArg, Code.BadPrintk, `a strftime() format has at most ${MAX_STRFTIME_FORMAT} bytes (its type is named after it in BTF), not ${Buffer.byteLength(format, "utf8")}`);
+    const value = this.convert(this.value(ns), U64);
+    return { spec: strftimeSpec(format), layout: strftimeLayout(format), fill: (dst) => this.storeInt({ ...dst, layout: this.cx.intLayout(U64) }, value, ns) };
   }
 
   /**
