@@ -344,6 +344,22 @@ export function ntop(_first: unknown, _address?: unknown): IpAddr {
   return onlyInProbe("ntop");
 }
 /**
+ * bpftrace's pton(): an IPv4 or IPv6 address's text, a string literal (or module-level constant), as its bytes in
+ * network order, made at compile time: an `Arr<u8, 4>` for `"127.0.0.1"`, an `Arr<u8, 16>` for `"::1"` (or
+ * `"::ffff:10.0.0.1"`), to compare a tracepoint's address with byte by byte or to give ntop().
+ */
+export function pton<S extends string>(_address: S): S extends `${string}:${string}` ? Arr<u8, 16> : Arr<u8, 4> {
+  return onlyInProbe("pton");
+}
+/**
+ * bpftrace's bswap(): an integer's bytes in reverse order at its width, an unsigned integer of that width:
+ * `bswap(u16(0x1234))` is 0x3412, `bswap(ctx.port)` of a u16 field its other byte order; a u8 is as it is, and a
+ * literal is 64 bits wide, as bpftrace's are.
+ */
+export function bswap(_value: number | bigint): number {
+  return onlyInProbe("bswap");
+}
+/**
  * bpftrace's macaddr(): a MAC address, 6 bytes in an `Arr<u8, 6>` (a kernel struct's `h_source`, a record's array, or
  * `readUser<Arr<u8, 6>>(p)`, `readKernel<Arr<u8, 6>>(p)` read at a pointer), for printf's `%s`, which writes it in
  * upper-case hex separated by colons, `AA:BB:CC:DD:EE:FF`, as bpftrace does; a MacAddr, also a map key

@@ -268,10 +268,11 @@ const AF_INET6 = 10;
 export const macText = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
 
 /** An IPv4 (dotted) or IPv6 address's bytes, as inet_pton reads the text; undefined for anything else. */
-function inetBytes(text: string): Uint8Array | undefined {
+export function inetBytes(text: string): Uint8Array | undefined {
+  // inet_pton takes no leading zeros (they would read as octal elsewhere).
   const v4 = (t: string) => {
     const parts = t.split(".");
-    return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256) ? parts.map(Number) : undefined;
+    return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) < 256) ? parts.map(Number) : undefined;
   };
   const four = v4(text);
   if (four) return Uint8Array.from(four);
