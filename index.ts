@@ -352,6 +352,21 @@ export function pton<S extends string>(_address: S): S extends `${string}:${stri
   return onlyInProbe("pton");
 }
 /**
+ * bpftrace's strncmp(): 0 when the two strings' first `n` bytes match (a constant n), 1 when they differ, as bpftrace's
+ * gives it: `a.slice(0, n) === b.slice(0, n)` as a number, the strings a Str<N> or a literal, compared as `===` compares
+ * them (up to a NUL both share, a full Str<N> ending after N bytes): `strncmp(comm(), "kworker/", 8) === 0`.
+ */
+export function strncmp(_a: string, _b: string, _n: number): number {
+  return onlyInProbe("strncmp");
+}
+/**
+ * bpftrace's strcontains(): whether `needle` (a literal or a Str<N>) appears in `haystack` (a Str<N>) before the end
+ * of its string; `haystack.includes(needle)` is the same. An empty needle is found everywhere, as in JavaScript.
+ */
+export function strcontains(_haystack: string, _needle: string): boolean {
+  return onlyInProbe("strcontains");
+}
+/**
  * bpftrace's bswap(): an integer's bytes in reverse order at its width, an unsigned integer of that width:
  * `bswap(u16(0x1234))` is 0x3412, `bswap(ctx.port)` of a u16 field its other byte order; a u8 is as it is, and a
  * literal is 64 bits wide, as bpftrace's are.

@@ -208,7 +208,7 @@ export function lower(
 
   /** `s.length` and other properties of a string: TSBPF1025. */
   const noStringProperty = (name: TS.MemberName | TS.StringLiteral): never =>
-    fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
+    fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("..."), includes(s) and charCodeAt(i)`);
 
   /** Whether TypeScript types an expression `boolean` (or `true` or `false`). */
   const isBoolean = (e: TS.Expression): boolean => (checker.getTypeAtLocation(e).flags & ts.TypeFlags.BooleanLike) !== 0;

@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "pton", "macaddr", "bswap"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "pton", "macaddr", "bswap", "strncmp", "strcontains"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -190,6 +190,10 @@ declare module "tsbpf" {
   export function ntop(family: number, address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
   /** bpftrace's pton(): an IPv4 or IPv6 address's text (a string literal) as its bytes in network order, at compile time. */
   export function pton<S extends string>(address: S): S extends \`\${string}:\${string}\` ? Arr<u8, 16> : Arr<u8, 4>;
+  /** bpftrace's strncmp(): 0 when the strings' first n bytes (a constant) match, as \`a.slice(0, n) === b.slice(0, n)\`; 1 when not. */
+  export function strncmp(a: string, b: string, n: number): number;
+  /** bpftrace's strcontains(): whether \`needle\` appears in \`haystack\` (a Str<N>), as \`haystack.includes(needle)\`. */
+  export function strcontains(haystack: string, needle: string): boolean;
   /** bpftrace's bswap(): an integer's bytes in reverse order at its width, a u16, u32 or u64 (a u8 as it is). */
   export function bswap(value: number | bigint): number;
   /** bpftrace's macaddr(): a MAC address's 6 bytes, a map key or printf's %s, written \`AA:BB:CC:DD:EE:FF\`. */

@@ -2,7 +2,7 @@
 
 import type * as TS from "typescript";
 import { PROBE_ID_SHIFT, PROBE_TAG } from "../../btf/tags.js";
-import { I64, INT_TYPES, KERNEL_STACK, KERNEL_SYMBOL, MAX_STACK_FRAMES, PROBE_NAME, PTR, U16, U32, U64, U8, USER_STACK, stackType, typeName } from "../../ir/index.js";
+import { BOOL, I64, INT_TYPES, KERNEL_STACK, KERNEL_SYMBOL, MAX_STACK_FRAMES, PROBE_NAME, PTR, U16, U32, U64, U8, USER_STACK, stackType, typeName } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
 import { PROBES } from "../prelude.js";
@@ -63,6 +63,9 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, "macaddr() gives a MacAddr (a MAC address's 6 bytes), not an integer: count by it (`seen.increment(macaddr(addr))` in a map keyed by MacAddr), keep it in a struct field, or print it with printf's %s");
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, "ntop() gives an IpAddr (an IPv4 or IPv6 address), not an integer: count by it (`peers.increment(ntop(addr))` in a map keyed by IpAddr), keep it in a struct field, or print it with printf's %s");
     if (name === "bswap") return this.bswap(e);
+    // bpftrace's results: strncmp() 0 when the strings match (1 when not), strcontains() 1 when found.
+    if (name === "strncmp") return this.zeroOrOne(U64, (t, f) => this.strncmp(e, f, t));
+    if (name === "strcontains") return this.zeroOrOne(BOOL, (t, f) => this.includes(e, e.arguments[0], e.arguments.slice(1), t, f));
     if (name === "pton") return this.fail(e, Code.NotAnInteger, 'pton() gives an address\'s bytes (an Arr<u8, 4> or Arr<u8, 16>), not an integer: index it (`pton("10.0.0.1")[0]`), bind it (`const lo = pton("127.0.0.1")`) or give it to ntop()');
     if (name === "kaddr") return this.kaddr(e);
     if (name === "uaddr") return this.uaddr(e);
