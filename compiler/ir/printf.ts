@@ -416,17 +416,19 @@ function convert(c: Conversion, value: bigint | string, valueBits: number): stri
 
 /**
  * strftime's conversions that time(format) and strftime(format, ns) take (bpftrace's time() and strftime()), in the C
- * locale: %a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %F %T %D %R %s %n %t %%; strftime() also %f, bpftrace's
+ * locale: all of C's and glibc's but %Z (the zone's name) and the E and O modifiers; strftime() also %f, bpftrace's
  * microseconds.
  */
-const STRFTIME = /%([aAbBdeHIjmMpSyYzFTDRsnt%])/g;
+const CONVERSIONS = "aAbBcCdDeFgGhHIjklmMnpPrRsStTuUVwWxXyYz";
+const STRFTIME = new RegExp(`%([${CONVERSIONS}%])`, "g");
+const CONVERSION_LIST = [...CONVERSIONS].map((c) => `%${c}`).join(" ");
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
 /** A sentence saying what time() (or strftime(), `what`, which also takes %f) cannot print in `format`, or undefined when it can print all of it. */
 export function checkTimeFormat(format: string, what: "time" | "strftime" = "time"): string | undefined {
-  const bad = format.replace(what === "strftime" ? /%[f%]|%([aAbBdeHIjmMpSyYzFTDRsnt])/g : STRFTIME, "").match(/%.?/);
-  return bad ? `${JSON.stringify(bad[0])} is not a conversion ${what}() takes: %H %M %S${what === "strftime" ? " %f" : ""} %T %F %D %R %Y %y %m %d %e %j %a %A %b %B %I %p %z %s %n %t %%` : undefined;
+  const bad = format.replace(what === "strftime" ? new RegExp(`%[f%${CONVERSIONS}]`, "g") : STRFTIME, "").match(/%.?/);
+  return bad ? `${JSON.stringify(bad[0])} is not a conversion ${what}() takes: ${CONVERSION_LIST}${what === "strftime" ? " %f" : ""} %%` : undefined;
 }
 
 /** The wall clock strftime() values are read by: the real time at boot, in ns since the epoch, and local time or UTC. */
@@ -462,8 +464,30 @@ export function strftime(format: string, date: Date, utc = false): string {
   const pad = (n: number, width = 2, fill = "0") => String(n).padStart(width, fill);
   const yearDay = Math.floor((Date.UTC(year, month, day) - Date.UTC(year, 0, 1)) / 86_400_000) + 1;
   const offset = utc ? 0 : -date.getTimezoneOffset();
+  // Weeks: %U from the first Sunday, %W from the first Monday, %V and %G ISO 8601's (the week of its Thursday).
+  const mondayBased = (weekday + 6) % 7;
+  const thursday = new Date(Date.UTC(year, month, day - mondayBased + 3));
+  const isoYear = thursday.getUTCFullYear();
+  const isoWeek = Math.floor((thursday.getTime() - Date.UTC(isoYear, 0, 1)) / 86_400_000 / 7) + 1;
+  const again = (f: string) => strftime(f, date, utc);
   return format.replace(STRFTIME, (_, c: string) => {
     switch (c) {
+      case "C": return pad(Math.floor(year / 100));
+      case "u": return String(mondayBased + 1);
+      case "w": return String(weekday);
+      case "k": return pad(hour, 2, " ");
+      case "l": return pad(hour % 12 || 12, 2, " ");
+      case "h": return again("%b");
+      case "P": return hour < 12 ? "am" : "pm";
+      case "r": return again("%I:%M:%S %p");
+      case "c": return again("%a %b %e %H:%M:%S %Y");
+      case "x": return again("%D");
+      case "X": return again("%T");
+      case "U": return pad(Math.floor((yearDay - 1 + 7 - weekday) / 7));
+      case "W": return pad(Math.floor((yearDay - 1 + 7 - mondayBased) / 7));
+      case "V": return pad(isoWeek);
+      case "G": return String(isoYear);
+      case "g": return pad(isoYear % 100);
       case "a": return DAYS[weekday]!.slice(0, 3);
       case "A": return DAYS[weekday]!;
       case "b": return MONTHS[month]!.slice(0, 3);

@@ -215,12 +215,14 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
 });
 
 test("time()'s formatter writes what GNU date's strftime writes, in UTC and in local time", () => {
-  const format = "%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %F %T %D %R %s %% %t|%n|";
-  for (const epoch of [1_700_000_000, 1_000_000_000, 1_709_251_199]) {
+  const format = "%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %F %T %D %R %s %% %t|%n|%C %u %w %k %l %h %P %r|%c|%x %X %U %W %V %G %g";
+  // New Year's weeks: 2021-01-03 (a Sunday, ISO week 53 of 2020), 2024-12-30 (a Monday, ISO week 1 of 2025).
+  const env = { ...process.env, LC_ALL: "C" };
+  for (const epoch of [1_700_000_000, 1_000_000_000, 1_709_251_199, 1_609_675_200, 1_735_560_000, 1_704_067_200]) {
     const date = new Date(epoch * 1000);
-    const utc = spawnSync("date", ["-u", "-d", `@${epoch}`, `+${format}`], { encoding: "utf8" });
+    const utc = spawnSync("date", ["-u", "-d", `@${epoch}`, `+${format}`], { encoding: "utf8", env });
     assert.equal(strftime(format, date, true), utc.stdout.replace(/\n$/, ""), `UTC ${epoch}`);
-    const local = spawnSync("date", ["-d", `@${epoch}`, `+${format}`], { encoding: "utf8" });
+    const local = spawnSync("date", ["-d", `@${epoch}`, `+${format}`], { encoding: "utf8", env });
     assert.equal(strftime(format, date), local.stdout.replace(/\n$/, ""), `local ${epoch}`);
   }
   assert.equal(checkTimeFormat("%H:%M:%S\n"), undefined);
