@@ -78,6 +78,14 @@ export interface MacAddr {
   readonly __tsbpfMacAddr: true;
 }
 /**
+ * strftime()'s value: nanoseconds since boot (8 bytes), of format F. As a map key (or a key's field, a record's field)
+ * or printf's `%s`, `tsbpf run` writes the wall-clock time then in that format, `@[12:32:44]: 3`, as bpftrace prints
+ * `@[strftime("%H:%M:%S", nsecs)]`; the simulator's `sim.map()` gives its nanoseconds, as a decimal string.
+ */
+export interface Strftime<F extends string = string> {
+  readonly __tsbpfStrftime: F;
+}
+/**
  * ntop()'s value: an IPv4 or IPv6 address and its family (20 bytes; IPv4 and IPv6 addresses can share a map). As a
  * map key (or a key's field, a record's field) or printf's `%s`, `tsbpf run` writes it as inet_ntop does,
  * `127.0.0.1`, `::1`, as bpftrace prints `@[ntop(addr)]`.
@@ -268,6 +276,13 @@ export function numaNodeId(): i32 {
 export function ktimeNs(): u64 {
   return onlyInProbe("ktimeNs");
 }
+/**
+ * bpf_ktime_get_boot_ns(): nanoseconds since boot, time suspended included (CLOCK_BOOTTIME), bpftrace 0.17's `nsecs`:
+ * what strftime() takes. ktimeNs() gives the same on a host never suspended.
+ */
+export function ktimeBootNs(): u64 {
+  return onlyInProbe("ktimeBootNs");
+}
 /** bpf_get_smp_processor_id(): the CPU the probe runs on. */
 export function smpProcessorId(): u32 {
   return onlyInProbe("smpProcessorId");
@@ -303,13 +318,61 @@ export function time(_format?: string): void {
   onlyInProbe("time");
 }
 /**
+ * bpftrace's strftime(): `ns` nanoseconds since boot (`ktimeBootNs()`, bpftrace's `nsecs`) as the wall-clock time
+ * then, which `tsbpf run` writes in strftime's `format` (a string literal or module-level constant: %H %M %S %T %F %Y
+ * %m %d %a %b %s ..., and %f, the microseconds, as bpftrace's): `printf("%s\n", strftime("%H:%M:%S.%f", ktimeBootNs()))`
+ * prints `12:32:44.144586`. A Strftime, also a map key or a struct field, printed the same way. The time is the real
+ * time at boot (read once, from /proc/timer_list) plus `ns`, in local time, as bpftrace 0.17 reads it.
+ */
+export function strftime<F extends string>(_format: F, _ns: number | bigint): Strftime<F> {
+  return onlyInProbe("strftime");
+}
+/**
  * bpftrace's ntop(): an IPv4 or IPv6 address, an IpAddr that printf's `%s` and map keys write as inet_ntop does
  * (`127.0.0.1`, `::1`): count by it (`peers.increment(ntop(ctx.daddr))` in a `HashMap<IpAddr, u64>`) or keep it in a
  * struct field. The address is a u32 as the kernel keeps one (`sk.__sk_common.skc_daddr`, network byte order), or
  * its bytes: an Arr<u8, 4> or Arr<u8, 16> (a tracepoint's `saddr`, `saddr_v6`).
  */
-export function ntop(_address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr {
+export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+/**
+ * ntop() with the address family given first, as bpftrace's two-argument form: AF_INET or AF_INET6, a constant (which
+ * must suit the address) or a value known at run time (`ntop(ctx.family, ctx.daddr_v6)`), which `tsbpf run` reads to
+ * write the address as IPv4 or IPv6 (and as nothing for another family, as bpftrace does).
+ */
+export function ntop(family: number, address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+export function ntop(_first: unknown, _address?: unknown): IpAddr {
   return onlyInProbe("ntop");
+}
+/**
+ * bpftrace's pton(): an IPv4 or IPv6 address's text, a string literal (or module-level constant), as its bytes in
+ * network order, made at compile time: an `Arr<u8, 4>` for `"127.0.0.1"`, an `Arr<u8, 16>` for `"::1"` (or
+ * `"::ffff:10.0.0.1"`), to compare a tracepoint's address with byte by byte or to give ntop().
+ */
+export function pton<S extends string>(_address: S): S extends `${string}:${string}` ? Arr<u8, 16> : Arr<u8, 4> {
+  return onlyInProbe("pton");
+}
+/**
+ * bpftrace's strncmp(): 0 when the two strings' first `n` bytes match (a constant n), 1 when they differ, as bpftrace's
+ * gives it: `a.slice(0, n) === b.slice(0, n)` as a number, the strings a Str<N> or a literal, compared as `===` compares
+ * them (up to a NUL both share, a full Str<N> ending after N bytes): `strncmp(comm(), "kworker/", 8) === 0`.
+ */
+export function strncmp(_a: string, _b: string, _n: number): number {
+  return onlyInProbe("strncmp");
+}
+/**
+ * bpftrace's strcontains(): whether `needle` (a literal or a Str<N>) appears in `haystack` (a Str<N>) before the end
+ * of its string; `haystack.includes(needle)` is the same. An empty needle is found everywhere, as in JavaScript.
+ */
+export function strcontains(_haystack: string, _needle: string): boolean {
+  return onlyInProbe("strcontains");
+}
+/**
+ * bpftrace's bswap(): an integer's bytes in reverse order at its width, an unsigned integer of that width:
+ * `bswap(u16(0x1234))` is 0x3412, `bswap(ctx.port)` of a u16 field its other byte order; a u8 is as it is, and a
+ * literal is 64 bits wide, as bpftrace's are.
+ */
+export function bswap(_value: number | bigint): number {
+  return onlyInProbe("bswap");
 }
 /**
  * bpftrace's macaddr(): a MAC address, 6 bytes in an `Arr<u8, 6>` (a kernel struct's `h_source`, a record's array, or
@@ -463,6 +526,9 @@ export type UpdateFlags = 0 | 1 | 2;
 export const USER_STACK = 256;
 export const FAST_STACK_CMP = 512;
 export const REUSE_STACKID = 1024;
+/** Address families, ntop()'s first argument (AF_INET: IPv4, AF_INET6: IPv6). */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
 
 /**
  * Maps are module-level constants. In Node a map only describes itself (so a probe file can be

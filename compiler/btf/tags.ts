@@ -82,6 +82,20 @@ export const INET_STRUCT = "tsbpf_inet";
 /** `tsbpf_buf_16`: a struct `{ u32 count; u8 data[16]; }`, buf()'s bytes, read as bpftrace's %r writes them. */
 export const BUF_STRUCT_PREFIX = "tsbpf_buf_";
 /**
+ * `tsbpf_strftime_` and a format's UTF-8 bytes in hex (`tsbpf_strftime_25482e254d` for "%H:%M"): a struct
+ * `{ u64 ns; }`, strftime()'s nanoseconds since boot, read as the wall-clock time that format writes. The name carries
+ * the format so that a map key or record field prints by its type alone.
+ */
+export const STRFTIME_STRUCT_PREFIX = "tsbpf_strftime_";
+/** The most bytes a strftime() format has: its hex in a struct name stays within the kernel's 512 bytes for one. */
+export const MAX_STRFTIME_FORMAT = 240;
+export const strftimeStructName = (format: string): string => `${STRFTIME_STRUCT_PREFIX}${Buffer.from(format, "utf8").toString("hex")}`;
+/** The format a `tsbpf_strftime_HEX` struct's name carries; undefined for any other name. */
+export function strftimeFormatOf(name: string): string | undefined {
+  const hex = name.startsWith(STRFTIME_STRUCT_PREFIX) ? name.slice(STRFTIME_STRUCT_PREFIX.length) : undefined;
+  return hex !== undefined && /^(?:[0-9a-f]{2})*$/.test(hex) ? Buffer.from(hex, "hex").toString("utf8") : undefined;
+}
+/**
  * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
  * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
  */
@@ -154,7 +168,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name.startsWith(PRINTF_TAG)) {
       const m = /^(\d+):([\w,.]*):/.exec(t.name.slice(PRINTF_TAG.length));
       const args = m?.[2] ? m[2].split(",") : [];
-      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|m6|inet|p|ksym|usym|[ku]stack\d+|e(32|64)\.\w+|r\d+)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
+      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|m6|inet|p|ksym|usym|[ku]stack\d+|e(32|64)\.\w+|r\d+|t(?:[0-9a-f]{2})*)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
     }
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);

@@ -126,6 +126,15 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         if (!is64 && t.signed) extend(d, t, i.dst);
         return;
       }
+      case "bswap": {
+        // BPF_END to big endian swaps on these little-endian targets (and zeroes the bits above 16 or 32); the
+        // unconditional BPF_ALU64 form needs cpu v4.
+        const d = vr(i.dst);
+        if (i.a.kind === "imm") loadImm(d, i.a.value);
+        else if (vr(i.a) !== d) alu(true, AluOp.MOV, d, vr(i.a));
+        put(Class.ALU | AluOp.END | Source.X, d, 0, 0, i.dst.type.bits);
+        return;
+      }
       case "ctx": {
         const d = vr(i.dst);
         put(Class.LDX | 0x60 | SIZES[i.size], d, vr(fn.ctx), i.offset, 0);

@@ -27,6 +27,7 @@ export function wideRegisters(fn: IrFunction): Set<number> {
           break;
         case "neg":
         case "not":
+        case "bswap":
           if (i.dst.type.bits === 64) full(i.a);
           break;
         case "kread": case "kcopy": full(i.ptr); break;

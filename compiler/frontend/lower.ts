@@ -46,7 +46,7 @@ import {
 import type { Checked } from "./check.js";
 import { Code, makeDiagnostic, type Diagnostic } from "./diagnostics.js";
 import { cTypeName, noKernelImports, type KernelImports, type KernelMember, type KernelScalar, type KernelStruct } from "./kernel-types.js";
-import { AGGREGATE_OF, HISTOGRAM_SLOTS, KEYED_MAPS, MAP_TYPES, MAX_LENGTH, MAX_PERF_EVENT_RATE, STACK_DEPTH, USER_SYMBOL_LAYOUT, MAC_ADDR_LAYOUT, INET_LAYOUT, MAX_BUF, bufLayout, aggregateValue } from "./lowering/constants.js";
+import { AGGREGATE_OF, HISTOGRAM_SLOTS, KEYED_MAPS, MAP_TYPES, MAX_LENGTH, MAX_PERF_EVENT_RATE, STACK_DEPTH, USER_SYMBOL_LAYOUT, MAC_ADDR_LAYOUT, INET_LAYOUT, MAX_BUF, bufLayout, strftimeLayout, aggregateValue } from "./lowering/constants.js";
 import type { LoweringContext } from "./lowering/context.js";
 import { FnLowering } from "./lowering/function.js";
 import { Rodata } from "./lowering/rodata.js";
@@ -208,7 +208,7 @@ export function lower(
 
   /** `s.length` and other properties of a string: TSBPF1025. */
   const noStringProperty = (name: TS.MemberName | TS.StringLiteral): never =>
-    fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
+    fail(name, Code.StringOperation, `a string has no \`.${name.text}\` here: a Str<N> supports ===, !==, startsWith("..."), includes(s) and charCodeAt(i)`);
 
   /** Whether TypeScript types an expression `boolean` (or `true` or `false`). */
   const isBoolean = (e: TS.Expression): boolean => (checker.getTypeAtLocation(e).flags & ts.TypeFlags.BooleanLike) !== 0;
@@ -350,6 +350,13 @@ export function lower(
       if (name === "UserSymbol") return USER_SYMBOL_LAYOUT;
       if (name === "MacAddr") return MAC_ADDR_LAYOUT;
       if (name === "IpAddr") return INET_LAYOUT;
+      if (name === "Strftime") {
+        // The format a strftime() value prints in: a literal type argument, or a constant's (`typeof FORMAT`).
+        const f = node.typeArguments?.[0];
+        const t = f && checker.getTypeFromTypeNode(f);
+        if (!t?.isStringLiteral()) return fail(f ?? node, Code.UnsupportedType, 'Strftime<F> takes the format its values print in, a string literal type: Strftime<"%H:%M:%S"> for strftime("%H:%M:%S", ns)');
+        return strftimeLayout(t.value);
+      }
       if (name === "Buf") {
         const n = node.typeArguments?.[0];
         const room = n && ts.isLiteralTypeNode(n) && ts.isNumericLiteral(n.literal) ? Number(n.literal.text) : NaN;

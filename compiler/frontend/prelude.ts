@@ -12,11 +12,11 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "ntop", "macaddr"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "pton", "macaddr", "bswap", "strncmp", "strcontains"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
-export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n };
+export const CONSTANTS: Readonly<Record<string, bigint>> = { ANY: 0n, NOEXIST: 1n, EXIST: 2n, USER_STACK: 256n, FAST_STACK_CMP: 512n, REUSE_STACKID: 1024n, AF_INET: 2n, AF_INET6: 10n };
 
 // String declares what a Str<N> supports (startsWith, charCodeAt) and a few methods people reach for,
 // so that those type-check and the lowering explains that they are not supported.
@@ -129,6 +129,8 @@ declare module "tsbpf" {
   export interface Buf<N extends number = number> { readonly __tsbpfBuf: N }
   /** Buf of any length, as printf's %r takes it. */
   export type Bytes = Buf<number>;
+  /** strftime()'s time, nanoseconds since boot; a map key or field, printed as format F writes the wall-clock time then. */
+  export interface Strftime<F extends string = string> { readonly __tsbpfStrftime: F }
   /** macaddr()'s MAC address; a map key or field, printed as \`AA:BB:CC:DD:EE:FF\`. */
   export interface MacAddr { readonly __tsbpfMacAddr: true }
   /** ntop()'s IPv4 or IPv6 address; a map key or field, printed as inet_ntop writes it (\`127.0.0.1\`, \`::1\`). */
@@ -166,6 +168,8 @@ declare module "tsbpf" {
   /** bpftrace's numaid, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on. */
   export function numaNodeId(): i32;
   export function ktimeNs(): u64;
+  /** bpf_ktime_get_boot_ns(), bpftrace 0.17's nsecs: nanoseconds since boot, time suspended included (strftime() takes it). */
+  export function ktimeBootNs(): u64;
   export function smpProcessorId(): u32;
   export function prandomU32(): u32;
   export function comm(): Str<16>;
@@ -175,8 +179,23 @@ declare module "tsbpf" {
   export function printf(format: string, ...values: unknown[]): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;
+  /**
+   * bpftrace's strftime(): \`ns\` nanoseconds since boot (ktimeBootNs(), bpftrace's nsecs) as the wall-clock time then,
+   * in strftime's \`format\` (%H:%M:%S, %f the microseconds), written by tsbpf run: printf's %s, a map key or field.
+   */
+  export function strftime<F extends string>(format: F, ns: number | bigint): Strftime<F>;
   /** bpftrace's ntop(): an IPv4 or IPv6 address (a u32 as the kernel keeps it, or its bytes), a map key or printf's %s. */
   export function ntop(address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+  /** ntop() with the address family given, AF_INET or AF_INET6 (a constant, or a value such as a socket's family). */
+  export function ntop(family: number, address: Arr<u8, 4> | Arr<u8, 16> | number): IpAddr;
+  /** bpftrace's pton(): an IPv4 or IPv6 address's text (a string literal) as its bytes in network order, at compile time. */
+  export function pton<S extends string>(address: S): S extends \`\${string}:\${string}\` ? Arr<u8, 16> : Arr<u8, 4>;
+  /** bpftrace's strncmp(): 0 when the strings' first n bytes (a constant) match, as \`a.slice(0, n) === b.slice(0, n)\`; 1 when not. */
+  export function strncmp(a: string, b: string, n: number): number;
+  /** bpftrace's strcontains(): whether \`needle\` appears in \`haystack\` (a Str<N>), as \`haystack.includes(needle)\`. */
+  export function strcontains(haystack: string, needle: string): boolean;
+  /** bpftrace's bswap(): an integer's bytes in reverse order at its width, a u16, u32 or u64 (a u8 as it is). */
+  export function bswap(value: number | bigint): number;
   /** bpftrace's macaddr(): a MAC address's 6 bytes, a map key or printf's %s, written \`AA:BB:CC:DD:EE:FF\`. */
   export function macaddr(address: Arr<u8, 6>): MacAddr;
   /** Which probe fired (bpftrace's probe): count by it, and tsbpf run prints the probe's name, \`tracepoint:syscalls:sys_enter_read\`. */
@@ -234,6 +253,9 @@ declare module "tsbpf" {
   export const USER_STACK: 256;
   export const FAST_STACK_CMP: 512;
   export const REUSE_STACKID: 1024;
+  /** Address families, ntop()'s first argument: AF_INET (IPv4), AF_INET6 (IPv6). */
+  export const AF_INET: 2;
+  export const AF_INET6: 10;
   export type UpdateFlags = 0 | 1 | 2;
   interface KeyedMap<K, V> {
     lookup(key: K): V | null;

@@ -14,7 +14,7 @@ function reads(fn: IrFunction): Map<number, number> {
     for (const i of b.insts) {
       if (i.op === "mov" || i.op === "store") see(i.src);
       else if (i.op === "bin") (see(i.a), see(i.b));
-      else if (i.op === "neg" || i.op === "not") see(i.a);
+      else if (i.op === "neg" || i.op === "not" || i.op === "bswap") see(i.a);
       else if (i.op === "kread" || i.op === "kcopy") see(i.ptr);
       else if (i.op === "call") i.args.forEach(see);
       else if (i.op === "load") see(i.base);

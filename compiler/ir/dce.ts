@@ -10,7 +10,7 @@ function instUses(i: Inst): (number | undefined)[] {
   switch (i.op) {
     case "mov": return [regOf(i.src)];
     case "bin": return [regOf(i.a), regOf(i.b)];
-    case "neg": case "not": return [regOf(i.a)];
+    case "neg": case "not": case "bswap": return [regOf(i.a)];
     case "ctx": return [];
     case "kread": case "kcopy": return [regOf(i.ptr)];
     case "store": return [regOf(i.src)];

@@ -70,6 +70,8 @@ export type Inst =
   /** dst = a OP b at dst's type (always at least 32 bits: C promotes narrower operands). */
   | { op: "bin"; kind: BinOp; dst: VReg; a: Operand; b: Operand; loc?: Loc }
   | { op: "neg" | "not"; dst: VReg; a: Operand; loc?: Loc }
+  /** The bytes of `a`'s low 16, 32 or 64 bits (dst's width, an unsigned type) in reverse order, bpftrace's bswap(). */
+  | { op: "bswap"; dst: VReg; a: Operand; loc?: Loc }
   /** dst = *(size *)(ctx + offset), extended as dst's type says. */
   | { op: "ctx"; dst: VReg; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; loc?: Loc }
   /**
@@ -358,7 +360,7 @@ export function printFunction(fn: IrFunction): string {
       switch (i.op) {
         case "mov": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${opnd(i.src)}`); break;
         case "bin": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.kind} ${opnd(i.a)}, ${opnd(i.b)}`); break;
-        case "neg": case "not": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.op} ${opnd(i.a)}`); break;
+        case "neg": case "not": case "bswap": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ${i.op} ${opnd(i.a)}`); break;
         case "ctx": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = ctx[${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}]`); break;
         case "store": out.push(`  stack#${i.object}[${i.offset}] = ${arg(i.src)}`); break;
         case "kread": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = kread ${opnd(i.ptr)}+${i.offset}:${i.size}${i.bitfield ? ` <<${i.bitfield.lshift} >>${i.bitfield.rshift}` : ""}${i.core ? ` (${coreAccessText(i.core)})` : ""}`); break;

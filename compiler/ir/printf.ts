@@ -3,7 +3,7 @@
 // format, types the arguments and lays out the record) and the readers (which format the record).
 // Takes a format string; gives its literal text and conversions, a record layout, and the formatted text.
 
-import { BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT } from "../btf/tags.js";
+import { BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, strftimeFormatOf } from "../btf/tags.js";
 
 /** What a conversion takes: an integer (d i u x X o c p), a string (s) or bytes (r: buf()'s, as bpftrace's %r). */
 export type ArgKind = "int" | "str" | "bytes";
@@ -81,10 +81,11 @@ export function formatText(pieces: readonly FormatPiece[]): string {
  * process (`usym`, 16 bytes, printed with %s as the function it is in within that process), or the value of a kernel enum of 32 or 64 bits
  * (`e32.skb_drop_reason`, printed with %s as its enumerator's name in the running kernel's BTF), or buf()'s bytes, a
  * u32 count and room for N (`r64`, printed with %r as bpftrace prints a buffer: `\x0a` for each byte that is no
- * printable ASCII).
+ * printable ASCII), or strftime()'s u64 nanoseconds since boot and its format's UTF-8 bytes in hex (`t25482e254d`,
+ * printed with %s as that format writes the wall-clock time).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "inet" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "inet" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}` | `t${string}`;
 
 /** A kernel enum argument's width and the enum's name, or undefined for any other kind. */
 export function enumArg(a: ArgSpec): { bits: 32 | 64; name: string } | undefined {
@@ -97,6 +98,10 @@ export const bytesArg = (a: ArgSpec): number | undefined => (/^r\d+$/.test(a) ? 
 
 /** An integer argument's width in bits, or undefined for any other kind. */
 export const intBits = (a: ArgSpec): 32 | 64 | undefined => (/^[iu](32|64)$/.test(a) ? (Number(a.slice(1)) as 32 | 64) : undefined);
+
+/** A strftime() argument's format, or undefined for any other kind. */
+export const strftimeArg = (a: ArgSpec): string | undefined => (a[0] === "t" ? Buffer.from(a.slice(1), "hex").toString("utf8") : undefined);
+export const strftimeSpec = (format: string): ArgSpec => `t${Buffer.from(format, "utf8").toString("hex")}`;
 
 /** A stack argument's kind and frame limit, or undefined for any other kind. */
 function stackArg(a: ArgSpec): { kind: "kernel" | "user"; frames: number } | undefined {
@@ -119,7 +124,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
 }
 
 export function argSize(a: ArgSpec): number {
-  if (a === "p" || a === "ksym" || stackArg(a)) return 8;
+  if (a === "p" || a === "ksym" || a[0] === "t" || stackArg(a)) return 8;
   if (a === "usym") return 16;
   if (a === "inet") return 20;
   const room = bytesArg(a);
@@ -140,6 +145,8 @@ export interface ArgNames {
   stack?(kind: "kernel" | "user", frames: number, id: bigint): readonly string[] | undefined;
   /** The name of kernel enum `name`'s enumerator of value `value`; undefined where it has none. */
   enumerator?(name: string, value: bigint): string | undefined;
+  /** strftime()'s text: `ns` since boot as `format` writes the wall-clock time then (strftimeText, with a clock). */
+  strftime?(format: string, ns: bigint): string;
 }
 
 /** A stack as bpftrace's printf("%s", kstack) writes it: a newline, then each frame indented on a line of its own. */
@@ -157,6 +164,8 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
     if (a[0] === "n") return inetText(record.subarray(at, at + argSize(a)));
     if (a === "m6") return macText(record.subarray(at, at + 6));
     if (a === "inet") return taggedStructText(INET_STRUCT, record.subarray(at, at + 20))!;
+    const stamp = strftimeArg(a);
+    if (stamp !== undefined) return timeText(stamp, view.getBigUint64(at, true), names);
     if (a === "p") {
       const id = Number(view.getBigUint64(at, true));
       return names.probe?.(id) ?? `probe#${id}`;
@@ -194,13 +203,19 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
 }
 
 /**
- * A value of one of the tagged structs macaddr(), ntop() and buf() give (compiler/btf/tags.ts) as the text printf
- * writes for it, for map keys and record fields; undefined for any other struct.
+ * A value of one of the tagged structs macaddr(), ntop(), buf() and strftime() give (compiler/btf/tags.ts) as the text
+ * printf writes for it, for map keys and record fields; undefined for any other struct.
  */
-export function taggedStructText(name: string, bytes: Uint8Array): string | undefined {
+export function taggedStructText(name: string, bytes: Uint8Array, names: ArgNames = {}): string | undefined {
   if (name === MACADDR_STRUCT) return macText(bytes.subarray(0, 6));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (name === INET_STRUCT) return inetText(bytes.subarray(4, view.getUint32(0, true) === AF_INET6 ? 20 : 8));
+  const stamp = strftimeFormatOf(name);
+  if (stamp !== undefined) return timeText(stamp, view.getBigUint64(0, true), names);
+  if (name === INET_STRUCT) {
+    // ntop(family, addr)'s family is known at run time: another than AF_INET or AF_INET6 writes nothing, as bpftrace's does.
+    const family = view.getUint32(0, true);
+    return family === AF_INET || family === AF_INET6 ? inetText(bytes.subarray(4, family === AF_INET6 ? 20 : 8)) : "";
+  }
   if (name.startsWith(BUF_STRUCT_PREFIX)) return bytesText(bytes.subarray(4, 4 + Math.min(view.getUint32(0, true), bufRoom(name, bytes.length))));
   return undefined;
 }
@@ -220,6 +235,12 @@ export function taggedStructBytes(name: string, size: number, text: string): Uin
     if (!bytes) return undefined;
     view.setUint32(0, bytes.length === 4 ? AF_INET : AF_INET6, true);
     out.set(bytes, 4);
+    return out;
+  }
+  // A strftime() value is given by its nanoseconds (the simulator's sim.map() writes it so, having no wall clock).
+  if (strftimeFormatOf(name) !== undefined) {
+    if (!/^\d+$/.test(text) || BigInt(text) >= 1n << 64n) return undefined;
+    view.setBigUint64(0, BigInt(text), true);
     return out;
   }
   if (name.startsWith(BUF_STRUCT_PREFIX)) {
@@ -247,10 +268,11 @@ const AF_INET6 = 10;
 export const macText = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(":");
 
 /** An IPv4 (dotted) or IPv6 address's bytes, as inet_pton reads the text; undefined for anything else. */
-function inetBytes(text: string): Uint8Array | undefined {
+export function inetBytes(text: string): Uint8Array | undefined {
+  // inet_pton takes no leading zeros (they would read as octal elsewhere).
   const v4 = (t: string) => {
     const parts = t.split(".");
-    return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256) ? parts.map(Number) : undefined;
+    return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) < 256) ? parts.map(Number) : undefined;
   };
   const four = v4(text);
   if (four) return Uint8Array.from(four);
@@ -393,18 +415,41 @@ function convert(c: Conversion, value: bigint | string, valueBits: number): stri
 }
 
 /**
- * strftime's conversions that time(format) takes (bpftrace's time()), in the C locale: %a %A %b %B %d %e %H %I %j %m
- * %M %p %S %y %Y %z %F %T %D %R %s %n %t %%.
+ * strftime's conversions that time(format) and strftime(format, ns) take (bpftrace's time() and strftime()), in the C
+ * locale: all of C's and glibc's but %Z (the zone's name) and the E and O modifiers; strftime() also %f, bpftrace's
+ * microseconds.
  */
-const STRFTIME = /%([aAbBdeHIjmMpSyYzFTDRsnt%])/g;
+const CONVERSIONS = "aAbBcCdDeFgGhHIjklmMnpPrRsStTuUVwWxXyYz";
+const STRFTIME = new RegExp(`%([${CONVERSIONS}%])`, "g");
+const CONVERSION_LIST = [...CONVERSIONS].map((c) => `%${c}`).join(" ");
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
-/** A sentence saying what time() cannot print in `format`, or undefined when it can print all of it. */
-export function checkTimeFormat(format: string): string | undefined {
-  const bad = format.replace(STRFTIME, "").match(/%.?/);
-  return bad ? `${JSON.stringify(bad[0])} is not a conversion time() takes: %H %M %S %T %F %D %R %Y %y %m %d %e %j %a %A %b %B %I %p %z %s %n %t %%` : undefined;
+/** A sentence saying what time() (or strftime(), `what`, which also takes %f) cannot print in `format`, or undefined when it can print all of it. */
+export function checkTimeFormat(format: string, what: "time" | "strftime" = "time"): string | undefined {
+  const bad = format.replace(what === "strftime" ? new RegExp(`%[f%${CONVERSIONS}]`, "g") : STRFTIME, "").match(/%.?/);
+  return bad ? `${JSON.stringify(bad[0])} is not a conversion ${what}() takes: ${CONVERSION_LIST}${what === "strftime" ? " %f" : ""} %%` : undefined;
 }
+
+/** The wall clock strftime() values are read by: the real time at boot, in ns since the epoch, and local time or UTC. */
+export interface BootClock {
+  bootRealtimeNs(): bigint;
+  utc: boolean;
+}
+
+/**
+ * strftime(format, ns)'s text, as bpftrace 0.17 writes it: `ns` since boot (CLOCK_BOOTTIME, bpftrace's nsecs) added to
+ * the real time at boot, in `format`, where %f is the microseconds (six digits) and %%f stays `%f`.
+ */
+export function strftimeText(format: string, ns: bigint, clock: BootClock): string {
+  const at = clock.bootRealtimeNs() + ns;
+  const micros = String((at % 1_000_000_000n) / 1000n).padStart(6, "0");
+  const date = new Date(Number(at / 1_000_000n));
+  return format.split("%%").map((part) => strftime(part.replace(/%f/g, micros), date, clock.utc)).join("%");
+}
+
+/** A strftime() value's text by `names`'s clock; without one, its nanoseconds as a number. */
+const timeText = (format: string, ns: bigint, names: ArgNames): string => names.strftime?.(format, ns) ?? String(ns);
 
 /** `format` with the conversions replaced by `date`'s fields, in local time (or UTC), as C's strftime writes them. */
 export function strftime(format: string, date: Date, utc = false): string {
@@ -419,8 +464,30 @@ export function strftime(format: string, date: Date, utc = false): string {
   const pad = (n: number, width = 2, fill = "0") => String(n).padStart(width, fill);
   const yearDay = Math.floor((Date.UTC(year, month, day) - Date.UTC(year, 0, 1)) / 86_400_000) + 1;
   const offset = utc ? 0 : -date.getTimezoneOffset();
+  // Weeks: %U from the first Sunday, %W from the first Monday, %V and %G ISO 8601's (the week of its Thursday).
+  const mondayBased = (weekday + 6) % 7;
+  const thursday = new Date(Date.UTC(year, month, day - mondayBased + 3));
+  const isoYear = thursday.getUTCFullYear();
+  const isoWeek = Math.floor((thursday.getTime() - Date.UTC(isoYear, 0, 1)) / 86_400_000 / 7) + 1;
+  const again = (f: string) => strftime(f, date, utc);
   return format.replace(STRFTIME, (_, c: string) => {
     switch (c) {
+      case "C": return pad(Math.floor(year / 100));
+      case "u": return String(mondayBased + 1);
+      case "w": return String(weekday);
+      case "k": return pad(hour, 2, " ");
+      case "l": return pad(hour % 12 || 12, 2, " ");
+      case "h": return again("%b");
+      case "P": return hour < 12 ? "am" : "pm";
+      case "r": return again("%I:%M:%S %p");
+      case "c": return again("%a %b %e %H:%M:%S %Y");
+      case "x": return again("%D");
+      case "X": return again("%T");
+      case "U": return pad(Math.floor((yearDay - 1 + 7 - weekday) / 7));
+      case "W": return pad(Math.floor((yearDay - 1 + 7 - mondayBased) / 7));
+      case "V": return pad(isoWeek);
+      case "G": return String(isoYear);
+      case "g": return pad(isoYear % 100);
       case "a": return DAYS[weekday]!.slice(0, 3);
       case "A": return DAYS[weekday]!;
       case "b": return MONTHS[month]!.slice(0, 3);

@@ -177,6 +177,9 @@ export function emitModule(input: EmitInput): EmitOutput {
     "declare ptr @llvm.preserve.array.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
     "declare i32 @llvm.bpf.preserve.field.info.p0(ptr, i64 immarg)",
     "declare void @llvm.dbg.value(metadata, metadata, metadata)",
+    "declare i16 @llvm.bswap.i16(i16)",
+    "declare i32 @llvm.bswap.i32(i32)",
+    "declare i64 @llvm.bswap.i64(i64)",
     "declare void @llvm.lifetime.start.p0(i64 immarg, ptr nocapture)",
     "declare void @llvm.lifetime.end.p0(i64 immarg, ptr nocapture)",
     "",
@@ -501,6 +504,15 @@ function emitFunction(
           def(i.dst, bits === 64 ? r : widen32(r, t.signed));
           break;
         }
+        case "bswap": {
+          const bits = i.dst.type.bits;
+          const a = get(i.a);
+          const x = bits === 64 || a.k === "const" ? a : inst((s) => `trunc i64 ${s(a)} to i${bits}`);
+          const shown = (s: (v: Value) => string): string => (x.k === "const" ? String(BigInt.asIntN(bits, x.v)) : s(x));
+          const r = inst((s) => `call i${bits} @llvm.bswap.i${bits}(i${bits} ${shown(s)})`);
+          def(i.dst, bits === 64 ? r : extended(r, bits, false));
+          break;
+        }
         case "ctx": {
           const bits = i.size * 8;
           const p = i.offset ? inst(() => `getelementptr inbounds i8, ptr %ctx, i64 ${i.offset}`) : undefined;
@@ -710,7 +722,7 @@ function lifetimeMarkers(blocks: readonly Block[], preds: ReadonlyMap<number, re
       for (const o of objects) if (!set.has(o)) (set.add(o), (changed = true));
     };
     for (const { i } of insts) {
-      if (i.op === "addr" || i.op === "mov" || i.op === "bin" || i.op === "neg" || i.op === "not") add(inReg, i.dst.id, operands(i).flatMap((o) => [...addresses(o)]));
+      if (i.op === "addr" || i.op === "mov" || i.op === "bin" || i.op === "neg" || i.op === "not" || i.op === "bswap") add(inReg, i.dst.id, operands(i).flatMap((o) => [...addresses(o)]));
       else if (i.op === "load") for (const o of addresses(i.base)) add(inReg, i.dst.id, inObject.get(o) ?? none);
       else if (i.op === "store") add(inObject, i.object, addresses(i.src));
       else if (i.op === "st" || i.op === "atomic") {
@@ -779,6 +791,7 @@ function operands(i: Inst): (CallArg | Base)[] {
       return [i.a, i.b];
     case "neg":
     case "not":
+    case "bswap":
       return [i.a];
     case "kread":
       return i.object === undefined ? [i.ptr] : [i.ptr, { kind: "stack", object: i.object }];

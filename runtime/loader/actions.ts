@@ -3,7 +3,8 @@
 import { ACTIONS, type PrintfSite } from "../../compiler/btf/tags.js";
 import { probeName } from "./probe-names.js";
 import { ksymName } from "./symbolize.js";
-import { decodeArgs, formatPrintf, intBits, parseFormat, strftime, type ArgNames, type FormatPiece } from "../../compiler/ir/printf.js";
+import { decodeArgs, formatPrintf, intBits, parseFormat, strftime, strftimeText, type ArgNames, type FormatPiece } from "../../compiler/ir/printf.js";
+import { bootRealtimeNs } from "./boot-clock.js";
 import { BtfKind, type Btf } from "../../compiler/btf/index.js";
 import { kernelBtf } from "./core.js";
 import { MapType } from "../sys/constants.js";
@@ -34,10 +35,18 @@ export class ActionTable {
    * What names the ids and addresses printf records carry: probes, kernel symbols and kernel enums' values always, stacks
    * once a reader gives a namer.
    */
-  names: ArgNames = { probe: probeName, ksym: ksymName, enumerator: enumeratorsIn(() => kernelBtf()) };
+  names: ArgNames = {
+    probe: probeName,
+    ksym: ksymName,
+    enumerator: enumeratorsIn(() => kernelBtf()),
+    strftime: (format, ns) => strftimeText(format, ns, this.clock),
+  };
 
-  /** The wall clock time() prints, and whether in UTC (else local time): now, as the record is read, unless a simulation keeps its own. */
-  clock: { now: () => Date; utc: boolean } = { now: () => new Date(), utc: false };
+  /**
+   * The wall clock time() prints (now, as the record is read) and strftime() reads (the real time at boot), and whether
+   * in UTC (else local time): the host's, unless a simulation keeps its own.
+   */
+  clock: { now: () => Date; bootRealtimeNs: () => bigint; utc: boolean } = { now: () => new Date(), bootRealtimeNs, utc: false };
 
   /** A printf record's text: its values decoded by the call's argument list and formatted by its format. */
   printfText(id: number, record: Uint8Array): string | undefined {

@@ -12,7 +12,8 @@
 
 import { BtfIntEncoding, BtfKind, KSYM_TYPEDEF, PROBE_TYPEDEF, type Btf, type BtfType } from "../../compiler/btf/index.js";
 import { ksymName } from "./symbolize.js";
-import { taggedStructBytes, taggedStructText } from "../../compiler/ir/printf.js";
+import { strftimeText, taggedStructBytes, taggedStructText, type ArgNames } from "../../compiler/ir/printf.js";
+import { HOST_BOOT_CLOCK } from "./boot-clock.js";
 import { probeId, probeName } from "./probe-names.js";
 
 /** A `char` (by name or CHAR encoding): arrays of it are strings. `unsigned char` arrays (u8, bytes) are numbers. */
@@ -23,6 +24,11 @@ export function isStringChar(t: BtfType): boolean {
 export interface CodecOptions {
   /** How 8- and 16-byte integers decode: "auto" (default) number when safe else bigint, or always "bigint". */
   int64?: "auto" | "bigint";
+  /**
+   * How strftime() values decode: "host" (default) as tsbpf run writes them, by this host's clock, or "ns", their
+   * nanoseconds since boot as a decimal string (the simulator's, which has no boot of its own).
+   */
+  times?: "host" | "ns";
 }
 
 export interface Codec {
@@ -64,7 +70,7 @@ const cache = new WeakMap<Btf, Map<string, Codec>>();
 
 /** The codec for `typeId` in `btf` (built once per BTF, type and options). */
 export function codecFor(btf: Btf, typeId: number, options: CodecOptions = {}): Codec {
-  const key = `${typeId}:${options.int64 ?? "auto"}`;
+  const key = `${typeId}:${options.int64 ?? "auto"}:${options.times ?? "host"}`;
   let perBtf = cache.get(btf);
   if (!perBtf) cache.set(btf, (perBtf = new Map()));
   let codec = perBtf.get(key);
@@ -259,11 +265,14 @@ function ksymNode(): Node {
   };
 }
 
-/** macaddr()'s, ntop()'s and buf()'s value as the text printf writes for it; written back, that text or the bytes. */
-function taggedNode(name: string, size: number): Node {
+/** strftime() values in map keys and fields read by this host's clock, as tsbpf run prints them. */
+const HOST_CLOCK_NAMES: ArgNames = { strftime: (format, ns) => strftimeText(format, ns, HOST_BOOT_CLOCK) };
+
+/** macaddr()'s, ntop()'s, buf()'s and strftime()'s value as the text printf writes for it; written back, that text or the bytes. */
+function taggedNode(name: string, size: number, names: ArgNames): Node {
   return {
     size,
-    read: (_dv, b, o) => taggedStructText(name, b.subarray(o, o + size)),
+    read: (_dv, b, o) => taggedStructText(name, b.subarray(o, o + size), names),
     write: (_dv, b, o, v, p) => {
       const bytes = typeof v === "string" ? taggedStructBytes(name, size, v) : v instanceof Uint8Array && v.length === size ? v : undefined;
       if (!bytes) throw new CodecError(`${p}: expected the text ${name} prints as, or ${size} bytes`);
@@ -305,12 +314,14 @@ function stringNode(size: number): Node {
 
 class Builder {
   private readonly bigints: boolean;
+  private readonly names: ArgNames;
 
   constructor(
     private readonly btf: Btf,
     options: CodecOptions,
   ) {
     this.bigints = options.int64 === "bigint";
+    this.names = options.times === "ns" ? {} : HOST_CLOCK_NAMES;
   }
 
   build(id: number, depth: number): Node {
@@ -359,7 +370,7 @@ class Builder {
         return this.array(t.type, t.nelems, depth);
       case BtfKind.STRUCT:
       case BtfKind.UNION:
-        if (t.kind === BtfKind.STRUCT && taggedStructText(t.name, new Uint8Array(t.size)) !== undefined) return taggedNode(t.name, t.size);
+        if (t.kind === BtfKind.STRUCT && taggedStructText(t.name, new Uint8Array(t.size)) !== undefined) return taggedNode(t.name, t.size, this.names);
         return this.composite(t, depth);
       case BtfKind.DATASEC:
         return this.datasec(t, depth);

@@ -42,7 +42,8 @@ export interface SimulateOptions extends LoadOptions {
   seed?: number;
   /**
    * The wall clock time() prints, at the start (a Date, or ms since the epoch), advancing with the simulated clock and
-   * printed in UTC; without it, time() prints the host's clock as tsbpf run does.
+   * printed in UTC; strftime() adds its nanoseconds since boot to that clock's start less the simulated time then.
+   * Without it, time() and strftime() print by the host's clock, as tsbpf run does.
    */
   realtime?: Date | number;
   /** Most instructions one run may execute before it fails (default: the VM's, 1,000,000). */
@@ -612,7 +613,7 @@ export class Simulation {
     if (!this.codecs.has(name)) {
       const spec = this.loaded.object.maps.find((m) => m.name === name);
       const types = spec && mapBtfTypes(this.loaded.object, spec);
-      this.codecs.set(name, types?.event === undefined ? undefined : codecFor(types.btf, types.event));
+      this.codecs.set(name, types?.event === undefined ? undefined : codecFor(types.btf, types.event, { times: "ns" }));
     }
     return this.codecs.get(name);
   }
@@ -706,10 +707,12 @@ export class Simulation {
       // A kernel enum's value: its enumerator in the simulation's kernel BTF (the `btf` option).
       const ksym = (address: bigint) => this.kernel.vm.symbolize(address)?.symbol.name ?? `0x${address.toString(16)}`;
       table.names = { ...table.names, stack: (kind, frames, id) => this.stackIps(kind, frames, id), ksym, usym: (_pid, address) => `0x${address.toString(16)}`, enumerator: enumeratorsIn(() => this.kernelTypes.get()) };
-      // time(): the `realtime` option's clock, moved on as far as the simulated one since the start.
+      // time(): the `realtime` option's clock, moved on as far as the simulated one since the start; strftime(): the
+      // simulated boot at that clock's start less the simulated time then.
       if (this.options.realtime !== undefined) {
         const start = Number(this.options.realtime);
-        table.clock = { now: () => new Date(start + Number(this.kernel.time - this.startNs) / 1e6), utc: true };
+        const boot = BigInt(Math.round(start * 1e6)) - this.startNs;
+        table.clock = { now: () => new Date(start + Number(this.kernel.time - this.startNs) / 1e6), bootRealtimeNs: () => boot, utc: true };
       }
       return [{ name: spec.name, table }];
     });

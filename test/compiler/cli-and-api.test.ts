@@ -214,7 +214,7 @@ test("index.ts exports what the prelude declares, and its markers behave in Node
   const values = Object.keys(tsbpf).sort();
   for (const name of values) assert.ok(declared.has(name), `index.ts exports ${name}, the prelude does not declare it`);
   for (const name of declared) {
-    if (/^(Tracepoints|Handler|Probe|Ptr|Str|Arr|UpdateFlags|TracepointContext|PerfEventContext|KernelStack|UserStack|ProbeName|KernelSymbol|UserSymbol|Bytes|Buf|MacAddr|IpAddr|SignalName|SoftwareEvent|HardwareEvent)$/.test(name) || /^[ui](8|16|32|64)$/.test(name)) continue;
+    if (/^(Tracepoints|Handler|Probe|Ptr|Str|Arr|UpdateFlags|TracepointContext|PerfEventContext|KernelStack|UserStack|ProbeName|KernelSymbol|UserSymbol|Bytes|Buf|MacAddr|IpAddr|Strftime|SignalName|SoftwareEvent|HardwareEvent)$/.test(name) || /^[ui](8|16|32|64)$/.test(name)) continue;
     assert.ok(values.includes(name), `the prelude declares ${name}, index.ts does not export it`);
   }
   assert.deepEqual(tsbpf.kprobe("do_unlinkat", () => 0), { __tsbpfProbe: true, kind: "kprobe", section: "kprobe/do_unlinkat" });

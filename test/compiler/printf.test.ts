@@ -215,12 +215,14 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
 });
 
 test("time()'s formatter writes what GNU date's strftime writes, in UTC and in local time", () => {
-  const format = "%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %F %T %D %R %s %% %t|%n|";
-  for (const epoch of [1_700_000_000, 1_000_000_000, 1_709_251_199]) {
+  const format = "%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %F %T %D %R %s %% %t|%n|%C %u %w %k %l %h %P %r|%c|%x %X %U %W %V %G %g";
+  // New Year's weeks: 2021-01-03 (a Sunday, ISO week 53 of 2020), 2024-12-30 (a Monday, ISO week 1 of 2025).
+  const env = { ...process.env, LC_ALL: "C" };
+  for (const epoch of [1_700_000_000, 1_000_000_000, 1_709_251_199, 1_609_675_200, 1_735_560_000, 1_704_067_200]) {
     const date = new Date(epoch * 1000);
-    const utc = spawnSync("date", ["-u", "-d", `@${epoch}`, `+${format}`], { encoding: "utf8" });
+    const utc = spawnSync("date", ["-u", "-d", `@${epoch}`, `+${format}`], { encoding: "utf8", env });
     assert.equal(strftime(format, date, true), utc.stdout.replace(/\n$/, ""), `UTC ${epoch}`);
-    const local = spawnSync("date", ["-d", `@${epoch}`, `+${format}`], { encoding: "utf8" });
+    const local = spawnSync("date", ["-d", `@${epoch}`, `+${format}`], { encoding: "utf8", env });
     assert.equal(strftime(format, date), local.stdout.replace(/\n$/, ""), `local ${epoch}`);
   }
   assert.equal(checkTimeFormat("%H:%M:%S\n"), undefined);
@@ -272,6 +274,31 @@ export const p = uprobe("libc.so.6", "connect", (fd: u32, be: u32) => {
   assert.equal(sim.output(), "127.0.0.1 10.0.0.7    |2001:db8::1\n");
   const misuse = compile({ fileName: "bad.ts", text: text.replace("printf(", "const x: u32 = ntop(be) as any; printf(") }).diagnostics;
   assert.ok(misuse.some((d) => /ntop\(\) gives an IpAddr \(an IPv4 or IPv6 address\), not an integer/.test(d.message)), JSON.stringify(misuse));
+});
+
+test("ntop(family, addr): a constant family checked against the address, one known at run time written as it says (nothing for another, as bpftrace 0.17 writes)", async () => {
+  const text = `import { uprobe, printf, ntop, Count, AF_INET, AF_INET6, type IpAddr, type u32, type u8, type Arr } from "tsbpf";
+export const license = "GPL";
+interface Addrs { v4: Arr<u8, 4>; v6: Arr<u8, 16> }
+export const seen = new Count<IpAddr>(16);
+export const p = uprobe("libc.so.6", "connect", (family: u32, be: u32) => {
+  const a: Addrs = { v4: [10, 0, 0, 7], v6: [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] };
+  printf("%s %s %s|%s|%s\\n", ntop(AF_INET, be), ntop(2, a.v4), ntop(AF_INET6, a.v6), ntop(family, a.v6), ntop(family, be));
+  seen.increment(ntop(family, a.v6));
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const sim = await simulate({ fileName: "ntop.ts", text }, { backend });
+    for (const family of [10, 2, 7]) sim.uprobe("libc.so.6:connect", { args: [family, 0x0100007f] });
+    // bpftrace 0.17: ntop(10, 0x0100007f) is "7f00:1::" (the u32's bytes, then zeroes), ntop(7, ...) is "".
+    assert.equal(sim.output(), "127.0.0.1 10.0.0.7 2001:db8::1|2001:db8::1|7f00:1::\n127.0.0.1 10.0.0.7 2001:db8::1|32.1.13.184|127.0.0.1\n127.0.0.1 10.0.0.7 2001:db8::1||\n", backend);
+    assert.deepEqual(sim.map("seen").entries(), [["2001:db8::1", 1n], ["32.1.13.184", 1n], ["", 1n]], backend);
+  }
+  const bad = (statement: string) => compile({ fileName: "bad.ts", text: text.replace("seen.increment(ntop(family, a.v6));", statement) }).diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join("\n");
+  assert.equal(bad("seen.increment(ntop(3, be));"), "8:23 TSBPF1005 ntop()'s address family is AF_INET (2) or AF_INET6 (10), not 3");
+  assert.equal(bad('printf("%s", ntop(AF_INET6, be));'), "8:31 TSBPF1011 ntop(AF_INET6, addr) takes an IPv6 address's 16 bytes (an Arr<u8, 16>), not an integer");
+  assert.equal(bad("seen.increment(ntop(AF_INET, a.v6));"), "8:32 TSBPF1011 ntop(AF_INET, addr) takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>), not an Arr<u8, 16>");
 });
 
 test("printf's %s of a kernel enum (a record's enum field, a value typed as one, a struct's enum member) prints its enumerator's name from the kernel's BTF; a value without one, the number", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, async () => {
@@ -339,6 +366,39 @@ for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
     assert.equal(r.status, 0, r.stderr);
     // Both ends of each connection reach ESTABLISHED (state 1).
     assert.deepEqual(r.stdout.trim().split("\n").sort(), ["127.0.0.1 -> 127.0.0.1", "127.0.0.1 -> 127.0.0.1", "::1 -> ::1", "::1 -> ::1"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("ntop(family, addr) on this kernel: a socket's family read at run time, as bpftrace 0.17 writes the same one-liner", { skip: noKernel ?? (spawnSync("python3", ["--version"]).status !== 0 ? "python3 is missing" : false) }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ntop-"));
+  try {
+    writeFileSync(join(dir, "conn.py"), `import socket
+for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    server = socket.socket(family)
+    server.bind((host, 0))
+    server.listen()
+    client = socket.create_connection(server.getsockname()[:2])
+    server.accept()[0].close()
+    client.close()
+    server.close()
+`);
+    const probe = `const seen = new Count<IpAddr>(16);
+tracepoint("sock", "inet_sock_set_state", (ctx) => {
+  if (ctx.protocol !== 6 || ctx.newstate !== 1) return;
+  printf("%d %s\\n", ctx.family, ntop(ctx.family, ctx.daddr_v6));
+  seen.increment(ntop(ctx.family, ctx.saddr_v6));
+})`;
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, [...CLI, "run", "--no-cache", "-e", probe, "-c", `python3 ${join(dir, "conn.py")}`], { encoding: "utf8", env, timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    // An IPv4 socket's daddr_v6 is the IPv4-mapped ::ffff:127.0.0.1, whose first 4 bytes AF_INET writes: 0.0.0.0, as
+    // bpftrace 0.17 prints \`ntop(args->family, args->daddr_v6)\` and \`@[ntop(args->family, args->saddr_v6)]\` here.
+    const lines = r.stdout.trim().split("\n");
+    assert.deepEqual(lines.filter((l) => !l.startsWith("@")).sort(), ["10 ::1", "10 ::1", "2 0.0.0.0", "2 0.0.0.0"]);
+    assert.deepEqual(lines.filter((l) => l.startsWith("@")).sort(), ["@seen[0.0.0.0]: 2", "@seen[::1]: 2"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 
 import type * as TS from "typescript";
 import { PROBE_ID_SHIFT, PROBE_TAG } from "../../btf/tags.js";
-import { I64, INT_TYPES, KERNEL_STACK, KERNEL_SYMBOL, MAX_STACK_FRAMES, PROBE_NAME, PTR, U32, U64, USER_STACK, stackType } from "../../ir/index.js";
+import { BOOL, I64, INT_TYPES, KERNEL_STACK, KERNEL_SYMBOL, MAX_STACK_FRAMES, PROBE_NAME, PTR, U16, U32, U64, U8, USER_STACK, stackType, typeName } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
 import { PROBES } from "../prelude.js";
@@ -59,8 +59,14 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "buf" || name === "kbuf") return this.fail(e, Code.UnsupportedCall, `${name}() gives a Buf<N> (bytes and their count), not an integer: count by it (\`calls.increment(${name}(p, 16))\` in a map keyed by Buf<16>), keep it in a struct field, or print it with printf's %r`);
     if (name === "exit") return this.exitRun(e);
     if (name === "time") return this.time(e);
+    if (name === "strftime") return this.fail(e, Code.UnsupportedCall, "strftime() gives a Strftime (a time tsbpf run writes in the format), not an integer: print it with printf's %s, count by it (`seen.increment(strftime(\"%H:%M\", ktimeBootNs()))` in a map keyed by Strftime<\"%H:%M\">) or keep it in a struct field; ktimeBootNs() gives the nanoseconds");
     if (name === "macaddr") return this.fail(e, Code.UnsupportedCall, "macaddr() gives a MacAddr (a MAC address's 6 bytes), not an integer: count by it (`seen.increment(macaddr(addr))` in a map keyed by MacAddr), keep it in a struct field, or print it with printf's %s");
     if (name === "ntop") return this.fail(e, Code.UnsupportedCall, "ntop() gives an IpAddr (an IPv4 or IPv6 address), not an integer: count by it (`peers.increment(ntop(addr))` in a map keyed by IpAddr), keep it in a struct field, or print it with printf's %s");
+    if (name === "bswap") return this.bswap(e);
+    // bpftrace's results: strncmp() 0 when the strings match (1 when not), strcontains() 1 when found.
+    if (name === "strncmp") return this.zeroOrOne(U64, (t, f) => this.strncmp(e, f, t));
+    if (name === "strcontains") return this.zeroOrOne(BOOL, (t, f) => this.includes(e, e.arguments[0], e.arguments.slice(1), t, f));
+    if (name === "pton") return this.fail(e, Code.NotAnInteger, 'pton() gives an address\'s bytes (an Arr<u8, 4> or Arr<u8, 16>), not an integer: index it (`pton("10.0.0.1")[0]`), bind it (`const lo = pton("127.0.0.1")`) or give it to ntop()');
     if (name === "kaddr") return this.kaddr(e);
     if (name === "uaddr") return this.uaddr(e);
     if (name === "targetPid") {
@@ -87,6 +93,29 @@ export abstract class CallLowering extends KernelReadLowering {
    * kaddr("symbol"), bpftrace's kaddr(): the symbol's address in the running kernel, a `.rodata` u64 the loader writes
    * from /proc/kallsyms before loading (a symbol it lacks fails the load, naming it), so the verifier sees a constant.
    */
+  /**
+   * bswap(x), bpftrace's bswap(): x's bytes in reverse order at its width, an unsigned integer of that width (8 bits
+   * as they are; a literal is 64 bits wide, as bpftrace's are). A constant is swapped here.
+   */
+  bswap(e: TS.CallExpression): Val {
+    const [arg] = e.arguments;
+    if (!arg || e.arguments.length > 1) return this.fail(e, Code.UnsupportedCall, "bswap() takes one integer, whose bytes it reverses at its width: bswap(u16(x)), bswap(ctx.port)");
+    const v = this.value(arg);
+    const t = v.op.type;
+    if (t.ptr || t.bool || t.stack || t.probe || t.ksym) return this.fail(arg, Code.NotAnInteger, `bswap() reverses an integer's bytes, not those of ${typeName(t)}: convert it first (\`bswap(u64(p))\`)`);
+    const bits = v.untyped ? 64 : t.bits;
+    const type = bits === 8 ? U8 : bits === 16 ? U16 : bits === 32 ? U32 : U64;
+    const a = this.convert(v, type);
+    if (bits === 8) return a;
+    if (a.op.kind === "imm") {
+      const bytes = Array.from({ length: bits / 8 }, (_, i) => (a.op.kind === "imm" ? (a.op.value >> BigInt(8 * i)) & 0xffn : 0n));
+      return { op: imm(bytes.reduce((out, b) => (out << 8n) | b, 0n), type) };
+    }
+    const dst = this.fb.vreg(type);
+    this.fb.emit({ op: "bswap", dst, a: a.op, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
   kaddr(e: TS.CallExpression): Val {
     const [arg] = e.arguments;
     const symbol = arg && e.arguments.length === 1 ? this.formatText(arg) : undefined;

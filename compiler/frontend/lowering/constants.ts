@@ -1,7 +1,7 @@
 // Lowering's fixed numbers and shapes: the kernel's map types and flags, the maps tsbpf adds, and the limits it holds
 // a file to.
 
-import { ACTIONS_RING, BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT, type Aggregate } from "../../btf/tags.js";
+import { ACTIONS_RING, BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT, strftimeStructName, type Aggregate } from "../../btf/tags.js";
 import { I32, I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import type { MapClass } from "./values.js";
@@ -120,6 +120,11 @@ export function bufLayout(room: number): Layout {
   return { kind: "struct", name: `${BUF_STRUCT_PREFIX}${room}`, fields: [{ name: "count", offset: 0, layout: { kind: "int", type: U32, size: 4, align: 4 } }, { name: "data", offset: 4, layout: bytesOf(room) }], size: 4 + room + ((4 - (room % 4)) % 4), align: 4 };
 }
 
+/** strftime()'s value in `format`: the nanoseconds since boot, in a struct whose name carries the format. */
+export function strftimeLayout(format: string): Layout {
+  return { kind: "struct", name: strftimeStructName(format), fields: [{ name: "ns", offset: 0, layout: { kind: "int", type: U64, size: 8, align: 8 } }], size: 8, align: 8 };
+}
+
 export const UNSIGNED_OF_SIZE = { 1: U8, 2: U16, 4: U32, 8: U64 } as const;
 
 export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
@@ -129,6 +134,7 @@ export const HELPER_CALLS: Record<string, { id: number; type: IntType }> = {
   jiffies: { id: Helper.jiffies64, type: U64 },
   numaNodeId: { id: Helper.get_numa_node_id, type: I32 },
   ktimeNs: { id: Helper.ktime_get_ns, type: U64 },
+  ktimeBootNs: { id: Helper.ktime_get_boot_ns, type: U64 },
   smpProcessorId: { id: Helper.get_smp_processor_id, type: U32 },
   prandomU32: { id: Helper.get_prandom_u32, type: U32 },
   currentTask: { id: Helper.get_current_task, type: { ...PTR, pointee: "task_struct" } },

@@ -3,6 +3,7 @@
 import type * as TS from "typescript";
 import { BOOL, I64, PTR, U32, U64, U8, fits, typeName, type CallArg, type Layout, type Operand, type StackAddr, type VReg } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
+import { inetBytes } from "../../ir/printf.js";
 import { Code } from "../diagnostics.js";
 import { AF_INET, AF_INET6, INET_LAYOUT, MAC_ADDR_LAYOUT, USER_SYMBOL_LAYOUT, bufLayout } from "./constants.js";
 import { MapLowering } from "./maps.js";
@@ -481,14 +482,41 @@ export abstract class MemoryLowering extends MapLowering {
       const arg = this.ntop(e)!;
       const into = this.stackTemp(INET_LAYOUT, e);
       this.zero(into, e);
-      this.storeInt({ ...into, layout: INET_LAYOUT.fields[0].layout }, { op: imm(arg.spec === "n16" ? AF_INET6 : AF_INET, U32) }, e);
-      arg.fill({ ...into, layout: arg.layout, offset: into.offset + 4 });
+      // A family known at run time is filled with the address; a constant one is stored here.
+      if (arg.spec === "inet") arg.fill({ ...into, layout: arg.layout });
+      else {
+        this.storeInt({ ...into, layout: INET_LAYOUT.fields[0].layout }, { op: imm(arg.spec === "n16" ? AF_INET6 : AF_INET, U32) }, e);
+        arg.fill({ ...into, layout: arg.layout, offset: into.offset + 4 });
+      }
       return into;
     }
     const arg = this.bytes(e, { spec: "r", flags: "", width: undefined, precision: undefined, length: "" });
     const into = this.stackTemp(bufLayout(Number(arg.spec.slice(1))), e);
     this.zero(into, e);
     arg.fill({ ...into, layout: arg.layout });
+    return into;
+  }
+
+  /**
+   * pton(text), bpftrace's pton(): an IPv4 or IPv6 address's bytes, read at compile time (as inet_pton reads them) and
+   * stored into a stack array, an Arr<u8, 4> or Arr<u8, 16>.
+   */
+  pton(e: TS.CallExpression): Ref {
+    const [arg] = e.arguments;
+    if (!arg || e.arguments.length > 1) return this.fail(e, Code.UnsupportedCall, 'pton() takes one address, a string literal: pton("127.0.0.1"), pton("::1")');
+    const text = this.formatText(arg);
+    if (text === undefined) return this.fail(arg, Code.UnsupportedCall, 'pton() takes an address known at compile time, a string literal or a module-level string constant: pton("127.0.0.1")');
+    const bytes = inetBytes(text);
+    if (!bytes) return this.fail(arg, Code.OutOfRange, `${JSON.stringify(text)} is not an IPv4 address (four decimal bytes, "10.0.0.1") or an IPv6 one ("::1", "fe80::1", "::ffff:10.0.0.1")`);
+    const layout: Layout = { kind: "array", element: { kind: "int", type: U8, size: 1, align: 1 }, length: bytes.length, size: bytes.length, align: 1 };
+    const into = this.stackTemp(layout, e);
+    // Four bytes at a time where the stack slot is aligned so (the verifier insists on aligned stack stores).
+    const words = new DataView(bytes.buffer);
+    const loc = this.locOf(e);
+    for (let at = 0; at < bytes.length; at += 4) {
+      if (this.cx.aligned(into, at, 4)) this.fb.emit({ op: "st", base: into.base, offset: into.offset + at, size: 4, src: imm(BigInt(words.getUint32(at, true)), U32), loc });
+      else for (let i = at; i < at + 4; i++) this.fb.emit({ op: "st", base: into.base, offset: into.offset + i, size: 1, src: imm(BigInt(bytes[i]!), U8), loc });
+    }
     return into;
   }
 
@@ -555,6 +583,13 @@ export abstract class MemoryLowering extends MapLowering {
     const name = this.cx.builtin(e.expression);
     if (name === "usym") return this.userSymbol(e);
     if (name === "macaddr" || name === "ntop" || name === "buf" || name === "kbuf") return this.byteValue(e, name);
+    if (name === "pton") return this.pton(e);
+    if (name === "strftime") {
+      const arg = this.strftime(e)!;
+      const into = this.stackTemp(arg.layout, e);
+      arg.fill(into);
+      return into;
+    }
     // An integer read is a value (value() emits it): emitting it here too would call the helper twice.
     const read = this.readCall(e);
     if (read) return read.layout.kind === "int" ? undefined : this.memoryRead(e);

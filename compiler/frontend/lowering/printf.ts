@@ -1,7 +1,7 @@
 // Lowering printf(), time(), exit() and the other actions: records sent to the actions ring buffer for tsbpf run to print.
 
 import type * as TS from "typescript";
-import { ACTIONS, INET_STRUCT, droppedCounterName } from "../../btf/tags.js";
+import { ACTIONS, INET_STRUCT, MAX_STRFTIME_FORMAT, droppedCounterName, strftimeFormatOf } from "../../btf/tags.js";
 import { I32, I64, MAX_STACK_FRAMES, PTR, U32, U64, U8, typeName, type Block, type Layout, type MapDef, type Operand, type VReg } from "../../ir/index.js";
 import {
   argKind,
@@ -10,13 +10,14 @@ import {
   formatText,
   parseFormat,
   printfLayout,
+  strftimeSpec,
   type ArgSpec,
   type Conversion,
   type FormatPiece,
 } from "../../ir/printf.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
-import { ACTIONS_MAP, ACTION_RECORD, COMM_LAYOUT, MAP_TYPES, MAX_BUF, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
+import { ACTIONS_MAP, ACTION_RECORD, AF_INET, AF_INET6, COMM_LAYOUT, INET_LAYOUT, strftimeLayout, MAP_TYPES, MAX_BUF, PRINTED_STRING, PRINTF_RING_BYTES, USER_SYMBOL_LAYOUT } from "./constants.js";
 import { PrintkLowering } from "./printk.js";
 import { aLayout, imm, withArticle } from "./types.js";
 import type { PrintfArg, Ref, Val } from "./values.js";
@@ -91,6 +92,8 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (address) return address;
         const mac = this.macaddr(x);
         if (mac) return mac;
+        const stamp = this.strftime(x);
+        if (stamp) return stamp;
         // probe()'s id (a ProbeName): tsbpf run prints the probe's name.
         const type = this.checker.getTypeAtLocation(x);
         if (type.getProperty("__tsbpfProbeName")) {
@@ -106,6 +109,13 @@ export abstract class PrintfLowering extends PrintkLowering {
           const src = this.tryRef(x);
           if (!src) return this.fail(x, Code.BadPrintk, `%${c.spec} of a UserSymbol takes usym(address) or a value it gave`);
           return { spec: "usym", layout: USER_SYMBOL_LAYOUT, fill: (dst) => this.chunks(dst, USER_SYMBOL_LAYOUT.size, x, src) };
+        }
+        // A Strftime kept in a local, field or map: its nanoseconds, printed in the format its type carries.
+        if (type.getProperty("__tsbpfStrftime")) {
+          const src = this.tryRef(x);
+          const format = src?.layout.kind === "struct" ? strftimeFormatOf(src.layout.name) : undefined;
+          if (format === undefined) return this.fail(x, Code.BadPrintk, `%${c.spec} of a Strftime takes strftime(format, ns) or a value it gave`);
+          return { spec: strftimeSpec(format), layout: src!.layout, fill: (dst) => this.chunks(dst, 8, x, src!) };
         }
         // A MacAddr or IpAddr kept in a local, field or map: its bytes (an IpAddr with its family) into the record.
         if (type.getProperty("__tsbpfMacAddr") || type.getProperty("__tsbpfIpAddr")) {
@@ -212,7 +222,7 @@ export abstract class PrintfLowering extends PrintkLowering {
         if (this.ts.isTemplateExpression(x)) add(x);
         else {
           const type = this.checker.getTypeAtLocation(x);
-          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack", "__tsbpfMacAddr", "__tsbpfIpAddr"].some((p) => type.getProperty(p));
+          const named = ["__tsbpfProbeName", "__tsbpfKsym", "__tsbpfUsym", "__tsbpfStack", "__tsbpfMacAddr", "__tsbpfIpAddr", "__tsbpfStrftime"].some((p) => type.getProperty(p));
           const text = named || members(type).some((m) => m.flags & this.ts.TypeFlags.StringLike);
           const bytes = !!type.getProperty("__tsbpfBuf");
           const c: Conversion = { spec: bytes ? "r" : text ? "s" : "d", flags: "", width: undefined, precision: undefined, length: "" };
@@ -251,20 +261,60 @@ export abstract class PrintfLowering extends PrintkLowering {
   /**
    * ntop(addr) as a printf value (bpftrace's ntop()): an Arr<u8, 4> or Arr<u8, 16> copied into the record as the
    * address's bytes, or an integer (a __be32 read from the kernel) stored as it was read, so its bytes stay in network
-   * order; tsbpf run writes it as inet_ntop does. Undefined for any other expression.
+   * order; tsbpf run writes it as inet_ntop does. ntop(family, addr) with a constant family is checked against the
+   * address and is the same; with a family known only at run time, the record holds it beside the address (`inet`),
+   * and tsbpf run writes the address as the family says. Undefined for any other expression.
    */
-  ntop(x: TS.Expression): { spec: ArgSpec; layout: Layout; fill: (dst: Ref) => void } | undefined {
+  ntop(x: TS.Expression): PrintfArg | undefined {
     if (!this.ts.isCallExpression(x) || this.cx.builtin(x.expression) !== "ntop") return undefined;
-    if (x.arguments.length !== 1) return this.fail(x, Code.UnsupportedCall, "ntop() takes one address");
-    const arg = x.arguments[0]!;
+    if (x.arguments.length < 1 || x.arguments.length > 2) return this.fail(x, Code.UnsupportedCall, "ntop() takes an address, or an address family and an address: ntop(addr), ntop(AF_INET6, addr)");
+    const [familyArg, arg] = x.arguments.length === 2 ? [x.arguments[0]!, x.arguments[1]!] : [undefined, x.arguments[0]!];
     const src = this.tryRef(arg);
-    if (src && src.layout.kind === "array" && src.layout.element.size === 1 && (src.layout.length === 4 || src.layout.length === 16)) {
-      const layout = src.layout;
-      return { spec: layout.length === 4 ? "n4" : "n16", layout, fill: (dst) => this.chunks(dst, layout.size, arg, src) };
+    const bytes = src && src.layout.kind === "array" && src.layout.element.size === 1 && (src.layout.length === 4 || src.layout.length === 16) ? src.layout : undefined;
+    if (src && !bytes && src.layout.kind !== "int") return this.fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not ${aLayout(src.layout)}`);
+    const family = familyArg && this.value(familyArg);
+    if (family && family.op.kind === "imm") {
+      const af = BigInt.asIntN(64, family.op.value);
+      if (af !== AF_INET && af !== AF_INET6) return this.fail(familyArg!, Code.OutOfRange, `ntop()'s address family is AF_INET (2) or AF_INET6 (10), not ${af}`);
+      const size = bytes?.length ?? 4;
+      if ((af === AF_INET6) !== (size === 16)) {
+        const given = bytes ? aLayout(bytes) : "an integer";
+        return this.fail(arg, Code.BadPrintk, af === AF_INET6 ? `ntop(AF_INET6, addr) takes an IPv6 address's 16 bytes (an Arr<u8, 16>), not ${given}` : `ntop(AF_INET, addr) takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>), not ${given}`);
+      }
     }
-    if (src && src.layout.kind !== "int") return this.fail(arg, Code.BadPrintk, `ntop() takes an IPv4 address (a u32 as the kernel keeps it, or an Arr<u8, 4>) or an IPv6 one (an Arr<u8, 16>), not ${aLayout(src.layout)}`);
-    const value = this.convert(this.value(arg), U32);
-    return { spec: "n4", layout: this.cx.intLayout(U32), fill: (dst) => this.storeInt(dst, value, arg) };
+    const value = bytes ? undefined : this.convert(this.value(arg), U32);
+    const fillAddress = (dst: Ref): void => (bytes ? this.chunks({ ...dst, layout: bytes }, bytes.size, arg, src!) : this.storeInt({ ...dst, layout: this.cx.intLayout(U32) }, value!, arg));
+    if (!family || family.op.kind === "imm") return { spec: bytes?.length === 16 ? "n16" : "n4", layout: bytes ?? this.cx.intLayout(U32), fill: fillAddress };
+    // A family known at run time: AF_INET's 4 bytes or AF_INET6's 16 after it, as bpftrace's inet keeps them.
+    const af = this.convert(family, U32);
+    const [familyField, addressField] = INET_LAYOUT.fields;
+    return {
+      spec: "inet",
+      layout: INET_LAYOUT,
+      fill: (dst) => {
+        this.storeInt({ ...dst, layout: familyField.layout, offset: dst.offset + familyField.offset }, af, familyArg!);
+        fillAddress({ ...dst, offset: dst.offset + addressField.offset });
+      },
+    };
+  }
+
+  /**
+   * strftime(format, ns) as a printf value (bpftrace's strftime()): the u64 nanoseconds in the record, the format in its
+   * argument spec (`t` and its bytes in hex), which tsbpf run writes the wall-clock time in. The format is a string
+   * literal or a module-level constant, checked as time()'s is, with %f (microseconds) besides. Undefined for any
+   * other expression.
+   */
+  strftime(x: TS.Expression): PrintfArg | undefined {
+    if (!this.ts.isCallExpression(x) || this.cx.builtin(x.expression) !== "strftime") return undefined;
+    const [formatArg, ns] = x.arguments;
+    if (!formatArg || !ns || x.arguments.length > 2) return this.fail(x, Code.UnsupportedCall, 'strftime() takes a format and nanoseconds since boot: strftime("%H:%M:%S", ktimeBootNs())');
+    const format = this.formatText(formatArg);
+    if (format === undefined) return this.fail(formatArg, Code.BadPrintk, 'strftime() takes a format (a string literal, or a module-level string constant): strftime("%H:%M:%S.%f", ktimeBootNs())');
+    const bad = checkTimeFormat(format, "strftime") ?? (format.includes("\0") ? "a strftime() format cannot hold a NUL character (\\0): it ends a C string" : undefined);
+    if (bad) this.fail(formatArg, Code.BadPrintk, bad);
+    if (Buffer.byteLength(format, "utf8") > MAX_STRFTIME_FORMAT) this.fail(formatArg, Code.BadPrintk, `a strftime() format has at most ${MAX_STRFTIME_FORMAT} bytes (its type is named after it in BTF), not ${Buffer.byteLength(format, "utf8")}`);
+    const value = this.convert(this.value(ns), U64);
+    return { spec: strftimeSpec(format), layout: strftimeLayout(format), fill: (dst) => this.storeInt({ ...dst, layout: this.cx.intLayout(U64) }, value, ns) };
   }
 
   /**

@@ -1,4 +1,5 @@
-// Lowering strings: Str<N> compared with literals and with each other, startsWith, charCodeAt.
+// Lowering strings: Str<N> compared with literals and with each other, startsWith, includes (bpftrace's strcontains),
+// strncmp, charCodeAt.
 
 import type * as TS from "typescript";
 import { BOOL, PTR, U64, U8, type Block, type Layout, type Loc, type VReg } from "../../ir/index.js";
@@ -23,6 +24,14 @@ export abstract class StringLowering extends PrintfLowering {
     if (this.ts.isCallExpression(e) && this.ts.isPropertyAccessExpression(e.expression) && e.expression.name.text === "startsWith" && this.cx.isString(e.expression.expression)) {
       const call = e;
       return (t, f) => this.startsWith(call, t, f);
+    }
+    if (this.ts.isCallExpression(e) && this.ts.isPropertyAccessExpression(e.expression) && e.expression.name.text === "includes" && this.cx.isString(e.expression.expression)) {
+      const call = e;
+      return (t, f) => this.includes(call, (call.expression as TS.PropertyAccessExpression).expression, call.arguments, t, f);
+    }
+    if (this.ts.isCallExpression(e) && this.cx.builtin(e.expression) === "strcontains") {
+      const call = e;
+      return (t, f) => this.includes(call, call.arguments[0], call.arguments.slice(1), t, f);
     }
     return undefined;
   }
@@ -96,6 +105,145 @@ export abstract class StringLowering extends PrintfLowering {
     if (receiver.kind === "literal") return this.fb.terminate({ op: "jmp", target: (receiver.text.startsWith(arg.text) ? t : f).id });
     if (prefix.length > receiver.size) this.fail(arg, Code.StringOperation, `a Str<${receiver.size}> can never start with "${arg.text}" (${prefix.length} bytes)`);
     this.matchBytes(receiver.ref, prefix, e, t, f);
+  }
+
+  /**
+   * strncmp(a, b, n), bpftrace's strncmp(): to `t` when the two strings' first n bytes match (`a.slice(0, n) ===
+   * b.slice(0, n)`: as far as a NUL both share, or the end of a Str<N> that is full), else to `f`. n is a constant.
+   */
+  strncmp(e: TS.CallExpression, t: Block, f: Block): void {
+    const [left, right, count] = e.arguments;
+    if (!left || !right || !count || e.arguments.length > 3) return this.fail(e, Code.UnsupportedCall, 'strncmp() takes two strings and how many bytes to compare: strncmp(comm(), "bash", 4)');
+    const n = this.value(count);
+    const limit = n.op.kind === "imm" ? BigInt.asIntN(64, n.op.value) : undefined;
+    if (limit === undefined || limit < 0n) return this.fail(count, Code.OutOfRange, `strncmp()'s byte count is a constant of 0 or more${limit === undefined ? "" : `, not ${limit}`}, as bpftrace's is`);
+    const [a, b] = this.isDynamicString(right) ? this.dynamicOperands(right, left).reverse() : this.dynamicOperands(left, right);
+    // Beyond the larger Str's size (or a literal's NUL) every byte compares as the end: no more to read.
+    const most = Math.max(a.kind === "str" ? a.size + 1 : a.bytes.length + 1, b.kind === "str" ? b.size + 1 : b.bytes.length + 1);
+    const n2 = Number(limit < BigInt(most) ? limit : BigInt(most));
+    if (n2 === 0) return this.fb.terminate({ op: "jmp", target: t.id });
+    if (a.kind === "literal" && b.kind === "literal") {
+      const cut = (s: StringOperand & { kind: "literal" }) => cString(s.bytes).subarray(0, n2).join(",");
+      return this.fb.terminate({ op: "jmp", target: (cut(a) === cut(b) ? t : f).id });
+    }
+    if (a.kind === "str" && b.kind === "str") return this.strPrefixEqualsStr(a, b, n2, e, t, f);
+    const [str, literal] = a.kind === "str" ? [a, b as StringOperand & { kind: "literal" }] : [b as StringOperand & { kind: "str" }, a];
+    // The literal's bytes and its NUL, as far as the count reaches.
+    const bytes = cString(literal.bytes);
+    const expected = new Uint8Array(bytes.length + 1);
+    expected.set(bytes);
+    const reach = Math.min(n2, expected.length);
+    // A Str<N> ends after N bytes: a literal with a byte at N (not its NUL) within the count is never its prefix.
+    if (reach > str.size && expected[str.size] !== 0) return this.fb.terminate({ op: "jmp", target: f.id });
+    this.matchBytes(str.ref, expected.subarray(0, Math.min(reach, str.size)), e, t, f);
+  }
+
+  /** Two Str values' first `limit` bytes, as strEqualsStr compares them whole. */
+  strPrefixEqualsStr(a: StringOperand & { kind: "str" }, b: StringOperand & { kind: "str" }, limit: number, node: TS.Node, t: Block, f: Block): void {
+    const shared = Math.min(a.size, b.size);
+    const count = Math.min(limit, shared);
+    const longer = a.size > b.size ? a : b.size > a.size ? b : undefined;
+    const tail = this.fb.newBlock();
+    if (count <= UNROLLED_STRING_COMPARE) this.compareUnrolled(a.ref, b.ref, count, node, t, f, tail);
+    else this.compareLoop(a.ref, b.ref, count, node, t, f, tail);
+    this.enter(tail);
+    if (!longer || count === limit) return this.fb.terminate({ op: "jmp", target: t.id });
+    // The shorter Str is full: within the count, the longer one must end where it does.
+    this.matchBytes({ ...longer.ref, offset: longer.ref.offset + shared }, new Uint8Array(1), node, t, f);
+  }
+
+  /**
+   * `haystack.includes(needle)` and strcontains(haystack, needle), bpftrace's strcontains(): to `t` when the needle's
+   * string (a literal or a Str<N>) appears in the haystack's (a Str<N>), before the NUL or the end that ends it, else
+   * to `f`. A loop over the haystack's positions the verifier walks, inside it one over a Str needle's bytes.
+   */
+  includes(e: TS.CallExpression, haystack: TS.Expression | undefined, args: readonly TS.Expression[], t: Block, f: Block): void {
+    const [needle] = args;
+    if (!haystack || !needle || args.length > 1) return this.fail(e, Code.UnsupportedCall, 'strcontains() takes the string to search and the string to find: strcontains(comm(), "java"), or s.includes("java")');
+    for (const x of [haystack, needle]) {
+      if (this.isDynamicString(x)) return this.fail(x, Code.StringOperation, `copy the string into a Str<N> first: \`const s: Str<64> = ${x.getText(this.file)}\``);
+    }
+    const h = this.stringOperand(haystack);
+    const n = this.stringOperand(needle);
+    if (h.kind === "literal") {
+      if (n.kind === "literal") return this.fb.terminate({ op: "jmp", target: (new TextDecoder().decode(cString(h.bytes)).includes(new TextDecoder().decode(cString(n.bytes))) ? t : f).id });
+      return this.fail(haystack, Code.StringOperation, "the string searched is a Str<N> (a literal's contents are known: compare the needle with ===)");
+    }
+    const loc = this.locOf(e);
+    const bytes = n.kind === "literal" ? cString(n.bytes) : undefined;
+    if (bytes?.length === 0) return this.fb.terminate({ op: "jmp", target: t.id });
+    if (bytes && bytes.length > h.size) return this.fb.terminate({ op: "jmp", target: f.id });
+    // Positions where the needle still fits: all of them for a Str needle, which may be shorter than its size.
+    const positions = bytes ? h.size - bytes.length + 1 : h.size;
+    const i = this.fb.vreg(U64);
+    this.fb.emit({ op: "mov", dst: i, src: imm(0n, U64), loc });
+    const [top, body, next] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+    this.fb.terminate({ op: "jmp", target: top.id });
+    this.enter(top);
+    this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: i, b: imm(BigInt(positions), U64), then: body.id, else: f.id, loc });
+    this.enter(body);
+    if (bytes) {
+      // The haystack's NUL at this position ends it; otherwise its bytes here against the literal's, one at a time
+      // (the position's alignment is unknown).
+      const at = this.indexed(h.ref, i, e);
+      const first = this.loadByte(at, 0, loc);
+      const go = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: first, b: imm(0n, U8), then: f.id, else: go.id, loc });
+      this.enter(go);
+      bytes.forEach((byte, k) => {
+        const x = k === 0 ? first : this.loadByte(at, k, loc);
+        const same = k + 1 < bytes.length ? this.fb.newBlock() : t;
+        this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: x, b: imm(BigInt(byte), U8), then: next.id, else: same.id, loc });
+        if (same !== t) this.enter(same);
+      });
+    } else {
+      const str = n as StringOperand & { kind: "str" };
+      // j counts the needle's bytes matched here, k the haystack's index they reach.
+      const [j, k] = [this.fb.vreg(U64), this.fb.vreg(U64)];
+      this.fb.emit({ op: "mov", dst: j, src: imm(0n, U64), loc });
+      this.fb.emit({ op: "mov", dst: k, src: i, loc });
+      const [inner, more, inside, advance] = [this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock(), this.fb.newBlock()];
+      this.fb.terminate({ op: "jmp", target: inner.id });
+      this.enter(inner);
+      // The needle's whole Str matched, or its NUL reached: found.
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: j, b: imm(BigInt(str.size), U64), then: more.id, else: t.id, loc });
+      this.enter(more);
+      const y = this.loadByte(this.indexed(str.ref, j, e), 0, loc);
+      const left = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: y, b: imm(0n, U8), then: t.id, else: left.id, loc });
+      this.enter(left);
+      // Needle left past the haystack's end or NUL: it appears at no later position either.
+      this.fb.terminate({ op: "br", cmp: "lt", signed: false, a: k, b: imm(BigInt(h.size), U64), then: inside.id, else: f.id, loc });
+      this.enter(inside);
+      const x = this.loadByte(this.indexed(h.ref, k, e), 0, loc);
+      const differ = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: x, b: imm(0n, U8), then: f.id, else: differ.id, loc });
+      this.enter(differ);
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: x, b: y, then: next.id, else: advance.id, loc });
+      this.enter(advance);
+      for (const r of [j, k]) this.fb.emit({ op: "bin", kind: "add", dst: r, a: r, b: imm(1n, U64), loc });
+      this.fb.terminate({ op: "jmp", target: inner.id });
+    }
+    this.enter(next);
+    this.fb.emit({ op: "bin", kind: "add", dst: i, a: i, b: imm(1n, U64), loc });
+    this.fb.terminate({ op: "jmp", target: top.id });
+  }
+
+  /**
+   * The address of a Ref's byte `index` (a register the loop bounds), made where it is read: a stack address plus the
+   * index in one block, which the LLVM backend keeps an add (not an `|=` it would make of an aligned slot's address).
+   */
+  indexed(r: Ref, index: VReg, node: TS.Node): VReg {
+    const p = this.pointerTo(r, node);
+    this.fb.emit({ op: "bin", kind: "add", dst: p, a: p, b: index, loc: this.locOf(node) });
+    return p;
+  }
+
+  /** The byte at `p` + `offset`, a u8. */
+  loadByte(p: VReg, offset: number, loc: Loc): VReg {
+    const x = this.fb.vreg(U8);
+    this.fb.emit({ op: "load", dst: x, base: p, offset, size: 1, signed: false, loc });
+    return x;
   }
 
   /**
@@ -188,8 +336,9 @@ export abstract class StringLowering extends PrintfLowering {
   stringMethod(e: TS.CallExpression, callee: TS.PropertyAccessExpression): Val {
     const method = callee.name.text;
     if (method === "startsWith") return this.zeroOrOne(BOOL, (t, f) => this.startsWith(e, t, f));
+    if (method === "includes") return this.zeroOrOne(BOOL, (t, f) => this.includes(e, callee.expression, e.arguments, t, f));
     if (method === "charCodeAt") return this.charCodeAt(e, callee);
-    return this.fail(callee.name, Code.StringOperation, `${method}() is not supported on strings: a Str<N> supports ===, !==, startsWith("...") and charCodeAt(i)`);
+    return this.fail(callee.name, Code.StringOperation, `${method}() is not supported on strings: a Str<N> supports ===, !==, startsWith("..."), includes(s) and charCodeAt(i)`);
   }
 
   /** `s.charCodeAt(i)`: the byte at i as a u8; a constant i is checked now, a variable one as `a[i]` checks it. */
@@ -206,4 +355,10 @@ export abstract class StringLowering extends PrintfLowering {
     const bytes: Ref = { ...receiver.ref, layout: { kind: "array", element: this.cx.intLayout(U8), length: receiver.size, size: receiver.size, align: 1 } };
     return this.loadInt(this.elementAt(bytes, i, index, e), e);
   }
+}
+
+/** A literal's bytes up to its first NUL, where a C string ends. */
+function cString(bytes: Uint8Array): Uint8Array {
+  const end = bytes.indexOf(0);
+  return end < 0 ? bytes : bytes.subarray(0, end);
 }

@@ -17,7 +17,7 @@ import {
   type IntType,
   type Layout,
 } from "../../ir/index.js";
-import { BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT } from "../../btf/tags.js";
+import { BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT, strftimeFormatOf } from "../../btf/tags.js";
 import type { KernelArray, KernelScalar } from "../kernel-types.js";
 import { MAX_LOOP_ITERATIONS } from "./constants.js";
 import type { Val } from "./values.js";
@@ -96,6 +96,7 @@ export function describeLayout(l: Layout): string {
       if (l.name === USYM_STRUCT) return "UserSymbol (usym(), printed with printf's %s)";
       if (l.name === MACADDR_STRUCT) return "MacAddr (macaddr())";
       if (l.name === INET_STRUCT) return "IpAddr (ntop())";
+      if (strftimeFormatOf(l.name) !== undefined) return `Strftime<${JSON.stringify(strftimeFormatOf(l.name))}> (strftime())`;
       if (l.name.startsWith(BUF_STRUCT_PREFIX)) return `Buf<${l.name.slice(BUF_STRUCT_PREFIX.length)}> (buf())`;
       return `struct ${l.name}`;
   }
