@@ -57,10 +57,11 @@ export interface Env {
   /** Queues the other side of a branch. */
   pushBranch(state: VState, pc: number): void;
   /**
-   * The state of the previous iteration of the loop around the current instruction: the nearest checkpoint above the
-   * current path's at this instruction (find_prev_entry), or undefined.
+   * The state of the previous iteration of the loop around instruction `at` (default the current one): the nearest
+   * checkpoint above the current path's at that instruction with the current frames' call sites (find_prev_entry),
+   * or undefined.
    */
-  previousIteration(): VState | undefined;
+  previousIteration(at?: number): VState | undefined;
   /**
    * Stack bytes [minOff, maxOff) of `f` are used (for pruning's read liveness); `pureWrite`
    * when a whole aligned 8-byte slot is overwritten without looking at its old contents.

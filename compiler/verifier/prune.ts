@@ -144,6 +144,8 @@ export function statesCover(old: VState, cur: VState, privileged: boolean, exact
     const of = old.frames[f]!;
     const cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite) return false;
+    // fewer bpf_loop iterations queued from this frame: the old state's path stopped counting later
+    if (of.callbackDepth > cf.callbackDepth) return false;
     const mask = exact || f < old.frames.length - 1 ? 0x7ff : live;
     for (let r = 0; r <= 10; r++) if ((mask & (1 << r)) !== 0 && !regSafe(of.regs[r]!, cf.regs[r]!, ids, exact, imprecise)) return false;
     if (!stackSafe(of, cf, ids, exact, privileged, f === 0 ? mainRead : null, imprecise)) return false;
