@@ -15,6 +15,7 @@ const HASH = 1001;
 const LPM = 1002;
 const PERCPU_ARRAY = 1003;
 const PERF = 1004;
+const RINGBUF = 1005;
 const MAPS: MapDesc[] = [
   { fd: ARRAY, type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 },
   { fd: HASH, type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4 },
@@ -22,6 +23,7 @@ const MAPS: MapDesc[] = [
   { fd: LPM, type: MapType.LPM_TRIE, keySize: 8, valueSize: 8, maxEntries: 4, flags: 1 },
   { fd: PERCPU_ARRAY, type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 },
   { fd: PERF, type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 },
+  { fd: RINGBUF, type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 },
 ];
 
 /** bpf_loop(count, cb, fp-8, flags) with the caller's fp-8 zeroed first, then `after`, then the callback's body. */
@@ -38,6 +40,17 @@ const LOOKUP = `*(u32 *)(r10 -16) = 0\nr2 = r10\nr2 += -16\nr1 = map[fd:${ARRAY}
 const INDEX = `${LOOKUP}r1 = *(u64 *)(r10 -8)\nr9 += r1\nr0 = *(u8 *)(r9 +0)\nr0 = 0\nexit`;
 /** The callback adds one to the caller's counter. */
 const COUNT = "r1 = *(u64 *)(r2 +0)\nr1 += 1\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit";
+
+const UNKNOWN_COUNT = "call bpf_get_prandom_u32\nr1 = r0\n*(u64 *)(r10 -8) = 0";
+/** The callback stops at 3 with a return of 2, which the kernel sees once a fourth iteration can run. */
+const BAD_AT_3 = "r1 = *(u64 *)(r2 +0)\nif r1 == 3 goto bad\nr1 += 1\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit\nbad: r0 = 2\nexit";
+/** The callback indexes a byte of the 8-byte value with the caller's counter, then counts. */
+const INNER_INDEX = `r8 = r2\n${LOOKUP}r1 = *(u64 *)(r8 +0)\nr9 += r1\nr0 = *(u8 *)(r9 +0)\nr1 += 1\n*(u64 *)(r8 +0) = r1\nr0 = 0\nexit`;
+/** The callback adds 0, 1, 2 or 3 to the counter, as random numbers decide, `capped` at 4 before adding. */
+const branchy = (capped: boolean): string =>
+  `r7 = r2\ncall bpf_get_prandom_u32\nr2 = r7\nr6 = r0\nr1 = *(u64 *)(r2 +0)\n${capped ? "if r1 > 4 goto +4\n" : ""}if r6 > 10 goto +1\nr1 += 1\nif r6 > 20 goto +1\nr1 += 2\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit`;
+const OUT_OF_VALUE = /invalid access to map value|unbounded|outside of the allowed/;
+const SPILLED_VALUE = `${LOOKUP}*(u64 *)(r10 -8) = r9\nr1 = 4\nr2 = subprog[cb]\nr3 = r10\nr3 += -8`;
 
 const returns = (has: string): RegExp => new RegExp(`At callback return the register R0 has ${has} should have been in \\[0, 1\\]`);
 
@@ -82,6 +95,29 @@ const CASES: [string, string, (RegExp | null)?][] = [
   ["a callback that calls bpf_loop with itself", loop("r1 = 2\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit"), /the call stack of 9 frames is too deep/],
   ["a callback that makes a BPF-to-BPF call", loop("call f\nr0 &= 1\nexit\nf: r0 = 1\nexit")],
   ["a callback whose context holds a spilled map value pointer", loop("r1 = *(u64 *)(r2 +0)\nr0 = *(u64 *)(r1 +0)\nr0 = 0\nexit", { ctx: `${LOOKUP}*(u64 *)(r10 -8) = r9\nr3 = r10\nr3 += -8\nr1 = 4\nr2 = subprog[cb]` })],
+  ["a callback that returns 2 at a count of 3, run 3 times", loop(BAD_AT_3, { count: "r1 = 3" })],
+  ["a callback that returns 2 at a count of 3, run 4 times", loop(BAD_AT_3), returns("smin=2 smax=2")],
+  ["a callback that returns 2 at a count of 3, run any number of times", loop(BAD_AT_3, { count: UNKNOWN_COUNT }), returns("smin=2 smax=2")],
+  ["a callback that toggles the caller's flag and returns it", loop("r1 = *(u64 *)(r2 +0)\nr1 ^= 1\n*(u64 *)(r2 +0) = r1\nr0 = r1\nexit", { count: UNKNOWN_COUNT })],
+  ["a callback that overwrites the caller's spilled pointer with a scalar", loop("r1 = 0\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit", { ctx: SPILLED_VALUE, after: "r1 = *(u64 *)(r10 -8)\nr0 = *(u64 *)(r1 +0)\nr0 = 0\nexit" }), /R1 invalid mem access 'scalar'/],
+  ["the same, never run (a count of 0)", loop("r1 = 0\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit", { ctx: SPILLED_VALUE.replace("r1 = 4", "r1 = 0"), after: "r1 = *(u64 *)(r10 -8)\nr0 = *(u64 *)(r1 +0)\nr0 = 0\nexit" })],
+  ["a count masked to 0-3", loop("r0 = 0\nexit", { count: "call bpf_get_prandom_u32\nr1 = r0\nr1 &= 3\n*(u64 *)(r10 -8) = 0" })],
+  ["bpf_loop's result as an index", loop("r0 = 0\nexit", { after: `r6 = r0\n${LOOKUP}r9 += r6\nr0 = *(u8 *)(r9 +0)\nr0 = 0\nexit` }), /math between map_value pointer and register with unbounded min value is not allowed/],
+  ["the callback indexes with the counter, 8 times", loop(INNER_INDEX, { count: "r1 = 8" })],
+  ["the callback indexes with the counter, 9 times", loop(INNER_INDEX, { count: "r1 = 9" }), OUT_OF_VALUE],
+  ["the callback indexes with the counter, any number of times", loop(INNER_INDEX, { count: UNKNOWN_COUNT }), OUT_OF_VALUE],
+  ["two loops counting 4 and 2 in a row", loop(COUNT, { after: `r1 = 2\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\n${INDEX}` })],
+  ["two loops counting 4 and 4 in a row", loop(COUNT, { after: `r1 = 4\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\n${INDEX}` }), OUT_OF_VALUE],
+  ["a counter capped at 7 in a branch", loop("r1 = *(u64 *)(r2 +0)\nif r1 > 6 goto +2\nr1 += 1\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit", { count: UNKNOWN_COUNT, after: INDEX })],
+  ["a counter that random numbers add to", loop(branchy(false), { count: UNKNOWN_COUNT, after: INDEX }), OUT_OF_VALUE],
+  ["a counter that random numbers add to, capped", loop(branchy(true), { count: UNKNOWN_COUNT, after: INDEX })],
+  ["nested loops counting 3 x 2 in the outer caller's stack", loop("r3 = r2\nr1 = 2\nr2 = subprog[inner]\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ninner: " + COUNT, { count: "r1 = 3", after: INDEX })],
+  ["nested loops counting 2 x 4 in the outer caller's stack", loop("r3 = r2\nr1 = 4\nr2 = subprog[inner]\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ninner: " + COUNT, { count: "r1 = 2", after: INDEX }), OUT_OF_VALUE],
+  ["a callback's function writes 9 to the caller's stack", loop("r1 = r2\ncall f\nr0 = 0\nexit\nf: r2 = 9\n*(u64 *)(r1 +0) = r2\nr0 = 0\nexit", { after: INDEX }), OUT_OF_VALUE],
+  ["a callback that spills its context and reads through the fill", loop("*(u64 *)(r10 -8) = r2\nr1 = *(u64 *)(r10 -8)\nr0 = *(u64 *)(r1 +0)\nr0 &= 1\nexit")],
+  ["a callback that reserves and submits ring buffer memory", loop(`r1 = map[fd:${RINGBUF}]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +3\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit`)],
+  ["a callback that reserves ring buffer memory and keeps it", loop(`r1 = map[fd:${RINGBUF}]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit`), null],
+  ["ring buffer memory held across the loop", loop("r1 = *(u64 *)(r2 +0)\nr0 = 0\nexit", { ctx: `r1 = map[fd:${RINGBUF}]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto out\nr6 = r0\nr1 = 4\nr2 = subprog[cb]\nr3 = r10\nr3 += -8`, after: "r1 = r6\nr2 = 0\ncall bpf_ringbuf_submit\nout: r0 = 0\nexit" })],
   ["for_each over an array: the callback reads key and value", forEach(ARRAY, "r0 = *(u32 *)(r2 +0)\nr0 = *(u64 *)(r3 +0)\nr0 = 0\nexit")],
   ["for_each over a hash: the callback reads key and value", forEach(HASH, "r0 = *(u32 *)(r2 +0)\nr0 = *(u64 *)(r3 +0)\nr0 = 0\nexit")],
   ["for_each over a per-CPU array", forEach(PERCPU_ARRAY, "r0 = *(u64 *)(r3 +0)\nr0 = 0\nexit")],
@@ -93,6 +129,8 @@ const CASES: [string, string, (RegExp | null)?][] = [
   ["for_each: the callback passes its map to a lookup", forEach(HASH, "r2 = r3\nr2 += 0\nr6 = r1\n*(u32 *)(r10 -4) = 0\nr2 = r10\nr2 += -4\nr1 = r6\ncall bpf_map_lookup_elem\nr0 = 0\nexit")],
   ["for_each: the callback counts in the caller's stack", forEach(HASH, COUNT.replaceAll("r2", "r4"))],
   ["for_each: the callback takes its context for the key", forEach(HASH, COUNT), /invalid access to map key, key_size=4 off=0 size=8/],
+  ["for_each: the callback's count indexes after the walk", `*(u64 *)(r10 -8) = 0\nr1 = map[fd:${HASH}]\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_for_each_map_elem\n${INDEX}\ncb: ${COUNT.replaceAll("r2", "r4")}`, OUT_OF_VALUE],
+  ["for_each: the callback indexes the value with its count", forEach(ARRAY, "r1 = *(u64 *)(r4 +0)\nr3 += r1\nr0 = *(u8 *)(r3 +0)\nr1 += 1\n*(u64 *)(r4 +0) = r1\nr0 = 0\nexit"), OUT_OF_VALUE],
   ["for_each over an LPM trie", forEach(LPM, "r0 = 0\nexit"), /callback function not allowed for map/],
   ["for_each over a perf event array", forEach(PERF, "r0 = 0\nexit"), /callback function not allowed for map/],
 ];
