@@ -359,16 +359,16 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
             // (a later iteration pruned against an earlier one still being explored): every scalar and stack slot is
             // compared, as the kernel does for states of a loop not yet done (RANGE_WITHIN).
             const loop = callsBack || inCallback(cp.state);
-            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, loop ? null : cp.read, loop);
+            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, loop ? null : cp.read, loop, live);
             // The rest of this path reads what the explored one read.
             if (hit) for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) liveness.markRead(spi);
           } else if (callsBack) {
             // A callback iteration that came back within the ranges of an earlier one is done: the earlier one goes on.
-            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true);
+            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true, live);
           } else {
             // A may_goto loop that came round to a state within the ranges of an earlier iteration's is done: the
             // earlier one goes on from there (and its may_goto ends the loop).
-            hit = mayGoto && cp.state.mayGotoDepth !== env.cur.mayGotoDepth && statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true);
+            hit = mayGoto && cp.state.mayGotoDepth !== env.cur.mayGotoDepth && statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true, live);
             // each callback iteration is a visit more, not a loop that makes no progress
             const sameDepths = cp.state.mayGotoDepth === env.cur.mayGotoDepth && cp.state.callbackUnroll === env.cur.callbackUnroll;
             if (!hit && sameDepths && statesCover(cp.state, env.cur, privileged, true)) {

@@ -1,6 +1,7 @@
 // Differential fuzzing of the model's callbacks against the kernel's verifier: random programs that keep counters and
 // flags in the caller's stack, change them in a bpf_loop or bpf_for_each_map_elem callback (branching on them, indexing
-// a map value with them, returning them) and use them after the call, some with one field mutated. The model must
+// a map value with them, returning them, in nested loops and called functions) and use them after the call, some with
+// one field mutated. The model must
 // never accept what the kernel rejects. TSBPF_CALLBACK_FUZZ=N runs N programs (default 400); TSBPF_CALLBACK_FUZZ_SEED
 // picks the seed.
 
@@ -28,10 +29,23 @@ const MAPS: MapDesc[] = [
 const lookup = (label: string): string =>
   `*(u32 *)(r10 -64) = 0\nr2 = r10\nr2 += -64\nr1 = map[fd:${ARRAY}]\ncall bpf_map_lookup_elem\nif r0 != 0 goto ${label}\nexit\n${label}: r9 = r0`;
 
+/** Functions a step may call, appended to the program when used: a nested callback and a BPF-to-BPF callee. */
+const INNER = "inner: r6 = *(u64 *)(r2 +0)\nr6 += 1\n*(u64 *)(r2 +0) = r6\nr0 = 0\nexit";
+const ADD_TWO = "add_two: r6 = *(u64 *)(r1 +0)\nr6 += 2\n*(u64 *)(r1 +0) = r6\nr0 = 0\nexit";
+
 /** One step on r6, the value being worked on, or on the caller's slots through r7, the context. */
-function step(rng: Prng, slots: number, n: number): string {
+function step(rng: Prng, slots: number, n: number, used: Set<string>): string {
   const slot = (): number => 8 * rng.below(slots);
-  switch (rng.below(9)) {
+  const choice = rng.below(11);
+  if (choice === 9) {
+    used.add(INNER);
+    return `r3 = r7\nr1 = ${rng.pick([1, 2, 3])}\nr2 = subprog[inner]\nr4 = 0\ncall bpf_loop`;
+  }
+  if (choice === 10) {
+    used.add(ADD_TWO);
+    return "r1 = r7\ncall add_two";
+  }
+  switch (choice) {
     case 0:
       return `r6 = *(u64 *)(r7 +${slot()})`;
     case 1:
@@ -72,6 +86,8 @@ function program(rng: Prng): string {
   }
   lines.push("r2 = subprog[cb]", rng.chance(0.92) ? `r3 = r10\nr3 += -${8 * slots}` : "r3 = 0", `r4 = ${rng.chance(0.95) ? 0 : 1}`);
   lines.push(forEach ? "call bpf_for_each_map_elem" : "call bpf_loop");
+  // a second loop over the same context
+  if (!forEach && rng.chance(0.2)) lines.push(`r1 = ${rng.pick([1, 2, 3])}\nr2 = subprog[cb]\nr3 = r10\nr3 += -${8 * slots}\nr4 = 0\ncall bpf_loop`);
   // after the call: a slot indexes the value, decides the result, or is left alone
   const after = rng.below(3);
   if (after === 0) lines.push(`${lookup("after")}\nr6 = *(u64 *)(r10 -${8 * (1 + rng.below(slots))})\nr9 += r6\nr0 = *(u8 *)(r9 +0)`);
@@ -79,9 +95,12 @@ function program(rng: Prng): string {
   lines.push("r0 = 0\nexit");
   // the callback: the context in r7, a value in r6
   lines.push(`cb: r7 = ${forEach ? "r4" : "r2"}`, rng.chance(0.7) ? "r6 = 0" : forEach ? "r6 = *(u64 *)(r3 +0)" : "r6 = r1");
+  // a walk may write the element's value
+  if (forEach && rng.chance(0.3)) lines.push(`r1 = ${rng.below(9)}\n*(u64 *)(r3 +0) = r1`);
   const n = 1 + rng.below(6);
-  for (let k = 0; k < n; k++) lines.push(step(rng, slots, k));
-  lines.push(rng.pick(["r0 = 0", "r0 = 1", "r0 = r6\nr0 &= 1", "r0 = r6", "r0 = 2"]), "exit");
+  const used = new Set<string>();
+  for (let k = 0; k < n; k++) lines.push(step(rng, slots, k, used));
+  lines.push(rng.pick(["r0 = 0", "r0 = 1", "r0 = r6\nr0 &= 1", "r0 = r6", "r0 = 2"]), "exit", ...used);
   return lines.join("\n");
 }
 

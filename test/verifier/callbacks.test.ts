@@ -118,6 +118,9 @@ const CASES: [string, string, (RegExp | null)?][] = [
   ["a callback that reserves and submits ring buffer memory", loop(`r1 = map[fd:${RINGBUF}]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +3\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit`)],
   ["a callback that reserves ring buffer memory and keeps it", loop(`r1 = map[fd:${RINGBUF}]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit`), null],
   ["ring buffer memory held across the loop", loop("r1 = *(u64 *)(r2 +0)\nr0 = 0\nexit", { ctx: `r1 = map[fd:${RINGBUF}]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto out\nr6 = r0\nr1 = 4\nr2 = subprog[cb]\nr3 = r10\nr3 += -8`, after: "r1 = r6\nr2 = 0\ncall bpf_ringbuf_submit\nout: r0 = 0\nexit" })],
+  // a spill links the slot to the register (assign_scalar_id_before_mov): a check of a filled copy bounds the slot
+  ["a bound checked on a filled copy holds for the spilled slot", `${LOOKUP}call bpf_get_prandom_u32\nr0 &= 7\nr0 += 1\n*(u64 *)(r10 -8) = r0\nr6 = *(u64 *)(r10 -8)\nif r6 == 8 goto +4\nr1 = *(u64 *)(r10 -8)\nr9 += r1\nr0 = *(u8 *)(r9 +0)\nr0 = 0\nexit`],
+  ["the same slot unchecked", `${LOOKUP}call bpf_get_prandom_u32\nr0 &= 7\nr0 += 1\n*(u64 *)(r10 -8) = r0\nr6 = *(u64 *)(r10 -8)\nif r6 == 9 goto +4\nr1 = *(u64 *)(r10 -8)\nr9 += r1\nr0 = *(u8 *)(r9 +0)\nr0 = 0\nexit`, OUT_OF_VALUE],
   ["for_each over an array: the callback reads key and value", forEach(ARRAY, "r0 = *(u32 *)(r2 +0)\nr0 = *(u64 *)(r3 +0)\nr0 = 0\nexit")],
   ["for_each over a hash: the callback reads key and value", forEach(HASH, "r0 = *(u32 *)(r2 +0)\nr0 = *(u64 *)(r3 +0)\nr0 = 0\nexit")],
   ["for_each over a per-CPU array", forEach(PERCPU_ARRAY, "r0 = *(u64 *)(r3 +0)\nr0 = 0\nexit")],
