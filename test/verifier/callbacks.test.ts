@@ -93,6 +93,9 @@ const CASES: [string, string, (RegExp | null)?][] = [
   ["a nested callback that returns 2", loop("r1 = 3\nr2 = subprog[inner]\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ninner: r0 = 2\nexit"), returns("smin=2 smax=2")],
   ["a nested callback that counts in the outer caller's stack", loop("r3 = r2\nr1 = 3\nr2 = subprog[inner]\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ninner: " + COUNT, { after: INDEX }), /unbounded|outside of the allowed|invalid access to map value/],
   ["a callback that calls bpf_loop with itself", loop("r1 = 2\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit"), /the call stack of 9 frames is too deep/],
+  ["a callback's 256 bytes of stack under the caller's 256", loop("*(u64 *)(r10 -256) = 0\nr0 = 0\nexit", { ctx: "*(u64 *)(r10 -256) = 0\nr3 = r10\nr3 += -8" })],
+  // refused as a socket filter (combined stack size of 2 calls is 528), taken as a tracepoint, whose frames get stacks of their own
+  ["a callback's 264 bytes of stack under the caller's 256", loop("*(u64 *)(r10 -264) = 0\nr0 = 0\nexit", { ctx: "*(u64 *)(r10 -256) = 0\nr3 = r10\nr3 += -8" }), null],
   ["a callback that makes a BPF-to-BPF call", loop("call f\nr0 &= 1\nexit\nf: r0 = 1\nexit")],
   ["a callback whose context holds a spilled map value pointer", loop("r1 = *(u64 *)(r2 +0)\nr0 = *(u64 *)(r1 +0)\nr0 = 0\nexit", { ctx: `${LOOKUP}*(u64 *)(r10 -8) = r9\nr3 = r10\nr3 += -8\nr1 = 4\nr2 = subprog[cb]` })],
   ["a callback that returns 2 at a count of 3, run 3 times", loop(BAD_AT_3, { count: "r1 = 3" })],
