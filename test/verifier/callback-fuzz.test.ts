@@ -76,6 +76,8 @@ function program(rng: Prng): string {
     if (init < 6) lines.push(`*(u64 *)(r10 -${8 * i}) = ${rng.pick([0, 0, 1, 3, 7])}`);
     else if (init < 9) lines.push(`call bpf_get_prandom_u32\nr0 &= ${rng.pick([1, 7, 255])}\n*(u64 *)(r10 -${8 * i}) = r0`);
   }
+  // a branch before the call: states the caller reaches it in twice, one pruned against the other
+  if (rng.chance(0.4)) lines.push(`call bpf_get_prandom_u32\nif r0 > 3 goto +1\n*(u64 *)(r10 -${8 * (1 + rng.below(slots))}) = ${rng.pick([0, 2, 9])}`);
   const forEach = rng.chance(0.3);
   if (forEach) lines.push(`r1 = map[fd:${rng.pick([ARRAY, HASH])}]`);
   else {
