@@ -476,17 +476,18 @@ function checkGlobalArg(env: Env, i: number, arg: FuncArg): void {
   if (!arg.nullable && r.maybeNull) fail(env, `arg#${i} is expected to be non-NULL`, regno);
 }
 
-/** Whether a subprogram or one it calls may move packet data (changes_pkt_data): the caller's packet pointers go stale. */
+/** Whether a subprogram, one it calls or a callback it takes may move packet data (changes_pkt_data): the caller's packet pointers go stale. */
 function changesPacket(env: Env, sub: number, seen = new Set<number>()): boolean {
   if (seen.has(sub)) return false;
   seen.add(sub);
   for (let pc = env.subprogStarts[sub]!; pc < env.subprogStarts[sub + 1]!; pc++) {
     const insn = env.insns[pc]!;
-    if (insn.code !== Op.CALL) continue;
-    if (insn.src === 0) {
-      const proto = helperProto(insn.imm, env.progType);
-      if (typeof proto === "object" && proto.changesPkt) return true;
-    } else if (insn.src === PseudoCall.LOCAL && changesPacket(env, env.subprogStarts.indexOf(pc + insn.imm + 1), seen)) return true;
+    // a callback whose address it takes counts as one it calls (merge_callee_effects)
+    const callee = (insn.code === Op.CALL && insn.src === PseudoCall.LOCAL) || (insn.code === Op.LDDW && insn.src === PseudoLd.FUNC);
+    if (callee && changesPacket(env, env.subprogStarts.indexOf(pc + insn.imm + 1), seen)) return true;
+    if (insn.code !== Op.CALL || insn.src !== 0) continue;
+    const proto = helperProto(insn.imm, env.progType);
+    if (typeof proto === "object" && proto.changesPkt) return true;
   }
   return false;
 }
