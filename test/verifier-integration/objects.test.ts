@@ -379,6 +379,7 @@ test("bpf_loop and bpf_for_each_map_elem callbacks in C: the model and the kerne
   const byName = new Map(model.programs.map((p) => [p.name, p]));
   assert.deepEqual(model.programs.map((p) => p.name), [
     "loop_sum", "loop_count_index", "bad_loop_count_index", "bad_callback_result", "each_sum", "bad_each_count_index", "each_clear", "bad_each_key_write",
+    "packet_reread", "bad_packet_stale",
   ]);
   for (const p of model.programs) {
     assert.equal(p.verdict, p.name.startsWith("bad_") ? "rejected" : "accepted", `${p.name}: the model ${p.accepted ? "accepts" : `rejects: ${p.error?.text ?? p.unchecked}`}`);
