@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { assemble, type Insn } from "../../compiler/isa/index.js";
 import { type MapDesc, ProgTypeId, verify } from "../../compiler/verifier/index.js";
 import { MapType, missingBpf, openSys } from "../../runtime/sys/index.js";
-import { type Case, disagreements, subprogramBtf } from "./kernel-compare.js";
+import { type Case, disagreements, kernelVerdict, subprogramBtf } from "./kernel-compare.js";
 
 const ARRAY = 1000;
 const HASH = 1001;
@@ -177,4 +177,29 @@ test("a callback returning 2 is refused at its exit, with the kernel's words", (
   assert.equal(r.accepted, false);
   assert.equal(r.error!.pc, insns.length - 1);
   assert.equal(r.error!.message, "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]");
+});
+
+// Found by the callback fuzzer: a loop nested in a callback, both adding to a counter a check keeps precise (and
+// bounds through the slot it was filled from). The kernel runs out of instructions; the model, which had forgotten the
+// counter's value and converged, must not accept it.
+const NESTED_COUNTER = `call bpf_get_prandom_u32\nr0 &= 7\n*(u64 *)(r10 -8) = r0\nr1 = 20\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = 0
+call bpf_loop\nr0 = *(u64 *)(r10 -8)\nr0 = 0\nexit
+cb: r7 = r2\nr6 = *(u64 *)(r7 +0)\nif r6 == 8 goto +1\nr6 = 2\nr6 ^= 1\nr3 = r7\nr1 = 3\nr2 = subprog[inner]\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit
+inner: ${COUNT}`;
+
+test("a counter nested loops keep precise: the kernel gives up, and the model does not accept", { skip: noBpf ?? false }, () => {
+  const sys = openSys();
+  const insns = assemble(NESTED_COUNTER);
+  const btf = subprogramBtf(insns);
+  const btfFd = sys.btfLoad({ data: btf.data }).fd;
+  try {
+    const kernel = kernelVerdict(sys, insns, ProgTypeId.socket_filter, new Map(), { ...btf.load, btfFd });
+    assert.equal(kernel.accepted, false);
+    assert.match(kernel.why, /BPF program is too large/);
+  } finally {
+    sys.close(btfFd);
+  }
+  const model = verify(insns, { progType: ProgTypeId.socket_filter, functions: btf.functions });
+  assert.equal(model.accepted, false);
+  assert.match(model.error!.message, /^BPF program is too large/);
 });
