@@ -153,6 +153,15 @@ export function explainRejection(
     if (cls === Class.ST || cls === Class.STX) return out(VerifierCode.Context, `${at} writes the probe's context, which ${aProgram(progType)} may not change there`);
     return out(VerifierCode.Context, `${at} reads the probe's context where ${aProgram(progType)} may not: that argument or field is not readable here`);
   }
+  // A callback's return value and the helpers that call one back (bpf_loop, bpf_for_each_map_elem).
+  if (/At callback return|^R0 not a scalar value/.test(m)) {
+    return out(VerifierCode.ReturnValue, `the callback returns ${/At callback/.test(m) ? "a value other than 0 and 1" : "no number"} here: bpf_loop and bpf_for_each_map_elem take 0 from a callback to go on and 1 to stop`);
+  }
+  if (/callback function not allowed for map/.test(m)) {
+    return out(VerifierCode.Helper, `${at} walks a kind of map that bpf_for_each_map_elem cannot walk: it takes hash and array maps (their per-CPU and LRU kinds too)`);
+  }
+  if (/callback function not static/.test(m)) return out(VerifierCode.Helper, `${at} passes a global function as a callback, which the kernel refuses: make the callback \`static\``);
+  if (/missing btf func_info/.test(m)) return out(VerifierCode.Rejected, `${at} takes a function's address, which the kernel allows only with the object's BTF: compile with -g`);
   if (/jumps is too complex/.test(m)) {
     return out(
       VerifierCode.Loop,

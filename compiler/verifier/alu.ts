@@ -3,7 +3,7 @@
 
 import { AluOp, Class, Source, aluOp, opClass, opSource } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
-import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
+import { type Env, checkRegRead, checkRegWrite, fail, linkBeforeMov, newId, regs } from "./env.js";
 import { MAX_VAR_OFF } from "./memory.js";
 import {
   type ScalarOp, S64_MAX, S64_MIN, canComputeRange, coerceSubregToSizeSx, coerceToSizeSx, mark32Unbounded,
@@ -25,15 +25,6 @@ const SCALAR_OPS: Record<number, ScalarOp> = {
 
 const ptrLeak = (env: Env, r: Reg): boolean => isPointer(r) && !env.privileged;
 
-/**
- * Gives a scalar an id before copying it, so later range checks on one copy refine the other. A
- * copy already K ahead of its links is unlinked first: offsets do not accumulate.
- */
-function linkBeforeMov(env: Env, src: Reg): void {
-  if (src.type !== "scalar") return;
-  if (src.id && src.addConst) clearScalarId(src);
-  if (!src.id && !tn.isConst(src.vo)) src.id = newId(env);
-}
 
 export function checkAlu(env: Env, insn: Insn): void {
   const op = aluOp(insn.code);

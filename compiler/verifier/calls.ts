@@ -7,13 +7,14 @@ import { wideImm, type Insn } from "../isa/insn.js";
 import { Helper, helperName } from "../isa/helpers.js";
 import { type Env, NOT_MODELLED, VerifierError, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
 import { type FuncArg, type Subprog, prepareFuncArgs } from "./funcs.js";
-import { GPL_ONLY, helperProto, type ArgKind } from "./helpers.js";
+import { CALLS_BACK, GPL_ONLY, helperProto, type ArgKind } from "./helpers.js";
+import { widenImpreciseScalars } from "./prune.js";
 import { BtfFlag, structName } from "./btf-types.js";
 import { BtfKind } from "../btf/index.js";
 import { MAX_VAR_OFF, btfPointerLoad, checkMapFields, checkMemRegion, checkPacketAccess, checkPtrOffZero, checkStackRange, markStackWritten } from "./memory.js";
 import { ProgTypeId, allowsLdAbs, exitRange, packetAccess } from "./progtypes.js";
 import {
-  STACK_SPILL, STACK_ZERO, type Reg, allRegs, copyReg, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
+  STACK_SPILL, STACK_ZERO, type Reg, allRegs, copyReg, copyState, curFrame, isNullConst, isPktPointer, isPointer, knownScalar, newFrame, notInit, pointer,
   setNotInit, setUnknown, typeName,
 } from "./state.js";
 import * as tn from "./tnum.js";
@@ -155,6 +156,15 @@ function checkArg(env: Env, argno: number, kind: ArgKind, meta: Meta, kinds: Arg
       expectType(env, regno, r, r.type === "ctx", "ctx");
       checkPtrOffZero(env, regno, r, false);
       return;
+    case "func":
+      expectType(env, regno, r, r.type === "func", "func");
+      checkPtrOffZero(env, regno, r, false);
+      return;
+    case "stack_or_null":
+      // any offset, even a variable one: the callback's own accesses are checked where it makes them
+      expectType(env, regno, r, isNullConst(r) || r.type === "fp", "fp");
+      if (isNullConst(r)) env.markPrecise(regno);
+      return;
     case "ringbuf_release":
       expectType(env, regno, r, r.type === "ringbuf_mem" && !r.maybeNull, "ringbuf_mem");
       if (r.off !== 0 || !tn.isConst(r.vo) || r.vo.value !== 0n) fail(env, `R${regno} must have zero offset when passed to release func`, regno);
@@ -289,13 +299,15 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   if (proto === "out_of_range") fail(env, `invalid func ${name}#${id}: there is no helper with that number`);
   if (proto === "not_allowed") fail(env, `program of this type cannot use helper ${name}#${id}`);
   if (!env.gplCompatible && GPL_ONLY.has(id)) fail(env, "cannot call GPL-restricted function from non-GPL compatible program");
-  // The kernel judges calls of the helpers the model has no prototype for (spin locks, timers, dynptrs, bpf_loop, ...).
+  // The kernel judges calls of the helpers the model has no prototype for (spin locks, timers, dynptrs, ...).
   if (proto === "not_modelled") fail(env, `helper ${name}#${id} is ${NOT_MODELLED}`);
   // The probed address: kprobes know it (and trampolines, whose types the model does not check), tracepoints do not.
   if (id === Helper.get_func_ip && env.progType === ProgTypeId.tracing) fail(env, `func ${name}#${id} supported only for fentry/fexit/fmod_ret programs`);
   if (id === Helper.get_func_ip && env.progType !== ProgTypeId.kprobe) fail(env, `func ${name}#${id} not supported for program type ${env.progType}`);
   const meta: Meta = { map: null, constKey: -1n, rawRegno: -1, rawSize: 0, allocSize: 0, release: null, pktAccess: proto.pktAccess ?? false, sizeMax: 0n };
   proto.args.forEach((kind, i) => checkArg(env, i, kind, meta, proto.args));
+  // before the map's compatibility: a perf event array is "not allowed" a callback first
+  if (CALLS_BACK.has(id)) queueCallback(env, id);
   if (meta.map) checkMapCompatibility(env, meta.map, id, name);
   if (meta.rawRegno >= 0 && meta.rawSize > 0 && regs(env)[meta.rawRegno]!.type === "fp") {
     markStackWritten(env, meta.rawRegno, regs(env)[meta.rawRegno]!.off, meta.rawSize);
@@ -303,6 +315,7 @@ export function checkHelperCall(env: Env, insn: Insn): void {
   if (meta.release) releaseReference(env, meta.release.refId);
   if (id === Helper.snprintf) checkSnprintfFormat(env);
   if (id === 12 /* tail_call */ && env.cur.refs.length > 0) fail(env, "tail_call would lead to reference leak");
+  if (id === 12 /* tail_call */ && env.cur.frames.some((f) => f.callback)) fail(env, `a tail call inside a callback is ${NOT_MODELLED}`);
   const rs = regs(env);
   for (let i = 1; i <= 5; i++) setNotInit(rs[i]!);
   switch (proto.ret) {
@@ -334,6 +347,51 @@ export function checkHelperCall(env: Env, insn: Insn): void {
     }
   }
   if (proto.changesPkt) clearPacketPointers(env);
+}
+
+/** Map types whose elements bpf_for_each_map_elem can walk (their map_for_each_callback): arrays and hashes. */
+const WALKABLE_MAPS = new Set([1 /* hash */, 2 /* array */, 5 /* percpu hash */, 6 /* percpu array */, 9 /* lru hash */, 10 /* lru percpu hash */]);
+
+/**
+ * A helper that calls a subprogram back (push_callback_call): the callback is queued as a path of its own, entered in
+ * a new frame with the helper's arguments (set_loop_callback_state, set_map_elem_callback_state) while this path
+ * continues after the call as if it had not been called. The callback returns to the call, which queues it again:
+ * the iterations go on until they reach a state an earlier one covers, or, for bpf_loop, its count.
+ */
+function queueCallback(env: Env, id: number): void {
+  const rs = regs(env);
+  const caller = curFrame(env.cur);
+  if (id === Helper.loop) {
+    // whether the iterations are done depends on the count
+    env.markPrecise(1);
+    if (BigInt(caller.callbackDepth) >= rs[1]!.umax) {
+      caller.callbackDepth = 0;
+      return;
+    }
+  } else if (!WALKABLE_MAPS.has(rs[1]!.map!.type)) fail(env, "callback function not allowed for map", 1);
+  const sub = rs[2]!.subprog;
+  const frames = env.cur.frames;
+  if (frames.length >= MAX_CALL_FRAMES) fail(env, `the call stack of ${frames.length + 1} frames is too deep`);
+  const visit = copyState(env.cur);
+  const callee = newFrame(frames.length, sub, env.pc);
+  callee.callback = true;
+  if (id === Helper.loop) {
+    // callback(u32 index, void *ctx)
+    setUnknown(callee.regs[1]!);
+    callee.regs[2] = copyReg(rs[3]!);
+  } else {
+    // callback(struct bpf_map *map, const void *key, void *value, void *ctx)
+    const map = rs[1]!.map;
+    callee.regs[1] = copyReg(rs[1]!);
+    callee.regs[2] = pointer("map_key", { map });
+    callee.regs[3] = pointer("map_value", { map });
+    callee.regs[4] = copyReg(rs[3]!);
+  }
+  visit.frames[visit.frames.length - 1]!.callbackDepth++;
+  visit.frames.push(callee);
+  visit.callbackUnroll++;
+  caller.callbackDepth = 0;
+  env.pushBranch(visit, env.subprogStarts[sub]!);
 }
 
 /** Helpers whose result is an error or at most their size argument: the bytes they wrote. */
@@ -418,17 +476,18 @@ function checkGlobalArg(env: Env, i: number, arg: FuncArg): void {
   if (!arg.nullable && r.maybeNull) fail(env, `arg#${i} is expected to be non-NULL`, regno);
 }
 
-/** Whether a subprogram or one it calls may move packet data (changes_pkt_data): the caller's packet pointers go stale. */
+/** Whether a subprogram, one it calls or a callback it takes may move packet data (changes_pkt_data): the caller's packet pointers go stale. */
 function changesPacket(env: Env, sub: number, seen = new Set<number>()): boolean {
   if (seen.has(sub)) return false;
   seen.add(sub);
   for (let pc = env.subprogStarts[sub]!; pc < env.subprogStarts[sub + 1]!; pc++) {
     const insn = env.insns[pc]!;
-    if (insn.code !== Op.CALL) continue;
-    if (insn.src === 0) {
-      const proto = helperProto(insn.imm, env.progType);
-      if (typeof proto === "object" && proto.changesPkt) return true;
-    } else if (insn.src === PseudoCall.LOCAL && changesPacket(env, env.subprogStarts.indexOf(pc + insn.imm + 1), seen)) return true;
+    // a callback whose address it takes counts as one it calls (merge_callee_effects)
+    const callee = (insn.code === Op.CALL && insn.src === PseudoCall.LOCAL) || (insn.code === Op.LDDW && insn.src === PseudoLd.FUNC);
+    if (callee && changesPacket(env, env.subprogStarts.indexOf(pc + insn.imm + 1), seen)) return true;
+    if (insn.code !== Op.CALL || insn.src !== 0) continue;
+    const proto = helperProto(insn.imm, env.progType);
+    if (typeof proto === "object" && proto.changesPkt) return true;
   }
   return false;
 }
@@ -471,10 +530,41 @@ export function checkSubprogExit(env: Env): number {
   const callee = frames[frames.length - 1]!;
   const r0 = callee.regs[0]!;
   if (r0.type === "fp") fail(env, "cannot return stack pointer to the caller: the callee's stack is gone after it returns", 0);
+  if (callee.callback) return checkCallbackExit(env);
   frames.pop();
   const caller = curFrame(env.cur);
   caller.regs[0] = copyReg(r0);
   return callee.callsite + 1;
+}
+
+/** What a callback returns to bpf_loop or bpf_for_each_map_elem: 0 to go on, 1 to stop. */
+const CALLBACK_RANGE: readonly [bigint, bigint] = [0n, 1n];
+
+/**
+ * A callback's return (prepare_func_exit with in_callback_fn): R0 a scalar in [0, 1], then back to the helper call,
+ * which queues the next iteration. Scalars that changed since the previous iteration and no check needed exactly
+ * are forgotten, so that the iterations converge.
+ */
+function checkCallbackExit(env: Env): number {
+  const frames = env.cur.frames;
+  const callee = frames[frames.length - 1]!;
+  const r0 = callee.regs[0]!;
+  if (r0.type !== "scalar") fail(env, `R0 not a scalar value: a callback returns 0 (go on) or 1 (stop)`, 0);
+  env.markPrecise(0);
+  checkScalarRange(env, "At callback return", CALLBACK_RANGE);
+  frames.pop();
+  const previous = env.previousIteration(callee.callsite);
+  if (previous) widenImpreciseScalars(previous, env.cur);
+  return callee.callsite;
+}
+
+/** R0 of the current frame within `range`, or the kernel's words for what it has (verbose_invalid_scalar). */
+function checkScalarRange(env: Env, where: string, range: readonly [bigint, bigint]): void {
+  const r0 = regs(env)[0]!;
+  if (r0.smin >= range[0] && r0.smax <= range[1]) return;
+  // Linux 6.18's verbose_invalid_scalar: the signed bounds that are known, a constant's included
+  const known = [r0.smin > S64_MIN ? ` smin=${r0.smin}` : "", r0.smax < S64_MAX ? ` smax=${r0.smax}` : ""].join("");
+  fail(env, `${where} the register R0 has${known || " unknown scalar value"} should have been in [${range[0]}, ${range[1]}]`, 0);
 }
 
 /** The end of the main program: references released, R0 initialised and in the allowed range. */
@@ -493,11 +583,7 @@ export function checkProgramExit(env: Env): void {
   if (!range) return;
   if (r0.type !== "scalar") fail(env, `At program exit the register R0 is not a known value (${typeName(r0)})`, 0);
   env.markPrecise(0);
-  if (r0.smin < range[0] || r0.smax > range[1]) {
-    // Linux 6.18's verbose_invalid_scalar: the signed bounds that are known, a constant's included
-    const known = [r0.smin > S64_MIN ? ` smin=${r0.smin}` : "", r0.smax < S64_MAX ? ` smax=${r0.smax}` : ""].join("");
-    fail(env, `At program exit the register R0 has${known || " unknown scalar value"} should have been in [${range[0]}, ${range[1]}]`, 0);
-  }
+  checkScalarRange(env, "At program exit", range);
 }
 
 /** LDDW: a 64-bit constant, a map, a map value or a function. */
@@ -511,7 +597,11 @@ export function checkLdImm(env: Env, insn: Insn): void {
     return;
   }
   if (insn.src === PseudoLd.FUNC) {
-    rs[insn.dst] = pointer("func", { subprog: env.subprogStarts.indexOf(env.pc + insn.imm + 1) });
+    const sub = env.subprogStarts.indexOf(env.pc + insn.imm + 1);
+    // the kernel knows a callback's linkage only from the object's BTF (func_info)
+    if (!env.subprogs) fail(env, "missing btf func_info: a function's address needs the program's BTF func_info");
+    if (env.subprogs[sub]!.global) fail(env, `callback function not static: ${env.subprogs[sub]!.name} must be a static function`);
+    rs[insn.dst] = pointer("func", { subprog: sub });
     return;
   }
   const map = env.maps.get(insn.imm)!;

@@ -7,6 +7,7 @@ import { type Insn } from "../isa/insn.js";
 import type { MapDesc } from "./state.js";
 import { NOT_MODELLED } from "./env.js";
 import { isTracing } from "./progtypes.js";
+import { CALLS_BACK } from "./helpers.js";
 
 export class CfgError extends Error {
   constructor(
@@ -80,6 +81,8 @@ export interface CfgInfo {
    * jmp points, each visit to one an entry in the path's jump history.
    */
   jmpPoints: Uint8Array;
+  /** Helper calls that call a subprogram back (bpf_loop, bpf_for_each_map_elem): each callback iteration returns to them. */
+  callbackCalls: Uint8Array;
 }
 
 /**
@@ -186,6 +189,7 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
   // check_cfg: depth-first walk over the control flow
   const prunePoints = new Uint8Array(n + 1);
   const jmpPoints = new Uint8Array(n + 1);
+  const callbackCalls = new Uint8Array(n + 1);
   const DISCOVERED = 0x10;
   const EXPLORED = 0x20;
   const FALLTHROUGH = 1;
@@ -233,6 +237,8 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
           prunePoints[t] = 1;
           return walk.push(t, t + insn.imm + 1, BRANCH);
         }
+        // the callback's iterations come back to the call: a checkpoint there is where they converge
+        if (insn.src === 0 && CALLS_BACK.has(insn.imm)) callbackCalls[t] = prunePoints[t] = jmpPoints[t] = 1;
         return "done";
       }
       if (op === JmpOp.JA) {
@@ -263,5 +269,5 @@ export function checkStatic(insns: readonly Insn[], maps: Map<number, MapDesc>, 
     }
   }
   void opSize;
-  return { subprogStarts, prunePoints, jmpPoints };
+  return { subprogStarts, prunePoints, jmpPoints, callbackCalls };
 }

@@ -5,7 +5,8 @@ import type { Insn } from "../isa/insn.js";
 import type { TracepointContext } from "./btf-types.js";
 import type { Btf } from "../btf/index.js";
 import type { FunctionsBtf, Subprog } from "./funcs.js";
-import { type Frame, type MapDesc, type Reg, type VState, curFrame, regString } from "./state.js";
+import { type Frame, type MapDesc, type Reg, type VState, clearScalarId, curFrame, regString } from "./state.js";
+import * as tn from "./tnum.js";
 
 /** A rejection: the instruction, the reason in plain words, and the register involved. */
 export class VerifierError extends Error {
@@ -57,10 +58,11 @@ export interface Env {
   /** Queues the other side of a branch. */
   pushBranch(state: VState, pc: number): void;
   /**
-   * The state of the previous iteration of the loop around the current instruction: the nearest checkpoint above the
-   * current path's at this instruction (find_prev_entry), or undefined.
+   * The state of the previous iteration of the loop around instruction `at` (default the current one): the nearest
+   * checkpoint above the current path's at that instruction with the current frames' call sites (find_prev_entry),
+   * or undefined.
    */
-  previousIteration(): VState | undefined;
+  previousIteration(at?: number): VState | undefined;
   /**
    * Stack bytes [minOff, maxOff) of `f` are used (for pruning's read liveness); `pureWrite`
    * when a whole aligned 8-byte slot is overwritten without looking at its old contents.
@@ -80,6 +82,16 @@ export interface Env {
 }
 
 export const newId = (env: Env): number => ++env.idGen;
+
+/**
+ * Gives a scalar an id before copying it (a move, a spill), so later range checks on one copy refine the other. A
+ * copy already K ahead of its links is unlinked first: offsets do not accumulate (assign_scalar_id_before_mov).
+ */
+export function linkBeforeMov(env: Env, src: Reg): void {
+  if (src.type !== "scalar") return;
+  if (src.id && src.addConst) clearScalarId(src);
+  if (!src.id && !tn.isConst(src.vo)) src.id = newId(env);
+}
 
 export const regs = (env: Env): Reg[] => curFrame(env.cur).regs;
 

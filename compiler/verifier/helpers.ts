@@ -20,6 +20,8 @@ export type ArgKind =
   | "task" // ARG_PTR_TO_BTF_ID of struct task_struct (bpf_get_current_task_btf's result)
   | "btf_sock_common" // ARG_PTR_TO_BTF_ID_SOCK_COMMON: a typed pointer to a socket (struct sock_common first)
   | "ctx" // ARG_PTR_TO_CTX
+  | "func" // ARG_PTR_TO_FUNC: a static subprogram the helper calls back
+  | "stack_or_null" // ARG_PTR_TO_STACK_OR_NULL: a callback's context, any stack pointer or NULL
   | "ringbuf_release"; // ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE
 
 export type RetKind = "int" | "void" | "map_value_or_null" | "ringbuf_mem_or_null" | "task";
@@ -106,7 +108,13 @@ export const PROTOS: Record<number, HelperProto> = {
   [Helper.snprintf]: p(["out_or_null", "size0", "const_str", "mem_or_null", "size0"]),
   [Helper.get_func_ip]: p(["ctx"]),
   [Helper.get_attach_cookie]: p(["ctx"]),
+  // the verifier checks no flags: a non-zero one fails at run time (-EINVAL)
+  [Helper.loop]: p(["any", "func", "stack_or_null", "any"]),
+  [Helper.for_each_map_elem]: p(["map", "func", "stack_or_null", "any"]),
 };
+
+/** Helpers that call a subprogram back, in the caller's program (is_sync_callback_calling_function). */
+export const CALLS_BACK: ReadonlySet<number> = new Set([Helper.loop, Helper.for_each_map_elem]);
 
 /**
  * Helpers the kernel lets only GPL-compatible programs call (`gpl_only` in their bpf_func_proto): of those modelled,
@@ -132,7 +140,7 @@ const BASE: number[] = [
   Helper.ktime_get_boot_ns, Helper.ringbuf_output, Helper.ringbuf_reserve, Helper.ringbuf_submit,
   Helper.ringbuf_discard, Helper.ringbuf_query, Helper.get_current_pid_tgid,
   // CAP_BPF
-  Helper.jiffies64, Helper.get_current_cgroup_id,
+  Helper.jiffies64, Helper.get_current_cgroup_id, Helper.loop, Helper.for_each_map_elem,
   // perfmon-capable loaders (root) get these in every program type
   Helper.trace_printk, Helper.trace_vprintk, Helper.probe_read_user, Helper.probe_read_kernel,
   Helper.probe_read_user_str, Helper.probe_read_kernel_str, Helper.get_current_task, Helper.get_current_task_btf,

@@ -6,7 +6,7 @@ import { AtomicOp, Mode, opMode, opSize, sizeBytes } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
 import { BtfFlag, contextLoad, pointerLoad, structName } from "./btf-types.js";
 import { CONTEXTS } from "./context.js";
-import { type Env, checkRegRead, checkRegWrite, fail, newId, regs } from "./env.js";
+import { type Env, checkRegRead, checkRegWrite, fail, linkBeforeMov, newId, regs } from "./env.js";
 import { packetAccess } from "./progtypes.js";
 import { coerceToSize, coerceToSizeSx, S64_MIN } from "./scalar.js";
 import {
@@ -237,6 +237,8 @@ function stackWriteFixed(env: Env, f: Frame, off: number, size: number, value: R
   }
   if (value && off % 8 === 0 && value.type === "scalar" && env.privileged) {
     const fits = regWidth(value) <= size * 8;
+    // the spill and the register are copies: a check of one refines the other
+    if (fits) linkBeforeMov(env, value);
     saveSpill(f, spi, value, size);
     env.noteStack(f.frameno, spi);
     if (!fits) clearScalarId(f.spilled[spi]!);

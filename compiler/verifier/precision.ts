@@ -12,6 +12,7 @@
 
 import { AluOp, AtomicOp, Class, JmpOp, Mode, Op, PseudoCall, Source, aluOp, jmpOp, opClass, opMode, opSource } from "../isa/opcodes.js";
 import { type Insn } from "../isa/insn.js";
+import { CALLS_BACK } from "./helpers.js";
 import { STACK_SLOTS, STACK_SPILL, type Frame, type Reg, type VState, spilledForWrite } from "./state.js";
 
 /** A checkpoint as backtracking sees it: its state, the one above it, and the path between them. */
@@ -117,14 +118,17 @@ export class Precision {
    * `parent`, marking what the request needs; falls back to marking every scalar precise when the
    * history cannot be followed.
    */
-  run(trace: number[], parent: HistoryNode | null): void {
+  run(trace: number[], parent: HistoryNode | null, at: number): void {
     const m = this.masks;
     if (m.empty()) return;
     let tr = trace;
     let node = parent;
+    // the instruction the path executed after the one being backtracked
+    let next = at;
     for (;;) {
       for (let k = tr.length - 2; k >= 0; k -= 2) {
-        if (!this.backtrack(tr[k]!, tr[k + 1]!)) return this.markAll(parent);
+        if (!this.backtrack(tr[k]!, tr[k + 1]!, next)) return this.markAll(parent);
+        next = tr[k]!;
         if (m.empty()) return;
       }
       if (!node) break;
@@ -191,7 +195,7 @@ export class Precision {
   }
 
   /** One instruction, backwards (backtrack_insn). False: the history cannot be followed here. */
-  private backtrack(pc: number, note: number): boolean {
+  private backtrack(pc: number, note: number, next: number): boolean {
     const m = this.masks;
     const insn = this.insns[pc]!;
     const f = m.frame;
@@ -250,8 +254,25 @@ export class Precision {
             return true;
           }
           if (insn.src === PseudoCall.KFUNC) return false;
+          if (CALLS_BACK.has(insn.imm) && next !== pc + 1) {
+            // back out of a callback's entry into the helper's caller: the callback's r1-r5 were the helper's making
+            if (f === 0 || (m.regs[f]! & ~ARG_REGS) !== 0 || !m.slotsEmpty(f)) return false;
+            m.regs[f] = 0;
+            m.frame = f - 1;
+            return true;
+          }
           m.clearReg(f, 0);
           return (m.regs[f]! & ARG_REGS) === 0;
+        }
+        if (op === JmpOp.EXIT && this.returnsToHelper(next)) {
+          // an instruction after a call that is itself a callback's helper call: which return it was is not known
+          if (this.afterCall(next)) return false;
+          // back into a callback from the helper call it returned to: the caller's registers, r0 included, are the
+          // ones it had before the call, which the callback could not change
+          if (f + 1 >= MAX_FRAMES) return false;
+          m.regs[f + 1] = 0;
+          m.frame = f + 1;
+          return true;
         }
         if (op === JmpOp.EXIT) {
           // back into a subprogram from the instruction after its call: r0 is the callee's
@@ -272,6 +293,18 @@ export class Precision {
       }
     }
     return false;
+  }
+
+  /** Whether an exit followed by `next` may be a callback's return to its helper call. */
+  private returnsToHelper(next: number): boolean {
+    const call = this.insns[next];
+    return call !== undefined && call.code === Op.CALL && call.src === 0 && CALLS_BACK.has(call.imm);
+  }
+
+  /** Whether `next` follows a BPF-to-BPF call, where a subprogram returns. */
+  private afterCall(next: number): boolean {
+    const before = this.insns[next - 1];
+    return before !== undefined && before.code === Op.CALL && before.src === PseudoCall.LOCAL;
   }
 
   /** A spill: the slot's wanted value was the stored register's (or an immediate's). */

@@ -130,11 +130,14 @@ function stackSafe(o: Frame, c: Frame, ids: IdMap, exact: boolean, privileged: b
 
 /**
  * True when `old` covers `cur` (or equals it, with `exact`). `live` masks the innermost frame's
- * registers that may still be read, `mainRead` the main frame's stack slots the explored path read;
- * the others cannot affect the rest of the path. `rangeWithin` (the kernel's RANGE_WITHIN, for loops
- * still being explored) compares every scalar's range, precise or not.
+ * registers that may still be read, `callerLive` (registers live before each instruction) those of a
+ * caller's frame, live before the call it waits at; `mainRead` the main frame's stack slots the
+ * explored path read; the others cannot affect the rest of the path. `rangeWithin` (the kernel's
+ * RANGE_WITHIN, for loops still being explored) compares every scalar's range, precise or not.
  */
-export function statesCover(old: VState, cur: VState, privileged: boolean, exact = false, live = 0x7ff, mainRead: Uint8Array | null = null, rangeWithin = false): boolean {
+export function statesCover(
+  old: VState, cur: VState, privileged: boolean, exact = false, live = 0x7ff, mainRead: Uint8Array | null = null, rangeWithin = false, callerLive: Uint16Array | null = null,
+): boolean {
   const imprecise = privileged && !rangeWithin;
   if (old.frames.length !== cur.frames.length) return false;
   if (old.refs.length !== cur.refs.length) return false;
@@ -144,7 +147,11 @@ export function statesCover(old: VState, cur: VState, privileged: boolean, exact
     const of = old.frames[f]!;
     const cf = cur.frames[f]!;
     if (of.callsite !== cf.callsite) return false;
-    const mask = exact || f < old.frames.length - 1 ? 0x7ff : live;
+    // fewer bpf_loop iterations queued from this frame: the old state's path stopped counting later
+    if (of.callbackDepth > cf.callbackDepth) return false;
+    // a caller's registers as Linux 6.18 compares them: those live before its call (frame_insn_idx)
+    const last = f === old.frames.length - 1;
+    const mask = exact ? 0x7ff : last ? live : callerLive ? callerLive[cur.frames[f + 1]!.callsite]! : 0x7ff;
     for (let r = 0; r <= 10; r++) if ((mask & (1 << r)) !== 0 && !regSafe(of.regs[r]!, cf.regs[r]!, ids, exact, imprecise)) return false;
     if (!stackSafe(of, cf, ids, exact, privileged, f === 0 ? mainRead : null, imprecise)) return false;
   }

@@ -122,6 +122,10 @@ export interface Frame {
   subprog: number;
   /** Index of the call instruction that created this frame (-1 for main). */
   callsite: number;
+  /** A callback's frame (in_callback_fn): bpf_loop or bpf_for_each_map_elem called it; it returns to the call. */
+  callback: boolean;
+  /** Callback visits queued from this frame's current callback call (callback_depth): bpf_loop stops at its count. */
+  callbackDepth: number;
 }
 
 export interface Ref {
@@ -134,6 +138,8 @@ export interface VState {
   refs: Ref[];
   /** may_goto fall-throughs taken on the path to this state (bpf_verifier_state.may_goto_depth). */
   mayGotoDepth: number;
+  /** Callback visits started on the path to this state (callback_unroll_depth): iterations are not infinite loops. */
+  callbackUnroll: number;
 }
 
 // Registers are built field by field, always in this order: V8 is slow to spread objects that
@@ -210,7 +216,7 @@ export function newFrame(frameno: number, subprog: number, callsite: number): Fr
   const regs: Reg[] = [];
   for (let i = 0; i <= 10; i++) regs.push(notInit());
   regs[10] = pointer("fp", { frameno });
-  return { regs, slotType: new Array<number>(MAX_BPF_STACK).fill(STACK_INVALID), spilled: new Array(STACK_SLOTS).fill(null), sharedStack: false, frameno, subprog, callsite };
+  return { regs, slotType: new Array<number>(MAX_BPF_STACK).fill(STACK_INVALID), spilled: new Array(STACK_SLOTS).fill(null), sharedStack: false, frameno, subprog, callsite, callback: false, callbackDepth: 0 };
 }
 
 /** Registers copied; the stack shared, copy-on-write, by the copy and the original. */
@@ -219,7 +225,7 @@ export function copyFrame(f: Frame): Frame {
   const copies: Reg[] = new Array(regs.length);
   for (let i = 0; i < regs.length; i++) copies[i] = copyReg(regs[i]!);
   f.sharedStack = true;
-  return { regs: copies, slotType: f.slotType, spilled: f.spilled, sharedStack: true, frameno: f.frameno, subprog: f.subprog, callsite: f.callsite };
+  return { regs: copies, slotType: f.slotType, spilled: f.spilled, sharedStack: true, frameno: f.frameno, subprog: f.subprog, callsite: f.callsite, callback: f.callback, callbackDepth: f.callbackDepth };
 }
 
 /** Gives `f` its own copy of the stack arrays it may share, before a change to a slot type or spill slot. */
@@ -239,7 +245,7 @@ export function spilledForWrite(f: Frame, spi: number): Reg {
 }
 
 export function copyState(s: VState): VState {
-  return { frames: s.frames.map(copyFrame), refs: s.refs.map((r) => ({ ...r })), mayGotoDepth: s.mayGotoDepth };
+  return { frames: s.frames.map(copyFrame), refs: s.refs.map((r) => ({ ...r })), mayGotoDepth: s.mayGotoDepth, callbackUnroll: s.callbackUnroll };
 }
 
 export const curFrame = (s: VState): Frame => s.frames[s.frames.length - 1]!;

@@ -232,7 +232,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     privileged,
     strictAlignment: ((options.flags ?? 0) & 1) !== 0,
     maps,
-    cur: { frames: [newFrame(0, 0, -1)], refs: [], mayGotoDepth: 0 },
+    cur: { frames: [newFrame(0, 0, -1)], refs: [], mayGotoDepth: 0, callbackUnroll: 0 },
     pc: 0,
     idGen: 0,
     subprogStarts: cfg.subprogStarts,
@@ -244,10 +244,10 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
     processed: 0,
     placeholderKfuncs: new Set(),
     log,
-    previousIteration() {
+    previousIteration(at = env.pc) {
       // Above the checkpoint just stored at this instruction, if this step stored one.
       let c = parent && parent.pc === env.pc && parent.step === env.processed ? parent.parent : parent;
-      while (c && c.pc !== env.pc) c = c.parent;
+      while (c && (c.pc !== at || !sameCallsites(c.state, env.cur))) c = c.parent;
       return c?.state;
     },
     pushBranch(state: VState, pc: number) {
@@ -267,13 +267,13 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
       if (!privileged || env.cur.frames[env.cur.frames.length - 1]!.regs[regno]?.type !== "scalar") return;
       precision.begin(env.cur);
       precision.wantReg(regno);
-      precision.run(trace, parent);
+      precision.run(trace, parent, env.pc);
     },
     markPreciseSlot(frameno, spi) {
       if (!privileged) return;
       precision.begin(env.cur);
       precision.wantSlot(frameno, spi);
-      precision.run(trace, parent);
+      precision.run(trace, parent, env.pc);
     },
     noteStack(frameno, spi) {
       note = stackNote(frameno, spi);
@@ -347,30 +347,41 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
         // where the kernel takes 8,672.) may_goto always stores a state (mark_force_checkpoint): its loop check
         // needs one per iteration.
         const mayGoto = insns[pc]!.code === Op.MAY_GOTO;
-        const forceNew = history > MAX_HISTORY || mayGoto;
+        // A helper call that calls back: each iteration comes back to it (is_force_checkpoint, calls_callback).
+        const callsBack = cfg.callbackCalls[pc] === 1;
+        const forceNew = history > MAX_HISTORY || mayGoto || callsBack;
         let addNew = forceNew || (jumps - prevJumps >= 2 && env.processed - prevProcessed >= 8);
         for (let k = list.length - 1; k >= 0; k--) {
           const cp = list[k]!;
           let hit: boolean;
           if (cp.branches === 0) {
-            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, cp.read);
+            // Inside callback iterations the precision and read marks an explored state collected may be incomplete
+            // (a later iteration pruned against an earlier one still being explored): every scalar and stack slot is
+            // compared, as the kernel does for states of a loop not yet done (RANGE_WITHIN).
+            const loop = callsBack || inCallback(cp.state);
+            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, loop ? null : cp.read, loop, live);
             // The rest of this path reads what the explored one read.
             if (hit) for (let spi = 0; spi < STACK_SLOTS; spi++) if (cp.read[spi]) liveness.markRead(spi);
+          } else if (callsBack) {
+            // A callback iteration that came back within the ranges of an earlier one is done: the earlier one goes on.
+            hit = statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true, live);
           } else {
             // A may_goto loop that came round to a state within the ranges of an earlier iteration's is done: the
             // earlier one goes on from there (and its may_goto ends the loop).
-            hit = mayGoto && cp.state.mayGotoDepth !== env.cur.mayGotoDepth && statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true);
-            if (!hit && cp.state.mayGotoDepth === env.cur.mayGotoDepth && statesCover(cp.state, env.cur, privileged, true)) {
+            hit = mayGoto && cp.state.mayGotoDepth !== env.cur.mayGotoDepth && statesCover(cp.state, env.cur, privileged, false, live[pc]!, null, true, live);
+            // each callback iteration is a visit more, not a loop that makes no progress
+            const sameDepths = cp.state.mayGotoDepth === env.cur.mayGotoDepth && cp.state.callbackUnroll === env.cur.callbackUnroll;
+            if (!hit && sameDepths && statesCover(cp.state, env.cur, privileged, true)) {
               fail(env, `infinite loop detected at insn ${pc}: the same state repeats without progress`);
             }
-            if (!forceNew && jumps - prevJumps < 20 && env.processed - prevProcessed < 100) addNew = false;
           }
+          if (cp.branches > 0 && !forceNew && jumps - prevJumps < 20 && env.processed - prevProcessed < 100) addNew = false;
           if (hit) {
             // The rest of this path relies on the values the explored one needed precisely.
             if (privileged) {
               precision.begin(env.cur);
               precision.wantPreciseOf(cp.state, env.cur);
-              precision.run(trace, parent);
+              precision.run(trace, parent, pc);
             }
             cp.hits++;
             pruned = true;
@@ -378,7 +389,9 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
           }
           // A state that keeps failing to prune only costs comparisons (the kernel drops it too).
           if (addNew) cp.misses++;
-          if (cp.misses > cp.hits * 3 + 3) list.splice(k, 1);
+          // A callback call's states still being explored are kept longer: the iterations converge on them.
+          const n = callsBack && cp.branches > 0 ? 64 : 3;
+          if (cp.misses > cp.hits * n + n) list.splice(k, 1);
         }
         if (!pruned && addNew) {
           const cp: Checkpoint = { state: copyState(env.cur), pc, step: env.processed, branches: 1, parent, trace, hits: 0, misses: 0, read: new Uint8Array(STACK_SLOTS), written };
@@ -469,6 +482,19 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   return { accepted: true, processed: env.processed, ...(probeMem.length ? { probeMem } : {}), ...(log ? { log } : {}) };
 }
 
+/** Whether a state is inside a callback (a frame that bpf_loop or bpf_for_each_map_elem called). */
+function inCallback(s: VState): boolean {
+  for (const f of s.frames) if (f.callback) return true;
+  return false;
+}
+
+/** The same frames, called from the same instructions (same_callsites). */
+function sameCallsites(a: VState, b: VState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) if (a.frames[i]!.callsite !== b.frames[i]!.callsite) return false;
+  return true;
+}
+
 /** The state a global function is verified from: its arguments as its prototype types them (do_check_common). */
 function globalEntry(env: Env, sub: number): VState {
   const frame = newFrame(0, sub, -1);
@@ -484,7 +510,7 @@ function globalEntry(env: Env, sub: number): VState {
       }
     });
   }
-  return { frames: [frame], refs: [], mayGotoDepth: 0 };
+  return { frames: [frame], refs: [], mayGotoDepth: 0, callbackUnroll: 0 };
 }
 
 /** One instruction on the current path; returns the next pc or "exit" when the path ends. */

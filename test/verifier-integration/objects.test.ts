@@ -372,3 +372,25 @@ test("clang-19 can_loop (may_goto) loops: accepted by the model and the kernel; 
   const r = execElf(bytes, "sum_below");
   assert.equal(r.stdout, `0x${expected.toString(16)}\n`, r.stderr);
 });
+
+test("bpf_loop and bpf_for_each_map_elem callbacks in C: the model and the kernel agree program by program", { skip: CLANG ? false : "clang-19 is missing" }, () => {
+  const bytes = readFileSync(clang("callbacks"));
+  const model = verifyObject(bytes, { name: "callbacks" });
+  const byName = new Map(model.programs.map((p) => [p.name, p]));
+  assert.deepEqual(model.programs.map((p) => p.name), [
+    "loop_sum", "loop_count_index", "bad_loop_count_index", "bad_callback_result", "each_sum", "bad_each_count_index", "each_clear", "bad_each_key_write",
+    "packet_reread", "bad_packet_stale",
+  ]);
+  for (const p of model.programs) {
+    assert.equal(p.verdict, p.name.startsWith("bad_") ? "rejected" : "accepted", `${p.name}: the model ${p.accepted ? "accepts" : `rejects: ${p.error?.text ?? p.unchecked}`}`);
+    if (noKernel) continue;
+    const k = kernelVerdictOf(bytes, "callbacks", p.name);
+    assert.equal(k.accepted, !p.name.startsWith("bad_"), `${p.name}: the kernel ${k.accepted ? "accepts" : `rejects: ${k.reason}`}`);
+    // The kernel's last log line is in the model's message.
+    if (!k.accepted) assert.ok(p.error!.message.includes(k.reason!), `${p.name}: the model says ${p.error!.message}, the kernel ${k.reason}`);
+  }
+  assert.equal(byName.get("bad_callback_result")!.error!.message, "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]");
+  assert.equal(byName.get("bad_each_key_write")!.error!.message, "write to change key R2 not allowed");
+  assert.match(byName.get("bad_callback_result")!.error!.hint, /the callback returns a value other than 0 and 1 here: bpf_loop and bpf_for_each_map_elem take 0 from a callback to go on and 1 to stop/);
+  assert.equal(byName.get("bad_callback_result")!.error!.source?.line, 74);
+});

@@ -33,9 +33,10 @@ export type Case = [string, Insn[], (RegExp | null)?];
 
 /**
  * BTF describing `insns`' subprograms as clang's does: a static `int f<i>(void)` at each start (a call's or a callback
- * LDDW's target), main's included. The kernel wants it for tail calls and LD_ABS in subprograms.
+ * LDDW's target), main's included, global at the starts in `globals`. The kernel wants it for tail calls and LD_ABS
+ * in subprograms, and for a function's address (a callback's LDDW).
  */
-export function subprogramBtf(insns: readonly Insn[]): { data: Uint8Array; functions: NonNullable<VerifyOptions["functions"]>; load: Partial<ProgLoadOptions> } {
+export function subprogramBtf(insns: readonly Insn[], globals: ReadonlySet<number> = new Set()): { data: Uint8Array; functions: NonNullable<VerifyOptions["functions"]>; load: Partial<ProgLoadOptions> } {
   const starts = new Set([0]);
   insns.forEach((x, pc) => {
     if ((x.code === 0x85 && x.src === 1) || (x.code === 0x18 && x.src === 4)) starts.add(pc + x.imm + 1);
@@ -43,22 +44,24 @@ export function subprogramBtf(insns: readonly Insn[]): { data: Uint8Array; funct
   const b = new BtfBuilder();
   const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
   const proto = b.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: int, params: [] });
-  const funcInfo = [...starts].sort((x, y) => x - y).map((insn, i) => ({ insn, typeId: b.add({ kind: BtfKind.FUNC, name: `f${i}`, type: proto, linkage: 0 }) }));
+  const funcInfo = [...starts].sort((x, y) => x - y).map((insn, i) => ({ insn, typeId: b.add({ kind: BtfKind.FUNC, name: `f${i}`, type: proto, linkage: globals.has(insn) ? 1 : 0 }) }));
   const data = b.toBytes();
   return { data, functions: { btf: parseBtf(data), funcInfo }, load: { funcInfo: encodeKernelInfo(8, funcInfo.map((f) => [f.insn, f.typeId])) } };
 }
 
 /**
  * Where the model and the kernel differ on `cases`, one line each (empty when they agree); with `btf`, each program's
- * subprograms are described to both by subprogramBtf.
+ * subprograms are described to both by subprogramBtf, those `globals` names global.
  */
-export function disagreements(sys: Sys, cases: readonly Case[], options: VerifyOptions, fds: ReadonlyMap<number, number> = new Map(), btf = false): string[] {
+export function disagreements(
+  sys: Sys, cases: readonly Case[], options: VerifyOptions, fds: ReadonlyMap<number, number> = new Map(), btf = false, globals: (insns: readonly Insn[]) => ReadonlySet<number> = () => new Set(),
+): string[] {
   const problems: string[] = [];
   for (const [name, insns, reason] of cases) {
     let kernel: KernelVerdict;
     let model: ReturnType<typeof verify>;
     if (btf) {
-      const described = subprogramBtf(insns);
+      const described = subprogramBtf(insns, globals(insns));
       const btfFd = sys.btfLoad({ data: described.data }).fd;
       try {
         kernel = kernelVerdict(sys, insns, options.progType, fds, { ...described.load, btfFd });

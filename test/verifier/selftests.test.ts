@@ -1,6 +1,7 @@
 // Agreement with the kernel on its own verifier selftests. The plain cases are compared with the
 // verdicts recorded from the running kernel; the map cases are loaded into the kernel here with
-// real maps (the kernel is the oracle) and given to the model with the same map shapes.
+// real maps (the kernel is the oracle) and given to the model with the same map shapes, the bpf_loop
+// cases with the BTF and func_info their callbacks need.
 // Zero unsound accepts (model accepts, kernel rejects) is the hard requirement.
 
 import { test } from "node:test";
@@ -8,7 +9,7 @@ import assert from "node:assert/strict";
 import { encode } from "../../compiler/isa/index.js";
 import { verify } from "../../compiler/verifier/index.js";
 import { BpfLoadError, missingBpf, openSys } from "../../runtime/sys/index.js";
-import { FIXUP_MAPS, type SelftestCase, isMapCase, isPlain, loadSelftests, modelFlags, modelMaps, progFlags, toInsns, withFixups } from "./selftests.js";
+import { FIXUP_MAPS, type SelftestCase, bpfLoopBtf, isFuncInfoCase, isMapCase, isPlain, loadSelftests, modelFlags, modelMaps, progFlags, toInsns, withFixups } from "./selftests.js";
 
 const cases = loadSelftests();
 
@@ -88,4 +89,34 @@ test("map selftests: the model agrees with the kernel loading them with real map
   report("map selftests", t);
   assert.deepEqual(t.unsound, []);
   assert.ok(t.agree >= t.n - 2, `agreement ${t.agree}/${t.n} fell below the floor`);
+});
+
+test("bpf_loop selftests: the model agrees with the kernel loading them with their BTF func_info", { skip: noBpf ?? false }, () => {
+  const sys = openSys();
+  const list = cases.filter(isFuncInfoCase);
+  assert.equal(list.length, 5);
+  const kernel = (c: SelftestCase): boolean => {
+    const btf = bpfLoopBtf(c);
+    const btfFd = sys.btfLoad({ data: btf.data }).fd;
+    try {
+      const { fd } = sys.progLoad({ type: c.prog_type || 1, insns: encode(toInsns(c)), flags: progFlags(c), btfFd, funcInfo: btf.funcInfo });
+      sys.close(fd);
+      return true;
+    } catch (e) {
+      if (e instanceof BpfLoadError) return false;
+      throw e;
+    } finally {
+      sys.close(btfFd);
+    }
+  };
+  const t = tally(list, kernel, (c) => {
+    const r = verify(toInsns(c), { progType: c.prog_type, flags: modelFlags(c), functions: bpfLoopBtf(c).functions });
+    return { accepted: r.accepted, why: r.error ? `${r.error.pc}: ${r.error.message}` : "" };
+  });
+  report("bpf_loop selftests", t);
+  assert.deepEqual(t.unsound, []);
+  assert.deepEqual(t.falseReject, []);
+  assert.equal(t.agree, t.n);
+  // the kernel's verdicts are the ones the selftests expect: its BTF was the selftests' own
+  for (const c of list) assert.equal(kernel(c), c.result === "ACCEPT", c.descr);
 });

@@ -4,7 +4,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Insn } from "../../compiler/isa/index.js";
-import type { MapDesc } from "../../compiler/verifier/index.js";
+import type { MapDesc, VerifyOptions } from "../../compiler/verifier/index.js";
+import { BtfBuilder, BtfIntEncoding, BtfKind, encodeKernelInfo, parseBtf } from "../../compiler/btf/index.js";
 
 /** The project's shared/ folder sits beside the repository (as CI lays it out); TSBPF_SHARED overrides. */
 const SELFTESTS_FILE = "testdata/kernel-verifier-selftests-6.12.json";
@@ -80,3 +81,25 @@ export const progFlags = (c: SelftestCase): number => (c.flags & 1 ? 2 : 0) | (c
 
 /** The model's options for a case. */
 export const modelFlags = (c: SelftestCase): number => (c.flags & 2 ? 1 : 0);
+
+/** Needs only the BTF the bpf_loop selftests share (their func_info names its FUNCs: 6 main, 7 callback). */
+export const isFuncInfoCase = (c: SelftestCase): boolean =>
+  !c.fill_helper && !c.kfunc && c.func_info.length > 0 && Object.keys(c.fixups).length === 0;
+
+/**
+ * The BTF of test_verifier's bpf_loop cases (verifier/bpf_loop_inline.c), type for type: [1] int, [2] int *, [3] void *,
+ * [4] int (void *ctx), [5] int (int i, int *ctx), [6] static main of [4], [7] static callback of [5].
+ */
+export function bpfLoopBtf(c: SelftestCase): { data: Uint8Array; functions: NonNullable<VerifyOptions["functions"]>; funcInfo: ReturnType<typeof encodeKernelInfo> } {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const intPtr = b.add({ kind: BtfKind.PTR, name: "", type: int });
+  const voidPtr = b.add({ kind: BtfKind.PTR, name: "", type: 0 });
+  const mainProto = b.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: int, params: [{ name: "ctx", type: voidPtr }] });
+  const cbProto = b.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: int, params: [{ name: "i", type: int }, { name: "ctx", type: intPtr }] });
+  b.add({ kind: BtfKind.FUNC, name: "main", type: mainProto, linkage: 0 });
+  b.add({ kind: BtfKind.FUNC, name: "callback", type: cbProto, linkage: 0 });
+  const data = b.toBytes();
+  const info = (c.func_info as [number, number][]).map(([insn, typeId]) => ({ insn, typeId }));
+  return { data, functions: { btf: parseBtf(data), funcInfo: info }, funcInfo: encodeKernelInfo(8, info.map((f) => [f.insn, f.typeId])) };
+}
