@@ -68,6 +68,9 @@ describe("strftime()", () => {
     assert.equal(bad(`printf("%s", strftime("${"%S".repeat(121)}", ns));`), "10:25 TSBPF1011 a strftime() format has at most 240 bytes (its type is named after it in BTF), not 242");
     assert.match(bad("const q: u64 = strftime(MINUTE, ns) as any;"), /^10:18 TSBPF1017 strftime\(\) gives a Strftime \(a time tsbpf run writes in the format\), not an integer: print it with printf's %s/);
     assert.equal(bad('printf("%d", t);'), '10:16 TSBPF1011 %d prints an integer, not a Strftime<"%H:%M"> (strftime())');
+    // The kernel writes printk's lines: a value only tsbpf run writes gets the printf() that prints it.
+    const printk = compile({ fileName: "bad.ts", text: SOURCE.replace("{ uprobe,", "{ uprobe, printk,").replace("minutes.increment(t);", "printk(`at ${t}`);") }).diagnostics;
+    assert.equal(printk.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join("\n"), '10:16 TSBPF1011 printk() prints integers and strings, not a Strftime<"%H:%M"> (strftime()): print it with printf(), whose lines tsbpf run writes: printf("%s\\n", t)');
     assert.equal(bad("", "export const any = new Count<Strftime<string>>(4);\n"), '2:39 TSBPF1007 Strftime<F> takes the format its values print in, a string literal type: Strftime<"%H:%M:%S"> for strftime("%H:%M:%S", ns)');
   });
 });

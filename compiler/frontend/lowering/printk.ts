@@ -3,10 +3,11 @@
 import type * as TS from "typescript";
 import { PTR, U32, type CallArg, type Operand, type StackAddr, type VReg } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
+import { BUF_STRUCT_PREFIX } from "../../btf/tags.js";
 import { Code } from "../diagnostics.js";
 import { LoweringBase } from "./base.js";
 import { MAX_VPRINTK_ARGS, PRINTED_STRING } from "./constants.js";
-import { aLayout, imm, spec } from "./types.js";
+import { aLayout, imm, printedByTsbpf, spec } from "./types.js";
 
 export abstract class PrintkLowering extends LoweringBase {
   printk(e: TS.CallExpression): void {
@@ -60,7 +61,11 @@ export abstract class PrintkLowering extends LoweringBase {
         const str = this.tryRef(x);
         // An integer in memory (a map lookup's value) prints as its value does, below.
         if (str && str.layout.kind !== "int") {
-          if (str.layout.kind !== "str") this.fail(x, Code.BadPrintk, `printk() prints integers and strings, not ${aLayout(str.layout)}`);
+          if (str.layout.kind !== "str") {
+            // The kernel writes printk's lines, and knows nothing of how tsbpf run writes such a value.
+            const instead = printedByTsbpf(str.layout) ? `: print it with printf(), whose lines tsbpf run writes: printf("%${str.layout.kind === "struct" && str.layout.name.startsWith(BUF_STRUCT_PREFIX) ? "r" : "s"}\\n", ${x.getText(this.file)})` : "";
+            this.fail(x, Code.BadPrintk, `printk() prints integers and strings, not ${aLayout(str.layout)}${instead}`);
+          }
           args.push(this.terminated(str, x));
           format += "%s" + escape(span.literal.text);
           continue;

@@ -102,6 +102,12 @@ export function describeLayout(l: Layout): string {
   }
 }
 
+/** Whether only tsbpf run writes a value of this layout as text (usym(), macaddr(), ntop(), strftime(), buf()). */
+export function printedByTsbpf(l: Layout): boolean {
+  if (l.kind !== "struct") return false;
+  return l.name === USYM_STRUCT || l.name === MACADDR_STRUCT || l.name === INET_STRUCT || strftimeFormatOf(l.name) !== undefined || l.name.startsWith(BUF_STRUCT_PREFIX);
+}
+
 export function sameLayout(a: Layout, b: Layout): boolean {
   if (a.kind !== b.kind || a.size !== b.size) return false;
   if (a.kind === "int") return sameType(a.type, (b as typeof a).type);
