@@ -36,6 +36,47 @@ const JS_GLOBALS: ReadonlySet<string> = new Set([
   ...["Buffer", "ArrayBuffer", "Uint8Array", "Uint16Array", "Uint32Array", "BigUint64Array", "Int8Array", "Int16Array", "Int32Array", "BigInt64Array", "Float32Array", "Float64Array", "DataView", "TextEncoder", "TextDecoder"],
 ]);
 
+/** bpftrace's `@x = count()` (or sum(v), hist(v), ...): a map of class `cls`, made with `made` and added to with `add`. */
+const aggregation = (cls: string, made: string, add: string): string =>
+  `a map: \`const x = new ${cls}(${made})\` at module level, then \`x.${add}(${add === "increment" ? "" : "v"})\`; \`new ${cls}<u32>(${made ? `${made}, ` : ""}1024)\` and \`x.${add}(key${add === "increment" ? "" : ", v"})\` keep one per key`;
+
+/**
+ * bpftrace's builtins and functions that tsbpf spells otherwise, or has no counterpart of: what a bpftrace user names
+ * in a probe (`printf("%d\n", pid)`), and what to write instead.
+ */
+const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
+  pid: "`pidTgid() >> 32`, the process id",
+  tid: "`pidTgid() as u32`, the thread id",
+  uid: "`uidGid() as u32`",
+  gid: "`uidGid() >> 32`",
+  username: "`uidGid() as u32`, the user id: tsbpf does not name users",
+  nsecs: "`ktimeNs()`",
+  elapsed: "`ktimeNs()` less the time a begin() handler kept: `const t0 = new ArrayMap<u64>(1); begin(() => { t0.update(0, ktimeNs()); });`",
+  cpu: "`smpProcessorId()`",
+  curtask: "`currentTask()`",
+  cgroup: "`cgroupId()`",
+  rand: "`prandomU32()`",
+  func: "`probe()`, the probe's whole name (`uprobe:/bin/bash:readline`)",
+  args: 'the handler\'s parameter: `tracepoint("syscalls", "sys_enter_openat", (ctx) => printf("%s\\n", readUserStr(ctx.filename)))`',
+  retval: 'a kretprobe\'s or uretprobe\'s handler\'s parameter: `uretprobe("/bin/bash", "readline", (ret) => ...)`',
+  str: "`readUserStr(p)` for a user pointer, `readKernelStr(p)` for a kernel one",
+  count: aggregation("Count", "", "increment"),
+  sum: aggregation("Sum", "", "record"),
+  avg: aggregation("Avg", "", "record"),
+  min: aggregation("Min", "", "record"),
+  max: aggregation("Max", "", "record"),
+  stats: aggregation("Stats", "", "record"),
+  hist: aggregation("Histogram", "", "record"),
+  lhist: aggregation("LinearHistogram", "min, max, step", "record"),
+  delete: "a map's method: `m.delete(key)`",
+  clear: "a map's method: `m.clear()`",
+  zero: "`m.clear()`, which empties the map",
+  print: "a map's method: `m.print()`; values are printed with printf()",
+  join: "tsbpf has no join(): print each element, `for (let i = 0; i < 8; i++) { const a = readUser<u64>(ctx.argv + i * 8); if (a === 0) break; printf(\"%s \", readUserStr(a)); }`",
+  system: "tsbpf runs no commands for a probe: print what the command needs with printf() and run it on tsbpf's output",
+  cat: "tsbpf reads no files for a probe",
+};
+
 /** JavaScript's errors: a probe cannot throw one. */
 const JS_ERRORS: ReadonlySet<string> = new Set(["Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError"]);
 
@@ -106,6 +147,8 @@ function typescriptHint(code: number, message: string, member: boolean): string 
     return " (a probe runs in the kernel, without JavaScript's globals, and cannot throw: `return` leaves the handler, `printf()` says what went wrong, `exit()` ends the run)";
   }
   if (missing && (JS_GLOBALS.has(name) || name === "Function")) return NO_GLOBALS;
+  const bpftrace = name !== undefined && CANNOT_FIND_NAME.has(code) ? (Object.hasOwn(BPFTRACE_NAMES, name) ? BPFTRACE_NAMES[name] : /^arg\d+$/.test(name) ? "the handler's parameters: `uprobe(\"/bin/bash\", \"readline\", (arg0) => ...)`" : undefined) : undefined;
+  if (bpftrace) return ` (bpftrace's \`${name}\` is ${bpftrace})`;
   // Histogram, LinearHistogram, Count, Sum, Avg, Min, Max and Stats default their key type to never: keyless.
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
     return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)` (a Count's `increment()`), or declare one, `new Histogram<u32>()`, to record by key)";

@@ -181,3 +181,21 @@ test("a tsbpf type imported from \"tsbpf/kernel\" (the kernel's u64 is tsbpf's) 
   // A name tsbpf does not have keeps TypeScript's message.
   assert.equal(typescriptMessage(2305, `'"tsbpf/kernel"' has no exported member named 'nosuch'.`), `'"tsbpf/kernel"' has no exported member named 'nosuch'.`);
 });
+
+test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
+  const hint = (body: string): string[] => messages(body).map((m) => m.replace(/^TS\d+: Cannot find name '\w+'\.( Did you mean '\w+'\?)? /, ""));
+  assert.deepEqual(hint("pid"), ["(bpftrace's `pid` is `pidTgid() >> 32`, the process id)"]);
+  assert.deepEqual(hint("tid"), ["(bpftrace's `tid` is `pidTgid() as u32`, the thread id)"]);
+  assert.deepEqual(hint("nsecs"), ["(bpftrace's `nsecs` is `ktimeNs()`)"]);
+  assert.deepEqual(hint("cpu"), ["(bpftrace's `cpu` is `smpProcessorId()`)"]);
+  assert.deepEqual(hint("arg1"), ["(bpftrace's `arg1` is the handler's parameters: `uprobe(\"/bin/bash\", \"readline\", (arg0) => ...)`)"]);
+  assert.deepEqual(hint("count()"), ["(bpftrace's `count` is a map: `const x = new Count()` at module level, then `x.increment()`; `new Count<u32>(1024)` and `x.increment(key)` keep one per key)"]);
+  assert.deepEqual(hint("lhist(x, 0, 100, 10)"), [
+    "(bpftrace's `lhist` is a map: `const x = new LinearHistogram(min, max, step)` at module level, then `x.record(v)`; `new LinearHistogram<u32>(min, max, step, 1024)` and `x.record(key, v)` keep one per key)",
+  ]);
+  assert.match(hint("str(x)")[0]!, /`readUserStr\(p\)` for a user pointer/);
+  assert.match(hint("join(x)")[0]!, /tsbpf has no join\(\)/);
+  // A name bpftrace does not have, and one a probe declares, are left alone.
+  assert.deepEqual(messages("argv"), ["TS2304: Cannot find name 'argv'."]);
+  assert.deepEqual(messages("{ const pid = x; return pid; }"), []);
+});
