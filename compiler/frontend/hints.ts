@@ -98,6 +98,13 @@ export function typescriptMessage(code: number, message: string, member = false)
   if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
   // Str<16> into Str<64>: the chain below the first line is about the brand that carries a Str's size.
   if (code === 2322 && /^Type 'Str<\d+>' is not assignable to type 'Str<\d+>'/.test(text)) text = text.split("\n")[0]!;
+  // ustack(3) counted in a Count<UserStack>: the same for the brand that carries a stack's frame limit.
+  const stack = /^(?:Argument of type|Type) '(Kernel|User)Stack(<\d+>)?' is not assignable to (?:parameter of )?type '(Kernel|User)Stack(<\d+>)?'/.exec(text);
+  if ((code === 2322 || code === 2345) && stack && stack[1] === stack[3]) {
+    const [, kind, given = "<127>"] = stack;
+    const call = `${kind === "User" ? "u" : "k"}stack(${given === "<127>" ? "" : given.slice(1, -1)})`;
+    return `${text.split("\n")[0]!} (a stack's frame limit is part of its type: ${call} is a ${kind}Stack${given === "<127>" ? "" : given}; declare the map's key or the field ${kind}Stack${given === "<127>" ? "" : given} too)`;
+  }
   // A handler returning what no probe returns: TypeScript prints the handler's whole type, a tracepoint's record in it.
   // (TS2322 at the returned value of an arrow function whose body is an expression.)
   const returned =

@@ -199,3 +199,14 @@ test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
   assert.deepEqual(messages("argv"), ["TS2304: Cannot find name 'argv'."]);
   assert.deepEqual(messages("{ const pid = x; return pid; }"), []);
 });
+
+test("a stack of a frame limit counted in a map of another says the limit is part of the type, not the brand's chain", () => {
+  const compiled = (text: string): string[] =>
+    compile({ fileName: "h.ts", text: `import { uprobe, kprobe, ustack, kstack, Count, type UserStack, type KernelStack } from "tsbpf";\nexport const license = "GPL";\n${text}\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  assert.deepEqual(compiled('const c = new Count<UserStack>(64);\nuprobe("/bin/true", "main", () => { c.increment(ustack(3)); });'), [
+    "TS2345: Argument of type 'UserStack<3>' is not assignable to parameter of type 'UserStack'. (a stack's frame limit is part of its type: ustack(3) is a UserStack<3>; declare the map's key or the field UserStack<3> too)",
+  ]);
+  assert.deepEqual(compiled('const c = new Count<KernelStack<5>>(64);\nkprobe("vfs_read", () => { c.increment(kstack(2)); });'), [
+    "TS2345: Argument of type 'KernelStack<2>' is not assignable to parameter of type 'KernelStack<5>'. (a stack's frame limit is part of its type: kstack(2) is a KernelStack<2>; declare the map's key or the field KernelStack<2> too)",
+  ]);
+});
