@@ -684,6 +684,10 @@ export class Count<K = never> extends PrintedMapMarker {
   increment(_key?: K): void {
     onlyInProbe("increment");
   }
+  /** Removes a key of a keyed Count, as bpftrace's `delete(@x[k])`: 0, or -ENOENT where it had none. */
+  delete(_key: K): i64 {
+    return onlyInProbe("delete");
+  }
 }
 
 /**
@@ -700,6 +704,10 @@ abstract class AggregateMarker<K> extends PrintedMapMarker {
   record(key: K, value: number): void;
   record(_keyOrValue: K | number, _value?: number): void {
     onlyInProbe("record");
+  }
+  /** Removes a key of a keyed one, as bpftrace's `delete(@x[k])`: 0, or -ENOENT where it had none. */
+  delete(_key: K): i64 {
+    return onlyInProbe("delete");
   }
 }
 /** The sum, as bpftrace's sum(). */

@@ -276,15 +276,15 @@ declare module "tsbpf" {
   export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
   export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  /** bpftrace's count(): \`new Count()\`, or \`new Count<K>(maxKeys)\` for one per key. */
-  export class Count<K = never> { constructor(maxKeys?: number); increment(): void; increment(key: K): void; print(): void; clear(): void; private __tsbpfMap: true }
+  /** bpftrace's count(): \`new Count()\`, or \`new Count<K>(maxKeys)\` for one per key; \`delete(k)\` removes a key, as bpftrace's delete(@x[k]). */
+  export class Count<K = never> { constructor(maxKeys?: number); increment(): void; increment(key: K): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's sum(v) of signed 64-bit values: \`new Sum()\`, or \`new Sum<K>(maxKeys)\` for one per key. */
-  export class Sum<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Sum<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's avg(v), min(v), max(v) and stats(v) of signed 64-bit values: \`new Avg()\`, or \`new Avg<K>(maxKeys)\` for one per key. */
-  export class Avg<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Min<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Max<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Stats<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Avg<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Min<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Max<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Stats<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
 `;
 
 /**

@@ -141,7 +141,7 @@ export const p = kprobe("f", (x: u32) => {
       "(a HashMap has lookup(), update(), delete(), increment(), print() and clear(): call update() for set())",
       "(an ArrayMap has lookup(), update(), increment(), print() and clear(): call lookup() for get())",
       "(a Histogram has record(), print() and clear(): call record() for add())",
-      "(a Count has increment(), print() and clear(): call increment() for inc())",
+      "(a Count has increment(), delete(), print() and clear(): call increment() for inc())",
       "(a RingBuf has output(), reserve(), submit() and discard(): call output() for push())",
       "(a HashMap has lookup(), update(), delete(), increment(), print() and clear())",
     ],

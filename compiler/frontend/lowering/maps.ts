@@ -29,7 +29,14 @@ export abstract class MapLowering extends StringLowering {
     }
     if (m.def.aggregate) {
       const adds = m.def.aggregate === "count" ? "increment" : "record";
-      if (method !== adds) return this.fail(e.expression, Code.BadMap, `${m.cls} has the methods ${adds}(), print() and clear()`);
+      const keyed = m.def.type !== MAP_TYPES.PerCpuArrayMap;
+      // bpftrace's delete(@x[k]): the key's value on every CPU, one per-CPU hash element.
+      if (method === "delete" && keyed) {
+        if (args.length !== 1) this.fail(e, Code.BadMap, "delete() takes a key");
+        const key = this.materialize(args[0]!, m.key!, e);
+        return result(Helper.map_delete_elem, [map, this.addrOf(key, e)]);
+      }
+      if (method !== adds) return this.fail(e.expression, Code.BadMap, `${m.cls} has the methods ${adds}(), ${keyed ? "delete(), " : ""}print() and clear()`);
       this.aggregate(m, m.def.aggregate, e);
       return none;
     }
