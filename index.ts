@@ -544,10 +544,11 @@ abstract class MapMarker {
 /**
  * A map `tsbpf run` prints. `print()` and `clear()` (bpftrace's print(@m) and clear(@m), as in an `interval()` probe)
  * are carried out by `tsbpf run` when it reads the request, just after the handler: print() prints the map as it
- * prints it at the end, clear() deletes a hash map's entries or zeroes an array's.
+ * prints it at the end (`print(10)`, bpftrace's print(@m, 10): its 10 largest entries, or a keyed histogram's 10
+ * fullest keys), clear() deletes a hash map's entries or zeroes an array's.
  */
 abstract class PrintedMapMarker extends MapMarker {
-  print(): void {
+  print(_top?: number): void {
     onlyInProbe("print");
   }
   clear(): void {

@@ -262,29 +262,29 @@ declare module "tsbpf" {
     update(key: K, value: V, flags?: UpdateFlags): i64;
     delete(key: K): i64;
     increment(key: K, by?: number): void;
-    print(): void;
+    print(top?: number): void;
     clear(): void;
   }
-  export class HashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
-  export class PerCpuHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
-  export class LruHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
-  export class ArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(): void; clear(): void; private __tsbpfMap: V }
-  export class PerCpuArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(): void; clear(): void; private __tsbpfMap: V }
+  export class HashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class PerCpuHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class LruHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class ArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: V }
+  export class PerCpuArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: V }
   export class RingBuf<T> { constructor(bytes: number); output(value: T): i64; reserve(): T | null; submit(record: T): void; discard(record: T): void; private __tsbpfMap: T }
   export class PerfEventArray<T> { constructor(maxCpus?: number); output(value: T): i64; private __tsbpfMap: T }
   export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
-  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
-  export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's count(): \`new Count()\`, or \`new Count<K>(maxKeys)\` for one per key; \`delete(k)\` removes a key, as bpftrace's delete(@x[k]). */
-  export class Count<K = never> { constructor(maxKeys?: number); increment(): void; increment(key: K): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Count<K = never> { constructor(maxKeys?: number); increment(): void; increment(key: K): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's sum(v) of signed 64-bit values: \`new Sum()\`, or \`new Sum<K>(maxKeys)\` for one per key. */
-  export class Sum<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Sum<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's avg(v), min(v), max(v) and stats(v) of signed 64-bit values: \`new Avg()\`, or \`new Avg<K>(maxKeys)\` for one per key. */
-  export class Avg<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Min<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Max<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Stats<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Avg<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
+  export class Min<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
+  export class Max<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
+  export class Stats<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
 `;
 
 /**

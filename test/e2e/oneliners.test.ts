@@ -108,6 +108,11 @@ describe("bpftrace's one-liners as tsbpf run -e", { ...needsKernel, concurrency:
     assert.match(out, /^@r\[err\]: \d+\n@r\[ok\]: \d+$/m);
   });
 
+  it("print(@c, 2) prints the two largest counts, delete(@c[k]) removes a key, and clear(@c) leaves nothing for the end", async () => {
+    const out = await printed("const c = new Count<u32>(8); begin(() => { c.increment(1); c.increment(2); c.increment(2); c.increment(3); c.increment(3); c.increment(3); c.increment(4); c.delete(4); c.print(2); c.print(); c.clear(); exit(); })");
+    assert.equal(out, "@c[2]: 2\n@c[3]: 3\n\n@c[1]: 1\n@c[2]: 2\n@c[3]: 3\n\n");
+  });
+
   it("uprobe:libc:unlinkat's arguments and uretprobe's retval and probe", async (t) => {
     const missing = missingUprobes();
     if (missing) return t.skip(missing);
