@@ -77,6 +77,15 @@ const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
   cat: "tsbpf reads no files for a probe",
 };
 
+/** What tsbpf writes for bpftrace's builtin, function, argument (`arg0`), positional parameter (`$1`) or variable (`$x`). */
+function bpftraceName(name: string): string | undefined {
+  if (Object.hasOwn(BPFTRACE_NAMES, name)) return BPFTRACE_NAMES[name];
+  if (/^arg\d+$/.test(name)) return "the handler's parameters: `uprobe(\"/bin/bash\", \"readline\", (arg0) => ...)`";
+  if (/^\$\d+$/.test(name)) return `a parameter of the probes: \`let p${name.slice(1)} = 0;\` (or \`let p${name.slice(1)}: Str<64> = "";\`) before them, given with \`tsbpf run --set p${name.slice(1)}=VALUE\``;
+  if (/^\$\w+$/.test(name)) return `a local: declare it, \`let ${name} = 0;\``;
+  return undefined;
+}
+
 /** JavaScript's errors: a probe cannot throw one. */
 const JS_ERRORS: ReadonlySet<string> = new Set(["Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError"]);
 
@@ -154,7 +163,7 @@ function typescriptHint(code: number, message: string, member: boolean): string 
     return " (a probe runs in the kernel, without JavaScript's globals, and cannot throw: `return` leaves the handler, `printf()` says what went wrong, `exit()` ends the run)";
   }
   if (missing && (JS_GLOBALS.has(name) || name === "Function")) return NO_GLOBALS;
-  const bpftrace = name !== undefined && CANNOT_FIND_NAME.has(code) ? (Object.hasOwn(BPFTRACE_NAMES, name) ? BPFTRACE_NAMES[name] : /^arg\d+$/.test(name) ? "the handler's parameters: `uprobe(\"/bin/bash\", \"readline\", (arg0) => ...)`" : undefined) : undefined;
+  const bpftrace = name !== undefined && CANNOT_FIND_NAME.has(code) ? bpftraceName(name) : undefined;
   if (bpftrace) return ` (bpftrace's \`${name}\` is ${bpftrace})`;
   // Histogram, LinearHistogram, Count, Sum, Avg, Min, Max and Stats default their key type to never: keyless.
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {

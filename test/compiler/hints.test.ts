@@ -183,7 +183,7 @@ test("a tsbpf type imported from \"tsbpf/kernel\" (the kernel's u64 is tsbpf's) 
 });
 
 test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
-  const hint = (body: string): string[] => messages(body).map((m) => m.replace(/^TS\d+: Cannot find name '\w+'\.( Did you mean '\w+'\?)? /, ""));
+  const hint = (body: string): string[] => messages(body).map((m) => m.replace(/^TS\d+: Cannot find name '[\w$]+'\.( Did you mean '[\w$]+'\?)? /, ""));
   assert.deepEqual(hint("pid"), ["(bpftrace's `pid` is `pidTgid() >> 32`, the process id)"]);
   assert.deepEqual(hint("tid"), ["(bpftrace's `tid` is `pidTgid() as u32`, the thread id)"]);
   assert.deepEqual(hint("nsecs"), ["(bpftrace's `nsecs` is `ktimeNs()`)"]);
@@ -195,6 +195,8 @@ test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
   ]);
   assert.match(hint("str(x)")[0]!, /`readUserStr\(p\)` for a user pointer/);
   assert.match(hint("join(x)")[0]!, /tsbpf has no join\(\)/);
+  assert.deepEqual(hint("$1"), ["(bpftrace's `$1` is a parameter of the probes: `let p1 = 0;` (or `let p1: Str<64> = \"\";`) before them, given with `tsbpf run --set p1=VALUE`)"]);
+  assert.deepEqual(hint("$x"), ["(bpftrace's `$x` is a local: declare it, `let $x = 0;`)"]);
   // A name bpftrace does not have, and one a probe declares, are left alone.
   assert.deepEqual(messages("argv"), ["TS2304: Cannot find name 'argv'."]);
   assert.deepEqual(messages("{ const pid = x; return pid; }"), []);
