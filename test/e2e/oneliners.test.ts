@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { missingBpf, missingRoot, missingTracefs, missingUprobes, openSys } from "../../runtime/sys/index.js";
+import { kprobesUnsupported } from "../../runtime/loader/attach.js";
 import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -134,6 +135,13 @@ describe("bpftrace's one-liners as tsbpf run -e", { ...needsKernel, concurrency:
     assert.equal(exe, "true true\n");
     const bytes = await printed(`tracepoint("syscalls", "sys_enter_write", (ctx) => { ${MINE} printf("%r\\n", buf(ctx.buf, ctx.count)); })`, "-c", "/bin/echo hi there");
     assert.match(bytes, /^hi there\\x0a$/m);
+  });
+
+  it("the tutorial's kretprobe:vfs_read, where kprobes are compiled out, is told the syscall's exit tracepoint to use", async (t) => {
+    if (!kprobesUnsupported()) return t.skip("the running kernel has kprobes");
+    const r = await run("const bytes = new Histogram(); kretprobe(\"vfs_read\", (ret: i64) => { bytes.record(ret); })");
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /this is a kretprobe on vfs_read, but kprobes are compiled out .*; use tracepoint\("syscalls", "sys_exit_read", \.\.\.\) or uretprobe\("libc\.so\.6", "read", \.\.\.\) instead/);
   });
 
   it("a one-liner naming bpftrace's builtins is told what tsbpf writes for them", async () => {
