@@ -256,9 +256,11 @@ export function uidGid(): u64 {
 }
 /**
  * bpftrace's `cgroup`, bpf_get_current_cgroup_id(): the current task's cgroup v2 id, the inode number of its
- * directory under /sys/fs/cgroup (`stat -c %i /sys/fs/cgroup/system.slice`).
+ * directory under /sys/fs/cgroup (`stat -c %i /sys/fs/cgroup/system.slice`). With a path, bpftrace's
+ * `cgroupid("/sys/fs/cgroup/system.slice")`: that cgroup's id, read as the probes load (a string literal or constant):
+ * `cgroupId() === cgroupId("/sys/fs/cgroup/system.slice")` holds for its tasks.
  */
-export function cgroupId(): u64 {
+export function cgroupId(_path?: string): u64 {
   return onlyInProbe("cgroupId");
 }
 /**

@@ -14,7 +14,7 @@ import { droppedCounterName, PERF_EVENT_NAMES, type RunWhen } from "../compiler/
 import type { BtfLineInfo } from "../compiler/btf/parse.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, KernelSymbolError, UserSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
+import { AttachError, CgroupPathError, GlobalValueError, KernelSymbolError, UserSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
 import { RunCode, sourceError, type SourcePlace } from "./source-error.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
@@ -663,6 +663,11 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
     // A uaddr() whose binary or symbol cannot be resolved: a usage error, as a uprobe's is, at the call.
     if (error instanceof UserSymbolError && options.source === "ts") {
       const at = callNaming(options, "uaddr", [error.binary, error.symbol]);
+      if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.USAGE);
+    }
+    // A cgroupId(path) of a path that is no cgroup v2 directory: a usage error, at the call.
+    if (error instanceof CgroupPathError && options.source === "ts") {
+      const at = callNaming(options, "cgroupId", [error.path]);
       if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.USAGE);
     }
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.

@@ -161,8 +161,11 @@ declare module "tsbpf" {
   export function printk(message: string): void;
   export function pidTgid(): u64;
   export function uidGid(): u64;
-  /** bpftrace's cgroup: the current task's cgroup v2 id (bpf_get_current_cgroup_id), the inode number of its directory where cgroup2 is mounted. */
-  export function cgroupId(): u64;
+  /**
+   * bpftrace's cgroup: the current task's cgroup v2 id (bpf_get_current_cgroup_id), the inode number of its directory where cgroup2 is mounted;
+   * with a path, bpftrace's cgroupid("/sys/fs/cgroup/PATH"): that cgroup's id, read by tsbpf run as it loads the probes.
+   */
+  export function cgroupId(path?: string): u64;
   /** bpftrace's jiffies, bpf_jiffies64(): the kernel's tick count since boot (HZ a second, plus its start offset). */
   export function jiffies(): u64;
   /** bpftrace's numaid, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on. */

@@ -851,7 +851,7 @@ const NEGATIVE_SLOT = 65;
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
   tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true, realtime: true,
-  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, set: true, targetPid: true, kernelSymbols: true, userSymbols: true, name: true, backend: true,
+  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, set: true, targetPid: true, kernelSymbols: true, userSymbols: true, cgroupIds: true, name: true, backend: true,
 } as const satisfies Record<keyof SimulateOptions, true>;
 
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
@@ -868,10 +868,10 @@ function checkOptions(options: SimulateOptions): void {
     throw usage(`simulate() option realtime is the wall clock at the start, a Date or milliseconds since the epoch, not ${shown(options.realtime)}`);
   }
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
-  for (const [option, example] of [["kernelSymbols", "{ do_unlinkat: 0xffffffff816d2cd0n }"], ["userSymbols", '{ "/opt/app:counter": 0x404018 }']] as const) {
+  for (const [option, example] of [["kernelSymbols", "{ do_unlinkat: 0xffffffff816d2cd0n }"], ["userSymbols", '{ "/opt/app:counter": 0x404018 }'], ["cgroupIds", '{ "/sys/fs/cgroup/system.slice": 4242 }']] as const) {
     const symbols = options[option];
     const bad = symbols === undefined ? undefined : typeof symbols !== "object" || symbols === null || Array.isArray(symbols) ? [] : Object.entries(symbols).find(([, a]) => typeof a !== "bigint" && !Number.isSafeInteger(a));
-    if (bad) throw usage(`simulate() option ${option} gives addresses by symbol name, ${example}, not ${shown(bad.length ? bad[1] : symbols)}${bad.length ? ` for ${bad[0]}` : ""}`);
+    if (bad) throw usage(`simulate() option ${option} gives ${option === "cgroupIds" ? "ids by cgroup path" : "addresses by symbol name"}, ${example}, not ${shown(bad.length ? bad[1] : symbols)}${bad.length ? ` for ${bad[0]}` : ""}`);
   }
   if (options.set !== undefined && (typeof options.set !== "object" || options.set === null || !Object.values(options.set).every((v) => typeof v === "string"))) {
     throw usage(`simulate() option set takes --set texts by variable name ({ minMs: "10" }), not ${shown(options.set)}; typed values go in globals`);

@@ -186,7 +186,7 @@ test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
   const hint = (body: string): string[] => messages(body).map((m) => m.replace(/^TS\d+: Cannot find name '[\w$]+'\.( Did you mean '[\w$]+'\?)? /, ""));
   assert.deepEqual(hint("pid"), ["(bpftrace's `pid` is `pidTgid() >> 32`, the process id)"]);
   assert.deepEqual(hint("tid"), ["(bpftrace's `tid` is `pidTgid() as u32`, the thread id)"]);
-  assert.deepEqual(hint("nsecs"), ["(bpftrace's `nsecs` is `ktimeNs()`)"]);
+  assert.deepEqual(hint("nsecs"), ["(bpftrace's `nsecs` is `ktimeBootNs()` (time suspended included, as bpftrace 0.17 counts it; `ktimeNs()` leaves it out))"]);
   assert.deepEqual(hint("cpu"), ["(bpftrace's `cpu` is `smpProcessorId()`)"]);
   assert.deepEqual(hint("arg1"), ["(bpftrace's `arg1` is the handler's parameters: `uprobe(\"/bin/bash\", \"readline\", (arg0) => ...)`)"]);
   assert.deepEqual(hint("count()"), ["(bpftrace's `count` is a map: `const x = new Count()` at module level, then `x.increment()`; `new Count<u32>(1024)` and `x.increment(key)` keep one per key)"]);

@@ -6,12 +6,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { missingBpf, missingRoot, missingTracefs, missingUprobes, openSys } from "../../runtime/sys/index.js";
 import { kprobesUnsupported } from "../../runtime/loader/attach.js";
+import { cgroup2Mount } from "../support/cgroup.js";
 import { CLI } from "../support/cli.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -114,6 +115,14 @@ describe("bpftrace's one-liners as tsbpf run -e", { ...needsKernel, concurrency:
     assert.equal(out, "@c[2]: 2\n@c[3]: 3\n\n@c[1]: 1\n@c[2]: 2\n@c[3]: 3\n\n");
   });
 
+  it("a filter on the cgroup, /cgroup == cgroupid(\"PATH\")/, counts the command started in this process's cgroup", async (t) => {
+    const mount = cgroup2Mount();
+    if (!mount) return t.skip("no cgroup v2 hierarchy is mounted");
+    const own = `${mount}${readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => l.startsWith("0::"))!.slice(3)}`.replace(/\/$/, "");
+    const out = await printed(`const c = new Count<Str<16>>(64); tracepoint("syscalls", "sys_enter_openat", () => { ${MINE} if (cgroupId() === cgroupId(${JSON.stringify(own)})) c.increment(comm()); })`, "-c", "/bin/true");
+    assert.match(out, /^@c\[true\]: [1-9]\d*$/m);
+  });
+
   it("uprobe:libc:unlinkat's arguments and uretprobe's retval and probe", async (t) => {
     const missing = missingUprobes();
     if (missing) return t.skip(missing);
@@ -148,6 +157,6 @@ describe("bpftrace's one-liners as tsbpf run -e", { ...needsKernel, concurrency:
     const r = await run('tracepoint("syscalls", "sys_enter_openat", () => { printf("%d %d\\n", pid, nsecs); })');
     assert.equal(r.code, 3);
     assert.match(r.stderr, /Cannot find name 'pid'\. \(bpftrace's `pid` is `pidTgid\(\) >> 32`, the process id\)/);
-    assert.match(r.stderr, /Cannot find name 'nsecs'\. \(bpftrace's `nsecs` is `ktimeNs\(\)`\)/);
+    assert.match(r.stderr, /Cannot find name 'nsecs'\. \(bpftrace's `nsecs` is `ktimeBootNs\(\)` /);
   });
 });

@@ -69,6 +69,7 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "pton") return this.fail(e, Code.NotAnInteger, 'pton() gives an address\'s bytes (an Arr<u8, 4> or Arr<u8, 16>), not an integer: index it (`pton("10.0.0.1")[0]`), bind it (`const lo = pton("127.0.0.1")`) or give it to ntop()');
     if (name === "kaddr") return this.kaddr(e);
     if (name === "uaddr") return this.uaddr(e);
+    if (name === "cgroupId" && e.arguments.length) return this.cgroupPathId(e);
     if (name === "targetPid") {
       if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
       // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -124,6 +125,23 @@ export abstract class CallLowering extends KernelReadLowering {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(symbol)) this.fail(arg!, Code.UnsupportedCall, `kaddr() takes a symbol's name as /proc/kallsyms lists it, a C identifier, not ${JSON.stringify(symbol)}`);
     const address = this.fb.vreg(PTR);
     this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.kaddr(symbol), loc: this.locOf(e) });
+    const dst = this.fb.vreg(U64);
+    this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * cgroupId("/sys/fs/cgroup/PATH"), bpftrace's cgroupid(): the id of that cgroup v2 directory, a `.rodata` u64 the
+   * loader writes (its inode number) before loading, the path beside it, so the verifier sees a constant.
+   */
+  cgroupPathId(e: TS.CallExpression): Val {
+    const [arg] = e.arguments;
+    const path = arg && e.arguments.length === 1 ? this.formatText(arg) : undefined;
+    if (path === undefined || !path.startsWith("/") || path.includes("\0")) {
+      return this.fail(arg ?? e, Code.UnsupportedCall, 'cgroupId() takes nothing (the current task\'s cgroup) or a cgroup v2 directory\'s absolute path, a string literal (or a module-level string constant): cgroupId("/sys/fs/cgroup/system.slice")');
+    }
+    const address = this.fb.vreg(PTR);
+    this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.cgroupPath(path), loc: this.locOf(e) });
     const dst = this.fb.vreg(U64);
     this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
     return { op: dst };
