@@ -91,10 +91,6 @@ export abstract class CallLowering extends KernelReadLowering {
   }
 
   /**
-   * kaddr("symbol"), bpftrace's kaddr(): the symbol's address in the running kernel, a `.rodata` u64 the loader writes
-   * from /proc/kallsyms before loading (a symbol it lacks fails the load, naming it), so the verifier sees a constant.
-   */
-  /**
    * bswap(x), bpftrace's bswap(): x's bytes in reverse order at its width, an unsigned integer of that width (8 bits
    * as they are; a literal is 64 bits wide, as bpftrace's are). A constant is swapped here.
    */
@@ -117,6 +113,10 @@ export abstract class CallLowering extends KernelReadLowering {
     return { op: dst };
   }
 
+  /**
+   * kaddr("symbol"), bpftrace's kaddr(): the symbol's address in the running kernel, a `.rodata` u64 the loader writes
+   * from /proc/kallsyms before loading (a symbol it lacks fails the load, naming it), so the verifier sees a constant.
+   */
   kaddr(e: TS.CallExpression): Val {
     const [arg] = e.arguments;
     const symbol = arg && e.arguments.length === 1 ? this.formatText(arg) : undefined;
