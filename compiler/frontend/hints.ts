@@ -73,7 +73,7 @@ const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
   clear: "a map's method: `m.clear()`",
   zero: "`m.clear()`, which empties the map",
   print: "a map's method: `m.print()`; values are printed with printf()",
-  join: "tsbpf has no join(): print each element, `for (let i = 0; i < 8; i++) { const a = readUser<u64>(ctx.argv + i * 8); if (a === 0) break; printf(\"%s \", readUserStr(a)); }`",
+  join: "tsbpf has no join(): print each element, `for (let i = 0; i < 16; i++) { const a = readUser<u64>(ctx.argv + i * 8); if (a === 0) break; if (i > 0) printf(\" \"); printf(\"%s\", readUserStr(a)); } printf(\"\\n\");`",
   system: "tsbpf runs no commands for a probe: print what the command needs with printf() and run it on tsbpf's output",
   cat: "tsbpf reads no files for a probe",
 };
@@ -165,7 +165,8 @@ function typescriptHint(code: number, message: string, member: boolean): string 
   }
   if (missing && (JS_GLOBALS.has(name) || name === "Function")) return NO_GLOBALS;
   const bpftrace = name !== undefined && CANNOT_FIND_NAME.has(code) ? bpftraceName(name) : undefined;
-  if (bpftrace) return ` (bpftrace's \`${name}\` is ${bpftrace})`;
+  // A counterpart ("is `pidTgid() >> 32`"), or what to do where there is none ("tsbpf has no join(): ...").
+  if (bpftrace) return ` (bpftrace's \`${name}\`${bpftrace.startsWith("tsbpf ") ? ":" : " is"} ${bpftrace})`;
   // Histogram, LinearHistogram, Count, Sum, Avg, Min, Max and Stats default their key type to never: keyless.
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
     return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)` (a Count's `increment()`), or declare one, `new Histogram<u32>()`, to record by key)";
