@@ -168,7 +168,7 @@ export abstract class CallLowering extends KernelReadLowering {
    */
   stack(name: "kstack" | "ustack", e: TS.CallExpression): Val {
     if (e.arguments.length > 1) this.fail(e.arguments[1]!, Code.UnsupportedCall, `${name}() takes at most a frame limit`);
-    const frames = e.arguments[0] ? this.cx.stackFrames(e.arguments[0], `${name}(frames)`) : MAX_STACK_FRAMES;
+    const frames = e.arguments[0] ? this.cx.stackFrames(e.arguments[0], `${name}(frames)`) : (this.inferredFrames(e) ?? MAX_STACK_FRAMES);
     const user = name === "ustack";
     const stacks = stackMap(user, frames);
     if (!this.cx.maps.some((m) => m.name === stacks.name)) this.cx.maps.push(stacks);
@@ -183,6 +183,20 @@ export abstract class CallLowering extends KernelReadLowering {
     const dst = this.fb.vreg(stackType(USER_STACK, frames));
     this.fb.emit({ op: "mov", dst, src: both.op });
     return { op: dst };
+  }
+
+  /**
+   * The frame limit TypeScript gave a kstack() or ustack() written without one, from where its value goes: `kstack()`
+   * counted in a `Count<KernelStack<3>>` is a KernelStack<3>, whose ids must come from the 3-frame stack map that map's
+   * keys are printed from. Undefined where it is the default (127) or not a literal.
+   */
+  private inferredFrames(e: TS.CallExpression): number | undefined {
+    const frames = this.checker.getTypeAtLocation(e).getProperty("__tsbpfFrames");
+    if (!frames) return undefined;
+    const type = this.checker.getTypeOfSymbolAtLocation(frames, e);
+    const literal = (type.isUnion() ? type.types : [type]).find((t) => t.isNumberLiteral());
+    const n = literal?.isNumberLiteral() ? literal.value : undefined;
+    return n !== undefined && Number.isInteger(n) && n >= 1 && n < MAX_STACK_FRAMES ? n : undefined;
   }
 
   /**
