@@ -61,6 +61,9 @@ describe("bpftrace's one-liners as tsbpf run -e", { ...needsKernel, concurrency:
   it("file opens by process: comm and the filename read from user memory", async () => {
     const out = await printed(`tracepoint("syscalls", "sys_enter_openat", (ctx) => { ${MINE} printf("%s %s\\n", comm(), readUserStr(ctx.filename)); })`, "-c", "/bin/cat /etc/hostname");
     assert.match(out, /^cat \/etc\/hostname$/m);
+    // bpftrace's /str(args->filename) == "/etc/hostname"/: the one open of that path, whoever makes it.
+    const filtered = await printed('tracepoint("syscalls", "sys_enter_openat", (ctx) => { if (readUserStr(ctx.filename) === "/etc/hostname") printf("%s\\n", comm()); })', "-c", "/bin/cat /etc/hostname");
+    assert.match(filtered, /^cat$/m);
   });
 
   it("syscall counts by process, @[comm] = count(), and by probe, @[probe] = count()", async () => {
