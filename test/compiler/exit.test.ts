@@ -176,7 +176,7 @@ test("print() and clear() name their map in the actions map's tag; in the simula
   assert.ok(diagnostics.some((d) => d.code === "TS2554" && d.line === 11), JSON.stringify(diagnostics));
 });
 
-test("print(top), bpftrace's print(@m, top), carries the top above the map's index; tsbpf run prints that many of the largest entries", () => {
+test("print(top), bpftrace's print(@m, top), carries the top above the map's index; tsbpf run prints that many of the largest entries", async () => {
   const record = (action: number, arg: number): Uint8Array => {
     const bytes = new Uint8Array(8);
     new DataView(bytes.buffer).setUint32(0, action, true);
@@ -194,6 +194,10 @@ test("print(top), bpftrace's print(@m, top), carries the top above the map's ind
   const text = (top: string) => PER_TICK("/tmp/x").replace("unlinks.print();", `unlinks.print(${top});`);
   const compiled = compile({ fileName: "top.ts", text: text("2") }, { tracepointFormat });
   assert.deepEqual(compiled.diagnostics, []);
+  // The simulator's printed() gives the same top entries, smallest first.
+  const sim = await simulate({ fileName: "uprobe.ts", text: UPROBE.replace("calls.increment(1);", "calls.increment(1);\n  calls.increment(1);\n  calls.increment(9);\n  calls.increment(9);\n  calls.increment(9);\n  calls.print(2);") });
+  sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/gone")] });
+  assert.deepEqual(sim.printed(), [{ map: "calls", entries: new Map([[1, 2n], [9, 3n]]) }]);
   const diagnostics = (top: string) => compile({ fileName: "bad.ts", text: text(top) }, { tracepointFormat }).diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`);
   const refused = "TSBPF1005 10:17 print(top) takes a constant from 0 (every entry) to 65535: how many of the largest entries to print";
   assert.deepEqual(diagnostics("ticks.lookup(0) ?? 0"), [refused]);
