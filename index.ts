@@ -312,6 +312,14 @@ export function printf(_format: string, ..._values: unknown[]): void {
   onlyInProbe("printf");
 }
 /**
+ * bpftrace's join(): the strings of a user array of `char *` (a tracepoint's `ctx.argv`) up to its first NULL, at most
+ * 16 of them, each read up to 1023 bytes (as bpftrace 0.17 reads them), which `tsbpf run` prints on one line separated by
+ * `separator` (a space): `tracepoint("syscalls", "sys_enter_execve", (ctx) => join(ctx.argv))` prints `ls -l /tmp`.
+ */
+export function join(_array: Ptr<any> | u64, _separator?: string): void {
+  onlyInProbe("join");
+}
+/**
  * bpftrace's time(): `tsbpf run` writes the current local time, formatted as C's strftime formats it (`%H %M %S %T %F
  * %Y %m %d %a %b ...`; "%H:%M:%S\n" by default), where the handler calls it: `interval(1000, () => { time();
  * counts.print(); counts.clear(); })`.

@@ -73,7 +73,6 @@ const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
   clear: "a map's method: `m.clear()`",
   zero: "`m.clear()`, which empties the map",
   print: "a map's method: `m.print()`; values are printed with printf()",
-  join: "tsbpf has no join(): print each element, `for (let i = 0; i < 16; i++) { const a = readUser<u64>(ctx.argv + i * 8); if (a === 0) break; if (i > 0) printf(\" \"); printf(\"%s\", readUserStr(a)); } printf(\"\\n\");`",
   system: "tsbpf runs no commands for a probe: print what the command needs with printf() and run it on tsbpf's output",
   cat: "tsbpf reads no files for a probe",
 };

@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "pton", "macaddr", "bswap", "strncmp", "strcontains"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "pton", "macaddr", "bswap", "strncmp", "strcontains", "join"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -180,6 +180,8 @@ declare module "tsbpf" {
   export function targetPid(): u32;
   /** bpftrace's printf: a C format (%d %u %x %s %c %p, %r for buf(), widths and flags) and its values, or a template literal, formatted by tsbpf run. */
   export function printf(format: string, ...values: unknown[]): void;
+  /** bpftrace's join(): the strings of a user array of \`char *\` (a tracepoint's \`ctx.argv\`) up to its first NULL (at most 16, 1023 bytes each), printed by tsbpf run on one line, separated by \`separator\` (a space). */
+  export function join(array: Ptr<any> | u64, separator?: string): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;
   /**

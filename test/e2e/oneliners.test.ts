@@ -142,9 +142,11 @@ describe("bpftrace's one-liners as tsbpf run -e", { ...needsKernel, concurrency:
     assert.match(out, /^start\n\d{4}-\d\d-\d\d\n\d{4}\nend\n$/);
   });
 
-  it("a kernel struct walked from curtask, and buf()'s bytes printed with %r", async () => {
+  it("a kernel struct walked from curtask, join(args->argv), and buf()'s bytes printed with %r", async () => {
     const exe = await printed('tracepoint("sched", "sched_process_exec", () => { if (pidTgid() >> 32 === targetPid()) printf("%s %s\\n", comm(), readKernelStr(currentTask().mm.exe_file.f_path.dentry.d_name.name)); })', "-c", "/bin/true");
     assert.equal(exe, "true true\n");
+    const argv = await printed('tracepoint("syscalls", "sys_enter_execve", (ctx) => { if (pidTgid() >> 32 === targetPid()) join(ctx.argv); })', "-c", "/bin/echo a bb ccc");
+    assert.match(argv, /^\/bin\/echo a bb ccc$/m, "join(args->argv)");
     const bytes = await printed(`tracepoint("syscalls", "sys_enter_write", (ctx) => { ${MINE} printf("%r\\n", buf(ctx.buf, ctx.count)); })`, "-c", "/bin/echo hi there");
     assert.match(bytes, /^hi there\\x0a$/m);
   });

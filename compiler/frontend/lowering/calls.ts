@@ -38,7 +38,7 @@ export abstract class CallLowering extends KernelReadLowering {
       if (fn) return this.inlineCall(fn, e);
     }
     const helper = name ? HELPER_CALLS[name] : undefined;
-    if (name === "printk" || name === "printf") return this.fail(e, Code.Unsupported, `${name}() returns nothing: call it as a statement`);
+    if (name === "printk" || name === "printf" || name === "join") return this.fail(e, Code.Unsupported, `${name}() returns nothing: call it as a statement`);
     if (name === "readUser" || name === "readKernel") {
       const into = this.memoryRead(e)!;
       if (into.layout.kind !== "int") return this.fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(this.file)}>() gives ${aLayout(into.layout)}: bind it to a name or assign it to a field`);
