@@ -72,7 +72,7 @@ const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
   delete: "a map's method: `m.delete(key)`",
   clear: "a map's method: `m.clear()`",
   zero: "`m.clear()`, which empties the map",
-  print: "a map's method: `m.print()`; values are printed with printf()",
+  print: "a map's method: `m.print()`, or `m.print(10)` for its 10 largest entries; values are printed with printf()",
   system: "tsbpf runs no commands for a probe: print what the command needs with printf() and run it on tsbpf's output",
   cat: "tsbpf reads no files for a probe",
 };
