@@ -59,7 +59,7 @@ const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
   rand: "`prandomU32()`",
   func: "`probe()`, the probe's whole name (`uprobe:/bin/bash:readline`)",
   args: 'the handler\'s parameter: `tracepoint("syscalls", "sys_enter_openat", (ctx) => printf("%s\\n", readUserStr(ctx.filename)))`',
-  retval: 'a kretprobe\'s or uretprobe\'s handler\'s parameter: `uretprobe("/bin/bash", "readline", (ret) => ...)`',
+  retval: 'a kretprobe\'s or uretprobe\'s handler\'s parameter: `uretprobe("/bin/bash", "readline", (ret: u64) => ...)`',
   str: "`readUserStr(p)` for a user pointer, `readKernelStr(p)` for a kernel one",
   count: aggregation("Count", "", "increment"),
   sum: aggregation("Sum", "", "record"),
@@ -80,7 +80,7 @@ const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
 /** What tsbpf writes for bpftrace's builtin, function, argument (`arg0`), positional parameter (`$1`) or variable (`$x`). */
 function bpftraceName(name: string): string | undefined {
   if (Object.hasOwn(BPFTRACE_NAMES, name)) return BPFTRACE_NAMES[name];
-  if (/^arg\d+$/.test(name)) return "the handler's parameters: `uprobe(\"/bin/bash\", \"readline\", (arg0) => ...)`";
+  if (/^arg\d+$/.test(name)) return "the handler's parameters, typed for a uprobe: `uprobe(\"libc\", \"unlinkat\", (arg0: i32, arg1: u64) => ...)`";
   if (/^\$\d+$/.test(name)) return `a parameter of the probes: \`let p${name.slice(1)} = 0;\` (or \`let p${name.slice(1)}: Str<64> = "";\`) before them, given with \`tsbpf run --set p${name.slice(1)}=VALUE\``;
   if (/^\$\w+$/.test(name)) return `a local: declare it, \`let ${name} = 0;\``;
   return undefined;

@@ -188,7 +188,7 @@ test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
   assert.deepEqual(hint("tid"), ["(bpftrace's `tid` is `pidTgid() as u32`, the thread id)"]);
   assert.deepEqual(hint("nsecs"), ["(bpftrace's `nsecs` is `ktimeBootNs()` (time suspended included, as bpftrace 0.17 counts it; `ktimeNs()` leaves it out))"]);
   assert.deepEqual(hint("cpu"), ["(bpftrace's `cpu` is `smpProcessorId()`)"]);
-  assert.deepEqual(hint("arg1"), ["(bpftrace's `arg1` is the handler's parameters: `uprobe(\"/bin/bash\", \"readline\", (arg0) => ...)`)"]);
+  assert.deepEqual(hint("arg1"), ["(bpftrace's `arg1` is the handler's parameters, typed for a uprobe: `uprobe(\"libc\", \"unlinkat\", (arg0: i32, arg1: u64) => ...)`)"]);
   assert.deepEqual(hint("count()"), ["(bpftrace's `count` is a map: `const x = new Count()` at module level, then `x.increment()`; `new Count<u32>(1024)` and `x.increment(key)` keep one per key)"]);
   assert.deepEqual(hint("lhist(x, 0, 100, 10)"), [
     "(bpftrace's `lhist` is a map: `const x = new LinearHistogram(min, max, step)` at module level, then `x.record(v)`; `new LinearHistogram<u32>(min, max, step, 1024)` and `x.record(key, v)` keep one per key)",
