@@ -256,9 +256,11 @@ export function uidGid(): u64 {
 }
 /**
  * bpftrace's `cgroup`, bpf_get_current_cgroup_id(): the current task's cgroup v2 id, the inode number of its
- * directory under /sys/fs/cgroup (`stat -c %i /sys/fs/cgroup/system.slice`).
+ * directory under /sys/fs/cgroup (`stat -c %i /sys/fs/cgroup/system.slice`). With a path, bpftrace's
+ * `cgroupid("/sys/fs/cgroup/system.slice")`: that cgroup's id, read as the probes load (a string literal or constant):
+ * `cgroupId() === cgroupId("/sys/fs/cgroup/system.slice")` holds for its tasks.
  */
-export function cgroupId(): u64 {
+export function cgroupId(_path?: string): u64 {
   return onlyInProbe("cgroupId");
 }
 /**
@@ -308,6 +310,14 @@ export function targetPid(): u32 {
  */
 export function printf(_format: string, ..._values: unknown[]): void {
   onlyInProbe("printf");
+}
+/**
+ * bpftrace's join(): the strings of a user array of `char *` (a tracepoint's `ctx.argv`) up to its first NULL, at most
+ * 16 of them, each read up to 1023 bytes (as bpftrace 0.17 reads them), which `tsbpf run` prints on one line separated by
+ * `separator` (a space): `tracepoint("syscalls", "sys_enter_execve", (ctx) => join(ctx.argv))` prints `ls -l /tmp`.
+ */
+export function join(_array: Ptr<any> | u64, _separator?: string): void {
+  onlyInProbe("join");
 }
 /**
  * bpftrace's time(): `tsbpf run` writes the current local time, formatted as C's strftime formats it (`%H %M %S %T %F
@@ -544,10 +554,11 @@ abstract class MapMarker {
 /**
  * A map `tsbpf run` prints. `print()` and `clear()` (bpftrace's print(@m) and clear(@m), as in an `interval()` probe)
  * are carried out by `tsbpf run` when it reads the request, just after the handler: print() prints the map as it
- * prints it at the end, clear() deletes a hash map's entries or zeroes an array's.
+ * prints it at the end (`print(10)`, bpftrace's print(@m, 10): its 10 largest entries, or a keyed histogram's 10
+ * fullest keys), clear() deletes a hash map's entries or zeroes an array's.
  */
 abstract class PrintedMapMarker extends MapMarker {
-  print(): void {
+  print(_top?: number): void {
     onlyInProbe("print");
   }
   clear(): void {
@@ -684,6 +695,10 @@ export class Count<K = never> extends PrintedMapMarker {
   increment(_key?: K): void {
     onlyInProbe("increment");
   }
+  /** Removes a key of a keyed Count, as bpftrace's `delete(@x[k])`: 0, or -ENOENT where it had none. */
+  delete(_key: K): i64 {
+    return onlyInProbe("delete");
+  }
 }
 
 /**
@@ -700,6 +715,10 @@ abstract class AggregateMarker<K> extends PrintedMapMarker {
   record(key: K, value: number): void;
   record(_keyOrValue: K | number, _value?: number): void {
     onlyInProbe("record");
+  }
+  /** Removes a key of a keyed one, as bpftrace's `delete(@x[k])`: 0, or -ENOENT where it had none. */
+  delete(_key: K): i64 {
+    return onlyInProbe("delete");
   }
 }
 /** The sum, as bpftrace's sum(). */

@@ -39,9 +39,17 @@ const PROBE_CALLS: Readonly<Record<string, string>> = {
   u: "uprobe", uprobe: "uprobe", ur: "uretprobe", uretprobe: "uretprobe", U: "usdt", usdt: "usdt", rawtracepoint: "rawTracepoint", rt: "rawTracepoint",
 };
 
-/** For a one-liner in bpftrace's language: the call tsbpf's -e takes for its first probe. */
+/** A bpftrace map, `@x` or `@` (`@x[k] = ...`, `@ = count()`, `@x++`), outside a string: a syntax error in TypeScript. */
+const BPFTRACE_MAP = /(?:^|[\s{;(,])@(\w*)\s*(?:\[|=|\+\+|--|\+=|;|\)|$)/;
+
+/** What a one-liner in bpftrace's language is told: the call tsbpf's -e takes for its first probe, or what a map is. */
 function bpftraceHint(text: string): string | undefined {
   const m = BPFTRACE_PROBE.exec(text);
+  const map = m ? undefined : BPFTRACE_MAP.exec(text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""'));
+  if (map) {
+    const name = map[1] || "counts";
+    return `-e takes TypeScript, not bpftrace's language: a map is a constant declared before the probes, \`const ${name} = new Count<Str<16>>(1024);\` (or HashMap<K, V>, Histogram, Sum, ...), then \`${name}.increment(comm())\` in a probe`;
+  }
   if (!m) return undefined;
   const [kind, ...parts] = m[1]!.split(":");
   const [unit, count] = parts;

@@ -84,12 +84,12 @@ export function stackNamer(obj: LoadedObject): StackNamer {
  * reading one pops its values, which is harmless only when the object is about to go. With `take`, each entry of a hash
  * or array map is deleted (zeroed) as it is read: a print() and a clear() in one step.
  */
-export function mapContents(obj: LoadedObject, only?: string, options: { final?: boolean; take?: boolean } = {}): MapContent[] {
+export function mapContents(obj: LoadedObject, only?: string, options: { final?: boolean; take?: boolean; top?: number } = {}): MapContent[] {
   return [...eachMapContent(obj, only, options)];
 }
 
 /** mapContents() a map at a time, each read when the one before has been taken. */
-export function* eachMapContent(obj: LoadedObject, only?: string, options: { final?: boolean; take?: boolean } = {}): Generator<MapContent> {
+export function* eachMapContent(obj: LoadedObject, only?: string, options: { final?: boolean; take?: boolean; top?: number } = {}): Generator<MapContent> {
   const namer = stackNamer(obj);
   let held: Holder | undefined;
   const holder = () => (held ??= heldBy(obj));
@@ -115,8 +115,20 @@ export function* eachMapContent(obj: LoadedObject, only?: string, options: { fin
       if (!(e instanceof SysError)) throw e;
       content = { map: m.name, unreadable: e.code };
     }
-    if (content) yield content;
+    if (content) yield options.top ? topOf(content, options.top) : content;
   }
+}
+
+/**
+ * A map's content cut to its `top` last entries, the largest in bpftrace's order (print(@x, top)): a keyed map's
+ * entries, a keyed histogram's keys; a keyless value or histogram is whole.
+ */
+export function topOf(c: MapContent, top: number): MapContent {
+  if ("entries" in c) return { ...c, entries: c.entries.slice(-top) };
+  if ("aggregates" in c) return { ...c, aggregates: c.aggregates.slice(-top) };
+  if ("histograms" in c) return { ...c, histograms: c.histograms.slice(-top) };
+  if ("linears" in c) return { ...c, linears: { ...c.linears, byKey: c.linears.byKey.slice(-top) } };
+  return c;
 }
 
 /** libbpf's usdt.bpf.h keeps the argument specs of USDT probes in maps of its own: the library's, not the tool's output. */

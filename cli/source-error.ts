@@ -15,7 +15,7 @@ export const RunCode = {
   MapRefused: 3005,
   /** No file descriptor is left for the attachment: the process's limit (ulimit -n) or the system's. */
   AttachLimit: 3006,
-  /** A kaddr() names a symbol the running kernel's /proc/kallsyms does not list (or shows without its address). */
+  /** A kaddr() names a symbol the running kernel's /proc/kallsyms does not list (or shows without its address); a uaddr() or cgroupId(path) what cannot be found. */
   SymbolMissing: 3007,
 } as const;
 

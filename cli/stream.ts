@@ -14,7 +14,7 @@ import { droppedCounterName, PERF_EVENT_NAMES, type RunWhen } from "../compiler/
 import type { BtfLineInfo } from "../compiler/btf/parse.js";
 import { actionMaps, clearMap, decodeAction, type ActionTable } from "../runtime/loader/actions.js";
 import { missingBpfPrivileges, missingSysAdmin, missingTracefs, openSys, pmuType } from "../runtime/sys/kernel.js";
-import { AttachError, GlobalValueError, KernelSymbolError, UserSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
+import { AttachError, CgroupPathError, GlobalValueError, KernelSymbolError, UserSymbolError, LoadError, MapRefusedError, MissingKernelError, NoProgramsError, ObjectError, type AttachFailure } from "../runtime/loader/errors.js";
 import { RunCode, sourceError, type SourcePlace } from "./source-error.js";
 import type { GlobalValue } from "../runtime/loader/globals.js";
 import { tracepointAlternative, type Attachment } from "../runtime/loader/attach.js";
@@ -212,8 +212,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
      * The maps now (or only `only`, a probe's print()); `at` (an --interval's printing) heads them with the time, or
      * adds it to each JSON line.
      */
-    const printMaps = (at?: Date, only?: string, take = false) => {
-      const contents = mapContents(loaded, only, { take });
+    const printMaps = (at?: Date, only?: string, take = false, top?: number) => {
+      const contents = mapContents(loaded, only, { take, top });
       // An --interval's time heads what it prints: nothing, when the maps hold nothing yet.
       if (at && !json && contents.length) write(at.toTimeString().slice(0, 8));
       // One write for a map's lines (150,000 keys print in one go, not in 150,000 writes).
@@ -256,23 +256,24 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
     // A print() waits for the next record: when it is a clear() of the same map (bcc's print-and-clear per interval),
     // the two are one read that deletes each entry as it reads it, so that what the probes add between a print's read
     // and the clear is not lost. Flushed at the end of every drain.
-    let pendingPrint: string | undefined;
+    let pendingPrint: { map: string; top?: number } | undefined;
     const flushPrint = () => {
-      const map = pendingPrint;
+      const print = pendingPrint;
       pendingPrint = undefined;
-      if (map !== undefined) printMaps(undefined, map);
+      if (print !== undefined) printMaps(undefined, print.map, false, print.top);
     };
     const act = (table: ActionTable) => (e: StreamEvent) => {
       const action = e.kind === "event" ? decodeAction(e.value as Uint8Array, table) : undefined;
-      if (action?.kind === "clear" && pendingPrint === action.map && TAKEN.has(loaded.maps.get(action.map)!.spec.type)) {
+      if (action?.kind === "clear" && pendingPrint?.map === action.map && TAKEN.has(loaded.maps.get(action.map)!.spec.type)) {
+        const { top } = pendingPrint;
         pendingPrint = undefined;
-        printMaps(undefined, action.map, true);
+        printMaps(undefined, action.map, true, top);
         return;
       }
       flushPrint();
       if (afterExit && action && action.kind !== "exit") return;
       if (action?.kind === "print") {
-        pendingPrint = action.map;
+        pendingPrint = action.top === undefined ? { map: action.map } : { map: action.map, top: action.top };
         return;
       }
       if (action?.kind === "printf") {
@@ -662,6 +663,11 @@ async function load(session: Session, bytes: Uint8Array, options: StreamOptions,
     // A uaddr() whose binary or symbol cannot be resolved: a usage error, as a uprobe's is, at the call.
     if (error instanceof UserSymbolError && options.source === "ts") {
       const at = callNaming(options, "uaddr", [error.binary, error.symbol]);
+      if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.USAGE);
+    }
+    // A cgroupId(path) of a path that is no cgroup v2 directory: a usage error, at the call.
+    if (error instanceof CgroupPathError && options.source === "ts") {
+      const at = callNaming(options, "cgroupId", [error.path]);
       if (at) throw new UserError(sourceError(at.place, RunCode.SymbolMissing, error.message, at.expression), ExitCode.USAGE);
     }
     // What the running kernel lacks is exit 4, as a missing kernel feature; a malformed object is a usage error.

@@ -168,7 +168,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     else if (t.name.startsWith(PRINTF_TAG)) {
       const m = /^(\d+):([\w,.]*):/.exec(t.name.slice(PRINTF_TAG.length));
       const args = m?.[2] ? m[2].split(",") : [];
-      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|m6|inet|p|ksym|usym|[ku]stack\d+|e(32|64)\.\w+|r\d+|t(?:[0-9a-f]{2})*)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
+      if (m && args.every((a) => /^([iu](32|64)|s\d+|n(4|16)|m6|inet|p|ksym|usym|[ku]stack\d+|e(32|64)\.\w+|r\d+|t(?:[0-9a-f]{2})*|j\d+x\d+\.(?:[0-9a-f]{2})*)$/.test(a))) (out.printf ??= [])[Number(m[1])] = { args: args as ArgSpec[], format: t.name.slice(PRINTF_TAG.length + m[0].length) };
     }
     else if (t.name.startsWith(LINEAR_HISTOGRAM_TAG)) {
       const [min, max, step] = t.name.slice(LINEAR_HISTOGRAM_TAG.length).split(":").map(Number);

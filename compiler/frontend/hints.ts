@@ -36,6 +36,56 @@ const JS_GLOBALS: ReadonlySet<string> = new Set([
   ...["Buffer", "ArrayBuffer", "Uint8Array", "Uint16Array", "Uint32Array", "BigUint64Array", "Int8Array", "Int16Array", "Int32Array", "BigInt64Array", "Float32Array", "Float64Array", "DataView", "TextEncoder", "TextDecoder"],
 ]);
 
+/** bpftrace's `@x = count()` (or sum(v), hist(v), ...): a map of class `cls`, made with `made` and added to with `add`. */
+const aggregation = (cls: string, made: string, add: string): string =>
+  `a map: \`const x = new ${cls}(${made})\` at module level, then \`x.${add}(${add === "increment" ? "" : "v"})\`; \`new ${cls}<u32>(${made ? `${made}, ` : ""}1024)\` and \`x.${add}(key${add === "increment" ? "" : ", v"})\` keep one per key`;
+
+/**
+ * bpftrace's builtins and functions that tsbpf spells otherwise, or has no counterpart of: what a bpftrace user names
+ * in a probe (`printf("%d\n", pid)`), and what to write instead.
+ */
+const BPFTRACE_NAMES: Readonly<Record<string, string>> = {
+  pid: "`pidTgid() >> 32`, the process id",
+  tid: "`pidTgid() as u32`, the thread id",
+  uid: "`uidGid() as u32`",
+  gid: "`uidGid() >> 32`",
+  username: "`uidGid() as u32`, the user id: tsbpf does not name users",
+  nsecs: "`ktimeBootNs()` (time suspended included, as bpftrace 0.17 counts it; `ktimeNs()` leaves it out)",
+  elapsed: "`ktimeBootNs()` less the time a begin() handler kept: `const t0 = new ArrayMap<u64>(1); begin(() => { t0.update(0, ktimeBootNs()); });`",
+  cpu: "`smpProcessorId()`",
+  curtask: "`currentTask()`",
+  cgroup: "`cgroupId()`",
+  cgroupid: "`cgroupId(\"/sys/fs/cgroup/PATH\")`, that cgroup's id (`cgroupId()` alone is the current task's)",
+  rand: "`prandomU32()`",
+  func: "`probe()`, the probe's whole name (`uprobe:/bin/bash:readline`)",
+  args: 'the handler\'s parameter: `tracepoint("syscalls", "sys_enter_openat", (ctx) => printf("%s\\n", readUserStr(ctx.filename)))`',
+  retval: 'a kretprobe\'s or uretprobe\'s handler\'s parameter: `uretprobe("/bin/bash", "readline", (ret: u64) => ...)`',
+  str: "`readUserStr(p)` for a user pointer, `readKernelStr(p)` for a kernel one",
+  count: aggregation("Count", "", "increment"),
+  sum: aggregation("Sum", "", "record"),
+  avg: aggregation("Avg", "", "record"),
+  min: aggregation("Min", "", "record"),
+  max: aggregation("Max", "", "record"),
+  stats: aggregation("Stats", "", "record"),
+  hist: aggregation("Histogram", "", "record"),
+  lhist: aggregation("LinearHistogram", "min, max, step", "record"),
+  delete: "a map's method: `m.delete(key)`",
+  clear: "a map's method: `m.clear()`",
+  zero: "`m.clear()`, which empties the map",
+  print: "a map's method: `m.print()`, or `m.print(10)` for its 10 largest entries; values are printed with printf()",
+  system: "tsbpf runs no commands for a probe: print what the command needs with printf() and run it on tsbpf's output",
+  cat: "tsbpf reads no files for a probe",
+};
+
+/** What tsbpf writes for bpftrace's builtin, function, argument (`arg0`), positional parameter (`$1`) or variable (`$x`). */
+function bpftraceName(name: string): string | undefined {
+  if (Object.hasOwn(BPFTRACE_NAMES, name)) return BPFTRACE_NAMES[name];
+  if (/^arg\d+$/.test(name)) return "the handler's parameters, typed for a uprobe: `uprobe(\"libc\", \"unlinkat\", (arg0: i32, arg1: u64) => ...)`";
+  if (/^\$\d+$/.test(name)) return `a parameter of the probes: \`let p${name.slice(1)} = 0;\` (or \`let p${name.slice(1)}: Str<64> = "";\`) before them, given with \`tsbpf run --set p${name.slice(1)}=VALUE\``;
+  if (/^\$\w+$/.test(name)) return `a local: declare it, \`let ${name} = 0;\``;
+  return undefined;
+}
+
 /** JavaScript's errors: a probe cannot throw one. */
 const JS_ERRORS: ReadonlySet<string> = new Set(["Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "EvalError", "URIError", "AggregateError"]);
 
@@ -57,6 +107,13 @@ export function typescriptMessage(code: number, message: string, member = false)
   if (code === 2352) text = text.replace(/ If this was intentional, convert the expression to 'unknown' first\./, "");
   // Str<16> into Str<64>: the chain below the first line is about the brand that carries a Str's size.
   if (code === 2322 && /^Type 'Str<\d+>' is not assignable to type 'Str<\d+>'/.test(text)) text = text.split("\n")[0]!;
+  // ustack(3) counted in a Count<UserStack>: the same for the brand that carries a stack's frame limit.
+  const stack = /^(?:Argument of type|Type) '(Kernel|User)Stack(<\d+>)?' is not assignable to (?:parameter of )?type '(Kernel|User)Stack(<\d+>)?'/.exec(text);
+  if ((code === 2322 || code === 2345) && stack && stack[1] === stack[3]) {
+    const [, kind, given = "<127>"] = stack;
+    const call = `${kind === "User" ? "u" : "k"}stack(${given === "<127>" ? "" : given.slice(1, -1)})`;
+    return `${text.split("\n")[0]!} (a stack's frame limit is part of its type: ${call} is a ${kind}Stack${given === "<127>" ? "" : given}; declare the map's key or the field ${kind}Stack${given === "<127>" ? "" : given} too)`;
+  }
   // A handler returning what no probe returns: TypeScript prints the handler's whole type, a tracepoint's record in it.
   // (TS2322 at the returned value of an arrow function whose body is an expression.)
   const returned =
@@ -106,6 +163,9 @@ function typescriptHint(code: number, message: string, member: boolean): string 
     return " (a probe runs in the kernel, without JavaScript's globals, and cannot throw: `return` leaves the handler, `printf()` says what went wrong, `exit()` ends the run)";
   }
   if (missing && (JS_GLOBALS.has(name) || name === "Function")) return NO_GLOBALS;
+  const bpftrace = name !== undefined && CANNOT_FIND_NAME.has(code) ? bpftraceName(name) : undefined;
+  // A counterpart ("is `pidTgid() >> 32`"), or what to do where there is none ("tsbpf has no join(): ...").
+  if (bpftrace) return ` (bpftrace's \`${name}\`${bpftrace.startsWith("tsbpf ") ? ":" : " is"} ${bpftrace})`;
   // Histogram, LinearHistogram, Count, Sum, Avg, Min, Max and Stats default their key type to never: keyless.
   if (code === 2345 && /is not assignable to parameter of type 'never'/.test(message)) {
     return " (a map declared without a key type, as `new Histogram()`, has no keys: call `record(value)` (a Count's `increment()`), or declare one, `new Histogram<u32>()`, to record by key)";

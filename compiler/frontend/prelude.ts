@@ -12,7 +12,7 @@ export const PRELUDE_FILE = "/__tsbpf__/prelude.d.ts";
 
 /** The names the "tsbpf" module exports, by role; the lowering dispatches on these. */
 export const PROBES = ["kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "tracepoint", "rawTracepoint", "profile", "interval", "software", "hardware", "begin", "end"] as const;
-export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "pton", "macaddr", "bswap", "strncmp", "strcontains"] as const;
+export const HELPERS = ["printk", "pidTgid", "uidGid", "cgroupId", "jiffies", "numaNodeId", "ktimeNs", "ktimeBootNs", "smpProcessorId", "prandomU32", "comm", "currentTask", "readKernelStr", "readUserStr", "readKernel", "readUser", "targetPid", "kstack", "ustack", "probe", "ksym", "usym", "kaddr", "uaddr", "buf", "kbuf", "signal", "exit", "printf", "time", "strftime", "ntop", "pton", "macaddr", "bswap", "strncmp", "strcontains", "join"] as const;
 /** Map classes (`new HashMap<K, V>(n)` at module level). */
 export const MAPS = ["HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap", "RingBuf", "PerfEventArray", "StackTraceMap", "Histogram", "LinearHistogram", "Count", "Sum", "Avg", "Min", "Max", "Stats"] as const;
 /** Named constants (flags) the module exports, with their values. */
@@ -161,8 +161,11 @@ declare module "tsbpf" {
   export function printk(message: string): void;
   export function pidTgid(): u64;
   export function uidGid(): u64;
-  /** bpftrace's cgroup: the current task's cgroup v2 id (bpf_get_current_cgroup_id), the inode number of its directory where cgroup2 is mounted. */
-  export function cgroupId(): u64;
+  /**
+   * bpftrace's cgroup: the current task's cgroup v2 id (bpf_get_current_cgroup_id), the inode number of its directory where cgroup2 is mounted;
+   * with a path, bpftrace's cgroupid("/sys/fs/cgroup/PATH"): that cgroup's id, read by tsbpf run as it loads the probes.
+   */
+  export function cgroupId(path?: string): u64;
   /** bpftrace's jiffies, bpf_jiffies64(): the kernel's tick count since boot (HZ a second, plus its start offset). */
   export function jiffies(): u64;
   /** bpftrace's numaid, bpf_get_numa_node_id(): the NUMA node of the CPU the probe runs on. */
@@ -177,6 +180,8 @@ declare module "tsbpf" {
   export function targetPid(): u32;
   /** bpftrace's printf: a C format (%d %u %x %s %c %p, %r for buf(), widths and flags) and its values, or a template literal, formatted by tsbpf run. */
   export function printf(format: string, ...values: unknown[]): void;
+  /** bpftrace's join(): the strings of a user array of \`char *\` (a tracepoint's \`ctx.argv\`) up to its first NULL (at most 16, 1023 bytes each), printed by tsbpf run on one line, separated by \`separator\` (a space). */
+  export function join(array: Ptr<any> | u64, separator?: string): void;
   /** bpftrace's time(): tsbpf run prints the current local time in strftime's format, "%H:%M:%S\\n" by default. */
   export function time(format?: string): void;
   /**
@@ -262,29 +267,29 @@ declare module "tsbpf" {
     update(key: K, value: V, flags?: UpdateFlags): i64;
     delete(key: K): i64;
     increment(key: K, by?: number): void;
-    print(): void;
+    print(top?: number): void;
     clear(): void;
   }
-  export class HashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
-  export class PerCpuHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
-  export class LruHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(): void; clear(): void; private __tsbpfMap: [K, V] }
-  export class ArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(): void; clear(): void; private __tsbpfMap: V }
-  export class PerCpuArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(): void; clear(): void; private __tsbpfMap: V }
+  export class HashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class PerCpuHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class LruHashMap<K, V> implements KeyedMap<K, V> { constructor(maxEntries: number); lookup(key: K): V | null; update(key: K, value: V, flags?: UpdateFlags): i64; delete(key: K): i64; increment(key: K, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: [K, V] }
+  export class ArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: V }
+  export class PerCpuArrayMap<V> { constructor(maxEntries: number); lookup(index: u32): V | null; update(index: u32, value: V, flags?: UpdateFlags): i64; increment(index: u32, by?: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: V }
   export class RingBuf<T> { constructor(bytes: number); output(value: T): i64; reserve(): T | null; submit(record: T): void; discard(record: T): void; private __tsbpfMap: T }
   export class PerfEventArray<T> { constructor(maxCpus?: number); output(value: T): i64; private __tsbpfMap: T }
   export class StackTraceMap { constructor(maxEntries: number); getStackId(flags?: number): i64; private __tsbpfMap: true }
-  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Histogram<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's lhist(v, min, max, step): values below min, each step from min to max, values from max up. */
-  export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  /** bpftrace's count(): \`new Count()\`, or \`new Count<K>(maxKeys)\` for one per key. */
-  export class Count<K = never> { constructor(maxKeys?: number); increment(): void; increment(key: K): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class LinearHistogram<K = never> { constructor(min: number, max: number, step: number, maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(top?: number): void; clear(): void; private __tsbpfMap: true }
+  /** bpftrace's count(): \`new Count()\`, or \`new Count<K>(maxKeys)\` for one per key; \`delete(k)\` removes a key, as bpftrace's delete(@x[k]). */
+  export class Count<K = never> { constructor(maxKeys?: number); increment(): void; increment(key: K): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's sum(v) of signed 64-bit values: \`new Sum()\`, or \`new Sum<K>(maxKeys)\` for one per key. */
-  export class Sum<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Sum<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
   /** bpftrace's avg(v), min(v), max(v) and stats(v) of signed 64-bit values: \`new Avg()\`, or \`new Avg<K>(maxKeys)\` for one per key. */
-  export class Avg<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Min<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Max<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
-  export class Stats<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; print(): void; clear(): void; private __tsbpfMap: true }
+  export class Avg<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
+  export class Min<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
+  export class Max<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
+  export class Stats<K = never> { constructor(maxKeys?: number); record(value: number): void; record(key: K, value: number): void; delete(key: K): i64; print(top?: number): void; clear(): void; private __tsbpfMap: true }
 `;
 
 /**

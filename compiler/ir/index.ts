@@ -206,6 +206,12 @@ export const KADDR_PREFIX = "__tsbpf_kaddr_";
 export const UADDR_PREFIX = "__tsbpf_uaddr_";
 
 /**
+ * The `.rodata` u64s cgroupId(PATH) reads, `__tsbpf_cgroupid_K`, each beside `__tsbpf_cgroupid_K_name`, the chars
+ * `PATH\0`: the loader writes the id of the cgroup v2 directory PATH (its inode number) into the first.
+ */
+export const CGROUP_PATH_PREFIX = "__tsbpf_cgroupid_";
+
+/**
  * A u64 of tsbpf's own in `.bss`, as a C tool keeps a counter in a global: what a ring buffer dropped, counted without
  * a branch (a map element would need a lookup and its null check, which the verifier queues at every count).
  */

@@ -82,10 +82,22 @@ export function formatText(pieces: readonly FormatPiece[]): string {
  * (`e32.skb_drop_reason`, printed with %s as its enumerator's name in the running kernel's BTF), or buf()'s bytes, a
  * u32 count and room for N (`r64`, printed with %r as bpftrace prints a buffer: `\x0a` for each byte that is no
  * printable ASCII), or strftime()'s u64 nanoseconds since boot and its format's UTF-8 bytes in hex (`t25482e254d`,
- * printed with %s as that format writes the wall-clock time).
+ * printed with %s as that format writes the wall-clock time), or join()'s K strings of N bytes each and its separator's
+ * UTF-8 bytes in hex (`j64x16.20`, printed with %s as bpftrace's join() writes them: those before the first empty one,
+ * separated).
  * Written in the actions map's `tsbpf:printf=` tags (compiler/btf/tags.ts) so that a reader can decode the record.
  */
-export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "inet" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}` | `t${string}`;
+export type ArgSpec = `${"i" | "u"}${32 | 64}` | `s${number}` | "n4" | "n16" | "m6" | "inet" | "p" | "ksym" | "usym" | `${"k" | "u"}stack${number}` | `e${32 | 64}.${string}` | `r${number}` | `t${string}` | `j${number}x${number}.${string}`;
+
+/** A join() argument's strings: how many, of how many bytes each, and the separator written between them. */
+export function joinArg(a: ArgSpec): { size: number; count: number; separator: string } | undefined {
+  const m = /^j(\d+)x(\d+)\.((?:[0-9a-f]{2})*)$/.exec(a);
+  return m ? { size: Number(m[1]), count: Number(m[2]), separator: Buffer.from(m[3]!, "hex").toString("utf8") } : undefined;
+}
+
+/** join()'s argument spec: `count` strings of `size` bytes, written with `separator` between them. */
+export const joinSpec = (size: number, count: number, separator: string): ArgSpec =>
+  `j${size}x${count}.${Buffer.from(separator, "utf8").toString("hex")}`;
 
 /** A kernel enum argument's width and the enum's name, or undefined for any other kind. */
 export function enumArg(a: ArgSpec): { bits: 32 | 64; name: string } | undefined {
@@ -114,7 +126,7 @@ export function printfLayout(args: readonly ArgSpec[]): { offsets: number[]; siz
   let at = 8;
   const offsets = args.map((a) => {
     const size = argSize(a);
-    const align = a[0] === "s" || a[0] === "n" || a === "m6" ? 1 : bytesArg(a) !== undefined || a === "inet" ? 4 : Math.min(size, 8);
+    const align = a[0] === "s" || a[0] === "n" || a[0] === "j" || a === "m6" ? 1 : bytesArg(a) !== undefined || a === "inet" ? 4 : Math.min(size, 8);
     at = Math.ceil(at / align) * align;
     const offset = at;
     at += size;
@@ -131,6 +143,8 @@ export function argSize(a: ArgSpec): number {
   if (room !== undefined) return 4 + room;
   const e = enumArg(a);
   if (e) return e.bits / 8;
+  const joined = joinArg(a);
+  if (joined) return joined.size * joined.count;
   return a[0] === "s" || a[0] === "n" || a === "m6" ? Number(a.slice(1)) : intBits(a)! / 8;
 }
 
@@ -190,6 +204,17 @@ export function decodeArgs(record: Uint8Array, args: readonly ArgSpec[], names: 
       const id = view.getBigUint64(at, true);
       const frames = names.stack?.(stack.kind, stack.frames, id);
       return frames ? stackText(frames) : `${stack.kind === "kernel" ? "k" : "u"}stack#${stack.kind === "kernel" ? BigInt.asIntN(64, id) : id}`;
+    }
+    const joined = joinArg(a);
+    if (joined) {
+      const strings: string[] = [];
+      for (let i = 0; i < joined.count; i++) {
+        const bytes = record.subarray(at + i * joined.size, at + (i + 1) * joined.size);
+        const end = bytes.indexOf(0);
+        if (end === 0) break;
+        strings.push(new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end)));
+      }
+      return strings.join(joined.separator);
     }
     if (a[0] === "s") {
       const bytes = record.subarray(at, at + argSize(a));

@@ -12,7 +12,7 @@ import { SysError } from "../sys/sys.js";
 import { mapBtfTypes, MapView } from "./maps.js";
 import type { LoadedMap, LoadedObject } from "./load.js";
 
-export type Action = { kind: "exit"; code: number } | { kind: "print" | "clear"; map: string } | { kind: "printf"; text: string };
+export type Action = { kind: "exit"; code: number } | { kind: "print"; map: string; top?: number } | { kind: "clear"; map: string } | { kind: "printf"; text: string };
 
 /** What an actions ring buffer's records refer to: the maps print and clear name, the printf calls, by index. */
 export class ActionTable {
@@ -113,9 +113,10 @@ export function decodeAction(record: Uint8Array, table: ActionTable): Action | u
     const text = table.printfText(arg, record);
     return text === undefined ? undefined : { kind: "printf", text };
   }
-  const map = table.targets[arg];
+  // print(top): the map's index in the low 16 bits, how many of its largest entries to print (0: all) above them.
+  const map = table.targets[arg & 0xffff];
   if (map === undefined) return undefined;
-  if (action === ACTIONS.print) return { kind: "print", map };
+  if (action === ACTIONS.print) return arg >>> 16 ? { kind: "print", map, top: arg >>> 16 } : { kind: "print", map };
   if (action === ACTIONS.clear) return { kind: "clear", map };
   return undefined;
 }

@@ -816,11 +816,11 @@ function scanKallsyms(func: string, kallsyms: string): KallsymsEntry {
   return { exists, copies: [...copies].sort() };
 }
 
-/** A syscall tracepoint that covers a kernel function named after a syscall (do_unlinkat → syscalls:sys_enter_unlinkat). */
+/** A syscall tracepoint that covers a kernel function named after a syscall (do_unlinkat → syscalls:sys_enter_unlinkat, vfs_read → syscalls:sys_enter_read). */
 export function tracepointAlternative(func: string): string | undefined {
   const root = tracefsPath();
   if (!root) return undefined;
-  const stem = func.replace(/^(__x64_sys_|__arm64_sys_|__se_sys_|__do_sys_|ksys_|do_sys_|do_|sys_)/, "");
+  const stem = func.replace(/^(__x64_sys_|__arm64_sys_|__se_sys_|__do_sys_|ksys_|do_sys_|do_|sys_|vfs_)/, "");
   let names: string[];
   try {
     names = readdirSync(`${root}/events/syscalls`);

@@ -84,7 +84,12 @@ export function resolveBinary(binary: string, pid?: number): string {
     throw new SymbolError(`cannot find shared library ${binary} (searched ${searched}, LD_LIBRARY_PATH, /etc/ld.so.conf and the standard directories)`);
   }
   const found = onPath(binary);
-  if (found.length === 0) throw new SymbolError(`cannot find binary ${binary} on PATH`);
+  if (found.length === 0) {
+    // bpftrace's `uprobe:libc:malloc`: a library named without its `.so` suffix, when no program on PATH has the name.
+    const library = /^lib[\w+-]+$/.test(binary) ? unversionedLibrary(binary, pid) : undefined;
+    if (library) return library;
+    throw new SymbolError(`cannot find binary ${binary} on PATH${/^lib[\w+-]+$/.test(binary) ? ` nor a shared library ${binary}.so or ${binary}.so.N` : ""}`);
+  }
   const [first, ...later] = found;
   const interpreter = scriptInterpreter(first!);
   if (interpreter === undefined) return first!;
@@ -92,6 +97,46 @@ export function resolveBinary(binary: string, pid?: number): string {
   const elsewhere = later.filter((p) => scriptInterpreter(p) === undefined);
   const also = elsewhere.length ? `; PATH also has ${elsewhere.join(", ")}` : "";
   throw new SymbolError(`${binary} on PATH is ${first}, a script (${interpreter}), not a binary that can be probed: name the binary it runs by its path${also}`);
+}
+
+/**
+ * The library `name` (`libc`) stands for: `name.so.N` (`libc.so.6`) or `name.so` as the traced process, then this one,
+ * maps it, else the first of the library directories that holds one (a versioned name first, the fewest numbers
+ * first: `libc.so` there is often a linker script), as bpftrace 0.17 takes `uprobe:libc:malloc`.
+ */
+function unversionedLibrary(name: string, pid?: number): string | undefined {
+  const matches = (file: string): boolean => file.startsWith(`${name}.so`) && /^(\.\d+)*$/.test(file.slice(name.length + 3));
+  const target = pid !== undefined && pid > 0 ? mappedLibraryMatching(`/proc/${pid}/maps`, matches) : undefined;
+  if (target) return isFile(target) ? target : `/proc/${pid}/root${target}`;
+  const mapped = mappedLibraryMatching("/proc/self/maps", matches);
+  if (mapped && isFile(mapped)) return mapped;
+  for (const dir of libraryDirs()) {
+    let files: string[];
+    try {
+      files = readdirSync(dir).filter(matches);
+    } catch {
+      continue;
+    }
+    const order = (f: string): number => (f === `${name}.so` ? Infinity : f.split(".").length);
+    for (const f of files.sort((a, b) => order(a) - order(b) || a.localeCompare(b))) if (isElf(join(dir, f))) return join(dir, f);
+  }
+  return undefined;
+}
+
+/** Whether the file at `path` starts with ELF's magic (a library's `.so` may be a linker script). */
+function isElf(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return false;
+  }
+  try {
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString("latin1") === "\x7fELF" && statSync(path).isFile();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The executable regular files named `binary` in PATH's directories, in PATH's order, each file once (/bin is often /usr/bin). */
@@ -146,6 +191,11 @@ export function splitUprobeTarget(text: string): [binary: string, rest: string] 
 
 /** The file a process's maps name `name` (a library's file name), or undefined (none, or the maps cannot be read). */
 function mappedLibrary(maps: string, name: string): string | undefined {
+  return mappedLibraryMatching(maps, (file) => file === name);
+}
+
+/** The first file mapped in `maps` (a /proc/PID/maps) whose file name `matches`. */
+function mappedLibraryMatching(maps: string, matches: (file: string) => boolean): string | undefined {
   let text: string;
   try {
     text = readFileSync(maps, "utf8");
@@ -155,7 +205,7 @@ function mappedLibrary(maps: string, name: string): string | undefined {
   return text
     .split("\n")
     .map((l) => l.slice(l.indexOf("/")))
-    .find((p) => p.startsWith("/") && p.split("/").pop() === name);
+    .find((p) => p.startsWith("/") && matches(p.split("/").pop()!));
 }
 
 export const SHT_SYMTAB = 2;

@@ -46,6 +46,14 @@ export class UserSymbolError extends ObjectError {
   }
 }
 
+/** A cgroupId(path) names a path that is not a cgroup v2 directory. */
+export class CgroupPathError extends ObjectError {
+  constructor(readonly path: string, message: string) {
+    super(message);
+    this.name = "CgroupPathError";
+  }
+}
+
 /** The object holds no program at all (a probe file that exports no probes compiles to one). */
 export class NoProgramsError extends ObjectError {
   constructor() {

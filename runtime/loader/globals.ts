@@ -10,7 +10,7 @@ import { isStringChar } from "./decode.js";
 import { GlobalValueError } from "./errors.js";
 import { KCONFIG_SECTION } from "./externs.js";
 import type { MapSpec } from "./object.js";
-import { KADDR_PREFIX, TARGET_PID_VARIABLE, UADDR_PREFIX } from "../../compiler/ir/index.js";
+import { CGROUP_PATH_PREFIX, KADDR_PREFIX, TARGET_PID_VARIABLE, UADDR_PREFIX } from "../../compiler/ir/index.js";
 import { DROPPED_COUNTER_PREFIX } from "../../compiler/btf/tags.js";
 
 /**
@@ -53,6 +53,22 @@ export function uaddrSymbols(maps: readonly MapSpec[]): { variable: string; bina
   return out;
 }
 
+/** The cgroup paths an object's cgroupId(path) calls name, with the variable each id goes into (`__tsbpf_cgroupid_K`). */
+export function cgroupPaths(maps: readonly MapSpec[]): { variable: string; path: string }[] {
+  const out: { variable: string; path: string }[] = [];
+  for (const m of maps) {
+    if (m.origin !== "data") continue;
+    for (const v of m.variables) {
+      if (!v.name.startsWith(CGROUP_PATH_PREFIX) || v.name.endsWith("_name")) continue;
+      const name = m.variables.find((x) => x.name === `${v.name}_name`);
+      const bytes = name && m.initial?.subarray(name.offset, name.offset + name.size);
+      const path = bytes ? new TextDecoder().decode(bytes).split("\0")[0] : undefined;
+      if (path) out.push({ variable: v.name, path });
+    }
+  }
+  return out;
+}
+
 /**
  * tsbpf's own variables, which a probe file does not declare: targetPid()'s (set by --command/--pid), the printf and
  * printk formats and the counts of records ring buffers dropped.
@@ -89,8 +105,8 @@ export function setGlobals(maps: readonly MapSpec[], values: ReadonlyMap<string,
   const data = maps.filter((m) => m.origin === "data" && m.name !== KCONFIG_SECTION);
   const out = new Map<string, Uint8Array>();
   for (const [name, value] of values) {
-    // The formats are constants printk reads, the counts start at zero; targetPid()'s variable is set through these values too.
-    const map = tsbpfVariable(name) && name !== TARGET_PID_VARIABLE && !name.startsWith(KADDR_PREFIX) && !name.startsWith(UADDR_PREFIX) ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
+    // The formats are constants printk reads, the counts start at zero; targetPid()'s, kaddr()'s, uaddr()'s and cgroupId(path)'s variables are set through these values too.
+    const map = tsbpfVariable(name) && name !== TARGET_PID_VARIABLE && !name.startsWith(KADDR_PREFIX) && !name.startsWith(UADDR_PREFIX) && !name.startsWith(CGROUP_PATH_PREFIX) ? undefined : data.find((m) => m.variables.some((v) => v.name === name));
     if (!map) {
       // A __kconfig extern has no initial value to give: the running kernel's config, or its release, decides it.
       const kconfig = maps.some((m) => m.name === KCONFIG_SECTION && m.variables.some((v) => v.name === name));

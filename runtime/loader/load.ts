@@ -7,11 +7,12 @@
 // refuses it gets the object without it, and a warning. Maps pinned by name are reused from bpffs or pinned there
 // (pin.ts); initial values of program arrays and maps of maps go in once their targets exist (slots.ts).
 
+import { statSync, statfsSync, type BigIntStats } from "node:fs";
 import { BpfLoadError, SysError, type Sys } from "../sys/sys.js";
 import { missingBpfPrivileges } from "../sys/kernel.js";
 import { AttachType, MapType, ProgType, mapTypeName } from "../sys/constants.js";
 import { isGlob } from "../../compiler/glob.js";
-import { KernelSymbolError, LoadError, MapRefusedError, ObjectError, UserSymbolError } from "./errors.js";
+import { CgroupPathError, KernelSymbolError, LoadError, MapRefusedError, ObjectError, UserSymbolError } from "./errors.js";
 import { SymbolError, executableSymbol, resolveBinary } from "./elfsym.js";
 import { kallsymsAddresses, readKallsyms } from "./symbolize.js";
 import { similarNames } from "../../compiler/similar.js";
@@ -31,7 +32,7 @@ import { hostExterns, KCONFIG_SECTION, POISON_KFUNC_BASE, resolveExterns, type E
 import { formatLocation, lineInfo, SourceMap } from "./lines.js";
 import { pinMap, pinPath, reusePinned } from "./pin.js";
 import { fillSlots } from "./slots.js";
-import { kaddrSymbols, readsTargetPid, setGlobals, uaddrSymbols, type GlobalValue } from "./globals.js";
+import { cgroupPaths, kaddrSymbols, readsTargetPid, setGlobals, uaddrSymbols, type GlobalValue } from "./globals.js";
 import { KADDR_PREFIX, TARGET_PID_VARIABLE } from "../../compiler/ir/index.js";
 import { Op } from "../../compiler/isa/opcodes.js";
 
@@ -244,7 +245,30 @@ function globalValues(spec: ObjectSpec, given: ReadonlyMap<string, GlobalValue> 
   const symbols = kaddrSymbols(spec.maps);
   if (symbols.length) for (const [name, address] of kernelAddresses(symbols, readKallsyms())) values.set(`${KADDR_PREFIX}${name}`, address);
   for (const u of uaddrSymbols(spec.maps)) values.set(u.variable, userAddress(u.binary, u.symbol, pid));
+  for (const c of cgroupPaths(spec.maps)) values.set(c.variable, cgroupPathId(c.path));
   return values;
+}
+
+/** CGROUP2_SUPER_MAGIC, statfs()'s f_type of a cgroup v2 file system. */
+const CGROUP2_MAGIC = 0x63677270;
+
+/**
+ * cgroupId(path), bpftrace's cgroupid(): the id bpf_get_current_cgroup_id() gives the tasks of the cgroup v2 directory
+ * at `path`, its inode number (the kernfs node's id); a path elsewhere, or missing, fails the load naming it.
+ */
+export function cgroupPathId(path: string): bigint {
+  const refuse = (why: string): never => {
+    throw new CgroupPathError(path, `cgroupId("${path}"): ${why}`);
+  };
+  let stat: BigIntStats;
+  try {
+    stat = statSync(path, { bigint: true });
+  } catch (e) {
+    return refuse(`${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such directory" : (e as Error).message}; a cgroup v2 directory's path is wanted, as /sys/fs/cgroup/system.slice`);
+  }
+  if (!stat.isDirectory()) return refuse("not a directory; a cgroup v2 directory's path is wanted, as /sys/fs/cgroup/system.slice");
+  if (Number(statfsSync(path).type) !== CGROUP2_MAGIC) return refuse("not in a cgroup v2 file system (cgroup2 is mounted where `findmnt -t cgroup2` says)");
+  return stat.ino;
 }
 
 /** uaddr(binary, symbol): the symbol's address in the executable found as uprobe() finds it (-p's copy of a library first). */

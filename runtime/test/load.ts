@@ -25,6 +25,7 @@ import {
   readsTargetPid,
   kaddrSymbols,
   uaddrSymbols,
+  cgroupPaths,
   resolveCore,
   type CoreResolutions,
   type LinkedProgram,
@@ -70,6 +71,8 @@ export interface LoadOptions {
   kernelSymbols?: Readonly<Record<string, bigint | number>>;
   /** The addresses uaddr(BINARY, NAME) gives, by "BINARY:NAME" as the probe writes them, as `tsbpf run` reads them from the binary. */
   userSymbols?: Readonly<Record<string, bigint | number>>;
+  /** The ids cgroupId(PATH) gives, by PATH, as `tsbpf run` reads them (the directory's inode number); a cgroupId() of another path fails the load. */
+  cgroupIds?: Readonly<Record<string, bigint | number>>;
   /** Object name (prefix of global data map names); default from the file name. */
   name?: string;
   /** The architecture whose pt_regs layout a TypeScript probe's arguments are compiled for (default: the host's). */
@@ -271,6 +274,12 @@ export async function loadSimulation(input: ProbeSource, vm: Vm, env: VmEnv & { 
     const address = options.userSymbols?.[`${u.binary}:${u.symbol}`];
     if (address === undefined) throw new SimulationError(`uaddr("${u.binary}", "${u.symbol}") names a symbol the simulation was not given an address for: simulate(probe, { userSymbols: { "${u.binary}:${u.symbol}": 0x404018 } })`, "object");
     globals = { ...globals, [u.variable]: address };
+  }
+  // cgroupId(path)'s: by path, as the loader reads them from the cgroup file system.
+  for (const c of cgroupPaths(object.maps)) {
+    const id = options.cgroupIds?.[c.path];
+    if (id === undefined) throw new SimulationError(`cgroupId("${c.path}") names a cgroup the simulation was not given an id for: simulate(probe, { cgroupIds: { "${c.path}": 4242 } })`, "object");
+    globals = { ...globals, [c.variable]: id };
   }
   if (globals) applyGlobals(object, objectBtf, globals);
   if (options.set) applySet(object, objectBtf, options.set);

@@ -628,7 +628,7 @@ export class Simulation {
 
   /**
    * What probes' `m.print()` calls printed since the last call, in order: each map's entries as `sim.map(name).toMap()`
-   * gave them when the firing that printed it had ended (`tsbpf run` prints a map when it reads the request, just
+   * gave them when the firing that printed it had ended (`m.print(top)`: the `top` largest, smallest first) (`tsbpf run` prints a map when it reads the request, just
    * after the handler). `m.clear()` empties the map at that moment too, so a print then clear in one handler prints
    * the map before it is cleared.
    */
@@ -723,7 +723,7 @@ export class Simulation {
         if (this.firstExit !== undefined && !this.ending && action?.kind !== "exit") continue;
         if (action?.kind === "exit") this.firstExit ??= action.code;
         else if (action?.kind === "printf") this.stdout += action.text;
-        else if (action?.kind === "print") this.prints.push({ map: action.map, entries: this.map(action.map).toMap() });
+        else if (action?.kind === "print") this.prints.push({ map: action.map, entries: topEntries(this.map(action.map).toMap(), action.top) });
         else if (action?.kind === "clear") this.map(action.map).clear();
       }
     }
@@ -851,7 +851,7 @@ const NEGATIVE_SLOT = 65;
 /** Every option simulate() takes: a misspelt or unknown one (`cpu` for `cpus`) fails instead of going unused. */
 const SIMULATE_OPTIONS = {
   tier: true, cpus: true, arch: true, task: true, time: true, seed: true, budget: true, realtime: true,
-  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, set: true, targetPid: true, kernelSymbols: true, userSymbols: true, name: true, backend: true,
+  btf: true, verify: true, tracepointFormats: true, tracefs: true, globals: true, set: true, targetPid: true, kernelSymbols: true, userSymbols: true, cgroupIds: true, name: true, backend: true,
 } as const satisfies Record<keyof SimulateOptions, true>;
 
 /** Fails on an option the simulator cannot use, naming it and what it takes. */
@@ -868,14 +868,24 @@ function checkOptions(options: SimulateOptions): void {
     throw usage(`simulate() option realtime is the wall clock at the start, a Date or milliseconds since the epoch, not ${shown(options.realtime)}`);
   }
   if (options.task !== undefined) checkTask(options.task, "simulate() option task");
-  for (const [option, example] of [["kernelSymbols", "{ do_unlinkat: 0xffffffff816d2cd0n }"], ["userSymbols", '{ "/opt/app:counter": 0x404018 }']] as const) {
+  for (const [option, example] of [["kernelSymbols", "{ do_unlinkat: 0xffffffff816d2cd0n }"], ["userSymbols", '{ "/opt/app:counter": 0x404018 }'], ["cgroupIds", '{ "/sys/fs/cgroup/system.slice": 4242 }']] as const) {
     const symbols = options[option];
     const bad = symbols === undefined ? undefined : typeof symbols !== "object" || symbols === null || Array.isArray(symbols) ? [] : Object.entries(symbols).find(([, a]) => typeof a !== "bigint" && !Number.isSafeInteger(a));
-    if (bad) throw usage(`simulate() option ${option} gives addresses by symbol name, ${example}, not ${shown(bad.length ? bad[1] : symbols)}${bad.length ? ` for ${bad[0]}` : ""}`);
+    if (bad) throw usage(`simulate() option ${option} gives ${option === "cgroupIds" ? "ids by cgroup path" : "addresses by symbol name"}, ${example}, not ${shown(bad.length ? bad[1] : symbols)}${bad.length ? ` for ${bad[0]}` : ""}`);
   }
   if (options.set !== undefined && (typeof options.set !== "object" || options.set === null || !Object.values(options.set).every((v) => typeof v === "string"))) {
     throw usage(`simulate() option set takes --set texts by variable name ({ minMs: "10" }), not ${shown(options.set)}; typed values go in globals`);
   }
+}
+
+/**
+ * print(top)'s entries: the `top` largest, smallest first, as `tsbpf run` prints them (by a number value, a
+ * stats() value by its average); all of them, as they are, without a top.
+ */
+function topEntries(entries: Map<Decoded, Decoded>, top: number | undefined): Map<Decoded, Decoded> {
+  if (!top) return entries;
+  const size = (v: Decoded): bigint => (typeof v === "bigint" || typeof v === "number" ? BigInt(v) : typeof v === "object" && v !== null && "average" in v ? BigInt((v as { average: bigint | number }).average) : 0n);
+  return new Map([...entries].sort(([, a], [, b]) => (size(a) < size(b) ? -1 : size(a) > size(b) ? 1 : 0)).slice(-top));
 }
 
 /** A uprobe, uretprobe or USDT program: attached to one process when there is a target (perf_event_open's pid). */

@@ -83,8 +83,16 @@ test("a one-liner in bpftrace's language is told -e takes TypeScript, with the c
     ["interval:s:1 { print(@); }", "interval(1000, () => { ... })"],
   ];
   for (const [text, call] of cases) assert.ok(told(text).endsWith(hint(call)), `${text}: ${told(text)}`);
-  // TypeScript with a syntax error of its own gets none.
+  // A bpftrace map in TypeScript's probes: what a map is.
+  const map = (name: string) => `(-e takes TypeScript, not bpftrace's language: a map is a constant declared before the probes, \`const ${name} = new Count<Str<16>>(1024);\` (or HashMap<K, V>, Histogram, Sum, ...), then \`${name}.increment(comm())\` in a probe)`;
+  for (const [text, name] of [
+    ['tracepoint("raw_syscalls", "sys_enter", () => { @[comm()] = count(); })', "counts"],
+    ['begin(() => { @x = 1; exit(); })', "x"],
+    ['tracepoint("raw_syscalls", "sys_enter", () => { @calls++; })', "calls"],
+  ]) assert.ok(told(text!).endsWith(map(name!)), `${text}: ${told(text!)}`);
+  // TypeScript with a syntax error of its own gets none, and an @ in a string is not a map.
   assert.equal(told('tracepoint("syscalls", "sys_enter_openat", (ctx) => {'), "'}' expected.");
+  assert.equal(told('begin(() => { printf("@x = %d\\n", 1); exit(); }'), "')' expected.");
 });
 
 test("a one-liner's own license and import are statements, not words in its strings", () => {

@@ -81,6 +81,33 @@ test("Count, Sum, Avg, Min, Max and Stats merge every CPU's values into one per 
   }
 });
 
+test("delete(k) removes a key of a keyed Count or Stats from every CPU, as bpftrace's delete(@x[k]); a keyless one has no delete()", async () => {
+  const text = `import { kprobe, Count, Stats, type i64, type u32 } from "tsbpf";
+export const license = "GPL";
+export const byKind = new Count<u32>(8);
+export const all = new Stats<u32>(8);
+export const p = kprobe("f", (kind: u32, x: i64) => {
+  if (x < 0) { byKind.delete(kind); return all.delete(kind); }
+  byKind.increment(kind);
+  all.record(kind, x);
+  return 0;
+});
+`;
+  for (const backend of BACKENDS) {
+    const r = compile({ fileName: "delete.ts", text }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const sim = await simulate(r.object, { name: "delete", cpus: 2 });
+    for (const [kind, x, cpu] of [[1, 5, 0], [1, 7, 1], [2, 3, 0]]) sim.kprobe("f", { args: [kind, x], cpu });
+    assert.deepEqual(sim.map("byKind").toMap(), new Map([[1, 2n], [2, 1n]]), backend);
+    assert.equal(sim.kprobe("f", { args: [1, -1], cpu: 0 }).r0, 0n, `${backend}: deleted`);
+    assert.deepEqual(sim.map("byKind").toMap(), new Map([[2, 1n]]), `${backend}: CPU 1's count of key 1 went too`);
+    assert.deepEqual(sim.map("all").toMap(), new Map([[2, { count: 1n, average: 3n, total: 3n }]]), backend);
+    assert.equal(sim.kprobe("f", { args: [1, -1], cpu: 1 }).r0, BigInt.asUintN(64, -2n), `${backend}: -ENOENT, as the key is gone`);
+  }
+  const keyless = compile({ fileName: "keyless.ts", text: `import { kprobe, Count } from "tsbpf";\nexport const license = "GPL";\nconst c = new Count();\nexport const p = kprobe("f", () => { c.delete(1 as never); });\n` });
+  assert.deepEqual(keyless.diagnostics.map((d) => `${d.code} ${d.message}`), ["TSBPF1023 Count has the methods increment(), print() and clear()"]);
+});
+
 test("a value TypeScript does not take as a number is its own error, before tsbpf's", () => {
   const r = compile({ fileName: "bad.ts", text: PROBE.replace("high.record(x);", 'high.record("x");') });
   assert.deepEqual(r.diagnostics.map((d) => `${d.code} ${d.line}:${d.column}`), ["TS2345 19:15"]);

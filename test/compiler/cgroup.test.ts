@@ -78,3 +78,62 @@ test("cgroupId() in the kernel is the inode number of the task's cgroup v2 direc
     rmdirSync(dir);
   }
 });
+
+/** Counts getppid(2) calls by shells in the cgroup at `path` (bpftrace's `/cgroup == cgroupid("PATH")/`). */
+const IN_CGROUP = (path: string) => `import { tracepoint, comm, cgroupId, Count } from "tsbpf";
+export const license = "GPL";
+export const inside = new Count();
+export const tp = tracepoint("syscalls", "sys_enter_getppid", () => {
+  if (comm() === "sh" && cgroupId() === cgroupId(${JSON.stringify(path)})) inside.increment();
+});
+`;
+
+/** Counts a kprobe's firings in the cgroup /sys/fs/cgroup/app. */
+const SIM_IN_CGROUP = `import { kprobe, cgroupId, Count } from "tsbpf";
+export const license = "GPL";
+export const inside = new Count();
+export const kp = kprobe("f", () => { if (cgroupId() === cgroupId("/sys/fs/cgroup/app")) inside.increment(); });
+`;
+
+test("cgroupId(path), bpftrace's cgroupid(): the simulation's id for the path, one it was not given failing the load; a path that is not absolute is refused", async () => {
+  for (const backend of BACKENDS) {
+    const r = compile({ fileName: "cgroup.ts", text: SIM_IN_CGROUP }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const sim = await simulate(r.object, { name: "cgroup", cgroupIds: { "/sys/fs/cgroup/app": 4242 } });
+    sim.kprobe("f", { cgroup: 4242 });
+    sim.kprobe("f", { cgroup: 7 });
+    assert.deepEqual(sim.map("inside").toArray(), [1n], backend);
+    await assert.rejects(simulate(r.object, { name: "cgroup" }), { message: /cgroupId\("\/sys\/fs\/cgroup\/app"\) names a cgroup the simulation was not given an id for: simulate\(probe, \{ cgroupIds: \{ "\/sys\/fs\/cgroup\/app": 4242 \} \}\)/ });
+  }
+  const relative = compile({ fileName: "cgroup.ts", text: SIM_IN_CGROUP.replace("/sys/fs/cgroup/app", "app") });
+  assert.deepEqual(relative.diagnostics.map((d) => d.code), ["TSBPF1017"]);
+  assert.match(relative.diagnostics[0]!.message, /cgroupId\(\) takes nothing \(the current task's cgroup\) or a cgroup v2 directory's absolute path/);
+});
+
+test("cgroupId(path) in the kernel is that cgroup v2 directory's id, matching cgroupId() of its tasks; a path outside cgroup2 fails the load naming it", { skip: noKernel || (mount === undefined && "no cgroup v2 hierarchy is mounted") }, () => {
+  const dir = `${mount}/tsbpf-path-${process.pid}`;
+  mkdirSync(dir);
+  try {
+    for (const backend of BACKENDS) {
+      const r = compile({ fileName: "cgroup.ts", text: IN_CGROUP(dir) }, { backend });
+      assert.deepEqual(r.diagnostics, [], backend);
+      const loaded = loadObject(sys, openObject(r.object, { name: "cgroup" }));
+      try {
+        loaded.attach("tp");
+        spawnSync("sh", ["-c", "exec sh -c true"]); // a shell outside it
+        const shell = spawnSync("sh", ["-c", `echo $$ > ${dir}/cgroup.procs && exec sh -c true`]);
+        assert.equal(shell.status, 0, String(shell.stderr));
+        const perCpu = openMap<number, { count: number }[]>(loaded, "inside").get(0)!;
+        assert.equal(perCpu.reduce((n, c) => n + Number(c.count), 0), 1, backend);
+      } finally {
+        loaded.close();
+      }
+    }
+    const outside = compile({ fileName: "cgroup.ts", text: IN_CGROUP("/proc") });
+    assert.throws(() => loadObject(sys, openObject(outside.object, { name: "cgroup" })), { name: "CgroupPathError", message: /^cgroupId\("\/proc"\): not in a cgroup v2 file system/ });
+    const missing = compile({ fileName: "cgroup.ts", text: IN_CGROUP(`${dir}/none`) });
+    assert.throws(() => loadObject(sys, openObject(missing.object, { name: "cgroup" })), { name: "CgroupPathError", message: /: no such directory; a cgroup v2 directory's path is wanted/ });
+  } finally {
+    rmdirSync(dir);
+  }
+});

@@ -12,6 +12,9 @@ import { join } from "node:path";
 import { compile } from "../../compiler/index.js";
 import { loadObject, openObject } from "../../runtime/loader/index.js";
 import { mapBtfTypes } from "../../runtime/loader/maps.js";
+import { ActionTable, decodeAction } from "../../runtime/loader/actions.js";
+import { ACTIONS } from "../../compiler/btf/tags.js";
+import { mapLines, topOf } from "../../cli/report.js";
 import { missingBpf, missingRoot, openSys } from "../../runtime/sys/index.js";
 import { simulate } from "../../runtime/test/index.js";
 import { CLI } from "../support/cli.js";
@@ -171,6 +174,34 @@ test("print() and clear() name their map in the actions map's tag; in the simula
   assert.deepEqual(sim.printed(), []);
   const diagnostics = compile({ fileName: "bad.ts", text: PER_TICK("/tmp/x").replace("unlinks.clear()", "unlinks.clear(1)") }, { tracepointFormat }).diagnostics;
   assert.ok(diagnostics.some((d) => d.code === "TS2554" && d.line === 11), JSON.stringify(diagnostics));
+});
+
+test("print(top), bpftrace's print(@m, top), carries the top above the map's index; tsbpf run prints that many of the largest entries", async () => {
+  const record = (action: number, arg: number): Uint8Array => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setUint32(0, action, true);
+    new DataView(bytes.buffer).setUint32(4, arg, true);
+    return bytes;
+  };
+  const table = new ActionTable(["a", "b"]);
+  assert.deepEqual(decodeAction(record(ACTIONS.print, 1), table), { kind: "print", map: "b" });
+  assert.deepEqual(decodeAction(record(ACTIONS.print, (10 << 16) | 1), table), { kind: "print", map: "b", top: 10 });
+  assert.deepEqual(decodeAction(record(ACTIONS.clear, 0), table), { kind: "clear", map: "a" });
+  const entries: [unknown, unknown][] = [["x", 1], ["y", 2], ["z", 3]];
+  assert.deepEqual(mapLines(topOf({ map: "c", entries }, 2), false), ["@c[y]: 2", "@c[z]: 3", ""]);
+  assert.deepEqual(mapLines(topOf({ map: "c", aggregates: [["x", 1n], ["y", 5n]] }, 1), false), ["@c[y]: 5", ""]);
+  assert.deepEqual(topOf({ map: "c", aggregate: 4n }, 1), { map: "c", aggregate: 4n }, "a keyless value is whole");
+  const text = (top: string) => PER_TICK("/tmp/x").replace("unlinks.print();", `unlinks.print(${top});`);
+  const compiled = compile({ fileName: "top.ts", text: text("2") }, { tracepointFormat });
+  assert.deepEqual(compiled.diagnostics, []);
+  // The simulator's printed() gives the same top entries, smallest first.
+  const sim = await simulate({ fileName: "uprobe.ts", text: UPROBE.replace("calls.increment(1);", "calls.increment(1);\n  calls.increment(1);\n  calls.increment(9);\n  calls.increment(9);\n  calls.increment(9);\n  calls.print(2);") });
+  sim.uprobe("libc.so.6:unlink", { args: [sim.kernel.userString("/tmp/gone")] });
+  assert.deepEqual(sim.printed(), [{ map: "calls", entries: new Map([[1, 2n], [9, 3n]]) }]);
+  const diagnostics = (top: string) => compile({ fileName: "bad.ts", text: text(top) }, { tracepointFormat }).diagnostics.map((d) => `${d.code} ${d.line}:${d.column} ${d.message}`);
+  const refused = "TSBPF1005 10:17 print(top) takes a constant from 0 (every entry) to 65535: how many of the largest entries to print";
+  assert.deepEqual(diagnostics("ticks.lookup(0) ?? 0"), [refused]);
+  assert.deepEqual(diagnostics("70000"), [refused]);
 });
 
 test("tsbpf run carries out print() and clear() as they arrive: counts per 100 ms, not a running total", { skip: noKernel }, () => {

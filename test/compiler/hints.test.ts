@@ -141,7 +141,7 @@ export const p = kprobe("f", (x: u32) => {
       "(a HashMap has lookup(), update(), delete(), increment(), print() and clear(): call update() for set())",
       "(an ArrayMap has lookup(), update(), increment(), print() and clear(): call lookup() for get())",
       "(a Histogram has record(), print() and clear(): call record() for add())",
-      "(a Count has increment(), print() and clear(): call increment() for inc())",
+      "(a Count has increment(), delete(), print() and clear(): call increment() for inc())",
       "(a RingBuf has output(), reserve(), submit() and discard(): call output() for push())",
       "(a HashMap has lookup(), update(), delete(), increment(), print() and clear())",
     ],
@@ -180,4 +180,36 @@ test("a tsbpf type imported from \"tsbpf/kernel\" (the kernel's u64 is tsbpf's) 
   );
   // A name tsbpf does not have keeps TypeScript's message.
   assert.equal(typescriptMessage(2305, `'"tsbpf/kernel"' has no exported member named 'nosuch'.`), `'"tsbpf/kernel"' has no exported member named 'nosuch'.`);
+});
+
+test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
+  const hint = (body: string): string[] => messages(body).map((m) => m.replace(/^TS\d+: Cannot find name '[\w$]+'\.( Did you mean '[\w$]+'\?)? /, ""));
+  assert.deepEqual(hint("pid"), ["(bpftrace's `pid` is `pidTgid() >> 32`, the process id)"]);
+  assert.deepEqual(hint("tid"), ["(bpftrace's `tid` is `pidTgid() as u32`, the thread id)"]);
+  assert.deepEqual(hint("nsecs"), ["(bpftrace's `nsecs` is `ktimeBootNs()` (time suspended included, as bpftrace 0.17 counts it; `ktimeNs()` leaves it out))"]);
+  assert.deepEqual(hint("cpu"), ["(bpftrace's `cpu` is `smpProcessorId()`)"]);
+  assert.deepEqual(hint("arg1"), ["(bpftrace's `arg1` is the handler's parameters, typed for a uprobe: `uprobe(\"libc\", \"unlinkat\", (arg0: i32, arg1: u64) => ...)`)"]);
+  assert.deepEqual(hint("count()"), ["(bpftrace's `count` is a map: `const x = new Count()` at module level, then `x.increment()`; `new Count<u32>(1024)` and `x.increment(key)` keep one per key)"]);
+  assert.deepEqual(hint("lhist(x, 0, 100, 10)"), [
+    "(bpftrace's `lhist` is a map: `const x = new LinearHistogram(min, max, step)` at module level, then `x.record(v)`; `new LinearHistogram<u32>(min, max, step, 1024)` and `x.record(key, v)` keep one per key)",
+  ]);
+  assert.match(hint("str(x)")[0]!, /`readUserStr\(p\)` for a user pointer/);
+  assert.deepEqual(hint("join(x)"), ["(import it: `import { join } from \"tsbpf\"`)"], "join() is tsbpf's too");
+  assert.match(hint('system("ls")')[0]!, /^\(bpftrace's `system`: tsbpf runs no commands for a probe/);
+  assert.deepEqual(hint("$1"), ["(bpftrace's `$1` is a parameter of the probes: `let p1 = 0;` (or `let p1: Str<64> = \"\";`) before them, given with `tsbpf run --set p1=VALUE`)"]);
+  assert.deepEqual(hint("$x"), ["(bpftrace's `$x` is a local: declare it, `let $x = 0;`)"]);
+  // A name bpftrace does not have, and one a probe declares, are left alone.
+  assert.deepEqual(messages("argv"), ["TS2304: Cannot find name 'argv'."]);
+  assert.deepEqual(messages("{ const pid = x; return pid; }"), []);
+});
+
+test("a stack of a frame limit counted in a map of another says the limit is part of the type, not the brand's chain", () => {
+  const compiled = (text: string): string[] =>
+    compile({ fileName: "h.ts", text: `import { uprobe, kprobe, ustack, kstack, Count, type UserStack, type KernelStack } from "tsbpf";\nexport const license = "GPL";\n${text}\n` }).diagnostics.map((d) => `${d.code}: ${d.message}`);
+  assert.deepEqual(compiled('const c = new Count<UserStack>(64);\nuprobe("/bin/true", "main", () => { c.increment(ustack(3)); });'), [
+    "TS2345: Argument of type 'UserStack<3>' is not assignable to parameter of type 'UserStack'. (a stack's frame limit is part of its type: ustack(3) is a UserStack<3>; declare the map's key or the field UserStack<3> too)",
+  ]);
+  assert.deepEqual(compiled('const c = new Count<KernelStack<5>>(64);\nkprobe("vfs_read", () => { c.increment(kstack(2)); });'), [
+    "TS2345: Argument of type 'KernelStack<2>' is not assignable to parameter of type 'KernelStack<5>'. (a stack's frame limit is part of its type: kstack(2) is a KernelStack<2>; declare the map's key or the field KernelStack<2> too)",
+  ]);
 });

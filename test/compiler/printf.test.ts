@@ -176,7 +176,39 @@ test("in the simulator, output() gives what printf wrote, formatted", async () =
   assert.equal(sim.output(), "");
 });
 
+test("join(argv, sep), bpftrace's join(): the strings before the first NULL, at most 16, on one line, from both backends; in the kernel's verifier too", async () => {
+  const text = `import { kprobe, join, type u64 } from "tsbpf";
+export const license = "GPL";
+export const p = kprobe("f", (argv: u64, which: u64) => { if (which === 0) join(argv); else join(argv, ", "); });
+`;
+  const le = (words: bigint[]): Uint8Array => {
+    const out = new Uint8Array(words.length * 8);
+    words.forEach((w, i) => new DataView(out.buffer).setBigUint64(i * 8, w, true));
+    return out;
+  };
+  for (const backend of ["own", "llvm"] as const) {
+    if (backend === "llvm" && noLlvm) continue;
+    const r = compile({ fileName: "join.ts", text }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const sim = await simulate(r.object, { name: "join" });
+    const argv = (args: string[]) => sim.kernel.bytes(le([...args.map((a) => sim.kernel.userString(a).address), 0n]), { user: true });
+    sim.kprobe("f", { args: [argv(["ls", "-la", "/tmp"]), 0] });
+    sim.kprobe("f", { args: [argv(["a", "b"]), 1] });
+    sim.kprobe("f", { args: [argv([]), 0] });
+    // More than 16: the first 16; one longer than 1023 bytes: its first 1023.
+    sim.kprobe("f", { args: [argv(Array.from({ length: 20 }, (_, i) => String(i))), 0] });
+    sim.kprobe("f", { args: [argv(["x".repeat(1100), "y"]), 1] });
+    sim.kprobe("f", { args: [sim.kernel.faulting(undefined, { user: true }), 0] });
+    assert.equal(sim.output(), `ls -la /tmp\na, b\n\n${Array.from({ length: 16 }, (_, i) => i).join(" ")}\n${"x".repeat(1023)}, y\n\n`, backend);
+    if (!noKernel) loadObject(sys, openObject(r.object, { name: "join" })).close();
+  }
+  assert.equal(decodeArgs(new Uint8Array(8 + 3 * 4).fill(0).map((_, i) => (i === 8 ? 97 : i === 12 ? 98 : 0)), ["j4x3.2c"])[0], "a,b");
+  const bad = compile({ fileName: "bad.ts", text: text.replace('join(argv, ", ")', "join(argv, argv as any)") }).diagnostics;
+  assert.ok(bad.some((d) => d.code === "TSBPF1017" && /join\(\) takes a user array of strings/.test(d.message)), JSON.stringify(bad));
+});
+
 const noKernel = missingRoot() ?? missingBpf(openSys());
+const sys = openSys();
 
 test("tsbpf run writes printf's text as it comes, in order with exit(), from both backends' objects", { skip: noKernel }, () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-printf-run-"));

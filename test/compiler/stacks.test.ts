@@ -77,6 +77,30 @@ test("a stack key takes only a stack id of its frame limit; the limit is a liter
   assert.ok(typeLimit.some((x) => /KernelStack<N>: the frame limit must be an integer literal from 1 to 127/.test(x.message)), JSON.stringify(typeLimit));
 });
 
+test("kstack() and ustack() without a limit, where TypeScript gives them one (a Count<KernelStack<3>>'s key, a UserStack<4> field), fill that limit's stack map", async () => {
+  const text = `import { kprobe, kstack, ustack, Count, type KernelStack, type UserStack } from "tsbpf";
+export const license = "GPL";
+interface Key { stack: UserStack<4> }
+export const byKernel = new Count<KernelStack<3>>(64);
+export const byUser = new Count<Key>(64);
+export const p = kprobe("vfs_read", () => {
+  byKernel.increment(kstack());
+  byKernel.increment(kstack(3));
+  byUser.increment({ stack: ustack() });
+});
+`;
+  for (const backend of ["own", "llvm"] as const) {
+    const r = compile({ fileName: "inferred.ts", text }, { backend });
+    assert.deepEqual(r.diagnostics, [], backend);
+    const stackMaps = openObject(r.object, { name: "inferred" }).maps.filter((m) => m.name.includes("stacks")).map((m) => m.name).sort();
+    assert.deepEqual(stackMaps, ["tsbpf_kstacks_3", "tsbpf_ustacks_4"], `${backend}: one stack map per limit, none of 127 frames`);
+    // The same stack through kstack() and kstack(3) is one key.
+    const sim = await simulate(r.object, { name: "inferred" });
+    sim.kprobe("vfs_read", { stacks: { kernel: [0xffffffff81000010n, 0xffffffff81000020n, 0xffffffff81000030n, 0xffffffff81000040n] } });
+    assert.deepEqual([...sim.map("byKernel").toMap().values()], [2n], backend);
+  }
+});
+
 const LIMITED = (pid: number) => `import { tracepoint, pidTgid, kstack, HashMap, type u64, type KernelStack } from "tsbpf";
 export const license = "GPL";
 export const full = new HashMap<KernelStack, u64>(64);

@@ -47,6 +47,8 @@ export const element = kprobe("f", (i: u32) => { const xs: Arr<Str<10>, 3> = ["a
 export const elementInMap = kprobe("f", (i: u32) => { const v = names.lookup(0); if (v === null) return 3; return v.n[i] === "abcdefgh" ? 1 : v.n[i] === comm() ? 4 : 2; });
 export const copiedElement = kprobe("f", (i: u32) => { const xs: Arr<Str<10>, 3> = ["a", "abcdefgh", "c"]; const h: Holder = { s: xs[i] }; return h.s === "abcdefgh" ? 1 : 2; });
 export const prefix = kprobe("f", (p: Ptr<u8>) => { const path: Str<64> = readUserStr(p); if (path.startsWith("/tmp/")) return 1; return 2; });
+// bpftrace's \`str(p) == "/tmp"\`: an inline read compares through a 64-byte copy, as its str() reads.
+export const inlineRead = kprobe("f", (p: Ptr<u8>) => (readUserStr(p) === "/tmp" ? 1 : readUserStr(p).startsWith("/tmp/") ? 3 : 2));
 export const prefixValue = kprobe("f", () => { const py: boolean = comm().startsWith("python"); return py ? 1 : 2; });
 export const charConstant = kprobe("f", () => { const c = comm(); return c.charCodeAt(0) + c.charCodeAt(15) * 1000; });
 export const charVariable = kprobe("f", (i: u32) => { const c = comm(); return c.charCodeAt(i) + 1000; });
@@ -120,6 +122,10 @@ async function wrongResults(backend: "own" | "llvm"): Promise<string[]> {
     ["prefix", "x", [user("/tmp/")], 1n],
     ["prefix", "x", [user("/tmpx")], 2n],
     ["prefix", "x", [user("/tm")], 2n],
+    ["inlineRead", "x", [user("/tmp")], 1n],
+    ["inlineRead", "x", [user("/tmp/x")], 3n],
+    ["inlineRead", "x", [user("/tm")], 2n],
+    ["inlineRead", "x", [user(`/tmp${"x".repeat(70)}`)], 2n], // the copy's 63 bytes hold "/tmp" and more
     ["prefixValue", "python3", [], 1n],
     ["prefixValue", "python", [], 1n],
     ["prefixValue", "pytho", [], 2n],

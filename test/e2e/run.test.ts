@@ -452,7 +452,7 @@ export const w = tracepoint("syscalls", "sys_enter_write", () => {
     // A one-liner's probe has no name of its own: it is "this kprobe", at the call naming its function.
     const oneLiner = tsbpf(["run", "-e", 'kprobe("vfs_read", () => { printf("x\\n"); })']);
     assert.equal(await oneLiner.exited, 4, oneLiner.stderr());
-    assert.match(oneLiner.stderr(), /^tsbpf: -e\.ts:1:1 - error TSBPF3001: this is a kprobe on vfs_read, but kprobes are compiled out of the running kernel .*\n/);
+    assert.match(oneLiner.stderr(), /^tsbpf: -e\.ts:1:1 - error TSBPF3001: this is a kprobe on vfs_read, but kprobes are compiled out of the running kernel .*; use tracepoint\("syscalls", "sys_enter_read", \.\.\.\) or uprobe\("libc\.so\.6", "read", \.\.\.\) instead\n/);
     assert.ok(oneLiner.stderr().endsWith(frame(1, 'kprobe("vfs_read", () => { printf("x\\n"); })', 1, 'kprobe("vfs_read"')), oneLiner.stderr());
     const code = await run.exited;
     assert.equal(run.stdout(), "");

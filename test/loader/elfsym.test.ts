@@ -192,3 +192,21 @@ test("a name found on PATH as a script (a launcher such as pyenv's shims) is exp
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a library named without its .so suffix, as bpftrace's uprobe:libc:malloc names it, is the libc.so.N a process maps; a name no library has says both were looked for", () => {
+  assert.equal(resolveBinary("libc"), resolveBinary("libc.so.6"));
+  assert.equal(resolveBinary("libc", process.pid), resolveBinary("libc.so.6", process.pid));
+  assert.throws(() => resolveBinary("libtsbpf-no-such"), { message: "cannot find binary libtsbpf-no-such on PATH nor a shared library libtsbpf-no-such.so or libtsbpf-no-such.so.N" });
+  assert.throws(() => resolveBinary("tsbpf-no-such"), { message: "cannot find binary tsbpf-no-such on PATH" });
+});
+
+test("a library named without its .so suffix that no process maps is found in the library directories, its versioned ELF file before a linker script", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-libdir-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "libtsbpfq.so"), "/* GNU ld script */\nINPUT(libtsbpfq.so.2)\n");
+  copyFileSync(resolveBinary("libc.so.6"), join(dir, "libtsbpfq.so.2"));
+  const saved = process.env.LD_LIBRARY_PATH;
+  process.env.LD_LIBRARY_PATH = dir;
+  t.after(() => (saved === undefined ? delete process.env.LD_LIBRARY_PATH : (process.env.LD_LIBRARY_PATH = saved)));
+  assert.equal(resolveBinary("libtsbpfq"), join(dir, "libtsbpfq.so.2"));
+});

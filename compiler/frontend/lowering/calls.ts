@@ -38,7 +38,7 @@ export abstract class CallLowering extends KernelReadLowering {
       if (fn) return this.inlineCall(fn, e);
     }
     const helper = name ? HELPER_CALLS[name] : undefined;
-    if (name === "printk" || name === "printf") return this.fail(e, Code.Unsupported, `${name}() returns nothing: call it as a statement`);
+    if (name === "printk" || name === "printf" || name === "join") return this.fail(e, Code.Unsupported, `${name}() returns nothing: call it as a statement`);
     if (name === "readUser" || name === "readKernel") {
       const into = this.memoryRead(e)!;
       if (into.layout.kind !== "int") return this.fail(e, Code.NotAnInteger, `${name}<${e.typeArguments![0]!.getText(this.file)}>() gives ${aLayout(into.layout)}: bind it to a name or assign it to a field`);
@@ -69,6 +69,7 @@ export abstract class CallLowering extends KernelReadLowering {
     if (name === "pton") return this.fail(e, Code.NotAnInteger, 'pton() gives an address\'s bytes (an Arr<u8, 4> or Arr<u8, 16>), not an integer: index it (`pton("10.0.0.1")[0]`), bind it (`const lo = pton("127.0.0.1")`) or give it to ntop()');
     if (name === "kaddr") return this.kaddr(e);
     if (name === "uaddr") return this.uaddr(e);
+    if (name === "cgroupId" && e.arguments.length) return this.cgroupPathId(e);
     if (name === "targetPid") {
       if (e.arguments.length) this.fail(e.arguments[0]!, Code.UnsupportedCall, "targetPid() takes no arguments");
       // A load from .rodata: the loader writes the pid there before loading, so to the verifier it is a constant.
@@ -89,10 +90,6 @@ export abstract class CallLowering extends KernelReadLowering {
     return { op: dst };
   }
 
-  /**
-   * kaddr("symbol"), bpftrace's kaddr(): the symbol's address in the running kernel, a `.rodata` u64 the loader writes
-   * from /proc/kallsyms before loading (a symbol it lacks fails the load, naming it), so the verifier sees a constant.
-   */
   /**
    * bswap(x), bpftrace's bswap(): x's bytes in reverse order at its width, an unsigned integer of that width (8 bits
    * as they are; a literal is 64 bits wide, as bpftrace's are). A constant is swapped here.
@@ -116,6 +113,10 @@ export abstract class CallLowering extends KernelReadLowering {
     return { op: dst };
   }
 
+  /**
+   * kaddr("symbol"), bpftrace's kaddr(): the symbol's address in the running kernel, a `.rodata` u64 the loader writes
+   * from /proc/kallsyms before loading (a symbol it lacks fails the load, naming it), so the verifier sees a constant.
+   */
   kaddr(e: TS.CallExpression): Val {
     const [arg] = e.arguments;
     const symbol = arg && e.arguments.length === 1 ? this.formatText(arg) : undefined;
@@ -124,6 +125,23 @@ export abstract class CallLowering extends KernelReadLowering {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(symbol)) this.fail(arg!, Code.UnsupportedCall, `kaddr() takes a symbol's name as /proc/kallsyms lists it, a C identifier, not ${JSON.stringify(symbol)}`);
     const address = this.fb.vreg(PTR);
     this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.kaddr(symbol), loc: this.locOf(e) });
+    const dst = this.fb.vreg(U64);
+    this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
+    return { op: dst };
+  }
+
+  /**
+   * cgroupId("/sys/fs/cgroup/PATH"), bpftrace's cgroupid(): the id of that cgroup v2 directory, a `.rodata` u64 the
+   * loader writes (its inode number) before loading, the path beside it, so the verifier sees a constant.
+   */
+  cgroupPathId(e: TS.CallExpression): Val {
+    const [arg] = e.arguments;
+    const path = arg && e.arguments.length === 1 ? this.formatText(arg) : undefined;
+    if (path === undefined || !path.startsWith("/") || path.includes("\0")) {
+      return this.fail(arg ?? e, Code.UnsupportedCall, 'cgroupId() takes nothing (the current task\'s cgroup) or a cgroup v2 directory\'s absolute path, a string literal (or a module-level string constant): cgroupId("/sys/fs/cgroup/system.slice")');
+    }
+    const address = this.fb.vreg(PTR);
+    this.fb.emit({ op: "rodata", dst: address, offset: this.cx.rodata.cgroupPath(path), loc: this.locOf(e) });
     const dst = this.fb.vreg(U64);
     this.fb.emit({ op: "load", dst, base: address, offset: 0, size: 8, signed: false, loc: this.locOf(e) });
     return { op: dst };
@@ -150,7 +168,7 @@ export abstract class CallLowering extends KernelReadLowering {
    */
   stack(name: "kstack" | "ustack", e: TS.CallExpression): Val {
     if (e.arguments.length > 1) this.fail(e.arguments[1]!, Code.UnsupportedCall, `${name}() takes at most a frame limit`);
-    const frames = e.arguments[0] ? this.cx.stackFrames(e.arguments[0], `${name}(frames)`) : MAX_STACK_FRAMES;
+    const frames = e.arguments[0] ? this.cx.stackFrames(e.arguments[0], `${name}(frames)`) : (this.inferredFrames(e) ?? MAX_STACK_FRAMES);
     const user = name === "ustack";
     const stacks = stackMap(user, frames);
     if (!this.cx.maps.some((m) => m.name === stacks.name)) this.cx.maps.push(stacks);
@@ -165,6 +183,20 @@ export abstract class CallLowering extends KernelReadLowering {
     const dst = this.fb.vreg(stackType(USER_STACK, frames));
     this.fb.emit({ op: "mov", dst, src: both.op });
     return { op: dst };
+  }
+
+  /**
+   * The frame limit TypeScript gave a kstack() or ustack() written without one, from where its value goes: `kstack()`
+   * counted in a `Count<KernelStack<3>>` is a KernelStack<3>, whose ids must come from the 3-frame stack map that map's
+   * keys are printed from. Undefined where it is the default (127) or not a literal.
+   */
+  private inferredFrames(e: TS.CallExpression): number | undefined {
+    const frames = this.checker.getTypeAtLocation(e).getProperty("__tsbpfFrames");
+    if (!frames) return undefined;
+    const type = this.checker.getTypeOfSymbolAtLocation(frames, e);
+    const literal = (type.isUnion() ? type.types : [type]).find((t) => t.isNumberLiteral());
+    const n = literal?.isNumberLiteral() ? literal.value : undefined;
+    return n !== undefined && Number.isInteger(n) && n >= 1 && n < MAX_STACK_FRAMES ? n : undefined;
   }
 
   /**

@@ -447,6 +447,7 @@ export class FnLowering extends ConditionLowering {
     if (this.ts.isParenthesizedExpression(e)) return this.expressionStatement(e.expression);
     if (this.ts.isCallExpression(e) && this.cx.builtin(e.expression) === "printk") return this.printk(e);
     if (this.ts.isCallExpression(e) && this.cx.builtin(e.expression) === "printf") return this.printf(e);
+    if (this.ts.isCallExpression(e) && this.cx.builtin(e.expression) === "join") return this.join(e);
     if (this.ts.isBinaryExpression(e)) {
       const op = e.operatorToken.kind;
       const left = this.cx.skipParentheses(e.left);
@@ -464,6 +465,7 @@ export class FnLowering extends ConditionLowering {
   discard(e: TS.Expression): void {
     if (this.ts.isCallExpression(e) && this.cx.builtin(e.expression) === "printk") return this.printk(e);
     if (this.ts.isCallExpression(e) && this.cx.builtin(e.expression) === "printf") return this.printf(e);
+    if (this.ts.isCallExpression(e) && this.cx.builtin(e.expression) === "join") return this.join(e);
     this.value(e);
   }
 

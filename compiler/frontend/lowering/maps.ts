@@ -10,6 +10,9 @@ import { StringLowering } from "./strings.js";
 import { imm } from "./types.js";
 import type { MapInfo, Ref, Val } from "./values.js";
 
+/** The most entries print(top) names: the top sits in the high 16 bits of the action's argument, the map's index below. */
+const MAX_PRINT_TOP = 0xffffn;
+
 export abstract class MapLowering extends StringLowering {
   /** Map methods that give an integer (or nothing). */
   mapCall(m: MapInfo, method: string, e: TS.CallExpression): Val {
@@ -22,14 +25,27 @@ export abstract class MapLowering extends StringLowering {
     };
     const none: Val = { op: imm(0n, I64) };
     if (method === "print" || method === "clear") {
-      if (args.length) this.fail(args[0]!, Code.BadMap, `${method}() takes no arguments`);
+      // print(top), bpftrace's print(@x, top): the top entries (or keys' histograms) alone, in the record's high half.
+      let top = 0n;
+      if (method === "print" && args.length === 1) {
+        const given = this.value(args[0]!).op;
+        if (given.kind !== "imm" || given.value < 0n || given.value > MAX_PRINT_TOP) this.fail(args[0]!, Code.OutOfRange, `print(top) takes a constant from 0 (every entry) to ${MAX_PRINT_TOP}: how many of the largest entries to print`);
+        else top = given.value;
+      } else if (args.length) this.fail(args[0]!, Code.BadMap, method === "print" ? "print() takes at most how many of the largest entries to print" : "clear() takes no arguments");
       if (!this.cx.actionTargets.includes(m.def.name)) this.cx.actionTargets.push(m.def.name);
-      this.action(ACTIONS[method], { op: imm(BigInt(this.cx.actionTargets.indexOf(m.def.name)), U32) }, e);
+      this.action(ACTIONS[method], { op: imm(BigInt(this.cx.actionTargets.indexOf(m.def.name)) | (top << 16n), U32) }, e);
       return none;
     }
     if (m.def.aggregate) {
       const adds = m.def.aggregate === "count" ? "increment" : "record";
-      if (method !== adds) return this.fail(e.expression, Code.BadMap, `${m.cls} has the methods ${adds}(), print() and clear()`);
+      const keyed = m.def.type !== MAP_TYPES.PerCpuArrayMap;
+      // bpftrace's delete(@x[k]): the key's value on every CPU, one per-CPU hash element.
+      if (method === "delete" && keyed) {
+        if (args.length !== 1) this.fail(e, Code.BadMap, "delete() takes a key");
+        const key = this.materialize(args[0]!, m.key!, e);
+        return result(Helper.map_delete_elem, [map, this.addrOf(key, e)]);
+      }
+      if (method !== adds) return this.fail(e.expression, Code.BadMap, `${m.cls} has the methods ${adds}(), ${keyed ? "delete(), " : ""}print() and clear()`);
       this.aggregate(m, m.def.aggregate, e);
       return none;
     }

@@ -9,6 +9,7 @@ import {
   formatPrintf,
   formatText,
   parseFormat,
+  joinSpec,
   printfLayout,
   strftimeSpec,
   type ArgSpec,
@@ -21,6 +22,10 @@ import { ACTIONS_MAP, ACTION_RECORD, AF_INET, AF_INET6, COMM_LAYOUT, INET_LAYOUT
 import { PrintkLowering } from "./printk.js";
 import { aLayout, imm, withArticle } from "./types.js";
 import type { PrintfArg, Ref, Val } from "./values.js";
+
+/** join()'s most strings, and the bytes each is read into: bpftrace 0.17's (16 arguments of up to 1023 bytes). */
+const JOIN_COUNT = 16;
+const JOIN_SIZE = 1024;
 
 export abstract class PrintfLowering extends PrintkLowering {
   /** The actions ring buffer, created by the first request; made larger by the first printf(), whose records are. */
@@ -194,6 +199,57 @@ export abstract class PrintfLowering extends PrintkLowering {
     this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record, imm(0n, U64)], loc });
     this.fb.terminate({ op: "jmp", target: join.id });
     this.enter(join);
+  }
+
+  /**
+   * join(argv, separator = " "), bpftrace's join(): the strings of a user array of `char *` (a tracepoint's argv) up to
+   * its first NULL, at most JOIN_COUNT of them, each read into JOIN_SIZE bytes of one printf record, which tsbpf run
+   * writes on one line, separated, as bpftrace writes it. Only each string's first byte is zeroed first: the reader
+   * stops at the first empty one, and a read that faults zeroes what it was given.
+   */
+  join(e: TS.CallExpression): void {
+    const [array, given, ...extra] = e.arguments;
+    const separator = given === undefined ? " " : this.formatText(given);
+    if (!array || extra.length || separator === undefined) {
+      return this.fail(e, Code.UnsupportedCall, 'join() takes a user array of strings (a tracepoint\'s `ctx.argv`) and optionally a separator, a string literal: join(ctx.argv, ",")');
+    }
+    if (separator.includes("\0")) this.fail(given!, Code.BadPrintk, "join()'s separator cannot hold a NUL character (\\0)");
+    const p = this.value(array);
+    if (!p.untyped && !p.op.type.ptr && p.op.type.bits !== 64) {
+      this.fail(array, Code.PointerAccess, `join() reads an array of pointers at an address: \`${array.getText(this.file)}\` is ${withArticle(typeName(p.op.type))}, too narrow for one (use a Ptr or a u64)`);
+    }
+    const base = this.convert(p, U64);
+    const spec = joinSpec(JOIN_SIZE, JOIN_COUNT, separator);
+    const id = this.cx.printfSites.push({ format: "%s\n", args: [spec] }) - 1;
+    this.actionsMap(true);
+    const { offsets, size } = printfLayout([spec]);
+    const loc = this.locOf(e);
+    const record = this.fb.vreg(PTR);
+    this.fb.emit({ op: "call", helper: Helper.ringbuf_reserve, args: [{ kind: "map", name: ACTIONS_MAP }, imm(BigInt(size), U64), imm(0n, U64)], dst: record, loc });
+    const after = this.fb.newBlock();
+    this.unlessDropped(ACTIONS_MAP, record, after, e);
+    const [actionField, idField] = ACTION_RECORD.fields.map((f) => ({ layout: f.layout, base: record, offset: f.offset }));
+    this.storeInt(actionField!, { op: imm(BigInt(ACTIONS.printf), U32) }, e);
+    this.storeInt(idField!, { op: imm(BigInt(id), U32) }, e);
+    for (let i = 0; i < JOIN_COUNT; i++) this.fb.emit({ op: "st", base: record, offset: offsets[0]! + i * JOIN_SIZE, size: 1, src: imm(0n, U8), loc });
+    // Each element: the pointer at argv + 8i, then the string it points to; the first NULL ends the array.
+    const element = this.stackTemp(this.cx.intLayout(U64), e);
+    const done = this.fb.newBlock();
+    for (let i = 0; i < JOIN_COUNT; i++) {
+      const at = this.binary("add", base, { op: imm(BigInt(i * 8), U64) }, e);
+      this.fb.emit({ op: "call", helper: Helper.probe_read_user, args: [this.addrOf(element, e), imm(8n, U32), at.op], loc });
+      const pointer = this.loadInt(element, e);
+      const next = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: pointer.op, b: imm(0n, U64), then: done.id, else: next.id, loc });
+      this.enter(next);
+      const into = this.addrOf({ layout: { kind: "str", size: JOIN_SIZE, align: 1 }, base: record, offset: offsets[0]! + i * JOIN_SIZE }, e);
+      this.fb.emit({ op: "call", helper: Helper.probe_read_user_str, args: [into, imm(BigInt(JOIN_SIZE), U32), pointer.op], loc });
+    }
+    this.fb.terminate({ op: "jmp", target: done.id });
+    this.enter(done);
+    this.fb.emit({ op: "call", helper: Helper.ringbuf_submit, args: [record, imm(0n, U64)], loc });
+    this.fb.terminate({ op: "jmp", target: after.id });
+    this.enter(after);
   }
 
   /** An integer printf value in the record: at least 32 bits (as C's varargs promote it), its sign kept. */

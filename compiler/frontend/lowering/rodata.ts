@@ -1,6 +1,6 @@
 // The .rodata a file builds: deduplicated format strings and the parameters the loader may set.
 
-import { I8, KADDR_PREFIX, TARGET_PID_VARIABLE, U32, U64, UADDR_PREFIX, type IntType, type RodataVar } from "../../ir/index.js";
+import { CGROUP_PATH_PREFIX, I8, KADDR_PREFIX, TARGET_PID_VARIABLE, U32, U64, UADDR_PREFIX, type IntType, type RodataVar } from "../../ir/index.js";
 
 /** Rodata strings, deduplicated. */
 export class Rodata {
@@ -42,6 +42,18 @@ export class Rodata {
       this.uaddrs.set(key, (at = this.int(`${UADDR_PREFIX}${k}`, U64, 0n)));
       const names = new TextEncoder().encode(`${key}\0`);
       this.chars(`${UADDR_PREFIX}${k}_name`, names, names.length);
+    }
+    return at;
+  }
+  private readonly cgroupPaths = new Map<string, number>();
+  /** Where cgroupId(path)'s u64 is, which the loader sets to that cgroup's id, with the path beside it. */
+  cgroupPath(path: string): number {
+    let at = this.cgroupPaths.get(path);
+    if (at === undefined) {
+      const k = this.cgroupPaths.size;
+      this.cgroupPaths.set(path, (at = this.int(`${CGROUP_PATH_PREFIX}${k}`, U64, 0n)));
+      const name = new TextEncoder().encode(`${path}\0`);
+      this.chars(`${CGROUP_PATH_PREFIX}${k}_name`, name, name.length);
     }
     return at;
   }

@@ -4,7 +4,7 @@
 import type * as TS from "typescript";
 import { BOOL, PTR, U64, U8, type Block, type Layout, type Loc, type VReg } from "../../ir/index.js";
 import { Code } from "../diagnostics.js";
-import { COMM_LAYOUT, UNROLLED_STRING_COMPARE, UNSIGNED_OF_SIZE } from "./constants.js";
+import { COMM_LAYOUT, PRINTED_STRING, UNROLLED_STRING_COMPARE, UNSIGNED_OF_SIZE } from "./constants.js";
 import { PrintfLowering } from "./printf.js";
 import { OPERATORS } from "./syntax.js";
 import { imm } from "./types.js";
@@ -38,7 +38,8 @@ export abstract class StringLowering extends PrintfLowering {
 
   /**
    * One side of a string comparison: a literal's bytes, or a Str<N> in memory (an inline comm() gets a stack
-   * copy; a tracepoint's __data_loc string a copy of its first `room` - 1 bytes, as many as the comparison reads).
+   * copy, an inline readUserStr(p) or readKernelStr(p) a 64-byte one, bpftrace's str() size; a tracepoint's __data_loc
+   * string a copy of its first `room` - 1 bytes, as many as the comparison reads).
    */
   stringOperand(e: TS.Expression, room?: number): StringOperand {
     if (this.ts.isParenthesizedExpression(e)) return this.stringOperand(e.expression, room);
@@ -49,7 +50,8 @@ export abstract class StringLowering extends PrintfLowering {
     if (this.ts.isStringLiteral(e) || this.ts.isNoSubstitutionTemplateLiteral(e)) return { kind: "literal", text: e.text, bytes: new TextEncoder().encode(e.text) };
     const helper = this.stringCall(e);
     if (helper === "comm") return { kind: "str", ref: this.materialize(e, COMM_LAYOUT, e), size: COMM_LAYOUT.size };
-    if (helper) return this.fail(e, Code.StringOperation, `${helper}() needs a Str<N> to fill before it is compared: \`const s: Str<64> = ${e.getText(this.file)}\``);
+    // An inline readUserStr(p) or readKernelStr(p) reads into a 64-byte stack copy, as bpftrace's str(p) compares.
+    if (helper) return { kind: "str", ref: this.materialize(e, PRINTED_STRING, e), size: PRINTED_STRING.size, read: e.getText(this.file) };
     const r = this.tryRef(e);
     if (r?.layout.kind === "str") return { kind: "str", ref: r, size: r.layout.size };
     return this.fail(e, Code.StringOperation, `\`${e.getText(this.file)}\` is neither a Str<N> nor a string literal: only those compare`);
@@ -73,6 +75,9 @@ export abstract class StringLowering extends PrintfLowering {
 
   /** Branches to `t` when the Str holds the literal: its bytes, then the NUL that ends the Str. */
   matchLiteral(str: StringOperand & { kind: "str" }, literal: StringOperand & { kind: "literal" }, node: TS.Node, t: Block, f: Block): void {
+    if (literal.bytes.length >= str.size && str.read) {
+      this.fail(node, Code.StringOperation, `${str.read} compared in place reads at most ${str.size - 1} bytes (bpftrace's str() size), so it can never equal "${literal.text}" (${literal.bytes.length} bytes): read it into a longer Str first, \`const s: Str<${2 ** Math.ceil(Math.log2(literal.bytes.length + 1))}> = ${str.read}\``);
+    }
     if (literal.bytes.length >= str.size) {
       this.fail(node, Code.StringOperation, `a Str<${str.size}> holds at most ${str.size - 1} bytes before its NUL, so it can never equal "${literal.text}" (${literal.bytes.length} bytes)`);
     }

@@ -55,7 +55,7 @@ export interface PrintfArg {
   fill: (dst: Ref) => void;
 }
 
-export type StringOperand = { kind: "literal"; text: string; bytes: Uint8Array } | { kind: "str"; ref: Ref; size: number };
+export type StringOperand = { kind: "literal"; text: string; bytes: Uint8Array } | { kind: "str"; ref: Ref; size: number; read?: string };
 
 export interface MapInfo {
   cls: MapClass;
