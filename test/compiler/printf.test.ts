@@ -5,7 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -374,7 +374,11 @@ export const s = kprobe("sock_sendmsg", (sock: Ptr<socket>) => printf("%s %d\\n"
   assert.deepEqual(site, ["skb_drop_reason#3"]);
 });
 
-test("ntop() on this kernel: a local TCP connection's state changes, IPv4 and IPv6", { skip: noKernel ?? (spawnSync("python3", ["--version"]).status !== 0 ? "python3 is missing" : false) }, () => {
+/**
+ * `tsbpf run -e probe` while a python3 script opens a local TCP connection over IPv4 and one over IPv6, each closed at
+ * once: what the run printed.
+ */
+function runOnLocalConnections(probe: string): SpawnSyncReturns<string> {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-ntop-"));
   try {
     writeFileSync(join(dir, "conn.py"), `import socket
@@ -387,53 +391,40 @@ for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
     client.close()
     server.close()
 `);
-    const probe = `tracepoint("sock", "inet_sock_set_state", (ctx) => {
-  if (ctx.protocol !== 6 || ctx.newstate !== 1) return;
-  if (ctx.family === 2) printf("%s -> %s\\n", ntop(ctx.saddr), ntop(ctx.daddr));
-  else printf("%s -> %s\\n", ntop(ctx.saddr_v6), ntop(ctx.daddr_v6));
-})`;
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, [...CLI, "run", "--no-cache", "-e", probe, "-c", `python3 ${join(dir, "conn.py")}`], { encoding: "utf8", env, timeout: 30_000 });
-    assert.equal(r.status, 0, r.stderr);
-    // Both ends of each connection reach ESTABLISHED (state 1).
-    assert.deepEqual(r.stdout.trim().split("\n").sort(), ["127.0.0.1 -> 127.0.0.1", "127.0.0.1 -> 127.0.0.1", "::1 -> ::1", "::1 -> ::1"]);
+    return spawnSync(process.execPath, [...CLI, "run", "--no-cache", "-e", probe, "-c", `python3 ${join(dir, "conn.py")}`], { encoding: "utf8", env, timeout: 30_000 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const noPython = spawnSync("python3", ["--version"]).status !== 0 ? "python3 is missing" : false;
+
+test("ntop() on this kernel: a local TCP connection's state changes, IPv4 and IPv6", { skip: noKernel ?? noPython }, () => {
+  const r = runOnLocalConnections(`tracepoint("sock", "inet_sock_set_state", (ctx) => {
+  if (ctx.protocol !== 6 || ctx.newstate !== 1) return;
+  if (ctx.family === 2) printf("%s -> %s\\n", ntop(ctx.saddr), ntop(ctx.daddr));
+  else printf("%s -> %s\\n", ntop(ctx.saddr_v6), ntop(ctx.daddr_v6));
+})`);
+  assert.equal(r.status, 0, r.stderr);
+  // Both ends of each connection reach ESTABLISHED (state 1).
+  assert.deepEqual(r.stdout.trim().split("\n").sort(), ["127.0.0.1 -> 127.0.0.1", "127.0.0.1 -> 127.0.0.1", "::1 -> ::1", "::1 -> ::1"]);
 });
 
-test("ntop(family, addr) on this kernel: a socket's family read at run time, as bpftrace 0.17 writes the same one-liner", { skip: noKernel ?? (spawnSync("python3", ["--version"]).status !== 0 ? "python3 is missing" : false) }, () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ntop-"));
-  try {
-    writeFileSync(join(dir, "conn.py"), `import socket
-for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-    server = socket.socket(family)
-    server.bind((host, 0))
-    server.listen()
-    client = socket.create_connection(server.getsockname()[:2])
-    server.accept()[0].close()
-    client.close()
-    server.close()
-`);
-    const probe = `const seen = new Count<IpAddr>(16);
+test("ntop(family, addr) on this kernel: a socket's family read at run time, as bpftrace 0.17 writes the same one-liner", { skip: noKernel ?? noPython }, () => {
+  const r = runOnLocalConnections(`const seen = new Count<IpAddr>(16);
 tracepoint("sock", "inet_sock_set_state", (ctx) => {
   if (ctx.protocol !== 6 || ctx.newstate !== 1) return;
   printf("%d %s\\n", ctx.family, ntop(ctx.family, ctx.daddr_v6));
   seen.increment(ntop(ctx.family, ctx.saddr_v6));
-})`;
-    const env = { ...process.env };
-    delete env.NODE_EXTRA_CA_CERTS;
-    const r = spawnSync(process.execPath, [...CLI, "run", "--no-cache", "-e", probe, "-c", `python3 ${join(dir, "conn.py")}`], { encoding: "utf8", env, timeout: 30_000 });
-    assert.equal(r.status, 0, r.stderr);
-    // An IPv4 socket's daddr_v6 is the IPv4-mapped ::ffff:127.0.0.1, whose first 4 bytes AF_INET writes: 0.0.0.0, as
-    // bpftrace 0.17 prints \`ntop(args->family, args->daddr_v6)\` and \`@[ntop(args->family, args->saddr_v6)]\` here.
-    const lines = r.stdout.trim().split("\n");
-    assert.deepEqual(lines.filter((l) => !l.startsWith("@")).sort(), ["10 ::1", "10 ::1", "2 0.0.0.0", "2 0.0.0.0"]);
-    assert.deepEqual(lines.filter((l) => l.startsWith("@")).sort(), ["@seen[0.0.0.0]: 2", "@seen[::1]: 2"]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+})`);
+  assert.equal(r.status, 0, r.stderr);
+  // An IPv4 socket's daddr_v6 is the IPv4-mapped ::ffff:127.0.0.1, whose first 4 bytes AF_INET writes: 0.0.0.0, as
+  // bpftrace 0.17 prints \`ntop(args->family, args->daddr_v6)\` and \`@[ntop(args->family, args->saddr_v6)]\` here.
+  const lines = r.stdout.trim().split("\n");
+  assert.deepEqual(lines.filter((l) => !l.startsWith("@")).sort(), ["10 ::1", "10 ::1", "2 0.0.0.0", "2 0.0.0.0"]);
+  assert.deepEqual(lines.filter((l) => l.startsWith("@")).sort(), ["@seen[0.0.0.0]: 2", "@seen[::1]: 2"]);
 });
 
 test("a module-level string constant serves as a printf() or time() format or a uprobe's binary, and only as those", async () => {
