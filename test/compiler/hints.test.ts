@@ -195,6 +195,8 @@ test("bpftrace's builtins and functions say what tsbpf writes for them", () => {
   ]);
   assert.match(hint("str(x)")[0]!, /`readUserStr\(p\)` for a user pointer/);
   assert.deepEqual(hint("join(x)"), ["(import it: `import { join } from \"tsbpf\"`)"], "join() is tsbpf's too");
+  // min(a, b) as JavaScript writes it gets the expression too.
+  assert.match(hint("min(1, 2)")[0]!, /^\(bpftrace's `min` is a map: .*; the smaller of two values is `a < b \? a : b`\)$/);
   assert.match(hint('system("ls")')[0]!, /^\(bpftrace's `system`: tsbpf runs no commands for a probe/);
   assert.deepEqual(hint("$1"), ["(bpftrace's `$1` is a parameter of the probes: `let p1 = 0;` (or `let p1: Str<64> = \"\";`) before them, given with `tsbpf run --set p1=VALUE`)"]);
   assert.deepEqual(hint("$x"), ["(bpftrace's `$x` is a local: declare it, `let $x = 0;`)"]);
