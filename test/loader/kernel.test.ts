@@ -128,9 +128,16 @@ describe("loading into the running kernel", needsKernel, () => {
   it("closing a trace pipe wakes the poll it has in flight, which would otherwise wait out its slice", async () => {
     // The last poll's results, per fd polled: the pipe, then the eventfd close() signals.
     let lastPoll: number[] = [];
+    let polling!: () => void;
+    const firstPoll = new Promise<void>((resolve) => (polling = resolve));
     const recorded = new Proxy(sys, {
       get(target, name) {
-        if (name === "pollAsync") return (...args: Parameters<typeof sys.pollAsync>) => target.pollAsync(...args).then((r) => (lastPoll = r));
+        if (name === "pollAsync") {
+          return (...args: Parameters<typeof sys.pollAsync>) => {
+            polling();
+            return target.pollAsync(...args).then((r) => (lastPoll = r));
+          };
+        }
         const value = Reflect.get(target, name) as unknown;
         return typeof value === "function" ? value.bind(target) : value;
       },
@@ -139,7 +146,8 @@ describe("loading into the running kernel", needsKernel, () => {
     try {
       const pipe = session.tracePipe();
       const reading = pipe.lines()[Symbol.asyncIterator]().next();
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      // Closed once the reader polls (a fixed sleep could end first on a loaded machine, and nothing would be polled).
+      await firstPoll;
       await pipe.close();
       await reading;
       assert.equal(lastPoll.length, 2);
