@@ -79,6 +79,28 @@ test("StructReader indexes records only as far as a lookup walks, and a record i
   }
 });
 
+test("StructReader finds the first type of each kind of a shared name, whatever order the kinds are asked in", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: BtfKind.INT, name: "int", size: 4, encoding: BtfIntEncoding.SIGNED, offset: 0, bits: 32 });
+  const fwd = b.add({ kind: BtfKind.FWD, name: "shared", union: false });
+  const struct = b.add({ kind: BtfKind.STRUCT, name: "shared", size: 4, members: [{ name: "x", type: int, bitOffset: 0, bitfieldSize: 0 }] });
+  b.add({ kind: BtfKind.STRUCT, name: "shared", size: 8, members: [] });
+  const typedef = b.add({ kind: BtfKind.TYPEDEF, name: "shared", type: struct });
+  b.add({ kind: BtfKind.ENUM, name: "", size: 4, signed: false, values: [{ name: "shared_value", value: 3 }] });
+  const bytes = Buffer.from(b.toBytes());
+  const full = parseBtf(bytes);
+  const orders: (number | undefined)[][] = [[BtfKind.TYPEDEF, BtfKind.STRUCT, undefined, BtfKind.UNION, BtfKind.FWD], [undefined, BtfKind.UNION, BtfKind.TYPEDEF, BtfKind.STRUCT], [BtfKind.ENUM, BtfKind.STRUCT, BtfKind.FWD]];
+  for (const order of orders) {
+    // One reader per order: what an earlier question walked past is what a later one is answered from.
+    const lean = StructReader.open(bytes)!;
+    for (const kind of order) assert.equal(lean.find("shared", kind)?.id, full.find("shared", kind)?.id, `kind ${kind} after ${order.slice(0, order.indexOf(kind))}`);
+    assert.equal(lean.enumerator("shared_value"), 3n);
+    assert.equal(lean.find("shared_value"), undefined, "an enumerator's name is no type's");
+    assert.equal(lean.find("nowhere"), undefined);
+  }
+  assert.deepEqual([full.find("shared")?.id, full.find("shared", BtfKind.STRUCT)?.id, full.find("shared", BtfKind.TYPEDEF)?.id], [fwd, struct, typedef], "the parser's answers, which the reader's must equal");
+});
+
 test("StructReader agrees with the BTF parser on the running kernel's structs", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
   same(readFileSync("/sys/kernel/btf/vmlinux"), ["filename", "task_struct", "sock", "sock_common", "sk_buff", "file", "inode", "dentry", "path", "mm_struct", "cred", "pt_regs", "no_such_struct"]);
 });
