@@ -25,7 +25,7 @@ import { TARGETS, hostArch } from "./frontend/targets.js";
 import { globFormat, matchingTracepoints, parseTracepointFormat, readTracepointFormat, similarTracepoints, TRACEFS_ROOTS, unreadableTracefs, type TracepointFormat } from "./frontend/tracepoints.js";
 import { globRegExp, isGlob } from "./glob.js";
 import { buildBtf, mapDefSize } from "./object/btf.js";
-import { VMLINUX_BTF, addPointedStructs, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
+import { VMLINUX_BTF, addPointedStructs, cTypeName, importKernelName, kernelModuleText, loadKernelBtf, mentionedMembers, noKernelImports, type KernelImports, type KernelStruct } from "./frontend/kernel-types.js";
 import { handlerTypes, readTypedHandlers } from "./frontend/typed-handlers.js";
 import { placePrograms, writeObject } from "./object/write.js";
 import { BtfError } from "./btf/types.js";
@@ -227,6 +227,14 @@ function compileSource(source: CompileResult["source"], options: CompileOptions,
     if (!bindings || !ts.isNamedImports(bindings)) continue;
     const vmlinux = loadKernelBtf(options.vmlinuxBtf);
     const mentioned = mentionedMembers(text);
+    // Asked about under their C names as types, as themselves as enum constants.
+    const imported = bindings.elements.map((spec) => (spec.propertyName ?? spec.name).text);
+    try {
+      vmlinux?.prefetch?.([...imported.map(cTypeName), ...imported]);
+    } catch (error) {
+      // A record this compiler cannot read: the lookup of each name that leads there says so below.
+      if (!(error instanceof BtfError)) throw error;
+    }
     for (const spec of bindings.elements) {
       const name = (spec.propertyName ?? spec.name).text;
       let why: string | undefined;

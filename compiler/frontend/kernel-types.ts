@@ -117,6 +117,8 @@ export const noKernelImports = (): KernelImports => ({ structs: new Map(), enums
 export type StructSource = Pick<Btf, "find" | "resolveType" | "typeById"> & {
   /** The value of an enumerator of any enum, named or anonymous. */
   enumerator?(name: string): bigint | undefined;
+  /** Says which names are about to be asked for, so that one search can look for all of them. */
+  prefetch?(names: readonly string[]): void;
   /** Every type name that starts with `prefix`. */
   namesStartingWith?(prefix: string): string[];
   /** The names of every type of one kind. */
@@ -464,6 +466,42 @@ interface NameScan {
   first: Map<number, number>;
   /** How many types (from type 1) the passes have looked at; Infinity once the section has ended. */
   scanned: number;
+  /** The first enum (or enum64) with an enumerator of the name; null when none has; undefined until looked for. */
+  enumerator?: number | null;
+}
+
+/**
+ * The string offsets of a few names' scans, for a walk that compares every record's name with all of them: a slot
+ * per offset in a small open-addressed table, so that a record whose name is none of them costs one typed load.
+ */
+class OffsetSet {
+  private readonly keys: Uint32Array;
+  private readonly owners: NameScan[] = [];
+  private readonly mask: number;
+
+  constructor(scans: readonly NameScan[]) {
+    const count = scans.reduce((n, s) => n + s.names.size, 0);
+    const size = 2 ** Math.ceil(Math.log2(count * 4 + 1));
+    this.keys = new Uint32Array(size);
+    this.mask = size - 1;
+    for (const scan of scans) {
+      for (const off of scan.names) {
+        let i = off & this.mask;
+        while (this.keys[i]) i = (i + 1) & this.mask;
+        this.keys[i] = off;
+        this.owners[i] = scan;
+      }
+    }
+  }
+
+  /** The scan whose name is stored at `off` (never 0: the empty string names nothing looked for). */
+  get(off: number): NameScan | undefined {
+    for (let i = off & this.mask; ; i = (i + 1) & this.mask) {
+      const k = this.keys[i]!;
+      if (k === off) return this.owners[i];
+      if (k === 0) return undefined;
+    }
+  }
 }
 
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -522,8 +560,6 @@ export class StructReader implements StructSource {
     const { names, only, first } = scan;
     const found = () => (kind === undefined ? first.size > 0 : first.has(kind));
     // Types before `scanned` are filed already; the pass goes on from there until it meets the kind asked for.
-    // A name not in the string section is in no record.
-    if (!names.size) scan.scanned = Infinity;
     if (!found() && scan.scanned !== Infinity) {
       let i = scan.scanned;
       for (; i < this.indexed || this.index(i + 1); i++) {
@@ -544,31 +580,84 @@ export class StructReader implements StructSource {
     let scan = this.scans.get(name);
     if (!scan) {
       const names = this.nameOffsets(name);
-      this.scans.set(name, (scan = { names, only: names.size === 1 ? [...names][0] : undefined, first: new Map(), scanned: 0 }));
+      // A name not in the string section is in no record.
+      this.scans.set(name, (scan = { names, only: names.size === 1 ? [...names][0] : undefined, first: new Map(), scanned: names.size ? 0 : Infinity }));
+      if (!names.size) scan.enumerator = null;
     }
     return scan;
   }
 
+  /**
+   * Looks for several names in one walk, as types of every kind: a compile's imports, before it asks about each. The
+   * walk goes on until each has been met as some type, or the section ends, which it must for an enum constant; then
+   * the names no type has are looked for as enumerators, in one more walk over the enums.
+   */
+  prefetch(names: readonly string[]): void {
+    const fresh = [...new Set(names)].map((n) => this.scanFor(n)).filter((s) => s.scanned === 0);
+    if (fresh.length < 2) return;
+    const wanted = new OffsetSet(fresh);
+    const { words } = this;
+    let left = fresh.length;
+    let i = 0;
+    for (; left; i++) {
+      if (i >= this.indexed && !this.index(i + 1)) {
+        i = Infinity;
+        break;
+      }
+      const p = this.offsets[i]!;
+      const owner = wanted.get(words[p]!);
+      if (!owner) continue;
+      const k = (words[p + 1]! >>> 24) & 0x1f;
+      if (!owner.first.size) left--;
+      if (!owner.first.has(k)) owner.first.set(k, i + 1);
+    }
+    for (const scan of fresh) scan.scanned = i;
+    if (i === Infinity) this.findEnumerators(fresh.filter((s) => !s.first.size));
+  }
+
   /** The value of the first enumerator named `name`, in any enum (named or anonymous). */
   enumerator(name: string): bigint | undefined {
-    const { names, only } = this.scanFor(name);
-    if (!names.size) return undefined;
+    const scan = this.scanFor(name);
+    if (scan.enumerator === undefined) this.findEnumerators([scan]);
+    if (!scan.enumerator) return undefined;
     const { words } = this;
-    for (let i = 0; i < this.indexed || this.index(i + 1); i++) {
+    const { names, only } = scan;
+    const p = this.offsets[scan.enumerator - 1]!;
+    const info = words[p + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const signed = info >>> 31 === 1;
+    const step = kind === BtfKind.ENUM ? 2 : 3;
+    for (let j = 0, q = p + 3; j < (info & 0xffff); j++, q += step) {
+      if (only !== undefined ? words[q] !== only : !names.has(words[q]!)) continue;
+      if (kind === BtfKind.ENUM) return signed ? BigInt(words[q + 1]! | 0) : BigInt(words[q + 1]!);
+      const v = (BigInt(words[q + 2]!) << 32n) | BigInt(words[q + 1]!);
+      return signed ? BigInt.asIntN(64, v) : v;
+    }
+    return undefined;
+  }
+
+  /** Files the first enum with an enumerator of each of `scans`' names (null where none has), in one walk. */
+  private findEnumerators(scans: readonly NameScan[]): void {
+    const pending = scans.filter((s) => s.enumerator === undefined);
+    if (!pending.length) return;
+    const wanted = new OffsetSet(pending);
+    const { words } = this;
+    let left = pending.length;
+    for (let i = 0; left && (i < this.indexed || this.index(i + 1)); i++) {
       const p = this.offsets[i]!;
       const info = words[p + 1]!;
       const kind = (info >>> 24) & 0x1f;
       if (kind !== BtfKind.ENUM && kind !== BtfKind.ENUM64) continue;
-      const signed = info >>> 31 === 1;
       const step = kind === BtfKind.ENUM ? 2 : 3;
       for (let j = 0, q = p + 3; j < (info & 0xffff); j++, q += step) {
-        if (only !== undefined ? words[q] !== only : !names.has(words[q]!)) continue;
-        if (kind === BtfKind.ENUM) return signed ? BigInt(words[q + 1]! | 0) : BigInt(words[q + 1]!);
-        const v = (BigInt(words[q + 2]!) << 32n) | BigInt(words[q + 1]!);
-        return signed ? BigInt.asIntN(64, v) : v;
+        const owner = wanted.get(words[q]!);
+        if (owner && owner.enumerator === undefined) {
+          owner.enumerator = i + 1;
+          left--;
+        }
       }
     }
-    return undefined;
+    for (const scan of pending) scan.enumerator ??= null;
   }
 
   /**

@@ -74,6 +74,9 @@ test("StructReader indexes records only as far as a lookup walks, and a record i
     const r = compile({ fileName: "late.ts", text }, { arch: "x86_64", vmlinuxBtf });
     assert.equal(r.object.length, 0, "no object");
     assert.match(r.diagnostics.map((d) => d.message).join("\n"), /cannot read the kernel's BTF .*invalid kind 31/);
+    // Imports looked for together (StructReader.prefetch) meet the record in that walk: still the import's diagnostic.
+    const both = compile({ fileName: "late.ts", text: text.replace("type { late_t }", "type { early, late_t }") }, { arch: "x86_64", vmlinuxBtf });
+    assert.deepEqual(both.diagnostics.map((d) => [d.code, /invalid kind 31/.test(d.message)]), [["TSBPF1021", true]]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -90,15 +93,31 @@ test("StructReader finds the first type of each kind of a shared name, whatever 
   const bytes = Buffer.from(b.toBytes());
   const full = parseBtf(bytes);
   const orders: (number | undefined)[][] = [[BtfKind.TYPEDEF, BtfKind.STRUCT, undefined, BtfKind.UNION, BtfKind.FWD], [undefined, BtfKind.UNION, BtfKind.TYPEDEF, BtfKind.STRUCT], [BtfKind.ENUM, BtfKind.STRUCT, BtfKind.FWD]];
-  for (const order of orders) {
-    // One reader per order: what an earlier question walked past is what a later one is answered from.
+  for (const [n, order] of [...orders, ...orders].entries()) {
+    // One reader per order: what an earlier question walked past is what a later one is answered from; the second
+    // time round, after a walk for two names together that stops once both are met.
     const lean = StructReader.open(bytes)!;
+    if (n >= orders.length) lean.prefetch(["int", "shared"]);
     for (const kind of order) assert.equal(lean.find("shared", kind)?.id, full.find("shared", kind)?.id, `kind ${kind} after ${order.slice(0, order.indexOf(kind))}`);
     assert.equal(lean.enumerator("shared_value"), 3n);
     assert.equal(lean.find("shared_value"), undefined, "an enumerator's name is no type's");
     assert.equal(lean.find("nowhere"), undefined);
   }
   assert.deepEqual([full.find("shared")?.id, full.find("shared", BtfKind.STRUCT)?.id, full.find("shared", BtfKind.TYPEDEF)?.id], [fwd, struct, typedef], "the parser's answers, which the reader's must equal");
+});
+
+test("names looked for together in the running kernel's BTF resolve as they do one by one", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
+  const bytes = readFileSync("/sys/kernel/btf/vmlinux");
+  const names = ["tcp_sock", "TCP_SYN_SENT", "TCP_CLOSE", "IPPROTO_TCP", "task_struct", "pid_t", "bpf_map_type", "AF_INET", "no_such_name", "sock"];
+  const resolve = (reader: StructReader) => {
+    const into = noKernelImports();
+    return { found: names.map((n) => importKernelName(reader, n, into)), into };
+  };
+  const alone = resolve(StructReader.open(bytes)!);
+  const together = StructReader.open(bytes)!;
+  together.prefetch(names);
+  assert.deepEqual(resolve(together), alone);
+  assert.deepEqual(alone.found, [true, true, true, true, true, true, true, false, false, true]);
 });
 
 test("StructReader agrees with the BTF parser on the running kernel's structs", { skip: existsSync("/sys/kernel/btf/vmlinux") ? false : "no /sys/kernel/btf/vmlinux" }, () => {
@@ -121,6 +140,10 @@ test("imports of enums, integer typedefs and enum constants resolve alike throug
   };
   const lean = resolve(StructReader.open(bytes)!);
   assert.deepEqual(lean, resolve(parseBtf(bytes)));
+  // Looked for together first (a compile's imports), each is found as when it is looked for alone.
+  const together = StructReader.open(bytes)!;
+  together.prefetch(names);
+  assert.deepEqual(resolve(together), lean);
   assert.deepEqual(lean.found, [true, true, true, true, true, false]);
   assert.deepEqual(lean.into.typedefs.get("pid_t"), { name: "pid_t", size: 4, signed: true });
   assert.deepEqual([...lean.into.enums.get("state")!.values], [["ST_A", -1n], ["ST_B", 7n]]);
