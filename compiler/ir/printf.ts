@@ -4,6 +4,7 @@
 // Takes a format string; gives its literal text and conversions, a record layout, and the formatted text.
 
 import { BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, strftimeFormatOf } from "../btf/tags.js";
+import { zoneAbbreviation } from "./timezone.js";
 
 /** What a conversion takes: an integer (d i u x X o c p), a string (s) or bytes (r: buf()'s, as bpftrace's %r). */
 export type ArgKind = "int" | "str" | "bytes";
@@ -441,10 +442,10 @@ function convert(c: Conversion, value: bigint | string, valueBits: number): stri
 
 /**
  * strftime's conversions that time(format) and strftime(format, ns) take (bpftrace's time() and strftime()), in the C
- * locale: all of C's and glibc's but %Z (the zone's name) and the E and O modifiers; strftime() also %f, bpftrace's
- * microseconds.
+ * locale: all of C's and glibc's but the E and O modifiers (%Z, the zone's name, as the zone's rules give it:
+ * timezone.ts); strftime() also %f, bpftrace's microseconds.
  */
-const CONVERSIONS = "aAbBcCdDeFgGhHIjklmMnpPrRsStTuUVwWxXyYz";
+const CONVERSIONS = "aAbBcCdDeFgGhHIjklmMnpPrRsStTuUVwWxXyYzZ";
 const STRFTIME = new RegExp(`%([${CONVERSIONS}%])`, "g");
 const CONVERSION_LIST = [...CONVERSIONS].map((c) => `%${c}`).join(" ");
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
@@ -529,6 +530,7 @@ export function strftime(format: string, date: Date, utc = false): string {
       case "y": return pad(year % 100);
       case "Y": return String(year);
       case "z": return `${offset < 0 ? "-" : "+"}${pad(Math.floor(Math.abs(offset) / 60))}${pad(Math.abs(offset) % 60)}`;
+      case "Z": return utc ? "UTC" : zoneAbbreviation(date);
       case "F": return `${year}-${pad(month + 1)}-${pad(day)}`;
       case "T": return `${pad(hour)}:${pad(minute)}:${pad(second)}`;
       case "D": return `${pad(month + 1)}/${pad(day)}/${pad(year % 100)}`;

@@ -247,7 +247,7 @@ export const p = tracepoint("syscalls", "sys_enter_unlinkat", (ctx) => {
 });
 
 test("time()'s formatter writes what GNU date's strftime writes, in UTC and in local time", () => {
-  const format = "%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %F %T %D %R %s %% %t|%n|%C %u %w %k %l %h %P %r|%c|%x %X %U %W %V %G %g";
+  const format = "%a %A %b %B %d %e %H %I %j %m %M %p %S %y %Y %z %Z %F %T %D %R %s %% %t|%n|%C %u %w %k %l %h %P %r|%c|%x %X %U %W %V %G %g";
   // New Year's weeks: 2021-01-03 (a Sunday, ISO week 53 of 2020), 2024-12-30 (a Monday, ISO week 1 of 2025).
   const env = { ...process.env, LC_ALL: "C" };
   for (const epoch of [1_700_000_000, 1_000_000_000, 1_709_251_199, 1_609_675_200, 1_735_560_000, 1_704_067_200]) {
@@ -259,6 +259,24 @@ test("time()'s formatter writes what GNU date's strftime writes, in UTC and in l
   }
   assert.equal(checkTimeFormat("%H:%M:%S\n"), undefined);
   assert.match(checkTimeFormat("%H:%Q")!, /^"%Q" is not a conversion time\(\) takes/);
+});
+
+test("%Z is the zone's name as GNU date writes it, in zones with and without daylight saving time, named by file or by rule", () => {
+  const zones = ["Europe/Berlin", "America/New_York", "Europe/Dublin", "Australia/Lord_Howe", "Asia/Kolkata", "America/Sao_Paulo", ":Europe/Paris", "EST5EDT", "Nowhere", ""];
+  const saved = process.env.TZ;
+  try {
+    for (const tz of zones) {
+      // Node reads TZ again when it is set, and so does timezone.ts.
+      process.env.TZ = tz;
+      for (const epoch of [1_700_000_000, 1_720_000_000]) {
+        const date = spawnSync("date", ["-d", `@${epoch}`, "+%Z %z %H"], { encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+        assert.equal(strftime("%Z %z %H", new Date(epoch * 1000)), date.stdout.replace(/\n$/, ""), `TZ=${tz} at ${epoch}`);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
 });
 
 test("time() prints the current time where the handler calls it, in order with printf", async () => {

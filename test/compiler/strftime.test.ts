@@ -63,7 +63,7 @@ describe("strftime()", () => {
   it("says what is wrong with a format, a Strftime used as an integer or printed as one, and a Strftime type without its format", () => {
     const bad = (statement: string, decl = "") =>
       compile({ fileName: "bad.ts", text: SOURCE.replace("minutes.increment(t);", statement).replace("export const license", `${decl}export const license`) }).diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join("\n");
-    assert.equal(bad('printf("%s", strftime("%H %Q", ns));'), '10:25 TSBPF1011 "%Q" is not a conversion strftime() takes: %a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %k %l %m %M %n %p %P %r %R %s %S %t %T %u %U %V %w %W %x %X %y %Y %z %f %%');
+    assert.equal(bad('printf("%s", strftime("%H %Q", ns));'), '10:25 TSBPF1011 "%Q" is not a conversion strftime() takes: %a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %k %l %m %M %n %p %P %r %R %s %S %t %T %u %U %V %w %W %x %X %y %Y %z %Z %f %%');
     assert.equal(bad("printf(\"%s\", strftime(`%H ${ns}`, ns));"), "10:25 TSBPF1011 strftime() takes a format (a string literal, or a module-level string constant): strftime(\"%H:%M:%S.%f\", ktimeBootNs())");
     assert.equal(bad(`printf("%s", strftime("${"%S".repeat(121)}", ns));`), "10:25 TSBPF1011 a strftime() format has at most 240 bytes (its type is named after it in BTF), not 242");
     assert.match(bad("const q: u64 = strftime(MINUTE, ns) as any;"), /^10:18 TSBPF1017 strftime\(\) gives a Strftime \(a time tsbpf run writes in the format\), not an integer: print it with printf's %s/);
