@@ -42,8 +42,6 @@ export class Session {
   private readonly readers: EventReader<unknown>[] = [];
   private closed = false;
   private uninstall: (() => void) | undefined;
-  /** What close() does with releaseOnExit()'s handlers. */
-  private uninstallOnClose: (() => void) | undefined;
 
   constructor(sys: Sys = openSys()) {
     this.sys = sys;
@@ -112,7 +110,7 @@ export class Session {
   private closeObjects(): void {
     if (!this.closed) {
       this.closed = true;
-      if (this.uninstall) this.uninstallOnClose?.();
+      this.uninstall?.();
     }
     const errors: unknown[] = [];
     for (const o of this.objects.splice(0).reverse()) {
@@ -131,10 +129,7 @@ export class Session {
    * then expected to finish up and close the session) and a second one releases everything and exits. The same signal
    * again within SAME_SIGNAL_MS is the first one delivered twice, not a second: timeout(1) sends it to its command
    * and then to the command's process group, and a terminal's Ctrl-C reaches every process of the foreground group.
-   * Gives a function that removes the handlers; close() removes them too, and with `graceful` leaves one in their
-   * place until the process exits: the first signal delivered again is still ignored, any other exits at once (where
-   * no handler would let it kill the process in the middle of its last steps, a tracefs instance's removal or a
-   * cache's write, and report a death by signal rather than the run's own status).
+   * Gives a function that removes the handlers; close() removes them too.
    */
   releaseOnExit(onSignal: (signal: NodeJS.Signals) => void = exitOnSignal, options: { graceful?: boolean } = {}): () => void {
     this.uninstall?.();
@@ -169,16 +164,6 @@ export class Session {
       if (this.uninstall === uninstall) this.uninstall = undefined;
     };
     this.uninstall = uninstall;
-    this.uninstallOnClose = () => {
-      uninstall();
-      this.uninstallOnClose = undefined;
-      if (!options.graceful) return;
-      const released = (s: NodeJS.Signals) => {
-        if (signalled && s === signalled.signal && performance.now() - signalled.at < SAME_SIGNAL_MS) return;
-        exitOnSignal(s);
-      };
-      for (const s of ENDING_SIGNALS) process.on(s, released);
-    };
     return uninstall;
   }
 
