@@ -281,8 +281,11 @@ export const t = tracepoint("syscalls", "sys_enter_acct", () => {
     try {
       await run.until(() => run.stderr().includes("Ctrl-C detaches"), "tsbpf run never attached");
       run.child.kill("SIGINT");
-      // After the first has been handled (at once, two would be one pending signal), while the run detaches.
-      await new Promise((r) => setTimeout(r, 40));
+      // Shortly after, as timeout(1)'s second delivery comes: once the first has been handled (sent at once, the two
+      // would be one pending signal), and while the run still detaches (a tracepoint's detach waits out an RCU grace
+      // period). 40 ms was seen to outlast a whole run's end on a loaded machine: everything released, no handler left,
+      // the second SIGINT then killed the process and its status was lost.
+      await new Promise((r) => setTimeout(r, 10));
       run.child.kill("SIGINT");
       // (the second one exited at once, status 130, without the maps)
       assert.equal(await run.exited, 0, run.stderr());
