@@ -47,6 +47,8 @@ export const actionsTag = (maps: readonly string[]): string => `${ACTIONS_TAG}${
  */
 export const droppedCounterName = (ring: string): string => `${DROPPED_COUNTER_PREFIX}${ring}`;
 export const DROPPED_COUNTER_PREFIX = "tsbpf_lost_";
+/** The `.bss` u64 counting the stacks kstack() and ustack() have given ids to: the next new stack's id is one more. */
+export const STACK_ID_COUNTER = "tsbpf_stack_ids";
 /**
  * `tsbpf:printf=ID:ARGS:FORMAT` on the actions ring buffer, one per printf() call: a printf record is the action
  * header `{ 3, ID }` and the arguments ARGS (`i32,s64,u64`: compiler/ir/printf.ts's layout), formatted by FORMAT.

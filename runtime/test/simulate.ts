@@ -691,8 +691,7 @@ export class Simulation {
     // A kernel stack's value is the id (negative: an errno); a user stack's low 32 bits are.
     const index = kind === "kernel" ? BigInt.asIntN(64, value) : BigInt.asIntN(32, value);
     if (!this.loaded.maps.has(name) || index < 0n || index > 0xffffffffn) return undefined;
-    const ips = this.map(name).get(Number(index));
-    return Array.isArray(ips) ? ips.map((ip) => BigInt(ip as bigint)) : undefined;
+    return this.map(name).stackFrames(Number(index));
   }
 
   /** The requests of exit(), print(), clear() and printf() the last firing sent, carried out as `tsbpf run` carries them out. */
