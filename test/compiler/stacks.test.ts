@@ -410,6 +410,60 @@ test("a Node.js program's JIT frames are named from the perf map node --perf-bas
   }
 });
 
+/**
+ * A program with frame pointers that reaches leaf() by every path of `levels` calls of a() or b() (argv[1]), each path
+ * `rounds` times (argv[2]): 2^levels distinct user stacks, each seen `rounds` times.
+ */
+function buildPaths(dir: string): string {
+  const c = join(dir, "paths.c");
+  writeFileSync(c, `#include <stdlib.h>
+#include <unistd.h>
+__attribute__((noinline)) int leaf(int x) { return getppid() + x; }
+int b(int n, unsigned path);
+__attribute__((noinline)) int a(int n, unsigned path) { int r = n ? (path & 1 ? a(n - 1, path >> 1) : b(n - 1, path >> 1)) : leaf(path); return r + 1; }
+__attribute__((noinline)) int b(int n, unsigned path) { int r = n ? (path & 1 ? a(n - 1, path >> 1) : b(n - 1, path >> 1)) : leaf(path); return r + 2; }
+int main(int argc, char **argv) {
+  int levels = atoi(argv[1]), rounds = atoi(argv[2]), s = 0;
+  for (int round = 0; round < rounds; round++)
+    for (unsigned path = 0; path < 1u << levels; path++) s += a(levels, path);
+  return s == 1 ? 1 : 0;
+}
+`);
+  const bin = join(dir, "paths");
+  execFileSync("gcc", ["-O1", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-o", bin, c]);
+  return bin;
+}
+
+test("thousands of distinct user stacks each get an id of their own, the same stack always the same one: none is lost", { skip: noKernel ?? noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-paths-"));
+  try {
+    const bin = buildPaths(dir);
+    const probe = join(dir, "paths.ts");
+    // ustack(16)'s map holds 8192 stacks; in a stack trace map of 8192 buckets about 500 of these 4096 would collide.
+    writeFileSync(probe, `import { uprobe, ustack, Count, type UserStack } from "tsbpf";
+export const license = "GPL";
+export const paths = new Count<UserStack<16>>(8192);
+export const p = uprobe("${bin}", "leaf", () => {
+  paths.increment(ustack());
+});
+`);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "--json", "-c", `${bin} 12 2`], { encoding: "utf8", env, maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /not recorded|warning/, r.stderr);
+    const maps = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { map?: string; entries?: { key: string[]; value: number }[] });
+    const entries = maps.find((m) => m.map === "paths")?.entries ?? [];
+    // Every path is a stack of its own, counted twice under one id; their frames differ.
+    assert.equal(entries.length, 4096, r.stdout.slice(0, 2000));
+    assert.ok(entries.every((e) => e.value === 2), JSON.stringify(entries.filter((e) => e.value !== 2).slice(0, 3)));
+    assert.equal(new Set(entries.map((e) => e.key.join(";"))).size, 4096);
+    assert.ok(entries.every((e) => e.key[0] === "leaf+0" && e.key.length === 16), JSON.stringify(entries[0]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("printf's %s of a kstack() or ustack() writes the frames, as bpftrace's printf(\"%s\", ustack) does", { skip: noKernel ?? noGcc }, () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-printf-"));
   try {
