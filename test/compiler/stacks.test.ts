@@ -105,14 +105,16 @@ export const p = kprobe("vfs_read", () => {
   }
 });
 
-const LIMITED = (pid: number) => `import { tracepoint, pidTgid, kstack, HashMap, type u64, type KernelStack } from "tsbpf";
+const LIMITED = (pid: number) => `import { tracepoint, pidTgid, kstack, HashMap, Count, type u64, type KernelStack } from "tsbpf";
 export const license = "GPL";
 export const full = new HashMap<KernelStack, u64>(64);
 export const top2 = new HashMap<KernelStack<2>, u64>(64);
+export const top3 = new Count<KernelStack<3>>(64);
 export const p = tracepoint("syscalls", "sys_enter_openat", () => {
   if (pidTgid() >> 32 !== ${pid}) return;
   full.increment(kstack());
   top2.increment(kstack(2));
+  top3.increment(kstack());
 });
 `;
 
@@ -121,7 +123,7 @@ test("kstack(2) keeps the innermost 2 frames, in a stack map of its own, printed
   const r = compile({ fileName: "limited.ts", text: LIMITED(process.pid) });
   assert.deepEqual(r.diagnostics, []);
   const spec = openObject(r.object, { name: "limited" });
-  assert.deepEqual(spec.maps.filter((m) => m.name.startsWith("tsbpf_")).map((m) => [m.name, m.keySize]), [["tsbpf_kstacks", 127 * 8], ["tsbpf_stack_buf", 4], ["tsbpf_kstacks_2", 2 * 8]]);
+  assert.deepEqual(spec.maps.filter((m) => m.name.startsWith("tsbpf_")).map((m) => [m.name, m.keySize]), [["tsbpf_kstacks", 127 * 8], ["tsbpf_stack_buf", 4], ["tsbpf_kstacks_2", 2 * 8], ["tsbpf_kstacks_3", 3 * 8]]);
   const loaded = loadObject(sys, spec);
   try {
     loaded.attachAll();
@@ -135,6 +137,12 @@ test("kstack(2) keeps the innermost 2 frames, in a stack map of its own, printed
     assert.equal(topStack.frames.length, 2);
     assert.deepEqual(topStack.frames, fullStack.frames.slice(0, 2));
     assert.ok(Number(n) >= 3);
+    // kstack() counted in a Count<KernelStack<3>> takes 3 frames, from its own map: the full stack's first 3.
+    const top3 = byMap.get("top3")!;
+    assert.ok("aggregates" in top3, Object.keys(top3).join(", "));
+    const [threeStack, three] = top3.aggregates.at(-1)! as [Stack, unknown];
+    assert.deepEqual(threeStack.frames, fullStack.frames.slice(0, 3));
+    assert.ok(Number(three) >= 3, String(three));
   } finally {
     loaded.close();
   }
