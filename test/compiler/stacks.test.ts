@@ -442,7 +442,7 @@ int main(int argc, char **argv) {
   return bin;
 }
 
-test("thousands of distinct user stacks each get an id of their own, the same stack always the same one: none is lost", { skip: noKernel ?? noGcc }, () => {
+test("thousands of distinct user stacks each get an id of their own, the same stack always the same one: none is lost but to a full map", { skip: noKernel ?? noGcc }, () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-paths-"));
   try {
     const bin = buildPaths(dir);
@@ -467,6 +467,14 @@ export const p = uprobe("${bin}", "leaf", () => {
     assert.ok(entries.every((e) => e.value === 2), JSON.stringify(entries.filter((e) => e.value !== 2).slice(0, 3)));
     assert.equal(new Set(entries.map((e) => e.key.join(";"))).size, 4096);
     assert.ok(entries.every((e) => e.key[0] === "leaf+0" && e.key.length === 16), JSON.stringify(entries[0]));
+    // ustack()'s map holds 1024 full stacks: the rest fail (-E2BIG), count as one stack of no frames, and are warned of.
+    writeFileSync(probe, readFileSync(probe, "utf8").replace("UserStack<16>", "UserStack"));
+    const full = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "--json", "-c", `${bin} 12 1`], { encoding: "utf8", env, maxBuffer: 1 << 28 });
+    assert.equal(full.status, 0, full.stderr);
+    assert.match(full.stderr, /warning: some user stacks were not recorded \(their entries show no frames\): tsbpf_ustacks, the stack map of 1024 stacks, was full\n/);
+    const fullEntries = full.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { map?: string; entries?: { key: string[]; value: number }[] }).find((m) => m.map === "paths")?.entries ?? [];
+    assert.equal(fullEntries.filter((e) => e.key.length > 0).length, 1024);
+    assert.deepEqual(fullEntries.filter((e) => e.key.length === 0).map((e) => e.value), [4096 - 1024]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
