@@ -27,8 +27,10 @@ export type Aggregate = (typeof AGGREGATES)[number];
 /** `tsbpf:internal`: the probe's own bookkeeping (a map its file does not export), not printed at exit. */
 export const INTERNAL_TAG = "tsbpf:internal";
 /**
- * `tsbpf:stacks`: the stack trace map that stack ids typed `tsbpf_kstack` or `tsbpf_ustack` (in other maps' keys and
- * values) refer to; readers print the frames an id names in its place.
+ * `tsbpf:stacks`: the stack map that stack ids typed `tsbpf_kstack` or `tsbpf_ustack` (in other maps' keys and values)
+ * refer to; readers print the frames an id names in its place. A hash map whose keys are the frames and values the
+ * u32 ids (kstack()'s and ustack()'s; a key of `struct bpf_stack_build_id`s holds user frames), or a stack trace map
+ * of bpf_get_stackid() ids.
  */
 export const STACKS_TAG = "tsbpf:stacks";
 /**
@@ -98,14 +100,14 @@ export function strftimeFormatOf(name: string): string | undefined {
   return hex !== undefined && /^(?:[0-9a-f]{2})*$/.test(hex) ? Buffer.from(hex, "hex").toString("utf8") : undefined;
 }
 /**
- * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
- * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
+ * A typedef of `long long`: the id of a kernel stack in the tagged stack map (negative: none was taken, its errno).
+ * With a frame limit, `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
  */
 export const KERNEL_STACK_TYPEDEF = "tsbpf_kstack";
 /**
- * A typedef of `unsigned long long`: the process's tgid in the high 32 bits, bpf_get_stackid(BPF_F_USER_STACK)'s id
- * (an s32, negative: none was taken) in the low. A tagged map with BPF_F_STACK_BUILD_ID holds them if there is one
- * (frames named by build id), else the tagged map (frames as ips, named through the process's mappings).
+ * A typedef of `unsigned long long`: the process's tgid in the high 32 bits, the user stack's id (an s32, negative:
+ * none was taken) in the low. A tagged map with build id frames holds them if there is one (frames named by build id),
+ * else the tagged map (frames as ips, named through the process's mappings).
  */
 export const USER_STACK_TYPEDEF = "tsbpf_ustack";
 

@@ -270,7 +270,7 @@ export interface MapDef {
   readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
   /** Not exported by the probe file: its own bookkeeping, tagged in BTF so `tsbpf run` does not print it. */
   readonly internal?: boolean;
-  /** The stack trace map kstack() and ustack() ids refer to, tagged in BTF so readers find their frames. */
+  /** The stack map kstack() and ustack() ids refer to (keyed by the frames, the id as value), tagged in BTF so readers find their frames. */
   readonly stacks?: boolean;
   /** The ring buffer of exit(), print() and clear() records; the maps the records name by index (tagged in BTF). */
   readonly actions?: readonly string[];
