@@ -34,6 +34,11 @@ export const INTERNAL_TAG = "tsbpf:internal";
  */
 export const STACKS_TAG = "tsbpf:stacks";
 /**
+ * `tsbpf:frames-of=NAME`: the hash map, keyed by the u32 id with the frames as value, that holds the frames of each id
+ * in the hash stack map NAME (tagged `tsbpf:stacks`): readers find an id's frames with one lookup there.
+ */
+export const FRAMES_OF_TAG = "tsbpf:frames-of=";
+/**
  * `tsbpf:actions=NAME,NAME...`: a ring buffer of what a probe asks its reader to do, as bpftrace's exit(), print(@m)
  * and clear(@m): 8-byte records `{ u32 action; u32 arg; }`, `arg` the exit code or the index of a map in the tag's list.
  */
@@ -121,6 +126,8 @@ export interface MapTags {
   linear?: { min: number; max: number; step: number };
   internal?: boolean;
   stacks?: boolean;
+  /** The hash stack map whose ids' frames this map holds (`tsbpf:frames-of=`). */
+  framesOf?: string;
   aggregate?: Aggregate;
   /** The maps an actions ring buffer's print and clear records name, by index. */
   actions?: string[];
@@ -135,6 +142,7 @@ export interface MapMarks {
   readonly histogram?: boolean;
   readonly internal?: boolean;
   readonly stacks?: boolean;
+  readonly framesOf?: string;
   readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
   readonly aggregate?: Aggregate;
   readonly actions?: readonly string[];
@@ -148,6 +156,7 @@ export function markTags(m: MapMarks): string[] {
     ...(m.histogram ? [HISTOGRAM_TAG] : []),
     ...(m.internal ? [INTERNAL_TAG] : []),
     ...(m.stacks ? [STACKS_TAG] : []),
+    ...(m.framesOf ? [FRAMES_OF_TAG + m.framesOf] : []),
     ...(m.linear ? [linearHistogramTag(m.linear)] : []),
     ...(m.aggregate ? [AGGREGATE_TAG + m.aggregate] : []),
     ...(m.actions ? [actionsTag(m.actions)] : []),
@@ -164,6 +173,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     if (t.name === HISTOGRAM_TAG) out.histogram = true;
     else if (t.name === INTERNAL_TAG) out.internal = true;
     else if (t.name === STACKS_TAG) out.stacks = true;
+    else if (t.name.startsWith(FRAMES_OF_TAG)) out.framesOf = t.name.slice(FRAMES_OF_TAG.length);
     else if (t.name.startsWith(ACTIONS_TAG)) out.actions = t.name.slice(ACTIONS_TAG.length).split(",").filter((n) => n !== "");
     else if (t.name.startsWith(TIME_TAG)) {
       const m = /^(\d+):/.exec(t.name.slice(TIME_TAG.length));

@@ -272,6 +272,8 @@ export interface MapDef {
   readonly internal?: boolean;
   /** The stack map kstack() and ustack() ids refer to (keyed by the frames, the id as value), tagged in BTF so readers find their frames. */
   readonly stacks?: boolean;
+  /** Of kstack()'s and ustack()'s id -> frames map: the stack map (frames -> id) whose ids it names, tagged in BTF. */
+  readonly framesOf?: string;
   /** The ring buffer of exit(), print() and clear() records; the maps the records name by index (tagged in BTF). */
   readonly actions?: readonly string[];
   /** On the actions ring buffer: the file's printf() calls, by id (each tagged in BTF with its format and arguments). */

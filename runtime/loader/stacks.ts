@@ -2,8 +2,9 @@
 // Takes a loaded object whose BTF types ids `tsbpf_kstack` / `tsbpf_ustack` and tags its stack map `tsbpf:stacks`
 // (compiler/btf/tags.ts: what kstack() and ustack() compile to, and what a C object can declare the same way); gives
 // decoded keys and values with a `Stack` (its frames as text) in place of each id. The stack map is a hash map keyed
-// by the frames with the id as value (kstack()'s and ustack()'s), read whole when an id is not yet known, or a stack
-// trace map of bpf_get_stackid() ids (a C object's), read id by id. Kernel frames are named from /proc/kallsyms; user
+// by the frames with the id as value (kstack()'s and ustack()'s), whose ids' frames are looked up one id at a time in
+// the id -> frames hash map tagged `tsbpf:frames-of=` it, or a stack trace map of bpf_get_stackid() ids (a C
+// object's), looked up by id. Kernel frames are named from /proc/kallsyms; user
 // frames from the file their build id names (kstack's map keeps ips, ustack's build ids and file offsets), or, where
 // the kernel gave an ip, from the process's mappings, read while it lives (`remember`).
 
@@ -78,16 +79,27 @@ export class StackNamer {
   private readonly seen = new Set<number>();
   private kernel: ((address: bigint) => string) | undefined;
   private user: UserSymbolizer | undefined;
-  /** Per hash stack map, the frames of each id read so far (an id names the same frames for the map's life). */
-  private readonly byId = new Map<LoadedMap, Map<number, Uint8Array>>();
+  /** Each hash stack map's id -> frames map (tagged `tsbpf:frames-of=` the stack map's name), by the stack map's name. */
+  private readonly framesMaps = new Map<string, LoadedMap>();
   /**
    * The stack maps some of whose stacks were not recorded, and those ids name no frames: a hash stack map was full
-   * (-E2BIG, -ENOMEM); a stack trace map gave -EEXIST (another stack already where this one hashed) or -ENOMEM.
+   * (-E2BIG, -ENOMEM) or its id -> frames map was (an id found there with no frames); a stack trace map gave -EEXIST
+   * (another stack already where this one hashed) or -ENOMEM.
    */
   readonly unrecorded = new Map<LoadedMap, "kernel" | "user">();
 
   constructor(private readonly obj: LoadedObject) {
-    this.tagged = [...obj.maps.values()].filter((m) => (m.spec.type === MapType.STACK_TRACE || m.spec.type === MapType.HASH) && mapBtfTypes(obj.spec, m.spec)?.stacks);
+    const maps = [...obj.maps.values()];
+    this.tagged = maps.filter((m) => (m.spec.type === MapType.STACK_TRACE || m.spec.type === MapType.HASH) && mapBtfTypes(obj.spec, m.spec)?.stacks);
+    for (const m of maps) {
+      const of = m.spec.type === MapType.HASH && m.spec.keySize === 4 ? mapBtfTypes(obj.spec, m.spec)?.framesOf : undefined;
+      if (of !== undefined) this.framesMaps.set(of, m);
+    }
+  }
+
+  /** The id -> frames map of hash stack map `m`, if the object has one. */
+  framesMapOf(m: LoadedMap): LoadedMap | undefined {
+    return this.framesMaps.get(m.name);
   }
 
   /**
@@ -205,7 +217,10 @@ export class StackNamer {
       const lost = map?.spec.type === MapType.HASH ? errno === E2BIG || errno === ENOMEM : errno === EEXIST || errno === ENOMEM;
       if (map && lost) this.unrecorded.set(map, field.kind);
       stack = new Stack(field.kind === "kernel" ? this.kernelFrames(map, BigInt(id)) : this.userFrames(map, BigInt(id)));
-      this.named.set(key, stack);
+      // An id of a hash stack map with no frames under it: its id -> frames map was full (or, for the moment between
+      // the stack map's insert and that map's on another CPU, not yet filled: looked up again next time).
+      if (map?.spec.type === MapType.HASH && errno <= 0 && stack.frames.length === 0) this.unrecorded.set(map, field.kind);
+      else this.named.set(key, stack);
     }
     return stack;
   }
@@ -228,7 +243,7 @@ export class StackNamer {
   /** The frames under a stack map id; none for a failed id (negative) or one no longer in the map. */
   private frames(map: LoadedMap | undefined, id: bigint): Frame[] {
     if (!map || id < 0n || id > 0xffff_ffffn) return [];
-    const value = map.spec.type === MapType.HASH ? this.keyOf(map, Number(id)) : this.valueOf(map, Number(id));
+    const value = this.lookup(map.spec.type === MapType.HASH ? this.framesMaps.get(map.name) : map, Number(id));
     if (!value) return [];
     if (!this.buildIds(map)) return stackFrames(value).map((ip) => ({ ip }));
     const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
@@ -243,32 +258,12 @@ export class StackNamer {
     return out;
   }
 
-  /** A stack trace map's frames under id `id`. */
-  private valueOf(map: LoadedMap, id: number): Uint8Array | undefined {
+  /** The frames under id `id` in a stack trace map or an id -> frames map: one lookup. */
+  private lookup(map: LoadedMap | undefined, id: number): Uint8Array | undefined {
+    if (!map) return undefined;
     const key = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, id, true);
     return this.obj.sys.mapLookup(map.fd, key);
-  }
-
-  /**
-   * A hash stack map's key (the frames) whose value is `id`: from what was read before, else from one read of the
-   * whole map, which also keeps every other id it holds for the ids still to come.
-   */
-  private keyOf(map: LoadedMap, id: number): Uint8Array | undefined {
-    let known = this.byId.get(map);
-    if (!known) this.byId.set(map, (known = new Map()));
-    if (!known.has(id)) {
-      try {
-        for (const [k, v] of new MapView(this.obj.sys, map, undefined, { raw: true }).entries()) {
-          if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array) || v.byteLength < 4) continue;
-          known.set(new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(0, true), k);
-        }
-      } catch (e) {
-        // A map the kernel will not walk now names no frames for this id; the next id reads it again.
-        if (!(e instanceof SysError)) throw e;
-      }
-    }
-    return known.get(id);
   }
 }
 

@@ -47,6 +47,12 @@ test("stack ids are typed tsbpf_kstack and tsbpf_ustack in BTF, and their stack 
     assert.deepEqual([ustacks.type, ustacks.maxEntries, ustacks.keySize, ustacks.valueSize, ustacks.flags], [1, 1024, 127 * 32, 4, 0], backend);
     assert.deepEqual([buffer.type, buffer.maxEntries, buffer.keySize, buffer.valueSize], [6, 1, 4, 127 * 32], backend);
     assert.equal(types("tsbpf_stack_buf").internal, true, backend);
+    // Beside each, the id -> frames map readers look an id up in: as many entries, tagged with its stack map's name.
+    for (const [name, of, frame, entries] of [["tsbpf_kframes", "tsbpf_kstacks", 8, 4096], ["tsbpf_uframes", "tsbpf_ustacks", 32, 1024]] as const) {
+      const m = spec.maps.find((x) => x.name === name);
+      assert.deepEqual([m?.type, m?.maxEntries, m?.keySize, m?.valueSize], [1, entries, 4, 127 * frame], `${backend} ${name}`);
+      assert.deepEqual([types(name).framesOf, types(name).internal, types(name).stacks], [of, true, undefined], `${backend} ${name}`);
+    }
     // Fewer frames, more stacks in the same 4 MiB, up to 16384.
     const text = KPROBE.replace("HashMap<KernelStack,", "HashMap<KernelStack<5>,").replace("byKernel.increment(kstack())", "byKernel.increment(kstack(5))").replace("stack: UserStack;", "stack: UserStack<16>;").replace("ustack()", "ustack(16)");
     const limited = compile({ fileName: "stacks.ts", text }, { backend });
@@ -123,7 +129,7 @@ test("kstack(2) keeps the innermost 2 frames, in a stack map of its own, printed
   const r = compile({ fileName: "limited.ts", text: LIMITED(process.pid) });
   assert.deepEqual(r.diagnostics, []);
   const spec = openObject(r.object, { name: "limited" });
-  assert.deepEqual(spec.maps.filter((m) => m.name.startsWith("tsbpf_")).map((m) => [m.name, m.keySize]), [["tsbpf_kstacks", 127 * 8], ["tsbpf_stack_buf", 4], ["tsbpf_kstacks_2", 2 * 8], ["tsbpf_kstacks_3", 3 * 8]]);
+  assert.deepEqual(spec.maps.filter((m) => m.name.startsWith("tsbpf_")).map((m) => [m.name, m.keySize]), [["tsbpf_kstacks", 127 * 8], ["tsbpf_kframes", 4], ["tsbpf_stack_buf", 4], ["tsbpf_kstacks_2", 2 * 8], ["tsbpf_kframes_2", 4], ["tsbpf_kstacks_3", 3 * 8], ["tsbpf_kframes_3", 4]]);
   const loaded = loadObject(sys, spec);
   try {
     loaded.attachAll();
@@ -471,7 +477,7 @@ export const p = uprobe("${bin}", "leaf", () => {
     writeFileSync(probe, readFileSync(probe, "utf8").replace("UserStack<16>", "UserStack"));
     const full = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "--json", "-c", `${bin} 12 1`], { encoding: "utf8", env, maxBuffer: 1 << 28 });
     assert.equal(full.status, 0, full.stderr);
-    assert.match(full.stderr, /warning: some user stacks were not recorded \(their entries show no frames\): tsbpf_ustacks, the stack map of 1024 stacks, was full\n/);
+    assert.match(full.stderr, /warning: some user stacks were not recorded \(their entries show no frames\): tsbpf_ustacks, the stack map of 1024 stacks, was full, or tsbpf_uframes, which names each id's frames, was\n/);
     const fullEntries = full.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { map?: string; entries?: { key: string[]; value: number }[] }).find((m) => m.map === "paths")?.entries ?? [];
     assert.equal(fullEntries.filter((e) => e.key.length > 0).length, 1024);
     assert.deepEqual(fullEntries.filter((e) => e.key.length === 0).map((e) => e.value), [4096 - 1024]);

@@ -7,7 +7,7 @@ import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
 import { PROBES } from "../prelude.js";
 import { signalNumber } from "../signals.js";
-import { BPF_F_USER_BUILD_ID, BPF_F_USER_STACK, BPF_NOEXIST, EEXIST, EFAULT, ENOENT, HELPER_CALLS, STACK_ID_COUNTER, STACK_SCRATCH, stackMap, stackScratch } from "./constants.js";
+import { BPF_ANY, BPF_F_USER_BUILD_ID, BPF_F_USER_STACK, BPF_NOEXIST, EEXIST, EFAULT, ENOENT, HELPER_CALLS, STACK_ID_COUNTER, STACK_SCRATCH, stackFramesMap, stackMap, stackScratch } from "./constants.js";
 import { KernelReadLowering } from "./kernel-reads.js";
 import { aLayout, imm } from "./types.js";
 import type { Val } from "./values.js";
@@ -186,13 +186,15 @@ export abstract class CallLowering extends KernelReadLowering {
   /**
    * `id` = the current stack's id in its stack map (stackMap): bpf_get_stack() into the per-CPU scratch buffer, then
    * the id the map holds under those frames, or for frames it does not hold the next id of the file's counter, inserted
-   * with BPF_NOEXIST; where another CPU inserted the same frames first, its id. A negative errno where bpf_get_stack()
+   * with BPF_NOEXIST and its frames put under it in the id -> frames map (stackFramesMap); where another CPU inserted
+   * the same frames first, its id. A negative errno where bpf_get_stack()
    * or the insert fails (the map is full: -E2BIG), -EFAULT where there is no frame.
    */
   private stackId(user: boolean, frames: number, id: VReg, e: TS.CallExpression): void {
     const stacks = stackMap(user, frames);
     const key = stacks.key as Layout;
-    if (!this.cx.maps.some((m) => m.name === stacks.name)) this.cx.maps.push(stacks);
+    const framesMap = stackFramesMap(user, frames);
+    if (!this.cx.maps.some((m) => m.name === stacks.name)) this.cx.maps.push(stacks, framesMap);
     const at = this.cx.maps.findIndex((m) => m.name === STACK_SCRATCH);
     if (at < 0) this.cx.maps.push(stackScratch(key.size));
     else if ((this.cx.maps[at]!.value as number) < key.size) this.cx.maps[at] = stackScratch(key.size);
@@ -260,7 +262,9 @@ export abstract class CallLowering extends KernelReadLowering {
     const inserted = this.fb.newBlock();
     const refused = this.fb.newBlock();
     this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: stored, b: imm(0n, I64), then: inserted.id, else: refused.id });
+    // Its frames under its id, for readers: where this fails (the map is full) the id stands, naming no frames.
     this.enter(inserted);
+    this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [{ kind: "map", name: framesMap.name }, this.addrOf(value, e), buf, imm(BPF_ANY, U64)], loc });
     set(next);
     this.enter(refused);
     const raced = this.fb.newBlock();

@@ -53,15 +53,32 @@ export const BPF_F_USER_STACK = 256n;
  * frame), its value the stack's id: equal stacks get one id, different stacks different ids, and none is lost to a
  * hash collision as in a stack trace map, whose buckets hold one stack each. Kernel stacks as ips (a `u64[frames]`
  * key); user stacks as build ids and file offsets (`struct bpf_stack_build_id[frames]`, 32 bytes a frame), which name
- * their frames after the process has gone, where its mappings could not be read in time. Each map's keys take 4 MiB
- * (the kernel preallocates them all): 1024 full user stacks, more of fewer frames (8192 of ustack(16)), up to 16384.
+ * their frames after the process has gone, where its mappings could not be read in time. Beside it, stackFramesMap()
+ * maps each id back to its frames for readers. Each of the two maps takes 4 MiB of frames (the kernel preallocates
+ * every element), 8 MiB a frame limit of a kind, twice what a stack trace map of the same stacks took: so that a
+ * limit holds as many stacks as the stack trace map did (4096 full kernel stacks, 1024 full user stacks, more of
+ * fewer frames: 8192 of ustack(16), up to 16384), rather than half as many.
  */
 export function stackMap(user: boolean, frames: number): MapDef {
   const name = `tsbpf_${user ? "u" : "k"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
   const key = stackKey(user, frames);
-  const fit = 2 ** Math.floor(Math.log2(STACK_MAP_BYTES / key.size));
-  const maxEntries = Math.min(MAX_STACK_ENTRIES, fit);
-  return { name, type: MAP_TYPES.HashMap, key, value: STACK_ID_LAYOUT, maxEntries, internal: true, stacks: true };
+  return { name, type: MAP_TYPES.HashMap, key, value: STACK_ID_LAYOUT, maxEntries: stackEntries(key.size), internal: true, stacks: true };
+}
+
+/**
+ * The map from a stack id of stackMap(user, frames) back to its frames (`tsbpf_kframes`, `tsbpf_uframes_16`: as long
+ * as the stack map's name, so the kernel keeps as much of it), filled as each new stack gets its id: a reader names an
+ * id's frames with one lookup. As many entries as the stack map.
+ */
+export function stackFramesMap(user: boolean, frames: number): MapDef {
+  const stacks = stackMap(user, frames);
+  const name = `tsbpf_${user ? "u" : "k"}frames${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
+  return { name, type: MAP_TYPES.HashMap, key: STACK_ID_LAYOUT, value: stacks.key, maxEntries: stacks.maxEntries, internal: true, framesOf: stacks.name };
+}
+
+/** A stack map's entries: as many stacks of `bytes` as STACK_MAP_BYTES holds, a power of two, at most MAX_STACK_ENTRIES. */
+function stackEntries(bytes: number): number {
+  return Math.min(MAX_STACK_ENTRIES, 2 ** Math.floor(Math.log2(STACK_MAP_BYTES / bytes)));
 }
 
 /** A stack map's key: the frames bpf_get_stack() writes, ips or (BPF_F_USER_BUILD_ID) `struct bpf_stack_build_id`s. */
@@ -96,12 +113,13 @@ export function stackScratch(bytes: number): MapDef {
 export const STACK_SCRATCH = "tsbpf_stack_buf";
 
 export const BPF_F_USER_BUILD_ID = 1n << 11n;
+export const BPF_ANY = 0n;
 export const BPF_NOEXIST = 1n;
 export const EEXIST = 17n;
 export const ENOENT = 2n;
 export const EFAULT = 14n;
 
-/** What one stack map's keys take at most (the kernel preallocates every element when it creates the map). */
+/** What one stack map's frames take at most, and its id -> frames map's as much (the kernel preallocates every element). */
 const STACK_MAP_BYTES = 4 << 20;
 const MAX_STACK_ENTRIES = 16384;
 
