@@ -426,7 +426,8 @@ test("a Node.js program's JIT frames are named from the perf map node --perf-bas
 
 /**
  * A program with frame pointers that reaches leaf() by every path of `levels` calls of a() or b() (argv[1]), each path
- * `rounds` times (argv[2]): 2^levels distinct user stacks, each seen `rounds` times.
+ * `rounds` times (argv[2]): 2^levels distinct user stacks, each seen `rounds` times; with argv[3], sleeping that many
+ * microseconds after each path (a stream of stacks a reader meets one at a time rather than all at once).
  */
 function buildPaths(dir: string): string {
   const c = join(dir, "paths.c");
@@ -437,9 +438,12 @@ int b(int n, unsigned path);
 __attribute__((noinline)) int a(int n, unsigned path) { int r = n ? (path & 1 ? a(n - 1, path >> 1) : b(n - 1, path >> 1)) : leaf(path); return r + 1; }
 __attribute__((noinline)) int b(int n, unsigned path) { int r = n ? (path & 1 ? a(n - 1, path >> 1) : b(n - 1, path >> 1)) : leaf(path); return r + 2; }
 int main(int argc, char **argv) {
-  int levels = atoi(argv[1]), rounds = atoi(argv[2]), s = 0;
+  int levels = atoi(argv[1]), rounds = atoi(argv[2]), pause = argc > 3 ? atoi(argv[3]) : 0, s = 0;
   for (int round = 0; round < rounds; round++)
-    for (unsigned path = 0; path < 1u << levels; path++) s += a(levels, path);
+    for (unsigned path = 0; path < 1u << levels; path++) {
+      s += a(levels, path);
+      if (pause) usleep(pause);
+    }
   return s == 1 ? 1 : 0;
 }
 `);
@@ -481,6 +485,34 @@ export const p = uprobe("${bin}", "leaf", () => {
     const fullEntries = full.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { map?: string; entries?: { key: string[]; value: number }[] }).find((m) => m.map === "paths")?.entries ?? [];
     assert.equal(fullEntries.filter((e) => e.key.length > 0).length, 1024);
     assert.deepEqual(fullEntries.filter((e) => e.key.length === 0).map((e) => e.value), [4096 - 1024]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("printf's %s streams thousands of distinct user stacks, each printed with its frames, each id looked up once", { skip: noKernel ?? noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-stream-"));
+  try {
+    const bin = buildPaths(dir);
+    const probe = join(dir, "stream.ts");
+    // 2048 distinct stacks, one every 100 us: the reader meets a new id with nearly every record.
+    writeFileSync(probe, `import { uprobe, ustack, printf } from "tsbpf";
+export const license = "GPL";
+export const p = uprobe("${bin}", "leaf", () => {
+  printf("from:%s--\\n", ustack(16));
+});
+`);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "-c", `${bin} 11 1 100`], { encoding: "utf8", env, maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /not recorded|warning|lost/, r.stderr);
+    const printed = r.stdout.split("from:\n").slice(1).map((s) => s.slice(0, s.indexOf("--\n")).trimEnd().split("\n").map((f) => f.trim()));
+    assert.equal(printed.length, 2048, r.stdout.slice(0, 2000));
+    // leaf(), the 12 calls of a() and b() and main() at least.
+    const named = (frames: string[]) => frames.length >= 14 && frames[0] === "leaf+0" && frames.slice(1, 13).every((f) => /^[ab]\+\d+$/.test(f));
+    assert.ok(printed.every(named), JSON.stringify(printed.find((f) => !named(f))));
+    assert.equal(new Set(printed.map((frames) => frames.join(";"))).size, 2048);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
