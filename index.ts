@@ -472,8 +472,8 @@ export function exit(_code?: number): never {
   return onlyInProbe("exit");
 }
 /**
- * The current kernel stack (bpf_get_stackid() into the probe file's own stack map of 4096 stacks, 127 frames each):
- * count by it (`samples.increment(kstack())` with `HashMap<KernelStack, u64>`) and `tsbpf run` prints each stack's
+ * The current kernel stack (its id in the probe file's own stack map of 4096 stacks, 127 frames each, keyed by the
+ * frames: one id a stack, so distinct stacks never count as one): count by it (`samples.increment(kstack())` with `HashMap<KernelStack, u64>`) and `tsbpf run` prints each stack's
  * frames, named from /proc/kallsyms, as bpftrace prints `@[kstack] = count()`. `kstack(5)` keeps the innermost 5
  * frames (a `KernelStack<5>`, in a stack map of its own), so stacks that differ only further out count as one.
  */

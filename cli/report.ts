@@ -96,14 +96,14 @@ export function* eachMapContent(obj: LoadedObject, only?: string, options: { fin
   let symbolize: ((address: bigint) => string) | undefined;
   for (const m of obj.maps.values()) {
     // A probe's bookkeeping (a map its file does not export) is not news; nor is a tagged stack map, whose stacks
-    // print where their ids are.
+    // print where their ids are (nor its id -> frames map).
     const tags = mapBtfTypes(obj.spec, m.spec);
     if (m.spec.origin === "data") {
       if (only === undefined) yield* variables(obj, m, tags);
       continue;
     }
     const popped = options.final === true && only === undefined && POPPED.has(m.spec.type) && m.pinPath === undefined;
-    if ((!PRINTED.has(m.spec.type) && !popped) || tags?.stacks) continue;
+    if ((!PRINTED.has(m.spec.type) && !popped) || tags?.stacks || tags?.framesOf !== undefined) continue;
     if (only !== undefined ? m.name !== only : tags?.internal || isLibraryMap(m.name)) continue;
     let content: MapContent | undefined;
     try {

@@ -241,7 +241,8 @@ export async function streamObject(bytes: Uint8Array, options: StreamOptions): P
       }
       for (const m of fullHashMaps(loaded, contents)) log(`warning: ${m.name} holds as many keys as it can (${m.maxEntries}): an update of a key it does not hold fails; declare it larger if there are more`);
       for (const [m, kind] of stackNamer(loaded).unrecorded) {
-        log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, was full or held another stack where one hashed`);
+        const why = m.spec.type === MapType.STACK_TRACE ? "was full or held another stack where one hashed" : `was full, or ${stackNamer(loaded).framesMapOf(m)?.name ?? "its id -> frames map"}, which names each id's frames, was`;
+        log(`warning: some ${kind} stacks were not recorded (their entries show no frames): ${m.name}, the stack map of ${m.spec.maxEntries} stacks, ${why}`);
       }
     };
     // The code of the first exit() a probe called: the run's exit status.

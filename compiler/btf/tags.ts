@@ -27,10 +27,17 @@ export type Aggregate = (typeof AGGREGATES)[number];
 /** `tsbpf:internal`: the probe's own bookkeeping (a map its file does not export), not printed at exit. */
 export const INTERNAL_TAG = "tsbpf:internal";
 /**
- * `tsbpf:stacks`: the stack trace map that stack ids typed `tsbpf_kstack` or `tsbpf_ustack` (in other maps' keys and
- * values) refer to; readers print the frames an id names in its place.
+ * `tsbpf:stacks`: the stack map that stack ids typed `tsbpf_kstack` or `tsbpf_ustack` (in other maps' keys and values)
+ * refer to; readers print the frames an id names in its place. A hash map whose keys are the frames and values the
+ * u32 ids (kstack()'s and ustack()'s; a key of `struct bpf_stack_build_id`s holds user frames), or a stack trace map
+ * of bpf_get_stackid() ids.
  */
 export const STACKS_TAG = "tsbpf:stacks";
+/**
+ * `tsbpf:frames-of=NAME`: the hash map, keyed by the u32 id with the frames as value, that holds the frames of each id
+ * in the hash stack map NAME (tagged `tsbpf:stacks`): readers find an id's frames with one lookup there.
+ */
+export const FRAMES_OF_TAG = "tsbpf:frames-of=";
 /**
  * `tsbpf:actions=NAME,NAME...`: a ring buffer of what a probe asks its reader to do, as bpftrace's exit(), print(@m)
  * and clear(@m): 8-byte records `{ u32 action; u32 arg; }`, `arg` the exit code or the index of a map in the tag's list.
@@ -47,6 +54,8 @@ export const actionsTag = (maps: readonly string[]): string => `${ACTIONS_TAG}${
  */
 export const droppedCounterName = (ring: string): string => `${DROPPED_COUNTER_PREFIX}${ring}`;
 export const DROPPED_COUNTER_PREFIX = "tsbpf_lost_";
+/** The `.bss` u64 counting the stacks kstack() and ustack() have given ids to: the next new stack's id is one more. */
+export const STACK_ID_COUNTER = "tsbpf_stack_ids";
 /**
  * `tsbpf:printf=ID:ARGS:FORMAT` on the actions ring buffer, one per printf() call: a printf record is the action
  * header `{ 3, ID }` and the arguments ARGS (`i32,s64,u64`: compiler/ir/printf.ts's layout), formatted by FORMAT.
@@ -96,14 +105,14 @@ export function strftimeFormatOf(name: string): string | undefined {
   return hex !== undefined && /^(?:[0-9a-f]{2})*$/.test(hex) ? Buffer.from(hex, "hex").toString("utf8") : undefined;
 }
 /**
- * A typedef of `long long`: bpf_get_stackid()'s id of a kernel stack (negative: none was taken). With a frame limit,
- * `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
+ * A typedef of `long long`: the id of a kernel stack in the tagged stack map (negative: none was taken, its errno).
+ * With a frame limit, `tsbpf_kstack_5` (and `tsbpf_ustack_5`): an id in the tagged map whose entries hold 5 frames.
  */
 export const KERNEL_STACK_TYPEDEF = "tsbpf_kstack";
 /**
- * A typedef of `unsigned long long`: the process's tgid in the high 32 bits, bpf_get_stackid(BPF_F_USER_STACK)'s id
- * (an s32, negative: none was taken) in the low. A tagged map with BPF_F_STACK_BUILD_ID holds them if there is one
- * (frames named by build id), else the tagged map (frames as ips, named through the process's mappings).
+ * A typedef of `unsigned long long`: the process's tgid in the high 32 bits, the user stack's id (an s32, negative:
+ * none was taken) in the low. A tagged map with build id frames holds them if there is one (frames named by build id),
+ * else the tagged map (frames as ips, named through the process's mappings).
  */
 export const USER_STACK_TYPEDEF = "tsbpf_ustack";
 
@@ -117,6 +126,8 @@ export interface MapTags {
   linear?: { min: number; max: number; step: number };
   internal?: boolean;
   stacks?: boolean;
+  /** The hash stack map whose ids' frames this map holds (`tsbpf:frames-of=`). */
+  framesOf?: string;
   aggregate?: Aggregate;
   /** The maps an actions ring buffer's print and clear records name, by index. */
   actions?: string[];
@@ -131,6 +142,7 @@ export interface MapMarks {
   readonly histogram?: boolean;
   readonly internal?: boolean;
   readonly stacks?: boolean;
+  readonly framesOf?: string;
   readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
   readonly aggregate?: Aggregate;
   readonly actions?: readonly string[];
@@ -144,6 +156,7 @@ export function markTags(m: MapMarks): string[] {
     ...(m.histogram ? [HISTOGRAM_TAG] : []),
     ...(m.internal ? [INTERNAL_TAG] : []),
     ...(m.stacks ? [STACKS_TAG] : []),
+    ...(m.framesOf ? [FRAMES_OF_TAG + m.framesOf] : []),
     ...(m.linear ? [linearHistogramTag(m.linear)] : []),
     ...(m.aggregate ? [AGGREGATE_TAG + m.aggregate] : []),
     ...(m.actions ? [actionsTag(m.actions)] : []),
@@ -160,6 +173,7 @@ export function mapTags(btf: Btf, varId: number): MapTags {
     if (t.name === HISTOGRAM_TAG) out.histogram = true;
     else if (t.name === INTERNAL_TAG) out.internal = true;
     else if (t.name === STACKS_TAG) out.stacks = true;
+    else if (t.name.startsWith(FRAMES_OF_TAG)) out.framesOf = t.name.slice(FRAMES_OF_TAG.length);
     else if (t.name.startsWith(ACTIONS_TAG)) out.actions = t.name.slice(ACTIONS_TAG.length).split(",").filter((n) => n !== "");
     else if (t.name.startsWith(TIME_TAG)) {
       const m = /^(\d+):/.exec(t.name.slice(TIME_TAG.length));

@@ -188,9 +188,17 @@ export function selectFunction(fn: IrFunction, blocks = fn.blocks): MBlock[] {
         else put(Class.STX | Mode.MEM | SIZES[i.size], base, inReg(i.src), off, 0, extra);
         return;
       }
-      case "atomic":
-        put(Class.STX | Mode.ATOMIC | SIZES[i.size], vr(i.ptr), inReg(i.src), i.offset, AtomicOp.ADD);
+      case "atomic": {
+        if (!i.dst) return put(Class.STX | Mode.ATOMIC | SIZES[i.size], vr(i.ptr), inReg(i.src), i.offset, AtomicOp.ADD);
+        // A fetch-and-add: the source register receives the old value (zero-extended from 32 bits for a u32 add).
+        const d = vr(i.dst);
+        if (i.src.kind === "imm") loadImm(d, i.src.value);
+        else alu(true, AluOp.MOV, d, vr(i.src));
+        put(Class.STX | Mode.ATOMIC | SIZES[i.size], vr(i.ptr), d, i.offset, AtomicOp.ADD | AtomicOp.FETCH);
+        const fetched: IntType = { bits: (i.size * 8) as 32 | 64, signed: false };
+        if (!widens(fetched, i.dst.type)) extend(d, i.dst.type, i.dst);
         return;
+      }
       case "addr":
         alu(true, AluOp.MOV, vr(i.dst), FP);
         alu(true, AluOp.ADD, vr(i.dst), { imm: i.offset });

@@ -1,6 +1,7 @@
 // Dead-code elimination on the IR.
 // Takes an `IrFunction`; gives a copy without instructions whose results are never read and that
-// have no side effect (e.g. loads of probe arguments the handler ignores). Calls, copies, stores and atomics stay.
+// have no side effect (e.g. loads of probe arguments the handler ignores). Calls, copies, stores and atomics stay
+// (an atomic's fetch too, read or not).
 
 import type { CallArg, Inst, IrFunction, Operand } from "./index.js";
 

@@ -91,8 +91,11 @@ export type Inst =
   | { op: "load"; dst: VReg; base: Base; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; loc?: Loc }
   /** *(size *)(base + offset) = src (truncated to size bytes). */
   | { op: "st"; base: Base; offset: number; size: 1 | 2 | 4 | 8; src: Operand; loc?: Loc }
-  /** Atomic *(size *)(ptr + offset) += src (BPF_ATOMIC | BPF_ADD, size 4 or 8). */
-  | { op: "atomic"; ptr: VReg; offset: number; size: 4 | 8; src: Operand; loc?: Loc }
+  /**
+   * Atomic *(size *)(ptr + offset) += src (BPF_ATOMIC | BPF_ADD, size 4 or 8); with `dst`, a fetch-and-add
+   * (BPF_ADD | BPF_FETCH): dst = the value before the add (zero-extended from 32 bits for size 4), then converted to dst's type.
+   */
+  | { op: "atomic"; ptr: VReg; offset: number; size: 4 | 8; src: Operand; dst?: VReg; loc?: Loc }
   /** dst = the address of a stack object plus offset. */
   | { op: "addr"; dst: VReg; object: number; offset: number; loc?: Loc }
   /** dst = the address of `.rodata` plus offset (a string a helper reads, as `true`/`false` for printk's %s). */
@@ -267,8 +270,10 @@ export interface MapDef {
   readonly linear?: { readonly min: bigint; readonly max: bigint; readonly step: bigint };
   /** Not exported by the probe file: its own bookkeeping, tagged in BTF so `tsbpf run` does not print it. */
   readonly internal?: boolean;
-  /** The stack trace map kstack() and ustack() ids refer to, tagged in BTF so readers find their frames. */
+  /** The stack map kstack() and ustack() ids refer to (keyed by the frames, the id as value), tagged in BTF so readers find their frames. */
   readonly stacks?: boolean;
+  /** Of kstack()'s and ustack()'s id -> frames map: the stack map (frames -> id) whose ids it names, tagged in BTF. */
+  readonly framesOf?: string;
   /** The ring buffer of exit(), print() and clear() records; the maps the records name by index (tagged in BTF). */
   readonly actions?: readonly string[];
   /** On the actions ring buffer: the file's printf() calls, by id (each tagged in BTF with its format and arguments). */
@@ -374,7 +379,7 @@ export function printFunction(fn: IrFunction): string {
         case "call": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = ` : ""}call ${i.helper}(${i.args.map(arg).join(", ")})`); break;
         case "load": out.push(`  %${i.dst.id}:${ty(i.dst.type)} = load ${arg(i.base)}+${i.offset}:${i.signed ? "s" : "u"}${i.size * 8}`); break;
         case "st": out.push(`  store ${arg(i.base)}+${i.offset}:${i.size * 8} = ${opnd(i.src)}`); break;
-        case "atomic": out.push(`  atomic add %${i.ptr.id}+${i.offset}:${i.size * 8} += ${opnd(i.src)}`); break;
+        case "atomic": out.push(`  ${i.dst ? `%${i.dst.id}:${ty(i.dst.type)} = atomic fetch add` : "atomic add"} %${i.ptr.id}+${i.offset}:${i.size * 8} += ${opnd(i.src)}`); break;
         case "addr": out.push(`  %${i.dst.id}:ptr = &stack#${i.object}+${i.offset}`); break;
         case "rodata": out.push(`  %${i.dst.id}:ptr = &rodata+${i.offset}`); break;
         case "bss": out.push(`  %${i.dst.id}:ptr = &bss+${i.offset}`); break;

@@ -585,7 +585,11 @@ function emitFunction(
           const p = address(i.ptr, i.offset);
           const v = get(i.src);
           const narrow = bits === 64 || v.k === "const" ? v : inst((s) => `trunc i64 ${s(v)} to i${bits}`);
-          inst((s) => `atomicrmw add ptr ${s(p)}, i${bits} ${narrow.k === "const" ? constText(narrow.v, bits) : s(narrow)} monotonic, align ${i.size}`);
+          const old = inst((s) => `atomicrmw add ptr ${s(p)}, i${bits} ${narrow.k === "const" ? constText(narrow.v, bits) : s(narrow)} monotonic, align ${i.size}`);
+          if (i.dst) {
+            const fetched: IntType = { bits: bits as 32 | 64, signed: false };
+            def(i.dst, convert(bits === 64 ? old : extended(old, 32, false), fetched, i.dst.type));
+          }
           break;
         }
         case "addr": {

@@ -11,7 +11,7 @@ import { GlobalValueError } from "./errors.js";
 import { KCONFIG_SECTION } from "./externs.js";
 import type { MapSpec } from "./object.js";
 import { CGROUP_PATH_PREFIX, KADDR_PREFIX, TARGET_PID_VARIABLE, UADDR_PREFIX } from "../../compiler/ir/index.js";
-import { DROPPED_COUNTER_PREFIX } from "../../compiler/btf/tags.js";
+import { DROPPED_COUNTER_PREFIX, STACK_ID_COUNTER } from "../../compiler/btf/tags.js";
 
 /**
  * An integer (bigint), a boolean, or text, or a list of them for an array. Text is read as the variable's type in the
@@ -71,10 +71,10 @@ export function cgroupPaths(maps: readonly MapSpec[]): { variable: string; path:
 
 /**
  * tsbpf's own variables, which a probe file does not declare: targetPid()'s (set by --command/--pid), the printf and
- * printk formats and the counts of records ring buffers dropped.
+ * printk formats, the counts of records ring buffers dropped and of the stacks given ids.
  */
 export function tsbpfVariable(name: string): boolean {
-  return name === TARGET_PID_VARIABLE || name.startsWith("__tsbpf_") || name.startsWith(DROPPED_COUNTER_PREFIX);
+  return name === TARGET_PID_VARIABLE || name.startsWith("__tsbpf_") || name.startsWith(DROPPED_COUNTER_PREFIX) || name === STACK_ID_COUNTER;
 }
 
 /** Why global `name` cannot be found: the nearest of `names`, and all of them (those a message should offer). */

@@ -59,8 +59,10 @@ export interface MapBtfTypes {
   aggregate?: Aggregate;
   /** Tagged `tsbpf:internal`: a map the probe file does not export. */
   internal?: boolean;
-  /** Tagged `tsbpf:stacks`: the stack trace map that stack ids in other maps refer to. */
+  /** Tagged `tsbpf:stacks`: the stack map that stack ids in other maps refer to. */
   stacks?: boolean;
+  /** Tagged `tsbpf:frames-of=NAME`: the id -> frames map of hash stack map NAME. */
+  framesOf?: string;
   /** Tagged `tsbpf:actions=...`: the ring buffer of exit(), print() and clear() records, and the maps they name. */
   actions?: string[];
   /** On an actions ring buffer: its printf() calls by id, each with its format and argument list. */

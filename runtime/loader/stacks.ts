@@ -1,9 +1,12 @@
 // Stack ids in map keys and values, named as the frames they stand for (bpftrace's `@[kstack]` and `@[ustack]`).
 // Takes a loaded object whose BTF types ids `tsbpf_kstack` / `tsbpf_ustack` and tags its stack map `tsbpf:stacks`
 // (compiler/btf/tags.ts: what kstack() and ustack() compile to, and what a C object can declare the same way); gives
-// decoded keys and values with a `Stack` (its frames as text) in place of each id. Kernel frames are named from
-// /proc/kallsyms; user frames from the file their build id names (kstack's map keeps ips, ustack's build ids and
-// file offsets), or, where the kernel gave an ip, from the process's mappings, read while it lives (`remember`).
+// decoded keys and values with a `Stack` (its frames as text) in place of each id. The stack map is a hash map keyed
+// by the frames with the id as value (kstack()'s and ustack()'s), whose ids' frames are looked up one id at a time in
+// the id -> frames hash map tagged `tsbpf:frames-of=` it, or a stack trace map of bpf_get_stackid() ids (a C
+// object's), looked up by id. Kernel frames are named from /proc/kallsyms; user
+// frames from the file their build id names (kstack's map keeps ips, ustack's build ids and file offsets), or, where
+// the kernel gave an ip, from the process's mappings, read while it lives (`remember`).
 
 import { BtfKind, KERNEL_STACK_TYPEDEF, USER_STACK_TYPEDEF, USYM_STRUCT, type Btf } from "../../compiler/btf/index.js";
 import { MapType } from "../sys/constants.js";
@@ -54,7 +57,7 @@ export function stackFields(btf: Btf, id: number, path: readonly string[] = [], 
   return t.members.flatMap((m) => (m.name ? stackFields(btf, m.type, [...path, m.name], depth + 1) : []));
 }
 
-/** BPF_F_STACK_BUILD_ID: a stack map whose frames are `struct bpf_stack_build_id`s (32 bytes) rather than ips. */
+/** BPF_F_STACK_BUILD_ID: a stack trace map whose frames are `struct bpf_stack_build_id`s (32 bytes) rather than ips. */
 const BPF_F_STACK_BUILD_ID = 1 << 5;
 /** bpf_stack_build_id.status: the frame holds a build id and a file offset, or (the kernel could not read one) an ip. */
 const BUILD_ID_VALID = 1;
@@ -65,6 +68,7 @@ type Frame = { ip: bigint } | { buildId: string; offset: bigint };
 
 const EEXIST = 17;
 const ENOMEM = 12;
+const E2BIG = 7;
 
 /** Names the stack ids of one loaded object; keeps what it has named, and the processes' mappings it has read. */
 export class StackNamer {
@@ -75,14 +79,39 @@ export class StackNamer {
   private readonly seen = new Set<number>();
   private kernel: ((address: bigint) => string) | undefined;
   private user: UserSymbolizer | undefined;
+  /** Each hash stack map's id -> frames map (tagged `tsbpf:frames-of=` the stack map's name), by the stack map's name. */
+  private readonly framesMaps = new Map<string, LoadedMap>();
   /**
-   * The stack maps some of whose stacks were not recorded: bpf_get_stackid() gave -EEXIST (another stack already
-   * where this one hashed) or -ENOMEM (no room), and those ids name no frames.
+   * The stack maps some of whose stacks were not recorded, and those ids name no frames: a hash stack map was full
+   * (-E2BIG, -ENOMEM) or its id -> frames map was (an id found there with no frames); a stack trace map gave -EEXIST
+   * (another stack already where this one hashed) or -ENOMEM.
    */
   readonly unrecorded = new Map<LoadedMap, "kernel" | "user">();
 
   constructor(private readonly obj: LoadedObject) {
-    this.tagged = [...obj.maps.values()].filter((m) => m.spec.type === MapType.STACK_TRACE && mapBtfTypes(obj.spec, m.spec)?.stacks);
+    const maps = [...obj.maps.values()];
+    this.tagged = maps.filter((m) => (m.spec.type === MapType.STACK_TRACE || m.spec.type === MapType.HASH) && mapBtfTypes(obj.spec, m.spec)?.stacks);
+    for (const m of maps) {
+      const of = m.spec.type === MapType.HASH && m.spec.keySize === 4 ? mapBtfTypes(obj.spec, m.spec)?.framesOf : undefined;
+      if (of !== undefined) this.framesMaps.set(of, m);
+    }
+  }
+
+  /** The id -> frames map of hash stack map `m`, if the object has one. */
+  framesMapOf(m: LoadedMap): LoadedMap | undefined {
+    return this.framesMaps.get(m.name);
+  }
+
+  /**
+   * Whether a stack map's frames are `struct bpf_stack_build_id`s: a stack trace map's flag says so, a hash stack
+   * map's key type (an array of structs rather than of ips).
+   */
+  private buildIds(m: LoadedMap): boolean {
+    if (m.spec.type === MapType.STACK_TRACE) return (m.spec.flags & BPF_F_STACK_BUILD_ID) !== 0;
+    const types = mapBtfTypes(this.obj.spec, m.spec);
+    if (types?.key === undefined) return false;
+    const key = types.btf.resolveType(types.key);
+    return key.kind === BtfKind.ARRAY && types.btf.resolveType(key.type).kind === BtfKind.STRUCT;
   }
 
   /**
@@ -90,9 +119,9 @@ export class StackNamer {
    * ips for kernel stacks and (if there is one) as build id frames for user stacks; else the first that fits the kind.
    */
   private mapFor(kind: "kernel" | "user", frames: number): LoadedMap | undefined {
-    const buildIds = (m: LoadedMap) => (m.spec.flags & BPF_F_STACK_BUILD_ID) !== 0;
+    const buildIds = (m: LoadedMap) => this.buildIds(m);
     const fits = (m: LoadedMap) => (kind === "kernel" ? !buildIds(m) : buildIds(m));
-    const depth = (m: LoadedMap) => m.spec.valueSize / (buildIds(m) ? 32 : 8);
+    const depth = (m: LoadedMap) => (m.spec.type === MapType.HASH ? m.spec.keySize : m.spec.valueSize) / (buildIds(m) ? 32 : 8);
     return this.tagged.find((m) => fits(m) && depth(m) === frames) ?? this.tagged.find(fits) ?? this.tagged[0];
   }
 
@@ -185,9 +214,13 @@ export class StackNamer {
       const map = this.mapFor(field.kind, field.frames);
       // A user stack's id keeps its errno in the low half (the tgid is in the high one).
       const errno = -Number(BigInt.asIntN(field.kind === "user" ? 32 : 64, BigInt(id)));
-      if (map && (errno === EEXIST || errno === ENOMEM)) this.unrecorded.set(map, field.kind);
+      const lost = map?.spec.type === MapType.HASH ? errno === E2BIG || errno === ENOMEM : errno === EEXIST || errno === ENOMEM;
+      if (map && lost) this.unrecorded.set(map, field.kind);
       stack = new Stack(field.kind === "kernel" ? this.kernelFrames(map, BigInt(id)) : this.userFrames(map, BigInt(id)));
-      this.named.set(key, stack);
+      // An id of a hash stack map with no frames under it: its id -> frames map was full (or, for the moment between
+      // the stack map's insert and that map's on another CPU, not yet filled: looked up again next time).
+      if (map?.spec.type === MapType.HASH && errno <= 0 && stack.frames.length === 0) this.unrecorded.set(map, field.kind);
+      else this.named.set(key, stack);
     }
     return stack;
   }
@@ -210,11 +243,9 @@ export class StackNamer {
   /** The frames under a stack map id; none for a failed id (negative) or one no longer in the map. */
   private frames(map: LoadedMap | undefined, id: bigint): Frame[] {
     if (!map || id < 0n || id > 0xffff_ffffn) return [];
-    const key = new Uint8Array(4);
-    new DataView(key.buffer).setUint32(0, Number(id), true);
-    const value = this.obj.sys.mapLookup(map.fd, key);
+    const value = this.lookup(map.spec.type === MapType.HASH ? this.framesMaps.get(map.name) : map, Number(id));
     if (!value) return [];
-    if (!(map.spec.flags & BPF_F_STACK_BUILD_ID)) return stackFrames(value).map((ip) => ({ ip }));
+    if (!this.buildIds(map)) return stackFrames(value).map((ip) => ({ ip }));
     const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
     const out: Frame[] = [];
     for (let at = 0; at + 32 <= value.byteLength; at += 32) {
@@ -225,6 +256,14 @@ export class StackNamer {
       else break;
     }
     return out;
+  }
+
+  /** The frames under id `id` in a stack trace map or an id -> frames map: one lookup. */
+  private lookup(map: LoadedMap | undefined, id: number): Uint8Array | undefined {
+    if (!map) return undefined;
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, id, true);
+    return this.obj.sys.mapLookup(map.fd, key);
   }
 }
 

@@ -194,6 +194,33 @@ export class MapView {
     return this.map.name;
   }
 
+  /**
+   * The instruction pointers, innermost first, of the stack under `id` in a stack trace map, or in the id -> frames
+   * hash map of kstack()'s and ustack()'s stack map (keyed by the u32 id, its value the frames: 8-byte ips, or 32-byte
+   * build id frames holding ips in the VM): one lookup. Undefined when no stack has that id.
+   */
+  stackFrames(id: number): bigint[] | undefined {
+    const m = this.map;
+    if (m instanceof StackTraceMap) return m.lookup(id);
+    if (!(m instanceof HashMap) || m.keySize !== 4) return undefined;
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, id, true);
+    const value = m.lookup(key);
+    if (!value) return undefined;
+    // Build id frames: the value is an array of structs (`struct bpf_stack_build_id`), not of ips.
+    const type = this.types?.value === undefined ? undefined : this.types.btf.resolveType(this.types.value);
+    const frame = type?.kind === BtfKind.ARRAY && this.types!.btf.resolveType(type.type).kind === BtfKind.STRUCT ? 32 : 8;
+    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    const ips: bigint[] = [];
+    for (let at = 0; at + frame <= value.byteLength; at += frame) {
+      if (frame === 32 && view.getInt32(at, true) === 0) break;
+      const ip = view.getBigUint64(at + (frame === 32 ? 24 : 0), true);
+      if (frame === 8 && ip === 0n) break;
+      ips.push(ip);
+    }
+    return ips;
+  }
+
   private encode(v: CValue, size: number, typeId: number | undefined, what: string): Uint8Array {
     if (this.types && typeId !== undefined && !(v instanceof Uint8Array)) {
       const out = new Uint8Array(size);

@@ -37,12 +37,22 @@ test("stack ids are typed tsbpf_kstack and tsbpf_ustack in BTF, and their stack 
     assert.deepEqual(r.diagnostics, [], backend);
     const spec = openObject(r.object, { name: "stacks" });
     const types = (name: string) => mapBtfTypes(spec, spec.maps.find((m) => m.name === name)!)!;
-    // Kernel stacks as ips; user stacks as build ids and file offsets (BPF_F_STACK_BUILD_ID), 32 bytes a frame.
+    // Hash maps keyed by the frames, the id a u32: kernel stacks as ips; user stacks as build ids and file offsets
+    // (struct bpf_stack_build_id), 32 bytes a frame. bpf_get_stack() fills a per-CPU buffer of the largest.
     const kstacks = spec.maps.find((m) => m.name === "tsbpf_kstacks");
     const ustacks = spec.maps.find((m) => m.name === "tsbpf_ustacks");
-    assert.ok(kstacks && ustacks, `${backend}: the stack maps`);
-    assert.deepEqual([kstacks.maxEntries, kstacks.valueSize, kstacks.flags], [4096, 127 * 8, 0], backend);
-    assert.deepEqual([ustacks.maxEntries, ustacks.valueSize, ustacks.flags], [1024, 127 * 32, 1 << 5], backend);
+    const buffer = spec.maps.find((m) => m.name === "tsbpf_stack_buf");
+    assert.ok(kstacks && ustacks && buffer, `${backend}: the stack maps`);
+    assert.deepEqual([kstacks.type, kstacks.maxEntries, kstacks.keySize, kstacks.valueSize, kstacks.flags], [1, 4096, 127 * 8, 4, 0], backend);
+    assert.deepEqual([ustacks.type, ustacks.maxEntries, ustacks.keySize, ustacks.valueSize, ustacks.flags], [1, 1024, 127 * 32, 4, 0], backend);
+    assert.deepEqual([buffer.type, buffer.maxEntries, buffer.keySize, buffer.valueSize], [6, 1, 4, 127 * 32], backend);
+    assert.equal(types("tsbpf_stack_buf").internal, true, backend);
+    // Beside each, the id -> frames map readers look an id up in: as many entries, tagged with its stack map's name.
+    for (const [name, of, frame, entries] of [["tsbpf_kframes", "tsbpf_kstacks", 8, 4096], ["tsbpf_uframes", "tsbpf_ustacks", 32, 1024]] as const) {
+      const m = spec.maps.find((x) => x.name === name);
+      assert.deepEqual([m?.type, m?.maxEntries, m?.keySize, m?.valueSize], [1, entries, 4, 127 * frame], `${backend} ${name}`);
+      assert.deepEqual([types(name).framesOf, types(name).internal, types(name).stacks], [of, true, undefined], `${backend} ${name}`);
+    }
     // Fewer frames, more stacks in the same 4 MiB, up to 16384.
     const text = KPROBE.replace("HashMap<KernelStack,", "HashMap<KernelStack<5>,").replace("byKernel.increment(kstack())", "byKernel.increment(kstack(5))").replace("stack: UserStack;", "stack: UserStack<16>;").replace("ustack()", "ustack(16)");
     const limited = compile({ fileName: "stacks.ts", text }, { backend });
@@ -101,14 +111,16 @@ export const p = kprobe("vfs_read", () => {
   }
 });
 
-const LIMITED = (pid: number) => `import { tracepoint, pidTgid, kstack, HashMap, type u64, type KernelStack } from "tsbpf";
+const LIMITED = (pid: number) => `import { tracepoint, pidTgid, kstack, HashMap, Count, type u64, type KernelStack } from "tsbpf";
 export const license = "GPL";
 export const full = new HashMap<KernelStack, u64>(64);
 export const top2 = new HashMap<KernelStack<2>, u64>(64);
+export const top3 = new Count<KernelStack<3>>(64);
 export const p = tracepoint("syscalls", "sys_enter_openat", () => {
   if (pidTgid() >> 32 !== ${pid}) return;
   full.increment(kstack());
   top2.increment(kstack(2));
+  top3.increment(kstack());
 });
 `;
 
@@ -117,7 +129,7 @@ test("kstack(2) keeps the innermost 2 frames, in a stack map of its own, printed
   const r = compile({ fileName: "limited.ts", text: LIMITED(process.pid) });
   assert.deepEqual(r.diagnostics, []);
   const spec = openObject(r.object, { name: "limited" });
-  assert.deepEqual(spec.maps.filter((m) => m.name.startsWith("tsbpf_")).map((m) => [m.name, m.valueSize]), [["tsbpf_kstacks", 127 * 8], ["tsbpf_kstacks_2", 2 * 8]]);
+  assert.deepEqual(spec.maps.filter((m) => m.name.startsWith("tsbpf_")).map((m) => [m.name, m.keySize]), [["tsbpf_kstacks", 127 * 8], ["tsbpf_kframes", 4], ["tsbpf_stack_buf", 4], ["tsbpf_kstacks_2", 2 * 8], ["tsbpf_kframes_2", 4], ["tsbpf_kstacks_3", 3 * 8], ["tsbpf_kframes_3", 4]]);
   const loaded = loadObject(sys, spec);
   try {
     loaded.attachAll();
@@ -131,6 +143,12 @@ test("kstack(2) keeps the innermost 2 frames, in a stack map of its own, printed
     assert.equal(topStack.frames.length, 2);
     assert.deepEqual(topStack.frames, fullStack.frames.slice(0, 2));
     assert.ok(Number(n) >= 3);
+    // kstack() counted in a Count<KernelStack<3>> takes 3 frames, from its own map: the full stack's first 3.
+    const top3 = byMap.get("top3")!;
+    assert.ok("aggregates" in top3, Object.keys(top3).join(", "));
+    const [threeStack, three] = top3.aggregates.at(-1)! as [Stack, unknown];
+    assert.deepEqual(threeStack.frames, fullStack.frames.slice(0, 3));
+    assert.ok(Number(three) >= 3, String(three));
   } finally {
     loaded.close();
   }
@@ -175,12 +193,16 @@ test("kernel stacks print as bpftrace prints @[kstack]: frames named from kallsy
       const named = contents[1]!;
       assert.ok("entries" in named);
       assert.match(mapLines(named, false)[named.entries.length - 1]!, /^@named\[node, \n( {4}[\w.]+\+\d+\n)+\]: \d+$/);
-      // An id bpf_get_stackid() failed with -EEXIST (another stack where this one hashed) names no frames, and the
-      // namer says its stack map lost stacks, which tsbpf run warns of.
+      // A failed id names no frames; one of a full stack map (-E2BIG) makes the namer say that map lost stacks, which
+      // tsbpf run warns of (another failure, -EFAULT where there was no stack, is no loss).
       assert.equal(stackNamer(loaded).unrecorded.size, 0, backend);
       const map = loaded.map("opens");
       const key = new Uint8Array(map.spec.keySize);
-      new DataView(key.buffer).setBigInt64(0, -17n, true);
+      new DataView(key.buffer).setBigInt64(0, -14n, true);
+      sys.mapUpdate(map.fd, key, new Uint8Array(map.spec.valueSize).fill(1));
+      assert.ok(mapContents(loaded).some((c) => "entries" in c && c.entries.some(([k]) => k instanceof Stack && k.frames.length === 0)), backend);
+      assert.equal(stackNamer(loaded).unrecorded.size, 0, backend);
+      new DataView(key.buffer).setBigInt64(0, -7n, true);
       sys.mapUpdate(map.fd, key, new Uint8Array(map.spec.valueSize).fill(1));
       const failed = mapContents(loaded)[0]!;
       assert.ok("entries" in failed && failed.entries.some(([k]) => k instanceof Stack && k.frames.length === 0), backend);
@@ -202,16 +224,17 @@ test("in the simulator, kstack() and ustack() count by the stacks a firing gives
   const kernel = sim.map("byKernel").entries() as [number | bigint, number | bigint][];
   assert.deepEqual(kernel.map(([, n]) => Number(n)).sort(), [1, 2]);
   const ids = new Map(kernel.map(([id, n]) => [Number(n), Number(id)]));
-  // The stack map holds each stack's frames under its id, innermost first, as the kernel's does.
-  const frames = (map: string, id: number) => sim.map(map).get(id);
-  assert.deepEqual(frames("tsbpf_kstacks", ids.get(2)!), a.kernel);
-  assert.deepEqual(frames("tsbpf_kstacks", ids.get(1)!), b.kernel);
+  // The stack map holds each stack's frames, innermost first, under its id: one id a stack, from 1 up, counted
+  // across the file's stacks (a's kernel stack 1, its user stack 2, b's kernel stack 3).
+  assert.deepEqual(sim.kstack(ids.get(2)!), a.kernel);
+  assert.deepEqual(sim.kstack(ids.get(1)!), b.kernel);
+  assert.deepEqual([ids.get(2), ids.get(1)], [1, 3]);
   const user = sim.map("byUser").entries() as [{ stack: bigint | number }, number | bigint][];
   const pids = user.map(([k]) => Number(BigInt(k.stack) >> 32n)).sort();
   assert.deepEqual(pids, [7, 9]);
   for (const [k] of user) {
     const pid = Number(BigInt(k.stack) >> 32n);
-    assert.deepEqual(frames("tsbpf_ustacks", Number(BigInt.asUintN(32, BigInt(k.stack)))), pid === 7 ? a.user : b.user);
+    assert.deepEqual(sim.ustack(k.stack), pid === 7 ? a.user : b.user);
   }
 });
 
@@ -398,6 +421,100 @@ test("a Node.js program's JIT frames are named from the perf map node --perf-bas
         // Gone already.
       }
     }
+  }
+});
+
+/**
+ * A program with frame pointers that reaches leaf() by every path of `levels` calls of a() or b() (argv[1]), each path
+ * `rounds` times (argv[2]): 2^levels distinct user stacks, each seen `rounds` times; with argv[3], sleeping that many
+ * microseconds after each path (a stream of stacks a reader meets one at a time rather than all at once).
+ */
+function buildPaths(dir: string): string {
+  const c = join(dir, "paths.c");
+  writeFileSync(c, `#include <stdlib.h>
+#include <unistd.h>
+__attribute__((noinline)) int leaf(int x) { return getppid() + x; }
+int b(int n, unsigned path);
+__attribute__((noinline)) int a(int n, unsigned path) { int r = n ? (path & 1 ? a(n - 1, path >> 1) : b(n - 1, path >> 1)) : leaf(path); return r + 1; }
+__attribute__((noinline)) int b(int n, unsigned path) { int r = n ? (path & 1 ? a(n - 1, path >> 1) : b(n - 1, path >> 1)) : leaf(path); return r + 2; }
+int main(int argc, char **argv) {
+  int levels = atoi(argv[1]), rounds = atoi(argv[2]), pause = argc > 3 ? atoi(argv[3]) : 0, s = 0;
+  for (int round = 0; round < rounds; round++)
+    for (unsigned path = 0; path < 1u << levels; path++) {
+      s += a(levels, path);
+      if (pause) usleep(pause);
+    }
+  return s == 1 ? 1 : 0;
+}
+`);
+  const bin = join(dir, "paths");
+  execFileSync("gcc", ["-O1", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-o", bin, c]);
+  return bin;
+}
+
+test("thousands of distinct user stacks each get an id of their own, the same stack always the same one: none is lost but to a full map", { skip: noKernel ?? noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-paths-"));
+  try {
+    const bin = buildPaths(dir);
+    const probe = join(dir, "paths.ts");
+    // ustack(16)'s map holds 8192 stacks; a stack trace map of 8192 buckets lost 846 of these 4096 to collisions.
+    writeFileSync(probe, `import { uprobe, ustack, Count, type UserStack } from "tsbpf";
+export const license = "GPL";
+export const paths = new Count<UserStack<16>>(8192);
+export const p = uprobe("${bin}", "leaf", () => {
+  paths.increment(ustack());
+});
+`);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "--json", "-c", `${bin} 12 2`], { encoding: "utf8", env, maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /not recorded|warning/, r.stderr);
+    const maps = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { map?: string; entries?: { key: string[]; value: number }[] });
+    const entries = maps.find((m) => m.map === "paths")?.entries ?? [];
+    // Every path is a stack of its own, counted twice under one id; their frames differ.
+    assert.equal(entries.length, 4096, r.stdout.slice(0, 2000));
+    assert.ok(entries.every((e) => e.value === 2), JSON.stringify(entries.filter((e) => e.value !== 2).slice(0, 3)));
+    assert.equal(new Set(entries.map((e) => e.key.join(";"))).size, 4096);
+    assert.ok(entries.every((e) => e.key[0] === "leaf+0" && e.key.length === 16), JSON.stringify(entries[0]));
+    // ustack()'s map holds 1024 full stacks: the rest fail (-E2BIG), count as one stack of no frames, and are warned of.
+    writeFileSync(probe, readFileSync(probe, "utf8").replace("UserStack<16>", "UserStack"));
+    const full = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "--json", "-c", `${bin} 12 1`], { encoding: "utf8", env, maxBuffer: 1 << 28 });
+    assert.equal(full.status, 0, full.stderr);
+    assert.match(full.stderr, /warning: some user stacks were not recorded \(their entries show no frames\): tsbpf_ustacks, the stack map of 1024 stacks, was full, or tsbpf_uframes, which names each id's frames, was\n/);
+    const fullEntries = full.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { map?: string; entries?: { key: string[]; value: number }[] }).find((m) => m.map === "paths")?.entries ?? [];
+    assert.equal(fullEntries.filter((e) => e.key.length > 0).length, 1024);
+    assert.deepEqual(fullEntries.filter((e) => e.key.length === 0).map((e) => e.value), [4096 - 1024]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("printf's %s streams thousands of distinct user stacks, each printed with its frames, each id looked up once", { skip: noKernel ?? noGcc }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ustack-stream-"));
+  try {
+    const bin = buildPaths(dir);
+    const probe = join(dir, "stream.ts");
+    // 2048 distinct stacks, one every 100 us: the reader meets a new id with nearly every record.
+    writeFileSync(probe, `import { uprobe, ustack, printf } from "tsbpf";
+export const license = "GPL";
+export const p = uprobe("${bin}", "leaf", () => {
+  printf("from:%s--\\n", ustack(16));
+});
+`);
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const r = spawnSync(process.execPath, [...CLI, "run", probe, "--no-cache", "-c", `${bin} 11 1 100`], { encoding: "utf8", env, maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /not recorded|warning|lost/, r.stderr);
+    const printed = r.stdout.split("from:\n").slice(1).map((s) => s.slice(0, s.indexOf("--\n")).trimEnd().split("\n").map((f) => f.trim()));
+    assert.equal(printed.length, 2048, r.stdout.slice(0, 2000));
+    // leaf(), the 12 calls of a() and b() and main() at least.
+    const named = (frames: string[]) => frames.length >= 14 && frames[0] === "leaf+0" && frames.slice(1, 13).every((f) => /^[ab]\+\d+$/.test(f));
+    assert.ok(printed.every(named), JSON.stringify(printed.find((f) => !named(f))));
+    assert.equal(new Set(printed.map((frames) => frames.join(";"))).size, 2048);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

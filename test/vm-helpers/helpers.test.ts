@@ -262,6 +262,21 @@ describe("stack helpers", () => {
     assert.equal(callS(Helper.get_stack, 0, stack.address(0), 16, 1 << 8), -Errno.EFAULT);
     assert.equal(callS(Helper.get_stack, 0, stack.address(0), 16, 4), -Errno.EFAULT, "skip beyond the stack");
   });
+
+  test("get_stack with BPF_F_USER_BUILD_ID gives user frames as struct bpf_stack_build_id holding their ips", () => {
+    const { kernel, callS, stack } = setup();
+    kernel.setStacks({ kernel: [1n], user: [0x401000n] });
+    stack.bytes.fill(0xee, 0, 64);
+    const userBuildId = (1 << 8) | (1 << 11);
+    assert.equal(callS(Helper.get_stack, 0, stack.address(0), 64, userBuildId), 32);
+    const view = new DataView(stack.bytes.buffer, stack.bytes.byteOffset);
+    // Status 2 (BPF_STACK_BUILD_ID_IP): no build id, the ip where the offset goes; the second frame zeroed.
+    assert.deepEqual([view.getInt32(0, true), getU64(stack.bytes, 24)], [2, 0x401000n]);
+    assert.deepEqual(stack.bytes.subarray(4, 24), new Uint8Array(20));
+    assert.deepEqual(stack.bytes.subarray(32, 64), new Uint8Array(32));
+    assert.equal(callS(Helper.get_stack, 0, stack.address(0), 48, userBuildId), -Errno.EINVAL, "not a whole number of frames");
+    assert.equal(callS(Helper.get_stack, 0, stack.address(0), 64, 1 << 11), -Errno.EINVAL, "build ids of the kernel stack");
+  });
 });
 
 describe("createVmEnv", () => {

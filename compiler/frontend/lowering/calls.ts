@@ -2,12 +2,12 @@
 
 import type * as TS from "typescript";
 import { PROBE_ID_SHIFT, PROBE_TAG } from "../../btf/tags.js";
-import { BOOL, I64, INT_TYPES, KERNEL_STACK, KERNEL_SYMBOL, MAX_STACK_FRAMES, PROBE_NAME, PTR, U16, U32, U64, U8, USER_STACK, stackType, typeName } from "../../ir/index.js";
+import { BOOL, I64, INT_TYPES, KERNEL_STACK, KERNEL_SYMBOL, MAX_STACK_FRAMES, PROBE_NAME, PTR, U16, U32, U64, U8, USER_STACK, stackType, typeName, type Block, type Layout, type Operand, type VReg } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import { Code } from "../diagnostics.js";
 import { PROBES } from "../prelude.js";
 import { signalNumber } from "../signals.js";
-import { BPF_F_USER_STACK, HELPER_CALLS, stackMap } from "./constants.js";
+import { BPF_ANY, BPF_F_USER_BUILD_ID, BPF_F_USER_STACK, BPF_NOEXIST, EEXIST, EFAULT, ENOENT, HELPER_CALLS, STACK_ID_COUNTER, STACK_SCRATCH, stackFramesMap, stackMap, stackScratch } from "./constants.js";
 import { KernelReadLowering } from "./kernel-reads.js";
 import { aLayout, imm } from "./types.js";
 import type { Val } from "./values.js";
@@ -163,26 +163,118 @@ export abstract class CallLowering extends KernelReadLowering {
   }
 
   /**
-   * kstack(): bpf_get_stackid() into the file's stack map. ustack(): the same for the user stack, with the tgid in the
-   * high half, since naming user frames takes the process's memory map (a failed id keeps its errno in the low half).
+   * kstack(): the kernel stack's id in the file's stack map for its frame limit. ustack(): the same for the user
+   * stack, with the tgid in the high half, since naming user frames takes the process's memory map (a failed id keeps
+   * its errno in the low half).
    */
   stack(name: "kstack" | "ustack", e: TS.CallExpression): Val {
     if (e.arguments.length > 1) this.fail(e.arguments[1]!, Code.UnsupportedCall, `${name}() takes at most a frame limit`);
     const frames = e.arguments[0] ? this.cx.stackFrames(e.arguments[0], `${name}(frames)`) : (this.inferredFrames(e) ?? MAX_STACK_FRAMES);
     const user = name === "ustack";
-    const stacks = stackMap(user, frames);
-    if (!this.cx.maps.some((m) => m.name === stacks.name)) this.cx.maps.push(stacks);
-    const loc = this.locOf(e);
     const id = this.fb.vreg(user ? I64 : stackType(KERNEL_STACK, frames));
-    this.fb.emit({ op: "call", helper: Helper.get_stackid, args: [this.fb.ctx, { kind: "map", name: stacks.name }, imm(user ? BPF_F_USER_STACK : 0n, U64)], dst: id, loc });
+    this.stackId(user, frames, id, e);
     if (!user) return { op: id };
     const pidTgid = this.fb.vreg(U64);
-    this.fb.emit({ op: "call", helper: Helper.get_current_pid_tgid, args: [], dst: pidTgid, loc });
+    this.fb.emit({ op: "call", helper: Helper.get_current_pid_tgid, args: [], dst: pidTgid, loc: this.locOf(e) });
     const tgid = this.binary("and", { op: pidTgid }, { op: imm(0xffff_ffff_0000_0000n, U64) }, e);
     const both = this.binary("or", tgid, this.convert({ op: id }, U32), e);
     const dst = this.fb.vreg(stackType(USER_STACK, frames));
     this.fb.emit({ op: "mov", dst, src: both.op });
     return { op: dst };
+  }
+
+  /**
+   * `id` = the current stack's id in its stack map (stackMap): bpf_get_stack() into the per-CPU scratch buffer, then
+   * the id the map holds under those frames, or for frames it does not hold the next id of the file's counter, inserted
+   * with BPF_NOEXIST and its frames put under it in the id -> frames map (stackFramesMap); where another CPU inserted
+   * the same frames first, its id. A negative errno where bpf_get_stack()
+   * or the insert fails (the map is full: -E2BIG), -EFAULT where there is no frame.
+   */
+  private stackId(user: boolean, frames: number, id: VReg, e: TS.CallExpression): void {
+    const stacks = stackMap(user, frames);
+    const key = stacks.key as Layout;
+    const framesMap = stackFramesMap(user, frames);
+    if (!this.cx.maps.some((m) => m.name === stacks.name)) this.cx.maps.push(stacks, framesMap);
+    const at = this.cx.maps.findIndex((m) => m.name === STACK_SCRATCH);
+    if (at < 0) this.cx.maps.push(stackScratch(key.size));
+    else if ((this.cx.maps[at]!.value as number) < key.size) this.cx.maps[at] = stackScratch(key.size);
+    let counter = this.cx.bss.find((v) => v.name === STACK_ID_COUNTER);
+    if (!counter) this.cx.bss.push((counter = { name: STACK_ID_COUNTER, offset: this.cx.bss.length * 8 }));
+    const loc = this.locOf(e);
+    const map = { kind: "map" as const, name: stacks.name };
+    const done = this.fb.newBlock();
+    const set = (v: Operand): void => {
+      this.fb.emit({ op: "mov", dst: id, src: v, loc });
+      this.fb.terminate({ op: "jmp", target: done.id });
+    };
+    /** Branches on a lookup of the frames: the id found, or on to `missing`. */
+    const lookup = (buf: VReg, missing: Block): void => {
+      const p = this.fb.vreg(PTR);
+      this.fb.emit({ op: "call", helper: Helper.map_lookup_elem, args: [map, buf], dst: p, loc });
+      const found = this.fb.newBlock();
+      this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: p, b: imm(0n, PTR), then: found.id, else: missing.id });
+      this.enter(found);
+      const known = this.fb.vreg(U32);
+      this.fb.emit({ op: "load", dst: known, base: p, offset: 0, size: 4, signed: false, loc });
+      set(known);
+    };
+    // The scratch buffer (its lookup cannot fail: the array has its one entry).
+    const zero = this.temp(this.cx.intLayout(U32), e);
+    this.fb.emit({ op: "st", base: zero.base, offset: zero.offset, size: 4, src: imm(0n, U32), loc });
+    const buf = this.fb.vreg(PTR);
+    this.fb.emit({ op: "call", helper: Helper.map_lookup_elem, args: [{ kind: "map", name: STACK_SCRATCH }, this.addrOf(zero, e)], dst: buf, loc });
+    const have = this.fb.newBlock();
+    const none = this.fb.newBlock();
+    this.fb.terminate({ op: "br", cmp: "ne", signed: false, a: buf, b: imm(0n, PTR), then: have.id, else: none.id });
+    this.enter(none);
+    set(imm(-ENOENT, I64));
+    this.enter(have);
+    // The frames, the rest of the buffer zeroed (by the kernel): equal stacks are equal keys.
+    const length = this.fb.vreg(I64);
+    this.fb.emit({ op: "call", helper: Helper.get_stack, args: [this.fb.ctx, buf, imm(BigInt(key.size), U32), imm(user ? BPF_F_USER_STACK | BPF_F_USER_BUILD_ID : 0n, U64)], dst: length, loc });
+    const taken = this.fb.newBlock();
+    const failed = this.fb.newBlock();
+    const empty = this.fb.newBlock();
+    this.fb.terminate({ op: "br", cmp: "lt", signed: true, a: length, b: imm(0n, I64), then: failed.id, else: empty.id });
+    this.enter(failed);
+    set(length);
+    // No frame at all is no stack, as bpf_get_stackid() has it (-EFAULT).
+    this.enter(empty);
+    const nothing = this.fb.newBlock();
+    this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: length, b: imm(0n, I64), then: nothing.id, else: taken.id });
+    this.enter(nothing);
+    set(imm(-EFAULT, I64));
+    this.enter(taken);
+    const fresh = this.fb.newBlock();
+    lookup(buf, fresh);
+    // A stack not seen before: the next id, inserted unless another CPU has inserted these frames meanwhile.
+    this.enter(fresh);
+    const counterAt = this.fb.vreg(PTR);
+    this.fb.emit({ op: "bss", dst: counterAt, offset: counter.offset, loc });
+    const before = this.fb.vreg(U64);
+    this.fb.emit({ op: "atomic", ptr: counterAt, offset: 0, size: 8, src: imm(1n, U64), dst: before, loc });
+    const next = this.fb.vreg(U32);
+    this.fb.emit({ op: "bin", kind: "add", dst: next, a: before, b: imm(1n, U32), loc });
+    const value = this.temp(this.cx.intLayout(U32), e);
+    this.fb.emit({ op: "st", base: value.base, offset: value.offset, size: 4, src: next, loc });
+    const stored = this.fb.vreg(I64);
+    this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [map, buf, this.addrOf(value, e), imm(BPF_NOEXIST, U64)], dst: stored, loc });
+    const inserted = this.fb.newBlock();
+    const refused = this.fb.newBlock();
+    this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: stored, b: imm(0n, I64), then: inserted.id, else: refused.id });
+    // Its frames under its id, for readers: where this fails (the map is full) the id stands, naming no frames.
+    this.enter(inserted);
+    this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [{ kind: "map", name: framesMap.name }, this.addrOf(value, e), buf, imm(BPF_ANY, U64)], loc });
+    set(next);
+    this.enter(refused);
+    const raced = this.fb.newBlock();
+    const error = this.fb.newBlock();
+    this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: stored, b: imm(-EEXIST, I64), then: raced.id, else: error.id });
+    this.enter(raced);
+    lookup(buf, error);
+    this.enter(error);
+    set(stored);
+    this.enter(done);
   }
 
   /**

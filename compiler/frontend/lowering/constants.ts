@@ -1,7 +1,7 @@
 // Lowering's fixed numbers and shapes: the kernel's map types and flags, the maps tsbpf adds, and the limits it holds
 // a file to.
 
-import { ACTIONS_RING, BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT, strftimeStructName, type Aggregate } from "../../btf/tags.js";
+import { ACTIONS_RING, STACK_ID_COUNTER, BUF_STRUCT_PREFIX, INET_STRUCT, MACADDR_STRUCT, USYM_STRUCT, strftimeStructName, type Aggregate } from "../../btf/tags.js";
 import { I32, I64, MAX_STACK_FRAMES, PTR, U16, U32, U64, U8, type IntType, type Layout, type MapDef } from "../../ir/index.js";
 import { Helper } from "../../isa/helpers.js";
 import type { MapClass } from "./values.js";
@@ -47,28 +47,83 @@ export const STACK_DEPTH = 127;
 
 export const BPF_F_USER_STACK = 256n;
 
-export const BPF_F_STACK_BUILD_ID = 1 << 5;
-
 /**
  * The stack map kstack(frames) (`tsbpf_kstacks`, `tsbpf_kstacks_5`) or ustack(frames) fills: one per frame limit, as
- * bpftrace keeps them. Kernel stacks as ips; user stacks as build ids and file offsets (32 bytes a frame), which name
- * their frames after the process has gone, where its mappings could not be read in time. Each map takes what 4096
- * kernel stacks of 127 frames do (4 MiB): 1024 full user stacks, more of fewer frames (8192 of ustack(16)), up to
- * 16384, since a stack whose hash bucket is taken by another is not recorded, and that happens long before the map
- * is full (`ls -l /usr/bin`'s malloc() stacks lost some of theirs in 1024 buckets).
+ * bpftrace keeps them. A hash map keyed by the stack's frames (the buffer bpf_get_stack() fills, zeroed past the last
+ * frame), its value the stack's id: equal stacks get one id, different stacks different ids, and none is lost to a
+ * hash collision as in a stack trace map, whose buckets hold one stack each. Kernel stacks as ips (a `u64[frames]`
+ * key); user stacks as build ids and file offsets (`struct bpf_stack_build_id[frames]`, 32 bytes a frame), which name
+ * their frames after the process has gone, where its mappings could not be read in time. Beside it, stackFramesMap()
+ * maps each id back to its frames for readers. Each of the two maps takes 4 MiB of frames (the kernel preallocates
+ * every element), 8 MiB a frame limit of a kind, twice what a stack trace map of the same stacks took: so that a
+ * limit holds as many stacks as the stack trace map did (4096 full kernel stacks, 1024 full user stacks, more of
+ * fewer frames: 8192 of ustack(16), up to 16384), rather than half as many.
  */
 export function stackMap(user: boolean, frames: number): MapDef {
   const name = `tsbpf_${user ? "u" : "k"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
-  const common = { name, type: MAP_TYPES.StackTraceMap, key: 4, internal: true, stacks: true };
-  const value = frames * (user ? 32 : 8);
-  const fit = 2 ** Math.floor(Math.log2(STACK_MAP_BYTES / value));
-  const maxEntries = Math.min(MAX_STACK_ENTRIES, fit);
-  return user ? { ...common, maxEntries, value, flags: BPF_F_STACK_BUILD_ID } : { ...common, maxEntries, value };
+  const key = stackKey(user, frames);
+  return { name, type: MAP_TYPES.HashMap, key, value: STACK_ID_LAYOUT, maxEntries: stackEntries(key.size), internal: true, stacks: true };
 }
 
-/** What one stack map's frames take at most (the kernel allocates them all when it creates the map). */
+/**
+ * The map from a stack id of stackMap(user, frames) back to its frames (`tsbpf_kframes`, `tsbpf_uframes_16`: as long
+ * as the stack map's name, so the kernel keeps as much of it), filled as each new stack gets its id: a reader names an
+ * id's frames with one lookup. As many entries as the stack map.
+ */
+export function stackFramesMap(user: boolean, frames: number): MapDef {
+  const stacks = stackMap(user, frames);
+  const name = `tsbpf_${user ? "u" : "k"}frames${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
+  return { name, type: MAP_TYPES.HashMap, key: STACK_ID_LAYOUT, value: stacks.key, maxEntries: stacks.maxEntries, internal: true, framesOf: stacks.name };
+}
+
+/** A stack map's entries: as many stacks of `bytes` as STACK_MAP_BYTES holds, a power of two, at most MAX_STACK_ENTRIES. */
+function stackEntries(bytes: number): number {
+  return Math.min(MAX_STACK_ENTRIES, 2 ** Math.floor(Math.log2(STACK_MAP_BYTES / bytes)));
+}
+
+/** A stack map's key: the frames bpf_get_stack() writes, ips or (BPF_F_USER_BUILD_ID) `struct bpf_stack_build_id`s. */
+export function stackKey(user: boolean, frames: number): Layout & { kind: "array" } {
+  const element: Layout = user ? BUILD_ID_FRAME : { kind: "int", type: U64, size: 8, align: 8 };
+  return { kind: "array", element, length: frames, size: frames * element.size, align: 8 };
+}
+
+/** `struct bpf_stack_build_id` (uapi/linux/bpf.h): a status, a build id, and the file offset (or, status 2, the ip). */
+const BUILD_ID_FRAME: Layout = {
+  kind: "struct",
+  name: "bpf_stack_build_id",
+  fields: [
+    { name: "status", offset: 0, layout: { kind: "int", type: I32, size: 4, align: 4 } },
+    { name: "build_id", offset: 4, layout: { kind: "array", element: { kind: "int", type: U8, size: 1, align: 1 }, length: 20, size: 20, align: 1 } },
+    { name: "offset", offset: 24, layout: { kind: "int", type: U64, size: 8, align: 8 } },
+  ],
+  size: 32,
+  align: 8,
+};
+
+/** A stack map's value: the stack's id, from 1 up in the order the file's stacks were first seen. */
+const STACK_ID_LAYOUT: Layout = { kind: "int", type: U32, size: 4, align: 4 };
+
+/**
+ * The one-entry per-CPU array whose value bpf_get_stack() fills before the stack map is looked up by it: as large as
+ * the largest stack the file takes (a map key cannot be built on the 512-byte BPF stack).
+ */
+export function stackScratch(bytes: number): MapDef {
+  return { name: STACK_SCRATCH, type: MAP_TYPES.PerCpuArrayMap, key: { kind: "int", type: U32, size: 4, align: 4 }, value: bytes, maxEntries: 1, internal: true };
+}
+export const STACK_SCRATCH = "tsbpf_stack_buf";
+
+export const BPF_F_USER_BUILD_ID = 1n << 11n;
+export const BPF_ANY = 0n;
+export const BPF_NOEXIST = 1n;
+export const EEXIST = 17n;
+export const ENOENT = 2n;
+export const EFAULT = 14n;
+
+/** What one stack map's frames take at most, and its id -> frames map's as much (the kernel preallocates every element). */
 const STACK_MAP_BYTES = 4 << 20;
 const MAX_STACK_ENTRIES = 16384;
+
+export { STACK_ID_COUNTER };
 
 /** The ring buffer exit(), print(), clear() and printf() send their records to (one page, the smallest a ring buffer can be, without printf). */
 export const ACTIONS_MAP = ACTIONS_RING;

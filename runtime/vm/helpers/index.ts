@@ -19,8 +19,10 @@ export { callHelper, fakeHelperContext } from "./context.js";
 export * from "./printf.js";
 export * from "./memaccess.js";
 
-/** BPF_F_USER_BUILD_ID for bpf_get_stack: build ids are not simulated. */
+/** BPF_F_USER_BUILD_ID for bpf_get_stack: user frames as `struct bpf_stack_build_id`s (32 bytes each). */
 const BPF_F_USER_BUILD_ID = 1n << 11n;
+/** bpf_stack_build_id.status of a frame that holds its ip: the VM has no files to take build ids from. */
+const BPF_STACK_BUILD_ID_IP = 2;
 
 const decoder = new TextDecoder();
 
@@ -393,18 +395,26 @@ export function createHelpers(kernel: SimKernel, maps: MapRegistry): Map<number,
       return ret;
     };
     if (flags & ~(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID)) return finish(-Errno.EINVAL);
-    if (flags & BPF_F_USER_BUILD_ID) return finish(-Errno.EINVAL); // build ids are not simulated
-    if (size % 8) return finish(-Errno.EINVAL);
+    const buildIds = (flags & BPF_F_USER_BUILD_ID) !== 0n;
+    // Build id frames are the user stack's only.
+    if (buildIds && !(flags & BPF_F_USER_STACK)) return finish(-Errno.EINVAL);
+    const frame = buildIds ? 32 : 8;
+    if (size % frame) return finish(-Errno.EINVAL);
     const stack = flags & BPF_F_USER_STACK ? kernel.stacks.user : kernel.stacks.kernel;
     if (!stack) return finish(-Errno.EFAULT);
     const skip = Number(flags & BPF_F_SKIP_FIELD_MASK);
-    const maxDepth = Math.min(size / 8 + skip, PERF_EVENT_MAX_STACK);
+    const maxDepth = Math.min(size / frame + skip, PERF_EVENT_MAX_STACK);
     const nr = Math.min(stack.length, maxDepth);
     if (nr < skip) return finish(-Errno.EFAULT);
-    const n = Math.min(nr - skip, size / 8);
+    const n = Math.min(nr - skip, size / frame);
     const view = new DataView(out.buffer);
-    for (let i = 0; i < n; i++) view.setBigUint64(i * 8, BigInt.asUintN(64, stack[skip + i]!), true);
-    return finish(n * 8);
+    // The kernel's fallback where it reads no build id: the ip, the build id zeroed. The rest of the buffer stays zero.
+    for (let i = 0; i < n; i++) {
+      const ip = BigInt.asUintN(64, stack[skip + i]!);
+      if (buildIds) (view.setInt32(i * 32, BPF_STACK_BUILD_ID_IP, true), view.setBigUint64(i * 32 + 24, ip, true));
+      else view.setBigUint64(i * 8, ip, true);
+    }
+    return finish(n * frame);
   });
 
   return h;
