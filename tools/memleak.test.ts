@@ -7,7 +7,7 @@ type Sim = Awaited<ReturnType<typeof simulate>>;
 
 /** Each stack's outstanding bytes and blocks, by its frames. */
 function outstanding(sim: Sim): Map<string, [bigint, bigint]> {
-  const frames = (stack: unknown) => (sim.map("tsbpf_ustacks_16").get(Number(BigInt.asUintN(32, BigInt(stack as bigint)))) as bigint[]).map((ip) => ip.toString(16)).join(",");
+  const frames = (stack: unknown) => sim.ustack(stack as bigint)!.map((ip) => ip.toString(16)).join(",");
   const blocks = new Map(sim.map("allocations").entries().map(([k, n]) => [frames(k), n as bigint]));
   return new Map(sim.map("outstanding").entries().map(([k, n]) => [frames(k), [n as bigint, blocks.get(frames(k))!]]));
 }
