@@ -238,6 +238,34 @@ test("in the simulator, kstack() and ustack() count by the stacks a firing gives
   }
 });
 
+test("in the simulator, a stack another CPU inserted between the lookup and the insert takes that CPU's id (the -EEXIST path)", async () => {
+  const { simulate } = await import("../../runtime/test/index.js");
+  const sim = await simulate({ fileName: "stacks.ts", text: KPROBE });
+  const stacks = sim.map("tsbpf_kstacks").map as unknown as { updateElem(key: Uint8Array, value: Uint8Array, flags: bigint): number; update(key: Uint8Array, value: Uint8Array, flags?: bigint): number };
+  const idsFrames = sim.map("tsbpf_kframes").map as unknown as { update(key: Uint8Array, value: Uint8Array, flags?: bigint): number };
+  const insert = stacks.updateElem.bind(stacks);
+  const other = 77;
+  let raced = 0;
+  // The first insert of a new stack finds it inserted meanwhile, under id 77, with its frames: as a second CPU that
+  // took the same stack at the same moment would leave them.
+  stacks.updateElem = (key, value, flags) => {
+    if (raced++ === 0) {
+      const id = new Uint8Array(4);
+      new DataView(id.buffer).setUint32(0, other, true);
+      assert.equal(stacks.update(key, id, 1n), 0);
+      assert.equal(idsFrames.update(id, key, 0n), 0);
+    }
+    return insert(key, value, flags);
+  };
+  const a = { kernel: [0xffff_ffff_8100_0010n, 0xffff_ffff_8100_0020n], user: [0x40_1000n] };
+  sim.kprobe("vfs_read", { pid: 7, stacks: a });
+  sim.kprobe("vfs_read", { pid: 7, stacks: a });
+  const counts = sim.map("byKernel").entries().map(([id, n]) => [Number(id), Number(n)]);
+  assert.equal(raced, 1, "one insert: the second firing finds the stack by its lookup");
+  assert.deepEqual(counts, [[other, 2]], "both firings counted under the other CPU's id");
+  assert.deepEqual(sim.kstack(other), a.kernel);
+});
+
 test("in the simulator, sim.kstack() and sim.ustack() give the frames a stack value stands for, whatever map or event holds it", async () => {
   const { simulate } = await import("../../runtime/test/index.js");
   const text = `import { kprobe, kstack, ustack, HashMap, RingBuf, type KernelStack, type UserStack, type u64 } from "tsbpf";
