@@ -217,8 +217,8 @@ export class StackNamer {
       const lost = map?.spec.type === MapType.HASH ? errno === E2BIG || errno === ENOMEM : errno === EEXIST || errno === ENOMEM;
       if (map && lost) this.unrecorded.set(map, field.kind);
       stack = new Stack(field.kind === "kernel" ? this.kernelFrames(map, BigInt(id)) : this.userFrames(map, BigInt(id)));
-      // An id of a hash stack map with no frames under it: its id -> frames map was full (or, for the moment between
-      // the stack map's insert and that map's on another CPU, not yet filled: looked up again next time).
+      // An id of a hash stack map with no frames under it: its id -> frames map was full (not kept: looked up again
+      // next time).
       if (map?.spec.type === MapType.HASH && errno <= 0 && stack.frames.length === 0) this.unrecorded.set(map, field.kind);
       else this.named.set(key, stack);
     }

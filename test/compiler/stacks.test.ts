@@ -264,6 +264,8 @@ test("in the simulator, a stack another CPU inserted between the lookup and the 
   assert.equal(raced, 1, "one insert: the second firing finds the stack by its lookup");
   assert.deepEqual(counts, [[other, 2]], "both firings counted under the other CPU's id");
   assert.deepEqual(sim.kstack(other), a.kernel);
+  // The id the loser took goes unused: its frames, put under it before the insert, are deleted again.
+  assert.deepEqual(sim.map("tsbpf_kframes").entries().map(([id]) => Number(id)), [other]);
 });
 
 test("in the simulator, sim.kstack() and sim.ustack() give the frames a stack value stands for, whatever map or event holds it", async () => {

@@ -186,8 +186,8 @@ export abstract class CallLowering extends KernelReadLowering {
   /**
    * `id` = the current stack's id in its stack map (stackMap): bpf_get_stack() into the per-CPU scratch buffer, then
    * the id the map holds under those frames, or for frames it does not hold the next id of the file's counter, inserted
-   * with BPF_NOEXIST and its frames put under it in the id -> frames map (stackFramesMap); where another CPU inserted
-   * the same frames first, its id. A negative errno where bpf_get_stack()
+   * with BPF_NOEXIST once its frames are under it in the id -> frames map (stackFramesMap); where another CPU inserted
+   * the same frames first, its id (and the unused id's frames are deleted). A negative errno where bpf_get_stack()
    * or the insert fails (the map is full: -E2BIG), -EFAULT where there is no frame.
    */
   private stackId(user: boolean, frames: number, id: VReg, e: TS.CallExpression): void {
@@ -257,16 +257,20 @@ export abstract class CallLowering extends KernelReadLowering {
     this.fb.emit({ op: "bin", kind: "add", dst: next, a: before, b: imm(1n, U32), loc });
     const value = this.temp(this.cx.intLayout(U32), e);
     this.fb.emit({ op: "st", base: value.base, offset: value.offset, size: 4, src: next, loc });
+    // Its frames under its id first, so that whoever finds the id by the frames (another CPU, then a reader of what it
+    // sent) finds the frames by the id; where this fails (that map is full) the id stands, naming no frames.
+    const framesOf = { kind: "map" as const, name: framesMap.name };
+    this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [framesOf, this.addrOf(value, e), buf, imm(BPF_ANY, U64)], loc });
     const stored = this.fb.vreg(I64);
     this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [map, buf, this.addrOf(value, e), imm(BPF_NOEXIST, U64)], dst: stored, loc });
     const inserted = this.fb.newBlock();
     const refused = this.fb.newBlock();
     this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: stored, b: imm(0n, I64), then: inserted.id, else: refused.id });
-    // Its frames under its id, for readers: where this fails (the map is full) the id stands, naming no frames.
     this.enter(inserted);
-    this.fb.emit({ op: "call", helper: Helper.map_update_elem, args: [{ kind: "map", name: framesMap.name }, this.addrOf(value, e), buf, imm(BPF_ANY, U64)], loc });
     set(next);
+    // The id goes unused: its frames leave the id -> frames map.
     this.enter(refused);
+    this.fb.emit({ op: "call", helper: Helper.map_delete_elem, args: [framesOf, this.addrOf(value, e)], loc });
     const raced = this.fb.newBlock();
     const error = this.fb.newBlock();
     this.fb.terminate({ op: "br", cmp: "eq", signed: false, a: stored, b: imm(-EEXIST, I64), then: raced.id, else: error.id });
