@@ -473,8 +473,9 @@ export function exit(_code?: number): never {
 }
 /**
  * The current kernel stack (its id in the probe file's own stack map of 4096 stacks, 127 frames each, keyed by the
- * frames: one id a stack, so distinct stacks never count as one): count by it (`samples.increment(kstack())` with `HashMap<KernelStack, u64>`) and `tsbpf run` prints each stack's
- * frames, named from /proc/kallsyms, as bpftrace prints `@[kstack] = count()`. `kstack(5)` keeps the innermost 5
+ * frames: one id a stack, so distinct stacks never count as one): count by it (`samples.increment(kstack())` with
+ * `HashMap<KernelStack, u64>`) and `tsbpf run` prints each stack's frames, named from /proc/kallsyms, as bpftrace
+ * prints `@[kstack] = count()`. `kstack(5)` keeps the innermost 5
  * frames (a `KernelStack<5>`, in a stack map of its own), so stacks that differ only further out count as one.
  */
 export function kstack<N extends number = 127>(_frames?: N): KernelStack<N> {
