@@ -64,7 +64,28 @@ const BUILD_ID_VALID = 1;
 const BUILD_ID_IP = 2;
 
 /** A frame as a stack map holds it: an instruction pointer, or a file (by build id) and an offset in it. */
-type Frame = { ip: bigint } | { buildId: string; offset: bigint };
+export type Frame = { ip: bigint } | { buildId: string; offset: bigint };
+
+/** Whether BTF type `typeId` (a stack map's frames) is an array of `struct bpf_stack_build_id`s rather than of ips. */
+export function holdsBuildIds(btf: Btf, typeId: number): boolean {
+  const t = btf.resolveType(typeId);
+  return t.kind === BtfKind.ARRAY && btf.resolveType(t.type).kind === BtfKind.STRUCT;
+}
+
+/** A stack's frames, innermost first, from a stack map's bytes: 8-byte ips up to the first 0, or build id frames. */
+export function decodeFrames(value: Uint8Array, buildIds: boolean): Frame[] {
+  if (!buildIds) return stackFrames(value).map((ip) => ({ ip }));
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const out: Frame[] = [];
+  for (let at = 0; at + 32 <= value.byteLength; at += 32) {
+    const status = view.getInt32(at, true);
+    const word = view.getBigUint64(at + 24, true);
+    if (status === BUILD_ID_VALID) out.push({ buildId: Buffer.from(value.subarray(at + 4, at + 24)).toString("hex"), offset: word });
+    else if (status === BUILD_ID_IP) out.push({ ip: word });
+    else break;
+  }
+  return out;
+}
 
 const EEXIST = 17;
 const ENOMEM = 12;
@@ -109,9 +130,7 @@ export class StackNamer {
   private buildIds(m: LoadedMap): boolean {
     if (m.spec.type === MapType.STACK_TRACE) return (m.spec.flags & BPF_F_STACK_BUILD_ID) !== 0;
     const types = mapBtfTypes(this.obj.spec, m.spec);
-    if (types?.key === undefined) return false;
-    const key = types.btf.resolveType(types.key);
-    return key.kind === BtfKind.ARRAY && types.btf.resolveType(key.type).kind === BtfKind.STRUCT;
+    return types?.key !== undefined && holdsBuildIds(types.btf, types.key);
   }
 
   /**
@@ -244,18 +263,7 @@ export class StackNamer {
   private frames(map: LoadedMap | undefined, id: bigint): Frame[] {
     if (!map || id < 0n || id > 0xffff_ffffn) return [];
     const value = this.lookup(map.spec.type === MapType.HASH ? this.framesMaps.get(map.name) : map, Number(id));
-    if (!value) return [];
-    if (!this.buildIds(map)) return stackFrames(value).map((ip) => ({ ip }));
-    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-    const out: Frame[] = [];
-    for (let at = 0; at + 32 <= value.byteLength; at += 32) {
-      const status = view.getInt32(at, true);
-      const word = view.getBigUint64(at + 24, true);
-      if (status === BUILD_ID_VALID) out.push({ buildId: Buffer.from(value.subarray(at + 4, at + 24)).toString("hex"), offset: word });
-      else if (status === BUILD_ID_IP) out.push({ ip: word });
-      else break;
-    }
-    return out;
+    return value ? decodeFrames(value, this.buildIds(map)) : [];
   }
 
   /** The frames under id `id` in a stack trace map or an id -> frames map: one lookup. */

@@ -21,6 +21,7 @@ import {
 import type { MapBtfTypes, MapSpec } from "../loader/index.js";
 import { mergeAggregate } from "../loader/aggregate.js";
 import { PERF_BUFFER_PAGES } from "../loader/perfbuf.js";
+import { decodeFrames, holdsBuildIds } from "../loader/stacks.js";
 import { SimulationError, usage } from "./errors.js";
 import { decodeScalar, decodeValue, encodeScalar, encodeValue, type CValue, type Decoded } from "./layout.js";
 import { BtfKind } from "../../compiler/btf/index.js";
@@ -207,18 +208,9 @@ export class MapView {
     new DataView(key.buffer).setUint32(0, id, true);
     const value = m.lookup(key);
     if (!value) return undefined;
-    // Build id frames: the value is an array of structs (`struct bpf_stack_build_id`), not of ips.
-    const type = this.types?.value === undefined ? undefined : this.types.btf.resolveType(this.types.value);
-    const frame = type?.kind === BtfKind.ARRAY && this.types!.btf.resolveType(type.type).kind === BtfKind.STRUCT ? 32 : 8;
-    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-    const ips: bigint[] = [];
-    for (let at = 0; at + frame <= value.byteLength; at += frame) {
-      if (frame === 32 && view.getInt32(at, true) === 0) break;
-      const ip = view.getBigUint64(at + (frame === 32 ? 24 : 0), true);
-      if (frame === 8 && ip === 0n) break;
-      ips.push(ip);
-    }
-    return ips;
+    const buildIds = this.types?.value !== undefined && holdsBuildIds(this.types.btf, this.types.value);
+    // The VM reads no build ids: its build id frames hold ips.
+    return decodeFrames(value, buildIds).map((f) => ("ip" in f ? f.ip : f.offset));
   }
 
   private encode(v: CValue, size: number, typeId: number | undefined, what: string): Uint8Array {

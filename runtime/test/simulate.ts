@@ -690,10 +690,10 @@ export class Simulation {
   private stackFrames(kind: "kernel" | "user", name: string, value: bigint): bigint[] | undefined {
     // A kernel stack's value is the id (negative: an errno); a user stack's low 32 bits are.
     const index = kind === "kernel" ? BigInt.asIntN(64, value) : BigInt.asIntN(32, value);
-    // The stack map's id -> frames map names the id's frames.
-    const frames = framesMapName(name);
-    if (!this.loaded.maps.has(frames) || index < 0n || index > 0xffffffffn) return undefined;
-    return this.map(frames).stackFrames(Number(index));
+    // The stack map's id -> frames map (tagged `tsbpf:frames-of=` it) names the id's frames.
+    const frames = this.loaded.object.maps.find((s) => mapBtfTypes(this.loaded.object, s)?.framesOf === name);
+    if (!frames || index < 0n || index > 0xffffffffn) return undefined;
+    return this.map(frames.name).stackFrames(Number(index));
   }
 
   /** The requests of exit(), print(), clear() and printf() the last firing sent, carried out as `tsbpf run` carries them out. */
@@ -894,8 +894,6 @@ const inProcess = (p: Pick<SimProgram, "spec">): boolean => p.spec.attach.kind =
 
 /** The stack map kstack(frames) (ustack(frames)) fills: `tsbpf_kstacks`, and with a limit `tsbpf_kstacks_5`. */
 const stackMapName = (kind: "kernel" | "user", frames: number): string => `tsbpf_${kind === "kernel" ? "k" : "u"}stacks${frames === MAX_STACK_FRAMES ? "" : `_${frames}`}`;
-/** A stack map's id -> frames map: `tsbpf_kframes` beside `tsbpf_kstacks`, `tsbpf_uframes_16` beside `tsbpf_ustacks_16`. */
-const framesMapName = (stackMap: string): string => stackMap.replace(/^tsbpf_([ku])stacks/, "tsbpf_$1frames");
 
 function matchesUsdt(p: Pick<SimProgram, "spec">, target: string): boolean {
   return firedUsdt(p, target) !== undefined;
